@@ -1,0 +1,1 @@
+"""Models and pipelines: runtime sessions, the model pack, face and fish pipelines."""

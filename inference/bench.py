@@ -1,0 +1,103 @@
+"""``jaga bench models``: latency percentiles of every installed model, batch 1 and 8.
+
+Inputs are random tensors of each model's declared example shape (latency does not depend
+on pixel content for these networks). Each figure is the median / 95th percentile of
+wall-clock times of single ``run`` calls after the session's warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inference.errors import InferenceError
+from inference.pack.installed import ModelPack
+from inference.runtime import Runtime, ThreadBudget
+from inference.runtime.providers import parse_preference, short_name
+from inference.runtime.tensorrt import MAX_BATCH
+
+
+@dataclass(frozen=True)
+class LatencyRow:
+    model_id: str
+    provider: str
+    batch: int
+    p50_ms: float
+    p95_ms: float
+    runs: int
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    bench = subparsers.add_parser("bench", help="benchmarks")
+    commands = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
+    models = commands.add_parser("models", help="p50/p95 latency of each model, batch 1 and 8")
+    models.add_argument("ids", nargs="*", help="model ids (default: all installed)")
+    models.add_argument("--runs", type=int, default=30, help="timed runs per batch size")
+    models.add_argument("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
+    models.add_argument("--providers", default="tensorrt,cuda,cpu", help="preference order")
+    models.add_argument("--dir", type=Path, help="pack folder")
+    models.add_argument("--json", type=Path, help="also write the rows as JSON")
+    models.set_defaults(handler=_bench_models)
+
+
+def measure(session_run: Any, inputs: dict[str, np.ndarray], runs: int) -> tuple[float, float]:
+    """Median and 95th percentile in ms of ``runs`` calls of ``session_run(inputs)``."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        session_run(inputs)
+        times.append((time.perf_counter() - started) * 1000)
+    p50, p95 = np.percentile(times, [50, 95])
+    return float(p50), float(p95)
+
+
+def bench_models(runtime: Runtime, ids: list[str], runs: int) -> list[LatencyRow]:
+    rows = []
+    rng = np.random.default_rng(0)
+    for spec in runtime.pack.manifest.select(ids):
+        session = runtime.session(spec.id)
+        batches = (1, MAX_BATCH) if spec.input.dynamic_batch else (1,)
+        for batch in batches:
+            shape = (batch, *spec.input.example[1:])
+            high = 255.0 if spec.input.range == "0-255" else 1.0
+            tensor = rng.uniform(0, high, size=shape).astype(np.float32)
+            p50, p95 = measure(session.run, {spec.input.name: tensor}, runs)
+            provider = short_name(session.provider)
+            rows.append(LatencyRow(spec.id, provider, batch, p50, p95, runs))
+    return rows
+
+
+def _bench_models(args: argparse.Namespace) -> int:
+    pack = ModelPack(args.dir)
+    threads = ThreadBudget(args.threads) if args.threads else ThreadBudget.share_cores(1)
+    try:
+        runtime = Runtime(pack, preference=parse_preference(args.providers), threads=threads)
+        ids = args.ids or [spec.id for spec in pack.manifest.models]
+        rows = bench_models(runtime, ids, args.runs)
+    except InferenceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(format_table(rows, threads.intra_op))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+    return 0
+
+
+def format_table(rows: list[LatencyRow], threads: int) -> str:
+    lines = [
+        f"| model | provider | batch | p50 ms | p95 ms | runs |  (intra-op threads: {threads})",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r.model_id} | {r.provider} | {r.batch} | {r.p50_ms:.2f} | {r.p95_ms:.2f} | {r.runs} |"
+        for r in rows
+    ]
+    lines.append("batch 8 is listed only for models with a dynamic batch axis")
+    return "\n".join(lines)

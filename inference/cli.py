@@ -1,0 +1,15 @@
+"""Subcommands of the inference package (models, bench)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from inference import bench
+from inference.pack import cli as pack_cli
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the inference package's subcommands to the ``jaga`` parser."""
+    pack_cli.register(subparsers)
+    bench.register(subparsers)

@@ -1,0 +1,91 @@
+"""``jaga models install | list | verify | build-engines``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from inference.errors import InferenceError
+from inference.pack.install import install
+from inference.pack.installed import ModelPack, ModelState
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    models = subparsers.add_parser("models", help="build, list and verify the model pack")
+    commands = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+
+    install_cmd = commands.add_parser("install", help="build the pack from its pinned sources")
+    install_cmd.add_argument("ids", nargs="*", help="model ids (default: all)")
+    install_cmd.add_argument("--mirror", type=Path, help="folder holding URL sources (offline)")
+    install_cmd.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    _add_dir(install_cmd)
+    install_cmd.set_defaults(handler=_install)
+
+    list_cmd = commands.add_parser("list", help="id, version, licence, checksum state, file")
+    _add_dir(list_cmd)
+    list_cmd.set_defaults(handler=_list)
+
+    verify_cmd = commands.add_parser("verify", help="check every installed file's checksum")
+    _add_dir(verify_cmd)
+    verify_cmd.set_defaults(handler=_verify)
+
+    engines = commands.add_parser("build-engines", help="prebuild TensorRT engines")
+    engines.add_argument("ids", nargs="*", help="model ids (default: all)")
+    engines.add_argument("--precision", choices=["fp16", "fp32", "int8"], default="fp16")
+    _add_dir(engines)
+    engines.set_defaults(handler=_build_engines)
+
+
+def _add_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", type=Path, help="pack folder (default: $JAGA_MODELS_DIR or cache)")
+
+
+def _install(args: argparse.Namespace) -> int:
+    pack = ModelPack(args.dir)
+    started = time.perf_counter()
+    try:
+        outcomes = install(
+            pack, pack.manifest.select(args.ids), mirror=args.mirror, force=args.force,
+            progress=lambda line: print(line, flush=True),
+        )  # fmt: skip
+    except InferenceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: nothing half-installed; run the command again", file=sys.stderr)
+        return 130
+    for outcome in outcomes:
+        print(f"  {outcome.model_id:<20} {outcome.action:<11} {outcome.seconds:6.1f} s")
+    print(f"pack {pack.manifest.version} in {pack.root} ({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    pack = ModelPack(args.dir)
+    print(f"{'id':<20} {'version':<14} {'state':<9} {'licence':<12} file")
+    for spec in pack.manifest.models:
+        state = pack.state(spec)
+        licence = spec.licence.split(" ")[0]
+        print(f"{spec.id:<20} {spec.version:<14} {state:<9} {licence:<12} {pack.root / spec.file}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    pack = ModelPack(args.dir)
+    bad = 0
+    for spec in pack.manifest.models:
+        state = pack.state(spec)
+        if state is not ModelState.OK:
+            bad += 1
+            print(f"{spec.id}: {state} -> jaga models install {spec.id} --force")
+    print("all models verified" if not bad else f"{bad} model(s) need reinstalling")
+    return 0 if not bad else 1
+
+
+def _build_engines(args: argparse.Namespace) -> int:
+    from inference.runtime.engines import build_engines  # noqa: PLC0415  (loads onnxruntime)
+
+    return build_engines(ModelPack(args.dir), args.ids, args.precision)

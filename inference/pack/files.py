@@ -1,0 +1,71 @@
+"""Small file helpers shared by the pack installer: hashing and atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from inference.errors import ChecksumMismatchError
+
+_CHUNK = 1 << 20
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_sha256(path: Path, expected: str, what: str) -> None:
+    """Raise if ``path`` does not hash to ``expected``."""
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ChecksumMismatchError(
+            f"{what}: sha256 of {path.name} is {actual}, expected {expected}"
+        )
+
+
+@contextlib.contextmanager
+def temporary_sibling(final: Path) -> Iterator[Path]:
+    """A temporary path next to ``final``, removed unless it was moved into place.
+
+    Writing next to the destination keeps ``os.replace`` atomic (same file system), and
+    the ``finally`` removes the partial file on any error, Ctrl-C included.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    os.close(fd)
+    temporary = Path(name)
+    try:
+        yield temporary
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def replace_durably(temporary: Path, final: Path) -> None:
+    """Flush ``temporary`` to disk and move it over ``final`` in one step."""
+    with temporary.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, final)
+    _fsync_directory(final.parent)
+
+
+def write_json_atomically(data: object, final: Path) -> None:
+    with temporary_sibling(final) as temporary:
+        temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        replace_durably(temporary, final)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

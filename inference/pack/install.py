@@ -1,0 +1,84 @@
+"""Building the model pack: fetch checked sources, convert, verify, move into place.
+
+A model is either fully installed (its file in place *and* its record written) or not at
+all: the record is removed before the file is replaced and written again after, the
+conversion writes to a temporary sibling that is always cleaned up, and an interrupted
+install (Ctrl-C, a crash) leaves at worst a model reported as missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from inference.errors import ChecksumMismatchError
+from inference.pack.converters import get_converter
+from inference.pack.files import replace_durably, sha256_of, temporary_sibling
+from inference.pack.installed import ModelPack, ModelState
+from inference.pack.manifest import ModelSpec
+from inference.pack.sources import SourceFetcher
+
+log = logging.getLogger(__name__)
+CARDS_DIR = Path(__file__).resolve().parents[2] / "assets" / "model_cards"
+
+
+@dataclass(frozen=True)
+class InstallOutcome:
+    model_id: str
+    action: str  # "built" or "up to date"
+    seconds: float
+
+
+Progress = Callable[[str], None]
+
+
+def install(
+    pack: ModelPack,
+    specs: Sequence[ModelSpec],
+    *,
+    mirror: Path | None = None,
+    force: bool = False,
+    progress: Progress = log.info,
+) -> list[InstallOutcome]:
+    """Build ``specs`` into ``pack.root``; returns what was done for each."""
+    fetcher = SourceFetcher(pack.sources_dir, mirror)
+    outcomes = []
+    for index, spec in enumerate(specs, start=1):
+        progress(f"[{index}/{len(specs)}] {spec.id}")
+        outcomes.append(_install_one(pack, spec, fetcher, force=force))
+    return outcomes
+
+
+def _install_one(
+    pack: ModelPack, spec: ModelSpec, fetcher: SourceFetcher, *, force: bool
+) -> InstallOutcome:
+    started = time.perf_counter()
+    if not force and pack.state(spec) is ModelState.OK:
+        return InstallOutcome(spec.id, "up to date", time.perf_counter() - started)
+    sources = {name: fetcher.fetch(source) for name, source in spec.sources.items()}
+    final = pack.root / spec.file
+    with temporary_sibling(final) as partial:
+        get_converter(spec.converter)(sources, partial, spec.convert)
+        built_sha = sha256_of(partial)
+        if spec.sha256 is not None and built_sha != spec.sha256:
+            raise ChecksumMismatchError(
+                f"{spec.id}: the built {spec.file} has sha256 {built_sha}, the manifest pins "
+                f"{spec.sha256}; the conversion is not the pinned one (check the versions of "
+                f"the 'models' extra). Nothing was installed."
+            )
+        pack.write_record(spec, None)
+        replace_durably(partial, final)
+        pack.write_record(spec, built_sha)
+    _install_card(pack, spec)
+    return InstallOutcome(spec.id, "built", time.perf_counter() - started)
+
+
+def _install_card(pack: ModelPack, spec: ModelSpec) -> None:
+    card = CARDS_DIR / spec.card
+    if card.exists():
+        (pack.root / "cards").mkdir(exist_ok=True)
+        shutil.copyfile(card, pack.root / "cards" / spec.card)

@@ -1,0 +1,119 @@
+"""The installed model pack: where it lives and what its record says.
+
+``installed.json`` records, per model, the built file's sha256 and a digest of the
+manifest entry it was built from. Loading a model checks the file against that record, so
+a file changed after install is caught before ONNX Runtime ever reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import platformdirs
+
+from inference.errors import ChecksumMismatchError, ModelNotInstalledError, PackError
+from inference.pack.files import sha256_of, write_json_atomically
+from inference.pack.manifest import Manifest, ModelSpec, load_manifest
+
+RECORD_NAME = "installed.json"
+ENV_MODELS_DIR = "JAGA_MODELS_DIR"
+
+
+def default_pack_dir() -> Path:
+    """``$JAGA_MODELS_DIR``, else the user's cache folder."""
+    configured = os.environ.get(ENV_MODELS_DIR)
+    if configured:
+        return Path(configured)
+    return Path(platformdirs.user_cache_dir("jaga")) / "models"
+
+
+def spec_digest(spec: ModelSpec) -> str:
+    """A digest of everything in a manifest entry that changes the built file."""
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+
+
+class ModelState(StrEnum):
+    OK = "ok"
+    MISSING = "missing"
+    MODIFIED = "modified"  # the file changed after install
+    OUTDATED = "outdated"  # the manifest entry changed since the file was built
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    spec: ModelSpec
+    path: Path
+    sha256: str
+
+
+class ModelPack:
+    """An installed pack folder, read against the manifest it was built from."""
+
+    def __init__(self, root: Path | None = None, manifest: Manifest | None = None) -> None:
+        self.root = root or default_pack_dir()
+        self.manifest = manifest or load_manifest()
+
+    @property
+    def sources_dir(self) -> Path:
+        return self.root / "sources"
+
+    @property
+    def engines_dir(self) -> Path:
+        return self.root / "engines"
+
+    def records(self) -> dict[str, dict[str, str]]:
+        path = self.root / RECORD_NAME
+        if not path.exists():
+            return {}
+        try:
+            data: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise PackError(f"{path} is unreadable ({exc}); run: jaga models install") from exc
+        return data
+
+    def write_record(self, spec: ModelSpec, sha256: str | None) -> None:
+        records = self.records()
+        if sha256 is None:
+            records.pop(spec.id, None)
+        else:
+            records[spec.id] = {"file": spec.file, "sha256": sha256, "spec": spec_digest(spec)}
+        write_json_atomically(records, self.root / RECORD_NAME)
+
+    def state(self, spec: ModelSpec, *, hash_file: bool = True) -> ModelState:
+        record = self.records().get(spec.id)
+        path = self.root / spec.file
+        if record is None or not path.exists():
+            return ModelState.MISSING
+        if record.get("spec") != spec_digest(spec):
+            return ModelState.OUTDATED
+        if hash_file and sha256_of(path) != record["sha256"]:
+            return ModelState.MODIFIED
+        return ModelState.OK
+
+    def model(self, model_id: str) -> InstalledModel:
+        """The checked file of an installed model, or a one-line error saying how to fix it."""
+        spec = self.manifest.model(model_id)
+        state = self.state(spec)
+        fix = f"run: jaga models install {model_id}"
+        if state is ModelState.MISSING:
+            raise ModelNotInstalledError(f"model {model_id} is not installed in {self.root}; {fix}")
+        if state is ModelState.OUTDATED:
+            raise ModelNotInstalledError(f"model {model_id} was built from an older manifest; {fix}")
+        if state is ModelState.MODIFIED:
+            raise ChecksumMismatchError(
+                f"{self.root / spec.file} changed after install (checksum differs); {fix} --force"
+            )
+        return InstalledModel(spec, self.root / spec.file, self.records()[spec.id]["sha256"])
+
+    def source_path(self, model_id: str, source_name: str) -> Path:
+        """The cached, checked source file a model was built from (for parity tests)."""
+        source = self.manifest.model(model_id).sources[source_name]
+        path = self.sources_dir / f"{source.sha256[:16]}-{source.filename}"
+        if not path.exists():
+            raise ModelNotInstalledError(f"source {path.name} is not cached; run: jaga models install")
+        return path

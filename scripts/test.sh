@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the development environment into .venv, builds the model pack, and runs every
+# check: ruff (lint + format), mypy --strict, the import-linter layering contracts, pytest.
+# Model sources come from ../shared/models (or $JAGA_MIRROR) when that folder exists.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+MIRROR=${JAGA_MIRROR:-../shared/models}
+export JAGA_MODELS_DIR=${JAGA_MODELS_DIR:-$PWD/.cache/models}
+export QT_QPA_PLATFORM=offscreen
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "environment (.venv)"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[models,dev]' \
+  2> >(grep -v '^WARNING: Location' >&2)
+.venv/bin/python -m pip check >/dev/null || .venv/bin/python -m pip check
+
+step "model pack"
+if [ -d "$MIRROR" ]; then
+  time .venv/bin/jaga models install --mirror "$MIRROR"
+else
+  echo "no mirror at $MIRROR: tests that need the pack will skip"
+fi
+
+step "ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+step "mypy --strict"
+.venv/bin/mypy
+step "import-linter"
+.venv/bin/lint-imports
+step "pytest"
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,106 @@
+"""Errors raised by the sync package.
+
+Third-party exceptions (``sqlcipher3``, ``OSError``) are translated where they cross into our
+code, so callers — the CLI, the Qt app, the sync client — only ever see this tree. The first
+group under ``StoreError`` is what an operator can act on (a banner, an exit message); bugs
+stay ordinary exceptions and reach the crash report.
+
+::
+
+    SyncError
+    └── StoreError                  the encrypted local store
+        ├── StoreNotFoundError      no store at that path (run ``jaga store init``)
+        ├── StoreExistsError        ``init`` or ``restore`` would overwrite a store
+        ├── KeySourceError          no passphrase or key file given, or an unusable one
+        ├── WrongKeyError           the passphrase or key file does not open this store
+        ├── NotAStoreError          a foreign file: plain SQLite, random bytes, no key header
+        ├── StoreCorruptError       truncated or damaged; the integrity check failed
+        ├── SchemaVersionError      written by a newer Jaga than this one
+        ├── StoreLockedError        another writer kept the store past the busy timeout
+        ├── StoreFullError          the disk (or the file-size limit) is full
+        ├── StoreIOError            any other read or write failure of the file system
+        ├── RecordTooLargeError     a photo or blob over the configured maximum size
+        ├── RecordConflictError     a unique key (badge, idempotency key) already exists
+        ├── RecordNotFoundError     no such person, observation or outbox entry
+        └── DuplicateIdentityError  the new face already matches an enrolled person
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sync.store.records import DuplicateMatch
+
+
+class SyncError(Exception):
+    """Base class of every error the sync package raises on purpose."""
+
+
+class StoreError(SyncError):
+    """The local store cannot do what was asked."""
+
+
+class StoreNotFoundError(StoreError):
+    """No store exists at the given path."""
+
+
+class StoreExistsError(StoreError):
+    """A store (or its key header) already exists where a new one would be written."""
+
+
+class KeySourceError(StoreError):
+    """No passphrase or key file was given, or the key file is unusable."""
+
+
+class WrongKeyError(StoreError):
+    """The passphrase or key file does not open this store. Nothing was changed."""
+
+
+class NotAStoreError(StoreError):
+    """The file is not a Jaga store (plain SQLite, random bytes, or its key header is missing)."""
+
+
+class StoreCorruptError(StoreError):
+    """The store is truncated or damaged."""
+
+
+class SchemaVersionError(StoreError):
+    """The store's schema is newer than this version of Jaga understands."""
+
+
+class StoreLockedError(StoreError):
+    """Another process held the write lock for longer than the busy timeout."""
+
+
+class StoreFullError(StoreError):
+    """The file system (or the process's file-size limit) has no room for the write."""
+
+
+class StoreIOError(StoreError):
+    """The file system failed a read or write for another reason."""
+
+
+class RecordTooLargeError(StoreError):
+    """A record's blob exceeds the configured maximum size."""
+
+
+class RecordConflictError(StoreError):
+    """A record with the same unique key already exists."""
+
+
+class RecordNotFoundError(StoreError):
+    """The requested record does not exist."""
+
+
+class DuplicateIdentityError(StoreError):
+    """The new templates match an enrolled person above the duplicate threshold.
+
+    Nothing was written. The operator sees ``matches`` and may enrol anyway with
+    ``accept_duplicates=True`` (twins, a re-enrolment under a new badge).
+    """
+
+    def __init__(self, message: str, matches: Sequence[DuplicateMatch]) -> None:
+        super().__init__(message)
+        self.matches = tuple(matches)

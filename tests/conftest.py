@@ -1,0 +1,43 @@
+"""Fixtures shared by every test package.
+
+``../shared`` (data and model mirror) is found relative to the repository root; tests that
+need it skip cleanly where it is absent. The model pack is built once per machine into
+``.cache/models`` (or ``$JAGA_MODELS_DIR``) by the real installer and reused.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from inference.pack.install import install
+from inference.pack.installed import ModelPack, ModelState
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = (REPO / ".." / "shared").resolve()
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or a clean skip of the calling test where it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared data and models are not on this machine)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return shared_path()
+
+
+@pytest.fixture(scope="session")
+def model_pack() -> ModelPack:
+    """The installed default pack, built from ../shared/models on first use."""
+    mirror = shared_path("models")
+    pack = ModelPack(Path(os.environ.get("JAGA_MODELS_DIR", REPO / ".cache" / "models")))
+    missing = [spec for spec in pack.manifest.models if pack.state(spec) is not ModelState.OK]
+    if missing:
+        install(pack, missing, mirror=mirror)
+    return pack

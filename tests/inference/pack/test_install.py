@@ -1,0 +1,132 @@
+"""Installing: atomic placement, pinned build checksums, tamper detection, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from inference.errors import ChecksumMismatchError, ModelNotInstalledError
+from inference.pack.install import install
+from inference.pack.installed import ModelPack, ModelState
+from inference.pack.manifest import Manifest, load_manifest
+from tests.conftest import REPO, shared_path
+from tests.inference.pack.helpers import sha256_bytes, url_spec
+
+PAYLOAD = b"onnx bytes" * 50
+
+
+def make_pack(tmp_path: Path, built_sha: str | None = None) -> ModelPack:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir(exist_ok=True)
+    (mirror / "m.onnx").write_bytes(PAYLOAD)
+    spec = url_spec("m", "m.onnx", sha256_bytes(PAYLOAD), built_sha)
+    manifest = Manifest.model_validate(
+        {"schema": 1, "pack": "t", "version": "1", "models": [spec.model_dump()]}
+    )
+    return ModelPack(tmp_path / "pack", manifest)
+
+
+def test_install_places_the_file_and_records_its_checksum(tmp_path: Path) -> None:
+    pack = make_pack(tmp_path)
+    outcomes = install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    assert [o.action for o in outcomes] == ["built"]
+    assert pack.model("m").path.read_bytes() == PAYLOAD
+    assert pack.records()["m"]["sha256"] == sha256_bytes(PAYLOAD)
+    again = install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    assert [o.action for o in again] == ["up to date"]
+
+
+def test_built_file_with_another_checksum_is_refused_and_not_installed(tmp_path: Path) -> None:
+    pack = make_pack(tmp_path, built_sha="0" * 64)
+    with pytest.raises(ChecksumMismatchError, match="not the pinned one"):
+        install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    assert pack.state(pack.manifest.model("m")) is ModelState.MISSING
+    assert not list((tmp_path / "pack").glob("*.part"))
+    assert not (tmp_path / "pack" / "m.onnx").exists()
+
+
+def test_file_changed_after_install_is_caught_at_load_with_a_fix(tmp_path: Path) -> None:
+    pack = make_pack(tmp_path)
+    install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    with (tmp_path / "pack" / "m.onnx").open("ab") as handle:
+        handle.write(b"x")
+    assert pack.state(pack.manifest.model("m")) is ModelState.MODIFIED
+    with pytest.raises(ChecksumMismatchError, match="jaga models install m --force"):
+        pack.model("m")
+
+
+def test_missing_model_error_says_how_to_install(tmp_path: Path) -> None:
+    pack = make_pack(tmp_path)
+    with pytest.raises(ModelNotInstalledError, match="jaga models install m"):
+        pack.model("m")
+
+
+def test_changed_manifest_entry_marks_the_model_outdated(tmp_path: Path) -> None:
+    pack = make_pack(tmp_path)
+    install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    records = pack.records()
+    records["m"]["spec"] = "older"
+    (tmp_path / "pack" / "installed.json").write_text(json.dumps(records))
+    assert pack.state(pack.manifest.model("m")) is ModelState.OUTDATED
+
+
+def test_cli_verify_fails_on_a_tampered_file_and_list_shows_it(tmp_path: Path) -> None:
+    pack_dir = tmp_path / "pack"
+    mirror = shared_path("models")
+    jaga = [sys.executable, str(REPO / "main.py")]
+    subprocess.run(
+        [*jaga, "models", "install", "yunet_n", "--dir", str(pack_dir), "--mirror", str(mirror)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with (pack_dir / "yunet_n_dynamic.onnx").open("r+b") as handle:
+        handle.seek(100)
+        handle.write(b"\x00\x01")
+    verify = subprocess.run(
+        [*jaga, "models", "verify", "--dir", str(pack_dir)], capture_output=True, text=True
+    )
+    assert verify.returncode == 1
+    assert "yunet_n: modified -> jaga models install yunet_n --force" in verify.stdout
+    listing = subprocess.run(
+        [*jaga, "models", "list", "--dir", str(pack_dir)], capture_output=True, text=True
+    )
+    assert "yunet_n" in listing.stdout and "modified" in listing.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_conversion_leaves_nothing_half_installed(tmp_path: Path) -> None:
+    """A real install process gets SIGINT while its ONNX file is being written."""
+    pytest.importorskip("torch")
+    mirror = shared_path("models")
+    pack_dir = tmp_path / "pack"
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "main.py"), "models", "install", "minifasnet_v2",
+         "--dir", str(pack_dir), "--mirror", str(mirror)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert _wait_for_partial_onnx(pack_dir, process), "the conversion never started"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "nothing half-installed" in stderr
+    assert not [p for p in pack_dir.rglob("*") if p.name.endswith(".part")]
+    pack = ModelPack(pack_dir, load_manifest())
+    assert pack.state(pack.manifest.model("minifasnet_v2")) is ModelState.MISSING
+    assert not (pack_dir / "minifasnet_v2_2.7_80x80.onnx").exists()
+
+
+def _wait_for_partial_onnx(pack_dir: Path, process: subprocess.Popen[str]) -> bool:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if pack_dir.exists() and any(p.suffix == ".part" for p in pack_dir.glob(".*.onnx.*")):
+            return True
+        time.sleep(0.005)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+    return False
