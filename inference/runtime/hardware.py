@@ -37,7 +37,7 @@ def gpu_name() -> str:
 def tensorrt_version() -> str:
     """TensorRT's version from its Python package or its library, else ``"none"``."""
     try:
-        import tensorrt  # type: ignore[import-not-found]  # noqa: PLC0415  (JetPack / NVIDIA)
+        import tensorrt  # type: ignore[import-not-found]  # JetPack or NVIDIA only
 
         return str(tensorrt.__version__)
     except ImportError:
@@ -54,7 +54,7 @@ def tensorrt_version() -> str:
 def _decode_trt_version(encoded: int) -> str:
     # NV_TENSORRT_VERSION is major*1000 + minor*100 + patch before TensorRT 10, and
     # major*10000 + minor*100 + patch from 10 on.
-    if encoded >= 100000 or encoded >= 10000 and encoded // 10000 >= 10:
+    if encoded >= 100000 or (encoded >= 10000 and encoded // 10000 >= 10):
         return f"{encoded // 10000}.{encoded // 100 % 100}.{encoded % 100}"
     return f"{encoded // 1000}.{encoded // 100 % 10}.{encoded % 100}"
 

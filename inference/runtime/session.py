@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,13 +71,13 @@ class OnnxSession:
         self.requested_provider = requested[0][0]
         self._session = _create(model.path, requested, config.threads)
         self._output_names = [output.name for output in self._session.get_outputs()]
-        self.provider = self._session.get_providers()[0]
+        self.provider: str = self._session.get_providers()[0]
         self._report()
         self.warmup_ms = self._warm_up() if config.warmup else None
 
     @property
     def fell_back(self) -> bool:
-        return self.provider != self.requested_provider
+        return bool(self.provider != self.requested_provider)
 
     @property
     def output_names(self) -> list[str]:
@@ -128,7 +129,9 @@ def _tensorrt_options(model: InstalledModel, config: SessionConfig) -> dict[str,
         precision = Precision.FP16  # INT8 is per model: without its table, say so and use fp16
         log.warning("%s: no INT8 calibration table; TensorRT builds it in fp16", model.spec.id)
         key = engine_cache_key(model.sha256, precision)
-    return tensorrt_options(config.engines_dir / key.folder_name(), model.spec.input, precision, table)
+    return tensorrt_options(
+        config.engines_dir / key.folder_name(), model.spec.input, precision, table
+    )
 
 
 def _create(
@@ -143,11 +146,14 @@ def _create(
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(
-            str(path),
-            sess_options=options,
-            providers=[name for name, _ in providers],
-            provider_options=[opts for _, opts in providers],
-        )
+        with warnings.catch_warnings():
+            # ORT warns when a planned provider is missing; _report says it in our own words.
+            warnings.filterwarnings("ignore", message="Specified provider", category=UserWarning)
+            return ort.InferenceSession(
+                str(path),
+                sess_options=options,
+                providers=[name for name, _ in providers],
+                provider_options=[opts for _, opts in providers],
+            )
     except Exception as exc:  # onnxruntime raises bare RuntimeError subclasses
         raise RuntimeSetupError(f"cannot create a session for {path.name}: {exc}") from exc

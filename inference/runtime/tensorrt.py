@@ -29,7 +29,8 @@ class EngineCacheKey:
     precision: Precision
 
     def folder_name(self) -> str:
-        return f"{self.model_sha256[:16]}-{slug(self.gpu)}-trt{slug(self.trt_version)}-{self.precision}"
+        parts = (self.model_sha256[:16], slug(self.gpu), f"trt{slug(self.trt_version)}")
+        return "-".join((*parts, str(self.precision)))
 
 
 def engine_cache_key(model_sha256: str, precision: Precision) -> EngineCacheKey:

