@@ -15,7 +15,7 @@ step() { printf '\n== %s\n' "$*"; }
 step "environment (.venv)"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[models,dev]' \
+.venv/bin/python -m pip install --quiet -e '.[models,hub,dev]' \
   2> >(grep -v '^WARNING: Location' >&2)
 .venv/bin/python -m pip check >/dev/null || .venv/bin/python -m pip check
 
