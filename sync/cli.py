@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sync.store.cli import register_audit, register_store
+
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the sync package's subcommands to the ``jaga`` parser."""
-    del subparsers  # the store, audit, sync and hub commands register here as they land
+    register_store(subparsers)
+    register_audit(subparsers)

@@ -1,0 +1,99 @@
+"""Access events: every kiosk decision, stored, audited and queued in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sync.store.audit import AuditLog
+from sync.store.clock import Clock, format_timestamp, parse_timestamp
+from sync.store.database import Database
+from sync.store.outbox import Outbox
+from sync.store.records import AccessEvent
+
+COLUMNS = "event_uid, occurred_at, site, device, decision, person_uid, similarity, liveness"
+
+
+class AccessLog:
+    """The kiosk's decisions: attendance for export, an audit trail for disputes."""
+
+    def __init__(self, database: Database, clock: Clock, audit: AuditLog, outbox: Outbox) -> None:
+        self._database = database
+        self._clock = clock
+        self._audit = audit
+        self._outbox = outbox
+
+    def record(self, event: AccessEvent) -> AccessEvent:
+        with self._database.write() as connection:
+            connection.execute(
+                f"INSERT INTO access_events ({COLUMNS}, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (*_values(event), format_timestamp(self._clock.now())),
+            )
+            payload = access_payload(event)
+            self._audit.append(
+                connection,
+                actor=event.device,
+                action="access.decision",
+                subject=event.person_uid or "-",
+                details=payload,
+            )
+            self._outbox.enqueue(
+                connection,
+                entity="access_event",
+                entity_uid=event.event_uid,
+                operation="upsert",
+                payload=payload,
+            )
+        return event
+
+    def between(self, since: str, until: str, limit: int = 10_000) -> list[AccessEvent]:
+        """Events with ``since <= occurred_at < until`` (store timestamps), oldest first."""
+        rows = self._database.query(
+            f"SELECT {COLUMNS} FROM access_events WHERE occurred_at >= ? AND occurred_at < ?"
+            " ORDER BY occurred_at LIMIT ?",
+            (since, until, limit),
+        )
+        return [access_event(row) for row in rows]
+
+    def count(self) -> int:
+        return int(self._database.query("SELECT count(*) FROM access_events")[0][0])
+
+
+def access_payload(event: AccessEvent) -> dict[str, Any]:
+    return {
+        "event_uid": event.event_uid,
+        "occurred_at": format_timestamp(event.occurred_at),
+        "site": event.site,
+        "device": event.device,
+        "decision": event.decision,
+        "person_uid": event.person_uid,
+        "similarity": event.similarity,
+        "liveness": event.liveness,
+    }
+
+
+def _values(event: AccessEvent) -> tuple[Any, ...]:
+    return (
+        event.event_uid,
+        format_timestamp(event.occurred_at),
+        event.site,
+        event.device,
+        event.decision,
+        event.person_uid,
+        event.similarity,
+        event.liveness,
+    )
+
+
+def access_event(row: Sequence[Any]) -> AccessEvent:
+    uid, occurred_at, site, device, decision, person_uid, similarity, liveness = row
+    return AccessEvent(
+        occurred_at=parse_timestamp(occurred_at),
+        site=site,
+        device=device,
+        decision=decision,
+        person_uid=person_uid,
+        similarity=similarity,
+        liveness=liveness,
+        event_uid=uid,
+    )

@@ -1,0 +1,118 @@
+"""Encrypted backups and restores.
+
+A backup is a page-for-page copy (SQLite's backup API, from one read snapshot, so writers may
+go on) into a new database keyed with the same key, plus a copy of the key header: it opens
+with the same passphrase or key file, and is never plaintext on disk. Both directions write
+under a temporary name, check the result, fsync, and rename: a crash leaves the old file or
+the new one, never half of one. A restore over an existing store moves the old files aside
+instead of deleting them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from sync.errors import StoreCorruptError, StoreExistsError
+from sync.store import keys
+from sync.store.clock import Clock, SystemClock
+from sync.store.database import Database, StoreConfig, check_file_looks_encrypted
+from sync.store.keys import KeyHeader, KeySource
+from sync.store.store import SIDE_FILES, Store, remove_with_side_files
+
+
+def backup(store: Store, destination: Path, *, operator: str) -> int:
+    """Write an encrypted copy of ``store`` to ``destination``; returns its size in bytes."""
+    _refuse_existing(destination)
+    partial = destination.with_name(destination.name + ".partial")
+    remove_with_side_files(partial)
+    target = Database.open(partial, store.key, store.database.config, create=True)
+    try:
+        store.database.backup_to(target.connection)
+        _require_intact(target)
+    finally:
+        target.close()
+    _fsync_file(partial)
+    keys.write_header(destination, KeyHeader(current=store.header.current))
+    partial.replace(destination)
+    keys.fsync_directory(destination.parent)
+    size = destination.stat().st_size
+    store.audit.record(
+        actor=operator, action="store.backed_up", subject=destination.name, details={"bytes": size}
+    )
+    return size
+
+
+def restore(
+    backup_path: Path,
+    target: Path,
+    source: KeySource,
+    *,
+    operator: str,
+    force: bool = False,
+    clock: Clock | None = None,
+    config: StoreConfig | None = None,
+) -> Path | None:
+    """Put a backup in place as the store at ``target``.
+
+    Returns where the replaced store was moved (``force``), or None if there was none.
+    Stop the app before restoring over a store in use.
+    """
+    check_file_looks_encrypted(backup_path)
+    header = keys.read_header(backup_path)
+    keys.unlock(header, source)  # a wrong key fails here, before anything is copied
+    if target.exists() and not force:
+        raise StoreExistsError(f"{target} exists; pass --force to replace it (it is kept aside)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".restoring")
+    remove_with_side_files(partial)
+    shutil.copyfile(backup_path, partial)
+    keys.write_header(partial, header)
+    with Store.open(partial, source, clock=clock, config=config) as restored:
+        report = restored.integrity()
+        if not report.ok:
+            raise StoreCorruptError(f"backup {backup_path} is damaged: {report.problems[0]}")
+    _fsync_file(partial)
+    moved = _move_aside(target, clock or SystemClock()) if target.exists() else None
+    keys.write_header(target, keys.read_header(partial))
+    partial.replace(target)
+    keys.header_path(partial).unlink()
+    keys.fsync_directory(target.parent)
+    with Store.open(target, source, clock=clock, config=config) as store:
+        store.audit.record(
+            actor=operator,
+            action="store.restored",
+            subject=backup_path.name,
+            details={"replaced": moved.name if moved else None},
+        )
+    return moved
+
+
+def _refuse_existing(destination: Path) -> None:
+    if destination.exists() or keys.header_path(destination).exists():
+        raise StoreExistsError(f"{destination} already exists; not overwriting it")
+
+
+def _require_intact(database: Database) -> None:
+    rows = database.query("PRAGMA quick_check")
+    if [row[0] for row in rows] != ["ok"]:
+        raise StoreCorruptError(f"the backup copy failed its check: {rows[0][0]}")
+
+
+def _move_aside(target: Path, clock: Clock) -> Path:
+    stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
+    aside = target.with_name(f"{target.name}.replaced-{stamp}")
+    for suffix in ("", *SIDE_FILES, ".kdf.json"):
+        old = target.with_name(target.name + suffix)
+        if old.exists():
+            old.replace(aside.with_name(aside.name + suffix))
+    return aside
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,255 @@
+"""``jaga store ...`` and ``jaga audit verify``: the store from a shell or a scheduler.
+
+Exit codes: 0 done, 1 the store refused or a check failed (the message says why), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from sync.errors import KeySourceError, StoreError
+from sync.store.backups import backup, restore
+from sync.store.clock import format_timestamp
+from sync.store.database import StoreConfig
+from sync.store.export import export_access_events, export_fish_observations
+from sync.store.key_sources import NEW_PASSPHRASE_ENV, resolve_key_source
+from sync.store.keys import KeySource, create_key_file
+from sync.store.store import Store
+from sync.store.store_info import describe
+
+STORE_PATH_ENV = "JAGA_STORE_PATH"
+Handler = Callable[[argparse.Namespace], int]
+
+
+def default_store_path() -> Path:
+    configured = os.environ.get(STORE_PATH_ENV)
+    return Path(configured) if configured else platformdirs.user_data_path("jaga") / "jaga.db"
+
+
+def register_store(subparsers: argparse._SubParsersAction[Any]) -> None:
+    store = subparsers.add_parser("store", help="the encrypted local store")
+    commands = store.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    common = _common_options()
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = commands.add_parser(
+            name, parents=[common], help=help_text
+        )
+        parser.set_defaults(handler=_reporting(handler))
+        return parser
+
+    init = command("init", _init, "create a new, empty store")
+    init.add_argument(
+        "--create-key-file",
+        action="store_true",
+        help="write a new random key file at --key-file (mode 0600) and use it",
+    )
+    _add_kdf_cost(init)
+    info = command("info", _info, "counts, key, schema, integrity")
+    info.add_argument(
+        "--full-check",
+        action="store_true",
+        help="run integrity_check (every page) instead of quick_check",
+    )
+    command("backup", _backup, "write an encrypted copy").add_argument("destination", type=Path)
+    restore_parser = command("restore", _restore, "put a backup in place")
+    restore_parser.add_argument("backup", type=Path)
+    restore_parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing store (it is moved aside, not deleted)",
+    )
+    _add_export_options(command("export", _export, "CSV of access events or fish observations"))
+    purge = command("purge-expired", _purge_expired, "erase people past their retention date")
+    purge.add_argument("--dry-run", action="store_true", help="list them, erase nothing")
+    rekey = command("rekey", _rekey, "change the passphrase or key file")
+    rekey.add_argument(
+        "--new-key-file",
+        type=Path,
+        help=f"the new key file (else ${NEW_PASSPHRASE_ENV} or a prompt)",
+    )
+    _add_kdf_cost(rekey)
+
+
+def _add_export_options(export: argparse.ArgumentParser) -> None:
+    export.add_argument("table", choices=("access-events", "fish-observations"))
+    export.add_argument("--out", type=Path, required=True, help="CSV file to write (mode 0600)")
+    export.add_argument("--since", help="ISO date or time (UTC unless an offset is given)")
+    export.add_argument("--until", help="ISO date or time, exclusive")
+
+
+def register_audit(subparsers: argparse._SubParsersAction[Any]) -> None:
+    audit = subparsers.add_parser("audit", help="the store's hash-chained audit trail")
+    commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = commands.add_parser(
+        "verify", parents=[_common_options()], help="check every entry of the hash chain"
+    )
+    verify.set_defaults(handler=_reporting(_audit_verify))
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help=f"store file (default: ${STORE_PATH_ENV} or {default_store_path()})",
+    )
+    common.add_argument(
+        "--key-file",
+        type=Path,
+        default=None,
+        help="key file (default: passphrase from $JAGA_STORE_PASSPHRASE or a prompt)",
+    )
+    return common
+
+
+def _add_kdf_cost(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scrypt-log2n",
+        type=int,
+        default=17,
+        choices=range(10, 23),
+        metavar="{10..22}",
+        help="scrypt cost for a new passphrase: N = 2^this, memory = N KiB "
+        "(default 17: 128 MiB; lower only for small devices or tests)",
+    )
+
+
+def _config(args: argparse.Namespace) -> StoreConfig:
+    return StoreConfig(scrypt_n=2 ** int(args.scrypt_log2n))
+
+
+def _reporting(handler: Handler) -> Handler:
+    """Turn the store's errors into one line on stderr and exit code 1."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except StoreError as error:
+            print(f"jaga: error: {error}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def _db(args: argparse.Namespace) -> Path:
+    return Path(args.db) if args.db is not None else default_store_path()
+
+
+def _source(args: argparse.Namespace, *, confirm: bool = False) -> KeySource:
+    return resolve_key_source(args.key_file, env=os.environ, confirm=confirm)
+
+
+def _open(args: argparse.Namespace) -> Store:
+    return Store.open(_db(args), _source(args))
+
+
+def _init(args: argparse.Namespace) -> int:
+    if args.create_key_file:
+        if args.key_file is None:
+            raise KeySourceError("--create-key-file needs --key-file PATH")
+        create_key_file(args.key_file)
+    with Store.create(_db(args), _source(args, confirm=True), config=_config(args)) as store:
+        print(f"created {store.path} (key header {store.path.name}.kdf.json)")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        lines, ok = describe(store, full_check=args.full_check)
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
+def _backup(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        size = backup(store, args.destination, operator=_operator())
+    print(f"wrote {args.destination} ({size} bytes, encrypted, same key)")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    target = _db(args)
+    moved = restore(args.backup, target, _source(args), operator=_operator(), force=args.force)
+    if moved is not None:
+        print(f"the previous store was moved to {moved}")
+    print(f"restored {args.backup} to {target}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    since, until = _moment(args.since), _moment(args.until)
+    write = export_access_events if args.table == "access-events" else export_fish_observations
+    with _open(args) as store:
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            rows = write(store.database, out, since, until)
+    print(f"wrote {rows} rows to {args.out}")
+    return 0
+
+
+def _purge_expired(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        if args.dry_run:
+            expired = store.people.expired(store.clock.now())
+            print(f"{len(expired)} people past their retention date (dry run, nothing erased)")
+        else:
+            expired = store.people.purge_expired(operator=_operator())
+            print(f"erased {len(expired)} people past their retention date")
+    for person_uid in expired:
+        print(f"  {person_uid}")
+    return 0
+
+
+def _rekey(args: argparse.Namespace) -> int:
+    with Store.open(_db(args), _source(args), config=_config(args)) as store:
+        new_source = resolve_key_source(
+            args.new_key_file,
+            env=os.environ,
+            env_name=NEW_PASSPHRASE_ENV,
+            confirm=True,
+            what="new store passphrase",
+        )
+        store.change_key(new_source, operator=_operator())
+        print(f"re-encrypted {store.path} under the new {store.header.current.kind}")
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        report = store.audit.verify()
+        sequence, digest = store.audit.head()
+    if not report.ok:
+        print(f"audit chain BROKEN at entry {report.first_bad_sequence}: {report.problem}")
+        print(f"{report.entries} entries verified before it")
+        return 1
+    print(f"audit chain ok: {report.entries} entries; head {sequence} {digest}")
+    return 0
+
+
+def _operator() -> str:
+    """Who ran the command, for the audit trail."""
+    return f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or os.getuid()}"
+
+
+def _moment(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"jaga: error: not an ISO date or time: {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_timestamp(moment)

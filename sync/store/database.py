@@ -1,0 +1,266 @@
+"""One keyed SQLCipher connection: opening checks, pragmas, transactions, error translation.
+
+Opening goes in an order that never writes to a file it cannot read: the path must exist and
+look like an encrypted database (not empty, not a plain SQLite file, whole pages) before a
+connection is made, and the connection is only switched to WAL after the key has proven
+itself by reading the schema. Every write is ``BEGIN IMMEDIATE`` ... ``COMMIT`` with
+``synchronous=FULL``: when ``COMMIT`` returns, the transaction is on disk; when another
+process holds the write lock, ``BEGIN IMMEDIATE`` waits up to the busy timeout and then fails
+with ``StoreLockedError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+from sync.errors import (
+    NotAStoreError,
+    RecordConflictError,
+    RecordTooLargeError,
+    StoreCorruptError,
+    StoreError,
+    StoreFullError,
+    StoreIOError,
+    StoreLockedError,
+    StoreNotFoundError,
+    WrongKeyError,
+)
+from sync.store.keys import raw_key_pragma, raw_rekey_pragma
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+PAGE_SIZE = 4096  # SQLCipher 4's default; every intact store file is a whole number of pages
+
+# Primary result codes (the low byte of an extended code).
+_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT = 5, 6, 8, 10, 11
+_FULL, _CANTOPEN, _TOOBIG, _CONSTRAINT, _NOTADB, _PERM = 13, 14, 18, 19, 26, 3
+# A write that fails this close to a size limit failed because of it: SQLite writes at most a
+# few pages (plus a WAL frame header each) past the current end of a file.
+_HEADROOM = 256 * 1024
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Limits and timings of one open store. Tests shrink them; deployments may tune them."""
+
+    busy_timeout_s: float = 5.0
+    max_blob_bytes: int = 16 * 1024 * 1024
+    scrypt_n: int = 2**17
+
+    def __post_init__(self) -> None:
+        if self.busy_timeout_s < 0 or self.max_blob_bytes <= 0:
+            raise ValueError("busy_timeout_s must be >= 0 and max_blob_bytes > 0")
+
+
+def translate(error: sqlcipher3.Error, path: Path, busy_timeout_s: float) -> StoreError | None:
+    """Our error for a SQLite error, or None when it is a bug that should surface as is."""
+    code = getattr(error, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    message = str(error)
+    if primary == _CONSTRAINT:
+        # Only a duplicate key is the caller's situation; a failed CHECK is our bug.
+        if "UNIQUE constraint failed" in message:
+            return RecordConflictError(f"already in the store: {message}")
+        return None
+    if primary == _IOERR and (reason := out_of_room(path)) is not None:
+        return StoreFullError(
+            f"no space left for {path} ({reason}); the transaction was not written"
+        )
+    make = _TRANSLATIONS.get(primary) if primary is not None else None
+    return None if make is None else make(path, message, busy_timeout_s)
+
+
+def out_of_room(path: Path) -> str | None:
+    """Why a write failed for lack of room, if it did; else None.
+
+    ENOSPC reaches us as SQLITE_FULL, but a file-size limit (EFBIG: RLIMIT_FSIZE, a quota,
+    a FAT32 card) arrives as a bare "disk I/O error". Look for either situation here.
+    """
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY:
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):
+                if path.with_name(path.name + suffix).stat().st_size + _HEADROOM >= limit:
+                    return f"the file-size limit of {limit} bytes is reached"
+    with contextlib.suppress(OSError):
+        stats = os.statvfs(path.parent)
+        if stats.f_bavail * stats.f_frsize < _HEADROOM:
+            return "the file system is full"
+    return None
+
+
+_TRANSLATIONS: dict[int, Callable[[Path, str, float], StoreError]] = {
+    _BUSY: lambda path, _, timeout: StoreLockedError(
+        f"{path} is being written by another process; gave up after {timeout:g} s"
+    ),
+    _FULL: lambda path, message, _: StoreFullError(
+        f"no space left for {path} ({message}); the transaction was not written"
+    ),
+    _CORRUPT: lambda path, message, _: StoreCorruptError(f"{path} is damaged: {message}"),
+    _NOTADB: lambda path, _, __: StoreCorruptError(
+        f"{path} does not decrypt: damaged, or not this store's file"
+    ),
+    _TOOBIG: lambda path, message, _: RecordTooLargeError(f"too large for {path}: {message}"),
+    _IOERR: lambda path, message, _: StoreIOError(f"cannot read or write {path}: {message}"),
+}
+_TRANSLATIONS[_LOCKED] = _TRANSLATIONS[_BUSY]
+for _code in (_READONLY, _CANTOPEN, _PERM):
+    _TRANSLATIONS[_code] = _TRANSLATIONS[_IOERR]
+
+
+def check_file_looks_encrypted(path: Path) -> None:
+    """Refuse, without opening it, a file that cannot be one of our encrypted stores."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_MAGIC))
+    except FileNotFoundError:
+        raise StoreNotFoundError(f"no store at {path}; create one with `jaga store init`") from None
+    except OSError as error:
+        raise StoreIOError(f"cannot read {path}: {error}") from error
+    if head == SQLITE_MAGIC:
+        raise NotAStoreError(f"{path} is a plain, unencrypted SQLite database, not a Jaga store")
+    if size == 0:
+        raise StoreCorruptError(f"{path} is empty (truncated to zero bytes)")
+    if size % PAGE_SIZE:
+        raise StoreCorruptError(
+            f"{path} is truncated or damaged: {size} bytes is not a whole number of pages"
+        )
+
+
+class Database:
+    """A keyed connection with the store's pragmas; the only place SQL errors are translated."""
+
+    def __init__(self, connection: Any, path: Path, config: StoreConfig) -> None:
+        self._connection = connection
+        self.path = path
+        self.config = config
+
+    @property
+    def connection(self) -> Any:
+        """The raw connection, for schema work and checks; data goes through read()/write()."""
+        return self._connection
+
+    @classmethod
+    def open(cls, path: Path, key: bytes, config: StoreConfig, *, create: bool) -> Database:
+        """Connect and prove the key. ``WrongKeyError`` if the file does not decrypt."""
+        if not create:
+            check_file_looks_encrypted(path)
+        mode = "rwc" if create else "rw"
+        try:
+            connection = sqlcipher3.connect(
+                f"file:{path}?mode={mode}",
+                uri=True,
+                isolation_level=None,  # we issue BEGIN / COMMIT ourselves
+                timeout=config.busy_timeout_s,
+            )
+        except sqlcipher3.Error as error:
+            raise StoreIOError(f"cannot open {path}: {error}") from error
+        database = cls(connection, path, config)
+        try:
+            database._unlock(key)
+        except BaseException:
+            connection.close()
+            raise
+        return database
+
+    def _unlock(self, key: bytes) -> None:
+        self._connection.execute("PRAGMA cipher_log_level = NONE")  # errors are ours to report
+        self._connection.execute(raw_key_pragma(key))
+        try:
+            self._connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+        except sqlcipher3.DatabaseError as error:
+            if getattr(error, "sqlite_errorcode", None) == _NOTADB:
+                raise WrongKeyError(f"{self.path} does not open with this key") from None
+            raise self._translated(error) from error
+        with self.translated():
+            self._connection.execute("PRAGMA journal_mode = WAL")
+            for pragma in (
+                "synchronous = FULL",  # WAL fsync on every commit: COMMIT returned = durable
+                "foreign_keys = ON",
+                "temp_store = MEMORY",  # no plaintext temp files beside the store
+                "secure_delete = ON",  # erased biometrics are overwritten, not left in free pages
+            ):
+                self._connection.execute(f"PRAGMA {pragma}")
+
+    def _translated(self, error: sqlcipher3.Error) -> BaseException:
+        return translate(error, self.path, self.config.busy_timeout_s) or error
+
+    @contextlib.contextmanager
+    def translated(self) -> Iterator[None]:
+        """Run SQL and re-raise its known failures as our errors."""
+        try:
+            yield
+        except sqlcipher3.Error as error:
+            raise self._translated(error) from error
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Any]:
+        """A write transaction: all of it is committed durably, or none of it."""
+        with self.translated():
+            self._connection.execute("BEGIN IMMEDIATE")
+        try:
+            with self.translated():
+                yield self._connection
+                self._connection.execute("COMMIT")
+        except BaseException:
+            self._rollback_quietly()
+            raise
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Any]:
+        """A read transaction: one consistent snapshot across several queries."""
+        with self.translated():
+            self._connection.execute("BEGIN")
+            try:
+                yield self._connection
+            finally:
+                if self._connection.in_transaction:
+                    self._connection.execute("COMMIT")
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        with self.translated():
+            return list(self._connection.execute(sql, parameters).fetchall())
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
+        """A single statement outside an explicit transaction (pragmas, checkpoints)."""
+        with self.translated():
+            self._connection.execute(sql, parameters)
+
+    def rekey(self, key: bytes) -> None:
+        """Re-encrypt every page under ``key`` in one transaction (SQLCipher's rekey)."""
+        with self.translated():
+            self.checkpoint()
+            self._connection.execute(raw_rekey_pragma(key))
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file and truncate it, when no reader is in the way.
+
+        After an erasure this also drops the WAL's copies of the erased pages.
+        """
+        with self.translated():
+            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    def backup_to(self, target: Any) -> None:
+        """Copy every page into ``target`` (a connection keyed the same way) from one snapshot."""
+        with self.translated():
+            self._connection.backup(target)
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlcipher3.Error):
+            self._connection.close()
+
+    def _rollback_quietly(self) -> None:
+        # After SQLITE_FULL or an I/O error SQLite may already have rolled back; a failing
+        # ROLLBACK must not hide the error that caused it.
+        with contextlib.suppress(sqlcipher3.Error):
+            if self._connection.in_transaction:
+                self._connection.execute("ROLLBACK")

@@ -1,0 +1,42 @@
+"""Where the CLI gets a store key: a key file, an environment variable, or a prompt.
+
+Never a command-line argument: those show up in ``ps``, shell history and audit logs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from sync.errors import KeySourceError
+from sync.store.keys import KeyFile, KeySource, Passphrase
+
+PASSPHRASE_ENV = "JAGA_STORE_PASSPHRASE"
+NEW_PASSPHRASE_ENV = "JAGA_STORE_NEW_PASSPHRASE"
+
+
+def resolve_key_source(
+    key_file: Path | None,
+    *,
+    env: Mapping[str, str],
+    env_name: str = PASSPHRASE_ENV,
+    confirm: bool = False,
+    what: str = "store passphrase",
+    prompt: Callable[[str], str] = getpass.getpass,
+    interactive: bool | None = None,
+) -> KeySource:
+    """The key file if given, else the passphrase from ``env_name``, else a prompt."""
+    if key_file is not None:
+        return KeyFile(key_file)
+    if env.get(env_name):
+        return Passphrase(env[env_name])
+    if not (sys.stdin.isatty() if interactive is None else interactive):
+        raise KeySourceError(
+            f"no key: give --key-file, set {env_name}, or run in a terminal to be asked"
+        )
+    secret = prompt(f"{what.capitalize()}: ")
+    if confirm and prompt(f"Repeat the {what}: ") != secret:
+        raise KeySourceError(f"the two {what}s differ")
+    return Passphrase(secret)

@@ -1,0 +1,310 @@
+"""Where the store's key comes from, and the plaintext key header beside the database.
+
+The database key is 32 random-looking bytes handed to SQLCipher as a *raw* key, so SQLCipher
+skips its own PBKDF2 and the cost of guessing lives in one place we chose:
+
+* a **passphrase** goes through scrypt (memory-hard; in the standard library) with a random
+  salt; the salt and the cost parameters are stored in the header;
+* a **key file** (written by ``jaga store init --create-key-file``) holds the key itself, as 64
+  hex characters; the deployment protects the file (mode 0600, a TPM-sealed mount, ...).
+
+The header ``<store>.kdf.json`` holds no secret: the KDF parameters and a *key check*, an HMAC
+of a constant under the derived key. The check lets a wrong key be told apart from a damaged
+or foreign file without touching the database. It gives an attacker nothing the encrypted
+first page does not already give (both need one scrypt run per guess).
+
+A passphrase change writes the new slot as ``pending`` before re-encrypting, so a crash in
+between leaves a header that still opens the database with whichever key it really has.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from sync.errors import KeySourceError, NotAStoreError, StoreIOError, WrongKeyError
+
+_log = logging.getLogger(__name__)
+
+KEY_BYTES = 32
+HEADER_FORMAT = "jaga-store-key-header"
+HEADER_VERSION = 1
+_KEY_CHECK_LABEL = b"jaga-store key check v1"
+
+SourceKind = Literal["passphrase", "key_file"]
+
+
+@dataclass(frozen=True)
+class ScryptParams:
+    """scrypt cost and salt. The default (N=2^17, r=8, p=1: 128 MiB) follows OWASP's advice."""
+
+    salt: bytes
+    n: int = 2**17
+    r: int = 8
+    p: int = 1
+
+    def __post_init__(self) -> None:
+        if self.n < 2 or self.n & (self.n - 1):
+            raise ValueError(f"scrypt n must be a power of two > 1, not {self.n}")
+        if len(self.salt) < 16:
+            raise ValueError("scrypt salt must be at least 16 bytes")
+
+    @classmethod
+    def fresh(cls, n: int = 2**17, r: int = 8, p: int = 1) -> ScryptParams:
+        """New parameters with a random salt."""
+        return cls(salt=secrets.token_bytes(16), n=n, r=r, p=p)
+
+    def derive(self, passphrase: str) -> bytes:
+        memory = 128 * self.n * self.r * self.p
+        return hashlib.scrypt(
+            passphrase.encode("utf-8"),
+            salt=self.salt,
+            n=self.n,
+            r=self.r,
+            p=self.p,
+            maxmem=memory + 1024 * 1024,
+            dklen=KEY_BYTES,
+        )
+
+
+@dataclass(frozen=True)
+class Passphrase:
+    """An operator's passphrase. Its repr never shows the secret."""
+
+    secret: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.secret:
+            raise KeySourceError("the passphrase is empty")
+
+
+@dataclass(frozen=True)
+class KeyFile:
+    """A file holding the raw key as 64 hex characters."""
+
+    path: Path
+
+
+KeySource = Passphrase | KeyFile
+
+
+@dataclass(frozen=True)
+class KeySlot:
+    """How one key is obtained, and its check value."""
+
+    kind: SourceKind
+    key_check: str
+    scrypt: ScryptParams | None = None
+
+
+@dataclass(frozen=True)
+class KeyHeader:
+    """The plaintext header: the current key slot and, during a rekey, the pending one."""
+
+    current: KeySlot
+    pending: KeySlot | None = None
+
+
+def header_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".kdf.json")
+
+
+def create_key_file(path: Path) -> KeyFile:
+    """Write a new random key file readable by its owner only; refuse to overwrite one."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeySourceError(f"key file {path} already exists; not overwriting it") from None
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return KeyFile(path)
+
+
+def new_slot(source: KeySource, scrypt_n: int = 2**17) -> tuple[KeySlot, bytes]:
+    """A fresh slot (new salt for a passphrase) and the key it yields."""
+    if isinstance(source, Passphrase):
+        params = ScryptParams.fresh(n=scrypt_n)
+        key = params.derive(source.secret)
+        return KeySlot("passphrase", _key_check(key), params), key
+    key = _read_key_file(source.path)
+    return KeySlot("key_file", _key_check(key)), key
+
+
+def unlock_slot(slot: KeySlot, source: KeySource) -> bytes:
+    """The key this source yields for ``slot``; WrongKeyError if the check does not match."""
+    key = _key_for(slot, source)
+    if not hmac.compare_digest(_key_check(key), slot.key_check):
+        raise WrongKeyError(_wrong_key_message(slot))
+    return key
+
+
+def unlock(header: KeyHeader, source: KeySource) -> list[tuple[bytes, KeyHeader]]:
+    """Keys this source yields, each with the header to keep if the database opens with it.
+
+    Normally one key. After an interrupted rekey the source may match the pending slot; the
+    caller tries each candidate against the database and rewrites the header to the winner.
+    """
+    candidates: list[tuple[bytes, KeyHeader]] = []
+    errors: list[WrongKeyError] = []
+    for slot in (header.current, header.pending):
+        if slot is None:
+            continue
+        try:
+            candidates.append((unlock_slot(slot, source), KeyHeader(current=slot)))
+        except WrongKeyError as error:
+            errors.append(error)
+    if not candidates:
+        raise errors[0]
+    return candidates
+
+
+def with_pending(header: KeyHeader, slot: KeySlot) -> KeyHeader:
+    return replace(header, pending=slot)
+
+
+def raw_key_pragma(key: bytes) -> str:
+    """The PRAGMA that hands SQLCipher a raw 256-bit key (no SQLCipher-side KDF)."""
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"a store key is {KEY_BYTES} bytes, not {len(key)}")
+    return f"PRAGMA key = \"x'{key.hex()}'\""
+
+
+def raw_rekey_pragma(key: bytes) -> str:
+    return raw_key_pragma(key).replace("PRAGMA key", "PRAGMA rekey", 1)
+
+
+def read_header(db_path: Path) -> KeyHeader:
+    path = header_path(db_path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotAStoreError(
+            f"{db_path} has no key header ({path.name}): not a Jaga store, or the header was lost"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise NotAStoreError(f"{path} is not a readable Jaga key header: {error}") from None
+    try:
+        return _header_from_json(document)
+    except (KeyError, TypeError, ValueError) as error:
+        raise NotAStoreError(f"{path} is not a valid Jaga key header: {error!r}") from None
+
+
+def write_header(db_path: Path, header: KeyHeader) -> None:
+    """Replace the header atomically (temp file, fsync, rename, fsync the folder)."""
+    path = header_path(db_path)
+    temporary = path.with_name(path.name + ".tmp")
+    text = json.dumps(_header_to_json(header), indent=2, sort_keys=True) + "\n"
+    try:
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+        fsync_directory(path.parent)
+    except OSError as error:
+        raise StoreIOError(f"cannot write the key header {path}: {error}") from error
+
+
+def fsync_directory(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _key_for(slot: KeySlot, source: KeySource) -> bytes:
+    if slot.kind == "passphrase":
+        if not isinstance(source, Passphrase) or slot.scrypt is None:
+            raise KeySourceError("this store is opened with a passphrase, not a key file")
+        return slot.scrypt.derive(source.secret)
+    if not isinstance(source, KeyFile):
+        raise KeySourceError("this store is opened with a key file (--key-file), not a passphrase")
+    return _read_key_file(source.path)
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        text = path.read_text(encoding="ascii").strip()
+        mode = path.stat().st_mode
+    except (OSError, UnicodeDecodeError) as error:
+        raise KeySourceError(f"cannot read key file {path}: {error}") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise KeySourceError(f"key file {path} must hold {KEY_BYTES * 2} hex characters")
+    if mode & 0o077:
+        _log.warning("key file %s is readable by other users (mode %o)", path, mode & 0o777)
+    return key
+
+
+def _key_check(key: bytes) -> str:
+    return hmac.new(key, _KEY_CHECK_LABEL, hashlib.sha256).hexdigest()[:32]
+
+
+def _wrong_key_message(slot: KeySlot) -> str:
+    what = "passphrase" if slot.kind == "passphrase" else "key file"
+    return f"wrong {what}: it does not open this store (nothing was changed)"
+
+
+def _slot_to_json(slot: KeySlot) -> dict[str, Any]:
+    document: dict[str, Any] = {"kind": slot.kind, "key_check": slot.key_check}
+    if slot.scrypt is not None:
+        document["kdf"] = {
+            "name": "scrypt",
+            "salt": base64.b64encode(slot.scrypt.salt).decode("ascii"),
+            "n": slot.scrypt.n,
+            "r": slot.scrypt.r,
+            "p": slot.scrypt.p,
+        }
+    return document
+
+
+def _slot_from_json(document: dict[str, Any]) -> KeySlot:
+    kind = document["kind"]
+    if kind not in ("passphrase", "key_file"):
+        raise ValueError(f"unknown key kind {kind!r}")
+    scrypt = None
+    if kind == "passphrase":
+        kdf = document["kdf"]
+        if kdf["name"] != "scrypt":
+            raise ValueError(f"unknown KDF {kdf['name']!r}")
+        salt = base64.b64decode(kdf["salt"], validate=True)
+        scrypt = ScryptParams(salt=salt, n=int(kdf["n"]), r=int(kdf["r"]), p=int(kdf["p"]))
+    return KeySlot(kind=kind, key_check=str(document["key_check"]), scrypt=scrypt)
+
+
+def _header_to_json(header: KeyHeader) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "format": HEADER_FORMAT,
+        "version": HEADER_VERSION,
+        "current": _slot_to_json(header.current),
+    }
+    if header.pending is not None:
+        document["pending"] = _slot_to_json(header.pending)
+    return document
+
+
+def _header_from_json(document: dict[str, Any]) -> KeyHeader:
+    if document.get("format") != HEADER_FORMAT:
+        raise ValueError("not a Jaga key header")
+    if document.get("version") != HEADER_VERSION:
+        raise ValueError(f"unsupported key header version {document.get('version')!r}")
+    pending = document.get("pending")
+    return KeyHeader(
+        current=_slot_from_json(document["current"]),
+        pending=_slot_from_json(pending) if pending is not None else None,
+    )

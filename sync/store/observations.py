@@ -1,0 +1,209 @@
+"""Fish observations: recorded on deck, reviewed by an officer, queued for the hub."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from sync.errors import RecordNotFoundError
+from sync.store.clock import Clock, format_timestamp, parse_timestamp
+from sync.store.database import Database
+from sync.store.outbox import Outbox
+from sync.store.photos import insert_photo, photo_payload
+from sync.store.records import FishObservation, Photo, Position, SpeciesScore
+
+COLUMNS = (
+    "o.observation_uid, o.observed_at, o.predictions, o.confirmed_species, o.needs_review,"
+    " p.photo_uid, o.latitude, o.longitude, o.vessel, o.trip, o.haul, o.count, o.length_cm,"
+    " o.officer, o.notes"
+)
+_FROM = "FROM fish_observations o LEFT JOIN photos p ON p.id = o.photo_id"
+
+
+class Observations:
+    """The catch log of this device."""
+
+    def __init__(self, database: Database, clock: Clock, outbox: Outbox) -> None:
+        self._database = database
+        self._clock = clock
+        self._outbox = outbox
+
+    def add(self, observation: FishObservation, photo: Photo | None = None) -> FishObservation:
+        """Record an observation (and its photo) with their outbox entries, in one commit."""
+        if photo is not None:
+            if observation.photo_uid not in (None, photo.photo_uid):
+                raise ValueError("observation.photo_uid names another photo")
+            observation = replace(observation, photo_uid=photo.photo_uid)
+        with self._database.write() as connection:
+            photo_id = None
+            if photo is not None:
+                photo_id = insert_photo(connection, self._database.config, self._clock, photo, None)
+                self._outbox.enqueue(
+                    connection,
+                    entity="photo",
+                    entity_uid=photo.photo_uid,
+                    operation="upsert",
+                    payload=photo_payload(photo, None),
+                )
+            elif observation.photo_uid is not None:
+                photo_id = _photo_id(connection, observation.photo_uid)
+            self._insert(connection, observation, photo_id)
+        return observation
+
+    def add_many(self, observations: Sequence[FishObservation]) -> None:
+        """Record several observations (without new photos) in one transaction: one fsync."""
+        with self._database.write() as connection:
+            for observation in observations:
+                photo_id = None
+                if observation.photo_uid is not None:
+                    photo_id = _photo_id(connection, observation.photo_uid)
+                self._insert(connection, observation, photo_id)
+
+    def confirm(self, observation_uid: str, species: str, *, officer: str) -> FishObservation:
+        """An officer's verdict: sets the confirmed species and clears the review flag."""
+        if not species.strip():
+            raise ValueError("species must not be empty")
+        with self._database.write() as connection:
+            cursor = connection.execute(
+                "UPDATE fish_observations SET confirmed_species = ?, needs_review = 0,"
+                " updated_at = ? WHERE observation_uid = ?",
+                (species, format_timestamp(self._clock.now()), observation_uid),
+            )
+            if cursor.rowcount == 0:
+                raise RecordNotFoundError(f"no fish observation {observation_uid}")
+            confirmed = _observation(
+                _select(connection, "WHERE o.observation_uid = ?", [observation_uid])[0]
+            )
+            payload = observation_payload(confirmed)
+            payload["reviewed_by"] = officer
+            self._outbox.enqueue(
+                connection,
+                entity="fish_observation",
+                entity_uid=observation_uid,
+                operation="upsert",
+                payload=payload,
+            )
+        return confirmed
+
+    def get(self, observation_uid: str) -> FishObservation:
+        with self._database.read() as connection:
+            rows = _select(connection, "WHERE o.observation_uid = ?", [observation_uid])
+        if not rows:
+            raise RecordNotFoundError(f"no fish observation {observation_uid}")
+        return _observation(rows[0])
+
+    def review_queue(self, limit: int = 100) -> list[FishObservation]:
+        """Observations flagged for review, oldest first."""
+        with self._database.read() as connection:
+            rows = _select(
+                connection, "WHERE o.needs_review = 1 ORDER BY o.observed_at LIMIT ?", [limit]
+            )
+        return [_observation(row) for row in rows]
+
+    def count(self) -> int:
+        return int(self._database.query("SELECT count(*) FROM fish_observations")[0][0])
+
+    def _insert(self, connection: Any, observation: FishObservation, photo_id: int | None) -> None:
+        position = observation.position
+        now = format_timestamp(self._clock.now())
+        connection.execute(
+            "INSERT INTO fish_observations (observation_uid, observed_at, predictions,"
+            " confirmed_species, needs_review, photo_id, latitude, longitude, vessel, trip, haul,"
+            " count, length_cm, officer, notes, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                observation.observation_uid,
+                format_timestamp(observation.observed_at),
+                observation.predictions_json(),
+                observation.confirmed_species,
+                int(observation.needs_review),
+                photo_id,
+                position.latitude if position else None,
+                position.longitude if position else None,
+                observation.vessel,
+                observation.trip,
+                observation.haul,
+                observation.count,
+                observation.length_cm,
+                observation.officer,
+                observation.notes,
+                now,
+                now,
+            ),
+        )
+        self._outbox.enqueue(
+            connection,
+            entity="fish_observation",
+            entity_uid=observation.observation_uid,
+            operation="upsert",
+            payload=observation_payload(observation),
+        )
+
+
+def observation_payload(observation: FishObservation) -> dict[str, Any]:
+    position = observation.position
+    return {
+        "observation_uid": observation.observation_uid,
+        "observed_at": format_timestamp(observation.observed_at),
+        "predictions": [[s.species, s.confidence] for s in observation.predictions],
+        "confirmed_species": observation.confirmed_species,
+        "needs_review": observation.needs_review,
+        "photo_uid": observation.photo_uid,
+        "position": None if position is None else [position.latitude, position.longitude],
+        "vessel": observation.vessel,
+        "trip": observation.trip,
+        "haul": observation.haul,
+        "count": observation.count,
+        "length_cm": observation.length_cm,
+        "officer": observation.officer,
+        "notes": observation.notes,
+    }
+
+
+def _photo_id(connection: Any, photo_uid: str) -> int:
+    row = connection.execute("SELECT id FROM photos WHERE photo_uid = ?", (photo_uid,)).fetchone()
+    if row is None:
+        raise RecordNotFoundError(f"no photo {photo_uid}")
+    return int(row[0])
+
+
+def _select(connection: Any, clause: str, parameters: Sequence[Any]) -> list[Any]:
+    return list(connection.execute(f"SELECT {COLUMNS} {_FROM} {clause}", parameters).fetchall())
+
+
+def _observation(row: Sequence[Any]) -> FishObservation:
+    (
+        uid,
+        observed_at,
+        predictions,
+        confirmed,
+        review,
+        photo_uid,
+        latitude,
+        longitude,
+        vessel,
+        trip,
+        haul,
+        count,
+        length_cm,
+        officer,
+        notes,
+    ) = row
+    return FishObservation(
+        observed_at=parse_timestamp(observed_at),
+        predictions=tuple(SpeciesScore(name, conf) for name, conf in json.loads(predictions)),
+        needs_review=bool(review),
+        officer=officer,
+        count=count,
+        confirmed_species=confirmed,
+        position=None if latitude is None else Position(latitude, longitude),
+        vessel=vessel,
+        trip=trip,
+        haul=haul,
+        length_cm=length_cm,
+        notes=notes,
+        photo_uid=photo_uid,
+        observation_uid=uid,
+    )

@@ -1,0 +1,320 @@
+"""Enrolment, lookup, erasure and consent retention of people.
+
+Enrolment writes the person, their templates and photos, an audit entry and outbox entries in
+one transaction, after checking the new templates against everyone enrolled with the same
+model: a face that already matches someone is refused with ``DuplicateIdentityError`` unless
+the operator accepts it. Erasure removes templates and photos (with ``secure_delete`` on, their
+pages are zeroed), blanks their payloads in the outbox, queues a tombstone so the hub and the
+other devices erase too, and leaves an audit entry that names only the person's uid.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sync.errors import DuplicateIdentityError, RecordNotFoundError
+from sync.store.audit import AuditLog
+from sync.store.clock import Clock, format_timestamp, parse_timestamp
+from sync.store.database import Database
+from sync.store.gallery import best_match_per_person, load_gallery, model_dim
+from sync.store.outbox import Outbox
+from sync.store.photos import insert_photo, photo_payload
+from sync.store.records import (
+    Consent,
+    DuplicateMatch,
+    Enrolment,
+    ModelRef,
+    Person,
+    Photo,
+    Template,
+    new_uid,
+)
+
+_PERSON_COLUMNS = (
+    "person_uid, external_id, display_name, site, consent_text_version, consent_given_at,"
+    " consent_operator, retain_until, created_at"
+)
+
+
+class People:
+    """The enrolled people of this device."""
+
+    def __init__(self, database: Database, clock: Clock, audit: AuditLog, outbox: Outbox) -> None:
+        self._database = database
+        self._clock = clock
+        self._audit = audit
+        self._outbox = outbox
+
+    def enrol(
+        self,
+        *,
+        external_id: str,
+        display_name: str,
+        site: str,
+        consent: Consent,
+        templates: Sequence[Template],
+        operator: str,
+        duplicate_threshold: float,
+        accept_duplicates: bool = False,
+        photos: Sequence[Photo] = (),
+    ) -> Enrolment:
+        """Add a person who has consented, with their templates (and enrolment photos)."""
+        if not templates:
+            raise ValueError("enrolment needs at least one template")
+        person = Person(
+            person_uid=new_uid(),
+            external_id=external_id,
+            display_name=display_name,
+            site=site,
+            consent=consent,
+            created_at=self._clock.now(),
+        )
+        with self._database.write() as connection:
+            duplicates = find_duplicates(connection, templates, duplicate_threshold)
+            if duplicates and not accept_duplicates:
+                names = ", ".join(f"{m.display_name} ({m.similarity:.2f})" for m in duplicates)
+                raise DuplicateIdentityError(
+                    f"this face already matches enrolled people: {names}", duplicates
+                )
+            person_id = self._insert_person(connection, person)
+            for template in templates:
+                self._insert_template(connection, person_id, person.person_uid, template)
+            for photo in photos:
+                insert_photo(connection, self._database.config, self._clock, photo, person_id)
+                self._outbox.enqueue(
+                    connection,
+                    entity="photo",
+                    entity_uid=photo.photo_uid,
+                    operation="upsert",
+                    payload=photo_payload(photo, person.person_uid),
+                )
+            self._audit.append(
+                connection,
+                actor=operator,
+                action="person.enrolled",
+                subject=person.person_uid,
+                details={
+                    "templates": len(templates),
+                    "photos": len(photos),
+                    "models": sorted({str(t.model) for t in templates}),
+                    "consent_text_version": consent.text_version,
+                    "accepted_duplicates": [
+                        [m.person_uid, round(m.similarity, 4)] for m in duplicates
+                    ],
+                },
+            )
+        return Enrolment(
+            person=person,
+            template_uids=tuple(t.template_uid for t in templates),
+            photo_uids=tuple(p.photo_uid for p in photos),
+            accepted_duplicates=tuple(duplicates),
+        )
+
+    def get(self, person_uid: str) -> Person:
+        rows = self._database.query(
+            f"SELECT {_PERSON_COLUMNS} FROM people WHERE person_uid = ?", (person_uid,)
+        )
+        if not rows:
+            raise RecordNotFoundError(f"no person {person_uid}")
+        return _person(rows[0])
+
+    def by_local_ids(self, person_ids: Sequence[int]) -> dict[int, Person]:
+        """People by the local ids a ``Gallery`` reports (for showing a 1:N match)."""
+        found: dict[int, Person] = {}
+        for start in range(0, len(person_ids), 500):
+            chunk = [int(i) for i in person_ids[start : start + 500]]
+            marks = ",".join("?" * len(chunk))
+            rows = self._database.query(
+                f"SELECT id, {_PERSON_COLUMNS} FROM people WHERE id IN ({marks})", chunk
+            )
+            found.update({int(row[0]): _person(row[1:]) for row in rows})
+        return found
+
+    def count(self) -> int:
+        return int(self._database.query("SELECT count(*) FROM people")[0][0])
+
+    def erase(self, person_uid: str, *, operator: str, reason: str) -> None:
+        """Remove a person with their templates and photos; queue a tombstone; audit it."""
+        with self._database.write() as connection:
+            row = connection.execute(
+                "SELECT id FROM people WHERE person_uid = ?", (person_uid,)
+            ).fetchone()
+            if row is None:
+                raise RecordNotFoundError(f"no person {person_uid}")
+            template_uids = _column(connection, "face_templates", "template_uid", row[0])
+            photo_uids = _column(connection, "photos", "photo_uid", row[0])
+            connection.execute("DELETE FROM people WHERE id = ?", (row[0],))  # cascades
+            self._outbox.scrub(connection, [person_uid, *template_uids, *photo_uids])
+            now = format_timestamp(self._clock.now())
+            self._outbox.enqueue(
+                connection,
+                entity="person",
+                entity_uid=person_uid,
+                operation="tombstone",
+                payload={"person_uid": person_uid, "erased_at": now, "reason": reason},
+            )
+            self._audit.append(
+                connection,
+                actor=operator,
+                action="person.erased",
+                subject=person_uid,
+                details={
+                    "templates_removed": len(template_uids),
+                    "photos_removed": len(photo_uids),
+                    "reason": reason,
+                },
+            )
+        # Drop the WAL's copies of the erased pages now rather than at some later checkpoint.
+        self._database.checkpoint()
+
+    def expired(self, now: datetime) -> list[str]:
+        """Uids of people whose consent retention date has passed."""
+        rows = self._database.query(
+            "SELECT person_uid FROM people WHERE retain_until <= ? ORDER BY retain_until",
+            (format_timestamp(now),),
+        )
+        return [str(row[0]) for row in rows]
+
+    def purge_expired(self, *, operator: str = "retention") -> list[str]:
+        """Erase everyone whose retention date has passed; returns their uids."""
+        expired = self.expired(self._clock.now())
+        for person_uid in expired:
+            self.erase(person_uid, operator=operator, reason="consent retention expired")
+        return expired
+
+    def _insert_person(self, connection: Any, person: Person) -> int:
+        consent = person.consent
+        cursor = connection.execute(
+            f"INSERT INTO people ({_PERSON_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                person.person_uid,
+                person.external_id,
+                person.display_name,
+                person.site,
+                consent.text_version,
+                format_timestamp(consent.given_at),
+                consent.operator,
+                format_timestamp(consent.retain_until),
+                format_timestamp(person.created_at),
+            ),
+        )
+        self._outbox.enqueue(
+            connection,
+            entity="person",
+            entity_uid=person.person_uid,
+            operation="upsert",
+            payload=person_payload(person),
+        )
+        return int(cursor.lastrowid)
+
+    def _insert_template(
+        self, connection: Any, person_id: int, person_uid: str, template: Template
+    ) -> None:
+        existing_dim = model_dim(connection, template.model)
+        if existing_dim is not None and existing_dim != template.vector.size:
+            raise ValueError(
+                f"{template.model} templates have {existing_dim} dimensions, "
+                f"not {template.vector.size}"
+            )
+        blob = template.vector.astype("<f4").tobytes()
+        connection.execute(
+            "INSERT INTO face_templates (template_uid, person_id, model_id, model_version, dim,"
+            " vector, quality, source, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                template.template_uid,
+                person_id,
+                template.model.model_id,
+                template.model.model_version,
+                template.vector.size,
+                blob,
+                template.quality,
+                template.source,
+                format_timestamp(self._clock.now()),
+            ),
+        )
+        self._outbox.enqueue(
+            connection,
+            entity="face_template",
+            entity_uid=template.template_uid,
+            operation="upsert",
+            payload={
+                "template_uid": template.template_uid,
+                "person_uid": person_uid,
+                "model_id": template.model.model_id,
+                "model_version": template.model.model_version,
+                "dim": template.vector.size,
+                "vector_f32le_b64": base64.b64encode(blob).decode("ascii"),
+                "quality": template.quality,
+                "source": template.source,
+            },
+        )
+
+
+def find_duplicates(
+    connection: Any, templates: Sequence[Template], threshold: float
+) -> list[DuplicateMatch]:
+    """Enrolled people whose templates of the same model match any of ``templates``."""
+    if not -1.0 <= threshold <= 1.0:
+        raise ValueError(f"a cosine threshold lies in [-1, 1], got {threshold}")
+    best: dict[int, tuple[float, ModelRef]] = {}
+    for model in sorted({t.model for t in templates}, key=str):
+        probes = [t.vector for t in templates if t.model == model]
+        gallery = load_gallery(connection, model)
+        if len(gallery) and gallery.dim != probes[0].size:
+            continue  # a dimension mismatch is reported by the insert, with a clear message
+        for person_id, similarity in best_match_per_person(gallery, probes, threshold).items():
+            if similarity > best.get(person_id, (-2.0, model))[0]:
+                best[person_id] = (similarity, model)
+    matches = [_duplicate(connection, pid, sim, model) for pid, (sim, model) in best.items()]
+    return sorted(matches, key=lambda match: -match.similarity)
+
+
+def person_payload(person: Person) -> dict[str, Any]:
+    consent = person.consent
+    return {
+        "person_uid": person.person_uid,
+        "external_id": person.external_id,
+        "display_name": person.display_name,
+        "site": person.site,
+        "consent": {
+            "text_version": consent.text_version,
+            "given_at": format_timestamp(consent.given_at),
+            "operator": consent.operator,
+            "retain_until": format_timestamp(consent.retain_until),
+        },
+    }
+
+
+def _duplicate(
+    connection: Any, person_id: int, similarity: float, model: ModelRef
+) -> DuplicateMatch:
+    uid, external_id, name = connection.execute(
+        "SELECT person_uid, external_id, display_name FROM people WHERE id = ?", (person_id,)
+    ).fetchone()
+    return DuplicateMatch(uid, external_id, name, similarity, model)
+
+
+def _column(connection: Any, table: str, column: str, person_id: int) -> list[str]:
+    rows = connection.execute(
+        f"SELECT {column} FROM {table} WHERE person_id = ?", (person_id,)
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def _person(row: Sequence[Any]) -> Person:
+    return Person(
+        person_uid=row[0],
+        external_id=row[1],
+        display_name=row[2],
+        site=row[3],
+        consent=Consent(
+            text_version=row[4],
+            given_at=parse_timestamp(row[5]),
+            operator=row[6],
+            retain_until=parse_timestamp(row[7]),
+        ),
+        created_at=parse_timestamp(row[8]),
+    )

@@ -1,0 +1,109 @@
+"""Versioned, forward-only schema migrations.
+
+The schema version is SQLite's ``user_version``. Each migration runs in its own write
+transaction together with the version bump, so a crash leaves the store at the old version
+or the new one, never between. A store newer than this code is refused, not "downgraded".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlcipher3
+
+from sync.errors import SchemaVersionError
+from sync.store.schema import v1
+
+# "JAGA" in ASCII: tells a Jaga store from any other SQLCipher file with the same key.
+APPLICATION_ID = 0x4A414741
+
+
+@dataclass(frozen=True)
+class Migration:
+    """Brings the schema from ``version - 1`` to ``version``."""
+
+    version: int
+    description: str
+    apply: Callable[[Any], None]
+
+
+def statements(script: str) -> list[str]:
+    """Split a script into whole statements (trigger bodies keep their inner semicolons)."""
+    found: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlcipher3.complete_statement(pending):
+            found.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement: {pending.strip()[:80]!r}")
+    return found
+
+
+def run_script(script: str) -> Callable[[Any], None]:
+    """A migration step that runs ``script`` statement by statement inside the transaction.
+
+    (``executescript`` would commit first, which would break the one-transaction rule.)
+    """
+
+    def apply(connection: Any) -> None:
+        for statement in statements(script):
+            connection.execute(statement)
+
+    return apply
+
+
+def _initial_schema(connection: Any) -> None:
+    run_script(v1.SQL)(connection)
+    connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "people, templates, photos, fish, access events, audit, outbox", _initial_schema),
+)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def schema_version(connection: Any) -> int:
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def pending_migrations(current: int, migrations: Sequence[Migration]) -> list[Migration]:
+    """The migrations still to run, in order; refuse a store newer than the code."""
+    latest = migrations[-1].version if migrations else 0
+    if current > latest:
+        raise SchemaVersionError(
+            f"the store has schema version {current}, newer than this Jaga understands "
+            f"({latest}); upgrade Jaga"
+        )
+    expected = list(range(1, latest + 1))
+    if [m.version for m in migrations] != expected:
+        raise ValueError("migrations must be numbered 1, 2, 3, ... without gaps")
+    return [m for m in migrations if m.version > current]
+
+
+def migrate(connection: Any, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply every pending migration, each in its own ``BEGIN IMMEDIATE`` transaction.
+
+    The version is read again inside each transaction, so two processes opening an old store
+    at once do not both apply the same step. Returns the versions applied.
+    """
+    applied: list[int] = []
+    for migration in pending_migrations(schema_version(connection), migrations):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(connection) >= migration.version:
+                connection.execute("ROLLBACK")
+                continue
+            migration.apply(connection)
+            connection.execute(f"PRAGMA user_version = {migration.version}")
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        applied.append(migration.version)
+    return applied

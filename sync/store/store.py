@@ -1,0 +1,239 @@
+"""The store: create or open one encrypted database, and reach its parts.
+
+``Store.create`` builds the database under a temporary name and renames it into place only
+once it is complete and its key header is written, so an interrupted ``init`` leaves nothing
+that looks like a store. ``Store.open`` checks the key against the header *before* it opens
+the database: a wrong key raises ``WrongKeyError`` without a single byte read or written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sync.errors import NotAStoreError, StoreCorruptError, StoreExistsError, WrongKeyError
+from sync.store import keys
+from sync.store.access import AccessLog
+from sync.store.audit import AuditLog
+from sync.store.clock import Clock, SystemClock
+from sync.store.database import Database, StoreConfig, check_file_looks_encrypted
+from sync.store.gallery import Gallery, gallery_models, load_gallery
+from sync.store.keys import KeyHeader, KeySource
+from sync.store.observations import Observations
+from sync.store.outbox import Outbox
+from sync.store.people import People
+from sync.store.records import ModelRef
+from sync.store.schema.migrations import (
+    APPLICATION_ID,
+    LATEST_VERSION,
+    MIGRATIONS,
+    Migration,
+    migrate,
+    schema_version,
+)
+
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    """``PRAGMA integrity_check`` (or ``quick_check``) plus the audit chain."""
+
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class Store:
+    """An open store. Use as a context manager, or call ``close``.
+
+    A store belongs to the thread that opened it (an SQLite connection is not shared across
+    threads); another thread or process opens its own, and WAL lets readers run beside the
+    one writer.
+    """
+
+    def __init__(self, database: Database, header: KeyHeader, key: bytes, clock: Clock) -> None:
+        self.database = database
+        self.header = header
+        self._key = key
+        self.clock = clock
+        self.audit = AuditLog(database, clock)
+        self.outbox = Outbox(database, clock)
+        self.people = People(database, clock, self.audit, self.outbox)
+        self.observations = Observations(database, clock, self.outbox)
+        self.access = AccessLog(database, clock, self.audit, self.outbox)
+
+    @property
+    def path(self) -> Path:
+        return self.database.path
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        source: KeySource,
+        *,
+        clock: Clock | None = None,
+        config: StoreConfig | None = None,
+        operator: str = "init",
+    ) -> Store:
+        """Make a new, empty store at ``path``; ``StoreExistsError`` if one is there."""
+        config = config or StoreConfig()
+        if path.exists():
+            raise StoreExistsError(f"{path} already exists; not overwriting it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        slot, key = keys.new_slot(source, scrypt_n=config.scrypt_n)
+        header = KeyHeader(current=slot)
+        _build(path, key, header, config)
+        store = cls(
+            Database.open(path, key, config, create=False), header, key, clock or SystemClock()
+        )
+        store.audit.record(
+            actor=operator,
+            action="store.created",
+            subject=path.name,
+            details={
+                "schema_version": LATEST_VERSION,
+                "key_source": slot.kind,
+            },
+        )
+        return store
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        source: KeySource,
+        *,
+        clock: Clock | None = None,
+        config: StoreConfig | None = None,
+        migrations: tuple[Migration, ...] = MIGRATIONS,
+    ) -> Store:
+        """Open an existing store, migrating its schema forward if it is older."""
+        config = config or StoreConfig()
+        clock = clock or SystemClock()
+        check_file_looks_encrypted(path)  # "plain SQLite" or "missing" beats "no key header"
+        header = keys.read_header(path)
+        database, key, winner = _open_with_candidates(path, keys.unlock(header, source), config)
+        try:
+            _check_identity(database)
+            with database.translated():
+                migrate(database.connection, migrations)
+        except BaseException:
+            database.close()
+            raise
+        if winner != header:  # finish an interrupted rekey, now that we know which key works
+            keys.write_header(path, winner)
+        return cls(database, winner, key, clock)
+
+    def change_key(self, new_source: KeySource, *, operator: str) -> None:
+        """Re-encrypt the store under a new passphrase or key file.
+
+        The new slot is written as *pending* first: if the process dies during the rekey,
+        ``open`` tries both keys and settles the header on the one the file really has.
+        Stop the app first: a connection opened before the rekey still holds the old key.
+        """
+        slot, key = keys.new_slot(new_source, scrypt_n=self.database.config.scrypt_n)
+        keys.write_header(self.path, keys.with_pending(self.header, slot))
+        self.database.rekey(key)
+        self.header = KeyHeader(current=slot)
+        keys.write_header(self.path, self.header)
+        self._key = key
+        self.audit.record(
+            actor=operator,
+            action="store.rekeyed",
+            subject=self.path.name,
+            details={"key_source": slot.kind},
+        )
+
+    def gallery(self, model: ModelRef) -> Gallery:
+        """The templates of one model as numpy arrays (empty if none)."""
+        with self.database.read() as connection:
+            return load_gallery(connection, model)
+
+    def galleries(self) -> dict[ModelRef, Gallery]:
+        """Every model's gallery, from one consistent snapshot."""
+        with self.database.read() as connection:
+            return {m: load_gallery(connection, m) for m in gallery_models(connection)}
+
+    def integrity(self, *, quick: bool = False) -> IntegrityReport:
+        """SQLite's page-level check and the audit chain's hash check."""
+        pragma = "quick_check" if quick else "integrity_check"
+        try:
+            rows = self.database.query(f"PRAGMA {pragma}")
+            audit = self.audit.verify()
+        except StoreCorruptError as error:  # a page that fails SQLCipher's HMAC stops the check
+            return IntegrityReport((str(error),))
+        problems = [str(row[0]) for row in rows if row[0] != "ok"]
+        if not audit.ok:
+            problems.append(f"audit chain: {audit.problem}")
+        return IntegrityReport(tuple(problems))
+
+    @property
+    def key(self) -> bytes:
+        """The raw database key (for an encrypted backup). Never log or print it."""
+        return self._key
+
+    def close(self) -> None:
+        self.database.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _build(path: Path, key: bytes, header: KeyHeader, config: StoreConfig) -> None:
+    """Create the schema under a temporary name, then rename it into place with its header."""
+    building = path.with_name(path.name + ".init")
+    remove_with_side_files(building)
+    database = Database.open(building, key, config, create=True)
+    try:
+        with database.translated():
+            migrate(database.connection)
+    finally:
+        database.close()  # the last close checkpoints and removes the WAL
+    keys.write_header(path, header)
+    building.replace(path)
+    keys.fsync_directory(path.parent)
+
+
+def remove_with_side_files(path: Path) -> None:
+    for suffix in ("", *SIDE_FILES):
+        with contextlib.suppress(FileNotFoundError):
+            path.with_name(path.name + suffix).unlink()
+
+
+def _open_with_candidates(
+    path: Path, candidates: list[tuple[bytes, KeyHeader]], config: StoreConfig
+) -> tuple[Database, bytes, KeyHeader]:
+    for key, header in candidates:
+        try:
+            return Database.open(path, key, config, create=False), key, header
+        except WrongKeyError:
+            continue
+    if len(candidates) > 1 or candidates[0][1].current.kind == "passphrase":
+        detail = "the key matches its header, but the file does not decrypt with it"
+    else:
+        detail = "the key file matches its header, but the file does not decrypt with it"
+    raise NotAStoreError(f"{path}: {detail}: damaged, or not the file this header belongs to")
+
+
+def _check_identity(database: Database) -> None:
+    with database.translated():
+        connection: Any = database.connection
+        application_id = int(connection.execute("PRAGMA application_id").fetchone()[0])
+        version = schema_version(connection)
+    if application_id != APPLICATION_ID or version == 0:
+        raise NotAStoreError(f"{database.path} is an encrypted database, but not a Jaga store")

@@ -1,0 +1,50 @@
+"""A human summary of a store for ``jaga store info``: no names, no vectors, just counts."""
+
+from __future__ import annotations
+
+from sync.store.gallery import gallery_models
+from sync.store.schema.migrations import LATEST_VERSION, schema_version
+from sync.store.store import Store
+
+
+def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool]:
+    """Lines to print, and whether the integrity check passed."""
+    database = store.database
+    slot = store.header.current
+    kdf = f" (scrypt n={slot.scrypt.n} r={slot.scrypt.r} p={slot.scrypt.p})" if slot.scrypt else ""
+    with database.read() as connection:
+        version = schema_version(connection)
+        models = gallery_models(connection)
+        per_model = [
+            (
+                str(model),
+                connection.execute(
+                    "SELECT count(*) FROM face_templates WHERE model_id = ? AND model_version = ?",
+                    (model.model_id, model.model_version),
+                ).fetchone()[0],
+            )
+            for model in models
+        ]
+        review = connection.execute(
+            "SELECT count(*) FROM fish_observations WHERE needs_review = 1"
+        ).fetchone()[0]
+    outbox = store.outbox.counts()
+    sequence, digest = store.audit.head()
+    report = store.integrity(quick=not full_check)
+    wal = store.path.with_name(store.path.name + "-wal")
+    lines = [
+        f"store        {store.path}",
+        f"size         {store.path.stat().st_size} bytes"
+        f" (+ WAL {wal.stat().st_size if wal.exists() else 0})",
+        f"schema       {version} (this Jaga: {LATEST_VERSION})",
+        f"key          {slot.kind}{kdf}",
+        f"people       {store.people.count()}",
+        "templates    " + (", ".join(f"{name}: {n}" for name, n in per_model) or "none"),
+        f"fish         {store.observations.count()} observations, {review} to review",
+        f"access       {store.access.count()} events",
+        f"audit        {sequence} entries, head {digest[:16]}",
+        "outbox       " + ", ".join(f"{state.value} {n}" for state, n in outbox.items()),
+        f"integrity    {'ok' if report.ok else 'FAILED: ' + '; '.join(report.problems[:5])}"
+        f" ({'integrity_check' if full_check else 'quick_check'} + audit chain)",
+    ]
+    return lines, report.ok

@@ -1,0 +1,92 @@
+"""A separate writer process for the fault tests: ``python -m tests.sync.store_worker MODE ...``.
+
+Modes:
+
+* ``burst DB KEYFILE START`` — commit fish observations (with a photo) one transaction each,
+  numbered from START, forever; after each COMMIT returns, print the number and flush, so the
+  parent knows exactly which transactions the store promised were durable.
+* ``hold DB KEYFILE SECONDS`` — take the write lock, say ``locked``, hold it, then commit.
+* ``write DB KEYFILE COUNT TAG`` — commit COUNT observations tagged TAG (a concurrent writer).
+* ``fill DB KEYFILE LIMIT_BYTES`` — cap the file size with RLIMIT_FSIZE (0: no cap, e.g. on a
+  small tmpfs) and commit photos until the store refuses; print each committed number, then
+  ``error <ErrorClass>``.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import signal
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sync.errors import StoreError
+from sync.store import FishObservation, KeyFile, Photo, SpeciesScore, Store, StoreConfig
+
+
+def observation(number: int, tag: str, photo_bytes: int) -> tuple[FishObservation, Photo]:
+    now = datetime.now(UTC)
+    photo = Photo(data=random.randbytes(photo_bytes), media_type="image/jpeg", taken_at=now)
+    record = FishObservation(
+        observed_at=now,
+        predictions=(SpeciesScore("Gadus morhua", 0.8), SpeciesScore("Pollachius", 0.1)),
+        needs_review=False,
+        officer="worker",
+        notes=f"{tag}-{number}",
+    )
+    return record, photo
+
+
+def open_store(db: str, key_file: str, busy_timeout_s: float = 10.0) -> Store:
+    return Store.open(Path(db), KeyFile(Path(key_file)), config=StoreConfig(busy_timeout_s))
+
+
+def burst(db: str, key_file: str, start: str) -> None:
+    store = open_store(db, key_file)
+    number = int(start)
+    while True:
+        store.observations.add(*observation(number, "txn", random.randint(256, 12_000)))
+        print(number, flush=True)
+        number += 1
+
+
+def hold(db: str, key_file: str, seconds: str) -> None:
+    store = open_store(db, key_file)
+    with store.database.write():
+        print("locked", flush=True)
+        time.sleep(float(seconds))
+    store.close()
+
+
+def write(db: str, key_file: str, count: str, tag: str) -> None:
+    store = open_store(db, key_file)
+    for number in range(int(count)):
+        store.observations.add(*observation(number, tag, 2_000))
+    store.close()
+    print("done", flush=True)
+
+
+def fill(db: str, key_file: str, limit_bytes: str) -> None:
+    if int(limit_bytes):
+        # Without this, crossing the limit kills us with SIGXFSZ instead of failing the write.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit_bytes), int(limit_bytes)))
+    store = open_store(db, key_file)
+    number = 0
+    try:
+        while True:
+            store.observations.add(*observation(number, "fill", 20_000))
+            print(number, flush=True)
+            number += 1
+    except StoreError as error:
+        print(f"error {type(error).__name__} {error}", flush=True)
+    store.close()
+
+
+MODES: dict[str, Callable[..., None]] = {"burst": burst, "hold": hold, "write": write, "fill": fill}
+
+if __name__ == "__main__":
+    MODES[sys.argv[1]](*sys.argv[2:])

@@ -1,0 +1,187 @@
+"""``jaga store ...`` and ``jaga audit verify`` through the real argument parser."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+import sync.cli
+from sync.errors import KeySourceError
+from sync.store import AccessEvent, Consent, Passphrase, Store, SystemClock
+from sync.store.key_sources import PASSPHRASE_ENV, resolve_key_source
+from sync.store.keys import header_path
+from tests.sync.conftest import FAST, REPO_ROOT, template
+
+PASSPHRASE = "a long kiosk passphrase"
+FAST_KDF = ("--scrypt-log2n", "10")  # the default, 17, costs a second per command
+
+
+def jaga(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="jaga")
+    sync.cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(list(argv))
+    return int(args.handler(args))
+
+
+@pytest.fixture
+def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A store made by ``jaga store init`` with the passphrase in the environment."""
+    db = tmp_path / "jaga.db"
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("JAGA_STORE_PATH", str(db))
+    assert jaga("store", "init", *FAST_KDF) == 0
+    return db
+
+
+def add_person(db: Path, *, expired: bool = False) -> str:
+    """Enrol someone through the API (with the real clock, as the CLI uses)."""
+    now = SystemClock().now()
+    given = now - timedelta(days=10)
+    until = now - timedelta(days=1) if expired else now + timedelta(days=300)
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        uid = store.people.enrol(
+            external_id="CLI-1",
+            display_name="Cli Person",
+            site="gate",
+            consent=Consent("v1", given, "op", until),
+            templates=[template(1)],
+            operator="op",
+            duplicate_threshold=0.6,
+        ).person.person_uid
+        store.access.record(AccessEvent(now, "gate", "kiosk-1", "verified", uid, 0.9))
+    return uid
+
+
+def test_init_writes_a_store_and_its_key_header(cli_store: Path) -> None:
+    assert cli_store.exists()
+    assert header_path(cli_store).exists()
+
+
+def test_init_with_a_new_key_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db, key = tmp_path / "k.db", tmp_path / "store.key"
+    assert jaga("store", "init", "--db", str(db), "--key-file", str(key), "--create-key-file") == 0
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert jaga("store", "info", "--db", str(db), "--key-file", str(key)) == 0
+    assert "key          key_file" in capsys.readouterr().out
+
+
+def test_info_reports_counts_and_a_passing_check(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_person(cli_store)
+    capsys.readouterr()
+    assert jaga("store", "info") == 0
+    out = capsys.readouterr().out
+    assert "people       1" in out
+    assert "templates    dlib-resnet-128@1: 1" in out
+    assert "integrity    ok" in out
+    assert "Cli Person" not in out
+
+
+def test_a_wrong_passphrase_exits_1_with_one_clear_line(
+    cli_store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", "guess")
+    assert jaga("store", "info") == 1
+    assert capsys.readouterr().err == (
+        "jaga: error: wrong passphrase: it does not open this store (nothing was changed)\n"
+    )
+
+
+def test_no_key_and_no_terminal_is_a_clear_error(
+    cli_store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("JAGA_STORE_PASSPHRASE")
+    assert jaga("store", "info") == 1
+    assert "no key: give --key-file, set JAGA_STORE_PASSPHRASE" in capsys.readouterr().err
+
+
+def test_audit_verify_passes_then_fails_after_tampering(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_person(cli_store)
+    assert jaga("audit", "verify") == 0
+    assert "audit chain ok: 3 entries" in capsys.readouterr().out
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        connection = store.database.connection
+        connection.execute("DROP TRIGGER audit_log_no_update")
+        connection.execute("UPDATE audit_log SET actor = 'nobody' WHERE sequence = 2")
+    assert jaga("audit", "verify") == 1
+    assert "audit chain BROKEN at entry 2" in capsys.readouterr().out
+
+
+def test_backup_and_restore(cli_store: Path, tmp_path: Path) -> None:
+    uid = add_person(cli_store)
+    copy = tmp_path / "backup.db"
+    assert jaga("store", "backup", str(copy)) == 0
+    target = tmp_path / "restored" / "jaga.db"
+    assert jaga("store", "restore", str(copy), "--db", str(target)) == 0
+    with Store.open(target, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.people.get(uid).external_id == "CLI-1"
+    assert jaga("store", "restore", str(copy), "--db", str(target)) == 1  # needs --force
+    assert jaga("store", "restore", str(copy), "--db", str(target), "--force") == 0
+
+
+def test_export_writes_a_private_csv(cli_store: Path, tmp_path: Path) -> None:
+    add_person(cli_store)
+    out = tmp_path / "attendance.csv"
+    assert jaga("store", "export", "access-events", "--out", str(out), "--since", "2000-01-01") == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["external_id"], r["decision"]) for r in rows] == [("CLI-1", "verified")]
+
+
+def test_purge_expired_erases_only_after_the_dry_run(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uid = add_person(cli_store, expired=True)
+    assert jaga("store", "purge-expired", "--dry-run") == 0
+    assert uid in capsys.readouterr().out
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.people.count() == 1
+    assert jaga("store", "purge-expired") == 0
+    assert "erased 1 people" in capsys.readouterr().out
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.people.count() == 0
+
+
+def test_rekey_takes_the_new_passphrase_from_its_own_variable(
+    cli_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JAGA_STORE_NEW_PASSPHRASE", "the next passphrase")
+    assert jaga("store", "rekey", *FAST_KDF) == 0
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", "the next passphrase")
+    assert jaga("store", "info") == 0
+
+
+def test_the_console_entry_point_runs_store_info(cli_store: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "main.py", "store", "info", "--db", str(cli_store)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"JAGA_STORE_PASSPHRASE": PASSPHRASE, "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "integrity    ok" in result.stdout
+
+
+def test_a_prompted_passphrase_must_be_typed_the_same_twice() -> None:
+    answers = iter(["first try", "second try"])
+    with pytest.raises(KeySourceError, match="differ"):
+        resolve_key_source(
+            None, env={}, confirm=True, prompt=lambda _: next(answers), interactive=True
+        )
+
+
+def test_the_passphrase_variable_wins_over_a_prompt() -> None:
+    source = resolve_key_source(None, env={PASSPHRASE_ENV: "from env"}, interactive=True)
+    assert source == Passphrase("from env")

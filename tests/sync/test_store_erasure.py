@@ -1,0 +1,93 @@
+"""Erasure of a person and the retention purge."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from sync.errors import RecordNotFoundError
+from sync.store import OutboxState, Photo, Store
+from sync.store.photos import load_photo
+from tests.sync.conftest import MODEL, FakeClock, consent, enrol, template
+
+
+def enrol_with_photo(store: Store, clock: FakeClock, badge: str, seed: int) -> tuple[str, str]:
+    photo = Photo(b"\xff\xd8 enrolment photo " + badge.encode(), "image/jpeg", clock.now())
+    return enrol(store, clock, badge, seed, photos=[photo]), photo.photo_uid
+
+
+def test_erasure_removes_templates_and_photos(store: Store, clock: FakeClock) -> None:
+    person_uid, photo_uid = enrol_with_photo(store, clock, "B-1", seed=1)
+    enrol(store, clock, "B-2", seed=2)
+    store.people.erase(person_uid, operator="dpo", reason="subject request")
+    with pytest.raises(RecordNotFoundError):
+        store.people.get(person_uid)
+    with pytest.raises(RecordNotFoundError):
+        load_photo(store.database, photo_uid)
+    counts = store.database.query("SELECT count(*) FROM face_templates")[0][0]
+    assert counts == 1
+    assert len(store.gallery(MODEL)) == 1
+
+
+def test_the_erasure_audit_entry_holds_no_biometric_or_name(store: Store, clock: FakeClock) -> None:
+    person_uid, _ = enrol_with_photo(store, clock, "B-1", seed=1)
+    vector_b64 = base64.b64encode(template(1).vector.astype("<f4").tobytes()).decode()
+    store.people.erase(person_uid, operator="dpo", reason="subject request")
+    entry = store.audit.entries()[-1]
+    assert (entry.action, entry.subject, entry.actor) == ("person.erased", person_uid, "dpo")
+    assert vector_b64[:16] not in entry.details_json
+    assert "Person B-1" not in entry.details_json and "B-1" not in entry.details_json
+    assert '"templates_removed":1' in entry.details_json
+    assert store.audit.verify().ok
+
+
+def test_erasure_queues_a_tombstone_and_drops_unsent_biometrics(
+    store: Store, clock: FakeClock
+) -> None:
+    person_uid, _ = enrol_with_photo(store, clock, "B-1", seed=1)
+    store.people.erase(person_uid, operator="dpo", reason="subject request")
+    entries = store.outbox.entries()
+    assert [(e.entity, e.operation) for e in entries] == [("person", "tombstone")]
+    assert entries[0].entity_uid == person_uid
+    assert entries[0].state == OutboxState.QUEUED
+
+
+def test_erasure_blanks_payloads_already_sent(store: Store, clock: FakeClock) -> None:
+    person_uid, _ = enrol_with_photo(store, clock, "B-1", seed=1)
+    sent = [e.idempotency_key for e in store.outbox.queued()]
+    store.outbox.mark_sent(sent)
+    store.people.erase(person_uid, operator="dpo", reason="subject request")
+    kept = {e.idempotency_key: e for e in store.outbox.entries()}
+    assert all(kept[key].payload() == {"erased": True} for key in sent)
+    assert not any("vector" in e.payload_json for e in kept.values())
+
+
+def test_erasing_an_unknown_person_is_a_clear_error(store: Store) -> None:
+    with pytest.raises(RecordNotFoundError):
+        store.people.erase("no-such-uid", operator="dpo", reason="x")
+
+
+def test_purge_erases_exactly_the_expired_consents(store: Store, clock: FakeClock) -> None:
+    short = store.people.enrol(
+        external_id="SHORT",
+        display_name="Short stay",
+        site="gate",
+        consent=consent(clock, days=30),
+        templates=[template(1)],
+        operator="o",
+        duplicate_threshold=0.6,
+    ).person.person_uid
+    long = enrol(store, clock, "LONG", seed=2)  # 365 days
+    clock.advance(days=31)
+    assert store.people.purge_expired() == [short]
+    assert store.people.count() == 1
+    assert store.people.get(long).external_id == "LONG"
+    assert store.audit.entries()[-1].actor == "retention"
+
+
+def test_purge_with_nothing_expired_changes_nothing(store: Store, clock: FakeClock) -> None:
+    enrol(store, clock, "B-1", seed=1)
+    before = store.audit.head()
+    assert store.people.purge_expired() == []
+    assert store.audit.head() == before

@@ -1,0 +1,181 @@
+"""Opening with a passphrase or key file, wrong keys, the key header, and rekeying."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from sync.errors import KeySourceError, NotAStoreError, StoreExistsError, WrongKeyError
+from sync.store import KeyFile, Passphrase, Store, create_key_file
+from sync.store import keys as store_keys
+from tests.sync.conftest import FAST, FakeClock, enrol
+
+
+def folder_state(folder: Path) -> dict[str, str]:
+    """Every file in the folder with the SHA-256 of its bytes."""
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.iterdir())
+        if path.is_file()
+    }
+
+
+def test_a_store_reopens_with_its_passphrase(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    with Store.create(db_path, passphrase, clock=clock, config=FAST) as store:
+        person_uid = enrol(store, clock, "B-1", seed=1)
+    with Store.open(db_path, passphrase, config=FAST) as store:
+        assert store.people.get(person_uid).external_id == "B-1"
+
+
+def test_a_store_reopens_with_its_key_file(
+    db_path: Path, key_file: KeyFile, clock: FakeClock
+) -> None:
+    with Store.create(db_path, key_file, clock=clock, config=FAST) as store:
+        person_uid = enrol(store, clock, "B-1", seed=1)
+    with Store.open(db_path, key_file, config=FAST) as store:
+        assert store.people.get(person_uid).display_name == "Person B-1"
+
+
+def test_wrong_passphrase_is_refused_and_leaves_every_file_untouched(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    with Store.create(db_path, passphrase, clock=clock, config=FAST) as store:
+        enrol(store, clock, "B-1", seed=1)
+    before = folder_state(db_path.parent)
+    with pytest.raises(WrongKeyError, match="wrong passphrase"):
+        Store.open(db_path, Passphrase("not the passphrase"), config=FAST)
+    assert folder_state(db_path.parent) == before
+
+
+def test_wrong_key_file_is_refused_and_leaves_every_file_untouched(
+    db_path: Path, key_file: KeyFile, tmp_path: Path, clock: FakeClock
+) -> None:
+    Store.create(db_path, key_file, clock=clock, config=FAST).close()
+    other = create_key_file(tmp_path / "other.key")
+    before = folder_state(db_path.parent)
+    with pytest.raises(WrongKeyError, match="wrong key file"):
+        Store.open(db_path, other, config=FAST)
+    assert folder_state(db_path.parent) == before
+
+
+def test_a_passphrase_store_refuses_a_key_file(
+    store: Store, db_path: Path, key_file: KeyFile
+) -> None:
+    store.close()
+    with pytest.raises(KeySourceError, match="opened with a passphrase"):
+        Store.open(db_path, key_file, config=FAST)
+
+
+def test_the_key_header_holds_no_secret(db_path: Path, passphrase: Passphrase) -> None:
+    store = Store.create(db_path, passphrase, config=FAST)
+    key_hex = store.key.hex()
+    store.close()
+    header_text = store_keys.header_path(db_path).read_text()
+    header = json.loads(header_text)
+    assert passphrase.secret not in header_text
+    assert key_hex not in header_text
+    assert set(header["current"]) == {"kind", "key_check", "kdf"}
+    assert header["current"]["kdf"]["name"] == "scrypt"
+    assert header["current"]["kdf"]["n"] == FAST.scrypt_n
+
+
+def test_two_stores_with_one_passphrase_get_different_salts_and_keys(
+    tmp_path: Path, passphrase: Passphrase
+) -> None:
+    first = Store.create(tmp_path / "a.db", passphrase, config=FAST)
+    second = Store.create(tmp_path / "b.db", passphrase, config=FAST)
+    assert first.key != second.key
+    assert first.header.current.scrypt != second.header.current.scrypt
+    first.close()
+    second.close()
+
+
+def test_the_passphrase_never_appears_in_reprs() -> None:
+    assert "hunter2" not in repr(Passphrase("hunter2"))
+
+
+def test_a_key_file_is_created_readable_by_its_owner_only(tmp_path: Path) -> None:
+    created = create_key_file(tmp_path / "k")
+    assert created.path.stat().st_mode & 0o777 == 0o600
+    assert len(bytes.fromhex(created.path.read_text().strip())) == 32
+
+
+def test_an_existing_key_file_is_never_overwritten(key_file: KeyFile) -> None:
+    with pytest.raises(KeySourceError, match="already exists"):
+        create_key_file(key_file.path)
+
+
+def test_init_refuses_to_overwrite_a_store(
+    store: Store, db_path: Path, passphrase: Passphrase
+) -> None:
+    with pytest.raises(StoreExistsError):
+        Store.create(db_path, passphrase, config=FAST)
+
+
+def test_a_store_without_its_key_header_is_not_opened(
+    store: Store, db_path: Path, passphrase: Passphrase
+) -> None:
+    store.close()
+    store_keys.header_path(db_path).unlink()
+    with pytest.raises(NotAStoreError, match="no key header"):
+        Store.open(db_path, passphrase, config=FAST)
+
+
+def test_rekey_opens_with_the_new_passphrase_only_and_keeps_the_data(
+    store: Store, db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    person_uid = enrol(store, clock, "B-1", seed=1)
+    store.change_key(Passphrase("a new passphrase"), operator="admin")
+    store.close()
+    with pytest.raises(WrongKeyError):
+        Store.open(db_path, passphrase, config=FAST)
+    with Store.open(db_path, Passphrase("a new passphrase"), config=FAST) as reopened:
+        assert reopened.people.get(person_uid).external_id == "B-1"
+        assert reopened.integrity().ok
+        assert reopened.audit.entries()[-1].action == "store.rekeyed"
+
+
+def test_rekey_from_passphrase_to_key_file(
+    store: Store, db_path: Path, key_file: KeyFile, passphrase: Passphrase
+) -> None:
+    store.change_key(key_file, operator="admin")
+    store.close()
+    with pytest.raises(KeySourceError):
+        Store.open(db_path, passphrase, config=FAST)
+    with Store.open(db_path, key_file, config=FAST) as reopened:
+        assert reopened.header.current.kind == "key_file"
+
+
+def test_a_rekey_interrupted_after_reencrypting_opens_with_the_new_key(
+    store: Store, db_path: Path, passphrase: Passphrase
+) -> None:
+    # The crash window: the file is re-encrypted but the header still lists the new key as
+    # pending. Opening with the new passphrase must work and settle the header.
+    new = Passphrase("new one")
+    slot, key = store_keys.new_slot(new, scrypt_n=FAST.scrypt_n)
+    store_keys.write_header(db_path, store_keys.with_pending(store.header, slot))
+    store.database.rekey(key)
+    store.close()
+    with Store.open(db_path, new, config=FAST) as reopened:
+        assert reopened.integrity().ok
+    header = store_keys.read_header(db_path)
+    assert header.pending is None
+    assert header.current == slot
+
+
+def test_a_rekey_interrupted_before_reencrypting_still_opens_with_the_old_key(
+    store: Store, db_path: Path, passphrase: Passphrase
+) -> None:
+    slot, _ = store_keys.new_slot(Passphrase("new one"), scrypt_n=FAST.scrypt_n)
+    old_header = store.header
+    store_keys.write_header(db_path, store_keys.with_pending(old_header, slot))
+    store.close()
+    with pytest.raises(NotAStoreError):  # the new key matches the header, not the file
+        Store.open(db_path, Passphrase("new one"), config=FAST)
+    Store.open(db_path, passphrase, config=FAST).close()
+    assert store_keys.read_header(db_path) == old_header

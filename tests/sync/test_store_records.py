@@ -1,0 +1,123 @@
+"""Fish observations, access events and their CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+
+from sync.errors import RecordNotFoundError
+from sync.store import AccessEvent, FishObservation, Photo, Position, SpeciesScore, Store
+from sync.store.export import export_access_events, export_fish_observations
+from sync.store.photos import load_photo
+from tests.sync.conftest import FakeClock, enrol
+
+
+def full_observation(clock: FakeClock) -> FishObservation:
+    return FishObservation(
+        observed_at=clock.now(),
+        predictions=(SpeciesScore("Gadus morhua", 0.62), SpeciesScore("Melanogrammus", 0.3)),
+        needs_review=True,
+        officer="officer-7",
+        count=3,
+        position=Position(57.1, -2.05),
+        vessel="V-12",
+        trip="T-2026-03",
+        haul="H-4",
+        length_cm=41.5,
+        notes="=HYPERLINK(evil)",
+    )
+
+
+def test_an_observation_round_trips_with_every_field(store: Store, clock: FakeClock) -> None:
+    photo = Photo(b"\xff\xd8 fish", "image/jpeg", clock.now())
+    stored = store.observations.add(full_observation(clock), photo)
+    assert store.observations.get(stored.observation_uid) == stored
+    assert stored.photo_uid == photo.photo_uid
+    assert load_photo(store.database, photo.photo_uid).data == photo.data
+
+
+def test_confirming_sets_the_species_and_clears_the_review_flag(
+    store: Store, clock: FakeClock
+) -> None:
+    stored = store.observations.add(full_observation(clock))
+    assert [o.observation_uid for o in store.observations.review_queue()] == [
+        stored.observation_uid
+    ]
+    confirmed = store.observations.confirm(stored.observation_uid, "Gadus morhua", officer="o-2")
+    assert (confirmed.confirmed_species, confirmed.needs_review) == ("Gadus morhua", False)
+    assert store.observations.review_queue() == []
+    assert store.outbox.entries()[-1].payload()["reviewed_by"] == "o-2"
+
+
+def test_confirming_an_unknown_observation_is_a_clear_error(store: Store) -> None:
+    with pytest.raises(RecordNotFoundError):
+        store.observations.confirm("nope", "cod", officer="o")
+
+
+def test_predictions_must_be_best_first() -> None:
+    with pytest.raises(ValueError, match="best first"):
+        FishObservation(
+            full_observation(FakeClock()).observed_at,
+            (SpeciesScore("a", 0.1), SpeciesScore("b", 0.8)),
+            False,
+            "officer",
+        )
+
+
+def read_csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_fish_export_has_one_row_per_observation_and_defuses_formulas(
+    store: Store, clock: FakeClock
+) -> None:
+    store.observations.add(full_observation(clock))
+    out = io.StringIO()
+    assert export_fish_observations(store.database, out) == 1
+    (row,) = read_csv(out.getvalue())
+    assert row["top_species"] == "Gadus morhua"
+    assert (row["vessel"], row["trip"], row["haul"], row["count"]) == (
+        "V-12",
+        "T-2026-03",
+        "H-4",
+        "3",
+    )
+    assert (row["latitude"], row["longitude"], row["needs_review"]) == ("57.1", "-2.05", "1")
+    assert row["notes"] == "'=HYPERLINK(evil)"
+
+
+def test_access_export_is_attendance_in_a_time_range(store: Store, clock: FakeClock) -> None:
+    person_uid = enrol(store, clock, "B-1", seed=1)
+    start = clock.now()
+    for hour in range(3):
+        clock.moment = start + timedelta(hours=hour)
+        store.access.record(
+            AccessEvent(clock.now(), "gate", "kiosk-1", "verified", person_uid, 0.8)
+        )
+    out = io.StringIO()
+    since = (start + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    until = (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert export_access_events(store.database, out, since, until) == 1
+    (row,) = read_csv(out.getvalue())
+    assert (row["external_id"], row["display_name"], row["decision"]) == (
+        "B-1",
+        "Person B-1",
+        "verified",
+    )
+    assert row["occurred_at"] == "2026-03-01T09:00:00.000000Z"
+
+
+def test_a_batch_of_observations_commits_whole_or_not_at_all(
+    store: Store, clock: FakeClock
+) -> None:
+    good = [full_observation(clock) for _ in range(3)]
+    dangling = FishObservation(clock.now(), (), False, "officer", photo_uid="no-such-photo")
+    with pytest.raises(RecordNotFoundError, match="no-such-photo"):
+        store.observations.add_many([*good, dangling])
+    assert store.observations.count() == 0
+    assert store.outbox.entries() == []
+    store.observations.add_many(good)
+    assert store.observations.count() == 3
