@@ -36,6 +36,9 @@ class ModelSession(Protocol):
     @property
     def provider(self) -> str: ...
 
+    @property
+    def output_names(self) -> list[str]: ...
+
     def run(self, inputs: Mapping[str, FloatArray]) -> list[FloatArray]: ...
 
 
