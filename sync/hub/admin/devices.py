@@ -1,0 +1,57 @@
+"""Sites and devices: create a device and read its one-time code, re-issue, revoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+
+from sync.hub import auth
+from sync.hub.models import Device, Site
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "last_cursor", "created_at")
+    search_fields = ("slug", "name")
+
+
+def _show_code(request: Any, issued: auth.IssuedCode) -> None:
+    messages.warning(
+        request,
+        f"One-time code for {issued.device}: {issued.code} — enter it on the device now; "
+        "it is shown only once.",
+    )
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = ("name", "site", "registered_at", "revoked_at", "last_seen_at", "uid")
+    list_filter = ("site", "revoked_at")
+    search_fields = ("name", "uid")
+    readonly_fields = (
+        "uid",
+        "registered_at",
+        "revoked_at",
+        "revoked_reason",
+        "last_seen_at",
+        "last_sequence",
+    )
+    actions = ("issue_code", "revoke")
+
+    def save_model(self, request: Any, obj: Device, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            _show_code(request, auth.issue_code(obj))
+
+    @admin.action(description="Issue a new one-time code (the current token stops working)")
+    def issue_code(self, request: Any, queryset: QuerySet[Device]) -> None:
+        for device in queryset:
+            _show_code(request, auth.issue_code(device))
+
+    @admin.action(description="Revoke (the device's token is refused from now on)")
+    def revoke(self, request: Any, queryset: QuerySet[Device]) -> None:
+        for device in queryset:
+            auth.revoke(device, f"revoked by {request.user}")
+        messages.success(request, f"Revoked {queryset.count()} device(s).")

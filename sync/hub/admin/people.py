@@ -1,0 +1,81 @@
+"""People (read-only for operators, erasable) and species packs (upload publishes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+
+from sync.hub import review
+from sync.hub.models import AccessEvent, Person, SpeciesPack
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = ("display_name", "external_id", "site", "erased_at", "uid")
+    list_filter = ("site", "erased_at")
+    search_fields = ("display_name", "external_id", "uid")
+    readonly_fields = (
+        "uid",
+        "site",
+        "external_id",
+        "display_name",
+        "consent",
+        "erased_at",
+        "erasure_reason",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
+    actions = ("erase",)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False  # people are enrolled at a kiosk, with consent, not typed in here
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False  # deleting would lose the tombstone: use the erase action
+
+    @admin.action(description="Erase (blank the person, delete templates and photos, everywhere)")
+    def erase(self, request: Any, queryset: QuerySet[Person]) -> None:
+        for person in queryset:
+            review.erase_person(person.pk, reason=f"erased by {request.user} in the hub admin")
+        messages.success(request, f"Erased {queryset.count()} person(s); devices pull it next.")
+
+
+@admin.register(AccessEvent)
+class AccessEventAdmin(admin.ModelAdmin):
+    list_display = ("occurred_at", "site", "device_name", "decision", "person_uid", "similarity")
+    list_filter = ("site", "decision")
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False  # append-only
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+class SpeciesPackForm(forms.ModelForm):
+    file = forms.FileField(help_text="The species head pack built by training.")
+
+    class Meta:
+        model = SpeciesPack
+        fields = ("version", "notes")
+
+
+@admin.register(SpeciesPack)
+class SpeciesPackAdmin(admin.ModelAdmin):
+    form = SpeciesPackForm
+    list_display = ("version", "byte_size", "sha256", "published_at")
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return obj is None  # a published pack is immutable: publish a new version
+
+    def save_model(self, request: Any, obj: SpeciesPack, form: Any, change: bool) -> None:
+        data = form.cleaned_data["file"].read()
+        published = review.publish_species_pack(obj.version, data, obj.notes)
+        obj.pk = published.pk

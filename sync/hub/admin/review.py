@@ -1,0 +1,126 @@
+"""The fish review queue: flagged observations with photo, top-k, and one-click correction.
+
+Each top-k species is a button in the list; pressing it posts to ``correct/``, which
+confirms that species through ``sync.hub.review`` (LWW stamp "hub", a change for the site's
+devices) and returns to the queue. Any other species can be typed on the change page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+
+from sync.hub import review
+from sync.hub.models import FishObservation, FishReview, Photo
+
+# Served inline in the admin: only raster types, never one a browser would run (svg, html).
+_SAFE_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+
+
+class CorrectionForm(forms.ModelForm):
+    confirmed_species = forms.CharField(max_length=200, label="Confirm as species")
+
+    class Meta:
+        model = FishReview
+        fields = ("confirmed_species",)
+
+
+@admin.register(FishReview)
+class FishReviewAdmin(admin.ModelAdmin):
+    form = CorrectionForm
+    list_display = ("thumbnail", "top_k", "correct_buttons", "site", "observed_at", "officer")
+    list_filter = ("site",)
+    readonly_fields = (
+        "thumbnail",
+        "top_k",
+        "site",
+        "observed_at",
+        "officer",
+        "vessel",
+        "trip",
+        "haul",
+        "count",
+        "length_cm",
+        "notes",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FishReview]:
+        queryset: QuerySet[FishReview] = super().get_queryset(request)
+        return queryset.filter(needs_review=True).select_related("site")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path("correct/", self.admin_site.admin_view(self.correct_view), name="hub_correct"),
+            path(
+                "photo/<uuid:photo_uid>/",
+                self.admin_site.admin_view(self.photo_view),
+                name="hub_review_photo",
+            ),
+        ]
+        inherited: list[URLPattern] = super().get_urls()
+        return own + inherited
+
+    @admin.display(description="photo")
+    def thumbnail(self, obj: FishObservation) -> str:
+        if obj.photo_uid is None:
+            return "—"
+        url = reverse("admin:hub_review_photo", args=[obj.photo_uid])
+        html: str = format_html('<img src="{}" style="max-width:160px;max-height:120px">', url)
+        return html
+
+    @admin.display(description="top-k")
+    def top_k(self, obj: FishObservation) -> str:
+        rows = ((species, f"{confidence:.2f}") for species, confidence in obj.predictions)
+        html: str = format_html_join(", ", "{} ({})", rows)
+        return html or "—"
+
+    @admin.display(description="confirm as")
+    def correct_buttons(self, obj: FishObservation) -> str:
+        url = reverse("admin:hub_correct")
+        # formaction: the changelist is already one form (with its CSRF token), so each
+        # button posts it to the correction view instead of nesting forms.
+        html: str = format_html_join(
+            " ",
+            '<button type="submit" class="button" formaction="{}" name="correction" '
+            'value="{}:{}">{}</button>',
+            ((url, obj.pk, species, species) for species, _ in obj.predictions),
+        )
+        return html
+
+    def save_model(self, request: Any, obj: FishReview, form: Any, change: bool) -> None:
+        species = form.cleaned_data.get("confirmed_species") or ""
+        review.correct_species(obj.pk, species, str(request.user))
+
+    def correct_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        pk, _, species = request.POST.get("correction", "").partition(":")
+        try:
+            observation = review.correct_species(int(pk), species, str(request.user))
+        except (ValueError, FishObservation.DoesNotExist):
+            messages.error(request, "That correction could not be applied.")
+        else:
+            messages.success(request, f"Confirmed {species}: {observation} leaves the queue.")
+        return HttpResponseRedirect(reverse("admin:hub_fishreview_changelist"))
+
+    def photo_view(self, request: HttpRequest, photo_uid: Any) -> HttpResponse:
+        photo = Photo.objects.filter(uid=photo_uid).exclude(data=None).first()
+        if photo is None:
+            raise Http404("the photo has not been uploaded yet")
+        media_type = photo.media_type if photo.media_type in _SAFE_IMAGE_TYPES else None
+        return HttpResponse(
+            bytes(photo.data), content_type=media_type or "application/octet-stream"
+        )

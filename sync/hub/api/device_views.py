@@ -1,0 +1,131 @@
+"""Registration, hub status, template search and species packs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from sync.hub import auth
+from sync.hub.api.bodies import json_body, site_device
+from sync.hub.api.docs import AUTHENTICATED, errors
+from sync.hub.errors import HubError
+from sync.hub.models import SpeciesPack
+from sync.hub.search import nearest_templates
+from sync.protocol import (
+    HubStatus,
+    RegisterRequest,
+    RegisterResult,
+    SearchMatch,
+    SearchRequest,
+    SearchResult,
+    SpeciesPackInfo,
+)
+
+
+class StatusView(APIView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @extend_schema(operation_id="status", responses={200: HubStatus, **errors(503)})
+    def get(self, request: Any) -> Response:
+        """Readiness: the hub answers and its database does."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return Response(HubStatus(status="ok").model_dump(mode="json"))
+
+
+class RegisterView(APIView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (ScopedRateThrottle,)
+    throttle_scope = "register"
+
+    @extend_schema(
+        operation_id="register",
+        request=RegisterRequest,
+        responses={200: RegisterResult, **errors(400, 404, 410, 413, 415, 429)},
+        summary="Exchange an operator's one-time code for this device's token",
+    )
+    def post(self, request: Any) -> Response:
+        code = json_body(request, RegisterRequest).code
+        device, token = auth.register(code)
+        result = RegisterResult(device_id=device.uid, site=device.site.slug, token=token)
+        return Response(result.model_dump(mode="json"))
+
+
+class SearchView(APIView):
+    @extend_schema(
+        operation_id="search",
+        request=SearchRequest,
+        responses={200: SearchResult, **errors(*AUTHENTICATED, 413, 415)},
+        summary="1:N search of a face descriptor, in this site or (if allowed) all sites",
+    )
+    def post(self, request: Any, site: str) -> Response:
+        device = site_device(request, site)
+        probe = json_body(request, SearchRequest)
+        if probe.all_sites and not device.may_search_all_sites:
+            raise HubError(403, "search_not_allowed", "forbidden: this device searches its site")
+        matches = nearest_templates(
+            probe.vector,
+            probe.model_id,
+            probe.model_version,
+            k=probe.k,
+            site_id=None if probe.all_sites else device.site_id,
+        )
+        result = SearchResult(
+            matches=[
+                SearchMatch(
+                    person_uid=m.person_uid,
+                    site=m.site,
+                    template_uid=m.template_uid,
+                    similarity=max(-1.0, min(1.0, m.similarity)),
+                )
+                for m in matches
+            ]
+        )
+        return Response(result.model_dump(mode="json"))
+
+
+class LatestSpeciesPackView(APIView):
+    @extend_schema(
+        operation_id="latest_species_pack",
+        responses={200: SpeciesPackInfo, **errors(401, 403, 404)},
+        summary="The newest species pack's version and checksum",
+    )
+    def get(self, request: Any) -> Response:
+        pack = SpeciesPack.objects.defer("data").order_by("-published_at", "-pk").first()
+        if pack is None:
+            raise HubError(404, "no_species_pack", "no species pack has been published")
+        info = SpeciesPackInfo(
+            version=pack.version,
+            sha256=pack.sha256,
+            byte_size=pack.byte_size,
+            published_at=pack.published_at,
+        )
+        return Response(info.model_dump(mode="json"))
+
+
+class SpeciesPackFileView(APIView):
+    @extend_schema(
+        operation_id="species_pack_file",
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            **errors(401, 403, 404),
+        },
+        summary="A species pack's bytes (check them against its sha256)",
+    )
+    def get(self, request: Any, version: str) -> HttpResponse:
+        pack = SpeciesPack.objects.filter(version=version).first()
+        if pack is None:
+            raise HubError(404, "no_species_pack", "no species pack of that version")
+        response = HttpResponse(bytes(pack.data), content_type="application/octet-stream")
+        response["ETag"] = f'"{pack.sha256}"'
+        return response

@@ -1,0 +1,68 @@
+"""Refuse oversized API bodies before they are read; answer failures in JSON (503 while
+the database is unavailable, so clients back off and retry).
+
+The limit depends on the endpoint (a photo chunk, a push batch, any other JSON body) and is
+checked against ``Content-Length``, so a hostile client cannot make a worker buffer
+megabytes just to be told no.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+
+from sync.hub.api.errors import error_response
+from sync.protocol import MAX_CHUNK_BYTES, MAX_JSON_BODY_BYTES, MAX_PUSH_BODY_BYTES
+
+_log = logging.getLogger(__name__)
+_LIMITS = (
+    (re.compile(r"^/api/v1/sites/[^/]+/uploads/[^/]+/?$"), MAX_CHUNK_BYTES),
+    (re.compile(r"^/api/v1/sites/[^/]+/push/?$"), MAX_PUSH_BODY_BYTES),
+)
+
+
+def body_limit(path: str) -> int:
+    for pattern, limit in _LIMITS:
+        if pattern.match(path):
+            return limit
+    return MAX_JSON_BODY_BYTES
+
+
+class ApiGuardMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            refusal = self._refuse_body(request)
+            if refusal is not None:
+                return refusal
+        return self.get_response(request)
+
+    def _refuse_body(self, request: HttpRequest) -> HttpResponse | None:
+        raw = request.META.get("CONTENT_LENGTH") or "0"
+        if not raw.isdigit() or len(raw) > 18:
+            return error_response(400, "bad_content_length", "Content-Length is not a number")
+        limit = body_limit(request.path)
+        if int(raw) > limit:
+            return error_response(413, "too_large", f"this endpoint takes at most {limit} bytes")
+        return None
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not request.path.startswith("/api/"):
+            return None
+        if isinstance(exception, OperationalError | InterfaceError):
+            # The database is restarting, unreachable, or broke a lock cycle: nothing was
+            # committed, and the same request will succeed later.
+            _log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                         exception)  # fmt: skip
+            response = error_response(503, "database_unavailable", "the hub's database is "
+                                      "unavailable; retry later")  # fmt: skip
+            response["Retry-After"] = "5"
+            return response
+        _log.exception("hub bug on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "the hub failed; this is a bug, not you")

@@ -1,0 +1,62 @@
+"""The per-site change log that devices pull.
+
+A cursor is taken by incrementing ``Site.last_cursor`` with UPDATE ... RETURNING inside the
+writer's transaction. That holds the site row's lock until commit, so within a site cursors
+are committed in the order they were handed out: a device that has pulled cursor N can
+never later find a change N-1 it missed (the classic gap of a plain sequence, where a
+slower transaction commits a smaller number after a reader moved past it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db import connection
+
+from sync.hub.models import Change, Device, Site
+
+
+def lock_sites(*site_ids: int) -> None:
+    """Take the change-log lock of these sites first, before any record lock.
+
+    Every writer that appends changes takes its sites' locks at the start of its
+    transaction, in id order. Two pushes of one site then run one after the other instead
+    of each holding a record the other needs while waiting for the site (a deadlock).
+    """
+    list(Site.objects.select_for_update().filter(pk__in=site_ids).order_by("pk").values("pk"))
+
+
+def append_change(
+    site: Site,
+    entity: str,
+    entity_uid: UUID,
+    operation: str,
+    payload: dict[str, Any],
+    *,
+    origin: Device | None,
+) -> Change:
+    """Add a change for ``site`` inside the caller's transaction; returns it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE hub_site SET last_cursor = last_cursor + 1 WHERE id = %s RETURNING last_cursor",
+            [site.pk],
+        )
+        (number,) = cursor.fetchone()
+    change: Change = Change.objects.create(
+        site=site,
+        cursor=number,
+        entity=entity,
+        entity_uid=entity_uid,
+        operation=operation,
+        payload=payload,
+        origin_device=origin,
+    )
+    return change
+
+
+def changes_after(site: Site, cursor: int, limit: int) -> tuple[list[Change], bool]:
+    """Up to ``limit`` changes after ``cursor``, oldest first, and whether more remain."""
+    query = Change.objects.select_related("origin_device").filter(site=site, cursor__gt=cursor)
+    rows = list(query.order_by("cursor")[: limit + 1])
+    return rows[:limit], len(rows) > limit

@@ -1,0 +1,157 @@
+"""People, their erasure tombstones and their face templates.
+
+Erasure wins over everything: a tombstone blanks the person, deletes templates and photos,
+and every later upsert of that person or of a template for them is acknowledged (so the
+device's outbox drains) but changes nothing; the device learns of the erasure by pulling.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from sync.hub.apply.changes import append_change
+from sync.hub.apply.context import EntryContext, EntryRejectedError, Outcome
+from sync.hub.apply.lww import initial_versions, merge
+from sync.hub.models import Change, Device, FaceTemplate, Person
+from sync.hub.models.people import TEMPLATE_DIM
+from sync.protocol import FaceTemplateUpsert, PersonTombstone, PersonUpsert
+
+_PERSON_FIELDS = ("external_id", "display_name", "consent")
+
+
+def apply_person(ctx: EntryContext, payload: PersonUpsert) -> str:
+    if payload.site != ctx.site.slug:
+        raise EntryRejectedError(
+            f"forbidden: person for site {payload.site} from a {ctx.site} device"
+        )
+    person = Person.objects.select_for_update().filter(uid=payload.person_uid).first()
+    incoming = _person_fields(payload)
+    if person is None:
+        person = Person.objects.create(
+            uid=payload.person_uid,
+            site=ctx.site,
+            created_by=ctx.device,
+            field_versions=initial_versions(incoming, ctx.stamp),
+            **incoming,
+        )
+        _emit_person(person, ctx.device)
+        return Outcome.APPLIED
+    ctx.require_own_site(f"person {person.uid}", person.site_id)
+    if person.erased:
+        return Outcome.SUPERSEDED
+    current = {field: getattr(person, field) for field in _PERSON_FIELDS}
+    changed, versions = merge(current, person.field_versions, incoming, ctx.stamp)
+    for field, value in changed.items():
+        setattr(person, field, value)
+    person.field_versions = versions
+    person.save()
+    if not changed:
+        return Outcome.UNCHANGED
+    _emit_person(person, ctx.device)
+    return Outcome.APPLIED
+
+
+def apply_tombstone(ctx: EntryContext, payload: PersonTombstone) -> str:
+    person = Person.objects.select_for_update().filter(uid=payload.person_uid).first()
+    if person is None:
+        # Erased on the device before it was ever pushed: keep the tombstone all the same,
+        # so a copy of the person pushed later by another path cannot resurrect it.
+        person = Person.objects.create(uid=payload.person_uid, site=ctx.site)
+    ctx.require_own_site(f"person {person.uid}", person.site_id)
+    if person.erased:
+        return Outcome.UNCHANGED
+    erase(person, erased_at=payload.erased_at, reason=payload.reason, origin=ctx.device)
+    return Outcome.APPLIED
+
+
+def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | None) -> None:
+    """Blank the person, delete their templates and photos, and tell the site's devices.
+
+    Earlier changes about the person (their upserts carry the personal data) leave the change
+    log too, so a device that first syncs after the erasure never receives them; devices that
+    already have them receive the tombstone. Runs inside the caller's transaction with the
+    person's row locked.
+    """
+    related = [person.uid, *person.templates.values_list("uid", flat=True),
+               *person.photos.values_list("uid", flat=True)]  # fmt: skip
+    Change.objects.filter(site=person.site, entity_uid__in=related).delete()
+    person.templates.all().delete()
+    person.photos.all().delete()
+    person.external_id = ""
+    person.display_name = ""
+    person.consent = {}
+    person.field_versions = {}
+    person.erased_at = min(erased_at, timezone.now())
+    person.erasure_reason = reason
+    person.save()
+    tombstone = PersonTombstone(person_uid=person.uid, erased_at=person.erased_at, reason=reason)
+    append_change(
+        person.site,
+        "person",
+        person.uid,
+        "tombstone",
+        tombstone.model_dump(mode="json"),
+        origin=origin,
+    )
+
+
+def apply_template(ctx: EntryContext, payload: FaceTemplateUpsert) -> str:
+    existing = FaceTemplate.objects.filter(uid=payload.template_uid).first()
+    if existing is not None:
+        ctx.require_own_site(f"template {existing.uid}", existing.site_id)
+        return Outcome.UNCHANGED  # templates never change once made
+    person = Person.objects.select_for_update().filter(uid=payload.person_uid).first()
+    if person is None:
+        raise EntryRejectedError(f"unknown person {payload.person_uid}: push the person first")
+    ctx.require_own_site(f"person {person.uid}", person.site_id)
+    if person.erased:
+        return Outcome.SUPERSEDED
+    if payload.dim != TEMPLATE_DIM:
+        raise EntryRejectedError(f"the hub keeps {TEMPLATE_DIM}-D templates, not {payload.dim}-D")
+    template = FaceTemplate.objects.create(
+        uid=payload.template_uid,
+        person=person,
+        site=ctx.site,
+        model_id=payload.model_id,
+        model_version=payload.model_version,
+        embedding=payload.vector(),
+        quality=payload.quality,
+        source=payload.source,
+    )
+    append_change(
+        ctx.site,
+        "face_template",
+        template.uid,
+        "upsert",
+        payload.model_dump(mode="json"),
+        origin=ctx.device,
+    )
+    return Outcome.APPLIED
+
+
+def person_payload(person: Person) -> dict[str, Any]:
+    payload = PersonUpsert(
+        person_uid=person.uid,
+        external_id=person.external_id,
+        display_name=person.display_name,
+        site=person.site.slug,
+        consent=person.consent,
+    )
+    return payload.model_dump(mode="json")
+
+
+def _person_fields(payload: PersonUpsert) -> dict[str, Any]:
+    return {
+        "external_id": payload.external_id,
+        "display_name": payload.display_name,
+        "consent": payload.consent.model_dump(mode="json"),
+    }
+
+
+def _emit_person(person: Person, origin: Device | None) -> None:
+    append_change(
+        person.site, "person", person.uid, "upsert", person_payload(person), origin=origin
+    )

@@ -1,0 +1,125 @@
+"""Apply a pushed batch: every entry once, in order, each acknowledged or rejected.
+
+The batch runs in one transaction with the device's row and then its site's change log
+locked, so two pushes from the same device (a retry racing its original) apply one after
+the other and the second finds its keys in the ledger, and pushes of one site never
+deadlock over each other's records. Each entry runs in its own savepoint: a rejected entry leaves
+nothing behind while the entries around it are kept. If the hub dies mid-batch nothing
+commits, and the device's retry with the same keys applies the batch whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from sync.hub.apply.changes import lock_sites
+from sync.hub.apply.context import EntryContext, EntryRejectedError
+from sync.hub.apply.lww import stamp_for
+from sync.hub.apply.people import apply_person, apply_template, apply_tombstone
+from sync.hub.apply.records import apply_access_event, apply_observation, apply_photo
+from sync.hub.models import AppliedEntry, Device
+from sync.protocol import (
+    UID_FIELDS,
+    OutboxEntry,
+    PayloadError,
+    PushBatch,
+    PushResult,
+    Rejection,
+    parse_payload,
+)
+
+Handler = Callable[[EntryContext, Any], str]
+_HANDLERS: dict[tuple[str, str], Handler] = {
+    ("person", "upsert"): apply_person,
+    ("person", "tombstone"): apply_tombstone,
+    ("face_template", "upsert"): apply_template,
+    ("photo", "upsert"): apply_photo,
+    ("fish_observation", "upsert"): apply_observation,
+    ("access_event", "upsert"): apply_access_event,
+}
+
+
+def apply_batch(device: Device, batch: PushBatch) -> PushResult:
+    acknowledged = []
+    rejected = []
+    with transaction.atomic():
+        device = (
+            Device.objects.select_for_update(of=("self",)).select_related("site").get(pk=device.pk)
+        )
+        lock_sites(device.site_id)
+        for entry in batch.entries:
+            reason = _apply_entry(device, entry)
+            if reason is None:
+                acknowledged.append(entry.idempotency_key)
+            else:
+                rejected.append(Rejection(key=entry.idempotency_key, reason=_clean(reason)))
+        device.last_seen_at = timezone.now()
+        device.last_sequence = max([device.last_sequence, *(e.sequence for e in batch.entries)])
+        device.save(update_fields=["last_seen_at", "last_sequence"])
+    return PushResult(acknowledged=acknowledged, rejected=rejected)
+
+
+def _apply_entry(device: Device, entry: OutboxEntry) -> str | None:
+    """None when the entry is (or already was) applied; else the rejection reason."""
+    content = _content_digest(entry)
+    replay = AppliedEntry.objects.filter(key=entry.idempotency_key).first()
+    if replay is not None:
+        return _replay_verdict(device, replay, content)
+    try:
+        with transaction.atomic():
+            outcome = _dispatch(device, entry)
+            AppliedEntry.objects.create(
+                key=entry.idempotency_key,
+                device=device,
+                sequence=entry.sequence,
+                entity=entry.entity,
+                entity_uid=entry.entity_uid,
+                operation=entry.operation,
+                content_sha256=content,
+                outcome=outcome,
+            )
+    except EntryRejectedError as rejection:
+        return str(rejection)
+    except IntegrityError:
+        # Another device's push took this key (or uid) between our check and our insert.
+        return "conflicts with a record another device stored at the same moment; retry"
+    return None
+
+
+def _dispatch(device: Device, entry: OutboxEntry) -> str:
+    handler = _HANDLERS.get((entry.entity, entry.operation))
+    if handler is None:
+        raise EntryRejectedError(f"the hub does not accept {entry.entity}/{entry.operation}")
+    try:
+        payload = parse_payload(entry.entity, entry.operation, entry.payload)
+    except PayloadError as error:
+        raise EntryRejectedError(str(error)) from None
+    uid = getattr(payload, UID_FIELDS[entry.entity])
+    if uid != entry.entity_uid:
+        raise EntryRejectedError(f"entity_uid {entry.entity_uid} differs from the payload's {uid}")
+    context = EntryContext(device, entry, stamp_for(entry.occurred_at, str(device.uid)))
+    return handler(context, payload)
+
+
+def _replay_verdict(device: Device, replay: AppliedEntry, content: str) -> str | None:
+    if replay.device_id != device.pk:
+        return "idempotency key already used by another device"
+    if replay.content_sha256 != content:
+        return "idempotency key already used for different content"
+    return None
+
+
+def _clean(reason: str) -> str:
+    """Reasons may quote what the device sent: printable, and short enough for the wire."""
+    return "".join(c if c.isprintable() else "?" for c in reason)[:1000]
+
+
+def _content_digest(entry: OutboxEntry) -> str:
+    content = entry.model_dump(mode="json", exclude={"idempotency_key", "sequence"})
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()

@@ -1,0 +1,157 @@
+"""Photos (metadata), fish observations (LWW per field) and access events (append-only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sync.hub.apply.changes import append_change
+from sync.hub.apply.context import EntryContext, EntryRejectedError, Outcome
+from sync.hub.apply.lww import Stamp, initial_versions, merge
+from sync.hub.models import AccessEvent, Device, FishObservation, Person, Photo
+from sync.protocol import AccessEventUpsert, FishObservationUpsert, PhotoUpsert
+
+
+def apply_photo(ctx: EntryContext, payload: PhotoUpsert) -> str:
+    person = None
+    if payload.person_uid is not None:
+        person = Person.objects.select_for_update().filter(uid=payload.person_uid).first()
+        if person is None:
+            raise EntryRejectedError(f"unknown person {payload.person_uid}: push the person first")
+        ctx.require_own_site(f"person {person.uid}", person.site_id)
+        if person.erased:
+            return Outcome.SUPERSEDED
+    photo = Photo.objects.select_for_update().filter(uid=payload.photo_uid).first()
+    if photo is None:
+        photo = Photo(uid=payload.photo_uid, site=ctx.site)
+    else:
+        ctx.require_own_site(f"photo {photo.uid}", photo.site_id)
+        if photo.stored and photo.sha256 != payload.sha256:
+            raise EntryRejectedError(f"photo {photo.uid} is stored with a different sha256")
+    photo.person = person
+    photo.media_type = payload.media_type
+    photo.sha256 = payload.sha256
+    photo.byte_size = payload.byte_size
+    photo.taken_at = payload.taken_at
+    photo.save()
+    return Outcome.APPLIED
+
+
+def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
+    found = FishObservation.objects.select_for_update().filter(uid=payload.observation_uid).first()
+    incoming = _observation_fields(payload)
+    if found is None:
+        found = FishObservation.objects.create(
+            uid=payload.observation_uid,
+            site=ctx.site,
+            device=ctx.device,
+            field_versions=initial_versions(incoming, ctx.stamp),
+            **_columns(incoming),
+        )
+        emit_observation(found, ctx.device)
+        return Outcome.APPLIED
+    ctx.require_own_site(f"observation {found.uid}", found.site_id)
+    changed = update_observation(found, incoming, ctx.stamp)
+    if not changed:
+        return Outcome.UNCHANGED
+    emit_observation(found, ctx.device)
+    return Outcome.APPLIED
+
+
+def update_observation(
+    observation: FishObservation, incoming: dict[str, Any], stamp: Stamp
+) -> bool:
+    """Merge ``incoming`` fields by LWW and save; True when a value changed."""
+    current = observation_fields(observation)
+    changed, versions = merge(current, observation.field_versions, incoming, stamp)
+    for column, value in _columns(changed).items():
+        setattr(observation, column, value)
+    observation.field_versions = versions
+    observation.save()
+    return bool(changed)
+
+
+def emit_observation(observation: FishObservation, origin: Device | None) -> None:
+    payload = FishObservationUpsert(
+        observation_uid=observation.uid, **observation_fields(observation)
+    )
+    append_change(
+        observation.site,
+        "fish_observation",
+        observation.uid,
+        "upsert",
+        payload.model_dump(mode="json"),
+        origin=origin,
+    )
+
+
+def apply_access_event(ctx: EntryContext, payload: AccessEventUpsert) -> str:
+    existing = AccessEvent.objects.filter(uid=payload.event_uid).first()
+    if existing is not None:
+        ctx.require_own_site(f"access event {existing.uid}", existing.site_id)
+        if _event_fields(payload) != _stored_event(existing):
+            raise EntryRejectedError(f"access event {existing.uid} is append-only: already stored")
+        return Outcome.UNCHANGED
+    if payload.site != ctx.site.slug:
+        raise EntryRejectedError(
+            f"forbidden: event for site {payload.site} from a {ctx.site} device"
+        )
+    AccessEvent.objects.create(
+        uid=payload.event_uid, site=ctx.site, device=ctx.device, **_event_fields(payload)
+    )
+    return Outcome.APPLIED
+
+
+def observation_fields(observation: FishObservation) -> dict[str, Any]:
+    """An observation's synced fields in payload form (the LWW unit is one of these)."""
+    position = None
+    if observation.latitude is not None and observation.longitude is not None:
+        position = [observation.latitude, observation.longitude]
+    return {
+        "observed_at": observation.observed_at,
+        "predictions": [list(p) for p in observation.predictions],
+        "confirmed_species": observation.confirmed_species,
+        "needs_review": observation.needs_review,
+        "photo_uid": observation.photo_uid,
+        "position": position,
+        "vessel": observation.vessel,
+        "trip": observation.trip,
+        "haul": observation.haul,
+        "count": observation.count,
+        "length_cm": observation.length_cm,
+        "officer": observation.officer,
+        "notes": observation.notes,
+    }
+
+
+def _observation_fields(payload: FishObservationUpsert) -> dict[str, Any]:
+    fields = payload.model_dump(exclude={"observation_uid"})
+    fields["predictions"] = [list(p) for p in payload.predictions]
+    fields["position"] = None if payload.position is None else list(payload.position)
+    return fields
+
+
+def _columns(fields: dict[str, Any]) -> dict[str, Any]:
+    """Payload fields to model columns (``position`` is two columns)."""
+    columns = dict(fields)
+    if "position" in columns:
+        position = columns.pop("position")
+        columns["latitude"], columns["longitude"] = position if position else (None, None)
+    return columns
+
+
+def _event_fields(payload: AccessEventUpsert) -> dict[str, Any]:
+    return {
+        "device_name": payload.device,
+        "occurred_at": payload.occurred_at,
+        "decision": payload.decision,
+        "person_uid": payload.person_uid,
+        "similarity": payload.similarity,
+        "liveness": payload.liveness,
+    }
+
+
+def _stored_event(event: AccessEvent) -> dict[str, Any]:
+    return {column: getattr(event, column) for column in _EVENT_COLUMNS}
+
+
+_EVENT_COLUMNS = ("device_name", "occurred_at", "decision", "person_uid", "similarity", "liveness")

@@ -1,0 +1,126 @@
+"""Device credentials: one-time registration codes, bearer tokens, revocation.
+
+Codes and tokens are random secrets shown once; the hub stores only their SHA-256 (a fast
+hash is enough for 60+ bits of randomness, unlike a password). A wrong or unknown token is
+401, a revoked device is 403 — the client pauses sync on either and tells its operator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from sync.hub.errors import DeviceRevoked, HubError, UnknownToken
+from sync.hub.models import Device, Site
+
+# Crockford base32 without I, L, O, U: codes are read aloud and typed on a kiosk keypad.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CODE_GROUPS = 3
+_CODE_GROUP_LENGTH = 5
+TOKEN_PREFIX = "jaga_"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def normalize_code(code: str) -> str:
+    return code.replace("-", "").upper()
+
+
+def new_code() -> str:
+    groups = (
+        "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_GROUP_LENGTH))
+        for _ in range(_CODE_GROUPS)
+    )
+    return "-".join(groups)
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    device: Device
+    code: str
+
+
+def create_device(site_slug: str, name: str) -> IssuedCode:
+    """A new device of ``site_slug`` (created if new) with its first one-time code."""
+    with transaction.atomic():
+        site, _ = Site.objects.get_or_create(slug=site_slug, defaults={"name": site_slug})
+        device = Device.objects.create(site=site, name=name)
+        return issue_code(device)
+
+
+def issue_code(device: Device) -> IssuedCode:
+    """A fresh one-time code. The current token dies now (a lost or stolen device must not
+    keep working until the replacement registers), and a revoked device is re-enabled."""
+    code = new_code()
+    device.token_hash = None
+    device.code_hash = digest(normalize_code(code))
+    device.code_expires_at = timezone.now() + timedelta(seconds=settings.JAGA_HUB_CODE_TTL_S)
+    device.revoked_at = None
+    device.revoked_reason = ""
+    device.save(
+        update_fields=["token_hash", "code_hash", "code_expires_at", "revoked_at", "revoked_reason"]
+    )
+    return IssuedCode(device, code)
+
+
+def register(code: str) -> tuple[Device, str]:
+    """Consume a one-time code; returns the device and its new token (shown once)."""
+    with transaction.atomic():
+        device = (
+            Device.objects.select_for_update()
+            .select_related("site")
+            .filter(code_hash=digest(normalize_code(code)))
+            .first()
+        )
+        if device is None:
+            raise HubError(404, "unknown_code", "no device waits for this registration code")
+        if device.code_expires_at is None or device.code_expires_at < timezone.now():
+            raise HubError(410, "expired_code", "this registration code has expired")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        device.token_hash = digest(token)
+        device.code_hash = None
+        device.code_expires_at = None
+        device.registered_at = timezone.now()
+        device.save()
+        return device, token
+
+
+def revoke(device: Device, reason: str) -> None:
+    device.revoked_at = timezone.now()
+    device.revoked_reason = reason[:200]
+    device.code_hash = None
+    device.save(update_fields=["revoked_at", "revoked_reason", "code_hash"])
+
+
+class DeviceTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <token>`` → the device, or 401/403 with a reason."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Any) -> tuple[Device, str] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None  # IsAuthenticated answers 401 "credentials were not provided"
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme != self.keyword or not token or len(token) > 200:
+            raise exceptions.AuthenticationFailed("use 'Authorization: Bearer <device token>'")
+        device = Device.objects.select_related("site").filter(token_hash=digest(token)).first()
+        if device is None:
+            raise UnknownToken("unknown token: register the device again")
+        if device.revoked:
+            raise DeviceRevoked(f"device revoked: {device.revoked_reason or 'by an operator'}")
+        return device, token
+
+    def authenticate_header(self, request: Any) -> str:
+        return f'{self.keyword} realm="jaga-hub"'

@@ -1,0 +1,95 @@
+"""``jaga hub run | create-device | manage``: start the hub, enrol a device, Django tasks.
+
+Imports nothing of the hub extra (Django, psycopg) until a hub command runs, so ``jaga`` on a
+kiosk without the extra still starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("jaga")) / "hub"
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``jaga hub`` and its subcommands."""
+    hub = subparsers.add_parser("hub", help="the central hub (Django, PostgreSQL, pgvector)")
+    commands = hub.add_subparsers(dest="hub_command", metavar="HUB_COMMAND", required=True)
+
+    run = commands.add_parser("run", help="apply migrations and serve the hub (gunicorn)")
+    _data_option(run)
+    run.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0: all)")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--workers", type=int, default=2)
+    run.add_argument("--access-log", action="store_true", help="log every request")
+    run.set_defaults(handler=run_hub)
+
+    device = commands.add_parser("create-device", help="create a device; prints its one-time code")
+    _data_option(device)
+    device.add_argument("--site", required=True, help="site slug (created when new)")
+    device.add_argument("--name", required=True, help="a name operators recognise")
+    device.set_defaults(handler=create_device)
+
+    manage = commands.add_parser("manage", help="a Django management command (createsuperuser)")
+    _data_option(manage)
+    manage.add_argument("arguments", nargs=argparse.REMAINDER)
+    manage.set_defaults(handler=manage_hub)
+
+
+def _data_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help=f"hub data folder: embedded PostgreSQL, secret key (default {default_data_dir()})",
+    )
+
+
+def run_hub(args: argparse.Namespace) -> int:
+    from sync.hub.bootstrap import prepare
+    from sync.hub.server import ServeOptions, serve
+
+    environment = prepare(args.data or default_data_dir())
+    options = ServeOptions(args.host, args.port, args.workers, access_log=args.access_log)
+    print(f"jaga hub: http://{args.host}:{args.port}/admin/  (API /api/v1/, schema /api/schema/)")
+    master = os.getpid()
+    try:
+        return serve(options)
+    finally:
+        if os.getpid() == master:
+            environment.stop(owner=True)
+
+
+def create_device(args: argparse.Namespace) -> int:
+    from sync.hub.bootstrap import prepare
+
+    environment = prepare(args.data or default_data_dir())
+    try:
+        from sync.hub.auth import create_device as create
+
+        issued = create(args.site, args.name)
+        print(f"device {issued.device.uid} ({args.name}, site {args.site})")
+        print(f"one-time code: {issued.code}")
+    finally:
+        environment.stop()
+    return 0
+
+
+def manage_hub(args: argparse.Namespace) -> int:
+    from django.core.management import execute_from_command_line
+
+    from sync.hub.bootstrap import prepare
+
+    environment = prepare(args.data or default_data_dir())
+    try:
+        execute_from_command_line(["jaga hub manage", *args.arguments])
+    finally:
+        environment.stop()
+    return 0

@@ -1,0 +1,29 @@
+"""The hub's models, one module per idea; imported here so Django finds them."""
+
+from sync.hub.models.events import AccessEvent, AppliedEntry, Change
+from sync.hub.models.fish import (
+    FishObservation,
+    FishReview,
+    Photo,
+    PhotoUpload,
+    SpeciesPack,
+    UploadChunk,
+)
+from sync.hub.models.people import FaceTemplate, Person
+from sync.hub.models.sites import Device, Site
+
+__all__ = [
+    "AccessEvent",
+    "AppliedEntry",
+    "Change",
+    "Device",
+    "FaceTemplate",
+    "FishObservation",
+    "FishReview",
+    "Person",
+    "Photo",
+    "PhotoUpload",
+    "Site",
+    "SpeciesPack",
+    "UploadChunk",
+]

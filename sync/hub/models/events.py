@@ -1,0 +1,63 @@
+"""Access events, the idempotency ledger and the per-site change log.
+
+``AccessEvent`` is append-only: a database trigger (migration 0002) refuses UPDATE, so not
+even a bug in the hub can rewrite an audit record. ``AppliedEntry`` remembers every outbox
+key the hub accepted, so a replayed push is acknowledged without being applied twice.
+``Change`` is what devices pull, ordered by a cursor that only grows within a site.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from sync.hub.models.sites import Device, Site
+
+
+class AccessEvent(models.Model):
+    uid = models.UUIDField(unique=True)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    device = models.ForeignKey(Device, on_delete=models.SET_NULL, null=True, related_name="+")
+    device_name = models.CharField(max_length=200)
+    occurred_at = models.DateTimeField()
+    decision = models.CharField(max_length=200)
+    person_uid = models.UUIDField(null=True)
+    similarity = models.FloatField(null=True)
+    liveness = models.FloatField(null=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-occurred_at",)
+        indexes = (models.Index(fields=["site", "occurred_at"], name="access_site_time"),)
+
+    def __str__(self) -> str:
+        return f"{self.decision} at {self.occurred_at:%Y-%m-%d %H:%M:%S} ({self.device_name})"
+
+
+class AppliedEntry(models.Model):
+    key = models.UUIDField(unique=True)
+    # PROTECT: forgetting a device's keys would let its replayed pushes apply twice.
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="+")
+    sequence = models.BigIntegerField()
+    entity = models.CharField(max_length=64)
+    entity_uid = models.UUIDField()
+    operation = models.CharField(max_length=32)
+    content_sha256 = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=32)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+
+class Change(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="changes")
+    cursor = models.BigIntegerField()
+    entity = models.CharField(max_length=64)
+    entity_uid = models.UUIDField()
+    operation = models.CharField(max_length=32)
+    payload = models.JSONField()
+    origin_device = models.ForeignKey(
+        Device, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("site", "cursor")
+        constraints = (models.UniqueConstraint(fields=["site", "cursor"], name="change_cursor"),)

@@ -1,0 +1,116 @@
+"""Photos (with their resumable uploads), fish observations and species packs.
+
+Photo bytes live in PostgreSQL (``bytea``), not on a worker's disk, so hub workers stay
+stateless behind a load balancer. An upload keeps its chunks as rows until the last one
+arrives; the photo's checksum is checked over the joined bytes before they are kept.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from sync.hub.models.people import Person
+from sync.hub.models.sites import Device, Site
+
+
+class Photo(models.Model):
+    uid = models.UUIDField(unique=True)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, null=True, blank=True, related_name="photos"
+    )
+    media_type = models.CharField(max_length=80)
+    sha256 = models.CharField(max_length=64)
+    byte_size = models.BigIntegerField()
+    taken_at = models.DateTimeField(null=True)
+    data = models.BinaryField(null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"photo {self.uid}"
+
+    @property
+    def stored(self) -> bool:
+        return self.data is not None
+
+
+class PhotoUpload(models.Model):
+    uid = models.UUIDField(default=uuid.uuid4, unique=True)
+    photo = models.OneToOneField(Photo, on_delete=models.CASCADE, related_name="upload")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+")
+    total_size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    received = models.BigIntegerField(default=0)
+    completed_at = models.DateTimeField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class UploadChunk(models.Model):
+    upload = models.ForeignKey(PhotoUpload, on_delete=models.CASCADE, related_name="chunks")
+    offset = models.BigIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=["upload", "offset"], name="upload_chunk_offset"),
+        )
+
+
+class FishObservation(models.Model):
+    uid = models.UUIDField(unique=True)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    device = models.ForeignKey(Device, on_delete=models.SET_NULL, null=True, related_name="+")
+    observed_at = models.DateTimeField()
+    predictions = models.JSONField(default=list)
+    confirmed_species = models.CharField(max_length=200, null=True, blank=True)
+    needs_review = models.BooleanField(default=False)
+    photo_uid = models.UUIDField(null=True, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    vessel = models.CharField(max_length=200, null=True, blank=True)
+    trip = models.CharField(max_length=200, null=True, blank=True)
+    haul = models.CharField(max_length=200, null=True, blank=True)
+    count = models.IntegerField(default=1)
+    length_cm = models.FloatField(null=True, blank=True)
+    officer = models.CharField(max_length=200)
+    notes = models.TextField(blank=True)
+    field_versions = models.JSONField(default=dict, editable=False)
+    reviewed_by = models.CharField(max_length=150, blank=True, editable=False)
+    reviewed_at = models.DateTimeField(null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-observed_at",)
+        indexes = (models.Index(fields=["site", "needs_review"], name="fish_review_queue"),)
+
+    def __str__(self) -> str:
+        species = self.confirmed_species or (self.predictions[0][0] if self.predictions else "?")
+        return f"{species} at {self.observed_at:%Y-%m-%d %H:%M} ({self.site})"
+
+
+class FishReview(FishObservation):
+    """The review queue: observations the classifier was unsure of (admin only)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "fish review"
+        verbose_name_plural = "fish review queue"
+
+
+class SpeciesPack(models.Model):
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    version = models.CharField(max_length=200, unique=True)
+    sha256 = models.CharField(max_length=64, editable=False)
+    byte_size = models.BigIntegerField(editable=False)
+    data = models.BinaryField(editable=False)
+    notes = models.TextField(blank=True)
+    published_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-published_at",)
+
+    def __str__(self) -> str:
+        return f"species pack {self.version}"

@@ -1,0 +1,71 @@
+"""People and their face templates.
+
+An erased person stays as a tombstone row (uid, site, ``erased_at``) with every personal
+field blanked and every template and photo deleted, so a late edit from an offline device
+finds the tombstone and cannot bring the person back. ``field_versions`` holds, per field,
+the ``[timestamp, device]`` stamp that last won (last-writer-wins, ``sync.hub.apply.lww``).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from pgvector.django import HnswIndex, VectorField
+
+from sync.hub.models.sites import Device, Site
+
+TEMPLATE_DIM = 128
+# HNSW build parameters: pgvector's defaults, measured by `python -m sync.hub.bench_search`.
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+
+
+class Person(models.Model):
+    uid = models.UUIDField(unique=True)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="people")
+    external_id = models.CharField(max_length=200, blank=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    consent = models.JSONField(default=dict, blank=True)
+    field_versions = models.JSONField(default=dict, editable=False)
+    erased_at = models.DateTimeField(null=True, editable=False)
+    erasure_reason = models.CharField(max_length=1000, blank=True, editable=False)
+    created_by = models.ForeignKey(Device, on_delete=models.SET_NULL, null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("site__slug", "display_name")
+        verbose_name_plural = "people"
+
+    def __str__(self) -> str:
+        return f"(erased {self.uid})" if self.erased else f"{self.display_name} ({self.site})"
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
+
+
+class FaceTemplate(models.Model):
+    uid = models.UUIDField(unique=True)
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="templates")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    model_id = models.CharField(max_length=200)
+    model_version = models.CharField(max_length=200)
+    embedding = VectorField(dimensions=TEMPLATE_DIM)
+    quality = models.FloatField()
+    source = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = (
+            HnswIndex(
+                name="face_template_hnsw_cosine",
+                fields=["embedding"],
+                m=HNSW_M,
+                ef_construction=HNSW_EF_CONSTRUCTION,
+                opclasses=["vector_cosine_ops"],
+            ),
+            models.Index(fields=["model_id", "model_version"], name="face_template_model"),
+        )
+
+    def __str__(self) -> str:
+        return f"template {self.uid} ({self.model_id}@{self.model_version})"

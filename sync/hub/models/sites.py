@@ -1,0 +1,59 @@
+"""Sites and the devices that belong to them.
+
+A device is created by an operator, gets a one-time code, and exchanges it for a bearer
+token (``sync.hub.auth``). Only hashes of codes and tokens are stored. ``last_cursor`` is the
+site's change-log counter: bumping it takes the site row's lock, so change cursors of one
+site are handed out and committed in order (see ``sync.hub.apply.changes``).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class Site(models.Model):
+    slug = models.SlugField(max_length=63, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    last_cursor = models.BigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("slug",)
+
+    def __str__(self) -> str:
+        return str(self.slug)
+
+
+class Device(models.Model):
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="devices")
+    name = models.CharField(max_length=200)
+    token_hash = models.CharField(max_length=64, unique=True, null=True, editable=False)
+    code_hash = models.CharField(max_length=64, unique=True, null=True, editable=False)
+    code_expires_at = models.DateTimeField(null=True, editable=False)
+    registered_at = models.DateTimeField(null=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, editable=False)
+    revoked_reason = models.CharField(max_length=200, blank=True, editable=False)
+    last_seen_at = models.DateTimeField(null=True, editable=False)
+    last_sequence = models.BigIntegerField(default=0, editable=False)
+    may_search_all_sites = models.BooleanField(
+        default=False, help_text="May run 1:N searches across every site (central look-ups)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("site__slug", "name")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.site.slug})"
+
+    @property
+    def is_authenticated(self) -> bool:
+        """DRF treats the authenticated device as the request's user."""
+        return True
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

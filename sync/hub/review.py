@@ -1,0 +1,72 @@
+"""Operator actions that become changes pulled by the site's devices.
+
+A reviewer's correction is an edit by the hub: it is stamped with the hub's clock and
+writer ``"hub"``, merged by the same last-writer-wins rule as device edits, and appended to
+the site's change log. Erasure from the admin uses the same code path as a device's
+tombstone. A new species pack is announced to every site.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db import transaction
+from django.utils import timezone
+
+from sync.hub.apply.changes import append_change, lock_sites
+from sync.hub.apply.lww import hub_stamp
+from sync.hub.apply.people import erase
+from sync.hub.apply.records import emit_observation, update_observation
+from sync.hub.models import FishObservation, Person, Site, SpeciesPack
+from sync.protocol import SpeciesPackPublished
+
+
+def correct_species(observation_pk: int, species: str, reviewer: str) -> FishObservation:
+    """Confirm ``species`` for an observation and take it off the review queue."""
+    species = species.strip()
+    if not species or len(species) > 200 or "\x00" in species:
+        raise ValueError("a species name is 1 to 200 characters")
+    with transaction.atomic():
+        lock_sites(FishObservation.objects.get(pk=observation_pk).site_id)
+        observation: FishObservation = FishObservation.objects.select_for_update().get(
+            pk=observation_pk
+        )
+        incoming = {"confirmed_species": species, "needs_review": False}
+        update_observation(observation, incoming, hub_stamp())
+        observation.reviewed_by = reviewer
+        observation.reviewed_at = timezone.now()
+        observation.save(update_fields=["reviewed_by", "reviewed_at"])
+        emit_observation(observation, None)
+    return observation
+
+
+def erase_person(person_pk: int, reason: str) -> None:
+    with transaction.atomic():
+        lock_sites(Person.objects.get(pk=person_pk).site_id)
+        person = Person.objects.select_for_update().get(pk=person_pk)
+        if not person.erased:
+            erase(person, erased_at=timezone.now(), reason=reason, origin=None)
+
+
+def publish_species_pack(version: str, data: bytes, notes: str = "") -> SpeciesPack:
+    with transaction.atomic():
+        pack: SpeciesPack = SpeciesPack.objects.create(
+            version=version,
+            sha256=hashlib.sha256(data).hexdigest(),
+            byte_size=len(data),
+            data=data,
+            notes=notes,
+        )
+        announce_species_pack(pack)
+    return pack
+
+
+def announce_species_pack(pack: SpeciesPack) -> None:
+    """Tell every site's devices that ``pack`` is ready (inside the caller's transaction)."""
+    sites = list(Site.objects.order_by("pk"))
+    lock_sites(*(site.pk for site in sites))
+    payload = SpeciesPackPublished(
+        version=pack.version, sha256=pack.sha256, byte_size=pack.byte_size
+    ).model_dump(mode="json")
+    for site in sites:
+        append_change(site, "species_pack", pack.uid, "publish", payload, origin=None)

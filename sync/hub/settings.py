@@ -1,0 +1,142 @@
+"""Django settings for the hub, all from the environment (twelve-factor, stateless workers).
+
+``DATABASE_URL``           PostgreSQL with pgvector (``jaga hub run`` sets it to the embedded
+                           server when the operator gives none)
+``REDIS_URL``              Redis as Django's cache (shared by all workers); else local memory
+``JAGA_HUB_SECRET_KEY``    Django's signing key (``jaga hub run`` keeps one in its data folder)
+``JAGA_HUB_ALLOWED_HOSTS`` comma-separated host names the hub answers to (default ``*``)
+``JAGA_HUB_EF_SEARCH``     HNSW ``ef_search`` for template search (recall against latency)
+``JAGA_HUB_MAX_CLOCK_SKEW_S`` how far ahead of the hub a device clock may stamp an edit
+``JAGA_HUB_CODE_TTL_S``    lifetime of a one-time registration code
+``JAGA_HUB_REGISTER_RATE`` registration attempts allowed per client (default ``30/minute``)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sync.hub.dburl import parse_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+# Only for `makemigrations` without a server; every real start passes a secret (cli.py).
+SECRET_KEY = os.environ.get("JAGA_HUB_SECRET_KEY", "insecure-development-key-not-for-production")
+DEBUG = False
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("JAGA_HUB_ALLOWED_HOSTS", "*").split(",")]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "sync.hub.apps.HubConfig",
+]
+
+MIDDLEWARE = [
+    "sync.hub.api.middleware.ApiGuardMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sync.hub.urls"
+WSGI_APPLICATION = "sync.hub.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": {
+        **parse_database_url(os.environ.get("DATABASE_URL", "postgresql://localhost/jaga")),
+        # Workers keep a connection between requests and check it first, so a restarted
+        # PostgreSQL costs one reconnect instead of a failed request.
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+    }
+}
+
+
+def caches_for(redis_url: str) -> dict[str, dict[str, str]]:
+    """Redis (shared by every worker and hub) when configured, else per-process memory."""
+    if redis_url:
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url,
+            }
+        }
+    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+CACHES = caches_for(os.environ.get("REDIS_URL", ""))
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+
+# The API checks sizes itself (413 with a reason, before the body is read); this is the
+# backstop for bodies without a Content-Length.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["sync.hub.auth.DeviceTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Declared for the OpenAPI schema only: views validate raw bodies with sync.protocol.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "sync.hub.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    # Registration codes are guessable only by brute force: slow that down per client.
+    "DEFAULT_THROTTLE_RATES": {"register": os.environ.get("JAGA_HUB_REGISTER_RATE", "30/minute")},
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Jaga hub",
+    "DESCRIPTION": "Device sync API of the Jaga hub (schemas: sync.protocol).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
+
+JAGA_HUB_EF_SEARCH = _env_int("JAGA_HUB_EF_SEARCH", 100)
+JAGA_HUB_MAX_CLOCK_SKEW_S = _env_int("JAGA_HUB_MAX_CLOCK_SKEW_S", 300)
+JAGA_HUB_CODE_TTL_S = _env_int("JAGA_HUB_CODE_TTL_S", 24 * 3600)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("JAGA_HUB_LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

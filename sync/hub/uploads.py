@@ -1,0 +1,136 @@
+"""Resumable photo uploads: start or resume, append a chunk at the hub's offset, finish.
+
+The hub is the source of truth for the offset: a device that lost its connection asks (or
+simply starts again) and is told where to continue. Each chunk carries its sha256 and the
+whole photo is checked against the sha256 given at the start before its bytes are kept; a
+failed final check discards every chunk, so the device starts over from offset 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from sync.hub.errors import HubError
+from sync.hub.models import Device, Photo, PhotoUpload, UploadChunk
+from sync.protocol import MAX_CHUNK_BYTES, UploadStart, UploadStatus
+
+
+def status_of(upload: PhotoUpload) -> UploadStatus:
+    return UploadStatus(
+        upload_id=upload.uid,
+        photo_uid=upload.photo.uid,
+        total_size=upload.total_size,
+        received=upload.received,
+        complete=upload.completed_at is not None,
+    )
+
+
+def start_upload(device: Device, start: UploadStart) -> UploadStatus:
+    """A new upload, or the existing one of this photo (which says how far it got)."""
+    with transaction.atomic():
+        photo = Photo.objects.select_for_update().filter(uid=start.photo_uid).first()
+        if photo is None:
+            photo = Photo.objects.create(
+                uid=start.photo_uid,
+                site=device.site,
+                media_type=start.media_type,
+                sha256=start.sha256,
+                byte_size=start.total_size,
+            )
+        _check_photo(device, photo, start)
+        upload = PhotoUpload.objects.filter(photo=photo).first()
+        if upload is None:
+            upload = PhotoUpload.objects.create(
+                photo=photo,
+                device=device,
+                total_size=start.total_size,
+                sha256=start.sha256,
+                completed_at=timezone.now() if photo.stored else None,
+                received=start.total_size if photo.stored else 0,
+            )
+        elif (upload.sha256, upload.total_size) != (start.sha256, start.total_size):
+            raise HubError(409, "upload_conflict", "an upload of this photo has other contents")
+        return status_of(upload)
+
+
+def _check_photo(device: Device, photo: Photo, start: UploadStart) -> None:
+    if photo.site_id != device.site_id:
+        raise HubError(403, "wrong_site", f"forbidden: photo {photo.uid} belongs to another site")
+    if photo.person is not None and photo.person.erased:
+        raise HubError(410, "erased", f"photo {photo.uid} belongs to an erased person")
+    if (photo.sha256, photo.byte_size) != (start.sha256, start.total_size):
+        raise HubError(409, "upload_conflict", "the photo's metadata has another size or sha256")
+
+
+def find_upload(device: Device, upload_id: UUID, *, lock: bool = False) -> PhotoUpload:
+    query = PhotoUpload.objects.select_related("photo")
+    if lock:
+        query = query.select_for_update()
+    upload: PhotoUpload | None = query.filter(uid=upload_id).first()
+    if upload is None:
+        raise HubError(404, "unknown_upload", f"no upload {upload_id}: start it again")
+    if upload.photo.site_id != device.site_id:
+        raise HubError(403, "wrong_site", "forbidden: the upload belongs to another site")
+    return upload
+
+
+def append_chunk(
+    device: Device, upload_id: UUID, offset: int, data: bytes, sha256: str
+) -> UploadStatus:
+    """Store one chunk at ``offset``; the last chunk completes and checks the photo."""
+    _check_chunk(data, sha256)
+    with transaction.atomic():
+        upload = find_upload(device, upload_id, lock=True)
+        if upload.completed_at is not None:
+            return status_of(upload)  # a retried last chunk whose answer was lost
+        if offset != upload.received:
+            raise HubError(
+                409,
+                "offset_mismatch",
+                f"the hub has {upload.received} bytes; send from there",
+                expected_offset=upload.received,
+            )
+        if offset + len(data) > upload.total_size:
+            raise HubError(
+                400, "too_long", f"the photo is {upload.total_size} bytes; this overruns"
+            )
+        UploadChunk.objects.create(upload=upload, offset=offset, data=data)
+        upload.received = offset + len(data)
+        failed = upload.received == upload.total_size and not _finish(upload)
+        upload.save()
+        status = status_of(upload)
+    if failed:
+        raise HubError(
+            400,
+            "photo_checksum_mismatch",
+            "the joined chunks do not match the photo's sha256; upload it again from offset 0",
+            expected_offset=0,
+        )
+    return status
+
+
+def _check_chunk(data: bytes, sha256: str) -> None:
+    if not data:
+        raise HubError(400, "empty_chunk", "a chunk has at least one byte")
+    if len(data) > MAX_CHUNK_BYTES:
+        raise HubError(413, "chunk_too_large", f"a chunk holds at most {MAX_CHUNK_BYTES} bytes")
+    if hashlib.sha256(data).hexdigest() != sha256.lower():
+        raise HubError(400, "chunk_checksum_mismatch", "the chunk's sha256 does not match")
+
+
+def _finish(upload: PhotoUpload) -> bool:
+    """Keep the joined bytes if they match the photo's sha256; else discard every chunk."""
+    chunks = UploadChunk.objects.filter(upload=upload)
+    data = b"".join(bytes(chunk.data) for chunk in chunks.order_by("offset"))
+    chunks.delete()
+    if hashlib.sha256(data).hexdigest() != upload.sha256:
+        upload.received = 0
+        return False
+    upload.photo.data = data
+    upload.photo.save(update_fields=["data"])
+    upload.completed_at = timezone.now()
+    return True

@@ -1,0 +1,113 @@
+"""The wire protocol between devices and the hub: versioned pydantic schemas, one module.
+
+Client and hub import the same classes, so a change here changes both ends at once;
+``PROTOCOL_VERSION`` names the incompatible revisions. Every schema forbids unknown fields
+and bounds every size, and every error answer is an ``ErrorBody`` with a reason.
+
+Endpoints (all JSON unless said; ``Authorization: Bearer <token>`` except where noted)::
+
+    GET  /api/v1/status                                    HubStatus (no token)
+    POST /api/v1/devices/register                          RegisterRequest -> RegisterResult
+    POST /api/v1/sites/{site}/push                         PushBatch -> PushResult
+    GET  /api/v1/sites/{site}/changes?cursor=&limit=       PullRequest -> PullResult
+    POST /api/v1/sites/{site}/uploads                      UploadStart -> UploadStatus
+    GET  /api/v1/sites/{site}/uploads/{upload_id}          UploadStatus
+    PUT  /api/v1/sites/{site}/uploads/{upload_id}?offset=  raw bytes -> UploadStatus
+    POST /api/v1/sites/{site}/search                       SearchRequest -> SearchResult
+    GET  /api/v1/species-packs/latest                      SpeciesPackInfo
+    GET  /api/v1/species-packs/{version}/file              the pack's bytes
+"""
+
+from sync.protocol.entities import (
+    PAYLOADS,
+    UID_FIELDS,
+    AccessEventUpsert,
+    ConsentPayload,
+    FaceTemplateUpsert,
+    FishObservationUpsert,
+    PayloadError,
+    PersonTombstone,
+    PersonUpsert,
+    PhotoUpsert,
+    SpeciesPackPublished,
+    parse_payload,
+    summarize,
+)
+from sync.protocol.hub_messages import (
+    CHUNK_SHA256_HEADER,
+    HubStatus,
+    RegisterRequest,
+    RegisterResult,
+    SearchMatch,
+    SearchRequest,
+    SearchResult,
+    SpeciesPackInfo,
+    UploadStart,
+    UploadStatus,
+)
+from sync.protocol.sync_messages import (
+    Change,
+    OutboxEntry,
+    PullRequest,
+    PullResult,
+    PushBatch,
+    PushResult,
+    Rejection,
+)
+from sync.protocol.types import (
+    MAX_BATCH_ENTRIES,
+    MAX_CHUNK_BYTES,
+    MAX_JSON_BODY_BYTES,
+    MAX_PAYLOAD_BYTES,
+    MAX_PHOTO_BYTES,
+    MAX_PULL_LIMIT,
+    MAX_PUSH_BODY_BYTES,
+    PROTOCOL_VERSION,
+    ErrorBody,
+    WireModel,
+    format_timestamp,
+)
+
+__all__ = [
+    "CHUNK_SHA256_HEADER",
+    "MAX_BATCH_ENTRIES",
+    "MAX_CHUNK_BYTES",
+    "MAX_JSON_BODY_BYTES",
+    "MAX_PAYLOAD_BYTES",
+    "MAX_PHOTO_BYTES",
+    "MAX_PULL_LIMIT",
+    "MAX_PUSH_BODY_BYTES",
+    "PAYLOADS",
+    "PROTOCOL_VERSION",
+    "UID_FIELDS",
+    "AccessEventUpsert",
+    "Change",
+    "ConsentPayload",
+    "ErrorBody",
+    "FaceTemplateUpsert",
+    "FishObservationUpsert",
+    "HubStatus",
+    "OutboxEntry",
+    "PayloadError",
+    "PersonTombstone",
+    "PersonUpsert",
+    "PhotoUpsert",
+    "PullRequest",
+    "PullResult",
+    "PushBatch",
+    "PushResult",
+    "RegisterRequest",
+    "RegisterResult",
+    "Rejection",
+    "SearchMatch",
+    "SearchRequest",
+    "SearchResult",
+    "SpeciesPackInfo",
+    "SpeciesPackPublished",
+    "UploadStart",
+    "UploadStatus",
+    "WireModel",
+    "format_timestamp",
+    "parse_payload",
+    "summarize",
+]

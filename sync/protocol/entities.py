@@ -1,0 +1,197 @@
+"""Payload schemas per (entity, operation): what the store enqueues and the hub sends back.
+
+The shapes follow the store's ``*_payload`` functions (``sync.store.people``,
+``sync.store.observations``, ``sync.store.access``, ``sync.store.photos``). The hub validates
+an entry's payload with ``parse_payload`` and rejects the entry, not the batch, when it fails;
+change-log payloads use the same shapes, so a device applies a pulled change with the same
+schema it pushed with.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import struct
+from typing import Annotated, Any
+
+from pydantic import Field, StrictBool, StrictInt, ValidationError, model_validator
+
+from sync.protocol.types import (
+    MAX_PHOTO_BYTES,
+    MAX_PREDICTIONS,
+    MAX_TEMPLATE_DIM,
+    LongText,
+    Name,
+    Sha256Hex,
+    Similarity,
+    Slug,
+    Text,
+    Timestamp,
+    Uid,
+    UnitFloat,
+    WireModel,
+)
+
+Latitude = Annotated[float, Field(strict=True, ge=-90.0, le=90.0, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(strict=True, ge=-180.0, le=180.0, allow_inf_nan=False)]
+MAX_VECTOR_ELEMENT = 1e4
+MediaType = Annotated[str, Field(strict=True, pattern=r"^[a-z]+/[a-z0-9.+-]{1,60}$")]
+
+
+class ConsentPayload(WireModel):
+    text_version: Name
+    given_at: Timestamp
+    operator: Name
+    retain_until: Timestamp
+
+
+class PersonUpsert(WireModel):
+    person_uid: Uid
+    external_id: Name
+    display_name: Name
+    site: Slug
+    consent: ConsentPayload
+
+
+class PersonTombstone(WireModel):
+    """An erasure: the person's data is gone everywhere, and no later edit brings it back."""
+
+    person_uid: Uid
+    erased_at: Timestamp
+    reason: Text
+
+
+class FaceTemplateUpsert(WireModel):
+    """A template travels as little-endian float32, base64: the store's own byte layout."""
+
+    template_uid: Uid
+    person_uid: Uid
+    model_id: Name
+    model_version: Name
+    dim: Annotated[int, Field(strict=True, ge=1, le=MAX_TEMPLATE_DIM)]
+    vector_f32le_b64: Annotated[str, Field(strict=True, max_length=MAX_TEMPLATE_DIM * 6)]
+    quality: UnitFloat
+    source: Name
+
+    @model_validator(mode="after")
+    def _vector_matches_dim(self) -> FaceTemplateUpsert:
+        self.vector()
+        return self
+
+    def vector(self) -> list[float]:
+        """The decoded vector; finite, not all zero, ``dim`` long."""
+        try:
+            raw = base64.b64decode(self.vector_f32le_b64, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise ValueError(f"vector_f32le_b64 is not base64: {error}") from None
+        if len(raw) != self.dim * 4:
+            raise ValueError(f"vector holds {len(raw)} bytes; dim {self.dim} needs {self.dim * 4}")
+        values = list(struct.unpack(f"<{self.dim}f", raw))
+        # Bounded so cosine arithmetic in float4 cannot overflow to inf or NaN.
+        if not all(math.isfinite(v) and abs(v) <= MAX_VECTOR_ELEMENT for v in values):
+            raise ValueError(f"template values must be finite and within ±{MAX_VECTOR_ELEMENT:g}")
+        if sum(v * v for v in values) < 1e-12:
+            raise ValueError("a template vector must not be (nearly) all zero")
+        return values
+
+
+class PhotoUpsert(WireModel):
+    """Photo metadata; the bytes follow by the resumable upload."""
+
+    photo_uid: Uid
+    person_uid: Uid | None
+    media_type: MediaType
+    sha256: Sha256Hex
+    byte_size: Annotated[int, Field(strict=True, ge=1, le=MAX_PHOTO_BYTES)]
+    taken_at: Timestamp
+
+
+class FishObservationUpsert(WireModel):
+    """A catch record; ``predictions`` are the classifier's top-k, best first."""
+
+    observation_uid: Uid
+    observed_at: Timestamp
+    predictions: Annotated[list[tuple[Name, UnitFloat]], Field(max_length=MAX_PREDICTIONS)]
+    confirmed_species: Name | None
+    needs_review: StrictBool
+    photo_uid: Uid | None
+    position: tuple[Latitude, Longitude] | None
+    vessel: Name | None
+    trip: Name | None
+    haul: Name | None
+    count: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+    length_cm: Annotated[float, Field(strict=True, gt=0, le=10_000, allow_inf_nan=False)] | None
+    officer: Name
+    notes: LongText
+
+
+class AccessEventUpsert(WireModel):
+    """A kiosk decision. Events are append-only: the first version stored is final."""
+
+    event_uid: Uid
+    occurred_at: Timestamp
+    site: Slug
+    device: Name
+    decision: Name
+    person_uid: Uid | None
+    similarity: Similarity | None
+    liveness: UnitFloat | None
+
+
+class SpeciesPackPublished(WireModel):
+    """Pulled by handhelds: a new species pack is ready to download."""
+
+    version: Name
+    sha256: Sha256Hex
+    byte_size: int
+
+
+PAYLOADS: dict[tuple[str, str], type[WireModel]] = {
+    ("person", "upsert"): PersonUpsert,
+    ("person", "tombstone"): PersonTombstone,
+    ("face_template", "upsert"): FaceTemplateUpsert,
+    ("photo", "upsert"): PhotoUpsert,
+    ("fish_observation", "upsert"): FishObservationUpsert,
+    ("access_event", "upsert"): AccessEventUpsert,
+    ("species_pack", "publish"): SpeciesPackPublished,
+}
+"""What a device may push, plus ``species_pack`` which only the hub emits."""
+
+UID_FIELDS = {
+    "person": "person_uid",
+    "face_template": "template_uid",
+    "photo": "photo_uid",
+    "fish_observation": "observation_uid",
+    "access_event": "event_uid",
+}
+
+
+class PayloadError(ValueError):
+    """A payload that does not fit its entity's schema; the message is the rejection reason."""
+
+
+def parse_payload(entity: str, operation: str, payload: dict[str, Any]) -> WireModel:
+    """Validate a payload against its schema, or raise ``PayloadError`` with a short reason."""
+    schema = PAYLOADS.get((entity, operation))
+    if schema is None:
+        raise PayloadError(f"unknown entity/operation {entity}/{operation}")
+    try:
+        return schema.model_validate(payload)
+    except ValidationError as error:
+        raise PayloadError(f"invalid {entity} payload: {summarize(error)}") from None
+
+
+def summarize(error: ValidationError, limit: int = 3) -> str:
+    """The first few problems of a validation error: one printable line, no input echoed,
+    short enough for a ``Rejection`` (field names come from the sender, so they are cleaned)."""
+    parts = []
+    for detail in error.errors(include_url=False, include_input=False)[:limit]:
+        where = ".".join(_printable(str(step))[:60] for step in detail["loc"]) or "body"
+        parts.append(f"{where}: {_printable(detail['msg'])[:200]}")
+    more = error.error_count() - limit
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)

@@ -1,0 +1,116 @@
+"""Device registration, photo uploads, species packs, hub search and status.
+
+Photos travel in resumable chunks: the device starts (or resumes) an upload with the photo's
+size and sha256, then PUTs raw chunks at the offset the hub reports, each with its own
+sha256 in the ``X-Chunk-SHA256`` header. A chunk at the wrong offset gets 409 with the
+offset the hub has; a chunk whose checksum fails, or a finished photo whose checksum fails,
+is refused and nothing of it is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StrictBool, field_validator
+
+from sync.protocol.entities import MAX_VECTOR_ELEMENT, MediaType
+from sync.protocol.types import (
+    MAX_PHOTO_BYTES,
+    MAX_SEARCH_K,
+    PROTOCOL_VERSION,
+    Name,
+    Sha256Hex,
+    Similarity,
+    Slug,
+    Timestamp,
+    Uid,
+    WireModel,
+)
+
+CHUNK_SHA256_HEADER = "X-Chunk-SHA256"
+RegistrationCode = Annotated[str, Field(strict=True, pattern=r"^[0-9A-Za-z-]{8,40}$")]
+
+
+class RegisterRequest(WireModel):
+    """Exchanges the operator's one-time code for the device's token."""
+
+    code: RegistrationCode
+
+
+class RegisterResult(WireModel):
+    """The token is shown once; the hub keeps only its hash."""
+
+    device_id: Uid
+    site: Slug
+    token: str
+    protocol_version: int = PROTOCOL_VERSION
+
+
+class UploadStart(WireModel):
+    """Starts an upload, or returns the unfinished one for this photo (resume)."""
+
+    photo_uid: Uid
+    sha256: Sha256Hex
+    total_size: Annotated[int, Field(strict=True, ge=1, le=MAX_PHOTO_BYTES)]
+    media_type: MediaType
+
+
+class UploadStatus(WireModel):
+    """Where an upload stands: send the next chunk at ``received``."""
+
+    upload_id: Uid
+    photo_uid: Uid
+    total_size: int
+    received: int
+    complete: StrictBool
+
+
+class SpeciesPackInfo(WireModel):
+    version: Name
+    sha256: Sha256Hex
+    byte_size: int
+    published_at: Timestamp
+
+
+class SearchRequest(WireModel):
+    """A 1:N probe; ``all_sites`` needs a device the operator allowed to search centrally."""
+
+    model_id: Name
+    model_version: Name
+    # Elements bounded well inside float32 (pgvector stores float4); descriptors are ~unit.
+    vector: Annotated[
+        list[
+            Annotated[
+                float,
+                Field(
+                    strict=True, ge=-MAX_VECTOR_ELEMENT, le=MAX_VECTOR_ELEMENT, allow_inf_nan=False
+                ),
+            ]
+        ],
+        Field(min_length=128, max_length=128),
+    ]
+    k: Annotated[int, Field(strict=True, ge=1, le=MAX_SEARCH_K)] = 5
+    all_sites: StrictBool = False
+
+    @field_validator("vector")
+    @classmethod
+    def _not_zero(cls, vector: list[float]) -> list[float]:
+        if sum(v * v for v in vector) < 1e-12:
+            raise ValueError("a probe needs a direction: it must not be (nearly) all zero")
+        return vector
+
+
+class SearchMatch(WireModel):
+    person_uid: Uid
+    site: Slug
+    template_uid: Uid
+    similarity: Similarity
+
+
+class SearchResult(WireModel):
+    matches: list[SearchMatch]
+
+
+class HubStatus(WireModel):
+    status: str
+    protocol_version: int = PROTOCOL_VERSION

@@ -1,0 +1,102 @@
+"""Push and pull: outbox entries up to the hub, the site's change log back down.
+
+An entry mirrors a row of the device outbox (``sync.store.outbox``): the uuid idempotency
+key, the device's sequence, the entity and its uid, the operation, the JSON payload and the
+time the change was made on the device. The payload is checked per entity by the hub
+(``sync.protocol.entities``), so one bad entry is rejected with its reason while the rest of
+the batch is applied.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from pydantic import Field, JsonValue, field_validator
+
+from sync.protocol.types import (
+    DEFAULT_PULL_LIMIT,
+    MAX_BATCH_ENTRIES,
+    MAX_PAYLOAD_BYTES,
+    MAX_PULL_LIMIT,
+    PROTOCOL_VERSION,
+    Cursor,
+    Text,
+    Timestamp,
+    Uid,
+    WireModel,
+)
+
+EntityName = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Operation = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+class OutboxEntry(WireModel):
+    """One outbox row as it travels."""
+
+    idempotency_key: Uid
+    sequence: Cursor
+    entity: EntityName
+    entity_uid: Uid
+    operation: Operation
+    payload: dict[str, JsonValue]
+    occurred_at: Timestamp
+
+    @field_validator("payload")
+    @classmethod
+    def _bounded(cls, payload: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        if len(json.dumps(payload)) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"a payload holds at most {MAX_PAYLOAD_BYTES} bytes of JSON")
+        return payload
+
+
+class PushBatch(WireModel):
+    """Entries in outbox sequence order; the hub applies them in that order."""
+
+    device_id: Uid
+    protocol_version: Annotated[int, Field(strict=True)] = PROTOCOL_VERSION
+    entries: Annotated[list[OutboxEntry], Field(max_length=MAX_BATCH_ENTRIES)]
+
+
+class Rejection(WireModel):
+    """An entry the hub will never accept as sent: quarantine it with this reason."""
+
+    key: Uid
+    reason: Text
+
+
+class PushResult(WireModel):
+    """Every entry of the batch is in exactly one of the two lists.
+
+    A replayed key (a push whose answer was lost) is acknowledged again and stored once.
+    """
+
+    acknowledged: list[Uid]
+    rejected: list[Rejection]
+
+
+class PullRequest(WireModel):
+    """Changes of the device's site after ``cursor`` (0: from the beginning)."""
+
+    cursor: Cursor = 0
+    limit: Annotated[int, Field(strict=True, ge=1, le=MAX_PULL_LIMIT)] = DEFAULT_PULL_LIMIT
+
+
+class Change(WireModel):
+    """One entry of a site's change log: the hub's resolved state of a record."""
+
+    cursor: Cursor
+    entity: EntityName
+    entity_uid: Uid
+    operation: Operation
+    payload: dict[str, JsonValue]
+    changed_at: Timestamp
+    origin_device: Uid | None = None
+
+
+class PullResult(WireModel):
+    """Pull again with ``next_cursor`` while ``has_more``."""
+
+    changes: list[Change]
+    next_cursor: Cursor
+    has_more: bool

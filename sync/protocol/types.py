@@ -1,0 +1,102 @@
+"""Constrained value types and size limits shared by every wire schema.
+
+Every string refuses NUL (PostgreSQL text cannot hold it, and no legitimate field needs it),
+every float refuses NaN and infinities, and every string and list has an upper bound, so a
+hostile body is rejected by validation instead of reaching the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictStr,
+    StringConstraints,
+)
+
+PROTOCOL_VERSION = 1
+"""The wire protocol this module describes; bump it for any incompatible change."""
+
+MAX_BATCH_ENTRIES = 500
+MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_PUSH_BODY_BYTES = 4 * 1024 * 1024
+MAX_JSON_BODY_BYTES = 64 * 1024
+MAX_PULL_LIMIT = 1000
+DEFAULT_PULL_LIMIT = 500
+MAX_CHUNK_BYTES = 1024 * 1024
+MAX_PHOTO_BYTES = 32 * 1024 * 1024
+MAX_TEMPLATE_DIM = 4096
+MAX_PREDICTIONS = 20
+MAX_SEARCH_K = 50
+BIGINT_MAX = 2**63 - 1
+# The store's timestamp form: fixed width, so text order is time order on every device.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    return value
+
+
+def _uid_text(value: Any) -> Any:
+    """Uids arrive as JSON strings; a number is a type error, not a uid (pydantic would take
+    16 raw bytes or an int)."""
+    if not isinstance(value, str | UUID):
+        raise ValueError("expected a uuid string")
+    return value
+
+
+def _time_text(value: Any) -> Any:
+    """Times arrive as ISO-8601 strings; a number is a type error, not seconds since 1970."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("expected an ISO-8601 time with a timezone")
+    return value
+
+
+def format_timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+Text = Annotated[StrictStr, StringConstraints(max_length=1000), AfterValidator(_no_nul)]
+Name = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_nul)
+]
+LongText = Annotated[StrictStr, StringConstraints(max_length=4000), AfterValidator(_no_nul)]
+Slug = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+Sha256Hex = Annotated[StrictStr, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Uid = Annotated[UUID, BeforeValidator(_uid_text)]
+Timestamp = Annotated[
+    AwareDatetime, BeforeValidator(_time_text), PlainSerializer(format_timestamp, return_type=str)
+]
+Cursor = Annotated[int, Field(strict=True, ge=0, le=BIGINT_MAX)]
+UnitFloat = Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=False)]
+Similarity = Annotated[float, Field(strict=True, ge=-1.0, le=1.0, allow_inf_nan=False)]
+
+
+class WireModel(BaseModel):
+    """Base of every wire schema: unknown fields are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class ErrorBody(WireModel):
+    """Every 4xx (and the 5xx that should never happen) carries this JSON body.
+
+    ``error`` is a stable machine code the client acts on (``unknown_token`` and
+    ``device_revoked`` pause sync; ``offset_mismatch`` resumes an upload at
+    ``expected_offset``); ``reason`` is for people.
+    """
+
+    error: str
+    reason: str
+    expected_offset: int | None = None

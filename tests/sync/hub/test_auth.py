@@ -1,0 +1,81 @@
+"""Registration (one-time code -> token), wrong and revoked tokens, re-issued codes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.test import Client
+from django.utils import timezone
+
+from sync.hub import auth
+from sync.hub.models import Device
+from tests.sync.hub import entries as e
+from tests.sync.hub.hubkit import Api
+
+REGISTER = "/api/v1/devices/register"
+
+
+def _register(client: Client, code: str) -> Any:
+    return client.post(REGISTER, {"code": code}, content_type="application/json")
+
+
+def test_code_registers_once_and_only_hashes_are_stored(site_slug: str) -> None:
+    issued = auth.create_device(site_slug, "kiosk-1")
+    client = Client()
+    first = _register(client, issued.code.lower())  # typed by hand: case does not matter
+    assert first.status_code == 200
+    token = first.json()["token"]
+    assert first.json()["site"] == site_slug
+    again = _register(client, issued.code)
+    assert again.status_code == 404
+    assert again.json()["error"] == "unknown_code"
+    stored = Device.objects.get(uid=first.json()["device_id"])
+    assert stored.token_hash == auth.digest(token)
+    assert token not in str(Device.objects.filter(pk=stored.pk).values().first())
+
+
+def test_expired_code_is_refused(site_slug: str) -> None:
+    issued = auth.create_device(site_slug, "kiosk-1")
+    Device.objects.filter(pk=issued.device.pk).update(
+        code_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    response = _register(Client(), issued.code)
+    assert response.status_code == 410
+    assert "expired" in response.json()["reason"]
+
+
+def test_missing_wrong_and_malformed_tokens_are_401_with_reason(api: Api) -> None:
+    path = api.site_path("changes")
+    cases = {
+        "none": {},
+        "wrong": api.auth("jaga_not-a-real-token"),
+        "scheme": {"Authorization": f"Token {api.token}"},
+    }
+    for name, headers in cases.items():
+        response = api.get(path, headers=headers)
+        assert response.status_code == 401, name
+        assert response.json()["reason"], name
+        assert response["WWW-Authenticate"].startswith("Bearer"), name
+    assert api.get(path, headers=api.auth("jaga_x")).json()["error"] == "unknown_token"
+
+
+def test_revoked_device_is_403_and_cannot_push(api: Api) -> None:
+    auth.revoke(Device.objects.get(uid=api.device_id), "stolen from the boat")
+    response = api.push_response(e.entry("person", "upsert", e.person(api.site)))
+    assert response.status_code == 403
+    assert response.json()["error"] == "device_revoked"
+    assert "stolen" in response.json()["reason"]
+
+
+def test_new_code_kills_the_old_token_and_re_registers(api: Api) -> None:
+    device = Device.objects.get(uid=api.device_id)
+    issued = auth.issue_code(device)
+    assert api.get(api.site_path("changes")).status_code == 401
+    response = _register(api.client, issued.code)
+    assert response.status_code == 200
+    assert response.json()["device_id"] == api.device_id
+    assert (
+        api.get(api.site_path("changes"), headers=api.auth(response.json()["token"])).status_code
+        == 200
+    )

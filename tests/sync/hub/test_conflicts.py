@@ -1,0 +1,113 @@
+"""Conflicts: LWW per field with a (time, device) tie-break, hub edits, tombstones win."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from sync.hub import review
+from sync.hub.models import AppliedEntry, FaceTemplate, FishObservation, Person
+from tests.sync.hub import entries as e
+from tests.sync.hub.hubkit import Api
+
+
+def _second_device(api: Api) -> Api:
+    return Api.register_new(api.site, "kiosk-2")
+
+
+def test_later_edit_wins_whatever_order_it_arrives_in(api: Api) -> None:
+    other = _second_device(api)
+    person = e.person(api.site, name="Ana")
+    api.push(e.entry("person", "upsert", person, when=e.at(0)))
+    late = e.entry("person", "upsert", {**person, "display_name": "Ana Late"}, when=e.at(10))
+    early = e.entry("person", "upsert", {**person, "display_name": "Ana Early"}, when=e.at(5))
+    other.push(late)
+    cursor = api.pull_all()[-1]["cursor"]
+    api.push(early)  # arrives last, but was made earlier: it loses
+    assert Person.objects.get(uid=person["person_uid"]).display_name == "Ana Late"
+    assert api.pull(cursor)["changes"] == []  # nothing changed, nothing to pull
+
+
+def test_equal_times_are_broken_by_the_greater_device_id(api: Api) -> None:
+    other = _second_device(api)
+    person = e.person(api.site, name="Ana")
+    api.push(e.entry("person", "upsert", person, when=e.at(0)))
+    winner, loser = sorted([api, other], key=lambda device: device.device_id, reverse=True)
+    for device in (winner, loser):  # the winner first: arrival order must not matter
+        edit = {**person, "display_name": f"by {device.device_id}"}
+        device.push(e.entry("person", "upsert", edit, when=e.at(1)))
+    assert Person.objects.get(uid=person["person_uid"]).display_name == f"by {winner.device_id}"
+
+
+def test_fields_merge_independently_and_a_hub_correction_flows_back(api: Api) -> None:
+    observation = e.observation()
+    api.push(e.entry("fish_observation", "upsert", observation, when=e.at(0)))
+    stored = FishObservation.objects.get(uid=observation["observation_uid"])
+    cursor = api.pull_all()[-1]["cursor"]
+    review.correct_species(stored.pk, "Lutjanus synagris", "reviewer")
+    correction = api.pull(cursor)["changes"]
+    assert [c["payload"]["confirmed_species"] for c in correction] == ["Lutjanus synagris"]
+    assert (
+        correction[0]["origin_device"] is None and correction[0]["payload"]["needs_review"] is False
+    )
+    # An offline edit of the notes, made after the catch but before the review reached the
+    # boat, still carries the old species: the notes win, the species stays corrected.
+    edit = {**observation, "notes": "gut contents: shrimp"}
+    api.push(e.entry("fish_observation", "upsert", edit, when=e.at(30)))
+    stored.refresh_from_db()
+    assert (stored.notes, stored.confirmed_species) == ("gut contents: shrimp", "Lutjanus synagris")
+    assert stored.needs_review is False
+
+
+def test_a_device_clock_far_ahead_is_clamped(api: Api) -> None:
+    person = e.person(api.site, name="Ana")
+    future = timezone.now() + timedelta(days=365)
+    api.push(e.entry("person", "upsert", {**person, "display_name": "Future"}, when=future))
+    stamp = Person.objects.get(uid=person["person_uid"]).field_versions["display_name"][0]
+    clamped = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    assert clamped <= timezone.now() + timedelta(seconds=settings.JAGA_HUB_MAX_CLOCK_SKEW_S)
+
+
+def test_tombstone_beats_later_edits_and_templates(api: Api) -> None:
+    other = _second_device(api)
+    person = e.person(api.site)
+    uid = person["person_uid"]
+    api.push(
+        e.entry("person", "upsert", person, when=e.at(0)),
+        e.entry("face_template", "upsert", e.template(uid, [0.3] * 128), when=e.at(0)),
+    )
+    api.push(e.entry("person", "tombstone", e.tombstone(uid, e.at(1)), when=e.at(1)))
+    # Another kiosk, offline since before the erasure, edits the person and adds a template.
+    late_edit = e.entry("person", "upsert", {**person, "display_name": "Back?"}, when=e.at(60))
+    late_template = e.entry("face_template", "upsert", e.template(uid, [0.4] * 128), when=e.at(61))
+    result = other.push(late_edit, late_template)
+    assert result["rejected"] == []  # acknowledged, so the outbox drains...
+    erased = Person.objects.get(uid=uid)
+    assert erased.erased and erased.display_name == "" and erased.external_id == ""
+    assert not FaceTemplate.objects.filter(person=erased).exists()  # ...but nothing returns
+    outcomes = AppliedEntry.objects.filter(
+        key__in=[late_edit.idempotency_key, late_template.idempotency_key]
+    )
+    assert set(outcomes.values_list("outcome", flat=True)) == {"superseded"}
+    last = other.pull_all()[-1]
+    assert (last["entity"], last["operation"]) == ("person", "tombstone")
+    assert "Ana" not in str(other.pull_all())  # a device syncing now never sees the PII
+
+
+def test_a_tombstone_for_an_unknown_person_still_guards_the_uid(api: Api) -> None:
+    uid = e.uid()
+    api.push(e.entry("person", "tombstone", e.tombstone(uid)))
+    api.push(e.entry("person", "upsert", e.person(api.site, person_uid=uid), when=e.at(5)))
+    assert Person.objects.get(uid=uid).display_name == ""
+
+
+def test_access_events_are_append_only(api: Api) -> None:
+    event = e.access_event(api.site)
+    api.push(e.entry("access_event", "upsert", event))
+    rewrite = e.entry("access_event", "upsert", {**event, "decision": "not_matched"})
+    duplicate = e.entry("access_event", "upsert", event)
+    result = api.push(rewrite, duplicate)
+    assert "append-only" in result["rejected"][0]["reason"]
+    assert result["acknowledged"] == [str(duplicate.idempotency_key)]

@@ -1,0 +1,138 @@
+"""Hostile input: oversized, malformed or odd bodies get a 4xx with a reason, never a 5xx,
+and nothing is stored."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from sync.hub.models import AppliedEntry, Change, FishObservation, Person
+from tests.sync.hub import entries as e
+from tests.sync.hub.hubkit import Api
+
+
+def _counts() -> tuple[int, ...]:
+    return tuple(m.objects.count() for m in (AppliedEntry, Change, FishObservation, Person))
+
+
+def _push_body(api: Api, **entry_changes: Any) -> dict[str, Any]:
+    body = e.batch(api.device_id, [e.entry("fish_observation", "upsert", e.observation())])
+    data = body.model_dump(mode="json")
+    data["entries"][0].update(entry_changes)
+    return data
+
+
+BAD_BODIES: dict[str, Any] = {
+    "not json": "{not json",
+    "json array": "[]",
+    "empty": "",
+    "deep nesting": '{"a":' * 5000 + "1" + "}" * 5000,
+    "nan": '{"device_id": "00000000-0000-4000-8000-000000000000", "entries": [], "x": NaN}',
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_BODIES))
+def test_malformed_json_is_400(api: Api, name: str) -> None:
+    before = _counts()
+    response = api.post(api.site_path("push"), BAD_BODIES[name])
+    assert response.status_code == 400, response.content
+    assert response.json()["reason"]
+    assert _counts() == before
+
+
+def test_schema_violations_are_400_and_store_nothing(api: Api) -> None:
+    before = _counts()
+    variants = [
+        _push_body(api, sequence=-1),
+        _push_body(api, sequence=2**63),
+        _push_body(api, idempotency_key="not-a-uuid"),
+        _push_body(api, occurred_at="2026-03-01T08:00:00"),  # no timezone
+        _push_body(api, occurred_at=1_700_000_000),  # a number is not a time
+        _push_body(api, extra_field=1),
+        _push_body(api, entity="x" * 65),
+        _push_body(api, payload={"notes": "x" * 70_000}),
+        _push_body(api, payload=[1, 2]),
+        _push_body(api) | {"entries": [_push_body(api)["entries"][0]] * 501},
+    ]
+    for body in variants:
+        response = api.post(api.site_path("push"), body)
+        assert response.status_code == 400, (body, response.content)
+        assert response.json()["error"] == "invalid_body"
+    assert _counts() == before
+
+
+def test_nul_and_non_finite_values_inside_payloads_store_nothing(api: Api) -> None:
+    """Each is refused: the whole batch (400) or the entry (rejected), never stored."""
+    before = _counts()
+    sneaky = [
+        e.observation(notes="a\x00b"),
+        e.observation(length_cm=float("inf")),
+        e.observation(count=10**30),
+        e.person(api.site) | {"site": "Not A Slug"},
+        e.template(e.uid(), [0.0] * 128),
+    ]
+    for payload in sneaky:
+        entity = (
+            "person"
+            if "display_name" in payload
+            else ("face_template" if "template_uid" in payload else "fish_observation")
+        )
+        body = _push_body(api, entity=entity, payload=payload)
+        body["entries"][0]["entity_uid"] = next(iter(payload.values()))
+        response = api.post(api.site_path("push"), json.dumps(body, allow_nan=True))
+        assert response.status_code in (200, 400), response.content
+        if response.status_code == 200:
+            assert response.json()["acknowledged"] == [], payload
+            assert response.json()["rejected"][0]["reason"], payload
+    assert _counts() == before
+
+
+def test_oversized_bodies_are_413_before_they_are_read(api: Api) -> None:
+    before = _counts()
+    huge = b"{" + b" " * (4 * 1024 * 1024 + 10) + b"}"
+    response = api.post(api.site_path("push"), huge)
+    assert response.status_code == 413
+    assert "at most" in response.json()["reason"]
+    response = api.post("/api/v1/devices/register", b"{" + b" " * 70_000 + b"}")
+    assert response.status_code == 413
+    assert _counts() == before
+
+
+def test_wrong_content_type_method_and_path_are_4xx_json(api: Api) -> None:
+    checks = [
+        (
+            api.post(
+                api.site_path("push"), "a=1", content_type="application/x-www-form-urlencoded"
+            ),
+            415,
+        ),
+        (api.client.delete(api.site_path("push"), headers=api.auth()), 405),
+        (api.get("/api/v1/nowhere"), 404),
+        (api.get("/api/v1/sites/UPPER CASE/changes"), 404),
+        (api.post("/api/v1/devices/register", {"code": "../../etc"}), 400),
+        (
+            api.client.post(
+                api.site_path("push"),
+                "{}",
+                content_type="application/json",
+                headers=api.auth(),
+                HTTP_CONTENT_LENGTH="x",
+            ),
+            400,
+        ),
+    ]
+    for response, status in checks:
+        assert response.status_code == status, response.content
+        assert response.json()["reason"]
+
+
+def test_the_search_endpoint_checks_its_probe(api: Api) -> None:
+    path = api.site_path("search")
+    probe = {"model_id": "dlib-resnet-128", "model_version": "1", "vector": [0.1] * 128}
+    assert api.post(path, probe | {"vector": [0.1] * 127}).status_code == 400
+    assert api.post(path, probe | {"k": 10_000}).status_code == 400
+    response = api.post(path, probe | {"all_sites": True})
+    assert response.status_code == 403
+    assert response.json()["error"] == "search_not_allowed"

@@ -1,0 +1,84 @@
+"""A real hub process (``jaga hub run``: gunicorn workers) on loopback, killed and restarted."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from sync.hub import auth
+from sync.hub.models import FishObservation
+from tests.sync.hub import entries as e
+from tests.sync.hub.hubkit import REPO, HubProcess
+
+
+def _register(hub_url: str, site: str) -> tuple[str, dict[str, str]]:
+    code = auth.create_device(site, "boat-1").code
+    body = httpx.post(f"{hub_url}/api/v1/devices/register", json={"code": code}).json()
+    return body["device_id"], {"Authorization": f"Bearer {body['token']}"}
+
+
+def test_push_and_pull_over_http(live_hub: HubProcess, site_slug: str) -> None:
+    device_id, headers = _register(live_hub.url, site_slug)
+    base = f"{live_hub.url}/api/v1/sites/{site_slug}"
+    pushed = e.batch(device_id, [e.entry("fish_observation", "upsert", e.observation())])
+    result = httpx.post(f"{base}/push", json=pushed.model_dump(mode="json"), headers=headers)
+    assert result.json()["acknowledged"] == [str(pushed.entries[0].idempotency_key)]
+    changes = httpx.get(f"{base}/changes", params={"cursor": 0}, headers=headers).json()
+    assert [c["entity_uid"] for c in changes["changes"]] == [str(pushed.entries[0].entity_uid)]
+    wrong = httpx.get(f"{base}/changes", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.json()["error"] == "unknown_token"
+    schema = httpx.get(f"{live_hub.url}/api/schema/")
+    assert schema.status_code == 200 and b"/api/v1/sites/{site}/push" in schema.content
+
+
+def test_a_killed_hub_restarts_and_a_replayed_batch_is_stored_once(
+    hub_database: str, tmp_path: Path, site_slug: str
+) -> None:
+    hub = HubProcess(hub_database, tmp_path / "hub")
+    hub.start()
+    try:
+        device_id, headers = _register(hub.url, site_slug)
+        pushed = e.batch(device_id, [e.entry("fish_observation", "upsert", e.observation())])
+        url = f"{hub.url}/api/v1/sites/{site_slug}/push"
+        httpx.post(url, json=pushed.model_dump(mode="json"), headers=headers)
+        hub.kill()  # SIGKILL: the device never heard back, so it will push the batch again
+        hub.start()
+        again = httpx.post(url, json=pushed.model_dump(mode="json"), headers=headers).json()
+        assert again["acknowledged"] == [str(pushed.entries[0].idempotency_key)]
+        assert FishObservation.objects.filter(uid=pushed.entries[0].entity_uid).count() == 1
+    finally:
+        hub.stop()
+
+
+def test_create_device_command_prints_a_working_code(
+    hub_database: str, site_slug: str, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "main.py"),
+            "hub",
+            "create-device",
+            "--site",
+            site_slug,
+            "--name",
+            "kiosk-cli",
+            "--data",
+            str(tmp_path / "hub"),
+        ],
+        env={"DATABASE_URL": hub_database, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    code = re.search(r"one-time code: (\S+)", done.stdout)
+    assert code, done.stdout
+    device, _ = auth.register(code.group(1))
+    assert device.site.slug == site_slug

@@ -1,0 +1,151 @@
+"""Photo uploads resume at the hub's offset; bad chunk or photo checksums keep nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+from sync.hub.models import Photo, PhotoUpload, UploadChunk
+from sync.protocol import CHUNK_SHA256_HEADER
+from tests.sync.hub import entries as e
+from tests.sync.hub.hubkit import Api
+
+PHOTO = os.urandom(300_000)
+CHUNK = 128 * 1024
+
+
+def _start(api: Api, data: bytes = PHOTO, sha256: str | None = None, uid: str | None = None) -> Any:
+    body = {
+        "photo_uid": uid or e.uid(),
+        "sha256": sha256 or hashlib.sha256(data).hexdigest(),
+        "total_size": len(data),
+        "media_type": "image/jpeg",
+    }
+    return api.post(api.site_path("uploads"), body)
+
+
+def _put(api: Api, upload_id: str, offset: int, chunk: bytes, sha256: str | None = None) -> Any:
+    headers = api.auth() | {CHUNK_SHA256_HEADER: sha256 or hashlib.sha256(chunk).hexdigest()}
+    return api.client.put(
+        f"{api.site_path('uploads')}/{upload_id}?offset={offset}",
+        chunk,
+        content_type="application/octet-stream",
+        headers=headers,
+    )
+
+
+def test_an_interrupted_upload_resumes_where_the_hub_stands(api: Api) -> None:
+    started = _start(api).json()
+    upload_id, photo_uid = started["upload_id"], started["photo_uid"]
+    assert started["received"] == 0
+    assert _put(api, upload_id, 0, PHOTO[:CHUNK]).json()["received"] == CHUNK
+    # The link drops; the device restarts and asks (start again = resume, same upload).
+    resumed = _start(api, uid=photo_uid).json()
+    assert (resumed["upload_id"], resumed["received"]) == (upload_id, CHUNK)
+    status = api.get(f"{api.site_path('uploads')}/{upload_id}").json()
+    assert status["received"] == CHUNK
+    offset = status["received"]
+    while offset < len(PHOTO):
+        offset = _put(api, upload_id, offset, PHOTO[offset : offset + CHUNK]).json()["received"]
+    assert bytes(Photo.objects.get(uid=photo_uid).data) == PHOTO
+    assert not UploadChunk.objects.filter(upload__uid=upload_id).exists()
+    # A retried last chunk whose answer was lost is answered, not stored twice.
+    again = _put(api, upload_id, len(PHOTO) - 10, PHOTO[-10:])
+    assert again.status_code == 200 and again.json()["complete"] is True
+
+
+def test_a_chunk_at_the_wrong_offset_gets_409_with_the_right_one(api: Api) -> None:
+    upload_id = _start(api).json()["upload_id"]
+    _put(api, upload_id, 0, PHOTO[:CHUNK])
+    response = _put(api, upload_id, 2 * CHUNK, PHOTO[2 * CHUNK : 3 * CHUNK])
+    assert response.status_code == 409
+    assert response.json()["expected_offset"] == CHUNK
+
+
+def test_a_corrupt_chunk_is_refused_and_not_kept(api: Api) -> None:
+    upload_id = _start(api).json()["upload_id"]
+    response = _put(api, upload_id, 0, PHOTO[:CHUNK], sha256="0" * 64)
+    assert response.status_code == 400
+    assert response.json()["error"] == "chunk_checksum_mismatch"
+    assert PhotoUpload.objects.get(uid=upload_id).received == 0
+    assert not UploadChunk.objects.filter(upload__uid=upload_id).exists()
+
+
+def test_a_photo_whose_whole_checksum_fails_is_discarded(api: Api) -> None:
+    started = _start(api, sha256="ab" * 32).json()  # announced checksum is not the bytes'
+    upload_id = started["upload_id"]
+    _put(api, upload_id, 0, PHOTO[:CHUNK])
+    _put(api, upload_id, CHUNK, PHOTO[CHUNK : 2 * CHUNK])
+    response = _put(api, upload_id, 2 * CHUNK, PHOTO[2 * CHUNK :])
+    assert response.status_code == 400
+    assert response.json() | {"reason": ""} == {
+        "error": "photo_checksum_mismatch",
+        "reason": "",
+        "expected_offset": 0,
+    }
+    assert Photo.objects.get(uid=started["photo_uid"]).data is None
+    assert not UploadChunk.objects.filter(upload__uid=upload_id).exists()
+    assert PhotoUpload.objects.get(uid=upload_id).received == 0
+
+
+def test_chunk_headers_and_types_are_checked(api: Api) -> None:
+    upload_id = _start(api).json()["upload_id"]
+    path = f"{api.site_path('uploads')}/{upload_id}"
+    sha = {CHUNK_SHA256_HEADER: hashlib.sha256(b"x").hexdigest()}
+    cases = [
+        (
+            api.client.put(
+                f"{path}?offset=0",
+                b"x",
+                content_type="application/octet-stream",
+                headers=api.auth(),
+            ),
+            400,
+        ),  # no checksum header
+        (
+            api.client.put(
+                f"{path}?offset=zero",
+                b"x",
+                content_type="application/octet-stream",
+                headers=api.auth() | sha,
+            ),
+            400,
+        ),
+        (
+            api.client.put(
+                f"{path}?offset=0", b"x", content_type="text/plain", headers=api.auth() | sha
+            ),
+            415,
+        ),
+        (
+            api.client.put(
+                f"{path}?offset=0",
+                b"x" * (1024 * 1024 + 1),
+                content_type="application/octet-stream",
+                headers=api.auth() | sha,
+            ),
+            413,
+        ),
+        (
+            api.client.put(
+                f"{api.site_path('uploads')}/{e.uid()}?offset=0",
+                b"x",
+                content_type="application/octet-stream",
+                headers=api.auth() | sha,
+            ),
+            404,
+        ),
+    ]
+    for response, status in cases:
+        assert response.status_code == status, response.content
+        assert response.json()["reason"]
+    assert PhotoUpload.objects.get(uid=upload_id).received == 0
+
+
+def test_photo_metadata_and_upload_must_agree(api: Api) -> None:
+    meta = e.photo(PHOTO)
+    api.push(e.entry("photo", "upsert", meta))
+    conflict = _start(api, data=PHOTO[:-1], uid=meta["photo_uid"])
+    assert conflict.status_code == 409
+    assert _start(api, uid=meta["photo_uid"]).status_code == 200

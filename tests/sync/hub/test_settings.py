@@ -1,0 +1,25 @@
+"""Settings from the environment: the Redis cache, the database URL."""
+
+from __future__ import annotations
+
+from sync.hub.dburl import parse_database_url, with_database
+from sync.hub.settings import caches_for
+
+
+def test_redis_url_selects_the_shared_redis_cache() -> None:
+    assert caches_for("redis://cache:6379/1")["default"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://cache:6379/1",
+    }
+    assert caches_for("")["default"]["BACKEND"].endswith("LocMemCache")
+
+
+def test_database_urls_for_tcp_and_unix_sockets() -> None:
+    tcp = parse_database_url("postgresql://jaga:s%40cret@db.example:6543/hub?sslmode=require")
+    assert (tcp["USER"], tcp["PASSWORD"], tcp["HOST"], tcp["PORT"], tcp["NAME"]) == (
+        "jaga", "s@cret", "db.example", "6543", "hub",
+    )  # fmt: skip
+    assert tcp["OPTIONS"] == {"sslmode": "require"}
+    socket = parse_database_url("postgresql://postgres@/jaga?host=/tmp/pg&port=5432")
+    assert (socket["HOST"], socket["PORT"], socket["OPTIONS"]) == ("/tmp/pg", "5432", {})
+    assert with_database("postgresql://u@h:1/a?x=1", "b") == "postgresql://u@h:1/b?x=1"
