@@ -34,7 +34,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
@@ -43,6 +42,7 @@ import numpy.typing as npt
 from inference.errors import InputError, RuntimeSetupError
 from inference.face.types import FaceBox, Point
 from inference.runtime import Runtime
+from inference.runtime.session import ModelSession
 
 FloatArray = npt.NDArray[np.float32]
 Image = npt.NDArray[np.uint8]
@@ -52,16 +52,8 @@ HEAD_KINDS = ("cls", "obj", "bbox", "kps")
 _HEAD_NAME = re.compile(r"^(cls|obj|bbox|kps)_(\d+)$")
 
 
-class DetectorSession(Protocol):
-    """What the detector needs of a session: run it, and know the names of its outputs."""
-
-    @property
-    def provider(self) -> str: ...
-
-    @property
-    def output_names(self) -> list[str]: ...
-
-    def run(self, inputs: Mapping[str, FloatArray]) -> list[FloatArray]: ...
+# The detector needs only the runtime's session protocol: run it and know its output names.
+DetectorSession = ModelSession
 
 
 @dataclass(frozen=True)
