@@ -6,6 +6,8 @@ import argparse
 from typing import Any
 
 from inference import bench
+from inference.face import cli as face_cli
+from inference.fish import cli as fish_cli
 from inference.pack import cli as pack_cli
 
 
@@ -13,3 +15,5 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the inference package's subcommands to the ``jaga`` parser."""
     pack_cli.register(subparsers)
     bench.register(subparsers)
+    fish_cli.register(subparsers)
+    face_cli.register(subparsers)

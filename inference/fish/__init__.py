@@ -1,0 +1,14 @@
+"""Fish species: training a head on the EfficientNet-Lite0 backbone, species packs, classification.
+
+The package is split so that a handheld that only classifies never imports torch:
+
+- :mod:`inference.fish.classify` — :class:`SpeciesClassifier` (ONNX Runtime only) and
+  :mod:`inference.fish.types` — :class:`FishPrediction`, the value it returns;
+- :mod:`inference.fish.pack` — reading, verifying and writing species packs;
+- :mod:`inference.fish.train` / :mod:`inference.fish.finetune` — the two training modes (torch);
+- :mod:`inference.fish.evaluate` — ``jaga fish eval``;
+- :mod:`inference.fish.corrections` — ``jaga fish export-training-set``.
+
+Nothing is re-exported here on purpose: importing the package must stay free of torch and
+of the runtime, so that the fine-tune can run on a machine that has only torch.
+"""

@@ -1,0 +1,178 @@
+"""On-device species classification with a verified species pack.
+
+One photo may hold several fish: :meth:`SpeciesClassifier.classify` takes the crops of one
+photo (or of many) and runs them as one batch. The pack can be switched while the classifier
+is in use; a pack that fails verification, or whose model will not load, is refused and the
+current pack stays in use.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from inference.fish.export import INPUT_NAME, PROBABILITIES
+from inference.fish.images import (
+    DEFAULT_GATE,
+    INPUT_SIZE,
+    FloatArray,
+    QualityGate,
+    UInt8Image,
+    check_rgb,
+    letterbox,
+    read_image,
+    to_batch,
+)
+from inference.fish.pack import SpeciesPack, load_pack
+from inference.fish.types import FishPrediction, FishStatus, SpeciesScore
+from inference.pack.installed import InstalledModel, default_pack_dir
+from inference.pack.manifest import InputContract, ModelSpec
+from inference.runtime import OnnxSession, Precision, ProviderPlan, ThreadBudget
+from inference.runtime.providers import plan_providers
+from inference.runtime.session import SessionConfig
+
+log = logging.getLogger(__name__)
+DEFAULT_TOP_K = 5
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    pack: SpeciesPack
+    session: OnnxSession
+    probabilities_index: int
+
+
+class SpeciesClassifier:
+    """Top-k species with calibrated probabilities, ``unknown`` and review flags."""
+
+    def __init__(
+        self,
+        pack: SpeciesPack,
+        *,
+        precision: str = "fp32",
+        plan: ProviderPlan | None = None,
+        threads: ThreadBudget | None = None,
+        engines_dir: Path | None = None,
+        gate: QualityGate = DEFAULT_GATE,
+        batch_size: int = 16,
+    ) -> None:
+        self._precision = precision
+        self._config = SessionConfig(
+            plan=plan or plan_providers(ort.get_available_providers(), precision=Precision.FP16),
+            threads=threads or ThreadBudget.share_cores(sessions=1),
+            engines_dir=engines_dir or default_pack_dir() / "engines",
+        )
+        self._gate = gate
+        self._batch_size = batch_size
+        self._switching = threading.Lock()
+        self._loaded = self._load(pack)
+
+    @classmethod
+    def from_path(cls, root: Path, **options: object) -> SpeciesClassifier:
+        return cls(load_pack(root), **options)  # type: ignore[arg-type]
+
+    @property
+    def pack(self) -> SpeciesPack:
+        return self._loaded.pack
+
+    @property
+    def provider(self) -> str:
+        return self._loaded.session.provider
+
+    def switch_pack(self, root: Path) -> SpeciesPack:
+        """Verify and load the pack at ``root``, then use it; on any error keep the current one."""
+        with self._switching:
+            loaded = self._load(load_pack(root))
+            previous, self._loaded = self._loaded.pack, loaded
+        log.info("species pack %s -> %s", previous.version, loaded.pack.version)
+        return loaded.pack
+
+    def classify(
+        self, images: Sequence[UInt8Image], top_k: int = DEFAULT_TOP_K
+    ) -> list[FishPrediction]:
+        """One prediction per RGB uint8 image (crops of the fish), in order."""
+        loaded = self._loaded  # one pack for the whole call, even if switched meanwhile
+        checked = [check_rgb(image) for image in images]
+        reasons = [self._gate.reject_reason(image) for image in checked]
+        usable = [i for i, reason in enumerate(reasons) if reason is None]
+        probabilities = self.probabilities([checked[i] for i in usable], loaded)
+        rows = dict(zip(usable, probabilities, strict=True))
+        return [
+            _prediction(loaded.pack, rows[i], top_k) if i in rows
+            else _no_fish(loaded.pack, reasons[i] or "")
+            for i in range(len(checked))
+        ]  # fmt: skip
+
+    def classify_files(
+        self, paths: Sequence[Path], top_k: int = DEFAULT_TOP_K
+    ) -> list[FishPrediction]:
+        """As :meth:`classify`; a file that cannot be decoded raises :class:`ImageError`."""
+        return self.classify([read_image(path) for path in paths], top_k)
+
+    def probabilities(
+        self, images: Sequence[UInt8Image], loaded: _Loaded | None = None
+    ) -> FloatArray:
+        """Calibrated probabilities ``[N, C]`` for raw RGB crops, without the quality gate."""
+        loaded = loaded or self._loaded
+        rows = [np.zeros((0, len(loaded.pack.species)), dtype=np.float32)]
+        for start in range(0, len(images), self._batch_size):
+            batch = to_batch([letterbox(im) for im in images[start : start + self._batch_size]])
+            rows.append(loaded.session.run({INPUT_NAME: batch})[loaded.probabilities_index])
+        return np.concatenate(rows).astype(np.float32)
+
+    def _load(self, pack: SpeciesPack) -> _Loaded:
+        path = pack.model_path(self._precision)
+        spec = _session_spec(pack, path)
+        session = OnnxSession(InstalledModel(spec, path, pack.sha256[path.name]), self._config)
+        return _Loaded(pack, session, session.output_names.index(PROBABILITIES))
+
+
+def _session_spec(pack: SpeciesPack, path: Path) -> ModelSpec:
+    """The runtime's description of a pack model, so it gets the same provider planning,
+    thread budget and TensorRT engine cache (keyed by the file's sha256) as the pack models."""
+    contract = InputContract(
+        name=INPUT_NAME,
+        shape=("N", 3, INPUT_SIZE, INPUT_SIZE),
+        example=(1, 3, INPUT_SIZE, INPUT_SIZE),
+        layout="NCHW",
+        colour="RGB",
+        range="0-255",
+    )
+    return ModelSpec(
+        id="fish_species",
+        name=f"{pack.name} {pack.version}",
+        role="fish_species",
+        version=pack.version,
+        licence="see the pack's card.md",
+        file=path.name,
+        converter="copy",
+        sha256=pack.sha256[path.name],
+        card="card.md",
+        sources={},
+        input=contract,
+    )
+
+
+def _prediction(pack: SpeciesPack, row: FloatArray, top_k: int) -> FishPrediction:
+    order = np.argsort(-row, kind="stable")[: max(1, top_k)]
+    scores = tuple(
+        SpeciesScore(pack.species[i], float(np.clip(row[i], 0.0, 1.0))) for i in order
+    )  # fmt: skip
+    confidence = scores[0].probability
+    known = confidence >= pack.thresholds.open_set
+    return FishPrediction(
+        status=FishStatus.IDENTIFIED if known else FishStatus.UNKNOWN,
+        top_k=scores,
+        needs_review=not known or confidence < pack.thresholds.review,
+        pack_version=pack.version,
+    )
+
+
+def _no_fish(pack: SpeciesPack, reason: str) -> FishPrediction:
+    return FishPrediction(FishStatus.NO_FISH, (), True, pack.version, reason)

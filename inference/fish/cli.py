@@ -1,0 +1,333 @@
+"""``jaga fish train | eval | export-training-set | build-pack | bench``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from inference.errors import InferenceError, InputError
+from inference.fish.calibrate import DEFAULT_KNOWN_ACCEPTANCE, DEFAULT_REVIEW_PRECISION
+from inference.fish.card import KNOWN_SOURCES, UNSPECIFIED, DataSource
+from inference.fish.config import FinetuneConfig, HeadConfig
+
+BACKBONE_ID = "efficientnet_lite0"
+_ALL_SETTINGS = {f.name for c in (HeadConfig, FinetuneConfig) for f in dataclasses.fields(c)}
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    fish = subparsers.add_parser("fish", help="train, evaluate and feed fish species packs")
+    commands = fish.add_subparsers(dest="fish_command", metavar="ACTION", required=True)
+    _add_train(commands)
+    _add_eval(commands)
+    _add_export(commands)
+    _add_build(commands)
+    _add_bench(commands)
+
+
+def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
+    train = commands.add_parser("train", help="train a species pack from species folders")
+    train.add_argument("--data", type=Path, required=True, help="folder of species folders")
+    train.add_argument("--out", type=Path, required=True, help="species pack folder to write")
+    train.add_argument("--mode", choices=["head", "finetune"], default="head")
+    train.add_argument(
+        "--holdout",
+        nargs="*",
+        default=[],
+        metavar="SPECIES",
+        help="species folders left out of training, to measure open-set AUROC",
+    )
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--views",
+        type=int,
+        default=4,
+        help="head mode: augmented views per training image (0: none)",
+    )
+    train.add_argument("--hidden", type=int, default=0, help="head mode: hidden width (0: linear)")
+    train.add_argument("--epochs", type=int, default=None)
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a training setting (HeadConfig or FinetuneConfig field)",
+    )
+    train.add_argument("--validation-fraction", type=float, default=0.2)
+    train.add_argument("--known-acceptance", type=float, default=DEFAULT_KNOWN_ACCEPTANCE)
+    train.add_argument("--review-precision", type=float, default=DEFAULT_REVIEW_PRECISION)
+    train.add_argument("--no-int8", action="store_true", help="skip the INT8 model")
+    train.add_argument("--name", default="fish-species", help="pack name")
+    train.add_argument("--version", help="pack version (default: date and model digest)")
+    train.add_argument(
+        "--source", default="", help=f"data source: one of {', '.join(KNOWN_SOURCES)}, or free text"
+    )
+    train.add_argument("--terms", default="", help="terms of use of the data (free text)")
+    train.add_argument(
+        "--keep-head",
+        type=Path,
+        metavar="DIR",
+        help="head mode: also keep the head, species, thresholds and card in DIR "
+        "(how assets/fish/default is made)",
+    )
+    train.add_argument("--models-dir", type=Path, help="installed model pack (the backbone)")
+    train.add_argument("--cache", type=Path, help="feature cache folder")
+    train.add_argument(
+        "--threads", type=int, default=None, help="threads for the backbone (ONNX Runtime)"
+    )
+    train.add_argument("--device", default="auto", help="finetune mode: torch device")
+    train.add_argument(
+        "--pth", type=Path, help="finetune mode: ImageNet .pth (default: the model pack's source)"
+    )
+    train.set_defaults(handler=_train)  # fmt: skip
+
+
+def _add_eval(commands: argparse._SubParsersAction[Any]) -> None:
+    ev = commands.add_parser("eval", help="evaluate a species pack on species folders")
+    ev.add_argument("--data", type=Path, required=True, help="folder of species folders")
+    ev.add_argument("--pack", type=Path, help="species pack (default: the installed default)")
+    ev.add_argument("--out", type=Path, required=True, help="R.json; PNGs are written beside it")
+    ev.add_argument("--precision", choices=["fp32", "int8"], default="fp32")
+    ev.add_argument(
+        "--split",
+        choices=["all", "validation"],
+        default="all",
+        help="validation: only the pack's validation groups and held-out species",
+    )
+    ev.add_argument("--threads", type=int, default=None)
+    ev.set_defaults(handler=_eval)  # fmt: skip
+
+
+def _add_export(commands: argparse._SubParsersAction[Any]) -> None:
+    ex = commands.add_parser(
+        "export-training-set", help="turn confirmed corrections into species folders"
+    )
+    ex.add_argument(
+        "--corrections",
+        type=Path,
+        required=True,
+        help="CSV with columns file,confirmed_species[,group]",
+    )
+    ex.add_argument("--out", type=Path, required=True, help="folder to write species folders in")
+    ex.add_argument("--base", type=Path, help="folder the CSV's relative file paths start from")
+    ex.add_argument("--species-from", type=Path, help="a pack whose species names to use")
+    ex.set_defaults(handler=_export)  # fmt: skip
+
+
+def _add_build(commands: argparse._SubParsersAction[Any]) -> None:
+    build = commands.add_parser(
+        "build-pack", help="build a species pack from a stored head (e.g. assets/fish/default)"
+    )
+    build.add_argument("--head", type=Path, required=True, help="folder with head.json etc.")
+    build.add_argument("--out", type=Path, required=True)
+    build.add_argument("--models-dir", type=Path, help="installed model pack (the backbone)")
+    build.add_argument("--calibration", type=Path,
+                       help="species folders whose photos calibrate an INT8 model too")  # fmt: skip
+    build.set_defaults(handler=_build)
+
+
+def _add_bench(commands: argparse._SubParsersAction[Any]) -> None:
+    bench = commands.add_parser("bench", help="FP32 vs INT8 latency of a pack, in one run")
+    bench.add_argument("--pack", type=Path, help="species pack (default: the installed default)")
+    bench.add_argument("--data", type=Path, required=True, help="species folders to draw from")
+    bench.add_argument("--runs", type=int, default=50, help="single-image calls per precision")
+    bench.add_argument("--threads", type=int, default=1)
+    bench.set_defaults(handler=_bench)
+
+
+def _train(args: argparse.Namespace) -> int:
+    return _guarded(lambda: _run_train(args))
+
+
+def _run_train(args: argparse.Namespace) -> None:
+    from inference.fish.packing import TrainOptions
+
+    epochs = {"epochs": args.epochs} if args.epochs else {}
+    head = HeadConfig(**{"hidden": args.hidden, **epochs, **_settings(HeadConfig, args.set)})
+    options = TrainOptions(
+        data=args.data, out=args.out, holdout=tuple(args.holdout), seed=args.seed,
+        views=args.views, validation_fraction=args.validation_fraction, head=head,
+        known_acceptance=args.known_acceptance, review_precision=args.review_precision,
+        int8=not args.no_int8, name=args.name, version=args.version,
+        source=_source(args.source, args.terms), command=_command_line(),
+    )  # fmt: skip
+    if args.mode == "finetune":
+        from inference.fish.finetune import finetune_pack
+
+        config = FinetuneConfig(**{**epochs, **_settings(FinetuneConfig, args.set),
+                                   "seed": args.seed})  # fmt: skip
+        pack = finetune_pack(options, config, _pth(args), args.device, _print)
+    else:
+        from inference.fish.train import train_head_pack
+
+        _set_threads(args.threads)
+        pack = train_head_pack(options, _backbone(args), _print)
+        if args.keep_head:
+            from inference.fish.default_pack import save_assets
+
+            save_assets(pack, args.keep_head)
+            _print(f"kept the head and its card in {args.keep_head}")
+    _print(f"pack {pack.version}: {pack.root}")
+    _print(f"validation: {_validation_line(pack.training())}")
+
+
+def _eval(args: argparse.Namespace) -> int:
+    def run() -> None:
+        from inference.fish.evaluate import evaluate_folder
+
+        report = evaluate_folder(
+            args.data, _pack_root(args.pack), args.out, precision=args.precision,
+            split=args.split, threads=args.threads, progress=_print,
+        )  # fmt: skip
+        ms = report["seconds_per_image"] * 1000
+        _print(f"top1 {report['top1']:.4f}  macro_f1 {report['macro_f1']:.4f}  "
+               f"ece {report['ece']:.4f}  {ms:.1f} ms/image")  # fmt: skip
+        _print(f"wrote {args.out}")
+
+    return _guarded(run)
+
+
+def _export(args: argparse.Namespace) -> int:
+    def run() -> None:
+        from inference.fish.corrections import export_training_set
+
+        written = export_training_set(args.corrections, args.out, base=args.base,
+                                      species_pack=args.species_from)  # fmt: skip
+        _print(f"wrote {written} images to {args.out} (with groups.csv and species.csv)")
+
+    return _guarded(run)
+
+
+def _build(args: argparse.Namespace) -> int:
+    def run() -> None:
+        from inference.fish.default_pack import build_from_head
+
+        pack = build_from_head(
+            args.head, args.out, _backbone_path(args), calibration=args.calibration
+        )
+        _print(f"pack {pack.version}: {pack.root}")
+
+    return _guarded(run)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    def run() -> None:
+        from inference.fish.bench import bench_pack
+
+        result = bench_pack(_pack_root(args.pack), args.data, runs=args.runs, threads=args.threads)
+        _print(json.dumps(result, indent=2))
+
+    return _guarded(run)
+
+
+def _guarded(run: Any) -> int:
+    try:
+        run()
+    except InferenceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: no pack was written; run the command again", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _backbone(args: argparse.Namespace) -> Any:
+    from inference.fish.features import default_cache_dir
+    from inference.fish.train import Backbone
+    from inference.pack.installed import ModelPack
+    from inference.runtime import Runtime, ThreadBudget
+
+    pack = ModelPack(args.models_dir)
+    model = pack.model(BACKBONE_ID)
+    threads = ThreadBudget(args.threads) if args.threads else None
+    session = Runtime(pack, threads=threads).session(BACKBONE_ID)
+    cache = getattr(args, "cache", None) or default_cache_dir()
+    return Backbone(session, model.path, model.sha256, cache)
+
+
+def _backbone_path(args: argparse.Namespace) -> Path:
+    from inference.pack.installed import ModelPack
+
+    return ModelPack(args.models_dir).model(BACKBONE_ID).path
+
+
+def _pth(args: argparse.Namespace) -> Path:
+    if args.pth is not None:
+        return Path(args.pth)
+    from inference.pack.installed import ModelPack
+
+    return ModelPack(args.models_dir).source_path(BACKBONE_ID, "pth")
+
+
+def _set_threads(threads: int | None) -> None:
+    """``--threads`` goes to the backbone; the head's small matrices train on one thread.
+
+    On shared cores a multi-threaded torch spends much of its time waiting for its own
+    workers, and the head's matrices are too small to gain from a second thread.
+    """
+    del threads
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _pack_root(pack: Path | None) -> Path:
+    if pack is not None:
+        return pack
+    from inference.fish.default_pack import installed_default_pack
+
+    return installed_default_pack()
+
+
+def _settings(config: type, pairs: list[str]) -> dict[str, Any]:
+    """``["lr=0.1", ...]`` -> the fields of ``config`` they name, typed as the defaults are."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    chosen: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, text = pair.partition("=")
+        if key not in defaults:
+            continue  # the other mode's setting
+        try:
+            chosen[key] = _parse_setting(text, defaults[key])
+        except ValueError:
+            raise InputError(f"--set {pair}: not a value for {key}") from None
+    unknown = [p for p in pairs if p.partition("=")[0] not in _ALL_SETTINGS]
+    if unknown:
+        raise InputError(f"unknown settings {unknown}; known: {', '.join(sorted(_ALL_SETTINGS))}")
+    return chosen
+
+
+def _parse_setting(text: str, default: object) -> object:
+    if isinstance(default, bool):
+        return text.lower() in {"1", "true", "yes"}
+    if isinstance(default, float):
+        return float(text)
+    return int(text)  # int fields, and max_steps whose default is None
+
+
+def _source(source: str, terms: str) -> DataSource:
+    if source in KNOWN_SOURCES and not terms:
+        return KNOWN_SOURCES[source]
+    if not source and not terms:
+        return UNSPECIFIED
+    return DataSource(source or UNSPECIFIED.name, terms or UNSPECIFIED.terms)
+
+
+def _validation_line(training: dict[str, Any]) -> str:
+    v = training.get("validation", {})
+    line = f"top1 {v.get('top1', float('nan')):.4f}, macro_f1 {v.get('macro_f1', float('nan')):.4f}"
+    open_set = training.get("open_set")
+    return line + (f", open-set AUROC {open_set['auroc']:.4f}" if open_set else "")
+
+
+def _command_line() -> str:
+    return "jaga " + shlex.join(sys.argv[1:])
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)

@@ -1,0 +1,131 @@
+"""The default species pack: kept in the repository as its head, rebuilt on install.
+
+``assets/fish/default/`` holds what Jaga made itself and is small: ``head.json`` (the trained
+head, float32 in base64), ``species.json``, ``thresholds.json``, ``card.md``,
+``training.json`` and ``pack.json`` (name, version, the backbone's sha256 and the sha256 the
+rebuilt FP32 model must have). The backbone comes from the model pack, so no weights of
+others and no images are in the repository. Rebuilding is deterministic: the same backbone
+and head give the same ONNX file, byte for byte, which :func:`build_from_head` checks.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from inference.fish import export
+from inference.fish.calibrate import Thresholds
+from inference.fish.dataset import load_dataset
+from inference.fish.errors import PackVerificationError, SpeciesPackError
+from inference.fish.head import load_head
+from inference.fish.images import FloatArray, round_robin_batches
+from inference.fish.pack import (
+    CARD_FILE,
+    HEAD_FILE,
+    MODEL_FILES,
+    SPECIES_FILE,
+    THRESHOLDS_FILE,
+    TRAINING_FILE,
+    SpeciesPack,
+    write_pack,
+)
+from inference.pack.files import sha256_of
+from inference.pack.installed import default_pack_dir
+
+DEFAULT_ASSETS = Path(__file__).resolve().parents[2] / "assets" / "fish" / "default"
+PACK_INFO = "pack.json"
+INSTALLED_FOLDER = "fish-default"
+CALIBRATION_IMAGES = 96
+_KEPT = (HEAD_FILE, SPECIES_FILE, THRESHOLDS_FILE, CARD_FILE, TRAINING_FILE)
+
+
+def save_assets(pack: SpeciesPack, folder: Path) -> None:
+    """Keep a trained head-mode pack as repository assets (no ONNX, no images)."""
+    if HEAD_FILE not in pack.sha256:
+        raise SpeciesPackError(
+            f"pack {pack.version} has no {HEAD_FILE}: only head mode can be kept"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in _KEPT:
+        shutil.copyfile(pack.root / name, folder / name)
+    info = {
+        "name": pack.name,
+        "version": pack.version,
+        "backbone_sha256": pack.backbone_sha256,
+        "fp32_sha256": pack.sha256[MODEL_FILES["fp32"]],
+    }
+    (folder / PACK_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
+
+def build_from_head(
+    assets: Path, out: Path, backbone: Path, *, calibration: Path | None = None
+) -> SpeciesPack:
+    """Rebuild the pack from its kept head and the installed backbone into ``out``.
+
+    With ``calibration`` (a folder of species folders, such as the training photos) the INT8
+    model is built too; without photos it cannot be, since its activation ranges come from them.
+    """
+    info = _read_info(assets)
+    if sha256_of(backbone) != info["backbone_sha256"]:
+        raise SpeciesPackError(
+            f"the head in {assets} was trained on backbone {info['backbone_sha256'][:16]}, "
+            f"but {backbone} differs; reinstall the model pack or retrain the head"
+        )
+    with tempfile.TemporaryDirectory(prefix="jaga-fish-") as scratch:
+        model = Path(scratch) / MODEL_FILES["fp32"]
+        convert({"backbone": backbone, "head": assets / HEAD_FILE,
+                 "thresholds": assets / THRESHOLDS_FILE}, model, {})  # fmt: skip
+        if sha256_of(model) != info["fp32_sha256"]:
+            raise PackVerificationError(
+                f"the rebuilt model's sha256 differs from the one recorded in {assets / PACK_INFO}"
+            )
+        files: dict[str, Path | dict[str, Any] | str] = {n: assets / n for n in _KEPT}
+        if calibration is not None:
+            files[MODEL_FILES["int8"]] = Path(scratch) / MODEL_FILES["int8"]
+            export.quantize_int8(model, Path(scratch) / MODEL_FILES["int8"],
+                                 calibration_images(calibration))  # fmt: skip
+        return write_pack(
+            out, name=info["name"], version=info["version"],
+            backbone_sha256=info["backbone_sha256"], build={**files, MODEL_FILES["fp32"]: model},
+        )  # fmt: skip
+
+
+def convert(sources: Mapping[str, Path], output: Path, options: Mapping[str, object]) -> None:
+    """A converter in the pack installer's shape: backbone ONNX + head + thresholds -> ONNX."""
+    if options or set(sources) != {"backbone", "head", "thresholds"}:
+        raise SpeciesPackError("the fish species converter takes backbone, head and thresholds")
+    head = load_head(sources["head"])
+    thresholds = Thresholds.from_json(json.loads(sources["thresholds"].read_text("utf-8")))
+    model = export.species_model(onnx.load(sources["backbone"]), head, thresholds.temperature)
+    export.save_model(model, output)
+
+
+def calibration_images(root: Path, limit: int = CALIBRATION_IMAGES) -> list[FloatArray]:
+    per_species: dict[str, list[Path]] = {}
+    for sample in load_dataset(root).samples:
+        per_species.setdefault(sample.species_id, []).append(sample.path)
+    return round_robin_batches([per_species[k] for k in sorted(per_species)], limit)
+
+
+def installed_default_pack() -> Path:
+    root = default_pack_dir() / INSTALLED_FOLDER
+    if not (root / "manifest.json").exists():
+        raise SpeciesPackError(
+            f"no default species pack in {root}; build it with: "
+            f"jaga fish build-pack --head {DEFAULT_ASSETS} --out {root}"
+        )
+    return root
+
+
+def _read_info(assets: Path) -> dict[str, str]:
+    try:
+        info = json.loads((assets / PACK_INFO).read_text(encoding="utf-8"))
+        return {k: str(info[k]) for k in ("name", "version", "backbone_sha256", "fp32_sha256")}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SpeciesPackError(f"{assets / PACK_INFO} is missing or incomplete: {exc}") from exc

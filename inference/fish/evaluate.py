@@ -1,0 +1,151 @@
+"""``jaga fish eval``: a species pack against a folder of species folders.
+
+Folders must be species the pack knows, or species it was trained without (``held_out``):
+those are evaluated as ``unknown`` and give the open-set AUROC. Any other folder is an
+error, since its images could only ever be counted wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inference.fish.classify import SpeciesClassifier
+from inference.fish.dataset import FishDataset, Sample, load_dataset
+from inference.fish.errors import ImageError, SpeciesMismatchError, SpeciesPackError
+from inference.fish.images import FloatArray, QualityGate, UInt8Image, read_image
+from inference.fish.metrics import reliability
+from inference.fish.pack import SpeciesPack, load_pack
+from inference.fish.plots import confusion_png, reliability_png
+from inference.fish.summary import classification_summary, open_set_summary
+from inference.runtime import ThreadBudget
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    known: list[tuple[Sample, UInt8Image]]
+    unknown: list[tuple[Sample, UInt8Image]]
+    skipped: list[dict[str, str]]
+
+
+def evaluate_folder(
+    data: Path,
+    pack_root: Path,
+    out: Path,
+    *,
+    precision: str = "fp32",
+    split: str = "all",
+    threads: int | None = None,
+    progress: Progress = lambda line: None,
+) -> dict[str, Any]:
+    pack = load_pack(pack_root)
+    dataset = _select(load_dataset(data), pack, split)
+    classifier = SpeciesClassifier(
+        pack, precision=precision, threads=ThreadBudget(threads) if threads else None
+    )
+    loaded = _load_images(dataset, pack, QualityGate())
+    progress(f"evaluating {len(loaded.known)} known and {len(loaded.unknown)} unknown images")
+    started = time.perf_counter()
+    known_p = classifier.probabilities([image for _, image in loaded.known])
+    unknown_p = classifier.probabilities([image for _, image in loaded.unknown])
+    seconds = (time.perf_counter() - started) / max(1, len(loaded.known) + len(loaded.unknown))
+    report = _report(pack, loaded, known_p, unknown_p, seconds)
+    report |= {"pack": str(pack_root), "data": str(data), "split": split, "precision": precision,
+               "provider": classifier.provider}  # fmt: skip
+    _write(report, known_p, loaded, pack, out)
+    return report
+
+
+def _select(dataset: FishDataset, pack: SpeciesPack, split: str) -> FishDataset:
+    known = {s.id for s in pack.species}
+    held_out = {s.id for s in pack.held_out}
+    strangers = sorted(set(dataset.species_ids) - known - held_out)
+    if strangers:
+        raise SpeciesMismatchError(
+            f"{dataset.root} has species folders that pack {pack.version} does not know: "
+            f"{', '.join(strangers)}; known: {', '.join(sorted(known))}"
+        )
+    if split == "all":
+        return dataset
+    groups = set(pack.training().get("split", {}).get("validation_groups", []))
+    if not groups:
+        raise SpeciesPackError(f"pack {pack.version} records no validation split")
+    keep = [
+        i for i, s in enumerate(dataset.samples) if s.group in groups or s.species_id in held_out
+    ]  # fmt: skip
+    return dataset.subset(keep)
+
+
+def _load_images(dataset: FishDataset, pack: SpeciesPack, gate: QualityGate) -> _Loaded:
+    known_ids = {s.id for s in pack.species}
+    result = _Loaded([], [], [])
+    for sample in dataset.samples:
+        try:
+            image = read_image(sample.path)
+        except ImageError as exc:
+            result.skipped.append({"file": sample.relative, "reason": str(exc)})
+            continue
+        reason = gate.reject_reason(image)
+        if reason:
+            result.skipped.append({"file": sample.relative, "reason": f"no_fish: {reason}"})
+        elif sample.species_id in known_ids:
+            result.known.append((sample, image))
+        else:
+            result.unknown.append((sample, image))
+    return result
+
+
+def _labels(pack: SpeciesPack, samples: Sequence[Sample]) -> np.ndarray[Any, np.dtype[np.int64]]:
+    index = {s.id: i for i, s in enumerate(pack.species)}
+    return np.array([index[s.species_id] for s in samples], dtype=np.int64)
+
+
+def _report(
+    pack: SpeciesPack,
+    loaded: _Loaded,
+    known_p: FloatArray,
+    unknown_p: FloatArray,
+    seconds_per_image: float,
+) -> dict[str, Any]:
+    labels = _labels(pack, [sample for sample, _ in loaded.known])
+    summary = classification_summary(known_p, labels, pack.species)
+    t = pack.thresholds
+    confidence = known_p.max(axis=1)
+    report: dict[str, Any] = {
+        **summary,
+        "seconds_per_image": seconds_per_image,
+        "pack_version": pack.version,
+        "unknown_rate": float(np.mean(confidence < t.open_set)) if len(confidence) else None,
+        "review_rate": float(np.mean(confidence < t.review)) if len(confidence) else None,
+        "skipped": loaded.skipped,
+        "open_set": None,
+    }
+    if len(unknown_p):
+        report["open_set"] = open_set_summary(confidence, unknown_p.max(axis=1), t.open_set)
+    return report
+
+
+def _write(
+    report: dict[str, Any], known_p: FloatArray, loaded: _Loaded, pack: SpeciesPack, out: Path
+) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stem = out.with_suffix("")
+    labels = _labels(pack, [sample for sample, _ in loaded.known])
+    figures = {
+        "confusion_matrix": stem.with_name(stem.name + "_confusion.png"),
+        "reliability_diagram": stem.with_name(stem.name + "_reliability.png"),
+    }
+    confusion_png(np.array(report["confusion_matrix"]), [s.id for s in pack.species],
+                  figures["confusion_matrix"])  # fmt: skip
+    if len(labels):
+        reliability_png(reliability(known_p, labels), figures["reliability_diagram"])
+    report["figures"] = {name: path.name for name, path in figures.items()}
+    out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")

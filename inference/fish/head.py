@@ -1,0 +1,109 @@
+"""The species head's weights as plain numpy, and their small file format.
+
+A head is ``standardise -> [Linear -> ReLU]* -> Linear``. It is stored as JSON with each
+array as base64 of little-endian float32 and its shape, plus the sha256 of the backbone it
+was trained on: small enough for the repository, exact to the bit, and readable without
+torch, so the installer can build the pack's ONNX from it with ``onnx`` alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inference.fish.errors import SpeciesPackError
+from inference.fish.images import FloatArray
+
+HEAD_FORMAT = "jaga-fish-head"
+HEAD_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class HeadWeights:
+    mean: FloatArray  # [F] feature standardisation, from the training features
+    scale: FloatArray  # [F] 1 / std
+    layers: tuple[tuple[FloatArray, FloatArray], ...]  # (weight [out, in], bias [out])
+    backbone_sha256: str
+
+    def __post_init__(self) -> None:
+        width = self.mean.shape[0]
+        if self.scale.shape != (width,) or not self.layers:
+            raise ValueError("a head needs a mean and scale of one width, and one layer or more")
+        for weight, bias in self.layers:
+            if weight.ndim != 2 or weight.shape[1] != width or bias.shape != (weight.shape[0],):
+                raise ValueError(f"layer {weight.shape} does not follow a width of {width}")
+            width = weight.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return int(self.mean.shape[0])
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.layers[-1][0].shape[0])
+
+    def logits(self, features: FloatArray) -> FloatArray:
+        """The head in numpy: a reference for the exported graph and for tests."""
+        x = (features - self.mean) * self.scale
+        for i, (weight, bias) in enumerate(self.layers):
+            x = x @ weight.T + bias
+            if i < len(self.layers) - 1:
+                x = np.maximum(x, 0)
+        return x.astype(np.float32)
+
+
+def _encode(array: FloatArray) -> dict[str, Any]:
+    data = np.ascontiguousarray(array, dtype="<f4").tobytes()
+    return {"shape": list(array.shape), "float32_le_base64": base64.b64encode(data).decode()}
+
+
+def _decode(entry: dict[str, Any]) -> FloatArray:
+    raw = base64.b64decode(entry["float32_le_base64"], validate=True)
+    array = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    return array.reshape(tuple(int(n) for n in entry["shape"]))
+
+
+def head_to_json(head: HeadWeights) -> str:
+    body = {
+        "format": HEAD_FORMAT,
+        "schema": HEAD_SCHEMA,
+        "backbone_sha256": head.backbone_sha256,
+        "mean": _encode(head.mean),
+        "scale": _encode(head.scale),
+        "layers": [{"weight": _encode(w), "bias": _encode(b)} for w, b in head.layers],
+    }
+    return json.dumps(body, indent=1) + "\n"
+
+
+def head_from_json(text: str, source: str = "head") -> HeadWeights:
+    try:
+        body = json.loads(text)
+        if body.get("format") != HEAD_FORMAT or body.get("schema") != HEAD_SCHEMA:
+            raise ValueError(f"not a {HEAD_FORMAT} schema {HEAD_SCHEMA} file")
+        layers = tuple((_decode(la["weight"]), _decode(la["bias"])) for la in body["layers"])
+        return HeadWeights(
+            _decode(body["mean"]), _decode(body["scale"]), layers, str(body["backbone_sha256"])
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SpeciesPackError(f"{source} is not a valid species head: {exc}") from exc
+
+
+def save_head(head: HeadWeights, path: Path) -> str:
+    """Write the head; return its sha256."""
+    text = head_to_json(head)
+    path.write_text(text, encoding="utf-8")
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_head(path: Path) -> HeadWeights:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpeciesPackError(f"cannot read species head {path}: {exc}") from exc
+    return head_from_json(text, str(path))

@@ -1,0 +1,119 @@
+"""Reading fish photos and shaping them for the backbone's input contract.
+
+The backbone takes float32 NCHW RGB 0-255 at 224 x 224 and normalises inside its graph.
+Crops are letterboxed rather than stretched: a fish's outline (long and thin, or round) is
+part of what tells species apart, and stretching every crop to a square erases it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from inference.fish.errors import ImageError
+
+INPUT_SIZE = 224
+# Mid-grey: the backbone's normalisation maps it to zero, so padding carries no signal.
+PAD_VALUE = 128
+# Bumped whenever reading or letterboxing changes, so cached features are recomputed.
+PREPROCESS_VERSION = "letterbox-v1"
+
+UInt8Image = npt.NDArray[np.uint8]
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """What an image must have before it is worth classifying.
+
+    A frame that is one flat colour (lens cap, a dark deck, a failed crop) or a crop a few
+    pixels wide would still get a species from the model, with misleading confidence; these
+    are answered ``no_fish`` instead. Photos of something that is not a fish pass the gate
+    and fall to the open-set threshold, which answers ``unknown``.
+    """
+
+    min_side: int = 16  # pixels; below this a reef fish crop has no usable texture
+    min_std: float = 3.0  # grey-level standard deviation; sensor noise alone is about 1-2
+
+    def reject_reason(self, image: UInt8Image) -> str | None:
+        height, width = image.shape[:2]
+        if min(height, width) < self.min_side:
+            return f"image is {width}x{height} px, smaller than {self.min_side} px on a side"
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        if float(grey.std()) < self.min_std:
+            return "image is blank (one flat colour)"
+        return None
+
+
+DEFAULT_GATE = QualityGate()
+
+
+def as_uint8(image: npt.ArrayLike) -> UInt8Image:
+    """OpenCV's results as the uint8 arrays they are (its stubs type them loosely)."""
+    return np.asarray(image, dtype=np.uint8)
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def decode_image(data: bytes, name: str) -> UInt8Image:
+    """An RGB uint8 image; :class:`ImageError` for anything that does not decode."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+    if image is None:
+        raise ImageError(f"{name} is not a readable image (corrupt, empty or unknown format)")
+    return as_uint8(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+
+
+def read_image(path: Path) -> UInt8Image:
+    return decode_image(read_bytes(path), str(path))
+
+
+def check_rgb(image: npt.NDArray[np.generic]) -> UInt8Image:
+    """Accept an HxWx3 uint8 RGB array from a caller; anything else is an input error."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ImageError(f"expected an HxWx3 uint8 RGB image, got {image.dtype} {image.shape}")
+    return image.astype(np.uint8, copy=False)
+
+
+def letterbox(image: UInt8Image, size: int = INPUT_SIZE) -> UInt8Image:
+    """Scale the longer side to ``size`` and pad the shorter one with mid-grey, centred."""
+    height, width = image.shape[:2]
+    scale = size / max(height, width)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    canvas[top : top + new_h, left : left + new_w] = resized
+    return canvas
+
+
+def round_robin_batches(
+    per_species: Sequence[Sequence[Path]], limit: int, batch: int = 8
+) -> list[FloatArray]:
+    """Up to ``limit`` letterboxed images, one species after another, in batches.
+
+    INT8 calibration must see every species' colours and shapes, not only the common ones.
+    """
+    queues = [list(paths)[::-1] for paths in per_species]
+    chosen: list[Path] = []
+    while len(chosen) < limit and any(queues):
+        chosen += [q.pop() for q in queues if q][: limit - len(chosen)]
+    images = [letterbox(read_image(path)) for path in chosen]
+    return [to_batch(images[i : i + batch]) for i in range(0, len(images), batch)]
+
+
+def to_batch(images: Sequence[UInt8Image]) -> FloatArray:
+    """Letterboxed HxWx3 images -> the float32 NCHW batch the backbone takes."""
+    stacked = np.stack(images).astype(np.float32)
+    return np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))

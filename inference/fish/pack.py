@@ -1,0 +1,208 @@
+"""Species packs: a folder holding the species model, its species list, thresholds and card.
+
+``manifest.json`` names the pack, its version and the sha256 of every other file. A pack is
+only ever used after :func:`load_pack` has checked every file against it, so a pack damaged
+in transit (a partial sync, a bad card) is refused as a whole. Packs are written into a
+temporary sibling folder and moved into place in one step: a reader never sees half a pack.
+
+Layout::
+
+    manifest.json       format, version, backbone sha256, input contract, files and sha256s
+    species.json        the classes in output order, and the species held out of training
+    thresholds.json     temperature, open-set and review thresholds, and the rules that chose them
+    card.md             the model card
+    training.json       split, counts, configuration, validation metrics
+    species_fp32.onnx   backbone + head (+ the INT8 version, species_int8.onnx)
+    head.json           the head alone (head mode): what the repository keeps of a default pack
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inference.fish.calibrate import Thresholds
+from inference.fish.errors import PackVerificationError, SpeciesPackError
+from inference.fish.images import INPUT_SIZE, PAD_VALUE, PREPROCESS_VERSION
+from inference.fish.types import Species
+from inference.pack.files import sha256_of
+
+PACK_FORMAT = "jaga-fish-pack"
+PACK_SCHEMA = 1
+MANIFEST = "manifest.json"
+SPECIES_FILE = "species.json"
+THRESHOLDS_FILE = "thresholds.json"
+CARD_FILE = "card.md"
+TRAINING_FILE = "training.json"
+HEAD_FILE = "head.json"
+MODEL_FILES = {"fp32": "species_fp32.onnx", "int8": "species_int8.onnx"}
+INPUT_CONTRACT: dict[str, Any] = {
+    "name": "input",
+    "shape": ["N", 3, INPUT_SIZE, INPUT_SIZE],
+    "layout": "NCHW",
+    "colour": "RGB",
+    "range": "0-255",
+    "resize": "letterbox",
+    "pad_value": PAD_VALUE,
+    "preprocess": PREPROCESS_VERSION,
+}
+
+
+@dataclass(frozen=True)
+class SpeciesPack:
+    """A verified pack. Only :func:`load_pack` makes these."""
+
+    root: Path
+    name: str
+    version: str
+    species: tuple[Species, ...]
+    held_out: tuple[Species, ...]
+    thresholds: Thresholds
+    models: Mapping[str, Path]  # precision ("fp32", "int8") -> file
+    sha256: Mapping[str, str]  # file name -> sha256, as verified
+    backbone_sha256: str
+
+    def model_path(self, precision: str) -> Path:
+        try:
+            return self.models[precision]
+        except KeyError:
+            have = ", ".join(sorted(self.models))
+            raise SpeciesPackError(
+                f"pack {self.version} has no {precision} model (has {have})"
+            ) from None
+
+    def training(self) -> dict[str, Any]:
+        return _read_json(self.root / TRAINING_FILE) if TRAINING_FILE in self.sha256 else {}
+
+
+def species_json(species: tuple[Species, ...], held_out: tuple[Species, ...]) -> dict[str, Any]:
+    def entries(items: tuple[Species, ...]) -> list[dict[str, str]]:
+        return [{"id": s.id, "name": s.name} for s in items]
+
+    return {"species": entries(species), "held_out": entries(held_out)}
+
+
+def write_pack(
+    destination: Path,
+    *,
+    name: str,
+    version: str,
+    backbone_sha256: str,
+    build: Mapping[str, Path | dict[str, Any] | str],
+) -> SpeciesPack:
+    """Write a pack from ``build`` (file name -> a file to move, a JSON body, or text).
+
+    The manifest is computed here; the new pack replaces ``destination`` in one rename.
+    """
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a pack is meant to be read by the app
+    try:
+        for file_name, content in build.items():
+            _write_one(staging / file_name, content)
+        models = {p: f for p, f in MODEL_FILES.items() if (staging / f).exists()}
+        manifest = {
+            "format": PACK_FORMAT, "schema": PACK_SCHEMA, "name": name, "version": version,
+            "backbone_sha256": backbone_sha256, "input": INPUT_CONTRACT, "models": models,
+            "files": {f: sha256_of(staging / f) for f in sorted(build)},
+        }  # fmt: skip
+        _write_one(staging / MANIFEST, manifest)
+        _swap_into_place(staging, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return load_pack(destination)
+
+
+def load_pack(root: Path) -> SpeciesPack:
+    """Read and verify a pack; any missing, altered or malformed file refuses the whole pack."""
+    manifest = _read_json(root / MANIFEST)
+    if manifest.get("format") != PACK_FORMAT or manifest.get("schema") != PACK_SCHEMA:
+        raise SpeciesPackError(f"{root} is not a {PACK_FORMAT} (schema {PACK_SCHEMA})")
+    try:
+        files: dict[str, str] = dict(manifest["files"])
+        models = {p: root / f for p, f in dict(manifest["models"]).items()}
+        name, version = str(manifest["name"]), str(manifest["version"])
+        backbone = str(manifest["backbone_sha256"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SpeciesPackError(f"{root / MANIFEST} is incomplete: {exc}") from exc
+    _verify_files(root, files, version)
+    if not models or any(path.name not in files for path in models.values()):
+        raise SpeciesPackError(f"pack {version} in {root} lists no verified model")
+    species, held_out = _read_species(root / SPECIES_FILE)
+    thresholds = _read_thresholds(root / THRESHOLDS_FILE)
+    return SpeciesPack(root, name, version, species, held_out, thresholds, models, files, backbone)
+
+
+def _verify_files(root: Path, files: Mapping[str, str], version: str) -> None:
+    for required in (SPECIES_FILE, THRESHOLDS_FILE):
+        if required not in files:
+            raise SpeciesPackError(f"pack {version} in {root} has no {required}")
+    for file_name, expected in files.items():
+        path = root / file_name
+        if Path(file_name).name != file_name:
+            raise SpeciesPackError(f"pack {version} names a file outside itself: {file_name}")
+        if not path.is_file():
+            raise PackVerificationError(f"pack {version} in {root}: {file_name} is missing")
+        if sha256_of(path) != expected:
+            raise PackVerificationError(
+                f"pack {version} in {root}: {file_name} does not match its sha256 "
+                "(damaged or altered); the pack is refused"
+            )
+
+
+def _read_species(path: Path) -> tuple[tuple[Species, ...], tuple[Species, ...]]:
+    body = _read_json(path)
+    try:
+        species = tuple(Species(str(s["id"]), str(s["name"])) for s in body["species"])
+        held_out = tuple(Species(str(s["id"]), str(s["name"])) for s in body.get("held_out", []))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SpeciesPackError(f"{path} is not a species list: {exc}") from exc
+    ids = [s.id for s in species]
+    if not ids or len(set(ids)) != len(ids):
+        raise SpeciesPackError(f"{path} must list each species once, and at least one")
+    return species, held_out
+
+
+def _read_thresholds(path: Path) -> Thresholds:
+    try:
+        return Thresholds.from_json(_read_json(path))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SpeciesPackError(f"{path} holds no valid thresholds: {exc}") from exc
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpeciesPackError(f"{path} is missing; is {path.parent} a species pack?") from None
+    except (OSError, ValueError) as exc:
+        raise SpeciesPackError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(body, dict):
+        raise SpeciesPackError(f"{path} is not a JSON object")
+    return body
+
+
+def _write_one(path: Path, content: Path | dict[str, Any] | str) -> None:
+    if isinstance(content, Path):
+        shutil.copyfile(content, path)
+    elif isinstance(content, dict):
+        path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    else:
+        path.write_text(content, encoding="utf-8")
+
+
+def _swap_into_place(staging: Path, destination: Path) -> None:
+    if not destination.exists():
+        staging.rename(destination)
+        return
+    if not (destination / MANIFEST).exists():
+        raise SpeciesPackError(f"{destination} exists and is not a species pack; not replacing it")
+    retired = staging.with_name(staging.name + ".old")
+    destination.rename(retired)
+    staging.rename(destination)
+    shutil.rmtree(retired, ignore_errors=True)

@@ -1,0 +1,186 @@
+"""What both training modes share after the model is trained: calibrate on validation,
+measure, and write the species pack with its card."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inference.fish.calibrate import (
+    DEFAULT_KNOWN_ACCEPTANCE,
+    DEFAULT_REVIEW_PRECISION,
+    Thresholds,
+    choose_thresholds,
+)
+from inference.fish.card import UNSPECIFIED, CardInfo, DataSource, render_card
+from inference.fish.config import HeadConfig
+from inference.fish.head import HeadWeights, head_to_json
+from inference.fish.images import FloatArray, round_robin_batches
+from inference.fish.metrics import IntArray, expected_calibration_error, softmax
+from inference.fish.pack import (
+    CARD_FILE,
+    HEAD_FILE,
+    MODEL_FILES,
+    SPECIES_FILE,
+    THRESHOLDS_FILE,
+    TRAINING_FILE,
+    SpeciesPack,
+    species_json,
+    write_pack,
+)
+from inference.fish.summary import classification_summary, open_set_summary, worst_recall
+from inference.fish.trainset import PreparedData
+
+Progress = Callable[[str], None]
+MIN_TRACKS_FOR_RECALL = 5  # species with fewer tracks have too little validation to judge
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    data: Path
+    out: Path
+    holdout: tuple[str, ...] = ()
+    seed: int = 0
+    views: int = 4  # head mode: augmented views per training image whose features are cached
+    validation_fraction: float = 0.2
+    head: HeadConfig = field(default_factory=HeadConfig)
+    known_acceptance: float = DEFAULT_KNOWN_ACCEPTANCE
+    review_precision: float = DEFAULT_REVIEW_PRECISION
+    int8: bool = True
+    calibration_images: int = 96  # for INT8 activation ranges, drawn across species
+    name: str = "fish-species"
+    version: str | None = None
+    source: DataSource = UNSPECIFIED
+    command: str = ""
+
+
+@dataclass(frozen=True)
+class Assessment:
+    thresholds: Thresholds
+    validation: dict[str, Any]  # classification_summary after calibration, + worst recall
+    ece_before: float
+    open_set: dict[str, Any] | None
+
+
+def assess(
+    data: PreparedData,
+    val_logits: FloatArray,
+    val_labels: IntArray,
+    unknown_logits: FloatArray,
+    options: TrainOptions,
+) -> Assessment:
+    """Temperature and thresholds from validation, and what they give on it."""
+    thresholds = choose_thresholds(
+        val_logits, val_labels,
+        known_acceptance=options.known_acceptance, review_precision=options.review_precision,
+    )  # fmt: skip
+    probabilities = softmax(val_logits / thresholds.temperature)
+    validation = classification_summary(probabilities, val_labels, data.known)
+    tracks = {sid: c["train_groups"] + c["val_groups"] for sid, c in data.counts().items()}
+    validation["worst_recall"] = worst_recall(validation, tracks, MIN_TRACKS_FOR_RECALL)
+    open_set = None
+    if len(unknown_logits):
+        unknown = softmax(unknown_logits / thresholds.temperature)
+        open_set = open_set_summary(
+            probabilities.max(axis=1), unknown.max(axis=1), thresholds.open_set
+        )
+    ece_before = expected_calibration_error(softmax(val_logits), val_labels)
+    return Assessment(thresholds, validation, ece_before, open_set)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A trained model ready to be packed."""
+
+    mode: str
+    models: dict[str, Path]  # precision -> ONNX file (in a scratch folder)
+    backbone_sha256: str
+    details: dict[str, Any]  # mode-specific: epochs, configuration, timings
+    head: HeadWeights | None = None
+
+
+def write_species_pack(
+    data: PreparedData, assessment: Assessment, trained: Trained, options: TrainOptions,
+    progress: Progress,
+) -> SpeciesPack:  # fmt: skip
+    version = options.version or default_version(trained)
+    training = training_record(data, assessment, trained, options)
+    card = render_card(card_info(data, assessment, trained, options, version))
+    build: dict[str, Path | dict[str, Any] | str] = {
+        **{MODEL_FILES[p]: path for p, path in trained.models.items()},
+        SPECIES_FILE: species_json(data.known, data.held_out),
+        THRESHOLDS_FILE: assessment.thresholds.to_json(),
+        TRAINING_FILE: training,
+        CARD_FILE: card,
+    }
+    if trained.head is not None:
+        build[HEAD_FILE] = head_to_json(trained.head)
+    progress(f"writing pack {version} to {options.out}")
+    return write_pack(
+        options.out, name=options.name, version=version,
+        backbone_sha256=trained.backbone_sha256, build=build,
+    )  # fmt: skip
+
+
+def calibration_batches(data: PreparedData, limit: int) -> list[FloatArray]:
+    """Training images for INT8 calibration, shuffled within each species by a fixed seed."""
+    per_species: dict[int, list[Path]] = {}
+    for index, label in zip(data.train, data.labels(data.train), strict=True):
+        per_species.setdefault(int(label), []).append(data.dataset.samples[index].path)
+    rng = np.random.default_rng(0)
+    shuffled = [[paths[i] for i in rng.permutation(len(paths))] for _, paths in
+                sorted(per_species.items())]  # fmt: skip
+    return round_robin_batches(shuffled, limit)
+
+
+def default_version(trained: Trained) -> str:
+    digest = hashlib.sha256(trained.models["fp32"].read_bytes()).hexdigest()[:8]
+    return f"{dt.datetime.now(dt.UTC):%Y.%m.%d}-{digest}"
+
+
+def training_record(
+    data: PreparedData, assessment: Assessment, trained: Trained, options: TrainOptions
+) -> dict[str, Any]:
+    return {
+        "mode": trained.mode,
+        "seed": options.seed,
+        "command": options.command,
+        **trained.details,
+        "data": {
+            "root": str(options.data),
+            "group_source": data.dataset.group_source,
+            "images": len(data.dataset.samples),
+            "rejected": [[str(path), reason] for path, reason in data.rejected],
+        },
+        "split": {
+            "validation_fraction": options.validation_fraction,
+            "validation_groups": sorted(data.validation_groups),
+        },
+        "counts": data.counts(),
+        "held_out": [s.id for s in data.held_out],
+        "validation": assessment.validation,
+        "ece_before_calibration": assessment.ece_before,
+        "open_set": assessment.open_set,
+        "thresholds": assessment.thresholds.to_json() | {"rules": "see thresholds.json"},
+    }
+
+
+def card_info(
+    data: PreparedData, assessment: Assessment, trained: Trained, options: TrainOptions,
+    version: str,
+) -> CardInfo:  # fmt: skip
+    summary = {k: v for k, v in trained.details.items() if not isinstance(v, dict)}
+    return CardInfo(
+        name=options.name, version=version, mode=trained.mode, command=options.command,
+        backbone_sha256=trained.backbone_sha256, source=options.source,
+        group_source=data.dataset.group_source, species=data.known, held_out=data.held_out,
+        counts=data.counts(), validation=assessment.validation, ece_before=assessment.ece_before,
+        open_set=assessment.open_set, thresholds=assessment.thresholds,
+        training=summary | trained.details.get("timings", {}),
+    )  # fmt: skip

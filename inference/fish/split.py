@@ -1,0 +1,61 @@
+"""Stratified group split: every group lies wholly in train or in validation.
+
+Groups are assigned per species (a group's species is the most common among its images), so
+each species keeps roughly the same share of its *groups* in validation, and every species
+with at least two groups has at least one in validation and one in train.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+DEFAULT_VALIDATION_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class Split:
+    train: tuple[int, ...]  # sample indices
+    validation: tuple[int, ...]
+    validation_groups: frozenset[str]
+
+
+def split_by_group(
+    labels: Sequence[str],
+    groups: Sequence[str],
+    *,
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
+    seed: int = 0,
+) -> Split:
+    """Split sample indices so that no group is on both sides."""
+    if len(labels) != len(groups):
+        raise ValueError("labels and groups must have one entry per sample")
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(f"validation fraction {validation_fraction} is not in (0, 1)")
+    rng = random.Random(seed)
+    chosen: set[str] = set()
+    for species_groups in _groups_by_species(labels, groups).values():
+        rng.shuffle(species_groups)
+        chosen.update(species_groups[: _validation_count(len(species_groups), validation_fraction)])
+    validation = tuple(i for i, group in enumerate(groups) if group in chosen)
+    train = tuple(i for i, group in enumerate(groups) if group not in chosen)
+    return Split(train, validation, frozenset(chosen))
+
+
+def _groups_by_species(labels: Sequence[str], groups: Sequence[str]) -> dict[str, list[str]]:
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for label, group in zip(labels, groups, strict=True):
+        votes[group][label] += 1
+    by_species: dict[str, list[str]] = defaultdict(list)
+    for group in sorted(votes):  # sorted first, so the shuffle alone decides, by the seed
+        label = min(votes[group].items(), key=lambda item: (-item[1], item[0]))[0]
+        by_species[label].append(group)
+    return dict(sorted(by_species.items()))
+
+
+def _validation_count(n_groups: int, fraction: float) -> int:
+    if n_groups < 2:
+        return 0  # the only group must teach the species; it cannot also test it
+    return min(n_groups - 1, max(1, round(fraction * n_groups)))

@@ -1,0 +1,76 @@
+"""The numbers ``jaga fish train`` writes into the card and ``jaga fish eval`` into R.json."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from inference.fish.images import FloatArray
+from inference.fish.metrics import (
+    IntArray,
+    auroc,
+    confusion_matrix,
+    expected_calibration_error,
+    macro_f1,
+    per_class_scores,
+    top_k_accuracy,
+)
+from inference.fish.types import Species
+
+
+def classification_summary(
+    probabilities: FloatArray, labels: IntArray, species: Sequence[Species]
+) -> dict[str, Any]:
+    """Closed-set metrics over the known species (the open-set answer is reported apart)."""
+    matrix = confusion_matrix(probabilities.argmax(axis=1), labels, len(species))
+    per_species = {
+        s.id: {"name": s.name, "precision": c.precision, "recall": c.recall, "f1": c.f1, "n": c.n}
+        for s, c in zip(species, per_class_scores(matrix), strict=True)
+    }
+    return {
+        "n": len(labels),
+        "top1": top_k_accuracy(probabilities, labels, 1),
+        "top5": top_k_accuracy(probabilities, labels, 5),
+        "macro_f1": macro_f1(matrix),
+        "ece": expected_calibration_error(probabilities, labels),
+        "per_species": per_species,
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def open_set_summary(
+    known_confidence: FloatArray, unknown_confidence: FloatArray, threshold: float
+) -> dict[str, Any]:
+    """How well the top-1 probability separates known species from held-out ones.
+
+    AUROC treats "known" as the positive class scored by the top-1 probability; the rates
+    say what the pack's open-set threshold does to each side.
+    """
+    return {
+        "auroc": auroc(known_confidence, unknown_confidence),
+        "n_known": len(known_confidence),
+        "n_unknown": len(unknown_confidence),
+        "threshold": threshold,
+        "known_accepted": _rate(known_confidence >= threshold),
+        "unknown_rejected": _rate(unknown_confidence < threshold),
+    }
+
+
+def worst_recall(
+    summary: dict[str, Any], group_counts: dict[str, int], min_groups: int
+) -> dict[str, Any] | None:
+    """The lowest recall among species with at least ``min_groups`` groups in the data."""
+    eligible = [
+        (row["recall"], sid) for sid, row in summary["per_species"].items()
+        if group_counts.get(sid, 0) >= min_groups and row["n"] > 0
+    ]  # fmt: skip
+    if not eligible:
+        return None
+    recall, sid = min(eligible)
+    return {"species": sid, "recall": recall, "min_groups": min_groups}
+
+
+def _rate(mask: np.ndarray[Any, np.dtype[np.bool_]]) -> float:
+    return float(mask.mean()) if mask.size else float("nan")

@@ -1,0 +1,124 @@
+"""``jaga fish train --mode head``: backbone features -> head -> calibration -> species pack.
+
+The backbone is the installed pack's EfficientNet-Lite0 run by ONNX Runtime, so what the
+head learns from is exactly what the exported pack computes on the device.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from inference.fish import export
+from inference.fish.config import HeadConfig
+from inference.fish.errors import SpeciesPackError
+from inference.fish.features import BackboneFeatures, FeatureCache, FeatureSession
+from inference.fish.head import HeadWeights
+from inference.fish.images import letterbox, read_image, to_batch
+from inference.fish.metrics import softmax
+from inference.fish.pack import MODEL_FILES, SpeciesPack
+from inference.fish.packing import (
+    Progress,
+    Trained,
+    TrainOptions,
+    assess,
+    calibration_batches,
+    write_species_pack,
+)
+from inference.fish.train_head import train_head
+from inference.fish.trainset import PreparedData, feature_sets, prepare
+
+PARITY_TOLERANCE = 1e-4  # exported probabilities vs the numpy head on the same features
+
+
+@dataclass(frozen=True)
+class Backbone:
+    session: FeatureSession
+    path: Path
+    sha256: str
+    cache_dir: Path | None
+
+
+def train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progress) -> SpeciesPack:
+    """The whole head mode: returns the written, verified pack."""
+    started = time.perf_counter()
+    data = prepare(
+        options.data, holdout=options.holdout,
+        validation_fraction=options.validation_fraction, seed=options.seed,
+    )  # fmt: skip
+    for path, reason in data.rejected:
+        progress(f"skipped {path}: {reason}")
+    cache = FeatureCache(backbone.cache_dir, backbone.sha256) if backbone.cache_dir else None
+    extractor = BackboneFeatures(backbone.session, cache, progress=progress)
+    features = feature_sets(data, extractor, options.views, progress)
+    feature_seconds = time.perf_counter() - started
+    config = HeadConfig(**{**asdict(options.head), "seed": options.seed})
+    progress(f"training the head on {len(features.train[1])} feature vectors")
+    trained = train_head(
+        features.train, features.validation, n_classes=len(data.known),
+        backbone_sha256=backbone.sha256, config=config, progress=progress,
+    )  # fmt: skip
+    head = trained.weights
+    unknown = features.unknown
+    unknown_logits = head.logits(unknown) if len(unknown) else np.zeros((0, head.n_classes))
+    assessment = assess(
+        data, head.logits(features.validation[0]), features.validation[1],
+        unknown_logits.astype(np.float32), options,
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="jaga-fish-") as scratch:
+        models = write_models(
+            Path(scratch), backbone.path, head,
+            temperature=assessment.thresholds.temperature, data=data, options=options,
+        )  # fmt: skip
+        timings = {
+            "features_seconds": round(feature_seconds, 1),
+            "head_seconds": round(trained.seconds, 1),
+            "total_seconds": round(time.perf_counter() - started, 1),
+        }
+        details = {
+            "augmented_views": options.views, "best_epoch": trained.best_epoch,
+            "epochs_run": len(trained.history), "head": asdict(config), "timings": timings,
+        }  # fmt: skip
+        result = Trained("head", models, backbone.sha256, details, head)
+        return write_species_pack(data, assessment, result, options, progress)
+
+
+def write_models(
+    folder: Path,
+    backbone_path: Path,
+    head: HeadWeights,
+    *,
+    temperature: float,
+    data: PreparedData,
+    options: TrainOptions,
+) -> dict[str, Path]:
+    models = {"fp32": folder / MODEL_FILES["fp32"]}
+    graph = export.species_model(onnx.load(backbone_path), head, temperature)
+    export.save_model(graph, models["fp32"])
+    check_parity(models["fp32"], data, head, temperature)
+    if options.int8:
+        models["int8"] = folder / MODEL_FILES["int8"]
+        batches = calibration_batches(data, options.calibration_images)
+        export.quantize_int8(models["fp32"], models["int8"], batches)
+    return models
+
+
+def check_parity(model: Path, data: PreparedData, head: HeadWeights, temperature: float) -> None:
+    """The exported graph must give the head's probabilities; a few images prove it."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    sample = data.validation[:4]
+    pixels = to_batch([letterbox(read_image(data.dataset.samples[i].path)) for i in sample])
+    features, probabilities = session.run(
+        [export.FEATURES, export.PROBABILITIES], {export.INPUT_NAME: pixels}
+    )
+    expected = softmax(head.logits(features) / temperature)
+    worst = float(np.abs(expected - probabilities).max())
+    if worst > PARITY_TOLERANCE:
+        raise SpeciesPackError(f"exported pack differs from the trained head by {worst:.2e}")

@@ -1,0 +1,72 @@
+"""Values the fish pipeline passes across boundaries: small, frozen, checked when made."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FishStatus(StrEnum):
+    IDENTIFIED = "identified"  # a species from the pack, at or above the open-set threshold
+    UNKNOWN = "unknown"  # the best species scored below the open-set threshold
+    NO_FISH = "no_fish"  # the image failed the quality gate (blank, uniform, tiny)
+
+
+@dataclass(frozen=True)
+class Species:
+    """One class of a pack: ``id`` is the training folder name, ``name`` what people read."""
+
+    id: str
+    name: str
+
+    def __post_init__(self) -> None:
+        if not self.id or "/" in self.id or self.id.startswith("."):
+            raise ValueError(f"species id {self.id!r} must be a plain folder name")
+        if not self.name:
+            raise ValueError(f"species {self.id!r} needs a display name")
+
+
+@dataclass(frozen=True)
+class SpeciesScore:
+    species: Species
+    probability: float
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.probability <= 1.0) or math.isnan(self.probability):
+            raise ValueError(f"probability {self.probability} is not in [0, 1]")
+
+
+@dataclass(frozen=True)
+class FishPrediction:
+    """What the classifier says about one fish image.
+
+    ``top_k`` holds calibrated probabilities, best first, whatever the status, so that a
+    reviewer sees the candidates of an ``unknown`` too. ``species`` is the top-1 species only
+    when the status is ``identified``. ``needs_review`` follows the pack's review threshold;
+    an ``unknown`` or ``no_fish`` always needs review.
+    """
+
+    status: FishStatus
+    top_k: tuple[SpeciesScore, ...]
+    needs_review: bool
+    pack_version: str
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        probabilities = [score.probability for score in self.top_k]
+        if probabilities != sorted(probabilities, reverse=True):
+            raise ValueError("top_k must be sorted by probability, best first")
+        if self.status is not FishStatus.NO_FISH and not self.top_k:
+            raise ValueError(f"a {self.status} prediction needs at least one candidate")
+        if self.status is not FishStatus.IDENTIFIED and not self.needs_review:
+            raise ValueError(f"a {self.status} prediction always needs review")
+
+    @property
+    def species(self) -> Species | None:
+        return self.top_k[0].species if self.status is FishStatus.IDENTIFIED else None
+
+    @property
+    def confidence(self) -> float:
+        """The calibrated probability of the best candidate (0 when there is none)."""
+        return self.top_k[0].probability if self.top_k else 0.0

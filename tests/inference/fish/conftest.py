@@ -1,0 +1,82 @@
+"""Fixtures of the fish tests: a small slice of Fish4Knowledge and one pack trained on it.
+
+The slice is a few species with a few tracks each, linked (not copied) from ../shared; the
+backbone features are cached for the session in a temporary folder, so the one real training
+run and every test after it stay within seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from inference.fish.config import HeadConfig
+from inference.fish.pack import SpeciesPack
+from inference.fish.packing import TrainOptions
+from inference.fish.train import Backbone, train_head_pack
+from inference.pack.installed import ModelPack
+from inference.runtime import Runtime, ThreadBudget
+from inference.runtime.providers import CPU
+from tests.conftest import shared_path
+
+# species folder -> tracks taken: enough that a third of them (validation) is two tracks
+SLICE = {"fish_04": 6, "fish_06": 6, "fish_07": 6, "fish_09": 6, "fish_16": 5}
+HOLDOUT = "fish_10"
+IMAGES_PER_TRACK = 3
+
+
+def _tracks(folder: Path) -> dict[str, list[Path]]:
+    tracks: dict[str, list[Path]] = {}
+    for path in sorted(folder.glob("fish_*_*.png")):
+        tracks.setdefault(path.stem.split("_")[1], []).append(path)
+    return tracks
+
+
+def make_slice(source: Path, target: Path, species: dict[str, int]) -> Path:
+    for name, n_tracks in species.items():
+        (target / name).mkdir(parents=True)
+        for paths in list(_tracks(source / name).values())[:n_tracks]:
+            for path in paths[:IMAGES_PER_TRACK]:
+                (target / name / path.name).symlink_to(path)
+    lines = [line for line in (source / "species.csv").read_text().splitlines()
+             if line.startswith("folder") or line.split(",")[0] in species]  # fmt: skip
+    (target / "species.csv").write_text("\n".join(lines) + "\n")
+    return target
+
+
+@pytest.fixture(scope="session")
+def f4k() -> Path:
+    return shared_path("data", "fish", "f4k")
+
+
+@pytest.fixture(scope="session")
+def fish_slice(f4k: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_slice(f4k, tmp_path_factory.mktemp("f4k") / "data", {**SLICE, HOLDOUT: 3})
+
+
+@pytest.fixture(scope="session")
+def backbone(model_pack: ModelPack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backbone]:
+    runtime = Runtime(model_pack, preference=(CPU,), threads=ThreadBudget(2))
+    model = model_pack.model("efficientnet_lite0")
+    session = runtime.session("efficientnet_lite0", warmup=False)
+    yield Backbone(session, model.path, model.sha256, tmp_path_factory.mktemp("features"))
+
+
+@pytest.fixture(scope="session")
+def trained_pack(
+    fish_slice: Path, backbone: Backbone, tmp_path_factory: pytest.TempPathFactory
+) -> SpeciesPack:
+    """The real head mode on the slice, INT8 included, with one species held out.
+
+    No early stopping: trained to the end on so little data, the head is overconfident, which
+    is what temperature scaling is for and what the calibration test checks it corrects.
+    """
+    options = TrainOptions(
+        data=fish_slice, out=tmp_path_factory.mktemp("packs") / "slice", holdout=(HOLDOUT,),
+        views=1, validation_fraction=0.34, head=HeadConfig(epochs=100, patience=100),
+        calibration_images=8,
+        name="test-slice", version="0.0.1",
+    )  # fmt: skip
+    return train_head_pack(options, backbone, progress=lambda line: None)

@@ -1,0 +1,67 @@
+"""Data folders: where groups come from, and the errors that would otherwise skew training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from inference.fish.dataset import load_dataset
+from inference.fish.errors import DatasetError, SpeciesMismatchError
+
+
+def _image(path: Path, seed: int = 0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    cv2.imwrite(str(path), pixels)
+
+
+def test_groups_come_from_groups_csv_first(tmp_path: Path) -> None:
+    _image(tmp_path / "a" / "fish_000001_0001.png")
+    _image(tmp_path / "b" / "x.jpg")
+    (tmp_path / "groups.csv").write_text(
+        "file,group\na/fish_000001_0001.png,trip7\nb/x.jpg,trip7\n"
+    )
+    dataset = load_dataset(tmp_path)
+    assert [s.group for s in dataset.samples] == ["group:trip7", "group:trip7"]
+    assert dataset.group_source == "groups.csv"
+
+
+def test_fish4knowledge_names_then_one_group_per_image(tmp_path: Path) -> None:
+    _image(tmp_path / "a" / "fish_000001_0001.png")
+    _image(tmp_path / "a" / "fish_000001_0002.png")
+    _image(tmp_path / "a" / "photo.png")
+    dataset = load_dataset(tmp_path)
+    assert [s.group for s in dataset.samples] == [
+        "track:000001",
+        "track:000001",
+        "file:a/photo.png",
+    ]
+    assert "1 images without a track" in dataset.group_source
+
+
+def test_species_csv_gives_names_and_must_match_the_folders(tmp_path: Path) -> None:
+    _image(tmp_path / "a" / "1.png")
+    (tmp_path / "species.csv").write_text("folder,species\na,Alpha fish\n")
+    assert load_dataset(tmp_path).species[0].name == "Alpha fish"
+    (tmp_path / "species.csv").write_text("folder,species\na,Alpha fish\nzz,Ghost\n")
+    with pytest.raises(SpeciesMismatchError, match="zz"):
+        load_dataset(tmp_path)
+
+
+def test_an_incomplete_groups_csv_is_refused(tmp_path: Path) -> None:
+    _image(tmp_path / "a" / "1.png")
+    _image(tmp_path / "a" / "2.png")
+    (tmp_path / "groups.csv").write_text("file,group\na/1.png,g\n")
+    with pytest.raises(DatasetError, match="no group for 1 images"):
+        load_dataset(tmp_path)
+
+
+def test_empty_species_folders_and_empty_roots_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="no species folders"):
+        load_dataset(tmp_path)
+    (tmp_path / "a").mkdir()
+    with pytest.raises(DatasetError, match="without images"):
+        load_dataset(tmp_path)

@@ -1,0 +1,41 @@
+"""The default pack: the repository keeps only its head; installing rebuilds the same model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from inference.fish.default_pack import DEFAULT_ASSETS, PACK_INFO, build_from_head
+from inference.fish.errors import SpeciesPackError
+from inference.fish.pack import MODEL_FILES
+from inference.pack.installed import ModelPack
+
+pytestmark = pytest.mark.skipif(
+    not (DEFAULT_ASSETS / PACK_INFO).exists(), reason="no default head in assets/fish/default"
+)
+
+
+def test_the_repository_keeps_no_model_weights_of_others_and_no_images() -> None:
+    suffixes = {path.suffix for path in DEFAULT_ASSETS.iterdir()}
+    assert suffixes <= {".json", ".md"}
+    assert sum(path.stat().st_size for path in DEFAULT_ASSETS.iterdir()) < 1_000_000
+
+
+@pytest.mark.needs_shared
+def test_rebuilding_gives_the_recorded_model_byte_for_byte(
+    model_pack: ModelPack, tmp_path: Path
+) -> None:
+    backbone = model_pack.model("efficientnet_lite0").path
+    pack = build_from_head(DEFAULT_ASSETS, tmp_path / "default", backbone)
+    info = json.loads((DEFAULT_ASSETS / PACK_INFO).read_text())
+    assert pack.sha256[MODEL_FILES["fp32"]] == info["fp32_sha256"]
+    assert pack.version == info["version"] and len(pack.species) == 23
+
+
+def test_a_head_for_another_backbone_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.onnx"
+    other.write_bytes(b"not the backbone")
+    with pytest.raises(SpeciesPackError, match="trained on backbone"):
+        build_from_head(DEFAULT_ASSETS, tmp_path / "out", other)

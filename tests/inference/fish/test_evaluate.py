@@ -1,0 +1,62 @@
+"""``jaga fish eval``: the report's keys, its figures, open set, and folders that do not fit."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import pytest
+
+from inference.fish.errors import SpeciesMismatchError
+from inference.fish.pack import SpeciesPack
+from main import main
+from tests.inference.fish.conftest import HOLDOUT
+
+pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
+KEYS = {"top1", "top5", "macro_f1", "per_species", "ece", "seconds_per_image"}
+
+
+def test_eval_writes_the_report_and_figures(trained_pack: SpeciesPack, tmp_path: Path) -> None:
+    data = Path(trained_pack.training()["data"]["root"])
+    out = tmp_path / "R.json"
+    argv = ["fish", "eval", "--data", str(data), "--pack", str(trained_pack.root),
+            "--out", str(out), "--split", "validation", "--threads", "1"]  # fmt: skip
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    assert set(report) >= KEYS
+    assert set(report["per_species"]["fish_04"]) >= {"precision", "recall", "f1", "n"}
+    assert report["n"] == sum(row["n"] for row in report["per_species"].values())
+    assert report["open_set"]["n_unknown"] > 0 and 0 <= report["open_set"]["auroc"] <= 1
+    for figure in report["figures"].values():
+        image = cv2.imread(str(tmp_path / figure))
+        assert image is not None and image.shape[0] > 100
+
+
+def test_folders_the_pack_does_not_know_are_an_error(
+    trained_pack: SpeciesPack, tmp_path: Path, f4k: Path
+) -> None:
+    data = tmp_path / "data"
+    (data / "fish_22").mkdir(parents=True)
+    for path in sorted((f4k / "fish_22").glob("*.png"))[:2]:
+        shutil.copy(path, data / "fish_22" / path.name)
+    from inference.fish.evaluate import evaluate_folder
+
+    with pytest.raises(SpeciesMismatchError, match="fish_22"):
+        evaluate_folder(data, trained_pack.root, tmp_path / "R.json")
+    assert main(["fish", "eval", "--data", str(data), "--pack", str(trained_pack.root),
+                 "--out", str(tmp_path / "R.json")]) == 1  # fmt: skip
+
+
+def test_unreadable_files_are_listed_not_fatal(trained_pack: SpeciesPack, tmp_path: Path) -> None:
+    source = Path(trained_pack.training()["data"]["root"])
+    data = tmp_path / "data"
+    shutil.copytree(source / HOLDOUT, data / HOLDOUT, symlinks=True)
+    shutil.copytree(source / "fish_04", data / "fish_04", symlinks=True)
+    (data / "fish_04" / "fish_999_1.png").write_bytes(b"not a png")
+    from inference.fish.evaluate import evaluate_folder
+
+    report = evaluate_folder(data, trained_pack.root, tmp_path / "R.json", threads=1)
+    assert [s["file"] for s in report["skipped"]] == ["fish_04/fish_999_1.png"]
+    assert report["per_species"]["fish_04"]["n"] > 0

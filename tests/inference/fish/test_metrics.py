@@ -1,0 +1,69 @@
+"""The metrics written in numpy, against values worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inference.fish.calibrate import choose_thresholds, fit_temperature
+from inference.fish.metrics import (
+    auroc,
+    confusion_matrix,
+    expected_calibration_error,
+    macro_f1,
+    per_class_scores,
+    softmax,
+    top_k_accuracy,
+)
+
+
+def test_auroc_counts_ties_as_half() -> None:
+    assert auroc(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 1.0
+    assert auroc(np.array([0.1]), np.array([0.9])) == 0.0
+    assert auroc(np.array([0.5, 0.5]), np.array([0.5])) == 0.5
+    assert auroc(np.array([0.9, 0.4]), np.array([0.5, 0.1])) == 0.75
+
+
+def test_per_class_scores_and_macro_f1() -> None:
+    labels = np.array([0, 0, 1, 1, 2])
+    predicted = np.array([0, 1, 1, 1, 0])
+    matrix = confusion_matrix(predicted, labels, 3)
+    scores = per_class_scores(matrix)
+    assert scores[0].precision == 0.5 and scores[0].recall == 0.5
+    assert scores[1].precision == pytest.approx(2 / 3) and scores[1].recall == 1.0
+    assert scores[2].f1 == 0.0
+    assert macro_f1(matrix) == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+
+
+def test_top_k_and_ece_of_a_perfectly_calibrated_toy() -> None:
+    probabilities = np.array([[0.5, 0.3, 0.2]] * 4, dtype=np.float32)
+    labels = np.array([0, 0, 1, 2])
+    assert top_k_accuracy(probabilities, labels, 1) == 0.5
+    assert top_k_accuracy(probabilities, labels, 2) == 0.75
+    assert expected_calibration_error(probabilities, labels) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_temperature_scaling_cools_an_overconfident_model_and_lowers_its_ece() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5, 2000)
+    logits = rng.normal(0, 1, (2000, 5)).astype(np.float32)
+    logits[np.arange(2000), labels] += 1.5  # right about 60 % of the time...
+    logits *= 6  # ...but sure of itself nearly always
+    temperature = fit_temperature(logits, labels)
+    assert temperature > 3
+    before = expected_calibration_error(softmax(logits), labels)
+    after = expected_calibration_error(softmax(logits / temperature), labels)
+    assert after < before / 3
+
+
+def test_thresholds_are_ordered_and_follow_their_rules() -> None:
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 4, 1000)
+    logits = rng.normal(0, 1, (1000, 4)).astype(np.float32)
+    logits[np.arange(1000), labels] += 2.5
+    t = choose_thresholds(logits, labels, known_acceptance=0.9, review_precision=0.95)
+    confidence = softmax(logits / t.temperature).max(axis=1)
+    correct = softmax(logits).argmax(axis=1) == labels
+    assert 0 < t.open_set <= t.review < 1
+    assert np.mean(confidence >= t.open_set) == pytest.approx(0.9, abs=0.01)
+    assert np.mean(correct[confidence >= t.review]) >= 0.95

@@ -1,0 +1,64 @@
+"""The split is by group: no track is ever on both sides, every species is validated if it can."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from inference.fish.dataset import load_dataset
+from inference.fish.split import split_by_group
+
+
+def _check_disjoint(groups: list[str], train: tuple[int, ...], validation: tuple[int, ...]) -> None:
+    assert not {groups[i] for i in train} & {groups[i] for i in validation}
+    assert sorted(train + validation) == list(range(len(groups)))
+
+
+def test_no_group_is_on_both_sides_and_every_species_with_two_groups_is_validated() -> None:
+    labels = ["a"] * 10 + ["b"] * 6 + ["c"] * 3 + ["d"] * 2
+    groups = [f"a{i // 2}" for i in range(10)] + [f"b{i // 3}" for i in range(6)]
+    groups += ["c0", "c0", "c0", "d0", "d1"]
+    split = split_by_group(labels, groups, validation_fraction=0.2, seed=3)
+    _check_disjoint(groups, split.train, split.validation)
+    validated = {labels[i] for i in split.validation}
+    trained = {labels[i] for i in split.train}
+    assert validated == {"a", "b", "d"}  # c has one group: it can only be trained on
+    assert trained == {"a", "b", "c", "d"}
+
+
+def test_the_seed_decides_and_repeats() -> None:
+    labels = ["a"] * 40
+    groups = [str(i) for i in range(40)]
+    first = split_by_group(labels, groups, seed=1)
+    assert first == split_by_group(labels, groups, seed=1)
+    assert first.validation != split_by_group(labels, groups, seed=2).validation
+
+
+def test_a_group_shared_by_two_species_stays_whole() -> None:
+    labels = ["a", "a", "b", "a", "b", "b"]
+    groups = ["g1", "g2", "g2", "g3", "g4", "g5"]
+    for seed in range(10):
+        split = split_by_group(labels, groups, seed=seed)
+        _check_disjoint(groups, split.train, split.validation)
+
+
+def test_fish4knowledge_tracks_never_straddle_the_split(f4k: Path) -> None:
+    dataset = load_dataset(f4k)
+    groups = [sample.group for sample in dataset.samples]
+    labels = [sample.species_id for sample in dataset.samples]
+    assert dataset.group_source == "fish_<track>_<frame> names"
+    split = split_by_group(labels, groups, seed=0)
+    _check_disjoint(groups, split.train, split.validation)
+    tracks: dict[str, set[str]] = defaultdict(set)
+    for label, group in zip(labels, groups, strict=True):
+        tracks[label].add(group)
+    validated = {labels[i] for i in split.validation}
+    assert validated == {label for label, seen in tracks.items() if len(seen) >= 2}
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0])
+def test_a_fraction_outside_zero_one_is_refused(fraction: float) -> None:
+    with pytest.raises(ValueError, match="fraction"):
+        split_by_group(["a"], ["g"], validation_fraction=fraction)
