@@ -76,8 +76,9 @@ class Observations:
             confirmed = _observation(
                 _select(connection, "WHERE o.observation_uid = ?", [observation_uid])[0]
             )
+            # The reviewer is not sent yet: wire schema v1 has no reviewed_by field, and the hub
+            # refuses unknown fields. Adding it there is the follow-up (officer is kept for it).
             payload = observation_payload(confirmed)
-            payload["reviewed_by"] = officer
             self._outbox.enqueue(
                 connection,
                 entity="fish_observation",

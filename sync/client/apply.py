@@ -1,0 +1,266 @@
+"""Apply one page of pulled changes to the device store, with the cursor, in one transaction.
+
+The hub is authoritative: a pulled record replaces the device's copy field by field (the
+hub has already resolved conflicts by last-writer-wins). Pulled rows are written without
+outbox entries, since they came from the hub. A tombstone erases the person here exactly as
+a local erasure does (templates and photos deleted, outbox payloads blanked, an audit entry
+naming only the uid), and a person this device erased itself is never brought back by an
+older upsert. A change that cannot apply here (a template for a person this device does not
+hold, a badge another local person has) is skipped with its reason; anything else aborts
+the page, and neither the records nor the cursor move.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sync.client.state import cursor_name, put_value, record_species_pack
+from sync.protocol import (
+    Change,
+    FaceTemplateUpsert,
+    FishObservationUpsert,
+    PayloadError,
+    PersonTombstone,
+    PersonUpsert,
+    SpeciesPackPublished,
+    WireModel,
+    parse_payload,
+)
+from sync.store import ModelRef, Store
+from sync.store.clock import format_timestamp
+from sync.store.gallery import model_dim
+
+_log = logging.getLogger(__name__)
+_MAX_REASONS = 20
+
+
+@dataclass
+class _Tally:
+    """Counts for one page, filled while its transaction runs (never leaves this module)."""
+
+    applied: int = 0
+    erased: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    def skip(self, change: Change, reason: str) -> None:
+        self.skipped.append(f"{change.entity} {change.entity_uid}: {reason}")
+
+
+@dataclass(frozen=True)
+class PageReport:
+    applied: int
+    erased: int
+    skipped: tuple[str, ...]
+    cursor: int
+
+
+@dataclass(frozen=True)
+class _Context:
+    store: Store
+    connection: Any
+    now: datetime
+    tally: _Tally
+
+
+def apply_page(store: Store, site: str, changes: Sequence[Change], next_cursor: int) -> PageReport:
+    """Apply ``changes`` and store ``next_cursor`` as this site's cursor, all or nothing."""
+    tally = _Tally()
+    with store.database.write() as connection:
+        context = _Context(store, connection, store.clock.now(), tally)
+        for change in changes:
+            _apply(context, change)
+        put_value(connection, cursor_name(site), str(next_cursor), context.now)
+    if tally.erased:
+        store.database.checkpoint()  # drop the WAL's copies of the erased pages now
+    for reason in tally.skipped[:_MAX_REASONS]:
+        _log.info("pulled change skipped: %s", reason)
+    return PageReport(tally.applied, tally.erased, tuple(tally.skipped), next_cursor)
+
+
+def _apply(context: _Context, change: Change) -> None:
+    try:
+        payload = parse_payload(change.entity, change.operation, dict(change.payload))
+    except PayloadError as error:
+        context.tally.skip(change, str(error))
+        return
+    handler = _HANDLERS.get(type(payload))
+    if handler is None:
+        context.tally.skip(change, "not kept on devices")
+        return
+    reason = handler(context, payload)
+    if reason is None:
+        context.tally.applied += 1
+    else:
+        context.tally.skip(change, reason)
+
+
+def _person(context: _Context, payload: PersonUpsert) -> str | None:
+    connection, uid = context.connection, str(payload.person_uid)
+    if _erased_here(connection, uid):
+        return "erased on this device; the erasure wins"
+    clash = connection.execute(
+        "SELECT 1 FROM people WHERE external_id = ? AND person_uid != ?",
+        (payload.external_id, uid),
+    ).fetchone()
+    if clash:
+        return f"badge {payload.external_id!r} belongs to another person on this device"
+    consent = payload.consent
+    values = (
+        payload.external_id,
+        payload.display_name,
+        payload.site,
+        consent.text_version,
+        format_timestamp(consent.given_at),
+        consent.operator,
+        format_timestamp(consent.retain_until),
+    )
+    updated = connection.execute(
+        "UPDATE people SET external_id = ?, display_name = ?, site = ?, consent_text_version = ?,"
+        " consent_given_at = ?, consent_operator = ?, retain_until = ? WHERE person_uid = ?",
+        (*values, uid),
+    ).rowcount
+    if not updated:
+        connection.execute(
+            "INSERT INTO people (external_id, display_name, site, consent_text_version,"
+            " consent_given_at, consent_operator, retain_until, person_uid, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (*values, uid, format_timestamp(context.now)),
+        )
+    return None
+
+
+def _tombstone(context: _Context, payload: PersonTombstone) -> str | None:
+    connection, uid = context.connection, str(payload.person_uid)
+    row = connection.execute("SELECT id FROM people WHERE person_uid = ?", (uid,)).fetchone()
+    if row is None:
+        context.store.outbox.scrub(connection, [uid])  # unsent edits of them must not travel
+        return None
+    templates = _uids(connection, "face_templates", "template_uid", row[0])
+    photos = _uids(connection, "photos", "photo_uid", row[0])
+    connection.execute("DELETE FROM people WHERE id = ?", (row[0],))  # cascades
+    context.store.outbox.scrub(connection, [uid, *templates, *photos])
+    context.store.audit.append(
+        connection,
+        actor="hub",
+        action="person.erased",
+        subject=uid,
+        details={
+            "templates_removed": len(templates),
+            "photos_removed": len(photos),
+            "reason": payload.reason,
+        },
+    )
+    context.tally.erased += 1
+    return None
+
+
+def _template(context: _Context, payload: FaceTemplateUpsert) -> str | None:
+    connection, uid = context.connection, str(payload.template_uid)
+    if connection.execute("SELECT 1 FROM face_templates WHERE template_uid = ?", (uid,)).fetchone():
+        return None  # templates never change once made
+    person = connection.execute(
+        "SELECT id FROM people WHERE person_uid = ?", (str(payload.person_uid),)
+    ).fetchone()
+    if person is None:
+        return f"person {payload.person_uid} is not on this device"
+    model = ModelRef(payload.model_id, payload.model_version)
+    dim = model_dim(connection, model)
+    if dim is not None and dim != payload.dim:
+        return f"{model} templates here have {dim} dimensions, not {payload.dim}"
+    connection.execute(
+        "INSERT INTO face_templates (template_uid, person_id, model_id, model_version, dim,"
+        " vector, quality, source, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            uid,
+            person[0],
+            payload.model_id,
+            payload.model_version,
+            payload.dim,
+            base64.b64decode(payload.vector_f32le_b64),
+            payload.quality,
+            payload.source,
+            format_timestamp(context.now),
+        ),
+    )
+    return None
+
+
+def _observation(context: _Context, payload: FishObservationUpsert) -> str | None:
+    connection = context.connection
+    photo = None
+    if payload.photo_uid is not None:
+        photo = connection.execute(
+            "SELECT id FROM photos WHERE photo_uid = ?", (str(payload.photo_uid),)
+        ).fetchone()
+    latitude, longitude = payload.position if payload.position else (None, None)
+    now = format_timestamp(context.now)
+    values = (
+        format_timestamp(payload.observed_at),
+        json.dumps([[name, score] for name, score in payload.predictions]),
+        payload.confirmed_species,
+        int(payload.needs_review),
+        photo[0] if photo else None,
+        latitude,
+        longitude,
+        payload.vessel,
+        payload.trip,
+        payload.haul,
+        payload.count,
+        payload.length_cm,
+        payload.officer,
+        payload.notes,
+        now,
+    )
+    uid = str(payload.observation_uid)
+    updated = connection.execute(
+        f"UPDATE fish_observations SET {_OBSERVATION_SET} WHERE observation_uid = ?",
+        (*values, uid),
+    ).rowcount
+    if not updated:
+        connection.execute(
+            f"INSERT INTO fish_observations ({_OBSERVATION_COLUMNS}, observation_uid, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (*values, uid, now),
+        )
+    return None
+
+
+def _species_pack(context: _Context, payload: SpeciesPackPublished) -> str | None:
+    record_species_pack(context.connection, payload.model_dump(mode="json"), context.now)
+    return None
+
+
+_OBSERVATION_COLUMNS = (
+    "observed_at, predictions, confirmed_species, needs_review, photo_id, latitude, longitude,"
+    " vessel, trip, haul, count, length_cm, officer, notes, updated_at"
+)
+_OBSERVATION_SET = ", ".join(f"{c.strip()} = ?" for c in _OBSERVATION_COLUMNS.split(","))
+
+# Each handler takes its own payload type; the dict is keyed by that type.
+_HANDLERS: dict[type[WireModel], Callable[[_Context, Any], str | None]] = {
+    PersonUpsert: _person,
+    PersonTombstone: _tombstone,
+    FaceTemplateUpsert: _template,
+    FishObservationUpsert: _observation,
+    SpeciesPackPublished: _species_pack,
+}
+
+
+def _erased_here(connection: Any, person_uid: str) -> bool:
+    row = connection.execute(
+        "SELECT 1 FROM outbox WHERE entity_uid = ? AND operation = 'tombstone'", (person_uid,)
+    ).fetchone()
+    return row is not None
+
+
+def _uids(connection: Any, table: str, column: str, person_id: int) -> list[str]:
+    rows = connection.execute(
+        f"SELECT {column} FROM {table} WHERE person_id = ?", (person_id,)
+    ).fetchall()
+    return [str(row[0]) for row in rows]

@@ -1,0 +1,167 @@
+"""``jaga sync now | status | register``: the sync client from a shell or a timer.
+
+The store is opened as ``jaga store`` opens it (``--db``, ``--key-file`` or
+``$JAGA_STORE_PASSPHRASE``). The hub's URL and the device's identity come from the
+environment or from what ``register`` kept in the encrypted store (``sync.client.config``).
+The token is never printed, and never taken from the command line; a registration code is
+read from ``$JAGA_SYNC_CODE`` or a prompt, for the same reason.
+
+Exit codes: 0 done, 1 the sync failed or was paused (the message says why and what to do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import getpass
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the modules themselves load only when a sync command runs
+    from sync.client.client import SyncClient, SyncReport
+    from sync.store import KeySource, Store
+
+CODE_ENV = "JAGA_SYNC_CODE"
+Handler = Callable[[argparse.Namespace], int]
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``jaga sync`` and its subcommands."""
+    sync = subparsers.add_parser("sync", help="sync this device's store with the hub")
+    commands = sync.add_subparsers(dest="sync_command", metavar="ACTION", required=True)
+    common = _store_options()
+    now = commands.add_parser("now", parents=[common], help="push, pull and upload once")
+    now.add_argument(
+        "--retries", type=int, default=3, help="attempts while the hub is unreachable (3)"
+    )
+    now.set_defaults(handler=_reporting(_now))
+    status = commands.add_parser("status", parents=[common], help="what waits, what failed")
+    status.set_defaults(handler=_reporting(_status))
+    enrol = commands.add_parser(
+        "register",
+        parents=[common],
+        help=f"exchange a one-time code (${CODE_ENV} or a prompt) for this device's token",
+    )
+    enrol.add_argument("--hub", required=True, help="the hub's URL, http(s)://host:port")
+    enrol.add_argument(
+        "--face-images",
+        action="store_true",
+        help="let enrolment photos travel (site policy; by default only embeddings do)",
+    )
+    enrol.set_defaults(handler=_reporting(_register))
+
+
+def _store_options() -> argparse.ArgumentParser:
+    from sync.store.cli import default_store_path
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db", type=Path, default=None, help=f"store file (default {default_store_path()})"
+    )
+    common.add_argument(
+        "--key-file",
+        type=Path,
+        default=None,
+        help="key file (default: passphrase from $JAGA_STORE_PASSPHRASE or a prompt)",
+    )
+    return common
+
+
+def _reporting(handler: Handler) -> Handler:
+    """The sync package's errors as one line on stderr and exit code 1."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        from sync.client.errors import HubAuthError
+        from sync.errors import SyncError
+
+        try:
+            return handler(args)
+        except HubAuthError as error:
+            print(f"jaga: sync paused: {error}; register the device again", file=sys.stderr)
+            return 1
+        except SyncError as error:
+            print(f"jaga: error: {error}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def _store_path(args: argparse.Namespace) -> Path:
+    from sync.store.cli import default_store_path
+
+    return Path(args.db) if args.db is not None else default_store_path()
+
+
+def _key_source(args: argparse.Namespace) -> KeySource:
+    from sync.store.key_sources import resolve_key_source
+
+    return resolve_key_source(args.key_file, env=os.environ)
+
+
+def _open_store(args: argparse.Namespace) -> Store:
+    from sync.store import Store
+
+    return Store.open(_store_path(args), _key_source(args))
+
+
+def _now(args: argparse.Namespace) -> int:
+    from sync.client.client import open_client
+
+    with open_client(_store_path(args), _key_source(args)) as client:
+        report = _sync_with_retries(client, max(1, args.retries))
+    print(report.summary())
+    return 0
+
+
+def _sync_with_retries(client: SyncClient, attempts: int) -> SyncReport:
+    """``sync_once``, again after a jittered pause while the hub is unreachable."""
+    from sync.client.backoff import Backoff
+    from sync.client.errors import HubUnavailableError
+
+    backoff, rng = Backoff(base_s=1.0, cap_s=30.0), random.Random()
+    failures = 0
+    while True:
+        try:
+            return client.sync_once()
+        except HubUnavailableError as error:
+            failures += 1
+            if failures >= attempts:
+                raise
+            delay = backoff.delay_s(failures, rng, error.retry_after_s)
+            print(f"hub unavailable ({error}); retrying in {delay:.1f} s", file=sys.stderr)
+            time.sleep(delay)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from sync.client.status import read_status
+
+    with _open_store(args) as store:
+        print("\n".join(read_status(store, os.environ).lines()))
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    import httpx
+
+    from sync.client.config import Registration, check_hub_url
+    from sync.client.state import ensure_schema, save_registration
+    from sync.client.transport import register_device
+
+    hub_url = check_hub_url(args.hub)
+    code = os.environ.get(CODE_ENV) or getpass.getpass("One-time registration code: ")
+    with _open_store(args) as store:
+        ensure_schema(store.database)
+        with httpx.Client() as http:
+            result = register_device(http, hub_url, code.strip())
+        registration = Registration(hub_url, result.site, result.device_id, result.token)
+        save_registration(
+            store.database, registration, store.clock.now(), send_face_images=args.face_images
+        )
+    print(f"registered device {result.device_id} of site {result.site} with {hub_url}")
+    return 0

@@ -1,0 +1,144 @@
+"""``SyncClient``: one device store and one hub, through an injected ``httpx.Client``.
+
+A sync is push, then pull, then photo uploads. Pushing first means the pulled state
+already reflects this device's own edits; uploads come last because the hub must hold a
+photo's metadata (pushed) before its bytes matter. Each step raises a
+``sync.client.errors`` error and leaves the store consistent, so a caller may simply try
+again later; ``SyncService`` does that with back-off.
+
+A store belongs to the thread that opened it: build the client in the thread that syncs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from sync.client.config import SyncConfig, Tuning, resolve_config
+from sync.client.errors import SyncClientError
+from sync.client.lock import sync_lock
+from sync.client.pull import Puller, PullReport
+from sync.client.push import Pusher, PushReport
+from sync.client.state import ensure_schema, read_values, record_result
+from sync.client.transport import HubTransport, RequestObserver
+from sync.client.uploads import PhotoUploader, UploadReport
+from sync.errors import StoreError
+from sync.store import KeySource, Store, StoreConfig
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    push: PushReport
+    pull: PullReport
+    uploads: UploadReport
+    seconds: float
+
+    def summary(self) -> str:
+        push, pull, up = self.push, self.pull, self.uploads
+        return (
+            f"pushed {push.acknowledged} acknowledged, {push.rejected} quarantined"
+            f" in {push.batches} batches; pulled {pull.applied} changes"
+            f" ({pull.erased} erasures, {pull.skipped} skipped) to cursor {pull.cursor};"
+            f" uploaded {up.completed} photos ({up.resumed} resumed, {up.failed} failed)"
+            f" in {self.seconds:.2f} s"
+        )
+
+
+class SyncClient:
+    def __init__(
+        self,
+        store: Store,
+        http: httpx.Client,
+        config: SyncConfig,
+        *,
+        observer: RequestObserver | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        ensure_schema(store.database)
+        tuning = config.tuning
+        self.store = store
+        self.config = config
+        self.transport = HubTransport(
+            http,
+            config.registration,
+            timeout=httpx.Timeout(tuning.read_timeout_s, connect=tuning.connect_timeout_s),
+            observer=observer,
+            monotonic=monotonic,
+        )
+        self._monotonic = monotonic
+        self._pusher = Pusher(store, self.transport, config.device_id, tuning)
+        self._puller = Puller(store, self.transport, config.site, tuning)
+        self._uploader = PhotoUploader(store, self.transport, config.policy, tuning)
+        self._locked = False
+
+    def push(self) -> PushReport:
+        with self._lock():
+            return self._pusher.push_all()
+
+    def pull(self) -> PullReport:
+        with self._lock():
+            return self._puller.pull_all()
+
+    def upload_photos(self) -> UploadReport:
+        with self._lock():
+            return self._uploader.upload_pending()
+
+    def sync_once(self) -> SyncReport:
+        """Push, pull, upload; the outcome is kept in the store for ``jaga sync status``."""
+        started = self._monotonic()
+        with self._lock():
+            try:
+                report = SyncReport(
+                    self._pusher.push_all(),
+                    self._puller.pull_all(),
+                    self._uploader.upload_pending(),
+                    0.0,
+                )
+            except (SyncClientError, StoreError) as error:
+                self._record(f"{type(error).__name__}: {error}")
+                raise
+            self._record(None)
+        return SyncReport(report.push, report.pull, report.uploads, self._monotonic() - started)
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        if self._locked:  # sync_once holds it for its three steps
+            yield
+            return
+        with sync_lock(self.store.path):
+            self._locked = True
+            try:
+                yield
+            finally:
+                self._locked = False
+
+    def _record(self, error: str | None) -> None:
+        with contextlib.suppress(StoreError):  # a full disk must not hide the sync's outcome
+            record_result(self.store.database, self.store.clock.now(), error)
+
+
+@contextlib.contextmanager
+def open_client(
+    store_path: Path,
+    key_source: KeySource,
+    *,
+    env: Mapping[str, str] | None = None,
+    tuning: Tuning | None = None,
+    observer: RequestObserver | None = None,
+    store_config: StoreConfig | None = None,
+) -> Iterator[SyncClient]:
+    """Open the store and an HTTP client in this thread, configured from ``env`` and the
+    registration kept in the store; close both on exit (the service's ``open_client``)."""
+    with Store.open(store_path, key_source, config=store_config) as store:
+        ensure_schema(store.database)
+        config = resolve_config(
+            os.environ if env is None else env, read_values(store.database), tuning=tuning
+        )
+        with httpx.Client() as http:
+            yield SyncClient(store, http, config, observer=observer)

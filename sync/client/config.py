@@ -1,0 +1,157 @@
+"""What a device needs to sync: the hub's URL, its site, its device id and token, and the
+site's policy on what travels.
+
+Values come from the environment first (a deployment's unit file), then from what
+``jaga sync register`` kept in the encrypted store, never from a command-line argument (the
+token would show in ``ps`` and shell history). The token is never part of a ``repr``.
+
+``JAGA_HUB_URL``          the hub, ``http(s)://host:port``
+``JAGA_SYNC_SITE``        the device's site slug
+``JAGA_SYNC_DEVICE_ID``   the device's uuid (from registration)
+``JAGA_SYNC_TOKEN``       the device's bearer token (from registration)
+``JAGA_SYNC_FACE_IMAGES`` ``1`` lets enrolment photos travel; by default only embeddings do
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from sync.client.errors import SyncConfigError
+from sync.protocol import MAX_BATCH_ENTRIES, MAX_CHUNK_BYTES, MAX_PULL_LIMIT
+
+HUB_URL_ENV = "JAGA_HUB_URL"
+SITE_ENV = "JAGA_SYNC_SITE"
+DEVICE_ID_ENV = "JAGA_SYNC_DEVICE_ID"
+TOKEN_ENV = "JAGA_SYNC_TOKEN"
+FACE_IMAGES_ENV = "JAGA_SYNC_FACE_IMAGES"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class SitePolicy:
+    """What leaves the device. Embeddings always travel (1:N search at the hub needs them);
+    face images only where the site's operator has allowed it."""
+
+    send_face_images: bool = False
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Sizes and timeouts; the defaults suit a boat's slow link and a kiosk's LAN alike."""
+
+    batch_entries: int = 200
+    pull_limit: int = 500
+    chunk_bytes: int = 256 * 1024
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 30.0
+    max_batches_per_sync: int = 200
+    max_pages_per_sync: int = 200
+    max_uploads_per_sync: int = 50
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_entries <= MAX_BATCH_ENTRIES:
+            raise ValueError(f"batch_entries must lie in 1..{MAX_BATCH_ENTRIES}")
+        if not 1 <= self.pull_limit <= MAX_PULL_LIMIT:
+            raise ValueError(f"pull_limit must lie in 1..{MAX_PULL_LIMIT}")
+        if not 1 <= self.chunk_bytes <= MAX_CHUNK_BYTES:
+            raise ValueError(f"chunk_bytes must lie in 1..{MAX_CHUNK_BYTES}")
+        if min(self.connect_timeout_s, self.read_timeout_s) <= 0:
+            raise ValueError("timeouts must be positive")
+        if min(self.max_batches_per_sync, self.max_pages_per_sync, self.max_uploads_per_sync) < 1:
+            raise ValueError("per-sync limits must be at least 1")
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The identity the hub gave this device (``POST /api/v1/devices/register``)."""
+
+    hub_url: str
+    site: str
+    device_id: UUID
+    token: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        check_hub_url(self.hub_url)
+        if not _SLUG.match(self.site):
+            raise SyncConfigError(f"not a site slug: {self.site!r}")
+        if not self.token or any(c.isspace() for c in self.token) or len(self.token) > 200:
+            raise SyncConfigError("the device token is empty or malformed")
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    registration: Registration
+    policy: SitePolicy = SitePolicy()
+    tuning: Tuning = Tuning()
+
+    @property
+    def hub_url(self) -> str:
+        return self.registration.hub_url
+
+    @property
+    def site(self) -> str:
+        return self.registration.site
+
+    @property
+    def device_id(self) -> UUID:
+        return self.registration.device_id
+
+
+def check_hub_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SyncConfigError(f"the hub URL must be http(s)://host[:port], not {url!r}")
+    if parts.query or parts.fragment:
+        raise SyncConfigError("the hub URL takes no query or fragment")
+    return url.rstrip("/")
+
+
+def resolve_config(
+    env: Mapping[str, str],
+    stored: Mapping[str, str],
+    *,
+    tuning: Tuning | None = None,
+) -> SyncConfig:
+    """The configuration from ``env`` over ``stored`` (``sync.client.state`` names).
+
+    Raises ``SyncConfigError`` naming what is missing, without echoing the token.
+    """
+
+    def value(env_name: str, stored_name: str) -> str:
+        return env.get(env_name) or stored.get(stored_name, "")
+
+    fields = {
+        "hub URL": value(HUB_URL_ENV, "hub_url"),
+        "site": value(SITE_ENV, "site"),
+        "device id": value(DEVICE_ID_ENV, "device_id"),
+        "device token": value(TOKEN_ENV, "device_token"),
+    }
+    missing = [name for name, text in fields.items() if not text]
+    if missing:
+        raise SyncConfigError(
+            f"no {', '.join(missing)}: run `jaga sync register --hub URL` or set "
+            f"{HUB_URL_ENV}, {SITE_ENV}, {DEVICE_ID_ENV} and {TOKEN_ENV}"
+        )
+    try:
+        device_id = UUID(fields["device id"])
+    except ValueError:
+        raise SyncConfigError(f"the device id is not a uuid: {fields['device id']!r}") from None
+    registration = Registration(
+        check_hub_url(fields["hub URL"]), fields["site"], device_id, fields["device token"]
+    )
+    faces = parse_flag(value(FACE_IMAGES_ENV, "policy.send_face_images"), FACE_IMAGES_ENV)
+    return SyncConfig(registration, SitePolicy(faces), tuning or Tuning())
+
+
+def parse_flag(text: str, name: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off`` (empty: off); anything else is an error."""
+    flag = text.strip().lower()
+    if flag not in _TRUE | _FALSE:
+        raise SyncConfigError(f"{name} must be 1 or 0, not {text!r}")
+    return flag in _TRUE

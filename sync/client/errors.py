@@ -1,0 +1,68 @@
+"""Errors of the sync client, under ``sync.errors.SyncError``.
+
+httpx's exceptions and the hub's ``ErrorBody`` answers are translated in one place
+(``sync.client.transport``), so the CLI, the background service and the Qt app only ever see
+this tree. What to do about each is part of its meaning::
+
+    SyncError
+    └── SyncClientError               the sync client could not finish
+        ├── SyncConfigError           no hub URL, site, device id or token: register first
+        ├── SyncBusyError             another sync of this store is running (its lock is held)
+        ├── HubUnavailableError       offline, timed out, cut off, 5xx, 429: retry with back-off
+        └── HubRefusedError           a 4xx, with the hub's code and reason
+            ├── HubAuthError          401 / 403: the token is unknown or revoked, or names
+            │                         another site: pause and tell the operator, never hammer
+            └── ProtocolMismatchError the hub speaks another protocol version: upgrade one
+"""
+
+from __future__ import annotations
+
+from sync.errors import SyncError
+
+
+class SyncClientError(SyncError):
+    """The sync client could not finish what it was asked to do."""
+
+
+class SyncConfigError(SyncClientError):
+    """The client is missing its hub URL, site, device id or token, or one is malformed."""
+
+
+class SyncBusyError(SyncClientError):
+    """Another process or thread is syncing this store; try again when it is done."""
+
+
+class HubUnavailableError(SyncClientError):
+    """The hub could not be reached or did not answer in full. Nothing is lost: retry later.
+
+    ``retry_after_s`` is the hub's own hint (``Retry-After``), when it gave one.
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class HubRefusedError(SyncClientError):
+    """The hub refused a request with a 4xx; ``code`` is its stable machine code."""
+
+    def __init__(
+        self, status: int, code: str, reason: str, *, expected_offset: int | None = None
+    ) -> None:
+        super().__init__(f"hub refused ({status} {code}): {reason}")
+        self.status = status
+        self.code = code
+        self.reason = reason
+        self.expected_offset = expected_offset
+
+
+class HubAuthError(HubRefusedError):
+    """The hub does not accept this device's credentials (401) or its access (403).
+
+    Sync pauses until an operator registers the device again or fixes its site: retrying
+    with the same token only fills the hub's logs.
+    """
+
+
+class ProtocolMismatchError(HubRefusedError):
+    """The hub speaks another version of ``sync.protocol``."""

@@ -1,0 +1,74 @@
+"""Pull the site's change log after the stored cursor, one page per store transaction.
+
+Each page's records and the cursor after it commit together (``sync.client.apply``): a
+crash or a cut link between pages leaves the device at the last page it applied, and the
+next pull asks for exactly what follows. A page is checked before it is applied, so a
+confused hub cannot move the cursor backwards or make the client loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sync.client.apply import PageReport, apply_page
+from sync.client.config import Tuning
+from sync.client.errors import HubUnavailableError
+from sync.client.state import read_cursor
+from sync.client.transport import HubTransport
+from sync.protocol import PullResult
+from sync.store import Store
+
+
+@dataclass(frozen=True)
+class PullReport:
+    pages: int = 0
+    applied: int = 0
+    erased: int = 0
+    skipped: int = 0
+    cursor: int = 0
+    complete: bool = True
+
+    def add(self, page: PageReport) -> PullReport:
+        return PullReport(
+            self.pages + 1,
+            self.applied + page.applied,
+            self.erased + page.erased,
+            self.skipped + len(page.skipped),
+            page.cursor,
+            self.complete,
+        )
+
+
+class Puller:
+    def __init__(self, store: Store, transport: HubTransport, site: str, tuning: Tuning) -> None:
+        self._store = store
+        self._transport = transport
+        self._site = site
+        self._tuning = tuning
+
+    def pull_all(self) -> PullReport:
+        """Pull and apply pages until the hub has no more (or the per-sync page limit)."""
+        cursor = read_cursor(self._store.database, self._site)
+        report = PullReport(cursor=cursor)
+        for _ in range(self._tuning.max_pages_per_sync):
+            page = self._transport.changes(cursor, self._tuning.pull_limit)
+            check_page(page, cursor)
+            report = report.add(apply_page(self._store, self._site, page.changes, page.next_cursor))
+            cursor = page.next_cursor
+            if not page.has_more:
+                return report
+        return PullReport(
+            report.pages, report.applied, report.erased, report.skipped, cursor, complete=False
+        )
+
+
+def check_page(page: PullResult, cursor: int) -> None:
+    """Refuse a page that would move the cursor back, repeat changes, or promise more and
+    bring nothing (an answer like that is treated as garbled: retry later)."""
+    previous = cursor
+    for change in page.changes:
+        if change.cursor <= previous:
+            raise HubUnavailableError(f"the hub sent change {change.cursor} after {previous}")
+        previous = change.cursor
+    if page.next_cursor < previous or (page.has_more and not page.changes):
+        raise HubUnavailableError(f"the hub's next cursor {page.next_cursor} does not follow")

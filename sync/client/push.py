@@ -1,0 +1,186 @@
+"""Push queued outbox entries to the hub in batches, and settle each batch's verdict.
+
+An entry goes ``queued -> sent`` before its batch leaves and gets the hub's verdict after:
+acknowledged, or rejected with a reason (quarantined: it will never be sent again). Any
+failure to hear the verdict puts the batch back in the queue with the same idempotency keys,
+so the retry is acknowledged by the hub's ledger and nothing is stored twice; if the process
+dies instead, the next sync finds the entries ``sent`` and requeues them first.
+
+A batch the hub refuses whole (400 or 413) is split in halves until the one entry it refuses
+is found and quarantined with the hub's reason, so one bad entry cannot block a queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from sync.client.config import Tuning
+from sync.client.errors import HubAuthError, HubRefusedError, ProtocolMismatchError
+from sync.client.ledger import Verdict, recover_interrupted, settle
+from sync.client.transport import HubTransport
+from sync.protocol import MAX_PUSH_BODY_BYTES, OutboxEntry, PushBatch, PushResult, summarize
+from sync.store import OutboxEntry as StoredEntry
+from sync.store import Store
+from sync.store.outbox import ERASED_PAYLOAD
+
+_log = logging.getLogger(__name__)
+# Room under the hub's body limit for the batch envelope and JSON escaping of payloads.
+_BATCH_BUDGET_BYTES = MAX_PUSH_BODY_BYTES * 3 // 4
+_ENTRY_OVERHEAD_BYTES = 400
+# The hub rejects with these reasons when the cause is a race, not the entry: send again.
+# (The protocol has no "retryable" flag on a Rejection yet; see the sync issue.)
+RETRYABLE_REJECTIONS = ("conflicts with a record another device stored at the same moment",)
+ERASED_REASON = "erased on this device before the hub acknowledged it; its tombstone follows"
+
+
+@dataclass(frozen=True)
+class PushReport:
+    batches: int = 0
+    acknowledged: int = 0
+    rejected: int = 0
+    requeued: int = 0
+    recovered: int = 0
+
+    def add(self, verdict: Verdict) -> PushReport:
+        return PushReport(
+            self.batches + 1,
+            self.acknowledged + len(verdict.acknowledged),
+            self.rejected + len(verdict.rejected),
+            self.requeued + len(verdict.requeued),
+            self.recovered,
+        )
+
+
+class Pusher:
+    def __init__(
+        self, store: Store, transport: HubTransport, device_id: UUID, tuning: Tuning
+    ) -> None:
+        self._store = store
+        self._transport = transport
+        self._device_id = device_id
+        self._tuning = tuning
+
+    def push_all(self) -> PushReport:
+        """Push until the queue is empty (or the per-sync batch limit); raises on failure."""
+        report = PushReport(recovered=recover_interrupted(self._store.database, self._now()))
+        deferred: set[str] = set()  # requeued in this push: they wait for the next sync
+        for _ in range(self._tuning.max_batches_per_sync):
+            entries = self._next_batch(deferred)
+            if not entries:
+                break
+            verdict = self.push_batch(entries)
+            deferred.update(verdict.requeued)
+            report = report.add(verdict)
+        return report
+
+    def push_batch(self, entries: list[StoredEntry]) -> Verdict:
+        """Send one batch and settle it; on any failure the batch goes back to the queue."""
+        wire, unsendable = _to_wire(entries)
+        keys = [entry.idempotency_key for entry in entries]
+        self._store.outbox.mark_sent(keys)
+        try:
+            verdict = self._send(wire) if wire else Verdict()
+        except BaseException:
+            self._requeue_quietly(keys)
+            raise
+        verdict = verdict.merged(Verdict(rejected=tuple(unsendable)))
+        settle(self._store.database, verdict, self._now())
+        return verdict
+
+    def _next_batch(self, deferred: set[str]) -> list[StoredEntry]:
+        limit = self._tuning.batch_entries + len(deferred)
+        entries = self._store.outbox.queued(limit=limit)
+        batch: list[StoredEntry] = []
+        size = 0
+        for entry in (e for e in entries if e.idempotency_key not in deferred):
+            size += len(entry.payload_json) + _ENTRY_OVERHEAD_BYTES
+            if batch and size > _BATCH_BUDGET_BYTES:
+                break
+            batch.append(entry)
+            if len(batch) == self._tuning.batch_entries:
+                break
+        return batch
+
+    def _send(self, wire: list[OutboxEntry]) -> Verdict:
+        try:
+            result = self._transport.push(PushBatch(device_id=self._device_id, entries=wire))
+        except HubRefusedError as error:
+            if isinstance(error, HubAuthError | ProtocolMismatchError):
+                raise
+            if error.status not in (400, 413):
+                raise
+            if len(wire) == 1:
+                key = str(wire[0].idempotency_key)
+                return Verdict(rejected=((key, f"hub refused the entry: {error.reason}"),))
+            middle = len(wire) // 2
+            return self._send(wire[:middle]).merged(self._send(wire[middle:]))
+        return interpret(wire, result)
+
+    def _requeue_quietly(self, keys: list[str]) -> None:
+        try:
+            settle(self._store.database, Verdict(requeued=tuple(keys)), self._now())
+        except Exception:  # the original failure matters more; the next sync recovers these
+            _log.warning("could not requeue %d entries; the next sync will", len(keys))
+
+    def _now(self) -> datetime:
+        return self._store.clock.now()
+
+
+def interpret(wire: list[OutboxEntry], result: PushResult) -> Verdict:
+    """The hub's answer as a verdict over exactly the entries sent."""
+    sent = {str(entry.idempotency_key) for entry in wire}
+    acknowledged = {str(key) for key in result.acknowledged} & sent
+    rejected: list[tuple[str, str]] = []
+    retry: set[str] = set()
+    for rejection in result.rejected:
+        key = str(rejection.key)
+        if key not in sent or key in acknowledged:
+            continue
+        if rejection.reason.startswith(RETRYABLE_REJECTIONS):
+            retry.add(key)
+        else:
+            rejected.append((key, rejection.reason or "rejected without a reason"))
+    answered = acknowledged | retry | {key for key, _ in rejected}
+    if sent - answered:
+        _log.warning("the hub's answer left out %d entries; they will be sent again",
+                     len(sent - answered))  # fmt: skip
+    order = [str(entry.idempotency_key) for entry in wire]
+    return Verdict(
+        acknowledged=tuple(key for key in order if key in acknowledged),
+        rejected=tuple(rejected),
+        requeued=tuple(key for key in order if key in retry or key not in answered),
+    )
+
+
+def _to_wire(entries: list[StoredEntry]) -> tuple[list[OutboxEntry], list[tuple[str, str]]]:
+    """Entries as they travel, and the ones that cannot (with the reason to quarantine)."""
+    wire: list[OutboxEntry] = []
+    unsendable: list[tuple[str, str]] = []
+    for entry in entries:
+        if entry.payload_json == ERASED_PAYLOAD:
+            unsendable.append((entry.idempotency_key, ERASED_REASON))
+            continue
+        try:
+            wire.append(to_wire(entry))
+        except ValidationError as error:
+            unsendable.append((entry.idempotency_key, f"not sendable: {summarize(error)}"))
+    return wire, unsendable
+
+
+def to_wire(entry: StoredEntry) -> OutboxEntry:
+    return OutboxEntry.model_validate(
+        {
+            "idempotency_key": entry.idempotency_key,
+            "sequence": entry.sequence,
+            "entity": entry.entity,
+            "entity_uid": entry.entity_uid,
+            "operation": entry.operation,
+            "payload": entry.payload(),
+            "occurred_at": entry.created_at,
+        }
+    )

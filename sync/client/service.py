@@ -1,0 +1,200 @@
+"""The background sync service the app runs: one thread, a stop event, no Qt.
+
+It syncs every ``interval_s``, at once when ``trigger()`` is called (the "sync now" button),
+and backs off with jitter while the hub is unreachable. An authentication failure, a
+missing registration or a protocol mismatch pauses it: retrying cannot fix those, so it
+waits for ``resume()`` (after the operator registers the device again) instead of hammering
+the hub. Every change of state is an immutable ``ServiceState`` passed to ``on_state``
+(called on the service thread: the app wraps it in a Qt signal) and kept for ``state``.
+
+The client is built inside the thread by ``open_client``, because a store belongs to the
+thread that opened it; after a pause it is built afresh, so a new token is picked up.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from sync.client.backoff import Backoff
+from sync.client.client import SyncClient, SyncReport
+from sync.client.errors import (
+    HubAuthError,
+    HubUnavailableError,
+    ProtocolMismatchError,
+    SyncBusyError,
+    SyncConfigError,
+)
+from sync.errors import SyncError
+
+_log = logging.getLogger(__name__)
+ClientFactory = Callable[[], AbstractContextManager[SyncClient]]
+Sleep = Callable[[threading.Event, float], object]
+_PAUSING = (HubAuthError, SyncConfigError, ProtocolMismatchError)
+_PAUSE_POLL_S = 0.5
+
+
+class Phase(StrEnum):
+    STARTING = "starting"
+    SYNCING = "syncing"
+    IDLE = "idle"
+    BACKING_OFF = "backing_off"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    phase: Phase
+    failures: int = 0
+    retry_in_s: float | None = None
+    last_report: SyncReport | None = None
+    last_error: str | None = None
+
+
+class SyncService:
+    def __init__(
+        self,
+        open_client: ClientFactory,
+        *,
+        interval_s: float = 60.0,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+        on_state: Callable[[ServiceState], None] | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
+        """``sleep(wake, seconds)`` waits until ``wake`` is set or the time is up; tests
+        pass one that returns at once and records the delays (a fake clock)."""
+        self._open_client = open_client
+        self._interval_s = interval_s
+        self._backoff = backoff or Backoff()
+        self._rng = rng or random.Random()
+        self._on_state = on_state
+        self._wait: Sleep = sleep or threading.Event.wait
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._resume = threading.Event()
+        self._lock = threading.Lock()
+        self._state = ServiceState(Phase.STARTING)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> ServiceState:
+        with self._lock:
+            return self._state
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("the sync service runs already")
+        self._thread = threading.Thread(target=self._run, name="jaga-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop after the step in progress (a request is bounded by its timeout)."""
+        self._stop.set()
+        self._wake.set()
+        self._resume.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                raise TimeoutError(f"the sync service did not stop within {timeout_s} s")
+            self._thread = None
+
+    def trigger(self) -> None:
+        """Sync now instead of at the next interval (also cuts a back-off short)."""
+        self._wake.set()
+
+    def resume(self) -> None:
+        """Leave a pause (after the operator fixed the registration)."""
+        self._resume.set()
+        self._wake.set()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if self._serve() == Phase.PAUSED:
+                    self._wait_for_resume()
+        finally:
+            self._publish(replace(self.state, phase=Phase.STOPPED, retry_in_s=None))
+
+    def _wait_for_resume(self) -> None:
+        # Polled, so a stop() that lands while the pause is being entered is still seen.
+        while not self._stop.is_set() and not self._resume.wait(_PAUSE_POLL_S):
+            pass
+        self._resume.clear()
+
+    def _serve(self) -> Phase:
+        """Open a client and sync until stopped or paused; returns the phase it ended in."""
+        try:
+            with self._open_client() as client:
+                while not self._stop.is_set():
+                    phase = self._step(client)
+                    if phase == Phase.PAUSED:
+                        return phase
+            return Phase.STOPPED
+        except _PAUSING as error:  # raised while opening: not registered, say
+            return self._pause(error)
+        except SyncError as error:  # the store is locked or unreadable right now
+            return self._fail(error)
+        except Exception as error:  # a bug while opening: report it, keep trying slowly
+            _log.exception("opening the sync client failed unexpectedly")
+            return self._fail(error)
+
+    def _step(self, client: SyncClient) -> Phase:
+        self._publish(replace(self.state, phase=Phase.SYNCING, retry_in_s=None))
+        try:
+            report = client.sync_once()
+        except _PAUSING as error:
+            return self._pause(error)
+        except SyncBusyError as error:
+            self._publish(replace(self.state, phase=Phase.IDLE, last_error=str(error)))
+            self._sleep(self._interval_s)
+            return Phase.IDLE
+        except SyncError as error:
+            return self._fail(error)
+        except Exception as error:  # a bug: report it, keep the service alive, back off
+            _log.exception("sync failed unexpectedly")
+            return self._fail(error)
+        self._publish(ServiceState(Phase.IDLE, last_report=report))
+        self._sleep(self._interval_s)
+        return Phase.IDLE
+
+    def _pause(self, error: Exception) -> Phase:
+        _log.warning("sync paused: %s", error)
+        self._resume.clear()  # only a resume() after this pause ends it
+        self._publish(replace(self.state, phase=Phase.PAUSED, last_error=str(error)))
+        return Phase.PAUSED
+
+    def _fail(self, error: Exception) -> Phase:
+        failures = self.state.failures + 1
+        retry_after = error.retry_after_s if isinstance(error, HubUnavailableError) else None
+        delay = self._backoff.delay_s(failures, self._rng, retry_after)
+        self._publish(
+            replace(
+                self.state,
+                phase=Phase.BACKING_OFF,
+                failures=failures,
+                retry_in_s=delay,
+                last_error=f"{type(error).__name__}: {error}",
+            )
+        )
+        self._sleep(delay)
+        return Phase.BACKING_OFF
+
+    def _sleep(self, seconds: float) -> None:
+        self._wait(self._wake, seconds)
+        self._wake.clear()
+
+    def _publish(self, state: ServiceState) -> None:
+        with self._lock:
+            self._state = state
+        if self._on_state is not None:
+            try:
+                self._on_state(state)
+            except Exception:  # a listener's bug must not stop syncing
+                _log.exception("sync state listener failed")

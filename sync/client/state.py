@@ -1,0 +1,128 @@
+"""The client's own rows in the device store: registration, pull cursor, uploads, last result.
+
+The store's schema (``sync.store.schema``) has no place for these yet, so the client adds
+two tables of its own with ``CREATE TABLE IF NOT EXISTS`` through the store's public
+``Database`` API. They belong in a store migration (schema version 2); until then they are
+created on first use, which is safe because ``database.write`` is ``BEGIN IMMEDIATE``.
+
+Everything here lives inside the encrypted database, the device token included: it is as
+protected as the gallery it gives access to, and it never sits in a plain config file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sync.client.config import Registration
+from sync.store.clock import format_timestamp
+from sync.store.database import Database
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS sync_state (
+        name       TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS sync_uploads (
+        photo_uid  TEXT PRIMARY KEY,
+        outcome    TEXT NOT NULL CHECK (outcome IN ('done', 'skipped', 'failed')),
+        detail     TEXT NOT NULL,
+        at         TEXT NOT NULL
+    )""",
+)
+REGISTRATION_NAMES = ("hub_url", "site", "device_id", "device_token")
+FACE_IMAGES_NAME = "policy.send_face_images"
+SPECIES_PACK_NAME = "species_pack.latest"
+
+
+def ensure_schema(database: Database) -> None:
+    """Create the client's tables if this store has none yet (idempotent)."""
+    with database.write() as connection:
+        for statement in SCHEMA:
+            connection.execute(statement)
+
+
+def cursor_name(site: str) -> str:
+    # Per site: a device moved to another site must not skip that site's history.
+    return f"pull_cursor.{site}"
+
+
+def read_values(database: Database) -> dict[str, str]:
+    rows = database.query("SELECT name, value FROM sync_state")
+    return {str(name): str(value) for name, value in rows}
+
+
+def read_cursor(database: Database, site: str) -> int:
+    rows = database.query("SELECT value FROM sync_state WHERE name = ?", (cursor_name(site),))
+    return int(rows[0][0]) if rows else 0
+
+
+def put_value(connection: Any, name: str, value: str, now: datetime) -> None:
+    """Set one value inside the caller's write transaction."""
+    connection.execute(
+        "INSERT INTO sync_state (name, value, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
+        " updated_at = excluded.updated_at",
+        (name, value, format_timestamp(now)),
+    )
+
+
+def put_values(database: Database, values: Mapping[str, str], now: datetime) -> None:
+    with database.write() as connection:
+        for name, value in values.items():
+            put_value(connection, name, value, now)
+
+
+def save_registration(
+    database: Database, registration: Registration, now: datetime, *, send_face_images: bool
+) -> None:
+    """Keep what registration returned; a new registration replaces the old one whole."""
+    values = {
+        "hub_url": registration.hub_url,
+        "site": registration.site,
+        "device_id": str(registration.device_id),
+        "device_token": registration.token,
+        FACE_IMAGES_NAME: "1" if send_face_images else "0",
+    }
+    put_values(database, values, now)
+
+
+def record_upload(
+    connection: Any, photo_uid: str, outcome: str, detail: str, now: datetime
+) -> None:
+    connection.execute(
+        "INSERT INTO sync_uploads (photo_uid, outcome, detail, at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (photo_uid) DO UPDATE SET outcome = excluded.outcome,"
+        " detail = excluded.detail, at = excluded.at",
+        (photo_uid, outcome, detail[:1000], format_timestamp(now)),
+    )
+
+
+@dataclass(frozen=True)
+class LastResult:
+    """How the last sync of this store ended (for ``jaga sync status`` and the app)."""
+
+    attempted_at: str | None
+    succeeded_at: str | None
+    error: str | None
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, str]) -> LastResult:
+        error = values.get("last.error") or None
+        return cls(values.get("last.attempted_at"), values.get("last.succeeded_at"), error)
+
+
+def record_result(database: Database, now: datetime, error: str | None) -> None:
+    stamp = format_timestamp(now)
+    values = {"last.attempted_at": stamp, "last.error": error or ""}
+    if error is None:
+        values["last.succeeded_at"] = stamp
+    put_values(database, values, now)
+
+
+def record_species_pack(connection: Any, announcement: Mapping[str, Any], now: datetime) -> None:
+    put_value(connection, SPECIES_PACK_NAME, json.dumps(dict(announcement), sort_keys=True), now)

@@ -1,0 +1,104 @@
+"""What ``jaga sync status`` and the app show: local facts only, and never the token.
+
+Reading status needs no hub and no registration: an operator on a boat can see how much is
+waiting, what was quarantined and why, and when the last sync worked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sync.client.config import (
+    DEVICE_ID_ENV,
+    FACE_IMAGES_ENV,
+    HUB_URL_ENV,
+    SITE_ENV,
+    TOKEN_ENV,
+    SitePolicy,
+    parse_flag,
+)
+from sync.client.ledger import Quarantined, quarantined
+from sync.client.state import (
+    FACE_IMAGES_NAME,
+    SPECIES_PACK_NAME,
+    LastResult,
+    cursor_name,
+    ensure_schema,
+    read_values,
+)
+from sync.client.uploads import pending_uploads, withheld_face_images
+from sync.store import Store
+
+_SHOWN_QUARANTINED = 10
+_PENDING_COUNT_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    hub_url: str | None
+    site: str | None
+    device_id: str | None
+    token: str  # where the token comes from ("environment", "store", "missing"); never its value
+    policy: SitePolicy
+    outbox: tuple[tuple[str, int], ...]
+    quarantined: tuple[Quarantined, ...]
+    cursor: int | None
+    pending_uploads: int
+    withheld_face_images: int
+    last: LastResult
+    species_pack: str | None
+
+    def lines(self) -> list[str]:
+        last = self.last
+        lines = [
+            f"hub          {self.hub_url or '(not registered)'}",
+            f"site         {self.site or '-'}",
+            f"device       {self.device_id or '-'}",
+            f"token        {self.token}",
+            f"face images  {'travel' if self.policy.send_face_images else 'stay on device'}",
+            "outbox       " + ", ".join(f"{state} {n}" for state, n in self.outbox),
+            f"cursor       {self.cursor if self.cursor is not None else '-'}",
+            f"uploads      {self.pending_uploads} pending, "
+            f"{self.withheld_face_images} face images withheld",
+            f"last sync    {last.attempted_at or 'never'}"
+            + (f" (failed: {last.error})" if last.error else " (ok)" if last.attempted_at else ""),
+            f"last success {last.succeeded_at or 'never'}",
+        ]
+        if self.species_pack:
+            lines.append(f"species pack {self.species_pack}")
+        for entry in self.quarantined:
+            lines.append(
+                f"quarantined  #{entry.sequence} {entry.entity} {entry.entity_uid}: {entry.reason}"
+            )
+        return lines
+
+
+def read_status(store: Store, env: Mapping[str, str]) -> SyncStatus:
+    ensure_schema(store.database)
+    stored = read_values(store.database)
+
+    def pick(env_name: str, stored_name: str) -> str | None:
+        return env.get(env_name) or stored.get(stored_name) or None
+
+    site = pick(SITE_ENV, "site")
+    token = "set (environment)" if env.get(TOKEN_ENV) else (
+        "set (kept in the encrypted store)" if stored.get("device_token") else "missing"
+    )  # fmt: skip
+    policy = SitePolicy(parse_flag(pick(FACE_IMAGES_ENV, FACE_IMAGES_NAME) or "", FACE_IMAGES_ENV))
+    counts = store.outbox.counts()
+    cursor = stored.get(cursor_name(site)) if site else None
+    return SyncStatus(
+        hub_url=pick(HUB_URL_ENV, "hub_url"),
+        site=site,
+        device_id=pick(DEVICE_ID_ENV, "device_id"),
+        token=token,
+        policy=policy,
+        outbox=tuple((state.value, n) for state, n in counts.items()),
+        quarantined=tuple(quarantined(store.database, _SHOWN_QUARANTINED)),
+        cursor=int(cursor) if cursor is not None else None,
+        pending_uploads=len(pending_uploads(store, policy, _PENDING_COUNT_LIMIT)),
+        withheld_face_images=withheld_face_images(store, policy),
+        last=LastResult.from_values(stored),
+        species_pack=stored.get(SPECIES_PACK_NAME),
+    )

@@ -1,0 +1,232 @@
+"""The one place the client talks HTTP: ``sync.protocol`` models in, models out.
+
+The ``httpx.Client`` is injected (httpx's ``MockTransport`` in unit tests, a real client
+against a hub), and every httpx exception and every refusal is translated here into
+``sync.client.errors``: nothing above this module sees httpx. A 200 whose body does not
+validate is treated as a lost answer (retry), not as a verdict: pushes are idempotent, so a
+retry can never store twice, while believing a garbled answer could lose a record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from sync.client.config import Registration
+from sync.client.errors import (
+    HubAuthError,
+    HubRefusedError,
+    HubUnavailableError,
+    ProtocolMismatchError,
+)
+from sync.protocol import (
+    CHUNK_SHA256_HEADER,
+    ErrorBody,
+    HubStatus,
+    PullResult,
+    PushBatch,
+    PushResult,
+    RegisterRequest,
+    RegisterResult,
+    UploadStart,
+    UploadStatus,
+)
+
+Model = TypeVar("Model", bound=BaseModel)
+_RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+_MAX_RETRY_AFTER_S = 3600.0
+
+
+@dataclass(frozen=True)
+class RequestTiming:
+    """One request as the client saw it: for metrics and the load test's percentiles."""
+
+    operation: str
+    status: int | None
+    seconds: float
+
+
+RequestObserver = Callable[[RequestTiming], None]
+
+
+class HubTransport:
+    """The hub's device API for one registered device."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        registration: Registration,
+        *,
+        timeout: httpx.Timeout | None = None,
+        observer: RequestObserver | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._registration = registration
+        self._timeout = timeout or httpx.Timeout(30.0, connect=5.0)
+        self._observer = observer
+        self._monotonic = monotonic
+
+    def push(self, batch: PushBatch) -> PushResult:
+        return self._call("push", "POST", self._site_url("push"), PushResult, body=batch)
+
+    def changes(self, cursor: int, limit: int) -> PullResult:
+        params = {"cursor": str(cursor), "limit": str(limit)}
+        return self._call("pull", "GET", self._site_url("changes"), PullResult, params=params)
+
+    def start_upload(self, start: UploadStart) -> UploadStatus:
+        return self._call("upload", "POST", self._site_url("uploads"), UploadStatus, body=start)
+
+    def upload_status(self, upload_id: UUID) -> UploadStatus:
+        url = self._site_url(f"uploads/{upload_id}")
+        return self._call("upload", "GET", url, UploadStatus)
+
+    def put_chunk(self, upload_id: UUID, offset: int, data: bytes) -> UploadStatus:
+        headers = {
+            CHUNK_SHA256_HEADER: hashlib.sha256(data).hexdigest(),
+            "Content-Type": "application/octet-stream",
+        }
+        url = self._site_url(f"uploads/{upload_id}")
+        return self._call(
+            "chunk", "PUT", url, UploadStatus, content=data, headers=headers,
+            params={"offset": str(offset)},
+        )  # fmt: skip
+
+    def hub_status(self) -> HubStatus:
+        return self._call("status", "GET", f"{self._registration.hub_url}/api/v1/status", HubStatus)
+
+    def _site_url(self, tail: str) -> str:
+        registration = self._registration
+        return f"{registration.hub_url}/api/v1/sites/{registration.site}/{tail}"
+
+    def _call(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        model: type[Model],
+        *,
+        body: BaseModel | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Model:
+        all_headers = {"Authorization": f"Bearer {self._registration.token}", **(headers or {})}
+        if body is not None:
+            content = body.model_dump_json().encode()
+            all_headers["Content-Type"] = "application/json"
+        started = self._monotonic()
+        status: int | None = None
+        try:
+            response = send(
+                self._http,
+                method,
+                url,
+                content=content,
+                headers=all_headers,
+                params=params,
+                timeout=self._timeout,
+            )
+            status = response.status_code
+        finally:
+            if self._observer is not None:
+                self._observer(RequestTiming(operation, status, self._monotonic() - started))
+        return parse_answer(response, model, operation)
+
+
+def send(
+    http: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    content: bytes | None,
+    headers: Mapping[str, str],
+    params: Mapping[str, str] | None,
+    timeout: httpx.Timeout,
+) -> httpx.Response:
+    """One request, its body read in full; httpx's failures become ``HubUnavailableError``."""
+    try:
+        return http.request(
+            method, url, content=content, headers=dict(headers), params=params, timeout=timeout
+        )
+    except httpx.TimeoutException as error:
+        raise HubUnavailableError(f"the hub did not answer in time ({_name(error)})") from error
+    except httpx.TransportError as error:
+        # Connection refused, reset, closed mid-answer, a broken chunk: the link, not a verdict.
+        raise HubUnavailableError(f"cannot reach the hub ({_name(error)})") from error
+
+
+def parse_answer(response: httpx.Response, model: type[Model], operation: str) -> Model:
+    if response.status_code >= 400:
+        raise refusal(response)
+    if response.status_code != 200:
+        raise HubUnavailableError(f"unexpected answer {response.status_code} to {operation}")
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError:
+        raise HubUnavailableError(f"the hub's answer to {operation} was unreadable") from None
+
+
+def refusal(response: httpx.Response) -> Exception:
+    """The error for a 4xx or 5xx answer (its ``ErrorBody`` when there is one)."""
+    status = response.status_code
+    body = _error_body(response)
+    code = body.error if body else f"http_{status}"
+    reason = body.reason if body else response.reason_phrase or "no reason given"
+    if status in _RETRYABLE_STATUS:
+        return HubUnavailableError(
+            f"the hub is busy or failing ({status} {code}): {reason}",
+            retry_after_s=_retry_after(response),
+        )
+    if status in (401, 403):
+        return HubAuthError(status, code, reason)
+    if code == "unsupported_protocol":
+        return ProtocolMismatchError(status, code, reason)
+    offset = body.expected_offset if body else None
+    return HubRefusedError(status, code, reason, expected_offset=offset)
+
+
+def register_device(
+    http: httpx.Client, hub_url: str, code: str, *, timeout: httpx.Timeout | None = None
+) -> RegisterResult:
+    """Exchange an operator's one-time code for this device's id, site and token."""
+    content = RegisterRequest(code=code).model_dump_json().encode()
+    headers = {"Content-Type": "application/json"}
+    url = f"{hub_url}/api/v1/devices/register"
+    response = send(
+        http,
+        "POST",
+        url,
+        content=content,
+        headers=headers,
+        params=None,
+        timeout=timeout or httpx.Timeout(30.0, connect=5.0),
+    )
+    return parse_answer(response, RegisterResult, "register")
+
+
+def _error_body(response: httpx.Response) -> ErrorBody | None:
+    try:
+        data: Any = response.json()
+        return ErrorBody.model_validate(data)
+    except (ValueError, ValidationError):
+        return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (the HTTP-date form is not used by the hub)."""
+    raw = response.headers.get("Retry-After", "").strip()
+    if not raw.isdigit():
+        return None
+    return min(float(raw), _MAX_RETRY_AFTER_S)
+
+
+def _name(error: Exception) -> str:
+    return type(error).__name__

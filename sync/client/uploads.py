@@ -1,0 +1,162 @@
+"""Resumable photo uploads: the bytes of photos whose metadata the hub has acknowledged.
+
+The hub keeps the offset: each upload starts by asking it (``POST uploads`` starts or
+resumes), then sends chunks from there, each with its sha256. A cut link costs at most the
+chunk in flight; a chunk whose answer was lost is caught by the hub's ``offset_mismatch``
+(the client continues where the hub says), and a photo whose joined bytes fail their
+checksum is sent again from the start, once. Face images (enrolment photos, which belong
+to a person) stay on the device unless the site's policy lets them travel; their metadata
+and the embeddings made from them still go.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sync.client.config import SitePolicy, Tuning
+from sync.client.errors import HubAuthError, HubRefusedError, HubUnavailableError
+from sync.client.state import record_upload
+from sync.client.transport import HubTransport
+from sync.protocol import UploadStart, UploadStatus
+from sync.store import Photo, Store
+from sync.store.photos import load_photo
+
+_log = logging.getLogger(__name__)
+# Refusals about this one photo: retrying cannot help, so it is recorded and left alone.
+# Any other refusal (a wrong URL, an older hub) fails the sync and is retried later.
+_FINAL_CODES = {
+    "erased": "skipped",
+    "upload_conflict": "failed",
+    "photo_checksum_mismatch": "failed",
+    "too_long": "failed",
+    "invalid_body": "failed",
+}
+
+
+@dataclass(frozen=True)
+class UploadReport:
+    completed: int = 0
+    resumed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes_sent: int = 0
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    """How one photo's upload ended: ``done``, ``skipped`` or ``failed`` (with why)."""
+
+    outcome: str
+    detail: str
+    resumed: bool = False
+    bytes_sent: int = 0
+
+
+def pending_uploads(store: Store, policy: SitePolicy, limit: int) -> list[str]:
+    """Photos the hub has the metadata of but not yet the bytes, oldest first."""
+    faces = "" if policy.send_face_images else " AND p.person_id IS NULL"
+    rows = store.database.query(
+        "SELECT p.photo_uid FROM outbox o JOIN photos p ON p.photo_uid = o.entity_uid"
+        " LEFT JOIN sync_uploads u ON u.photo_uid = p.photo_uid"
+        " WHERE o.entity = 'photo' AND o.state = 'acknowledged' AND u.photo_uid IS NULL"
+        f"{faces} GROUP BY p.photo_uid ORDER BY min(o.sequence) LIMIT ?",
+        (limit,),
+    )
+    return [str(row[0]) for row in rows]
+
+
+def withheld_face_images(store: Store, policy: SitePolicy) -> int:
+    if policy.send_face_images:
+        return 0
+    rows = store.database.query(
+        "SELECT count(*) FROM photos p LEFT JOIN sync_uploads u ON u.photo_uid = p.photo_uid"
+        " WHERE p.person_id IS NOT NULL AND u.photo_uid IS NULL"
+    )
+    return int(rows[0][0])
+
+
+class PhotoUploader:
+    def __init__(
+        self, store: Store, transport: HubTransport, policy: SitePolicy, tuning: Tuning
+    ) -> None:
+        self._store = store
+        self._transport = transport
+        self._policy = policy
+        self._tuning = tuning
+
+    def upload_pending(self) -> UploadReport:
+        """Upload what is pending (up to the per-sync limit); raises when the link fails."""
+        report = UploadReport()
+        for photo_uid in pending_uploads(
+            self._store, self._policy, self._tuning.max_uploads_per_sync
+        ):
+            result = self.upload(photo_uid)
+            report = UploadReport(
+                report.completed + (result.outcome == "done"),
+                report.resumed + result.resumed,
+                report.skipped + (result.outcome == "skipped"),
+                report.failed + (result.outcome == "failed"),
+                report.bytes_sent + result.bytes_sent,
+            )
+        return report
+
+    def upload(self, photo_uid: str) -> UploadOutcome:
+        photo = load_photo(self._store.database, photo_uid)
+        start = UploadStart(
+            photo_uid=UUID(photo_uid),
+            sha256=photo.sha256,
+            total_size=len(photo.data),
+            media_type=photo.media_type,
+        )
+        try:
+            result = self._send(photo, start)
+        except HubRefusedError as error:
+            if isinstance(error, HubAuthError) or error.code not in _FINAL_CODES:
+                raise
+            result = UploadOutcome(_FINAL_CODES[error.code], str(error))
+        with self._store.database.write() as connection:
+            record_upload(connection, photo_uid, result.outcome, result.detail, self._now())
+        if result.outcome != "done":
+            _log.warning("photo %s not uploaded (%s): %s", photo_uid, result.outcome, result.detail)
+        return result
+
+    def _send(self, photo: Photo, start: UploadStart) -> UploadOutcome:
+        status = self._transport.start_upload(start)
+        resumed = 0 < status.received < status.total_size
+        offset, sent, restarted = status.received, 0, False
+        chunk = self._tuning.chunk_bytes
+        for _ in range(3 * (len(photo.data) // chunk) + 10):
+            if status.complete:
+                return UploadOutcome("done", "uploaded", resumed, sent)
+            if offset >= len(photo.data):
+                status = self._transport.upload_status(status.upload_id)
+                offset = status.received
+                continue
+            piece = photo.data[offset : offset + chunk]
+            try:
+                status = self._transport.put_chunk(status.upload_id, offset, piece)
+            except HubRefusedError as error:
+                offset, status, restarted = self._recover(error, start, status, restarted)
+                continue
+            sent += len(piece)
+            offset = status.received
+        raise HubUnavailableError(f"the upload of photo {start.photo_uid} made no progress")
+
+    def _recover(
+        self, error: HubRefusedError, start: UploadStart, status: UploadStatus, restarted: bool
+    ) -> tuple[int, UploadStatus, bool]:
+        """Where to continue after a refused chunk: (offset, status, restarted once)."""
+        if error.code == "offset_mismatch" and error.expected_offset is not None:
+            return error.expected_offset, status, restarted  # the answer to a chunk was lost
+        if error.code == "photo_checksum_mismatch" and not restarted:
+            return 0, status, True  # the hub discarded every chunk; start over, once
+        if error.code == "unknown_upload":
+            fresh = self._transport.start_upload(start)
+            return fresh.received, fresh, restarted
+        raise error
+
+    def _now(self) -> datetime:
+        return self._store.clock.now()

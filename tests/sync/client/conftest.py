@@ -1,0 +1,74 @@
+"""Fixtures of the sync client tests: a real hub on the session's PostgreSQL, devices with
+real encrypted stores, and the fault tally printed at the end of the run.
+
+The hub package's ``hub_database`` is a session fixture: imported here as well, pytest would
+keep a second instance of it and start the same server twice. So this package brings its
+own, package-scoped: it reuses the server when the hub tests' fixture already runs it, and
+otherwise starts it and stops and removes it when this package is done, which leaves the
+hub tests' fixture free to start it again later in the same session.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sync.client import faults
+from tests.sync.client.faultproxy import FaultProxy
+from tests.sync.hub.hubfixtures import DATABASE, SERVER, site_slug
+from tests.sync.hub.hubkit import HubProcess, start_hub_process
+
+__all__ = ["site_slug"]
+
+
+@pytest.fixture(scope="package")
+def hub_database() -> Iterator[str]:
+    from django.core.management import call_command
+    from django.db import connections
+
+    root = SERVER.data_dir.parent
+    if SERVER.running():  # the hub tests' session fixture owns it
+        yield SERVER.url(DATABASE)
+        return
+    root.mkdir(mode=0o700, exist_ok=True)
+    SERVER.start()
+    try:
+        SERVER.create_database(DATABASE)
+        call_command("migrate", interactive=False, verbosity=0)
+        yield SERVER.url(DATABASE)
+    finally:
+        connections.close_all()
+        SERVER.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="package")
+def live_hub(hub_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """``jaga hub run`` with two workers (this machine's cores), shared by the package."""
+    hub = start_hub_process(hub_database, tmp_path_factory.mktemp("hub"), workers=2)
+    try:
+        yield hub
+    finally:
+        hub.kill()  # a graceful stop waits out gunicorn's 10 s graceful timeout; nothing to keep
+
+
+@pytest.fixture
+def proxy(live_hub: HubProcess) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the live hub; rules are set by each test."""
+    with FaultProxy(live_hub.port) as running:
+        yield running
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    lines = faults.summary_lines()
+    if lines:
+        terminalreporter.section("sync fault runs")
+        for line in lines:
+            terminalreporter.write_line(line)
+    path = faults.report_path()
+    if path is not None and lines:
+        Path(path).write_text(faults.report_json())

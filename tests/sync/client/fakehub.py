@@ -1,0 +1,212 @@
+"""An in-memory hub behind ``httpx.MockTransport``: the protocol, a ledger, and scripted faults.
+
+It speaks the same ``sync.protocol`` models as the real hub and keeps the promises the
+client relies on (a replayed key is acknowledged and stored once; the hub owns the upload
+offset), so unit tests exercise the client's logic in milliseconds. ``faults`` is a queue
+of what to do to the next matching requests: answer with a status, fail the link before the
+hub sees the request, or apply it and then lose the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from sync.client import Registration
+from sync.protocol import (
+    CHUNK_SHA256_HEADER,
+    Change,
+    PullResult,
+    PushBatch,
+    PushResult,
+    Rejection,
+    UploadStart,
+    UploadStatus,
+)
+
+TOKEN = "jaga_unit-test-token-0123456789"
+SITE = "north-gate"
+DEVICE = UUID("5f1c0f8e-8a54-4bd4-9d0c-4f2d3b7a6e01")
+
+
+def registration(url: str = "http://hub.test") -> Registration:
+    return Registration(url, SITE, DEVICE, TOKEN)
+
+
+@dataclass
+class Fault:
+    """What to do to the next request whose ``METHOD path`` contains ``match``."""
+
+    match: str
+    status: int | None = None  # answer with this status and an ErrorBody
+    error: str = "scripted"
+    expected_offset: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # the link fails before the hub sees the request
+    lose_answer: bool = False  # the hub applies the request, then the link fails
+    body: bytes | None = None  # answer 200 with these raw bytes
+
+
+@dataclass
+class _Upload:
+    start: UploadStart
+    upload_id: UUID
+    data: bytearray = field(default_factory=bytearray)
+    complete: bool = False
+
+
+class FakeHub:
+    def __init__(self) -> None:
+        self.ledger: dict[str, str] = {}  # idempotency key -> content
+        self.stored: dict[tuple[str, str], int] = {}  # (entity, uid) -> times applied
+        self.changes: list[Change] = []
+        self.uploads: dict[UUID, _Upload] = {}
+        self.photos: dict[str, bytes] = {}
+        self.reject: dict[str, str] = {}  # entity_uid -> rejection reason
+        self.refuse_whole: set[str] = set()  # entity_uids that make a whole batch 400
+        self.faults: deque[Fault] = deque()
+        self.requests: list[str] = []
+        self.transport = httpx.MockTransport(self.handle)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=self.transport)
+
+    def add_change(self, entity: str, operation: str, payload: dict[str, Any]) -> Change:
+        uid = next((v for k, v in payload.items() if k.endswith("_uid")), None)
+        change = Change.model_validate(
+            {
+                "cursor": len(self.changes) + 1,
+                "entity": entity,
+                "entity_uid": uid or str(uuid.uuid4()),
+                "operation": operation,
+                "payload": payload,
+                "changed_at": "2026-03-01T08:00:00.000000Z",
+            }
+        )
+        self.changes.append(change)
+        return change
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        line = f"{request.method} {request.url.path}"
+        self.requests.append(line)
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return _error(401, "unknown_token", "unknown token: register the device again")
+        fault = self._take_fault(line)
+        if fault is not None and fault.drop:
+            raise httpx.ConnectError("scripted: link down", request=request)
+        if fault is not None and fault.status is not None:
+            return _error(
+                fault.status, fault.error, "scripted", fault.expected_offset, fault.headers
+            )
+        if fault is not None and fault.body is not None:
+            return httpx.Response(200, content=fault.body)
+        response = self._route(request)
+        if fault is not None and fault.lose_answer:
+            raise httpx.ReadTimeout("scripted: answer lost", request=request)
+        return response
+
+    def _take_fault(self, line: str) -> Fault | None:
+        for fault in list(self.faults):
+            if fault.match in line:
+                self.faults.remove(fault)
+                return fault
+        return None
+
+    def _route(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/push"):
+            return self._push(PushBatch.model_validate_json(request.content))
+        if path.endswith("/changes"):
+            return self._pull(int(request.url.params["cursor"]), int(request.url.params["limit"]))
+        if path.endswith("/uploads"):
+            return self._start(UploadStart.model_validate_json(request.content))
+        upload = self.uploads.get(UUID(path.rsplit("/", 1)[1]))
+        if upload is None:
+            return _error(404, "unknown_upload", "no such upload")
+        if request.method == "GET":
+            return _json(_status(upload))
+        return self._chunk(upload, int(request.url.params["offset"]), request)
+
+    def _push(self, batch: PushBatch) -> httpx.Response:
+        if any(str(e.entity_uid) in self.refuse_whole for e in batch.entries):
+            return _error(400, "invalid_body", "entries.0.payload: scripted refusal")
+        acknowledged, rejected = [], []
+        for entry in batch.entries:
+            key, uid = str(entry.idempotency_key), str(entry.entity_uid)
+            content = json.dumps(entry.payload, sort_keys=True)
+            if key in self.ledger:
+                acknowledged.append(entry.idempotency_key)
+            elif uid in self.reject:
+                rejected.append(Rejection(key=entry.idempotency_key, reason=self.reject[uid]))
+            else:
+                self.ledger[key] = content
+                self.stored[(entry.entity, uid)] = self.stored.get((entry.entity, uid), 0) + 1
+                acknowledged.append(entry.idempotency_key)
+        return _json(PushResult(acknowledged=acknowledged, rejected=rejected))
+
+    def _pull(self, cursor: int, limit: int) -> httpx.Response:
+        after = [c for c in self.changes if c.cursor > cursor]
+        page = after[:limit]
+        next_cursor = page[-1].cursor if page else cursor
+        return _json(PullResult(changes=page, next_cursor=next_cursor, has_more=len(after) > limit))
+
+    def _start(self, start: UploadStart) -> httpx.Response:
+        for upload in self.uploads.values():
+            if upload.start.photo_uid == start.photo_uid:
+                return _json(_status(upload))
+        upload = _Upload(start, uuid.uuid4())
+        self.uploads[upload.upload_id] = upload
+        return _json(_status(upload))
+
+    def _chunk(self, upload: _Upload, offset: int, request: httpx.Request) -> httpx.Response:
+        data = request.content
+        if hashlib.sha256(data).hexdigest() != request.headers[CHUNK_SHA256_HEADER]:
+            return _error(400, "chunk_checksum_mismatch", "bad chunk")
+        if upload.complete:
+            return _json(_status(upload))
+        if offset != len(upload.data):
+            return _error(409, "offset_mismatch", "send from there", len(upload.data))
+        upload.data.extend(data)
+        if len(upload.data) == upload.start.total_size:
+            if hashlib.sha256(upload.data).hexdigest() != upload.start.sha256:
+                upload.data.clear()
+                return _error(400, "photo_checksum_mismatch", "again from 0", 0)
+            upload.complete = True
+            self.photos[str(upload.start.photo_uid)] = bytes(upload.data)
+        return _json(_status(upload))
+
+
+def _status(upload: _Upload) -> UploadStatus:
+    return UploadStatus(
+        upload_id=upload.upload_id,
+        photo_uid=upload.start.photo_uid,
+        total_size=upload.start.total_size,
+        received=len(upload.data),
+        complete=upload.complete,
+    )
+
+
+def _json(model: Any) -> httpx.Response:
+    return httpx.Response(
+        200, content=model.model_dump_json(), headers={"Content-Type": "application/json"}
+    )
+
+
+def _error(
+    status: int,
+    code: str,
+    reason: str,
+    expected_offset: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    body: dict[str, Any] = {"error": code, "reason": reason}
+    if expected_offset is not None:
+        body["expected_offset"] = expected_offset
+    return httpx.Response(status, json=body, headers=headers or {})

@@ -1,0 +1,266 @@
+"""A TCP fault proxy between a sync client and the hub, on loopback, driven by rules.
+
+It reads each HTTP/1.1 request whole (head and ``Content-Length`` body), so a rule can pick
+requests by method and path and act on exactly one request. Every request goes upstream on
+a fresh connection marked ``Connection: close``, so the hub's answer ends where the upstream
+connection does, and the client is told to close too: one request per connection, which
+makes "cut the answer to the third push after 40 bytes" mean exactly that.
+
+Actions (``Action``):
+
+* ``PASS``         forward the request and relay the answer
+* ``REFUSE``       close the client's connection; the hub never sees the request
+* ``CUT_REQUEST``  send the hub only the first ``after_bytes`` of the request, then hang up
+* ``DELAY``        wait ``delay_s`` before relaying the answer (or, with ``hold_request``,
+                   before forwarding the request)
+* ``TRUNCATE``     the hub answers in full; relay ``after_bytes`` of it and close (FIN)
+* ``RESET``        the same, but end with a TCP reset (RST) instead of a close
+* ``DUPLICATE``    deliver the request to the hub twice at once; relay the first answer
+* ``BLACKHOLE``    swallow the request and never answer (until the client gives up)
+
+A rule applies to the next ``times`` matching requests (``None``: all); the first rule that
+matches and has uses left wins. ``seen`` is set once the proxy holds the whole request,
+``notify`` once it has reached the hub; ``record`` keeps its bytes for a later ``replay``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import TracebackType
+
+_HEAD_LIMIT = 64 * 1024
+_UPSTREAM_TIMEOUT_S = 60.0
+_BLACKHOLE_MAX_S = 30.0
+
+
+class Action(StrEnum):
+    PASS = "pass"
+    REFUSE = "refuse"
+    CUT_REQUEST = "cut_request"
+    DELAY = "delay"
+    TRUNCATE = "truncate"
+    RESET = "reset"
+    DUPLICATE = "duplicate"
+    BLACKHOLE = "blackhole"
+
+
+@dataclass
+class Rule:
+    action: Action
+    match: str = ""  # a substring of the request line, e.g. "POST /api/v1/sites/s/push"
+    times: int | None = 1
+    after_bytes: int = 0
+    delay_s: float = 0.0
+    hold_request: bool = False
+    seen: threading.Event | None = None  # set when the proxy has read the request
+    notify: threading.Event | None = None  # set when the request has reached the hub
+    record: bool = False
+
+
+@dataclass
+class _Request:
+    line: str
+    data: bytes = field(repr=False)
+
+
+class FaultProxy:
+    """Listens on ``127.0.0.1:<port>`` and forwards to ``127.0.0.1:<upstream_port>``."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = 0
+        self.applied: Counter[str] = Counter()
+        self.recorded: list[bytes] = []
+        self._rules: list[Rule] = []
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fault-proxy")
+        self._server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def add(self, *rules: Rule) -> None:
+        with self._lock:
+            self._rules.extend(rules)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def start(self) -> FaultProxy:
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self._listen(), self._loop)
+        self.port = future.result(10)
+        return self
+
+    def stop(self) -> None:
+        async def close() -> None:
+            if self._server is not None:
+                self._server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        self._loop.close()
+
+    def replay(self, data: bytes, timeout_s: float = 30.0) -> bytes:
+        """Send recorded request bytes to the hub again; returns the raw answer."""
+        future = asyncio.run_coroutine_threadsafe(self._exchange(data), self._loop)
+        return future.result(timeout_s)
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def _listen(self) -> int:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    def _take(self, line: str) -> Rule:
+        with self._lock:
+            for rule in self._rules:
+                if rule.match in line and (rule.times is None or rule.times > 0):
+                    if rule.times is not None:
+                        rule.times -= 1
+                    self.applied[rule.action.value] += 1
+                    return rule
+        self.applied[Action.PASS.value] += 1
+        return Rule(Action.PASS)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await _read_request(reader)
+            if request is not None:
+                await self._serve(request, self._take(request.line), reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # the client or the hub went away: what a faulty network looks like
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    async def _serve(
+        self,
+        request: _Request,
+        rule: Rule,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        if rule.record:
+            self.recorded.append(request.data)
+        if rule.seen is not None:
+            rule.seen.set()
+        action = rule.action
+        if action == Action.REFUSE:
+            return
+        if action == Action.BLACKHOLE:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(reader.read(), _BLACKHOLE_MAX_S)
+            return
+        if action == Action.CUT_REQUEST:
+            await self._send_part(request.data[: rule.after_bytes], rule)
+            return
+        if action == Action.DELAY and rule.hold_request:
+            await asyncio.sleep(rule.delay_s)
+        answer = await self._deliver(request, rule)
+        if answer is None:
+            return
+        if action == Action.DELAY and not rule.hold_request:
+            await asyncio.sleep(rule.delay_s)
+        if action in (Action.TRUNCATE, Action.RESET):
+            answer = answer[: rule.after_bytes]
+        writer.write(answer)
+        await writer.drain()
+        if action == Action.RESET:
+            _reset(writer)
+
+    async def _deliver(self, request: _Request, rule: Rule) -> bytes | None:
+        copies = 2 if rule.action == Action.DUPLICATE else 1
+        calls = [self._exchange(request.data, rule.notify) for _ in range(copies)]
+        answers = await asyncio.gather(*calls, return_exceptions=True)
+        first = answers[0]
+        return first if isinstance(first, bytes) else None
+
+    async def _exchange(self, data: bytes, notify: threading.Event | None = None) -> bytes:
+        upstream_reader, upstream_writer = await asyncio.open_connection(
+            "127.0.0.1", self.upstream_port
+        )
+        try:
+            upstream_writer.write(data)
+            await upstream_writer.drain()
+            if notify is not None:
+                notify.set()
+            return await asyncio.wait_for(upstream_reader.read(), _UPSTREAM_TIMEOUT_S)
+        finally:
+            upstream_writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await upstream_writer.wait_closed()
+
+    async def _send_part(self, data: bytes, rule: Rule) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            _, upstream_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            upstream_writer.write(data)
+            await upstream_writer.drain()
+            if rule.notify is not None:
+                rule.notify.set()
+            upstream_writer.close()
+            await upstream_writer.wait_closed()
+
+
+async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
+    """One request, head rewritten to ``Connection: close``; None at a clean EOF."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as error:
+        if not error.partial:
+            return None
+        raise
+    if len(head) > _HEAD_LIMIT:
+        raise ConnectionError("request head too large")
+    lines = head.decode("latin-1").split("\r\n")[:-2]
+    length = 0
+    kept = [lines[0]]
+    for header in lines[1:]:
+        name, _, value = header.partition(":")
+        lowered = name.strip().lower()
+        if lowered == "content-length":
+            length = int(value.strip())
+        if lowered == "transfer-encoding":
+            raise ConnectionError("chunked request bodies are not supported by this proxy")
+        if lowered not in ("connection", "keep-alive"):
+            kept.append(header)
+    kept.append("Connection: close")
+    body = await reader.readexactly(length) if length else b""
+    data = ("\r\n".join(kept) + "\r\n\r\n").encode("latin-1") + body
+    return _Request(lines[0], data)
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Abort with an RST (linger 0) rather than the orderly FIN of ``close``."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()

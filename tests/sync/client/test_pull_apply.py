@@ -1,0 +1,143 @@
+"""Pulling: each page and the cursor commit together; tombstones erase; the hub is
+authoritative, but an erasure made here is never undone by an older upsert."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from sync.client import HubUnavailableError
+from sync.client import apply as apply_module
+from sync.client.state import read_cursor
+from sync.protocol import PullResult
+from sync.store import ModelRef, Store
+from tests.sync.client.fakehub import SITE, FakeHub, Fault
+from tests.sync.client.units import SMALL, client_of, states
+from tests.sync.conftest import FakeClock, enrol, random_vector
+from tests.sync.hub import entries as e
+
+MODEL = ModelRef("dlib-resnet-128", "1")
+
+
+def hub_with_person(hub: FakeHub, badge: str = "B-1", seed: int = 1) -> str:
+    person = e.person(SITE, badge=badge)
+    hub.add_change("person", "upsert", person)
+    hub.add_change(
+        "face_template", "upsert", e.template(person["person_uid"], random_vector(seed).tolist())
+    )
+    return str(person["person_uid"])
+
+
+def test_pulled_records_are_applied_without_outbox_entries(store: Store) -> None:
+    hub = FakeHub()
+    person = hub_with_person(hub)
+    observation = e.observation(confirmed_species="Gadus morhua", needs_review=False)
+    hub.add_change("fish_observation", "upsert", observation)
+    report = client_of(store, hub).pull()
+    assert (report.applied, report.skipped, report.cursor) == (3, 0, 3)
+    assert store.people.get(person).display_name == "Ana Ruiz"
+    assert len(store.gallery(MODEL)) == 1
+    pulled = store.observations.get(observation["observation_uid"])
+    assert pulled.confirmed_species == "Gadus morhua" and pulled.position is not None
+    assert states(store) == {}  # nothing to push back
+    assert read_cursor(store.database, SITE) == 3
+
+
+def test_a_hub_correction_replaces_the_devices_fields(store: Store) -> None:
+    hub = FakeHub()
+    observation = e.observation()
+    hub.add_change("fish_observation", "upsert", observation)
+    client = client_of(store, hub)
+    client.pull()
+    corrected = {**observation, "confirmed_species": "Lutjanus synagris", "needs_review": False}
+    hub.add_change("fish_observation", "upsert", corrected)
+    assert client.pull().applied == 1
+    assert store.observations.get(observation["observation_uid"]).confirmed_species == (
+        "Lutjanus synagris"
+    )
+    assert store.observations.review_queue() == []
+
+
+def test_a_tombstone_erases_the_person_here(store: Store, clock: FakeClock) -> None:
+    person = enrol(store, clock, "B-2", seed=2)
+    hub = FakeHub()
+    client = client_of(store, hub)
+    client.push()
+    hub.add_change("person", "tombstone", e.tombstone(person))
+    report = client.pull()
+    assert report.erased == 1
+    assert store.people.count() == 0 and len(store.gallery(MODEL)) == 0
+    last = store.audit.entries()[-1]
+    assert (last.action, last.actor, last.subject) == ("person.erased", "hub", person)
+    payloads = [entry.payload() for entry in store.outbox.entries()]
+    assert all(p == {"erased": True} for p in payloads)  # no personal data left in the outbox
+
+
+def test_an_older_upsert_cannot_bring_back_a_person_erased_here(
+    store: Store, clock: FakeClock
+) -> None:
+    person = enrol(store, clock, "B-3", seed=3)
+    store.people.erase(person, operator="officer-7", reason="request")
+    hub = FakeHub()
+    hub.add_change("person", "upsert", e.person(SITE, person_uid=person, badge="B-3"))
+    report = client_of(store, hub).pull()
+    assert report.skipped == 1 and store.people.count() == 0
+
+
+def test_what_cannot_apply_here_is_skipped_and_the_rest_applied(
+    store: Store, clock: FakeClock
+) -> None:
+    enrol(store, clock, "B-4", seed=4)
+    hub = FakeHub()
+    hub.add_change("person", "upsert", e.person(SITE, badge="B-4"))  # another person, same badge
+    hub.add_change("face_template", "upsert", e.template(e.uid(), random_vector(5).tolist()))
+    hub.add_change("access_event", "upsert", e.access_event(SITE))  # not kept from the hub
+    hub.add_change("fish_observation", "upsert", {"observation_uid": e.uid()})  # malformed
+    hub.add_change("fish_observation", "upsert", e.observation())
+    report = client_of(store, hub).pull()
+    assert (report.applied, report.skipped, report.cursor) == (1, 4, 5)
+    assert store.observations.count() == 1
+
+
+def test_a_page_that_fails_midway_leaves_records_and_cursor_untouched(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = FakeHub()
+    hub_with_person(hub)
+    hub.add_change("species_pack", "publish", {"version": "v2", "sha256": "0" * 64, "byte_size": 9})
+
+    def explode(*_: object) -> None:
+        raise RuntimeError("disk pulled out mid-page")
+
+    handlers = dict(apply_module._HANDLERS)
+    handlers[next(k for k in handlers if k.__name__ == "SpeciesPackPublished")] = explode
+    monkeypatch.setattr(apply_module, "_HANDLERS", handlers)
+    with pytest.raises(RuntimeError):
+        client_of(store, hub).pull()
+    assert store.people.count() == 0 and read_cursor(store.database, SITE) == 0
+
+
+def test_pages_are_pulled_until_the_hub_has_no_more(store: Store) -> None:
+    hub = FakeHub()
+    for _ in range(25):
+        hub.add_change("fish_observation", "upsert", e.observation())
+    tuning = replace(SMALL, pull_limit=10)
+    report = client_of(store, hub, tuning).pull()
+    assert (report.pages, report.applied, report.cursor) == (3, 25, 25)
+
+
+def test_a_page_that_would_move_the_cursor_back_is_refused(store: Store) -> None:
+    hub = FakeHub()
+    hub.add_change("fish_observation", "upsert", e.observation())
+    client = client_of(store, hub)
+    client.pull()
+    stale = PullResult(changes=hub.changes, next_cursor=1, has_more=False)  # again after 1
+    hub.faults.append(Fault("changes", body=stale.model_dump_json().encode()))
+    with pytest.raises(HubUnavailableError, match="after"):
+        client.pull()
+    looping = PullResult(changes=[], next_cursor=1, has_more=True)
+    hub.faults.append(Fault("changes", body=looping.model_dump_json().encode()))
+    with pytest.raises(HubUnavailableError, match="does not follow"):
+        client.pull()
+    assert read_cursor(store.database, SITE) == 1

@@ -1,0 +1,103 @@
+"""Pushing the outbox: batches, verdicts, quarantine, lost answers, splitting, auth pauses."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync.client import HubAuthError, HubUnavailableError
+from sync.client.push import ERASED_REASON, RETRYABLE_REJECTIONS
+from sync.client.status import read_status
+from sync.store import OutboxState, Store
+from tests.sync.client.fakehub import FakeHub, Fault
+from tests.sync.client.units import client_of, observations, states
+from tests.sync.conftest import FakeClock, enrol
+
+
+def test_entries_go_in_sequence_order_in_batches_and_are_acknowledged(store: Store) -> None:
+    uids = observations(store, 45)
+    hub = FakeHub()
+    report = client_of(store, hub).push()
+    assert (report.batches, report.acknowledged, report.rejected) == (3, 45, 0)
+    assert states(store) == {"acknowledged": 45}
+    assert sorted(uid for _, uid in hub.stored) == sorted(uids)
+    assert all(times == 1 for times in hub.stored.values())
+
+
+def test_a_rejected_entry_is_quarantined_with_the_hubs_reason(store: Store) -> None:
+    uids = observations(store, 5)
+    hub = FakeHub()
+    hub.reject[uids[2]] = "invalid fish_observation payload: count: too small"
+    report = client_of(store, hub).push()
+    assert (report.acknowledged, report.rejected) == (4, 1)
+    quarantined = read_status(store, {}).quarantined
+    assert [(q.entity_uid, q.reason) for q in quarantined] == [
+        (uids[2], "invalid fish_observation payload: count: too small")
+    ]
+    assert client_of(store, hub).push().batches == 0  # never sent again
+
+
+def test_a_lost_answer_is_retried_and_the_hub_stores_once(store: Store) -> None:
+    observations(store, 10)
+    hub = FakeHub()
+    hub.faults.append(Fault("push", lose_answer=True))
+    client = client_of(store, hub)
+    with pytest.raises(HubUnavailableError):
+        client.push()
+    assert states(store) == {"queued": 10}  # back in the queue, same keys
+    assert client.push().acknowledged == 10
+    assert len(hub.ledger) == 10 and set(hub.stored.values()) == {1}
+    assert [e.attempts for e in store.outbox.entries()] == [2] * 10
+
+
+def test_entries_left_sent_by_a_dead_sync_are_recovered(store: Store) -> None:
+    observations(store, 3)
+    store.outbox.mark_sent([e.idempotency_key for e in store.outbox.queued()])
+    report = client_of(store, FakeHub()).push()
+    assert (report.recovered, report.acknowledged) == (3, 3)
+
+
+def test_a_batch_refused_whole_is_split_until_the_bad_entry_is_found(store: Store) -> None:
+    uids = observations(store, 16)
+    hub = FakeHub()
+    hub.refuse_whole.add(uids[11])
+    report = client_of(store, hub).push()
+    assert (report.acknowledged, report.rejected) == (15, 1)
+    (bad,) = read_status(store, {}).quarantined
+    assert bad.entity_uid == uids[11] and "scripted refusal" in bad.reason
+
+
+def test_an_auth_failure_stops_at_once_and_keeps_the_queue(store: Store) -> None:
+    observations(store, 45)
+    hub = FakeHub()
+    hub.faults.append(Fault("push", status=401, error="unknown_token"))
+    with pytest.raises(HubAuthError) as raised:
+        client_of(store, hub).push()
+    assert raised.value.code == "unknown_token"
+    assert hub.requests == ["POST /api/v1/sites/north-gate/push"]  # one try, no hammering
+    assert states(store) == {"queued": 45}
+
+
+def test_a_race_the_hub_asks_to_retry_is_requeued_not_quarantined(store: Store) -> None:
+    uids = observations(store, 2)
+    hub = FakeHub()
+    hub.reject[uids[0]] = RETRYABLE_REJECTIONS[0] + "; retry"
+    report = client_of(store, hub).push()
+    assert (report.acknowledged, report.rejected, report.requeued) == (1, 0, 1)
+    del hub.reject[uids[0]]
+    assert client_of(store, hub).push().acknowledged == 1
+    assert states(store) == {"acknowledged": 2}
+
+
+def test_an_entry_erased_while_in_flight_is_quarantined_not_sent_blank(
+    store: Store, clock: FakeClock
+) -> None:
+    person = enrol(store, clock, "B-1", seed=1)
+    keys = [e.idempotency_key for e in store.outbox.queued()]
+    store.outbox.mark_sent(keys)  # a push was in flight when the person was erased
+    store.people.erase(person, operator="officer-7", reason="request")
+    hub = FakeHub()
+    report = client_of(store, hub).push()
+    assert report.rejected == 2 and report.acknowledged == 1  # the tombstone travels
+    assert {q.reason for q in read_status(store, {}).quarantined} == {ERASED_REASON}
+    assert list(hub.stored) == [("person", person)]
+    assert store.outbox.counts()[OutboxState.QUEUED] == 0

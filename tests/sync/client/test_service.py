@@ -1,0 +1,173 @@
+"""The background service: backs off while offline, pauses on auth, stops promptly."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sync.client import (
+    Backoff,
+    Phase,
+    ServiceState,
+    SyncBusyError,
+    SyncClient,
+    SyncConfigError,
+    SyncService,
+)
+from sync.client.lock import sync_lock
+from sync.store import Passphrase, Store
+from tests.sync.client.fakehub import TOKEN, FakeHub, Fault
+from tests.sync.client.units import client_of, observations
+from tests.sync.conftest import FAST
+
+FAST_BACKOFF = Backoff(base_s=0.01, cap_s=0.05)
+
+
+class Recorder:
+    """Collects the states a service publishes, and waits for one."""
+
+    def __init__(self) -> None:
+        self.states: list[ServiceState] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, state: ServiceState) -> None:
+        with self._changed:
+            self.states.append(state)
+            self._changed.notify_all()
+
+    def wait_for(self, test: Callable[[ServiceState], bool], timeout_s: float = 10.0) -> None:
+        with self._changed:
+            if not self._changed.wait_for(lambda: any(map(test, self.states)), timeout_s):
+                raise AssertionError(f"no such state in {[s.phase for s in self.states]}")
+
+
+def factory(
+    db_path: Path, hub: FakeHub
+) -> Callable[[], contextlib.AbstractContextManager[SyncClient]]:
+    @contextlib.contextmanager
+    def open_client() -> Iterator[SyncClient]:
+        with Store.open(db_path, Passphrase("pw"), config=FAST) as store:
+            yield client_of(store, hub)
+
+    return open_client
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    path = tmp_path / "jaga.db"
+    with Store.create(path, Passphrase("pw"), config=FAST) as store:
+        observations(store, 30)
+    return path
+
+
+def run(service: SyncService) -> contextlib.AbstractContextManager[SyncService]:
+    @contextlib.contextmanager
+    def running() -> Iterator[SyncService]:
+        service.start()
+        try:
+            yield service
+        finally:
+            service.stop(timeout_s=10)
+
+    return running()
+
+
+def test_offline_it_backs_off_with_growing_delays_then_syncs(db_path: Path) -> None:
+    hub, recorder = FakeHub(), Recorder()
+    hub.faults.extend(Fault("push", drop=True) for _ in range(4))
+    service = SyncService(
+        factory(db_path, hub), interval_s=30, backoff=FAST_BACKOFF,
+        rng=random.Random(1), on_state=recorder,
+    )  # fmt: skip
+    with run(service):
+        recorder.wait_for(lambda s: s.phase == Phase.IDLE and s.last_report is not None)
+    backing = [s for s in recorder.states if s.phase == Phase.BACKING_OFF]
+    assert [s.failures for s in backing] == [1, 2, 3, 4]
+    assert all(s.retry_in_s is not None and s.retry_in_s <= 0.05 for s in backing)
+    assert "ConnectError" in (backing[0].last_error or "")
+    assert len(hub.ledger) == 30 and recorder.states[-1].phase == Phase.STOPPED
+
+
+def test_an_auth_failure_pauses_until_resumed(db_path: Path) -> None:
+    hub, recorder = FakeHub(), Recorder()
+    hub.faults.append(Fault("push", status=403, error="device_revoked"))
+    service = SyncService(factory(db_path, hub), interval_s=30, on_state=recorder)
+    with run(service):
+        recorder.wait_for(lambda s: s.phase == Phase.PAUSED)
+        time.sleep(0.3)
+        assert hub.requests == ["POST /api/v1/sites/north-gate/push"]  # no hammering
+        assert TOKEN not in (service.state.last_error or "")
+        service.resume()
+        recorder.wait_for(lambda s: s.phase == Phase.IDLE and s.last_report is not None)
+    assert len(hub.ledger) == 30
+
+
+def test_a_missing_registration_pauses_too(db_path: Path) -> None:
+    recorder = Recorder()
+
+    @contextlib.contextmanager
+    def unregistered() -> Iterator[SyncClient]:
+        raise SyncConfigError("no hub URL: run `jaga sync register --hub URL`")
+        yield  # pragma: no cover
+
+    with run(SyncService(unregistered, on_state=recorder)):
+        recorder.wait_for(lambda s: s.phase == Phase.PAUSED)
+
+
+def test_trigger_syncs_now_and_stop_is_prompt(db_path: Path) -> None:
+    hub, recorder = FakeHub(), Recorder()
+    service = SyncService(factory(db_path, hub), interval_s=3600, on_state=recorder)
+    with run(service):
+        recorder.wait_for(lambda s: s.phase == Phase.IDLE)
+        with Store.open(db_path, Passphrase("pw"), config=FAST) as store:
+            observations(store, 5, "later")
+        service.trigger()
+        recorder.wait_for(
+            lambda s: s.last_report is not None and s.last_report.push.acknowledged == 5
+        )
+        started = time.monotonic()
+    assert time.monotonic() - started < 5  # not the hour-long interval
+    assert len(hub.ledger) == 35
+
+
+def test_a_second_sync_of_the_same_store_is_refused_while_one_runs(db_path: Path) -> None:
+    hub = FakeHub()
+    with (
+        sync_lock(db_path),
+        Store.open(db_path, Passphrase("pw"), config=FAST) as store,
+        pytest.raises(SyncBusyError),
+    ):
+        client_of(store, hub).sync_once()
+    assert hub.requests == []
+
+
+def test_with_a_fake_clock_the_delays_are_exactly_the_seeded_back_off(db_path: Path) -> None:
+    hub, recorder = FakeHub(), Recorder()
+    hub.faults.extend(Fault("push", status=503, error="database_unavailable") for _ in range(6))
+    slept: list[float] = []
+    backoff = Backoff(base_s=2.0, cap_s=300.0)
+
+    def fake_sleep(wake: threading.Event, seconds: float) -> None:
+        if seconds >= 3600:  # the regular interval: wait for real, until stopped
+            wake.wait(seconds)
+            return
+        slept.append(seconds)  # a back-off: the fake clock jumps ahead at once
+
+    service = SyncService(
+        factory(db_path, hub), interval_s=3600, backoff=backoff, rng=random.Random(5),
+        on_state=recorder, sleep=fake_sleep,
+    )  # fmt: skip
+    with run(service):
+        recorder.wait_for(lambda s: s.phase == Phase.IDLE and s.last_report is not None)
+    expected_rng = random.Random(5)
+    expected = [backoff.delay_s(n, expected_rng) for n in range(1, 7)]
+    assert slept == expected
+    assert all(
+        backoff.ceiling_s(n) / 2 <= d <= backoff.ceiling_s(n) for n, d in enumerate(slept, 1)
+    )

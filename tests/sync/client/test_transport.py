@@ -1,0 +1,116 @@
+"""The HTTP boundary: every httpx failure and refusal becomes a ``sync.client.errors`` error,
+and the token travels only in the Authorization header."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import httpx
+import pytest
+
+from sync.client import (
+    HubAuthError,
+    HubRefusedError,
+    HubTransport,
+    HubUnavailableError,
+    ProtocolMismatchError,
+    RequestTiming,
+    SyncConfig,
+    SyncConfigError,
+    resolve_config,
+)
+from sync.protocol import PushBatch
+from tests.sync.client.fakehub import DEVICE, TOKEN, FakeHub, Fault, registration
+
+EMPTY = PushBatch(device_id=DEVICE, entries=[])
+
+
+def transport_for(handler: httpx.MockTransport, timings: list[RequestTiming]) -> HubTransport:
+    return HubTransport(httpx.Client(transport=handler), registration(), observer=timings.append)
+
+
+def answering(response: httpx.Response | Exception) -> httpx.MockTransport:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if isinstance(response, Exception):
+            raise response
+        return response
+
+    return httpx.MockTransport(handle)
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "code"),
+    [
+        (httpx.Response(401, json={"error": "unknown_token", "reason": "r"}), HubAuthError, 401),
+        (httpx.Response(403, json={"error": "device_revoked", "reason": "r"}), HubAuthError, 403),
+        (httpx.Response(400, json={"error": "unsupported_protocol", "reason": "r"}),
+         ProtocolMismatchError, 400),
+        (httpx.Response(404, text="<html>not here</html>"), HubRefusedError, 404),
+        (httpx.Response(503, json={"error": "database_unavailable", "reason": "r"}),
+         HubUnavailableError, None),
+        (httpx.Response(502, text="bad gateway"), HubUnavailableError, None),
+        (httpx.Response(200, content=b'{"acknowledged": ['), HubUnavailableError, None),
+        (httpx.ConnectError("refused"), HubUnavailableError, None),
+        (httpx.ReadTimeout("slow"), HubUnavailableError, None),
+        (httpx.RemoteProtocolError("peer closed connection"), HubUnavailableError, None),
+    ],
+)  # fmt: skip
+def test_failures_are_translated_at_the_boundary(
+    answer: httpx.Response | Exception, error: type[Exception], code: int | None
+) -> None:
+    timings: list[RequestTiming] = []
+    with pytest.raises(error) as raised:
+        transport_for(answering(answer), timings).push(EMPTY)
+    if code is not None:
+        assert isinstance(raised.value, HubRefusedError) and raised.value.status == code
+    assert TOKEN not in str(raised.value)
+    assert [t.operation for t in timings] == ["push"]
+
+
+def test_retry_after_is_passed_on() -> None:
+    busy = httpx.Response(503, json={"error": "x", "reason": "y"}, headers={"Retry-After": "7"})
+    with pytest.raises(HubUnavailableError) as raised:
+        transport_for(answering(busy), []).push(EMPTY)
+    assert raised.value.retry_after_s == 7.0
+
+
+def test_the_token_travels_as_a_bearer_header_and_nowhere_else() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"acknowledged": [], "rejected": []})
+
+    transport_for(httpx.MockTransport(handle), []).push(EMPTY)
+    (request,) = seen
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert TOKEN not in str(request.url) and TOKEN.encode() not in request.content
+    config = SyncConfig(registration())
+    assert TOKEN not in repr(config) and TOKEN not in repr(config.registration)
+
+
+def test_an_offset_mismatch_carries_the_hubs_offset() -> None:
+    hub = FakeHub()
+    hub.faults.append(Fault("uploads", status=409, error="offset_mismatch", expected_offset=42))
+    transport = HubTransport(hub.client(), registration())
+    with pytest.raises(HubRefusedError) as raised:
+        transport.put_chunk(UUID(int=1), 0, b"x")
+    assert (raised.value.code, raised.value.expected_offset) == ("offset_mismatch", 42)
+
+
+def test_configuration_comes_from_the_environment_over_the_store() -> None:
+    stored = {
+        "hub_url": "http://10.0.0.2:8000/",
+        "site": "north-gate",
+        "device_id": str(DEVICE),
+        "device_token": "stored-token",
+    }
+    config = resolve_config({"JAGA_SYNC_TOKEN": TOKEN}, stored)
+    assert config.hub_url == "http://10.0.0.2:8000" and config.registration.token == TOKEN
+    assert not config.policy.send_face_images
+    assert resolve_config({"JAGA_SYNC_FACE_IMAGES": "1"}, stored).policy.send_face_images
+    with pytest.raises(SyncConfigError, match="no device token") as raised:
+        resolve_config({}, {k: v for k, v in stored.items() if k != "device_token"})
+    assert "stored-token" not in str(raised.value)
+    with pytest.raises(SyncConfigError, match="http"):
+        resolve_config({"JAGA_HUB_URL": "ftp://hub"}, stored)
