@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from inference import bench
+from inference.face import cli as face_cli
 from inference.fish import cli as fish_cli
 from inference.pack import cli as pack_cli
 
@@ -15,3 +16,4 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     pack_cli.register(subparsers)
     bench.register(subparsers)
     fish_cli.register(subparsers)
+    face_cli.register(subparsers)

@@ -1,0 +1,231 @@
+"""``jaga eval video FILE --out R.json``: end-to-end throughput and time to decision.
+
+Every frame of the file goes through the whole pipeline (detect, track, quality, liveness,
+align, embed, match, decide) on this machine's providers, in order and without dropping
+any: a file is a benchmark, so the report says how fast the pipeline *is* (``fps``, and the
+``realtime_factor`` against the video's own frame rate). A live camera instead drops
+frames it cannot keep up with (:mod:`inference.face.live`).
+
+Time to first decision is measured per confirmed track, from the frame the face first
+appears (its first detection, before the tracker confirms it) to the frame whose
+processing produced its first decision, in frames, in seconds of video time and in seconds
+of wall time on this machine. Tracks still undecided when the file ends are decided then
+and reported apart (``decided_at_end``): their time says when the video stopped, not how
+fast the pipeline decides.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from inference.errors import InputError
+from inference.face.pipeline import STAGES, DecisionPipeline, FrameResult
+
+Image = npt.NDArray[np.uint8]
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    fps: float
+    frames: int  # as the container declares it; the frames actually read are counted
+    width: int
+    height: int
+
+
+def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """An opened capture and what the container says; an unreadable file is an InputError."""
+    if not path.is_file():
+        raise InputError(f"{path} does not exist")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise InputError(f"{path} is not a readable video")
+    fps = float(capture.get(cv2.CAP_PROP_FPS))
+    info = VideoInfo(path, fps if fps > 0 else 30.0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
+                     int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                     int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))  # fmt: skip
+    return capture, info
+
+
+def video_frames(path: Path, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:
+    """(video time in seconds, BGR frame) for each frame of the file, in order."""
+    capture, info = open_video(path)
+    try:
+        index = 0
+        while max_frames is None or index < max_frames:
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield index / info.fps, np.asarray(frame, np.uint8)
+            index += 1
+    finally:
+        capture.release()
+
+
+@dataclass
+class _TrackTimes:
+    first_frame: int
+    first_time: float
+    first_wall: float
+    decided_frame: int | None = None
+    decided_time: float | None = None
+    decided_wall: float | None = None
+    status: str | None = None
+    reasons: tuple[str, ...] = ()
+    identity: str | None = None
+    similarity: float | None = None
+    at_end: bool = False
+
+
+@dataclass
+class VideoRun:
+    """What happened while a video was processed, frame by frame."""
+
+    fps: float
+    frames: int = 0
+    faces: int = 0
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    last_time: float = 0.0
+    confirmed: set[int] = field(default_factory=set)
+    stage_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+    tracks: dict[int, _TrackTimes] = field(default_factory=dict)
+    statuses: Counter[str] = field(default_factory=Counter)
+
+    def record(
+        self, result: FrameResult, started: float, ended: float, cpu_seconds: float = 0.0
+    ) -> None:
+        """One processed frame; ``started``/``ended`` bracket its processing (perf_counter),
+        ``cpu_seconds`` is the process's CPU time spent on it (every thread)."""
+        self.frames += 1
+        self.cpu_seconds += cpu_seconds
+        self.last_time = result.time_s
+        self.faces += len(result.faces)
+        self.wall_seconds += ended - started
+        for stage, ms in result.stage_ms.items():
+            self.stage_ms[stage].append(ms)
+        for face in result.faces:
+            if face.track_id not in self.tracks:
+                self.tracks[face.track_id] = _TrackTimes(result.index, result.time_s, started)
+            if face.confirmed:
+                self.confirmed.add(face.track_id)
+        self.decided(result, ended)
+
+    def decided(self, result: FrameResult, wall: float, at_end: bool = False) -> None:
+        """Record the first decision of each track among ``result``'s."""
+        for decision in result.decisions:
+            times = self.tracks.get(decision.track_id or -1)
+            if times is None or times.decided_frame is not None:
+                continue
+            times.decided_frame, times.decided_time = result.index, result.time_s
+            times.decided_wall = wall
+            times.status, times.at_end = str(decision.status), at_end
+            times.reasons = tuple(str(reason) for reason in decision.reasons)
+            times.identity, times.similarity = decision.identity, decision.similarity
+            self.statuses[str(decision.status)] += 1
+
+    def report(self) -> dict[str, object]:
+        decided = {tid: t for tid, t in self.tracks.items() if t.decided_frame is not None}
+        live = {tid: t for tid, t in decided.items() if not t.at_end}
+        fps = self.frames / self.wall_seconds if self.wall_seconds else 0.0
+        return {
+            "frames": self.frames,
+            "video_seconds": round(self.last_time + 1 / self.fps, 3) if self.frames else 0.0,
+            "wall_seconds": round(self.wall_seconds, 3),
+            "fps": round(fps, 2),
+            "realtime_factor": round(fps / self.fps, 3),
+            # None where not measured (a live replay shares the process with its player)
+            "cpu_seconds_per_frame": round(self.cpu_seconds / self.frames, 4)
+            if self.frames and self.cpu_seconds
+            else None,
+            "stage_ms": {stage: _summary(values) for stage, values in self.stage_ms.items()},
+            "faces_detected": self.faces,
+            "tracks_seen": len(self.tracks),
+            "tracks_confirmed": len(self.confirmed),
+            "tracks_decided": len(decided),
+            "tracks_decided_while_visible": len(live),
+            "decided_at_end": len(decided) - len(live),
+            "decisions": dict(sorted(self.statuses.items())),
+            "time_to_first_decision": self._times(live),
+            "first_decision": self._first(live),
+            "per_track": [self._row(tid, t) for tid, t in sorted(decided.items())],
+        }
+
+    def _row(self, track_id: int, times: _TrackTimes) -> dict[str, object]:
+        frames = (times.decided_frame or 0) - times.first_frame
+        video_seconds = (times.decided_time or 0.0) - times.first_time
+        return {
+            "track_id": track_id,
+            "status": times.status,
+            "first_frame": times.first_frame,
+            "decided_frame": times.decided_frame,
+            "frames": frames,
+            "video_seconds": round(video_seconds, 3),
+            "wall_seconds": round((times.decided_wall or 0.0) - times.first_wall, 3),
+            "at_end": times.at_end,
+        } | _present(reasons=list(times.reasons), identity=times.identity,
+                     similarity=times.similarity and round(times.similarity, 4))  # fmt: skip
+
+    def _times(self, tracks: dict[int, _TrackTimes]) -> dict[str, object]:
+        """Summaries in each unit, over every decided track and per status."""
+        rows = [self._row(tid, t) for tid, t in tracks.items()]
+        units = ("frames", "video_seconds", "wall_seconds")
+        times: dict[str, object] = {unit: _summary([float(row[unit]) for row in rows])  # type: ignore[arg-type]
+                                    for unit in units}  # fmt: skip
+        statuses = sorted({str(row["status"]) for row in rows})
+        times["video_seconds_by_status"] = {
+            status: _summary([float(row["video_seconds"]) for row in rows  # type: ignore[arg-type]
+                              if row["status"] == status]) for status in statuses}  # fmt: skip
+        return times
+
+    def _first(self, tracks: dict[int, _TrackTimes]) -> dict[str, object] | None:
+        """The video's first decision, from the first appearance of that track's face."""
+        if not tracks:
+            return None
+        track_id = min(tracks, key=lambda tid: (tracks[tid].decided_frame or 0, tid))
+        return self._row(track_id, tracks[track_id])
+
+
+def _present(**values: object) -> dict[str, object]:
+    return {key: value for key, value in values.items() if value}
+
+
+def _summary(values: list[float]) -> dict[str, float | int] | None:
+    if not values:
+        return None
+    return {"count": len(values), "mean": round(statistics.fmean(values), 3),
+            "median": round(statistics.median(values), 3),
+            "p95": round(float(np.percentile(values, 95)), 3),
+            "min": round(min(values), 3), "max": round(max(values), 3)}  # fmt: skip
+
+
+def run_video(
+    pipeline: DecisionPipeline,
+    path: Path,
+    max_frames: int | None = None,
+    on_frame: Callable[[FrameResult], None] | None = None,
+) -> VideoRun:
+    """Every frame of ``path`` through ``pipeline``, then the open tracks decided."""
+    _, info = open_video(path)
+    run = VideoRun(info.fps)
+    for video_time, frame in video_frames(path, max_frames):
+        started, cpu = time.perf_counter(), time.process_time()
+        result = pipeline.process(frame, video_time)
+        run.record(result, started, time.perf_counter(), time.process_time() - cpu)
+        if on_frame is not None:
+            on_frame(result)
+    end = FrameResult(max(0, run.frames - 1), run.last_time, None, (), tuple(pipeline.finish()))
+    run.decided(end, time.perf_counter(), at_end=True)
+    if on_frame is not None and end.decisions:
+        on_frame(end)
+    return run

@@ -1,0 +1,361 @@
+"""The face pipeline end to end: frame -> detect -> track -> quality -> liveness -> align ->
+embed -> match -> decide, one :class:`DecisionPipeline` per camera stream.
+
+The stages are the package's own classes, but the pipeline sees each through a small
+protocol (:class:`Detector`, :class:`LivenessScorer`, :class:`Recogniser`, :class:`Gallery`),
+so the default pack and a bring-your-own pack (:mod:`inference.face.byo`) run through the
+same code, and tests can drive it with fakes.
+
+Work is spent only where it can change an answer: liveness and descriptors are computed for
+faces the quality gate accepts, on tracks that are still undecided, and batched per frame
+(one run per model however many faces need them). A decided track costs detection,
+tracking and the gate only. Each frame's result carries the time spent in each stage.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from inference.errors import InputError
+from inference.face.decide import (
+    Candidate,
+    Decision,
+    FrameEvidence,
+    Mode,
+    Status,
+    TrackDecider,
+    frame_decision,
+    quality_weight,
+)
+from inference.face.detect import as_bgr
+from inference.face.quality import QualityGate
+from inference.face.settings import FaceSettings
+from inference.face.stages import (
+    AnyImage,
+    Challenge,
+    Detector,
+    Gallery,
+    LivenessReading,
+    LivenessScorer,
+    Recogniser,
+    Stages,
+)
+from inference.face.track import FaceTracker
+from inference.face.types import FaceBox, QualityVerdict, TrackedFace
+
+__all__ = [
+    "STAGES",
+    "Challenge",
+    "DecisionPipeline",
+    "Detector",
+    "FaceObservation",
+    "FrameResult",
+    "Gallery",
+    "LivenessReading",
+    "LivenessScorer",
+    "Recogniser",
+    "Stages",
+]
+STAGES = ("detect", "track", "quality", "liveness", "describe", "match", "decide")
+
+
+@dataclass(frozen=True)
+class FaceObservation:
+    """One tracked face in one frame: what every stage said of it."""
+
+    track_id: int
+    face: FaceBox
+    confirmed: bool
+    quality: QualityVerdict
+    weight: float
+    liveness: float | None
+    candidates: tuple[Candidate, ...]
+    decision: Decision | None
+    challenge: str | None = None
+    """The action the face is asked for now (``blink``, ``turn_left``...), if any."""
+
+    def as_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "track_id": self.track_id,
+            "box": [round(v, 1) for v in (self.face.x1, self.face.y1, self.face.x2, self.face.y2)],
+            "score": round(self.face.score, 4),
+            "confirmed": self.confirmed,
+            "quality": [str(reason) for reason in self.quality.reasons] or "ok",
+        }
+        if self.liveness is not None:
+            out["liveness"] = round(self.liveness, 4)
+        if self.candidates:
+            out["best"] = {"identity": self.candidates[0].identity,
+                           "similarity": round(self.candidates[0].similarity, 4)}  # fmt: skip
+        if self.decision is not None:
+            out["decision"] = str(self.decision.status)
+        if self.challenge is not None:
+            out["challenge"] = self.challenge
+        return out
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Everything one frame produced. ``status`` is set for frame-level answers
+    (``no_face_detected``, ``multiple_faces``); ``decisions`` are the ones made at this
+    frame, including those of tracks that ended."""
+
+    index: int
+    time_s: float
+    status: Status | None
+    faces: tuple[FaceObservation, ...]
+    decisions: tuple[Decision, ...]
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def frame_decision(self) -> Decision | None:
+        """The frame-level decision, when the frame has one."""
+        return frame_decision(self.status) if self.status is not None else None
+
+    def as_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"frame": self.index, "time_s": round(self.time_s, 3)}
+        if self.status is not None:
+            out["status"] = str(self.status)
+        out["faces"] = [face.as_json() for face in self.faces]
+        if self.decisions:
+            out["decisions"] = [decision.as_json() for decision in self.decisions]
+        return out
+
+
+class DecisionPipeline:
+    """Turns the frames of one stream into per-track decisions."""
+
+    def __init__(
+        self, stages: Stages, settings: FaceSettings | None = None, claimed: str | None = None
+    ) -> None:
+        self.stages = stages
+        self.settings = settings or FaceSettings()
+        self.gate = QualityGate(self.settings.quality)
+        self.tracker = FaceTracker(self.settings.tracker)
+        self._check_recognition(claimed)
+        self.claimed = claimed
+        self.mode = Mode.VERIFY if claimed is not None else Mode.IDENTIFY
+        self.thresholds = self.settings.thresholds(self.mode, stages.similarity_threshold)
+        self._deciders: dict[int, TrackDecider] = {}
+        self._challenges: dict[int, Challenge] = {}
+        self._last_seen: dict[int, int] = {}
+        self._index = 0
+
+    def _check_recognition(self, claimed: str | None) -> None:
+        gallery, recogniser = self.stages.gallery, self.stages.recogniser
+        if gallery is None:
+            if claimed is not None:
+                raise InputError("a claimed identity needs a gallery to verify against")
+            return
+        if recogniser is None:
+            raise InputError("a gallery needs a recogniser to describe faces")
+        if gallery.model != recogniser.model:
+            raise InputError(f"the gallery holds {gallery.model.key} templates; this pipeline "
+                             f"describes faces with {recogniser.model.key}")  # fmt: skip
+        if claimed is not None and claimed not in gallery:
+            raise InputError(f"no templates for the claimed identity {claimed!r}")
+
+    def reset(self) -> None:
+        """Forget every track (the next person at the kiosk)."""
+        self.tracker.reset()
+        self._deciders.clear()
+        self._challenges.clear()
+        self._last_seen.clear()
+
+    def process(self, image: AnyImage, time_s: float | None = None) -> FrameResult:
+        """One frame through every stage; ``time_s`` is its capture time (video time for a
+        file, the monotonic clock when omitted)."""
+        now = time.monotonic() if time_s is None else time_s
+        timer = _StageTimer()
+        with timer("detect"):
+            image = as_bgr(image, self.settings.detector.max_image_side)  # checked once, here
+            faces = self.stages.detector.detect(image)
+        with timer("track"):
+            tracked = self.tracker.update(faces)
+        with timer("quality"):
+            verdicts = [self.gate.assess(image, t.face) for t in tracked]
+        status = self._frame_status(tracked)
+        evidence = self._evidence(image, tracked, verdicts, now=now, status=status, timer=timer)
+        with timer("decide"):
+            decisions = self._decide(tracked, evidence)
+            decisions += self._run_challenges(image, tracked, now)
+        faces_out = tuple(self._observation(t, v, e)
+                          for t, v, e in zip(tracked, verdicts, evidence, strict=True))  # fmt: skip
+        result = FrameResult(self._index, now, status, faces_out, tuple(decisions), timer.ms)
+        self._index += 1
+        return result
+
+    def finish(self) -> list[Decision]:
+        """The stream ended: every open track is decided on what it has."""
+        decisions = [d for d in (t.finish() for t in self._deciders.values()) if d is not None]
+        self.reset()
+        return decisions
+
+    def record_challenge(self, track_id: int, passed: bool) -> Decision | None:
+        """The active challenge's result for a track that asked for one."""
+        decider = self._deciders.get(track_id)
+        return None if decider is None else decider.record_challenge(passed)
+
+    def decision_of(self, track_id: int) -> Decision | None:
+        decider = self._deciders.get(track_id)
+        return None if decider is None else decider.decision
+
+    def _frame_status(self, tracked: Sequence[TrackedFace]) -> Status | None:
+        if not tracked:
+            return Status.NO_FACE_DETECTED
+        if not self.settings.frames.single_subject:
+            return None
+        largest = max(t.face.inter_ocular_px for t in tracked)
+        floor = self.settings.frames.rival_inter_ocular_ratio * largest
+        rivals = sum(1 for t in tracked if t.face.inter_ocular_px >= floor)
+        return Status.MULTIPLE_FACES if rivals > 1 else None
+
+    def _evidence(
+        self,
+        image: AnyImage,
+        tracked: Sequence[TrackedFace],
+        verdicts: Sequence[QualityVerdict],
+        *,
+        now: float,
+        status: Status | None,
+        timer: _StageTimer,
+    ) -> list[FrameEvidence | None]:
+        """Each face's evidence; None where the frame adds none (``multiple_faces``)."""
+        if status is Status.MULTIPLE_FACES:
+            return [None] * len(tracked)
+        wanted = [i for i, (t, v) in enumerate(zip(tracked, verdicts, strict=True))
+                  if v.ok and self._decider(t.track_id).wants_evidence]  # fmt: skip
+        faces = [tracked[i].face for i in wanted]
+        with timer("liveness"):
+            live = self._liveness(image, faces)
+        candidates = self._candidates(image, faces, timer)
+        extra = {i: (live[n], candidates[n]) for n, i in enumerate(wanted)}
+        return [self._one(t, v, now, extra.get(i))
+                for i, (t, v) in enumerate(zip(tracked, verdicts, strict=True))]  # fmt: skip
+
+    def _one(
+        self,
+        tracked: TrackedFace,
+        verdict: QualityVerdict,
+        now: float,
+        extra: tuple[float | None, tuple[Candidate, ...]] | None,
+    ) -> FrameEvidence:
+        if not verdict.ok or verdict.measures is None:
+            return FrameEvidence(now, verdict, confirmed=tracked.confirmed)
+        s = self.settings
+        weight = quality_weight(verdict.measures, s.weights, s.quality)
+        live, candidates = extra if extra is not None else (None, ())
+        return FrameEvidence(now, verdict, weight, live, candidates, tracked.confirmed)
+
+    def _liveness(self, image: AnyImage, faces: Sequence[FaceBox]) -> list[float | None]:
+        if self.stages.liveness is None or not faces:
+            return [None] * len(faces)
+        readings = self.stages.liveness.score_faces(image, faces)
+        return [min(1.0, max(0.0, float(reading.score))) for reading in readings]
+
+    def _candidates(
+        self, image: AnyImage, faces: Sequence[FaceBox], timer: _StageTimer
+    ) -> list[tuple[Candidate, ...]]:
+        gallery, recogniser = self.stages.gallery, self.stages.recogniser
+        if gallery is None or recogniser is None or not faces or len(gallery) == 0:
+            return [() for _ in faces]
+        with timer("describe"):
+            probes = recogniser.describe(image, faces)
+        with timer("match"):
+            if self.claimed is not None:
+                return [(_candidate(self.claimed, gallery.verify(probes.take([n]), self.claimed)
+                                    .similarity),) for n in range(len(faces))]  # fmt: skip
+            answers = gallery.identify_many(probes, self.settings.match.top_k)
+        return [tuple(_candidate(c.identity, c.similarity) for c in a.candidates) for a in answers]
+
+    def _decide(
+        self, tracked: Sequence[TrackedFace], evidence: Sequence[FrameEvidence | None]
+    ) -> list[Decision]:
+        decisions = []
+        for face, frame in zip(tracked, evidence, strict=True):
+            self._last_seen[face.track_id] = self._index
+            if frame is not None:
+                decision = self._decider(face.track_id).add(frame)
+                decisions += [decision] if decision is not None else []
+        return decisions + self._end_lost_tracks()
+
+    def _run_challenges(
+        self, image: AnyImage, tracked: Sequence[TrackedFace], now: float
+    ) -> list[Decision]:
+        """Feed each track that awaits a challenge; a finished one settles its decision."""
+        start = self.stages.challenges
+        decisions = []
+        for face in tracked:
+            decider = self._deciders.get(face.track_id)
+            if start is None or decider is None or not _awaits_challenge(decider):
+                continue
+            challenge = self._challenges.get(face.track_id)
+            if challenge is None:
+                challenge = self._challenges[face.track_id] = start()
+            status = challenge.feed(image, face, now)
+            if status != "pending":
+                del self._challenges[face.track_id]
+                decision = decider.record_challenge(passed=status == "passed")
+                decisions += [decision] if decision is not None else []
+        return decisions
+
+    def _end_lost_tracks(self) -> list[Decision]:
+        """Tracks unseen for longer than the tracker keeps them are over: decide them."""
+        patience = self.settings.tracker.max_missed
+        lost = [tid for tid, seen in self._last_seen.items() if self._index - seen > patience]
+        decisions = []
+        for track_id in lost:
+            del self._last_seen[track_id]
+            self._challenges.pop(track_id, None)  # a face that left cannot answer
+            decision = self._deciders.pop(track_id).finish()
+            decisions += [decision] if decision is not None else []
+        return decisions
+
+    def _decider(self, track_id: int) -> TrackDecider:
+        decider = self._deciders.get(track_id)
+        if decider is None:
+            decider = TrackDecider(track_id, self.settings.decision, self.thresholds, self.claimed,
+                                   self.settings.match.top_k)  # fmt: skip
+            self._deciders[track_id] = decider
+        return decider
+
+    def _observation(
+        self, tracked: TrackedFace, verdict: QualityVerdict, frame: FrameEvidence | None
+    ) -> FaceObservation:
+        decider = self._deciders.get(tracked.track_id)
+        decision = decider.decision if decider is not None else None
+        challenge = self._challenges.get(tracked.track_id)
+        action = challenge.current_action if challenge is not None else None
+        if frame is None:  # a multiple_faces frame: judged by the gate, but no evidence
+            return FaceObservation(tracked.track_id, tracked.face, tracked.confirmed, verdict,
+                                   0.0, None, (), decision, action)  # fmt: skip
+        return FaceObservation(tracked.track_id, tracked.face, tracked.confirmed, verdict,
+                               frame.weight, frame.liveness, frame.candidates, decision,
+                               action)  # fmt: skip
+
+
+def _awaits_challenge(decider: TrackDecider) -> bool:
+    return decider.decision is not None and not decider.decision.final
+
+
+def _candidate(identity: str, similarity: float) -> Candidate:
+    # float32 dot products of unit vectors can land a hair outside [-1, 1]
+    return Candidate(identity, min(1.0, max(-1.0, float(similarity))))
+
+
+class _StageTimer:
+    """Milliseconds spent in each stage of one frame."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[stage] += (time.perf_counter() - started) * 1000

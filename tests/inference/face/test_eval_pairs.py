@@ -1,0 +1,150 @@
+"""``jaga eval pairs``: the measures on hand-made scores, the CSV reader, and a small run on
+real LFW pairs through the whole pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inference.errors import InputError
+from inference.face import FaceDetector
+from inference.face.align import FaceAligner
+from inference.face.embed import FaceEmbedder
+from inference.face.eval_common import (
+    FacePipeline,
+    NoFacePolicy,
+    auc,
+    best_threshold,
+    cross_validate,
+    roc,
+    tar_at_far,
+)
+from inference.face.eval_pairs import add_eval_pairs_parser, evaluate_pairs, read_pairs
+from inference.pack.installed import ModelPack
+from inference.runtime import Runtime, ThreadBudget
+from inference.runtime.providers import CPU
+from tests.conftest import shared_path
+
+REQUIRED_KEYS = {
+    "accuracy_at_default",
+    "best_accuracy",
+    "auc",
+    "tar_at_far",
+    "failed_images",
+    "seconds_per_image",
+}
+
+
+@pytest.fixture(scope="module")
+def pipeline(model_pack: ModelPack, detector: FaceDetector) -> FacePipeline:
+    runtime = Runtime(model_pack, preference=(CPU,), threads=ThreadBudget(2))
+    return FacePipeline(detector, FaceAligner(), FaceEmbedder.from_runtime(runtime))
+
+
+def test_roc_auc_and_tar_on_hand_made_scores() -> None:
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    same = np.array([True, True, False, True, False, False])
+    curve = roc(scores, same)
+    np.testing.assert_allclose(curve.far, [0, 0, 0, 1 / 3, 1 / 3, 2 / 3, 1])
+    np.testing.assert_allclose(curve.tar, [0, 1 / 3, 2 / 3, 2 / 3, 1, 1, 1])
+    assert auc(curve) == pytest.approx(8 / 9)  # 8 of the 9 genuine-impostor orders are right
+    tar, threshold = tar_at_far(curve, 0.0)
+    assert tar == pytest.approx(2 / 3) and threshold == pytest.approx(0.8)
+    threshold, accuracy = best_threshold(scores, same)
+    assert accuracy == pytest.approx(5 / 6) and 0.4 < threshold < 0.8
+
+
+def test_ties_count_half_in_the_auc() -> None:
+    curve = roc(np.array([0.5, 0.5]), np.array([True, False]))
+    assert auc(curve) == pytest.approx(0.5)
+
+
+def test_cross_validation_judges_each_fold_on_the_others_threshold() -> None:
+    rng = np.random.default_rng(0)
+    same = rng.random(400) < 0.5
+    scores = np.where(same, 0.8, 0.4) + rng.normal(0, 0.1, 400)
+    folds = np.repeat(np.arange(1, 5), 100)
+    result = cross_validate(scores, same, folds)
+    assert result["folds"] == 4
+    thresholds = result["fold_thresholds"]
+    assert isinstance(thresholds, list) and all(0.45 < t < 0.75 for t in thresholds)
+    assert 0.9 < float(result["accuracy_mean"]) <= 1.0  # type: ignore[arg-type]
+
+
+def test_pairs_csv_is_checked(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(InputError):
+        read_pairs(bad)
+    bad.write_text("image_a,image_b,same\nx.jpg,y.jpg,maybe\n")
+    with pytest.raises(InputError):
+        read_pairs(bad)
+    with pytest.raises(InputError):
+        read_pairs(tmp_path / "missing.csv")
+    good = tmp_path / "good.csv"
+    good.write_text("image_a,image_b,same,extra\nx.jpg,y.jpg,1,zz\nx.jpg,z.jpg,0,zz\n")
+    pairs = read_pairs(good)
+    assert [(p.same, p.fold) for p in pairs] == [(True, None), (False, None)]
+
+
+def lfw_subset(tmp_path: Path, count: int) -> Path:
+    """The first ``count`` genuine and ``count`` impostor pairs of each of folds 1 and 2."""
+    with shared_path("data", "faces", "lfw", "pairs.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    chosen = []
+    for fold in ("1", "2"):
+        for same in ("1", "0"):
+            chosen += [r for r in rows if r["fold"] == fold and r["same"] == same][:count]
+    path = tmp_path / "pairs.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(chosen)
+    return path
+
+
+@pytest.mark.needs_shared
+def test_small_lfw_run_writes_the_report_and_curves(tmp_path: Path, pipeline: FacePipeline) -> None:
+    pairs = lfw_subset(tmp_path, 3)
+    out = tmp_path / "out" / "R.json"
+    images = shared_path("data", "faces", "lfw", "images")
+    report = evaluate_pairs(pairs, images, out, pipeline, policy=NoFacePolicy.FAIL)
+    written = json.loads(out.read_text())
+    assert set(written) >= REQUIRED_KEYS and written == json.loads(json.dumps(report))
+    assert set(written["tar_at_far"]) == {"0.01", "0.001"}
+    assert written["pairs"] == 12 and written["cross_validation"]["folds"] == 2
+    assert written["best_accuracy"] >= 0.9 and written["auc"] >= 0.9
+    assert written["failed_images"] == 0 and written["seconds_per_image"] > 0
+    assert (out.parent / "R_roc.png").stat().st_size > 0
+    assert (out.parent / "R_det.png").stat().st_size > 0
+
+
+@pytest.mark.needs_shared
+def test_an_unreadable_image_fails_its_pairs_only(tmp_path: Path, pipeline: FacePipeline) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    source = shared_path("data", "faces", "lfw", "images")
+    for name in ("Abel_Pacheco_0001.jpg", "Abel_Pacheco_0004.jpg", "Aaron_Sorkin_0001.jpg"):
+        (images / name).write_bytes((source / name).read_bytes())
+    (images / "broken.jpg").write_bytes(b"not a jpeg")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(
+        "image_a,image_b,same\nAbel_Pacheco_0001.jpg,Abel_Pacheco_0004.jpg,1\n"
+        "Abel_Pacheco_0001.jpg,Aaron_Sorkin_0001.jpg,0\n"
+        "broken.jpg,Aaron_Sorkin_0001.jpg,1\n"
+    )
+    report = evaluate_pairs(pairs, images, tmp_path / "R.json", pipeline)
+    assert report["failed_images"] == 1 and report["unreadable_images"] == 1
+    assert report["pairs_with_failed_image"] == 1
+
+
+def test_parser_registers_a_handler() -> None:
+    parser = argparse.ArgumentParser()
+    add_eval_pairs_parser(parser.add_subparsers())
+    args = parser.parse_args(["pairs", "--pairs", "p.csv", "--images", "d", "--out", "r.json"])
+    assert callable(args.handler) and args.no_face == "fail"

@@ -1,0 +1,160 @@
+"""GalleryIndex: exact top-k against brute force, open set, model identity, 1:1, scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from inference.errors import InputError
+from inference.face.embed import DescriptorModel, Embeddings
+from inference.face.match import (
+    Aggregate,
+    GalleryIndex,
+    MatchSettings,
+    ModelMismatchError,
+    UnknownIdentityError,
+    verify,
+)
+
+MODEL = DescriptorModel("dlib_resnet", "1", 128)
+FloatArray = npt.NDArray[np.float32]
+
+
+def unit_rows(rng: np.random.Generator, count: int, dimension: int = 128) -> FloatArray:
+    rows = rng.standard_normal((count, dimension)).astype(np.float32)
+    return np.asarray(rows / np.linalg.norm(rows, axis=1, keepdims=True), np.float32)
+
+
+def gallery(
+    rng: np.random.Generator, people: int, per_person: int, settings: MatchSettings | None = None
+) -> tuple[GalleryIndex, FloatArray, list[str]]:
+    """A shuffled gallery: identity i's templates are noisy copies of a centre."""
+    centres = unit_rows(rng, people)
+    vectors = np.repeat(centres, per_person, axis=0) + 0.05 * unit_rows(rng, people * per_person)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    names = [f"p{i:04d}" for i in range(people) for _ in range(per_person)]
+    order = rng.permutation(len(names))
+    shuffled, labels = vectors[order], [names[i] for i in order]
+    return GalleryIndex.from_arrays(shuffled, labels, MODEL, settings), shuffled, labels
+
+
+def probe_of(vector: FloatArray, model: DescriptorModel = MODEL) -> Embeddings:
+    return Embeddings.normalised(vector[None, :], model)
+
+
+def brute_force_top_k(
+    probe: FloatArray, vectors: FloatArray, labels: list[str], k: int
+) -> list[tuple[str, float]]:
+    """Per-identity maximum by scattering (np.maximum.at), independent of the index's
+    sorted blocks."""
+    names, inverse = np.unique(np.array(labels), return_inverse=True)
+    best = np.full(len(names), -2.0, np.float32)
+    np.maximum.at(best, inverse, vectors @ probe)
+    order = np.lexsort((names, -best))[:k]
+    return [(str(names[i]), float(best[i])) for i in order]
+
+
+def test_top_k_matches_brute_force() -> None:
+    rng = np.random.default_rng(0)
+    index, vectors, labels = gallery(rng, people=60, per_person=3)
+    for probe in unit_rows(rng, 20):
+        answer = index.identify(probe_of(probe), k=7)
+        expected = brute_force_top_k(probe, vectors, labels, 7)
+        assert [c.identity for c in answer.candidates] == [name for name, _ in expected]
+        got = [c.similarity for c in answer.candidates]
+        np.testing.assert_allclose(got, [s for _, s in expected], atol=1e-5)
+
+
+def test_identify_many_equals_one_at_a_time() -> None:
+    rng = np.random.default_rng(1)
+    index, _, _ = gallery(rng, people=30, per_person=2)
+    probes = Embeddings(unit_rows(rng, 5), MODEL)
+    many = index.identify_many(probes, k=3)
+    one = [index.identify(probes.take([i]), k=3) for i in range(5)]
+    for a, b in zip(many, one, strict=True):  # one BLAS call or several: equal to rounding
+        assert [c.identity for c in a.candidates] == [c.identity for c in b.candidates]
+        np.testing.assert_allclose(
+            [c.similarity for c in a.candidates], [c.similarity for c in b.candidates], atol=1e-6
+        )
+
+
+def test_known_probe_is_identified_and_stranger_is_unknown() -> None:
+    rng = np.random.default_rng(2)
+    index, vectors, labels = gallery(rng, people=50, per_person=2)
+    known = index.identify(probe_of(vectors[0]))
+    assert known.identity == labels[0]
+    assert known.candidates[0].similarity == pytest.approx(1.0, abs=1e-5)
+    stranger = index.identify(probe_of(unit_rows(rng, 1)[0]))
+    assert stranger.identity is None  # random 128-D directions are nearly orthogonal
+    assert stranger.candidates  # the candidates are still there, for an operator to see
+
+
+def test_verify_uses_max_or_mean_of_the_claimed_templates() -> None:
+    templates = np.eye(4, 128, dtype=np.float32)
+    probe_vector = np.zeros(128, np.float32)
+    probe_vector[:2] = (0.8, 0.6)
+    probe = probe_of(probe_vector)
+    for aggregate, expected in ((Aggregate.MAX, 0.8), (Aggregate.MEAN, (0.8 + 0.6) / 4)):
+        settings = MatchSettings(aggregate=aggregate)
+        index = GalleryIndex.from_arrays(templates, ["ann"] * 4, MODEL, settings)
+        assert index.verify(probe, "ann").similarity == pytest.approx(expected, abs=1e-6)
+        assert index.identify(probe).candidates[0].similarity == pytest.approx(expected, abs=1e-6)
+    single = verify(probe, "ann", Embeddings(templates[:1], MODEL), MatchSettings())
+    assert single.similarity == pytest.approx(0.8) and single.templates == 1
+
+
+def test_verification_threshold_decides() -> None:
+    templates = Embeddings(np.eye(1, 128, dtype=np.float32), MODEL)
+    probe_vector = np.zeros(128, np.float32)
+    probe_vector[:2] = (0.9, np.sqrt(1 - 0.81))
+    settings = MatchSettings(verify_threshold=0.85)
+    assert verify(probe_of(probe_vector), "ann", templates, settings).matched
+    strict = MatchSettings(verify_threshold=0.95)
+    assert not verify(probe_of(probe_vector), "ann", templates, strict).matched
+
+
+def test_other_model_is_refused() -> None:
+    rng = np.random.default_rng(3)
+    index, vectors, _ = gallery(rng, people=5, per_person=1)
+    for other in (
+        DescriptorModel("dlib_resnet", "2", 128),
+        DescriptorModel("dlib_resnet", "1", 128, recipe="chip+mirror"),
+    ):
+        with pytest.raises(ModelMismatchError):
+            index.identify(probe_of(vectors[0], other))
+        with pytest.raises(ModelMismatchError):
+            index.verify(probe_of(vectors[0], other), "p0000")
+
+
+def test_unknown_claim_and_bad_input_are_clear_errors() -> None:
+    rng = np.random.default_rng(4)
+    index, vectors, _ = gallery(rng, people=3, per_person=1)
+    with pytest.raises(UnknownIdentityError):
+        index.verify(probe_of(vectors[0]), "nobody")
+    with pytest.raises(InputError):
+        index.identify(Embeddings(vectors[:2].copy(), MODEL))
+    with pytest.raises(InputError):
+        GalleryIndex.from_arrays(vectors, ["a"], MODEL)
+    with pytest.raises(ValueError, match="L2-normalised"):
+        GalleryIndex.from_arrays(vectors * 2, ["a", "b", "c"], MODEL)
+
+
+def test_empty_gallery_answers_unknown() -> None:
+    index = GalleryIndex.from_arrays(np.zeros((0, 128), np.float32), [], MODEL)
+    answer = index.identify(probe_of(unit_rows(np.random.default_rng(5), 1)[0]))
+    assert answer.identity is None and answer.candidates == ()
+    assert len(index) == 0 and "anyone" not in index
+
+
+def test_index_of_100k_templates_is_built_and_queried_exactly() -> None:
+    rng = np.random.default_rng(6)
+    people, per_person = 25_000, 4
+    index, vectors, labels = gallery(rng, people, per_person)
+    assert len(index) == 100_000 and len(index.identities) == people
+    for row in rng.integers(0, len(labels), 3):
+        answer = index.identify(probe_of(vectors[row]), k=5)
+        assert answer.identity == labels[row]
+        expected = brute_force_top_k(vectors[row], vectors, labels, 5)
+        assert [c.identity for c in answer.candidates] == [name for name, _ in expected]
+    assert index.templates_of(labels[0]).vectors.shape == (per_person, 128)

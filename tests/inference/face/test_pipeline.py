@@ -1,0 +1,265 @@
+"""The pipeline's plumbing with hand-written fakes for the models: which stage runs when,
+frame-level statuses, 1:1 and 1:N, lost tracks, and what it refuses to build."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from inference.errors import InputError
+from inference.face.decide import ChallengePolicy, Status
+from inference.face.embed import DescriptorModel, Embeddings
+from inference.face.match import GalleryIndex
+from inference.face.pipeline import STAGES, DecisionPipeline, Stages
+from inference.face.settings import FaceSettings
+from inference.face.types import FaceBox, TrackedFace
+
+MODEL = DescriptorModel("fake", "1", 3)
+VECTORS = {"ana": (1.0, 0.0, 0.0), "bo": (0.0, 1.0, 0.0)}
+
+
+def face_at(x: float, y: float = 100.0, side: float = 100.0) -> FaceBox:
+    """A frontal face whose box starts at (x, y); landmarks scale with the box."""
+    s = side / 100.0
+    marks = ((30, 40), (70, 40), (50, 60), (35, 80), (65, 80))
+    return FaceBox(x, y, x + side, y + side, 0.9,
+                   tuple((x + s * mx, y + s * my) for mx, my in marks))  # fmt: skip
+
+
+def noise(seed: int = 0) -> npt.NDArray[np.uint8]:
+    """A textured frame: sharp, mid-grey, contrasted, so every face in it passes the gate."""
+    return np.random.default_rng(seed).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+
+
+class FakeDetector:
+    """Plays a script of face lists, one per frame, then no faces."""
+
+    def __init__(self, script: Sequence[Sequence[FaceBox]]) -> None:
+        self.script = list(script)
+
+    def detect(self, image: npt.NDArray[np.generic]) -> list[FaceBox]:
+        return list(self.script.pop(0)) if self.script else []
+
+
+@dataclass(frozen=True)
+class Reading:
+    score: float
+
+
+class FakeLiveness:
+    def __init__(self, score: float = 0.9) -> None:
+        self.score, self.calls = score, 0
+
+    def score_faces(
+        self, image: npt.NDArray[np.generic], faces: Sequence[FaceBox]
+    ) -> list[Reading]:
+        self.calls += 1
+        return [Reading(self.score) for _ in faces]
+
+
+class FakeRecogniser:
+    """Faces left of x = 300 are ana, the others bo."""
+
+    model = MODEL
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def describe(self, image: npt.NDArray[np.generic], faces: Sequence[FaceBox]) -> Embeddings:
+        self.calls += 1
+        rows = [VECTORS["ana" if face.x1 < 300 else "bo"] for face in faces]
+        return Embeddings(np.asarray(rows, np.float32).reshape(-1, 3), MODEL)
+
+
+def gallery(*names: str) -> GalleryIndex:
+    vectors = np.asarray([VECTORS[name] for name in names], np.float32).reshape(-1, 3)
+    return GalleryIndex.from_arrays(vectors, list(names), MODEL)
+
+
+def pipeline(
+    script: Sequence[Sequence[FaceBox]],
+    *,
+    live: float = 0.9,
+    people: tuple[str, ...] = ("ana", "bo"),
+    claimed: str | None = None,
+    single_subject: bool = False,
+) -> tuple[DecisionPipeline, FakeLiveness, FakeRecogniser]:
+    liveness, recogniser = FakeLiveness(live), FakeRecogniser()
+    settings = FaceSettings()
+    settings = dataclasses.replace(settings, frames=dataclasses.replace(
+        settings.frames, single_subject=single_subject))  # fmt: skip
+    stages = Stages(FakeDetector(script), liveness, recogniser, gallery(*people))
+    return DecisionPipeline(stages, settings, claimed), liveness, recogniser
+
+
+def run(p: DecisionPipeline, frames: int) -> list[Status]:
+    statuses = []
+    for index in range(frames):
+        result = p.process(noise(index), index / 30)
+        statuses += [decision.status for decision in result.decisions]
+    return statuses
+
+
+def test_a_live_enrolled_face_is_verified_once_the_track_has_enough_frames() -> None:
+    p, _, _ = pipeline([[face_at(50)]] * 5)
+    results = [p.process(noise(i), i / 30) for i in range(5)]
+    decided = [r.index for r in results if r.decisions]
+    assert decided == [2]  # confirmed at 3 hits, 3 accepted frames (min_frames)
+    (decision,) = results[2].decisions
+    assert decision.status is Status.VERIFIED and decision.identity == "ana"
+    assert decision.similarity == pytest.approx(1.0) and decision.liveness == pytest.approx(0.9)
+    assert results[4].faces[0].decision == decision
+
+
+def test_one_to_n_names_the_right_person_and_open_set_rejects_the_unenrolled() -> None:
+    p, _, _ = pipeline([[face_at(50), face_at(400)]] * 3, people=("ana",))
+    decisions = {d.track_id: d for r in (p.process(noise(i), i / 30) for i in range(3))
+                 for d in r.decisions}  # fmt: skip
+    assert decisions[1].status is Status.VERIFIED and decisions[1].identity == "ana"
+    assert decisions[2].status is Status.NOT_MATCHED and decisions[2].identity is None
+
+
+def test_one_to_one_verifies_against_the_claimed_identity_only() -> None:
+    p, _, _ = pipeline([[face_at(400)]] * 3, claimed="ana")
+    assert run(p, 3) == [Status.NOT_MATCHED]  # bo's face is not ana's
+    q, _, _ = pipeline([[face_at(50)]] * 3, claimed="ana")
+    assert run(q, 3) == [Status.VERIFIED]
+
+
+def test_a_low_liveness_track_is_a_spoof() -> None:
+    p, _, _ = pipeline([[face_at(50)]] * 3, live=0.1)
+    assert run(p, 3) == [Status.SPOOF_DETECTED]
+
+
+def test_an_empty_frame_is_no_face_detected() -> None:
+    p, _, _ = pipeline([[]])
+    result = p.process(noise(), 0.0)
+    assert result.status is Status.NO_FACE_DETECTED and result.faces == ()
+    assert result.frame_decision is not None and result.frame_decision.confidence == 1.0
+
+
+def test_single_subject_mode_refuses_two_comparable_faces_but_not_a_small_one_behind() -> None:
+    p, liveness, _ = pipeline([[face_at(50), face_at(400)]] * 4, single_subject=True)
+    results = [p.process(noise(i), i / 30) for i in range(4)]
+    assert {r.status for r in results} == {Status.MULTIPLE_FACES}
+    assert liveness.calls == 0 and not any(r.decisions for r in results)
+    q, _, _ = pipeline([[face_at(50), face_at(400, side=45)]] * 3, single_subject=True)
+    results = [q.process(noise(i), i / 30) for i in range(3)]
+    assert {r.status for r in results} == {None}
+    assert [d.identity for d in results[2].decisions] == ["ana"]  # the small face: too small
+
+
+def test_decided_tracks_and_rejected_faces_cost_no_liveness_or_descriptor() -> None:
+    small = face_at(400, side=30)  # the gate rejects it: too small
+    p, liveness, recogniser = pipeline([[face_at(50), small]] * 8)
+    results = [p.process(noise(i), i / 30) for i in range(8)]
+    assert liveness.calls == 3 and recogniser.calls == 3  # frames 0-2, then decided
+    assert results[5].faces[1].quality.reasons and results[5].faces[1].liveness is None
+
+
+def test_a_lost_track_is_decided_after_the_tracker_gives_up_on_it() -> None:
+    p, _, _ = pipeline([[face_at(50, side=30)]] * 3 + [[]] * 20)  # rejected frames only
+    results = [p.process(noise(i), i / 30) for i in range(20)]
+    ended = [(r.index, d.status) for r in results for d in r.decisions]
+    patience = p.settings.tracker.max_missed
+    assert ended == [(2 + patience + 1, Status.LOW_QUALITY)]
+
+
+def test_finish_decides_every_open_track() -> None:
+    p, _, _ = pipeline([[face_at(50)]] * 2 + [[face_at(50)]])
+    settings = dataclasses.replace(p.settings.decision, min_frames=10)
+    p = DecisionPipeline(p.stages, dataclasses.replace(p.settings, decision=settings))
+    run(p, 3)
+    (decision,) = p.finish()
+    assert decision.status is Status.VERIFIED and decision.frames == 3
+
+
+def test_a_challenge_result_completes_a_pending_decision() -> None:
+    p, _, _ = pipeline([[face_at(50)]] * 3)
+    settings = dataclasses.replace(p.settings.decision, challenge=ChallengePolicy.ALWAYS)
+    p = DecisionPipeline(p.stages, dataclasses.replace(p.settings, decision=settings))
+    assert run(p, 3) == [Status.CHALLENGE_REQUIRED]
+    decision = p.record_challenge(1, passed=True)
+    assert decision is not None and decision.status is Status.VERIFIED
+    assert p.record_challenge(99, passed=True) is None
+
+
+def test_without_a_gallery_live_faces_are_not_matched_and_nothing_is_described() -> None:
+    liveness = FakeLiveness()
+    p = DecisionPipeline(Stages(FakeDetector([[face_at(50)]] * 3), liveness))
+    assert run(p, 3) == [Status.NOT_MATCHED]
+
+
+def test_frame_results_carry_every_stage_time_and_are_plain_json() -> None:
+    p, _, _ = pipeline([[face_at(50)]] * 3)
+    results = [p.process(noise(i), i / 30) for i in range(3)]
+    assert set(results[0].stage_ms) == set(STAGES)
+    line = json.loads(json.dumps(results[2].as_json()))
+    assert line["frame"] == 2 and line["faces"][0]["track_id"] == 1
+    assert line["decisions"][0]["status"] == "verified"
+
+
+def test_a_pipeline_that_cannot_answer_is_refused_when_built() -> None:
+    with pytest.raises(InputError, match="claimed identity"):
+        DecisionPipeline(Stages(FakeDetector([]), FakeLiveness(), FakeRecogniser(),
+                                gallery("bo")), claimed="ana")  # fmt: skip
+    with pytest.raises(InputError, match="needs a gallery"):
+        DecisionPipeline(Stages(FakeDetector([])), claimed="ana")
+    other = GalleryIndex.from_arrays(np.eye(2, dtype=np.float32), ["a", "b"],
+                                     DescriptorModel("other", "1", 2))  # fmt: skip
+    with pytest.raises(InputError, match="templates"):
+        DecisionPipeline(Stages(FakeDetector([]), None, FakeRecogniser(), other))
+
+
+def test_images_that_are_not_images_are_input_errors() -> None:
+    p, _, _ = pipeline([])
+    with pytest.raises(InputError):
+        p.process(np.zeros((10, 10), np.float32), 0.0)
+
+
+class FakeChallenge:
+    """Asks for a blink and answers ``outcome`` after ``frames`` frames."""
+
+    def __init__(self, outcome: str, frames: int) -> None:
+        self.outcome, self.left = outcome, frames
+        self.fed: list[int] = []
+
+    @property
+    def current_action(self) -> str | None:
+        return "blink" if self.left > 0 else None
+
+    def feed(self, frame: npt.NDArray[np.generic], face: TrackedFace,
+             timestamp: float | None = None) -> str:  # fmt: skip
+        self.fed.append(face.track_id)
+        self.left -= 1
+        return "pending" if self.left > 0 else self.outcome
+
+
+@pytest.mark.parametrize(("outcome", "status"), [("passed", Status.VERIFIED),
+                                                 ("timeout", Status.SPOOF_DETECTED)])  # fmt: skip
+def test_the_pipeline_runs_the_challenge_and_settles_the_decision(
+    outcome: str, status: Status
+) -> None:
+    started: list[FakeChallenge] = []
+
+    def start() -> FakeChallenge:
+        started.append(FakeChallenge(outcome, frames=3))
+        return started[-1]
+
+    p, _, _ = pipeline([[face_at(50)]] * 8)
+    settings = dataclasses.replace(p.settings.decision, challenge=ChallengePolicy.ALWAYS)
+    stages = dataclasses.replace(p.stages, challenges=start)
+    p = DecisionPipeline(stages, dataclasses.replace(p.settings, decision=settings))
+    results = [p.process(noise(i), i / 30) for i in range(8)]
+    made = [(r.index, d.status) for r in results for d in r.decisions]
+    assert made == [(2, Status.CHALLENGE_REQUIRED), (4, status)]  # fed frames 2, 3, 4
+    assert results[3].faces[0].challenge == "blink" and results[5].faces[0].challenge is None
+    assert len(started) == 1 and started[0].fed == [1, 1, 1]
+    assert results[7].faces[0].decision is not None
+    assert results[7].faces[0].decision.status is status

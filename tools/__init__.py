@@ -1,0 +1,1 @@
+"""Development tools: reference comparisons and measurements (not part of the app)."""
