@@ -26,6 +26,7 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -48,7 +49,12 @@ from inference.face.eval_common import (  # noqa: E402
 from inference.face.eval_pairs import Pair, read_pairs, verification_report  # noqa: E402
 from inference.face.match import MatchSettings  # noqa: E402
 from tools.dlib_reference import dlib_chip, face_from_points  # noqa: E402
-from tools.face_recognition_run import FaceRecognitionRun, run_face_recognition  # noqa: E402
+from tools.face_recognition_run import (  # noqa: E402
+    FaceRecognitionRun,
+    run_face_recognition,
+)
+from tools.face_recognition_run import describe as fr_describe  # noqa: E402
+from tools.face_recognition_run import load as fr_load  # noqa: E402
 
 Vectors = npt.NDArray[np.float64]
 FR_TOLERANCE = 0.6  # face_recognition's default: same person at distance <= 0.6
@@ -133,6 +139,25 @@ def dlib_chip_vectors(
     return dict(zip((str(n) for n in data["names"]), data["vectors"], strict=True))
 
 
+def interleaved_cpu_ms(pipeline: FacePipeline, images: Path, names: list[str]) -> dict[str, Any]:
+    """CPU ms per image of both pipelines on the same images, taken turn about image by image
+    so that both meet the same machine (other processes, caches, clock)."""
+    ours = theirs = 0.0
+    for name in names:
+        image, rgb = read_image(images / name), fr_load(images / name)
+        started = time.process_time()
+        pipeline.describe(image, NoFacePolicy.FAIL)
+        ours += time.process_time() - started
+        _, _, _, _, detect_s, encode_s = fr_describe(rgb)
+        theirs += detect_s + encode_s
+    return {
+        "images": len(names),
+        "jaga_cpu_ms": round(1000 * ours / len(names), 2),
+        "face_recognition_cpu_ms": round(1000 * theirs / len(names), 2),
+        "ratio": round(theirs / ours, 2),
+    }
+
+
 def cosine_scores(vectors: dict[str, Vectors], pairs: list[Pair]) -> Vectors:
     failed = -2.0  # as eval_pairs: a pair with a failed image is never accepted
     return np.array(
@@ -176,6 +201,12 @@ def main() -> None:
     parser.add_argument("--lfw", type=Path, required=True, help="folder with pairs.csv, images/")
     parser.add_argument("--models-dir", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="folder for the report + caches")
+    parser.add_argument(
+        "--timing-every",
+        type=int,
+        default=0,
+        help="also time both pipelines turn about on every n-th image (0: skip)",
+    )
     args = parser.parse_args()
     pairs = read_pairs(args.lfw / "pairs.csv")
     images = args.lfw / "images"
@@ -211,6 +242,11 @@ def main() -> None:
         add(label, cosine_scores(dlib_vectors, pairs), default, facts)
     add("face_recognition", face_recognition_scores(run, pairs), -FR_TOLERANCE, _fr_facts(run))
     results["raw_dlib_descriptor_norm"] = _norms(run)
+    if args.timing_every:
+        pipeline = FacePipeline.from_pack(args.models_dir, 1)
+        results["interleaved_timing"] = interleaved_cpu_ms(
+            pipeline, images, names[:: args.timing_every]
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     shown = [(label, curve) for label, curve in curves if label in PLOTTED]
     roc_and_det_png(shown, args.out / "compare_roc.png", args.out / "compare_det.png")

@@ -78,20 +78,25 @@ def build_stages(
     pack = load_byo_pack(choice.byo_pack) if choice.byo_pack is not None else None
     for note in pack.notes if pack else ():
         log.warning("%s", note)
-    detector: Detector = FaceDetector.from_runtime(runtime, "yunet_n", settings.detector)
+    yunet = FaceDetector.from_runtime(runtime, "yunet_n", settings.detector)
+    detector: Detector = yunet
     if pack is not None and pack.detector is not None:
         detector = ScrfdDetector.from_pack(runtime, pack)
     liveness = PassiveLiveness.from_runtime(runtime, settings.liveness) if choice.liveness else None
-    recogniser, threshold = _recogniser(runtime, pack) if choice.recogniser else (None, None)
+    recogniser, threshold = _recogniser(runtime, pack, yunet) if choice.recogniser else (None, None)
     challenges = _challenges(runtime, settings)
     return Stages(detector, liveness, recogniser, gallery, threshold, challenges)
 
 
-def _recogniser(runtime: Runtime, pack: ByoPack | None) -> tuple[Recogniser, float | None]:
+def _recogniser(
+    runtime: Runtime, pack: ByoPack | None, yunet: FaceDetector
+) -> tuple[Recogniser, float | None]:
     """The pack's recogniser and its own threshold, or the default descriptor (None: the
-    match settings' thresholds apply)."""
+    match settings' thresholds apply). The default aligner takes YuNet for its second,
+    upright look at the landmarks: the chip template was fitted on refined landmarks."""
     if pack is None or pack.recogniser is None:
-        return AlignedRecogniser(FaceAligner(), FaceEmbedder.from_runtime(runtime)), None
+        aligner = FaceAligner(detector=yunet)
+        return AlignedRecogniser(aligner, FaceEmbedder.from_runtime(runtime)), None
     threshold = pack.recogniser.similarity_threshold
     if threshold is None:
         raise InputError(f"{pack.root}: decisions need the recogniser's similarity_threshold "

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inference.errors import InferenceError
+from inference.errors import InferenceError, InputError
 from inference.face.align import FaceAligner, RefineSettings
 from inference.face.detect import FaceDetector, read_image
 from inference.face.embed import EmbedderSettings, Embeddings, FaceEmbedder
@@ -176,7 +176,7 @@ def roc(scores: FloatArray, same: BoolArray) -> Roc:
     """Every distinct operating point (one per distinct score), from (0, 0) upward."""
     genuine, impostor = int(same.sum()), int((~same).sum())
     if genuine == 0 or impostor == 0:
-        raise ValueError("a ROC needs both genuine and impostor pairs")
+        raise InputError("the measures need both same-person and different-person pairs")
     order = np.argsort(-scores, kind="stable")
     ordered, labels = scores[order], same[order]
     last_of_each = np.r_[np.flatnonzero(np.diff(ordered)), len(ordered) - 1]

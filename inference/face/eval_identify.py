@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -243,7 +244,7 @@ def add_eval_identify_parser(eval_subparsers: argparse._SubParsersAction[Any]) -
 
 def _run_identify(args: argparse.Namespace) -> int:
     if args.unknown_folds < 2:
-        print("error: --unknown-folds must be at least 2")
+        print("error: --unknown-folds must be at least 2", file=sys.stderr)
         return 2
     try:
         pipeline = FacePipeline.from_pack(args.models_dir, args.threads)
@@ -258,7 +259,7 @@ def _run_identify(args: argparse.Namespace) -> int:
             unknown_folds=args.unknown_folds,
         )
     except InferenceError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     at_default = report["open_set"]["at_default"]
     print(

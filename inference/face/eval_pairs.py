@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,8 @@ def evaluate_pairs(
     """Describe the images, score the pairs, write ``out`` and its two curves."""
     settings = settings or MatchSettings()
     pairs = read_pairs(pairs_csv)
+    if len({pair.same for pair in pairs}) < 2:
+        raise InputError(f"{pairs_csv} needs both same-person and different-person pairs")
     names = sorted({pair.image_a for pair in pairs} | {pair.image_b for pair in pairs})
     described = describe_images(pipeline, {name: images / name for name in names}, policy)
     scores, failed_pairs = pair_scores(described, pairs)
@@ -194,7 +197,7 @@ def _run_pairs(args: argparse.Namespace) -> int:
             args.pairs, args.images, args.out, pipeline, policy=NoFacePolicy(args.no_face)
         )
     except InferenceError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     print(
         f"accuracy at default {report['accuracy_at_default']:.4f}, best "

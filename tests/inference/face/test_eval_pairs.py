@@ -59,6 +59,11 @@ def test_roc_auc_and_tar_on_hand_made_scores() -> None:
     assert accuracy == pytest.approx(5 / 6) and 0.4 < threshold < 0.8
 
 
+def test_one_kind_of_pair_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError):
+        roc(np.array([0.5, 0.6]), np.array([True, True]))
+
+
 def test_ties_count_half_in_the_auc() -> None:
     curve = roc(np.array([0.5, 0.5]), np.array([True, False]))
     assert auc(curve) == pytest.approx(0.5)
