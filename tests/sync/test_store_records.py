@@ -49,7 +49,9 @@ def test_confirming_sets_the_species_and_clears_the_review_flag(
     confirmed = store.observations.confirm(stored.observation_uid, "Gadus morhua", officer="o-2")
     assert (confirmed.confirmed_species, confirmed.needs_review) == ("Gadus morhua", False)
     assert store.observations.review_queue() == []
-    assert store.outbox.entries()[-1].payload()["reviewed_by"] == "o-2"
+    payload = store.outbox.entries()[-1].payload()
+    assert payload["confirmed_species"] == "Gadus morhua"
+    assert "reviewed_by" not in payload  # wire schema v1 has no such field: the hub refuses it
 
 
 def test_confirming_an_unknown_observation_is_a_clear_error(store: Store) -> None:
