@@ -10,7 +10,6 @@ hub tests' fixture free to start it again later in the same session.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 
 from tests.sync.client import faults
 from tests.sync.client.faultproxy import FaultProxy
-from tests.sync.hub.hubfixtures import DATABASE, SERVER, site_slug
+from tests.sync.hub.hubfixtures import provide_hub_database, site_slug
 from tests.sync.hub.hubkit import HubProcess, start_hub_process
 
 __all__ = ["site_slug"]
@@ -27,23 +26,7 @@ __all__ = ["site_slug"]
 
 @pytest.fixture(scope="package")
 def hub_database() -> Iterator[str]:
-    from django.core.management import call_command
-    from django.db import connections
-
-    root = SERVER.data_dir.parent
-    if SERVER.running():  # the hub tests' session fixture owns it
-        yield SERVER.url(DATABASE)
-        return
-    root.mkdir(mode=0o700, exist_ok=True)
-    SERVER.start()
-    try:
-        SERVER.create_database(DATABASE)
-        call_command("migrate", interactive=False, verbosity=0)
-        yield SERVER.url(DATABASE)
-    finally:
-        connections.close_all()
-        SERVER.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    yield from provide_hub_database()
 
 
 @pytest.fixture(scope="package")

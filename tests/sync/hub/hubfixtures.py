@@ -37,13 +37,16 @@ os.environ["JAGA_HUB_REGISTER_RATE"] = "100000/minute"  # every test registers d
 setup_django()  # before any test module imports the hub's models
 
 
-@pytest.fixture(scope="session", autouse=True)
-def hub_database() -> Iterator[str]:
-    """The session's PostgreSQL with the hub migrated; yields its DATABASE_URL."""
+def provide_hub_database() -> Iterator[str]:
+    """Yield the migrated database's URL; start (and afterwards remove) the server unless a
+    fixture of another scope already runs it. Shared by every package's ``hub_database``."""
     from django.core.management import call_command
     from django.db import connections
 
-    _ROOT.mkdir(mode=0o700)
+    if SERVER.running():
+        yield SERVER.url(DATABASE)
+        return
+    _ROOT.mkdir(mode=0o700, exist_ok=True)
     SERVER.start()
     try:
         SERVER.create_database(DATABASE)
@@ -53,6 +56,12 @@ def hub_database() -> Iterator[str]:
         connections.close_all()
         SERVER.stop()
         shutil.rmtree(_ROOT, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hub_database() -> Iterator[str]:
+    """The session's PostgreSQL with the hub migrated; yields its DATABASE_URL."""
+    yield from provide_hub_database()
 
 
 @pytest.fixture
