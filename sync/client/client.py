@@ -38,6 +38,9 @@ class SyncReport:
     pull: PullReport
     uploads: UploadReport
     seconds: float
+    # The directory of a species pack this round downloaded, verified and unpacked (None when
+    # there was nothing new). The app, not sync, loads it: sync never imports the classifier.
+    new_species_pack: Path | None = None
 
     def summary(self) -> str:
         push, pull, up = self.push, self.pull, self.uploads
