@@ -215,6 +215,8 @@ def _observation(context: _Context, payload: FishObservationUpsert) -> str | Non
         payload.length_cm,
         payload.officer,
         payload.notes,
+        payload.reviewed_by,  # who confirmed the species, when the hub's copy names them
+        None if payload.reviewed_at is None else format_timestamp(payload.reviewed_at),
         now,
     )
     uid = str(payload.observation_uid)
@@ -225,7 +227,7 @@ def _observation(context: _Context, payload: FishObservationUpsert) -> str | Non
     if not updated:
         connection.execute(
             f"INSERT INTO fish_observations ({_OBSERVATION_COLUMNS}, observation_uid, created_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f" VALUES ({', '.join(['?'] * (len(values) + 2))})",
             (*values, uid, now),
         )
     return None
@@ -238,7 +240,7 @@ def _species_pack(context: _Context, payload: SpeciesPackPublished) -> str | Non
 
 _OBSERVATION_COLUMNS = (
     "observed_at, predictions, confirmed_species, needs_review, photo_id, latitude, longitude,"
-    " vessel, trip, haul, count, length_cm, officer, notes, updated_at"
+    " vessel, trip, haul, count, length_cm, officer, notes, reviewed_by, reviewed_at, updated_at"
 )
 _OBSERVATION_SET = ", ".join(f"{c.strip()} = ?" for c in _OBSERVATION_COLUMNS.split(","))
 

@@ -1,10 +1,11 @@
 """Push queued outbox entries to the hub in batches, and settle each batch's verdict.
 
 An entry goes ``queued -> sent`` before its batch leaves and gets the hub's verdict after:
-acknowledged, or rejected with a reason (quarantined: it will never be sent again). Any
-failure to hear the verdict puts the batch back in the queue with the same idempotency keys,
-so the retry is acknowledged by the hub's ledger and nothing is stored twice; if the process
-dies instead, the next sync finds the entries ``sent`` and requeues them first.
+acknowledged; rejected ``retryable`` (a conflict that passes: back to the queue for the next
+sync); or rejected for good and quarantined with the reason (never sent again). Any failure
+to hear the verdict puts the batch back in the queue with the same idempotency keys, so the
+retry is acknowledged by the hub's ledger and nothing is stored twice; if the process dies
+instead, the next sync finds the entries ``sent`` and requeues them first.
 
 A batch the hub refuses whole (400 or 413) is split in halves until the one entry it refuses
 is found and quarantined with the hub's reason, so one bad entry cannot block a queue.
@@ -32,9 +33,6 @@ _log = logging.getLogger(__name__)
 # Room under the hub's body limit for the batch envelope and JSON escaping of payloads.
 _BATCH_BUDGET_BYTES = MAX_PUSH_BODY_BYTES * 3 // 4
 _ENTRY_OVERHEAD_BYTES = 400
-# The hub rejects with these reasons when the cause is a race, not the entry: send again.
-# (The protocol has no "retryable" flag on a Rejection yet; see the sync issue.)
-RETRYABLE_REJECTIONS = ("conflicts with a record another device stored at the same moment",)
 ERASED_REASON = "erased on this device before the hub acknowledged it; its tombstone follows"
 
 
@@ -141,7 +139,7 @@ def interpret(wire: list[OutboxEntry], result: PushResult) -> Verdict:
         key = str(rejection.key)
         if key not in sent or key in acknowledged:
             continue
-        if rejection.reason.startswith(RETRYABLE_REJECTIONS):
+        if rejection.retryable:  # the hub's verdict; the reason's words are for people
             retry.add(key)
         else:
             rejected.append((key, rejection.reason or "rejected without a reason"))

@@ -1,9 +1,9 @@
 """The client's own rows in the device store: registration, pull cursor, uploads, last result.
 
-The store's schema (``sync.store.schema``) has no place for these yet, so the client adds
-two tables of its own with ``CREATE TABLE IF NOT EXISTS`` through the store's public
-``Database`` API. They belong in a store migration (schema version 2); until then they are
-created on first use, which is safe because ``database.write`` is ``BEGIN IMMEDIATE``.
+They live in two tables of the store's schema, ``sync_state`` (named values) and
+``sync_uploads`` (one outcome per photo), which the store's migration 2
+(``sync.store.schema.v2``) creates; ``Store.open`` applies it to an older store, keeping the
+rows a client of schema 1 had already made for itself.
 
 Everything here lives inside the encrypted database, the device token included: it is as
 protected as the gallery it gives access to, and it never sits in a plain config file.
@@ -18,32 +18,30 @@ from datetime import datetime
 from typing import Any
 
 from sync.client.config import Registration
+from sync.errors import SchemaVersionError
 from sync.store.clock import format_timestamp
 from sync.store.database import Database
 
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS sync_state (
-        name       TEXT PRIMARY KEY,
-        value      TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS sync_uploads (
-        photo_uid  TEXT PRIMARY KEY,
-        outcome    TEXT NOT NULL CHECK (outcome IN ('done', 'skipped', 'failed')),
-        detail     TEXT NOT NULL,
-        at         TEXT NOT NULL
-    )""",
-)
+CLIENT_TABLES_VERSION = 2  # the store schema version that has sync_state and sync_uploads
 REGISTRATION_NAMES = ("hub_url", "site", "device_id", "device_token")
 FACE_IMAGES_NAME = "policy.send_face_images"
 SPECIES_PACK_NAME = "species_pack.latest"
 
 
 def ensure_schema(database: Database) -> None:
-    """Create the client's tables if this store has none yet (idempotent)."""
-    with database.write() as connection:
-        for statement in SCHEMA:
-            connection.execute(statement)
+    """Check that the store has the client's tables; ``SchemaVersionError`` if it does not.
+
+    It creates nothing: the tables belong to the store's schema now, and every store opened
+    through ``Store.open`` or made by ``Store.create`` already has them. This catches a
+    database reached some other way (or opened with an older migration list) with a clear
+    error at the start instead of "no such table" in the middle of a sync.
+    """
+    version = int(database.query("PRAGMA user_version")[0][0])
+    if version < CLIENT_TABLES_VERSION:
+        raise SchemaVersionError(
+            f"{database.path} has store schema version {version}; syncing needs version "
+            f"{CLIENT_TABLES_VERSION} or later: open it with Store.open, which migrates it"
+        )
 
 
 def cursor_name(site: str) -> str:

@@ -108,7 +108,14 @@ class PhotoUpsert(WireModel):
 
 
 class FishObservationUpsert(WireModel):
-    """A catch record; ``predictions`` are the classifier's top-k, best first."""
+    """A catch record; ``predictions`` are the classifier's top-k, best first.
+
+    ``reviewed_by`` / ``reviewed_at`` (protocol 2) name who confirmed the species and when:
+    the officer on deck, or the hub's reviewer. They travel with ``confirmed_species`` (on
+    the hub they take that field's last-writer-wins stamp), both or neither. They default to
+    None because payloads written under protocol 1 (still queued in a device's outbox, or
+    already in the hub's change log) have neither.
+    """
 
     observation_uid: Uid
     observed_at: Timestamp
@@ -124,6 +131,14 @@ class FishObservationUpsert(WireModel):
     length_cm: Annotated[float, Field(strict=True, gt=0, le=10_000, allow_inf_nan=False)] | None
     officer: Name
     notes: LongText
+    reviewed_by: Name | None = None
+    reviewed_at: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _reviewer_with_time(self) -> FishObservationUpsert:
+        if (self.reviewed_by is None) != (self.reviewed_at is None):
+            raise ValueError("reviewed_by and reviewed_at go together: give both or neither")
+        return self
 
 
 class AccessEventUpsert(WireModel):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from pydantic import Field, JsonValue, field_validator
+from pydantic import Field, JsonValue, StrictBool, field_validator
 
 from sync.protocol.types import (
     DEFAULT_PULL_LIMIT,
@@ -59,10 +59,20 @@ class PushBatch(WireModel):
 
 
 class Rejection(WireModel):
-    """An entry the hub will never accept as sent: quarantine it with this reason."""
+    """An entry the hub did not apply, with the reason, and whether to send it again.
+
+    ``retryable`` (protocol 2) is the hub's verdict on the cause, so the device never has to
+    read the reason's words: True for a condition that passes (a lock or serialization
+    conflict, a record it depends on not received yet), and the device keeps the entry
+    queued and sends it later with the same key; False for the entry itself (invalid,
+    another site's data, append-only, a reused key), and the device quarantines it with
+    ``reason``. It defaults to False because a quarantined entry is visible with its reason
+    and can be dealt with, while one retried forever silently never drains.
+    """
 
     key: Uid
     reason: Text
+    retryable: StrictBool = False
 
 
 class PushResult(WireModel):

@@ -23,8 +23,22 @@ from pydantic import (
     StringConstraints,
 )
 
-PROTOCOL_VERSION = 1
-"""The wire protocol this module describes; bump it for any incompatible change."""
+PROTOCOL_VERSION = 2
+"""The wire protocol this module describes; bump it for any incompatible change.
+
+1. The first release.
+2. ``Rejection.retryable`` (the hub says whether sending an entry again can succeed);
+   ``FishObservationUpsert.reviewed_by`` / ``reviewed_at`` (who confirmed the species, when).
+
+Adding a field is incompatible here because every schema forbids unknown fields: a
+protocol-1 device cannot read a push answer that carries ``retryable`` (it would take the
+answer for garbage and send the batch again forever), and a protocol-1 hub rejects, and the
+device would quarantine, every confirmation that names its reviewer. With the bump, a push
+between mismatched ends is refused whole with ``unsupported_protocol`` and the client
+pauses until one end is upgraded: nothing is quarantined and nothing is lost. The new fields
+also have defaults, for what was written before them: entries still queued in a device's
+outbox and changes already in the hub's log hold no reviewer, and read as "none".
+"""
 
 MAX_BATCH_ENTRIES = 500
 MAX_PAYLOAD_BYTES = 64 * 1024

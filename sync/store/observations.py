@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sync.errors import RecordNotFoundError
@@ -17,7 +18,7 @@ from sync.store.records import FishObservation, Photo, Position, SpeciesScore
 COLUMNS = (
     "o.observation_uid, o.observed_at, o.predictions, o.confirmed_species, o.needs_review,"
     " p.photo_uid, o.latitude, o.longitude, o.vessel, o.trip, o.haul, o.count, o.length_cm,"
-    " o.officer, o.notes"
+    " o.officer, o.notes, o.reviewed_by, o.reviewed_at"
 )
 _FROM = "FROM fish_observations o LEFT JOIN photos p ON p.id = o.photo_id"
 
@@ -62,29 +63,30 @@ class Observations:
                 self._insert(connection, observation, photo_id)
 
     def confirm(self, observation_uid: str, species: str, *, officer: str) -> FishObservation:
-        """An officer's verdict: sets the confirmed species and clears the review flag."""
+        """An officer's verdict: sets the confirmed species, clears the review flag, and
+        records the officer as its reviewer (all of which travel to the hub)."""
         if not species.strip():
             raise ValueError("species must not be empty")
+        if not officer.strip():
+            raise ValueError("officer must not be empty")
+        now = format_timestamp(self._clock.now())
         with self._database.write() as connection:
             cursor = connection.execute(
                 "UPDATE fish_observations SET confirmed_species = ?, needs_review = 0,"
-                " updated_at = ? WHERE observation_uid = ?",
-                (species, format_timestamp(self._clock.now()), observation_uid),
+                " reviewed_by = ?, reviewed_at = ?, updated_at = ? WHERE observation_uid = ?",
+                (species, officer, now, now, observation_uid),
             )
             if cursor.rowcount == 0:
                 raise RecordNotFoundError(f"no fish observation {observation_uid}")
             confirmed = _observation(
                 _select(connection, "WHERE o.observation_uid = ?", [observation_uid])[0]
             )
-            # The reviewer is not sent yet: wire schema v1 has no reviewed_by field, and the hub
-            # refuses unknown fields. Adding it there is the follow-up (officer is kept for it).
-            payload = observation_payload(confirmed)
             self._outbox.enqueue(
                 connection,
                 entity="fish_observation",
                 entity_uid=observation_uid,
                 operation="upsert",
-                payload=payload,
+                payload=observation_payload(confirmed),
             )
         return confirmed
 
@@ -112,8 +114,8 @@ class Observations:
         connection.execute(
             "INSERT INTO fish_observations (observation_uid, observed_at, predictions,"
             " confirmed_species, needs_review, photo_id, latitude, longitude, vessel, trip, haul,"
-            " count, length_cm, officer, notes, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " count, length_cm, officer, notes, reviewed_by, reviewed_at, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 observation.observation_uid,
                 format_timestamp(observation.observed_at),
@@ -130,6 +132,8 @@ class Observations:
                 observation.length_cm,
                 observation.officer,
                 observation.notes,
+                observation.reviewed_by,
+                _timestamp_or_none(observation.reviewed_at),
                 now,
                 now,
             ),
@@ -160,7 +164,13 @@ def observation_payload(observation: FishObservation) -> dict[str, Any]:
         "length_cm": observation.length_cm,
         "officer": observation.officer,
         "notes": observation.notes,
+        "reviewed_by": observation.reviewed_by,
+        "reviewed_at": _timestamp_or_none(observation.reviewed_at),
     }
+
+
+def _timestamp_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else format_timestamp(moment)
 
 
 def _photo_id(connection: Any, photo_uid: str) -> int:
@@ -191,6 +201,8 @@ def _observation(row: Sequence[Any]) -> FishObservation:
         length_cm,
         officer,
         notes,
+        reviewed_by,
+        reviewed_at,
     ) = row
     return FishObservation(
         observed_at=parse_timestamp(observed_at),
@@ -207,4 +219,6 @@ def _observation(row: Sequence[Any]) -> FishObservation:
         notes=notes,
         photo_uid=photo_uid,
         observation_uid=uid,
+        reviewed_by=reviewed_by,
+        reviewed_at=None if reviewed_at is None else parse_timestamp(reviewed_at),
     )

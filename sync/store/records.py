@@ -174,7 +174,11 @@ class Position:
 
 @dataclass(frozen=True)
 class FishObservation:
-    """One catch record: what the classifier said, what the officer confirmed, and where."""
+    """One catch record: what the classifier said, what the officer confirmed, and where.
+
+    ``reviewed_by`` / ``reviewed_at`` name who confirmed the species and when (an officer on
+    this device, or the hub's reviewer); both or neither.
+    """
 
     observed_at: datetime
     predictions: tuple[SpeciesScore, ...]
@@ -190,10 +194,17 @@ class FishObservation:
     notes: str = ""
     photo_uid: str | None = None
     observation_uid: str = field(default_factory=new_uid)
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
 
     def __post_init__(self) -> None:
         _require_aware("observed_at", self.observed_at)
         _require_text("officer", self.officer)
+        if (self.reviewed_by is None) != (self.reviewed_at is None):
+            raise ValueError("reviewed_by and reviewed_at go together: give both or neither")
+        if self.reviewed_by is not None and self.reviewed_at is not None:
+            _require_text("reviewed_by", self.reviewed_by)
+            _require_aware("reviewed_at", self.reviewed_at)
         if self.count < 1:
             raise ValueError(f"count must be at least 1, got {self.count}")
         if self.length_cm is not None and not (

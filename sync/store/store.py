@@ -28,7 +28,6 @@ from sync.store.people import People
 from sync.store.records import ModelRef
 from sync.store.schema.migrations import (
     APPLICATION_ID,
-    LATEST_VERSION,
     MIGRATIONS,
     Migration,
     migrate,
@@ -81,15 +80,19 @@ class Store:
         clock: Clock | None = None,
         config: StoreConfig | None = None,
         operator: str = "init",
+        migrations: tuple[Migration, ...] = MIGRATIONS,
     ) -> Store:
-        """Make a new, empty store at ``path``; ``StoreExistsError`` if one is there."""
+        """Make a new, empty store at ``path``; ``StoreExistsError`` if one is there.
+
+        ``migrations`` is for tests that need a store as an older Jaga made it.
+        """
         config = config or StoreConfig()
         if path.exists():
             raise StoreExistsError(f"{path} already exists; not overwriting it")
         path.parent.mkdir(parents=True, exist_ok=True)
         slot, key = keys.new_slot(source, scrypt_n=config.scrypt_n)
         header = KeyHeader(current=slot)
-        _build(path, key, header, config)
+        _build(path, key, header, config, migrations)
         store = cls(
             Database.open(path, key, config, create=False), header, key, clock or SystemClock()
         )
@@ -98,7 +101,7 @@ class Store:
             action="store.created",
             subject=path.name,
             details={
-                "schema_version": LATEST_VERSION,
+                "schema_version": migrations[-1].version,
                 "key_source": slot.kind,
             },
         )
@@ -194,14 +197,20 @@ class Store:
         self.close()
 
 
-def _build(path: Path, key: bytes, header: KeyHeader, config: StoreConfig) -> None:
+def _build(
+    path: Path,
+    key: bytes,
+    header: KeyHeader,
+    config: StoreConfig,
+    migrations: tuple[Migration, ...],
+) -> None:
     """Create the schema under a temporary name, then rename it into place with its header."""
     building = path.with_name(path.name + ".init")
     remove_with_side_files(building)
     database = Database.open(building, key, config, create=True)
     try:
         with database.translated():
-            migrate(database.connection)
+            migrate(database.connection, migrations)
     finally:
         database.close()  # the last close checkpoints and removes the WAL
     keys.write_header(path, header)

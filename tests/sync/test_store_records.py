@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from sync.errors import RecordNotFoundError
+from sync.protocol import FishObservationUpsert, parse_payload
 from sync.store import AccessEvent, FishObservation, Photo, Position, SpeciesScore, Store
 from sync.store.export import export_access_events, export_fish_observations
 from sync.store.photos import load_photo
@@ -49,9 +50,33 @@ def test_confirming_sets_the_species_and_clears_the_review_flag(
     confirmed = store.observations.confirm(stored.observation_uid, "Gadus morhua", officer="o-2")
     assert (confirmed.confirmed_species, confirmed.needs_review) == ("Gadus morhua", False)
     assert store.observations.review_queue() == []
+
+
+def test_confirmation_payload_names_the_reviewer_and_the_hub_schema_accepts_it(
+    store: Store, clock: FakeClock
+) -> None:
+    stored = store.observations.add(full_observation(clock))
+    clock.advance(hours=2)  # reviewed later than caught: the time of the review travels
+    confirmed = store.observations.confirm(stored.observation_uid, "Gadus morhua", officer="o-2")
+    assert (confirmed.reviewed_by, confirmed.reviewed_at) == ("o-2", clock.now())
+    assert store.observations.get(stored.observation_uid) == confirmed
     payload = store.outbox.entries()[-1].payload()
-    assert payload["confirmed_species"] == "Gadus morhua"
-    assert "reviewed_by" not in payload  # wire schema v1 has no such field: the hub refuses it
+    assert (payload["confirmed_species"], payload["reviewed_by"]) == ("Gadus morhua", "o-2")
+    assert payload["reviewed_at"] == "2026-03-01T10:00:00.000000Z"
+    wire = parse_payload("fish_observation", "upsert", payload)  # what the hub checks first
+    assert isinstance(wire, FishObservationUpsert)
+    assert (wire.reviewed_by, wire.reviewed_at) == ("o-2", clock.now())
+    unreviewed = store.outbox.entries()[0].payload()
+    assert (unreviewed["reviewed_by"], unreviewed["reviewed_at"]) == (None, None)
+    parse_payload("fish_observation", "upsert", unreviewed)
+
+
+def test_a_confirmation_needs_an_officer(store: Store, clock: FakeClock) -> None:
+    stored = store.observations.add(full_observation(clock))
+    with pytest.raises(ValueError, match="officer"):
+        store.observations.confirm(stored.observation_uid, "Gadus morhua", officer=" ")
+    assert store.observations.get(stored.observation_uid).needs_review
+    assert len(store.outbox.entries()) == 1
 
 
 def test_confirming_an_unknown_observation_is_a_clear_error(store: Store) -> None:

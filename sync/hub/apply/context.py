@@ -15,6 +15,15 @@ class EntryRejectedError(Exception):
     Raised inside the entry's savepoint, so whatever the handler wrote is rolled back.
     """
 
+    retryable = False
+
+
+class EntryNotYetError(EntryRejectedError):
+    """The entry cannot be applied *yet* (a record it depends on has not arrived): the
+    device keeps it queued and sends it again later (``Rejection.retryable``)."""
+
+    retryable = True
+
 
 @dataclass(frozen=True)
 class EntryContext:

@@ -58,13 +58,18 @@ def merge(
     changed: dict[str, Any] = {}
     updated = dict(versions)
     for field, value in incoming.items():
-        previous = _stored(versions, field)
-        if previous is not None and stamp <= previous:
+        if not wins(versions, field, stamp):
             continue
         updated[field] = stamp.as_json()
         if current.get(field) != value:
             changed[field] = value
     return changed, updated
+
+
+def wins(versions: dict[str, Any], field: str, stamp: Stamp) -> bool:
+    """Whether a write stamped ``stamp`` takes ``field``: it has no stamp yet, or a smaller one."""
+    previous = _stored(versions, field)
+    return previous is None or stamp > previous
 
 
 def initial_versions(fields: dict[str, Any], stamp: Stamp) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from django.utils import timezone
 
 from sync.hub.apply.changes import append_change
-from sync.hub.apply.context import EntryContext, EntryRejectedError, Outcome
+from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
 from sync.hub.apply.lww import initial_versions, merge
 from sync.hub.models import Change, Device, FaceTemplate, Person
 from sync.hub.models.people import TEMPLATE_DIM
@@ -105,7 +105,7 @@ def apply_template(ctx: EntryContext, payload: FaceTemplateUpsert) -> str:
         return Outcome.UNCHANGED  # templates never change once made
     person = Person.objects.select_for_update().filter(uid=payload.person_uid).first()
     if person is None:
-        raise EntryRejectedError(f"unknown person {payload.person_uid}: push the person first")
+        raise EntryNotYetError(f"unknown person {payload.person_uid}: push the person first")
     ctx.require_own_site(f"person {person.uid}", person.site_id)
     if person.erased:
         return Outcome.SUPERSEDED

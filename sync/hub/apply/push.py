@@ -6,6 +6,11 @@ the other and the second finds its keys in the ledger, and pushes of one site ne
 deadlock over each other's records. Each entry runs in its own savepoint: a rejected entry leaves
 nothing behind while the entries around it are kept. If the hub dies mid-batch nothing
 commits, and the device's retry with the same keys applies the batch whole.
+
+A rejection says whether sending the entry again can succeed (``Rejection.retryable``): yes
+for a conflict that passes (a unique key another push took a moment ago, a lock the entry
+waited for past the database's ``lock_timeout``, a serialization failure or deadlock) and
+for a record it depends on that has not arrived; no for anything about the entry itself.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
@@ -35,6 +41,14 @@ from sync.protocol import (
 )
 
 Handler = Callable[[EntryContext, Any], str]
+_RACE_REASON = "conflicts with a record another device stored at the same moment; retry"
+# PostgreSQL's codes for a conflict that passes; lock_not_available is what a lock_timeout
+# set on the hub's role or database raises.
+_TRANSIENT_SQLSTATES = {
+    "40001": "serialization failure",
+    "40P01": "deadlock with another push",
+    "55P03": "a record it needs was locked past the lock timeout",
+}
 _HANDLERS: dict[tuple[str, str], Handler] = {
     ("person", "upsert"): apply_person,
     ("person", "tombstone"): apply_tombstone,
@@ -54,28 +68,30 @@ def apply_batch(device: Device, batch: PushBatch) -> PushResult:
         )
         lock_sites(device.site_id)
         for entry in batch.entries:
-            reason = _apply_entry(device, entry)
-            if reason is None:
+            rejection = _apply_entry(device, entry)
+            if rejection is None:
                 acknowledged.append(entry.idempotency_key)
             else:
-                rejected.append(Rejection(key=entry.idempotency_key, reason=_clean(reason)))
+                rejected.append(rejection)
         device.last_seen_at = timezone.now()
         device.last_sequence = max([device.last_sequence, *(e.sequence for e in batch.entries)])
         device.save(update_fields=["last_seen_at", "last_sequence"])
     return PushResult(acknowledged=acknowledged, rejected=rejected)
 
 
-def _apply_entry(device: Device, entry: OutboxEntry) -> str | None:
-    """None when the entry is (or already was) applied; else the rejection reason."""
+def _apply_entry(device: Device, entry: OutboxEntry) -> Rejection | None:
+    """None when the entry is (or already was) applied; else its rejection."""
+    key = entry.idempotency_key
     content = _content_digest(entry)
-    replay = AppliedEntry.objects.filter(key=entry.idempotency_key).first()
+    replay = AppliedEntry.objects.filter(key=key).first()
     if replay is not None:
-        return _replay_verdict(device, replay, content)
+        reason = _replay_verdict(device, replay, content)
+        return None if reason is None else _rejection(key, reason, retryable=False)
     try:
         with transaction.atomic():
             outcome = _dispatch(device, entry)
             AppliedEntry.objects.create(
-                key=entry.idempotency_key,
+                key=key,
                 device=device,
                 sequence=entry.sequence,
                 entity=entry.entity,
@@ -85,10 +101,15 @@ def _apply_entry(device: Device, entry: OutboxEntry) -> str | None:
                 outcome=outcome,
             )
     except EntryRejectedError as rejection:
-        return str(rejection)
+        return _rejection(key, str(rejection), retryable=rejection.retryable)
     except IntegrityError:
         # Another device's push took this key (or uid) between our check and our insert.
-        return "conflicts with a record another device stored at the same moment; retry"
+        return _rejection(key, _RACE_REASON, retryable=True)
+    except OperationalError as error:
+        conflict = _conflict(error)
+        if conflict is None:
+            raise  # the database itself failed: nothing commits, the device sends it all again
+        return _rejection(key, f"{conflict}; retry", retryable=True)
     return None
 
 
@@ -113,6 +134,16 @@ def _replay_verdict(device: Device, replay: AppliedEntry, content: str) -> str |
     if replay.content_sha256 != content:
         return "idempotency key already used for different content"
     return None
+
+
+def _rejection(key: UUID, reason: str, *, retryable: bool) -> Rejection:
+    return Rejection(key=key, reason=_clean(reason), retryable=retryable)
+
+
+def _conflict(error: OperationalError) -> str | None:
+    """What the entry conflicted with, when the error is a conflict with another transaction
+    (the savepoint's rollback has undone the entry); None for any other database failure."""
+    return _TRANSIENT_SQLSTATES.get(getattr(error.__cause__, "sqlstate", None) or "")
 
 
 def _clean(reason: str) -> str:

@@ -1,14 +1,21 @@
-"""Photos (metadata), fish observations (LWW per field) and access events (append-only)."""
+"""Photos (metadata), fish observations (LWW per field) and access events (append-only).
+
+An observation's reviewer (``reviewed_by``, ``reviewed_at``) has no stamp of its own: it
+belongs to ``confirmed_species`` and changes only with a write that wins that field, so a
+stale edit that loses the species to a later review cannot blank the reviewer beside it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sync.hub.apply.changes import append_change
-from sync.hub.apply.context import EntryContext, EntryRejectedError, Outcome
-from sync.hub.apply.lww import Stamp, initial_versions, merge
+from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
+from sync.hub.apply.lww import Stamp, initial_versions, merge, wins
 from sync.hub.models import AccessEvent, Device, FishObservation, Person, Photo
 from sync.protocol import AccessEventUpsert, FishObservationUpsert, PhotoUpsert
+
+REVIEW_FIELDS = ("reviewed_by", "reviewed_at")
 
 
 def apply_photo(ctx: EntryContext, payload: PhotoUpsert) -> str:
@@ -16,7 +23,7 @@ def apply_photo(ctx: EntryContext, payload: PhotoUpsert) -> str:
     if payload.person_uid is not None:
         person = Person.objects.select_for_update().filter(uid=payload.person_uid).first()
         if person is None:
-            raise EntryRejectedError(f"unknown person {payload.person_uid}: push the person first")
+            raise EntryNotYetError(f"unknown person {payload.person_uid}: push the person first")
         ctx.require_own_site(f"person {person.uid}", person.site_id)
         if person.erased:
             return Outcome.SUPERSEDED
@@ -40,11 +47,12 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
     found = FishObservation.objects.select_for_update().filter(uid=payload.observation_uid).first()
     incoming = _observation_fields(payload)
     if found is None:
+        stamped, _ = _split_review(incoming)
         found = FishObservation.objects.create(
             uid=payload.observation_uid,
             site=ctx.site,
             device=ctx.device,
-            field_versions=initial_versions(incoming, ctx.stamp),
+            field_versions=initial_versions(stamped, ctx.stamp),
             **_columns(incoming),
         )
         emit_observation(found, ctx.device)
@@ -60,9 +68,18 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
 def update_observation(
     observation: FishObservation, incoming: dict[str, Any], stamp: Stamp
 ) -> bool:
-    """Merge ``incoming`` fields by LWW and save; True when a value changed."""
+    """Merge ``incoming`` fields by LWW and save; True when a value changed.
+
+    Reviewer fields in ``incoming`` are taken only when its ``confirmed_species`` wins.
+    """
     current = observation_fields(observation)
-    changed, versions = merge(current, observation.field_versions, incoming, stamp)
+    stamped, review = _split_review(incoming)
+    takes_review = "confirmed_species" in stamped and wins(
+        observation.field_versions, "confirmed_species", stamp
+    )
+    changed, versions = merge(current, observation.field_versions, stamped, stamp)
+    if takes_review:
+        changed.update({name: v for name, v in review.items() if current[name] != v})
     for column, value in _columns(changed).items():
         setattr(observation, column, value)
     observation.field_versions = versions
@@ -73,14 +90,14 @@ def update_observation(
 def emit_observation(observation: FishObservation, origin: Device | None) -> None:
     payload = FishObservationUpsert(
         observation_uid=observation.uid, **observation_fields(observation)
-    )
+    ).model_dump(mode="json")
+    # An empty reviewer is left out (it reads as None): a device still on protocol 1, which
+    # pulls without naming its version, can then still apply every unreviewed observation.
+    for name in REVIEW_FIELDS:
+        if payload[name] is None:
+            del payload[name]
     append_change(
-        observation.site,
-        "fish_observation",
-        observation.uid,
-        "upsert",
-        payload.model_dump(mode="json"),
-        origin=origin,
+        observation.site, "fish_observation", observation.uid, "upsert", payload, origin=origin
     )
 
 
@@ -120,6 +137,8 @@ def observation_fields(observation: FishObservation) -> dict[str, Any]:
         "length_cm": observation.length_cm,
         "officer": observation.officer,
         "notes": observation.notes,
+        "reviewed_by": observation.reviewed_by or None,
+        "reviewed_at": observation.reviewed_at,
     }
 
 
@@ -130,12 +149,22 @@ def _observation_fields(payload: FishObservationUpsert) -> dict[str, Any]:
     return fields
 
 
+def _split_review(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields with their own LWW stamps, and the reviewer fields (which follow the
+    species)."""
+    stamped = {name: v for name, v in fields.items() if name not in REVIEW_FIELDS}
+    review = {name: v for name, v in fields.items() if name in REVIEW_FIELDS}
+    return stamped, review
+
+
 def _columns(fields: dict[str, Any]) -> dict[str, Any]:
-    """Payload fields to model columns (``position`` is two columns)."""
+    """Payload fields to model columns (``position`` is two; no reviewer is ``""``)."""
     columns = dict(fields)
     if "position" in columns:
         position = columns.pop("position")
         columns["latitude"], columns["longitude"] = position if position else (None, None)
+    if "reviewed_by" in columns:
+        columns["reviewed_by"] = columns["reviewed_by"] or ""
     return columns
 
 

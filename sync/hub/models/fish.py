@@ -77,7 +77,9 @@ class FishObservation(models.Model):
     officer = models.CharField(max_length=200)
     notes = models.TextField(blank=True)
     field_versions = models.JSONField(default=dict, editable=False)
-    reviewed_by = models.CharField(max_length=150, blank=True, editable=False)
+    # Who confirmed the species: a hub user, or the officer a device names (a wire ``Name``,
+    # up to 200 characters). Changed with the species, never alone (``sync.hub.apply``).
+    reviewed_by = models.CharField(max_length=200, blank=True, editable=False)
     reviewed_at = models.DateTimeField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -70,6 +70,7 @@ class FakeHub:
         self.uploads: dict[UUID, _Upload] = {}
         self.photos: dict[str, bytes] = {}
         self.reject: dict[str, str] = {}  # entity_uid -> rejection reason
+        self.retryable: set[str] = set()  # entity_uids whose rejection says "send it again"
         self.refuse_whole: set[str] = set()  # entity_uids that make a whole batch 400
         self.faults: deque[Fault] = deque()
         self.requests: list[str] = []
@@ -144,7 +145,11 @@ class FakeHub:
             if key in self.ledger:
                 acknowledged.append(entry.idempotency_key)
             elif uid in self.reject:
-                rejected.append(Rejection(key=entry.idempotency_key, reason=self.reject[uid]))
+                retryable = uid in self.retryable
+                reason = self.reject[uid]
+                rejected.append(
+                    Rejection(key=entry.idempotency_key, reason=reason, retryable=retryable)
+                )
             else:
                 self.ledger[key] = content
                 self.stored[(entry.entity, uid)] = self.stored.get((entry.entity, uid), 0) + 1

@@ -4,6 +4,7 @@ authoritative, but an erasure made here is never undone by an older upsert."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -57,6 +58,30 @@ def test_a_hub_correction_replaces_the_devices_fields(store: Store) -> None:
         "Lutjanus synagris"
     )
     assert store.observations.review_queue() == []
+
+
+def test_a_hub_review_is_recorded_here_with_its_reviewer(store: Store) -> None:
+    hub = FakeHub()
+    observation = e.observation()  # as the hub sends an unreviewed one: no reviewer keys
+    hub.add_change("fish_observation", "upsert", observation)
+    client = client_of(store, hub)
+    client.pull()
+    uid = observation["observation_uid"]
+    unreviewed = store.observations.get(uid)
+    assert (unreviewed.reviewed_by, unreviewed.reviewed_at) == (None, None)
+    reviewed = {
+        **observation,
+        "confirmed_species": "Lutjanus synagris",
+        "needs_review": False,
+        "reviewed_by": "hub-reviewer",
+        "reviewed_at": "2026-03-02T09:30:00.000000Z",
+    }
+    hub.add_change("fish_observation", "upsert", reviewed)
+    assert client.pull().applied == 1
+    pulled = store.observations.get(uid)
+    assert (pulled.confirmed_species, pulled.reviewed_by) == ("Lutjanus synagris", "hub-reviewer")
+    assert pulled.reviewed_at == datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    assert states(store) == {}
 
 
 def test_a_tombstone_erases_the_person_here(store: Store, clock: FakeClock) -> None:

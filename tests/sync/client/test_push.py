@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sync.client import HubAuthError, HubUnavailableError
-from sync.client.push import ERASED_REASON, RETRYABLE_REJECTIONS
+from sync.client.push import ERASED_REASON
 from sync.client.status import read_status
 from sync.store import OutboxState, Store
 from tests.sync.client.fakehub import FakeHub, Fault
@@ -77,15 +77,26 @@ def test_an_auth_failure_stops_at_once_and_keeps_the_queue(store: Store) -> None
     assert states(store) == {"queued": 45}
 
 
-def test_a_race_the_hub_asks_to_retry_is_requeued_not_quarantined(store: Store) -> None:
+def test_a_rejection_the_hub_marks_retryable_is_requeued_not_quarantined(store: Store) -> None:
     uids = observations(store, 2)
     hub = FakeHub()
-    hub.reject[uids[0]] = RETRYABLE_REJECTIONS[0] + "; retry"
+    hub.reject[uids[0]] = "a record it needs was locked past the lock timeout"  # no "retry"
+    hub.retryable.add(uids[0])
     report = client_of(store, hub).push()
     assert (report.acknowledged, report.rejected, report.requeued) == (1, 0, 1)
+    assert read_status(store, {}).quarantined == ()
     del hub.reject[uids[0]]
     assert client_of(store, hub).push().acknowledged == 1
     assert states(store) == {"acknowledged": 2}
+
+
+def test_the_flag_not_the_reasons_words_decides_a_retry(store: Store) -> None:
+    uids = observations(store, 1)
+    hub = FakeHub()
+    hub.reject[uids[0]] = "conflicts with a record another device stored at the same moment; retry"
+    report = client_of(store, hub).push()
+    assert (report.rejected, report.requeued) == (1, 0)
+    assert [q.entity_uid for q in read_status(store, {}).quarantined] == uids
 
 
 def test_an_entry_erased_while_in_flight_is_quarantined_not_sent_blank(

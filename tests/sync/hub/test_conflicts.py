@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
+from sync.client.push import to_wire
 from sync.hub import review
 from sync.hub.models import AppliedEntry, FaceTemplate, FishObservation, Person
+from sync.protocol import format_timestamp
+from sync.store import FishObservation as StoreObservation
+from sync.store import SpeciesScore, Store
+from tests.sync.conftest import FakeClock
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
@@ -52,6 +58,8 @@ def test_fields_merge_independently_and_a_hub_correction_flows_back(api: Api) ->
     assert (
         correction[0]["origin_device"] is None and correction[0]["payload"]["needs_review"] is False
     )
+    assert correction[0]["payload"]["reviewed_by"] == "reviewer"  # who reviewed it travels
+    reviewed_at = correction[0]["payload"]["reviewed_at"]
     # An offline edit of the notes, made after the catch but before the review reached the
     # boat, still carries the old species: the notes win, the species stays corrected.
     edit = {**observation, "notes": "gut contents: shrimp"}
@@ -59,6 +67,59 @@ def test_fields_merge_independently_and_a_hub_correction_flows_back(api: Api) ->
     stored.refresh_from_db()
     assert (stored.notes, stored.confirmed_species) == ("gut contents: shrimp", "Lutjanus synagris")
     assert stored.needs_review is False
+    assert stored.reviewed_by == "reviewer"  # the edit lost the species, so the reviewer stays
+    assert format_timestamp(stored.reviewed_at) == reviewed_at
+    assert api.pull_all()[-1]["payload"]["reviewed_by"] == "reviewer"
+
+
+def _confirmed(observation: dict[str, Any], officer: str, when: datetime) -> dict[str, Any]:
+    return {
+        **observation,
+        "confirmed_species": "Gadus morhua",
+        "needs_review": False,
+        "reviewed_by": officer,
+        "reviewed_at": format_timestamp(when),
+    }
+
+
+def test_a_confirmation_the_store_wrote_names_its_reviewer_on_the_hub(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    catch = store.observations.add(
+        StoreObservation(clock.now(), (SpeciesScore("Gadus morhua", 0.6),), True, "officer-7")
+    )
+    clock.advance(minutes=40)
+    store.observations.confirm(catch.observation_uid, "Gadus morhua", officer="officer-9")
+    result = api.push(*(to_wire(entry) for entry in store.outbox.entries()))
+    assert result["rejected"] == [] and len(result["acknowledged"]) == 2
+    stored = FishObservation.objects.get(uid=catch.observation_uid)
+    assert (stored.confirmed_species, stored.needs_review) == ("Gadus morhua", False)
+    assert (stored.reviewed_by, stored.reviewed_at) == ("officer-9", clock.now())
+    pulled = api.pull_all()[-1]["payload"]
+    assert (pulled["reviewed_by"], pulled["reviewed_at"]) == (
+        "officer-9",
+        format_timestamp(clock.now()),
+    )
+
+
+def test_the_reviewer_goes_with_the_species_that_wins(api: Api) -> None:
+    observation = e.observation()
+    api.push(e.entry("fish_observation", "upsert", observation, when=e.at(0)))
+    stored = FishObservation.objects.get(uid=observation["observation_uid"])
+    review.correct_species(stored.pk, "Lutjanus synagris", "reviewer")
+    # A confirmation made on deck before the hub's review, arriving after it: it loses the
+    # species, and so it does not get to name the reviewer either.
+    stale = _confirmed(observation, "officer-9", e.at(20))
+    api.push(e.entry("fish_observation", "upsert", stale, when=e.at(20)))
+    stored.refresh_from_db()
+    assert (stored.confirmed_species, stored.reviewed_by) == ("Lutjanus synagris", "reviewer")
+    # One made after the review wins the species and names its officer.
+    later = timezone.now() + timedelta(seconds=1)
+    fresh = _confirmed(observation, "officer-9", later)
+    api.push(e.entry("fish_observation", "upsert", fresh, when=later))
+    stored.refresh_from_db()
+    assert (stored.confirmed_species, stored.reviewed_by) == ("Gadus morhua", "officer-9")
+    assert stored.reviewed_at == later
 
 
 def test_a_device_clock_far_ahead_is_clamped(api: Api) -> None:

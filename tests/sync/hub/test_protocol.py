@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+from uuid import UUID
 
 import pytest
 from pydantic import ValidationError
 
 from sync.protocol import (
     MAX_BATCH_ENTRIES,
+    PROTOCOL_VERSION,
     FaceTemplateUpsert,
+    FishObservationUpsert,
     PayloadError,
     PullResult,
     PushBatch,
+    PushResult,
+    Rejection,
     parse_payload,
 )
 from tests.sync.hub import entries as e
@@ -75,3 +80,45 @@ def test_pull_results_serialise_cursor_and_flags() -> None:
         "next_cursor": 7,
         "has_more": False,
     }
+
+
+def test_protocol_2_is_what_a_batch_declares() -> None:
+    assert PROTOCOL_VERSION == 2
+    assert e.batch(DEVICE, []).model_dump(mode="json")["protocol_version"] == 2
+
+
+def test_a_rejection_says_whether_to_send_the_entry_again() -> None:
+    key = "6f1c1b4e-0000-4000-8000-0000000000aa"
+    answer = PushResult(
+        acknowledged=[], rejected=[Rejection(key=UUID(key), reason="busy; retry", retryable=True)]
+    )
+    body = json.loads(answer.model_dump_json())
+    assert body["rejected"] == [{"key": key, "reason": "busy; retry", "retryable": True}]
+    assert PushResult.model_validate(body) == answer
+    # Said nothing about retrying: the entry is quarantined (visible), never retried forever.
+    silent = PushResult.model_validate(
+        {"acknowledged": [], "rejected": [{"key": key, "reason": "x"}]}
+    )
+    assert silent.rejected[0].retryable is False
+    with pytest.raises(ValidationError):  # strict: "true" is not a verdict
+        Rejection.model_validate({"key": key, "reason": "x", "retryable": "true"})
+
+
+def test_an_observation_names_its_reviewer_with_the_time_or_neither() -> None:
+    protocol_1 = e.observation()  # no reviewer keys: queued before the upgrade, still valid
+    assert FishObservationUpsert.model_validate(protocol_1).reviewed_by is None
+    reviewed = protocol_1 | {"reviewed_by": "officer-9", "reviewed_at": "2026-03-01T09:00:00Z"}
+    wire = parse_payload("fish_observation", "upsert", reviewed).model_dump(mode="json")
+    assert (wire["reviewed_by"], wire["reviewed_at"]) == (
+        "officer-9",
+        "2026-03-01T09:00:00.000000Z",
+    )
+    for bad in (
+        {"reviewed_by": "officer-9"},
+        {"reviewed_at": "2026-03-01T09:00:00Z"},
+        {"reviewed_by": "", "reviewed_at": "2026-03-01T09:00:00Z"},
+        {"reviewed_by": "x" * 201, "reviewed_at": "2026-03-01T09:00:00Z"},
+        {"reviewed_by": "officer-9", "reviewed_at": "2026-03-01T09:00:00"},  # no timezone
+    ):
+        with pytest.raises(PayloadError, match="reviewed"):
+            parse_payload("fish_observation", "upsert", protocol_1 | bad)

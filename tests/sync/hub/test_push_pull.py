@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 
-from sync.hub.models import AppliedEntry, Change, FishObservation, Person, Site
+import psycopg
+from django.db import connection
+
+from sync.hub.apply.push import apply_batch
+from sync.hub.models import AppliedEntry, Change, Device, FishObservation, Person, Site
+from sync.protocol import PROTOCOL_VERSION
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
@@ -55,15 +62,67 @@ def test_a_bad_entry_is_rejected_alone_and_leaves_nothing(api: Api) -> None:
     assert "count" in reasons[0]
     assert "spaceship" in reasons[1]
     assert "differs from the payload" in reasons[2]
+    assert [r["retryable"] for r in result["rejected"]] == [False] * 3  # the entry is at fault
     rejected = [bad_payload, unknown, mismatched]
     assert not AppliedEntry.objects.filter(key__in=[r.idempotency_key for r in rejected]).exists()
     assert not FishObservation.objects.filter(uid=bad_payload.entity_uid).exists()
     assert not Person.objects.filter(uid=mismatched.payload["person_uid"]).exists()
 
 
-def test_template_before_its_person_is_rejected_with_a_reason(api: Api) -> None:
-    result = api.push(e.entry("face_template", "upsert", e.template(e.uid(), [0.2] * 128)))
-    assert "push the person first" in result["rejected"][0]["reason"]
+def test_template_before_its_person_is_rejected_as_retryable(api: Api) -> None:
+    person = e.person(api.site)
+    early = e.entry("face_template", "upsert", e.template(person["person_uid"], [0.2] * 128))
+    (rejection,) = api.push(early)["rejected"]
+    assert "push the person first" in rejection["reason"]
+    assert rejection["retryable"] is True  # the person may still arrive: send it again later
+    api.push(e.entry("person", "upsert", person))
+    assert api.push(early)["acknowledged"] == [str(early.idempotency_key)]
+
+
+def test_another_sites_record_is_rejected_for_good(api: Api, other_api: Api) -> None:
+    theirs = e.observation()
+    other_api.push(e.entry("fish_observation", "upsert", theirs))
+    overwrite = e.entry("fish_observation", "upsert", {**theirs, "notes": "mine"})
+    (rejection,) = api.push(overwrite)["rejected"]
+    assert rejection["reason"].startswith("forbidden") and rejection["retryable"] is False
+    assert FishObservation.objects.get(uid=theirs["observation_uid"]).notes == ""
+
+
+@contextlib.contextmanager
+def _lock_timeout(setting: str) -> Iterator[None]:
+    """This connection's ``lock_timeout``, as a deployment may set it on the hub's role."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET lock_timeout = '{setting}'")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+
+
+def test_an_entry_kept_waiting_past_the_lock_timeout_is_rejected_as_retryable(
+    api: Api, hub_database: str
+) -> None:
+    person = e.person(api.site, name="Ana")
+    api.push(e.entry("person", "upsert", person, when=e.at(0)))
+    edit = e.entry("person", "upsert", {**person, "display_name": "Ana B"}, when=e.at(5))
+    catch = e.entry("fish_observation", "upsert", e.observation())
+    batch = e.batch(api.device_id, [edit, catch])
+    device = Device.objects.get(uid=api.device_id)
+    with psycopg.connect(hub_database) as other:  # another transaction holds the person's row
+        other.execute("SELECT 1 FROM hub_person WHERE uid = %s::uuid FOR UPDATE", [edit.entity_uid])
+        with _lock_timeout("200ms"):
+            result = apply_batch(device, batch)
+    (rejection,) = result.rejected
+    assert (rejection.key, rejection.retryable) == (edit.idempotency_key, True)
+    assert "lock timeout" in rejection.reason
+    assert result.acknowledged == [catch.idempotency_key]  # the rest of the batch is kept
+    assert Person.objects.get(uid=edit.entity_uid).display_name == "Ana"
+    assert not AppliedEntry.objects.filter(key=edit.idempotency_key).exists()
+    again = api.push(edit, catch)  # what the device does next: the same keys, once free
+    assert again == {"acknowledged": [str(edit.idempotency_key), str(catch.idempotency_key)],
+                     "rejected": []}  # fmt: skip
+    assert Person.objects.get(uid=edit.entity_uid).display_name == "Ana B"
 
 
 def test_wrong_device_id_or_protocol_is_refused_whole(api: Api, other_api: Api) -> None:
@@ -71,10 +130,20 @@ def test_wrong_device_id_or_protocol_is_refused_whole(api: Api, other_api: Api) 
     response = api.post(api.site_path("push"), body.model_dump(mode="json"))
     assert response.status_code == 403
     assert response.json()["error"] == "wrong_device"
-    newer = e.batch(api.device_id, []).model_dump(mode="json") | {"protocol_version": 2}
+    newer = e.batch(api.device_id, []).model_dump(mode="json") | {
+        "protocol_version": PROTOCOL_VERSION + 1
+    }
     response = api.post(api.site_path("push"), newer | {"novelty": True})
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_protocol"
+    # A protocol-1 device could not read this hub's answers (``retryable``): it is told, and
+    # pauses, instead of getting an answer it would take for garbage.
+    entry = e.entry("fish_observation", "upsert", e.observation())
+    older = e.batch(api.device_id, [entry]).model_dump(mode="json") | {"protocol_version": 1}
+    response = api.post(api.site_path("push"), older)
+    assert (response.status_code, response.json()["error"]) == (400, "unsupported_protocol")
+    assert "protocol 2, not 1" in response.json()["reason"]
+    assert not FishObservation.objects.filter(uid=entry.entity_uid).exists()
 
 
 def test_pull_pages_through_the_change_log_in_cursor_order(api: Api) -> None:
