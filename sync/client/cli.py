@@ -4,7 +4,10 @@ The store is opened as ``jaga store`` opens it (``--db``, ``--key-file`` or
 ``$JAGA_STORE_PASSPHRASE``). The hub's URL and the device's identity come from the
 environment or from what ``register`` kept in the encrypted store (``sync.client.config``).
 The token is never printed, and never taken from the command line; a registration code is
-read from ``$JAGA_SYNC_CODE`` or a prompt, for the same reason.
+read from ``$JAGA_SYNC_CODE`` or a prompt, for the same reason. A species pack the hub
+announced is unpacked into ``<store folder>/species-packs/<version>`` (or under
+``$JAGA_SPECIES_PACKS_DIR``); ``now`` says when one was installed or why not, and ``status``
+shows the announced and installed versions.
 
 Exit codes: 0 done, 1 the sync failed or was paused (the message says why and what to do).
 """

@@ -1,10 +1,13 @@
 """``SyncClient``: one device store and one hub, through an injected ``httpx.Client``.
 
-A sync is push, then pull, then photo uploads. Pushing first means the pulled state
-already reflects this device's own edits; uploads come last because the hub must hold a
-photo's metadata (pushed) before its bytes matter. Each step raises a
-``sync.client.errors`` error and leaves the store consistent, so a caller may simply try
-again later; ``SyncService`` does that with back-off.
+A sync is push, then pull, then photo uploads, then the species pack. Pushing first means
+the pulled state already reflects this device's own edits; uploads come after because the
+hub must hold a photo's metadata (pushed) before its bytes matter. Each of those steps
+raises a ``sync.client.errors`` error and leaves the store consistent, so a caller may
+simply try again later; ``SyncService`` does that with back-off. A newly announced species
+pack is downloaded last, when the records are safe, and its failure is only reported
+(``SyncReport.species_pack_error``): a pack never holds records back, and the next sync
+tries it again (``sync.client.packs``).
 
 A store belongs to the thread that opened it: build the client in the thread that syncs.
 """
@@ -23,6 +26,7 @@ import httpx
 from sync.client.config import SyncConfig, Tuning, resolve_config
 from sync.client.errors import SyncClientError
 from sync.client.lock import sync_lock
+from sync.client.packs import PackInstaller, PackOutcome, packs_dir_for
 from sync.client.pull import Puller, PullReport
 from sync.client.push import Pusher, PushReport
 from sync.client.state import ensure_schema, read_values, record_result
@@ -41,16 +45,23 @@ class SyncReport:
     # The directory of a species pack this round downloaded, verified and unpacked (None when
     # there was nothing new). The app, not sync, loads it: sync never imports the classifier.
     new_species_pack: Path | None = None
+    # Why the announced pack is still not installed (the previous one stays in use).
+    species_pack_error: str | None = None
 
     def summary(self) -> str:
         push, pull, up = self.push, self.pull, self.uploads
-        return (
+        text = (
             f"pushed {push.acknowledged} acknowledged, {push.rejected} quarantined"
             f" in {push.batches} batches; pulled {pull.applied} changes"
             f" ({pull.erased} erasures, {pull.skipped} skipped) to cursor {pull.cursor};"
             f" uploaded {up.completed} photos ({up.resumed} resumed, {up.failed} failed)"
             f" in {self.seconds:.2f} s"
         )
+        if self.new_species_pack is not None:
+            text += f"; installed the species pack in {self.new_species_pack}"
+        if self.species_pack_error is not None:
+            text += f"; {self.species_pack_error} (retried next sync)"
+        return text
 
 
 class SyncClient:
@@ -62,7 +73,10 @@ class SyncClient:
         *,
         observer: RequestObserver | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        packs_dir: Path | None = None,
     ) -> None:
+        """``packs_dir`` is where species packs are unpacked (``packs_dir_for`` the store
+        by default)."""
         ensure_schema(store.database)
         tuning = config.tuning
         self.store = store
@@ -78,6 +92,8 @@ class SyncClient:
         self._pusher = Pusher(store, self.transport, config.device_id, tuning)
         self._puller = Puller(store, self.transport, config.site, tuning)
         self._uploader = PhotoUploader(store, self.transport, config.policy, tuning)
+        self.packs_dir = packs_dir or packs_dir_for(store.path)
+        self._packs = PackInstaller(store, self.transport, self.packs_dir)
         self._locked = False
 
     def push(self) -> PushReport:
@@ -92,22 +108,27 @@ class SyncClient:
         with self._lock():
             return self._uploader.upload_pending()
 
+    def install_species_pack(self) -> PackOutcome:
+        """Download and unpack the newest announced species pack if it is not installed."""
+        with self._lock():
+            return self._packs.install_announced()
+
     def sync_once(self) -> SyncReport:
-        """Push, pull, upload; the outcome is kept in the store for ``jaga sync status``."""
+        """Push, pull, upload, then the species pack; the outcome is kept in the store for
+        ``jaga sync status``."""
         started = self._monotonic()
         with self._lock():
             try:
-                report = SyncReport(
-                    self._pusher.push_all(),
-                    self._puller.pull_all(),
-                    self._uploader.upload_pending(),
-                    0.0,
-                )
+                push = self._pusher.push_all()
+                pull = self._puller.pull_all()
+                uploads = self._uploader.upload_pending()
+                pack = self._packs.install_announced()  # reports its failures, never raises them
             except (SyncClientError, StoreError) as error:
                 self._record(f"{type(error).__name__}: {error}")
                 raise
             self._record(None)
-        return SyncReport(report.push, report.pull, report.uploads, self._monotonic() - started)
+        seconds = self._monotonic() - started
+        return SyncReport(push, pull, uploads, seconds, pack.installed, pack.error)
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
@@ -138,10 +159,10 @@ def open_client(
 ) -> Iterator[SyncClient]:
     """Open the store and an HTTP client in this thread, configured from ``env`` and the
     registration kept in the store; close both on exit (the service's ``open_client``)."""
+    env = os.environ if env is None else env
     with Store.open(store_path, key_source, config=store_config) as store:
         ensure_schema(store.database)
-        config = resolve_config(
-            os.environ if env is None else env, read_values(store.database), tuning=tuning
-        )
+        config = resolve_config(env, read_values(store.database), tuning=tuning)
+        packs_dir = packs_dir_for(store_path, env)
         with httpx.Client() as http:
-            yield SyncClient(store, http, config, observer=observer)
+            yield SyncClient(store, http, config, observer=observer, packs_dir=packs_dir)

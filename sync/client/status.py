@@ -19,9 +19,9 @@ from sync.client.config import (
     parse_flag,
 )
 from sync.client.ledger import Quarantined, quarantined
+from sync.client.packs import ERROR_NAME, announced_pack, installed_record, packs_dir_for
 from sync.client.state import (
     FACE_IMAGES_NAME,
-    SPECIES_PACK_NAME,
     LastResult,
     cursor_name,
     ensure_schema,
@@ -32,6 +32,27 @@ from sync.store import Store
 
 _SHOWN_QUARANTINED = 10
 _PENDING_COUNT_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True)
+class PackStatus:
+    """The species pack the hub announced last, and the one this device has installed."""
+
+    announced: str | None = None
+    installed: str | None = None
+    folder: str | None = None
+    error: str | None = None
+
+    def lines(self) -> list[str]:
+        if self.announced is None and self.installed is None:
+            return []
+        lines = [
+            f"species pack announced {self.announced or '-'}, installed {self.installed or '-'}"
+            + (f" ({self.folder})" if self.folder else "")
+        ]
+        if self.error and self.announced != self.installed:
+            lines.append(f"pack error   {self.error}")
+        return lines
 
 
 @dataclass(frozen=True)
@@ -47,7 +68,7 @@ class SyncStatus:
     pending_uploads: int
     withheld_face_images: int
     last: LastResult
-    species_pack: str | None
+    species_pack: PackStatus
 
     def lines(self) -> list[str]:
         last = self.last
@@ -65,8 +86,7 @@ class SyncStatus:
             + (f" (failed: {last.error})" if last.error else " (ok)" if last.attempted_at else ""),
             f"last success {last.succeeded_at or 'never'}",
         ]
-        if self.species_pack:
-            lines.append(f"species pack {self.species_pack}")
+        lines.extend(self.species_pack.lines())
         for entry in self.quarantined:
             lines.append(
                 f"quarantined  #{entry.sequence} {entry.entity} {entry.entity_uid}: {entry.reason}"
@@ -100,5 +120,16 @@ def read_status(store: Store, env: Mapping[str, str]) -> SyncStatus:
         pending_uploads=len(pending_uploads(store, policy, _PENDING_COUNT_LIMIT)),
         withheld_face_images=withheld_face_images(store, policy),
         last=LastResult.from_values(stored),
-        species_pack=stored.get(SPECIES_PACK_NAME),
+        species_pack=_pack_status(store, env, stored),
+    )
+
+
+def _pack_status(store: Store, env: Mapping[str, str], stored: Mapping[str, str]) -> PackStatus:
+    announced, installed = announced_pack(stored), installed_record(stored)
+    folder = packs_dir_for(store.path, env) / installed.version if installed else None
+    return PackStatus(
+        announced=announced.version if announced else None,
+        installed=installed.version if installed else None,
+        folder=None if folder is None else str(folder) if folder.is_dir() else f"missing: {folder}",
+        error=stored.get(ERROR_NAME) or None,
     )

@@ -13,7 +13,8 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
+from urllib.parse import quote
 from uuid import UUID
 
 import httpx
@@ -42,6 +43,7 @@ from sync.protocol import (
 Model = TypeVar("Model", bound=BaseModel)
 _RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 _MAX_RETRY_AFTER_S = 3600.0
+_MAX_ERROR_BODY_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,14 @@ class RequestTiming:
 
 
 RequestObserver = Callable[[RequestTiming], None]
+
+
+@dataclass(frozen=True)
+class Download:
+    """What a binary download wrote: its size and sha256, counted as the bytes arrived."""
+
+    byte_size: int
+    sha256: str
 
 
 class HubTransport:
@@ -99,6 +109,12 @@ class HubTransport:
             params={"offset": str(offset)},
         )  # fmt: skip
 
+    def download_species_pack(self, version: str, sink: IO[bytes], *, max_bytes: int) -> Download:
+        """Stream a species pack's bytes into ``sink``; more than ``max_bytes`` is refused
+        (the announcement says how many to expect, so a longer answer is not the pack)."""
+        url = f"{self._registration.hub_url}/api/v1/species-packs/{quote(version, safe='')}/file"
+        return self._download("species_pack", url, sink, max_bytes)
+
     def hub_status(self) -> HubStatus:
         return self._call("status", "GET", f"{self._registration.hub_url}/api/v1/status", HubStatus)
 
@@ -140,6 +156,65 @@ class HubTransport:
                 self._observer(RequestTiming(operation, status, self._monotonic() - started))
         return parse_answer(response, model, operation)
 
+    def _download(self, operation: str, url: str, sink: IO[bytes], max_bytes: int) -> Download:
+        headers = {"Authorization": f"Bearer {self._registration.token}"}
+        started = self._monotonic()
+        status: int | None = None
+        try:
+            with self._http.stream("GET", url, headers=headers, timeout=self._timeout) as response:
+                status = response.status_code
+                if status != 200:
+                    raise _refusal_of_stream(response, operation)
+                return _stream_into(response, sink, max_bytes, operation)
+        except httpx.RequestError as error:  # the link failed, also halfway through
+            raise unavailable(error) from error
+        finally:
+            if self._observer is not None:
+                self._observer(RequestTiming(operation, status, self._monotonic() - started))
+
+
+def _stream_into(
+    response: httpx.Response, sink: IO[bytes], max_bytes: int, operation: str
+) -> Download:
+    """Copy the body into ``sink`` while counting and hashing it, stopping at the cap."""
+    too_long = HubUnavailableError(f"the answer to {operation} is longer than {max_bytes} bytes")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_long
+    digest, size = hashlib.sha256(), 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_long
+        digest.update(chunk)
+        sink.write(chunk)
+    return Download(size, digest.hexdigest())
+
+
+def _refusal_of_stream(response: httpx.Response, operation: str) -> Exception:
+    """The error for a non-200 streamed answer, reading at most a small error body."""
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > _MAX_ERROR_BODY_BYTES:
+            break
+    if response.status_code < 400:
+        return HubUnavailableError(f"unexpected answer {response.status_code} to {operation}")
+    # Only the headers ``refusal`` reads: the body is already decoded.
+    kept = {name: response.headers[name] for name in ("Retry-After",) if name in response.headers}
+    read = httpx.Response(
+        response.status_code, headers=kept, content=bytes(body[:_MAX_ERROR_BODY_BYTES])
+    )
+    return refusal(read)
+
+
+def unavailable(error: httpx.RequestError) -> HubUnavailableError:
+    """httpx's failure as ``HubUnavailableError``: the link, not a verdict."""
+    if isinstance(error, httpx.TimeoutException):
+        return HubUnavailableError(f"the hub did not answer in time ({_name(error)})")
+    # Connection refused, reset, closed mid-answer, a broken chunk.
+    return HubUnavailableError(f"cannot reach the hub ({_name(error)})")
+
 
 def send(
     http: httpx.Client,
@@ -156,11 +231,8 @@ def send(
         return http.request(
             method, url, content=content, headers=dict(headers), params=params, timeout=timeout
         )
-    except httpx.TimeoutException as error:
-        raise HubUnavailableError(f"the hub did not answer in time ({_name(error)})") from error
-    except httpx.TransportError as error:
-        # Connection refused, reset, closed mid-answer, a broken chunk: the link, not a verdict.
-        raise HubUnavailableError(f"cannot reach the hub ({_name(error)})") from error
+    except httpx.TransportError as error:  # timeouts included
+        raise unavailable(error) from error
 
 
 def parse_answer(response: httpx.Response, model: type[Model], operation: str) -> Model:

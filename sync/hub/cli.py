@@ -1,4 +1,5 @@
-"""``jaga hub run | create-device | manage``: start the hub, enrol a device, Django tasks.
+"""``jaga hub run | create-device | publish-pack | manage``: start the hub, enrol a device,
+publish a species pack to every site, Django tasks.
 
 Imports nothing of the hub extra (Django, psycopg) until a hub command runs, so ``jaga`` on a
 kiosk without the extra still starts.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,25 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     device.add_argument("--site", required=True, help="site slug (created when new)")
     device.add_argument("--name", required=True, help="a name operators recognise")
     device.set_defaults(handler=create_device)
+
+    publish = commands.add_parser(
+        "publish-pack",
+        help="archive a species pack folder, store it and announce it to every site's devices",
+    )
+    _data_option(publish)
+    publish.add_argument("pack_dir", type=Path, metavar="PACK_DIR", help="the pack's folder")
+    publish.add_argument(
+        "--version", default=None, help="the version devices see (default: the pack's manifest's)"
+    )
+    publish.add_argument("--notes", default="", help="what changed, for operators")
+    publish.add_argument(
+        "--archive-only",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="only write the archive to FILE (for an upload in the hub's admin); publish nothing",
+    )
+    publish.set_defaults(handler=publish_pack)
 
     manage = commands.add_parser("manage", help="a Django management command (createsuperuser)")
     _data_option(manage)
@@ -79,6 +100,39 @@ def create_device(args: argparse.Namespace) -> int:
         print(f"one-time code: {issued.code}")
     finally:
         environment.stop()
+    return 0
+
+
+def publish_pack(args: argparse.Namespace) -> int:
+    from sync.species_packs import PackArchiveError, archive_pack, check_version, manifest_version
+
+    try:
+        version = check_version(args.version or manifest_version(args.pack_dir))
+        data = archive_pack(args.pack_dir)
+        if args.archive_only is not None:
+            args.archive_only.write_bytes(data)
+            print(f"wrote species pack {version} to {args.archive_only} ({len(data)} bytes)")
+            return 0
+        return _publish(args, version, data)
+    except (PackArchiveError, OSError) as error:
+        print(f"jaga: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _publish(args: argparse.Namespace, version: str, data: bytes) -> int:
+    from sync.hub.bootstrap import prepare
+
+    environment = prepare(args.data or default_data_dir())
+    try:
+        from sync.hub.models import Site
+        from sync.hub.review import publish_pack_archive
+
+        pack = publish_pack_archive(version, data, args.notes)
+        sites = Site.objects.count()
+    finally:
+        environment.stop()
+    print(f"published species pack {pack.version}: {pack.byte_size} bytes, sha256 {pack.sha256}")
+    print(f"announced to the devices of {sites} site(s); they download it at their next sync")
     return 0
 
 

@@ -4,6 +4,10 @@ A reviewer's correction is an edit by the hub: it is stamped with the hub's cloc
 writer ``"hub"``, merged by the same last-writer-wins rule as device edits, and appended to
 the site's change log. Erasure from the admin uses the same code path as a device's
 tombstone. A new species pack is announced to every site.
+
+A species pack travels as the archive ``sync.species_packs`` writes (a ZIP of the pack
+folder's files, ``manifest.json`` at its top); ``publish_pack_archive`` refuses anything
+else before it is stored, so devices are never told about bytes they would refuse.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sync.hub.apply.people import erase
 from sync.hub.apply.records import emit_observation, update_observation
 from sync.hub.models import FishObservation, Person, Site, SpeciesPack
 from sync.protocol import SpeciesPackPublished
+from sync.species_packs import MANIFEST, PackArchiveError, check_version, inspect_archive
 
 
 def correct_species(observation_pk: int, species: str, reviewer: str) -> FishObservation:
@@ -48,6 +53,18 @@ def erase_person(person_pk: int, reason: str) -> None:
             erase(person, erased_at=timezone.now(), reason=reason, origin=None)
 
 
+def publish_pack_archive(version: str, data: bytes, notes: str = "") -> SpeciesPack:
+    """Check that ``data`` is a safe pack archive and ``version`` a new, plain name, then
+    publish and announce it. Raises ``PackArchiveError`` (nothing stored) otherwise."""
+    check_version(version)
+    members = inspect_archive(data)
+    if not any(member.name == MANIFEST for member in members):
+        raise PackArchiveError(f"the archive has no {MANIFEST} at its top; is it a species pack?")
+    if SpeciesPack.objects.filter(version=version).exists():
+        raise PackArchiveError(f"species pack {version} is published already; use a new version")
+    return publish_species_pack(version, data, notes)
+
+
 def publish_species_pack(version: str, data: bytes, notes: str = "") -> SpeciesPack:
     with transaction.atomic():
         pack: SpeciesPack = SpeciesPack.objects.create(
@@ -61,12 +78,25 @@ def publish_species_pack(version: str, data: bytes, notes: str = "") -> SpeciesP
     return pack
 
 
-def announce_species_pack(pack: SpeciesPack) -> None:
-    """Tell every site's devices that ``pack`` is ready (inside the caller's transaction)."""
-    sites = list(Site.objects.order_by("pk"))
+def announce_species_pack(pack: SpeciesPack, sites: list[Site] | None = None) -> None:
+    """Tell every site's devices (or those of ``sites``) that ``pack`` is ready, inside the
+    caller's transaction."""
+    sites = list(Site.objects.order_by("pk")) if sites is None else sites
     lock_sites(*(site.pk for site in sites))
     payload = SpeciesPackPublished(
         version=pack.version, sha256=pack.sha256, byte_size=pack.byte_size
     ).model_dump(mode="json")
     for site in sites:
         append_change(site, "species_pack", pack.uid, "publish", payload, origin=None)
+
+
+def announce_latest_species_pack(site: Site) -> SpeciesPack | None:
+    """Announce the newest pack to ``site`` alone: a site created after that pack was
+    published has no announcement in its change log, so its devices would never fetch it.
+    Call it when a site is created (inside that transaction)."""
+    pack: SpeciesPack | None = (
+        SpeciesPack.objects.defer("data").order_by("-published_at", "-pk").first()
+    )
+    if pack is not None:
+        announce_species_pack(pack, [site])
+    return pack

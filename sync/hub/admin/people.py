@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from sync.hub import review
 from sync.hub.models import AccessEvent, Person, SpeciesPack
+from sync.species_packs import MANIFEST, PackArchiveError, check_version, inspect_archive
 
 
 @admin.register(Person)
@@ -60,11 +61,36 @@ class AccessEventAdmin(admin.ModelAdmin):
 
 
 class SpeciesPackForm(forms.ModelForm):
-    file = forms.FileField(help_text="The species head pack built by training.")
+    """An upload must be a species pack archive: the ZIP that ``jaga hub publish-pack
+    PACK_DIR --archive-only FILE`` writes (the pack folder's files at its top, with
+    ``manifest.json``). Anything else is refused here, before devices hear of it."""
+
+    file = forms.FileField(
+        help_text="The pack archive from `jaga hub publish-pack PACK_DIR --archive-only FILE`"
+        " (a ZIP of the pack folder's files, manifest.json at its top)."
+    )
 
     class Meta:
         model = SpeciesPack
         fields = ("version", "notes")
+
+    def clean_version(self) -> str:
+        try:
+            return check_version(self.cleaned_data["version"])
+        except PackArchiveError as error:
+            raise forms.ValidationError(str(error)) from None
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        data = upload.read()
+        try:
+            members = inspect_archive(data)
+        except PackArchiveError as error:
+            raise forms.ValidationError(f"not a species pack archive: {error}") from None
+        if not any(member.name == MANIFEST for member in members):
+            raise forms.ValidationError(f"the archive has no {MANIFEST} at its top")
+        self.archive = data
+        return upload
 
 
 @admin.register(SpeciesPack)
@@ -76,6 +102,5 @@ class SpeciesPackAdmin(admin.ModelAdmin):
         return obj is None  # a published pack is immutable: publish a new version
 
     def save_model(self, request: Any, obj: SpeciesPack, form: Any, change: bool) -> None:
-        data = form.cleaned_data["file"].read()
-        published = review.publish_species_pack(obj.version, data, obj.notes)
+        published = review.publish_pack_archive(obj.version, form.archive, obj.notes)
         obj.pk = published.pk

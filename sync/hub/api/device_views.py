@@ -120,12 +120,16 @@ class SpeciesPackFileView(APIView):
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
             **errors(401, 403, 404),
         },
-        summary="A species pack's bytes (check them against its sha256)",
+        summary="A species pack's archive (check it against its sha256 before unpacking)",
     )
     def get(self, request: Any, version: str) -> HttpResponse:
+        """The ZIP ``sync.species_packs`` writes; a device checks its size and sha256
+        against the announcement, then unpacks it with that module's safe extractor."""
         pack = SpeciesPack.objects.filter(version=version).first()
         if pack is None:
             raise HubError(404, "no_species_pack", "no species pack of that version")
-        response = HttpResponse(bytes(pack.data), content_type="application/octet-stream")
+        data = bytes(pack.data)
+        response = HttpResponse(data, content_type="application/octet-stream")
+        response["Content-Length"] = str(len(data))  # lets a device refuse an oversize pack early
         response["ETag"] = f'"{pack.sha256}"'
         return response

@@ -1,0 +1,292 @@
+"""Species packs reach the device: the announced pack is downloaded, checked against its
+announcement, unpacked safely; a bad download keeps the previous pack and is tried again.
+
+The first tests run against the in-memory hub (a real encrypted store, scripted answers);
+the last ones against a real hub process and PostgreSQL, publishing a pack folder and
+comparing what the device unpacked with it byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sync.client import RequestTiming, SyncClient
+from sync.client.packs import (
+    ERROR_NAME,
+    PACKS_DIR_ENV,
+    installed_species_pack,
+    packs_dir_for,
+)
+from sync.client.state import read_values
+from sync.client.status import read_status
+from sync.species_packs import archive_pack
+from sync.store import Store
+from tests.sync.client.devices import add_observations, new_device
+from tests.sync.client.fakehub import FakeHub, Fault
+from tests.sync.client.faultproxy import Action, FaultProxy, Rule
+from tests.sync.client.hubcheck import drained
+from tests.sync.client.units import client_of, observations, states
+from tests.sync.hub.hubkit import REPO, HubProcess
+from tests.sync.test_species_packs import file_digests, make_pack, zip_members
+
+REAL_PACK = REPO / ".cache" / "fish" / "packs" / "default"
+PACK_FILE = "/species-packs/"
+
+
+def announce(hub: FakeHub, version: str, data: bytes) -> None:
+    payload = {
+        "version": version,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "byte_size": len(data),
+    }
+    hub.add_change("species_pack", "publish", payload)
+
+
+def serve(hub: FakeHub, data: bytes) -> None:
+    """The hub's next species pack download answers with ``data``."""
+    hub.faults.append(Fault(PACK_FILE, body=data))
+
+
+def folders(packs_dir: Path) -> list[str]:
+    return sorted(path.name for path in packs_dir.iterdir())
+
+
+def test_an_announced_pack_is_downloaded_checked_and_unpacked_once(
+    store: Store, tmp_path: Path
+) -> None:
+    pack = make_pack(tmp_path / "pack", seed=1)
+    data = archive_pack(pack)
+    hub = FakeHub()
+    announce(hub, "v1", data)
+    serve(hub, data)
+    client = client_of(store, hub)
+    report = client.sync_once()
+    assert (
+        report.new_species_pack == client.packs_dir / "v1" == store.path.parent / "species-packs/v1"
+    )
+    assert report.species_pack_error is None
+    assert file_digests(report.new_species_pack) == file_digests(pack)
+    assert installed_species_pack(store, client.packs_dir) == report.new_species_pack
+    again = client.sync_once()
+    assert again.new_species_pack is None and again.species_pack_error is None
+    assert sum(PACK_FILE in line for line in hub.requests) == 1  # not downloaded twice
+    assert folders(client.packs_dir) == ["v1"]
+    assert "installed the species pack" in report.summary()
+
+
+BAD_ANSWERS: dict[str, Callable[[bytes], bytes]] = {
+    "one byte changed": lambda good: good[:-100] + bytes([good[-100] ^ 1]) + good[-99:],
+    "longer than announced": lambda good: good + b"extra",
+    "shorter than announced": lambda good: good[:-1],
+    "not the pack at all": lambda good: b"<html>captive portal</html>",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ANSWERS))
+def test_a_wrong_download_is_refused_and_the_installed_pack_stays(
+    case: str, store: Store, tmp_path: Path
+) -> None:
+    hub = FakeHub()
+    first, second = make_pack(tmp_path / "one", seed=1), make_pack(tmp_path / "two", seed=2)
+    announce(hub, "v1", archive_pack(first))
+    serve(hub, archive_pack(first))
+    client = client_of(store, hub)
+    installed = client.sync_once().new_species_pack
+    announce(hub, "v2", archive_pack(second))
+    serve(hub, BAD_ANSWERS[case](archive_pack(second)))
+    observations(store, 5)
+    report = client.sync_once()
+    assert report.push.acknowledged == 5 and states(store) == {"acknowledged": 5}  # records synced
+    assert report.new_species_pack is None
+    assert report.species_pack_error is not None and "v2 not installed" in report.species_pack_error
+    assert installed_species_pack(store, client.packs_dir) == installed
+    assert installed is not None and file_digests(installed) == file_digests(first)
+    assert folders(client.packs_dir) == ["v1"]  # no half-written v2, no download left over
+    lines = read_status(store, {}).lines()
+    assert "species pack announced v2, installed v1" in "\n".join(lines)
+    assert any(line.startswith("pack error") for line in lines)
+    serve(hub, archive_pack(second))  # the next sync tries again, and this time it is right
+    retried = client.sync_once()
+    assert retried.new_species_pack == client.packs_dir / "v2"
+    assert file_digests(retried.new_species_pack) == file_digests(second)
+    assert read_values(store.database)[ERROR_NAME] == ""
+
+
+def test_a_refusal_or_a_dropped_link_is_reported_and_retried(store: Store, tmp_path: Path) -> None:
+    data = archive_pack(make_pack(tmp_path / "pack"))
+    hub = FakeHub()
+    announce(hub, "v1", data)
+    hub.faults.append(Fault(PACK_FILE, status=404, error="no_species_pack"))
+    hub.faults.append(Fault(PACK_FILE, drop=True))
+    client = client_of(store, hub)
+    refused, dropped = client.sync_once(), client.sync_once()
+    assert (
+        refused.species_pack_error is not None and "no_species_pack" in refused.species_pack_error
+    )
+    assert dropped.species_pack_error is not None and "cannot reach" in dropped.species_pack_error
+    assert installed_species_pack(store, client.packs_dir) is None
+    serve(hub, data)
+    assert client.sync_once().new_species_pack == client.packs_dir / "v1"
+
+
+def test_an_oversize_answer_is_refused_before_its_body_is_read(
+    store: Store, tmp_path: Path
+) -> None:
+    data = archive_pack(make_pack(tmp_path / "pack"))
+    hub = FakeHub()
+    announce(hub, "v1", data)
+    serve(hub, data + bytes(10_000_000))
+    timings: list[RequestTiming] = []
+    client = SyncClient(store, hub.client(), client_of(store, hub).config, observer=timings.append)
+    report = client.sync_once()
+    assert report.species_pack_error is not None and "longer than" in report.species_pack_error
+    assert [t.status for t in timings if t.operation == "species_pack"] == [200]
+
+
+def test_an_archive_that_matches_its_checksum_but_escapes_its_folder_is_refused(
+    store: Store, tmp_path: Path
+) -> None:
+    hostile = zip_members([("manifest.json", b"{}"), ("../../escaped.txt", b"owned")])
+    hub = FakeHub()
+    announce(hub, "v1", hostile)
+    serve(hub, hostile)
+    client = client_of(store, hub)
+    report = client.sync_once()
+    assert report.species_pack_error is not None and "unsafe name" in report.species_pack_error
+    assert not list(tmp_path.rglob("escaped.txt"))
+    assert folders(client.packs_dir) == []
+
+
+def test_a_version_that_is_not_a_folder_name_is_refused_without_a_download(
+    store: Store, tmp_path: Path
+) -> None:
+    hub = FakeHub()
+    announce(hub, "../../etc", archive_pack(make_pack(tmp_path / "pack")))
+    report = client_of(store, hub).sync_once()
+    assert report.species_pack_error is not None and "version" in report.species_pack_error
+    assert not any(PACK_FILE in line for line in hub.requests)
+
+
+def test_the_pack_before_last_is_removed_and_leftovers_are_swept(
+    store: Store, tmp_path: Path
+) -> None:
+    hub = FakeHub()
+    client = client_of(store, hub)
+    client.packs_dir.mkdir(parents=True)
+    (client.packs_dir / ".download-cut.zip").write_bytes(b"half")
+    (client.packs_dir / ".staging-v1-cut").mkdir()
+    for number in (1, 2, 3):
+        data = archive_pack(make_pack(tmp_path / f"p{number}", seed=number))
+        announce(hub, f"v{number}", data)
+        serve(hub, data)
+        assert client.sync_once().new_species_pack == client.packs_dir / f"v{number}"
+    assert folders(client.packs_dir) == ["v2", "v3"]  # the one in use and the one before
+
+
+def test_the_packs_folder_follows_the_environment(store: Store, tmp_path: Path) -> None:
+    assert packs_dir_for(Path("/data/jaga.db"), {}) == Path("/data/species-packs")
+    elsewhere = tmp_path / "packs"
+    assert packs_dir_for(store.path, {PACKS_DIR_ENV: str(elsewhere)}) == elsewhere
+    data = archive_pack(make_pack(tmp_path / "pack"))
+    hub = FakeHub()
+    announce(hub, "v1", data)
+    serve(hub, data)
+    config = client_of(store, hub).config
+    client = SyncClient(store, hub.client(), config, packs_dir=elsewhere)
+    assert client.sync_once().new_species_pack == elsewhere / "v1"
+    assert installed_species_pack(store, elsewhere) == elsewhere / "v1"
+    assert installed_species_pack(store, tmp_path / "nowhere") is None  # folder gone: none
+
+
+# --- a real hub process and PostgreSQL -------------------------------------------------
+
+
+def publish(pack: Path, version: str) -> bytes:
+    from sync.hub.review import publish_pack_archive
+
+    data = archive_pack(pack)
+    publish_pack_archive(version, data, notes="test")
+    return data
+
+
+def pack_source(kind: str, tmp_path: Path) -> Path:
+    if kind == "fake":
+        return make_pack(tmp_path / "pack", seed=5)
+    if not (REAL_PACK / "manifest.json").is_file():
+        pytest.skip(f"no pack built by `jaga fish train` in {REAL_PACK}")
+    return REAL_PACK
+
+
+@pytest.mark.parametrize("kind", ["fake", "real"])
+def test_a_published_pack_reaches_a_registered_device_byte_for_byte(
+    kind: str, live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    source = pack_source(kind, tmp_path)
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    version = f"2026.{site_slug}"
+    publish(source, version)
+    with device.open() as store, httpx.Client() as http:
+        add_observations(store, 3, "with-pack")
+        report = device.client(store, http).sync_once()
+        assert report.species_pack_error is None
+        assert report.new_species_pack == device.path.parent / "species-packs" / version
+        assert file_digests(report.new_species_pack) == file_digests(source)
+        assert drained(store)
+        status = read_status(store, {})
+        assert (status.species_pack.announced, status.species_pack.installed) == (version,) * 2
+
+
+def test_a_corrupted_download_is_refused_and_the_next_good_one_installs(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    from sync.hub.models import SpeciesPack
+
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    first, second = make_pack(tmp_path / "one", seed=1), make_pack(tmp_path / "two", seed=2)
+    old, new = f"1.{site_slug}", f"2.{site_slug}"
+    publish(first, old)
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        installed = client.sync_once().new_species_pack
+        good = publish(second, new)
+        damaged = bytearray(good)
+        damaged[len(damaged) // 2] ^= 0xFF  # same size: only the checksum can tell
+        SpeciesPack.objects.filter(version=new).update(data=bytes(damaged))
+        add_observations(store, 4, "during-bad-pack")
+        report = client.sync_once()
+        assert report.species_pack_error is not None and "not the announced" in (
+            report.species_pack_error
+        )
+        assert drained(store)  # the records synced all the same
+        assert installed_species_pack(store, client.packs_dir) == installed
+        assert installed is not None and file_digests(installed) == file_digests(first)
+        assert folders(client.packs_dir) == [old]
+        SpeciesPack.objects.filter(version=new).update(data=good)
+        fixed = client.sync_once()
+        assert fixed.new_species_pack == client.packs_dir / new
+        assert file_digests(fixed.new_species_pack) == file_digests(second)
+        assert folders(client.packs_dir) == sorted([old, new])
+
+
+def test_a_download_cut_midway_leaves_nothing_and_is_retried(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    device = new_device(tmp_path, proxy.url, site_slug)
+    pack = make_pack(tmp_path / "pack", seed=9)
+    version = f"cut.{site_slug}"
+    publish(pack, version)
+    proxy.add(Rule(Action.TRUNCATE, PACK_FILE, after_bytes=20_000))
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        cut = client.sync_once()
+        assert cut.species_pack_error is not None and cut.new_species_pack is None
+        assert not client.packs_dir.exists() or folders(client.packs_dir) == []
+        again = client.sync_once()
+        assert again.new_species_pack == client.packs_dir / version
+        assert file_digests(again.new_species_pack) == file_digests(pack)
+    assert proxy.applied[Action.TRUNCATE.value] == 1

@@ -1,0 +1,156 @@
+"""Publishing species packs: ``jaga hub publish-pack`` and the admin upload store only a safe
+pack archive, announce it to every site, and serve exactly the bytes they stored."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.test import Client
+
+from sync.hub import review
+from sync.hub.models import Site, SpeciesPack
+from sync.species_packs import PackArchiveError, archive_pack
+from tests.sync.hub.hubkit import REPO, Api
+from tests.sync.test_species_packs import make_pack, zip_members
+
+
+def jaga_hub(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "hub", *args],
+        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+
+
+@pytest.fixture
+def operator() -> Client:
+    user, _ = User.objects.get_or_create(
+        username="operator", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_publish_pack_stores_the_archive_announces_it_and_serves_it(
+    api: Api, hub_database: str, tmp_path: Path
+) -> None:
+    version = f"2026.{api.site}"
+    pack = make_pack(tmp_path / "pack", version=version)  # the version comes from its manifest
+    done = jaga_hub(
+        "publish-pack", str(pack), "--notes", "retrained", "--data", str(tmp_path / "hub"),
+        database_url=hub_database,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    expected = archive_pack(pack)  # another process archived it: the same bytes
+    stored = SpeciesPack.objects.get(version=version)
+    assert bytes(stored.data) == expected and stored.notes == "retrained"
+    assert stored.sha256 == hashlib.sha256(expected).hexdigest() in done.stdout
+    announced = api.pull_all()[-1]
+    assert (announced["entity"], announced["operation"]) == ("species_pack", "publish")
+    assert announced["payload"] == {
+        "version": version,
+        "sha256": stored.sha256,
+        "byte_size": len(expected),
+    }
+    download = api.get(f"/api/v1/species-packs/{version}/file")
+    assert download.status_code == 200 and download.content == expected
+    assert download["Content-Length"] == str(len(expected))
+
+
+def test_publish_pack_refuses_what_devices_could_not_install(
+    hub_database: str, tmp_path: Path
+) -> None:
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "model.onnx").write_bytes(b"weights")
+    no_manifest = jaga_hub("publish-pack", str(bare), database_url=hub_database)
+    assert no_manifest.returncode == 1 and "manifest.json" in no_manifest.stderr
+    pack = make_pack(tmp_path / "pack")
+    unsafe = jaga_hub("publish-pack", str(pack), "--version", "../x", database_url=hub_database)
+    assert unsafe.returncode == 1 and "names a folder on every device" in unsafe.stderr
+    assert not SpeciesPack.objects.filter(version="../x").exists()
+
+
+def test_archive_only_writes_the_archive_for_an_admin_upload(
+    hub_database: str, tmp_path: Path
+) -> None:
+    pack = make_pack(tmp_path / "pack", version="2026.99.archive-only")
+    out = tmp_path / "pack.zip"
+    done = jaga_hub("publish-pack", str(pack), "--archive-only", str(out), database_url="")
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == archive_pack(pack)
+    assert not SpeciesPack.objects.filter(version="2026.99.archive-only").exists()
+
+
+def test_a_version_is_published_once(api: Api, tmp_path: Path) -> None:
+    version = f"once.{api.site}"
+    data = archive_pack(make_pack(tmp_path / "pack"))
+    review.publish_pack_archive(version, data)
+    with pytest.raises(PackArchiveError, match="published already"):
+        review.publish_pack_archive(version, data)
+    assert SpeciesPack.objects.filter(version=version).count() == 1
+    announcements = [c for c in api.pull_all() if c["entity"] == "species_pack"]
+    assert [c["payload"]["version"] for c in announcements][-1:] == [version]
+    assert sum(c["payload"]["version"] == version for c in announcements) == 1
+
+
+HOSTILE = {
+    "zip-slip": zip_members([("manifest.json", b"{}"), ("../evil", b"x")]),
+    "no manifest": zip_members([("model.onnx", b"weights")]),
+    "not a zip": b"species head bytes",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_an_unsafe_upload_is_refused_before_devices_hear_of_it(
+    case: str, operator: Client, api: Api
+) -> None:
+    version = f"bad.{api.site}"
+    before = len(api.pull_all())
+    with pytest.raises(PackArchiveError):
+        review.publish_pack_archive(version, HOSTILE[case])
+    upload = SimpleUploadedFile("pack.zip", HOSTILE[case], "application/zip")
+    response = operator.post(
+        "/admin/hub/speciespack/add/", {"version": version, "notes": "", "file": upload}
+    )
+    assert response.status_code == 200  # the form again, with its error
+    assert b"errorlist" in response.content
+    assert not SpeciesPack.objects.filter(version=version).exists()
+    assert len(api.pull_all()) == before
+
+
+def test_an_admin_upload_of_a_pack_archive_publishes_it(
+    operator: Client, api: Api, tmp_path: Path
+) -> None:
+    version = f"admin.{api.site}"
+    data = archive_pack(make_pack(tmp_path / "pack"))
+    upload = SimpleUploadedFile("pack.zip", data, "application/zip")
+    response = operator.post(
+        "/admin/hub/speciespack/add/", {"version": version, "notes": "May", "file": upload}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert bytes(SpeciesPack.objects.get(version=version).data) == data
+    assert api.pull_all()[-1]["payload"]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_a_site_created_after_a_pack_can_be_told_of_it(tmp_path: Path, site_slug: str) -> None:
+    version = f"late.{site_slug}"
+    review.publish_pack_archive(version, archive_pack(make_pack(tmp_path / "pack")))
+    late = Api.register_new(site_slug)  # its site did not exist when the pack was announced
+    assert not [c for c in late.pull_all() if c["entity"] == "species_pack"]
+    with transaction.atomic():
+        review.announce_latest_species_pack(Site.objects.get(slug=site_slug))
+    (announced,) = [c for c in late.pull_all() if c["entity"] == "species_pack"]
+    assert announced["payload"]["version"] == version
