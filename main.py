@@ -2,18 +2,21 @@
 
 Each headless package contributes its own subcommands through a ``register(subparsers)``
 function in its ``cli`` module, so this file stays a thin dispatcher and the CLI never
-imports Qt. Qt is imported only when the app itself is started.
+imports Qt. Qt is imported only when the app itself is started: ``jaga`` alone is
+``jaga app``, which also takes the store's options (``--db``, ``--key-file``).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 import inference.cli
 import sync.cli
+from desktop.settings import add_app_options, settings_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,13 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     inference.cli.register(subparsers)
     sync.cli.register(subparsers)
+    app = subparsers.add_parser("app", help="open the window (what `jaga` alone does)")
+    add_app_options(app)
+    app.set_defaults(handler=_start_app)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list:
-        return _start_app()
+    args_list = list(sys.argv[1:] if argv is None else argv) or ["app"]
     parser = build_parser()
     args = parser.parse_args(args_list)
     logging.basicConfig(
@@ -45,10 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(handler(args))
 
 
-def _start_app() -> int:
+def _start_app(args: argparse.Namespace) -> int:
     from desktop.app import run_app  # Qt only when the window is wanted
 
-    return run_app(sys.argv[:1])
+    return run_app(settings_from_args(args, os.environ), sys.argv[:1])
 
 
 if __name__ == "__main__":

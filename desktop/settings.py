@@ -1,0 +1,78 @@
+"""Where the app finds its store and the store's key: the conventions of ``jaga store``.
+
+``--db PATH`` (else ``$JAGA_STORE_PATH``, else the user's data folder) and ``--key-file FILE``
+(else the passphrase in ``$JAGA_STORE_PASSPHRASE``) mean what they mean to ``jaga store`` and
+``jaga sync``, so an operator who can run ``jaga sync status`` can start the app on the same
+store. Unlike the CLI, the window never prompts on a terminal for the passphrase: without a
+key it says how to give one. This module imports no Qt: ``jaga`` builds its parser from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sync.errors import KeySourceError
+from sync.store import KeySource, StoreConfig
+from sync.store.cli import STORE_PATH_ENV, default_store_path
+from sync.store.key_sources import PASSPHRASE_ENV, resolve_key_source
+
+DEFAULT_SYNC_INTERVAL_S = 60.0
+LOCKED_MESSAGE = f"store locked: set ${PASSPHRASE_ENV} or start with --key-file FILE"
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    store_path: Path
+    key_file: Path | None = None
+    # The passphrase and a deployment's hub registration are read from here; never shown.
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    sync_interval_s: float = DEFAULT_SYNC_INTERVAL_S
+    store_config: StoreConfig | None = None  # None: the store's defaults (tests shrink them)
+
+
+def add_app_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help=f"store file (default: ${STORE_PATH_ENV} or {default_store_path()})",
+    )
+    parser.add_argument(
+        "--key-file",
+        type=Path,
+        default=None,
+        help=f"the store's key file (default: the passphrase in ${PASSPHRASE_ENV})",
+    )
+    parser.add_argument(
+        "--sync-interval",
+        type=_positive_seconds,
+        default=DEFAULT_SYNC_INTERVAL_S,
+        help=f"seconds between background syncs ({DEFAULT_SYNC_INTERVAL_S:g})",
+    )
+
+
+def settings_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> AppSettings:
+    store_path = Path(args.db) if args.db is not None else default_store_path()
+    return AppSettings(store_path, args.key_file, dict(env), args.sync_interval)
+
+
+def key_source(settings: AppSettings) -> KeySource | None:
+    """The key file, else the passphrase from the environment; None when neither is given."""
+    try:
+        return resolve_key_source(settings.key_file, env=settings.env, interactive=False)
+    except KeySourceError:  # a window has no terminal to ask on
+        return None
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"the sync interval must be positive, not {text}")
+    return seconds

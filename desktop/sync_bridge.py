@@ -1,0 +1,101 @@
+"""From the sync service's thread to the GUI thread: one Qt signal carrying immutable values.
+
+``SyncService`` calls ``on_state`` on its own thread; ``SyncBridge.publish`` is that callback.
+It never touches a widget: it adds what the window needs and the state does not carry (when
+it happened, when the shown report arrived, the outbox backlog) and emits ``snapshot``, which
+Qt queues to the receivers' thread.
+
+The backlog is counted here, on the service thread, with the store the service already has
+open: the GUI thread holds no store (opening one derives its key with scrypt, and a store
+belongs to the thread that opened it), and a count after each change of state is what the
+panel needs. ``Outbox.counts`` is one ``GROUP BY`` over the outbox's ``(state, sequence)``
+index, run a few times per sync round, never per frame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from PySide6.QtCore import QObject, Signal
+
+from sync.client.client import SyncClient
+from sync.client.service import ClientFactory, ServiceState
+from sync.errors import StoreError
+from sync.store import OutboxState
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    waiting: int  # queued or sent, not acknowledged yet
+    quarantined: int  # rejected by the hub, kept with the reason
+
+    @classmethod
+    def of(cls, counts: Mapping[str, int]) -> Backlog:
+        """From outbox counts by state name (``Outbox.counts``, ``SyncStatus.outbox``)."""
+
+        def count(state: OutboxState) -> int:
+            return counts.get(state.value, 0)
+
+        waiting = count(OutboxState.QUEUED) + count(OutboxState.SENT)
+        return cls(waiting, count(OutboxState.REJECTED))
+
+
+@dataclass(frozen=True)
+class SyncSnapshot:
+    state: ServiceState
+    at: datetime  # when the service published the state
+    report_at: datetime | None  # when ``state.last_report`` arrived (it is carried forward)
+    backlog: Backlog | None  # None when the store was not open to count it
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class SyncBridge(QObject):
+    snapshot = Signal(object)  # SyncSnapshot
+
+    def __init__(
+        self, open_client: ClientFactory, *, clock: Callable[[], datetime] = now_utc
+    ) -> None:
+        super().__init__()
+        self._open_client = open_client
+        self._clock = clock
+        # Touched on the service thread only (the factory and publish both run there).
+        self._client: SyncClient | None = None
+        self._report: object = None
+        self._report_at: datetime | None = None
+
+    @contextlib.contextmanager
+    def client(self) -> Iterator[SyncClient]:
+        """The service's client factory: the real one, remembered while it is open."""
+        with self._open_client() as client:
+            self._client = client
+            try:
+                yield client
+            finally:
+                self._client = None
+
+    def publish(self, state: ServiceState) -> None:
+        """``SyncService``'s ``on_state``: called on the service thread."""
+        at = self._clock()
+        if state.last_report is not self._report:
+            self._report, self._report_at = state.last_report, at
+        report_at = self._report_at if state.last_report is not None else None
+        self.snapshot.emit(SyncSnapshot(state, at, report_at, self._backlog()))
+
+    def _backlog(self) -> Backlog | None:
+        if self._client is None:
+            return None
+        try:
+            counts = self._client.store.outbox.counts()
+        except StoreError as error:  # a locked or failing store must not hide the state
+            _log.warning("could not count the outbox: %s", error)
+            return None
+        return Backlog.of({state.value: n for state, n in counts.items()})

@@ -1,0 +1,152 @@
+"""Runs the background sync for the window: check the store, start the service, stop it.
+
+The order of things: the store is checked on a worker (``check_store``); only a registered
+store gets a ``SyncService``, whose client factory is ``open_client`` on the same store and
+key, wrapped by the ``SyncBridge``. States come back through the bridge's queued signal and
+are shown by the panel; a report that names a new species pack hands it to
+``SpeciesPacks``. ``stop`` (the window closing) ends the service thread and waits for the
+workers; a sync cut short is safe, since the client commits each step or rolls it back.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Slot
+
+from desktop.settings import AppSettings, key_source
+from desktop.species import PackFinder, SpeciesPacks, startup_species_pack
+from desktop.store_check import CheckResult, StoreCheck, check_store
+from desktop.sync_bridge import SyncBridge, SyncSnapshot
+from desktop.sync_panel import SyncPanel
+from desktop.workers import BackgroundJobs, error_info
+from sync.client.backoff import Backoff
+from sync.client.client import open_client
+from sync.client.service import ClientFactory, SyncService
+
+_log = logging.getLogger(__name__)
+STOP_TIMEOUT_S = 30.0  # a request in flight ends within the client's read timeout (30 s)
+
+
+class SyncController(QObject):
+    def __init__(
+        self,
+        settings: AppSettings,
+        panel: SyncPanel,
+        species: SpeciesPacks,
+        *,
+        open_client: ClientFactory | None = None,
+        backoff: Backoff | None = None,
+        find_pack: PackFinder = startup_species_pack,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.panel = panel
+        self.species = species
+        self.service: SyncService | None = None
+        self._bridge: SyncBridge | None = None  # lives as long as the service that calls it
+        self.last_snapshot: SyncSnapshot | None = None
+        self._open_client = open_client
+        self._backoff = backoff
+        self._find_pack = find_pack
+        self._checks = BackgroundJobs(threads=1, parent=self)
+        self._handled_report: object = None
+        self._stopped = False
+        self._first_pack_asked = False
+        panel.sync_now.clicked.connect(self.sync_now)
+        panel.resume.clicked.connect(self.resume)
+        species.changed.connect(panel.show_pack)
+
+    def start(self) -> None:
+        self._check()
+
+    @Slot()
+    def sync_now(self) -> None:
+        if self.service is not None:
+            self.service.trigger()
+
+    @Slot()
+    def resume(self) -> None:
+        """Leave a pause; before a service runs, check the store again (registered now?)."""
+        if self.service is not None:
+            self.service.resume()
+        else:
+            self._check()
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Stop the service thread and wait for the workers (idempotent)."""
+        self._stopped = True
+        service, self.service = self.service, None
+        if service is not None:
+            try:
+                service.stop(timeout_s)
+            except TimeoutError:  # a request still in flight: its step commits or rolls back
+                _log.warning("the sync thread did not stop within %.0f s", timeout_s)
+        self._checks.wait(timeout_s)
+        self.species.wait(timeout_s)
+
+    def _check(self) -> None:
+        self.panel.show_checking()
+        self._checks.submit(
+            functools.partial(check_store, self.settings), self._checked, self._check_failed
+        )
+
+    def _checked(self, check: object) -> None:
+        if self._stopped or not isinstance(check, StoreCheck):
+            return
+        self.panel.show_check(check)
+        self._load_first_pack(check.species_pack)
+        if check.registered and self.service is None:
+            self._start_service()
+
+    def _check_failed(self, error: object) -> None:
+        _log.error("checking the store failed", exc_info=error_info(error))
+        message = f"store check failed: {type(error).__name__}: {error}"
+        self.panel.show_check(StoreCheck(CheckResult.UNAVAILABLE, message))
+        self._load_first_pack(None)
+
+    def _load_first_pack(self, installed: Path | None) -> None:
+        """The pack a sync installed last, else the one found (the default pack), once."""
+        if self._first_pack_asked:
+            return
+        self._first_pack_asked = True
+        find = self._find_pack
+        self.species.load_found(lambda: installed or find())
+
+    def _start_service(self) -> None:
+        bridge = SyncBridge(self._open_client or self._store_client())
+        bridge.snapshot.connect(self._show, Qt.ConnectionType.QueuedConnection)
+        self.service = SyncService(
+            bridge.client,
+            interval_s=self.settings.sync_interval_s,
+            backoff=self._backoff,
+            on_state=bridge.publish,
+        )
+        self._bridge = bridge
+        self.service.start()
+
+    def _store_client(self) -> ClientFactory:
+        source = key_source(self.settings)
+        if source is None:  # check_store found one moments ago; the settings are frozen
+            raise RuntimeError("the store's key source vanished after the check")
+        return functools.partial(
+            open_client,
+            self.settings.store_path,
+            source,
+            env=self.settings.env,
+            store_config=self.settings.store_config,
+        )
+
+    @Slot(object)
+    def _show(self, snapshot: SyncSnapshot) -> None:
+        self.last_snapshot = snapshot
+        self.panel.show_snapshot(snapshot)
+        report = snapshot.state.last_report
+        if report is None or report is self._handled_report:
+            return  # the same report is carried forward by later states: act on it once
+        self._handled_report = report
+        if report.new_species_pack is not None and not self._stopped:
+            self.species.load(report.new_species_pack)

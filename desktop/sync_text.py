@@ -1,0 +1,79 @@
+"""The words the sync panel shows, as plain functions of immutable values (no Qt here)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from desktop.species import PackState
+from desktop.store_check import CheckResult, StoreCheck
+from desktop.sync_bridge import Backlog, SyncSnapshot
+from sync.client.service import Phase
+from sync.store.clock import parse_timestamp
+
+NONE = "-"
+
+
+def local_time(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def phase_text(snapshot: SyncSnapshot) -> str:
+    state = snapshot.state
+    if state.phase is Phase.BACKING_OFF:
+        retry = state.retry_in_s or 0.0
+        when = local_time(snapshot.at + timedelta(seconds=retry))
+        failures = f"{state.failures} failure{'s' if state.failures != 1 else ''}"
+        return f"backing off after {failures}: retry in {retry:.0f} s (at {when})"
+    if state.phase is Phase.PAUSED:
+        return f"paused: {state.last_error or 'no reason given'}; fix it, then press Resume"
+    return {
+        Phase.STARTING: "starting",
+        Phase.SYNCING: "syncing…",
+        Phase.IDLE: "idle",
+        Phase.STOPPED: "stopped",
+    }[state.phase]
+
+
+def report_text(snapshot: SyncSnapshot) -> str | None:
+    """The last sync's summary and time; None before the service's first report."""
+    report = snapshot.state.last_report
+    if report is None or snapshot.report_at is None:
+        return None
+    return f"{local_time(snapshot.report_at)}: {report.summary()}"
+
+
+def check_phase_text(check: StoreCheck) -> str:
+    """The state line before a service runs (or instead of one)."""
+    if check.result is CheckResult.REGISTERED:
+        return "starting"
+    return check.message
+
+
+def stored_last_sync(check: StoreCheck) -> str:
+    """What the store remembers of the last sync (``jaga sync status``'s lines)."""
+    if check.status is None:
+        return NONE
+    last = check.status.last
+    if last.attempted_at is None:
+        return "never"
+    succeeded = _stored_time(last.succeeded_at) if last.succeeded_at else "never"
+    if last.error:
+        return f"failed {_stored_time(last.attempted_at)}; last success {succeeded}"
+    return f"{succeeded} (before this start)"
+
+
+def backlog_text(backlog: Backlog | None) -> str:
+    if backlog is None:
+        return NONE
+    return f"{backlog.waiting} waiting, {backlog.quarantined} quarantined"
+
+
+def pack_text(state: PackState) -> str:
+    return state.active or "none loaded"
+
+
+def _stored_time(text: str) -> str:
+    try:
+        return local_time(parse_timestamp(text))
+    except ValueError:
+        return text

@@ -1,0 +1,73 @@
+"""Short jobs off the GUI thread, with their result or error delivered back on it.
+
+Each ``BackgroundJobs`` owns a ``QThreadPool`` of its own (one thread by default, so its jobs
+run in the order they were given: a pack switch never overtakes the one before it). A job is
+a plain callable that Qt's pool owns and deletes; it reports through a relay object that
+lives as long as the ``BackgroundJobs`` on the GUI thread, whose signal is connected queued,
+so the callbacks run on the GUI thread and no Qt object is ever deleted by a worker.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal, Slot
+
+_log = logging.getLogger(__name__)
+Callback = Callable[[object], None]
+
+
+class _Relay(QObject):
+    finished = Signal(object, object, bool)  # job number, its result or error, whether it worked
+
+
+class BackgroundJobs(QObject):
+    def __init__(self, threads: int = 1, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(threads)
+        self._relay = _Relay(self)
+        self._relay.finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+        self._numbers = itertools.count()
+        self._waiting: dict[int, tuple[Callback, Callback]] = {}
+
+    def submit(self, work: Callable[[], object], on_done: Callback, on_failed: Callback) -> None:
+        """Run ``work()`` on the pool; ``on_done(result)`` or ``on_failed(error)`` follows on
+        this object's thread (the GUI thread)."""
+        number = next(self._numbers)
+        self._waiting[number] = (on_done, on_failed)
+        relay = self._relay
+
+        def run() -> None:
+            try:
+                result = work()
+            except Exception as error:  # handed to the GUI thread, which decides what it means
+                relay.finished.emit(number, error, False)
+            else:
+                relay.finished.emit(number, result, True)
+
+        self._pool.start(run)
+
+    @property
+    def pending(self) -> int:
+        """Jobs given whose outcome has not been delivered yet."""
+        return len(self._waiting)
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait for every job given so far; False if some still ran after ``timeout_s``."""
+        finished = bool(self._pool.waitForDone(int(timeout_s * 1000)))
+        if not finished:
+            _log.warning("background jobs still running after %.0f s", timeout_s)
+        return finished
+
+    @Slot(object, object, bool)
+    def _deliver(self, number: int, outcome: object, ok: bool) -> None:
+        on_done, on_failed = self._waiting.pop(number)
+        (on_done if ok else on_failed)(outcome)
+
+
+def error_info(error: object) -> BaseException | None:
+    """``exc_info`` for logging an error handed over as ``object``."""
+    return error if isinstance(error, BaseException) else None

@@ -1,0 +1,78 @@
+"""Fixtures of the Qt tests: one offscreen ``QApplication``, real stores, and guards that
+fail a test which leaves a sync thread behind (as napari's do), prints a Qt warning or logs
+an error (as qutebrowser's do): a listener that raised on the service thread is only logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
+from PySide6.QtWidgets import QApplication
+
+from sync.client.state import ensure_schema, save_registration
+from sync.store import Passphrase, Store
+from tests.desktop.qtwait import sync_threads
+from tests.sync.client.fakehub import registration
+from tests.sync.conftest import FAST
+
+PASSPHRASE = "a passphrase for the app tests"
+# The offscreen platform's own note on every window shown; not about our code.
+_EXPECTED_QT = ("This plugin does not support propagateSizeHints()",)
+
+
+@pytest.fixture(scope="session")
+def qapp() -> QApplication:
+    app = QApplication.instance() or QApplication([])
+    assert isinstance(app, QApplication)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def no_sync_thread_left() -> Iterator[None]:
+    yield
+    leaked = sync_threads()
+    assert not leaked, f"a test left {leaked} running"
+
+
+@pytest.fixture(autouse=True)
+def no_qt_warning_or_logged_error(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    messages: list[str] = []
+
+    def collect(kind: QtMsgType, _context: QMessageLogContext, message: str) -> None:
+        if kind != QtMsgType.QtDebugMsg and message not in _EXPECTED_QT:
+            messages.append(f"{kind.name}: {message}")
+
+    previous = qInstallMessageHandler(collect)
+    try:
+        yield
+    finally:
+        qInstallMessageHandler(previous)
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    errors = [r.getMessage() for r in records if r.levelno >= logging.ERROR]
+    assert not messages, f"Qt said: {messages}"
+    assert not errors, f"logged errors: {errors}"
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """A real encrypted store with no registration."""
+    path = tmp_path / "device" / "jaga.db"
+    Store.create(path, Passphrase(PASSPHRASE), config=FAST).close()
+    return path
+
+
+@pytest.fixture
+def registered_store(store_path: Path) -> Path:
+    """A store registered with the fake hub (``http://hub.test``), as `jaga sync register`
+    leaves it."""
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        ensure_schema(store.database)
+        save_registration(store.database, registration(), store.clock.now(), send_face_images=False)
+    return store_path

@@ -1,0 +1,141 @@
+"""Species packs in the app: the classifier is built from the first pack there is, a pack a
+sync installed is switched to on a worker thread, and a damaged one is refused and shown.
+The packs are real (``tests.desktop.species_packs``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from desktop.app import MainWindow, open_window
+from desktop.settings import AppSettings
+from desktop.species import PackState, SpeciesPacks
+from inference.pack.installed import ModelPack
+from sync.client import SitePolicy, SyncClient, SyncConfig, SyncReport
+from sync.client.packs import INSTALLED_NAME, packs_dir_for
+from sync.client.state import put_values
+from sync.store import Passphrase, Store
+from sync.store.key_sources import PASSPHRASE_ENV
+from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.qtwait import wait_until
+from tests.desktop.species_packs import RecordingClassifier, build_on_cpu, make_packs, version
+from tests.sync.client.fakehub import FakeHub, registration
+from tests.sync.client.units import SMALL
+from tests.sync.conftest import FAST
+
+pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def packs(model_pack: ModelPack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_packs(model_pack, tmp_path_factory.mktemp("species-packs"))
+
+
+def test_no_classifier_exists_until_there_is_a_pack(
+    qapp: QApplication, packs: dict[str, Path]
+) -> None:
+    species = SpeciesPacks(build_on_cpu)
+    shown: list[PackState] = []
+    species.changed.connect(shown.append)
+    species.load_found(lambda: None)
+    assert species.wait(30)
+    qapp.processEvents()
+    assert species.classifier is None and species.state == PackState()
+    species.load(packs["first"])
+    wait_until(lambda: species.state.active is not None, "the first pack", 60)
+    assert species.state == PackState(version(packs["first"]), None)
+    assert species.classifier is not None
+    assert species.classifier.pack.version == version(packs["first"])
+
+
+def test_a_damaged_pack_is_refused_and_the_current_one_stays(
+    qapp: QApplication, packs: dict[str, Path]
+) -> None:
+    species = SpeciesPacks(build_on_cpu)
+    species.load(packs["first"])
+    species.load(packs["damaged"])
+    wait_until(lambda: species.state.refused is not None, "the refusal", 60)
+    assert species.state.active == version(packs["first"])
+    assert "does not match its sha256" in (species.state.refused or "")
+    assert species.classifier is not None
+    assert species.classifier.pack.version == version(packs["first"])
+
+
+def window_installing(
+    store: Path, packs_to_install: list[Path], tmp_path: Path, start_pack: Path
+) -> MainWindow:
+    """A window whose syncs (against the fake hub) report ``packs_to_install``, one a round,
+    as a sync that downloaded and unpacked a species pack does."""
+    hub = FakeHub()
+
+    class InstallingClient(SyncClient):
+        def sync_once(self) -> SyncReport:
+            report = super().sync_once()
+            if not packs_to_install:
+                return report
+            return dataclasses.replace(report, new_species_pack=packs_to_install.pop(0))
+
+    @contextlib.contextmanager
+    def opened() -> Iterator[SyncClient]:
+        with Store.open(store, Passphrase(PASSPHRASE), config=FAST) as opened_store:
+            config = SyncConfig(registration(), SitePolicy(), SMALL)
+            yield InstallingClient(opened_store, hub.client(), config)
+
+    settings = AppSettings(store, None, {PASSPHRASE_ENV: PASSPHRASE}, 3600, FAST)
+    return open_window(
+        settings, ModelPack(tmp_path / "none"), open_client=opened, build=build_on_cpu,
+        find_pack=lambda: start_pack,
+    )  # fmt: skip
+
+
+def test_a_pack_installed_by_a_sync_is_switched_to_off_the_gui_thread(
+    qapp: QApplication, packs: dict[str, Path], registered_store: Path, tmp_path: Path
+) -> None:
+    RecordingClassifier.switch_threads.clear()
+    window = window_installing(
+        registered_store, [packs["next"], packs["damaged"]], tmp_path, packs["first"]
+    )
+    assert window.sync is not None
+    panel, species = window.sync.panel, window.sync.species
+    try:
+        wait_until(lambda: panel.species_pack.text() == version(packs["next"]), "the switch", 60)
+        assert species.classifier is not None
+        assert species.classifier.pack.version == version(packs["next"])
+        assert RecordingClassifier.switch_threads
+        assert threading.main_thread() not in RecordingClassifier.switch_threads
+        panel.sync_now.click()  # the next round reports the damaged pack
+        wait_until(panel.pack_refused.isVisible, "the refusal", 60)
+        assert "does not match its sha256" in panel.pack_refused.text()
+        assert panel.species_pack.text() == version(packs["next"])
+        assert species.classifier.pack.version == version(packs["next"])
+        # One switch per report, though later states carry the same report forward.
+        assert len(RecordingClassifier.switch_threads) == 2
+    finally:
+        window.close()
+
+
+def test_the_pack_a_sync_installed_before_is_the_first_one_loaded(
+    qapp: QApplication, packs: dict[str, Path], registered_store: Path, tmp_path: Path
+) -> None:
+    installed = version(packs["next"])
+    shutil.copytree(packs["next"], packs_dir_for(registered_store, {}) / installed)
+    with Store.open(registered_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        record = {"version": installed, "sha256": "0" * 64, "byte_size": 1}
+        put_values(store.database, {INSTALLED_NAME: json.dumps(record)}, store.clock.now())
+    window = window_installing(registered_store, [], tmp_path, packs["first"])
+    assert window.sync is not None
+    try:
+        wait_until(lambda: window.sync is not None and window.sync.species.state.active is not None,
+                   "the first pack", 60)  # fmt: skip
+        assert window.sync.species.state.active == installed  # not the default ("first")
+    finally:
+        window.close()

@@ -1,0 +1,112 @@
+"""The sync panel's words and buttons follow each phase of the service and each check."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from desktop.species import PackState
+from desktop.store_check import CheckResult, StoreCheck
+from desktop.sync_bridge import Backlog, SyncSnapshot
+from desktop.sync_panel import SyncPanel
+from sync.client.client import SyncReport
+from sync.client.pull import PullReport
+from sync.client.push import PushReport
+from sync.client.service import Phase, ServiceState
+from sync.client.uploads import UploadReport
+
+AT = datetime(2026, 3, 1, 8, 15, 0, tzinfo=UTC)
+REPORT = SyncReport(PushReport(1, 7, 0), PullReport(1, 3, cursor=42), UploadReport(), 0.25)
+
+
+def snapshot(state: ServiceState, backlog: Backlog | None = None) -> SyncSnapshot:
+    return SyncSnapshot(state, AT, AT if state.last_report else None, backlog)
+
+
+def panel(qapp: QApplication) -> SyncPanel:
+    widget = SyncPanel(Path("/data/jaga.db"))
+    widget.show()
+    qapp.processEvents()
+    return widget
+
+
+def buttons(widget: SyncPanel) -> tuple[bool, bool]:
+    return widget.sync_now.isEnabled(), widget.resume.isEnabled()
+
+
+def test_syncing_shows_progress_and_offers_sync_now_only(qapp: QApplication) -> None:
+    widget = panel(qapp)
+    widget.show_snapshot(snapshot(ServiceState(Phase.SYNCING), Backlog(12, 0)))
+    assert widget.phase.text() == "syncing…"
+    assert widget.backlog.text() == "12 waiting, 0 quarantined"
+    assert buttons(widget) == (True, False)
+
+
+def test_idle_shows_the_reports_summary_its_time_and_the_backlog(qapp: QApplication) -> None:
+    widget = panel(qapp)
+    widget.show_snapshot(snapshot(ServiceState(Phase.IDLE, last_report=REPORT), Backlog(0, 2)))
+    assert widget.phase.text() == "idle"
+    assert "pushed 7 acknowledged, 0 quarantined in 1 batches" in widget.last_sync.text()
+    assert "pulled 3 changes" in widget.last_sync.text()
+    assert AT.astimezone().strftime("%Y-%m-%d %H:%M:%S") in widget.last_sync.text()
+    assert widget.last_error.text() == "-"
+    assert widget.backlog.text() == "0 waiting, 2 quarantined"
+    assert buttons(widget) == (True, False)
+
+
+def test_backing_off_says_when_it_retries_and_why(qapp: QApplication) -> None:
+    widget = panel(qapp)
+    state = ServiceState(
+        Phase.BACKING_OFF, failures=3, retry_in_s=12.4, last_error="HubUnavailableError: refused"
+    )
+    widget.show_snapshot(snapshot(state))
+    assert widget.phase.text().startswith("backing off after 3 failures: retry in 12 s (at ")
+    assert widget.last_error.text() == "HubUnavailableError: refused"
+    assert buttons(widget) == (True, False)  # Sync now cuts the back-off short
+
+
+def test_paused_gives_the_reason_and_enables_resume_only(qapp: QApplication) -> None:
+    widget = panel(qapp)
+    widget.show_snapshot(snapshot(ServiceState(Phase.IDLE), Backlog(4, 0)))
+    reason = "hub refused (401 unknown_token): the token was revoked"
+    widget.show_snapshot(snapshot(ServiceState(Phase.PAUSED, last_error=reason)))
+    assert widget.phase.text() == f"paused: {reason}; fix it, then press Resume"
+    assert widget.backlog.text() == "4 waiting, 0 quarantined"  # kept: not counted while paused
+    assert buttons(widget) == (False, True)
+
+
+def test_stopped_disables_both_buttons(qapp: QApplication) -> None:
+    widget = panel(qapp)
+    widget.show_snapshot(snapshot(ServiceState(Phase.STOPPED)))
+    assert widget.phase.text() == "stopped"
+    assert buttons(widget) == (False, False)
+
+
+def test_a_locked_store_says_how_to_unlock_it_and_offers_nothing(qapp: QApplication) -> None:
+    widget = panel(qapp)
+    message = "store locked: set $JAGA_STORE_PASSPHRASE or start with --key-file FILE"
+    widget.show_check(StoreCheck(CheckResult.LOCKED, message))
+    assert widget.phase.text() == message
+    assert buttons(widget) == (False, False)
+
+
+def test_not_registered_names_the_command_and_offers_a_recheck(qapp: QApplication) -> None:
+    widget = panel(qapp)
+    message = "not registered: run `jaga sync register --hub URL --db /data/jaga.db`"
+    widget.show_check(StoreCheck(CheckResult.NOT_REGISTERED, message))
+    assert widget.phase.text() == message
+    assert buttons(widget) == (False, True)
+
+
+def test_pack_version_and_refusal_are_shown(qapp: QApplication) -> None:
+    widget = panel(qapp)
+    assert widget.species_pack.text() == "none loaded"
+    widget.show_pack(PackState("2026.11.0", None))
+    assert widget.species_pack.text() == "2026.11.0"
+    assert not widget.pack_refused.isVisible()
+    widget.show_pack(PackState("2026.11.0", "pack 2026.12.0: species.json does not match"))
+    assert widget.species_pack.text() == "2026.11.0"
+    assert widget.pack_refused.isVisible()
+    assert "species.json does not match" in widget.pack_refused.text()

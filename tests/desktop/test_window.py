@@ -1,0 +1,172 @@
+"""The window runs the sync service: starts it on a registered store only, Sync now and
+Resume reach it, and closing the window ends its thread without losing a record.
+
+The hub here is the in-memory fake (``tests.sync.client.fakehub``); the store, the service,
+its thread, the bridge and the widgets are the real ones. ``test_live_app`` does the same
+against a real hub process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from PySide6.QtWidgets import QApplication
+
+from desktop.app import MainWindow, open_window
+from desktop.settings import LOCKED_MESSAGE, AppSettings
+from desktop.sync_controller import SyncController
+from inference.pack.installed import ModelPack
+from sync.client import Phase, SyncClient
+from sync.client.state import save_registration
+from sync.store import Passphrase, Store
+from sync.store.key_sources import PASSPHRASE_ENV
+from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.qtwait import SYNC_THREAD, sync_threads, wait_until
+from tests.sync.client.fakehub import FakeHub, registration
+from tests.sync.client.units import client_of, observations
+from tests.sync.conftest import FAST
+
+
+class SlowHub(FakeHub):
+    """The fake hub, taking ``delay_s`` over every request: a sync stays in flight."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+        self.busy = threading.Event()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.busy.set()
+        time.sleep(self.delay_s)
+        return super().handle(request)
+
+
+def fake_hub_client(path: Path, hub: FakeHub) -> contextlib.AbstractContextManager[SyncClient]:
+    @contextlib.contextmanager
+    def opened() -> Iterator[SyncClient]:
+        with Store.open(path, Passphrase(PASSPHRASE), config=FAST) as store:
+            yield client_of(store, hub)
+
+    return opened()
+
+
+def window_on(
+    path: Path, hub: FakeHub, tmp_path: Path, env: dict[str, str] | None = None
+) -> MainWindow:
+    settings = AppSettings(
+        path,
+        None,
+        {PASSPHRASE_ENV: PASSPHRASE} if env is None else env,
+        sync_interval_s=3600,  # only the first sync and Sync now happen within a test
+        store_config=FAST,
+    )
+    return open_window(
+        settings,
+        ModelPack(tmp_path / "no-model-pack"),
+        open_client=lambda: fake_hub_client(path, hub),
+        find_pack=lambda: None,
+    )
+
+
+def controller(window: MainWindow) -> SyncController:
+    assert window.sync is not None
+    return window.sync
+
+
+def idle_with(window: MainWindow, acknowledged: int) -> bool:
+    snapshot = controller(window).last_snapshot
+    if snapshot is None or snapshot.state.phase is not Phase.IDLE:
+        return False
+    report = snapshot.state.last_report
+    return report is not None and report.push.acknowledged == acknowledged
+
+
+def test_sync_now_syncs_at_once_instead_of_at_the_interval(
+    qapp: QApplication, registered_store: Path, tmp_path: Path
+) -> None:
+    hub = FakeHub()
+    window = window_on(registered_store, hub, tmp_path)
+    try:
+        wait_until(lambda: idle_with(window, 0), "the first sync")
+        first = controller(window).last_snapshot
+        with Store.open(registered_store, Passphrase(PASSPHRASE), config=FAST) as store:
+            (uid,) = observations(store, 1, "sync-now")
+        controller(window).panel.sync_now.click()
+        wait_until(lambda: idle_with(window, 1), "the sync that Sync now asked for", 10)
+        panel = controller(window).panel
+        assert panel.phase.text() == "idle"
+        assert "pushed 1 acknowledged" in panel.last_sync.text()
+        assert panel.backlog.text() == "0 waiting, 0 quarantined"
+        assert hub.stored == {("fish_observation", uid): 1}
+        assert first is not None and controller(window).last_snapshot is not first
+    finally:
+        window.close()
+
+
+def test_closing_the_window_stops_the_sync_thread(
+    qapp: QApplication, registered_store: Path, tmp_path: Path
+) -> None:
+    window = window_on(registered_store, FakeHub(), tmp_path)
+    wait_until(lambda: idle_with(window, 0), "the first sync")
+    assert sync_threads() == [SYNC_THREAD]
+    window.close()
+    assert sync_threads() == []
+    assert controller(window).service is None
+
+
+def test_closing_mid_sync_loses_nothing(
+    qapp: QApplication, registered_store: Path, tmp_path: Path
+) -> None:
+    with Store.open(registered_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        uids = observations(store, 45, "in-flight")
+    hub = SlowHub(delay_s=0.2)
+    window = window_on(registered_store, hub, tmp_path)
+    wait_until(hub.busy.is_set, "a request in flight")
+    window.close()  # while pushing: the service stops after the round's step in progress
+    assert sync_threads() == []
+    with Store.open(registered_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        counts = {state.value: n for state, n in store.outbox.counts().items()}
+        # Whatever the hub has not acknowledged is still waiting in the outbox: none lost.
+        assert counts["acknowledged"] + counts["queued"] + counts["sent"] == 45
+        assert counts["acknowledged"] == len(hub.ledger)
+        client_of(store, hub).sync_once()  # the next sync delivers the rest, each once
+        assert sorted(uid for _, uid in hub.stored) == sorted(uids)
+        assert set(hub.stored.values()) == {1}
+
+
+def test_a_store_without_registration_starts_no_service_until_registered(
+    qapp: QApplication, store_path: Path, tmp_path: Path
+) -> None:
+    window = window_on(store_path, FakeHub(), tmp_path)
+    try:
+        panel = controller(window).panel
+        wait_until(lambda: panel.phase.text().startswith("not registered"), "the store check")
+        assert "jaga sync register --hub URL" in panel.phase.text()
+        assert sync_threads() == [] and controller(window).service is None
+        assert panel.resume.isEnabled() and not panel.sync_now.isEnabled()
+        with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+            now = store.clock.now()
+            save_registration(store.database, registration(), now, send_face_images=False)
+        panel.resume.click()  # what `jaga sync register` in a terminal is followed by
+        wait_until(lambda: idle_with(window, 0), "the first sync after registering")
+        assert sync_threads() == [SYNC_THREAD]
+    finally:
+        window.close()
+
+
+def test_a_store_without_a_key_says_how_to_unlock_it(
+    qapp: QApplication, registered_store: Path, tmp_path: Path
+) -> None:
+    window = window_on(registered_store, FakeHub(), tmp_path, env={})
+    try:
+        panel = controller(window).panel
+        wait_until(lambda: panel.phase.text() == LOCKED_MESSAGE, "the store check")
+        assert not panel.sync_now.isEnabled() and not panel.resume.isEnabled()
+        assert controller(window).service is None and sync_threads() == []
+    finally:
+        window.close()
