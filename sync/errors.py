@@ -15,7 +15,7 @@ stay ordinary exceptions and reach the crash report.
         ├── WrongKeyError           the passphrase or key file does not open this store
         ├── NotAStoreError          a foreign file: plain SQLite, random bytes, no key header
         ├── StoreCorruptError       truncated or damaged; the integrity check failed
-        ├── SchemaVersionError      written by a newer Jaga than this one
+        ├── SchemaVersionError      written by a newer Jaga, or older than the caller needs
         ├── StoreLockedError        another writer kept the store past the busy timeout
         ├── StoreFullError          the disk (or the file-size limit) is full
         ├── StoreIOError            any other read or write failure of the file system
@@ -67,7 +67,8 @@ class StoreCorruptError(StoreError):
 
 
 class SchemaVersionError(StoreError):
-    """The store's schema is newer than this version of Jaga understands."""
+    """The store's schema is newer than this Jaga understands, or older than a caller needs
+    (the sync client needs the tables of schema version 2)."""
 
 
 class StoreLockedError(StoreError):

@@ -29,6 +29,7 @@ from sync.client.errors import (
 )
 from sync.protocol import (
     CHUNK_SHA256_HEADER,
+    PROTOCOL_VERSION,
     ErrorBody,
     HubStatus,
     PullResult,
@@ -88,7 +89,11 @@ class HubTransport:
         return self._call("push", "POST", self._site_url("push"), PushResult, body=batch)
 
     def changes(self, cursor: int, limit: int) -> PullResult:
-        params = {"cursor": str(cursor), "limit": str(limit)}
+        params = {
+            "cursor": str(cursor),
+            "limit": str(limit),
+            "protocol_version": str(PROTOCOL_VERSION),
+        }
         return self._call("pull", "GET", self._site_url("changes"), PullResult, params=params)
 
     def start_upload(self, start: UploadStart) -> UploadStatus:

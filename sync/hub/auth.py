@@ -20,6 +20,7 @@ from rest_framework import authentication, exceptions
 
 from sync.hub.errors import DeviceRevoked, HubError, UnknownToken
 from sync.hub.models import Device, Site
+from sync.hub.review import announce_latest_species_pack
 
 # Crockford base32 without I, L, O, U: codes are read aloud and typed on a kiosk keypad.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -53,7 +54,9 @@ class IssuedCode:
 def create_device(site_slug: str, name: str) -> IssuedCode:
     """A new device of ``site_slug`` (created if new) with its first one-time code."""
     with transaction.atomic():
-        site, _ = Site.objects.get_or_create(slug=site_slug, defaults={"name": site_slug})
+        site, created = Site.objects.get_or_create(slug=site_slug, defaults={"name": site_slug})
+        if created:  # a new site's change log starts empty: tell it of the current pack
+            announce_latest_species_pack(site)
         device = Device.objects.create(site=site, name=name)
         return issue_code(device)
 

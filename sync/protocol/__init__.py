@@ -9,7 +9,7 @@ Endpoints (all JSON unless said; ``Authorization: Bearer <token>`` except where 
     GET  /api/v1/status                                    HubStatus (no token)
     POST /api/v1/devices/register                          RegisterRequest -> RegisterResult
     POST /api/v1/sites/{site}/push                         PushBatch -> PushResult
-    GET  /api/v1/sites/{site}/changes?cursor=&limit=       PullRequest -> PullResult
+    GET  /api/v1/sites/{site}/changes?cursor=&limit=&protocol_version=  PullRequest -> PullResult
     POST /api/v1/sites/{site}/uploads                      UploadStart -> UploadStatus
     GET  /api/v1/sites/{site}/uploads/{upload_id}          UploadStatus
     PUT  /api/v1/sites/{site}/uploads/{upload_id}?offset=  raw bytes -> UploadStatus

@@ -86,10 +86,17 @@ class PushResult(WireModel):
 
 
 class PullRequest(WireModel):
-    """Changes of the device's site after ``cursor`` (0: from the beginning)."""
+    """Changes of the device's site after ``cursor`` (0: from the beginning).
+
+    ``protocol_version`` travels as a query parameter. Protocol-1 clients did not send one,
+    so its absence means 1: such a client cannot read changes that carry version-2 fields
+    (it would skip them and move its cursor past them), so the hub refuses it as it refuses
+    its pushes, and the device pauses until it is upgraded.
+    """
 
     cursor: Cursor = 0
     limit: Annotated[int, Field(strict=True, ge=1, le=MAX_PULL_LIMIT)] = DEFAULT_PULL_LIMIT
+    protocol_version: Annotated[int, Field(strict=True, ge=1)] = 1
 
 
 class Change(WireModel):

@@ -44,18 +44,22 @@ class PushView(APIView):
     )
     def post(self, request: Any, site: str) -> Response:
         device = site_device(request, site)
-        _check_version(request)
+        _check_body_version(request)
         batch = json_body(request, PushBatch)
         if batch.device_id != device.uid:
             raise HubError(403, "wrong_device", "device_id is not the device of this token")
         return Response(apply_batch(device, batch).model_dump(mode="json"))
 
 
-def _check_version(request: Any) -> None:
+def _check_body_version(request: Any) -> None:
     try:
         version = _VersionProbe.model_validate_json(raw_body(request)).protocol_version
     except ValidationError:
         return  # the full validation reports it
+    _check_version(version)
+
+
+def _check_version(version: int) -> None:
     if version != PROTOCOL_VERSION:
         raise HubError(
             400,
@@ -70,13 +74,19 @@ class ChangesView(APIView):
         parameters=[
             OpenApiParameter("cursor", int, description="last cursor applied (0: all)"),
             OpenApiParameter("limit", int, description=f"at most {MAX_PULL_LIMIT}"),
+            OpenApiParameter(
+                "protocol_version",
+                int,
+                description=f"the client's protocol, absent = 1 (this hub: {PROTOCOL_VERSION})",
+            ),
         ],
         responses={200: PullResult, **errors(*AUTHENTICATED)},
         summary="Changes of the device's site after a cursor, oldest first",
     )
     def get(self, request: Any, site: str) -> Response:
         device = site_device(request, site)
-        pull = query(request, PullRequest, integers=("cursor", "limit"))
+        pull = query(request, PullRequest, integers=("cursor", "limit", "protocol_version"))
+        _check_version(pull.protocol_version)
         rows, more = changes_after(device.site, pull.cursor, pull.limit)
         _seen(device)
         result = PullResult(

@@ -22,7 +22,9 @@ import httpx
 from sync.client import Registration
 from sync.protocol import (
     CHUNK_SHA256_HEADER,
+    PROTOCOL_VERSION,
     Change,
+    PullRequest,
     PullResult,
     PushBatch,
     PushResult,
@@ -125,7 +127,7 @@ class FakeHub:
         if path.endswith("/push"):
             return self._push(PushBatch.model_validate_json(request.content))
         if path.endswith("/changes"):
-            return self._pull(int(request.url.params["cursor"]), int(request.url.params["limit"]))
+            return self._changes(request)
         if path.endswith("/uploads"):
             return self._start(UploadStart.model_validate_json(request.content))
         upload = self.uploads.get(UUID(path.rsplit("/", 1)[1]))
@@ -155,6 +157,12 @@ class FakeHub:
                 self.stored[(entry.entity, uid)] = self.stored.get((entry.entity, uid), 0) + 1
                 acknowledged.append(entry.idempotency_key)
         return _json(PushResult(acknowledged=acknowledged, rejected=rejected))
+
+    def _changes(self, request: httpx.Request) -> httpx.Response:
+        pull = PullRequest.model_validate({k: int(v) for k, v in request.url.params.items()})
+        if pull.protocol_version != PROTOCOL_VERSION:  # as the hub: see PullRequest
+            return _error(400, "unsupported_protocol", "this hub speaks another protocol")
+        return self._pull(pull.cursor, pull.limit)
 
     def _pull(self, cursor: int, limit: int) -> httpx.Response:
         after = [c for c in self.changes if c.cursor > cursor]

@@ -34,6 +34,8 @@ from tests.sync.client.units import client_of, observations, states
 from tests.sync.hub.hubkit import REPO, HubProcess
 from tests.sync.test_species_packs import file_digests, make_pack, zip_members
 
+pytestmark = pytest.mark.usefixtures("species_packs_removed")
+
 REAL_PACK = REPO / ".cache" / "fish" / "packs" / "default"
 PACK_FILE = "/species-packs/"
 

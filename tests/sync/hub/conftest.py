@@ -1,5 +1,12 @@
 """The hub tests' fixtures live in ``hubfixtures`` so other test packages can import them."""
 
-from tests.sync.hub.hubfixtures import api, hub_database, live_hub, other_api, site_slug
+from tests.sync.hub.hubfixtures import (
+    api,
+    hub_database,
+    live_hub,
+    other_api,
+    site_slug,
+    species_packs_removed,
+)
 
-__all__ = ["api", "hub_database", "live_hub", "other_api", "site_slug"]
+__all__ = ["api", "hub_database", "live_hub", "other_api", "site_slug", "species_packs_removed"]

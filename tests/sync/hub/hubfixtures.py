@@ -71,6 +71,17 @@ def site_slug() -> str:
 
 
 @pytest.fixture
+def species_packs_removed(hub_database: str) -> Iterator[None]:
+    """Remove the species packs a test publishes. Packs are hub-wide, not per site, and a new
+    site is told of the newest one: left behind, they would show up in other tests' sites."""
+    from sync.hub.models import SpeciesPack
+
+    before = set(SpeciesPack.objects.values_list("pk", flat=True))
+    yield
+    SpeciesPack.objects.exclude(pk__in=before).delete()
+
+
+@pytest.fixture
 def api(site_slug: str) -> Api:
     """A registered device of ``site_slug`` talking to the hub through Django's test client."""
     return Api.register_new(site_slug)

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from sync.protocol import OutboxEntry
+from sync.protocol import PROTOCOL_VERSION, OutboxEntry
 from tests.sync.hub.entries import batch
 
 REPO = Path(__file__).resolve().parents[3]
@@ -213,7 +213,8 @@ class Api:
         return self.post(self.site_path("push", site), body)
 
     def pull(self, cursor: int = 0, limit: int | None = None) -> dict[str, Any]:
-        params = {"cursor": cursor} | ({"limit": limit} if limit else {})
+        params = {"cursor": cursor, "protocol_version": PROTOCOL_VERSION}
+        params |= {"limit": limit} if limit else {}
         response = self.get(self.site_path("changes"), params)
         assert response.status_code == 200, response.content
         result: dict[str, Any] = response.json()

@@ -15,6 +15,8 @@ from sync.hub.models import Device, FishObservation, Person, Photo, Site
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
+pytestmark = pytest.mark.usefixtures("species_packs_removed")
+
 JPEG = b"\xff\xd8\xff\xe0" + bytes(200)
 
 

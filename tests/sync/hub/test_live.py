@@ -11,6 +11,7 @@ import httpx
 
 from sync.hub import auth
 from sync.hub.models import FishObservation
+from sync.protocol import PROTOCOL_VERSION
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import REPO, HubProcess
 
@@ -27,8 +28,10 @@ def test_push_and_pull_over_http(live_hub: HubProcess, site_slug: str) -> None:
     pushed = e.batch(device_id, [e.entry("fish_observation", "upsert", e.observation())])
     result = httpx.post(f"{base}/push", json=pushed.model_dump(mode="json"), headers=headers)
     assert result.json()["acknowledged"] == [str(pushed.entries[0].idempotency_key)]
-    changes = httpx.get(f"{base}/changes", params={"cursor": 0}, headers=headers).json()
-    assert [c["entity_uid"] for c in changes["changes"]] == [str(pushed.entries[0].entity_uid)]
+    params = {"cursor": 0, "protocol_version": PROTOCOL_VERSION}
+    changes = httpx.get(f"{base}/changes", params=params, headers=headers).json()
+    observations = [c for c in changes["changes"] if c["entity"] == "fish_observation"]
+    assert [c["entity_uid"] for c in observations] == [str(pushed.entries[0].entity_uid)]
     wrong = httpx.get(f"{base}/changes", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401 and wrong.json()["error"] == "unknown_token"
     schema = httpx.get(f"{live_hub.url}/api/schema/")

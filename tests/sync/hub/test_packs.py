@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
 from django.test import Client
 
 from sync.hub import review
@@ -19,6 +18,8 @@ from sync.hub.models import Site, SpeciesPack
 from sync.species_packs import PackArchiveError, archive_pack
 from tests.sync.hub.hubkit import REPO, Api
 from tests.sync.test_species_packs import make_pack, zip_members
+
+pytestmark = pytest.mark.usefixtures("species_packs_removed")
 
 
 def jaga_hub(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
@@ -145,12 +146,12 @@ def test_an_admin_upload_of_a_pack_archive_publishes_it(
     assert api.pull_all()[-1]["payload"]["sha256"] == hashlib.sha256(data).hexdigest()
 
 
-def test_a_site_created_after_a_pack_can_be_told_of_it(tmp_path: Path, site_slug: str) -> None:
+def test_a_site_created_after_a_pack_is_told_of_it(tmp_path: Path, site_slug: str) -> None:
     version = f"late.{site_slug}"
     review.publish_pack_archive(version, archive_pack(make_pack(tmp_path / "pack")))
+    assert not Site.objects.filter(slug=site_slug).exists()
     late = Api.register_new(site_slug)  # its site did not exist when the pack was announced
-    assert not [c for c in late.pull_all() if c["entity"] == "species_pack"]
-    with transaction.atomic():
-        review.announce_latest_species_pack(Site.objects.get(slug=site_slug))
     (announced,) = [c for c in late.pull_all() if c["entity"] == "species_pack"]
     assert announced["payload"]["version"] == version
+    Api.register_new(site_slug)  # a second device of that site: no second announcement
+    assert len([c for c in late.pull_all() if c["entity"] == "species_pack"]) == 1

@@ -172,6 +172,19 @@ def test_pull_pages_through_the_change_log_in_cursor_order(api: Api) -> None:
     assert pages[0]["changes"][0]["origin_device"] == api.device_id
 
 
+def test_pull_from_another_protocol_is_refused(api: Api) -> None:
+    api.push(e.entry("fish_observation", "upsert", e.observation()))
+    path = api.site_path("changes")
+    # A protocol-1 client sends no version: it cannot read version-2 changes (it would skip
+    # them and move its cursor past them), so it is refused like its pushes.
+    for params in ({"cursor": "0"}, {"cursor": "0", "protocol_version": "1"},
+                   {"cursor": "0", "protocol_version": str(PROTOCOL_VERSION + 1)}):  # fmt: skip
+        response = api.get(path, params)
+        assert (response.status_code, response.json()["error"]) == (400, "unsupported_protocol")
+        assert f"protocol {PROTOCOL_VERSION}, not" in response.json()["reason"]
+    assert len(api.pull(0)["changes"]) == 1
+
+
 def test_pull_refuses_bad_cursors(api: Api) -> None:
     for params in (
         {"cursor": "-1"},
