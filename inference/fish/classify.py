@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from inference.fish.export import INPUT_NAME, PROBABILITIES
+from inference.fish.graph_contract import INPUT_NAME, PROBABILITIES
 from inference.fish.images import (
     DEFAULT_GATE,
     INPUT_SIZE,

@@ -14,6 +14,7 @@ from inference.errors import InferenceError, InputError
 from inference.fish.calibrate import DEFAULT_KNOWN_ACCEPTANCE, DEFAULT_REVIEW_PRECISION
 from inference.fish.card import KNOWN_SOURCES, UNSPECIFIED, DataSource
 from inference.fish.config import FinetuneConfig, HeadConfig
+from inference.fish.taps import DEFAULT_TAPS, KNOWN_TAPS
 
 BACKBONE_ID = "efficientnet_lite0"
 _ALL_SETTINGS = {f.name for c in (HeadConfig, FinetuneConfig) for f in dataclasses.fields(c)}
@@ -47,6 +48,13 @@ def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
         type=int,
         default=4,
         help="head mode: augmented views per training image (0: none)",
+    )
+    train.add_argument(
+        "--taps",
+        nargs="+",
+        choices=KNOWN_TAPS,
+        default=list(DEFAULT_TAPS),
+        help="head mode: the backbone outputs the head reads, concatenated in this order",
     )
     train.add_argument("--hidden", type=int, default=0, help="head mode: hidden width (0: linear)")
     train.add_argument("--epochs", type=int, default=None)
@@ -150,7 +158,8 @@ def _run_train(args: argparse.Namespace) -> None:
     head = HeadConfig(**{"hidden": args.hidden, **epochs, **_settings(HeadConfig, args.set)})
     options = TrainOptions(
         data=args.data, out=args.out, holdout=tuple(args.holdout), seed=args.seed,
-        views=args.views, validation_fraction=args.validation_fraction, head=head,
+        views=args.views, taps=tuple(args.taps),
+        validation_fraction=args.validation_fraction, head=head,
         known_acceptance=args.known_acceptance, review_precision=args.review_precision,
         int8=not args.no_int8, name=args.name, version=args.version,
         source=_source(args.source, args.terms), command=_command_line(),
@@ -247,7 +256,7 @@ def _backbone(args: argparse.Namespace) -> Any:
     threads = ThreadBudget(args.threads) if args.threads else None
     session = Runtime(pack, threads=threads).session(BACKBONE_ID)
     cache = getattr(args, "cache", None) or default_cache_dir()
-    return Backbone(session, model.path, model.sha256, cache)
+    return Backbone(session, model.path, model.sha256, cache, args.threads)
 
 
 def _backbone_path(args: argparse.Namespace) -> Path:

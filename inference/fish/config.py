@@ -9,9 +9,13 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class HeadConfig:
     hidden: int = 0  # 0: a linear head; otherwise one hidden ReLU layer of this width
-    dropout: float = 0.2
+    # Dropout 0.5 and weight decay 0.1 (from 0.2 and 0.01) were chosen by grouped 5-fold
+    # cross-validation on the f4k seed-0 training split, never its validation split:
+    # CV top-1 0.9079 against 0.9051 with the old values, both on features + the last
+    # block's depthwise tap (see assets/fish/default/card.md).
+    dropout: float = 0.5
     learning_rate: float = 1e-3
-    weight_decay: float = 1e-2
+    weight_decay: float = 0.1
     epochs: int = 150
     batch_size: int = 128
     patience: int = 30
@@ -38,3 +42,8 @@ class FinetuneConfig:
     workers: int = min(8, os.cpu_count() or 1)  # augmentation runs on the CPU
     seed: int = 0
     max_steps: int | None = None  # a smoke test stops after this many optimiser steps
+    # 0 trains the whole network (the GPU recipe). k > 0 trains only the last k stages of
+    # blocks, the head convolution and the classifier; the frozen stages keep their ImageNet
+    # weights and BatchNorm statistics. On a CPU the last stage alone costs about a fifth of
+    # a full epoch (measured: 78 s against 385 s on the f4k training split, 2 shared cores).
+    train_stages: int = 0

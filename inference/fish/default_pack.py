@@ -6,6 +6,10 @@ head, float32 in base64), ``species.json``, ``thresholds.json``, ``card.md``,
 rebuilt FP32 model must have). The backbone comes from the model pack, so no weights of
 others and no images are in the repository. Rebuilding is deterministic: the same backbone
 and head give the same ONNX file, byte for byte, which :func:`build_from_head` checks.
+
+``jaga models install`` calls :func:`ensure_default_pack` once the backbone is in place, so a
+fresh install has a usable species pack (FP32; the INT8 model needs calibration photos, which
+an install does not have: ``jaga fish build-pack --calibration DIR`` adds it).
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from inference.fish.images import FloatArray, round_robin_batches
 from inference.fish.pack import (
     CARD_FILE,
     HEAD_FILE,
+    MANIFEST,
     MODEL_FILES,
     SPECIES_FILE,
     THRESHOLDS_FILE,
     TRAINING_FILE,
     SpeciesPack,
+    load_pack,
     write_pack,
 )
 from inference.pack.files import sha256_of
@@ -96,6 +102,38 @@ def build_from_head(
         )  # fmt: skip
 
 
+def ensure_default_pack(
+    backbone: Path, root: Path, *, assets: Path = DEFAULT_ASSETS, force: bool = False
+) -> str:
+    """Build the default pack into ``root`` unless it is already this head's, verified.
+
+    Returns ``"built"`` or ``"up to date"``. A pack that fails verification (a damaged or
+    altered file) is rebuilt; a build that fails leaves whatever was in ``root`` untouched.
+    """
+    if not force and is_current(root, assets):
+        return "up to date"
+    build_from_head(assets, root, backbone)
+    return "built"
+
+
+def is_current(root: Path, assets: Path = DEFAULT_ASSETS) -> bool:
+    """Whether ``root`` holds a verified pack built from exactly these assets."""
+    if not (root / MANIFEST).exists():
+        return False
+    try:
+        pack = load_pack(root)
+        info = _read_info(assets)
+        kept = {name: sha256_of(assets / name) for name in _KEPT}
+    except (SpeciesPackError, OSError):
+        return False
+    return (
+        pack.version == info["version"]
+        and pack.backbone_sha256 == info["backbone_sha256"]
+        and pack.sha256.get(MODEL_FILES["fp32"]) == info["fp32_sha256"]
+        and all(pack.sha256.get(name) == digest for name, digest in kept.items())
+    )
+
+
 def convert(sources: Mapping[str, Path], output: Path, options: Mapping[str, object]) -> None:
     """A converter in the pack installer's shape: backbone ONNX + head + thresholds -> ONNX."""
     if options or set(sources) != {"backbone", "head", "thresholds"}:
@@ -115,10 +153,10 @@ def calibration_images(root: Path, limit: int = CALIBRATION_IMAGES) -> list[Floa
 
 def installed_default_pack() -> Path:
     root = default_pack_dir() / INSTALLED_FOLDER
-    if not (root / "manifest.json").exists():
+    if not (root / MANIFEST).exists():
         raise SpeciesPackError(
-            f"no default species pack in {root}; build it with: "
-            f"jaga fish build-pack --head {DEFAULT_ASSETS} --out {root}"
+            f"no default species pack in {root}; build it with: jaga models install "
+            f"(or: jaga fish build-pack --head {DEFAULT_ASSETS} --out {root})"
         )
     return root
 

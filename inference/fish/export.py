@@ -5,6 +5,10 @@ installer can rebuild a pack from the backbone and a head file with ``onnx`` alo
 result is the same file, byte for byte, on every machine. The temperature is inside the
 graph: ``probabilities`` are already calibrated.
 
+The head reads the backbone taps it names (:mod:`inference.fish.taps`): their pooling nodes
+are added to the backbone graph here, the same surgery the training run's feature extractor
+used, so the pack computes the head's input exactly as training did.
+
 Graph contract: input ``input`` float32 ``[N, 3, 224, 224]`` RGB 0-255; outputs ``features``
 ``[N, 1280]`` (the backbone's, for retrieval and drift checks), ``species_logits`` ``[N, C]``
 (calibrated logits) and ``probabilities`` ``[N, C]``.
@@ -20,26 +24,34 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from inference.fish.errors import SpeciesPackError
+from inference.fish.graph_contract import (
+    FEATURES,
+    INPUT_NAME,
+    OUTPUTS,
+    PROBABILITIES,
+    SPECIES_LOGITS,
+)
 from inference.fish.head import HeadWeights
 from inference.fish.images import FloatArray
+from inference.fish.taps import PLAIN, output_name, tapped_backbone
 
-INPUT_NAME = "input"
-FEATURES = "features"
-SPECIES_LOGITS = "species_logits"
-PROBABILITIES = "probabilities"
-OUTPUTS = (FEATURES, SPECIES_LOGITS, PROBABILITIES)
 CALIBRATION_PERCENTILE = 99.99
 _HEAD = "head/"  # prefix of every head tensor and node, so nothing clashes with the backbone
 
 
 def head_graph(head: HeadWeights, temperature: float, like: onnx.ModelProto) -> onnx.ModelProto:
-    """The head (standardise, layers, / T, softmax) as a model with ``like``'s opset and IR."""
+    """The head (concatenate its taps, standardise, layers, / T, softmax) as a model with
+    ``like``'s opset and IR. A head that reads ``features`` alone takes it directly."""
     inits = [
         _tensor("mean", head.mean),
         _tensor("scale", head.scale),
         _tensor("temperature", np.array(temperature, dtype=np.float32)),
     ]
-    nodes = [
+    nodes = []
+    if head.inputs != PLAIN:
+        tap_inputs = [_tap_input(tap) for tap in head.inputs]
+        nodes.append(helper.make_node("Concat", tap_inputs, [f"{_HEAD}features"], axis=1))
+    nodes += [
         helper.make_node("Sub", [f"{_HEAD}features", f"{_HEAD}mean"], [f"{_HEAD}centred"]),
         helper.make_node("Mul", [f"{_HEAD}centred", f"{_HEAD}scale"], [f"{_HEAD}x0"]),
     ]
@@ -59,6 +71,8 @@ def head_graph(head: HeadWeights, temperature: float, like: onnx.ModelProto) -> 
     for node in nodes:
         node.name = _HEAD + node.output[0].removeprefix(_HEAD)
     inputs = [_batch_of(f"{_HEAD}features", head.n_features)]
+    if head.inputs != PLAIN:
+        inputs = [_batch_of(_tap_input(tap), None) for tap in head.inputs]
     outputs = [_batch_of(name, head.n_classes) for name in (SPECIES_LOGITS, PROBABILITIES)]
     graph = helper.make_graph(nodes, "species_head", inputs, outputs, initializer=inits)
     model = helper.make_model(graph, opset_imports=list(like.opset_import))
@@ -69,13 +83,16 @@ def head_graph(head: HeadWeights, temperature: float, like: onnx.ModelProto) -> 
 def species_model(
     backbone: onnx.ModelProto, head: HeadWeights, temperature: float
 ) -> onnx.ModelProto:
-    """Backbone + head as one graph; the ImageNet classifier is pruned away."""
+    """Backbone (with the head's taps) + head as one graph; the ImageNet classifier is pruned."""
     outputs = [output.name for output in backbone.graph.output]
     if FEATURES not in outputs or [i.name for i in backbone.graph.input] != [INPUT_NAME]:
         raise SpeciesPackError(f"the backbone must map '{INPUT_NAME}' to '{FEATURES}'")
+    io_map = [(FEATURES, f"{_HEAD}features")]
+    if head.inputs != PLAIN:
+        io_map = [(output_name(tap), _tap_input(tap)) for tap in head.inputs]
     merged = onnx.compose.merge_models(
-        backbone, head_graph(head, temperature, backbone),
-        io_map=[(FEATURES, f"{_HEAD}features")], outputs=list(OUTPUTS),
+        tapped_backbone(backbone, head.inputs), head_graph(head, temperature, backbone),
+        io_map=io_map, outputs=list(OUTPUTS),
         name="jaga_fish_species", producer_name="jaga", producer_version="1",
     )  # fmt: skip
     pruned = onnx.utils.Extractor(merged).extract_model([INPUT_NAME], list(OUTPUTS))
@@ -148,9 +165,14 @@ def nodes_after_features(model: onnx.ModelProto) -> list[str]:
     return [node.name for i, node in enumerate(nodes) if i not in needed]
 
 
-def _batch_of(name: str, width: int) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", width])
+def _batch_of(name: str, width: int | None) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", width or "C_" + name])
 
 
 def _tensor(name: str, array: FloatArray) -> TensorProto:
     return numpy_helper.from_array(np.asarray(array, dtype=np.float32), _HEAD + name)
+
+
+def _tap_input(tap: str) -> str:
+    """The head graph's input for one tap (distinct from the concatenated ``head/features``)."""
+    return f"{_HEAD}in/{output_name(tap)}"

@@ -3,7 +3,8 @@
 Head training reads every training image several times (the plain view and a few augmented
 views) across many runs; the backbone pass dominates, so its output is cached, keyed by the
 backbone file's sha256, the preprocessing and augmentation versions, the view number and the
-image's content hash. A changed image, backbone or recipe simply misses the cache.
+image's content hash, and the backbone taps concatenated (:mod:`inference.fish.taps`). A
+changed image, backbone, taps or recipe simply misses the cache.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from inference.fish.images import (
     read_bytes,
     to_batch,
 )
+from inference.fish.taps import PLAIN
 
 log = logging.getLogger(__name__)
 ENV_CACHE_DIR = "JAGA_CACHE_DIR"
@@ -64,8 +66,10 @@ class Screened:
 
 
 class FeatureCache:
-    def __init__(self, root: Path, backbone_sha256: str) -> None:
+    def __init__(self, root: Path, backbone_sha256: str, taps: tuple[str, ...] = PLAIN) -> None:
         self.root = root / backbone_sha256[:16] / PREPROCESS_VERSION
+        if taps != PLAIN:  # the backbone's plain features keep the folder they always had
+            self.root = self.root / "+".join(taps)
 
     def _path(self, content_sha256: str, view: int) -> Path:
         folder = "plain" if view == 0 else f"{AUGMENT_VERSION}-{view}"

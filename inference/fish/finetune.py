@@ -27,6 +27,7 @@ from inference.fish import export
 from inference.fish.augment import augmented_view
 from inference.fish.config import FinetuneConfig
 from inference.fish.errors import SpeciesPackError
+from inference.fish.graph_contract import INPUT_NAME, OUTPUTS
 from inference.fish.images import UInt8Image, letterbox, read_image
 from inference.fish.metrics import IntArray
 from inference.fish.pack import MODEL_FILES, SpeciesPack
@@ -170,7 +171,19 @@ def _initial_net(pth: Path, n_classes: int, config: FinetuneConfig) -> SpeciesNe
     for module in backbone.modules():
         if isinstance(module, nn.BatchNorm2d):
             module.momentum = config.bn_momentum
+    if config.train_stages:
+        for module in frozen_modules(backbone, config.train_stages):
+            module.requires_grad_(False)
     return SpeciesNet(backbone)
+
+
+def frozen_modules(backbone: nn.Module, train_stages: int) -> list[nn.Module]:
+    """What a partial fine-tune leaves as it is: the stem and all but the last stages."""
+    stages = list(backbone.get_submodule("blocks").children())
+    if not 0 < train_stages <= len(stages):
+        raise SpeciesPackError(f"train_stages must be 1 to {len(stages)}, not {train_stages}")
+    stem = [backbone.get_submodule("conv_stem"), backbone.get_submodule("bn1")]
+    return stem + stages[: len(stages) - train_stages]
 
 
 class _Step:
@@ -198,6 +211,9 @@ class _Step:
 
     def epoch(self, loader: DataLoader[tuple[torch.Tensor, int]]) -> None:
         self.net.train()
+        if self.config.train_stages:  # frozen BatchNorm keeps its ImageNet statistics
+            for module in frozen_modules(self.net.backbone, self.config.train_stages):
+                module.eval()
         for images, labels in loader:
             pixels = images.to(self.device).permute(0, 3, 1, 2).float()
             cuda = self.device.type == "cuda"
@@ -232,7 +248,7 @@ def export_models(
     models = {"fp32": folder / MODEL_FILES["fp32"]}
     example = torch.zeros(2, 3, 224, 224)  # batch 2, so the batch cannot be fixed at 1
     program = torch.onnx.export(
-        net, (example,), input_names=[export.INPUT_NAME], output_names=list(export.OUTPUTS),
+        net, (example,), input_names=[INPUT_NAME], output_names=list(OUTPUTS),
         dynamic_shapes={"pixels": {0: torch.export.Dim("N", min=1, max=1024)}},
         opset_version=OPSET, dynamo=True, optimize=True, verbose=False,
     )  # fmt: skip
@@ -249,7 +265,7 @@ def export_models(
 def _optimiser(backbone: nn.Module, config: FinetuneConfig) -> torch.optim.AdamW:
     head = list(backbone.get_classifier().parameters())  # type: ignore[operator]
     head_ids = {id(p) for p in head}
-    body = [p for p in backbone.parameters() if id(p) not in head_ids]
+    body = [p for p in backbone.parameters() if id(p) not in head_ids and p.requires_grad]
     return torch.optim.AdamW(
         [{"params": body, "lr": config.backbone_lr}, {"params": head, "lr": config.head_lr}],
         weight_decay=config.weight_decay,

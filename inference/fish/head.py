@@ -1,9 +1,11 @@
 """The species head's weights as plain numpy, and their small file format.
 
-A head is ``standardise -> [Linear -> ReLU]* -> Linear``. It is stored as JSON with each
-array as base64 of little-endian float32 and its shape, plus the sha256 of the backbone it
-was trained on: small enough for the repository, exact to the bit, and readable without
-torch, so the installer can build the pack's ONNX from it with ``onnx`` alone.
+A head is ``standardise -> [Linear -> ReLU]* -> Linear`` over the concatenation of the
+backbone taps it names (:mod:`inference.fish.taps`). It is stored as JSON with each array as
+base64 of little-endian float32 and its shape, plus the taps and the sha256 of the backbone
+it was trained on: small enough for the repository, exact to the bit, and readable without
+torch, so the installer can build the pack's ONNX from it with ``onnx`` alone. A file
+without ``inputs`` (written before taps existed) reads ``features`` alone.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from inference.fish.errors import SpeciesPackError
 from inference.fish.images import FloatArray
+from inference.fish.taps import PLAIN, check_taps
 
 HEAD_FORMAT = "jaga-fish-head"
 HEAD_SCHEMA = 1
@@ -30,8 +33,13 @@ class HeadWeights:
     scale: FloatArray  # [F] 1 / std
     layers: tuple[tuple[FloatArray, FloatArray], ...]  # (weight [out, in], bias [out])
     backbone_sha256: str
+    inputs: tuple[str, ...] = PLAIN  # the backbone taps, concatenated in this order
 
     def __post_init__(self) -> None:
+        try:
+            check_taps(self.inputs)
+        except SpeciesPackError as exc:
+            raise ValueError(str(exc)) from None
         width = self.mean.shape[0]
         if self.scale.shape != (width,) or not self.layers:
             raise ValueError("a head needs a mean and scale of one width, and one layer or more")
@@ -74,6 +82,7 @@ def head_to_json(head: HeadWeights) -> str:
         "format": HEAD_FORMAT,
         "schema": HEAD_SCHEMA,
         "backbone_sha256": head.backbone_sha256,
+        "inputs": list(head.inputs),
         "mean": _encode(head.mean),
         "scale": _encode(head.scale),
         "layers": [{"weight": _encode(w), "bias": _encode(b)} for w, b in head.layers],
@@ -87,8 +96,13 @@ def head_from_json(text: str, source: str = "head") -> HeadWeights:
         if body.get("format") != HEAD_FORMAT or body.get("schema") != HEAD_SCHEMA:
             raise ValueError(f"not a {HEAD_FORMAT} schema {HEAD_SCHEMA} file")
         layers = tuple((_decode(la["weight"]), _decode(la["bias"])) for la in body["layers"])
+        inputs = tuple(str(name) for name in body.get("inputs", PLAIN))
         return HeadWeights(
-            _decode(body["mean"]), _decode(body["scale"]), layers, str(body["backbone_sha256"])
+            _decode(body["mean"]),
+            _decode(body["scale"]),
+            layers,
+            str(body["backbone_sha256"]),
+            inputs,
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise SpeciesPackError(f"{source} is not a valid species head: {exc}") from exc

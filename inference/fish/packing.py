@@ -35,6 +35,7 @@ from inference.fish.pack import (
     write_pack,
 )
 from inference.fish.summary import classification_summary, open_set_summary, worst_recall
+from inference.fish.taps import DEFAULT_TAPS
 from inference.fish.trainset import PreparedData
 
 Progress = Callable[[str], None]
@@ -48,6 +49,7 @@ class TrainOptions:
     holdout: tuple[str, ...] = ()
     seed: int = 0
     views: int = 4  # head mode: augmented views per training image whose features are cached
+    taps: tuple[str, ...] = DEFAULT_TAPS  # head mode: the backbone outputs the head reads
     validation_fraction: float = 0.2
     head: HeadConfig = field(default_factory=HeadConfig)
     known_acceptance: float = DEFAULT_KNOWN_ACCEPTANCE

@@ -1,7 +1,9 @@
 """``jaga fish train --mode head``: backbone features -> head -> calibration -> species pack.
 
 The backbone is the installed pack's EfficientNet-Lite0 run by ONNX Runtime, so what the
-head learns from is exactly what the exported pack computes on the device.
+head learns from is exactly what the exported pack computes on the device. A head that reads
+more than the backbone's ``features`` (:mod:`inference.fish.taps`) gets them from a tapped
+copy of the same file, built by the surgery the pack's export uses.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from inference.fish import export
 from inference.fish.config import HeadConfig
 from inference.fish.errors import SpeciesPackError
 from inference.fish.features import BackboneFeatures, FeatureCache, FeatureSession
+from inference.fish.graph_contract import INPUT_NAME, PROBABILITIES
 from inference.fish.head import HeadWeights
 from inference.fish.images import letterbox, read_image, to_batch
 from inference.fish.metrics import softmax
@@ -30,6 +33,7 @@ from inference.fish.packing import (
     calibration_batches,
     write_species_pack,
 )
+from inference.fish.taps import PLAIN, TappedSession, check_taps
 from inference.fish.train_head import train_head
 from inference.fish.trainset import PreparedData, feature_sets, prepare
 
@@ -38,10 +42,14 @@ PARITY_TOLERANCE = 1e-4  # exported probabilities vs the numpy head on the same 
 
 @dataclass(frozen=True)
 class Backbone:
-    session: FeatureSession
+    session: FeatureSession  # the installed model's session: gives ``features`` alone
     path: Path
     sha256: str
     cache_dir: Path | None
+    threads: int | None = None  # for the tapped session, when the head reads taps
+
+    def session_for(self, taps: tuple[str, ...]) -> FeatureSession:
+        return self.session if taps == PLAIN else TappedSession(self.path, taps, self.threads)
 
 
 def train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progress) -> SpeciesPack:
@@ -53,15 +61,16 @@ def train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progres
     )  # fmt: skip
     for path, reason in data.rejected:
         progress(f"skipped {path}: {reason}")
-    cache = FeatureCache(backbone.cache_dir, backbone.sha256) if backbone.cache_dir else None
-    extractor = BackboneFeatures(backbone.session, cache, progress=progress)
+    taps = check_taps(options.taps)
+    cache = FeatureCache(backbone.cache_dir, backbone.sha256, taps) if backbone.cache_dir else None
+    extractor = BackboneFeatures(backbone.session_for(taps), cache, progress=progress)
     features = feature_sets(data, extractor, options.views, progress)
     feature_seconds = time.perf_counter() - started
     config = HeadConfig(**{**asdict(options.head), "seed": options.seed})
     progress(f"training the head on {len(features.train[1])} feature vectors")
     trained = train_head(
         features.train, features.validation, n_classes=len(data.known),
-        backbone_sha256=backbone.sha256, config=config, progress=progress,
+        backbone_sha256=backbone.sha256, config=config, progress=progress, inputs=taps,
     )  # fmt: skip
     head = trained.weights
     unknown = features.unknown
@@ -74,6 +83,7 @@ def train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progres
         models = write_models(
             Path(scratch), backbone.path, head,
             temperature=assessment.thresholds.temperature, data=data, options=options,
+            extractor=extractor,
         )  # fmt: skip
         timings = {
             "features_seconds": round(feature_seconds, 1),
@@ -81,7 +91,7 @@ def train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progres
             "total_seconds": round(time.perf_counter() - started, 1),
         }
         details = {
-            "augmented_views": options.views, "best_epoch": trained.best_epoch,
+            "augmented_views": options.views, "taps": list(taps), "best_epoch": trained.best_epoch,
             "epochs_run": len(trained.history), "head": asdict(config), "timings": timings,
         }  # fmt: skip
         result = Trained("head", models, backbone.sha256, details, head)
@@ -96,11 +106,12 @@ def write_models(
     temperature: float,
     data: PreparedData,
     options: TrainOptions,
+    extractor: BackboneFeatures,
 ) -> dict[str, Path]:
     models = {"fp32": folder / MODEL_FILES["fp32"]}
     graph = export.species_model(onnx.load(backbone_path), head, temperature)
     export.save_model(graph, models["fp32"])
-    check_parity(models["fp32"], data, head, temperature)
+    check_parity(models["fp32"], data, head, temperature, extractor)
     if options.int8:
         models["int8"] = folder / MODEL_FILES["int8"]
         batches = calibration_batches(data, options.calibration_images)
@@ -108,17 +119,21 @@ def write_models(
     return models
 
 
-def check_parity(model: Path, data: PreparedData, head: HeadWeights, temperature: float) -> None:
-    """The exported graph must give the head's probabilities; a few images prove it."""
+def check_parity(
+    model: Path,
+    data: PreparedData,
+    head: HeadWeights,
+    temperature: float,
+    extractor: BackboneFeatures,
+) -> None:
+    """The exported graph must give the head's probabilities on the features training saw
+    (taps included); a few images prove it."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    sample = data.validation[:4]
-    pixels = to_batch([letterbox(read_image(data.dataset.samples[i].path)) for i in sample])
-    features, probabilities = session.run(
-        [export.FEATURES, export.PROBABILITIES], {export.INPUT_NAME: pixels}
-    )
-    expected = softmax(head.logits(features) / temperature)
+    images = [letterbox(read_image(data.dataset.samples[i].path)) for i in data.validation[:4]]
+    (probabilities,) = session.run([PROBABILITIES], {INPUT_NAME: to_batch(images)})
+    expected = softmax(head.logits(extractor.of_images(images)) / temperature)
     worst = float(np.abs(expected - probabilities).max())
     if worst > PARITY_TOLERANCE:
         raise SpeciesPackError(f"exported pack differs from the trained head by {worst:.2e}")

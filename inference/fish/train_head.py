@@ -21,9 +21,14 @@ from torch import nn
 from inference.fish.config import HeadConfig
 from inference.fish.head import HeadWeights
 from inference.fish.images import FloatArray
+from inference.fish.taps import PLAIN
 
 IntArray = npt.NDArray[np.int64]
-STD_FLOOR = 1e-6  # a feature that never varies in training is left unscaled, not divided by 0
+# A feature that (nearly) never varies in training is not blown up by standardising: some
+# ReLU6 channels of the depthwise tap are almost always 0, and dividing by their tiny training
+# spread turned a small value on a new image into a huge logit (seen on a few-track data set:
+# confidently wrong, and temperature scaling driven to its bound). GAP features spread ~0.3.
+STD_FLOOR = 1e-2
 
 
 @dataclass(frozen=True)
@@ -74,14 +79,14 @@ class _Head(nn.Module):
         logits: torch.Tensor = self.body(standardised)
         return logits
 
-    def to_weights(self, backbone_sha256: str) -> HeadWeights:
+    def to_weights(self, backbone_sha256: str, inputs: tuple[str, ...]) -> HeadWeights:
         linears = [m for m in self.body if isinstance(m, nn.Linear)]
         layers = tuple(
             (m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linears
         )
         mean = self.get_buffer("mean").numpy().copy()
         scale = self.get_buffer("scale").numpy().copy()
-        return HeadWeights(mean, scale, layers, backbone_sha256)
+        return HeadWeights(mean, scale, layers, backbone_sha256, inputs)
 
 
 def train_head(
@@ -92,6 +97,7 @@ def train_head(
     backbone_sha256: str,
     config: HeadConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    inputs: tuple[str, ...] = PLAIN,
 ) -> TrainedHead:
     started = time.perf_counter()
     config = config or HeadConfig()
@@ -116,7 +122,7 @@ def train_head(
         if epoch - best_epoch >= config.patience:
             break
     model.load_state_dict(best_state)
-    weights = model.eval().to_weights(backbone_sha256)
+    weights = model.eval().to_weights(backbone_sha256, inputs)
     return TrainedHead(weights, best_epoch, tuple(history), time.perf_counter() - started)
 
 

@@ -4,6 +4,9 @@ A model is either fully installed (its file in place *and* its record written) o
 all: the record is removed before the file is replaced and written again after, the
 conversion writes to a temporary sibling that is always cleaned up, and an interrupted
 install (Ctrl-C, a crash) leaves at worst a model reported as missing.
+
+Installing the fish backbone also builds the default fish species pack on it (from the head
+kept in ``assets/fish/default``), so a fresh install can classify fish straight away.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from inference.pack.sources import SourceFetcher
 
 log = logging.getLogger(__name__)
 CARDS_DIR = Path(__file__).resolve().parents[2] / "assets" / "model_cards"
+FISH_BACKBONE_ID = "efficientnet_lite0"
+FISH_DEFAULT_ID = "fish-default"  # the species pack in install reports (folder: same name)
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,20 @@ def install(
     for index, spec in enumerate(specs, start=1):
         progress(f"[{index}/{len(specs)}] {spec.id}")
         outcomes.append(_install_one(pack, spec, fetcher, force=force))
+    if any(spec.id == FISH_BACKBONE_ID for spec in specs):
+        progress(f"[+] {FISH_DEFAULT_ID} species pack")
+        outcomes.append(install_fish_default(pack, force=force))
     return outcomes
+
+
+def install_fish_default(pack: ModelPack, *, force: bool = False) -> InstallOutcome:
+    """Build (or confirm) the default fish species pack on the installed backbone."""
+    from inference.fish.default_pack import INSTALLED_FOLDER, ensure_default_pack
+
+    started = time.perf_counter()
+    backbone = pack.model(FISH_BACKBONE_ID).path  # checked against its install record
+    action = ensure_default_pack(backbone, pack.root / INSTALLED_FOLDER, force=force)
+    return InstallOutcome(FISH_DEFAULT_ID, action, time.perf_counter() - started)
 
 
 def _install_one(

@@ -11,7 +11,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from inference.fish.errors import SpeciesPackError
-from inference.fish.export import PROBABILITIES, SPECIES_LOGITS, head_graph
+from inference.fish.export import head_graph
+from inference.fish.graph_contract import PROBABILITIES, SPECIES_LOGITS
 from inference.fish.head import HeadWeights, head_from_json, head_to_json
 from inference.fish.metrics import softmax
 

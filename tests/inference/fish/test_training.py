@@ -9,8 +9,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from inference.fish import export
 from inference.fish.config import HeadConfig
+from inference.fish.graph_contract import OUTPUTS, PROBABILITIES
 from inference.fish.head import load_head
 from inference.fish.images import letterbox, read_image, to_batch
 from inference.fish.metrics import softmax
@@ -57,7 +57,7 @@ def test_exported_graph_is_backbone_plus_head_with_the_temperature_inside(
 ) -> None:
     head = load_head(trained_pack.root / HEAD_FILE)
     session = ort.InferenceSession(str(trained_pack.model_path("fp32")))
-    assert [o.name for o in session.get_outputs()] == list(export.OUTPUTS)
+    assert [o.name for o in session.get_outputs()] == list(OUTPUTS)
     paths = sorted(Path(trained_pack.training()["data"]["root"]).glob("fish_04/*.png"))[:3]
     pixels = to_batch([letterbox(read_image(p)) for p in paths])
     features, logits, probabilities = session.run(None, {"input": pixels})
@@ -72,7 +72,7 @@ def test_int8_model_is_smaller_and_mostly_agrees(trained_pack: SpeciesPack) -> N
     paths = sorted(Path(trained_pack.training()["data"]["root"]).glob("*/*.png"))[::3]
     pixels = to_batch([letterbox(read_image(p)) for p in paths])
     top = [
-        ort.InferenceSession(str(m)).run([export.PROBABILITIES], {"input": pixels})[0].argmax(1)
+        ort.InferenceSession(str(m)).run([PROBABILITIES], {"input": pixels})[0].argmax(1)
         for m in (fp32, int8)
     ]
     assert np.mean(top[0] == top[1]) >= 0.8
