@@ -9,6 +9,7 @@ comparing what the device unpacked with it byte for byte.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,7 +37,8 @@ from tests.sync.test_species_packs import file_digests, make_pack, zip_members
 
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
 
-REAL_PACK = REPO / ".cache" / "fish" / "packs" / "default"
+# The default species pack `jaga models install` builds (scripts/test.sh sets JAGA_MODELS_DIR).
+REAL_PACK = Path(os.environ.get("JAGA_MODELS_DIR", REPO / ".cache" / "models")) / "fish-default"
 PACK_FILE = "/species-packs/"
 
 
@@ -220,7 +222,7 @@ def pack_source(kind: str, tmp_path: Path) -> Path:
     if kind == "fake":
         return make_pack(tmp_path / "pack", seed=5)
     if not (REAL_PACK / "manifest.json").is_file():
-        pytest.skip(f"no pack built by `jaga fish train` in {REAL_PACK}")
+        pytest.skip(f"no species pack built by `jaga models install` in {REAL_PACK}")
     return REAL_PACK
 
 
