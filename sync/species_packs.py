@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from sync.durable import fsync_directory
 from sync.errors import SyncError
 
 MANIFEST = "manifest.json"
@@ -307,11 +308,7 @@ def _sync_tree(folder: Path, *, recurse: bool = True) -> None:
     folders = [Path(root) for root, _, _ in os.walk(folder)] if recurse else [folder]
     for path in folders:
         with contextlib.suppress(OSError):
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_directory(path)
 
 
 def _swap_into_place(staging: Path, destination: Path) -> None:

@@ -14,6 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
+from sync.durable import fsync_directory
 from sync.errors import StoreCorruptError, StoreExistsError
 from sync.store import keys
 from sync.store.clock import Clock, SystemClock
@@ -36,7 +37,7 @@ def backup(store: Store, destination: Path, *, operator: str) -> int:
     _fsync_file(partial)
     keys.write_header(destination, KeyHeader(current=store.header.current))
     partial.replace(destination)
-    keys.fsync_directory(destination.parent)
+    fsync_directory(destination.parent)
     size = destination.stat().st_size
     store.audit.record(
         actor=operator, action="store.backed_up", subject=destination.name, details={"bytes": size}
@@ -78,7 +79,7 @@ def restore(
     keys.write_header(target, keys.read_header(partial))
     partial.replace(target)
     keys.header_path(partial).unlink()
-    keys.fsync_directory(target.parent)
+    fsync_directory(target.parent)
     with Store.open(target, source, clock=clock, config=config) as store:
         store.audit.record(
             actor=operator,

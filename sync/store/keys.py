@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from sync.durable import fsync_directory
 from sync.errors import KeySourceError, NotAStoreError, StoreIOError, WrongKeyError
 
 _log = logging.getLogger(__name__)
@@ -213,15 +214,6 @@ def write_header(db_path: Path, header: KeyHeader) -> None:
         fsync_directory(path.parent)
     except OSError as error:
         raise StoreIOError(f"cannot write the key header {path}: {error}") from error
-
-
-def fsync_directory(folder: Path) -> None:
-    """Make a rename inside ``folder`` durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _key_for(slot: KeySlot, source: KeySource) -> bytes:

@@ -4,9 +4,18 @@ from tests.sync.hub.hubfixtures import (
     api,
     hub_database,
     live_hub,
+    operator,
     other_api,
     site_slug,
     species_packs_removed,
 )
 
-__all__ = ["api", "hub_database", "live_hub", "other_api", "site_slug", "species_packs_removed"]
+__all__ = [
+    "api",
+    "hub_database",
+    "live_hub",
+    "operator",
+    "other_api",
+    "site_slug",
+    "species_packs_removed",
+]

@@ -19,6 +19,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,6 +80,20 @@ def species_packs_removed(hub_database: str) -> Iterator[None]:
     before = set(SpeciesPack.objects.values_list("pk", flat=True))
     yield
     SpeciesPack.objects.exclude(pk__in=before).delete()
+
+
+@pytest.fixture
+def operator() -> Any:
+    """A logged-in superuser in Django's test client (the hub's admin)."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    user, _ = User.objects.get_or_create(
+        username="operator", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from sync.hub import review
@@ -18,16 +17,6 @@ from tests.sync.hub.hubkit import Api
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(200)
-
-
-@pytest.fixture
-def operator() -> Client:
-    user, _ = User.objects.get_or_create(
-        username="operator", defaults={"is_staff": True, "is_superuser": True}
-    )
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _messages(response: Any) -> str:

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -32,16 +31,6 @@ def jaga_hub(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
         check=False,
         cwd=REPO,
     )
-
-
-@pytest.fixture
-def operator() -> Client:
-    user, _ = User.objects.get_or_create(
-        username="operator", defaults={"is_staff": True, "is_superuser": True}
-    )
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_publish_pack_stores_the_archive_announces_it_and_serves_it(
