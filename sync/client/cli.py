@@ -1,4 +1,4 @@
-"""``jaga sync now | status | register``: the sync client from a shell or a timer.
+"""``jaga sync now | status | register | requeue``: the sync client from a shell or a timer.
 
 The store is opened as ``jaga store`` opens it (``--db``, ``--key-file`` or
 ``$JAGA_STORE_PASSPHRASE``). The hub's URL and the device's identity come from the
@@ -7,7 +7,8 @@ The token is never printed, and never taken from the command line; a registratio
 read from ``$JAGA_SYNC_CODE`` or a prompt, for the same reason. A species pack the hub
 announced is unpacked into ``<store folder>/species-packs/<version>`` (or under
 ``$JAGA_SPECIES_PACKS_DIR``); ``now`` says when one was installed or why not, and ``status``
-shows the announced and installed versions.
+shows the announced and installed versions. ``requeue`` sends quarantined entries again once
+their cause is fixed, named by the ``#SEQUENCE`` that ``status`` shows or ``--all``.
 
 Exit codes: 0 done, 1 the sync failed or was paused (the message says why and what to do).
 """
@@ -45,6 +46,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     now.set_defaults(handler=_reporting(_now))
     status = commands.add_parser("status", parents=[common], help="what waits, what failed")
     status.set_defaults(handler=_reporting(_status))
+    requeue = commands.add_parser(
+        "requeue", parents=[common], help="send quarantined entries again once fixed"
+    )
+    requeue.add_argument(
+        "sequences",
+        nargs="*",
+        type=_sequence,
+        metavar="SEQUENCE",
+        help="entries as `jaga sync status` lists them (#12 or 12)",
+    )
+    requeue.add_argument("--all", action="store_true", help="every quarantined entry")
+    requeue.set_defaults(handler=_reporting(_requeue))
     enrol = commands.add_parser(
         "register",
         parents=[common],
@@ -147,6 +160,31 @@ def _status(args: argparse.Namespace) -> int:
     with _open_store(args) as store:
         print("\n".join(read_status(store, os.environ).lines()))
     return 0
+
+
+def _requeue(args: argparse.Namespace) -> int:
+    from sync.client.ledger import requeue_quarantined
+
+    if args.all == bool(args.sequences):
+        raise SystemExit("jaga: error: name the entries to requeue (#SEQUENCE) or pass --all")
+    with _open_store(args) as store:
+        chosen = None if args.all else args.sequences
+        moved = requeue_quarantined(store, chosen, operator=_operator())
+    print(f"requeued {moved} quarantined entries; the next sync sends them")
+    return 0
+
+
+def _sequence(text: str) -> int:
+    """An outbox sequence as ``jaga sync status`` prints it, ``#12``, or bare, ``12``."""
+    digits = text.removeprefix("#")
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"not an outbox sequence (#12): {text!r}")
+    return int(digits)
+
+
+def _operator() -> str:
+    """Who ran the command, for the audit trail (as ``jaga store`` names its operator)."""
+    return f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or os.getuid()}"
 
 
 def _register(args: argparse.Namespace) -> int:

@@ -31,6 +31,9 @@ FACE_IMAGES_ENV = "JAGA_SYNC_FACE_IMAGES"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# Sends after which an entry the hub still refuses as retryable is quarantined: a conflict
+# that passes clears in a few syncs; one that lasts this long needs an operator.
+MAX_RETRYABLE_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Tuning:
     max_batches_per_sync: int = 200
     max_pages_per_sync: int = 200
     max_uploads_per_sync: int = 50
+    max_retryable_attempts: int = MAX_RETRYABLE_ATTEMPTS
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_entries <= MAX_BATCH_ENTRIES:
@@ -65,6 +69,8 @@ class Tuning:
             raise ValueError("timeouts must be positive")
         if min(self.max_batches_per_sync, self.max_pages_per_sync, self.max_uploads_per_sync) < 1:
             raise ValueError("per-sync limits must be at least 1")
+        if self.max_retryable_attempts < 1:
+            raise ValueError("max_retryable_attempts must be at least 1")
 
 
 @dataclass(frozen=True)

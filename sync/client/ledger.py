@@ -5,13 +5,18 @@ The store's ``Outbox`` moves entries one call per state; a push needs the hub's 
 together, so a crash between two of them cannot leave half a verdict. This belongs in
 ``sync.store.outbox`` as ``Outbox.settle``; it lives here until the store grows it, and
 keeps the store's state machine: only ``sent`` entries move, and ``rejected`` carries a reason.
+The one way out of ``rejected`` is an operator's ``requeue_quarantined``, once the cause is
+fixed; it is written to the audit trail with the entries it moved.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sync.errors import RecordNotFoundError
+from sync.store import Store
 from sync.store.clock import format_timestamp
 from sync.store.database import Database
 
@@ -22,7 +27,8 @@ class Verdict:
 
     acknowledged: tuple[str, ...] = ()
     rejected: tuple[tuple[str, str], ...] = ()
-    requeued: tuple[str, ...] = ()
+    requeued: tuple[str, ...] = ()  # no verdict heard: sent again, nothing counted
+    refused: tuple[str, ...] = ()  # refused as retryable: sent again, the refusal counted
 
     def __post_init__(self) -> None:
         if any(not reason.strip() for _, reason in self.rejected):
@@ -33,6 +39,7 @@ class Verdict:
             self.acknowledged + other.acknowledged,
             self.rejected + other.rejected,
             self.requeued + other.requeued,
+            self.refused + other.refused,
         )
 
 
@@ -84,6 +91,12 @@ def settle(database: Database, verdict: Verdict, now: datetime) -> None:
                 " WHERE idempotency_key = ? AND state = 'sent'",
                 (stamp, key),
             )
+        for key in verdict.refused:
+            connection.execute(
+                "UPDATE outbox SET state = 'queued', state_changed_at = ?,"
+                " refusals = refusals + 1 WHERE idempotency_key = ? AND state = 'sent'",
+                (stamp, key),
+            )
 
 
 def quarantined(database: Database, limit: int = 100) -> list[Quarantined]:
@@ -93,3 +106,42 @@ def quarantined(database: Database, limit: int = 100) -> list[Quarantined]:
         (limit,),
     )
     return [Quarantined(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+
+def requeue_quarantined(store: Store, sequences: Sequence[int] | None, *, operator: str) -> int:
+    """Put quarantined entries back in the queue (``None``: all of them); returns how many.
+
+    Their reason is cleared and their count of refusals starts again from 0, so an entry the
+    hub still refuses as retryable gets the whole ``Tuning.max_retryable_attempts`` once more
+    instead of going back to quarantine on its first refusal. A sequence that names no quarantined
+    entry fails the whole request before anything moves. The move and its audit entry commit
+    together.
+    """
+    stamp = format_timestamp(store.clock.now())
+    with store.database.write() as connection:
+        found = [
+            int(row[0])
+            for row in connection.execute(
+                "SELECT sequence FROM outbox WHERE state = 'rejected' ORDER BY sequence"
+            ).fetchall()
+        ]
+        chosen = found if sequences is None else sorted(set(sequences))
+        missing = sorted(set(chosen) - set(found))
+        if missing:
+            named = ", ".join(f"#{n}" for n in missing)
+            raise RecordNotFoundError(f"not quarantined (see `jaga sync status`): {named}")
+        for sequence in chosen:
+            connection.execute(
+                "UPDATE outbox SET state = 'queued', state_changed_at = ?, reject_reason = NULL,"
+                " refusals = 0 WHERE sequence = ? AND state = 'rejected'",
+                (stamp, sequence),
+            )
+        if chosen:
+            store.audit.append(
+                connection,
+                actor=operator,
+                action="outbox.requeued",
+                subject="outbox",
+                details={"entries": len(chosen), "sequences": chosen},
+            )
+    return len(chosen)

@@ -2,10 +2,13 @@
 
 An entry goes ``queued -> sent`` before its batch leaves and gets the hub's verdict after:
 acknowledged; rejected ``retryable`` (a conflict that passes: back to the queue for the next
-sync); or rejected for good and quarantined with the reason (never sent again). Any failure
-to hear the verdict puts the batch back in the queue with the same idempotency keys, so the
-retry is acknowledged by the hub's ledger and nothing is stored twice; if the process dies
-instead, the next sync finds the entries ``sent`` and requeues them first.
+sync, until the hub has refused it ``Tuning.max_retryable_attempts`` times: then it is
+quarantined, since a refusal that lasts that long needs an operator); or rejected for good and
+quarantined with the reason (sent again only if an operator requeues it: ``jaga sync
+requeue``). Any failure to hear the verdict puts the batch back in the queue with the same
+idempotency keys, so the retry is acknowledged by the hub's ledger and nothing is stored
+twice; if the process dies instead, the next sync finds the entries ``sent`` and requeues
+them first.
 
 A batch the hub refuses whole (400 or 413) is split in halves until the one entry it refuses
 is found and quarantined with the hub's reason, so one bad entry cannot block a queue.
@@ -14,6 +17,7 @@ is found and quarantined with the hub's reason, so one bad entry cannot block a 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -49,7 +53,7 @@ class PushReport:
             self.batches + 1,
             self.acknowledged + len(verdict.acknowledged),
             self.rejected + len(verdict.rejected),
-            self.requeued + len(verdict.requeued),
+            self.requeued + len(verdict.requeued) + len(verdict.refused),
             self.recovered,
         )
 
@@ -72,7 +76,7 @@ class Pusher:
             if not entries:
                 break
             verdict = self.push_batch(entries)
-            deferred.update(verdict.requeued)
+            deferred.update(verdict.requeued + verdict.refused)
             report = report.add(verdict)
         return report
 
@@ -81,8 +85,9 @@ class Pusher:
         wire, unsendable = _to_wire(entries)
         keys = [entry.idempotency_key for entry in entries]
         self._store.outbox.mark_sent(keys)
+        refusals = {entry.idempotency_key: entry.refusals for entry in entries}
         try:
-            verdict = self._send(wire) if wire else Verdict()
+            verdict = self._send(wire, refusals) if wire else Verdict()
         except BaseException:
             self._requeue_quietly(keys)
             raise
@@ -104,7 +109,7 @@ class Pusher:
                 break
         return batch
 
-    def _send(self, wire: list[OutboxEntry]) -> Verdict:
+    def _send(self, wire: list[OutboxEntry], refusals: Mapping[str, int]) -> Verdict:
         try:
             result = self._transport.push(PushBatch(device_id=self._device_id, entries=wire))
         except HubRefusedError as error:
@@ -116,8 +121,8 @@ class Pusher:
                 key = str(wire[0].idempotency_key)
                 return Verdict(rejected=((key, f"hub refused the entry: {error.reason}"),))
             middle = len(wire) // 2
-            return self._send(wire[:middle]).merged(self._send(wire[middle:]))
-        return interpret(wire, result)
+            return self._send(wire[:middle], refusals).merged(self._send(wire[middle:], refusals))
+        return interpret(wire, result, refusals=refusals, cap=self._tuning.max_retryable_attempts)
 
     def _requeue_quietly(self, keys: list[str]) -> None:
         try:
@@ -129,8 +134,15 @@ class Pusher:
         return self._store.clock.now()
 
 
-def interpret(wire: list[OutboxEntry], result: PushResult) -> Verdict:
-    """The hub's answer as a verdict over exactly the entries sent."""
+def interpret(
+    wire: list[OutboxEntry], result: PushResult, *, refusals: Mapping[str, int], cap: int
+) -> Verdict:
+    """The hub's answer as a verdict over exactly the entries sent.
+
+    ``refusals`` counts the hub's earlier retryable refusals of each entry. The ``cap``-th
+    quarantines it; sends whose answer was lost never count (the hub may not have seen them,
+    and a device offline for days must not quarantine its backlog on the first lock timeout).
+    """
     sent = {str(entry.idempotency_key) for entry in wire}
     acknowledged = {str(key) for key in result.acknowledged} & sent
     rejected: list[tuple[str, str]] = []
@@ -139,10 +151,14 @@ def interpret(wire: list[OutboxEntry], result: PushResult) -> Verdict:
         key = str(rejection.key)
         if key not in sent or key in acknowledged:
             continue
-        if rejection.retryable:  # the hub's verdict; the reason's words are for people
+        reason = rejection.reason or "rejected without a reason"
+        count = refusals.get(key, 0) + 1
+        if rejection.retryable and count >= cap:
+            rejected.append((key, f"still refused after {count} attempts: {reason}"))
+        elif rejection.retryable:  # the hub's verdict; the reason's words are for people
             retry.add(key)
         else:
-            rejected.append((key, rejection.reason or "rejected without a reason"))
+            rejected.append((key, reason))
     answered = acknowledged | retry | {key for key, _ in rejected}
     if sent - answered:
         _log.warning("the hub's answer left out %d entries; they will be sent again",
@@ -151,7 +167,8 @@ def interpret(wire: list[OutboxEntry], result: PushResult) -> Verdict:
     return Verdict(
         acknowledged=tuple(key for key in order if key in acknowledged),
         rejected=tuple(rejected),
-        requeued=tuple(key for key in order if key in retry or key not in answered),
+        requeued=tuple(key for key in order if key not in answered),
+        refused=tuple(key for key in order if key in retry),
     )
 
 

@@ -22,7 +22,8 @@ from sync.errors import SchemaVersionError
 from sync.store.clock import format_timestamp
 from sync.store.database import Database
 
-CLIENT_TABLES_VERSION = 2  # the store schema version that has sync_state and sync_uploads
+# The store schema the client needs: 2 has sync_state and sync_uploads, 3 the outbox's refusals.
+CLIENT_TABLES_VERSION = 3
 REGISTRATION_NAMES = ("hub_url", "site", "device_id", "device_token")
 FACE_IMAGES_NAME = "policy.send_face_images"
 SPECIES_PACK_NAME = "species_pack.latest"

@@ -32,6 +32,7 @@ from sync.store import Store
 
 _SHOWN_QUARANTINED = 10
 _PENDING_COUNT_LIMIT = 1_000_000
+_REQUEUE_HINT = "             once the cause is fixed: jaga sync requeue #SEQUENCE ... (or --all)"
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ class SyncStatus:
             lines.append(
                 f"quarantined  #{entry.sequence} {entry.entity} {entry.entity_uid}: {entry.reason}"
             )
+        if self.quarantined:
+            lines.append(_REQUEUE_HINT)
         return lines
 
 

@@ -21,7 +21,7 @@ from sync.store.records import OutboxEntry, OutboxState
 
 _COLUMNS = (
     "sequence, idempotency_key, entity, entity_uid, operation, payload, state, created_at, "
-    "state_changed_at, attempts, reject_reason"
+    "state_changed_at, attempts, reject_reason, refusals"
 )
 _ALLOWED = {
     OutboxState.QUEUED: {OutboxState.SENT},
@@ -158,4 +158,5 @@ def _entry(row: Sequence[Any]) -> OutboxEntry:
         state_changed_at=parse_timestamp(row[8]),
         attempts=int(row[9]),
         reject_reason=row[10],
+        refusals=int(row[11]),
     )

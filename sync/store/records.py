@@ -264,8 +264,9 @@ class OutboxEntry:
     state: OutboxState
     created_at: datetime
     state_changed_at: datetime
-    attempts: int
+    attempts: int  # sends, answered or not
     reject_reason: str | None
+    refusals: int = 0  # the hub's retryable refusals (schema 3)
 
     def payload(self) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(self.payload_json)

@@ -1,16 +1,17 @@
-"""``jaga sync register | now | status`` in-process, against the real hub; the token is
-never printed."""
+"""``jaga sync register | now | status | requeue`` in-process, against the real hub; the token
+is never printed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from main import main
 from sync.hub.auth import create_device
-from sync.store import Passphrase, Store
-from tests.sync.client.devices import PASSPHRASE, add_observations
+from sync.store import OutboxState, Passphrase, Store
+from tests.sync.client.devices import PASSPHRASE, add_observations, enrol
 from tests.sync.client.hubcheck import drained, hub_tally
 from tests.sync.conftest import FAST
 from tests.sync.hub.hubkit import HubProcess
@@ -74,3 +75,64 @@ def test_an_unregistered_device_is_told_to_register(
     assert "jaga sync register --hub URL" in capsys.readouterr().err
     assert main(["sync", "status", "--db", str(db)]) == 0
     assert "(not registered)" in capsys.readouterr().out
+
+
+def test_a_quarantined_person_is_requeued_and_its_template_follows(
+    db: Path,
+    live_hub: HubProcess,
+    site_slug: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("JAGA_SYNC_CODE", create_device(site_slug, "kiosk-requeue").code)
+    assert main(["sync", "register", "--hub", live_hub.url, "--db", str(db)]) == 0
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        person = enrol(store, site_slug, "R-1", seed=41)
+        (held,) = [e for e in store.outbox.queued() if e.entity == "person"]
+        store.outbox.mark_sent([held.idempotency_key])  # as a push that the hub refused
+        store.outbox.mark_rejected(held.idempotency_key, "consent form not on file")
+    assert main(["sync", "now", "--db", str(db)]) == 0  # the hub: "push the person first"
+    assert main(["sync", "status", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert f"quarantined  #{held.sequence} person {person}: consent form not on file" in out
+    assert "jaga sync requeue #SEQUENCE" in out
+    assert "outbox       queued 1, sent 0, acknowledged 0, rejected 1" in out  # the template
+    assert main(["sync", "requeue", "--db", str(db), f"#{held.sequence}"]) == 0
+    assert "requeued 1 quarantined entries" in capsys.readouterr().out
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        entry = store.outbox.get(held.idempotency_key)
+        assert (entry.state, entry.reject_reason, entry.refusals) == (OutboxState.QUEUED, None, 0)
+        (audited,) = [a for a in store.audit.entries() if a.action == "outbox.requeued"]
+        assert json.loads(audited.details_json) == {"entries": 1, "sequences": [held.sequence]}
+    assert main(["sync", "now", "--db", str(db)]) == 0
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert drained(store)  # the person, and the template the hub had refused without it
+        tally = hub_tally(site_slug, [store])
+    assert (tally.lost, tally.duplicated) == (0, 0)
+
+
+@pytest.mark.parametrize("arguments", [[], ["--all", "#1"]])
+def test_requeue_wants_either_entries_or_all(db: Path, arguments: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["sync", "requeue", "--db", str(db), *arguments])
+    assert exit_.value.code == "jaga: error: name the entries to requeue (#SEQUENCE) or pass --all"
+
+
+def test_requeue_of_an_entry_not_quarantined_moves_nothing(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        add_observations(store, 8, "cli")
+    assert main(["sync", "requeue", "--db", str(db), "#3", "#7"]) == 1
+    assert "not quarantined (see `jaga sync status`): #3, #7" in capsys.readouterr().err
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.outbox.counts()[OutboxState.QUEUED] == 8
+
+
+def test_requeue_refuses_what_is_not_a_sequence(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["sync", "requeue", "--db", str(db), "#twelve"])
+    assert exit_.value.code == 2
+    assert "not an outbox sequence (#12): '#twelve'" in capsys.readouterr().err

@@ -1,12 +1,15 @@
-"""Pushing the outbox: batches, verdicts, quarantine, lost answers, splitting, auth pauses."""
+"""Pushing the outbox: batches, verdicts, quarantine, lost answers, splitting, auth pauses,
+and the cap on retryable rejections."""
 
 from __future__ import annotations
 
 import pytest
 
 from sync.client import HubAuthError, HubUnavailableError
+from sync.client.config import MAX_RETRYABLE_ATTEMPTS
 from sync.client.push import ERASED_REASON
 from sync.client.status import read_status
+from sync.protocol import PushResult
 from sync.store import OutboxState, Store
 from tests.sync.client.fakehub import FakeHub, Fault
 from tests.sync.client.units import client_of, observations, states
@@ -112,3 +115,70 @@ def test_an_entry_erased_while_in_flight_is_quarantined_not_sent_blank(
     assert {q.reason for q in read_status(store, {}).quarantined} == {ERASED_REASON}
     assert list(hub.stored) == [("person", person)]
     assert store.outbox.counts()[OutboxState.QUEUED] == 0
+
+
+NOT_YET = "unknown person: push the person first"
+
+
+def test_a_retryable_rejection_is_quarantined_once_the_cap_is_reached(store: Store) -> None:
+    uids = observations(store, 2)
+    hub = FakeHub()
+    hub.reject[uids[0]] = NOT_YET
+    hub.retryable.add(uids[0])
+    client = client_of(store, hub)
+    for _ in range(MAX_RETRYABLE_ATTEMPTS - 1):
+        client.push()
+    refused = store.outbox.get(store.outbox.queued()[0].idempotency_key)
+    assert (refused.entity_uid, refused.refusals) == (uids[0], MAX_RETRYABLE_ATTEMPTS - 1)
+    assert states(store) == {"acknowledged": 1, "queued": 1}  # N-1 refusals: still queued
+    report = client.push()
+    assert (report.rejected, report.requeued) == (1, 0)
+    assert [(q.entity_uid, q.reason) for q in read_status(store, {}).quarantined] == [
+        (uids[0], f"still refused after {MAX_RETRYABLE_ATTEMPTS} attempts: {NOT_YET}")
+    ]
+    assert client.push().batches == 0  # no longer resent every sync
+
+
+def test_a_lost_or_left_out_answer_is_never_capped(store: Store) -> None:
+    uids = observations(store, 1)
+    hub = FakeHub()
+    client = client_of(store, hub)
+    silence = PushResult(acknowledged=[], rejected=[]).model_dump_json().encode()
+    for attempt in range(MAX_RETRYABLE_ATTEMPTS + 2):
+        if attempt % 2:
+            hub.faults.append(Fault("push", body=silence))  # answered, without this entry
+            client.push()
+        else:
+            hub.faults.append(Fault("push", lose_answer=True))
+            with pytest.raises(HubUnavailableError):
+                client.push()
+    (entry,) = store.outbox.queued()
+    assert (entry.entity_uid, entry.attempts, entry.refusals) == (
+        uids[0],
+        MAX_RETRYABLE_ATTEMPTS + 2,
+        0,
+    )
+    assert client.push().acknowledged == 1
+    assert states(store) == {"acknowledged": 1} and hub.stored == {("fish_observation", uids[0]): 1}
+
+
+def test_a_backlog_sent_while_offline_is_not_quarantined_on_its_first_refusal(
+    store: Store,
+) -> None:
+    (uid,) = observations(store, 1)
+    hub = FakeHub()
+    client = client_of(store, hub)
+    for _ in range(MAX_RETRYABLE_ATTEMPTS + 2):  # days offline: sends the hub never saw
+        hub.faults.append(Fault("push", drop=True))
+        with pytest.raises(HubUnavailableError):
+            client.push()
+    (entry,) = store.outbox.queued()
+    assert (entry.attempts, entry.refusals) == (MAX_RETRYABLE_ATTEMPTS + 2, 0)
+    hub.reject[uid] = NOT_YET
+    hub.retryable.add(uid)
+    report = client.push()  # back online: a passing refusal is the first of the cap
+    assert (report.rejected, report.requeued) == (0, 1)
+    assert store.outbox.queued()[0].refusals == 1
+    del hub.reject[uid]
+    assert client.push().acknowledged == 1
+    assert hub.stored == {("fish_observation", uid): 1}

@@ -1,0 +1,69 @@
+"""Requeuing quarantined entries once their cause is fixed: what moves, what is audited, and
+that a request naming an entry that is not quarantined moves nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sync.client.ledger import requeue_quarantined
+from sync.errors import RecordNotFoundError
+from sync.store import OutboxState, Store
+from tests.sync.client.fakehub import FakeHub
+from tests.sync.client.units import client_of, observations, states
+
+OPERATOR = "cli:officer-7"
+
+
+def quarantine(store: Store, hub: FakeHub, uids: list[str]) -> list[int]:
+    """Push with the hub refusing ``uids`` for good; returns their outbox sequences."""
+    for uid in uids:
+        hub.reject[uid] = "invalid fish_observation payload: count: too small"
+    client_of(store, hub).push()
+    for uid in uids:
+        del hub.reject[uid]  # the cause is fixed
+    return [e.sequence for e in store.outbox.entries() if e.state == OutboxState.REJECTED]
+
+
+def test_a_requeued_entry_is_sent_again_with_its_reason_and_refusals_cleared(
+    store: Store,
+) -> None:
+    uids = observations(store, 3)
+    hub = FakeHub()
+    (sequence,) = quarantine(store, hub, [uids[1]])
+    assert requeue_quarantined(store, [sequence], operator=OPERATOR) == 1
+    (entry,) = store.outbox.queued()
+    assert (entry.sequence, entry.reject_reason, entry.refusals) == (sequence, None, 0)
+    assert entry.attempts == 1  # the send history stays
+    assert client_of(store, hub).push().acknowledged == 1
+    assert states(store) == {"acknowledged": 3}
+    assert hub.stored[("fish_observation", uids[1])] == 1
+
+
+def test_a_requeue_is_in_the_audit_trail_with_its_entries(store: Store) -> None:
+    uids = observations(store, 4)
+    sequences = quarantine(store, FakeHub(), [uids[0], uids[3]])
+    assert requeue_quarantined(store, None, operator=OPERATOR) == 2
+    (audited,) = [a for a in store.audit.entries() if a.action == "outbox.requeued"]
+    assert audited.actor == OPERATOR
+    assert json.loads(audited.details_json) == {"entries": 2, "sequences": sequences}
+    assert store.audit.verify().ok
+
+
+def test_naming_an_entry_that_is_not_quarantined_moves_nothing(store: Store) -> None:
+    uids = observations(store, 3)
+    (sequence,) = quarantine(store, FakeHub(), [uids[2]])
+    acknowledged = sequence - 1
+    with pytest.raises(RecordNotFoundError, match=f"#{acknowledged}, #999"):
+        requeue_quarantined(store, [sequence, acknowledged, 999], operator=OPERATOR)
+    assert states(store) == {"acknowledged": 2, "rejected": 1}
+    assert not [a for a in store.audit.entries() if a.action == "outbox.requeued"]
+
+
+def test_requeuing_all_with_nothing_quarantined_moves_and_audits_nothing(store: Store) -> None:
+    observations(store, 2)
+    client_of(store, FakeHub()).push()
+    assert requeue_quarantined(store, None, operator=OPERATOR) == 0
+    assert states(store) == {"acknowledged": 2}
+    assert not [a for a in store.audit.entries() if a.action == "outbox.requeued"]
