@@ -16,22 +16,21 @@ Exit codes: 0 done, 1 the sync failed or was paused (the message says why and wh
 from __future__ import annotations
 
 import argparse
-import functools
 import getpass
 import os
 import random
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sync.cli_errors import reporting
 
 if TYPE_CHECKING:  # the modules themselves load only when a sync command runs
     from sync.client.client import SyncClient, SyncReport
     from sync.store import KeySource, Store
 
 CODE_ENV = "JAGA_SYNC_CODE"
-Handler = Callable[[argparse.Namespace], int]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -43,9 +42,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     now.add_argument(
         "--retries", type=int, default=3, help="attempts while the hub is unreachable (3)"
     )
-    now.set_defaults(handler=_reporting(_now))
+    now.set_defaults(handler=reporting(_now))
     status = commands.add_parser("status", parents=[common], help="what waits, what failed")
-    status.set_defaults(handler=_reporting(_status))
+    status.set_defaults(handler=reporting(_status))
     requeue = commands.add_parser(
         "requeue", parents=[common], help="send quarantined entries again once fixed"
     )
@@ -57,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="entries as `jaga sync status` lists them (#12 or 12)",
     )
     requeue.add_argument("--all", action="store_true", help="every quarantined entry")
-    requeue.set_defaults(handler=_reporting(_requeue))
+    requeue.set_defaults(handler=reporting(_requeue))
     enrol = commands.add_parser(
         "register",
         parents=[common],
@@ -69,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="let enrolment photos travel (site policy; by default only embeddings do)",
     )
-    enrol.set_defaults(handler=_reporting(_register))
+    enrol.set_defaults(handler=reporting(_register))
 
 
 def _store_options() -> argparse.ArgumentParser:
@@ -86,26 +85,6 @@ def _store_options() -> argparse.ArgumentParser:
         help="key file (default: passphrase from $JAGA_STORE_PASSPHRASE or a prompt)",
     )
     return common
-
-
-def _reporting(handler: Handler) -> Handler:
-    """The sync package's errors as one line on stderr and exit code 1."""
-
-    @functools.wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        from sync.client.errors import HubAuthError
-        from sync.errors import SyncError
-
-        try:
-            return handler(args)
-        except HubAuthError as error:
-            print(f"jaga: sync paused: {error}; register the device again", file=sys.stderr)
-            return 1
-        except SyncError as error:
-            print(f"jaga: error: {error}", file=sys.stderr)
-            return 1
-
-    return run
 
 
 def _store_path(args: argparse.Namespace) -> Path:

@@ -6,17 +6,15 @@ Exit codes: 0 done, 1 the store refused or a check failed (the message says why)
 from __future__ import annotations
 
 import argparse
-import functools
 import os
-import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-from sync.errors import KeySourceError, StoreError
+from sync.cli_errors import Handler, reporting
+from sync.errors import KeySourceError
 from sync.store.backups import backup, restore
 from sync.store.clock import format_timestamp
 from sync.store.database import StoreConfig
@@ -27,7 +25,6 @@ from sync.store.store import Store
 from sync.store.store_info import describe
 
 STORE_PATH_ENV = "JAGA_STORE_PATH"
-Handler = Callable[[argparse.Namespace], int]
 
 
 def default_store_path() -> Path:
@@ -44,7 +41,7 @@ def register_store(subparsers: argparse._SubParsersAction[Any]) -> None:
         parser: argparse.ArgumentParser = commands.add_parser(
             name, parents=[common], help=help_text
         )
-        parser.set_defaults(handler=_reporting(handler))
+        parser.set_defaults(handler=reporting(handler))
         return parser
 
     init = command("init", _init, "create a new, empty store")
@@ -93,7 +90,7 @@ def register_audit(subparsers: argparse._SubParsersAction[Any]) -> None:
     verify = commands.add_parser(
         "verify", parents=[_common_options()], help="check every entry of the hash chain"
     )
-    verify.set_defaults(handler=_reporting(_audit_verify))
+    verify.set_defaults(handler=reporting(_audit_verify))
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -127,20 +124,6 @@ def _add_kdf_cost(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace) -> StoreConfig:
     return StoreConfig(scrypt_n=2 ** int(args.scrypt_log2n))
-
-
-def _reporting(handler: Handler) -> Handler:
-    """Turn the store's errors into one line on stderr and exit code 1."""
-
-    @functools.wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except StoreError as error:
-            print(f"jaga: error: {error}", file=sys.stderr)
-            return 1
-
-    return run
 
 
 def _db(args: argparse.Namespace) -> Path:

@@ -229,3 +229,16 @@ class Api:
             cursor = page["next_cursor"]
             if not page["has_more"]:
                 return changes
+
+
+def jaga_hub(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    """``jaga hub ARGS`` as its own process, against ``database_url``."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "hub", *args],
+        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )

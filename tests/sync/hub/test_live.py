@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -13,7 +11,7 @@ from sync.hub import auth
 from sync.hub.models import FishObservation
 from sync.protocol import PROTOCOL_VERSION
 from tests.sync.hub import entries as e
-from tests.sync.hub.hubkit import REPO, HubProcess
+from tests.sync.hub.hubkit import HubProcess, jaga_hub
 
 
 def _register(hub_url: str, site: str) -> tuple[str, dict[str, str]]:
@@ -60,26 +58,10 @@ def test_a_killed_hub_restarts_and_a_replayed_batch_is_stored_once(
 def test_create_device_command_prints_a_working_code(
     hub_database: str, site_slug: str, tmp_path: Path
 ) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "main.py"),
-            "hub",
-            "create-device",
-            "--site",
-            site_slug,
-            "--name",
-            "kiosk-cli",
-            "--data",
-            str(tmp_path / "hub"),
-        ],
-        env={"DATABASE_URL": hub_database, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=REPO,
-    )
+    done = jaga_hub(
+        "create-device", "--site", site_slug, "--name", "kiosk-cli",
+        "--data", str(tmp_path / "hub"), database_url=hub_database,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     code = re.search(r"one-time code: (\S+)", done.stdout)
     assert code, done.stdout

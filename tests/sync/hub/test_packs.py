@@ -4,8 +4,6 @@ pack archive, announce it to every site, and serve exactly the bytes they stored
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,22 +13,10 @@ from django.test import Client
 from sync.hub import review
 from sync.hub.models import Site, SpeciesPack
 from sync.species_packs import PackArchiveError, archive_pack
-from tests.sync.hub.hubkit import REPO, Api
+from tests.sync.hub.hubkit import Api, jaga_hub
 from tests.sync.test_species_packs import make_pack, zip_members
 
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
-
-
-def jaga_hub(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(REPO / "main.py"), "hub", *args],
-        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=REPO,
-    )
 
 
 def test_publish_pack_stores_the_archive_announces_it_and_serves_it(
