@@ -4,7 +4,11 @@
 or not at all. The sequence is an AUTOINCREMENT key: strictly increasing, never reused even
 after entries are deleted. Each entry has a uuid4 idempotency key, so the hub applies a batch
 pushed twice (a lost acknowledgement) once. States move
-``queued -> sent -> acknowledged | rejected``, and ``sent -> queued`` when a push is retried.
+``queued -> sent -> acknowledged | rejected``, and ``sent -> queued`` when a push is retried
+(counting a refusal when the hub asked for the retry), and ``rejected -> queued`` only when an
+operator requeues a quarantined entry. The push's whole verdict and the requeue are written by
+``sync.client.ledger`` in one transaction each, with these same rules; they belong here as
+methods, and move when the verdict type does.
 """
 
 from __future__ import annotations
