@@ -42,6 +42,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     now.add_argument(
         "--retries", type=int, default=3, help="attempts while the hub is unreachable (3)"
     )
+    now.add_argument(
+        "--retry-pack",
+        action="store_true",
+        help="download a species pack that failed to install now, not after its back-off",
+    )
     now.set_defaults(handler=reporting(_now))
     status = commands.add_parser("status", parents=[common], help="what waits, what failed")
     status.set_defaults(handler=reporting(_status))
@@ -109,12 +114,12 @@ def _now(args: argparse.Namespace) -> int:
     from sync.client.client import open_client
 
     with open_client(_store_path(args), _key_source(args)) as client:
-        report = _sync_with_retries(client, max(1, args.retries))
+        report = _sync_with_retries(client, max(1, args.retries), args.retry_pack)
     print(report.summary())
     return 0
 
 
-def _sync_with_retries(client: SyncClient, attempts: int) -> SyncReport:
+def _sync_with_retries(client: SyncClient, attempts: int, retry_pack: bool) -> SyncReport:
     """``sync_once``, again after a jittered pause while the hub is unreachable."""
     from sync.client.backoff import Backoff
     from sync.client.errors import HubUnavailableError
@@ -123,7 +128,7 @@ def _sync_with_retries(client: SyncClient, attempts: int) -> SyncReport:
     failures = 0
     while True:
         try:
-            return client.sync_once()
+            return client.sync_once(retry_pack=retry_pack)
         except HubUnavailableError as error:
             failures += 1
             if failures >= attempts:

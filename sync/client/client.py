@@ -6,8 +6,8 @@ hub must hold a photo's metadata (pushed) before its bytes matter. Each of those
 raises a ``sync.client.errors`` error and leaves the store consistent, so a caller may
 simply try again later; ``SyncService`` does that with back-off. A newly announced species
 pack is downloaded last, when the records are safe, and its failure is only reported
-(``SyncReport.species_pack_error``): a pack never holds records back, and the next sync
-tries it again (``sync.client.packs``).
+(``SyncReport.species_pack_error``): a pack never holds records back, and a later sync
+tries it again, waiting longer after each failure (``sync.client.packs``).
 
 A store belongs to the thread that opened it: build the client in the thread that syncs.
 """
@@ -60,7 +60,7 @@ class SyncReport:
         if self.new_species_pack is not None:
             text += f"; installed the species pack in {self.new_species_pack}"
         if self.species_pack_error is not None:
-            text += f"; {self.species_pack_error} (retried next sync)"
+            text += f"; {self.species_pack_error}"  # it says when it is tried again
         return text
 
 
@@ -108,21 +108,24 @@ class SyncClient:
         with self._lock():
             return self._uploader.upload_pending()
 
-    def install_species_pack(self) -> PackOutcome:
-        """Download and unpack the newest announced species pack if it is not installed."""
+    def install_species_pack(self, *, force: bool = False) -> PackOutcome:
+        """Download and unpack the newest announced species pack if it is not installed;
+        ``force`` (someone asked for it) does not wait out the back-off of a failing pack."""
         with self._lock():
-            return self._packs.install_announced()
+            return self._packs.install_announced(force=force)
 
-    def sync_once(self) -> SyncReport:
+    def sync_once(self, *, retry_pack: bool = False) -> SyncReport:
         """Push, pull, upload, then the species pack; the outcome is kept in the store for
-        ``jaga sync status``."""
+        ``jaga sync status``. ``retry_pack`` (someone asked) does not wait out the back-off
+        of a pack that failed to install."""
         started = self._monotonic()
         with self._lock():
             try:
                 push = self._pusher.push_all()
                 pull = self._puller.pull_all()
                 uploads = self._uploader.upload_pending()
-                pack = self._packs.install_announced()  # reports its failures, never raises them
+                # reports its failures, never raises them
+                pack = self._packs.install_announced(force=retry_pack)
             except (SyncClientError, StoreError) as error:
                 self._record(f"{type(error).__name__}: {error}")
                 raise

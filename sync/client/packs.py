@@ -7,7 +7,14 @@ sha256 against the announcement, unpacks it into ``<packs folder>/<version>/`` t
 staging folder renamed into place (``sync.species_packs``), and only then records it as
 installed. A failure at any step (the link, a wrong byte, an unsafe archive, a full disk)
 leaves the installed pack as it was and nothing half-written behind; it is reported, never
-raised, because the records have synced and must stay synced, and the next sync tries again.
+raised, because the records have synced and must stay synced.
+
+A pack that keeps failing is not downloaded again at every sync: on a metered satellite link
+each try of a 16 MB pack costs its full size, and syncs can be a minute apart. The failures of
+the announced pack are counted in ``species_pack.failures``; the next try waits
+``PACK_RETRY.ceiling_s(failures)`` after the last one (a minute, doubling, at most six hours),
+while records keep syncing. A new announcement is tried at once, a success clears the count,
+and ``install_announced(force=True)`` (an explicit request) tries regardless.
 
 The pack just installed and the one before it are kept (the app may still be running the
 older one); a pack this device installed before those is removed. Sync never loads a pack:
@@ -28,9 +35,11 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sync.client.backoff import Backoff
 from sync.client.errors import SyncClientError
 from sync.client.state import SPECIES_PACK_NAME, ensure_schema, put_values, read_values
 from sync.client.transport import HubTransport
@@ -43,10 +52,18 @@ from sync.species_packs import (
     extract_archive,
 )
 from sync.store import Store
+from sync.store.clock import format_timestamp, parse_timestamp
 
 PACKS_DIR_ENV = "JAGA_SPECIES_PACKS_DIR"
 INSTALLED_NAME = "species_pack.installed"
 ERROR_NAME = "species_pack.error"
+FAILURES_NAME = "species_pack.failures"
+# The wait before a failed pack is downloaded again: a minute after the first failure (a
+# dropped link often comes back that soon), doubling, at most six hours (a hub that serves
+# wrong bytes waits for a person, and four tries a day cost little). No jitter: a try only
+# ever happens inside a sync, and a fleet's syncs are spread already. A module constant, not
+# a ``Tuning`` field, as only this module reads it; ``PackInstaller(retry=...)`` overrides it.
+PACK_RETRY = Backoff(base_s=60.0, cap_s=6 * 3600.0)
 DOWNLOAD_PREFIX = ".download-"
 _LEFTOVER_PREFIXES = (DOWNLOAD_PREFIX, STAGING_PREFIX, RETIRED_PREFIX)
 _log = logging.getLogger(__name__)
@@ -75,7 +92,36 @@ class PackOutcome:
     """What one sync did about species packs."""
 
     installed: Path | None = None  # a pack newly installed this time
-    error: str | None = None  # why the announced pack is not installed (retried next sync)
+    error: str | None = None  # why the announced pack is not installed, and when it is retried
+
+
+@dataclass(frozen=True)
+class PackFailures:
+    """Consecutive failed installs of one announced pack (``species_pack.failures``)."""
+
+    version: str
+    sha256: str
+    failures: int
+    last_failure_at: datetime
+    error: str  # the last failure's cause
+
+    def concern(self, pack: PackRef) -> bool:
+        return (self.version, self.sha256) == (pack.version, pack.sha256)
+
+    def retry_at(self, retry: Backoff) -> datetime:
+        return self.last_failure_at + timedelta(seconds=retry.ceiling_s(self.failures))
+
+    def message(self, retry: Backoff) -> str:
+        """What the app and ``jaga sync status`` show until the pack installs."""
+        return (
+            f"species pack {self.version} not installed: {self.error};"
+            f" failed {self.failures} {'time' if self.failures == 1 else 'times'}, next try after"
+            f" {format_timestamp(self.retry_at(retry))}"
+        )
+
+    def to_json(self) -> str:
+        body = asdict(self) | {"last_failure_at": format_timestamp(self.last_failure_at)}
+        return json.dumps(body, sort_keys=True)
 
 
 def packs_dir_for(store_path: Path, env: Mapping[str, str] | None = None) -> Path:
@@ -107,6 +153,23 @@ def installed_record(values: Mapping[str, str]) -> InstalledPack | None:
         return None
 
 
+def failures_record(values: Mapping[str, str]) -> PackFailures | None:
+    """The failures counted so far, or None (none, cleared, or unreadable: then the pack is
+    simply tried, which is what a device did before it counted)."""
+    body = _json_object(values.get(FAILURES_NAME))
+    try:
+        record = PackFailures(
+            str(body["version"]),
+            str(body["sha256"]),
+            int(body["failures"]),
+            parse_timestamp(str(body["last_failure_at"])),
+            str(body["error"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return record if record.failures >= 1 else None
+
+
 def _json_object(text: str | None) -> dict[str, Any]:
     try:
         body = json.loads(text or "{}")
@@ -127,28 +190,48 @@ def installed_species_pack(store: Store, packs_dir: Path | None = None) -> Path 
 
 
 class PackInstaller:
-    def __init__(self, store: Store, transport: HubTransport, packs_dir: Path) -> None:
+    def __init__(
+        self,
+        store: Store,
+        transport: HubTransport,
+        packs_dir: Path,
+        *,
+        retry: Backoff = PACK_RETRY,
+    ) -> None:
         self._store = store
         self._transport = transport
         self._packs_dir = packs_dir
+        self._retry = retry
 
-    def install_announced(self) -> PackOutcome:
-        """Install the newest announced pack unless it is installed already."""
+    def install_announced(self, *, force: bool = False) -> PackOutcome:
+        """Install the newest announced pack unless it is installed already, or failed
+        lately and waits for its next try; ``force`` (someone asked) skips that wait."""
         values = read_values(self._store.database)
         wanted = announced_pack(values)
         current = installed_record(values)
         if wanted is None or self._holds(current, wanted):
             return PackOutcome()
+        failed = failures_record(values)
+        if failed is not None and not failed.concern(wanted):
+            failed = None  # a new announcement: its own count, tried at once
+        if failed is not None and not force and self._waiting(failed):
+            return PackOutcome(error=failed.message(self._retry))
         try:
             folder = self._install(wanted)
         except (SyncClientError, PackArchiveError, OSError) as error:
-            return self._failed(wanted, error)
+            return self._failed(wanted, error, failed)
         previous = current.version if current else None
         self._record(InstalledPack(wanted.version, wanted.sha256, wanted.byte_size, previous))
         if current is not None and current.previous not in (None, wanted.version, current.version):
             self._remove(str(current.previous))
         _log.info("species pack %s installed in %s", wanted.version, folder)
         return PackOutcome(installed=folder)
+
+    def _waiting(self, failed: PackFailures) -> bool:
+        now = self._store.clock.now()
+        # A last failure "in the future" means the clock was set back since (a device that
+        # booted with a wrong date): waiting on that stamp could last years, so try now.
+        return failed.last_failure_at <= now < failed.retry_at(self._retry)
 
     def _holds(self, current: PackRef | None, wanted: PackRef) -> bool:
         if current is None:
@@ -178,14 +261,24 @@ class PackInstaller:
         finally:
             archive.unlink(missing_ok=True)
 
-    def _failed(self, wanted: PackRef, error: Exception) -> PackOutcome:
-        message = f"species pack {wanted.version} not installed: {error}"
-        _log.warning("%s; the installed pack stays, and the next sync tries again", message)
-        put_values(self._store.database, {ERROR_NAME: message[:1000]}, self._store.clock.now())
+    def _failed(
+        self, wanted: PackRef, error: Exception, earlier: PackFailures | None
+    ) -> PackOutcome:
+        now = self._store.clock.now()
+        count = earlier.failures + 1 if earlier is not None else 1
+        failed = PackFailures(wanted.version, wanted.sha256, count, now, str(error)[:500])
+        message = failed.message(self._retry)
+        _log.warning("%s; the installed pack stays", message)
+        values = {ERROR_NAME: message[:1000], FAILURES_NAME: failed.to_json()}
+        put_values(self._store.database, values, now)
         return PackOutcome(error=message)
 
     def _record(self, installed: InstalledPack) -> None:
-        values = {INSTALLED_NAME: json.dumps(asdict(installed), sort_keys=True), ERROR_NAME: ""}
+        values = {
+            INSTALLED_NAME: json.dumps(asdict(installed), sort_keys=True),
+            ERROR_NAME: "",
+            FAILURES_NAME: "",  # a success ends the back-off
+        }
         put_values(self._store.database, values, self._store.clock.now())
 
     def _sweep_leftovers(self) -> None:

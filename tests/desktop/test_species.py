@@ -78,8 +78,8 @@ def window_installing(
     hub = FakeHub()
 
     class InstallingClient(SyncClient):
-        def sync_once(self) -> SyncReport:
-            report = super().sync_once()
+        def sync_once(self, *, retry_pack: bool = False) -> SyncReport:
+            report = super().sync_once(retry_pack=retry_pack)
             if not packs_to_install:
                 return report
             return dataclasses.replace(report, new_species_pack=packs_to_install.pop(0))

@@ -136,3 +136,34 @@ def test_requeue_refuses_what_is_not_a_sequence(
         main(["sync", "requeue", "--db", str(db), "#twelve"])
     assert exit_.value.code == 2
     assert "not an outbox sequence (#12): '#twelve'" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("species_packs_removed")
+def test_retry_pack_downloads_a_backing_off_pack_at_once(
+    db: Path,
+    live_hub: HubProcess,
+    site_slug: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sync.hub.models import SpeciesPack
+    from tests.sync.client.test_packs import publish
+    from tests.sync.test_species_packs import make_pack
+
+    monkeypatch.setenv("JAGA_SYNC_CODE", create_device(site_slug, "boat-cli").code)
+    assert main(["sync", "register", "--hub", live_hub.url, "--db", str(db)]) == 0
+    version = f"retry.{site_slug}"
+    good = publish(make_pack(db.parent / "pack", seed=5), version)
+    SpeciesPack.objects.filter(version=version).update(data=good[::-1])  # same size, wrong bytes
+    assert main(["sync", "now", "--db", str(db)]) == 0
+    assert "not the announced pack" in capsys.readouterr().out
+    SpeciesPack.objects.filter(version=version).update(data=good)
+    assert main(["sync", "now", "--db", str(db)]) == 0
+    waiting = capsys.readouterr().out
+    assert (
+        "failed 1 time, next try after" in waiting and "installed the species pack" not in waiting
+    )
+    assert main(["sync", "now", "--retry-pack", "--db", str(db)]) == 0
+    assert f"installed the species pack in {db.parent / 'species-packs' / version}" in (
+        capsys.readouterr().out
+    )

@@ -1,16 +1,19 @@
 """Species packs reach the device: the announced pack is downloaded, checked against its
 announcement, unpacked safely; a bad download keeps the previous pack and is tried again.
 
-The first tests run against the in-memory hub (a real encrypted store, scripted answers);
-the last ones against a real hub process and PostgreSQL, publishing a pack folder and
-comparing what the device unpacked with it byte for byte.
+The first tests run against the in-memory hub (a real encrypted store, scripted answers,
+the store's fake clock moved by hand to step through the back-off of a failing pack); the
+last ones against a real hub process and PostgreSQL, publishing a pack folder and comparing
+what the device unpacked with it byte for byte.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -19,19 +22,22 @@ import pytest
 from sync.client import RequestTiming, SyncClient
 from sync.client.packs import (
     ERROR_NAME,
+    FAILURES_NAME,
     PACKS_DIR_ENV,
     installed_species_pack,
     packs_dir_for,
 )
-from sync.client.state import read_values
+from sync.client.state import put_values, read_values
 from sync.client.status import read_status
 from sync.species_packs import archive_pack
 from sync.store import Store
-from tests.sync.client.devices import add_observations, new_device
+from sync.store.clock import format_timestamp
+from tests.sync.client.devices import SkewedClock, add_observations, new_device
 from tests.sync.client.fakehub import FakeHub, Fault
 from tests.sync.client.faultproxy import Action, FaultProxy, Rule
 from tests.sync.client.hubcheck import drained
 from tests.sync.client.units import client_of, observations, states
+from tests.sync.conftest import FakeClock
 from tests.sync.hub.hubkit import REPO, HubProcess
 from tests.sync.test_species_packs import file_digests, make_pack, zip_members
 
@@ -58,6 +64,10 @@ def serve(hub: FakeHub, data: bytes) -> None:
 
 def folders(packs_dir: Path) -> list[str]:
     return sorted(path.name for path in packs_dir.iterdir())
+
+
+def downloads(hub: FakeHub) -> int:
+    return sum(PACK_FILE in line for line in hub.requests)
 
 
 def test_an_announced_pack_is_downloaded_checked_and_unpacked_once(
@@ -93,7 +103,7 @@ BAD_ANSWERS: dict[str, Callable[[bytes], bytes]] = {
 
 @pytest.mark.parametrize("case", sorted(BAD_ANSWERS))
 def test_a_wrong_download_is_refused_and_the_installed_pack_stays(
-    case: str, store: Store, tmp_path: Path
+    case: str, store: Store, clock: FakeClock, tmp_path: Path
 ) -> None:
     hub = FakeHub()
     first, second = make_pack(tmp_path / "one", seed=1), make_pack(tmp_path / "two", seed=2)
@@ -114,27 +124,33 @@ def test_a_wrong_download_is_refused_and_the_installed_pack_stays(
     lines = read_status(store, {}).lines()
     assert "species pack announced v2, installed v1" in "\n".join(lines)
     assert any(line.startswith("pack error") for line in lines)
-    serve(hub, archive_pack(second))  # the next sync tries again, and this time it is right
+    serve(hub, archive_pack(second))  # tried again after a minute, and this time it is right
+    clock.advance(seconds=60)
     retried = client.sync_once()
     assert retried.new_species_pack == client.packs_dir / "v2"
     assert file_digests(retried.new_species_pack) == file_digests(second)
     assert read_values(store.database)[ERROR_NAME] == ""
 
 
-def test_a_refusal_or_a_dropped_link_is_reported_and_retried(store: Store, tmp_path: Path) -> None:
+def test_a_refusal_or_a_dropped_link_is_reported_and_retried(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
     data = archive_pack(make_pack(tmp_path / "pack"))
     hub = FakeHub()
     announce(hub, "v1", data)
     hub.faults.append(Fault(PACK_FILE, status=404, error="no_species_pack"))
     hub.faults.append(Fault(PACK_FILE, drop=True))
     client = client_of(store, hub)
-    refused, dropped = client.sync_once(), client.sync_once()
+    refused = client.sync_once()
+    clock.advance(seconds=60)  # the first failure's wait
+    dropped = client.sync_once()
     assert (
         refused.species_pack_error is not None and "no_species_pack" in refused.species_pack_error
     )
     assert dropped.species_pack_error is not None and "cannot reach" in dropped.species_pack_error
     assert installed_species_pack(store, client.packs_dir) is None
     serve(hub, data)
+    clock.advance(seconds=120)  # the second failure's wait
     assert client.sync_once().new_species_pack == client.packs_dir / "v1"
 
 
@@ -207,6 +223,130 @@ def test_the_packs_folder_follows_the_environment(store: Store, tmp_path: Path) 
     assert installed_species_pack(store, tmp_path / "nowhere") is None  # folder gone: none
 
 
+# --- a pack that keeps failing backs off ---------------------------------------------
+
+
+def failures_kept(store: Store) -> dict[str, object]:
+    text = read_values(store.database)[FAILURES_NAME]
+    body: dict[str, object] = json.loads(text) if text else {}
+    return body
+
+
+def test_a_failed_pack_waits_its_delay_while_the_records_keep_syncing(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    data = archive_pack(make_pack(tmp_path / "pack"))
+    hub = FakeHub()
+    announce(hub, "v1", data)
+    serve(hub, b"<html>captive portal</html>")
+    client = client_of(store, hub)
+    failed_at = clock.now()
+    failed = client.sync_once().species_pack_error
+    retry_at = format_timestamp(failed_at + timedelta(seconds=60))
+    assert failed is not None and "is not the announced pack" in failed and retry_at in failed
+    kept = failures_kept(store)
+    assert str(kept.pop("error")) in failed
+    assert kept == {
+        "version": "v1",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "failures": 1,
+        "last_failure_at": format_timestamp(failed_at),
+    }
+    serve(hub, data)  # what a download would get now; none must happen yet
+    for seconds in (0, 30, 29):
+        clock.advance(seconds=seconds)
+        observations(store, 3, f"waiting-{seconds}")
+        waiting = client.sync_once()
+        assert waiting.push.acknowledged == 3  # records sync while the pack waits
+        assert waiting.species_pack_error == failed  # the last error, and when it is retried
+        assert downloads(hub) == 1
+    assert read_values(store.database)[ERROR_NAME] == failed  # what `jaga sync status` shows
+    clock.advance(seconds=1)  # a minute after the failure
+    assert client.sync_once().new_species_pack == client.packs_dir / "v1"
+    assert downloads(hub) == 2
+    stored = read_values(store.database)
+    assert (stored[FAILURES_NAME], stored[ERROR_NAME]) == ("", "")  # a success clears both
+
+
+def test_the_wait_doubles_after_each_failure_up_to_six_hours(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    hub = FakeHub()
+    announce(hub, "v1", archive_pack(make_pack(tmp_path / "pack")))
+    client = client_of(store, hub)
+    serve(hub, b"wrong")
+    client.sync_once()
+    waits = [60, 120, 240, 480, 960, 1920, 3840, 7680, 15360, 21600, 21600]  # 6 h at most
+    for failures, wait in enumerate(waits, start=1):
+        serve(hub, b"wrong")
+        clock.advance(seconds=wait - 1)
+        early = client.sync_once().species_pack_error
+        retry_at = clock.now() + timedelta(seconds=1)
+        assert early is not None and f"failed {failures} time" in early
+        assert format_timestamp(retry_at) in early
+        assert downloads(hub) == failures  # a second early: not downloaded
+        clock.advance(seconds=1)
+        client.sync_once()
+        assert downloads(hub) == failures + 1 and failures_kept(store)["failures"] == failures + 1
+
+
+def test_a_new_announcement_is_tried_at_once_and_counts_afresh(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    packs = [archive_pack(make_pack(tmp_path / f"p{n}", seed=n)) for n in (1, 2, 3)]
+    hub = FakeHub()
+    announce(hub, "v1", packs[0])
+    client = client_of(store, hub)
+    for _ in range(3):  # three failures: the next try of this pack waits four minutes
+        serve(hub, b"wrong")
+        client.sync_once()
+        clock.advance(seconds=120)
+    assert failures_kept(store)["failures"] == 3 and downloads(hub) == 3
+    announce(hub, "v1", packs[1])  # the same version rebuilt: another sha256
+    serve(hub, b"wrong")
+    rebuilt = client.sync_once().species_pack_error
+    assert downloads(hub) == 4 and rebuilt is not None and "failed 1 time" in rebuilt
+    announce(hub, "v2", packs[2])  # a new version, at the same moment
+    serve(hub, packs[2])
+    assert client.sync_once().new_species_pack == client.packs_dir / "v2"
+    assert downloads(hub) == 5 and failures_kept(store) == {}
+
+
+def test_an_explicit_request_tries_a_waiting_pack_at_once(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    data = archive_pack(make_pack(tmp_path / "pack"))
+    hub = FakeHub()
+    announce(hub, "v1", data)
+    serve(hub, b"wrong")
+    client = client_of(store, hub)
+    client.sync_once()
+    serve(hub, data)
+    assert client.install_species_pack().error is not None and downloads(hub) == 1
+    assert client.install_species_pack(force=True).installed == client.packs_dir / "v1"
+    assert downloads(hub) == 2 and failures_kept(store) == {}
+
+
+@pytest.mark.parametrize("case", ["clock set back", "record unreadable"])
+def test_a_failure_record_that_cannot_be_trusted_does_not_hold_the_pack_back(
+    case: str, store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    data = archive_pack(make_pack(tmp_path / "pack"))
+    hub = FakeHub()
+    announce(hub, "v1", data)
+    serve(hub, b"wrong")
+    client = client_of(store, hub)
+    client.sync_once()
+    if case == "clock set back":  # the failure was stamped by a clock that ran a day ahead
+        clock.advance(days=-1)
+    else:
+        unreadable = '{"version": "v1", "failures": "x"'
+        put_values(store.database, {FAILURES_NAME: unreadable}, clock.now())
+    serve(hub, data)
+    assert client.sync_once().new_species_pack == client.packs_dir / "v1"
+    assert downloads(hub) == 2
+
+
 # --- a real hub process and PostgreSQL -------------------------------------------------
 
 
@@ -254,7 +394,8 @@ def test_a_corrupted_download_is_refused_and_the_next_good_one_installs(
     first, second = make_pack(tmp_path / "one", seed=1), make_pack(tmp_path / "two", seed=2)
     old, new = f"1.{site_slug}", f"2.{site_slug}"
     publish(first, old)
-    with device.open() as store, httpx.Client() as http:
+    clock = SkewedClock(timedelta(0))  # the wall clock, moved past the pack's back-off by hand
+    with device.open(clock) as store, httpx.Client() as http:
         client = device.client(store, http)
         installed = client.sync_once().new_species_pack
         good = publish(second, new)
@@ -271,6 +412,7 @@ def test_a_corrupted_download_is_refused_and_the_next_good_one_installs(
         assert installed is not None and file_digests(installed) == file_digests(first)
         assert folders(client.packs_dir) == [old]
         SpeciesPack.objects.filter(version=new).update(data=good)
+        clock.offset += timedelta(seconds=60)  # the failed pack waits a minute before its retry
         fixed = client.sync_once()
         assert fixed.new_species_pack == client.packs_dir / new
         assert file_digests(fixed.new_species_pack) == file_digests(second)
@@ -285,11 +427,13 @@ def test_a_download_cut_midway_leaves_nothing_and_is_retried(
     version = f"cut.{site_slug}"
     publish(pack, version)
     proxy.add(Rule(Action.TRUNCATE, PACK_FILE, after_bytes=20_000))
-    with device.open() as store, httpx.Client() as http:
+    clock = SkewedClock(timedelta(0))  # the wall clock, moved past the pack's back-off by hand
+    with device.open(clock) as store, httpx.Client() as http:
         client = device.client(store, http)
         cut = client.sync_once()
         assert cut.species_pack_error is not None and cut.new_species_pack is None
         assert not client.packs_dir.exists() or folders(client.packs_dir) == []
+        clock.offset += timedelta(seconds=60)  # the failed pack waits a minute before its retry
         again = client.sync_once()
         assert again.new_species_pack == client.packs_dir / version
         assert file_digests(again.new_species_pack) == file_digests(pack)
