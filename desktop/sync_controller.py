@@ -66,7 +66,7 @@ class SyncController(QObject):
     @Slot()
     def sync_now(self) -> None:
         if self.service is not None:
-            self.service.trigger()
+            self.service.trigger(retry_pack=True)  # a person asked: nothing waits
 
     @Slot()
     def resume(self) -> None:

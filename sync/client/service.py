@@ -79,6 +79,7 @@ class SyncService:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._resume = threading.Event()
+        self._retry_pack = threading.Event()
         self._lock = threading.Lock()
         self._state = ServiceState(Phase.STARTING)
         self._thread: threading.Thread | None = None
@@ -105,8 +106,11 @@ class SyncService:
                 raise TimeoutError(f"the sync service did not stop within {timeout_s} s")
             self._thread = None
 
-    def trigger(self) -> None:
-        """Sync now instead of at the next interval (also cuts a back-off short)."""
+    def trigger(self, *, retry_pack: bool = False) -> None:
+        """Sync now instead of at the next interval (also cuts a back-off short);
+        ``retry_pack`` (a person asked) also tries a failing species pack without waiting."""
+        if retry_pack:
+            self._retry_pack.set()
         self._wake.set()
 
     def resume(self) -> None:
@@ -147,8 +151,9 @@ class SyncService:
 
     def _step(self, client: SyncClient) -> Phase:
         self._publish(replace(self.state, phase=Phase.SYNCING, retry_in_s=None))
+        retry_pack = self._retry_pack.is_set()
         try:
-            report = client.sync_once()
+            report = client.sync_once(retry_pack=retry_pack)
         except _PAUSING as error:
             return self._pause(error)
         except SyncBusyError as error:
@@ -160,6 +165,8 @@ class SyncService:
         except Exception as error:  # a bug: report it, keep the service alive, back off
             _log.exception("sync failed unexpectedly")
             return self._fail(error)
+        if retry_pack:  # kept until a sync gets as far as the pack
+            self._retry_pack.clear()
         self._publish(ServiceState(Phase.IDLE, last_report=report))
         self._sleep(self._interval_s)
         return Phase.IDLE

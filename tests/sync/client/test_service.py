@@ -171,3 +171,32 @@ def test_with_a_fake_clock_the_delays_are_exactly_the_seeded_back_off(db_path: P
     assert all(
         backoff.ceiling_s(n) / 2 <= d <= backoff.ceiling_s(n) for n, d in enumerate(slept, 1)
     )
+
+
+def test_a_retry_pack_trigger_tries_a_backing_off_pack_and_a_plain_one_does_not(
+    db_path: Path, tmp_path: Path
+) -> None:
+    from sync.species_packs import archive_pack
+    from tests.sync.client.test_packs import announce, downloads, serve
+    from tests.sync.test_species_packs import make_pack
+
+    hub, recorder = FakeHub(), Recorder()
+    data = archive_pack(make_pack(tmp_path / "pack", seed=3))
+    announce(hub, "v1", data)
+    serve(hub, data[::-1])  # same size, wrong bytes: refused, then it waits a minute
+    service = SyncService(factory(db_path, hub), interval_s=3600, on_state=recorder)
+
+    def reports() -> int:
+        return sum(state.last_report is not None for state in recorder.states)
+
+    with run(service):
+        recorder.wait_for(lambda s: s.last_report is not None)
+        serve(hub, data)
+        service.trigger()
+        recorder.wait_for(lambda s: reports() == 2)
+        assert downloads(hub) == 1  # the timer's kind of sync left the failing pack waiting
+        service.trigger(retry_pack=True)
+        recorder.wait_for(
+            lambda s: s.last_report is not None and bool(s.last_report.new_species_pack)
+        )
+    assert downloads(hub) == 2
