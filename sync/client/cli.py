@@ -147,13 +147,12 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _requeue(args: argparse.Namespace) -> int:
-    from sync.client.ledger import requeue_quarantined
 
     if args.all == bool(args.sequences):
         raise SystemExit("jaga: error: name the entries to requeue (#SEQUENCE) or pass --all")
     with _open_store(args) as store:
         chosen = None if args.all else args.sequences
-        moved = requeue_quarantined(store, chosen, operator=_operator())
+        moved = store.outbox.requeue_quarantined(chosen, operator=_operator())
     print(f"requeued {moved} quarantined entries; the next sync sends them")
     return 0
 

@@ -19,18 +19,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 from pydantic import ValidationError
 
 from sync.client.config import Tuning
 from sync.client.errors import HubAuthError, HubRefusedError, ProtocolMismatchError
-from sync.client.ledger import Verdict, recover_interrupted, settle
 from sync.client.transport import HubTransport
 from sync.protocol import MAX_PUSH_BODY_BYTES, OutboxEntry, PushBatch, PushResult, summarize
 from sync.store import OutboxEntry as StoredEntry
-from sync.store import Store
+from sync.store import Store, Verdict
 from sync.store.outbox import ERASED_PAYLOAD
 
 _log = logging.getLogger(__name__)
@@ -69,7 +67,7 @@ class Pusher:
 
     def push_all(self) -> PushReport:
         """Push until the queue is empty (or the per-sync batch limit); raises on failure."""
-        report = PushReport(recovered=recover_interrupted(self._store.database, self._now()))
+        report = PushReport(recovered=self._store.outbox.recover_interrupted())
         deferred: set[str] = set()  # requeued in this push: they wait for the next sync
         for _ in range(self._tuning.max_batches_per_sync):
             entries = self._next_batch(deferred)
@@ -92,7 +90,7 @@ class Pusher:
             self._requeue_quietly(keys)
             raise
         verdict = verdict.merged(Verdict(rejected=tuple(unsendable)))
-        settle(self._store.database, verdict, self._now())
+        self._store.outbox.settle(verdict)
         return verdict
 
     def _next_batch(self, deferred: set[str]) -> list[StoredEntry]:
@@ -126,12 +124,9 @@ class Pusher:
 
     def _requeue_quietly(self, keys: list[str]) -> None:
         try:
-            settle(self._store.database, Verdict(requeued=tuple(keys)), self._now())
+            self._store.outbox.settle(Verdict(requeued=tuple(keys)))
         except Exception:  # the original failure matters more; the next sync recovers these
             _log.warning("could not requeue %d entries; the next sync will", len(keys))
-
-    def _now(self) -> datetime:
-        return self._store.clock.now()
 
 
 def interpret(

@@ -18,7 +18,6 @@ from sync.client.config import (
     SitePolicy,
     parse_flag,
 )
-from sync.client.ledger import Quarantined, quarantined
 from sync.client.packs import ERROR_NAME, announced_pack, installed_record, packs_dir_for
 from sync.client.state import (
     FACE_IMAGES_NAME,
@@ -28,7 +27,7 @@ from sync.client.state import (
     read_values,
 )
 from sync.client.uploads import pending_uploads, withheld_face_images
-from sync.store import Store
+from sync.store import Quarantined, Store
 
 _SHOWN_QUARANTINED = 10
 _PENDING_COUNT_LIMIT = 1_000_000
@@ -118,7 +117,7 @@ def read_status(store: Store, env: Mapping[str, str]) -> SyncStatus:
         token=token,
         policy=policy,
         outbox=tuple((state.value, n) for state, n in counts.items()),
-        quarantined=tuple(quarantined(store.database, _SHOWN_QUARANTINED)),
+        quarantined=tuple(store.outbox.quarantined(_SHOWN_QUARANTINED)),
         cursor=int(cursor) if cursor is not None else None,
         pending_uploads=len(pending_uploads(store, policy, _PENDING_COUNT_LIMIT)),
         withheld_face_images=withheld_face_images(store, policy),

@@ -33,6 +33,7 @@ from sync.store.records import (
     Template,
 )
 from sync.store.store import IntegrityReport, Store
+from sync.store.verdict import Quarantined, Verdict
 
 __all__ = [
     "AccessEvent",
@@ -54,11 +55,13 @@ __all__ = [
     "Person",
     "Photo",
     "Position",
+    "Quarantined",
     "SpeciesScore",
     "Store",
     "StoreConfig",
     "SystemClock",
     "Template",
+    "Verdict",
     "backup",
     "create_key_file",
     "format_timestamp",

@@ -6,9 +6,10 @@ after entries are deleted. Each entry has a uuid4 idempotency key, so the hub ap
 pushed twice (a lost acknowledgement) once. States move
 ``queued -> sent -> acknowledged | rejected``, and ``sent -> queued`` when a push is retried
 (counting a refusal when the hub asked for the retry), and ``rejected -> queued`` only when an
-operator requeues a quarantined entry. The push's whole verdict and the requeue are written by
-``sync.client.ledger`` in one transaction each, with these same rules; they belong here as
-methods, and move when the verdict type does.
+operator requeues a quarantined entry. ``mark_*`` move entries one state at a time and refuse
+any other move; a push writes its whole ``Verdict`` with ``settle``, recovers a crashed push
+with ``recover_interrupted``, and an operator's ``requeue_quarantined`` is audited: each is one
+transaction, and each moves only entries in the state it starts from.
 """
 
 from __future__ import annotations
@@ -19,29 +20,38 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sync.errors import RecordNotFoundError
+from sync.store.audit import AuditLog
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
 from sync.store.records import OutboxEntry, OutboxState
+from sync.store.verdict import Quarantined, Verdict
 
 _COLUMNS = (
     "sequence, idempotency_key, entity, entity_uid, operation, payload, state, created_at, "
     "state_changed_at, attempts, reject_reason, refusals"
 )
+# The moves of ``mark_*``. The operator's ``rejected -> queued`` is ``requeue_quarantined`` only.
 _ALLOWED = {
     OutboxState.QUEUED: {OutboxState.SENT},
     OutboxState.SENT: {OutboxState.ACKNOWLEDGED, OutboxState.REJECTED, OutboxState.QUEUED},
     OutboxState.ACKNOWLEDGED: set(),
     OutboxState.REJECTED: set(),
 }
+# What each part of a verdict sets on an entry (``settle`` moves only ``sent`` ones).
+_ACKNOWLEDGE = "state = 'acknowledged', state_changed_at = ?"
+_REJECT = "state = 'rejected', state_changed_at = ?, reject_reason = ?"
+_REQUEUE = "state = 'queued', state_changed_at = ?"
+_REQUEUE_REFUSED = "state = 'queued', state_changed_at = ?, refusals = refusals + 1"
 ERASED_PAYLOAD = json.dumps({"erased": True})
 
 
 class Outbox:
     """Queue and state machine of changes bound for the hub."""
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock, audit: AuditLog) -> None:
         self._database = database
         self._clock = clock
+        self._audit = audit  # an operator's requeue is audited in its own transaction
 
     def enqueue(
         self,
@@ -95,6 +105,71 @@ class Outbox:
             raise ValueError("a rejection needs a reason")
         self._move([key], OutboxState.REJECTED, reason=reason)
 
+    def recover_interrupted(self) -> int:
+        """Requeue entries left ``sent`` by a sync that died before hearing the hub.
+
+        Safe only while the caller holds the store's sync lock: then no other sync has a push
+        in flight. The hub may already have them; their idempotency keys make the retry
+        acknowledged without storing anything twice. Returns how many were requeued.
+        """
+        stamp = format_timestamp(self._clock.now())  # read before waiting for the write lock
+        with self._database.write() as connection:
+            cursor = connection.execute(
+                "UPDATE outbox SET state = 'queued', state_changed_at = ? WHERE state = 'sent'",
+                (stamp,),
+            )
+            return int(cursor.rowcount)
+
+    def settle(self, verdict: Verdict) -> None:
+        """Write a push's whole verdict in one transaction (only entries still ``sent`` move)."""
+        stamp = format_timestamp(self._clock.now())
+        with self._database.write() as connection:
+            for key in verdict.acknowledged:
+                _settle(connection, key, _ACKNOWLEDGE, stamp)
+            for key, reason in verdict.rejected:
+                _settle(connection, key, _REJECT, stamp, reason)
+            for key in verdict.requeued:
+                _settle(connection, key, _REQUEUE, stamp)
+            for key in verdict.refused:
+                _settle(connection, key, _REQUEUE_REFUSED, stamp)
+
+    def quarantined(self, limit: int = 100) -> list[Quarantined]:
+        """The rejected entries with their reasons, oldest first."""
+        rows = self._database.query(
+            "SELECT sequence, idempotency_key, entity, entity_uid, reject_reason FROM outbox"
+            " WHERE state = 'rejected' ORDER BY sequence LIMIT ?",
+            (limit,),
+        )
+        return [Quarantined(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+    def requeue_quarantined(self, sequences: Sequence[int] | None, *, operator: str) -> int:
+        """Put quarantined entries back in the queue (``None``: all of them); returns how many.
+
+        Their reason is cleared and their count of refusals starts again from 0, so an entry the
+        hub still refuses as retryable gets the whole ``Tuning.max_retryable_attempts`` once more
+        instead of going back to quarantine on its first refusal. A sequence that names no
+        quarantined entry fails the whole request before anything moves. The move and its audit
+        entry commit together.
+        """
+        stamp = format_timestamp(self._clock.now())
+        with self._database.write() as connection:
+            chosen = _chosen_quarantined(connection, sequences)
+            for sequence in chosen:
+                connection.execute(
+                    "UPDATE outbox SET state = 'queued', state_changed_at = ?,"
+                    " reject_reason = NULL, refusals = 0 WHERE sequence = ? AND state = 'rejected'",
+                    (stamp, sequence),
+                )
+            if chosen:
+                self._audit.append(
+                    connection,
+                    actor=operator,
+                    action="outbox.requeued",
+                    subject="outbox",
+                    details={"entries": len(chosen), "sequences": chosen},
+                )
+        return len(chosen)
+
     def scrub(self, connection: Any, entity_uids: Sequence[str]) -> int:
         """For an erasure: drop unsent entries about these records, blank the others' payloads.
 
@@ -138,6 +213,34 @@ class Outbox:
     def _select(self, clause: str, parameters: Sequence[Any]) -> list[OutboxEntry]:
         rows = self._database.query(f"SELECT {_COLUMNS} FROM outbox {clause}", parameters)
         return [_entry(row) for row in rows]
+
+
+def _settle(connection: Any, key: str, changes: str, *values: str) -> None:
+    """Apply one entry's part of a verdict, if the entry is still ``sent``.
+
+    A verdict can name an entry that has moved since (requeued by a failed push's cleanup,
+    already settled): the one written first stands, so this move is skipped, not an error.
+    """
+    connection.execute(
+        f"UPDATE outbox SET {changes} WHERE idempotency_key = ? AND state = 'sent'",
+        (*values, key),
+    )
+
+
+def _chosen_quarantined(connection: Any, sequences: Sequence[int] | None) -> list[int]:
+    """The quarantined sequences a requeue names, sorted (``None``: all); refuses any other."""
+    found = [
+        int(row[0])
+        for row in connection.execute(
+            "SELECT sequence FROM outbox WHERE state = 'rejected' ORDER BY sequence"
+        ).fetchall()
+    ]
+    chosen = found if sequences is None else sorted(set(sequences))
+    missing = sorted(set(chosen) - set(found))
+    if missing:
+        named = ", ".join(f"#{n}" for n in missing)
+        raise RecordNotFoundError(f"not quarantined (see `jaga sync status`): {named}")
+    return chosen
 
 
 def _state_of(connection: Any, key: str) -> OutboxState:

@@ -63,7 +63,7 @@ class Store:
         self._key = key
         self.clock = clock
         self.audit = AuditLog(database, clock)
-        self.outbox = Outbox(database, clock)
+        self.outbox = Outbox(database, clock, self.audit)
         self.people = People(database, clock, self.audit, self.outbox)
         self.observations = Observations(database, clock, self.outbox)
         self.access = AccessLog(database, clock, self.audit, self.outbox)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
 import pytest
+import sqlcipher3
 
 from sync.errors import RecordNotFoundError, RecordTooLargeError
 from sync.store import (
@@ -16,6 +18,7 @@ from sync.store import (
     SpeciesScore,
     Store,
     StoreConfig,
+    Verdict,
 )
 from tests.sync.conftest import FAST, FakeClock, enrol
 
@@ -123,3 +126,158 @@ def test_illegal_transitions_are_refused(
 def test_an_unknown_key_is_a_clear_error(store: Store) -> None:
     with pytest.raises(RecordNotFoundError):
         store.outbox.mark_sent(["not-a-key"])
+
+
+def entry_in(store: Store, clock: FakeClock, *path: str) -> str:
+    """Queue an entry and walk it along ``path`` ("sent", "acknowledged", "rejected")."""
+    store.observations.add(catch(clock))
+    key = store.outbox.entries()[-1].idempotency_key
+    for step in path:
+        if step == "sent":
+            store.outbox.mark_sent([key])
+        elif step == "acknowledged":
+            store.outbox.mark_acknowledged([key])
+        else:
+            store.outbox.mark_rejected(key, f"refused: {step}")
+    return key
+
+
+def fail_writes(store: Store, when: str) -> None:
+    """Make the writes ``when`` names fail mid-transaction (a temporary trigger: this test only)."""
+    store.database.connection.execute(
+        f"CREATE TEMP TRIGGER injected {when} BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+    )
+
+
+def test_recovery_requeues_only_the_sent_entries_and_stamps_them(
+    store: Store, clock: FakeClock
+) -> None:
+    waiting = entry_in(store, clock)
+    in_flight = [entry_in(store, clock, "sent"), entry_in(store, clock, "sent")]
+    done = entry_in(store, clock, "sent", "acknowledged")
+    clock.advance(minutes=5)
+    assert store.outbox.recover_interrupted() == 2
+    for key in in_flight:
+        entry = store.outbox.get(key)
+        assert (entry.state, entry.state_changed_at) == (OutboxState.QUEUED, clock.now())
+        assert (entry.attempts, entry.refusals) == (1, 0)  # a lost answer counts nothing
+    assert store.outbox.get(waiting).state_changed_at < clock.now()
+    assert store.outbox.get(done).state == OutboxState.ACKNOWLEDGED
+    assert store.outbox.recover_interrupted() == 0
+
+
+def test_settle_writes_each_part_of_a_verdict(store: Store, clock: FakeClock) -> None:
+    acknowledged, rejected, requeued, refused = (entry_in(store, clock, "sent") for _ in range(4))
+    clock.advance(minutes=1)
+    store.outbox.settle(
+        Verdict(
+            acknowledged=(acknowledged,),
+            rejected=((rejected, "unknown vessel V-9"),),
+            requeued=(requeued,),
+            refused=(refused,),
+        )
+    )
+    moved = {key: store.outbox.get(key) for key in (acknowledged, rejected, requeued, refused)}
+    assert {e.state_changed_at for e in moved.values()} == {clock.now()}
+    assert [(e.state, e.reject_reason, e.refusals) for e in moved.values()] == [
+        (OutboxState.ACKNOWLEDGED, None, 0),
+        (OutboxState.REJECTED, "unknown vessel V-9", 0),
+        (OutboxState.QUEUED, None, 0),
+        (OutboxState.QUEUED, None, 1),  # the hub's retryable refusal is counted
+    ]
+
+
+def test_settle_leaves_an_entry_that_is_no_longer_sent_alone(
+    store: Store, clock: FakeClock
+) -> None:
+    queued = entry_in(store, clock)
+    acknowledged = entry_in(store, clock, "sent", "acknowledged")
+    rejected = entry_in(store, clock, "sent", "rejected")
+    before = {key: store.outbox.get(key) for key in (queued, acknowledged, rejected)}
+    clock.advance(minutes=1)
+    store.outbox.settle(
+        Verdict(
+            acknowledged=(queued, rejected),
+            rejected=((acknowledged, "late refusal"),),
+            refused=(rejected, acknowledged),
+        )
+    )
+    assert {key: store.outbox.get(key) for key in before} == before
+
+
+def test_settle_writes_all_of_a_verdict_or_none_of_it(store: Store, clock: FakeClock) -> None:
+    acknowledged, rejected = entry_in(store, clock, "sent"), entry_in(store, clock, "sent")
+    fail_writes(store, "BEFORE UPDATE OF state ON outbox WHEN NEW.state = 'rejected'")
+    with pytest.raises(sqlcipher3.IntegrityError, match="injected failure"):
+        store.outbox.settle(Verdict(acknowledged=(acknowledged,), rejected=((rejected, "no"),)))
+    assert store.outbox.counts()[OutboxState.SENT] == 2
+
+
+def test_a_verdict_refuses_a_rejection_without_a_reason() -> None:
+    with pytest.raises(ValueError, match="needs a reason"):
+        Verdict(rejected=(("some-key", "  "),))
+
+
+def test_quarantined_lists_the_rejected_entries_with_their_reasons(
+    store: Store, clock: FakeClock
+) -> None:
+    first = entry_in(store, clock, "sent", "rejected")
+    entry_in(store, clock, "sent", "acknowledged")
+    second = entry_in(store, clock, "sent", "rejected")
+    listed = store.outbox.quarantined()
+    assert [(q.idempotency_key, q.reason) for q in listed] == [
+        (first, "refused: rejected"),
+        (second, "refused: rejected"),
+    ]
+    assert [q.sequence for q in listed] == [store.outbox.get(k).sequence for k in (first, second)]
+    assert store.outbox.quarantined(limit=1) == listed[:1]
+
+
+def test_requeue_moves_a_quarantined_entry_back_clearing_reason_and_refusals(
+    store: Store, clock: FakeClock
+) -> None:
+    key = entry_in(store, clock, "sent")
+    store.outbox.settle(Verdict(refused=(key,)))
+    entry_in(store, clock, "sent", "rejected")  # stays quarantined
+    store.outbox.mark_sent([key])
+    store.outbox.mark_rejected(key, "still refused after 2 attempts")
+    clock.advance(minutes=1)
+    sequence = store.outbox.get(key).sequence
+    assert store.outbox.requeue_quarantined([sequence], operator="cli:officer-7") == 1
+    entry = store.outbox.get(key)
+    assert (entry.state, entry.reject_reason, entry.refusals) == (OutboxState.QUEUED, None, 0)
+    assert (entry.attempts, entry.state_changed_at) == (2, clock.now())
+    assert store.outbox.counts()[OutboxState.REJECTED] == 1
+
+
+def test_a_requeue_is_audited_in_the_chain(store: Store, clock: FakeClock) -> None:
+    keys = [entry_in(store, clock, "sent", "rejected") for _ in range(2)]
+    sequences = [store.outbox.get(key).sequence for key in keys]
+    assert store.outbox.requeue_quarantined(None, operator="cli:officer-7") == 2
+    audited = store.audit.entries()[-1]
+    assert (audited.actor, audited.action, audited.subject) == (
+        "cli:officer-7",
+        "outbox.requeued",
+        "outbox",
+    )
+    assert json.loads(audited.details_json) == {"entries": 2, "sequences": sequences}
+    assert store.audit.verify().ok
+
+
+def test_a_requeue_whose_audit_entry_fails_moves_nothing(store: Store, clock: FakeClock) -> None:
+    key = entry_in(store, clock, "sent", "rejected")
+    fail_writes(store, "BEFORE INSERT ON audit_log")
+    with pytest.raises(sqlcipher3.IntegrityError, match="injected failure"):
+        store.outbox.requeue_quarantined(None, operator="cli:officer-7")
+    assert store.outbox.get(key).state == OutboxState.REJECTED
+
+
+def test_a_requeue_naming_an_entry_not_quarantined_moves_nothing(
+    store: Store, clock: FakeClock
+) -> None:
+    rejected = store.outbox.get(entry_in(store, clock, "sent", "rejected")).sequence
+    queued = store.outbox.get(entry_in(store, clock)).sequence
+    with pytest.raises(RecordNotFoundError, match=f"#{queued}, #999"):
+        store.outbox.requeue_quarantined([rejected, queued, 999], operator="cli:officer-7")
+    assert store.outbox.counts()[OutboxState.REJECTED] == 1
+    assert store.audit.entries()[-1].action != "outbox.requeued"

@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from sync.client.ledger import requeue_quarantined
 from sync.errors import RecordNotFoundError
 from sync.store import OutboxState, Store
 from tests.sync.client.fakehub import FakeHub
@@ -32,7 +31,7 @@ def test_a_requeued_entry_is_sent_again_with_its_reason_and_refusals_cleared(
     uids = observations(store, 3)
     hub = FakeHub()
     (sequence,) = quarantine(store, hub, [uids[1]])
-    assert requeue_quarantined(store, [sequence], operator=OPERATOR) == 1
+    assert store.outbox.requeue_quarantined([sequence], operator=OPERATOR) == 1
     (entry,) = store.outbox.queued()
     assert (entry.sequence, entry.reject_reason, entry.refusals) == (sequence, None, 0)
     assert entry.attempts == 1  # the send history stays
@@ -44,7 +43,7 @@ def test_a_requeued_entry_is_sent_again_with_its_reason_and_refusals_cleared(
 def test_a_requeue_is_in_the_audit_trail_with_its_entries(store: Store) -> None:
     uids = observations(store, 4)
     sequences = quarantine(store, FakeHub(), [uids[0], uids[3]])
-    assert requeue_quarantined(store, None, operator=OPERATOR) == 2
+    assert store.outbox.requeue_quarantined(None, operator=OPERATOR) == 2
     (audited,) = [a for a in store.audit.entries() if a.action == "outbox.requeued"]
     assert audited.actor == OPERATOR
     assert json.loads(audited.details_json) == {"entries": 2, "sequences": sequences}
@@ -56,7 +55,7 @@ def test_naming_an_entry_that_is_not_quarantined_moves_nothing(store: Store) -> 
     (sequence,) = quarantine(store, FakeHub(), [uids[2]])
     acknowledged = sequence - 1
     with pytest.raises(RecordNotFoundError, match=f"#{acknowledged}, #999"):
-        requeue_quarantined(store, [sequence, acknowledged, 999], operator=OPERATOR)
+        store.outbox.requeue_quarantined([sequence, acknowledged, 999], operator=OPERATOR)
     assert states(store) == {"acknowledged": 2, "rejected": 1}
     assert not [a for a in store.audit.entries() if a.action == "outbox.requeued"]
 
@@ -64,6 +63,6 @@ def test_naming_an_entry_that_is_not_quarantined_moves_nothing(store: Store) -> 
 def test_requeuing_all_with_nothing_quarantined_moves_and_audits_nothing(store: Store) -> None:
     observations(store, 2)
     client_of(store, FakeHub()).push()
-    assert requeue_quarantined(store, None, operator=OPERATOR) == 0
+    assert store.outbox.requeue_quarantined(None, operator=OPERATOR) == 0
     assert states(store) == {"acknowledged": 2}
     assert not [a for a in store.audit.entries() if a.action == "outbox.requeued"]
