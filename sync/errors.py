@@ -8,21 +8,22 @@ stay ordinary exceptions and reach the crash report.
 ::
 
     SyncError
-    └── StoreError                  the encrypted local store
-        ├── StoreNotFoundError      no store at that path (run ``jaga store init``)
-        ├── StoreExistsError        ``init`` or ``restore`` would overwrite a store
-        ├── KeySourceError          no passphrase or key file given, or an unusable one
-        ├── WrongKeyError           the passphrase or key file does not open this store
-        ├── NotAStoreError          a foreign file: plain SQLite, random bytes, no key header
-        ├── StoreCorruptError       truncated or damaged; the integrity check failed
-        ├── SchemaVersionError      written by a newer Jaga, or older than the caller needs
-        ├── StoreLockedError        another writer kept the store past the busy timeout
-        ├── StoreFullError          the disk (or the file-size limit) is full
-        ├── StoreIOError            any other read or write failure of the file system
-        ├── RecordTooLargeError     a photo or blob over the configured maximum size
-        ├── RecordConflictError     a unique key (badge, idempotency key) already exists
-        ├── RecordNotFoundError     no such person, observation or outbox entry
-        └── DuplicateIdentityError  the new face already matches an enrolled person
+    ├── StoreError                  the encrypted local store
+    │   ├── StoreNotFoundError      no store at that path (run ``jaga store init``)
+    │   ├── StoreExistsError        ``init`` or ``restore`` would overwrite a store
+    │   ├── KeySourceError          no passphrase or key file given, or an unusable one
+    │   ├── WrongKeyError           the passphrase or key file does not open this store
+    │   ├── NotAStoreError          a foreign file: plain SQLite, random bytes, no key header
+    │   ├── StoreCorruptError       truncated or damaged; the integrity check failed
+    │   ├── SchemaVersionError      written by a newer Jaga, or older than the caller needs
+    │   ├── StoreLockedError        another writer kept the store past the busy timeout
+    │   ├── StoreFullError          the disk (or the file-size limit) is full
+    │   ├── StoreIOError            any other read or write failure of the file system
+    │   ├── RecordTooLargeError     a photo or blob over the configured maximum size
+    │   ├── RecordConflictError     a unique key (badge, idempotency key) already exists
+    │   ├── RecordNotFoundError     no such person, observation or outbox entry
+    │   └── DuplicateIdentityError  the new face already matches an enrolled person
+    └── CorrectionsExportError      an export of confirmed fish photos cannot be written
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""``jaga hub run | create-device | publish-pack | manage``: start the hub, enrol a device,
-publish a species pack to every site, Django tasks.
+"""``jaga hub run | create-device | publish-pack | export-corrections | manage``: start the
+hub, enrol a device, publish a species pack to every site, write the confirmed fish photos
+out as training data, Django tasks.
 
 Imports nothing of the hub extra (Django, psycopg) until a hub command runs, so ``jaga`` on a
 kiosk without the extra still starts.
@@ -10,10 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from sync.cli_errors import reporting
 
 
 def default_data_dir() -> Path:
@@ -57,11 +61,42 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="only write the archive to FILE (for an upload in the hub's admin); publish nothing",
     )
     publish.set_defaults(handler=publish_pack)
+    _export_corrections_parser(commands)
 
     manage = commands.add_parser("manage", help="a Django management command (createsuperuser)")
     _data_option(manage)
     manage.add_argument("arguments", nargs=argparse.REMAINDER)
     manage.set_defaults(handler=manage_hub)
+
+
+def _export_corrections_parser(commands: argparse._SubParsersAction[Any]) -> None:
+    export = commands.add_parser(
+        "export-corrections",
+        help="write the confirmed fish photos and corrections.csv into a new folder"
+        " (for jaga fish export-training-set)",
+    )
+    _data_option(export)
+    export.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="a new or empty folder"
+    )
+    export.add_argument(
+        "--site", default=None, metavar="SLUG", help="only this site's observations"
+    )
+    export.add_argument(
+        "--since",
+        type=_day,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="only observations the hub changed on or after that day (UTC)",
+    )
+    export.set_defaults(handler=reporting(export_corrections))
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day like 2026-03-01") from None
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:
@@ -133,6 +168,21 @@ def _publish(args: argparse.Namespace, version: str, data: bytes) -> int:
         environment.stop()
     print(f"published species pack {pack.version}: {pack.byte_size} bytes, sha256 {pack.sha256}")
     print(f"announced to the devices of {sites} site(s); they download it at their next sync")
+    return 0
+
+
+def export_corrections(args: argparse.Namespace) -> int:
+    from sync.hub.bootstrap import prepare
+
+    environment = prepare(args.data or default_data_dir())
+    try:
+        from sync.hub.corrections import export_corrections as export
+
+        report = export(args.out, site=args.site, since=args.since)
+    finally:
+        environment.stop()
+    for line in report.lines():
+        print(line)
     return 0
 
 

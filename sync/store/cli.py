@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,17 +15,22 @@ from typing import Any
 import platformdirs
 
 from sync.cli_errors import Handler, reporting
+from sync.corrections import CorrectionsExport
 from sync.errors import KeySourceError
 from sync.store.backups import backup, restore
 from sync.store.clock import format_timestamp
+from sync.store.corrections import export_corrections
 from sync.store.database import StoreConfig
 from sync.store.export import export_access_events, export_fish_observations
 from sync.store.key_sources import NEW_PASSPHRASE_ENV, resolve_key_source
 from sync.store.keys import KeySource, create_key_file
+from sync.store.records import FishObservation
 from sync.store.store import Store
 from sync.store.store_info import describe
 
 STORE_PATH_ENV = "JAGA_STORE_PATH"
+REVIEW_LIMIT = 50
+SHOWN_PREDICTIONS = 3
 
 
 def default_store_path() -> Path:
@@ -75,6 +81,60 @@ def register_store(subparsers: argparse._SubParsersAction[Any]) -> None:
         help=f"the new key file (else ${NEW_PASSPHRASE_ENV} or a prompt)",
     )
     _add_kdf_cost(rekey)
+    _add_review_commands(command)
+
+
+def _add_review_commands(
+    command: Callable[[str, Handler, str], argparse.ArgumentParser],
+) -> None:
+    """The device's half of the fish review loop: review, confirm, export the corrections."""
+    review = command("review", _review, "fish observations flagged for review, oldest first")
+    review.add_argument(
+        "--limit",
+        type=_positive_count,
+        default=REVIEW_LIMIT,
+        metavar="N",
+        help=f"show at most N (default {REVIEW_LIMIT})",
+    )
+    confirm = command("confirm", _confirm, "confirm the species of a fish observation")
+    confirm.add_argument("observation_uid", metavar="OBSERVATION_UID", help="as `review` lists it")
+    confirm.add_argument("species", type=_required_text("species"), metavar="SPECIES")
+    confirm.add_argument(
+        "--officer",
+        required=True,
+        type=_required_text("officer"),
+        metavar="NAME",
+        help="the reviewer, recorded with the confirmation and sent to the hub",
+    )
+    corrections = command(
+        "export-corrections",
+        _export_corrections,
+        "confirmed fish photos and corrections.csv, for `jaga fish export-training-set`",
+    )
+    corrections.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="a new or empty folder"
+    )
+
+
+def _positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _required_text(what: str) -> Callable[[str], str]:
+    """An argument type that strips the text and refuses it empty, before the store is opened."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{what} must not be empty")
+        return text.strip()
+
+    return parse
 
 
 def _add_export_options(export: argparse.ArgumentParser) -> None:
@@ -206,6 +266,64 @@ def _rekey(args: argparse.Namespace) -> int:
         )
         store.change_key(new_source, operator=_operator())
         print(f"re-encrypted {store.path} under the new {store.header.current.kind}")
+    return 0
+
+
+def _review(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        flagged = store.observations.review_queue(args.limit + 1)  # one more: are there more?
+    if not flagged:
+        print("no fish observations are flagged for review")
+        return 0
+    shown = flagged[: args.limit]
+    print(f"{len(shown)} fish observations flagged for review, oldest first:")
+    for observation in shown:
+        print(_review_line(observation))
+    if len(flagged) > len(shown):
+        print(f"more are flagged than these {len(shown)}: raise --limit to see them")
+    print("confirm one with: jaga store confirm OBSERVATION_UID SPECIES --officer NAME")
+    return 0
+
+
+def _review_line(observation: FishObservation) -> str:
+    predictions = ", ".join(
+        f"{_one_line(score.species)} {score.confidence:.2f}"
+        for score in observation.predictions[:SHOWN_PREDICTIONS]
+    )
+    trip = f"{_one_line(observation.vessel)}/{_one_line(observation.trip)}"
+    return "  ".join(
+        (
+            observation.observation_uid,
+            observation.observed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            predictions or "no prediction",
+            f"vessel/trip {trip}",
+            f"officer {_one_line(observation.officer)}",
+        )
+    )
+
+
+def _one_line(text: str | None) -> str:
+    """Typed text on one line, so that each observation stays one line of output."""
+    return " ".join(text.split()) if text and text.strip() else "-"
+
+
+def _confirm(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        confirmed = store.observations.confirm(
+            args.observation_uid.strip(), args.species, officer=args.officer
+        )
+    print(
+        f"confirmed {confirmed.observation_uid} as {confirmed.confirmed_species}"
+        f" (reviewed by {confirmed.reviewed_by}); queued for the hub"
+    )
+    return 0
+
+
+def _export_corrections(args: argparse.Namespace) -> int:
+    export = CorrectionsExport(args.out)  # a full folder is refused before the key is asked
+    with _open(args) as store:
+        report = export_corrections(store.database, export)
+    print("\n".join(report.lines()))
     return 0
 
 

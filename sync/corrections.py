@@ -1,0 +1,199 @@
+"""Confirmed fish observations written out as labelled training data (the review loop's end).
+
+A species confirmed by a reviewer, on the device or in the hub's review queue, labels the
+observation's photo. ``CorrectionsExport`` writes those photos and ``corrections.csv``
+(``file,confirmed_species,group`` plus provenance columns) into an empty folder; that CSV is
+what ``jaga fish export-training-set --corrections`` turns into the species folders
+``jaga fish train`` reads. Sync never imports the classifier: the CSV is the contract.
+
+The split group is the trip when the observation names one, else the observation itself:
+photos from one haul are often the same few fish, and a training split must never put one
+fish on both sides.
+
+The photos are plaintext by design, like the CSV exports: the operator asked for them and
+chose where they go; like ``jaga store export``, only the operator's account can read them
+(folders 0700, files 0600). Each photo's bytes are checked against its stored sha256 on the
+way out, and the CSV is written last; an export that fails removes what it wrote, so a
+folder holds a whole export or nothing of one.
+
+One photo labels one example: the readers pass each photo once, after settling the photos
+several observations share (:func:`species_key` says when two confirmations agree).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from sync.errors import SyncError
+
+CORRECTIONS_CSV = "corrections.csv"
+PHOTOS_DIR = "photos"
+HEADER = ("file", "confirmed_species", "group", "observation_uid", "reviewed_by", "observed_at")
+# The photo types a device stores and the training reader decodes.
+SUFFIXES = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/bmp": ".bmp",
+    "image/tiff": ".tiff",
+}
+
+
+class CorrectionsExportError(SyncError):
+    """The export cannot be written (a folder that is not empty, a damaged photo).
+
+    A ``SyncError``: the operator acts on it, so a ``jaga`` command reports it in one line."""
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One confirmed observation with its photo's bytes."""
+
+    observation_uid: str
+    confirmed_species: str
+    photo_uid: str
+    media_type: str
+    photo_sha256: str
+    photo: bytes
+    observed_at: str  # ISO 8601, as stored
+    vessel: str | None = None
+    trip: str | None = None
+    reviewed_by: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.confirmed_species.strip():
+            raise ValueError(f"observation {self.observation_uid} has no confirmed species")
+
+    @property
+    def group(self) -> str:
+        if self.trip:
+            return f"trip:{self.vessel or ''}/{self.trip}"
+        return f"observation:{self.observation_uid}"
+
+
+@dataclass
+class ExportSummary:
+    written: int = 0
+    skipped: int = 0  # confirmed, but the photo is of a type the trainer cannot read
+    folder: Path | None = None
+
+    def lines(self, notes: Iterable[str] = ()) -> Iterator[str]:
+        """The summary, the caller's ``notes`` (what its reader left out), the next step."""
+        yield f"{self.written} confirmed photos written to {self.folder}"
+        if self.skipped:
+            yield f"{self.skipped} skipped: their photo type cannot be used for training"
+        yield from notes
+        if self.written:
+            yield (
+                f"next: jaga fish export-training-set --corrections {self.folder}/{CORRECTIONS_CSV}"
+                " --out TRAINING_DIR"
+            )
+
+
+class CorrectionsExport:
+    """Writes corrections into ``folder`` (created; must be empty); use as a context manager."""
+
+    def __init__(self, folder: Path) -> None:
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise CorrectionsExportError(f"{folder} is not an empty folder; export into a new one")
+        self._folder = folder
+        self._created = not folder.exists()
+        self._rows: list[tuple[str, ...]] = []
+        self._photos: set[str] = set()
+        self.summary = ExportSummary(folder=folder)
+
+    def __enter__(self) -> CorrectionsExport:
+        with self._writing():
+            self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            (self._folder / PHOTOS_DIR).mkdir(mode=0o700)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            with self._writing():
+                self._write_csv()
+            return
+        shutil.rmtree(self._folder / PHOTOS_DIR, ignore_errors=True)
+        if self._created:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+    def add(self, correction: Correction) -> None:
+        suffix = SUFFIXES.get(correction.media_type.lower())
+        if suffix is None:
+            self.summary.skipped += 1
+            return
+        if hashlib.sha256(correction.photo).hexdigest() != correction.photo_sha256:
+            raise CorrectionsExportError(
+                f"photo {correction.photo_uid} does not match its sha256; nothing exported"
+            )
+        if correction.photo_uid in self._photos:  # a reader that did not settle shared photos
+            raise CorrectionsExportError(
+                f"photo {correction.photo_uid} is passed twice; nothing exported"
+            )
+        self._photos.add(correction.photo_uid)
+        name = f"{PHOTOS_DIR}/{correction.photo_uid}{suffix}"
+        with self._writing():
+            _write_file(self._folder / name, correction.photo)
+        self._rows.append(
+            (
+                name,
+                correction.confirmed_species,
+                correction.group,
+                correction.observation_uid,
+                correction.reviewed_by,
+                correction.observed_at,
+            )
+        )
+        self.summary.written += 1
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The export folder's errors (no room, no permission) as the operator's to act on."""
+        try:
+            yield
+        except OSError as error:
+            raise CorrectionsExportError(
+                f"cannot write the export in {self._folder}: {error}; nothing exported"
+            ) from error
+
+    def _write_csv(self) -> None:
+        partial = self._folder / f".{CORRECTIONS_CSV}.part"
+        with _private(partial, "w") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(HEADER)
+            writer.writerows(self._rows)
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(self._folder / CORRECTIONS_CSV)
+
+
+def species_key(species: str) -> str:
+    """Case and spacing typed by two reviewers do not make two species."""
+    return " ".join(species.split()).casefold()
+
+
+def _private(path: Path, mode: str) -> IO[Any]:
+    """``path`` created new (never through an existing file or link), readable by us only."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    if "b" in mode:
+        return os.fdopen(descriptor, mode)
+    return os.fdopen(descriptor, mode, newline="", encoding="utf-8")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with _private(path, "wb") as handle:
+        handle.write(data)

@@ -1,0 +1,180 @@
+"""The hub's confirmed fish photos, written out as corrections (``jaga hub export-corrections``).
+
+Every fish observation whose species a reviewer confirmed (in the hub's review queue or on
+a device) and whose photo the hub holds becomes one ``Correction`` for the shared writer
+(``sync.corrections``), oldest first (``observed_at``, then uid, so two exports of the same
+data list the same rows). The observations are streamed from a server-side cursor and each
+photo's bytes are read on its own row, so memory holds one photo however many are exported.
+
+Left out, and counted in the report:
+
+* an observation whose photo has not finished uploading (or whose metadata has not arrived):
+  exporting again later picks it up;
+* an observation with no photo, or one naming a photo it may not use: a person's photo
+  (fish photos have none; an erased person's photos are deleted) or another site's;
+* a photo shared by several observations that confirm different species: it labels neither.
+  When they agree it is written once, with the first observation's row.
+
+``since`` selects on ``updated_at``, the hub's clock when it last changed the observation,
+not on ``reviewed_at``: a device's review carries the device's own time and may reach the
+hub weeks later, and ``--since`` the day of the last export must still include it. The cost:
+an observation edited again since (its notes) is exported again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from sync.corrections import (
+    Correction,
+    CorrectionsExport,
+    CorrectionsExportError,
+    ExportSummary,
+    species_key,
+)
+from sync.hub.models import FishObservation, Photo, Site
+
+# Rows the server-side cursor hands over per round trip (no photo bytes in them).
+CURSOR_ROWS = 200
+
+PhotoKey = tuple[int, uuid.UUID]  # (site pk, photo uid): a photo is one site's
+
+
+@dataclass
+class HubExportReport:
+    """What the export wrote, and the confirmed observations it had to leave out."""
+
+    summary: ExportSummary
+    awaiting_photo: int = 0  # observations whose photo's upload has not finished
+    without_photo: int = 0  # observations with no photo they may use
+    conflicting: int = 0  # shared photos whose observations confirm different species
+
+    def lines(self) -> Iterator[str]:
+        return self.summary.lines(self._notes())
+
+    def _notes(self) -> Iterator[str]:
+        if self.awaiting_photo:
+            yield (
+                f"{self.awaiting_photo} confirmed observations wait for their photo's upload;"
+                " export again once their devices have synced"
+            )
+        if self.without_photo:
+            yield f"{self.without_photo} confirmed observations have no photo to label"
+        if self.conflicting:
+            yield (
+                f"{self.conflicting} photos left out: the observations on each confirm"
+                " different species"
+            )
+
+
+def export_corrections(
+    folder: Path, *, site: str | None = None, since: date | None = None
+) -> HubExportReport:
+    """Write the confirmed observations' photos and ``corrections.csv`` into ``folder``.
+
+    ``site`` limits the export to one site's slug; ``since`` to observations the hub changed
+    on or after that day (UTC). ``CorrectionsExportError`` for an unknown site or a folder
+    that is not empty (nothing written), or a photo whose bytes do not match its sha256
+    (no ``corrections.csv`` written).
+    """
+    confirmed = _confirmed(site)
+    export = CorrectionsExport(folder)
+    report = HubExportReport(export.summary)
+    shared = _shared_photos(confirmed)
+    settled: set[PhotoKey] = set()  # shared photos already written or already left out
+    with export:
+        for observation in _selected(confirmed, since).iterator(chunk_size=CURSOR_ROWS):
+            key = (observation.site_id, observation.photo_uid)
+            if key in settled:
+                continue
+            if key in shared:
+                settled.add(key)
+                if shared[key] > 1:
+                    report.conflicting += 1
+                    continue
+            photo = _usable_photo(observation, report)
+            if photo is not None:
+                export.add(_correction(observation, photo))
+    return report
+
+
+def _confirmed(site: str | None) -> QuerySet[Any]:
+    """Every observation with a confirmed species (of ``site``, when one is named)."""
+    observations = FishObservation.objects.filter(confirmed_species__isnull=False).exclude(
+        confirmed_species__regex=r"^\s*$"
+    )
+    if site is None:
+        return observations
+    found = Site.objects.filter(slug=site).first()
+    if found is None:
+        raise CorrectionsExportError(f"no site {site!r} on this hub; nothing exported")
+    return observations.filter(site=found)
+
+
+def _selected(confirmed: QuerySet[Any], since: date | None) -> QuerySet[Any]:
+    if since is not None:
+        confirmed = confirmed.filter(updated_at__gte=datetime.combine(since, time.min, UTC))
+    return confirmed.order_by("observed_at", "uid")
+
+
+def _shared_photos(confirmed: QuerySet[Any]) -> dict[PhotoKey, int]:
+    """Photos several confirmed observations name -> how many species they confirm.
+
+    Counted over every confirmed observation, not only those ``since`` selects: a photo an
+    older observation labelled otherwise is no clean example either.
+    """
+    repeated = (
+        confirmed.filter(photo_uid__isnull=False)
+        .values("photo_uid")
+        .annotate(observations=Count("pk"))
+        .filter(observations__gt=1)
+        .values("photo_uid")
+    )
+    sharing = confirmed.filter(photo_uid__in=repeated)
+    observations: dict[PhotoKey, int] = {}
+    species: dict[PhotoKey, set[str]] = {}
+    for site_id, photo_uid, name in sharing.values_list(
+        "site_id", "photo_uid", "confirmed_species"
+    ):
+        key = (site_id, photo_uid)
+        observations[key] = observations.get(key, 0) + 1
+        species.setdefault(key, set()).add(species_key(name))
+    # A uid two sites' observations name is shared by neither: a photo is one site's.
+    return {key: len(species[key]) for key, count in observations.items() if count > 1}
+
+
+def _usable_photo(observation: Any, report: HubExportReport) -> Any:
+    """The observation's stored photo, or None with the reason counted in ``report``."""
+    if observation.photo_uid is None:
+        report.without_photo += 1
+        return None
+    photo = Photo.objects.filter(uid=observation.photo_uid).first()
+    if photo is not None and (photo.person_id is not None or photo.site_id != observation.site_id):
+        report.without_photo += 1  # never a person's photo, nor another site's
+        return None
+    if photo is None or photo.data is None:
+        report.awaiting_photo += 1  # its metadata or its upload has not arrived yet
+        return None
+    return photo
+
+
+def _correction(observation: Any, photo: Any) -> Correction:
+    return Correction(
+        observation_uid=str(observation.uid),
+        confirmed_species=observation.confirmed_species.strip(),
+        photo_uid=str(photo.uid),
+        media_type=photo.media_type,
+        photo_sha256=photo.sha256,
+        photo=bytes(photo.data),  # bytea may arrive as a memoryview
+        observed_at=observation.observed_at.isoformat(),
+        vessel=observation.vessel,
+        trip=observation.trip,
+        reviewed_by=observation.reviewed_by,
+    )

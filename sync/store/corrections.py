@@ -1,0 +1,113 @@
+"""This device's confirmed fish photos as corrections: ``jaga store export-corrections``.
+
+Every observation with a confirmed species and a photo becomes one ``Correction`` for the
+shared writer (``sync.corrections``). The rows are read first, without the photos; each
+photo's bytes are then read one at a time, inside the same read transaction, so memory holds
+one photo however many are exported and every row and photo comes from one snapshot.
+
+Several observations may point at one photo (``Observations.add`` and ``add_many`` accept
+the uid of a photo already stored). The photo is written once when they agree on the species;
+when they name different species it labels neither, so it is left out and counted as
+conflicting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sync.corrections import Correction, CorrectionsExport, ExportSummary, species_key
+from sync.store.database import Database
+
+# Oldest first, so the first observation of a shared photo is the one it was taken for.
+_CONFIRMED = (
+    "SELECT o.observation_uid, o.confirmed_species, o.observed_at, o.vessel, o.trip,"
+    " o.reviewed_by, p.id, p.photo_uid, p.media_type, p.sha256"
+    " FROM fish_observations o JOIN photos p ON p.id = o.photo_id"
+    " WHERE o.confirmed_species IS NOT NULL AND trim(o.confirmed_species) != ''"
+    " ORDER BY o.observed_at, o.id"
+)
+
+
+@dataclass(frozen=True)
+class _Confirmed:
+    """One confirmed observation's row, without its photo's bytes."""
+
+    observation_uid: str
+    species: str
+    observed_at: str
+    vessel: str | None
+    trip: str | None
+    reviewed_by: str | None
+    photo_id: int
+    photo_uid: str
+    media_type: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class CorrectionsReport:
+    """What the export wrote, and the shared photos it left out."""
+
+    summary: ExportSummary
+    conflicting: tuple[str, ...] = ()  # photo uids whose observations disagree on the species
+
+    def lines(self) -> Iterator[str]:
+        notes: tuple[str, ...] = ()
+        if self.conflicting:
+            notes = (
+                f"{len(self.conflicting)} photos left out: the observations on each confirm"
+                " different species",
+            )
+        return self.summary.lines(notes)
+
+
+def export_corrections(database: Database, export: CorrectionsExport) -> CorrectionsReport:
+    """Write every confirmed observation's photo, then ``corrections.csv``, through ``export``.
+
+    ``export`` is made by the caller (``CorrectionsExport(folder)`` refuses a folder that is
+    not empty), so a command can refuse the folder before it asks for the store's key. A
+    photo whose bytes do not match its stored sha256 raises ``CorrectionsExportError`` before
+    any CSV is written.
+    """
+    with export, database.read() as connection:
+        rows = [_Confirmed(*row) for row in connection.execute(_CONFIRMED)]
+        chosen, conflicting = _one_per_photo(rows)
+        for row in chosen:
+            export.add(_correction(row, _photo_bytes(connection, row.photo_id)))
+    return CorrectionsReport(export.summary, conflicting)
+
+
+def _one_per_photo(rows: Sequence[_Confirmed]) -> tuple[list[_Confirmed], tuple[str, ...]]:
+    """The first observation of each photo, and the photos whose observations disagree."""
+    by_photo: dict[int, list[_Confirmed]] = {}
+    for row in rows:
+        by_photo.setdefault(row.photo_id, []).append(row)
+    chosen, conflicting = [], []
+    for sharing in by_photo.values():
+        if len({species_key(row.species) for row in sharing}) == 1:
+            chosen.append(sharing[0])
+        else:
+            conflicting.append(sharing[0].photo_uid)
+    return chosen, tuple(conflicting)
+
+
+def _photo_bytes(connection: Any, photo_id: int) -> bytes:
+    row = connection.execute("SELECT data FROM photos WHERE id = ?", (photo_id,)).fetchone()
+    return bytes(row[0])
+
+
+def _correction(row: _Confirmed, photo: bytes) -> Correction:
+    return Correction(
+        observation_uid=row.observation_uid,
+        confirmed_species=row.species.strip(),
+        photo_uid=row.photo_uid,
+        media_type=row.media_type,
+        photo_sha256=row.sha256,
+        photo=photo,
+        observed_at=row.observed_at,
+        vessel=row.vessel,
+        trip=row.trip,
+        reviewed_by=row.reviewed_by or "",
+    )

@@ -1,0 +1,80 @@
+"""The fish review loop through a real hub process: a boat's flagged catch and its photo reach
+the hub, a hub reviewer corrects the species, ``jaga hub export-corrections`` writes the
+boat's photo as training data for that species, and the correction reaches the boat."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from inference.fish.corrections import export_training_set
+from main import main
+from sync.client.status import read_status
+from sync.hub import review
+from sync.hub.models import FishObservation as HubObservation
+from sync.store import FishObservation, Photo, SpeciesScore, Store
+from tests.sync.client.devices import new_device
+from tests.sync.client.hubcheck import drained
+from tests.sync.hub.hubkit import HubProcess
+
+
+def catch_photo() -> bytes:
+    """A small real JPEG, as the boat's camera would store it."""
+    pixels = np.random.default_rng(7).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    cv2.ellipse(pixels, (40, 30), (25, 10), 0, 0, 360, (40, 120, 210), -1)
+    ok, encoded = cv2.imencode(".jpg", pixels)
+    assert ok
+    return encoded.tobytes()
+
+
+def flag_a_catch(store: Store, photo: bytes) -> str:
+    """A catch the classifier was unsure of, with its photo; returns the observation's uid."""
+    now = store.clock.now()
+    record = FishObservation(
+        observed_at=now - timedelta(minutes=5),
+        predictions=(SpeciesScore("Lutjanus campechanus", 0.48), SpeciesScore("Lutjanus", 0.3)),
+        needs_review=True,
+        officer="officer-7",
+        vessel="Gaviota",
+        trip="T-12",
+    )
+    store.observations.add(record, Photo(data=photo, media_type="image/jpeg", taken_at=now))
+    return record.observation_uid
+
+
+def test_a_hub_correction_becomes_training_data_and_reaches_the_boat(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = catch_photo()
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    with device.open() as store, httpx.Client() as http:
+        uid = flag_a_catch(store, photo)
+        client = device.client(store, http)
+        report = client.sync_once()
+        assert (report.push.rejected, report.uploads.completed) == (0, 1), read_status(store, {})
+        on_hub = HubObservation.objects.get(uid=uid)
+        assert on_hub.needs_review and on_hub.confirmed_species is None
+
+        review.correct_species(on_hub.pk, "Lutjanus synagris", "hub-reviewer")
+        out = tmp_path / "corrections"
+        hub_data = str(tmp_path / "hub")
+        arguments = ["--data", hub_data, "--out", str(out), "--site", site_slug]
+        assert main(["hub", "export-corrections", *arguments]) == 0
+        assert f"1 confirmed photos written to {out}" in capsys.readouterr().out
+
+        training = tmp_path / "training"
+        assert export_training_set(out / "corrections.csv", training) == 1
+        (example,) = (training / "lutjanus_synagris").iterdir()
+        assert example.read_bytes() == photo  # the boat's bytes, untouched
+        assert (training / "groups.csv").read_text().splitlines()[1].endswith("trip:Gaviota/T-12")
+
+        assert client.sync_once().pull.applied >= 1
+        here = store.observations.get(uid)
+        assert (here.confirmed_species, here.needs_review) == ("Lutjanus synagris", False)
+        assert here.reviewed_by == "hub-reviewer"
+        assert drained(store)  # the pulled correction is not pushed back

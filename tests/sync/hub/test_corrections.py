@@ -1,0 +1,271 @@
+"""``jaga hub export-corrections``: the hub's confirmed fish photos, byte for byte, with the
+rows ``jaga fish export-training-set`` reads; nothing unconfirmed, unfinished, of another
+site or of a person, and no ``corrections.csv`` when a stored photo is damaged."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from inference.fish.corrections import export_training_set
+from main import main
+from sync.corrections import CORRECTIONS_CSV, CorrectionsExportError
+from sync.hub import review
+from sync.hub.corrections import HubExportReport, export_corrections
+from sync.hub.models import FishObservation, Photo
+from sync.protocol import CHUNK_SHA256_HEADER, format_timestamp
+from tests.sync.hub import entries as e
+from tests.sync.hub.hubkit import Api
+
+
+def image(seed: int, suffix: str = ".jpg") -> bytes:
+    """A small real image (a fish-coloured blob on noise) that OpenCV can decode."""
+    pixels = np.random.default_rng(seed).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    cv2.circle(pixels, (32, 24), 14, (30, 90 + seed % 100, 200), -1)
+    ok, encoded = cv2.imencode(suffix, pixels)
+    assert ok
+    return encoded.tobytes()
+
+
+def upload(
+    api: Api,
+    photo_uid: str,
+    data: bytes,
+    *,
+    media_type: str = "image/jpeg",
+    until: int | None = None,
+) -> None:
+    """Upload ``data`` as the device would; ``until``: stop after that many bytes."""
+    body = {
+        "photo_uid": photo_uid,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "total_size": len(data),
+        "media_type": media_type,
+    }
+    upload_id = api.post(api.site_path("uploads"), body).json()["upload_id"]
+    chunk = data[: len(data) if until is None else until]
+    answer = api.client.put(
+        f"{api.site_path('uploads')}/{upload_id}?offset=0",
+        chunk,
+        content_type="application/octet-stream",
+        headers=api.auth() | {CHUNK_SHA256_HEADER: hashlib.sha256(chunk).hexdigest()},
+    )
+    assert answer.status_code == 200, answer.content
+
+
+def catch(
+    api: Api,
+    minute: int,
+    *,
+    photo: bytes | None = None,
+    media_type: str = "image/jpeg",
+    stored: bool = True,
+    species: str | None = None,
+    photo_uid: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A flagged observation pushed by ``api``'s device (with its photo, uploaded unless not
+    ``stored``), corrected by a hub reviewer to ``species`` when one is given."""
+    entries = []
+    if photo is not None:
+        metadata = e.photo(photo, photo_uid=photo_uid) | {"media_type": media_type}
+        photo_uid = metadata["photo_uid"]
+        entries.append(e.entry("photo", "upsert", metadata))
+    observation = e.observation(
+        photo_uid=photo_uid, observed_at=format_timestamp(e.at(minute)), **fields
+    )
+    entries.append(e.entry("fish_observation", "upsert", observation))
+    assert api.push(*entries)["rejected"] == []
+    if photo is not None:
+        until = None if stored else len(photo) // 2
+        upload(api, observation["photo_uid"], photo, media_type=media_type, until=until)
+    if species is not None:
+        pk = FishObservation.objects.get(uid=observation["observation_uid"]).pk
+        review.correct_species(pk, species, "hub-reviewer")
+    return observation
+
+
+def rows(folder: Path) -> list[dict[str, str]]:
+    with (folder / CORRECTIONS_CSV).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def photo_file(folder: Path, photo_uid: str, suffix: str = ".jpg") -> bytes:
+    return (folder / "photos" / f"{photo_uid}{suffix}").read_bytes()
+
+
+def test_confirmed_photos_are_written_byte_identical_with_their_rows(
+    api: Api, tmp_path: Path
+) -> None:
+    png = image(2, ".png")
+    on_trip = catch(api, 5, photo=image(1), species="Lutjanus synagris")
+    alone = catch(api, 1, photo=png, media_type="image/png", species=" Gadus morhua ", trip=None)
+    catch(api, 2, photo=image(3))  # never confirmed
+    catch(api, 3, photo=image(4), stored=False, species="Gadus morhua")  # upload unfinished
+    catch(api, 4, species="Gadus morhua")  # no photo at all
+
+    report = export_corrections(tmp_path / "out", site=api.site)
+
+    out = tmp_path / "out"
+    assert rows(out) == [  # oldest first
+        {
+            "file": f"photos/{alone['photo_uid']}.png",
+            "confirmed_species": "Gadus morhua",
+            "group": f"observation:{alone['observation_uid']}",
+            "observation_uid": alone["observation_uid"],
+            "reviewed_by": "hub-reviewer",
+            "observed_at": e.at(1).isoformat(),
+        },
+        {
+            "file": f"photos/{on_trip['photo_uid']}.jpg",
+            "confirmed_species": "Lutjanus synagris",
+            "group": "trip:Gaviota/T-12",
+            "observation_uid": on_trip["observation_uid"],
+            "reviewed_by": "hub-reviewer",
+            "observed_at": e.at(5).isoformat(),
+        },
+    ]
+    assert photo_file(out, alone["photo_uid"], ".png") == png
+    assert photo_file(out, on_trip["photo_uid"]) == image(1)
+    assert len(list((out / "photos").iterdir())) == 2
+    assert (report.summary.written, report.awaiting_photo, report.without_photo) == (2, 1, 1)
+    lines = list(report.lines())
+    assert lines[0] == f"2 confirmed photos written to {out}"
+    assert "1 confirmed observations wait for their photo's upload" in lines[1]
+    assert lines[2] == "1 confirmed observations have no photo to label"
+    assert lines[3].startswith("next: jaga fish export-training-set --corrections")
+
+
+def test_other_sites_and_older_changes_are_left_out(
+    api: Api, other_api: Api, tmp_path: Path
+) -> None:
+    ours = catch(api, 1, photo=image(5), species="Gadus morhua")
+    older = catch(api, 2, photo=image(6), species="Gadus morhua")
+    theirs = catch(other_api, 3, photo=image(7), species="Gadus morhua")
+    FishObservation.objects.filter(uid=older["observation_uid"]).update(
+        updated_at=datetime(2000, 1, 1, 12, tzinfo=UTC)  # update() keeps this stamp
+    )
+
+    export_corrections(tmp_path / "site", site=api.site)
+    site_rows = [row["observation_uid"] for row in rows(tmp_path / "site")]
+    assert site_rows == [ours["observation_uid"], older["observation_uid"]]
+
+    export_corrections(tmp_path / "since", site=api.site, since=date(2000, 1, 2))
+    assert [row["observation_uid"] for row in rows(tmp_path / "since")] == [ours["observation_uid"]]
+
+    export_corrections(tmp_path / "all")  # every site: other tests' sites are there too
+    everyone = {row["observation_uid"] for row in rows(tmp_path / "all")}
+    assert {ours["observation_uid"], theirs["observation_uid"]} <= everyone
+    assert photo_file(tmp_path / "all", theirs["photo_uid"]) == image(7)
+
+
+def test_a_damaged_photo_stops_the_export_without_a_csv(api: Api, tmp_path: Path) -> None:
+    catch(api, 1, photo=image(8), species="Gadus morhua")
+    damaged = catch(api, 2, photo=image(9), species="Gadus morhua")
+    stored = Photo.objects.get(uid=damaged["photo_uid"])
+    Photo.objects.filter(pk=stored.pk).update(data=image(10))  # bytes that are not its sha256
+    try:
+        with pytest.raises(CorrectionsExportError, match="does not match its sha256"):
+            export_corrections(tmp_path / "out", site=api.site)
+    finally:  # other tests export every site
+        Photo.objects.filter(pk=stored.pk).update(data=image(9))
+    assert not (tmp_path / "out" / CORRECTIONS_CSV).exists()
+
+
+def test_a_folder_that_is_not_empty_or_an_unknown_site_is_refused(api: Api, tmp_path: Path) -> None:
+    catch(api, 1, photo=image(11), species="Gadus morhua")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(CorrectionsExportError, match="not an empty folder"):
+        export_corrections(out, site=api.site)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert (out / "notes.txt").read_text() == "keep me"
+    with pytest.raises(CorrectionsExportError, match="no site 'nowhere'"):
+        export_corrections(tmp_path / "new", site="nowhere")
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_persons_or_another_sites_photo_is_never_exported(
+    api: Api, other_api: Api, tmp_path: Path
+) -> None:
+    face = image(12)
+    person = e.person(api.site)
+    face_photo = e.photo(face, person_uid=person["person_uid"])
+    api.push(e.entry("person", "upsert", person), e.entry("photo", "upsert", face_photo))
+    upload(api, face_photo["photo_uid"], face)
+    elsewhere = catch(other_api, 1, photo=image(13), species="Gadus morhua")
+    catch(api, 2, photo_uid=face_photo["photo_uid"], species="Gadus morhua")
+    catch(api, 3, photo_uid=elsewhere["photo_uid"], species="Gadus morhua")
+
+    report = export_corrections(tmp_path / "out", site=api.site)
+
+    assert (report.summary.written, report.without_photo) == (0, 2)
+    assert rows(tmp_path / "out") == []
+    assert list((tmp_path / "out" / "photos").iterdir()) == []
+
+
+def test_a_shared_photo_is_written_once_or_left_out_when_its_labels_disagree(
+    api: Api, tmp_path: Path
+) -> None:
+    agreed = catch(api, 1, photo=image(14), species="Gadus morhua")
+    catch(api, 2, photo_uid=agreed["photo_uid"], species="gadus  MORHUA")
+    disputed = catch(api, 3, photo=image(15), species="Gadus morhua")
+    catch(api, 4, photo_uid=disputed["photo_uid"], species="Pollachius pollachius")
+
+    report = export_corrections(tmp_path / "out", site=api.site)
+
+    assert [row["observation_uid"] for row in rows(tmp_path / "out")] == [agreed["observation_uid"]]
+    assert (report.summary.written, report.conflicting) == (1, 1)
+    assert list(report.lines())[-2].startswith("1 photos left out")
+
+
+def test_the_cli_prints_the_summary_and_refuses_a_used_folder(
+    api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catch(api, 1, photo=image(16), species="Gadus morhua")
+    out = tmp_path / "out"
+    command = ["hub", "export-corrections", "--data", str(tmp_path / "hub"), "--out", str(out)]
+
+    assert main([*command, "--site", api.site, "--since", "2026-03-01"]) == 0
+
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [
+        f"1 confirmed photos written to {out}",
+        f"next: jaga fish export-training-set --corrections {out}/{CORRECTIONS_CSV}"
+        " --out TRAINING_DIR",
+    ]
+    assert main([*command, "--site", api.site]) == 1
+    assert "jaga: error:" in capsys.readouterr().err  # one line, no traceback
+    with pytest.raises(SystemExit):
+        main([*command, "--since", "last week"])
+    assert "'last week' is not a day" in capsys.readouterr().err
+
+
+def test_the_export_becomes_species_folders_for_training(api: Api, tmp_path: Path) -> None:
+    snapper = catch(api, 1, photo=image(17), species="Lutjanus synagris")
+    cod = catch(api, 2, photo=image(18), species="Gadus morhua", trip=None)
+    report: HubExportReport = export_corrections(tmp_path / "out", site=api.site)
+    assert report.summary.written == 2
+
+    training = tmp_path / "training"
+    written = export_training_set(tmp_path / "out" / CORRECTIONS_CSV, training)
+
+    assert written == 2
+    (snapper_file,) = (training / "lutjanus_synagris").iterdir()
+    (cod_file,) = (training / "gadus_morhua").iterdir()
+    assert snapper_file.read_bytes() == image(17) and cod_file.read_bytes() == image(18)
+    with (training / "groups.csv").open(newline="") as handle:
+        groups = {row["file"]: row["group"] for row in csv.DictReader(handle)}
+    assert groups == {
+        f"lutjanus_synagris/{snapper_file.name}": "trip:Gaviota/T-12",
+        f"gadus_morhua/{cod_file.name}": f"observation:{cod['observation_uid']}",
+    }
+    assert snapper["photo_uid"] in snapper_file.name

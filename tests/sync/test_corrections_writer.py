@@ -1,0 +1,180 @@
+"""``sync.corrections``: the shared writer of confirmed photos and ``corrections.csv``."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from sync.corrections import (
+    CORRECTIONS_CSV,
+    HEADER,
+    PHOTOS_DIR,
+    Correction,
+    CorrectionsExport,
+    CorrectionsExportError,
+    species_key,
+)
+
+JPEG = b"\xff\xd8\xff\xe0 a cod"
+PNG = b"\x89PNG\r\n\x1a\n a haddock"
+
+
+def correction(
+    photo: bytes = JPEG,
+    *,
+    media_type: str = "image/jpeg",
+    uid: str = "obs-1",
+    trip: str | None = None,
+    sha256: str | None = None,
+) -> Correction:
+    return Correction(
+        observation_uid=uid,
+        confirmed_species="Gadus morhua",
+        photo_uid=f"photo-{uid}",
+        media_type=media_type,
+        photo_sha256=sha256 or hashlib.sha256(photo).hexdigest(),
+        photo=photo,
+        observed_at="2026-03-01T08:00:00.000000Z",
+        vessel="V-12" if trip else None,
+        trip=trip,
+        reviewed_by="officer-2",
+    )
+
+
+def rows(folder: Path) -> list[dict[str, str]]:
+    with (folder / CORRECTIONS_CSV).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
+    folder = tmp_path / "corrections"
+    with CorrectionsExport(folder) as export:
+        export.add(correction(JPEG, uid="obs-1"))
+        export.add(correction(PNG, media_type="image/PNG", uid="obs-2"))
+    assert (export.summary.written, export.summary.skipped) == (2, 0)
+    with (folder / CORRECTIONS_CSV).open(newline="", encoding="utf-8") as handle:
+        assert tuple(next(csv.reader(handle))) == HEADER
+    assert rows(folder) == [
+        {
+            "file": f"{PHOTOS_DIR}/photo-obs-1.jpg",
+            "confirmed_species": "Gadus morhua",
+            "group": "observation:obs-1",
+            "observation_uid": "obs-1",
+            "reviewed_by": "officer-2",
+            "observed_at": "2026-03-01T08:00:00.000000Z",
+        },
+        {
+            "file": f"{PHOTOS_DIR}/photo-obs-2.png",
+            "confirmed_species": "Gadus morhua",
+            "group": "observation:obs-2",
+            "observation_uid": "obs-2",
+            "reviewed_by": "officer-2",
+            "observed_at": "2026-03-01T08:00:00.000000Z",
+        },
+    ]
+    assert (folder / PHOTOS_DIR / "photo-obs-1.jpg").read_bytes() == JPEG
+    assert (folder / PHOTOS_DIR / "photo-obs-2.png").read_bytes() == PNG
+
+
+def test_the_group_is_the_trip_when_there_is_one_else_the_observation(tmp_path: Path) -> None:
+    with CorrectionsExport(tmp_path / "out") as export:
+        export.add(correction(uid="obs-1", trip="T-7"))
+        export.add(correction(uid="obs-2", trip="T-7"))
+        export.add(correction(uid="obs-3"))
+    groups = [row["group"] for row in rows(tmp_path / "out")]
+    assert groups == ["trip:V-12/T-7", "trip:V-12/T-7", "observation:obs-3"]
+
+
+def test_an_unknown_media_type_is_skipped_and_counted(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    with CorrectionsExport(folder) as export:
+        export.add(correction(uid="obs-1"))
+        export.add(correction(b"heif bytes", media_type="image/heic", uid="obs-2"))
+    assert (export.summary.written, export.summary.skipped) == (1, 1)
+    assert [row["observation_uid"] for row in rows(folder)] == ["obs-1"]
+    assert sorted(p.name for p in (folder / PHOTOS_DIR).iterdir()) == ["photo-obs-1.jpg"]
+    assert "1 skipped: their photo type cannot be used for training" in list(export.summary.lines())
+
+
+def test_a_sha256_mismatch_raises_and_leaves_no_csv(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    wrong = hashlib.sha256(JPEG).hexdigest()
+    mismatch = "photo-obs-2 does not match its sha256"
+    with pytest.raises(CorrectionsExportError, match=mismatch), CorrectionsExport(folder) as export:
+        export.add(correction(uid="obs-1"))
+        export.add(correction(PNG, uid="obs-2", sha256=wrong))
+    assert not folder.exists()  # the folder it created, with the photo written before, is gone
+
+
+def test_a_folder_that_is_not_empty_is_refused_and_left_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    with pytest.raises(CorrectionsExportError, match="not an empty folder"):
+        CorrectionsExport(folder)
+    assert [p.name for p in folder.iterdir()] == ["keep.txt"]
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    with pytest.raises(CorrectionsExportError, match="not an empty folder"):
+        CorrectionsExport(a_file)
+
+
+def test_an_empty_existing_folder_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    with CorrectionsExport(tmp_path / "out") as export:
+        export.add(correction())
+    assert len(rows(tmp_path / "out")) == 1
+
+
+def test_an_exception_inside_the_with_leaves_the_folder_as_it_was(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()  # the operator's own empty folder stays, empty
+    with pytest.raises(RuntimeError, match="cut short"), CorrectionsExport(folder) as export:
+        export.add(correction())
+        raise RuntimeError("cut short")
+    assert list(folder.iterdir()) == []
+
+
+def test_a_photo_passed_twice_is_refused_and_nothing_is_left(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    twice = "photo-obs-1 is passed twice"
+    with pytest.raises(CorrectionsExportError, match=twice), CorrectionsExport(folder) as export:
+        export.add(correction(uid="obs-1"))
+        export.add(correction(uid="obs-1"))
+    assert not folder.exists()
+
+
+def test_the_export_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    with CorrectionsExport(folder) as export:
+        export.add(correction())
+    modes = {
+        path.name: path.stat().st_mode & 0o777
+        for path in (folder, folder / PHOTOS_DIR, folder / CORRECTIONS_CSV)
+    }
+    modes["photo"] = (folder / PHOTOS_DIR / "photo-obs-1.jpg").stat().st_mode & 0o777
+    assert modes == {"out": 0o700, PHOTOS_DIR: 0o700, CORRECTIONS_CSV: 0o600, "photo": 0o600}
+
+
+def test_a_correction_without_a_species_is_refused_when_made() -> None:
+    with pytest.raises(ValueError, match="obs-9 has no confirmed species"):
+        Correction("obs-9", " ", "photo-9", "image/jpeg", "0" * 64, JPEG, "2026-03-01")
+
+
+def test_two_spellings_of_one_species_agree() -> None:
+    assert species_key("  gadus   Morhua ") == species_key("Gadus morhua")
+    assert species_key("Gadus morhua") != species_key("Gadus macrocephalus")
+
+
+def test_the_summary_names_the_next_command(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    with CorrectionsExport(folder) as export:
+        export.add(correction())
+    assert list(export.summary.lines()) == [
+        f"1 confirmed photos written to {folder}",
+        f"next: jaga fish export-training-set --corrections {folder}/{CORRECTIONS_CSV}"
+        " --out TRAINING_DIR",
+    ]

@@ -1,0 +1,314 @@
+"""``jaga store review|confirm|export-corrections``: the device's half of the fish review loop."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tracemalloc
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from inference.fish.corrections import export_training_set
+from sync.corrections import CORRECTIONS_CSV, CorrectionsExport
+from sync.store import FishObservation, Passphrase, Photo, SpeciesScore, Store
+from sync.store.corrections import export_corrections
+from sync.store.photos import load_photo
+from tests.sync.conftest import FAST, FakeClock
+from tests.sync.test_store_cli import FAST_KDF, PASSPHRASE, jaga
+
+COD, HADDOCK = "Gadus morhua", "Melanogrammus aeglefinus"
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A store made by ``jaga store init``; the commands find it through the environment."""
+    path = tmp_path / "jaga.db"
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("JAGA_STORE_PATH", str(path))
+    assert jaga("store", "init", *FAST_KDF) == 0
+    return path
+
+
+@pytest.fixture
+def store(db: Path) -> Iterator[Store]:
+    with Store.open(db, Passphrase(PASSPHRASE), clock=FakeClock(), config=FAST) as opened:
+        yield opened
+
+
+def image(seed: int, ext: str = ".jpg") -> bytes:
+    """A small real image, encoded as a camera would."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    ok, encoded = cv2.imencode(ext, pixels)
+    assert ok
+    return encoded.tobytes()
+
+
+def observation(
+    store: Store,
+    minutes: int,
+    *,
+    review: bool = True,
+    confirmed: str | None = None,
+    trip: str | None = "T-1",
+    photo: Photo | None = None,
+    photo_uid: str | None = None,
+) -> FishObservation:
+    """Record an observation ``minutes`` after the fake clock's start."""
+    at = FakeClock().now() + timedelta(minutes=minutes)
+    recorded = FishObservation(
+        observed_at=at,
+        predictions=(SpeciesScore(COD, 0.62), SpeciesScore(HADDOCK, 0.3)),
+        needs_review=review,
+        officer="officer-7",
+        confirmed_species=confirmed,
+        vessel="V-12" if trip else None,
+        trip=trip,
+        photo_uid=photo_uid,
+        reviewed_by="officer-1" if confirmed else None,
+        reviewed_at=at if confirmed else None,
+    )
+    return store.observations.add(recorded, photo)
+
+
+def jpeg_photo(seed: int, media_type: str = "image/jpeg") -> Photo:
+    return Photo(image(seed), media_type, FakeClock().now())
+
+
+def test_review_lists_only_the_flagged_observations_oldest_first(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    later = observation(store, 30)
+    first = observation(store, 10, trip=None)
+    settled = observation(store, 20, review=False, confirmed=COD)
+    assert jaga("store", "review") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "2 fish observations flagged for review, oldest first:"
+    assert out[1] == (
+        f"{first.observation_uid}  2026-03-01T08:10:00Z  {COD} 0.62, {HADDOCK} 0.30"
+        "  vessel/trip -/-  officer officer-7"
+    )
+    assert out[2].startswith(f"{later.observation_uid}  2026-03-01T08:30:00Z  ")
+    assert out[2].endswith("  vessel/trip V-12/T-1  officer officer-7")
+    assert settled.observation_uid not in "\n".join(out)
+    assert out[-1].startswith("confirm one with: jaga store confirm")
+
+
+def test_review_says_when_the_limit_hides_some(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    oldest = observation(store, 1)
+    observation(store, 2)
+    assert jaga("store", "review", "--limit", "1") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "1 fish observations flagged for review, oldest first:"
+    assert out[1].startswith(oldest.observation_uid)
+    assert out[2] == "more are flagged than these 1: raise --limit to see them"
+
+
+def test_review_of_an_empty_queue_and_a_bad_limit(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert jaga("store", "review") == 0
+    assert capsys.readouterr().out == "no fish observations are flagged for review\n"
+    with pytest.raises(SystemExit) as usage:
+        jaga("store", "review", "--limit", "0")
+    assert usage.value.code == 2
+    assert "expected a whole number of at least 1, got '0'" in capsys.readouterr().err
+
+
+def test_confirm_takes_one_off_the_queue_records_the_officer_and_queues_it(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = observation(store, 1)
+    other = observation(store, 2)
+    before = len(store.outbox.entries())
+    assert jaga("store", "confirm", target.observation_uid, f" {HADDOCK} ", "--officer", "o-2") == 0
+    assert capsys.readouterr().out == (
+        f"confirmed {target.observation_uid} as {HADDOCK} (reviewed by o-2); queued for the hub\n"
+    )
+    confirmed = store.observations.get(target.observation_uid)
+    assert (confirmed.confirmed_species, confirmed.needs_review) == (HADDOCK, False)
+    assert confirmed.reviewed_by == "o-2" and confirmed.reviewed_at is not None
+    assert [o.observation_uid for o in store.observations.review_queue()] == [other.observation_uid]
+    entries = store.outbox.entries()
+    assert len(entries) == before + 1
+    queued = entries[-1]
+    assert (queued.entity, queued.entity_uid, queued.state) == (
+        "fish_observation",
+        target.observation_uid,
+        "queued",
+    )
+    payload = queued.payload()
+    assert (payload["confirmed_species"], payload["reviewed_by"]) == (HADDOCK, "o-2")
+    assert payload["needs_review"] is False
+
+
+def test_confirming_an_unknown_uid_is_one_clear_line_and_changes_nothing(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flagged = observation(store, 1)
+    before = store.outbox.entries()
+    assert jaga("store", "confirm", "no-such-uid", COD, "--officer", "o-2") == 1
+    assert capsys.readouterr().err == "jaga: error: no fish observation no-such-uid\n"
+    assert store.outbox.entries() == before
+    assert store.observations.get(flagged.observation_uid) == flagged
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("  ", "--officer", "o-2"), "argument SPECIES: species must not be empty"),
+        ((COD, "--officer", " "), "argument --officer: officer must not be empty"),
+        ((COD,), "the following arguments are required: --officer"),
+    ],
+)
+def test_an_empty_species_or_officer_is_a_usage_error_that_changes_nothing(
+    store: Store, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
+) -> None:
+    flagged = observation(store, 1)
+    before = store.outbox.entries()
+    with pytest.raises(SystemExit) as usage:
+        jaga("store", "confirm", flagged.observation_uid, *argv)
+    assert usage.value.code == 2
+    assert message in capsys.readouterr().err
+    assert store.outbox.entries() == before
+    assert store.observations.get(flagged.observation_uid) == flagged
+
+
+def read_rows(folder: Path) -> list[dict[str, str]]:
+    with (folder / CORRECTIONS_CSV).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_export_corrections_writes_the_confirmed_photos_and_they_become_a_training_set(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cod = observation(store, 1, photo=jpeg_photo(1))
+    haddock = observation(
+        store, 2, trip=None, photo=Photo(image(2, ".png"), "image/png", cod.observed_at)
+    )
+    observation(store, 3, photo=jpeg_photo(3))  # still flagged: not a label yet
+    observation(store, 4, review=False, confirmed=COD)  # confirmed, but no photo
+    heic = observation(store, 5, photo=jpeg_photo(5, "image/heic"))
+    store.observations.confirm(cod.observation_uid, COD, officer="o-2")
+    store.observations.confirm(haddock.observation_uid, HADDOCK, officer="o-3")
+    store.observations.confirm(heic.observation_uid, COD, officer="o-2")
+    out = tmp_path / "corrections"
+
+    assert jaga("store", "export-corrections", "--out", str(out)) == 0
+
+    assert capsys.readouterr().out.splitlines() == [
+        f"2 confirmed photos written to {out}",
+        "1 skipped: their photo type cannot be used for training",
+        f"next: jaga fish export-training-set --corrections {out}/{CORRECTIONS_CSV}"
+        " --out TRAINING_DIR",
+    ]
+    rows = read_rows(out)
+    assert [
+        (r["observation_uid"], r["confirmed_species"], r["group"], r["reviewed_by"]) for r in rows
+    ] == [
+        (cod.observation_uid, COD, "trip:V-12/T-1", "o-2"),
+        (haddock.observation_uid, HADDOCK, f"observation:{haddock.observation_uid}", "o-3"),
+    ]
+    for row, recorded in zip(rows, (cod, haddock), strict=True):
+        assert recorded.photo_uid is not None
+        stored = load_photo(store.database, recorded.photo_uid).data
+        assert (out / row["file"]).read_bytes() == stored
+
+    training = tmp_path / "training"
+    assert export_training_set(out / CORRECTIONS_CSV, training) == 2
+    for folder, recorded, original in (
+        ("gadus_morhua", cod, image(1)),
+        ("melanogrammus_aeglefinus", haddock, image(2, ".png")),
+    ):
+        [copied] = (training / folder).iterdir()
+        assert copied.name.startswith(f"{recorded.photo_uid}-")
+        assert copied.read_bytes() == original
+    with (training / "groups.csv").open(newline="") as handle:
+        groups = sorted(row["group"] for row in csv.DictReader(handle))
+    assert groups == sorted(["trip:V-12/T-1", f"observation:{haddock.observation_uid}"])
+
+
+def test_export_corrections_refuses_a_folder_that_is_not_empty(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    observation(store, 1, review=False, confirmed=COD, photo=jpeg_photo(1))
+    out = tmp_path / "used"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert jaga("store", "export-corrections", "--out", str(out)) == 1
+    assert capsys.readouterr().err == (
+        f"jaga: error: {out} is not an empty folder; export into a new one\n"
+    )
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_a_damaged_photo_stops_the_export_before_any_csv(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = jpeg_photo(1)
+    bad = jpeg_photo(2)
+    observation(store, 1, review=False, confirmed=COD, photo=good)
+    observation(store, 2, review=False, confirmed=COD, photo=bad)
+    damaged = image(3)
+    store.database.execute(
+        "UPDATE photos SET data = ?, byte_size = ? WHERE photo_uid = ?",
+        (damaged, len(damaged), bad.photo_uid),
+    )
+    out = tmp_path / "corrections"
+    assert jaga("store", "export-corrections", "--out", str(out)) == 1
+    assert capsys.readouterr().err == (
+        f"jaga: error: photo {bad.photo_uid} does not match its sha256; nothing exported\n"
+    )
+    assert not (out / CORRECTIONS_CSV).exists()
+
+
+def test_a_photo_shared_by_observations_is_written_once_or_left_out_when_they_disagree(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agreed, disputed = jpeg_photo(1), jpeg_photo(2)
+    first = observation(store, 1, review=False, confirmed=COD, photo=agreed)
+    observation(store, 2, review=False, confirmed="gadus  MORHUA", photo_uid=agreed.photo_uid)
+    observation(store, 3, review=False, confirmed=COD, photo=disputed)
+    observation(store, 4, review=False, confirmed=HADDOCK, photo_uid=disputed.photo_uid)
+    out = tmp_path / "corrections"
+    assert jaga("store", "export-corrections", "--out", str(out)) == 0
+    assert [row["observation_uid"] for row in read_rows(out)] == [first.observation_uid]
+    assert [p.name for p in (out / "photos").iterdir()] == [f"{agreed.photo_uid}.jpg"]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"1 confirmed photos written to {out}"
+    assert lines[-2] == "1 photos left out: the observations on each confirm different species"
+
+
+def test_the_export_holds_one_photo_in_memory_at_a_time(store: Store, tmp_path: Path) -> None:
+    size, count = 2 * 1024 * 1024, 5
+    for minutes in range(count):
+        photo = Photo(os.urandom(size), "image/jpeg", FakeClock().now())
+        observation(store, minutes, review=False, confirmed=COD, photo=photo)
+    tracemalloc.start()
+    try:
+        report = export_corrections(store.database, CorrectionsExport(tmp_path / "out"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.summary.written == count
+    # Reading them all first would peak at count * size (10 MiB); one at a time, about one.
+    assert peak < 2.5 * size
+
+
+def test_an_export_folder_that_cannot_be_written_is_one_clear_line(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    observation(store, 1, review=False, confirmed=COD, photo=jpeg_photo(1))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert jaga("store", "export-corrections", "--out", str(blocker / "out")) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"jaga: error: cannot write the export in {blocker / 'out'}: ")
+    assert err.endswith("; nothing exported\n")
+    assert blocker.read_text() == "not a folder"
