@@ -1,4 +1,4 @@
-"""Fish species: training a head on the EfficientNet-Lite0 backbone, species packs, classification.
+"""Fish species: training a head on an EfficientNet-Lite backbone, species packs, classification.
 
 The package is split so that a handheld that only classifies never imports torch:
 

@@ -41,6 +41,7 @@ class CardInfo:
     version: str
     mode: str
     command: str
+    backbone: str  # the model pack's id of the backbone, e.g. efficientnet_lite2
     backbone_sha256: str
     source: DataSource
     group_source: str
@@ -89,7 +90,7 @@ def _section(title: str, lines: list[str]) -> list[str]:
 
 def _model_lines(info: CardInfo) -> list[str]:
     return [
-        f"- Mode: `{info.mode}`; backbone EfficientNet-Lite0 (ImageNet, Apache-2.0), "
+        f"- Mode: `{info.mode}`; backbone `{info.backbone}` (ImageNet, Apache-2.0), "
         f"sha256 `{info.backbone_sha256[:16]}…`",
         f"- Training: {_fmt_mapping(info.training)}",
         f"- Command: `{info.command}`",

@@ -13,10 +13,9 @@ from typing import Any
 from inference.errors import InferenceError, InputError
 from inference.fish.calibrate import DEFAULT_KNOWN_ACCEPTANCE, DEFAULT_REVIEW_PRECISION
 from inference.fish.card import KNOWN_SOURCES, UNSPECIFIED, DataSource
-from inference.fish.config import FinetuneConfig, HeadConfig
+from inference.fish.config import BACKBONE_ID, BACKBONES, FinetuneConfig, HeadConfig
 from inference.fish.taps import DEFAULT_TAPS, KNOWN_TAPS
 
-BACKBONE_ID = "efficientnet_lite0"
 _ALL_SETTINGS = {f.name for c in (HeadConfig, FinetuneConfig) for f in dataclasses.fields(c)}
 
 
@@ -83,6 +82,8 @@ def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
         "(how assets/fish/default is made)",
     )
     train.add_argument("--models-dir", type=Path, help="installed model pack (the backbone)")
+    train.add_argument("--backbone", choices=BACKBONES, default=BACKBONE_ID,
+                       help=f"the installed backbone to train on ({BACKBONE_ID})")  # fmt: skip
     train.add_argument("--cache", type=Path, help="feature cache folder")
     train.add_argument(
         "--threads", type=int, default=None, help="threads for the backbone (ONNX Runtime)"
@@ -133,6 +134,8 @@ def _add_build(commands: argparse._SubParsersAction[Any]) -> None:
     build.add_argument("--head", type=Path, required=True, help="folder with head.json etc.")
     build.add_argument("--out", type=Path, required=True)
     build.add_argument("--models-dir", type=Path, help="installed model pack (the backbone)")
+    build.add_argument("--backbone", choices=BACKBONES, default=BACKBONE_ID,
+                       help="the backbone the head was trained on")  # fmt: skip
     build.add_argument("--calibration", type=Path,
                        help="species folders whose photos calibrate an INT8 model too")  # fmt: skip
     build.set_defaults(handler=_build)
@@ -158,7 +161,7 @@ def _run_train(args: argparse.Namespace) -> None:
     head = HeadConfig(**{"hidden": args.hidden, **epochs, **_settings(HeadConfig, args.set)})
     options = TrainOptions(
         data=args.data, out=args.out, holdout=tuple(args.holdout), seed=args.seed,
-        views=args.views, taps=tuple(args.taps),
+        views=args.views, taps=tuple(args.taps), backbone=args.backbone,
         validation_fraction=args.validation_fraction, head=head,
         known_acceptance=args.known_acceptance, review_precision=args.review_precision,
         int8=not args.no_int8, name=args.name, version=args.version,
@@ -252,9 +255,9 @@ def _backbone(args: argparse.Namespace) -> Any:
     from inference.runtime import Runtime, ThreadBudget
 
     pack = ModelPack(args.models_dir)
-    model = pack.model(BACKBONE_ID)
+    model = pack.model(args.backbone)
     threads = ThreadBudget(args.threads) if args.threads else None
-    session = Runtime(pack, threads=threads).session(BACKBONE_ID)
+    session = Runtime(pack, threads=threads).session(args.backbone)
     cache = getattr(args, "cache", None) or default_cache_dir()
     return Backbone(session, model.path, model.sha256, cache, args.threads)
 
@@ -262,7 +265,7 @@ def _backbone(args: argparse.Namespace) -> Any:
 def _backbone_path(args: argparse.Namespace) -> Path:
     from inference.pack.installed import ModelPack
 
-    return ModelPack(args.models_dir).model(BACKBONE_ID).path
+    return ModelPack(args.models_dir).model(args.backbone).path
 
 
 def _pth(args: argparse.Namespace) -> Path:
@@ -270,7 +273,7 @@ def _pth(args: argparse.Namespace) -> Path:
         return Path(args.pth)
     from inference.pack.installed import ModelPack
 
-    return ModelPack(args.models_dir).source_path(BACKBONE_ID, "pth")
+    return ModelPack(args.models_dir).source_path(args.backbone, "pth")
 
 
 def _set_threads(threads: int | None) -> None:

@@ -1,4 +1,4 @@
-"""``jaga fish train --mode finetune``: the whole EfficientNet-Lite0 trained, for a GPU.
+"""``jaga fish train --mode finetune``: the whole EfficientNet-Lite backbone trained, for a GPU.
 
 The seed's full recipe on images: ImageNet weights (mapped into timm by the pack's converter),
 augmentation on the fly (rotation, flips, colour jitter, Cutout), class-weighted

@@ -19,7 +19,7 @@ from inference.fish.calibrate import (
     choose_thresholds,
 )
 from inference.fish.card import UNSPECIFIED, CardInfo, DataSource, render_card
-from inference.fish.config import HeadConfig
+from inference.fish.config import BACKBONE_ID, HeadConfig
 from inference.fish.head import HeadWeights, head_to_json
 from inference.fish.images import FloatArray, round_robin_batches
 from inference.fish.metrics import IntArray, expected_calibration_error, softmax
@@ -50,6 +50,7 @@ class TrainOptions:
     seed: int = 0
     views: int = 4  # head mode: augmented views per training image whose features are cached
     taps: tuple[str, ...] = DEFAULT_TAPS  # head mode: the backbone outputs the head reads
+    backbone: str = BACKBONE_ID  # the installed model's id, named in the card
     validation_fraction: float = 0.2
     head: HeadConfig = field(default_factory=HeadConfig)
     known_acceptance: float = DEFAULT_KNOWN_ACCEPTANCE
@@ -180,7 +181,8 @@ def card_info(
     summary = {k: v for k, v in trained.details.items() if not isinstance(v, dict)}
     return CardInfo(
         name=options.name, version=version, mode=trained.mode, command=options.command,
-        backbone_sha256=trained.backbone_sha256, source=options.source,
+        backbone=options.backbone, backbone_sha256=trained.backbone_sha256,
+        source=options.source,
         group_source=data.dataset.group_source, species=data.known, held_out=data.held_out,
         counts=data.counts(), validation=assessment.validation, ece_before=assessment.ece_before,
         open_set=assessment.open_set, thresholds=assessment.thresholds,

@@ -1,16 +1,17 @@
 """Pooled intermediate activations of the backbone ("taps"), for a richer species head.
 
-The backbone file stays the pinned EfficientNet-Lite0; a tap is added by graph surgery on a
+The backbone file stays the pinned EfficientNet-Lite; a tap is added by graph surgery on a
 copy of it, when a training run extracts features and when a species pack is built, so both
 compute the same vector. A head names the taps it reads (``HeadWeights.inputs``), in order:
 
 - ``features``: the backbone's own output, the final 1280-channel activation averaged over
   the image;
 - ``last_block_depthwise``: the last inverted-residual block's depthwise activation (1152
-  channels at 7 x 7), averaged over the image. The block's 1x1 projection and the head
+  channels at 7 x 7 in Lite0, 1248 in Lite2), averaged over the image. The block's 1x1 projection and the head
   convolution after it were trained for ImageNet's classes and mix these channels away; on
   grouped 5-fold cross-validation of the f4k seed-0 training split, a linear head reading
-  both taps scored top-1 0.9083 against 0.8904 for ``features`` alone (see the model card).
+  both taps scored top-1 0.9083 against 0.8904 for ``features`` alone (on Lite0, see the
+  default pack's card).
 
 Taps are found by the graph's structure (walking back from ``features``), not by tensor
 names, so a re-export of the same network with other names still finds them.

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inference.errors import ChecksumMismatchError
+from inference.fish.config import BACKBONE_ID
 from inference.pack.converters import get_converter
 from inference.pack.files import replace_durably, sha256_of, temporary_sibling
 from inference.pack.installed import ModelPack, ModelState
@@ -27,7 +28,7 @@ from inference.pack.sources import SourceFetcher
 
 log = logging.getLogger(__name__)
 CARDS_DIR = Path(__file__).resolve().parents[2] / "assets" / "model_cards"
-FISH_BACKBONE_ID = "efficientnet_lite0"
+FISH_BACKBONE_ID = BACKBONE_ID  # the default species pack is built on it
 FISH_DEFAULT_ID = "fish-default"  # the species pack in install reports (folder: same name)
 
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from inference.fish.classify import SpeciesClassifier
 from inference.fish.default_pack import DEFAULT_ASSETS, build_from_head
 from inference.fish.pack import SpeciesPack, load_pack, write_pack
+from inference.pack.install import FISH_BACKBONE_ID
 from inference.pack.installed import ModelPack
 from inference.runtime import ThreadBudget
 from inference.runtime.providers import CPU, plan_providers
@@ -47,7 +48,7 @@ def reissue(pack: Path, destination: Path, version: str) -> Path:
 
 def make_packs(model_pack: ModelPack, root: Path) -> dict[str, Path]:
     """``first`` (the default pack), ``next`` (a newer version) and ``damaged``."""
-    backbone = model_pack.model("efficientnet_lite0").path
+    backbone = model_pack.model(FISH_BACKBONE_ID).path
     first = build_from_head(DEFAULT_ASSETS, root / "first", backbone)
     following = reissue(first.root, root / "next", f"{first.version}.1")
     damaged = root / "damaged"

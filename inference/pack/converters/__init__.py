@@ -46,6 +46,7 @@ _REGISTRY: dict[str, str] = {
     "dlib_resnet": "inference.pack.converters.dlib_resnet:convert",
     "facemesh_tflite": "inference.pack.converters.facemesh:convert",
     "efficientnet_lite0": "inference.pack.converters.efficientnet_lite:convert",
+    "efficientnet_lite": "inference.pack.converters.efficientnet_lite:convert",
 }
 
 

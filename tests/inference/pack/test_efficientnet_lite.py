@@ -338,3 +338,41 @@ def test_a_file_that_is_no_state_dict_is_refused(tmp_path: Path) -> None:
 def test_missing_source_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConversionError, match="'pth' source"):
         efficientnet_lite.convert({"tflite": tmp_path / "x"}, tmp_path / "x.onnx", {})
+
+
+# Lite2, the default fish backbone: the same converter, the variant taken from the checkpoint.
+LITE2 = "efficientnet_lite2"
+
+
+@pytest.mark.parametrize(("model_id", "head_input"), [("efficientnet_lite0", 320), (LITE2, 352)])
+def test_each_checkpoint_is_matched_to_its_own_variant(model_id: str, head_input: int) -> None:
+    model = efficientnet_lite.load_backbone(installed_source(model_id, "pth"))
+    assert model.get_submodule("conv_head").in_channels == head_input  # Lite2: 1.1x as wide
+
+
+def test_lite2_onnx_matches_timm_and_timm_matches_the_reference_package(
+    parity_pixels: Batch,
+) -> None:
+    """The reference pads for Lite2's native 260 px once, at build time (timm pads each input
+    as it comes), so the mapping is checked at 260; the export at the 224 the graph takes."""
+    source = installed_source(LITE2, "pth")
+    timm_model = efficientnet_lite.load_backbone(source)
+    reference = reference_package.EfficientNet.from_pretrained(
+        "efficientnet-lite2", weights_path=str(source)
+    )
+    native = torch.nn.functional.interpolate(
+        torch.from_numpy(parity_pixels), size=(260, 260), mode="bilinear"
+    ).numpy()
+    worst_mapping = _worst(_run_timm(timm_model, native), _run_reference(reference.eval(), native))
+    session = ort.InferenceSession(str(installed_model(LITE2)), providers=["CPUExecutionProvider"])
+    worst_export = _worst(_run_onnx(session, parity_pixels), _run_timm(timm_model, parity_pixels))
+    print(f"lite2: max |timm - reference| {worst_mapping:.3g}, |onnx - timm| {worst_export:.3g}")
+    assert worst_mapping <= TOLERANCE and worst_export <= TOLERANCE
+
+
+def test_a_checkpoint_of_no_lite_variant_is_refused(tmp_path: Path) -> None:
+    source = torch.load(_source(), map_location="cpu", weights_only=True)
+    del source["_conv_head.weight"]
+    torch.save(source, tmp_path / "cut.pth")
+    with pytest.raises(ConversionError, match=r"cut\.pth is no EfficientNet-Lite checkpoint"):
+        efficientnet_lite.load_backbone(tmp_path / "cut.pth")
