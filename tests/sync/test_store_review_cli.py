@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from inference.fish.corrections import export_training_set
@@ -19,33 +17,24 @@ from sync.store import FishObservation, Passphrase, Photo, SpeciesScore, Store
 from sync.store.corrections import export_corrections
 from sync.store.photos import load_photo
 from tests.sync.conftest import FAST, FakeClock
-from tests.sync.test_store_cli import FAST_KDF, PASSPHRASE, jaga
+from tests.sync.images import photo_bytes as image
+from tests.sync.test_store_cli import PASSPHRASE, cli_store, jaga
+
+__all__ = ["cli_store"]  # the fixture, shared with the store's other commands
 
 COD, HADDOCK = "Gadus morhua", "Melanogrammus aeglefinus"
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def db(cli_store: Path) -> Path:
     """A store made by ``jaga store init``; the commands find it through the environment."""
-    path = tmp_path / "jaga.db"
-    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("JAGA_STORE_PATH", str(path))
-    assert jaga("store", "init", *FAST_KDF) == 0
-    return path
+    return cli_store
 
 
 @pytest.fixture
 def store(db: Path) -> Iterator[Store]:
     with Store.open(db, Passphrase(PASSPHRASE), clock=FakeClock(), config=FAST) as opened:
         yield opened
-
-
-def image(seed: int, ext: str = ".jpg") -> bytes:
-    """A small real image, encoded as a camera would."""
-    pixels = np.random.default_rng(seed).integers(0, 256, (24, 32, 3), dtype=np.uint8)
-    ok, encoded = cv2.imencode(ext, pixels)
-    assert ok
-    return encoded.tobytes()
 
 
 def observation(

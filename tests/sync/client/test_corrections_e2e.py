@@ -7,9 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import cv2
 import httpx
-import numpy as np
 import pytest
 
 from inference.fish.corrections import export_training_set
@@ -21,15 +19,7 @@ from sync.store import FishObservation, Photo, SpeciesScore, Store
 from tests.sync.client.devices import new_device
 from tests.sync.client.hubcheck import drained
 from tests.sync.hub.hubkit import HubProcess
-
-
-def catch_photo() -> bytes:
-    """A small real JPEG, as the boat's camera would store it."""
-    pixels = np.random.default_rng(7).integers(0, 255, (60, 80, 3), dtype=np.uint8)
-    cv2.ellipse(pixels, (40, 30), (25, 10), 0, 0, 360, (40, 120, 210), -1)
-    ok, encoded = cv2.imencode(".jpg", pixels)
-    assert ok
-    return encoded.tobytes()
+from tests.sync.images import photo_bytes
 
 
 def flag_a_catch(store: Store, photo: bytes) -> str:
@@ -50,7 +40,7 @@ def flag_a_catch(store: Store, photo: bytes) -> str:
 def test_a_hub_correction_becomes_training_data_and_reaches_the_boat(
     live_hub: HubProcess, site_slug: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    photo = catch_photo()
+    photo = photo_bytes(7)
     device = new_device(tmp_path, live_hub.url, site_slug)
     with device.open() as store, httpx.Client() as http:
         uid = flag_a_catch(store, photo)

@@ -271,11 +271,7 @@ def test_a_failed_pack_waits_its_delay_while_the_records_keep_syncing(
 def test_the_wait_doubles_after_each_failure_up_to_six_hours(
     store: Store, clock: FakeClock, tmp_path: Path
 ) -> None:
-    hub = FakeHub()
-    announce(hub, "v1", archive_pack(make_pack(tmp_path / "pack")))
-    client = client_of(store, hub)
-    serve(hub, b"wrong")
-    client.sync_once()
+    hub, client, _ = failing_pack(store, tmp_path)
     waits = [60, 120, 240, 480, 960, 1920, 3840, 7680, 15360, 21600, 21600]  # 6 h at most
     for failures, wait in enumerate(waits, start=1):
         serve(hub, b"wrong")
@@ -312,15 +308,22 @@ def test_a_new_announcement_is_tried_at_once_and_counts_afresh(
     assert downloads(hub) == 5 and failures_kept(store) == {}
 
 
-def test_an_explicit_request_tries_a_waiting_pack_at_once(
-    store: Store, clock: FakeClock, tmp_path: Path
-) -> None:
+def failing_pack(store: Store, tmp_path: Path) -> tuple[FakeHub, SyncClient, bytes]:
+    """A hub announcing pack v1 whose first download is wrong, and a client that tried it
+    once; returns the pack's right bytes too."""
     data = archive_pack(make_pack(tmp_path / "pack"))
     hub = FakeHub()
     announce(hub, "v1", data)
     serve(hub, b"wrong")
     client = client_of(store, hub)
     client.sync_once()
+    return hub, client, data
+
+
+def test_an_explicit_request_tries_a_waiting_pack_at_once(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    hub, client, data = failing_pack(store, tmp_path)
     serve(hub, data)
     assert client.install_species_pack().error is not None and downloads(hub) == 1
     assert client.install_species_pack(force=True).installed == client.packs_dir / "v1"
@@ -331,12 +334,7 @@ def test_an_explicit_request_tries_a_waiting_pack_at_once(
 def test_a_failure_record_that_cannot_be_trusted_does_not_hold_the_pack_back(
     case: str, store: Store, clock: FakeClock, tmp_path: Path
 ) -> None:
-    data = archive_pack(make_pack(tmp_path / "pack"))
-    hub = FakeHub()
-    announce(hub, "v1", data)
-    serve(hub, b"wrong")
-    client = client_of(store, hub)
-    client.sync_once()
+    hub, client, data = failing_pack(store, tmp_path)
     if case == "clock set back":  # the failure was stamped by a clock that ran a day ahead
         clock.advance(days=-1)
     else:

@@ -10,8 +10,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 
 from inference.fish.corrections import export_training_set
@@ -23,15 +21,7 @@ from sync.hub.models import FishObservation, Photo
 from sync.protocol import CHUNK_SHA256_HEADER, format_timestamp
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
-
-
-def image(seed: int, suffix: str = ".jpg") -> bytes:
-    """A small real image (a fish-coloured blob on noise) that OpenCV can decode."""
-    pixels = np.random.default_rng(seed).integers(0, 255, (48, 64, 3), dtype=np.uint8)
-    cv2.circle(pixels, (32, 24), 14, (30, 90 + seed % 100, 200), -1)
-    ok, encoded = cv2.imencode(suffix, pixels)
-    assert ok
-    return encoded.tobytes()
+from tests.sync.images import photo_bytes as image
 
 
 def upload(
