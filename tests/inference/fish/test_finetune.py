@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from inference.fish.config import FinetuneConfig
+from inference.fish.config import BACKBONES, FinetuneConfig
 from inference.fish.finetune import finetune_model
 from inference.fish.trainset import prepare
 from inference.pack.installed import ModelPack
@@ -17,13 +17,14 @@ from tests.inference.fish.conftest import make_slice
 pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
 
 
+@pytest.mark.parametrize("backbone", BACKBONES)
 def test_one_step_changes_the_weights_and_predicts_finitely(
-    model_pack: ModelPack, f4k: Path, tmp_path: Path
+    model_pack: ModelPack, f4k: Path, tmp_path: Path, backbone: str
 ) -> None:
     data = prepare(make_slice(f4k, tmp_path / "d", {"fish_04": 2, "fish_16": 2}))
     config = FinetuneConfig(epochs=1, batch_size=2, workers=0, max_steps=1, ema_decay=0.0)
     torch.set_num_threads(2)
-    pth = model_pack.source_path("efficientnet_lite0", "pth")
+    pth = model_pack.source_path(backbone, "pth")
     net, details = finetune_model(data, config, pth, torch.device("cpu"), lambda line: None)
     assert details["steps"] == 1 and details["epochs_run"] == 1
     from inference.pack.converters.efficientnet_lite import load_backbone
