@@ -7,11 +7,11 @@ compute the same vector. A head names the taps it reads (``HeadWeights.inputs``)
 - ``features``: the backbone's own output, the final 1280-channel activation averaged over
   the image;
 - ``last_block_depthwise``: the last inverted-residual block's depthwise activation (1152
-  channels at 7 x 7 in Lite0, 1248 in Lite2), averaged over the image. The block's 1x1 projection and the head
-  convolution after it were trained for ImageNet's classes and mix these channels away; on
-  grouped 5-fold cross-validation of the f4k seed-0 training split, a linear head reading
-  both taps scored top-1 0.9083 against 0.8904 for ``features`` alone (on Lite0, see the
-  default pack's card).
+  channels at 7 x 7 in Lite0, 1248 in Lite2), averaged over the image. The block's 1x1
+  projection and the head convolution after it were trained for ImageNet's classes and mix
+  these channels away; on grouped 5-fold cross-validation of the f4k seed-0 training split,
+  a linear head reading both taps scored top-1 0.9083 against 0.8904 for ``features`` alone
+  (on Lite0, see the default pack's card).
 
 Taps are found by the graph's structure (walking back from ``features``), not by tensor
 names, so a re-export of the same network with other names still finds them.

@@ -1,9 +1,9 @@
 """``jaga fish train --mode head``: backbone features -> head -> calibration -> species pack.
 
-The backbone is the installed pack's EfficientNet-Lite (``--backbone``) run by ONNX Runtime, so what the
-head learns from is exactly what the exported pack computes on the device. A head that reads
-more than the backbone's ``features`` (:mod:`inference.fish.taps`) gets them from a tapped
-copy of the same file, built by the surgery the pack's export uses.
+The backbone is the installed pack's EfficientNet-Lite (``--backbone``) run by ONNX Runtime,
+so what the head learns from is exactly what the exported pack computes on the device. A head
+that reads more than the backbone's ``features`` (:mod:`inference.fish.taps`) gets them from
+a tapped copy of the same file, built by the surgery the pack's export uses.
 """
 
 from __future__ import annotations
