@@ -23,7 +23,6 @@ from inference.fish.config import BACKBONE_ID
 from inference.pack.converters import get_converter
 from inference.pack.files import replace_durably, sha256_of, temporary_sibling
 from inference.pack.installed import ModelPack, ModelState
-from inference.pack.interrupts import Interrupts
 from inference.pack.manifest import ModelSpec
 from inference.pack.sources import SourceFetcher
 
@@ -54,10 +53,9 @@ def install(
     """Build ``specs`` into ``pack.root``; returns what was done for each."""
     fetcher = SourceFetcher(pack.sources_dir, mirror)
     outcomes = []
-    with Interrupts() as interrupts:
-        for index, spec in enumerate(specs, start=1):
-            progress(f"[{index}/{len(specs)}] {spec.id}")
-            outcomes.append(_install_one(pack, spec, fetcher, interrupts, force=force))
+    for index, spec in enumerate(specs, start=1):
+        progress(f"[{index}/{len(specs)}] {spec.id}")
+        outcomes.append(_install_one(pack, spec, fetcher, force=force))
     if any(spec.id == FISH_BACKBONE_ID for spec in specs):
         progress(f"[+] {FISH_DEFAULT_ID} species pack")
         outcomes.append(install_fish_default(pack, force=force))
@@ -75,7 +73,7 @@ def install_fish_default(pack: ModelPack, *, force: bool = False) -> InstallOutc
 
 
 def _install_one(
-    pack: ModelPack, spec: ModelSpec, fetcher: SourceFetcher, interrupts: Interrupts, *, force: bool
+    pack: ModelPack, spec: ModelSpec, fetcher: SourceFetcher, *, force: bool
 ) -> InstallOutcome:
     started = time.perf_counter()
     if not force and pack.state(spec) is ModelState.OK:
@@ -84,7 +82,6 @@ def _install_one(
     final = pack.root / spec.file
     with temporary_sibling(final) as partial:
         get_converter(spec.converter)(sources, partial, spec.convert)
-        interrupts.check()  # a Ctrl-C the converter's libraries swallowed still stops here
         built_sha = sha256_of(partial)
         if spec.sha256 is not None and built_sha != spec.sha256:
             raise ChecksumMismatchError(

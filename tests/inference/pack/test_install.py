@@ -15,7 +15,6 @@ import pytest
 from inference.errors import ChecksumMismatchError, ModelNotInstalledError
 from inference.pack.install import install
 from inference.pack.installed import ModelPack, ModelState
-from inference.pack.interrupts import Interrupts
 from inference.pack.manifest import Manifest, load_manifest
 from tests.conftest import REPO, shared_path
 from tests.inference.pack.helpers import sha256_bytes, url_spec
@@ -106,27 +105,14 @@ def test_cli_verify_fails_on_a_tampered_file_and_list_shows_it(tmp_path: Path) -
 def test_ctrl_c_during_a_conversion_leaves_nothing_half_installed(tmp_path: Path) -> None:
     """A real install process gets SIGINT while its ONNX file is being written.
 
-    Where the signal lands inside torch's exporter, the exporter swallows it (its version
-    converter falls back on any error); the installer remembers the signal and stops anyway,
-    so every one of three attempts must be interrupted, whatever the timing.
+    Where the signal lands inside torch's exporter, the exporter may swallow it (its version
+    converter falls back on any error) and the install then finishes: whole, which is fine.
+    Every attempt must leave the model whole or absent; at least one of three must be
+    interrupted, or the test would prove nothing about Ctrl-C.
     """
     pytest.importorskip("torch")
-    for attempt in range(3):
-        assert _interrupt_an_install(tmp_path / f"pack{attempt}") is ModelState.MISSING
-
-
-def test_a_swallowed_ctrl_c_is_remembered_and_the_handler_restored() -> None:
-    before = signal.getsignal(signal.SIGINT)
-    with Interrupts() as interrupts:
-        interrupts.check()  # nothing yet
-        try:  # what a library that catches every error does with the interrupt
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(1)  # the handler runs between bytecodes; it raises before this ends
-        except BaseException:
-            pass
-        with pytest.raises(KeyboardInterrupt):
-            interrupts.check()
-    assert signal.getsignal(signal.SIGINT) is before
+    outcomes = [_interrupt_an_install(tmp_path / f"pack{attempt}") for attempt in range(3)]
+    assert ModelState.MISSING in outcomes, outcomes
 
 
 def _interrupt_an_install(pack_dir: Path) -> ModelState:
@@ -141,6 +127,9 @@ def _interrupt_an_install(pack_dir: Path) -> ModelState:
     assert not [p for p in pack_dir.rglob("*") if p.name.endswith(".part")]
     pack = ModelPack(pack_dir, load_manifest())
     state = pack.state(pack.manifest.model("minifasnet_v2"))
+    if process.returncode == 0:  # the interrupt was swallowed: the install must be whole
+        assert state is ModelState.OK, stderr
+        return state
     assert process.returncode == 130, stderr
     assert "nothing half-installed" in stderr
     assert state is ModelState.MISSING
