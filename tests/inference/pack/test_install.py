@@ -103,38 +103,24 @@ def test_cli_verify_fails_on_a_tampered_file_and_list_shows_it(tmp_path: Path) -
 
 @pytest.mark.slow
 def test_ctrl_c_during_a_conversion_leaves_nothing_half_installed(tmp_path: Path) -> None:
-    """A real install process gets SIGINT while its ONNX file is being written.
-
-    Where the signal lands inside torch's exporter, the exporter may swallow it (its version
-    converter falls back on any error) and the install then finishes: whole, which is fine.
-    Every attempt must leave the model whole or absent; at least one of three must be
-    interrupted, or the test would prove nothing about Ctrl-C.
-    """
+    """A real install process gets SIGINT while its ONNX file is being written."""
     pytest.importorskip("torch")
-    outcomes = [_interrupt_an_install(tmp_path / f"pack{attempt}") for attempt in range(3)]
-    assert ModelState.MISSING in outcomes, outcomes
-
-
-def _interrupt_an_install(pack_dir: Path) -> ModelState:
+    mirror = shared_path("models")
+    pack_dir = tmp_path / "pack"
     process = subprocess.Popen(
         [sys.executable, str(REPO / "main.py"), "models", "install", "minifasnet_v2",
-         "--dir", str(pack_dir), "--mirror", str(shared_path("models"))],
+         "--dir", str(pack_dir), "--mirror", str(mirror)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert _wait_for_partial_onnx(pack_dir, process), "the conversion never started"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    assert not [p for p in pack_dir.rglob("*") if p.name.endswith(".part")]
-    pack = ModelPack(pack_dir, load_manifest())
-    state = pack.state(pack.manifest.model("minifasnet_v2"))
-    if process.returncode == 0:  # the interrupt was swallowed: the install must be whole
-        assert state is ModelState.OK, stderr
-        return state
     assert process.returncode == 130, stderr
     assert "nothing half-installed" in stderr
-    assert state is ModelState.MISSING
+    assert not [p for p in pack_dir.rglob("*") if p.name.endswith(".part")]
+    pack = ModelPack(pack_dir, load_manifest())
+    assert pack.state(pack.manifest.model("minifasnet_v2")) is ModelState.MISSING
     assert not (pack_dir / "minifasnet_v2_2.7_80x80.onnx").exists()
-    return state
 
 
 def _wait_for_partial_onnx(pack_dir: Path, process: subprocess.Popen[str]) -> bool:
