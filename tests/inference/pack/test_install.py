@@ -107,11 +107,18 @@ def test_ctrl_c_during_a_conversion_leaves_nothing_half_installed(tmp_path: Path
     pytest.importorskip("torch")
     mirror = shared_path("models")
     pack_dir = tmp_path / "pack"
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "main.py"), "models", "install", "minifasnet_v2",
-         "--dir", str(pack_dir), "--mirror", str(mirror)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    # A shell that runs the tests in the background (``cmd &``) starts them with SIGINT
+    # ignored, and a child inherits "ignored" but not a handler: handle it here meanwhile, so
+    # the install gets Ctrl-C as a terminal would deliver it, whoever started the tests.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "main.py"), "models", "install", "minifasnet_v2",
+             "--dir", str(pack_dir), "--mirror", str(mirror)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert _wait_for_partial_onnx(pack_dir, process), "the conversion never started"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
