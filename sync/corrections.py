@@ -84,6 +84,7 @@ class Correction:
 class ExportSummary:
     written: int = 0
     skipped: int = 0  # confirmed, but the photo is of a type the trainer cannot read
+    conflicting: int = 0  # shared photos the reader left out: their labels disagree
     folder: Path | None = None
 
     def lines(self, notes: Iterable[str] = ()) -> Iterator[str]:
@@ -91,6 +92,11 @@ class ExportSummary:
         yield f"{self.written} confirmed photos written to {self.folder}"
         if self.skipped:
             yield f"{self.skipped} skipped: their photo type cannot be used for training"
+        if self.conflicting:
+            yield (
+                f"{self.conflicting} photos left out: the observations on each confirm"
+                " different species"
+            )
         yield from notes
         if self.written:
             yield (

@@ -1,4 +1,5 @@
-"""Durable renames: a file's new name survives a power cut only once its folder is synced."""
+"""Durable writes: a file's bytes, and its new name after a rename, survive a power cut only
+once the file, then its folder, are synced."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import os
 from pathlib import Path
 
 
-def fsync_directory(folder: Path) -> None:
-    """Make a rename inside ``folder`` durable (raises OSError where the file system cannot)."""
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Sync a file's bytes, or a folder's entries (the names a rename changed).
+
+    Raises OSError where the file system cannot.
+    """
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from sync.durable import fsync_directory
+from sync.durable import fsync_path
 from sync.errors import SyncError
 
 MANIFEST = "manifest.json"
@@ -308,7 +308,7 @@ def _sync_tree(folder: Path, *, recurse: bool = True) -> None:
     folders = [Path(root) for root, _, _ in os.walk(folder)] if recurse else [folder]
     for path in folders:
         with contextlib.suppress(OSError):
-            fsync_directory(path)
+            fsync_path(path)
 
 
 def _swap_into_place(staging: Path, destination: Path) -> None:

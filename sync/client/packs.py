@@ -62,7 +62,7 @@ FAILURES_NAME = "species_pack.failures"
 # dropped link often comes back that soon), doubling, at most six hours (a hub that serves
 # wrong bytes waits for a person, and four tries a day cost little). No jitter: a try only
 # ever happens inside a sync, and a fleet's syncs are spread already. A module constant, not
-# a ``Tuning`` field, as only this module reads it; ``PackInstaller(retry=...)`` overrides it.
+# a ``Tuning`` field, as only this module reads it.
 PACK_RETRY = Backoff(base_s=60.0, cap_s=6 * 3600.0)
 DOWNLOAD_PREFIX = ".download-"
 _LEFTOVER_PREFIXES = (DOWNLOAD_PREFIX, STAGING_PREFIX, RETIRED_PREFIX)
@@ -108,15 +108,15 @@ class PackFailures:
     def concern(self, pack: PackRef) -> bool:
         return (self.version, self.sha256) == (pack.version, pack.sha256)
 
-    def retry_at(self, retry: Backoff) -> datetime:
-        return self.last_failure_at + timedelta(seconds=retry.ceiling_s(self.failures))
+    def retry_at(self) -> datetime:
+        return self.last_failure_at + timedelta(seconds=PACK_RETRY.ceiling_s(self.failures))
 
-    def message(self, retry: Backoff) -> str:
+    def message(self) -> str:
         """What the app and ``jaga sync status`` show until the pack installs."""
         return (
             f"species pack {self.version} not installed: {self.error};"
             f" failed {self.failures} {'time' if self.failures == 1 else 'times'}, next try after"
-            f" {format_timestamp(self.retry_at(retry))}"
+            f" {format_timestamp(self.retry_at())}"
         )
 
     def to_json(self) -> str:
@@ -190,18 +190,10 @@ def installed_species_pack(store: Store, packs_dir: Path | None = None) -> Path 
 
 
 class PackInstaller:
-    def __init__(
-        self,
-        store: Store,
-        transport: HubTransport,
-        packs_dir: Path,
-        *,
-        retry: Backoff = PACK_RETRY,
-    ) -> None:
+    def __init__(self, store: Store, transport: HubTransport, packs_dir: Path) -> None:
         self._store = store
         self._transport = transport
         self._packs_dir = packs_dir
-        self._retry = retry
 
     def install_announced(self, *, force: bool = False) -> PackOutcome:
         """Install the newest announced pack unless it is installed already, or failed
@@ -215,7 +207,7 @@ class PackInstaller:
         if failed is not None and not failed.concern(wanted):
             failed = None  # a new announcement: its own count, tried at once
         if failed is not None and not force and self._waiting(failed):
-            return PackOutcome(error=failed.message(self._retry))
+            return PackOutcome(error=failed.message())
         try:
             folder = self._install(wanted)
         except (SyncClientError, PackArchiveError, OSError) as error:
@@ -231,7 +223,7 @@ class PackInstaller:
         now = self._store.clock.now()
         # A last failure "in the future" means the clock was set back since (a device that
         # booted with a wrong date): waiting on that stamp could last years, so try now.
-        return failed.last_failure_at <= now < failed.retry_at(self._retry)
+        return failed.last_failure_at <= now < failed.retry_at()
 
     def _holds(self, current: PackRef | None, wanted: PackRef) -> bool:
         if current is None:
@@ -267,7 +259,7 @@ class PackInstaller:
         now = self._store.clock.now()
         count = earlier.failures + 1 if earlier is not None else 1
         failed = PackFailures(wanted.version, wanted.sha256, count, now, str(error)[:500])
-        message = failed.message(self._retry)
+        message = failed.message()
         _log.warning("%s; the installed pack stays", message)
         values = {ERROR_NAME: message[:1000], FAILURES_NAME: failed.to_json()}
         put_values(self._store.database, values, now)

@@ -54,7 +54,6 @@ class HubExportReport:
     summary: ExportSummary
     awaiting_photo: int = 0  # observations whose photo's upload has not finished
     without_photo: int = 0  # observations with no photo they may use
-    conflicting: int = 0  # shared photos whose observations confirm different species
 
     def lines(self) -> Iterator[str]:
         return self.summary.lines(self._notes())
@@ -67,11 +66,6 @@ class HubExportReport:
             )
         if self.without_photo:
             yield f"{self.without_photo} confirmed observations have no photo to label"
-        if self.conflicting:
-            yield (
-                f"{self.conflicting} photos left out: the observations on each confirm"
-                " different species"
-            )
 
 
 def export_corrections(
@@ -97,7 +91,7 @@ def export_corrections(
             if key in shared:
                 settled.add(key)
                 if shared[key] > 1:
-                    report.conflicting += 1
+                    report.summary.conflicting += 1
                     continue
             photo = _usable_photo(observation, report)
             if photo is not None:

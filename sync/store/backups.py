@@ -10,11 +10,10 @@ instead of deleting them.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
-from sync.durable import fsync_directory
+from sync.durable import fsync_path
 from sync.errors import StoreCorruptError, StoreExistsError
 from sync.store import keys
 from sync.store.clock import Clock, SystemClock
@@ -34,10 +33,10 @@ def backup(store: Store, destination: Path, *, operator: str) -> int:
         _require_intact(target)
     finally:
         target.close()
-    _fsync_file(partial)
+    fsync_path(partial)
     keys.write_header(destination, KeyHeader(current=store.header.current))
     partial.replace(destination)
-    fsync_directory(destination.parent)
+    fsync_path(destination.parent)
     size = destination.stat().st_size
     store.audit.record(
         actor=operator, action="store.backed_up", subject=destination.name, details={"bytes": size}
@@ -74,12 +73,12 @@ def restore(
         report = restored.integrity()
         if not report.ok:
             raise StoreCorruptError(f"backup {backup_path} is damaged: {report.problems[0]}")
-    _fsync_file(partial)
+    fsync_path(partial)
     moved = _move_aside(target, clock or SystemClock()) if target.exists() else None
     keys.write_header(target, keys.read_header(partial))
     partial.replace(target)
     keys.header_path(partial).unlink()
-    fsync_directory(target.parent)
+    fsync_path(target.parent)
     with Store.open(target, source, clock=clock, config=config) as store:
         store.audit.record(
             actor=operator,
@@ -109,11 +108,3 @@ def _move_aside(target: Path, clock: Clock) -> Path:
         if old.exists():
             old.replace(aside.with_name(aside.name + suffix))
     return aside
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

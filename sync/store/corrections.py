@@ -13,7 +13,7 @@ conflicting.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,24 +46,7 @@ class _Confirmed:
     sha256: str
 
 
-@dataclass(frozen=True)
-class CorrectionsReport:
-    """What the export wrote, and the shared photos it left out."""
-
-    summary: ExportSummary
-    conflicting: tuple[str, ...] = ()  # photo uids whose observations disagree on the species
-
-    def lines(self) -> Iterator[str]:
-        notes: tuple[str, ...] = ()
-        if self.conflicting:
-            notes = (
-                f"{len(self.conflicting)} photos left out: the observations on each confirm"
-                " different species",
-            )
-        return self.summary.lines(notes)
-
-
-def export_corrections(database: Database, export: CorrectionsExport) -> CorrectionsReport:
+def export_corrections(database: Database, export: CorrectionsExport) -> ExportSummary:
     """Write every confirmed observation's photo, then ``corrections.csv``, through ``export``.
 
     ``export`` is made by the caller (``CorrectionsExport(folder)`` refuses a folder that is
@@ -73,24 +56,22 @@ def export_corrections(database: Database, export: CorrectionsExport) -> Correct
     """
     with export, database.read() as connection:
         rows = [_Confirmed(*row) for row in connection.execute(_CONFIRMED)]
-        chosen, conflicting = _one_per_photo(rows)
+        chosen, export.summary.conflicting = _one_per_photo(rows)
         for row in chosen:
             export.add(_correction(row, _photo_bytes(connection, row.photo_id)))
-    return CorrectionsReport(export.summary, conflicting)
+    return export.summary
 
 
-def _one_per_photo(rows: Sequence[_Confirmed]) -> tuple[list[_Confirmed], tuple[str, ...]]:
-    """The first observation of each photo, and the photos whose observations disagree."""
+def _one_per_photo(rows: Sequence[_Confirmed]) -> tuple[list[_Confirmed], int]:
+    """The first observation of each photo, and how many photos' observations disagree."""
     by_photo: dict[int, list[_Confirmed]] = {}
     for row in rows:
         by_photo.setdefault(row.photo_id, []).append(row)
-    chosen, conflicting = [], []
+    chosen = []
     for sharing in by_photo.values():
         if len({species_key(row.species) for row in sharing}) == 1:
             chosen.append(sharing[0])
-        else:
-            conflicting.append(sharing[0].photo_uid)
-    return chosen, tuple(conflicting)
+    return chosen, len(by_photo) - len(chosen)
 
 
 def _photo_bytes(connection: Any, photo_id: int) -> bytes:

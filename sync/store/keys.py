@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from sync.durable import fsync_directory
+from sync.durable import fsync_path
 from sync.errors import KeySourceError, NotAStoreError, StoreIOError, WrongKeyError
 
 _log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ def write_header(db_path: Path, header: KeyHeader) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(path)
-        fsync_directory(path.parent)
+        fsync_path(path.parent)
     except OSError as error:
         raise StoreIOError(f"cannot write the key header {path}: {error}") from error
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sync.durable import fsync_directory
+from sync.durable import fsync_path
 from sync.errors import NotAStoreError, StoreCorruptError, StoreExistsError, WrongKeyError
 from sync.store import keys
 from sync.store.access import AccessLog
@@ -216,7 +216,7 @@ def _build(
         database.close()  # the last close checkpoints and removes the WAL
     keys.write_header(path, header)
     building.replace(path)
-    fsync_directory(path.parent)
+    fsync_path(path.parent)
 
 
 def remove_with_side_files(path: Path) -> None:

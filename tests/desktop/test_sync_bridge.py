@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Slot
@@ -41,14 +41,27 @@ class Receiver(QObject):
         return [s.state.phase for s in self.snapshots]
 
 
-def run_service(bridge: SyncBridge, publishers: list[str]) -> SyncService:
+def run_until(
+    client_factory: Callable[[], contextlib.AbstractContextManager[SyncClient]],
+    phase: Phase,
+    what: str,
+) -> tuple[Receiver, list[str]]:
+    """Run a service through a bridge until it publishes ``phase``, then stop it; returns what
+    reached the GUI thread and the names of the threads that published."""
+    bridge, receiver, publishers = SyncBridge(client_factory), Receiver(), list[str]()
+    bridge.snapshot.connect(receiver.take)
+
     def publish(state: ServiceState) -> None:
         publishers.append(threading.current_thread().name)
         bridge.publish(state)
 
     service = SyncService(bridge.client, interval_s=3600, on_state=publish)
     service.start()
-    return service
+    try:
+        wait_until(lambda: phase in receiver.phases(), what)
+    finally:
+        service.stop(timeout_s=10)
+    return receiver, publishers
 
 
 def test_states_from_the_service_thread_arrive_on_the_gui_thread(
@@ -58,13 +71,7 @@ def test_states_from_the_service_thread_arrive_on_the_gui_thread(
     factory = functools.partial(
         open_client, store_path, Passphrase(PASSPHRASE), env={}, store_config=FAST
     )
-    bridge, receiver, publishers = SyncBridge(factory), Receiver(), list[str]()
-    bridge.snapshot.connect(receiver.take)
-    service = run_service(bridge, publishers)
-    try:
-        wait_until(lambda: Phase.PAUSED in receiver.phases(), "the paused state")
-    finally:
-        service.stop(timeout_s=10)
+    receiver, publishers = run_until(factory, Phase.PAUSED, "the paused state")
     wait_until(lambda: Phase.STOPPED in receiver.phases(), "the stopped state")
     assert set(publishers) == {SYNC_THREAD}
     assert receiver.on_gui_thread and all(receiver.on_gui_thread)
@@ -85,13 +92,7 @@ def test_the_backlog_is_counted_with_the_services_store(
         with Store.open(registered_store, Passphrase(PASSPHRASE), config=FAST) as store:
             yield client_of(store, hub)
 
-    bridge, receiver, publishers = SyncBridge(fake_hub_client), Receiver(), list[str]()
-    bridge.snapshot.connect(receiver.take)
-    service = run_service(bridge, publishers)
-    try:
-        wait_until(lambda: Phase.IDLE in receiver.phases(), "the first sync")
-    finally:
-        service.stop(timeout_s=10)
+    receiver, _ = run_until(fake_hub_client, Phase.IDLE, "the first sync")
     syncing = receiver.snapshots[receiver.phases().index(Phase.SYNCING)]
     idle = receiver.snapshots[receiver.phases().index(Phase.IDLE)]
     assert syncing.backlog == Backlog(25, 0)

@@ -101,19 +101,6 @@ def test_face_images_stay_on_the_device_unless_the_site_allows_them(
         assert hub_photo_sha256(photo_uid) == expected
 
 
-def test_an_officers_confirmation_on_deck_reaches_the_hub(
-    live_hub: HubProcess, site_slug: str, tmp_path: Path
-) -> None:
-    device = new_device(tmp_path, live_hub.url, site_slug)
-    with device.open() as store, httpx.Client() as http:
-        (uid,) = add_observations(store, 1, "confirm")
-        client = device.client(store, http)
-        client.sync_once()
-        store.observations.confirm(uid, "Gadus morhua", officer="officer-7")
-        report = client.sync_once()
-        assert report.push.rejected == 0, read_status(store, {}).quarantined
-
-
 def test_the_background_service_rides_out_an_outage(
     proxy: FaultProxy, site_slug: str, tmp_path: Path
 ) -> None:

@@ -213,7 +213,7 @@ def test_a_shared_photo_is_written_once_or_left_out_when_its_labels_disagree(
     report = export_corrections(tmp_path / "out", site=api.site)
 
     assert [row["observation_uid"] for row in rows(tmp_path / "out")] == [agreed["observation_uid"]]
-    assert (report.summary.written, report.conflicting) == (1, 1)
+    assert (report.summary.written, report.summary.conflicting) == (1, 1)
     assert list(report.lines())[-2].startswith("1 photos left out")
 
 
