@@ -74,9 +74,9 @@ def _registration(settings: AppSettings, status: SyncStatus, values: dict[str, s
             hint = f"run `jaga sync register --hub URL --db {settings.store_path}`"
             message = f"not registered: {hint}"
         return StoreCheck(CheckResult.NOT_REGISTERED, message, status)
-    return StoreCheck(
-        CheckResult.REGISTERED,
-        f"device {config.device_id} of site {config.site} at {config.hub_url}",
-        status,
-        config,
-    )
+    return StoreCheck(CheckResult.REGISTERED, registration_text(config), status, config)
+
+
+def registration_text(config: SyncConfig) -> str:
+    """The panel's Hub line: which device of which site, synced with which hub."""
+    return f"device {config.device_id} of site {config.site} at {config.hub_url}"

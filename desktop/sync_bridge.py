@@ -2,8 +2,12 @@
 
 ``SyncService`` calls ``on_state`` on its own thread; ``SyncBridge.publish`` is that callback.
 It never touches a widget: it adds what the window needs and the state does not carry (when
-it happened, when the shown report arrived, the outbox backlog) and emits ``snapshot``, which
-Qt queues to the receivers' thread.
+it happened, when the shown report arrived, the outbox backlog, the hub the service's client
+is registered with) and emits ``snapshot``, which Qt queues to the receivers' thread.
+
+The registration is read from the client the service opened for this sync, not from the
+window's first look at the store: ``jaga sync register`` run while the window is open changes
+the hub from the next sync on, and the panel must name the hub actually synced with.
 
 The backlog is counted here, on the service thread, with the store the service already has
 open: the GUI thread holds no store (opening one derives its key with scrypt, and a store
@@ -23,6 +27,7 @@ from datetime import UTC, datetime
 from PySide6.QtCore import QObject, Signal
 
 from sync.client.client import SyncClient
+from sync.client.config import SyncConfig
 from sync.client.service import ClientFactory, ServiceState
 from sync.errors import StoreError
 from sync.store import OutboxState
@@ -52,6 +57,7 @@ class SyncSnapshot:
     at: datetime  # when the service published the state
     report_at: datetime | None  # when ``state.last_report`` arrived (it is carried forward)
     backlog: Backlog | None  # None when the store was not open to count it
+    registration: SyncConfig | None = None  # the open client's; None between syncs
 
 
 def now_utc() -> datetime:
@@ -88,7 +94,8 @@ class SyncBridge(QObject):
         if state.last_report is not self._report:
             self._report, self._report_at = state.last_report, at
         report_at = self._report_at if state.last_report is not None else None
-        self.snapshot.emit(SyncSnapshot(state, at, report_at, self._backlog()))
+        registration = self._client.config if self._client is not None else None
+        self.snapshot.emit(SyncSnapshot(state, at, report_at, self._backlog(), registration))
 
     def _backlog(self) -> Backlog | None:
         if self._client is None:

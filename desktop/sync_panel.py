@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from desktop import sync_text
 from desktop.species import PackState
-from desktop.store_check import CheckResult, StoreCheck
+from desktop.store_check import CheckResult, StoreCheck, registration_text
 from desktop.sync_bridge import Backlog, SyncSnapshot
 from sync.client.service import Phase
 
@@ -83,6 +83,8 @@ class SyncPanel(QGroupBox):
         self._show_error(state.last_error)
         if snapshot.backlog is not None:  # else keep the last count
             self.backlog.setText(sync_text.backlog_text(snapshot.backlog))
+        if snapshot.registration is not None:  # else keep the hub last synced with
+            self.hub.setText(registration_text(snapshot.registration))
         self._set_buttons(sync_now=state.phase in _SYNCABLE, resume=state.phase is Phase.PAUSED)
 
     def show_pack(self, state: PackState) -> None:

@@ -29,7 +29,7 @@ from sync.client.lock import sync_lock
 from sync.client.packs import PackInstaller, PackOutcome, packs_dir_for
 from sync.client.pull import Puller, PullReport
 from sync.client.push import Pusher, PushReport
-from sync.client.state import ensure_schema, read_values, record_result
+from sync.client.state import ensure_schema, read_values, record_result, registration_values
 from sync.client.transport import HubTransport, RequestObserver
 from sync.client.uploads import PhotoUploader, UploadReport
 from sync.errors import StoreError
@@ -95,6 +95,12 @@ class SyncClient:
         self.packs_dir = packs_dir or packs_dir_for(store.path)
         self._packs = PackInstaller(store, self.transport, self.packs_dir)
         self._locked = False
+        self._registered = registration_values(store.database)
+
+    def registration_changed(self) -> bool:
+        """Whether the store was registered again (``jaga sync register``) since this client
+        was made: its hub, device and token are then no longer the ones to sync with."""
+        return registration_values(self.store.database) != self._registered
 
     def push(self) -> PushReport:
         with self._lock():

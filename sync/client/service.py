@@ -137,6 +137,11 @@ class SyncService:
         try:
             with self._open_client() as client:
                 while not self._stop.is_set():
+                    if client.registration_changed():
+                        # Registered again while running: the next client is opened on the
+                        # new registration at once, instead of syncing on with the old one.
+                        _log.info("the store was registered again: reopening the sync client")
+                        return Phase.IDLE
                     phase = self._step(client)
                     if phase == Phase.PAUSED:
                         return phase

@@ -55,6 +55,12 @@ def read_values(database: Database) -> dict[str, str]:
     return {str(name): str(value) for name, value in rows}
 
 
+def registration_values(database: Database) -> dict[str, str]:
+    """What ``save_registration`` keeps: a new registration changes at least the token."""
+    names = (*REGISTRATION_NAMES, FACE_IMAGES_NAME)
+    return {name: value for name, value in read_values(database).items() if name in names}
+
+
 def read_cursor(database: Database, site: str) -> int:
     rows = database.query("SELECT value FROM sync_state WHERE name = ?", (cursor_name(site),))
     return int(rows[0][0]) if rows else 0

@@ -22,13 +22,14 @@ from desktop.settings import LOCKED_MESSAGE, AppSettings
 from desktop.sync_controller import SyncController
 from inference.pack.installed import ModelPack
 from sync.client import Phase, SyncClient
-from sync.client.state import save_registration
+from sync.client.config import resolve_config
+from sync.client.state import read_values, save_registration
 from sync.store import Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import SYNC_THREAD, sync_threads, wait_until
 from tests.sync.client.fakehub import FakeHub, registration
-from tests.sync.client.units import client_of, observations
+from tests.sync.client.units import SMALL, client_of, observations
 from tests.sync.conftest import FAST
 
 
@@ -50,7 +51,10 @@ def fake_hub_client(path: Path, hub: FakeHub) -> contextlib.AbstractContextManag
     @contextlib.contextmanager
     def opened() -> Iterator[SyncClient]:
         with Store.open(path, Passphrase(PASSPHRASE), config=FAST) as store:
-            yield client_of(store, hub)
+            # Registered as open_client reads it, from the store at each sync: a device
+            # registered again while the window is open syncs with the new hub from then on.
+            config = resolve_config({}, read_values(store.database), tuning=SMALL)
+            yield SyncClient(store, hub.client(), config)
 
     return opened()
 
@@ -104,6 +108,25 @@ def test_sync_now_syncs_at_once_instead_of_at_the_interval(
         assert panel.backlog.text() == "0 waiting, 0 quarantined"
         assert hub.stored == {("fish_observation", uid): 1}
         assert first is not None and controller(window).last_snapshot is not first
+    finally:
+        window.close()
+
+
+def test_the_hub_line_follows_a_registration_made_while_the_window_is_open(
+    qapp: QApplication, registered_store: Path, tmp_path: Path
+) -> None:
+    window = window_on(registered_store, FakeHub(), tmp_path)
+    panel = controller(window).panel
+    try:
+        wait_until(lambda: idle_with(window, 0), "the first sync")
+        assert panel.hub.text().endswith(" at http://hub.test")
+        with Store.open(registered_store, Passphrase(PASSPHRASE), config=FAST) as store:
+            again = registration("http://hub-2.test")
+            save_registration(store.database, again, store.clock.now(), send_face_images=False)
+        panel.sync_now.click()
+        wait_until(lambda: panel.hub.text().endswith(" at http://hub-2.test"), "the new hub", 10)
+        expected = f"device {again.device_id} of site {again.site} at {again.hub_url}"
+        assert panel.hub.text() == expected
     finally:
         window.close()
 

@@ -20,10 +20,12 @@ from sync.client import (
     SyncConfigError,
     SyncService,
 )
+from sync.client.config import Registration, resolve_config
 from sync.client.lock import sync_lock
+from sync.client.state import read_values, save_registration
 from sync.store import Passphrase, Store
-from tests.sync.client.fakehub import TOKEN, FakeHub, Fault
-from tests.sync.client.units import client_of, observations
+from tests.sync.client.fakehub import TOKEN, FakeHub, Fault, registration
+from tests.sync.client.units import SMALL, client_of, observations
 from tests.sync.conftest import FAST
 
 FAST_BACKOFF = Backoff(base_s=0.01, cap_s=0.05)
@@ -134,6 +136,40 @@ def test_trigger_syncs_now_and_stop_is_prompt(db_path: Path) -> None:
         started = time.monotonic()
     assert time.monotonic() - started < 5  # not the hour-long interval
     assert len(hub.ledger) == 35
+
+
+def test_a_store_registered_again_is_synced_on_its_new_registration(db_path: Path) -> None:
+    hub, recorder, opened = FakeHub(), Recorder(), []
+
+    @contextlib.contextmanager
+    def open_client() -> Iterator[SyncClient]:  # resolves the registration as open_client does
+        with Store.open(db_path, Passphrase("pw"), config=FAST) as store:
+            config = resolve_config({}, read_values(store.database), tuning=SMALL)
+            opened.append(config.hub_url)
+            yield SyncClient(store, hub.client(), config)
+
+    def synced(count: int) -> Callable[[ServiceState], bool]:
+        def ended(_: ServiceState) -> bool:
+            idle = [s for s in recorder.states if s.phase is Phase.IDLE and s.last_report]
+            return len(idle) >= count
+
+        return ended
+
+    register(db_path, registration())
+    service = SyncService(open_client, interval_s=3600, on_state=recorder)
+    with run(service):
+        recorder.wait_for(synced(1))
+        service.trigger()  # nothing changed: the same client syncs again
+        recorder.wait_for(synced(2))
+        register(db_path, registration("http://hub-2.test"))
+        service.trigger()
+        recorder.wait_for(synced(3))
+    assert opened == ["http://hub.test", "http://hub-2.test"]
+
+
+def register(db_path: Path, again: Registration) -> None:
+    with Store.open(db_path, Passphrase("pw"), config=FAST) as store:
+        save_registration(store.database, again, store.clock.now(), send_face_images=False)
 
 
 def test_a_second_sync_of_the_same_store_is_refused_while_one_runs(db_path: Path) -> None:
