@@ -37,7 +37,7 @@ class PackState:
 
 def startup_species_pack() -> Path | None:
     """The default pack, where ``jaga fish build-pack`` installed it (None if it did not)."""
-    from inference.fish.default_pack import installed_default_pack
+    from inference.fish.installed import installed_default_pack
 
     try:
         return installed_default_pack()

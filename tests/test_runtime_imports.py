@@ -14,7 +14,9 @@ import pytest
 
 BUILD_ONLY = ("torch", "torchvision", "timm", "onnx", "onnxscript", "tflite2onnx")
 APP_MODULES = (
+    "main",  # the `jaga` command: every subcommand's parser is built at start
     "desktop.app",
+    "inference.fish.installed",
     "inference.fish.classify",
     "inference.face.pipeline",
     "inference.runtime",

@@ -291,7 +291,7 @@ def _set_threads(threads: int | None) -> None:
 def _pack_root(pack: Path | None) -> Path:
     if pack is not None:
         return pack
-    from inference.fish.default_pack import installed_default_pack
+    from inference.fish.installed import installed_default_pack
 
     return installed_default_pack()
 

@@ -29,6 +29,7 @@ from inference.fish.dataset import load_dataset
 from inference.fish.errors import PackVerificationError, SpeciesPackError
 from inference.fish.head import load_head
 from inference.fish.images import FloatArray, round_robin_batches
+from inference.fish.installed import DEFAULT_ASSETS
 from inference.fish.pack import (
     CARD_FILE,
     HEAD_FILE,
@@ -42,11 +43,8 @@ from inference.fish.pack import (
     write_pack,
 )
 from inference.pack.files import sha256_of
-from inference.pack.installed import default_pack_dir
 
-DEFAULT_ASSETS = Path(__file__).resolve().parents[2] / "assets" / "fish" / "default"
 PACK_INFO = "pack.json"
-INSTALLED_FOLDER = "fish-default"
 CALIBRATION_IMAGES = 96
 _KEPT = (HEAD_FILE, SPECIES_FILE, THRESHOLDS_FILE, CARD_FILE, TRAINING_FILE)
 
@@ -149,16 +147,6 @@ def calibration_images(root: Path, limit: int = CALIBRATION_IMAGES) -> list[Floa
     for sample in load_dataset(root).samples:
         per_species.setdefault(sample.species_id, []).append(sample.path)
     return round_robin_batches([per_species[k] for k in sorted(per_species)], limit)
-
-
-def installed_default_pack() -> Path:
-    root = default_pack_dir() / INSTALLED_FOLDER
-    if not (root / MANIFEST).exists():
-        raise SpeciesPackError(
-            f"no default species pack in {root}; build it with: jaga models install "
-            f"(or: jaga fish build-pack --head {DEFAULT_ASSETS} --out {root})"
-        )
-    return root
 
 
 def _read_info(assets: Path) -> dict[str, str]:

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-from onnx import helper
 
 from inference.fish.errors import SpeciesPackError
 from inference.fish.images import FloatArray
+
+if TYPE_CHECKING:  # onnx builds packs; the app reads only this module's names
+    import onnx
 
 FEATURES = "features"
 LAST_BLOCK_DEPTHWISE = "last_block_depthwise"
@@ -56,6 +58,9 @@ def output_name(tap: str) -> str:
 
 def tapped_backbone(backbone: onnx.ModelProto, taps: Sequence[str]) -> onnx.ModelProto:
     """A copy of ``backbone`` that also outputs each tap, pooled to ``[N, C]``."""
+    import onnx
+    from onnx import helper
+
     model = onnx.ModelProto()
     model.CopyFrom(backbone)
     for tap in check_taps(taps):
@@ -99,6 +104,7 @@ class TappedSession:
     """
 
     def __init__(self, backbone: Path, taps: Sequence[str], threads: int | None = None) -> None:
+        import onnx
         import onnxruntime as ort
 
         self.taps = check_taps(taps)

@@ -64,7 +64,8 @@ def install(
 
 def install_fish_default(pack: ModelPack, *, force: bool = False) -> InstallOutcome:
     """Build (or confirm) the default fish species pack on the installed backbone."""
-    from inference.fish.default_pack import INSTALLED_FOLDER, ensure_default_pack
+    from inference.fish.default_pack import ensure_default_pack
+    from inference.fish.installed import INSTALLED_FOLDER
 
     started = time.perf_counter()
     backbone = pack.model(FISH_BACKBONE_ID).path  # checked against its install record

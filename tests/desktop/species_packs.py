@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from inference.fish.classify import SpeciesClassifier
-from inference.fish.default_pack import DEFAULT_ASSETS, build_from_head
+from inference.fish.default_pack import build_from_head
+from inference.fish.installed import DEFAULT_ASSETS
 from inference.fish.pack import SpeciesPack, load_pack, write_pack
 from inference.pack.install import FISH_BACKBONE_ID
 from inference.pack.installed import ModelPack

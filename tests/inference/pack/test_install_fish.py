@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from inference.fish.default_pack import DEFAULT_ASSETS, INSTALLED_FOLDER, PACK_INFO
+from inference.fish.default_pack import PACK_INFO
 from inference.fish.errors import SpeciesPackError
+from inference.fish.installed import DEFAULT_ASSETS, INSTALLED_FOLDER
 from inference.fish.pack import MODEL_FILES, SPECIES_FILE, load_pack
 from inference.pack.files import sha256_of
 from inference.pack.install import FISH_BACKBONE_ID, install
