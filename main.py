@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+import desktop.catch_cli
 import inference.cli
 import sync.cli
 from desktop.settings import add_app_options, settings_from_args
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     inference.cli.register(subparsers)
     sync.cli.register(subparsers)
+    desktop.catch_cli.register(subparsers)
     app = subparsers.add_parser("app", help="open the window (what `jaga` alone does)")
     add_app_options(app)
     app.set_defaults(handler=_start_app)

@@ -1,10 +1,13 @@
-"""The Qt application: one window with the model pack's state and the background sync.
+"""The Qt application: one window with the handheld catch flow, the model pack's state and
+the background sync.
 
 This module is the composition root: it builds the window's parts from ``AppSettings`` and
-wires them; the parts themselves (``SyncController``, ``SyncPanel``, ``SpeciesPacks``) know
-nothing of each other's construction. The kiosk and handheld views land here as their issues
-do; the shell already follows the rule they will follow: all model work goes through
-``inference``, all records through ``sync``, and this package is the only one that imports Qt.
+wires them; the parts themselves (``CatchController``, ``SyncController``, their panels,
+``SpeciesPacks``) know nothing of each other's construction. The catch panel and the sync
+share one ``SpeciesPacks``: a pack a sync installs is the one the next photo is classified
+with. The kiosk view lands here as its issue does; the shell follows the rule it will
+follow: all model work goes through ``inference``, all records through ``sync``, and this
+package is the only one that imports Qt.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import sys
 from collections.abc import Sequence
 
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
 
+from desktop.catch_controller import CatchController, PhotoChooser, ask_for_photo
+from desktop.catch_panel import CatchPanel
 from desktop.settings import AppSettings
 from desktop.species import (
     ClassifierBuilder,
@@ -41,23 +46,36 @@ def pack_summary(pack: ModelPack) -> str:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, pack: ModelPack, sync: SyncController | None = None) -> None:
+    def __init__(
+        self,
+        pack: ModelPack,
+        sync: SyncController | None = None,
+        catch: CatchController | None = None,
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Jaga")
         self.sync = sync
+        self.catch = catch
         self.status = QLabel(pack_summary(pack))
         self.status.setObjectName("packStatus")
-        layout = QVBoxLayout()
-        layout.addWidget(self.status)
+        side = QVBoxLayout()  # the device's state beside the officer's work
+        side.addWidget(self.status)
         if sync is not None:
-            layout.addWidget(sync.panel)
-        layout.addStretch(1)
+            side.addWidget(sync.panel)
+        side.addStretch(1)
+        layout = QHBoxLayout()
+        if catch is not None:
+            layout.addWidget(catch.panel, 3)
+        layout.addLayout(side, 2)
         body = QWidget()
         body.setLayout(layout)
         self.setCentralWidget(body)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
-        # Stopped here, not at interpreter exit: no sync thread outlives its window.
+        # Stopped here, not at interpreter exit: no sync thread or catch job outlives its
+        # window (a record in flight commits or rolls back whole).
+        if self.catch is not None:
+            self.catch.stop()
         if self.sync is not None:
             self.sync.stop()
         super().closeEvent(event)
@@ -71,19 +89,23 @@ def open_window(
     backoff: Backoff | None = None,
     build: ClassifierBuilder = build_classifier,
     find_pack: PackFinder = startup_species_pack,
+    choose_photo: PhotoChooser = ask_for_photo,
 ) -> MainWindow:
-    """Build, show and start the window (tests replace the hub client or the pack parts)."""
+    """Build, show and start the window (tests replace the hub client, the pack parts or
+    the photo dialog)."""
     species = SpeciesPacks(build)
     panel = SyncPanel(settings.store_path)
     controller = SyncController(
         settings, panel, species, open_client=open_client, backoff=backoff, find_pack=find_pack
     )
-    window = MainWindow(pack, controller)
-    species.setParent(window)
-    controller.setParent(window)
-    window.resize(760, 440)
+    catch = CatchController(settings, CatchPanel(), species, choose_photo=choose_photo)
+    window = MainWindow(pack, controller, catch)
+    for part in (species, controller, catch):
+        part.setParent(window)
+    window.resize(1180, 760)
     window.show()
     controller.start()
+    catch.start()
     return window
 
 

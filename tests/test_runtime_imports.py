@@ -16,6 +16,7 @@ BUILD_ONLY = ("torch", "torchvision", "timm", "onnx", "onnxscript", "tflite2onnx
 APP_MODULES = (
     "main",  # the `jaga` command: every subcommand's parser is built at start
     "desktop.app",
+    "desktop.catch_cli",
     "inference.fish.installed",
     "inference.fish.classify",
     "inference.face.pipeline",

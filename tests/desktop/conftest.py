@@ -9,6 +9,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -16,11 +17,16 @@ import pytest
 from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
+from inference.pack.installed import ModelPack
 from sync.client.state import ensure_schema, save_registration
 from sync.store import Passphrase, Store
+from tests.conftest import shared_path
 from tests.desktop.qtwait import sync_threads
 from tests.sync.client.fakehub import registration
 from tests.sync.conftest import FAST
+
+if TYPE_CHECKING:  # ONNX Runtime loads only for the tests that classify
+    from inference.fish.classify import SpeciesClassifier
 
 PASSPHRASE = "a passphrase for the app tests"
 # The offscreen platform's own note on every window shown; not about our code.
@@ -76,3 +82,34 @@ def registered_store(store_path: Path) -> Path:
         ensure_schema(store.database)
         save_registration(store.database, registration(), store.clock.now(), send_face_images=False)
     return store_path
+
+
+@pytest.fixture(scope="session")
+def default_species_pack(model_pack: ModelPack) -> Path:
+    """The default species pack where `jaga models install` puts it (built there if absent)."""
+    from inference.fish.default_pack import is_current
+    from inference.fish.installed import INSTALLED_FOLDER
+    from inference.pack.install import install_fish_default
+
+    root = model_pack.root / INSTALLED_FOLDER
+    if not is_current(root):
+        install_fish_default(model_pack)
+    return root
+
+
+@pytest.fixture(scope="session")
+def species_classifier(default_species_pack: Path) -> SpeciesClassifier:
+    """The real classifier of the default pack, on the CPU, loaded once for the catch tests."""
+    from inference.fish.classify import SpeciesClassifier
+    from inference.runtime import ThreadBudget
+    from inference.runtime.providers import CPU, plan_providers
+
+    return SpeciesClassifier.from_path(
+        default_species_pack, plan=plan_providers([CPU]), threads=ThreadBudget(1)
+    )
+
+
+@pytest.fixture(scope="session")
+def f4k() -> Path:
+    """Fish4Knowledge photos, one folder per species (a clean skip where absent)."""
+    return shared_path("data", "fish", "f4k")

@@ -1,0 +1,246 @@
+"""The handheld catch flow, without Qt: a photo on deck -> a species -> a recorded observation.
+
+``jaga catch`` and the app's Catch panel both go through here, so an observation recorded
+from a shell and one recorded from the window are the same record:
+
+1. :func:`read_catch_photo` keeps the file's bytes as taken (they are what the hub and the
+   training export receive), names its type from its content, decodes it, and refuses a
+   file over the store's photo limit before anything is classified.
+2. :func:`classify_catch` asks the species pack.
+3. :func:`record_catch` writes the photo, the observation and their outbox entries in one
+   transaction (``Observations.add``), after checking the record against the wire schema the
+   hub applies, so nothing is written that the hub would quarantine.
+
+Known gap: the version of the pack that made a prediction is not stored with the record,
+since ``FishObservation`` (and the store schema and protocol behind it) has no field for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from inference.fish.errors import ImageError
+from inference.fish.images import UInt8Image, decode_image
+from inference.fish.types import FishPrediction, Species
+from sync.client.packs import installed_species_pack, packs_dir_for
+from sync.errors import RecordTooLargeError
+from sync.protocol import FishObservationUpsert, PhotoUpsert, summarize
+from sync.store import Clock, FishObservation, Photo, Position, SpeciesScore, Store, StoreConfig
+from sync.store.observations import Observations, observation_payload
+from sync.store.photos import check_blob_size, photo_payload
+
+if TYPE_CHECKING:  # ONNX Runtime loads with the classifier, not with this module
+    from inference.fish.classify import SpeciesClassifier
+
+# The photo formats OpenCV decodes that every viewer (the hub's review page too) shows.
+_JPEG, _PNG = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
+FORMATS = "JPEG, PNG or WebP"
+# Any aware time will do: it only lets the store's own checks run on the details alone.
+_PROBE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class CatchError(Exception):
+    """A photo or a catch detail that cannot be recorded; the message names the file or the
+    field and what is wrong. Nothing was written."""
+
+
+@dataclass(frozen=True, eq=False)
+class CatchPhoto:
+    """A photo as read from disk: its bytes untouched, their type, and the decoded image."""
+
+    path: Path
+    data: bytes = field(repr=False)
+    media_type: str
+    image: UInt8Image = field(repr=False)  # RGB, for the classifier and the preview
+
+
+def read_catch_photo(path: Path, config: StoreConfig | None = None) -> CatchPhoto:
+    """Read a JPEG, PNG or WebP photo; :class:`CatchError` for anything else, a corrupt
+    file, or one larger than the store (``config``, else the defaults) accepts."""
+    limits = config or StoreConfig()
+    try:
+        _check_size(limits, path, path.stat().st_size)  # before a huge file is read at all
+        data = path.read_bytes()
+    except OSError as error:
+        raise CatchError(f"cannot read {path}: {error.strerror or error}") from error
+    _check_size(limits, path, len(data))  # it may have grown since
+    media_type = media_type_of(data, path)
+    try:
+        image = decode_image(data, str(path))
+    except ImageError as error:
+        raise CatchError(str(error)) from error
+    return CatchPhoto(path, data, media_type, image)
+
+
+def media_type_of(data: bytes, path: Path) -> str:
+    """The photo's type from its first bytes (a file's suffix says nothing reliable)."""
+    if data.startswith(_JPEG):
+        return "image/jpeg"
+    if data.startswith(_PNG):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    raise CatchError(f"{path} is not a {FORMATS} photo")
+
+
+def _check_size(config: StoreConfig, path: Path, size: int) -> None:
+    try:
+        check_blob_size(config, f"photo {path}", size)
+    except RecordTooLargeError as error:
+        raise CatchError(str(error)) from error
+
+
+@dataclass(frozen=True)
+class CatchDetails:
+    """What the officer says about the catch. Text is stripped, blank optional text is None;
+    the store's own checks (officer, count, length) and the hub's limits apply on creation."""
+
+    officer: str
+    vessel: str | None = None
+    trip: str | None = None
+    haul: str | None = None
+    count: int = 1
+    length_cm: float | None = None
+    position: Position | None = None
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "officer", self.officer.strip())
+        for name in ("vessel", "trip", "haul"):
+            object.__setattr__(self, name, optional_text(getattr(self, name)))
+        object.__setattr__(self, "notes", self.notes.strip())
+        check_recordable(lambda: self.observation(_PROBE_TIME, (), needs_review=True))
+
+    def observation(
+        self,
+        observed_at: datetime,
+        predictions: tuple[SpeciesScore, ...],
+        *,
+        needs_review: bool,
+        confirmed_species: str | None = None,
+    ) -> FishObservation:
+        """The record of this catch; a confirmed species is the officer's own review."""
+        return FishObservation(
+            observed_at=observed_at,
+            predictions=predictions,
+            needs_review=needs_review,
+            officer=self.officer,
+            count=self.count,
+            confirmed_species=confirmed_species,
+            position=self.position,
+            vessel=self.vessel,
+            trip=self.trip,
+            haul=self.haul,
+            length_cm=self.length_cm,
+            notes=self.notes,
+            reviewed_by=self.officer if confirmed_species is not None else None,
+            reviewed_at=observed_at if confirmed_species is not None else None,
+        )
+
+
+def parse_length(text: str) -> float | None:
+    """A length typed in centimetres; blank is none (whether it is positive is checked with
+    the other details)."""
+    if not text.strip():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise CatchError(f"length: not a number of centimetres: {text.strip()!r}") from None
+
+
+def parse_position(latitude: str, longitude: str) -> Position | None:
+    """A position typed in decimal degrees; both blank is none, one alone is refused."""
+    if not latitude.strip() and not longitude.strip():
+        return None
+    if not latitude.strip() or not longitude.strip():
+        raise CatchError("position: give the latitude and the longitude, or neither")
+    try:
+        return Position(float(latitude), float(longitude))
+    except ValueError as error:  # not numbers, NaN, or out of range
+        raise CatchError(f"position: {error}") from None
+
+
+def optional_text(text: str | None) -> str | None:
+    """Stripped text, or None for none or blank."""
+    stripped = "" if text is None else text.strip()
+    return stripped or None
+
+
+def check_recordable(make: Callable[[], FishObservation], photo: Photo | None = None) -> None:
+    """Build the record and check it as the hub will: :class:`CatchError` with the first
+    problems, in the words of the store's records or of the wire schema."""
+    try:
+        observation = make()
+        FishObservationUpsert.model_validate(observation_payload(observation))
+        if photo is not None:
+            PhotoUpsert.model_validate(photo_payload(photo, None))
+    except ValidationError as error:
+        raise CatchError(f"cannot record this catch: {summarize(error)}") from None
+    except ValueError as error:
+        raise CatchError(f"cannot record this catch: {error}") from None
+
+
+def classify_catch(classifier: SpeciesClassifier, photo: CatchPhoto) -> FishPrediction:
+    """The species pack's answer for the whole photo (one fish, uncropped)."""
+    return classifier.classify([photo.image])[0]
+
+
+def record_catch(
+    observations: Observations,
+    photo: CatchPhoto,
+    prediction: FishPrediction,
+    details: CatchDetails,
+    *,
+    confirmed_species: str | None = None,
+    clock: Clock,
+) -> FishObservation:
+    """Record the catch: the photo's bytes as read, the prediction's species display names
+    with their calibrated probabilities (best first), and its review flag, which an officer
+    who confirms the species on the spot clears. A ``no_fish`` prediction is recorded too,
+    flagged: the officer decides. One transaction, outbox entries included."""
+    now = clock.now()
+    confirmed = optional_text(confirmed_species)
+    stored_photo = Photo(photo.data, photo.media_type, taken_at=now)  # the file's times lie
+
+    def observation() -> FishObservation:
+        return details.observation(
+            now,
+            predicted_scores(prediction),
+            needs_review=prediction.needs_review and confirmed is None,
+            confirmed_species=confirmed,
+        )
+
+    check_recordable(observation, stored_photo)
+    return observations.add(observation(), stored_photo)
+
+
+def predicted_scores(prediction: FishPrediction) -> tuple[SpeciesScore, ...]:
+    return tuple(SpeciesScore(s.species.name, s.probability) for s in prediction.top_k)
+
+
+def species_name(typed: str, known: Sequence[Species]) -> str:
+    """The pack's display name for a species typed as its name or folder id (any case);
+    a species the pack does not know is kept as typed: that is how a new one is taught."""
+    wanted = " ".join(typed.split())
+    for species in known:
+        if wanted.casefold() in (species.name.casefold(), species.id.casefold()):
+            return species.name
+    return wanted
+
+
+def species_pack_for(store: Store, env: Mapping[str, str] | None = None) -> Path:
+    """The pack the app would use with this store: the one a sync installed last, else the
+    default pack that ``jaga models install`` built (as ``SyncController`` chooses)."""
+    installed = installed_species_pack(store, packs_dir_for(store.path, env))
+    if installed is not None:
+        return installed
+    from inference.fish.installed import installed_default_pack
+
+    return installed_default_pack()

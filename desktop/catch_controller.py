@@ -1,0 +1,241 @@
+"""Runs the Catch panel: open a photo, classify it, record it, review the flagged ones.
+
+Nothing slow runs on the GUI thread: reading and classifying a photo, and every store
+action (each opens the store on the worker and closes it, ``CatchStore``), go to one worker
+thread, in the order they were asked for (a Record is written before the review list that
+follows it is read). The classifier is the one ``SpeciesPacks`` holds (built and switched on
+its own worker); a classification uses the pack in use when it starts.
+
+Without a species pack, or without a store key, the panel says why and what to do instead
+of failing. A refusal the officer can act on (a corrupt photo, a wrong key, a full disk) is
+shown, not raised; anything else is a bug, shown and logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from desktop.catch import (
+    CatchDetails,
+    CatchError,
+    CatchPhoto,
+    classify_catch,
+    parse_length,
+    parse_position,
+    read_catch_photo,
+    species_name,
+)
+from desktop.catch_panel import NO_PACK, CatchPanel, DetailsText
+from desktop.catch_store import CatchStore, Flagged
+from desktop.catch_text import confirmed_text
+from desktop.settings import LOCKED_MESSAGE, AppSettings
+from desktop.species import SpeciesPacks
+from desktop.workers import BackgroundJobs, error_info
+from inference.errors import InferenceError
+from inference.fish.types import FishPrediction
+from sync.errors import SyncError
+from sync.store import FishObservation, StoreConfig
+
+if TYPE_CHECKING:
+    from inference.fish.classify import SpeciesClassifier
+
+_log = logging.getLogger(__name__)
+PhotoChooser = Callable[[QWidget], Path | None]
+STOP_TIMEOUT_S = 30.0
+_KNOWN = (CatchError, InferenceError, SyncError)  # the officer's to act on: shown, not raised
+
+
+def ask_for_photo(parent: QWidget) -> Path | None:
+    """A photo file chosen by the officer. Taking one with a camera is a later step: this
+    machine has no camera to build and test it against, so a photo comes from a file."""
+    name, _ = QFileDialog.getOpenFileName(
+        parent, "Open a fish photo", "", "Photos (*.jpg *.jpeg *.png *.webp);;All files (*)"
+    )
+    return Path(name) if name else None
+
+
+@dataclass(frozen=True)
+class Classified:
+    photo: CatchPhoto
+    prediction: FishPrediction
+    species: tuple[str, ...]  # the display names of the pack that answered
+
+
+def classify_file(classifier: SpeciesClassifier, path: Path, config: StoreConfig) -> Classified:
+    """Runs on the worker: read, check and classify one photo."""
+    photo = read_catch_photo(path, config)
+    species = tuple(s.name for s in classifier.pack.species)
+    return Classified(photo, classify_catch(classifier, photo), species)
+
+
+def details_of(text: DetailsText) -> CatchDetails:
+    return CatchDetails(
+        officer=text.officer, vessel=text.vessel, trip=text.trip, haul=text.haul,
+        count=text.count, length_cm=parse_length(text.length_cm),
+        position=parse_position(text.latitude, text.longitude), notes=text.notes,
+    )  # fmt: skip
+
+
+class CatchController(QObject):
+    def __init__(
+        self,
+        settings: AppSettings,
+        panel: CatchPanel,
+        species: SpeciesPacks,
+        *,
+        choose_photo: PhotoChooser = ask_for_photo,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.panel = panel
+        self.species = species
+        self.store = CatchStore.of(settings)  # None: no key was given
+        self._config = settings.store_config or StoreConfig()
+        self._choose = choose_photo
+        self._jobs = BackgroundJobs(threads=1, parent=self)
+        self._classified: Classified | None = None  # the photo Record would write
+        self._stopped = False
+        panel.open_photo.clicked.connect(self.choose_photo)
+        panel.record.clicked.connect(self.record)
+        panel.review.refresh.clicked.connect(self.refresh)
+        panel.review.confirm.clicked.connect(self.confirm_selected)
+        species.changed.connect(panel.show_pack)
+
+    def start(self) -> None:
+        self.refresh()
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Wait for the jobs given (a record in flight commits or rolls back whole)."""
+        self._stopped = True
+        self._jobs.wait(timeout_s)
+
+    @Slot()
+    def choose_photo(self) -> None:
+        path = self._choose(self.panel)
+        if path is not None:
+            self.open_photo(path)
+
+    def open_photo(self, path: Path) -> None:
+        self._classified = None
+        self.panel.show_classifying(path)
+        classifier = self.species.classifier
+        if classifier is None:
+            self.panel.show_problem(NO_PACK)
+            return
+        work = functools.partial(classify_file, classifier, path, self._config)
+        self._submit(work, self._show_classified, self.panel.show_problem)
+
+    @Slot()
+    def record(self) -> None:
+        classified = self._classified
+        if classified is None:
+            return
+        if self.store is None:
+            self.panel.show_record_message(f"not recorded: {LOCKED_MESSAGE}", problem=True)
+            return
+        try:
+            details = details_of(self.panel.details_text())
+            confirmed = self._species_name(self.panel.confirmed_species())
+        except CatchError as error:  # checked here, before anything is written
+            self.panel.show_record_message(str(error), problem=True)
+            return
+        self.panel.record.setEnabled(False)  # one write per click, however impatient
+        self.panel.show_record_message("recording…")
+        work = functools.partial(
+            self.store.record, classified.photo, classified.prediction, details, confirmed
+        )
+        self._submit(work, self._recorded, self._record_failed)
+        self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        if self.store is None:
+            self.panel.review.show_message(LOCKED_MESSAGE, problem=True)
+            return
+        self._submit(self.store.flagged, self._show_flagged, self._review_failed)
+
+    @Slot()
+    def confirm_selected(self) -> None:
+        review = self.panel.review
+        observation, species = review.selected(), self._species_name(review.chosen_species())
+        officer = self.panel.details_text().officer.strip()
+        if observation is None or self.store is None:
+            return
+        if not species or not officer:
+            review.show_message("enter the officer above and choose a species", problem=True)
+            return
+        uid = observation.observation_uid
+        work = functools.partial(self.store.confirm, uid, species, officer)
+        self._submit(work, self._confirmed, self._review_failed)
+        self.refresh()
+
+    # --- results, on the GUI thread -----------------------------------------------------
+
+    def _show_classified(self, result: object) -> None:
+        if not isinstance(result, Classified):
+            return
+        self._classified = result
+        self.panel.show_result(result.photo, result.prediction, result.species)
+        self.panel.record.setEnabled(True)
+
+    def _recorded(self, observation: object) -> None:
+        if isinstance(observation, FishObservation):
+            self._classified = None
+            self.panel.show_recorded(observation)
+
+    def _record_failed(self, message: str) -> None:
+        self.panel.show_record_message(f"not recorded: {message}", problem=True)
+        self.panel.record.setEnabled(self._classified is not None)
+
+    def _show_flagged(self, flagged: object) -> None:
+        if isinstance(flagged, Flagged):
+            self.panel.review.show_flagged(flagged)
+
+    def _confirmed(self, observation: object) -> None:
+        if isinstance(observation, FishObservation):
+            self.panel.review.show_message(confirmed_text(observation))
+
+    def _review_failed(self, message: str) -> None:
+        self.panel.review.show_message(message, problem=True)
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _species_name(self, typed: str | None) -> str | None:
+        """The pack's display name for a typed species (as ``jaga catch --confirm`` does)."""
+        classifier = self.species.classifier
+        if not typed or classifier is None:
+            return typed or None
+        return species_name(typed, classifier.pack.species)
+
+    def _submit(
+        self,
+        work: Callable[[], object],
+        on_done: Callable[[object], None],
+        on_failed: Callable[[str], None],
+    ) -> None:
+        def done(result: object) -> None:
+            if not self._stopped:
+                on_done(result)
+
+        def failed(error: object) -> None:
+            if not self._stopped:
+                on_failed(_explain(error))
+
+        self._jobs.submit(work, done, failed)
+
+
+def _explain(error: object) -> str:
+    """A refusal's own message; for a bug, its type too, and its traceback in the log."""
+    if isinstance(error, _KNOWN):
+        _log.warning("catch: %s", error)
+        return str(error)
+    _log.error("the catch panel's job failed", exc_info=error_info(error))
+    return f"{type(error).__name__}: {error}"

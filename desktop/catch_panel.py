@@ -1,0 +1,262 @@
+"""The Catch panel: the officer's details, a photo, the species the pack sees, Record.
+
+A view only: it shows what it is told (``PackState``, a classified photo, a recorded
+observation, a problem), always on the GUI thread, and reads its fields into text;
+``CatchController`` connects its buttons and does the work on a worker thread. The review
+list (``ReviewList``) sits at its foot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop import catch_text
+from desktop.catch import CatchPhoto
+from desktop.catch_review import PROBLEM_STYLE, ReviewList
+from desktop.species import PackState
+from inference.fish.images import UInt8Image
+from inference.fish.types import FishPrediction
+from sync.store import FishObservation
+
+THUMBNAIL_SIDE = 180
+NO_PACK = (
+    "no species pack loaded yet; if this stays, run `jaga models install` (it builds the "
+    "default pack) or sync with a hub that publishes one"
+)
+_FLAG_STYLE = "color: #8a5300; font-weight: bold;"
+_NONE = "-"
+
+
+@dataclass(frozen=True)
+class DetailsText:
+    """The detail fields as typed (``CatchController`` turns them into ``CatchDetails``)."""
+
+    officer: str
+    vessel: str
+    trip: str
+    haul: str
+    count: int
+    length_cm: str
+    latitude: str
+    longitude: str
+    notes: str
+
+
+def _line(name: str, placeholder: str = "") -> QLineEdit:
+    edit = QLineEdit()
+    edit.setObjectName(name)
+    edit.setPlaceholderText(placeholder)
+    return edit
+
+
+def _value(name: str, text: str = _NONE) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def _placeholder(combo: QComboBox, text: str) -> None:
+    line = combo.lineEdit()  # an editable combo shows its line edit's placeholder
+    if line is not None:
+        line.setPlaceholderText(text)
+
+
+def thumbnail(image: UInt8Image, side: int = THUMBNAIL_SIDE) -> QPixmap:
+    """The RGB photo scaled to fit ``side`` (f4k crops are ~100 px: scaled up, smoothly)."""
+    height, width = image.shape[:2]
+    qimage = QImage(image.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(qimage).scaled(
+        side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
+
+
+class CatchPanel(QGroupBox):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Catch", parent)
+        self.setObjectName("catchPanel")
+        self._make_details()
+        self.open_photo = QPushButton("Open photo…")
+        self.open_photo.setObjectName("catchOpenPhoto")
+        self.photo_name = _value("catchPhotoName", "no photo yet")
+        self.photo = QLabel("no photo")
+        self.photo.setObjectName("catchPhoto")
+        self.photo.setFixedSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+        self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.photo.setStyleSheet("background: #eeeeee; color: #777777;")
+        self._make_result()
+        self.confirmed = QComboBox()
+        self.confirmed.setObjectName("catchConfirmed")
+        self.confirmed.setEditable(True)  # a species the pack does not know can be typed
+        self.confirmed.setMinimumContentsLength(24)
+        _placeholder(self.confirmed, "optional: the species you see")
+        self.confirmed.setToolTip("Confirming the species on the spot clears the review flag")
+        self.record = QPushButton("Record")
+        self.record.setObjectName("catchRecord")
+        self.record.setEnabled(False)
+        self.record_message = _value("catchRecordMessage", "")
+        self.review = ReviewList()
+        self._lay_out()
+
+    # --- what the controller reads ----------------------------------------------------
+
+    def details_text(self) -> DetailsText:
+        return DetailsText(
+            self.officer.text(), self.vessel.text(), self.trip.text(), self.haul.text(),
+            self.count.value(), self.length_cm.text(), self.latitude.text(),
+            self.longitude.text(), self.notes.text(),
+        )  # fmt: skip
+
+    def confirmed_species(self) -> str | None:
+        """The species the officer confirms on the spot, or None to keep the prediction."""
+        return self.confirmed.currentText().strip() or None
+
+    # --- what the controller shows ------------------------------------------------------
+
+    def show_pack(self, state: PackState) -> None:
+        text = state.active or NO_PACK
+        if state.refused:
+            text += f"\nrefused: {state.refused}"
+        self.pack.setText(text)
+        self.pack.setStyleSheet(PROBLEM_STYLE if state.refused else "")
+
+    def show_classifying(self, path: Path) -> None:
+        self.photo_name.setText(str(path))
+        self._clear_result("classifying…")
+        self.record.setEnabled(False)
+
+    def show_result(
+        self, photo: CatchPhoto, prediction: FishPrediction, species: Sequence[str]
+    ) -> None:
+        """The pack's answer; ``species`` are the pack's names, offered for confirming."""
+        self.photo.setPixmap(thumbnail(photo.image))
+        self.species.setText(catch_text.verdict_text(prediction))
+        self.confidence.setText(catch_text.confidence_text(prediction))
+        self.status.setText(catch_text.status_text(prediction))
+        self.status.setStyleSheet(_FLAG_STYLE if prediction.needs_review else "")
+        self.candidates.setText(catch_text.candidates_text(prediction, separator="\n"))
+        self.made_by.setText(prediction.pack_version)
+        candidates = [score.species.name for score in prediction.top_k]
+        self.confirmed.clear()
+        self.confirmed.addItems([*candidates, *sorted(set(species) - set(candidates))])
+        self.confirmed.setCurrentIndex(-1)  # nothing confirmed until the officer says so
+        self.show_record_message("")
+
+    def show_problem(self, message: str) -> None:
+        """A photo that could not be classified: why, and no result to record."""
+        self._clear_result("-")
+        self.status.setText(message)
+        self.status.setStyleSheet(PROBLEM_STYLE)
+        self.record.setEnabled(False)
+
+    def show_recorded(self, observation: FishObservation) -> None:
+        self.show_record_message(catch_text.recorded_text(observation))
+        self.record.setEnabled(False)  # one record per photo: open the next one
+
+    def show_record_message(self, text: str, *, problem: bool = False) -> None:
+        self.record_message.setText(text)
+        self.record_message.setStyleSheet(PROBLEM_STYLE if problem else "")
+
+    # --- building -----------------------------------------------------------------------
+
+    def _make_details(self) -> None:
+        self.officer = _line("catchOfficer", "required")
+        self.vessel = _line("catchVessel")
+        self.trip = _line("catchTrip")
+        self.haul = _line("catchHaul")
+        self.count = QSpinBox()
+        self.count.setObjectName("catchCount")
+        self.count.setRange(1, 1_000_000)  # the hub's limit
+        self.length_cm = _line("catchLength", "cm")
+        self.latitude = _line("catchLatitude", "decimal degrees")
+        self.longitude = _line("catchLongitude", "decimal degrees")
+        self.notes = _line("catchNotes")
+
+    def _make_result(self) -> None:
+        self.species = _value("catchSpecies", "open a photo to classify it")
+        font = QFont(self.species.font())
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.species.setFont(font)
+        self.confidence = _value("catchConfidence")
+        self.status = _value("catchStatus")
+        self.candidates = _value("catchCandidates")
+        self.made_by = _value("catchMadeBy")
+        self.pack = _value("catchPack", NO_PACK)
+
+    def _clear_result(self, species: str) -> None:
+        self.photo.setPixmap(QPixmap())
+        for label in (self.confidence, self.status, self.candidates, self.made_by):
+            label.setText(_NONE)
+            label.setStyleSheet("")
+        self.species.setText(species)
+        self.confirmed.clear()
+        self.show_record_message("")
+
+    def _lay_out(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._details_grid())
+        opener = QHBoxLayout()
+        opener.addWidget(self.open_photo)
+        opener.addWidget(self.photo_name, 1)
+        layout.addLayout(opener)
+        result = QHBoxLayout()
+        result.addWidget(self.photo, 0, Qt.AlignmentFlag.AlignTop)
+        result.addLayout(self._result_form(), 1)
+        layout.addLayout(result)
+        recording = QHBoxLayout()
+        recording.addWidget(QLabel("Confirm species"))
+        recording.addWidget(self.confirmed, 1)
+        recording.addWidget(self.record)
+        layout.addLayout(recording)
+        layout.addWidget(self.record_message)
+        layout.addWidget(self.review, 1)
+
+    def _details_grid(self) -> QGridLayout:
+        grid = QGridLayout()
+        fields = (
+            ("Officer", self.officer), ("Vessel", self.vessel),
+            ("Trip", self.trip), ("Haul", self.haul),
+            ("Count", self.count), ("Length", self.length_cm),
+            ("Latitude", self.latitude), ("Longitude", self.longitude),
+        )  # fmt: skip
+        for index, (caption, widget) in enumerate(fields):
+            row, column = divmod(index, 2)
+            grid.addWidget(QLabel(caption), row, 2 * column)
+            grid.addWidget(widget, row, 2 * column + 1)
+        grid.addWidget(QLabel("Notes"), len(fields) // 2, 0)
+        grid.addWidget(self.notes, len(fields) // 2, 1, 1, 3)
+        return grid
+
+    def _result_form(self) -> QFormLayout:
+        form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        for caption, label in (
+            ("Species", self.species),
+            ("Confidence", self.confidence),
+            ("Status", self.status),
+            ("Top 3", self.candidates),
+            ("Classified by", self.made_by),
+            ("Pack in use", self.pack),
+        ):
+            form.addRow(caption, label)
+        return form

@@ -1,0 +1,65 @@
+"""The Catch panel's store work, run on a worker: each job opens the store and closes it.
+
+A store belongs to the thread that opened it (an SQLite connection is not shared across
+threads), and a ``QThreadPool`` promises no thread to a later job, so nothing stays open
+between jobs. Opening derives the key with scrypt, a fraction of a second at the production
+cost: once per officer action (record, confirm, refresh), which is what this pays. No Qt here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from desktop.catch import CatchDetails, CatchPhoto, record_catch
+from desktop.settings import AppSettings, key_source
+from inference.fish.types import FishPrediction
+from sync.store import FishObservation, KeySource, Store, StoreConfig
+
+REVIEW_LIMIT = 50  # as many as `jaga store review` shows by default
+
+
+@dataclass(frozen=True)
+class Flagged:
+    observations: tuple[FishObservation, ...]  # oldest first
+    more: bool  # more are flagged than these
+
+
+@dataclass(frozen=True)
+class CatchStore:
+    path: Path
+    source: KeySource = field(repr=False)
+    config: StoreConfig = field(default_factory=StoreConfig)
+
+    @classmethod
+    def of(cls, settings: AppSettings) -> CatchStore | None:
+        """The app's store and key, or None when no key was given (the store is locked)."""
+        source = key_source(settings)
+        if source is None:
+            return None
+        return cls(settings.store_path, source, settings.store_config or StoreConfig())
+
+    def record(
+        self,
+        photo: CatchPhoto,
+        prediction: FishPrediction,
+        details: CatchDetails,
+        confirmed_species: str | None,
+    ) -> FishObservation:
+        with self._open() as store:
+            return record_catch(
+                store.observations, photo, prediction, details,
+                confirmed_species=confirmed_species, clock=store.clock,
+            )  # fmt: skip
+
+    def flagged(self, limit: int = REVIEW_LIMIT) -> Flagged:
+        with self._open() as store:
+            found = store.observations.review_queue(limit + 1)  # one more: are there more?
+        return Flagged(tuple(found[:limit]), len(found) > limit)
+
+    def confirm(self, observation_uid: str, species: str, officer: str) -> FishObservation:
+        with self._open() as store:
+            return store.observations.confirm(observation_uid, species, officer=officer)
+
+    def _open(self) -> Store:
+        return Store.open(self.path, self.source, config=self.config)

@@ -1,0 +1,84 @@
+"""The words of the catch flow, as plain functions of immutable values (no Qt here).
+
+``jaga catch`` prints them and the Catch panel shows them, so the officer reads the same
+verdict in both. Confidences are the pack's calibrated probabilities, shown as percentages.
+"""
+
+from __future__ import annotations
+
+from inference.fish.types import FishPrediction, FishStatus
+from sync.store import FishObservation
+
+SHOWN_CANDIDATES = 3
+
+
+def percent(probability: float) -> str:
+    return f"{probability * 100:.1f} %"
+
+
+def verdict_text(prediction: FishPrediction) -> str:
+    """The answer in a few words: the species, or why there is none."""
+    if prediction.species is not None:
+        return prediction.species.name
+    if prediction.status is FishStatus.UNKNOWN:
+        return "unknown species"
+    return "no fish"
+
+
+def confidence_text(prediction: FishPrediction) -> str:
+    if not prediction.top_k:
+        return "-"
+    return f"{percent(prediction.confidence)} (calibrated)"
+
+
+def status_text(prediction: FishPrediction) -> str:
+    """What the status means for the officer, and whether a person must look again."""
+    if prediction.status is FishStatus.NO_FISH:
+        return f"no fish: {prediction.reason or 'the photo failed the quality gate'}; needs review"
+    if prediction.status is FishStatus.UNKNOWN:
+        best = prediction.top_k[0]
+        return (
+            f"unknown: the best candidate, {best.species.name} at {percent(best.probability)},"
+            " is below the pack's open-set threshold; needs review"
+        )
+    if prediction.needs_review:
+        return "identified, but below the pack's review threshold; needs review"
+    return "identified"
+
+
+def candidates_text(
+    prediction: FishPrediction, shown: int = SHOWN_CANDIDATES, separator: str = ", "
+) -> str:
+    """The first ``shown`` candidates, best first, with their calibrated probabilities."""
+    scores = prediction.top_k[:shown]
+    if not scores:
+        return "-"
+    return separator.join(f"{s.species.name} {percent(s.probability)}" for s in scores)
+
+
+def review_line(observation: FishObservation) -> str:
+    """One flagged observation on one line: when, the best candidate, where, who."""
+    best = observation.predictions[0] if observation.predictions else None
+    guess = f"{best.species} {percent(best.confidence)}" if best else "no fish / no prediction"
+    context = [("vessel", observation.vessel), ("trip", observation.trip)]
+    where = "".join(f"{label} {_one_line(value)}, " for label, value in context if value)
+    when = observation.observed_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    return f"{when}   {guess}   ({where}officer {_one_line(observation.officer)})"
+
+
+def recorded_text(observation: FishObservation) -> str:
+    if observation.confirmed_species is not None:
+        return f"recorded and {confirmed_text(observation)}"
+    flag = "flagged for review" if observation.needs_review else "not flagged for review"
+    return f"recorded {observation.observation_uid} ({flag}); queued for the hub"
+
+
+def confirmed_text(observation: FishObservation) -> str:
+    return (
+        f"confirmed {observation.observation_uid} as {observation.confirmed_species}"
+        f" (reviewed by {observation.reviewed_by}); queued for the hub"
+    )
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join(text.split()) if text and text.strip() else "-"

@@ -1,0 +1,321 @@
+"""The catch flow's core: a real photo, the real default species pack, a real SQLCipher store.
+
+What is recorded is what the file held and what the classifier said; a photo that cannot be
+recorded writes nothing at all (no photo, no observation, no outbox entry).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from desktop.catch import (
+    CatchDetails,
+    CatchError,
+    classify_catch,
+    parse_length,
+    parse_position,
+    read_catch_photo,
+    record_catch,
+    species_name,
+    species_pack_for,
+)
+from inference.fish.classify import SpeciesClassifier
+from inference.fish.installed import installed_default_pack
+from inference.fish.types import FishPrediction, FishStatus
+from sync.client.packs import INSTALLED_NAME, packs_dir_for
+from sync.client.state import ensure_schema, put_values
+from sync.store import FishObservation, Passphrase, Position, Store, StoreConfig
+from sync.store.photos import load_photo
+from tests.desktop.conftest import PASSPHRASE
+from tests.sync.conftest import FAST, FakeClock
+
+pytestmark = pytest.mark.needs_shared
+
+# Photos of f4k and what the default pack says of them (asserted where it matters, so that
+# a new default pack that answers otherwise fails here rather than passing vacuously).
+CONFIDENT = "fish_04/fish_000000619599_07790.png"  # Amphiprion clarkii, ~99 %
+BELOW_REVIEW = "fish_01/fish_000017940001_01715.png"  # identified at ~56 %: flagged
+UNKNOWN = "fish_02/fish_000590959702_05089.png"  # below the open-set threshold
+
+
+@pytest.fixture
+def store(store_path: Path) -> Iterator[Store]:
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST, clock=FakeClock()) as opened:
+        yield opened
+
+
+def details(**changes: Any) -> CatchDetails:
+    values: dict[str, Any] = {"officer": "Ana Lima", "vessel": "KM Harapan", "trip": "T-7"}
+    return CatchDetails(**{**values, **changes})
+
+
+@dataclass(frozen=True)
+class Deck:
+    """A store, the classifier and the photos: the catch flow as the CLI and the panel run it."""
+
+    store: Store
+    classifier: SpeciesClassifier
+    f4k: Path
+
+    def catch(
+        self, path: Path | str, confirmed: str | None = None, config: StoreConfig = FAST
+    ) -> tuple[FishPrediction, FishObservation]:
+        photo = read_catch_photo(self.f4k / path, config)  # an absolute path stays as it is
+        prediction = classify_catch(self.classifier, photo)
+        observation = record_catch(
+            self.store.observations, photo, prediction, details(),
+            confirmed_species=confirmed, clock=self.store.clock,
+        )  # fmt: skip
+        return prediction, observation
+
+    def counts(self) -> tuple[int, int, int]:
+        """Observations, photos and outbox entries."""
+        photos = self.store.database.query("SELECT count(*) FROM photos")[0][0]
+        outbox = sum(self.store.outbox.counts().values())
+        return self.store.observations.count(), int(photos), outbox
+
+
+@pytest.fixture
+def deck(store: Store, species_classifier: SpeciesClassifier, f4k: Path) -> Deck:
+    return Deck(store, species_classifier, f4k)
+
+
+def write_image(path: Path, image: np.ndarray[Any, Any], ext: str = ".png") -> Path:
+    ok, encoded = cv2.imencode(ext, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    assert ok
+    path.write_bytes(encoded.tobytes())
+    return path
+
+
+def test_a_photo_is_recorded_with_its_bytes_and_the_classifiers_answer(deck: Deck) -> None:
+    prediction, observation = deck.catch(CONFIDENT)
+    assert prediction.status is FishStatus.IDENTIFIED
+    stored = deck.store.observations.get(observation.observation_uid)
+    assert observation.photo_uid is not None
+    kept = load_photo(deck.store.database, observation.photo_uid)
+    assert kept.data == (deck.f4k / CONFIDENT).read_bytes()  # as taken, not re-encoded
+    assert kept.media_type == "image/png"
+    assert kept.taken_at == deck.store.clock.now() == stored.observed_at
+    expected = [(s.species.name, s.probability) for s in prediction.top_k]
+    assert [(s.species, s.confidence) for s in stored.predictions] == expected
+    assert stored.predictions[0].species == "Amphiprion clarkii"  # a display name, not fish_04
+    assert stored.needs_review is prediction.needs_review is False
+    assert (stored.officer, stored.vessel, stored.trip) == ("Ana Lima", "KM Harapan", "T-7")
+    assert stored.confirmed_species is None and stored.reviewed_by is None
+
+
+def test_the_outbox_holds_the_photo_and_the_observation(deck: Deck) -> None:
+    prediction, observation = deck.catch(CONFIDENT)
+    entries = {(e.entity, e.entity_uid): e.payload() for e in deck.store.outbox.entries()}
+    photo_key = ("photo", str(observation.photo_uid))
+    observation_key = ("fish_observation", observation.observation_uid)
+    assert set(entries) == {photo_key, observation_key}
+    assert entries[photo_key]["byte_size"] == (deck.f4k / CONFIDENT).stat().st_size
+    sent = entries[observation_key]
+    assert sent["predictions"] == [[s.species.name, s.probability] for s in prediction.top_k]
+    assert sent["photo_uid"] == observation.photo_uid
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "flagged"),
+    [
+        (CONFIDENT, FishStatus.IDENTIFIED, False),
+        (BELOW_REVIEW, FishStatus.IDENTIFIED, True),
+        (UNKNOWN, FishStatus.UNKNOWN, True),
+    ],
+)
+def test_the_review_flag_follows_the_prediction(
+    deck: Deck, name: str, status: FishStatus, flagged: bool
+) -> None:
+    prediction, observation = deck.catch(name)
+    assert (prediction.status, prediction.needs_review) == (status, flagged)
+    assert deck.store.observations.get(observation.observation_uid).needs_review is flagged
+    queue = [o.observation_uid for o in deck.store.observations.review_queue()]
+    assert queue == ([observation.observation_uid] if flagged else [])
+
+
+def test_confirming_on_the_spot_records_the_reviewer_and_clears_the_flag(deck: Deck) -> None:
+    confirmed = species_name("FISH_01", deck.classifier.pack.species)
+    assert confirmed == "Dascyllus reticulatus"
+    prediction, observation = deck.catch(BELOW_REVIEW, confirmed)
+    assert prediction.needs_review
+    stored = deck.store.observations.get(observation.observation_uid)
+    assert stored.confirmed_species == "Dascyllus reticulatus"
+    assert (stored.reviewed_by, stored.reviewed_at) == ("Ana Lima", deck.store.clock.now())
+    assert stored.needs_review is False
+    assert deck.store.observations.review_queue() == []
+    (sent,) = [e.payload() for e in deck.store.outbox.entries() if e.entity == "fish_observation"]
+    assert (sent["confirmed_species"], sent["reviewed_by"]) == (confirmed, "Ana Lima")
+    # The classifier's own answer is kept beside the officer's.
+    assert stored.predictions[0].species == prediction.top_k[0].species.name
+
+
+def test_a_blank_photo_is_recorded_as_no_fish_and_flagged(deck: Deck, tmp_path: Path) -> None:
+    blank = write_image(tmp_path / "deck.png", np.full((120, 160, 3), 90, dtype=np.uint8))
+    prediction, observation = deck.catch(blank)
+    assert prediction.status is FishStatus.NO_FISH and "blank" in prediction.reason
+    stored = deck.store.observations.get(observation.observation_uid)
+    assert stored.predictions == () and stored.needs_review is True
+    queue = [o.observation_uid for o in deck.store.observations.review_queue()]
+    assert queue == [observation.observation_uid]
+
+
+def test_the_media_type_comes_from_the_content_not_the_name(f4k: Path, tmp_path: Path) -> None:
+    original = read_catch_photo(f4k / CONFIDENT)
+    misnamed = tmp_path / "fish.jpg"
+    misnamed.write_bytes((f4k / CONFIDENT).read_bytes())
+    assert read_catch_photo(misnamed).media_type == "image/png"
+    for ext, media_type in ((".jpg", "image/jpeg"), (".webp", "image/webp")):
+        path = write_image(tmp_path / f"fish{ext}.bin", original.image, ext)
+        photo = read_catch_photo(path)
+        assert photo.media_type == media_type
+        assert photo.image.shape == original.image.shape
+        assert photo.data == path.read_bytes()
+
+
+def _corrupt(path: Path, source: Path) -> None:
+    path.write_bytes(source.read_bytes()[:16] + bytes(range(256)) * 4)  # a PNG header, then junk
+
+
+def _truncated(path: Path, source: Path) -> None:
+    data = source.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _bitmap(path: Path, _source: Path) -> None:  # decodable by OpenCV, but not a photo format
+    write_image(path, np.full((32, 32, 3), 10, dtype=np.uint8), ".bmp")
+
+
+def _empty(path: Path, _source: Path) -> None:
+    path.write_bytes(b"")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (_corrupt, "is not a readable image"),
+        (_truncated, "is not a readable image"),
+        (_bitmap, "is not a JPEG, PNG or WebP photo"),
+        (_empty, "is not a JPEG, PNG or WebP photo"),
+    ],
+)
+def test_a_photo_that_cannot_be_read_writes_nothing(
+    deck: Deck, tmp_path: Path, make: Callable[[Path, Path], None], message: str
+) -> None:
+    path = tmp_path / "photo.png"
+    make(path, deck.f4k / CONFIDENT)
+    before = deck.counts()
+    with pytest.raises(CatchError, match=message) as refused:
+        deck.catch(path)
+    assert str(path) in str(refused.value)
+    assert deck.counts() == before
+
+
+def test_a_missing_file_is_named(deck: Deck) -> None:
+    before = deck.counts()
+    with pytest.raises(CatchError, match=r"cannot read /nowhere/fish\.png: No such file"):
+        deck.catch(Path("/nowhere/fish.png"))
+    assert deck.counts() == before
+
+
+def test_a_photo_over_the_stores_limit_is_refused_before_it_is_read(
+    deck: Deck, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "huge.png"
+    data = (deck.f4k / CONFIDENT).read_bytes()
+    with path.open("wb") as sparse:  # 17 MiB on paper, no disk used: the store takes 16
+        sparse.write(data)
+        sparse.truncate(17 * 1024 * 1024)
+    before = deck.counts()
+
+    def read_bytes(self: Path) -> bytes:
+        raise AssertionError(f"{self} was read, though its size alone refuses it")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "read_bytes", read_bytes)
+        with pytest.raises(CatchError, match="the store accepts at most 16777216"):
+            deck.catch(path, config=StoreConfig())
+    small = StoreConfig(max_blob_bytes=len(data) - 1, scrypt_n=FAST.scrypt_n)
+    with pytest.raises(CatchError, match=re.escape(f"{deck.f4k / CONFIDENT} is {len(data)} bytes")):
+        deck.catch(CONFIDENT, config=small)
+    assert deck.counts() == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"officer": "  "}, "officer must not be empty"),
+        ({"count": 0}, "count must be at least 1"),
+        ({"length_cm": -3.0}, "length_cm must be positive"),
+        ({"length_cm": float("nan")}, "length_cm must be positive"),
+        ({"vessel": "v" * 201}, "vessel: String should have at most 200 characters"),
+        ({"notes": "n" * 4001}, "notes: String should have at most 4000 characters"),
+        ({"count": 2_000_000}, "count: Input should be less than or equal to 1000000"),
+    ],
+)
+def test_bad_details_are_refused_naming_the_field(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(CatchError, match=message):
+        details(**changes)
+
+
+def test_details_are_stripped_and_blank_ones_are_none() -> None:
+    made = details(officer=" Ana ", vessel="  ", trip=" T-7 ", notes=" calm sea ")
+    assert (made.officer, made.vessel, made.trip, made.notes) == ("Ana", None, "T-7", "calm sea")
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "message"),
+    [
+        ("1.5", "", "give the latitude and the longitude, or neither"),
+        ("95", "10", "not a position"),
+        ("north", "10", "position: could not convert"),
+        ("nan", "10", "not a position"),
+    ],
+)
+def test_a_bad_position_is_refused(latitude: str, longitude: str, message: str) -> None:
+    with pytest.raises(CatchError, match=message):
+        parse_position(latitude, longitude)
+
+
+def test_positions_and_lengths_as_typed() -> None:
+    assert parse_position(" -8.65 ", "115.2") == Position(-8.65, 115.2)
+    assert parse_position("", " ") is None
+    assert parse_length(" 23.5 ") == 23.5 and parse_length("") is None
+    with pytest.raises(CatchError, match="length: not a number of centimetres: '12 cm'"):
+        parse_length("12 cm")
+
+
+def test_a_confirmed_species_the_hub_would_refuse_writes_nothing(deck: Deck) -> None:
+    before = deck.counts()
+    with pytest.raises(CatchError, match="confirmed_species: String should have at most 200"):
+        deck.catch(CONFIDENT, confirmed="x" * 201)
+    assert deck.counts() == before
+
+
+def test_a_species_is_named_as_the_pack_names_it(species_classifier: SpeciesClassifier) -> None:
+    known = species_classifier.pack.species
+    assert species_name("fish_04", known) == "Amphiprion clarkii"
+    assert species_name("  amphiprion   CLARKII ", known) == "Amphiprion clarkii"
+    assert species_name("Lutjanus  sebae", known) == "Lutjanus sebae"  # not in the pack: kept
+
+
+def test_the_pack_is_the_one_sync_installed_last_else_the_default(
+    store: Store, default_species_pack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JAGA_MODELS_DIR", str(default_species_pack.parent))
+    monkeypatch.delenv("JAGA_SPECIES_PACKS_DIR", raising=False)
+    assert species_pack_for(store) == installed_default_pack() == default_species_pack
+    installed = packs_dir_for(store.path) / "2099.1.1"
+    installed.mkdir(parents=True)
+    ensure_schema(store.database)
+    record = '{"version": "2099.1.1", "sha256": "' + "0" * 64 + '", "byte_size": 1}'
+    put_values(store.database, {INSTALLED_NAME: record}, store.clock.now())
+    assert species_pack_for(store) == installed

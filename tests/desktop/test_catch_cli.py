@@ -1,0 +1,219 @@
+"""``jaga catch`` in-process: a real store, the real default species pack, real f4k photos.
+
+Its JSON is checked against what the store holds; every refusal is one ``jaga catch: error:``
+line, exit status 1, and leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from main import main
+from sync.store import Passphrase, Position, Store
+from sync.store.key_sources import PASSPHRASE_ENV
+from sync.store.photos import load_photo
+from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT
+from tests.sync.conftest import FAST
+
+pytestmark = pytest.mark.needs_shared
+
+
+@pytest.fixture(autouse=True)
+def passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    monkeypatch.delenv("JAGA_SPECIES_PACKS_DIR", raising=False)
+
+
+def jaga_catch(photo: Path, db: Path, *options: str) -> int:
+    return main(["catch", str(photo), "--officer", "Ana Lima", "--db", str(db), *options])
+
+
+def held(db: Path) -> tuple[int, int, int]:
+    """Observations, photos and outbox entries in the store."""
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        photos = int(store.database.query("SELECT count(*) FROM photos")[0][0])
+        return store.observations.count(), photos, sum(store.outbox.counts().values())
+
+
+DETAILS = [
+    *("--vessel", "KM Harapan", "--trip", "T-7", "--haul", "3", "--count", "2"),
+    *("--length-cm", "11.5", "--lat", "-8.65", "--lon", "115.2", "--notes", "reef edge"),
+]
+
+
+def test_the_json_is_what_the_store_holds(
+    store_path: Path,
+    default_species_pack: Path,
+    f4k: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    photo = f4k / CONFIDENT
+    pack = ["--pack", str(default_species_pack)]
+    assert jaga_catch(photo, store_path, *DETAILS, *pack, "--json") == 0
+    out: dict[str, Any] = json.loads(capsys.readouterr().out)
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        stored = store.observations.get(out["observation_uid"])
+        kept = load_photo(store.database, out["photo_uid"])
+    assert kept.data == photo.read_bytes() and kept.media_type == out["media_type"] == "image/png"
+    top_k = [(entry["species"], entry["probability"]) for entry in out["top_k"]]
+    assert [(s.species, s.confidence) for s in stored.predictions] == top_k
+    assert out["species"] == top_k[0][0] == "Amphiprion clarkii"
+    assert out["confidence"] == top_k[0][1] and out["status"] == "identified"
+    assert out["needs_review"] is stored.needs_review is False
+    assert (stored.vessel, stored.trip, stored.haul, stored.count) == ("KM Harapan", "T-7", "3", 2)
+    assert stored.length_cm == 11.5 and stored.position == Position(-8.65, 115.2)
+    assert stored.notes == "reef edge" and stored.officer == "Ana Lima"
+    assert (
+        out["pack_version"]
+        == json.loads((default_species_pack / "manifest.json").read_text())["version"]
+    )
+
+
+def test_the_text_shows_the_species_the_confidence_the_candidates_and_the_flag(
+    store_path: Path,
+    default_species_pack: Path,
+    f4k: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JAGA_MODELS_DIR", str(default_species_pack.parent))  # no --pack
+    assert jaga_catch(f4k / BELOW_REVIEW, store_path) == 0
+    lines = dict(line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines()[:8])
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        (flagged,) = store.observations.review_queue()
+    best = flagged.predictions[0]
+    assert lines["species"] == best.species == "Dascyllus reticulatus"
+    assert lines["confidence"] == f"{best.confidence * 100:.1f} % (calibrated)"
+    assert lines["status"].endswith("below the pack's review threshold; needs review")
+    top = lines["top"].removeprefix("3").strip().split(", ")
+    assert [t.rsplit(" ", 2)[0] for t in top] == [s.species for s in flagged.predictions[:3]]
+    assert lines["review"] == "flagged for review"
+    assert lines["observation"] == flagged.observation_uid
+
+
+def test_confirm_clears_the_flag_with_the_packs_own_name(
+    store_path: Path, default_species_pack: Path, f4k: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = ["--pack", str(default_species_pack), "--json"]
+    assert jaga_catch(f4k / BELOW_REVIEW, store_path, "--confirm", "fish_01", *pack) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["flagged_by_classifier"] is True and out["needs_review"] is False
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        stored = store.observations.get(out["observation_uid"])
+        assert store.observations.review_queue() == []
+    assert stored.confirmed_species == out["confirmed_species"] == "Dascyllus reticulatus"
+    assert stored.reviewed_by == "Ana Lima" and stored.reviewed_at is not None
+
+
+def _wrong_key(monkeypatch: pytest.MonkeyPatch, _: Path, __: Path) -> list[str]:
+    monkeypatch.setenv(PASSPHRASE_ENV, "not the passphrase")
+    return []
+
+
+def _no_key(monkeypatch: pytest.MonkeyPatch, _: Path, __: Path) -> list[str]:
+    monkeypatch.delenv(PASSPHRASE_ENV)  # and no terminal to ask on
+    return []
+
+
+def _missing_pack(_: pytest.MonkeyPatch, __: Path, tmp_path: Path) -> list[str]:
+    return ["--pack", str(tmp_path / "no-pack")]
+
+
+def _no_default_pack(monkeypatch: pytest.MonkeyPatch, _: Path, tmp_path: Path) -> list[str]:
+    monkeypatch.setenv("JAGA_MODELS_DIR", str(tmp_path / "empty-models"))
+    return []
+
+
+def _damaged_pack(_: pytest.MonkeyPatch, pack: Path, tmp_path: Path) -> list[str]:
+    damaged = Path(shutil.copytree(pack, tmp_path / "damaged"))
+    species = damaged / "species.json"
+    species.write_text(species.read_text().replace('"name": "', '"name": "Not ', 1))
+    return ["--pack", str(damaged)]
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What a refusal test arranges: the store, the default pack, photos, a scratch folder."""
+
+    store: Path
+    pack: Path
+    f4k: Path
+    scratch: Path
+
+
+@pytest.fixture
+def scene(store_path: Path, default_species_pack: Path, f4k: Path, tmp_path: Path) -> Scene:
+    return Scene(store_path, default_species_pack, f4k, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("arrange", "message"),
+    [
+        (_wrong_key, "wrong passphrase"),
+        (_no_key, "no key: give --key-file, set JAGA_STORE_PASSPHRASE"),
+        (_missing_pack, "no-pack"),
+        (_no_default_pack, "no default species pack in"),
+        (_damaged_pack, "does not match its sha256"),
+    ],
+)
+def test_a_refusal_is_one_line_exit_1_and_writes_nothing(
+    scene: Scene,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    arrange: Callable[[pytest.MonkeyPatch, Path, Path], list[str]],
+    message: str,
+) -> None:
+    before = held(scene.store)
+    options = arrange(monkeypatch, scene.pack, scene.scratch)
+    assert jaga_catch(scene.f4k / CONFIDENT, scene.store, *options, "--json") == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    errors = [line for line in captured.err.splitlines() if line.startswith("jaga catch: ")]
+    assert errors == [errors[0]] and errors[0].startswith("jaga catch: error: ")
+    assert message in errors[0]
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    assert held(scene.store) == before
+
+
+def test_a_corrupt_photo_is_refused_before_the_store_is_opened(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = tmp_path / "fish.jpg"
+    photo.write_bytes(b"\xff\xd8\xff" + b"\x00" * 200)
+    missing_store = tmp_path / "no-store.db"  # not opened at all: no "no store" error
+    assert jaga_catch(photo, missing_store) == 1
+    assert f"jaga catch: error: {photo} is not a readable image" in capsys.readouterr().err
+    assert not missing_store.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "status", "message"),
+    [
+        (["--count", "0"], 2, "expected a whole number of at least 1"),  # usage, as argparse
+        (["--lat", "5"], 1, "give the latitude and the longitude, or neither"),
+        (["--length-cm", "-2"], 1, "length_cm must be positive"),
+        (["--officer", " "], 1, "officer must not be empty"),
+        (["--confirm", " "], 1, "--confirm: name the species"),
+    ],
+)
+def test_bad_details_are_refused_before_anything_is_read(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    status: int,
+    message: str,
+) -> None:
+    unread = tmp_path / "not-read.png"  # absent: the details are refused first
+    try:
+        code = jaga_catch(unread, tmp_path / "no-store.db", *options)
+    except SystemExit as usage:
+        code = usage.code  # type: ignore[assignment]
+    assert code == status and message in capsys.readouterr().err

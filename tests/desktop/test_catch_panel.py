@@ -1,0 +1,280 @@
+"""The Catch panel in a real window, offscreen: open a photo (the dialog replaced by a path),
+see the species, record it, confirm a flagged one from the review list.
+
+The species pack, the classifier, the store, the worker threads and the widgets are real;
+only the file dialog is replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from PySide6.QtWidgets import QApplication, QWidget
+
+from desktop.app import MainWindow, open_window
+from desktop.catch_controller import CatchController
+from desktop.catch_panel import NO_PACK
+from desktop.settings import LOCKED_MESSAGE, AppSettings
+from inference.fish.classify import SpeciesClassifier
+from inference.fish.images import UInt8Image
+from inference.fish.types import FishPrediction
+from inference.pack.installed import ModelPack
+from inference.runtime import ThreadBudget
+from inference.runtime.providers import CPU, plan_providers
+from sync.store import FishObservation, Passphrase, Store
+from sync.store.key_sources import PASSPHRASE_ENV
+from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.qtwait import wait_until
+from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT
+from tests.sync.conftest import FAST
+
+pytestmark = pytest.mark.needs_shared
+SCREENSHOT_ENV = "JAGA_SCREENSHOT_DIR"  # where to keep a picture of the panel, if set
+
+
+class ThreadNotingClassifier(SpeciesClassifier):
+    """The real classifier, noting the threads it classified on."""
+
+    threads: ClassVar[list[threading.Thread]] = []
+
+    def classify(self, images: Sequence[UInt8Image], top_k: int = 5) -> list[FishPrediction]:
+        self.threads.append(threading.current_thread())
+        return super().classify(images, top_k)
+
+
+@pytest.fixture(scope="module")
+def classifier(default_species_pack: Path) -> SpeciesClassifier:
+    return ThreadNotingClassifier.from_path(
+        default_species_pack, plan=plan_providers([CPU]), threads=ThreadBudget(1)
+    )
+
+
+class Photos:
+    """Stands in for the file dialog: answers the path a test sets."""
+
+    def __init__(self) -> None:
+        self.next: Path | None = None
+
+    def __call__(self, _parent: QWidget) -> Path | None:
+        return self.next
+
+
+@dataclass
+class Rig:
+    """The real parts a window is opened on: a store, the classifier, its pack, the photos."""
+
+    store: Path
+    classifier: SpeciesClassifier
+    pack: Path
+    f4k: Path
+    scratch: Path
+    photos: Photos = field(default_factory=Photos)
+
+    def open(self, *, with_pack: bool = True, env: dict[str, str] | None = None) -> MainWindow:
+        settings = AppSettings(
+            self.store, None, {PASSPHRASE_ENV: PASSPHRASE} if env is None else env, 3600, FAST
+        )
+        pack = self.pack if with_pack else None
+        window = open_window(
+            settings, ModelPack(self.scratch / "no-model-pack"),
+            build=lambda _root: self.classifier, find_pack=lambda: pack, choose_photo=self.photos,
+        )  # fmt: skip
+        if with_pack:
+            wait_until(lambda: catch_of(window).panel.pack.text() != NO_PACK, "the pack", 60)
+        return window
+
+    def open_photo(self, window: MainWindow, path: Path | str) -> None:
+        self.photos.next = self.f4k / path  # an absolute path stays as it is
+        panel = catch_of(window).panel
+        panel.open_photo.click()
+        wait_until(lambda: panel.species.text() != "classifying…", f"the answer for {path}")
+
+
+@pytest.fixture
+def rig(
+    qapp: QApplication, store_path: Path, classifier: SpeciesClassifier, f4k: Path, tmp_path: Path
+) -> Rig:
+    del qapp  # created before any widget
+    return Rig(store_path, classifier, classifier.pack.root, f4k, tmp_path)
+
+
+@pytest.fixture
+def window(rig: Rig) -> Iterator[MainWindow]:
+    opened = rig.open()
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def catch_of(window: MainWindow) -> CatchController:
+    assert window.catch is not None
+    return window.catch
+
+
+def record(window: MainWindow) -> str:
+    panel = catch_of(window).panel
+    panel.record.click()
+    wait_until(lambda: panel.record_message.text() != "recording…", "the record")
+    return panel.record_message.text()
+
+
+def in_store(path: Path) -> Store:
+    return Store.open(path, Passphrase(PASSPHRASE), config=FAST)
+
+
+def only_observation(store: Store) -> FishObservation:
+    (uid,) = store.database.query("SELECT observation_uid FROM fish_observations")
+    return store.observations.get(uid[0])
+
+
+def test_a_photo_is_classified_off_the_gui_thread_and_shown_as_the_classifier_says(
+    window: MainWindow, rig: Rig
+) -> None:
+    panel = catch_of(window).panel
+    ThreadNotingClassifier.threads.clear()
+    rig.open_photo(window, CONFIDENT)
+    assert ThreadNotingClassifier.threads
+    assert threading.main_thread() not in ThreadNotingClassifier.threads
+    (expected,) = rig.classifier.classify_files([rig.f4k / CONFIDENT])
+    assert panel.species.text() == expected.top_k[0].species.name == "Amphiprion clarkii"
+    assert panel.confidence.text() == f"{expected.confidence * 100:.1f} % (calibrated)"
+    assert panel.status.text() == "identified"
+    top3 = [f"{s.species.name} {s.probability * 100:.1f} %" for s in expected.top_k[:3]]
+    assert panel.candidates.text().splitlines() == top3
+    assert panel.made_by.text() == expected.pack_version == panel.pack.text()
+    assert not panel.photo.pixmap().isNull()
+    assert panel.record.isEnabled()
+
+
+def test_record_writes_the_observation_and_a_confident_one_is_not_flagged(
+    window: MainWindow, rig: Rig
+) -> None:
+    panel = catch_of(window).panel
+    panel.officer.setText("Ana Lima")
+    panel.vessel.setText("KM Harapan")
+    panel.count.setValue(4)
+    panel.length_cm.setText("9.5")
+    rig.open_photo(window, CONFIDENT)
+    message = record(window)
+    assert message.startswith("recorded ") and "not flagged for review" in message
+    assert not panel.record.isEnabled()  # one record per photo
+    with in_store(rig.store) as store:
+        stored = only_observation(store)
+    assert stored.observation_uid in message
+    assert stored.predictions[0].species == "Amphiprion clarkii" and not stored.needs_review
+    assert (stored.officer, stored.vessel, stored.count, stored.length_cm) == (
+        "Ana Lima", "KM Harapan", 4, 9.5,
+    )  # fmt: skip
+    wait_until(lambda: "none" in panel.review.summary.text(), "the review list")
+    assert panel.review.items.count() == 0
+
+
+def test_a_flagged_catch_is_listed_for_review_and_confirming_clears_it(
+    window: MainWindow, rig: Rig
+) -> None:
+    panel, review = catch_of(window).panel, catch_of(window).panel.review
+    panel.officer.setText("Ana Lima")
+    rig.open_photo(window, BELOW_REVIEW)
+    assert "needs review" in panel.status.text()
+    assert "flagged for review" in record(window)
+    wait_until(lambda: review.items.count() == 1, "the flagged catch in the review list")
+    item = review.items.item(0)
+    assert "Dascyllus reticulatus" in item.text() and "Ana Lima" in item.text()
+    _keep_screenshot(window, rig.scratch)
+    review.items.setCurrentRow(0)
+    assert review.species.itemText(0) == "Dascyllus reticulatus"  # its candidates, best first
+    review.species.setEditText("fish_03")  # typed as the folder id: the pack's name is kept
+    review.confirm.click()
+    wait_until(lambda: review.message.text().startswith("confirmed"), "the confirmation")
+    wait_until(lambda: review.items.count() == 0, "the emptied review list")
+    with in_store(rig.store) as store:
+        assert store.observations.review_queue() == []
+        confirmed = only_observation(store)
+    assert confirmed.confirmed_species == "Chromis chrysura"
+    assert confirmed.reviewed_by == "Ana Lima"
+
+
+def test_confirming_on_the_spot_records_it_unflagged(window: MainWindow, rig: Rig) -> None:
+    panel = catch_of(window).panel
+    panel.officer.setText("Ana Lima")
+    rig.open_photo(window, BELOW_REVIEW)
+    panel.confirmed.setCurrentIndex(0)  # the best candidate, chosen by the officer
+    message = record(window)
+    assert message.startswith("recorded and confirmed ") and "as Dascyllus reticulatus" in message
+    with in_store(rig.store) as store:
+        assert store.observations.review_queue() == []
+        stored = only_observation(store)
+    assert (stored.confirmed_species, stored.reviewed_by) == ("Dascyllus reticulatus", "Ana Lima")
+    assert not stored.needs_review
+
+
+def test_without_an_officer_nothing_is_recorded(window: MainWindow, rig: Rig) -> None:
+    rig.open_photo(window, CONFIDENT)
+    assert "officer must not be empty" in record(window)
+    assert catch_of(window).panel.record.isEnabled()  # fix the name, then Record again
+    with in_store(rig.store) as store:
+        assert store.observations.count() == 0
+
+
+def test_a_corrupt_photo_is_explained_and_cannot_be_recorded(window: MainWindow, rig: Rig) -> None:
+    corrupt = rig.scratch / "fish.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
+    rig.open_photo(window, corrupt)
+    panel = catch_of(window).panel
+    assert f"{corrupt} is not a readable image" in panel.status.text()
+    assert not panel.record.isEnabled()
+
+
+def test_without_a_pack_the_panel_says_how_to_get_one(rig: Rig) -> None:
+    window = rig.open(with_pack=False)
+    try:
+        panel = catch_of(window).panel
+        rig.open_photo(window, CONFIDENT)
+        assert panel.status.text() == NO_PACK and "jaga models install" in NO_PACK
+        assert not panel.record.isEnabled()
+    finally:
+        window.close()
+
+
+def test_without_a_key_the_panel_classifies_but_says_how_to_unlock_the_store(rig: Rig) -> None:
+    window = rig.open(env={})
+    try:
+        panel = catch_of(window).panel
+        assert panel.review.message.text() == LOCKED_MESSAGE
+        panel.officer.setText("Ana Lima")
+        rig.open_photo(window, CONFIDENT)
+        assert panel.species.text() == "Amphiprion clarkii"
+        assert record(window) == f"not recorded: {LOCKED_MESSAGE}"
+    finally:
+        window.close()
+    with in_store(rig.store) as store:
+        assert store.observations.count() == 0
+
+
+def test_a_wrong_key_is_shown_and_nothing_is_written(rig: Rig) -> None:
+    window = rig.open(env={PASSPHRASE_ENV: "not the passphrase"})
+    try:
+        panel = catch_of(window).panel
+        wait_until(lambda: "wrong passphrase" in panel.review.message.text(), "the refusal")
+        panel.officer.setText("Ana Lima")
+        rig.open_photo(window, CONFIDENT)
+        assert "not recorded: wrong passphrase" in record(window)
+    finally:
+        window.close()
+    with in_store(rig.store) as store:
+        assert store.observations.count() == 0
+
+
+def _keep_screenshot(window: MainWindow, scratch: Path) -> None:
+    """A picture of the panel (kept where ``$JAGA_SCREENSHOT_DIR`` says, if set)."""
+    folder = Path(os.environ.get(SCREENSHOT_ENV) or scratch)
+    picture = catch_of(window).panel.grab()
+    assert not picture.isNull() and picture.width() > 400
+    assert picture.save(str(folder / "catch.png"))
