@@ -6,6 +6,8 @@ key, wrapped by the ``SyncBridge``. States come back through the bridge's queued
 are shown by the panel; a report that names a new species pack hands it to
 ``SpeciesPacks``. ``stop`` (the window closing) ends the service thread and waits for the
 workers; a sync cut short is safe, since the client commits each step or rolls it back.
+With ``JAGA_METRICS_PORT`` set, ``start`` also serves Prometheus metrics on 127.0.0.1
+(``desktop.metrics``); the service and the client report attempts and requests to them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Slot
 
+from desktop.metrics import DeviceMetrics, LoadedClassifier, start_device_metrics
 from desktop.settings import AppSettings, key_source
 from desktop.species import PackFinder, SpeciesPacks, startup_species_pack
 from desktop.store_check import CheckResult, StoreCheck, check_store
@@ -47,6 +50,7 @@ class SyncController(QObject):
         self.panel = panel
         self.species = species
         self.service: SyncService | None = None
+        self.metrics: DeviceMetrics | None = None
         self._bridge: SyncBridge | None = None  # lives as long as the service that calls it
         self.last_snapshot: SyncSnapshot | None = None
         self._open_client = open_client
@@ -61,6 +65,7 @@ class SyncController(QObject):
         species.changed.connect(panel.show_pack)
 
     def start(self) -> None:
+        self.metrics = start_device_metrics(self.settings, self._loaded_classifier)
         self._check()
 
     @Slot()
@@ -87,6 +92,9 @@ class SyncController(QObject):
                 _log.warning("the sync thread did not stop within %.0f s", timeout_s)
         self._checks.wait(timeout_s)
         self.species.wait(timeout_s)
+        metrics, self.metrics = self.metrics, None
+        if metrics is not None:
+            metrics.close()
 
     def _check(self) -> None:
         self.panel.show_checking()
@@ -124,6 +132,7 @@ class SyncController(QObject):
             interval_s=self.settings.sync_interval_s,
             backoff=self._backoff,
             on_state=bridge.publish,
+            on_attempt=self.metrics.sync.record_attempt if self.metrics else None,
         )
         self._bridge = bridge
         self.service.start()
@@ -138,7 +147,15 @@ class SyncController(QObject):
             source,
             env=self.settings.env,
             store_config=self.settings.store_config,
+            observer=self.metrics.sync.observe_request if self.metrics else None,
         )
+
+    def _loaded_classifier(self) -> LoadedClassifier | None:
+        """For the metrics, on their thread: the reference is swapped whole by the loader."""
+        classifier = self.species.classifier
+        if classifier is None:
+            return None
+        return LoadedClassifier(classifier.pack.version, classifier.provider)
 
     @Slot(object)
     def _show(self, snapshot: SyncSnapshot) -> None:

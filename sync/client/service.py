@@ -48,6 +48,16 @@ class Phase(StrEnum):
     STOPPED = "stopped"
 
 
+class Attempt(StrEnum):
+    """How one sync attempt ended (for metrics: ``on_attempt``)."""
+
+    OK = "ok"
+    OFFLINE = "offline"  # the hub did not answer: the link, or the hub is down
+    FAILED = "failed"
+    PAUSED = "paused"  # needs an operator: registration, token, protocol version
+    BUSY = "busy"  # another sync (``jaga sync now``) held the store
+
+
 @dataclass(frozen=True)
 class ServiceState:
     phase: Phase
@@ -67,14 +77,17 @@ class SyncService:
         rng: random.Random | None = None,
         on_state: Callable[[ServiceState], None] | None = None,
         sleep: Sleep | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
     ) -> None:
         """``sleep(wake, seconds)`` waits until ``wake`` is set or the time is up; tests
-        pass one that returns at once and records the delays (a fake clock)."""
+        pass one that returns at once and records the delays (a fake clock). ``on_attempt``
+        hears how each attempt ended (on the service thread), once per attempt."""
         self._open_client = open_client
         self._interval_s = interval_s
         self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()
         self._on_state = on_state
+        self._on_attempt = on_attempt
         self._wait: Sleep = sleep or threading.Event.wait
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -162,6 +175,7 @@ class SyncService:
         except _PAUSING as error:
             return self._pause(error)
         except SyncBusyError as error:
+            self._count(Attempt.BUSY)
             self._publish(replace(self.state, phase=Phase.IDLE, last_error=str(error)))
             self._sleep(self._interval_s)
             return Phase.IDLE
@@ -172,18 +186,21 @@ class SyncService:
             return self._fail(error)
         if retry_pack:  # kept until a sync gets as far as the pack
             self._retry_pack.clear()
+        self._count(Attempt.OK)
         self._publish(ServiceState(Phase.IDLE, last_report=report))
         self._sleep(self._interval_s)
         return Phase.IDLE
 
     def _pause(self, error: Exception) -> Phase:
         _log.warning("sync paused: %s", error)
+        self._count(Attempt.PAUSED)
         self._resume.clear()  # only a resume() after this pause ends it
         self._publish(replace(self.state, phase=Phase.PAUSED, last_error=str(error)))
         return Phase.PAUSED
 
     def _fail(self, error: Exception) -> Phase:
         failures = self.state.failures + 1
+        self._count(Attempt.OFFLINE if isinstance(error, HubUnavailableError) else Attempt.FAILED)
         retry_after = error.retry_after_s if isinstance(error, HubUnavailableError) else None
         delay = self._backoff.delay_s(failures, self._rng, retry_after)
         self._publish(
@@ -201,6 +218,13 @@ class SyncService:
     def _sleep(self, seconds: float) -> None:
         self._wait(self._wake, seconds)
         self._wake.clear()
+
+    def _count(self, outcome: Attempt) -> None:
+        if self._on_attempt is not None:
+            try:
+                self._on_attempt(outcome)
+            except Exception:  # a listener's bug must not stop syncing
+                _log.exception("sync attempt listener failed")
 
     def _publish(self, state: ServiceState) -> None:
         with self._lock:

@@ -1,5 +1,6 @@
 """Serve the hub with gunicorn (threaded workers) inside the ``jaga hub run`` process.
 
+Each start gets a fresh folder for the workers' Prometheus counts (``metrics_process``).
 The master runs in this process, so a SIGKILL of it takes the workers down too (they
 watch their parent) and a restart can bind the same port; an embedded PostgreSQL outlives
 a kill and is adopted by the next start.
@@ -8,10 +9,13 @@ a kill and is adopted by the next start.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+
+from sync.hub.metrics_process import child_exit, multiprocess_metrics
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class HubServer(BaseApplication):
             # gunicorn's control socket has one default path per user: two hubs on one
             # machine (tests, a second site) would fight over it, and we do not use it.
             "control_socket_disable": True,
+            "child_exit": child_exit,  # Prometheus: a dead worker's live values go
         }
         super().__init__()
 
@@ -55,11 +60,25 @@ class HubServer(BaseApplication):
 
 def serve(options: ServeOptions) -> int:
     """Run until SIGTERM / SIGINT; returns the exit status."""
+    _say_why_metrics_are_off()
     master = os.getpid()
     try:
-        HubServer(options).run()
+        # Before the first worker is forked: every worker then counts into the same folder.
+        with multiprocess_metrics():
+            HubServer(options).run()
     except SystemExit as exit_:
         if os.getpid() != master:
             raise  # a worker leaving: nothing of the master's to clean up
         return int(exit_.code or 0)
     return 0
+
+
+def _say_why_metrics_are_off() -> None:
+    """A metrics token that was set but cannot be used is said at start, not only to the
+    Prometheus that gets 403 (Django is set up by now)."""
+    from sync.hub.metrics_http import token_problem
+
+    token = os.environ.get("JAGA_HUB_METRICS_TOKEN", "")
+    problem = token_problem(token)
+    if token and problem is not None:
+        print(f"jaga hub: {problem}", file=sys.stderr)

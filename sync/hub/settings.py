@@ -9,6 +9,8 @@
 ``JAGA_HUB_MAX_CLOCK_SKEW_S`` how far ahead of the hub a device clock may stamp an edit
 ``JAGA_HUB_CODE_TTL_S``    lifetime of a one-time registration code
 ``JAGA_HUB_REGISTER_RATE`` registration attempts allowed per client (default ``30/minute``)
+``JAGA_HUB_METRICS_TOKEN`` bearer token Prometheus scrapes ``/metrics`` with (16+ characters);
+                           unset: ``/metrics`` is off
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "sync.hub.metrics_http.MetricsMiddleware",  # first: it times and counts every answer
     "sync.hub.api.middleware.ApiGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -132,6 +135,7 @@ SPECTACULAR_SETTINGS = {
 JAGA_HUB_EF_SEARCH = _env_int("JAGA_HUB_EF_SEARCH", 100)
 JAGA_HUB_MAX_CLOCK_SKEW_S = _env_int("JAGA_HUB_MAX_CLOCK_SKEW_S", 300)
 JAGA_HUB_CODE_TTL_S = _env_int("JAGA_HUB_CODE_TTL_S", 24 * 3600)
+JAGA_HUB_METRICS_TOKEN = os.environ.get("JAGA_HUB_METRICS_TOKEN", "")
 
 LOGGING = {
     "version": 1,

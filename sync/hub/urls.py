@@ -1,4 +1,4 @@
-"""URL map: the device API under /api/v1/, its OpenAPI schema, the admin."""
+"""URL map: the device API under /api/v1/, its OpenAPI schema, the admin, /metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.views.decorators.cache import cache_page
 from drf_spectacular.views import SpectacularAPIView
 
 from sync.hub.api import device_views, photo_views, sync_views
+from sync.hub.metrics_http import metrics_view
 
 site = "api/v1/sites/<slug:site>"
 
@@ -25,6 +26,7 @@ urlpatterns = [
     # Generating the schema walks every view: cache it (Redis when configured).
     path("api/schema/", cache_page(600)(SpectacularAPIView.as_view()), name="schema"),
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view),  # Prometheus, with JAGA_HUB_METRICS_TOKEN (metrics_http)
     # The admin's CSS and scripts, straight from the installed apps: operators only, a few
     # files, and no collectstatic step or second web server to set up on a boat's laptop.
     re_path(r"^static/(?P<path>.*)$", serve, {"insecure": True}),

@@ -29,6 +29,7 @@ from sync.hub.apply.context import EntryContext, EntryRejectedError
 from sync.hub.apply.lww import stamp_for
 from sync.hub.apply.people import apply_person, apply_template, apply_tombstone
 from sync.hub.apply.records import apply_access_event, apply_observation, apply_photo
+from sync.hub.metrics import count_entry
 from sync.hub.models import AppliedEntry, Device
 from sync.protocol import (
     UID_FIELDS,
@@ -81,12 +82,21 @@ def apply_batch(device: Device, batch: PushBatch) -> PushResult:
 
 def _apply_entry(device: Device, entry: OutboxEntry) -> Rejection | None:
     """None when the entry is (or already was) applied; else its rejection."""
+    rejection, outcome = _settle_entry(device, entry)
+    count_entry(entry.entity, outcome)  # once the batch commits
+    return rejection
+
+
+def _settle_entry(device: Device, entry: OutboxEntry) -> tuple[Rejection | None, str]:
+    """The entry's rejection (or None) and how it ended, for the metrics."""
     key = entry.idempotency_key
     content = _content_digest(entry)
     replay = AppliedEntry.objects.filter(key=key).first()
     if replay is not None:
         reason = _replay_verdict(device, replay, content)
-        return None if reason is None else _rejection(key, reason, retryable=False)
+        if reason is None:
+            return None, "duplicate"
+        return _rejection(key, reason, retryable=False), "refused"
     try:
         with transaction.atomic():
             outcome = _dispatch(device, entry)
@@ -101,16 +111,16 @@ def _apply_entry(device: Device, entry: OutboxEntry) -> Rejection | None:
                 outcome=outcome,
             )
     except EntryRejectedError as rejection:
-        return _rejection(key, str(rejection), retryable=rejection.retryable)
+        return _refused(key, str(rejection), retryable=rejection.retryable)
     except IntegrityError:
         # Another device's push took this key (or uid) between our check and our insert.
-        return _rejection(key, _RACE_REASON, retryable=True)
+        return _refused(key, _RACE_REASON, retryable=True)
     except OperationalError as error:
         conflict = _conflict(error)
         if conflict is None:
             raise  # the database itself failed: nothing commits, the device sends it all again
-        return _rejection(key, f"{conflict}; retry", retryable=True)
-    return None
+        return _refused(key, f"{conflict}; retry", retryable=True)
+    return None, outcome
 
 
 def _dispatch(device: Device, entry: OutboxEntry) -> str:
@@ -138,6 +148,10 @@ def _replay_verdict(device: Device, replay: AppliedEntry, content: str) -> str |
 
 def _rejection(key: UUID, reason: str, *, retryable: bool) -> Rejection:
     return Rejection(key=key, reason=_clean(reason), retryable=retryable)
+
+
+def _refused(key: UUID, reason: str, *, retryable: bool) -> tuple[Rejection, str]:
+    return _rejection(key, reason, retryable=retryable), "retry_later" if retryable else "refused"
 
 
 def _conflict(error: OperationalError) -> str | None:

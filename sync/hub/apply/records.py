@@ -12,6 +12,7 @@ from typing import Any
 from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
 from sync.hub.apply.lww import Stamp, initial_versions, merge, wins
+from sync.hub.metrics import count_access_event, observe_fish_confidence
 from sync.hub.models import AccessEvent, Device, FishObservation, Person, Photo
 from sync.protocol import AccessEventUpsert, FishObservationUpsert, PhotoUpsert
 
@@ -56,6 +57,7 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
             **_columns(incoming),
         )
         emit_observation(found, ctx.device)
+        observe_fish_confidence(payload.predictions)  # once its savepoint and batch commit
         return Outcome.APPLIED
     ctx.require_own_site(f"observation {found.uid}", found.site_id)
     changed = update_observation(found, incoming, ctx.stamp)
@@ -115,6 +117,7 @@ def apply_access_event(ctx: EntryContext, payload: AccessEventUpsert) -> str:
     AccessEvent.objects.create(
         uid=payload.event_uid, site=ctx.site, device=ctx.device, **_event_fields(payload)
     )
+    count_access_event(payload.decision)  # once its savepoint and batch commit
     return Outcome.APPLIED
 
 

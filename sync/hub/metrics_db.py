@@ -1,0 +1,169 @@
+"""What the hub's database holds, read at scrape time: exact, and the same in every worker.
+
+A handful of ``GROUP BY`` queries per scrape (Prometheus scrapes every 15 to 60 s): records
+and the review queue per site, photos by how far their bytes got, devices by when they last
+synced, the species pack devices are told to use. Sites are the only label of open
+extent, and operators create them one by one; device ids and uids are never labels.
+
+If the database does not answer, the scrape still succeeds with ``jaga_hub_database_up 0``
+and none of these families, so the request metrics stay visible while PostgreSQL is down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from django.db import DatabaseError
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from sync.hub.models import (
+    AccessEvent,
+    Device,
+    FaceTemplate,
+    FishObservation,
+    Person,
+    Photo,
+    Site,
+    SpeciesPack,
+)
+
+_log = logging.getLogger(__name__)
+# Last-seen buckets, youngest first: a device falls in the first it fits.
+LAST_SEEN = (("under_1h", timedelta(hours=1)), ("under_1d", timedelta(days=1)),
+             ("under_7d", timedelta(days=7)))  # fmt: skip
+OLDER, NEVER = "over_7d", "never"
+
+
+class DatabaseCollector(Collector):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            families = list(_families())
+        except DatabaseError as error:
+            _log.warning("metrics: the database did not answer: %s", error)
+            families = []
+        up = GaugeMetricFamily(
+            "jaga_hub_database_up", "1 when the hub's database answered this scrape"
+        )
+        up.add_metric([], 1.0 if families else 0.0)
+        yield up
+        yield from families
+
+
+def _families() -> Iterator[GaugeMetricFamily]:
+    slugs = dict(Site.objects.values_list("pk", "slug"))
+    yield _records(slugs)
+    yield _per_site(
+        slugs,
+        "jaga_hub_review_queue",
+        "Fish observations waiting for a reviewer, per site",
+        FishObservation.objects.filter(needs_review=True),
+    )
+    yield _photos(slugs)
+    yield _devices(slugs)
+    yield from _species_pack()
+
+
+def _records(slugs: dict[int, str]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        "jaga_hub_site_records", "Records the hub keeps, per site and kind", labels=["site", "kind"]
+    )
+    kinds: dict[str, QuerySet[Any]] = {
+        "people": Person.objects.filter(erased_at__isnull=True),
+        "face_templates": FaceTemplate.objects.all(),
+        "fish_observations": FishObservation.objects.all(),
+        "access_events": AccessEvent.objects.all(),
+        "photos": Photo.objects.all(),
+    }
+    for kind, query in kinds.items():
+        for site_id, count in _count_by_site(query):
+            family.add_metric([slugs.get(site_id, "?"), kind], count)
+    return family
+
+
+def _per_site(
+    slugs: dict[int, str], name: str, documentation: str, query: QuerySet[Any]
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=["site"])
+    for site_id, count in _count_by_site(query):
+        family.add_metric([slugs.get(site_id, "?")], count)
+    return family
+
+
+def _photos(slugs: dict[int, str]) -> GaugeMetricFamily:
+    """Photos by how far their bytes got: ``stored``, ``uploading`` (an upload started and
+    not finished) or ``awaiting_upload`` (the metadata came, the bytes not yet)."""
+    family = GaugeMetricFamily(
+        "jaga_hub_photos",
+        "Photos per site by state: stored, uploading, awaiting_upload",
+        labels=["site", "state"],
+    )
+    rows = (
+        Photo.objects.values("site_id")
+        .annotate(
+            stored=Count("pk", filter=Q(data__isnull=False)),
+            uploading=Count("pk", filter=Q(data__isnull=True, upload__isnull=False)),
+            awaiting_upload=Count("pk", filter=Q(data__isnull=True, upload__isnull=True)),
+        )
+        .order_by()
+    )
+    for row in rows:
+        for state in ("stored", "uploading", "awaiting_upload"):
+            family.add_metric([slugs.get(row["site_id"], "?"), state], row[state])
+    return family
+
+
+def _devices(slugs: dict[int, str]) -> GaugeMetricFamily:
+    """Devices that are not revoked, per site and by how long ago they last synced (a push
+    or a pull sets ``last_seen_at``)."""
+    family = GaugeMetricFamily(
+        "jaga_hub_devices",
+        "Devices (not revoked) per site by last sync: under_1h, under_1d, under_7d, over_7d, never",
+        labels=["site", "last_seen"],
+    )
+    now = timezone.now()
+    counts = {label: Count("pk", filter=Q(last_seen_at__gte=now - age)) for label, age in LAST_SEEN}
+    counts["total"] = Count("pk")
+    counts[NEVER] = Count("pk", filter=Q(last_seen_at__isnull=True))
+    devices = Device.objects.filter(revoked_at__isnull=True)
+    rows = devices.values("site_id").annotate(**counts).order_by()
+    for row in rows:
+        site = slugs.get(row["site_id"], "?")
+        counted = 0
+        for label, _ in LAST_SEEN:
+            family.add_metric([site, label], row[label] - counted)  # buckets are cumulative
+            counted = row[label]
+        family.add_metric([site, OLDER], row["total"] - row[NEVER] - counted)
+        family.add_metric([site, NEVER], row[NEVER])
+    return family
+
+
+def _species_pack() -> Iterator[GaugeMetricFamily]:
+    """The newest published pack: what every device is told to install."""
+    latest = (  # the hub's own rule for "latest" (review.announce_latest_species_pack)
+        SpeciesPack.objects.only("version", "published_at").order_by("-published_at", "-pk").first()
+    )
+    info = GaugeMetricFamily(
+        "jaga_hub_species_pack_info",
+        "The species pack devices are told to use (1, labelled with its version)",
+        labels=["version"],
+    )
+    published = GaugeMetricFamily(
+        "jaga_hub_species_pack_published_timestamp_seconds",
+        "When the species pack in use was published (Unix time)",
+    )
+    if latest is not None:
+        info.add_metric([latest.version], 1.0)
+        published.add_metric([], latest.published_at.timestamp())
+    yield info
+    yield published
+
+
+def _count_by_site(query: QuerySet[Any]) -> list[tuple[int, int]]:
+    rows = query.values("site_id").annotate(n=Count("pk")).order_by()
+    return [(row["site_id"], row["n"]) for row in rows]

@@ -1,0 +1,208 @@
+"""A device's sync metrics: read from a real encrypted store at scrape time, counted by the
+service and the transport as things happen, served on 127.0.0.1 only and only when asked."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sync.client import Backoff, Phase, ServiceState, SyncClient, SyncService
+from sync.client.config import SitePolicy, SyncConfig
+from sync.client.metrics import (
+    MetricsConfigError,
+    MetricsServer,
+    StoreReader,
+    SyncMetrics,
+    metrics_port,
+)
+from sync.client.packs import FAILURES_NAME, PackFailures
+from sync.client.service import Attempt
+from sync.client.state import ensure_schema, put_values, record_result, record_species_pack
+from sync.store import Passphrase, Store
+from tests.sync.client.devices import add_photo_observation
+from tests.sync.client.fakehub import FakeHub, Fault, registration
+from tests.sync.client.units import SMALL, observations
+from tests.sync.conftest import FAST, FakeClock
+
+PASSWORD = Passphrase("pw")
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def parse(text: str) -> Samples:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def scrape(registry: CollectorRegistry) -> Samples:
+    return parse(generate_latest(registry).decode())
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+@contextlib.contextmanager
+def metrics_of(db_path: Path, source: Passphrase = PASSWORD) -> Iterator[SyncMetrics]:
+    reader = StoreReader(lambda: Store.open(db_path, source, config=FAST), {})
+    try:
+        yield SyncMetrics(reader)
+    finally:
+        reader.close()
+
+
+def outbox_of(samples: Samples) -> dict[str, float | None]:
+    states = ("queued", "sent", "acknowledged", "rejected")
+    return {state: value(samples, "jaga_sync_outbox_entries", state=state) for state in states}
+
+
+def test_the_store_s_figures_are_read_exactly_at_each_scrape(
+    db_path: Path, clock: FakeClock
+) -> None:
+    with Store.create(db_path, PASSWORD, clock=clock, config=FAST) as store:
+        ensure_schema(store.database)
+        observations(store, 10)
+        photo_uid = add_photo_observation(store, 3000, seed=1, tag="pending")
+        settle_some(store, photo_uid)
+        record_result(store.database, clock.now(), None)
+        success_at = clock.now().timestamp()
+        clock.advance(minutes=5)
+        record_result(store.database, clock.now(), "HubUnavailableError: the link is down")
+        announce_a_failing_pack(store, clock)
+        with metrics_of(db_path) as metrics:
+            first = scrape(metrics.registry)
+            observations(store, 2, "after the first scrape")
+            second = scrape(metrics.registry)
+    assert value(first, "jaga_sync_store_up") == 1
+    # 12 entries: 10 observations, then the photo and its observation; see settle_some.
+    assert outbox_of(first) == {"queued": 4, "sent": 2, "acknowledged": 4, "rejected": 2}
+    assert outbox_of(second) == {"queued": 6, "sent": 2, "acknowledged": 4, "rejected": 2}
+    assert value(first, "jaga_sync_photo_uploads_pending") == 1
+    assert value(first, "jaga_sync_last_success_timestamp_seconds") == success_at
+    assert value(first, "jaga_sync_last_attempt_timestamp_seconds") == success_at + 300
+    assert value(first, "jaga_sync_last_attempt_failed") == 1
+    assert value(first, "jaga_sync_species_pack_install_failures") == 2
+    assert value(first, "jaga_sync_species_pack_info", announced="2026.03", installed="") == 1
+
+
+def settle_some(store: Store, photo_uid: str) -> None:
+    """Of the 12 entries: 3 observations and the photo acknowledged, 2 rejected, 2 still
+    sent; the photo observation and 3 more observations stay queued."""
+    entries = store.outbox.queued()
+    photo = next(e.idempotency_key for e in entries if e.entity_uid == photo_uid)
+    keys = [e.idempotency_key for e in entries if e.entity == "fish_observation"]
+    store.outbox.mark_sent([*keys[:7], photo])
+    store.outbox.mark_acknowledged([*keys[:3], photo])
+    for key in keys[3:5]:
+        store.outbox.mark_rejected(key, "refused by the hub")
+
+
+def announce_a_failing_pack(store: Store, clock: FakeClock) -> None:
+    sha256 = "ab" * 32
+    with store.database.write() as connection:
+        announcement = {"version": "2026.03", "sha256": sha256, "byte_size": 1000}
+        record_species_pack(connection, announcement, clock.now())
+    failures = PackFailures("2026.03", sha256, 2, clock.now(), "the download was cut")
+    put_values(store.database, {FAILURES_NAME: failures.to_json()}, clock.now())
+
+
+def test_a_store_that_cannot_be_read_says_so_and_the_scrape_still_answers(
+    db_path: Path,
+) -> None:
+    Store.create(db_path, PASSWORD, config=FAST).close()
+    with metrics_of(db_path, Passphrase("not the passphrase")) as metrics:
+        metrics.record_attempt(Attempt.OK)  # counted in the process, store or not
+        samples = scrape(metrics.registry)
+    assert value(samples, "jaga_sync_store_up") == 0
+    assert value(samples, "jaga_sync_outbox_entries", state="queued") is None
+    assert value(samples, "jaga_sync_attempts_total", outcome="ok") == 1
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.states: list[ServiceState] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, state: ServiceState) -> None:
+        with self._changed:
+            self.states.append(state)
+            self._changed.notify_all()
+
+    def wait_for(self, test: Callable[[ServiceState], bool]) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: any(map(test, self.states)), 10.0)
+
+
+def test_the_service_counts_each_attempt_and_the_client_times_each_request(
+    db_path: Path,
+) -> None:
+    with Store.create(db_path, PASSWORD, config=FAST) as store:
+        observations(store, 30)  # two batches of 20
+    hub, recorder = FakeHub(), Recorder()
+    hub.faults.extend(Fault("push", drop=True) for _ in range(2))
+    hub.faults.append(Fault("push", status=503, error="database_unavailable"))
+    with metrics_of(db_path) as metrics:
+
+        @contextlib.contextmanager
+        def open_client() -> Iterator[SyncClient]:
+            with Store.open(db_path, PASSWORD, config=FAST) as opened:
+                config = SyncConfig(registration(), SitePolicy(), SMALL)
+                yield SyncClient(opened, hub.client(), config, observer=metrics.observe_request)
+
+        service = SyncService(
+            open_client, interval_s=3600, backoff=Backoff(base_s=0.01, cap_s=0.02),
+            on_state=recorder, on_attempt=metrics.record_attempt,
+        )  # fmt: skip
+        service.start()
+        try:
+            recorder.wait_for(lambda s: s.phase == Phase.IDLE and s.last_report is not None)
+        finally:
+            service.stop(timeout_s=10)
+        samples = scrape(metrics.registry)
+    attempts = {o: value(samples, "jaga_sync_attempts_total", outcome=o)
+                for o in ("ok", "offline", "failed", "paused", "busy")}  # fmt: skip
+    assert attempts == {"ok": 1, "offline": 3, "failed": 0, "paused": 0, "busy": 0}
+    pushes = hub.requests.count("POST /api/v1/sites/north-gate/push")
+    assert pushes == 5  # 3 failed, then 2 batches
+    timed = value(samples, "jaga_sync_request_duration_seconds_count", operation="push",
+                  status="2xx")  # fmt: skip
+    assert timed == 2
+    assert value(samples, "jaga_sync_request_duration_seconds_count", operation="push",
+                 status="5xx") == 1  # fmt: skip
+    assert value(samples, "jaga_sync_request_duration_seconds_count", operation="push",
+                 status="no_answer") == 2  # fmt: skip
+    assert value(samples, "jaga_sync_outbox_entries", state="acknowledged") == 30
+
+
+def test_the_endpoint_listens_on_loopback_only_and_stops(db_path: Path) -> None:
+    Store.create(db_path, PASSWORD, config=FAST).close()
+    with metrics_of(db_path) as metrics:
+        server = MetricsServer(metrics.registry, 0)
+        host, port = server.address
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/metrics")
+        finally:
+            server.close()
+        assert host == "127.0.0.1"
+        assert response.status_code == 200
+        assert value(parse(response.text), "jaga_sync_outbox_entries", state="queued") == 0
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/metrics")
+
+
+def test_metrics_are_off_unless_a_port_is_given() -> None:
+    assert metrics_port({}) is None
+    assert metrics_port({"JAGA_METRICS_PORT": " "}) is None
+    assert metrics_port({"JAGA_METRICS_PORT": "9464"}) == 9464
+    for bad in ("0", "65536", "http", "-1", "9464x", "٩٤"):
+        with pytest.raises(MetricsConfigError, match="JAGA_METRICS_PORT must be a port"):
+            metrics_port({"JAGA_METRICS_PORT": bad})
