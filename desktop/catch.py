@@ -7,18 +7,16 @@ from a shell and one recorded from the window are the same record:
    training export receive), names its type from its content, decodes it, and refuses a
    file over the store's photo limit before anything is classified.
 2. :func:`classify_catch` asks the species pack.
-3. :func:`record_catch` writes the photo, the observation and their outbox entries in one
-   transaction (``Observations.add``), after checking the record against the wire schema the
-   hub applies, so nothing is written that the hub would quarantine.
-
-Known gap: the version of the pack that made a prediction is not stored with the record,
-since ``FishObservation`` (and the store schema and protocol behind it) has no field for it.
+3. :func:`record_catch` writes the photo, the observation (with the version of the pack that
+   made its predictions) and their outbox entries in one transaction (``Observations.add``),
+   after checking the record against the wire schema the hub applies, so nothing is written
+   that the hub would quarantine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -202,20 +200,22 @@ def record_catch(
     clock: Clock,
 ) -> FishObservation:
     """Record the catch: the photo's bytes as read, the prediction's species display names
-    with their calibrated probabilities (best first), and its review flag, which an officer
-    who confirms the species on the spot clears. A ``no_fish`` prediction is recorded too,
-    flagged: the officer decides. One transaction, outbox entries included."""
+    with their calibrated probabilities (best first), the version of the pack that made them,
+    and its review flag, which an officer who confirms the species on the spot clears. A
+    ``no_fish`` prediction is recorded too, flagged: the officer decides. One transaction,
+    outbox entries included."""
     now = clock.now()
     confirmed = optional_text(confirmed_species)
     stored_photo = Photo(photo.data, photo.media_type, taken_at=now)  # the file's times lie
 
     def observation() -> FishObservation:
-        return details.observation(
+        recorded = details.observation(
             now,
             predicted_scores(prediction),
             needs_review=prediction.needs_review and confirmed is None,
             confirmed_species=confirmed,
         )
+        return replace(recorded, pack_version=prediction.pack_version)
 
     check_recordable(observation, stored_photo)
     return observations.add(observation(), stored_photo)

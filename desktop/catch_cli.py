@@ -155,7 +155,7 @@ def _details(args: argparse.Namespace) -> CatchDetails:
 
 
 def as_json(recorded: Recorded) -> dict[str, Any]:
-    """The record for scripts. ``pack_version`` is printed here but not stored (known gap)."""
+    """The record for scripts, ``pack_version`` included (it is stored with the observation)."""
     observation, prediction = recorded.observation, recorded.prediction
     return {
         "observation_uid": observation.observation_uid,

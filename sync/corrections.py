@@ -2,7 +2,8 @@
 
 A species confirmed by a reviewer, on the device or in the hub's review queue, labels the
 observation's photo. ``CorrectionsExport`` writes those photos and ``corrections.csv``
-(``file,confirmed_species,group`` plus provenance columns) into an empty folder; that CSV is
+(``file,confirmed_species,group`` plus provenance columns, ``pack_version`` among them: the
+species pack whose prediction the reviewer corrected) into an empty folder; that CSV is
 what ``jaga fish export-training-set --corrections`` turns into the species folders
 ``jaga fish train`` reads. Sync never imports the classifier: the CSV is the contract.
 
@@ -37,7 +38,15 @@ from sync.errors import SyncError
 
 CORRECTIONS_CSV = "corrections.csv"
 PHOTOS_DIR = "photos"
-HEADER = ("file", "confirmed_species", "group", "observation_uid", "reviewed_by", "observed_at")
+HEADER = (
+    "file",
+    "confirmed_species",
+    "group",
+    "observation_uid",
+    "reviewed_by",
+    "observed_at",
+    "pack_version",
+)
 # The photo types a device stores and the training reader decodes.
 SUFFIXES = {
     "image/jpeg": ".jpg",
@@ -68,6 +77,7 @@ class Correction:
     vessel: str | None = None
     trip: str | None = None
     reviewed_by: str = ""
+    pack_version: str = ""  # the species pack that made the corrected prediction; "" unknown
 
     def __post_init__(self) -> None:
         if not self.confirmed_species.strip():
@@ -162,6 +172,7 @@ class CorrectionsExport:
                 correction.observation_uid,
                 correction.reviewed_by,
                 correction.observed_at,
+                correction.pack_version,
             )
         )
         self.summary.written += 1

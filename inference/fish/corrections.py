@@ -3,8 +3,10 @@
 The review loop's corrections live in the encrypted store (``sync``), which ``inference`` must
 not import; the desktop and sync layers export them as a CSV with the columns
 ``file,confirmed_species`` and optionally ``group`` (a trip, day or observation id — frames or
-crops of one fish must share a group so that they never straddle a split). This writes the
-species-folder tree ``jaga fish train`` reads, with ``groups.csv`` and ``species.csv``.
+crops of one fish must share a group so that they never straddle a split). Any other column
+(the exports' provenance: ``observation_uid``, ``reviewed_by``, ``observed_at``,
+``pack_version``, and what later exports add) is passed over. This writes the species-folder
+tree ``jaga fish train`` reads, with ``groups.csv`` and ``species.csv``.
 """
 
 from __future__ import annotations

@@ -5,9 +5,11 @@ hub has already resolved conflicts by last-writer-wins). Pulled rows are written
 outbox entries, since they came from the hub. A tombstone erases the person here exactly as
 a local erasure does (templates and photos deleted, outbox payloads blanked, an audit entry
 naming only the uid), and a person this device erased itself is never brought back by an
-older upsert. A change that cannot apply here (a template for a person this device does not
-hold, a badge another local person has) is skipped with its reason; anything else aborts
-the page, and neither the records nor the cursor move.
+older upsert. A fish observation's ``pack_version`` is taken only from a change that carries
+it: one written before the hub knew the field says nothing about it. A change that cannot
+apply here (a template for a person this device does not hold, a badge another local
+person has) is skipped with its reason; anything else aborts the page, and neither the
+records nor the cursor move.
 """
 
 from __future__ import annotations
@@ -192,15 +194,36 @@ def _template(context: _Context, payload: FaceTemplateUpsert) -> str | None:
 
 
 def _observation(context: _Context, payload: FishObservationUpsert) -> str | None:
-    connection = context.connection
+    connection, uid = context.connection, str(payload.observation_uid)
+    now = format_timestamp(context.now)
+    values = _observation_values(connection, payload, now)
+    # A change written before the hub knew pack_version says nothing about it: keep ours.
+    pack_sent = "pack_version" in payload.model_fields_set
+    pack_set, pack = (_PACK_SET, (payload.pack_version,)) if pack_sent else ("", ())
+    updated = connection.execute(
+        f"UPDATE fish_observations SET {_OBSERVATION_SET}{pack_set} WHERE observation_uid = ?",
+        (*values, *pack, uid),
+    ).rowcount
+    if not updated:
+        connection.execute(
+            f"INSERT INTO fish_observations ({_OBSERVATION_COLUMNS}, pack_version,"
+            f" observation_uid, created_at) VALUES ({', '.join(['?'] * (len(values) + 3))})",
+            (*values, payload.pack_version, uid, now),
+        )
+    return None
+
+
+def _observation_values(
+    connection: Any, payload: FishObservationUpsert, now: str
+) -> tuple[Any, ...]:
+    """The row's ``_OBSERVATION_COLUMNS``, in order."""
     photo = None
     if payload.photo_uid is not None:
         photo = connection.execute(
             "SELECT id FROM photos WHERE photo_uid = ?", (str(payload.photo_uid),)
         ).fetchone()
     latitude, longitude = payload.position if payload.position else (None, None)
-    now = format_timestamp(context.now)
-    values = (
+    return (
         format_timestamp(payload.observed_at),
         json.dumps([[name, score] for name, score in payload.predictions]),
         payload.confirmed_species,
@@ -219,18 +242,6 @@ def _observation(context: _Context, payload: FishObservationUpsert) -> str | Non
         None if payload.reviewed_at is None else format_timestamp(payload.reviewed_at),
         now,
     )
-    uid = str(payload.observation_uid)
-    updated = connection.execute(
-        f"UPDATE fish_observations SET {_OBSERVATION_SET} WHERE observation_uid = ?",
-        (*values, uid),
-    ).rowcount
-    if not updated:
-        connection.execute(
-            f"INSERT INTO fish_observations ({_OBSERVATION_COLUMNS}, observation_uid, created_at)"
-            f" VALUES ({', '.join(['?'] * (len(values) + 2))})",
-            (*values, uid, now),
-        )
-    return None
 
 
 def _species_pack(context: _Context, payload: SpeciesPackPublished) -> str | None:
@@ -243,6 +254,7 @@ _OBSERVATION_COLUMNS = (
     " vessel, trip, haul, count, length_cm, officer, notes, reviewed_by, reviewed_at, updated_at"
 )
 _OBSERVATION_SET = ", ".join(f"{c.strip()} = ?" for c in _OBSERVATION_COLUMNS.split(","))
+_PACK_SET = ", pack_version = ?"
 
 # Each handler takes its own payload type; the dict is keyed by that type.
 _HANDLERS: dict[type[WireModel], Callable[[_Context, Any], str | None]] = {

@@ -18,6 +18,7 @@ this tree. What to do about each is part of its meaning::
 from __future__ import annotations
 
 from sync.errors import SyncError
+from sync.protocol import PROTOCOL_VERSION
 
 
 class SyncClientError(SyncError):
@@ -65,4 +66,16 @@ class HubAuthError(HubRefusedError):
 
 
 class ProtocolMismatchError(HubRefusedError):
-    """The hub speaks another version of ``sync.protocol``."""
+    """The hub speaks another version of ``sync.protocol`` (``unsupported_protocol``).
+
+    Sync pauses: the device's records stay queued, none is quarantined, until the older end
+    is upgraded (a hub also serves devices one protocol older than its own, so a fleet
+    upgrades its hub first).
+    """
+
+    def __str__(self) -> str:
+        return (
+            f"the hub does not take this device's sync protocol {PROTOCOL_VERSION}"
+            f" ({self.status} {self.code}: {self.reason}); upgrade whichever is older, the hub"
+            " or this device: queued records wait, nothing is lost"
+        )

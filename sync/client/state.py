@@ -22,8 +22,9 @@ from sync.errors import SchemaVersionError
 from sync.store.clock import format_timestamp
 from sync.store.database import Database
 
-# The store schema the client needs: 2 has sync_state and sync_uploads, 3 the outbox's refusals.
-CLIENT_TABLES_VERSION = 3
+# The store schema the client needs: 2 has sync_state and sync_uploads, 3 the outbox's
+# refusals, 4 the fish observations' pack_version (pulled changes write it).
+CLIENT_TABLES_VERSION = 4
 REGISTRATION_NAMES = ("hub_url", "site", "device_id", "device_token")
 FACE_IMAGES_NAME = "policy.send_face_images"
 SPECIES_PACK_NAME = "species_pack.latest"

@@ -171,4 +171,5 @@ def _correction(observation: Any, photo: Any) -> Correction:
         vessel=observation.vessel,
         trip=observation.trip,
         reviewed_by=observation.reviewed_by,
+        pack_version=observation.pack_version or "",
     )

@@ -1,8 +1,10 @@
 """The wire protocol between devices and the hub: versioned pydantic schemas, one module.
 
 Client and hub import the same classes, so a change here changes both ends at once;
-``PROTOCOL_VERSION`` names the incompatible revisions. Every schema forbids unknown fields
-and bounds every size, and every error answer is an ``ErrorBody`` with a reason.
+``PROTOCOL_VERSION`` names the incompatible revisions, and a hub also serves the older ones
+in ``ACCEPTED_PROTOCOL_VERSIONS`` (pulled payloads pass through ``payload_for_protocol``).
+Every schema forbids unknown fields and bounds every size, and every error answer is an
+``ErrorBody`` with a reason.
 
 Endpoints (all JSON unless said; ``Authorization: Bearer <token>`` except where noted)::
 
@@ -19,6 +21,7 @@ Endpoints (all JSON unless said; ``Authorization: Bearer <token>`` except where 
 """
 
 from sync.protocol.entities import (
+    ADDED_FIELDS,
     PAYLOADS,
     UID_FIELDS,
     AccessEventUpsert,
@@ -31,6 +34,7 @@ from sync.protocol.entities import (
     PhotoUpsert,
     SpeciesPackPublished,
     parse_payload,
+    payload_for_protocol,
     summarize,
 )
 from sync.protocol.hub_messages import (
@@ -55,6 +59,7 @@ from sync.protocol.sync_messages import (
     Rejection,
 )
 from sync.protocol.types import (
+    ACCEPTED_PROTOCOL_VERSIONS,
     MAX_BATCH_ENTRIES,
     MAX_CHUNK_BYTES,
     MAX_JSON_BODY_BYTES,
@@ -69,6 +74,8 @@ from sync.protocol.types import (
 )
 
 __all__ = [
+    "ACCEPTED_PROTOCOL_VERSIONS",
+    "ADDED_FIELDS",
     "CHUNK_SHA256_HEADER",
     "MAX_BATCH_ENTRIES",
     "MAX_CHUNK_BYTES",
@@ -109,5 +116,6 @@ __all__ = [
     "WireModel",
     "format_timestamp",
     "parse_payload",
+    "payload_for_protocol",
     "summarize",
 ]

@@ -115,6 +115,12 @@ class FishObservationUpsert(WireModel):
     the hub they take that field's last-writer-wins stamp), both or neither. They default to
     None because payloads written under protocol 1 (still queued in a device's outbox, or
     already in the hub's change log) have neither.
+
+    ``pack_version`` (protocol 3) is the version of the species pack that made
+    ``predictions``; it travels with them (on the hub it takes their last-writer-wins
+    stamp). A payload without the field (a protocol-2 device's, or one queued before its
+    upgrade) says nothing about it, which is not the same as an explicit None ("no pack"):
+    readers tell the two apart with ``model_fields_set``.
     """
 
     observation_uid: Uid
@@ -133,6 +139,7 @@ class FishObservationUpsert(WireModel):
     notes: LongText
     reviewed_by: Name | None = None
     reviewed_at: Timestamp | None = None
+    pack_version: Name | None = None
 
     @model_validator(mode="after")
     def _reviewer_with_time(self) -> FishObservationUpsert:
@@ -173,6 +180,11 @@ PAYLOADS: dict[tuple[str, str], type[WireModel]] = {
 }
 """What a device may push, plus ``species_pack`` which only the hub emits."""
 
+ADDED_FIELDS: dict[tuple[str, str], dict[str, int]] = {
+    ("fish_observation", "upsert"): {"pack_version": 3},
+}
+"""Payload fields added after the oldest protocol a hub accepts, with the version of each."""
+
 UID_FIELDS = {
     "person": "person_uid",
     "face_template": "template_uid",
@@ -195,6 +207,19 @@ def parse_payload(entity: str, operation: str, payload: dict[str, Any]) -> WireM
         return schema.model_validate(payload)
     except ValidationError as error:
         raise PayloadError(f"invalid {entity} payload: {summarize(error)}") from None
+
+
+def payload_for_protocol(
+    version: int, entity: str, operation: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """``payload`` as a reader of protocol ``version`` can parse it: without the fields added
+    after that version, since its schema forbids unknown fields (the payload is not copied
+    when nothing has to go)."""
+    added = ADDED_FIELDS.get((entity, operation), {})
+    newer = [name for name in payload if added.get(name, version) > version]
+    if not newer:
+        return payload
+    return {name: value for name, value in payload.items() if name not in newer}
 
 
 def summarize(error: ValidationError, limit: int = 3) -> str:

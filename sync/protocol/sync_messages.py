@@ -51,10 +51,20 @@ class OutboxEntry(WireModel):
 
 
 class PushBatch(WireModel):
-    """Entries in outbox sequence order; the hub applies them in that order."""
+    """Entries in outbox sequence order; the hub applies them in that order.
+
+    ``protocol_version`` is the sender's; a hub refuses the whole batch unless it is one of
+    its ``ACCEPTED_PROTOCOL_VERSIONS``.
+    """
 
     device_id: Uid
-    protocol_version: Annotated[int, Field(strict=True)] = PROTOCOL_VERSION
+    protocol_version: Annotated[
+        int,
+        Field(
+            strict=True,
+            description="the sender's protocol; the hub accepts its own and the one before",
+        ),
+    ] = PROTOCOL_VERSION
     entries: Annotated[list[OutboxEntry], Field(max_length=MAX_BATCH_ENTRIES)]
 
 
@@ -91,7 +101,8 @@ class PullRequest(WireModel):
     ``protocol_version`` travels as a query parameter. Protocol-1 clients did not send one,
     so its absence means 1: such a client cannot read changes that carry version-2 fields
     (it would skip them and move its cursor past them), so the hub refuses it as it refuses
-    its pushes, and the device pauses until it is upgraded.
+    its pushes, and the device pauses until it is upgraded. A protocol-2 client is served:
+    its changes come without the fields protocol 3 added (``payload_for_protocol``).
     """
 
     cursor: Cursor = 0

@@ -296,6 +296,7 @@ def _review_line(observation: FishObservation) -> str:
             observation.observation_uid,
             observation.observed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             predictions or "no prediction",
+            f"pack {_one_line(observation.pack_version)}",
             f"vessel/trip {trip}",
             f"officer {_one_line(observation.officer)}",
         )

@@ -23,7 +23,7 @@ from sync.store.database import Database
 # Oldest first, so the first observation of a shared photo is the one it was taken for.
 _CONFIRMED = (
     "SELECT o.observation_uid, o.confirmed_species, o.observed_at, o.vessel, o.trip,"
-    " o.reviewed_by, p.id, p.photo_uid, p.media_type, p.sha256"
+    " o.reviewed_by, o.pack_version, p.id, p.photo_uid, p.media_type, p.sha256"
     " FROM fish_observations o JOIN photos p ON p.id = o.photo_id"
     " WHERE o.confirmed_species IS NOT NULL AND trim(o.confirmed_species) != ''"
     " ORDER BY o.observed_at, o.id"
@@ -40,6 +40,7 @@ class _Confirmed:
     vessel: str | None
     trip: str | None
     reviewed_by: str | None
+    pack_version: str | None
     photo_id: int
     photo_uid: str
     media_type: str
@@ -91,4 +92,5 @@ def _correction(row: _Confirmed, photo: bytes) -> Correction:
         vessel=row.vessel,
         trip=row.trip,
         reviewed_by=row.reviewed_by or "",
+        pack_version=row.pack_version or "",
     )

@@ -18,7 +18,7 @@ from sync.store.records import FishObservation, Photo, Position, SpeciesScore
 COLUMNS = (
     "o.observation_uid, o.observed_at, o.predictions, o.confirmed_species, o.needs_review,"
     " p.photo_uid, o.latitude, o.longitude, o.vessel, o.trip, o.haul, o.count, o.length_cm,"
-    " o.officer, o.notes, o.reviewed_by, o.reviewed_at"
+    " o.officer, o.notes, o.reviewed_by, o.reviewed_at, o.pack_version"
 )
 _FROM = "FROM fish_observations o LEFT JOIN photos p ON p.id = o.photo_id"
 
@@ -114,8 +114,8 @@ class Observations:
         connection.execute(
             "INSERT INTO fish_observations (observation_uid, observed_at, predictions,"
             " confirmed_species, needs_review, photo_id, latitude, longitude, vessel, trip, haul,"
-            " count, length_cm, officer, notes, reviewed_by, reviewed_at, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " count, length_cm, officer, notes, reviewed_by, reviewed_at, pack_version,"
+            " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 observation.observation_uid,
                 format_timestamp(observation.observed_at),
@@ -134,6 +134,7 @@ class Observations:
                 observation.notes,
                 observation.reviewed_by,
                 _timestamp_or_none(observation.reviewed_at),
+                observation.pack_version,
                 now,
                 now,
             ),
@@ -148,6 +149,7 @@ class Observations:
 
 
 def observation_payload(observation: FishObservation) -> dict[str, Any]:
+    """The observation's outbox payload: the wire's ``FishObservationUpsert`` (protocol 3)."""
     position = observation.position
     return {
         "observation_uid": observation.observation_uid,
@@ -166,6 +168,7 @@ def observation_payload(observation: FishObservation) -> dict[str, Any]:
         "notes": observation.notes,
         "reviewed_by": observation.reviewed_by,
         "reviewed_at": _timestamp_or_none(observation.reviewed_at),
+        "pack_version": observation.pack_version,
     }
 
 
@@ -203,6 +206,7 @@ def _observation(row: Sequence[Any]) -> FishObservation:
         notes,
         reviewed_by,
         reviewed_at,
+        pack_version,
     ) = row
     return FishObservation(
         observed_at=parse_timestamp(observed_at),
@@ -221,4 +225,5 @@ def _observation(row: Sequence[Any]) -> FishObservation:
         observation_uid=uid,
         reviewed_by=reviewed_by,
         reviewed_at=None if reviewed_at is None else parse_timestamp(reviewed_at),
+        pack_version=pack_version,
     )

@@ -177,7 +177,10 @@ class FishObservation:
     """One catch record: what the classifier said, what the officer confirmed, and where.
 
     ``reviewed_by`` / ``reviewed_at`` name who confirmed the species and when (an officer on
-    this device, or the hub's reviewer); both or neither.
+    this device, or the hub's reviewer); both or neither. ``pack_version`` is the version of
+    the species pack whose classifier made ``predictions``, so a reviewer can tell which pack
+    erred and packs can be compared; None for a record made before the store kept it (schema
+    4) or without a classifier.
     """
 
     observed_at: datetime
@@ -196,10 +199,13 @@ class FishObservation:
     observation_uid: str = field(default_factory=new_uid)
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
+    pack_version: str | None = None
 
     def __post_init__(self) -> None:
         _require_aware("observed_at", self.observed_at)
         _require_text("officer", self.officer)
+        if self.pack_version is not None:
+            _require_text("pack_version", self.pack_version)
         if (self.reviewed_by is None) != (self.reviewed_at is None):
             raise ValueError("reviewed_by and reviewed_at go together: give both or neither")
         if self.reviewed_by is not None and self.reviewed_at is not None:

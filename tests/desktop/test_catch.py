@@ -110,6 +110,8 @@ def test_a_photo_is_recorded_with_its_bytes_and_the_classifiers_answer(deck: Dec
     assert stored.needs_review is prediction.needs_review is False
     assert (stored.officer, stored.vessel, stored.trip) == ("Ana Lima", "KM Harapan", "T-7")
     assert stored.confirmed_species is None and stored.reviewed_by is None
+    # The pack that made these predictions, so a reviewer can tell which pack erred.
+    assert stored.pack_version == prediction.pack_version == deck.classifier.pack.version
 
 
 def test_the_outbox_holds_the_photo_and_the_observation(deck: Deck) -> None:
@@ -122,6 +124,7 @@ def test_the_outbox_holds_the_photo_and_the_observation(deck: Deck) -> None:
     sent = entries[observation_key]
     assert sent["predictions"] == [[s.species.name, s.probability] for s in prediction.top_k]
     assert sent["photo_uid"] == observation.photo_uid
+    assert sent["pack_version"] == prediction.pack_version  # travels to the hub with them
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ def correction(
         vessel="V-12" if trip else None,
         trip=trip,
         reviewed_by="officer-2",
+        pack_version="f4k-2026.03" if uid == "obs-1" else "",
     )
 
 
@@ -65,6 +66,7 @@ def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
             "observation_uid": "obs-1",
             "reviewed_by": "officer-2",
             "observed_at": "2026-03-01T08:00:00.000000Z",
+            "pack_version": "f4k-2026.03",
         },
         {
             "file": f"{PHOTOS_DIR}/photo-obs-2.png",
@@ -73,6 +75,7 @@ def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
             "observation_uid": "obs-2",
             "reviewed_by": "officer-2",
             "observed_at": "2026-03-01T08:00:00.000000Z",
+            "pack_version": "",
         },
     ]
     assert (folder / PHOTOS_DIR / "photo-obs-1.jpg").read_bytes() == JPEG

@@ -1,5 +1,6 @@
-"""Schemas 2 and 3: a real version-1 (or 2) store file opens migrated, its rows kept, with the sync
-client's tables (empty, or kept as an older client made them) and the fish reviewer columns."""
+"""Schemas 2 to 4: a real version-1 (2, 3) store file opens migrated, its rows kept, with the sync
+client's tables (empty, or kept as an older client made them), the fish reviewer columns and
+the species pack of each fish observation."""
 
 from __future__ import annotations
 
@@ -8,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from sync.client.state import ensure_schema, put_values, read_cursor, read_values
+from sync.client.state import (
+    CLIENT_TABLES_VERSION,
+    ensure_schema,
+    put_values,
+    read_cursor,
+    read_values,
+)
 from sync.errors import SchemaVersionError
-from sync.store import AccessEvent, Passphrase, Store
+from sync.protocol import FishObservationUpsert, parse_payload
+from sync.store import AccessEvent, FishObservation, Passphrase, SpeciesScore, Store
 from sync.store.schema.migrations import LATEST_VERSION, MIGRATIONS, schema_version
 from tests.sync.conftest import FAST, FakeClock, enrol
 
@@ -117,7 +125,8 @@ def test_the_client_refuses_a_store_below_v2_with_a_clear_error(
     db_path: Path, passphrase: Passphrase, clock: FakeClock
 ) -> None:
     v1_store(db_path, passphrase, clock).close()
-    refusal = pytest.raises(SchemaVersionError, match="schema version 1; syncing needs version 3")
+    assert CLIENT_TABLES_VERSION == 4  # pulled observations write pack_version
+    refusal = pytest.raises(SchemaVersionError, match="schema version 1; syncing needs version 4")
     with Store.open(db_path, passphrase, config=FAST, migrations=V1) as old, refusal:
         ensure_schema(old.database)
     with Store.open(db_path, passphrase, config=FAST) as store:
@@ -132,7 +141,7 @@ def test_a_new_store_is_made_at_v2(db_path: Path, passphrase: Passphrase) -> Non
         assert json.loads(store.audit.entries()[0].details_json)["schema_version"] == LATEST_VERSION
 
 
-def test_a_v2_store_opens_at_v3_and_its_queued_entries_start_with_no_refusals(
+def test_a_v2_store_migrates_and_its_queued_entries_start_with_no_refusals(
     db_path: Path, passphrase: Passphrase, clock: FakeClock
 ) -> None:
     with Store.create(db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:2]):
@@ -143,8 +152,101 @@ def test_a_v2_store_opens_at_v3_and_its_queued_entries_start_with_no_refusals(
         queued_before = sorted(str(row[0]) for row in rows)
         assert queued_before
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == 3
+        assert schema_version(store.database.connection) == LATEST_VERSION
         queued = store.outbox.queued()
         assert sorted(e.idempotency_key for e in queued) == queued_before
         assert {e.refusals for e in queued} == {0}
         ensure_schema(store.database)
+
+
+REVIEWED_UID = "5d0c2f9e-1b7a-4c61-9b0e-7c3d2a1f4e22"
+# Every schema-3 column of fish_observations, as that code wrote them.
+V3_OBSERVATION = (
+    "INSERT INTO fish_observations (observation_uid, observed_at, predictions,"
+    " confirmed_species, needs_review, latitude, longitude, vessel, trip, haul, count,"
+    " length_cm, officer, notes, reviewed_by, reviewed_at, created_at, updated_at)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+V3_ROWS = [
+    (OBSERVATION_UID, "2026-03-01T07:00:00.000000Z", '[["Gadus morhua", 0.6]]', None, 1,
+     57.1, -2.05, "V-12", "T-3", "H-1", 2, 41.5, "officer-7", "flagged", None, None),
+    (REVIEWED_UID, "2026-03-01T07:30:00.000000Z", '[["Melanogrammus", 0.9]]', "Melanogrammus",
+     0, None, None, None, None, None, 1, None, "officer-7", "", "o-2",
+     "2026-03-01T07:40:00.000000Z"),
+]  # fmt: skip
+
+
+def v3_store_with_catches(db_path: Path, passphrase: Passphrase, clock: FakeClock) -> None:
+    """A schema-3 store holding two catches (one reviewed) and their queued outbox payloads,
+    which that code wrote without ``pack_version``."""
+    with Store.create(db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:3]):
+        pass
+    with Store.open(db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:3]) as v3:
+        assert schema_version(v3.database.connection) == 3
+        with v3.database.write() as connection:
+            for row in V3_ROWS:
+                connection.execute(V3_OBSERVATION, (*row, row[1], row[1]))
+                payload = {"observation_uid": row[0], "observed_at": row[1], "notes": row[13]}
+                v3.outbox.enqueue(
+                    connection,
+                    entity="fish_observation",
+                    entity_uid=row[0],
+                    operation="upsert",
+                    payload=payload,
+                )
+
+
+def test_a_v3_store_keeps_every_catch_and_they_name_no_pack(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    v3_store_with_catches(db_path, passphrase, clock)
+    with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
+        assert schema_version(store.database.connection) == LATEST_VERSION == 4
+        flagged = store.observations.get(OBSERVATION_UID)
+        reviewed = store.observations.get(REVIEWED_UID)
+        assert store.observations.count() == 2
+        assert (flagged.pack_version, reviewed.pack_version) == (None, None)
+        assert (flagged.vessel, flagged.trip, flagged.haul, flagged.count) == (
+            "V-12",
+            "T-3",
+            "H-1",
+            2,
+        )
+        assert (flagged.length_cm, flagged.notes, flagged.needs_review) == (41.5, "flagged", True)
+        assert flagged.position is not None and flagged.position.latitude == 57.1
+        assert flagged.predictions == (SpeciesScore("Gadus morhua", 0.6),)
+        assert (reviewed.confirmed_species, reviewed.reviewed_by) == ("Melanogrammus", "o-2")
+        assert reviewed.reviewed_at is not None and not reviewed.needs_review
+        # The payloads queued before the upgrade are kept as written: no pack_version in them.
+        queued = [entry.payload() for entry in store.outbox.queued()]
+        assert [p["observation_uid"] for p in queued] == [OBSERVATION_UID, REVIEWED_UID]
+        assert all("pack_version" not in p for p in queued)
+        assert store.integrity().ok, store.integrity().problems
+        ensure_schema(store.database)
+
+
+def test_after_the_upgrade_a_catch_keeps_its_pack_version(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    v3_store_with_catches(db_path, passphrase, clock)
+    with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
+        new = store.observations.add(
+            FishObservation(
+                observed_at=clock.now(),
+                predictions=(SpeciesScore("Gadus morhua", 0.7),),
+                needs_review=True,
+                officer="officer-7",
+                pack_version="f4k-2026.04",
+            )
+        )
+        assert store.observations.get(new.observation_uid) == new
+        assert store.observations.get(new.observation_uid).pack_version == "f4k-2026.04"
+        confirmed = store.observations.confirm(new.observation_uid, "Gadus morhua", officer="o-2")
+        assert confirmed.pack_version == "f4k-2026.04"  # a review keeps the prediction's pack
+        sent = [e.payload() for e in store.outbox.entries() if e.entity_uid == new.observation_uid]
+        assert [p["pack_version"] for p in sent] == ["f4k-2026.04", "f4k-2026.04"]
+        wire = parse_payload("fish_observation", "upsert", sent[-1])
+        assert isinstance(wire, FishObservationUpsert) and wire.pack_version == "f4k-2026.04"
+        old = store.observations.confirm(OBSERVATION_UID, "Gadus morhua", officer="o-2")
+        assert old.pack_version is None
+        assert store.outbox.entries()[-1].payload()["pack_version"] is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -29,6 +30,7 @@ def full_observation(clock: FakeClock) -> FishObservation:
         haul="H-4",
         length_cm=41.5,
         notes="=HYPERLINK(evil)",
+        pack_version="f4k-2026.03",
     )
 
 
@@ -36,6 +38,8 @@ def test_an_observation_round_trips_with_every_field(store: Store, clock: FakeCl
     photo = Photo(b"\xff\xd8 fish", "image/jpeg", clock.now())
     stored = store.observations.add(full_observation(clock), photo)
     assert store.observations.get(stored.observation_uid) == stored
+    assert store.observations.get(stored.observation_uid).pack_version == "f4k-2026.03"
+    assert store.outbox.entries()[-1].payload()["pack_version"] == "f4k-2026.03"
     assert stored.photo_uid == photo.photo_uid
     assert load_photo(store.database, photo.photo_uid).data == photo.data
 
@@ -114,6 +118,13 @@ def test_fish_export_has_one_row_per_observation_and_defuses_formulas(
     )
     assert (row["latitude"], row["longitude"], row["needs_review"]) == ("57.1", "-2.05", "1")
     assert row["notes"] == "'=HYPERLINK(evil)"
+    assert row["pack_version"] == "f4k-2026.03"
+    assert list(row)[-1] == "pack_version"  # appended: the older columns keep their places
+
+
+def test_a_pack_version_is_text_or_none() -> None:
+    with pytest.raises(ValueError, match="pack_version must not be empty"):
+        replace(full_observation(FakeClock()), pack_version=" ")
 
 
 def test_access_export_is_attendance_in_a_time_range(store: Store, clock: FakeClock) -> None:

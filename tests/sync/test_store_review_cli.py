@@ -46,6 +46,7 @@ def observation(
     trip: str | None = "T-1",
     photo: Photo | None = None,
     photo_uid: str | None = None,
+    pack_version: str | None = None,
 ) -> FishObservation:
     """Record an observation ``minutes`` after the fake clock's start."""
     at = FakeClock().now() + timedelta(minutes=minutes)
@@ -60,6 +61,7 @@ def observation(
         photo_uid=photo_uid,
         reviewed_by="officer-1" if confirmed else None,
         reviewed_at=at if confirmed else None,
+        pack_version=pack_version,
     )
     return store.observations.add(recorded, photo)
 
@@ -71,7 +73,7 @@ def jpeg_photo(seed: int, media_type: str = "image/jpeg") -> Photo:
 def test_review_lists_only_the_flagged_observations_oldest_first(
     store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    later = observation(store, 30)
+    later = observation(store, 30, pack_version="f4k-2026.03")
     first = observation(store, 10, trip=None)
     settled = observation(store, 20, review=False, confirmed=COD)
     assert jaga("store", "review") == 0
@@ -79,10 +81,10 @@ def test_review_lists_only_the_flagged_observations_oldest_first(
     assert out[0] == "2 fish observations flagged for review, oldest first:"
     assert out[1] == (
         f"{first.observation_uid}  2026-03-01T08:10:00Z  {COD} 0.62, {HADDOCK} 0.30"
-        "  vessel/trip -/-  officer officer-7"
+        "  pack -  vessel/trip -/-  officer officer-7"
     )
     assert out[2].startswith(f"{later.observation_uid}  2026-03-01T08:30:00Z  ")
-    assert out[2].endswith("  vessel/trip V-12/T-1  officer officer-7")
+    assert out[2].endswith("  pack f4k-2026.03  vessel/trip V-12/T-1  officer officer-7")
     assert settled.observation_uid not in "\n".join(out)
     assert out[-1].startswith("confirm one with: jaga store confirm")
 
@@ -177,7 +179,7 @@ def read_rows(folder: Path) -> list[dict[str, str]]:
 def test_export_corrections_writes_the_confirmed_photos_and_they_become_a_training_set(
     store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cod = observation(store, 1, photo=jpeg_photo(1))
+    cod = observation(store, 1, photo=jpeg_photo(1), pack_version="f4k-2026.03")
     haddock = observation(
         store, 2, trip=None, photo=Photo(image(2, ".png"), "image/png", cod.observed_at)
     )
@@ -204,6 +206,7 @@ def test_export_corrections_writes_the_confirmed_photos_and_they_become_a_traini
         (cod.observation_uid, COD, "trip:V-12/T-1", "o-2"),
         (haddock.observation_uid, HADDOCK, f"observation:{haddock.observation_uid}", "o-3"),
     ]
+    assert [r["pack_version"] for r in rows] == ["f4k-2026.03", ""]  # "": no pack known
     for row, recorded in zip(rows, (cod, haddock), strict=True):
         assert recorded.photo_uid is not None
         stored = load_photo(store.database, recorded.photo_uid).data

@@ -1,4 +1,5 @@
-"""The fish review queue: flagged observations with photo, top-k, and one-click correction.
+"""The fish review queue: flagged observations with photo, top-k (and the species pack that
+made it), and one-click correction.
 
 Each top-k species is a button in the list; pressing it posts to ``correct/``, which
 confirms that species through ``sync.hub.review`` (LWW stamp "hub", a change for the site's
@@ -35,11 +36,20 @@ class CorrectionForm(forms.ModelForm):
 @admin.register(FishReview)
 class FishReviewAdmin(admin.ModelAdmin):
     form = CorrectionForm
-    list_display = ("thumbnail", "top_k", "correct_buttons", "site", "observed_at", "officer")
-    list_filter = ("site",)
+    list_display = (
+        "thumbnail",
+        "top_k",
+        "pack",
+        "correct_buttons",
+        "site",
+        "observed_at",
+        "officer",
+    )
+    list_filter = ("site", "pack_version")
     readonly_fields = (
         "thumbnail",
         "top_k",
+        "pack",
         "site",
         "observed_at",
         "officer",
@@ -86,6 +96,10 @@ class FishReviewAdmin(admin.ModelAdmin):
         rows = ((species, f"{confidence:.2f}") for species, confidence in obj.predictions)
         html: str = format_html_join(", ", "{} ({})", rows)
         return html or "—"
+
+    @admin.display(description="species pack", ordering="pack_version")
+    def pack(self, obj: FishObservation) -> str:
+        return obj.pack_version or "—"
 
     @admin.display(description="confirm as")
     def correct_buttons(self, obj: FishObservation) -> str:

@@ -1,4 +1,9 @@
-"""Push a batch of outbox entries; pull the site's change log after a cursor."""
+"""Push a batch of outbox entries; pull the site's change log after a cursor.
+
+Both serve every protocol in ``ACCEPTED_PROTOCOL_VERSIONS`` and refuse any other whole,
+before anything is stored: a pull of an older protocol gets each change's payload as that
+protocol's schema reads it (``payload_for_protocol``).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from sync.hub.apply.push import apply_batch
 from sync.hub.errors import HubError
 from sync.hub.models import Device
 from sync.protocol import (
+    ACCEPTED_PROTOCOL_VERSIONS,
     MAX_PULL_LIMIT,
     PROTOCOL_VERSION,
     Change,
@@ -24,7 +30,12 @@ from sync.protocol import (
     PullResult,
     PushBatch,
     PushResult,
+    payload_for_protocol,
 )
+
+_OLDER = ", ".join(str(v) for v in sorted(ACCEPTED_PROTOCOL_VERSIONS - {PROTOCOL_VERSION}))
+# For people: "3 (and accepts 2)".
+ACCEPTED = f"{PROTOCOL_VERSION} (and accepts {_OLDER})" if _OLDER else f"{PROTOCOL_VERSION}"
 
 
 class _VersionProbe(BaseModel):
@@ -41,6 +52,8 @@ class PushView(APIView):
         request=PushBatch,
         responses={200: PushResult, **errors(*AUTHENTICATED, 413, 415)},
         summary="Push outbox entries; each is acknowledged or rejected with a reason",
+        description=f"This hub speaks protocol {ACCEPTED}; a batch of any other "
+        "`protocol_version` is refused whole with `unsupported_protocol`.",
     )
     def post(self, request: Any, site: str) -> Response:
         device = site_device(request, site)
@@ -60,11 +73,9 @@ def _check_body_version(request: Any) -> None:
 
 
 def _check_version(version: int) -> None:
-    if version != PROTOCOL_VERSION:
+    if version not in ACCEPTED_PROTOCOL_VERSIONS:
         raise HubError(
-            400,
-            "unsupported_protocol",
-            f"this hub speaks protocol {PROTOCOL_VERSION}, not {version}",
+            400, "unsupported_protocol", f"this hub speaks protocol {ACCEPTED}, not {version}"
         )
 
 
@@ -77,11 +88,13 @@ class ChangesView(APIView):
             OpenApiParameter(
                 "protocol_version",
                 int,
-                description=f"the client's protocol, absent = 1 (this hub: {PROTOCOL_VERSION})",
+                description=f"the client's protocol, absent = 1 (this hub: {ACCEPTED})",
             ),
         ],
         responses={200: PullResult, **errors(*AUTHENTICATED)},
         summary="Changes of the device's site after a cursor, oldest first",
+        description="Each payload is in the schema of the client's `protocol_version`: an "
+        "older client gets it without the fields added after its version.",
     )
     def get(self, request: Any, site: str) -> Response:
         device = site_device(request, site)
@@ -90,21 +103,21 @@ class ChangesView(APIView):
         rows, more = changes_after(device.site, pull.cursor, pull.limit)
         _seen(device)
         result = PullResult(
-            changes=[_change(row) for row in rows],
+            changes=[_change(row, pull.protocol_version) for row in rows],
             next_cursor=rows[-1].cursor if rows else pull.cursor,
             has_more=more,
         )
         return Response(result.model_dump(mode="json"))
 
 
-def _change(row: Any) -> Change:
+def _change(row: Any, version: int) -> Change:
     origin = row.origin_device.uid if row.origin_device_id else None
     return Change(
         cursor=row.cursor,
         entity=row.entity,
         entity_uid=row.entity_uid,
         operation=row.operation,
-        payload=row.payload,
+        payload=payload_for_protocol(version, row.entity, row.operation, row.payload),
         changed_at=row.changed_at,
         origin_device=origin,
     )

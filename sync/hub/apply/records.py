@@ -1,8 +1,12 @@
 """Photos (metadata), fish observations (LWW per field) and access events (append-only).
 
-An observation's reviewer (``reviewed_by``, ``reviewed_at``) has no stamp of its own: it
-belongs to ``confirmed_species`` and changes only with a write that wins that field, so a
-stale edit that loses the species to a later review cannot blank the reviewer beside it.
+Some observation fields have no stamp of their own: they follow another field and change
+only with a write that wins it (``FOLLOWERS``). The reviewer (``reviewed_by``,
+``reviewed_at``) belongs to ``confirmed_species``, so a stale edit that loses the species to
+a later review cannot blank the reviewer beside it; the species pack (``pack_version``)
+belongs to ``predictions``, whose maker it names. A payload without ``pack_version`` (a
+protocol-2 device's) leaves it as it is: such a device never knew it, and its edit must not
+erase what a newer device reported.
 """
 
 from __future__ import annotations
@@ -17,6 +21,12 @@ from sync.hub.models import AccessEvent, Device, FishObservation, Person, Photo
 from sync.protocol import AccessEventUpsert, FishObservationUpsert, PhotoUpsert
 
 REVIEW_FIELDS = ("reviewed_by", "reviewed_at")
+FOLLOWERS = {
+    "reviewed_by": "confirmed_species",
+    "reviewed_at": "confirmed_species",
+    "pack_version": "predictions",
+}
+"""Unstamped field -> the stamped field whose winning write alone may change it."""
 
 
 def apply_photo(ctx: EntryContext, payload: PhotoUpsert) -> str:
@@ -48,7 +58,7 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
     found = FishObservation.objects.select_for_update().filter(uid=payload.observation_uid).first()
     incoming = _observation_fields(payload)
     if found is None:
-        stamped, _ = _split_review(incoming)
+        stamped, _ = _split_followers(incoming)
         found = FishObservation.objects.create(
             uid=payload.observation_uid,
             site=ctx.site,
@@ -72,16 +82,24 @@ def update_observation(
 ) -> bool:
     """Merge ``incoming`` fields by LWW and save; True when a value changed.
 
-    Reviewer fields in ``incoming`` are taken only when its ``confirmed_species`` wins.
+    A follower in ``incoming`` (``FOLLOWERS``) is taken only when the field it follows is in
+    ``incoming`` too and wins.
     """
     current = observation_fields(observation)
-    stamped, review = _split_review(incoming)
-    takes_review = "confirmed_species" in stamped and wins(
-        observation.field_versions, "confirmed_species", stamp
-    )
+    stamped, followers = _split_followers(incoming)
+    leaders_won = {
+        leader
+        for leader in set(FOLLOWERS.values())
+        if leader in stamped and wins(observation.field_versions, leader, stamp)
+    }
     changed, versions = merge(current, observation.field_versions, stamped, stamp)
-    if takes_review:
-        changed.update({name: v for name, v in review.items() if current[name] != v})
+    changed.update(
+        {
+            name: value
+            for name, value in followers.items()
+            if FOLLOWERS[name] in leaders_won and current[name] != value
+        }
+    )
     for column, value in _columns(changed).items():
         setattr(observation, column, value)
     observation.field_versions = versions
@@ -142,22 +160,24 @@ def observation_fields(observation: FishObservation) -> dict[str, Any]:
         "notes": observation.notes,
         "reviewed_by": observation.reviewed_by or None,
         "reviewed_at": observation.reviewed_at,
+        "pack_version": observation.pack_version,
     }
 
 
 def _observation_fields(payload: FishObservationUpsert) -> dict[str, Any]:
-    fields = payload.model_dump(exclude={"observation_uid"})
+    """The payload's fields; ``pack_version`` only when it was sent (see the module)."""
+    unsent = {"pack_version"} - payload.model_fields_set
+    fields = payload.model_dump(exclude={"observation_uid", *unsent})
     fields["predictions"] = [list(p) for p in payload.predictions]
     fields["position"] = None if payload.position is None else list(payload.position)
     return fields
 
 
-def _split_review(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The fields with their own LWW stamps, and the reviewer fields (which follow the
-    species)."""
-    stamped = {name: v for name, v in fields.items() if name not in REVIEW_FIELDS}
-    review = {name: v for name, v in fields.items() if name in REVIEW_FIELDS}
-    return stamped, review
+def _split_followers(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields with their own LWW stamps, and the followers (``FOLLOWERS``)."""
+    stamped = {name: v for name, v in fields.items() if name not in FOLLOWERS}
+    followers = {name: v for name, v in fields.items() if name in FOLLOWERS}
+    return stamped, followers
 
 
 def _columns(fields: dict[str, Any]) -> dict[str, Any]:

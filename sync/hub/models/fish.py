@@ -81,6 +81,10 @@ class FishObservation(models.Model):
     # up to 200 characters). Changed with the species, never alone (``sync.hub.apply``).
     reviewed_by = models.CharField(max_length=200, blank=True, editable=False)
     reviewed_at = models.DateTimeField(null=True, editable=False)
+    # The species pack that made ``predictions`` (protocol 3), as the device reported it; NULL
+    # when unknown (recorded before devices sent it, or without a classifier). Changed with
+    # the predictions, never alone (``sync.hub.apply``).
+    pack_version = models.CharField(max_length=200, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

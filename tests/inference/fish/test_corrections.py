@@ -53,3 +53,29 @@ def test_wrong_columns_are_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "c.csv").write_text("path,label\nx.png,A\n")
     with pytest.raises(DatasetError, match="file,confirmed_species"):
         export_training_set(tmp_path / "c.csv", tmp_path / "out")
+
+
+def test_the_exports_provenance_columns_are_passed_over(tmp_path: Path) -> None:
+    """The header ``jaga hub export-corrections`` and ``jaga store export-corrections`` write,
+    ``pack_version`` included: every extra column is read past, none becomes a label."""
+    _photo(tmp_path / "photos" / "p1.png", 0)
+    _photo(tmp_path / "photos" / "p2.png", 1)
+    (tmp_path / "corrections.csv").write_text(
+        "file,confirmed_species,group,observation_uid,reviewed_by,observed_at,pack_version\n"
+        "photos/p1.png,Lutjanus fulvus,trip:V/T-1,obs-1,o-2,2026-03-01T08:00:00Z,f4k-2026.03\n"
+        "photos/p2.png,Zanclus cornutus,,obs-2,o-2,2026-03-01T09:00:00Z,\n"
+    )
+    out = tmp_path / "set"
+    assert export_training_set(tmp_path / "corrections.csv", out) == 2
+    dataset = load_dataset(out)
+    assert [s.name for s in dataset.species] == ["Lutjanus fulvus", "Zanclus cornutus"]
+    assert sorted(s.group for s in dataset.samples) == [
+        "group:file:photos/p2.png",
+        "group:trip:V/T-1",
+    ]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "groups.csv",
+        "lutjanus_fulvus",
+        "species.csv",
+        "zanclus_cornutus",
+    ]

@@ -76,6 +76,8 @@ class FakeHub:
         self.refuse_whole: set[str] = set()  # entity_uids that make a whole batch 400
         self.faults: deque[Fault] = deque()
         self.requests: list[str] = []
+        # The one protocol this hub serves; set 2 for a hub not yet upgraded to protocol 3.
+        self.speaks = PROTOCOL_VERSION
         self.transport = httpx.MockTransport(self.handle)
 
     def client(self) -> httpx.Client:
@@ -138,6 +140,8 @@ class FakeHub:
         return self._chunk(upload, int(request.url.params["offset"]), request)
 
     def _push(self, batch: PushBatch) -> httpx.Response:
+        if batch.protocol_version != self.speaks:
+            return self._other_protocol(batch.protocol_version)
         if any(str(e.entity_uid) in self.refuse_whole for e in batch.entries):
             return _error(400, "invalid_body", "entries.0.payload: scripted refusal")
         acknowledged, rejected = [], []
@@ -160,9 +164,14 @@ class FakeHub:
 
     def _changes(self, request: httpx.Request) -> httpx.Response:
         pull = PullRequest.model_validate({k: int(v) for k, v in request.url.params.items()})
-        if pull.protocol_version != PROTOCOL_VERSION:  # as the hub: see PullRequest
-            return _error(400, "unsupported_protocol", "this hub speaks another protocol")
+        if pull.protocol_version != self.speaks:  # as the hub: see PullRequest
+            return self._other_protocol(pull.protocol_version)
         return self._pull(pull.cursor, pull.limit)
+
+    def _other_protocol(self, version: int) -> httpx.Response:
+        """A protocol-2 hub's words (sync_views._check_version of that release)."""
+        reason = f"this hub speaks protocol {self.speaks}, not {version}"
+        return _error(400, "unsupported_protocol", reason)
 
     def _pull(self, cursor: int, limit: int) -> httpx.Response:
         after = [c for c in self.changes if c.cursor > cursor]

@@ -1,9 +1,13 @@
 """The fish review loop through a real hub process: a boat's flagged catch and its photo reach
 the hub, a hub reviewer corrects the species, ``jaga hub export-corrections`` writes the
-boat's photo as training data for that species, and the correction reaches the boat."""
+boat's photo as training data for that species, and the correction reaches the boat. A catch
+recorded with ``jaga catch`` and the real default species pack names that pack all the way to
+the hub's review queue and the exported corrections."""
 
 from __future__ import annotations
 
+import csv
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,12 +15,15 @@ import httpx
 import pytest
 
 from inference.fish.corrections import export_training_set
+from inference.pack.installed import ModelPack
 from main import main
 from sync.client.status import read_status
+from sync.corrections import CORRECTIONS_CSV
 from sync.hub import review
 from sync.hub.models import FishObservation as HubObservation
 from sync.store import FishObservation, Photo, SpeciesScore, Store
-from tests.sync.client.devices import new_device
+from sync.store.key_sources import PASSPHRASE_ENV
+from tests.sync.client.devices import PASSPHRASE, new_device
 from tests.sync.client.hubcheck import drained
 from tests.sync.hub.hubkit import HubProcess
 from tests.sync.images import photo_bytes
@@ -68,3 +75,55 @@ def test_a_hub_correction_becomes_training_data_and_reaches_the_boat(
         assert (here.confirmed_species, here.needs_review) == ("Lutjanus synagris", False)
         assert here.reviewed_by == "hub-reviewer"
         assert drained(store)  # the pulled correction is not pushed back
+
+
+@pytest.fixture(scope="module")
+def default_species_pack(model_pack: ModelPack) -> Path:
+    """The default species pack where ``jaga models install`` puts it (built there if absent)."""
+    from inference.fish.default_pack import is_current
+    from inference.fish.installed import INSTALLED_FOLDER
+    from inference.pack.install import install_fish_default
+
+    root = model_pack.root / INSTALLED_FOLDER
+    if not is_current(root):
+        install_fish_default(model_pack)
+    return root
+
+
+@pytest.mark.needs_shared
+def test_a_catch_names_its_species_pack_on_the_hub_and_in_the_corrections(
+    live_hub: HubProcess,
+    site_slug: str,
+    tmp_path: Path,
+    default_species_pack: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    version = json.loads((default_species_pack / "manifest.json").read_text())["version"]
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    photo = tmp_path / "deck.jpg"
+    photo.write_bytes(photo_bytes(11))
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    catch = ["catch", str(photo), "--officer", "officer-7", "--trip", "T-9"]
+    assert main([*catch, "--db", str(device.path), "--pack", str(default_species_pack)]) == 0
+
+    with device.open() as store, httpx.Client() as http:
+        ((uid,),) = store.database.query("SELECT observation_uid FROM fish_observations")
+        assert store.observations.get(uid).pack_version == version
+        client = device.client(store, http)
+        report = client.sync_once()
+        assert (report.push.rejected, report.uploads.completed) == (0, 1), read_status(store, {})
+        on_hub = HubObservation.objects.get(uid=uid)
+        assert on_hub.pack_version == version
+
+        review.correct_species(on_hub.pk, "Lutjanus synagris", "hub-reviewer")
+        out = tmp_path / "corrections"
+        arguments = ["--data", str(tmp_path / "hub"), "--out", str(out), "--site", site_slug]
+        assert main(["hub", "export-corrections", *arguments]) == 0
+        with (out / CORRECTIONS_CSV).open(newline="", encoding="utf-8") as handle:
+            (row,) = csv.DictReader(handle)
+        assert (row["observation_uid"], row["pack_version"]) == (uid, version)
+
+        assert client.sync_once().pull.applied >= 1
+        here = store.observations.get(uid)
+        assert (here.confirmed_species, here.pack_version) == ("Lutjanus synagris", version)
+        assert drained(store)

@@ -60,6 +60,32 @@ def test_a_hub_correction_replaces_the_devices_fields(store: Store) -> None:
     assert store.observations.review_queue() == []
 
 
+def test_a_pulled_pack_version_is_kept_and_a_change_without_one_leaves_it(store: Store) -> None:
+    hub = FakeHub()
+    observation = e.observation(pack_version="f4k-7")
+    uid = observation["observation_uid"]
+    hub.add_change("fish_observation", "upsert", observation)
+    client = client_of(store, hub)
+    client.pull()
+    assert store.observations.get(uid).pack_version == "f4k-7"
+    # A change the hub logged before it knew the field: it says nothing of the pack.
+    logged_before = {k: v for k, v in observation.items() if k != "pack_version"}
+    hub.add_change("fish_observation", "upsert", logged_before | {"notes": "gill net"})
+    assert client.pull().applied == 1
+    assert (store.observations.get(uid).notes, store.observations.get(uid).pack_version) == (
+        "gill net",
+        "f4k-7",
+    )
+    hub.add_change("fish_observation", "upsert", observation | {"pack_version": "f4k-8"})
+    client.pull()
+    assert store.observations.get(uid).pack_version == "f4k-8"
+    new = e.observation()  # first seen without the field: no pack known
+    hub.add_change("fish_observation", "upsert", new)
+    client.pull()
+    assert store.observations.get(new["observation_uid"]).pack_version is None
+    assert states(store) == {}
+
+
 def test_a_hub_review_is_recorded_here_with_its_reviewer(store: Store) -> None:
     hub = FakeHub()
     observation = e.observation()  # as the hub sends an unreviewed one: no reviewer keys

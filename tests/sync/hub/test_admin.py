@@ -52,12 +52,18 @@ def test_review_queue_shows_photo_and_top_k_and_corrects_in_one_click(
     operator: Client, api: Api
 ) -> None:
     photo = e.photo(JPEG)
-    flagged = e.observation(photo_uid=photo["photo_uid"])
+    flagged = e.observation(photo_uid=photo["photo_uid"], pack_version="f4k-<b>2026.03</b>")
     api.push(e.entry("photo", "upsert", photo), e.entry("fish_observation", "upsert", flagged))
     Photo.objects.filter(uid=photo["photo_uid"]).update(data=JPEG)
     queue = operator.get("/admin/hub/fishreview/")
     page = queue.content.decode()
     assert "Lutjanus synagris (0.30)" in page
+    assert "<b>2026.03</b>" not in page  # the device's text, escaped
+    assert "f4k-&lt;b&gt;2026.03&lt;/b&gt;" in page  # the species pack behind the top-k
+    by_pack = operator.get("/admin/hub/fishreview/", {"pack_version": "f4k-<b>2026.03</b>"})
+    assert photo["photo_uid"] in by_pack.content.decode()  # reviewers filter by pack
+    other_pack = operator.get("/admin/hub/fishreview/", {"pack_version": "f4k-2026.04"})
+    assert photo["photo_uid"] not in other_pack.content.decode()
     assert f"/admin/hub/fishreview/photo/{photo['photo_uid']}/" in page
     image = operator.get(f"/admin/hub/fishreview/photo/{photo['photo_uid']}/")
     assert image["Content-Type"] == "image/jpeg"
@@ -67,7 +73,7 @@ def test_review_queue_shows_photo_and_top_k_and_corrects_in_one_click(
     corrected = FishObservation.objects.get(pk=pk)
     assert (corrected.confirmed_species, corrected.needs_review) == ("Lutjanus synagris", False)
     assert corrected.reviewed_by == "operator"
-    assert flagged["observation_uid"] not in operator.get("/admin/hub/fishreview/").content.decode()
+    assert photo["photo_uid"] not in operator.get("/admin/hub/fishreview/").content.decode()
     assert api.pull_all()[-1]["payload"]["confirmed_species"] == "Lutjanus synagris"
 
 

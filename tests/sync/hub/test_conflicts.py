@@ -122,6 +122,48 @@ def test_the_reviewer_goes_with_the_species_that_wins(api: Api) -> None:
     assert stored.reviewed_at == later
 
 
+def _push_as_protocol_2(api: Api, *entries: Any) -> dict[str, Any]:
+    body = e.batch(api.device_id, entries).model_dump(mode="json") | {"protocol_version": 2}
+    response = api.post(api.site_path("push"), body)
+    assert response.status_code == 200, response.content
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def test_the_pack_version_goes_with_the_predictions_and_an_older_device_keeps_it(
+    api: Api,
+) -> None:
+    observation = e.observation(pack_version="f4k-1")
+    uid = observation["observation_uid"]
+    api.push(e.entry("fish_observation", "upsert", observation, when=e.at(0)))
+    # A protocol-2 device's later edit: the same predictions, no pack_version. It wins the
+    # predictions' stamp but says nothing of their pack, so the pack stays.
+    older_device = {k: v for k, v in observation.items() if k != "pack_version"}
+    edit = e.entry(
+        "fish_observation", "upsert", older_device | {"notes": "gill net"}, when=e.at(10)
+    )
+    assert _push_as_protocol_2(api, edit)["rejected"] == []
+    stored = FishObservation.objects.get(uid=uid)
+    assert (stored.notes, stored.pack_version) == ("gill net", "f4k-1")
+    # A stale write (before that edit) naming another pack loses with its predictions.
+    stale = observation | {"pack_version": "f4k-0", "predictions": [["Gadus morhua", 0.9]]}
+    api.push(e.entry("fish_observation", "upsert", stale, when=e.at(5)))
+    stored.refresh_from_db()
+    assert (stored.pack_version, stored.predictions[0][0]) == ("f4k-1", "Lutjanus campechanus")
+    # A later classification by a new pack wins both.
+    again = observation | {"pack_version": "f4k-2", "predictions": [["Gadus morhua", 0.9]]}
+    api.push(e.entry("fish_observation", "upsert", again, when=e.at(20)))
+    stored.refresh_from_db()
+    assert (stored.pack_version, stored.predictions) == ("f4k-2", [["Gadus morhua", 0.9]])
+    assert "pack_version" not in stored.field_versions  # it has no stamp of its own
+    assert api.pull_all()[-1]["payload"]["pack_version"] == "f4k-2"
+    # A hub review keeps it: a correction is not a new prediction.
+    review.correct_species(stored.pk, "Gadus morhua", "reviewer")
+    stored.refresh_from_db()
+    assert stored.pack_version == "f4k-2"
+    assert api.pull_all()[-1]["payload"]["pack_version"] == "f4k-2"
+
+
 def test_a_device_clock_far_ahead_is_clamped(api: Api) -> None:
     person = e.person(api.site, name="Ana")
     future = timezone.now() + timedelta(days=365)

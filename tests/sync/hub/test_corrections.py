@@ -95,7 +95,7 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
     api: Api, tmp_path: Path
 ) -> None:
     png = image(2, ".png")
-    on_trip = catch(api, 5, photo=image(1), species="Lutjanus synagris")
+    on_trip = catch(api, 5, photo=image(1), species="Lutjanus synagris", pack_version="f4k-7")
     alone = catch(api, 1, photo=png, media_type="image/png", species=" Gadus morhua ", trip=None)
     catch(api, 2, photo=image(3))  # never confirmed
     catch(api, 3, photo=image(4), stored=False, species="Gadus morhua")  # upload unfinished
@@ -112,6 +112,7 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
             "observation_uid": alone["observation_uid"],
             "reviewed_by": "hub-reviewer",
             "observed_at": e.at(1).isoformat(),
+            "pack_version": "",  # no pack known: its payload named none
         },
         {
             "file": f"photos/{on_trip['photo_uid']}.jpg",
@@ -120,6 +121,7 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
             "observation_uid": on_trip["observation_uid"],
             "reviewed_by": "hub-reviewer",
             "observed_at": e.at(5).isoformat(),
+            "pack_version": "f4k-7",
         },
     ]
     assert photo_file(out, alone["photo_uid"], ".png") == png

@@ -9,6 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from sync.protocol import (
+    ACCEPTED_PROTOCOL_VERSIONS,
+    ADDED_FIELDS,
     MAX_BATCH_ENTRIES,
     PROTOCOL_VERSION,
     FaceTemplateUpsert,
@@ -19,8 +21,10 @@ from sync.protocol import (
     PushResult,
     Rejection,
     parse_payload,
+    payload_for_protocol,
 )
 from tests.sync.hub import entries as e
+from tests.sync.protocol_v2 import parse_as_v2
 
 DEVICE = "6f1c1b4e-0000-4000-8000-000000000001"
 
@@ -82,9 +86,10 @@ def test_pull_results_serialise_cursor_and_flags() -> None:
     }
 
 
-def test_protocol_2_is_what_a_batch_declares() -> None:
-    assert PROTOCOL_VERSION == 2
-    assert e.batch(DEVICE, []).model_dump(mode="json")["protocol_version"] == 2
+def test_protocol_3_is_what_a_batch_declares_and_a_hub_also_serves_2() -> None:
+    assert PROTOCOL_VERSION == 3
+    assert e.batch(DEVICE, []).model_dump(mode="json")["protocol_version"] == 3
+    assert sorted(ACCEPTED_PROTOCOL_VERSIONS) == [2, 3]
 
 
 def test_a_rejection_says_whether_to_send_the_entry_again() -> None:
@@ -122,3 +127,29 @@ def test_an_observation_names_its_reviewer_with_the_time_or_neither() -> None:
     ):
         with pytest.raises(PayloadError, match="reviewed"):
             parse_payload("fish_observation", "upsert", protocol_1 | bad)
+
+
+def test_an_observation_may_name_its_species_pack_and_absent_is_not_none() -> None:
+    protocol_2 = e.observation()  # no pack_version key: a protocol-2 device's, or queued before
+    absent = FishObservationUpsert.model_validate(protocol_2)
+    assert absent.pack_version is None and "pack_version" not in absent.model_fields_set
+    unknown = FishObservationUpsert.model_validate(protocol_2 | {"pack_version": None})
+    assert "pack_version" in unknown.model_fields_set  # sent, and says "no pack"
+    named = parse_payload("fish_observation", "upsert", protocol_2 | {"pack_version": "f4k-7"})
+    assert named.model_dump(mode="json")["pack_version"] == "f4k-7"
+    for bad in ("", "x" * 201, "f4k\x00", 7):
+        with pytest.raises(PayloadError, match="pack_version"):
+            parse_payload("fish_observation", "upsert", protocol_2 | {"pack_version": bad})
+
+
+def test_a_payload_for_protocol_2_leaves_out_only_what_protocol_3_added() -> None:
+    assert ADDED_FIELDS == {("fish_observation", "upsert"): {"pack_version": 3}}
+    current = e.observation(pack_version="f4k-7")
+    older = payload_for_protocol(2, "fish_observation", "upsert", current)
+    assert older == {k: v for k, v in current.items() if k != "pack_version"}
+    assert parse_as_v2("fish_observation", "upsert", older).model_dump()["notes"] == ""
+    with pytest.raises(ValidationError, match="pack_version"):  # what a v2 device would say
+        parse_as_v2("fish_observation", "upsert", current)
+    assert payload_for_protocol(3, "fish_observation", "upsert", current) is current
+    person = e.person("north-gate") | {"pack_version": "not a person field"}
+    assert payload_for_protocol(2, "person", "upsert", person) is person  # only listed fields

@@ -1,0 +1,155 @@
+"""Protocol 3 next to protocol 2, over HTTP against a real ``jaga hub run`` process.
+
+A protocol-3 device sends the species pack behind a catch's predictions, and the hub keeps it
+for the review queue and the corrections export. A protocol-2 device (the fleet upgrades the
+hub first, then its devices one by one) still pushes, and pulls changes it can read: its
+schemas forbid unknown fields, so ``pack_version`` must not reach it. Any other version is
+refused whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from django.test import Client
+
+from sync.corrections import CORRECTIONS_CSV
+from sync.hub import auth, review
+from sync.hub.corrections import export_corrections
+from sync.hub.models import FishObservation
+from sync.protocol import CHUNK_SHA256_HEADER, OutboxEntry, PullResult
+from tests.sync.hub import entries as e
+from tests.sync.hub.hubkit import HubProcess
+from tests.sync.images import photo_bytes
+from tests.sync.protocol_v2 import parse_as_v2
+
+PACK = "f4k-2026.03"
+
+
+@dataclass(frozen=True)
+class HttpDevice:
+    """A registered device speaking to the hub process with raw HTTP, as any release would."""
+
+    base: str
+    device_id: str
+    headers: dict[str, str]
+
+    @classmethod
+    def register(cls, hub: HubProcess, site: str) -> HttpDevice:
+        code = auth.create_device(site, "boat-1").code
+        body = httpx.post(f"{hub.url}/api/v1/devices/register", json={"code": code}).json()
+        auth_header = {"Authorization": f"Bearer {body['token']}"}
+        return cls(f"{hub.url}/api/v1/sites/{site}", body["device_id"], auth_header)
+
+    def push(self, version: int, *entries: OutboxEntry) -> httpx.Response:
+        body = e.batch(self.device_id, entries).model_dump(mode="json")
+        return httpx.post(
+            f"{self.base}/push", json=body | {"protocol_version": version}, headers=self.headers
+        )
+
+    def pull(self, version: int | None) -> httpx.Response:
+        params = {"cursor": "0"} | ({} if version is None else {"protocol_version": str(version)})
+        return httpx.get(f"{self.base}/changes", params=params, headers=self.headers)
+
+    def upload(self, photo: dict[str, Any], data: bytes) -> None:
+        start = {k: photo[k] for k in ("photo_uid", "sha256", "media_type")}
+        started = httpx.post(
+            f"{self.base}/uploads", json=start | {"total_size": len(data)}, headers=self.headers
+        ).json()
+        sent = httpx.put(
+            f"{self.base}/uploads/{started['upload_id']}",
+            params={"offset": "0"},
+            content=data,
+            headers=self.headers
+            | {
+                CHUNK_SHA256_HEADER: hashlib.sha256(data).hexdigest(),
+                "Content-Type": "application/octet-stream",
+            },
+        )
+        assert sent.json()["complete"] is True, sent.text
+
+
+def fish_payloads(response: httpx.Response) -> dict[str, dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    result = PullResult.model_validate_json(response.content)  # the envelope, unchanged in 3
+    return {
+        str(c.entity_uid): dict(c.payload) for c in result.changes if c.entity == "fish_observation"
+    }
+
+
+def test_a_protocol_3_catch_keeps_its_pack_for_review_and_export(
+    live_hub: HubProcess, site_slug: str, operator: Client, tmp_path: Path
+) -> None:
+    device = HttpDevice.register(live_hub, site_slug)
+    data = photo_bytes(21)
+    photo = e.photo(data)
+    catch = e.observation(photo_uid=photo["photo_uid"], pack_version=PACK)
+    pushed = device.push(
+        3, e.entry("photo", "upsert", photo), e.entry("fish_observation", "upsert", catch)
+    )
+    assert pushed.status_code == 200 and pushed.json()["rejected"] == [], pushed.text
+    device.upload(photo, data)
+
+    stored = FishObservation.objects.get(uid=catch["observation_uid"])
+    assert stored.pack_version == PACK
+    queue = operator.get("/admin/hub/fishreview/", {"site__id__exact": stored.site_id})
+    assert PACK in queue.content.decode()
+    assert fish_payloads(device.pull(3))[catch["observation_uid"]]["pack_version"] == PACK
+
+    review.correct_species(stored.pk, "Lutjanus synagris", "hub-reviewer")
+    export_corrections(tmp_path / "out", site=site_slug)
+    with (tmp_path / "out" / CORRECTIONS_CSV).open(newline="", encoding="utf-8") as handle:
+        (row,) = csv.DictReader(handle)
+    assert (row["observation_uid"], row["pack_version"]) == (catch["observation_uid"], PACK)
+
+
+def test_a_protocol_2_device_pushes_and_pulls_what_it_can_read(
+    live_hub: HubProcess, site_slug: str
+) -> None:
+    newer, older = (HttpDevice.register(live_hub, site_slug) for _ in range(2))
+    from_newer = e.observation(pack_version=PACK)
+    assert newer.push(3, e.entry("fish_observation", "upsert", from_newer)).json()["rejected"] == []
+    from_older = e.observation()  # what a protocol-2 device sends: no pack_version key at all
+    pushed = older.push(2, e.entry("fish_observation", "upsert", from_older))
+    assert pushed.status_code == 200, pushed.text
+    assert pushed.json()["rejected"] == []
+    assert FishObservation.objects.get(uid=from_older["observation_uid"]).pack_version is None
+
+    for_older = fish_payloads(older.pull(2))
+    assert set(for_older) == {from_newer["observation_uid"], from_older["observation_uid"]}
+    for payload in for_older.values():
+        assert "pack_version" not in payload
+        parse_as_v2("fish_observation", "upsert", payload)  # a v2 device applies it
+    assert for_older[from_newer["observation_uid"]]["predictions"] == from_newer["predictions"]
+
+    for_newer = fish_payloads(newer.pull(3))
+    assert for_newer[from_newer["observation_uid"]]["pack_version"] == PACK
+    assert for_newer[from_older["observation_uid"]]["pack_version"] is None
+
+
+def test_protocols_1_and_4_are_refused_whole_and_the_docs_say_which_are_served(
+    live_hub: HubProcess, site_slug: str
+) -> None:
+    device = HttpDevice.register(live_hub, site_slug)
+    for version in (1, 4):
+        catch = e.observation()
+        pushed = device.push(version, e.entry("fish_observation", "upsert", catch))
+        assert (pushed.status_code, pushed.json()["error"]) == (400, "unsupported_protocol")
+        assert (
+            pushed.json()["reason"] == f"this hub speaks protocol 3 (and accepts 2), not {version}"
+        )
+        assert not FishObservation.objects.filter(uid=catch["observation_uid"]).exists()
+    for pull_version in (None, 1, 4):  # no version at all is protocol 1's pull
+        pulled = device.pull(pull_version)
+        assert (pulled.status_code, pulled.json()["error"]) == (400, "unsupported_protocol")
+    paths = httpx.get(f"{live_hub.url}/api/schema/", params={"format": "json"}).json()["paths"]
+    push = paths["/api/v1/sites/{site}/push"]["post"]
+    assert push["description"].startswith("This hub speaks protocol 3 (and accepts 2);")
+    pull = paths["/api/v1/sites/{site}/changes"]["get"]
+    (version,) = [p for p in pull["parameters"] if p["name"] == "protocol_version"]
+    assert version["description"].endswith("(this hub: 3 (and accepts 2))")
