@@ -5,9 +5,13 @@ This module is the composition root: it builds the window's parts from ``AppSett
 wires them; the parts themselves (``CatchController``, ``SyncController``, their panels,
 ``SpeciesPacks``) know nothing of each other's construction. The catch panel and the sync
 share one ``SpeciesPacks``: a pack a sync installs is the one the next photo is classified
-with. The kiosk view lands here as its issue does; the shell follows the rule it will
-follow: all model work goes through ``inference``, all records through ``sync``, and this
-package is the only one that imports Qt.
+with. They share the window's ``DeviceMetrics`` too (none unless ``JAGA_METRICS_PORT`` is
+set), which the window closes after both stopped; and a sync that pulled changes from the
+hub refreshes the catch panel's review list (a hub reviewer may have confirmed a catch).
+
+The kiosk view lands here as its issue does; the shell follows the rule it will follow: all
+model work goes through ``inference``, all records through ``sync``, and this package is the
+only one that imports Qt.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMainWindow, QV
 
 from desktop.catch_controller import CatchController, PhotoChooser, ask_for_photo
 from desktop.catch_panel import CatchPanel
+from desktop.metrics import ClassifierProbe, DeviceMetrics, LoadedClassifier, start_device_metrics
 from desktop.settings import AppSettings
 from desktop.species import (
     ClassifierBuilder,
@@ -45,17 +50,32 @@ def pack_summary(pack: ModelPack) -> str:
     return "\n".join(lines)
 
 
+def classifier_probe(species: SpeciesPacks) -> ClassifierProbe:
+    """The classifier in use, for the metrics thread: the loader swaps the reference whole,
+    so reading it there is safe."""
+
+    def loaded() -> LoadedClassifier | None:
+        classifier = species.classifier
+        if classifier is None:
+            return None
+        return LoadedClassifier(classifier.pack.version, classifier.provider)
+
+    return loaded
+
+
 class MainWindow(QMainWindow):
     def __init__(
         self,
         pack: ModelPack,
         sync: SyncController | None = None,
         catch: CatchController | None = None,
+        metrics: DeviceMetrics | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("Jaga")
         self.sync = sync
         self.catch = catch
+        self.metrics = metrics
         self.status = QLabel(pack_summary(pack))
         self.status.setObjectName("packStatus")
         side = QVBoxLayout()  # the device's state beside the officer's work
@@ -71,13 +91,19 @@ class MainWindow(QMainWindow):
         body.setLayout(layout)
         self.setCentralWidget(body)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
-        # Stopped here, not at interpreter exit: no sync thread or catch job outlives its
-        # window (a record in flight commits or rolls back whole).
+    def shutdown(self) -> None:
+        """Stop the catch jobs and the sync, then close the metrics they report to
+        (idempotent). Run on close, not at interpreter exit: no sync thread or catch job
+        outlives its window (a record in flight commits or rolls back whole)."""
         if self.catch is not None:
             self.catch.stop()
         if self.sync is not None:
             self.sync.stop()
+        if self.metrics is not None:
+            self.metrics.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        self.shutdown()
         super().closeEvent(event)
 
 
@@ -94,12 +120,17 @@ def open_window(
     """Build, show and start the window (tests replace the hub client, the pack parts or
     the photo dialog)."""
     species = SpeciesPacks(build)
-    panel = SyncPanel(settings.store_path)
+    metrics = start_device_metrics(settings, classifier_probe(species))
     controller = SyncController(
-        settings, panel, species, open_client=open_client, backoff=backoff, find_pack=find_pack
-    )
-    catch = CatchController(settings, CatchPanel(), species, choose_photo=choose_photo)
-    window = MainWindow(pack, controller, catch)
+        settings, SyncPanel(settings.store_path), species, open_client=open_client,
+        backoff=backoff, find_pack=find_pack, metrics=metrics.sync if metrics else None,
+    )  # fmt: skip
+    catch = CatchController(
+        settings, CatchPanel(), species, choose_photo=choose_photo,
+        metrics=metrics.catch if metrics else None,
+    )  # fmt: skip
+    controller.changes_pulled.connect(catch.refresh)
+    window = MainWindow(pack, controller, catch, metrics)
     for part in (species, controller, catch):
         part.setParent(window)
     window.resize(1180, 760)
@@ -112,6 +143,5 @@ def open_window(
 def run_app(settings: AppSettings, qt_argv: Sequence[str] | None = None) -> int:
     app = QApplication(list(qt_argv if qt_argv is not None else sys.argv[:1]))
     window = open_window(settings, ModelPack())
-    if window.sync is not None:  # a quit that closes no window stops the service too
-        app.aboutToQuit.connect(window.sync.stop)
+    app.aboutToQuit.connect(window.shutdown)  # a quit that closes no window stops all too
     return app.exec()

@@ -6,6 +6,9 @@ thread, in the order they were asked for (a Record is written before the review 
 follows it is read). The classifier is the one ``SpeciesPacks`` holds (built and switched on
 its own worker); a classification uses the pack in use when it starts.
 
+Given the window's ``CatchMetrics``, each classification shown is counted with the time its
+stages took on the worker (reading the photo, the classifier call), and each catch recorded.
+
 Without a species pack, or without a store key, the panel says why and what to do instead
 of failing. A refusal the officer can act on (a corrupt photo, a wrong key, a full disk) is
 shown, not raised; anything else is a bug, shown and logged with its traceback.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,7 @@ from desktop.catch import (
 from desktop.catch_panel import NO_PACK, CatchPanel, DetailsText
 from desktop.catch_store import CatchStore, Flagged
 from desktop.catch_text import confirmed_text
+from desktop.metrics import CatchMetrics, StageTimes
 from desktop.settings import LOCKED_MESSAGE, AppSettings
 from desktop.species import SpeciesPacks
 from desktop.workers import BackgroundJobs, error_info
@@ -67,13 +72,18 @@ class Classified:
     photo: CatchPhoto
     prediction: FishPrediction
     species: tuple[str, ...]  # the display names of the pack that answered
+    times: StageTimes
 
 
 def classify_file(classifier: SpeciesClassifier, path: Path, config: StoreConfig) -> Classified:
-    """Runs on the worker: read, check and classify one photo."""
+    """Runs on the worker: read, check and classify one photo, timing each stage."""
+    started = time.perf_counter()
     photo = read_catch_photo(path, config)
+    read = time.perf_counter()
+    prediction = classify_catch(classifier, photo)
+    classified = time.perf_counter()
     species = tuple(s.name for s in classifier.pack.species)
-    return Classified(photo, classify_catch(classifier, photo), species)
+    return Classified(photo, prediction, species, StageTimes(read - started, classified - read))
 
 
 def details_of(text: DetailsText) -> CatchDetails:
@@ -92,11 +102,13 @@ class CatchController(QObject):
         species: SpeciesPacks,
         *,
         choose_photo: PhotoChooser = ask_for_photo,
+        metrics: CatchMetrics | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.panel = panel
         self.species = species
+        self.metrics = metrics
         self.store = CatchStore.of(settings)  # None: no key was given
         self._config = settings.store_config or StoreConfig()
         self._choose = choose_photo
@@ -185,11 +197,15 @@ class CatchController(QObject):
         self._classified = result
         self.panel.show_result(result.photo, result.prediction, result.species)
         self.panel.record.setEnabled(True)
+        if self.metrics is not None:
+            self.metrics.observe_classification(result.prediction, result.times)
 
     def _recorded(self, observation: object) -> None:
         if isinstance(observation, FishObservation):
             self._classified = None
             self.panel.show_recorded(observation)
+            if self.metrics is not None:
+                self.metrics.count_record(confirmed=observation.confirmed_species is not None)
 
     def _record_failed(self, message: str) -> None:
         self.panel.show_record_message(f"not recorded: {message}", problem=True)

@@ -6,8 +6,10 @@ key, wrapped by the ``SyncBridge``. States come back through the bridge's queued
 are shown by the panel; a report that names a new species pack hands it to
 ``SpeciesPacks``. ``stop`` (the window closing) ends the service thread and waits for the
 workers; a sync cut short is safe, since the client commits each step or rolls it back.
-With ``JAGA_METRICS_PORT`` set, ``start`` also serves Prometheus metrics on 127.0.0.1
-(``desktop.metrics``); the service and the client report attempts and requests to them.
+A report that applied changes pulled from the hub (a reviewer's confirmation, an erasure) is
+announced once by ``changes_pulled``: the window refreshes what shows the store's records.
+Given ``SyncMetrics`` (the window's, with ``JAGA_METRICS_PORT`` set), the service and the
+client report attempts and requests to them.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ import functools
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from desktop.metrics import DeviceMetrics, LoadedClassifier, start_device_metrics
 from desktop.settings import AppSettings, key_source
 from desktop.species import PackFinder, SpeciesPacks, startup_species_pack
 from desktop.store_check import CheckResult, StoreCheck, check_store
@@ -27,6 +28,7 @@ from desktop.sync_panel import SyncPanel
 from desktop.workers import BackgroundJobs, error_info
 from sync.client.backoff import Backoff
 from sync.client.client import open_client
+from sync.client.metrics import SyncMetrics
 from sync.client.service import ClientFactory, SyncService
 
 _log = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ STOP_TIMEOUT_S = 30.0  # a request in flight ends within the client's read timeo
 
 
 class SyncController(QObject):
+    changes_pulled = Signal()  # once per sync report that applied changes from the hub
+
     def __init__(
         self,
         settings: AppSettings,
@@ -43,6 +47,7 @@ class SyncController(QObject):
         open_client: ClientFactory | None = None,
         backoff: Backoff | None = None,
         find_pack: PackFinder = startup_species_pack,
+        metrics: SyncMetrics | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -50,7 +55,7 @@ class SyncController(QObject):
         self.panel = panel
         self.species = species
         self.service: SyncService | None = None
-        self.metrics: DeviceMetrics | None = None
+        self.metrics = metrics  # the window's: it outlives this controller's service
         self._bridge: SyncBridge | None = None  # lives as long as the service that calls it
         self.last_snapshot: SyncSnapshot | None = None
         self._open_client = open_client
@@ -65,7 +70,6 @@ class SyncController(QObject):
         species.changed.connect(panel.show_pack)
 
     def start(self) -> None:
-        self.metrics = start_device_metrics(self.settings, self._loaded_classifier)
         self._check()
 
     @Slot()
@@ -92,9 +96,6 @@ class SyncController(QObject):
                 _log.warning("the sync thread did not stop within %.0f s", timeout_s)
         self._checks.wait(timeout_s)
         self.species.wait(timeout_s)
-        metrics, self.metrics = self.metrics, None
-        if metrics is not None:
-            metrics.close()
 
     def _check(self) -> None:
         self.panel.show_checking()
@@ -132,7 +133,7 @@ class SyncController(QObject):
             interval_s=self.settings.sync_interval_s,
             backoff=self._backoff,
             on_state=bridge.publish,
-            on_attempt=self.metrics.sync.record_attempt if self.metrics else None,
+            on_attempt=self.metrics.record_attempt if self.metrics else None,
         )
         self._bridge = bridge
         self.service.start()
@@ -147,15 +148,8 @@ class SyncController(QObject):
             source,
             env=self.settings.env,
             store_config=self.settings.store_config,
-            observer=self.metrics.sync.observe_request if self.metrics else None,
+            observer=self.metrics.observe_request if self.metrics else None,
         )
-
-    def _loaded_classifier(self) -> LoadedClassifier | None:
-        """For the metrics, on their thread: the reference is swapped whole by the loader."""
-        classifier = self.species.classifier
-        if classifier is None:
-            return None
-        return LoadedClassifier(classifier.pack.version, classifier.provider)
 
     @Slot(object)
     def _show(self, snapshot: SyncSnapshot) -> None:
@@ -165,5 +159,11 @@ class SyncController(QObject):
         if report is None or report is self._handled_report:
             return  # the same report is carried forward by later states: act on it once
         self._handled_report = report
-        if report.new_species_pack is not None and not self._stopped:
+        if self._stopped:
+            return
+        if report.new_species_pack is not None:
             self.species.load(report.new_species_pack)
+        # Only a pull changes records here (an erasure counts as applied too); a push only
+        # marks as delivered what the window already shows.
+        if report.pull.applied:
+            self.changes_pulled.emit()

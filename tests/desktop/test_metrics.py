@@ -122,8 +122,9 @@ def test_the_window_serves_its_sync_and_classifier_figures_on_loopback(
     with window_on(registered_store, tmp_path, env, species_classifier) as window:
         wait_until(lambda: first_sync_done(window), "the first sync")
         wait_until(lambda: controller(window).species.state.active is not None, "the pack")
-        metrics = controller(window).metrics
+        metrics = window.metrics
         assert metrics is not None and metrics.server.address == ("127.0.0.1", port)
+        assert controller(window).metrics is metrics.sync  # the window's, shared
         samples = scrape(port)
     assert value(samples, "jaga_sync_attempts_total", outcome="ok") == 1
     assert value(samples, "jaga_sync_outbox_entries", state="acknowledged") == 3
@@ -134,6 +135,7 @@ def test_the_window_serves_its_sync_and_classifier_figures_on_loopback(
     with pytest.raises(httpx.ConnectError):  # closed with the window
         httpx.get(f"http://127.0.0.1:{port}/metrics")
     assert metrics_threads() == []
+    window.shutdown()  # a quit after the close: the metrics are closed once (no error)
 
 
 def test_without_a_port_the_app_serves_no_metrics(
@@ -141,7 +143,7 @@ def test_without_a_port_the_app_serves_no_metrics(
 ) -> None:
     with window_on(registered_store, tmp_path, {}) as window:
         wait_until(lambda: first_sync_done(window), "the first sync")
-        assert controller(window).metrics is None
+        assert window.metrics is None and controller(window).metrics is None
         assert metrics_threads() == []
 
 
@@ -159,6 +161,6 @@ def test_a_bad_or_taken_port_is_a_warning_and_the_app_syncs_on(
                 window_on(registered_store, tmp_path, {"JAGA_METRICS_PORT": port}) as window,
             ):
                 wait_until(lambda: first_sync_done(window), "the first sync")
-                assert controller(window).metrics is None
+                assert window.metrics is None
             assert any(why in r.getMessage() for r in caplog.records), caplog.text
     assert metrics_threads() == []

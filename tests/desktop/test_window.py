@@ -1,5 +1,6 @@
 """The window runs the sync service: starts it on a registered store only, Sync now and
-Resume reach it, and closing the window ends its thread without losing a record.
+Resume reach it, closing the window ends its thread without losing a record, and a sync
+that pulls a hub reviewer's confirmation refreshes the catch panel's review list.
 
 The hub here is the in-memory fake (``tests.sync.client.fakehub``); the store, the service,
 its thread, the bridge and the widgets are the real ones. ``test_live_app`` does the same
@@ -12,20 +13,26 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from PySide6.QtWidgets import QApplication
 
 from desktop.app import MainWindow, open_window
+from desktop.catch_controller import CatchController
+from desktop.catch_store import REVIEW_LIMIT, CatchStore, Flagged
 from desktop.settings import LOCKED_MESSAGE, AppSettings
 from desktop.sync_controller import SyncController
 from inference.pack.installed import ModelPack
-from sync.client import Phase, SyncClient
+from sync.client import Phase, SyncClient, SyncReport
 from sync.client.config import resolve_config
 from sync.client.state import read_values, save_registration
-from sync.store import Passphrase, Store
+from sync.store import FishObservation, Passphrase, SpeciesScore, Store
 from sync.store.key_sources import PASSPHRASE_ENV
+from sync.store.observations import observation_payload
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import SYNC_THREAD, sync_threads, wait_until
 from tests.sync.client.fakehub import FakeHub, registration
@@ -193,3 +200,94 @@ def test_a_store_without_a_key_says_how_to_unlock_it(
         assert controller(window).service is None and sync_threads() == []
     finally:
         window.close()
+
+
+@dataclass(frozen=True)
+class CountingStore(CatchStore):
+    """The real catch store, noting each read of the review list: one per refresh job."""
+
+    reads: list[str] = field(default_factory=list)
+
+    def flagged(self, limit: int = REVIEW_LIMIT) -> Flagged:
+        self.reads.append(threading.current_thread().name)
+        return super().flagged(limit)
+
+
+def catch_of(window: MainWindow) -> CatchController:
+    assert window.catch is not None
+    return window.catch
+
+
+def report_of(window: MainWindow) -> SyncReport | None:
+    snapshot = controller(window).last_snapshot
+    return snapshot.state.last_report if snapshot is not None else None
+
+
+def idle_after(window: MainWindow, previous: SyncReport | None) -> bool:
+    """The service is idle again with a report newer than ``previous``."""
+    snapshot = controller(window).last_snapshot
+    idle = snapshot is not None and snapshot.state.phase is Phase.IDLE
+    return idle and report_of(window) not in (None, previous)
+
+
+def flag_a_catch(store: Store) -> FishObservation:
+    observation = FishObservation(
+        observed_at=store.clock.now() - timedelta(minutes=5),
+        predictions=(SpeciesScore("Lutjanus campechanus", 0.55),),
+        needs_review=True,
+        officer="officer-7",
+    )
+    store.observations.add_many([observation])
+    return observation
+
+
+def confirmed_on_the_hub(observation: FishObservation) -> dict[str, Any]:
+    """The catch as the hub sends it back once a hub reviewer confirmed its species."""
+    return {
+        **observation_payload(observation),
+        "confirmed_species": "Lutjanus synagris",
+        "needs_review": False,
+        "reviewed_by": "hub-reviewer",
+        "reviewed_at": "2026-03-02T09:30:00.000000Z",
+    }
+
+
+def test_a_sync_that_pulls_a_confirmation_refreshes_the_review_list_once(
+    qapp: QApplication, registered_store: Path, tmp_path: Path
+) -> None:
+    with Store.open(registered_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        flagged = flag_a_catch(store)
+    hub = FakeHub()
+    window = window_on(registered_store, hub, tmp_path)
+    catch = catch_of(window)
+    # Swapped in before the event loop runs, so before any sync report reaches the window.
+    counting = CountingStore(registered_store, Passphrase(PASSPHRASE), FAST)
+    catch.store = counting
+    review = catch.panel.review
+    try:
+        wait_until(lambda: idle_with(window, 1), "the first sync, which pushes the catch")
+        wait_until(lambda: review.items.count() == 1, "the flagged catch in the review list")
+        assert counting.reads == []  # a sync that only pushed leaves the list as it is
+        pushed = report_of(window)
+
+        hub.add_change("fish_observation", "upsert", confirmed_on_the_hub(flagged))
+        controller(window).panel.sync_now.click()
+        wait_until(lambda: idle_after(window, pushed), "the sync that pulls the confirmation")
+        pulled = report_of(window)
+        assert pulled is not None and pulled.pull.applied == 1
+        wait_until(lambda: review.items.count() == 0, "the review list, without Refresh")
+        assert review.summary.text() == "none: nothing waits for a review"
+        assert len(counting.reads) == 1
+
+        controller(window).panel.sync_now.click()
+        wait_until(lambda: idle_after(window, pulled), "a sync with nothing to pull")
+        nothing = report_of(window)
+        assert nothing is not None and nothing.pull.applied == 0
+    finally:
+        window.close()  # waits for every catch job given: a refresh asked for has run
+    assert len(counting.reads) == 1, counting.reads
+    with Store.open(registered_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        confirmed = store.observations.get(flagged.observation_uid)
+    assert (confirmed.confirmed_species, confirmed.reviewed_by) == (
+        "Lutjanus synagris", "hub-reviewer",
+    )  # fmt: skip
