@@ -49,6 +49,19 @@ def model_pack() -> ModelPack:
     return _installed_pack()
 
 
+@pytest.fixture(scope="session")
+def default_species_pack(model_pack: ModelPack) -> Path:
+    """The default species pack where `jaga models install` puts it (built there if absent)."""
+    from inference.fish.default_pack import is_current
+    from inference.fish.installed import INSTALLED_FOLDER
+    from inference.pack.install import install_fish_default
+
+    root = model_pack.root / INSTALLED_FOLDER
+    if not is_current(root):
+        install_fish_default(model_pack)
+    return root
+
+
 def installed_source(model_id: str, name: str) -> Path:
     """A model's checked source file from the installed pack's cache (parity references)."""
     return _installed_pack().source_path(model_id, name)

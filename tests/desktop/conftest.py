@@ -17,7 +17,6 @@ import pytest
 from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
-from inference.pack.installed import ModelPack
 from sync.client.state import ensure_schema, save_registration
 from sync.store import Passphrase, Store
 from tests.conftest import shared_path
@@ -82,19 +81,6 @@ def registered_store(store_path: Path) -> Path:
         ensure_schema(store.database)
         save_registration(store.database, registration(), store.clock.now(), send_face_images=False)
     return store_path
-
-
-@pytest.fixture(scope="session")
-def default_species_pack(model_pack: ModelPack) -> Path:
-    """The default species pack where `jaga models install` puts it (built there if absent)."""
-    from inference.fish.default_pack import is_current
-    from inference.fish.installed import INSTALLED_FOLDER
-    from inference.pack.install import install_fish_default
-
-    root = model_pack.root / INSTALLED_FOLDER
-    if not is_current(root):
-        install_fish_default(model_pack)
-    return root
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from inference.fish.corrections import export_training_set
-from inference.pack.installed import ModelPack
 from main import main
 from sync.client.status import read_status
 from sync.corrections import CORRECTIONS_CSV
@@ -75,19 +74,6 @@ def test_a_hub_correction_becomes_training_data_and_reaches_the_boat(
         assert (here.confirmed_species, here.needs_review) == ("Lutjanus synagris", False)
         assert here.reviewed_by == "hub-reviewer"
         assert drained(store)  # the pulled correction is not pushed back
-
-
-@pytest.fixture(scope="module")
-def default_species_pack(model_pack: ModelPack) -> Path:
-    """The default species pack where ``jaga models install`` puts it (built there if absent)."""
-    from inference.fish.default_pack import is_current
-    from inference.fish.installed import INSTALLED_FOLDER
-    from inference.pack.install import install_fish_default
-
-    root = model_pack.root / INSTALLED_FOLDER
-    if not is_current(root):
-        install_fish_default(model_pack)
-    return root
 
 
 @pytest.mark.needs_shared

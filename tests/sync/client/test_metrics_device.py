@@ -4,8 +4,7 @@ service and the transport as things happen, served on 127.0.0.1 only and only wh
 from __future__ import annotations
 
 import contextlib
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sync.client import Backoff, Phase, ServiceState, SyncClient, SyncService
+from sync.client import Backoff, Phase, SyncClient, SyncService
 from sync.client.config import SitePolicy, SyncConfig
 from sync.client.metrics import (
     MetricsConfigError,
@@ -28,6 +27,7 @@ from sync.client.state import ensure_schema, put_values, record_result, record_s
 from sync.store import Passphrase, Store
 from tests.sync.client.devices import add_photo_observation
 from tests.sync.client.fakehub import FakeHub, Fault, registration
+from tests.sync.client.recorder import Recorder
 from tests.sync.client.units import SMALL, observations
 from tests.sync.conftest import FAST, FakeClock
 
@@ -125,21 +125,6 @@ def test_a_store_that_cannot_be_read_says_so_and_the_scrape_still_answers(
     assert value(samples, "jaga_sync_store_up") == 0
     assert value(samples, "jaga_sync_outbox_entries", state="queued") is None
     assert value(samples, "jaga_sync_attempts_total", outcome="ok") == 1
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.states: list[ServiceState] = []
-        self._changed = threading.Condition()
-
-    def __call__(self, state: ServiceState) -> None:
-        with self._changed:
-            self.states.append(state)
-            self._changed.notify_all()
-
-    def wait_for(self, test: Callable[[ServiceState], bool]) -> None:
-        with self._changed:
-            assert self._changed.wait_for(lambda: any(map(test, self.states)), 10.0)
 
 
 def test_the_service_counts_each_attempt_and_the_client_times_each_request(

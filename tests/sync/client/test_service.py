@@ -25,28 +25,11 @@ from sync.client.lock import sync_lock
 from sync.client.state import read_values, save_registration
 from sync.store import Passphrase, Store
 from tests.sync.client.fakehub import TOKEN, FakeHub, Fault, registration
+from tests.sync.client.recorder import Recorder
 from tests.sync.client.units import SMALL, client_of, observations, states
 from tests.sync.conftest import FAST
 
 FAST_BACKOFF = Backoff(base_s=0.01, cap_s=0.05)
-
-
-class Recorder:
-    """Collects the states a service publishes, and waits for one."""
-
-    def __init__(self) -> None:
-        self.states: list[ServiceState] = []
-        self._changed = threading.Condition()
-
-    def __call__(self, state: ServiceState) -> None:
-        with self._changed:
-            self.states.append(state)
-            self._changed.notify_all()
-
-    def wait_for(self, test: Callable[[ServiceState], bool], timeout_s: float = 10.0) -> None:
-        with self._changed:
-            if not self._changed.wait_for(lambda: any(map(test, self.states)), timeout_s):
-                raise AssertionError(f"no such state in {[s.phase for s in self.states]}")
 
 
 def factory(
