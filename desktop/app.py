@@ -16,9 +16,11 @@ only one that imports Qt.
 
 from __future__ import annotations
 
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
 
@@ -38,6 +40,10 @@ from desktop.sync_panel import SyncPanel
 from inference.pack.installed import ModelPack, ModelState
 from sync.client.backoff import Backoff
 from sync.client.service import ClientFactory
+
+# For smoke tests of a build only (packaging/smoke_frozen.sh): the app quits by itself, as a
+# user closing it would, after this many seconds. Unset on a kiosk.
+QUIT_AFTER_ENV = "JAGA_APP_QUIT_AFTER_S"
 
 
 def pack_summary(pack: ModelPack) -> str:
@@ -140,8 +146,29 @@ def open_window(
     return window
 
 
+def quit_after_s(env: Mapping[str, str]) -> float | None:
+    """The seconds ``$JAGA_APP_QUIT_AFTER_S`` gives, None when it is unset or empty."""
+    text = env.get(QUIT_AFTER_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"${QUIT_AFTER_ENV} must be a positive number of seconds, not {text!r}")
+    return seconds
+
+
 def run_app(settings: AppSettings, qt_argv: Sequence[str] | None = None) -> int:
+    try:
+        quit_after = quit_after_s(settings.env)
+    except ValueError as error:  # refused before any window opens or any store is touched
+        print(f"jaga: error: {error}", file=sys.stderr)
+        return 2
     app = QApplication(list(qt_argv if qt_argv is not None else sys.argv[:1]))
     window = open_window(settings, ModelPack())
     app.aboutToQuit.connect(window.shutdown)  # a quit that closes no window stops all too
+    if quit_after is not None:
+        QTimer.singleShot(round(quit_after * 1000), app.quit)
     return app.exec()
