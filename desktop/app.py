@@ -37,6 +37,7 @@ from desktop.species import (
 )
 from desktop.sync_controller import SyncController
 from desktop.sync_panel import SyncPanel
+from inference.errors import PackError
 from inference.pack.installed import ModelPack, ModelState
 from sync.client.backoff import Backoff
 from sync.client.service import ClientFactory
@@ -47,11 +48,15 @@ QUIT_AFTER_ENV = "JAGA_APP_QUIT_AFTER_S"
 
 
 def pack_summary(pack: ModelPack) -> str:
-    """One line per model: id and checksum state (read without loading any model)."""
+    """One line per model: id and checksum state (read without loading any model). A pack
+    whose record cannot be read is said in the window, not raised before it opens."""
     lines = [f"Model pack {pack.manifest.version} in {pack.root}"]
-    for spec in pack.manifest.models:
-        lines.append(f"  {spec.id}: {pack.state(spec, hash_file=False)}")
-    ready = all(pack.state(s, hash_file=False) is ModelState.OK for s in pack.manifest.models)
+    try:
+        states = {spec.id: pack.state(spec, hash_file=False) for spec in pack.manifest.models}
+    except PackError as error:
+        return "\n".join([*lines, f"not ready: {error}"])
+    lines.extend(f"  {model}: {state}" for model, state in states.items())
+    ready = all(state is ModelState.OK for state in states.values())
     lines.append("ready" if ready else "not ready: run  jaga models install")
     return "\n".join(lines)
 

@@ -20,3 +20,17 @@ def test_main_window_shows_each_model_state(tmp_path: Path) -> None:
     assert "yunet_n: missing" in text
     assert "not ready: run  jaga models install" in text
     window.close()
+
+
+def test_an_unreadable_pack_record_is_said_in_the_window(tmp_path: Path) -> None:
+    root = tmp_path / "damaged-pack"
+    root.mkdir()
+    (root / "installed.json").write_text("{not json", encoding="utf-8")
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow(ModelPack(root))  # before, PackError escaped and no window opened
+    window.show()
+    app.processEvents()
+    text = window.status.text()
+    assert f"not ready: {root / 'installed.json'} is unreadable" in text
+    assert "run: jaga models install" in text
+    window.close()
