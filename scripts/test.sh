@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the development environment into .venv, builds the model pack, and runs every
-# check: ruff (lint + format), mypy --strict, the import-linter layering contracts, pytest.
+# check: ruff (lint + format), mypy --strict, the import-linter layering contracts, pytest
+# (the frozen build's smoke test included; JAGA_FROZEN_SMOKE=0 leaves it out).
 # Model sources come from ../shared/models (or $JAGA_MIRROR) when that folder exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,13 +10,15 @@ PYTHON=${PYTHON:-python3.11}
 MIRROR=${JAGA_MIRROR:-../shared/models}
 export JAGA_MODELS_DIR=${JAGA_MODELS_DIR:-$PWD/.cache/models}
 export QT_QPA_PLATFORM=offscreen
+# The frozen build and its smoke test (tests/test_frozen.py): about 45 s here.
+export JAGA_FROZEN_SMOKE=${JAGA_FROZEN_SMOKE:-1}
 
 step() { printf '\n== %s\n' "$*"; }
 
 step "environment (.venv)"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[models,hub,dev]' \
+.venv/bin/python -m pip install --quiet -e '.[models,hub,dev,package]' \
   2> >(grep -v '^WARNING: Location' >&2)
 .venv/bin/python -m pip check >/dev/null || .venv/bin/python -m pip check
 
