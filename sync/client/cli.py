@@ -49,6 +49,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     now.set_defaults(handler=reporting(_now))
     status = commands.add_parser("status", parents=[common], help="what waits, what failed")
+    status.add_argument(
+        "--prometheus",
+        type=Path,
+        metavar="FILE",
+        help="write the figures as Prometheus text to FILE instead (for node_exporter's "
+        "textfile collector on a device that syncs without the app; `-` for stdout)",
+    )
     status.set_defaults(handler=reporting(_status))
     requeue = commands.add_parser(
         "requeue", parents=[common], help="send quarantined entries again once fixed"
@@ -142,8 +149,31 @@ def _status(args: argparse.Namespace) -> int:
     from sync.client.status import read_status
 
     with _open_store(args) as store:
-        print("\n".join(read_status(store, os.environ).lines()))
+        if args.prometheus is None:
+            print("\n".join(read_status(store, os.environ).lines()))
+            return 0
+        from sync.client.metrics import store_exposition
+
+        text = store_exposition(store, os.environ)
+    if str(args.prometheus) == "-":
+        sys.stdout.buffer.write(text)
+    else:
+        write_whole(args.prometheus, text)
     return 0
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """Write ``path`` by renaming a finished file over it: node_exporter reads the folder
+    at any moment and must never see half a file."""
+    from sync.client.errors import SyncClientError
+
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise SyncClientError(f"cannot write {path}: {error.strerror or error}") from error
 
 
 def _requeue(args: argparse.Namespace) -> int:

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -137,6 +143,25 @@ class StoreCollector(Collector):
                      0.0 if sample is None else 1.0)  # fmt: skip
         if sample is not None:
             yield from _families(sample)
+
+
+class _SampleCollector(Collector):
+    """One sample, read already (``jaga sync status --prometheus``)."""
+
+    def __init__(self, sample: SyncSample) -> None:
+        self._sample = sample
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield _gauge("jaga_sync_store_up", "1 when the store was read for this scrape", 1.0)
+        yield from _families(self._sample)
+
+
+def store_exposition(store: Store, env: Mapping[str, str]) -> bytes:
+    """The store's figures as the app serves them, in Prometheus text, read once: for a
+    device that syncs from a timer without the app (node_exporter's textfile collector)."""
+    registry = CollectorRegistry()
+    registry.register(_SampleCollector(read_sample(store, env)))
+    return generate_latest(registry)
 
 
 def _families(sample: SyncSample) -> Iterator[GaugeMetricFamily]:

@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from main import main
 from sync.client import Backoff, Phase, SyncClient, SyncService
 from sync.client.config import SitePolicy, SyncConfig
 from sync.client.metrics import (
@@ -191,3 +192,41 @@ def test_metrics_are_off_unless_a_port_is_given() -> None:
     for bad in ("0", "65536", "http", "-1", "9464x", "٩٤"):
         with pytest.raises(MetricsConfigError, match="JAGA_METRICS_PORT must be a port"):
             metrics_port({"JAGA_METRICS_PORT": bad})
+
+
+def test_sync_status_writes_the_apps_figures_for_node_exporter(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store.create(db_path, PASSWORD, config=FAST) as store:
+        observations(store, 7)
+        settle_some(store, add_photo_observation(store, 3000, seed=2, tag="pending"))
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", "pw")
+    target = tmp_path / "textfile" / "jaga.prom"
+    target.parent.mkdir()
+    assert main(["sync", "status", "--db", str(db_path), "--prometheus", str(target)]) == 0
+    written = parse(target.read_text(encoding="utf-8"))
+    with metrics_of(db_path) as metrics:
+        served = scrape(metrics.registry)
+    counted_by_the_app = ("jaga_sync_attempts", "jaga_sync_request_duration_seconds")
+    read_from_the_store = {
+        key: figure
+        for key, figure in served.items()
+        if key[0].startswith("jaga_sync_") and not key[0].startswith(counted_by_the_app)
+    }
+    assert written == read_from_the_store  # what the app serves, from the same store
+    assert outbox_of(written) == {"queued": 1, "sent": 2, "acknowledged": 4, "rejected": 2}
+    assert [path.name for path in target.parent.iterdir()] == ["jaga.prom"]  # no partial
+
+
+def test_sync_status_says_why_it_cannot_write_the_file(
+    db_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    Store.create(db_path, PASSWORD, config=FAST).close()
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", "pw")
+    target = tmp_path / "no-such-folder" / "jaga.prom"
+    assert main(["sync", "status", "--db", str(db_path), "--prometheus", str(target)]) == 1
+    assert f"cannot write {target}" in capsys.readouterr().err
+    assert not target.parent.exists()
