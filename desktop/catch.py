@@ -6,11 +6,13 @@ from a shell and one recorded from the window are the same record:
 1. :func:`read_catch_photo` keeps the file's bytes as taken (they are what the hub and the
    training export receive), names its type from its content, decodes it, and refuses a
    file over the store's photo limit before anything is classified.
-2. :func:`classify_catch` asks the species pack.
-3. :func:`record_catch` writes the photo, the observation (with the version of the pack that
-   made its predictions) and their outbox entries in one transaction (``Observations.add``),
-   after checking the record against the wire schema the hub applies, so nothing is written
-   that the hub would quarantine.
+2. :func:`classify_catch` asks the species pack about each fish: one box (``Crop``) per fish
+   the officer marked in the photo, all in one batch, or the whole photo as one fish.
+3. :func:`record_catches` writes the photo once, one observation per fish (its box, the
+   version of the pack that made its predictions), and their outbox entries in one
+   transaction (``Observations.add_with_photo``), after checking every record against the
+   wire schema the hub applies, so nothing is written that the hub would quarantine.
+   :func:`record_catch` is the one-fish, whole-photo case.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from pydantic import ValidationError
 
 from inference.fish.errors import ImageError
@@ -29,7 +32,16 @@ from inference.fish.types import FishPrediction, Species
 from sync.client.packs import installed_species_pack, packs_dir_for
 from sync.errors import RecordTooLargeError
 from sync.protocol import FishObservationUpsert, PhotoUpsert, summarize
-from sync.store import Clock, FishObservation, Photo, Position, SpeciesScore, Store, StoreConfig
+from sync.store import (
+    Clock,
+    Crop,
+    FishObservation,
+    Photo,
+    Position,
+    SpeciesScore,
+    Store,
+    StoreConfig,
+)
 from sync.store.observations import Observations, observation_payload
 from sync.store.photos import check_blob_size, photo_payload
 
@@ -56,6 +68,20 @@ class CatchPhoto:
     data: bytes = field(repr=False)
     media_type: str
     image: UInt8Image = field(repr=False)  # RGB, for the classifier and the preview
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Width and height in pixels (what a fish's box is measured in)."""
+        return int(self.image.shape[1]), int(self.image.shape[0])
+
+
+@dataclass(frozen=True)
+class CaughtFish:
+    """One fish of a catch photo: its box (None: the whole photo is the fish) and the pack's
+    answer for it."""
+
+    crop: Crop | None
+    prediction: FishPrediction
 
 
 def read_catch_photo(path: Path, config: StoreConfig | None = None) -> CatchPhoto:
@@ -185,9 +211,86 @@ def check_recordable(make: Callable[[], FishObservation], photo: Photo | None = 
         raise CatchError(f"cannot record this catch: {error}") from None
 
 
-def classify_catch(classifier: SpeciesClassifier, photo: CatchPhoto) -> FishPrediction:
-    """The species pack's answer for the whole photo (one fish, uncropped)."""
-    return classifier.classify([photo.image])[0]
+def parse_box(text: str) -> Crop:
+    """A fish's box typed as ``X,Y,W,H`` (pixels of the photo, from its top-left corner)."""
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        x, y, width, height = (int(part) for part in parts)
+    except ValueError:
+        raise CatchError(f"box {text.strip()!r}: expected X,Y,WIDTH,HEIGHT in pixels") from None
+    return box(x, y, width, height)
+
+
+def box(x: int, y: int, width: int, height: int) -> Crop:
+    """A fish's box; :class:`CatchError` for a negative corner or an empty side."""
+    try:
+        return Crop(x, y, width, height)
+    except ValueError as error:
+        raise CatchError(f"box {x},{y},{width},{height}: {error}") from None
+
+
+def check_crops(photo: CatchPhoto, crops: Sequence[Crop | None]) -> None:
+    """Every box lies inside the photo; :class:`CatchError` naming the first that does not."""
+    width, height = photo.size
+    for number, crop in enumerate(crops, start=1):
+        if crop is not None and not crop.fits(width, height):
+            raise CatchError(
+                f"fish {number}: box {crop} lies outside {photo.path.name} ({width}x{height})"
+            )
+
+
+def crop_image(image: UInt8Image, crop: Crop | None) -> UInt8Image:
+    """The fish's pixels: its box of the photo, or the whole photo."""
+    if crop is None:
+        return image
+    return np.ascontiguousarray(image[crop.y : crop.y + crop.height, crop.x : crop.x + crop.width])
+
+
+def classify_catch(
+    classifier: SpeciesClassifier, photo: CatchPhoto, crops: Sequence[Crop] | None = None
+) -> list[CaughtFish]:
+    """The species pack's answer for each fish, in the order of ``crops``, from one batch (one
+    ``classify`` call); no boxes is the whole photo as one fish. A box outside the photo is
+    refused before anything is classified."""
+    boxes: list[Crop | None] = list(crops) if crops else [None]
+    check_crops(photo, boxes)
+    predictions = classifier.classify([crop_image(photo.image, crop) for crop in boxes])
+    return [CaughtFish(crop, p) for crop, p in zip(boxes, predictions, strict=True)]
+
+
+def record_catches(
+    observations: Observations,
+    photo: CatchPhoto,
+    fish: Sequence[CaughtFish],
+    details: CatchDetails,
+    *,
+    confirmed_species: Sequence[str | None] = (),
+    clock: Clock,
+) -> list[FishObservation]:
+    """Record the catch: the photo's bytes as read, once, and one observation per fish with
+    its box, the prediction's species display names with their calibrated probabilities
+    (best first), the version of the pack that made them, and its review flag, which an
+    officer who confirms that fish's species on the spot clears (``confirmed_species``: one
+    per fish, in order, None for a fish not confirmed; empty: none confirmed). A ``no_fish``
+    prediction is recorded too, flagged: the officer decides. One transaction, outbox
+    entries included: every fish is written, or none."""
+    if not fish:
+        raise CatchError("no fish to record")
+    confirmed = list(confirmed_species) or [None] * len(fish)
+    if len(confirmed) != len(fish):
+        raise CatchError(
+            f"{len(fish)} fish but {len(confirmed)} confirmed species: give one per fish"
+        )
+    check_crops(photo, [one.crop for one in fish])
+    now = clock.now()
+    stored_photo = Photo(photo.data, photo.media_type, taken_at=now)  # the file's times lie
+    makers = [
+        _observation_of(one, details, now, typed)
+        for one, typed in zip(fish, confirmed, strict=True)
+    ]
+    for number, make in enumerate(makers, start=1):
+        _check_fish(number, len(makers), make, stored_photo)
+    return observations.add_with_photo(stored_photo, [make() for make in makers])
 
 
 def record_catch(
@@ -199,14 +302,20 @@ def record_catch(
     confirmed_species: str | None = None,
     clock: Clock,
 ) -> FishObservation:
-    """Record the catch: the photo's bytes as read, the prediction's species display names
-    with their calibrated probabilities (best first), the version of the pack that made them,
-    and its review flag, which an officer who confirms the species on the spot clears. A
-    ``no_fish`` prediction is recorded too, flagged: the officer decides. One transaction,
-    outbox entries included."""
-    now = clock.now()
-    confirmed = optional_text(confirmed_species)
-    stored_photo = Photo(photo.data, photo.media_type, taken_at=now)  # the file's times lie
+    """One fish, the whole photo: :func:`record_catches` of one."""
+    (recorded,) = record_catches(
+        observations, photo, [CaughtFish(None, prediction)], details,
+        confirmed_species=[confirmed_species], clock=clock,
+    )  # fmt: skip
+    return recorded
+
+
+def _observation_of(
+    fish: CaughtFish, details: CatchDetails, now: datetime, typed: str | None
+) -> Callable[[], FishObservation]:
+    """Makes the fish's record (a function, so that ``check_recordable`` sees its errors)."""
+    confirmed = optional_text(typed)
+    prediction = fish.prediction
 
     def observation() -> FishObservation:
         recorded = details.observation(
@@ -215,10 +324,18 @@ def record_catch(
             needs_review=prediction.needs_review and confirmed is None,
             confirmed_species=confirmed,
         )
-        return replace(recorded, pack_version=prediction.pack_version)
+        return replace(recorded, pack_version=prediction.pack_version, crop=fish.crop)
 
-    check_recordable(observation, stored_photo)
-    return observations.add(observation(), stored_photo)
+    return observation
+
+
+def _check_fish(number: int, count: int, make: Callable[[], FishObservation], photo: Photo) -> None:
+    try:
+        check_recordable(make, photo)
+    except CatchError as error:
+        if count == 1:
+            raise
+        raise CatchError(f"fish {number}: {error}") from None
 
 
 def predicted_scores(prediction: FishPrediction) -> tuple[SpeciesScore, ...]:

@@ -1,4 +1,12 @@
-"""``jaga catch PHOTO --officer NAME``: classify a fish photo and record the catch.
+"""``jaga catch PHOTO --officer NAME [--box X,Y,W,H ...]``: classify a fish photo and record
+the catch.
+
+Without ``--box`` the whole photo is one fish. With one ``--box`` per fish (pixels of the
+photo, from its top-left corner) each box is classified (one batch) and recorded as its own
+observation, all sharing the photo, written in one transaction. ``--confirm`` is given once
+per box, in order (``-`` for a fish left unconfirmed), or once for a single fish; other
+counts are a usage error. ``--json`` prints one object for a whole-photo catch (as before
+boxes existed) and a list of fish when boxes were given.
 
 The store is opened as ``jaga store`` opens it (``--db``, else ``$JAGA_STORE_PATH`` or the
 user's data folder; ``--key-file``, else ``$JAGA_STORE_PASSPHRASE``, else a prompt). The
@@ -28,7 +36,9 @@ if TYPE_CHECKING:
     from desktop.catch import CatchDetails
     from inference.fish.pack import SpeciesPack
     from inference.fish.types import FishPrediction
-    from sync.store import FishObservation
+    from sync.store import Crop, FishObservation
+
+UNCONFIRMED = "-"  # ``--confirm -``: this fish keeps the classifier's answer
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -37,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "catch",
         help="classify a fish photo and record the catch in the store",
         description="Classify PHOTO (JPEG, PNG or WebP) with the species pack and record it, "
-        "with its photo, as a fish observation queued for the hub.",
+        "with its photo, as a fish observation queued for the hub; with --box, one "
+        "observation per box (each fish classified on its own, in one batch), all sharing "
+        "the photo.",
     )
     catch.add_argument("photo", type=Path, metavar="PHOTO", help="the photo, as taken")
     catch.add_argument("--officer", required=True, metavar="NAME", help="who recorded it")
@@ -49,10 +61,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     catch.add_argument("--lon", default="", metavar="DEG", help="longitude (with --lat)")
     catch.add_argument("--notes", default="", help="free text kept with the record")
     catch.add_argument(
+        "--box",
+        action="append",
+        type=_box,
+        default=[],
+        metavar="X,Y,W,H",
+        help="one fish's box in the photo, in pixels from its top-left corner; repeat it for "
+        "each fish (default: the whole photo is one fish)",
+    )
+    catch.add_argument(
         "--confirm",
+        action="append",
+        default=[],
         metavar="SPECIES",
         help="the species the officer confirms on the spot (name or folder id); clears the "
-        "review flag and records the officer as its reviewer",
+        "review flag and records the officer as its reviewer. With --box: once per box, in "
+        "order, '-' for a fish left unconfirmed",
     )
     catch.add_argument(
         "--pack",
@@ -63,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     _add_store_options(catch)
     catch.add_argument("--json", action="store_true", help="print the record as JSON")
-    catch.set_defaults(handler=_catch)
+    catch.set_defaults(handler=_catch, usage_error=catch.error)
 
 
 def _add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -87,12 +111,18 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
 
 
 @dataclass(frozen=True)
-class Recorded:
+class RecordedFish:
     observation: FishObservation
     prediction: FishPrediction
+
+
+@dataclass(frozen=True)
+class Recorded:
+    fish: tuple[RecordedFish, ...]
     pack: SpeciesPack
     media_type: str
     photo_bytes: int
+    boxed: bool  # the officer gave boxes (the JSON is then a list of fish)
 
 
 def _catch(args: argparse.Namespace) -> int:
@@ -100,6 +130,14 @@ def _catch(args: argparse.Namespace) -> int:
     from inference.errors import InferenceError
     from sync.errors import SyncError
 
+    fish = max(1, len(args.box))
+    if len(args.confirm) not in (0, fish):
+        args.usage_error(
+            f"give --confirm once per --box, in order ({len(args.box)} boxes,"
+            f" {len(args.confirm)} --confirm)"
+            if args.box
+            else "give --confirm once (one fish: the whole photo), or --box once per fish"
+        )
     try:
         recorded = _record(args)
     except (CatchError, InferenceError, SyncError) as error:
@@ -115,10 +153,10 @@ def _catch(args: argparse.Namespace) -> int:
 def _record(args: argparse.Namespace) -> Recorded:
     """Everything that can be refused is checked before the one write at the end."""
     from desktop.catch import (
-        CatchError,
+        check_crops,
         classify_catch,
         read_catch_photo,
-        record_catch,
+        record_catches,
         species_name,
         species_pack_for,
     )
@@ -128,20 +166,35 @@ def _record(args: argparse.Namespace) -> Recorded:
     from sync.store.key_sources import resolve_key_source
 
     details = _details(args)
-    if args.confirm is not None and not args.confirm.strip():
-        raise CatchError("--confirm: name the species (or leave the option out)")
+    typed = _typed_species(args.confirm)
     photo = read_catch_photo(args.photo)  # the limit of the defaults Store.open uses below
+    check_crops(photo, args.box)  # before the store's key is asked for
     db = Path(args.db) if args.db is not None else default_store_path()
     with Store.open(db, resolve_key_source(args.key_file, env=os.environ)) as store:
         classifier = SpeciesClassifier.from_path(args.pack or species_pack_for(store))
-        prediction = classify_catch(classifier, photo)
-        typed: str | None = args.confirm
-        confirmed = None if typed is None else species_name(typed, classifier.pack.species)
-        observation = record_catch(
-            store.observations, photo, prediction, details,
+        fish = classify_catch(classifier, photo, args.box)
+        known = classifier.pack.species
+        confirmed = [None if name is None else species_name(name, known) for name in typed]
+        observations = record_catches(
+            store.observations, photo, fish, details,
             confirmed_species=confirmed, clock=store.clock,
         )  # fmt: skip
-    return Recorded(observation, prediction, classifier.pack, photo.media_type, len(photo.data))
+    return Recorded(
+        tuple(RecordedFish(o, f.prediction) for o, f in zip(observations, fish, strict=True)),
+        classifier.pack,
+        photo.media_type,
+        len(photo.data),
+        boxed=bool(args.box),
+    )
+
+
+def _typed_species(confirms: list[str]) -> list[str | None]:
+    """``--confirm`` values: a species, or None for ``-`` (left unconfirmed)."""
+    from desktop.catch import CatchError
+
+    if any(not typed.strip() for typed in confirms):
+        raise CatchError("--confirm: name the species (or leave the option out)")
+    return [None if typed.strip() == UNCONFIRMED else typed for typed in confirms]
 
 
 def _details(args: argparse.Namespace) -> CatchDetails:
@@ -154,12 +207,20 @@ def _details(args: argparse.Namespace) -> CatchDetails:
     )  # fmt: skip
 
 
-def as_json(recorded: Recorded) -> dict[str, Any]:
-    """The record for scripts, ``pack_version`` included (it is stored with the observation)."""
-    observation, prediction = recorded.observation, recorded.prediction
+def as_json(recorded: Recorded) -> dict[str, Any] | list[dict[str, Any]]:
+    """The record for scripts, ``pack_version`` included (it is stored with the observation):
+    one object for a whole-photo catch, a list of fish when boxes were given."""
+    fish = [fish_json(recorded, one) for one in recorded.fish]
+    return fish if recorded.boxed else fish[0]
+
+
+def fish_json(recorded: Recorded, fish: RecordedFish) -> dict[str, Any]:
+    observation, prediction = fish.observation, fish.prediction
+    crop = observation.crop
     return {
         "observation_uid": observation.observation_uid,
         "photo_uid": observation.photo_uid,
+        "crop": None if crop is None else _crop_json(crop),
         "media_type": recorded.media_type,
         "photo_bytes": recorded.photo_bytes,
         "status": prediction.status.value,
@@ -179,15 +240,31 @@ def as_json(recorded: Recorded) -> dict[str, Any]:
     }
 
 
+def _crop_json(crop: Crop) -> dict[str, int]:
+    return {"x": crop.x, "y": crop.y, "width": crop.width, "height": crop.height}
+
+
 def text_report(recorded: Recorded) -> str:
+    lines: list[str] = []
+    for number, fish in enumerate(recorded.fish, start=1):
+        if recorded.boxed:
+            lines.append(f"fish {number}: box {fish.observation.crop}")
+        lines.extend(f"{caption:<12} {value}" for caption, value in _fish_rows(recorded, fish))
+    photo_uid = recorded.fish[0].observation.photo_uid
+    photo = f"{photo_uid} ({recorded.media_type}, {recorded.photo_bytes} bytes)"
+    lines.append(f"{'photo':<12} {photo}")
+    return "\n".join([*lines, "queued for the hub; review flagged ones with: jaga store review"])
+
+
+def _fish_rows(recorded: Recorded, fish: RecordedFish) -> tuple[tuple[str, str], ...]:
     from desktop import catch_text
 
-    observation, prediction = recorded.observation, recorded.prediction
+    observation, prediction = fish.observation, fish.prediction
     if observation.confirmed_species is not None:
         review = f"confirmed as {observation.confirmed_species} by {observation.reviewed_by}"
     else:
         review = "flagged for review" if observation.needs_review else "not needed"
-    rows = (
+    return (
         ("species", catch_text.verdict_text(prediction)),
         ("confidence", catch_text.confidence_text(prediction)),
         ("status", catch_text.status_text(prediction)),
@@ -195,10 +272,16 @@ def text_report(recorded: Recorded) -> str:
         ("review", review),
         ("pack", f"{recorded.pack.name} {prediction.pack_version}"),
         ("observation", observation.observation_uid),
-        ("photo", f"{observation.photo_uid} ({recorded.media_type}, {recorded.photo_bytes} bytes)"),
     )
-    lines = [f"{caption:<12} {value}" for caption, value in rows]
-    return "\n".join([*lines, "queued for the hub; review flagged ones with: jaga store review"])
+
+
+def _box(text: str) -> Any:
+    from desktop.catch import CatchError, parse_box
+
+    try:
+        return parse_box(text)
+    except CatchError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _count(text: str) -> int:

@@ -1,5 +1,11 @@
 """Runs the Catch panel: open a photo, classify it, record it, review the flagged ones.
 
+A photo is first classified whole, as one fish. When the officer marks several fish (a box
+dragged over each on the preview), "Classify boxes" classifies the boxes not yet answered
+in one batch on the worker, and Record writes the photo once and one observation per box,
+each with the species confirmed for it (``record_catches``, one transaction). Removing a box
+leaves the others' answers as they are: nothing needs classifying again.
+
 Nothing slow runs on the GUI thread: reading and classifying a photo, and every store
 action (each opens the store on the worker and closes it, ``CatchStore``), go to one worker
 thread, in the order they were asked for (a Record is written before the review list that
@@ -19,7 +25,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,13 +37,14 @@ from desktop.catch import (
     CatchDetails,
     CatchError,
     CatchPhoto,
+    CaughtFish,
     classify_catch,
     parse_length,
     parse_position,
     read_catch_photo,
     species_name,
 )
-from desktop.catch_panel import NO_PACK, CatchPanel, DetailsText
+from desktop.catch_panel import NO_PACK, CatchPanel, DetailsText, FishRow
 from desktop.catch_store import CatchStore, Flagged
 from desktop.catch_text import confirmed_text
 from desktop.metrics import CatchMetrics, StageTimes
@@ -47,7 +54,7 @@ from desktop.workers import BackgroundJobs, error_info
 from inference.errors import InferenceError
 from inference.fish.types import FishPrediction
 from sync.errors import SyncError
-from sync.store import FishObservation, StoreConfig
+from sync.store import Crop, FishObservation, StoreConfig
 
 if TYPE_CHECKING:
     from inference.fish.classify import SpeciesClassifier
@@ -80,10 +87,26 @@ def classify_file(classifier: SpeciesClassifier, path: Path, config: StoreConfig
     started = time.perf_counter()
     photo = read_catch_photo(path, config)
     read = time.perf_counter()
-    prediction = classify_catch(classifier, photo)
+    (fish,) = classify_catch(classifier, photo)
+    prediction = fish.prediction
     classified = time.perf_counter()
     species = tuple(s.name for s in classifier.pack.species)
     return Classified(photo, prediction, species, StageTimes(read - started, classified - read))
+
+
+@dataclass(frozen=True)
+class BoxesClassified:
+    fish: list[CaughtFish]  # one per box, in the order asked
+    classify_s: float  # the one batch's classifier call
+
+
+def classify_boxes(
+    classifier: SpeciesClassifier, photo: CatchPhoto, boxes: Sequence[Crop]
+) -> BoxesClassified:
+    """Runs on the worker: the boxes of one photo in one batch, timed."""
+    started = time.perf_counter()
+    fish = classify_catch(classifier, photo, boxes)
+    return BoxesClassified(fish, time.perf_counter() - started)
 
 
 def details_of(text: DetailsText) -> CatchDetails:
@@ -114,8 +137,11 @@ class CatchController(QObject):
         self._choose = choose_photo
         self._jobs = BackgroundJobs(threads=1, parent=self)
         self._classified: Classified | None = None  # the photo Record would write
+        self._answers: dict[Crop, CaughtFish] = {}  # the boxes of that photo classified so far
         self._stopped = False
         panel.open_photo.clicked.connect(self.choose_photo)
+        panel.photo.boxes_changed.connect(self._show_fish)
+        panel.classify_boxes.clicked.connect(self.classify_boxes)
         panel.record.clicked.connect(self.record)
         panel.review.refresh.clicked.connect(self.refresh)
         panel.review.confirm.clicked.connect(self.confirm_selected)
@@ -136,7 +162,7 @@ class CatchController(QObject):
             self.open_photo(path)
 
     def open_photo(self, path: Path) -> None:
-        self._classified = None
+        self._classified, self._answers = None, {}
         self.panel.show_classifying(path)
         classifier = self.species.classifier
         if classifier is None:
@@ -145,25 +171,45 @@ class CatchController(QObject):
         work = functools.partial(classify_file, classifier, path, self._config)
         self._submit(work, self._show_classified, self.panel.show_problem)
 
+    def add_box(self, crop: Crop) -> None:
+        """Mark a fish, as a drag on the preview does (``Preview.crop_between`` maps one)."""
+        self.panel.photo.add_box(crop)
+
+    @Slot()
+    def classify_boxes(self) -> None:
+        """The boxes not answered yet, in one batch on the worker."""
+        classified = self._classified
+        waiting = [box for box in self.panel.photo.boxes if box not in self._answers]
+        if classified is None or not waiting:
+            return
+        classifier = self.species.classifier
+        if classifier is None:
+            self.panel.show_boxes_problem(NO_PACK)
+            return
+        self.panel.classify_boxes.setEnabled(False)
+        self.panel.record.setEnabled(False)
+        self.panel.show_record_message("classifying the boxes…")
+        work = functools.partial(classify_boxes, classifier, classified.photo, waiting)
+        self._submit(work, self._show_boxes, self._boxes_failed)
+
     @Slot()
     def record(self) -> None:
         classified = self._classified
-        if classified is None:
+        fish = self._fish_to_record()
+        if classified is None or fish is None:
             return
         if self.store is None:
             self.panel.show_record_message(f"not recorded: {LOCKED_MESSAGE}", problem=True)
             return
         try:
             details = details_of(self.panel.details_text())
-            confirmed = self._species_name(self.panel.confirmed_species())
+            confirmed = [self._species_name(typed) for typed in self.panel.confirmed_of_each()]
         except CatchError as error:  # checked here, before anything is written
             self.panel.show_record_message(str(error), problem=True)
             return
         self.panel.record.setEnabled(False)  # one write per click, however impatient
         self.panel.show_record_message("recording…")
-        work = functools.partial(
-            self.store.record, classified.photo, classified.prediction, details, confirmed
-        )
+        work = functools.partial(self.store.record, classified.photo, fish, details, confirmed)
         self._submit(work, self._recorded, self._record_failed)
         self.refresh()
 
@@ -194,22 +240,71 @@ class CatchController(QObject):
     def _show_classified(self, result: object) -> None:
         if not isinstance(result, Classified):
             return
-        self._classified = result
+        self._classified, self._answers = result, {}
         self.panel.show_result(result.photo, result.prediction, result.species)
         self.panel.record.setEnabled(True)
         if self.metrics is not None:
-            self.metrics.observe_classification(result.prediction, result.times)
+            self.metrics.observe_classification([result.prediction], result.times)
 
-    def _recorded(self, observation: object) -> None:
-        if isinstance(observation, FishObservation):
-            self._classified = None
-            self.panel.show_recorded(observation)
-            if self.metrics is not None:
+    def _recorded(self, observations: object) -> None:
+        if not isinstance(observations, list):
+            return
+        recorded = [o for o in observations if isinstance(o, FishObservation)]
+        self._classified, self._answers = None, {}
+        self.panel.show_recorded(recorded)
+        if self.metrics is not None:
+            for observation in recorded:
                 self.metrics.count_record(confirmed=observation.confirmed_species is not None)
 
     def _record_failed(self, message: str) -> None:
         self.panel.show_record_message(f"not recorded: {message}", problem=True)
-        self.panel.record.setEnabled(self._classified is not None)
+        self.panel.record.setEnabled(self._fish_to_record() is not None)
+
+    def _show_boxes(self, result: object) -> None:
+        if not isinstance(result, BoxesClassified):
+            return
+        if self.metrics is not None:  # counted even if the photo changed meanwhile: it ran
+            predictions = [fish.prediction for fish in result.fish]
+            self.metrics.observe_classification(predictions, StageTimes(None, result.classify_s))
+        if self._classified is None:
+            return  # recorded, or another photo opened, while the boxes were classified
+        self._answers.update({f.crop: f for f in result.fish if f.crop})
+        self._show_fish()
+
+    def _boxes_failed(self, message: str) -> None:
+        self.panel.show_boxes_problem(f"the boxes were not classified: {message}")
+        self._show_fish()
+
+    @Slot()
+    def _show_fish(self) -> None:
+        """The fish list after a photo, a box or an answer came or went."""
+        classified = self._classified
+        if classified is None:
+            return
+        rows = self._rows(classified)
+        self.panel.show_fish(rows, classified.species)
+        waiting = any(prediction is None for _, prediction in rows)
+        self.panel.classify_boxes.setEnabled(waiting)
+        self.panel.record.setEnabled(not waiting)
+
+    def _rows(self, classified: Classified) -> list[FishRow]:
+        boxes = self.panel.photo.boxes
+        if not boxes:  # the whole photo is the one fish
+            return [(None, classified.prediction)]
+        return [(box, self._answers[box].prediction if box in self._answers else None)
+                for box in boxes]  # fmt: skip
+
+    def _fish_to_record(self) -> list[CaughtFish] | None:
+        """The fish Record writes, or None while there is none or a box waits for its answer."""
+        classified = self._classified
+        if classified is None:
+            return None
+        boxes = self.panel.photo.boxes
+        if not boxes:
+            return [CaughtFish(None, classified.prediction)]
+        if any(box not in self._answers for box in boxes):
+            return None
+        return [self._answers[box] for box in boxes]
 
     def _show_flagged(self, flagged: object) -> None:
         if isinstance(flagged, Flagged):

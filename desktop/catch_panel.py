@@ -1,9 +1,14 @@
 """The Catch panel: the officer's details, a photo, the species the pack sees, Record.
 
-A view only: it shows what it is told (``PackState``, a classified photo, a recorded
-observation, a problem), always on the GUI thread, and reads its fields into text;
+A view only: it shows what it is told (``PackState``, a classified photo, the fish in it, a
+recorded catch, a problem), always on the GUI thread, and reads its fields into text;
 ``CatchController`` connects its buttons and does the work on a worker thread. The review
 list (``ReviewList``) sits at its foot.
+
+One photo may hold several fish: the officer drags a box over each on the preview
+(``BoxCanvas``), and the fish list shows one row per box with its answer once classified
+(the whole photo is the one row when there is no box). The result form and the "Confirm
+species" box are about the fish selected in that list, so each fish is confirmed on its own.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -30,19 +36,22 @@ from PySide6.QtWidgets import (
 
 from desktop import catch_text
 from desktop.catch import CatchPhoto
+from desktop.catch_canvas import BoxCanvas
 from desktop.catch_review import PROBLEM_STYLE, ReviewList
 from desktop.species import PackState
 from inference.fish.images import UInt8Image
 from inference.fish.types import FishPrediction
-from sync.store import FishObservation
+from sync.store import Crop, FishObservation
 
-THUMBNAIL_SIDE = 180
+THUMBNAIL_SIDE = 240  # room to drag a box over each fish
 NO_PACK = (
     "no species pack loaded yet; if this stays, run `jaga models install` (it builds the "
     "default pack) or sync with a hub that publishes one"
 )
 _FLAG_STYLE = "color: #8a5300; font-weight: bold;"
 _NONE = "-"
+UNCLASSIFIED = "not classified yet: press Classify boxes"
+FishRow = tuple[Crop | None, FishPrediction | None]  # a fish's box and its answer, if any
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,10 @@ def thumbnail(image: UInt8Image, side: int = THUMBNAIL_SIDE) -> QPixmap:
 
 
 class CatchPanel(QGroupBox):
+    _rows: list[FishRow]  # the fish listed, in order
+    _species: tuple[str, ...]  # the pack's names, offered for confirming
+    _confirmed: dict[Crop | None, str]  # typed per fish, kept while it is listed
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Catch", parent)
         self.setObjectName("catchPanel")
@@ -98,18 +111,19 @@ class CatchPanel(QGroupBox):
         self.open_photo = QPushButton("Open photo…")
         self.open_photo.setObjectName("catchOpenPhoto")
         self.photo_name = _value("catchPhotoName", "no photo yet")
-        self.photo = QLabel("no photo")
+        self.photo = BoxCanvas(THUMBNAIL_SIDE)
         self.photo.setObjectName("catchPhoto")
-        self.photo.setFixedSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
-        self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.photo.setStyleSheet("background: #eeeeee; color: #777777;")
+        self._make_fish_list()
         self._make_result()
         self.confirmed = QComboBox()
         self.confirmed.setObjectName("catchConfirmed")
         self.confirmed.setEditable(True)  # a species the pack does not know can be typed
         self.confirmed.setMinimumContentsLength(24)
         _placeholder(self.confirmed, "optional: the species you see")
-        self.confirmed.setToolTip("Confirming the species on the spot clears the review flag")
+        self.confirmed.setToolTip(
+            "Confirming the species of the selected fish on the spot clears its review flag"
+        )
+        self.confirmed.currentTextChanged.connect(self._keep_confirmed)
         self.record = QPushButton("Record")
         self.record.setObjectName("catchRecord")
         self.record.setEnabled(False)
@@ -127,8 +141,12 @@ class CatchPanel(QGroupBox):
         )  # fmt: skip
 
     def confirmed_species(self) -> str | None:
-        """The species the officer confirms on the spot, or None to keep the prediction."""
+        """The species the officer confirms on the spot for the selected fish, or None."""
         return self.confirmed.currentText().strip() or None
+
+    def confirmed_of_each(self) -> list[str | None]:
+        """The species confirmed for each fish of the list, in its order (None: not)."""
+        return [self._confirmed.get(crop, "").strip() or None for crop, _ in self._rows]
 
     # --- what the controller shows ------------------------------------------------------
 
@@ -141,24 +159,30 @@ class CatchPanel(QGroupBox):
 
     def show_classifying(self, path: Path) -> None:
         self.photo_name.setText(str(path))
+        self.photo.clear_photo()
         self._clear_result("classifying…")
         self.record.setEnabled(False)
 
     def show_result(
         self, photo: CatchPhoto, prediction: FishPrediction, species: Sequence[str]
     ) -> None:
-        """The pack's answer; ``species`` are the pack's names, offered for confirming."""
-        self.photo.setPixmap(thumbnail(photo.image))
-        self.species.setText(catch_text.verdict_text(prediction))
-        self.confidence.setText(catch_text.confidence_text(prediction))
-        self.status.setText(catch_text.status_text(prediction))
-        self.status.setStyleSheet(_FLAG_STYLE if prediction.needs_review else "")
-        self.candidates.setText(catch_text.candidates_text(prediction, separator="\n"))
-        self.made_by.setText(prediction.pack_version)
-        candidates = [score.species.name for score in prediction.top_k]
-        self.confirmed.clear()
-        self.confirmed.addItems([*candidates, *sorted(set(species) - set(candidates))])
-        self.confirmed.setCurrentIndex(-1)  # nothing confirmed until the officer says so
+        """The pack's answer for the whole photo (a new photo: no box yet); ``species`` are
+        the pack's names, offered for confirming."""
+        self.photo.show_photo(thumbnail(photo.image), photo.size)  # says boxes_changed
+        self.show_fish([(None, prediction)], species)
+
+    def show_fish(self, rows: Sequence[FishRow], species: Sequence[str]) -> None:
+        """One row per fish (its box, its answer or None when not classified yet); what was
+        confirmed for a fish still listed is kept."""
+        self._rows, self._species = list(rows), tuple(species)
+        with QSignalBlocker(self.fish):
+            self.fish.clear()
+            self.fish.addItems(
+                [catch_text.fish_line(n, crop, p) for n, (crop, p) in enumerate(rows, start=1)]
+            )
+        self.remove_box.setEnabled(any(crop is not None for crop, _ in rows))
+        self.fish.setCurrentRow(0)
+        self._show_selected(0)
         self.show_record_message("")
 
     def show_problem(self, message: str) -> None:
@@ -168,9 +192,14 @@ class CatchPanel(QGroupBox):
         self.status.setStyleSheet(PROBLEM_STYLE)
         self.record.setEnabled(False)
 
-    def show_recorded(self, observation: FishObservation) -> None:
-        self.show_record_message(catch_text.recorded_text(observation))
+    def show_boxes_problem(self, message: str) -> None:
+        """The boxes could not be classified: why (the photo's own answer stays listed)."""
+        self.show_record_message(message, problem=True)
+
+    def show_recorded(self, observations: Sequence[FishObservation]) -> None:
+        self.show_record_message(catch_text.recorded_catch_text(observations))
         self.record.setEnabled(False)  # one record per photo: open the next one
+        self.classify_boxes.setEnabled(False)
 
     def show_record_message(self, text: str, *, problem: bool = False) -> None:
         self.record_message.setText(text)
@@ -191,6 +220,65 @@ class CatchPanel(QGroupBox):
         self.longitude = _line("catchLongitude", "decimal degrees")
         self.notes = _line("catchNotes")
 
+    def _make_fish_list(self) -> None:
+        self.fish = QListWidget()
+        self.fish.setObjectName("catchFish")
+        self.fish.setMaximumHeight(72)
+        self.fish.currentRowChanged.connect(self._show_selected)
+        self.classify_boxes = QPushButton("Classify boxes")
+        self.classify_boxes.setObjectName("catchClassifyBoxes")
+        self.classify_boxes.setEnabled(False)
+        self.classify_boxes.setToolTip("Classify each box on its own (drag over each fish)")
+        self.remove_box = QPushButton("Remove box")
+        self.remove_box.setObjectName("catchRemoveBox")
+        self.remove_box.setEnabled(False)
+        self.remove_box.clicked.connect(lambda: self.photo.remove_box(self.fish.currentRow()))
+        self.fish_hint = QLabel(
+            "Fish in this photo (several? drag a box over each on the photo, then Classify"
+            " boxes; select one to see and confirm its species):"
+        )
+        self.fish_hint.setWordWrap(True)
+        self.fish_hint.setObjectName("catchFishHint")
+        self._rows = []
+        self._species = ()
+        self._confirmed = {}
+
+    def _show_selected(self, row: int) -> None:
+        """The selected fish's answer in the result form, and its species to confirm."""
+        prediction = self._rows[row][1] if 0 <= row < len(self._rows) else None
+        if prediction is None:
+            self._show_answer(None)
+            return
+        self._show_answer(prediction)
+        crop = self._rows[row][0]
+        candidates = [score.species.name for score in prediction.top_k]
+        with QSignalBlocker(self.confirmed):
+            self.confirmed.clear()
+            self.confirmed.addItems([*candidates, *sorted(set(self._species) - set(candidates))])
+            self.confirmed.setCurrentIndex(-1)  # nothing confirmed until the officer says so
+            self.confirmed.setEditText(self._confirmed.get(crop, ""))
+
+    def _keep_confirmed(self, text: str) -> None:
+        row = self.fish.currentRow()
+        if 0 <= row < len(self._rows):
+            self._confirmed[self._rows[row][0]] = text
+
+    def _show_answer(self, prediction: FishPrediction | None) -> None:
+        if prediction is None:
+            for label in (self.confidence, self.status, self.candidates, self.made_by):
+                label.setText(_NONE)
+                label.setStyleSheet("")
+            self.species.setText(UNCLASSIFIED if self._rows else _NONE)
+            with QSignalBlocker(self.confirmed):
+                self.confirmed.clear()
+            return
+        self.species.setText(catch_text.verdict_text(prediction))
+        self.confidence.setText(catch_text.confidence_text(prediction))
+        self.status.setText(catch_text.status_text(prediction))
+        self.status.setStyleSheet(_FLAG_STYLE if prediction.needs_review else "")
+        self.candidates.setText(catch_text.candidates_text(prediction, separator="\n"))
+        self.made_by.setText(prediction.pack_version)
+
     def _make_result(self) -> None:
         self.species = _value("catchSpecies", "open a photo to classify it")
         font = QFont(self.species.font())
@@ -204,12 +292,17 @@ class CatchPanel(QGroupBox):
         self.pack = _value("catchPack", NO_PACK)
 
     def _clear_result(self, species: str) -> None:
-        self.photo.setPixmap(QPixmap())
+        self._rows, self._confirmed = [], {}
+        with QSignalBlocker(self.fish):
+            self.fish.clear()
+        self.remove_box.setEnabled(False)
+        self.classify_boxes.setEnabled(False)
         for label in (self.confidence, self.status, self.candidates, self.made_by):
             label.setText(_NONE)
             label.setStyleSheet("")
         self.species.setText(species)
-        self.confirmed.clear()
+        with QSignalBlocker(self.confirmed):
+            self.confirmed.clear()
         self.show_record_message("")
 
     def _lay_out(self) -> None:
@@ -223,6 +316,15 @@ class CatchPanel(QGroupBox):
         result.addWidget(self.photo, 0, Qt.AlignmentFlag.AlignTop)
         result.addLayout(self._result_form(), 1)
         layout.addLayout(result)
+        layout.addWidget(self.fish_hint)
+        fish_row = QHBoxLayout()
+        fish_row.addWidget(self.fish, 1)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.classify_boxes)
+        buttons.addWidget(self.remove_box)
+        buttons.addStretch(1)
+        fish_row.addLayout(buttons)
+        layout.addLayout(fish_row)
         recording = QHBoxLayout()
         recording.addWidget(QLabel("Confirm species"))
         recording.addWidget(self.confirmed, 1)

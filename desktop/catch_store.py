@@ -8,12 +8,12 @@ cost: once per officer action (record, confirm, refresh), which is what this pay
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop.catch import CatchDetails, CatchPhoto, record_catch
+from desktop.catch import CatchDetails, CatchPhoto, CaughtFish, record_catches
 from desktop.settings import AppSettings, key_source
-from inference.fish.types import FishPrediction
 from sync.store import FishObservation, KeySource, Store, StoreConfig
 
 REVIEW_LIMIT = 50  # as many as `jaga store review` shows by default
@@ -42,13 +42,14 @@ class CatchStore:
     def record(
         self,
         photo: CatchPhoto,
-        prediction: FishPrediction,
+        fish: Sequence[CaughtFish],
         details: CatchDetails,
-        confirmed_species: str | None,
-    ) -> FishObservation:
+        confirmed_species: Sequence[str | None],
+    ) -> list[FishObservation]:
+        """The photo once and one observation per fish, in one transaction."""
         with self._open() as store:
-            return record_catch(
-                store.observations, photo, prediction, details,
+            return record_catches(
+                store.observations, photo, fish, details,
                 confirmed_species=confirmed_species, clock=store.clock,
             )  # fmt: skip
 

@@ -6,8 +6,10 @@ verdict in both. Confidences are the pack's calibrated probabilities, shown as p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from inference.fish.types import FishPrediction, FishStatus
-from sync.store import FishObservation
+from sync.store import Crop, FishObservation
 
 SHOWN_CANDIDATES = 3
 
@@ -54,6 +56,31 @@ def candidates_text(
     if not scores:
         return "-"
     return separator.join(f"{s.species.name} {percent(s.probability)}" for s in scores)
+
+
+def fish_line(number: int, crop: Crop | None, prediction: FishPrediction | None) -> str:
+    """One fish of the photo in the panel's list: which, and the answer in a few words."""
+    which = "whole photo" if crop is None else f"fish {number}, box {crop}"
+    if prediction is None:
+        return f"{which}: not classified yet"
+    answer = verdict_text(prediction)
+    if prediction.top_k:
+        answer += f" {percent(prediction.confidence)}"
+    if prediction.needs_review:
+        answer += ", needs review"
+    return f"{which}: {answer}"
+
+
+def recorded_catch_text(observations: Sequence[FishObservation]) -> str:
+    """What Record wrote: one observation as before, or how many fish share the photo."""
+    if len(observations) == 1:
+        return recorded_text(observations[0])
+    flagged = sum(o.needs_review for o in observations)
+    confirmed = sum(o.confirmed_species is not None for o in observations)
+    return (
+        f"recorded {len(observations)} fish sharing one photo ({flagged} flagged for review,"
+        f" {confirmed} confirmed); queued for the hub"
+    )
 
 
 def review_line(observation: FishObservation) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -87,8 +87,8 @@ class ClassifierCollector(Collector):
 class StageTimes:
     """How long one classification's stages took, in seconds (timed on the worker)."""
 
-    read_s: float  # reading the file, checking its type and size, decoding it
-    classify_s: float  # the classifier call alone
+    read_s: float | None  # reading the file, checking and decoding it (None: read before)
+    classify_s: float  # the classifier call alone (one batch for a photo's boxes)
 
 
 def _flag(value: bool) -> str:
@@ -127,13 +127,19 @@ class CatchMetrics:
         )
         self._show_zeros()
 
-    def observe_classification(self, prediction: FishPrediction, times: StageTimes) -> None:
-        self._stages.labels(READ).observe(times.read_s)
+    def observe_classification(
+        self, predictions: Sequence[FishPrediction], times: StageTimes
+    ) -> None:
+        """One classifier call: a whole photo, or the boxes of one photo in one batch. Its
+        stages are timed once; each fish's answer is counted."""
+        if times.read_s is not None:
+            self._stages.labels(READ).observe(times.read_s)
         self._stages.labels(CLASSIFY).observe(times.classify_s)
-        status, review = prediction.status.value, _flag(prediction.needs_review)
-        self._classifications.labels(status, review).inc()
-        if prediction.top_k:  # a photo the quality gate refused has no candidate to score
-            self._confidence.observe(prediction.confidence)
+        for prediction in predictions:
+            status, review = prediction.status.value, _flag(prediction.needs_review)
+            self._classifications.labels(status, review).inc()
+            if prediction.top_k:  # a photo the quality gate refused has no candidate to score
+                self._confidence.observe(prediction.confidence)
 
     def count_record(self, *, confirmed: bool) -> None:
         self._records.labels(_flag(confirmed)).inc()

@@ -3,7 +3,9 @@
 A species confirmed by a reviewer, on the device or in the hub's review queue, labels the
 observation's photo. ``CorrectionsExport`` writes those photos and ``corrections.csv``
 (``file,confirmed_species,group`` plus provenance columns, ``pack_version`` among them: the
-species pack whose prediction the reviewer corrected) into an empty folder; that CSV is
+species pack whose prediction the reviewer corrected; then ``crop_x,crop_y,crop_w,crop_h``,
+the fish's box in the photo when the photo holds several, empty for the whole photo) into
+an empty folder; that CSV is
 what ``jaga fish export-training-set --corrections`` turns into the species folders
 ``jaga fish train`` reads. Sync never imports the classifier: the CSV is the contract.
 
@@ -17,8 +19,10 @@ chose where they go; like ``jaga store export``, only the operator's account can
 way out, and the CSV is written last; an export that fails removes what it wrote, so a
 folder holds a whole export or nothing of one.
 
-One photo labels one example: the readers pass each photo once, after settling the photos
-several observations share (:func:`species_key` says when two confirmations agree).
+One photo labels one example, or one box in it: several fish of one photo are several
+examples (one row each, the photo written once). The readers pass each (photo, box) once,
+after settling those several observations share (:func:`species_key` says when two
+confirmations agree).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import IO, Any
 from sync.errors import SyncError
 
 CORRECTIONS_CSV = "corrections.csv"
+CROP_HEADER = ("crop_x", "crop_y", "crop_w", "crop_h")
 PHOTOS_DIR = "photos"
 HEADER = (
     "file",
@@ -46,6 +51,7 @@ HEADER = (
     "reviewed_by",
     "observed_at",
     "pack_version",
+    *CROP_HEADER,
 )
 # The photo types a device stores and the training reader decodes.
 SUFFIXES = {
@@ -78,6 +84,7 @@ class Correction:
     trip: str | None = None
     reviewed_by: str = ""
     pack_version: str = ""  # the species pack that made the corrected prediction; "" unknown
+    crop: tuple[int, int, int, int] | None = None  # the fish's box (x, y, w, h); None: whole
 
     def __post_init__(self) -> None:
         if not self.confirmed_species.strip():
@@ -124,7 +131,8 @@ class CorrectionsExport:
         self._folder = folder
         self._created = not folder.exists()
         self._rows: list[tuple[str, ...]] = []
-        self._photos: set[str] = set()
+        self._photos: dict[str, str] = {}  # photo uid -> its file, written once
+        self._examples: set[tuple[str, tuple[int, int, int, int] | None]] = set()
         self.summary = ExportSummary(folder=folder)
 
     def __enter__(self) -> CorrectionsExport:
@@ -156,14 +164,20 @@ class CorrectionsExport:
             raise CorrectionsExportError(
                 f"photo {correction.photo_uid} does not match its sha256; nothing exported"
             )
-        if correction.photo_uid in self._photos:  # a reader that did not settle shared photos
+        example = (correction.photo_uid, correction.crop)
+        if example in self._examples:  # a reader that did not settle shared photos
             raise CorrectionsExportError(
-                f"photo {correction.photo_uid} is passed twice; nothing exported"
+                f"photo {correction.photo_uid} is passed twice"
+                f"{'' if correction.crop is None else ' with the same box'}; nothing exported"
             )
-        self._photos.add(correction.photo_uid)
-        name = f"{PHOTOS_DIR}/{correction.photo_uid}{suffix}"
-        with self._writing():
-            _write_file(self._folder / name, correction.photo)
+        self._examples.add(example)
+        name = self._photos.get(correction.photo_uid)
+        if name is None:  # several fish of one photo share its file
+            name = f"{PHOTOS_DIR}/{correction.photo_uid}{suffix}"
+            with self._writing():
+                _write_file(self._folder / name, correction.photo)
+            self._photos[correction.photo_uid] = name
+        crop = ("",) * len(CROP_HEADER) if correction.crop is None else correction.crop
         self._rows.append(
             (
                 name,
@@ -173,6 +187,7 @@ class CorrectionsExport:
                 correction.reviewed_by,
                 correction.observed_at,
                 correction.pack_version,
+                *(str(value) for value in crop),
             )
         )
         self.summary.written += 1

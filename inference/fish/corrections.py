@@ -7,6 +7,13 @@ crops of one fish must share a group so that they never straddle a split). Any o
 (the exports' provenance: ``observation_uid``, ``reviewed_by``, ``observed_at``,
 ``pack_version``, and what later exports add) is passed over. This writes the species-folder
 tree ``jaga fish train`` reads, with ``groups.csv`` and ``species.csv``.
+
+A row with ``crop_x,crop_y,crop_w,crop_h`` (the fish's box, when one photo holds several
+fish) becomes that box of its photo, written as a lossless PNG; a row whose crop columns
+are empty stays the whole photo, copied as it is. Two fish of one photo are two training
+images. Every row is checked before anything is written (the photo decodes, the box is
+four whole numbers lying inside it), so a bad row is an error naming it and the output
+folder is left as it was.
 """
 
 from __future__ import annotations
@@ -18,13 +25,17 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+
 from inference.fish.dataset import GROUPS_CSV, IMAGE_SUFFIXES, SPECIES_CSV
 from inference.fish.errors import DatasetError, ImageError
-from inference.fish.images import read_image
+from inference.fish.images import UInt8Image, read_image
 from inference.fish.pack import load_pack
 from inference.fish.types import Species
 
 _SLUG = re.compile(r"[^a-z0-9]+")
+CROP_COLUMNS = ("crop_x", "crop_y", "crop_w", "crop_h")
+Box = tuple[int, int, int, int]  # x, y, width, height in the photo's pixels
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,18 @@ class Correction:
     species_id: str
     species_name: str
     group: str
+    crop: Box | None = None  # None: the whole photo
+    row: str = ""  # where it came from, for errors: "corrections.csv row 3"
+
+    def target_name(self) -> str:
+        """Photos from several devices can share a name, and one photo can hold several
+        fish: a digest of the path (and the box) keeps them apart."""
+        key = str(self.source) if self.crop is None else f"{self.source}#{self.crop}"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+        if self.crop is None:
+            return f"{self.source.stem}-{digest}{self.source.suffix.lower()}"
+        x, y, width, height = self.crop
+        return f"{self.source.stem}-{x}_{y}_{width}x{height}-{digest}.png"
 
 
 def export_training_set(
@@ -43,14 +66,20 @@ def export_training_set(
         raise DatasetError(f"{out} is not empty; export into a new folder")
     names = _pack_names(species_pack)
     rows = _read_rows(corrections_csv)
-    corrections = [_correction(row, base or corrections_csv.parent, names) for row in rows]
+    corrections = [
+        _correction(row, base or corrections_csv.parent, names, f"{corrections_csv.name} row {n}")
+        for n, row in enumerate(rows, start=2)  # row 1 is the header
+    ]
     _check_images(corrections)
     groups: list[tuple[str, str]] = []
     species: dict[str, str] = {}
     for item in corrections:
-        target = out / item.species_id / _unique_name(item.source)
+        target = out / item.species_id / item.target_name()
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(item.source, target)
+        if item.crop is None:
+            shutil.copy2(item.source, target)
+        else:
+            _write_png(target, cropped(read_image(item.source), item.crop))
         groups.append((f"{item.species_id}/{target.name}", item.group))
         species[item.species_id] = item.species_name
     _write_csv(out / GROUPS_CSV, ("file", "group"), groups)
@@ -81,7 +110,9 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def _correction(row: dict[str, str], base: Path, names: dict[str, Species]) -> Correction:
+def _correction(
+    row: dict[str, str], base: Path, names: dict[str, Species], where: str
+) -> Correction:
     name = (row.get("confirmed_species") or "").strip()
     file = (row.get("file") or "").strip()
     if not name or not file:
@@ -92,29 +123,71 @@ def _correction(row: dict[str, str], base: Path, names: dict[str, Species]) -> C
     if not species_id:
         raise DatasetError(f"{name!r} cannot be turned into a folder name")
     group = (row.get("group") or "").strip() or f"file:{file}"
-    return Correction(source, species_id, known.name if known else name, group)
+    crop = _crop(row, where)
+    return Correction(source, species_id, known.name if known else name, group, crop, where)
+
+
+def _crop(row: dict[str, str], where: str) -> Box | None:
+    """The row's box: four whole numbers (x, y >= 0; width, height >= 1), or none at all."""
+    texts = [(row.get(column) or "").strip() for column in CROP_COLUMNS]
+    if not any(texts):
+        return None
+    try:
+        x, y, width, height = (int(text) for text in texts)
+    except ValueError:
+        raise DatasetError(
+            f"{where}: crop_x,crop_y,crop_w,crop_h must be four whole numbers or all empty,"
+            f" got {','.join(texts)!r}"
+        ) from None
+    if min(x, y) < 0 or min(width, height) < 1:
+        raise DatasetError(f"{where}: crop {x},{y},{width},{height} is not a box in a photo")
+    return (x, y, width, height)
+
+
+def cropped(image: UInt8Image, crop: Box) -> UInt8Image:
+    """The box of ``image`` (which it must fit: see ``_check_images``)."""
+    x, y, width, height = crop
+    return image[y : y + height, x : x + width]
 
 
 def _check_images(corrections: list[Correction]) -> None:
-    """All or nothing: a missing or corrupt photo stops the export before anything is copied."""
+    """All or nothing: a missing or corrupt photo, or a box outside its photo, stops the export
+    before anything is copied."""
     problems = []
     for item in corrections:
         if item.source.suffix.lower() not in IMAGE_SUFFIXES:
             problems.append(f"{item.source}: not an image file type")
             continue
         try:
-            read_image(item.source)
+            image = read_image(item.source)
         except ImageError as exc:
             problems.append(str(exc))
+            continue
+        problem = _crop_problem(item, image.shape[1], image.shape[0])
+        if problem:
+            problems.append(problem)
     if problems:
         shown = "; ".join(problems[:5])
         raise DatasetError(f"{len(problems)} corrections cannot be exported: {shown}")
 
 
-def _unique_name(source: Path) -> str:
-    """Photos from several devices can share a name; a digest of the path keeps them apart."""
-    digest = hashlib.sha256(str(source).encode()).hexdigest()[:8]
-    return f"{source.stem}-{digest}{source.suffix.lower()}"
+def _crop_problem(item: Correction, width: int, height: int) -> str | None:
+    if item.crop is None:
+        return None
+    x, y, crop_width, crop_height = item.crop
+    if x + crop_width <= width and y + crop_height <= height:
+        return None
+    return (
+        f"{item.row}: crop {crop_width}x{crop_height} at ({x}, {y}) lies outside"
+        f" {item.source} ({width}x{height})"
+    )
+
+
+def _write_png(path: Path, image: UInt8Image) -> None:
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise DatasetError(f"cannot encode {path} as PNG")
+    path.write_bytes(encoded.tobytes())
 
 
 def _write_csv(path: Path, header: tuple[str, str], rows: list[tuple[str, str]]) -> None:

@@ -12,8 +12,10 @@ Left out, and counted in the report:
   exporting again later picks it up;
 * an observation with no photo, or one naming a photo it may not use: a person's photo
   (fish photos have none; an erased person's photos are deleted) or another site's;
-* a photo shared by several observations that confirm different species: it labels neither.
-  When they agree it is written once, with the first observation's row.
+* a photo (or one fish's box in it) shared by several observations that confirm different
+  species: it labels neither. When they agree it is written once, with the first
+  observation's row. Several fish of one photo, each on its own box (``crop``), are several
+  examples: one row each, the photo's file written once.
 
 ``since`` selects on ``updated_at``, the hub's clock when it last changed the observation,
 not on ``reviewed_at``: a device's review carries the device's own time and may reach the
@@ -44,7 +46,8 @@ from sync.hub.models import FishObservation, Photo, Site
 # Rows the server-side cursor hands over per round trip (no photo bytes in them).
 CURSOR_ROWS = 200
 
-PhotoKey = tuple[int, uuid.UUID]  # (site pk, photo uid): a photo is one site's
+# (site pk, photo uid, the fish's box or None): a photo is one site's; each box one example.
+PhotoKey = tuple[int, uuid.UUID, tuple[int, int, int, int] | None]
 
 
 @dataclass
@@ -85,7 +88,7 @@ def export_corrections(
     settled: set[PhotoKey] = set()  # shared photos already written or already left out
     with export:
         for observation in _selected(confirmed, since).iterator(chunk_size=CURSOR_ROWS):
-            key = (observation.site_id, observation.photo_uid)
+            key = (observation.site_id, observation.photo_uid, observation.crop)
             if key in settled:
                 continue
             if key in shared:
@@ -119,7 +122,8 @@ def _selected(confirmed: QuerySet[Any], since: date | None) -> QuerySet[Any]:
 
 
 def _shared_photos(confirmed: QuerySet[Any]) -> dict[PhotoKey, int]:
-    """Photos several confirmed observations name -> how many species they confirm.
+    """Examples (photo and box) several confirmed observations name -> how many species
+    they confirm.
 
     Counted over every confirmed observation, not only those ``since`` selects: a photo an
     older observation labelled otherwise is no clean example either.
@@ -134,10 +138,10 @@ def _shared_photos(confirmed: QuerySet[Any]) -> dict[PhotoKey, int]:
     sharing = confirmed.filter(photo_uid__in=repeated)
     observations: dict[PhotoKey, int] = {}
     species: dict[PhotoKey, set[str]] = {}
-    for site_id, photo_uid, name in sharing.values_list(
-        "site_id", "photo_uid", "confirmed_species"
+    for site_id, photo_uid, name, *box in sharing.values_list(
+        "site_id", "photo_uid", "confirmed_species", "crop_x", "crop_y", "crop_w", "crop_h"
     ):
-        key = (site_id, photo_uid)
+        key = (site_id, photo_uid, None if None in box else tuple(box))
         observations[key] = observations.get(key, 0) + 1
         species.setdefault(key, set()).add(species_key(name))
     # A uid two sites' observations name is shared by neither: a photo is one site's.
@@ -172,4 +176,5 @@ def _correction(observation: Any, photo: Any) -> Correction:
         trip=observation.trip,
         reviewed_by=observation.reviewed_by,
         pack_version=observation.pack_version or "",
+        crop=observation.crop,
     )

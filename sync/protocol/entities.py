@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import Field, StrictBool, StrictInt, ValidationError, model_validator
 
 from sync.protocol.types import (
+    MAX_CROP_PIXELS,
     MAX_PHOTO_BYTES,
     MAX_PREDICTIONS,
     MAX_TEMPLATE_DIM,
@@ -36,6 +37,10 @@ from sync.protocol.types import (
 Latitude = Annotated[float, Field(strict=True, ge=-90.0, le=90.0, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(strict=True, ge=-180.0, le=180.0, allow_inf_nan=False)]
 MAX_VECTOR_ELEMENT = 1e4
+CropOffset = Annotated[StrictInt, Field(ge=0, le=MAX_CROP_PIXELS)]
+CropSide = Annotated[StrictInt, Field(ge=1, le=MAX_CROP_PIXELS)]
+Crop = tuple[CropOffset, CropOffset, CropSide, CropSide]
+"""A fish's box in its photo's pixels: ``[x, y, width, height]``."""
 MediaType = Annotated[str, Field(strict=True, pattern=r"^[a-z]+/[a-z0-9.+-]{1,60}$")]
 
 
@@ -121,6 +126,11 @@ class FishObservationUpsert(WireModel):
     stamp). A payload without the field (a protocol-2 device's, or one queued before its
     upgrade) says nothing about it, which is not the same as an explicit None ("no pack"):
     readers tell the two apart with ``model_fields_set``.
+
+    ``crop`` (protocol 3) is the fish's box in the photo, ``[x, y, width, height]`` in the
+    photo's pixels, when one photo holds several fish (each its own observation naming the
+    same ``photo_uid``); None is the whole photo. It is what ``predictions`` were made on, so
+    it travels with them as ``pack_version`` does, and its absence likewise says nothing.
     """
 
     observation_uid: Uid
@@ -140,6 +150,7 @@ class FishObservationUpsert(WireModel):
     reviewed_by: Name | None = None
     reviewed_at: Timestamp | None = None
     pack_version: Name | None = None
+    crop: Crop | None = None
 
     @model_validator(mode="after")
     def _reviewer_with_time(self) -> FishObservationUpsert:
@@ -181,7 +192,7 @@ PAYLOADS: dict[tuple[str, str], type[WireModel]] = {
 """What a device may push, plus ``species_pack`` which only the hub emits."""
 
 ADDED_FIELDS: dict[tuple[str, str], dict[str, int]] = {
-    ("fish_observation", "upsert"): {"pack_version": 3},
+    ("fish_observation", "upsert"): {"pack_version": 3, "crop": 3},
 }
 """Payload fields added after the oldest protocol a hub accepts, with the version of each."""
 

@@ -29,7 +29,8 @@ PROTOCOL_VERSION = 3
 1. The first release.
 2. ``Rejection.retryable`` (the hub says whether sending an entry again can succeed);
    ``FishObservationUpsert.reviewed_by`` / ``reviewed_at`` (who confirmed the species, when).
-3. ``FishObservationUpsert.pack_version`` (the species pack that made the predictions).
+3. ``FishObservationUpsert.pack_version`` (the species pack that made the predictions) and
+   ``FishObservationUpsert.crop`` (the fish's box when one photo holds several fish).
 
 Adding a field is incompatible here because every schema forbids unknown fields: a
 protocol-1 device cannot read a push answer that carries ``retryable`` (it would take the
@@ -62,6 +63,7 @@ MAX_CHUNK_BYTES = 1024 * 1024
 MAX_PHOTO_BYTES = 32 * 1024 * 1024
 MAX_TEMPLATE_DIM = 4096
 MAX_PREDICTIONS = 20
+MAX_CROP_PIXELS = 100_000  # a crop's coordinates and sides: far beyond any camera
 MAX_SEARCH_K = 50
 BIGINT_MAX = 2**63 - 1
 # The store's timestamp form: fixed width, so text order is time order on every device.

@@ -297,6 +297,7 @@ def _review_line(observation: FishObservation) -> str:
             observation.observed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             predictions or "no prediction",
             f"pack {_one_line(observation.pack_version)}",
+            "whole photo" if observation.crop is None else f"box {observation.crop}",
             f"vessel/trip {trip}",
             f"officer {_one_line(observation.officer)}",
         )

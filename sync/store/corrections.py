@@ -5,10 +5,11 @@ shared writer (``sync.corrections``). The rows are read first, without the photo
 photo's bytes are then read one at a time, inside the same read transaction, so memory holds
 one photo however many are exported and every row and photo comes from one snapshot.
 
-Several observations may point at one photo (``Observations.add`` and ``add_many`` accept
-the uid of a photo already stored). The photo is written once when they agree on the species;
-when they name different species it labels neither, so it is left out and counted as
-conflicting.
+Several observations may point at one photo: several fish in one photo, each on its own box
+(``crop``), are several examples, the photo written once. Observations of the same box (or
+of the whole photo: ``Observations.add`` and ``add_many`` accept the uid of a photo already
+stored) are one example when they agree on the species; when they name different species
+it labels neither, so it is left out and counted as conflicting.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from sync.store.database import Database
 # Oldest first, so the first observation of a shared photo is the one it was taken for.
 _CONFIRMED = (
     "SELECT o.observation_uid, o.confirmed_species, o.observed_at, o.vessel, o.trip,"
-    " o.reviewed_by, o.pack_version, p.id, p.photo_uid, p.media_type, p.sha256"
+    " o.reviewed_by, o.pack_version, p.id, p.photo_uid, p.media_type, p.sha256,"
+    " o.crop_x, o.crop_y, o.crop_w, o.crop_h"
     " FROM fish_observations o JOIN photos p ON p.id = o.photo_id"
     " WHERE o.confirmed_species IS NOT NULL AND trim(o.confirmed_species) != ''"
     " ORDER BY o.observed_at, o.id"
@@ -45,6 +47,18 @@ class _Confirmed:
     photo_uid: str
     media_type: str
     sha256: str
+    crop_x: int | None
+    crop_y: int | None
+    crop_w: int | None
+    crop_h: int | None
+
+    @property
+    def crop(self) -> tuple[int, int, int, int] | None:
+        """The fish's box, or None for the whole photo (schema 5 writes all four or none)."""
+        x, y, w, h = self.crop_x, self.crop_y, self.crop_w, self.crop_h
+        if x is None or y is None or w is None or h is None:
+            return None
+        return (x, y, w, h)
 
 
 def export_corrections(database: Database, export: CorrectionsExport) -> ExportSummary:
@@ -64,10 +78,11 @@ def export_corrections(database: Database, export: CorrectionsExport) -> ExportS
 
 
 def _one_per_photo(rows: Sequence[_Confirmed]) -> tuple[list[_Confirmed], int]:
-    """The first observation of each photo, and how many photos' observations disagree."""
-    by_photo: dict[int, list[_Confirmed]] = {}
+    """The first observation of each example (a photo, or a box in it), and how many
+    examples' observations disagree."""
+    by_photo: dict[tuple[int, tuple[int, int, int, int] | None], list[_Confirmed]] = {}
     for row in rows:
-        by_photo.setdefault(row.photo_id, []).append(row)
+        by_photo.setdefault((row.photo_id, row.crop), []).append(row)
     chosen = []
     for sharing in by_photo.values():
         if len({species_key(row.species) for row in sharing}) == 1:
@@ -93,4 +108,5 @@ def _correction(row: _Confirmed, photo: bytes) -> Correction:
         trip=row.trip,
         reviewed_by=row.reviewed_by or "",
         pack_version=row.pack_version or "",
+        crop=row.crop,
     )

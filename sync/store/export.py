@@ -44,7 +44,12 @@ FISH_HEADER = (
     "notes",
     "photo_uid",
     "observation_uid",
-    "pack_version",  # last, so that readers of the columns before it by position still work
+    # New columns go last, so that readers of the columns before them by position still work.
+    "pack_version",
+    "crop_x",  # the fish's box in the photo (pixels); empty: the whole photo
+    "crop_y",
+    "crop_w",
+    "crop_h",
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ALL_TIME = ("", "\uffff")
@@ -70,7 +75,8 @@ def export_fish_observations(
     sql = (
         "SELECT o.observed_at, o.predictions, o.confirmed_species, o.needs_review, o.latitude,"
         " o.longitude, o.vessel, o.trip, o.haul, o.count, o.length_cm, o.officer, o.notes,"
-        " p.photo_uid, o.observation_uid, o.pack_version FROM fish_observations o"
+        " p.photo_uid, o.observation_uid, o.pack_version, o.crop_x, o.crop_y, o.crop_w, o.crop_h"
+        " FROM fish_observations o"
         " LEFT JOIN photos p ON p.id = o.photo_id"
         " WHERE o.observed_at >= ? AND o.observed_at < ? ORDER BY o.observed_at, o.id"
     )

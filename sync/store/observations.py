@@ -13,12 +13,13 @@ from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
 from sync.store.outbox import Outbox
 from sync.store.photos import insert_photo, photo_payload
-from sync.store.records import FishObservation, Photo, Position, SpeciesScore
+from sync.store.records import Crop, FishObservation, Photo, Position, SpeciesScore
 
 COLUMNS = (
     "o.observation_uid, o.observed_at, o.predictions, o.confirmed_species, o.needs_review,"
     " p.photo_uid, o.latitude, o.longitude, o.vessel, o.trip, o.haul, o.count, o.length_cm,"
-    " o.officer, o.notes, o.reviewed_by, o.reviewed_at, o.pack_version"
+    " o.officer, o.notes, o.reviewed_by, o.reviewed_at, o.pack_version,"
+    " o.crop_x, o.crop_y, o.crop_w, o.crop_h"
 )
 _FROM = "FROM fish_observations o LEFT JOIN photos p ON p.id = o.photo_id"
 
@@ -34,24 +35,39 @@ class Observations:
     def add(self, observation: FishObservation, photo: Photo | None = None) -> FishObservation:
         """Record an observation (and its photo) with their outbox entries, in one commit."""
         if photo is not None:
-            if observation.photo_uid not in (None, photo.photo_uid):
-                raise ValueError("observation.photo_uid names another photo")
-            observation = replace(observation, photo_uid=photo.photo_uid)
+            return self.add_with_photo(photo, [observation])[0]
         with self._database.write() as connection:
             photo_id = None
-            if photo is not None:
-                photo_id = insert_photo(connection, self._database.config, self._clock, photo, None)
-                self._outbox.enqueue(
-                    connection,
-                    entity="photo",
-                    entity_uid=photo.photo_uid,
-                    operation="upsert",
-                    payload=photo_payload(photo, None),
-                )
-            elif observation.photo_uid is not None:
+            if observation.photo_uid is not None:
                 photo_id = _photo_id(connection, observation.photo_uid)
             self._insert(connection, observation, photo_id)
         return observation
+
+    def add_with_photo(
+        self, photo: Photo, observations: Sequence[FishObservation]
+    ) -> list[FishObservation]:
+        """Record a new photo and the observations made on it (several fish in one photo,
+        each on its own ``crop``) with their outbox entries, in one commit: all or nothing.
+
+        The photo's entry comes first, so the hub holds the photo before the observations
+        that name it. Returns the observations as stored (naming the photo)."""
+        if not observations:
+            raise ValueError("a photo is recorded with at least one observation")
+        if any(o.photo_uid not in (None, photo.photo_uid) for o in observations):
+            raise ValueError("observation.photo_uid names another photo")
+        named = [replace(o, photo_uid=photo.photo_uid) for o in observations]
+        with self._database.write() as connection:
+            photo_id = insert_photo(connection, self._database.config, self._clock, photo, None)
+            self._outbox.enqueue(
+                connection,
+                entity="photo",
+                entity_uid=photo.photo_uid,
+                operation="upsert",
+                payload=photo_payload(photo, None),
+            )
+            for observation in named:
+                self._insert(connection, observation, photo_id)
+        return named
 
     def add_many(self, observations: Sequence[FishObservation]) -> None:
         """Record several observations (without new photos) in one transaction: one fsync."""
@@ -115,7 +131,8 @@ class Observations:
             "INSERT INTO fish_observations (observation_uid, observed_at, predictions,"
             " confirmed_species, needs_review, photo_id, latitude, longitude, vessel, trip, haul,"
             " count, length_cm, officer, notes, reviewed_by, reviewed_at, pack_version,"
-            " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " crop_x, crop_y, crop_w, crop_h, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 observation.observation_uid,
                 format_timestamp(observation.observed_at),
@@ -135,6 +152,7 @@ class Observations:
                 observation.reviewed_by,
                 _timestamp_or_none(observation.reviewed_at),
                 observation.pack_version,
+                *crop_columns(observation.crop),
                 now,
                 now,
             ),
@@ -149,7 +167,8 @@ class Observations:
 
 
 def observation_payload(observation: FishObservation) -> dict[str, Any]:
-    """The observation's outbox payload: the wire's ``FishObservationUpsert`` (protocol 3)."""
+    """The observation's outbox payload: the wire's ``FishObservationUpsert`` (protocol 3);
+    ``crop`` is ``[x, y, width, height]``, or None for the whole photo."""
     position = observation.position
     return {
         "observation_uid": observation.observation_uid,
@@ -169,7 +188,20 @@ def observation_payload(observation: FishObservation) -> dict[str, Any]:
         "reviewed_by": observation.reviewed_by,
         "reviewed_at": _timestamp_or_none(observation.reviewed_at),
         "pack_version": observation.pack_version,
+        "crop": None if observation.crop is None else list(observation.crop.as_tuple()),
     }
+
+
+def crop_columns(crop: Crop | None) -> tuple[int | None, int | None, int | None, int | None]:
+    """The ``crop_x, crop_y, crop_w, crop_h`` columns: all NULL for the whole photo."""
+    return (None, None, None, None) if crop is None else crop.as_tuple()
+
+
+def crop_of(x: int | None, y: int | None, width: int | None, height: int | None) -> Crop | None:
+    """A crop read back from its columns (schema 5 writes all four or none)."""
+    if x is None or y is None or width is None or height is None:
+        return None
+    return Crop(x, y, width, height)
 
 
 def _timestamp_or_none(moment: datetime | None) -> str | None:
@@ -207,6 +239,7 @@ def _observation(row: Sequence[Any]) -> FishObservation:
         reviewed_by,
         reviewed_at,
         pack_version,
+        *crop,
     ) = row
     return FishObservation(
         observed_at=parse_timestamp(observed_at),
@@ -226,4 +259,5 @@ def _observation(row: Sequence[Any]) -> FishObservation:
         reviewed_by=reviewed_by,
         reviewed_at=None if reviewed_at is None else parse_timestamp(reviewed_at),
         pack_version=pack_version,
+        crop=crop_of(*crop),
     )

@@ -172,6 +172,42 @@ class Position:
             raise ValueError(f"not a position: {self.latitude}, {self.longitude}")
 
 
+MAX_CROP_PIXELS = 100_000
+"""The largest crop coordinate or side, in pixels: far beyond any camera, and the wire's bound."""
+
+
+@dataclass(frozen=True)
+class Crop:
+    """One fish's box in its photo, in the photo's pixels: top-left corner, then size.
+
+    Whether the box lies inside the photo is checked where the photo is at hand (the catch
+    flow, the training export); here only that it is a box at all."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y", "width", "height"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"crop {name} must be a whole number of pixels, got {value!r}")
+            low = 1 if name in ("width", "height") else 0
+            if not low <= value <= MAX_CROP_PIXELS:
+                raise ValueError(f"crop {name} must lie in [{low}, {MAX_CROP_PIXELS}], got {value}")
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.x, self.y, self.width, self.height)
+
+    def fits(self, width: int, height: int) -> bool:
+        """Whether the box lies wholly inside a photo of ``width`` x ``height`` pixels."""
+        return self.x + self.width <= width and self.y + self.height <= height
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height} at ({self.x}, {self.y})"
+
+
 @dataclass(frozen=True)
 class FishObservation:
     """One catch record: what the classifier said, what the officer confirmed, and where.
@@ -180,7 +216,8 @@ class FishObservation:
     this device, or the hub's reviewer); both or neither. ``pack_version`` is the version of
     the species pack whose classifier made ``predictions``, so a reviewer can tell which pack
     erred and packs can be compared; None for a record made before the store kept it (schema
-    4) or without a classifier.
+    4) or without a classifier. ``crop`` is the fish's box in the photo (schema 5), what the
+    predictions were made on when one photo holds several fish; None is the whole photo.
     """
 
     observed_at: datetime
@@ -200,6 +237,7 @@ class FishObservation:
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
     pack_version: str | None = None
+    crop: Crop | None = None
 
     def __post_init__(self) -> None:
         _require_aware("observed_at", self.observed_at)

@@ -15,15 +15,20 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+import sqlcipher3
 
 from desktop.catch import (
     CatchDetails,
     CatchError,
+    CatchPhoto,
+    CaughtFish,
     classify_catch,
+    parse_box,
     parse_length,
     parse_position,
     read_catch_photo,
     record_catch,
+    record_catches,
     species_name,
     species_pack_for,
 )
@@ -32,7 +37,7 @@ from inference.fish.installed import installed_default_pack
 from inference.fish.types import FishPrediction, FishStatus
 from sync.client.packs import INSTALLED_NAME, packs_dir_for
 from sync.client.state import ensure_schema, put_values
-from sync.store import FishObservation, Passphrase, Position, Store, StoreConfig
+from sync.store import Crop, FishObservation, Passphrase, Position, Store, StoreConfig
 from sync.store.photos import load_photo
 from tests.desktop.conftest import PASSPHRASE
 from tests.sync.conftest import FAST, FakeClock
@@ -69,7 +74,8 @@ class Deck:
         self, path: Path | str, confirmed: str | None = None, config: StoreConfig = FAST
     ) -> tuple[FishPrediction, FishObservation]:
         photo = read_catch_photo(self.f4k / path, config)  # an absolute path stays as it is
-        prediction = classify_catch(self.classifier, photo)
+        (fish,) = classify_catch(self.classifier, photo)
+        prediction = fish.prediction
         observation = record_catch(
             self.store.observations, photo, prediction, details(),
             confirmed_species=confirmed, clock=self.store.clock,
@@ -322,3 +328,163 @@ def test_the_pack_is_the_one_sync_installed_last_else_the_default(
     record = '{"version": "2099.1.1", "sha256": "' + "0" * 64 + '", "byte_size": 1}'
     put_values(store.database, {INSTALLED_NAME: record}, store.clock.now())
     assert species_pack_for(store) == installed
+
+
+# --- several fish in one photo ---------------------------------------------------------
+
+
+def side_by_side(f4k: Path, tmp_path: Path, *names: str) -> tuple[Path, list[Crop]]:
+    """Real f4k photos laid side by side on one grey deck (a PNG), and each one's box."""
+    images = [read_catch_photo(f4k / name).image for name in names]
+    height = max(image.shape[0] for image in images)
+    padded = [
+        np.pad(image, ((0, height - image.shape[0]), (0, 0), (0, 0)), constant_values=90)
+        for image in images
+    ]
+    boxes, x = [], 0
+    for image in images:
+        boxes.append(Crop(x, 0, image.shape[1], image.shape[0]))
+        x += image.shape[1]
+    return write_image(tmp_path / "deck.png", np.concatenate(padded, axis=1)), boxes
+
+
+@dataclass
+class CountingClassifier:
+    """The real classifier, counting its ``classify`` calls (one batch per photo is asked)."""
+
+    real: SpeciesClassifier
+    calls: list[int]
+
+    def classify(self, images: list[Any]) -> list[FishPrediction]:
+        self.calls.append(len(images))
+        return self.real.classify(images)
+
+
+def test_two_boxes_are_two_predictions_from_one_batch_as_if_each_were_alone(
+    deck: Deck, tmp_path: Path
+) -> None:
+    path, boxes = side_by_side(deck.f4k, tmp_path, CONFIDENT, BELOW_REVIEW)
+    photo = read_catch_photo(path)
+    counting = CountingClassifier(deck.classifier, [])
+    fish = classify_catch(counting, photo, boxes)  # type: ignore[arg-type]
+    assert counting.calls == [2]  # one classify call, both fish in it
+    assert [one.crop for one in fish] == boxes
+    for one, name in zip(fish, (CONFIDENT, BELOW_REVIEW), strict=True):
+        (alone,) = deck.classifier.classify([read_catch_photo(deck.f4k / name).image])
+        assert [s.species.id for s in one.prediction.top_k] == [s.species.id for s in alone.top_k]
+        for batched, single in zip(one.prediction.top_k, alone.top_k, strict=True):
+            assert batched.probability == pytest.approx(single.probability, abs=1e-6)
+    assert fish[0].prediction.species is not None
+    assert fish[0].prediction.species.name == "Amphiprion clarkii"
+    assert fish[1].prediction.needs_review  # the second fish alone is below review
+
+
+def test_no_boxes_is_the_whole_photo_as_one_fish(deck: Deck) -> None:
+    photo = read_catch_photo(deck.f4k / CONFIDENT)
+    (fish,) = classify_catch(deck.classifier, photo, [])
+    (whole,) = deck.classifier.classify([photo.image])
+    assert fish.crop is None and fish.prediction.top_k == whole.top_k
+
+
+def record_two(deck: Deck, tmp_path: Path, confirmed: list[str | None] | None = None) -> Any:
+    path, boxes = side_by_side(deck.f4k, tmp_path, CONFIDENT, BELOW_REVIEW)
+    photo = read_catch_photo(path)
+    fish = classify_catch(deck.classifier, photo, boxes)
+    recorded = record_catches(
+        deck.store.observations, photo, fish, details(),
+        confirmed_species=confirmed or [], clock=deck.store.clock,
+    )  # fmt: skip
+    return photo, fish, recorded
+
+
+def test_two_fish_are_one_photo_and_two_observations_in_the_outbox(
+    deck: Deck, tmp_path: Path
+) -> None:
+    photo, fish, recorded = record_two(deck, tmp_path)
+    assert deck.counts() == (2, 1, 3)
+    (photo_uid,) = {o.photo_uid for o in recorded}
+    assert load_photo(deck.store.database, str(photo_uid)).data == photo.data
+    for one, observation in zip(fish, recorded, strict=True):
+        stored = deck.store.observations.get(observation.observation_uid)
+        assert stored.crop == one.crop and stored.photo_uid == photo_uid
+        expected = [(s.species.name, s.probability) for s in one.prediction.top_k]
+        assert [(s.species, s.confidence) for s in stored.predictions] == expected
+        assert stored.needs_review is one.prediction.needs_review
+        assert stored.pack_version == one.prediction.pack_version
+    entries = [(e.entity, e.payload()) for e in deck.store.outbox.entries()]
+    assert [entity for entity, _ in entries] == ["photo", "fish_observation", "fish_observation"]
+    assert [payload["crop"] for _, payload in entries[1:]] == [
+        list(one.crop.as_tuple()) for one in fish if one.crop is not None
+    ]
+
+
+def test_confirming_on_the_spot_applies_to_each_fish_alone(deck: Deck, tmp_path: Path) -> None:
+    confirmed = species_name("fish_01", deck.classifier.pack.species)
+    _, fish, recorded = record_two(deck, tmp_path, [None, confirmed])
+    first, second = (deck.store.observations.get(o.observation_uid) for o in recorded)
+    assert first.confirmed_species is None and first.reviewed_by is None
+    assert first.needs_review is fish[0].prediction.needs_review is False
+    assert (second.confirmed_species, second.reviewed_by) == (confirmed, "Ana Lima")
+    assert fish[1].prediction.needs_review and second.needs_review is False
+
+
+def test_a_fish_the_store_refuses_leaves_no_photo_and_no_other_fish(
+    deck: Deck, tmp_path: Path
+) -> None:
+    # The store refuses a second observation of one photo (a real refusal, inside the write).
+    deck.store.database.connection.execute(
+        "CREATE TEMP TRIGGER refuse_second_fish BEFORE INSERT ON fish_observations"
+        " WHEN (SELECT count(*) FROM fish_observations WHERE photo_id = NEW.photo_id) > 0"
+        " BEGIN SELECT RAISE(ABORT, 'refused: a second fish'); END"
+    )
+    with pytest.raises(sqlcipher3.IntegrityError, match="refused: a second fish"):
+        record_two(deck, tmp_path)
+    assert deck.counts() == (0, 0, 0)
+
+
+def test_a_box_outside_the_photo_is_refused_before_anything_is_classified_or_written(
+    deck: Deck, tmp_path: Path
+) -> None:
+    path, (left, right) = side_by_side(deck.f4k, tmp_path, CONFIDENT, BELOW_REVIEW)
+    photo = read_catch_photo(path)
+    width, height = photo.size
+    wide = Crop(right.x, 0, right.width + 1, right.height)
+    counting = CountingClassifier(deck.classifier, [])
+    message = rf"fish 2: box {wide.width}x{wide.height} at \({wide.x}, 0\) lies outside deck.png"
+    with pytest.raises(CatchError, match=rf"{message} \({width}x{height}\)"):
+        classify_catch(counting, photo, [left, wide])  # type: ignore[arg-type]
+    assert counting.calls == []
+    fish = classify_catch(deck.classifier, photo, [left])
+    moved = [CaughtFish(Crop(0, 1, left.width, height), fish[0].prediction)]
+    with pytest.raises(CatchError, match=r"fish 1: box .* lies outside deck\.png"):
+        record_catches(deck.store.observations, photo, moved, details(), clock=deck.store.clock)
+    assert deck.counts() == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("0,0,0,5", r"box 0,0,0,5: crop width must lie in \[1, 100000\], got 0"),
+        ("-3,0,5,5", r"box -3,0,5,5: crop x must lie in \[0, 100000\], got -3"),
+        ("1,2,3", r"box '1,2,3': expected X,Y,WIDTH,HEIGHT in pixels"),
+        ("1,2,3.5,4", r"box '1,2,3.5,4': expected X,Y,WIDTH,HEIGHT"),
+    ],
+)
+def test_a_box_that_is_not_one_is_refused_as_typed(typed: str, message: str) -> None:
+    with pytest.raises(CatchError, match=message):
+        parse_box(typed)
+
+
+def test_a_box_is_typed_as_x_y_width_height() -> None:
+    assert parse_box(" 10, 20 ,30,40 ") == Crop(10, 20, 30, 40)
+
+
+def test_one_confirmed_species_per_fish_or_none(deck: Deck, tmp_path: Path) -> None:
+    with pytest.raises(CatchError, match="2 fish but 1 confirmed species: give one per fish"):
+        record_two(deck, tmp_path, ["Amphiprion clarkii"])
+    assert deck.counts() == (0, 0, 0)
+
+
+def test_a_photo_knows_its_size(f4k: Path) -> None:
+    photo: CatchPhoto = read_catch_photo(f4k / CONFIDENT)
+    assert photo.size == (photo.image.shape[1], photo.image.shape[0])

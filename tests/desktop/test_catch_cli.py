@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
+from desktop.catch import read_catch_photo
 from main import main
 from sync.store import Passphrase, Position, Store
 from sync.store.key_sources import PASSPHRASE_ENV
 from sync.store.photos import load_photo
 from tests.desktop.conftest import PASSPHRASE
-from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT
+from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT, side_by_side
 from tests.sync.conftest import FAST
 
 pytestmark = pytest.mark.needs_shared
@@ -202,6 +203,14 @@ def test_a_corrupt_photo_is_refused_before_the_store_is_opened(
         (["--length-cm", "-2"], 1, "length_cm must be positive"),
         (["--officer", " "], 1, "officer must not be empty"),
         (["--confirm", " "], 1, "--confirm: name the species"),
+        (["--box", "0,0,0,5"], 2, "crop width must lie in [1, 100000], got 0"),
+        (["--box", "1,2,3"], 2, "box '1,2,3': expected X,Y,WIDTH,HEIGHT in pixels"),
+        (["--confirm", "a", "--confirm", "b"], 2, "give --confirm once (one fish"),
+        (
+            ["--box", "0,0,5,5", "--box", "5,0,5,5", "--confirm", "a"],
+            2,
+            "give --confirm once per --box, in order (2 boxes, 1 --confirm)",
+        ),
     ],
 )
 def test_bad_details_are_refused_before_anything_is_read(
@@ -217,3 +226,56 @@ def test_bad_details_are_refused_before_anything_is_read(
     except SystemExit as usage:
         code = usage.code  # type: ignore[assignment]
     assert code == status and message in capsys.readouterr().err
+
+
+def test_two_boxes_are_two_fish_sharing_one_photo(
+    scene: Scene, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, boxes = side_by_side(scene.f4k, scene.scratch, CONFIDENT, BELOW_REVIEW)
+    typed = [f"--box={b.x},{b.y},{b.width},{b.height}" for b in boxes]
+    pack = ["--pack", str(scene.pack)]
+    assert jaga_catch(path, scene.store, *typed, "--confirm", "-", "--confirm", "fish_01", *pack,
+                      "--json") == 0  # fmt: skip
+    out: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
+    assert held(scene.store) == (2, 1, 3)  # one photo, two observations, three outbox entries
+    assert [fish["crop"] for fish in out] == [
+        {"x": b.x, "y": b.y, "width": b.width, "height": b.height} for b in boxes
+    ]
+    assert out[0]["species"] == "Amphiprion clarkii" and out[0]["confirmed_species"] is None
+    assert out[1]["flagged_by_classifier"] is True and out[1]["needs_review"] is False
+    assert out[1]["confirmed_species"] == "Dascyllus reticulatus"
+    assert len({fish["photo_uid"] for fish in out}) == 1
+    with Store.open(scene.store, Passphrase(PASSPHRASE), config=FAST) as store:
+        for fish, box in zip(out, boxes, strict=True):
+            stored = store.observations.get(fish["observation_uid"])
+            assert (stored.photo_uid, stored.crop) == (fish["photo_uid"], box)
+            assert [s.species for s in stored.predictions][:3] == [
+                entry["species"] for entry in fish["top_k"][:3]
+            ]
+            assert stored.pack_version == fish["pack_version"] is not None
+        assert load_photo(store.database, out[0]["photo_uid"]).data == path.read_bytes()
+
+
+def test_the_text_names_each_box(scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    path, (_, right) = side_by_side(scene.f4k, scene.scratch, CONFIDENT, BELOW_REVIEW)
+    box = f"{right.x},{right.y},{right.width},{right.height}"
+    assert jaga_catch(path, scene.store, "--box", box, "--pack", str(scene.pack)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"fish 1: box {right}"
+    assert lines[1].split(maxsplit=1) == ["species", "Dascyllus reticulatus"]
+    assert held(scene.store) == (1, 1, 2)
+
+
+def test_a_box_outside_the_photo_is_one_line_exit_1_and_writes_nothing(
+    scene: Scene, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = read_catch_photo(scene.f4k / CONFIDENT)
+    width, height = photo.size
+    before = held(scene.store)
+    box = f"0,0,{width + 1},{height}"
+    assert jaga_catch(scene.f4k / CONFIDENT, scene.store, "--box", box) == 1
+    assert capsys.readouterr().err == (
+        f"jaga catch: error: fish 1: box {width + 1}x{height} at (0, 0) lies outside"
+        f" {(scene.f4k / CONFIDENT).name} ({width}x{height})\n"
+    )
+    assert held(scene.store) == before

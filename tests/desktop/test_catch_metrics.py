@@ -19,12 +19,20 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from desktop.app import MainWindow
+from desktop.catch import classify_catch, read_catch_photo
 from inference.fish.classify import SpeciesClassifier
 from sync.client.metrics import METRICS_PORT_ENV
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT, write_image
-from tests.desktop.test_catch_panel import Rig, catch_of, record
+from tests.desktop.test_catch_panel import (
+    Rig,
+    catch_of,
+    classify_boxes,
+    drag_over,
+    record,
+    side_by_side,
+)
 from tests.desktop.test_metrics import Samples, free_port, scrape, value
 
 pytestmark = pytest.mark.needs_shared
@@ -149,3 +157,22 @@ def test_no_fish_has_no_confidence_a_corrupt_photo_no_count_and_a_confirmed_reco
 
 def catch_series(samples: Samples) -> Samples:
     return {key: v for key, v in samples.items() if key[0].startswith("jaga_catch_")}
+
+
+def test_a_photos_boxes_are_one_classify_stage_and_one_count_per_fish(rig: Rig) -> None:
+    path, true_boxes = side_by_side(rig.f4k, rig.scratch, CONFIDENT, BELOW_REVIEW)
+    with metered_window(rig) as (window, port):
+        catch_of(window).panel.officer.setText("Ana Lima")
+        rig.open_photo(window, path)  # the whole photo, classified on opening
+        opened = scrape(port)
+        boxes = [drag_over(window, fish) for fish in true_boxes]
+        classify_boxes(window)
+        boxed = scrape(port)
+    expected = [
+        fish.prediction for fish in classify_catch(rig.classifier, read_catch_photo(path), boxes)
+    ]
+    assert total(boxed, CLASSIFIED) - total(opened, CLASSIFIED) == 2
+    assert value(boxed, f"{STAGES}_count", stage="classify") == 2  # opening, then one batch
+    assert value(boxed, f"{STAGES}_count", stage="read") == 1  # the boxes read nothing again
+    added = (value(boxed, f"{CONFIDENCE}_sum") or 0.0) - (value(opened, f"{CONFIDENCE}_sum") or 0.0)
+    assert added == pytest.approx(sum(p.confidence for p in expected), abs=1e-6)

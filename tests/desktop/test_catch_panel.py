@@ -18,6 +18,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop.app import MainWindow, open_window
+from desktop.catch import classify_catch, read_catch_photo
 from desktop.catch_controller import CatchController
 from desktop.catch_panel import NO_PACK
 from desktop.settings import LOCKED_MESSAGE, AppSettings
@@ -27,11 +28,11 @@ from inference.fish.types import FishPrediction
 from inference.pack.installed import ModelPack
 from inference.runtime import ThreadBudget
 from inference.runtime.providers import CPU, plan_providers
-from sync.store import FishObservation, Passphrase, Store
+from sync.store import Crop, FishObservation, Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import wait_until
-from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT
+from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT, side_by_side
 from tests.sync.conftest import FAST
 
 pytestmark = pytest.mark.needs_shared
@@ -272,9 +273,97 @@ def test_a_wrong_key_is_shown_and_nothing_is_written(rig: Rig) -> None:
         assert store.observations.count() == 0
 
 
-def _keep_screenshot(window: MainWindow, scratch: Path) -> None:
+def drag_over(window: MainWindow, fish: Crop) -> Crop:
+    """Drag over where ``fish`` is shown on the preview, as an officer would; the box the
+    preview maps that drag to, added through the controller (no mouse is needed)."""
+    preview = catch_of(window).panel.photo.preview
+    assert preview is not None
+    x, y, width, height = preview.to_widget(fish)
+    dragged = preview.crop_between((x, y), (x + width, y + height))
+    assert dragged is not None
+    catch_of(window).add_box(dragged)
+    return dragged
+
+
+def classify_boxes(window: MainWindow) -> None:
+    panel = catch_of(window).panel
+    panel.classify_boxes.click()
+    wait_until(panel.record.isEnabled, "the boxes' answers")
+
+
+def test_two_fish_dragged_on_one_photo_are_classified_together_and_recorded_apart(
+    window: MainWindow, rig: Rig
+) -> None:
+    panel = catch_of(window).panel
+    panel.officer.setText("Ana Lima")
+    path, true_boxes = side_by_side(rig.f4k, rig.scratch, CONFIDENT, BELOW_REVIEW)
+    rig.open_photo(window, path)
+    assert panel.fish.count() == 1 and panel.fish.item(0).text().startswith("whole photo: ")
+    boxes = [drag_over(window, fish) for fish in true_boxes]
+    for dragged, true in zip(boxes, true_boxes, strict=True):  # the preview is scaled: ±1 px
+        pairs = zip(dragged.as_tuple(), true.as_tuple(), strict=True)
+        assert all(abs(a - b) <= 1 for a, b in pairs)
+    assert [panel.fish.item(i).text() for i in range(2)] == [
+        f"fish {n}, box {box}: not classified yet" for n, box in enumerate(boxes, start=1)
+    ]
+    assert not panel.record.isEnabled() and panel.classify_boxes.isEnabled()
+    ThreadNotingClassifier.threads.clear()
+    classify_boxes(window)
+    assert len(ThreadNotingClassifier.threads) == 1  # one batch, on the worker
+    assert threading.main_thread() not in ThreadNotingClassifier.threads
+    expected = classify_catch(rig.classifier, read_catch_photo(path), boxes)
+    assert [panel.fish.item(i).text().split(": ")[1].split(" ")[0] for i in range(2)] == [
+        "Amphiprion",
+        "Dascyllus",
+    ]
+    panel.fish.setCurrentRow(1)  # the second fish: its own answer and its own confirmation
+    second = expected[1].prediction
+    assert panel.species.text() == second.top_k[0].species.name
+    assert panel.candidates.text().splitlines()[0].startswith(second.top_k[0].species.name)
+    panel.confirmed.setCurrentIndex(0)
+    _keep_screenshot(window, rig.scratch, "catch_boxes.png")
+    message = record(window)
+    assert message.startswith("recorded 2 fish sharing one photo (0 flagged for review, 1 conf")
+    with in_store(rig.store) as store:
+        rows = store.database.query("SELECT observation_uid FROM fish_observations ORDER BY id")
+        first, confirmed = (store.observations.get(row[0]) for row in rows)
+        assert store.database.query("SELECT count(*) FROM photos")[0][0] == 1
+    assert first.photo_uid == confirmed.photo_uid and (first.crop, confirmed.crop) == tuple(boxes)
+    assert first.predictions[0].confidence == expected[0].prediction.top_k[0].probability
+    assert first.confirmed_species is None and not first.needs_review
+    assert (confirmed.confirmed_species, confirmed.reviewed_by) == (
+        second.top_k[0].species.name,
+        "Ana Lima",
+    )
+    assert not panel.record.isEnabled()  # one record per photo
+
+
+def test_a_removed_box_leaves_the_others_answered_and_no_box_is_the_whole_photo(
+    window: MainWindow, rig: Rig
+) -> None:
+    panel = catch_of(window).panel
+    path, true_boxes = side_by_side(rig.f4k, rig.scratch, CONFIDENT, BELOW_REVIEW)
+    rig.open_photo(window, path)
+    whole = panel.fish.item(0).text()
+    left, right = (drag_over(window, fish) for fish in true_boxes)
+    classify_boxes(window)
+    panel.fish.setCurrentRow(0)
+    panel.remove_box.click()
+    assert panel.photo.boxes == [right]
+    assert panel.fish.count() == 1 and panel.fish.item(0).text().startswith("fish 1, box ")
+    assert panel.record.isEnabled()  # the kept box keeps its answer: nothing to classify
+    panel.remove_box.click()
+    assert panel.photo.boxes == [] and panel.fish.item(0).text() == whole
+    assert panel.record.isEnabled() and not panel.remove_box.isEnabled()
+    catch_of(window).add_box(Crop(left.x, left.y, left.width - 1, left.height))  # a new box
+    assert panel.fish.item(0).text().endswith(": not classified yet")  # waits for Classify
+    assert not panel.record.isEnabled() and panel.classify_boxes.isEnabled()
+
+
+def _keep_screenshot(window: MainWindow, scratch: Path, name: str = "catch.png") -> None:
     """A picture of the panel (kept where ``$JAGA_SCREENSHOT_DIR`` says, if set)."""
     folder = Path(os.environ.get(SCREENSHOT_ENV) or scratch)
+    QApplication.processEvents()  # the layout's pending requests, as the event loop would
     picture = catch_of(window).panel.grab()
     assert not picture.isNull() and picture.width() > 400
-    assert picture.save(str(folder / "catch.png"))
+    assert picture.save(str(folder / name))

@@ -19,6 +19,7 @@ from sync.corrections import (
 )
 
 JPEG = b"\xff\xd8\xff\xe0 a cod"
+WHOLE_PHOTO = {"crop_x": "", "crop_y": "", "crop_w": "", "crop_h": ""}
 PNG = b"\x89PNG\r\n\x1a\n a haddock"
 
 
@@ -29,11 +30,13 @@ def correction(
     uid: str = "obs-1",
     trip: str | None = None,
     sha256: str | None = None,
+    photo_uid: str | None = None,
+    crop: tuple[int, int, int, int] | None = None,
 ) -> Correction:
     return Correction(
         observation_uid=uid,
         confirmed_species="Gadus morhua",
-        photo_uid=f"photo-{uid}",
+        photo_uid=photo_uid or f"photo-{uid}",
         media_type=media_type,
         photo_sha256=sha256 or hashlib.sha256(photo).hexdigest(),
         photo=photo,
@@ -42,6 +45,7 @@ def correction(
         trip=trip,
         reviewed_by="officer-2",
         pack_version="f4k-2026.03" if uid == "obs-1" else "",
+        crop=crop,
     )
 
 
@@ -67,6 +71,7 @@ def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
             "reviewed_by": "officer-2",
             "observed_at": "2026-03-01T08:00:00.000000Z",
             "pack_version": "f4k-2026.03",
+            **WHOLE_PHOTO,
         },
         {
             "file": f"{PHOTOS_DIR}/photo-obs-2.png",
@@ -76,6 +81,7 @@ def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
             "reviewed_by": "officer-2",
             "observed_at": "2026-03-01T08:00:00.000000Z",
             "pack_version": "",
+            **WHOLE_PHOTO,
         },
     ]
     assert (folder / PHOTOS_DIR / "photo-obs-1.jpg").read_bytes() == JPEG
@@ -147,6 +153,32 @@ def test_a_photo_passed_twice_is_refused_and_nothing_is_left(tmp_path: Path) -> 
     with pytest.raises(CorrectionsExportError, match=twice), CorrectionsExport(folder) as export:
         export.add(correction(uid="obs-1"))
         export.add(correction(uid="obs-1"))
+    assert not folder.exists()
+
+
+def test_two_fish_of_one_photo_are_two_rows_over_one_file(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    with CorrectionsExport(folder) as export:
+        export.add(correction(uid="obs-1", photo_uid="deck", crop=(0, 5, 40, 30)))
+        export.add(correction(uid="obs-2", photo_uid="deck", crop=(40, 0, 25, 35)))
+    assert export.summary.written == 2
+    assert [p.name for p in (folder / PHOTOS_DIR).iterdir()] == ["deck.jpg"]
+    boxes = [
+        (row["file"], row["observation_uid"], *(row[c] for c in WHOLE_PHOTO))
+        for row in rows(folder)
+    ]
+    assert boxes == [
+        (f"{PHOTOS_DIR}/deck.jpg", "obs-1", "0", "5", "40", "30"),
+        (f"{PHOTOS_DIR}/deck.jpg", "obs-2", "40", "0", "25", "35"),
+    ]
+
+
+def test_one_box_of_a_photo_passed_twice_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    twice = "photo deck is passed twice with the same box"
+    with pytest.raises(CorrectionsExportError, match=twice), CorrectionsExport(folder) as export:
+        export.add(correction(uid="obs-1", photo_uid="deck", crop=(0, 5, 40, 30)))
+        export.add(correction(uid="obs-2", photo_uid="deck", crop=(0, 5, 40, 30)))
     assert not folder.exists()
 
 

@@ -1,10 +1,11 @@
-"""Schemas 2 to 4: a real version-1 (2, 3) store file opens migrated, its rows kept, with the sync
-client's tables (empty, or kept as an older client made them), the fish reviewer columns and
-the species pack of each fish observation."""
+"""Schemas 2 to 5: a real version-1 (2, 3, 4) store file opens migrated, its rows kept, with the
+sync client's tables (empty, or kept as an older client made them), the fish reviewer columns,
+the species pack of each fish observation and the fish's box in a shared photo."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from sync.client.state import (
 from sync.errors import SchemaVersionError
 from sync.protocol import FishObservationUpsert, parse_payload
 from sync.store import AccessEvent, FishObservation, Passphrase, SpeciesScore, Store
+from sync.store.records import Crop
 from sync.store.schema.migrations import LATEST_VERSION, MIGRATIONS, schema_version
 from tests.sync.conftest import FAST, FakeClock, enrol
 
@@ -125,8 +127,8 @@ def test_the_client_refuses_a_store_below_v2_with_a_clear_error(
     db_path: Path, passphrase: Passphrase, clock: FakeClock
 ) -> None:
     v1_store(db_path, passphrase, clock).close()
-    assert CLIENT_TABLES_VERSION == 4  # pulled observations write pack_version
-    refusal = pytest.raises(SchemaVersionError, match="schema version 1; syncing needs version 4")
+    assert CLIENT_TABLES_VERSION == 5  # pulled observations write pack_version and crop
+    refusal = pytest.raises(SchemaVersionError, match="schema version 1; syncing needs version 5")
     with Store.open(db_path, passphrase, config=FAST, migrations=V1) as old, refusal:
         ensure_schema(old.database)
     with Store.open(db_path, passphrase, config=FAST) as store:
@@ -201,7 +203,7 @@ def test_a_v3_store_keeps_every_catch_and_they_name_no_pack(
 ) -> None:
     v3_store_with_catches(db_path, passphrase, clock)
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 4
+        assert schema_version(store.database.connection) == LATEST_VERSION == 5
         flagged = store.observations.get(OBSERVATION_UID)
         reviewed = store.observations.get(REVIEWED_UID)
         assert store.observations.count() == 2
@@ -250,3 +252,36 @@ def test_after_the_upgrade_a_catch_keeps_its_pack_version(
         old = store.observations.confirm(OBSERVATION_UID, "Gadus morhua", officer="o-2")
         assert old.pack_version is None
         assert store.outbox.entries()[-1].payload()["pack_version"] is None
+
+
+def test_a_v4_store_keeps_every_catch_whole_photo_and_takes_boxes_after(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    v4 = MIGRATIONS[:4]
+    with Store.create(db_path, passphrase, clock=clock, config=FAST, migrations=v4):
+        pass
+    with Store.open(db_path, passphrase, clock=clock, config=FAST, migrations=v4) as old:
+        assert schema_version(old.database.connection) == 4
+        with old.database.write() as connection:  # every schema-4 column, as that code wrote
+            for row in V3_ROWS:
+                connection.execute(
+                    V3_OBSERVATION.replace("reviewed_at,", "reviewed_at, pack_version,").replace(
+                        "VALUES (?,", "VALUES (?,?,"
+                    ),
+                    (*row, "f4k-2026.03", row[1], row[1]),
+                )
+    with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
+        assert schema_version(store.database.connection) == LATEST_VERSION == 5
+        kept = [store.observations.get(uid) for uid in (OBSERVATION_UID, REVIEWED_UID)]
+        assert [(o.crop, o.pack_version) for o in kept] == [(None, "f4k-2026.03")] * 2
+        assert (kept[0].notes, kept[1].reviewed_by) == ("flagged", "o-2")
+        new = store.observations.add(replace(kept[0], observation_uid=OTHER_UID, crop=BOX))
+        assert store.observations.get(new.observation_uid).crop == BOX
+        confirmed = store.observations.confirm(OTHER_UID, "Gadus morhua", officer="o-2")
+        assert confirmed.crop == BOX  # a review keeps the fish's box
+        assert store.outbox.entries()[-1].payload()["crop"] == [3, 4, 50, 60]
+        assert store.integrity().ok, store.integrity().problems
+
+
+OTHER_UID = "9a1e4c33-7d2b-4f0a-8c6e-1b2d3e4f5a66"
+BOX = Crop(3, 4, 50, 60)

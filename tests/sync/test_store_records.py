@@ -9,11 +9,12 @@ from datetime import timedelta
 
 import pytest
 
-from sync.errors import RecordNotFoundError
+from sync.errors import RecordConflictError, RecordNotFoundError
 from sync.protocol import FishObservationUpsert, parse_payload
 from sync.store import AccessEvent, FishObservation, Photo, Position, SpeciesScore, Store
 from sync.store.export import export_access_events, export_fish_observations
 from sync.store.photos import load_photo
+from sync.store.records import Crop
 from tests.sync.conftest import FakeClock, enrol
 
 
@@ -31,6 +32,7 @@ def full_observation(clock: FakeClock) -> FishObservation:
         length_cm=41.5,
         notes="=HYPERLINK(evil)",
         pack_version="f4k-2026.03",
+        crop=Crop(12, 0, 640, 480),
     )
 
 
@@ -40,6 +42,8 @@ def test_an_observation_round_trips_with_every_field(store: Store, clock: FakeCl
     assert store.observations.get(stored.observation_uid) == stored
     assert store.observations.get(stored.observation_uid).pack_version == "f4k-2026.03"
     assert store.outbox.entries()[-1].payload()["pack_version"] == "f4k-2026.03"
+    assert store.observations.get(stored.observation_uid).crop == Crop(12, 0, 640, 480)
+    assert store.outbox.entries()[-1].payload()["crop"] == [12, 0, 640, 480]
     assert stored.photo_uid == photo.photo_uid
     assert load_photo(store.database, photo.photo_uid).data == photo.data
 
@@ -119,12 +123,59 @@ def test_fish_export_has_one_row_per_observation_and_defuses_formulas(
     assert (row["latitude"], row["longitude"], row["needs_review"]) == ("57.1", "-2.05", "1")
     assert row["notes"] == "'=HYPERLINK(evil)"
     assert row["pack_version"] == "f4k-2026.03"
-    assert list(row)[-1] == "pack_version"  # appended: the older columns keep their places
+    assert [row[c] for c in ("crop_x", "crop_y", "crop_w", "crop_h")] == ["12", "0", "640", "480"]
+    # Appended: the older columns keep their places.
+    assert list(row)[-5:] == ["pack_version", "crop_x", "crop_y", "crop_w", "crop_h"]
+    store.observations.add(replace(full_observation(clock), crop=None))
+    out = io.StringIO()
+    assert export_fish_observations(store.database, out) == 2
+    whole = read_csv(out.getvalue())[1]
+    assert [whole[c] for c in ("crop_x", "crop_y", "crop_w", "crop_h")] == ["", "", "", ""]
 
 
 def test_a_pack_version_is_text_or_none() -> None:
     with pytest.raises(ValueError, match="pack_version must not be empty"):
         replace(full_observation(FakeClock()), pack_version=" ")
+
+
+@pytest.mark.parametrize(
+    ("box", "message"),
+    [
+        ((-1, 0, 10, 10), r"crop x must lie in \[0, 100000\], got -1"),
+        ((0, 0, 0, 10), r"crop width must lie in \[1, 100000\], got 0"),
+        ((0, 0, 10, 100_001), r"crop height must lie in \[1, 100000\]"),
+        ((0, 0, 10.5, 10), "crop width must be a whole number of pixels"),
+        ((True, 0, 10, 10), "crop x must be a whole number of pixels"),
+    ],
+)
+def test_a_crop_is_a_box_of_whole_pixels(box: tuple[int, int, int, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Crop(*box)
+
+
+def test_several_fish_of_one_photo_share_it_in_one_transaction(
+    store: Store, clock: FakeClock
+) -> None:
+    photo = Photo(b"\xff\xd8 two fish", "image/jpeg", clock.now())
+    left = replace(full_observation(clock), crop=Crop(0, 0, 50, 40))
+    right = replace(full_observation(clock), crop=Crop(50, 0, 50, 40))
+    stored = store.observations.add_with_photo(photo, [left, right])
+    assert {o.photo_uid for o in stored} == {photo.photo_uid}
+    assert [store.observations.get(o.observation_uid).crop for o in stored] == [
+        Crop(0, 0, 50, 40),
+        Crop(50, 0, 50, 40),
+    ]
+    entries = [(e.entity, e.entity_uid) for e in store.outbox.entries()]
+    assert entries == [  # the photo first: the hub holds it before the fish that name it
+        ("photo", photo.photo_uid),
+        *(("fish_observation", o.observation_uid) for o in stored),
+    ]
+    again = Photo(b"\xff\xd8 more fish", "image/jpeg", clock.now())
+    refused = replace(full_observation(clock), observation_uid=stored[0].observation_uid)
+    with pytest.raises(RecordConflictError, match="already in the store: UNIQUE constraint"):
+        store.observations.add_with_photo(again, [full_observation(clock), refused])
+    assert store.observations.count() == 2 and len(store.outbox.entries()) == 3
+    assert store.database.query("SELECT count(*) FROM photos")[0][0] == 1
 
 
 def test_access_export_is_attendance_in_a_time_range(store: Store, clock: FakeClock) -> None:

@@ -9,13 +9,16 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from inference.fish.corrections import export_training_set
+from inference.fish.images import read_image
 from sync.corrections import CORRECTIONS_CSV, CorrectionsExport
 from sync.store import FishObservation, Passphrase, Photo, SpeciesScore, Store
 from sync.store.corrections import export_corrections
 from sync.store.photos import load_photo
+from sync.store.records import Crop
 from tests.sync.conftest import FAST, FakeClock
 from tests.sync.images import photo_bytes as image
 from tests.sync.test_store_cli import PASSPHRASE, cli_store, jaga
@@ -47,6 +50,7 @@ def observation(
     photo: Photo | None = None,
     photo_uid: str | None = None,
     pack_version: str | None = None,
+    crop: Crop | None = None,
 ) -> FishObservation:
     """Record an observation ``minutes`` after the fake clock's start."""
     at = FakeClock().now() + timedelta(minutes=minutes)
@@ -62,6 +66,7 @@ def observation(
         reviewed_by="officer-1" if confirmed else None,
         reviewed_at=at if confirmed else None,
         pack_version=pack_version,
+        crop=crop,
     )
     return store.observations.add(recorded, photo)
 
@@ -73,7 +78,7 @@ def jpeg_photo(seed: int, media_type: str = "image/jpeg") -> Photo:
 def test_review_lists_only_the_flagged_observations_oldest_first(
     store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    later = observation(store, 30, pack_version="f4k-2026.03")
+    later = observation(store, 30, pack_version="f4k-2026.03", crop=Crop(5, 6, 40, 30))
     first = observation(store, 10, trip=None)
     settled = observation(store, 20, review=False, confirmed=COD)
     assert jaga("store", "review") == 0
@@ -81,10 +86,12 @@ def test_review_lists_only_the_flagged_observations_oldest_first(
     assert out[0] == "2 fish observations flagged for review, oldest first:"
     assert out[1] == (
         f"{first.observation_uid}  2026-03-01T08:10:00Z  {COD} 0.62, {HADDOCK} 0.30"
-        "  pack -  vessel/trip -/-  officer officer-7"
+        "  pack -  whole photo  vessel/trip -/-  officer officer-7"
     )
     assert out[2].startswith(f"{later.observation_uid}  2026-03-01T08:30:00Z  ")
-    assert out[2].endswith("  pack f4k-2026.03  vessel/trip V-12/T-1  officer officer-7")
+    assert out[2].endswith(
+        "  pack f4k-2026.03  box 40x30 at (5, 6)  vessel/trip V-12/T-1  officer officer-7"
+    )
     assert settled.observation_uid not in "\n".join(out)
     assert out[-1].startswith("confirm one with: jaga store confirm")
 
@@ -275,6 +282,38 @@ def test_a_photo_shared_by_observations_is_written_once_or_left_out_when_they_di
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"1 confirmed photos written to {out}"
     assert lines[-2] == "1 photos left out: the observations on each confirm different species"
+
+
+def test_two_fish_of_one_photo_become_two_rows_and_two_training_images(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deck = Photo(image(7, ".png"), "image/png", FakeClock().now())
+    left, right = Crop(0, 0, 30, 48), Crop(30, 8, 34, 40)
+    cod = observation(store, 1, review=False, confirmed=COD, photo=deck, crop=left)
+    haddock = observation(
+        store, 2, review=False, confirmed=HADDOCK, photo_uid=deck.photo_uid, crop=right
+    )
+    out = tmp_path / "corrections"
+    assert jaga("store", "export-corrections", "--out", str(out)) == 0
+    assert capsys.readouterr().out.startswith(f"2 confirmed photos written to {out}")
+    assert [p.name for p in (out / "photos").iterdir()] == [f"{deck.photo_uid}.png"]
+    boxes = [
+        (r["observation_uid"], r["confirmed_species"], r["crop_x"], r["crop_y"], r["crop_w"],
+         r["crop_h"])
+        for r in read_rows(out)
+    ]  # fmt: skip
+    assert boxes == [
+        (cod.observation_uid, COD, "0", "0", "30", "48"),
+        (haddock.observation_uid, HADDOCK, "30", "8", "34", "40"),
+    ]
+
+    training = tmp_path / "training"
+    assert export_training_set(out / CORRECTIONS_CSV, training) == 2
+    whole = read_image(out / "photos" / f"{deck.photo_uid}.png")
+    for folder, crop in (("gadus_morhua", left), ("melanogrammus_aeglefinus", right)):
+        [written] = (training / folder).iterdir()
+        expected = whole[crop.y : crop.y + crop.height, crop.x : crop.x + crop.width]
+        assert np.array_equal(read_image(written), expected)
 
 
 def test_the_export_holds_one_photo_in_memory_at_a_time(store: Store, tmp_path: Path) -> None:

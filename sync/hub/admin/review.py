@@ -1,5 +1,5 @@
 """The fish review queue: flagged observations with photo, top-k (and the species pack that
-made it), and one-click correction.
+made it), the fish's box when the photo holds several, and one-click correction.
 
 Each top-k species is a button in the list; pressing it posts to ``correct/``, which
 confirms that species through ``sync.hub.review`` (LWW stamp "hub", a change for the site's
@@ -40,6 +40,7 @@ class FishReviewAdmin(admin.ModelAdmin):
         "thumbnail",
         "top_k",
         "pack",
+        "fish_box",
         "correct_buttons",
         "site",
         "observed_at",
@@ -50,6 +51,7 @@ class FishReviewAdmin(admin.ModelAdmin):
         "thumbnail",
         "top_k",
         "pack",
+        "fish_box",
         "site",
         "observed_at",
         "officer",
@@ -100,6 +102,15 @@ class FishReviewAdmin(admin.ModelAdmin):
     @admin.display(description="species pack", ordering="pack_version")
     def pack(self, obj: FishObservation) -> str:
         return obj.pack_version or "—"
+
+    @admin.display(description="fish in photo")
+    def fish_box(self, obj: FishObservation) -> str:
+        """The box the prediction was made on (one of several fish in the photo), in the
+        photo's pixels; the photo beside it is shown whole."""
+        if obj.crop is None:
+            return "whole photo"
+        x, y, width, height = obj.crop
+        return f"{width}x{height} px at ({x}, {y})"
 
     @admin.display(description="confirm as")
     def correct_buttons(self, obj: FishObservation) -> str:

@@ -4,7 +4,8 @@ Some observation fields have no stamp of their own: they follow another field an
 only with a write that wins it (``FOLLOWERS``). The reviewer (``reviewed_by``,
 ``reviewed_at``) belongs to ``confirmed_species``, so a stale edit that loses the species to
 a later review cannot blank the reviewer beside it; the species pack (``pack_version``)
-belongs to ``predictions``, whose maker it names. A payload without ``pack_version`` (a
+belongs to ``predictions``, whose maker it names, and so does the fish's box in a shared
+photo (``crop``), which they were made on. A payload without ``pack_version`` or ``crop`` (a
 protocol-2 device's) leaves it as it is: such a device never knew it, and its edit must not
 erase what a newer device reported.
 """
@@ -21,10 +22,14 @@ from sync.hub.models import AccessEvent, Device, FishObservation, Person, Photo
 from sync.protocol import AccessEventUpsert, FishObservationUpsert, PhotoUpsert
 
 REVIEW_FIELDS = ("reviewed_by", "reviewed_at")
+PROTOCOL3_FIELDS = frozenset({"pack_version", "crop"})
+"""Fields a protocol-2 payload lacks; absent, they leave the stored values alone."""
+CROP_COLUMNS = ("crop_x", "crop_y", "crop_w", "crop_h")
 FOLLOWERS = {
     "reviewed_by": "confirmed_species",
     "reviewed_at": "confirmed_species",
     "pack_version": "predictions",
+    "crop": "predictions",
 }
 """Unstamped field -> the stamped field whose winning write alone may change it."""
 
@@ -161,15 +166,18 @@ def observation_fields(observation: FishObservation) -> dict[str, Any]:
         "reviewed_by": observation.reviewed_by or None,
         "reviewed_at": observation.reviewed_at,
         "pack_version": observation.pack_version,
+        "crop": None if observation.crop is None else list(observation.crop),
     }
 
 
 def _observation_fields(payload: FishObservationUpsert) -> dict[str, Any]:
-    """The payload's fields; ``pack_version`` only when it was sent (see the module)."""
-    unsent = {"pack_version"} - payload.model_fields_set
+    """The payload's fields; the protocol-3 ones only when they were sent (see the module)."""
+    unsent = PROTOCOL3_FIELDS - payload.model_fields_set
     fields = payload.model_dump(exclude={"observation_uid", *unsent})
     fields["predictions"] = [list(p) for p in payload.predictions]
     fields["position"] = None if payload.position is None else list(payload.position)
+    if "crop" in fields:
+        fields["crop"] = None if payload.crop is None else list(payload.crop)
     return fields
 
 
@@ -181,11 +189,15 @@ def _split_followers(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
 
 
 def _columns(fields: dict[str, Any]) -> dict[str, Any]:
-    """Payload fields to model columns (``position`` is two; no reviewer is ``""``)."""
+    """Payload fields to model columns (``position`` is two, ``crop`` four; no reviewer is
+    ``""``)."""
     columns = dict(fields)
     if "position" in columns:
         position = columns.pop("position")
         columns["latitude"], columns["longitude"] = position if position else (None, None)
+    if "crop" in columns:
+        crop = columns.pop("crop")
+        columns.update(zip(CROP_COLUMNS, crop or (None,) * len(CROP_COLUMNS), strict=True))
     if "reviewed_by" in columns:
         columns["reviewed_by"] = columns["reviewed_by"] or ""
     return columns

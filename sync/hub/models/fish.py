@@ -85,6 +85,13 @@ class FishObservation(models.Model):
     # when unknown (recorded before devices sent it, or without a classifier). Changed with
     # the predictions, never alone (``sync.hub.apply``).
     pack_version = models.CharField(max_length=200, null=True, blank=True, editable=False)
+    # The fish's box in the photo's pixels when one photo holds several fish (protocol 3):
+    # all four or none (NULL is the whole photo). What the predictions were made on, so it
+    # changes with them, never alone (``sync.hub.apply``).
+    crop_x = models.IntegerField(null=True, blank=True, editable=False)
+    crop_y = models.IntegerField(null=True, blank=True, editable=False)
+    crop_w = models.IntegerField(null=True, blank=True, editable=False)
+    crop_h = models.IntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -95,6 +102,12 @@ class FishObservation(models.Model):
     def __str__(self) -> str:
         species = self.confirmed_species or (self.predictions[0][0] if self.predictions else "?")
         return f"{species} at {self.observed_at:%Y-%m-%d %H:%M} ({self.site})"
+
+    @property
+    def crop(self) -> tuple[int, int, int, int] | None:
+        """``(x, y, width, height)`` in the photo's pixels, or None for the whole photo."""
+        box = (self.crop_x, self.crop_y, self.crop_w, self.crop_h)
+        return None if None in box else box
 
 
 class FishReview(FishObservation):

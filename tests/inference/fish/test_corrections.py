@@ -11,6 +11,7 @@ import pytest
 from inference.fish.corrections import export_training_set
 from inference.fish.dataset import load_dataset
 from inference.fish.errors import DatasetError
+from inference.fish.images import read_image
 
 
 def _photo(path: Path, seed: int) -> Path:
@@ -79,3 +80,57 @@ def test_the_exports_provenance_columns_are_passed_over(tmp_path: Path) -> None:
         "species.csv",
         "zanclus_cornutus",
     ]
+
+
+CROPPED_HEADER = "file,confirmed_species,group,crop_x,crop_y,crop_w,crop_h\n"
+
+
+def test_two_fish_of_one_photo_become_two_cropped_training_images(tmp_path: Path) -> None:
+    source = _photo(tmp_path / "photos" / "deck.png", 3)  # 80 x 60, lossless
+    (tmp_path / "corrections.csv").write_text(
+        CROPPED_HEADER + "photos/deck.png,Lutjanus fulvus,o-1,0,10,30,40\n"
+        "photos/deck.png,Zanclus cornutus,o-2,35,0,45,60\n"
+        "photos/deck.png,Zanclus cornutus,o-3,,,,\n"  # the whole photo, as before boxes
+    )
+    out = tmp_path / "set"
+    assert export_training_set(tmp_path / "corrections.csv", out) == 3
+    photo = read_image(source)
+    [lutjanus] = (out / "lutjanus_fulvus").iterdir()
+    assert lutjanus.suffix == ".png"
+    assert np.array_equal(read_image(lutjanus), photo[10:50, 0:30])
+    zanclus = sorted((out / "zanclus_cornutus").iterdir(), key=lambda p: p.stat().st_size)
+    assert [read_image(p).shape for p in zanclus] == [(60, 45, 3), (60, 80, 3)]
+    assert np.array_equal(read_image(zanclus[0]), photo[0:60, 35:80])
+    assert zanclus[1].read_bytes() == source.read_bytes()  # whole photos are copied as they are
+    assert sorted(s.group for s in load_dataset(out).samples) == [
+        "group:o-1",
+        "group:o-2",
+        "group:o-3",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("crop", "message"),
+    [
+        (
+            "50,10,31,40",
+            r"corrections.csv row 3: crop 31x40 at \(50, 10\) lies outside .* \(80x60\)",
+        ),
+        ("0,21,10,40", r"corrections.csv row 3: crop 10x40 at \(0, 21\) lies outside"),
+        ("0,0,10,", "corrections.csv row 3: crop_x,crop_y,crop_w,crop_h must be four whole"),
+        ("0,0,ten,10", "corrections.csv row 3: crop_x,crop_y,crop_w,crop_h must be four whole"),
+        ("0,0,0,10", "corrections.csv row 3: crop 0,0,0,10 is not a box in a photo"),
+        ("-1,0,5,10", "corrections.csv row 3: crop -1,0,5,10 is not a box in a photo"),
+    ],
+)
+def test_a_crop_that_is_not_a_box_inside_its_photo_stops_the_export(
+    tmp_path: Path, crop: str, message: str
+) -> None:
+    _photo(tmp_path / "deck.png", 4)
+    (tmp_path / "corrections.csv").write_text(
+        f"{CROPPED_HEADER}deck.png,Lutjanus fulvus,o-1,0,0,20,20\n"
+        f"deck.png,Zanclus cornutus,o-2,{crop}\n"
+    )
+    with pytest.raises(DatasetError, match=message):
+        export_training_set(tmp_path / "corrections.csv", tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing half-written

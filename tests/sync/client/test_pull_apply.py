@@ -13,6 +13,7 @@ from sync.client import apply as apply_module
 from sync.client.state import read_cursor
 from sync.protocol import PullResult
 from sync.store import ModelRef, Store
+from sync.store.records import Crop
 from tests.sync.client.fakehub import SITE, FakeHub, Fault
 from tests.sync.client.units import SMALL, client_of, states
 from tests.sync.conftest import FakeClock, enrol, random_vector
@@ -83,6 +84,27 @@ def test_a_pulled_pack_version_is_kept_and_a_change_without_one_leaves_it(store:
     hub.add_change("fish_observation", "upsert", new)
     client.pull()
     assert store.observations.get(new["observation_uid"]).pack_version is None
+    assert states(store) == {}
+
+
+def test_a_pulled_box_is_kept_and_a_change_without_one_leaves_it(store: Store) -> None:
+    hub = FakeHub()
+    observation = e.observation(crop=[0, 5, 40, 30])
+    uid = observation["observation_uid"]
+    hub.add_change("fish_observation", "upsert", observation)
+    client = client_of(store, hub)
+    client.pull()
+    assert store.observations.get(uid).crop == Crop(0, 5, 40, 30)
+    logged_before = {k: v for k, v in observation.items() if k != "crop"}
+    hub.add_change("fish_observation", "upsert", logged_before | {"notes": "gill net"})
+    assert client.pull().applied == 1
+    assert (store.observations.get(uid).notes, store.observations.get(uid).crop) == (
+        "gill net",
+        Crop(0, 5, 40, 30),
+    )
+    hub.add_change("fish_observation", "upsert", observation | {"crop": None})
+    client.pull()
+    assert store.observations.get(uid).crop is None  # sent as None: the whole photo
     assert states(store) == {}
 
 

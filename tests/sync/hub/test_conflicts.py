@@ -214,3 +214,30 @@ def test_access_events_are_append_only(api: Api) -> None:
     result = api.push(rewrite, duplicate)
     assert "append-only" in result["rejected"][0]["reason"]
     assert result["acknowledged"] == [str(duplicate.idempotency_key)]
+
+
+def test_the_fishs_box_goes_with_the_predictions_and_an_older_device_keeps_it(
+    api: Api,
+) -> None:
+    observation = e.observation(crop=[0, 5, 40, 30])
+    uid = observation["observation_uid"]
+    api.push(e.entry("fish_observation", "upsert", observation, when=e.at(0)))
+    older_device = {k: v for k, v in observation.items() if k != "crop"}
+    edit = e.entry(
+        "fish_observation", "upsert", older_device | {"notes": "gill net"}, when=e.at(10)
+    )
+    assert _push_as_protocol_2(api, edit)["rejected"] == []
+    stored = FishObservation.objects.get(uid=uid)
+    assert (stored.notes, stored.crop) == ("gill net", (0, 5, 40, 30))
+    # A stale write with another box loses with its predictions.
+    stale = observation | {"crop": [1, 1, 9, 9], "predictions": [["Gadus morhua", 0.9]]}
+    api.push(e.entry("fish_observation", "upsert", stale, when=e.at(5)))
+    stored.refresh_from_db()
+    assert stored.crop == (0, 5, 40, 30)
+    # A later classification of the whole photo wins both.
+    again = observation | {"crop": None, "predictions": [["Gadus morhua", 0.9]]}
+    api.push(e.entry("fish_observation", "upsert", again, when=e.at(20)))
+    stored.refresh_from_db()
+    assert (stored.crop, stored.predictions) == (None, [["Gadus morhua", 0.9]])
+    assert "crop" not in stored.field_versions  # it has no stamp of its own
+    assert api.pull_all()[-1]["payload"]["crop"] is None

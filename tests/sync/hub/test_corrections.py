@@ -14,7 +14,7 @@ import pytest
 
 from inference.fish.corrections import export_training_set
 from main import main
-from sync.corrections import CORRECTIONS_CSV, CorrectionsExportError
+from sync.corrections import CORRECTIONS_CSV, CROP_HEADER, CorrectionsExportError
 from sync.hub import review
 from sync.hub.corrections import HubExportReport, export_corrections
 from sync.hub.models import FishObservation, Photo
@@ -113,6 +113,7 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
             "reviewed_by": "hub-reviewer",
             "observed_at": e.at(1).isoformat(),
             "pack_version": "",  # no pack known: its payload named none
+            **dict.fromkeys(CROP_HEADER, ""),  # the whole photo
         },
         {
             "file": f"photos/{on_trip['photo_uid']}.jpg",
@@ -122,6 +123,7 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
             "reviewed_by": "hub-reviewer",
             "observed_at": e.at(5).isoformat(),
             "pack_version": "f4k-7",
+            **dict.fromkeys(CROP_HEADER, ""),
         },
     ]
     assert photo_file(out, alone["photo_uid"], ".png") == png
@@ -217,6 +219,32 @@ def test_a_shared_photo_is_written_once_or_left_out_when_its_labels_disagree(
     assert [row["observation_uid"] for row in rows(tmp_path / "out")] == [agreed["observation_uid"]]
     assert (report.summary.written, report.summary.conflicting) == (1, 1)
     assert list(report.lines())[-2].startswith("1 photos left out")
+
+
+def test_each_fish_of_a_shared_photo_is_its_own_example_and_the_photo_is_written_once(
+    api: Api, tmp_path: Path
+) -> None:
+    left = catch(api, 1, photo=image(16), species="Gadus morhua", crop=[0, 0, 32, 48])
+    right = catch(
+        api, 2, photo_uid=left["photo_uid"], species="Pollachius pollachius", crop=[32, 0, 32, 48]
+    )
+    # Two observations of the same box that disagree label neither.
+    catch(api, 3, photo_uid=left["photo_uid"], species="Gadus morhua", crop=[10, 10, 20, 20])
+    catch(api, 4, photo_uid=left["photo_uid"], species="Melanogrammus", crop=[10, 10, 20, 20])
+
+    report = export_corrections(tmp_path / "out", site=api.site)
+
+    written = [
+        (row["observation_uid"], row["confirmed_species"], *(row[c] for c in CROP_HEADER))
+        for row in rows(tmp_path / "out")
+    ]
+    assert written == [
+        (left["observation_uid"], "Gadus morhua", "0", "0", "32", "48"),
+        (right["observation_uid"], "Pollachius pollachius", "32", "0", "32", "48"),
+    ]
+    assert [p.name for p in (tmp_path / "out" / "photos").iterdir()] == [f"{left['photo_uid']}.jpg"]
+    assert photo_file(tmp_path / "out", left["photo_uid"]) == image(16)
+    assert (report.summary.written, report.summary.conflicting) == (2, 1)
 
 
 def test_the_cli_prints_the_summary_and_refuses_a_used_folder(

@@ -142,14 +142,40 @@ def test_an_observation_may_name_its_species_pack_and_absent_is_not_none() -> No
             parse_payload("fish_observation", "upsert", protocol_2 | {"pack_version": bad})
 
 
+def test_an_observation_may_name_the_fishs_box_and_absent_is_not_none() -> None:
+    protocol_2 = e.observation()
+    absent = FishObservationUpsert.model_validate(protocol_2)
+    assert absent.crop is None and "crop" not in absent.model_fields_set
+    whole = FishObservationUpsert.model_validate(protocol_2 | {"crop": None})
+    assert "crop" in whole.model_fields_set  # sent, and says "the whole photo"
+    boxed = parse_payload("fish_observation", "upsert", protocol_2 | {"crop": [0, 5, 40, 30]})
+    assert boxed.model_dump(mode="json")["crop"] == [0, 5, 40, 30]
+    edge = [100_000, 100_000, 100_000, 100_000]
+    assert parse_payload("fish_observation", "upsert", protocol_2 | {"crop": edge})
+    for bad in (
+        [-1, 0, 10, 10],  # a corner outside the photo
+        [0, 0, 0, 10],  # an empty box
+        [0, 0, 10, 100_001],  # beyond any camera
+        [0, 0, 10.0, 10],  # pixels are whole
+        [0, 0, "10", 10],
+        [0, 0, True, 10],
+        [0, 0, 10],  # three numbers
+        {"x": 0, "y": 0, "width": 10, "height": 10},
+    ):
+        with pytest.raises(PayloadError, match="crop"):
+            parse_payload("fish_observation", "upsert", protocol_2 | {"crop": bad})
+
+
 def test_a_payload_for_protocol_2_leaves_out_only_what_protocol_3_added() -> None:
-    assert ADDED_FIELDS == {("fish_observation", "upsert"): {"pack_version": 3}}
-    current = e.observation(pack_version="f4k-7")
+    assert ADDED_FIELDS == {("fish_observation", "upsert"): {"pack_version": 3, "crop": 3}}
+    current = e.observation(pack_version="f4k-7", crop=[0, 5, 40, 30])
     older = payload_for_protocol(2, "fish_observation", "upsert", current)
-    assert older == {k: v for k, v in current.items() if k != "pack_version"}
+    assert older == {k: v for k, v in current.items() if k not in ("pack_version", "crop")}
     assert parse_as_v2("fish_observation", "upsert", older).model_dump()["notes"] == ""
     with pytest.raises(ValidationError, match="pack_version"):  # what a v2 device would say
         parse_as_v2("fish_observation", "upsert", current)
+    with pytest.raises(ValidationError, match="crop"):
+        parse_as_v2("fish_observation", "upsert", e.observation(crop=None))
     assert payload_for_protocol(3, "fish_observation", "upsert", current) is current
     person = e.person("north-gate") | {"pack_version": "not a person field"}
     assert payload_for_protocol(2, "person", "upsert", person) is person  # only listed fields

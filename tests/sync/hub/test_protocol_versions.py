@@ -3,8 +3,8 @@
 A protocol-3 device sends the species pack behind a catch's predictions, and the hub keeps it
 for the review queue and the corrections export. A protocol-2 device (the fleet upgrades the
 hub first, then its devices one by one) still pushes, and pulls changes it can read: its
-schemas forbid unknown fields, so ``pack_version`` must not reach it. Any other version is
-refused whole.
+schemas forbid unknown fields, so ``pack_version`` and ``crop`` (a fish's box when one photo
+holds several) must not reach it. Any other version is refused whole.
 """
 
 from __future__ import annotations
@@ -130,6 +130,60 @@ def test_a_protocol_2_device_pushes_and_pulls_what_it_can_read(
     for_newer = fish_payloads(newer.pull(3))
     assert for_newer[from_newer["observation_uid"]]["pack_version"] == PACK
     assert for_newer[from_older["observation_uid"]]["pack_version"] is None
+
+
+def test_two_fish_of_one_photo_keep_their_boxes_from_device_to_export(
+    live_hub: HubProcess, site_slug: str, operator: Client, tmp_path: Path
+) -> None:
+    newer, older = (HttpDevice.register(live_hub, site_slug) for _ in range(2))
+    data = photo_bytes(22)
+    photo = e.photo(data)
+    left = e.observation(photo_uid=photo["photo_uid"], pack_version=PACK, crop=[0, 5, 30, 40])
+    right = e.observation(photo_uid=photo["photo_uid"], pack_version=PACK, crop=[30, 2, 34, 44])
+    pushed = newer.push(
+        3,
+        e.entry("photo", "upsert", photo),
+        *(e.entry("fish_observation", "upsert", fish) for fish in (left, right)),
+    )
+    assert pushed.status_code == 200 and pushed.json()["rejected"] == [], pushed.text
+    newer.upload(photo, data)
+    stored = FishObservation.objects.get(uid=left["observation_uid"])
+    assert (stored.crop_x, stored.crop_y, stored.crop_w, stored.crop_h) == (0, 5, 30, 40)
+    queue = operator.get("/admin/hub/fishreview/", {"site__id__exact": stored.site_id})
+    assert "30x40 px at (0, 5)" in queue.content.decode()
+    assert "34x44 px at (30, 2)" in queue.content.decode()
+
+    # A protocol-2 device's edit (no crop key at all) leaves the box alone, and it pulls
+    # payloads without the field its schema would refuse.
+    edited = {key: value for key, value in left.items() if key not in ("crop", "pack_version")}
+    edited["notes"] = "edited on an older device"
+    later = e.entry("fish_observation", "upsert", edited, when=e.at(5))
+    assert older.push(2, later).json()["rejected"] == []
+    stored.refresh_from_db()
+    assert (stored.notes, stored.crop) == ("edited on an older device", (0, 5, 30, 40))
+    for payload in fish_payloads(older.pull(2)).values():
+        assert "crop" not in payload
+        parse_as_v2("fish_observation", "upsert", payload)
+    for_newer = fish_payloads(newer.pull(3))
+    assert for_newer[left["observation_uid"]]["crop"] == [0, 5, 30, 40]
+    assert for_newer[right["observation_uid"]]["crop"] == [30, 2, 34, 44]
+
+    for fish, species in ((left, "Lutjanus synagris"), (right, "Lutjanus campechanus")):
+        pk = FishObservation.objects.get(uid=fish["observation_uid"]).pk
+        review.correct_species(pk, species, "hub-reviewer")
+    export_corrections(tmp_path / "out", site=site_slug)
+    with (tmp_path / "out" / CORRECTIONS_CSV).open(newline="", encoding="utf-8") as handle:
+        rows = [
+            (r["observation_uid"], r["file"], r["crop_x"], r["crop_y"], r["crop_w"], r["crop_h"])
+            for r in csv.DictReader(handle)
+        ]
+    file = f"photos/{photo['photo_uid']}.jpg"
+    assert sorted(rows) == sorted(
+        [
+            (left["observation_uid"], file, "0", "5", "30", "40"),
+            (right["observation_uid"], file, "30", "2", "34", "44"),
+        ]
+    )
 
 
 def test_protocols_1_and_4_are_refused_whole_and_the_docs_say_which_are_served(
