@@ -24,14 +24,13 @@ from inference.fish.classify import SpeciesClassifier
 from sync.client.metrics import METRICS_PORT_ENV
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
-from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT, write_image
+from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT, side_by_side, write_image
 from tests.desktop.test_catch_panel import (
     Rig,
     catch_of,
     classify_boxes,
     drag_over,
     record,
-    side_by_side,
 )
 from tests.desktop.test_metrics import Samples, free_port, scrape, value
 
