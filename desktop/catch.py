@@ -12,7 +12,6 @@ from a shell and one recorded from the window are the same record:
    version of the pack that made its predictions), and their outbox entries in one
    transaction (``Observations.add_with_photo``), after checking every record against the
    wire schema the hub applies, so nothing is written that the hub would quarantine.
-   :func:`record_catch` is the one-fish, whole-photo case.
 """
 
 from __future__ import annotations
@@ -291,23 +290,6 @@ def record_catches(
     for number, make in enumerate(makers, start=1):
         _check_fish(number, len(makers), make, stored_photo)
     return observations.add_with_photo(stored_photo, [make() for make in makers])
-
-
-def record_catch(
-    observations: Observations,
-    photo: CatchPhoto,
-    prediction: FishPrediction,
-    details: CatchDetails,
-    *,
-    confirmed_species: str | None = None,
-    clock: Clock,
-) -> FishObservation:
-    """One fish, the whole photo: :func:`record_catches` of one."""
-    (recorded,) = record_catches(
-        observations, photo, [CaughtFish(None, prediction)], details,
-        confirmed_species=[confirmed_species], clock=clock,
-    )  # fmt: skip
-    return recorded
 
 
 def _observation_of(

@@ -27,7 +27,6 @@ from desktop.catch import (
     parse_length,
     parse_position,
     read_catch_photo,
-    record_catch,
     record_catches,
     species_name,
     species_pack_for,
@@ -74,13 +73,12 @@ class Deck:
         self, path: Path | str, confirmed: str | None = None, config: StoreConfig = FAST
     ) -> tuple[FishPrediction, FishObservation]:
         photo = read_catch_photo(self.f4k / path, config)  # an absolute path stays as it is
-        (fish,) = classify_catch(self.classifier, photo)
-        prediction = fish.prediction
-        observation = record_catch(
-            self.store.observations, photo, prediction, details(),
-            confirmed_species=confirmed, clock=self.store.clock,
+        fish = classify_catch(self.classifier, photo)
+        (observation,) = record_catches(
+            self.store.observations, photo, fish, details(),
+            confirmed_species=[confirmed], clock=self.store.clock,
         )  # fmt: skip
-        return prediction, observation
+        return fish[0].prediction, observation
 
     def counts(self) -> tuple[int, int, int]:
         """Observations, photos and outbox entries."""

@@ -27,6 +27,14 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def register(
+    db: Path, hub: HubProcess, site_slug: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`jaga sync register` with a fresh device's one-time code, as an operator runs it."""
+    monkeypatch.setenv("JAGA_SYNC_CODE", create_device(site_slug, name).code)
+    assert main(["sync", "register", "--hub", hub.url, "--db", str(db)]) == 0
+
+
 def test_register_now_and_status(
     db: Path,
     live_hub: HubProcess,
@@ -34,8 +42,7 @@ def test_register_now_and_status(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("JAGA_SYNC_CODE", create_device(site_slug, "kiosk-cli").code)
-    assert main(["sync", "register", "--hub", live_hub.url, "--db", str(db)]) == 0
+    register(db, live_hub, site_slug, "kiosk-cli", monkeypatch)
     with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
         add_observations(store, 25, "cli")
         token = store.database.query("SELECT value FROM sync_state WHERE name = 'device_token'")
@@ -59,8 +66,7 @@ def test_a_revoked_or_unknown_token_pauses_with_a_clear_message(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("JAGA_SYNC_CODE", create_device(site_slug, "kiosk-cli").code)
-    assert main(["sync", "register", "--hub", live_hub.url, "--db", str(db)]) == 0
+    register(db, live_hub, site_slug, "kiosk-cli", monkeypatch)
     monkeypatch.setenv("JAGA_SYNC_TOKEN", "jaga_not-a-real-token")
     assert main(["sync", "now", "--db", str(db), "--retries", "1"]) == 1
     err = capsys.readouterr().err
@@ -84,8 +90,7 @@ def test_a_quarantined_person_is_requeued_and_its_template_follows(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("JAGA_SYNC_CODE", create_device(site_slug, "kiosk-requeue").code)
-    assert main(["sync", "register", "--hub", live_hub.url, "--db", str(db)]) == 0
+    register(db, live_hub, site_slug, "kiosk-requeue", monkeypatch)
     with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
         person = enrol(store, site_slug, "R-1", seed=41)
         (held,) = [e for e in store.outbox.queued() if e.entity == "person"]
@@ -150,8 +155,7 @@ def test_retry_pack_downloads_a_backing_off_pack_at_once(
     from tests.sync.client.test_packs import publish
     from tests.sync.test_species_packs import make_pack
 
-    monkeypatch.setenv("JAGA_SYNC_CODE", create_device(site_slug, "boat-cli").code)
-    assert main(["sync", "register", "--hub", live_hub.url, "--db", str(db)]) == 0
+    register(db, live_hub, site_slug, "boat-cli", monkeypatch)
     version = f"retry.{site_slug}"
     good = publish(make_pack(db.parent / "pack", seed=5), version)
     SpeciesPack.objects.filter(version=version).update(data=good[::-1])  # same size, wrong bytes
