@@ -42,11 +42,14 @@ def view_rng(content_sha256: str, view: int) -> np.random.Generator:
 
 
 def augmented_view(
-    image: UInt8Image, rng: np.random.Generator, recipe: AugmentRecipe = RECIPE
+    image: UInt8Image,
+    rng: np.random.Generator,
+    recipe: AugmentRecipe = RECIPE,
+    size: int = INPUT_SIZE,
 ) -> UInt8Image:
     """One random augmentation of a raw crop, letterboxed to the backbone's input size."""
     jittered = _colour_jitter(image, rng, recipe)
-    boxed = letterbox(jittered, INPUT_SIZE)
+    boxed = letterbox(jittered, size)
     return _cutout(_flip_rotate(boxed, rng, recipe), rng, recipe)
 
 

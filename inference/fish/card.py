@@ -53,6 +53,7 @@ class CardInfo:
     open_set: Mapping[str, Any] | None
     thresholds: Thresholds
     training: Mapping[str, Any]  # best epoch, seconds, augmentation views, configuration
+    input_size: int  # crops are letterboxed to this side
 
 
 def render_card(info: CardInfo) -> str:
@@ -92,6 +93,7 @@ def _model_lines(info: CardInfo) -> list[str]:
     return [
         f"- Mode: `{info.mode}`; backbone `{info.backbone}` (ImageNet, Apache-2.0), "
         f"sha256 `{info.backbone_sha256[:16]}…`",
+        f"- Input: {info.input_size} x {info.input_size} px RGB, each crop letterboxed",
         f"- Training: {_fmt_mapping(info.training)}",
         f"- Command: `{info.command}`",
     ]

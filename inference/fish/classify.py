@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from inference.errors import InputError
+from inference.fish.errors import SpeciesPackError
 from inference.fish.graph_contract import INPUT_NAME, PROBABILITIES
 from inference.fish.images import (
     DEFAULT_GATE,
-    INPUT_SIZE,
     FloatArray,
     QualityGate,
     UInt8Image,
@@ -120,26 +121,35 @@ class SpeciesClassifier:
     ) -> FloatArray:
         """Calibrated probabilities ``[N, C]`` for raw RGB crops, without the quality gate."""
         loaded = loaded or self._loaded
+        side = loaded.pack.input_size
         rows = [np.zeros((0, len(loaded.pack.species)), dtype=np.float32)]
         for start in range(0, len(images), self._batch_size):
-            batch = to_batch([letterbox(im) for im in images[start : start + self._batch_size]])
+            chunk = images[start : start + self._batch_size]
+            batch = to_batch([letterbox(im, side) for im in chunk])
             rows.append(loaded.session.run({INPUT_NAME: batch})[loaded.probabilities_index])
         return np.concatenate(rows).astype(np.float32)
 
     def _load(self, pack: SpeciesPack) -> _Loaded:
         path = pack.model_path(self._precision)
         spec = _session_spec(pack, path)
-        session = OnnxSession(InstalledModel(spec, path, pack.sha256[path.name]), self._config)
+        try:  # the warm-up runs one image of the declared side through the model
+            session = OnnxSession(InstalledModel(spec, path, pack.sha256[path.name]), self._config)
+        except InputError as exc:
+            raise SpeciesPackError(
+                f"pack {pack.version}: its model does not take the {pack.input_size} px input "
+                f"its manifest declares ({exc}); the pack is refused"
+            ) from exc
         return _Loaded(pack, session, session.output_names.index(PROBABILITIES))
 
 
 def _session_spec(pack: SpeciesPack, path: Path) -> ModelSpec:
     """The runtime's description of a pack model, so it gets the same provider planning,
     thread budget and TensorRT engine cache (keyed by the file's sha256) as the pack models."""
+    side = pack.input_size
     contract = InputContract(
         name=INPUT_NAME,
-        shape=("N", 3, INPUT_SIZE, INPUT_SIZE),
-        example=(1, 3, INPUT_SIZE, INPUT_SIZE),
+        shape=("N", 3, side, side),
+        example=(1, 3, side, side),
         layout="NCHW",
         colour="RGB",
         range="0-255",

@@ -53,3 +53,7 @@ class FinetuneConfig:
     # weights and BatchNorm statistics. On a CPU the last stage alone costs about a fifth of
     # a full epoch (measured: 78 s against 385 s on the f4k training split, 2 shared cores).
     train_stages: int = 0
+    # The side crops are letterboxed to. f4k crops are ~90 px on their long side, so 224
+    # mostly upsamples; a smaller side costs about (side / 224)^2 of the compute, in training
+    # and on the device. A pack trained at another side declares it (inference/fish/pack.py).
+    input_size: int = 224

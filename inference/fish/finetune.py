@@ -28,7 +28,7 @@ from inference.fish.augment import augmented_view
 from inference.fish.config import FinetuneConfig
 from inference.fish.errors import SpeciesPackError
 from inference.fish.graph_contract import INPUT_NAME, OUTPUTS
-from inference.fish.images import UInt8Image, letterbox, read_image
+from inference.fish.images import INPUT_SIZE_RANGE, UInt8Image, letterbox, read_image
 from inference.fish.metrics import IntArray
 from inference.fish.pack import MODEL_FILES, SpeciesPack
 from inference.fish.packing import (
@@ -71,8 +71,10 @@ class _Ema:
 class _Images(Dataset[tuple[torch.Tensor, int]]):
     """Decoded crops in memory (Fish4Knowledge crops are small); uint8 HWC out."""
 
-    def __init__(self, images: list[UInt8Image], labels: IntArray, augment: bool) -> None:
-        self._images, self._labels, self._augment = images, labels, augment
+    def __init__(
+        self, images: list[UInt8Image], labels: IntArray, augment: bool, size: int
+    ) -> None:
+        self._images, self._labels, self._augment, self._size = images, labels, augment, size
 
     def __len__(self) -> int:
         return len(self._images)
@@ -81,9 +83,9 @@ class _Images(Dataset[tuple[torch.Tensor, int]]):
         image = self._images[index]
         if self._augment:  # torch seeds each worker from the loader's generator: reproducible
             rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
-            image = augmented_view(image, rng)
+            image = augmented_view(image, rng, size=self._size)
         else:
-            image = letterbox(image)
+            image = letterbox(image, self._size)
         return torch.from_numpy(np.ascontiguousarray(image)), int(self._labels[index])
 
 
@@ -117,14 +119,15 @@ def finetune_pack(
         validation_fraction=options.validation_fraction, seed=options.seed,
     )  # fmt: skip
     net, details = finetune_model(data, config, pth, _device(device), progress)
-    val_logits = predict_logits(net, _load(data, data.validation), _device(device))
-    unknown_logits = predict_logits(net, _load(data, data.unknown), _device(device))
+    side = config.input_size
+    val_logits = predict_logits(net, _load(data, data.validation), _device(device), side)
+    unknown_logits = predict_logits(net, _load(data, data.unknown), _device(device), side)
     assessment = assess(data, val_logits, data.labels(data.validation), unknown_logits, options)
     net.temperature = assessment.thresholds.temperature
     with tempfile.TemporaryDirectory(prefix="jaga-fish-") as scratch:
-        models = export_models(net.cpu().eval(), Path(scratch), data, options)
+        models = export_models(net.cpu().eval(), Path(scratch), data, options, side)
         details["timings"] = {"total_seconds": round(time.perf_counter() - started, 1)}
-        trained = Trained("finetune", models, _sha256(pth), details)
+        trained = Trained("finetune", models, _sha256(pth), details, input_size=side)
         return write_species_pack(data, assessment, trained, options, progress)
 
 
@@ -132,12 +135,16 @@ def finetune_model(
     data: PreparedData, config: FinetuneConfig, pth: Path, device: torch.device, progress: Progress
 ) -> tuple[SpeciesNet, dict[str, Any]]:
     """Train; return the best epoch's (averaged) network in eval mode, and what happened."""
+    low, high = INPUT_SIZE_RANGE
+    if not low <= config.input_size <= high:
+        raise SpeciesPackError(f"input_size must be {low} to {high} px, not {config.input_size}")
     torch.manual_seed(config.seed)
     net = _initial_net(pth, len(data.known), config).to(device)
     ema = _Ema(net, config.ema_decay) if config.ema_decay else None
     train_y = data.labels(data.train)
     loader = DataLoader(
-        _Images(_load(data, data.train), train_y, augment=True), batch_size=config.batch_size,
+        _Images(_load(data, data.train), train_y, augment=True, size=config.input_size),
+        batch_size=config.batch_size,
         shuffle=True, drop_last=len(train_y) > config.batch_size, num_workers=config.workers,
         generator=torch.Generator().manual_seed(config.seed), persistent_workers=config.workers > 0,
     )  # fmt: skip
@@ -149,7 +156,8 @@ def finetune_model(
     for epoch in range(1, config.epochs + 1):
         step.epoch(loader)
         evaluated = ema.module if ema else net
-        score = balanced_accuracy(predict_logits(evaluated, val_images, device).argmax(1), val_y)
+        logits = predict_logits(evaluated, val_images, device, config.input_size)
+        score = balanced_accuracy(logits.argmax(1), val_y)
         history.append({"epoch": epoch, "val_balanced_accuracy": score})
         progress(f"epoch {epoch}: val balanced accuracy {score:.4f}")
         if score > best:
@@ -232,21 +240,23 @@ class _Step:
 
 
 @torch.no_grad()
-def predict_logits(net: SpeciesNet, images: list[UInt8Image], device: torch.device) -> Any:
+def predict_logits(
+    net: SpeciesNet, images: list[UInt8Image], device: torch.device, size: int
+) -> Any:
     net.eval()
     rows = [np.zeros((0, net.backbone.get_classifier().out_features), np.float32)]  # type: ignore[operator]
     for start in range(0, len(images), 128):
-        batch = np.stack([letterbox(im) for im in images[start : start + 128]])
+        batch = np.stack([letterbox(im, size) for im in images[start : start + 128]])
         pixels = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float()
         rows.append(net.logits_and_features(pixels)[0].float().cpu().numpy())
     return np.concatenate(rows)
 
 
 def export_models(
-    net: SpeciesNet, folder: Path, data: PreparedData, options: TrainOptions
+    net: SpeciesNet, folder: Path, data: PreparedData, options: TrainOptions, size: int
 ) -> dict[str, Path]:
     models = {"fp32": folder / MODEL_FILES["fp32"]}
-    example = torch.zeros(2, 3, 224, 224)  # batch 2, so the batch cannot be fixed at 1
+    example = torch.zeros(2, 3, size, size)  # batch 2, so the batch cannot be fixed at 1
     program = torch.onnx.export(
         net, (example,), input_names=[INPUT_NAME], output_names=list(OUTPUTS),
         dynamic_shapes={"pixels": {0: torch.export.Dim("N", min=1, max=1024)}},
@@ -257,7 +267,7 @@ def export_models(
     export.save_model(program.model_proto, models["fp32"])
     if options.int8:
         models["int8"] = folder / MODEL_FILES["int8"]
-        batches = calibration_batches(data, options.calibration_images)
+        batches = calibration_batches(data, options.calibration_images, size)
         export.quantize_int8(models["fp32"], models["int8"], batches)
     return models
 

@@ -1,6 +1,7 @@
 """Reading fish photos and shaping them for the backbone's input contract.
 
-The backbone takes float32 NCHW RGB 0-255 at 224 x 224 and normalises inside its graph.
+The backbone takes float32 NCHW RGB 0-255, square, and normalises inside its graph: 224 x 224
+unless a pack declares another side (a fine-tune may train at the crops' own scale).
 Crops are letterboxed rather than stretched: a fish's outline (long and thin, or round) is
 part of what tells species apart, and stretching every crop to a square erases it.
 """
@@ -17,7 +18,10 @@ import numpy.typing as npt
 
 from inference.fish.errors import ImageError
 
-INPUT_SIZE = 224
+INPUT_SIZE = 224  # the installed backbones' side, and every head-mode pack's
+# The sides a pack may declare: EfficientNet-Lite reduces its input 32 times, so below 64 px
+# its last stages see 2 x 2 pixels; above 512 a crop is only upsampled at more cost.
+INPUT_SIZE_RANGE = (64, 512)
 # Mid-grey: the backbone's normalisation maps it to zero, so padding carries no signal.
 PAD_VALUE = 128
 # Bumped whenever reading or letterboxing changes, so cached features are recomputed.
@@ -99,7 +103,7 @@ def letterbox(image: UInt8Image, size: int = INPUT_SIZE) -> UInt8Image:
 
 
 def round_robin_batches(
-    per_species: Sequence[Sequence[Path]], limit: int, batch: int = 8
+    per_species: Sequence[Sequence[Path]], limit: int, batch: int = 8, size: int = INPUT_SIZE
 ) -> list[FloatArray]:
     """Up to ``limit`` letterboxed images, one species after another, in batches.
 
@@ -109,7 +113,7 @@ def round_robin_batches(
     chosen: list[Path] = []
     while len(chosen) < limit and any(queues):
         chosen += [q.pop() for q in queues if q][: limit - len(chosen)]
-    images = [letterbox(read_image(path)) for path in chosen]
+    images = [letterbox(read_image(path), size) for path in chosen]
     return [to_batch(images[i : i + batch]) for i in range(0, len(images), batch)]
 
 

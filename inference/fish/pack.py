@@ -28,12 +28,17 @@ from typing import Any
 
 from inference.fish.calibrate import Thresholds
 from inference.fish.errors import PackVerificationError, SpeciesPackError
-from inference.fish.images import INPUT_SIZE, PAD_VALUE, PREPROCESS_VERSION
+from inference.fish.images import INPUT_SIZE, INPUT_SIZE_RANGE, PAD_VALUE, PREPROCESS_VERSION
 from inference.fish.types import Species
 from inference.pack.files import sha256_of
 
 PACK_FORMAT = "jaga-fish-pack"
+# Schema 1 readers letterbox every pack to 224 px without reading its input contract. A pack
+# of another side is written as schema 2, so that those readers refuse it whole (the previous
+# pack stays in use) instead of failing at the first photo; a 224 px pack stays schema 1,
+# readable by every device in a fleet that is part way through an upgrade.
 PACK_SCHEMA = 1
+SIZED_PACK_SCHEMA = 2
 MANIFEST = "manifest.json"
 SPECIES_FILE = "species.json"
 THRESHOLDS_FILE = "thresholds.json"
@@ -41,16 +46,20 @@ CARD_FILE = "card.md"
 TRAINING_FILE = "training.json"
 HEAD_FILE = "head.json"
 MODEL_FILES = {"fp32": "species_fp32.onnx", "int8": "species_int8.onnx"}
-INPUT_CONTRACT: dict[str, Any] = {
-    "name": "input",
-    "shape": ["N", 3, INPUT_SIZE, INPUT_SIZE],
-    "layout": "NCHW",
-    "colour": "RGB",
-    "range": "0-255",
-    "resize": "letterbox",
-    "pad_value": PAD_VALUE,
-    "preprocess": PREPROCESS_VERSION,
-}
+
+
+def input_contract(size: int = INPUT_SIZE) -> dict[str, Any]:
+    """What the pack's model takes, as this code prepares it; only the side may vary."""
+    return {
+        "name": "input",
+        "shape": ["N", 3, size, size],
+        "layout": "NCHW",
+        "colour": "RGB",
+        "range": "0-255",
+        "resize": "letterbox",
+        "pad_value": PAD_VALUE,
+        "preprocess": PREPROCESS_VERSION,
+    }
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class SpeciesPack:
     models: Mapping[str, Path]  # precision ("fp32", "int8") -> file
     sha256: Mapping[str, str]  # file name -> sha256, as verified
     backbone_sha256: str
+    input_size: int = INPUT_SIZE  # the side crops are letterboxed to for this pack's model
 
     def model_path(self, precision: str) -> Path:
         try:
@@ -94,6 +104,7 @@ def write_pack(
     version: str,
     backbone_sha256: str,
     build: Mapping[str, Path | dict[str, Any] | str],
+    input_size: int = INPUT_SIZE,
 ) -> SpeciesPack:
     """Write a pack from ``build`` (file name -> a file to move, a JSON body, or text).
 
@@ -106,9 +117,11 @@ def write_pack(
         for file_name, content in build.items():
             _write_one(staging / file_name, content)
         models = {p: f for p, f in MODEL_FILES.items() if (staging / f).exists()}
+        schema = PACK_SCHEMA if input_size == INPUT_SIZE else SIZED_PACK_SCHEMA
         manifest = {
-            "format": PACK_FORMAT, "schema": PACK_SCHEMA, "name": name, "version": version,
-            "backbone_sha256": backbone_sha256, "input": INPUT_CONTRACT, "models": models,
+            "format": PACK_FORMAT, "schema": schema, "name": name, "version": version,
+            "backbone_sha256": backbone_sha256, "input": input_contract(input_size),
+            "models": models,
             "files": {f: sha256_of(staging / f) for f in sorted(build)},
         }  # fmt: skip
         _write_one(staging / MANIFEST, manifest)
@@ -121,8 +134,9 @@ def write_pack(
 def load_pack(root: Path) -> SpeciesPack:
     """Read and verify a pack; any missing, altered or malformed file refuses the whole pack."""
     manifest = _read_json(root / MANIFEST)
-    if manifest.get("format") != PACK_FORMAT or manifest.get("schema") != PACK_SCHEMA:
-        raise SpeciesPackError(f"{root} is not a {PACK_FORMAT} (schema {PACK_SCHEMA})")
+    schemas = (PACK_SCHEMA, SIZED_PACK_SCHEMA)
+    if manifest.get("format") != PACK_FORMAT or manifest.get("schema") not in schemas:
+        raise SpeciesPackError(f"{root} is not a {PACK_FORMAT} (schema {schemas})")
     try:
         files: dict[str, str] = dict(manifest["files"])
         models = {p: root / f for p, f in dict(manifest["models"]).items()}
@@ -130,12 +144,36 @@ def load_pack(root: Path) -> SpeciesPack:
         backbone = str(manifest["backbone_sha256"])
     except (KeyError, TypeError, ValueError) as exc:
         raise SpeciesPackError(f"{root / MANIFEST} is incomplete: {exc}") from exc
+    input_size = _input_size(manifest, root)
     _verify_files(root, files, version)
     if not models or any(path.name not in files for path in models.values()):
         raise SpeciesPackError(f"pack {version} in {root} lists no verified model")
     species, held_out = _read_species(root / SPECIES_FILE)
     thresholds = _read_thresholds(root / THRESHOLDS_FILE)
-    return SpeciesPack(root, name, version, species, held_out, thresholds, models, files, backbone)
+    return SpeciesPack(
+        root, name, version, species, held_out, thresholds, models, files, backbone, input_size
+    )
+
+
+def _input_size(manifest: Mapping[str, Any], root: Path) -> int:
+    """The side of the pack's input, if the rest of its contract is what this code prepares.
+
+    A pack made for other preprocessing (a new resize rule, BGR, normalised pixels) would
+    still run and give confident nonsense, so it is refused instead.
+    """
+    contract = manifest.get("input")
+    shape = contract.get("shape") if isinstance(contract, dict) else None
+    side = shape[2] if isinstance(shape, list) and len(shape) == 4 else None
+    low, high = INPUT_SIZE_RANGE
+    if not isinstance(side, int) or not low <= side <= high or contract != input_contract(side):
+        raise SpeciesPackError(
+            f"{root / MANIFEST}: the pack's input {contract!r} is not one this version of jaga "
+            f"prepares ({input_contract()!r}, {low}-{high} px square); the pack is refused"
+        )
+    if (side == INPUT_SIZE) != (manifest["schema"] == PACK_SCHEMA):
+        raise SpeciesPackError(f"{root / MANIFEST}: a {side} px pack must not be schema "
+                               f"{manifest['schema']}; the pack is refused")  # fmt: skip
+    return side
 
 
 def _verify_files(root: Path, files: Mapping[str, str], version: str) -> None:

@@ -21,7 +21,7 @@ from inference.fish.calibrate import (
 from inference.fish.card import UNSPECIFIED, CardInfo, DataSource, render_card
 from inference.fish.config import BACKBONE_ID, HeadConfig
 from inference.fish.head import HeadWeights, head_to_json
-from inference.fish.images import FloatArray, round_robin_batches
+from inference.fish.images import INPUT_SIZE, FloatArray, round_robin_batches
 from inference.fish.metrics import IntArray, expected_calibration_error, softmax
 from inference.fish.pack import (
     CARD_FILE,
@@ -106,6 +106,7 @@ class Trained:
     backbone_sha256: str
     details: dict[str, Any]  # mode-specific: epochs, configuration, timings
     head: HeadWeights | None = None
+    input_size: int = INPUT_SIZE  # the side the models take (a fine-tune may choose it)
 
 
 def write_species_pack(
@@ -127,11 +128,11 @@ def write_species_pack(
     progress(f"writing pack {version} to {options.out}")
     return write_pack(
         options.out, name=options.name, version=version,
-        backbone_sha256=trained.backbone_sha256, build=build,
+        backbone_sha256=trained.backbone_sha256, build=build, input_size=trained.input_size,
     )  # fmt: skip
 
 
-def calibration_batches(data: PreparedData, limit: int) -> list[FloatArray]:
+def calibration_batches(data: PreparedData, limit: int, size: int = INPUT_SIZE) -> list[FloatArray]:
     """Training images for INT8 calibration, shuffled within each species by a fixed seed."""
     per_species: dict[int, list[Path]] = {}
     for index, label in zip(data.train, data.labels(data.train), strict=True):
@@ -139,7 +140,7 @@ def calibration_batches(data: PreparedData, limit: int) -> list[FloatArray]:
     rng = np.random.default_rng(0)
     shuffled = [[paths[i] for i in rng.permutation(len(paths))] for _, paths in
                 sorted(per_species.items())]  # fmt: skip
-    return round_robin_batches(shuffled, limit)
+    return round_robin_batches(shuffled, limit, size=size)
 
 
 def default_version(trained: Trained) -> str:
@@ -186,5 +187,5 @@ def card_info(
         group_source=data.dataset.group_source, species=data.known, held_out=data.held_out,
         counts=data.counts(), validation=assessment.validation, ece_before=assessment.ece_before,
         open_set=assessment.open_set, thresholds=assessment.thresholds,
-        training=summary | trained.details.get("timings", {}),
+        training=summary | trained.details.get("timings", {}), input_size=trained.input_size,
     )  # fmt: skip

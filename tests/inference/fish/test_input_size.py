@@ -1,0 +1,163 @@
+"""Packs that declare their input side: a fine-tune trained at the crops' own scale.
+
+The side is read from each pack's manifest. A pack of another side than 224 is classified at
+that side and written as schema 2, so that devices which assume 224 refuse it whole; a
+contract this code does not prepare, or a model that does not take the declared side, is
+refused rather than fed the wrong pixels, and the pack in use stays.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from inference.fish.classify import SpeciesClassifier
+from inference.fish.config import FinetuneConfig
+from inference.fish.errors import SpeciesPackError
+from inference.fish.finetune import finetune_pack
+from inference.fish.images import read_image
+from inference.fish.pack import SpeciesPack, load_pack, write_pack
+from inference.fish.packing import TrainOptions
+from inference.pack.installed import ModelPack
+from inference.runtime import ThreadBudget
+from inference.runtime.providers import CPU, plan_providers
+from tests.inference.fish.conftest import make_slice
+
+pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
+
+Manifest = dict[str, Any]
+
+
+def _classifier(pack: SpeciesPack) -> SpeciesClassifier:
+    return SpeciesClassifier(pack, plan=plan_providers([CPU]), threads=ThreadBudget(1))
+
+
+def _crops(pack: SpeciesPack, n: int) -> list[np.ndarray]:
+    root = Path(pack.training()["data"]["root"])
+    return [read_image(p) for p in sorted(root.glob("*/*.png"))[:n]]
+
+
+def _reissued(pack: SpeciesPack, folder: Path, side: int) -> SpeciesPack:
+    """The same files under a manifest that declares ``side`` (the model itself is 224)."""
+    build: dict[str, Path | dict[str, Any] | str] = {n: pack.root / n for n in pack.sha256}
+    return write_pack(
+        folder, name=pack.name, version=f"{pack.version}+{side}",
+        backbone_sha256=pack.backbone_sha256, build=build, input_size=side,
+    )  # fmt: skip
+
+
+def _manifest(pack: SpeciesPack) -> Manifest:
+    body: Manifest = json.loads((pack.root / "manifest.json").read_text())
+    return body
+
+
+def _edited(pack: SpeciesPack, folder: Path, edit: Callable[[Manifest], object]) -> Path:
+    shutil.copytree(pack.root, folder)
+    manifest = _manifest(pack)
+    edit(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_a_224_pack_stays_schema_1_and_another_side_is_schema_2(
+    trained_pack: SpeciesPack, tmp_path: Path
+) -> None:
+    assert trained_pack.input_size == 224
+    assert _manifest(trained_pack)["schema"] == 1
+    sized = _reissued(trained_pack, tmp_path / "p160", 160)
+    manifest = _manifest(sized)
+    # Readers before this change accept schema 1 only: they refuse this pack whole.
+    assert manifest["schema"] == 2
+    assert manifest["input"]["shape"] == ["N", 3, 160, 160]
+    assert load_pack(sized.root).input_size == 160
+
+
+def _set_input(**fields: object) -> Callable[[Manifest], object]:
+    return lambda manifest: manifest["input"].update(fields)
+
+
+def _sized_as_schema_1(manifest: Manifest) -> None:
+    manifest["input"]["shape"] = ["N", 3, 160, 160]
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (_set_input(preprocess="letterbox-v9"), "not one this version of jaga prepares"),
+        (_set_input(colour="BGR"), "not one this version of jaga prepares"),
+        (_set_input(resize="stretch"), "not one this version of jaga prepares"),
+        (_set_input(shape=["N", 3, 160, 224]), "not one this version of jaga prepares"),
+        (_set_input(shape=["N", 3, 16, 16]), "64-512 px square"),
+        (_set_input(shape=["N", 3, "224", "224"]), "not one this version of jaga prepares"),
+        (lambda manifest: manifest.pop("input"), "not one this version of jaga prepares"),
+        (_sized_as_schema_1, "a 160 px pack must not be schema 1"),
+    ],
+    ids=["preprocess", "colour", "resize", "not-square", "too-small", "text", "absent", "schema"],
+)
+def test_an_input_contract_this_code_does_not_prepare_is_refused(
+    trained_pack: SpeciesPack,
+    tmp_path: Path,
+    edit: Callable[[Manifest], object],
+    match: str,
+) -> None:
+    classifier = _classifier(trained_pack)
+    edited = _edited(trained_pack, tmp_path / "edited", edit)
+    with pytest.raises(SpeciesPackError, match=match):
+        classifier.switch_pack(edited)
+    assert classifier.pack.version == trained_pack.version
+
+
+def test_a_model_that_does_not_take_its_declared_side_is_refused(
+    trained_pack: SpeciesPack, tmp_path: Path
+) -> None:
+    """The manifest says 160, the model takes 224: refused at load, not at the first photo."""
+    classifier = _classifier(trained_pack)
+    mislabelled = _reissued(trained_pack, tmp_path / "p160", 160)
+    with pytest.raises(SpeciesPackError, match="does not take the 160 px input"):
+        classifier.switch_pack(mislabelled.root)
+    assert classifier.pack.version == trained_pack.version
+    assert classifier.classify(_crops(trained_pack, 1))[0].pack_version == trained_pack.version
+
+
+def test_a_finetune_at_96_px_makes_a_pack_classified_at_96(
+    model_pack: ModelPack, f4k: Path, tmp_path: Path
+) -> None:
+    """Two optimiser steps, then the real export: the ONNX model, the manifest, the card and
+    the classifier all work at the side the fine-tune trained at."""
+    data = make_slice(f4k, tmp_path / "d", {"fish_04": 4, "fish_16": 4})
+    options = TrainOptions(data=data, out=tmp_path / "pack", int8=False,
+                           backbone="efficientnet_lite0")  # fmt: skip
+    config = FinetuneConfig(
+        epochs=1, batch_size=4, workers=0, max_steps=2, ema_decay=0.0, input_size=96
+    )
+    torch.set_num_threads(2)
+    pth = model_pack.source_path("efficientnet_lite0", "pth")
+    pack = finetune_pack(options, config, pth, "cpu", lambda line: None)
+    assert pack.input_size == 96
+    graph_input = onnx.load(pack.model_path("fp32")).graph.input[0]
+    assert [d.dim_value for d in graph_input.type.tensor_type.shape.dim][1:] == [3, 96, 96]
+    assert "96 x 96 px" in (pack.root / "card.md").read_text()
+    assert pack.training()["finetune"]["input_size"] == 96
+    predictions = _classifier(pack).classify(_crops(pack, 3))
+    assert len(predictions) == 3
+    assert all(abs(sum(s.probability for s in p.top_k) - 1) < 1e-4 for p in predictions)
+
+
+def test_a_finetune_side_out_of_range_is_a_clear_error(
+    model_pack: ModelPack, f4k: Path, tmp_path: Path
+) -> None:
+    data = make_slice(f4k, tmp_path / "d", {"fish_04": 2, "fish_16": 2})
+    options = TrainOptions(data=data, out=tmp_path / "pack", int8=False)
+    config = FinetuneConfig(epochs=1, batch_size=2, workers=0, max_steps=1, input_size=40)
+    pth = model_pack.source_path("efficientnet_lite0", "pth")
+    with pytest.raises(SpeciesPackError, match="input_size must be 64 to 512 px, not 40"):
+        finetune_pack(options, config, pth, "cpu", lambda line: None)
+    assert not (tmp_path / "pack").exists()
