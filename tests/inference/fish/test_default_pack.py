@@ -41,3 +41,16 @@ def test_a_head_for_another_backbone_is_refused(tmp_path: Path) -> None:
     other.write_bytes(b"not the backbone")
     with pytest.raises(SpeciesPackError, match="trained on backbone"):
         build_from_head(DEFAULT_ASSETS, tmp_path / "out", other)
+
+
+@pytest.mark.needs_shared
+def test_the_card_names_the_backbone_the_head_was_trained_on(model_pack: ModelPack) -> None:
+    """The card is what a reviewer reads: it must not name another backbone than the one
+    whose checksum the head records (it once said Lite0 over a Lite2 head)."""
+    card = (DEFAULT_ASSETS / "card.md").read_text()
+    model = model_pack.model(FISH_BACKBONE_ID)
+    head_backbone = json.loads((DEFAULT_ASSETS / PACK_INFO).read_text())["backbone_sha256"]
+    assert head_backbone == model.sha256
+    assert (
+        f"backbone `{FISH_BACKBONE_ID}` (ImageNet, Apache-2.0), sha256 `{model.sha256[:16]}" in card
+    )
