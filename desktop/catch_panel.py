@@ -177,9 +177,10 @@ class CatchPanel(QGroupBox):
         self._rows, self._species = list(rows), tuple(species)
         with QSignalBlocker(self.fish):
             self.fish.clear()
-            self.fish.addItems(
-                [catch_text.fish_line(n, crop, p) for n, (crop, p) in enumerate(rows, start=1)]
-            )
+            for n, (crop, prediction) in enumerate(rows, start=1):
+                line = catch_text.fish_line(n, crop, prediction)
+                self.fish.addItem(line)
+                self.fish.item(n - 1).setToolTip(line)
         self.remove_box.setEnabled(any(crop is not None for crop, _ in rows))
         self.fish.setCurrentRow(0)
         self._show_selected(0)
@@ -223,7 +224,10 @@ class CatchPanel(QGroupBox):
     def _make_fish_list(self) -> None:
         self.fish = QListWidget()
         self.fish.setObjectName("catchFish")
-        self.fish.setMaximumHeight(72)
+        self.fish.setMaximumHeight(96)
+        # A line names the box, the species and the review state: wrapped, not cut off at the
+        # panel's edge (a handheld has no pointer to hover for a tooltip).
+        self.fish.setWordWrap(True)
         self.fish.currentRowChanged.connect(self._show_selected)
         self.classify_boxes = QPushButton("Classify boxes")
         self.classify_boxes.setObjectName("catchClassifyBoxes")

@@ -34,6 +34,7 @@ class ReviewList(QGroupBox):
         self.items = QListWidget()
         self.items.setObjectName("reviewItems")
         self.items.setMinimumHeight(90)
+        self.items.setWordWrap(True)
         self.species = QComboBox()
         self.species.setObjectName("reviewSpecies")
         self.species.setEditable(True)  # a species the pack does not know can be typed
@@ -59,6 +60,7 @@ class ReviewList(QGroupBox):
         self.items.clear()
         for observation in flagged.observations:
             item = QListWidgetItem(review_line(observation))
+            item.setToolTip(item.text())
             item.setData(_OBSERVATION, observation)
             self.items.addItem(item)
         count = len(flagged.observations)

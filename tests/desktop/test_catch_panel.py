@@ -316,6 +316,11 @@ def test_two_fish_dragged_on_one_photo_are_classified_together_and_recorded_apar
         "Amphiprion",
         "Dascyllus",
     ]
+    QApplication.processEvents()  # lay the list out as the event loop would
+    for row in range(2):  # each line whole: wrapped inside the list, not cut at its edge
+        item = panel.fish.item(row)
+        assert panel.fish.visualItemRect(item).width() <= panel.fish.viewport().width()
+        assert item.toolTip() == item.text()
     panel.fish.setCurrentRow(1)  # the second fish: its own answer and its own confirmation
     second = expected[1].prediction
     assert panel.species.text() == second.top_k[0].species.name
