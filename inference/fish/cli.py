@@ -1,4 +1,4 @@
-"""``jaga fish train | eval | export-training-set | build-pack | bench``."""
+"""``jaga fish train | combine | eval | export-training-set | build-pack | bench``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     fish = subparsers.add_parser("fish", help="train, evaluate and feed fish species packs")
     commands = fish.add_subparsers(dest="fish_command", metavar="ACTION", required=True)
     _add_train(commands)
+    _add_combine(commands)
     _add_eval(commands)
     _add_export(commands)
     _add_build(commands)
@@ -93,6 +94,45 @@ def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
         "--pth", type=Path, help="finetune mode: ImageNet .pth (default: the model pack's source)"
     )
     train.set_defaults(handler=_train)  # fmt: skip
+
+
+def _add_combine(commands: argparse._SubParsersAction[Any]) -> None:
+    combine = commands.add_parser(
+        "combine",
+        help="two packs trained on the same split as one: the mean of their probabilities",
+    )
+    combine.add_argument("packs", type=Path, nargs=2, metavar="PACK",
+                         help="the pack of the larger input side first")  # fmt: skip
+    combine.add_argument("--data", type=Path, required=True,
+                         help="the species folders both packs were trained on")  # fmt: skip
+    combine.add_argument("--out", type=Path, required=True, help="species pack folder to write")
+    combine.add_argument("--no-int8", action="store_true", help="skip the INT8 model")
+    combine.add_argument("--name", default="fish-species", help="pack name")
+    combine.add_argument("--version", help="pack version (default: date and model digest)")
+    combine.add_argument("--source", default="", help="data source, as for train")
+    combine.add_argument("--terms", default="", help="terms of use of the data (free text)")
+    combine.add_argument("--known-acceptance", type=float, default=DEFAULT_KNOWN_ACCEPTANCE)
+    combine.add_argument("--review-precision", type=float, default=DEFAULT_REVIEW_PRECISION)
+    combine.set_defaults(handler=_combine)
+
+
+def _combine(args: argparse.Namespace) -> int:
+    def run() -> None:
+        from inference.fish.ensemble import combine_packs
+        from inference.fish.packing import TrainOptions
+
+        first, second = args.packs
+        options = TrainOptions(
+            data=args.data, out=args.out, int8=not args.no_int8, name=args.name,
+            version=args.version, source=_source(args.source, args.terms),
+            known_acceptance=args.known_acceptance, review_precision=args.review_precision,
+            command=_command_line(),
+        )  # fmt: skip
+        pack = combine_packs((first, second), options, _print)
+        _print(f"pack {pack.version}: {pack.root}")
+        _print(f"validation: {_validation_line(pack.training())}")
+
+    return _guarded(run)
 
 
 def _add_eval(commands: argparse._SubParsersAction[Any]) -> None:

@@ -143,6 +143,12 @@ def calibration_batches(data: PreparedData, limit: int, size: int = INPUT_SIZE) 
     return round_robin_batches(shuffled, limit, size=size)
 
 
+def _is_record(value: object) -> bool:
+    if isinstance(value, list):
+        return any(isinstance(item, dict) for item in value)
+    return isinstance(value, dict)
+
+
 def default_version(trained: Trained) -> str:
     digest = hashlib.sha256(trained.models["fp32"].read_bytes()).hexdigest()[:8]
     return f"{dt.datetime.now(dt.UTC):%Y.%m.%d}-{digest}"
@@ -153,6 +159,7 @@ def training_record(
 ) -> dict[str, Any]:
     return {
         "mode": trained.mode,
+        "backbone": options.backbone,
         "seed": options.seed,
         "command": options.command,
         **trained.details,
@@ -179,7 +186,9 @@ def card_info(
     data: PreparedData, assessment: Assessment, trained: Trained, options: TrainOptions,
     version: str,
 ) -> CardInfo:  # fmt: skip
-    summary = {k: v for k, v in trained.details.items() if not isinstance(v, dict)}
+    # Records (a configuration, an epoch history, member packs) stay in training.json; the
+    # card's one training line takes the plain figures.
+    summary = {k: v for k, v in trained.details.items() if not _is_record(v)}
     return CardInfo(
         name=options.name, version=version, mode=trained.mode, command=options.command,
         backbone=options.backbone, backbone_sha256=trained.backbone_sha256,

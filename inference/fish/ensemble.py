@@ -1,0 +1,265 @@
+"""``jaga fish combine``: two species packs as one, the mean of their probabilities.
+
+A head on frozen Lite2 features and a Lite0 fine-tuned at 160 px make different mistakes on
+f4k: the head is better on the common damselfish, the fine-tune (class-weighted, every layer
+trained) on the rare species. Averaging their calibrated probabilities beat both on the
+track-disjoint validation split (figures in the combined pack's card and the issue notes).
+
+The combined pack is an ordinary pack, so devices, sync and the review loop need nothing new:
+one ONNX graph takes the first pack's input side; a member of another side gets an
+antialiased resize inside the graph (a letterboxed crop resized is the crop letterboxed at
+the smaller side, up to interpolation). The mean is re-calibrated with its own temperature,
+and the open-set and review thresholds are chosen again, on the same validation split the
+members were validated on. Members validated on different splits are refused: thresholds
+fitted on one's validation images would be fitted on images the other trained on.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from inference.fish import export
+from inference.fish.errors import SpeciesPackError
+from inference.fish.graph_contract import (
+    FEATURES,
+    INPUT_NAME,
+    OUTPUTS,
+    PROBABILITIES,
+    SPECIES_LOGITS,
+)
+from inference.fish.images import letterbox, read_image, to_batch
+from inference.fish.pack import MODEL_FILES, SpeciesPack, load_pack
+from inference.fish.packing import Progress, Trained, TrainOptions, assess, write_species_pack
+from inference.fish.trainset import PreparedData, prepare
+
+_ENSEMBLE = "ensemble/"
+# Mean probabilities below this are taken as this before the logarithm: a species both
+# members rule out must not become -inf, which the softmax after it cannot take.
+_FLOOR = 1e-30
+
+
+@dataclass(frozen=True)
+class _Member:
+    pack: SpeciesPack
+    training: dict[str, Any]
+    position: int  # 0 or 1: names its part of the graph (a pack may be combined with itself)
+
+    @property
+    def prefix(self) -> str:
+        return f"{_ENSEMBLE}m{self.position}/"
+
+
+def combine_packs(
+    roots: tuple[Path, Path], options: TrainOptions, progress: Progress
+) -> SpeciesPack:
+    """Write ``options.out``: the two packs at ``roots`` as one (see the module's notes).
+
+    ``options.data`` is the folder both were trained on; its split is rebuilt from the
+    members' recorded seed, validation fraction and held-out species, and checked.
+    """
+    started = time.perf_counter()
+    members = [_member(root, position) for position, root in enumerate(roots)]
+    _check_compatible(members)
+    options = replace(options, backbone=" + ".join(_backbone(m) for m in members))
+    data = _same_split(members, options)
+    side = members[0].pack.input_size
+    uncalibrated = _session(_combined(members, "fp32", side, temperature=1.0))
+    assessment = assess(
+        data, _logits(uncalibrated, data, data.validation, side), data.labels(data.validation),
+        _logits(uncalibrated, data, data.unknown, side), options,
+    )  # fmt: skip
+    temperature = assessment.thresholds.temperature
+    both_int8 = options.int8 and all("int8" in m.pack.models for m in members)
+    precisions = ["fp32", "int8"] if both_int8 else ["fp32"]
+    with tempfile.TemporaryDirectory(prefix="jaga-fish-") as scratch:
+        models = {}
+        for precision in precisions:
+            models[precision] = Path(scratch) / MODEL_FILES[precision]
+            export.save_model(_combined(members, precision, side, temperature), models[precision])
+        trained = Trained("ensemble", models, members[0].pack.backbone_sha256,
+                          _details(members, started), input_size=side)  # fmt: skip
+        return write_species_pack(data, assessment, trained, options, progress)
+
+
+def _member(root: Path, position: int) -> _Member:
+    pack = load_pack(root)
+    return _Member(pack, pack.training(), position)
+
+
+def _backbone(member: _Member) -> str:
+    """What the card names: the member's backbone if its training record says (packs made
+    before it did name the pack instead)."""
+    return str(member.training.get("backbone") or f"{member.pack.name} {member.pack.version}")
+
+
+def _combined(
+    members: list[_Member], precision: str, side: int, temperature: float
+) -> onnx.ModelProto:
+    models = [onnx.load(m.pack.model_path(precision)) for m in members]
+    return mean_graph(models, members, side, temperature)
+
+
+def mean_graph(
+    models: list[onnx.ModelProto], members: list[_Member], side: int, temperature: float
+) -> onnx.ModelProto:
+    """One graph: ``input`` at ``side`` -> each member (resized to its own side) -> the mean
+    of their probabilities -> ``log`` / ``temperature`` -> softmax. ``features`` are the
+    first member's."""
+    nodes: list[onnx.NodeProto] = []
+    inits: list[TensorProto] = [
+        numpy_helper.from_array(np.array(0.5, np.float32), f"{_ENSEMBLE}half"),
+        numpy_helper.from_array(np.array(_FLOOR, np.float32), f"{_ENSEMBLE}floor"),
+        numpy_helper.from_array(np.array(temperature, np.float32), f"{_ENSEMBLE}temperature"),
+    ]
+    for model, member in zip(models, members, strict=True):
+        renamed = onnx.compose.add_prefix(model, member.prefix)
+        nodes += _member_input(member, side, inits)
+        nodes += list(renamed.graph.node)
+        inits += list(renamed.graph.initializer)
+    first, second = (f"{m.prefix}{PROBABILITIES}" for m in members)
+    e = _ENSEMBLE
+    nodes += [
+        helper.make_node("Add", [first, second], [f"{e}sum"], name=f"{e}sum"),
+        helper.make_node("Mul", [f"{e}sum", f"{e}half"], [f"{e}mean"], name=f"{e}mean"),
+        helper.make_node("Max", [f"{e}mean", f"{e}floor"], [f"{e}floored"], name=f"{e}floor"),
+        helper.make_node("Log", [f"{e}floored"], [f"{e}log"], name=f"{e}log"),
+        helper.make_node("Div", [f"{e}log", f"{e}temperature"], [SPECIES_LOGITS], name=f"{e}div"),
+        helper.make_node("Softmax", [SPECIES_LOGITS], [PROBABILITIES], axis=1, name=f"{e}softmax"),
+        helper.make_node("Identity", [f"{members[0].prefix}{FEATURES}"], [FEATURES],
+                         name=f"{e}features"),
+    ]  # fmt: skip
+    n_classes = len(members[0].pack.species)
+    graph = helper.make_graph(
+        nodes, "jaga_fish_species_ensemble",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", 3, side, side])],
+        [helper.make_tensor_value_info(FEATURES, TensorProto.FLOAT, ["N", None]),
+         *(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", n_classes])
+           for name in (SPECIES_LOGITS, PROBABILITIES))],
+        initializer=inits,
+    )  # fmt: skip
+    opsets = sorted({(o.domain, o.version) for m in models for o in m.opset_import})
+    combined = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets],
+        producer_name="jaga", producer_version="1",
+    )  # fmt: skip
+    combined.ir_version = max(m.ir_version for m in models)
+    onnx.checker.check_model(combined)
+    if [o.name for o in combined.graph.output] != list(OUTPUTS):
+        raise SpeciesPackError("the combined graph does not give the pack's outputs")
+    return combined
+
+
+def _member_input(member: _Member, side: int, inits: list[TensorProto]) -> list[onnx.NodeProto]:
+    """The member's input from the pack's: the same tensor, or resized to the member's side."""
+    target = f"{member.prefix}{INPUT_NAME}"
+    own = member.pack.input_size
+    if own == side:
+        return [helper.make_node("Identity", [INPUT_NAME], [target], name=target)]
+    p = member.prefix
+    inits += [
+        numpy_helper.from_array(np.array([0], np.int64), f"{p}resize/start"),
+        numpy_helper.from_array(np.array([2], np.int64), f"{p}resize/end"),
+        numpy_helper.from_array(np.array([own, own], np.int64), f"{p}resize/side"),
+    ]
+    return [
+        helper.make_node("Shape", [INPUT_NAME], [f"{p}resize/shape"], name=f"{p}resize/shape"),
+        helper.make_node("Slice", [f"{p}resize/shape", f"{p}resize/start", f"{p}resize/end"],
+                         [f"{p}resize/nc"], name=f"{p}resize/nc"),
+        helper.make_node("Concat", [f"{p}resize/nc", f"{p}resize/side"], [f"{p}resize/sizes"],
+                         axis=0, name=f"{p}resize/sizes"),
+        helper.make_node("Resize", [INPUT_NAME, "", "", f"{p}resize/sizes"], [target],
+                         mode="linear", antialias=1, name=f"{p}resize"),
+    ]  # fmt: skip
+
+
+def _check_compatible(members: list[_Member]) -> None:
+    first, second = (m.pack for m in members)
+    if first.species != second.species or first.held_out != second.held_out:
+        raise SpeciesPackError(
+            f"packs {first.version} and {second.version} do not list the same species in the "
+            "same order (and the same held-out species): their probabilities cannot be averaged"
+        )
+    if first.input_size < second.input_size:
+        raise SpeciesPackError(
+            f"give the pack of the larger input first ({second.version}: {second.input_size} px,"
+            f" {first.version}: {first.input_size} px): the smaller is resized down to inside "
+            "the graph, never up"
+        )
+
+
+def _same_split(members: list[_Member], options: TrainOptions) -> PreparedData:
+    settings = [_split_settings(m) for m in members]
+    if settings[0] != settings[1]:
+        raise SpeciesPackError(f"the packs were trained on different splits ({settings[0]} vs "
+                               f"{settings[1]}): combine packs trained with the same --seed, "
+                               "--validation-fraction and held-out species")  # fmt: skip
+    seed, fraction, holdout = settings[0]
+    data = prepare(options.data, holdout=holdout, validation_fraction=fraction, seed=seed)
+    for member in members:
+        recorded = member.training.get("split", {}).get("validation_groups")
+        if sorted(data.validation_groups) != recorded:
+            raise SpeciesPackError(
+                f"{options.data} does not give the validation split pack "
+                f"{member.pack.version} was validated on: not the folder it was trained on?"
+            )
+    return data
+
+
+def _split_settings(member: _Member) -> tuple[int, float, tuple[str, ...]]:
+    t = member.training
+    try:
+        return (int(t["seed"]), float(t["split"]["validation_fraction"]),
+                tuple(sorted(t["held_out"])))  # fmt: skip
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SpeciesPackError(
+            f"pack {member.pack.version} records no training split ({exc}): only packs made "
+            "by `jaga fish train` can be combined"
+        ) from exc
+
+
+def _session(model: onnx.ModelProto) -> Any:
+    import onnxruntime as ort
+
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def _logits(session: Any, data: PreparedData, indices: tuple[int, ...], side: int) -> Any:
+    """The combined graph's logits on the images at ``indices``, letterboxed as a device does."""
+    rows = [np.zeros((0, len(data.known)), np.float32)]
+    paths = data.paths(indices)
+    for start in range(0, len(paths), 64):
+        images = [letterbox(read_image(path), side) for path in paths[start : start + 64]]
+        rows.append(session.run([SPECIES_LOGITS], {INPUT_NAME: to_batch(images)})[0])
+    return np.concatenate(rows)
+
+
+def _details(members: list[_Member], started: float) -> dict[str, Any]:
+    return {
+        "members": [_member_record(m) for m in members],
+        "member_packs": "; ".join(
+            f"{m.pack.name} {m.pack.version} ({m.training.get('mode')}, {m.pack.input_size} px)"
+            for m in members
+        ),
+        "combination": "mean of calibrated probabilities, re-calibrated",
+        "timings": {"total_seconds": round(time.perf_counter() - started, 1)},
+    }
+
+
+def _member_record(member: _Member) -> dict[str, Any]:
+    validation = member.training.get("validation", {})
+    return {
+        "name": member.pack.name,
+        "version": member.pack.version,
+        "mode": member.training.get("mode"),
+        "input_size": member.pack.input_size,
+        "fp32_sha256": member.pack.sha256[MODEL_FILES["fp32"]],
+        "validation_top1": validation.get("top1"),
+    }

@@ -1,0 +1,188 @@
+"""``jaga fish combine``: two packs of one split as one pack, the mean of their probabilities.
+
+Real packs on the f4k slice: the session's head-mode pack (224 px) and a two-step fine-tune
+at 96 px on the same split; the combined graph is checked against its members' own outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from inference.fish.classify import SpeciesClassifier
+from inference.fish.config import FinetuneConfig
+from inference.fish.ensemble import combine_packs
+from inference.fish.errors import SpeciesPackError
+from inference.fish.finetune import finetune_pack
+from inference.fish.images import letterbox, read_image, to_batch
+from inference.fish.metrics import softmax
+from inference.fish.pack import SpeciesPack, write_pack
+from inference.fish.packing import TrainOptions
+from inference.pack.installed import ModelPack
+from inference.runtime import ThreadBudget
+from inference.runtime.providers import CPU, plan_providers
+from main import main
+from tests.inference.fish.conftest import HOLDOUT, make_slice
+
+pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
+
+
+def _classifier(pack: SpeciesPack) -> SpeciesClassifier:
+    return SpeciesClassifier(pack, plan=plan_providers([CPU]), threads=ThreadBudget(1))
+
+
+def _crops(pack: SpeciesPack, n: int) -> list[np.ndarray]:
+    root = Path(pack.training()["data"]["root"])
+    return [read_image(p) for p in sorted(root.glob("*/*.png"))[:n]]
+
+
+def _options(pack: SpeciesPack, out: Path, **changes: object) -> TrainOptions:
+    """What the trained pack was trained with (its data, split and held-out species)."""
+    training = pack.training()
+    base = TrainOptions(
+        data=Path(training["data"]["root"]), out=out, holdout=tuple(training["held_out"]),
+        validation_fraction=training["split"]["validation_fraction"], seed=training["seed"],
+        calibration_images=8, name="test-combined", version="0.0.2",
+    )  # fmt: skip
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def finetuned_96(
+    trained_pack: SpeciesPack, model_pack: ModelPack, tmp_path_factory: pytest.TempPathFactory
+) -> SpeciesPack:
+    """Two optimiser steps at 96 px on the trained pack's own split."""
+    config = FinetuneConfig(
+        epochs=1, batch_size=4, workers=0, max_steps=2, ema_decay=0.0, input_size=96
+    )
+    torch.set_num_threads(2)
+    out = tmp_path_factory.mktemp("ft") / "pack"
+    pth = model_pack.source_path("efficientnet_lite0", "pth")
+    options = _options(trained_pack, out, version="0.0.1-ft96")
+    return finetune_pack(options, config, pth, "cpu", lambda line: None)
+
+
+def test_a_pack_combined_with_itself_answers_as_it_does(
+    trained_pack: SpeciesPack, tmp_path: Path
+) -> None:
+    """The arithmetic of the graph: the mean of one pack twice is that pack, re-calibrated."""
+    combined = combine_packs(
+        (trained_pack.root, trained_pack.root), _options(trained_pack, tmp_path / "c"),
+        lambda line: None,
+    )  # fmt: skip
+    crops = _crops(trained_pack, 6)
+    own = _classifier(trained_pack).probabilities(crops)
+    t = combined.thresholds.temperature
+    expected = softmax((np.log(own) / t).astype(np.float32))
+    assert np.abs(_classifier(combined).probabilities(crops) - expected).max() < 1e-4
+    # The member is calibrated already: fitting the mean again finds nothing to correct.
+    assert t == pytest.approx(1.0, abs=0.05)
+    training = combined.training()
+    assert [m["version"] for m in training["members"]] == [trained_pack.version] * 2
+    assert training["validation"]["n"] == trained_pack.training()["validation"]["n"]
+
+
+def test_a_224_head_and_a_96_finetune_make_one_224_pack(
+    trained_pack: SpeciesPack, finetuned_96: SpeciesPack, tmp_path: Path
+) -> None:
+    combined = combine_packs(
+        (trained_pack.root, finetuned_96.root), _options(trained_pack, tmp_path / "c"),
+        lambda line: None,
+    )  # fmt: skip
+    assert combined.input_size == 224
+    assert json.loads((combined.root / "manifest.json").read_text())["schema"] == 1
+    assert set(combined.models) == {"fp32", "int8"}
+    graph = onnx.load(combined.model_path("fp32")).graph
+    resize = [n for n in graph.node if n.op_type == "Resize"]
+    assert len(resize) == 1 and resize[0].output == ["ensemble/m1/input"]
+    card = (combined.root / "card.md").read_text()
+    assert f"{finetuned_96.version} (finetune, 96 px)" in card and "Mode: `ensemble`" in card
+    crops = _crops(trained_pack, 4)
+    expected = _mean_of_members(combined, trained_pack, finetuned_96, crops)
+    assert np.abs(_classifier(combined).probabilities(crops) - expected).max() < 1e-4
+    for precision in ("fp32", "int8"):
+        classifier = SpeciesClassifier(
+            combined, precision=precision, plan=plan_providers([CPU]), threads=ThreadBudget(1)
+        )
+        probabilities = classifier.probabilities(_crops(trained_pack, 4))
+        assert probabilities.shape == (4, len(trained_pack.species))
+        assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-4)
+
+
+def _mean_of_members(
+    combined: SpeciesPack, first: SpeciesPack, second: SpeciesPack, crops: list[np.ndarray]
+) -> np.ndarray:
+    """softmax(log(mean of the members' probabilities) / T), each member run by itself: the
+    second on the pixels the combined graph resized for it (read out of that graph)."""
+    model = onnx.load(combined.model_path("fp32"))
+    model.graph.output.append(onnx.helper.make_empty_tensor_value_info("ensemble/m1/input"))
+    batch = to_batch([letterbox(crop, combined.input_size) for crop in crops])
+    session = ort.InferenceSession(model.SerializeToString())
+    resized = session.run(["ensemble/m1/input"], {"input": batch})[0]
+    assert resized.shape[1:] == (3, second.input_size, second.input_size)
+    own = ort.InferenceSession(str(second.model_path("fp32")))
+    second_probabilities = own.run(["probabilities"], {"input": resized})[0]
+    mean = (_classifier(first).probabilities(crops) + second_probabilities) / 2
+    return softmax((np.log(mean) / combined.thresholds.temperature).astype(np.float32))
+
+
+def test_the_larger_side_must_come_first(
+    trained_pack: SpeciesPack, finetuned_96: SpeciesPack, tmp_path: Path
+) -> None:
+    with pytest.raises(SpeciesPackError, match="larger input first"):
+        combine_packs((finetuned_96.root, trained_pack.root),
+                      _options(trained_pack, tmp_path / "c"), lambda line: None)  # fmt: skip
+    assert not (tmp_path / "c").exists()
+
+
+def _reissued(pack: SpeciesPack, folder: Path, file_name: str, edit: Any) -> Path:
+    """The pack with one JSON file edited, under a new manifest (so it verifies)."""
+    build: dict[str, Path | dict[str, Any] | str] = {n: pack.root / n for n in pack.sha256}
+    build[file_name] = edit(json.loads((pack.root / file_name).read_text()))
+    return write_pack(folder, name=pack.name, version=f"{pack.version}+edited",
+                      backbone_sha256=pack.backbone_sha256, build=build).root  # fmt: skip
+
+
+def test_packs_of_another_split_or_other_species_are_refused(
+    trained_pack: SpeciesPack, tmp_path: Path
+) -> None:
+    """A pack validated on other images (another seed), or of other species, cannot be
+    averaged with this one: nothing is written."""
+    other_seed = _reissued(trained_pack, tmp_path / "seed", "training.json",
+                           lambda training: training | {"seed": 1})  # fmt: skip
+    with pytest.raises(SpeciesPackError, match="trained on different splits"):
+        combine_packs((trained_pack.root, other_seed),
+                      _options(trained_pack, tmp_path / "c"), lambda line: None)  # fmt: skip
+
+    def rename_first(species: dict[str, Any]) -> dict[str, Any]:
+        species["species"][0]["id"] = "fish_99"
+        return species
+
+    other_species = _reissued(trained_pack, tmp_path / "species", "species.json", rename_first)
+    with pytest.raises(SpeciesPackError, match="do not list the same species"):
+        combine_packs((trained_pack.root, other_species),
+                      _options(trained_pack, tmp_path / "c"), lambda line: None)  # fmt: skip
+    assert not (tmp_path / "c").exists()
+
+
+def test_the_cli_refuses_another_data_folder_in_one_line(
+    trained_pack: SpeciesPack, f4k: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The split is rebuilt from --data: a folder that gives other validation groups is not
+    the one the packs were validated on."""
+    data = make_slice(f4k, tmp_path / "d", {"fish_04": 3, "fish_06": 3, "fish_07": 3,
+                                            "fish_09": 3, "fish_16": 3, HOLDOUT: 1})  # fmt: skip
+    argv = ["fish", "combine", str(trained_pack.root), str(trained_pack.root),
+            "--data", str(data), "--out", str(tmp_path / "c")]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "does not give the validation split" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "c").exists()
