@@ -9,7 +9,8 @@ The head reads the backbone taps it names (:mod:`inference.fish.taps`): their po
 are added to the backbone graph here, the same surgery the training run's feature extractor
 used, so the pack computes the head's input exactly as training did.
 
-Graph contract: input ``input`` float32 ``[N, 3, 224, 224]`` RGB 0-255; outputs ``features``
+Graph contract: input ``input`` float32 ``[N, 3, S, S]`` RGB 0-255 (S = 224 here; a fine-tune
+or a combined pack may declare another side in its manifest); outputs ``features``
 ``[N, 1280]`` (the backbone's, for retrieval and drift checks), ``species_logits`` ``[N, C]``
 (calibrated logits) and ``probabilities`` ``[N, C]``.
 """
