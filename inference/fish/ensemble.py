@@ -104,10 +104,10 @@ def _combined(
     members: list[_Member], precision: str, side: int, temperature: float
 ) -> onnx.ModelProto:
     models = [onnx.load(m.pack.model_path(precision)) for m in members]
-    return mean_graph(models, members, side, temperature)
+    return _mean_graph(models, members, side, temperature)
 
 
-def mean_graph(
+def _mean_graph(
     models: list[onnx.ModelProto], members: list[_Member], side: int, temperature: float
 ) -> onnx.ModelProto:
     """One graph: ``input`` at ``side`` -> each member (resized to its own side) -> the mean
@@ -145,9 +145,12 @@ def mean_graph(
            for name in (SPECIES_LOGITS, PROBABILITIES))],
         initializer=inits,
     )  # fmt: skip
-    opsets = sorted({(o.domain, o.version) for m in models for o in m.opset_import})
+    opsets: dict[str, int] = {}  # one entry per domain, at the newer version of the two
+    for model in models:
+        for o in model.opset_import:
+            opsets[o.domain] = max(o.version, opsets.get(o.domain, 0))
     combined = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets],
+        graph, opset_imports=[helper.make_opsetid(d, v) for d, v in sorted(opsets.items())],
         producer_name="jaga", producer_version="1",
     )  # fmt: skip
     combined.ir_version = max(m.ir_version for m in models)
