@@ -130,20 +130,26 @@ def _push_as_protocol_2(api: Api, *entries: Any) -> dict[str, Any]:
     return result
 
 
-def test_the_pack_version_goes_with_the_predictions_and_an_older_device_keeps_it(
-    api: Api,
-) -> None:
-    observation = e.observation(pack_version="f4k-1")
-    uid = observation["observation_uid"]
+def _pushed_then_edited_without(api: Api, observation: dict[str, Any], field: str) -> Any:
+    """Push ``observation``, then a protocol-2 device's later edit of its notes, which
+    does not carry ``field``; return the hub's row (a FishObservation; typed loosely, as
+    the model manager's results are, so that refreshed fields are not narrowed)."""
     api.push(e.entry("fish_observation", "upsert", observation, when=e.at(0)))
-    # A protocol-2 device's later edit: the same predictions, no pack_version. It wins the
-    # predictions' stamp but says nothing of their pack, so the pack stays.
-    older_device = {k: v for k, v in observation.items() if k != "pack_version"}
+    older_device = {k: v for k, v in observation.items() if k != field}
     edit = e.entry(
         "fish_observation", "upsert", older_device | {"notes": "gill net"}, when=e.at(10)
     )
     assert _push_as_protocol_2(api, edit)["rejected"] == []
-    stored = FishObservation.objects.get(uid=uid)
+    return FishObservation.objects.get(uid=observation["observation_uid"])
+
+
+def test_the_pack_version_goes_with_the_predictions_and_an_older_device_keeps_it(
+    api: Api,
+) -> None:
+    observation = e.observation(pack_version="f4k-1")
+    # A protocol-2 device's later edit: the same predictions, no pack_version. It wins the
+    # predictions' stamp but says nothing of their pack, so the pack stays.
+    stored = _pushed_then_edited_without(api, observation, "pack_version")
     assert (stored.notes, stored.pack_version) == ("gill net", "f4k-1")
     # A stale write (before that edit) naming another pack loses with its predictions.
     stale = observation | {"pack_version": "f4k-0", "predictions": [["Gadus morhua", 0.9]]}
@@ -220,14 +226,7 @@ def test_the_fishs_box_goes_with_the_predictions_and_an_older_device_keeps_it(
     api: Api,
 ) -> None:
     observation = e.observation(crop=[0, 5, 40, 30])
-    uid = observation["observation_uid"]
-    api.push(e.entry("fish_observation", "upsert", observation, when=e.at(0)))
-    older_device = {k: v for k, v in observation.items() if k != "crop"}
-    edit = e.entry(
-        "fish_observation", "upsert", older_device | {"notes": "gill net"}, when=e.at(10)
-    )
-    assert _push_as_protocol_2(api, edit)["rejected"] == []
-    stored = FishObservation.objects.get(uid=uid)
+    stored = _pushed_then_edited_without(api, observation, "crop")
     assert (stored.notes, stored.crop) == ("gill net", (0, 5, 40, 30))
     # A stale write with another box loses with its predictions.
     stale = observation | {"crop": [1, 1, 9, 9], "predictions": [["Gadus morhua", 0.9]]}
