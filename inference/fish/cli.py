@@ -99,12 +99,12 @@ def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
 def _add_combine(commands: argparse._SubParsersAction[Any]) -> None:
     combine = commands.add_parser(
         "combine",
-        help="two packs trained on the same split as one: the mean of their probabilities",
+        help="packs trained on the same split as one: the mean of their probabilities",
     )
-    combine.add_argument("packs", type=Path, nargs=2, metavar="PACK",
-                         help="the pack of the larger input side first")  # fmt: skip
+    combine.add_argument("packs", type=Path, nargs="+", metavar="PACK",
+                         help="two or more; the pack of the largest input side first")  # fmt: skip
     combine.add_argument("--data", type=Path, required=True,
-                         help="the species folders both packs were trained on")  # fmt: skip
+                         help="the species folders the packs were trained on")  # fmt: skip
     combine.add_argument("--out", type=Path, required=True, help="species pack folder to write")
     combine.add_argument("--no-int8", action="store_true", help="skip the INT8 model")
     combine.add_argument("--name", default="fish-species", help="pack name")
@@ -121,14 +121,13 @@ def _combine(args: argparse.Namespace) -> int:
         from inference.fish.ensemble import combine_packs
         from inference.fish.packing import TrainOptions
 
-        first, second = args.packs
         options = TrainOptions(
             data=args.data, out=args.out, int8=not args.no_int8, name=args.name,
             version=args.version, source=_source(args.source, args.terms),
             known_acceptance=args.known_acceptance, review_precision=args.review_precision,
             command=_command_line(),
         )  # fmt: skip
-        pack = combine_packs((first, second), options, _print)
+        pack = combine_packs(args.packs, options, _print)
         _print(f"pack {pack.version}: {pack.root}")
         _print(f"validation: {_validation_line(pack.training())}")
 

@@ -1,9 +1,11 @@
-"""``jaga fish combine``: two species packs as one, the mean of their probabilities.
+"""``jaga fish combine``: two or more species packs as one, the mean of their probabilities.
 
 A head on frozen Lite2 features and a Lite0 fine-tuned at 160 px make different mistakes on
 f4k: the head is better on the common damselfish, the fine-tune (class-weighted, every layer
 trained) on the rare species. Averaging their calibrated probabilities beat both on the
 track-disjoint validation split (figures in the combined pack's card and the issue notes).
+Each member weighs the same; no weight is tuned, since the only images to tune it on are the
+validation images the thresholds are then chosen on.
 
 The combined pack is an ordinary pack, so devices, sync and the review loop need nothing new:
 one ONNX graph takes the first pack's input side; a member of another side gets an
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,8 +44,8 @@ from inference.fish.packing import Progress, Trained, TrainOptions, assess, writ
 from inference.fish.trainset import PreparedData, prepare
 
 _ENSEMBLE = "ensemble/"
-# Mean probabilities below this are taken as this before the logarithm: a species both
-# members rule out must not become -inf, which the softmax after it cannot take.
+# Mean probabilities below this are taken as this before the logarithm: a species every
+# member rules out must not become -inf, which the softmax after it cannot take.
 _FLOOR = 1e-30
 
 
@@ -50,22 +53,23 @@ _FLOOR = 1e-30
 class _Member:
     pack: SpeciesPack
     training: dict[str, Any]
-    position: int  # 0 or 1: names its part of the graph (a pack may be combined with itself)
+    position: int  # names its part of the graph (a pack may be combined with itself)
 
     @property
     def prefix(self) -> str:
         return f"{_ENSEMBLE}m{self.position}/"
 
 
-def combine_packs(
-    roots: tuple[Path, Path], options: TrainOptions, progress: Progress
-) -> SpeciesPack:
-    """Write ``options.out``: the two packs at ``roots`` as one (see the module's notes).
+def combine_packs(roots: Sequence[Path], options: TrainOptions, progress: Progress) -> SpeciesPack:
+    """Write ``options.out``: the packs at ``roots`` (two or more) as one (see the module's
+    notes); the first pack's input side is the combined pack's.
 
-    ``options.data`` is the folder both were trained on; its split is rebuilt from the
+    ``options.data`` is the folder all were trained on; its split is rebuilt from the
     members' recorded seed, validation fraction and held-out species, and checked.
     """
     started = time.perf_counter()
+    if len(roots) < 2:
+        raise SpeciesPackError(f"combine takes two or more packs, not {len(roots)}")
     members = [_member(root, position) for position, root in enumerate(roots)]
     _check_compatible(members)
     options = replace(options, backbone=" + ".join(_backbone(m) for m in members))
@@ -77,8 +81,8 @@ def combine_packs(
         _logits(uncalibrated, data, data.unknown, side), options,
     )  # fmt: skip
     temperature = assessment.thresholds.temperature
-    both_int8 = options.int8 and all("int8" in m.pack.models for m in members)
-    precisions = ["fp32", "int8"] if both_int8 else ["fp32"]
+    all_int8 = options.int8 and all("int8" in m.pack.models for m in members)
+    precisions = ["fp32", "int8"] if all_int8 else ["fp32"]
     with tempfile.TemporaryDirectory(prefix="jaga-fish-") as scratch:
         models = {}
         for precision in precisions:
@@ -114,8 +118,9 @@ def _mean_graph(
     of their probabilities -> ``log`` / ``temperature`` -> softmax. ``features`` are the
     first member's."""
     nodes: list[onnx.NodeProto] = []
+    share = np.array(1 / len(members), np.float32)
     inits: list[TensorProto] = [
-        numpy_helper.from_array(np.array(0.5, np.float32), f"{_ENSEMBLE}half"),
+        numpy_helper.from_array(share, f"{_ENSEMBLE}share"),
         numpy_helper.from_array(np.array(_FLOOR, np.float32), f"{_ENSEMBLE}floor"),
         numpy_helper.from_array(np.array(temperature, np.float32), f"{_ENSEMBLE}temperature"),
     ]
@@ -124,11 +129,11 @@ def _mean_graph(
         nodes += _member_input(member, side, inits)
         nodes += list(renamed.graph.node)
         inits += list(renamed.graph.initializer)
-    first, second = (f"{m.prefix}{PROBABILITIES}" for m in members)
     e = _ENSEMBLE
     nodes += [
-        helper.make_node("Add", [first, second], [f"{e}sum"], name=f"{e}sum"),
-        helper.make_node("Mul", [f"{e}sum", f"{e}half"], [f"{e}mean"], name=f"{e}mean"),
+        helper.make_node("Sum", [f"{m.prefix}{PROBABILITIES}" for m in members], [f"{e}sum"],
+                         name=f"{e}sum"),
+        helper.make_node("Mul", [f"{e}sum", f"{e}share"], [f"{e}mean"], name=f"{e}mean"),
         helper.make_node("Max", [f"{e}mean", f"{e}floor"], [f"{e}floored"], name=f"{e}floor"),
         helper.make_node("Log", [f"{e}floored"], [f"{e}log"], name=f"{e}log"),
         helper.make_node("Div", [f"{e}log", f"{e}temperature"], [SPECIES_LOGITS], name=f"{e}div"),
@@ -145,7 +150,7 @@ def _mean_graph(
            for name in (SPECIES_LOGITS, PROBABILITIES))],
         initializer=inits,
     )  # fmt: skip
-    opsets: dict[str, int] = {}  # one entry per domain, at the newer version of the two
+    opsets: dict[str, int] = {}  # one entry per domain, at the newest version among them
     for model in models:
         for o in model.opset_import:
             opsets[o.domain] = max(o.version, opsets.get(o.domain, 0))
@@ -184,26 +189,29 @@ def _member_input(member: _Member, side: int, inits: list[TensorProto]) -> list[
 
 
 def _check_compatible(members: list[_Member]) -> None:
-    first, second = (m.pack for m in members)
-    if first.species != second.species or first.held_out != second.held_out:
-        raise SpeciesPackError(
-            f"packs {first.version} and {second.version} do not list the same species in the "
-            "same order (and the same held-out species): their probabilities cannot be averaged"
-        )
-    if first.input_size < second.input_size:
-        raise SpeciesPackError(
-            f"give the pack of the larger input first ({second.version}: {second.input_size} px,"
-            f" {first.version}: {first.input_size} px): the smaller is resized down to inside "
-            "the graph, never up"
-        )
+    first = members[0].pack
+    for other in (m.pack for m in members[1:]):
+        if first.species != other.species or first.held_out != other.held_out:
+            raise SpeciesPackError(
+                f"packs {first.version} and {other.version} do not list the same species in "
+                "the same order (and the same held-out species): their probabilities cannot "
+                "be averaged"
+            )
+        if first.input_size < other.input_size:
+            raise SpeciesPackError(
+                f"give the pack of the larger input first ({other.version}: "
+                f"{other.input_size} px, {first.version}: {first.input_size} px): the smaller "
+                "is resized down to inside the graph, never up"
+            )
 
 
 def _same_split(members: list[_Member], options: TrainOptions) -> PreparedData:
     settings = [_split_settings(m) for m in members]
-    if settings[0] != settings[1]:
-        raise SpeciesPackError(f"the packs were trained on different splits ({settings[0]} vs "
-                               f"{settings[1]}): combine packs trained with the same --seed, "
-                               "--validation-fraction and held-out species")  # fmt: skip
+    for other in settings[1:]:
+        if other != settings[0]:
+            raise SpeciesPackError(f"the packs were trained on different splits ({settings[0]} "
+                                   f"vs {other}): combine packs trained with the same --seed, "
+                                   "--validation-fraction and held-out species")  # fmt: skip
     seed, fraction, holdout = settings[0]
     data = prepare(options.data, holdout=holdout, validation_fraction=fraction, seed=seed)
     for member in members:

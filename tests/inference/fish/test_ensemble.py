@@ -1,4 +1,4 @@
-"""``jaga fish combine``: two packs of one split as one pack, the mean of their probabilities.
+"""``jaga fish combine``: packs of one split as one pack, the mean of their probabilities.
 
 Real packs on the f4k slice: the session's head-mode pack (224 px) and a two-step fine-tune
 at 96 px on the same split; the combined graph is checked against its members' own outputs.
@@ -106,7 +106,7 @@ def test_a_224_head_and_a_96_finetune_make_one_224_pack(
     card = (combined.root / "card.md").read_text()
     assert f"{finetuned_96.version} (finetune, 96 px)" in card and "Mode: `ensemble`" in card
     crops = _crops(trained_pack, 4)
-    expected = _mean_of_members(combined, trained_pack, finetuned_96, crops)
+    expected = _mean_of_members(combined, [trained_pack, finetuned_96], crops)
     assert np.abs(_classifier(combined).probabilities(crops) - expected).max() < 1e-4
     for precision in ("fp32", "int8"):
         classifier = SpeciesClassifier(
@@ -118,20 +118,36 @@ def test_a_224_head_and_a_96_finetune_make_one_224_pack(
 
 
 def _mean_of_members(
-    combined: SpeciesPack, first: SpeciesPack, second: SpeciesPack, crops: list[np.ndarray]
+    combined: SpeciesPack, members: list[SpeciesPack], crops: list[np.ndarray]
 ) -> np.ndarray:
-    """softmax(log(mean of the members' probabilities) / T), each member run by itself: the
-    second on the pixels the combined graph resized for it (read out of that graph)."""
+    """softmax(log(mean of the members' probabilities) / T), each member run by itself on the
+    pixels the combined graph gave it (read out of that graph: resized for a smaller side)."""
+    inputs = [f"ensemble/m{position}/input" for position in range(len(members))]
     model = onnx.load(combined.model_path("fp32"))
-    model.graph.output.append(onnx.helper.make_empty_tensor_value_info("ensemble/m1/input"))
+    model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(n) for n in inputs)
     batch = to_batch([letterbox(crop, combined.input_size) for crop in crops])
-    session = ort.InferenceSession(model.SerializeToString())
-    resized = session.run(["ensemble/m1/input"], {"input": batch})[0]
-    assert resized.shape[1:] == (3, second.input_size, second.input_size)
-    own = ort.InferenceSession(str(second.model_path("fp32")))
-    second_probabilities = own.run(["probabilities"], {"input": resized})[0]
-    mean = (_classifier(first).probabilities(crops) + second_probabilities) / 2
+    fed = ort.InferenceSession(model.SerializeToString()).run(inputs, {"input": batch})
+    probabilities = []
+    for member, pixels in zip(members, fed, strict=True):
+        assert pixels.shape[1:] == (3, member.input_size, member.input_size)
+        own = ort.InferenceSession(str(member.model_path("fp32")))
+        probabilities.append(own.run(["probabilities"], {"input": pixels})[0])
+    mean = np.mean(probabilities, axis=0)
     return softmax((np.log(mean) / combined.thresholds.temperature).astype(np.float32))
+
+
+def test_three_packs_weigh_a_third_each(
+    trained_pack: SpeciesPack, finetuned_96: SpeciesPack, tmp_path: Path
+) -> None:
+    """Not the mean of a pair and the third: the head given twice weighs two thirds."""
+    members = [trained_pack, finetuned_96, trained_pack]
+    combined = combine_packs([m.root for m in members], _options(trained_pack, tmp_path / "c"),
+                             lambda line: None)  # fmt: skip
+    crops = _crops(trained_pack, 4)
+    expected = _mean_of_members(combined, members, crops)
+    assert np.abs(_classifier(combined).probabilities(crops) - expected).max() < 1e-4
+    training = combined.training()
+    assert [m["input_size"] for m in training["members"]] == [224, 96, 224]
 
 
 def test_the_larger_side_must_come_first(
@@ -140,6 +156,12 @@ def test_the_larger_side_must_come_first(
     with pytest.raises(SpeciesPackError, match="larger input first"):
         combine_packs((finetuned_96.root, trained_pack.root),
                       _options(trained_pack, tmp_path / "c"), lambda line: None)  # fmt: skip
+    with pytest.raises(SpeciesPackError, match="larger input first"):
+        combine_packs((finetuned_96.root, finetuned_96.root, trained_pack.root),
+                      _options(trained_pack, tmp_path / "c"), lambda line: None)  # fmt: skip
+    with pytest.raises(SpeciesPackError, match="two or more packs"):
+        combine_packs((trained_pack.root,), _options(trained_pack, tmp_path / "c"),
+                      lambda line: None)  # fmt: skip
     assert not (tmp_path / "c").exists()
 
 
