@@ -237,6 +237,10 @@ def _eval(args: argparse.Namespace) -> int:
         ms = report["seconds_per_image"] * 1000
         _print(f"top1 {report['top1']:.4f}  macro_f1 {report['macro_f1']:.4f}  "
                f"ece {report['ece']:.4f}  {ms:.1f} ms/image")  # fmt: skip
+        worst = report["worst_recall"]
+        if worst:
+            _print(f"worst recall of a species with >= {worst['min_groups']} tracks: "
+                   f"{worst['species']} {worst['recall']:.2f}")  # fmt: skip
         _print(f"wrote {args.out}")
 
     return _guarded(run)

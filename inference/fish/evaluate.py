@@ -3,6 +3,10 @@
 Folders must be species the pack knows, or species it was trained without (``held_out``):
 those are evaluated as ``unknown`` and give the open-set AUROC. Any other folder is an
 error, since its images could only ever be counted wrong.
+
+``worst_recall`` is the lowest recall among species with at least ``MIN_TRACKS_FOR_RECALL``
+tracks in the whole folder (not only in the split evaluated): the species there are enough
+tracks of to judge.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from inference.fish.images import FloatArray, QualityGate, UInt8Image, read_imag
 from inference.fish.metrics import reliability
 from inference.fish.pack import SpeciesPack, load_pack
 from inference.fish.plots import confusion_png, reliability_png
-from inference.fish.summary import classification_summary, open_set_summary
+from inference.fish.summary import classification_summary, open_set_summary, worst_recall
 from inference.runtime import ThreadBudget
 
 Progress = Callable[[str], None]
@@ -47,7 +51,8 @@ def evaluate_folder(
     progress: Progress = lambda line: None,
 ) -> dict[str, Any]:
     pack = load_pack(pack_root)
-    dataset = _select(load_dataset(data), pack, split)
+    whole = load_dataset(data)
+    dataset = _select(whole, pack, split)
     classifier = SpeciesClassifier(
         pack, precision=precision, threads=ThreadBudget(threads) if threads else None
     )
@@ -58,6 +63,7 @@ def evaluate_folder(
     unknown_p = classifier.probabilities([image for _, image in loaded.unknown])
     seconds = (time.perf_counter() - started) / max(1, len(loaded.known) + len(loaded.unknown))
     report = _report(pack, loaded, known_p, unknown_p, seconds)
+    report["worst_recall"] = worst_recall(report, whole.group_counts())
     report |= {"pack": str(pack_root), "data": str(data), "split": split, "precision": precision,
                "provider": classifier.provider}  # fmt: skip
     _write(report, known_p, loaded, pack, out)

@@ -39,7 +39,6 @@ from inference.fish.taps import DEFAULT_TAPS
 from inference.fish.trainset import PreparedData
 
 Progress = Callable[[str], None]
-MIN_TRACKS_FOR_RECALL = 5  # species with fewer tracks have too little validation to judge
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ def assess(
     probabilities = softmax(val_logits / thresholds.temperature)
     validation = classification_summary(probabilities, val_labels, data.known)
     tracks = {sid: c["train_groups"] + c["val_groups"] for sid, c in data.counts().items()}
-    validation["worst_recall"] = worst_recall(validation, tracks, MIN_TRACKS_FOR_RECALL)
+    validation["worst_recall"] = worst_recall(validation, tracks)
     open_set = None
     if len(unknown_logits):
         unknown = softmax(unknown_logits / thresholds.temperature)

@@ -34,6 +34,21 @@ def test_eval_writes_the_report_and_figures(trained_pack: SpeciesPack, tmp_path:
         assert image is not None and image.shape[0] > 100
 
 
+def test_the_worst_recall_counts_tracks_in_the_whole_folder(
+    trained_pack: SpeciesPack, tmp_path: Path
+) -> None:
+    """The slice's species have 5-6 tracks each, two or so of them in validation: judged by
+    the validation tracks alone, no species would count."""
+    data = Path(trained_pack.training()["data"]["root"])
+    from inference.fish.evaluate import evaluate_folder
+
+    report = evaluate_folder(data, trained_pack.root, tmp_path / "R.json", split="validation")
+    recalls = {sid: row["recall"] for sid, row in report["per_species"].items() if row["n"]}
+    assert len(recalls) == len(trained_pack.species)
+    worst = min(recalls, key=lambda sid: (recalls[sid], sid))
+    assert report["worst_recall"] == {"species": worst, "recall": recalls[worst], "min_groups": 5}
+
+
 def test_folders_the_pack_does_not_know_are_an_error(
     trained_pack: SpeciesPack, tmp_path: Path, f4k: Path
 ) -> None:
