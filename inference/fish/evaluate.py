@@ -62,8 +62,7 @@ def evaluate_folder(
     known_p = classifier.probabilities([image for _, image in loaded.known])
     unknown_p = classifier.probabilities([image for _, image in loaded.unknown])
     seconds = (time.perf_counter() - started) / max(1, len(loaded.known) + len(loaded.unknown))
-    report = _report(pack, loaded, known_p, unknown_p, seconds)
-    report["worst_recall"] = worst_recall(report, whole.group_counts())
+    report = _report(pack, loaded, known_p, unknown_p, seconds, tracks=whole.group_counts())
     report |= {"pack": str(pack_root), "data": str(data), "split": split, "precision": precision,
                "provider": classifier.provider}  # fmt: skip
     _write(report, known_p, loaded, pack, out)
@@ -120,7 +119,10 @@ def _report(
     known_p: FloatArray,
     unknown_p: FloatArray,
     seconds_per_image: float,
+    *,
+    tracks: dict[str, int],
 ) -> dict[str, Any]:
+    """``tracks``: each species' groups in the whole folder, for ``worst_recall``."""
     labels = _labels(pack, [sample for sample, _ in loaded.known])
     summary = classification_summary(known_p, labels, pack.species)
     t = pack.thresholds
@@ -133,6 +135,7 @@ def _report(
         "review_rate": float(np.mean(confidence < t.review)) if len(confidence) else None,
         "skipped": loaded.skipped,
         "open_set": None,
+        "worst_recall": worst_recall(summary, tracks),
     }
     if len(unknown_p):
         report["open_set"] = open_set_summary(confidence, unknown_p.max(axis=1), t.open_set)
