@@ -89,7 +89,14 @@ class ModelSpec(_Frozen):
     card: str
     sources: dict[str, Source]
     input: InputContract
+    # A graph of several inputs (a combined species pack: one letterbox per member's side)
+    # names the others here; the runtime warms up and profiles every one.
+    more_inputs: tuple[InputContract, ...] = ()
     convert: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @property
+    def inputs(self) -> tuple[InputContract, ...]:
+        return (self.input, *self.more_inputs)
 
     @field_validator("converter")
     @classmethod

@@ -70,6 +70,7 @@ class OnnxSession:
     def __init__(self, model: InstalledModel, config: SessionConfig) -> None:
         self.model_id = model.spec.id
         self.contract = model.spec.input
+        self.contracts = model.spec.inputs
         requested = _providers_with_options(model, config)
         self.requested_provider = requested[0][0]
         self._session = _create(model.path, requested, config.threads)
@@ -104,9 +105,9 @@ class OnnxSession:
             log.info("%s: running on %s", self.model_id, short_name(self.provider))
 
     def _warm_up(self) -> float:
-        dummy = np.zeros(self.contract.example, dtype=np.float32)
+        dummies = {c.name: np.zeros(c.example, dtype=np.float32) for c in self.contracts}
         started = time.perf_counter()
-        self.run({self.contract.name: dummy})
+        self.run(dummies)
         return (time.perf_counter() - started) * 1000
 
 
@@ -133,7 +134,7 @@ def _tensorrt_options(model: InstalledModel, config: SessionConfig) -> dict[str,
         log.warning("%s: no INT8 calibration table; TensorRT builds it in fp16", model.spec.id)
         key = engine_cache_key(model.sha256, precision)
     return tensorrt_options(
-        config.engines_dir / key.folder_name(), model.spec.input, precision, table
+        config.engines_dir / key.folder_name(), model.spec.inputs, precision, table
     )
 
 

@@ -10,6 +10,7 @@ CI: see the README for what was verified on hardware.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def engine_cache_key(model_sha256: str, precision: Precision) -> EngineCacheKey:
 
 def tensorrt_options(
     cache_dir: Path,
-    contract: InputContract,
+    contracts: Sequence[InputContract],
     precision: Precision,
     calibration_table: Path | None = None,
 ) -> dict[str, str]:
@@ -59,12 +60,18 @@ def tensorrt_options(
         shutil.copyfile(calibration_table, cache_dir / calibration_table.name)
         options["trt_int8_enable"] = "True"
         options["trt_int8_calibration_table_name"] = calibration_table.name
-    options.update(shape_profile(contract))
+    options.update(shape_profile(contracts))
     return options
 
 
-def shape_profile(contract: InputContract) -> dict[str, str]:
-    """Explicit min/opt/max shapes, so one engine serves every batch and frame size used."""
+def shape_profile(contracts: Sequence[InputContract]) -> dict[str, str]:
+    """Explicit min/opt/max shapes of every input, so one engine serves every batch and frame
+    size used (the EP takes ``name:dims`` entries joined by commas)."""
+    profiles = [_one_profile(contract) for contract in contracts]
+    return {key: ",".join(p[key] for p in profiles) for key in profiles[0]}
+
+
+def _one_profile(contract: InputContract) -> dict[str, str]:
     low, best, high = [], [], []
     for position, dim in enumerate(contract.shape):
         example = contract.example[position]

@@ -32,7 +32,7 @@ def test_engine_cache_key_names_model_gpu_tensorrt_and_precision(
 
 
 def test_fp16_options_enable_both_caches_in_the_keyed_folder(tmp_path: Path) -> None:
-    options = tensorrt.tensorrt_options(tmp_path / "key", LIVENESS, Precision.FP16)
+    options = tensorrt.tensorrt_options(tmp_path / "key", [LIVENESS], Precision.FP16)
     assert options["trt_engine_cache_enable"] == "True"
     assert options["trt_engine_cache_path"] == str(tmp_path / "key")
     assert options["trt_timing_cache_path"] == str(tmp_path / "key")
@@ -44,17 +44,28 @@ def test_fp16_options_enable_both_caches_in_the_keyed_folder(tmp_path: Path) -> 
 def test_int8_options_copy_the_calibration_table_into_the_cache(tmp_path: Path) -> None:
     table = tmp_path / "calibration.flatbuffers"
     table.write_bytes(b"table")
-    options = tensorrt.tensorrt_options(tmp_path / "key", LIVENESS, Precision.INT8, table)
+    options = tensorrt.tensorrt_options(tmp_path / "key", [LIVENESS], Precision.INT8, table)
     assert options["trt_int8_enable"] == "True"
     assert options["trt_int8_calibration_table_name"] == "calibration.flatbuffers"
     assert (tmp_path / "key" / "calibration.flatbuffers").read_bytes() == b"table"
 
 
 def test_dynamic_detector_profile_spans_batches_and_frame_sizes() -> None:
-    profile = tensorrt.shape_profile(DETECTOR)
+    profile = tensorrt.shape_profile([DETECTOR])
     assert profile["trt_profile_min_shapes"] == "input:1x3x32x32"
     assert profile["trt_profile_opt_shapes"] == "input:1x3x480x640"
     assert profile["trt_profile_max_shapes"] == "input:8x3x1920x1920"
+
+
+def test_a_graph_of_two_inputs_gets_a_profile_for_each() -> None:
+    """A combined species pack takes one letterbox per side: the EP needs both, comma-joined."""
+    side = InputContract(
+        name="input_160", shape=("N", 3, 160, 160), example=(1, 3, 160, 160), layout="NCHW",
+        colour="RGB", range="0-255",
+    )  # fmt: skip
+    profile = tensorrt.shape_profile([LIVENESS, side])
+    assert profile["trt_profile_min_shapes"] == "input:1x3x80x80,input_160:1x3x160x160"
+    assert profile["trt_profile_max_shapes"] == "input:8x3x80x80,input_160:8x3x160x160"
 
 
 @pytest.mark.parametrize(
