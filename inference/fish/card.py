@@ -53,7 +53,7 @@ class CardInfo:
     open_set: Mapping[str, Any] | None
     thresholds: Thresholds
     training: Mapping[str, Any]  # best epoch, seconds, augmentation views, configuration
-    input_size: int  # crops are letterboxed to this side
+    input_sizes: tuple[int, ...]  # crops are letterboxed to each of these sides
 
 
 def render_card(info: CardInfo) -> str:
@@ -93,10 +93,15 @@ def _model_lines(info: CardInfo) -> list[str]:
     return [
         f"- Mode: `{info.mode}`; backbone `{info.backbone}` (ImageNet, Apache-2.0), "
         f"sha256 `{info.backbone_sha256[:16]}…`",
-        f"- Input: {info.input_size} x {info.input_size} px RGB, each crop letterboxed",
+        f"- Input: {_sides(info.input_sizes)} px RGB, each crop letterboxed"
+        + (" once per side, one graph input each" if len(info.input_sizes) > 1 else ""),
         f"- Training: {_fmt_mapping(info.training)}",
         f"- Command: `{info.command}`",
     ]
+
+
+def _sides(sides: tuple[int, ...]) -> str:
+    return " and ".join(f"{side} x {side}" for side in sides)
 
 
 def _data_lines(info: CardInfo) -> list[str]:

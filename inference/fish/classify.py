@@ -19,16 +19,15 @@ import onnxruntime as ort
 
 from inference.errors import InputError
 from inference.fish.errors import SpeciesPackError
-from inference.fish.graph_contract import INPUT_NAME, PROBABILITIES
+from inference.fish.graph_contract import PROBABILITIES
 from inference.fish.images import (
     DEFAULT_GATE,
     FloatArray,
     QualityGate,
     UInt8Image,
+    batch_inputs,
     check_rgb,
-    letterbox,
     read_image,
-    to_batch,
 )
 from inference.fish.pack import SpeciesPack, load_pack
 from inference.fish.types import FishPrediction, FishStatus, SpeciesScore
@@ -121,12 +120,11 @@ class SpeciesClassifier:
     ) -> FloatArray:
         """Calibrated probabilities ``[N, C]`` for raw RGB crops, without the quality gate."""
         loaded = loaded or self._loaded
-        side = loaded.pack.input_size
+        sides = loaded.pack.input_sizes
         rows = [np.zeros((0, len(loaded.pack.species)), dtype=np.float32)]
         for start in range(0, len(images), self._batch_size):
-            chunk = images[start : start + self._batch_size]
-            batch = to_batch([letterbox(im, side) for im in chunk])
-            rows.append(loaded.session.run({INPUT_NAME: batch})[loaded.probabilities_index])
+            inputs = batch_inputs(images[start : start + self._batch_size], sides)
+            rows.append(loaded.session.run(inputs)[loaded.probabilities_index])
         return np.concatenate(rows).astype(np.float32)
 
     def _load(self, pack: SpeciesPack) -> _Loaded:
@@ -136,8 +134,9 @@ class SpeciesClassifier:
             session = OnnxSession(InstalledModel(spec, path, pack.sha256[path.name]), self._config)
         except InputError as exc:
             raise SpeciesPackError(
-                f"pack {pack.version}: its model does not take the {pack.input_size} px input "
-                f"its manifest declares ({exc}); the pack is refused"
+                f"pack {pack.version}: its model does not take the "
+                f"{'/'.join(map(str, pack.input_sizes))} px input its manifest declares ({exc}); "
+                "the pack is refused"
             ) from exc
         return _Loaded(pack, session, session.output_names.index(PROBABILITIES))
 
@@ -145,15 +144,17 @@ class SpeciesClassifier:
 def _session_spec(pack: SpeciesPack, path: Path) -> ModelSpec:
     """The runtime's description of a pack model, so it gets the same provider planning,
     thread budget and TensorRT engine cache (keyed by the file's sha256) as the pack models."""
-    side = pack.input_size
-    contract = InputContract(
-        name=INPUT_NAME,
-        shape=("N", 3, side, side),
-        example=(1, 3, side, side),
-        layout="NCHW",
-        colour="RGB",
-        range="0-255",
-    )
+    contracts = [
+        InputContract(
+            name=name,
+            shape=("N", 3, side, side),
+            example=(1, 3, side, side),
+            layout="NCHW",
+            colour="RGB",
+            range="0-255",
+        )
+        for name, side in zip(pack.input_names, pack.input_sizes, strict=True)
+    ]
     return ModelSpec(
         id="fish_species",
         name=f"{pack.name} {pack.version}",
@@ -165,7 +166,8 @@ def _session_spec(pack: SpeciesPack, path: Path) -> ModelSpec:
         sha256=pack.sha256[path.name],
         card="card.md",
         sources={},
-        input=contract,
+        input=contracts[0],
+        more_inputs=tuple(contracts[1:]),
     )
 
 

@@ -7,12 +7,13 @@ track-disjoint validation split (figures in the combined pack's card and the iss
 Each member weighs the same; no weight is tuned, since the only images to tune it on are the
 validation images the thresholds are then chosen on.
 
-The combined pack is an ordinary pack, so devices, sync and the review loop need nothing new:
-one ONNX graph takes the first pack's input side; a member of another side gets an
-antialiased resize inside the graph (a letterboxed crop resized is the crop letterboxed at
-the smaller side, up to interpolation; that resampling changed 1.7-3.1 % of a 160 px
-fine-tune's answers on f4k, against its own letterbox, and moved its top-1 by -1.0 to +0.6
-points: one graph input per side would remove it, at the price of a new pack contract).
+The combined pack is an ordinary pack to sync and the review loop. Its one ONNX graph takes
+one input per side its members were trained at: the classifier letterboxes each crop once per
+side, so every member sees the pixels it was trained on. (Resizing one letterbox inside the
+graph instead changed 1.7-3.1 % of a 160 px fine-tune's answers on f4k and moved its top-1 by
+-1.0 to +0.6 points; TensorRT's parser cannot take the antialiased resize either.) A pack of
+two sides is schema 3, which readers of one input refuse whole; members of one side make a
+pack of that side, as before.
 The mean is re-calibrated with its own temperature,
 and the open-set and review thresholds are chosen again, on the same validation split the
 members were validated on. Members validated on different splits are refused: thresholds
@@ -40,8 +41,9 @@ from inference.fish.graph_contract import (
     OUTPUTS,
     PROBABILITIES,
     SPECIES_LOGITS,
+    input_names,
 )
-from inference.fish.images import letterbox, read_image, to_batch
+from inference.fish.images import batch_inputs, read_image
 from inference.fish.pack import MODEL_FILES, SpeciesPack, load_pack
 from inference.fish.packing import Progress, Trained, TrainOptions, assess, write_species_pack
 from inference.fish.trainset import PreparedData, prepare
@@ -65,7 +67,8 @@ class _Member:
 
 def combine_packs(roots: Sequence[Path], options: TrainOptions, progress: Progress) -> SpeciesPack:
     """Write ``options.out``: the packs at ``roots`` (two or more) as one (see the module's
-    notes); the first pack's input side is the combined pack's.
+    notes); the first pack's side is the combined pack's first input, and its features the
+    pack's features.
 
     ``options.data`` is the folder all were trained on; its split is rebuilt from the
     members' recorded seed, validation fraction and held-out species, and checked.
@@ -77,11 +80,11 @@ def combine_packs(roots: Sequence[Path], options: TrainOptions, progress: Progre
     _check_compatible(members)
     options = replace(options, backbone=" + ".join(_backbone(m) for m in members))
     data = _same_split(members, options)
-    side = members[0].pack.input_size
-    uncalibrated = _session(_combined(members, "fp32", side, temperature=1.0))
+    sides = tuple(dict.fromkeys(m.pack.input_size for m in members))
+    uncalibrated = _session(_combined(members, "fp32", sides, temperature=1.0))
     assessment = assess(
-        data, _logits(uncalibrated, data, data.validation, side), data.labels(data.validation),
-        _logits(uncalibrated, data, data.unknown, side), options,
+        data, _logits(uncalibrated, data, data.validation, sides), data.labels(data.validation),
+        _logits(uncalibrated, data, data.unknown, sides), options,
     )  # fmt: skip
     temperature = assessment.thresholds.temperature
     all_int8 = options.int8 and all("int8" in m.pack.models for m in members)
@@ -90,9 +93,9 @@ def combine_packs(roots: Sequence[Path], options: TrainOptions, progress: Progre
         models = {}
         for precision in precisions:
             models[precision] = Path(scratch) / MODEL_FILES[precision]
-            export.save_model(_combined(members, precision, side, temperature), models[precision])
+            export.save_model(_combined(members, precision, sides, temperature), models[precision])
         trained = Trained("ensemble", models, members[0].pack.backbone_sha256,
-                          _details(members, started), input_size=side)  # fmt: skip
+                          _details(members, started), input_sizes=sides)  # fmt: skip
         return write_species_pack(data, assessment, trained, options, progress)
 
 
@@ -108,18 +111,19 @@ def _backbone(member: _Member) -> str:
 
 
 def _combined(
-    members: list[_Member], precision: str, side: int, temperature: float
+    members: list[_Member], precision: str, sides: tuple[int, ...], temperature: float
 ) -> onnx.ModelProto:
     models = [onnx.load(m.pack.model_path(precision)) for m in members]
-    return _mean_graph(models, members, side, temperature)
+    return _mean_graph(models, members, sides, temperature)
 
 
 def _mean_graph(
-    models: list[onnx.ModelProto], members: list[_Member], side: int, temperature: float
-) -> onnx.ModelProto:
-    """One graph: ``input`` at ``side`` -> each member (resized to its own side) -> the mean
-    of their probabilities -> ``log`` / ``temperature`` -> softmax. ``features`` are the
-    first member's."""
+    models: list[onnx.ModelProto], members: list[_Member], sides: tuple[int, ...],
+    temperature: float,
+) -> onnx.ModelProto:  # fmt: skip
+    """One graph: the input of each side -> the members of that side -> the mean of their
+    probabilities -> ``log`` / ``temperature`` -> softmax. ``features`` are the first
+    member's."""
     nodes: list[onnx.NodeProto] = []
     share = np.array(1 / len(members), np.float32)
     inits: list[TensorProto] = [
@@ -129,7 +133,7 @@ def _mean_graph(
     ]
     for model, member in zip(models, members, strict=True):
         renamed = onnx.compose.add_prefix(model, member.prefix)
-        nodes += _member_input(member, side, inits)
+        nodes += [_member_input(member, sides)]
         nodes += list(renamed.graph.node)
         inits += list(renamed.graph.initializer)
     e = _ENSEMBLE
@@ -147,7 +151,8 @@ def _mean_graph(
     n_classes = len(members[0].pack.species)
     graph = helper.make_graph(
         nodes, "jaga_fish_species_ensemble",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", 3, side, side])],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 3, side, side])
+         for name, side in zip(input_names(sides), sides, strict=True)],
         [helper.make_tensor_value_info(FEATURES, TensorProto.FLOAT, ["N", None]),
          *(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", n_classes])
            for name in (SPECIES_LOGITS, PROBABILITIES))],
@@ -168,27 +173,11 @@ def _mean_graph(
     return combined
 
 
-def _member_input(member: _Member, side: int, inits: list[TensorProto]) -> list[onnx.NodeProto]:
-    """The member's input from the pack's: the same tensor, or resized to the member's side."""
+def _member_input(member: _Member, sides: tuple[int, ...]) -> onnx.NodeProto:
+    """The member's input is the graph input of its own side."""
     target = f"{member.prefix}{INPUT_NAME}"
-    own = member.pack.input_size
-    if own == side:
-        return [helper.make_node("Identity", [INPUT_NAME], [target], name=target)]
-    p = member.prefix
-    inits += [
-        numpy_helper.from_array(np.array([0], np.int64), f"{p}resize/start"),
-        numpy_helper.from_array(np.array([2], np.int64), f"{p}resize/end"),
-        numpy_helper.from_array(np.array([own, own], np.int64), f"{p}resize/side"),
-    ]
-    return [
-        helper.make_node("Shape", [INPUT_NAME], [f"{p}resize/shape"], name=f"{p}resize/shape"),
-        helper.make_node("Slice", [f"{p}resize/shape", f"{p}resize/start", f"{p}resize/end"],
-                         [f"{p}resize/nc"], name=f"{p}resize/nc"),
-        helper.make_node("Concat", [f"{p}resize/nc", f"{p}resize/side"], [f"{p}resize/sizes"],
-                         axis=0, name=f"{p}resize/sizes"),
-        helper.make_node("Resize", [INPUT_NAME, "", "", f"{p}resize/sizes"], [target],
-                         mode="linear", antialias=1, name=f"{p}resize"),
-    ]  # fmt: skip
+    source = input_names(sides)[sides.index(member.pack.input_size)]
+    return helper.make_node("Identity", [source], [target], name=target)
 
 
 def _check_compatible(members: list[_Member]) -> None:
@@ -199,12 +188,6 @@ def _check_compatible(members: list[_Member]) -> None:
                 f"packs {first.version} and {other.version} do not list the same species in "
                 "the same order (and the same held-out species): their probabilities cannot "
                 "be averaged"
-            )
-        if first.input_size < other.input_size:
-            raise SpeciesPackError(
-                f"give the pack of the larger input first ({other.version}: "
-                f"{other.input_size} px, {first.version}: {first.input_size} px): the smaller "
-                "is resized down to inside the graph, never up"
             )
 
 
@@ -245,13 +228,15 @@ def _session(model: onnx.ModelProto) -> Any:
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
-def _logits(session: Any, data: PreparedData, indices: tuple[int, ...], side: int) -> Any:
+def _logits(
+    session: Any, data: PreparedData, indices: tuple[int, ...], sides: tuple[int, ...]
+) -> Any:
     """The combined graph's logits on the images at ``indices``, letterboxed as a device does."""
     rows = [np.zeros((0, len(data.known)), np.float32)]
     paths = data.paths(indices)
     for start in range(0, len(paths), 64):
-        images = [letterbox(read_image(path), side) for path in paths[start : start + 64]]
-        rows.append(session.run([SPECIES_LOGITS], {INPUT_NAME: to_batch(images)})[0])
+        images = [read_image(path) for path in paths[start : start + 64]]
+        rows.append(session.run([SPECIES_LOGITS], batch_inputs(images, sides))[0])
     return np.concatenate(rows)
 
 

@@ -127,7 +127,7 @@ def finetune_pack(
     with tempfile.TemporaryDirectory(prefix="jaga-fish-") as scratch:
         models = export_models(net.cpu().eval(), Path(scratch), data, options, side)
         details["timings"] = {"total_seconds": round(time.perf_counter() - started, 1)}
-        trained = Trained("finetune", models, _sha256(pth), details, input_size=side)
+        trained = Trained("finetune", models, _sha256(pth), details, input_sizes=(side,))
         return write_species_pack(data, assessment, trained, options, progress)
 
 

@@ -11,3 +11,9 @@ FEATURES = "features"
 SPECIES_LOGITS = "species_logits"
 PROBABILITIES = "probabilities"
 OUTPUTS = (FEATURES, SPECIES_LOGITS, PROBABILITIES)
+
+
+def input_names(sides: tuple[int, ...]) -> tuple[str, ...]:
+    """The graph input of each side: ``input`` for the first (every pack has it), then
+    ``input_<side>`` for the others (a combined pack of members trained at other sides)."""
+    return (INPUT_NAME, *(f"{INPUT_NAME}_{side}" for side in sides[1:]))

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.fish.errors import ImageError
+from inference.fish.graph_contract import input_names
 
 INPUT_SIZE = 224  # the installed backbones' side, and every head-mode pack's
 # The sides a pack may declare: EfficientNet-Lite reduces its input 32 times, so below 64 px
@@ -115,6 +116,14 @@ def round_robin_batches(
         chosen += [q.pop() for q in queues if q][: limit - len(chosen)]
     images = [letterbox(read_image(path), size) for path in chosen]
     return [to_batch(images[i : i + batch]) for i in range(0, len(images), batch)]
+
+
+def batch_inputs(images: Sequence[UInt8Image], sides: tuple[int, ...]) -> dict[str, FloatArray]:
+    """A pack's graph inputs for raw crops: each crop letterboxed once per side the pack takes."""
+    return {
+        name: to_batch([letterbox(image, side) for image in images])
+        for name, side in zip(input_names(sides), sides, strict=True)
+    }
 
 
 def to_batch(images: Sequence[UInt8Image]) -> FloatArray:

@@ -28,6 +28,7 @@ from typing import Any
 
 from inference.fish.calibrate import Thresholds
 from inference.fish.errors import PackVerificationError, SpeciesPackError
+from inference.fish.graph_contract import INPUT_NAME, input_names
 from inference.fish.images import INPUT_SIZE, INPUT_SIZE_RANGE, PAD_VALUE, PREPROCESS_VERSION
 from inference.fish.types import Species
 from inference.pack.files import sha256_of
@@ -39,6 +40,10 @@ PACK_FORMAT = "jaga-fish-pack"
 # readable by every device in a fleet that is part way through an upgrade.
 PACK_SCHEMA = 1
 SIZED_PACK_SCHEMA = 2
+# A combined pack whose members were trained at different sides takes one letterboxed crop
+# per side (``input``, then ``input_<side>`` in ``more_inputs``), so that no member sees
+# pixels resampled from another's. Schema 1 and 2 readers feed ``input`` alone: they refuse it.
+MULTI_INPUT_PACK_SCHEMA = 3
 MANIFEST = "manifest.json"
 SPECIES_FILE = "species.json"
 THRESHOLDS_FILE = "thresholds.json"
@@ -48,10 +53,11 @@ HEAD_FILE = "head.json"
 MODEL_FILES = {"fp32": "species_fp32.onnx", "int8": "species_int8.onnx"}
 
 
-def input_contract(size: int = INPUT_SIZE) -> dict[str, Any]:
-    """What the pack's model takes, as this code prepares it; only the side may vary."""
+def input_contract(size: int = INPUT_SIZE, name: str = INPUT_NAME) -> dict[str, Any]:
+    """What one input of the pack's model takes, as this code prepares it; only the side (and
+    the name, for a second side) may vary."""
     return {
-        "name": "input",
+        "name": name,
         "shape": ["N", 3, size, size],
         "layout": "NCHW",
         "colour": "RGB",
@@ -76,6 +82,15 @@ class SpeciesPack:
     sha256: Mapping[str, str]  # file name -> sha256, as verified
     backbone_sha256: str
     input_size: int = INPUT_SIZE  # the side crops are letterboxed to for this pack's model
+    more_sizes: tuple[int, ...] = ()  # further sides, each its own input (a combined pack)
+
+    @property
+    def input_sizes(self) -> tuple[int, ...]:
+        return (self.input_size, *self.more_sizes)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return input_names(self.input_sizes)
 
     def model_path(self, precision: str) -> Path:
         try:
@@ -104,7 +119,7 @@ def write_pack(
     version: str,
     backbone_sha256: str,
     build: Mapping[str, Path | dict[str, Any] | str],
-    input_size: int = INPUT_SIZE,
+    input_sizes: tuple[int, ...] = (INPUT_SIZE,),
 ) -> SpeciesPack:
     """Write a pack from ``build`` (file name -> a file to move, a JSON body, or text).
 
@@ -117,12 +132,10 @@ def write_pack(
         for file_name, content in build.items():
             _write_one(staging / file_name, content)
         models = {p: f for p, f in MODEL_FILES.items() if (staging / f).exists()}
-        schema = PACK_SCHEMA if input_size == INPUT_SIZE else SIZED_PACK_SCHEMA
         manifest = {
-            "format": PACK_FORMAT, "schema": schema, "name": name, "version": version,
-            "backbone_sha256": backbone_sha256, "input": input_contract(input_size),
-            "models": models,
-            "files": {f: sha256_of(staging / f) for f in sorted(build)},
+            "format": PACK_FORMAT, "schema": _schema(input_sizes), "name": name,
+            "version": version, "backbone_sha256": backbone_sha256, **_inputs(input_sizes),
+            "models": models, "files": {f: sha256_of(staging / f) for f in sorted(build)},
         }  # fmt: skip
         _write_one(staging / MANIFEST, manifest)
         _swap_into_place(staging, destination)
@@ -131,10 +144,24 @@ def write_pack(
     return load_pack(destination)
 
 
+def _schema(sides: tuple[int, ...]) -> int:
+    if len(sides) > 1:
+        return MULTI_INPUT_PACK_SCHEMA
+    return PACK_SCHEMA if sides[0] == INPUT_SIZE else SIZED_PACK_SCHEMA
+
+
+def _inputs(sides: tuple[int, ...]) -> dict[str, Any]:
+    if len(set(sides)) != len(sides):
+        raise SpeciesPackError(f"a pack takes each side once, not {list(sides)}")
+    contracts = [input_contract(s, n) for s, n in zip(sides, input_names(sides), strict=True)]
+    more = {"more_inputs": contracts[1:]} if len(contracts) > 1 else {}
+    return {"input": contracts[0], **more}
+
+
 def load_pack(root: Path) -> SpeciesPack:
     """Read and verify a pack; any missing, altered or malformed file refuses the whole pack."""
     manifest = _read_json(root / MANIFEST)
-    schemas = (PACK_SCHEMA, SIZED_PACK_SCHEMA)
+    schemas = (PACK_SCHEMA, SIZED_PACK_SCHEMA, MULTI_INPUT_PACK_SCHEMA)
     if manifest.get("format") != PACK_FORMAT or manifest.get("schema") not in schemas:
         raise SpeciesPackError(f"{root} is not a {PACK_FORMAT} (schema {schemas})")
     try:
@@ -144,35 +171,47 @@ def load_pack(root: Path) -> SpeciesPack:
         backbone = str(manifest["backbone_sha256"])
     except (KeyError, TypeError, ValueError) as exc:
         raise SpeciesPackError(f"{root / MANIFEST} is incomplete: {exc}") from exc
-    input_size = _input_size(manifest, root)
+    sides = _input_sizes(manifest, root)
     _verify_files(root, files, version)
     if not models or any(path.name not in files for path in models.values()):
         raise SpeciesPackError(f"pack {version} in {root} lists no verified model")
     species, held_out = _read_species(root / SPECIES_FILE)
     thresholds = _read_thresholds(root / THRESHOLDS_FILE)
-    return SpeciesPack(
-        root, name, version, species, held_out, thresholds, models, files, backbone, input_size
-    )
+    return SpeciesPack(root, name, version, species, held_out, thresholds, models, files,
+                       backbone, sides[0], sides[1:])  # fmt: skip
 
 
-def _input_size(manifest: Mapping[str, Any], root: Path) -> int:
-    """The side of the pack's input, if the rest of its contract is what this code prepares.
+def _input_sizes(manifest: Mapping[str, Any], root: Path) -> tuple[int, ...]:
+    """The side of each of the pack's inputs, if every contract is what this code prepares.
 
     A pack made for other preprocessing (a new resize rule, BGR, normalised pixels) would
     still run and give confident nonsense, so it is refused instead.
     """
-    contract = manifest.get("input")
+    more = manifest.get("more_inputs", [])
+    contracts = [manifest.get("input"), *(more if isinstance(more, list) else [more])]
+    sides = tuple(_side(contract, root) for contract in contracts)
+    if [c["name"] for c in contracts] != list(input_names(sides)) or len(set(sides)) < len(sides):
+        raise SpeciesPackError(f"{root / MANIFEST}: inputs {[c['name'] for c in contracts]} "
+                               f"of sides {list(sides)} are not one input per side, named "
+                               "for it; the pack is refused")  # fmt: skip
+    if _schema(sides) != manifest["schema"]:
+        sizes = "/".join(map(str, sides))
+        raise SpeciesPackError(f"{root / MANIFEST}: a {sizes} px pack must not be schema "
+                               f"{manifest['schema']}; the pack is refused")  # fmt: skip
+    return sides
+
+
+def _side(contract: object, root: Path) -> int:
     shape = contract.get("shape") if isinstance(contract, dict) else None
     side = shape[2] if isinstance(shape, list) and len(shape) == 4 else None
     low, high = INPUT_SIZE_RANGE
-    if not isinstance(side, int) or not low <= side <= high or contract != input_contract(side):
+    name = contract.get("name") if isinstance(contract, dict) else None
+    if (not isinstance(side, int) or not low <= side <= high or not isinstance(name, str)
+            or contract != input_contract(side, name)):  # fmt: skip
         raise SpeciesPackError(
             f"{root / MANIFEST}: the pack's input {contract!r} is not one this version of jaga "
             f"prepares ({input_contract()!r}, {low}-{high} px square); the pack is refused"
         )
-    if (side == INPUT_SIZE) != (manifest["schema"] == PACK_SCHEMA):
-        raise SpeciesPackError(f"{root / MANIFEST}: a {side} px pack must not be schema "
-                               f"{manifest['schema']}; the pack is refused")  # fmt: skip
     return side
 
 

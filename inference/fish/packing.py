@@ -105,7 +105,8 @@ class Trained:
     backbone_sha256: str
     details: dict[str, Any]  # mode-specific: epochs, configuration, timings
     head: HeadWeights | None = None
-    input_size: int = INPUT_SIZE  # the side the models take (a fine-tune may choose it)
+    # The side the models take (a fine-tune may choose it); a combined pack takes several.
+    input_sizes: tuple[int, ...] = (INPUT_SIZE,)
 
 
 def write_species_pack(
@@ -127,7 +128,7 @@ def write_species_pack(
     progress(f"writing pack {version} to {options.out}")
     return write_pack(
         options.out, name=options.name, version=version,
-        backbone_sha256=trained.backbone_sha256, build=build, input_size=trained.input_size,
+        backbone_sha256=trained.backbone_sha256, build=build, input_sizes=trained.input_sizes,
     )  # fmt: skip
 
 
@@ -195,5 +196,5 @@ def card_info(
         group_source=data.dataset.group_source, species=data.known, held_out=data.held_out,
         counts=data.counts(), validation=assessment.validation, ece_before=assessment.ece_before,
         open_set=assessment.open_set, thresholds=assessment.thresholds,
-        training=summary | trained.details.get("timings", {}), input_size=trained.input_size,
+        training=summary | trained.details.get("timings", {}), input_sizes=trained.input_sizes,
     )  # fmt: skip

@@ -43,7 +43,7 @@ def reissue(pack: Path, destination: Path, version: str) -> Path:
     files: dict[str, Path | dict[str, Any] | str] = {n: source.root / n for n in source.sha256}
     return write_pack(
         destination, name=source.name, version=version,
-        backbone_sha256=source.backbone_sha256, build=files, input_size=source.input_size,
+        backbone_sha256=source.backbone_sha256, build=files, input_sizes=source.input_sizes,
     ).root  # fmt: skip
 
 

@@ -44,7 +44,7 @@ def _with_thresholds(
     build["thresholds.json"] = thresholds.to_json()
     return write_pack(
         folder, name=pack.name, version=f"{pack.version}+t{open_set}",
-        backbone_sha256=pack.backbone_sha256, build=build, input_size=pack.input_size,
+        backbone_sha256=pack.backbone_sha256, build=build, input_sizes=pack.input_sizes,
     )  # fmt: skip
 
 

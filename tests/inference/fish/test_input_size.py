@@ -1,7 +1,8 @@
 """Packs that declare their input side: a fine-tune trained at the crops' own scale.
 
 The side is read from each pack's manifest. A pack of another side than 224 is classified at
-that side and written as schema 2, so that devices which assume 224 refuse it whole; a
+that side and written as schema 2, so that devices which assume 224 refuse it whole; a pack
+of several sides (a combined pack) takes one input per side and is schema 3; a
 contract this code does not prepare, or a model that does not take the declared side, is
 refused rather than fed the wrong pixels, and the pack in use stays.
 """
@@ -45,12 +46,12 @@ def _crops(pack: SpeciesPack, n: int) -> list[np.ndarray]:
     return [read_image(p) for p in sorted(root.glob("*/*.png"))[:n]]
 
 
-def _reissued(pack: SpeciesPack, folder: Path, side: int) -> SpeciesPack:
-    """The same files under a manifest that declares ``side`` (the model itself is 224)."""
+def _reissued(pack: SpeciesPack, folder: Path, *sides: int) -> SpeciesPack:
+    """The same files under a manifest that declares ``sides`` (the model itself is 224)."""
     build: dict[str, Path | dict[str, Any] | str] = {n: pack.root / n for n in pack.sha256}
     return write_pack(
-        folder, name=pack.name, version=f"{pack.version}+{side}",
-        backbone_sha256=pack.backbone_sha256, build=build, input_size=side,
+        folder, name=pack.name, version=f"{pack.version}+{'-'.join(map(str, sides))}",
+        backbone_sha256=pack.backbone_sha256, build=build, input_sizes=sides,
     )  # fmt: skip
 
 
@@ -78,6 +79,67 @@ def test_a_224_pack_stays_schema_1_and_another_side_is_schema_2(
     assert manifest["schema"] == 2
     assert manifest["input"]["shape"] == ["N", 3, 160, 160]
     assert load_pack(sized.root).input_size == 160
+
+
+def test_a_pack_of_two_sides_is_schema_3_with_an_input_per_side(
+    trained_pack: SpeciesPack, tmp_path: Path
+) -> None:
+    two = _reissued(trained_pack, tmp_path / "p2", 224, 160)
+    manifest = _manifest(two)
+    assert manifest["schema"] == 3
+    assert manifest["input"]["name"] == "input"
+    assert [(c["name"], c["shape"]) for c in manifest["more_inputs"]] == [
+        ("input_160", ["N", 3, 160, 160])
+    ]
+    loaded = load_pack(two.root)
+    assert (loaded.input_sizes, loaded.input_names) == ((224, 160), ("input", "input_160"))
+    with pytest.raises(SpeciesPackError, match="a pack takes each side once"):
+        _reissued(trained_pack, tmp_path / "twice", 224, 224)
+
+
+def test_a_model_without_an_input_its_manifest_declares_is_refused(
+    trained_pack: SpeciesPack, tmp_path: Path
+) -> None:
+    """The manifest says 224 and 160, the model takes 224 alone: refused at load."""
+    classifier = _classifier(trained_pack)
+    with pytest.raises(SpeciesPackError, match="does not take the 224/160 px input"):
+        classifier.switch_pack(_reissued(trained_pack, tmp_path / "p2", 224, 160).root)
+    assert classifier.pack.version == trained_pack.version
+
+
+def _second_input(**fields: object) -> Callable[[Manifest], object]:
+    def edit(manifest: Manifest) -> None:
+        manifest["schema"] = 3
+        manifest["more_inputs"] = [dict(manifest["input"], name="input_160",
+                                        shape=["N", 3, 160, 160]) | fields]  # fmt: skip
+
+    return edit
+
+
+def _two_inputs_as_schema_2(manifest: Manifest) -> None:
+    _second_input()(manifest)
+    manifest["schema"] = 2
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (_second_input(colour="BGR"), "not one this version of jaga prepares"),
+        (_second_input(name="input"), "not one input per side, named for it"),
+        (_second_input(name="input_96"), "not one input per side, named for it"),
+        (_second_input(name="input_224", shape=["N", 3, 224, 224]), "not one input per side"),
+        (_two_inputs_as_schema_2, "a 224/160 px pack must not be schema 2"),
+    ],
+    ids=["colour", "same-name", "misnamed", "same-side", "schema"],
+)
+def test_a_second_input_this_code_does_not_prepare_is_refused(
+    trained_pack: SpeciesPack,
+    tmp_path: Path,
+    edit: Callable[[Manifest], object],
+    match: str,
+) -> None:
+    with pytest.raises(SpeciesPackError, match=match):
+        load_pack(_edited(trained_pack, tmp_path / "edited", edit))
 
 
 def _set_input(**fields: object) -> Callable[[Manifest], object]:
