@@ -1,8 +1,8 @@
 """``jaga fish combine``: two or more species packs as one, the mean of their probabilities.
 
-A head on frozen Lite2 features and a Lite0 fine-tuned at 160 px make different mistakes on
-f4k: the head is better on the common damselfish, the fine-tune (class-weighted, every layer
-trained) on the rare species. Averaging their calibrated probabilities beat both on the
+A head on frozen Lite2 features and a fine-tune at 160 px (Lite0 or Lite2) make different
+mistakes on f4k: the head is better on the common damselfish, the fine-tune (class-weighted,
+every layer trained) on the rare species. Averaging their calibrated probabilities beat both on the
 track-disjoint validation split (figures in the combined pack's card and the issue notes).
 Each member weighs the same; no weight is tuned, since the only images to tune it on are the
 validation images the thresholds are then chosen on.
