@@ -29,7 +29,7 @@ from inference.fish.images import (
     check_rgb,
     read_image,
 )
-from inference.fish.pack import SpeciesPack, load_pack
+from inference.fish.pack import SpeciesPack, load_pack, sides_label
 from inference.fish.types import FishPrediction, FishStatus, SpeciesScore
 from inference.pack.installed import InstalledModel, default_pack_dir
 from inference.pack.manifest import InputContract, ModelSpec
@@ -134,9 +134,8 @@ class SpeciesClassifier:
             session = OnnxSession(InstalledModel(spec, path, pack.sha256[path.name]), self._config)
         except InputError as exc:
             raise SpeciesPackError(
-                f"pack {pack.version}: its model does not take the "
-                f"{'/'.join(map(str, pack.input_sizes))} px input its manifest declares ({exc}); "
-                "the pack is refused"
+                f"pack {pack.version}: its model does not take the {sides_label(pack.input_sizes)} "
+                f"px input its manifest declares ({exc}); the pack is refused"
             ) from exc
         return _Loaded(pack, session, session.output_names.index(PROBABILITIES))
 

@@ -81,12 +81,14 @@ class SpeciesPack:
     models: Mapping[str, Path]  # precision ("fp32", "int8") -> file
     sha256: Mapping[str, str]  # file name -> sha256, as verified
     backbone_sha256: str
-    input_size: int = INPUT_SIZE  # the side crops are letterboxed to for this pack's model
-    more_sizes: tuple[int, ...] = ()  # further sides, each its own input (a combined pack)
+    # The sides crops are letterboxed to, one graph input each: one side, or several for a
+    # pack combined from members trained at different sides.
+    input_sizes: tuple[int, ...] = (INPUT_SIZE,)
 
     @property
-    def input_sizes(self) -> tuple[int, ...]:
-        return (self.input_size, *self.more_sizes)
+    def input_size(self) -> int:
+        """The first input's side (the only one, unless the pack is combined)."""
+        return self.input_sizes[0]
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -103,6 +105,11 @@ class SpeciesPack:
 
     def training(self) -> dict[str, Any]:
         return _read_json(self.root / TRAINING_FILE) if TRAINING_FILE in self.sha256 else {}
+
+
+def sides_label(sides: tuple[int, ...]) -> str:
+    """``224`` or ``224/160``: a pack's sides in messages and cards."""
+    return "/".join(map(str, sides))
 
 
 def species_json(species: tuple[Species, ...], held_out: tuple[Species, ...]) -> dict[str, Any]:
@@ -177,8 +184,9 @@ def load_pack(root: Path) -> SpeciesPack:
         raise SpeciesPackError(f"pack {version} in {root} lists no verified model")
     species, held_out = _read_species(root / SPECIES_FILE)
     thresholds = _read_thresholds(root / THRESHOLDS_FILE)
-    return SpeciesPack(root, name, version, species, held_out, thresholds, models, files,
-                       backbone, sides[0], sides[1:])  # fmt: skip
+    return SpeciesPack(
+        root, name, version, species, held_out, thresholds, models, files, backbone, sides
+    )
 
 
 def _input_sizes(manifest: Mapping[str, Any], root: Path) -> tuple[int, ...]:
@@ -195,9 +203,8 @@ def _input_sizes(manifest: Mapping[str, Any], root: Path) -> tuple[int, ...]:
                                f"of sides {list(sides)} are not one input per side, named "
                                "for it; the pack is refused")  # fmt: skip
     if _schema(sides) != manifest["schema"]:
-        sizes = "/".join(map(str, sides))
-        raise SpeciesPackError(f"{root / MANIFEST}: a {sizes} px pack must not be schema "
-                               f"{manifest['schema']}; the pack is refused")  # fmt: skip
+        raise SpeciesPackError(f"{root / MANIFEST}: a {sides_label(sides)} px pack must not "
+                               f"be schema {manifest['schema']}; the pack is refused")  # fmt: skip
     return sides
 
 

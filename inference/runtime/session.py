@@ -23,6 +23,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, R
 
 from inference.errors import InputError, RuntimeSetupError
 from inference.pack.installed import InstalledModel
+from inference.pack.manifest import InputContract
 from inference.runtime.providers import CUDA, TENSORRT, Precision, ProviderPlan, short_name
 from inference.runtime.tensorrt import engine_cache_key, tensorrt_options
 
@@ -69,7 +70,6 @@ class OnnxSession:
 
     def __init__(self, model: InstalledModel, config: SessionConfig) -> None:
         self.model_id = model.spec.id
-        self.contract = model.spec.input
         self.contracts = model.spec.inputs
         requested = _providers_with_options(model, config)
         self.requested_provider = requested[0][0]
@@ -78,6 +78,11 @@ class OnnxSession:
         self.provider: str = self._session.get_providers()[0]
         self._report()
         self.warmup_ms = self._warm_up() if config.warmup else None
+
+    @property
+    def contract(self) -> InputContract:
+        """The first (for most models the only) input's contract."""
+        return self.contracts[0]
 
     @property
     def fell_back(self) -> bool:
