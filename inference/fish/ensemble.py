@@ -2,22 +2,24 @@
 
 A head on frozen Lite2 features and a fine-tune at 160 px (Lite0 or Lite2) make different
 mistakes on f4k: the head is better on the common damselfish, the fine-tune (class-weighted,
-every layer trained) on the rare species. Averaging their calibrated probabilities beat both on the
-track-disjoint validation split (figures in the combined pack's card and the issue notes).
-Each member weighs the same; no weight is tuned, since the only images to tune it on are the
-validation images the thresholds are then chosen on.
+every layer trained) on the rare species. Averaging their calibrated probabilities beat both
+on the track-disjoint validation split (figures in the combined pack's card and the issue
+notes). Each member weighs the same; no weight is tuned, since the only images to tune it on
+are the validation images the thresholds are then chosen on.
 
 The combined pack is an ordinary pack to sync and the review loop. Its one ONNX graph takes
 one input per side its members were trained at: the classifier letterboxes each crop once per
 side, so every member sees the pixels it was trained on. (Resizing one letterbox inside the
 graph instead changed 1.7-3.1 % of a 160 px fine-tune's answers on f4k and moved its top-1 by
 -1.0 to +0.6 points; TensorRT's parser cannot take the antialiased resize either.) A pack of
-two sides is schema 3, which readers of one input refuse whole; members of one side make a
-pack of that side, as before.
-The mean is re-calibrated with its own temperature,
-and the open-set and review thresholds are chosen again, on the same validation split the
-members were validated on. Members validated on different splits are refused: thresholds
-fitted on one's validation images would be fitted on images the other trained on.
+several sides is schema 3, which readers of one input refuse whole; members of one side make
+a pack of that side, as before. A combined pack may itself be a member: each of its inputs
+is fed from the input of that side.
+
+The mean is re-calibrated with its own temperature, and the open-set and review thresholds
+are chosen again, on the same validation split the members were validated on. Members
+validated on different splits are refused: thresholds fitted on one's validation images
+would be fitted on images the other trained on.
 """
 
 from __future__ import annotations
@@ -37,14 +39,13 @@ from inference.fish import export
 from inference.fish.errors import SpeciesPackError
 from inference.fish.graph_contract import (
     FEATURES,
-    INPUT_NAME,
     OUTPUTS,
     PROBABILITIES,
     SPECIES_LOGITS,
     input_names,
 )
 from inference.fish.images import batch_inputs, read_image
-from inference.fish.pack import MODEL_FILES, SpeciesPack, load_pack
+from inference.fish.pack import MODEL_FILES, SpeciesPack, load_pack, sides_label
 from inference.fish.packing import Progress, Trained, TrainOptions, assess, write_species_pack
 from inference.fish.trainset import PreparedData, prepare
 
@@ -80,7 +81,7 @@ def combine_packs(roots: Sequence[Path], options: TrainOptions, progress: Progre
     _check_compatible(members)
     options = replace(options, backbone=" + ".join(_backbone(m) for m in members))
     data = _same_split(members, options)
-    sides = tuple(dict.fromkeys(m.pack.input_size for m in members))
+    sides = tuple(dict.fromkeys(side for m in members for side in m.pack.input_sizes))
     uncalibrated = _session(_combined(members, "fp32", sides, temperature=1.0))
     assessment = assess(
         data, _logits(uncalibrated, data, data.validation, sides), data.labels(data.validation),
@@ -133,7 +134,7 @@ def _mean_graph(
     ]
     for model, member in zip(models, members, strict=True):
         renamed = onnx.compose.add_prefix(model, member.prefix)
-        nodes += [_member_input(member, sides)]
+        nodes += _member_inputs(member, sides)
         nodes += list(renamed.graph.node)
         inits += list(renamed.graph.initializer)
     e = _ENSEMBLE
@@ -173,11 +174,15 @@ def _mean_graph(
     return combined
 
 
-def _member_input(member: _Member, sides: tuple[int, ...]) -> onnx.NodeProto:
-    """The member's input is the graph input of its own side."""
-    target = f"{member.prefix}{INPUT_NAME}"
-    source = input_names(sides)[sides.index(member.pack.input_size)]
-    return helper.make_node("Identity", [source], [target], name=target)
+def _member_inputs(member: _Member, sides: tuple[int, ...]) -> list[onnx.NodeProto]:
+    """Each of the member's inputs is the graph input of its side."""
+    graph_inputs = dict(zip(sides, input_names(sides), strict=True))
+    own = member.pack
+    return [
+        helper.make_node("Identity", [graph_inputs[side]], [member.prefix + name],
+                         name=member.prefix + name)
+        for side, name in zip(own.input_sizes, own.input_names, strict=True)
+    ]  # fmt: skip
 
 
 def _check_compatible(members: list[_Member]) -> None:
@@ -244,7 +249,8 @@ def _details(members: list[_Member], started: float) -> dict[str, Any]:
     return {
         "members": [_member_record(m) for m in members],
         "member_packs": "; ".join(
-            f"{m.pack.name} {m.pack.version} ({m.training.get('mode')}, {m.pack.input_size} px)"
+            f"{m.pack.name} {m.pack.version} ({m.training.get('mode')}, "
+            f"{sides_label(m.pack.input_sizes)} px)"
             for m in members
         ),
         "combination": "mean of calibrated probabilities, re-calibrated",
@@ -258,7 +264,7 @@ def _member_record(member: _Member) -> dict[str, Any]:
         "name": member.pack.name,
         "version": member.pack.version,
         "mode": member.training.get("mode"),
-        "input_size": member.pack.input_size,
+        "input_sizes": list(member.pack.input_sizes),
         "fp32_sha256": member.pack.sha256[MODEL_FILES["fp32"]],
         "validation_top1": validation.get("top1"),
     }

@@ -161,7 +161,25 @@ def test_three_packs_weigh_a_third_each(
     expected = _mean_of_members(combined, members, crops)
     _assert_close(_classifier(combined).probabilities(crops), expected)
     training = combined.training()
-    assert [m["input_size"] for m in training["members"]] == [96, 224, 224]
+    assert [m["input_sizes"] for m in training["members"]] == [[96], [224], [224]]
+
+
+def test_a_combined_pack_of_two_sides_can_be_a_member(
+    trained_pack: SpeciesPack, finetuned_96: SpeciesPack, tmp_path: Path
+) -> None:
+    """Each of the member's own inputs is fed from the graph input of its side."""
+    pair = combine_packs((trained_pack.root, finetuned_96.root),
+                         _options(trained_pack, tmp_path / "p"), lambda line: None)  # fmt: skip
+    again = combine_packs((finetuned_96.root, pair.root),
+                          _options(trained_pack, tmp_path / "a"), lambda line: None)  # fmt: skip
+    assert again.input_sizes == (96, 224)
+    assert again.training()["members"][1]["input_sizes"] == [224, 96]
+    assert f"{pair.version} (ensemble, 224/96 px)" in (again.root / "card.md").read_text()
+    crops = _crops(trained_pack, 4)
+    mean = (_classifier(finetuned_96).probabilities(crops)
+            + _classifier(pair).probabilities(crops)) / 2  # fmt: skip
+    expected = softmax((np.log(mean) / again.thresholds.temperature).astype(np.float32))
+    _assert_close(_classifier(again).probabilities(crops), expected)
 
 
 def test_one_pack_is_not_a_combination(trained_pack: SpeciesPack, tmp_path: Path) -> None:
