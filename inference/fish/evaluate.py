@@ -7,6 +7,8 @@ error, since its images could only ever be counted wrong.
 ``worst_recall`` is the lowest recall among species with at least ``MIN_TRACKS_FOR_RECALL``
 tracks in the whole folder (not only in the split evaluated): the species there are enough
 tracks of to judge.
+
+``mistakes`` lists every known image the pack got wrong, the most confident first.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ from inference.fish.images import FloatArray, QualityGate, UInt8Image, read_imag
 from inference.fish.metrics import reliability
 from inference.fish.pack import SpeciesPack, load_pack
 from inference.fish.plots import confusion_png, reliability_png
-from inference.fish.summary import classification_summary, open_set_summary, worst_recall
+from inference.fish.summary import (
+    classification_summary,
+    mistakes,
+    open_set_summary,
+    worst_recall,
+)
 from inference.runtime import ThreadBudget
 
 Progress = Callable[[str], None]
@@ -136,6 +143,9 @@ def _report(
         "skipped": loaded.skipped,
         "open_set": None,
         "worst_recall": worst_recall(summary, tracks),
+        "mistakes": mistakes(
+            known_p, labels, pack.species, [sample.relative for sample, _ in loaded.known]
+        ),
     }
     if len(unknown_p):
         report["open_set"] = open_set_summary(confidence, unknown_p.max(axis=1), t.open_set)

@@ -76,5 +76,25 @@ def worst_recall(
     return {"species": sid, "recall": recall, "min_groups": min_groups}
 
 
+def mistakes(
+    probabilities: FloatArray, labels: IntArray, species: Sequence[Species], files: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Every image predicted wrong, the most confident mistake first: those are the likeliest
+    wrong labels in the data, and the confusions worth a person's look first."""
+    ids = [s.id for s in species]
+    predicted = probabilities.argmax(axis=1) if len(labels) else labels
+    rows = [
+        {
+            "file": files[i],
+            "species": ids[labels[i]],
+            "predicted": ids[predicted[i]],
+            "confidence": float(probabilities[i, predicted[i]]),
+            "probability_of_species": float(probabilities[i, labels[i]]),
+        }
+        for i in np.flatnonzero(predicted != labels).tolist()
+    ]
+    return sorted(rows, key=lambda row: (-row["confidence"], row["file"]))
+
+
 def _rate(mask: np.ndarray[Any, np.dtype[np.bool_]]) -> float:
     return float(mask.mean()) if mask.size else float("nan")

@@ -34,6 +34,24 @@ def test_eval_writes_the_report_and_figures(trained_pack: SpeciesPack, tmp_path:
         assert image is not None and image.shape[0] > 100
 
 
+def test_the_report_lists_each_mistake(trained_pack: SpeciesPack, tmp_path: Path) -> None:
+    data = Path(trained_pack.training()["data"]["root"])
+    from inference.fish.evaluate import evaluate_folder
+
+    report = evaluate_folder(data, trained_pack.root, tmp_path / "R.json", split="all")
+    matrix = report["confusion_matrix"]
+    off_diagonal = sum(sum(row) - row[i] for i, row in enumerate(matrix))
+    mistakes = report["mistakes"]
+    assert off_diagonal > 0, "the slice pack gets some wrong, or this test proves nothing"
+    assert len(mistakes) == off_diagonal
+    ids = [s.id for s in trained_pack.species]
+    for row in mistakes:
+        assert row["file"].split("/")[0] == row["species"] != row["predicted"]
+        assert row["confidence"] >= row["probability_of_species"]
+        true, predicted = ids.index(row["species"]), ids.index(row["predicted"])
+        assert matrix[true][predicted] > 0
+
+
 def test_the_worst_recall_counts_tracks_in_the_whole_folder(
     trained_pack: SpeciesPack, tmp_path: Path
 ) -> None:

@@ -15,6 +15,8 @@ from inference.fish.metrics import (
     softmax,
     top_k_accuracy,
 )
+from inference.fish.summary import mistakes
+from inference.fish.types import Species
 
 
 def test_auroc_counts_ties_as_half() -> None:
@@ -67,3 +69,23 @@ def test_thresholds_are_ordered_and_follow_their_rules() -> None:
     assert 0 < t.open_set <= t.review < 1
     assert np.mean(confidence >= t.open_set) == pytest.approx(0.9, abs=0.01)
     assert np.mean(correct[confidence >= t.review]) >= 0.95
+
+
+def test_mistakes_are_the_wrong_answers_most_confident_first() -> None:
+    species = [Species("a", "A"), Species("b", "B"), Species("c", "C")]
+    probabilities = np.array([
+        [0.8, 0.1, 0.1],  # a, right
+        [0.3, 0.6, 0.1],  # a, called b at 0.6
+        [0.1, 0.1, 0.8],  # b, called c at 0.8
+        [0.2, 0.7, 0.1],  # b, right
+        [0.5, 0.2, 0.3],  # c, called a at 0.5
+    ])  # fmt: skip
+    labels = np.array([0, 0, 1, 1, 2])
+    files = [f"{i}.png" for i in range(5)]
+    rows = mistakes(probabilities, labels, species, files)
+    assert [(r["file"], r["species"], r["predicted"]) for r in rows] == [
+        ("2.png", "b", "c"), ("1.png", "a", "b"), ("4.png", "c", "a"),
+    ]  # fmt: skip
+    assert [r["confidence"] for r in rows] == [0.8, 0.6, 0.5]
+    assert [r["probability_of_species"] for r in rows] == [0.1, 0.3, 0.3]
+    assert mistakes(probabilities[:1], labels[:1], species, files[:1]) == []
