@@ -27,6 +27,8 @@ class HeadConfig:
     patience: int = 30
     label_smoothing: float = 0.0  # off: temperature scaling calibrates afterwards
     seed: int = 0
+    # The side crops are letterboxed to for the frozen backbone (inference/fish/backbone_side.py).
+    input_size: int = 224
 
 
 @dataclass(frozen=True)

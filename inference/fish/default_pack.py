@@ -28,7 +28,7 @@ from inference.fish.calibrate import Thresholds
 from inference.fish.dataset import load_dataset
 from inference.fish.errors import PackVerificationError, SpeciesPackError
 from inference.fish.head import load_head
-from inference.fish.images import FloatArray, round_robin_batches
+from inference.fish.images import INPUT_SIZE, FloatArray, round_robin_batches
 from inference.fish.installed import DEFAULT_ASSETS
 from inference.fish.pack import (
     CARD_FILE,
@@ -81,6 +81,7 @@ def build_from_head(
             f"the head in {assets} was trained on backbone {info['backbone_sha256'][:16]}, "
             f"but {backbone} differs; reinstall the model pack or retrain the head"
         )
+    side = load_head(assets / HEAD_FILE).input_size
     with tempfile.TemporaryDirectory(prefix="jaga-fish-") as scratch:
         model = Path(scratch) / MODEL_FILES["fp32"]
         convert({"backbone": backbone, "head": assets / HEAD_FILE,
@@ -93,10 +94,11 @@ def build_from_head(
         if calibration is not None:
             files[MODEL_FILES["int8"]] = Path(scratch) / MODEL_FILES["int8"]
             export.quantize_int8(model, Path(scratch) / MODEL_FILES["int8"],
-                                 calibration_images(calibration))  # fmt: skip
+                                 calibration_images(calibration, size=side))  # fmt: skip
         return write_pack(
             out, name=info["name"], version=info["version"],
             backbone_sha256=info["backbone_sha256"], build={**files, MODEL_FILES["fp32"]: model},
+            input_sizes=(side,),
         )  # fmt: skip
 
 
@@ -142,11 +144,13 @@ def convert(sources: Mapping[str, Path], output: Path, options: Mapping[str, obj
     export.save_model(model, output)
 
 
-def calibration_images(root: Path, limit: int = CALIBRATION_IMAGES) -> list[FloatArray]:
+def calibration_images(
+    root: Path, limit: int = CALIBRATION_IMAGES, size: int = INPUT_SIZE
+) -> list[FloatArray]:
     per_species: dict[str, list[Path]] = {}
     for sample in load_dataset(root).samples:
         per_species.setdefault(sample.species_id, []).append(sample.path)
-    return round_robin_batches([per_species[k] for k in sorted(per_species)], limit)
+    return round_robin_batches([per_species[k] for k in sorted(per_species)], limit, size=size)
 
 
 def _read_info(assets: Path) -> dict[str, str]:

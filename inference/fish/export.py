@@ -9,10 +9,10 @@ The head reads the backbone taps it names (:mod:`inference.fish.taps`): their po
 are added to the backbone graph here, the same surgery the training run's feature extractor
 used, so the pack computes the head's input exactly as training did.
 
-Graph contract: input ``input`` float32 ``[N, 3, S, S]`` RGB 0-255 (S = 224 here; a fine-tune
-or a combined pack may declare another side in its manifest); outputs ``features``
-``[N, 1280]`` (the backbone's, for retrieval and drift checks), ``species_logits`` ``[N, C]``
-(calibrated logits) and ``probabilities`` ``[N, C]``.
+Graph contract: input ``input`` float32 ``[N, 3, S, S]`` RGB 0-255 (S: the head's side, 224
+unless it was trained at another; a fine-tune or a combined pack declares its own); outputs
+``features`` ``[N, 1280]`` (the backbone's, for retrieval and drift checks),
+``species_logits`` ``[N, C]`` (calibrated logits) and ``probabilities`` ``[N, C]``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from inference.fish.backbone_side import at_side
 from inference.fish.errors import SpeciesPackError
 from inference.fish.graph_contract import (
     FEATURES,
@@ -84,15 +85,17 @@ def head_graph(head: HeadWeights, temperature: float, like: onnx.ModelProto) -> 
 def species_model(
     backbone: onnx.ModelProto, head: HeadWeights, temperature: float
 ) -> onnx.ModelProto:
-    """Backbone (with the head's taps) + head as one graph; the ImageNet classifier is pruned."""
+    """Backbone (at the head's side, with its taps) + head as one graph; the ImageNet
+    classifier is pruned."""
     outputs = [output.name for output in backbone.graph.output]
     if FEATURES not in outputs or [i.name for i in backbone.graph.input] != [INPUT_NAME]:
         raise SpeciesPackError(f"the backbone must map '{INPUT_NAME}' to '{FEATURES}'")
     io_map = [(FEATURES, f"{_HEAD}features")]
     if head.inputs != PLAIN:
         io_map = [(output_name(tap), _tap_input(tap)) for tap in head.inputs]
+    sized = at_side(backbone, head.input_size)
     merged = onnx.compose.merge_models(
-        tapped_backbone(backbone, head.inputs), head_graph(head, temperature, backbone),
+        tapped_backbone(sized, head.inputs), head_graph(head, temperature, backbone),
         io_map=io_map, outputs=list(OUTPUTS),
         name="jaga_fish_species", producer_name="jaga", producer_version="1",
     )  # fmt: skip

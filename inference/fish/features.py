@@ -2,9 +2,9 @@
 
 Head training reads every training image several times (the plain view and a few augmented
 views) across many runs; the backbone pass dominates, so its output is cached, keyed by the
-backbone file's sha256, the preprocessing and augmentation versions, the view number and the
-image's content hash, and the backbone taps concatenated (:mod:`inference.fish.taps`). A
-changed image, backbone, taps or recipe simply misses the cache.
+backbone file's sha256, the preprocessing and augmentation versions, the side, the view number
+and the image's content hash, and the backbone taps concatenated (:mod:`inference.fish.taps`).
+A changed image, backbone, side, taps or recipe simply misses the cache.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 from inference.fish.augment import AUGMENT_VERSION, augmented_view, view_rng
 from inference.fish.errors import ImageError
 from inference.fish.images import (
+    INPUT_SIZE,
     PREPROCESS_VERSION,
     FloatArray,
     QualityGate,
@@ -66,9 +67,14 @@ class Screened:
 
 
 class FeatureCache:
-    def __init__(self, root: Path, backbone_sha256: str, taps: tuple[str, ...] = PLAIN) -> None:
+    def __init__(
+        self, root: Path, backbone_sha256: str, taps: tuple[str, ...] = PLAIN,
+        side: int = INPUT_SIZE,
+    ) -> None:  # fmt: skip
         self.root = root / backbone_sha256[:16] / PREPROCESS_VERSION
-        if taps != PLAIN:  # the backbone's plain features keep the folder they always had
+        if side != INPUT_SIZE:  # 224 px features keep the folders they always had
+            self.root = self.root / f"{side}px"
+        if taps != PLAIN:  # so do the backbone's plain features
             self.root = self.root / "+".join(taps)
 
     def _path(self, content_sha256: str, view: int) -> Path:
@@ -114,16 +120,19 @@ def screen(paths: Sequence[Path], gate: QualityGate) -> Screened:
 
 
 class BackboneFeatures:
-    """Pooled backbone features of image files, for the plain view (0) or augmented views."""
+    """Pooled backbone features of image files, for the plain view (0) or augmented views,
+    letterboxed to ``side`` (the session's input side)."""
 
     def __init__(
         self,
         session: FeatureSession,
         cache: FeatureCache | None,
         *,
+        side: int = INPUT_SIZE,
         batch_size: int = 32,
         progress: Progress | None = None,
     ) -> None:
+        self.side = side
         self._session = session
         self._index = session.output_names.index(FEATURES_OUTPUT)
         self._cache = cache
@@ -142,7 +151,7 @@ class BackboneFeatures:
         missing = [i for i, vector in enumerate(vectors) if vector is None]
         for start in range(0, len(missing), self._batch_size):
             chunk = missing[start : start + self._batch_size]
-            images = [_prepare(paths[i], hashes[i], view) for i in chunk]
+            images = [_prepare(paths[i], hashes[i], view, self.side) for i in chunk]
             for i, vector in zip(chunk, self.of_images(images), strict=True):
                 vectors[i] = vector
                 if self._cache is not None:
@@ -156,8 +165,8 @@ class BackboneFeatures:
         return None if self._cache is None else self._cache.get(content_sha256, view)
 
 
-def _prepare(path: Path, content_sha256: str, view: int) -> UInt8Image:
+def _prepare(path: Path, content_sha256: str, view: int, side: int) -> UInt8Image:
     image = decode_image(read_bytes(path), str(path))
     if view == 0:
-        return letterbox(image)
-    return augmented_view(image, view_rng(content_sha256, view))
+        return letterbox(image, side)
+    return augmented_view(image, view_rng(content_sha256, view), size=side)

@@ -5,7 +5,8 @@ backbone taps it names (:mod:`inference.fish.taps`). It is stored as JSON with e
 base64 of little-endian float32 and its shape, plus the taps and the sha256 of the backbone
 it was trained on: small enough for the repository, exact to the bit, and readable without
 torch, so the installer can build the pack's ONNX from it with ``onnx`` alone. A file
-without ``inputs`` (written before taps existed) reads ``features`` alone.
+without ``inputs`` (written before taps existed) reads ``features`` alone; one without
+``input_size`` (written before heads could be trained at another side) reads 224 px crops.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from inference.fish.errors import SpeciesPackError
-from inference.fish.images import FloatArray
+from inference.fish.images import INPUT_SIZE, INPUT_SIZE_RANGE, FloatArray
 from inference.fish.taps import PLAIN, check_taps
 
 HEAD_FORMAT = "jaga-fish-head"
@@ -34,12 +35,16 @@ class HeadWeights:
     layers: tuple[tuple[FloatArray, FloatArray], ...]  # (weight [out, in], bias [out])
     backbone_sha256: str
     inputs: tuple[str, ...] = PLAIN  # the backbone taps, concatenated in this order
+    input_size: int = INPUT_SIZE  # the side the backbone ran at, on letterboxed crops
 
     def __post_init__(self) -> None:
         try:
             check_taps(self.inputs)
         except SpeciesPackError as exc:
             raise ValueError(str(exc)) from None
+        low, high = INPUT_SIZE_RANGE
+        if not low <= self.input_size <= high:
+            raise ValueError(f"input_size must be {low} to {high} px, not {self.input_size}")
         width = self.mean.shape[0]
         if self.scale.shape != (width,) or not self.layers:
             raise ValueError("a head needs a mean and scale of one width, and one layer or more")
@@ -83,6 +88,7 @@ def head_to_json(head: HeadWeights) -> str:
         "schema": HEAD_SCHEMA,
         "backbone_sha256": head.backbone_sha256,
         "inputs": list(head.inputs),
+        "input_size": head.input_size,
         "mean": _encode(head.mean),
         "scale": _encode(head.scale),
         "layers": [{"weight": _encode(w), "bias": _encode(b)} for w, b in head.layers],
@@ -97,12 +103,16 @@ def head_from_json(text: str, source: str = "head") -> HeadWeights:
             raise ValueError(f"not a {HEAD_FORMAT} schema {HEAD_SCHEMA} file")
         layers = tuple((_decode(la["weight"]), _decode(la["bias"])) for la in body["layers"])
         inputs = tuple(str(name) for name in body.get("inputs", PLAIN))
+        side = body.get("input_size", INPUT_SIZE)
+        if not isinstance(side, int) or isinstance(side, bool):
+            raise ValueError(f"input_size {side!r} is not a whole number of pixels")
         return HeadWeights(
             _decode(body["mean"]),
             _decode(body["scale"]),
             layers,
             str(body["backbone_sha256"]),
             inputs,
+            side,
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise SpeciesPackError(f"{source} is not a valid species head: {exc}") from exc

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from inference.fish.backbone_side import at_side
 from inference.fish.errors import SpeciesPackError
-from inference.fish.images import FloatArray
+from inference.fish.images import INPUT_SIZE, FloatArray
 
 if TYPE_CHECKING:  # onnx builds packs; the app reads only this module's names
     import onnx
@@ -100,15 +101,19 @@ class TappedSession:
     """ONNX Runtime on the tapped backbone, for training: satisfies ``FeatureSession``.
 
     Its one output, ``features``, is the taps concatenated in order, which is what the
-    species pack feeds its head; so head training needs to know nothing about taps.
+    species pack feeds its head; so head training needs to know nothing about taps. It runs
+    the backbone at ``side``, as the pack built from the head will.
     """
 
-    def __init__(self, backbone: Path, taps: Sequence[str], threads: int | None = None) -> None:
+    def __init__(
+        self, backbone: Path, taps: Sequence[str], threads: int | None = None,
+        side: int = INPUT_SIZE,
+    ) -> None:  # fmt: skip
         import onnx
         import onnxruntime as ort
 
         self.taps = check_taps(taps)
-        model = tapped_backbone(onnx.load(backbone), self.taps)
+        model = tapped_backbone(at_side(onnx.load(backbone), side), self.taps)
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads

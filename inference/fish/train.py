@@ -2,8 +2,9 @@
 
 The backbone is the installed pack's EfficientNet-Lite (``--backbone``) run by ONNX Runtime,
 so what the head learns from is exactly what the exported pack computes on the device. A head
-that reads more than the backbone's ``features`` (:mod:`inference.fish.taps`) gets them from
-a tapped copy of the same file, built by the surgery the pack's export uses.
+that reads more than the backbone's ``features`` (:mod:`inference.fish.taps`), or reads them
+at another side than the installed 224 px (``--set input_size=260``), gets them from a copy
+of the same file, changed by the surgery the pack's export uses.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from inference.fish.errors import SpeciesPackError
 from inference.fish.features import BackboneFeatures, FeatureCache, FeatureSession
 from inference.fish.graph_contract import INPUT_NAME, PROBABILITIES
 from inference.fish.head import HeadWeights
-from inference.fish.images import letterbox, read_image, to_batch
+from inference.fish.images import INPUT_SIZE, letterbox, read_image, to_batch
 from inference.fish.metrics import softmax
 from inference.fish.pack import MODEL_FILES, SpeciesPack
 from inference.fish.packing import (
@@ -42,14 +43,16 @@ PARITY_TOLERANCE = 1e-4  # exported probabilities vs the numpy head on the same 
 
 @dataclass(frozen=True)
 class Backbone:
-    session: FeatureSession  # the installed model's session: gives ``features`` alone
+    session: FeatureSession  # the installed model's session: ``features`` alone, at 224 px
     path: Path
     sha256: str
     cache_dir: Path | None
-    threads: int | None = None  # for the tapped session, when the head reads taps
+    threads: int | None = None  # for the changed copy's session (taps, another side)
 
-    def session_for(self, taps: tuple[str, ...]) -> FeatureSession:
-        return self.session if taps == PLAIN else TappedSession(self.path, taps, self.threads)
+    def session_for(self, taps: tuple[str, ...], side: int = INPUT_SIZE) -> FeatureSession:
+        if taps == PLAIN and side == INPUT_SIZE:
+            return self.session
+        return TappedSession(self.path, taps, self.threads, side)
 
 
 def train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progress) -> SpeciesPack:
@@ -61,9 +64,12 @@ def train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progres
     )  # fmt: skip
     for path, reason in data.rejected:
         progress(f"skipped {path}: {reason}")
-    taps = check_taps(options.taps)
-    cache = FeatureCache(backbone.cache_dir, backbone.sha256, taps) if backbone.cache_dir else None
-    extractor = BackboneFeatures(backbone.session_for(taps), cache, progress=progress)
+    taps, side = check_taps(options.taps), options.head.input_size
+    cache = None
+    if backbone.cache_dir:
+        cache = FeatureCache(backbone.cache_dir, backbone.sha256, taps, side)
+    extractor = BackboneFeatures(backbone.session_for(taps, side), cache, side=side,
+                                 progress=progress)  # fmt: skip
     features = feature_sets(data, extractor, options.views, progress)
     feature_seconds = time.perf_counter() - started
     config = HeadConfig(**{**asdict(options.head), "seed": options.seed})
@@ -94,7 +100,7 @@ def train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progres
             "augmented_views": options.views, "taps": list(taps), "best_epoch": trained.best_epoch,
             "epochs_run": len(trained.history), "head": asdict(config), "timings": timings,
         }  # fmt: skip
-        result = Trained("head", models, backbone.sha256, details, head)
+        result = Trained("head", models, backbone.sha256, details, head, (head.input_size,))
         return write_species_pack(data, assessment, result, options, progress)
 
 
@@ -114,7 +120,7 @@ def write_models(
     check_parity(models["fp32"], data, head, temperature, extractor)
     if options.int8:
         models["int8"] = folder / MODEL_FILES["int8"]
-        batches = calibration_batches(data, options.calibration_images)
+        batches = calibration_batches(data, options.calibration_images, head.input_size)
         export.quantize_int8(models["fp32"], models["int8"], batches)
     return models
 
@@ -131,7 +137,8 @@ def check_parity(
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    images = [letterbox(read_image(data.dataset.samples[i].path)) for i in data.validation[:4]]
+    paths = [data.dataset.samples[i].path for i in data.validation[:4]]
+    images = [letterbox(read_image(path), head.input_size) for path in paths]
     (probabilities,) = session.run([PROBABILITIES], {INPUT_NAME: to_batch(images)})
     expected = softmax(head.logits(extractor.of_images(images)) / temperature)
     worst = float(np.abs(expected - probabilities).max())

@@ -79,14 +79,16 @@ class _Head(nn.Module):
         logits: torch.Tensor = self.body(standardised)
         return logits
 
-    def to_weights(self, backbone_sha256: str, inputs: tuple[str, ...]) -> HeadWeights:
+    def to_weights(
+        self, backbone_sha256: str, inputs: tuple[str, ...], input_size: int
+    ) -> HeadWeights:
         linears = [m for m in self.body if isinstance(m, nn.Linear)]
         layers = tuple(
             (m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linears
         )
         mean = self.get_buffer("mean").numpy().copy()
         scale = self.get_buffer("scale").numpy().copy()
-        return HeadWeights(mean, scale, layers, backbone_sha256, inputs)
+        return HeadWeights(mean, scale, layers, backbone_sha256, inputs, input_size)
 
 
 def train_head(
@@ -122,7 +124,7 @@ def train_head(
         if epoch - best_epoch >= config.patience:
             break
     model.load_state_dict(best_state)
-    weights = model.eval().to_weights(backbone_sha256, inputs)
+    weights = model.eval().to_weights(backbone_sha256, inputs, config.input_size)
     return TrainedHead(weights, best_epoch, tuple(history), time.perf_counter() - started)
 
 

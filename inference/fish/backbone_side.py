@@ -1,0 +1,54 @@
+"""The installed backbone's graph at another square input side.
+
+The backbones are exported at 224 px, but EfficientNet-Lite is fully convolutional up to a
+global average pool, so the same weights run at any side. Lite2 was trained at 260 px: on
+the f4k seed-0 and seed-1 splits, a head on its features at 260 px scored 1.8 and 2.5 points
+of top-1 above the same head at 224 px (see the default pack's card). A head records the
+side its features were computed at, and its pack is built at that side.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from inference.fish.errors import SpeciesPackError
+from inference.fish.graph_contract import FEATURES
+
+if TYPE_CHECKING:  # onnx builds packs; the app reads only this module's names
+    import onnx
+
+
+def declared_side(backbone: onnx.ModelProto) -> int | None:
+    """The square side the graph's only input declares, or None where it is not fixed."""
+    dims = backbone.graph.input[0].type.tensor_type.shape.dim
+    height, width = (dims[2].dim_value, dims[3].dim_value) if len(dims) == 4 else (0, 0)
+    return height if height and height == width else None
+
+
+def at_side(backbone: onnx.ModelProto, side: int) -> onnx.ModelProto:
+    """A copy of ``backbone`` whose input is ``[N, 3, side, side]``; itself if it already is.
+
+    Shapes recorded for intermediate tensors are dropped (they were worked out at the old
+    side) and inferred again, strictly, so a graph whose shapes do not work out at the new side
+    is refused here, when a pack is built, not on a device.
+    """
+    import onnx
+
+    if declared_side(backbone) == side:
+        return backbone
+    model = onnx.ModelProto()
+    model.CopyFrom(backbone)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    if len(dims) != 4:
+        raise SpeciesPackError("the backbone's input is not [N, 3, H, W]")
+    dims[2].dim_value, dims[3].dim_value = side, side
+    del model.graph.value_info[:]
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    except onnx.shape_inference.InferenceError as exc:
+        raise SpeciesPackError(f"the backbone cannot run at {side} px: {exc}") from exc
+    widths = [o for o in inferred.graph.output if o.name == FEATURES]
+    if not widths or len(widths[0].type.tensor_type.shape.dim) != 2:
+        raise SpeciesPackError(f"the backbone at {side} px does not give [N, C] '{FEATURES}'")
+    del inferred.graph.value_info[:]  # kept lean: the runtime infers them again anyway
+    return inferred
