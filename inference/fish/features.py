@@ -132,7 +132,7 @@ class BackboneFeatures:
         batch_size: int = 32,
         progress: Progress | None = None,
     ) -> None:
-        self.side = side
+        self._side = side
         self._session = session
         self._index = session.output_names.index(FEATURES_OUTPUT)
         self._cache = cache
@@ -151,7 +151,7 @@ class BackboneFeatures:
         missing = [i for i, vector in enumerate(vectors) if vector is None]
         for start in range(0, len(missing), self._batch_size):
             chunk = missing[start : start + self._batch_size]
-            images = [_prepare(paths[i], hashes[i], view, self.side) for i in chunk]
+            images = [_prepare(paths[i], hashes[i], view, self._side) for i in chunk]
             for i, vector in zip(chunk, self.of_images(images), strict=True):
                 vectors[i] = vector
                 if self._cache is not None:

@@ -82,7 +82,7 @@ def mistakes(
     """Every image predicted wrong, the most confident mistake first: those are the likeliest
     wrong labels in the data, and the confusions worth a person's look first."""
     ids = [s.id for s in species]
-    predicted = probabilities.argmax(axis=1) if len(labels) else labels
+    predicted = probabilities.argmax(axis=1)
     rows = [
         {
             "file": files[i],

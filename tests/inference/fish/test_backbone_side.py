@@ -19,7 +19,7 @@ from inference.fish.errors import SpeciesPackError
 from inference.fish.features import FeatureCache
 from inference.fish.graph_contract import FEATURES
 from inference.fish.head import HeadWeights, head_from_json, head_to_json, load_head
-from inference.fish.images import letterbox, read_image, to_batch
+from inference.fish.images import PREPROCESS_VERSION, letterbox, read_image, to_batch
 from inference.fish.metrics import softmax
 from inference.fish.pack import HEAD_FILE, MANIFEST, MODEL_FILES
 from inference.fish.packing import TrainOptions
@@ -94,7 +94,7 @@ def test_the_head_file_keeps_its_side_and_old_files_read_224() -> None:
 
 def test_features_at_another_side_are_cached_apart(tmp_path: Path) -> None:
     plain = FeatureCache(tmp_path, "ab" * 32)
-    assert plain.root == tmp_path / ("ab" * 8) / "letterbox-v1"  # where they always were
+    assert plain.root == tmp_path / ("ab" * 8) / PREPROCESS_VERSION  # where they always were
     sized = FeatureCache(tmp_path, "ab" * 32, PLAIN, 260)
     tapped = FeatureCache(tmp_path, "ab" * 32, DEFAULT_TAPS, 260)
     assert len({plain.root, sized.root, tapped.root}) == 3
