@@ -36,7 +36,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from inference.fish import export
-from inference.fish.errors import SpeciesPackError
+from inference.fish.errors import SpeciesMismatchError, SpeciesPackError
 from inference.fish.graph_contract import (
     FEATURES,
     OUTPUTS,
@@ -48,6 +48,7 @@ from inference.fish.images import batch_inputs, read_image
 from inference.fish.pack import MODEL_FILES, SpeciesPack, load_pack, sides_label
 from inference.fish.packing import Progress, Trained, TrainOptions, assess, write_species_pack
 from inference.fish.trainset import PreparedData, prepare
+from inference.fish.types import Species
 
 _ENSEMBLE = "ensemble/"
 # Mean probabilities below this are taken as this before the logarithm: a species every
@@ -205,6 +206,7 @@ def _same_split(members: list[_Member], options: TrainOptions) -> PreparedData:
                                    "--validation-fraction and held-out species")  # fmt: skip
     seed, fraction, holdout = settings[0]
     data = prepare(options.data, holdout=holdout, validation_fraction=fraction, seed=seed)
+    _check_species(data, members[0].pack, options.data)
     for member in members:
         recorded = member.training.get("split", {}).get("validation_groups")
         if sorted(data.validation_groups) != recorded:
@@ -213,6 +215,24 @@ def _same_split(members: list[_Member], options: TrainOptions) -> PreparedData:
                 f"{member.pack.version} was validated on: not the folder it was trained on?"
             )
     return data
+
+
+def _check_species(data: PreparedData, pack: SpeciesPack, root: Path) -> None:
+    """The combined graph's outputs are in the pack's species order, and its thresholds are
+    fitted on labels numbered in the folder's: they must be the same list. The split check
+    alone cannot see it, since a species with a single track adds nothing to the validation
+    groups (a renamed or removed folder of one track would shift every label after it)."""
+    folder = (_ids(data.known), _ids(data.held_out))
+    if folder != (_ids(pack.species), _ids(pack.held_out)):
+        raise SpeciesMismatchError(
+            f"the species folders of {root} ({', '.join(folder[0])}) are not the species pack "
+            f"{pack.version} was trained on ({', '.join(_ids(pack.species))}): not the folder "
+            "it was trained on?"
+        )
+
+
+def _ids(species: Sequence[Species]) -> list[str]:
+    return [s.id for s in species]
 
 
 def _split_settings(member: _Member) -> tuple[int, float, tuple[str, ...]]:

@@ -21,7 +21,7 @@ import torch
 from inference.fish.classify import SpeciesClassifier
 from inference.fish.config import FinetuneConfig
 from inference.fish.ensemble import combine_packs
-from inference.fish.errors import SpeciesPackError
+from inference.fish.errors import SpeciesMismatchError, SpeciesPackError
 from inference.fish.finetune import finetune_pack
 from inference.fish.images import letterbox, read_image, to_batch
 from inference.fish.metrics import softmax
@@ -31,7 +31,7 @@ from inference.pack.installed import ModelPack
 from inference.runtime import ThreadBudget
 from inference.runtime.providers import CPU, plan_providers
 from main import main
-from tests.inference.fish.conftest import HOLDOUT, make_slice
+from tests.inference.fish.conftest import HOLDOUT, SLICE, make_slice
 
 pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
 
@@ -232,3 +232,16 @@ def test_the_cli_refuses_another_data_folder_in_one_line(
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "does not give the validation split" in err
     assert len(err.splitlines()) == 1 and not (tmp_path / "c").exists()
+
+
+def test_a_data_folder_with_another_species_list_is_refused(
+    trained_pack: SpeciesPack, f4k: Path, tmp_path: Path
+) -> None:
+    """One more species of a single track leaves the validation groups as they were, yet
+    numbers every label after it one further: thresholds fitted on those labels would name
+    the wrong species. The species lists are compared, and nothing is written."""
+    data = make_slice(f4k, tmp_path / "d", {**SLICE, "fish_05": 1, HOLDOUT: 3})
+    options = _options(trained_pack, tmp_path / "c", data=data)
+    with pytest.raises(SpeciesMismatchError, match="not the species pack"):
+        combine_packs((trained_pack.root, trained_pack.root), options, lambda line: None)
+    assert not (tmp_path / "c").exists()
