@@ -137,7 +137,27 @@ class SpeciesClassifier:
                 f"pack {pack.version}: its model does not take the {sides_label(pack.input_sizes)} "
                 f"px input its manifest declares ({exc}); the pack is refused"
             ) from exc
-        return _Loaded(pack, session, session.output_names.index(PROBABILITIES))
+        return _Loaded(pack, session, _probabilities_index(pack, session))
+
+
+def _probabilities_index(pack: SpeciesPack, session: OnnxSession) -> int:
+    """Where the model answers, once one grey crop shows it gives one probability per species
+    of ``species.json``: a model of another width would name the wrong species, or none, on
+    the first photo."""
+    if PROBABILITIES not in session.output_names:
+        raise SpeciesPackError(
+            f"pack {pack.version}: its model has no {PROBABILITIES!r} output; the pack is refused"
+        )
+    index = session.output_names.index(PROBABILITIES)
+    grey = np.full((32, 32, 3), 128, np.uint8)
+    shape = session.run(batch_inputs([grey], pack.input_sizes))[index].shape
+    if shape != (1, len(pack.species)):
+        raise SpeciesPackError(
+            f"pack {pack.version}: its model gives probabilities of shape {shape} for one crop, "
+            f"not one per each of the {len(pack.species)} species its list names; the pack is "
+            "refused"
+        )
+    return index
 
 
 def _session_spec(pack: SpeciesPack, path: Path) -> ModelSpec:

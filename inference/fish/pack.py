@@ -173,15 +173,18 @@ def load_pack(root: Path) -> SpeciesPack:
         raise SpeciesPackError(f"{root} is not a {PACK_FORMAT} (schema {schemas})")
     try:
         files: dict[str, str] = dict(manifest["files"])
-        models = {p: root / f for p, f in dict(manifest["models"]).items()}
+        model_files = {str(p): str(f) for p, f in dict(manifest["models"]).items()}
         name, version = str(manifest["name"]), str(manifest["version"])
         backbone = str(manifest["backbone_sha256"])
     except (KeyError, TypeError, ValueError) as exc:
         raise SpeciesPackError(f"{root / MANIFEST} is incomplete: {exc}") from exc
     sides = _input_sizes(manifest, root)
     _verify_files(root, files, version)
-    if not models or any(path.name not in files for path in models.values()):
+    # Only a file of ``files`` was verified (each a plain name in the pack's folder), so a model
+    # named by any other path, even one ending in a verified name, is refused.
+    if not model_files or any(f not in files for f in model_files.values()):
         raise SpeciesPackError(f"pack {version} in {root} lists no verified model")
+    models = {precision: root / f for precision, f in model_files.items()}
     species, held_out = _read_species(root / SPECIES_FILE)
     thresholds = _read_thresholds(root / THRESHOLDS_FILE)
     return SpeciesPack(

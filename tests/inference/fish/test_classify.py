@@ -113,6 +113,41 @@ def test_a_damaged_pack_is_refused_and_the_old_one_stays(
     assert classifier.classify(_crops(trained_pack, 1))[0].pack_version == trained_pack.version
 
 
+def test_a_model_that_does_not_fit_its_species_list_is_refused(
+    trained_pack: SpeciesPack, tmp_path: Path
+) -> None:
+    """A species list one shorter than the model's outputs verifies, file by file; the model
+    would then name a species the list lacks. Loading it runs one crop and refuses it."""
+    species = json.loads((trained_pack.root / "species.json").read_text())
+    species["species"] = species["species"][:-1]
+    build: dict[str, Path | dict[str, Any] | str] = {n: trained_pack.root / n
+                                                     for n in trained_pack.sha256}  # fmt: skip
+    build["species.json"] = species
+    short = write_pack(tmp_path / "short", name=trained_pack.name, version="0.0.9-short",
+                       backbone_sha256=trained_pack.backbone_sha256, build=build,
+                       input_sizes=trained_pack.input_sizes)  # fmt: skip
+    classifier = _classifier(trained_pack)
+    with pytest.raises(SpeciesPackError, match="not one per each of the 4 species"):
+        classifier.switch_pack(short.root)
+    assert classifier.pack.version == trained_pack.version
+
+
+def test_a_model_outside_the_verified_files_is_refused(
+    trained_pack: SpeciesPack, tmp_path: Path
+) -> None:
+    """The manifest may only name a model among the files it checksums: a path ending in a
+    verified file's name is another, unverified file."""
+    edited = tmp_path / "edited"
+    shutil.copytree(trained_pack.root, edited)
+    (edited / "sub").mkdir()
+    shutil.copy(edited / "species_fp32.onnx", edited / "sub" / "species_fp32.onnx")
+    manifest = json.loads((edited / "manifest.json").read_text())
+    manifest["models"]["fp32"] = "sub/species_fp32.onnx"
+    (edited / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SpeciesPackError, match="lists no verified model"):
+        load_pack(edited)
+
+
 def test_switching_to_a_good_pack_takes_effect(trained_pack: SpeciesPack, tmp_path: Path) -> None:
     classifier = _classifier(trained_pack)
     other = _with_thresholds(trained_pack, tmp_path / "next", open_set=0.0, review=0.0)
