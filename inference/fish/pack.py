@@ -31,7 +31,7 @@ from inference.fish.errors import PackVerificationError, SpeciesPackError
 from inference.fish.graph_contract import INPUT_NAME, input_names
 from inference.fish.images import INPUT_SIZE, INPUT_SIZE_RANGE, PAD_VALUE, PREPROCESS_VERSION
 from inference.fish.types import Species
-from inference.pack.files import sha256_of
+from inference.pack.files import fsync_directory, sha256_of, sync_folder
 
 PACK_FORMAT = "jaga-fish-pack"
 # Schema 1 readers letterbox every pack to 224 px without reading its input contract. A pack
@@ -130,7 +130,10 @@ def write_pack(
 ) -> SpeciesPack:
     """Write a pack from ``build`` (file name -> a file to move, a JSON body, or text).
 
-    The manifest is computed here; the new pack replaces ``destination`` in one rename.
+    The manifest is computed here. The pack is written, verified and flushed to disk in a
+    staging folder beside ``destination``, then renamed into place; a pack already there is
+    renamed aside first and removed only once the new one is in its place (a crash between
+    the two renames leaves it whole, as ``.<name>.*.old`` beside ``destination``).
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
@@ -145,7 +148,10 @@ def write_pack(
             "models": models, "files": {f: sha256_of(staging / f) for f in sorted(build)},
         }  # fmt: skip
         _write_one(staging / MANIFEST, manifest)
+        load_pack(staging)  # a pack that would be refused never replaces one that works
+        sync_folder(staging)
         _swap_into_place(staging, destination)
+        fsync_directory(destination.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return load_pack(destination)

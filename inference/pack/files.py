@@ -54,7 +54,7 @@ def replace_durably(temporary: Path, final: Path) -> None:
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
     temporary.replace(final)
-    _fsync_directory(final.parent)
+    fsync_directory(final.parent)
 
 
 def write_json_atomically(data: object, final: Path) -> None:
@@ -63,7 +63,18 @@ def write_json_atomically(data: object, final: Path) -> None:
         replace_durably(temporary, final)
 
 
-def _fsync_directory(directory: Path) -> None:
+def sync_folder(folder: Path) -> None:
+    """Flush every file directly in ``folder``, then the folder's own entries, to disk: a
+    folder about to be renamed into place must not hold names whose contents a power cut
+    would lose."""
+    for path in folder.iterdir():
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+    fsync_directory(folder)
+
+
+def fsync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -148,6 +148,27 @@ def test_a_model_outside_the_verified_files_is_refused(
         load_pack(edited)
 
 
+def test_a_pack_that_would_be_refused_never_replaces_a_working_one(
+    trained_pack: SpeciesPack, tmp_path: Path
+) -> None:
+    """``write_pack`` verifies the new pack in its staging folder: a species list naming one
+    species twice is refused there, and the pack already at the destination stays as it was,
+    with nothing left beside it."""
+    destination = tmp_path / "packs" / "current"
+    shutil.copytree(trained_pack.root, destination)
+    species = json.loads((trained_pack.root / "species.json").read_text())
+    species["species"][1] = species["species"][0]
+    build: dict[str, Path | dict[str, Any] | str] = {n: trained_pack.root / n
+                                                     for n in trained_pack.sha256}  # fmt: skip
+    build["species.json"] = species
+    with pytest.raises(SpeciesPackError, match="each species once"):
+        write_pack(destination, name=trained_pack.name, version="0.0.9-twice",
+                   backbone_sha256=trained_pack.backbone_sha256, build=build,
+                   input_sizes=trained_pack.input_sizes)  # fmt: skip
+    assert load_pack(destination).version == trained_pack.version
+    assert [p.name for p in destination.parent.iterdir()] == ["current"]
+
+
 def test_switching_to_a_good_pack_takes_effect(trained_pack: SpeciesPack, tmp_path: Path) -> None:
     classifier = _classifier(trained_pack)
     other = _with_thresholds(trained_pack, tmp_path / "next", open_set=0.0, review=0.0)
