@@ -71,7 +71,10 @@ def load_dataset(root: Path) -> FishDataset:
     if not folders:
         raise DatasetError(f"{root} holds no species folders (one folder per species)")
     names = _read_species_csv(root / SPECIES_CSV, {folder.name for folder in folders})
-    species = tuple(Species(folder.name, names.get(folder.name, folder.name)) for folder in folders)
+    try:
+        species = tuple(Species(f.name, names.get(f.name, f.name)) for f in folders)
+    except ValueError as exc:  # a blank display name in species.csv, say
+        raise DatasetError(f"{root}: {exc}") from None
     files = {folder.name: _images_in(folder) for folder in folders}
     empty = [name for name, images in files.items() if not images]
     if empty:

@@ -75,7 +75,15 @@ def prepare(
         )
     screened = screen([s.path for s in full.samples], gate)
     dataset = full.subset(screened.kept)
-    known = tuple(s for s in full.species if s.id not in holdout and s.id in dataset.species_ids)
+    lost = [s.id for s in full.species if s.id not in dataset.species_ids]
+    if lost:  # a pack without them would never name them, and say nothing of it
+        species_of = {sample.path: sample.species_id for sample in full.samples}
+        first = next(r for r in screened.rejected if species_of[r[0]] == lost[0])
+        raise DatasetError(
+            f"every image of {', '.join(lost)} in {root} is unreadable or shows no fish "
+            f"(the first: {first[0].name}: {first[1]}); fix or remove the folder"
+        )
+    known = tuple(s for s in full.species if s.id not in holdout)
     held_out = tuple(s for s in full.species if s.id in holdout)
     known_ids = {s.id for s in known}
     known_idx = [i for i, s in enumerate(dataset.samples) if s.species_id in known_ids]

@@ -10,6 +10,7 @@ import pytest
 
 from inference.fish.dataset import load_dataset
 from inference.fish.errors import DatasetError, SpeciesMismatchError
+from inference.fish.trainset import prepare
 
 
 def _image(path: Path, seed: int = 0) -> None:
@@ -65,3 +66,25 @@ def test_empty_species_folders_and_empty_roots_are_refused(tmp_path: Path) -> No
     (tmp_path / "a").mkdir()
     with pytest.raises(DatasetError, match="without images"):
         load_dataset(tmp_path)
+
+
+def test_a_blank_display_name_is_a_dataset_error(tmp_path: Path) -> None:
+    _image(tmp_path / "a" / "1.png")
+    (tmp_path / "species.csv").write_text("folder,species\na,\n")
+    with pytest.raises(DatasetError, match="needs a display name"):
+        load_dataset(tmp_path)
+
+
+def test_a_species_whose_every_image_is_unusable_is_refused(tmp_path: Path) -> None:
+    """Screening drops unreadable images one by one; a species left with none would vanish
+    from the pack without a word, so preparing the data stops and names it."""
+    for species in ("a", "b"):
+        for track in (1, 2):
+            _image(tmp_path / species / f"fish_{track}{species == 'b':d}_0001.png", seed=track)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "fish_9_0001.png").write_bytes(b"not an image")
+    with pytest.raises(DatasetError, match=r"every image of c .*fish_9_0001\.png"):
+        prepare(tmp_path)
+    (tmp_path / "c" / "fish_9_0001.png").unlink()
+    _image(tmp_path / "c" / "fish_9_0001.png", seed=9)
+    assert [s.id for s in prepare(tmp_path).known] == ["a", "b", "c"]
