@@ -16,7 +16,11 @@ from inference.fish.card import KNOWN_SOURCES, UNSPECIFIED, DataSource
 from inference.fish.config import BACKBONE_ID, BACKBONES, FinetuneConfig, HeadConfig
 from inference.fish.taps import DEFAULT_TAPS, KNOWN_TAPS
 
-_ALL_SETTINGS = {f.name for c in (HeadConfig, FinetuneConfig) for f in dataclasses.fields(c)}
+# ``seed`` has its own option (--seed), which sets it in both modes; as a --set it would be
+# overwritten without a word, so it is not one.
+_ALL_SETTINGS = {f.name for c in (HeadConfig, FinetuneConfig) for f in dataclasses.fields(c)} - {
+    "seed"
+}
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -196,7 +200,7 @@ def _train(args: argparse.Namespace) -> int:
 def _run_train(args: argparse.Namespace) -> None:
     from inference.fish.packing import TrainOptions
 
-    epochs = {"epochs": args.epochs} if args.epochs else {}
+    epochs = {"epochs": args.epochs} if args.epochs is not None else {}
     head = HeadConfig(**{"hidden": args.hidden, **epochs, **_settings(HeadConfig, args.set)})
     options = TrainOptions(
         data=args.data, out=args.out, holdout=tuple(args.holdout), seed=args.seed,

@@ -5,6 +5,28 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from inference.errors import InputError
+from inference.fish.graph_contract import INPUT_SIZE_RANGE
+
+
+def check_side(side: int) -> None:
+    low, high = INPUT_SIZE_RANGE
+    if not low <= side <= high:
+        raise InputError(f"input_size must be {low} to {high} px, not {side}")
+
+
+def check_at_least(name: str, value: float, low: float) -> None:
+    if not value >= low:
+        raise InputError(f"{name} must be {low} or more, not {value}")
+
+
+def check_fraction(name: str, value: float, *, one_allowed: bool = False) -> None:
+    """Refuse a fraction outside (0, 1), or (0, 1] where one is a meaningful value."""
+    if not (0.0 < value < 1.0 or (one_allowed and value == 1.0)):
+        bounds = "above 0 and at most 1" if one_allowed else "between 0 and 1"
+        raise InputError(f"{name} must be {bounds}, not {value}")
+
+
 # The installed model the species head reads. Lite2 scored 1-2 points of top-1 above Lite0
 # on three track-disjoint f4k splits (assets/model_cards/efficientnet_lite2.md); Lite0 stays
 # in the model pack for slower devices (``jaga fish train --backbone efficientnet_lite0``).
@@ -29,6 +51,14 @@ class HeadConfig:
     seed: int = 0
     # The side crops are letterboxed to for the frozen backbone (inference/fish/backbone_side.py).
     input_size: int = 224
+
+    def __post_init__(self) -> None:
+        """Checked before any feature is computed, not when the trained head is saved."""
+        check_side(self.input_size)
+        for name in ("hidden", "batch_size", "epochs", "patience"):
+            check_at_least(name, getattr(self, name), 0 if name == "hidden" else 1)
+        if not 0.0 <= self.dropout < 1.0:
+            raise InputError(f"dropout must be 0 or more and under 1, not {self.dropout}")
 
 
 @dataclass(frozen=True)
@@ -59,3 +89,10 @@ class FinetuneConfig:
     # mostly upsamples; a smaller side costs about (side / 224)^2 of the compute, in training
     # and on the device. A pack trained at another side declares it (inference/fish/pack.py).
     input_size: int = 224
+
+    def __post_init__(self) -> None:
+        check_side(self.input_size)
+        for name in ("batch_size", "epochs", "patience"):
+            check_at_least(name, getattr(self, name), 1)
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise InputError(f"ema_decay must be 0 (off) or more and under 1, not {self.ema_decay}")

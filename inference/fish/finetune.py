@@ -28,7 +28,7 @@ from inference.fish.augment import augmented_view
 from inference.fish.config import FinetuneConfig
 from inference.fish.errors import SpeciesPackError
 from inference.fish.graph_contract import INPUT_NAME, OUTPUTS
-from inference.fish.images import INPUT_SIZE_RANGE, UInt8Image, letterbox, read_image
+from inference.fish.images import UInt8Image, letterbox, read_image
 from inference.fish.metrics import IntArray
 from inference.fish.pack import MODEL_FILES, SpeciesPack
 from inference.fish.packing import (
@@ -135,9 +135,6 @@ def finetune_model(
     data: PreparedData, config: FinetuneConfig, pth: Path, device: torch.device, progress: Progress
 ) -> tuple[SpeciesNet, dict[str, Any]]:
     """Train; return the best epoch's (averaged) network in eval mode, and what happened."""
-    low, high = INPUT_SIZE_RANGE
-    if not low <= config.input_size <= high:
-        raise SpeciesPackError(f"input_size must be {low} to {high} px, not {config.input_size}")
     torch.manual_seed(config.seed)
     net = _initial_net(pth, len(data.known), config).to(device)
     ema = _Ema(net, config.ema_decay) if config.ema_decay else None

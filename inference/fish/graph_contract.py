@@ -7,6 +7,9 @@ Runtime alone. Keeping the names here lets a device without the extra import the
 from __future__ import annotations
 
 INPUT_NAME = "input"
+# The sides a pack may declare: EfficientNet-Lite reduces its input 32 times, so below 64 px
+# its last stages see 2 x 2 pixels; above 512 a crop is only upsampled at more cost.
+INPUT_SIZE_RANGE = (64, 512)
 FEATURES = "features"
 SPECIES_LOGITS = "species_logits"
 PROBABILITIES = "probabilities"

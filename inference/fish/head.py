@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from inference.fish.errors import SpeciesPackError
-from inference.fish.images import INPUT_SIZE, INPUT_SIZE_RANGE, FloatArray
+from inference.fish.graph_contract import INPUT_SIZE_RANGE
+from inference.fish.images import INPUT_SIZE, FloatArray
 from inference.fish.taps import PLAIN, check_taps
 
 HEAD_FORMAT = "jaga-fish-head"

@@ -20,9 +20,6 @@ from inference.fish.errors import ImageError
 from inference.fish.graph_contract import input_names
 
 INPUT_SIZE = 224  # the installed backbones' side, and every head-mode pack's
-# The sides a pack may declare: EfficientNet-Lite reduces its input 32 times, so below 64 px
-# its last stages see 2 x 2 pixels; above 512 a crop is only upsampled at more cost.
-INPUT_SIZE_RANGE = (64, 512)
 # Mid-grey: the backbone's normalisation maps it to zero, so padding carries no signal.
 PAD_VALUE = 128
 # Bumped whenever reading or letterboxing changes, so cached features are recomputed.

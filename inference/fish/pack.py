@@ -28,8 +28,8 @@ from typing import Any
 
 from inference.fish.calibrate import Thresholds
 from inference.fish.errors import PackVerificationError, SpeciesPackError
-from inference.fish.graph_contract import INPUT_NAME, input_names
-from inference.fish.images import INPUT_SIZE, INPUT_SIZE_RANGE, PAD_VALUE, PREPROCESS_VERSION
+from inference.fish.graph_contract import INPUT_NAME, INPUT_SIZE_RANGE, input_names
+from inference.fish.images import INPUT_SIZE, PAD_VALUE, PREPROCESS_VERSION
 from inference.fish.types import Species
 from inference.pack.files import fsync_directory, sha256_of, sync_folder
 

@@ -19,7 +19,7 @@ from inference.fish.calibrate import (
     choose_thresholds,
 )
 from inference.fish.card import UNSPECIFIED, CardInfo, DataSource, render_card
-from inference.fish.config import BACKBONE_ID, HeadConfig
+from inference.fish.config import BACKBONE_ID, HeadConfig, check_at_least, check_fraction
 from inference.fish.head import HeadWeights, head_to_json
 from inference.fish.images import INPUT_SIZE, FloatArray, round_robin_batches
 from inference.fish.metrics import IntArray, expected_calibration_error, softmax
@@ -60,6 +60,14 @@ class TrainOptions:
     version: str | None = None
     source: DataSource = UNSPECIFIED
     command: str = ""
+
+    def __post_init__(self) -> None:
+        """A bad value is refused before any image is read, not after a training run."""
+        check_fraction("the validation fraction", self.validation_fraction)
+        check_fraction("the known acceptance", self.known_acceptance, one_allowed=True)
+        check_fraction("the review precision", self.review_precision, one_allowed=True)
+        check_at_least("views", self.views, 0)
+        check_at_least("calibration images", self.calibration_images, 1)
 
 
 @dataclass(frozen=True)

@@ -211,15 +211,3 @@ def test_a_finetune_at_96_px_makes_a_pack_classified_at_96(
     predictions = _classifier(pack).classify(_crops(pack, 3))
     assert len(predictions) == 3
     assert all(abs(sum(s.probability for s in p.top_k) - 1) < 1e-4 for p in predictions)
-
-
-def test_a_finetune_side_out_of_range_is_a_clear_error(
-    model_pack: ModelPack, f4k: Path, tmp_path: Path
-) -> None:
-    data = make_slice(f4k, tmp_path / "d", {"fish_04": 2, "fish_16": 2})
-    options = TrainOptions(data=data, out=tmp_path / "pack", int8=False)
-    config = FinetuneConfig(epochs=1, batch_size=2, workers=0, max_steps=1, input_size=40)
-    pth = model_pack.source_path("efficientnet_lite0", "pth")
-    with pytest.raises(SpeciesPackError, match="input_size must be 64 to 512 px, not 40"):
-        finetune_pack(options, config, pth, "cpu", lambda line: None)
-    assert not (tmp_path / "pack").exists()
