@@ -6,9 +6,10 @@
   ``unknown``. It is the ``1 - known_acceptance`` quantile of the validation images' top-1
   probabilities: by construction about ``known_acceptance`` of known-species photos are
   still answered, and photos of species the pack never saw, which score lower, mostly are not.
-- **Review threshold**: the lowest top-1 probability above which the validation predictions
-  reach ``review_precision`` accuracy; a prediction below it is flagged for a human. It is
-  never below the open-set threshold.
+- **Review threshold**: the lowest top-1 probability at and above which the validation
+  predictions reach ``review_precision`` accuracy; a prediction below it is flagged for a
+  human. It is never below the open-set threshold. Where no cut reaches that accuracy it is 1,
+  and a review threshold of 1 flags every prediction (a probability can round to exactly 1).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class Thresholds:
     def __post_init__(self) -> None:
         if not (self.temperature > 0 and 0 <= self.open_set <= self.review <= 1):
             raise ValueError(f"inconsistent thresholds: {self}")
+
+    def flags_for_review(self, confidence: FloatArray | float) -> Any:
+        """Whether a top-1 probability (or each of an array) goes to a human."""
+        return (np.asarray(confidence) < self.review) | (self.review >= 1.0)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "rules": __doc__}
@@ -96,10 +101,17 @@ def choose_thresholds(
 def _review_threshold(
     confidence: FloatArray, correct: np.ndarray[Any, np.dtype[np.bool_]], precision: float
 ) -> float:
-    """The lowest cut whose accepted predictions (confidence >= cut) meet ``precision``."""
+    """The lowest cut whose accepted predictions (confidence >= cut) meet ``precision``.
+
+    A cut accepts every prediction of its value, so only the last of a run of equal
+    confidences can end the accepted set: a cut inside it would count some of them out and
+    claim a precision the cut does not have.
+    """
     order = np.argsort(-confidence, kind="stable")
+    ranked = confidence[order]
     hits = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
-    meeting = np.flatnonzero(hits >= precision)
+    run_ends = np.append(ranked[1:] != ranked[:-1], True)
+    meeting = np.flatnonzero((hits >= precision) & run_ends)
     if len(meeting) == 0:
         return 1.0  # nothing is that accurate: every prediction goes to review
-    return float(confidence[order][meeting[-1]])
+    return float(ranked[meeting[-1]])

@@ -135,12 +135,18 @@ def _metric_lines(info: CardInfo) -> list[str]:
 
 
 def _threshold_lines(t: Thresholds) -> list[str]:
+    review = (
+        f"- Review: top-1 probability < {t.review:.4f} → flagged for review "
+        f"(predictions at or above it were {t.review_precision:.0%} accurate on validation)"
+        if t.review < 1.0
+        else f"- Review: every prediction is flagged (no confidence cut was "
+        f"{t.review_precision:.0%} accurate on validation)"
+    )
     return [
         f"- Temperature {t.temperature:.4f} (inside the ONNX graph)",
         f"- Open set: top-1 probability < {t.open_set:.4f} → `unknown` "
         f"(keeps {t.known_acceptance:.0%} of validation photos of known species)",
-        f"- Review: top-1 probability < {t.review:.4f} → flagged for review "
-        f"(predictions above it were {t.review_precision:.0%} accurate on validation)",
+        review,
     ]
 
 

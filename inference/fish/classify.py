@@ -200,7 +200,7 @@ def _prediction(pack: SpeciesPack, row: FloatArray, top_k: int) -> FishPredictio
     return FishPrediction(
         status=FishStatus.IDENTIFIED if known else FishStatus.UNKNOWN,
         top_k=scores,
-        needs_review=not known or confidence < pack.thresholds.review,
+        needs_review=not known or bool(pack.thresholds.flags_for_review(confidence)),
         pack_version=pack.version,
     )
 

@@ -139,7 +139,7 @@ def _report(
         "seconds_per_image": seconds_per_image,
         "pack_version": pack.version,
         "unknown_rate": float(np.mean(confidence < t.open_set)) if len(confidence) else None,
-        "review_rate": float(np.mean(confidence < t.review)) if len(confidence) else None,
+        "review_rate": float(np.mean(t.flags_for_review(confidence))) if len(confidence) else None,
         "skipped": loaded.skipped,
         "open_set": None,
         "worst_recall": worst_recall(summary, tracks),

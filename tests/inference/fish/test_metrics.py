@@ -71,6 +71,22 @@ def test_thresholds_are_ordered_and_follow_their_rules() -> None:
     assert np.mean(correct[confidence >= t.review]) >= 0.95
 
 
+def test_the_review_cut_keeps_its_precision_where_confidences_tie() -> None:
+    """Probabilities saturate, so ties are common. Here 0.9 (right) then 0.8 twice (right,
+    wrong): a cut at 0.8 accepts both 0.8s and is 2/3 accurate, not the 100 % of the first
+    two sorted alone, so a precision of 1 needs the cut at 0.9. With no cut accurate enough,
+    the threshold is 1 and every answer, even a probability of exactly 1, is flagged."""
+    logits = np.log(np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8]], np.float64))
+    labels = np.array([0, 0, 0])  # the third is called species 1 at 0.8
+    with_ties = choose_thresholds(logits, labels, known_acceptance=1.0, review_precision=1.0)
+    confidence = softmax(logits / with_ties.temperature).max(axis=1)
+    assert with_ties.review == pytest.approx(confidence[0])
+    assert with_ties.flags_for_review(confidence).tolist() == [False, True, True]
+    wrong = choose_thresholds(logits[1:], np.array([1, 0]), known_acceptance=1.0)
+    assert wrong.review == 1.0
+    assert wrong.flags_for_review(np.array([1.0, 0.5])).tolist() == [True, True]
+
+
 def test_mistakes_are_the_wrong_answers_most_confident_first() -> None:
     species = [Species("a", "A"), Species("b", "B"), Species("c", "C")]
     probabilities = np.array([
