@@ -24,7 +24,7 @@ import numpy as np
 
 from inference.fish.classify import SpeciesClassifier
 from inference.fish.dataset import FishDataset, Sample, load_dataset
-from inference.fish.errors import ImageError, SpeciesMismatchError, SpeciesPackError
+from inference.fish.errors import DatasetError, ImageError, SpeciesMismatchError, SpeciesPackError
 from inference.fish.images import FloatArray, QualityGate, UInt8Image, read_image
 from inference.fish.metrics import reliability
 from inference.fish.pack import SpeciesPack, load_pack
@@ -64,6 +64,12 @@ def evaluate_folder(
         pack, precision=precision, threads=ThreadBudget(threads) if threads else None
     )
     loaded = _load_images(dataset, pack, QualityGate())
+    if not loaded.known:  # every figure would be NaN
+        raise DatasetError(
+            f"{data} holds no usable image of a species pack {pack.version} knows "
+            f"({len(dataset.samples)} chosen by --split {split}, {len(loaded.skipped)} of them "
+            "unreadable or without a fish): nothing to evaluate"
+        )
     progress(f"evaluating {len(loaded.known)} known and {len(loaded.unknown)} unknown images")
     started = time.perf_counter()
     known_p = classifier.probabilities([image for _, image in loaded.known])

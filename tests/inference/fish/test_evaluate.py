@@ -9,7 +9,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from inference.fish.errors import SpeciesMismatchError
+from inference.fish.dataset import load_dataset
+from inference.fish.errors import DatasetError, SpeciesMismatchError
 from inference.fish.pack import SpeciesPack
 from main import main
 from tests.inference.fish.conftest import HOLDOUT
@@ -93,3 +94,28 @@ def test_unreadable_files_are_listed_not_fatal(trained_pack: SpeciesPack, tmp_pa
     report = evaluate_folder(data, trained_pack.root, tmp_path / "R.json", threads=1)
     assert [s["file"] for s in report["skipped"]] == ["fish_04/fish_999_1.png"]
     assert report["per_species"]["fish_04"]["n"] > 0
+
+
+def test_nothing_to_evaluate_is_an_error_not_nan(
+    trained_pack: SpeciesPack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only training tracks of a species, evaluated on the validation split: nothing is
+    chosen, and an empty report (NaN top-1, written as non-standard JSON) is refused."""
+    source = Path(trained_pack.training()["data"]["root"])
+    validation = set(trained_pack.training()["split"]["validation_groups"])
+    data = tmp_path / "data"
+    (data / "fish_04").mkdir(parents=True)
+    for sample in load_dataset(source).samples:
+        if sample.species_id == "fish_04" and sample.group not in validation:
+            (data / "fish_04" / sample.path.name).symlink_to(sample.path)
+    out = tmp_path / "R.json"
+    from inference.fish.evaluate import evaluate_folder
+
+    with pytest.raises(DatasetError, match="nothing to evaluate"):
+        evaluate_folder(data, trained_pack.root, out, split="validation")
+    assert evaluate_folder(data, trained_pack.root, out, split="all")["n"] > 0
+    out.unlink()
+    argv = ["fish", "eval", "--data", str(data), "--pack", str(trained_pack.root),
+            "--out", str(out), "--split", "validation"]  # fmt: skip
+    assert main(argv) == 1 and not out.exists()
+    assert "nothing to evaluate" in capsys.readouterr().err
