@@ -12,8 +12,10 @@ A row with ``crop_x,crop_y,crop_w,crop_h`` (the fish's box, when one photo holds
 fish) becomes that box of its photo, written as a lossless PNG; a row whose crop columns
 are empty stays the whole photo, copied as it is. Two fish of one photo are two training
 images. Every row is checked before anything is written (the photo decodes, the box is
-four whole numbers lying inside it), so a bad row is an error naming it and the output
-folder is left as it was.
+four whole numbers lying inside it, no fish is given two species), so a bad row is an error
+naming it. The tree is written in a staging folder beside the output and renamed into place
+at the end, so a failure while writing (a full disk) leaves the output folder as it was too.
+A row repeated word for word is one training image.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import csv
 import hashlib
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,11 +69,42 @@ def export_training_set(
         raise DatasetError(f"{out} is not empty; export into a new folder")
     names = _pack_names(species_pack)
     rows = _read_rows(corrections_csv)
-    corrections = [
+    corrections = _distinct([
         _correction(row, base or corrections_csv.parent, names, f"{corrections_csv.name} row {n}")
         for n, row in enumerate(rows, start=2)  # row 1 is the header
-    ]
+    ])  # fmt: skip
     _check_images(corrections)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        _write_tree(corrections, staging)
+        staging.chmod(0o755)  # mkdtemp makes it private; training reads it
+        if out.exists():
+            out.rmdir()  # empty, as checked above
+        staging.rename(out)
+    except OSError as exc:
+        raise DatasetError(f"cannot write the training set to {out}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return len(corrections)
+
+
+def _distinct(corrections: list[Correction]) -> list[Correction]:
+    """One training image per fish: a repeated row counts once, and a fish (photo and box)
+    confirmed as two species, or in two groups, is an error naming both rows."""
+    first: dict[tuple[Path, Box | None], Correction] = {}
+    for item in corrections:
+        seen = first.setdefault((item.source, item.crop), item)
+        if (seen.species_id, seen.group) != (item.species_id, item.group):
+            raise DatasetError(
+                f"{seen.row} and {item.row} give {item.source} (box {item.crop}) as "
+                f"{seen.species_id} in {seen.group} and as {item.species_id} in {item.group}; "
+                "keep the right one"
+            )
+    return list(first.values())
+
+
+def _write_tree(corrections: list[Correction], out: Path) -> None:
     groups: list[tuple[str, str]] = []
     species: dict[str, str] = {}
     for item in corrections:
@@ -84,7 +118,6 @@ def export_training_set(
         species[item.species_id] = item.species_name
     _write_csv(out / GROUPS_CSV, ("file", "group"), groups)
     _write_csv(out / SPECIES_CSV, ("folder", "species"), sorted(species.items()))
-    return len(corrections)
 
 
 def _pack_names(species_pack: Path | None) -> dict[str, Species]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -22,13 +23,13 @@ def _photo(path: Path, seed: int) -> Path:
 
 def test_export_writes_species_folders_groups_and_names(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
-    for i in range(3):
-        _photo(inbox / f"dev{i % 2}" / "IMG_1.jpg", i)
+    for i, name in enumerate(("dev0/IMG_1.jpg", "dev1/IMG_1.jpg", "dev0/IMG_2.jpg")):
+        _photo(inbox / name, i)
     (inbox / "corrections.csv").write_text(
         "file,confirmed_species,group\n"
         "dev0/IMG_1.jpg,Lutjanus fulvus,trip-1\n"
         "dev1/IMG_1.jpg,Lutjanus fulvus,trip-2\n"
-        "dev0/IMG_1.jpg,Zanclus cornutus,\n"
+        "dev0/IMG_2.jpg,Zanclus cornutus,\n"
     )
     out = tmp_path / "set"
     assert export_training_set(inbox / "corrections.csv", out) == 3
@@ -36,7 +37,7 @@ def test_export_writes_species_folders_groups_and_names(tmp_path: Path) -> None:
     assert [s.name for s in dataset.species] == ["Lutjanus fulvus", "Zanclus cornutus"]
     assert dataset.group_source == "groups.csv"
     groups = sorted(s.group for s in dataset.samples)
-    assert groups == ["group:file:dev0/IMG_1.jpg", "group:trip-1", "group:trip-2"]
+    assert groups == ["group:file:dev0/IMG_2.jpg", "group:trip-1", "group:trip-2"]
 
 
 def test_a_missing_or_corrupt_photo_stops_the_export_before_anything_is_copied(
@@ -134,3 +135,43 @@ def test_a_crop_that_is_not_a_box_inside_its_photo_stops_the_export(
     with pytest.raises(DatasetError, match=message):
         export_training_set(tmp_path / "corrections.csv", tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_a_repeated_row_is_one_image_and_a_fish_of_two_species_is_refused(
+    tmp_path: Path,
+) -> None:
+    _photo(tmp_path / "a.png", 0)
+    _photo(tmp_path / "b.png", 1)
+    (tmp_path / "c.csv").write_text("file,confirmed_species\na.png,A\nb.png,B\na.png,A\n")
+    assert export_training_set(tmp_path / "c.csv", tmp_path / "once") == 2
+    assert len(load_dataset(tmp_path / "once").samples) == 2
+    (tmp_path / "c.csv").write_text("file,confirmed_species\na.png,A\nb.png,B\na.png,B\n")
+    with pytest.raises(DatasetError, match=r"row 2 and c\.csv row 4 give .*a\.png"):
+        export_training_set(tmp_path / "c.csv", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failure_while_writing_leaves_no_partial_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills after the first photo: the output folder stays empty, nothing of the
+    staging folder is left beside it, and the export can simply be run again."""
+    for name in ("a", "b", "c"):
+        _photo(tmp_path / f"{name}.png", ord(name))
+    (tmp_path / "c.csv").write_text("file,confirmed_species\na.png,A\nb.png,B\nc.png,C\n")
+    out = tmp_path / "set"
+    out.mkdir()
+    copies: list[Path] = []
+
+    def copy_then_fill(source: Path, target: Path) -> None:
+        if copies:
+            raise OSError(28, "No space left on device")
+        copies.append(Path(shutil.copyfile(source, target)))
+
+    monkeypatch.setattr(shutil, "copy2", copy_then_fill)
+    with pytest.raises(DatasetError, match="No space left on device"):
+        export_training_set(tmp_path / "c.csv", out)
+    assert copies and list(out.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.csv", "c.png", "set"]
+    monkeypatch.undo()
+    assert export_training_set(tmp_path / "c.csv", out) == 3
