@@ -147,6 +147,9 @@ def convert(sources: Mapping[str, Path], output: Path, options: Mapping[str, obj
 def calibration_images(
     root: Path, limit: int = CALIBRATION_IMAGES, size: int = INPUT_SIZE
 ) -> list[FloatArray]:
+    """Photos of every species folder of ``root`` for INT8 calibration. Unlike a training run,
+    a stored head knows no split here, so any folder of the species will do; activation
+    ranges use no labels."""
     per_species: dict[str, list[Path]] = {}
     for sample in load_dataset(root).samples:
         per_species.setdefault(sample.species_id, []).append(sample.path)

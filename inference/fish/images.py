@@ -106,8 +106,11 @@ def round_robin_batches(
     """Up to ``limit`` letterboxed images, one species after another, in batches.
 
     INT8 calibration must see every species' colours and shapes, not only the common ones.
+    Each species' images are shuffled (by a fixed seed, so a pack rebuilds the same): in
+    folder order the few taken would be consecutive frames of its first tracks.
     """
-    queues = [list(paths)[::-1] for paths in per_species]
+    rng = np.random.default_rng(0)
+    queues = [[paths[i] for i in rng.permutation(len(paths))] for paths in per_species]
     chosen: list[Path] = []
     while len(chosen) < limit and any(queues):
         chosen += [q.pop() for q in queues if q][: limit - len(chosen)]

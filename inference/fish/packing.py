@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from inference.fish.calibrate import (
     DEFAULT_KNOWN_ACCEPTANCE,
     DEFAULT_REVIEW_PRECISION,
@@ -141,14 +139,12 @@ def write_species_pack(
 
 
 def calibration_batches(data: PreparedData, limit: int, size: int = INPUT_SIZE) -> list[FloatArray]:
-    """Training images for INT8 calibration, shuffled within each species by a fixed seed."""
+    """Training images for INT8 calibration, drawn across species (``round_robin_batches``)."""
     per_species: dict[int, list[Path]] = {}
     for index, label in zip(data.train, data.labels(data.train), strict=True):
         per_species.setdefault(int(label), []).append(data.dataset.samples[index].path)
-    rng = np.random.default_rng(0)
-    shuffled = [[paths[i] for i in rng.permutation(len(paths))] for _, paths in
-                sorted(per_species.items())]  # fmt: skip
-    return round_robin_batches(shuffled, limit, size=size)
+    ordered = [paths for _, paths in sorted(per_species.items())]
+    return round_robin_batches(ordered, limit, size=size)
 
 
 def _is_record(value: object) -> bool:

@@ -10,6 +10,7 @@ import pytest
 
 from inference.fish.dataset import load_dataset
 from inference.fish.errors import DatasetError, SpeciesMismatchError
+from inference.fish.images import round_robin_batches
 from inference.fish.trainset import prepare
 
 
@@ -88,3 +89,27 @@ def test_a_species_whose_every_image_is_unusable_is_refused(tmp_path: Path) -> N
     (tmp_path / "c" / "fish_9_0001.png").unlink()
     _image(tmp_path / "c" / "fish_9_0001.png", seed=9)
     assert [s.id for s in prepare(tmp_path).known] == ["a", "b", "c"]
+
+
+def test_int8_calibration_draws_every_species_beyond_its_first_frames(tmp_path: Path) -> None:
+    """Twelve frames of a species in folder order are three tracks of four; the first four
+    taken would be one track. Each image here is one grey level, so the batches show
+    which were taken: every species, not only its first frames, the same on every run."""
+    per_species = []
+    for species, base in (("a", 0), ("b", 100)):
+        paths = []
+        for i in range(12):
+            path = tmp_path / species / f"{i:02d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), np.full((40, 40, 3), base + i, np.uint8))
+            paths.append(path)
+        per_species.append(paths)
+
+    def levels() -> list[int]:
+        batches = round_robin_batches(per_species, limit=8, batch=4, size=64)
+        return [int(image[0, 32, 32]) for batch in batches for image in batch]
+
+    taken = levels()
+    assert len(taken) == 8 and taken == levels()
+    assert sorted(taken[0::2]) != [0, 1, 2, 3] and all(t < 100 for t in taken[0::2])
+    assert all(t >= 100 for t in taken[1::2])
