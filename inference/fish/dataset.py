@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,14 +43,6 @@ class FishDataset:
     @property
     def species_ids(self) -> tuple[str, ...]:
         return tuple(species.id for species in self.species)
-
-    def labels(self, species_ids: Sequence[str] | None = None) -> list[int]:
-        """Class index of each sample in ``species_ids`` order (default: this data set's)."""
-        index = {sid: i for i, sid in enumerate(species_ids or self.species_ids)}
-        return [index.get(sample.species_id, -1) for sample in self.samples]
-
-    def image_counts(self) -> dict[str, int]:
-        return dict(Counter(sample.species_id for sample in self.samples))
 
     def group_counts(self) -> dict[str, int]:
         pairs = {(sample.species_id, sample.group) for sample in self.samples}

@@ -21,6 +21,7 @@ import numpy as np
 
 from inference.fish.augment import AUGMENT_VERSION, augmented_view, view_rng
 from inference.fish.errors import ImageError
+from inference.fish.graph_contract import FEATURES, INPUT_NAME
 from inference.fish.images import (
     INPUT_SIZE,
     PREPROCESS_VERSION,
@@ -36,7 +37,6 @@ from inference.fish.taps import PLAIN
 
 log = logging.getLogger(__name__)
 ENV_CACHE_DIR = "JAGA_CACHE_DIR"
-FEATURES_OUTPUT = "features"
 Progress = Callable[[str], None]
 
 
@@ -134,14 +134,14 @@ class BackboneFeatures:
     ) -> None:
         self._side = side
         self._session = session
-        self._index = session.output_names.index(FEATURES_OUTPUT)
+        self._index = session.output_names.index(FEATURES)
         self._cache = cache
         self._batch_size = batch_size
         self._progress = progress or (lambda line: None)
 
     def of_images(self, images: Sequence[UInt8Image]) -> FloatArray:
         """Features of letterboxed images, uncached."""
-        outputs = self._session.run({"input": to_batch(images)})
+        outputs = self._session.run({INPUT_NAME: to_batch(images)})
         return outputs[self._index]
 
     def of_files(self, paths: Sequence[Path], hashes: Sequence[str], view: int) -> FloatArray:

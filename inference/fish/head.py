@@ -12,7 +12,6 @@ without ``inputs`` (written before taps existed) reads ``features`` alone; one w
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,13 +116,6 @@ def head_from_json(text: str, source: str = "head") -> HeadWeights:
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise SpeciesPackError(f"{source} is not a valid species head: {exc}") from exc
-
-
-def save_head(head: HeadWeights, path: Path) -> str:
-    """Write the head; return its sha256."""
-    text = head_to_json(head)
-    path.write_text(text, encoding="utf-8")
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load_head(path: Path) -> HeadWeights:

@@ -27,12 +27,12 @@ import numpy as np
 
 from inference.fish.backbone_side import at_side
 from inference.fish.errors import SpeciesPackError
+from inference.fish.graph_contract import FEATURES
 from inference.fish.images import INPUT_SIZE, FloatArray
 
 if TYPE_CHECKING:  # onnx builds packs; the app reads only this module's names
     import onnx
 
-FEATURES = "features"
 LAST_BLOCK_DEPTHWISE = "last_block_depthwise"
 KNOWN_TAPS = (FEATURES, LAST_BLOCK_DEPTHWISE)
 PLAIN: tuple[str, ...] = (FEATURES,)

@@ -76,10 +76,10 @@ def test_the_review_cut_keeps_its_precision_where_confidences_tie() -> None:
     wrong): a cut at 0.8 accepts both 0.8s and is 2/3 accurate, not the 100 % of the first
     two sorted alone, so a precision of 1 needs the cut at 0.9. With no cut accurate enough,
     the threshold is 1 and every answer, even a probability of exactly 1, is flagged."""
-    logits = np.log(np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8]], np.float64))
+    logits = np.log(np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8]], np.float32))
     labels = np.array([0, 0, 0])  # the third is called species 1 at 0.8
     with_ties = choose_thresholds(logits, labels, known_acceptance=1.0, review_precision=1.0)
-    confidence = softmax(logits / with_ties.temperature).max(axis=1)
+    confidence = softmax((logits / with_ties.temperature).astype(np.float32)).max(axis=1)
     assert with_ties.review == pytest.approx(confidence[0])
     assert with_ties.flags_for_review(confidence).tolist() == [False, True, True]
     wrong = choose_thresholds(logits[1:], np.array([1, 0]), known_acceptance=1.0)
