@@ -80,6 +80,9 @@ _LIMITATIONS = [
     "  light, other poses) are a different distribution. Check on local photos before trusting",
     "  the confidences, and retrain with corrected photos (`jaga fish export-training-set`).",
     "- Species with few tracks have few validation images: their recall is a rough estimate.",
+    "- The validation images also chose the best epoch, the temperature and the thresholds,",
+    "  so the figures above are somewhat optimistic; for an unbiased figure, run",
+    "  `jaga fish eval` on photos kept out of training.",
     "- `unknown` is decided from confidence alone; a species that looks like a known one can",
     "  still be named as that one with high confidence.",
 ]

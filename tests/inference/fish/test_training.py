@@ -45,6 +45,8 @@ def test_thresholds_and_card_are_in_the_pack(trained_pack: SpeciesPack) -> None:
     assert "Boom" not in card  # the slice was trained without naming a source...
     assert "not stated" in card  # ...and the card says so rather than inventing one
     assert "fish_04" in card and "ECE" in card
+    # the same images chose the epoch and thresholds and are reported: the card must say so
+    assert "chose the best epoch, the temperature and the thresholds" in card
 
 
 def test_held_out_species_give_an_open_set_auroc(trained_pack: SpeciesPack) -> None:
