@@ -4,14 +4,16 @@ The classifier is built lazily, from the first pack there is: no ONNX session ex
 there is no pack. Loading a pack opens an ONNX session (on a GPU it may build a TensorRT
 engine first), so every load runs on a worker thread of its own, one at a time and in order.
 ``SpeciesClassifier.switch_pack`` verifies the new pack and keeps the current one on any
-error; the refusal is shown, never raised into the window.
+error; the refusal is shown, never raised into the window. At start-up the packs a sync
+installed are tried newest first, then the one the app ships with, so a pack that fails
+verification never leaves the officer without a classifier while another works.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +29,7 @@ if TYPE_CHECKING:  # ONNX Runtime, OpenCV and onnx load on the worker, with the 
 _log = logging.getLogger(__name__)
 ClassifierBuilder = Callable[[Path], "SpeciesClassifier"]
 PackFinder = Callable[[], Path | None]
+PackCandidates = Callable[[], Iterable[Path]]
 
 
 @dataclass(frozen=True)
@@ -80,14 +83,24 @@ class SpeciesPacks(QObject):
             functools.partial(self._refused, root),
         )
 
-    def load_found(self, find: PackFinder) -> None:
-        """Look for a pack on the worker thread (it may read files), and load it if found."""
+    def load_first(self, candidates: PackCandidates) -> None:
+        """Use the first of ``candidates`` (listed on the worker, best first) that verifies
+        and loads. Those refused before it are logged and shown beside the pack in use: a
+        refused pack must not leave the officer without a classifier while an older one
+        works."""
 
-        def find_and_switch() -> str | None:
-            root = find()
-            return None if root is None else self._switch(root)
+        def first_that_loads() -> PackState:
+            refusals: list[str] = []
+            for root in candidates():
+                try:
+                    return PackState(self._switch(root), "; ".join(refusals) or None)
+                except InferenceError as error:
+                    _log.warning("species pack %s refused: %s", root, error)
+                    refusals.append(str(error))
+            return PackState(None, "; ".join(refusals) or None)
 
-        self._jobs.submit(find_and_switch, self._switched, functools.partial(self._refused, None))
+        refused = functools.partial(self._refused, None)
+        self._jobs.submit(first_that_loads, self._publish_state, refused)
 
     def wait(self, timeout_s: float) -> bool:
         return self._jobs.wait(timeout_s)
@@ -100,8 +113,7 @@ class SpeciesPacks(QObject):
         return self._classifier.switch_pack(root).version
 
     def _switched(self, version: object) -> None:
-        if version is not None:  # None: no pack was found at start-up
-            self._publish(PackState(str(version), None))
+        self._publish(PackState(str(version), None))
 
     def _refused(self, root: Path | None, error: object) -> None:
         if isinstance(error, InferenceError):  # its message names the pack and what is wrong
@@ -111,6 +123,10 @@ class SpeciesPacks(QObject):
             _log.error("loading species pack %s failed", root, exc_info=error_info(error))
             reason = f"{type(error).__name__}: {error}"
         self._publish(PackState(self._state.active, reason))
+
+    def _publish_state(self, state: object) -> None:
+        if isinstance(state, PackState):
+            self._publish(state)
 
     def _publish(self, state: PackState) -> None:
         self._state = state

@@ -15,7 +15,7 @@ from pathlib import Path
 from desktop.settings import LOCKED_MESSAGE, AppSettings, key_source
 from sync.client.config import SyncConfig, resolve_config
 from sync.client.errors import SyncConfigError
-from sync.client.packs import installed_species_pack, packs_dir_for
+from sync.client.packs import installed_species_packs, packs_dir_for
 from sync.client.state import read_values
 from sync.client.status import SyncStatus, read_status
 from sync.errors import KeySourceError, StoreNotFoundError, SyncError, WrongKeyError
@@ -35,7 +35,7 @@ class StoreCheck:
     message: str  # one line for the operator: what is wrong and what to run
     status: SyncStatus | None = None  # the local sync facts, when the store opened
     config: SyncConfig | None = None  # the registration, when there is one
-    species_pack: Path | None = None  # the pack a sync installed last, if any
+    species_packs: tuple[Path, ...] = ()  # the packs a sync installed and keeps, newest first
 
     @property
     def registered(self) -> bool:
@@ -51,7 +51,7 @@ def check_store(settings: AppSettings) -> StoreCheck:
         with Store.open(path, source, config=settings.store_config) as store:
             status = read_status(store, settings.env)
             values = read_values(store.database)
-            pack = installed_species_pack(store, packs_dir_for(path, settings.env))
+            packs = installed_species_packs(store, packs_dir_for(path, settings.env))
     except (WrongKeyError, KeySourceError) as error:
         return StoreCheck(CheckResult.LOCKED, f"store locked: {error}")
     except StoreNotFoundError:
@@ -61,7 +61,7 @@ def check_store(settings: AppSettings) -> StoreCheck:
         )
     except SyncError as error:
         return StoreCheck(CheckResult.UNAVAILABLE, f"store unavailable: {error}")
-    return replace(_registration(settings, status, values), species_pack=pack)
+    return replace(_registration(settings, status, values), species_packs=packs)
 
 
 def _registration(settings: AppSettings, status: SyncStatus, values: dict[str, str]) -> StoreCheck:

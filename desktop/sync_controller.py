@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
@@ -107,7 +108,7 @@ class SyncController(QObject):
         if self._stopped or not isinstance(check, StoreCheck):
             return
         self.panel.show_check(check)
-        self._load_first_pack(check.species_pack)
+        self._load_first_pack(check.species_packs)
         if check.registered and self.service is None:
             self._start_service()
 
@@ -115,15 +116,23 @@ class SyncController(QObject):
         _log.error("checking the store failed", exc_info=error_info(error))
         message = f"store check failed: {type(error).__name__}: {error}"
         self.panel.show_check(StoreCheck(CheckResult.UNAVAILABLE, message))
-        self._load_first_pack(None)
+        self._load_first_pack(())
 
-    def _load_first_pack(self, installed: Path | None) -> None:
-        """The pack a sync installed last, else the one found (the default pack), once."""
+    def _load_first_pack(self, installed: tuple[Path, ...]) -> None:
+        """Once: the packs a sync installed, newest first, then the one found (the default
+        pack); the first that verifies is used."""
         if self._first_pack_asked:
             return
         self._first_pack_asked = True
         find = self._find_pack
-        self.species.load_found(lambda: installed or find())
+
+        def candidates() -> Iterator[Path]:
+            yield from installed
+            found = find()  # read only if every installed pack was refused
+            if found is not None:
+                yield found
+
+        self.species.load_first(candidates)
 
     def _start_service(self) -> None:
         bridge = SyncBridge(self._open_client or self._store_client())

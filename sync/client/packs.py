@@ -181,12 +181,25 @@ def _json_object(text: str | None) -> dict[str, Any]:
 def installed_species_pack(store: Store, packs_dir: Path | None = None) -> Path | None:
     """The folder of the pack this device installed last, or None (then the app uses the
     pack it ships with). The classifier still verifies it when it loads it."""
+    kept = installed_species_packs(store, packs_dir)
+    return kept[0] if kept else None
+
+
+def installed_species_packs(store: Store, packs_dir: Path | None = None) -> tuple[Path, ...]:
+    """The folders of the packs this device keeps, newest first: the one installed last, then
+    the one before it. A pack can be whole on disk and still be refused when the classifier
+    verifies it (a hub that published a bad one); the app then falls back to the next."""
     ensure_schema(store.database)
     record = installed_record(read_values(store.database))
     if record is None:
-        return None
-    folder = (packs_dir or packs_dir_for(store.path)) / record.version
-    return folder if folder.is_dir() else None
+        return ()
+    folder = packs_dir or packs_dir_for(store.path)
+    versions = [record.version, *([record.previous] if record.previous else [])]
+    kept = []
+    for version in versions:
+        with contextlib.suppress(PackArchiveError):  # a record naming no plain folder
+            kept.append(folder / check_version(version))
+    return tuple(path for path in kept if path.is_dir())
 
 
 class PackInstaller:

@@ -46,7 +46,7 @@ def test_no_classifier_exists_until_there_is_a_pack(
     species = SpeciesPacks(build_on_cpu)
     shown: list[PackState] = []
     species.changed.connect(shown.append)
-    species.load_found(lambda: None)
+    species.load_first(lambda: [])
     assert species.wait(30)
     qapp.processEvents()
     assert species.classifier is None and species.state == PackState()
@@ -137,5 +137,39 @@ def test_the_pack_a_sync_installed_before_is_the_first_one_loaded(
         wait_until(lambda: window.sync is not None and window.sync.species.state.active is not None,
                    "the first pack", 60)  # fmt: skip
         assert window.sync.species.state.active == installed  # not the default ("first")
+    finally:
+        window.close()
+
+
+def _installed(store_path: Path, packs: list[tuple[str, Path]]) -> None:
+    """Record ``packs`` (version, folder), newest first, as a sync that installed them would."""
+    packs_dir = packs_dir_for(store_path, {})
+    for name, folder in packs:
+        shutil.copytree(folder, packs_dir / name)
+    record = {"version": packs[0][0], "sha256": "0" * 64, "byte_size": 1,
+              "previous": packs[1][0] if len(packs) > 1 else None}  # fmt: skip
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        put_values(store.database, {INSTALLED_NAME: json.dumps(record)}, store.clock.now())
+
+
+@pytest.mark.parametrize("previous_kept", [True, False], ids=["previous", "default"])
+def test_a_refused_installed_pack_falls_back_to_the_one_before_then_the_default(
+    qapp: QApplication, packs: dict[str, Path], registered_store: Path, tmp_path: Path,
+    previous_kept: bool,
+) -> None:  # fmt: skip
+    """The pack a sync installed last fails verification at start-up (a hub published a bad
+    one): the officer keeps a classifier, the pack installed before it or else the one the
+    app ships with, and the refusal is shown beside it."""
+    previous = [(version(packs["next"]), packs["next"])] if previous_kept else []
+    _installed(registered_store, [("broken", packs["damaged"]), *previous])
+    window = window_installing(registered_store, [], tmp_path, packs["first"])
+    assert window.sync is not None
+    species = window.sync.species
+    try:
+        wait_until(lambda: species.state.active is not None, "a pack in use", 60)
+        expected = packs["next"] if previous_kept else packs["first"]
+        assert species.state.active == version(expected)
+        assert "does not match its sha256" in (species.state.refused or "")
+        wait_until(window.sync.panel.pack_refused.isVisible, "the refusal shown", 10)
     finally:
         window.close()
