@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from desktop.catch_store import Flagged
 from desktop.catch_text import review_line
+from sync.protocol import NAME_MAX_LENGTH
 from sync.store import FishObservation
 
 PROBLEM_STYLE = "color: #b00020;"
@@ -42,6 +43,7 @@ class ReviewList(QGroupBox):
         line = self.species.lineEdit()
         if line is not None:
             line.setPlaceholderText("select a catch above")
+            line.setMaxLength(NAME_MAX_LENGTH)  # what the hub takes (the store refuses more)
         self.confirm = QPushButton("Confirm species")
         self.confirm.setObjectName("reviewConfirm")
         self.refresh = QPushButton("Refresh")

@@ -22,6 +22,7 @@ stay ordinary exceptions and reach the crash report.
     │   ├── RecordTooLargeError     a photo or blob over the configured maximum size
     │   ├── RecordConflictError     a unique key (badge, idempotency key) already exists
     │   ├── RecordNotFoundError     no such person, observation or outbox entry
+    │   ├── RecordInvalidError      a change the hub's wire schema would refuse (too long, NUL)
     │   └── DuplicateIdentityError  the new face already matches an enrolled person
     └── CorrectionsExportError      an export of confirmed fish photos cannot be written
 """
@@ -94,6 +95,11 @@ class RecordConflictError(StoreError):
 
 class RecordNotFoundError(StoreError):
     """The requested record does not exist."""
+
+
+class RecordInvalidError(StoreError):
+    """A change the hub would refuse: saved here, it would be quarantined in the outbox and
+    never reach the hub, so it is refused before it is saved."""
 
 
 class DuplicateIdentityError(StoreError):

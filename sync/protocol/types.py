@@ -95,9 +95,10 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
+NAME_MAX_LENGTH = 200  # also the hub's name columns (CharField max_length=200)
 Text = Annotated[StrictStr, StringConstraints(max_length=1000), AfterValidator(_no_nul)]
 Name = Annotated[
-    StrictStr, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_nul)
+    StrictStr, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH), AfterValidator(_no_nul)
 ]
 LongText = Annotated[StrictStr, StringConstraints(max_length=4000), AfterValidator(_no_nul)]
 Slug = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]

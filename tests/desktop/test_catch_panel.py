@@ -191,6 +191,8 @@ def test_a_flagged_catch_is_listed_for_review_and_confirming_clears_it(
     _keep_screenshot(window, rig.scratch)
     review.items.setCurrentRow(0)
     assert review.species.itemText(0) == "Dascyllus reticulatus"  # its candidates, best first
+    line = review.species.lineEdit()
+    assert line is not None and line.maxLength() == 200  # no longer than the hub takes
     review.species.setEditText("fish_03")  # typed as the folder id: the pack's name is kept
     review.confirm.click()
     wait_until(lambda: review.message.text().startswith("confirmed"), "the confirmation")

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from sync.errors import RecordConflictError, RecordNotFoundError
+from sync.errors import RecordConflictError, RecordInvalidError, RecordNotFoundError
 from sync.protocol import FishObservationUpsert, parse_payload
 from sync.store import AccessEvent, FishObservation, Photo, Position, SpeciesScore, Store
 from sync.store.export import export_access_events, export_fish_observations
@@ -84,6 +84,21 @@ def test_a_confirmation_needs_an_officer(store: Store, clock: FakeClock) -> None
     with pytest.raises(ValueError, match="officer"):
         store.observations.confirm(stored.observation_uid, "Gadus morhua", officer=" ")
     assert store.observations.get(stored.observation_uid).needs_review
+    assert len(store.outbox.entries()) == 1
+
+
+@pytest.mark.parametrize(
+    ("species", "officer"), [("x" * 201, "o-2"), ("Gadus morhua", "o\x00-2")], ids=["long", "nul"]
+)
+def test_a_verdict_the_hub_would_refuse_is_not_saved(
+    store: Store, clock: FakeClock, species: str, officer: str
+) -> None:
+    """Saved, it would be quarantined on push and never reach the hub or its training data:
+    refused before it is saved, the observation stays flagged and nothing is queued."""
+    stored = store.observations.add(full_observation(clock))
+    with pytest.raises(RecordInvalidError, match="cannot confirm this observation"):
+        store.observations.confirm(stored.observation_uid, species, officer=officer)
+    assert store.observations.get(stored.observation_uid) == stored
     assert len(store.outbox.entries()) == 1
 
 
