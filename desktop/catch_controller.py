@@ -46,7 +46,7 @@ from desktop.catch import (
 )
 from desktop.catch_panel import NO_PACK, CatchPanel, DetailsText, FishRow
 from desktop.catch_store import CatchStore, Flagged
-from desktop.catch_text import confirmed_text
+from desktop.catch_text import confirmed_text, recorded_catch_text
 from desktop.metrics import CatchMetrics, StageTimes
 from desktop.settings import LOCKED_MESSAGE, AppSettings
 from desktop.species import SpeciesPacks
@@ -138,6 +138,10 @@ class CatchController(QObject):
         self._jobs = BackgroundJobs(threads=1, parent=self)
         self._classified: Classified | None = None  # the photo Record would write
         self._answers: dict[Crop, CaughtFish] = {}  # the boxes of that photo classified so far
+        # Each photo opened gets the next number; a classification that finishes after
+        # another photo was opened belongs to no photo on screen and is dropped.
+        self._opened = 0
+        self._recording: Classified | None = None  # the photo being written: Record stays off
         self._stopped = False
         panel.open_photo.clicked.connect(self.choose_photo)
         panel.photo.boxes_changed.connect(self._show_fish)
@@ -163,13 +167,19 @@ class CatchController(QObject):
 
     def open_photo(self, path: Path) -> None:
         self._classified, self._answers = None, {}
+        self._opened += 1
         self.panel.show_classifying(path)
         classifier = self.species.classifier
         if classifier is None:
             self.panel.show_problem(NO_PACK)
             return
         work = functools.partial(classify_file, classifier, path, self._config)
-        self._submit(work, self._show_classified, self.panel.show_problem)
+        opened = self._opened
+        self._submit(
+            work,
+            lambda result: self._show_classified(result) if opened == self._opened else None,
+            lambda message: self.panel.show_problem(message) if opened == self._opened else None,
+        )
 
     def add_box(self, crop: Crop) -> None:
         """Mark a fish, as a drag on the preview does (``Preview.crop_between`` maps one)."""
@@ -208,6 +218,7 @@ class CatchController(QObject):
             self.panel.show_record_message(str(error), problem=True)
             return
         self.panel.record.setEnabled(False)  # one write per click, however impatient
+        self._recording = classified  # ...and no box edited meanwhile turns it back on
         self.panel.show_record_message("recording…")
         work = functools.partial(self.store.record, classified.photo, fish, details, confirmed)
         self._submit(work, self._recorded, self._record_failed)
@@ -242,7 +253,7 @@ class CatchController(QObject):
             return
         self._classified, self._answers = result, {}
         self.panel.show_result(result.photo, result.prediction, result.species)
-        self.panel.record.setEnabled(True)
+        self.panel.record.setEnabled(self._recording is None)
         if self.metrics is not None:
             self.metrics.observe_classification([result.prediction], result.times)
 
@@ -250,13 +261,19 @@ class CatchController(QObject):
         if not isinstance(observations, list):
             return
         recorded = [o for o in observations if isinstance(o, FishObservation)]
-        self._classified, self._answers = None, {}
-        self.panel.show_recorded(recorded)
+        written, self._recording = self._recording, None
+        if self._classified is written:
+            self._classified, self._answers = None, {}
+            self.panel.show_recorded(recorded)
+        else:  # another photo was opened meanwhile: say so, and leave that one recordable
+            self.panel.show_record_message(recorded_catch_text(recorded))
+            self._show_fish()
         if self.metrics is not None:
             for observation in recorded:
                 self.metrics.count_record(confirmed=observation.confirmed_species is not None)
 
     def _record_failed(self, message: str) -> None:
+        self._recording = None
         self.panel.show_record_message(f"not recorded: {message}", problem=True)
         self.panel.record.setEnabled(self._fish_to_record() is not None)
 
@@ -285,7 +302,7 @@ class CatchController(QObject):
         self.panel.show_fish(rows, classified.species)
         waiting = any(prediction is None for _, prediction in rows)
         self.panel.classify_boxes.setEnabled(waiting)
-        self.panel.record.setEnabled(not waiting)
+        self.panel.record.setEnabled(not waiting and self._recording is None)
 
     def _rows(self, classified: Classified) -> list[FishRow]:
         boxes = self.panel.photo.boxes

@@ -21,6 +21,7 @@ from desktop.app import MainWindow, open_window
 from desktop.catch import classify_catch, read_catch_photo
 from desktop.catch_controller import CatchController
 from desktop.catch_panel import NO_PACK
+from desktop.catch_store import CatchStore
 from desktop.settings import LOCKED_MESSAGE, AppSettings
 from inference.fish.classify import SpeciesClassifier
 from inference.fish.images import UInt8Image
@@ -374,3 +375,66 @@ def _keep_screenshot(window: MainWindow, scratch: Path, name: str = "catch.png")
     picture = catch_of(window).panel.grab()
     assert not picture.isNull() and picture.width() > 400
     assert picture.save(str(folder / name))
+
+
+def test_a_box_edited_while_recording_does_not_allow_a_second_record(
+    window: MainWindow, rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removing a box while the record is written once turned Record back on: a second
+    click wrote the catch again, two training images of one fish."""
+    panel = catch_of(window).panel
+    panel.officer.setText("Ana Lima")
+    path, true_boxes = side_by_side(rig.f4k, rig.scratch, CONFIDENT, BELOW_REVIEW)
+    rig.open_photo(window, path)
+    for fish in true_boxes:
+        drag_over(window, fish)
+    classify_boxes(window)
+    release, write = threading.Event(), CatchStore.record
+
+    def slow_record(store: CatchStore, *args: object) -> object:
+        assert release.wait(30)
+        return write(store, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(CatchStore, "record", slow_record)
+    panel.record.click()
+    assert panel.record_message.text() == "recording…"
+    panel.fish.setCurrentRow(0)
+    panel.remove_box.click()  # the fish list changes while the write waits
+    assert not panel.record.isEnabled()
+    release.set()
+    wait_until(lambda: panel.record_message.text().startswith("recorded 2 fish"), "the record")
+    assert not panel.record.isEnabled()
+    with in_store(rig.store) as store:
+        assert store.observations.count() == 2
+
+
+def test_an_answer_for_a_photo_no_longer_open_is_dropped(
+    window: MainWindow, rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Photo A is still being classified when photo B, which cannot be read, is opened. A's
+    answer must not become the catch on screen: the panel names B, so nothing is there to
+    box or record."""
+    from desktop import catch_controller
+
+    controller, panel = catch_of(window), catch_of(window).panel
+    release, classify = threading.Event(), catch_controller.classify_file
+
+    def slow_classify(classifier: SpeciesClassifier, path: Path, *rest: object) -> object:
+        if path == rig.f4k / CONFIDENT:
+            assert release.wait(30)
+        return classify(classifier, path, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(catch_controller, "classify_file", slow_classify)
+    corrupt = rig.scratch / "b.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
+    rig.photos.next = rig.f4k / CONFIDENT
+    panel.open_photo.click()
+    rig.photos.next = corrupt
+    panel.open_photo.click()
+    release.set()
+    wait_until(lambda: panel.species.text() != "classifying…", "B's answer")
+    controller.stop()  # both jobs are done: A's answer has come back, and was dropped
+    QApplication.processEvents()
+    assert panel.photo_name.text() == str(corrupt)
+    controller.add_box(Crop(0, 0, 10, 10))
+    assert not panel.classify_boxes.isEnabled() and not panel.record.isEnabled()
