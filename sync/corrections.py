@@ -118,7 +118,8 @@ class ExportSummary:
         if self.written:
             yield (
                 f"next: jaga fish export-training-set --corrections {self.folder}/{CORRECTIONS_CSV}"
-                " --out TRAINING_DIR"
+                " --species-from PACK --out TRAINING_DIR  (PACK: the species pack the photos"
+                " were classified with, so that each species keeps its folder id)"
             )
 
 

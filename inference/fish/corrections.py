@@ -15,7 +15,8 @@ images. Every row is checked before anything is written (the photo decodes, the 
 four whole numbers lying inside it, no fish is given two species), so a bad row is an error
 naming it. The tree is written in a staging folder beside the output and renamed into place
 at the end, so a failure while writing (a full disk) leaves the output folder as it was too.
-A row repeated word for word is one training image.
+A fish listed twice (the same photo and box, or the same ``observation_uid``, as in two
+overlapping exports put together) is one training image.
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ class Correction:
     group: str
     crop: Box | None = None  # None: the whole photo
     row: str = ""  # where it came from, for errors: "corrections.csv row 3"
+    observation: str = ""  # the exports' observation_uid, where the CSV has one
+
+    def fish(self) -> tuple[str, ...]:
+        """What identifies the fish: its observation where known (the same observation in
+        two overlapping exports is one fish, though its photo was written twice), else its
+        photo and box."""
+        return (
+            ("observation", self.observation)
+            if self.observation
+            else ("photo", str(self.source), str(self.crop))
+        )
 
     def target_name(self) -> str:
         """Photos from several devices can share a name, and one photo can hold several
@@ -90,11 +102,11 @@ def export_training_set(
 
 
 def _distinct(corrections: list[Correction]) -> list[Correction]:
-    """One training image per fish: a repeated row counts once, and a fish (photo and box)
-    confirmed as two species, or in two groups, is an error naming both rows."""
-    first: dict[tuple[Path, Box | None], Correction] = {}
+    """One training image per fish (``Correction.fish``): a repeated row counts once, and a
+    fish confirmed as two species, or in two groups, is an error naming both rows."""
+    first: dict[tuple[str, ...], Correction] = {}
     for item in corrections:
-        seen = first.setdefault((item.source, item.crop), item)
+        seen = first.setdefault(item.fish(), item)
         if (seen.species_id, seen.group) != (item.species_id, item.group):
             raise DatasetError(
                 f"{seen.row} and {item.row} give {item.source} (box {item.crop}) as "
@@ -157,7 +169,10 @@ def _correction(
         raise DatasetError(f"{name!r} cannot be turned into a folder name")
     group = (row.get("group") or "").strip() or f"file:{file}"
     crop = _crop(row, where)
-    return Correction(source, species_id, known.name if known else name, group, crop, where)
+    observation = (row.get("observation_uid") or "").strip()
+    return Correction(
+        source, species_id, known.name if known else name, group, crop, where, observation
+    )
 
 
 def _crop(row: dict[str, str], where: str) -> Box | None:

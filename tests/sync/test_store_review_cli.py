@@ -204,7 +204,8 @@ def test_export_corrections_writes_the_confirmed_photos_and_they_become_a_traini
         f"2 confirmed photos written to {out}",
         "1 skipped: their photo type cannot be used for training",
         f"next: jaga fish export-training-set --corrections {out}/{CORRECTIONS_CSV}"
-        " --out TRAINING_DIR",
+        " --species-from PACK --out TRAINING_DIR  (PACK: the species pack the photos were"
+        " classified with, so that each species keeps its folder id)",
     ]
     rows = read_rows(out)
     assert [

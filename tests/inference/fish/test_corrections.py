@@ -175,3 +175,22 @@ def test_a_failure_while_writing_leaves_no_partial_folder(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.csv", "c.png", "set"]
     monkeypatch.undo()
     assert export_training_set(tmp_path / "c.csv", out) == 3
+
+
+def test_one_observation_in_two_overlapping_exports_is_one_training_image(
+    tmp_path: Path,
+) -> None:
+    """Two exports whose CSVs were put together each wrote the photo of obs-1: its own
+    file in each, one fish. Confirmed as another species in the later one, it is an error
+    that names both rows rather than two labels for one fish."""
+    for export in ("monday", "tuesday"):
+        _photo(tmp_path / export / "photos" / "p1.png", 0)
+    header = "file,confirmed_species,group,observation_uid\n"
+    rows = "monday/photos/p1.png,A,trip-1,obs-1\ntuesday/photos/p1.png,A,trip-1,obs-1\n"
+    (tmp_path / "c.csv").write_text(header + rows)
+    assert export_training_set(tmp_path / "c.csv", tmp_path / "once") == 1
+    (tmp_path / "c.csv").write_text(
+        header + rows.replace("tuesday/photos/p1.png,A", "tuesday/photos/p1.png,B")
+    )
+    with pytest.raises(DatasetError, match=r"row 2 and c\.csv row 3"):
+        export_training_set(tmp_path / "c.csv", tmp_path / "out")

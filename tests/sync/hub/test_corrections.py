@@ -260,7 +260,8 @@ def test_the_cli_prints_the_summary_and_refuses_a_used_folder(
     assert printed == [
         f"1 confirmed photos written to {out}",
         f"next: jaga fish export-training-set --corrections {out}/{CORRECTIONS_CSV}"
-        " --out TRAINING_DIR",
+        " --species-from PACK --out TRAINING_DIR  (PACK: the species pack the photos were"
+        " classified with, so that each species keeps its folder id)",
     ]
     assert main([*command, "--site", api.site]) == 1
     assert "jaga: error:" in capsys.readouterr().err  # one line, no traceback
