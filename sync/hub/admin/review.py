@@ -142,7 +142,11 @@ class FishReviewAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:hub_fishreview_changelist"))
 
     def photo_view(self, request: HttpRequest, photo_uid: Any) -> HttpResponse:
-        photo = Photo.objects.filter(uid=photo_uid).exclude(data=None).first()
+        """A catch's photo, to whoever may see the review queue; never a person's photo
+        (enrolment photos are biometric data, and any staff login reaches this URL)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        photo = Photo.objects.filter(uid=photo_uid, person=None).exclude(data=None).first()
         if photo is None:
             raise Http404("the photo has not been uploaded yet")
         media_type = photo.media_type if photo.media_type in _SAFE_IMAGE_TYPES else None

@@ -101,3 +101,24 @@ def test_admin_pages_and_their_styles_are_served(operator: Client) -> None:
     assert operator.get("/admin/hub/person/").status_code == 200
     assert operator.get("/admin/hub/device/add/").status_code == 200
     assert Client().get("/static/admin/css/base.css").status_code == 200
+
+
+def test_the_review_photo_url_serves_catches_only_to_reviewers(operator: Client, api: Api) -> None:
+    """Any staff login reaches the admin's URLs: the photo view checks the review queue's
+    own permission, and never serves a person's photo, whatever uid is asked for."""
+    from django.contrib.auth.models import User
+
+    person = e.person(api.site, name="Ana Photo")
+    catch, portrait = e.photo(JPEG), e.photo(JPEG + b"\x01")
+    api.push(e.entry("person", "upsert", person), e.entry("photo", "upsert", catch),
+             e.entry("photo", "upsert", portrait))  # fmt: skip
+    Photo.objects.filter(uid=catch["photo_uid"]).update(data=JPEG)
+    Photo.objects.filter(uid=portrait["photo_uid"]).update(
+        data=JPEG + b"\x01", person=Person.objects.get(uid=person["person_uid"])
+    )
+    url = "/admin/hub/fishreview/photo/{}/"
+    assert operator.get(url.format(catch["photo_uid"])).status_code == 200
+    assert operator.get(url.format(portrait["photo_uid"])).status_code == 404
+    clerk = Client()
+    clerk.force_login(User.objects.create_user("clerk", password="x", is_staff=True))
+    assert clerk.get(url.format(catch["photo_uid"])).status_code == 403
