@@ -149,10 +149,18 @@ class CorrectionsExport:
         trace: TracebackType | None,
     ) -> None:
         if kind is None:
-            with self._writing():
-                self._write_csv()
+            try:
+                with self._writing():
+                    self._write_csv()
+            except CorrectionsExportError:
+                self._remove_written()  # without its CSV the photos are no export
+                raise
             return
+        self._remove_written()
+
+    def _remove_written(self) -> None:
         shutil.rmtree(self._folder / PHOTOS_DIR, ignore_errors=True)
+        (self._folder / f".{CORRECTIONS_CSV}.part").unlink(missing_ok=True)
         if self._created:
             shutil.rmtree(self._folder, ignore_errors=True)
 

@@ -147,6 +147,29 @@ def test_an_exception_inside_the_with_leaves_the_folder_as_it_was(tmp_path: Path
     assert list(folder.iterdir()) == []
 
 
+@pytest.mark.parametrize("existing", [True, False], ids=["own-folder", "created"])
+def test_a_csv_that_cannot_be_written_leaves_no_photos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: bool
+) -> None:
+    """The disk fills while the CSV, written last, is written: the photos without it are no
+    export, so they go too, as the error says ('nothing exported')."""
+    folder = tmp_path / "out"
+    if existing:
+        folder.mkdir()
+
+    def fill_the_disk(export: CorrectionsExport) -> None:
+        (folder / f".{CORRECTIONS_CSV}.part").write_text("file,")  # cut short
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(CorrectionsExport, "_write_csv", fill_the_disk)
+    with (
+        pytest.raises(CorrectionsExportError, match="nothing exported"),
+        CorrectionsExport(folder) as export,
+    ):
+        export.add(correction())
+    assert (list(folder.iterdir()) == []) if existing else not folder.exists()
+
+
 def test_a_photo_passed_twice_is_refused_and_nothing_is_left(tmp_path: Path) -> None:
     folder = tmp_path / "out"
     twice = "photo-obs-1 is passed twice"
