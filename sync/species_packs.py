@@ -321,5 +321,10 @@ def _swap_into_place(staging: Path, destination: Path) -> None:
         tempfile.mkdtemp(prefix=f"{RETIRED_PREFIX}{destination.name}-", dir=destination.parent)
     )
     destination.rename(retired / "pack")
-    staging.rename(destination)
-    shutil.rmtree(retired, ignore_errors=True)
+    try:
+        staging.rename(destination)
+    except OSError:
+        (retired / "pack").rename(destination)  # the old pack back where it was
+        raise
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)

@@ -297,5 +297,9 @@ def _swap_into_place(staging: Path, destination: Path) -> None:
         raise SpeciesPackError(f"{destination} exists and is not a species pack; not replacing it")
     retired = staging.with_name(staging.name + ".old")
     destination.rename(retired)
-    staging.rename(destination)
+    try:
+        staging.rename(destination)
+    except OSError:
+        retired.rename(destination)  # the old pack back where it was
+        raise
     shutil.rmtree(retired, ignore_errors=True)

@@ -89,6 +89,29 @@ def test_unpacking_again_replaces_the_folder_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in destination.parent.iterdir()) == ["v"]
 
 
+def test_a_swap_cut_short_puts_the_installed_pack_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old pack is renamed aside, then the new one into its place: if that second
+    rename fails, the old one goes back rather than waiting in a folder the next sweep
+    removes, and nothing else is left."""
+    destination = tmp_path / "device" / "v"
+    installed = extract_archive(archive_pack(make_pack(tmp_path / "one", seed=1)), destination)
+    before = file_digests(installed)
+    rename = Path.rename
+
+    def refuse_the_new_pack(self: Path, target: Path) -> Path:
+        if Path(target) == destination and self.name.startswith(".staging"):
+            raise OSError(5, "Input/output error")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", refuse_the_new_pack)
+    with pytest.raises(OSError, match="Input/output error"):
+        extract_archive(archive_pack(make_pack(tmp_path / "two", seed=2)), destination)
+    assert file_digests(destination) == before
+    assert sorted(p.name for p in destination.parent.iterdir()) == ["v"]
+
+
 def zip_members(members: list[tuple[zipfile.ZipInfo | str, bytes]]) -> bytes:
     buffer = io.BytesIO()
     with warnings.catch_warnings():

@@ -169,6 +169,29 @@ def test_a_pack_that_would_be_refused_never_replaces_a_working_one(
     assert [p.name for p in destination.parent.iterdir()] == ["current"]
 
 
+def test_a_swap_cut_short_puts_the_working_pack_back(
+    trained_pack: SpeciesPack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    destination = tmp_path / "packs" / "current"
+    shutil.copytree(trained_pack.root, destination)
+    build: dict[str, Path | dict[str, Any] | str] = {n: trained_pack.root / n
+                                                     for n in trained_pack.sha256}  # fmt: skip
+    rename = Path.rename
+
+    def refuse_the_new_pack(self: Path, target: Path) -> Path:
+        if Path(target) == destination and not self.name.endswith(".old"):
+            raise OSError(5, "Input/output error")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", refuse_the_new_pack)
+    with pytest.raises(OSError, match="Input/output error"):
+        write_pack(destination, name=trained_pack.name, version="0.0.9-next",
+                   backbone_sha256=trained_pack.backbone_sha256, build=build,
+                   input_sizes=trained_pack.input_sizes)  # fmt: skip
+    assert load_pack(destination).version == trained_pack.version
+    assert [p.name for p in destination.parent.iterdir()] == ["current"]
+
+
 def test_switching_to_a_good_pack_takes_effect(trained_pack: SpeciesPack, tmp_path: Path) -> None:
     classifier = _classifier(trained_pack)
     other = _with_thresholds(trained_pack, tmp_path / "next", open_set=0.0, review=0.0)
