@@ -24,6 +24,7 @@ leaves the destination as it was.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -181,6 +182,46 @@ def inspect_archive(
     """Check every member's name, type and declared size without unpacking anything."""
     with _open_zip(source) as archive:
         return [member for member, _ in _checked_members(archive, limits or ArchiveLimits())]
+
+
+def check_manifest_files(source: Path | bytes, limits: ArchiveLimits | None = None) -> None:
+    """Every file the archive's ``manifest.json`` lists (``files``: name -> sha256) is in it
+    with that sha256. A device refuses a pack that fails this when it loads it; checked when
+    the hub publishes, such a pack never reaches a device. (Only the manifest's own rule:
+    what the files hold is the classifier's to judge, and sync never imports it.)"""
+    with _open_zip(source) as archive:
+        members = _checked_members(archive, limits or ArchiveLimits())
+        checked = {member.name: info for member, info in members}
+        if MANIFEST not in checked:
+            raise PackArchiveError(f"the archive has no {MANIFEST} at its top; is it a pack?")
+        try:
+            files = json.loads(archive.read(checked[MANIFEST]))["files"]
+            listed = {str(name): str(digest) for name, digest in dict(files).items()}
+        except (KeyError, TypeError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+            raise PackArchiveError(
+                f"its {MANIFEST} lists no files with their sha256: {error}"
+            ) from None
+        for name, expected in sorted(listed.items()):
+            info = checked.get(name)
+            if info is None or info.is_dir():
+                raise PackArchiveError(f"{MANIFEST} lists {name}, which the archive lacks")
+            try:
+                actual = _sha256_of_member(archive, info)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+                raise PackArchiveError(f"{name} is damaged in the archive: {error}") from error
+            if actual != expected:
+                raise PackArchiveError(
+                    f"{name} does not match the sha256 its {MANIFEST} gives: the pack would be "
+                    "refused by every device"
+                )
+
+
+def _sha256_of_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    digest = hashlib.sha256()
+    with archive.open(info) as source:
+        while chunk := source.read(_COPY_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def extract_archive(

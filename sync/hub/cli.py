@@ -169,11 +169,18 @@ def create_device(args: argparse.Namespace) -> int:
 
 
 def publish_pack(args: argparse.Namespace) -> int:
-    from sync.species_packs import PackArchiveError, archive_pack, check_version, manifest_version
+    from sync.species_packs import (
+        PackArchiveError,
+        archive_pack,
+        check_manifest_files,
+        check_version,
+        manifest_version,
+    )
 
     try:
         version = check_version(args.version or manifest_version(args.pack_dir))
         data = archive_pack(args.pack_dir)
+        check_manifest_files(data)  # --archive-only too: it is uploaded in the admin next
         if args.archive_only is not None:
             args.archive_only.write_bytes(data)
             print(f"wrote species pack {version} to {args.archive_only} ({len(data)} bytes)")

@@ -23,7 +23,7 @@ from sync.hub.apply.people import erase
 from sync.hub.apply.records import emit_observation, update_observation
 from sync.hub.models import FishObservation, Person, Site, SpeciesPack
 from sync.protocol import SpeciesPackPublished
-from sync.species_packs import MANIFEST, PackArchiveError, check_version, inspect_archive
+from sync.species_packs import PackArchiveError, check_manifest_files, check_version
 
 
 def correct_species(observation_pk: int, species: str, reviewer: str) -> FishObservation:
@@ -57,9 +57,7 @@ def publish_pack_archive(version: str, data: bytes, notes: str = "") -> SpeciesP
     """Check that ``data`` is a safe pack archive and ``version`` a new, plain name, then
     publish and announce it. Raises ``PackArchiveError`` (nothing stored) otherwise."""
     check_version(version)
-    members = inspect_archive(data)
-    if not any(member.name == MANIFEST for member in members):
-        raise PackArchiveError(f"the archive has no {MANIFEST} at its top; is it a species pack?")
+    check_manifest_files(data)
     if SpeciesPack.objects.filter(version=version).exists():
         raise PackArchiveError(f"species pack {version} is published already; use a new version")
     return publish_species_pack(version, data, notes)

@@ -37,7 +37,9 @@ def make_pack(folder: Path, version: str = "2026.11.0", seed: int = 0) -> Path:
     (folder / "card.md").write_text("# card\n")
     (folder / "extra").mkdir()
     (folder / "extra" / "notes.txt").write_text("nested files travel too\n")
-    manifest = {"format": "jaga-fish-pack", "version": version, "files": {}}
+    listed = ("species_fp32.onnx", "species.json", "card.md")
+    files = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in listed}
+    manifest = {"format": "jaga-fish-pack", "version": version, "files": files}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
 

@@ -10,7 +10,12 @@ from django.db.models import QuerySet
 
 from sync.hub import review
 from sync.hub.models import AccessEvent, Person, SpeciesPack
-from sync.species_packs import MANIFEST, PackArchiveError, check_version, inspect_archive
+from sync.species_packs import (
+    MAX_ARCHIVE_BYTES,
+    PackArchiveError,
+    check_manifest_files,
+    check_version,
+)
 
 
 @admin.register(Person)
@@ -82,13 +87,15 @@ class SpeciesPackForm(forms.ModelForm):
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
+        if upload.size > MAX_ARCHIVE_BYTES:  # refused before it is read into memory
+            raise forms.ValidationError(
+                f"the archive has {upload.size} bytes; the most is {MAX_ARCHIVE_BYTES}"
+            )
         data = upload.read()
         try:
-            members = inspect_archive(data)
+            check_manifest_files(data)
         except PackArchiveError as error:
             raise forms.ValidationError(f"not a species pack archive: {error}") from None
-        if not any(member.name == MANIFEST for member in members):
-            raise forms.ValidationError(f"the archive has no {MANIFEST} at its top")
         self.archive = data
         return upload
 

@@ -82,10 +82,16 @@ def test_a_version_is_published_once(api: Api, tmp_path: Path) -> None:
     assert sum(c["payload"]["version"] == version for c in announcements) == 1
 
 
+WEIGHTS_SHA256 = hashlib.sha256(b"weights").hexdigest()
+LISTING = f'{{"files": {{"model.onnx": "{WEIGHTS_SHA256}"}}}}'.encode()
 HOSTILE = {
-    "zip-slip": zip_members([("manifest.json", b"{}"), ("../evil", b"x")]),
+    "zip-slip": zip_members([("manifest.json", LISTING), ("../evil", b"x")]),
     "no manifest": zip_members([("model.onnx", b"weights")]),
     "not a zip": b"species head bytes",
+    # Safe archives of packs every device would refuse when it loads them:
+    "a file altered": zip_members([("manifest.json", LISTING), ("model.onnx", b"weighs")]),
+    "a listed file missing": zip_members([("manifest.json", LISTING), ("card.md", b"#")]),
+    "no file list": zip_members([("manifest.json", b"{}"), ("model.onnx", b"weights")]),
 }
 
 
@@ -130,3 +136,18 @@ def test_a_site_created_after_a_pack_is_told_of_it(tmp_path: Path, site_slug: st
     assert announced["payload"]["version"] == version
     Api.register_new(site_slug)  # a second device of that site: no second announcement
     assert len([c for c in late.pull_all() if c["entity"] == "species_pack"]) == 1
+
+
+def test_an_upload_over_the_size_limit_is_refused_by_its_size(
+    operator: Client, api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync.hub.admin import people
+
+    data = archive_pack(make_pack(tmp_path / "pack"))
+    monkeypatch.setattr(people, "MAX_ARCHIVE_BYTES", len(data) - 1)
+    upload = SimpleUploadedFile("pack.zip", data, "application/zip")
+    response = operator.post(
+        "/admin/hub/speciespack/add/", {"version": f"big.{api.site}", "notes": "", "file": upload}
+    )
+    assert response.status_code == 200 and b"the most is" in response.content
+    assert not SpeciesPack.objects.filter(version=f"big.{api.site}").exists()
