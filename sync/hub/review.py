@@ -26,8 +26,17 @@ from sync.protocol import SpeciesPackPublished
 from sync.species_packs import PackArchiveError, check_manifest_files, check_version
 
 
+class CorrectionSupersededError(ValueError):
+    """A device's verdict made after this correction stands (LWW): it names its reviewer."""
+
+
 def correct_species(observation_pk: int, species: str, reviewer: str) -> FishObservation:
-    """Confirm ``species`` for an observation and take it off the review queue."""
+    """Confirm ``species`` for an observation and take it off the review queue.
+
+    The reviewer follows the verdict (``FOLLOWERS``): where a device's later verdict wins the
+    species, this reviewer is not written beside it, and ``CorrectionSupersededError`` says whose
+    verdict stands. Nothing is then sent to the devices.
+    """
     species = species.strip()
     if not species or len(species) > 200 or "\x00" in species:
         raise ValueError("a species name is 1 to 200 characters")
@@ -36,11 +45,14 @@ def correct_species(observation_pk: int, species: str, reviewer: str) -> FishObs
         observation: FishObservation = FishObservation.objects.select_for_update().get(
             pk=observation_pk
         )
-        incoming = {"confirmed_species": species, "needs_review": False}
+        incoming = {"confirmed_species": species, "needs_review": False,
+                    "reviewed_by": reviewer, "reviewed_at": timezone.now()}  # fmt: skip
         update_observation(observation, incoming, hub_stamp())
-        observation.reviewed_by = reviewer
-        observation.reviewed_at = timezone.now()
-        observation.save(update_fields=["reviewed_by", "reviewed_at"])
+        if observation.reviewed_by != reviewer or observation.confirmed_species != species:
+            raise CorrectionSupersededError(
+                f"a later verdict from a device stands: {observation.confirmed_species} "
+                f"by {observation.reviewed_by or 'no reviewer'}"
+            )
         emit_observation(observation, None)
     return observation
 

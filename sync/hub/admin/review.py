@@ -127,7 +127,10 @@ class FishReviewAdmin(admin.ModelAdmin):
 
     def save_model(self, request: Any, obj: FishReview, form: Any, change: bool) -> None:
         species = form.cleaned_data.get("confirmed_species") or ""
-        review.correct_species(obj.pk, species, str(request.user))
+        try:
+            review.correct_species(obj.pk, species, str(request.user))
+        except review.CorrectionSupersededError as superseded:
+            messages.warning(request, f"Not applied: {superseded}.")
 
     def correct_view(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST" or not self.has_change_permission(request):
@@ -135,6 +138,8 @@ class FishReviewAdmin(admin.ModelAdmin):
         pk, _, species = request.POST.get("correction", "").partition(":")
         try:
             observation = review.correct_species(int(pk), species, str(request.user))
+        except review.CorrectionSupersededError as superseded:
+            messages.warning(request, f"Not applied: {superseded}.")
         except (ValueError, FishObservation.DoesNotExist):
             messages.error(request, "That correction could not be applied.")
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from django.conf import settings
 from django.utils import timezone
 
@@ -240,3 +241,28 @@ def test_the_fishs_box_goes_with_the_predictions_and_an_older_device_keeps_it(
     assert (stored.crop, stored.predictions) == (None, [["Gadus morhua", 0.9]])
     assert "crop" not in stored.field_versions  # it has no stamp of its own
     assert api.pull_all()[-1]["payload"]["crop"] is None
+
+
+def test_a_hub_correction_older_than_a_device_verdict_leaves_that_verdict_and_its_reviewer(
+    api: Api,
+) -> None:
+    """A device confirms with a clock ahead of the hub's (within the skew allowed): its
+    verdict wins the species, so the hub reviewer must not be written beside it, and the
+    reviewer is told whose verdict stands. Nothing is sent to the devices."""
+    observation = e.observation()
+    api.push(e.entry("fish_observation", "upsert", observation, when=e.at(0)))
+    ahead = timezone.now() + timedelta(seconds=settings.JAGA_HUB_MAX_CLOCK_SKEW_S / 2)
+    verdict = observation | {
+        "confirmed_species": "Gadus morhua",
+        "needs_review": False,
+        "reviewed_by": "officer-7",
+        "reviewed_at": format_timestamp(ahead),
+    }
+    api.push(e.entry("fish_observation", "upsert", verdict, when=ahead))
+    stored = FishObservation.objects.get(uid=observation["observation_uid"])
+    cursor = api.pull_all()[-1]["cursor"]
+    with pytest.raises(review.CorrectionSupersededError, match="Gadus morhua by officer-7"):
+        review.correct_species(stored.pk, "Lutjanus synagris", "hub-reviewer")
+    stored.refresh_from_db()
+    assert (stored.confirmed_species, stored.reviewed_by) == ("Gadus morhua", "officer-7")
+    assert api.pull(cursor)["changes"] == []
