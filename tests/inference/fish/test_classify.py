@@ -39,12 +39,19 @@ def _with_thresholds(
     """The same pack re-issued with other thresholds (a new manifest, so it verifies)."""
     t = pack.thresholds
     thresholds = Thresholds(t.temperature, open_set, review, t.known_acceptance, t.review_precision)
-    names = [n for n in pack.sha256 if n != "thresholds.json"]
-    build: dict[str, Path | dict[str, Any] | str] = {n: pack.root / n for n in names}
-    build["thresholds.json"] = thresholds.to_json()
+    changed = {"thresholds.json": thresholds.to_json()}
+    return _rewrite(pack, folder, f"{pack.version}+t{open_set}", changed)
+
+
+def _rewrite(
+    pack: SpeciesPack, destination: Path, version: str, changed: dict[str, Any] | None = None
+) -> SpeciesPack:
+    """``pack``'s files, those in ``changed`` replaced by these JSON bodies, written as a
+    new pack at ``destination`` (with its own manifest, so each file verifies)."""
+    build: dict[str, Path | dict[str, Any] | str] = {n: pack.root / n for n in pack.sha256}
     return write_pack(
-        folder, name=pack.name, version=f"{pack.version}+t{open_set}",
-        backbone_sha256=pack.backbone_sha256, build=build, input_sizes=pack.input_sizes,
+        destination, name=pack.name, version=version, backbone_sha256=pack.backbone_sha256,
+        build=build | (changed or {}), input_sizes=pack.input_sizes,
     )  # fmt: skip
 
 
@@ -120,12 +127,7 @@ def test_a_model_that_does_not_fit_its_species_list_is_refused(
     would then name a species the list lacks. Loading it runs one crop and refuses it."""
     species = json.loads((trained_pack.root / "species.json").read_text())
     species["species"] = species["species"][:-1]
-    build: dict[str, Path | dict[str, Any] | str] = {n: trained_pack.root / n
-                                                     for n in trained_pack.sha256}  # fmt: skip
-    build["species.json"] = species
-    short = write_pack(tmp_path / "short", name=trained_pack.name, version="0.0.9-short",
-                       backbone_sha256=trained_pack.backbone_sha256, build=build,
-                       input_sizes=trained_pack.input_sizes)  # fmt: skip
+    short = _rewrite(trained_pack, tmp_path / "short", "0.0.9-short", {"species.json": species})
     classifier = _classifier(trained_pack)
     with pytest.raises(SpeciesPackError, match="not one per each of the 4 species"):
         classifier.switch_pack(short.root)
@@ -158,13 +160,8 @@ def test_a_pack_that_would_be_refused_never_replaces_a_working_one(
     shutil.copytree(trained_pack.root, destination)
     species = json.loads((trained_pack.root / "species.json").read_text())
     species["species"][1] = species["species"][0]
-    build: dict[str, Path | dict[str, Any] | str] = {n: trained_pack.root / n
-                                                     for n in trained_pack.sha256}  # fmt: skip
-    build["species.json"] = species
     with pytest.raises(SpeciesPackError, match="each species once"):
-        write_pack(destination, name=trained_pack.name, version="0.0.9-twice",
-                   backbone_sha256=trained_pack.backbone_sha256, build=build,
-                   input_sizes=trained_pack.input_sizes)  # fmt: skip
+        _rewrite(trained_pack, destination, "0.0.9-twice", {"species.json": species})
     assert load_pack(destination).version == trained_pack.version
     assert [p.name for p in destination.parent.iterdir()] == ["current"]
 
@@ -174,8 +171,6 @@ def test_a_swap_cut_short_puts_the_working_pack_back(
 ) -> None:
     destination = tmp_path / "packs" / "current"
     shutil.copytree(trained_pack.root, destination)
-    build: dict[str, Path | dict[str, Any] | str] = {n: trained_pack.root / n
-                                                     for n in trained_pack.sha256}  # fmt: skip
     rename = Path.rename
 
     def refuse_the_new_pack(self: Path, target: Path) -> Path:
@@ -185,9 +180,7 @@ def test_a_swap_cut_short_puts_the_working_pack_back(
 
     monkeypatch.setattr(Path, "rename", refuse_the_new_pack)
     with pytest.raises(OSError, match="Input/output error"):
-        write_pack(destination, name=trained_pack.name, version="0.0.9-next",
-                   backbone_sha256=trained_pack.backbone_sha256, build=build,
-                   input_sizes=trained_pack.input_sizes)  # fmt: skip
+        _rewrite(trained_pack, destination, "0.0.9-next")
     assert load_pack(destination).version == trained_pack.version
     assert [p.name for p in destination.parent.iterdir()] == ["current"]
 
