@@ -14,10 +14,17 @@ once it has enough:
   1. liveness below its threshold -> ``spoof_detected``;
   2. the site's challenge policy wants an active challenge that has not been passed ->
      ``challenge_required`` (the only status that is not final: the track is decided again
-     when the challenge's result arrives; a failed challenge is ``spoof_detected``);
+     when the challenge's result arrives; a failed challenge is ``spoof_detected``). The
+     track keeps collecting frames while the challenge runs, and a pass is decided on those
+     frames alone: the face that answered must itself be live and match, or a live face
+     could answer for a photo that started the track. A result that arrives while the
+     track is not waiting for one is ignored;
   3. the best identity's similarity at or above its threshold, named first by most of the
      weighted frames -> ``verified``; otherwise ``not_matched`` (open set: "unknown" is an
-     answer, and an empty gallery makes every live face unknown).
+     answer, and an empty gallery makes every live face unknown). A frame supports an
+     identity only if that frame is also live on its own: liveness and similarity are fused
+     separately, so a live face's frames and a photo's frames could otherwise lend one
+     decision the liveness of the first and the match of the second.
 
 * A track that reaches ``max_frames`` or ``max_seconds`` without enough accepted frames is
   ``low_quality``, with the gate's reasons, most frequent first. A track that ends (it left,
@@ -219,14 +226,26 @@ class TrackDecider:
     _reasons: Counter[QualityReason] = field(default_factory=Counter)
     _challenge: bool | None = None
     _confirmed: bool = False
+    _during_challenge: list[_Accepted] = field(default_factory=list)
 
     @property
     def wants_evidence(self) -> bool:
-        """Whether liveness and matching are still worth running for this track."""
-        return self.decision is None
+        """Whether liveness and matching are still worth running for this track: until it
+        is decided, and while its challenge runs (the answer is decided on those frames)."""
+        return self.decision is None or self.awaits_challenge
+
+    @property
+    def awaits_challenge(self) -> bool:
+        return self.decision is not None and self.decision.status is Status.CHALLENGE_REQUIRED
 
     def add(self, evidence: FrameEvidence) -> Decision | None:
         """Record one frame; returns a decision when this frame made (or changed) one."""
+        if self.awaits_challenge:
+            if evidence.quality.ok:
+                self._during_challenge.append(_accepted(evidence))
+            else:
+                self._reasons.update(evidence.quality.reasons)
+            return None
         if self.decision is not None:
             return None
         if self._first_time is None:
@@ -234,8 +253,7 @@ class TrackDecider:
         self._frames += 1
         self._confirmed = self._confirmed or evidence.confirmed
         if evidence.quality.ok:
-            scores = {c.identity: c.similarity for c in evidence.candidates}
-            self._accepted.append(_Accepted(evidence.weight, evidence.liveness, scores))
+            self._accepted.append(_accepted(evidence))
         else:
             self._reasons.update(evidence.quality.reasons)
         if not self._confirmed:
@@ -247,11 +265,16 @@ class TrackDecider:
         return None
 
     def record_challenge(self, passed: bool) -> Decision | None:
-        """The active challenge's result; re-decides a track that was waiting for it."""
-        self._challenge = passed
-        if self.decision is None or self.decision.final:
+        """The active challenge's result for a track waiting for it (ignored otherwise: a
+        pass recorded before the track asked proves nothing of the face it then shows).
+        A pass is decided on the frames seen while the challenge ran."""
+        if not self.awaits_challenge:
             return None
-        self.decision = None
+        self._challenge, self.decision = passed, None
+        if passed:
+            self._accepted = self._during_challenge
+            if not self._accepted:  # no frame of the face that answered could be matched
+                return self._settle(self._unseen_answer())
         return self._settle(self._decide())
 
     def finish(self) -> Decision | None:
@@ -274,6 +297,13 @@ class TrackDecider:
         share = (self._frames - len(self._accepted)) / self._frames if self._frames else 1.0
         return Decision(Status.LOW_QUALITY, share, self.track_id, reasons=reasons,
                         frames=len(self._accepted))  # fmt: skip
+
+    def _unseen_answer(self) -> Decision:
+        """A pass with no accepted frame of the face that gave it: ``low_quality`` with the
+        gate's reasons where it rejected that face, else nobody is matched."""
+        if self._reasons:
+            return self._low_quality()
+        return self._decision(Status.NOT_MATCHED, 1.0, liveness=None)
 
     def _decide(self) -> Decision:
         """The statuses in order; a spoof keeps its best similarity (the audit wants to
@@ -355,6 +385,8 @@ class TrackDecider:
                                                  for name in frame.candidates))  # fmt: skip
 
     def _supports(self, frame: _Accepted, identity: str) -> bool:
+        if frame.liveness is not None and frame.liveness < self.thresholds.liveness:
+            return False  # a frame that looks like a photo supports nobody, however it matches
         similarity = frame.candidates.get(identity)
         if similarity is None or similarity < self.thresholds.similarity:
             return False
@@ -377,6 +409,11 @@ class TrackDecider:
     ) -> Decision:
         return Decision(status, min(1.0, max(0.0, confidence)), self.track_id, identity,
                         similarity, liveness, (), candidates, len(self._accepted))  # fmt: skip
+
+
+def _accepted(evidence: FrameEvidence) -> _Accepted:
+    scores = {c.identity: c.similarity for c in evidence.candidates}
+    return _Accepted(evidence.weight, evidence.liveness, scores)
 
 
 def _best(frame: _Accepted) -> str:

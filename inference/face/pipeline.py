@@ -290,7 +290,7 @@ class DecisionPipeline:
         decisions = []
         for face in tracked:
             decider = self._deciders.get(face.track_id)
-            if start is None or decider is None or not _awaits_challenge(decider):
+            if start is None or decider is None or not decider.awaits_challenge:
                 continue
             challenge = self._challenges.get(face.track_id)
             if challenge is None:
@@ -310,7 +310,9 @@ class DecisionPipeline:
         for track_id in lost:
             del self._last_seen[track_id]
             self._challenges.pop(track_id, None)  # a face that left cannot answer
-            decision = self._deciders.pop(track_id).finish()
+            # A track seen only in multiple_faces frames never had a decider.
+            decider = self._deciders.pop(track_id, None)
+            decision = decider.finish() if decider is not None else None
             decisions += [decision] if decision is not None else []
         return decisions
 
@@ -335,10 +337,6 @@ class DecisionPipeline:
         return FaceObservation(tracked.track_id, tracked.face, tracked.confirmed, verdict,
                                frame.weight, frame.liveness, frame.candidates, decision,
                                action)  # fmt: skip
-
-
-def _awaits_challenge(decider: TrackDecider) -> bool:
-    return decider.decision is not None and not decider.decision.final
 
 
 def _candidate(identity: str, similarity: float) -> Candidate:

@@ -208,9 +208,49 @@ def test_always_asks_for_a_challenge_and_a_pass_lets_matching_decide() -> None:
     track = decider(min_frames=1, challenge=ChallengePolicy.ALWAYS)
     (pending,) = feed(track, [accepted(0.99, {"ana": 0.9})])
     assert pending.status is Status.CHALLENGE_REQUIRED and not pending.final
-    assert not track.wants_evidence
+    assert track.wants_evidence  # the frames of the challenge are the ones decided on
+    assert feed(track, [accepted(0.97, {"ana": 0.88})]) == []
     decision = track.record_challenge(passed=True)
     assert decision is not None and decision.status is Status.VERIFIED
+    assert decision.similarity == pytest.approx(0.88) and decision.frames == 1
+
+
+def test_a_pass_answered_by_another_face_does_not_verify_the_first() -> None:
+    """A photo of Ana starts the track and passes passive liveness; the attacker's own live
+    face, on the same track id, does the challenge. Decided on the challenge's frames, it is
+    the attacker who is matched, and he is not Ana."""
+    track = decider(min_frames=1, challenge=ChallengePolicy.ALWAYS)
+    feed(track, [accepted(0.9, {"ana": 0.95})])  # the photo
+    feed(track, [accepted(0.99, {"ana": 0.3}), accepted(0.98, {"ana": 0.35})])  # the attacker
+    decision = track.record_challenge(passed=True)
+    assert decision is not None and decision.status is Status.NOT_MATCHED
+
+
+def test_a_pass_with_no_usable_frame_of_the_face_that_answered_verifies_nobody() -> None:
+    """Only the frames before the challenge were usable: they cannot vouch for the face
+    that answered. Its rejected frames make it low_quality; with none seen at all, nobody
+    is matched."""
+    blurred = decider(min_frames=1, challenge=ChallengePolicy.ALWAYS)
+    feed(blurred, [accepted(0.99, {"ana": 0.9}), rejected(QualityReason.BLURRY)])
+    decision = blurred.record_challenge(passed=True)
+    assert decision is not None and decision.status is Status.LOW_QUALITY
+    assert decision.reasons == (QualityReason.BLURRY,)
+    unseen = decider(min_frames=1, challenge=ChallengePolicy.ALWAYS)
+    feed(unseen, [accepted(0.99, {"ana": 0.9})])
+    decision = unseen.record_challenge(passed=True)
+    assert decision is not None and decision.status is Status.NOT_MATCHED
+
+
+def test_live_frames_and_matching_frames_must_be_the_same_frames() -> None:
+    """One live frame of a stranger and two photo frames of Ana: fused apart, liveness
+    (0.51) and similarity (0.92) both pass, yet no frame is both live and Ana."""
+    track = decider(min_frames=3)
+    frames = [accepted(0.99, {"ana": 0.79}), accepted(0.05, {"ana": 0.98}, weight=0.52),
+              accepted(0.05, {"ana": 0.98}, weight=0.52)]  # fmt: skip
+    (decision,) = feed(track, frames)
+    assert decision.liveness is not None and decision.liveness >= THRESHOLDS.liveness
+    assert decision.similarity is not None and decision.similarity >= THRESHOLDS.similarity
+    assert decision.status is Status.NOT_MATCHED
 
 
 def test_a_failed_challenge_is_a_spoof() -> None:
@@ -230,10 +270,11 @@ def test_uncertain_challenges_only_the_band_above_the_threshold() -> None:
     assert unsure[0].status is Status.CHALLENGE_REQUIRED
 
 
-def test_a_challenge_result_before_the_decision_is_kept() -> None:
+def test_a_challenge_result_before_the_track_asks_is_ignored() -> None:
+    """A pass recorded before any frame proves nothing of the face shown next."""
     track = decider(min_frames=1, challenge=ChallengePolicy.ALWAYS)
     assert track.record_challenge(passed=True) is None
-    assert feed(track, [accepted(0.9, {"ana": 0.9})])[0].status is Status.VERIFIED
+    assert feed(track, [accepted(0.9, {"ana": 0.9})])[0].status is Status.CHALLENGE_REQUIRED
 
 
 # --- values -----------------------------------------------------------------------------------

@@ -155,6 +155,15 @@ def test_single_subject_mode_refuses_two_comparable_faces_but_not_a_small_one_be
     assert [d.identity for d in results[2].decisions] == ["ana"]  # the small face: too small
 
 
+def test_a_face_seen_only_beside_another_ends_without_a_crash() -> None:
+    """In single-subject mode a second face's track gets no evidence, so no decider; when
+    it leaves, ending it must not look one up (a KeyError stopped the kiosk's stream)."""
+    script = [[face_at(50), face_at(400)]] + [[face_at(50)]] * 25
+    p, _, _ = pipeline(script, single_subject=True)
+    statuses = run(p, len(script))
+    assert statuses == [Status.VERIFIED]
+
+
 def test_decided_tracks_and_rejected_faces_cost_no_liveness_or_descriptor() -> None:
     small = face_at(400, side=30)  # the gate rejects it: too small
     p, liveness, recogniser = pipeline([[face_at(50), small]] * 8)
@@ -181,10 +190,13 @@ def test_finish_decides_every_open_track() -> None:
 
 
 def test_a_challenge_result_completes_a_pending_decision() -> None:
-    p, _, _ = pipeline([[face_at(50)]] * 3)
+    """A challenge run outside the pipeline (a kiosk's own prompt): the frames processed
+    while it runs are the ones the pass is decided on."""
+    p, _, _ = pipeline([[face_at(50)]] * 5)
     settings = dataclasses.replace(p.settings.decision, challenge=ChallengePolicy.ALWAYS)
     p = DecisionPipeline(p.stages, dataclasses.replace(p.settings, decision=settings))
     assert run(p, 3) == [Status.CHALLENGE_REQUIRED]
+    assert run(p, 2) == []  # described and matched, while the challenge runs
     decision = p.record_challenge(1, passed=True)
     assert decision is not None and decision.status is Status.VERIFIED
     assert p.record_challenge(99, passed=True) is None
