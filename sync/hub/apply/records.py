@@ -75,6 +75,10 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
         observe_fish_confidence(payload.predictions)  # once its savepoint and batch commit
         return Outcome.APPLIED
     ctx.require_own_site(f"observation {found.uid}", found.site_id)
+    if incoming.get("photo_uid") is None:
+        # A device that pulled the observation but not its photo sends no link; its edit (a
+        # confirmation) must not unlink the photo for the hub and every other device.
+        incoming.pop("photo_uid", None)
     changed = update_observation(found, incoming, ctx.stamp)
     if not changed:
         return Outcome.UNCHANGED

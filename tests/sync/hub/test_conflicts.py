@@ -266,3 +266,19 @@ def test_a_hub_correction_older_than_a_device_verdict_leaves_that_verdict_and_it
     stored.refresh_from_db()
     assert (stored.confirmed_species, stored.reviewed_by) == ("Gadus morhua", "officer-7")
     assert api.pull(cursor)["changes"] == []
+
+
+def test_an_edit_from_a_device_without_the_photo_keeps_the_photo_link(api: Api) -> None:
+    """Device B pulled A's observation but not its photo, so its copy links none; B's later
+    confirmation carries no photo_uid. The species is B's, the photo stays linked."""
+    other = _second_device(api)
+    photo = e.photo(b"\xff\xd8\xff\xe0 a cod")
+    observation = e.observation(photo_uid=photo["photo_uid"])
+    api.push(e.entry("photo", "upsert", photo, when=e.at(0)),
+             e.entry("fish_observation", "upsert", observation, when=e.at(0)))  # fmt: skip
+    confirmed = observation | {"photo_uid": None, "confirmed_species": "Gadus morhua",
+                               "needs_review": False}  # fmt: skip
+    other.push(e.entry("fish_observation", "upsert", confirmed, when=e.at(10)))
+    stored = FishObservation.objects.get(uid=observation["observation_uid"])
+    assert (stored.confirmed_species, str(stored.photo_uid)) == ("Gadus morhua", photo["photo_uid"])
+    assert api.pull_all()[-1]["payload"]["photo_uid"] == photo["photo_uid"]
