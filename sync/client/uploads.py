@@ -29,6 +29,7 @@ _log = logging.getLogger(__name__)
 # Any other refusal (a wrong URL, an older hub) fails the sync and is retried later.
 _FINAL_CODES = {
     "erased": "skipped",
+    "unknown_photo": "skipped",  # its metadata is gone from the hub: a person erased since
     "upload_conflict": "failed",
     "photo_checksum_mismatch": "failed",
     "too_long": "failed",

@@ -30,17 +30,18 @@ def status_of(upload: PhotoUpload) -> UploadStatus:
 
 
 def start_upload(device: Device, start: UploadStart) -> UploadStatus:
-    """A new upload, or the existing one of this photo (which says how far it got)."""
+    """A new upload, or the existing one of this photo (which says how far it got).
+
+    Only a photo whose metadata was pushed can be uploaded (devices upload what the hub
+    acknowledged). An unknown uid is refused rather than created: erasing a person deletes
+    their photos' rows, and an upload still in flight would otherwise store the face again,
+    linked to nobody.
+    """
     with transaction.atomic():
         photo = Photo.objects.select_for_update().filter(uid=start.photo_uid).first()
         if photo is None:
-            photo = Photo.objects.create(
-                uid=start.photo_uid,
-                site=device.site,
-                media_type=start.media_type,
-                sha256=start.sha256,
-                byte_size=start.total_size,
-            )
+            raise HubError(404, "unknown_photo", f"no photo {start.photo_uid} on the hub (never "
+                           "pushed, or its person was erased): not stored")  # fmt: skip
         _check_photo(device, photo, start)
         upload = PhotoUpload.objects.filter(photo=photo).first()
         if upload is None:

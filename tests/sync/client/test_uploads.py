@@ -77,15 +77,23 @@ def test_a_photo_failing_its_checksum_is_sent_again_once(store: Store) -> None:
     assert client.upload_photos().completed == 0  # failed uploads are not retried blindly
 
 
-def test_a_photo_of_an_erased_person_is_skipped(store: Store, clock: FakeClock) -> None:
+@pytest.mark.parametrize(
+    ("status", "error"), [(410, "erased"), (404, "unknown_photo")], ids=["erased", "gone"]
+)
+def test_a_photo_of_an_erased_person_is_skipped(
+    store: Store, clock: FakeClock, status: int, error: str
+) -> None:
+    """The hub refuses it as erased, or no longer knows it (erasing deletes the photo's
+    row): skipped, not retried, and the sync goes on."""
     photo = Photo(b"face" * 100, "image/jpeg", clock.now())
     enrol(store, clock, "B-1", seed=1, photos=[photo])
     hub = FakeHub()
     client = client_of(store, hub, policy=SitePolicy(send_face_images=True))
     client.push()
-    hub.faults.append(Fault("POST /api/v1/sites/north-gate/uploads", status=410, error="erased"))
+    hub.faults.append(Fault("POST /api/v1/sites/north-gate/uploads", status=status, error=error))
     report = client.upload_photos()
     assert (report.completed, report.skipped) == (0, 1)
+    assert client.upload_photos().completed == 0
 
 
 def test_a_refusal_that_is_not_about_the_photo_fails_the_sync_not_the_photo(

@@ -6,7 +6,8 @@ import hashlib
 import os
 from typing import Any
 
-from sync.hub.models import Photo, PhotoUpload, UploadChunk
+from sync.hub import review
+from sync.hub.models import Person, Photo, PhotoUpload, UploadChunk
 from sync.protocol import CHUNK_SHA256_HEADER
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
@@ -16,8 +17,14 @@ CHUNK = 128 * 1024
 
 
 def _start(api: Api, data: bytes = PHOTO, sha256: str | None = None, uid: str | None = None) -> Any:
+    """Start an upload; of a new photo (no ``uid``) after pushing its metadata, as a device
+    does (the hub refuses to upload a photo it has no metadata of)."""
+    if uid is None:
+        meta = e.photo(data) | ({"sha256": sha256} if sha256 else {})
+        api.push(e.entry("photo", "upsert", meta))
+        uid = meta["photo_uid"]
     body = {
-        "photo_uid": uid or e.uid(),
+        "photo_uid": uid,
         "sha256": sha256 or hashlib.sha256(data).hexdigest(),
         "total_size": len(data),
         "media_type": "image/jpeg",
@@ -149,3 +156,16 @@ def test_photo_metadata_and_upload_must_agree(api: Api) -> None:
     conflict = _start(api, data=PHOTO[:-1], uid=meta["photo_uid"])
     assert conflict.status_code == 409
     assert _start(api, uid=meta["photo_uid"]).status_code == 200
+
+
+def test_a_photo_the_hub_has_no_metadata_of_is_not_uploaded(api: Api) -> None:
+    """Erasing a person deletes their photos' rows; an upload begun before (or never pushed)
+    must not store the face again, linked to nobody."""
+    person = e.person(api.site, name="Ana Gone")
+    portrait = e.photo(PHOTO, person_uid=person["person_uid"])
+    api.push(e.entry("person", "upsert", person), e.entry("photo", "upsert", portrait))
+    review.erase_person(Person.objects.get(uid=person["person_uid"]).pk, "asked")
+    for uid in (portrait["photo_uid"], e.uid()):
+        response = _start(api, uid=uid)
+        assert response.status_code == 404 and response.json()["error"] == "unknown_photo"
+        assert not Photo.objects.filter(uid=uid).exists()
