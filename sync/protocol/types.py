@@ -91,6 +91,19 @@ def _time_text(value: Any) -> Any:
     return value
 
 
+def _plausible_time(value: datetime) -> datetime:
+    """A time whose UTC form has a four-digit year. ``%Y`` writes year 999 as ``999``, which
+    sorts after ``2026`` as text: a device sending such a time would win every LWW field it
+    touched, for ever. (A device clock reset to 1970 is still a time, and is taken.)"""
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        raise ValueError("the time lies outside the years 1000-9999") from None
+    if not 1000 <= year <= 9999:
+        raise ValueError("the time lies outside the years 1000-9999")
+    return value
+
+
 def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
@@ -105,7 +118,10 @@ Slug = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62
 Sha256Hex = Annotated[StrictStr, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Uid = Annotated[UUID, BeforeValidator(_uid_text)]
 Timestamp = Annotated[
-    AwareDatetime, BeforeValidator(_time_text), PlainSerializer(format_timestamp, return_type=str)
+    AwareDatetime,
+    BeforeValidator(_time_text),
+    AfterValidator(_plausible_time),
+    PlainSerializer(format_timestamp, return_type=str),
 ]
 Cursor = Annotated[int, Field(strict=True, ge=0, le=BIGINT_MAX)]
 UnitFloat = Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=False)]

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
@@ -124,6 +124,15 @@ def _settle_entry(device: Device, entry: OutboxEntry) -> tuple[Rejection | None,
 
 
 def _dispatch(device: Device, entry: OutboxEntry) -> str:
+    try:
+        return _dispatch_parsed(device, entry)
+    except DataError as error:
+        # A value the schema let through does not fit a column: the same entry never will,
+        # and a 500 would hold the device's whole queue behind it.
+        raise EntryRejectedError(f"a value does not fit the hub's records: {error}") from None
+
+
+def _dispatch_parsed(device: Device, entry: OutboxEntry) -> str:
     handler = _HANDLERS.get((entry.entity, entry.operation))
     if handler is None:
         raise EntryRejectedError(f"the hub does not accept {entry.entity}/{entry.operation}")

@@ -179,3 +179,29 @@ def test_a_payload_for_protocol_2_leaves_out_only_what_protocol_3_added() -> Non
     assert payload_for_protocol(3, "fish_observation", "upsert", current) is current
     person = e.person("north-gate") | {"pack_version": "not a person field"}
     assert payload_for_protocol(2, "person", "upsert", person) is person  # only listed fields
+
+
+@pytest.mark.parametrize(
+    ("observed_at", "refused"),
+    [
+        ("0999-01-01T00:00:00Z", True),  # as text, '999-…' would sort after '2026-…'
+        ("0001-01-01T00:00:00+14:00", True),  # before year 1 in UTC: formatting it overflowed
+        ("9999-12-31T23:00:00-02:00", True),  # after 9999 in UTC
+        ("1970-01-01T00:00:00Z", False),  # a device whose clock was reset is still believed
+    ],
+)
+def test_a_time_must_have_a_four_digit_year_in_utc(observed_at: str, refused: bool) -> None:
+    payload = e.observation() | {"observed_at": observed_at}
+    if refused:
+        with pytest.raises(PayloadError, match="years 1000-9999"):
+            parse_payload("fish_observation", "upsert", payload)
+    else:
+        parsed = parse_payload("fish_observation", "upsert", payload)
+        assert parsed.model_dump(mode="json")["observed_at"] == "1970-01-01T00:00:00.000000Z"
+
+
+def test_a_media_type_fits_the_hubs_column() -> None:
+    photo = e.photo(b"x")
+    parse_payload("photo", "upsert", photo | {"media_type": "image/" + "a" * 60})
+    with pytest.raises(PayloadError, match="media_type"):
+        parse_payload("photo", "upsert", photo | {"media_type": "a" * 40 + "/" + "b" * 60})
