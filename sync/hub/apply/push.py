@@ -29,6 +29,7 @@ from sync.hub.apply.context import EntryContext, EntryRejectedError
 from sync.hub.apply.lww import stamp_for
 from sync.hub.apply.people import apply_person, apply_template, apply_tombstone
 from sync.hub.apply.records import apply_access_event, apply_observation, apply_photo
+from sync.hub.errors import DeviceRevoked
 from sync.hub.metrics import count_entry
 from sync.hub.models import AppliedEntry, Device
 from sync.protocol import (
@@ -68,6 +69,8 @@ def apply_batch(device: Device, batch: PushBatch) -> PushResult:
             Device.objects.select_for_update(of=("self",)).select_related("site").get(pk=device.pk)
         )
         lock_sites(device.site_id)
+        if device.revoked:  # revoked while this push waited for the locks: nothing applies
+            raise DeviceRevoked(f"device revoked: {device.revoked_reason or 'by an operator'}")
         for entry in batch.entries:
             rejection = _apply_entry(device, entry)
             if rejection is None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.test import Client
 from django.utils import timezone
 
 from sync.hub import auth
-from sync.hub.models import Device
+from sync.hub.apply.push import apply_batch
+from sync.hub.errors import DeviceRevoked
+from sync.hub.models import Device, Person
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
@@ -66,6 +69,18 @@ def test_revoked_device_is_403_and_cannot_push(api: Api) -> None:
     assert response.status_code == 403
     assert response.json()["error"] == "device_revoked"
     assert "stolen" in response.json()["reason"]
+
+
+def test_a_push_authenticated_before_a_revocation_applies_nothing(api: Api) -> None:
+    """The device passed authentication, then its push waited for the locks while an
+    operator revoked it: once locked, the push sees the revocation and applies nothing."""
+    authenticated = Device.objects.get(uid=api.device_id)
+    auth.revoke(Device.objects.get(uid=api.device_id), "stolen from the boat")
+    person = e.person(api.site)
+    batch = e.batch(api.device_id, [e.entry("person", "upsert", person)])
+    with pytest.raises(DeviceRevoked, match="stolen"):
+        apply_batch(authenticated, batch)
+    assert not Person.objects.filter(uid=person["person_uid"]).exists()
 
 
 def test_new_code_kills_the_old_token_and_re_registers(api: Api) -> None:
