@@ -113,7 +113,10 @@ class Pusher:
         except HubRefusedError as error:
             if isinstance(error, HubAuthError | ProtocolMismatchError):
                 raise
-            if error.status not in (400, 413):
+            # Split only where the hub said the body was bad (or a proxy, too large): a bare
+            # 400 from something in between says nothing of the entries, and splitting on it
+            # would quarantine good ones one by one.
+            if not (error.status == 413 or (error.status, error.code) == (400, "invalid_body")):
                 raise
             if len(wire) == 1:
                 key = str(wire[0].idempotency_key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.client import HubAuthError, HubUnavailableError
+from sync.client import HubAuthError, HubRefusedError, HubUnavailableError
 from sync.client.config import MAX_RETRYABLE_ATTEMPTS
 from sync.client.push import ERASED_REASON
 from sync.client.status import read_status
@@ -67,6 +67,16 @@ def test_a_batch_refused_whole_is_split_until_the_bad_entry_is_found(store: Stor
     assert (report.acknowledged, report.rejected) == (15, 1)
     (bad,) = read_status(store, {}).quarantined
     assert bad.entity_uid == uids[11] and "scripted refusal" in bad.reason
+
+
+def test_a_bare_400_from_a_proxy_fails_the_sync_and_quarantines_nothing(store: Store) -> None:
+    observations(store, 8)
+    hub = FakeHub()
+    hub.faults.append(Fault("push", status=400, error="http_400"))
+    with pytest.raises(HubRefusedError):
+        client_of(store, hub).push()
+    assert hub.requests == ["POST /api/v1/sites/north-gate/push"]  # not split, entry by entry
+    assert states(store) == {"queued": 8}
 
 
 def test_an_auth_failure_stops_at_once_and_keeps_the_queue(store: Store) -> None:
