@@ -123,6 +123,31 @@ def window_errors(
     }
 
 
+def live_frame_rule(
+    scored: dict[tuple[str, str], list[tuple[float, float]]],
+    n: int,
+    threshold: float,
+    majority: float,
+) -> dict[str, object]:
+    """What the rule "a frame supports an identity only if it is live itself" costs a live
+    user: of the live windows of ``n`` whose fused liveness passes, the share whose live
+    frames hold no more than ``majority`` of the weight, so that ``verified`` fails even if
+    every frame matches (the windows of a print that pass stay refused either way)."""
+    passing = blocked = 0
+    for (kind, _), frames in scored.items():
+        if kind != "live":
+            continue
+        for start in range(len(frames) - n + 1):
+            window = np.asarray(frames[start : start + n])
+            if float(np.average(window[:, 1], weights=window[:, 0])) < threshold:
+                continue
+            passing += 1
+            live_share = window[window[:, 1] >= threshold, 0].sum() / window[:, 0].sum()
+            blocked += live_share <= majority
+    return {"frames": n, "live_windows_passing": passing,
+            "blocked_share": round(blocked / max(1, passing), 4)}  # fmt: skip
+
+
 def main() -> None:
     settings = FaceSettings()
     pack = ModelPack(Path(os.environ.get("JAGA_MODELS_DIR", REPO / ".cache" / "models")))
@@ -141,6 +166,9 @@ def main() -> None:
         "threshold": threshold,
         "windows": [window_errors(scored, n, threshold) for n in WINDOWS],
         "challenge_bands_3_frames": challenge_bands(scored, 3, threshold),
+        "live_frame_rule": [
+            live_frame_rule(scored, n, threshold, settings.decision.min_agreement) for n in WINDOWS
+        ],
     }
     print(json.dumps(report, indent=2))
 

@@ -24,7 +24,10 @@ once it has enough:
      answer, and an empty gallery makes every live face unknown). A frame supports an
      identity only if that frame is also live on its own: liveness and similarity are fused
      separately, so a live face's frames and a photo's frames could otherwise lend one
-     decision the liveness of the first and the match of the second.
+     decision the liveness of the first and the match of the second. Its cost, measured:
+     of NUAA's live 3-frame windows whose fused liveness passes, 3 of 603 (0.5 %) have no
+     weighted majority of live frames, so would not be verified however they match
+     (``python -m tools.measure_face_decisions``, ``live_frame_rule``).
 
 * A track that reaches ``max_frames`` or ``max_seconds`` without enough accepted frames is
   ``low_quality``, with the gate's reasons, most frequent first. A track that ends (it left,
