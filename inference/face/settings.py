@@ -92,6 +92,15 @@ class FaceSettings:
     frames: FrameSettings = field(default_factory=FrameSettings)
     challenge: ChallengeSettings = field(default_factory=ChallengeSettings)
 
+    def __post_init__(self) -> None:
+        # The pipeline fuses the liveness score of every face the gate accepts, and reads no
+        # liveness verdict: a face smaller than the liveness model trusts must not pass.
+        if self.quality.min_face_side_px < self.liveness.min_face_side_px:
+            raise ValueError(
+                f"quality.min_face_side_px ({self.quality.min_face_side_px}) must be at least "
+                f"liveness.min_face_side_px ({self.liveness.min_face_side_px})"
+            )
+
     def thresholds(self, mode: Mode, similarity: float | None = None) -> Thresholds:
         """The decision's thresholds for ``mode``; ``similarity`` replaces the match settings'
         for descriptors calibrated elsewhere (a bring-your-own recogniser)."""
@@ -118,7 +127,10 @@ class FaceSettings:
             if current is None or not isinstance(values, Mapping):
                 raise InputError(f"unknown settings section [{section}]; known: {_sections()}")
             changes[section] = _replace_scalars(current, section, values)
-        return dataclasses.replace(self, **changes)
+        try:
+            return dataclasses.replace(self, **changes)
+        except ValueError as error:  # settings that do not hold together
+            raise InputError(f"settings: {error}") from None
 
     def as_dict(self) -> dict[str, Any]:
         """Every setting as plain JSON values, section by section."""

@@ -52,6 +52,8 @@ def test_settings_files_override_and_bad_ones_are_one_line_errors(
                           ("[decision]\nmin_frame = 3\n", "no setting"),
                           ('[decision]\nmin_frames = "3"\n', "needs a int"),
                           ("[nowhere]\nx = 1\n", "unknown settings section"),
+                          # the gate would pass faces too small for the liveness model
+                          ("[quality]\nmin_face_side_px = 30.0\n", "must be at least"),
                           ("[decision\n", "cannot read")]:  # fmt: skip
         good.write_text(text, encoding="utf-8")
         status, _, err = jaga(["face", "settings", "--settings", str(good)], capsys)
