@@ -16,6 +16,7 @@ from a shell and one recorded from the window are the same record:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,10 +26,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import ValidationError
 
-from inference.fish.errors import ImageError
+from inference.fish.errors import ImageError, SpeciesPackError
 from inference.fish.images import UInt8Image, decode_image
 from inference.fish.types import FishPrediction, Species
-from sync.client.packs import installed_species_pack, packs_dir_for
+from sync.client.packs import installed_species_packs, packs_dir_for
 from sync.errors import RecordTooLargeError
 from sync.protocol import FishObservationUpsert, PhotoUpsert, summarize
 from sync.store import (
@@ -43,6 +44,8 @@ from sync.store import (
 )
 from sync.store.observations import Observations, observation_payload
 from sync.store.photos import check_blob_size, photo_payload
+
+_log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # ONNX Runtime loads with the classifier, not with this module
     from inference.fish.classify import SpeciesClassifier
@@ -335,11 +338,17 @@ def species_name(typed: str, known: Sequence[Species]) -> str:
 
 
 def species_pack_for(store: Store, env: Mapping[str, str] | None = None) -> Path:
-    """The pack the app would use with this store: the one a sync installed last, else the
-    default pack that ``jaga models install`` built (as ``SyncController`` chooses)."""
-    installed = installed_species_pack(store, packs_dir_for(store.path, env))
-    if installed is not None:
-        return installed
+    """The pack the app would use with this store: the newest a sync installed whose files
+    verify, else the default pack that ``jaga models install`` built (as ``SyncController``
+    chooses at start-up)."""
     from inference.fish.installed import installed_default_pack
+    from inference.fish.pack import load_pack
 
+    for kept in installed_species_packs(store, packs_dir_for(store.path, env)):
+        try:
+            load_pack(kept)
+        except SpeciesPackError as error:
+            _log.warning("species pack %s refused, trying the next: %s", kept, error)
+            continue
+        return kept
     return installed_default_pack()

@@ -7,6 +7,7 @@ recorded writes nothing at all (no photo, no observation, no outbox entry).
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -321,11 +322,14 @@ def test_the_pack_is_the_one_sync_installed_last_else_the_default(
     monkeypatch.delenv("JAGA_SPECIES_PACKS_DIR", raising=False)
     assert species_pack_for(store) == installed_default_pack() == default_species_pack
     installed = packs_dir_for(store.path) / "2099.1.1"
-    installed.mkdir(parents=True)
+    shutil.copytree(default_species_pack, installed)
     ensure_schema(store.database)
     record = '{"version": "2099.1.1", "sha256": "' + "0" * 64 + '", "byte_size": 1}'
     put_values(store.database, {INSTALLED_NAME: record}, store.clock.now())
     assert species_pack_for(store) == installed
+    # A pack whose files no longer verify is passed over, as the app does at start-up.
+    (installed / "species.json").write_text("{}")
+    assert species_pack_for(store) == default_species_pack
 
 
 # --- several fish in one photo ---------------------------------------------------------
