@@ -18,7 +18,7 @@ and ``install_announced(force=True)`` (an explicit request) tries regardless.
 
 The pack just installed and the one before it are kept (the app may still be running the
 older one); a pack this device installed before those is removed. Sync never loads a pack:
-the app asks ``installed_species_pack`` at start-up and reads ``SyncReport.new_species_pack``
+the app asks ``installed_species_packs`` at start-up and reads ``SyncReport.new_species_pack``
 after a sync, and the classifier verifies the files against the pack's own manifest.
 
 The packs folder is ``<store folder>/species-packs`` unless ``JAGA_SPECIES_PACKS_DIR`` names
@@ -176,13 +176,6 @@ def _json_object(text: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
-
-
-def installed_species_pack(store: Store, packs_dir: Path | None = None) -> Path | None:
-    """The folder of the pack this device installed last, or None (then the app uses the
-    pack it ships with). The classifier still verifies it when it loads it."""
-    kept = installed_species_packs(store, packs_dir)
-    return kept[0] if kept else None
 
 
 def installed_species_packs(store: Store, packs_dir: Path | None = None) -> tuple[Path, ...]:

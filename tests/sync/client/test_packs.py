@@ -24,7 +24,7 @@ from sync.client.packs import (
     ERROR_NAME,
     FAILURES_NAME,
     PACKS_DIR_ENV,
-    installed_species_pack,
+    installed_species_packs,
     packs_dir_for,
 )
 from sync.client.state import put_values, read_values
@@ -85,7 +85,7 @@ def test_an_announced_pack_is_downloaded_checked_and_unpacked_once(
     )
     assert report.species_pack_error is None
     assert file_digests(report.new_species_pack) == file_digests(pack)
-    assert installed_species_pack(store, client.packs_dir) == report.new_species_pack
+    assert installed_species_packs(store, client.packs_dir)[:1] == (report.new_species_pack,)
     again = client.sync_once()
     assert again.new_species_pack is None and again.species_pack_error is None
     assert sum(PACK_FILE in line for line in hub.requests) == 1  # not downloaded twice
@@ -118,7 +118,7 @@ def test_a_wrong_download_is_refused_and_the_installed_pack_stays(
     assert report.push.acknowledged == 5 and states(store) == {"acknowledged": 5}  # records synced
     assert report.new_species_pack is None
     assert report.species_pack_error is not None and "v2 not installed" in report.species_pack_error
-    assert installed_species_pack(store, client.packs_dir) == installed
+    assert installed_species_packs(store, client.packs_dir)[:1] == (installed,)
     assert installed is not None and file_digests(installed) == file_digests(first)
     assert folders(client.packs_dir) == ["v1"]  # no half-written v2, no download left over
     lines = read_status(store, {}).lines()
@@ -148,7 +148,7 @@ def test_a_refusal_or_a_dropped_link_is_reported_and_retried(
         refused.species_pack_error is not None and "no_species_pack" in refused.species_pack_error
     )
     assert dropped.species_pack_error is not None and "cannot reach" in dropped.species_pack_error
-    assert installed_species_pack(store, client.packs_dir) is None
+    assert installed_species_packs(store, client.packs_dir) == ()
     serve(hub, data)
     clock.advance(seconds=120)  # the second failure's wait
     assert client.sync_once().new_species_pack == client.packs_dir / "v1"
@@ -206,6 +206,9 @@ def test_the_pack_before_last_is_removed_and_leftovers_are_swept(
         serve(hub, data)
         assert client.sync_once().new_species_pack == client.packs_dir / f"v{number}"
     assert folders(client.packs_dir) == ["v2", "v3"]  # the one in use and the one before
+    # What the app tries at start-up, newest first (it falls back to v2 if v3 is refused).
+    kept = installed_species_packs(store, client.packs_dir)
+    assert kept == (client.packs_dir / "v3", client.packs_dir / "v2")
 
 
 def test_the_packs_folder_follows_the_environment(store: Store, tmp_path: Path) -> None:
@@ -219,8 +222,8 @@ def test_the_packs_folder_follows_the_environment(store: Store, tmp_path: Path) 
     config = client_of(store, hub).config
     client = SyncClient(store, hub.client(), config, packs_dir=elsewhere)
     assert client.sync_once().new_species_pack == elsewhere / "v1"
-    assert installed_species_pack(store, elsewhere) == elsewhere / "v1"
-    assert installed_species_pack(store, tmp_path / "nowhere") is None  # folder gone: none
+    assert installed_species_packs(store, elsewhere)[:1] == (elsewhere / "v1",)
+    assert installed_species_packs(store, tmp_path / "nowhere") == ()  # folder gone: none
 
 
 # --- a pack that keeps failing backs off ---------------------------------------------
@@ -406,7 +409,7 @@ def test_a_corrupted_download_is_refused_and_the_next_good_one_installs(
             report.species_pack_error
         )
         assert drained(store)  # the records synced all the same
-        assert installed_species_pack(store, client.packs_dir) == installed
+        assert installed_species_packs(store, client.packs_dir)[:1] == (installed,)
         assert installed is not None and file_digests(installed) == file_digests(first)
         assert folders(client.packs_dir) == [old]
         SpeciesPack.objects.filter(version=new).update(data=good)
