@@ -141,23 +141,21 @@ class SpeciesClassifier:
 
 
 def _probabilities_index(pack: SpeciesPack, session: OnnxSession) -> int:
-    """Where the model answers, once one grey crop shows it gives one probability per species
-    of ``species.json``: a model of another width would name the wrong species, or none, on
-    the first photo."""
+    """Where the model answers, once its warm-up (one input of the declared sides) shows it
+    gives one probability per species of ``species.json``: a model of another width would
+    name the wrong species, or none, on the first photo."""
     if PROBABILITIES not in session.output_names:
         raise SpeciesPackError(
             f"pack {pack.version}: its model has no {PROBABILITIES!r} output; the pack is refused"
         )
-    index = session.output_names.index(PROBABILITIES)
-    grey = np.full((32, 32, 3), 128, np.uint8)
-    shape = session.run(batch_inputs([grey], pack.input_sizes))[index].shape
+    shape = (session.warmup_shapes or {}).get(PROBABILITIES)  # its sessions always warm up
     if shape != (1, len(pack.species)):
         raise SpeciesPackError(
             f"pack {pack.version}: its model gives probabilities of shape {shape} for one crop, "
             f"not one per each of the {len(pack.species)} species its list names; the pack is "
             "refused"
         )
-    return index
+    return session.output_names.index(PROBABILITIES)
 
 
 def _session_spec(pack: SpeciesPack, path: Path) -> ModelSpec:

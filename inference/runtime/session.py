@@ -77,6 +77,9 @@ class OnnxSession:
         self._output_names = [output.name for output in self._session.get_outputs()]
         self.provider: str = self._session.get_providers()[0]
         self._report()
+        # What the warm-up answered, output by output: a caller can check a model's outputs
+        # against what it expects without running it again.
+        self.warmup_shapes: dict[str, tuple[int, ...]] | None = None
         self.warmup_ms = self._warm_up() if config.warmup else None
 
     @property
@@ -112,8 +115,10 @@ class OnnxSession:
     def _warm_up(self) -> float:
         dummies = {c.name: np.zeros(c.example, dtype=np.float32) for c in self.contracts}
         started = time.perf_counter()
-        self.run(dummies)
-        return (time.perf_counter() - started) * 1000
+        outputs = self.run(dummies)
+        elapsed = (time.perf_counter() - started) * 1000
+        self.warmup_shapes = {n: o.shape for n, o in zip(self._output_names, outputs, strict=True)}
+        return elapsed
 
 
 def _providers_with_options(
