@@ -7,7 +7,9 @@ a later review cannot blank the reviewer beside it; the species pack (``pack_ver
 belongs to ``predictions``, whose maker it names, and so does the fish's box in a shared
 photo (``crop``), which they were made on. A payload without ``pack_version`` or ``crop`` (a
 protocol-2 device's) leaves it as it is: such a device never knew it, and its edit must not
-erase what a newer device reported.
+erase what a newer device reported. Likewise a payload naming no photo leaves the photo
+linked: a device that pulled the observation but not its photo sends none, and its edit (a
+confirmation) must not unlink the photo for the hub and every other device.
 """
 
 from __future__ import annotations
@@ -75,10 +77,6 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
         observe_fish_confidence(payload.predictions)  # once its savepoint and batch commit
         return Outcome.APPLIED
     ctx.require_own_site(f"observation {found.uid}", found.site_id)
-    if incoming.get("photo_uid") is None:
-        # A device that pulled the observation but not its photo sends no link; its edit (a
-        # confirmation) must not unlink the photo for the hub and every other device.
-        incoming.pop("photo_uid", None)
     changed = update_observation(found, incoming, ctx.stamp)
     if not changed:
         return Outcome.UNCHANGED
@@ -175,8 +173,11 @@ def observation_fields(observation: FishObservation) -> dict[str, Any]:
 
 
 def _observation_fields(payload: FishObservationUpsert) -> dict[str, Any]:
-    """The payload's fields; the protocol-3 ones only when they were sent (see the module)."""
+    """The payload's fields; the protocol-3 ones only when they were sent, and the photo
+    only when it names one (see the module)."""
     unsent = PROTOCOL3_FIELDS - payload.model_fields_set
+    if payload.photo_uid is None:
+        unsent |= {"photo_uid"}
     fields = payload.model_dump(exclude={"observation_uid", *unsent})
     fields["predictions"] = [list(p) for p in payload.predictions]
     fields["position"] = None if payload.position is None else list(payload.position)
