@@ -28,7 +28,7 @@ _log = logging.getLogger(__name__)
 # Refusals about this one photo: retrying cannot help, so it is recorded and left alone.
 # Any other refusal (a wrong URL, an older hub) fails the sync and is retried later.
 _FINAL_CODES = {
-    "erased": "skipped",
+    "erased": "skipped",  # what hubs before unknown_photo answered for an erased person
     "unknown_photo": "skipped",  # its metadata is gone from the hub: a person erased since
     "upload_conflict": "failed",
     "photo_checksum_mismatch": "failed",

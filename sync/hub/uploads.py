@@ -61,8 +61,6 @@ def start_upload(device: Device, start: UploadStart) -> UploadStatus:
 def _check_photo(device: Device, photo: Photo, start: UploadStart) -> None:
     if photo.site_id != device.site_id:
         raise HubError(403, "wrong_site", f"forbidden: photo {photo.uid} belongs to another site")
-    if photo.person is not None and photo.person.erased:
-        raise HubError(410, "erased", f"photo {photo.uid} belongs to an erased person")
     if (photo.sha256, photo.byte_size) != (start.sha256, start.total_size):
         raise HubError(409, "upload_conflict", "the photo's metadata has another size or sha256")
 
