@@ -245,7 +245,7 @@ class TrackDecider:
         """Record one frame; returns a decision when this frame made (or changed) one."""
         if self.awaits_challenge:
             if evidence.quality.ok:
-                self._during_challenge.append(_accepted(evidence))
+                self._during_challenge.append(_scored(evidence))
             else:
                 self._reasons.update(evidence.quality.reasons)
             return None
@@ -256,7 +256,7 @@ class TrackDecider:
         self._frames += 1
         self._confirmed = self._confirmed or evidence.confirmed
         if evidence.quality.ok:
-            self._accepted.append(_accepted(evidence))
+            self._accepted.append(_scored(evidence))
         else:
             self._reasons.update(evidence.quality.reasons)
         if not self._confirmed:
@@ -414,7 +414,7 @@ class TrackDecider:
                         similarity, liveness, (), candidates, len(self._accepted))  # fmt: skip
 
 
-def _accepted(evidence: FrameEvidence) -> _Accepted:
+def _scored(evidence: FrameEvidence) -> _Accepted:
     scores = {c.identity: c.similarity for c in evidence.candidates}
     return _Accepted(evidence.weight, evidence.liveness, scores)
 

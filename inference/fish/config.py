@@ -55,8 +55,9 @@ class HeadConfig:
     def __post_init__(self) -> None:
         """Checked before any feature is computed, not when the trained head is saved."""
         check_side(self.input_size)
-        for name in ("hidden", "batch_size", "epochs", "patience"):
-            check_at_least(name, getattr(self, name), 0 if name == "hidden" else 1)
+        check_at_least("hidden", self.hidden, 0)
+        for name in ("batch_size", "epochs", "patience"):
+            check_at_least(name, getattr(self, name), 1)
         if not 0.0 <= self.dropout < 1.0:
             raise InputError(f"dropout must be 0 or more and under 1, not {self.dropout}")
 
