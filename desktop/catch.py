@@ -49,6 +49,7 @@ _log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # ONNX Runtime loads with the classifier, not with this module
     from inference.fish.classify import SpeciesClassifier
+    from inference.fish.pack import SpeciesPack
 
 # The photo formats OpenCV decodes that every viewer (the hub's review page too) shows.
 _JPEG, _PNG = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
@@ -337,18 +338,16 @@ def species_name(typed: str, known: Sequence[Species]) -> str:
     return wanted
 
 
-def species_pack_for(store: Store, env: Mapping[str, str] | None = None) -> Path:
-    """The pack the app would use with this store: the newest a sync installed whose files
-    verify, else the default pack that ``jaga models install`` built (as ``SyncController``
-    chooses at start-up)."""
+def species_pack_for(store: Store, env: Mapping[str, str] | None = None) -> SpeciesPack:
+    """The pack the app would use with this store, loaded and verified: the newest a sync
+    installed whose files verify, else the default pack that ``jaga models install`` built
+    (as ``SyncController`` chooses at start-up)."""
     from inference.fish.installed import installed_default_pack
     from inference.fish.pack import load_pack
 
     for kept in installed_species_packs(store, packs_dir_for(store.path, env)):
         try:
-            load_pack(kept)
+            return load_pack(kept)
         except SpeciesPackError as error:
             _log.warning("species pack %s refused, trying the next: %s", kept, error)
-            continue
-        return kept
-    return installed_default_pack()
+    return load_pack(installed_default_pack())

@@ -161,6 +161,7 @@ def _record(args: argparse.Namespace) -> Recorded:
         species_pack_for,
     )
     from inference.fish.classify import SpeciesClassifier
+    from inference.fish.pack import load_pack
     from sync.store import Store
     from sync.store.cli import default_store_path
     from sync.store.key_sources import resolve_key_source
@@ -171,7 +172,8 @@ def _record(args: argparse.Namespace) -> Recorded:
     check_crops(photo, args.box)  # before the store's key is asked for
     db = Path(args.db) if args.db is not None else default_store_path()
     with Store.open(db, resolve_key_source(args.key_file, env=os.environ)) as store:
-        classifier = SpeciesClassifier.from_path(args.pack or species_pack_for(store))
+        pack = load_pack(args.pack) if args.pack else species_pack_for(store)
+        classifier = SpeciesClassifier(pack)
         fish = classify_catch(classifier, photo, args.box)
         known = classifier.pack.species
         confirmed = [None if name is None else species_name(name, known) for name in typed]

@@ -320,16 +320,16 @@ def test_the_pack_is_the_one_sync_installed_last_else_the_default(
 ) -> None:
     monkeypatch.setenv("JAGA_MODELS_DIR", str(default_species_pack.parent))
     monkeypatch.delenv("JAGA_SPECIES_PACKS_DIR", raising=False)
-    assert species_pack_for(store) == installed_default_pack() == default_species_pack
+    assert species_pack_for(store).root == installed_default_pack() == default_species_pack
     installed = packs_dir_for(store.path) / "2099.1.1"
     shutil.copytree(default_species_pack, installed)
     ensure_schema(store.database)
     record = '{"version": "2099.1.1", "sha256": "' + "0" * 64 + '", "byte_size": 1}'
     put_values(store.database, {INSTALLED_NAME: record}, store.clock.now())
-    assert species_pack_for(store) == installed
+    assert species_pack_for(store).root == installed
     # A pack whose files no longer verify is passed over, as the app does at start-up.
     (installed / "species.json").write_text("{}")
-    assert species_pack_for(store) == default_species_pack
+    assert species_pack_for(store).root == default_species_pack
 
 
 # --- several fish in one photo ---------------------------------------------------------
