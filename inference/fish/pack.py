@@ -18,6 +18,7 @@ Layout::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -148,13 +149,15 @@ def write_pack(
             "models": models, "files": {f: sha256_of(staging / f) for f in sorted(build)},
         }  # fmt: skip
         _write_one(staging / MANIFEST, manifest)
-        load_pack(staging)  # a pack that would be refused never replaces one that works
+        staged = load_pack(staging)  # a pack that would be refused never replaces one that works
         sync_folder(staging)
         _swap_into_place(staging, destination)
         fsync_directory(destination.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return load_pack(destination)
+    # The files verified in staging are the ones now at ``destination``: not hashed again.
+    moved = {precision: destination / path.name for precision, path in staged.models.items()}
+    return dataclasses.replace(staged, root=destination, models=moved)
 
 
 def _schema(sides: tuple[int, ...]) -> int:
