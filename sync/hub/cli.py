@@ -180,8 +180,8 @@ def publish_pack(args: argparse.Namespace) -> int:
     try:
         version = check_version(args.version or manifest_version(args.pack_dir))
         data = archive_pack(args.pack_dir)
-        check_manifest_files(data)  # --archive-only too: it is uploaded in the admin next
         if args.archive_only is not None:
+            check_manifest_files(data)  # as publishing does: the admin upload comes next
             args.archive_only.write_bytes(data)
             print(f"wrote species pack {version} to {args.archive_only} ({len(data)} bytes)")
             return 0
