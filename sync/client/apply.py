@@ -37,6 +37,7 @@ from sync.protocol import (
 from sync.store import ModelRef, Store
 from sync.store.clock import format_timestamp
 from sync.store.gallery import model_dim
+from sync.store.people import remove_person
 
 _log = logging.getLogger(__name__)
 _MAX_REASONS = 20
@@ -138,25 +139,16 @@ def _person(context: _Context, payload: PersonUpsert) -> str | None:
 
 
 def _tombstone(context: _Context, payload: PersonTombstone) -> str | None:
-    connection, uid = context.connection, str(payload.person_uid)
-    row = connection.execute("SELECT id FROM people WHERE person_uid = ?", (uid,)).fetchone()
-    if row is None:
-        context.store.outbox.scrub(connection, [uid])  # unsent edits of them must not travel
+    uid = str(payload.person_uid)
+    removed = remove_person(context.connection, context.store.outbox, uid)
+    if removed is None:
         return None
-    templates = _uids(connection, "face_templates", "template_uid", row[0])
-    photos = _uids(connection, "photos", "photo_uid", row[0])
-    connection.execute("DELETE FROM people WHERE id = ?", (row[0],))  # cascades
-    context.store.outbox.scrub(connection, [uid, *templates, *photos])
     context.store.audit.append(
-        connection,
+        context.connection,
         actor="hub",
         action="person.erased",
         subject=uid,
-        details={
-            "templates_removed": len(templates),
-            "photos_removed": len(photos),
-            "reason": payload.reason,
-        },
+        details=removed.details(payload.reason),
     )
     context.tally.erased += 1
     return None
@@ -283,10 +275,3 @@ def _erased_here(connection: Any, person_uid: str) -> bool:
         "SELECT 1 FROM outbox WHERE entity_uid = ? AND operation = 'tombstone'", (person_uid,)
     ).fetchone()
     return row is not None
-
-
-def _uids(connection: Any, table: str, column: str, person_id: int) -> list[str]:
-    rows = connection.execute(
-        f"SELECT {column} FROM {table} WHERE person_id = ?", (person_id,)
-    ).fetchall()
-    return [str(row[0]) for row in rows]

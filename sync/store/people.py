@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -139,15 +140,9 @@ class People:
     def erase(self, person_uid: str, *, operator: str, reason: str) -> None:
         """Remove a person with their templates and photos; queue a tombstone; audit it."""
         with self._database.write() as connection:
-            row = connection.execute(
-                "SELECT id FROM people WHERE person_uid = ?", (person_uid,)
-            ).fetchone()
-            if row is None:
+            removed = remove_person(connection, self._outbox, person_uid)
+            if removed is None:
                 raise RecordNotFoundError(f"no person {person_uid}")
-            template_uids = _column(connection, "face_templates", "template_uid", row[0])
-            photo_uids = _column(connection, "photos", "photo_uid", row[0])
-            connection.execute("DELETE FROM people WHERE id = ?", (row[0],))  # cascades
-            self._outbox.scrub(connection, [person_uid, *template_uids, *photo_uids])
             now = format_timestamp(self._clock.now())
             self._outbox.enqueue(
                 connection,
@@ -161,11 +156,7 @@ class People:
                 actor=operator,
                 action="person.erased",
                 subject=person_uid,
-                details={
-                    "templates_removed": len(template_uids),
-                    "photos_removed": len(photo_uids),
-                    "reason": reason,
-                },
+                details=removed.details(reason),
             )
         # Drop the WAL's copies of the erased pages now rather than at some later checkpoint.
         self._database.checkpoint()
@@ -295,6 +286,37 @@ def _duplicate(
         "SELECT person_uid, external_id, display_name FROM people WHERE id = ?", (person_id,)
     ).fetchone()
     return DuplicateMatch(uid, external_id, name, similarity, model)
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What erasing one person deleted, for the audit entry (uids are counted, not named)."""
+
+    templates: int
+    photos: int
+
+    def details(self, reason: str) -> dict[str, Any]:
+        removed = {"templates_removed": self.templates, "photos_removed": self.photos}
+        return {**removed, "reason": reason}
+
+
+def remove_person(connection: Any, outbox: Outbox, person_uid: str) -> Removal | None:
+    """Delete a person, their templates and photos, and scrub the outbox of them.
+
+    Runs inside the caller's write transaction; None if this store does not hold the person
+    (their outbox entries are scrubbed all the same: unsent edits of them must not travel).
+    Every erasure goes through here: a local one, one pulled from the hub, one carried over a
+    restore.
+    """
+    row = connection.execute("SELECT id FROM people WHERE person_uid = ?", (person_uid,)).fetchone()
+    if row is None:
+        outbox.scrub(connection, [person_uid])
+        return None
+    template_uids = _column(connection, "face_templates", "template_uid", row[0])
+    photo_uids = _column(connection, "photos", "photo_uid", row[0])
+    connection.execute("DELETE FROM people WHERE id = ?", (row[0],))  # cascades
+    outbox.scrub(connection, [person_uid, *template_uids, *photo_uids])
+    return Removal(len(template_uids), len(photo_uids))
 
 
 def _column(connection: Any, table: str, column: str, person_id: int) -> list[str]:
