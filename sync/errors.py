@@ -52,6 +52,10 @@ class StoreExistsError(StoreError):
     """A store (or its key header) already exists where a new one would be written."""
 
 
+class ReplacedStoreUnreadableError(StoreError):
+    """A restore cannot read the erasures of the store it would replace."""
+
+
 class KeySourceError(StoreError):
     """No passphrase or key file was given, or the key file is unusable."""
 

@@ -5,19 +5,27 @@ go on) into a new database keyed with the same key, plus a copy of the key heade
 with the same passphrase or key file, and is never plaintext on disk. Both directions write
 under a temporary name, check the result, fsync, and rename: a crash leaves the old file or
 the new one, never half of one. A restore over an existing store moves the old files aside
-instead of deleting them.
+instead of deleting them, and first carries that store's erasures into the restored copy
+(``sync.store.erasures``): a backup must not bring back a person erased since it was taken.
 """
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from sync.durable import fsync_path
-from sync.errors import StoreCorruptError, StoreExistsError
+from sync.errors import (
+    ReplacedStoreUnreadableError,
+    StoreCorruptError,
+    StoreError,
+    StoreExistsError,
+)
 from sync.store import keys
 from sync.store.clock import Clock, SystemClock
 from sync.store.database import Database, StoreConfig, check_file_looks_encrypted
+from sync.store.erasures import Erasure, carry_erasures, recorded_erasures
 from sync.store.keys import KeyHeader, KeySource
 from sync.store.store import SIDE_FILES, Store, remove_with_side_files
 
@@ -44,6 +52,15 @@ def backup(store: Store, destination: Path, *, operator: str) -> int:
     return size
 
 
+@dataclass(frozen=True)
+class Restored:
+    """Where the replaced store went, and how many people erased since the backup were erased
+    again in the restored copy (None when the replaced store's erasures were not read)."""
+
+    moved_to: Path | None
+    erasures_carried: int | None
+
+
 def restore(
     backup_path: Path,
     target: Path,
@@ -51,19 +68,22 @@ def restore(
     *,
     operator: str,
     force: bool = False,
+    carry_erasures: bool = True,
     clock: Clock | None = None,
     config: StoreConfig | None = None,
-) -> Path | None:
+) -> Restored:
     """Put a backup in place as the store at ``target``.
 
-    Returns where the replaced store was moved (``force``), or None if there was none.
-    Stop the app before restoring over a store in use.
+    The replaced store (``force``) is moved aside, not deleted, and its erasures are applied to
+    the restored copy first; if it cannot be read with ``source``, the restore is refused
+    unless ``carry_erasures`` is False. Stop the app before restoring over a store in use.
     """
     check_file_looks_encrypted(backup_path)
     header = keys.read_header(backup_path)
     keys.unlock(header, source)  # a wrong key fails here, before anything is copied
     if target.exists() and not force:
         raise StoreExistsError(f"{target} exists; pass --force to replace it (it is kept aside)")
+    erasures = _erasures_to_carry(target, source, config) if carry_erasures else None
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".restoring")
     remove_with_side_files(partial)
@@ -73,6 +93,7 @@ def restore(
         report = restored.integrity()
         if not report.ok:
             raise StoreCorruptError(f"backup {backup_path} is damaged: {report.problems[0]}")
+        carried = _carry(restored, erasures, operator)
     fsync_path(partial)
     moved = _move_aside(target, clock or SystemClock()) if target.exists() else None
     keys.write_header(target, keys.read_header(partial))
@@ -84,9 +105,32 @@ def restore(
             actor=operator,
             action="store.restored",
             subject=backup_path.name,
-            details={"replaced": moved.name if moved else None},
+            details={"replaced": moved.name if moved else None, "erasures_carried": carried},
         )
-    return moved
+    return Restored(moved, carried)
+
+
+def _erasures_to_carry(
+    target: Path, source: KeySource, config: StoreConfig | None
+) -> list[Erasure]:
+    if not target.exists():
+        return []
+    try:
+        with Store.open(target, source, config=config) as replaced:
+            return recorded_erasures(replaced)
+    except (StoreError, ValueError) as error:  # damaged, another key, not a store
+        raise ReplacedStoreUnreadableError(
+            f"cannot read the erasures recorded in {target}, the store this restore would"
+            f" replace ({error}). Without them, people erased since the backup was taken"
+            " would come back. Open it with its own key if it has one; else pass"
+            " --no-carry-erasures, erase those people again, and sync before use."
+        ) from error
+
+
+def _carry(restored: Store, erasures: list[Erasure] | None, operator: str) -> int | None:
+    if erasures is None:
+        return None  # not read: the audit entry says so
+    return carry_erasures(restored, erasures, operator=operator)
 
 
 def _refuse_existing(destination: Path) -> None:

@@ -71,6 +71,13 @@ def register_store(subparsers: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="replace an existing store (it is moved aside, not deleted)",
     )
+    restore_parser.add_argument(
+        "--no-carry-erasures",
+        dest="carry_erasures",
+        action="store_false",
+        help="restore over a store whose erasures cannot be read (people erased since the"
+        " backup come back: erase them again, and sync, before use)",
+    )
     _add_export_options(command("export", _export, "CSV of access events or fish observations"))
     purge = command("purge-expired", _purge_expired, "erase people past their retention date")
     purge.add_argument("--dry-run", action="store_true", help="list them, erase nothing")
@@ -224,10 +231,24 @@ def _backup(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     target = _db(args)
-    moved = restore(args.backup, target, _source(args), operator=_operator(), force=args.force)
-    if moved is not None:
-        print(f"the previous store was moved to {moved}")
+    restored = restore(
+        args.backup,
+        target,
+        _source(args),
+        operator=_operator(),
+        force=args.force,
+        carry_erasures=args.carry_erasures,
+    )
+    if restored.moved_to is not None:
+        print(f"the previous store was moved to {restored.moved_to}")
     print(f"restored {args.backup} to {target}")
+    if restored.erasures_carried is None:
+        print(
+            "WARNING: people erased since the backup was taken may be back in it: erase them"
+            " again, and sync with the hub, before the kiosk is used"
+        )
+    elif restored.erasures_carried:
+        print(f"erased again {restored.erasures_carried} people erased since the backup")
     return 0
 
 

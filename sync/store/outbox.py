@@ -71,6 +71,40 @@ class Outbox:
         )
         return int(cursor.lastrowid)
 
+    def tombstones(self) -> list[OutboxEntry]:
+        """Every erasure this device queued, whatever became of it."""
+        return self._select("WHERE operation = 'tombstone' ORDER BY sequence", ())
+
+    def carry(self, connection: Any, entry: OutboxEntry) -> bool:
+        """Queue another store's entry here under its own idempotency key (once).
+
+        For a restore: the hub applies a key once, so an entry it already has costs one
+        duplicate answer. An acknowledged or quarantined entry keeps its state; one queued or
+        in flight is queued again. Returns False if this store already holds the key.
+        """
+        if connection.execute(
+            "SELECT 1 FROM outbox WHERE idempotency_key = ?", (entry.idempotency_key,)
+        ).fetchone():
+            return False
+        kept = entry.state in (OutboxState.ACKNOWLEDGED, OutboxState.REJECTED)
+        state = entry.state if kept else OutboxState.QUEUED
+        connection.execute(
+            "INSERT INTO outbox (idempotency_key, entity, entity_uid, operation, payload, state,"
+            " created_at, state_changed_at, reject_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.idempotency_key,
+                entry.entity,
+                entry.entity_uid,
+                entry.operation,
+                entry.payload_json,
+                state.value,
+                format_timestamp(entry.created_at),
+                format_timestamp(self._clock.now()),
+                entry.reject_reason if state == OutboxState.REJECTED else None,
+            ),
+        )
+        return True
+
     def queued(self, limit: int = 100) -> list[OutboxEntry]:
         """The oldest entries still waiting to be sent, in sequence order."""
         return self._select("WHERE state = 'queued' ORDER BY sequence LIMIT ?", (limit,))
@@ -173,18 +207,19 @@ class Outbox:
     def scrub(self, connection: Any, entity_uids: Sequence[str]) -> int:
         """For an erasure: drop unsent entries about these records, blank the others' payloads.
 
-        Returns how many entries were dropped. Runs inside the erasure's transaction.
+        Tombstones are left alone: they carry no biometric data, and they are how the erasure
+        reaches the hub. Returns how many entries were dropped. Runs inside the erasure's
+        transaction.
         """
         if not entity_uids:
             return 0
         marks = ",".join("?" * len(entity_uids))
+        about_them = f"entity_uid IN ({marks}) AND operation != 'tombstone'"
         dropped = connection.execute(
-            f"DELETE FROM outbox WHERE state = 'queued' AND entity_uid IN ({marks})",
-            tuple(entity_uids),
+            f"DELETE FROM outbox WHERE state = 'queued' AND {about_them}", tuple(entity_uids)
         ).rowcount
         connection.execute(
-            f"UPDATE outbox SET payload = ? WHERE entity_uid IN ({marks})",
-            (ERASED_PAYLOAD, *entity_uids),
+            f"UPDATE outbox SET payload = ? WHERE {about_them}", (ERASED_PAYLOAD, *entity_uids)
         )
         return int(dropped)
 

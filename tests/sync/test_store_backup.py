@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
-from sync.errors import StoreExistsError, WrongKeyError
+from sync.client.apply import apply_page
+from sync.errors import (
+    RecordNotFoundError,
+    ReplacedStoreUnreadableError,
+    StoreExistsError,
+    WrongKeyError,
+)
+from sync.protocol import Change
 from sync.store import Passphrase, Store, backup, restore
-from tests.sync.conftest import FAST, FakeClock, enrol
+from tests.sync.conftest import FAST, MODEL, FakeClock, enrol
 from tests.sync.test_store_keys import folder_state
 
 
@@ -42,7 +50,8 @@ def test_restore_to_a_new_place(
     person_uid = enrol(store, clock, "B-1", seed=1)
     backup(store, tmp_path / "b.db", operator="admin")
     target = tmp_path / "device" / "jaga.db"
-    assert restore(tmp_path / "b.db", target, passphrase, operator="admin", config=FAST) is None
+    outcome = restore(tmp_path / "b.db", target, passphrase, operator="admin", config=FAST)
+    assert outcome.moved_to is None and outcome.erasures_carried == 0
     with Store.open(target, passphrase, config=FAST) as restored:
         assert restored.people.get(person_uid).external_id == "B-1"
         assert restored.audit.entries()[-1].action == "store.restored"
@@ -57,7 +66,9 @@ def test_restore_over_a_store_needs_force_and_keeps_the_old_one_aside(
     store.close()
     with pytest.raises(StoreExistsError, match="--force"):
         restore(tmp_path / "b.db", db_path, passphrase, operator="admin", config=FAST)
-    moved = restore(tmp_path / "b.db", db_path, passphrase, operator="a", force=True, config=FAST)
+    moved = restore(
+        tmp_path / "b.db", db_path, passphrase, operator="a", force=True, config=FAST
+    ).moved_to
     assert moved is not None
     with Store.open(db_path, passphrase, config=FAST) as restored:
         assert restored.people.count() == 0
@@ -74,3 +85,130 @@ def test_restore_with_a_wrong_passphrase_touches_nothing(
     with pytest.raises(WrongKeyError):
         restore(tmp_path / "b.db", db_path, Passphrase("wrong"), operator="a", force=True)
     assert folder_state(db_path.parent) == before
+
+
+def _erasures_kept(store: Store) -> list[tuple[str, str]]:
+    rows = store.database.query(
+        "SELECT entity_uid, state FROM outbox WHERE operation = 'tombstone' ORDER BY sequence"
+    )
+    return [(str(row[0]), str(row[1])) for row in rows]
+
+
+def test_a_restore_does_not_bring_back_a_person_erased_after_the_backup(
+    store: Store, db_path: Path, tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    erased_uid, kept_uid = enrol(store, clock, "GONE", seed=1), enrol(store, clock, "KEPT", seed=2)
+    backup(store, tmp_path / "b.db", operator="admin")
+    store.people.erase(erased_uid, operator="dpo", reason="subject request")
+    tombstone_key = store.outbox.entries()[-1].idempotency_key
+    store.close()
+    restore(tmp_path / "b.db", db_path, passphrase, operator="admin", force=True, config=FAST)
+    with Store.open(db_path, passphrase, config=FAST) as restored:
+        with pytest.raises(RecordNotFoundError):
+            restored.people.get(erased_uid)
+        assert restored.people.get(kept_uid).external_id == "KEPT"
+        assert len(restored.gallery(MODEL)) == 1
+        # The same tombstone, under the same key: the hub applies it once however often it comes.
+        assert restored.outbox.get(tombstone_key).entity_uid == erased_uid
+        assert [e.entity_uid for e in restored.outbox.queued()].count(erased_uid) == 1
+        actions = [(e.action, e.subject) for e in restored.audit.entries()]
+        assert ("person.erased", erased_uid) in actions
+        assert actions[-1][0] == "store.restored"
+        assert '"erasures_carried":1' in restored.audit.entries()[-1].details_json
+        assert restored.audit.verify().ok
+
+
+def test_a_restore_keeps_the_unpushed_erasure_of_someone_enrolled_after_the_backup(
+    store: Store, db_path: Path, tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    backup(store, tmp_path / "b.db", operator="admin")
+    late_uid = enrol(store, clock, "LATE", seed=3)
+    store.outbox.mark_sent([e.idempotency_key for e in store.outbox.queued()])
+    store.outbox.mark_acknowledged([e.idempotency_key for e in store.outbox.entries()])
+    store.people.erase(late_uid, operator="dpo", reason="subject request")  # not yet pushed
+    store.close()
+    restore(tmp_path / "b.db", db_path, passphrase, operator="admin", force=True, config=FAST)
+    with Store.open(db_path, passphrase, config=FAST) as restored:
+        assert _erasures_kept(restored) == [(late_uid, "queued")]
+
+
+def test_a_restore_keeps_an_acknowledged_tombstone_as_acknowledged(
+    store: Store, db_path: Path, tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    erased_uid = enrol(store, clock, "GONE", seed=1)
+    backup(store, tmp_path / "b.db", operator="admin")
+    store.people.erase(erased_uid, operator="dpo", reason="subject request")
+    store.outbox.mark_sent([e.idempotency_key for e in store.outbox.queued()])
+    store.outbox.mark_acknowledged([e.idempotency_key for e in store.outbox.entries()])
+    store.close()
+    restore(tmp_path / "b.db", db_path, passphrase, operator="admin", force=True, config=FAST)
+    with Store.open(db_path, passphrase, config=FAST) as restored:
+        assert _erasures_kept(restored) == [(erased_uid, "acknowledged")]
+        with pytest.raises(RecordNotFoundError):
+            restored.people.get(erased_uid)
+
+
+def test_a_restore_applies_erasures_pulled_from_the_hub_after_the_backup(
+    store: Store, db_path: Path, tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    erased_uid = enrol(store, clock, "GONE", seed=1)
+    backup(store, tmp_path / "b.db", operator="admin")
+    tombstone = {"person_uid": erased_uid, "erased_at": "2026-03-02T10:00:00.000000Z"}
+    change = Change(
+        cursor=7,
+        entity="person",
+        entity_uid=UUID(erased_uid),
+        operation="tombstone",
+        payload={**tombstone, "reason": "erased at another gate"},
+        changed_at=clock.now(),
+    )
+    assert apply_page(store, "north-gate", [change], 7).erased == 1
+    store.close()
+    restore(tmp_path / "b.db", db_path, passphrase, operator="admin", force=True, config=FAST)
+    with Store.open(db_path, passphrase, config=FAST) as restored:
+        with pytest.raises(RecordNotFoundError):
+            restored.people.get(erased_uid)
+        assert _erasures_kept(restored) == []  # the hub knows: nothing to push
+        assert restored.people.count() == 0
+
+
+def test_a_restore_over_a_store_it_cannot_read_refuses_unless_told(
+    store: Store, db_path: Path, tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    enrol(store, clock, "B-1", seed=1)
+    backup(store, tmp_path / "b.db", operator="admin")
+    store.change_key(Passphrase("rotated after the backup"), operator="admin")
+    store.close()
+    before = folder_state(db_path.parent)
+    with pytest.raises(ReplacedStoreUnreadableError, match="--no-carry-erasures"):
+        restore(tmp_path / "b.db", db_path, passphrase, operator="a", force=True, config=FAST)
+    assert folder_state(db_path.parent) == before
+    restored = restore(
+        tmp_path / "b.db",
+        db_path,
+        passphrase,
+        operator="a",
+        force=True,
+        carry_erasures=False,
+        config=FAST,
+    )
+    assert restored.moved_to is not None and restored.erasures_carried is None
+    with Store.open(db_path, passphrase, config=FAST) as opened:
+        assert opened.people.count() == 1
+        assert '"erasures_carried":null' in opened.audit.entries()[-1].details_json
+
+
+def test_a_restore_leaves_a_tombstone_in_flight_at_the_backup_able_to_travel(
+    store: Store, db_path: Path, tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    erased_uid = enrol(store, clock, "GONE", seed=1)
+    store.people.erase(erased_uid, operator="dpo", reason="subject request")
+    store.outbox.mark_sent([e.idempotency_key for e in store.outbox.queued()])  # push in flight
+    tombstone = store.outbox.tombstones()[0]
+    backup(store, tmp_path / "b.db", operator="admin")
+    store.close()
+    restore(tmp_path / "b.db", db_path, passphrase, operator="admin", force=True, config=FAST)
+    with Store.open(db_path, passphrase, config=FAST) as restored:
+        kept = restored.outbox.get(tombstone.idempotency_key)
+        assert kept.payload() == tombstone.payload()  # not blanked: the hub must still get it
+        assert len(restored.outbox.tombstones()) == 1

@@ -185,3 +185,16 @@ def test_a_prompted_passphrase_must_be_typed_the_same_twice() -> None:
 def test_the_passphrase_variable_wins_over_a_prompt() -> None:
     source = resolve_key_source(None, env={PASSPHRASE_ENV: "from env"}, interactive=True)
     assert source == Passphrase("from env")
+
+
+def test_restore_over_an_unreadable_store_says_how_to_go_on(
+    cli_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_person(cli_store)
+    copy = tmp_path / "backup.db"
+    assert jaga("store", "backup", str(copy)) == 0
+    cli_store.write_bytes(cli_store.read_bytes()[:4096])  # the store in use, damaged
+    assert jaga("store", "restore", str(copy), "--force") == 1
+    assert "--no-carry-erasures" in capsys.readouterr().err
+    assert jaga("store", "restore", str(copy), "--force", "--no-carry-erasures") == 0
+    assert "WARNING: people erased since the backup" in capsys.readouterr().out

@@ -1,0 +1,66 @@
+"""Erasures carried over a restore.
+
+A backup holds everyone enrolled when it was taken. Restoring it over the store in use must
+not bring back a person erased since: erasure is the data subject's right, and the kiosk
+would verify them again. So before a restored copy is put in place, every erasure the store
+it replaces recorded is applied to it again: this device's own, with their tombstones (which
+may not have reached the hub yet, and then exist nowhere else), and those pulled from the
+hub. Each person removed this way gets a ``person.erased`` entry that says it was carried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sync.store.people import remove_person
+from sync.store.records import OutboxEntry
+from sync.store.store import Store
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """One person erased in a store, and this device's tombstone for them if it made one."""
+
+    person_uid: str
+    reason: str
+    tombstone: OutboxEntry | None
+
+
+def recorded_erasures(store: Store) -> list[Erasure]:
+    """Every erasure ``store``'s audit trail records, oldest first, with its own tombstones."""
+    tombstones = {entry.entity_uid: entry for entry in store.outbox.tombstones()}
+    rows = store.database.query(
+        "SELECT subject, details FROM audit_log WHERE action = 'person.erased' ORDER BY sequence"
+    )
+    found: dict[str, Erasure] = {}
+    for subject, details in rows:
+        reason = str(json.loads(details).get("reason", ""))
+        found.setdefault(subject, Erasure(subject, reason, tombstones.pop(subject, None)))
+    # A tombstone with no audit entry cannot be written by this code; carry it all the same.
+    found.update({uid: Erasure(uid, "", entry) for uid, entry in tombstones.items()})
+    return list(found.values())
+
+
+def carry_erasures(store: Store, erasures: Sequence[Erasure], *, operator: str) -> int:
+    """Apply ``erasures`` to ``store`` in one transaction; returns how many people it removed."""
+    removed_count = 0
+    with store.database.write() as connection:
+        for erasure in erasures:
+            removed = remove_person(connection, store.outbox, erasure.person_uid)
+            if erasure.tombstone is not None:
+                store.outbox.carry(connection, erasure.tombstone)
+            if removed is None:
+                continue
+            store.audit.append(
+                connection,
+                actor=operator,
+                action="person.erased",
+                subject=erasure.person_uid,
+                details={**removed.details(erasure.reason), "carried_over_restore": True},
+            )
+            removed_count += 1
+    if removed_count:
+        store.database.checkpoint()  # drop the WAL's copies of the erased pages now
+    return removed_count
