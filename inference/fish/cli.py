@@ -161,8 +161,11 @@ def _add_export(commands: argparse._SubParsersAction[Any]) -> None:
     ex.add_argument(
         "--corrections",
         type=Path,
+        nargs="+",
         required=True,
-        help="CSV with columns file,confirmed_species[,group]",
+        metavar="CSV",
+        help="CSV with columns file,confirmed_species[,group]; several exports' CSVs oldest"
+        " first, a fish in two taking the later one's species",
     )
     ex.add_argument("--out", type=Path, required=True, help="folder to write species folders in")
     ex.add_argument("--base", type=Path, help="folder the CSV's relative file paths start from")

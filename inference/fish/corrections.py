@@ -16,7 +16,9 @@ four whole numbers lying inside it, no fish is given two species), so a bad row 
 naming it. The tree is written in a staging folder beside the output and renamed into place
 at the end, so a failure while writing (a full disk) leaves the output folder as it was too.
 A fish listed twice (the same photo and box, or the same ``observation_uid``, as in two
-overlapping exports put together) is one training image.
+overlapping exports put together) is one training image. Several exports' CSVs may be given,
+oldest first: a fish in two of them takes the later one's species, as the hub's newer
+verdict.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import hashlib
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,22 +77,31 @@ class Correction:
 
 
 def export_training_set(
-    corrections_csv: Path, out: Path, *, base: Path | None = None, species_pack: Path | None = None
+    corrections: Path | Sequence[Path],
+    out: Path,
+    *,
+    base: Path | None = None,
+    species_pack: Path | None = None,
 ) -> int:
-    """Copy every confirmed image into ``out/<species>/``; return how many were written."""
+    """Copy every confirmed image into ``out/<species>/``; return how many were written.
+
+    ``corrections`` is one CSV or several exports' CSVs, oldest first: a fish in two of them
+    takes the later one's verdict (the hub's newer state), so consecutive exports that
+    overlap can be given together. Within one CSV, two verdicts for a fish are an error.
+    """
     if out.exists() and any(out.iterdir()):
         raise DatasetError(f"{out} is not empty; export into a new folder")
     names = _pack_names(species_pack)
-    rows = _read_rows(corrections_csv)
-    corrections = _distinct([
-        _correction(row, base or corrections_csv.parent, names, f"{corrections_csv.name} row {n}")
-        for n, row in enumerate(rows, start=2)  # row 1 is the header
-    ])  # fmt: skip
-    _check_images(corrections)
+    csvs = [corrections] if isinstance(corrections, Path) else list(corrections)
+    newest: dict[tuple[str, ...], Correction] = {}
+    for csv_path in csvs:
+        newest.update({item.fish(): item for item in _read_export(csv_path, base, names)})
+    chosen = list(newest.values())
+    _check_images(chosen)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        _write_tree(corrections, staging)
+        _write_tree(chosen, staging)
         staging.chmod(0o755)  # mkdtemp makes it private; training reads it
         if out.exists():
             out.rmdir()  # empty, as checked above
@@ -98,7 +110,17 @@ def export_training_set(
         raise DatasetError(f"cannot write the training set to {out}: {exc}") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return len(corrections)
+    return len(chosen)
+
+
+def _read_export(
+    corrections_csv: Path, base: Path | None, names: dict[str, Species]
+) -> list[Correction]:
+    rows = _read_rows(corrections_csv)
+    return _distinct([
+        _correction(row, base or corrections_csv.parent, names, f"{corrections_csv.name} row {n}")
+        for n, row in enumerate(rows, start=2)  # row 1 is the header
+    ])  # fmt: skip
 
 
 def _distinct(corrections: list[Correction]) -> list[Correction]:

@@ -12,7 +12,7 @@ import argparse
 import functools
 import os
 import sys
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,19 +114,24 @@ def _export_corrections_parser(commands: argparse._SubParsersAction[Any]) -> Non
     )
     export.add_argument(
         "--since",
-        type=_day,
+        type=_moment,
         default=None,
-        metavar="YYYY-MM-DD",
-        help="only observations the hub changed on or after that day (UTC)",
+        metavar="WHEN",
+        help="only observations the hub changed from then on: a day (2026-03-01, from its"
+        " start, UTC) or the time the last export printed (2026-03-01T14:30:00.000000Z)",
     )
     export.set_defaults(handler=reporting(export_corrections))
 
 
-def _day(text: str) -> date:
+def _moment(text: str) -> datetime:
+    """A day (from its start) or a time; UTC unless the time says otherwise."""
     try:
-        return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a day like 2026-03-01") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a day like 2026-03-01 or a time like 2026-03-01T14:30:00Z"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:

@@ -19,8 +19,12 @@ Left out, and counted in the report:
 
 ``since`` selects on ``updated_at``, the hub's clock when it last changed the observation,
 not on ``reviewed_at``: a device's review carries the device's own time and may reach the
-hub weeks later, and ``--since`` the day of the last export must still include it. The cost:
-an observation edited again since (its notes) is exported again.
+hub weeks later, and the next export must still include it. The cost: an observation edited
+again since (its notes) is exported again. The report gives the ``--since`` for the next
+export: a little before this one began (``RESUME_OVERLAP``), because a change stamped just
+before may commit just after the export read the table. What two exports then share,
+``jaga fish export-training-set`` given both CSVs (oldest first) keeps once, with the later
+verdict.
 """
 
 from __future__ import annotations
@@ -28,11 +32,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
 from sync.corrections import (
     Correction,
@@ -42,6 +47,11 @@ from sync.corrections import (
     species_key,
 )
 from sync.hub.models import FishObservation, Photo, Site
+from sync.protocol import format_timestamp
+
+# How far before an export's start the next one resumes: longer than any transaction that
+# stamps an observation takes to commit, so that none falls between two exports.
+RESUME_OVERLAP = timedelta(minutes=10)
 
 # Rows the server-side cursor hands over per round trip (no photo bytes in them).
 CURSOR_ROWS = 200
@@ -55,6 +65,7 @@ class HubExportReport:
     """What the export wrote, and the confirmed observations it had to leave out."""
 
     summary: ExportSummary
+    resume_from: datetime  # the next export's --since
     awaiting_photo: int = 0  # observations whose photo's upload has not finished
     without_photo: int = 0  # observations with no photo they may use
 
@@ -69,21 +80,25 @@ class HubExportReport:
             )
         if self.without_photo:
             yield f"{self.without_photo} confirmed observations have no photo to label"
+        yield (
+            f"the next export: --since {format_timestamp(self.resume_from)}; give"
+            " export-training-set both exports' CSVs, oldest first"
+        )
 
 
 def export_corrections(
-    folder: Path, *, site: str | None = None, since: date | None = None
+    folder: Path, *, site: str | None = None, since: datetime | None = None
 ) -> HubExportReport:
     """Write the confirmed observations' photos and ``corrections.csv`` into ``folder``.
 
     ``site`` limits the export to one site's slug; ``since`` to observations the hub changed
-    on or after that day (UTC). ``CorrectionsExportError`` for an unknown site or a folder
+    at or after that moment. ``CorrectionsExportError`` for an unknown site or a folder
     that is not empty (nothing written), or a photo whose bytes do not match its sha256
     (no ``corrections.csv`` written).
     """
     confirmed = _confirmed(site)
     export = CorrectionsExport(folder)
-    report = HubExportReport(export.summary)
+    report = HubExportReport(export.summary, timezone.now() - RESUME_OVERLAP)
     shared = _shared_photos(confirmed)
     settled: set[PhotoKey] = set()  # shared photos already written or already left out
     with export:
@@ -115,9 +130,9 @@ def _confirmed(site: str | None) -> QuerySet[Any]:
     return observations.filter(site=found)
 
 
-def _selected(confirmed: QuerySet[Any], since: date | None) -> QuerySet[Any]:
+def _selected(confirmed: QuerySet[Any], since: datetime | None) -> QuerySet[Any]:
     if since is not None:
-        confirmed = confirmed.filter(updated_at__gte=datetime.combine(since, time.min, UTC))
+        confirmed = confirmed.filter(updated_at__gte=since)
     return confirmed.order_by("observed_at", "uid")
 
 

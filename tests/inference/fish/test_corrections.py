@@ -194,3 +194,40 @@ def test_one_observation_in_two_overlapping_exports_is_one_training_image(
     )
     with pytest.raises(DatasetError, match=r"row 2 and c\.csv row 3"):
         export_training_set(tmp_path / "c.csv", tmp_path / "out")
+
+
+def test_consecutive_exports_given_together_take_each_fishs_latest_verdict(
+    tmp_path: Path,
+) -> None:
+    """Monday's export and Tuesday's overlap on obs-1, re-reviewed in between: given both,
+    oldest first, obs-1 is one image under Tuesday's species, and obs-2 is kept."""
+    header = "file,confirmed_species,group,observation_uid\n"
+    monday, tuesday = tmp_path / "monday", tmp_path / "tuesday"
+    _photo(monday / "photos" / "p1.png", 0)
+    _photo(monday / "photos" / "p2.png", 1)
+    _photo(tuesday / "photos" / "p1.png", 0)
+    (monday / "corrections.csv").write_text(
+        header + "photos/p1.png,A,trip-1,obs-1\nphotos/p2.png,A,trip-1,obs-2\n"
+    )
+    (tuesday / "corrections.csv").write_text(header + "photos/p1.png,B,trip-1,obs-1\n")
+    csvs = [monday / "corrections.csv", tuesday / "corrections.csv"]
+    assert export_training_set(csvs, tmp_path / "set") == 2
+    samples = load_dataset(tmp_path / "set").samples
+    assert sorted(sample.species_id for sample in samples) == ["a", "b"]
+    assert len(list((tmp_path / "set" / "b").glob("p1-*.png"))) == 1
+    assert len(list((tmp_path / "set" / "a").glob("p2-*.png"))) == 1
+    assert export_training_set(csvs[::-1], tmp_path / "reversed") == 2  # Monday's now wins
+    assert not (tmp_path / "reversed" / "b").exists()
+
+
+def test_the_cli_takes_several_exports(tmp_path: Path) -> None:
+    from main import main
+
+    header = "file,confirmed_species,group,observation_uid\n"
+    for day, species in (("monday", "A"), ("tuesday", "B")):
+        _photo(tmp_path / day / "p1.png", 0)
+        (tmp_path / day / "corrections.csv").write_text(header + f"p1.png,{species},t,obs-1\n")
+    csvs = [str(tmp_path / day / "corrections.csv") for day in ("monday", "tuesday")]
+    out = tmp_path / "set"
+    assert main(["fish", "export-training-set", "--corrections", *csvs, "--out", str(out)]) == 0
+    assert [p.name for p in out.iterdir() if p.is_dir()] == ["b"]

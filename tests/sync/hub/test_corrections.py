@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from inference.fish.corrections import export_training_set
 from main import main
@@ -134,7 +136,8 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
     assert lines[0] == f"2 confirmed photos written to {out}"
     assert "1 confirmed observations wait for their photo's upload" in lines[1]
     assert lines[2] == "1 confirmed observations have no photo to label"
-    assert lines[3].startswith("next: jaga fish export-training-set --corrections")
+    assert lines[3].startswith("the next export: --since ")
+    assert lines[4].startswith("next: jaga fish export-training-set --corrections")
 
 
 def test_other_sites_and_older_changes_are_left_out(
@@ -151,7 +154,7 @@ def test_other_sites_and_older_changes_are_left_out(
     site_rows = [row["observation_uid"] for row in rows(tmp_path / "site")]
     assert site_rows == [ours["observation_uid"], older["observation_uid"]]
 
-    export_corrections(tmp_path / "since", site=api.site, since=date(2000, 1, 2))
+    export_corrections(tmp_path / "since", site=api.site, since=datetime(2000, 1, 2, tzinfo=UTC))
     assert [row["observation_uid"] for row in rows(tmp_path / "since")] == [ours["observation_uid"]]
 
     export_corrections(tmp_path / "all")  # every site: other tests' sites are there too
@@ -218,7 +221,7 @@ def test_a_shared_photo_is_written_once_or_left_out_when_its_labels_disagree(
 
     assert [row["observation_uid"] for row in rows(tmp_path / "out")] == [agreed["observation_uid"]]
     assert (report.summary.written, report.summary.conflicting) == (1, 1)
-    assert list(report.lines())[-2].startswith("1 photos left out")
+    assert list(report.lines())[-3].startswith("1 photos left out")
 
 
 def test_each_fish_of_a_shared_photo_is_its_own_example_and_the_photo_is_written_once(
@@ -247,6 +250,26 @@ def test_each_fish_of_a_shared_photo_is_its_own_example_and_the_photo_is_written
     assert (report.summary.written, report.summary.conflicting) == (2, 1)
 
 
+def test_the_next_export_resumes_early_enough_to_miss_no_late_commit(
+    api: Api, tmp_path: Path
+) -> None:
+    """An observation stamped just before the first export began but committed after it read
+    the table is in neither export by its start: the printed --since reaches back past it,
+    and still leaves out what the first export had long settled."""
+    settled = catch(api, 1, photo=image(5), species="Gadus morhua")
+    began = timezone.now()
+    first = export_corrections(tmp_path / "first", site=api.site)
+    late = catch(api, 2, photo=image(6), species="Gadus morhua")
+    stamp = {settled["observation_uid"]: began - timedelta(hours=1), late["observation_uid"]: began}
+    for uid, updated_at in stamp.items():
+        FishObservation.objects.filter(uid=uid).update(updated_at=updated_at - timedelta(seconds=1))
+    second = export_corrections(tmp_path / "second", site=api.site, since=first.resume_from)
+    assert [row["observation_uid"] for row in rows(tmp_path / "second")] == [
+        late["observation_uid"]
+    ]
+    assert second.summary.written == 1
+
+
 def test_the_cli_prints_the_summary_and_refuses_a_used_folder(
     api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -257,6 +280,12 @@ def test_the_cli_prints_the_summary_and_refuses_a_used_folder(
     assert main([*command, "--site", api.site, "--since", "2026-03-01"]) == 0
 
     printed = capsys.readouterr().out.splitlines()
+    resume = printed.pop(1)
+    assert re.fullmatch(
+        r"the next export: --since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z; give"
+        r" export-training-set both exports' CSVs, oldest first",
+        resume,
+    ), resume
     assert printed == [
         f"1 confirmed photos written to {out}",
         f"next: jaga fish export-training-set --corrections {out}/{CORRECTIONS_CSV}"
@@ -267,7 +296,11 @@ def test_the_cli_prints_the_summary_and_refuses_a_used_folder(
     assert "jaga: error:" in capsys.readouterr().err  # one line, no traceback
     with pytest.raises(SystemExit):
         main([*command, "--since", "last week"])
-    assert "'last week' is not a day" in capsys.readouterr().err
+    assert "'last week' is not a day like 2026-03-01 or a time" in capsys.readouterr().err
+    since = resume.split()[4].rstrip(";")
+    again = [*command[:-1], str(tmp_path / "again"), "--site", api.site, "--since", since]
+    assert main(again) == 0
+    assert "1 confirmed photos written" in capsys.readouterr().out  # within the overlap
 
 
 def test_the_export_becomes_species_folders_for_training(api: Api, tmp_path: Path) -> None:
