@@ -44,6 +44,10 @@ class HubUnavailableError(SyncClientError):
         self.retry_after_s = retry_after_s
 
 
+class DownloadCutError(HubUnavailableError):
+    """The link failed part-way through a download: what arrived so far is good to resume."""
+
+
 class HubRefusedError(SyncClientError):
     """The hub refused a request with a 4xx; ``code`` is its stable machine code."""
 

@@ -6,8 +6,11 @@ fetches that version's archive into a hidden file in the packs folder, checks it
 sha256 against the announcement, unpacks it into ``<packs folder>/<version>/`` through a
 staging folder renamed into place (``sync.species_packs``), and only then records it as
 installed. A failure at any step (the link, a wrong byte, an unsafe archive, a full disk)
-leaves the installed pack as it was and nothing half-written behind; it is reported, never
-raised, because the records have synced and must stay synced.
+leaves the installed pack as it was; it is reported, never raised, because the records have
+synced and must stay synced. Nothing half-written is left behind but one thing: a download
+the link cut short, named after the pack's version and sha256, which the next try resumes
+(``Range``, with ``If-Range`` on that sha256) instead of paying for its first bytes again;
+the whole file is checked against the announcement all the same, and dropped if it fails.
 
 A pack that keeps failing is not downloaded again at every sync: on a metered satellite link
 each try of a 16 MB pack costs its full size, and syncs can be a minute apart. The failures of
@@ -28,11 +31,11 @@ another.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -40,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.client.backoff import Backoff
-from sync.client.errors import SyncClientError
+from sync.client.errors import DownloadCutError, HubRefusedError, SyncClientError
 from sync.client.state import SPECIES_PACK_NAME, ensure_schema, put_values, read_values
 from sync.client.transport import HubTransport
 from sync.species_packs import (
@@ -242,22 +245,33 @@ class PackInstaller:
         if not 0 < wanted.byte_size <= MAX_ARCHIVE_BYTES:
             raise PackDownloadError(f"announced with {wanted.byte_size} bytes; refused")
         self._packs_dir.mkdir(parents=True, exist_ok=True)
-        self._sweep_leftovers()
-        handle, name = tempfile.mkstemp(prefix=DOWNLOAD_PREFIX, suffix=".zip", dir=self._packs_dir)
-        archive = Path(name)
+        archive = self._packs_dir / f"{DOWNLOAD_PREFIX}{wanted.version}-{wanted.sha256[:16]}.zip"
+        self._sweep_leftovers(keep=archive)
+        held = archive.stat().st_size if archive.is_file() else 0
+        if held >= wanted.byte_size:
+            held = 0  # whole, yet not installed: it failed its check, so start again
+        resumable = False
         try:
-            with os.fdopen(handle, "wb") as sink:
-                got = self._transport.download_species_pack(
-                    wanted.version, sink, max_bytes=wanted.byte_size
-                )
-            if (got.byte_size, got.sha256) != (wanted.byte_size, wanted.sha256):
+            with archive.open("r+b" if held else "wb") as sink:
+                self._transport.download_species_pack(
+                    wanted.version, sink, max_bytes=wanted.byte_size, resume_from=held,
+                    etag=wanted.sha256,
+                )  # fmt: skip
+            got = file_digest(archive)
+            if got != (wanted.byte_size, wanted.sha256):
                 raise PackDownloadError(
-                    f"the download ({got.byte_size} bytes, sha256 {got.sha256[:12]}…) is not"
+                    f"the download ({got[0]} bytes, sha256 {got[1][:12]}…) is not"
                     f" the announced pack ({wanted.byte_size} bytes, {wanted.sha256[:12]}…)"
                 )
             return extract_archive(archive, self._packs_dir / wanted.version)
+        except (DownloadCutError, HubRefusedError):
+            # The link broke, or the hub said no before sending a byte: what the file holds
+            # is still the pack's beginning, and the next try asks only for the rest.
+            resumable = archive.stat().st_size > 0
+            raise
         finally:
-            archive.unlink(missing_ok=True)
+            if not resumable:
+                archive.unlink(missing_ok=True)
 
     def _failed(
         self, wanted: PackRef, error: Exception, earlier: PackFailures | None
@@ -279,15 +293,25 @@ class PackInstaller:
         }
         put_values(self._store.database, values, self._store.clock.now())
 
-    def _sweep_leftovers(self) -> None:
-        """Remove what an install cut short by a crash or power cut left behind."""
+    def _sweep_leftovers(self, keep: Path) -> None:
+        """Remove what an install cut short by a crash or power cut left behind, but for
+        ``keep``: the announced pack's download, cut by the link, which this try resumes."""
         for entry in self._packs_dir.iterdir():
-            if entry.name.startswith(_LEFTOVER_PREFIXES):
+            if entry.name.startswith(_LEFTOVER_PREFIXES) and entry != keep:
                 _remove_path(entry)
 
     def _remove(self, version: str) -> None:
         with contextlib.suppress(PackArchiveError):
             _remove_path(self._packs_dir / check_version(version))
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """(size, sha256) of a file, read in slices."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return path.stat().st_size, digest.hexdigest()
 
 
 def _remove_path(path: Path) -> None:

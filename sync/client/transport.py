@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from sync.client.config import Registration
 from sync.client.errors import (
+    DownloadCutError,
     HubAuthError,
     HubRefusedError,
     HubUnavailableError,
@@ -114,11 +115,30 @@ class HubTransport:
             params={"offset": str(offset)},
         )  # fmt: skip
 
-    def download_species_pack(self, version: str, sink: IO[bytes], *, max_bytes: int) -> Download:
+    def download_species_pack(
+        self,
+        version: str,
+        sink: IO[bytes],
+        *,
+        max_bytes: int,
+        resume_from: int = 0,
+        etag: str | None = None,
+    ) -> Download:
         """Stream a species pack's bytes into ``sink``; more than ``max_bytes`` is refused
-        (the announcement says how many to expect, so a longer answer is not the pack)."""
+        (the announcement says how many to expect, so a longer answer is not the pack).
+
+        With ``resume_from``, ``sink`` (a file) already holds that many bytes of the pack whose
+        sha256 is ``etag``: only the rest is asked for. A hub that sends the whole pack
+        instead (an older hub, or another pack by now) has it written from the start. The
+        answer is what this call received, not the whole file."""
         url = f"{self._registration.hub_url}/api/v1/species-packs/{quote(version, safe='')}/file"
-        return self._download("species_pack", url, sink, max_bytes)
+        headers = {}
+        if resume_from:
+            headers = {"Range": f"bytes={resume_from}-", "If-Range": f'"{etag}"'}
+        return self._download(
+            "species_pack", url, sink, max_bytes=max_bytes, resume_from=resume_from,
+            extra_headers=headers,
+        )  # fmt: skip
 
     def hub_status(self) -> HubStatus:
         return self._call("status", "GET", f"{self._registration.hub_url}/api/v1/status", HubStatus)
@@ -161,21 +181,43 @@ class HubTransport:
                 self._observer(RequestTiming(operation, status, self._monotonic() - started))
         return parse_answer(response, model, operation)
 
-    def _download(self, operation: str, url: str, sink: IO[bytes], max_bytes: int) -> Download:
-        headers = {"Authorization": f"Bearer {self._registration.token}"}
+    def _download(
+        self,
+        operation: str,
+        url: str,
+        sink: IO[bytes],
+        *,
+        max_bytes: int,
+        resume_from: int,
+        extra_headers: Mapping[str, str],
+    ) -> Download:
+        headers = {"Authorization": f"Bearer {self._registration.token}", **extra_headers}
         started = self._monotonic()
         status: int | None = None
         try:
             with self._http.stream("GET", url, headers=headers, timeout=self._timeout) as response:
                 status = response.status_code
-                if status != 200:
+                if status not in (200, 206) or (status == 206 and not resume_from):
                     raise _refusal_of_stream(response, operation)
-                return _stream_into(response, sink, max_bytes, operation)
+                start = _resumed_at(response, resume_from, operation) if status == 206 else 0
+                sink.seek(start)
+                sink.truncate()
+                return _stream_into(response, sink, max_bytes - start, operation)
         except httpx.RequestError as error:  # the link failed, also halfway through
-            raise unavailable(error) from error
+            raise DownloadCutError(str(unavailable(error))) from error
         finally:
             if self._observer is not None:
                 self._observer(RequestTiming(operation, status, self._monotonic() - started))
+
+
+def _resumed_at(response: httpx.Response, resume_from: int, operation: str) -> int:
+    """Where a 206 answer's bytes go: exactly where the download was cut, or it is refused."""
+    content_range = response.headers.get("Content-Range", "")
+    if not content_range.startswith(f"bytes {resume_from}-"):
+        raise HubUnavailableError(
+            f"the answer to {operation} resumes at {content_range!r}, not at byte {resume_from}"
+        )
+    return resume_from
 
 
 def _stream_into(

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from sync.hub import auth
 from sync.hub.api.bodies import json_body, site_device
 from sync.hub.api.docs import AUTHENTICATED, errors
+from sync.hub.api.pack_file import pack_response
 from sync.hub.errors import HubError
 from sync.hub.models import SpeciesPack
 from sync.hub.search import nearest_templates
@@ -118,18 +119,16 @@ class SpeciesPackFileView(APIView):
         operation_id="species_pack_file",
         responses={
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            (206, "application/octet-stream"): OpenApiTypes.BINARY,
             **errors(401, 403, 404),
         },
         summary="A species pack's archive (check it against its sha256 before unpacking)",
     )
     def get(self, request: Any, version: str) -> HttpResponse:
         """The ZIP ``sync.species_packs`` writes; a device checks its size and sha256
-        against the announcement, then unpacks it with that module's safe extractor."""
-        pack = SpeciesPack.objects.filter(version=version).first()
+        against the announcement, then unpacks it with that module's safe extractor. A
+        ``Range: bytes=N-`` resumes a download cut short (``pack_file``)."""
+        pack = SpeciesPack.objects.defer("data").filter(version=version).first()
         if pack is None:
             raise HubError(404, "no_species_pack", "no species pack of that version")
-        data = bytes(pack.data)
-        response = HttpResponse(data, content_type="application/octet-stream")
-        response["Content-Length"] = str(len(data))  # lets a device refuse an oversize pack early
-        response["ETag"] = f'"{pack.sha256}"'
-        return response
+        return pack_response(pack, request.headers.get("Range"), request.headers.get("If-Range"))

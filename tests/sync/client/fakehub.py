@@ -53,7 +53,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # the link fails before the hub sees the request
     lose_answer: bool = False  # the hub applies the request, then the link fails
-    body: bytes | None = None  # answer 200 with these raw bytes
+    body: bytes | None = None  # answer ``body_status`` with these raw bytes (and ``headers``)
+    body_status: int = 200
 
 
 @dataclass
@@ -111,7 +112,7 @@ class FakeHub:
                 fault.status, fault.error, "scripted", fault.expected_offset, fault.headers
             )
         if fault is not None and fault.body is not None:
-            return httpx.Response(200, content=fault.body)
+            return httpx.Response(fault.body_status, content=fault.body, headers=fault.headers)
         response = self._route(request)
         if fault is not None and fault.lose_answer:
             raise httpx.ReadTimeout("scripted: answer lost", request=request)

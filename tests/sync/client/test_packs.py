@@ -154,6 +154,67 @@ def test_a_refusal_or_a_dropped_link_is_reported_and_retried(
     assert client.sync_once().new_species_pack == client.packs_dir / "v1"
 
 
+def held_download(client: SyncClient, data: bytes, version: str, held: bytes) -> Path:
+    """What a download of ``version`` cut short by the link would have left."""
+    client.packs_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()
+    path = client.packs_dir / f".download-{version}-{digest[:16]}.zip"
+    path.write_bytes(held)
+    return path
+
+
+def test_a_hub_that_sends_the_whole_pack_to_a_resumed_download_is_written_from_the_start(
+    store: Store, tmp_path: Path
+) -> None:
+    data = archive_pack(make_pack(tmp_path / "pack"))
+    hub = FakeHub()
+    announce(hub, "v1", data)
+    serve(hub, data)  # a 200: an older hub, or one whose pack is not the one the bytes are of
+    client = client_of(store, hub)
+    held_download(client, data, "v1", b"x" * 100)
+    assert client.sync_once().new_species_pack == client.packs_dir / "v1"
+    assert folders(client.packs_dir) == ["v1"]
+
+
+def test_a_resumed_download_that_does_not_add_up_is_dropped_and_fetched_whole(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    data = archive_pack(make_pack(tmp_path / "pack"))
+    hub = FakeHub()
+    announce(hub, "v1", data)
+    content_range = f"bytes 100-{len(data) - 1}/{len(data)}"
+    rest = Fault(
+        PACK_FILE, body=data[100:], body_status=206, headers={"Content-Range": content_range}
+    )
+    hub.faults.append(rest)
+    client = client_of(store, hub)
+    held = held_download(client, data, "v1", b"x" * 100)  # not the pack's first bytes
+    report = client.sync_once()
+    assert report.species_pack_error is not None and "not the announced" in (
+        report.species_pack_error
+    )
+    assert not held.exists() and folders(client.packs_dir) == []
+    serve(hub, data)
+    clock.advance(seconds=60)
+    assert client.sync_once().new_species_pack == client.packs_dir / "v1"
+
+
+def test_a_resumed_answer_that_starts_elsewhere_is_refused(store: Store, tmp_path: Path) -> None:
+    data = archive_pack(make_pack(tmp_path / "pack"))
+    hub = FakeHub()
+    announce(hub, "v1", data)
+    content_range = f"bytes 50-{len(data) - 1}/{len(data)}"
+    elsewhere = Fault(
+        PACK_FILE, body=data[50:], body_status=206, headers={"Content-Range": content_range}
+    )
+    hub.faults.append(elsewhere)
+    client = client_of(store, hub)
+    held_download(client, data, "v1", data[:100])
+    report = client.sync_once()
+    assert report.species_pack_error is not None and "not at byte 100" in report.species_pack_error
+    assert folders(client.packs_dir) == []
+
+
 def test_an_oversize_answer_is_refused_before_its_body_is_read(
     store: Store, tmp_path: Path
 ) -> None:
@@ -420,22 +481,32 @@ def test_a_corrupted_download_is_refused_and_the_next_good_one_installs(
         assert folders(client.packs_dir) == sorted([old, new])
 
 
-def test_a_download_cut_midway_leaves_nothing_and_is_retried(
+def test_a_download_cut_midway_is_resumed_from_where_it_stopped(
     proxy: FaultProxy, site_slug: str, tmp_path: Path
 ) -> None:
+    """The link breaks 20,000 bytes into the answer: the device keeps what arrived, installs
+    nothing, and its retry asks the real hub only for the rest (a 206), then installs the
+    pack byte for byte."""
     device = new_device(tmp_path, proxy.url, site_slug)
     pack = make_pack(tmp_path / "pack", seed=9)
     version = f"cut.{site_slug}"
-    publish(pack, version)
+    data = publish(pack, version)
     proxy.add(Rule(Action.TRUNCATE, PACK_FILE, after_bytes=20_000))
     clock = SkewedClock(timedelta(0))  # the wall clock, moved past the pack's back-off by hand
     with device.open(clock) as store, httpx.Client() as http:
         client = device.client(store, http)
         cut = client.sync_once()
         assert cut.species_pack_error is not None and cut.new_species_pack is None
-        assert not client.packs_dir.exists() or folders(client.packs_dir) == []
+        (held,) = [p for p in client.packs_dir.iterdir() if p.name.startswith(".download-")]
+        kept = held.read_bytes()
+        assert 0 < len(kept) < 20_000 and data.startswith(kept)
+        assert installed_species_packs(store, client.packs_dir) == ()
+        proxy.add(Rule(Action.PASS, PACK_FILE, record=True))
         clock.offset += timedelta(seconds=60)  # the failed pack waits a minute before its retry
         again = client.sync_once()
         assert again.new_species_pack == client.packs_dir / version
         assert file_digests(again.new_species_pack) == file_digests(pack)
+        assert folders(client.packs_dir) == [version]  # the download is gone once used
     assert proxy.applied[Action.TRUNCATE.value] == 1
+    (request,) = proxy.recorded
+    assert f"range: bytes={len(kept)}-".encode() in request.lower()

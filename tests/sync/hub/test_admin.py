@@ -89,7 +89,7 @@ def test_species_pack_is_announced_to_sites_and_downloadable(api: Api) -> None:
     latest = api.get("/api/v1/species-packs/latest").json()
     assert (latest["version"], latest["sha256"]) == (version, pack.sha256)
     download = api.get(f"/api/v1/species-packs/{version}/file")
-    assert hashlib.sha256(download.content).hexdigest() == pack.sha256
+    assert hashlib.sha256(b"".join(download.streaming_content)).hexdigest() == pack.sha256
     announced = api.pull_all()[-1]
     assert (announced["entity"], announced["operation"]) == ("species_pack", "publish")
     assert announced["payload"]["sha256"] == pack.sha256

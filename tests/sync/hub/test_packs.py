@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from sync.hub import review
+from sync.hub.api import pack_file
 from sync.hub.models import Site, SpeciesPack
 from sync.species_packs import PackArchiveError, archive_pack
 from tests.sync.hub.hubkit import Api, jaga_hub
 from tests.sync.test_species_packs import make_pack, zip_members
 
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
+
+
+def body(response: Any) -> bytes:
+    return b"".join(response.streaming_content)
 
 
 def test_publish_pack_stores_the_archive_announces_it_and_serves_it(
@@ -41,7 +47,7 @@ def test_publish_pack_stores_the_archive_announces_it_and_serves_it(
         "byte_size": len(expected),
     }
     download = api.get(f"/api/v1/species-packs/{version}/file")
-    assert download.status_code == 200 and download.content == expected
+    assert download.status_code == 200 and body(download) == expected
     assert download["Content-Length"] == str(len(expected))
 
 
@@ -151,3 +157,48 @@ def test_an_upload_over_the_size_limit_is_refused_by_its_size(
     )
     assert response.status_code == 200 and b"the most is" in response.content
     assert not SpeciesPack.objects.filter(version=f"big.{api.site}").exists()
+
+
+def test_the_pack_is_streamed_in_slices_and_resumes_from_a_byte_range(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pack_file, "SLICE_BYTES", 7)  # each slice is its own read
+    data = bytes(range(256)) * 3
+    pack = review.publish_species_pack(f"r-{api.site}", data)
+    url = f"/api/v1/species-packs/{pack.version}/file"
+
+    whole = api.get(url)
+    chunks = list(whole.streaming_content)
+    assert whole.status_code == 200 and b"".join(chunks) == data
+    assert len(chunks) == -(-len(data) // 7) and whole["Accept-Ranges"] == "bytes"
+
+    etag = f'"{pack.sha256}"'
+    rest = api.get(url, headers=api.auth() | {"Range": "bytes=500-", "If-Range": etag})
+    assert rest.status_code == 206 and body(rest) == data[500:]
+    assert rest["Content-Range"] == f"bytes 500-{len(data) - 1}/{len(data)}"
+    assert rest["Content-Length"] == str(len(data) - 500)
+    middle = api.get(url, headers=api.auth() | {"Range": "bytes=10-19"})
+    assert middle.status_code == 206 and body(middle) == data[10:20]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Range": "bytes=100-", "If-Range": '"another pack"'}, 200),  # bytes of another pack
+        ({"Range": "bytes=9-3"}, 200),  # not a range: ignored
+        ({"Range": "bytes=0-1,5-9"}, 200),  # several ranges: not served as such
+        ({"Range": "lines=1-"}, 200),
+        ({"Range": "bytes=768-"}, 416),  # starts at the end
+    ],
+)
+def test_a_range_that_cannot_be_served_as_asked(
+    headers: dict[str, str], status: int, api: Api
+) -> None:
+    data = bytes(range(256)) * 3
+    pack = review.publish_species_pack(f"x-{api.site}", data)
+    answer = api.get(f"/api/v1/species-packs/{pack.version}/file", headers=api.auth() | headers)
+    assert answer.status_code == status
+    if status == 200:
+        assert body(answer) == data
+    else:
+        assert answer["Content-Range"] == f"bytes */{len(data)}"
