@@ -94,7 +94,7 @@ def _settle_entry(device: Device, entry: OutboxEntry) -> tuple[Rejection | None,
     """The entry's rejection (or None) and how it ended, for the metrics."""
     key = entry.idempotency_key
     content = _content_digest(entry)
-    replay = AppliedEntry.objects.filter(key=key).first()
+    replay = AppliedEntry.objects.select_related("device").filter(key=key).first()
     if replay is not None:
         reason = _replay_verdict(device, replay, content)
         if reason is None:
@@ -151,8 +151,11 @@ def _dispatch_parsed(device: Device, entry: OutboxEntry) -> str:
 
 
 def _replay_verdict(device: Device, replay: AppliedEntry, content: str) -> str | None:
-    if replay.device_id != device.pk:
-        return "idempotency key already used by another device"
+    """None for a true duplicate: the same content from this device, or from another device
+    of its site (a store restored onto replacement hardware pushes again what the old device
+    pushed after the backup; acknowledging it tells that device nothing it does not hold)."""
+    if replay.device_id != device.pk and replay.device.site_id != device.site_id:
+        return "idempotency key already used by another site's device"
     if replay.content_sha256 != content:
         return "idempotency key already used for different content"
     return None

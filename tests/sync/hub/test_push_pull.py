@@ -206,3 +206,29 @@ def test_replayed_entries_do_not_touch_the_cursor(api: Api) -> None:
     api.push(pushed)
     assert Site.objects.get(slug=api.site).last_cursor == cursor
     assert uuid.UUID(api.pull_all()[0]["entity_uid"]) == pushed.entity_uid
+
+
+def test_a_replay_from_the_sites_replacement_device_is_a_duplicate(api: Api) -> None:
+    """A store restored onto new hardware registered as another device of the same site
+    pushes again what the old one pushed after the backup: the same key, the same content.
+    It is acknowledged as the duplicate it is, not quarantined on the new device."""
+    original = e.entry("fish_observation", "upsert", e.observation())
+    assert api.push(original)["acknowledged"] == [str(original.idempotency_key)]
+    replacement = Api.register_new(api.site, name="replacement kiosk")
+    changes = _changes(api.site)
+    assert replacement.push(original) == {
+        "acknowledged": [str(original.idempotency_key)],
+        "rejected": [],
+    }
+    assert _changes(api.site) == changes  # applied once
+    tampered = original.model_copy(update={"payload": {**original.payload, "notes": "edited"}})
+    reason = replacement.push(tampered)["rejected"][0]["reason"]
+    assert reason == "idempotency key already used for different content"
+
+
+def test_a_replay_from_another_sites_device_is_refused(api: Api, other_api: Api) -> None:
+    original = e.entry("fish_observation", "upsert", e.observation())
+    api.push(original)
+    (rejection,) = other_api.push(original)["rejected"]
+    assert rejection["reason"] == "idempotency key already used by another site's device"
+    assert rejection["retryable"] is False
