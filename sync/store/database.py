@@ -238,7 +238,17 @@ class Database:
         """Re-encrypt every page under ``key`` in one transaction (SQLCipher's rekey)."""
         with self.translated():
             self.checkpoint()
-            self._connection.execute(raw_rekey_pragma(key))
+            try:
+                self._connection.execute(raw_rekey_pragma(key))
+            except sqlcipher3.OperationalError as error:
+                if translate(error, self.path, self.config.busy_timeout_s) is not None:
+                    raise  # translated() names it
+                # SQLCipher reports a rekey that could not take the write lock with a generic
+                # text about PRAGMA key; the file keeps its old key.
+                raise StoreLockedError(
+                    f"cannot re-encrypt {self.path}: another process is using it; stop the app"
+                    " and try again (the store keeps its old key)"
+                ) from error
             self.checkpoint()
 
     def checkpoint(self) -> None:

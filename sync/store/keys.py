@@ -156,9 +156,14 @@ def unlock(header: KeyHeader, source: KeySource) -> list[tuple[bytes, KeyHeader]
     caller tries each candidate against the database and rewrites the header to the winner.
     """
     candidates: list[tuple[bytes, KeyHeader]] = []
-    errors: list[WrongKeyError] = []
+    errors: list[WrongKeyError | KeySourceError] = []
     for slot in (header.current, header.pending):
         if slot is None:
+            continue
+        if slot.kind != source_kind(source):
+            # A change between a passphrase and a key file leaves one slot of each kind: the
+            # other kind's slot is simply not this source's, never a reason to stop.
+            errors.append(KeySourceError(_other_kind_message(slot)))
             continue
         try:
             candidates.append((unlock_slot(slot, source), KeyHeader(current=slot)))
@@ -167,6 +172,10 @@ def unlock(header: KeyHeader, source: KeySource) -> list[tuple[bytes, KeyHeader]
     if not candidates:
         raise errors[0]
     return candidates
+
+
+def source_kind(source: KeySource) -> SourceKind:
+    return "passphrase" if isinstance(source, Passphrase) else "key_file"
 
 
 def with_pending(header: KeyHeader, slot: KeySlot) -> KeyHeader:
@@ -219,11 +228,17 @@ def write_header(db_path: Path, header: KeyHeader) -> None:
 def _key_for(slot: KeySlot, source: KeySource) -> bytes:
     if slot.kind == "passphrase":
         if not isinstance(source, Passphrase) or slot.scrypt is None:
-            raise KeySourceError("this store is opened with a passphrase, not a key file")
+            raise KeySourceError(_other_kind_message(slot))
         return slot.scrypt.derive(source.secret)
     if not isinstance(source, KeyFile):
-        raise KeySourceError("this store is opened with a key file (--key-file), not a passphrase")
+        raise KeySourceError(_other_kind_message(slot))
     return _read_key_file(source.path)
+
+
+def _other_kind_message(slot: KeySlot) -> str:
+    if slot.kind == "passphrase":
+        return "this store is opened with a passphrase, not a key file"
+    return "this store is opened with a key file (--key-file), not a passphrase"
 
 
 def _read_key_file(path: Path) -> bytes:

@@ -9,6 +9,8 @@ the database: a wrong key raises ``WrongKeyError`` without a single byte read or
 from __future__ import annotations
 
 import contextlib
+import fcntl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -131,22 +133,29 @@ class Store:
         except BaseException:
             database.close()
             raise
-        if winner != header:  # finish an interrupted rekey, now that we know which key works
-            keys.write_header(path, winner)
+        if winner != header and not _key_change_running(path):
+            keys.write_header(path, winner)  # finish an interrupted key change, now we know
         return cls(database, winner, key, clock)
 
     def change_key(self, new_source: KeySource, *, operator: str) -> None:
         """Re-encrypt the store under a new passphrase or key file.
 
         The new slot is written as *pending* first: if the process dies during the rekey,
-        ``open`` tries both keys and settles the header on the one the file really has.
+        ``open`` tries both keys and settles the header on the one the file really has. An
+        ``open`` while the change runs (``key_change_lock``) leaves the header alone.
         Stop the app first: a connection opened before the rekey still holds the old key.
         """
         slot, key = keys.new_slot(new_source, scrypt_n=self.database.config.scrypt_n)
-        keys.write_header(self.path, keys.with_pending(self.header, slot))
-        self.database.rekey(key)
-        self.header = KeyHeader(current=slot)
-        keys.write_header(self.path, self.header)
+        with key_change_lock(self.path):
+            keys.write_header(self.path, keys.with_pending(self.header, slot))
+            try:
+                self.database.rekey(key)
+            except BaseException:
+                # SQLCipher's rekey is one transaction: when it fails the file keeps its key.
+                keys.write_header(self.path, self.header)
+                raise
+            self.header = KeyHeader(current=slot)
+            keys.write_header(self.path, self.header)
         self._key = key
         self.audit.record(
             actor=operator,
@@ -217,6 +226,37 @@ def _build(
     keys.write_header(path, header)
     building.replace(path)
     fsync_path(path.parent)
+
+
+@contextlib.contextmanager
+def key_change_lock(path: Path) -> Iterator[None]:
+    """Held by a key change from its first header write to its last (a file lock, so other
+    processes see it too)."""
+    with _lock_file(path).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _key_change_running(path: Path) -> bool:
+    """Whether another process is changing this store's key right now."""
+    try:
+        handle = _lock_file(path).open("a")
+    except OSError:
+        return True  # cannot tell: leave the header as it is, which is always safe
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def _lock_file(path: Path) -> Path:
+    return path.with_name(path.name + ".key-lock")
 
 
 def remove_with_side_files(path: Path) -> None:

@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from sync.errors import KeySourceError, NotAStoreError, StoreExistsError, WrongKeyError
-from sync.store import KeyFile, Passphrase, Store, create_key_file
+from sync.errors import (
+    KeySourceError,
+    NotAStoreError,
+    StoreExistsError,
+    StoreLockedError,
+    WrongKeyError,
+)
+from sync.store import KeyFile, Passphrase, Store, StoreConfig, create_key_file
 from sync.store import keys as store_keys
+from sync.store.store import key_change_lock
 from tests.sync.conftest import FAST, FakeClock, enrol
 
 
@@ -179,3 +186,73 @@ def test_a_rekey_interrupted_before_reencrypting_still_opens_with_the_old_key(
         Store.open(db_path, Passphrase("new one"), config=FAST)
     Store.open(db_path, passphrase, config=FAST).close()
     assert store_keys.read_header(db_path) == old_header
+
+
+@pytest.mark.parametrize("reencrypted", [False, True])
+def test_a_key_change_to_a_key_file_interrupted_still_opens_with_the_key_the_file_has(
+    reencrypted: bool, store: Store, db_path: Path, passphrase: Passphrase, tmp_path: Path
+) -> None:
+    """A slot of the other kind is no match, not an error: before the re-encryption the
+    passphrase opens the store, after it the key file does."""
+    new = create_key_file(tmp_path / "new.key")
+    slot, key = store_keys.new_slot(new, scrypt_n=FAST.scrypt_n)
+    store_keys.write_header(db_path, store_keys.with_pending(store.header, slot))
+    if reencrypted:
+        store.database.rekey(key)
+    store.close()
+    works, fails = (new, passphrase) if reencrypted else (passphrase, new)
+    with pytest.raises(NotAStoreError):  # it matches its slot, not the file
+        Store.open(db_path, fails, config=FAST)
+    with Store.open(db_path, works, config=FAST) as reopened:
+        assert reopened.integrity().ok
+
+
+def test_an_open_during_a_key_change_leaves_its_pending_slot(
+    store: Store, db_path: Path, passphrase: Passphrase
+) -> None:
+    """Another process opening the store while a key change runs must not settle the header
+    on the old key: the change may re-encrypt the file a moment later."""
+    new = Passphrase("new one")
+    slot, key = store_keys.new_slot(new, scrypt_n=FAST.scrypt_n)
+    with key_change_lock(db_path):  # what change_key holds from its first write to its last
+        store_keys.write_header(db_path, store_keys.with_pending(store.header, slot))
+        Store.open(db_path, passphrase, config=FAST).close()
+        assert store_keys.read_header(db_path).pending == slot
+        store.database.rekey(key)
+    store.close()  # ... and the change died before settling the header itself
+    with Store.open(db_path, new, config=FAST) as reopened:
+        assert reopened.integrity().ok
+
+
+def test_a_key_change_that_fails_leaves_the_header_as_it_was(
+    store: Store, db_path: Path, passphrase: Passphrase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = store_keys.read_header(db_path)
+
+    def busy(key: bytes) -> None:
+        raise StoreLockedError("the store is busy")
+
+    monkeypatch.setattr(store.database, "rekey", busy)
+    with pytest.raises(StoreLockedError):
+        store.change_key(Passphrase("new one"), operator="admin")
+    assert store_keys.read_header(db_path) == before
+    store.close()
+    Store.open(db_path, passphrase, config=FAST).close()
+
+
+def test_a_key_change_while_another_connection_writes_is_a_clear_error(
+    tmp_path: Path, passphrase: Passphrase
+) -> None:
+    impatient = StoreConfig(busy_timeout_s=0.1, scrypt_n=2**10)
+    db = tmp_path / "busy.db"
+    Store.create(db, passphrase, config=impatient).close()
+    with (
+        Store.open(db, passphrase, config=impatient) as store,
+        Store.open(db, passphrase, config=impatient) as other,
+    ):
+        other.database.connection.execute("BEGIN IMMEDIATE")  # the app, mid-commit
+        with pytest.raises(StoreLockedError, match="stop the app"):
+            store.change_key(Passphrase("new one"), operator="admin")
+        other.database.connection.execute("ROLLBACK")
+    assert store_keys.read_header(db).pending is None
+    Store.open(db, passphrase, config=impatient).close()
