@@ -4,13 +4,17 @@ A backup is a page-for-page copy (SQLite's backup API, from one read snapshot, s
 go on) into a new database keyed with the same key, plus a copy of the key header: it opens
 with the same passphrase or key file, and is never plaintext on disk. Both directions write
 under a temporary name, check the result, fsync, and rename: a crash leaves the old file or
-the new one, never half of one. A restore over an existing store moves the old files aside
-instead of deleting them, and first carries that store's erasures into the restored copy
-(``sync.store.erasures``): a backup must not bring back a person erased since it was taken.
+the new one, never half of one, and a failure (a full disk) leaves no partial copy behind. A
+restore over an existing store keeps the old files aside under a name no earlier restore
+used (hard links, so the old store stays in place until the restored copy replaces it), and
+first carries that store's erasures into the restored copy (``sync.store.erasures``): a
+backup must not bring back a person erased since it was taken.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +25,12 @@ from sync.errors import (
     StoreCorruptError,
     StoreError,
     StoreExistsError,
+    StoreFullError,
+    StoreIOError,
 )
 from sync.store import keys
 from sync.store.clock import Clock, SystemClock
-from sync.store.database import Database, StoreConfig, check_file_looks_encrypted
+from sync.store.database import Database, StoreConfig, check_file_looks_encrypted, out_of_room
 from sync.store.erasures import Erasure, carry_erasures, recorded_erasures
 from sync.store.keys import KeyHeader, KeySource
 from sync.store.store import SIDE_FILES, Store, remove_with_side_files
@@ -35,15 +41,19 @@ def backup(store: Store, destination: Path, *, operator: str) -> int:
     _refuse_existing(destination)
     partial = destination.with_name(destination.name + ".partial")
     remove_with_side_files(partial)
-    target = Database.open(partial, store.key, store.database.config, create=True)
     try:
-        store.database.backup_to(target.connection)
-        _require_intact(target)
-    finally:
-        target.close()
-    fsync_path(partial)
-    keys.write_header(destination, KeyHeader(current=store.header.current))
-    partial.replace(destination)
+        target = Database.open(partial, store.key, store.database.config, create=True)
+        try:
+            store.database.backup_to(target)
+            _require_intact(target)
+        finally:
+            target.close()
+        fsync_path(partial)
+        keys.write_header(destination, KeyHeader(current=store.header.current))
+        partial.replace(destination)
+    except BaseException:
+        remove_with_side_files(partial)  # a full disk must not keep a half copy on it
+        raise
     fsync_path(destination.parent)
     size = destination.stat().st_size
     store.audit.record(
@@ -87,19 +97,21 @@ def restore(
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".restoring")
     remove_with_side_files(partial)
-    shutil.copyfile(backup_path, partial)
-    keys.write_header(partial, header)
-    with Store.open(partial, source, clock=clock, config=config) as restored:
-        report = restored.integrity()
-        if not report.ok:
-            raise StoreCorruptError(f"backup {backup_path} is damaged: {report.problems[0]}")
-        carried = _carry(restored, erasures, operator)
-    fsync_path(partial)
-    moved = _move_aside(target, clock or SystemClock()) if target.exists() else None
-    keys.write_header(target, keys.read_header(partial))
-    partial.replace(target)
-    keys.header_path(partial).unlink()
-    fsync_path(target.parent)
+    try:
+        _copy_file(backup_path, partial)
+        keys.write_header(partial, header)
+        with Store.open(partial, source, clock=clock, config=config) as restored:
+            report = restored.integrity()
+            if not report.ok:
+                raise StoreCorruptError(f"backup {backup_path} is damaged: {report.problems[0]}")
+            carried = _carry(restored, erasures, operator)
+        fsync_path(partial)
+        moved = _keep_aside(target, clock or SystemClock()) if target.exists() else None
+        _swap_in(partial, target, moved)
+    except BaseException:
+        remove_with_side_files(partial)
+        keys.header_path(partial).unlink(missing_ok=True)
+        raise
     with Store.open(target, source, clock=clock, config=config) as store:
         store.audit.record(
             actor=operator,
@@ -144,11 +156,74 @@ def _require_intact(database: Database) -> None:
         raise StoreCorruptError(f"the backup copy failed its check: {rows[0][0]}")
 
 
-def _move_aside(target: Path, clock: Clock) -> Path:
+def _copy_file(source: Path, destination: Path) -> None:
+    try:
+        shutil.copyfile(source, destination)
+    except OSError as error:
+        reason = out_of_room(destination)
+        if reason is not None or error.errno in (errno.ENOSPC, errno.EFBIG):
+            raise StoreFullError(f"no space left for {destination} ({reason or error})") from error
+        raise StoreIOError(f"cannot copy {source} to {destination}: {error}") from error
+
+
+def _keep_aside(target: Path, clock: Clock) -> Path:
+    """Hard-link the store at ``target`` (with its header and side files) under a new name,
+    leaving it in place until the restored copy replaces it: a crash before then leaves the
+    old store working where it was. The name never reuses one: two restores in one second,
+    or a clock set back, must not overwrite a store kept aside before."""
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
-    aside = target.with_name(f"{target.name}.replaced-{stamp}")
-    for suffix in ("", *SIDE_FILES, ".kdf.json"):
-        old = target.with_name(target.name + suffix)
-        if old.exists():
-            old.replace(aside.with_name(aside.name + suffix))
+    aside = _unused_name(target, f"{target.name}.replaced-{stamp}")
+    try:
+        for suffix in _STORE_FILES:
+            old = target.with_name(target.name + suffix)
+            if old.exists():
+                _link_or_copy(old, aside.with_name(aside.name + suffix))
+    except OSError as error:
+        remove_with_side_files(aside)
+        keys.header_path(aside).unlink(missing_ok=True)
+        raise StoreIOError(f"cannot keep {target} aside as {aside}: {error}") from error
+    fsync_path(target.parent)
     return aside
+
+
+def _swap_in(partial: Path, target: Path, aside: Path | None) -> None:
+    """Put the restored copy and its header at ``target``. Should a step fail, the old store
+    (kept at ``aside``) is put back together at ``target``."""
+    try:
+        keys.write_header(target, keys.read_header(partial))
+        for suffix in SIDE_FILES:  # the old store's WAL must never be replayed onto the copy
+            target.with_name(target.name + suffix).unlink(missing_ok=True)
+        partial.replace(target)
+    except BaseException:
+        if aside is not None:
+            _put_back(aside, target)
+        raise
+    keys.header_path(partial).unlink()
+    fsync_path(target.parent)
+
+
+def _put_back(aside: Path, target: Path) -> None:
+    for suffix in _STORE_FILES:
+        kept = aside.with_name(aside.name + suffix)
+        if kept.exists():
+            _link_or_copy(kept, target.with_name(target.name + suffix), replace=True)
+
+
+def _link_or_copy(source: Path, destination: Path, *, replace: bool = False) -> None:
+    if replace:
+        destination.unlink(missing_ok=True)
+    try:
+        os.link(source, destination)
+    except OSError:  # a file system without hard links
+        shutil.copy2(source, destination)
+
+
+def _unused_name(target: Path, name: str) -> Path:
+    candidate, number = target.with_name(name), 1
+    while any(candidate.with_name(candidate.name + s).exists() for s in _STORE_FILES):
+        number += 1
+        candidate = target.with_name(f"{name}-{number}")
+    return candidate
+
+
+_STORE_FILES = ("", *SIDE_FILES, keys.HEADER_SUFFIX)

@@ -259,10 +259,19 @@ class Database:
         with self.translated():
             self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
-    def backup_to(self, target: Any) -> None:
-        """Copy every page into ``target`` (a connection keyed the same way) from one snapshot."""
-        with self.translated():
-            self._connection.backup(target)
+    def backup_to(self, target: Database) -> None:
+        """Copy every page into ``target`` (keyed the same way) from one snapshot."""
+        try:
+            self._connection.backup(target.connection)
+        except sqlcipher3.Error as error:
+            # The backup API's errors name no file and often carry no code: judge by the target.
+            known = translate(error, target.path, self.config.busy_timeout_s)
+            if known is not None:
+                raise known from error
+            reason = out_of_room(target.path)
+            if reason is not None:
+                raise StoreFullError(f"no space left for {target.path} ({reason})") from error
+            raise StoreIOError(f"cannot write {target.path}: {error}") from error
 
     def close(self) -> None:
         with contextlib.suppress(sqlcipher3.Error):

@@ -114,8 +114,11 @@ class KeyHeader:
     pending: KeySlot | None = None
 
 
+HEADER_SUFFIX = ".kdf.json"
+
+
 def header_path(db_path: Path) -> Path:
-    return db_path.with_name(db_path.name + ".kdf.json")
+    return db_path.with_name(db_path.name + HEADER_SUFFIX)
 
 
 def create_key_file(path: Path) -> KeyFile:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import resource
 from pathlib import Path
 from uuid import UUID
 
@@ -12,10 +15,12 @@ from sync.errors import (
     RecordNotFoundError,
     ReplacedStoreUnreadableError,
     StoreExistsError,
+    StoreFullError,
     WrongKeyError,
 )
 from sync.protocol import Change
-from sync.store import Passphrase, Store, backup, restore
+from sync.store import FishObservation, Passphrase, Photo, Store, backup, restore
+from sync.store import keys as store_keys
 from tests.sync.conftest import FAST, MODEL, FakeClock, enrol
 from tests.sync.test_store_keys import folder_state
 
@@ -212,3 +217,84 @@ def test_a_restore_leaves_a_tombstone_in_flight_at_the_backup_able_to_travel(
         kept = restored.outbox.get(tombstone.idempotency_key)
         assert kept.payload() == tombstone.payload()  # not blanked: the hub must still get it
         assert len(restored.outbox.tombstones()) == 1
+
+
+def test_two_restores_in_one_second_keep_both_replaced_stores(
+    store: Store, db_path: Path, tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    original = enrol(store, clock, "ORIGINAL", seed=1)
+    with Store.create(tmp_path / "other.db", passphrase, clock=clock, config=FAST) as other:
+        backup(other, tmp_path / "b.db", operator="admin")  # holds nobody
+    store.close()
+    first = restore(tmp_path / "b.db", db_path, passphrase, operator="a", force=True,
+                    clock=clock, config=FAST).moved_to  # fmt: skip
+    second = restore(tmp_path / "b.db", db_path, passphrase, operator="a", force=True,
+                     clock=clock, config=FAST).moved_to  # fmt: skip
+    assert first is not None and second is not None and first != second
+    with Store.open(first, passphrase, config=FAST) as kept:
+        assert kept.people.get(original).external_id == "ORIGINAL"
+
+
+def test_a_restore_cut_short_before_its_swap_leaves_the_old_store_working(
+    store: Store,
+    db_path: Path,
+    passphrase: Passphrase,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    copy = db_path.parent / "b.db"
+    backup(store, copy, operator="admin")
+    late = enrol(store, clock, "LATE", seed=3)
+    store.close()
+    real_write = store_keys.write_header
+
+    def power_cut_at_the_targets_header(path: Path, header: store_keys.KeyHeader) -> None:
+        if path == db_path:
+            raise SystemExit("power cut")
+        real_write(path, header)
+
+    monkeypatch.setattr(store_keys, "write_header", power_cut_at_the_targets_header)
+    with pytest.raises(SystemExit):
+        restore(copy, db_path, passphrase, operator="a", force=True, config=FAST)
+    monkeypatch.undo()
+    with Store.open(db_path, passphrase, config=FAST) as still:
+        assert still.people.get(late).external_id == "LATE"
+        assert still.integrity().ok
+    assert not list(db_path.parent.glob("*.restoring*"))
+
+
+def test_a_restore_onto_a_full_disk_is_a_clear_error_and_leaves_no_copy(
+    store: Store, tmp_path: Path, passphrase: Passphrase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backup(store, tmp_path / "b.db", operator="admin")
+
+    def full(source: Path, destination: Path) -> None:
+        Path(destination).write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("sync.store.backups.shutil.copyfile", full)
+    target = tmp_path / "device" / "jaga.db"
+    with pytest.raises(StoreFullError, match="no space left"):
+        restore(tmp_path / "b.db", target, passphrase, operator="a", config=FAST)
+    assert sorted(p.name for p in target.parent.iterdir()) == []
+
+
+def test_a_backup_that_reaches_a_file_size_limit_is_a_clear_error_and_leaves_nothing(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A FAT32 stick's 4 GiB limit, scaled down: RLIMIT_FSIZE (Python ignores SIGXFSZ, so
+    the write fails with EFBIG as it would there)."""
+    photo = Photo(os.urandom(3_000_000), "image/jpeg", clock.now())
+    observation = FishObservation(clock.now(), (), needs_review=True, officer="o")
+    store.observations.add_with_photo(photo, [observation])
+    store.database.checkpoint()
+    destination = tmp_path / "stick" / "jaga-backup.db"
+    destination.parent.mkdir()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, hard))
+    try:
+        with pytest.raises(StoreFullError):
+            backup(store, destination, operator="admin")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert list(destination.parent.iterdir()) == []
