@@ -79,13 +79,15 @@ def restore(
     operator: str,
     force: bool = False,
     carry_erasures: bool = True,
+    replaced_source: KeySource | None = None,
     clock: Clock | None = None,
     config: StoreConfig | None = None,
 ) -> Restored:
     """Put a backup in place as the store at ``target``.
 
     The replaced store (``force``) is moved aside, not deleted, and its erasures are applied to
-    the restored copy first; if it cannot be read with ``source``, the restore is refused
+    the restored copy first. It is read with ``replaced_source`` (its key, when that changed
+    since the backup) or else ``source``; if it cannot be read, the restore is refused
     unless ``carry_erasures`` is False. Stop the app before restoring over a store in use.
     """
     check_file_looks_encrypted(backup_path)
@@ -93,7 +95,8 @@ def restore(
     keys.unlock(header, source)  # a wrong key fails here, before anything is copied
     if target.exists() and not force:
         raise StoreExistsError(f"{target} exists; pass --force to replace it (it is kept aside)")
-    erasures = _erasures_to_carry(target, source, config) if carry_erasures else None
+    replaced_key = replaced_source or source
+    erasures = _erasures_to_carry(target, replaced_key, config) if carry_erasures else None
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".restoring")
     remove_with_side_files(partial)
@@ -134,8 +137,9 @@ def _erasures_to_carry(
         raise ReplacedStoreUnreadableError(
             f"cannot read the erasures recorded in {target}, the store this restore would"
             f" replace ({error}). Without them, people erased since the backup was taken"
-            " would come back. Open it with its own key if it has one; else pass"
-            " --no-carry-erasures, erase those people again, and sync before use."
+            " would come back. If its key changed since the backup, give that key with"
+            " --replaced-key-file or JAGA_REPLACED_STORE_PASSPHRASE; if it cannot be read at"
+            " all, pass --no-carry-erasures, erase those people again, and sync before use."
         ) from error
 
 

@@ -22,7 +22,12 @@ from sync.store.clock import format_timestamp
 from sync.store.corrections import export_corrections
 from sync.store.database import StoreConfig
 from sync.store.export import export_access_events, export_fish_observations
-from sync.store.key_sources import NEW_PASSPHRASE_ENV, resolve_key_source
+from sync.store.key_sources import (
+    NEW_PASSPHRASE_ENV,
+    REPLACED_PASSPHRASE_ENV,
+    optional_key_source,
+    resolve_key_source,
+)
 from sync.store.keys import KeySource, create_key_file
 from sync.store.records import FishObservation
 from sync.store.store import Store
@@ -77,6 +82,12 @@ def register_store(subparsers: argparse._SubParsersAction[Any]) -> None:
         action="store_false",
         help="restore over a store whose erasures cannot be read (people erased since the"
         " backup come back: erase them again, and sync, before use)",
+    )
+    restore_parser.add_argument(
+        "--replaced-key-file",
+        type=Path,
+        help="the key file of the store being replaced, when its key changed since the backup"
+        f" (a passphrase: set {REPLACED_PASSPHRASE_ENV})",
     )
     _add_export_options(command("export", _export, "CSV of access events or fish observations"))
     purge = command("purge-expired", _purge_expired, "erase people past their retention date")
@@ -238,6 +249,9 @@ def _restore(args: argparse.Namespace) -> int:
         operator=_operator(),
         force=args.force,
         carry_erasures=args.carry_erasures,
+        replaced_source=optional_key_source(
+            args.replaced_key_file, env=os.environ, env_name=REPLACED_PASSPHRASE_ENV
+        ),
     )
     if restored.moved_to is not None:
         print(f"the previous store was moved to {restored.moved_to}")

@@ -15,6 +15,16 @@ from sync.store.keys import KeyFile, KeySource, Passphrase
 
 PASSPHRASE_ENV = "JAGA_STORE_PASSPHRASE"
 NEW_PASSPHRASE_ENV = "JAGA_STORE_NEW_PASSPHRASE"
+REPLACED_PASSPHRASE_ENV = "JAGA_REPLACED_STORE_PASSPHRASE"
+
+
+def optional_key_source(
+    key_file: Path | None, *, env: Mapping[str, str], env_name: str
+) -> KeySource | None:
+    """A second key, when one is given (a key file, or a passphrase in ``env_name``)."""
+    if key_file is not None:
+        return KeyFile(key_file)
+    return Passphrase(env[env_name]) if env.get(env_name) else None
 
 
 def resolve_key_source(

@@ -298,3 +298,18 @@ def test_a_backup_that_reaches_a_file_size_limit_is_a_clear_error_and_leaves_not
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert list(destination.parent.iterdir()) == []
+
+
+def test_a_restore_after_a_key_change_reads_the_replaced_store_with_its_own_key(
+    store: Store, db_path: Path, tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    erased = enrol(store, clock, "GONE", seed=1)
+    backup(store, tmp_path / "b.db", operator="admin")
+    store.people.erase(erased, operator="dpo", reason="subject request")
+    rotated = Passphrase("rotated after the backup")
+    store.change_key(rotated, operator="admin")
+    store.close()
+    restore(tmp_path / "b.db", db_path, passphrase, operator="admin", force=True,
+            replaced_source=rotated, config=FAST)  # fmt: skip
+    with Store.open(db_path, passphrase, config=FAST) as restored:  # the backup's key
+        assert restored.people.count() == 0

@@ -198,3 +198,19 @@ def test_restore_over_an_unreadable_store_says_how_to_go_on(
     assert "--no-carry-erasures" in capsys.readouterr().err
     assert jaga("store", "restore", str(copy), "--force", "--no-carry-erasures") == 0
     assert "WARNING: people erased since the backup" in capsys.readouterr().out
+
+
+def test_restore_takes_the_replaced_stores_own_key_from_the_environment(
+    cli_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uid = add_person(cli_store)
+    copy = tmp_path / "backup.db"
+    assert jaga("store", "backup", str(copy)) == 0
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        store.people.erase(uid, operator="dpo", reason="subject request")
+        store.change_key(Passphrase("rotated"), operator="admin")
+    assert jaga("store", "restore", str(copy), "--force") == 1  # cannot read the erasures
+    monkeypatch.setenv("JAGA_REPLACED_STORE_PASSPHRASE", "rotated")
+    assert jaga("store", "restore", str(copy), "--force") == 0
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as restored:
+        assert restored.people.count() == 0
