@@ -92,6 +92,20 @@ def test_sql_cannot_update_or_delete_audit_entries(store: Store, clock: FakeCloc
     assert store.audit.verify().ok
 
 
+def test_sql_cannot_replace_an_audit_entry(store: Store, clock: FakeClock) -> None:
+    """REPLACE deletes the old row without firing a delete trigger: it needs its own."""
+    fill_chain(store, clock, events=1)
+    first = store.database.connection.execute(
+        "SELECT * FROM audit_log WHERE sequence = 1"
+    ).fetchone()
+    with pytest.raises(Exception, match="append-only"):
+        store.database.connection.execute(
+            "INSERT OR REPLACE INTO audit_log VALUES (?, ?, 'someone else', ?, ?, ?, ?, ?)",
+            (first[0], first[1], *first[3:]),
+        )
+    assert store.audit.entries()[0].actor == first[2]
+
+
 def test_the_integrity_report_includes_the_chain(store: Store, clock: FakeClock) -> None:
     fill_chain(store, clock)
     tamper(store, "UPDATE audit_log SET actor = 'someone else' WHERE sequence = 2")

@@ -14,7 +14,7 @@ from typing import Any
 import sqlcipher3
 
 from sync.errors import SchemaVersionError
-from sync.store.schema import v1, v2, v3, v4, v5
+from sync.store.schema import v1, v2, v3, v4, v5, v6
 
 # "JAGA" in ASCII: tells a Jaga store from any other SQLCipher file with the same key.
 APPLICATION_ID = 0x4A414741
@@ -67,6 +67,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "outbox counts the hub's retryable refusals", run_script(v3.SQL)),
     Migration(4, "fish observations keep their species pack version", run_script(v4.SQL)),
     Migration(5, "fish observations keep the fish's box in a shared photo", run_script(v5.SQL)),
+    Migration(6, "the audit log refuses an insert over an existing entry", run_script(v6.SQL)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
