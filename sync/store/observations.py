@@ -8,10 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from sync.errors import RecordInvalidError, RecordNotFoundError
-from sync.protocol import FishObservationUpsert, summarize
+from sync.errors import RecordNotFoundError
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
 from sync.store.outbox import Outbox
@@ -101,8 +98,7 @@ class Observations:
                 _select(connection, "WHERE o.observation_uid = ?", [observation_uid])[0]
             )
             payload = observation_payload(confirmed)
-            _check_wire(payload)  # raising here rolls the update back
-            self._outbox.enqueue(
+            self._outbox.enqueue(  # a verdict the hub's schema refuses raises: rolled back
                 connection,
                 entity="fish_observation",
                 entity_uid=observation_uid,
@@ -169,16 +165,6 @@ class Observations:
             operation="upsert",
             payload=observation_payload(observation),
         )
-
-
-def _check_wire(payload: dict[str, Any]) -> None:
-    """A verdict the hub's schema refuses (a species name over 200 characters, a NUL) would
-    be saved here and quarantined on push: the correction would never reach the hub or its
-    training data. It is refused before it is saved instead."""
-    try:
-        FishObservationUpsert.model_validate(payload)
-    except ValidationError as error:
-        raise RecordInvalidError(f"cannot confirm this observation: {summarize(error)}") from None
 
 
 def observation_payload(observation: FishObservation) -> dict[str, Any]:

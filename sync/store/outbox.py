@@ -19,7 +19,8 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sync.errors import RecordNotFoundError
+from sync.errors import RecordInvalidError, RecordNotFoundError
+from sync.protocol import PayloadError, parse_payload
 from sync.store.audit import AuditLog
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
@@ -62,7 +63,17 @@ class Outbox:
         operation: str,
         payload: Mapping[str, Any],
     ) -> int:
-        """Queue a change inside the caller's write transaction; returns its sequence."""
+        """Queue a change inside the caller's write transaction; returns its sequence.
+
+        A payload the hub's schema refuses (a site name it does not accept, an erasure reason
+        over its limit) raises ``RecordInvalidError``, which rolls the caller's change back:
+        saved here, it would be quarantined on push and never reach the hub, and for an
+        erasure that means the other devices keep the person.
+        """
+        try:
+            parse_payload(entity, operation, dict(payload))
+        except PayloadError as error:
+            raise RecordInvalidError(f"not saved: {error}") from None
         now = format_timestamp(self._clock.now())
         cursor = connection.execute(
             "INSERT INTO outbox (idempotency_key, entity, entity_uid, operation, payload, state,"

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from sync.errors import RecordNotFoundError
+from sync.errors import RecordInvalidError, RecordNotFoundError
 from sync.store import OutboxState, Photo, Store
 from sync.store.photos import load_photo
 from tests.sync.conftest import MODEL, FakeClock, consent, enrol, template
@@ -91,3 +91,27 @@ def test_purge_with_nothing_expired_changes_nothing(store: Store, clock: FakeClo
     before = store.audit.head()
     assert store.people.purge_expired() == []
     assert store.audit.head() == before
+
+
+def test_an_erasure_the_hub_would_refuse_is_not_made(store: Store, clock: FakeClock) -> None:
+    """A reason over the wire's limit would commit here and quarantine its tombstone on push:
+    the hub and every other kiosk would keep the person. It is refused before anything."""
+    person_uid, _ = enrol_with_photo(store, clock, "B-1", seed=1)
+    with pytest.raises(RecordInvalidError, match="reason"):
+        store.people.erase(person_uid, operator="dpo", reason="letter ref. " + "x" * 1000)
+    assert store.people.get(person_uid).external_id == "B-1"
+    assert store.outbox.tombstones() == []
+
+
+def test_an_enrolment_the_hub_would_refuse_is_not_made(store: Store, clock: FakeClock) -> None:
+    with pytest.raises(RecordInvalidError, match="site"):
+        store.people.enrol(
+            external_id="B-9",
+            display_name="Person B-9",
+            site="North Gate",  # the hub's sites are slugs
+            consent=consent(clock),
+            templates=[template(9)],
+            operator="officer-7",
+            duplicate_threshold=0.6,
+        )
+    assert store.people.count() == 0 and store.outbox.entries() == []

@@ -5,6 +5,7 @@ the species pack of each fish observation and the fish's box in a shared photo."
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -189,12 +190,11 @@ def v3_store_with_catches(db_path: Path, passphrase: Passphrase, clock: FakeCloc
             for row in V3_ROWS:
                 connection.execute(V3_OBSERVATION, (*row, row[1], row[1]))
                 payload = {"observation_uid": row[0], "observed_at": row[1], "notes": row[13]}
-                v3.outbox.enqueue(
-                    connection,
-                    entity="fish_observation",
-                    entity_uid=row[0],
-                    operation="upsert",
-                    payload=payload,
+                connection.execute(  # as that code queued it (today's enqueue checks the schema)
+                    "INSERT INTO outbox (idempotency_key, entity, entity_uid, operation, payload,"
+                    " state, created_at, state_changed_at) VALUES (?, 'fish_observation', ?,"
+                    " 'upsert', ?, 'queued', ?, ?)",
+                    (str(uuid.uuid4()), row[0], json.dumps(payload), row[1], row[1]),
                 )
 
 

@@ -96,7 +96,7 @@ def test_a_verdict_the_hub_would_refuse_is_not_saved(
     """Saved, it would be quarantined on push and never reach the hub or its training data:
     refused before it is saved, the observation stays flagged and nothing is queued."""
     stored = store.observations.add(full_observation(clock))
-    with pytest.raises(RecordInvalidError, match="cannot confirm this observation"):
+    with pytest.raises(RecordInvalidError, match="not saved: invalid fish_observation"):
         store.observations.confirm(stored.observation_uid, species, officer=officer)
     assert store.observations.get(stored.observation_uid) == stored
     assert len(store.outbox.entries()) == 1
