@@ -142,6 +142,7 @@ class Database:
         self._connection = connection
         self.path = path
         self.config = config
+        self.checkpoint_owed = False  # a checkpoint a reader held back: retried after writes
 
     @property
     def connection(self) -> Any:
@@ -213,6 +214,8 @@ class Database:
         except BaseException:
             self._rollback_quietly()
             raise
+        if self.checkpoint_owed:
+            self.checkpoint()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Any]:
@@ -251,13 +254,18 @@ class Database:
                 ) from error
             self.checkpoint()
 
-    def checkpoint(self) -> None:
-        """Fold the WAL into the main file and truncate it, when no reader is in the way.
+    def checkpoint(self) -> bool:
+        """Fold the WAL into the main file and truncate it; whether it could.
 
-        After an erasure this also drops the WAL's copies of the erased pages.
+        After an erasure this drops the WAL's copies of the erased pages, and writes the
+        erasure into the main file, which until then still holds the person as they were. A
+        reader's snapshot (the kiosk loading its gallery) can hold it back past the busy
+        timeout: it is then owed, and tried again after each write and at close.
         """
         with self.translated():
-            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            busy = self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        self.checkpoint_owed = bool(busy)
+        return not busy
 
     def backup_to(self, target: Database) -> None:
         """Copy every page into ``target`` (keyed the same way) from one snapshot."""
@@ -275,6 +283,8 @@ class Database:
 
     def close(self) -> None:
         with contextlib.suppress(sqlcipher3.Error):
+            if self.checkpoint_owed:
+                self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._connection.close()
 
     def _rollback_quietly(self) -> None:

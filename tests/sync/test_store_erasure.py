@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
 from sync.errors import RecordInvalidError, RecordNotFoundError
-from sync.store import OutboxState, Photo, Store
+from sync.store import OutboxState, Passphrase, Photo, Store, StoreConfig
 from sync.store.photos import load_photo
 from tests.sync.conftest import MODEL, FakeClock, consent, enrol, template
 
@@ -115,3 +116,25 @@ def test_an_enrolment_the_hub_would_refuse_is_not_made(store: Store, clock: Fake
             duplicate_threshold=0.6,
         )
     assert store.people.count() == 0 and store.outbox.entries() == []
+
+
+def test_an_erasure_held_back_by_a_reader_reaches_the_main_file_at_the_next_write(
+    tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    """The kiosk loading its gallery holds a snapshot while an erasure commits: the checkpoint
+    that folds the erasure into the main file (and drops the WAL's copies of the person's
+    pages) cannot run then. It is owed, and the next write runs it."""
+    impatient = StoreConfig(busy_timeout_s=0.1, scrypt_n=2**10)
+    db = tmp_path / "jaga.db"
+    with (
+        Store.create(db, passphrase, clock=clock, config=impatient) as store,
+        Store.open(db, passphrase, clock=clock, config=impatient) as kiosk,
+    ):
+        person_uid = enrol(store, clock, "B-1", seed=1)
+        with kiosk.database.read() as snapshot:
+            snapshot.execute("SELECT count(*) FROM face_templates").fetchall()
+            store.people.erase(person_uid, operator="dpo", reason="subject request")
+            assert store.database.checkpoint_owed
+        enrol(store, clock, "B-2", seed=2)
+        assert not store.database.checkpoint_owed
+        assert db.with_name(db.name + "-wal").stat().st_size == 0
