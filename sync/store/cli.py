@@ -270,7 +270,8 @@ def _export(args: argparse.Namespace) -> int:
     since, until = _moment(args.since), _moment(args.until)
     write = export_access_events if args.table == "access-events" else export_fish_observations
     with _open(args) as store:
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        os.fchmod(fd, 0o600)  # the mode above is for a new file: names must not stay readable
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             rows = write(store.database, out, since, until)
     print(f"wrote {rows} rows to {args.out}")

@@ -131,6 +131,8 @@ def test_backup_and_restore(cli_store: Path, tmp_path: Path) -> None:
 def test_export_writes_a_private_csv(cli_store: Path, tmp_path: Path) -> None:
     add_person(cli_store)
     out = tmp_path / "attendance.csv"
+    out.write_text("last month's export\n")
+    out.chmod(0o644)  # an older file, readable by everyone
     assert jaga("store", "export", "access-events", "--out", str(out), "--since", "2000-01-01") == 0
     assert out.stat().st_mode & 0o777 == 0o600
     rows = list(csv.DictReader(out.open()))
