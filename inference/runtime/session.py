@@ -1,14 +1,23 @@
 """One session interface over ONNX Runtime.
 
 Model code only ever calls :meth:`ModelSession.run`. Each session asks for the planned
-providers in order, then reports the one it *actually* got; a session that wanted a GPU
-and landed on the CPU says so in the log and in :attr:`OnnxSession.fell_back`.
+providers in order, then reports the one that *actually* runs the model; a session that
+wanted a GPU and landed on the CPU says so in the log and in :attr:`OnnxSession.fell_back`.
+
+"Actually" takes some care. ONNX Runtime registers every provider it was given, even one
+that takes no node of the graph (TensorRT refusing it, operators without a CUDA kernel),
+and lists it first. So the warm-up run is profiled: the provider whose kernels took most of
+its time is the one reported, with each provider's share in :attr:`OnnxSession.time_share`
+(profiling ends with the warm-up). And when a provider fails during a later run, ONNX
+Runtime moves the session to the CPU and retries; the session notices and says so.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import tempfile
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -73,14 +82,16 @@ class OnnxSession:
         self.contracts = model.spec.inputs
         requested = _providers_with_options(model, config)
         self.requested_provider = requested[0][0]
-        self._session = _create(model.path, requested, config.threads)
+        self._session = _create(model.path, requested, config.threads, profile=config.warmup)
         self._output_names = [output.name for output in self._session.get_outputs()]
-        self.provider: str = self._session.get_providers()[0]
-        self._report()
+        self._registered: str = self._session.get_providers()[0]
+        self.provider: str = self._registered
         # What the warm-up answered, output by output: a caller can check a model's outputs
         # against what it expects without running it again.
         self.warmup_shapes: dict[str, tuple[int, ...]] | None = None
+        self.time_share: dict[str, float] | None = None  # provider -> share of kernel time
         self.warmup_ms = self._warm_up() if config.warmup else None
+        self._report()
 
     @property
     def contract(self) -> InputContract:
@@ -101,7 +112,19 @@ class OnnxSession:
         except (Fail, InvalidArgument, RuntimeException, ValueError) as exc:
             shapes = {name: value.shape for name, value in inputs.items()}
             raise InputError(f"{self.model_id} cannot run on inputs {shapes}: {exc}") from exc
+        if self._session.get_providers()[0] != self._registered:
+            self._moved_by_onnxruntime()
         return outputs
+
+    def _moved_by_onnxruntime(self) -> None:
+        """ONNX Runtime caught a provider failing in a run (a GPU out of memory), moved the
+        session to its fallback providers and ran it again there."""
+        self._registered = self.provider = self._session.get_providers()[0]
+        self.time_share = None
+        log.warning(
+            "%s: %s failed during a run; now running on %s",
+            self.model_id, short_name(self.requested_provider), short_name(self.provider),
+        )  # fmt: skip
 
     def _report(self) -> None:
         if self.fell_back:
@@ -118,6 +141,9 @@ class OnnxSession:
         outputs = self.run(dummies)
         elapsed = (time.perf_counter() - started) * 1000
         self.warmup_shapes = {n: o.shape for n, o in zip(self._output_names, outputs, strict=True)}
+        self.time_share = _time_by_provider(Path(self._session.end_profiling()))
+        if self.time_share:
+            self.provider = max(self.time_share, key=self.time_share.__getitem__)
         return elapsed
 
 
@@ -148,10 +174,35 @@ def _tensorrt_options(model: InstalledModel, config: SessionConfig) -> dict[str,
     )
 
 
+def _time_by_provider(profile: Path) -> dict[str, float]:
+    """Each provider's share of the kernel time in an ONNX Runtime profile (then deleted)."""
+    try:
+        events = json.loads(profile.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        log.warning("cannot read the warm-up profile %s: %s", profile, error)
+        return {}
+    finally:
+        profile.unlink(missing_ok=True)
+    spent: dict[str, float] = {}
+    for event in events:
+        provider = (event.get("args") or {}).get("provider")
+        if event.get("cat") == "Node" and provider:
+            spent[provider] = spent.get(provider, 0.0) + float(event.get("dur", 0))
+    total = sum(spent.values())
+    return {name: time / total for name, time in spent.items()} if total else {}
+
+
 def _create(
-    path: Path, providers: Sequence[tuple[str, dict[str, Any]]], threads: ThreadBudget
+    path: Path,
+    providers: Sequence[tuple[str, dict[str, Any]]],
+    threads: ThreadBudget,
+    *,
+    profile: bool,
 ) -> ort.InferenceSession:
     options = ort.SessionOptions()
+    if profile:  # the warm-up only: OnnxSession ends it after that one run
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(tempfile.gettempdir()) / f"jaga-{path.stem}")
     options.intra_op_num_threads = threads.intra_op
     options.inter_op_num_threads = threads.inter_op
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

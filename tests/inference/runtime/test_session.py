@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 import pytest
+from onnxruntime.capi.onnxruntime_pybind11_state import EPFail
 
 from inference.errors import InputError
 from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
-from inference.runtime.providers import CPU, CUDA
+from inference.runtime.providers import CPU, CUDA, Precision, ProviderPlan
+from inference.runtime.session import OnnxSession, SessionConfig
 
 
 def test_cpu_session_reports_cpu_and_is_warmed_up(model_pack: ModelPack) -> None:
@@ -51,3 +56,56 @@ def test_wrong_input_shape_is_an_input_error_not_an_onnxruntime_error(
 def test_thread_budget_shares_the_cores() -> None:
     assert ThreadBudget.share_cores(sessions=2, cores=8).intra_op == 4
     assert ThreadBudget.share_cores(sessions=16, cores=2).intra_op == 1
+
+
+def test_a_provider_that_runs_no_node_is_not_reported_as_running(
+    model_pack: ModelPack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ONNX Runtime lists every provider it registered first, even one that takes no node
+    (TensorRT refusing a graph). The Azure provider of this CPU build takes no ONNX node,
+    which stands in for that here: the warm-up's profile shows the CPU ran it all."""
+    azure = "AzureExecutionProvider"
+    if azure not in ort.get_available_providers():
+        pytest.skip("this onnxruntime build has no Azure provider to stand in")
+    plan = ProviderPlan((azure, CPU), (), Precision.FP32)
+    with caplog.at_level(logging.WARNING, logger="inference.runtime.session"):
+        session = OnnxSession(
+            model_pack.model("yunet_n"), SessionConfig(plan, ThreadBudget(1), tmp_path)
+        )
+    assert session.provider == CPU and session.fell_back
+    assert session.time_share is not None and session.time_share[CPU] == pytest.approx(1.0)
+    assert "running on cpu" in caplog.text
+    assert not list(Path(tempfile.gettempdir()).glob("jaga-yunet_n*.json"))  # profile removed
+
+
+def test_onnxruntimes_own_fallback_during_a_run_is_noticed(
+    model_pack: ModelPack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A provider that fails in a run (a GPU out of memory): ONNX Runtime moves the session
+    to its fallback providers and runs again. Simulated through ONNX Runtime's own fallback
+    path (private attributes of its Python session, as of onnxruntime 1.2x-1.3x)."""
+    session = Runtime(model_pack, preference=(CPU,)).session("yunet_n", warmup=False)
+    inner = session._session
+    failing = CUDA  # as the session would read on a CUDA device
+    session.provider = session.requested_provider = session._registered = failing
+
+    class FailsOnce:
+        def __init__(self, real: Any) -> None:
+            self.real, self.failed = real, False
+
+        def run(self, *args: Any) -> Any:
+            if not self.failed:
+                self.failed = True
+                raise EPFail("CUDA failure 2: out of memory")
+            return self.real.run(*args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+    inner._fallback_providers = [CPU]
+    inner._sess = FailsOnce(inner._sess)
+    contract = session.contract
+    with caplog.at_level(logging.WARNING, logger="inference.runtime.session"):
+        session.run({contract.name: np.zeros(contract.example, np.float32)})
+    assert session.provider == CPU and session.fell_back
+    assert "failed during a run; now running on cpu" in caplog.text
