@@ -116,6 +116,10 @@ class OnnxSession:
             self._moved_by_onnxruntime()
         return outputs
 
+    def _profiled_time_share(self) -> dict[str, float] | None:
+        profile = _end_profiling(self._session)
+        return None if profile is None else _time_by_provider(profile)
+
     def _moved_by_onnxruntime(self) -> None:
         """ONNX Runtime caught a provider failing in a run (a GPU out of memory), moved the
         session to its fallback providers and ran it again there."""
@@ -141,7 +145,7 @@ class OnnxSession:
         outputs = self.run(dummies)
         elapsed = (time.perf_counter() - started) * 1000
         self.warmup_shapes = {n: o.shape for n, o in zip(self._output_names, outputs, strict=True)}
-        self.time_share = _time_by_provider(Path(self._session.end_profiling()))
+        self.time_share = self._profiled_time_share()
         if self.time_share:
             self.provider = max(self.time_share, key=self.time_share.__getitem__)
         return elapsed
@@ -172,6 +176,14 @@ def _tensorrt_options(model: InstalledModel, config: SessionConfig) -> dict[str,
     return tensorrt_options(
         config.engines_dir / key.folder_name(), model.spec.inputs, precision, table
     )
+
+
+def _end_profiling(session: ort.InferenceSession) -> Path | None:
+    try:
+        return Path(session.end_profiling())
+    except (Fail, RuntimeException, OSError) as error:  # a temp folder it cannot write
+        log.warning("no warm-up profile: %s", error)
+        return None
 
 
 def _time_by_provider(profile: Path) -> dict[str, float]:
