@@ -50,8 +50,22 @@ def install(
     force: bool = False,
     progress: Progress = log.info,
 ) -> list[InstallOutcome]:
-    """Build ``specs`` into ``pack.root``; returns what was done for each."""
-    fetcher = SourceFetcher(pack.sources_dir, mirror)
+    """Build ``specs`` into ``pack.root``; returns what was done for each.
+
+    The whole install holds the pack's lock: a second install into the same folder waits for
+    this one (and says so through ``progress``), then finds what this one built up to date.
+    """
+    with pack.locked(on_wait=progress):
+        return _install_all(pack, specs, SourceFetcher(pack.sources_dir, mirror), force, progress)
+
+
+def _install_all(
+    pack: ModelPack,
+    specs: Sequence[ModelSpec],
+    fetcher: SourceFetcher,
+    force: bool,
+    progress: Progress,
+) -> list[InstallOutcome]:
     outcomes = []
     for index, spec in enumerate(specs, start=1):
         progress(f"[{index}/{len(specs)}] {spec.id}")

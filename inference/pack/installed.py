@@ -7,9 +7,12 @@ a file changed after install is caught before ONNX Runtime ever reads it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -18,8 +21,10 @@ import platformdirs
 
 from inference.errors import ChecksumMismatchError, ModelNotInstalledError, PackError
 from inference.pack.files import sha256_of, write_json_atomically
+from inference.pack.lock import install_lock
 from inference.pack.manifest import Manifest, ModelSpec, load_manifest
 
+log = logging.getLogger(__name__)
 RECORD_NAME = "installed.json"
 ENV_MODELS_DIR = "JAGA_MODELS_DIR"
 
@@ -57,6 +62,7 @@ class ModelPack:
     def __init__(self, root: Path | None = None, manifest: Manifest | None = None) -> None:
         self.root = root or default_pack_dir()
         self.manifest = manifest or load_manifest()
+        self._locked = False
 
     @property
     def sources_dir(self) -> Path:
@@ -76,13 +82,28 @@ class ModelPack:
             raise PackError(f"{path} is unreadable ({exc}); run: jaga models install") from exc
         return data
 
+    @contextlib.contextmanager
+    def locked(self, on_wait: Callable[[str], None] = log.info) -> Iterator[None]:
+        """Hold the pack's install lock (see ``inference.pack.lock``); nested uses on this
+        object hold it once, so an install can write records under the lock it already has."""
+        if self._locked:
+            yield
+            return
+        with install_lock(self.root, on_wait):
+            self._locked = True
+            try:
+                yield
+            finally:
+                self._locked = False
+
     def write_record(self, spec: ModelSpec, sha256: str | None) -> None:
-        records = self.records()
-        if sha256 is None:
-            records.pop(spec.id, None)
-        else:
-            records[spec.id] = {"file": spec.file, "sha256": sha256, "spec": spec_digest(spec)}
-        write_json_atomically(records, self.root / RECORD_NAME)
+        with self.locked():  # read, change and write back with no other writer in between
+            records = self.records()
+            if sha256 is None:
+                records.pop(spec.id, None)
+            else:
+                records[spec.id] = {"file": spec.file, "sha256": sha256, "spec": spec_digest(spec)}
+            write_json_atomically(records, self.root / RECORD_NAME)
 
     def state(self, spec: ModelSpec, *, hash_file: bool = True) -> ModelState:
         record = self.records().get(spec.id)

@@ -1,0 +1,42 @@
+"""One install at a time per pack folder: an advisory lock on a file in it.
+
+Two installs into one folder would each read ``installed.json``, add their own model and
+write it back, the later one dropping the other's record. A second install therefore waits
+for the first (it says so once) rather than failing: both were asked for, and waiting lets
+the second find what the first built. ``flock`` locks belong to an open file and the kernel
+drops them when their holder dies (SIGKILL included), so a killed install never leaves the
+pack locked and there is no stale lock file to clean up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+LOCK_NAME = ".install.lock"
+
+
+@contextlib.contextmanager
+def install_lock(root: Path, on_wait: Callable[[str], None]) -> Iterator[None]:
+    """Hold ``root``'s install lock, waiting for another holder to finish first."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        _acquire(fd, root, on_wait)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _acquire(fd: int, root: Path, on_wait: Callable[[str], None]) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        on_wait(f"another install is running in {root}; waiting for it to finish")
+        fcntl.flock(fd, fcntl.LOCK_EX)
