@@ -37,7 +37,8 @@ def temporary_sibling(final: Path) -> Iterator[Path]:
     """A temporary path next to ``final``, removed unless it was moved into place.
 
     Writing next to the destination keeps ``os.replace`` atomic (same file system), and
-    the ``finally`` removes the partial file on any error, Ctrl-C included.
+    the ``finally`` removes the partial file on any error, Ctrl-C included (not on SIGTERM:
+    see ``remove_leftover_temporaries``).
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
@@ -47,6 +48,19 @@ def temporary_sibling(final: Path) -> Iterator[Path]:
         yield temporary
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def remove_leftover_temporaries(folder: Path) -> int:
+    """Remove the temporaries ``temporary_sibling`` made directly in ``folder``; the count.
+
+    SIGTERM or SIGHUP end the process without running ``finally``, so an install stopped
+    that way leaves its partial files behind. Only call this under the pack's install lock:
+    a running install's temporaries look just the same.
+    """
+    leftovers = list(folder.glob(".*.part")) if folder.is_dir() else []
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return len(leftovers)
 
 
 def replace_durably(temporary: Path, final: Path) -> None:

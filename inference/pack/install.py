@@ -2,8 +2,9 @@
 
 A model is either fully installed (its file in place *and* its record written) or not at
 all: the record is removed before the file is replaced and written again after, the
-conversion writes to a temporary sibling that is always cleaned up, and an interrupted
-install (Ctrl-C, a crash) leaves at worst a model reported as missing.
+conversion writes to a temporary sibling that is cleaned up on any exception, and an
+interrupted install (Ctrl-C, a crash) leaves at worst a model reported as missing. A kill
+that runs no cleanup (SIGTERM, SIGHUP) leaves temporaries, which the next install removes.
 
 Installing the fish backbone also builds the default fish species pack on it (from the head
 kept in ``assets/fish/default``), so a fresh install can classify fish straight away.
@@ -21,7 +22,12 @@ from pathlib import Path
 from inference.errors import ChecksumMismatchError
 from inference.fish.config import BACKBONE_ID
 from inference.pack.converters import get_converter
-from inference.pack.files import replace_durably, sha256_of, temporary_sibling
+from inference.pack.files import (
+    remove_leftover_temporaries,
+    replace_durably,
+    sha256_of,
+    temporary_sibling,
+)
 from inference.pack.installed import ModelPack, ModelState
 from inference.pack.manifest import ModelSpec
 from inference.pack.sources import SourceFetcher
@@ -54,9 +60,17 @@ def install(
 
     The whole install holds the pack's lock: a second install into the same folder waits for
     this one (and says so through ``progress``), then finds what this one built up to date.
+    Holding it, the install first removes the temporaries of an install that was killed.
     """
     with pack.locked(on_wait=progress):
+        _remove_leftovers(pack, progress)
         return _install_all(pack, specs, SourceFetcher(pack.sources_dir, mirror), force, progress)
+
+
+def _remove_leftovers(pack: ModelPack, progress: Progress) -> None:
+    removed = sum(remove_leftover_temporaries(d) for d in (pack.root, pack.sources_dir))
+    if removed:
+        progress(f"removed {removed} temporary file(s) left by an interrupted install")
 
 
 def _install_all(

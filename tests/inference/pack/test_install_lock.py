@@ -1,12 +1,15 @@
-"""Two real processes on one pack folder: one install at a time, and no record is lost."""
+"""Real processes on one pack folder: one install at a time, no record lost, and what a
+killed install leaves behind is swept by the next one."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from inference.pack.install import install
 from inference.pack.installed import ModelPack, ModelState
 from tests.conftest import REPO
 from tests.inference.pack.helpers import two_model_manifest, write_mirror
@@ -82,3 +85,26 @@ def test_a_second_install_waits_for_the_first_and_says_so_once(tmp_path: Path) -
     assert WAITING not in later and "[1/1] b" in later
     pack = ModelPack(tmp_path / "pack", two_model_manifest())
     assert [pack.state(spec) for spec in pack.manifest.models] == [ModelState.OK] * 2
+
+
+def test_temporary_files_of_an_install_killed_by_sigterm_are_removed_by_the_next(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM (systemd stop, a closed SSH session) skips the ``finally`` that removes them."""
+    mirror = write_mirror(tmp_path / "mirror")
+    gate = tmp_path / "gate"
+    killed = start_worker("install", tmp_path, "a", gate)
+    wait_until_reached(gate, killed)
+    killed.send_signal(signal.SIGTERM)
+    assert killed.wait(timeout=10) == -signal.SIGTERM
+    root = tmp_path / "pack"
+    (root / "sources" / ".stale.bin.x1.part").write_bytes(b"half a download")
+    assert partial_files(root), "the killed install left nothing to sweep"
+    (root / "notes.part").write_text("not ours: no leading dot")
+    pack = ModelPack(root, two_model_manifest())
+    install(pack, pack.manifest.models, mirror=mirror)
+    assert partial_files(root) == [root / "notes.part"]
+
+
+def partial_files(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.name.endswith(".part"))
