@@ -51,9 +51,8 @@ def _install(args: argparse.Namespace) -> int:
             pack, pack.manifest.select(args.ids), mirror=args.mirror, force=args.force,
             progress=lambda line: print(line, flush=True),
         )  # fmt: skip
-    except InferenceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (InferenceError, OSError) as exc:
+        return _report(exc)
     except KeyboardInterrupt:
         print("interrupted: nothing half-installed; run the command again", file=sys.stderr)
         return 130
@@ -64,7 +63,13 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    pack = ModelPack(args.dir)
+    try:
+        return _print_list(ModelPack(args.dir))
+    except OSError as exc:
+        return _report(exc)
+
+
+def _print_list(pack: ModelPack) -> int:
     print(f"{'id':<20} {'version':<14} {'state':<9} {'licence':<12} file")
     for spec in pack.manifest.models:
         state = pack.state(spec)
@@ -74,7 +79,13 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    pack = ModelPack(args.dir)
+    try:
+        return _print_verification(ModelPack(args.dir))
+    except OSError as exc:
+        return _report(exc)
+
+
+def _print_verification(pack: ModelPack) -> int:
     bad = 0
     for spec in pack.manifest.models:
         state = pack.state(spec)
@@ -83,6 +94,16 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"{spec.id}: {state} -> jaga models install {spec.id} --force")
     print("all models verified" if not bad else f"{bad} model(s) need reinstalling")
     return 0 if not bad else 1
+
+
+def _report(exc: InferenceError | OSError) -> int:
+    """One line on stderr, exit status 1: a full disk or a damaged pack is not a crash."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        files = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        print(f"error: {files}: {exc.strerror or exc}", file=sys.stderr)
+    else:
+        print(f"error: {exc}", file=sys.stderr)
+    return 1
 
 
 def _build_engines(args: argparse.Namespace) -> int:

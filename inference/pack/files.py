@@ -38,7 +38,7 @@ def temporary_sibling(final: Path) -> Iterator[Path]:
 
     Writing next to the destination keeps ``os.replace`` atomic (same file system), and
     the ``finally`` removes the partial file on any error, Ctrl-C included (not on SIGTERM:
-    see ``remove_leftover_temporaries``).
+    see ``remove_leftover_temporaries``). An ``OSError`` about writing it names ``final``.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
@@ -46,8 +46,20 @@ def temporary_sibling(final: Path) -> Iterator[Path]:
     temporary = Path(name)
     try:
         yield temporary
+    except OSError as exc:
+        raise _naming_final(exc, temporary, final) from exc
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _naming_final(exc: OSError, temporary: Path, final: Path) -> OSError:
+    """``exc`` as the user should read it: a failed ``write()`` names no file, and the
+    temporary is gone by the time anyone reads the message; ``final`` is what was being
+    written. An error about some other file (a source being read) is left as it is."""
+    named = {exc.filename, exc.filename2} - {None}
+    if named and str(temporary) not in named:
+        return exc
+    return OSError(exc.errno, exc.strerror or str(exc), str(final))
 
 
 def remove_leftover_temporaries(folder: Path) -> int:

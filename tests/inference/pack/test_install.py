@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -99,6 +100,28 @@ def test_cli_verify_fails_on_a_tampered_file_and_list_shows_it(tmp_path: Path) -
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert "yunet_n" in listing.stdout and "modified" in listing.stdout
+
+
+def limit_file_size() -> None:
+    """In the child: writes past 100 kB fail (EFBIG), as on a full disk (ENOSPC)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write, not the process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, resource.RLIM_INFINITY))
+
+
+def test_cli_reports_a_failed_write_in_one_line_naming_the_file(tmp_path: Path) -> None:
+    pack_dir = tmp_path / "pack"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "models", "install", "yunet_n",
+         "--dir", str(pack_dir), "--mirror", str(shared_path("models"))],
+        capture_output=True, text=True, check=False, preexec_fn=limit_file_size,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    cached = next((pack_dir / "sources").glob("*-yunet_n_dynamic.onnx"), None)
+    assert cached is None  # nothing half-written was kept
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {pack_dir / 'sources'}/") and ".part" not in last
+    assert last.endswith("-yunet_n_dynamic.onnx: File too large")
 
 
 @pytest.mark.slow

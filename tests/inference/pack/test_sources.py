@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
+import http.server
+import resource
+import signal
+import threading
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +27,41 @@ DEAD_URL = "http://127.0.0.1:9/weights.bin"
 
 def no_partial_files(folder: Path) -> bool:
     return not list(folder.glob("*.part")) if folder.exists() else True
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        del format, args  # keep the test output clean
+
+
+@pytest.fixture
+def web_folder(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A real HTTP server on loopback serving a folder: ``(folder, base URL)``."""
+    folder = tmp_path / "web"
+    folder.mkdir()
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextlib.contextmanager
+def file_size_limit(size: int) -> Iterator[None]:
+    """Writes past ``size`` bytes fail (EFBIG), as a full disk fails them (ENOSPC)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write, not the process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
 
 
 def test_url_source_is_taken_from_the_mirror(tmp_path: Path) -> None:
@@ -40,6 +83,29 @@ def test_dead_network_without_mirror_names_file_url_and_mirror_option(tmp_path: 
     assert DEAD_URL in message
     assert "--mirror" in message
     assert no_partial_files(tmp_path / "cache")
+
+
+def test_url_source_is_downloaded(web_folder: tuple[Path, str], tmp_path: Path) -> None:
+    folder, base = web_folder
+    (folder / "weights.bin").write_bytes(PAYLOAD)
+    source = UrlSource(url=f"{base}/weights.bin", sha256=sha256_bytes(PAYLOAD))
+    assert SourceFetcher(tmp_path / "cache").fetch(source).read_bytes() == PAYLOAD
+
+
+def test_a_failed_local_write_is_not_reported_as_a_network_problem(
+    web_folder: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The download works; the disk does not. "Pass --mirror" would send the user astray."""
+    folder, base = web_folder
+    payload = PAYLOAD * 64  # 70 kB, past the limit below
+    (folder / "weights.bin").write_bytes(payload)
+    source = UrlSource(url=f"{base}/weights.bin", sha256=sha256_bytes(payload))
+    cache = tmp_path / "cache"
+    with pytest.raises(OSError) as raised, file_size_limit(16 * 1024):
+        SourceFetcher(cache).fetch(source)
+    assert raised.value.errno == errno.EFBIG
+    assert raised.value.filename == str(cache / f"{source.sha256[:16]}-weights.bin")
+    assert no_partial_files(cache)
 
 
 def test_file_missing_from_mirror_is_named(tmp_path: Path) -> None:
