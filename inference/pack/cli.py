@@ -65,14 +65,14 @@ def _install(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     try:
         return _print_list(ModelPack(args.dir))
-    except OSError as exc:
+    except (InferenceError, OSError) as exc:  # a damaged record says how to rebuild it
         return _report(exc)
 
 
 def _print_list(pack: ModelPack) -> int:
+    states = [(spec, pack.state(spec)) for spec in pack.manifest.models]  # errors before output
     print(f"{'id':<20} {'version':<14} {'state':<9} {'licence':<12} file")
-    for spec in pack.manifest.models:
-        state = pack.state(spec)
+    for spec, state in states:
         licence = spec.licence.split(" ")[0]
         print(f"{spec.id:<20} {spec.version:<14} {state:<9} {licence:<12} {pack.root / spec.file}")
     return 0
@@ -81,7 +81,7 @@ def _print_list(pack: ModelPack) -> int:
 def _verify(args: argparse.Namespace) -> int:
     try:
         return _print_verification(ModelPack(args.dir))
-    except OSError as exc:
+    except (InferenceError, OSError) as exc:  # a damaged record says how to rebuild it
         return _report(exc)
 
 

@@ -28,7 +28,7 @@ from inference.pack.files import (
     sha256_of,
     temporary_sibling,
 )
-from inference.pack.installed import ModelPack, ModelState
+from inference.pack.installed import RECORD_NAME, ModelPack, ModelState
 from inference.pack.manifest import ModelSpec
 from inference.pack.sources import SourceFetcher
 
@@ -60,10 +60,12 @@ def install(
 
     The whole install holds the pack's lock: a second install into the same folder waits for
     this one (and says so through ``progress``), then finds what this one built up to date.
-    Holding it, the install first removes the temporaries of an install that was killed.
+    Holding it, the install first removes the temporaries of an install that was killed and
+    sets an unreadable record aside.
     """
     with pack.locked(on_wait=progress):
         _remove_leftovers(pack, progress)
+        _set_aside_unreadable_record(pack, progress)
         return _install_all(pack, specs, SourceFetcher(pack.sources_dir, mirror), force, progress)
 
 
@@ -71,6 +73,15 @@ def _remove_leftovers(pack: ModelPack, progress: Progress) -> None:
     removed = sum(remove_leftover_temporaries(d) for d in (pack.root, pack.sources_dir))
     if removed:
         progress(f"removed {removed} temporary file(s) left by an interrupted install")
+
+
+def _set_aside_unreadable_record(pack: ModelPack, progress: Progress) -> None:
+    aside = pack.set_aside_unreadable_record()
+    if aside is not None:
+        progress(
+            f"{RECORD_NAME} was unreadable: moved it to {aside.name} and starting a new record "
+            f"(models not installed again now show as missing)"
+        )
 
 
 def _install_all(

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -40,6 +41,13 @@ def default_pack_dir() -> Path:
 def spec_digest(spec: ModelSpec) -> str:
     """A digest of everything in a manifest entry that changes the built file."""
     return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+
+
+def _parse_records(text: str) -> dict[str, dict[str, str]]:
+    data = json.loads(text)
+    if not isinstance(data, dict) or not all(isinstance(r, dict) for r in data.values()):
+        raise ValueError("not a record of installed models")
+    return data
 
 
 class ModelState(StrEnum):
@@ -77,10 +85,23 @@ class ModelPack:
         if not path.exists():
             return {}
         try:
-            data: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+            return _parse_records(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise PackError(f"{path} is unreadable ({exc}); run: jaga models install") from exc
-        return data
+
+    def set_aside_unreadable_record(self) -> Path | None:
+        """Move an unreadable ``installed.json`` to ``installed.json.bad-<time>`` and return
+        that path, or None if the record reads. Without this a damaged record is a dead end:
+        every command, install included, stops on it. It is moved, not deleted, so whoever
+        looks into what damaged it still can."""
+        with self.locked():
+            try:
+                self.records()
+            except PackError:
+                aside = self.root / f"{RECORD_NAME}.bad-{time.strftime('%Y%m%d-%H%M%S')}"
+                (self.root / RECORD_NAME).replace(aside)
+                return aside
+        return None
 
     @contextlib.contextmanager
     def locked(self, on_wait: Callable[[str], None] = log.info) -> Iterator[None]:

@@ -102,6 +102,37 @@ def test_cli_verify_fails_on_a_tampered_file_and_list_shows_it(tmp_path: Path) -
     assert "yunet_n" in listing.stdout and "modified" in listing.stdout
 
 
+DAMAGED_RECORD = '{"m": {"file": "m.on'  # cut short, as a failed copy or a failing disk leaves it
+
+
+@pytest.mark.parametrize("command", ["list", "verify"])
+def test_cli_reports_a_damaged_record_in_one_line(tmp_path: Path, command: str) -> None:
+    (tmp_path / "installed.json").write_text(DAMAGED_RECORD)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "models", command, "--dir", str(tmp_path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"error: {tmp_path / 'installed.json'} is unreadable")
+    assert result.stderr.strip().endswith("run: jaga models install")
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("damaged", [DAMAGED_RECORD, '["valid JSON, not a record"]'])
+def test_install_sets_a_damaged_record_aside_and_rebuilds(tmp_path: Path, damaged: str) -> None:
+    pack = make_pack(tmp_path)
+    pack.root.mkdir()
+    (pack.root / "installed.json").write_text(damaged)
+    said: list[str] = []
+    outcomes = install(pack, pack.manifest.models, mirror=tmp_path / "mirror", progress=said.append)
+    assert [o.action for o in outcomes] == ["built"]
+    assert pack.state(pack.manifest.model("m")) is ModelState.OK
+    (aside,) = pack.root.glob("installed.json.bad-*")
+    assert aside.read_text() == damaged  # kept for a look, not deleted
+    assert any(aside.name in line for line in said)
+
+
 def limit_file_size() -> None:
     """In the child: writes past 100 kB fail (EFBIG), as on a full disk (ENOSPC)."""
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write, not the process
