@@ -1,30 +1,41 @@
 """What accelerator and TensorRT this device has, for keying TensorRT engine caches.
 
 An engine built for one GPU or TensorRT version is invalid on another, so the cache key
-names both. Everything here degrades to "unknown"/"none" on machines without them.
+names both. Everything here degrades to "unknown"/"none" on machines without them, or
+whose tools fail.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import logging
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 _JETSON_MODEL = Path("/proc/device-tree/model")
+_NVIDIA_SMI_TIMEOUT_S = 10.0
 
 
 @functools.cache
 def gpu_name() -> str:
-    """The first GPU's name (nvidia-smi, or the Jetson board model), else ``"none"``."""
+    """The first GPU's name (nvidia-smi, or the Jetson board model), else ``"none"``;
+    ``"unknown"`` when nvidia-smi is there but cannot be run or does not answer."""
     smi = shutil.which("nvidia-smi")
     if smi:
-        result = subprocess.run(
-            [smi, "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10, check=False,
-        )  # fmt: skip
+        try:
+            result = subprocess.run(
+                [smi, "--query-gpu=name", "--format=csv,noheader"],
+                capture_output=True, text=True, timeout=_NVIDIA_SMI_TIMEOUT_S, check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError) as exc:
+            # A wedged driver or a GPU fallen off the bus hangs nvidia-smi: that must cost
+            # the TensorRT engine cache its GPU name, not stop sessions from being created.
+            log.warning("cannot ask nvidia-smi for the GPU's name (%s); using 'unknown'", exc)
+            return "unknown"
         first = result.stdout.strip().splitlines()
         if result.returncode == 0 and first:
             return first[0].strip()

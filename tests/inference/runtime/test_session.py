@@ -15,7 +15,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import EPFail
 from inference.errors import InputError
 from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
-from inference.runtime.providers import CPU, CUDA, Precision, ProviderPlan
+from inference.runtime.providers import CPU, CUDA, TENSORRT, Precision, ProviderPlan
 from inference.runtime.session import OnnxSession, SessionConfig
 
 
@@ -43,6 +43,22 @@ def test_a_gpu_that_is_not_really_there_is_reported_not_swapped_silently(
     assert session.provider == CPU
     assert session.fell_back
     assert "asked for cuda, running on cpu" in caplog.text
+
+
+@pytest.mark.usefixtures("hung_nvidia_smi")
+def test_a_hung_nvidia_smi_still_gives_a_session_that_falls_back(
+    model_pack: ModelPack, tmp_path: Path
+) -> None:
+    """Keying TensorRT's engine cache asks nvidia-smi for the GPU; a wedged driver that never
+    answers must not stop the kiosk from starting on what does work."""
+    if TENSORRT in ort.get_available_providers():
+        pytest.skip("this machine really has TensorRT")
+    plan = ProviderPlan((TENSORRT, CPU), (), Precision.FP16)
+    config = SessionConfig(plan, ThreadBudget(1), tmp_path / "engines", warmup=False)
+    session = OnnxSession(model_pack.model("yunet_n"), config)
+    assert session.requested_provider == TENSORRT
+    assert session.provider == CPU
+    assert session.fell_back
 
 
 def test_wrong_input_shape_is_an_input_error_not_an_onnxruntime_error(

@@ -79,3 +79,10 @@ def test_hardware_probes_answer_none_on_a_machine_without_them() -> None:
     # This CI machine has neither; the probes must degrade, not raise.
     assert isinstance(hardware.gpu_name(), str)
     assert isinstance(hardware.tensorrt_version(), str)
+
+
+@pytest.mark.usefixtures("hung_nvidia_smi")
+def test_a_hung_nvidia_smi_makes_the_gpu_unknown_rather_than_an_error() -> None:
+    assert hardware.gpu_name() == "unknown"
+    key = tensorrt.engine_cache_key("ab" * 32, Precision.FP16)
+    assert "-unknown-" in key.folder_name()
