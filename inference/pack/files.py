@@ -76,11 +76,26 @@ def remove_leftover_temporaries(folder: Path) -> int:
 
 
 def replace_durably(temporary: Path, final: Path) -> None:
-    """Flush ``temporary`` to disk and move it over ``final`` in one step."""
+    """Flush ``temporary`` to disk and move it over ``final`` in one step, with the mode
+    any new file gets: ``mkstemp`` makes it private (0600) and the move keeps that, so a
+    pack built by root or an admin could not be read by the user the app runs as."""
+    temporary.chmod(0o666 & ~_umask())
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
     temporary.replace(final)
     fsync_directory(final.parent)
+
+
+def _umask() -> int:
+    # os.umask can only read the mask by setting it, which races with any other thread
+    # creating a file meanwhile; Linux shows it without changing it.
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json_atomically(data: object, final: Path) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import resource
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -42,6 +43,22 @@ def test_install_places_the_file_and_records_its_checksum(tmp_path: Path) -> Non
     assert pack.records()["m"]["sha256"] == sha256_bytes(PAYLOAD)
     again = install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
     assert [o.action for o in again] == ["up to date"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_installed_files_are_as_readable_as_the_umask_allows(tmp_path: Path, umask: int) -> None:
+    """Not private to whoever installed: a pack built by root or an admin must be readable
+    by the user the app runs as, as any file that user's umask lets through."""
+    pack = make_pack(tmp_path)
+    previous = os.umask(umask)
+    try:
+        install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    finally:
+        os.umask(previous)
+    written = [pack.root / "m.onnx", pack.root / "installed.json", *pack.sources_dir.iterdir()]
+    assert {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in written} == {
+        path.name: oct(0o666 & ~umask) for path in written
+    }
 
 
 def test_built_file_with_another_checksum_is_refused_and_not_installed(tmp_path: Path) -> None:
