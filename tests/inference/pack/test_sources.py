@@ -125,6 +125,18 @@ def test_checksum_mismatch_is_refused_and_the_partial_file_removed(tmp_path: Pat
     assert list(cache.iterdir()) == []
 
 
+def test_a_wrong_file_in_the_mirror_is_named_where_the_user_must_replace_it(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "weights.bin").write_bytes(b"another model")
+    source = UrlSource(url=DEAD_URL, sha256=sha256_bytes(PAYLOAD))
+    with pytest.raises(ChecksumMismatchError) as raised:
+        SourceFetcher(tmp_path / "cache", mirror).fetch(source)
+    message = str(raised.value)
+    assert f"sha256 of {mirror / 'weights.bin'} is {sha256_bytes(b'another model')}" in message
+    assert ".part" not in message
+
+
 def test_damaged_cached_source_is_fetched_again(tmp_path: Path) -> None:
     mirror = tmp_path / "mirror"
     mirror.mkdir()
