@@ -19,6 +19,7 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from inference.face.eval_common import DescribedImages, FacePipeline, NoFacePolicy, describe_images
 from inference.face.eval_identify import people, person
@@ -97,7 +98,11 @@ def main() -> None:
         probes = people(Path(temp) / "probes", "probes")
         described = describe_images(pipeline, gallery | probes, NoFacePolicy.FAIL)
     threshold = MatchSettings().identify_threshold
-    report = {"threshold": threshold, "images": described.images, "failed": len(described.failed)}
+    report: dict[str, Any] = {
+        "threshold": threshold,
+        "images": described.images,
+        "failed": len(described.failed),
+    }
     for folds in FOLDS:
         found = trials(described, list(gallery), list(probes), folds)
         report[f"{folds} groups"] = {
