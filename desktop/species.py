@@ -94,9 +94,8 @@ class SpeciesPacks(QObject):
             for root in candidates():
                 try:
                     return PackState(self._switch(root), "; ".join(refusals) or None)
-                except InferenceError as error:
-                    _log.warning("species pack %s refused: %s", root, error)
-                    refusals.append(str(error))
+                except Exception as error:  # a failing SD card's OSError too: try the next
+                    refusals.append(_refusal(root, error))
             return PackState(None, "; ".join(refusals) or None)
 
         refused = functools.partial(self._refused, None)
@@ -116,13 +115,7 @@ class SpeciesPacks(QObject):
         self._publish(PackState(str(version), None))
 
     def _refused(self, root: Path | None, error: object) -> None:
-        if isinstance(error, InferenceError):  # its message names the pack and what is wrong
-            _log.warning("species pack %s refused: %s", root, error)
-            reason = str(error)
-        else:  # not a bad pack but a bug: keep its traceback
-            _log.error("loading species pack %s failed", root, exc_info=error_info(error))
-            reason = f"{type(error).__name__}: {error}"
-        self._publish(PackState(self._state.active, reason))
+        self._publish(PackState(self._state.active, _refusal(root, error)))
 
     def _publish_state(self, state: object) -> None:
         if isinstance(state, PackState):
@@ -131,3 +124,13 @@ class SpeciesPacks(QObject):
     def _publish(self, state: PackState) -> None:
         self._state = state
         self.changed.emit(state)
+
+
+def _refusal(root: Path | None, error: object) -> str:
+    """Why ``root`` was not loaded, logged. A bad pack's error names the pack and what is
+    wrong; anything else (an unreadable file, a bug) keeps its type and traceback."""
+    if isinstance(error, InferenceError):
+        _log.warning("species pack %s refused: %s", root, error)
+        return str(error)
+    _log.error("loading species pack %s failed", root, exc_info=error_info(error))
+    return f"{type(error).__name__}: {error}"

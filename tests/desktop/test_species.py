@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
+import logging
 import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PySide6.QtWidgets import QApplication
@@ -31,6 +34,9 @@ from tests.desktop.species_packs import RecordingClassifier, build_on_cpu, make_
 from tests.sync.client.fakehub import FakeHub, registration
 from tests.sync.client.units import SMALL
 from tests.sync.conftest import FAST
+
+if TYPE_CHECKING:
+    from inference.fish.classify import SpeciesClassifier
 
 pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
 
@@ -68,6 +74,28 @@ def test_a_damaged_pack_is_refused_and_the_current_one_stays(
     assert "does not match its sha256" in (species.state.refused or "")
     assert species.classifier is not None
     assert species.classifier.pack.version == version(packs["first"])
+
+
+def test_a_pack_that_cannot_be_read_is_refused_and_the_next_one_is_used(
+    qapp: QApplication, packs: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An installed pack on a failing SD card raises an OSError (EIO), not a pack refusal:
+    it is refused like a bad pack, so the default pack after it still loads."""
+
+    def build(root: Path) -> SpeciesClassifier:
+        if root == packs["next"]:
+            raise OSError(errno.EIO, "Input/output error", str(root / "species.json"))
+        return build_on_cpu(root)
+
+    species = SpeciesPacks(build)
+    species.load_first(lambda: [packs["next"], packs["first"]])
+    wait_until(lambda: species.state != PackState(), "the first pack that loads", 60)
+    assert species.state.active == version(packs["first"])
+    assert "OSError: [Errno 5] Input/output error" in (species.state.refused or "")
+    assert species.classifier is not None
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.exc_info is not None for r in logged] == [True]  # not a bad pack: its traceback
+    caplog.clear()  # the error logged is this test's point, not a failure of it
 
 
 def window_installing(
