@@ -6,7 +6,7 @@ A view only: it is told ``Flagged`` values and messages (on the GUI thread) and 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
@@ -59,19 +59,27 @@ class ReviewList(QGroupBox):
         self._lay_out()
 
     def show_flagged(self, flagged: Flagged) -> None:
-        self.items.clear()
-        for observation in flagged.observations:
-            item = QListWidgetItem(review_line(observation))
-            item.setToolTip(item.text())
-            item.setData(_OBSERVATION, observation)
-            self.items.addItem(item)
+        """Fill the list anew. A refresh comes unasked too (a sync pulled changes): the
+        catch selected stays selected, with the species typed for it, while it is listed."""
+        kept = self.selected()
+        with QSignalBlocker(self.items):  # no selection change clears what was typed
+            self.items.clear()
+            for observation in flagged.observations:
+                self.items.addItem(_item(observation))
+            row = _row_of(self.items, kept.observation_uid) if kept is not None else None
+            if row is not None:
+                self.items.setCurrentRow(row)
+        self._show_summary(flagged)
+        if row is None:
+            self._selected(self.items.currentItem())
+
+    def _show_summary(self, flagged: Flagged) -> None:
         count = len(flagged.observations)
         if not count:
             self.summary.setText("none: nothing waits for a review")
         else:
             more = f"more than {count}: the oldest {count} are shown" if flagged.more else ""
             self.summary.setText(more or f"{count} waiting, oldest first")
-        self._selected(self.items.currentItem())
 
     def selected(self) -> FishObservation | None:
         item = self.items.currentItem()
@@ -104,3 +112,21 @@ class ReviewList(QGroupBox):
         layout.addWidget(self.items, 1)
         layout.addLayout(row)
         layout.addWidget(self.message)
+
+
+def _item(observation: FishObservation) -> QListWidgetItem:
+    item = QListWidgetItem(review_line(observation))
+    item.setToolTip(item.text())
+    item.setData(_OBSERVATION, observation)
+    return item
+
+
+def _row_of(items: QListWidget, observation_uid: str) -> int | None:
+    for row in range(items.count()):
+        observation = items.item(row).data(_OBSERVATION)
+        if (
+            isinstance(observation, FishObservation)
+            and observation.observation_uid == observation_uid
+        ):
+            return row
+    return None

@@ -291,3 +291,35 @@ def test_a_sync_that_pulls_a_confirmation_refreshes_the_review_list_once(
     assert (confirmed.confirmed_species, confirmed.reviewed_by) == (
         "Lutjanus synagris", "hub-reviewer",
     )  # fmt: skip
+
+
+def test_a_sync_that_pulls_changes_keeps_the_officers_selection_and_typed_species(
+    qapp: QApplication, registered_store: Path, tmp_path: Path
+) -> None:
+    """A background sync refreshes the review list while the officer is mid-review: the
+    catch selected and the species typed for it stay, and Confirm stays on."""
+    with Store.open(registered_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        reviewed_on_the_hub, selected = flag_a_catch(store), flag_a_catch(store)
+    hub = FakeHub()
+    window = window_on(registered_store, hub, tmp_path)
+    review = catch_of(window).panel.review
+    try:
+        wait_until(lambda: idle_with(window, 2), "the first sync, which pushes both catches")
+        wait_until(lambda: review.items.count() == 2, "both catches in the review list")
+        review.items.setCurrentRow(1)
+        assert review.selected() == selected
+        review.species.setEditText("Lutjanus syn")  # the officer is typing
+        pushed = report_of(window)
+
+        hub.add_change("fish_observation", "upsert", confirmed_on_the_hub(reviewed_on_the_hub))
+        service = controller(window).service
+        assert service is not None
+        service.trigger()  # the periodic sync, as its timer would
+        wait_until(lambda: idle_after(window, pushed), "the sync that pulls the confirmation")
+        wait_until(lambda: review.items.count() == 1, "the refreshed review list")
+        current = review.selected()
+        assert current is not None and current.observation_uid == selected.observation_uid
+        assert review.chosen_species() == "Lutjanus syn"
+        assert review.confirm.isEnabled()
+    finally:
+        window.close()
