@@ -96,7 +96,7 @@ class SpeciesPacks(QObject):
                     return PackState(self._switch(root), "; ".join(refusals) or None)
                 except Exception as error:  # a failing SD card's OSError too: try the next
                     refusals.append(_refusal(root, error))
-            return PackState(None, "; ".join(refusals) or None)
+            return PackState(self._active_version(), "; ".join(refusals) or None)
 
         refused = functools.partial(self._refused, None)
         self._jobs.submit(first_that_loads, self._publish_state, refused)
@@ -110,6 +110,10 @@ class SpeciesPacks(QObject):
             self._classifier = self._build(root)
             return self._classifier.pack.version
         return self._classifier.switch_pack(root).version
+
+    def _active_version(self) -> str | None:
+        """Runs on the worker: the version in use, kept when every pack offered is refused."""
+        return self._classifier.pack.version if self._classifier is not None else None
 
     def _switched(self, version: object) -> None:
         self._publish(PackState(str(version), None))

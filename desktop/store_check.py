@@ -41,6 +41,11 @@ class StoreCheck:
     def registered(self) -> bool:
         return self.result is CheckResult.REGISTERED
 
+    @property
+    def opened(self) -> bool:
+        """Whether the store was read: only then is ``species_packs`` what it holds."""
+        return self.result in (CheckResult.NOT_REGISTERED, CheckResult.REGISTERED)
+
 
 def check_store(settings: AppSettings) -> StoreCheck:
     source = key_source(settings)

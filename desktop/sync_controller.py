@@ -66,6 +66,7 @@ class SyncController(QObject):
         self._handled_report: object = None
         self._stopped = False
         self._first_pack_asked = False
+        self._installed_packs_asked = False  # the packs listed by a check that read the store
         panel.sync_now.clicked.connect(self.sync_now)
         panel.resume.clicked.connect(self.resume)
         species.changed.connect(panel.show_pack)
@@ -108,7 +109,7 @@ class SyncController(QObject):
         if self._stopped or not isinstance(check, StoreCheck):
             return
         self.panel.show_check(check)
-        self._load_first_pack(check.species_packs)
+        self._load_packs(check)
         if check.registered and self.service is None:
             self._start_service()
 
@@ -116,14 +117,26 @@ class SyncController(QObject):
         _log.error("checking the store failed", exc_info=error_info(error))
         message = f"store check failed: {type(error).__name__}: {error}"
         self.panel.show_check(StoreCheck(CheckResult.UNAVAILABLE, message))
-        self._load_first_pack(())
+        self._load_packs(None)
+
+    def _load_packs(self, check: StoreCheck | None) -> None:
+        """The first check loads a pack. A store that could not be read then (not mounted
+        yet, say) lists its installed packs at a later check: those are offered then, and
+        the newest that verifies replaces the default pack."""
+        opened = check is not None and check.opened
+        installed = check.species_packs if check is not None else ()
+        if not self._first_pack_asked:
+            self._first_pack_asked = True
+            self._installed_packs_asked = opened
+            self._load_first_pack(installed)
+        elif opened and not self._installed_packs_asked:
+            self._installed_packs_asked = True
+            if installed:
+                self.species.load_first(lambda: installed)
 
     def _load_first_pack(self, installed: tuple[Path, ...]) -> None:
-        """Once: the packs a sync installed, newest first, then the one found (the default
-        pack); the first that verifies is used."""
-        if self._first_pack_asked:
-            return
-        self._first_pack_asked = True
+        """The packs a sync installed, newest first, then the one found (the default pack);
+        the first that verifies is used."""
         find = self._find_pack
 
         def candidates() -> Iterator[Path]:

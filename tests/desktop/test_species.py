@@ -180,6 +180,32 @@ def _installed(store_path: Path, packs: list[tuple[str, Path]]) -> None:
         put_values(store.database, {INSTALLED_NAME: json.dumps(record)}, store.clock.now())
 
 
+def test_a_pack_installed_before_is_loaded_once_a_later_check_can_read_the_store(
+    qapp: QApplication, packs: dict[str, Path], tmp_path: Path
+) -> None:
+    """The store could not be read at start-up (not mounted yet, say), so the default pack
+    was loaded; once Resume's check reads the store, the newer pack a sync installed there
+    is switched to."""
+    path = tmp_path / "device" / "jaga.db"  # no store there yet
+    settings = AppSettings(path, None, {PASSPHRASE_ENV: PASSPHRASE}, 3600, FAST)
+    window = open_window(
+        settings, ModelPack(tmp_path / "none"), build=build_on_cpu,
+        find_pack=lambda: packs["first"],
+    )  # fmt: skip
+    assert window.sync is not None
+    species, panel = window.sync.species, window.sync.panel
+    try:
+        wait_until(lambda: species.state.active == version(packs["first"]), "the default", 60)
+        wait_until(panel.resume.isEnabled, "the failed check, which offers Resume")
+        Store.create(path, Passphrase(PASSPHRASE), config=FAST).close()
+        _installed(path, [(version(packs["next"]), packs["next"])])
+        panel.resume.click()
+        wait_until(lambda: species.state.active == version(packs["next"]), "the switch", 60)
+        assert species.state.refused is None
+    finally:
+        window.close()
+
+
 @pytest.mark.parametrize("previous_kept", [True, False], ids=["previous", "default"])
 def test_a_refused_installed_pack_falls_back_to_the_one_before_then_the_default(
     qapp: QApplication, packs: dict[str, Path], registered_store: Path, tmp_path: Path,
