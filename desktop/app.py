@@ -16,12 +16,15 @@ only one that imports Qt.
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import sys
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from desktop.catch_controller import CatchController, PhotoChooser, ask_for_photo
@@ -37,6 +40,7 @@ from desktop.species import (
 )
 from desktop.sync_controller import SyncController
 from desktop.sync_panel import SyncPanel
+from desktop.workers import Deadline
 from inference.errors import PackError
 from inference.pack.installed import ModelPack, ModelState
 from sync.client.backoff import Backoff
@@ -45,6 +49,9 @@ from sync.client.service import ClientFactory
 # For smoke tests of a build only (packaging/smoke_frozen.sh): the app quits by itself, as a
 # user closing it would, after this many seconds. Unset on a kiosk.
 QUIT_AFTER_ENV = "JAGA_APP_QUIT_AFTER_S"
+# How long closing waits for the sync and the catch jobs, in all: a sync request in flight
+# ends within the client's read timeout (30 s).
+SHUTDOWN_BOUND_S = 30.0
 
 
 def pack_summary(pack: ModelPack) -> str:
@@ -81,12 +88,15 @@ class MainWindow(QMainWindow):
         sync: SyncController | None = None,
         catch: CatchController | None = None,
         metrics: DeviceMetrics | None = None,
+        species: SpeciesPacks | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("Jaga")
         self.sync = sync
         self.catch = catch
         self.metrics = metrics
+        self.species = species
+        self._shut_down = False
         self.status = QLabel(pack_summary(pack))
         self.status.setObjectName("packStatus")
         side = QVBoxLayout()  # the device's state beside the officer's work
@@ -103,15 +113,30 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(body)
 
     def shutdown(self) -> None:
-        """Stop the catch jobs and the sync, then close the metrics they report to
-        (idempotent). Run on close, not at interpreter exit: no sync thread or catch job
-        outlives its window (a record in flight commits or rolls back whole)."""
+        """Hide the window, stop the sync and the catch jobs within ``SHUTDOWN_BOUND_S`` in
+        all, then close the metrics they report to. Runs once, on whichever comes first of
+        the window closing and the application quitting. No sync thread or catch job
+        outlives its window (a record in flight commits or rolls back whole); a species pack
+        load is left behind, since it writes nothing."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._hide_now()
+        deadline = Deadline.after(SHUTDOWN_BOUND_S)
+        if self.species is not None:
+            self.species.stop()
+        if self.sync is not None:  # first: it ends after its request in flight, while a
+            self.sync.stop(deadline.remaining_s())  # catch job in flight runs on meanwhile
         if self.catch is not None:
-            self.catch.stop()
-        if self.sync is not None:
-            self.sync.stop()
+            self.catch.stop(deadline.remaining_s())
         if self.metrics is not None:
             self.metrics.close()
+
+    def _hide_now(self) -> None:
+        """The waits that follow block the GUI thread: a window left on screen would look
+        frozen, so the display server is told to drop it before they start."""
+        self.hide()
+        QGuiApplication.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.shutdown()
@@ -141,7 +166,7 @@ def open_window(
         metrics=metrics.catch if metrics else None,
     )  # fmt: skip
     controller.changes_pulled.connect(catch.refresh)
-    window = MainWindow(pack, controller, catch, metrics)
+    window = MainWindow(pack, controller, catch, metrics, species)
     for part in (species, controller, catch):
         part.setParent(window)
     window.resize(1180, 760)
@@ -176,4 +201,19 @@ def run_app(settings: AppSettings, qt_argv: Sequence[str] | None = None) -> int:
     app.aboutToQuit.connect(window.shutdown)  # a quit that closes no window stops all too
     if quit_after is not None:
         QTimer.singleShot(round(quit_after * 1000), app.quit)
-    return app.exec()
+    code = app.exec()
+    if window.species is not None and window.species.loading:
+        _leave_now(code)
+    return code
+
+
+def _leave_now(code: int) -> NoReturn:
+    """End the process at once, after its shutdown. A species pack load still running
+    would hold the exit (its thread pool waits for it when destroyed) for as long as a
+    TensorRT engine build takes, minutes on a Jetson; it writes nothing. Whatever else
+    outlived the shutdown bound is cut as at a power loss, which the store's transactions
+    make safe."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

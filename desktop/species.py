@@ -6,7 +6,8 @@ engine first), so every load runs on a worker thread of its own, one at a time a
 ``SpeciesClassifier.switch_pack`` verifies the new pack and keeps the current one on any
 error; the refusal is shown, never raised into the window. At start-up the packs a sync
 installed are tried newest first, then the one the app ships with, so a pack that fails
-verification never leaves the officer without a classifier while another works.
+verification never leaves the officer without a classifier while another works. Closing
+the window waits for no load (it writes nothing); what one ends with after is dropped.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.workers import BackgroundJobs, error_info
+from desktop.workers import BackgroundJobs, Callback, error_info
 from inference.errors import InferenceError
 
 if TYPE_CHECKING:  # ONNX Runtime, OpenCV and onnx load on the worker, with the first pack
@@ -66,6 +67,7 @@ class SpeciesPacks(QObject):
         # Written by the jobs only, which run one at a time; the GUI thread only reads it.
         self._classifier: SpeciesClassifier | None = None
         self._state = PackState()
+        self._stopped = False
 
     @property
     def classifier(self) -> SpeciesClassifier | None:
@@ -75,9 +77,14 @@ class SpeciesPacks(QObject):
     def state(self) -> PackState:
         return self._state
 
+    @property
+    def loading(self) -> bool:
+        """Whether a load given has not been answered yet."""
+        return self._jobs.pending > 0
+
     def load(self, root: Path) -> None:
         """Use the pack at ``root`` once it is verified and loaded (on a worker thread)."""
-        self._jobs.submit(
+        self._submit(
             functools.partial(self._switch, root),
             self._switched,
             functools.partial(self._refused, root),
@@ -92,6 +99,8 @@ class SpeciesPacks(QObject):
         def first_that_loads() -> PackState:
             refusals: list[str] = []
             for root in candidates():
+                if self._stopped:  # the window closed: start no other load
+                    break
                 try:
                     return PackState(self._switch(root), "; ".join(refusals) or None)
                 except Exception as error:  # a failing SD card's OSError too: try the next
@@ -99,10 +108,23 @@ class SpeciesPacks(QObject):
             return PackState(self._active_version(), "; ".join(refusals) or None)
 
         refused = functools.partial(self._refused, None)
-        self._jobs.submit(first_that_loads, self._publish_state, refused)
+        self._submit(first_that_loads, self._publish_state, refused)
 
     def wait(self, timeout_s: float) -> bool:
         return self._jobs.wait(timeout_s)
+
+    def stop(self) -> None:
+        """Start no load and drop the outcome of those still running (the window closed).
+        Nothing waits for them: a load writes nothing, and building a TensorRT engine for
+        a pack can take minutes on a Jetson."""
+        self._stopped = True
+
+    def _submit(self, work: Callable[[], object], on_done: Callback, on_failed: Callback) -> None:
+        def unless_stopped(callback: Callback) -> Callback:
+            return lambda outcome: None if self._stopped else callback(outcome)
+
+        if not self._stopped:
+            self._jobs.submit(work, unless_stopped(on_done), unless_stopped(on_failed))
 
     def _switch(self, root: Path) -> str:
         """Runs on the worker; returns the version now in use."""

@@ -5,7 +5,8 @@ store gets a ``SyncService``, whose client factory is ``open_client`` on the sam
 key, wrapped by the ``SyncBridge``. States come back through the bridge's queued signal and
 are shown by the panel; a report that names a new species pack hands it to
 ``SpeciesPacks``. ``stop`` (the window closing) ends the service thread and waits for the
-workers; a sync cut short is safe, since the client commits each step or rolls it back.
+store checks, within one time limit; a sync cut short is safe, since the client commits
+each step or rolls it back.
 A report that applied changes pulled from the hub (a reviewer's confirmation, an erasure) is
 announced once by ``changes_pulled``: the window refreshes what shows the store's records.
 Given ``SyncMetrics`` (the window's, with ``JAGA_METRICS_PORT`` set), the service and the
@@ -26,7 +27,7 @@ from desktop.species import PackFinder, SpeciesPacks, startup_species_pack
 from desktop.store_check import CheckResult, StoreCheck, check_store
 from desktop.sync_bridge import SyncBridge, SyncSnapshot
 from desktop.sync_panel import SyncPanel
-from desktop.workers import BackgroundJobs, error_info
+from desktop.workers import BackgroundJobs, Deadline, error_info
 from sync.client.backoff import Backoff
 from sync.client.client import open_client
 from sync.client.metrics import SyncMetrics
@@ -88,16 +89,17 @@ class SyncController(QObject):
             self._check()
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
-        """Stop the service thread and wait for the workers (idempotent)."""
+        """Stop the service thread and wait for the store checks, ``timeout_s`` in all
+        (idempotent). A species pack load is not waited for: it writes nothing."""
         self._stopped = True
+        deadline = Deadline.after(timeout_s)
         service, self.service = self.service, None
         if service is not None:
             try:
-                service.stop(timeout_s)
+                service.stop(deadline.remaining_s())
             except TimeoutError:  # a request still in flight: its step commits or rolls back
                 _log.warning("the sync thread did not stop within %.0f s", timeout_s)
-        self._checks.wait(timeout_s)
-        self.species.wait(timeout_s)
+        self._checks.wait(deadline.remaining_s())
 
     def _check(self) -> None:
         self.panel.show_checking()

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal, Slot
 
@@ -71,3 +73,18 @@ class BackgroundJobs(QObject):
 def error_info(error: object) -> BaseException | None:
     """``exc_info`` for logging an error handed over as ``object``."""
     return error if isinstance(error, BaseException) else None
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One time limit for several waits in turn: together they take at most its seconds,
+    where a limit for each would add up."""
+
+    at: float  # on time.monotonic's clock
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    def remaining_s(self) -> float:
+        return max(0.0, self.at - time.monotonic())

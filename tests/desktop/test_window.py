@@ -16,16 +16,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 from PySide6.QtWidgets import QApplication
 
+import desktop.app
 from desktop.app import MainWindow, open_window
 from desktop.catch_controller import CatchController
 from desktop.catch_store import REVIEW_LIMIT, CatchStore, Flagged
 from desktop.settings import LOCKED_MESSAGE, AppSettings
+from desktop.species import ClassifierBuilder, PackFinder, PackState, build_classifier
 from desktop.sync_controller import SyncController
+from inference.errors import PackError
 from inference.pack.installed import ModelPack
 from sync.client import Phase, SyncClient, SyncReport
 from sync.client.config import resolve_config
@@ -38,6 +42,9 @@ from tests.desktop.qtwait import SYNC_THREAD, sync_threads, wait_until
 from tests.sync.client.fakehub import FakeHub, registration
 from tests.sync.client.units import SMALL, client_of, observations
 from tests.sync.conftest import FAST
+
+if TYPE_CHECKING:
+    from inference.fish.classify import SpeciesClassifier
 
 
 class SlowHub(FakeHub):
@@ -67,7 +74,13 @@ def fake_hub_client(path: Path, hub: FakeHub) -> contextlib.AbstractContextManag
 
 
 def window_on(
-    path: Path, hub: FakeHub, tmp_path: Path, env: dict[str, str] | None = None
+    path: Path,
+    hub: FakeHub,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    *,
+    build: ClassifierBuilder = build_classifier,
+    find_pack: PackFinder = lambda: None,
 ) -> MainWindow:
     settings = AppSettings(
         path,
@@ -80,7 +93,8 @@ def window_on(
         settings,
         ModelPack(tmp_path / "no-model-pack"),
         open_client=lambda: fake_hub_client(path, hub),
-        find_pack=lambda: None,
+        build=build,
+        find_pack=find_pack,
     )
 
 
@@ -167,6 +181,92 @@ def test_closing_mid_sync_loses_nothing(
         client_of(store, hub).sync_once()  # the next sync delivers the rest, each once
         assert sorted(uid for _, uid in hub.stored) == sorted(uids)
         assert set(hub.stored.values()) == {1}
+
+
+def test_closing_hides_the_window_first_and_shuts_down_once(
+    qapp: QApplication, registered_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = window_on(registered_store, FakeHub(), tmp_path)
+    wait_until(lambda: idle_with(window, 0), "the first sync")
+    sync = controller(window)
+    visible_while_stopping: list[bool] = []
+    stop = sync.stop
+
+    def noting_stop(*timeout_s: float) -> None:
+        visible_while_stopping.append(window.isVisible())
+        stop(*timeout_s)
+
+    monkeypatch.setattr(sync, "stop", noting_stop)
+    window.close()
+    window.shutdown()  # as the application's aboutToQuit does after the window closed
+    assert visible_while_stopping == [False]  # stopped once, the window already gone
+
+
+def test_closing_leaves_a_species_pack_load_behind_and_ignores_its_late_result(
+    qapp: QApplication, registered_store: Path, tmp_path: Path
+) -> None:
+    """A pack load writes nothing, and may build a TensorRT engine for minutes: closing
+    does not wait for it, and what it ends with is dropped."""
+    building, release = threading.Event(), threading.Event()
+
+    def slow_build(root: Path) -> SpeciesClassifier:
+        building.set()
+        release.wait(60)
+        raise PackError("a load that ended after the window closed")
+
+    window = window_on(
+        registered_store, FakeHub(), tmp_path, build=slow_build, find_pack=lambda: tmp_path
+    )
+    species = controller(window).species
+    try:
+        wait_until(building.is_set, "the pack load")
+        started = time.monotonic()
+        window.close()
+        assert time.monotonic() - started < 10  # not the 30 s a wait for the load allowed
+        assert sync_threads() == []
+    finally:
+        release.set()
+    wait_until(lambda: not species.loading, "the load's late result")
+    assert species.state == PackState() and species.classifier is None
+
+
+@dataclass(frozen=True)
+class StuckStore(CatchStore):
+    """The real catch store, whose review list read hangs until ``release`` is set."""
+
+    reading: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def flagged(self, limit: int = REVIEW_LIMIT) -> Flagged:
+        self.reading.set()
+        self.release.wait(60)
+        return super().flagged(limit)
+
+
+def test_closing_waits_for_jobs_that_hang_a_bounded_time_in_all(
+    qapp: QApplication, registered_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch job and a sync request that both hang hold the closing window for the
+    shutdown bound in all, not for a bound each."""
+    monkeypatch.setattr(desktop.app, "SHUTDOWN_BOUND_S", 1.0, raising=False)
+    with Store.open(registered_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        observations(store, 45, "in-flight")
+    hub = SlowHub(delay_s=2.0)
+    window = window_on(registered_store, hub, tmp_path)
+    catch = catch_of(window)
+    stuck = StuckStore(registered_store, Passphrase(PASSPHRASE), FAST)
+    catch.store = stuck
+    try:
+        catch.panel.review.refresh.click()
+        wait_until(lambda: stuck.reading.is_set() and hub.busy.is_set(), "both in flight")
+        started = time.monotonic()
+        window.close()
+        took = time.monotonic() - started
+    finally:
+        stuck.release.set()
+    assert took < 10, took  # each wait alone was allowed 30 s
+    wait_until(lambda: not sync_threads(), "the sync thread, after its request", 60)
+    catch.stop(10)
 
 
 def test_a_store_without_registration_starts_no_service_until_registered(
