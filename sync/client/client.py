@@ -30,6 +30,7 @@ from sync.client.packs import PackInstaller, PackOutcome, packs_dir_for
 from sync.client.pull import Puller, PullReport
 from sync.client.push import Pusher, PushReport
 from sync.client.state import ensure_schema, read_values, record_result, registration_values
+from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport, RequestObserver
 from sync.client.uploads import PhotoUploader, UploadReport
 from sync.errors import StoreError
@@ -120,18 +121,20 @@ class SyncClient:
         with self._lock():
             return self._packs.install_announced(force=force)
 
-    def sync_once(self, *, retry_pack: bool = False) -> SyncReport:
+    def sync_once(self, *, retry_pack: bool = False, stopping: Stopping = never) -> SyncReport:
         """Push, pull, upload, then the species pack; the outcome is kept in the store for
         ``jaga sync status``. ``retry_pack`` (someone asked) does not wait out the back-off
-        of a pack that failed to install."""
+        of a pack that failed to install. Once ``stopping()`` (the app closing), the sync
+        ends after the request in flight; what it did not send waits for the next one."""
         started = self._monotonic()
         with self._lock():
             try:
-                push = self._pusher.push_all()
-                pull = self._puller.pull_all()
-                uploads = self._uploader.upload_pending()
-                # reports its failures, never raises them
-                pack = self._packs.install_announced(force=retry_pack)
+                push = self._pusher.push_all(stopping)
+                pull = self._puller.pull_all(stopping)
+                uploads = self._uploader.upload_pending(stopping)
+                pack = PackOutcome()  # not begun once stopping: a download can take long
+                if not stopping():  # reports its failures, never raises them
+                    pack = self._packs.install_announced(force=retry_pack)
             except (SyncClientError, StoreError) as error:
                 self._record(f"{type(error).__name__}: {error}")
                 raise

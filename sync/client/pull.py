@@ -14,6 +14,7 @@ from sync.client.apply import PageReport, apply_page
 from sync.client.config import Tuning
 from sync.client.errors import HubUnavailableError
 from sync.client.state import read_cursor
+from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.protocol import PullResult
 from sync.store import Store
@@ -46,11 +47,14 @@ class Puller:
         self._site = site
         self._tuning = tuning
 
-    def pull_all(self) -> PullReport:
-        """Pull and apply pages until the hub has no more (or the per-sync page limit)."""
+    def pull_all(self, stopping: Stopping = never) -> PullReport:
+        """Pull and apply pages until the hub has no more (or the per-sync page limit, or
+        ``stopping()``)."""
         cursor = read_cursor(self._store.database, self._site)
         report = PullReport(cursor=cursor)
         for _ in range(self._tuning.max_pages_per_sync):
+            if stopping():
+                break
             page = self._transport.changes(cursor, self._tuning.pull_limit)
             check_page(page, cursor)
             report = report.add(apply_page(self._store, self._site, page.changes, page.next_cursor))

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from sync.client.config import Tuning
 from sync.client.errors import HubAuthError, HubRefusedError, ProtocolMismatchError
+from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.protocol import MAX_PUSH_BODY_BYTES, OutboxEntry, PushBatch, PushResult, summarize
 from sync.store import OutboxEntry as StoredEntry
@@ -65,11 +66,14 @@ class Pusher:
         self._device_id = device_id
         self._tuning = tuning
 
-    def push_all(self) -> PushReport:
-        """Push until the queue is empty (or the per-sync batch limit); raises on failure."""
+    def push_all(self, stopping: Stopping = never) -> PushReport:
+        """Push until the queue is empty (or the per-sync batch limit, or ``stopping()``);
+        raises on failure."""
         report = PushReport(recovered=self._store.outbox.recover_interrupted())
         deferred: set[str] = set()  # requeued in this push: they wait for the next sync
         for _ in range(self._tuning.max_batches_per_sync):
+            if stopping():
+                break
             entries = self._next_batch(deferred)
             if not entries:
                 break

@@ -171,7 +171,8 @@ class SyncService:
         self._publish(replace(self.state, phase=Phase.SYNCING, retry_in_s=None))
         retry_pack = self._retry_pack.is_set()
         try:
-            report = client.sync_once(retry_pack=retry_pack)
+            # A stop() ends the sync between its requests, not after the whole backlog.
+            report = client.sync_once(retry_pack=retry_pack, stopping=self._stop.is_set)
         except _PAUSING as error:
             return self._pause(error)
         except SyncBusyError as error:

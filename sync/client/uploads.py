@@ -19,6 +19,7 @@ from uuid import UUID
 from sync.client.config import SitePolicy, Tuning
 from sync.client.errors import HubAuthError, HubRefusedError, HubUnavailableError
 from sync.client.state import record_upload
+from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.protocol import UploadStart, UploadStatus
 from sync.store import Photo, Store
@@ -88,12 +89,15 @@ class PhotoUploader:
         self._policy = policy
         self._tuning = tuning
 
-    def upload_pending(self) -> UploadReport:
-        """Upload what is pending (up to the per-sync limit); raises when the link fails."""
+    def upload_pending(self, stopping: Stopping = never) -> UploadReport:
+        """Upload what is pending (up to the per-sync limit, or until ``stopping()``);
+        raises when the link fails."""
         report = UploadReport()
         for photo_uid in pending_uploads(
             self._store, self._policy, self._tuning.max_uploads_per_sync
         ):
+            if stopping():
+                break
             result = self.upload(photo_uid)
             report = UploadReport(
                 report.completed + (result.outcome == "done"),

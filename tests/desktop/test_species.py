@@ -26,6 +26,7 @@ from inference.pack.installed import ModelPack
 from sync.client import SitePolicy, SyncClient, SyncConfig, SyncReport
 from sync.client.packs import INSTALLED_NAME, packs_dir_for
 from sync.client.state import put_values
+from sync.client.stopping import Stopping, never
 from sync.store import Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
@@ -106,8 +107,8 @@ def window_installing(
     hub = FakeHub()
 
     class InstallingClient(SyncClient):
-        def sync_once(self, *, retry_pack: bool = False) -> SyncReport:
-            report = super().sync_once(retry_pack=retry_pack)
+        def sync_once(self, *, retry_pack: bool = False, stopping: Stopping = never) -> SyncReport:
+            report = super().sync_once(retry_pack=retry_pack, stopping=stopping)
             if not packs_to_install:
                 return report
             return dataclasses.replace(report, new_species_pack=packs_to_install.pop(0))

@@ -18,7 +18,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from PySide6.QtWidgets import QApplication
 
@@ -39,26 +38,12 @@ from sync.store.key_sources import PASSPHRASE_ENV
 from sync.store.observations import observation_payload
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import SYNC_THREAD, sync_threads, wait_until
-from tests.sync.client.fakehub import FakeHub, registration
+from tests.sync.client.fakehub import FakeHub, SlowHub, registration
 from tests.sync.client.units import SMALL, client_of, observations
 from tests.sync.conftest import FAST
 
 if TYPE_CHECKING:
     from inference.fish.classify import SpeciesClassifier
-
-
-class SlowHub(FakeHub):
-    """The fake hub, taking ``delay_s`` over every request: a sync stays in flight."""
-
-    def __init__(self, delay_s: float) -> None:
-        super().__init__()
-        self.delay_s = delay_s
-        self.busy = threading.Event()
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.busy.set()
-        time.sleep(self.delay_s)
-        return super().handle(request)
 
 
 def fake_hub_client(path: Path, hub: FakeHub) -> contextlib.AbstractContextManager[SyncClient]:

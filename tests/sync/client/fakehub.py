@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -204,6 +206,20 @@ class FakeHub:
             upload.complete = True
             self.photos[str(upload.start.photo_uid)] = bytes(upload.data)
         return _json(_status(upload))
+
+
+class SlowHub(FakeHub):
+    """The fake hub, taking ``delay_s`` over every request: a sync stays in flight."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+        self.busy = threading.Event()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.busy.set()
+        time.sleep(self.delay_s)
+        return super().handle(request)
 
 
 def _status(upload: _Upload) -> UploadStatus:

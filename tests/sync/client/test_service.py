@@ -24,7 +24,7 @@ from sync.client.config import Registration, resolve_config
 from sync.client.lock import sync_lock
 from sync.client.state import read_values, save_registration
 from sync.store import Passphrase, Store
-from tests.sync.client.fakehub import TOKEN, FakeHub, Fault, registration
+from tests.sync.client.fakehub import TOKEN, FakeHub, Fault, SlowHub, registration
 from tests.sync.client.recorder import Recorder
 from tests.sync.client.units import SMALL, client_of, observations, states
 from tests.sync.conftest import FAST
@@ -140,6 +140,25 @@ def test_trigger_syncs_now_and_stop_is_prompt(db_path: Path) -> None:
         started = time.monotonic()
     assert time.monotonic() - started < 5  # not the hour-long interval
     assert len(hub.ledger) == 35
+
+
+def test_stop_ends_a_sync_after_the_batch_in_flight(db_path: Path) -> None:
+    """Stopping (the window closing) does not wait for the rest of a long backlog: the sync
+    ends after the request in flight, and what it did not push stays queued."""
+    with Store.open(db_path, Passphrase("pw"), config=FAST) as store:
+        observations(store, 70, "backlog")  # 100 in all: 5 batches of 20
+    hub = SlowHub(delay_s=0.5)
+    service = SyncService(factory(db_path, hub), interval_s=3600)
+    service.start()
+    assert hub.busy.wait(10), "no request reached the hub"
+    service.stop(timeout_s=10)  # while the first batch is in flight
+    pushes = [line for line in hub.requests if line.endswith("/push")]
+    assert 1 <= len(pushes) <= 2, hub.requests  # not all 5, nor the pull after them
+    assert not any(line.endswith("/changes") for line in hub.requests), hub.requests
+    with Store.open(db_path, Passphrase("pw"), config=FAST) as store:
+        counts = {state.value: n for state, n in store.outbox.counts().items()}
+    assert counts["acknowledged"] == len(hub.ledger) == 20 * len(pushes)
+    assert counts["queued"] == 100 - 20 * len(pushes)
 
 
 def test_a_store_registered_again_is_synced_on_its_new_registration(db_path: Path) -> None:
