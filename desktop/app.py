@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from typing import NoReturn
@@ -50,8 +51,11 @@ from sync.client.service import ClientFactory
 # user closing it would, after this many seconds. Unset on a kiosk.
 QUIT_AFTER_ENV = "JAGA_APP_QUIT_AFTER_S"
 # How long closing waits for the sync and the catch jobs, in all: a sync request in flight
-# ends within the client's read timeout (30 s).
+# ends within the client's read timeout (30 s). jaga-kiosk.service's TimeoutStopSec is longer.
 SHUTDOWN_BOUND_S = 30.0
+# How often the GUI thread runs Python while idle, so a stop signal's handler runs (below).
+SIGNAL_CHECK_MS = 200
+_log = logging.getLogger(__name__)
 
 
 def pack_summary(pack: ModelPack) -> str:
@@ -121,6 +125,7 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return
         self._shut_down = True
+        _log.info("shutting down: the sync and the catch jobs get %.0f s in all", SHUTDOWN_BOUND_S)
         self._hide_now()
         deadline = Deadline.after(SHUTDOWN_BOUND_S)
         if self.species is not None:
@@ -199,12 +204,30 @@ def run_app(settings: AppSettings, qt_argv: Sequence[str] | None = None) -> int:
     app = QApplication(list(qt_argv if qt_argv is not None else sys.argv[:1]))
     window = open_window(settings, ModelPack())
     app.aboutToQuit.connect(window.shutdown)  # a quit that closes no window stops all too
+    quit_on_stop_signals(app)
     if quit_after is not None:
         QTimer.singleShot(round(quit_after * 1000), app.quit)
     code = app.exec()
     if window.species is not None and window.species.loading:
         _leave_now(code)
     return code
+
+
+def quit_on_stop_signals(app: QApplication) -> None:
+    """SIGTERM (how systemd stops the kiosk) and SIGINT (Ctrl-C) quit the app as closing
+    its window does, so the shutdown runs instead of the process dying mid-Record. Python
+    runs a signal's handler only when the GUI thread next runs Python code, which Qt's event
+    loop, waiting in C++, may not do for minutes: a timer makes it do so."""
+
+    def quit_now(number: int, _frame: object) -> None:
+        _log.info("%s: quitting", signal.Signals(number).name)
+        app.quit()
+
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, quit_now)
+    waker = QTimer(app)
+    waker.timeout.connect(lambda: None)
+    waker.start(SIGNAL_CHECK_MS)
 
 
 def _leave_now(code: int) -> NoReturn:

@@ -215,6 +215,20 @@ def test_the_kiosk_keeps_the_devices_and_memory_qt_needs() -> None:
     assert setting(unit, "Install", "WantedBy") == "graphical.target"
 
 
+def test_the_kiosk_stops_the_app_first_and_gives_its_shutdown_time() -> None:
+    """systemd kills what outlives TimeoutStopSec: the app's shutdown bound fits in it, with
+    room for the process to exit. The app is sent SIGTERM before cage, whose own SIGTERM
+    would close the display under the app's shutdown."""
+    from desktop.app import SHUTDOWN_BOUND_S  # Qt, for this test only
+
+    unit = load_unit("jaga-kiosk.service")
+    timeout_s = float(setting(unit, "Service", "TimeoutStopSec").removesuffix("s"))
+    assert timeout_s >= SHUTDOWN_BOUND_S + 10
+    stop = shlex.split(setting(unit, "Service", "ExecStop"))
+    assert stop[:2] == ["/bin/sh", "-c"]
+    assert "pkill --signal TERM --parent $$MAINPID --exact jaga" in stop[2]
+
+
 def test_the_hub_reads_its_secrets_from_an_environment_file() -> None:
     unit = load_unit("jaga-hub.service")
     args = service_command("jaga-hub.service")

@@ -1,8 +1,8 @@
 """The app in a process of its own, as a kiosk runs it, for the tests of how it ends:
-``python -m tests.desktop.app_process STORE [--hanging-pack] [--quit-after-s S]``.
+``python -m tests.desktop.app_process STORE READY_FILE [--hanging-pack] [--quit-after-s S]``.
 
-It prints ``ready`` once its event loop runs (a test signals it only then) and logs at
-INFO to stderr, as ``jaga app`` does. With ``--hanging-pack`` the species pack load never
+It creates ``READY_FILE`` once its event loop runs (a test signals it only then) and logs
+at INFO to stderr, as ``jaga app`` does. With ``--hanging-pack`` the species pack load never
 ends, as a TensorRT engine build on a Jetson seems to for minutes.
 """
 
@@ -29,33 +29,34 @@ from tests.sync.conftest import FAST
 if TYPE_CHECKING:
     from inference.fish.classify import SpeciesClassifier
 
-READY = "ready"
-
 
 def hanging_build(root: Path) -> SpeciesClassifier:
     threading.Event().wait()
     raise AssertionError("unreachable: the load never ends")
 
 
-def announcing(open_window: Callable[..., MainWindow], *args: Any, **kwargs: Any) -> MainWindow:
-    """``open_window``, then ``ready`` printed from the event loop, once it runs."""
+def announcing(
+    ready: Path, open_window: Callable[..., MainWindow], *args: Any, **kwargs: Any
+) -> MainWindow:
+    """``open_window``, then ``ready`` created from the event loop, once it runs."""
     window = open_window(*args, **kwargs)
-    QTimer.singleShot(0, functools.partial(print, READY, flush=True))
+    QTimer.singleShot(0, ready.touch)
     return window
 
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("store", type=Path)
+    parser.add_argument("ready", type=Path)
     parser.add_argument("--hanging-pack", action="store_true")
     parser.add_argument("--quit-after-s", default="")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    parts: dict[str, Any] = {}
+    parts: dict[str, Any] = {"find_pack": lambda: None}  # no pack to load: a second saved
     if args.hanging_pack:
         parts = {"build": hanging_build, "find_pack": lambda: args.store.parent}
     opener = functools.partial(desktop.app.open_window, **parts)
-    desktop.app.open_window = functools.partial(announcing, opener)
+    desktop.app.open_window = functools.partial(announcing, args.ready, opener)
     env = {PASSPHRASE_ENV: PASSPHRASE, QUIT_AFTER_ENV: args.quit_after_s}
     return run_app(AppSettings(args.store, None, env, store_config=FAST), ["jaga"])
 

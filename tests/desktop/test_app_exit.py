@@ -4,23 +4,24 @@ what is tested is the process's exit."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
-from tests.desktop.app_process import READY
 
 pytestmark = pytest.mark.slow  # a process of its own, with Qt and a store to open
 ENDS_WITHIN_S = 60  # generous: the child only has to start, open the store and stop
 
 
-def app_process(store: Path, *options: str) -> subprocess.Popen[str]:
+def app_process(store: Path, ready: Path, *options: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.desktop.app_process", str(store), *options],
+        [sys.executable, "-m", "tests.desktop.app_process", str(store), str(ready), *options],
         cwd=REPO,
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
         stdout=subprocess.PIPE,
@@ -40,6 +41,16 @@ def ended() -> Iterator[list[subprocess.Popen[str]]]:
             process.communicate()
 
 
+def wait_until_ready(ready: Path, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + ENDS_WITHIN_S
+    while not ready.exists():
+        if process.poll() is not None:
+            pytest.fail(f"the app ended before its event loop ran: {output_of(process)}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"the app's event loop did not run within {ENDS_WITHIN_S} s")
+        time.sleep(0.05)
+
+
 def output_of(process: subprocess.Popen[str]) -> Sequence[str]:
     """All it printed, once it ended (a hung process fails the test)."""
     try:
@@ -50,12 +61,29 @@ def output_of(process: subprocess.Popen[str]) -> Sequence[str]:
 
 
 def test_quitting_during_a_species_pack_load_does_not_wait_for_it(
-    store_path: Path, ended: list[subprocess.Popen[str]]
+    store_path: Path, tmp_path: Path, ended: list[subprocess.Popen[str]]
 ) -> None:
     """A load that never ends (a TensorRT engine build takes minutes) writes nothing: the
     app quits without it."""
-    process = app_process(store_path, "--hanging-pack", "--quit-after-s", "1")
+    ready = tmp_path / "ready"
+    process = app_process(store_path, ready, "--hanging-pack", "--quit-after-s", "1")
     ended.append(process)
     lines = output_of(process)
-    assert READY in lines
+    assert ready.exists()
     assert process.returncode == 0, lines
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_shuts_the_app_down_as_closing_its_window_does(
+    store_path: Path, tmp_path: Path, ended: list[subprocess.Popen[str]], stop: signal.Signals
+) -> None:
+    """systemd stops the kiosk with SIGTERM (a terminal's Ctrl-C sends SIGINT): the shutdown
+    runs, so a Record or a sync in flight ends whole, and the app exits as after a close."""
+    ready = tmp_path / "ready"
+    process = app_process(store_path, ready)
+    ended.append(process)
+    wait_until_ready(ready, process)
+    process.send_signal(stop)
+    lines = output_of(process)
+    assert process.returncode == 0, lines
+    assert any("shutting down" in line for line in lines), lines
