@@ -1,4 +1,11 @@
-"""Sites and devices: create a device and read its one-time code, re-issue, revoke."""
+"""Sites and devices: create a device and read its one-time code, re-issue, revoke.
+
+Saving an edit writes only the fields the operator changed. The admin reads the row, then
+saves it after the operator's request has run: writing the whole row back would undo what
+committed in between (a push moving the site's change cursor, which then clashes with every
+later push; another operator's revocation). A site's slug and a device's site are fixed once
+they exist: the devices, their tokens and their queued records name them.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +18,28 @@ from sync.hub import auth
 from sync.hub.models import Device, Site
 
 
+class ChangedFieldsOnly(admin.ModelAdmin):
+    """An edit saves the changed fields only; ``fixed_once_created`` are read-only on edits."""
+
+    fixed_once_created: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> tuple[str, ...]:
+        fixed = self.fixed_once_created if obj is not None else ()
+        return (*super().get_readonly_fields(request, obj), *fixed)
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            obj.save(update_fields=list(form.changed_data))
+        else:
+            super().save_model(request, obj, form, change)
+
+
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(ChangedFieldsOnly):
     list_display = ("slug", "name", "last_cursor", "created_at")
     search_fields = ("slug", "name")
+    readonly_fields = ("last_cursor",)
+    fixed_once_created = ("slug",)
 
 
 def _show_code(request: Any, issued: auth.IssuedCode) -> None:
@@ -26,7 +51,7 @@ def _show_code(request: Any, issued: auth.IssuedCode) -> None:
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin):
+class DeviceAdmin(ChangedFieldsOnly):
     list_display = ("name", "site", "registered_at", "revoked_at", "last_seen_at", "uid")
     list_filter = ("site", "revoked_at")
     search_fields = ("name", "uid")
@@ -38,6 +63,7 @@ class DeviceAdmin(admin.ModelAdmin):
         "last_seen_at",
         "last_sequence",
     )
+    fixed_once_created = ("site",)
     actions = ("issue_code", "revoke")
 
     def save_model(self, request: Any, obj: Device, form: Any, change: bool) -> None:

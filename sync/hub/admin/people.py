@@ -108,6 +108,9 @@ class SpeciesPackAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return obj is None  # a published pack is immutable: publish a new version
 
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False  # devices were told of it and fetch it by version
+
     def save_model(self, request: Any, obj: SpeciesPack, form: Any, change: bool) -> None:
         published = review.publish_pack_archive(obj.version, form.archive, obj.notes)
         obj.pk = published.pk

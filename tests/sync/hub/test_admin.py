@@ -7,10 +7,12 @@ import re
 from typing import Any
 
 import pytest
+from django.contrib import admin
 from django.test import Client
 
-from sync.hub import review
-from sync.hub.models import Device, FishObservation, Person, Photo, Site
+from sync.hub import auth, review
+from sync.hub.admin.devices import DeviceAdmin, SiteAdmin
+from sync.hub.models import Change, Device, FishObservation, Person, Photo, Site, SpeciesPack
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
@@ -122,3 +124,63 @@ def test_the_review_photo_url_serves_catches_only_to_reviewers(operator: Client,
     clerk = Client()
     clerk.force_login(User.objects.create_user("clerk", password="x", is_staff=True))
     assert clerk.get(url.format(catch["photo_uid"])).status_code == 403
+
+
+def test_saving_a_site_never_writes_back_a_change_cursor_a_push_moved_meanwhile(
+    operator: Client, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The form's object is read, a device's push commits, then the form saves: writing the
+    whole row back would roll the site's cursor behind its change log, and every later push
+    of the site would clash with it for good."""
+    site = Site.objects.get(slug=api.site)
+    monkeypatch.setattr(SiteAdmin, "get_object", _then(lambda: api.push(_catch())))
+    answer = operator.post(f"/admin/hub/site/{site.pk}/change/", {"slug": "moved", "name": "N"})
+    assert answer.status_code == 302, _messages(answer)
+    site.refresh_from_db()
+    assert site.last_cursor == Change.objects.filter(site=site).order_by("-cursor")[0].cursor
+    assert (site.slug, site.name) == (api.site, "N")  # a slug names the site to its devices
+    assert api.push(_catch())["rejected"] == []
+
+
+def test_saving_a_device_never_undoes_a_revocation_or_moves_it_to_another_site(
+    operator: Client, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = Device.objects.get(uid=api.device_id)
+    other = Site.objects.create(slug=f"other-{api.site}")
+
+    def revoke_meanwhile() -> None:
+        auth.revoke(Device.objects.get(pk=device.pk), "stolen")
+
+    monkeypatch.setattr(DeviceAdmin, "get_object", _then(revoke_meanwhile))
+    form = {"name": "renamed", "site": other.pk, "may_search_all_sites": ""}
+    answer = operator.post(f"/admin/hub/device/{device.pk}/change/", form)
+    assert answer.status_code == 302, _messages(answer)
+    device.refresh_from_db()
+    assert device.name == "renamed" and device.revoked_at is not None
+    assert device.site.slug == api.site  # its records and token belong to its site
+    assert api.get(api.site_path("changes")).json()["error"] == "device_revoked"
+
+
+def test_a_published_pack_cannot_be_deleted(operator: Client, api: Api) -> None:
+    """Devices were told of it and fetch it by version: deleted, every try would 404."""
+    pack = review.publish_species_pack(f"keep-{api.site}", b"pack bytes")
+    answer = operator.post(f"/admin/hub/speciespack/{pack.pk}/delete/", {"post": "yes"})
+    assert answer.status_code == 403
+    assert SpeciesPack.objects.filter(pk=pack.pk).exists()
+
+
+def _catch() -> Any:
+    return e.entry("fish_observation", "upsert", e.observation())
+
+
+def _then(meanwhile: Any) -> Any:
+    """A ``get_object`` that runs ``meanwhile`` after reading the row, as a concurrent
+    request would commit between the admin's read and its save."""
+    original = admin.ModelAdmin.get_object
+
+    def get_object(self: Any, request: Any, object_id: str, from_field: Any = None) -> Any:
+        found = original(self, request, object_id, from_field)
+        meanwhile()
+        return found
+
+    return get_object
