@@ -122,14 +122,16 @@ def _check_chunk(data: bytes, sha256: str) -> None:
 
 
 def _finish(upload: PhotoUpload) -> bool:
-    """Keep the joined bytes if they match the photo's sha256; else discard every chunk."""
+    """Keep the joined bytes if they match the photo's sha256, as its metadata stands now
+    (a re-push may have changed it since the upload began); else discard every chunk."""
     chunks = UploadChunk.objects.filter(upload=upload)
     data = b"".join(bytes(chunk.data) for chunk in chunks.order_by("offset"))
     chunks.delete()
-    if hashlib.sha256(data).hexdigest() != upload.sha256:
+    photo = Photo.objects.select_for_update().get(pk=upload.photo_id)
+    if (hashlib.sha256(data).hexdigest(), len(data)) != (photo.sha256, photo.byte_size):
         upload.received = 0
         return False
-    upload.photo.data = data
-    upload.photo.save(update_fields=["data"])
+    photo.data = data
+    photo.save(update_fields=["data"])
     upload.completed_at = timezone.now()
     return True

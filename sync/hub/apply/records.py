@@ -20,7 +20,7 @@ from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
 from sync.hub.apply.lww import Stamp, initial_versions, merge, wins
 from sync.hub.metrics import count_access_event, observe_fish_confidence
-from sync.hub.models import AccessEvent, Device, FishObservation, Person, Photo
+from sync.hub.models import AccessEvent, Device, FishObservation, Person, Photo, PhotoUpload
 from sync.protocol import AccessEventUpsert, FishObservationUpsert, PhotoUpsert
 
 REVIEW_FIELDS = ("reviewed_by", "reviewed_at")
@@ -47,18 +47,32 @@ def apply_photo(ctx: EntryContext, payload: PhotoUpsert) -> str:
             return Outcome.SUPERSEDED
     photo = Photo.objects.select_for_update().filter(uid=payload.photo_uid).first()
     if photo is None:
-        photo = Photo(uid=payload.photo_uid, site=ctx.site)
+        photo = Photo(uid=payload.photo_uid, site=ctx.site, person=person)
     else:
-        ctx.require_own_site(f"photo {photo.uid}", photo.site_id)
-        if photo.stored and photo.sha256 != payload.sha256:
-            raise EntryRejectedError(f"photo {photo.uid} is stored with a different sha256")
-    photo.person = person
+        _check_photo_edit(ctx, photo, payload, person)
     photo.media_type = payload.media_type
     photo.sha256 = payload.sha256
     photo.byte_size = payload.byte_size
     photo.taken_at = payload.taken_at
     photo.save()
     return Outcome.APPLIED
+
+
+def _check_photo_edit(
+    ctx: EntryContext, photo: Photo, payload: PhotoUpsert, person: Person | None
+) -> None:
+    """What a re-pushed photo may change. Never whose it is: a person's photo moved to
+    nobody would survive their erasure, which deletes the person's photos. Never stored
+    bytes. New contents before the bytes are stored drop the upload of the old ones, so
+    they can neither complete under the new checksum nor block the new upload."""
+    ctx.require_own_site(f"photo {photo.uid}", photo.site_id)
+    if photo.person_id != (person.pk if person else None):
+        raise EntryRejectedError(f"photo {photo.uid} belongs to another person, or to none")
+    changed = (photo.sha256, photo.byte_size) != (payload.sha256, payload.byte_size)
+    if changed and photo.stored:
+        raise EntryRejectedError(f"photo {photo.uid} is stored with a different sha256")
+    if changed:
+        PhotoUpload.objects.filter(photo=photo).delete()
 
 
 def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:

@@ -169,3 +169,48 @@ def test_a_photo_the_hub_has_no_metadata_of_is_not_uploaded(api: Api) -> None:
         response = _start(api, uid=uid)
         assert response.status_code == 404 and response.json()["error"] == "unknown_photo"
         assert not Photo.objects.filter(uid=uid).exists()
+
+
+def test_new_photo_metadata_mid_upload_restarts_the_upload_with_the_new_bytes(api: Api) -> None:
+    """A device re-pushes a photo's metadata with other contents while its upload is half
+    done: the old bytes must not complete and be kept under the new checksum, and the new
+    bytes must still be uploadable."""
+    replaced = PHOTO[::-1]
+    meta = e.photo(PHOTO)
+    api.push(e.entry("photo", "upsert", meta))
+    upload_id = _start(api, uid=meta["photo_uid"]).json()["upload_id"]
+    assert _put(api, upload_id, 0, PHOTO[:CHUNK]).status_code == 200
+    assert (
+        api.push(e.entry("photo", "upsert", e.photo(replaced, photo_uid=meta["photo_uid"])))[
+            "rejected"
+        ]
+        == []
+    )
+    late = _put(api, upload_id, CHUNK, PHOTO[CHUNK:])
+    assert late.status_code == 404 and late.json()["error"] == "unknown_upload"
+    fresh = _start(api, data=replaced, uid=meta["photo_uid"])
+    assert fresh.status_code == 200, fresh.content
+    assert _put(api, fresh.json()["upload_id"], 0, replaced[:CHUNK]).status_code == 200
+    done = _put(api, fresh.json()["upload_id"], CHUNK, replaced[CHUNK:])
+    assert done.json()["complete"] is True
+    photo = Photo.objects.get(uid=meta["photo_uid"])
+    assert bytes(photo.data) == replaced and photo.sha256 == hashlib.sha256(replaced).hexdigest()
+
+
+def test_a_photo_never_changes_whose_it_is(api: Api) -> None:
+    """A re-pushed person photo naming nobody would survive the person's erasure (which
+    deletes the person's photos) and be shown to reviewers as a catch."""
+    person = e.person(api.site)
+    portrait = e.photo(PHOTO, person_uid=person["person_uid"])
+    api.push(e.entry("person", "upsert", person), e.entry("photo", "upsert", portrait))
+    (rejection,) = api.push(e.entry("photo", "upsert", portrait | {"person_uid": None}))["rejected"]
+    assert "person" in rejection["reason"] and rejection["retryable"] is False
+    review.erase_person(Person.objects.get(uid=person["person_uid"]).pk, "asked")
+    assert not Photo.objects.filter(uid=portrait["photo_uid"]).exists()
+    other = e.person(api.site)
+    catch = e.photo(PHOTO[:1000])
+    api.push(e.entry("person", "upsert", other), e.entry("photo", "upsert", catch))
+    claim = catch | {"person_uid": other["person_uid"]}  # a catch photo turned into a face's
+    (claimed,) = api.push(e.entry("photo", "upsert", claim))["rejected"]
+    assert claimed["retryable"] is False
+    assert Photo.objects.get(uid=catch["photo_uid"]).person is None
