@@ -81,6 +81,12 @@ class StoreLockedError(StoreError):
     """Another process held the write lock for longer than the busy timeout."""
 
 
+class KeyNotChangedError(StoreLockedError):
+    """A key change failed before it re-encrypted anything: the store keeps its old key.
+
+    Most often another process holds the store, hence a ``StoreLockedError``."""
+
+
 class StoreFullError(StoreError):
     """The file system (or the process's file-size limit) has no room for the write."""
 

@@ -22,6 +22,7 @@ from typing import Any
 import sqlcipher3
 
 from sync.errors import (
+    KeyNotChangedError,
     NotAStoreError,
     RecordConflictError,
     RecordTooLargeError,
@@ -238,21 +239,23 @@ class Database:
             self._connection.execute(sql, parameters)
 
     def rekey(self, key: bytes) -> None:
-        """Re-encrypt every page under ``key`` in one transaction (SQLCipher's rekey)."""
-        with self.translated():
-            self.checkpoint()
-            try:
-                self._connection.execute(raw_rekey_pragma(key))
-            except sqlcipher3.OperationalError as error:
-                if translate(error, self.path, self.config.busy_timeout_s) is not None:
-                    raise  # translated() names it
-                # SQLCipher reports a rekey that could not take the write lock with a generic
-                # text about PRAGMA key; the file keeps its old key.
-                raise StoreLockedError(
-                    f"cannot re-encrypt {self.path}: another process is using it; stop the app"
-                    " and try again (the store keeps its old key)"
-                ) from error
-            self.checkpoint()
+        """Re-encrypt every page under ``key`` in one transaction (SQLCipher's rekey).
+
+        ``KeyNotChangedError`` when the re-encryption itself failed, and only then: the file
+        keeps its old key. Any other error (the checkpoint after it) comes after the commit.
+        """
+        self.checkpoint()
+        try:
+            self._connection.execute(raw_rekey_pragma(key))
+        except sqlcipher3.Error as error:
+            known = translate(error, self.path, self.config.busy_timeout_s)
+            # SQLCipher reports a rekey that could not take the write lock with a generic
+            # text about PRAGMA key.
+            why = str(known) if known else "another process is using it; stop the app"
+            raise KeyNotChangedError(
+                f"cannot re-encrypt {self.path}: {why} (the store keeps its old key)"
+            ) from error
+        self.checkpoint()
 
     def checkpoint(self) -> bool:
         """Fold the WAL into the main file and truncate it; whether it could.

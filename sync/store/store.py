@@ -17,7 +17,13 @@ from types import TracebackType
 from typing import Any
 
 from sync.durable import fsync_path
-from sync.errors import NotAStoreError, StoreCorruptError, StoreExistsError, WrongKeyError
+from sync.errors import (
+    KeyNotChangedError,
+    NotAStoreError,
+    StoreCorruptError,
+    StoreExistsError,
+    WrongKeyError,
+)
 from sync.store import keys
 from sync.store.access import AccessLog
 from sync.store.audit import AuditLog
@@ -150,10 +156,11 @@ class Store:
             keys.write_header(self.path, keys.with_pending(self.header, slot))
             try:
                 self.database.rekey(key)
-            except BaseException:
-                # SQLCipher's rekey is one transaction: when it fails the file keeps its key.
-                keys.write_header(self.path, self.header)
+            except KeyNotChangedError:
+                keys.write_header(self.path, self.header)  # the file kept its old key
                 raise
+            # Anything else (Ctrl-C, a failed checkpoint) may come after the re-encryption
+            # committed: the pending slot stays, and open settles on the key that works.
             self.header = KeyHeader(current=slot)
             keys.write_header(self.path, self.header)
         self._key = key

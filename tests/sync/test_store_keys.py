@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sync.errors import (
+    KeyNotChangedError,
     KeySourceError,
     NotAStoreError,
     StoreExistsError,
@@ -230,7 +231,7 @@ def test_a_key_change_that_fails_leaves_the_header_as_it_was(
     before = store_keys.read_header(db_path)
 
     def busy(key: bytes) -> None:
-        raise StoreLockedError("the store is busy")
+        raise KeyNotChangedError("the store is busy")
 
     monkeypatch.setattr(store.database, "rekey", busy)
     with pytest.raises(StoreLockedError):
@@ -238,6 +239,30 @@ def test_a_key_change_that_fails_leaves_the_header_as_it_was(
     assert store_keys.read_header(db_path) == before
     store.close()
     Store.open(db_path, passphrase, config=FAST).close()
+
+
+def test_a_key_change_interrupted_after_its_reencryption_opens_with_the_new_key(
+    store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C lands as the re-encryption returns, or the checkpoint after it fails: the file
+    has the new key, so the header must keep offering it."""
+    real_checkpoint = store.database.checkpoint
+    calls = []
+
+    def interrupted_after_the_commit() -> bool:
+        calls.append(1)
+        if len(calls) == 2:  # the checkpoint after PRAGMA rekey
+            raise KeyboardInterrupt
+        return real_checkpoint()
+
+    monkeypatch.setattr(store.database, "checkpoint", interrupted_after_the_commit)
+    new = Passphrase("new one")
+    with pytest.raises(KeyboardInterrupt):
+        store.change_key(new, operator="admin")
+    monkeypatch.undo()
+    store.close()
+    with Store.open(db_path, new, config=FAST) as reopened:
+        assert reopened.integrity().ok
 
 
 def test_a_key_change_while_another_connection_writes_is_a_clear_error(
