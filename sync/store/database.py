@@ -216,7 +216,7 @@ class Database:
             self._rollback_quietly()
             raise
         if self.checkpoint_owed:
-            self.checkpoint()
+            self._retry_owed_checkpoint()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Any]:
@@ -256,6 +256,17 @@ class Database:
                 f"cannot re-encrypt {self.path}: {why} (the store keeps its old key)"
             ) from error
         self.checkpoint()
+
+    def _retry_owed_checkpoint(self) -> None:
+        """Without waiting: a reader still in the way keeps it owed, and the write that
+        retries it is not held up by the busy timeout."""
+        with self.translated():
+            self._connection.execute("PRAGMA busy_timeout = 0")
+            try:
+                self.checkpoint()
+            finally:
+                waited_ms = round(self.config.busy_timeout_s * 1000)
+                self._connection.execute(f"PRAGMA busy_timeout = {waited_ms}")
 
     def checkpoint(self) -> bool:
         """Fold the WAL into the main file and truncate it; whether it could.

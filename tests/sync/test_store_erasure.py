@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from pathlib import Path
 
 import pytest
@@ -124,17 +125,22 @@ def test_an_erasure_held_back_by_a_reader_reaches_the_main_file_at_the_next_writ
     """The kiosk loading its gallery holds a snapshot while an erasure commits: the checkpoint
     that folds the erasure into the main file (and drops the WAL's copies of the person's
     pages) cannot run then. It is owed, and the next write runs it."""
-    impatient = StoreConfig(busy_timeout_s=0.1, scrypt_n=2**10)
+    busy_timeout_s = 2.0  # the erasure sits it out once; no write after it may
+    config = StoreConfig(busy_timeout_s=busy_timeout_s, scrypt_n=2**10)
     db = tmp_path / "jaga.db"
     with (
-        Store.create(db, passphrase, clock=clock, config=impatient) as store,
-        Store.open(db, passphrase, clock=clock, config=impatient) as kiosk,
+        Store.create(db, passphrase, clock=clock, config=config) as store,
+        Store.open(db, passphrase, clock=clock, config=config) as kiosk,
     ):
         person_uid = enrol(store, clock, "B-1", seed=1)
         with kiosk.database.read() as snapshot:
             snapshot.execute("SELECT count(*) FROM face_templates").fetchall()
             store.people.erase(person_uid, operator="dpo", reason="subject request")
             assert store.database.checkpoint_owed
+            started = time.monotonic()
+            enrol(store, clock, "B-3", seed=3)  # the reader is still there: still owed, ...
+            assert store.database.checkpoint_owed
+            assert time.monotonic() - started < busy_timeout_s / 2  # ... and not waited for
         enrol(store, clock, "B-2", seed=2)
         assert not store.database.checkpoint_owed
         assert db.with_name(db.name + "-wal").stat().st_size == 0
