@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -82,7 +83,24 @@ class OnnxSession:
         self.contracts = model.spec.inputs
         requested = _providers_with_options(model, config)
         self.requested_provider = requested[0][0]
-        self._session = _create(model.path, requested, config.threads, profile=config.warmup)
+        # The warm-up's profile goes to a private folder, removed with it.
+        self._profile_dir = (
+            Path(tempfile.mkdtemp(prefix="jaga-profile-")) if config.warmup else None
+        )
+        self._options = _session_options(config.threads, self._profile_dir)
+        try:
+            self._start(model, requested, config)
+        except BaseException:
+            if self._profile_dir is not None:
+                shutil.rmtree(self._profile_dir, ignore_errors=True)
+            raise
+        self._report()
+
+    def _start(
+        self, model: InstalledModel, requested: list[tuple[str, dict[str, Any]]],
+        config: SessionConfig,
+    ) -> None:  # fmt: skip
+        self._session = _create(model.path, requested, self._options)
         self._output_names = [output.name for output in self._session.get_outputs()]
         self._registered: str = self._session.get_providers()[0]
         self.provider: str = self._registered
@@ -91,7 +109,6 @@ class OnnxSession:
         self.warmup_shapes: dict[str, tuple[int, ...]] | None = None
         self.time_share: dict[str, float] | None = None  # provider -> share of kernel time
         self.warmup_ms = self._warm_up() if config.warmup else None
-        self._report()
 
     @property
     def contract(self) -> InputContract:
@@ -117,8 +134,15 @@ class OnnxSession:
         return outputs
 
     def _profiled_time_share(self) -> dict[str, float] | None:
-        profile = _end_profiling(self._session)
-        return None if profile is None else _time_by_provider(profile)
+        # ONNX Runtime rebuilds the session from these options when it falls back after a
+        # provider fails in a run: that session must not profile every run from then on.
+        self._options.enable_profiling = False
+        try:
+            profile = _end_profiling(self._session)
+            return None if profile is None else _time_by_provider(profile)
+        finally:
+            if self._profile_dir is not None:
+                shutil.rmtree(self._profile_dir, ignore_errors=True)
 
     def _moved_by_onnxruntime(self) -> None:
         """ONNX Runtime caught a provider failing in a run (a GPU out of memory), moved the
@@ -204,17 +228,15 @@ def _time_by_provider(profile: Path) -> dict[str, float]:
     return {name: time / total for name, time in spent.items()} if total else {}
 
 
-def _create(
-    path: Path,
-    providers: Sequence[tuple[str, dict[str, Any]]],
-    threads: ThreadBudget,
-    *,
-    profile: bool,
-) -> ort.InferenceSession:
+def _private_folder() -> Path:
+    return Path(tempfile.mkdtemp(prefix="jaga-profile-"))
+
+
+def _session_options(threads: ThreadBudget, profile_dir: Path | None) -> ort.SessionOptions:
     options = ort.SessionOptions()
-    if profile:  # the warm-up only: OnnxSession ends it after that one run
+    if profile_dir is not None:  # the warm-up only: OnnxSession ends it after that one run
         options.enable_profiling = True
-        options.profile_file_prefix = str(Path(tempfile.gettempdir()) / f"jaga-{path.stem}")
+        options.profile_file_prefix = str(profile_dir / "warmup")
     options.intra_op_num_threads = threads.intra_op
     options.inter_op_num_threads = threads.inter_op
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -222,6 +244,12 @@ def _create(
     # Models share the cores: idle threads must sleep, not spin and starve their neighbours.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
+    return options
+
+
+def _create(
+    path: Path, providers: Sequence[tuple[str, dict[str, Any]]], options: ort.SessionOptions
+) -> ort.InferenceSession:
     try:
         with warnings.catch_warnings():
             # ORT warns when a planned provider is missing; _report says it in our own words.

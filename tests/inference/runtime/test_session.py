@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +90,7 @@ def test_a_provider_that_runs_no_node_is_not_reported_as_running(
     assert session.provider == CPU and session.fell_back
     assert session.time_share is not None and session.time_share[CPU] == pytest.approx(1.0)
     assert "running on cpu" in caplog.text
-    assert not list(Path(tempfile.gettempdir()).glob("jaga-yunet_n*.json"))  # profile removed
+    assert session._profile_dir is not None and not session._profile_dir.exists()
 
 
 def test_onnxruntimes_own_fallback_during_a_run_is_noticed(
@@ -100,7 +99,7 @@ def test_onnxruntimes_own_fallback_during_a_run_is_noticed(
     """A provider that fails in a run (a GPU out of memory): ONNX Runtime moves the session
     to its fallback providers and runs again. Simulated through ONNX Runtime's own fallback
     path (private attributes of its Python session, as of onnxruntime 1.2x-1.3x)."""
-    session = Runtime(model_pack, preference=(CPU,)).session("yunet_n", warmup=False)
+    session = Runtime(model_pack, preference=(CPU,)).session("yunet_n")  # warmed up, profiled
     inner = session._session
     failing = CUDA  # as the session would read on a CUDA device
     session.provider = session.requested_provider = session._registered = failing
@@ -125,3 +124,4 @@ def test_onnxruntimes_own_fallback_during_a_run_is_noticed(
         session.run({contract.name: np.zeros(contract.example, np.float32)})
     assert session.provider == CPU and session.fell_back
     assert "failed during a run; now running on cpu" in caplog.text
+    assert inner.end_profiling() == ""  # the rebuilt session does not profile its runs
