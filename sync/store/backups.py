@@ -193,11 +193,16 @@ def _keep_aside(target: Path, clock: Clock) -> Path:
 def _swap_in(partial: Path, target: Path, aside: Path | None) -> None:
     """Put the restored copy and its header at ``target``. Should a step fail, the old store
     (kept at ``aside``) is put back together at ``target``."""
+    restored = keys.read_header(partial)
     try:
-        keys.write_header(target, keys.read_header(partial))
+        # Until the rename, the old file is at ``target``; after it, the copy. A header that
+        # offers both keys opens whichever a crash leaves there, and open settles on it.
+        old = keys.read_header(aside).current if aside is not None else None
+        keys.write_header(target, KeyHeader(current=restored.current, pending=old))
         for suffix in SIDE_FILES:  # the old store's WAL must never be replayed onto the copy
             target.with_name(target.name + suffix).unlink(missing_ok=True)
         partial.replace(target)
+        keys.write_header(target, restored)
     except BaseException:
         if aside is not None:
             _put_back(aside, target)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import resource
+import subprocess
+import sys
 from pathlib import Path
 from uuid import UUID
 
@@ -21,7 +23,7 @@ from sync.errors import (
 from sync.protocol import Change
 from sync.store import FishObservation, Passphrase, Photo, Store, backup, restore
 from sync.store import keys as store_keys
-from tests.sync.conftest import FAST, MODEL, FakeClock, enrol
+from tests.sync.conftest import FAST, MODEL, REPO_ROOT, FakeClock, enrol
 from tests.sync.test_store_keys import folder_state
 
 
@@ -313,3 +315,38 @@ def test_a_restore_after_a_key_change_reads_the_replaced_store_with_its_own_key(
             replaced_source=rotated, config=FAST)  # fmt: skip
     with Store.open(db_path, passphrase, config=FAST) as restored:  # the backup's key
         assert restored.people.count() == 0
+
+
+CRASH_AT_THE_RENAME = """
+import os, sys
+from pathlib import Path
+from sync.store import Passphrase, StoreConfig, restore
+db, copy = Path(sys.argv[1]), Path(sys.argv[2])
+real_replace = Path.replace
+def power_cut(self, destination):
+    if Path(destination) == db:
+        os._exit(3)  # no finally, no except: as a power cut
+    return real_replace(self, destination)
+Path.replace = power_cut
+restore(copy, db, Passphrase("backup key"), operator="a", force=True,
+        replaced_source=Passphrase("key since"), config=StoreConfig(scrypt_n=2**10))
+"""
+
+
+def test_a_restore_killed_at_its_rename_leaves_a_store_its_own_key_opens(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """The key changed since the backup: killed between the header and the rename, the old
+    file sits under the restored copy's header, unless that header offers both keys."""
+    db, copy = tmp_path / "jaga.db", tmp_path / "b.db"
+    with Store.create(db, Passphrase("backup key"), clock=clock, config=FAST) as store:
+        late = enrol(store, clock, "LATE", seed=1)
+        backup(store, copy, operator="admin")
+        store.change_key(Passphrase("key since"), operator="admin")
+    killed = subprocess.run(
+        [sys.executable, "-c", CRASH_AT_THE_RENAME, str(db), str(copy)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert killed.returncode == 3, killed.stderr
+    with Store.open(db, Passphrase("key since"), config=FAST) as still:
+        assert still.people.get(late).external_id == "LATE"
