@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from sync.store.keys import KeyFile, ScryptParams, create_key_file
-from sync.store.records import AccessEvent, FishObservation, ModelRef, SpeciesScore
+from sync.store.records import AccessEvent, FishObservation, ModelRef, SpeciesScore, new_uid
 from sync.store.store import Store
 
 MODEL = ModelRef("bench-model", "1")
@@ -95,7 +95,8 @@ def bench_kdf(runs: int) -> str:
 
 
 def _event(number: int) -> AccessEvent:
-    return AccessEvent(datetime.now(UTC), "site", "kiosk-1", "verified", f"p{number}", 0.8, 0.9)
+    # A real person uid: the outbox refuses a payload the hub's schema would.
+    return AccessEvent(datetime.now(UTC), "site", "kiosk-1", "verified", new_uid(), 0.8, 0.9)
 
 
 def _catch(number: int) -> FishObservation:
