@@ -9,6 +9,9 @@
 ``JAGA_HUB_MAX_CLOCK_SKEW_S`` how far ahead of the hub a device clock may stamp an edit
 ``JAGA_HUB_CODE_TTL_S``    lifetime of a one-time registration code
 ``JAGA_HUB_REGISTER_RATE`` registration attempts allowed per client (default ``30/minute``)
+``JAGA_HUB_TRUSTED_PROXIES`` reverse proxies in front of the hub (default 0): how many
+                           ``X-Forwarded-For`` entries, from the right, were written by them;
+                           the client's own header is never trusted beyond those
 ``JAGA_HUB_METRICS_TOKEN`` bearer token Prometheus scrapes ``/metrics`` with (16+ characters);
                            unset: ``/metrics`` is off
 """
@@ -121,6 +124,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     # Registration codes are guessable only by brute force: slow that down per client.
     "DEFAULT_THROTTLE_RATES": {"register": os.environ.get("JAGA_HUB_REGISTER_RATE", "30/minute")},
+    # Who "the client" is for that limit: unset, DRF believes any X-Forwarded-For header, so
+    # a client rotating it would never be limited.
+    "NUM_PROXIES": _env_int("JAGA_HUB_TRUSTED_PROXIES", 0),
 }
 
 SPECTACULAR_SETTINGS = {

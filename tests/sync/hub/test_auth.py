@@ -6,8 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
+from rest_framework.throttling import ScopedRateThrottle
 
 from sync.hub import auth
 from sync.hub.apply.push import apply_batch
@@ -91,3 +93,24 @@ def test_new_code_kills_the_old_token_and_re_registers(api: Api) -> None:
     assert response.status_code == 200
     assert response.json()["device_id"] == api.device_id
     assert Api(api.site, api.device_id, response.json()["token"], api.client).pull() is not None
+
+
+def test_the_registration_limit_cannot_be_dodged_with_a_forwarded_for_header(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Codes are guessable only by brute force, which the limit slows down per client: a
+    client that writes its own X-Forwarded-For is still the same client."""
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"register": "3/minute"})
+    cache.clear()
+    client = Client(REMOTE_ADDR="10.9.9.9")
+    answers = [
+        client.post(
+            "/api/v1/devices/register",
+            {"code": "AAAAA-AAAAA-AAAAA"},
+            content_type="application/json",
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+        ).status_code
+        for n in range(5)
+    ]
+    cache.clear()
+    assert answers == [404, 404, 404, 429, 429]
