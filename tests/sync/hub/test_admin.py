@@ -184,3 +184,17 @@ def _then(meanwhile: Any) -> Any:
         return found
 
     return get_object
+
+
+def test_a_large_body_outside_the_api_is_refused_before_it_is_read(
+    operator: Client, api: Api
+) -> None:
+    """Django spools a multipart upload to disk while it parses the form, before the CSRF
+    check or the login can refuse it."""
+    anyone = Client()
+    anyone.get("/admin/login/")  # a CSRF cookie is all an outsider needs
+    big = {"file": ("face.jpg", b"x" * (2 * 1024 * 1024)), "username": "x", "password": "y"}
+    refused = anyone.post("/admin/login/", big)
+    assert refused.status_code == 413
+    pack = review.publish_species_pack(f"small-{api.site}", b"pack bytes")  # admin still works
+    assert operator.get(f"/admin/hub/speciespack/{pack.pk}/change/").status_code == 200
