@@ -4,19 +4,29 @@ The hub is the source of truth for the offset: a device that lost its connection
 simply starts again) and is told where to continue. Each chunk carries its sha256 and the
 whole photo is checked against the sha256 given at the start before its bytes are kept; a
 failed final check discards every chunk, so the device starts over from offset 0.
+
+Unfinished uploads hold disk. A device may keep at most ``MAX_UNFINISHED_BYTES`` in
+unfinished uploads other than the one it is sending (it uploads one photo at a time, so
+only a broken or hostile device reaches that), and an upload still unfinished
+``ABANDONED_AFTER`` after it began is dropped when any upload starts.
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from uuid import UUID
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from sync.hub.errors import HubError
 from sync.hub.models import Device, Photo, PhotoUpload, UploadChunk
 from sync.protocol import MAX_CHUNK_BYTES, UploadStart, UploadStatus
+
+MAX_UNFINISHED_BYTES = 256 * 1024 * 1024  # per device
+ABANDONED_AFTER = timedelta(days=30)
 
 
 def status_of(upload: PhotoUpload) -> UploadStatus:
@@ -37,6 +47,7 @@ def start_upload(device: Device, start: UploadStart) -> UploadStatus:
     their photos' rows, and an upload still in flight would otherwise store the face again,
     linked to nobody.
     """
+    _drop_abandoned_uploads()
     with transaction.atomic():
         photo = Photo.objects.select_for_update().filter(uid=start.photo_uid).first()
         if photo is None:
@@ -97,6 +108,7 @@ def append_chunk(
             raise HubError(
                 400, "too_long", f"the photo is {upload.total_size} bytes; this overruns"
             )
+        _check_room(device, upload, len(data))
         UploadChunk.objects.create(upload=upload, offset=offset, data=data)
         upload.received = offset + len(data)
         failed = upload.received == upload.total_size and not _finish(upload)
@@ -110,6 +122,20 @@ def append_chunk(
             expected_offset=0,
         )
     return status
+
+
+def _check_room(device: Device, upload: PhotoUpload, more: int) -> None:
+    unfinished = PhotoUpload.objects.filter(device=device, completed_at__isnull=True)
+    held = unfinished.exclude(pk=upload.pk).aggregate(held=Sum("received"))["held"] or 0
+    if held + more > MAX_UNFINISHED_BYTES:  # this upload's own bytes: one photo, bounded
+        raise HubError(429, "unfinished_uploads", f"this device already holds {held} bytes "
+                       "in unfinished uploads on the hub; finish those first")  # fmt: skip
+
+
+def _drop_abandoned_uploads() -> None:
+    """Unfinished uploads begun long ago: their device is gone, or gave the photo up."""
+    cutoff = timezone.now() - ABANDONED_AFTER
+    PhotoUpload.objects.filter(completed_at__isnull=True, created_at__lt=cutoff).delete()
 
 
 def _check_chunk(data: bytes, sha256: str) -> None:

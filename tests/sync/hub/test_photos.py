@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import timedelta
 from typing import Any
 
-from sync.hub import review
+import pytest
+from django.utils import timezone
+
+from sync.hub import review, uploads
 from sync.hub.models import Person, Photo, PhotoUpload, UploadChunk
 from sync.protocol import CHUNK_SHA256_HEADER
 from tests.sync.hub import entries as e
@@ -214,3 +218,26 @@ def test_a_photo_never_changes_whose_it_is(api: Api) -> None:
     (claimed,) = api.push(e.entry("photo", "upsert", claim))["rejected"]
     assert claimed["retryable"] is False
     assert Photo.objects.get(uid=catch["photo_uid"]).person is None
+
+
+def test_a_device_cannot_fill_the_hub_with_unfinished_uploads(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(uploads, "MAX_UNFINISHED_BYTES", CHUNK + CHUNK // 2)
+    first = _start(api).json()["upload_id"]
+    assert _put(api, first, 0, PHOTO[:CHUNK]).status_code == 200
+    second = _start(api, data=PHOTO[::-1]).json()["upload_id"]
+    refused = _put(api, second, 0, PHOTO[::-1][:CHUNK])
+    assert refused.status_code == 429 and refused.json()["error"] == "unfinished_uploads"
+    assert not UploadChunk.objects.filter(upload__uid=second).exists()
+    assert _put(api, first, CHUNK, PHOTO[CHUNK:]).json()["complete"]  # finishing still works
+
+
+def test_an_upload_abandoned_for_a_month_is_dropped(api: Api) -> None:
+    abandoned = _start(api).json()["upload_id"]
+    assert _put(api, abandoned, 0, PHOTO[:CHUNK]).status_code == 200
+    month_ago = timezone.now() - uploads.ABANDONED_AFTER - timedelta(minutes=1)
+    PhotoUpload.objects.filter(uid=abandoned).update(created_at=month_ago)
+    assert _start(api, data=PHOTO[::-1]).status_code == 200  # any device starting an upload
+    assert not PhotoUpload.objects.filter(uid=abandoned).exists()
+    assert not UploadChunk.objects.filter(upload__uid=abandoned).exists()
