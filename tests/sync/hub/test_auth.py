@@ -13,7 +13,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from sync.hub import auth
 from sync.hub.apply.push import apply_batch
-from sync.hub.errors import DeviceRevoked
+from sync.hub.errors import DeviceRevoked, UnknownToken
 from sync.hub.models import Device, Person
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
@@ -114,3 +114,15 @@ def test_the_registration_limit_cannot_be_dodged_with_a_forwarded_for_header(
     ]
     cache.clear()
     assert answers == [404, 404, 404, 429, 429]
+
+
+def test_a_push_authenticated_before_a_new_code_was_issued_applies_nothing(api: Api) -> None:
+    """A new code is how an operator cuts off a lost or stolen device: a push that passed
+    authentication just before must not apply once it holds the locks."""
+    authenticated = Device.objects.get(uid=api.device_id)
+    auth.issue_code(Device.objects.get(uid=api.device_id))
+    person = e.person(api.site)
+    batch = e.batch(api.device_id, [e.entry("person", "upsert", person)])
+    with pytest.raises(UnknownToken):
+        apply_batch(authenticated, batch)
+    assert not Person.objects.filter(uid=person["person_uid"]).exists()
