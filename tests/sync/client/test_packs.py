@@ -163,6 +163,14 @@ def held_download(client: SyncClient, data: bytes, version: str, held: bytes) ->
     return path
 
 
+def the_rest_from(data: bytes, start: int) -> Fault:
+    """The hub's 206 answer: ``data`` from byte ``start`` on."""
+    content_range = f"bytes {start}-{len(data) - 1}/{len(data)}"
+    return Fault(
+        PACK_FILE, body=data[start:], body_status=206, headers={"Content-Range": content_range}
+    )
+
+
 def test_a_hub_that_sends_the_whole_pack_to_a_resumed_download_is_written_from_the_start(
     store: Store, tmp_path: Path
 ) -> None:
@@ -182,11 +190,7 @@ def test_a_resumed_download_that_does_not_add_up_is_dropped_and_fetched_whole(
     data = archive_pack(make_pack(tmp_path / "pack"))
     hub = FakeHub()
     announce(hub, "v1", data)
-    content_range = f"bytes 100-{len(data) - 1}/{len(data)}"
-    rest = Fault(
-        PACK_FILE, body=data[100:], body_status=206, headers={"Content-Range": content_range}
-    )
-    hub.faults.append(rest)
+    hub.faults.append(the_rest_from(data, 100))
     client = client_of(store, hub)
     held = held_download(client, data, "v1", b"x" * 100)  # not the pack's first bytes
     report = client.sync_once()
@@ -203,11 +207,7 @@ def test_a_resumed_answer_that_starts_elsewhere_is_refused(store: Store, tmp_pat
     data = archive_pack(make_pack(tmp_path / "pack"))
     hub = FakeHub()
     announce(hub, "v1", data)
-    content_range = f"bytes 50-{len(data) - 1}/{len(data)}"
-    elsewhere = Fault(
-        PACK_FILE, body=data[50:], body_status=206, headers={"Content-Range": content_range}
-    )
-    hub.faults.append(elsewhere)
+    hub.faults.append(the_rest_from(data, 50))
     client = client_of(store, hub)
     held_download(client, data, "v1", data[:100])
     report = client.sync_once()
