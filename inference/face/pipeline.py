@@ -14,6 +14,8 @@ tracking and the gate only. Each frame's result carries the time spent in each s
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +33,7 @@ from inference.face.decide import (
     quality_weight,
 )
 from inference.face.detect import as_bgr
-from inference.face.quality import QualityGate
+from inference.face.quality import QualityGate, QualitySettings
 from inference.face.settings import FaceSettings
 from inference.face.stages import (
     AnyImage,
@@ -125,6 +127,14 @@ class FrameResult:
         return out
 
 
+def _gate_settings(quality: QualitySettings, stages: Stages) -> QualitySettings:
+    """A face too close for liveness to see around it matters only where liveness runs:
+    without it (photos compared with ``--no-liveness``, tight crops) no share is too close."""
+    if stages.liveness is None:
+        return dataclasses.replace(quality, max_frame_share=math.inf)
+    return quality
+
+
 class DecisionPipeline:
     """Turns the frames of one stream into per-track decisions."""
 
@@ -133,7 +143,7 @@ class DecisionPipeline:
     ) -> None:
         self.stages = stages
         self.settings = settings or FaceSettings()
-        self.gate = QualityGate(self.settings.quality)
+        self.gate = QualityGate(_gate_settings(self.settings.quality, stages))
         self.tracker = FaceTracker(self.settings.tracker)
         self._check_recognition(claimed)
         self.claimed = claimed

@@ -156,6 +156,7 @@ class QualityReason(StrEnum):
     TOO_BRIGHT = "too_bright"
     LOW_CONTRAST = "low_contrast"
     OUTSIDE_IMAGE = "outside_image"
+    TOO_CLOSE = "too_close"
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class QualityMeasures:
     roll_degrees: float  # eye-line angle; > 0: descends to the image's right
     brightness: float  # mean grey level of the inner face, 0-255
     contrast: float  # standard deviation of the inner face's grey levels
+    frame_share: float = 0.0  # the box's larger share of the frame: max(h / H, w / W)
 
 
 @dataclass(frozen=True)

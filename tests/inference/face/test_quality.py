@@ -3,6 +3,8 @@ tilted and turned copies of them are rejected for the right reason."""
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import pytest
@@ -23,7 +25,9 @@ from tests.inference.face.helpers import Image, lfw, video_frames
 
 REAL = ["Aaron_Sorkin_0001.jpg", "Abel_Pacheco_0001.jpg", "Akhmed_Zakayev_0001.jpg"]
 FRONTAL = ((30.0, 40.0), (70.0, 40.0), (50.0, 64.0), (35.0, 80.0), (65.0, 80.0))
-gate = QualityGate()
+# LFW and the johns chips are tight crops, whose faces fill the frame: closeness, which only
+# matters to liveness on a camera's frames, is tested on its own.
+gate = QualityGate(QualitySettings(max_frame_share=math.inf))
 
 
 def only_face(detector: FaceDetector, image: Image) -> FaceBox:
@@ -145,8 +149,21 @@ def test_a_face_outside_the_image_and_a_flat_patch() -> None:
     assert sharpness(np.full((30, 30), 77, np.float32), 64) == 0.0
 
 
+def test_a_face_filling_the_frame_is_too_close(detector: FaceDetector) -> None:
+    photo = read_image(shared_path("data", "spoof", "samples", "image_T1.jpg"))
+    face = only_face(detector, photo)
+    assert QualityReason.TOO_CLOSE not in QualityGate().assess(photo, face).reasons
+    top, bottom = max(0, int(face.y1) - 10), int(face.y2) + 10
+    cut = np.ascontiguousarray(photo[top:bottom])  # the face alone, edge to edge
+    verdict = QualityGate().assess(cut, only_face(detector, cut))
+    assert QualityReason.TOO_CLOSE in verdict.reasons
+    assert verdict.measures is not None and verdict.measures.frame_share > 0.75
+
+
 def test_settings_are_checked() -> None:
     with pytest.raises(ValueError):
         QualitySettings(min_brightness=200, max_brightness=100)
     with pytest.raises(ValueError):
         QualitySettings(sharpness_side_px=4)
+    with pytest.raises(ValueError):
+        QualitySettings(max_frame_share=math.nan)
