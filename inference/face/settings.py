@@ -42,6 +42,7 @@ the figures; ``python -m tools.measure_face_decisions`` and ``jaga eval video`` 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -178,6 +179,10 @@ def _coerce(current: Any, value: Any, where: str) -> Any:
         if isinstance(current, bool) and isinstance(value, bool):
             return value
         raise InputError(f"{where} cannot be set from a settings file")
+    if isinstance(value, float) and not math.isfinite(value):
+        # TOML reads nan and inf; every comparison with nan is false, so a nan threshold
+        # would silently pass every face.
+        raise InputError(f"{where} must be a finite number, got {value!r}")
     if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if type(value) is not type(current):

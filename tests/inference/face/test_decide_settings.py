@@ -57,6 +57,9 @@ def test_a_settings_file_overrides_scalars_of_any_section(tmp_path: Path) -> Non
         "[liveness]\nmodels = []\n",
         "decision = 3\n",
         "[liveness]\nthreshold = 1.5\n",
+        "[quality]\nmin_face_side_px = nan\n",  # every comparison with nan passes the gate
+        "[match]\nidentify_threshold = -inf\n",
+        "[liveness]\nreal_class = 3\n",
     ],
 )
 def test_wrong_values_are_input_errors(tmp_path: Path, text: str) -> None:
