@@ -84,8 +84,9 @@ def build_stages(
         detector = ScrfdDetector.from_pack(runtime, pack)
     liveness = PassiveLiveness.from_runtime(runtime, settings.liveness) if choice.liveness else None
     recogniser, threshold = _recogniser(runtime, pack, yunet) if choice.recogniser else (None, None)
+    identify = pack.recogniser.identify_threshold if pack and pack.recogniser else None
     challenges = _challenges(runtime, settings)
-    return Stages(detector, liveness, recogniser, gallery, threshold, challenges)
+    return Stages(detector, liveness, recogniser, gallery, threshold, challenges, identify)
 
 
 def _recogniser(

@@ -127,6 +127,19 @@ class FrameResult:
         return out
 
 
+def _own_threshold(stages: Stages, mode: Mode) -> float | None:
+    """A BYO recogniser's own threshold for ``mode`` (None: the match settings' apply). Its
+    1:1 threshold is never used for 1:N, where an unknown face meets every identity."""
+    if stages.similarity_threshold is None or mode is Mode.VERIFY:
+        return stages.similarity_threshold
+    if stages.identify_threshold is None and stages.gallery is not None:
+        raise InputError(
+            "1:N with this recogniser needs its identify_threshold in jaga-pack.toml "
+            "(calibrate it with jaga eval identify); its similarity_threshold is for 1:1"
+        )
+    return stages.identify_threshold if stages.identify_threshold is not None else 1.0
+
+
 def _gate_settings(quality: QualitySettings, stages: Stages) -> QualitySettings:
     """A face too close for liveness to see around it matters only where liveness runs:
     without it (photos compared with ``--no-liveness``, tight crops) no share is too close."""
@@ -148,7 +161,7 @@ class DecisionPipeline:
         self._check_recognition(claimed)
         self.claimed = claimed
         self.mode = Mode.VERIFY if claimed is not None else Mode.IDENTIFY
-        self.thresholds = self.settings.thresholds(self.mode, stages.similarity_threshold)
+        self.thresholds = self.settings.thresholds(self.mode, _own_threshold(stages, self.mode))
         self._deciders: dict[int, TrackDecider] = {}
         self._challenges: dict[int, Challenge] = {}
         self._last_seen: dict[int, int] = {}

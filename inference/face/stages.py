@@ -80,7 +80,9 @@ class Stages:
     recogniser: Recogniser | None = None
     gallery: Gallery | None = None
     similarity_threshold: float | None = None
-    """The recogniser's own threshold when it is not the default descriptor (BYO)."""
+    """The recogniser's own 1:1 threshold when it is not the default descriptor (BYO)."""
     challenges: Callable[[], Challenge] | None = None
     """Starts a challenge for a track whose decision is ``challenge_required``; without it
     the caller runs the challenge and reports with :meth:`DecisionPipeline.record_challenge`."""
+    identify_threshold: float | None = None
+    """The BYO recogniser's own 1:N threshold (its 1:1 one is no bar for 1:N)."""

@@ -12,7 +12,8 @@ InsightFace ships its packs as plain folders of ONNX files (``buffalo_l/det_10g.
 
     [recogniser]                    # ArcFace, 112x112 chips
     file = "w600k_r50.onnx"
-    similarity_threshold = 0.3      # calibrate with jaga eval pairs; needed for decisions
+    similarity_threshold = 0.3      # 1:1; calibrate with jaga eval pairs; needed for decisions
+    identify_threshold = 0.45       # 1:N; calibrate with jaga eval identify; needed for 1:N
 
 Every other field has InsightFace's own value as its default (input size, mean and std,
 colour order, strides, anchors, output width). Without a manifest, the folder's file names
@@ -97,15 +98,21 @@ class RecogniserSpec:
     colour: Colour = "RGB"
     dimension: int = 512
     similarity_threshold: float | None = None
-    """Cosine similarity for "same person", calibrated on the user's data; decisions need it,
-    because it belongs to the weights (ArcFace and dlib scores live on different scales)."""
+    """Cosine similarity for "same person" (1:1), calibrated on the user's data; decisions
+    need it, because it belongs to the weights (ArcFace and dlib scores live on different
+    scales)."""
+    identify_threshold: float | None = None
+    """1:N's bar, calibrated with ``jaga eval identify``: an unknown face meets every identity
+    of the gallery, so it lies above the 1:1 threshold (0.947 against 0.911 for the default
+    descriptor). 1:N with this recogniser needs it."""
 
     def __post_init__(self) -> None:
         if self.input_size != 112 or self.dimension < 1 or self.std == 0:
             raise InputError("recogniser: ArcFace chips are 112 px, dimension >= 1, std != 0")
-        threshold = self.similarity_threshold
-        if threshold is not None and not -1.0 <= threshold <= 1.0:
-            raise InputError(f"recogniser: similarity_threshold lies in [-1, 1], got {threshold}")
+        for name in ("similarity_threshold", "identify_threshold"):
+            threshold = getattr(self, name)
+            if threshold is not None and not -1.0 <= threshold <= 1.0:
+                raise InputError(f"recogniser: {name} lies in [-1, 1], got {threshold}")
 
 
 @dataclass(frozen=True)

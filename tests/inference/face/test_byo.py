@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import random
@@ -14,8 +15,9 @@ import pytest
 from onnx import TensorProto, helper
 
 import main
-from inference.errors import ChecksumMismatchError, PackError
+from inference.errors import ChecksumMismatchError, InputError, PackError
 from inference.face import FaceDetector, QualityGate
+from inference.face.assemble import pipeline_from_args
 from inference.face.byo import (
     MANIFEST_NAME,
     ArcFaceRecogniser,
@@ -24,6 +26,7 @@ from inference.face.byo import (
     load_byo_pack,
 )
 from inference.face.byo.scrfd import output_positions
+from inference.face.decision import Mode
 from inference.face.detect import read_image
 from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
@@ -225,3 +228,33 @@ def test_a_byo_pack_runs_through_the_same_pipeline_from_the_cli(
     assert out["status"] == "verified" and out["thresholds"]["similarity"] == 0.9
     assert out["models"]["pack"] == str(pack_dir)
     assert read_image(image).shape[2] == 3
+
+
+def test_a_byo_recogniser_is_not_used_for_1_to_n_on_its_1_to_1_threshold(
+    model_pack: ModelPack, pack_dir: Path, tmp_path: Path
+) -> None:
+    """An unknown face meets every identity of a gallery: 1:N needs a higher bar than 1:1,
+    and a pack that declares only its 1:1 threshold cannot say which."""
+    pack = load_byo_pack(pack_dir)
+    assert pack.recogniser is not None
+    person = sorted(p for p in shared_path("data", "faces", "johns").iterdir() if p.is_dir())[0]
+    (tmp_path / "gallery" / person.name).mkdir(parents=True)
+    for chip in sorted(person.glob("*.jpg"))[:2]:
+        (tmp_path / "gallery" / person.name / chip.name).symlink_to(chip)
+    options = argparse.Namespace(
+        models_dir=model_pack.root, providers="cpu", threads=1, settings=None, pack=pack_dir,
+        no_liveness=True, gallery=tmp_path / "gallery", claim=None,
+    )  # fmt: skip
+    declared = [{"similarity_threshold": 0.3},
+                {"similarity_threshold": 0.3, "identify_threshold": 0.6}]  # fmt: skip
+    for thresholds in declared:
+        recogniser = dataclasses.replace(pack.recogniser, **thresholds)  # type: ignore[arg-type]
+        (pack_dir / MANIFEST_NAME).write_text(
+            dataclasses.replace(pack, recogniser=recogniser).to_toml(), encoding="utf-8"
+        )
+        if "identify_threshold" not in thresholds:
+            with pytest.raises(InputError, match="identify_threshold"):
+                pipeline_from_args(options)
+        else:
+            pipeline, _ = pipeline_from_args(options)
+            assert pipeline.mode is Mode.IDENTIFY and pipeline.thresholds.similarity == 0.6
