@@ -303,6 +303,8 @@ def _to_faces(candidates: _Candidates) -> list[FaceBox]:
     for box, score, points in zip(
         candidates.boxes, candidates.scores, candidates.landmarks, strict=True
     ):
+        if not (np.isfinite(box).all() and np.isfinite(points).all() and np.isfinite(score)):
+            continue  # a detector answering nan or inf found nothing there
         landmarks: tuple[Point, ...] = tuple((float(x), float(y)) for x, y in points)
         x1, y1, x2, y2 = (float(value) for value in box)
         faces.append(FaceBox(x1, y1, x2, y2, float(score), landmarks))

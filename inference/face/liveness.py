@@ -208,11 +208,15 @@ class PassiveLiveness:
         return np.asarray(probabilities[:, self.settings.real_class], np.float32)
 
     def _verdict(self, bgr: Image, face: FaceBox, model_scores: tuple[float, ...]) -> LivenessScore:
-        model_score = float(np.clip(np.mean(model_scores), 0.0, 1.0))
+        # A model answering nan or inf (a broken build, a faulty accelerator) cannot vouch
+        # for the face, and the fusion must not let the other model carry it: it fails closed.
+        clipped = tuple(float(np.clip(v, 0.0, 1.0)) if math.isfinite(v) else 0.0
+                        for v in model_scores)  # fmt: skip
+        broken = not all(math.isfinite(value) for value in model_scores)
+        model_score = 0.0 if broken else float(np.mean(clipped))
         cues = read_cues(bgr, face, self.settings.cues)
         score = min(model_score, cues.ceiling)
         status = self._status(face, score)
-        clipped = tuple(float(np.clip(value, 0.0, 1.0)) for value in model_scores)
         return LivenessScore(score, status, model_score, clipped, cues)
 
     def _status(self, face: FaceBox, score: float) -> LivenessStatus:
@@ -222,9 +226,11 @@ class PassiveLiveness:
 
 
 def softmax(logits: FloatArray) -> FloatArray:
-    """Row-wise softmax, stable for large logits."""
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True), np.float32)
+    """Row-wise softmax, stable for large logits; nan where a logit is not finite (which
+    the verdict reads as a broken model)."""
+    with np.errstate(invalid="ignore"):
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return np.asarray(shifted / shifted.sum(axis=1, keepdims=True), np.float32)
 
 
 def scaled_crop_rect(face: FaceBox, image_width: int, image_height: int, scale: float) -> CropRect:

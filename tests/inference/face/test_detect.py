@@ -284,3 +284,20 @@ def test_a_truncated_jpeg_is_an_image_or_an_input_error(
         except InputError:
             continue
         assert isinstance(detector.detect(image), list)
+
+
+def test_a_detector_answering_nan_finds_no_face(yunet_session: OnnxSession) -> None:
+    """A broken build or a faulty accelerator: no face, not a traceback on the frame."""
+
+    class Broken:
+        def __getattr__(self, name: str) -> object:
+            return getattr(yunet_session, name)
+
+        def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+            named = zip(yunet_session.output_names, yunet_session.run(inputs), strict=True)
+            return [np.full_like(out, np.nan) if name.startswith("bbox") else out
+                    for name, out in named]  # fmt: skip
+
+    detector = FaceDetector(Broken(), yunet_session.contract.name)  # type: ignore[arg-type]
+    image = read_image(shared_path("data", "spoof", "samples", "image_T1.jpg"))
+    assert detector.detect(image) == []

@@ -226,3 +226,31 @@ def test_settings_are_checked() -> None:
 def test_missing_session_is_refused(liveness: PassiveLiveness) -> None:
     with pytest.raises(ValueError, match="no session"):
         PassiveLiveness({"minifasnet_v2": liveness.sessions["minifasnet_v2"]})
+
+
+class _Answers:
+    """A session that answers ``value`` everywhere (a broken build, a faulty accelerator)."""
+
+    def __init__(self, real: object, value: float) -> None:
+        self.real, self.value = real, value
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+    def run(self, inputs: dict[str, npt.NDArray[np.float32]]) -> list[npt.NDArray[np.float32]]:
+        outputs = self.real.run(inputs)  # type: ignore[attr-defined]
+        return [np.full_like(output, self.value) for output in outputs]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_a_model_answering_nan_fails_closed_whatever_the_other_says(
+    liveness: PassiveLiveness, detector: FaceDetector, value: float
+) -> None:
+    """The other model still vouches for the real face: fused naively it could carry it."""
+    image = _sample("image_T1.jpg")
+    face = _largest(detector, image)
+    sessions = dict(liveness.sessions)
+    sessions["minifasnet_v2"] = _Answers(sessions["minifasnet_v2"], value)  # type: ignore[assignment]
+    verdict = PassiveLiveness(sessions).score(image, face)
+    assert verdict.score == 0.0 and verdict.status is LivenessStatus.SPOOF
+    assert verdict.model_scores[0] == 0.0 and verdict.model_scores[1] > 0.5
