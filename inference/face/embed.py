@@ -87,7 +87,9 @@ class Embeddings:
         return len(self.vectors)
 
     def take(self, rows: Sequence[int] | npt.NDArray[np.intp]) -> Embeddings:
-        return Embeddings(np.ascontiguousarray(self.vectors[np.asarray(rows)]), self.model)
+        # As indices even when empty: numpy reads an empty list as float64, no index at all.
+        picked = self.vectors[np.asarray(rows, dtype=np.intp)]
+        return Embeddings(np.ascontiguousarray(picked), self.model)
 
     @classmethod
     def concatenate(cls, parts: Sequence[Embeddings]) -> Embeddings:

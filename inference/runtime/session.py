@@ -38,6 +38,7 @@ from inference.runtime.providers import CUDA, TENSORRT, Precision, ProviderPlan,
 from inference.runtime.tensorrt import engine_cache_key, tensorrt_options
 
 log = logging.getLogger(__name__)
+MAX_THREADS_PER_CORE = 4
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -59,6 +60,16 @@ class ThreadBudget:
 
     intra_op: int
     inter_op: int = 1
+
+    def __post_init__(self) -> None:
+        # Each thread is an OS thread with its own stack: --threads 100000 used to spend
+        # minutes and gigabytes creating them before anything ran.
+        most = MAX_THREADS_PER_CORE * (os.cpu_count() or 1)
+        if not (1 <= self.intra_op <= most and 1 <= self.inter_op <= most):
+            raise InputError(
+                f"threads per model must lie in 1..{most} ({MAX_THREADS_PER_CORE} per core),"
+                f" got {self.intra_op} (inter-op {self.inter_op})"
+            )
 
     @classmethod
     def share_cores(cls, sessions: int, cores: int | None = None) -> ThreadBudget:

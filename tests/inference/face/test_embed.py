@@ -121,3 +121,10 @@ def test_dlib_distance_mapping_round_trips() -> None:
         assert dlib_distance_to_cosine(cosine_to_dlib_distance(cosine)) == pytest.approx(cosine)
     assert cosine_to_dlib_distance(0.82, norm=1.0) == pytest.approx(0.6, abs=1e-9)
     assert cosine_to_dlib_distance(0.909) == pytest.approx(0.6, abs=0.002)  # raw norm 1.408
+
+
+def test_taking_no_rows_is_an_empty_set_not_an_index_error() -> None:
+    """``jaga eval identify`` when no gallery image had a face, or every probe failed."""
+    model = DescriptorModel("dlib_resnet", "1", 4)
+    four = Embeddings(np.eye(4, dtype=np.float32), model)
+    assert len(four.take([])) == 0 and len(four.take([2, 0])) == 2

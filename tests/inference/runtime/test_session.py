@@ -125,3 +125,9 @@ def test_onnxruntimes_own_fallback_during_a_run_is_noticed(
     assert session.provider == CPU and session.fell_back
     assert "failed during a run; now running on cpu" in caplog.text
     assert inner.end_profiling() == ""  # the rebuilt session does not profile its runs
+
+
+@pytest.mark.parametrize("threads", [0, -1, 100_000])
+def test_a_thread_count_out_of_reason_is_a_clear_error(threads: int) -> None:
+    with pytest.raises(InputError, match="threads per model"):
+        ThreadBudget(threads)
