@@ -258,7 +258,7 @@ def _run_identify(args: argparse.Namespace) -> int:
             settings=settings,
             unknown_folds=args.unknown_folds,
         )
-    except InferenceError as exc:
+    except (InferenceError, OSError) as exc:  # OSError: an --out that cannot be written
         print(f"error: {exc}", file=sys.stderr)
         return 1
     at_default = report["open_set"]["at_default"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -198,9 +199,12 @@ def evaluate_liveness(
 
 
 def _check_folders(*folders: Path) -> None:
+    """Each a folder holding images: an empty attack folder would report APCER 0."""
     for folder in folders:
         if not folder.is_dir():
             raise InferenceError(f"{folder} is not a folder")
+        if not image_files(folder):
+            raise InferenceError(f"{folder} holds no images: nothing to measure on")
 
 
 def _plots(out: Path, judged: list[Judged], threshold: float) -> dict[str, str]:
@@ -243,8 +247,8 @@ def _run_liveness(args: argparse.Namespace) -> int:
         body = evaluate_liveness(
             args.live, args.attack, args.out, judge, progress=print, attack_type=args.attack_type
         )
-    except InferenceError as exc:
-        print(f"error: {exc}")
+    except (InferenceError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"threshold {body['threshold']:g}: APCER {body['apcer']:.4f} (worst type), BPCER "
           f"{body['bpcer']:.4f}, ACER {body['acer']:.4f}; no face in {body['no_face']['count']} "

@@ -66,20 +66,30 @@ def read_pairs(path: Path) -> list[Pair]:
             rows = list(csv.DictReader(handle))
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path} is not a UTF-8 CSV: {exc}") from exc
     if not rows or not {"image_a", "image_b", "same"} <= set(rows[0]):
         raise InputError(f"{path} needs a header with image_a,image_b,same and some rows")
     try:
         return [
             Pair(
-                row["image_a"],
-                row["image_b"],
-                _flag(row["same"]),
+                _field(row, "image_a"),
+                _field(row, "image_b"),
+                _flag(_field(row, "same")),
                 int(row["fold"]) if row.get("fold") else None,
             )
             for row in rows
         ]
     except ValueError as exc:
         raise InputError(f"{path}: {exc}") from exc
+
+
+def _field(row: dict[str, str | None], name: str) -> str:
+    """A cell a short row lacks is None to ``csv``: an error naming it, not a crash."""
+    value = row.get(name)
+    if not value:
+        raise ValueError(f"a row has no {name}: {row}")
+    return value
 
 
 def _flag(value: str) -> bool:
@@ -145,6 +155,8 @@ def evaluate_pairs(
 ) -> dict[str, Any]:
     """Describe the images, score the pairs, write ``out`` and its two curves."""
     settings = settings or MatchSettings()
+    if not images.is_dir():  # else every image fails and the report reads as a measurement
+        raise InputError(f"{images} is not a folder of images")
     pairs = read_pairs(pairs_csv)
     if len({pair.same for pair in pairs}) < 2:
         raise InputError(f"{pairs_csv} needs both same-person and different-person pairs")
@@ -196,7 +208,7 @@ def _run_pairs(args: argparse.Namespace) -> int:
         report = evaluate_pairs(
             args.pairs, args.images, args.out, pipeline, policy=NoFacePolicy(args.no_face)
         )
-    except InferenceError as exc:
+    except (InferenceError, OSError) as exc:  # OSError: an --out that cannot be written
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import main
 from inference.errors import InputError
 from inference.face import FaceDetector
 from inference.face.align import FaceAligner
@@ -91,6 +92,12 @@ def test_pairs_csv_is_checked(tmp_path: Path) -> None:
         read_pairs(bad)
     with pytest.raises(InputError):
         read_pairs(tmp_path / "missing.csv")
+    bad.write_text("image_a,image_b,same\nx.jpg,y.jpg\n")  # a short row: no same at all
+    with pytest.raises(InputError, match="no same"):
+        read_pairs(bad)
+    bad.write_bytes(b"image_a,image_b,same\n\xff\xfe.jpg,y.jpg,1\n")
+    with pytest.raises(InputError, match="UTF-8"):
+        read_pairs(bad)
     good = tmp_path / "good.csv"
     good.write_text("image_a,image_b,same,extra\nx.jpg,y.jpg,1,zz\nx.jpg,z.jpg,0,zz\n")
     pairs = read_pairs(good)
@@ -153,3 +160,13 @@ def test_parser_registers_a_handler() -> None:
     add_eval_pairs_parser(parser.add_subparsers())
     args = parser.parse_args(["pairs", "--pairs", "p.csv", "--images", "d", "--out", "r.json"])
     assert callable(args.handler) and args.no_face == "fail"
+
+
+def test_an_unwritable_report_or_a_missing_image_folder_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("image_a,image_b,same\nx.jpg,y.jpg,1\nx.jpg,z.jpg,0\n")
+    argv = ["eval", "pairs", "--pairs", str(pairs), "--out", str(tmp_path / "R.json")]
+    assert main.main([*argv, "--images", str(tmp_path / "nowhere")]) == 1
+    assert "not a folder of images" in capsys.readouterr().err

@@ -132,3 +132,9 @@ def test_command_line_returns_exit_codes(
     missing = _parse("--live", str(tmp_path / "nowhere"), "--attack", str(attack),
                      "--out", str(tmp_path / "R.json"), *common)  # fmt: skip
     assert missing.handler(missing) == 1
+    empty = tmp_path / "no-attacks"
+    empty.mkdir()
+    nothing = _parse("--live", str(live), "--attack", str(empty),
+                     "--out", str(tmp_path / "R2.json"), *common)  # fmt: skip
+    assert nothing.handler(nothing) == 1  # APCER 0 of nothing is no measurement
+    assert not (tmp_path / "R2.json").exists()
