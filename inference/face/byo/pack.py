@@ -30,7 +30,8 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from inference.errors import ChecksumMismatchError, InputError, PackError
 from inference.pack.files import sha256_of
@@ -76,6 +77,8 @@ class DetectorSpec:
     0.25 border and 100 with 0.5. 0 turns it off."""
 
     def __post_init__(self) -> None:
+        if not self.strides or min(self.strides) < 1 or self.input_size < 1:
+            raise InputError("detector: strides are whole numbers >= 1, input_size >= 1")
         if self.input_size % max(self.strides) or self.anchors < 1 or self.std == 0:
             raise InputError("detector: input_size must be a multiple of every stride, "
                              "anchors >= 1 and std != 0")  # fmt: skip
@@ -193,12 +196,45 @@ def _spec(kind: type[Any], values: Any, where: Path) -> Any:
         )
     if "file" not in values:
         raise PackError(f"{where}: every model needs a file")
-    converted = {key: tuple(value) if isinstance(value, list) else value
-                 for key, value in values.items()}  # fmt: skip
+    hints = get_type_hints(kind)
+    converted = {key: _typed(value, hints[key], f"{where}: {key}") for key, value in values.items()}
     try:
         return kind(**converted)
-    except (TypeError, InputError) as exc:
+    except (TypeError, ValueError, ArithmeticError, InputError) as exc:
         raise PackError(f"{where}: {exc}") from exc
+
+
+def _typed(value: Any, hint: Any, where: str) -> Any:
+    """``value`` as the field's declared type; else a ``PackError`` naming the key. A wrong
+    type used to pass ``jaga face pack`` and crash detection later (``input_size = 640.0``),
+    or be quietly misread (``colour = "rgb"`` taken as BGR)."""
+    wanted = _without_none(hint)  # TOML has no null: an optional key is simply left out
+    if get_origin(wanted) is Literal:
+        if value not in get_args(wanted):
+            raise PackError(f"{where} is one of {list(get_args(wanted))}, not {value!r}")
+        return value
+    if get_origin(wanted) is tuple:
+        if not isinstance(value, list) or not all(_is_int(item) for item in value):
+            raise PackError(f"{where} is a list of whole numbers, not {value!r}")
+        return tuple(value)
+    if wanted is float and (_is_int(value) or isinstance(value, float)):
+        return float(value)
+    if wanted is int and _is_int(value):
+        return value
+    if wanted is str and isinstance(value, str):
+        return value
+    kinds = {int: "a whole number", float: "a number", str: "text"}
+    raise PackError(f"{where} needs {kinds.get(wanted, wanted)}, not {value!r}")
+
+
+def _without_none(hint: Any) -> Any:
+    if get_origin(hint) in (Union, UnionType):
+        return next(arg for arg in get_args(hint) if arg is not type(None))
+    return hint
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _from_names(root: Path) -> ByoPack:

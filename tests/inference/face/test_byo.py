@@ -114,6 +114,13 @@ def test_a_manifest_declares_contracts_and_checksums(pack_dir: Path) -> None:
         ("[detector]\ninput_size = 640\n", "needs a file"),
         ('[detector]\nfile = "x.onnx"\ninput_size = 100\n', "multiple of every stride"),
         ("[detector\n", "cannot read"),
+        ('[detector]\nfile = "x.onnx"\nstrides = []\n', "strides are whole numbers"),
+        ('[detector]\nfile = "x.onnx"\nstrides = [0]\n', "strides are whole numbers"),
+        ('[detector]\nfile = "x.onnx"\ninput_size = 640.0\n', "input_size needs a whole"),
+        ('[detector]\nfile = "x.onnx"\nmean = "x"\n', "mean needs a number"),
+        ('[detector]\nfile = "x.onnx"\ncolour = "rgb"\n', "one of \\['RGB', 'BGR'\\]"),
+        ("[detector]\nfile = 5\n", "file needs text"),
+        ('[recogniser]\nfile = "x.onnx"\nsimilarity_threshold = "0.3"\n', "needs a number"),
     ],
 )
 def test_a_bad_manifest_is_a_clear_pack_error(pack_dir: Path, manifest: str, message: str) -> None:
