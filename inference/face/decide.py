@@ -31,8 +31,9 @@ once it has enough:
 
 * A track that reaches ``max_frames`` or ``max_seconds`` without enough accepted frames is
   ``low_quality``, with the gate's reasons, most frequent first. A track that ends (it left,
-  the stream ended, a still image) is decided on what it has, if it has one accepted frame;
-  one that ends during its challenge failed the challenge (``spoof_detected``).
+  the stream ended, a still image) is decided on what it has, if it has one accepted frame.
+  A face that leaves while the pipeline runs its challenge has failed the challenge
+  (``spoof_detected``), as one that lets it time out.
 
 ``no_face_detected`` and ``multiple_faces`` describe a whole frame, not a track; the
 pipeline makes them with :func:`frame_decision`.
@@ -282,12 +283,7 @@ class TrackDecider:
         return self._settle(self._decide())
 
     def finish(self) -> Decision | None:
-        """The track ended: decide on what there is (None for a never-confirmed track). A
-        track that leaves while its challenge runs has not passed it, as when the challenge
-        times out: its last word must not stay ``challenge_required``, which is not final and
-        would leave the attempt without an outcome to audit."""
-        if self.awaits_challenge:
-            return self.record_challenge(passed=False)
+        """The track ended: decide on what there is (None for a never-confirmed track)."""
         if self.decision is not None or not self._confirmed:
             return None
         return self._settle(self._decide() if self._accepted else self._low_quality())

@@ -127,6 +127,15 @@ class FrameResult:
         return out
 
 
+def _ended(decider: TrackDecider, answering: bool) -> Decision | None:
+    """A lost track's decision. One whose face left during the challenge this pipeline ran
+    failed it, as a timeout does: its last word must not stay ``challenge_required``, which
+    is not final and would leave the attempt without an outcome to audit."""
+    if answering and decider.awaits_challenge:
+        return decider.record_challenge(passed=False)
+    return decider.finish()
+
+
 def _own_threshold(stages: Stages, mode: Mode) -> float | None:
     """A BYO recogniser's own threshold for ``mode`` (None: the match settings' apply). Its
     1:1 threshold is never used for 1:N, where an unknown face meets every identity."""
@@ -134,8 +143,10 @@ def _own_threshold(stages: Stages, mode: Mode) -> float | None:
         return stages.similarity_threshold
     if stages.identify_threshold is None and stages.gallery is not None:
         raise InputError(
-            "1:N with this recogniser needs its identify_threshold in jaga-pack.toml "
-            "(calibrate it with jaga eval identify); its similarity_threshold is for 1:1"
+            "1:N with this recogniser needs its identify_threshold in jaga-pack.toml: its "
+            "similarity_threshold is for 1:1. Choose it from 1:N trials on your own people "
+            "(the best candidate's similarity for people enrolled and for people not), as "
+            "jaga eval identify measures them for the default descriptor"
         )
     return stages.identify_threshold if stages.identify_threshold is not None else 1.0
 
@@ -332,10 +343,10 @@ class DecisionPipeline:
         decisions = []
         for track_id in lost:
             del self._last_seen[track_id]
-            self._challenges.pop(track_id, None)  # a face that left cannot answer
+            answering = self._challenges.pop(track_id, None) is not None
             # A track seen only in multiple_faces frames never had a decider.
             decider = self._deciders.pop(track_id, None)
-            decision = decider.finish() if decider is not None else None
+            decision = _ended(decider, answering) if decider is not None else None
             decisions += [decision] if decision is not None else []
         return decisions
 

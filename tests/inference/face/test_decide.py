@@ -261,17 +261,6 @@ def test_a_failed_challenge_is_a_spoof() -> None:
     assert decision.liveness == pytest.approx(0.99)
 
 
-def test_a_track_that_leaves_during_its_challenge_failed_it() -> None:
-    """Walking away is no answer, as a timeout is none: the attempt ends with a final
-    status to audit, not with challenge_required."""
-    track = decider(min_frames=1, challenge=ChallengePolicy.ALWAYS)
-    (asked,) = feed(track, [accepted(0.99, {"ana": 0.9})])
-    assert asked.status is Status.CHALLENGE_REQUIRED
-    ended = track.finish()
-    assert ended is not None and ended.status is Status.SPOOF_DETECTED
-    assert ended.identity is None and track.finish() is None
-
-
 def test_uncertain_challenges_only_the_band_above_the_threshold() -> None:
     sure = feed(decider(min_frames=1, challenge=ChallengePolicy.UNCERTAIN),
                 [accepted(0.95, {"ana": 0.9})])  # fmt: skip

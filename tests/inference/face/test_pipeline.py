@@ -275,3 +275,33 @@ def test_the_pipeline_runs_the_challenge_and_settles_the_decision(
     assert len(started) == 1 and started[0].fed == [1, 1, 1]
     assert results[7].faces[0].decision is not None
     assert results[7].faces[0].decision.status is status
+
+
+def test_a_face_that_leaves_during_its_challenge_failed_it() -> None:
+    """Walking away answers the challenge no more than letting it time out: the attempt
+    ends spoof_detected, a final status to audit, not challenge_required."""
+    started: list[FakeChallenge] = []
+
+    def start() -> FakeChallenge:
+        started.append(FakeChallenge("passed", frames=10))  # would pass, had the face stayed
+        return started[-1]
+
+    p, _, _ = pipeline([[face_at(50)]] * 4 + [[]] * 20)  # gone past the tracker's patience
+    settings = dataclasses.replace(p.settings.decision, challenge=ChallengePolicy.ALWAYS)
+    stages = dataclasses.replace(p.stages, challenges=start)
+    p = DecisionPipeline(stages, dataclasses.replace(p.settings, decision=settings))
+    results = [p.process(noise(i), i / 30) for i in range(24)]
+    made = [d.status for r in results for d in r.decisions]
+    assert made == [Status.CHALLENGE_REQUIRED, Status.SPOOF_DETECTED] and len(started) == 1
+
+
+def test_a_still_image_that_needs_a_challenge_says_so() -> None:
+    """No challenge could run on one frame: the answer stays challenge_required."""
+    p, _, _ = pipeline([[face_at(50)]])
+    settings = dataclasses.replace(p.settings.for_still_images().decision,
+                                   challenge=ChallengePolicy.ALWAYS)  # fmt: skip
+    p = DecisionPipeline(p.stages, dataclasses.replace(p.settings.for_still_images(),
+                                                       decision=settings))  # fmt: skip
+    first = p.process(noise(0), 0.0)
+    assert [d.status for d in first.decisions] == [Status.CHALLENGE_REQUIRED]
+    assert p.finish() == []
