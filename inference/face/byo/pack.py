@@ -26,6 +26,7 @@ graph's inputs and outputs when the model is loaded, and a mismatch is a clear e
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -218,6 +219,8 @@ def _typed(value: Any, hint: Any, where: str) -> Any:
             raise PackError(f"{where} is a list of whole numbers, not {value!r}")
         return tuple(value)
     if wanted is float and (_is_int(value) or isinstance(value, float)):
+        if not math.isfinite(value):  # TOML reads nan and inf
+            raise PackError(f"{where} must be a finite number, not {value!r}")
         return float(value)
     if wanted is int and _is_int(value):
         return value

@@ -121,6 +121,8 @@ def test_a_manifest_declares_contracts_and_checksums(pack_dir: Path) -> None:
         ('[detector]\nfile = "x.onnx"\ncolour = "rgb"\n', "one of \\['RGB', 'BGR'\\]"),
         ("[detector]\nfile = 5\n", "file needs text"),
         ('[recogniser]\nfile = "x.onnx"\nsimilarity_threshold = "0.3"\n', "needs a number"),
+        ('[detector]\nfile = "x.onnx"\nretry_border = inf\n', "finite"),
+        ('[detector]\nfile = "x.onnx"\nstd = nan\n', "finite"),
     ],
 )
 def test_a_bad_manifest_is_a_clear_pack_error(pack_dir: Path, manifest: str, message: str) -> None:
