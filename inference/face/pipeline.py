@@ -148,7 +148,7 @@ def _own_threshold(stages: Stages, mode: Mode) -> float | None:
             "(the best candidate's similarity for people enrolled and for people not), as "
             "jaga eval identify measures them for the default descriptor"
         )
-    return stages.identify_threshold if stages.identify_threshold is not None else 1.0
+    return stages.identify_threshold  # None without a gallery: nothing is matched
 
 
 def _gate_settings(quality: QualitySettings, stages: Stages) -> QualitySettings:

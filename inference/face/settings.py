@@ -128,10 +128,7 @@ class FaceSettings:
             if current is None or not isinstance(values, Mapping):
                 raise InputError(f"unknown settings section [{section}]; known: {_sections()}")
             changes[section] = _replace_scalars(current, section, values)
-        try:
-            return dataclasses.replace(self, **changes)
-        except ValueError as error:  # settings that do not hold together
-            raise InputError(f"settings: {error}") from None
+        return dataclasses.replace(self, **changes)  # load_settings reports a refusal
 
     def as_dict(self) -> dict[str, Any]:
         """Every setting as plain JSON values, section by section."""

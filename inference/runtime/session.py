@@ -95,9 +95,7 @@ class OnnxSession:
         requested = _providers_with_options(model, config)
         self.requested_provider = requested[0][0]
         # The warm-up's profile goes to a private folder, removed with it.
-        self._profile_dir = (
-            Path(tempfile.mkdtemp(prefix="jaga-profile-")) if config.warmup else None
-        )
+        self._profile_dir = _private_folder() if config.warmup else None
         self._options = _session_options(config.threads, self._profile_dir)
         try:
             self._start(model, requested, config)
@@ -222,14 +220,12 @@ def _end_profiling(session: ort.InferenceSession) -> Path | None:
 
 
 def _time_by_provider(profile: Path) -> dict[str, float]:
-    """Each provider's share of the kernel time in an ONNX Runtime profile (then deleted)."""
+    """Each provider's share of the kernel time in an ONNX Runtime profile."""
     try:
         events = json.loads(profile.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         log.warning("cannot read the warm-up profile %s: %s", profile, error)
         return {}
-    finally:
-        profile.unlink(missing_ok=True)
     spent: dict[str, float] = {}
     for event in events:
         provider = (event.get("args") or {}).get("provider")

@@ -38,10 +38,9 @@ def resolve_key_source(
     interactive: bool | None = None,
 ) -> KeySource:
     """The key file if given, else the passphrase from ``env_name``, else a prompt."""
-    if key_file is not None:
-        return KeyFile(key_file)
-    if env.get(env_name):
-        return Passphrase(env[env_name])
+    given = optional_key_source(key_file, env=env, env_name=env_name)
+    if given is not None:
+        return given
     if not (sys.stdin.isatty() if interactive is None else interactive):
         raise KeySourceError(
             f"no key: give --key-file, set {env_name}, or run in a terminal to be asked"

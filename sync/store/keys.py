@@ -229,13 +229,12 @@ def write_header(db_path: Path, header: KeyHeader) -> None:
 
 
 def _key_for(slot: KeySlot, source: KeySource) -> bytes:
-    if slot.kind == "passphrase":
-        if not isinstance(source, Passphrase) or slot.scrypt is None:
-            raise KeySourceError(_other_kind_message(slot))
-        return slot.scrypt.derive(source.secret)
-    if not isinstance(source, KeyFile):
+    """The key ``source`` gives for a slot of its own kind (``unlock`` passes others over)."""
+    if isinstance(source, KeyFile):
+        return _read_key_file(source.path)
+    if slot.scrypt is None:  # a passphrase slot always has its parameters (_slot_from_json)
         raise KeySourceError(_other_kind_message(slot))
-    return _read_key_file(source.path)
+    return slot.scrypt.derive(source.secret)
 
 
 def _other_kind_message(slot: KeySlot) -> str:
