@@ -45,7 +45,7 @@ from typing import Any
 from sync.client.backoff import Backoff
 from sync.client.errors import DownloadCutError, HubRefusedError, SyncClientError
 from sync.client.state import SPECIES_PACK_NAME, ensure_schema, put_values, read_values
-from sync.client.transport import HubTransport
+from sync.client.transport import Download, HubTransport
 from sync.species_packs import (
     MAX_ARCHIVE_BYTES,
     RETIRED_PREFIX,
@@ -253,11 +253,11 @@ class PackInstaller:
         resumable = False
         try:
             with archive.open("r+b" if held else "wb") as sink:
-                self._transport.download_species_pack(
+                answer = self._transport.download_species_pack(
                     wanted.version, sink, max_bytes=wanted.byte_size, resume_from=held,
                     etag=wanted.sha256,
                 )  # fmt: skip
-            got = file_digest(archive)
+            got = _whole_file(archive, answer)
             if got != (wanted.byte_size, wanted.sha256):
                 raise PackDownloadError(
                     f"the download ({got[0]} bytes, sha256 {got[1][:12]}…) is not"
@@ -305,7 +305,15 @@ class PackInstaller:
             _remove_path(self._packs_dir / check_version(version))
 
 
-def file_digest(path: Path) -> tuple[int, str]:
+def _whole_file(archive: Path, answer: Download) -> tuple[int, str]:
+    """(size, sha256) of the downloaded file: the answer's own, counted as it arrived, when
+    it wrote the whole file; read again only when it continued a cut download."""
+    if answer.byte_size == archive.stat().st_size:
+        return answer.byte_size, answer.sha256
+    return _file_digest(archive)
+
+
+def _file_digest(path: Path) -> tuple[int, str]:
     """(size, sha256) of a file, read in slices."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:

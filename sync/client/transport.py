@@ -199,7 +199,9 @@ class HubTransport:
                 status = response.status_code
                 if status not in (200, 206) or (status == 206 and not resume_from):
                     raise _refusal_of_stream(response, operation)
-                start = _resumed_at(response, resume_from, operation) if status == 206 else 0
+                if status == 206:
+                    _check_resumed_at(response, resume_from, operation)
+                start = resume_from if status == 206 else 0
                 sink.seek(start)
                 sink.truncate()
                 return _stream_into(response, sink, max_bytes - start, operation)
@@ -210,14 +212,13 @@ class HubTransport:
                 self._observer(RequestTiming(operation, status, self._monotonic() - started))
 
 
-def _resumed_at(response: httpx.Response, resume_from: int, operation: str) -> int:
-    """Where a 206 answer's bytes go: exactly where the download was cut, or it is refused."""
+def _check_resumed_at(response: httpx.Response, resume_from: int, operation: str) -> None:
+    """A 206 answer must continue exactly where the download was cut."""
     content_range = response.headers.get("Content-Range", "")
     if not content_range.startswith(f"bytes {resume_from}-"):
         raise HubUnavailableError(
             f"the answer to {operation} resumes at {content_range!r}, not at byte {resume_from}"
         )
-    return resume_from
 
 
 def _stream_into(
