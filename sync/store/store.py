@@ -9,8 +9,6 @@ the database: a wrong key raises ``WrongKeyError`` without a single byte read or
 from __future__ import annotations
 
 import contextlib
-import fcntl
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +22,7 @@ from sync.errors import (
     StoreExistsError,
     WrongKeyError,
 )
+from sync.filelock import exclusive, held_elsewhere
 from sync.store import keys
 from sync.store.access import AccessLog
 from sync.store.audit import AuditLog
@@ -235,31 +234,16 @@ def _build(
     fsync_path(path.parent)
 
 
-@contextlib.contextmanager
-def key_change_lock(path: Path) -> Iterator[None]:
+def key_change_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     """Held by a key change from its first header write to its last (a file lock, so other
     processes see it too)."""
-    with _lock_file(path).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive(_lock_file(path))
 
 
 def _key_change_running(path: Path) -> bool:
-    """Whether another process is changing this store's key right now."""
-    try:
-        handle = _lock_file(path).open("a")
-    except OSError:
-        return True  # cannot tell: leave the header as it is, which is always safe
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+    """Whether another process is changing this store's key right now (True when it cannot
+    tell: leaving the header as it is is always safe)."""
+    return held_elsewhere(_lock_file(path))
 
 
 def _lock_file(path: Path) -> Path:
