@@ -1,4 +1,5 @@
-"""How every ``jaga`` command of the sync package reports a failure: one line, exit code 1.
+"""How every ``jaga`` command of the sync package reports a failure (one line, exit code 1),
+and reads a moment given on its command line.
 
 A ``SyncError`` is the user's to act on (a wrong key, a dead hub), so it gets its message, not
 a traceback; anything else is a bug and keeps its traceback.
@@ -10,6 +11,7 @@ import argparse
 import functools
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -36,3 +38,14 @@ def _line(error: Exception) -> str:
     if isinstance(error, HubAuthError):  # retrying cannot help: say what can
         return f"sync paused: {error}; register the device again"
     return f"error: {error}"
+
+
+def iso_moment(text: str) -> datetime:
+    """An argparse ``type``: an ISO day (from its start) or time; UTC unless it says."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a day like 2026-03-01 or a time like 2026-03-01T14:30:00Z"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -12,13 +12,12 @@ import argparse
 import functools
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-from sync.cli_errors import Handler, reporting
+from sync.cli_errors import Handler, iso_moment, reporting
 
 # What the `hub` extra installs: a device (or the frozen app) has none of it.
 _HUB_PACKAGES = frozenset(
@@ -114,24 +113,13 @@ def _export_corrections_parser(commands: argparse._SubParsersAction[Any]) -> Non
     )
     export.add_argument(
         "--since",
-        type=_moment,
+        type=iso_moment,
         default=None,
         metavar="WHEN",
         help="only observations the hub changed from then on: a day (2026-03-01, from its"
         " start, UTC) or the time the last export printed (2026-03-01T14:30:00.000000Z)",
     )
     export.set_defaults(handler=reporting(export_corrections))
-
-
-def _moment(text: str) -> datetime:
-    """A day (from its start) or a time; UTC unless the time says otherwise."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a day like 2026-03-01 or a time like 2026-03-01T14:30:00Z"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:

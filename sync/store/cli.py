@@ -8,13 +8,12 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-from sync.cli_errors import Handler, reporting
+from sync.cli_errors import Handler, iso_moment, reporting
 from sync.corrections import CorrectionsExport
 from sync.errors import KeySourceError
 from sync.store.backups import backup, restore
@@ -158,8 +157,10 @@ def _required_text(what: str) -> Callable[[str], str]:
 def _add_export_options(export: argparse.ArgumentParser) -> None:
     export.add_argument("table", choices=("access-events", "fish-observations"))
     export.add_argument("--out", type=Path, required=True, help="CSV file to write (mode 0600)")
-    export.add_argument("--since", help="ISO date or time (UTC unless an offset is given)")
-    export.add_argument("--until", help="ISO date or time, exclusive")
+    export.add_argument(
+        "--since", type=iso_moment, help="ISO date or time (UTC unless an offset is given)"
+    )
+    export.add_argument("--until", type=iso_moment, help="ISO date or time, exclusive")
 
 
 def register_audit(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -267,7 +268,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    since, until = _moment(args.since), _moment(args.until)
+    since, until = (format_timestamp(m) if m else None for m in (args.since, args.until))
     write = export_access_events if args.table == "access-events" else export_fish_observations
     with _open(args) as store:
         fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
@@ -380,15 +381,3 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def _operator() -> str:
     """Who ran the command, for the audit trail."""
     return f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or os.getuid()}"
-
-
-def _moment(text: str | None) -> str | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise SystemExit(f"jaga: error: not an ISO date or time: {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return format_timestamp(moment)
