@@ -105,6 +105,16 @@ def revoke(device: Device, reason: str) -> None:
     device.save(update_fields=["revoked_at", "revoked_reason", "code_hash"])
 
 
+def usable(device: Device | None) -> Device:
+    """The device a token names, if it may still act; else what the device is told (an
+    unknown token: none, or one a new code replaced; a revoked device)."""
+    if device is None:
+        raise UnknownToken("unknown token: register the device again")
+    if device.revoked:
+        raise DeviceRevoked(f"device revoked: {device.revoked_reason or 'by an operator'}")
+    return device
+
+
 class DeviceTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <token>`` → the device, or 401/403 with a reason."""
 
@@ -119,11 +129,7 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
         if scheme != self.keyword or not token or len(token) > 200:
             raise exceptions.AuthenticationFailed("use 'Authorization: Bearer <device token>'")
         device = Device.objects.select_related("site").filter(token_hash=digest(token)).first()
-        if device is None:
-            raise UnknownToken("unknown token: register the device again")
-        if device.revoked:
-            raise DeviceRevoked(f"device revoked: {device.revoked_reason or 'by an operator'}")
-        return device, token
+        return usable(device), token
 
     def authenticate_header(self, request: Any) -> str:
         return f'{self.keyword} realm="jaga-hub"'

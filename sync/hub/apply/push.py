@@ -29,7 +29,7 @@ from sync.hub.apply.context import EntryContext, EntryRejectedError
 from sync.hub.apply.lww import stamp_for
 from sync.hub.apply.people import apply_person, apply_template, apply_tombstone
 from sync.hub.apply.records import apply_access_event, apply_observation, apply_photo
-from sync.hub.errors import DeviceRevoked, UnknownToken
+from sync.hub.auth import usable
 from sync.hub.metrics import count_entry
 from sync.hub.models import AppliedEntry, Device
 from sync.protocol import (
@@ -65,17 +65,13 @@ def apply_batch(device: Device, batch: PushBatch) -> PushResult:
     acknowledged = []
     rejected = []
     with transaction.atomic():
-        authenticated = device
-        device = (
+        now = (
             Device.objects.select_for_update(of=("self",)).select_related("site").get(pk=device.pk)
         )
-        lock_sites(device.site_id)
+        lock_sites(now.site_id)
         # Revoked, or given a new code (a lost or stolen device), while this push waited for
         # the locks: the token it came with is dead, and nothing applies.
-        if device.revoked:
-            raise DeviceRevoked(f"device revoked: {device.revoked_reason or 'by an operator'}")
-        if device.token_hash != authenticated.token_hash:
-            raise UnknownToken("unknown token: register the device again")
+        device = usable(now if now.token_hash == device.token_hash else None)
         for entry in batch.entries:
             rejection = _apply_entry(device, entry)
             if rejection is None:
