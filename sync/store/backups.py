@@ -112,8 +112,7 @@ def restore(
         moved = _keep_aside(target, clock or SystemClock()) if target.exists() else None
         _swap_in(partial, target, moved)
     except BaseException:
-        remove_with_side_files(partial)
-        keys.header_path(partial).unlink(missing_ok=True)
+        _remove_store_files(partial)
         raise
     with Store.open(target, source, clock=clock, config=config) as store:
         store.audit.record(
@@ -183,8 +182,7 @@ def _keep_aside(target: Path, clock: Clock) -> Path:
             if old.exists():
                 _link_or_copy(old, aside.with_name(aside.name + suffix))
     except OSError as error:
-        remove_with_side_files(aside)
-        keys.header_path(aside).unlink(missing_ok=True)
+        _remove_store_files(aside)
         raise StoreIOError(f"cannot keep {target} aside as {aside}: {error}") from error
     fsync_path(target.parent)
     return aside
@@ -225,6 +223,11 @@ def _link_or_copy(source: Path, destination: Path, *, replace: bool = False) -> 
         os.link(source, destination)
     except OSError:  # a file system without hard links
         shutil.copy2(source, destination)
+
+
+def _remove_store_files(path: Path) -> None:
+    remove_with_side_files(path)
+    keys.header_path(path).unlink(missing_ok=True)
 
 
 def _unused_name(target: Path, name: str) -> Path:
