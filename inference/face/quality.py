@@ -85,7 +85,7 @@ class QualitySettings:
     frames (706 with a face): median 0.457, max 0.647, none rejected; its print frames: 4 of
     683 rejected; hamilton's stage close-ups: 10 of 271. Printed photos zoomed 3x so the
     face fills the frame were verified in 17 of 32 trials without this rule, none with it
-    (``python -m tools.measure_face_closeness``; the trials: ``test_pipeline_models``)."""
+    (both: ``python -m tools.measure_face_closeness``)."""
 
     def __post_init__(self) -> None:
         if self.sharpness_side_px < 8:

@@ -8,7 +8,6 @@ import json
 import re
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -23,6 +22,7 @@ from inference.runtime import Runtime, ThreadBudget
 from inference.runtime.providers import CPU
 from tests.conftest import shared_path
 from tests.inference.face.helpers import video_frames
+from tools.measure_face_closeness import zoomed
 
 pytestmark = pytest.mark.needs_shared
 
@@ -144,21 +144,10 @@ def test_video_frames_give_tracked_faces_and_plain_json(
             assert decision.track_id is not None and decision.status is not None
 
 
-def zoomed(image: np.ndarray, stages: Stages, zoom: float) -> np.ndarray:
-    """``image`` magnified about its largest face: a photo held up close to the camera."""
-    face = max(stages.detector.detect(image), key=lambda found: found.area)
-    height, width = image.shape[:2]
-    centre_x, centre_y = face.center
-    shift_x, shift_y = width / 2 - zoom * centre_x, height / 2 - zoom * centre_y
-    move = np.array([[zoom, 0, shift_x], [0, zoom, shift_y]], np.float32)
-    warped = cv2.warpAffine(image, move, (width, height), borderMode=cv2.BORDER_REFLECT)
-    return np.asarray(warped, np.uint8)
-
-
 def test_a_printed_photo_held_up_close_is_not_verified(stages: Stages) -> None:
     """Filling the frame, the face leaves liveness no paper edge to see: without the quality
     gate's closeness rule, 17 of 32 such NUAA prints (zoomed 3x) were verified against a live
-    frame of the same person."""
+    frame of the same person (``python -m tools.measure_face_closeness``)."""
     live = shared_path("data", "spoof", "nuaa", "train", "frames", "live", "0005")
     printed = shared_path("data", "spoof", "nuaa", "train", "frames", "print", "0005")
     reference = read_image(sorted(live.glob("*.jpg"))[0])
