@@ -2,7 +2,9 @@
 
 For every NUAA webcam frame (``spoof/nuaa/train/frames`` and ``video/nuaa_webcam``, live and
 print) and every frame of the two videos, the largest face's box as a share of the frame,
-max(height / H, width / W): its spread, and how many frames a limit would reject.
+max(height / H, width / W): its spread, and how many frames a limit would reject; and the
+NUAA live frames cut to a 9:16 portrait frame about the face, as a kiosk camera mounted
+upright would see them, where the width counts sooner.
 
 Then the attack the limit is for: NUAA printed photos (subjects 0005, 0006, 0008 and 0009,
 every 8th print frame) magnified 3x about the face, as if held up close, verified against
@@ -54,6 +56,21 @@ def nuaa_frames(kind: str) -> Iterator[npt.NDArray[np.uint8]]:
             yield np.asarray(cv2.imread(str(path)), np.uint8)
 
 
+def portrait_cuts(
+    detector: FaceDetector, frames: Iterator[npt.NDArray[np.uint8]]
+) -> Iterator[npt.NDArray[np.uint8]]:
+    """Each frame cut to 9:16 (its full height) about its largest face."""
+    for image in frames:
+        faces = detector.detect(image)
+        if not faces:
+            continue
+        centre_x = max(faces, key=lambda found: found.area).center[0]
+        height, width = image.shape[:2]
+        cut = height * 9 // 16
+        left = int(min(max(centre_x - cut / 2, 0), width - cut))
+        yield np.ascontiguousarray(image[:, left : left + cut])
+
+
 def video_frames(name: str) -> Iterator[npt.NDArray[np.uint8]]:
     capture = cv2.VideoCapture(str(DATA / "video" / name))
     while True:
@@ -82,6 +99,7 @@ def main() -> None:
     sources = {
         "nuaa live": nuaa_frames("live"),
         "nuaa print": nuaa_frames("print"),
+        "nuaa live, 9:16 portrait cut": portrait_cuts(detector, nuaa_frames("live")),
         "hamilton_640x360.mp4": video_frames("hamilton_640x360.mp4"),
         "walkers_1080p.mp4": video_frames("walkers_1080p.mp4"),
     }
