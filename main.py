@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 import desktop.catch_cli
+import desktop.kiosk.cli
 import inference.cli
 import sync.cli
 from desktop.settings import add_app_options, settings_from_args
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     inference.cli.register(subparsers)
     sync.cli.register(subparsers)
     desktop.catch_cli.register(subparsers)
+    desktop.kiosk.cli.register(subparsers)
     app = subparsers.add_parser("app", help="open the window (what `jaga` alone does)")
     add_app_options(app)
     app.set_defaults(handler=_start_app)

@@ -122,6 +122,13 @@ class People:
             raise RecordNotFoundError(f"no person {person_uid}")
         return _person(rows[0])
 
+    def by_external_id(self, external_id: str) -> Person | None:
+        """The person with this external id (a badge number), if one is enrolled."""
+        rows = self._database.query(
+            f"SELECT {_PERSON_COLUMNS} FROM people WHERE external_id = ?", (external_id,)
+        )
+        return _person(rows[0]) if rows else None
+
     def by_local_ids(self, person_ids: Sequence[int]) -> dict[int, Person]:
         """People by the local ids a ``Gallery`` reports (for showing a 1:N match)."""
         found: dict[int, Person] = {}

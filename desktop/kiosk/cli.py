@@ -1,0 +1,226 @@
+"""``jaga kiosk enrol|run``: enrol a person with consent, and run a camera or a recorded
+video through the kiosk, recording every final decision as an audited access event.
+
+The store is opened as ``jaga store`` opens it (``--db``, else ``$JAGA_STORE_PATH`` or the
+user's data folder; ``--key-file``, else ``$JAGA_STORE_PASSPHRASE``, else a prompt). Events
+are recorded under the device's registration (``jaga sync register``), else under
+``--site`` and ``--device``. Liveness always runs: a kiosk without it opens for a printed
+photo, so there is no option to turn it off.
+
+``run`` prints one JSON line per recorded event as it happens, and a summary line when the
+source ends (or on Ctrl-C, after the open tracks are decided and recorded). Exit codes: 0
+done, 1 refused (the message says why; nothing was written), 2 usage, 130 interrupted.
+
+This module imports no Qt and loads the models and the store only when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from desktop.kiosk.session import KioskSession
+    from inference.face.stages import Stages
+    from sync.store import AccessEvent, Store
+
+CAMERA_PREFIX = "camera:"
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``jaga kiosk`` to the ``jaga`` parser."""
+    kiosk = subparsers.add_parser("kiosk", help="enrol people; run the kiosk on a camera or video")
+    commands = kiosk.add_subparsers(dest="kiosk_command", metavar="COMMAND", required=True)
+    _register_enrol(commands)
+    _register_run(commands)
+
+
+def _register_enrol(commands: argparse._SubParsersAction[Any]) -> None:
+    enrol = commands.add_parser(
+        "enrol",
+        help="enrol one person from photos, with their consent",
+        description="Make one template from each PHOTO (one face each, sharp and frontal) "
+        "and enrol the person with the consent they gave, in one transaction. A face that "
+        "already passes as someone enrolled is refused unless --accept-duplicate.",
+    )
+    enrol.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
+    enrol.add_argument("--id", required=True, dest="external_id", help="badge or staff number")
+    enrol.add_argument("--name", required=True, help="the name the kiosk shows")
+    enrol.add_argument("--consent-version", required=True, metavar="V",
+                       help="the version of the consent text the person agreed to")  # fmt: skip
+    enrol.add_argument("--operator", required=True, metavar="NAME", help="who enrols them")
+    enrol.add_argument("--retain-days", required=True, type=int, metavar="N",
+                       help="days the consent lets the templates be kept (purge-expired "
+                       "erases them after)")  # fmt: skip
+    enrol.add_argument("--site", help="the person's site (default: the registration's)")
+    enrol.add_argument("--accept-duplicate", action="store_true",
+                       help="enrol even if the face passes as someone enrolled")  # fmt: skip
+    _add_model_options(enrol)
+    _add_store_options(enrol)
+    enrol.set_defaults(handler=_enrol)
+
+
+def _register_run(commands: argparse._SubParsersAction[Any]) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run the kiosk on a camera or a video, recording each decision",
+        description="Detect, track, check quality and liveness, and verify (--claim) or "
+        "identify every face of SOURCE against the store's gallery; each track's final "
+        "decision is recorded as an access event, audited and queued for the hub.",
+    )
+    run.add_argument("source", metavar="SOURCE",
+                     help=f"a video file, or {CAMERA_PREFIX}N for camera N")  # fmt: skip
+    run.add_argument("--claim", metavar="ID", help="1:1: the badge (external id) presented")
+    run.add_argument("--site", help="site of an unregistered device's events")
+    run.add_argument("--device", help="name of an unregistered device")
+    run.add_argument("--max-frames", type=_positive, metavar="N", help="stop after N frames")
+    _add_model_options(run)
+    _add_store_options(run)
+    run.set_defaults(handler=_run)
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--models-dir", type=Path, help="installed model pack (default: cache)")
+    parser.add_argument("--providers", default="tensorrt,cuda,cpu", help="preference order")
+    parser.add_argument("--threads", type=int, help="CPU threads per model (default: all)")
+    parser.add_argument("--settings", type=Path, help="TOML overriding face settings")
+    parser.add_argument("--pack", type=Path, help="bring-your-own InsightFace model folder")
+
+
+def _add_store_options(parser: argparse.ArgumentParser) -> None:
+    from desktop.catch_cli import _add_store_options as add
+
+    add(parser)
+
+
+def _enrol(args: argparse.Namespace) -> int:
+    from desktop.kiosk.enrol import NewPerson, enrol_person
+    from desktop.kiosk.identity import enrolment_site
+
+    def enrol(store: Store, stages: Stages) -> dict[str, Any]:
+        person = NewPerson(args.external_id, args.name, enrolment_site(store, os.environ,
+                           args.site), args.consent_version, args.operator,
+                           args.retain_days)  # fmt: skip
+        done = enrol_person(store, stages, _settings(args), person, args.photos,
+                            accept_duplicates=args.accept_duplicate)  # fmt: skip
+        return {
+            "person_uid": done.person.person_uid,
+            "external_id": done.person.external_id,
+            "site": done.person.site,
+            "templates": len(done.template_uids),
+            "photos": len(done.photo_uids),
+            "accepted_duplicates": [m.person_uid for m in done.accepted_duplicates],
+        }
+
+    return _guarded(args, lambda: print(json.dumps(_with_store(args, enrol))))
+
+
+def _run(args: argparse.Namespace) -> int:
+    def run(store: Store, stages: Stages) -> dict[str, Any]:
+        session = _session(args, store, stages)
+        frames = 0
+        try:
+            for time_s, image in _frames(args.source, args.max_frames):
+                _print_events(store, session.process(image, time_s).events)
+                frames += 1
+        finally:  # Ctrl-C included: the people at the kiosk were decided; record them
+            _print_events(store, session.finish())
+        return {"frames": frames, "mode": str(session.pipeline.mode),
+                "access_events": store.access.count()}  # fmt: skip
+
+    return _guarded(args, lambda: print(json.dumps({"summary": _with_store(args, run)})))
+
+
+def _session(args: argparse.Namespace, store: Store, stages: Stages) -> KioskSession:
+    import dataclasses
+
+    from desktop.kiosk.gallery import claimed_person, gallery_index
+    from desktop.kiosk.identity import kiosk_identity
+    from desktop.kiosk.session import KioskSession
+    from inference.face.pipeline import DecisionPipeline
+
+    settings = _settings(args)
+    identity = kiosk_identity(store, os.environ, args.site, args.device)
+    assert stages.recogniser is not None  # built with one
+    gallery = gallery_index(store, stages.recogniser.model, settings.match)
+    claimed = None if args.claim is None else claimed_person(store, args.claim).person_uid
+    pipeline = DecisionPipeline(dataclasses.replace(stages, gallery=gallery), settings, claimed)
+    return KioskSession(pipeline, store, identity)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    """The face settings, in kiosk mode: a frame with two comparable faces decides nobody."""
+    import dataclasses
+
+    from inference.face.settings import load_settings
+
+    settings = load_settings(args.settings)
+    frames = dataclasses.replace(settings.frames, single_subject=True)
+    return dataclasses.replace(settings, frames=frames)
+
+
+def _with_store(args: argparse.Namespace, work: Any) -> Any:
+    """Build the stages (the slow part, before the key is asked for), open the store, work."""
+    from inference.face.assemble import StageChoice, build_stages, runtime_from_args
+    from sync.store import Store
+    from sync.store.cli import default_store_path
+    from sync.store.key_sources import resolve_key_source
+
+    stages = build_stages(runtime_from_args(args), _settings(args), StageChoice(args.pack))
+    db = Path(args.db) if args.db is not None else default_store_path()
+    with Store.open(db, resolve_key_source(args.key_file, env=os.environ)) as store:
+        return work(store, stages)
+
+
+def _guarded(args: argparse.Namespace, command: Any) -> int:
+    from desktop.kiosk.errors import KioskError
+    from inference.errors import InferenceError
+    from sync.errors import SyncError
+
+    name = f"jaga kiosk {args.kiosk_command}"
+    try:
+        command()
+    except (KioskError, InferenceError, SyncError) as error:
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _frames(source: str, max_frames: int | None) -> Any:
+    from desktop.kiosk.sources import camera_frames, file_frames
+
+    if source.startswith(CAMERA_PREFIX):
+        return camera_frames(source.removeprefix(CAMERA_PREFIX), max_frames)
+    return file_frames(Path(source), max_frames)
+
+
+def _print_events(store: Store, events: tuple[AccessEvent, ...]) -> None:
+    for event in events:
+        line = {"event_uid": event.event_uid, "decision": event.decision,
+                "person_uid": event.person_uid, "similarity": _rounded(event.similarity),
+                "liveness": _rounded(event.liveness)}  # fmt: skip
+        if event.person_uid is not None:
+            person = store.people.get(event.person_uid)
+            line.update(external_id=person.external_id, name=person.display_name)
+        print(json.dumps(line), flush=True)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value

@@ -1,0 +1,80 @@
+"""A kiosk stream: frames through the pipeline, each final decision an access event.
+
+Every track that ends in a final decision (``verified``, ``not_matched``,
+``spoof_detected``, ``low_quality``) is recorded once, with the store's audit entry and
+outbox entry in the same transaction (:class:`~sync.store.access.AccessLog`). What is not
+recorded, and why:
+
+* ``challenge_required`` is not final: the track's answer to the challenge is recorded;
+* ``no_face_detected`` and ``multiple_faces`` describe a frame, thirty times a second: they
+  are shown to the person, not kept.
+
+The pipeline already answers each track once, and its track ids only grow; the session
+still remembers the last ids it recorded, so that no later change there can write one
+attempt twice.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from desktop.kiosk.identity import KioskIdentity
+from inference.face.decide import Decision, Status
+from inference.face.pipeline import DecisionPipeline, FrameResult
+from inference.face.stages import AnyImage
+from sync.store import AccessEvent, Store
+
+RECORDED = (Status.VERIFIED, Status.NOT_MATCHED, Status.SPOOF_DETECTED, Status.LOW_QUALITY)
+# Tracks recorded that are remembered: far more than can be open at once at one kiosk.
+_REMEMBERED_TRACKS = 1024
+
+
+@dataclass(frozen=True)
+class KioskFrame:
+    """One frame's result and the access events it recorded."""
+
+    result: FrameResult
+    events: tuple[AccessEvent, ...]
+
+
+class KioskSession:
+    """One camera's pipeline, recording into one store."""
+
+    def __init__(self, pipeline: DecisionPipeline, store: Store, identity: KioskIdentity) -> None:
+        self.pipeline = pipeline
+        self._store = store
+        self._identity = identity
+        self._recorded: deque[int] = deque(maxlen=_REMEMBERED_TRACKS)
+
+    def process(self, image: AnyImage, time_s: float | None = None) -> KioskFrame:
+        result = self.pipeline.process(image, time_s)
+        return KioskFrame(result, self._record(result.decisions))
+
+    def finish(self) -> tuple[AccessEvent, ...]:
+        """The stream ended: open tracks are decided on what they have, and recorded."""
+        return self._record(self.pipeline.finish())
+
+    def _record(self, decisions: Iterable[Decision]) -> tuple[AccessEvent, ...]:
+        events = []
+        for decision in decisions:
+            track = decision.track_id
+            if decision.status not in RECORDED or track is None or track in self._recorded:
+                continue
+            self._recorded.append(track)
+            events.append(self._store.access.record(self.event(decision)))
+        return tuple(events)
+
+    def event(self, decision: Decision) -> AccessEvent:
+        """The access event of a final track decision; the person only when verified."""
+        verified = decision.status is Status.VERIFIED
+        return AccessEvent(
+            occurred_at=self._store.clock.now(),
+            site=self._identity.site,
+            device=self._identity.device,
+            decision=str(decision.status),
+            person_uid=decision.identity if verified else None,
+            similarity=decision.similarity,
+            liveness=decision.liveness,
+        )

@@ -1,0 +1,59 @@
+"""Frames for the kiosk: a recorded video (its own time) or a camera (the monotonic clock).
+
+Both yield ``(capture time in seconds, BGR frame)``. A camera that cannot be opened, or
+that stops giving frames, is a :class:`KioskError`, not an endless wait.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from desktop.kiosk.errors import KioskError
+from inference.face.eval_video import Image, video_frames
+
+# Failed reads in a row, and the pause after each, before a camera counts as gone (a USB
+# camera unplugged): 1.5 s, longer than any driver's hiccup.
+_CAMERA_MISSES = 30
+_MISS_PAUSE_S = 0.05
+
+
+def file_frames(path: Path, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:
+    """Every frame of a video file, at its video time."""
+    return video_frames(path, max_frames)
+
+
+def camera_frames(index: str, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:
+    """Frames of camera ``index`` (``0`` is the first) as they come."""
+    try:
+        number = int(index)
+    except ValueError:
+        raise KioskError(f"a camera is camera:N with N a number, not {index!r}") from None
+    capture = cv2.VideoCapture(number)
+    if not capture.isOpened():
+        raise KioskError(f"camera {number} cannot be opened (not connected, or in use)")
+    return _read(capture, number, max_frames)
+
+
+def _read(
+    capture: cv2.VideoCapture, number: int, max_frames: int | None
+) -> Iterator[tuple[float, Image]]:
+    try:
+        frames = misses = 0
+        while max_frames is None or frames < max_frames:
+            ok, frame = capture.read()
+            if not ok:
+                misses += 1
+                if misses >= _CAMERA_MISSES:
+                    raise KioskError(f"camera {number} stopped giving frames")
+                time.sleep(_MISS_PAUSE_S)
+                continue
+            misses = 0
+            frames += 1
+            yield time.monotonic(), np.asarray(frame, np.uint8)
+    finally:
+        capture.release()

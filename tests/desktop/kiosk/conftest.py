@@ -1,0 +1,61 @@
+"""Fixtures of the kiosk tests: the pack's real face models on the CPU, NUAA's webcam
+session (a live face, then a printed photo of it) and a real encrypted store."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from inference.face.assemble import StageChoice, build_stages
+from inference.face.detect import read_image
+from inference.face.settings import FaceSettings
+from inference.face.stages import Stages
+from inference.pack.installed import ModelPack
+from inference.runtime import Runtime, ThreadBudget
+from inference.runtime.providers import CPU
+from sync.store import Passphrase, Store
+from tests.conftest import shared_path
+from tests.desktop.conftest import PASSPHRASE
+from tests.sync.conftest import FAST
+
+Image = npt.NDArray[np.uint8]
+
+
+@pytest.fixture(scope="session")
+def stages(model_pack: ModelPack) -> Stages:
+    runtime = Runtime(model_pack, preference=(CPU,), threads=ThreadBudget(2))
+    return build_stages(runtime, FaceSettings(), StageChoice())
+
+
+def webcam_paths(kind: str) -> list[Path]:
+    """NUAA's webcam session of one person, ``live`` or ``print``, in frame order."""
+    folder = shared_path("data", "video", "nuaa_webcam", kind)
+    return sorted(folder.glob("*.jpg"), key=lambda p: int(re.split(r"[_.]", p.name)[-2]))
+
+
+def webcam(kind: str, start: int, count: int) -> list[Image]:
+    return [read_image(path) for path in webcam_paths(kind)[start : start + count]]
+
+
+def write_video(frames: list[Image], path: Path, fps: float = 10.0) -> Path:
+    """The frames as a Motion-JPEG video (what OpenCV writes everywhere)."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
+    assert writer.isOpened()
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def kiosk_store(tmp_path: Path) -> Iterator[Store]:
+    """A real encrypted store, not registered with any hub."""
+    with Store.create(tmp_path / "kiosk.db", Passphrase(PASSPHRASE), config=FAST) as store:
+        yield store

@@ -1,0 +1,91 @@
+"""``jaga kiosk enrol`` and ``jaga kiosk run`` through ``main``, on a real store, the pack's
+real models and NUAA's webcam session written as a video."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from inference.pack.installed import ModelPack
+from main import main
+from sync.store import Passphrase, Store
+from sync.store.key_sources import PASSPHRASE_ENV
+from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.kiosk.conftest import webcam, webcam_paths, write_video
+from tests.sync.conftest import FAST
+
+pytestmark = pytest.mark.needs_shared
+CPU = ("--providers", "cpu", "--threads", "1")
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch, model_pack: ModelPack) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    monkeypatch.setenv("JAGA_MODELS_DIR", str(model_pack.root))
+
+
+def enrol(db: Path, *photos: Path) -> int:
+    return main(["kiosk", "enrol", *map(str, photos), "--id", "B-7", "--name", "Ada",
+                 "--consent-version", "v3", "--operator", "desk", "--retain-days", "90",
+                 "--site", "front-gate", "--db", str(db), *CPU])  # fmt: skip
+
+
+def run(db: Path, source: str, *options: str) -> int:
+    return main(["kiosk", "run", source, "--site", "front-gate", "--device", "k1",
+                 "--db", str(db), *CPU, *options])  # fmt: skip
+
+
+def lines(out: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_enrol_then_run_verifies_and_records(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert enrol(store_path, *webcam_paths("live")[:2]) == 0
+    enrolled = json.loads(capsys.readouterr().out)
+    assert enrolled["external_id"] == "B-7" and enrolled["templates"] == 2
+    video = write_video(webcam("live", 10, 12), tmp_path / "attempt.avi")
+    assert run(store_path, str(video), "--claim", "B-7") == 0
+    *events, summary = lines(capsys.readouterr().out)
+    verified = [e for e in events if e["decision"] == "verified"]
+    assert len(verified) == 1 and verified[0]["external_id"] == "B-7"
+    assert verified[0]["person_uid"] == enrolled["person_uid"]
+    assert summary["summary"] == {"frames": 12, "mode": "1:1", "access_events": len(events)}
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.access.count() == len(events)
+
+
+def test_a_wrong_key_writes_nothing(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, "not the passphrase")
+    assert enrol(store_path, webcam_paths("live")[0]) == 1
+    assert "jaga kiosk enrol: error:" in capsys.readouterr().err
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.people.count() == 0
+
+
+CASES = [
+    ("missing.avi", (), "does not exist"),
+    ("camera:x", (), "camera:N"),
+    ("{video}", ("--claim", "nobody"), "nobody enrolled here has the id 'nobody'"),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_source_or_claim_that_cannot_run_is_one_error_line(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    case: tuple[str, tuple[str, ...], str],
+) -> None:  # fmt: skip
+    source, options, message = case
+    video = write_video(webcam("live", 0, 2), tmp_path / "short.avi")
+    if source == "missing.avi":
+        source = str(tmp_path / source)
+    assert run(store_path, source.format(video=video), *options) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("jaga kiosk run: error:") and message in err, err
+    assert len(err.splitlines()) == 1

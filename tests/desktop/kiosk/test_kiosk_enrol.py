@@ -1,0 +1,115 @@
+"""Enrolment refuses whatever would put a bad template in the gallery, and writes nothing
+then: no face, two faces, a blurred face, a corrupt file, a face already enrolled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from desktop.kiosk.enrol import NewPerson, enrol_person
+from desktop.kiosk.errors import KioskError
+from desktop.kiosk.gallery import template_model
+from inference.face.settings import FaceSettings
+from inference.face.stages import Stages
+from sync.errors import DuplicateIdentityError
+from sync.store import Store
+from tests.desktop.kiosk.conftest import webcam, webcam_paths
+
+pytestmark = pytest.mark.needs_shared
+
+
+def person(external_id: str = "B-001") -> NewPerson:
+    return NewPerson(external_id, "Ada", "front-gate", "consent-v2", "operator", 365)
+
+
+def enrol(store: Store, stages: Stages, paths: list[Path], **options: bool) -> str:
+    done = enrol_person(store, stages, FaceSettings(), person(), paths, **options)
+    return done.person.person_uid
+
+
+def write(path: Path, image: np.ndarray) -> Path:
+    assert cv2.imwrite(str(path), image)
+    return path
+
+
+def assert_nothing_written(store: Store) -> None:
+    assert store.people.count() == 0 and not store.galleries()
+    assert not [e for e in store.audit.entries() if e.action == "person.enrolled"]
+
+
+def test_templates_photos_and_consent_are_stored(kiosk_store: Store, stages: Stages) -> None:
+    paths = webcam_paths("live")[:2]
+    uid = enrol(kiosk_store, stages, paths)
+    stored = kiosk_store.people.get(uid)
+    assert stored.consent.text_version == "consent-v2" and stored.consent.operator == "operator"
+    assert (stored.consent.retain_until - stored.consent.given_at).days == 365
+    assert stages.recogniser is not None
+    gallery = kiosk_store.gallery(template_model(stages.recogniser.model))
+    assert len(gallery) == 2 and gallery.dim == stages.recogniser.model.dimension
+    photos = [e for e in kiosk_store.outbox.entries() if e.entity == "photo"]
+    assert len(photos) == 2
+
+
+def test_a_photo_without_a_face_refuses_the_whole_enrolment(
+    kiosk_store: Store, stages: Stages, tmp_path: Path
+) -> None:
+    blank = write(tmp_path / "wall.png", np.full((480, 640, 3), 128, np.uint8))
+    with pytest.raises(KioskError, match=r"wall\.png: no face found"):
+        enrol(kiosk_store, stages, [webcam_paths("live")[0], blank])
+    assert_nothing_written(kiosk_store)
+
+
+def test_two_faces_in_one_photo_are_refused(
+    kiosk_store: Store, stages: Stages, tmp_path: Path
+) -> None:
+    (frame,) = webcam("live", 0, 1)
+    pair = write(tmp_path / "pair.png", np.hstack([frame, frame]))
+    with pytest.raises(KioskError, match="more than one face"):
+        enrol(kiosk_store, stages, [pair])
+    assert_nothing_written(kiosk_store)
+
+
+def test_a_blurred_face_is_refused(kiosk_store: Store, stages: Stages, tmp_path: Path) -> None:
+    (frame,) = webcam("live", 0, 1)
+    blurred = write(tmp_path / "blurred.png", cv2.GaussianBlur(frame, (0, 0), 6))
+    with pytest.raises(KioskError, match=r"not good enough to enrol.*blurry"):
+        enrol(kiosk_store, stages, [blurred])
+    assert_nothing_written(kiosk_store)
+
+
+def test_a_corrupt_file_is_refused(kiosk_store: Store, stages: Stages, tmp_path: Path) -> None:
+    corrupt = tmp_path / "cut.jpg"
+    corrupt.write_bytes(webcam_paths("live")[0].read_bytes()[:200])
+    with pytest.raises(KioskError, match=r"cut\.jpg"):
+        enrol(kiosk_store, stages, [corrupt])
+    assert_nothing_written(kiosk_store)
+
+
+def test_a_face_already_enrolled_is_refused_unless_accepted(
+    kiosk_store: Store, stages: Stages
+) -> None:
+    first = enrol(kiosk_store, stages, webcam_paths("live")[:1])
+    again = webcam_paths("live")[20:21]
+    with pytest.raises(DuplicateIdentityError, match="already matches"):
+        enrol_person(kiosk_store, stages, FaceSettings(), person("B-002"), again)
+    assert kiosk_store.people.count() == 1
+    done = enrol_person(kiosk_store, stages, FaceSettings(), person("B-002"), again,
+                        accept_duplicates=True)  # fmt: skip
+    assert [m.person_uid for m in done.accepted_duplicates] == [first]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("external_id", " ", "external id"), ("consent_version", "", "consent version"),
+     ("retain_days", 0, "at least one day")],
+)  # fmt: skip
+def test_a_person_without_consent_details_is_refused(
+    field: str, value: object, message: str
+) -> None:
+    details = {"external_id": "B-1", "display_name": "Ada", "site": "s", "consent_version": "v",
+               "operator": "op", "retain_days": 30, field: value}  # fmt: skip
+    with pytest.raises(KioskError, match=message):
+        NewPerson(**details)  # type: ignore[arg-type]

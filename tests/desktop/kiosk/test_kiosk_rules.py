@@ -1,0 +1,75 @@
+"""What a kiosk session records, with the pipeline played by a script: only final track
+decisions, each track once, the person only when verified."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+import pytest
+
+from desktop.kiosk.identity import KioskIdentity
+from desktop.kiosk.session import KioskSession
+from inference.face.decide import Candidate, Decision, Status, frame_decision
+from inference.face.pipeline import DecisionPipeline, FrameResult
+from inference.face.types import QualityReason
+from sync.store import Passphrase, Store
+from tests.sync.conftest import FAST
+
+UID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+CHALLENGE = Decision(Status.CHALLENGE_REQUIRED, 1.0, track_id=1, liveness=0.7)
+VERIFIED = Decision(Status.VERIFIED, 0.9, 1, UID, 0.95, 0.8, candidates=(Candidate(UID, 0.95),))
+NOT_MATCHED = Decision(
+    Status.NOT_MATCHED, 0.8, 2, None, 0.5, 0.9, candidates=(Candidate(UID, 0.5),)
+)
+LOW = Decision(Status.LOW_QUALITY, 1.0, 3, reasons=(QualityReason.BLURRY,))
+
+
+class ScriptedPipeline:
+    """Answers each frame with the next decisions of its script."""
+
+    def __init__(self, script: list[tuple[Decision, ...]], at_end: tuple[Decision, ...]) -> None:
+        self._script = iter(script)
+        self._at_end = at_end
+
+    def process(self, image: object, time_s: float | None = None) -> FrameResult:
+        return FrameResult(0, time_s or 0.0, None, (), next(self._script))
+
+    def finish(self) -> list[Decision]:
+        return list(self._at_end)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.create(tmp_path / "k.db", Passphrase("a kiosk passphrase"), config=FAST) as s:
+        yield s
+
+
+def play(store: Store, script: list[tuple[Decision, ...]], at_end: tuple[Decision, ...] = ()
+         ) -> list[tuple[str, str | None]]:  # fmt: skip
+    pipeline = cast(DecisionPipeline, ScriptedPipeline(script, at_end))
+    kiosk = KioskSession(pipeline, store, KioskIdentity("gate", "k1"))
+    frame = np.zeros((4, 4, 3), np.uint8)
+    events = [e for _ in script for e in kiosk.process(frame).events] + list(kiosk.finish())
+    return [(e.decision, e.person_uid) for e in events]
+
+
+def test_a_challenge_is_not_recorded_but_its_answer_is(store: Store) -> None:
+    assert play(store, [(CHALLENGE,), (), (VERIFIED,)]) == [("verified", UID)]
+
+
+def test_frame_statuses_are_shown_not_recorded(store: Store) -> None:
+    frame_only = (frame_decision(Status.NO_FACE_DETECTED), frame_decision(Status.MULTIPLE_FACES))
+    assert play(store, [frame_only]) == []
+    assert store.access.count() == 0
+
+
+def test_a_track_is_recorded_once_however_often_it_is_answered(store: Store) -> None:
+    assert play(store, [(VERIFIED,), (VERIFIED,)], at_end=(VERIFIED,)) == [("verified", UID)]
+
+
+def test_only_a_verified_event_names_the_person(store: Store) -> None:
+    recorded = play(store, [(NOT_MATCHED, LOW)], at_end=(VERIFIED,))
+    assert recorded == [("not_matched", None), ("low_quality", None), ("verified", UID)]
