@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from desktop.kiosk.assemble import KioskOptions
     from desktop.kiosk.session import KioskSession
-    from inference.face.stages import Stages
-    from sync.store import AccessEvent, Store
+    from sync.store import AccessEvent, KeySource, Store
 
 CAMERA_PREFIX = "camera:"
 
@@ -98,15 +98,19 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _enrol(args: argparse.Namespace) -> int:
+    from desktop.kiosk.assemble import kiosk_settings, kiosk_stages
     from desktop.kiosk.enrol import NewPerson, enrol_person
     from desktop.kiosk.identity import enrolment_site
 
-    def enrol(store: Store, stages: Stages) -> dict[str, Any]:
-        person = NewPerson(args.external_id, args.name, enrolment_site(store, os.environ,
-                           args.site), args.consent_version, args.operator,
-                           args.retain_days)  # fmt: skip
-        done = enrol_person(store, stages, _settings(args), person, args.photos,
-                            accept_duplicates=args.accept_duplicate)  # fmt: skip
+    def enrol() -> dict[str, Any]:
+        settings = kiosk_settings(args.settings)
+        stages = kiosk_stages(_options(args), settings)  # before the key is asked for
+        with _open_store(args) as store:
+            site = enrolment_site(store, os.environ, args.site)
+            person = NewPerson(args.external_id, args.name, site, args.consent_version,
+                               args.operator, args.retain_days)  # fmt: skip
+            done = enrol_person(store, stages, settings, person, args.photos,
+                                accept_duplicates=args.accept_duplicate)  # fmt: skip
         return {
             "person_uid": done.person.person_uid,
             "external_id": done.person.external_id,
@@ -116,64 +120,53 @@ def _enrol(args: argparse.Namespace) -> int:
             "accepted_duplicates": [m.person_uid for m in done.accepted_duplicates],
         }
 
-    return _guarded(args, lambda: print(json.dumps(_with_store(args, enrol))))
+    return _guarded(args, lambda: print(json.dumps(enrol())))
 
 
 def _run(args: argparse.Namespace) -> int:
-    def run(store: Store, stages: Stages) -> dict[str, Any]:
-        session = _session(args, store, stages)
+    from desktop.kiosk.assemble import open_kiosk
+
+    def run() -> dict[str, Any]:
         frames = 0
-        try:
-            for time_s, image in _frames(args.source, args.max_frames):
-                _print_events(store, session.process(image, time_s).events)
-                frames += 1
-        finally:  # Ctrl-C included: the people at the kiosk were decided; record them
-            _print_events(store, session.finish())
-        return {"frames": frames, "mode": str(session.pipeline.mode),
-                "access_events": store.access.count()}  # fmt: skip
+        with open_kiosk(_store_path(args), _key(args), _options(args), os.environ) as session:
+            try:
+                for time_s, image in _frames(args.source, args.max_frames):
+                    _print_events(session, session.process(image, time_s).events)
+                    frames += 1
+            finally:  # Ctrl-C included: the people at the kiosk were decided; record them
+                _print_events(session, session.finish())
+            return {"frames": frames, "mode": str(session.pipeline.mode),
+                    "access_events": session.store.access.count()}  # fmt: skip
 
-    return _guarded(args, lambda: print(json.dumps({"summary": _with_store(args, run)})))
-
-
-def _session(args: argparse.Namespace, store: Store, stages: Stages) -> KioskSession:
-    import dataclasses
-
-    from desktop.kiosk.gallery import claimed_person, gallery_index
-    from desktop.kiosk.identity import kiosk_identity
-    from desktop.kiosk.session import KioskSession
-    from inference.face.pipeline import DecisionPipeline
-
-    settings = _settings(args)
-    identity = kiosk_identity(store, os.environ, args.site, args.device)
-    assert stages.recogniser is not None  # built with one
-    gallery = gallery_index(store, stages.recogniser.model, settings.match)
-    claimed = None if args.claim is None else claimed_person(store, args.claim).person_uid
-    pipeline = DecisionPipeline(dataclasses.replace(stages, gallery=gallery), settings, claimed)
-    return KioskSession(pipeline, store, identity)
+    return _guarded(args, lambda: print(json.dumps({"summary": run()})))
 
 
-def _settings(args: argparse.Namespace) -> Any:
-    """The face settings, in kiosk mode: a frame with two comparable faces decides nobody."""
-    import dataclasses
+def _options(args: argparse.Namespace) -> KioskOptions:
+    from desktop.kiosk.assemble import KioskOptions
 
-    from inference.face.settings import load_settings
+    return KioskOptions(
+        models_dir=args.models_dir, providers=args.providers, threads=args.threads,
+        settings=args.settings, pack=args.pack, site=getattr(args, "site", None),
+        device=getattr(args, "device", None), claim=getattr(args, "claim", None),
+    )  # fmt: skip
 
-    settings = load_settings(args.settings)
-    frames = dataclasses.replace(settings.frames, single_subject=True)
-    return dataclasses.replace(settings, frames=frames)
 
-
-def _with_store(args: argparse.Namespace, work: Any) -> Any:
-    """Build the stages (the slow part, before the key is asked for), open the store, work."""
-    from inference.face.assemble import StageChoice, build_stages, runtime_from_args
-    from sync.store import Store
+def _store_path(args: argparse.Namespace) -> Path:
     from sync.store.cli import default_store_path
+
+    return Path(args.db) if args.db is not None else default_store_path()
+
+
+def _key(args: argparse.Namespace) -> KeySource:
     from sync.store.key_sources import resolve_key_source
 
-    stages = build_stages(runtime_from_args(args), _settings(args), StageChoice(args.pack))
-    db = Path(args.db) if args.db is not None else default_store_path()
-    with Store.open(db, resolve_key_source(args.key_file, env=os.environ)) as store:
-        return work(store, stages)
+    return resolve_key_source(args.key_file, env=os.environ)
+
+
+def _open_store(args: argparse.Namespace) -> Store:
+    from sync.store import Store
+
+    return Store.open(_store_path(args), _key(args))
 
 
 def _guarded(args: argparse.Namespace, command: Any) -> int:
@@ -201,13 +194,13 @@ def _frames(source: str, max_frames: int | None) -> Any:
     return file_frames(Path(source), max_frames)
 
 
-def _print_events(store: Store, events: tuple[AccessEvent, ...]) -> None:
+def _print_events(session: KioskSession, events: tuple[AccessEvent, ...]) -> None:
     for event in events:
         line = {"event_uid": event.event_uid, "decision": event.decision,
                 "person_uid": event.person_uid, "similarity": _rounded(event.similarity),
                 "liveness": _rounded(event.liveness)}  # fmt: skip
         if event.person_uid is not None:
-            person = store.people.get(event.person_uid)
+            person = session.store.people.get(event.person_uid)
             line.update(external_id=person.external_id, name=person.display_name)
         print(json.dumps(line), flush=True)
 

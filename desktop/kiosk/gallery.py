@@ -9,6 +9,9 @@ own recogniser makes.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import numpy as np
 
 from desktop.kiosk.errors import KioskError
@@ -45,3 +48,47 @@ def claimed_person(store: Store, external_id: str) -> Person:
     if person is None:
         raise KioskError(f"nobody enrolled here has the id {external_id!r}")
     return person
+
+
+class GalleryWatch:
+    """Notices when the store's gallery changed under a running kiosk, and reloads it.
+
+    An erasure must stop a kiosk from verifying the person at once, not at its next start,
+    and a sync (its own connection) or ``jaga store`` (another process) may make it. A
+    template's count and highest row id change with every enrolment and every erasure, and
+    cost one indexed query to read, so they are read at most every ``every_s`` seconds.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        model: DescriptorModel,
+        settings: MatchSettings,
+        every_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store, self._model, self._settings = store, model, settings
+        self._every_s, self._clock = every_s, clock
+        self._checked_at = clock()
+        self._version = self._read_version()
+
+    def changed(self) -> GalleryIndex | None:
+        """The reloaded index when the gallery changed since the last look, else None."""
+        now = self._clock()
+        if now - self._checked_at < self._every_s:
+            return None
+        self._checked_at = now
+        version = self._read_version()
+        if version == self._version:
+            return None
+        self._version = version
+        return gallery_index(self._store, self._model, self._settings)
+
+    def _read_version(self) -> tuple[int, int]:
+        ref = template_model(self._model)
+        (count, highest), *_ = self._store.database.query(
+            "SELECT count(*), coalesce(max(id), 0) FROM face_templates"
+            " WHERE model_id = ? AND model_version = ?",
+            (ref.model_id, ref.model_version),
+        )
+        return int(count), int(highest)

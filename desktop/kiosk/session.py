@@ -9,6 +9,9 @@ recorded, and why:
 * ``no_face_detected`` and ``multiple_faces`` describe a frame, thirty times a second: they
   are shown to the person, not kept.
 
+With a :class:`~desktop.kiosk.gallery.GalleryWatch`, a gallery changed meanwhile (an
+enrolment, an erasure, by a sync or another process) replaces the old one between frames.
+
 The pipeline already answers each track once, and its track ids only grow; the session
 still remembers the last ids it recorded, so that no later change there can write one
 attempt twice.
@@ -16,10 +19,13 @@ attempt twice.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from desktop.kiosk.errors import KioskError
+from desktop.kiosk.gallery import GalleryWatch
 from desktop.kiosk.identity import KioskIdentity
 from inference.face.decide import Decision, Status
 from inference.face.pipeline import DecisionPipeline, FrameResult
@@ -42,19 +48,38 @@ class KioskFrame:
 class KioskSession:
     """One camera's pipeline, recording into one store."""
 
-    def __init__(self, pipeline: DecisionPipeline, store: Store, identity: KioskIdentity) -> None:
+    def __init__(
+        self,
+        pipeline: DecisionPipeline,
+        store: Store,
+        identity: KioskIdentity,
+        watch: GalleryWatch | None = None,
+    ) -> None:
         self.pipeline = pipeline
-        self._store = store
-        self._identity = identity
+        self.store = store
+        self.identity = identity
+        self._watch = watch
         self._recorded: deque[int] = deque(maxlen=_REMEMBERED_TRACKS)
 
     def process(self, image: AnyImage, time_s: float | None = None) -> KioskFrame:
+        self._reload_gallery()
         result = self.pipeline.process(image, time_s)
         return KioskFrame(result, self._record(result.decisions))
 
     def finish(self) -> tuple[AccessEvent, ...]:
         """The stream ended: open tracks are decided on what they have, and recorded."""
         return self._record(self.pipeline.finish())
+
+    def _reload_gallery(self) -> None:
+        """Between frames, a changed gallery replaces the old one; open tracks go on against
+        the new one (a person erased meanwhile is matched by nobody)."""
+        gallery = self._watch.changed() if self._watch is not None else None
+        if gallery is None:
+            return
+        claimed = self.pipeline.claimed
+        if claimed is not None and claimed not in gallery:
+            raise KioskError("the person whose badge was presented has been erased")
+        self.pipeline.stages = dataclasses.replace(self.pipeline.stages, gallery=gallery)
 
     def _record(self, decisions: Iterable[Decision]) -> tuple[AccessEvent, ...]:
         events = []
@@ -63,16 +88,16 @@ class KioskSession:
             if decision.status not in RECORDED or track is None or track in self._recorded:
                 continue
             self._recorded.append(track)
-            events.append(self._store.access.record(self.event(decision)))
+            events.append(self.store.access.record(self.event(decision)))
         return tuple(events)
 
     def event(self, decision: Decision) -> AccessEvent:
         """The access event of a final track decision; the person only when verified."""
         verified = decision.status is Status.VERIFIED
         return AccessEvent(
-            occurred_at=self._store.clock.now(),
-            site=self._identity.site,
-            device=self._identity.device,
+            occurred_at=self.store.clock.now(),
+            site=self.identity.site,
+            device=self.identity.device,
             decision=str(decision.status),
             person_uid=decision.identity if verified else None,
             similarity=decision.similarity,

@@ -5,17 +5,15 @@ audited and queued for the hub."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from desktop.kiosk.assemble import KioskOptions, kiosk_session, kiosk_settings
 from desktop.kiosk.enrol import NewPerson, enrol_person
-from desktop.kiosk.gallery import gallery_index
 from desktop.kiosk.identity import KioskIdentity
 from desktop.kiosk.session import KioskSession
-from inference.face.pipeline import DecisionPipeline
 from inference.face.settings import FaceSettings
 from inference.face.stages import Stages
 from sync.store import AccessEvent, Store
@@ -34,19 +32,9 @@ def enrol(store: Store, stages: Stages, external_id: str, paths: list[Path]) -> 
     return enrol_person(store, stages, FaceSettings(), person, paths).person.person_uid
 
 
-def session(store: Store, stages: Stages, claimed: str | None = None) -> KioskSession:
-    settings = kiosk_settings()
-    assert stages.recogniser is not None
-    gallery = gallery_index(store, stages.recogniser.model, settings.match)
-    pipeline = DecisionPipeline(dataclasses.replace(stages, gallery=gallery), settings, claimed)
-    return KioskSession(pipeline, store, KIOSK)
-
-
-def kiosk_settings() -> FaceSettings:
-    settings = FaceSettings()
-    return dataclasses.replace(
-        settings, frames=dataclasses.replace(settings.frames, single_subject=True)
-    )
+def session(store: Store, stages: Stages, claim: str | None = None) -> KioskSession:
+    options = KioskOptions(site=KIOSK.site, device=KIOSK.device, claim=claim)
+    return kiosk_session(store, stages, kiosk_settings(None), options, {})
 
 
 def attempt(kiosk: KioskSession, kind: str) -> list[AccessEvent]:
@@ -108,8 +96,8 @@ def test_a_badge_that_is_not_theirs_is_not_matched(
 
     johns = shared_path("data", "faces", "johns")
     other = sorted(next(p for p in sorted(johns.iterdir()) if p.is_dir()).glob("*.jpg"))[0]
-    badge = enrol(kiosk_store, stages, "B-002", [other])
-    event = the_face(attempt(session(kiosk_store, stages, claimed=badge), "live"))
+    enrol(kiosk_store, stages, "B-002", [other])
+    event = the_face(attempt(session(kiosk_store, stages, claim="B-002"), "live"))
     assert event.decision == "not_matched" and event.person_uid is None
     assert event.similarity is not None and event.similarity < FaceSettings().match.verify_threshold
 

@@ -1,0 +1,88 @@
+"""Building a kiosk session, the same way for ``jaga kiosk run`` and the window.
+
+The models are loaded (and warmed up) before the store is opened: on a Jetson a first
+TensorRT build takes minutes, and the store should not be held open meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop.kiosk.errors import KioskError
+from desktop.kiosk.gallery import GalleryWatch, claimed_person, gallery_index
+from desktop.kiosk.identity import kiosk_identity
+from desktop.kiosk.session import KioskSession
+from inference.face.assemble import StageChoice, build_stages, runtime_from_args
+from inference.face.pipeline import DecisionPipeline
+from inference.face.settings import FaceSettings, load_settings
+from inference.face.stages import Stages
+from sync.store import KeySource, Store, StoreConfig
+
+
+@dataclass(frozen=True)
+class KioskOptions:
+    """The models and the place a kiosk runs with (the CLI's options, the app's settings)."""
+
+    models_dir: Path | None = None
+    providers: str = "tensorrt,cuda,cpu"
+    threads: int | None = None
+    settings: Path | None = None
+    pack: Path | None = None
+    site: str | None = None
+    device: str | None = None
+    claim: str | None = None
+    """1:1 against this badge (external id); None: 1:N."""
+
+
+def kiosk_settings(path: Path | None) -> FaceSettings:
+    """The face settings in kiosk mode: a frame with two comparable faces decides nobody."""
+    settings = load_settings(path)
+    frames = dataclasses.replace(settings.frames, single_subject=True)
+    return dataclasses.replace(settings, frames=frames)
+
+
+def kiosk_stages(options: KioskOptions, settings: FaceSettings) -> Stages:
+    """Detector, liveness (always) and recogniser, loaded and warmed up."""
+    wanted = argparse.Namespace(
+        models_dir=options.models_dir, providers=options.providers, threads=options.threads
+    )
+    runtime = runtime_from_args(wanted)
+    return build_stages(runtime, settings, StageChoice(options.pack))
+
+
+def kiosk_session(
+    store: Store,
+    stages: Stages,
+    settings: FaceSettings,
+    options: KioskOptions,
+    env: Mapping[str, str],
+) -> KioskSession:
+    """A session over the store's gallery, watched for changes, recording as this device."""
+    identity = kiosk_identity(store, env, options.site, options.device)
+    if stages.recogniser is None:
+        raise KioskError("a kiosk needs a recogniser")
+    model = stages.recogniser.model
+    gallery = gallery_index(store, model, settings.match)
+    claimed = None if options.claim is None else claimed_person(store, options.claim).person_uid
+    pipeline = DecisionPipeline(dataclasses.replace(stages, gallery=gallery), settings, claimed)
+    return KioskSession(pipeline, store, identity, GalleryWatch(store, model, settings.match))
+
+
+@contextmanager
+def open_kiosk(
+    store_path: Path,
+    key: KeySource,
+    options: KioskOptions,
+    env: Mapping[str, str],
+    store_config: StoreConfig | None = None,
+) -> Iterator[KioskSession]:
+    """Load the models, open the store, and yield the session; the store closes after."""
+    settings = kiosk_settings(options.settings)
+    stages = kiosk_stages(options, settings)
+    with Store.open(store_path, key, config=store_config) as store:
+        yield kiosk_session(store, stages, settings, options, env)

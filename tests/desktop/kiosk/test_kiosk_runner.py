@@ -1,0 +1,131 @@
+"""The live kiosk's two threads, with the real session (models, store) and recorded frames
+standing in for the camera: every frame it processes is shown, the tracks still open at
+the end are recorded, and a failure on either side ends both threads with one report."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from desktop.kiosk.assemble import KioskOptions, open_kiosk
+from desktop.kiosk.errors import KioskError
+from desktop.kiosk.runner import KioskRunner
+from desktop.kiosk.session import KioskFrame, KioskSession
+from inference.pack.installed import ModelPack
+from sync.errors import WrongKeyError
+from sync.store import AccessEvent, Passphrase, Store
+from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.kiosk.conftest import webcam
+from tests.sync.conftest import FAST
+
+pytestmark = pytest.mark.needs_shared
+
+
+@dataclass
+class Listener:
+    ready_at: float | None = None
+    frames: list[KioskFrame] = field(default_factory=list)
+    finished_with: tuple[AccessEvent, ...] | None = None
+    errors: list[BaseException] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def ready(self, session: KioskSession) -> None:
+        self.ready_at = time.monotonic()
+
+    def frame(self, image: object, frame: KioskFrame) -> None:
+        self.frames.append(frame)
+
+    def finished(self, events: tuple[AccessEvent, ...]) -> None:
+        self.finished_with = events
+
+    def failed(self, error: BaseException) -> None:
+        self.errors.append(error)
+
+
+def runner(store_path: Path, model_pack: ModelPack, frames: object, listener: Listener,
+           passphrase: str = PASSPHRASE) -> KioskRunner:  # fmt: skip
+    options = KioskOptions(models_dir=model_pack.root, providers="cpu", threads=1,
+                           site="front-gate", device="k1")  # fmt: skip
+    return KioskRunner(
+        frames,  # type: ignore[arg-type]
+        lambda: open_kiosk(store_path, Passphrase(passphrase), options, {}, FAST),
+        listener,
+    )
+
+
+def in_step(listener: Listener, count: int) -> Iterator[tuple[float, object]]:
+    """A camera that gives its next frame only once the last one was processed, so that no
+    frame is dropped and the decisions do not depend on this machine's speed."""
+    for index, frame in enumerate(webcam("live", 10, count)):
+        deadline = time.monotonic() + 60
+        while len(listener.frames) < index and time.monotonic() < deadline:
+            time.sleep(0.01)
+        yield index / 10, frame
+
+
+def endless() -> Iterator[tuple[float, object]]:
+    """One frame over and over, as fast as it can be given: a camera that never ends."""
+    (frame,) = webcam("live", 10, 1)
+    index = 0
+    while True:
+        yield index / 30, frame
+        index += 1
+
+
+def test_frames_are_processed_and_open_tracks_recorded_at_the_end(
+    store_path: Path, model_pack: ModelPack
+) -> None:
+    listener = Listener()
+    kiosk = runner(store_path, model_pack, lambda: in_step(listener, 8), listener)
+    kiosk.start()
+    assert kiosk.wait(120.0), "the stream ended but the threads did not"
+    assert listener.ready_at is not None and not listener.errors
+    assert len(listener.frames) == 8 and kiosk.dropped == 0
+    assert listener.finished_with is not None
+    recorded = [e for f in listener.frames for e in f.events] + list(listener.finished_with)
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.access.count() == len(recorded) >= 1
+
+
+def test_a_stop_ends_both_threads_between_frames(store_path: Path, model_pack: ModelPack) -> None:
+    listener = Listener()
+    kiosk = runner(store_path, model_pack, endless, listener)
+    kiosk.start()
+    deadline = time.monotonic() + 120
+    while len(listener.frames) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert kiosk.stop(30.0)
+    assert listener.finished_with is not None and not listener.errors
+    assert not [t for t in threading.enumerate() if t.name.startswith("jaga-kiosk")]
+
+
+def test_a_camera_that_fails_ends_the_stream_with_its_error(
+    store_path: Path, model_pack: ModelPack
+) -> None:
+    listener = Listener()
+
+    def unplugged() -> Iterator[tuple[float, object]]:
+        yield from in_step(listener, 2)
+        raise KioskError("camera 0 stopped giving frames")
+
+    kiosk = runner(store_path, model_pack, unplugged, listener)
+    kiosk.start()
+    assert kiosk.wait(120.0)
+    assert [str(e) for e in listener.errors] == ["camera 0 stopped giving frames"]
+    assert listener.finished_with is not None  # what was seen is still recorded
+
+
+def test_a_store_that_does_not_open_stops_the_camera_too(
+    store_path: Path, model_pack: ModelPack
+) -> None:
+    listener = Listener()
+    kiosk = runner(store_path, model_pack, endless, listener, passphrase="wrong")
+    kiosk.start()
+    assert kiosk.wait(120.0), "the capture thread ran on with nobody taking frames"
+    assert len(listener.errors) == 1 and isinstance(listener.errors[0], WrongKeyError)
+    assert listener.ready_at is None and listener.finished_with is None
