@@ -59,6 +59,11 @@ def stored_last_sync(check: StoreCheck) -> str:
     succeeded = _stored_time(last.succeeded_at) if last.succeeded_at else "never"
     if last.error:
         return f"failed {_stored_time(last.attempted_at)}; last success {succeeded}"
+    if last.stopped:
+        return (
+            f"stopped {_stored_time(last.attempted_at)} before it finished "
+            f"({last.stopped_queued} entries still queued); last success {succeeded}"
+        )
     return f"{succeeded} (before this start)"
 
 

@@ -30,11 +30,11 @@ from sync.client.packs import PackInstaller, PackOutcome, packs_dir_for
 from sync.client.pull import Puller, PullReport
 from sync.client.push import Pusher, PushReport
 from sync.client.state import ensure_schema, read_values, record_result, registration_values
-from sync.client.stopping import Stopping, never
+from sync.client.stopping import Heeded, Stopping, never
 from sync.client.transport import HubTransport, RequestObserver
 from sync.client.uploads import PhotoUploader, UploadReport
 from sync.errors import StoreError
-from sync.store import KeySource, Store, StoreConfig
+from sync.store import KeySource, OutboxState, Store, StoreConfig
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class SyncReport:
     new_species_pack: Path | None = None
     # Why the announced pack is still not installed (the previous one stays in use).
     species_pack_error: str | None = None
+    # A stop (the app closing) ended it before it finished; the rest waits for the next.
+    stopped: bool = False
 
     def summary(self) -> str:
         push, pull, up = self.push, self.pull, self.uploads
@@ -62,6 +64,8 @@ class SyncReport:
             text += f"; installed the species pack in {self.new_species_pack}"
         if self.species_pack_error is not None:
             text += f"; {self.species_pack_error}"  # it says when it is tried again
+        if self.stopped:
+            text += "; stopped before it finished: the rest waits for the next sync"
         return text
 
 
@@ -127,20 +131,23 @@ class SyncClient:
         of a pack that failed to install. Once ``stopping()`` (the app closing), the sync
         ends after the request in flight; what it did not send waits for the next one."""
         started = self._monotonic()
+        heeded = Heeded(stopping)
         with self._lock():
             try:
-                push = self._pusher.push_all(stopping)
-                pull = self._puller.pull_all(stopping)
-                uploads = self._uploader.upload_pending(stopping)
+                push = self._pusher.push_all(heeded)
+                pull = self._puller.pull_all(heeded)
+                uploads = self._uploader.upload_pending(heeded)
                 pack = PackOutcome()  # not begun once stopping: a download can take long
-                if not stopping():  # reports its failures, never raises them
+                if not heeded():  # reports its failures, never raises them
                     pack = self._packs.install_announced(force=retry_pack)
             except (SyncClientError, StoreError) as error:
                 self._record(f"{type(error).__name__}: {error}")
                 raise
-            self._record(None)
+            self._record(None, stopped=heeded.stopped)
         seconds = self._monotonic() - started
-        return SyncReport(push, pull, uploads, seconds, pack.installed, pack.error)
+        return SyncReport(
+            push, pull, uploads, seconds, pack.installed, pack.error, stopped=heeded.stopped
+        )
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
@@ -154,9 +161,16 @@ class SyncClient:
             finally:
                 self._locked = False
 
-    def _record(self, error: str | None) -> None:
+    def _record(self, error: str | None, *, stopped: bool = False) -> None:
+        """Keep the outcome; a sync a stop ended early is kept as stopped, with what it
+        left waiting, never as a success (the app closing is no failure either)."""
         with contextlib.suppress(StoreError):  # a full disk must not hide the sync's outcome
-            record_result(self.store.database, self.store.clock.now(), error)
+            waiting = None
+            if stopped:
+                counts = self.store.outbox.counts()
+                waiting = counts[OutboxState.QUEUED] + counts[OutboxState.SENT]
+            now = self.store.clock.now()
+            record_result(self.store.database, now, error, stopped_queued=waiting)
 
 
 @contextlib.contextmanager

@@ -207,7 +207,8 @@ class SyncMetrics:
         self._attempts = Counter(
             "jaga_sync_attempts",
             "Sync attempts by outcome: ok, offline (hub unreachable), failed, paused (needs"
-            " an operator), busy (another sync held the store)",
+            " an operator), busy (another sync held the store), stopped (ended early by"
+            " the app closing)",
             ["outcome"],
             registry=self.registry,
         )

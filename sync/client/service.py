@@ -56,6 +56,7 @@ class Attempt(StrEnum):
     FAILED = "failed"
     PAUSED = "paused"  # needs an operator: registration, token, protocol version
     BUSY = "busy"  # another sync (``jaga sync now``) held the store
+    STOPPED = "stopped"  # stop() ended it before it finished: neither ok nor failed
 
 
 @dataclass(frozen=True)
@@ -185,9 +186,9 @@ class SyncService:
         except Exception as error:  # a bug: report it, keep the service alive, back off
             _log.exception("sync failed unexpectedly")
             return self._fail(error)
-        if retry_pack:  # kept until a sync gets as far as the pack
+        if retry_pack and not report.stopped:  # kept until a sync gets as far as the pack
             self._retry_pack.clear()
-        self._count(Attempt.OK)
+        self._count(Attempt.STOPPED if report.stopped else Attempt.OK)
         self._publish(ServiceState(Phase.IDLE, last_report=report))
         self._sleep(self._interval_s)
         return Phase.IDLE

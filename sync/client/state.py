@@ -110,22 +110,48 @@ def record_upload(
 
 @dataclass(frozen=True)
 class LastResult:
-    """How the last sync of this store ended (for ``jaga sync status`` and the app)."""
+    """How the last sync of this store ended (for ``jaga sync status`` and the app).
+
+    ``stopped_queued`` is set when a stop (the app closing) ended the last sync before it
+    finished: the outbox entries it left queued. Such a sync neither succeeded nor failed,
+    so it moves neither ``succeeded_at`` nor ``error``. Stores written before it was kept
+    have no ``last.stopped`` value and read as not stopped, as they were meant.
+    """
 
     attempted_at: str | None
     succeeded_at: str | None
     error: str | None
+    stopped_queued: int | None = None
+
+    @property
+    def stopped(self) -> bool:
+        return self.stopped_queued is not None
 
     @classmethod
     def from_values(cls, values: Mapping[str, str]) -> LastResult:
         error = values.get("last.error") or None
-        return cls(values.get("last.attempted_at"), values.get("last.succeeded_at"), error)
+        stopped = values.get("last.stopped") or ""
+        queued = int(stopped) if stopped.isascii() and stopped.isdigit() else None
+        return cls(values.get("last.attempted_at"), values.get("last.succeeded_at"), error, queued)
+
+    def outcome(self) -> str:
+        """The last sync's outcome in words ("" before the first sync)."""
+        if self.error:
+            return f"failed: {self.error}"
+        if self.stopped_queued is not None:
+            return f"stopped before it finished: {self.stopped_queued} entries still queued"
+        return "ok" if self.attempted_at else ""
 
 
-def record_result(database: Database, now: datetime, error: str | None) -> None:
+def record_result(
+    database: Database, now: datetime, error: str | None, *, stopped_queued: int | None = None
+) -> None:
+    """Keep how a sync ended: ``error``, else stopped early (``stopped_queued`` entries left
+    queued), else success, the only outcome that moves ``last.succeeded_at``."""
     stamp = format_timestamp(now)
-    values = {"last.attempted_at": stamp, "last.error": error or ""}
-    if error is None:
+    stopped = "" if error is not None or stopped_queued is None else str(stopped_queued)
+    values = {"last.attempted_at": stamp, "last.error": error or "", "last.stopped": stopped}
+    if error is None and stopped_queued is None:
         values["last.succeeded_at"] = stamp
     put_values(database, values, now)
 

@@ -83,7 +83,7 @@ class SyncStatus:
             f"uploads      {self.pending_uploads} pending, "
             f"{self.withheld_face_images} face images withheld",
             f"last sync    {last.attempted_at or 'never'}"
-            + (f" (failed: {last.error})" if last.error else " (ok)" if last.attempted_at else ""),
+            + (f" ({last.outcome()})" if last.outcome() else ""),
             f"last success {last.succeeded_at or 'never'}",
         ]
         lines.extend(self.species_pack.lines())

@@ -14,3 +14,18 @@ Stopping = Callable[[], bool]  # true once the sync should end after the request
 
 def never() -> bool:
     return False
+
+
+class Heeded:
+    """A ``Stopping`` that remembers whether it ever said stop. A step that asked and was
+    told to stop ended early, so the sync did not finish: it must not be kept as a success.
+    """
+
+    def __init__(self, stopping: Stopping) -> None:
+        self._stopping = stopping
+        self.stopped = False
+
+    def __call__(self) -> bool:
+        if not self.stopped:
+            self.stopped = self._stopping()
+        return self.stopped

@@ -7,14 +7,18 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
+from desktop import sync_text
 from desktop.species import PackState
 from desktop.store_check import CheckResult, StoreCheck
 from desktop.sync_bridge import Backlog, SyncSnapshot
 from desktop.sync_panel import SyncPanel
 from sync.client.client import SyncReport
+from sync.client.config import SitePolicy
 from sync.client.pull import PullReport
 from sync.client.push import PushReport
 from sync.client.service import Phase, ServiceState
+from sync.client.state import LastResult
+from sync.client.status import PackStatus, SyncStatus
 from sync.client.uploads import UploadReport
 
 AT = datetime(2026, 3, 1, 8, 15, 0, tzinfo=UTC)
@@ -110,3 +114,21 @@ def test_pack_version_and_refusal_are_shown(qapp: QApplication) -> None:
     assert widget.species_pack.text() == "2026.11.0"
     assert widget.pack_refused.isVisible()
     assert "species.json does not match" in widget.pack_refused.text()
+
+
+def remembered(last: LastResult) -> StoreCheck:
+    status = SyncStatus(
+        hub_url="https://hub.test", site="north-gate", device_id=None, token="missing",
+        policy=SitePolicy(), outbox=(), quarantined=(), cursor=None, pending_uploads=0,
+        withheld_face_images=0, last=last, species_pack=PackStatus(),
+    )  # fmt: skip
+    return StoreCheck(CheckResult.REGISTERED, "https://hub.test", status)
+
+
+def test_a_remembered_sync_a_stop_ended_is_shown_as_stopped_not_as_a_success() -> None:
+    ok, stopped = "2026-03-01T08:00:00.000000Z", "2026-03-01T08:15:00.000000Z"
+    text = sync_text.stored_last_sync(remembered(LastResult(stopped, ok, None, 80)))
+    assert text.startswith("stopped ") and "(80 entries still queued)" in text
+    assert text.endswith(f"last success {sync_text.local_time(AT.replace(minute=0))}")
+    text = sync_text.stored_last_sync(remembered(LastResult(ok, ok, None)))
+    assert text.endswith("(before this start)")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from main import main
 from sync.client import (
     Backoff,
     Phase,
@@ -22,8 +23,11 @@ from sync.client import (
 )
 from sync.client.config import Registration, resolve_config
 from sync.client.lock import sync_lock
-from sync.client.state import read_values, save_registration
+from sync.client.service import Attempt
+from sync.client.state import LastResult, put_values, read_values, save_registration
+from sync.client.status import read_status
 from sync.store import Passphrase, Store
+from sync.store.clock import format_timestamp
 from tests.sync.client.fakehub import TOKEN, FakeHub, Fault, SlowHub, registration
 from tests.sync.client.recorder import Recorder
 from tests.sync.client.units import SMALL, client_of, observations, states
@@ -159,6 +163,55 @@ def test_stop_ends_a_sync_after_the_batch_in_flight(db_path: Path) -> None:
         counts = {state.value: n for state, n in store.outbox.counts().items()}
     assert counts["acknowledged"] == len(hub.ledger) == 20 * len(pushes)
     assert counts["queued"] == 100 - 20 * len(pushes)
+
+
+def test_a_sync_a_stop_ended_shows_as_stopped_in_sync_status_not_as_ok(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The window closing ends a sync early: `jaga sync status` (and the report, and the
+    attempt count) say it stopped with entries left, not that it worked, nor that it failed."""
+    with Store.open(db_path, Passphrase("pw"), config=FAST) as store:
+        observations(store, 70, "backlog")  # 100 in all: 5 batches of 20
+    hub, recorder, attempts = SlowHub(delay_s=0.5), Recorder(), list[Attempt]()
+    service = SyncService(
+        factory(db_path, hub), interval_s=3600, on_state=recorder, on_attempt=attempts.append
+    )
+    service.start()
+    assert hub.busy.wait(10), "no request reached the hub"
+    service.stop(timeout_s=10)  # while the first batch is in flight
+    left = 100 - len(hub.ledger)
+    assert 0 < left < 100
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", "pw")
+    assert main(["sync", "status", "--db", str(db_path)]) == 0
+    out = capsys.readouterr().out
+    assert "(ok)" not in out and "failed" not in out, out
+    assert f"(stopped before it finished: {left} entries still queued)" in out, out
+    assert "last success never" in out, out
+    report = next(s.last_report for s in recorder.states if s.last_report is not None)
+    assert "stopped before it finished" in report.summary()
+    assert attempts == [Attempt.STOPPED]
+    with Store.open(db_path, Passphrase("pw"), config=FAST) as store:
+        last = read_status(store, {}).last
+        assert (last.stopped_queued, last.error, last.succeeded_at) == (left, None, None)
+        client_of(store, FakeHub()).sync_once()  # the next sync finishes: ok again
+        last = read_status(store, {}).last
+    assert not last.stopped and last.error is None
+    assert last.succeeded_at == last.attempted_at is not None
+
+
+def test_a_last_result_an_older_version_kept_reads_as_it_did(db_path: Path) -> None:
+    """Versions before the stopped state kept no ``last.stopped``: their results read the same."""
+    with Store.open(db_path, Passphrase("pw"), config=FAST) as store:
+        now = store.clock.now()
+        stamp = format_timestamp(now)
+        older = {"last.attempted_at": stamp, "last.error": "", "last.succeeded_at": stamp}
+        put_values(store.database, older, now)
+        ok = read_status(store, {})
+        put_values(store.database, {"last.error": "HubUnavailableError: down"}, now)
+        failed = read_status(store, {})
+    assert ok.last == LastResult(stamp, stamp, None)
+    assert f"last sync    {stamp} (ok)" in ok.lines()
+    assert f"last sync    {stamp} (failed: HubUnavailableError: down)" in failed.lines()
 
 
 def test_a_store_registered_again_is_synced_on_its_new_registration(db_path: Path) -> None:
