@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from inference.errors import InputError
-from inference.fish.errors import SpeciesPackError
+from inference.errors import ChecksumMismatchError, InputError
+from inference.fish.errors import PackVerificationError, SpeciesPackError
 from inference.fish.graph_contract import PROBABILITIES
 from inference.fish.images import (
     DEFAULT_GATE,
@@ -132,6 +132,8 @@ class SpeciesClassifier:
         spec = _session_spec(pack, path)
         try:  # the warm-up runs one image of the declared side through the model
             session = OnnxSession(InstalledModel(spec, path, pack.sha256[path.name]), self._config)
+        except ChecksumMismatchError as exc:  # changed since the pack was verified
+            raise PackVerificationError(f"pack {pack.version}: {exc}; the pack is refused") from exc
         except InputError as exc:
             raise SpeciesPackError(
                 f"pack {pack.version}: its model does not take the {sides_label(pack.input_sizes)} "

@@ -23,6 +23,25 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_checked(path: Path, expected: str, what: str) -> bytes:
+    """The whole of ``path``, which must hash to ``expected``.
+
+    Read once, so that the bytes checked are the bytes used: hashing a file and then letting
+    another reader open it by name again would use, unchecked, a file replaced in between.
+    """
+    data = path.read_bytes()
+    actual = sha256_hex(data)
+    if actual != expected:
+        raise ChecksumMismatchError(
+            f"{what}: sha256 of {path} is {actual}, expected {expected}; it is not loaded"
+        )
+    return data
+
+
 def check_sha256(path: Path, expected: str, what: str, shown_as: str | None = None) -> None:
     """Raise if ``path`` does not hash to ``expected``; the message names ``shown_as``
     (default: the file's name), for a temporary copy of a file the user must replace."""

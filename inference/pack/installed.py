@@ -21,7 +21,7 @@ from pathlib import Path
 import platformdirs
 
 from inference.errors import ChecksumMismatchError, ModelNotInstalledError, PackError
-from inference.pack.files import sha256_of, write_json_atomically
+from inference.pack.files import read_checked, sha256_of, write_json_atomically
 from inference.pack.lock import install_lock
 from inference.pack.manifest import Manifest, ModelSpec, load_manifest
 
@@ -62,6 +62,11 @@ class InstalledModel:
     spec: ModelSpec
     path: Path
     sha256: str
+
+    def read_checked(self) -> bytes:
+        """The model file's bytes, checked against ``sha256``: hand these to the runtime,
+        never the path, or a file replaced after the check runs unchecked."""
+        return read_checked(self.path, self.sha256, f"model {self.spec.id}")
 
 
 class ModelPack:

@@ -109,7 +109,7 @@ class OnnxSession:
         self, model: InstalledModel, requested: list[tuple[str, dict[str, Any]]],
         config: SessionConfig,
     ) -> None:  # fmt: skip
-        self._session = _create(model.path, requested, self._options)
+        self._session = _create(model, requested, self._options)
         self._output_names = [output.name for output in self._session.get_outputs()]
         self._registered: str = self._session.get_providers()[0]
         self.provider: str = self._registered
@@ -255,17 +255,63 @@ def _session_options(threads: ThreadBudget, profile_dir: Path | None) -> ort.Ses
 
 
 def _create(
-    path: Path, providers: Sequence[tuple[str, dict[str, Any]]], options: ort.SessionOptions
+    model: InstalledModel,
+    providers: Sequence[tuple[str, dict[str, Any]]],
+    options: ort.SessionOptions,
 ) -> ort.InferenceSession:
+    source = _checked_source(model)
     try:
         with warnings.catch_warnings():
             # ORT warns when a planned provider is missing; _report says it in our own words.
             warnings.filterwarnings("ignore", message="Specified provider", category=UserWarning)
             return ort.InferenceSession(
-                str(path),
+                source,
                 sess_options=options,
                 providers=[name for name, _ in providers],
                 provider_options=[opts for _, opts in providers],
             )
     except Exception as exc:  # onnxruntime raises bare RuntimeError subclasses
-        raise RuntimeSetupError(f"cannot create a session for {path.name}: {exc}") from exc
+        raise RuntimeSetupError(f"cannot create a session for {model.path.name}: {exc}") from exc
+
+
+def _checked_source(model: InstalledModel) -> bytes | str:
+    """What ONNX Runtime loads: the very bytes that were checked against the model's sha256.
+
+    Given a path, ONNX Runtime opens the file again, after any check of ours, and again
+    whenever it rebuilds the session on its fallback providers; a file replaced meanwhile
+    would run unchecked. Given the bytes, it runs, and rebuilds from, what was checked.
+    TensorRT takes a model from bytes too. Its engine and timing caches go to the folder
+    ``trt_engine_cache_path`` names, keyed by this same checksum (``_tensorrt_options``);
+    inside it the EP names an engine by a hash of the graph's tensor names and versions, and
+    of the model's file name only when it has one, so two models never share an engine (each
+    checksum has its own folder), and engines cached while models loaded by path are built
+    once again.
+    """
+    try:
+        data = model.read_checked()
+    except OSError as exc:
+        raise RuntimeSetupError(f"cannot read {model.path}: {exc.strerror or exc}") from exc
+    return loadable(model.path, data)
+
+
+def loadable(path: Path, data: bytes) -> bytes | str:
+    """What to give ONNX Runtime for the checked contents ``data`` of ``path``: the bytes,
+    unless the model keeps its weights in external data files.
+
+    Those files (none of the pack's models has any: they are built whole; perhaps a
+    bring-your-own one) are read by ONNX Runtime by path, relative to the model's own path,
+    and no checksum covers them, so bytes would not make what runs checked; and a model
+    given as bytes has no path to resolve them against (ONNX Runtime looks in the working
+    directory, or refuses). Such a model keeps loading by path, its graph file checked just
+    before.
+    """
+    if _EXTERNAL_DATA_KEY in data:
+        log.info("%s keeps weights in external data files: loading it by path", path.name)
+        return str(path)
+    return data
+
+
+# How a tensor's external data names its file in the protobuf: the entry's key field (1,
+# length-delimited: 0x0A), 8 bytes long, "location", which every external tensor must have.
+# A model whose metadata happens to use the key "location" only loads by path, as it did.
+_EXTERNAL_DATA_KEY = b"\x0a\x08location"

@@ -66,7 +66,7 @@ class ArcFaceRecogniser:
             raise PackError(f"{pack.root} declares no recogniser")
         path = pack.path(spec)
         sha256 = pack.checked_sha256(spec)
-        io = read_graph_io(path)
+        io = read_graph_io(path, sha256)
         input_name = check_image_input(io, spec.input_size, spec.file)
         _check_output(spec, last_dims(io))
         session = open_session(runtime, path, sha256, io, side=spec.input_size, threads=threads)

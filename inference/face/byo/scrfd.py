@@ -77,7 +77,7 @@ class ScrfdDetector:
             raise PackError(f"{pack.root} declares no detector")
         path = pack.path(spec)
         sha256 = pack.checked_sha256(spec)
-        io = read_graph_io(path)
+        io = read_graph_io(path, sha256)
         input_name = check_image_input(io, spec.input_size, spec.file)
         positions = output_positions(spec, io.output_names)
         for (kind, stride), position in positions.items():

@@ -18,10 +18,11 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from inference.errors import PackError
+from inference.pack.files import read_checked
 from inference.pack.installed import InstalledModel
 from inference.pack.manifest import InputContract, ModelSpec
 from inference.runtime import OnnxSession, Runtime, ThreadBudget
-from inference.runtime.session import SessionConfig
+from inference.runtime.session import SessionConfig, loadable
 
 FloatArray = npt.NDArray[np.float32]
 Dim = int | str | None
@@ -39,13 +40,19 @@ class GraphIO:
         return [name for name, _ in self.outputs]
 
 
-def read_graph_io(path: Path) -> GraphIO:
-    """The graph's declared inputs and outputs (a CPU session, read for its metadata)."""
+def read_graph_io(path: Path, sha256: str) -> GraphIO:
+    """The graph's declared inputs and outputs (a CPU session, read for its metadata), read
+    from bytes that hash to ``sha256``: the graph checked is the one the session runs."""
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        data = read_checked(path, sha256, "bring-your-own model")
+    except OSError as exc:
+        raise PackError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        source = loadable(path, data)
+        session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises bare RuntimeError subclasses
         raise PackError(f"{path.name} is not a loadable ONNX model: {exc}") from exc
     return GraphIO(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,13 @@ import onnxruntime as ort
 import pytest
 from onnxruntime.capi.onnxruntime_pybind11_state import EPFail
 
-from inference.errors import InputError
+from inference.errors import ChecksumMismatchError, InputError
+from inference.pack import files, installed
 from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
 from inference.runtime.providers import CPU, CUDA, TENSORRT, Precision, ProviderPlan
 from inference.runtime.session import OnnxSession, SessionConfig
+from tests.conftest import installed_model as installed_model_path
 
 
 def test_cpu_session_reports_cpu_and_is_warmed_up(model_pack: ModelPack) -> None:
@@ -131,3 +134,92 @@ def test_onnxruntimes_own_fallback_during_a_run_is_noticed(
 def test_a_thread_count_out_of_reason_is_a_clear_error(threads: int) -> None:
     with pytest.raises(InputError, match="threads per model"):
         ThreadBudget(threads)
+
+
+@pytest.fixture
+def own_pack(model_pack: ModelPack, tmp_path: Path) -> ModelPack:
+    """A private copy of the installed pack holding yunet_n, whose file a test may replace."""
+    root = tmp_path / "pack"
+    root.mkdir()
+    for name in ("installed.json", model_pack.manifest.model("yunet_n").file):
+        shutil.copyfile(model_pack.root / name, root / name)
+    return ModelPack(root, model_pack.manifest)
+
+
+def yunet_outputs(model: Path | bytes) -> list[Any]:
+    """What a model given to ONNX Runtime directly answers for one fixed frame."""
+    source = model.read_bytes() if isinstance(model, Path) else model
+    session = ort.InferenceSession(source, providers=[CPU])
+    return list(session.run(None, {"input": FRAME}))
+
+
+FRAME = np.random.default_rng(7).uniform(0, 255, (1, 3, 320, 320)).astype(np.float32)
+
+
+def test_a_model_file_replaced_after_its_check_is_refused_not_run(
+    own_pack: ModelPack, model_pack: ModelPack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The install record's check hashes the file; replacing it right after (another model,
+    same inputs) used to run the replacement, unchecked, as ONNX Runtime opened the path."""
+    target = own_pack.root / own_pack.manifest.model("yunet_n").file
+    other = model_pack.root / model_pack.manifest.model("yunet_s").file
+    real_sha256_of = files.sha256_of
+
+    def hash_then_swap(path: Path) -> str:
+        digest = real_sha256_of(path)
+        if path == target:
+            shutil.copyfile(other, target)  # between the check and the load
+        return digest
+
+    monkeypatch.setattr(installed, "sha256_of", hash_then_swap)
+    runtime = Runtime(own_pack, preference=(CPU,), threads=ThreadBudget(1))
+    with pytest.raises(ChecksumMismatchError, match="yunet_n"):
+        session = runtime.session("yunet_n", warmup=False)
+        ran = session.run({"input": FRAME})
+        swapped = yunet_outputs(other)
+        same = all(np.array_equal(a, b) for a, b in zip(ran, swapped, strict=True))
+        assert not same, "the replacement loaded and ran, unchecked"
+
+
+def test_the_bytes_checked_are_the_bytes_that_run(
+    own_pack: ModelPack, model_pack: ModelPack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replaced even right after the session's own check read it, the file that runs is the
+    one checked: ONNX Runtime gets the bytes that were hashed, never the path."""
+    target = own_pack.root / own_pack.manifest.model("yunet_n").file
+    checked = target.read_bytes()
+    other = model_pack.root / model_pack.manifest.model("yunet_s").file
+    real_sha256_hex = files.sha256_hex
+
+    def hash_then_swap(data: bytes) -> str:
+        digest = real_sha256_hex(data)
+        shutil.copyfile(other, target)
+        return digest
+
+    monkeypatch.setattr(files, "sha256_hex", hash_then_swap)
+    session = Runtime(own_pack, preference=(CPU,)).session("yunet_n", warmup=False)
+    assert target.read_bytes() != checked  # swapped indeed
+    ran = session.run({"input": FRAME})
+    for got, expected in zip(ran, yunet_outputs(checked), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_a_model_with_external_data_still_loads_by_path(tmp_path: Path) -> None:
+    """Its weights lie in another file that ONNX Runtime reads next to the model's path; the
+    pack's models have none (see ``loadable``)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from inference.runtime.session import loadable
+
+    weights = numpy_helper.from_array(np.arange(8, dtype=np.float32).reshape(1, 8), "w")
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 8]) for n in ("x", "y")]
+    graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g", io[:1], io[1:],
+                              [weights])  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "external.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, location="external.data",
+                    size_threshold=0)  # fmt: skip
+    assert loadable(path, path.read_bytes()) == str(path)
+    pack_model = installed_model_path("yunet_n")
+    assert isinstance(loadable(pack_model, pack_model.read_bytes()), bytes)
