@@ -9,9 +9,12 @@ with. They share the window's ``DeviceMetrics`` too (none unless ``JAGA_METRICS_
 set), which the window closes after both stopped; and a sync that pulled changes from the
 hub refreshes the catch panel's review list (a hub reviewer may have confirmed a catch).
 
-The kiosk view lands here as its issue does; the shell follows the rule it will follow: all
-model work goes through ``inference``, all records through ``sync``, and this package is the
-only one that imports Qt.
+With ``--kiosk SOURCE`` the window is a kiosk instead: the Kiosk panel (``KioskController``)
+takes the Catch panel's place, verifying faces from a camera against the store's gallery
+and recording every decision, while the sync runs beside it as on a boat (it carries the
+access events to the hub and brings erasures back, which the running kiosk picks up).
+All model work goes through ``inference``, all records through ``sync``, and this package
+is the only one that imports Qt.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMainWindow, QV
 
 from desktop.catch_controller import CatchController, PhotoChooser, ask_for_photo
 from desktop.catch_panel import CatchPanel
+from desktop.kiosk.assemble import KioskOptions
+from desktop.kiosk_controller import FrameSource, KioskController
+from desktop.kiosk_panel import KioskPanel
 from desktop.metrics import ClassifierProbe, DeviceMetrics, LoadedClassifier, start_device_metrics
 from desktop.settings import AppSettings
 from desktop.species import (
@@ -93,11 +99,14 @@ class MainWindow(QMainWindow):
         catch: CatchController | None = None,
         metrics: DeviceMetrics | None = None,
         species: SpeciesPacks | None = None,
+        *,
+        kiosk: KioskController | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("Jaga")
         self.sync = sync
         self.catch = catch
+        self.kiosk = kiosk
         self.metrics = metrics
         self.species = species
         self._shut_down = False
@@ -109,8 +118,9 @@ class MainWindow(QMainWindow):
             side.addWidget(sync.panel)
         side.addStretch(1)
         layout = QHBoxLayout()
-        if catch is not None:
-            layout.addWidget(catch.panel, 3)
+        for work in (catch, kiosk):
+            if work is not None:
+                layout.addWidget(work.panel, 3)
         layout.addLayout(side, 2)
         body = QWidget()
         body.setLayout(layout)
@@ -130,6 +140,8 @@ class MainWindow(QMainWindow):
         deadline = Deadline.after(SHUTDOWN_BOUND_S)
         if self.species is not None:
             self.species.stop()
+        if self.kiosk is not None:  # first: the person in front of it is recorded, and its
+            self.kiosk.stop(deadline.remaining_s())  # frame in flight takes a fraction of a second
         if self.sync is not None:  # first: it ends after its request in flight, while a
             self.sync.stop(deadline.remaining_s())  # catch job in flight runs on meanwhile
         if self.catch is not None:
@@ -157,27 +169,37 @@ def open_window(
     build: ClassifierBuilder = build_classifier,
     find_pack: PackFinder = startup_species_pack,
     choose_photo: PhotoChooser = ask_for_photo,
+    kiosk_frames: FrameSource | None = None,
 ) -> MainWindow:
-    """Build, show and start the window (tests replace the hub client, the pack parts or
-    the photo dialog)."""
+    """Build, show and start the window (tests replace the hub client, the pack parts, the
+    photo dialog or the kiosk's camera)."""
     species = SpeciesPacks(build)
     metrics = start_device_metrics(settings, classifier_probe(species))
     controller = SyncController(
         settings, SyncPanel(settings.store_path), species, open_client=open_client,
         backoff=backoff, find_pack=find_pack, metrics=metrics.sync if metrics else None,
     )  # fmt: skip
-    catch = CatchController(
-        settings, CatchPanel(), species, choose_photo=choose_photo,
-        metrics=metrics.catch if metrics else None,
-    )  # fmt: skip
-    controller.changes_pulled.connect(catch.refresh)
-    window = MainWindow(pack, controller, catch, metrics, species)
-    for part in (species, controller, catch):
-        part.setParent(window)
+    catch, kiosk = None, None
+    if settings.kiosk_source is None:
+        catch = CatchController(
+            settings, CatchPanel(), species, choose_photo=choose_photo,
+            metrics=metrics.catch if metrics else None,
+        )  # fmt: skip
+        controller.changes_pulled.connect(catch.refresh)
+    else:
+        options = KioskOptions(models_dir=pack.root, site=settings.site, device=settings.device)
+        kiosk = KioskController(settings, KioskPanel(), settings.kiosk_source, options,
+                                frames=kiosk_frames)  # fmt: skip
+    window = MainWindow(pack, controller, catch, metrics, species, kiosk=kiosk)
+    for part in (species, controller, catch, kiosk):
+        if part is not None:
+            part.setParent(window)
     window.resize(1180, 760)
     window.show()
     controller.start()
-    catch.start()
+    for work in (catch, kiosk):
+        if work is not None:
+            work.start()
     return window
 
 

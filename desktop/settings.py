@@ -32,6 +32,11 @@ class AppSettings:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     sync_interval_s: float = DEFAULT_SYNC_INTERVAL_S
     store_config: StoreConfig | None = None  # None: the store's defaults (tests shrink them)
+    # Kiosk mode: the camera (camera:N) or video the window verifies faces from, 1:N, and
+    # the site and device its events are recorded under when the device is not registered.
+    kiosk_source: str | None = None
+    site: str | None = None
+    device: str | None = None
 
 
 def add_app_options(parser: argparse.ArgumentParser) -> None:
@@ -53,11 +58,20 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_SYNC_INTERVAL_S,
         help=f"seconds between background syncs ({DEFAULT_SYNC_INTERVAL_S:g})",
     )
+    parser.add_argument(
+        "--kiosk",
+        metavar="SOURCE",
+        help="kiosk mode: verify faces from camera:N or a video file (1:N against the store's "
+        "gallery; every decision recorded)",
+    )
+    parser.add_argument("--site", help="kiosk: site of an unregistered device's events")
+    parser.add_argument("--device", help="kiosk: name of an unregistered device")
 
 
 def settings_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> AppSettings:
     store_path = Path(args.db) if args.db is not None else default_store_path()
-    return AppSettings(store_path, args.key_file, dict(env), args.sync_interval)
+    return AppSettings(store_path, args.key_file, dict(env), args.sync_interval,
+                       kiosk_source=args.kiosk, site=args.site, device=args.device)  # fmt: skip
 
 
 def key_source(settings: AppSettings) -> KeySource | None:

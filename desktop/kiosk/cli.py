@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from desktop.kiosk.session import KioskSession
     from sync.store import AccessEvent, KeySource, Store
 
-CAMERA_PREFIX = "camera:"
-
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``jaga kiosk`` to the ``jaga`` parser."""
@@ -73,7 +71,7 @@ def _register_run(commands: argparse._SubParsersAction[Any]) -> None:
         "decision is recorded as an access event, audited and queued for the hub.",
     )
     run.add_argument("source", metavar="SOURCE",
-                     help=f"a video file, or {CAMERA_PREFIX}N for camera N")  # fmt: skip
+                     help="a video file, or camera:N for camera N")  # fmt: skip
     run.add_argument("--claim", metavar="ID", help="1:1: the badge (external id) presented")
     run.add_argument("--site", help="site of an unregistered device's events")
     run.add_argument("--device", help="name of an unregistered device")
@@ -125,12 +123,13 @@ def _enrol(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from desktop.kiosk.assemble import open_kiosk
+    from desktop.kiosk.sources import source_frames
 
     def run() -> dict[str, Any]:
         frames = 0
         with open_kiosk(_store_path(args), _key(args), _options(args), os.environ) as session:
             try:
-                for time_s, image in _frames(args.source, args.max_frames):
+                for time_s, image in source_frames(args.source, args.max_frames):
                     _print_events(session, session.process(image, time_s).events)
                     frames += 1
             finally:  # Ctrl-C included: the people at the kiosk were decided; record them
@@ -184,14 +183,6 @@ def _guarded(args: argparse.Namespace, command: Any) -> int:
         print(f"{name}: interrupted", file=sys.stderr)
         return 130
     return 0
-
-
-def _frames(source: str, max_frames: int | None) -> Any:
-    from desktop.kiosk.sources import camera_frames, file_frames
-
-    if source.startswith(CAMERA_PREFIX):
-        return camera_frames(source.removeprefix(CAMERA_PREFIX), max_frames)
-    return file_frames(Path(source), max_frames)
 
 
 def _print_events(session: KioskSession, events: tuple[AccessEvent, ...]) -> None:

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.gallery import GalleryWatch
@@ -30,6 +30,7 @@ from desktop.kiosk.identity import KioskIdentity
 from inference.face.decide import Decision, Status
 from inference.face.pipeline import DecisionPipeline, FrameResult
 from inference.face.stages import AnyImage
+from sync.errors import RecordNotFoundError
 from sync.store import AccessEvent, Store
 
 RECORDED = (Status.VERIFIED, Status.NOT_MATCHED, Status.SPOOF_DETECTED, Status.LOW_QUALITY)
@@ -39,10 +40,12 @@ _REMEMBERED_TRACKS = 1024
 
 @dataclass(frozen=True)
 class KioskFrame:
-    """One frame's result and the access events it recorded."""
+    """One frame's result, the access events it recorded, and the names of the people
+    they verified (what the screen greets them with)."""
 
     result: FrameResult
     events: tuple[AccessEvent, ...]
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 class KioskSession:
@@ -64,11 +67,22 @@ class KioskSession:
     def process(self, image: AnyImage, time_s: float | None = None) -> KioskFrame:
         self._reload_gallery()
         result = self.pipeline.process(image, time_s)
-        return KioskFrame(result, self._record(result.decisions))
+        events = self._record(result.decisions)
+        return KioskFrame(result, events, self._names(events))
 
     def finish(self) -> tuple[AccessEvent, ...]:
         """The stream ended: open tracks are decided on what they have, and recorded."""
         return self._record(self.pipeline.finish())
+
+    def _names(self, events: tuple[AccessEvent, ...]) -> dict[str, str]:
+        """Display names of the people verified; one erased since has none to show."""
+        names = {}
+        for uid in {event.person_uid for event in events if event.person_uid is not None}:
+            try:
+                names[uid] = self.store.people.get(uid).display_name
+            except RecordNotFoundError:
+                continue
+        return names
 
     def _reload_gallery(self) -> None:
         """Between frames, a changed gallery replaces the old one; open tracks go on against

@@ -16,10 +16,18 @@ import numpy as np
 from desktop.kiosk.errors import KioskError
 from inference.face.eval_video import Image, video_frames
 
+CAMERA_PREFIX = "camera:"
 # Failed reads in a row, and the pause after each, before a camera counts as gone (a USB
 # camera unplugged): 1.5 s, longer than any driver's hiccup.
 _CAMERA_MISSES = 30
 _MISS_PAUSE_S = 0.05
+
+
+def source_frames(source: str, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:
+    """``camera:N`` (camera N), else a video file."""
+    if source.startswith(CAMERA_PREFIX):
+        return camera_frames(source.removeprefix(CAMERA_PREFIX), max_frames)
+    return file_frames(Path(source), max_frames)
 
 
 def file_frames(path: Path, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:
