@@ -188,8 +188,10 @@ def open_window(
         controller.changes_pulled.connect(catch.refresh)
     else:
         options = KioskOptions(models_dir=pack.root, site=settings.site, device=settings.device)
-        kiosk = KioskController(settings, KioskPanel(), settings.kiosk_source, options,
-                                frames=kiosk_frames)  # fmt: skip
+        kiosk = KioskController(
+            settings, KioskPanel(), settings.kiosk_source, options, frames=kiosk_frames,
+            metrics=metrics.kiosk if metrics else None,
+        )  # fmt: skip
     window = MainWindow(pack, controller, catch, metrics, species, kiosk=kiosk)
     for part in (species, controller, catch, kiosk):
         if part is not None:

@@ -25,6 +25,7 @@ from desktop.kiosk.prompts import PromptHold, frame_prompt
 from desktop.kiosk.runner import KioskRunner
 from desktop.kiosk.session import KioskFrame, KioskSession
 from desktop.kiosk.sources import source_frames
+from desktop.kiosk_metrics import KioskMetrics
 from desktop.kiosk_panel import KioskPanel
 from desktop.settings import LOCKED_MESSAGE, AppSettings, key_source
 from desktop.workers import error_info
@@ -39,20 +40,19 @@ FrameSource = Callable[[], Frames]
 OpenSession = Callable[[], AbstractContextManager[KioskSession]]
 
 
-def providers_text(found: Mapping[str, object]) -> str:
-    """``detector on CPUExecutionProvider, …``: where each stage actually runs, the liveness
-    pair model by model."""
-    parts = []
+def model_providers(found: Mapping[str, object]) -> dict[str, str]:
+    """Where each stage actually runs, the liveness pair model by model."""
+    flat: dict[str, str] = {}
     for stage, provider in found.items():
         if isinstance(provider, Mapping):
-            parts += [f"{model} on {name}" for model, name in provider.items()]
+            flat.update({str(model): str(name) for model, name in provider.items()})
         else:
-            parts.append(f"{stage} on {provider}")
-    return ", ".join(parts)
+            flat[stage] = str(provider)
+    return flat
 
 
 class KioskController(QObject):
-    _ready = Signal(str)
+    _ready = Signal(str, object)
     _frame = Signal(object, object)
     _finished = Signal(object)
     _failed = Signal(object)
@@ -63,7 +63,9 @@ class KioskController(QObject):
         panel: KioskPanel,
         source: str,
         options: KioskOptions,
+        *,
         frames: FrameSource | None = None,
+        metrics: KioskMetrics | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -72,6 +74,7 @@ class KioskController(QObject):
         self._options = options
         self._frames = frames or (lambda: source_frames(source))
         self._hold = PromptHold()
+        self._metrics = metrics
         self._runner: KioskRunner | None = None
         self._stop_asked = False
         self._failure_shown = False
@@ -105,8 +108,9 @@ class KioskController(QObject):
 
     def ready(self, session: KioskSession) -> None:
         templates = len(session.pipeline.stages.gallery or ())
-        on = providers_text(providers(session.pipeline.stages))
-        self._ready.emit(f"ready: {session.pipeline.mode}, {templates} templates; {on}")
+        models = model_providers(providers(session.pipeline.stages))
+        on = ", ".join(f"{model} on {provider}" for model, provider in models.items())
+        self._ready.emit(f"ready: {session.pipeline.mode}, {templates} templates; {on}", models)
 
     def frame(self, image: np.ndarray, frame: KioskFrame) -> None:
         self._frame.emit(image, frame)
@@ -119,20 +123,28 @@ class KioskController(QObject):
 
     # --- on the GUI thread ----------------------------------------------------------------
 
-    @Slot(str)
-    def _show_ready(self, text: str) -> None:
+    @Slot(str, object)
+    def _show_ready(self, text: str, models: dict[str, str]) -> None:
         _log.info("kiosk %s (source %s)", text, self._source)
         self.panel.show_state(text)
+        if self._metrics is not None:
+            self._metrics.set_models(models)
 
     @Slot(object, object)
     def _show_frame(self, image: np.ndarray, frame: KioskFrame) -> None:
         self.panel.show_picture(image, frame.result.faces)
         self.panel.show_prompt(self._hold.show(frame_prompt(frame.result, frame.names)))
         self.panel.add_events(frame.events, frame.names)
+        if self._metrics is not None:
+            dropped = self._runner.dropped if self._runner is not None else 0
+            self._metrics.observe_frame(frame.result.stage_ms, dropped)
+            self._metrics.count_events(frame.events)
 
     @Slot(object)
     def _show_finished(self, events: tuple[AccessEvent, ...]) -> None:
         self.panel.add_events(events, {})
+        if self._metrics is not None:
+            self._metrics.count_events(events)
         if not (self._stop_asked or self._failure_shown):  # a video's end; a camera's never
             self.panel.show_state(f"the picture ended ({self._source})", problem=True)
 

@@ -12,8 +12,8 @@ classification the Catch panel makes is counted by status and review flag, with 
 its stages took and its calibrated top-1 confidence (the drift the hub cannot see before a
 sync); each catch recorded is counted by whether the officer confirmed it on the spot. The
 labels are bounded: no species names, of which a pack may hold hundreds. The kiosk's
-latency, frame drops and decisions have no producer in the app yet. This module imports no
-Qt: the controllers hand it plain values.
+figures are :mod:`desktop.kiosk_metrics`'. This module imports no Qt: the controllers hand
+it plain values.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from desktop.kiosk_metrics import KioskMetrics
 from desktop.settings import LOCKED_MESSAGE, AppSettings, key_source
 from inference.fish.types import FishPrediction, FishStatus
 from sync.client.metrics import (
@@ -164,6 +165,7 @@ class DeviceMetrics:
         registry = self.sync.registry
         registry.register(ClassifierCollector(probe))
         self.catch = CatchMetrics(registry)
+        self.kiosk = KioskMetrics(registry)
         for collector in (ProcessCollector, PlatformCollector, GCCollector):
             collector(registry=registry)  # memory and CPU: a Jetson's budget is tight
         try:

@@ -22,11 +22,13 @@ from desktop.settings import AppSettings
 from inference.face.settings import FaceSettings
 from inference.face.stages import Stages
 from inference.pack.installed import ModelPack
+from sync.client.metrics import METRICS_PORT_ENV
 from sync.store import Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.kiosk.conftest import webcam, webcam_paths
 from tests.desktop.qtwait import wait_until
+from tests.desktop.test_metrics import free_port, scrape, value
 from tests.sync.conftest import FAST
 
 pytestmark = pytest.mark.needs_shared
@@ -44,8 +46,10 @@ def camera(kind: str, count: int = 14) -> Iterator[tuple[float, np.ndarray]]:
         yield time.monotonic(), frames[-1]
 
 
-def kiosk_window(store_path: Path, model_pack: ModelPack, kind: str) -> MainWindow:
-    env = {PASSPHRASE_ENV: PASSPHRASE, "JAGA_MODELS_DIR": str(model_pack.root)}
+def kiosk_window(
+    store_path: Path, model_pack: ModelPack, kind: str, more_env: dict[str, str] | None = None
+) -> MainWindow:
+    env = {PASSPHRASE_ENV: PASSPHRASE, "JAGA_MODELS_DIR": str(model_pack.root), **(more_env or {})}
     settings = AppSettings(store_path, None, env, sync_interval_s=3600, store_config=FAST,
                            kiosk_source="camera:0", site="front-gate", device="k1")  # fmt: skip
     return open_window(settings, model_pack, find_pack=lambda: None,
@@ -106,6 +110,29 @@ def test_a_printed_photo_is_refused_on_screen(
     with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
         decisions = {e.decision for e in store.access.between("0", "9")}
         assert "spoof_detected" in decisions and "verified" not in decisions
+
+
+def test_the_metrics_count_frames_stages_decisions_and_providers(
+    qapp: QApplication, store_path: Path, model_pack: ModelPack, enrolled: str
+) -> None:
+    port = free_port()
+    window = kiosk_window(store_path, model_pack, "live", {METRICS_PORT_ENV: str(port)})
+    panel = kiosk_of(window).panel
+    try:
+        wait_until(lambda: panel.prompt.text().startswith("Welcome") or stopped(panel.state),
+                   "the greeting", 60)  # fmt: skip
+        samples = scrape(port)
+    finally:
+        window.close()
+    assert value(samples, "jaga_kiosk_decisions_total", decision="verified") == 1
+    assert value(samples, "jaga_kiosk_decisions_total", decision="spoof_detected") == 0
+    processed = value(samples, "jaga_kiosk_frames_total", outcome="processed") or 0
+    assert processed >= 3  # a track is confirmed on its third frame
+    detect = value(samples, "jaga_kiosk_stage_duration_seconds_count", stage="detect")
+    assert detect == processed
+    assert (value(samples, "jaga_kiosk_liveness_count") or 0) >= 1
+    assert value(samples, "jaga_kiosk_model_info", model="detector",
+                 provider="CPUExecutionProvider") == 1  # fmt: skip
 
 
 def test_without_a_key_the_kiosk_says_how_to_give_one(
