@@ -35,6 +35,9 @@ from sync.errors import SyncError
 from sync.store import AccessEvent
 
 _log = logging.getLogger(__name__)
+# The screen faces the public: it says what is wrong, the log says who.
+OVERLAP_SHOWN = ("two people enrolled here pass as each other at this threshold: calibrate "
+                 "it before relying on this kiosk (the log names them)")  # fmt: skip
 Frames = Iterator[tuple[float, np.ndarray]]
 FrameSource = Callable[[], Frames]
 OpenSession = Callable[[], AbstractContextManager[KioskSession]]
@@ -110,7 +113,11 @@ class KioskController(QObject):
         templates = len(session.pipeline.stages.gallery or ())
         models = model_providers(providers(session.pipeline.stages))
         on = ", ".join(f"{model} on {provider}" for model, provider in models.items())
-        self._ready.emit(f"ready: {session.pipeline.mode}, {templates} templates; {on}", models)
+        text = f"ready: {session.pipeline.mode}, {templates} templates; {on}"
+        if session.warning is not None:  # said on screen without names; the log has them
+            _log.warning("kiosk: %s", session.warning)
+            text = f"{text}\nWARNING: {OVERLAP_SHOWN}"
+        self._ready.emit(text, models)
 
     def frame(self, image: np.ndarray, frame: KioskFrame) -> None:
         self._frame.emit(image, frame)
@@ -126,7 +133,7 @@ class KioskController(QObject):
     @Slot(str, object)
     def _show_ready(self, text: str, models: dict[str, str]) -> None:
         _log.info("kiosk %s (source %s)", text, self._source)
-        self.panel.show_state(text)
+        self.panel.show_state(text, problem="WARNING" in text)
         if self._metrics is not None:
             self._metrics.set_models(models)
 

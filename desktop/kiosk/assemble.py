@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.kiosk.errors import KioskError
-from desktop.kiosk.gallery import GalleryWatch, claimed_person, gallery_index
+from desktop.kiosk.gallery import GalleryWatch, claimed_person, gallery_index, overlap_warning
 from desktop.kiosk.identity import kiosk_identity
 from desktop.kiosk.session import KioskSession
 from inference.face.assemble import StageChoice, build_stages, runtime_from_args
@@ -70,7 +70,9 @@ def kiosk_session(
     gallery = gallery_index(store, model, settings.match)
     claimed = None if options.claim is None else claimed_person(store, options.claim).person_uid
     pipeline = DecisionPipeline(dataclasses.replace(stages, gallery=gallery), settings, claimed)
-    return KioskSession(pipeline, store, identity, GalleryWatch(store, model, settings.match))
+    session = KioskSession(pipeline, store, identity, GalleryWatch(store, model, settings.match))
+    session.warning = overlap_warning(store, gallery, pipeline.thresholds.similarity)
+    return session
 
 
 @contextmanager

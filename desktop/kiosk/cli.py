@@ -128,6 +128,8 @@ def _run(args: argparse.Namespace) -> int:
     def run() -> dict[str, Any]:
         frames = 0
         with open_kiosk(_store_path(args), _key(args), _options(args), os.environ) as session:
+            if session.warning is not None:
+                print(f"jaga kiosk run: warning: {session.warning}", file=sys.stderr)
             try:
                 for time_s, image in source_frames(args.source, args.max_frames):
                     _print_events(session, session.process(image, time_s).events)
@@ -135,7 +137,8 @@ def _run(args: argparse.Namespace) -> int:
             finally:  # Ctrl-C included: the people at the kiosk were decided; record them
                 _print_events(session, session.finish())
             return {"frames": frames, "mode": str(session.pipeline.mode),
-                    "access_events": session.store.access.count()}  # fmt: skip
+                    "access_events": session.store.access.count(),
+                    "warning": session.warning}  # fmt: skip
 
     return _guarded(args, lambda: print(json.dumps({"summary": run()})))
 

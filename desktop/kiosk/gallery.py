@@ -42,6 +42,21 @@ def gallery_index(store: Store, model: DescriptorModel, settings: MatchSettings)
     return GalleryIndex.from_arrays(vectors, identities, model, settings)
 
 
+def overlap_warning(store: Store, index: GalleryIndex, threshold: float) -> str | None:
+    """A warning when two people enrolled here already pass as each other at ``threshold``:
+    the default threshold was set on LFW, and on some populations most pairs of different
+    people reach it (``tools.measure_face_impostors``). Names the two by external id, for
+    the operator; the caller decides where that may be shown."""
+    closest = index.closest_identities()
+    if closest is None or closest[0] < threshold:
+        return None
+    similarity, first, second = closest
+    ids = sorted(store.people.get(uid).external_id for uid in (first, second))
+    return (f"people enrolled here pass as each other: {ids[0]} and {ids[1]} reach "
+            f"{similarity:.3f}, at or above this kiosk's threshold {threshold:.3f}; calibrate it "
+            "on your own people (jaga eval pairs) before relying on this kiosk")  # fmt: skip
+
+
 def claimed_person(store: Store, external_id: str) -> Person:
     """The person a badge (their external id) names; a clear error when nobody has it."""
     person = store.people.by_external_id(external_id)

@@ -62,6 +62,8 @@ class KioskSession:
         self.store = store
         self.identity = identity
         self._watch = watch
+        self.warning: str | None = None
+        """What the operator must know before relying on this kiosk (set at start)."""
         self._recorded: deque[int] = deque(maxlen=_REMEMBERED_TRACKS)
 
     def process(self, image: AnyImage, time_s: float | None = None) -> KioskFrame:

@@ -53,7 +53,12 @@ def test_enrol_then_run_verifies_and_records(
     verified = [e for e in events if e["decision"] == "verified"]
     assert len(verified) == 1 and verified[0]["external_id"] == "B-7"
     assert verified[0]["person_uid"] == enrolled["person_uid"]
-    assert summary["summary"] == {"frames": 12, "mode": "1:1", "access_events": len(events)}
+    assert summary["summary"] == {
+        "frames": 12,
+        "mode": "1:1",
+        "access_events": len(events),
+        "warning": None,
+    }
     with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.access.count() == len(events)
 

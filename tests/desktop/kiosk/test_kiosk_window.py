@@ -27,6 +27,7 @@ from sync.store import Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.kiosk.conftest import webcam, webcam_paths
+from tests.desktop.kiosk.test_kiosk_overlap import nuaa_frames
 from tests.desktop.qtwait import wait_until
 from tests.desktop.test_metrics import free_port, scrape, value
 from tests.sync.conftest import FAST
@@ -133,6 +134,26 @@ def test_the_metrics_count_frames_stages_decisions_and_providers(
     assert (value(samples, "jaga_kiosk_liveness_count") or 0) >= 1
     assert value(samples, "jaga_kiosk_model_info", model="detector",
                  provider="CPUExecutionProvider") == 1  # fmt: skip
+
+
+def test_a_threshold_two_enrolled_people_pass_is_a_warning_without_their_names(
+    qapp: QApplication, store_path: Path, model_pack: ModelPack, stages: Stages
+) -> None:
+    """NUAA's 0003 and 0009 pass as each other (``test_kiosk_overlap``); the screen faces
+    the public, so it says what is wrong and leaves the names to the log."""
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        for external_id, person in (("B-3", "0003"), ("B-9", "0009")):
+            new = NewPerson(external_id, external_id, "front-gate", "v1", "desk", 30)
+            enrol_person(store, stages, FaceSettings(), new, nuaa_frames(person),
+                         accept_duplicates=True)  # fmt: skip
+    window = kiosk_window(store_path, model_pack, "live")
+    state = kiosk_of(window).panel.state
+    try:
+        wait_until(lambda: state.text().startswith(("ready", "the kiosk cannot")), "ready", 60)
+    finally:
+        window.close()
+    assert "WARNING: two people enrolled here pass as each other" in state.text()
+    assert "B-3" not in state.text() and "B-9" not in state.text()
 
 
 def test_without_a_key_the_kiosk_says_how_to_give_one(

@@ -158,3 +158,25 @@ def test_index_of_100k_templates_is_built_and_queried_exactly() -> None:
         expected = brute_force_top_k(vectors[row], vectors, labels, 5)
         assert [c.identity for c in answer.candidates] == [name for name, _ in expected]
     assert index.templates_of(labels[0]).vectors.shape == (per_person, 128)
+
+
+def test_the_closest_identities_are_found_across_blocks_and_never_oneself() -> None:
+    """Brute force over every pair of templates of different identities; each identity's
+    own templates are closer to each other than to anyone, and must not count."""
+    rng = np.random.default_rng(7)
+    vectors = unit_rows(rng, 40)
+    names = [f"p{i % 9}" for i in range(40)]
+    vectors[1] = vectors[0]  # p0 and p1 share a template, so they are the closest pair
+    index = GalleryIndex.from_arrays(vectors, names, MODEL)
+    similarities = vectors @ vectors.T
+    expected = max(float(similarities[i, j]) for i in range(40) for j in range(40)
+                   if names[i] != names[j])  # fmt: skip
+    for block in (1, 7, 1024):
+        similarity, first, second = index.closest_identities(block) or (0.0, "", "")
+        assert similarity == pytest.approx(expected, abs=1e-5)
+        assert (first, second) == ("p0", "p1")
+
+
+def test_a_gallery_of_one_identity_has_no_closest_pair() -> None:
+    vectors = unit_rows(np.random.default_rng(1), 3)
+    assert GalleryIndex.from_arrays(vectors, ["a", "a", "a"], MODEL).closest_identities() is None
