@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from desktop.kiosk.assemble import KioskOptions, open_kiosk
 from desktop.kiosk.errors import KioskError
-from desktop.kiosk.prompts import PromptHold, frame_prompt
+from desktop.kiosk.prompts import PromptHold, frame_prompt, notice_prompt
 from desktop.kiosk.runner import KioskRunner
 from desktop.kiosk.session import KioskFrame, KioskSession
 from desktop.kiosk.sources import source_frames
@@ -86,6 +86,7 @@ class KioskController(QObject):
         self._frame.connect(self._show_frame, queued)
         self._finished.connect(self._show_finished, queued)
         self._failed.connect(self._show_failure, queued)
+        panel.badge.returnPressed.connect(self._badge_entered)
 
     def start(self) -> None:
         key = key_source(self.settings)
@@ -130,6 +131,14 @@ class KioskController(QObject):
 
     # --- on the GUI thread ----------------------------------------------------------------
 
+    @Slot()
+    def _badge_entered(self) -> None:
+        """A badge read (typed, or a reader acting as a keyboard): the next attempt is 1:1."""
+        badge = self.panel.badge.text().strip()
+        self.panel.badge.clear()  # the field is ready for the next person at once
+        if badge and self._runner is not None:
+            self._runner.present_badge(badge)
+
     @Slot(str, object)
     def _show_ready(self, text: str, models: dict[str, str]) -> None:
         _log.info("kiosk %s (source %s)", text, self._source)
@@ -140,7 +149,10 @@ class KioskController(QObject):
     @Slot(object, object)
     def _show_frame(self, image: np.ndarray, frame: KioskFrame) -> None:
         self.panel.show_picture(image, frame.result.faces)
-        self.panel.show_prompt(self._hold.show(frame_prompt(frame.result, frame.names)))
+        prompt = frame_prompt(frame.result, frame.names, frame.badge)
+        if frame.notice is not None:
+            prompt = notice_prompt(frame.notice)
+        self.panel.show_prompt(self._hold.show(prompt))
         self.panel.add_events(frame.events, frame.names)
         if self._metrics is not None:
             dropped = self._runner.dropped if self._runner is not None else 0

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QLabel, QListWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QLineEdit, QListWidget, QVBoxLayout, QWidget
 
 from desktop.kiosk.prompts import IDLE, Prompt, Tone
 from inference.face.decide import Status
@@ -47,11 +47,15 @@ class KioskPanel(QWidget):
         self.state = QLabel(STARTING)
         self.state.setObjectName("kioskState")
         self.state.setWordWrap(True)
+        self.badge = QLineEdit()  # a badge reader types here as a keyboard does, then Enter
+        self.badge.setObjectName("kioskBadge")
+        self.badge.setPlaceholderText("Badge number, then Enter (optional: without one, the "
+                                      "kiosk identifies you among everyone enrolled)")  # fmt: skip
         self.events = QListWidget()
         self.events.setObjectName("kioskEvents")
         self.events.setMaximumHeight(140)
         layout = QVBoxLayout(self)
-        for widget in (self.video, self.prompt, self.state, self.events):
+        for widget in (self.video, self.prompt, self.badge, self.state, self.events):
             layout.addWidget(widget)
         self.show_prompt(IDLE)
 

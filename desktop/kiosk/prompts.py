@@ -56,10 +56,10 @@ ACTIONS = {"blink": "Please blink", "turn_left": "Turn your head to the left",
            "turn_right": "Turn your head to the right"}  # fmt: skip
 
 
-def frame_prompt(result: FrameResult, names: Mapping[str, str]) -> Prompt:
+def frame_prompt(result: FrameResult, names: Mapping[str, str], badge: str | None = None) -> Prompt:
     """The prompt for one frame: about the largest face, the one standing at the kiosk."""
     if result.status is Status.NO_FACE_DETECTED or not result.faces:
-        return IDLE
+        return IDLE if badge is None else Prompt(f"Badge {badge}: look at the camera", Tone.WORKING)
     if result.status is Status.MULTIPLE_FACES:
         return Prompt("One person at a time, please", Tone.WORKING)
     face = max(result.faces, key=lambda f: f.face.width * f.face.height)
@@ -88,6 +88,11 @@ def decision_prompt(
 def _advice(face: FaceObservation) -> Prompt:
     reasons = face.quality.reasons
     return Prompt(ADVICE[reasons[0]], Tone.WORKING) if reasons else CHECKING
+
+
+def notice_prompt(notice: str) -> Prompt:
+    """A refusal the person must read once (a badge nobody here holds)."""
+    return Prompt(notice[:1].upper() + notice[1:], Tone.REFUSED)
 
 
 class PromptHold:

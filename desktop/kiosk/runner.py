@@ -58,6 +58,7 @@ class KioskRunner:
         self._listener = listener
         self._mailbox: LatestFrameMailbox[tuple[float, Image]] = LatestFrameMailbox()
         self._stopping = threading.Event()
+        self._badges: LatestFrameMailbox[str] = LatestFrameMailbox()  # the last one presented
         self._threads = [
             threading.Thread(target=self._capture, name="jaga-kiosk-capture", daemon=True),
             threading.Thread(target=self._infer, name="jaga-kiosk-inference", daemon=True),
@@ -67,6 +68,11 @@ class KioskRunner:
     def dropped(self) -> int:
         """Frames the camera gave that inference was too busy to take."""
         return self._mailbox.dropped
+
+    def present_badge(self, external_id: str) -> None:
+        """From any thread: the next attempt is 1:1 against this badge (applied by the
+        inference thread between frames; a newer badge replaces one not yet applied)."""
+        self._badges.put(external_id)
 
     def start(self) -> None:
         for thread in self._threads:
@@ -118,6 +124,9 @@ class KioskRunner:
                         break
                     continue
                 time_s, image = item
+                badge = self._badges.take(0)
+                if badge is not None:
+                    session.present_badge(badge)
                 self._listener.frame(image, session.process(image, time_s))
         finally:  # whoever stood there was decided; record them before the store closes
             self._listener.finished(session.finish())

@@ -12,6 +12,11 @@ recorded, and why:
 With a :class:`~desktop.kiosk.gallery.GalleryWatch`, a gallery changed meanwhile (an
 enrolment, an erasure, by a sync or another process) replaces the old one between frames.
 
+A badge presented at a 1:N kiosk (:meth:`KioskSession.present_badge`) makes the next
+attempt 1:1 against that person, until one decision about a face is recorded or
+``BADGE_TIMEOUT_S`` pass; then the kiosk is 1:N again. Each switch decides and records the
+open tracks first, so no attempt is lost between two modes.
+
 The pipeline already answers each track once, and its track ids only grow; the session
 still remembers the last ids it recorded, so that no later change there can write one
 attempt twice.
@@ -20,12 +25,13 @@ attempt twice.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from desktop.kiosk.errors import KioskError
-from desktop.kiosk.gallery import GalleryWatch
+from desktop.kiosk.gallery import GalleryWatch, claimed_person
 from desktop.kiosk.identity import KioskIdentity
 from inference.face.decide import Decision, Status
 from inference.face.pipeline import DecisionPipeline, FrameResult
@@ -33,7 +39,12 @@ from inference.face.stages import AnyImage
 from sync.errors import RecordNotFoundError
 from sync.store import AccessEvent, Store
 
+# A policy: time for the person who presented a badge to be seen and decided.
+BADGE_TIMEOUT_S = 20.0
 RECORDED = (Status.VERIFIED, Status.NOT_MATCHED, Status.SPOOF_DETECTED, Status.LOW_QUALITY)
+# The decisions that end a badge's attempt; a low_quality face (a passer-by far behind,
+# or the holder told to come closer) leaves it waiting until its time is up.
+ANSWERS = ("verified", "not_matched", "spoof_detected")
 # Tracks recorded that are remembered: far more than can be open at once at one kiosk.
 _REMEMBERED_TRACKS = 1024
 
@@ -46,6 +57,16 @@ class KioskFrame:
     result: FrameResult
     events: tuple[AccessEvent, ...]
     names: Mapping[str, str] = field(default_factory=dict)
+    badge: str | None = None
+    """The badge (external id) this frame was verified against, if one was presented."""
+    notice: str | None = None
+    """Something the person must be told once (a badge nobody here holds)."""
+
+
+@dataclass(frozen=True)
+class _Badge:
+    external_id: str
+    until: float  # on the session's clock
 
 
 class KioskSession:
@@ -57,24 +78,65 @@ class KioskSession:
         store: Store,
         identity: KioskIdentity,
         watch: GalleryWatch | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pipeline = pipeline
         self.store = store
         self.identity = identity
         self._watch = watch
+        self._clock = clock
+        self._base_claim = pipeline.claimed  # the mode a badge's attempt returns to
+        self._badge: _Badge | None = None
+        self._notice: str | None = None
+        self._pending: list[AccessEvent] = []  # recorded while switching modes
         self.warning: str | None = None
         """What the operator must know before relying on this kiosk (set at start)."""
         self._recorded: deque[int] = deque(maxlen=_REMEMBERED_TRACKS)
 
     def process(self, image: AnyImage, time_s: float | None = None) -> KioskFrame:
         self._reload_gallery()
+        self._expire_badge()
+        badge = self._badge
         result = self.pipeline.process(image, time_s)
-        events = self._record(result.decisions)
-        return KioskFrame(result, events, self._names(events))
+        own = self._record(result.decisions)
+        if badge is not None and any(e.decision in ANSWERS for e in own):
+            self._end_badge()  # the badge's attempt is decided: back to 1:N
+        events, self._pending = (*self._pending, *own), []
+        notice, self._notice = self._notice, None
+        external_id = badge.external_id if badge is not None else None
+        return KioskFrame(result, events, self._names(events), external_id, notice)
 
     def finish(self) -> tuple[AccessEvent, ...]:
         """The stream ended: open tracks are decided on what they have, and recorded."""
-        return self._record(self.pipeline.finish())
+        events, self._pending = (*self._pending, *self._record(self.pipeline.finish())), []
+        return events
+
+    def present_badge(self, external_id: str) -> None:
+        """The next attempt is 1:1 against the badge's holder; a badge nobody here holds is
+        a notice on the next frame, and the kiosk stays as it was."""
+        try:
+            person = claimed_person(self.store, external_id.strip())
+        except KioskError as error:
+            self._notice = str(error)
+            return
+        self._switch(person.person_uid)
+        self._badge = _Badge(external_id.strip(), self._clock() + BADGE_TIMEOUT_S)
+
+    def _expire_badge(self) -> None:
+        if self._badge is not None and self._clock() >= self._badge.until:
+            self._notice = f"badge {self._badge.external_id}: no face was checked in time"
+            self._end_badge()
+
+    def _end_badge(self) -> None:
+        self._badge = None
+        self._switch(self._base_claim)
+
+    def _switch(self, claimed: str | None) -> None:
+        """A new pipeline for ``claimed`` (None: 1:N), the old one's open tracks recorded.
+        Its track ids start again, so the ids remembered go with the old pipeline."""
+        self._pending += self._record(self.pipeline.finish())
+        self.pipeline = DecisionPipeline(self.pipeline.stages, self.pipeline.settings, claimed)
+        self._recorded.clear()
 
     def _names(self, events: tuple[AccessEvent, ...]) -> dict[str, str]:
         """Display names of the people verified; one erased since has none to show."""
@@ -92,10 +154,14 @@ class KioskSession:
         gallery = self._watch.changed() if self._watch is not None else None
         if gallery is None:
             return
-        claimed = self.pipeline.claimed
-        if claimed is not None and claimed not in gallery:
-            raise KioskError("the person whose badge was presented has been erased")
         self.pipeline.stages = dataclasses.replace(self.pipeline.stages, gallery=gallery)
+        claimed = self.pipeline.claimed
+        if claimed is None or claimed in gallery:
+            return
+        if self._badge is None:  # the run's own claim (jaga kiosk run --claim)
+            raise KioskError("the person whose badge was presented has been erased")
+        self._notice = f"badge {self._badge.external_id}: its holder is no longer enrolled"
+        self._end_badge()
 
     def _record(self, decisions: Iterable[Decision]) -> tuple[AccessEvent, ...]:
         events = []

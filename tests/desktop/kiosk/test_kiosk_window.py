@@ -85,6 +85,12 @@ def test_an_enrolled_person_is_greeted_and_the_decision_recorded(
         assert any("verified  Ada Lovelace" in panel.events.item(i).text()
                    for i in range(panel.events.count()))  # fmt: skip
         keep_screenshot(window, tmp_path, "kiosk.png")
+        panel.badge.setText(" B-404 ")  # a badge reader types, then Enter
+        panel.badge.returnPressed.emit()
+        assert panel.badge.text() == ""  # ready for the next person at once
+        wait_until(lambda: "B-404" in panel.prompt.text(), "the badge's refusal", 30)
+        assert panel.prompt.text() == "Nobody enrolled here has the id 'B-404'"
+        assert panel.prompt.property("tone") == "refused"
     finally:
         window.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("jaga-kiosk")]
