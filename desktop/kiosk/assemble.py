@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.kiosk.errors import KioskError
-from desktop.kiosk.gallery import GalleryWatch, claimed_person, gallery_index, overlap_warning
+from desktop.kiosk.gallery import GalleryWatch, claimed_person, overlap_warning
 from desktop.kiosk.identity import kiosk_identity
 from desktop.kiosk.session import KioskSession
 from inference.face.assemble import StageChoice, build_stages, runtime_from_args
@@ -61,16 +61,20 @@ def kiosk_session(
     settings: FaceSettings,
     options: KioskOptions,
     env: Mapping[str, str],
+    *,
+    watch_every_s: float = 1.0,
 ) -> KioskSession:
-    """A session over the store's gallery, watched for changes, recording as this device."""
+    """A session over the store's gallery, watched for changes (looked at every
+    ``watch_every_s``), recording as this device."""
     identity = kiosk_identity(store, env, options.site, options.device)
     if stages.recogniser is None:
         raise KioskError("a kiosk needs a recogniser")
-    model = stages.recogniser.model
-    gallery = gallery_index(store, model, settings.match)
+    watch = GalleryWatch(store, stages.recogniser.model, settings.match, watch_every_s)
+    # made before the load: a commit between the two is then seen at the first look
+    gallery = watch.load()
     claimed = None if options.claim is None else claimed_person(store, options.claim).person_uid
     pipeline = DecisionPipeline(dataclasses.replace(stages, gallery=gallery), settings, claimed)
-    session = KioskSession(pipeline, store, identity, GalleryWatch(store, model, settings.match))
+    session = KioskSession(pipeline, store, identity, watch)
     session.warning = overlap_warning(store, gallery, pipeline.thresholds.similarity)
     return session
 

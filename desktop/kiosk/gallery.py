@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -25,21 +27,41 @@ def template_model(model: DescriptorModel) -> ModelRef:
     return ModelRef(model.model_id, f"{model.version}/{model.recipe}")
 
 
-def gallery_index(store: Store, model: DescriptorModel, settings: MatchSettings) -> GalleryIndex:
-    """Every enrolled person's templates of ``model``, identities being person uids.
+@dataclass(frozen=True)
+class LoadedGallery:
+    index: GalleryIndex
+    expires_at: datetime | None
+    """When the first consent among its people ends: the gallery must be read again then."""
+
+
+def load_gallery(store: Store, model: DescriptorModel, settings: MatchSettings) -> LoadedGallery:
+    """Every enrolled person's templates of ``model`` whose consent still runs, identities
+    being person uids.
 
     A person erased between the two reads below has no row left: their templates are left
-    out, as the erasure wants.
+    out, as the erasure wants. So are those of a person whose consent has ended, before
+    ``jaga store purge-expired`` erases them: consent is what allows matching at all.
     """
+    now = store.clock.now()
     stored = store.gallery(template_model(model))
     if len(stored) and stored.dim != model.dimension:
         raise KioskError(f"the store's {template_model(model)} templates have {stored.dim} "
                          f"dimensions; the recogniser makes {model.dimension}")  # fmt: skip
-    people = store.people.by_local_ids(np.unique(stored.person_ids).tolist())
+    people = {local: person
+              for local, person in store.people.by_local_ids(
+                  np.unique(stored.person_ids).tolist()).items()
+              if person.consent.retain_until > now}  # fmt: skip
     keep = np.array([int(p) in people for p in stored.person_ids], dtype=bool)
     identities = [people[int(p)].person_uid for p in stored.person_ids[keep]]
     vectors = stored.normalized()[keep] if len(stored) else np.zeros((0, model.dimension))
-    return GalleryIndex.from_arrays(vectors, identities, model, settings)
+    index = GalleryIndex.from_arrays(vectors, identities, model, settings)
+    ends = [person.consent.retain_until for person in people.values()]
+    return LoadedGallery(index, min(ends, default=None))
+
+
+def gallery_index(store: Store, model: DescriptorModel, settings: MatchSettings) -> GalleryIndex:
+    """The index of :func:`load_gallery`."""
+    return load_gallery(store, model, settings).index
 
 
 def overlap_warning(store: Store, index: GalleryIndex, threshold: float) -> str | None:
@@ -62,16 +84,30 @@ def claimed_person(store: Store, external_id: str) -> Person:
     person = store.people.by_external_id(external_id)
     if person is None:
         raise KioskError(f"nobody enrolled here has the id {external_id!r}")
+    if person.consent.retain_until <= store.clock.now():
+        raise KioskError(f"the consent of {external_id!r} has ended: enrol them again")
     return person
 
 
+@dataclass(frozen=True)
+class GalleryChange:
+    index: GalleryIndex
+    left: frozenset[str]
+    """Identities in the last gallery that are not in this one (erased, consent ended)."""
+
+
 class GalleryWatch:
-    """Notices when the store's gallery changed under a running kiosk, and reloads it.
+    """Notices when the store changed under a running kiosk, and reads the gallery again.
 
     An erasure must stop a kiosk from verifying the person at once, not at its next start,
-    and a sync (its own connection) or ``jaga store`` (another process) may make it. A
-    template's count and highest row id change with every enrolment and every erasure, and
-    cost one indexed query to read, so they are read at most every ``every_s`` seconds.
+    and a sync (its own connection) or ``jaga store`` (another process) may make it.
+    SQLite's ``PRAGMA data_version`` changes whenever another connection commits, whatever
+    it wrote; a count of the templates would not (a sync page that erases one person and
+    brings another with as many templates reuses the same row ids). It is read at most every
+    ``every_s`` seconds, and the gallery is read again after any such commit (the kiosk's own
+    writes, its access events, do not count), and when a consent in it ends.
+
+    Make the watch before the first :meth:`load`: a commit between the two is then seen.
     """
 
     def __init__(
@@ -85,25 +121,31 @@ class GalleryWatch:
         self._store, self._model, self._settings = store, model, settings
         self._every_s, self._clock = every_s, clock
         self._checked_at = clock()
-        self._version = self._read_version()
+        self._version = self._data_version()
+        self._expires_at: datetime | None = None
+        self._identities: frozenset[str] = frozenset()
 
-    def changed(self) -> GalleryIndex | None:
-        """The reloaded index when the gallery changed since the last look, else None."""
+    def load(self) -> GalleryIndex:
+        """The gallery as it is now."""
+        loaded = load_gallery(self._store, self._model, self._settings)
+        self._expires_at = loaded.expires_at
+        self._identities = frozenset(loaded.index.identities)
+        return loaded.index
+
+    def changed(self) -> GalleryChange | None:
+        """The gallery read again when the store may have changed since, else None."""
         now = self._clock()
         if now - self._checked_at < self._every_s:
             return None
         self._checked_at = now
-        version = self._read_version()
-        if version == self._version:
+        version = self._data_version()
+        ended = self._expires_at is not None and self._store.clock.now() >= self._expires_at
+        if version == self._version and not ended:
             return None
         self._version = version
-        return gallery_index(self._store, self._model, self._settings)
+        before = self._identities
+        index = self.load()
+        return GalleryChange(index, before - self._identities)
 
-    def _read_version(self) -> tuple[int, int]:
-        ref = template_model(self._model)
-        (count, highest), *_ = self._store.database.query(
-            "SELECT count(*), coalesce(max(id), 0) FROM face_templates"
-            " WHERE model_id = ? AND model_version = ?",
-            (ref.model_id, ref.model_version),
-        )
-        return int(count), int(highest)
+    def _data_version(self) -> int:
+        return int(self._store.database.query("PRAGMA data_version")[0][0])

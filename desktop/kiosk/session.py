@@ -149,12 +149,17 @@ class KioskSession:
         return names
 
     def _reload_gallery(self) -> None:
-        """Between frames, a changed gallery replaces the old one; open tracks go on against
-        the new one (a person erased meanwhile is matched by nobody)."""
-        gallery = self._watch.changed() if self._watch is not None else None
-        if gallery is None:
+        """Between frames, a changed gallery replaces the old one. Open tracks go on against
+        the new one, unless someone left it (an erasure, a consent that ended)."""
+        change = self._watch.changed() if self._watch is not None else None
+        if change is None:
             return
+        gallery = change.index
         self.pipeline.stages = dataclasses.replace(self.pipeline.stages, gallery=gallery)
+        if change.left:
+            # Open tracks hold evidence for someone no longer here: start them afresh, or
+            # one could still be verified as the person just erased.
+            self.pipeline.reset()
         claimed = self.pipeline.claimed
         if claimed is None or claimed in gallery:
             return

@@ -30,6 +30,8 @@ LOW = Decision(Status.LOW_QUALITY, 1.0, 3, reasons=(QualityReason.BLURRY,))
 class ScriptedPipeline:
     """Answers each frame with the next decisions of its script."""
 
+    claimed = None
+
     def __init__(self, script: list[tuple[Decision, ...]], at_end: tuple[Decision, ...]) -> None:
         self._script = iter(script)
         self._at_end = at_end

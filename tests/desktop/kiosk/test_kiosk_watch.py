@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from desktop.kiosk.assemble import KioskOptions, kiosk_session, kiosk_settings
@@ -12,8 +14,9 @@ from desktop.kiosk.session import KioskSession
 from inference.face.match import MatchSettings
 from inference.face.stages import Stages
 from sync.store import Passphrase, Store
+from tests.conftest import shared_path
 from tests.desktop.conftest import PASSPHRASE
-from tests.desktop.kiosk.conftest import webcam_paths
+from tests.desktop.kiosk.conftest import webcam, webcam_paths
 from tests.desktop.kiosk.test_kiosk_session import KIOSK, attempt, enrol, the_face
 from tests.sync.conftest import FAST
 
@@ -31,10 +34,7 @@ class FakeClock:
 def watched(store: Store, stages: Stages, claim: str | None = None) -> KioskSession:
     """A session whose watch looks at the gallery before every frame."""
     options = KioskOptions(site=KIOSK.site, device=KIOSK.device, claim=claim)
-    kiosk = kiosk_session(store, stages, kiosk_settings(None), options, {})
-    assert stages.recogniser is not None
-    watch = GalleryWatch(store, stages.recogniser.model, MatchSettings(), every_s=0.0)
-    return KioskSession(kiosk.pipeline, store, kiosk.identity, watch)
+    return kiosk_session(store, stages, kiosk_settings(None), options, {}, watch_every_s=0.0)
 
 
 def erase_elsewhere(store: Store, person_uid: str) -> None:
@@ -65,10 +65,67 @@ def test_the_gallery_is_looked_at_once_per_interval(kiosk_store: Store, stages: 
     assert stages.recogniser is not None
     clock = FakeClock()
     watch = GalleryWatch(kiosk_store, stages.recogniser.model, MatchSettings(), 1.0, clock)
-    enrol(kiosk_store, stages, "B-001", webcam_paths("live")[:1])
+    watch.load()
+    with Store.open(kiosk_store.path, Passphrase(PASSPHRASE), config=FAST) as other:
+        enrol(other, stages, "B-001", webcam_paths("live")[:1])  # as a sync would
     assert watch.changed() is None  # too soon to look
     clock.now += 1.0
-    gallery = watch.changed()
-    assert gallery is not None and len(gallery) == 1
+    change = watch.changed()
+    assert change is not None and len(change.index) == 1 and not change.left
     clock.now += 1.0
     assert watch.changed() is None  # looked, and nothing changed since
+
+
+def test_a_person_erased_while_their_track_is_open_is_not_verified(
+    kiosk_store: Store, stages: Stages
+) -> None:
+    """The open track had gathered evidence for the person: without starting it afresh it
+    ended verified as them after the erasure."""
+    person = enrol(kiosk_store, stages, "B-001", webcam_paths("live")[:2])
+    kiosk = watched(kiosk_store, stages)
+    frames = webcam("live", 10, 8)
+    events = [e for i, f in enumerate(frames[:2]) for e in kiosk.process(f, i / 10).events]
+    erase_elsewhere(kiosk_store, person)
+    events += [e for i, f in enumerate(frames[2:], 2) for e in kiosk.process(f, i / 10).events]
+    events += kiosk.finish()
+    assert person not in {e.person_uid for e in events}
+    assert "not_matched" in {e.decision for e in events}
+
+
+def test_a_sync_page_that_reuses_template_row_ids_is_still_seen(
+    kiosk_store: Store, stages: Stages
+) -> None:
+    """Erasing the last person enrolled and enrolling another with as many templates, from
+    another connection, gives the new templates the old row ids: a (count, max id) version
+    did not move, and the erased person stayed verifiable."""
+    first = enrol(kiosk_store, stages, "B-001", webcam_paths("live")[:2])
+    kiosk = watched(kiosk_store, stages)
+    johns = shared_path("data", "faces", "johns")
+    john = sorted(next(p for p in sorted(johns.iterdir()) if p.is_dir()).glob("*.jpg"))[:2]
+    with Store.open(kiosk_store.path, Passphrase(PASSPHRASE), config=FAST) as other:
+        other.people.erase(first, operator="hub", reason="erasure request")
+        enrol(other, stages, "B-002", john)
+    assert kiosk_store.database.query("SELECT max(id), count(*) FROM face_templates") == [(2, 2)]
+    after = the_face(attempt(kiosk, "live"))
+    assert after.decision == "not_matched" and after.person_uid is None
+
+
+def test_an_erasure_just_after_the_first_load_is_seen(
+    kiosk_store: Store, stages: Stages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync starting beside the kiosk commits an erasure right after the kiosk read its
+    gallery: a watch made after that read took the erasure as already seen."""
+    from desktop.kiosk import gallery
+
+    person = enrol(kiosk_store, stages, "B-001", webcam_paths("live")[:2])
+    real_load = gallery.load_gallery
+
+    def load_then_erase(*args: Any, **kwargs: Any) -> gallery.LoadedGallery:
+        loaded = real_load(*args, **kwargs)
+        monkeypatch.setattr(gallery, "load_gallery", real_load)  # once
+        erase_elsewhere(kiosk_store, person)
+        return loaded
+
+    monkeypatch.setattr(gallery, "load_gallery", load_then_erase)
+    after = the_face(attempt(watched(kiosk_store, stages), "live"))
+    assert after.decision == "not_matched" and after.person_uid is None
