@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
 
 from desktop.kiosk.assemble import KioskOptions, open_kiosk
 from desktop.kiosk.errors import KioskError
@@ -54,6 +54,15 @@ def model_providers(found: Mapping[str, object]) -> dict[str, str]:
     return flat
 
 
+def _emit(signal: SignalInstance, *values: object) -> None:
+    """Emit from a runner thread. A window closed while the models still loaded has deleted
+    this controller by the time they are ready: nothing is left to tell."""
+    try:
+        signal.emit(*values)
+    except RuntimeError:  # "Signal source has been deleted"
+        _log.info("the kiosk's window closed before it could be told")
+
+
 class KioskController(QObject):
     _ready = Signal(str, object)
     _frame = Signal(object, object)
@@ -81,6 +90,9 @@ class KioskController(QObject):
         self._runner: KioskRunner | None = None
         self._stop_asked = False
         self._failure_shown = False
+        self._problem_shown = False
+        self._ready_text = ""
+        self._names: dict[str, str] = {}  # person uid -> the name greeted, this run
         queued = Qt.ConnectionType.QueuedConnection
         self._ready.connect(self._show_ready, queued)
         self._frame.connect(self._show_frame, queued)
@@ -106,7 +118,10 @@ class KioskController(QObject):
         """Stop both threads between frames (open tracks are recorded); False if one still
         ran after ``timeout_s``."""
         self._stop_asked = True
-        return self._runner.stop(timeout_s) if self._runner is not None else True
+        stopped = self._runner.stop(timeout_s) if self._runner is not None else True
+        if not stopped:  # a model load (a TensorRT build) cannot be cut short
+            _log.warning("the kiosk's threads still ran %.0f s after the stop", timeout_s)
+        return stopped
 
     # --- KioskListener: called on the runner's threads; only emits --------------------
 
@@ -118,16 +133,16 @@ class KioskController(QObject):
         if session.warning is not None:  # said on screen without names; the log has them
             _log.warning("kiosk: %s", session.warning)
             text = f"{text}\nWARNING: {OVERLAP_SHOWN}"
-        self._ready.emit(text, models)
+        _emit(self._ready, text, models)
 
     def frame(self, image: np.ndarray, frame: KioskFrame) -> None:
-        self._frame.emit(image, frame)
+        _emit(self._frame, image, frame)
 
     def finished(self, events: tuple[AccessEvent, ...]) -> None:
-        self._finished.emit(events)
+        _emit(self._finished, events)
 
     def failed(self, error: BaseException) -> None:
-        self._failed.emit(error)
+        _emit(self._failed, error)
 
     # --- on the GUI thread ----------------------------------------------------------------
 
@@ -142,6 +157,9 @@ class KioskController(QObject):
     @Slot(str, object)
     def _show_ready(self, text: str, models: dict[str, str]) -> None:
         _log.info("kiosk %s (source %s)", text, self._source)
+        self._ready_text = text
+        if self._failure_shown:  # the camera failed while the models loaded: that stays
+            return
         self.panel.show_state(text, problem="WARNING" in text)
         if self._metrics is not None:
             self._metrics.set_models(models)
@@ -149,15 +167,25 @@ class KioskController(QObject):
     @Slot(object, object)
     def _show_frame(self, image: np.ndarray, frame: KioskFrame) -> None:
         self.panel.show_picture(image, frame.result.faces)
-        prompt = frame_prompt(frame.result, frame.names, frame.badge)
+        self._names.update(frame.names)  # the greeting keeps its name on later frames
+        prompt = frame_prompt(frame.result, self._names, frame.badge)
         if frame.notice is not None:
             prompt = notice_prompt(frame.notice)
         self.panel.show_prompt(self._hold.show(prompt))
-        self.panel.add_events(frame.events, frame.names)
+        self.panel.add_events(frame.events, self._names)
+        self._show_problem(frame.problem)
         if self._metrics is not None:
             dropped = self._runner.dropped if self._runner is not None else 0
             self._metrics.observe_frame(frame.result.stage_ms, dropped)
             self._metrics.count_events(frame.events)
+
+    def _show_problem(self, problem: str | None) -> None:
+        """A problem while it lasts (decisions waiting for the store), then the state again."""
+        if problem is not None:
+            self.panel.show_state(problem, problem=True)
+        elif self._problem_shown and not self._failure_shown:
+            self.panel.show_state(self._ready_text, problem="WARNING" in self._ready_text)
+        self._problem_shown = problem is not None
 
     @Slot(object)
     def _show_finished(self, events: tuple[AccessEvent, ...]) -> None:

@@ -106,7 +106,8 @@ class KioskRunner:
     def _infer(self) -> None:
         try:
             with self._open_session() as session:
-                self._listener.ready(session)
+                if not self._stopping.is_set():  # not after a failure or a stop meanwhile
+                    self._listener.ready(session)
                 self._serve(session)
         except Exception as error:
             _log.debug("kiosk inference stopped", exc_info=error)

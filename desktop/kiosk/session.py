@@ -2,7 +2,8 @@
 
 Every track that ends in a final decision (``verified``, ``not_matched``,
 ``spoof_detected``, ``low_quality``) is recorded once, with the store's audit entry and
-outbox entry in the same transaction (:class:`~sync.store.access.AccessLog`). What is not
+outbox entry in the same transaction (:class:`~sync.store.access.AccessLog`); a store that
+is busy or full keeps it waiting, not lost (:class:`~desktop.kiosk.writer.EventWriter`). What is not
 recorded, and why:
 
 * ``challenge_required`` is not final: the track's answer to the challenge is recorded;
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.gallery import GalleryWatch, claimed_person
 from desktop.kiosk.identity import KioskIdentity
+from desktop.kiosk.writer import EventWriter
 from inference.face.decide import Decision, Status
 from inference.face.pipeline import DecisionPipeline, FrameResult
 from inference.face.stages import AnyImage
@@ -61,6 +63,8 @@ class KioskFrame:
     """The badge (external id) this frame was verified against, if one was presented."""
     notice: str | None = None
     """Something the person must be told once (a badge nobody here holds)."""
+    problem: str | None = None
+    """Something the operator must see while it lasts (decisions waiting for the store)."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class KioskSession:
         self._base_claim = pipeline.claimed  # the mode a badge's attempt returns to
         self._badge: _Badge | None = None
         self._notice: str | None = None
-        self._pending: list[AccessEvent] = []  # recorded while switching modes
+        self._writer = EventWriter(store)
         self.warning: str | None = None
         """What the operator must know before relying on this kiosk (set at start)."""
         self._recorded: deque[int] = deque(maxlen=_REMEMBERED_TRACKS)
@@ -98,18 +102,24 @@ class KioskSession:
         self._expire_badge()
         badge = self._badge
         result = self.pipeline.process(image, time_s)
-        own = self._record(result.decisions)
-        if badge is not None and any(e.decision in ANSWERS for e in own):
+        made = self._decide(result.decisions)
+        if badge is not None and any(e.decision in ANSWERS for e in made):
             self._end_badge()  # the badge's attempt is decided: back to 1:N
-        events, self._pending = (*self._pending, *own), []
+        events = self._writer.flush()
         notice, self._notice = self._notice, None
         external_id = badge.external_id if badge is not None else None
-        return KioskFrame(result, events, self._names(events), external_id, notice)
+        return KioskFrame(result, events, self._names(events), external_id, notice,
+                          self._writer.problem)  # fmt: skip
 
     def finish(self) -> tuple[AccessEvent, ...]:
-        """The stream ended: open tracks are decided on what they have, and recorded."""
-        events, self._pending = (*self._pending, *self._record(self.pipeline.finish())), []
-        return events
+        """The stream ended: open tracks are decided on what they have, and recorded; a
+        :class:`KioskError` if some still cannot be written (they are lost with the
+        process, so this must be said)."""
+        self._decide(self.pipeline.finish())
+        written = self._writer.flush()
+        if self._writer.waiting:
+            raise KioskError(f"stopped with {self._writer.problem}")
+        return written
 
     def present_badge(self, external_id: str) -> None:
         """The next attempt is 1:1 against the badge's holder; a badge nobody here holds is
@@ -134,7 +144,7 @@ class KioskSession:
     def _switch(self, claimed: str | None) -> None:
         """A new pipeline for ``claimed`` (None: 1:N), the old one's open tracks recorded.
         Its track ids start again, so the ids remembered go with the old pipeline."""
-        self._pending += self._record(self.pipeline.finish())
+        self._decide(self.pipeline.finish())
         self.pipeline = DecisionPipeline(self.pipeline.stages, self.pipeline.settings, claimed)
         self._recorded.clear()
 
@@ -168,15 +178,17 @@ class KioskSession:
         self._notice = f"badge {self._badge.external_id}: its holder is no longer enrolled"
         self._end_badge()
 
-    def _record(self, decisions: Iterable[Decision]) -> tuple[AccessEvent, ...]:
-        events = []
+    def _decide(self, decisions: Iterable[Decision]) -> list[AccessEvent]:
+        """The events of the final decisions, each track once, queued to be written."""
+        made = []
         for decision in decisions:
             track = decision.track_id
             if decision.status not in RECORDED or track is None or track in self._recorded:
                 continue
             self._recorded.append(track)
-            events.append(self.store.access.record(self.event(decision)))
-        return tuple(events)
+            made.append(self.event(decision))
+        self._writer.queue(made)
+        return made
 
     def event(self, decision: Decision) -> AccessEvent:
         """The access event of a final track decision; the person only when verified."""

@@ -3,6 +3,7 @@ decisions, each track once, the person only when verified."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -10,12 +11,13 @@ from typing import cast
 import numpy as np
 import pytest
 
+from desktop.kiosk.errors import KioskError
 from desktop.kiosk.identity import KioskIdentity
 from desktop.kiosk.session import KioskSession
 from inference.face.decide import Candidate, Decision, Status, frame_decision
 from inference.face.pipeline import DecisionPipeline, FrameResult
 from inference.face.types import QualityReason
-from sync.store import Passphrase, Store
+from sync.store import Passphrase, Store, StoreConfig
 from tests.sync.conftest import FAST
 
 UID = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -75,3 +77,49 @@ def test_a_track_is_recorded_once_however_often_it_is_answered(store: Store) -> 
 def test_only_a_verified_event_names_the_person(store: Store) -> None:
     recorded = play(store, [(NOT_MATCHED, LOW)], at_end=(VERIFIED,))
     assert recorded == [("not_matched", None), ("low_quality", None), ("verified", UID)]
+
+
+QUICK = StoreConfig(busy_timeout_s=0.2, scrypt_n=2**10)
+
+
+@contextlib.contextmanager
+def held_by_another(path: Path) -> Iterator[None]:
+    """Another connection holds the write lock (a backup, a purge, a rekey)."""
+    with (
+        Store.open(path, Passphrase("a kiosk passphrase"), config=QUICK) as other,
+        other.database.write(),
+    ):
+        yield
+
+
+def test_a_decision_made_while_another_writer_holds_the_store_waits_and_is_written(
+    tmp_path: Path,
+) -> None:
+    """A backup, a purge or a rekey holding the write lock past the busy timeout used to
+    lose the decision (its track was already counted as recorded) and stop the kiosk."""
+    path = tmp_path / "k.db"
+    with Store.create(path, Passphrase("a kiosk passphrase"), config=QUICK) as store:
+        pipeline = cast(DecisionPipeline, ScriptedPipeline([(VERIFIED,), (), ()], ()))
+        kiosk = KioskSession(pipeline, store, KioskIdentity("gate", "k1"))
+        frame = np.zeros((4, 4, 3), np.uint8)
+        with held_by_another(path):
+            held = kiosk.process(frame)
+            assert held.events == () and held.problem is not None
+            assert held.problem.startswith("1 decisions wait to be written")
+        freed = kiosk.process(frame)
+        assert [(e.decision, e.person_uid) for e in freed.events] == [("verified", UID)]
+        assert freed.problem is None and store.access.count() == 1
+        assert kiosk.finish() == ()
+
+
+def test_a_stop_while_the_store_stays_held_says_what_could_not_be_written(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "k.db"
+    with Store.create(path, Passphrase("a kiosk passphrase"), config=QUICK) as store:
+        pipeline = cast(DecisionPipeline, ScriptedPipeline([(VERIFIED,)], ()))
+        kiosk = KioskSession(pipeline, store, KioskIdentity("gate", "k1"))
+        with held_by_another(path):
+            kiosk.process(np.zeros((4, 4, 3), np.uint8))
+            with pytest.raises(KioskError, match="stopped with 1 decisions wait"):
+                kiosk.finish()

@@ -1,0 +1,64 @@
+"""The controller's reports, played as the runner's threads make them (queued signals):
+a greeting keeps its name on the frames after the decision, a failure is not covered by a
+late "ready", and a problem is shown while it lasts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtWidgets import QApplication
+
+from desktop.kiosk.assemble import KioskOptions
+from desktop.kiosk.errors import KioskError
+from desktop.kiosk.session import KioskFrame
+from desktop.kiosk_controller import KioskController
+from desktop.kiosk_panel import KioskPanel
+from desktop.settings import AppSettings
+from inference.face.decide import Decision, Status
+from inference.face.pipeline import FaceObservation, FrameResult
+from inference.face.types import FaceBox, QualityVerdict
+from tests.desktop.qtwait import wait_until
+
+UID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+IMAGE = np.zeros((48, 64, 3), np.uint8)
+VERIFIED = Decision(Status.VERIFIED, 1.0, 1, UID, 0.96, 0.9)
+
+
+def controller(tmp_path: Path) -> KioskController:
+    settings = AppSettings(tmp_path / "jaga.db", kiosk_source="camera:0")
+    return KioskController(settings, KioskPanel(), "camera:0", KioskOptions())
+
+
+def frame(names: dict[str, str], problem: str | None = None) -> KioskFrame:
+    face = FaceObservation(1, FaceBox(8, 8, 40, 40, 0.9, ((0.0, 0.0),) * 5), True,
+                           QualityVerdict(True, ()), 1.0, 0.9, (), VERIFIED)  # fmt: skip
+    return KioskFrame(FrameResult(0, 0.0, None, (face,), ()), (), names, problem=problem)
+
+
+def test_the_greeting_keeps_its_name_on_the_frames_after_the_decision(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    kiosk = controller(tmp_path)
+    kiosk.frame(IMAGE, frame({UID: "Ada"}))  # the frame that recorded the decision
+    kiosk.frame(IMAGE, frame({}))  # the same face, decided, on the next frame
+    wait_until(lambda: kiosk.panel.prompt.text().startswith("Welcome"), "the greeting")
+    QApplication.processEvents()  # the second frame's report, queued behind the first
+    assert kiosk.panel.prompt.text() == "Welcome, Ada"
+
+
+def test_a_failure_is_not_covered_by_a_late_ready(qapp: QApplication, tmp_path: Path) -> None:
+    kiosk = controller(tmp_path)
+    kiosk.failed(KioskError("camera 0 cannot be opened (not connected, or in use)"))
+    kiosk._ready.emit("ready: 1:N, 0 templates; detector on CPUExecutionProvider", {})
+    wait_until(lambda: kiosk._ready_text != "", "ready")
+    assert kiosk.panel.state.text().startswith("the kiosk cannot work: camera 0")
+
+
+def test_a_problem_is_shown_while_it_lasts(qapp: QApplication, tmp_path: Path) -> None:
+    kiosk = controller(tmp_path)
+    kiosk._ready.emit("ready: 1:N, 2 templates", {})
+    kiosk.frame(IMAGE, frame({}, problem="1 decisions wait to be written: store busy"))
+    wait_until(lambda: "wait to be written" in kiosk.panel.state.text(), "the problem")
+    kiosk.frame(IMAGE, frame({}))
+    wait_until(lambda: kiosk.panel.state.text() == "ready: 1:N, 2 templates", "the state again")
