@@ -7,9 +7,10 @@ are recorded under the device's registration (``jaga sync register``), else unde
 ``--site`` and ``--device``. Liveness always runs: a kiosk without it opens for a printed
 photo, so there is no option to turn it off.
 
-``run`` prints one JSON line per recorded event as it happens, and a summary line when the
-source ends (or on Ctrl-C, after the open tracks are decided and recorded). Exit codes: 0
-done, 1 refused (the message says why; nothing was written), 2 usage, 130 interrupted.
+``run`` prints one JSON line per recorded event as it happens, and a summary line (the
+frames and the events of this run) when the source ends, or on Ctrl-C after the open
+tracks are decided and recorded. Exit codes: 0 done, 1 refused (the message says why;
+``enrol`` wrote nothing; ``run`` keeps the events it printed), 2 usage, 130 interrupted.
 
 This module imports no Qt and loads the models and the store only when a command runs.
 """
@@ -125,22 +126,25 @@ def _run(args: argparse.Namespace) -> int:
     from desktop.kiosk.assemble import open_kiosk
     from desktop.kiosk.sources import source_frames
 
-    def run() -> dict[str, Any]:
-        frames = 0
+    def run() -> int:
+        frames = events = 0
+        interrupted = False
         with open_kiosk(_store_path(args), _key(args), _options(args), os.environ) as session:
             if session.warning is not None:
                 print(f"jaga kiosk run: warning: {session.warning}", file=sys.stderr)
             try:
                 for time_s, image in source_frames(args.source, args.max_frames):
-                    _print_events(session, session.process(image, time_s).events)
+                    events += _print_events(session, session.process(image, time_s).events)
                     frames += 1
-            finally:  # Ctrl-C included: the people at the kiosk were decided; record them
-                _print_events(session, session.finish())
-            return {"frames": frames, "mode": str(session.pipeline.mode),
-                    "access_events": session.store.access.count(),
-                    "warning": session.warning}  # fmt: skip
+            except KeyboardInterrupt:  # the people at the kiosk were decided: record them
+                interrupted = True
+            events += _print_events(session, session.finish())
+            summary = {"frames": frames, "mode": str(session.pipeline.mode),
+                       "access_events": events, "warning": session.warning}  # fmt: skip
+        print(json.dumps({"summary": summary | ({"interrupted": True} if interrupted else {})}))
+        return 130 if interrupted else 0
 
-    return _guarded(args, lambda: print(json.dumps({"summary": run()})))
+    return _guarded(args, run)
 
 
 def _options(args: argparse.Namespace) -> KioskOptions:
@@ -178,25 +182,33 @@ def _guarded(args: argparse.Namespace, command: Any) -> int:
 
     name = f"jaga kiosk {args.kiosk_command}"
     try:
-        command()
+        code = command()
     except (KioskError, InferenceError, SyncError) as error:
         print(f"{name}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
-def _print_events(session: KioskSession, events: tuple[AccessEvent, ...]) -> None:
+def _print_events(session: KioskSession, events: tuple[AccessEvent, ...]) -> int:
+    """One JSON line per event recorded; how many there were."""
+    from sync.errors import RecordNotFoundError
+
     for event in events:
         line = {"event_uid": event.event_uid, "decision": event.decision,
                 "person_uid": event.person_uid, "similarity": _rounded(event.similarity),
                 "liveness": _rounded(event.liveness)}  # fmt: skip
         if event.person_uid is not None:
-            person = session.store.people.get(event.person_uid)
-            line.update(external_id=person.external_id, name=person.display_name)
+            try:
+                person = session.store.people.get(event.person_uid)
+            except RecordNotFoundError:  # erased since: the event stands, the name is gone
+                person = None
+            if person is not None:
+                line.update(external_id=person.external_id, name=person.display_name)
         print(json.dumps(line), flush=True)
+    return len(events)
 
 
 def _rounded(value: float | None) -> float | None:

@@ -31,6 +31,7 @@ from inference.fish.images import UInt8Image
 from sync.store import Consent, Enrolment, Photo, Store, Template
 
 TEMPLATE_SOURCE = "enrolment photo"
+MAX_RETAIN_DAYS = 36_500  # a century: past it, dates overflow and no consent runs that long
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,8 @@ class NewPerson:
         for name in ("external_id", "display_name", "site", "consent_version", "operator"):
             if not getattr(self, name).strip():
                 raise KioskError(f"enrolment needs a {name.replace('_', ' ')}")
-        if self.retain_days < 1:
-            raise KioskError("consent is kept for at least one day (--retain-days)")
+        if not 1 <= self.retain_days <= MAX_RETAIN_DAYS:
+            raise KioskError(f"consent is kept from 1 to {MAX_RETAIN_DAYS} days (--retain-days)")
 
     def consent(self, now: datetime) -> Consent:
         until = now + timedelta(days=self.retain_days)

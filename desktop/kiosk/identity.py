@@ -17,6 +17,7 @@ from desktop.kiosk.errors import KioskError
 from sync.client.config import resolve_config
 from sync.client.errors import SyncConfigError
 from sync.client.state import read_values
+from sync.protocol.types import NAME_MAX_LENGTH
 from sync.store import Store
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # the wire protocol's site slug
@@ -33,6 +34,8 @@ class KioskIdentity:
                              f"{self.site!r}")  # fmt: skip
         if not self.device.strip():
             raise KioskError("the device needs a name")
+        if len(self.device) > NAME_MAX_LENGTH or "\x00" in self.device:  # the hub's limits
+            raise KioskError(f"a device name has at most {NAME_MAX_LENGTH} characters, no NUL")
 
 
 def kiosk_identity(

@@ -40,7 +40,9 @@ def camera_frames(index: str, max_frames: int | None = None) -> Iterator[tuple[f
     try:
         number = int(index)
     except ValueError:
-        raise KioskError(f"a camera is camera:N with N a number, not {index!r}") from None
+        number = -1
+    if number < 0:  # OpenCV's "any camera" (-1) crashed the process here
+        raise KioskError(f"a camera is camera:N with N a number from 0, not {index!r}")
     capture = cv2.VideoCapture(number)
     if not capture.isOpened():
         raise KioskError(f"camera {number} cannot be opened (not connected, or in use)")

@@ -4,7 +4,9 @@ real models and NUAA's webcam session written as a video."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,6 +79,7 @@ def test_a_wrong_key_writes_nothing(
 CASES = [
     ("missing.avi", (), "does not exist"),
     ("camera:x", (), "camera:N"),
+    ("camera:-1", (), "camera:N with N a number from 0"),  # OpenCV crashed on -1
     ("{video}", ("--claim", "nobody"), "nobody enrolled here has the id 'nobody'"),
 ]
 
@@ -94,3 +97,37 @@ def test_a_source_or_claim_that_cannot_run_is_one_error_line(
     err = capsys.readouterr().err
     assert err.startswith("jaga kiosk run: error:") and message in err, err
     assert len(err.splitlines()) == 1
+
+
+def test_the_summary_counts_this_runs_events_not_the_stores(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert enrol(store_path, *webcam_paths("live")[:2]) == 0
+    video = write_video(webcam("live", 10, 12), tmp_path / "attempt.avi")
+    for _ in range(2):
+        capsys.readouterr()
+        assert run(store_path, str(video)) == 0
+        *events, summary = lines(capsys.readouterr().out)
+        assert summary["summary"]["access_events"] == len(events) >= 1  # type: ignore[index]
+
+
+def test_ctrl_c_records_the_open_tracks_and_still_prints_the_summary(
+    store_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import desktop.kiosk.sources
+
+    assert enrol(store_path, *webcam_paths("live")[:2]) == 0
+    capsys.readouterr()
+
+    def interrupted(source: str, max_frames: int | None = None) -> Iterator[tuple[float, Any]]:
+        for index, frame in enumerate(webcam("live", 10, 6)):
+            yield index / 10, frame
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(desktop.kiosk.sources, "source_frames", interrupted)
+    assert run(store_path, "camera:0") == 130
+    *events, summary = lines(capsys.readouterr().out)
+    assert summary["summary"]["interrupted"] is True  # type: ignore[index]
+    assert summary["summary"]["frames"] == 6 and len(events) >= 1  # type: ignore[index]
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.access.count() == len(events)

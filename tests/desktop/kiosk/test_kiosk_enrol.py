@@ -104,7 +104,7 @@ def test_a_face_already_enrolled_is_refused_unless_accepted(
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [("external_id", " ", "external id"), ("consent_version", "", "consent version"),
-     ("retain_days", 0, "at least one day")],
+     ("retain_days", 0, "from 1 to 36500 days"), ("retain_days", 36_501, "from 1 to 36500")],
 )  # fmt: skip
 def test_a_person_without_consent_details_is_refused(
     field: str, value: object, message: str

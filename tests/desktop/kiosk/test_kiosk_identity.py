@@ -40,3 +40,5 @@ def test_an_unregistered_kiosk_needs_a_site_and_a_device(store_path: Path) -> No
         assert kiosk_identity(store, {}, "front-gate", "k1") == KioskIdentity("front-gate", "k1")
         with pytest.raises(KioskError, match="not a site slug"):
             kiosk_identity(store, {}, "Front Gate", "k1")
+        with pytest.raises(KioskError, match="at most 200 characters"):  # the hub refuses it
+            kiosk_identity(store, {}, "front-gate", "k" * 201)
