@@ -28,6 +28,7 @@ from sync.store.key_sources import (
     resolve_key_source,
 )
 from sync.store.keys import KeySource, create_key_file
+from sync.store.people_cli import add_people_commands
 from sync.store.records import FishObservation
 from sync.store.store import Store
 from sync.store.store_info import describe
@@ -89,6 +90,7 @@ def register_store(subparsers: argparse._SubParsersAction[Any]) -> None:
         f" (a passphrase: set {REPLACED_PASSPHRASE_ENV})",
     )
     _add_export_options(command("export", _export, "CSV of access events or fish observations"))
+    add_people_commands(command)
     purge = command("purge-expired", _purge_expired, "erase people past their retention date")
     purge.add_argument("--dry-run", action="store_true", help="list them, erase nothing")
     rekey = command("rekey", _rekey, "change the passphrase or key file")

@@ -144,6 +144,15 @@ class People:
     def count(self) -> int:
         return int(self._database.query("SELECT count(*) FROM people")[0][0])
 
+    def listing(self) -> list[tuple[Person, int]]:
+        """Everyone enrolled, by external id, with their number of templates."""
+        columns = ", ".join(f"p.{c.strip()}" for c in _PERSON_COLUMNS.split(","))
+        rows = self._database.query(
+            f"SELECT {columns}, (SELECT count(*) FROM face_templates t WHERE t.person_id = p.id)"
+            " FROM people p ORDER BY p.external_id"
+        )
+        return [(_person(row[:-1]), int(row[-1])) for row in rows]
+
     def erase(self, person_uid: str, *, operator: str, reason: str) -> None:
         """Remove a person with their templates and photos; queue a tombstone; audit it."""
         with self._database.write() as connection:

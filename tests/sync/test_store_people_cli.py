@@ -1,0 +1,48 @@
+"""``jaga store people`` lists who is enrolled without biometric data; ``jaga store erase``
+carries out an erasure request on the device, with its tombstone for the hub."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sync.store import Passphrase, Store
+from tests.sync.conftest import FAST
+from tests.sync.test_store_cli import PASSPHRASE, add_person, cli_store, jaga
+
+__all__ = ["cli_store"]  # the fixture, used by name
+
+
+def test_people_lists_ids_names_consent_and_template_counts(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uid = add_person(cli_store)
+    capsys.readouterr()
+    assert jaga("store", "people", "--json") == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["external_id"] == "CLI-1" and row["person_uid"] == uid
+    assert row["consent"] == "v1" and row["templates"] == 1
+    assert "vector" not in json.dumps(row)
+
+
+def test_erase_removes_the_person_and_queues_their_tombstone(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uid = add_person(cli_store)
+    assert jaga("store", "erase", "CLI-1", "--reason", "erasure request 42") == 0
+    assert f"erased CLI-1 ({uid})" in capsys.readouterr().out
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.people.count() == 0 and not store.galleries()
+        tombstones = [e for e in store.outbox.entries() if e.operation == "tombstone"]
+        assert [e.entity_uid for e in tombstones] == [uid]
+        erased = [e for e in store.audit.entries() if e.action == "person.erased"]
+        assert [e.subject for e in erased] == [uid] and store.audit.verify().ok
+
+
+def test_erasing_nobody_is_one_error_line(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert jaga("store", "erase", "NOBODY", "--reason", "r") == 1
+    assert "nobody enrolled here has the id 'NOBODY'" in capsys.readouterr().err
