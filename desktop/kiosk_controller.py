@@ -176,7 +176,7 @@ class KioskController(QObject):
         self._show_problem(frame.problem)
         if self._metrics is not None:
             dropped = self._runner.dropped if self._runner is not None else 0
-            self._metrics.observe_frame(frame.result.stage_ms, dropped)
+            self._metrics.observe_frame(frame.result, dropped)
             self._metrics.count_events(frame.events)
 
     def _show_problem(self, problem: str | None) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from desktop.kiosk.session import RECORDED
-from inference.face.pipeline import STAGES
+from inference.face.pipeline import STAGES, FrameResult
 from sync.store import AccessEvent
 
 # Per stage of one frame: from a millisecond (tracking) to seconds (a slow CPU, or a first
@@ -24,6 +24,14 @@ from sync.store import AccessEvent
 KIOSK_STAGE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 LIVENESS_BUCKETS = tuple(round(0.1 * step, 1) for step in range(1, 11))
 PROCESSED, DROPPED = "processed", "dropped"
+
+
+def stages_run(result: FrameResult) -> tuple[str, ...]:
+    """The stages that did work on this frame (the timer lists every stage, at 0)."""
+    live = any(face.liveness is not None for face in result.faces)
+    matched = any(face.candidates for face in result.faces)
+    skipped = (() if live else ("liveness",)) + (() if matched else ("describe", "match"))
+    return tuple(stage for stage in STAGES if stage not in skipped)
 
 
 class KioskMetrics:
@@ -54,10 +62,12 @@ class KioskMetrics:
         self._dropped_seen = 0
         self._show_zeros()
 
-    def observe_frame(self, stage_ms: Mapping[str, float], dropped_total: int) -> None:
-        """One frame processed; ``dropped_total`` is the runner's count so far."""
-        for stage, ms in stage_ms.items():
-            self._stages.labels(stage).observe(ms / 1000)
+    def observe_frame(self, result: FrameResult, dropped_total: int) -> None:
+        """One frame processed; ``dropped_total`` is the runner's count so far. Only the
+        stages the frame ran are timed: an idle kiosk's empty frames would otherwise pull
+        the liveness and descriptor percentiles down to nothing."""
+        for stage in stages_run(result):
+            self._stages.labels(stage).observe(result.stage_ms.get(stage, 0.0) / 1000)
         self._frames.labels(PROCESSED).inc()
         if dropped_total > self._dropped_seen:
             self._frames.labels(DROPPED).inc(dropped_total - self._dropped_seen)

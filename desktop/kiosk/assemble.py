@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from desktop.kiosk.errors import KioskError
 from desktop.kiosk.gallery import GalleryWatch, claimed_person, overlap_warning
 from desktop.kiosk.identity import kiosk_identity
 from desktop.kiosk.session import KioskSession
+from desktop.kiosk.writer import KIOSK_BUSY_TIMEOUT_S
 from inference.face.assemble import StageChoice, build_stages, runtime_from_args
 from inference.face.pipeline import DecisionPipeline
 from inference.face.settings import FaceSettings, load_settings
@@ -63,6 +65,7 @@ def kiosk_session(
     env: Mapping[str, str],
     *,
     watch_every_s: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> KioskSession:
     """A session over the store's gallery, watched for changes (looked at every
     ``watch_every_s``), recording as this device."""
@@ -74,7 +77,7 @@ def kiosk_session(
     gallery = watch.load()
     claimed = None if options.claim is None else claimed_person(store, options.claim).person_uid
     pipeline = DecisionPipeline(dataclasses.replace(stages, gallery=gallery), settings, claimed)
-    session = KioskSession(pipeline, store, identity, watch)
+    session = KioskSession(pipeline, store, identity, watch, clock)
     session.warning = overlap_warning(store, gallery, pipeline.thresholds.similarity)
     return session
 
@@ -90,5 +93,8 @@ def open_kiosk(
     """Load the models, open the store, and yield the session; the store closes after."""
     settings = kiosk_settings(options.settings)
     stages = kiosk_stages(options, settings)
-    with Store.open(store_path, key, config=store_config) as store:
+    # A short wait for the write lock: an event the store refuses waits in memory instead
+    # of holding up the frames (desktop.kiosk.writer).
+    config = dataclasses.replace(store_config or StoreConfig(), busy_timeout_s=KIOSK_BUSY_TIMEOUT_S)
+    with Store.open(store_path, key, config=config) as store:
         yield kiosk_session(store, stages, settings, options, env)

@@ -9,6 +9,7 @@ own recogniser makes.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from desktop.kiosk.errors import KioskError
 from inference.face.embed import DescriptorModel
 from inference.face.match import GalleryIndex, MatchSettings
 from sync.store import ModelRef, Person, Store
+
+_log = logging.getLogger(__name__)
 
 
 def template_model(model: DescriptorModel) -> ModelRef:
@@ -64,11 +67,21 @@ def gallery_index(store: Store, model: DescriptorModel, settings: MatchSettings)
     return load_gallery(store, model, settings).index
 
 
+# Templates past which the start-up check of every pair is left out: its time grows with
+# their square, and it would hold up "ready" for a minute past ~80,000.
+MAX_OVERLAP_TEMPLATES = 20_000
+
+
 def overlap_warning(store: Store, index: GalleryIndex, threshold: float) -> str | None:
     """A warning when two people enrolled here already pass as each other at ``threshold``:
     the default threshold was set on LFW, and on some populations most pairs of different
     people reach it (``tools.measure_face_impostors``). Names the two by external id, for
-    the operator; the caller decides where that may be shown."""
+    the operator; the caller decides where that may be shown. A gallery too large to check
+    at every start is logged as unchecked."""
+    if len(index) > MAX_OVERLAP_TEMPLATES:
+        _log.info("%d templates: whether enrolled people pass as each other is not checked "
+                  "at start (jaga eval pairs measures it)", len(index))  # fmt: skip
+        return None
     closest = index.closest_identities()
     if closest is None or closest[0] < threshold:
         return None
@@ -132,10 +145,11 @@ class GalleryWatch:
         self._identities = frozenset(loaded.index.identities)
         return loaded.index
 
-    def changed(self) -> GalleryChange | None:
-        """The gallery read again when the store may have changed since, else None."""
+    def changed(self, *, force: bool = False) -> GalleryChange | None:
+        """The gallery read again when the store may have changed since, else None;
+        ``force`` looks now, however recently it last looked."""
         now = self._clock()
-        if now - self._checked_at < self._every_s:
+        if now - self._checked_at < self._every_s and not force:
             return None
         self._checked_at = now
         version = self._data_version()

@@ -15,8 +15,9 @@ enrolment, an erasure, by a sync or another process) replaces the old one betwee
 
 A badge presented at a 1:N kiosk (:meth:`KioskSession.present_badge`) makes the next
 attempt 1:1 against that person, until one decision about a face is recorded or
-``BADGE_TIMEOUT_S`` pass; then the kiosk is 1:N again. Each switch decides and records the
-open tracks first, so no attempt is lost between two modes.
+``BADGE_TIMEOUT_S`` pass; then the kiosk is 1:N again. Faces keep their tracks across the
+switches: the badge's holder, decided 1:N a moment before, is decided again 1:1 (a new
+attempt), and once answered is not decided a third time on the way back to 1:N.
 
 The pipeline already answers each track once, and its track ids only grow; the session
 still remembers the last ids it recorded, so that no later change there can write one
@@ -92,7 +93,7 @@ class KioskSession:
         self._base_claim = pipeline.claimed  # the mode a badge's attempt returns to
         self._badge: _Badge | None = None
         self._notice: str | None = None
-        self._writer = EventWriter(store)
+        self._writer = EventWriter(store, clock)
         self.warning: str | None = None
         """What the operator must know before relying on this kiosk (set at start)."""
         self._recorded: deque[int] = deque(maxlen=_REMEMBERED_TRACKS)
@@ -108,15 +109,19 @@ class KioskSession:
         events = self._writer.flush()
         notice, self._notice = self._notice, None
         external_id = badge.external_id if badge is not None else None
-        return KioskFrame(result, events, self._names(events), external_id, notice,
-                          self._writer.problem)  # fmt: skip
+        names = self._names((*made, *events))  # a greeting does not wait for the store
+        return KioskFrame(result, events, names, external_id, notice, self._writer.problem)
 
     def finish(self) -> tuple[AccessEvent, ...]:
         """The stream ended: open tracks are decided on what they have, and recorded; a
         :class:`KioskError` if some still cannot be written (they are lost with the
         process, so this must be said)."""
         self._decide(self.pipeline.finish())
-        written = self._writer.flush()
+        try:
+            written = self._writer.flush(now=True)
+        except Exception as error:  # not a wait: say what is lost with the process
+            lost = self._writer.waiting
+            raise KioskError(f"stopped: {lost} decisions not written: {error}") from error
         if self._writer.waiting:
             raise KioskError(f"stopped with {self._writer.problem}")
         return written
@@ -124,13 +129,18 @@ class KioskSession:
     def present_badge(self, external_id: str) -> None:
         """The next attempt is 1:1 against the badge's holder; a badge nobody here holds is
         a notice on the next frame, and the kiosk stays as it was."""
+        badge = external_id.strip()
+        self._reload_gallery(force=True)  # someone enrolled a moment ago has templates now
         try:
-            person = claimed_person(self.store, external_id.strip())
+            person = claimed_person(self.store, badge)
         except KioskError as error:
             self._notice = str(error)
             return
-        self._switch(person.person_uid)
-        self._badge = _Badge(external_id.strip(), self._clock() + BADGE_TIMEOUT_S)
+        if person.person_uid not in (self.pipeline.stages.gallery or ()):
+            self._notice = f"badge {badge}: no face of its holder is enrolled for this kiosk"
+            return
+        self._switch(person.person_uid, keep_decided=False)
+        self._badge = _Badge(badge, self._clock() + BADGE_TIMEOUT_S)
 
     def _expire_badge(self) -> None:
         if self._badge is not None and self._clock() >= self._badge.until:
@@ -139,14 +149,15 @@ class KioskSession:
 
     def _end_badge(self) -> None:
         self._badge = None
-        self._switch(self._base_claim)
+        self._switch(self._base_claim, keep_decided=True)
 
-    def _switch(self, claimed: str | None) -> None:
-        """A new pipeline for ``claimed`` (None: 1:N), the old one's open tracks recorded.
-        Its track ids start again, so the ids remembered go with the old pipeline."""
-        self._decide(self.pipeline.finish())
-        self.pipeline = DecisionPipeline(self.pipeline.stages, self.pipeline.settings, claimed)
-        self._recorded.clear()
+    def _switch(self, claimed: str | None, *, keep_decided: bool) -> None:
+        """Verify against ``claimed`` (None: 1:N) from the next frame; faces keep their
+        tracks (:meth:`DecisionPipeline.set_claim`). Tracks that start afresh may be
+        decided, and recorded, again."""
+        self.pipeline.set_claim(claimed, keep_decided=keep_decided)
+        if not keep_decided:
+            self._recorded.clear()
 
     def _names(self, events: tuple[AccessEvent, ...]) -> dict[str, str]:
         """Display names of the people verified; one erased since has none to show."""
@@ -158,18 +169,16 @@ class KioskSession:
                 continue
         return names
 
-    def _reload_gallery(self) -> None:
+    def _reload_gallery(self, *, force: bool = False) -> None:
         """Between frames, a changed gallery replaces the old one. Open tracks go on against
-        the new one, unless someone left it (an erasure, a consent that ended)."""
-        change = self._watch.changed() if self._watch is not None else None
+        the new one, forgetting whoever left it (an erasure, a consent that ended): their
+        frames could otherwise still decide them as the person just erased."""
+        change = self._watch.changed(force=force) if self._watch is not None else None
         if change is None:
             return
         gallery = change.index
         self.pipeline.stages = dataclasses.replace(self.pipeline.stages, gallery=gallery)
-        if change.left:
-            # Open tracks hold evidence for someone no longer here: start them afresh, or
-            # one could still be verified as the person just erased.
-            self.pipeline.reset()
+        self.pipeline.forget_identities(change.left)
         claimed = self.pipeline.claimed
         if claimed is None or claimed in gallery:
             return

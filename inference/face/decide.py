@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from inference.face.decision import (
@@ -281,6 +281,14 @@ class TrackDecider:
             if not self._accepted:  # no frame of the face that answered could be matched
                 return self._settle(self._unseen_answer())
         return self._settle(self._decide())
+
+    def forget(self, identities: Collection[str]) -> None:
+        """Drop what this track's frames said of ``identities`` (people no longer in the
+        gallery: erased, or their consent ended); the rest of its evidence stays. A
+        decision already made stands: it was right when it was made."""
+        for frame in (*self._accepted, *self._during_challenge):
+            for identity in identities:
+                frame.candidates.pop(identity, None)
 
     def finish(self) -> Decision | None:
         """The track ended: decide on what there is (None for a never-confirmed track)."""

@@ -223,13 +223,18 @@ class GalleryIndex:
             )
         return answers
 
-    def closest_identities(self, rows_per_block: int = 1024) -> tuple[float, str, str] | None:
+    def closest_identities(
+        self, rows_per_block: int | None = None
+    ) -> tuple[float, str, str] | None:
         """The two different identities whose templates come closest, and their similarity
         (None with fewer than two). At or above a threshold, one enrolled person passes as
-        the other there: the threshold is too low for these people. Computed in blocks of
-        rows, so the peak memory is one block against all templates."""
+        the other there: the threshold is too low for these people. Every pair of templates
+        is compared, in blocks of rows of about 32 MiB of similarities each, so the time
+        grows with the square of the templates: callers bound it."""
         if len(self.identities) < 2:
             return None
+        if rows_per_block is None:
+            rows_per_block = max(1, (32 << 20) // (4 * len(self._matrix)))
         owner = np.repeat(np.arange(len(self.identities)), self._ends - self._starts)
         best, pair = -2.0, (0, 0)
         for start in range(0, len(self._matrix), rows_per_block):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -169,14 +169,19 @@ class DecisionPipeline:
         self.settings = settings or FaceSettings()
         self.gate = QualityGate(_gate_settings(self.settings.quality, stages))
         self.tracker = FaceTracker(self.settings.tracker)
-        self._check_recognition(claimed)
-        self.claimed = claimed
-        self.mode = Mode.VERIFY if claimed is not None else Mode.IDENTIFY
-        self.thresholds = self.settings.thresholds(self.mode, _own_threshold(stages, self.mode))
+        self._set_mode(claimed)
         self._deciders: dict[int, TrackDecider] = {}
         self._challenges: dict[int, Challenge] = {}
         self._last_seen: dict[int, int] = {}
         self._index = 0
+
+    def _set_mode(self, claimed: str | None) -> None:
+        self._check_recognition(claimed)
+        self.claimed = claimed
+        self.mode = Mode.VERIFY if claimed is not None else Mode.IDENTIFY
+        self.thresholds = self.settings.thresholds(
+            self.mode, _own_threshold(self.stages, self.mode)
+        )
 
     def _check_recognition(self, claimed: str | None) -> None:
         gallery, recogniser = self.stages.gallery, self.stages.recogniser
@@ -191,6 +196,28 @@ class DecisionPipeline:
                              f"describes faces with {recogniser.model.key}")  # fmt: skip
         if claimed is not None and claimed not in gallery:
             raise InputError(f"no templates for the claimed identity {claimed!r}")
+
+    def set_claim(self, claimed: str | None, *, keep_decided: bool) -> None:
+        """Verify against ``claimed`` from the next frame on (None: identify 1:N). Faces keep
+        their tracks and ids. Evidence gathered in the other mode is dropped; a track
+        already decided keeps its decision when ``keep_decided`` (a badge's attempt answered,
+        back to 1:N: its holder must not be decided twice), and starts afresh otherwise (a
+        badge presented: its holder's attempt starts now)."""
+        self._check_recognition(claimed)
+        self.claimed = claimed
+        self.mode = Mode.VERIFY if claimed is not None else Mode.IDENTIFY
+        self.thresholds = self.settings.thresholds(
+            self.mode, _own_threshold(self.stages, self.mode)
+        )
+        self._deciders = {track: decider for track, decider in self._deciders.items()
+                          if keep_decided and decider.decision is not None
+                          and decider.decision.final}  # fmt: skip
+        self._challenges = {t: c for t, c in self._challenges.items() if t in self._deciders}
+
+    def forget_identities(self, identities: Collection[str]) -> None:
+        """People who left the gallery: no open track can still be decided as them."""
+        for decider in self._deciders.values():
+            decider.forget(identities)
 
     def reset(self) -> None:
         """Forget every track (the next person at the kiosk)."""

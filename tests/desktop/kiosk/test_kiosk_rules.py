@@ -14,6 +14,7 @@ import pytest
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.identity import KioskIdentity
 from desktop.kiosk.session import KioskSession
+from desktop.kiosk.writer import RETRY_S
 from inference.face.decide import Candidate, Decision, Status, frame_decision
 from inference.face.pipeline import DecisionPipeline, FrameResult
 from inference.face.types import QualityReason
@@ -82,6 +83,14 @@ def test_only_a_verified_event_names_the_person(store: Store) -> None:
 QUICK = StoreConfig(busy_timeout_s=0.2, scrypt_n=2**10)
 
 
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @contextlib.contextmanager
 def held_by_another(path: Path) -> Iterator[None]:
     """Another connection holds the write lock (a backup, a purge, a rekey)."""
@@ -99,13 +108,17 @@ def test_a_decision_made_while_another_writer_holds_the_store_waits_and_is_writt
     lose the decision (its track was already counted as recorded) and stop the kiosk."""
     path = tmp_path / "k.db"
     with Store.create(path, Passphrase("a kiosk passphrase"), config=QUICK) as store:
-        pipeline = cast(DecisionPipeline, ScriptedPipeline([(VERIFIED,), (), ()], ()))
-        kiosk = KioskSession(pipeline, store, KioskIdentity("gate", "k1"))
+        pipeline = cast(DecisionPipeline, ScriptedPipeline([(VERIFIED,), (), (), ()], ()))
+        clock = Ticks()
+        kiosk = KioskSession(pipeline, store, KioskIdentity("gate", "k1"), clock=clock)
         frame = np.zeros((4, 4, 3), np.uint8)
         with held_by_another(path):
             held = kiosk.process(frame)
             assert held.events == () and held.problem is not None
             assert held.problem.startswith("1 decisions wait to be written")
+        soon = kiosk.process(frame)  # the store is free, but a retry waits RETRY_S
+        assert soon.events == () and soon.problem == held.problem
+        clock.now += RETRY_S
         freed = kiosk.process(frame)
         assert [(e.decision, e.person_uid) for e in freed.events] == [("verified", UID)]
         assert freed.problem is None and store.access.count() == 1

@@ -16,6 +16,7 @@ from desktop.kiosk.assemble import KioskOptions, open_kiosk
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.runner import KioskRunner
 from desktop.kiosk.session import KioskFrame, KioskSession
+from desktop.kiosk.writer import KIOSK_BUSY_TIMEOUT_S
 from inference.pack.installed import ModelPack
 from sync.errors import WrongKeyError
 from sync.store import AccessEvent, Passphrase, Store
@@ -129,3 +130,14 @@ def test_a_store_that_does_not_open_stops_the_camera_too(
     assert kiosk.wait(120.0), "the capture thread ran on with nobody taking frames"
     assert len(listener.errors) == 1 and isinstance(listener.errors[0], WrongKeyError)
     assert listener.ready_at is None and listener.finished_with is None
+
+
+def test_the_kiosk_waits_only_briefly_for_the_write_lock(
+    store_path: Path, model_pack: ModelPack
+) -> None:
+    """With the store's 5 s busy timeout, every frame stalled 5 s while a rekey or a backup
+    held the lock; the kiosk's events wait in memory instead (desktop.kiosk.writer)."""
+    options = KioskOptions(models_dir=model_pack.root, providers="cpu", threads=1,
+                           site="front-gate", device="k1")  # fmt: skip
+    with open_kiosk(store_path, Passphrase(PASSPHRASE), options, {}, FAST) as session:
+        assert session.store.database.config.busy_timeout_s == KIOSK_BUSY_TIMEOUT_S < 1

@@ -13,7 +13,7 @@ from desktop.kiosk.gallery import GalleryWatch
 from desktop.kiosk.session import KioskSession
 from inference.face.match import MatchSettings
 from inference.face.stages import Stages
-from sync.store import Passphrase, Store
+from sync.store import AccessEvent, Passphrase, Store
 from tests.conftest import shared_path
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.kiosk.conftest import webcam, webcam_paths
@@ -129,3 +129,44 @@ def test_an_erasure_just_after_the_first_load_is_seen(
     monkeypatch.setattr(gallery, "load_gallery", load_then_erase)
     after = the_face(attempt(watched(kiosk_store, stages), "live"))
     assert after.decision == "not_matched" and after.person_uid is None
+
+
+def john(stages: Stages, store: Store, number: int) -> str:
+    johns = shared_path("data", "faces", "johns")
+    folder = sorted(p for p in johns.iterdir() if p.is_dir())[number]
+    return enrol(store, stages, f"J-{number}", sorted(folder.glob("*.jpg"))[:1])
+
+
+def run_with_an_erasure(
+    store: Store, stages: Stages, kind: str, *, frames: int, erase_at: int, someone: str
+) -> list[tuple[str, str | None]]:
+    """NUAA's webcam session (``kind``), with ``someone`` erased elsewhere at a frame."""
+    kiosk = watched(store, stages)
+    events: list[AccessEvent] = []
+    for index, frame in enumerate(webcam(kind, 10, frames)):
+        if index == erase_at:
+            erase_elsewhere(store, someone)
+        events += kiosk.process(frame, index / 10).events
+    events += kiosk.finish()
+    return [(e.decision, e.person_uid) for e in events if e.decision != "low_quality"]
+
+
+def test_an_unrelated_erasure_does_not_decide_a_person_standing_there_again(
+    kiosk_store: Store, stages: Stages
+) -> None:
+    """Resetting every track on any erasure recorded the person in front a second time."""
+    here = enrol(kiosk_store, stages, "B-001", webcam_paths("live")[:2])
+    other = john(stages, kiosk_store, 0)
+    about = run_with_an_erasure(kiosk_store, stages, "live", frames=10, erase_at=6, someone=other)
+    assert about == [("verified", here)]
+
+
+def test_an_unrelated_erasure_does_not_lose_an_attempt_in_progress(
+    kiosk_store: Store, stages: Stages
+) -> None:
+    """A print held up while someone else is erased: resetting its track lost the attempt."""
+    enrol(kiosk_store, stages, "B-001", webcam_paths("live")[:2])
+    other = john(stages, kiosk_store, 0)
+    # three frames: just enough for a decision, had the second not started the track again
+    about = run_with_an_erasure(kiosk_store, stages, "print", frames=3, erase_at=1, someone=other)
+    assert about == [("spoof_detected", None)]

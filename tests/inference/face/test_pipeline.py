@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pytest
 
 from inference.errors import InputError
-from inference.face.decide import ChallengePolicy, Status
+from inference.face.decide import ChallengePolicy, Mode, Status
 from inference.face.embed import DescriptorModel, Embeddings
 from inference.face.match import GalleryIndex
 from inference.face.pipeline import STAGES, DecisionPipeline, Stages
@@ -305,3 +305,36 @@ def test_a_still_image_that_needs_a_challenge_says_so() -> None:
     first = p.process(noise(0), 0.0)
     assert [d.status for d in first.decisions] == [Status.CHALLENGE_REQUIRED]
     assert p.finish() == []
+
+
+def test_a_claim_set_mid_stream_keeps_the_track_and_decides_it_again_one_to_one() -> None:
+    """A badge presented by a face identified 1:N a moment ago: same track id, new 1:1
+    decision; back to 1:N keeping decisions, the track is not decided a third time."""
+    p, _, _ = pipeline([[face_at(50)]] * 12)
+    first = run(p, 3)
+    p.set_claim("bo", keep_decided=False)  # ana shows bo's badge
+    results = [p.process(noise(i), i / 30) for i in range(3, 6)]
+    claimed = [d for r in results for d in r.decisions]
+    assert first == [Status.VERIFIED]
+    assert [(d.status, d.track_id) for d in claimed] == [(Status.NOT_MATCHED, 1)]
+    p.set_claim(None, keep_decided=True)
+    assert run(p, 3) == [] and p.mode is Mode.IDENTIFY
+
+
+def test_a_claim_for_someone_not_in_the_gallery_is_refused_and_changes_nothing() -> None:
+    p, _, _ = pipeline([[face_at(50)]] * 3, people=("ana",))
+    with pytest.raises(InputError, match="no templates for the claimed identity 'bo'"):
+        p.set_claim("bo", keep_decided=False)
+    assert p.claimed is None and run(p, 3) == [Status.VERIFIED]
+
+
+def test_an_identity_forgotten_mid_track_cannot_be_its_answer() -> None:
+    """Two frames gathered for ana, then ana is erased: the track must not end verified
+    as her on the frames it already had."""
+    p, _, _ = pipeline([[face_at(50)]] * 3)
+    run(p, 2)
+    p.stages = dataclasses.replace(p.stages, gallery=gallery("bo"))
+    p.forget_identities({"ana"})
+    results = [p.process(noise(2), 2 / 30)]
+    (decision,) = [d for r in results for d in r.decisions]
+    assert decision.status is Status.NOT_MATCHED and decision.identity is None
