@@ -8,7 +8,10 @@ recorded, and why:
 
 * ``challenge_required`` is not final: the track's answer to the challenge is recorded;
 * ``no_face_detected`` and ``multiple_faces`` describe a frame, thirty times a second: they
-  are shown to the person, not kept.
+  are shown to the person, not kept;
+* ``low_quality`` of a face that was too small: nobody presented it to the kiosk. These are
+  faces far behind the person at the kiosk, or false detections in the background (on
+  NUAA's webcam session, three such 21-32 px tracks came and went behind the one person).
 
 With a :class:`~desktop.kiosk.gallery.GalleryWatch`, a gallery changed meanwhile (an
 enrolment, an erasure, by a sync or another process) replaces the old one between frames.
@@ -39,6 +42,7 @@ from desktop.kiosk.writer import EventWriter
 from inference.face.decide import Decision, Status
 from inference.face.pipeline import DecisionPipeline, FrameResult
 from inference.face.stages import AnyImage
+from inference.face.types import QualityReason
 from sync.errors import RecordNotFoundError
 from sync.store import AccessEvent, Store
 
@@ -192,7 +196,7 @@ class KioskSession:
         made = []
         for decision in decisions:
             track = decision.track_id
-            if decision.status not in RECORDED or track is None or track in self._recorded:
+            if not _presented(decision) or track is None or track in self._recorded:
                 continue
             self._recorded.append(track)
             made.append(self.event(decision))
@@ -211,3 +215,10 @@ class KioskSession:
             similarity=decision.similarity,
             liveness=decision.liveness,
         )
+
+
+def _presented(decision: Decision) -> bool:
+    """A final decision about a face someone presented to the kiosk (see the module)."""
+    if decision.status is Status.LOW_QUALITY:
+        return QualityReason.TOO_SMALL not in decision.reasons
+    return decision.status in RECORDED

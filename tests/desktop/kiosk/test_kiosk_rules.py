@@ -75,6 +75,11 @@ def test_a_track_is_recorded_once_however_often_it_is_answered(store: Store) -> 
     assert play(store, [(VERIFIED,), (VERIFIED,)], at_end=(VERIFIED,)) == [("verified", UID)]
 
 
+def test_a_face_too_small_to_check_was_not_presented_and_is_not_recorded(store: Store) -> None:
+    far = Decision(Status.LOW_QUALITY, 1.0, 4, reasons=(QualityReason.TOO_SMALL,))
+    assert play(store, [(far, LOW)]) == [("low_quality", None)]  # LOW: a blurred face
+
+
 def test_only_a_verified_event_names_the_person(store: Store) -> None:
     recorded = play(store, [(NOT_MATCHED, LOW)], at_end=(VERIFIED,))
     assert recorded == [("not_matched", None), ("low_quality", None), ("verified", UID)]
