@@ -24,10 +24,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sync.store.cli import key_source_of, open_store_of, positive_count, store_path_of
+
 if TYPE_CHECKING:
     from desktop.kiosk.assemble import KioskOptions
     from desktop.kiosk.session import KioskSession
-    from sync.store import AccessEvent, KeySource, Store
+    from sync.store import AccessEvent
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -76,7 +78,7 @@ def _register_run(commands: argparse._SubParsersAction[Any]) -> None:
     run.add_argument("--claim", metavar="ID", help="1:1: the badge (external id) presented")
     run.add_argument("--site", help="site of an unregistered device's events")
     run.add_argument("--device", help="name of an unregistered device")
-    run.add_argument("--max-frames", type=_positive, metavar="N", help="stop after N frames")
+    run.add_argument("--max-frames", type=positive_count, metavar="N", help="stop after N frames")
     _add_model_options(run)
     _add_store_options(run)
     run.set_defaults(handler=_run)
@@ -104,7 +106,7 @@ def _enrol(args: argparse.Namespace) -> int:
     def enrol() -> dict[str, Any]:
         settings = kiosk_settings(args.settings)
         stages = kiosk_stages(_options(args), settings)  # before the key is asked for
-        with _open_store(args) as store:
+        with open_store_of(args) as store:
             site = enrolment_site(store, os.environ, args.site)
             person = NewPerson(args.external_id, args.name, site, args.consent_version,
                                args.operator, args.retain_days)  # fmt: skip
@@ -129,7 +131,9 @@ def _run(args: argparse.Namespace) -> int:
     def run() -> int:
         frames = events = 0
         interrupted = False
-        with open_kiosk(_store_path(args), _key(args), _options(args), os.environ) as session:
+        with open_kiosk(
+            store_path_of(args), key_source_of(args), _options(args), os.environ
+        ) as session:
             if session.warning is not None:
                 print(f"jaga kiosk run: warning: {session.warning}", file=sys.stderr)
             try:
@@ -155,24 +159,6 @@ def _options(args: argparse.Namespace) -> KioskOptions:
         settings=args.settings, pack=args.pack, site=getattr(args, "site", None),
         device=getattr(args, "device", None), claim=getattr(args, "claim", None),
     )  # fmt: skip
-
-
-def _store_path(args: argparse.Namespace) -> Path:
-    from sync.store.cli import default_store_path
-
-    return Path(args.db) if args.db is not None else default_store_path()
-
-
-def _key(args: argparse.Namespace) -> KeySource:
-    from sync.store.key_sources import resolve_key_source
-
-    return resolve_key_source(args.key_file, env=os.environ)
-
-
-def _open_store(args: argparse.Namespace) -> Store:
-    from sync.store import Store
-
-    return Store.open(_store_path(args), _key(args))
 
 
 def _guarded(args: argparse.Namespace, command: Any) -> int:
@@ -213,13 +199,3 @@ def _print_events(session: KioskSession, events: tuple[AccessEvent, ...]) -> int
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value

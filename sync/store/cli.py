@@ -110,7 +110,7 @@ def _add_review_commands(
     review = command("review", _review, "fish observations flagged for review, oldest first")
     review.add_argument(
         "--limit",
-        type=_positive_count,
+        type=positive_count,
         default=REVIEW_LIMIT,
         metavar="N",
         help=f"show at most N (default {REVIEW_LIMIT})",
@@ -135,7 +135,7 @@ def _add_review_commands(
     )
 
 
-def _positive_count(text: str) -> int:
+def positive_count(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -207,16 +207,16 @@ def _config(args: argparse.Namespace) -> StoreConfig:
     return StoreConfig(scrypt_n=2 ** int(args.scrypt_log2n))
 
 
-def _db(args: argparse.Namespace) -> Path:
+def store_path_of(args: argparse.Namespace) -> Path:
     return Path(args.db) if args.db is not None else default_store_path()
 
 
-def _source(args: argparse.Namespace, *, confirm: bool = False) -> KeySource:
+def key_source_of(args: argparse.Namespace, *, confirm: bool = False) -> KeySource:
     return resolve_key_source(args.key_file, env=os.environ, confirm=confirm)
 
 
-def _open(args: argparse.Namespace) -> Store:
-    return Store.open(_db(args), _source(args))
+def open_store_of(args: argparse.Namespace) -> Store:
+    return Store.open(store_path_of(args), key_source_of(args))
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -224,31 +224,33 @@ def _init(args: argparse.Namespace) -> int:
         if args.key_file is None:
             raise KeySourceError("--create-key-file needs --key-file PATH")
         create_key_file(args.key_file)
-    with Store.create(_db(args), _source(args, confirm=True), config=_config(args)) as store:
+    with Store.create(
+        store_path_of(args), key_source_of(args, confirm=True), config=_config(args)
+    ) as store:
         print(f"created {store.path} (key header {store.path.name}.kdf.json)")
     return 0
 
 
 def _info(args: argparse.Namespace) -> int:
-    with _open(args) as store:
+    with open_store_of(args) as store:
         lines, ok = describe(store, full_check=args.full_check)
     print("\n".join(lines))
     return 0 if ok else 1
 
 
 def _backup(args: argparse.Namespace) -> int:
-    with _open(args) as store:
+    with open_store_of(args) as store:
         size = backup(store, args.destination, operator=_operator())
     print(f"wrote {args.destination} ({size} bytes, encrypted, same key)")
     return 0
 
 
 def _restore(args: argparse.Namespace) -> int:
-    target = _db(args)
+    target = store_path_of(args)
     restored = restore(
         args.backup,
         target,
-        _source(args),
+        key_source_of(args),
         operator=_operator(),
         force=args.force,
         carry_erasures=args.carry_erasures,
@@ -272,7 +274,7 @@ def _restore(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     since, until = (format_timestamp(m) if m else None for m in (args.since, args.until))
     write = export_access_events if args.table == "access-events" else export_fish_observations
-    with _open(args) as store:
+    with open_store_of(args) as store:
         fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         os.fchmod(fd, 0o600)  # the mode above is for a new file: names must not stay readable
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
@@ -282,7 +284,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _purge_expired(args: argparse.Namespace) -> int:
-    with _open(args) as store:
+    with open_store_of(args) as store:
         if args.dry_run:
             expired = store.people.expired(store.clock.now())
             print(f"{len(expired)} people past their retention date (dry run, nothing erased)")
@@ -295,7 +297,7 @@ def _purge_expired(args: argparse.Namespace) -> int:
 
 
 def _rekey(args: argparse.Namespace) -> int:
-    with Store.open(_db(args), _source(args), config=_config(args)) as store:
+    with Store.open(store_path_of(args), key_source_of(args), config=_config(args)) as store:
         new_source = resolve_key_source(
             args.new_key_file,
             env=os.environ,
@@ -309,7 +311,7 @@ def _rekey(args: argparse.Namespace) -> int:
 
 
 def _review(args: argparse.Namespace) -> int:
-    with _open(args) as store:
+    with open_store_of(args) as store:
         flagged = store.observations.review_queue(args.limit + 1)  # one more: are there more?
     if not flagged:
         print("no fish observations are flagged for review")
@@ -349,7 +351,7 @@ def _one_line(text: str | None) -> str:
 
 
 def _confirm(args: argparse.Namespace) -> int:
-    with _open(args) as store:
+    with open_store_of(args) as store:
         confirmed = store.observations.confirm(
             args.observation_uid.strip(), args.species, officer=args.officer
         )
@@ -362,14 +364,14 @@ def _confirm(args: argparse.Namespace) -> int:
 
 def _export_corrections(args: argparse.Namespace) -> int:
     export = CorrectionsExport(args.out)  # a full folder is refused before the key is asked
-    with _open(args) as store:
+    with open_store_of(args) as store:
         report = export_corrections(store.database, export)
     print("\n".join(report.lines()))
     return 0
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    with _open(args) as store:
+    with open_store_of(args) as store:
         report = store.audit.verify()
         sequence, digest = store.audit.head()
     if not report.ok:

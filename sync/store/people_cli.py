@@ -28,9 +28,9 @@ def add_people_commands(command: Command) -> None:
 
 
 def _people(args: argparse.Namespace) -> int:
-    from sync.store.cli import _open
+    from sync.store.cli import open_store_of
 
-    with _open(args) as store:
+    with open_store_of(args) as store:
         listing = store.people.listing()
     for person, templates in listing:
         row = _row(person, templates)
@@ -53,9 +53,9 @@ def _row(person: Any, templates: int) -> dict[str, Any]:
 
 
 def _erase(args: argparse.Namespace) -> int:
-    from sync.store.cli import _open, _operator
+    from sync.store.cli import _operator, open_store_of
 
-    with _open(args) as store:
+    with open_store_of(args) as store:
         person = store.people.by_external_id(args.external_id)
         if person is None:
             raise RecordNotFoundError(f"nobody enrolled here has the id {args.external_id!r}")
