@@ -54,6 +54,16 @@ def write_video(frames: list[Image], path: Path, fps: float = 10.0) -> Path:
     return path
 
 
+class Ticks:
+    """A monotonic clock that moves only when told (``ticks.now += seconds``)."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
 def kiosk_store(tmp_path: Path) -> Iterator[Store]:
     """A real encrypted store, not registered with any hub."""

@@ -15,19 +15,11 @@ from inference.face.stages import Stages
 from sync.store import Passphrase, Store
 from tests.conftest import shared_path
 from tests.desktop.conftest import PASSPHRASE
-from tests.desktop.kiosk.conftest import webcam, webcam_paths
+from tests.desktop.kiosk.conftest import Ticks, webcam, webcam_paths
 from tests.desktop.kiosk.test_kiosk_session import KIOSK, enrol
 from tests.sync.conftest import FAST
 
 pytestmark = pytest.mark.needs_shared
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -39,7 +31,7 @@ def people(kiosk_store: Store, stages: Stages) -> dict[str, str]:
             "B-002": enrol(kiosk_store, stages, "B-002", john)}  # fmt: skip
 
 
-def kiosk(store: Store, stages: Stages, clock: FakeClock) -> KioskSession:
+def kiosk(store: Store, stages: Stages, clock: Ticks) -> KioskSession:
     options = KioskOptions(site=KIOSK.site, device=KIOSK.device)
     return kiosk_session(store, stages, kiosk_settings(None), options, {}, clock=clock)
 
@@ -57,7 +49,7 @@ def decided(frames: list[KioskFrame]) -> list[tuple[str, str | None]]:
 def test_a_badge_makes_the_next_attempt_one_to_one_then_the_kiosk_identifies_again(
     kiosk_store: Store, stages: Stages, people: dict[str, str]
 ) -> None:
-    session = kiosk(kiosk_store, stages, FakeClock())
+    session = kiosk(kiosk_store, stages, Ticks())
     session.present_badge("B-002")  # the webcam's person shows John's badge
     claimed = live_attempt(session)
     assert decided(claimed) == [("not_matched", None)]
@@ -75,7 +67,7 @@ def test_a_person_already_identified_who_presents_their_badge_is_recorded_twice_
 ) -> None:
     """In view and identified 1:N, then their own badge: the badge is a new attempt (1:1),
     and once answered the way back to 1:N does not decide them a third time."""
-    session = kiosk(kiosk_store, stages, FakeClock())
+    session = kiosk(kiosk_store, stages, Ticks())
     first = live_attempt(session)
     session.present_badge("B-001")
     badge = live_attempt(session, start=20)
@@ -94,7 +86,7 @@ def walk_away(session: KioskSession, start: int) -> None:
 def test_a_badge_nobody_holds_is_told_once_and_changes_nothing(
     kiosk_store: Store, stages: Stages, people: dict[str, str]
 ) -> None:
-    session = kiosk(kiosk_store, stages, FakeClock())
+    session = kiosk(kiosk_store, stages, Ticks())
     session.present_badge("B-404")
     frames = live_attempt(session)
     assert frames[0].notice == "nobody enrolled here has the id 'B-404'"
@@ -105,7 +97,7 @@ def test_a_badge_nobody_holds_is_told_once_and_changes_nothing(
 def test_a_badge_not_followed_by_a_face_in_time_expires(
     kiosk_store: Store, stages: Stages, people: dict[str, str]
 ) -> None:
-    clock = FakeClock()
+    clock = Ticks()
     session = kiosk(kiosk_store, stages, clock)
     session.present_badge("B-002")
     clock.now += BADGE_TIMEOUT_S
@@ -139,7 +131,7 @@ def test_a_badge_of_someone_enrolled_a_moment_ago_elsewhere_is_honoured(
     """Enrolled at the desk (another connection) and at the kiosk within the watch's
     interval: the badge's holder had no templates in the running gallery, and the 1:1
     pipeline refused to start, which stopped the kiosk."""
-    session = kiosk(kiosk_store, stages, FakeClock())
+    session = kiosk(kiosk_store, stages, Ticks())
     johns = shared_path("data", "faces", "johns")
     another = sorted(sorted(p for p in johns.iterdir() if p.is_dir())[1].glob("*.jpg"))[:1]
     with Store.open(kiosk_store.path, Passphrase(PASSPHRASE), config=FAST) as desk:

@@ -7,6 +7,7 @@ from desktop.kiosk.prompts import IDLE, Prompt, PromptHold, Tone, frame_prompt
 from inference.face.decide import Decision, Status
 from inference.face.pipeline import FaceObservation, FrameResult
 from inference.face.types import FaceBox, QualityReason, QualityVerdict
+from tests.desktop.kiosk.conftest import Ticks
 
 UID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 LANDMARKS = ((0.0, 0.0),) * 5
@@ -47,16 +48,8 @@ def test_answers_name_the_verified_person_and_refuse_the_rest() -> None:
     assert blink == Prompt("Please blink", Tone.WORKING)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_an_answer_stays_for_the_hold_time_then_gives_way() -> None:
-    clock = FakeClock()
+    clock = Ticks()
     hold = PromptHold(3.0, clock)
     welcome = Prompt("Welcome, Ada", Tone.ACCEPTED)
     assert hold.show(welcome) == welcome

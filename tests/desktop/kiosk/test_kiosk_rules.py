@@ -19,6 +19,7 @@ from inference.face.decide import Candidate, Decision, Status, frame_decision
 from inference.face.pipeline import DecisionPipeline, FrameResult
 from inference.face.types import QualityReason
 from sync.store import Passphrase, Store, StoreConfig
+from tests.desktop.kiosk.conftest import Ticks
 from tests.sync.conftest import FAST
 
 UID = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -86,14 +87,6 @@ def test_only_a_verified_event_names_the_person(store: Store) -> None:
 
 
 QUICK = StoreConfig(busy_timeout_s=0.2, scrypt_n=2**10)
-
-
-class Ticks:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @contextlib.contextmanager

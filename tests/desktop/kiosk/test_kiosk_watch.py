@@ -16,19 +16,11 @@ from inference.face.stages import Stages
 from sync.store import AccessEvent, Passphrase, Store
 from tests.conftest import shared_path
 from tests.desktop.conftest import PASSPHRASE
-from tests.desktop.kiosk.conftest import webcam, webcam_paths
+from tests.desktop.kiosk.conftest import Ticks, webcam, webcam_paths
 from tests.desktop.kiosk.test_kiosk_session import KIOSK, attempt, enrol, the_face
 from tests.sync.conftest import FAST
 
 pytestmark = pytest.mark.needs_shared
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def watched(store: Store, stages: Stages, claim: str | None = None) -> KioskSession:
@@ -63,7 +55,7 @@ def test_an_erased_badge_stops_a_one_to_one_kiosk(kiosk_store: Store, stages: St
 
 def test_the_gallery_is_looked_at_once_per_interval(kiosk_store: Store, stages: Stages) -> None:
     assert stages.recogniser is not None
-    clock = FakeClock()
+    clock = Ticks()
     watch = GalleryWatch(kiosk_store, stages.recogniser.model, MatchSettings(), 1.0, clock)
     watch.load()
     with Store.open(kiosk_store.path, Passphrase(PASSPHRASE), config=FAST) as other:
