@@ -18,6 +18,7 @@ from desktop.kiosk.writer import RETRY_S
 from inference.face.decide import Candidate, Decision, Status, frame_decision
 from inference.face.pipeline import DecisionPipeline, FrameResult
 from inference.face.types import QualityReason
+from sync.errors import StoreIOError
 from sync.store import Passphrase, Store, StoreConfig
 from tests.desktop.kiosk.conftest import Ticks
 from tests.sync.conftest import FAST
@@ -134,3 +135,18 @@ def test_a_stop_while_the_store_stays_held_says_what_could_not_be_written(
             kiosk.process(np.zeros((4, 4, 3), np.uint8))
             with pytest.raises(KioskError, match="stopped with 1 decisions wait"):
                 kiosk.finish()
+
+
+def test_a_store_error_at_stop_says_how_many_decisions_are_lost(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a wait (a disk error): the stop must say what the process takes with it."""
+    pipeline = cast(DecisionPipeline, ScriptedPipeline([], (VERIFIED,)))
+    kiosk = KioskSession(pipeline, store, KioskIdentity("gate", "k1"))
+
+    def broken(event: object) -> None:
+        raise StoreIOError("disk I/O error")
+
+    monkeypatch.setattr(store.access, "record", broken)
+    with pytest.raises(KioskError, match=r"stopped: 1 decisions not written: disk I/O error"):
+        kiosk.finish()

@@ -4,6 +4,7 @@ the end are recorded, and a failure on either side ends both threads with one re
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -49,12 +50,12 @@ class Listener:
 
 
 def runner(store_path: Path, model_pack: ModelPack, frames: object, listener: Listener,
-           passphrase: str = PASSPHRASE) -> KioskRunner:  # fmt: skip
+           *, passphrase: str = PASSPHRASE, opener: object = None) -> KioskRunner:  # fmt: skip
     options = KioskOptions(models_dir=model_pack.root, providers="cpu", threads=1,
                            site="front-gate", device="k1")  # fmt: skip
     return KioskRunner(
         frames,  # type: ignore[arg-type]
-        lambda: open_kiosk(store_path, Passphrase(passphrase), options, {}, FAST),
+        opener or (lambda: open_kiosk(store_path, Passphrase(passphrase), options, {}, FAST)),  # type: ignore[arg-type]
         listener,
     )
 
@@ -141,3 +142,31 @@ def test_the_kiosk_waits_only_briefly_for_the_write_lock(
                            site="front-gate", device="k1")  # fmt: skip
     with open_kiosk(store_path, Passphrase(PASSPHRASE), options, {}, FAST) as session:
         assert session.store.database.config.busy_timeout_s == KIOSK_BUSY_TIMEOUT_S < 1
+
+
+def test_a_stop_while_the_models_load_never_says_ready(
+    store_path: Path, model_pack: ModelPack
+) -> None:
+    """Closing the window while the models load (minutes for a first TensorRT build): the
+    inference thread must not report "ready" to a window that is gone."""
+    loading = threading.Event()
+    release = threading.Event()
+    options = KioskOptions(models_dir=model_pack.root, providers="cpu", threads=1,
+                           site="front-gate", device="k1")  # fmt: skip
+
+    @contextlib.contextmanager
+    def slow_open() -> Iterator[KioskSession]:
+        loading.set()
+        release.wait(60)
+        with open_kiosk(store_path, Passphrase(PASSPHRASE), options, {}, FAST) as session:
+            yield session
+
+    listener = Listener()
+    kiosk = runner(store_path, model_pack, lambda: in_step(listener, 1), listener,
+                   opener=slow_open)  # fmt: skip
+    kiosk.start()
+    assert loading.wait(60)
+    assert kiosk.stop(0.05) is False  # still loading
+    release.set()
+    assert kiosk.wait(120.0)
+    assert listener.ready_at is None and listener.finished_with == ()
