@@ -2,9 +2,9 @@
 
 Every track that ends in a final decision (``verified``, ``not_matched``,
 ``spoof_detected``, ``low_quality``) is recorded once, with the store's audit entry and
-outbox entry in the same transaction (:class:`~sync.store.access.AccessLog`); a store that
-is busy or full keeps it waiting, not lost (:class:`~desktop.kiosk.writer.EventWriter`). What is not
-recorded, and why:
+outbox entry in the same transaction (:class:`~sync.store.access.AccessLog`); a store
+that is busy or full keeps it waiting, not lost (:class:`~desktop.kiosk.writer.EventWriter`).
+What is not recorded, and why:
 
 * ``challenge_required`` is not final: the track's answer to the challenge is recorded;
 * ``no_face_detected`` and ``multiple_faces`` describe a frame, thirty times a second: they

@@ -17,9 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
 
 from inference.errors import InputError
 from inference.face.decide import (
@@ -29,10 +27,10 @@ from inference.face.decide import (
     Mode,
     Status,
     TrackDecider,
-    frame_decision,
     quality_weight,
 )
 from inference.face.detect import as_bgr
+from inference.face.frames import STAGES, FaceObservation, FrameResult, StageTimer
 from inference.face.quality import QualityGate, QualitySettings
 from inference.face.settings import FaceSettings
 from inference.face.stages import (
@@ -61,70 +59,6 @@ __all__ = [
     "Recogniser",
     "Stages",
 ]
-STAGES = ("detect", "track", "quality", "liveness", "describe", "match", "decide")
-
-
-@dataclass(frozen=True)
-class FaceObservation:
-    """One tracked face in one frame: what every stage said of it."""
-
-    track_id: int
-    face: FaceBox
-    confirmed: bool
-    quality: QualityVerdict
-    weight: float
-    liveness: float | None
-    candidates: tuple[Candidate, ...]
-    decision: Decision | None
-    challenge: str | None = None
-    """The action the face is asked for now (``blink``, ``turn_left``...), if any."""
-
-    def as_json(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "track_id": self.track_id,
-            "box": [round(v, 1) for v in (self.face.x1, self.face.y1, self.face.x2, self.face.y2)],
-            "score": round(self.face.score, 4),
-            "confirmed": self.confirmed,
-            "quality": [str(reason) for reason in self.quality.reasons] or "ok",
-        }
-        if self.liveness is not None:
-            out["liveness"] = round(self.liveness, 4)
-        if self.candidates:
-            out["best"] = {"identity": self.candidates[0].identity,
-                           "similarity": round(self.candidates[0].similarity, 4)}  # fmt: skip
-        if self.decision is not None:
-            out["decision"] = str(self.decision.status)
-        if self.challenge is not None:
-            out["challenge"] = self.challenge
-        return out
-
-
-@dataclass(frozen=True)
-class FrameResult:
-    """Everything one frame produced. ``status`` is set for frame-level answers
-    (``no_face_detected``, ``multiple_faces``); ``decisions`` are the ones made at this
-    frame, including those of tracks that ended."""
-
-    index: int
-    time_s: float
-    status: Status | None
-    faces: tuple[FaceObservation, ...]
-    decisions: tuple[Decision, ...]
-    stage_ms: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def frame_decision(self) -> Decision | None:
-        """The frame-level decision, when the frame has one."""
-        return frame_decision(self.status) if self.status is not None else None
-
-    def as_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"frame": self.index, "time_s": round(self.time_s, 3)}
-        if self.status is not None:
-            out["status"] = str(self.status)
-        out["faces"] = [face.as_json() for face in self.faces]
-        if self.decisions:
-            out["decisions"] = [decision.as_json() for decision in self.decisions]
-        return out
 
 
 def _ended(decider: TrackDecider, answering: bool) -> Decision | None:
@@ -230,7 +164,7 @@ class DecisionPipeline:
         """One frame through every stage; ``time_s`` is its capture time (video time for a
         file, the monotonic clock when omitted)."""
         now = time.monotonic() if time_s is None else time_s
-        timer = _StageTimer()
+        timer = StageTimer()
         with timer("detect"):
             image = as_bgr(image, self.settings.detector.max_image_side)  # checked once, here
             faces = self.stages.detector.detect(image)
@@ -282,7 +216,7 @@ class DecisionPipeline:
         *,
         now: float,
         status: Status | None,
-        timer: _StageTimer,
+        timer: StageTimer,
     ) -> list[FrameEvidence | None]:
         """Each face's evidence; None where the frame adds none (``multiple_faces``)."""
         if status is Status.MULTIPLE_FACES:
@@ -318,7 +252,7 @@ class DecisionPipeline:
         return [min(1.0, max(0.0, float(reading.score))) for reading in readings]
 
     def _candidates(
-        self, image: AnyImage, faces: Sequence[FaceBox], timer: _StageTimer
+        self, image: AnyImage, faces: Sequence[FaceBox], timer: StageTimer
     ) -> list[tuple[Candidate, ...]]:
         gallery, recogniser = self.stages.gallery, self.stages.recogniser
         if gallery is None or recogniser is None or not faces or len(gallery) == 0:
@@ -403,18 +337,3 @@ class DecisionPipeline:
 def _candidate(identity: str, similarity: float) -> Candidate:
     # float32 dot products of unit vectors can land a hair outside [-1, 1]
     return Candidate(identity, min(1.0, max(-1.0, float(similarity))))
-
-
-class _StageTimer:
-    """Milliseconds spent in each stage of one frame."""
-
-    def __init__(self) -> None:
-        self.ms: dict[str, float] = dict.fromkeys(STAGES, 0.0)
-
-    @contextmanager
-    def __call__(self, stage: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.ms[stage] += (time.perf_counter() - started) * 1000
