@@ -136,9 +136,7 @@ def _only_face(photo: EnrolmentPhoto, faces: Sequence[FaceBox], settings: FaceSe
     """The person's face; a second comparable face makes it unclear who consented."""
     if not faces:
         raise KioskError(f"{photo.path}: no face found")
-    largest = max(faces, key=lambda face: face.inter_ocular_px)
-    floor = settings.frames.rival_inter_ocular_ratio * largest.inter_ocular_px
-    if sum(1 for face in faces if face.inter_ocular_px >= floor) > 1:
+    if settings.frames.comparable([face.inter_ocular_px for face in faces]) > 1:
         raise KioskError(f"{photo.path}: more than one face; crop the photo to the person "
                          "being enrolled")  # fmt: skip
-    return largest
+    return max(faces, key=lambda face: face.inter_ocular_px)

@@ -203,9 +203,7 @@ class DecisionPipeline:
             return Status.NO_FACE_DETECTED
         if not self.settings.frames.single_subject:
             return None
-        largest = max(t.face.inter_ocular_px for t in tracked)
-        floor = self.settings.frames.rival_inter_ocular_ratio * largest
-        rivals = sum(1 for t in tracked if t.face.inter_ocular_px >= floor)
+        rivals = self.settings.frames.comparable([t.face.inter_ocular_px for t in tracked])
         return Status.MULTIPLE_FACES if rivals > 1 else None
 
     def _evidence(

@@ -44,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -77,6 +77,14 @@ class FrameSettings:
     def __post_init__(self) -> None:
         if not 0.0 < self.rival_inter_ocular_ratio <= 1.0:
             raise ValueError("rival_inter_ocular_ratio lies in (0, 1]")
+
+    def comparable(self, inter_ocular_px: Sequence[float]) -> int:
+        """How many of these faces (their eye distances) are comparable to the largest: more
+        than one, and it is not clear whose face is being judged."""
+        if not inter_ocular_px:
+            return 0
+        floor = self.rival_inter_ocular_ratio * max(inter_ocular_px)
+        return sum(1 for side in inter_ocular_px if side >= floor)
 
 
 @dataclass(frozen=True)
