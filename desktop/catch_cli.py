@@ -85,12 +85,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="species pack folder (default: the pack a sync installed last, else the default "
         "pack that `jaga models install` built)",
     )
-    _add_store_options(catch)
+    add_store_options(catch)
     catch.add_argument("--json", action="store_true", help="print the record as JSON")
     catch.set_defaults(handler=_catch, usage_error=catch.error)
 
 
-def _add_store_options(parser: argparse.ArgumentParser) -> None:
+def add_store_options(parser: argparse.ArgumentParser) -> None:
     from sync.store.cli import STORE_PATH_ENV, default_store_path
     from sync.store.key_sources import PASSPHRASE_ENV
 

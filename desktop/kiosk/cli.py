@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from desktop.catch_cli import add_store_options
 from sync.store.cli import key_source_of, open_store_of, positive_count, store_path_of
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def _register_enrol(commands: argparse._SubParsersAction[Any]) -> None:
     enrol.add_argument("--accept-duplicate", action="store_true",
                        help="enrol even if the face passes as someone enrolled")  # fmt: skip
     _add_model_options(enrol)
-    _add_store_options(enrol)
+    add_store_options(enrol)
     enrol.set_defaults(handler=_enrol)
 
 
@@ -80,7 +81,7 @@ def _register_run(commands: argparse._SubParsersAction[Any]) -> None:
     run.add_argument("--device", help="name of an unregistered device")
     run.add_argument("--max-frames", type=positive_count, metavar="N", help="stop after N frames")
     _add_model_options(run)
-    _add_store_options(run)
+    add_store_options(run)
     run.set_defaults(handler=_run)
 
 
@@ -90,12 +91,6 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads per model (default: all)")
     parser.add_argument("--settings", type=Path, help="TOML overriding face settings")
     parser.add_argument("--pack", type=Path, help="bring-your-own InsightFace model folder")
-
-
-def _add_store_options(parser: argparse.ArgumentParser) -> None:
-    from desktop.catch_cli import _add_store_options as add
-
-    add(parser)
 
 
 def _enrol(args: argparse.Namespace) -> int:

@@ -17,10 +17,10 @@ from desktop.kiosk.errors import KioskError
 from sync.client.config import resolve_config
 from sync.client.errors import SyncConfigError
 from sync.client.state import read_values
-from sync.protocol.types import NAME_MAX_LENGTH
+from sync.protocol.types import NAME_MAX_LENGTH, SLUG_PATTERN
 from sync.store import Store
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # the wire protocol's site slug
+_SLUG = re.compile(SLUG_PATTERN)  # the wire protocol's site slug
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,7 @@ def source_frames(source: str, max_frames: int | None = None) -> Iterator[tuple[
     """``camera:N`` (camera N), else a video file."""
     if source.startswith(CAMERA_PREFIX):
         return camera_frames(source.removeprefix(CAMERA_PREFIX), max_frames)
-    return file_frames(Path(source), max_frames)
-
-
-def file_frames(path: Path, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:
-    """Every frame of a video file, at its video time."""
-    return video_frames(path, max_frames)
+    return video_frames(Path(source), max_frames)
 
 
 def camera_frames(index: str, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:

@@ -22,13 +22,14 @@ from uuid import UUID
 
 from sync.client.errors import SyncConfigError
 from sync.protocol import MAX_BATCH_ENTRIES, MAX_CHUNK_BYTES, MAX_PULL_LIMIT
+from sync.protocol.types import SLUG_PATTERN
 
 HUB_URL_ENV = "JAGA_HUB_URL"
 SITE_ENV = "JAGA_SYNC_SITE"
 DEVICE_ID_ENV = "JAGA_SYNC_DEVICE_ID"
 TOKEN_ENV = "JAGA_SYNC_TOKEN"
 FACE_IMAGES_ENV = "JAGA_SYNC_FACE_IMAGES"
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_SLUG = re.compile(SLUG_PATTERN)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 # Sends after which an entry the hub still refuses as retryable is quarantined: a conflict

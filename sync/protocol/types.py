@@ -114,7 +114,8 @@ Name = Annotated[
     StrictStr, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH), AfterValidator(_no_nul)
 ]
 LongText = Annotated[StrictStr, StringConstraints(max_length=4000), AfterValidator(_no_nul)]
-Slug = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # a site's slug, everywhere it is checked
+Slug = Annotated[StrictStr, StringConstraints(pattern=SLUG_PATTERN)]
 Sha256Hex = Annotated[StrictStr, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Uid = Annotated[UUID, BeforeValidator(_uid_text)]
 Timestamp = Annotated[

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QLabel
 from desktop.app import MainWindow, open_window
 from desktop.kiosk.enrol import NewPerson, enrol_person
 from desktop.kiosk_controller import KioskController
+from desktop.kiosk_panel import KioskPanel
 from desktop.settings import AppSettings
 from inference.face.settings import FaceSettings
 from inference.face.stages import Stages
@@ -76,8 +77,7 @@ def test_an_enrolled_person_is_greeted_and_the_decision_recorded(
     window = kiosk_window(store_path, model_pack, "live")
     panel = kiosk_of(window).panel
     try:
-        wait_until(lambda: panel.prompt.text().startswith("Welcome") or stopped(panel.state),
-                   "the greeting", 60)  # fmt: skip
+        wait_for_answer(panel, "Welcome")
         assert panel.prompt.text() == "Welcome, Ada Lovelace", panel.state.text()
         assert panel.prompt.property("tone") == "accepted"
         assert panel.state.text().startswith("ready: 1:N, 2 templates; detector on ")
@@ -107,8 +107,7 @@ def test_a_printed_photo_is_refused_on_screen(
     window = kiosk_window(store_path, model_pack, "print")
     panel = kiosk_of(window).panel
     try:
-        wait_until(lambda: panel.prompt.text().startswith("Photo") or stopped(panel.state),
-                   "the refusal", 60)  # fmt: skip
+        wait_for_answer(panel, "Photo")
         assert panel.prompt.text().startswith("Photo or screen"), panel.state.text()
         assert panel.prompt.property("tone") == "refused"
         keep_screenshot(window, tmp_path, "kiosk-print.png")
@@ -126,8 +125,7 @@ def test_the_metrics_count_frames_stages_decisions_and_providers(
     window = kiosk_window(store_path, model_pack, "live", {METRICS_PORT_ENV: str(port)})
     panel = kiosk_of(window).panel
     try:
-        wait_until(lambda: panel.prompt.text().startswith("Welcome") or stopped(panel.state),
-                   "the greeting", 60)  # fmt: skip
+        wait_for_answer(panel, "Welcome")
         samples = scrape(port)
     finally:
         window.close()
@@ -173,6 +171,12 @@ def test_without_a_key_the_kiosk_says_how_to_give_one(
         assert "store locked" in kiosk_of(window).panel.state.text()
     finally:
         window.close()
+
+
+def wait_for_answer(panel: KioskPanel, starts: str) -> None:
+    """Until the prompt starts with ``starts``, or the kiosk says it cannot work."""
+    wait_until(lambda: panel.prompt.text().startswith(starts) or stopped(panel.state),
+               f"a prompt starting {starts!r}", 60)  # fmt: skip
 
 
 def stopped(state: QLabel) -> bool:
