@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sync.errors import KeySourceError
-from sync.store.keys import KeyFile, KeySource, Passphrase
+from sync.store.keys import KeyFile, KeySource, Passphrase, same_passphrase
 
 PASSPHRASE_ENV = "JAGA_STORE_PASSPHRASE"
 NEW_PASSPHRASE_ENV = "JAGA_STORE_NEW_PASSPHRASE"
@@ -46,6 +46,6 @@ def resolve_key_source(
             f"no key: give --key-file, set {env_name}, or run in a terminal to be asked"
         )
     secret = prompt(f"{what.capitalize()}: ")
-    if confirm and prompt(f"Repeat the {what}: ") != secret:
+    if confirm and not same_passphrase(prompt(f"Repeat the {what}: "), secret):
         raise KeySourceError(f"the two {what}s differ")
     return Passphrase(secret)

@@ -13,6 +13,19 @@ of a constant under the derived key. The check lets a wrong key be told apart fr
 or foreign file without touching the database. It gives an attacker nothing the encrypted
 first page does not already give (both need one scrypt run per guess).
 
+A passphrase is normalised before scrypt, because one passphrase reaches us as different code
+points from different keyboards and systems ("é" as U+00E9 or as "e" + U+0301, Hangul as
+syllables or conjoining jamo, a space as U+0020 or a no-break space). The rule is the mapping
+of RFC 8265's OpaqueString profile, the IETF's profile for passwords: every non-ASCII space
+(general category Zs) becomes U+0020, then NFC. NFC only joins canonically equivalent text, the
+same characters however encoded; NFKC or NFKD (SASLprep, NIST SP 800-63B) would also fold
+characters a user may mean, "²" into "2", full width into half width. A slot written this way
+says so in the header (``"normalization": "opaque-string"`` in its ``kdf``); a slot without the
+field predates the rule and derives from the code points as typed, so every store and backup
+made before still opens with what its owner always typed (and, failing that, with its NFC and
+NFD forms: one more scrypt run each, only for a passphrase those change). ``jaga store rekey``,
+even to the same passphrase, writes a normalised slot.
+
 A passphrase change writes the new slot as ``pending`` before re-encrypting, so a crash in
 between leaves a header that still opens the database with whichever key it really has.
 """
@@ -26,6 +39,8 @@ import json
 import logging
 import os
 import secrets
+import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +56,9 @@ HEADER_VERSION = 1
 _KEY_CHECK_LABEL = b"jaga-store key check v1"
 
 SourceKind = Literal["passphrase", "key_file"]
+# How a slot turns the typed passphrase into scrypt's input; a slot without one is as typed.
+Normalization = Literal["opaque-string"]
+NORMALIZATION: Normalization = "opaque-string"
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,7 @@ class ScryptParams:
         return cls(salt=secrets.token_bytes(16), n=n, r=r, p=p)
 
     def derive(self, passphrase: str) -> bytes:
+        """scrypt over these exact code points: normalising is the slot's rule, not this."""
         memory = 128 * self.n * self.r * self.p
         return hashlib.scrypt(
             passphrase.encode("utf-8"),
@@ -78,7 +97,8 @@ class ScryptParams:
 
 @dataclass(frozen=True)
 class Passphrase:
-    """An operator's passphrase. Its repr never shows the secret."""
+    """An operator's passphrase, as typed (each key slot says how it is normalised). Its repr
+    never shows the secret."""
 
     secret: str = field(repr=False)
 
@@ -104,6 +124,7 @@ class KeySlot:
     kind: SourceKind
     key_check: str
     scrypt: ScryptParams | None = None
+    normalization: Normalization | None = None  # None: the passphrase as typed (legacy)
 
 
 @dataclass(frozen=True)
@@ -138,18 +159,29 @@ def new_slot(source: KeySource, scrypt_n: int = 2**17) -> tuple[KeySlot, bytes]:
     """A fresh slot (new salt for a passphrase) and the key it yields."""
     if isinstance(source, Passphrase):
         params = ScryptParams.fresh(n=scrypt_n)
-        key = params.derive(source.secret)
-        return KeySlot("passphrase", _key_check(key), params), key
+        key = params.derive(normalize_passphrase(source.secret))
+        return KeySlot("passphrase", _key_check(key), params, NORMALIZATION), key
     key = _read_key_file(source.path)
     return KeySlot("key_file", _key_check(key)), key
 
 
+def normalize_passphrase(secret: str) -> str:
+    """RFC 8265 OpaqueString's mapping: non-ASCII spaces to U+0020, then NFC."""
+    spaced = "".join(" " if unicodedata.category(c) == "Zs" else c for c in secret)
+    return unicodedata.normalize("NFC", spaced)
+
+
+def same_passphrase(first: str, second: str) -> bool:
+    """Whether two typings are one passphrase under the rule new slots derive with."""
+    return normalize_passphrase(first) == normalize_passphrase(second)
+
+
 def unlock_slot(slot: KeySlot, source: KeySource) -> bytes:
     """The key this source yields for ``slot``; WrongKeyError if the check does not match."""
-    key = _key_for(slot, source)
-    if not hmac.compare_digest(_key_check(key), slot.key_check):
-        raise WrongKeyError(_wrong_key_message(slot))
-    return key
+    for key in _keys_for(slot, source):
+        if hmac.compare_digest(_key_check(key), slot.key_check):
+            return key
+    raise WrongKeyError(_wrong_key_message(slot))
 
 
 def unlock(header: KeyHeader, source: KeySource) -> list[tuple[bytes, KeyHeader]]:
@@ -228,13 +260,26 @@ def write_header(db_path: Path, header: KeyHeader) -> None:
         raise StoreIOError(f"cannot write the key header {path}: {error}") from error
 
 
-def _key_for(slot: KeySlot, source: KeySource) -> bytes:
-    """The key ``source`` gives for a slot of its own kind (``unlock`` passes others over)."""
+def _keys_for(slot: KeySlot, source: KeySource) -> Iterator[bytes]:
+    """The keys ``source`` may give for a slot of its own kind (``unlock`` passes others
+    over), most likely first; derived one at a time, as the caller asks for the next."""
     if isinstance(source, KeyFile):
-        return _read_key_file(source.path)
+        yield _read_key_file(source.path)
+        return
     if slot.scrypt is None:  # a passphrase slot always has its parameters (_slot_from_json)
         raise KeySourceError(_other_kind_message(slot))
-    return slot.scrypt.derive(source.secret)
+    for text in _scrypt_inputs(slot, source.secret):
+        yield slot.scrypt.derive(text)
+
+
+def _scrypt_inputs(slot: KeySlot, secret: str) -> tuple[str, ...]:
+    if slot.normalization == NORMALIZATION:
+        return (normalize_passphrase(secret),)
+    # A legacy slot took the code points as typed when it was made: try those first, then
+    # the forms another system may have delivered the same text in (no extra run when the
+    # passphrase has none, as an ASCII one).
+    forms = (secret, unicodedata.normalize("NFC", secret), unicodedata.normalize("NFD", secret))
+    return tuple(dict.fromkeys(forms))
 
 
 def _other_kind_message(slot: KeySlot) -> str:
@@ -279,6 +324,8 @@ def _slot_to_json(slot: KeySlot) -> dict[str, Any]:
             "r": slot.scrypt.r,
             "p": slot.scrypt.p,
         }
+        if slot.normalization is not None:
+            document["kdf"]["normalization"] = slot.normalization
     return document
 
 
@@ -286,14 +333,17 @@ def _slot_from_json(document: dict[str, Any]) -> KeySlot:
     kind = document["kind"]
     if kind not in ("passphrase", "key_file"):
         raise ValueError(f"unknown key kind {kind!r}")
-    scrypt = None
+    scrypt, normalization = None, None
     if kind == "passphrase":
         kdf = document["kdf"]
         if kdf["name"] != "scrypt":
             raise ValueError(f"unknown KDF {kdf['name']!r}")
         salt = base64.b64decode(kdf["salt"], validate=True)
         scrypt = ScryptParams(salt=salt, n=int(kdf["n"]), r=int(kdf["r"]), p=int(kdf["p"]))
-    return KeySlot(kind=kind, key_check=str(document["key_check"]), scrypt=scrypt)
+        normalization = kdf.get("normalization")
+        if normalization not in (None, NORMALIZATION):
+            raise ValueError(f"unknown passphrase normalization {normalization!r}")
+    return KeySlot(kind, str(document["key_check"]), scrypt, normalization)
 
 
 def _header_to_json(header: KeyHeader) -> dict[str, Any]:
