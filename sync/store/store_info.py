@@ -12,6 +12,8 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
     database = store.database
     slot = store.header.current
     kdf = f" (scrypt n={slot.scrypt.n} r={slot.scrypt.r} p={slot.scrypt.p})" if slot.scrypt else ""
+    if slot.scrypt and slot.normalization is None:
+        kdf += ", as typed: `jaga store rekey` to Unicode-normalise it"
     with database.read() as connection:
         version = schema_version(connection)
         models = gallery_models(connection)

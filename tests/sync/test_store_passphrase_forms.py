@@ -187,3 +187,19 @@ def test_the_cli_opens_a_store_from_the_environment_in_another_encoding(
     capsys.readouterr()
     assert jaga("store", "info") == 0
     assert "integrity    ok" in capsys.readouterr().out
+
+
+def test_info_says_when_a_store_derives_from_the_passphrase_as_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "jaga.db"
+    legacy_store(db, NFD_E, FakeClock())
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", NFD_E)
+    assert jaga("store", "info", "--db", str(db)) == 0
+    assert "as typed: `jaga store rekey`" in capsys.readouterr().out
+    monkeypatch.setenv("JAGA_STORE_NEW_PASSPHRASE", NFD_E)
+    assert jaga("store", "rekey", "--db", str(db), "--scrypt-log2n", "10") == 0
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", NFC_E)
+    capsys.readouterr()
+    assert jaga("store", "info", "--db", str(db)) == 0
+    assert "as typed" not in capsys.readouterr().out
