@@ -238,6 +238,7 @@ def test_the_hub_reads_its_secrets_from_an_environment_file() -> None:
     example = (UNITS / "hub.env.example").read_text(encoding="utf-8")
     assert "\nDATABASE_URL=" in example
     assert "\nJAGA_HUB_METRICS_TOKEN=" in example
+    assert "\nJAGA_HUB_ALLOWED_HOSTS=" in example  # `jaga hub run` will not start without it
     assert args.data == Path("/var/lib/jaga-hub")
     assert args.host == "127.0.0.1"  # behind a TLS proxy
     assert setting(unit, "Service", "Restart") == "on-failure"

@@ -26,6 +26,14 @@ _HUB_PACKAGES = frozenset(
 )  # fmt: skip
 
 
+# Said before anything starts: a hub guessing its names would answer its devices 400.
+_NO_HOST_NAMES = (
+    "jaga hub: set JAGA_HUB_ALLOWED_HOSTS to the names devices and browsers reach the hub by,"
+    " comma-separated (hub.example.org,localhost); a request for any other Host is refused"
+    " ('*' answers to any name, and trusts the Host of every request)"
+)
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("jaga")) / "hub"
 
@@ -35,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     hub = subparsers.add_parser("hub", help="the central hub (Django, PostgreSQL, pgvector)")
     commands = hub.add_subparsers(dest="hub_command", metavar="HUB_COMMAND", required=True)
 
-    run = commands.add_parser("run", help="apply migrations and serve the hub (gunicorn)")
+    run = commands.add_parser(
+        "run", help="apply migrations and serve the hub (gunicorn); needs JAGA_HUB_ALLOWED_HOSTS"
+    )
     _data_option(run)
     run.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0: all)")
     run.add_argument("--port", type=int, default=8000)
@@ -135,6 +145,9 @@ def run_hub(args: argparse.Namespace) -> int:
     from sync.hub.bootstrap import prepare
     from sync.hub.server import ServeOptions, serve
 
+    if not os.environ.get("JAGA_HUB_ALLOWED_HOSTS", "").replace(",", " ").strip():
+        print(_NO_HOST_NAMES, file=sys.stderr)
+        return 1
     environment = prepare(args.data or default_data_dir())
     options = ServeOptions(args.host, args.port, args.workers, access_log=args.access_log)
     print(f"jaga hub: http://{args.host}:{args.port}/admin/  (API /api/v1/, schema /api/schema/)")

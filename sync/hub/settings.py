@@ -4,7 +4,10 @@
                            server when the operator gives none)
 ``REDIS_URL``              Redis as Django's cache (shared by all workers); else local memory
 ``JAGA_HUB_SECRET_KEY``    Django's signing key (``jaga hub run`` keeps one in its data folder)
-``JAGA_HUB_ALLOWED_HOSTS`` comma-separated host names the hub answers to (default ``*``)
+``JAGA_HUB_ALLOWED_HOSTS`` comma-separated host names the hub answers to (any other Host
+                           header: 400); ``jaga hub run`` refuses to start without it, other
+                           uses default to the local names. ``*`` (any name) trusts the Host
+                           a request sends for the absolute URLs the hub builds
 ``JAGA_HUB_EF_SEARCH``     HNSW ``ef_search`` for template search (recall against latency)
 ``JAGA_HUB_MAX_CLOCK_SKEW_S`` how far ahead of the hub a device clock may stamp an edit
 ``JAGA_HUB_CODE_TTL_S``    lifetime of a one-time registration code
@@ -30,10 +33,17 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def allowed_hosts(names: str) -> list[str]:
+    """The comma-separated ``names``; none given: the local names only (Django's own
+    fallback under DEBUG), never any name."""
+    given = [name.strip() for name in names.split(",") if name.strip()]
+    return given or [".localhost", "127.0.0.1", "[::1]"]
+
+
 # Only for `makemigrations` without a server; every real start passes a secret (cli.py).
 SECRET_KEY = os.environ.get("JAGA_HUB_SECRET_KEY", "insecure-development-key-not-for-production")
 DEBUG = False
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("JAGA_HUB_ALLOWED_HOSTS", "*").split(",")]
+ALLOWED_HOSTS = allowed_hosts(os.environ.get("JAGA_HUB_ALLOWED_HOSTS", ""))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -11,7 +11,7 @@ from sync.hub import auth
 from sync.hub.models import FishObservation
 from sync.protocol import PROTOCOL_VERSION
 from tests.sync.hub import entries as e
-from tests.sync.hub.hubkit import HubProcess, jaga_hub
+from tests.sync.hub.hubkit import HubProcess, free_port, jaga_hub
 
 
 def _register(hub_url: str, site: str) -> tuple[str, dict[str, str]]:
@@ -34,6 +34,27 @@ def test_push_and_pull_over_http(live_hub: HubProcess, site_slug: str) -> None:
     assert wrong.status_code == 401 and wrong.json()["error"] == "unknown_token"
     schema = httpx.get(f"{live_hub.url}/api/schema/")
     assert schema.status_code == 200 and b"/api/v1/sites/{site}/push" in schema.content
+
+
+def test_a_host_name_the_hub_was_not_given_is_refused(live_hub: HubProcess) -> None:
+    """With any Host header trusted, the absolute URLs the hub builds (redirects, links)
+    would point wherever a request says."""
+    assert httpx.get(f"{live_hub.url}/admin/login/").status_code == 200
+    forged = httpx.get(f"{live_hub.url}/admin/login/", headers={"Host": "attacker.example"})
+    assert forged.status_code == 400
+
+
+def test_hub_run_without_its_host_names_says_so_and_starts_nothing(
+    hub_database: str, tmp_path: Path
+) -> None:
+    """Not a hub that answers 400 to every device: the operator is told what to set."""
+    data = tmp_path / "hub"
+    done = jaga_hub(
+        "run", "--data", str(data), "--port", str(free_port()), database_url=hub_database
+    )
+    assert done.returncode == 1
+    assert "JAGA_HUB_ALLOWED_HOSTS" in done.stderr
+    assert not data.exists()
 
 
 def test_a_killed_hub_restarts_and_a_replayed_batch_is_stored_once(

@@ -1,9 +1,9 @@
-"""Settings from the environment: the Redis cache, the database URL."""
+"""Settings from the environment: the Redis cache, the database URL, the host names."""
 
 from __future__ import annotations
 
 from sync.hub.dburl import parse_database_url, with_database
-from sync.hub.settings import caches_for
+from sync.hub.settings import allowed_hosts, caches_for
 
 
 def test_redis_url_selects_the_shared_redis_cache() -> None:
@@ -23,3 +23,12 @@ def test_database_urls_for_tcp_and_unix_sockets() -> None:
     socket = parse_database_url("postgresql://postgres@/jaga?host=/tmp/pg&port=5432")
     assert (socket["HOST"], socket["PORT"], socket["OPTIONS"]) == ("/tmp/pg", "5432", {})
     assert with_database("postgresql://u@h:1/a?x=1", "b") == "postgresql://u@h:1/b?x=1"
+
+
+def test_the_hub_answers_to_local_names_unless_it_is_told_its_own() -> None:
+    """Any Host header trusted, the absolute URLs the hub builds point wherever a request
+    says: ``*`` only when the operator writes it."""
+    assert allowed_hosts("") == [".localhost", "127.0.0.1", "[::1]"]
+    assert allowed_hosts(" , ") == [".localhost", "127.0.0.1", "[::1]"]
+    assert allowed_hosts(" hub.example.org, ,10.0.0.5 ") == ["hub.example.org", "10.0.0.5"]
+    assert allowed_hosts("*") == ["*"]
