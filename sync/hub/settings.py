@@ -12,6 +12,9 @@
 ``JAGA_HUB_MAX_CLOCK_SKEW_S`` how far ahead of the hub a device clock may stamp an edit
 ``JAGA_HUB_CODE_TTL_S``    lifetime of a one-time registration code
 ``JAGA_HUB_REGISTER_RATE`` registration attempts allowed per client (default ``30/minute``)
+``JAGA_HUB_LOGIN_RATE``    failed admin sign-ins allowed per client and per user name
+                           (default ``10/hour``); more are refused, unchecked, until the
+                           oldest counted failure is that period old
 ``JAGA_HUB_TRUSTED_PROXIES`` reverse proxies in front of the hub (default 0): how many
                            ``X-Forwarded-For`` entries, from the right, were written by them;
                            the client's own header is never trusted beyond those
@@ -133,9 +136,13 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "sync.hub.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    # Registration codes are guessable only by brute force: slow that down per client.
-    "DEFAULT_THROTTLE_RATES": {"register": os.environ.get("JAGA_HUB_REGISTER_RATE", "30/minute")},
-    # Who "the client" is for that limit: unset, DRF believes any X-Forwarded-For header, so
+    # Registration codes and admin passwords are guessable only by brute force: slow that
+    # down per client (and, for failed admin sign-ins, per user name: sync.hub.admin.login).
+    "DEFAULT_THROTTLE_RATES": {
+        "register": os.environ.get("JAGA_HUB_REGISTER_RATE", "30/minute"),
+        "login": os.environ.get("JAGA_HUB_LOGIN_RATE", "10/hour"),
+    },
+    # Who "the client" is for those limits: unset, DRF believes any X-Forwarded-For header, so
     # a client rotating it would never be limited.
     "NUM_PROXIES": _env_int("JAGA_HUB_TRUSTED_PROXIES", 0),
 }
