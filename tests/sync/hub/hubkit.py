@@ -56,7 +56,9 @@ class HubProcess:
 
     def start(self, timeout_s: float = 60.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "DATABASE_URL": self.database_url}
+        # It listens on loopback and is reached by that address (it will not start unnamed).
+        hosts = os.environ.get("JAGA_HUB_ALLOWED_HOSTS") or "127.0.0.1"
+        env = {**os.environ, "DATABASE_URL": self.database_url, "JAGA_HUB_ALLOWED_HOSTS": hosts}
         command = [
             sys.executable,
             str(REPO / "main.py"),
