@@ -3,10 +3,15 @@
 Opening goes in an order that never writes to a file it cannot read: the path must exist and
 look like an encrypted database (not empty, not a plain SQLite file, whole pages) before a
 connection is made, and the connection is only switched to WAL after the key has proven
-itself by reading the schema. Every write is ``BEGIN IMMEDIATE`` ... ``COMMIT`` with
-``synchronous=FULL``: when ``COMMIT`` returns, the transaction is on disk; when another
-process holds the write lock, ``BEGIN IMMEDIATE`` waits up to the busy timeout and then fails
-with ``StoreLockedError``.
+itself by reading the schema. A part page beside a WAL with pages in it is the one size
+that may still be whole: a checkpoint cut short by a file-size limit (EFBIG) leaves it, and
+SQLite reads every page that checkpoint was copying from the WAL, and copies them again at
+the next checkpoint. Such a file is first read through a read-only connection, which never
+checkpoints, and opened only if ``quick_check`` passes.
+
+Every write is ``BEGIN IMMEDIATE`` ... ``COMMIT`` with ``synchronous=FULL``: when ``COMMIT``
+returns, the transaction is on disk; when another process holds the write lock,
+``BEGIN IMMEDIATE`` waits up to the busy timeout and then fails with ``StoreLockedError``.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from sync.store.keys import raw_key_pragma, raw_rekey_pragma
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PAGE_SIZE = 4096  # SQLCipher 4's default; every intact store file is a whole number of pages
+# A WAL this long holds at least one page: its 32-byte header, a frame's 24-byte header, a page.
+_WAL_WITH_A_FRAME = 32 + 24 + PAGE_SIZE
 
 # Primary result codes (the low byte of an extended code).
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT = 5, 6, 8, 10, 11
@@ -116,8 +123,13 @@ for _code in (_READONLY, _CANTOPEN, _PERM):
     _TRANSLATIONS[_code] = _TRANSLATIONS[_IOERR]
 
 
-def check_file_looks_encrypted(path: Path) -> None:
-    """Refuse, without opening it, a file that cannot be one of our encrypted stores."""
+def check_file_looks_encrypted(path: Path) -> bool:
+    """Refuse, without opening it, a file that cannot be one of our encrypted stores.
+
+    True when the file ends in a part page beside a WAL with pages in it: a checkpoint cut
+    short (a file-size limit), which SQLite repairs from the WAL, or damage, which it does
+    not. Only reading it can tell, and ``Database.open`` does before it writes.
+    """
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
@@ -131,9 +143,21 @@ def check_file_looks_encrypted(path: Path) -> None:
     if size == 0:
         raise StoreCorruptError(f"{path} is empty (truncated to zero bytes)")
     if size % PAGE_SIZE:
+        if _wal_size(path) >= _WAL_WITH_A_FRAME:
+            return True
         raise StoreCorruptError(
             f"{path} is truncated or damaged: {size} bytes is not a whole number of pages"
         )
+    return False
+
+
+def _wal_size(path: Path) -> int:
+    try:
+        return path.with_name(path.name + "-wal").stat().st_size
+    except FileNotFoundError:
+        return 0
+    except OSError as error:
+        raise StoreIOError(f"cannot read {path}-wal: {error}") from error
 
 
 class Database:
@@ -153,9 +177,12 @@ class Database:
     @classmethod
     def open(cls, path: Path, key: bytes, config: StoreConfig, *, create: bool) -> Database:
         """Connect and prove the key. ``WrongKeyError`` if the file does not decrypt."""
-        if not create:
-            check_file_looks_encrypted(path)
-        mode = "rwc" if create else "rw"
+        if not create and check_file_looks_encrypted(path):
+            cls._check_part_page(path, key, config)
+        return cls._connect(path, key, config, "rwc" if create else "rw")
+
+    @classmethod
+    def _connect(cls, path: Path, key: bytes, config: StoreConfig, mode: str) -> Database:
         try:
             connection = sqlcipher3.connect(
                 f"file:{path}?mode={mode}",
@@ -172,6 +199,29 @@ class Database:
             connection.close()
             raise
         return database
+
+    @classmethod
+    def _check_part_page(cls, path: Path, key: bytes, config: StoreConfig) -> None:
+        """Refuse a file whose part page the WAL does not make whole.
+
+        Read through a read-only connection: closing a writable one would checkpoint the WAL
+        into the damaged file, and remove it.
+        """
+        size = path.stat().st_size
+        try:
+            reader = cls._connect(path, key, config, "ro")
+            try:
+                rows = reader.query("PRAGMA quick_check")
+            finally:
+                reader.connection.close()
+        except StoreCorruptError as error:  # a page that fails its HMAC stops the check
+            rows = [(str(error),)]
+        problems = [str(row[0]) for row in rows if row[0] != "ok"]
+        if problems:
+            raise StoreCorruptError(
+                f"{path} is truncated or damaged: {size} bytes is not a whole number of"
+                f" pages, and its write-ahead log does not make them whole ({problems[0]})"
+            )
 
     def _unlock(self, key: bytes) -> None:
         self._connection.execute("PRAGMA cipher_log_level = NONE")  # errors are ours to report

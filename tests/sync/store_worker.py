@@ -10,6 +10,10 @@ Modes:
 * ``fill DB KEYFILE LIMIT_BYTES`` — cap the file size with RLIMIT_FSIZE (0: no cap, e.g. on a
   small tmpfs) and commit photos until the store refuses; print each committed number, then
   ``error <ErrorClass>``.
+* ``outgrow DB KEYFILE LIMIT_BYTES PHOTO_BYTES`` — cap the file size, commit one photo that
+  fits in the WAL but not in the main file, print ``committed``, then try the checkpoint that
+  would fold it in and print ``checkpoint ok`` or ``error <ErrorClass> <message>``, and close
+  (whose own checkpoint SQLite runs, and fails, without a word).
 """
 
 from __future__ import annotations
@@ -69,11 +73,15 @@ def write(db: str, key_file: str, count: str, tag: str) -> None:
     print("done", flush=True)
 
 
+def limit_file_size(limit_bytes: int) -> None:
+    # Without this, crossing the limit kills us with SIGXFSZ instead of failing the write.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+
 def fill(db: str, key_file: str, limit_bytes: str) -> None:
     if int(limit_bytes):
-        # Without this, crossing the limit kills us with SIGXFSZ instead of failing the write.
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit_bytes), int(limit_bytes)))
+        limit_file_size(int(limit_bytes))
     store = open_store(db, key_file)
     number = 0
     try:
@@ -86,7 +94,26 @@ def fill(db: str, key_file: str, limit_bytes: str) -> None:
     store.close()
 
 
-MODES: dict[str, Callable[..., None]] = {"burst": burst, "hold": hold, "write": write, "fill": fill}
+def outgrow(db: str, key_file: str, limit_bytes: str, photo_bytes: str) -> None:
+    limit_file_size(int(limit_bytes))
+    store = open_store(db, key_file)
+    store.observations.add(*observation(0, "outgrow", int(photo_bytes)))
+    print("committed", flush=True)
+    try:
+        store.database.checkpoint()
+        print("checkpoint ok", flush=True)
+    except StoreError as error:
+        print(f"error {type(error).__name__} {error}", flush=True)
+    store.close()
+
+
+MODES: dict[str, Callable[..., None]] = {
+    "burst": burst,
+    "hold": hold,
+    "write": write,
+    "fill": fill,
+    "outgrow": outgrow,
+}
 
 if __name__ == "__main__":
     MODES[sys.argv[1]](*sys.argv[2:])

@@ -24,6 +24,7 @@ from sync.errors import (
     StoreNotFoundError,
 )
 from sync.store import KeyFile, Photo, Store, StoreConfig
+from sync.store.database import PAGE_SIZE
 from sync.store.keys import header_path
 from tests.sync.conftest import FAST, REPO_ROOT, FakeClock, enrol, run_worker, worker
 from tests.sync.test_store_keys import folder_state
@@ -231,6 +232,57 @@ def test_a_file_size_limit_is_a_clear_full_error_losing_nothing(
     result = run_worker("fill", str(keyed_store), str(key_file.path), str(limit))
     assert result.returncode == 0, result.stderr
     assert_full_disk_lost_nothing(keyed_store, key_file, result.stdout)
+
+
+def store_with_ballast(db: Path, key_file: KeyFile, clock: FakeClock) -> Path:
+    """The store grown by a 2 MB photo, so that a later 1 MB one fits its WAL under a limit
+    that the main file, folding that photo in, would pass."""
+    with Store.open(db, key_file, clock=clock, config=FAST) as store:
+        ballast = Photo(os.urandom(2_000_000), "image/jpeg", clock.now())
+        store.observations.add(catch(clock, "ballast"), ballast)
+    return db
+
+
+def test_a_checkpoint_cut_short_by_a_file_size_limit_loses_nothing(
+    keyed_store: Path, key_file: KeyFile, clock: FakeClock
+) -> None:
+    db = store_with_ballast(keyed_store, key_file, clock)
+    # Inside a page, as a limit in KiB (ulimit -f, a quota) falls: the cut leaves a part page.
+    limit = db.stat().st_size + 500_000 + PAGE_SIZE // 2
+    result = run_worker("outgrow", str(db), str(key_file.path), str(limit), "1000000")
+    assert result.returncode == 0, result.stderr
+    committed, checkpoint = result.stdout.strip().splitlines()
+    assert committed == "committed"
+    assert checkpoint.startswith("error StoreFullError"), checkpoint
+    wal = db.with_name(db.name + "-wal")
+    assert db.stat().st_size % PAGE_SIZE and wal.stat().st_size, "no part page left behind"
+
+    with Store.open(db, key_file, config=FAST) as store:
+        assert store.integrity().ok
+        catches = store.database.query(
+            "SELECT o.notes, length(p.data) FROM fish_observations o"
+            " JOIN photos p ON p.id = o.photo_id ORDER BY o.id"
+        )
+        assert catches == [("ballast", 2_000_000), ("outgrow-0", 1_000_000)]
+    # With room again, closing folded the WAL in: whole pages, no log left.
+    assert db.stat().st_size % PAGE_SIZE == 0
+    assert not wal.exists()
+
+
+def test_a_part_page_its_wal_does_not_make_whole_is_reported_corrupt_and_left_as_is(
+    keyed_store: Path, key_file: KeyFile, clock: FakeClock, tmp_path: Path
+) -> None:
+    torn = tmp_path / "torn.db"
+    with Store.open(keyed_store, key_file, clock=clock, config=FAST) as store:
+        store.observations.add(catch(clock))  # a WAL with a few frames, not the lost pages
+        copy_store(keyed_store, torn)
+        shutil.copyfile(keyed_store.with_name(keyed_store.name + "-wal"), f"{torn}-wal")
+    os.truncate(torn, PAGE_SIZE * 9 + 100)
+    files = [torn, torn.with_name(torn.name + "-wal")]
+    before = [path.read_bytes() for path in files]
+    with pytest.raises(StoreCorruptError, match="not a whole number of pages"):
+        Store.open(torn, key_file, config=FAST)
+    assert [path.read_bytes() for path in files] == before
 
 
 @pytest.fixture
