@@ -324,10 +324,20 @@ class Database:
         After an erasure this drops the WAL's copies of the erased pages, and writes the
         erasure into the main file, which until then still holds the person as they were. A
         reader's snapshot (the kiosk loading its gallery) can hold it back past the busy
-        timeout: it is then owed, and tried again after each write and at close.
+        timeout: it is then owed, and tried again after each write and at close. No room to
+        fold it in is ``StoreFullError``; what was committed stays in the WAL, readable.
         """
-        with self.translated():
+        try:
             busy = self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlcipher3.Error as error:
+            known = self._translated(error)
+            if isinstance(known, StoreFullError):  # not "not written": it was, to the WAL
+                reason = out_of_room(self.path) or str(error)
+                raise StoreFullError(
+                    f"no space left for {self.path} ({reason}); what was committed is kept"
+                    " in its write-ahead log (-wal), but cannot be folded into the file"
+                ) from error
+            raise known from error
         self.checkpoint_owed = bool(busy)
         return not busy
 

@@ -254,6 +254,7 @@ def test_a_checkpoint_cut_short_by_a_file_size_limit_loses_nothing(
     committed, checkpoint = result.stdout.strip().splitlines()
     assert committed == "committed"
     assert checkpoint.startswith("error StoreFullError"), checkpoint
+    assert "not written" not in checkpoint  # it was: the commit stands, in the WAL
     wal = db.with_name(db.name + "-wal")
     assert db.stat().st_size % PAGE_SIZE and wal.stat().st_size, "no part page left behind"
 
