@@ -17,6 +17,7 @@ returns, the transaction is on disk; when another process holds the write lock,
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import resource
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +41,8 @@ from sync.errors import (
     WrongKeyError,
 )
 from sync.store.keys import raw_key_pragma, raw_rekey_pragma
+
+log = logging.getLogger(__name__)
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PAGE_SIZE = 4096  # SQLCipher 4's default; every intact store file is a whole number of pages
@@ -309,11 +312,16 @@ class Database:
 
     def _retry_owed_checkpoint(self) -> None:
         """Without waiting: a reader still in the way keeps it owed, and the write that
-        retries it is not held up by the busy timeout."""
+        retries it is not held up by the busy timeout. The write has committed: a retry that
+        fails (no room to fold the WAL in) stays owed and is logged, never raised as if the
+        write had not happened (its caller would record it again)."""
         with self.translated():
             self._connection.execute("PRAGMA busy_timeout = 0")
             try:
                 self.checkpoint()
+            except StoreError as error:
+                log.warning("checkpoint still owed after a commit: %s", error)
+                self.checkpoint_owed = True
             finally:
                 waited_ms = round(self.config.busy_timeout_s * 1000)
                 self._connection.execute(f"PRAGMA busy_timeout = {waited_ms}")

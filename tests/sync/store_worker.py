@@ -14,6 +14,10 @@ Modes:
   fits in the WAL but not in the main file, print ``committed``, then try the checkpoint that
   would fold it in and print ``checkpoint ok`` or ``error <ErrorClass> <message>``, and close
   (whose own checkpoint SQLite runs, and fails, without a word).
+* ``owed DB KEYFILE LIMIT_BYTES PHOTO_BYTES`` — as ``outgrow``, but a reader's snapshot holds
+  the checkpoint back (it is owed); once the reader is done, commit a small record, whose write
+  retries the owed checkpoint, and print ``second committed`` or ``error <ErrorClass>``; then
+  the count of observations a fresh read sees.
 """
 
 from __future__ import annotations
@@ -107,12 +111,30 @@ def outgrow(db: str, key_file: str, limit_bytes: str, photo_bytes: str) -> None:
     store.close()
 
 
+def owed(db: str, key_file: str, limit_bytes: str, photo_bytes: str) -> None:
+    store, reader = open_store(db, key_file), open_store(db, key_file)
+    with reader.database.read() as snapshot:
+        snapshot.execute("SELECT count(*) FROM fish_observations").fetchone()
+        limit_file_size(int(limit_bytes))
+        store.observations.add(*observation(0, "owed", int(photo_bytes)))
+        print("committed", "owed" if not store.database.checkpoint() else "folded", flush=True)
+    reader.close()
+    try:
+        store.observations.add(observation(1, "owed", 1)[0])
+        print("second committed", flush=True)
+    except StoreError as error:
+        print(f"error {type(error).__name__} {error}", flush=True)
+    print(store.database.query("SELECT count(*) FROM fish_observations")[0][0], flush=True)
+    store.close()
+
+
 MODES: dict[str, Callable[..., None]] = {
     "burst": burst,
     "hold": hold,
     "write": write,
     "fill": fill,
     "outgrow": outgrow,
+    "owed": owed,
 }
 
 if __name__ == "__main__":

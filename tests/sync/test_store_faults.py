@@ -270,6 +270,27 @@ def test_a_checkpoint_cut_short_by_a_file_size_limit_loses_nothing(
     assert not wal.exists()
 
 
+def test_a_write_whose_owed_checkpoint_finds_no_room_is_still_reported_written(
+    keyed_store: Path, key_file: KeyFile, clock: FakeClock
+) -> None:
+    """The write that retries a checkpoint a reader held back has committed before the retry
+    runs: no room for the retry must not report that write as failed, or the officer records
+    the catch again."""
+    db = store_with_ballast(keyed_store, key_file, clock)
+    limit = db.stat().st_size + 500_000 + PAGE_SIZE // 2
+    result = run_worker("owed", str(db), str(key_file.path), str(limit), "1000000")
+    assert result.returncode == 0, result.stderr
+    committed, second, count = result.stdout.strip().splitlines()
+    assert committed == "committed owed"
+    assert second == "second committed"
+    assert count == "3"  # the ballast, the photo, the small record
+
+    with Store.open(db, key_file, config=FAST) as store:
+        assert store.integrity().ok
+        notes = store.database.query("SELECT notes FROM fish_observations ORDER BY id")
+        assert [row[0] for row in notes] == ["ballast", "owed-0", "owed-1"]
+
+
 def test_a_part_page_its_wal_does_not_make_whole_is_reported_corrupt_and_left_as_is(
     keyed_store: Path, key_file: KeyFile, clock: FakeClock, tmp_path: Path
 ) -> None:
