@@ -64,6 +64,11 @@ def stored_last_sync(check: StoreCheck) -> str:
             f"stopped {_stored_time(last.attempted_at)} before it finished "
             f"({last.stopped_queued} entries still queued); last success {succeeded}"
         )
+    if last.unfinished is not None:
+        return (
+            f"unfinished {_stored_time(last.attempted_at)}: it reached its limits "
+            f"({last.unfinished.words()}); last success {succeeded}"
+        )
     return f"{succeeded} (before this start)"
 
 

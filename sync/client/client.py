@@ -29,10 +29,16 @@ from sync.client.lock import sync_lock
 from sync.client.packs import PackInstaller, PackOutcome, packs_dir_for
 from sync.client.pull import Puller, PullReport
 from sync.client.push import Pusher, PushReport
-from sync.client.state import ensure_schema, read_values, record_result, registration_values
+from sync.client.state import (
+    Unfinished,
+    ensure_schema,
+    read_values,
+    record_result,
+    registration_values,
+)
 from sync.client.stopping import Heeded, Stopping, never
 from sync.client.transport import HubTransport, RequestObserver
-from sync.client.uploads import PhotoUploader, UploadReport
+from sync.client.uploads import PhotoUploader, UploadReport, count_pending_uploads
 from sync.errors import StoreError
 from sync.store import KeySource, OutboxState, Store, StoreConfig
 
@@ -50,6 +56,15 @@ class SyncReport:
     species_pack_error: str | None = None
     # A stop (the app closing) ended it before it finished; the rest waits for the next.
     stopped: bool = False
+    # What it left when it reached its per-sync limits (None: it finished, or stopped).
+    unfinished: Unfinished | None = None
+
+    @property
+    def progressed(self) -> bool:
+        """Whether it moved anything: an entry settled, a change pulled, an upload ended."""
+        push, pull, up = self.push, self.pull, self.uploads
+        settled = (push.acknowledged, push.rejected, pull.applied, pull.skipped)
+        return any(settled) or any((up.completed, up.skipped, up.failed))
 
     def summary(self) -> str:
         push, pull, up = self.push, self.pull, self.uploads
@@ -66,6 +81,8 @@ class SyncReport:
             text += f"; {self.species_pack_error}"  # it says when it is tried again
         if self.stopped:
             text += "; stopped before it finished: the rest waits for the next sync"
+        if self.unfinished is not None:
+            text += f"; reached this sync's limits: {self.unfinished.words()}"
         return text
 
 
@@ -129,7 +146,9 @@ class SyncClient:
         """Push, pull, upload, then the species pack; the outcome is kept in the store for
         ``jaga sync status``. ``retry_pack`` (someone asked) does not wait out the back-off
         of a pack that failed to install. Once ``stopping()`` (the app closing), the sync
-        ends after the request in flight; what it did not send waits for the next one."""
+        ends after the request in flight; what it did not send waits for the next one. A
+        sync that reaches its per-sync limits (``Tuning``) is kept as unfinished, with what
+        it left: the next one goes on from there."""
         started = self._monotonic()
         heeded = Heeded(stopping)
         with self._lock():
@@ -140,13 +159,14 @@ class SyncClient:
                 pack = PackOutcome()  # not begun once stopping: a download can take long
                 if not heeded():  # reports its failures, never raises them
                     pack = self._packs.install_announced(force=retry_pack)
+                unfinished = None if heeded.stopped else self._unfinished(push, pull, uploads)
             except (SyncClientError, StoreError) as error:
                 self._record(f"{type(error).__name__}: {error}")
                 raise
-            self._record(None, stopped=heeded.stopped)
+            self._record(None, stopped=heeded.stopped, unfinished=unfinished)
         seconds = self._monotonic() - started
         return SyncReport(
-            push, pull, uploads, seconds, pack.installed, pack.error, stopped=heeded.stopped
+            push, pull, uploads, seconds, pack.installed, pack.error, heeded.stopped, unfinished
         )
 
     @contextlib.contextmanager
@@ -161,16 +181,31 @@ class SyncClient:
             finally:
                 self._locked = False
 
-    def _record(self, error: str | None, *, stopped: bool = False) -> None:
-        """Keep the outcome; a sync a stop ended early is kept as stopped, with what it
-        left waiting, never as a success (the app closing is no failure either)."""
+    def _unfinished(
+        self, push: PushReport, pull: PullReport, uploads: UploadReport
+    ) -> Unfinished | None:
+        """What a sync that stopped at a per-sync limit left; None when it finished."""
+        if push.complete and pull.complete and uploads.complete:
+            return None
+        photos = count_pending_uploads(self.store, self.config.policy)
+        return Unfinished(self._waiting(), not pull.complete, photos)
+
+    def _waiting(self) -> int:
+        counts = self.store.outbox.counts()
+        return counts[OutboxState.QUEUED] + counts[OutboxState.SENT]
+
+    def _record(
+        self, error: str | None, *, stopped: bool = False, unfinished: Unfinished | None = None
+    ) -> None:
+        """Keep the outcome; a sync a stop ended early is kept as stopped, and one that
+        reached its limits as unfinished, each with what it left waiting, never as a
+        success (neither is a failure either)."""
         with contextlib.suppress(StoreError):  # a full disk must not hide the sync's outcome
-            waiting = None
-            if stopped:
-                counts = self.store.outbox.counts()
-                waiting = counts[OutboxState.QUEUED] + counts[OutboxState.SENT]
+            waiting = self._waiting() if stopped else None
             now = self.store.clock.now()
-            record_result(self.store.database, now, error, stopped_queued=waiting)
+            record_result(
+                self.store.database, now, error, stopped_queued=waiting, unfinished=unfinished
+            )
 
 
 @contextlib.contextmanager

@@ -208,7 +208,7 @@ class SyncMetrics:
             "jaga_sync_attempts",
             "Sync attempts by outcome: ok, offline (hub unreachable), failed, paused (needs"
             " an operator), busy (another sync held the store), stopped (ended early by"
-            " the app closing)",
+            " the app closing), partial (reached its per-sync limits with more to do)",
             ["outcome"],
             registry=self.registry,
         )

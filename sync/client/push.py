@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -46,6 +46,8 @@ class PushReport:
     rejected: int = 0
     requeued: int = 0
     recovered: int = 0
+    # False when the per-sync batch limit (or a stop) left entries it could have sent.
+    complete: bool = True
 
     def add(self, verdict: Verdict) -> PushReport:
         return PushReport(
@@ -54,6 +56,7 @@ class PushReport:
             self.rejected + len(verdict.rejected),
             self.requeued + len(verdict.requeued) + len(verdict.refused),
             self.recovered,
+            self.complete,
         )
 
 
@@ -67,20 +70,21 @@ class Pusher:
         self._tuning = tuning
 
     def push_all(self, stopping: Stopping = never) -> PushReport:
-        """Push until the queue is empty (or the per-sync batch limit, or ``stopping()``);
-        raises on failure."""
+        """Push until the queue is empty (or the per-sync batch limit, or ``stopping()``:
+        then the report is not ``complete``); raises on failure. Entries the hub refused
+        as retryable, or left unanswered, wait for the next sync and leave it complete."""
         report = PushReport(recovered=self._store.outbox.recover_interrupted())
         deferred: set[str] = set()  # requeued in this push: they wait for the next sync
         for _ in range(self._tuning.max_batches_per_sync):
             if stopping():
-                break
+                return replace(report, complete=False)
             entries = self._next_batch(deferred)
             if not entries:
-                break
+                return report
             verdict = self.push_batch(entries)
             deferred.update(verdict.requeued + verdict.refused)
             report = report.add(verdict)
-        return report
+        return replace(report, complete=not self._next_batch(deferred))
 
     def push_batch(self, entries: list[StoredEntry]) -> Verdict:
         """Send one batch and settle it; on any failure the batch goes back to the queue."""

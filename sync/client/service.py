@@ -1,11 +1,15 @@
 """The background sync service the app runs: one thread, a stop event, no Qt.
 
 It syncs every ``interval_s``, at once when ``trigger()`` is called (the "sync now" button),
-and backs off with jitter while the hub is unreachable. An authentication failure, a
-missing registration or a protocol mismatch pauses it: retrying cannot fix those, so it
-waits for ``resume()`` (after the operator registers the device again) instead of hammering
-the hub. Every change of state is an immutable ``ServiceState`` passed to ``on_state``
-(called on the service thread: the app wraps it in a Qt signal) and kept for ``state``.
+and backs off with jitter while the hub is unreachable. A sync that reached its per-sync
+limits with more to do is followed at once by the next, until the device is caught up; but
+only while each moves something, so a hub that keeps answering with nothing (every entry
+left unanswered or refused for now) is asked again after ``interval_s``, not in a loop.
+An authentication failure, a missing registration or a protocol mismatch pauses it:
+retrying cannot fix those, so it waits for ``resume()`` (after the operator registers the
+device again) instead of hammering the hub. Every change of state is an immutable
+``ServiceState`` passed to ``on_state`` (called on the service thread: the app wraps it in a
+Qt signal) and kept for ``state``.
 
 The client is built inside the thread by ``open_client``, because a store belongs to the
 thread that opened it; after a pause it is built afresh, so a new token is picked up.
@@ -57,6 +61,7 @@ class Attempt(StrEnum):
     PAUSED = "paused"  # needs an operator: registration, token, protocol version
     BUSY = "busy"  # another sync (``jaga sync now``) held the store
     STOPPED = "stopped"  # stop() ended it before it finished: neither ok nor failed
+    PARTIAL = "partial"  # it reached its per-sync limits with more to do: neither ok nor failed
 
 
 @dataclass(frozen=True)
@@ -188,9 +193,10 @@ class SyncService:
             return self._fail(error)
         if retry_pack and not report.stopped:  # kept until a sync gets as far as the pack
             self._retry_pack.clear()
-        self._count(Attempt.STOPPED if report.stopped else Attempt.OK)
+        self._count(_outcome(report))
         self._publish(ServiceState(Phase.IDLE, last_report=report))
-        self._sleep(self._interval_s)
+        goes_on = report.unfinished is not None and report.progressed
+        self._sleep(0.0 if goes_on else self._interval_s)
         return Phase.IDLE
 
     def _pause(self, error: Exception) -> Phase:
@@ -236,3 +242,9 @@ class SyncService:
                 self._on_state(state)
             except Exception:  # a listener's bug must not stop syncing
                 _log.exception("sync state listener failed")
+
+
+def _outcome(report: SyncReport) -> Attempt:
+    if report.stopped:
+        return Attempt.STOPPED
+    return Attempt.OK if report.unfinished is None else Attempt.PARTIAL

@@ -109,19 +109,55 @@ def record_upload(
 
 
 @dataclass(frozen=True)
+class Unfinished:
+    """What a sync that reached its per-sync limits (``Tuning.max_*_per_sync``) left for
+    the next one: outbox entries still queued, whether the hub holds more changes after the
+    cursor, photos still to upload. The sync did not fail, but the device is not caught up.
+    """
+
+    queued: int
+    changes: bool
+    uploads: int
+
+    def words(self) -> str:
+        parts = [f"{self.queued} entries still queued"]
+        if self.changes:
+            parts.append("more changes on the hub")
+        parts.append(f"{self.uploads} photo{'s' if self.uploads != 1 else ''} still to upload")
+        return ", ".join(parts)
+
+    def stored(self) -> str:
+        return json.dumps({"queued": self.queued, "changes": self.changes, "uploads": self.uploads})
+
+    @classmethod
+    def from_stored(cls, text: str) -> Unfinished | None:
+        """The value ``stored`` kept; None for an empty (or unreadable) one."""
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+            return cls(int(value["queued"]), bool(value["changes"]), int(value["uploads"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+@dataclass(frozen=True)
 class LastResult:
     """How the last sync of this store ended (for ``jaga sync status`` and the app).
 
     ``stopped_queued`` is set when a stop (the app closing) ended the last sync before it
-    finished: the outbox entries it left queued. Such a sync neither succeeded nor failed,
-    so it moves neither ``succeeded_at`` nor ``error``. Stores written before it was kept
-    have no ``last.stopped`` value and read as not stopped, as they were meant.
+    finished: the outbox entries it left queued. ``unfinished`` is set when it reached its
+    per-sync limits with more to do. Neither succeeded nor failed, so neither moves
+    ``succeeded_at`` (the last sync that left the device caught up) nor ``error``. Stores
+    written before they were kept have no ``last.stopped`` or ``last.unfinished`` value and
+    read as finished, as they were meant.
     """
 
     attempted_at: str | None
     succeeded_at: str | None
     error: str | None
     stopped_queued: int | None = None
+    unfinished: Unfinished | None = None
 
     @property
     def stopped(self) -> bool:
@@ -132,7 +168,9 @@ class LastResult:
         error = values.get("last.error") or None
         stopped = values.get("last.stopped") or ""
         queued = int(stopped) if stopped.isascii() and stopped.isdigit() else None
-        return cls(values.get("last.attempted_at"), values.get("last.succeeded_at"), error, queued)
+        unfinished = Unfinished.from_stored(values.get("last.unfinished") or "")
+        attempted, succeeded = values.get("last.attempted_at"), values.get("last.succeeded_at")
+        return cls(attempted, succeeded, error, queued, unfinished)
 
     def outcome(self) -> str:
         """The last sync's outcome in words ("" before the first sync)."""
@@ -140,18 +178,34 @@ class LastResult:
             return f"failed: {self.error}"
         if self.stopped_queued is not None:
             return f"stopped before it finished: {self.stopped_queued} entries still queued"
+        if self.unfinished is not None:
+            return f"reached this sync's limits: {self.unfinished.words()}"
         return "ok" if self.attempted_at else ""
 
 
 def record_result(
-    database: Database, now: datetime, error: str | None, *, stopped_queued: int | None = None
+    database: Database,
+    now: datetime,
+    error: str | None,
+    *,
+    stopped_queued: int | None = None,
+    unfinished: Unfinished | None = None,
 ) -> None:
     """Keep how a sync ended: ``error``, else stopped early (``stopped_queued`` entries left
-    queued), else success, the only outcome that moves ``last.succeeded_at``."""
+    queued), else at its limits with more to do (``unfinished``), else success, the only
+    outcome that moves ``last.succeeded_at``."""
     stamp = format_timestamp(now)
-    stopped = "" if error is not None or stopped_queued is None else str(stopped_queued)
-    values = {"last.attempted_at": stamp, "last.error": error or "", "last.stopped": stopped}
-    if error is None and stopped_queued is None:
+    if error is not None:
+        stopped_queued = None
+    if error is not None or stopped_queued is not None:
+        unfinished = None
+    values = {
+        "last.attempted_at": stamp,
+        "last.error": error or "",
+        "last.stopped": "" if stopped_queued is None else str(stopped_queued),
+        "last.unfinished": "" if unfinished is None else unfinished.stored(),
+    }
+    if error is None and stopped_queued is None and unfinished is None:
         values["last.succeeded_at"] = stamp
     put_values(database, values, now)
 

@@ -26,11 +26,10 @@ from sync.client.state import (
     ensure_schema,
     read_values,
 )
-from sync.client.uploads import pending_uploads, withheld_face_images
+from sync.client.uploads import count_pending_uploads, withheld_face_images
 from sync.store import Quarantined, Store
 
 _SHOWN_QUARANTINED = 10
-_PENDING_COUNT_LIMIT = 1_000_000
 _REQUEUE_HINT = "             once the cause is fixed: jaga sync requeue #SEQUENCE ... (or --all)"
 
 
@@ -119,7 +118,7 @@ def read_status(store: Store, env: Mapping[str, str]) -> SyncStatus:
         outbox=tuple((state.value, n) for state, n in counts.items()),
         quarantined=tuple(store.outbox.quarantined(_SHOWN_QUARANTINED)),
         cursor=int(cursor) if cursor is not None else None,
-        pending_uploads=len(pending_uploads(store, policy, _PENDING_COUNT_LIMIT)),
+        pending_uploads=count_pending_uploads(store, policy),
         withheld_face_images=withheld_face_images(store, policy),
         last=LastResult.from_values(stored),
         species_pack=_pack_status(store, env, stored),

@@ -12,7 +12,7 @@ and the embeddings made from them still go.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -26,6 +26,7 @@ from sync.store import Photo, Store
 from sync.store.photos import load_photo
 
 _log = logging.getLogger(__name__)
+_PENDING_COUNT_LIMIT = 1_000_000
 # Refusals about this one photo: retrying cannot help, so it is recorded and left alone.
 # Any other refusal (a wrong URL, an older hub) fails the sync and is retried later.
 _FINAL_CODES = {
@@ -45,6 +46,8 @@ class UploadReport:
     skipped: int = 0
     failed: int = 0
     bytes_sent: int = 0
+    # False when the per-sync upload limit (or a stop) left photos still to upload.
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,10 @@ def pending_uploads(store: Store, policy: SitePolicy, limit: int) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
+def count_pending_uploads(store: Store, policy: SitePolicy) -> int:
+    return len(pending_uploads(store, policy, _PENDING_COUNT_LIMIT))
+
+
 def withheld_face_images(store: Store, policy: SitePolicy) -> int:
     if policy.send_face_images:
         return 0
@@ -90,14 +97,13 @@ class PhotoUploader:
         self._tuning = tuning
 
     def upload_pending(self, stopping: Stopping = never) -> UploadReport:
-        """Upload what is pending (up to the per-sync limit, or until ``stopping()``);
-        raises when the link fails."""
-        report = UploadReport()
-        for photo_uid in pending_uploads(
-            self._store, self._policy, self._tuning.max_uploads_per_sync
-        ):
+        """Upload what is pending (up to the per-sync limit, or until ``stopping()``:
+        then the report is not ``complete`` if photos are left); raises when the link fails."""
+        report, limit = UploadReport(), self._tuning.max_uploads_per_sync
+        pending = pending_uploads(self._store, self._policy, limit + 1)
+        for photo_uid in pending[:limit]:
             if stopping():
-                break
+                return replace(report, complete=False)
             result = self.upload(photo_uid)
             report = UploadReport(
                 report.completed + (result.outcome == "done"),
@@ -106,7 +112,7 @@ class PhotoUploader:
                 report.failed + (result.outcome == "failed"),
                 report.bytes_sent + result.bytes_sent,
             )
-        return report
+        return replace(report, complete=len(pending) <= limit)
 
     def upload(self, photo_uid: str) -> UploadOutcome:
         photo = load_photo(self._store.database, photo_uid)

@@ -17,7 +17,7 @@ from sync.client.config import SitePolicy
 from sync.client.pull import PullReport
 from sync.client.push import PushReport
 from sync.client.service import Phase, ServiceState
-from sync.client.state import LastResult
+from sync.client.state import LastResult, Unfinished
 from sync.client.status import PackStatus, SyncStatus
 from sync.client.uploads import UploadReport
 
@@ -132,3 +132,12 @@ def test_a_remembered_sync_a_stop_ended_is_shown_as_stopped_not_as_a_success() -
     assert text.endswith(f"last success {sync_text.local_time(AT.replace(minute=0))}")
     text = sync_text.stored_last_sync(remembered(LastResult(ok, ok, None)))
     assert text.endswith("(before this start)")
+
+
+def test_a_remembered_sync_that_reached_its_limits_is_shown_with_what_it_left() -> None:
+    ok, limited = "2026-03-01T08:00:00.000000Z", "2026-03-01T08:15:00.000000Z"
+    last = LastResult(limited, ok, None, unfinished=Unfinished(9, True, 1))
+    text = sync_text.stored_last_sync(remembered(last))
+    assert text.startswith("unfinished ") and "(before this start)" not in text
+    assert "(9 entries still queued, more changes on the hub, 1 photo still to upload)" in text
+    assert text.endswith(f"last success {sync_text.local_time(AT.replace(minute=0))}")

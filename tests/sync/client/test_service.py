@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,14 @@ from sync.client import (
     SyncClient,
     SyncConfigError,
     SyncService,
+    Tuning,
 )
 from sync.client.config import Registration, resolve_config
 from sync.client.lock import sync_lock
 from sync.client.service import Attempt
-from sync.client.state import LastResult, put_values, read_values, save_registration
+from sync.client.state import LastResult, Unfinished, put_values, read_values, save_registration
 from sync.client.status import read_status
+from sync.protocol import PushResult
 from sync.store import Passphrase, Store
 from sync.store.clock import format_timestamp
 from tests.sync.client.fakehub import TOKEN, FakeHub, Fault, SlowHub, registration
@@ -37,12 +40,12 @@ FAST_BACKOFF = Backoff(base_s=0.01, cap_s=0.05)
 
 
 def factory(
-    db_path: Path, hub: FakeHub
+    db_path: Path, hub: FakeHub, tuning: Tuning = SMALL
 ) -> Callable[[], contextlib.AbstractContextManager[SyncClient]]:
     @contextlib.contextmanager
     def open_client() -> Iterator[SyncClient]:
         with Store.open(db_path, Passphrase("pw"), config=FAST) as store:
-            yield client_of(store, hub)
+            yield client_of(store, hub, tuning)
 
     return open_client
 
@@ -197,6 +200,38 @@ def test_a_sync_a_stop_ended_shows_as_stopped_in_sync_status_not_as_ok(
         last = read_status(store, {}).last
     assert not last.stopped and last.error is None
     assert last.succeeded_at == last.attempted_at is not None
+
+
+def test_a_hub_that_answers_with_nothing_is_asked_again_after_the_interval_not_at_once(
+    db_path: Path,
+) -> None:
+    """A sync that reached its batch limit goes on at once only if it moved something: a hub
+    that answers every batch with nothing would otherwise be asked again in a loop."""
+    hub, recorder, attempts = FakeHub(), Recorder(), list[Attempt]()
+    empty = PushResult(acknowledged=[], rejected=[]).model_dump_json().encode()
+    json_type = {"Content-Type": "application/json"}
+    hub.faults.extend(Fault("push", body=empty, headers=json_type) for _ in range(5))
+    slept: list[float] = []
+    idle = threading.Event()
+
+    def fake_sleep(wake: threading.Event, seconds: float) -> None:
+        slept.append(seconds)
+        idle.set()
+        wake.wait(seconds)
+
+    one_batch = replace(SMALL, max_batches_per_sync=1)  # 30 queued: a batch of 20 is the limit
+    service = SyncService(
+        factory(db_path, hub, one_batch), interval_s=3600, on_state=recorder, sleep=fake_sleep,
+        on_attempt=attempts.append,
+    )  # fmt: skip
+    with run(service):
+        assert idle.wait(10), [s.phase for s in recorder.states]
+    assert slept == [3600] and attempts == [Attempt.PARTIAL]
+    assert [line for line in hub.requests if line.endswith("/push")] == [
+        "POST /api/v1/sites/north-gate/push"
+    ]
+    with Store.open(db_path, Passphrase("pw"), config=FAST) as store:
+        assert read_status(store, {}).last.unfinished == Unfinished(30, False, 0)
 
 
 def test_a_last_result_an_older_version_kept_reads_as_it_did(db_path: Path) -> None:
