@@ -127,7 +127,8 @@ def _export_corrections_parser(commands: argparse._SubParsersAction[Any]) -> Non
         default=None,
         metavar="WHEN",
         help="only observations the hub changed from then on: a day (2026-03-01, from its"
-        " start, UTC) or the time the last export printed (2026-03-01T14:30:00.000000Z)",
+        " start, UTC) or the time the last export printed (2026-03-01T14:30:00.000000Z),"
+        " which misses nothing committed since that export",
     )
     export.set_defaults(handler=reporting(export_corrections))
 

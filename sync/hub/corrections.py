@@ -17,14 +17,21 @@ Left out, and counted in the report:
   observation's row. Several fish of one photo, each on its own box (``crop``), are several
   examples: one row each, the photo's file written once.
 
-``since`` selects on ``updated_at``, the hub's clock when it last changed the observation,
-not on ``reviewed_at``: a device's review carries the device's own time and may reach the
-hub weeks later, and the next export must still include it. The cost: an observation edited
-again since (its notes) is exported again. The report gives the ``--since`` for the next
-export: a little before this one began (``RESUME_OVERLAP``), because a change stamped just
-before may commit just after the export read the table. What two exports then share,
-``jaga fish export-training-set`` given both CSVs (oldest first) keeps once, with the later
-verdict.
+``since`` selects on ``updated_at``, the hub database's clock when the observation last
+changed, not on ``reviewed_at``: a device's review carries the device's own time and may
+reach the hub weeks later, and the next export must still include it. The cost: an
+observation edited again since (its notes) is exported again.
+
+The report gives the ``--since`` for the next export, and nothing committed falls between
+two exports. Every writer of observations takes its site's lock (``lock_sites``) before it
+stamps one, and holds it until it commits; ``updated_at`` is the database's time of the
+writing statement, whichever machine the writer runs on. Before it reads the table, an
+export takes the same locks (shared): that waits for the writes in flight to commit, so
+its query sees them, and a writer that comes after takes the lock later and stamps a later
+time than the one the export reports. What commits after the query therefore carries a
+stamp at or after the reported ``--since``. A change committed between the locks and the
+query can be in both exports; ``jaga fish export-training-set`` given both CSVs (oldest
+first) keeps it once, with the later verdict.
 """
 
 from __future__ import annotations
@@ -32,12 +39,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import Count, QuerySet
-from django.utils import timezone
 
 from sync.corrections import (
     Correction,
@@ -48,10 +55,6 @@ from sync.corrections import (
 )
 from sync.hub.models import FishObservation, Photo, Site
 from sync.protocol import format_timestamp
-
-# How far before an export's start the next one resumes: longer than any transaction that
-# stamps an observation takes to commit, so that none falls between two exports.
-RESUME_OVERLAP = timedelta(minutes=10)
 
 # Rows the server-side cursor hands over per round trip (no photo bytes in them).
 CURSOR_ROWS = 200
@@ -96,9 +99,10 @@ def export_corrections(
     that is not empty (nothing written), or a photo whose bytes do not match its sha256
     (no ``corrections.csv`` written).
     """
-    confirmed = _confirmed(site)
+    found = _site(site)
+    confirmed = _confirmed(found)
     export = CorrectionsExport(folder)
-    report = HubExportReport(export.summary, timezone.now() - RESUME_OVERLAP)
+    report = HubExportReport(export.summary, _writes_settled(found))
     shared = _shared_photos(confirmed)
     settled: set[PhotoKey] = set()  # shared photos already written or already left out
     with export:
@@ -117,17 +121,38 @@ def export_corrections(
     return report
 
 
-def _confirmed(site: str | None) -> QuerySet[Any]:
+def _site(slug: str | None) -> Site | None:
+    if slug is None:
+        return None
+    found: Site | None = Site.objects.filter(slug=slug).first()
+    if found is None:
+        raise CorrectionsExportError(f"no site {slug!r} on this hub; nothing exported")
+    return found
+
+
+def _confirmed(site: Site | None) -> QuerySet[Any]:
     """Every observation with a confirmed species (of ``site``, when one is named)."""
     observations = FishObservation.objects.filter(confirmed_species__isnull=False).exclude(
         confirmed_species__regex=r"^\s*$"
     )
-    if site is None:
-        return observations
-    found = Site.objects.filter(slug=site).first()
-    if found is None:
-        raise CorrectionsExportError(f"no site {site!r} on this hub; nothing exported")
-    return observations.filter(site=found)
+    return observations if site is None else observations.filter(site=site)
+
+
+def _writes_settled(site: Site | None) -> datetime:
+    """Wait for the writes in flight to ``site`` (every site when None) to commit; return
+    the database's time then, from which the next export resumes.
+
+    The sites' rows FOR SHARE wait for every writer holding them FOR UPDATE (``lock_sites``)
+    and make later writers wait until this transaction ends: it holds them for two
+    statements, not for the export.
+    """
+    where, params = ("", []) if site is None else (" WHERE id = %s", [site.pk])
+    table = Site._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table}{where} ORDER BY id FOR SHARE", params)
+        cursor.execute("SELECT statement_timestamp()")
+        moment: datetime = cursor.fetchone()[0]
+    return moment
 
 
 def _selected(confirmed: QuerySet[Any], since: datetime | None) -> QuerySet[Any]:

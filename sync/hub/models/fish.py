@@ -8,8 +8,10 @@ arrives; the photo's checksum is checked over the joined bytes before they are k
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db import models
+from django.db.models.functions import Now
 
 from sync.hub.models.people import Person
 from sync.hub.models.sites import Device, Site
@@ -58,6 +60,23 @@ class UploadChunk(models.Model):
         )
 
 
+class DatabaseTimeField(models.DateTimeField):
+    """A time the database stamps at every save: its own clock when the statement that
+    writes the row starts (``STATEMENT_TIMESTAMP()``), never the clock of the hub worker
+    that saves it, which on another machine may lag. Until the instance is read again,
+    its attribute holds the expression, not the time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        value = Now()
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class FishObservation(models.Model):
     uid = models.UUIDField(unique=True)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
@@ -93,7 +112,9 @@ class FishObservation(models.Model):
     crop_w = models.IntegerField(null=True, blank=True, editable=False)
     crop_h = models.IntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # The database's time of the last change, after which its writer held the site's lock
+    # until it committed: what `export-corrections --since` selects on (sync.hub.corrections).
+    updated_at = DatabaseTimeField()
 
     class Meta:
         ordering = ("-observed_at",)
