@@ -9,7 +9,8 @@ photo's bytes are read on its own row, so memory holds one photo however many ar
 Left out, and counted in the report:
 
 * an observation whose photo has not finished uploading (or whose metadata has not arrived):
-  exporting again later picks it up;
+  the ``--since`` this export prints reaches back to the oldest of them, so the next export
+  selects it again (and, until its photo arrives, repeats what was stamped since);
 * an observation with no photo, or one naming a photo it may not use: a person's photo
   (fish photos have none; an erased person's photos are deleted) or another site's;
 * a photo (or one fish's box in it) shared by several observations that confirm different
@@ -74,6 +75,12 @@ class HubExportReport:
 
     def lines(self) -> Iterator[str]:
         return self.summary.lines(self._notes())
+
+    def wait_for_photo(self, observation: Any) -> None:
+        """Count an observation left out until its photo arrives; the next export resumes
+        early enough to select it again (a photo's arrival does not restamp it)."""
+        self.awaiting_photo += 1
+        self.resume_from = min(self.resume_from, observation.updated_at)
 
     def _notes(self) -> Iterator[str]:
         if self.awaiting_photo:
@@ -198,7 +205,7 @@ def _usable_photo(observation: Any, report: HubExportReport) -> Any:
         report.without_photo += 1  # never a person's photo, nor another site's
         return None
     if photo is None or photo.data is None:
-        report.awaiting_photo += 1  # its metadata or its upload has not arrived yet
+        report.wait_for_photo(observation)  # its metadata or its upload has not arrived yet
         return None
     return photo
 

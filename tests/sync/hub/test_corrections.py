@@ -33,17 +33,19 @@ def upload(
     media_type: str = "image/jpeg",
     until: int | None = None,
 ) -> None:
-    """Upload ``data`` as the device would; ``until``: stop after that many bytes."""
+    """Upload ``data`` as the device would, from where the hub's copy ends (resuming an
+    unfinished upload); ``until``: stop after that many bytes."""
     body = {
         "photo_uid": photo_uid,
         "sha256": hashlib.sha256(data).hexdigest(),
         "total_size": len(data),
         "media_type": media_type,
     }
-    upload_id = api.post(api.site_path("uploads"), body).json()["upload_id"]
-    chunk = data[: len(data) if until is None else until]
+    status = api.post(api.site_path("uploads"), body).json()
+    upload_id, offset = status["upload_id"], status["received"]
+    chunk = data[offset : len(data) if until is None else until]
     answer = api.client.put(
-        f"{api.site_path('uploads')}/{upload_id}?offset=0",
+        f"{api.site_path('uploads')}/{upload_id}?offset={offset}",
         chunk,
         content_type="application/octet-stream",
         headers=api.auth() | {CHUNK_SHA256_HEADER: hashlib.sha256(chunk).hexdigest()},

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from sync.hub import review
 from sync.hub.corrections import HubExportReport, export_corrections
 from sync.hub.models import FishObservation
 from tests.sync.hub.hubkit import Api
-from tests.sync.hub.test_corrections import catch, rows
+from tests.sync.hub.test_corrections import catch, rows, upload
 from tests.sync.images import photo_bytes as image
 
 LAG = timedelta(minutes=15)  # longer than any margin an export could keep "to be safe"
@@ -137,3 +138,22 @@ def test_no_confirmed_observation_falls_between_two_exports(api: Api, tmp_path: 
     assert late["observation_uid"] in in_second
     assert settled["observation_uid"] in in_first - in_second
     assert second.summary.written == len(in_second)
+
+
+def test_an_observation_left_waiting_for_its_photo_is_in_the_next_export(
+    api: Api, tmp_path: Path
+) -> None:
+    """The first export leaves out a confirmed fish whose photo is still uploading and says
+    to export again once it has arrived: the export from its printed --since has it."""
+    photo = image(8)
+    waiting = catch(api, 1, photo=photo, stored=False, species="Gadus morhua")
+    an_hour_ago = Now() - timedelta(hours=1)  # confirmed then; its photo is still on the way
+    FishObservation.objects.filter(uid=waiting["observation_uid"]).update(updated_at=an_hour_ago)
+    first = export_corrections(tmp_path / "first", site=api.site)
+    assert (first.summary.written, first.awaiting_photo) == (0, 1)
+    upload(api, waiting["photo_uid"], photo)  # the device's next sync finishes it
+
+    second = export_corrections(tmp_path / "second", site=api.site, since=first.resume_from)
+
+    assert uids(tmp_path / "second") == {waiting["observation_uid"]}
+    assert (second.summary.written, second.awaiting_photo) == (1, 0)
