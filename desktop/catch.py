@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from inference.fish.errors import ImageError, SpeciesPackError
 from inference.fish.images import UInt8Image, decode_image
 from inference.fish.types import FishPrediction, Species
-from sync.client.packs import installed_species_packs, packs_dir_for
+from sync.client.packs import installed_species_packs, packs_dir_for, record_pack_in_use
 from sync.errors import RecordTooLargeError
 from sync.protocol import FishObservationUpsert, PhotoUpsert, summarize
 from sync.store import (
@@ -341,13 +341,17 @@ def species_name(typed: str, known: Sequence[Species]) -> str:
 def species_pack_for(store: Store, env: Mapping[str, str] | None = None) -> SpeciesPack:
     """The pack the app would use with this store, loaded and verified: the newest a sync
     installed whose files verify, else the default pack that ``jaga models install`` built
-    (as ``SyncController`` chooses at start-up)."""
+    (as ``SyncController`` chooses at start-up). An installed pack that verifies is noted as
+    in use, so that sync keeps it while newer packs arrive (``record_pack_in_use``)."""
     from inference.fish.installed import installed_default_pack
     from inference.fish.pack import load_pack
 
     for kept in installed_species_packs(store, packs_dir_for(store.path, env)):
         try:
-            return load_pack(kept)
+            pack = load_pack(kept)
         except SpeciesPackError as error:
             _log.warning("species pack %s refused, trying the next: %s", kept, error)
+            continue
+        record_pack_in_use(store, kept)
+        return pack
     return load_pack(installed_default_pack())

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,7 @@ PackCandidates = Callable[[], Iterable[Path]]
 class PackState:
     active: str | None = None  # the version of the pack in use; None before the first
     refused: str | None = None  # why the last pack offered was refused, if it was
+    root: Path | None = None  # the folder of the pack in use
 
 
 def startup_species_pack() -> Path | None:
@@ -86,7 +87,7 @@ class SpeciesPacks(QObject):
         """Use the pack at ``root`` once it is verified and loaded (on a worker thread)."""
         self._submit(
             functools.partial(self._switch, root),
-            self._switched,
+            functools.partial(self._switched, root),
             functools.partial(self._refused, root),
         )
 
@@ -102,10 +103,10 @@ class SpeciesPacks(QObject):
                 if self._stopped:  # the window closed: start no other load
                     break
                 try:
-                    return PackState(self._switch(root), "; ".join(refusals) or None)
+                    return PackState(self._switch(root), "; ".join(refusals) or None, root)
                 except Exception as error:  # a failing SD card's OSError too: try the next
                     refusals.append(_refusal(root, error))
-            return PackState(self._active_version(), "; ".join(refusals) or None)
+            return replace(self._in_use(), refused="; ".join(refusals) or None)
 
         refused = functools.partial(self._refused, None)
         self._submit(first_that_loads, self._publish_state, refused)
@@ -133,15 +134,17 @@ class SpeciesPacks(QObject):
             return self._classifier.pack.version
         return self._classifier.switch_pack(root).version
 
-    def _active_version(self) -> str | None:
-        """Runs on the worker: the version in use, kept when every pack offered is refused."""
-        return self._classifier.pack.version if self._classifier is not None else None
+    def _in_use(self) -> PackState:
+        """Runs on the worker: the pack in use, kept when every pack offered is refused."""
+        if self._classifier is None:
+            return PackState()
+        return PackState(self._classifier.pack.version, root=self._classifier.pack.root)
 
-    def _switched(self, version: object) -> None:
-        self._publish(PackState(str(version), None))
+    def _switched(self, root: Path, version: object) -> None:
+        self._publish(PackState(str(version), None, root))
 
     def _refused(self, root: Path | None, error: object) -> None:
-        self._publish(PackState(self._state.active, _refusal(root, error)))
+        self._publish(replace(self._state, refused=_refusal(root, error)))
 
     def _publish_state(self, state: object) -> None:
         if isinstance(state, PackState):

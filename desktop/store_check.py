@@ -15,7 +15,7 @@ from pathlib import Path
 from desktop.settings import LOCKED_MESSAGE, AppSettings, key_source
 from sync.client.config import SyncConfig, resolve_config
 from sync.client.errors import SyncConfigError
-from sync.client.packs import installed_species_packs, packs_dir_for
+from sync.client.packs import installed_species_packs, packs_dir_for, record_pack_in_use
 from sync.client.state import read_values
 from sync.client.status import SyncStatus, read_status
 from sync.errors import KeySourceError, StoreNotFoundError, SyncError, WrongKeyError
@@ -67,6 +67,18 @@ def check_store(settings: AppSettings) -> StoreCheck:
     except SyncError as error:
         return StoreCheck(CheckResult.UNAVAILABLE, f"store unavailable: {error}")
     return replace(_registration(settings, status, values), species_packs=packs)
+
+
+def note_pack_in_use(settings: AppSettings, root: Path) -> bool:
+    """Note in the store that the pack a sync installed in ``root`` verified and is in use,
+    so that sync keeps it while newer packs arrive (``record_pack_in_use``). False, noting
+    nothing, for a pack outside the packs folder (the default pack) or a locked store."""
+    source = key_source(settings)
+    if source is None or root.parent != packs_dir_for(settings.store_path, settings.env):
+        return False
+    with Store.open(settings.store_path, source, config=settings.store_config) as store:
+        record_pack_in_use(store, root)
+    return True
 
 
 def _registration(settings: AppSettings, status: SyncStatus, values: dict[str, str]) -> StoreCheck:

@@ -4,9 +4,10 @@ The order of things: the store is checked on a worker (``check_store``); only a 
 store gets a ``SyncService``, whose client factory is ``open_client`` on the same store and
 key, wrapped by the ``SyncBridge``. States come back through the bridge's queued signal and
 are shown by the panel; a report that names a new species pack hands it to
-``SpeciesPacks``. ``stop`` (the window closing) ends the service thread and waits for the
-store checks, within one time limit; a sync cut short is safe, since the client commits
-each step or rolls it back.
+``SpeciesPacks``, and a pack a sync installed is noted in the store once it is in use (sync
+keeps that one, ``sync.client.packs``). ``stop`` (the window closing) ends the service
+thread and waits for the store checks, within one time limit; a sync cut short is safe,
+since the client commits each step or rolls it back.
 A report that applied changes pulled from the hub (a reviewer's confirmation, an erasure) is
 announced once by ``changes_pulled``: the window refreshes what shows the store's records.
 Given ``SyncMetrics`` (the window's, with ``JAGA_METRICS_PORT`` set), the service and the
@@ -23,8 +24,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from desktop.settings import AppSettings, key_source
-from desktop.species import PackFinder, SpeciesPacks, startup_species_pack
-from desktop.store_check import CheckResult, StoreCheck, check_store
+from desktop.species import PackFinder, PackState, SpeciesPacks, startup_species_pack
+from desktop.store_check import CheckResult, StoreCheck, check_store, note_pack_in_use
 from desktop.sync_bridge import SyncBridge, SyncSnapshot
 from desktop.sync_panel import SyncPanel
 from desktop.workers import BackgroundJobs, Deadline, error_info
@@ -68,9 +69,11 @@ class SyncController(QObject):
         self._stopped = False
         self._first_pack_asked = False
         self._installed_packs_asked = False  # the packs listed by a check that read the store
+        self._noted_pack: Path | None = None  # the pack in use last noted in the store
         panel.sync_now.clicked.connect(self.sync_now)
         panel.resume.clicked.connect(self.resume)
         species.changed.connect(panel.show_pack)
+        species.changed.connect(self._note_pack)
 
     def start(self) -> None:
         self._check()
@@ -148,6 +151,23 @@ class SyncController(QObject):
                 yield found
 
         self.species.load_first(candidates)
+
+    @Slot(object)
+    def _note_pack(self, state: PackState) -> None:
+        """A pack is in use: if a sync installed it, the store notes it (on a worker), so
+        that sync keeps it however many newer packs this device then refuses."""
+        if self._stopped or state.root is None or state.root == self._noted_pack:
+            return
+        self._noted_pack = state.root
+        self._checks.submit(
+            functools.partial(note_pack_in_use, self.settings, state.root),
+            lambda _noted: None,
+            self._note_failed,
+        )
+
+    def _note_failed(self, error: object) -> None:
+        self._noted_pack = None  # noted at the next change, if any
+        _log.warning("noting the species pack in use failed", exc_info=error_info(error))
 
     def _start_service(self) -> None:
         bridge = SyncBridge(self._open_client or self._store_client())

@@ -19,10 +19,15 @@ the announced pack are counted in ``species_pack.failures``; the next try waits
 while records keep syncing. A new announcement is tried at once, a success clears the count,
 and ``install_announced(force=True)`` (an explicit request) tries regardless.
 
-The pack just installed and the one before it are kept (the app may still be running the
-older one); a pack this device installed before those is removed. Sync never loads a pack:
-the app asks ``installed_species_packs`` at start-up and reads ``SyncReport.new_species_pack``
-after a sync, and the classifier verifies the files against the pack's own manifest.
+Two packs are kept: the one just installed, and one to fall back on if it is refused. The
+fallback is the pack in use: the one the app or ``jaga catch`` last verified and loaded from
+the packs folder, which they note in ``species_pack.in_use`` (``record_pack_in_use``); until
+one is noted, or when its folder is gone, it is the pack installed before. Any other pack
+this device installed is removed. So a newer pack the device refuses (a pack schema it
+cannot read, a bad build), however many arrive in a row, never removes the last one that
+worked. Sync never loads a pack: the app asks ``installed_species_packs`` at start-up and
+reads ``SyncReport.new_species_pack`` after a sync, and the classifier verifies the files
+against the pack's own manifest.
 
 The packs folder is ``<store folder>/species-packs`` unless ``JAGA_SPECIES_PACKS_DIR`` names
 another.
@@ -59,6 +64,7 @@ from sync.store.clock import format_timestamp, parse_timestamp
 
 PACKS_DIR_ENV = "JAGA_SPECIES_PACKS_DIR"
 INSTALLED_NAME = "species_pack.installed"
+IN_USE_NAME = "species_pack.in_use"  # the version (folder) of the pack last verified and used
 ERROR_NAME = "species_pack.error"
 FAILURES_NAME = "species_pack.failures"
 # The wait before a failed pack is downloaded again: a minute after the first failure (a
@@ -87,7 +93,7 @@ class PackRef:
 
 @dataclass(frozen=True)
 class InstalledPack(PackRef):
-    previous: str | None = None  # the version installed before this one (kept on disk)
+    previous: str | None = None  # the version kept to fall back on (the one in use)
 
 
 @dataclass(frozen=True)
@@ -183,8 +189,9 @@ def _json_object(text: str | None) -> dict[str, Any]:
 
 def installed_species_packs(store: Store, packs_dir: Path | None = None) -> tuple[Path, ...]:
     """The folders of the packs this device keeps, newest first: the one installed last, then
-    the one before it. A pack can be whole on disk and still be refused when the classifier
-    verifies it (a hub that published a bad one); the app then falls back to the next."""
+    the one kept to fall back on (the one in use when it was installed). A pack can be whole
+    on disk and still be refused when the classifier verifies it (a hub that published a bad
+    one, a newer pack schema); the app then falls back to the next."""
     ensure_schema(store.database)
     record = installed_record(read_values(store.database))
     if record is None:
@@ -196,6 +203,16 @@ def installed_species_packs(store: Store, packs_dir: Path | None = None) -> tupl
         with contextlib.suppress(PackArchiveError):  # a record naming no plain folder
             kept.append(folder / check_version(version))
     return tuple(path for path in kept if path.is_dir())
+
+
+def record_pack_in_use(store: Store, folder: Path) -> None:
+    """Note that the pack in ``folder``, one of ``installed_species_packs``, verified and is
+    in use (by the app or ``jaga catch``): the installer keeps it while newer packs arrive.
+    Called for a pack of the packs folder only; the default pack needs no keeping."""
+    version = check_version(folder.name)
+    ensure_schema(store.database)
+    if read_values(store.database).get(IN_USE_NAME) != version:
+        put_values(store.database, {IN_USE_NAME: version}, store.clock.now())
 
 
 class PackInstaller:
@@ -221,12 +238,27 @@ class PackInstaller:
             folder = self._install(wanted)
         except (SyncClientError, PackArchiveError, OSError) as error:
             return self._failed(wanted, error, failed)
-        previous = current.version if current else None
-        self._record(InstalledPack(wanted.version, wanted.sha256, wanted.byte_size, previous))
-        if current is not None and current.previous not in (None, wanted.version, current.version):
-            self._remove(str(current.previous))
+        kept = self._fallback(values.get(IN_USE_NAME), current, wanted)
+        self._record(InstalledPack(wanted.version, wanted.sha256, wanted.byte_size, kept))
+        if current is not None:  # what the last install kept, but for what this one keeps
+            for version in {current.version, current.previous} - {wanted.version, kept, None}:
+                self._remove(str(version))
         _log.info("species pack %s installed in %s", wanted.version, folder)
         return PackOutcome(installed=folder)
+
+    def _fallback(
+        self, in_use: str | None, current: InstalledPack | None, wanted: PackRef
+    ) -> str | None:
+        """The version kept beside ``wanted``: the pack in use if its folder is here, else
+        the one installed before (nothing noted yet: a device that only syncs)."""
+        with contextlib.suppress(PackArchiveError):  # a note naming no plain folder: none
+            if (
+                in_use
+                and in_use != wanted.version
+                and (self._packs_dir / check_version(in_use)).is_dir()
+            ):
+                return in_use
+        return current.version if current is not None else None
 
     def _waiting(self, failed: PackFailures) -> bool:
         now = self._store.clock.now()

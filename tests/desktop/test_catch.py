@@ -6,6 +6,8 @@ recorded writes nothing at all (no photo, no observation, no outbox entry).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -35,11 +37,14 @@ from desktop.catch import (
 from inference.fish.classify import SpeciesClassifier
 from inference.fish.installed import installed_default_pack
 from inference.fish.types import FishPrediction, FishStatus
-from sync.client.packs import INSTALLED_NAME, packs_dir_for
+from sync.client.packs import INSTALLED_NAME, installed_species_packs, packs_dir_for
 from sync.client.state import ensure_schema, put_values
+from sync.species_packs import archive_pack
 from sync.store import Crop, FishObservation, Passphrase, Position, Store, StoreConfig
 from sync.store.photos import load_photo
 from tests.desktop.conftest import PASSPHRASE
+from tests.sync.client.fakehub import FakeHub, Fault
+from tests.sync.client.units import client_of
 from tests.sync.conftest import FAST, FakeClock
 
 pytestmark = pytest.mark.needs_shared
@@ -330,6 +335,42 @@ def test_the_pack_is_the_one_sync_installed_last_else_the_default(
     # A pack whose files no longer verify is passed over, as the app does at start-up.
     (installed / "species.json").write_text("{}")
     assert species_pack_for(store).root == default_species_pack
+
+
+def pack_archive(default_pack: Path, folder: Path, version: str, schema: int | None) -> bytes:
+    """The default pack re-issued as ``version``, as a hub would serve it; ``schema`` set: a
+    pack schema this device cannot read (a fleet part way through an upgrade gets those)."""
+    shutil.copytree(default_pack, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["version"] = version
+    if schema is not None:
+        manifest["schema"] = schema
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return archive_pack(folder)
+
+
+def test_refused_packs_in_a_row_never_remove_the_pack_in_use(
+    store: Store, default_species_pack: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """v1 verifies and is used; v2 and v3 are refused (a newer pack schema). The installer
+    keeps v1, the pack in use, so `jaga catch` goes on with it, not with the default."""
+    monkeypatch.setenv("JAGA_MODELS_DIR", str(default_species_pack.parent))
+    monkeypatch.delenv("JAGA_SPECIES_PACKS_DIR", raising=False)
+    hub = FakeHub()
+    client = client_of(store, hub)
+    for version, schema in (("v1", None), ("v2", 99), ("v3", 99)):
+        data = pack_archive(default_species_pack, tmp_path / version, version, schema)
+        hub.add_change("species_pack", "publish", {
+            "version": version, "sha256": hashlib.sha256(data).hexdigest(),
+            "byte_size": len(data),
+        })  # fmt: skip
+        hub.faults.append(Fault("/species-packs/", body=data))
+        assert client.sync_once().new_species_pack == client.packs_dir / version
+        assert species_pack_for(store).version == "v1"  # what `jaga catch` classifies with
+    assert sorted(p.name for p in client.packs_dir.iterdir()) == ["v1", "v3"]
+    assert installed_species_packs(store, client.packs_dir) == (
+        client.packs_dir / "v3", client.packs_dir / "v1",
+    )  # fmt: skip
 
 
 # --- several fish in one photo ---------------------------------------------------------

@@ -24,8 +24,8 @@ from desktop.settings import AppSettings
 from desktop.species import PackState, SpeciesPacks
 from inference.pack.installed import ModelPack
 from sync.client import SitePolicy, SyncClient, SyncConfig, SyncReport
-from sync.client.packs import INSTALLED_NAME, packs_dir_for
-from sync.client.state import put_values
+from sync.client.packs import IN_USE_NAME, INSTALLED_NAME, packs_dir_for
+from sync.client.state import put_values, read_values
 from sync.client.stopping import Stopping, never
 from sync.store import Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV
@@ -59,7 +59,7 @@ def test_no_classifier_exists_until_there_is_a_pack(
     assert species.classifier is None and species.state == PackState()
     species.load(packs["first"])
     wait_until(lambda: species.state.active is not None, "the first pack", 60)
-    assert species.state == PackState(version(packs["first"]), None)
+    assert species.state == PackState(version(packs["first"]), None, packs["first"])
     assert species.classifier is not None
     assert species.classifier.pack.version == version(packs["first"])
 
@@ -166,6 +166,28 @@ def test_the_pack_a_sync_installed_before_is_the_first_one_loaded(
         wait_until(lambda: window.sync is not None and window.sync.species.state.active is not None,
                    "the first pack", 60)  # fmt: skip
         assert window.sync.species.state.active == installed  # not the default ("first")
+    finally:
+        window.close()
+
+
+def in_use_noted(store_path: Path) -> str | None:
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        return read_values(store.database).get(IN_USE_NAME)
+
+
+def test_a_pack_a_sync_installed_is_noted_in_the_store_once_in_use(
+    qapp: QApplication, packs: dict[str, Path], registered_store: Path, tmp_path: Path
+) -> None:
+    """The app notes the installed pack it verified and loaded, so that sync keeps it while
+    newer packs arrive and are refused (``sync.client.packs``)."""
+    _installed(registered_store, [("broken", packs["damaged"]), ("good", packs["next"])])
+    window = window_installing(registered_store, [], tmp_path, packs["first"])
+    assert window.sync is not None
+    species = window.sync.species
+    try:
+        wait_until(lambda: species.state.active is not None, "a pack in use", 60)
+        assert species.state.active == version(packs["next"])
+        wait_until(lambda: in_use_noted(registered_store) == "good", "the pack noted", 30)
     finally:
         window.close()
 

@@ -26,6 +26,7 @@ from sync.client.packs import (
     PACKS_DIR_ENV,
     installed_species_packs,
     packs_dir_for,
+    record_pack_in_use,
 )
 from sync.client.state import put_values, read_values
 from sync.client.status import read_status
@@ -266,10 +267,36 @@ def test_the_pack_before_last_is_removed_and_leftovers_are_swept(
         announce(hub, f"v{number}", data)
         serve(hub, data)
         assert client.sync_once().new_species_pack == client.packs_dir / f"v{number}"
-    assert folders(client.packs_dir) == ["v2", "v3"]  # the one in use and the one before
+    # None noted in use (a device that only syncs): the newest and the one before it.
+    assert folders(client.packs_dir) == ["v2", "v3"]
     # What the app tries at start-up, newest first (it falls back to v2 if v3 is refused).
     kept = installed_species_packs(store, client.packs_dir)
     assert kept == (client.packs_dir / "v3", client.packs_dir / "v2")
+
+
+def test_the_pack_in_use_is_kept_beside_the_newest_until_another_is_in_use(
+    store: Store, tmp_path: Path
+) -> None:
+    hub = FakeHub()
+    client = client_of(store, hub)
+
+    def install(number: int) -> None:
+        data = archive_pack(make_pack(tmp_path / f"p{number}", seed=number))
+        announce(hub, f"v{number}", data)
+        serve(hub, data)
+        assert client.sync_once().new_species_pack == client.packs_dir / f"v{number}"
+
+    install(1)
+    record_pack_in_use(store, client.packs_dir / "v1")  # the app verified and loaded it
+    for number in (2, 3, 4):  # none of them is loaded (refused, or the app was not started)
+        install(number)
+        assert folders(client.packs_dir) == ["v1", f"v{number}"]
+    assert installed_species_packs(store, client.packs_dir) == (
+        client.packs_dir / "v4", client.packs_dir / "v1",
+    )  # fmt: skip
+    record_pack_in_use(store, client.packs_dir / "v4")
+    install(5)
+    assert folders(client.packs_dir) == ["v4", "v5"]  # v1 is no longer needed
 
 
 def test_the_packs_folder_follows_the_environment(store: Store, tmp_path: Path) -> None:
