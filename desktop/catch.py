@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from inference.fish.errors import ImageError, SpeciesPackError
 from inference.fish.images import UInt8Image, decode_image
-from inference.fish.types import FishPrediction, Species
+from inference.fish.types import FishPrediction, Species, species_key
 from sync.client.packs import installed_species_packs, packs_dir_for, record_pack_in_use
 from sync.errors import RecordTooLargeError
 from sync.protocol import FishObservationUpsert, PhotoUpsert, summarize
@@ -331,11 +331,11 @@ def predicted_scores(prediction: FishPrediction) -> tuple[SpeciesScore, ...]:
 def species_name(typed: str, known: Sequence[Species]) -> str:
     """The pack's display name for a species typed as its name or folder id (any case);
     a species the pack does not know is kept as typed: that is how a new one is taught."""
-    wanted = " ".join(typed.split())
+    wanted = species_key(typed)
     for species in known:
-        if wanted.casefold() in (species.name.casefold(), species.id.casefold()):
+        if wanted in (species_key(species.name), species_key(species.id)):
             return species.name
-    return wanted
+    return " ".join(typed.split())
 
 
 def species_pack_for(store: Store, env: Mapping[str, str] | None = None) -> SpeciesPack:

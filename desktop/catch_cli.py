@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -36,8 +37,9 @@ if TYPE_CHECKING:
     from desktop.catch import CatchDetails
     from inference.fish.pack import SpeciesPack
     from inference.fish.types import FishPrediction
-    from sync.store import Crop, FishObservation
+    from sync.store import Crop, FishObservation, Store
 
+_log = logging.getLogger(__name__)
 UNCONFIRMED = "-"  # ``--confirm -``: this fish keeps the classifier's answer
 
 
@@ -188,6 +190,21 @@ def _record(args: argparse.Namespace) -> Recorded:
         len(photo.data),
         boxed=bool(args.box),
     )
+
+
+def pack_species_name(store: Store, typed: str) -> str:
+    """The species ``jaga store confirm`` stores, named as ``--confirm`` names it: the display
+    name of the pack in use (``species_pack_for``) for a name or folder id it knows, else as
+    typed with its spacing tidied; the same, with a warning, when no pack can be read."""
+    from desktop.catch import species_name, species_pack_for
+    from inference.errors import InferenceError
+
+    try:
+        known = species_pack_for(store).species
+    except InferenceError as error:
+        _log.warning("no species pack to name %r by; kept as typed: %s", typed, error)
+        known = ()
+    return species_name(typed, known)
 
 
 def _typed_species(confirms: list[str]) -> list[str | None]:

@@ -7,12 +7,15 @@ from typing import Any
 
 from sync.client.cli import register as register_sync
 from sync.hub.cli import register as register_hub
-from sync.store.cli import register_audit, register_store
+from sync.store.cli import SpeciesNamer, register_audit, register_store, typed_species_name
 
 
-def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add the sync package's subcommands to the ``jaga`` parser."""
-    register_store(subparsers)
+def register(
+    subparsers: argparse._SubParsersAction[Any], *, species_name: SpeciesNamer = typed_species_name
+) -> None:
+    """Add the sync package's subcommands to the ``jaga`` parser; ``species_name`` names the
+    species ``jaga store confirm`` stores (sync knows no species pack: ``jaga`` passes one)."""
+    register_store(subparsers, species_name=species_name)
     register_audit(subparsers)
     register_sync(subparsers)
     register_hub(subparsers)  # sync.hub.cli imports Django only when a hub command runs

@@ -223,7 +223,8 @@ class CorrectionsExport:
 
 
 def species_key(species: str) -> str:
-    """Case and spacing typed by two reviewers do not make two species."""
+    """Case and spacing typed by two reviewers do not make two species. The training export
+    (``inference.fish.types.species_key``) holds the same rule: it reads what this groups."""
     return " ".join(species.split()).casefold()
 
 

@@ -38,7 +38,7 @@ from inference.fish.dataset import GROUPS_CSV, IMAGE_SUFFIXES, SPECIES_CSV
 from inference.fish.errors import DatasetError, ImageError
 from inference.fish.images import UInt8Image, read_image
 from inference.fish.pack import load_pack
-from inference.fish.types import Species
+from inference.fish.types import Species, species_key
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 CROP_COLUMNS = ("crop_x", "crop_y", "crop_w", "crop_h")
@@ -155,12 +155,13 @@ def _write_tree(corrections: list[Correction], out: Path) -> None:
 
 
 def _pack_names(species_pack: Path | None) -> dict[str, Species]:
-    """Known names and ids (lower-cased) -> the pack's species, so corrections reuse its ids."""
+    """Known names and ids (by ``species_key``) -> the pack's species, so corrections reuse
+    its ids."""
     if species_pack is None:
         return {}
     pack = load_pack(species_pack)
     known = pack.species + pack.held_out
-    return {s.name.lower(): s for s in known} | {s.id.lower(): s for s in known}
+    return {species_key(s.name): s for s in known} | {species_key(s.id): s for s in known}
 
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
@@ -180,13 +181,13 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
 def _correction(
     row: dict[str, str], base: Path, names: dict[str, Species], where: str
 ) -> Correction:
-    name = (row.get("confirmed_species") or "").strip()
+    name = " ".join((row.get("confirmed_species") or "").split())
     file = (row.get("file") or "").strip()
     if not name or not file:
         raise DatasetError(f"a correction needs a file and a confirmed species: {row}")
     source = Path(file) if Path(file).is_absolute() else base / file
-    known = names.get(name.lower())
-    species_id = known.id if known else _SLUG.sub("_", name.lower()).strip("_")
+    known = names.get(species_key(name))
+    species_id = known.id if known else _SLUG.sub("_", species_key(name)).strip("_")
     if not species_id:
         raise DatasetError(f"{name!r} cannot be turned into a folder name")
     group = (row.get("group") or "").strip() or f"file:{file}"

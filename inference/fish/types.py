@@ -27,6 +27,14 @@ class Species:
             raise ValueError(f"species {self.id!r} needs a display name")
 
 
+def species_key(name: str) -> str:
+    """What two names of one species share: case and spacing typed by two people do not make
+    two species. The rule of ``sync.corrections.species_key`` too, by which the stores group
+    the corrections that ``inference.fish.corrections`` reads; the two packages never import
+    each other, so each holds it (tests/inference/fish/test_corrections.py keeps them equal)."""
+    return " ".join(name.split()).casefold()
+
+
 @dataclass(frozen=True)
 class SpeciesScore:
     species: Species

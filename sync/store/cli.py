@@ -6,6 +6,7 @@ Exit codes: 0 done, 1 the store refused or a check failed (the message says why)
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,10 @@ from sync.store.store import Store
 from sync.store.store_info import describe
 
 STORE_PATH_ENV = "JAGA_STORE_PATH"
+# The species name ``store confirm`` stores for what was typed. Sync knows no species pack:
+# ``jaga`` (main.py) passes the namer ``jaga catch --confirm`` uses, the pack in use's display
+# name (``desktop.catch_cli.pack_species_name``); without one, the name as typed, tidied.
+SpeciesNamer = Callable[[Store, str], str]
 REVIEW_LIMIT = 50
 SHOWN_PREDICTIONS = 3
 
@@ -43,7 +48,14 @@ def default_store_path() -> Path:
     return Path(configured) if configured else platformdirs.user_data_path("jaga") / "jaga.db"
 
 
-def register_store(subparsers: argparse._SubParsersAction[Any]) -> None:
+def typed_species_name(_store: Store, typed: str) -> str:
+    """The species as typed, its spacing tidied (``species_key`` then keeps case apart)."""
+    return " ".join(typed.split())
+
+
+def register_store(
+    subparsers: argparse._SubParsersAction[Any], *, species_name: SpeciesNamer = typed_species_name
+) -> None:
     store = subparsers.add_parser("store", help="the encrypted local store")
     commands = store.add_subparsers(dest="store_command", metavar="ACTION", required=True)
     common = _common_options()
@@ -100,11 +112,11 @@ def register_store(subparsers: argparse._SubParsersAction[Any]) -> None:
         help=f"the new key file (else ${NEW_PASSPHRASE_ENV} or a prompt)",
     )
     _add_kdf_cost(rekey)
-    _add_review_commands(command)
+    _add_review_commands(command, species_name)
 
 
 def _add_review_commands(
-    command: Callable[[str, Handler, str], argparse.ArgumentParser],
+    command: Callable[[str, Handler, str], argparse.ArgumentParser], species_name: SpeciesNamer
 ) -> None:
     """The device's half of the fish review loop: review, confirm, export the corrections."""
     review = command("review", _review, "fish observations flagged for review, oldest first")
@@ -115,7 +127,11 @@ def _add_review_commands(
         metavar="N",
         help=f"show at most N (default {REVIEW_LIMIT})",
     )
-    confirm = command("confirm", _confirm, "confirm the species of a fish observation")
+    confirm = command(
+        "confirm",
+        functools.partial(_confirm, species_name=species_name),
+        "confirm the species of a fish observation (named as `jaga catch --confirm` names it)",
+    )
     confirm.add_argument("observation_uid", metavar="OBSERVATION_UID", help="as `review` lists it")
     confirm.add_argument("species", type=_required_text("species"), metavar="SPECIES")
     confirm.add_argument(
@@ -350,10 +366,11 @@ def _one_line(text: str | None) -> str:
     return " ".join(text.split()) if text and text.strip() else "-"
 
 
-def _confirm(args: argparse.Namespace) -> int:
+def _confirm(args: argparse.Namespace, *, species_name: SpeciesNamer) -> int:
     with open_store_of(args) as store:
+        species = species_name(store, args.species)
         confirmed = store.observations.confirm(
-            args.observation_uid.strip(), args.species, officer=args.officer
+            args.observation_uid.strip(), species, officer=args.officer
         )
     print(
         f"confirmed {confirmed.observation_uid} as {confirmed.confirmed_species}"

@@ -114,6 +114,30 @@ def test_confirm_clears_the_flag_with_the_packs_own_name(
     assert stored.reviewed_by == "Ana Lima" and stored.reviewed_at is not None
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("  dascyllus   RETICULATUS ", "Dascyllus reticulatus"),  # the pack's display name
+        ("fish_01", "Dascyllus reticulatus"),  # its folder id, as `catch --confirm` takes
+        ("  Lutjanus   sebae ", "Lutjanus sebae"),  # one the pack does not know: kept, tidied
+    ],
+)
+def test_store_confirm_names_the_species_as_catch_confirm_does(
+    case: tuple[str, str], store_path: Path, default_species_pack: Path, f4k: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    typed, stored = case
+    monkeypatch.setenv("JAGA_MODELS_DIR", str(default_species_pack.parent))  # the pack in use
+    assert jaga_catch(f4k / BELOW_REVIEW, store_path) == 0
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        (flagged,) = store.observations.review_queue()
+    uid = flagged.observation_uid
+    confirm = ["store", "confirm", uid, typed, "--officer", "Ana Lima", "--db", str(store_path)]
+    assert main(confirm) == 0
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.observations.get(uid).confirmed_species == stored
+
+
 def _wrong_key(monkeypatch: pytest.MonkeyPatch, _: Path, __: Path) -> list[str]:
     monkeypatch.setenv(PASSPHRASE_ENV, "not the passphrase")
     return []

@@ -231,3 +231,31 @@ def test_the_cli_takes_several_exports(tmp_path: Path) -> None:
     out = tmp_path / "set"
     assert main(["fish", "export-training-set", "--corrections", *csvs, "--out", str(out)]) == 0
     assert [p.name for p in out.iterdir() if p.is_dir()] == ["b"]
+
+
+def test_case_and_spacing_make_no_second_species(
+    tmp_path: Path, default_species_pack: Path
+) -> None:
+    """Two officers typed one species two ways: one class, the pack's, as the stores group
+    them (``sync.corrections.species_key``)."""
+    for i in range(4):
+        _photo(tmp_path / f"{i}.png", i)
+    (tmp_path / "c.csv").write_text(
+        "file,confirmed_species\n0.png,Chromis chrysura\n1.png,  chromis   CHRYSURA \n"
+        "2.png,Lutjanus sebae\n3.png,Lutjanus   sebae\n"
+    )
+    out = tmp_path / "set"
+    assert export_training_set(tmp_path / "c.csv", out, species_pack=default_species_pack) == 4
+    folders = sorted(path.name for path in out.iterdir() if path.is_dir())
+    assert folders == ["fish_03", "lutjanus_sebae"]  # the second: not in the pack
+    dataset = load_dataset(out)
+    assert sorted(s.name for s in dataset.species) == ["Chromis chrysura", "Lutjanus sebae"]
+
+
+def test_the_species_key_of_the_export_is_the_stores() -> None:
+    """inference and sync never import each other, so each holds the rule; they must agree."""
+    from inference.fish.types import species_key
+    from sync.corrections import species_key as stores_key
+
+    for typed in ("Gadus morhua", "  gadus\tMORHUA ", "Straße", "STRASSE", "a  b\u00a0c", ""):
+        assert species_key(typed) == stores_key(typed)
