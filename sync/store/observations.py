@@ -22,6 +22,10 @@ COLUMNS = (
     " o.crop_x, o.crop_y, o.crop_w, o.crop_h"
 )
 _FROM = "FROM fish_observations o LEFT JOIN photos p ON p.id = o.photo_id"
+# Through the indexes of schema 7: the photos by sha256, then their observations.
+_ON_PHOTO_BYTES = (
+    "WHERE o.photo_id IN (SELECT id FROM photos WHERE sha256 = ?) ORDER BY o.observed_at, o.id"
+)
 
 
 class Observations:
@@ -113,6 +117,13 @@ class Observations:
         if not rows:
             raise RecordNotFoundError(f"no fish observation {observation_uid}")
         return _observation(rows[0])
+
+    def on_photo_bytes(self, sha256: str) -> list[FishObservation]:
+        """The observations made on a photo with these bytes (its sha256), oldest first: the
+        same photo recorded before, whichever photo row holds it."""
+        with self._database.read() as connection:
+            rows = _select(connection, _ON_PHOTO_BYTES, [sha256])
+        return [_observation(row) for row in rows]
 
     def review_queue(self, limit: int = 100) -> list[FishObservation]:
         """Observations flagged for review, oldest first."""

@@ -203,7 +203,7 @@ def test_a_v3_store_keeps_every_catch_and_they_name_no_pack(
 ) -> None:
     v3_store_with_catches(db_path, passphrase, clock)
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 6
+        assert schema_version(store.database.connection) == LATEST_VERSION == 7
         flagged = store.observations.get(OBSERVATION_UID)
         reviewed = store.observations.get(REVIEWED_UID)
         assert store.observations.count() == 2
@@ -271,7 +271,7 @@ def test_a_v4_store_keeps_every_catch_whole_photo_and_takes_boxes_after(
                     (*row, "f4k-2026.03", row[1], row[1]),
                 )
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 6
+        assert schema_version(store.database.connection) == LATEST_VERSION == 7
         kept = [store.observations.get(uid) for uid in (OBSERVATION_UID, REVIEWED_UID)]
         assert [(o.crop, o.pack_version) for o in kept] == [(None, "f4k-2026.03")] * 2
         assert (kept[0].notes, kept[1].reviewed_by) == ("flagged", "o-2")
