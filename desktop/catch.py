@@ -12,6 +12,11 @@ from a shell and one recorded from the window are the same record:
    version of the pack that made its predictions), and their outbox entries in one
    transaction (``Observations.add_with_photo``), after checking every record against the
    wire schema the hub applies, so nothing is written that the hub would quarantine.
+
+One fish is recorded once: a box given twice is refused, and so is a photo whose bytes
+were recorded before with one of the same fish (the same box, or the whole photo), unless
+the officer says to record it again (``RecordedBeforeError``). The same photo with other
+boxes is other fish of it, and is recorded.
 """
 
 from __future__ import annotations
@@ -61,6 +66,22 @@ _PROBE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 class CatchError(Exception):
     """A photo or a catch detail that cannot be recorded; the message names the file or the
     field and what is wrong. Nothing was written."""
+
+
+class RecordedBeforeError(CatchError):
+    """The photo was recorded before with one of the same fish: ``earlier`` holds those
+    records. Nothing was written; the caller may record it again, if the officer says so."""
+
+    def __init__(self, path: Path, earlier: Sequence[FishObservation]) -> None:
+        self.earlier = tuple(earlier)
+        records = "; ".join(_earlier_text(observation) for observation in self.earlier)
+        super().__init__(f"{path.name} was recorded before with the same fish: {records}")
+
+
+def _earlier_text(observation: FishObservation) -> str:
+    where = "whole photo" if observation.crop is None else f"box {observation.crop}"
+    at = observation.observed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"observation {observation.observation_uid} ({where}) at {at}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,13 +254,20 @@ def box(x: int, y: int, width: int, height: int) -> Crop:
 
 
 def check_crops(photo: CatchPhoto, crops: Sequence[Crop | None]) -> None:
-    """Every box lies inside the photo; :class:`CatchError` naming the first that does not."""
+    """Every box lies inside the photo, and none is given twice (one fish, two records);
+    :class:`CatchError` naming the first that does not."""
     width, height = photo.size
+    seen: dict[Crop, int] = {}
     for number, crop in enumerate(crops, start=1):
-        if crop is not None and not crop.fits(width, height):
+        if crop is None:
+            continue
+        if not crop.fits(width, height):
             raise CatchError(
                 f"fish {number}: box {crop} lies outside {photo.path.name} ({width}x{height})"
             )
+        if crop in seen:
+            raise CatchError(f"fish {number}: box {crop} is fish {seen[crop]}'s box again")
+        seen[crop] = number
 
 
 def crop_image(image: UInt8Image, crop: Crop | None) -> UInt8Image:
@@ -269,6 +297,7 @@ def record_catches(
     *,
     confirmed_species: Sequence[str | None] = (),
     clock: Clock,
+    again: bool = False,
 ) -> list[FishObservation]:
     """Record the catch: the photo's bytes as read, once, and one observation per fish with
     its box, the prediction's species display names with their calibrated probabilities
@@ -276,7 +305,8 @@ def record_catches(
     officer who confirms that fish's species on the spot clears (``confirmed_species``: one
     per fish, in order, None for a fish not confirmed; empty: none confirmed). A ``no_fish``
     prediction is recorded too, flagged: the officer decides. One transaction, outbox
-    entries included: every fish is written, or none."""
+    entries included: every fish is written, or none. A photo recorded before with one of
+    the same fish is :class:`RecordedBeforeError` unless ``again``."""
     if not fish:
         raise CatchError("no fish to record")
     confirmed = list(confirmed_species) or [None] * len(fish)
@@ -287,6 +317,8 @@ def record_catches(
     check_crops(photo, [one.crop for one in fish])
     now = clock.now()
     stored_photo = Photo(photo.data, photo.media_type, taken_at=now)  # the file's times lie
+    if not again:
+        check_not_recorded(observations, photo.path, stored_photo, [one.crop for one in fish])
     makers = [
         _observation_of(one, details, now, typed)
         for one, typed in zip(fish, confirmed, strict=True)
@@ -294,6 +326,17 @@ def record_catches(
     for number, make in enumerate(makers, start=1):
         _check_fish(number, len(makers), make, stored_photo)
     return observations.add_with_photo(stored_photo, [make() for make in makers])
+
+
+def check_not_recorded(
+    observations: Observations, path: Path, photo: Photo, crops: Sequence[Crop | None]
+) -> None:
+    """:class:`RecordedBeforeError` if the photo's bytes were recorded before with one of
+    these fish (the same box, or the whole photo); other boxes of it are other fish."""
+    wanted = set(crops)
+    earlier = [o for o in observations.on_photo_bytes(photo.sha256) if o.crop in wanted]
+    if earlier:
+        raise RecordedBeforeError(path, earlier)
 
 
 def _observation_of(

@@ -16,6 +16,11 @@ for this store, else the default pack that ``jaga models install`` built.
 The photo and the details are checked before the store is opened, and the record is written
 only once everything has succeeded: a corrupt photo, a wrong key, a missing pack or one that
 does not verify is one ``jaga catch: error:`` line on stderr, exit status 1, nothing written.
+So is a box given twice, and a photo recorded before with one of the same fish (the same
+box, or the whole photo: the message names those records and when; ``--again`` records it
+anyway): running the same command twice records the catch once. An interrupt (Ctrl-C) says
+whether the catch was recorded, by its observations, or not, or, during the commit itself,
+that running the command again records it only if it was not.
 Exit codes: 0 recorded, 1 refused (the message says why), 2 usage, 130 interrupted.
 
 This module imports no Qt (``jaga`` builds its parser from it) and loads the classifier and
@@ -81,6 +86,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "order, '-' for a fish left unconfirmed",
     )
     catch.add_argument(
+        "--again",
+        action="store_true",
+        help="record it even though this photo was recorded before with the same fish (the "
+        "same box, or the whole photo); without it that is refused, naming the record",
+    )
+    catch.add_argument(
         "--pack",
         type=Path,
         metavar="DIR",
@@ -127,8 +138,31 @@ class Recorded:
     boxed: bool  # the officer gave boxes (the JSON is then a list of fish)
 
 
+@dataclass
+class _Progress:
+    """How far ``_record`` got, for the message an interrupt prints."""
+
+    writing: bool = False  # the record's transaction began: it commits whole or not at all
+    recorded: tuple[FishObservation, ...] = ()  # committed
+
+
+def _interrupted(progress: _Progress) -> str:
+    if progress.recorded:
+        uids = ", ".join(o.observation_uid for o in progress.recorded)
+        return (
+            f"interrupted after the catch was recorded: observation {uids}; the same"
+            " `jaga catch` run again does not record it twice, it names those records"
+        )
+    if progress.writing:
+        return (
+            "interrupted while the catch was being written, which commits whole or not at all;"
+            " the same `jaga catch` run again records it if it was not, else names its records"
+        )
+    return "interrupted before anything was recorded"
+
+
 def _catch(args: argparse.Namespace) -> int:
-    from desktop.catch import CatchError
+    from desktop.catch import CatchError, RecordedBeforeError
     from inference.errors import InferenceError
     from sync.errors import SyncError
 
@@ -140,19 +174,23 @@ def _catch(args: argparse.Namespace) -> int:
             if args.box
             else "give --confirm once (one fish: the whole photo), or --box once per fish"
         )
+    progress = _Progress()
     try:
-        recorded = _record(args)
+        recorded = _record(args, progress)
+    except RecordedBeforeError as error:
+        print(f"jaga catch: error: {error}; to record it again, add --again", file=sys.stderr)
+        return 1
     except (CatchError, InferenceError, SyncError) as error:
         print(f"jaga catch: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # the record commits whole or not at all
-        print("jaga catch: interrupted; `jaga store review` lists the records", file=sys.stderr)
+        print(f"jaga catch: {_interrupted(progress)}", file=sys.stderr)
         return 130
     print(json.dumps(as_json(recorded), indent=2) if args.json else text_report(recorded))
     return 0
 
 
-def _record(args: argparse.Namespace) -> Recorded:
+def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
     """Everything that can be refused is checked before the one write at the end."""
     from desktop.catch import (
         check_crops,
@@ -179,10 +217,12 @@ def _record(args: argparse.Namespace) -> Recorded:
         fish = classify_catch(classifier, photo, args.box)
         known = classifier.pack.species
         confirmed = [None if name is None else species_name(name, known) for name in typed]
+        progress.writing = True
         observations = record_catches(
             store.observations, photo, fish, details,
-            confirmed_species=confirmed, clock=store.clock,
+            confirmed_species=confirmed, clock=store.clock, again=args.again,
         )  # fmt: skip
+        progress.recorded = tuple(observations)
     return Recorded(
         tuple(RecordedFish(o, f.prediction) for o, f in zip(observations, fish, strict=True)),
         classifier.pack,

@@ -15,6 +15,10 @@ its own worker); a classification uses the pack in use when it starts.
 Given the window's ``CatchMetrics``, each classification shown is counted with the time its
 stages took on the worker (reading the photo, the classifier call), and each catch recorded.
 
+A photo recorded before with one of the same fish (the same box, or the whole photo) is
+not recorded again silently: Record says so, naming those records, and only a second
+Record of the same fish records it again (``jaga catch --again``).
+
 Without a species pack, or without a store key, the panel says why and what to do instead
 of failing. A refusal the officer can act on (a corrupt photo, a wrong key, a full disk) is
 shown, not raised; anything else is a bug, shown and logged with its traceback.
@@ -38,6 +42,7 @@ from desktop.catch import (
     CatchError,
     CatchPhoto,
     CaughtFish,
+    RecordedBeforeError,
     classify_catch,
     parse_length,
     parse_position,
@@ -142,6 +147,9 @@ class CatchController(QObject):
         # another photo was opened belongs to no photo on screen and is dropped.
         self._opened = 0
         self._recording: Classified | None = None  # the photo being written: Record stays off
+        # The photo and fish Record was warned about (recorded before): a second Record of
+        # exactly those records them again.
+        self._warned: tuple[Classified, tuple[Crop | None, ...]] | None = None
         self._stopped = False
         panel.open_photo.clicked.connect(self.choose_photo)
         panel.photo.boxes_changed.connect(self._show_fish)
@@ -220,7 +228,11 @@ class CatchController(QObject):
         self.panel.record.setEnabled(False)  # one write per click, however impatient
         self._recording = classified  # ...and no box edited meanwhile turns it back on
         self.panel.show_record_message("recording…")
-        work = functools.partial(self.store.record, classified.photo, fish, details, confirmed)
+        warned, crops = self._warned or (None, ())
+        again = warned is classified and crops == tuple(one.crop for one in fish)
+        work = functools.partial(
+            self.store.record, classified.photo, fish, details, confirmed, again
+        )
         self._submit(work, self._recorded, self._record_failed)
         self.refresh()
 
@@ -258,8 +270,12 @@ class CatchController(QObject):
             self.metrics.observe_classification([result.prediction], result.times)
 
     def _recorded(self, observations: object) -> None:
+        if isinstance(observations, RecordedBeforeError):
+            self._recorded_before(observations)
+            return
         if not isinstance(observations, list):
             return
+        self._warned = None
         recorded = [o for o in observations if isinstance(o, FishObservation)]
         written, self._recording = self._recording, None
         if self._classified is written:
@@ -271,6 +287,17 @@ class CatchController(QObject):
         if self.metrics is not None:
             for observation in recorded:
                 self.metrics.count_record(confirmed=observation.confirmed_species is not None)
+
+    def _recorded_before(self, warning: RecordedBeforeError) -> None:
+        """Nothing was written: say so, and let a second Record of these fish record them."""
+        tried, self._recording = self._recording, None
+        fish = self._fish_to_record()
+        if tried is not None and tried is self._classified and fish is not None:
+            self._warned = (tried, tuple(one.crop for one in fish))
+        self.panel.show_record_message(
+            f"not recorded: {warning}. Press Record again to record it again", problem=True
+        )
+        self.panel.record.setEnabled(fish is not None)
 
     def _record_failed(self, message: str) -> None:
         self._recording = None

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop.catch import CatchDetails, CatchPhoto, CaughtFish, record_catches
+from desktop.catch import CatchDetails, CatchPhoto, CaughtFish, RecordedBeforeError, record_catches
 from desktop.settings import AppSettings, key_source
 from sync.store import FishObservation, KeySource, Store, StoreConfig
 
@@ -45,13 +45,19 @@ class CatchStore:
         fish: Sequence[CaughtFish],
         details: CatchDetails,
         confirmed_species: Sequence[str | None],
-    ) -> list[FishObservation]:
-        """The photo once and one observation per fish, in one transaction."""
+        again: bool = False,
+    ) -> list[FishObservation] | RecordedBeforeError:
+        """The photo once and one observation per fish, in one transaction; or, nothing
+        written, the records of this photo with one of the same fish, unless ``again``
+        (returned, not raised: a warning the officer may override, not a failure)."""
         with self._open() as store:
-            return record_catches(
-                store.observations, photo, fish, details,
-                confirmed_species=confirmed_species, clock=store.clock,
-            )  # fmt: skip
+            try:
+                return record_catches(
+                    store.observations, photo, fish, details,
+                    confirmed_species=confirmed_species, clock=store.clock, again=again,
+                )  # fmt: skip
+            except RecordedBeforeError as recorded_before:
+                return recorded_before
 
     def flagged(self, limit: int = REVIEW_LIMIT) -> Flagged:
         with self._open() as store:

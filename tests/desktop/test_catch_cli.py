@@ -17,8 +17,9 @@ import pytest
 
 from desktop.catch import read_catch_photo
 from main import main
-from sync.store import Passphrase, Position, Store
+from sync.store import Crop, Passphrase, Position, Store
 from sync.store.key_sources import PASSPHRASE_ENV
+from sync.store.observations import Observations
 from sync.store.photos import load_photo
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT, side_by_side
@@ -303,3 +304,81 @@ def test_a_box_outside_the_photo_is_one_line_exit_1_and_writes_nothing(
         f" {(scene.f4k / CONFIDENT).name} ({width}x{height})\n"
     )
     assert held(scene.store) == before
+
+
+# --- one fish, one record ----------------------------------------------------------------
+
+
+def test_the_same_photo_run_twice_is_recorded_once_unless_again(
+    scene: Scene, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = ["--pack", str(scene.pack), "--json"]
+    assert jaga_catch(scene.f4k / CONFIDENT, scene.store, *pack) == 0
+    first = json.loads(capsys.readouterr().out)["observation_uid"]
+    assert jaga_catch(scene.f4k / CONFIDENT, scene.store, *pack) == 1
+    err = capsys.readouterr().err
+    assert f"was recorded before with the same fish: observation {first} (whole photo) at" in err
+    assert err.rstrip().endswith("to record it again, add --again")
+    assert held(scene.store) == (1, 1, 2)  # nothing more: no photo, no observation, no entry
+    copy = scene.scratch / "copy.png"  # the same bytes under another name are the same photo
+    shutil.copyfile(scene.f4k / CONFIDENT, copy)
+    assert jaga_catch(copy, scene.store, *pack) == 1
+    assert jaga_catch(copy, scene.store, *pack, "--again") == 0
+    assert held(scene.store) == (2, 2, 4)
+
+
+def test_other_boxes_of_a_recorded_photo_are_other_fish_and_the_same_box_is_refused(
+    scene: Scene, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, (left, right) = side_by_side(scene.f4k, scene.scratch, CONFIDENT, BELOW_REVIEW)
+    pack = ["--pack", str(scene.pack)]
+
+    def box(crop: Crop) -> str:
+        return f"--box={crop.x},{crop.y},{crop.width},{crop.height}"
+
+    assert jaga_catch(path, scene.store, box(left), *pack) == 0
+    assert jaga_catch(path, scene.store, box(right), *pack) == 0  # the other fish
+    assert held(scene.store) == (2, 2, 4)
+    capsys.readouterr()
+    assert jaga_catch(path, scene.store, box(left), box(right), *pack) == 1
+    err = capsys.readouterr().err
+    assert f"(box {left})" in err and f"(box {right})" in err
+    assert held(scene.store) == (2, 2, 4)
+
+
+def test_a_box_given_twice_is_refused(scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    twice = ["--box", "0,0,10,10", "--box", "0,0,10,10"]
+    assert jaga_catch(scene.f4k / CONFIDENT, scene.store, *twice, "--pack", str(scene.pack)) == 1
+    assert "fish 2: box 10x10 at (0, 0) is fish 1's box again" in capsys.readouterr().err
+    assert held(scene.store) == (0, 0, 0)
+
+
+def _ctrl_c_after(monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> None:
+    """Ctrl-C arrives as ``owner.name`` returns (the officer pressed it at that moment)."""
+    original = getattr(owner, name)
+
+    def then_interrupted(*args: Any, **kwargs: Any) -> Any:
+        original(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(owner, name, then_interrupted)
+
+
+def test_an_interrupt_says_whether_the_catch_was_recorded_and_a_rerun_does_not_repeat_it(
+    scene: Scene, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo, pack = scene.f4k / CONFIDENT, ["--pack", str(scene.pack)]
+    with monkeypatch.context() as patched:  # after the commit, while the store closes
+        _ctrl_c_after(patched, Store, "close")
+        assert jaga_catch(photo, scene.store, *pack) == 130
+    err = capsys.readouterr().err
+    with Store.open(scene.store, Passphrase(PASSPHRASE), config=FAST) as store:
+        (uid,) = store.database.query("SELECT observation_uid FROM fish_observations")
+    assert f"interrupted after the catch was recorded: observation {uid[0]}" in err
+    assert jaga_catch(photo, scene.store, *pack) == 1  # run again, as the message says
+    assert f"observation {uid[0]}" in capsys.readouterr().err
+    with monkeypatch.context() as patched:  # within the commit: committed, or not at all
+        _ctrl_c_after(patched, Observations, "add_with_photo")
+        assert jaga_catch(photo, scene.store, *pack, "--again") == 130
+    assert "records it if it was not, else names its records" in capsys.readouterr().err
+    assert held(scene.store) == (2, 2, 4)

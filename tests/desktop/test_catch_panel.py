@@ -438,3 +438,24 @@ def test_an_answer_for_a_photo_no_longer_open_is_dropped(
     assert panel.photo_name.text() == str(corrupt)
     controller.add_box(Crop(0, 0, 10, 10))
     assert not panel.classify_boxes.isEnabled() and not panel.record.isEnabled()
+
+
+def test_a_photo_recorded_before_is_not_recorded_again_without_a_second_record(
+    window: MainWindow, rig: Rig
+) -> None:
+    panel = catch_of(window).panel
+    panel.officer.setText("Ana Lima")
+    rig.open_photo(window, CONFIDENT)
+    assert record(window).startswith("recorded ")
+    with in_store(rig.store) as store:
+        first = only_observation(store).observation_uid
+    rig.open_photo(window, CONFIDENT)  # the same photo, opened again
+    warning = record(window)
+    assert warning.startswith("not recorded: ") and first in warning
+    assert "Press Record again to record it again" in warning
+    assert panel.record.isEnabled()
+    with in_store(rig.store) as store:
+        assert store.observations.count() == 1
+    assert record(window).startswith("recorded ")  # the officer insists: a second catch
+    with in_store(rig.store) as store:
+        assert store.observations.count() == 2
