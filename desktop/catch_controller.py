@@ -21,7 +21,10 @@ Record of the same fish records it again (``jaga catch --again``).
 
 Without a species pack, or without a store key, the panel says why and what to do instead
 of failing. A refusal the officer can act on (a corrupt photo, a wrong key, a full disk) is
-shown, not raised; anything else is a bug, shown and logged with its traceback.
+shown, not raised; anything else is a bug, shown and logged with its traceback. A Record
+the store refused is kept (``CatchRecords``) and shown, naming its photo, until the officer
+retries it (the same classified catch, written on the worker like any record) or dismisses
+it; one still kept when the panel stops is logged.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from desktop.catch import (
     species_name,
 )
 from desktop.catch_panel import NO_PACK, CatchPanel, DetailsText, FishRow
+from desktop.catch_records import CatchRecord, CatchRecords
 from desktop.catch_store import CatchStore, Flagged
 from desktop.catch_text import confirmed_text, recorded_catch_text
 from desktop.metrics import CatchMetrics, StageTimes
@@ -146,15 +150,17 @@ class CatchController(QObject):
         # Each photo opened gets the next number; a classification that finishes after
         # another photo was opened belongs to no photo on screen and is dropped.
         self._opened = 0
-        self._recording: Classified | None = None  # the photo being written: Record stays off
+        self.records = CatchRecords()  # while one is written, Record stays off
         # The photo and fish Record was warned about (recorded before): a second Record of
         # exactly those records them again.
-        self._warned: tuple[Classified, tuple[Crop | None, ...]] | None = None
+        self._warned: tuple[CatchPhoto, tuple[Crop | None, ...]] | None = None
         self._stopped = False
         panel.open_photo.clicked.connect(self.choose_photo)
         panel.photo.boxes_changed.connect(self._show_fish)
         panel.classify_boxes.clicked.connect(self.classify_boxes)
         panel.record.clicked.connect(self.record)
+        panel.retry.clicked.connect(self.retry)
+        panel.dismiss.clicked.connect(self.dismiss)
         panel.review.refresh.clicked.connect(self.refresh)
         panel.review.confirm.clicked.connect(self.confirm_selected)
         species.changed.connect(panel.show_pack)
@@ -166,6 +172,9 @@ class CatchController(QObject):
         """Wait for the jobs given (a record in flight commits or rolls back whole)."""
         self._stopped = True
         self._jobs.wait(timeout_s)
+        if refused := self.records.refused:
+            names = ", ".join(record.name for record in refused)
+            _log.warning("catch: stopped with %d catches not recorded: %s", len(refused), names)
 
     @Slot()
     def choose_photo(self) -> None:
@@ -202,11 +211,11 @@ class CatchController(QObject):
             return
         classifier = self.species.classifier
         if classifier is None:
-            self.panel.show_boxes_problem(NO_PACK)
+            self.panel.show_boxes_message(NO_PACK, problem=True)
             return
         self.panel.classify_boxes.setEnabled(False)
         self.panel.record.setEnabled(False)
-        self.panel.show_record_message("classifying the boxes…")
+        self.panel.show_boxes_message("classifying the boxes…")
         work = functools.partial(classify_boxes, classifier, classified.photo, waiting)
         self._submit(work, self._show_boxes, self._boxes_failed)
 
@@ -216,24 +225,51 @@ class CatchController(QObject):
         fish = self._fish_to_record()
         if classified is None or fish is None:
             return
+        name = classified.photo.path.name
         if self.store is None:
-            self.panel.show_record_message(f"not recorded: {LOCKED_MESSAGE}", problem=True)
+            self.records.not_written(name, LOCKED_MESSAGE)
+            self._show_records()
             return
         try:
             details = details_of(self.panel.details_text())
             confirmed = [self._species_name(typed) for typed in self.panel.confirmed_of_each()]
         except CatchError as error:  # checked here, before anything is written
-            self.panel.show_record_message(str(error), problem=True)
+            self.records.not_written(name, str(error))
+            self._show_records()
+            return
+        crops = tuple(one.crop for one in fish)
+        again = self._warned == (classified.photo, crops)  # the second Record of those fish
+        record = CatchRecord(classified.photo, tuple(fish), details, tuple(confirmed), again)
+        self._write(self.store, [record])
+
+    @Slot()
+    def retry(self) -> None:
+        """Write the refused catches again, as they were classified and detailed."""
+        if self.store is not None:
+            self._write(self.store, self.records.refused)
+
+    @Slot()
+    def dismiss(self) -> None:
+        dropped = self.records.dismiss()
+        if dropped:
+            _log.warning("catch: dismissed, not recorded: %s", ", ".join(r.name for r in dropped))
+        self._show_records()
+
+    def _write(self, store: CatchStore, records: Sequence[CatchRecord]) -> None:
+        """Each record on the worker (in order, one store connection each), its outcome
+        kept by ``self.records``."""
+        if not records:
             return
         self.panel.record.setEnabled(False)  # one write per click, however impatient
-        self._recording = classified  # ...and no box edited meanwhile turns it back on
-        self.panel.show_record_message("recording…")
-        warned, crops = self._warned or (None, ())
-        again = warned is classified and crops == tuple(one.crop for one in fish)
-        work = functools.partial(
-            self.store.record, classified.photo, fish, details, confirmed, again
-        )
-        self._submit(work, self._recorded, self._record_failed)
+        for record in records:  # ...and no box edited meanwhile turns it back on (busy)
+            self.records.start(record)
+            work = functools.partial(
+                store.record, record.photo, record.fish, record.details, record.confirmed,
+                record.again,
+            )  # fmt: skip
+            on_done = functools.partial(self._recorded, record)
+            self._submit(work, on_done, functools.partial(self._record_failed, record))
+        self._show_records()
         self.refresh()
 
     @Slot()
@@ -265,44 +301,48 @@ class CatchController(QObject):
             return
         self._classified, self._answers = result, {}
         self.panel.show_result(result.photo, result.prediction, result.species)
-        self.panel.record.setEnabled(self._recording is None)
+        self.panel.record.setEnabled(not self.records.busy)
         if self.metrics is not None:
             self.metrics.observe_classification([result.prediction], result.times)
 
-    def _recorded(self, observations: object) -> None:
+    def _recorded(self, record: CatchRecord, observations: object) -> None:
         if isinstance(observations, RecordedBeforeError):
-            self._recorded_before(observations)
-            return
-        if not isinstance(observations, list):
+            self._recorded_before(record, observations)
             return
         self._warned = None
-        recorded = [o for o in observations if isinstance(o, FishObservation)]
-        written, self._recording = self._recording, None
-        if self._classified is written:
+        written = observations if isinstance(observations, list) else []
+        recorded = [o for o in written if isinstance(o, FishObservation)]
+        self.records.recorded(record, recorded_catch_text(recorded))
+        self._show_records()
+        shown = self._classified
+        if shown is not None and shown.photo is record.photo:
             self._classified, self._answers = None, {}
-            self.panel.show_recorded(recorded)
-        else:  # another photo was opened meanwhile: say so, and leave that one recordable
-            self.panel.show_record_message(recorded_catch_text(recorded))
-            self._show_fish()
+            self.panel.show_recorded()
+        else:  # another photo was opened meanwhile: leave that one recordable
+            self._allow_record()
         if self.metrics is not None:
             for observation in recorded:
                 self.metrics.count_record(confirmed=observation.confirmed_species is not None)
 
-    def _recorded_before(self, warning: RecordedBeforeError) -> None:
+    def _recorded_before(self, record: CatchRecord, warning: RecordedBeforeError) -> None:
         """Nothing was written: say so, and let a second Record of these fish record them."""
-        tried, self._recording = self._recording, None
-        fish = self._fish_to_record()
-        if tried is not None and tried is self._classified and fish is not None:
-            self._warned = (tried, tuple(one.crop for one in fish))
-        self.panel.show_record_message(
-            f"not recorded: {warning}. Press Record again to record it again", problem=True
+        self.records.recorded_before(
+            record, f"not recorded: {warning}. Press Record again to record it again"
         )
-        self.panel.record.setEnabled(fish is not None)
+        self._warned = (record.photo, tuple(one.crop for one in record.fish))
+        self._show_records()
+        self._allow_record()
 
-    def _record_failed(self, message: str) -> None:
-        self._recording = None
-        self.panel.show_record_message(f"not recorded: {message}", problem=True)
-        self.panel.record.setEnabled(self._fish_to_record() is not None)
+    def _record_failed(self, record: CatchRecord, message: str) -> None:
+        self.records.failed(record, message)
+        self._show_records()
+        self._allow_record()
+
+    def _allow_record(self) -> None:
+        self.panel.record.setEnabled(self._fish_to_record() is not None and not self.records.busy)
+
+    def _show_records(self) -> None:
+        self.panel.show_records(self.records.outcome())
 
     def _show_boxes(self, result: object) -> None:
         if not isinstance(result, BoxesClassified):
@@ -316,8 +356,8 @@ class CatchController(QObject):
         self._show_fish()
 
     def _boxes_failed(self, message: str) -> None:
-        self.panel.show_boxes_problem(f"the boxes were not classified: {message}")
         self._show_fish()
+        self.panel.show_boxes_message(f"the boxes were not classified: {message}", problem=True)
 
     @Slot()
     def _show_fish(self) -> None:
@@ -329,7 +369,7 @@ class CatchController(QObject):
         self.panel.show_fish(rows, classified.species)
         waiting = any(prediction is None for _, prediction in rows)
         self.panel.classify_boxes.setEnabled(waiting)
-        self.panel.record.setEnabled(not waiting and self._recording is None)
+        self.panel.record.setEnabled(not waiting and not self.records.busy)
 
     def _rows(self, classified: Classified) -> list[FishRow]:
         boxes = self.panel.photo.boxes

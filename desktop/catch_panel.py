@@ -9,6 +9,11 @@ One photo may hold several fish: the officer drags a box over each on the previe
 (``BoxCanvas``), and the fish list shows one row per box with its answer once classified
 (the whole photo is the one row when there is no box). The result form and the "Confirm
 species" box are about the fish selected in that list, so each fish is confirmed on its own.
+
+Under Record, one line per catch says what became of it, naming its photo: being written,
+recorded, or NOT RECORDED with why, in red, with Retry and Dismiss beside it. A new photo
+does not clear it: a refused catch stays listed until the officer retries or dismisses it,
+and a recorded one until the next Record.
 """
 
 from __future__ import annotations
@@ -37,11 +42,12 @@ from PySide6.QtWidgets import (
 from desktop import catch_text
 from desktop.catch import CatchPhoto
 from desktop.catch_canvas import BoxCanvas
+from desktop.catch_records import Outcome
 from desktop.catch_review import PROBLEM_STYLE, ReviewList
 from desktop.species import PackState
 from inference.fish.images import UInt8Image
 from inference.fish.types import FishPrediction
-from sync.store import Crop, FishObservation
+from sync.store import Crop
 
 THUMBNAIL_SIDE = 240  # room to drag a box over each fish
 NO_PACK = (
@@ -49,6 +55,7 @@ NO_PACK = (
     "default pack) or sync with a hub that publishes one"
 )
 _FLAG_STYLE = "color: #8a5300; font-weight: bold;"
+_REFUSED_STYLE = " font-weight: bold;"  # a catch not recorded: not to be read past
 _NONE = "-"
 UNCLASSIFIED = "not classified yet: press Classify boxes"
 FishRow = tuple[Crop | None, FishPrediction | None]  # a fish's box and its answer, if any
@@ -128,6 +135,13 @@ class CatchPanel(QGroupBox):
         self.record.setObjectName("catchRecord")
         self.record.setEnabled(False)
         self.record_message = _value("catchRecordMessage", "")
+        self.retry = QPushButton("Retry")
+        self.retry.setObjectName("catchRetry")
+        self.retry.setToolTip("Record the catches not recorded again, as they were classified")
+        self.dismiss = QPushButton("Dismiss")
+        self.dismiss.setObjectName("catchDismiss")
+        self.dismiss.setToolTip("Give up on the catches not recorded: they are not kept")
+        self.show_records(Outcome("", problem=False, refused=False))
         self.review = ReviewList()
         self._lay_out()
 
@@ -184,7 +198,7 @@ class CatchPanel(QGroupBox):
         self.remove_box.setEnabled(any(crop is not None for crop, _ in rows))
         self.fish.setCurrentRow(0)
         self._show_selected(0)
-        self.show_record_message("")
+        self.show_boxes_message("")
 
     def show_problem(self, message: str) -> None:
         """A photo that could not be classified: why, and no result to record."""
@@ -193,18 +207,25 @@ class CatchPanel(QGroupBox):
         self.status.setStyleSheet(PROBLEM_STYLE)
         self.record.setEnabled(False)
 
-    def show_boxes_problem(self, message: str) -> None:
-        """The boxes could not be classified: why (the photo's own answer stays listed)."""
-        self.show_record_message(message, problem=True)
+    def show_boxes_message(self, text: str, *, problem: bool = False) -> None:
+        """About the boxes of the photo shown: being classified, or why they could not be
+        (the photo's own answer stays listed)."""
+        self.boxes_message.setText(text)
+        self.boxes_message.setStyleSheet(PROBLEM_STYLE if problem else "")
+        self.boxes_message.setVisible(bool(text))  # no blank gap above Record
 
-    def show_recorded(self, observations: Sequence[FishObservation]) -> None:
-        self.show_record_message(catch_text.recorded_catch_text(observations))
+    def show_recorded(self) -> None:
+        """The photo shown is recorded."""
         self.record.setEnabled(False)  # one record per photo: open the next one
         self.classify_boxes.setEnabled(False)
 
-    def show_record_message(self, text: str, *, problem: bool = False) -> None:
-        self.record_message.setText(text)
-        self.record_message.setStyleSheet(PROBLEM_STYLE if problem else "")
+    def show_records(self, outcome: Outcome) -> None:
+        """What became of each catch recorded; Retry and Dismiss while some were refused."""
+        self.record_message.setText(outcome.text)
+        style = PROBLEM_STYLE + _REFUSED_STYLE if outcome.refused else PROBLEM_STYLE
+        self.record_message.setStyleSheet(style if outcome.problem else "")
+        for button in (self.retry, self.dismiss):
+            button.setVisible(outcome.refused)
 
     # --- building -----------------------------------------------------------------------
 
@@ -243,6 +264,8 @@ class CatchPanel(QGroupBox):
         )
         self.fish_hint.setWordWrap(True)
         self.fish_hint.setObjectName("catchFishHint")
+        self.boxes_message = _value("catchBoxesMessage", "")
+        self.boxes_message.setVisible(False)
         self._rows = []
         self._species = ()
         self._confirmed = {}
@@ -307,7 +330,7 @@ class CatchPanel(QGroupBox):
         self.species.setText(species)
         with QSignalBlocker(self.confirmed):
             self.confirmed.clear()
-        self.show_record_message("")
+        self.show_boxes_message("")
 
     def _lay_out(self) -> None:
         layout = QVBoxLayout(self)
@@ -329,12 +352,17 @@ class CatchPanel(QGroupBox):
         buttons.addStretch(1)
         fish_row.addLayout(buttons)
         layout.addLayout(fish_row)
+        layout.addWidget(self.boxes_message)
         recording = QHBoxLayout()
         recording.addWidget(QLabel("Confirm species"))
         recording.addWidget(self.confirmed, 1)
         recording.addWidget(self.record)
         layout.addLayout(recording)
-        layout.addWidget(self.record_message)
+        records = QHBoxLayout()
+        records.addWidget(self.record_message, 1)
+        records.addWidget(self.retry, 0, Qt.AlignmentFlag.AlignTop)
+        records.addWidget(self.dismiss, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(records)
         layout.addWidget(self.review, 1)
 
     def _details_grid(self) -> QGridLayout:

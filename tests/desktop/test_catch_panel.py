@@ -29,7 +29,7 @@ from inference.fish.types import FishPrediction
 from inference.pack.installed import ModelPack
 from inference.runtime import ThreadBudget
 from inference.runtime.providers import CPU, plan_providers
-from sync.store import Crop, FishObservation, Passphrase, Store
+from sync.store import Crop, FishObservation, Passphrase, Store, StoreConfig
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import wait_until
@@ -78,9 +78,15 @@ class Rig:
     scratch: Path
     photos: Photos = field(default_factory=Photos)
 
-    def open(self, *, with_pack: bool = True, env: dict[str, str] | None = None) -> MainWindow:
+    def open(
+        self,
+        *,
+        with_pack: bool = True,
+        env: dict[str, str] | None = None,
+        config: StoreConfig = FAST,
+    ) -> MainWindow:
         settings = AppSettings(
-            self.store, None, {PASSPHRASE_ENV: PASSPHRASE} if env is None else env, 3600, FAST
+            self.store, None, {PASSPHRASE_ENV: PASSPHRASE} if env is None else env, 3600, config
         )
         pack = self.pack if with_pack else None
         window = open_window(
@@ -121,10 +127,17 @@ def catch_of(window: MainWindow) -> CatchController:
 
 
 def record(window: MainWindow) -> str:
-    panel = catch_of(window).panel
-    panel.record.click()
-    wait_until(lambda: panel.record_message.text() != "recording…", "the record")
-    return panel.record_message.text()
+    """Record the photo shown: what the panel says of it, after the photo's name (a record
+    the store refused: the whole line)."""
+    controller = catch_of(window)
+    name = Path(controller.panel.photo_name.text()).name
+    controller.panel.record.click()
+    wait_until(lambda: not controller.records.busy, "the record")
+    said = controller.panel.record_message.text()
+    if said.startswith(f"NOT RECORDED {name}: "):
+        return said
+    assert said.startswith(f"{name}: "), said
+    return said.removeprefix(f"{name}: ")
 
 
 def in_store(path: Path) -> Store:
@@ -269,7 +282,8 @@ def test_a_wrong_key_is_shown_and_nothing_is_written(rig: Rig) -> None:
         wait_until(lambda: "wrong passphrase" in panel.review.message.text(), "the refusal")
         panel.officer.setText("Ana Lima")
         rig.open_photo(window, CONFIDENT)
-        assert "not recorded: wrong passphrase" in record(window)
+        said = record(window)
+        assert said.startswith("NOT RECORDED ") and ": wrong passphrase" in said
     finally:
         window.close()
     with in_store(rig.store) as store:
@@ -397,12 +411,12 @@ def test_a_box_edited_while_recording_does_not_allow_a_second_record(
 
     monkeypatch.setattr(CatchStore, "record", slow_record)
     panel.record.click()
-    assert panel.record_message.text() == "recording…"
+    assert panel.record_message.text() == f"recording {path.name} (2 fish)…"
     panel.fish.setCurrentRow(0)
     panel.remove_box.click()  # the fish list changes while the write waits
     assert not panel.record.isEnabled()
     release.set()
-    wait_until(lambda: panel.record_message.text().startswith("recorded 2 fish"), "the record")
+    wait_until(lambda: "recorded 2 fish" in panel.record_message.text(), "the record")
     assert not panel.record.isEnabled()
     with in_store(rig.store) as store:
         assert store.observations.count() == 2

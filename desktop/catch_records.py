@@ -1,0 +1,108 @@
+"""The Catch panel's records, kept until the store has them, and what the panel says of them.
+
+A Record the store refuses (another process held it past the busy timeout, the disk is full)
+is not dropped: it waits here, named by its photo's file, until the officer retries it or
+dismisses it, and the panel shows it meanwhile, whatever photo is opened next. Retry writes
+the same catch (the photo, the answers it was classified with, the details and the species
+confirmed when Record was pressed); nothing is classified again.
+
+No catch is written twice: a refused record wrote nothing (the photo, its observations and
+their outbox entries are one transaction), and each catch is in one place at a time (being
+written, refused, or done). Recording a refused photo again from the panel replaces its
+refusal. No Qt here: ``CatchController`` asks, ``CatchPanel`` shows the ``Outcome``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from desktop.catch import CatchDetails, CatchPhoto, CaughtFish
+
+
+@dataclass(frozen=True, eq=False)
+class CatchRecord:
+    """One Record as it was asked for: what ``CatchStore.record`` writes."""
+
+    photo: CatchPhoto
+    fish: tuple[CaughtFish, ...]
+    details: CatchDetails
+    confirmed: tuple[str | None, ...]  # one per fish
+    again: bool = False  # recorded even if this photo's same fish were recorded before
+
+    @property
+    def name(self) -> str:
+        """The photo's file, as the officer knows it."""
+        return self.photo.path.name
+
+    @property
+    def label(self) -> str:
+        """Its name, and how many fish when several share the photo."""
+        return f"{self.name} ({len(self.fish)} fish)" if len(self.fish) > 1 else self.name
+
+
+@dataclass(frozen=True)
+class Outcome:
+    text: str  # one line per catch refused, being written, or just done
+    problem: bool  # something was not recorded
+    refused: bool  # catches wait for Retry or Dismiss
+
+
+@dataclass
+class CatchRecords:
+    _writing: list[CatchRecord] = field(default_factory=list)
+    _refused: dict[CatchRecord, str] = field(default_factory=dict)  # in order, with why
+    _latest: list[tuple[str, bool]] = field(default_factory=list)  # lines: (text, problem)
+
+    @property
+    def busy(self) -> bool:
+        """A record is being written."""
+        return bool(self._writing)
+
+    @property
+    def refused(self) -> list[CatchRecord]:
+        return list(self._refused)
+
+    def start(self, record: CatchRecord) -> None:
+        """A record is being written (a Record, or a refused one again): it replaces a
+        refused record of the same photo, and the last outcomes give way to it."""
+        self._refused = {r: why for r, why in self._refused.items() if r.photo is not record.photo}
+        self._latest.clear()
+        self._writing.append(record)
+
+    def dismiss(self) -> list[CatchRecord]:
+        """The refused records, dropped at the officer's word."""
+        dropped = list(self._refused)
+        self._refused.clear()
+        if dropped:
+            names = ", ".join(record.label for record in dropped)
+            self._latest = [(f"dismissed, not recorded: {names}", False)]
+        return dropped
+
+    def recorded(self, record: CatchRecord, text: str) -> None:
+        self._writing.remove(record)
+        self._latest.append((f"{record.name}: {text}", False))
+
+    def failed(self, record: CatchRecord, why: str) -> None:
+        self._writing.remove(record)
+        self._refused[record] = why
+
+    def recorded_before(self, record: CatchRecord, warning: str) -> None:
+        """The store wrote nothing: these fish of this photo were recorded before. Not a
+        refusal to retry (it would be refused again): a warning, which a second Record of
+        the same fish overrides."""
+        self._writing.remove(record)
+        self._latest.append((f"{record.name}: {warning}", True))
+
+    def not_written(self, name: str, why: str) -> None:
+        """A Record refused before anything was written (a field to fix, no store key)."""
+        self._latest = [(f"{name}: not recorded: {why}", True)]
+
+    def outcome(self) -> Outcome:
+        lines = [(f"NOT RECORDED {r.label}: {why}", True) for r, why in self._refused.items()]
+        lines += [(f"recording {record.label}…", False) for record in self._writing]
+        lines += self._latest
+        return Outcome(
+            "\n".join(text for text, _ in lines),
+            any(problem for _, problem in lines),
+            bool(self._refused),
+        )
