@@ -7,7 +7,8 @@
     └── InputError
         ├── DatasetError            a training or evaluation folder is unusable
         │   └── SpeciesMismatchError    its folders do not match the pack's species list
-        └── ImageError              an image cannot be read (corrupt, empty, not an image)
+        └── ImageError              an image cannot be read (corrupt, empty, not an image,
+                                    more pixels than a photo may have)
 
 A blank or tiny image is not an error: it becomes a prediction with status ``no_fish``.
 """
@@ -34,4 +35,4 @@ class SpeciesMismatchError(DatasetError):
 
 
 class ImageError(InputError):
-    """An image file cannot be decoded."""
+    """An image file cannot be decoded, or has more pixels than a photo may have."""

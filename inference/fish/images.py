@@ -4,6 +4,8 @@ The backbone takes float32 NCHW RGB 0-255, square, and normalises inside its gra
 unless a pack declares another side (a fine-tune may train at the crops' own scale).
 Crops are letterboxed rather than stretched: a fish's outline (long and thin, or round) is
 part of what tells species apart, and stretching every crop to a square erases it.
+
+A photo of more than ``MAX_PIXELS`` is refused from its header, before it is decoded.
 """
 
 from __future__ import annotations
@@ -18,12 +20,17 @@ import numpy.typing as npt
 
 from inference.fish.errors import ImageError
 from inference.fish.graph_contract import input_names
+from inference.fish.image_header import pixel_size
 
 INPUT_SIZE = 224  # the installed backbones' side, and every head-mode pack's
 # Mid-grey: the backbone's normalisation maps it to zero, so padding carries no signal.
 PAD_VALUE = 128
 # Bumped whenever reading or letterboxing changes, so cached features are recomputed.
 PREPROCESS_VERSION = "letterbox-v1"
+# The largest phone cameras take 200 MP photos; 5 % more admits every phone's photo at full
+# resolution and refuses a file made to exhaust memory, such as a 1 MB PNG declaring
+# 16000 x 16000 px (256 MP). At the limit a decoded photo is 630 MB of RGB.
+MAX_PIXELS = 210_000_000
 
 UInt8Image = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
@@ -47,7 +54,8 @@ class QualityGate:
         if min(height, width) < self.min_side:
             return f"image is {width}x{height} px, smaller than {self.min_side} px on a side"
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        if float(grey.std()) < self.min_std:
+        _, std = cv2.meanStdDev(grey)  # numpy's std() makes float64 copies: 8 bytes a pixel
+        if float(std[0, 0]) < self.min_std:
             return "image is blank (one flat colour)"
         return None
 
@@ -68,16 +76,39 @@ def read_bytes(path: Path) -> bytes:
 
 
 def decode_image(data: bytes, name: str) -> UInt8Image:
-    """An RGB uint8 image; :class:`ImageError` for anything that does not decode."""
+    """An RGB uint8 image; :class:`ImageError` for anything that does not decode, or that
+    has more than ``MAX_PIXELS`` (a JPEG, PNG or WebP is refused from its header)."""
+    if (declared := pixel_size(data)) is not None:
+        check_pixels(*declared, name)
     buffer = np.frombuffer(data, dtype=np.uint8)
     image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
     if image is None:
         raise ImageError(f"{name} is not a readable image (corrupt, empty or unknown format)")
+    check_pixels(image.shape[1], image.shape[0], name)  # a format whose header is not read
     return as_uint8(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+
+
+def check_pixels(width: int, height: int, name: str) -> None:
+    """:class:`ImageError` for a photo of more than ``MAX_PIXELS``."""
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"{name} is {width}x{height} px ({width * height / 1e6:.0f} MP), more than the"
+            f" {MAX_PIXELS / 1e6:.0f} MP a photo may have: save it at a lower resolution"
+        )
 
 
 def read_image(path: Path) -> UInt8Image:
     return decode_image(read_bytes(path), str(path))
+
+
+def shrink_to_fit(image: UInt8Image, side: int) -> UInt8Image:
+    """The image scaled down to fit ``side`` on its longer side (as it is, if it fits)."""
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return as_uint8(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
 
 
 def check_rgb(image: npt.NDArray[np.generic]) -> UInt8Image:

@@ -43,6 +43,7 @@ from sync.species_packs import archive_pack
 from sync.store import Crop, FishObservation, Passphrase, Position, Store, StoreConfig
 from sync.store.photos import load_photo
 from tests.desktop.conftest import PASSPHRASE
+from tests.inference.fish.test_images import grey_png
 from tests.sync.client.fakehub import FakeHub, Fault
 from tests.sync.client.units import client_of
 from tests.sync.conftest import FAST, FakeClock
@@ -211,6 +212,10 @@ def _empty(path: Path, _source: Path) -> None:
     path.write_bytes(b"")
 
 
+def _bomb(path: Path, _source: Path) -> None:
+    path.write_bytes(grey_png(15_000, 15_000))  # a few hundred KB: 675 MB decoded
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -218,6 +223,7 @@ def _empty(path: Path, _source: Path) -> None:
         (_truncated, "is not a readable image"),
         (_bitmap, "is not a JPEG, PNG or WebP photo"),
         (_empty, "is not a JPEG, PNG or WebP photo"),
+        (_bomb, r"is 15000x15000 px \(225 MP\), more than the 210 MP a photo may have"),
     ],
 )
 def test_a_photo_that_cannot_be_read_writes_nothing(

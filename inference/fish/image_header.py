@@ -1,0 +1,81 @@
+"""A photo's size in pixels, read from its header without decoding it.
+
+OpenCV learns an image's size only by decoding all of it, and a small file can declare a
+huge one: a 1 MB PNG of 16000 x 16000 pixels decodes to 768 MB of RGB. Reading the few
+bytes that declare the size first lets ``images.decode_image`` refuse such a photo before
+any pixel is allocated. The formats are the ones a catch photo may be (JPEG, PNG, WebP).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+_JPEG = b"\xff\xd8"
+# Start-of-frame markers (baseline, progressive, lossless, arithmetic): they hold the size.
+# C4, C8 and CC, in the same range, are other segments.
+_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_SOS = 0xDA  # start of scan: the compressed data follows
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # markers without a length
+
+
+def pixel_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` as the header declares them; None for another format, or for a
+    header cut short or malformed (the decoder then says what is wrong with the file)."""
+    if data.startswith(_PNG):
+        return _png(data)
+    if data.startswith(_JPEG):
+        return _jpeg(data)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return _webp(data)
+    return None
+
+
+def _png(data: bytes) -> tuple[int, int] | None:
+    # length (4), "IHDR", width (4), height (4), five more bytes, then the chunk's CRC: a
+    # header that fails its CRC is a damaged file, not a size to believe
+    if _big(data, 8, 4) != 13 or data[12:16] != b"IHDR" or len(data) < 33:
+        return None
+    if zlib.crc32(data[12:29]) != _big(data, 29, 4):
+        return None
+    return _big(data, 16, 4), _big(data, 20, 4)
+
+
+def _jpeg(data: bytes) -> tuple[int, int] | None:
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # a fill byte before the marker
+            at += 1
+        elif marker in _STANDALONE:
+            at += 2
+        elif marker in _SOF:
+            # FF Cn, length (2), precision (1), height (2), width (2)
+            return (_big(data, at + 7, 2), _big(data, at + 5, 2)) if at + 9 <= len(data) else None
+        elif marker == _SOS:
+            return None  # image data with no frame header before it
+        else:
+            at += 2 + _big(data, at + 2, 2)
+    return None
+
+
+def _webp(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        return _little(data, 26, 2) & 0x3FFF, _little(data, 28, 2) & 0x3FFF
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = _little(data, 21, 4)
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(data) >= 30:
+        return _little(data, 24, 3) + 1, _little(data, 27, 3) + 1
+    return None
+
+
+def _big(data: bytes, at: int, size: int) -> int:
+    return int.from_bytes(data[at : at + size], "big")
+
+
+def _little(data: bytes, at: int, size: int) -> int:
+    return int.from_bytes(data[at : at + size], "little")
