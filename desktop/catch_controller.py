@@ -52,7 +52,7 @@ from desktop.catch import (
     read_catch_photo,
     species_name,
 )
-from desktop.catch_panel import NO_PACK, CatchPanel, DetailsText, FishRow
+from desktop.catch_panel import NO_PACK, THUMBNAIL_SIDE, CatchPanel, DetailsText, FishRow
 from desktop.catch_records import CatchRecord, CatchRecords
 from desktop.catch_store import CatchStore, Flagged
 from desktop.catch_text import confirmed_text, recorded_catch_text
@@ -61,6 +61,7 @@ from desktop.settings import LOCKED_MESSAGE, AppSettings
 from desktop.species import SpeciesPacks
 from desktop.workers import BackgroundJobs, error_info
 from inference.errors import InferenceError
+from inference.fish.images import UInt8Image, shrink_to_fit
 from inference.fish.types import FishPrediction
 from sync.errors import SyncError
 from sync.store import Crop, FishObservation, StoreConfig
@@ -89,10 +90,12 @@ class Classified:
     prediction: FishPrediction
     species: tuple[str, ...]  # the display names of the pack that answered
     times: StageTimes
+    preview: UInt8Image  # the photo scaled down to the panel's thumbnail, on the worker
 
 
 def classify_file(classifier: SpeciesClassifier, path: Path, config: StoreConfig) -> Classified:
-    """Runs on the worker: read, check and classify one photo, timing each stage."""
+    """Runs on the worker: read, check and classify one photo, timing each stage, and scale
+    it down for the preview (a large photo took seconds to scale on the GUI thread)."""
     started = time.perf_counter()
     photo = read_catch_photo(path, config)
     read = time.perf_counter()
@@ -100,7 +103,8 @@ def classify_file(classifier: SpeciesClassifier, path: Path, config: StoreConfig
     prediction = fish.prediction
     classified = time.perf_counter()
     species = tuple(s.name for s in classifier.pack.species)
-    return Classified(photo, prediction, species, StageTimes(read - started, classified - read))
+    times = StageTimes(read - started, classified - read)
+    return Classified(photo, prediction, species, times, shrink_to_fit(photo.image, THUMBNAIL_SIDE))
 
 
 @dataclass(frozen=True)
@@ -300,7 +304,7 @@ class CatchController(QObject):
         if not isinstance(result, Classified):
             return
         self._classified, self._answers = result, {}
-        self.panel.show_result(result.photo, result.prediction, result.species)
+        self.panel.show_result(result.preview, result.photo.size, result.prediction, result.species)
         self.panel.record.setEnabled(not self.records.busy)
         if self.metrics is not None:
             self.metrics.observe_classification([result.prediction], result.times)

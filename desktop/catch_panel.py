@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import catch_text
-from desktop.catch import CatchPhoto
 from desktop.catch_canvas import BoxCanvas
 from desktop.catch_records import Outcome
 from desktop.catch_review import PROBLEM_STYLE, ReviewList
@@ -98,7 +97,8 @@ def _placeholder(combo: QComboBox, text: str) -> None:
 
 
 def thumbnail(image: UInt8Image, side: int = THUMBNAIL_SIDE) -> QPixmap:
-    """The RGB photo scaled to fit ``side`` (f4k crops are ~100 px: scaled up, smoothly)."""
+    """The RGB photo scaled to fit ``side`` (f4k crops are ~100 px: scaled up, smoothly).
+    Give it a photo already scaled down on a worker: a large one takes seconds here."""
     height, width = image.shape[:2]
     qimage = QImage(image.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888)
     return QPixmap.fromImage(qimage).scaled(
@@ -178,11 +178,16 @@ class CatchPanel(QGroupBox):
         self.record.setEnabled(False)
 
     def show_result(
-        self, photo: CatchPhoto, prediction: FishPrediction, species: Sequence[str]
+        self,
+        preview: UInt8Image,
+        photo_size: tuple[int, int],
+        prediction: FishPrediction,
+        species: Sequence[str],
     ) -> None:
-        """The pack's answer for the whole photo (a new photo: no box yet); ``species`` are
+        """The pack's answer for the whole photo (a new photo: no box yet), beside its
+        ``preview`` (the photo scaled down, no larger than the thumbnail); ``species`` are
         the pack's names, offered for confirming."""
-        self.photo.show_photo(thumbnail(photo.image), photo.size)  # says boxes_changed
+        self.photo.show_photo(thumbnail(preview), photo_size)  # says boxes_changed
         self.show_fish([(None, prediction)], species)
 
     def show_fish(self, rows: Sequence[FishRow], species: Sequence[str]) -> None:

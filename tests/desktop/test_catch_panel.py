@@ -14,17 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import cv2
 import pytest
 from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop.app import MainWindow, open_window
 from desktop.catch import classify_catch, read_catch_photo
-from desktop.catch_controller import CatchController
-from desktop.catch_panel import NO_PACK
+from desktop.catch_controller import CatchController, classify_file
+from desktop.catch_panel import NO_PACK, THUMBNAIL_SIDE
 from desktop.catch_store import CatchStore
 from desktop.settings import LOCKED_MESSAGE, AppSettings
 from inference.fish.classify import SpeciesClassifier
-from inference.fish.images import UInt8Image
+from inference.fish.images import UInt8Image, read_image
 from inference.fish.types import FishPrediction
 from inference.pack.installed import ModelPack
 from inference.runtime import ThreadBudget
@@ -33,7 +34,7 @@ from sync.store import Crop, FishObservation, Passphrase, Store, StoreConfig
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import wait_until
-from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT, side_by_side
+from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT, side_by_side, write_image
 from tests.sync.conftest import FAST
 
 pytestmark = pytest.mark.needs_shared
@@ -166,6 +167,22 @@ def test_a_photo_is_classified_off_the_gui_thread_and_shown_as_the_classifier_sa
     assert panel.made_by.text() == expected.pack_version == panel.pack.text()
     assert not panel.photo.pixmap().isNull()
     assert panel.record.isEnabled()
+
+
+def test_a_large_photo_is_scaled_down_for_its_preview_on_the_worker(
+    window: MainWindow, rig: Rig
+) -> None:
+    """Scaling a 16000 x 16000 photo for the preview took 3 s on the GUI thread: the worker
+    that reads and classifies the photo now scales it down to the thumbnail too."""
+    large = write_image(
+        rig.scratch / "large.png", cv2.resize(read_image(rig.f4k / CONFIDENT), (3000, 2000))
+    )
+    classified = classify_file(rig.classifier, large, FAST)
+    assert classified.preview.shape == (160, THUMBNAIL_SIDE, 3)
+    assert classified.photo.size == (3000, 2000)
+    rig.open_photo(window, large)
+    shown = catch_of(window).panel.photo.pixmap()
+    assert (shown.width(), shown.height()) == (THUMBNAIL_SIDE, 160)
 
 
 def test_record_writes_the_observation_and_a_confident_one_is_not_flagged(
