@@ -24,9 +24,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
+from inference.fish.image_header import jpeg_segments
+
 _JPEG_SOI = b"\xff\xd8"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _EXIF_PREFIX = b"Exif\x00\x00"
+_APP1 = 0xE1
 _EXIF_IFD_POINTER = 0x8769
 _DATE_TIME_ORIGINAL = 0x9003
 _OFFSET_TIME_ORIGINAL = 0x9011
@@ -99,19 +102,10 @@ def _from_chunks(chunks: Iterator[tuple[bytes, bytes]], wanted: bytes) -> bytes 
 
 
 def _from_jpeg(data: bytes) -> bytes | None:
-    """APP1's EXIF payload: the segments before the image data, each length-checked."""
-    at = 2
-    while at + 4 <= len(data) and data[at] == 0xFF:
-        marker = data[at + 1]
-        if marker in (0xDA, 0xD9):  # start of scan, end of image: no more headers
-            return None
-        (length,) = struct.unpack_from(">H", data, at + 2)
-        body = data[at + 4 : at + 2 + length]
-        if length < 2 or len(body) != length - 2:
-            return None
-        if marker == 0xE1 and body.startswith(_EXIF_PREFIX):
+    """APP1's EXIF payload."""
+    for marker, body in jpeg_segments(data):
+        if marker == _APP1 and body.startswith(_EXIF_PREFIX):
             return body[len(_EXIF_PREFIX) :]
-        at += 2 + length
     return None
 
 

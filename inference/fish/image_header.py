@@ -9,6 +9,7 @@ any pixel is allocated. The formats are the ones a catch photo may be (JPEG, PNG
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8"
@@ -41,24 +42,34 @@ def _png(data: bytes) -> tuple[int, int] | None:
     return _big(data, 16, 4), _big(data, 20, 4)
 
 
-def _jpeg(data: bytes) -> tuple[int, int] | None:
+def jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """A JPEG's header segments, ``(marker, body)``, up to its compressed data; a segment
+    cut short or a byte out of place ends them (the decoder says what is wrong)."""
     at = 2
     while at + 4 <= len(data):
         if data[at] != 0xFF:
-            return None
+            return
         marker = data[at + 1]
         if marker == 0xFF:  # a fill byte before the marker
             at += 1
         elif marker in _STANDALONE:
             at += 2
-        elif marker in _SOF:
-            # FF Cn, length (2), precision (1), height (2), width (2)
-            return (_big(data, at + 7, 2), _big(data, at + 5, 2)) if at + 9 <= len(data) else None
         elif marker == _SOS:
-            return None  # image data with no frame header before it
+            return
         else:
-            at += 2 + _big(data, at + 2, 2)
-    return None
+            length = _big(data, at + 2, 2)
+            body = data[at + 4 : at + 2 + length]
+            if length < 2 or len(body) != length - 2:
+                return
+            yield marker, body
+            at += 2 + length
+
+
+def _jpeg(data: bytes) -> tuple[int, int] | None:
+    for marker, body in jpeg_segments(data):
+        if marker in _SOF:  # precision (1), height (2), width (2)
+            return (_big(body, 3, 2), _big(body, 1, 2)) if len(body) >= 5 else None
+    return None  # image data with no frame header before it
 
 
 def _webp(data: bytes) -> tuple[int, int] | None:
