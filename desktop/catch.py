@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import ValidationError
 
+from desktop.photo_time import PhotoTime, photo_time
 from inference.fish.errors import ImageError, SpeciesPackError
 from inference.fish.images import UInt8Image, decode_image
 from inference.fish.types import FishPrediction, Species, species_key
@@ -92,6 +93,8 @@ class CatchPhoto:
     data: bytes = field(repr=False)
     media_type: str
     image: UInt8Image = field(repr=False)  # RGB, for the classifier and the preview
+    time: PhotoTime | None = None
+    """The capture time the photo's own EXIF record gives (:mod:`desktop.photo_time`)."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -123,7 +126,7 @@ def read_catch_photo(path: Path, config: StoreConfig | None = None) -> CatchPhot
         image = decode_image(data, str(path))
     except ImageError as error:
         raise CatchError(str(error)) from error
-    return CatchPhoto(path, data, media_type, image)
+    return CatchPhoto(path, data, media_type, image, photo_time(data))
 
 
 def media_type_of(data: bytes, path: Path) -> str:
@@ -157,8 +160,13 @@ class CatchDetails:
     length_cm: float | None = None
     position: Position | None = None
     notes: str = ""
+    observed_at: datetime | None = None
+    """When the officer says the fish was caught (None: the photo's own time, if it names
+    one, else the time of recording; see :func:`observed_time`)."""
 
     def __post_init__(self) -> None:
+        if self.observed_at is not None and self.observed_at.utcoffset() is None:
+            raise CatchError("the time of the catch needs its offset from UTC (+08:00, Z)")
         object.__setattr__(self, "officer", self.officer.strip())
         for name in ("vessel", "trip", "haul"):
             object.__setattr__(self, name, optional_text(getattr(self, name)))
@@ -172,8 +180,10 @@ class CatchDetails:
         *,
         needs_review: bool,
         confirmed_species: str | None = None,
+        reviewed_at: datetime | None = None,
     ) -> FishObservation:
-        """The record of this catch; a confirmed species is the officer's own review."""
+        """The record of this catch; a confirmed species is the officer's own review, made
+        at ``reviewed_at`` (default: ``observed_at``)."""
         return FishObservation(
             observed_at=observed_at,
             predictions=predictions,
@@ -188,7 +198,7 @@ class CatchDetails:
             length_cm=self.length_cm,
             notes=self.notes,
             reviewed_by=self.officer if confirmed_species is not None else None,
-            reviewed_at=observed_at if confirmed_species is not None else None,
+            reviewed_at=(reviewed_at or observed_at) if confirmed_species is not None else None,
         )
 
 
@@ -316,11 +326,12 @@ def record_catches(
         )
     check_crops(photo, [one.crop for one in fish])
     now = clock.now()
-    stored_photo = Photo(photo.data, photo.media_type, taken_at=now)  # the file's times lie
+    when = observed_time(details.observed_at, photo.time, now)
+    stored_photo = Photo(photo.data, photo.media_type, taken_at=when.at)  # the file's times lie
     if not again:
         check_not_recorded(observations, photo.path, stored_photo, [one.crop for one in fish])
     makers = [
-        _observation_of(one, details, now, typed)
+        _observation_of(one, details, when.at, now, typed)
         for one, typed in zip(fish, confirmed, strict=True)
     ]
     for number, make in enumerate(makers, start=1):
@@ -339,19 +350,56 @@ def check_not_recorded(
         raise RecordedBeforeError(path, earlier)
 
 
+@dataclass(frozen=True)
+class ObservedTime:
+    """When a catch was made, and what says so."""
+
+    at: datetime
+    source: str  # "given" (by the officer), "photo" (its EXIF record) or "recorded" (now)
+    note: str | None = None
+    """Why the photo's own time was not used, where it has one."""
+
+
+def observed_time(given: datetime | None, photo: PhotoTime | None, now: datetime) -> ObservedTime:
+    """The officer's time first, then the photo's, then the time of recording. A photo's
+    time is used only when it names a moment (an offset) no later than ``now``: one ahead
+    of the clock means the camera's or this device's clock is wrong, and the recording
+    time is then the honest answer. Deterministic: given the ``observed_at`` a record
+    stored as ``now``, it says again which source that time came from."""
+    if given is not None:
+        if given > now:
+            raise CatchError(f"the time of the catch {given.isoformat()} is in the future")
+        return ObservedTime(given, "given")
+    if photo is None:
+        return ObservedTime(now, "recorded")
+    if photo.taken_at is None:
+        note = f"the photo's time {photo.reading} names no time zone (--observed-at gives one)"
+        return ObservedTime(now, "recorded", note)
+    if photo.taken_at > now:
+        note = f"the photo's time {photo.taken_at.isoformat()} is later than this clock"
+        return ObservedTime(now, "recorded", note)
+    return ObservedTime(photo.taken_at, "photo")
+
+
 def _observation_of(
-    fish: CaughtFish, details: CatchDetails, now: datetime, typed: str | None
+    fish: CaughtFish,
+    details: CatchDetails,
+    observed_at: datetime,
+    now: datetime,
+    typed: str | None,
 ) -> Callable[[], FishObservation]:
-    """Makes the fish's record (a function, so that ``check_recordable`` sees its errors)."""
+    """Makes the fish's record (a function, so that ``check_recordable`` sees its errors);
+    a species confirmed on the spot is reviewed ``now``, however long ago it was caught."""
     confirmed = optional_text(typed)
     prediction = fish.prediction
 
     def observation() -> FishObservation:
         recorded = details.observation(
-            now,
+            observed_at,
             predicted_scores(prediction),
             needs_review=prediction.needs_review and confirmed is None,
             confirmed_species=confirmed,
+            reviewed_at=now,
         )
         return replace(recorded, pack_version=prediction.pack_version, crop=fish.crop)
 

@@ -6,7 +6,9 @@ photo, from its top-left corner) each box is classified (one batch) and recorded
 observation, all sharing the photo, written in one transaction. ``--confirm`` is given once
 per box, in order (``-`` for a fish left unconfirmed), or once for a single fish; other
 counts are a usage error. ``--json`` prints one object for a whole-photo catch (as before
-boxes existed) and a list of fish when boxes were given.
+boxes existed) and a list of fish when boxes were given. The catch is dated by
+``--observed-at``, else by the photo's own capture time where its EXIF record names a moment,
+else by the time of recording (:func:`desktop.catch.observed_time`); the report says which.
 
 The store is opened as ``jaga store`` opens it (``--db``, else ``$JAGA_STORE_PATH`` or the
 user's data folder; ``--key-file``, else ``$JAGA_STORE_PASSPHRASE``, else a prompt). The
@@ -35,11 +37,12 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from desktop.catch import CatchDetails
+    from desktop.catch import CatchDetails, ObservedTime
     from inference.fish.pack import SpeciesPack
     from inference.fish.types import FishPrediction
     from sync.store import Crop, FishObservation, Store
@@ -84,6 +87,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="the species the officer confirms on the spot (name or folder id); clears the "
         "review flag and records the officer as its reviewer. With --box: once per box, in "
         "order, '-' for a fish left unconfirmed",
+    )
+    catch.add_argument(
+        "--observed-at",
+        type=_moment,
+        metavar="WHEN",
+        help="when the fish was caught, ISO 8601 with its offset (2026-11-20T06:15+08:00); "
+        "default: the photo's own capture time where it gives its offset (EXIF), else now",
     )
     catch.add_argument(
         "--again",
@@ -136,6 +146,7 @@ class Recorded:
     media_type: str
     photo_bytes: int
     boxed: bool  # the officer gave boxes (the JSON is then a list of fish)
+    observed: ObservedTime | None = None  # when the catch was made, and what says so
 
 
 @dataclass
@@ -195,6 +206,7 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
     from desktop.catch import (
         check_crops,
         classify_catch,
+        observed_time,
         read_catch_photo,
         record_catches,
         species_name,
@@ -229,6 +241,8 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
         photo.media_type,
         len(photo.data),
         boxed=bool(args.box),
+        # the same rule again, on the time stored: which source it came from
+        observed=observed_time(details.observed_at, photo.time, observations[0].observed_at),
     )
 
 
@@ -263,6 +277,7 @@ def _details(args: argparse.Namespace) -> CatchDetails:
         officer=args.officer, vessel=args.vessel, trip=args.trip, haul=args.haul,
         count=args.count, length_cm=parse_length(args.length_cm),
         position=parse_position(args.lat, args.lon), notes=args.notes,
+        observed_at=args.observed_at,
     )  # fmt: skip
 
 
@@ -296,6 +311,8 @@ def fish_json(recorded: Recorded, fish: RecordedFish) -> dict[str, Any]:
         "reviewed_by": observation.reviewed_by,
         "pack_name": recorded.pack.name,
         "pack_version": prediction.pack_version,
+        "observed_at": observation.observed_at.isoformat(),
+        "observed_at_source": None if recorded.observed is None else recorded.observed.source,
     }
 
 
@@ -312,7 +329,17 @@ def text_report(recorded: Recorded) -> str:
     photo_uid = recorded.fish[0].observation.photo_uid
     photo = f"{photo_uid} ({recorded.media_type}, {recorded.photo_bytes} bytes)"
     lines.append(f"{'photo':<12} {photo}")
+    if recorded.observed is not None:
+        lines.append(f"{'observed':<12} {observed_text(recorded.observed)}")
     return "\n".join([*lines, "queued for the hub; review flagged ones with: jaga store review"])
+
+
+def observed_text(observed: ObservedTime) -> str:
+    """When the catch was made, in UTC and this device's zone, and what says so."""
+    local = observed.at.astimezone().strftime("%Y-%m-%d %H:%M %z")
+    where = {"given": "as given", "photo": "the photo's own time", "recorded": "recorded now"}
+    said = f"{observed.at:%Y-%m-%dT%H:%M:%SZ} ({local} here; {where[observed.source]})"
+    return f"{said}; {observed.note}" if observed.note else said
 
 
 def _fish_rows(recorded: Recorded, fish: RecordedFish) -> tuple[tuple[str, str], ...]:
@@ -341,6 +368,21 @@ def _box(text: str) -> Any:
         return parse_box(text)
     except CatchError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a date and time with its offset from UTC, like 2026-11-20T06:15+08:00"
+            f" or 2026-11-19T22:15Z; got {text!r}"
+        )
+    if moment > datetime.now(UTC):  # said before the key is asked for; the store checks again
+        raise argparse.ArgumentTypeError(f"{text!r} is in the future")
+    return moment
 
 
 def _count(text: str) -> int:

@@ -1,0 +1,153 @@
+"""When a catch was made: the officer's ``--observed-at``, else the photo's own EXIF time
+where it names a moment, else the time of recording; a real store, the default pack, a real
+f4k photo given an EXIF record by Pillow."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktop.catch import CatchError, observed_time
+from desktop.photo_time import PhotoTime
+from sync.store import Passphrase, Store
+from sync.store.key_sources import PASSPHRASE_ENV
+from sync.store.photos import load_photo
+from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.test_catch import CONFIDENT
+from tests.desktop.test_catch_cli import held, jaga_catch
+from tests.sync.conftest import FAST
+
+PIL = pytest.importorskip("PIL.Image")
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+CAUGHT = datetime(2024, 3, 10, 6, 15, tzinfo=UTC)  # long before any run of these tests
+
+
+@pytest.fixture(autouse=True)
+def passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+
+
+def with_exif(source: Path, folder: Path, reading: str, offset: str | None) -> Path:
+    """``source`` re-saved as a JPEG whose EXIF says it was taken at ``reading``."""
+    exif = PIL.Exif()
+    fields = exif.get_ifd(0x8769)
+    fields[0x9003] = reading
+    if offset is not None:
+        fields[0x9011] = offset
+    buffer = io.BytesIO()
+    PIL.open(source).convert("RGB").save(buffer, "JPEG", quality=95, exif=exif.tobytes())
+    photo = folder / "dated.jpg"
+    photo.write_bytes(buffer.getvalue())
+    return photo
+
+
+def recorded(store_path: Path, out: dict[str, Any]) -> tuple[datetime, datetime, Any]:
+    """The observation's time, its photo's taken_at, and the observation."""
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        stored = store.observations.get(out["observation_uid"])
+        photo = load_photo(store.database, out["photo_uid"])
+    return stored.observed_at, photo.taken_at, stored
+
+
+def run_json(capsys: pytest.CaptureFixture[str], photo: Path, db: Path, *options: str) -> Any:
+    assert jaga_catch(photo, db, *options, "--json") == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_photos_own_time_with_its_offset_is_when_the_fish_was_caught(
+    store_path: Path,
+    default_species_pack: Path,
+    f4k: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    photo = with_exif(f4k / CONFIDENT, tmp_path, "2024:03:10 14:15:00", "+08:00")
+    pack = ["--pack", str(default_species_pack)]
+    out = run_json(capsys, photo, store_path, *pack, "--confirm", "fish_01")
+    observed_at, taken_at, stored = recorded(store_path, out)
+    assert observed_at == taken_at == CAUGHT
+    assert out["observed_at_source"] == "photo"
+    assert datetime.fromisoformat(out["observed_at"]) == CAUGHT
+    # Confirmed on the spot: reviewed when recorded, not back when it was caught.
+    assert stored.reviewed_at is not None and stored.reviewed_at > CAUGHT + timedelta(days=1)
+
+
+def test_a_reading_without_its_offset_is_not_guessed_and_the_text_says_so(
+    store_path: Path,
+    default_species_pack: Path,
+    f4k: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    photo = with_exif(f4k / CONFIDENT, tmp_path, "2026:11:20 14:15:00", None)
+    before = datetime.now(UTC)
+    assert jaga_catch(photo, store_path, "--pack", str(default_species_pack)) == 0
+    lines = dict(line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines()[:-1])
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        stored = store.observations.get(lines["observation"])
+    assert stored.observed_at >= before  # the time of recording
+    assert "recorded now" in lines["observed"]
+    assert "2026:11:20 14:15:00 names no time zone" in lines["observed"]
+
+
+def test_the_officers_time_comes_first(
+    store_path: Path,
+    default_species_pack: Path,
+    f4k: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    photo = with_exif(f4k / CONFIDENT, tmp_path, "2024:03:11 09:00:00", "+08:00")
+    given = ["--observed-at", "2024-03-10T14:15+08:00", "--pack", str(default_species_pack)]
+    out = run_json(capsys, photo, store_path, *given)
+    observed_at, taken_at, _ = recorded(store_path, out)
+    assert observed_at == taken_at == CAUGHT and out["observed_at_source"] == "given"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("2026-11-20T14:15", "with its offset from UTC"),  # a reading, not a moment
+        ("yesterday", "with its offset from UTC"),
+        ("2999-01-01T00:00Z", "is in the future"),
+    ],
+)
+def test_a_time_without_offset_or_in_the_future_is_refused_and_nothing_written(
+    store_path: Path,
+    default_species_pack: Path,
+    f4k: Path,
+    capsys: pytest.CaptureFixture[str],
+    case: tuple[str, str],
+) -> None:
+    when, said = case
+    before = held(store_path)
+    options = ["--observed-at", when, "--pack", str(default_species_pack)]
+    with pytest.raises(SystemExit) as usage:
+        jaga_catch(f4k / CONFIDENT, store_path, *options)
+    assert usage.value.code == 2
+    assert said in capsys.readouterr().err
+    assert held(store_path) == before
+
+
+def test_observed_time_rule() -> None:
+    zoned = PhotoTime("2024:03:10 14:15:00", CAUGHT)
+    assert observed_time(None, zoned, NOW).at == CAUGHT
+    assert observed_time(None, None, NOW).source == "recorded"
+    ahead = PhotoTime("2026:12:01 00:00:00", NOW + timedelta(hours=1))  # a camera ahead
+    late = observed_time(None, ahead, NOW)
+    assert (late.at, late.source) == (NOW, "recorded") and "later than this clock" in (
+        late.note or ""
+    )
+    assert observed_time(CAUGHT, ahead, NOW).source == "given"
+    with pytest.raises(CatchError, match="in the future"):
+        observed_time(NOW + timedelta(seconds=1), None, NOW)
+    # Deterministic: what was stored as "now" is said again to have come from that source.
+    for photo in (zoned, ahead, None):
+        first = observed_time(None, photo, NOW)
+        assert observed_time(None, photo, first.at) == first
