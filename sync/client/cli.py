@@ -7,7 +7,9 @@ The token is never printed, and never taken from the command line; a registratio
 read from ``$JAGA_SYNC_CODE`` or a prompt, for the same reason. A species pack the hub
 announced is unpacked into ``<store folder>/species-packs/<version>`` (or under
 ``$JAGA_SPECIES_PACKS_DIR``); ``now`` says when one was installed or why not, and ``status``
-shows the announced and installed versions. ``requeue`` sends quarantined entries again once
+shows the announced and installed versions. A sync that reaches its per-sync limits is
+followed by another at once, one summary line each, until the device is caught up.
+``requeue`` sends quarantined entries again once
 their cause is fixed, named by the ``#SEQUENCE`` that ``status`` shows or ``--all``.
 
 Exit codes: 0 done, 1 the sync failed or was paused (the message says why and what to do).
@@ -31,6 +33,9 @@ if TYPE_CHECKING:  # the modules themselves load only when a sync command runs
     from sync.store import KeySource, Store
 
 CODE_ENV = "JAGA_SYNC_CODE"
+# Syncs one ``now`` runs back to back while each reaches its limits and moves something: at
+# the default limits, 2,500 photos or 2,000,000 outbox entries; the timer's next run goes on.
+MAX_ROUNDS = 50
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -38,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     sync = subparsers.add_parser("sync", help="sync this device's store with the hub")
     commands = sync.add_subparsers(dest="sync_command", metavar="ACTION", required=True)
     common = _store_options()
-    now = commands.add_parser("now", parents=[common], help="push, pull and upload once")
+    now = commands.add_parser("now", parents=[common], help="push, pull and upload until caught up")
     now.add_argument(
         "--retries", type=int, default=3, help="attempts while the hub is unreachable (3)"
     )
@@ -118,11 +123,17 @@ def _open_store(args: argparse.Namespace) -> Store:
 
 
 def _now(args: argparse.Namespace) -> int:
+    """Sync until the device is caught up: a sync that reached its per-sync limits is
+    followed by another at once, as the app's service does, while each moves something
+    (and for at most ``MAX_ROUNDS``: the timer's next run goes on from there)."""
     from sync.client.client import open_client
 
     with open_client(_store_path(args), _key_source(args)) as client:
-        report = _sync_with_retries(client, max(1, args.retries), args.retry_pack)
-    print(report.summary())
+        for _ in range(MAX_ROUNDS):
+            report = _sync_with_retries(client, max(1, args.retries), args.retry_pack)
+            print(report.summary(), flush=True)
+            if report.unfinished is None or not report.progressed:
+                break
     return 0
 
 

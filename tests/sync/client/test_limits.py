@@ -3,6 +3,7 @@ background service goes on at once until the device is caught up."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -117,3 +118,32 @@ def test_the_service_goes_on_at_once_until_the_device_is_caught_up(
     assert reports[-1] is not None and reports[-1].unfinished is None
     assert attempts[-1] == Attempt.OK and set(attempts[:-1]) == {Attempt.PARTIAL}
     assert slept == [0.0] * (len(attempts) - 1) + [INTERVAL_S]
+
+
+def test_sync_now_goes_on_until_the_device_is_caught_up(
+    live_hub: HubProcess,
+    site_slug: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The headless timer's ``jaga sync now`` does what the app's service does: a device
+    back in range is caught up by one run, not by one run every 15 minutes."""
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    with device.open() as store:
+        add_photo_observation(store, 3000, seed=1, tag="first")
+        add_photo_observation(store, 3000, seed=2, tag="second")
+        add_observations(store, 95, "backlog")  # 99 entries, 2 photos: 3 syncs at least
+    limited = functools.partial(open_client, tuning=LIMITED, store_config=FAST)
+    monkeypatch.setattr("sync.client.client.open_client", limited)
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    assert main(["sync", "now", "--db", str(device.path)]) == 0
+    summaries = capsys.readouterr().out.splitlines()
+    assert len(summaries) >= 3, summaries
+    assert all("reached this sync's limits" in line for line in summaries[:-1]), summaries
+    assert "reached this sync's limits" not in summaries[-1], summaries
+    with device.open() as store:
+        assert drained(store) and read_status(store, {}).pending_uploads == 0
+        assert read_status(store, {}).last.outcome() == "ok"
+        tally = hub_tally(site_slug, [store])
+    assert (tally.lost, tally.duplicated) == (0, 0), tally.detail
