@@ -31,7 +31,13 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
 
-from desktop.catch_controller import CatchController, PhotoChooser, ask_for_photo
+from desktop.catch_controller import (
+    CatchController,
+    CloseQuestion,
+    PhotoChooser,
+    ask_for_photo,
+    ask_to_close,
+)
 from desktop.catch_panel import CatchPanel
 from desktop.kiosk.assemble import KioskOptions
 from desktop.kiosk_controller import FrameSource, KioskController
@@ -156,6 +162,11 @@ class MainWindow(QMainWindow):
         QGuiApplication.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        # Catches the store refused are lost with the window: the officer is asked first
+        # (an application quitting, e.g. on a stop signal, shuts down without asking).
+        if not self._shut_down and self.catch is not None and not self.catch.may_close(self):
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
 
@@ -169,10 +180,11 @@ def open_window(
     build: ClassifierBuilder = build_classifier,
     find_pack: PackFinder = startup_species_pack,
     choose_photo: PhotoChooser = ask_for_photo,
+    confirm_close: CloseQuestion = ask_to_close,
     kiosk_frames: FrameSource | None = None,
 ) -> MainWindow:
     """Build, show and start the window (tests replace the hub client, the pack parts, the
-    photo dialog or the kiosk's camera)."""
+    photo dialog, the question on closing or the kiosk's camera)."""
     species = SpeciesPacks(build)
     metrics = start_device_metrics(settings, classifier_probe(species))
     controller = SyncController(
@@ -183,7 +195,7 @@ def open_window(
     if settings.kiosk_source is None:
         catch = CatchController(
             settings, CatchPanel(), species, choose_photo=choose_photo,
-            metrics=metrics.catch if metrics else None,
+            confirm_close=confirm_close, metrics=metrics.catch if metrics else None,
         )  # fmt: skip
         controller.changes_pulled.connect(catch.refresh)
     else:

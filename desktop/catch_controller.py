@@ -24,7 +24,8 @@ of failing. A refusal the officer can act on (a corrupt photo, a wrong key, a fu
 shown, not raised; anything else is a bug, shown and logged with its traceback. A Record
 the store refused is kept (``CatchRecords``) and shown, naming its photo, until the officer
 retries it (the same classified catch, written on the worker like any record) or dismisses
-it; one still kept when the panel stops is logged.
+it; closing the window with one asks the officer first (``may_close``), and one still kept
+when the panel stops anyway is logged.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from desktop.catch import (
     CatchDetails,
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 PhotoChooser = Callable[[QWidget], Path | None]
+CloseQuestion = Callable[[QWidget, str], bool]  # (window, question) -> close anyway
 STOP_TIMEOUT_S = 30.0
 _KNOWN = (CatchError, InferenceError, SyncError)  # the officer's to act on: shown, not raised
 
@@ -82,6 +84,15 @@ def ask_for_photo(parent: QWidget) -> Path | None:
         parent, "Open a fish photo", "", "Photos (*.jpg *.jpeg *.png *.webp);;All files (*)"
     )
     return Path(name) if name else None
+
+
+def ask_to_close(parent: QWidget, question: str) -> bool:
+    """Whether the officer closes the window anyway (No is the default answer)."""
+    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+    answer = QMessageBox.question(
+        parent, "Catches not recorded", question, buttons, QMessageBox.StandardButton.No
+    )
+    return answer == QMessageBox.StandardButton.Yes
 
 
 @dataclass(frozen=True)
@@ -138,10 +149,12 @@ class CatchController(QObject):
         species: SpeciesPacks,
         *,
         choose_photo: PhotoChooser = ask_for_photo,
+        confirm_close: CloseQuestion = ask_to_close,
         metrics: CatchMetrics | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self._confirm_close = confirm_close
         self.panel = panel
         self.species = species
         self.metrics = metrics
@@ -171,6 +184,19 @@ class CatchController(QObject):
 
     def start(self) -> None:
         self.refresh()
+
+    def may_close(self, parent: QWidget) -> bool:
+        """Whether the window may close: with catches the store refused still waiting for
+        Retry, only if the officer says so (they are lost with the window)."""
+        refused = self.records.refused
+        if not refused:
+            return True
+        names = ", ".join(record.label for record in refused)
+        question = (
+            f"{len(refused)} catch{'es' if len(refused) > 1 else ''} not recorded: {names}."
+            " Close anyway and lose them? (No: keep the window open, and press Retry.)"
+        )
+        return self._confirm_close(parent, question)
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """Wait for the jobs given (a record in flight commits or rolls back whole)."""

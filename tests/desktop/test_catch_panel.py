@@ -68,6 +68,18 @@ class Photos:
         return self.next
 
 
+class Closing:
+    """Stands in for the question on closing: answers ``answer``, keeps each question."""
+
+    def __init__(self) -> None:
+        self.answer = True
+        self.questions: list[str] = []
+
+    def __call__(self, _parent: QWidget, question: str) -> bool:
+        self.questions.append(question)
+        return self.answer
+
+
 @dataclass
 class Rig:
     """The real parts a window is opened on: a store, the classifier, its pack, the photos."""
@@ -78,6 +90,7 @@ class Rig:
     f4k: Path
     scratch: Path
     photos: Photos = field(default_factory=Photos)
+    closing: Closing = field(default_factory=Closing)
 
     def open(
         self,
@@ -93,6 +106,7 @@ class Rig:
         window = open_window(
             settings, ModelPack(self.scratch / "no-model-pack"),
             build=lambda _root: self.classifier, find_pack=lambda: pack, choose_photo=self.photos,
+            confirm_close=self.closing,
         )  # fmt: skip
         if with_pack:
             wait_until(lambda: catch_of(window).panel.pack.text() != NO_PACK, "the pack", 60)

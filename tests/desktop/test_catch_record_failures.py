@@ -187,3 +187,34 @@ def test_recording_the_refused_photo_again_replaces_its_refusal(
     assert panel.record_message.text().startswith(f"{A}: recorded ")
     assert not panel.retry.isVisibleTo(panel) and not panel.record.isEnabled()
     assert len(observed(rig.store)) == 1
+
+
+def test_closing_with_a_refused_catch_asks_first_and_no_keeps_it(
+    window: MainWindow, rig: Rig
+) -> None:
+    """The refused catch lives only in the window: closing it unasked lost it."""
+    panel = catch_of(window).panel
+    rig.open_photo(window, CONFIDENT)
+    with held(rig.store):
+        panel.record.click()
+        settle(window)
+    rig.closing.answer = False
+    assert not window.close()  # the officer says No: the window stays, the catch waits
+    assert window.isVisible() and len(rig.closing.questions) == 1
+    assert f"1 catch not recorded: {A}" in rig.closing.questions[0]
+    panel.retry.click()
+    settle(window)
+    assert len(observed(rig.store)) == 1
+    assert window.close()  # nothing refused is left: no question
+    assert len(rig.closing.questions) == 1
+
+
+def test_closing_anyway_is_the_officers_choice(window: MainWindow, rig: Rig) -> None:
+    panel = catch_of(window).panel
+    rig.open_photo(window, CONFIDENT)
+    with held(rig.store):
+        panel.record.click()
+        settle(window)
+    rig.closing.answer = True
+    assert window.close() and not window.isVisible()
+    assert len(rig.closing.questions) == 1 and observed(rig.store) == []
