@@ -44,15 +44,25 @@ def _png(data: bytes) -> tuple[int, int] | None:
 
 def jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes]]:
     """A JPEG's header segments, ``(marker, body)``, up to its compressed data; a segment
-    cut short or a byte out of place ends them (the decoder says what is wrong)."""
+    cut short ends them (the decoder says what is wrong).
+
+    Bytes out of place between segments are skipped, as libjpeg skips them (with only a
+    warning, "extraneous bytes before marker", and decodes on): a walker that stopped there
+    would miss the frame header that the decoder then obeys, and a 700-byte file could
+    declare gigapixels past the size check.
+    """
     at = 2
     while at + 4 <= len(data):
-        if data[at] != 0xFF:
-            return
+        if data[at] != 0xFF:  # extraneous: on to the next 0xFF
+            found = data.find(b"\xff", at)
+            if found < 0:
+                return
+            at = found
+            continue
         marker = data[at + 1]
         if marker == 0xFF:  # a fill byte before the marker
             at += 1
-        elif marker in _STANDALONE:
+        elif marker == 0x00 or marker in _STANDALONE:  # FF00 is no marker: skipped too
             at += 2
         elif marker == _SOS:
             return

@@ -31,6 +31,9 @@ PREPROCESS_VERSION = "letterbox-v1"
 # resolution and refuses a file made to exhaust memory, such as a 1 MB PNG declaring
 # 16000 x 16000 px (256 MP). At the limit a decoded photo is 630 MB of RGB.
 MAX_PIXELS = 210_000_000
+# OpenCV's decoders refuse more than OPENCV_IO_MAX_IMAGE_PIXELS before allocating: the
+# backstop for a header the check here cannot read. OpenCV reads it when cv2 is imported, so
+# the package's __init__ sets it to this limit, before any module of ours imports cv2.
 
 UInt8Image = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
@@ -81,7 +84,10 @@ def decode_image(data: bytes, name: str) -> UInt8Image:
     if (declared := pixel_size(data)) is not None:
         check_pixels(*declared, name)
     buffer = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+    except cv2.error as exc:  # OpenCV's own limits (OPENCV_IO_MAX_IMAGE_PIXELS) raise
+        raise ImageError(f"{name} is not a readable image: {exc.err or exc}") from exc
     if image is None:
         raise ImageError(f"{name} is not a readable image (corrupt, empty or unknown format)")
     check_pixels(image.shape[1], image.shape[0], name)  # a format whose header is not read

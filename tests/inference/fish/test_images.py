@@ -3,7 +3,10 @@ before it is decoded, and a quality gate that does not copy a large photo as flo
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 import tracemalloc
 import zlib
 from pathlib import Path
@@ -111,6 +114,49 @@ def test_a_photo_declaring_too_many_pixels_is_refused_from_its_header(kind: str)
     huge = declaring(CASES[kind], 16000, 16000)
     with pytest.raises(ImageError, match=r"^bomb is 16000x16000 px \(256 MP\), more than the 210"):
         decode_image(huge, "bomb")
+
+
+@pytest.mark.parametrize("junk", [b"\x00", b"\x12\x34\x56", b"\xff\x00", b"\x00\xff\x00"])
+def test_bytes_out_of_place_before_the_frame_header_do_not_hide_it(junk: bytes) -> None:
+    """libjpeg skips them with a warning and decodes the frame they precede: a walker that
+    stopped at them let a 692-byte file declaring 240 MP be decoded (1.4 GB)."""
+    huge = declaring(CASES["jpeg"], 20000, 12000)
+    frame = huge.index(b"\xff\xc0")
+    hidden = huge[:frame] + junk + huge[frame:]
+    assert pixel_size(hidden) == (20000, 12000)
+    with pytest.raises(ImageError, match=r"20000x12000 px \(240 MP\)"):
+        decode_image(hidden, "junk.jpg")
+
+
+def bmp_declaring(width: int, height: int) -> bytes:
+    """A BMP header (a format whose size is not read here) and 16 bytes of pixels."""
+    header = b"BM" + struct.pack("<IHHI", 54 + 16, 0, 0, 54)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 16, 2835, 2835, 0, 0)
+    return header + info + b"\x00" * 16
+
+
+def test_opencvs_own_refusal_is_an_image_error() -> None:
+    with pytest.raises(ImageError, match="not a readable image"):
+        decode_image(bmp_declaring(65000, 65000), "huge.bmp")  # past OpenCV's own limit
+
+
+def test_opencv_refuses_what_the_header_check_cannot_read_at_the_same_limit() -> None:
+    """In a process that imports the package before cv2 (as the app does), OpenCV's own
+    limit is the fish photos' limit: a format read only by the decoder is refused there."""
+    script = (
+        "import inference.fish.images as m, os, sys\n"
+        "assert os.environ['OPENCV_IO_MAX_IMAGE_PIXELS'] == str(m.MAX_PIXELS)\n"
+        "try:\n"
+        "    m.decode_image(sys.stdin.buffer.read(), 'big.bmp')\n"
+        "except m.ImageError as error:\n"
+        "    print(error)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_IO_MAX_IMAGE_PIXELS"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=bmp_declaring(20000, 12000),
+        capture_output=True, env=env, check=True,
+    )  # fmt: skip
+    assert b"CV_IO_MAX_IMAGE_PIXELS" in done.stdout, done
 
 
 def test_a_real_png_bomb_is_refused() -> None:
