@@ -63,7 +63,10 @@ def photo_time(data: bytes) -> PhotoTime | None:
     reading = fields.get(_DATE_TIME_ORIGINAL)
     if reading is None or _READING.fullmatch(reading) is None:
         return None
-    return PhotoTime(reading, _moment(reading, fields.get(_OFFSET_TIME_ORIGINAL)))
+    try:
+        return PhotoTime(reading, _moment(reading, fields.get(_OFFSET_TIME_ORIGINAL)))
+    except (OverflowError, ValueError):  # year 1 east of UTC, 9999 west of it: no moment
+        return PhotoTime(reading, None)
 
 
 def _moment(reading: str, offset: str | None) -> datetime | None:

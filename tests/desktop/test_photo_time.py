@@ -60,6 +60,8 @@ def test_reading_without_offset_names_no_moment() -> None:
         ("2026:11:20 06:15:00", "+15:00"),  # no such zone
         ("2026:11:20 06:15:00", "+05:07"),  # nor this
         ("2026:11:20 06:15:00", "Z"),
+        ("0001:01:01 00:00:00", "+01:00"),  # before year 1 in UTC
+        ("9999:12:31 23:00:00", "-02:00"),  # after year 9999 in UTC
     ],
 )
 def test_impossible_fields_name_no_moment(reading: str, offset: str) -> None:
