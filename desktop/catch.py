@@ -350,6 +350,12 @@ def check_not_recorded(
         raise RecordedBeforeError(path, earlier)
 
 
+# EXIF 2.31 (July 2016) added the offset a photo's time is used with; a camera that writes
+# one and says it took the photo earlier has a clock that was never set (a reset clock
+# starts at its firmware's date: 2000 and 1970 are common).
+EXIF_OFFSETS_SINCE = datetime(2016, 7, 1, tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class ObservedTime:
     """When a catch was made, and what says so."""
@@ -362,10 +368,11 @@ class ObservedTime:
 
 def observed_time(given: datetime | None, photo: PhotoTime | None, now: datetime) -> ObservedTime:
     """The officer's time first, then the photo's, then the time of recording. A photo's
-    time is used only when it names a moment (an offset) no later than ``now``: one ahead
-    of the clock means the camera's or this device's clock is wrong, and the recording
-    time is then the honest answer. Deterministic: given the ``observed_at`` a record
-    stored as ``now``, it says again which source that time came from."""
+    time is used only when it names a moment (an offset) no later than ``now`` and not
+    before ``EXIF_OFFSETS_SINCE``: one ahead of the clock, or from before cameras wrote
+    offsets, means a clock is wrong, and the recording time is then the honest answer.
+    Deterministic: given the ``observed_at`` a record stored as ``now``, it says again
+    which source that time came from."""
     if given is not None:
         if given > now:
             raise CatchError(f"the time of the catch {given.isoformat()} is in the future")
@@ -377,6 +384,9 @@ def observed_time(given: datetime | None, photo: PhotoTime | None, now: datetime
         return ObservedTime(now, "recorded", note)
     if photo.taken_at > now:
         note = f"the photo's time {photo.taken_at.isoformat()} is later than this clock"
+        return ObservedTime(now, "recorded", note)
+    if photo.taken_at < EXIF_OFFSETS_SINCE:
+        note = f"the photo's time {photo.taken_at.isoformat()} predates cameras that write it"
         return ObservedTime(now, "recorded", note)
     return ObservedTime(photo.taken_at, "photo")
 

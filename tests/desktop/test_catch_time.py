@@ -145,6 +145,9 @@ def test_observed_time_rule() -> None:
         late.note or ""
     )
     assert observed_time(CAUGHT, ahead, NOW).source == "given"
+    reset = PhotoTime("2000:01:01 00:00:00", datetime(2000, 1, 1, tzinfo=UTC))  # never set
+    unset = observed_time(None, reset, NOW)
+    assert (unset.at, unset.source) == (NOW, "recorded") and "predates" in (unset.note or "")
     with pytest.raises(CatchError, match="in the future"):
         observed_time(NOW + timedelta(seconds=1), None, NOW)
     # Deterministic: what was stored as "now" is said again to have come from that source.
