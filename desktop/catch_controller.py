@@ -34,7 +34,8 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,7 @@ from desktop.catch import (
     CaughtFish,
     RecordedBeforeError,
     classify_catch,
+    observed_time,
     parse_length,
     parse_position,
     read_catch_photo,
@@ -269,6 +271,9 @@ class CatchController(QObject):
             return
         crops = tuple(one.crop for one in fish)
         again = self._warned == (classified.photo, crops)  # the second Record of those fish
+        # Dated now, when Record is pressed: a Retry hours later records the same catch.
+        when = observed_time(details.observed_at, classified.photo.time, datetime.now(UTC))
+        details = replace(details, observed_at=when.at)
         record = CatchRecord(classified.photo, tuple(fish), details, tuple(confirmed), again)
         self._write(self.store, [record])
 
@@ -339,7 +344,8 @@ class CatchController(QObject):
         if isinstance(observations, RecordedBeforeError):
             self._recorded_before(record, observations)
             return
-        self._warned = None
+        if self._warned is not None and self._warned[0] is record.photo:
+            self._warned = None  # recorded: another Record of it is warned again
         written = observations if isinstance(observations, list) else []
         recorded = [o for o in written if isinstance(o, FishObservation)]
         self.records.recorded(record, recorded_catch_text(recorded))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,44 @@ def test_closing_anyway_is_the_officers_choice(window: MainWindow, rig: Rig) -> 
     rig.closing.answer = True
     assert window.close() and not window.isVisible()
     assert len(rig.closing.questions) == 1 and observed(rig.store) == []
+
+
+def test_a_retry_records_the_catch_at_the_time_record_was_pressed(
+    window: MainWindow, rig: Rig
+) -> None:
+    """An f4k photo has no capture time of its own: it is dated when Record is pressed,
+    not when a Retry finally writes it."""
+    panel = catch_of(window).panel
+    rig.open_photo(window, CONFIDENT)
+    with held(rig.store):
+        panel.record.click()
+        settle(window)
+    retried_at = datetime.now(UTC)
+    panel.retry.click()
+    settle(window)
+    with in_store(rig.store) as store:
+        (uid,) = [row[0] for row in store.database.query(
+            "SELECT observation_uid FROM fish_observations")]  # fmt: skip
+        assert store.observations.get(uid).observed_at < retried_at
+
+
+def test_the_second_record_of_a_photo_recorded_before_is_not_undone_by_another_retry(
+    window: MainWindow, rig: Rig
+) -> None:
+    panel = catch_of(window).panel
+    rig.open_photo(window, CONFIDENT)
+    panel.record.click()  # A, recorded
+    settle(window)
+    rig.open_photo(window, BELOW_REVIEW)
+    with held(rig.store):
+        panel.record.click()  # B, refused: waits for Retry
+        settle(window)
+    rig.open_photo(window, CONFIDENT)  # A again
+    panel.record.click()
+    settle(window)
+    assert "Press Record again to record it again" in panel.record_message.text()
+    panel.retry.click()  # B written meanwhile
+    settle(window)
+    panel.record.click()  # the officer insists on A: recorded again, not warned again
+    settle(window)
+    assert len(observed(rig.store)) == 3, panel.record_message.text()
