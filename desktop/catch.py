@@ -9,7 +9,8 @@ from a shell and one recorded from the window are the same record:
 2. :func:`classify_catch` asks the species pack about each fish: one box (``Crop``) per fish
    the officer marked in the photo, all in one batch, or the whole photo as one fish.
 3. :func:`record_catches` writes the photo once, one observation per fish (its box, the
-   version of the pack that made its predictions), and their outbox entries in one
+   version of the pack that made its predictions, and the pack's verdict: ``identified``,
+   ``unknown`` or ``no_fish``, with the quality gate's reason), and their outbox entries in one
    transaction (``Observations.add_with_photo``), after checking every record against the
    wire schema the hub applies, so nothing is written that the hub would quarantine.
 
@@ -34,16 +35,17 @@ from pydantic import ValidationError
 from desktop.photo_time import PhotoTime, photo_time
 from inference.fish.errors import ImageError, SpeciesPackError
 from inference.fish.images import UInt8Image, decode_image
-from inference.fish.types import FishPrediction, Species, species_key
+from inference.fish.types import FishPrediction, FishStatus, Species, species_key
 from sync.client.packs import installed_species_packs, packs_dir_for, record_pack_in_use
 from sync.errors import RecordTooLargeError
-from sync.protocol import FishObservationUpsert, PhotoUpsert, summarize
+from sync.protocol import NAME_MAX_LENGTH, FishObservationUpsert, PhotoUpsert, summarize
 from sync.store import (
     Clock,
     Crop,
     FishObservation,
     Photo,
     Position,
+    PredictionStatus,
     SpeciesScore,
     Store,
     StoreConfig,
@@ -311,7 +313,8 @@ def record_catches(
 ) -> list[FishObservation]:
     """Record the catch: the photo's bytes as read, once, and one observation per fish with
     its box, the prediction's species display names with their calibrated probabilities
-    (best first), the version of the pack that made them, and its review flag, which an
+    (best first), the version of the pack that made them, its verdict (``status``: an
+    ``unknown`` or ``no_fish`` names no species, and is kept so), and its review flag, which an
     officer who confirms that fish's species on the spot clears (``confirmed_species``: one
     per fish, in order, None for a fish not confirmed; empty: none confirmed). A ``no_fish``
     prediction is recorded too, flagged: the officer decides. One transaction, outbox
@@ -411,9 +414,22 @@ def _observation_of(
             confirmed_species=confirmed,
             reviewed_at=now,
         )
-        return replace(recorded, pack_version=prediction.pack_version, crop=fish.crop)
+        return replace(
+            recorded,
+            pack_version=prediction.pack_version,
+            crop=fish.crop,
+            status=PredictionStatus(prediction.status.value),
+            status_reason=_reason(prediction),
+        )
 
     return observation
+
+
+def _reason(prediction: FishPrediction) -> str | None:
+    """Why the quality gate found no fish, within the wire's bound for a name."""
+    if prediction.status is not FishStatus.NO_FISH or not prediction.reason.strip():
+        return None
+    return " ".join(prediction.reason.split())[:NAME_MAX_LENGTH]
 
 
 def _check_fish(number: int, count: int, make: Callable[[], FishObservation], photo: Photo) -> None:

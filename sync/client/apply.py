@@ -5,11 +5,11 @@ hub has already resolved conflicts by last-writer-wins). Pulled rows are written
 outbox entries, since they came from the hub. A tombstone erases the person here exactly as
 a local erasure does (templates and photos deleted, outbox payloads blanked, an audit entry
 naming only the uid), and a person this device erased itself is never brought back by an
-older upsert. A fish observation's ``pack_version`` and ``crop`` are taken only from a
-change that carries them: one written before the hub knew the fields says nothing about
-them. A change that cannot apply here (a template for a person this device does not hold, a
-badge another local person has) is skipped with its reason; anything else aborts the page,
-and neither the records nor the cursor move.
+older upsert. A fish observation's ``pack_version``, ``crop``, ``status`` and
+``status_reason`` are taken only from a change that carries them: one written before the
+hub knew the fields says nothing about them. A change that cannot apply here (a template
+for a person this device does not hold, a badge another local person has) is skipped with
+its reason; anything else aborts the page, and neither the records nor the cursor move.
 """
 
 from __future__ import annotations
@@ -189,15 +189,16 @@ def _observation(context: _Context, payload: FishObservationUpsert) -> str | Non
     connection, uid = context.connection, str(payload.observation_uid)
     now = format_timestamp(context.now)
     values = _observation_values(connection, payload, now)
-    # A change written before the hub knew a protocol-3 field says nothing about it: keep ours.
-    sent = _protocol3_columns(payload, only_sent=True)
+    # A change written before the hub knew a field added since protocol 2 says nothing about
+    # it: keep ours.
+    sent = _added_columns(payload, only_sent=True)
     sent_set = "".join(f", {column} = ?" for column in sent)
     updated = connection.execute(
         f"UPDATE fish_observations SET {_OBSERVATION_SET}{sent_set} WHERE observation_uid = ?",
         (*values, *sent.values(), uid),
     ).rowcount
     if not updated:
-        added = _protocol3_columns(payload, only_sent=False)
+        added = _added_columns(payload, only_sent=False)
         connection.execute(
             f"INSERT INTO fish_observations ({_OBSERVATION_COLUMNS}, {', '.join(added)},"
             f" observation_uid, created_at)"
@@ -207,11 +208,13 @@ def _observation(context: _Context, payload: FishObservationUpsert) -> str | Non
     return None
 
 
-def _protocol3_columns(payload: FishObservationUpsert, *, only_sent: bool) -> dict[str, Any]:
-    """The columns of ``pack_version`` and ``crop`` (all, or only those the change carries)."""
+def _added_columns(payload: FishObservationUpsert, *, only_sent: bool) -> dict[str, Any]:
+    """The columns of ``pack_version``, ``crop``, ``status`` and ``status_reason`` (all, or
+    only those the change carries)."""
     columns: dict[str, Any] = {}
-    if not only_sent or "pack_version" in payload.model_fields_set:
-        columns["pack_version"] = payload.pack_version
+    for name in ("pack_version", "status", "status_reason"):
+        if not only_sent or name in payload.model_fields_set:
+            columns[name] = getattr(payload, name)
     if not only_sent or "crop" in payload.model_fields_set:
         crop = payload.crop or (None, None, None, None)
         columns.update(zip(("crop_x", "crop_y", "crop_w", "crop_h"), crop, strict=True))

@@ -13,7 +13,7 @@ import base64
 import binascii
 import math
 import struct
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, ValidationError, model_validator
 
@@ -132,6 +132,13 @@ class FishObservationUpsert(WireModel):
     photo's pixels, when one photo holds several fish (each its own observation naming the
     same ``photo_uid``); None is the whole photo. It is what ``predictions`` were made on, so
     it travels with them as ``pack_version`` does, and its absence likewise says nothing.
+
+    ``status`` (protocol 4) is the species pack's verdict on ``predictions``: ``identified``
+    (the first is the pack's answer), ``unknown`` (the first scored below the pack's open-set
+    threshold: no species is named, the list holds candidates only) or ``no_fish`` (the image
+    failed the quality gate; ``status_reason`` says why, and goes with no other status). A
+    confirmed species is the species whatever the status. Both travel with ``predictions``
+    as ``pack_version`` does, and their absence likewise says nothing (None: not known).
     """
 
     observation_uid: Uid
@@ -152,11 +159,15 @@ class FishObservationUpsert(WireModel):
     reviewed_at: Timestamp | None = None
     pack_version: Name | None = None
     crop: Crop | None = None
+    status: Literal["identified", "unknown", "no_fish"] | None = None
+    status_reason: Name | None = None
 
     @model_validator(mode="after")
     def _reviewer_with_time(self) -> FishObservationUpsert:
         if (self.reviewed_by is None) != (self.reviewed_at is None):
             raise ValueError("reviewed_by and reviewed_at go together: give both or neither")
+        if self.status_reason is not None and self.status != "no_fish":
+            raise ValueError("status_reason says why there is no fish: only with no_fish")
         return self
 
 
@@ -193,7 +204,12 @@ PAYLOADS: dict[tuple[str, str], type[WireModel]] = {
 """What a device may push, plus ``species_pack`` which only the hub emits."""
 
 ADDED_FIELDS: dict[tuple[str, str], dict[str, int]] = {
-    ("fish_observation", "upsert"): {"pack_version": 3, "crop": 3},
+    ("fish_observation", "upsert"): {
+        "pack_version": 3,
+        "crop": 3,
+        "status": 4,
+        "status_reason": 4,
+    },
 }
 """Payload fields added after the oldest protocol a hub accepts, with the version of each."""
 

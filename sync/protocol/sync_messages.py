@@ -62,7 +62,9 @@ class PushBatch(WireModel):
         int,
         Field(
             strict=True,
-            description="the sender's protocol; the hub accepts its own and the one before",
+            description=(
+                "the sender's protocol; the hub accepts its own and the older ones back to 2"
+            ),
         ),
     ] = PROTOCOL_VERSION
     entries: Annotated[list[OutboxEntry], Field(max_length=MAX_BATCH_ENTRIES)]
@@ -101,8 +103,9 @@ class PullRequest(WireModel):
     ``protocol_version`` travels as a query parameter. Protocol-1 clients did not send one,
     so its absence means 1: such a client cannot read changes that carry version-2 fields
     (it would skip them and move its cursor past them), so the hub refuses it as it refuses
-    its pushes, and the device pauses until it is upgraded. A protocol-2 client is served:
-    its changes come without the fields protocol 3 added (``payload_for_protocol``).
+    its pushes, and the device pauses until it is upgraded. A protocol-2 or -3 client is
+    served: its changes come without the fields later protocols added
+    (``payload_for_protocol``).
     """
 
     cursor: Cursor = 0

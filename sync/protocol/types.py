@@ -23,7 +23,7 @@ from pydantic import (
     StringConstraints,
 )
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 """The wire protocol this module describes; bump it for any incompatible change.
 
 1. The first release.
@@ -31,6 +31,8 @@ PROTOCOL_VERSION = 3
    ``FishObservationUpsert.reviewed_by`` / ``reviewed_at`` (who confirmed the species, when).
 3. ``FishObservationUpsert.pack_version`` (the species pack that made the predictions) and
    ``FishObservationUpsert.crop`` (the fish's box when one photo holds several fish).
+4. ``FishObservationUpsert.status`` / ``status_reason`` (the species pack's verdict on the
+   predictions: ``identified``, ``unknown`` or ``no_fish``, and why there was no fish).
 
 Adding a field is incompatible here because every schema forbids unknown fields: a
 protocol-1 device cannot read a push answer that carries ``retryable`` (it would take the
@@ -41,17 +43,18 @@ pauses until one end is upgraded: nothing is quarantined and nothing is lost. Th
 also have defaults, for what was written before them: entries still queued in a device's
 outbox and changes already in the hub's log hold no reviewer, and read as "none".
 
-From 3 on, the hub also serves the previous version (``ACCEPTED_PROTOCOL_VERSIONS``), so a
-fleet upgrades the hub first and then its devices one by one: a version-2 push is applied
-as it is (it has no version-3 field, and the hub keeps what it holds for it), and a
-version-2 pull gets the changes without the fields its reader would refuse
+From 3 on, the hub also serves the older versions back to 2 (``ACCEPTED_PROTOCOL_VERSIONS``),
+so a fleet upgrades the hub first and then its devices one by one: an older push is applied
+as it is (it has none of the newer fields, and the hub keeps what it holds for them), and an
+older pull gets the changes without the fields its reader would refuse
 (``entities.payload_for_protocol``). A device newer than its hub is still refused whole
 and pauses.
 """
 
-ACCEPTED_PROTOCOL_VERSIONS = frozenset({2, PROTOCOL_VERSION})
-"""The versions a hub of this code serves, pushes and pulls alike: its own and the one
-before. Protocol 1 cannot read a push answer that carries ``Rejection.retryable``."""
+ACCEPTED_PROTOCOL_VERSIONS = frozenset({2, 3, PROTOCOL_VERSION})
+"""The versions a hub of this code serves, pushes and pulls alike: its own and the older ones
+back to 2 (each differs only by payload fields that ``payload_for_protocol`` leaves out).
+Protocol 1 cannot read a push answer that carries ``Rejection.retryable``."""
 
 MAX_BATCH_ENTRIES = 500
 MAX_PAYLOAD_BYTES = 64 * 1024

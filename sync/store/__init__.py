@@ -30,6 +30,7 @@ from sync.store.records import (
     Person,
     Photo,
     Position,
+    PredictionStatus,
     SpeciesScore,
     Template,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "Person",
     "Photo",
     "Position",
+    "PredictionStatus",
     "Quarantined",
     "SpeciesScore",
     "Store",

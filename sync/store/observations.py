@@ -19,7 +19,7 @@ COLUMNS = (
     "o.observation_uid, o.observed_at, o.predictions, o.confirmed_species, o.needs_review,"
     " p.photo_uid, o.latitude, o.longitude, o.vessel, o.trip, o.haul, o.count, o.length_cm,"
     " o.officer, o.notes, o.reviewed_by, o.reviewed_at, o.pack_version,"
-    " o.crop_x, o.crop_y, o.crop_w, o.crop_h"
+    " o.crop_x, o.crop_y, o.crop_w, o.crop_h, o.status, o.status_reason"
 )
 _FROM = "FROM fish_observations o LEFT JOIN photos p ON p.id = o.photo_id"
 # Through the indexes of schema 7: the photos by sha256, then their observations.
@@ -143,8 +143,8 @@ class Observations:
             "INSERT INTO fish_observations (observation_uid, observed_at, predictions,"
             " confirmed_species, needs_review, photo_id, latitude, longitude, vessel, trip, haul,"
             " count, length_cm, officer, notes, reviewed_by, reviewed_at, pack_version,"
-            " crop_x, crop_y, crop_w, crop_h, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " crop_x, crop_y, crop_w, crop_h, status, status_reason, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 observation.observation_uid,
                 format_timestamp(observation.observed_at),
@@ -165,6 +165,8 @@ class Observations:
                 _timestamp_or_none(observation.reviewed_at),
                 observation.pack_version,
                 *crop_columns(observation.crop),
+                None if observation.status is None else observation.status.value,
+                observation.status_reason,
                 now,
                 now,
             ),
@@ -179,7 +181,7 @@ class Observations:
 
 
 def observation_payload(observation: FishObservation) -> dict[str, Any]:
-    """The observation's outbox payload: the wire's ``FishObservationUpsert`` (protocol 3);
+    """The observation's outbox payload: the wire's ``FishObservationUpsert`` (protocol 4);
     ``crop`` is ``[x, y, width, height]``, or None for the whole photo."""
     position = observation.position
     return {
@@ -201,6 +203,8 @@ def observation_payload(observation: FishObservation) -> dict[str, Any]:
         "reviewed_at": _timestamp_or_none(observation.reviewed_at),
         "pack_version": observation.pack_version,
         "crop": None if observation.crop is None else list(observation.crop.as_tuple()),
+        "status": None if observation.status is None else observation.status.value,
+        "status_reason": observation.status_reason,
     }
 
 
@@ -251,7 +255,12 @@ def _observation(row: Sequence[Any]) -> FishObservation:
         reviewed_by,
         reviewed_at,
         pack_version,
-        *crop,
+        crop_x,
+        crop_y,
+        crop_w,
+        crop_h,
+        status,
+        status_reason,
     ) = row
     return FishObservation(
         observed_at=parse_timestamp(observed_at),
@@ -271,5 +280,7 @@ def _observation(row: Sequence[Any]) -> FishObservation:
         reviewed_by=reviewed_by,
         reviewed_at=None if reviewed_at is None else parse_timestamp(reviewed_at),
         pack_version=pack_version,
-        crop=crop_of(*crop),
+        crop=crop_of(crop_x, crop_y, crop_w, crop_h),
+        status=status,
+        status_reason=status_reason,
     )

@@ -208,6 +208,15 @@ class Crop:
         return f"{self.width}x{self.height} at ({self.x}, {self.y})"
 
 
+class PredictionStatus(StrEnum):
+    """The species pack's verdict on one fish, as the classifier gave it (its ``FishStatus``,
+    which ``sync`` does not import; tests/desktop/test_catch.py keeps the two equal)."""
+
+    IDENTIFIED = "identified"  # the top-1 species, at or above the pack's open-set threshold
+    UNKNOWN = "unknown"  # the top-1 scored below it: the pack names no species
+    NO_FISH = "no_fish"  # the image failed the quality gate: no candidates at all
+
+
 @dataclass(frozen=True)
 class FishObservation:
     """One catch record: what the classifier said, what the officer confirmed, and where.
@@ -218,6 +227,12 @@ class FishObservation:
     erred and packs can be compared; None for a record made before the store kept it (schema
     4) or without a classifier. ``crop`` is the fish's box in the photo (schema 5), what the
     predictions were made on when one photo holds several fish; None is the whole photo.
+    ``status`` is the pack's verdict on those predictions (schema 8): only ``identified``
+    makes the first of them the pack's answer; an ``unknown`` or ``no_fish`` names no
+    species, whatever its candidates. None: not recorded (a record made before schema 8, or
+    pulled from a device that did not send it). ``status_reason`` says why the quality gate
+    found no fish; only with ``no_fish``. An officer's ``confirmed_species`` is the species
+    whatever the status.
     """
 
     observed_at: datetime
@@ -238,12 +253,20 @@ class FishObservation:
     reviewed_at: datetime | None = None
     pack_version: str | None = None
     crop: Crop | None = None
+    status: PredictionStatus | None = None
+    status_reason: str | None = None
 
     def __post_init__(self) -> None:
         _require_aware("observed_at", self.observed_at)
         _require_text("officer", self.officer)
         if self.pack_version is not None:
             _require_text("pack_version", self.pack_version)
+        if self.status is not None:  # its text, as the store and the wire hold it, is taken
+            object.__setattr__(self, "status", PredictionStatus(self.status))
+        if self.status_reason is not None:
+            _require_text("status_reason", self.status_reason)
+            if self.status is not PredictionStatus.NO_FISH:
+                raise ValueError("status_reason says why there is no fish: only with no_fish")
         if (self.reviewed_by is None) != (self.reviewed_at is None):
             raise ValueError("reviewed_by and reviewed_at go together: give both or neither")
         if self.reviewed_by is not None and self.reviewed_at is not None:

@@ -40,7 +40,15 @@ from inference.fish.types import FishPrediction, FishStatus
 from sync.client.packs import INSTALLED_NAME, installed_species_packs, packs_dir_for
 from sync.client.state import ensure_schema, put_values
 from sync.species_packs import archive_pack
-from sync.store import Crop, FishObservation, Passphrase, Position, Store, StoreConfig
+from sync.store import (
+    Crop,
+    FishObservation,
+    Passphrase,
+    Position,
+    PredictionStatus,
+    Store,
+    StoreConfig,
+)
 from sync.store.photos import load_photo
 from tests.desktop.conftest import PASSPHRASE
 from tests.inference.fish.test_images import grey_png
@@ -151,7 +159,11 @@ def test_the_review_flag_follows_the_prediction(
 ) -> None:
     prediction, observation = deck.catch(name)
     assert (prediction.status, prediction.needs_review) == (status, flagged)
-    assert deck.store.observations.get(observation.observation_uid).needs_review is flagged
+    stored = deck.store.observations.get(observation.observation_uid)
+    assert stored.needs_review is flagged
+    assert (stored.status, stored.status_reason) == (status.value, None)  # the pack's verdict
+    (sent,) = [e.payload() for e in deck.store.outbox.entries() if e.entity == "fish_observation"]
+    assert sent["status"] == status.value
     queue = [o.observation_uid for o in deck.store.observations.review_queue()]
     assert queue == ([observation.observation_uid] if flagged else [])
 
@@ -178,8 +190,14 @@ def test_a_blank_photo_is_recorded_as_no_fish_and_flagged(deck: Deck, tmp_path: 
     assert prediction.status is FishStatus.NO_FISH and "blank" in prediction.reason
     stored = deck.store.observations.get(observation.observation_uid)
     assert stored.predictions == () and stored.needs_review is True
+    assert (stored.status, stored.status_reason) == (PredictionStatus.NO_FISH, prediction.reason)
     queue = [o.observation_uid for o in deck.store.observations.review_queue()]
     assert queue == [observation.observation_uid]
+
+
+def test_the_store_knows_every_status_the_classifier_gives() -> None:
+    """``sync`` does not import the classifier: its statuses are kept equal here."""
+    assert [s.value for s in PredictionStatus] == [s.value for s in FishStatus]
 
 
 def test_the_media_type_comes_from_the_content_not_the_name(f4k: Path, tmp_path: Path) -> None:

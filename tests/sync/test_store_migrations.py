@@ -1,6 +1,7 @@
-"""Schemas 2 to 5: a real version-1 (2, 3, 4) store file opens migrated, its rows kept, with the
-sync client's tables (empty, or kept as an older client made them), the fish reviewer columns,
-the species pack of each fish observation and the fish's box in a shared photo."""
+"""Schemas 2 to 8: a real version-1 (2, 3, 4, 7) store file opens migrated, its rows kept, with
+the sync client's tables (empty, or kept as an older client made them), the fish reviewer
+columns, the species pack of each fish observation, the fish's box in a shared photo and the
+pack's verdict (status) on its predictions."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import sqlcipher3
 
 from sync.client.state import (
     CLIENT_TABLES_VERSION,
@@ -20,7 +22,14 @@ from sync.client.state import (
 )
 from sync.errors import SchemaVersionError
 from sync.protocol import FishObservationUpsert, parse_payload
-from sync.store import AccessEvent, FishObservation, Passphrase, SpeciesScore, Store
+from sync.store import (
+    AccessEvent,
+    FishObservation,
+    Passphrase,
+    PredictionStatus,
+    SpeciesScore,
+    Store,
+)
 from sync.store.records import Crop
 from sync.store.schema.migrations import LATEST_VERSION, MIGRATIONS, schema_version
 from tests.sync.conftest import FAST, FakeClock, enrol
@@ -128,8 +137,8 @@ def test_the_client_refuses_a_store_below_v2_with_a_clear_error(
     db_path: Path, passphrase: Passphrase, clock: FakeClock
 ) -> None:
     v1_store(db_path, passphrase, clock).close()
-    assert CLIENT_TABLES_VERSION == 5  # pulled observations write pack_version and crop
-    refusal = pytest.raises(SchemaVersionError, match="schema version 1; syncing needs version 5")
+    assert CLIENT_TABLES_VERSION == 8  # pulled observations write pack_version, crop, status
+    refusal = pytest.raises(SchemaVersionError, match="schema version 1; syncing needs version 8")
     with Store.open(db_path, passphrase, config=FAST, migrations=V1) as old, refusal:
         ensure_schema(old.database)
     with Store.open(db_path, passphrase, config=FAST) as store:
@@ -203,7 +212,7 @@ def test_a_v3_store_keeps_every_catch_and_they_name_no_pack(
 ) -> None:
     v3_store_with_catches(db_path, passphrase, clock)
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 7
+        assert schema_version(store.database.connection) == LATEST_VERSION == 8
         flagged = store.observations.get(OBSERVATION_UID)
         reviewed = store.observations.get(REVIEWED_UID)
         assert store.observations.count() == 2
@@ -271,7 +280,7 @@ def test_a_v4_store_keeps_every_catch_whole_photo_and_takes_boxes_after(
                     (*row, "f4k-2026.03", row[1], row[1]),
                 )
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 7
+        assert schema_version(store.database.connection) == LATEST_VERSION == 8
         kept = [store.observations.get(uid) for uid in (OBSERVATION_UID, REVIEWED_UID)]
         assert [(o.crop, o.pack_version) for o in kept] == [(None, "f4k-2026.03")] * 2
         assert (kept[0].notes, kept[1].reviewed_by) == ("flagged", "o-2")
@@ -285,3 +294,29 @@ def test_a_v4_store_keeps_every_catch_whole_photo_and_takes_boxes_after(
 
 OTHER_UID = "9a1e4c33-7d2b-4f0a-8c6e-1b2d3e4f5a66"
 BOX = Crop(3, 4, 50, 60)
+
+
+def test_a_v7_store_keeps_every_catch_with_no_verdict_and_takes_one_after(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    v3_store_with_catches(db_path, passphrase, clock)  # its queued payloads have no status
+    with Store.open(db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:7]):
+        pass
+    with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
+        assert schema_version(store.database.connection) == LATEST_VERSION == 8
+        kept = [store.observations.get(uid) for uid in (OBSERVATION_UID, REVIEWED_UID)]
+        assert [(o.status, o.status_reason) for o in kept] == [(None, None)] * 2  # not known
+        assert all("status" not in entry.payload() for entry in store.outbox.queued())
+        unknown = replace(kept[0], observation_uid=OTHER_UID, status=PredictionStatus.UNKNOWN)
+        store.observations.add(unknown)
+        assert store.observations.get(OTHER_UID).status is PredictionStatus.UNKNOWN
+        confirmed = store.observations.confirm(OTHER_UID, "Gadus morhua", officer="o-2")
+        assert confirmed.status is PredictionStatus.UNKNOWN  # a review keeps the pack's verdict
+        sent = store.outbox.entries()[-1].payload()
+        assert (sent["status"], sent["status_reason"]) == ("unknown", None)
+        wire = parse_payload("fish_observation", "upsert", sent)
+        assert isinstance(wire, FishObservationUpsert) and wire.status == "unknown"
+        with pytest.raises(sqlcipher3.IntegrityError, match="CHECK"), store.database.write() as c:
+            c.execute("UPDATE fish_observations SET status = 'maybe'")
+        assert store.integrity().ok, store.integrity().problems
+        ensure_schema(store.database)

@@ -11,7 +11,15 @@ import pytest
 
 from sync.errors import RecordConflictError, RecordInvalidError, RecordNotFoundError
 from sync.protocol import FishObservationUpsert, parse_payload
-from sync.store import AccessEvent, FishObservation, Photo, Position, SpeciesScore, Store
+from sync.store import (
+    AccessEvent,
+    FishObservation,
+    Photo,
+    Position,
+    PredictionStatus,
+    SpeciesScore,
+    Store,
+)
 from sync.store.export import export_access_events, export_fish_observations
 from sync.store.photos import load_photo
 from sync.store.records import Crop
@@ -33,6 +41,7 @@ def full_observation(clock: FakeClock) -> FishObservation:
         notes="=HYPERLINK(evil)",
         pack_version="f4k-2026.03",
         crop=Crop(12, 0, 640, 480),
+        status=PredictionStatus.IDENTIFIED,
     )
 
 
@@ -44,6 +53,7 @@ def test_an_observation_round_trips_with_every_field(store: Store, clock: FakeCl
     assert store.outbox.entries()[-1].payload()["pack_version"] == "f4k-2026.03"
     assert store.observations.get(stored.observation_uid).crop == Crop(12, 0, 640, 480)
     assert store.outbox.entries()[-1].payload()["crop"] == [12, 0, 640, 480]
+    assert store.outbox.entries()[-1].payload()["status"] == "identified"
     assert stored.photo_uid == photo.photo_uid
     assert load_photo(store.database, photo.photo_uid).data == photo.data
 
@@ -146,6 +156,19 @@ def test_fish_export_has_one_row_per_observation_and_defuses_formulas(
     assert export_fish_observations(store.database, out) == 2
     whole = read_csv(out.getvalue())[1]
     assert [whole[c] for c in ("crop_x", "crop_y", "crop_w", "crop_h")] == ["", "", "", ""]
+
+
+def test_a_status_is_the_packs_and_only_no_fish_has_a_reason() -> None:
+    observation = full_observation(FakeClock())
+    # The text a row or a pulled change holds is taken as the status it names.
+    read = replace(observation, status="unknown")  # type: ignore[arg-type]
+    assert read.status is PredictionStatus.UNKNOWN
+    with pytest.raises(ValueError, match="'maybe' is not a valid PredictionStatus"):
+        replace(observation, status="maybe")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="status_reason says why there is no fish"):
+        replace(observation, status=PredictionStatus.UNKNOWN, status_reason="blank")
+    with pytest.raises(ValueError, match="status_reason must not be empty"):
+        replace(observation, status=PredictionStatus.NO_FISH, status_reason=" ")
 
 
 def test_a_pack_version_is_text_or_none() -> None:

@@ -4,12 +4,14 @@ Some observation fields have no stamp of their own: they follow another field an
 only with a write that wins it (``FOLLOWERS``). The reviewer (``reviewed_by``,
 ``reviewed_at``) belongs to ``confirmed_species``, so a stale edit that loses the species to
 a later review cannot blank the reviewer beside it; the species pack (``pack_version``)
-belongs to ``predictions``, whose maker it names, and so does the fish's box in a shared
-photo (``crop``), which they were made on. A payload without ``pack_version`` or ``crop`` (a
-protocol-2 device's) leaves it as it is: such a device never knew it, and its edit must not
-erase what a newer device reported. Likewise a payload naming no photo leaves the photo
-linked: a device that pulled the observation but not its photo sends none, and its edit (a
-confirmation) must not unlink the photo for the hub and every other device.
+belongs to ``predictions``, whose maker it names, and so do the fish's box in a shared photo
+(``crop``), which they were made on, and the pack's verdict on them (``status``,
+``status_reason``). A payload without one of these (an older device's: ``pack_version`` and
+``crop`` came with protocol 3, the verdict with 4) leaves it as it is: such a device never
+knew it, and its edit must not erase what a newer device reported. Likewise a payload
+naming no photo leaves the photo linked: a device that pulled the observation but not its
+photo sends none, and its edit (a confirmation) must not unlink the photo for the hub and
+every other device.
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejected
 from sync.hub.apply.lww import Stamp, initial_versions, merge, wins
 from sync.hub.metrics import count_access_event, observe_fish_confidence
 from sync.hub.models import AccessEvent, Device, FishObservation, Person, Photo, PhotoUpload
-from sync.protocol import AccessEventUpsert, FishObservationUpsert, PhotoUpsert
+from sync.protocol import ADDED_FIELDS, AccessEventUpsert, FishObservationUpsert, PhotoUpsert
 
 REVIEW_FIELDS = ("reviewed_by", "reviewed_at")
-PROTOCOL3_FIELDS = frozenset({"pack_version", "crop"})
-"""Fields a protocol-2 payload lacks; absent, they leave the stored values alone."""
+ADDED_OBSERVATION_FIELDS = frozenset(ADDED_FIELDS[("fish_observation", "upsert")])
+"""Fields an older device's payload lacks; absent, they leave the stored values alone."""
 CROP_COLUMNS = ("crop_x", "crop_y", "crop_w", "crop_h")
 FOLLOWERS = {
     "reviewed_by": "confirmed_species",
     "reviewed_at": "confirmed_species",
     "pack_version": "predictions",
     "crop": "predictions",
+    "status": "predictions",
+    "status_reason": "predictions",
 }
 """Unstamped field -> the stamped field whose winning write alone may change it."""
 
@@ -183,13 +187,15 @@ def observation_fields(observation: FishObservation) -> dict[str, Any]:
         "reviewed_at": observation.reviewed_at,
         "pack_version": observation.pack_version,
         "crop": None if observation.crop is None else list(observation.crop),
+        "status": observation.status,
+        "status_reason": observation.status_reason,
     }
 
 
 def _observation_fields(payload: FishObservationUpsert) -> dict[str, Any]:
-    """The payload's fields; the protocol-3 ones only when they were sent, and the photo
-    only when it names one (see the module)."""
-    unsent = PROTOCOL3_FIELDS - payload.model_fields_set
+    """The payload's fields; those added since protocol 2 only when they were sent, and the
+    photo only when it names one (see the module)."""
+    unsent = ADDED_OBSERVATION_FIELDS - payload.model_fields_set
     if payload.photo_uid is None:
         unsent |= {"photo_uid"}
     fields = payload.model_dump(exclude={"observation_uid", *unsent})

@@ -77,6 +77,14 @@ class DatabaseTimeField(models.DateTimeField):
         return value
 
 
+UNKNOWN, NO_FISH = "unknown", "no_fish"
+STATUS_CHOICES = (
+    ("identified", "identified"),
+    (UNKNOWN, "unknown: below the pack's open-set threshold"),
+    (NO_FISH, "no fish: failed the pack's quality gate"),
+)
+
+
 class FishObservation(models.Model):
     uid = models.UUIDField(unique=True)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
@@ -111,6 +119,13 @@ class FishObservation(models.Model):
     crop_y = models.IntegerField(null=True, blank=True, editable=False)
     crop_w = models.IntegerField(null=True, blank=True, editable=False)
     crop_h = models.IntegerField(null=True, blank=True, editable=False)
+    # The species pack's verdict on ``predictions`` (protocol 4): only ``identified`` makes
+    # the first of them its answer; ``status_reason`` says why there was no fish. NULL: not
+    # known (recorded before devices sent it). Changed with the predictions, never alone.
+    status = models.CharField(
+        max_length=16, null=True, blank=True, editable=False, choices=STATUS_CHOICES
+    )
+    status_reason = models.CharField(max_length=200, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     # The database's time of the last change, after which its writer held the site's lock
     # until it committed: what `export-corrections --since` selects on (sync.hub.corrections).

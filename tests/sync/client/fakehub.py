@@ -79,7 +79,7 @@ class FakeHub:
         self.refuse_whole: set[str] = set()  # entity_uids that make a whole batch 400
         self.faults: deque[Fault] = deque()
         self.requests: list[str] = []
-        # The one protocol this hub serves; set 2 for a hub not yet upgraded to protocol 3.
+        # The one protocol this hub serves; set an older one for a hub not yet upgraded.
         self.speaks = PROTOCOL_VERSION
         self.transport = httpx.MockTransport(self.handle)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from sync.client import HubUnavailableError
 from sync.client import apply as apply_module
 from sync.client.state import read_cursor
 from sync.protocol import PullResult
-from sync.store import ModelRef, Store
+from sync.store import ModelRef, PredictionStatus, Store
 from sync.store.records import Crop
 from tests.sync.client.fakehub import SITE, FakeHub, Fault
 from tests.sync.client.units import SMALL, client_of, states
@@ -105,6 +106,42 @@ def test_a_pulled_box_is_kept_and_a_change_without_one_leaves_it(store: Store) -
     hub.add_change("fish_observation", "upsert", observation | {"crop": None})
     client.pull()
     assert store.observations.get(uid).crop is None  # sent as None: the whole photo
+    assert states(store) == {}
+
+
+def test_a_pulled_verdict_is_kept_and_a_change_without_one_leaves_it(store: Store) -> None:
+    hub = FakeHub()
+    blank: dict[str, Any] = {
+        "predictions": [],
+        "status": "no_fish",
+        "status_reason": "image is blank",
+    }
+    observation = e.observation(**blank)
+    uid = observation["observation_uid"]
+    hub.add_change("fish_observation", "upsert", observation)
+    client = client_of(store, hub)
+    client.pull()
+    pulled = store.observations.get(uid)
+    assert (pulled.status, pulled.status_reason) == (PredictionStatus.NO_FISH, "image is blank")
+    # A change the hub logged before it knew the fields: it says nothing of the verdict.
+    logged_before = {k: v for k, v in observation.items() if k not in blank or k == "predictions"}
+    hub.add_change("fish_observation", "upsert", logged_before | {"notes": "gill net"})
+    assert client.pull().applied == 1
+    kept = store.observations.get(uid)
+    assert (kept.notes, kept.status, kept.status_reason) == (
+        "gill net",
+        "no_fish",
+        "image is blank",
+    )
+    unknown = {"predictions": [["Gadus morhua", 0.4]], "status": "unknown", "status_reason": None}
+    hub.add_change("fish_observation", "upsert", observation | unknown)
+    client.pull()
+    again = store.observations.get(uid)
+    assert (again.status, again.status_reason) == (PredictionStatus.UNKNOWN, None)
+    new = e.observation()  # first seen without the fields: no verdict known
+    hub.add_change("fish_observation", "upsert", new)
+    client.pull()
+    assert store.observations.get(new["observation_uid"]).status is None
     assert states(store) == {}
 
 

@@ -100,22 +100,22 @@ def test_an_auth_failure_pauses_until_resumed(db_path: Path) -> None:
     assert len(hub.ledger) == 30
 
 
-def test_a_hub_still_on_protocol_2_pauses_this_device_and_quarantines_nothing(
+def test_a_hub_on_an_older_protocol_pauses_this_device_and_quarantines_nothing(
     db_path: Path,
 ) -> None:
     hub, recorder = FakeHub(), Recorder()
-    hub.speaks = 2  # the hub is upgraded after its devices: the wrong order
+    hub.speaks = 3  # the hub is upgraded after its devices: the wrong order
     service = SyncService(factory(db_path, hub), interval_s=30, on_state=recorder)
     with run(service):
         recorder.wait_for(lambda s: s.phase == Phase.PAUSED)
         time.sleep(0.3)
         assert hub.requests == ["POST /api/v1/sites/north-gate/push"]  # no hammering
         message = service.state.last_error or ""
-        assert "this hub speaks protocol 2, not 3" in message  # the hub's own words
+        assert "this hub speaks protocol 3, not 4" in message  # the hub's own words
         assert "upgrade whichever is older" in message and "nothing is lost" in message
         with Store.open(db_path, Passphrase("pw"), config=FAST) as store:
             assert states(store) == {"queued": 30}  # none quarantined, none left "sent"
-        hub.speaks = 3  # the hub is upgraded
+        hub.speaks = 4  # the hub is upgraded
         service.resume()
         recorder.wait_for(lambda s: s.phase == Phase.IDLE and s.last_report is not None)
     assert len(hub.ledger) == 30

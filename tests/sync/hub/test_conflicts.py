@@ -131,12 +131,12 @@ def _push_as_protocol_2(api: Api, *entries: Any) -> dict[str, Any]:
     return result
 
 
-def _pushed_then_edited_without(api: Api, observation: dict[str, Any], field: str) -> Any:
-    """Push ``observation``, then a protocol-2 device's later edit of its notes, which
-    does not carry ``field``; return the hub's row (a FishObservation; typed loosely, as
-    the model manager's results are, so that refreshed fields are not narrowed)."""
+def _pushed_then_edited_without(api: Api, observation: dict[str, Any], *fields: str) -> Any:
+    """Push ``observation``, then an older device's later edit of its notes, which does not
+    carry ``fields``; return the hub's row (a FishObservation; typed loosely, as the model
+    manager's results are, so that refreshed fields are not narrowed)."""
     api.push(e.entry("fish_observation", "upsert", observation, when=e.at(0)))
-    older_device = {k: v for k, v in observation.items() if k != field}
+    older_device = {k: v for k, v in observation.items() if k not in fields}
     edit = e.entry(
         "fish_observation", "upsert", older_device | {"notes": "gill net"}, when=e.at(10)
     )
@@ -241,6 +241,35 @@ def test_the_fishs_box_goes_with_the_predictions_and_an_older_device_keeps_it(
     assert (stored.crop, stored.predictions) == (None, [["Gadus morhua", 0.9]])
     assert "crop" not in stored.field_versions  # it has no stamp of its own
     assert api.pull_all()[-1]["payload"]["crop"] is None
+
+
+def test_the_packs_verdict_goes_with_the_predictions_and_an_older_device_keeps_it(
+    api: Api,
+) -> None:
+    observation = e.observation(status="unknown")
+    stored = _pushed_then_edited_without(api, observation, "status", "status_reason")
+    assert (stored.notes, stored.status, stored.status_reason) == ("gill net", "unknown", None)
+    # A stale write with another verdict loses with its predictions.
+    stale = observation | {"status": "identified", "predictions": [["Gadus morhua", 0.9]]}
+    api.push(e.entry("fish_observation", "upsert", stale, when=e.at(5)))
+    stored.refresh_from_db()
+    assert stored.status == "unknown"
+    # A later classification that found no fish wins all three.
+    blank = {"predictions": [], "status": "no_fish", "status_reason": "image is blank"}
+    api.push(e.entry("fish_observation", "upsert", observation | blank, when=e.at(20)))
+    stored.refresh_from_db()
+    assert (stored.predictions, stored.status, stored.status_reason) == (
+        [],
+        "no_fish",
+        "image is blank",
+    )
+    assert "status" not in stored.field_versions  # it has no stamp of its own
+    assert api.pull_all()[-1]["payload"]["status"] == "no_fish"
+    # A hub review keeps it: the reviewer names the species, the pack's verdict stays.
+    review.correct_species(stored.pk, "Gadus morhua", "reviewer")
+    stored.refresh_from_db()
+    assert (stored.confirmed_species, stored.status) == ("Gadus morhua", "no_fish")
+    assert api.pull_all()[-1]["payload"]["status"] == "no_fish"
 
 
 def test_a_hub_correction_older_than_a_device_verdict_leaves_that_verdict_and_its_reviewer(

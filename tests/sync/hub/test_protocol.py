@@ -25,6 +25,7 @@ from sync.protocol import (
 )
 from tests.sync.hub import entries as e
 from tests.sync.protocol_v2 import parse_as_v2
+from tests.sync.protocol_v3 import parse_as_v3
 
 DEVICE = "6f1c1b4e-0000-4000-8000-000000000001"
 
@@ -86,10 +87,10 @@ def test_pull_results_serialise_cursor_and_flags() -> None:
     }
 
 
-def test_protocol_3_is_what_a_batch_declares_and_a_hub_also_serves_2() -> None:
-    assert PROTOCOL_VERSION == 3
-    assert e.batch(DEVICE, []).model_dump(mode="json")["protocol_version"] == 3
-    assert sorted(ACCEPTED_PROTOCOL_VERSIONS) == [2, 3]
+def test_protocol_4_is_what_a_batch_declares_and_a_hub_also_serves_2_and_3() -> None:
+    assert PROTOCOL_VERSION == 4
+    assert e.batch(DEVICE, []).model_dump(mode="json")["protocol_version"] == 4
+    assert sorted(ACCEPTED_PROTOCOL_VERSIONS) == [2, 3, 4]
 
 
 def test_a_rejection_says_whether_to_send_the_entry_again() -> None:
@@ -166,17 +167,46 @@ def test_an_observation_may_name_the_fishs_box_and_absent_is_not_none() -> None:
             parse_payload("fish_observation", "upsert", protocol_2 | {"crop": bad})
 
 
-def test_a_payload_for_protocol_2_leaves_out_only_what_protocol_3_added() -> None:
-    assert ADDED_FIELDS == {("fish_observation", "upsert"): {"pack_version": 3, "crop": 3}}
-    current = e.observation(pack_version="f4k-7", crop=[0, 5, 40, 30])
+def test_an_observation_may_carry_the_packs_verdict_and_absent_is_not_none() -> None:
+    protocol_3 = e.observation()
+    absent = FishObservationUpsert.model_validate(protocol_3)
+    assert absent.status is None and "status" not in absent.model_fields_set
+    for status in ("identified", "unknown", "no_fish"):
+        parsed = parse_payload("fish_observation", "upsert", protocol_3 | {"status": status})
+        assert parsed.model_dump(mode="json")["status"] == status
+    blank = {"status": "no_fish", "status_reason": "image is blank (one flat colour)"}
+    assert parse_payload("fish_observation", "upsert", protocol_3 | blank)
+    for bad in (
+        {"status": "maybe"},
+        {"status": "UNKNOWN"},
+        {"status": 1},
+        {"status": "unknown", "status_reason": "blank"},  # a reason is why there is no fish
+        {"status_reason": "blank"},
+        {"status": "no_fish", "status_reason": ""},
+        {"status": "no_fish", "status_reason": "x" * 201},
+    ):
+        with pytest.raises(PayloadError, match="status"):
+            parse_payload("fish_observation", "upsert", protocol_3 | bad)
+
+
+def test_a_payload_for_an_older_protocol_leaves_out_only_what_later_ones_added() -> None:
+    added = {"pack_version": 3, "crop": 3, "status": 4, "status_reason": 4}
+    assert ADDED_FIELDS[("fish_observation", "upsert")] == added and len(ADDED_FIELDS) == 1
+    verdict = {"status": "no_fish", "status_reason": "blank"}
+    current = e.observation(pack_version="f4k-7", crop=[0, 5, 40, 30], **verdict)
     older = payload_for_protocol(2, "fish_observation", "upsert", current)
-    assert older == {k: v for k, v in current.items() if k not in ("pack_version", "crop")}
+    assert older == {k: v for k, v in current.items() if k not in added}
     assert parse_as_v2("fish_observation", "upsert", older).model_dump()["notes"] == ""
     with pytest.raises(ValidationError, match="pack_version"):  # what a v2 device would say
         parse_as_v2("fish_observation", "upsert", current)
     with pytest.raises(ValidationError, match="crop"):
         parse_as_v2("fish_observation", "upsert", e.observation(crop=None))
-    assert payload_for_protocol(3, "fish_observation", "upsert", current) is current
+    for_v3 = payload_for_protocol(3, "fish_observation", "upsert", current)
+    assert for_v3 == {k: v for k, v in current.items() if k not in verdict}
+    assert parse_as_v3("fish_observation", "upsert", for_v3).model_dump()["pack_version"]
+    with pytest.raises(ValidationError, match="status"):  # what a v3 device would say
+        parse_as_v3("fish_observation", "upsert", e.observation(status=None))
+    assert payload_for_protocol(4, "fish_observation", "upsert", current) is current
     person = e.person("north-gate") | {"pack_version": "not a person field"}
     assert payload_for_protocol(2, "person", "upsert", person) is person  # only listed fields
 

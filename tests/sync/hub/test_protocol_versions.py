@@ -1,10 +1,12 @@
-"""Protocol 3 next to protocol 2, over HTTP against a real ``jaga hub run`` process.
+"""Protocol 4 next to protocols 3 and 2, over HTTP against a real ``jaga hub run`` process.
 
 A protocol-3 device sends the species pack behind a catch's predictions, and the hub keeps it
-for the review queue and the corrections export. A protocol-2 device (the fleet upgrades the
-hub first, then its devices one by one) still pushes, and pulls changes it can read: its
-schemas forbid unknown fields, so ``pack_version`` and ``crop`` (a fish's box when one photo
-holds several) must not reach it. Any other version is refused whole.
+for the review queue and the corrections export; a protocol-4 device sends the pack's verdict
+too, and the review queue shows it. An older device (the fleet upgrades the hub first, then
+its devices one by one) still pushes, and pulls changes it can read: its schemas forbid
+unknown fields, so ``pack_version`` and ``crop`` (a fish's box when one photo holds several)
+must not reach a protocol-2 device, nor ``status`` and ``status_reason`` a protocol-3 one.
+Any other version is refused whole.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import HubProcess
 from tests.sync.images import photo_bytes
 from tests.sync.protocol_v2 import parse_as_v2
+from tests.sync.protocol_v3 import parse_as_v3
 
 PACK = "f4k-2026.03"
 
@@ -186,24 +189,62 @@ def test_two_fish_of_one_photo_keep_their_boxes_from_device_to_export(
     )
 
 
-def test_protocols_1_and_4_are_refused_whole_and_the_docs_say_which_are_served(
+def test_a_protocol_4_catch_keeps_the_packs_verdict_and_older_devices_never_see_it(
+    live_hub: HubProcess, site_slug: str, operator: Client
+) -> None:
+    newer, v3, v2 = (HttpDevice.register(live_hub, site_slug) for _ in range(3))
+    unknown = e.observation(pack_version=PACK, status="unknown")
+    blank = "image is blank (one flat colour)"
+    no_fish = e.observation(predictions=[], status="no_fish", status_reason=blank)
+    pushed = newer.push(4, *(e.entry("fish_observation", "upsert", o) for o in (unknown, no_fish)))
+    assert pushed.status_code == 200 and pushed.json()["rejected"] == [], pushed.text
+    stored = FishObservation.objects.get(uid=unknown["observation_uid"])
+    assert (stored.status, stored.status_reason) == ("unknown", None)
+    from_v3 = e.observation(pack_version=PACK)  # a protocol-3 device's: no status key at all
+    assert v3.push(3, e.entry("fish_observation", "upsert", from_v3)).json()["rejected"] == []
+    assert FishObservation.objects.get(uid=from_v3["observation_uid"]).status is None
+
+    # A protocol-3 device's edit (no status key) leaves the verdict alone.
+    edited = {k: v for k, v in unknown.items() if k != "status"} | {"notes": "on an older device"}
+    later = e.entry("fish_observation", "upsert", edited, when=e.at(5))
+    assert v3.push(3, later).json()["rejected"] == []
+    stored.refresh_from_db()
+    assert (stored.notes, stored.status) == ("on an older device", "unknown")
+
+    for_newer = fish_payloads(newer.pull(4))
+    assert for_newer[unknown["observation_uid"]]["status"] == "unknown"
+    assert for_newer[no_fish["observation_uid"]]["status_reason"] == blank
+    assert for_newer[from_v3["observation_uid"]]["status"] is None  # not known
+    for version, parse in ((3, parse_as_v3), (2, parse_as_v2)):
+        for payload in fish_payloads((v3 if version == 3 else v2).pull(version)).values():
+            assert "status" not in payload and "status_reason" not in payload
+            parse("fish_observation", "upsert", payload)  # an older device applies it
+
+    # A reviewer's confirmation is the species, whatever the verdict.
+    review.correct_species(stored.pk, "Lutjanus synagris", "hub-reviewer")
+    stored.refresh_from_db()
+    assert (stored.confirmed_species, stored.status) == ("Lutjanus synagris", "unknown")
+
+
+def test_protocols_1_and_5_are_refused_whole_and_the_docs_say_which_are_served(
     live_hub: HubProcess, site_slug: str
 ) -> None:
     device = HttpDevice.register(live_hub, site_slug)
-    for version in (1, 4):
+    for version in (1, 5):
         catch = e.observation()
         pushed = device.push(version, e.entry("fish_observation", "upsert", catch))
         assert (pushed.status_code, pushed.json()["error"]) == (400, "unsupported_protocol")
         assert (
-            pushed.json()["reason"] == f"this hub speaks protocol 3 (and accepts 2), not {version}"
+            pushed.json()["reason"]
+            == f"this hub speaks protocol 4 (and accepts 2, 3), not {version}"
         )
         assert not FishObservation.objects.filter(uid=catch["observation_uid"]).exists()
-    for pull_version in (None, 1, 4):  # no version at all is protocol 1's pull
+    for pull_version in (None, 1, 5):  # no version at all is protocol 1's pull
         pulled = device.pull(pull_version)
         assert (pulled.status_code, pulled.json()["error"]) == (400, "unsupported_protocol")
     paths = httpx.get(f"{live_hub.url}/api/schema/", params={"format": "json"}).json()["paths"]
     push = paths["/api/v1/sites/{site}/push"]["post"]
-    assert push["description"].startswith("This hub speaks protocol 3 (and accepts 2);")
+    assert push["description"].startswith("This hub speaks protocol 4 (and accepts 2, 3);")
     pull = paths["/api/v1/sites/{site}/changes"]["get"]
     (version,) = [p for p in pull["parameters"] if p["name"] == "protocol_version"]
-    assert version["description"].endswith("(this hub: 3 (and accepts 2))")
+    assert version["description"].endswith("(this hub: 4 (and accepts 2, 3))")
