@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from inference.fish.types import FishPrediction, FishStatus
-from sync.store import Crop, FishObservation
+from sync.store import Crop, FishObservation, PredictionStatus
 
 SHOWN_CANDIDATES = 3
 
@@ -84,9 +84,14 @@ def recorded_catch_text(observations: Sequence[FishObservation]) -> str:
 
 
 def review_line(observation: FishObservation) -> str:
-    """One flagged observation on one line: when, the best candidate, where, who."""
+    """One flagged observation on one line: when, the best candidate (saying so where the
+    pack named no species), where, who."""
     best = observation.predictions[0] if observation.predictions else None
     guess = f"{best.species} {percent(best.confidence)}" if best else "no fish / no prediction"
+    if observation.status is PredictionStatus.UNKNOWN:  # the pack named no species
+        guess = f"unknown species (best candidate {guess})"
+    elif observation.status is PredictionStatus.NO_FISH:
+        guess = f"no fish ({observation.status_reason or 'failed the quality gate'})"
     context = [("vessel", observation.vessel), ("trip", observation.trip)]
     where = "".join(f"{label} {_one_line(value)}, " for label, value in context if value)
     when = observation.observed_at.astimezone().strftime("%Y-%m-%d %H:%M")

@@ -30,7 +30,7 @@ from sync.store.key_sources import (
 )
 from sync.store.keys import KeySource, create_key_file
 from sync.store.people_cli import add_people_commands
-from sync.store.records import FishObservation
+from sync.store.records import FishObservation, PredictionStatus
 from sync.store.store import Store
 from sync.store.store_info import describe
 
@@ -352,13 +352,22 @@ def _review_line(observation: FishObservation) -> str:
         (
             observation.observation_uid,
             observation.observed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            predictions or "no prediction",
+            _verdict(observation, predictions),
             f"pack {_one_line(observation.pack_version)}",
             "whole photo" if observation.crop is None else f"box {observation.crop}",
             f"vessel/trip {trip}",
             f"officer {_one_line(observation.officer)}",
         )
     )
+
+
+def _verdict(observation: FishObservation, predictions: str) -> str:
+    """The candidates, saying so where the pack named none of them (its status)."""
+    if observation.status is PredictionStatus.NO_FISH:
+        return f"no fish ({_one_line(observation.status_reason)})"
+    if observation.status is PredictionStatus.UNKNOWN:
+        return f"unknown species, candidates {predictions}"
+    return predictions or "no prediction"
 
 
 def _one_line(text: str | None) -> str:

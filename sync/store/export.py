@@ -3,6 +3,14 @@
 The export is plaintext by design: the operator asked for it and chose where it goes. Text
 that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) is prefixed with
 an apostrophe, because notes and names are typed by people and opened in Excel.
+
+A fish observation's ``top_species`` and ``top_confidence`` are the species pack's answer:
+its best species when its ``status`` is ``identified``, and empty when it is ``unknown``
+(the best scored below the pack's open-set threshold) or ``no_fish`` (the quality gate found
+no fish), since the pack named no species then; its candidates stay in ``predictions``.
+An empty ``status`` is a record made before the store kept it (schema 8): its top
+prediction is given, as it always was, but nothing says whether the pack named it. The
+species an officer confirmed, whatever the status, is ``confirmed_species``.
 """
 
 from __future__ import annotations
@@ -50,6 +58,8 @@ FISH_HEADER = (
     "crop_y",
     "crop_w",
     "crop_h",
+    "status",  # identified, unknown or no_fish; empty: not recorded (before schema 8)
+    "status_reason",  # why the quality gate found no fish
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ALL_TIME = ("", "\uffff")
@@ -75,8 +85,8 @@ def export_fish_observations(
     sql = (
         "SELECT o.observed_at, o.predictions, o.confirmed_species, o.needs_review, o.latitude,"
         " o.longitude, o.vessel, o.trip, o.haul, o.count, o.length_cm, o.officer, o.notes,"
-        " p.photo_uid, o.observation_uid, o.pack_version, o.crop_x, o.crop_y, o.crop_w, o.crop_h"
-        " FROM fish_observations o"
+        " p.photo_uid, o.observation_uid, o.pack_version, o.crop_x, o.crop_y, o.crop_w, o.crop_h,"
+        " o.status, o.status_reason FROM fish_observations o"
         " LEFT JOIN photos p ON p.id = o.photo_id"
         " WHERE o.observed_at >= ? AND o.observed_at < ? ORDER BY o.observed_at, o.id"
     )
@@ -115,7 +125,8 @@ def _same(row: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _fish_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     observed_at, predictions, *rest = row
-    top = json.loads(predictions)
+    status = rest[-2]
+    top = json.loads(predictions) if status in (None, "identified") else []  # see the module
     top_species, top_confidence = top[0] if top else ("", "")
     confirmed, review, *tail = rest
     return (observed_at, top_species, top_confidence, predictions, confirmed, int(review), *tail)

@@ -6,6 +6,7 @@ line, exit status 1, and leaves the store as it was.
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from desktop.catch import read_catch_photo
@@ -22,7 +24,7 @@ from sync.store.key_sources import PASSPHRASE_ENV
 from sync.store.observations import Observations
 from sync.store.photos import load_photo
 from tests.desktop.conftest import PASSPHRASE
-from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT, side_by_side
+from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT, UNKNOWN, side_by_side, write_image
 from tests.sync.conftest import FAST
 
 pytestmark = pytest.mark.needs_shared
@@ -77,6 +79,51 @@ def test_the_json_is_what_the_store_holds(
         out["pack_version"]
         == json.loads((default_species_pack / "manifest.json").read_text())["version"]
     )
+
+
+def test_the_export_names_a_species_only_where_the_pack_identified_one(
+    store_path: Path, default_species_pack: Path, f4k: Path, tmp_path: Path
+) -> None:
+    blank = write_image(tmp_path / "deck.png", np.full((120, 160, 3), 90, dtype=np.uint8))
+    pack = ["--pack", str(default_species_pack)]
+    for photo in (f4k / CONFIDENT, f4k / UNKNOWN, blank):
+        assert jaga_catch(photo, store_path, *pack) == 0
+    out = tmp_path / "fish.csv"
+    export = ["store", "export", "fish-observations", "--out", str(out), "--db", str(store_path)]
+    assert main(export) == 0
+    identified, unknown, no_fish = csv.DictReader(out.open(newline="", encoding="utf-8"))
+    assert (identified["status"], identified["top_species"]) == ("identified", "Amphiprion clarkii")
+    # The pack refused to name these: no species is the answer, the candidates stay listed.
+    assert (unknown["status"], unknown["top_species"], unknown["top_confidence"]) == (
+        "unknown",
+        "",
+        "",
+    )
+    assert len(json.loads(unknown["predictions"])) > 1 and unknown["status_reason"] == ""
+    assert (no_fish["status"], no_fish["top_species"], no_fish["predictions"]) == (
+        "no_fish",
+        "",
+        "[]",
+    )
+    assert "blank" in no_fish["status_reason"]
+
+    # An officer's confirmation is the species, whatever the pack said; the verdict stays.
+    uid = unknown["observation_uid"]
+    confirm = [
+        "store",
+        "confirm",
+        uid,
+        "Lutjanus sebae",
+        "--officer",
+        "Ana Lima",
+        "--db",
+        str(store_path),
+    ]
+    assert main(confirm) == 0
+    assert main(export) == 0
+    (confirmed,) = [r for r in csv.DictReader(out.open()) if r["observation_uid"] == uid]
+    assert (confirmed["confirmed_species"], confirmed["status"]) == ("Lutjanus sebae", "unknown")
+    assert confirmed["top_species"] == ""
 
 
 def test_the_text_shows_the_species_the_confidence_the_candidates_and_the_flag(

@@ -34,7 +34,13 @@ from sync.store import Crop, FishObservation, Passphrase, Store, StoreConfig
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import wait_until
-from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT, side_by_side, write_image
+from tests.desktop.test_catch import (
+    BELOW_REVIEW,
+    CONFIDENT,
+    UNKNOWN,
+    side_by_side,
+    write_image,
+)
 from tests.sync.conftest import FAST
 
 pytestmark = pytest.mark.needs_shared
@@ -247,6 +253,18 @@ def test_a_flagged_catch_is_listed_for_review_and_confirming_clears_it(
         confirmed = only_observation(store)
     assert confirmed.confirmed_species == "Chromis chrysura"
     assert confirmed.reviewed_by == "Ana Lima"
+
+
+def test_an_unknown_fish_is_recorded_and_listed_as_unknown(window: MainWindow, rig: Rig) -> None:
+    panel, review = catch_of(window).panel, catch_of(window).panel.review
+    panel.officer.setText("Ana Lima")
+    rig.open_photo(window, UNKNOWN)
+    assert panel.status.text().startswith("unknown:")
+    assert "flagged for review" in record(window)
+    wait_until(lambda: review.items.count() == 1, "the flagged catch in the review list")
+    assert "unknown species (best candidate " in review.items.item(0).text()
+    with in_store(rig.store) as store:
+        assert only_observation(store).status == "unknown"  # kept, and sent, with the record
 
 
 def test_confirming_on_the_spot_records_it_unflagged(window: MainWindow, rig: Rig) -> None:

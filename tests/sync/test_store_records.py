@@ -149,13 +149,50 @@ def test_fish_export_has_one_row_per_observation_and_defuses_formulas(
     assert row["notes"] == "'=HYPERLINK(evil)"
     assert row["pack_version"] == "f4k-2026.03"
     assert [row[c] for c in ("crop_x", "crop_y", "crop_w", "crop_h")] == ["12", "0", "640", "480"]
+    assert (row["status"], row["status_reason"]) == ("identified", "")
     # Appended: the older columns keep their places.
-    assert list(row)[-5:] == ["pack_version", "crop_x", "crop_y", "crop_w", "crop_h"]
+    assert list(row)[-7:] == [
+        *("pack_version", "crop_x", "crop_y", "crop_w", "crop_h", "status", "status_reason")
+    ]
     store.observations.add(replace(full_observation(clock), crop=None))
     out = io.StringIO()
     assert export_fish_observations(store.database, out) == 2
     whole = read_csv(out.getvalue())[1]
     assert [whole[c] for c in ("crop_x", "crop_y", "crop_w", "crop_h")] == ["", "", "", ""]
+
+
+def test_the_fish_export_names_a_species_only_where_the_pack_named_one(
+    store: Store, clock: FakeClock
+) -> None:
+    identified = store.observations.add(full_observation(clock))
+    unknown = store.observations.add(
+        replace(full_observation(clock), status=PredictionStatus.UNKNOWN)
+    )
+    blank = "image is blank (one flat colour)"
+    no_fish = replace(
+        full_observation(clock),
+        predictions=(),
+        status=PredictionStatus.NO_FISH,
+        status_reason=blank,
+    )
+    store.observations.add(no_fish)
+    before = store.observations.add(replace(full_observation(clock), status=None))
+    confirmed = store.observations.confirm(unknown.observation_uid, "Pollachius", officer="o-2")
+    out = io.StringIO()
+    assert export_fish_observations(store.database, out) == 4
+    rows = {row["observation_uid"]: row for row in read_csv(out.getvalue())}
+
+    def answer(uid: str) -> tuple[str, ...]:
+        row = rows[uid]
+        return (row["status"], row["status_reason"], row["top_species"], row["top_confidence"])
+
+    assert answer(identified.observation_uid) == ("identified", "", "Gadus morhua", "0.62")
+    assert answer(unknown.observation_uid) == ("unknown", "", "", "")
+    assert rows[unknown.observation_uid]["predictions"].startswith('[["Gadus morhua", 0.62]')
+    assert rows[confirmed.observation_uid]["confirmed_species"] == "Pollachius"  # the species
+    assert answer(no_fish.observation_uid) == ("no_fish", blank, "", "")
+    # Recorded before the verdict was kept: its top prediction, as always, and no status.
+    assert answer(before.observation_uid) == ("", "", "Gadus morhua", "0.62")
 
 
 def test_a_status_is_the_packs_and_only_no_fish_has_a_reason() -> None:

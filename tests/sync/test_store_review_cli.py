@@ -6,6 +6,7 @@ import csv
 import os
 import tracemalloc
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +16,14 @@ import pytest
 from inference.fish.corrections import export_training_set
 from inference.fish.images import read_image
 from sync.corrections import CORRECTIONS_CSV, CorrectionsExport
-from sync.store import FishObservation, Passphrase, Photo, SpeciesScore, Store
+from sync.store import (
+    FishObservation,
+    Passphrase,
+    Photo,
+    PredictionStatus,
+    SpeciesScore,
+    Store,
+)
 from sync.store.corrections import export_corrections
 from sync.store.photos import load_photo
 from sync.store.records import Crop
@@ -51,6 +59,8 @@ def observation(
     photo_uid: str | None = None,
     pack_version: str | None = None,
     crop: Crop | None = None,
+    status: PredictionStatus | None = None,
+    status_reason: str | None = None,
 ) -> FishObservation:
     """Record an observation ``minutes`` after the fake clock's start."""
     at = FakeClock().now() + timedelta(minutes=minutes)
@@ -67,7 +77,11 @@ def observation(
         reviewed_at=at if confirmed else None,
         pack_version=pack_version,
         crop=crop,
+        status=status,
+        status_reason=status_reason,
     )
+    if status is PredictionStatus.NO_FISH:  # the quality gate gives no candidates
+        recorded = replace(recorded, predictions=())
     return store.observations.add(recorded, photo)
 
 
@@ -94,6 +108,18 @@ def test_review_lists_only_the_flagged_observations_oldest_first(
     )
     assert settled.observation_uid not in "\n".join(out)
     assert out[-1].startswith("confirm one with: jaga store confirm")
+
+
+def test_review_says_where_the_pack_named_no_species(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    observation(store, 10, status=PredictionStatus.UNKNOWN)
+    blank = "image is blank (one flat colour)"
+    observation(store, 20, status=PredictionStatus.NO_FISH, status_reason=blank)
+    assert jaga("store", "review") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert f"  unknown species, candidates {COD} 0.62, {HADDOCK} 0.30  pack -" in out[1]
+    assert f"  no fish ({blank})  pack -" in out[2]
 
 
 def test_review_says_when_the_limit_hides_some(

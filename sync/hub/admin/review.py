@@ -1,5 +1,6 @@
 """The fish review queue: flagged observations with photo, top-k (and the species pack that
-made it), the fish's box when the photo holds several, and one-click correction.
+made it), the pack's verdict (an ``unknown`` or ``no_fish`` names no species: its top-k are
+candidates only), the fish's box when the photo holds several, and one-click correction.
 
 Each top-k species is a button in the list; pressing it posts to ``correct/``, which
 confirms that species through ``sync.hub.review`` (LWW stamp "hub", a change for the site's
@@ -39,6 +40,7 @@ class FishReviewAdmin(admin.ModelAdmin):
     list_display = (
         "thumbnail",
         "top_k",
+        "verdict",
         "pack",
         "fish_box",
         "correct_buttons",
@@ -46,10 +48,11 @@ class FishReviewAdmin(admin.ModelAdmin):
         "observed_at",
         "officer",
     )
-    list_filter = ("site", "pack_version")
+    list_filter = ("site", "status", "pack_version")
     readonly_fields = (
         "thumbnail",
         "top_k",
+        "verdict",
         "pack",
         "fish_box",
         "site",
@@ -98,6 +101,15 @@ class FishReviewAdmin(admin.ModelAdmin):
         rows = ((species, f"{confidence:.2f}") for species, confidence in obj.predictions)
         html: str = format_html_join(", ", "{} ({})", rows)
         return html or "—"
+
+    @admin.display(description="pack's verdict", ordering="status")
+    def verdict(self, obj: FishObservation) -> str:
+        """Whether the pack named the first of the top-k, and if not, why; "—" where the
+        device did not say (one older than protocol 4)."""
+        if obj.status is None:
+            return "—"
+        label = str(obj.get_status_display())
+        return f"{label} ({obj.status_reason})" if obj.status_reason else label
 
     @admin.display(description="species pack", ordering="pack_version")
     def pack(self, obj: FishObservation) -> str:

@@ -136,8 +136,17 @@ class FishObservation(models.Model):
         indexes = (models.Index(fields=["site", "needs_review"], name="fish_review_queue"),)
 
     def __str__(self) -> str:
-        species = self.confirmed_species or (self.predictions[0][0] if self.predictions else "?")
-        return f"{species} at {self.observed_at:%Y-%m-%d %H:%M} ({self.site})"
+        return f"{self.answer} at {self.observed_at:%Y-%m-%d %H:%M} ({self.site})"
+
+    @property
+    def answer(self) -> str:
+        """The species: the confirmed one, else the pack's top-1 where it named one (or its
+        verdict was not recorded); "unknown species" or "no fish" where it named none."""
+        if self.confirmed_species:
+            return str(self.confirmed_species)
+        if self.status in (UNKNOWN, NO_FISH):
+            return "unknown species" if self.status == UNKNOWN else "no fish"
+        return str(self.predictions[0][0]) if self.predictions else "?"
 
     @property
     def crop(self) -> tuple[int, int, int, int] | None:

@@ -199,7 +199,15 @@ def test_a_protocol_4_catch_keeps_the_packs_verdict_and_older_devices_never_see_
     pushed = newer.push(4, *(e.entry("fish_observation", "upsert", o) for o in (unknown, no_fish)))
     assert pushed.status_code == 200 and pushed.json()["rejected"] == [], pushed.text
     stored = FishObservation.objects.get(uid=unknown["observation_uid"])
-    assert (stored.status, stored.status_reason) == ("unknown", None)
+    assert (stored.status, stored.status_reason, str(stored).split(" at ")[0]) == (
+        "unknown",
+        None,
+        "unknown species",  # not its top candidate: the pack named no species
+    )
+    queue = operator.get("/admin/hub/fishreview/", {"site__id__exact": stored.site_id})
+    page = queue.content.decode()
+    assert "unknown: below the pack&#x27;s open-set threshold" in page
+    assert f"no fish: failed the pack&#x27;s quality gate ({blank})" in page
     from_v3 = e.observation(pack_version=PACK)  # a protocol-3 device's: no status key at all
     assert v3.push(3, e.entry("fish_observation", "upsert", from_v3)).json()["rejected"] == []
     assert FishObservation.objects.get(uid=from_v3["observation_uid"]).status is None
@@ -223,7 +231,7 @@ def test_a_protocol_4_catch_keeps_the_packs_verdict_and_older_devices_never_see_
     # A reviewer's confirmation is the species, whatever the verdict.
     review.correct_species(stored.pk, "Lutjanus synagris", "hub-reviewer")
     stored.refresh_from_db()
-    assert (stored.confirmed_species, stored.status) == ("Lutjanus synagris", "unknown")
+    assert (stored.answer, stored.status) == ("Lutjanus synagris", "unknown")
 
 
 def test_protocols_1_and_5_are_refused_whole_and_the_docs_say_which_are_served(
