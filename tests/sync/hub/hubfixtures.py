@@ -35,8 +35,9 @@ os.environ["DATABASE_URL"] = SERVER.url(DATABASE)
 os.environ.setdefault("JAGA_HUB_SECRET_KEY", "tests-only-" + uuid.uuid4().hex)
 os.environ["DJANGO_SETTINGS_MODULE"] = "sync.hub.settings"
 os.environ["JAGA_HUB_REGISTER_RATE"] = "100000/minute"  # every test registers devices
-# Django's test client, and the loopback address every `jaga hub run` of the tests listens on.
-os.environ["JAGA_HUB_ALLOWED_HOSTS"] = "testserver,127.0.0.1"
+# Django's test client, the loopback address every `jaga hub run` of the tests listens on, and
+# the host schemathesis's WSGI client sends (test_fuzz).
+os.environ["JAGA_HUB_ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
 setup_django()  # before any test module imports the hub's models
 
 
