@@ -13,8 +13,9 @@
 ``JAGA_HUB_CODE_TTL_S``    lifetime of a one-time registration code
 ``JAGA_HUB_REGISTER_RATE`` registration attempts allowed per client (default ``30/minute``)
 ``JAGA_HUB_LOGIN_RATE``    failed admin sign-ins allowed per client and per user name
-                           (default ``10/hour``); more are refused, unchecked, until the
-                           oldest counted failure is that period old
+                           (default ``10/hour``) in each fixed window of that period (the
+                           clock's whole hours for ``/hour``); more are refused, unchecked,
+                           until the window ends
 ``JAGA_HUB_TRUSTED_PROXIES`` reverse proxies in front of the hub (default 0): how many
                            ``X-Forwarded-For`` entries, from the right, were written by them;
                            the client's own header is never trusted beyond those

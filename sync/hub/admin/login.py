@@ -1,16 +1,22 @@
 """The admin's sign-in form, with failed attempts limited per client and per user name.
 
-Without a limit a password is guessable by brute force. The limit is the device
-registration's machinery (DRF's throttle): its ``"N/period"`` rate (``JAGA_HUB_LOGIN_RATE``),
-its cache (Redis when configured, shared by every worker) and its client address
-(``JAGA_HUB_TRUSTED_PROXIES``). Unlike that limit it counts failures only, so operators
-signing in are never held back by each other; and an attempt over it is refused before the
-password is checked, so a guesser learns nothing from it. The lock ends when the oldest
-counted failure is a period old.
+Without a limit a password is guessable by brute force. The limit takes the device
+registration's ``"N/period"`` rate format (``JAGA_HUB_LOGIN_RATE``), cache and client address
+(``JAGA_HUB_TRUSTED_PROXIES``) from DRF's throttle. Each attempt is counted atomically before
+its password is checked, so however many arrive at once, at most N passwords are checked per
+client and per user name in a window. An attempt over the limit is refused without checking
+its password, so a guesser learns nothing from it; a refused attempt, or one whose password
+was right, is given back, so only failures count and operators signing in are never held
+back by each other.
+
+The windows are fixed, aligned to the clock (each whole hour for ``/hour``), not sliding: the
+lock ends with its window, and a guesser who times the boundary gets up to 2N checks within a
+short span around it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from typing import Any
@@ -22,27 +28,38 @@ from rest_framework.throttling import SimpleRateThrottle
 
 
 class LoginThrottle(SimpleRateThrottle):
-    """Failed sign-ins within the last period, per client address and per user name."""
+    """Sign-in attempts in the current window, per client address and per user name.
+
+    One counter per key and window, taken with the cache's atomic ``add`` and ``incr`` (Redis'
+    INCR; local memory under its lock), so concurrent attempts cannot all read the same count.
+    """
 
     scope = "login"
+    keys: list[str]  # this attempt's counters, set by take
 
-    def wait_s(self, request: HttpRequest, username: str) -> float:
-        """Seconds until this client may try this user name again; 0: now."""
+    def take(self, request: HttpRequest, username: str) -> float:
+        """Count an attempt for this client and this user name; 0: counted, check it. Over
+        the limit: the seconds until this window ends, the attempt not counted."""
         now = self.timer()
-        waits = [
-            history[self.num_requests - 1] + self.duration - now  # newest first
-            for history in (self._recent(key, now) for key in self._keys(request, username))
-            if len(history) >= self.num_requests
-        ]
-        return max(waits, default=0.0)
+        window = int(now // self.duration)
+        self.keys = [f"{key}_{window}" for key in self._keys(request, username)]
+        if max(self._count(key) for key in self.keys) <= self.num_requests:
+            return 0.0
+        self.give_back()  # a refused attempt is no guess; counted, it would lock others out
+        return float((window + 1) * self.duration - now)
 
-    def record_failure(self, request: HttpRequest, username: str) -> None:
-        now = self.timer()
-        for key in self._keys(request, username):
-            self.cache.set(key, [now, *self._recent(key, now)], self.duration)
+    def give_back(self) -> None:
+        """Uncount the attempt ``take`` counted: refused, or its password was right."""
+        for key in self.keys:
+            with contextlib.suppress(ValueError):  # the window is over: nothing to give back
+                self.cache.decr(key)
 
-    def _recent(self, key: str, now: float) -> list[float]:
-        return [moment for moment in self.cache.get(key, []) if moment > now - self.duration]
+    def _count(self, key: str) -> int:
+        while True:
+            # A key outlives its window; expired or evicted between the two calls, add again.
+            self.cache.add(key, 0, self.duration)
+            with contextlib.suppress(ValueError):
+                return int(self.cache.incr(key))
 
     def _keys(self, request: HttpRequest, username: str) -> tuple[str, str]:
         # Hashed: a user name is the client's text, of any length and alphabet.
@@ -58,8 +75,7 @@ class ThrottledLoginForm(AdminAuthenticationForm):
 
     def clean(self) -> Any:
         throttle = LoginThrottle()
-        username = self.cleaned_data.get("username") or ""
-        wait_s = throttle.wait_s(self.request, username)
+        wait_s = throttle.take(self.request, self.cleaned_data.get("username") or "")
         if wait_s > 0:
             raise ValidationError(
                 "Too many failed sign-ins from this address or for this user name: try again"
@@ -68,8 +84,10 @@ class ThrottledLoginForm(AdminAuthenticationForm):
                 params={"minutes": math.ceil(wait_s / 60)},
             )
         try:
-            return super().clean()
+            cleaned = super().clean()
         except ValidationError as error:
-            if error.code == "invalid_login":
-                throttle.record_failure(self.request, username)
+            if error.code != "invalid_login":  # the password was right
+                throttle.give_back()
             raise
+        throttle.give_back()  # signed in, or no password given: no failure
+        return cleaned

@@ -5,17 +5,19 @@ device registration limit uses."""
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
 
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_login_failed
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, RequestFactory, override_settings
 
-from sync.hub.admin.login import LoginThrottle
+from sync.hub.admin.login import LoginThrottle, ThrottledLoginForm
 from tests.sync.conftest import FakeClock
 
 LOGIN = "/admin/login/"
@@ -81,13 +83,16 @@ def test_a_client_is_locked_after_too_many_failures_whatever_it_forwards(
     clock: FakeClock,
 ) -> None:
     """Guessing one password per user name is still guessing: the client's address counts
-    too, and an X-Forwarded-For it writes itself does not change it (no trusted proxy)."""
+    too, and an X-Forwarded-For it writes itself does not change it (no trusted proxy).
+    Attempts refused unchecked do not count against the user names they name."""
     client = Client(REMOTE_ADDR="10.2.0.1")
     for n in range(3):
         _sign_in(client, _staff(), "guess", forwarded_for=f"203.0.113.{n}")
-    locked = _sign_in(client, _staff(), PASSWORD, forwarded_for="203.0.113.99")
-    assert "Too many failed sign-ins" in _said(locked)
-    assert _sign_in(Client(REMOTE_ADDR="10.2.0.2"), _staff(), PASSWORD).status_code == 302
+    name = _staff()
+    for _ in range(3):
+        locked = _sign_in(client, name, PASSWORD, forwarded_for="203.0.113.99")
+        assert "Too many failed sign-ins" in _said(locked)
+    assert _sign_in(Client(REMOTE_ADDR="10.2.0.2"), name, PASSWORD).status_code == 302
 
 
 def test_signing_in_below_the_limit_works_and_the_lock_expires(clock: FakeClock) -> None:
@@ -97,7 +102,91 @@ def test_signing_in_below_the_limit_works_and_the_lock_expires(clock: FakeClock)
         assert "correct username and password" in _said(_sign_in(client, name, "typo"))
     assert _sign_in(client, name, PASSWORD).status_code == 302
     client.logout()
-    _sign_in(client, name, "typo")
+    # A right password is no failure: this typo is checked, the one after it is not.
+    assert "correct username and password" in _said(_sign_in(client, name, "typo"))
     assert "try again in 1 minute(s)" in _said(_sign_in(client, name, PASSWORD))
     clock.advance(seconds=61)
     assert _sign_in(client, name, PASSWORD).status_code == 302
+
+
+def test_a_lock_lasts_to_the_end_of_its_window(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows are fixed, the clock's whole periods (here hours, from 08:00): a lock says
+    how much of its window is left, and ends with it."""
+    monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {"login": "3/hour"})
+    clock.advance(minutes=44, seconds=30)
+    name = _staff()
+    client = Client(REMOTE_ADDR="10.5.0.1")
+    for _ in range(3):
+        _sign_in(client, name, "typo")
+    assert "try again in 16 minute(s)" in _said(_sign_in(client, name, PASSWORD))
+    clock.advance(minutes=15, seconds=29)
+    assert "try again in 1 minute(s)" in _said(_sign_in(client, name, PASSWORD))
+    clock.advance(seconds=1)  # 09:00, the next window
+    assert _sign_in(client, name, PASSWORD).status_code == 302
+
+
+class _Gate:
+    """Holds every password check until each of a test's attempts has either reached one or
+    been refused: all the checks the limit lets through are then in flight at once."""
+
+    def __init__(self, attempts: int) -> None:
+        self.attempts = attempts
+        self.checked: list[str] = []
+        self.refused = 0
+        self._lock = threading.Lock()
+        self._all_in = threading.Event()
+
+    def check(self, password: str) -> None:
+        with self._lock:
+            self.checked.append(password)
+            self._open_when_all_in()
+        self._all_in.wait(timeout=60)  # only a broken gate waits this long
+
+    def refuse(self) -> None:
+        with self._lock:
+            self.refused += 1
+            self._open_when_all_in()
+
+    def _open_when_all_in(self) -> None:
+        if len(self.checked) + self.refused == self.attempts:
+            self._all_in.set()
+
+
+class HeldPasswordCheck:
+    """An authentication backend for which every password is wrong, checked as slowly as the
+    gate says: the limit is under test here, not the password hasher."""
+
+    gate: ClassVar[_Gate]
+
+    def authenticate(self, request: Any, username: str = "", password: str = "") -> None:
+        self.gate.check(password)
+
+
+@pytest.mark.parametrize("same", ["client", "user name"])
+def test_parallel_failures_check_no_more_passwords_than_the_limit(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch, same: str
+) -> None:
+    """Many guesses at once, from one client or for one user name: each is counted before
+    its password is checked, so no more than the limit's (3) are ever checked."""
+    attempts = 20
+    gate = _Gate(attempts)
+    monkeypatch.setattr(HeldPasswordCheck, "gate", gate, raising=False)
+    factory = RequestFactory()
+
+    def attempt(n: int) -> None:
+        address = "10.4.0.1" if same == "client" else f"10.4.1.{n}"
+        username = "admin" if same == "user name" else f"user-{n}"
+        request = factory.post(LOGIN, REMOTE_ADDR=address)
+        form = ThrottledLoginForm(request, data={"username": username, "password": f"guess-{n}"})
+        if not form.is_valid() and form.errors.as_data()["__all__"][0].code == "locked":
+            gate.refuse()
+
+    with (
+        override_settings(AUTHENTICATION_BACKENDS=[f"{__name__}.HeldPasswordCheck"]),
+        ThreadPoolExecutor(max_workers=attempts) as pool,
+    ):
+        list(pool.map(attempt, range(attempts)))
+    assert len(gate.checked) == 3
+    assert gate.refused == attempts - 3
