@@ -2,7 +2,9 @@
 
 ``DATABASE_URL``           PostgreSQL with pgvector (``jaga hub run`` sets it to the embedded
                            server when the operator gives none)
-``REDIS_URL``              Redis as Django's cache (shared by all workers); else local memory
+``REDIS_URL``              Redis as Django's cache (shared by all workers); else local memory,
+                           one per worker process, and so are the registration and sign-in
+                           limits' counts
 ``JAGA_HUB_SECRET_KEY``    Django's signing key (``jaga hub run`` keeps one in its data folder)
 ``JAGA_HUB_ALLOWED_HOSTS`` comma-separated host names the hub answers to (any other Host
                            header: 400); ``jaga hub run`` refuses to start without it, other

@@ -11,7 +11,8 @@ back by each other.
 
 The windows are fixed, aligned to the clock (each whole hour for ``/hour``), not sliding: the
 lock ends with its window, and a guesser who times the boundary gets up to 2N checks within a
-short span around it.
+short span around it. The count lives in the cache, which is shared by every worker only with
+``REDIS_URL``; without it each worker process counts for itself, so the limit is per worker.
 """
 
 from __future__ import annotations
