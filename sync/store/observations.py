@@ -182,7 +182,21 @@ class Observations:
 
 def observation_payload(observation: FishObservation) -> dict[str, Any]:
     """The observation's outbox payload: the wire's ``FishObservationUpsert`` (protocol 4);
-    ``crop`` is ``[x, y, width, height]``, or None for the whole photo."""
+    ``crop`` is ``[x, y, width, height]``, or None for the whole photo.
+
+    Without a verdict (``status``), neither it nor its reason is sent: this device was not
+    told it (a row pulled from an older device, or while it was older itself), and an
+    explicit None would win with the device's next edit (a confirmation stamps the
+    predictions the verdict follows) and erase, on the hub and every device, what the
+    device that classified the fish said. Left out, they say nothing and the stored
+    verdict stands. (Every catch this code records has a verdict.)"""
+    payload = _payload(observation)
+    if observation.status is None:
+        del payload["status"], payload["status_reason"]
+    return payload
+
+
+def _payload(observation: FishObservation) -> dict[str, Any]:
     position = observation.position
     return {
         "observation_uid": observation.observation_uid,

@@ -138,9 +138,13 @@ def emit_observation(observation: FishObservation, origin: Device | None) -> Non
     ).model_dump(mode="json")
     # An empty reviewer is left out (it reads as None): a device still on protocol 1, which
     # pulls without naming its version, can then still apply every unreviewed observation.
+    # So is a verdict the hub was never told (an older device's catch): an explicit None
+    # would erase the one a device holds (see observation_payload).
     for name in REVIEW_FIELDS:
         if payload[name] is None:
             del payload[name]
+    if payload["status"] is None:
+        del payload["status"], payload["status_reason"]
     append_change(
         observation.site, "fish_observation", observation.uid, "upsert", payload, origin=origin
     )

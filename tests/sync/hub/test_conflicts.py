@@ -12,9 +12,10 @@ from django.utils import timezone
 from sync.client.push import to_wire
 from sync.hub import review
 from sync.hub.models import AppliedEntry, FaceTemplate, FishObservation, Person
-from sync.protocol import format_timestamp
+from sync.protocol import format_timestamp, payload_for_protocol
 from sync.store import FishObservation as StoreObservation
 from sync.store import SpeciesScore, Store
+from sync.store.observations import observation_payload
 from tests.sync.conftest import FakeClock
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
@@ -270,6 +271,40 @@ def test_the_packs_verdict_goes_with_the_predictions_and_an_older_device_keeps_i
     stored.refresh_from_db()
     assert (stored.confirmed_species, stored.status) == ("Gadus morhua", "no_fish")
     assert api.pull_all()[-1]["payload"]["status"] == "no_fish"
+
+
+def test_a_device_that_pulled_before_it_upgraded_never_erases_the_verdict(api: Api) -> None:
+    """The fleet's normal rollout: the hub first, then the boats one by one. A boat still on
+    protocol 3 pulls a catch without its verdict; upgraded, its officer confirms the species.
+    Its row holds no verdict: the payload the store writes must not say None for it, or the
+    confirmation (whose stamp the predictions, and so the verdict, take) erases the verdict
+    on the hub and, through the change log, on every device."""
+    boat_1, boat_2 = api, Api.register_new(api.site, "boat-2")
+    made = e.observation(status="unknown", pack_version="f4k-3")
+    boat_1.push(e.entry("fish_observation", "upsert", made, when=e.at(0)))
+    pulled = payload_for_protocol(3, "fish_observation", "upsert", boat_1.pull_all()[-1]["payload"])
+    assert "status" not in pulled
+    confirmed = StoreObservation(
+        observed_at=datetime.fromisoformat(pulled["observed_at"]),
+        predictions=tuple(SpeciesScore(s, c) for s, c in pulled["predictions"]),
+        officer=pulled["officer"], observation_uid=pulled["observation_uid"],
+        needs_review=False, confirmed_species="Lutjanus synagris",
+        reviewed_by="officer-9", reviewed_at=e.at(10),
+    )  # fmt: skip
+    confirmation = observation_payload(confirmed)
+    boat_2.push(e.entry("fish_observation", "upsert", confirmation, when=e.at(10)))
+    stored = FishObservation.objects.get(uid=made["observation_uid"])
+    assert (stored.confirmed_species, stored.status) == ("Lutjanus synagris", "unknown")
+    assert boat_1.pull_all()[-1]["payload"]["status"] == "unknown"
+
+
+def test_the_hub_says_nothing_of_a_verdict_it_was_never_told(api: Api) -> None:
+    """A protocol-3 device's catch has no verdict on the hub: the change log leaves it out
+    rather than telling every device it is None."""
+    older = {k: v for k, v in e.observation().items() if k not in ("status", "status_reason")}
+    api.push(e.entry("fish_observation", "upsert", older, when=e.at(0)))
+    change = api.pull_all()[-1]["payload"]
+    assert "status" not in change and "status_reason" not in change
 
 
 def test_a_hub_correction_older_than_a_device_verdict_leaves_that_verdict_and_its_reviewer(
