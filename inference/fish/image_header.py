@@ -68,8 +68,12 @@ def jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes]]:
             return
         else:
             length = _big(data, at + 2, 2)
+            if length < 2:  # libjpeg reads such a length as an empty segment, and goes on
+                yield marker, b""
+                at += 4
+                continue
             body = data[at + 4 : at + 2 + length]
-            if length < 2 or len(body) != length - 2:
+            if len(body) != length - 2:
                 return
             yield marker, body
             at += 2 + length

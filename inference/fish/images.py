@@ -87,6 +87,11 @@ def decode_image(data: bytes, name: str) -> UInt8Image:
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
     except cv2.error as exc:  # OpenCV's own limits (OPENCV_IO_MAX_IMAGE_PIXELS) raise
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):
+            raise ImageError(
+                f"{name} declares more than the {MAX_PIXELS / 1e6:.0f} MP a photo may have:"
+                " save it at a lower resolution"
+            ) from exc
         raise ImageError(f"{name} is not a readable image: {exc.err or exc}") from exc
     if image is None:
         raise ImageError(f"{name} is not a readable image (corrupt, empty or unknown format)")
