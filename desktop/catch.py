@@ -310,6 +310,7 @@ def record_catches(
     confirmed_species: Sequence[str | None] = (),
     clock: Clock,
     again: bool = False,
+    recorded_at: datetime | None = None,
 ) -> list[FishObservation]:
     """Record the catch: the photo's bytes as read, once, and one observation per fish with
     its box, the prediction's species display names with their calibrated probabilities
@@ -319,7 +320,9 @@ def record_catches(
     per fish, in order, None for a fish not confirmed; empty: none confirmed). A ``no_fish``
     prediction is recorded too, flagged: the officer decides. One transaction, outbox
     entries included: every fish is written, or none. A photo recorded before with one of
-    the same fish is :class:`RecordedBeforeError` unless ``again``."""
+    the same fish is :class:`RecordedBeforeError` unless ``again``. ``recorded_at`` is when
+    the officer asked for the record (default: now): a catch the store refused and the
+    panel retries later is the same catch, dated as it was then."""
     if not fish:
         raise CatchError("no fish to record")
     confirmed = list(confirmed_species) or [None] * len(fish)
@@ -328,7 +331,7 @@ def record_catches(
             f"{len(fish)} fish but {len(confirmed)} confirmed species: give one per fish"
         )
     check_crops(photo, [one.crop for one in fish])
-    now = clock.now()
+    now = clock.now() if recorded_at is None else recorded_at
     when = observed_time(details.observed_at, photo.time, now)
     stored_photo = Photo(photo.data, photo.media_type, taken_at=when.at)  # the file's times lie
     if not again:

@@ -34,7 +34,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,7 +49,6 @@ from desktop.catch import (
     CaughtFish,
     RecordedBeforeError,
     classify_catch,
-    observed_time,
     parse_length,
     parse_position,
     read_catch_photo,
@@ -189,14 +188,25 @@ class CatchController(QObject):
 
     def may_close(self, parent: QWidget) -> bool:
         """Whether the window may close: with catches the store refused still waiting for
-        Retry, only if the officer says so (they are lost with the window)."""
-        refused = self.records.refused
-        if not refused:
+        Retry, or still being written (the store may yet refuse them, and a refusal after
+        the window closed would lose them unseen), only if the officer says so."""
+        refused, writing = self.records.refused, self.records.writing
+        if not refused and not writing:
             return True
-        names = ", ".join(record.label for record in refused)
+        parts = []
+        if refused:
+            names = ", ".join(record.label for record in refused)
+            parts.append(
+                f"{len(refused)} catch{'es' if len(refused) > 1 else ''} not recorded: {names}"
+            )
+        if writing:
+            names = ", ".join(record.label for record in writing)
+            parts.append(
+                f"{len(writing)} still being written, which the store may yet refuse: {names}"
+            )
         question = (
-            f"{len(refused)} catch{'es' if len(refused) > 1 else ''} not recorded: {names}."
-            " Close anyway and lose them? (No: keep the window open, and press Retry.)"
+            "; ".join(parts) + ". Close anyway and lose what is not recorded?"
+            " (No: keep the window open; Retry writes a refused catch.)"
         )
         return self._confirm_close(parent, question)
 
@@ -271,10 +281,12 @@ class CatchController(QObject):
             return
         crops = tuple(one.crop for one in fish)
         again = self._warned == (classified.photo, crops)  # the second Record of those fish
-        # Dated now, when Record is pressed: a Retry hours later records the same catch.
-        when = observed_time(details.observed_at, classified.photo.time, datetime.now(UTC))
-        details = replace(details, observed_at=when.at)
-        record = CatchRecord(classified.photo, tuple(fish), details, tuple(confirmed), again)
+        # Recorded as of now, when Record is pressed: a Retry hours later (even after the
+        # clock was corrected back) records the same catch, dated as it would have been.
+        pressed_at = datetime.now(UTC)
+        record = CatchRecord(
+            classified.photo, tuple(fish), details, tuple(confirmed), again, pressed_at
+        )
         self._write(self.store, [record])
 
     @Slot()
@@ -298,10 +310,7 @@ class CatchController(QObject):
         self.panel.record.setEnabled(False)  # one write per click, however impatient
         for record in records:  # ...and no box edited meanwhile turns it back on (busy)
             self.records.start(record)
-            work = functools.partial(
-                store.record, record.photo, record.fish, record.details, record.confirmed,
-                record.again,
-            )  # fmt: skip
+            work = functools.partial(store.record, record)
             on_done = functools.partial(self._recorded, record)
             self._submit(work, on_done, functools.partial(self._record_failed, record))
         self._show_records()

@@ -15,6 +15,7 @@ refusal. No Qt here: ``CatchController`` asks, ``CatchPanel`` shows the ``Outcom
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from desktop.catch import CatchDetails, CatchPhoto, CaughtFish
 
@@ -28,6 +29,7 @@ class CatchRecord:
     details: CatchDetails
     confirmed: tuple[str | None, ...]  # one per fish
     again: bool = False  # recorded even if this photo's same fish were recorded before
+    pressed_at: datetime | None = None  # when Record was pressed: what a Retry records it at
 
     @property
     def name(self) -> str:
@@ -61,6 +63,10 @@ class CatchRecords:
     @property
     def refused(self) -> list[CatchRecord]:
         return list(self._refused)
+
+    @property
+    def writing(self) -> list[CatchRecord]:
+        return list(self._writing)
 
     def start(self, record: CatchRecord) -> None:
         """A record is being written (a Record, or a refused one again): it replaces a

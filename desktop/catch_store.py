@@ -8,11 +8,11 @@ cost: once per officer action (record, confirm, refresh), which is what this pay
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop.catch import CatchDetails, CatchPhoto, CaughtFish, RecordedBeforeError, record_catches
+from desktop.catch import RecordedBeforeError, record_catches
+from desktop.catch_records import CatchRecord
 from desktop.settings import AppSettings, key_source
 from sync.store import FishObservation, KeySource, Store, StoreConfig
 
@@ -39,22 +39,17 @@ class CatchStore:
             return None
         return cls(settings.store_path, source, settings.store_config or StoreConfig())
 
-    def record(
-        self,
-        photo: CatchPhoto,
-        fish: Sequence[CaughtFish],
-        details: CatchDetails,
-        confirmed_species: Sequence[str | None],
-        again: bool = False,
-    ) -> list[FishObservation] | RecordedBeforeError:
-        """The photo once and one observation per fish, in one transaction; or, nothing
-        written, the records of this photo with one of the same fish, unless ``again``
-        (returned, not raised: a warning the officer may override, not a failure)."""
+    def record(self, catch: CatchRecord) -> list[FishObservation] | RecordedBeforeError:
+        """The photo once and one observation per fish, in one transaction, dated as of when
+        Record was pressed; or, nothing written, the records of this photo with one of the
+        same fish, unless ``catch.again`` (returned, not raised: a warning the officer may
+        override, not a failure)."""
         with self._open() as store:
             try:
                 return record_catches(
-                    store.observations, photo, fish, details,
-                    confirmed_species=confirmed_species, clock=store.clock, again=again,
+                    store.observations, catch.photo, catch.fish, catch.details,
+                    confirmed_species=catch.confirmed, clock=store.clock, again=catch.again,
+                    recorded_at=catch.pressed_at,
                 )  # fmt: skip
             except RecordedBeforeError as recorded_before:
                 return recorded_before

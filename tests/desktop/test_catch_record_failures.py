@@ -260,3 +260,21 @@ def test_the_second_record_of_a_photo_recorded_before_is_not_undone_by_another_r
     panel.record.click()  # the officer insists on A: recorded again, not warned again
     settle(window)
     assert len(observed(rig.store)) == 3, panel.record_message.text()
+
+
+def test_closing_while_a_catch_is_being_written_asks_first(window: MainWindow, rig: Rig) -> None:
+    """Record, then close at once (the end of a day): the store may yet refuse that write,
+    and after the window is gone nobody would see it."""
+    panel = catch_of(window).panel
+    rig.open_photo(window, CONFIDENT)
+    rig.closing.answer = False
+    with held(rig.store):
+        panel.record.click()
+        assert catch_of(window).records.busy
+        assert not window.close()
+        settle(window)
+    assert f"1 still being written, which the store may yet refuse: {A}" in rig.closing.questions[0]
+    assert panel.record_message.text().startswith(f"NOT RECORDED {A}: ")  # seen, not lost
+    panel.retry.click()
+    settle(window)
+    assert len(observed(rig.store)) == 1

@@ -154,3 +154,22 @@ def test_observed_time_rule() -> None:
     for photo in (zoned, ahead, None):
         first = observed_time(None, photo, NOW)
         assert observed_time(None, photo, first.at) == first
+
+
+def test_a_catch_is_recorded_as_of_when_it_was_asked_for(
+    store_path: Path, default_species_pack: Path, f4k: Path
+) -> None:
+    """The panel's Retry writes a refused catch later, maybe after the clock was corrected
+    back: it is dated as of the Record, and a time then later than the clock is no error."""
+    from desktop.catch import CatchDetails, classify_catch, read_catch_photo, record_catches
+    from inference.fish.classify import SpeciesClassifier
+
+    photo = read_catch_photo(f4k / CONFIDENT)  # no capture time of its own
+    fish = classify_catch(SpeciesClassifier.from_path(default_species_pack), photo, [])
+    pressed = datetime.now(UTC) + timedelta(hours=1)  # the clock has since stepped back
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        (recorded,) = record_catches(
+            store.observations, photo, fish, CatchDetails("Ana Lima"),
+            confirmed_species=["fish_01"], clock=store.clock, recorded_at=pressed,
+        )  # fmt: skip
+    assert recorded.observed_at == recorded.reviewed_at == pressed
