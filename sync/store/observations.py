@@ -184,15 +184,18 @@ def observation_payload(observation: FishObservation) -> dict[str, Any]:
     """The observation's outbox payload: the wire's ``FishObservationUpsert`` (protocol 4);
     ``crop`` is ``[x, y, width, height]``, or None for the whole photo.
 
-    Without a verdict (``status``), neither it nor its reason is sent: this device was not
-    told it (a row pulled from an older device, or while it was older itself), and an
-    explicit None would win with the device's next edit (a confirmation stamps the
-    predictions the verdict follows) and erase, on the hub and every device, what the
-    device that classified the fish said. Left out, they say nothing and the stored
-    verdict stands. (Every catch this code records has a verdict.)"""
+    Without a verdict (``status``), neither it nor its reason is sent, nor a
+    ``pack_version`` without one: this device was not told them (a row pulled from an
+    older device, or while it was older itself), and an explicit None would win with the
+    device's next edit (a confirmation stamps the predictions they follow) and erase, on
+    the hub and every device, what the device that classified the fish said. Left out,
+    they say nothing and the stored values stand. (Every catch this code records has
+    both.) ``crop`` is sent as it is: None is a real answer there, the whole photo."""
     payload = _payload(observation)
     if observation.status is None:
         del payload["status"], payload["status_reason"]
+    if observation.pack_version is None:
+        del payload["pack_version"]
     return payload
 
 

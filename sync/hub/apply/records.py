@@ -138,9 +138,9 @@ def emit_observation(observation: FishObservation, origin: Device | None) -> Non
     ).model_dump(mode="json")
     # An empty reviewer is left out (it reads as None): a device still on protocol 1, which
     # pulls without naming its version, can then still apply every unreviewed observation.
-    # So is a verdict the hub was never told (an older device's catch): an explicit None
-    # would erase the one a device holds (see observation_payload).
-    for name in REVIEW_FIELDS:
+    # So is a verdict or a pack the hub was never told (an older device's catch): an
+    # explicit None would erase what a device holds (see observation_payload).
+    for name in (*REVIEW_FIELDS, "pack_version"):
         if payload[name] is None:
             del payload[name]
     if payload["status"] is None:

@@ -275,15 +275,15 @@ def test_the_packs_verdict_goes_with_the_predictions_and_an_older_device_keeps_i
 
 def test_a_device_that_pulled_before_it_upgraded_never_erases_the_verdict(api: Api) -> None:
     """The fleet's normal rollout: the hub first, then the boats one by one. A boat still on
-    protocol 3 pulls a catch without its verdict; upgraded, its officer confirms the species.
-    Its row holds no verdict: the payload the store writes must not say None for it, or the
-    confirmation (whose stamp the predictions, and so the verdict, take) erases the verdict
-    on the hub and, through the change log, on every device."""
+    an older protocol pulls a catch without its verdict and pack; upgraded, its officer
+    confirms the species. Its row holds neither: the payload the store writes must not say
+    None for them, or the confirmation (whose stamp the predictions, and so they, take)
+    erases them on the hub and, through the change log, on every device."""
     boat_1, boat_2 = api, Api.register_new(api.site, "boat-2")
     made = e.observation(status="unknown", pack_version="f4k-3")
     boat_1.push(e.entry("fish_observation", "upsert", made, when=e.at(0)))
-    pulled = payload_for_protocol(3, "fish_observation", "upsert", boat_1.pull_all()[-1]["payload"])
-    assert "status" not in pulled
+    pulled = payload_for_protocol(2, "fish_observation", "upsert", boat_1.pull_all()[-1]["payload"])
+    assert "status" not in pulled and "pack_version" not in pulled  # pulled on protocol 2
     confirmed = StoreObservation(
         observed_at=datetime.fromisoformat(pulled["observed_at"]),
         predictions=tuple(SpeciesScore(s, c) for s, c in pulled["predictions"]),
@@ -295,7 +295,9 @@ def test_a_device_that_pulled_before_it_upgraded_never_erases_the_verdict(api: A
     boat_2.push(e.entry("fish_observation", "upsert", confirmation, when=e.at(10)))
     stored = FishObservation.objects.get(uid=made["observation_uid"])
     assert (stored.confirmed_species, stored.status) == ("Lutjanus synagris", "unknown")
-    assert boat_1.pull_all()[-1]["payload"]["status"] == "unknown"
+    assert stored.pack_version == "f4k-3"
+    change = boat_1.pull_all()[-1]["payload"]
+    assert (change["status"], change["pack_version"]) == ("unknown", "f4k-3")
 
 
 def test_the_hub_says_nothing_of_a_verdict_it_was_never_told(api: Api) -> None:
