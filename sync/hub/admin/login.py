@@ -1,18 +1,21 @@
 """The admin's sign-in form, with failed attempts limited per client and per user name.
 
 Without a limit a password is guessable by brute force. The limit takes the device
-registration's ``"N/period"`` rate format (``JAGA_HUB_LOGIN_RATE``), cache and client address
+registration's ``"N/period"`` rate format (``JAGA_HUB_LOGIN_RATE``) and client address
 (``JAGA_HUB_TRUSTED_PROXIES``) from DRF's throttle. Each attempt is counted atomically before
 its password is checked, so however many arrive at once, at most N passwords are checked per
 client and per user name in a window. An attempt over the limit is refused without checking
 its password, so a guesser learns nothing from it; a refused attempt, or one whose password
 was right, is given back, so only failures count and operators signing in are never held
-back by each other.
+back by each other. An attempt from a locked client, or for a locked user name, is refused
+before anything is counted: it adds no counter to the cache, so no number of them can make
+the cache drop the counts that lock others.
 
 The windows are fixed, aligned to the clock (each whole hour for ``/hour``), not sliding: the
 lock ends with its window, and a guesser who times the boundary gets up to 2N checks within a
-short span around it. The count lives in the cache, which is shared by every worker only with
-``REDIS_URL``; without it each worker process counts for itself, so the limit is per worker.
+short span around it. The counts live in the ``login`` cache, which is shared by every worker
+only with ``REDIS_URL``; without it each worker process counts for itself, so the limit is
+per worker.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import math
 from typing import Any
 
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.connection import ConnectionProxy
 from rest_framework.throttling import SimpleRateThrottle
 
 
@@ -36,6 +41,7 @@ class LoginThrottle(SimpleRateThrottle):
     """
 
     scope = "login"
+    cache = ConnectionProxy(caches, "login")  # its own room: see settings.caches_for
     keys: list[str]  # this attempt's counters, set by take
 
     def take(self, request: HttpRequest, username: str) -> float:
@@ -44,10 +50,18 @@ class LoginThrottle(SimpleRateThrottle):
         now = self.timer()
         window = int(now // self.duration)
         self.keys = [f"{key}_{window}" for key in self._keys(request, username)]
+        wait_s = float((window + 1) * self.duration - now)
+        # Read before counting, the client first: an attempt already over a limit adds and
+        # changes no counter (so refused attempts can neither crowd others' counters out of
+        # the cache nor lift another's count over the limit), and a locked client's attempt
+        # reads no user name's.
+        if any(self._locked(key) for key in self.keys):
+            self.keys = []
+            return wait_s
         if max(self._count(key) for key in self.keys) <= self.num_requests:
             return 0.0
         self.give_back()  # a refused attempt is no guess; counted, it would lock others out
-        return float((window + 1) * self.duration - now)
+        return wait_s
 
     def give_back(self) -> None:
         """Uncount the attempt ``take`` counted: refused, or its password was right."""
@@ -55,7 +69,12 @@ class LoginThrottle(SimpleRateThrottle):
             with contextlib.suppress(ValueError):  # the window is over: nothing to give back
                 self.cache.decr(key)
 
+    def _locked(self, key: str) -> bool:
+        return bool(int(self.cache.get(key, 0)) >= self.num_requests)
+
     def _count(self, key: str) -> int:
+        # Atomic, unlike _locked: of attempts that all read a count below the limit, only
+        # as many as it has left get through.
         while True:
             # A key outlives its window; expired or evicted between the two calls, add again.
             self.cache.add(key, 0, self.duration)

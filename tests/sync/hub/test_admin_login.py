@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_login_failed
-from django.core.cache import cache
 from django.test import Client, RequestFactory, override_settings
 
 from sync.hub.admin.login import LoginThrottle, ThrottledLoginForm
@@ -30,9 +29,9 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
     clock = FakeClock()
     monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {"login": "3/minute"})
     monkeypatch.setattr(LoginThrottle, "timer", staticmethod(lambda: clock.now().timestamp()))
-    cache.clear()
+    LoginThrottle.cache.clear()
     yield clock
-    cache.clear()
+    LoginThrottle.cache.clear()
 
 
 @pytest.fixture
@@ -93,6 +92,36 @@ def test_a_client_is_locked_after_too_many_failures_whatever_it_forwards(
         locked = _sign_in(client, name, PASSWORD, forwarded_for="203.0.113.99")
         assert "Too many failed sign-ins" in _said(locked)
     assert _sign_in(Client(REMOTE_ADDR="10.2.0.2"), name, PASSWORD).status_code == 302
+
+
+# Django's in-memory cache as it comes: 300 entries, a third dropped when full.
+SMALL_CACHE = {
+    alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "small"}
+    for alias in ("default", "login")
+}
+
+
+def test_a_locked_client_cannot_flood_a_locked_user_name_out_of_the_cache(
+    clock: FakeClock, failures: list[str]
+) -> None:
+    """A locked client's attempts are refused before any user name is counted, so naming a
+    new one each time adds nothing to the cache: even a small one keeps the counts that lock
+    others, however many such attempts it is sent."""
+    with override_settings(CACHES=SMALL_CACHE):
+        LoginThrottle.cache.clear()
+        admin = _staff()
+        for n in range(3):
+            _sign_in(Client(REMOTE_ADDR=f"10.6.0.{n}"), admin, "guess")
+        guesser = Client(REMOTE_ADDR="10.6.1.1")
+        for n in range(3):
+            _sign_in(guesser, f"junk-{n}", "guess")
+        for n in range(400):
+            assert "Too many failed sign-ins" in _said(_sign_in(guesser, f"flood-{n}", "guess"))
+        again = _sign_in(Client(REMOTE_ADDR="10.6.0.9"), admin, "guess")
+        assert "Too many failed sign-ins" in _said(again)
+        assert failures.count(admin) == 3
+        assert len(failures) == 6  # the flood's passwords were not checked either
+        LoginThrottle.cache.clear()
 
 
 def test_signing_in_below_the_limit_works_and_the_lock_expires(clock: FakeClock) -> None:

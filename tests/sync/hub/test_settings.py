@@ -14,6 +14,19 @@ def test_redis_url_selects_the_shared_redis_cache() -> None:
     assert caches_for("")["default"]["BACKEND"].endswith("LocMemCache")
 
 
+def test_the_sign_in_limit_has_a_cache_of_its_own_with_room_to_spare() -> None:
+    """Its counters share Redis when there is one; in memory they do not share the default
+    cache's room, nor are they dropped after Django's default 300 entries."""
+    assert caches_for("redis://cache:6379/1")["login"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://cache:6379/1",
+    }
+    login, default = caches_for("")["login"], caches_for("")["default"]
+    assert login["BACKEND"].endswith("LocMemCache")
+    assert login["LOCATION"] != default.get("LOCATION", "")
+    assert login["OPTIONS"]["MAX_ENTRIES"] >= 100_000
+
+
 def test_database_urls_for_tcp_and_unix_sockets() -> None:
     tcp = parse_database_url("postgresql://jaga:s%40cret@db.example:6543/hub?sslmode=require")
     assert (tcp["USER"], tcp["PASSWORD"], tcp["HOST"], tcp["PORT"], tcp["NAME"]) == (
