@@ -1,10 +1,21 @@
 """The audit trail: access decisions and administrative actions in a SHA-256 hash chain.
 
-Each entry's hash covers its own fields and the previous entry's hash, so editing, removing
-or reordering any entry breaks the chain from that point on; ``verify`` names the first
-broken entry. Triggers refuse UPDATE and DELETE through SQL. Removing the *newest* entries
-leaves a shorter valid chain: that is caught only against a head kept elsewhere (the hub),
-which is why ``verify`` reports the head hash.
+Each entry's hash covers its own fields and the previous entry's hash, and entry 1 is the
+store's creation (``store.created``, written before a new store takes its name, so no store
+is found without it). Triggers refuse UPDATE and DELETE through SQL. Against someone who gets
+past them but leaves the hashes as they were, ``verify`` names the first broken entry when any
+entry was edited, removed, reordered or inserted; and whatever was done to the hashes, when
+the oldest entries, or all of them, are gone.
+
+Two things the chain cannot show by itself, as whoever holds the store's key can compute
+every hash: removal of its *newest* entries (a shorter chain is still whole), and a chain
+rewritten from an edit or removal on, every hash after it computed again. Both are caught only
+against a head recorded off the device: ``jaga audit verify`` prints the head (sequence and
+hash), and given one recorded earlier (``--head``) also checks that that entry is still there,
+unchanged. Neither the device nor the hub records it: the operator keeps it somewhere the
+device's key does not reach (a ticket, a log shipped elsewhere). A restore from a backup
+older than a recorded head rewinds the chain as well (its entry ``store.restored`` says so):
+record the new head after one.
 
 Details are written once and never erased, so callers put no biometric data and no names in
 them: person uids, counts, model refs, scores.
@@ -22,6 +33,7 @@ from sync.store.database import Database
 from sync.store.records import AuditEntry, AuditReport
 
 GENESIS_HASH = "0" * 64
+CREATED = "store.created"  # entry 1's action
 _COLUMNS = "sequence, at, actor, action, subject, details, prev_hash, entry_hash"
 
 
@@ -79,17 +91,34 @@ class AuditLog:
         )
         return [_entry(row) for row in rows]
 
-    def verify(self) -> AuditReport:
-        """Walk the whole chain from the first entry; stop at the first broken link."""
+    def verify(self, recorded_head: tuple[int, str] | None = None) -> AuditReport:
+        """Walk the whole chain from the first entry; stop at the first broken link.
+
+        ``recorded_head`` is a sequence and hash ``head`` gave earlier: that entry must still
+        be in the chain, unchanged.
+        """
         expected_sequence, prev_hash, count = 1, GENESIS_HASH, 0
         for row in self._rows():
-            problem = _problem(row, expected_sequence, prev_hash)
+            problem = _problem(row, expected_sequence, prev_hash) or _not_the_head(
+                row, recorded_head
+            )
             if problem is not None:
                 return AuditReport(
                     entries=count, first_bad_sequence=expected_sequence, problem=problem
                 )
             count += 1
             expected_sequence, prev_hash = row[0] + 1, row[7]
+        if count == 0:
+            return AuditReport(
+                entries=0, first_bad_sequence=1, problem=f"the chain is empty: no {CREATED} entry"
+            )
+        if recorded_head is not None and count < recorded_head[0]:
+            return AuditReport(
+                entries=count,
+                first_bad_sequence=count + 1,
+                problem=f"the chain ends at entry {count}, before the recorded head "
+                f"{recorded_head[0]}: {_REWOUND}",
+            )
         return AuditReport(entries=count)
 
     def head(self) -> tuple[int, str]:
@@ -120,7 +149,18 @@ def _problem(row: tuple[Any, ...], expected_sequence: int, prev_hash: str) -> st
         return f"entry {sequence} does not follow entry {sequence - 1}: removed or reordered"
     if entry_hash(row[:7]) != stored_hash:
         return f"entry {sequence} was edited: its hash does not match its contents"
+    if sequence == 1 and row[3] != CREATED:
+        return f"entry 1 is {row[3]!r}, not the store's creation ({CREATED}): entries removed"
     return None
+
+
+_REWOUND = "entries were removed or rewritten, or the store restored from an older backup"
+
+
+def _not_the_head(row: tuple[Any, ...], recorded_head: tuple[int, str] | None) -> str | None:
+    if recorded_head is None or row[0] != recorded_head[0] or row[7] == recorded_head[1]:
+        return None
+    return f"entry {row[0]} is not the recorded head: {_REWOUND}"
 
 
 def _entry(row: tuple[Any, ...]) -> AuditEntry:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -187,7 +188,23 @@ def register_audit(subparsers: argparse._SubParsersAction[Any]) -> None:
     verify = commands.add_parser(
         "verify", parents=[_common_options()], help="check every entry of the hash chain"
     )
+    verify.add_argument(
+        "--head",
+        type=audit_head,
+        metavar="SEQUENCE:HASH",
+        help="a head this command printed before, recorded off the device: it must still be"
+        " in the chain, unchanged (what shows the newest entries removed, or the chain rewritten)",
+    )
     verify.set_defaults(handler=reporting(_audit_verify))
+
+
+def audit_head(text: str) -> tuple[int, str]:
+    sequence, _, digest = text.partition(":")
+    if not (sequence.isdigit() and int(sequence) >= 1 and re.fullmatch("[0-9a-f]{64}", digest)):
+        raise argparse.ArgumentTypeError(
+            f"expected SEQUENCE:HASH as audit verify prints its head, got {text!r}"
+        )
+    return int(sequence), digest
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -398,13 +415,20 @@ def _export_corrections(args: argparse.Namespace) -> int:
 
 def _audit_verify(args: argparse.Namespace) -> int:
     with open_store_of(args) as store:
-        report = store.audit.verify()
+        report = store.audit.verify(args.head)
         sequence, digest = store.audit.head()
     if not report.ok:
         print(f"audit chain BROKEN at entry {report.first_bad_sequence}: {report.problem}")
         print(f"{report.entries} entries verified before it")
         return 1
     print(f"audit chain ok: {report.entries} entries; head {sequence} {digest}")
+    if args.head:
+        print(f"recorded head {args.head[0]} found")
+    else:
+        print(
+            "the chain alone does not show its newest entries removed, or all rewritten: record"
+            f" the head off this device and check against it with --head {sequence}:{digest}"
+        )
     return 0
 
 

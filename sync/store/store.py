@@ -9,6 +9,7 @@ the database: a wrong key raises ``WrongKeyError`` without a single byte read or
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -25,7 +26,7 @@ from sync.errors import (
 from sync.filelock import exclusive, held_elsewhere
 from sync.store import keys
 from sync.store.access import AccessLog
-from sync.store.audit import AuditLog
+from sync.store.audit import CREATED, AuditLog
 from sync.store.clock import Clock, SystemClock
 from sync.store.database import Database, StoreConfig, check_file_looks_encrypted
 from sync.store.gallery import Gallery, gallery_models, load_gallery
@@ -98,22 +99,20 @@ class Store:
         if path.exists():
             raise StoreExistsError(f"{path} already exists; not overwriting it")
         path.parent.mkdir(parents=True, exist_ok=True)
+        clock = clock or SystemClock()
         slot, key = keys.new_slot(source, scrypt_n=config.scrypt_n)
         header = KeyHeader(current=slot)
-        _build(path, key, header, config, migrations)
-        store = cls(
-            Database.open(path, key, config, create=False), header, key, clock or SystemClock()
-        )
-        store.audit.record(
-            actor=operator,
-            action="store.created",
-            subject=path.name,
-            details={
-                "schema_version": migrations[-1].version,
-                "key_source": slot.kind,
-            },
-        )
-        return store
+
+        def record_creation(database: Database) -> None:
+            AuditLog(database, clock).record(
+                actor=operator,
+                action=CREATED,
+                subject=path.name,
+                details={"schema_version": migrations[-1].version, "key_source": slot.kind},
+            )
+
+        _build(path, key, header, config, migrations, record_creation=record_creation)
+        return cls(Database.open(path, key, config, create=False), header, key, clock)
 
     @classmethod
     def open(
@@ -219,14 +218,18 @@ def _build(
     header: KeyHeader,
     config: StoreConfig,
     migrations: tuple[Migration, ...],
+    *,
+    record_creation: Callable[[Database], None],
 ) -> None:
-    """Create the schema under a temporary name, then rename it into place with its header."""
+    """Create the schema and the audit chain's first entry under a temporary name, then
+    rename it into place with its header: a store is never found without that entry."""
     building = path.with_name(path.name + ".init")
     remove_with_side_files(building)
     database = Database.open(building, key, config, create=True)
     try:
         with database.translated():
             migrate(database.connection, migrations)
+        record_creation(database)
     finally:
         database.close()  # the last close checkpoints and removes the WAL
     keys.write_header(path, header)

@@ -6,6 +6,7 @@ import pytest
 
 from sync.errors import SyncError
 from sync.store import AccessEvent, Store
+from sync.store.audit import GENESIS_HASH, entry_hash
 from tests.sync.conftest import FakeClock, enrol
 
 
@@ -22,6 +23,23 @@ def tamper(store: Store, sql: str) -> None:
     connection.execute("DROP TRIGGER audit_log_no_update")
     connection.execute("DROP TRIGGER audit_log_no_delete")
     connection.execute(sql)
+
+
+def rehash(store: Store) -> None:
+    """What someone holding the key could do after removing or editing entries: compute
+    every link again, so that the chain holds together on its own."""
+    connection = store.database.connection
+    rows = connection.execute(
+        "SELECT sequence, at, actor, action, subject, details FROM audit_log ORDER BY sequence"
+    ).fetchall()
+    prev_hash = GENESIS_HASH
+    for row in rows:
+        digest = entry_hash((*row, prev_hash))
+        connection.execute(
+            "UPDATE audit_log SET prev_hash = ?, entry_hash = ? WHERE sequence = ?",
+            (prev_hash, digest, row[0]),
+        )
+        prev_hash = digest
 
 
 def test_an_untouched_chain_verifies(store: Store, clock: FakeClock) -> None:
@@ -113,3 +131,64 @@ def test_the_integrity_report_includes_the_chain(store: Store, clock: FakeClock)
     assert report.problems == (
         "audit chain: entry 2 was edited: its hash does not match its contents",
     )
+
+
+def test_an_emptied_chain_is_detected(store: Store, clock: FakeClock) -> None:
+    fill_chain(store, clock)
+    tamper(store, "DELETE FROM audit_log")
+    report = store.audit.verify()
+    assert (report.ok, report.entries, report.first_bad_sequence) == (False, 0, 1)
+    assert "empty" in (report.problem or "")
+
+
+def test_a_chain_that_does_not_start_with_the_store_s_creation_is_detected(
+    store: Store, clock: FakeClock
+) -> None:
+    """Removing the oldest entries and numbering and hashing the rest again leaves a chain
+    that holds together, but one that no longer starts where every store's starts."""
+    fill_chain(store, clock)
+    assert store.audit.entries()[0].action == "store.created"
+    tamper(store, "DELETE FROM audit_log WHERE sequence <= 2")
+    store.database.connection.execute("UPDATE audit_log SET sequence = sequence - 2")
+    rehash(store)
+    report = store.audit.verify()
+    assert report.first_bad_sequence == 1
+    assert "store.created" in (report.problem or "")
+
+
+def test_removed_newest_entries_are_detected_only_against_a_recorded_head(
+    store: Store, clock: FakeClock
+) -> None:
+    fill_chain(store, clock)
+    recorded = store.audit.head()
+    assert recorded[0] == 7
+    tamper(store, "DELETE FROM audit_log WHERE sequence >= 6")
+    assert store.audit.verify().ok  # what the chain alone cannot tell
+    report = store.audit.verify(recorded)
+    assert (report.ok, report.entries, report.first_bad_sequence) == (False, 5, 6)
+    assert "recorded head" in (report.problem or "")
+
+
+def test_a_rewritten_chain_is_detected_only_against_a_recorded_head(
+    store: Store, clock: FakeClock
+) -> None:
+    fill_chain(store, clock)
+    recorded = store.audit.head()
+    tamper(
+        store,
+        "UPDATE audit_log SET details = replace(details, 'not_matched', 'verified')"
+        " WHERE sequence = 4",
+    )
+    rehash(store)
+    assert store.audit.verify().ok  # what the chain alone cannot tell
+    report = store.audit.verify(recorded)
+    assert report.first_bad_sequence == 7
+    assert "recorded head" in (report.problem or "")
+
+
+def test_a_recorded_head_stays_valid_as_the_chain_grows(store: Store, clock: FakeClock) -> None:
+    fill_chain(store, clock, events=1)
+    recorded = store.audit.head()
+    store.audit.record(actor="op", action="store.backed_up", subject="b.db", details={})
+    assert store.audit.verify(recorded).ok
+    assert store.audit.verify(store.audit.head()).ok

@@ -116,6 +116,35 @@ def test_audit_verify_passes_then_fails_after_tampering(
     assert "audit chain BROKEN at entry 2" in capsys.readouterr().out
 
 
+def test_audit_verify_checks_a_recorded_head(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The chain alone does not show its newest entries removed: the head that verify
+    prints, recorded elsewhere and given back with --head, does."""
+    add_person(cli_store)
+    assert jaga("audit", "verify") == 0
+    out = capsys.readouterr().out
+    head = out.split("; head ")[1].split()[0:2]
+    assert head[0] == "3"
+    assert f"--head {head[0]}:{head[1]}" in out
+    assert jaga("audit", "verify", "--head", ":".join(head)) == 0
+    assert "recorded head 3 found" in capsys.readouterr().out
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        connection = store.database.connection
+        connection.execute("DROP TRIGGER audit_log_no_delete")
+        connection.execute("DELETE FROM audit_log WHERE sequence = 3")
+    assert jaga("audit", "verify") == 0
+    capsys.readouterr()
+    assert jaga("audit", "verify", "--head", ":".join(head)) == 1
+    assert "audit chain BROKEN at entry 3" in capsys.readouterr().out
+
+
+def test_audit_verify_refuses_a_malformed_head(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        jaga("audit", "verify", "--head", "3")
+    assert "SEQUENCE:HASH" in capsys.readouterr().err
+
+
 def test_backup_and_restore(cli_store: Path, tmp_path: Path) -> None:
     uid = add_person(cli_store)
     copy = tmp_path / "backup.db"
