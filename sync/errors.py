@@ -17,6 +17,8 @@ stay ordinary exceptions and reach the crash report.
     │   ├── StoreCorruptError       truncated or damaged; the integrity check failed
     │   ├── SchemaVersionError      written by a newer Jaga, or older than the caller needs
     │   ├── StoreLockedError        another writer kept the store past the busy timeout
+    │   │   └── StoreInUseError     open elsewhere (a restore or rekey refused), or being
+    │   │                           restored or re-keyed (an open refused)
     │   ├── StoreFullError          the disk (or the file-size limit) is full
     │   ├── StoreIOError            any other read or write failure of the file system
     │   ├── RecordTooLargeError     a photo or blob over the configured maximum size
@@ -79,6 +81,12 @@ class SchemaVersionError(StoreError):
 
 class StoreLockedError(StoreError):
     """Another process held the write lock for longer than the busy timeout."""
+
+
+class StoreInUseError(StoreLockedError):
+    """A restore or key change was refused because another process (or another ``Store`` of
+    this one) has the store open, or an open was refused because a restore or key change is
+    running. Nothing was changed (``sync.store.in_use``)."""
 
 
 class KeyNotChangedError(StoreLockedError):

@@ -45,3 +45,38 @@ def held_elsewhere(path: Path) -> bool:
             return False
     except (_HeldError, OSError):
         return True
+
+
+class HeldLock:
+    """``path``'s lock, held through one open file description from ``take`` to ``release``.
+
+    Every request is answered at once: ``take`` says whether it got the lock. The file holds
+    nothing and is left readable by all (on a local file system flock needs only a read-only
+    descriptor), so that whichever user makes it first, root running a command by hand
+    included, locks no other user of the same store out.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:  # made by another user
+            self._fd = os.open(path, os.O_RDONLY)
+        if os.fstat(self._fd).st_uid == os.geteuid():
+            os.fchmod(self._fd, 0o644)  # not narrowed by a umask of 077
+
+    def take(self, *, exclusive: bool) -> bool:
+        """Take the lock shared or exclusive, or turn the one held into the other. False
+        when another holder is in the way; a turn that fails has let go of the lock held
+        before (flock(2) drops it first), and says so by returning False."""
+        kind = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        try:
+            fcntl.flock(self._fd, kind | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)  # closing the last descriptor of it lets go of the lock
+            self._fd = -1

@@ -9,6 +9,10 @@ restore over an existing store keeps the old files aside under a name no earlier
 used (hard links, so the old store stays in place until the restored copy replaces it), and
 first carries that store's erasures into the restored copy (``sync.store.erasures``): a
 backup must not bring back a person erased since it was taken.
+
+A restore holds the store's in-use lock alone from before it reads the store it replaces to
+after its audit entry (``sync.store.in_use``): it refuses to run while the app or anything
+else has the store open.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sync.store import keys
 from sync.store.clock import Clock, SystemClock
 from sync.store.database import Database, StoreConfig, check_file_looks_encrypted, out_of_room
 from sync.store.erasures import Erasure, carry_erasures, recorded_erasures
+from sync.store.in_use import sole_use
 from sync.store.keys import KeyHeader, KeySource
 from sync.store.store import SIDE_FILES, Store, remove_with_side_files
 
@@ -88,22 +93,42 @@ def restore(
     The replaced store (``force``) is moved aside, not deleted, and its erasures are applied to
     the restored copy first. It is read with ``replaced_source`` (its key, when that changed
     since the backup) or else ``source``; if it cannot be read, the restore is refused
-    unless ``carry_erasures`` is False. Stop the app before restoring over a store in use.
+    unless ``carry_erasures`` is False. While another process has the store at ``target``
+    open, the restore is refused (``StoreInUseError``), before anything is read or written.
     """
     check_file_looks_encrypted(backup_path)
     header = keys.read_header(backup_path)
     keys.unlock(header, source)  # a wrong key fails here, before anything is copied
     if target.exists() and not force:
         raise StoreExistsError(f"{target} exists; pass --force to replace it (it is kept aside)")
-    replaced_key = replaced_source or source
-    erasures = _erasures_to_carry(target, replaced_key, config) if carry_erasures else None
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".restoring")
+    with sole_use(target, "restore"):
+        return _restore(
+            backup_path, header, target, source=source, operator=operator,
+            replaced_source=(replaced_source or source) if carry_erasures else None,
+            clock=clock, config=config,
+        )  # fmt: skip
+
+
+def _restore(
+    backup_path: Path,
+    header: KeyHeader,
+    target: Path,
+    *,
+    source: KeySource,
+    operator: str,
+    replaced_source: KeySource | None,
+    clock: Clock | None,
+    config: StoreConfig | None,
+) -> Restored:
+    """``restore``, holding the in-use lock alone: every store it opens takes no hold."""
+    erasures = _erasures_to_carry(target, replaced_source, config) if replaced_source else None
+    partial = _restoring(target)
     remove_with_side_files(partial)
     try:
         _copy_file(backup_path, partial)
         keys.write_header(partial, header)
-        with Store.open(partial, source, clock=clock, config=config) as restored:
+        with Store.open(partial, source, clock=clock, config=config, in_use=False) as restored:
             report = restored.integrity()
             if not report.ok:
                 raise StoreCorruptError(f"backup {backup_path} is damaged: {report.problems[0]}")
@@ -114,7 +139,7 @@ def restore(
     except BaseException:
         _remove_store_files(partial)
         raise
-    with Store.open(target, source, clock=clock, config=config) as store:
+    with Store.open(target, source, clock=clock, config=config, in_use=False) as store:
         store.audit.record(
             actor=operator,
             action="store.restored",
@@ -130,7 +155,7 @@ def _erasures_to_carry(
     if not target.exists():
         return []
     try:
-        with Store.open(target, source, config=config) as replaced:
+        with Store.open(target, source, config=config, in_use=False) as replaced:
             return recorded_erasures(replaced)
     except (StoreError, ValueError) as error:  # damaged, another key, not a store
         raise ReplacedStoreUnreadableError(
@@ -146,6 +171,10 @@ def _carry(restored: Store, erasures: list[Erasure] | None, operator: str) -> in
     if erasures is None:
         return None  # not read: the audit entry says so
     return carry_erasures(restored, erasures, operator=operator)
+
+
+def _restoring(target: Path) -> Path:
+    return target.with_name(target.name + ".restoring")
 
 
 def _refuse_existing(destination: Path) -> None:

@@ -4,12 +4,14 @@
 once it is complete and its key header is written, so an interrupted ``init`` leaves nothing
 that looks like a store. ``Store.open`` checks the key against the header *before* it opens
 the database: a wrong key raises ``WrongKeyError`` without a single byte read or written.
+An open store holds the store's in-use lock shared until it is closed (``sync.store.in_use``):
+a restore or a key change refuses to run under it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +32,7 @@ from sync.store.audit import CREATED, AuditLog
 from sync.store.clock import Clock, SystemClock
 from sync.store.database import Database, StoreConfig, check_file_looks_encrypted
 from sync.store.gallery import Gallery, gallery_models, load_gallery
+from sync.store.in_use import InUse
 from sync.store.keys import KeyHeader, KeySource
 from sync.store.observations import Observations
 from sync.store.outbox import Outbox
@@ -65,8 +68,16 @@ class Store:
     one writer.
     """
 
-    def __init__(self, database: Database, header: KeyHeader, key: bytes, clock: Clock) -> None:
+    def __init__(
+        self,
+        database: Database,
+        header: KeyHeader,
+        key: bytes,
+        clock: Clock,
+        in_use: InUse | None = None,
+    ) -> None:
         self.database = database
+        self._in_use = in_use
         self.header = header
         self._key = key
         self.clock = clock
@@ -111,8 +122,14 @@ class Store:
                 details={"schema_version": migrations[-1].version, "key_source": slot.kind},
             )
 
-        _build(path, key, header, config, migrations, record_creation=record_creation)
-        return cls(Database.open(path, key, config, create=False), header, key, clock)
+        in_use = InUse.shared(path)
+        try:
+            _build(path, key, header, config, migrations, record_creation=record_creation)
+            database = Database.open(path, key, config, create=False)
+        except BaseException:
+            in_use.release()
+            raise
+        return cls(database, header, key, clock, in_use)
 
     @classmethod
     def open(
@@ -123,23 +140,24 @@ class Store:
         clock: Clock | None = None,
         config: StoreConfig | None = None,
         migrations: tuple[Migration, ...] = MIGRATIONS,
+        in_use: bool = True,
     ) -> Store:
-        """Open an existing store, migrating its schema forward if it is older."""
+        """Open an existing store, migrating its schema forward if it is older.
+
+        ``in_use=False`` takes no hold on the in-use lock: only for a caller that holds it
+        alone (``sole_use``: a restore), or a file nobody else knows of (a restore's copy).
+        """
         config = config or StoreConfig()
         clock = clock or SystemClock()
         check_file_looks_encrypted(path)  # "plain SQLite" or "missing" beats "no key header"
-        header = keys.read_header(path)
-        database, key, winner = _open_with_candidates(path, keys.unlock(header, source), config)
+        held = InUse.shared(path) if in_use else None
         try:
-            _check_identity(database)
-            with database.translated():
-                migrate(database.connection, migrations)
+            database, key, winner = _open_database(path, source, config, migrations)
         except BaseException:
-            database.close()
+            if held is not None:
+                held.release()
             raise
-        if winner != header and not _key_change_running(path):
-            keys.write_header(path, winner)  # finish an interrupted key change, now we know
-        return cls(database, winner, key, clock)
+        return cls(database, winner, key, clock, held)
 
     def change_key(self, new_source: KeySource, *, operator: str) -> None:
         """Re-encrypt the store under a new passphrase or key file.
@@ -147,8 +165,13 @@ class Store:
         The new slot is written as *pending* first: if the process dies during the rekey,
         ``open`` tries both keys and settles the header on the one the file really has. An
         ``open`` while the change runs (``key_change_lock``) leaves the header alone.
-        Stop the app first: a connection opened before the rekey still holds the old key.
+        A connection opened before the rekey would still hold the old key: while anyone else
+        has the store open, this raises ``StoreInUseError`` and changes nothing.
         """
+        with self._alone("key change"):
+            self._change_key(new_source, operator)
+
+    def _change_key(self, new_source: KeySource, operator: str) -> None:
         slot, key = keys.new_slot(new_source, scrypt_n=self.database.config.scrypt_n)
         with key_change_lock(self.path):
             keys.write_header(self.path, keys.with_pending(self.header, slot))
@@ -197,8 +220,22 @@ class Store:
         """The raw database key (for an encrypted backup). Never log or print it."""
         return self._key
 
+    @contextlib.contextmanager
+    def _alone(self, doing: str) -> Iterator[None]:
+        """This store's hold on the in-use lock, made the only one for the block."""
+        if self._in_use is None:  # opened under the caller's own sole hold
+            yield
+            return
+        self._in_use.make_sole(doing)
+        try:
+            yield
+        finally:
+            self._in_use.share()
+
     def close(self) -> None:
         self.database.close()
+        if self._in_use is not None:
+            self._in_use.release()
 
     def __enter__(self) -> Store:
         return self
@@ -257,6 +294,25 @@ def remove_with_side_files(path: Path) -> None:
     for suffix in ("", *SIDE_FILES):
         with contextlib.suppress(FileNotFoundError):
             path.with_name(path.name + suffix).unlink()
+
+
+def _open_database(
+    path: Path, source: KeySource, config: StoreConfig, migrations: tuple[Migration, ...]
+) -> tuple[Database, bytes, KeyHeader]:
+    """The database, its key, and the header that goes with it (settled, if a key change was
+    interrupted)."""
+    header = keys.read_header(path)
+    database, key, winner = _open_with_candidates(path, keys.unlock(header, source), config)
+    try:
+        _check_identity(database)
+        with database.translated():
+            migrate(database.connection, migrations)
+    except BaseException:
+        database.close()
+        raise
+    if winner != header and not _key_change_running(path):
+        keys.write_header(path, winner)  # finish an interrupted key change, now we know
+    return database, key, winner
 
 
 def _open_with_candidates(

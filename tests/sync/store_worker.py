@@ -18,6 +18,9 @@ Modes:
   the checkpoint back (it is owed); once the reader is done, commit a small record, whose write
   retries the owed checkpoint, and print ``second committed`` or ``error <ErrorClass>``; then
   the count of observations a fresh read sees.
+* ``open DB KEYFILE`` — open the store (as the app does), say ``open``, and keep it open until
+  stdin closes; then commit one observation tagged ``after`` and say ``wrote`` (or
+  ``error <ErrorClass> <message>``).
 """
 
 from __future__ import annotations
@@ -128,6 +131,18 @@ def owed(db: str, key_file: str, limit_bytes: str, photo_bytes: str) -> None:
     store.close()
 
 
+def keep_open(db: str, key_file: str) -> None:
+    store = open_store(db, key_file)
+    print("open", flush=True)
+    sys.stdin.read()
+    try:
+        store.observations.add(observation(0, "after", 1)[0])
+        print("wrote", flush=True)
+    except StoreError as error:
+        print(f"error {type(error).__name__} {error}", flush=True)
+    store.close()
+
+
 MODES: dict[str, Callable[..., None]] = {
     "burst": burst,
     "hold": hold,
@@ -135,6 +150,7 @@ MODES: dict[str, Callable[..., None]] = {
     "fill": fill,
     "outgrow": outgrow,
     "owed": owed,
+    "open": keep_open,
 }
 
 if __name__ == "__main__":

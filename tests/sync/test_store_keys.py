@@ -18,16 +18,18 @@ from sync.errors import (
 )
 from sync.store import KeyFile, Passphrase, Store, StoreConfig, create_key_file
 from sync.store import keys as store_keys
+from sync.store.in_use import IN_USE_SUFFIX
 from sync.store.store import key_change_lock
 from tests.sync.conftest import FAST, FakeClock, enrol
 
 
 def folder_state(folder: Path) -> dict[str, str]:
-    """Every file in the folder with the SHA-256 of its bytes."""
+    """Every file in the folder with the SHA-256 of its bytes, but a store's in-use lock: an
+    empty file that whoever opens a store first makes, and leaves (sync.store.in_use)."""
     return {
         path.name: hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(folder.iterdir())
-        if path.is_file()
+        if path.is_file() and not path.name.endswith(IN_USE_SUFFIX)
     }
 
 

@@ -104,4 +104,4 @@ def test_no_temporary_file_appears_during_a_large_sort(
     queue = store.observations.review_queue(limit=1000)
     names = {path.name for path in files_beside(db_path)}
     assert len(queue) == 200
-    assert names == {"jaga.db", "jaga.db-wal", "jaga.db-shm", "jaga.db.kdf.json"}
+    assert names == {"jaga.db", "jaga.db-wal", "jaga.db-shm", "jaga.db.kdf.json", "jaga.db.in-use"}

@@ -1,0 +1,136 @@
+"""A restore or key change never runs under a store another process has open."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync.errors import StoreError
+from sync.store import KeyFile, Passphrase, Store, backup, create_key_file, restore
+from tests.sync.conftest import FAST, REPO_ROOT, FakeClock, enrol, worker
+from tests.sync.test_store_cli import FAST_KDF, PASSPHRASE, jaga
+from tests.sync.test_store_keys import folder_state
+
+
+@contextlib.contextmanager
+def holder(db: Path, key_file: KeyFile) -> Iterator[subprocess.Popen[str]]:
+    """Another process with the store open, as the kiosk app keeps it; it writes one record
+    and exits when its stdin closes (or the test kills it)."""
+    process = subprocess.Popen(
+        worker("open", str(db), str(key_file.path)),
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "open"
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=60)
+
+
+def finish(process: subprocess.Popen[str]) -> str:
+    """Let the holder write its record and exit; what it said."""
+    out, _ = process.communicate("", timeout=60)
+    assert process.returncode == 0
+    return out.strip()
+
+
+@pytest.fixture
+def keyed(tmp_path: Path, key_file: KeyFile, clock: FakeClock) -> Path:
+    """A store (key file) with one person, and its backup at tmp_path/b.db."""
+    db = tmp_path / "store" / "jaga.db"
+    with Store.create(db, key_file, clock=clock, config=FAST) as store:
+        enrol(store, clock, "BEFORE", seed=1)
+        backup(store, tmp_path / "b.db", operator="admin")
+        enrol(store, clock, "AFTER-BACKUP", seed=2)
+    return db
+
+
+def test_a_restore_under_a_store_another_process_has_open_is_refused_and_changes_nothing(
+    keyed: Path, key_file: KeyFile
+) -> None:
+    """Else the running app goes on writing to the file moved aside: what it records after
+    the restore (access events, erasures) never reaches the restored store or the hub."""
+    copy = keyed.parent.parent / "b.db"
+    with holder(keyed, key_file) as app:
+        before = folder_state(keyed.parent)
+        with pytest.raises(StoreError, match=r"stop the app \(jaga-kiosk.service\), jaga-sync"):
+            restore(copy, keyed, key_file, operator="admin", force=True, config=FAST)
+        assert folder_state(keyed.parent) == before
+        assert finish(app) == "wrote"  # the app's write reached the one store there is
+    with Store.open(keyed, key_file, config=FAST) as still:
+        assert still.observations.count() == 1
+        assert still.people.count() == 2
+    moved = restore(copy, keyed, key_file, operator="admin", force=True, config=FAST).moved_to
+    assert moved is not None  # once the app is gone, the restore goes ahead
+    with Store.open(keyed, key_file, config=FAST) as restored:
+        assert restored.people.count() == 1
+
+
+def test_a_key_change_under_a_store_another_process_has_open_is_refused_and_changes_nothing(
+    keyed: Path, key_file: KeyFile, tmp_path: Path
+) -> None:
+    new = create_key_file(tmp_path / "new.key")
+    with holder(keyed, key_file) as app, Store.open(keyed, key_file, config=FAST) as store:
+        before = folder_state(keyed.parent)
+        with pytest.raises(StoreError, match=r"stop the app \(jaga-kiosk.service\), jaga-sync"):
+            store.change_key(new, operator="admin")
+        assert folder_state(keyed.parent) == before
+        assert finish(app) == "wrote"  # its connection still reads the file
+        store.change_key(new, operator="admin")  # alone now
+    with Store.open(keyed, new, config=FAST) as rekeyed:
+        assert rekeyed.observations.count() == 1
+
+
+def test_the_commands_say_what_to_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "jaga.db"
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("JAGA_STORE_PATH", str(db))
+    monkeypatch.setenv("JAGA_STORE_NEW_PASSPHRASE", "another passphrase")
+    assert jaga("store", "init", *FAST_KDF) == 0
+    key_file = create_key_file(tmp_path / "app.key")  # the holder opens with a key file
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        store.change_key(key_file, operator="admin")
+    with_key = ("--key-file", str(key_file.path))
+    assert jaga("store", "backup", *with_key, str(tmp_path / "b.db")) == 0
+    capsys.readouterr()
+    restore_it = ("store", "restore", *with_key, str(tmp_path / "b.db"), "--force")
+    rekey = ("store", "rekey", *with_key, *FAST_KDF)
+    with holder(db, key_file) as app:
+        for command in (restore_it, rekey):
+            assert jaga(*command) == 1
+            assert "stop the app (jaga-kiosk.service), jaga-sync" in capsys.readouterr().err
+        finish(app)
+    assert jaga(*restore_it) == 0
+    assert jaga(*rekey) == 0
+
+
+def test_a_holder_killed_with_sigkill_leaves_no_lock_behind(keyed: Path, key_file: KeyFile) -> None:
+    with holder(keyed, key_file) as app:
+        app.send_signal(signal.SIGKILL)
+        app.wait(timeout=60)
+    copy = keyed.parent.parent / "b.db"
+    assert restore(copy, keyed, key_file, operator="admin", force=True, config=FAST).moved_to
+
+
+def test_an_open_during_a_restore_is_refused_with_what_is_going_on(
+    keyed: Path, key_file: KeyFile, tmp_path: Path
+) -> None:
+    """An app started while a restore runs must not open the store the restore moves aside."""
+    from sync.store.in_use import sole_use
+
+    with sole_use(keyed, "restore"), pytest.raises(StoreError, match="being restored"):
+        Store.open(keyed, key_file, config=FAST)
+    Store.open(keyed, key_file, config=FAST).close()
