@@ -115,8 +115,12 @@ _TRANSLATIONS: dict[int, Callable[[Path, str, float], StoreError]] = {
         f"no space left for {path} ({message}); the transaction was not written"
     ),
     _CORRUPT: lambda path, message, _: StoreCorruptError(f"{path} is damaged: {message}"),
+    # After the key proved itself: a key change or restore under an open store is refused
+    # (sync.store.in_use), so only a program that ignores that lock, or damage, gets here.
     _NOTADB: lambda path, _, __: StoreCorruptError(
-        f"{path} does not decrypt: damaged, or not this store's file"
+        f"{path} no longer decrypts with the key it was opened with: damaged, or its key was"
+        " changed or the file replaced by a program that ignores Jaga's in-use lock"
+        " (open it again)"
     ),
     _TOOBIG: lambda path, message, _: RecordTooLargeError(f"too large for {path}: {message}"),
     _IOERR: lambda path, message, _: StoreIOError(f"cannot read or write {path}: {message}"),

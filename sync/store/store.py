@@ -33,7 +33,7 @@ from sync.store.clock import Clock, SystemClock
 from sync.store.database import Database, StoreConfig, check_file_looks_encrypted
 from sync.store.gallery import Gallery, gallery_models, load_gallery
 from sync.store.in_use import InUse
-from sync.store.keys import KeyHeader, KeySource
+from sync.store.keys import KeyHeader, KeySlot, KeySource
 from sync.store.observations import Observations
 from sync.store.outbox import Outbox
 from sync.store.people import People
@@ -302,7 +302,7 @@ def _open_database(
     """The database, its key, and the header that goes with it (settled, if a key change was
     interrupted)."""
     header = keys.read_header(path)
-    database, key, winner = _open_with_candidates(path, keys.unlock(header, source), config)
+    database, key, winner = _open_with_candidates(path, header, keys.unlock(header, source), config)
     try:
         _check_identity(database)
         with database.translated():
@@ -316,18 +316,42 @@ def _open_database(
 
 
 def _open_with_candidates(
-    path: Path, candidates: list[tuple[bytes, KeyHeader]], config: StoreConfig
+    path: Path,
+    header: KeyHeader,
+    candidates: list[tuple[bytes, KeyHeader]],
+    config: StoreConfig,
 ) -> tuple[Database, bytes, KeyHeader]:
-    for key, header in candidates:
+    for key, candidate in candidates:
         try:
-            return Database.open(path, key, config, create=False), key, header
+            return Database.open(path, key, config, create=False), key, candidate
         except WrongKeyError:
             continue
+    if header.pending is not None and len(candidates) == 1:
+        raise WrongKeyError(_interrupted_key_change(path, header, candidates[0][1].current))
     if len(candidates) > 1 or candidates[0][1].current.kind == "passphrase":
         detail = "the key matches its header, but the file does not decrypt with it"
     else:
         detail = "the key file matches its header, but the file does not decrypt with it"
     raise NotAStoreError(f"{path}: {detail}: damaged, or not the file this header belongs to")
+
+
+def _interrupted_key_change(path: Path, header: KeyHeader, tried: KeySlot) -> str:
+    """The file is intact under the other slot's key, most likely: say which to open it with."""
+    old, new = (_what(header.current), _what(header.pending or header.current))
+    if tried == header.current:
+        return (
+            f"{path}: a key change was interrupted and has probably finished: the file no"
+            f" longer opens with the old {old}; open it with the new {new}, which completes"
+            " the change"
+        )
+    return (
+        f"{path}: a key change was interrupted before it re-encrypted the file: it still"
+        f" opens with the old {old}, not the new {new}"
+    )
+
+
+def _what(slot: KeySlot) -> str:
+    return "passphrase" if slot.kind == "passphrase" else "key file"
 
 
 def _check_identity(database: Database) -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sync.errors import StoreError
+from sync.errors import StoreCorruptError, StoreError
 from sync.store import KeyFile, Passphrase, Store, backup, create_key_file, restore
+from sync.store.database import Database
 from tests.sync.conftest import FAST, REPO_ROOT, FakeClock, enrol, worker
 from tests.sync.test_store_cli import FAST_KDF, PASSPHRASE, jaga
 from tests.sync.test_store_keys import folder_state
@@ -134,3 +135,16 @@ def test_an_open_during_a_restore_is_refused_with_what_is_going_on(
     with sole_use(keyed, "restore"), pytest.raises(StoreError, match="being restored"):
         Store.open(keyed, key_file, config=FAST)
     Store.open(keyed, key_file, config=FAST).close()
+
+
+def test_an_open_store_whose_key_another_program_changed_says_so(
+    keyed: Path, key_file: KeyFile, tmp_path: Path
+) -> None:
+    """Only a program that ignores the in-use lock (a Jaga before it, a SQLCipher shell) can
+    still re-key a store under an open one."""
+    with Store.open(keyed, key_file, config=FAST) as app:
+        other = Database.open(keyed, app.key, FAST, create=False)
+        other.rekey(bytes(32))
+        other.close()
+        with pytest.raises(StoreCorruptError, match="key was changed"):
+            app.observations.count()

@@ -171,6 +171,11 @@ def test_a_rekey_interrupted_after_reencrypting_opens_with_the_new_key(
     store_keys.write_header(db_path, store_keys.with_pending(store.header, slot))
     store.database.rekey(key)
     store.close()
+    # Not "damaged": the old passphrase no longer opens it because the change went through.
+    with pytest.raises(
+        WrongKeyError, match=r"interrupted and has probably finished.*new passphrase"
+    ):
+        Store.open(db_path, passphrase, config=FAST)
     with Store.open(db_path, new, config=FAST) as reopened:
         assert reopened.integrity().ok
     header = store_keys.read_header(db_path)
@@ -185,8 +190,8 @@ def test_a_rekey_interrupted_before_reencrypting_still_opens_with_the_old_key(
     old_header = store.header
     store_keys.write_header(db_path, store_keys.with_pending(old_header, slot))
     store.close()
-    with pytest.raises(NotAStoreError):  # the new key matches the header, not the file
-        Store.open(db_path, Passphrase("new one"), config=FAST)
+    with pytest.raises(WrongKeyError, match=r"interrupted before.*old passphrase"):
+        Store.open(db_path, Passphrase("new one"), config=FAST)  # matches its slot, not the file
     Store.open(db_path, passphrase, config=FAST).close()
     assert store_keys.read_header(db_path) == old_header
 
@@ -204,7 +209,8 @@ def test_a_key_change_to_a_key_file_interrupted_still_opens_with_the_key_the_fil
         store.database.rekey(key)
     store.close()
     works, fails = (new, passphrase) if reencrypted else (passphrase, new)
-    with pytest.raises(NotAStoreError):  # it matches its slot, not the file
+    told = "and has probably finished.*new key file" if reencrypted else "before.*old passphrase"
+    with pytest.raises(WrongKeyError, match=f"interrupted {told}"):  # its slot, not the file
         Store.open(db_path, fails, config=FAST)
     with Store.open(db_path, works, config=FAST) as reopened:
         assert reopened.integrity().ok
