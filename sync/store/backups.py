@@ -12,12 +12,14 @@ backup must not bring back a person erased since it was taken.
 
 A restore holds the store's in-use lock alone from before it reads the store it replaces to
 after its audit entry (``sync.store.in_use``): it refuses to run while the app or anything
-else has the store open.
+else has the store open. A restore killed before its rename leaves its copy (``.restoring``)
+beside the store; the next backup or restore removes it (``remove_killed_restore``).
 """
 
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import shutil
 from dataclasses import dataclass
@@ -44,7 +46,8 @@ from sync.store.store import SIDE_FILES, Store, remove_with_side_files
 def backup(store: Store, destination: Path, *, operator: str) -> int:
     """Write an encrypted copy of ``store`` to ``destination``; returns its size in bytes."""
     _refuse_existing(destination)
-    partial = destination.with_name(destination.name + ".partial")
+    remove_killed_restore(store.path)  # no restore runs while ``store`` is open
+    partial = destination.with_name(destination.name + _PARTIAL)
     remove_with_side_files(partial)
     try:
         target = Database.open(partial, store.key, store.database.config, create=True)
@@ -124,7 +127,7 @@ def _restore(
     """``restore``, holding the in-use lock alone: every store it opens takes no hold."""
     erasures = _erasures_to_carry(target, replaced_source, config) if replaced_source else None
     partial = _restoring(target)
-    remove_with_side_files(partial)
+    _remove_store_files(partial)
     try:
         _copy_file(backup_path, partial)
         keys.write_header(partial, header)
@@ -171,6 +174,30 @@ def _carry(restored: Store, erasures: list[Erasure] | None, operator: str) -> in
     if erasures is None:
         return None  # not read: the audit entry says so
     return carry_erasures(restored, erasures, operator=operator)
+
+
+def remove_killed_restore(target: Path) -> None:
+    """Remove what a restore to ``target`` killed before its rename left: its copy, with its
+    WAL and header. Only where no restore to ``target`` can be running, that is while holding
+    ``target``'s in-use lock.
+
+    Nothing is only there: the copy is the backup (still where it was) with, at most, the
+    erasures of the store at ``target`` (still in place: it is renamed over only when the copy
+    is complete, and then the copy is gone). It may still hold people erased since the
+    backup, which is why it must not stay.
+    """
+    _remove_store_files(_restoring(target))
+
+
+def killed_restore_files(target: Path) -> list[Path]:
+    """What a killed restore to ``target`` left (``remove_killed_restore`` removes it)."""
+    return sorted(target.parent.glob(glob.escape(_restoring(target).name) + "*"))
+
+
+def partial_backups(target: Path) -> list[Path]:
+    """Copies a killed backup left in ``target``'s folder, with their side files. A backup
+    running now in another process writes one too: these are named, never removed here."""
+    return sorted(target.parent.glob(f"*{_PARTIAL}*"))
 
 
 def _restoring(target: Path) -> Path:
@@ -268,3 +295,4 @@ def _unused_name(target: Path, name: str) -> Path:
 
 
 _STORE_FILES = ("", *SIDE_FILES, keys.HEADER_SUFFIX)
+_PARTIAL = ".partial"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sync.store.backups import killed_restore_files, partial_backups
 from sync.store.gallery import gallery_models
 from sync.store.schema.migrations import LATEST_VERSION, schema_version
 from sync.store.store import Store
@@ -49,4 +52,25 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         f"integrity    {'ok' if report.ok else 'FAILED: ' + '; '.join(report.problems[:5])}"
         f" ({'integrity_check' if full_check else 'quick_check'} + audit chain)",
     ]
-    return lines, report.ok
+    return lines + _leftovers(store), report.ok
+
+
+def _leftovers(store: Store) -> list[str]:
+    """Copies killed restores and backups left beside the store: they may hold people
+    erased since."""
+    lines = []
+    if restoring := killed_restore_files(store.path):
+        lines.append(
+            f"leftover     {_names(restoring)}: a killed restore's copy; the next backup or"
+            " restore removes it"
+        )
+    if partial := partial_backups(store.path):
+        lines.append(
+            f"leftover     {_names(partial)}: a killed backup's copy, unless a backup is"
+            " writing it now; delete it once none is"
+        )
+    return lines
+
+
+def _names(paths: list[Path]) -> str:
+    return ", ".join(path.name for path in paths)

@@ -1,10 +1,12 @@
-"""A restore or key change never runs under a store another process has open."""
+"""A restore or key change never runs under a store another process has open, and what a
+killed restore or backup leaves beside the store is found and cleared."""
 
 from __future__ import annotations
 
 import contextlib
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from sync.errors import StoreCorruptError, StoreError
 from sync.store import KeyFile, Passphrase, Store, backup, create_key_file, restore
 from sync.store.database import Database
+from sync.store.store_info import describe
 from tests.sync.conftest import FAST, REPO_ROOT, FakeClock, enrol, worker
 from tests.sync.test_store_cli import FAST_KDF, PASSPHRASE, jaga
 from tests.sync.test_store_keys import folder_state
@@ -148,3 +151,65 @@ def test_an_open_store_whose_key_another_program_changed_says_so(
         other.close()
         with pytest.raises(StoreCorruptError, match="key was changed"):
             app.observations.count()
+
+
+KILLED_AT_THE_RENAME = """
+import os, sys
+from pathlib import Path
+from sync.store import KeyFile, Store, StoreConfig, backup, restore
+db, copy, key = Path(sys.argv[1]), Path(sys.argv[2]), KeyFile(Path(sys.argv[3]))
+real_replace = Path.replace
+def power_cut(self, destination):
+    if self.name.endswith((".restoring", ".partial")):
+        os._exit(3)  # no finally, no except: as a power cut
+    return real_replace(self, destination)
+Path.replace = power_cut
+config = StoreConfig(scrypt_n=2**10)
+if sys.argv[4] == "restore":
+    restore(copy, db, key, operator="a", force=True, config=config)
+else:
+    with Store.open(db, key, config=config) as store:
+        backup(store, copy, operator="a")
+"""
+
+
+def killed(what: str, db: Path, copy: Path, key_file: KeyFile) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", KILLED_AT_THE_RENAME, str(db), str(copy), str(key_file.path), what],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert run.returncode == 3, run.stderr
+
+
+def test_a_killed_restores_copy_is_reported_and_cleared_by_the_next_backup(
+    keyed: Path, key_file: KeyFile, tmp_path: Path
+) -> None:
+    """It holds the backup, with whoever was erased since, until the erasures are carried:
+    nothing that is not also in the backup or the store, so it can go."""
+    killed("restore", keyed, tmp_path / "b.db", key_file)
+    leftover = keyed.with_name("jaga.db.restoring")
+    assert leftover.exists()
+    with Store.open(keyed, key_file, config=FAST) as store:
+        lines, ok = describe(store)
+        assert ok
+        assert any("jaga.db.restoring" in line and "killed restore" in line for line in lines)
+        backup(store, tmp_path / "second.db", operator="admin")
+    assert not list(keyed.parent.glob("*.restoring*"))
+
+
+def test_a_killed_restores_copy_is_cleared_by_the_next_restore(
+    keyed: Path, key_file: KeyFile, tmp_path: Path
+) -> None:
+    killed("restore", keyed, tmp_path / "b.db", key_file)
+    restore(tmp_path / "b.db", keyed, key_file, operator="admin", force=True, config=FAST)
+    assert not list(keyed.parent.glob("*.restoring*"))
+
+
+def test_a_killed_backups_copy_beside_the_store_is_reported(keyed: Path, key_file: KeyFile) -> None:
+    """Another backup may be writing it right now: it is named, not removed."""
+    killed("backup", keyed, keyed.with_name("nightly.db"), key_file)
+    assert keyed.with_name("nightly.db.partial").exists()
+    with Store.open(keyed, key_file, config=FAST) as store:
+        lines, _ = describe(store)
+    assert any("nightly.db.partial" in line and "backup" in line for line in lines)
+    assert keyed.with_name("nightly.db.partial").exists()
