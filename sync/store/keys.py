@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from sync.durable import fsync_path
+from sync.durable import create_private, fsync_path
 from sync.errors import KeySourceError, NotAStoreError, StoreIOError, WrongKeyError
 
 _log = logging.getLogger(__name__)
@@ -245,12 +245,18 @@ def read_header(db_path: Path) -> KeyHeader:
 
 
 def write_header(db_path: Path, header: KeyHeader) -> None:
-    """Replace the header atomically (temp file, fsync, rename, fsync the folder)."""
+    """Replace the header atomically (temp file, fsync, rename, fsync the folder).
+
+    The temporary file is made anew (0600), never opened through what is at its name: in a
+    folder others may write to (a USB stick, /tmp), a link planted there would otherwise
+    have the header written over the file it points to.
+    """
     path = header_path(db_path)
     temporary = path.with_name(path.name + ".tmp")
     text = json.dumps(_header_to_json(header), indent=2, sort_keys=True) + "\n"
     try:
-        with temporary.open("w", encoding="utf-8") as handle:
+        temporary.unlink(missing_ok=True)  # a stale one, or a link: removed, never followed
+        with os.fdopen(create_private(temporary), "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -350,3 +350,22 @@ def test_a_restore_killed_at_its_rename_leaves_a_store_its_own_key_opens(
     assert killed.returncode == 3, killed.stderr
     with Store.open(db, Passphrase("key since"), config=FAST) as still:
         assert still.people.get(late).external_id == "LATE"
+
+
+def test_a_backup_into_a_shared_folder_never_writes_through_a_planted_link(
+    store: Store, tmp_path: Path
+) -> None:
+    """Another user of a world-writable folder (a USB stick, /tmp) plants a link where the
+    backup writes its key header first: the operator's file it points at stays as it was."""
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o1777)
+    victim = tmp_path / "victim.conf"
+    victim.write_text("the operator's own file\n")
+    destination = shared / "backup.db"
+    planted = shared / (store_keys.header_path(destination).name + ".tmp")
+    planted.symlink_to(victim)
+    backup(store, destination, operator="admin")
+    assert victim.read_text() == "the operator's own file\n"
+    header = store_keys.header_path(destination)
+    assert header.is_file() and not header.is_symlink()
+    assert store_keys.read_header(destination).current == store.header.current
