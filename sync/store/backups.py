@@ -53,7 +53,7 @@ def backup(store: Store, destination: Path, *, operator: str) -> int:
         target = Database.open(partial, store.key, store.database.config, create=True)
         try:
             store.database.backup_to(target)
-            _require_intact(target)
+            _require_intact(target, store.database)
         finally:
             target.close()
         fsync_path(partial)
@@ -209,10 +209,34 @@ def _refuse_existing(destination: Path) -> None:
         raise StoreExistsError(f"{destination} already exists; not overwriting it")
 
 
-def _require_intact(database: Database) -> None:
-    rows = database.query("PRAGMA quick_check")
-    if [row[0] for row in rows] != ["ok"]:
-        raise StoreCorruptError(f"the backup copy failed its check: {rows[0][0]}")
+def _require_intact(copy: Database, source: Database) -> None:
+    """Refuse a copy that fails its check, naming the store when the damage is the store's
+    own: the backup API copies a same-keyed page as it is, a damaged one too."""
+    problem = _damage(copy)
+    if problem is not None:
+        raise _damage_error(source) or StoreCorruptError(
+            f"the backup copy failed its check: {problem}"
+        )
+
+
+def _damage_error(database: Database) -> StoreCorruptError | None:
+    problem = _damage(database)
+    if problem is None:
+        return None
+    return StoreCorruptError(
+        f"{database.path} is damaged ({problem}); no backup was written. Restore an earlier"
+        " backup, or run `jaga store info --full-check` for the extent of the damage"
+    )
+
+
+def _damage(database: Database) -> str | None:
+    """What ``quick_check`` finds wrong with a database, or None when it passes."""
+    try:
+        rows = database.query("PRAGMA quick_check")
+    except StoreCorruptError as error:  # a page that fails its HMAC stops the check
+        return str(error).removeprefix(f"{database.path} is damaged: ")
+    problems = [str(row[0]) for row in rows if row[0] != "ok"]
+    return problems[0] if problems else None
 
 
 def _copy_file(source: Path, destination: Path) -> None:

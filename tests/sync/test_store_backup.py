@@ -16,6 +16,7 @@ from sync.client.apply import apply_page
 from sync.errors import (
     RecordNotFoundError,
     ReplacedStoreUnreadableError,
+    StoreCorruptError,
     StoreExistsError,
     StoreFullError,
     WrongKeyError,
@@ -369,3 +370,26 @@ def test_a_backup_into_a_shared_folder_never_writes_through_a_planted_link(
     header = store_keys.header_path(destination)
     assert header.is_file() and not header.is_symlink()
     assert store_keys.read_header(destination).current == store.header.current
+
+
+def test_a_backup_of_a_damaged_store_names_the_store_not_its_copy(
+    store: Store, db_path: Path, tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    for number in range(20):
+        enrol(store, clock, f"B-{number}", seed=number)
+    store.close()
+    with db_path.open("r+b") as handle:  # one flipped byte: that page fails its HMAC
+        handle.seek(4096 * 5 + 100)
+        byte = handle.read(1)
+        handle.seek(4096 * 5 + 100)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    destination = tmp_path / "copy.db"
+    with (
+        Store.open(db_path, passphrase, config=FAST) as damaged,
+        pytest.raises(StoreCorruptError) as raised,
+    ):
+        backup(damaged, destination, operator="admin")
+    assert str(db_path) in str(raised.value)
+    assert ".partial" not in str(raised.value)
+    assert not destination.exists()
+    assert list(tmp_path.glob("copy.db*")) == []
