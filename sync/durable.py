@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
 
 
 def fsync_path(path: Path) -> None:
@@ -37,3 +38,19 @@ def create_private(path: Path) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def make_private_folders(folder: Path) -> None:
+    """Make ``folder`` and whichever of its parents are missing, each 0700; folders that
+    exist already keep their mode."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.is_dir():
+            break
+        missing.append(candidate)
+    for candidate in reversed(missing):
+        try:
+            candidate.mkdir(mode=PRIVATE_FOLDER)  # a umask can only narrow it
+        except FileExistsError:
+            if not candidate.is_dir():
+                raise

@@ -25,7 +25,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from sync.durable import fsync_path
+from sync.durable import create_private, fsync_path, make_private_folders
 from sync.errors import (
     ReplacedStoreUnreadableError,
     StoreCorruptError,
@@ -104,7 +104,7 @@ def restore(
     keys.unlock(header, source)  # a wrong key fails here, before anything is copied
     if target.exists() and not force:
         raise StoreExistsError(f"{target} exists; pass --force to replace it (it is kept aside)")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folders(target.parent)
     with sole_use(target, "restore"):
         return _restore(
             backup_path, header, target, source=source, operator=operator,
@@ -241,7 +241,9 @@ def _damage(database: Database) -> str | None:
 
 def _copy_file(source: Path, destination: Path) -> None:
     try:
-        shutil.copyfile(source, destination)
+        # Made 0600, whatever the backup's mode or the umask (copyfile would make it 0644).
+        with source.open("rb") as reading, os.fdopen(create_private(destination), "wb") as out:
+            shutil.copyfileobj(reading, out)
     except OSError as error:
         reason = out_of_room(destination)
         if reason is not None or error.errno in (errno.ENOSPC, errno.EFBIG):

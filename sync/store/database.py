@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlcipher3
 
+from sync.durable import create_private
 from sync.errors import (
     KeyNotChangedError,
     NotAStoreError,
@@ -158,6 +159,13 @@ def check_file_looks_encrypted(path: Path) -> bool:
     return False
 
 
+def _create_private(path: Path) -> None:
+    try:
+        os.close(create_private(path))
+    except OSError as error:
+        raise StoreIOError(f"cannot create {path}: {error}") from error
+
+
 def _wal_size(path: Path) -> int:
     try:
         return path.with_name(path.name + "-wal").stat().st_size
@@ -183,8 +191,13 @@ class Database:
 
     @classmethod
     def open(cls, path: Path, key: bytes, config: StoreConfig, *, create: bool) -> Database:
-        """Connect and prove the key. ``WrongKeyError`` if the file does not decrypt."""
-        if not create and check_file_looks_encrypted(path):
+        """Connect and prove the key. ``WrongKeyError`` if the file does not decrypt.
+
+        ``create`` makes a new file, 0600 (nothing may be at ``path``), and a database in it.
+        """
+        if create:
+            _create_private(path)  # SQLite would make it 0644; its -wal and -shm take its mode
+        elif check_file_looks_encrypted(path):
             cls._check_part_page(path, key, config)
         return cls._connect(path, key, config, "rwc" if create else "rw")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sync.durable import fsync_path
+from sync.durable import fsync_path, make_private_folders
 from sync.errors import (
     KeyNotChangedError,
     NotAStoreError,
@@ -109,7 +109,7 @@ class Store:
         config = config or StoreConfig()
         if path.exists():
             raise StoreExistsError(f"{path} already exists; not overwriting it")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folders(path.parent)
         clock = clock or SystemClock()
         slot, key = keys.new_slot(source, scrypt_n=config.scrypt_n)
         header = KeyHeader(current=slot)

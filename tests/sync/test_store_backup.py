@@ -8,6 +8,7 @@ import resource
 import subprocess
 import sys
 from pathlib import Path
+from typing import BinaryIO
 from uuid import UUID
 
 import pytest
@@ -271,11 +272,11 @@ def test_a_restore_onto_a_full_disk_is_a_clear_error_and_leaves_no_copy(
 ) -> None:
     backup(store, tmp_path / "b.db", operator="admin")
 
-    def full(source: Path, destination: Path) -> None:
-        Path(destination).write_bytes(b"half")
+    def full(source: BinaryIO, destination: BinaryIO) -> None:
+        destination.write(b"half")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("sync.store.backups.shutil.copyfile", full)
+    monkeypatch.setattr("sync.store.backups.shutil.copyfileobj", full)
     target = tmp_path / "device" / "jaga.db"
     with pytest.raises(StoreFullError, match="no space left"):
         restore(tmp_path / "b.db", target, passphrase, operator="a", config=FAST)
