@@ -80,7 +80,7 @@ def apply_page(store: Store, site: str, changes: Sequence[Change], next_cursor: 
             _apply(context, change)
         put_value(connection, cursor_name(site), str(next_cursor), context.now)
     if tally.erased:
-        store.database.checkpoint()  # drop the WAL's copies of the erased pages now
+        store.database.purge(wait=True)  # their data out of the file too (else it is owed)
     for reason in tally.skipped[:_MAX_REASONS]:
         _log.info("pulled change skipped: %s", reason)
     return PageReport(tally.applied, tally.erased, tuple(tally.skipped), next_cursor)

@@ -1,6 +1,7 @@
 """``jaga store ...`` and ``jaga audit verify``: the store from a shell or a scheduler.
 
-Exit codes: 0 done, 1 the store refused or a check failed (the message says why), 2 usage.
+Exit codes: 0 done, 1 the store refused or a check failed (the message says why), 2 usage,
+3 erased, but the erased data is still in the store's file (``people_cli.PURGE_PENDING``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sync.store.key_sources import (
     resolve_key_source,
 )
 from sync.store.keys import KeySource, create_key_file
-from sync.store.people_cli import add_people_commands
+from sync.store.people_cli import add_people_commands, add_purge_wait, purge_config, purge_status
 from sync.store.records import FishObservation, PredictionStatus
 from sync.store.store import Store
 from sync.store.store_info import describe
@@ -106,6 +107,7 @@ def register_store(
     add_people_commands(command)
     purge = command("purge-expired", _purge_expired, "erase people past their retention date")
     purge.add_argument("--dry-run", action="store_true", help="list them, erase nothing")
+    add_purge_wait(purge)
     rekey = command("rekey", _rekey, "change the passphrase or key file")
     rekey.add_argument(
         "--new-key-file",
@@ -248,8 +250,8 @@ def key_source_of(args: argparse.Namespace, *, confirm: bool = False) -> KeySour
     return resolve_key_source(args.key_file, env=os.environ, confirm=confirm)
 
 
-def open_store_of(args: argparse.Namespace) -> Store:
-    return Store.open(store_path_of(args), key_source_of(args))
+def open_store_of(args: argparse.Namespace, config: StoreConfig | None = None) -> Store:
+    return Store.open(store_path_of(args), key_source_of(args), config=config)
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -317,16 +319,16 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _purge_expired(args: argparse.Namespace) -> int:
-    with open_store_of(args) as store:
+    with open_store_of(args, purge_config(args)) as store:
         if args.dry_run:
             expired = store.people.expired(store.clock.now())
             print(f"{len(expired)} people past their retention date (dry run, nothing erased)")
         else:
             expired = store.people.purge_expired(operator=_operator())
             print(f"erased {len(expired)} people past their retention date")
-    for person_uid in expired:
-        print(f"  {person_uid}")
-    return 0
+        for person_uid in expired:
+            print(f"  {person_uid}")
+        return 0 if args.dry_run else purge_status(store)
 
 
 def _rekey(args: argparse.Namespace) -> int:

@@ -12,6 +12,9 @@ checkpoints, and opened only if ``quick_check`` passes.
 Every write is ``BEGIN IMMEDIATE`` ... ``COMMIT`` with ``synchronous=FULL``: when ``COMMIT``
 returns, the transaction is on disk; when another process holds the write lock,
 ``BEGIN IMMEDIATE`` waits up to the busy timeout and then fails with ``StoreLockedError``.
+
+An erasure's data leaves the file only at a checkpoint (``purge``); until one runs, a mark in
+the store says it is owed (``sync.store.purge_mark``), and every write and open retries it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import contextlib
 import logging
 import os
 import resource
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +45,7 @@ from sync.errors import (
     StoreNotFoundError,
     WrongKeyError,
 )
+from sync.store import purge_mark
 from sync.store.keys import raw_key_pragma, raw_rekey_pragma
 
 log = logging.getLogger(__name__)
@@ -56,6 +61,7 @@ _FULL, _CANTOPEN, _TOOBIG, _CONSTRAINT, _NOTADB, _PERM = 13, 14, 18, 19, 26, 3
 # A write that fails this close to a size limit failed because of it: SQLite writes at most a
 # few pages (plus a WAL frame header each) past the current end of a file.
 _HEADROOM = 256 * 1024
+_PURGE_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -65,10 +71,13 @@ class StoreConfig:
     busy_timeout_s: float = 5.0
     max_blob_bytes: int = 16 * 1024 * 1024
     scrypt_n: int = 2**17
+    # How long an erasure waits for other connections' reads to end so that it can purge the
+    # erased data from the file; polled, so no writer is held up meanwhile.
+    purge_wait_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.busy_timeout_s < 0 or self.max_blob_bytes <= 0:
-            raise ValueError("busy_timeout_s must be >= 0 and max_blob_bytes > 0")
+        if self.busy_timeout_s < 0 or self.max_blob_bytes <= 0 or self.purge_wait_s < 0:
+            raise ValueError("busy_timeout_s and purge_wait_s must be >= 0 and max_blob_bytes > 0")
 
 
 def translate(error: sqlcipher3.Error, path: Path, busy_timeout_s: float) -> StoreError | None:
@@ -183,6 +192,7 @@ class Database:
         self.path = path
         self.config = config
         self.checkpoint_owed = False  # a checkpoint a reader held back: retried after writes
+        self.tracks_purges = False  # set by Store: the schema can hold a purge_mark
 
     @property
     def connection(self) -> Any:
@@ -275,7 +285,17 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Any]:
-        """A write transaction: all of it is committed durably, or none of it."""
+        """A write transaction: all of it is committed durably, or none of it. A purge owed
+        (an erasure's, made here or by another process) is retried after it."""
+        with self._transaction() as connection:
+            yield connection
+            if self.tracks_purges and not self.checkpoint_owed:
+                self.checkpoint_owed = purge_mark.owed_mark(connection) is not None
+        if self.checkpoint_owed:
+            self._retry_owed_checkpoint()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
         with self.translated():
             self._connection.execute("BEGIN IMMEDIATE")
         try:
@@ -285,8 +305,6 @@ class Database:
         except BaseException:
             self._rollback_quietly()
             raise
-        if self.checkpoint_owed:
-            self._retry_owed_checkpoint()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Any]:
@@ -327,30 +345,82 @@ class Database:
             ) from error
         self.checkpoint()
 
+    def retry_owed_purge(self) -> None:
+        """Run a purge owed by this process or recorded by another, if any (``Store.open``)."""
+        if self.checkpoint_owed or self._owed_mark() is not None:
+            self._retry_owed_checkpoint()
+
     def _retry_owed_checkpoint(self) -> None:
         """Without waiting: a reader still in the way keeps it owed, and the write that
         retries it is not held up by the busy timeout. The write has committed: a retry that
         fails (no room to fold the WAL in) stays owed and is logged, never raised as if the
         write had not happened (its caller would record it again)."""
+        try:
+            self.purge()
+        except StoreError as error:
+            log.warning("checkpoint still owed after a commit: %s", error)
+            self.checkpoint_owed = True
+
+    def purge(self, *, wait: bool = False) -> bool:
+        """Fold every committed erasure into the main file and empty the WAL, then clear the
+        owed mark; whether it could (the erased data has left both files).
+
+        Another connection's read holds it back. ``wait`` tries again until
+        ``config.purge_wait_s`` has passed; each try gives up at once rather than wait on the
+        busy timeout, which would hold off every writer for as long.
+        """
+        mark = self._owed_mark()  # read first: an erasure committed after it keeps its own
+        deadline = time.monotonic() + (self.config.purge_wait_s if wait else 0)
+        with self._busy_timeout(0):
+            while not self.checkpoint():
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(_PURGE_POLL_S)
+        if mark is not None:
+            self._clear_owed_purge(mark[0])
+        return True
+
+    def owed_purge_since(self) -> str | None:
+        """When the erasure whose purge is still owed committed (UTC), or None."""
+        mark = self._owed_mark()
+        return None if mark is None else mark[1]
+
+    def _owed_mark(self) -> tuple[str, str] | None:
+        if not self.tracks_purges:
+            return None
         with self.translated():
-            self._connection.execute("PRAGMA busy_timeout = 0")
-            try:
-                self.checkpoint()
-            except StoreError as error:
-                log.warning("checkpoint still owed after a commit: %s", error)
-                self.checkpoint_owed = True
-            finally:
-                waited_ms = round(self.config.busy_timeout_s * 1000)
+            return purge_mark.owed_mark(self._connection)
+
+    def _clear_owed_purge(self, value: str) -> None:
+        """The data is out of the file; a mark left behind only costs the next open a check."""
+        try:
+            with self._transaction() as connection:
+                purge_mark.remove_mark(connection, value)
+            with self._busy_timeout(0):
+                self.checkpoint()  # fold the mark's removal in too: an empty WAL
+        except StoreError as error:
+            log.warning("erased data purged, but its owed mark not cleared: %s", error)
+
+    @contextlib.contextmanager
+    def _busy_timeout(self, seconds: float) -> Iterator[None]:
+        with self.translated():
+            self._connection.execute(f"PRAGMA busy_timeout = {round(seconds * 1000)}")
+        try:
+            yield
+        finally:
+            waited_ms = round(self.config.busy_timeout_s * 1000)
+            with self.translated():
                 self._connection.execute(f"PRAGMA busy_timeout = {waited_ms}")
 
     def checkpoint(self) -> bool:
         """Fold the WAL into the main file and truncate it; whether it could.
 
         After an erasure this drops the WAL's copies of the erased pages, and writes the
-        erasure into the main file, which until then still holds the person as they were. A
-        reader's snapshot (the kiosk loading its gallery) can hold it back past the busy
-        timeout: it is then owed, and tried again after each write and at close. No room to
-        fold it in is ``StoreFullError``; what was committed stays in the WAL, readable.
+        erasure into the main file, which until then still holds the person as they were
+        (``purge`` runs it for an erasure). A reader's snapshot (the kiosk loading its
+        gallery) can hold it back past the busy timeout: it is then owed, and tried again
+        after each write and at close. No room to fold it in is ``StoreFullError``; what
+        was committed stays in the WAL, readable.
         """
         try:
             busy = self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
@@ -381,10 +451,13 @@ class Database:
             raise StoreIOError(f"cannot write {target.path}: {error}") from error
 
     def close(self) -> None:
-        with contextlib.suppress(sqlcipher3.Error):
-            if self.checkpoint_owed:
-                self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._connection.close()
+        try:
+            with contextlib.suppress(sqlcipher3.Error, StoreError):
+                if self.checkpoint_owed:
+                    self.purge()
+        finally:
+            with contextlib.suppress(sqlcipher3.Error):
+                self._connection.close()
 
     def _rollback_quietly(self) -> None:
         # After SQLITE_FULL or an I/O error SQLite may already have rolled back; a failing

@@ -62,5 +62,5 @@ def carry_erasures(store: Store, erasures: Sequence[Erasure], *, operator: str) 
             )
             removed_count += 1
     if removed_count:
-        store.database.checkpoint()  # drop the WAL's copies of the erased pages now
+        store.database.purge(wait=True)  # no reader but ours: the copy is not in place yet
     return removed_count

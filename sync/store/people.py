@@ -23,6 +23,7 @@ from sync.store.database import Database
 from sync.store.gallery import best_match_per_person, load_gallery, model_dim
 from sync.store.outbox import Outbox
 from sync.store.photos import insert_photo, photo_payload
+from sync.store.purge_mark import owe_purge
 from sync.store.records import (
     Consent,
     DuplicateMatch,
@@ -153,8 +154,18 @@ class People:
         )
         return [(_person(row[:-1]), int(row[-1])) for row in rows]
 
-    def erase(self, person_uid: str, *, operator: str, reason: str) -> None:
-        """Remove a person with their templates and photos; queue a tombstone; audit it."""
+    def erase(self, person_uid: str, *, operator: str, reason: str) -> bool:
+        """Remove a person with their templates and photos; queue a tombstone; audit it.
+
+        True once their data has left the store's files too. False when another connection's
+        read held that back past ``StoreConfig.purge_wait_s``: the purge stays owed, recorded
+        in the store, and the next open or write of it, by any process, runs it
+        (``Database.purge``; ``Database.owed_purge_since`` tells).
+        """
+        self._remove(person_uid, operator=operator, reason=reason)
+        return self._database.purge(wait=True)
+
+    def _remove(self, person_uid: str, *, operator: str, reason: str) -> None:
         with self._database.write() as connection:
             removed = remove_person(connection, self._outbox, person_uid)
             if removed is None:
@@ -174,8 +185,6 @@ class People:
                 subject=person_uid,
                 details=removed.details(reason),
             )
-        # Drop the WAL's copies of the erased pages now rather than at some later checkpoint.
-        self._database.checkpoint()
 
     def expired(self, now: datetime) -> list[str]:
         """Uids of people whose consent retention date has passed."""
@@ -186,10 +195,13 @@ class People:
         return [str(row[0]) for row in rows]
 
     def purge_expired(self, *, operator: str = "retention") -> list[str]:
-        """Erase everyone whose retention date has passed; returns their uids."""
+        """Erase everyone whose retention date has passed; returns their uids. Their data is
+        purged from the files as ``erase`` does, once for all of them."""
         expired = self.expired(self._clock.now())
         for person_uid in expired:
-            self.erase(person_uid, operator=operator, reason="consent retention expired")
+            self._remove(person_uid, operator=operator, reason="consent retention expired")
+        if expired:
+            self._database.purge(wait=True)
         return expired
 
     def _insert_person(self, connection: Any, person: Person) -> int:
@@ -332,6 +344,7 @@ def remove_person(connection: Any, outbox: Outbox, person_uid: str) -> Removal |
     photo_uids = _column(connection, "photos", "photo_uid", row[0])
     connection.execute("DELETE FROM people WHERE id = ?", (row[0],))  # cascades
     outbox.scrub(connection, [person_uid, *template_uids, *photo_uids])
+    owe_purge(connection)  # their data stays in the file until a checkpoint folds this in
     return Removal(len(template_uids), len(photo_uids))
 
 

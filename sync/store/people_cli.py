@@ -4,6 +4,14 @@ erasure of one of them, here and (through its tombstone) on the hub and every de
 An erasure request reaches a kiosk that may be offline for days; the operator must be able
 to carry it out there, not only in the hub's admin. The listing shows no biometric data:
 ids, names, the consent and how many templates there are.
+
+An erasure is committed at once, but the person's photo and templates leave the store's file
+only when a checkpoint can fold it in, which another process reading the store (the kiosk,
+an export, a backup) holds back. ``erase`` and ``purge-expired`` wait a while for it, then say
+plainly that the data is still in the file and exit with ``PURGE_PENDING``: not 0, which a
+scheduler would take for "done", and not 1, "refused", since the erasure stands (running it
+again finds nobody to erase). The store remembers the purge it owes; the next open or write of
+it, by any process, runs it, and ``jaga store info`` tells whether it has.
 """
 
 from __future__ import annotations
@@ -15,8 +23,50 @@ from typing import Any
 
 from sync.errors import RecordNotFoundError
 from sync.store.clock import format_timestamp
+from sync.store.database import StoreConfig
+from sync.store.store import Store
 
 Command = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
+PURGE_PENDING = 3  # exit status: erased, but the data is still in the store's file
+
+
+def add_purge_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--purge-wait",
+        type=_seconds,
+        default=StoreConfig.purge_wait_s,
+        metavar="SECONDS",
+        help="how long to wait for another process's read to end, so that the erased data"
+        f" leaves the store's file now (default {StoreConfig.purge_wait_s:g})",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    return value
+
+
+def purge_config(args: argparse.Namespace) -> StoreConfig:
+    return StoreConfig(purge_wait_s=args.purge_wait)
+
+
+def purge_status(store: Store) -> int:
+    """Say so when erased data is still in the store's file; the command's exit status."""
+    since = store.database.owed_purge_since()
+    if since is None:
+        return 0
+    print(
+        "NOT YET PURGED: another process is reading the store (the kiosk, an export, a"
+        " backup), so what was erased is still in the store's file, encrypted, since"
+        f" {since}. It is purged once that read ends: the next open or write of the store, by"
+        " any process, runs it; `jaga store info` tells when it has."
+    )
+    return PURGE_PENDING
 
 
 def add_people_commands(command: Command) -> None:
@@ -25,6 +75,7 @@ def add_people_commands(command: Command) -> None:
     erase = command("erase", _erase, "erase a person here; a tombstone takes it everywhere")
     erase.add_argument("external_id", metavar="ID", help="their badge or staff number")
     erase.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    add_purge_wait(erase)
 
 
 def _people(args: argparse.Namespace) -> int:
@@ -55,11 +106,12 @@ def _row(person: Any, templates: int) -> dict[str, Any]:
 def _erase(args: argparse.Namespace) -> int:
     from sync.store.cli import _operator, open_store_of
 
-    with open_store_of(args) as store:
+    with open_store_of(args, purge_config(args)) as store:
         person = store.people.by_external_id(args.external_id)
         if person is None:
             raise RecordNotFoundError(f"nobody enrolled here has the id {args.external_id!r}")
-        store.people.erase(person.person_uid, operator=_operator(), reason=args.reason)
-    print(f"erased {args.external_id} ({person.person_uid}): templates and photos removed; "
-          "a tombstone is queued for the hub and every device")  # fmt: skip
-    return 0
+        purged = store.people.erase(person.person_uid, operator=_operator(), reason=args.reason)
+        print(f"erased {args.external_id} ({person.person_uid}): templates and photos removed"
+              f"{' from the store and its file' if purged else ' from the store'};"
+              " a tombstone is queued for the hub and every device")  # fmt: skip
+        return purge_status(store)

@@ -11,6 +11,7 @@ a restore or a key change refuses to run under it.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +23,12 @@ from sync.errors import (
     KeyNotChangedError,
     NotAStoreError,
     StoreCorruptError,
+    StoreError,
     StoreExistsError,
     WrongKeyError,
 )
 from sync.filelock import exclusive, held_elsewhere
-from sync.store import keys
+from sync.store import keys, purge_mark
 from sync.store.access import AccessLog
 from sync.store.audit import CREATED, AuditLog
 from sync.store.clock import Clock, SystemClock
@@ -45,6 +47,8 @@ from sync.store.schema.migrations import (
     migrate,
     schema_version,
 )
+
+log = logging.getLogger(__name__)
 
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -81,6 +85,8 @@ class Store:
         self.header = header
         self._key = key
         self.clock = clock
+        with database.translated():
+            database.tracks_purges = schema_version(database.connection) >= purge_mark.SINCE_SCHEMA
         self.audit = AuditLog(database, clock)
         self.outbox = Outbox(database, clock, self.audit)
         self.people = People(database, clock, self.audit, self.outbox)
@@ -157,7 +163,9 @@ class Store:
             if held is not None:
                 held.release()
             raise
-        return cls(database, winner, key, clock, held)
+        store = cls(database, winner, key, clock, held)
+        _retry_owed_purge(database)
+        return store
 
     def change_key(self, new_source: KeySource, *, operator: str) -> None:
         """Re-encrypt the store under a new passphrase or key file.
@@ -284,6 +292,16 @@ def _key_change_running(path: Path) -> bool:
     """Whether another process is changing this store's key right now (True when it cannot
     tell: leaving the header as it is is always safe)."""
     return held_elsewhere(_lock_file(path))
+
+
+def _retry_owed_purge(database: Database) -> None:
+    """An erasure whose data a reader kept in the file, here or in a process gone since: purge
+    it now if nothing reads (without waiting). Not a reason to refuse the store: a failure is
+    logged, the purge stays owed, and the next write or open tries again."""
+    try:
+        database.retry_owed_purge()
+    except StoreError as error:
+        log.warning("could not check for an erasure's owed purge: %s", error)
 
 
 def _lock_file(path: Path) -> Path:

@@ -37,6 +37,7 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
     sequence, digest = store.audit.head()
     report = store.integrity(quick=not full_check)
     wal = store.path.with_name(store.path.name + "-wal")
+    owed_since = database.owed_purge_since()
     lines = [
         f"store        {store.path}",
         f"size         {store.path.stat().st_size} bytes"
@@ -49,6 +50,13 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         f"access       {store.access.count()} events",
         f"audit        {sequence} entries, head {digest[:16]}",
         "outbox       " + ", ".join(f"{state.value} {n}" for state, n in outbox.items()),
+        "erased data  "
+        + (
+            "none left in the file"
+            if owed_since is None
+            else f"STILL IN THE FILE since {owed_since}: another process reads the store;"
+            " the next open or write once it is done purges it"
+        ),
         f"integrity    {'ok' if report.ok else 'FAILED: ' + '; '.join(report.problems[:5])}"
         f" ({'integrity_check' if full_check else 'quick_check'} + audit chain)",
     ]

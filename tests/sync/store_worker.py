@@ -21,6 +21,9 @@ Modes:
 * ``open DB KEYFILE`` — open the store (as the app does), say ``open``, and keep it open until
   stdin closes; then commit one observation tagged ``after`` and say ``wrote`` (or
   ``error <ErrorClass> <message>``).
+* ``read DB KEYFILE`` — hold a read snapshot (an export, a backup, the kiosk loading its
+  gallery): say ``reading``; at a line on stdin end it and say ``read done``, keeping the store
+  open; at the next line, close it.
 """
 
 from __future__ import annotations
@@ -143,6 +146,17 @@ def keep_open(db: str, key_file: str) -> None:
     store.close()
 
 
+def read(db: str, key_file: str) -> None:
+    store = open_store(db, key_file)
+    with store.database.read() as snapshot:
+        snapshot.execute("SELECT count(*) FROM photos").fetchone()
+        print("reading", flush=True)
+        sys.stdin.readline()
+    print("read done", flush=True)
+    sys.stdin.readline()
+    store.close()
+
+
 MODES: dict[str, Callable[..., None]] = {
     "burst": burst,
     "hold": hold,
@@ -151,6 +165,7 @@ MODES: dict[str, Callable[..., None]] = {
     "outgrow": outgrow,
     "owed": owed,
     "open": keep_open,
+    "read": read,
 }
 
 if __name__ == "__main__":

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from sync.errors import RecordInvalidError, RecordNotFoundError
-from sync.store import OutboxState, Passphrase, Photo, Store, StoreConfig
+from sync.store import KeyFile, OutboxState, Passphrase, Photo, Store, StoreConfig
 from sync.store.photos import load_photo
-from tests.sync.conftest import MODEL, FakeClock, consent, enrol, template
+from tests.sync.conftest import (
+    FAST,
+    MODEL,
+    REPO_ROOT,
+    FakeClock,
+    consent,
+    enrol,
+    template,
+    worker,
+)
+from tests.sync.pages import pages_holding
 
 
 def enrol_with_photo(store: Store, clock: FakeClock, badge: str, seed: int) -> tuple[str, str]:
@@ -125,8 +140,8 @@ def test_an_erasure_held_back_by_a_reader_reaches_the_main_file_at_the_next_writ
     """The kiosk loading its gallery holds a snapshot while an erasure commits: the checkpoint
     that folds the erasure into the main file (and drops the WAL's copies of the person's
     pages) cannot run then. It is owed, and the next write runs it."""
-    busy_timeout_s = 2.0  # the erasure sits it out once; no write after it may
-    config = StoreConfig(busy_timeout_s=busy_timeout_s, scrypt_n=2**10)
+    busy_timeout_s = 2.0  # no write after the erasure may sit it out
+    config = StoreConfig(busy_timeout_s=busy_timeout_s, scrypt_n=2**10, purge_wait_s=0)
     db = tmp_path / "jaga.db"
     with (
         Store.create(db, passphrase, clock=clock, config=config) as store,
@@ -135,7 +150,7 @@ def test_an_erasure_held_back_by_a_reader_reaches_the_main_file_at_the_next_writ
         person_uid = enrol(store, clock, "B-1", seed=1)
         with kiosk.database.read() as snapshot:
             snapshot.execute("SELECT count(*) FROM face_templates").fetchall()
-            store.people.erase(person_uid, operator="dpo", reason="subject request")
+            assert not store.people.erase(person_uid, operator="dpo", reason="subject request")
             assert store.database.checkpoint_owed
             started = time.monotonic()
             enrol(store, clock, "B-3", seed=3)  # the reader is still there: still owed, ...
@@ -144,3 +159,126 @@ def test_an_erasure_held_back_by_a_reader_reaches_the_main_file_at_the_next_writ
         enrol(store, clock, "B-2", seed=2)
         assert not store.database.checkpoint_owed
         assert db.with_name(db.name + "-wal").stat().st_size == 0
+
+
+PHOTO_MARK = b"PHOTO-OF-THE-ERASED-PERSON "
+
+
+@contextlib.contextmanager
+def reader_process(db: Path, key_file: KeyFile) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding a read snapshot (an export, a backup, the kiosk's gallery) until
+    told, and then the store open, idle, until told again."""
+    process = subprocess.Popen(
+        worker("read", str(db), str(key_file.path)),
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        assert process.stdout.readline().strip() == "reading"
+        yield process
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def tell(process: subprocess.Popen[str]) -> str:
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write("\n")
+    process.stdin.flush()
+    return process.stdout.readline().strip()
+
+
+def jaga(db: Path, key_file: KeyFile, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "main.py", *argv, "--db", str(db), "--key-file", str(key_file.path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def store_with_two_people(db: Path, key_file: KeyFile, clock: FakeClock) -> bytes:
+    """B-1 with a photo, their consent long expired; B-2, consent for years. Returns the key."""
+    with Store.create(db, key_file, clock=clock, config=FAST) as store:
+        photo = Photo(PHOTO_MARK * 40, "image/jpeg", clock.now())
+        store.people.enrol(
+            external_id="B-1",
+            display_name="Person B-1",
+            site="north-gate",
+            consent=consent(clock, days=30),
+            templates=[template(1)],
+            operator="officer-7",
+            duplicate_threshold=0.6,
+            photos=[photo],
+        )
+        store.people.enrol(
+            external_id="B-2",
+            display_name="Person B-2",
+            site="north-gate",
+            consent=consent(clock, days=365 * 30),
+            templates=[template(2)],
+            operator="officer-7",
+            duplicate_threshold=0.6,
+        )
+        return store.key
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("store", "erase", "B-1", "--reason", "subject request"), ("store", "purge-expired")],
+    ids=["erase", "purge-expired"],
+)
+def test_an_erasure_a_reader_holds_back_says_so_and_the_next_open_purges_it(
+    db_path: Path, key_file: KeyFile, command: tuple[str, ...]
+) -> None:
+    """Until a checkpoint folds the erasure in, the person's photo and name are still in the
+    file (and the WAL). Another process reading holds that back; the command that erased must
+    say so, and the store must remember it owes the purge after that command has exited."""
+    clock = FakeClock(datetime(2020, 1, 1, tzinfo=UTC))  # B-1's consent expired in 2020
+    key = store_with_two_people(db_path, key_file, clock)
+    with reader_process(db_path, key_file) as reader:
+        erased = jaga(db_path, key_file, *command, "--purge-wait", "0")
+        assert erased.returncode == 3, erased.stdout + erased.stderr
+        assert "still in the store's file" in erased.stdout
+        assert sum(pages_holding(key, db_path, PHOTO_MARK)) > 0  # as it said
+        info = jaga(db_path, key_file, "store", "info")
+        assert info.returncode == 0, info.stderr
+        assert "erased data  STILL IN THE FILE" in info.stdout
+
+        assert tell(reader) == "read done"  # the reader stays, its store open
+        info = jaga(db_path, key_file, "store", "info")  # any open retries the purge
+        assert "erased data  none left in the file" in info.stdout
+        for needle in (PHOTO_MARK, b"Person B-1", b"B-1"):
+            assert pages_holding(key, db_path, needle) == (0, 0), needle
+    with Store.open(db_path, key_file, config=FAST) as store:
+        assert [p.external_id for p, _ in store.people.listing()] == ["B-2"]
+        assert store.database.owed_purge_since() is None
+
+
+def test_a_process_open_before_the_erasure_purges_it_at_its_next_write(
+    db_path: Path, key_file: KeyFile, clock: FakeClock
+) -> None:
+    """The CLI erases and exits while an export reads; the kiosk, open all along, writes on
+    (access events): its next write after the read runs the purge the CLI could not."""
+    key = store_with_two_people(db_path, key_file, clock)
+    impatient = StoreConfig(busy_timeout_s=FAST.busy_timeout_s, scrypt_n=2**10, purge_wait_s=0)
+    with (
+        Store.open(db_path, key_file, clock=clock, config=FAST) as kiosk,
+        reader_process(db_path, key_file) as export,
+    ):
+        with Store.open(db_path, key_file, clock=clock, config=impatient) as cli:
+            person = cli.people.by_external_id("B-1")
+            assert person is not None
+            assert not cli.people.erase(person.person_uid, operator="dpo", reason="request")
+        enrol(kiosk, clock, "B-3", seed=3)  # the export still reads: still owed
+        assert kiosk.database.owed_purge_since() is not None
+        assert tell(export) == "read done"
+        enrol(kiosk, clock, "B-4", seed=4)
+        assert kiosk.database.owed_purge_since() is None
+        assert pages_holding(key, db_path, PHOTO_MARK) == (0, 0)
+        assert pages_holding(key, db_path, b"Person B-1") == (0, 0)
