@@ -62,8 +62,10 @@ class HeldLock:
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except PermissionError:  # made by another user
             self._fd = os.open(path, os.O_RDONLY)
-        if os.fstat(self._fd).st_uid == os.geteuid():
-            os.fchmod(self._fd, 0o644)  # not narrowed by a umask of 077
+        # Not narrowed by a umask of 077; a file system without modes (FAT) refuses: no harm.
+        with contextlib.suppress(OSError):
+            if os.fstat(self._fd).st_uid == os.geteuid():
+                os.fchmod(self._fd, 0o644)
 
     def take(self, *, exclusive: bool) -> bool:
         """Take the lock shared or exclusive, or turn the one held into the other. False
@@ -74,6 +76,8 @@ class HeldLock:
             fcntl.flock(self._fd, kind | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
+        # Any other OSError goes up: the file system cannot lock it (NFS without its lock
+        # manager: ENOLCK; an exclusive lock through a read-only descriptor there: EBADF).
         return True
 
     def release(self) -> None:

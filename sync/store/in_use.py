@@ -49,7 +49,7 @@ class InUse:
     def shared(cls, store_path: Path) -> InUse:
         """Hold it beside others; ``StoreInUseError`` while a restore or key change runs."""
         held = cls(store_path)
-        if not held._lock.take(exclusive=False):
+        if not held._take(exclusive=False):
             held.release()
             raise StoreInUseError(
                 f"{store_path} is being restored or re-keyed by another process; open it"
@@ -61,19 +61,32 @@ class InUse:
     def alone(cls, store_path: Path, doing: str) -> InUse:
         """Hold it alone, or raise ``StoreInUseError`` saying what to stop first."""
         held = cls(store_path)
-        if not held._lock.take(exclusive=True):
+        if not held._take(exclusive=True):
             held.release()
             raise _in_use(store_path, doing)
         return held
+
+    def _take(self, *, exclusive: bool) -> bool:
+        """``HeldLock.take``; a lock the file system cannot take is ``StoreIOError``, and
+        lets go of the file (a raw OSError, and a descriptor left open, otherwise)."""
+        try:
+            return self._lock.take(exclusive=exclusive)
+        except OSError as error:
+            self.release()
+            raise StoreIOError(
+                f"cannot lock {in_use_path(self.store_path)}, which every opener of"
+                f" {self.store_path} holds: {error}; keep the store on a local disk (this file"
+                " system does not lock files for it)"
+            ) from error
 
     def make_sole(self, doing: str) -> None:
         """Turn a shared hold into the only one, or raise ``StoreInUseError`` holding it
         shared again. flock lets go of the shared lock before it looks for others: should a
         restore or key change take the lock in that instant, this store is no longer covered,
         and says so."""
-        if self._lock.take(exclusive=True):
+        if self._take(exclusive=True):
             return
-        if not self._lock.take(exclusive=False):
+        if not self._take(exclusive=False):
             raise StoreInUseError(
                 f"{self.store_path} is being restored or re-keyed by another process: close"
                 " this store and open it again once that has finished"
@@ -82,7 +95,7 @@ class InUse:
 
     def share(self) -> None:
         """Back to a shared hold (nobody else holds it: this always succeeds)."""
-        self._lock.take(exclusive=False)
+        self._take(exclusive=False)
 
     def release(self) -> None:
         self._lock.release()

@@ -354,13 +354,22 @@ def _open_with_candidates(
 
 
 def _interrupted_key_change(path: Path, header: KeyHeader, tried: KeySlot) -> str:
-    """The file is intact under the other slot's key, most likely: say which to open it with."""
+    """The file is intact under the other slot's key, most likely: say which to open it with.
+
+    A restore writes the same pending header before it renames its copy over the store; a
+    copy still beside the store (``.restoring``) means the restore was killed before that."""
     old, new = (_what(header.current), _what(header.pending or header.current))
+    if path.with_name(path.name + ".restoring").exists():
+        return (
+            f"{path}: a restore was interrupted before it replaced this store: the file here"
+            " is still the store it was to replace, and opens with that store's own"
+            f" {old}; run the restore again (`jaga store info` names what it left)"
+        )
     if tried == header.current:
         return (
-            f"{path}: a key change was interrupted and has probably finished: the file no"
-            f" longer opens with the old {old}; open it with the new {new}, which completes"
-            " the change"
+            f"{path}: a key change (or a restore) was interrupted and has probably finished:"
+            f" the file no longer opens with the old {old}; open it with the new {new} (the"
+            " backup's, after a restore), which completes the change"
         )
     return (
         f"{path}: a key change was interrupted before it re-encrypted the file: it still"

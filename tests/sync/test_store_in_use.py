@@ -4,6 +4,8 @@ killed restore or backup leaves beside the store is found and cleared."""
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import signal
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.errors import StoreCorruptError, StoreError
+from sync.errors import StoreCorruptError, StoreError, StoreIOError
 from sync.store import KeyFile, Passphrase, Store, backup, create_key_file, restore
 from sync.store.database import Database
 from sync.store.store_info import describe
@@ -165,20 +167,41 @@ def power_cut(self, destination):
     return real_replace(self, destination)
 Path.replace = power_cut
 config = StoreConfig(scrypt_n=2**10)
+replaced = KeyFile(Path(sys.argv[5])) if len(sys.argv) > 5 else None
 if sys.argv[4] == "restore":
-    restore(copy, db, key, operator="a", force=True, config=config)
+    restore(copy, db, key, operator="a", force=True, config=config, replaced_source=replaced)
 else:
     with Store.open(db, key, config=config) as store:
         backup(store, copy, operator="a")
 """
 
 
-def killed(what: str, db: Path, copy: Path, key_file: KeyFile) -> None:
+def killed(what: str, db: Path, copy: Path, key_file: KeyFile, *replaced: KeyFile) -> None:
+    keys = [str(key_file.path), what, *(str(k.path) for k in replaced)]
     run = subprocess.run(
-        [sys.executable, "-c", KILLED_AT_THE_RENAME, str(db), str(copy), str(key_file.path), what],
+        [sys.executable, "-c", KILLED_AT_THE_RENAME, str(db), str(copy), *keys],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert run.returncode == 3, run.stderr
+
+
+def test_a_restore_killed_before_its_rename_is_not_called_a_key_change(
+    keyed: Path, key_file: KeyFile, tmp_path: Path
+) -> None:
+    """The store's key changed since the backup: the restore writes a header with the
+    backup's key pending, as a key change does. Killed before its rename, the file is still
+    the old store; the message must say a restore was interrupted, not send the operator
+    to a "new key" they never had."""
+    with Store.open(keyed, key_file, config=FAST) as store:
+        backup(store, tmp_path / "before.db", operator="admin")
+    newer = create_key_file(tmp_path / "newer.key")
+    with Store.open(keyed, key_file, config=FAST) as store:
+        store.change_key(newer, operator="admin")
+    killed("restore", keyed, tmp_path / "before.db", key_file, newer)
+    with pytest.raises(StoreError, match="a restore was interrupted before it replaced"):
+        Store.open(keyed, key_file, config=FAST)
+    with Store.open(keyed, newer, config=FAST) as store:  # the store it was to replace
+        assert store.integrity().ok
 
 
 def test_a_killed_restores_copy_is_reported_and_cleared_by_the_next_backup(
@@ -213,3 +236,25 @@ def test_a_killed_backups_copy_beside_the_store_is_reported(keyed: Path, key_fil
         lines, _ = describe(store)
     assert any("nightly.db.partial" in line and "backup" in line for line in lines)
     assert keyed.with_name("nightly.db.partial").exists()
+
+
+@pytest.mark.parametrize("code", [errno.ENOLCK, errno.EBADF])
+def test_a_file_system_that_cannot_lock_is_a_clear_error_and_leaks_nothing(
+    keyed: Path, key_file: KeyFile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """NFS without its lock manager refuses flock (ENOLCK), and an exclusive one through a
+    read-only descriptor (EBADF). There is no such mount here: flock itself is made to fail
+    as it would there. The open, the restore and the key change each say what is wrong, as
+    a StoreError, and keep no descriptor open."""
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr("sync.filelock.fcntl.flock", no_locks)
+    descriptors = len(list(Path("/proc/self/fd").iterdir()))
+    for _ in range(20):
+        with pytest.raises(StoreIOError, match="keep the store on a local disk"):
+            Store.open(keyed, key_file, config=FAST)
+        with pytest.raises(StoreIOError, match="cannot lock"):
+            restore(tmp_path / "b.db", keyed, key_file, operator="admin", force=True, config=FAST)
+    assert len(list(Path("/proc/self/fd").iterdir())) == descriptors
