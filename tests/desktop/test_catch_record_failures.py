@@ -78,6 +78,14 @@ def settle(window: MainWindow) -> None:
     wait_until(lambda: not catch_of(window).records.busy, "the writes")
 
 
+def refused_record(window: MainWindow, rig: Rig) -> None:
+    """Open photo A and record it while another connection holds the store: refused."""
+    rig.open_photo(window, CONFIDENT)
+    with held(rig.store):
+        catch_of(window).panel.record.click()
+        settle(window)
+
+
 def observed(store_path: Path) -> list[tuple[str, bytes]]:
     """Each observation's best species and its photo's bytes, in the order recorded."""
     with in_store(store_path) as store:
@@ -177,10 +185,7 @@ def test_recording_the_refused_photo_again_replaces_its_refusal(
     window: MainWindow, rig: Rig
 ) -> None:
     panel = catch_of(window).panel
-    rig.open_photo(window, CONFIDENT)
-    with held(rig.store):
-        panel.record.click()
-        settle(window)
+    refused_record(window, rig)
     assert panel.record_message.text().startswith(f"NOT RECORDED {A}: ")
     assert panel.record.isEnabled()  # the photo is still on screen: Record it again
     panel.record.click()
@@ -195,10 +200,7 @@ def test_closing_with_a_refused_catch_asks_first_and_no_keeps_it(
 ) -> None:
     """The refused catch lives only in the window: closing it unasked lost it."""
     panel = catch_of(window).panel
-    rig.open_photo(window, CONFIDENT)
-    with held(rig.store):
-        panel.record.click()
-        settle(window)
+    refused_record(window, rig)
     rig.closing.answer = False
     assert not window.close()  # the officer says No: the window stays, the catch waits
     assert window.isVisible() and len(rig.closing.questions) == 1
@@ -211,11 +213,7 @@ def test_closing_with_a_refused_catch_asks_first_and_no_keeps_it(
 
 
 def test_closing_anyway_is_the_officers_choice(window: MainWindow, rig: Rig) -> None:
-    panel = catch_of(window).panel
-    rig.open_photo(window, CONFIDENT)
-    with held(rig.store):
-        panel.record.click()
-        settle(window)
+    refused_record(window, rig)
     rig.closing.answer = True
     assert window.close() and not window.isVisible()
     assert len(rig.closing.questions) == 1 and observed(rig.store) == []
@@ -227,10 +225,7 @@ def test_a_retry_records_the_catch_at_the_time_record_was_pressed(
     """An f4k photo has no capture time of its own: it is dated when Record is pressed,
     not when a Retry finally writes it."""
     panel = catch_of(window).panel
-    rig.open_photo(window, CONFIDENT)
-    with held(rig.store):
-        panel.record.click()
-        settle(window)
+    refused_record(window, rig)
     retried_at = datetime.now(UTC)
     panel.retry.click()
     settle(window)
