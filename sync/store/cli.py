@@ -333,6 +333,7 @@ def _purge_expired(args: argparse.Namespace) -> int:
 
 def _rekey(args: argparse.Namespace) -> int:
     with Store.open(store_path_of(args), key_source_of(args), config=_config(args)) as store:
+        store.check_alone("key change")  # before the new passphrase is typed twice
         new_source = resolve_key_source(
             args.new_key_file,
             env=os.environ,

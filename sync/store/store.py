@@ -228,6 +228,12 @@ class Store:
         """The raw database key (for an encrypted backup). Never log or print it."""
         return self._key
 
+    def check_alone(self, doing: str) -> None:
+        """``StoreInUseError`` now if another process has the store open, saying what to
+        stop: before the operator is asked for anything (``doing`` checks again)."""
+        with self._alone(doing):
+            pass
+
     @contextlib.contextmanager
     def _alone(self, doing: str) -> Iterator[None]:
         """This store's hold on the in-use lock, made the only one for the block."""

@@ -123,6 +123,25 @@ def test_the_commands_say_what_to_stop(
     assert jaga(*rekey) == 0
 
 
+def test_rekey_refuses_before_it_asks_for_the_new_passphrase(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator at a prompt typed the new passphrase twice, then was refused."""
+    db = tmp_path / "jaga.db"
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("JAGA_STORE_PATH", str(db))
+    assert jaga("store", "init", *FAST_KDF) == 0
+    key_file = create_key_file(tmp_path / "app.key")
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        store.change_key(key_file, operator="admin")
+    monkeypatch.delenv("JAGA_STORE_NEW_PASSPHRASE", raising=False)  # it would be asked for
+    with holder(db, key_file) as app:
+        assert jaga("store", "rekey", "--key-file", str(key_file.path), *FAST_KDF) == 1
+        err = capsys.readouterr().err
+        finish(app)
+    assert "stop the app" in err and "no key" not in err, err
+
+
 def test_a_holder_killed_with_sigkill_leaves_no_lock_behind(keyed: Path, key_file: KeyFile) -> None:
     with holder(keyed, key_file) as app:
         app.send_signal(signal.SIGKILL)
