@@ -26,6 +26,7 @@ from tests.sync.conftest import FAST
 
 if TYPE_CHECKING:  # ONNX Runtime loads only for the tests that classify
     from inference.fish.classify import SpeciesClassifier
+    from tests.desktop.test_catch_panel import Rig
 
 PASSPHRASE = "a passphrase for the app tests"
 # The offscreen platform's own note on every window shown; not about our code.
@@ -99,3 +100,18 @@ def species_classifier(default_species_pack: Path) -> SpeciesClassifier:
 def f4k() -> Path:
     """Fish4Knowledge photos, one folder per species (a clean skip where absent)."""
     return shared_path("data", "fish", "f4k")
+
+
+@pytest.fixture
+def species_rig(
+    qapp: QApplication,
+    store_path: Path,
+    species_classifier: SpeciesClassifier,
+    f4k: Path,
+    tmp_path: Path,
+) -> Rig:
+    """The catch window's real parts on the session's species classifier."""
+    from tests.desktop.test_catch_panel import Rig
+
+    del qapp  # created before any widget
+    return Rig(store_path, species_classifier, species_classifier.pack.root, f4k, tmp_path)

@@ -12,15 +12,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QApplication
 
 from desktop.app import MainWindow
 from desktop.catch import classify_catch, read_catch_photo
-from inference.fish.classify import SpeciesClassifier
 from sync.client.metrics import METRICS_PORT_ENV
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
@@ -42,15 +39,8 @@ CONFIDENCE = "jaga_catch_top_confidence"
 
 
 @pytest.fixture
-def rig(
-    qapp: QApplication,
-    store_path: Path,
-    species_classifier: SpeciesClassifier,
-    f4k: Path,
-    tmp_path: Path,
-) -> Rig:
-    del qapp  # created before any widget
-    return Rig(store_path, species_classifier, species_classifier.pack.root, f4k, tmp_path)
+def rig(species_rig: Rig) -> Rig:
+    return species_rig
 
 
 @contextlib.contextmanager

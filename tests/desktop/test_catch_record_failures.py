@@ -17,10 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication
 
 from desktop.app import MainWindow
-from inference.fish.classify import SpeciesClassifier
 from sync.store import Passphrase, Store, StoreConfig
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import wait_until
@@ -34,15 +32,8 @@ A, B = Path(CONFIDENT).name, Path(BELOW_REVIEW).name
 
 
 @pytest.fixture
-def rig(
-    qapp: QApplication,
-    store_path: Path,
-    species_classifier: SpeciesClassifier,
-    f4k: Path,
-    tmp_path: Path,
-) -> Rig:
-    del qapp  # created before any widget
-    return Rig(store_path, species_classifier, species_classifier.pack.root, f4k, tmp_path)
+def rig(species_rig: Rig) -> Rig:
+    return species_rig
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from main import main
 from sync.client import Phase, SyncClient, SyncService, open_client
 from sync.client.service import Attempt
 from sync.client.status import read_status
-from sync.store import Passphrase
+from sync.store import Passphrase, Store
 from tests.sync.client.devices import (
     FAST_TUNING,
     PASSPHRASE,
@@ -36,6 +36,13 @@ LIMITED = replace(
 INTERVAL_S = 3600.0
 
 
+def backlog(store: Store, catches: int) -> None:
+    """Two catches with a photo (2 entries each, one upload each), then ``catches`` more."""
+    add_photo_observation(store, 3000, seed=1, tag="first")
+    add_photo_observation(store, 3000, seed=2, tag="second")
+    add_observations(store, catches, "backlog")
+
+
 def test_a_sync_that_reached_its_limits_says_what_is_left_not_ok(
     live_hub: HubProcess,
     site_slug: str,
@@ -45,9 +52,7 @@ def test_a_sync_that_reached_its_limits_says_what_is_left_not_ok(
 ) -> None:
     device = new_device(tmp_path, live_hub.url, site_slug)
     with device.open() as store, httpx.Client() as http:
-        add_photo_observation(store, 3000, seed=1, tag="first")  # 2 entries each
-        add_photo_observation(store, 3000, seed=2, tag="second")
-        add_observations(store, 45, "limited")  # 49 entries: 40 go, 9 stay
+        backlog(store, 45)  # 49 entries: 40 go, 9 stay
         report = device.client(store, http, tuning=LIMITED).sync_once()
         assert (report.push.acknowledged, report.push.batches) == (40, 2)
         assert (report.pull.pages, report.pull.applied + report.pull.skipped) == (2, 20)
@@ -83,9 +88,7 @@ def test_the_service_goes_on_at_once_until_the_device_is_caught_up(
     otherwise send 40 entries an hour."""
     device = new_device(tmp_path, live_hub.url, site_slug)
     with device.open() as store:
-        add_photo_observation(store, 3000, seed=1, tag="first")
-        add_photo_observation(store, 3000, seed=2, tag="second")
-        add_observations(store, 95, "backlog")  # 99 entries: 3 syncs of 40 at most
+        backlog(store, 95)  # 99 entries: 3 syncs of 40 at most
     slept: list[float] = []
     idle = threading.Event()
 
@@ -131,9 +134,7 @@ def test_sync_now_goes_on_until_the_device_is_caught_up(
     back in range is caught up by one run, not by one run every 15 minutes."""
     device = new_device(tmp_path, live_hub.url, site_slug)
     with device.open() as store:
-        add_photo_observation(store, 3000, seed=1, tag="first")
-        add_photo_observation(store, 3000, seed=2, tag="second")
-        add_observations(store, 95, "backlog")  # 99 entries, 2 photos: 3 syncs at least
+        backlog(store, 95)  # 99 entries, 2 photos: 3 syncs at least
     limited = functools.partial(open_client, tuning=LIMITED, store_config=FAST)
     monkeypatch.setattr("sync.client.client.open_client", limited)
     monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
