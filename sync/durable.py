@@ -7,6 +7,7 @@ user planted at its name."""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 PRIVATE_FILE = 0o600
@@ -54,3 +55,22 @@ def make_private_folders(folder: Path) -> None:
         except FileExistsError:
             if not candidate.is_dir():
                 raise
+
+
+def narrow_to_owner(path: Path) -> bool:
+    """Take group and other access off an existing file of this user's; True if it changed.
+
+    For files made before the store made them private. Changed by name, never opened: closing
+    any descriptor of a file drops every SQLite lock this process holds on it. A link, another
+    user's file, a missing one, or a file system that refuses (read-only, FAT) is left as it is.
+    """
+    try:
+        found = path.lstat()
+        if not stat.S_ISREG(found.st_mode) or found.st_uid != os.geteuid():
+            return False
+        if not found.st_mode & 0o077:
+            return False
+        path.chmod(stat.S_IMODE(found.st_mode) & PRIVATE_FOLDER)
+    except OSError:
+        return False
+    return True

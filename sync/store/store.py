@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sync.durable import fsync_path, make_private_folders
+from sync.durable import fsync_path, make_private_folders, narrow_to_owner
 from sync.errors import (
     KeyNotChangedError,
     NotAStoreError,
@@ -164,6 +164,7 @@ class Store:
                 held.release()
             raise
         store = cls(database, winner, key, clock, held)
+        _narrow_files_made_before(path)
         _retry_owed_purge(database)
         return store
 
@@ -298,6 +299,15 @@ def _key_change_running(path: Path) -> bool:
     """Whether another process is changing this store's key right now (True when it cannot
     tell: leaving the header as it is is always safe)."""
     return held_elsewhere(_lock_file(path))
+
+
+def _narrow_files_made_before(path: Path) -> None:
+    """A store made before its files were private (0644 under the usual umask) becomes its
+    owner's only once its key is proved: the file is a store, and it is this user's."""
+    side_files = (path.with_name(path.name + suffix) for suffix in SIDE_FILES)
+    for file in (path, keys.header_path(path), *side_files):
+        if narrow_to_owner(file):
+            log.warning("%s was readable by others; now by its owner only", file)
 
 
 def _retry_owed_purge(database: Database) -> None:

@@ -10,6 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from sync.errors import WrongKeyError
 from sync.store import Passphrase, Store
 from tests.sync.conftest import FAST, REPO_ROOT, FakeClock, enrol
 
@@ -67,3 +70,31 @@ def test_the_write_ahead_log_and_shared_memory_are_their_owners_only(
         found = modes(tmp_path)
     assert {"jaga.db-wal", "jaga.db-shm"} <= found.keys()
     assert found == dict.fromkeys(found, 0o600)
+
+
+def test_a_store_made_before_is_narrowed_to_its_owner_when_it_next_opens(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    db = tmp_path / "jaga.db"
+    jaga_022("store", "init", "--db", db, *FAST_KDF)
+    with Store.open(db, Passphrase(PASSPHRASE), clock=clock, config=FAST) as store:
+        enrol(store, clock, "B-1", seed=1)
+        for path in tmp_path.iterdir():  # as a version before 0600 left them
+            if not path.name.endswith(".in-use"):
+                path.chmod(0o644)
+    assert set(modes(tmp_path).values()) == {0o644}
+    with Store.open(db, Passphrase(PASSPHRASE), clock=clock, config=FAST) as store:
+        enrol(store, clock, "B-2", seed=2)
+        found = modes(tmp_path)
+    assert {"jaga.db", "jaga.db.kdf.json", "jaga.db-wal", "jaga.db-shm"} <= found.keys()
+    assert found == dict.fromkeys(found, 0o600)
+
+
+def test_a_wrong_passphrase_changes_no_mode(tmp_path: Path, clock: FakeClock) -> None:
+    db = tmp_path / "jaga.db"
+    jaga_022("store", "init", "--db", db, *FAST_KDF)
+    for path in tmp_path.iterdir():
+        path.chmod(0o644)
+    with pytest.raises(WrongKeyError):
+        Store.open(db, Passphrase("not the passphrase"), clock=clock, config=FAST)
+    assert set(modes(tmp_path).values()) == {0o644}
