@@ -51,6 +51,7 @@ ADVICE = {
     QualityReason.TOO_BRIGHT: "Too bright: step out of the glare",
     QualityReason.LOW_CONTRAST: "Step into even light",
     QualityReason.OUTSIDE_IMAGE: "Move to the middle of the picture",
+    QualityReason.TOO_BRIEF: "Stay in front of the camera a moment",
 }
 ACTIONS = {"blink": "Please blink", "turn_left": "Turn your head to the left",
            "turn_right": "Turn your head to the right"}  # fmt: skip

@@ -32,6 +32,11 @@ once it has enough:
 * A track that reaches ``max_frames`` or ``max_seconds`` without enough accepted frames is
   ``low_quality``, with the gate's reasons, most frequent first. A track that ends (it left,
   the stream ended, a still image) is decided on what it has, if it has one accepted frame.
+  A track the tracker never confirmed is a detection that vanished and is not decided,
+  unless the stream ended with it in view (a clip, or a camera that stopped, shorter than
+  ``min_hits`` frames): someone stood there, so it is decided by the same statuses but is
+  never ``verified`` (nor sent to a challenge): the answer that would have been is
+  ``low_quality`` with ``too_brief`` first among its reasons, keeping its scores for the audit.
   A face that leaves while the pipeline runs its challenge has failed the challenge
   (``spoof_detected``), as one that lets it time out.
 
@@ -290,11 +295,25 @@ class TrackDecider:
             for identity in identities:
                 frame.candidates.pop(identity, None)
 
-    def finish(self) -> Decision | None:
-        """The track ended: decide on what there is (None for a never-confirmed track)."""
-        if self.decision is not None or not self._confirmed:
+    def finish(self, *, in_view: bool = False) -> Decision | None:
+        """The track ended: decide on what there is. A never-confirmed track gets None, or,
+        when the stream ended with it ``in_view``, an answer that cannot be ``verified``."""
+        if self.decision is not None or not self._frames:
             return None
+        if not self._confirmed:
+            return self._settle(self._too_brief()) if in_view else None
         return self._settle(self._decide() if self._accepted else self._low_quality())
+
+    def _too_brief(self) -> Decision:
+        """The statuses of an unconfirmed track: a refusal stands (a photo held up for two
+        frames is still a spoof), but acceptance needs a face the tracker trusts."""
+        decided = self._decide() if self._accepted else self._low_quality()
+        if decided.status not in (Status.VERIFIED, Status.CHALLENGE_REQUIRED):
+            return decided
+        reasons = (QualityReason.TOO_BRIEF, *(r for r, _ in self._reasons.most_common()))
+        return Decision(Status.LOW_QUALITY, 1.0, self.track_id, similarity=decided.similarity,
+                        liveness=decided.liveness, reasons=reasons,
+                        frames=len(self._accepted))  # fmt: skip
 
     def _settle(self, decision: Decision) -> Decision:
         self.decision = decision

@@ -184,10 +184,14 @@ class DecisionPipeline:
         return result
 
     def finish(self) -> list[Decision]:
-        """The stream ended: every open track is decided on what it has."""
-        decisions = [d for d in (t.finish() for t in self._deciders.values()) if d is not None]
+        """The stream ended: every open track is decided on what it has, including one still
+        in view that the stream ended too soon for the tracker to confirm (never verified:
+        :meth:`TrackDecider.finish`)."""
+        last = self._index - 1
+        decisions = [t.finish(in_view=self._last_seen.get(track_id) == last)
+                     for track_id, t in self._deciders.items()]  # fmt: skip
         self.reset()
-        return decisions
+        return [decision for decision in decisions if decision is not None]
 
     def record_challenge(self, track_id: int, passed: bool) -> Decision | None:
         """The active challenge's result for a track that asked for one."""

@@ -145,7 +145,8 @@ class TrackedFace:
 
 
 class QualityReason(StrEnum):
-    """Why the quality gate rejected a face; the values are stable strings for logs and UI."""
+    """Why the quality gate rejected a face, or (``too_brief``) why a track could not be
+    checked; the values are stable strings for logs and UI."""
 
     TOO_SMALL = "too_small"
     BLURRY = "blurry"
@@ -157,6 +158,8 @@ class QualityReason(StrEnum):
     LOW_CONTRAST = "low_contrast"
     OUTSIDE_IMAGE = "outside_image"
     TOO_CLOSE = "too_close"
+    TOO_BRIEF = "too_brief"
+    """Not the gate's: the stream ended before the tracker could confirm the face."""
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,26 @@ def test_enrol_then_run_verifies_and_records(
         assert store.access.count() == len(events)
 
 
+def test_a_clip_shorter_than_the_tracker_needs_still_records_the_person(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two frames of the enrolled person, one fewer than the tracker needs to confirm a
+    face: the attempt was neither recorded nor answered. It is low_quality, never
+    verified on less than the rules ask, and audited like any decision."""
+    assert enrol(store_path, *webcam_paths("live")[:2]) == 0
+    capsys.readouterr()
+    video = write_video(webcam("live", 10, 2), tmp_path / "brief.avi")
+    assert run(store_path, str(video), "--claim", "B-7") == 0
+    *events, summary = lines(capsys.readouterr().out)
+    assert [(e["decision"], e["person_uid"]) for e in events] == [("low_quality", None)]
+    assert summary["summary"]["access_events"] == 1  # type: ignore[index]
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        (stored,) = store.access.between("0000", "9999")
+        assert stored.event_uid == events[0]["event_uid"] and stored.decision == "low_quality"
+        audited = [e for e in store.audit.entries() if e.action == "access.decision"]
+        assert len(audited) == 1 and store.audit.verify().ok
+
+
 def test_a_wrong_key_writes_nothing(
     store_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

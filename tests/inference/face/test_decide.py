@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -191,6 +192,24 @@ def test_an_ended_track_is_decided_on_what_it_has() -> None:
     feed(only_bad, [rejected(QualityReason.TOO_SMALL)])
     ended = only_bad.finish()
     assert ended is not None and ended.reasons == (QualityReason.TOO_SMALL,)
+
+
+def test_a_stream_that_ends_before_the_track_is_confirmed_decides_it_but_never_verifies() -> None:
+    """Two good frames of an enrolled face, then the stream ends with the face in view: the
+    tracker had no time to confirm it, so it is low_quality (too brief) and not lost; lost
+    mid-stream instead, it is a detection that vanished, and nobody is recorded."""
+    unconfirmed = FrameEvidence(0.0, OK, 1.0, 0.9, (Candidate("ana", 0.95),), confirmed=False)
+    track = decider(min_frames=3)
+    feed(track, [unconfirmed, unconfirmed])
+    assert track.finish() is None
+    decision = track.finish(in_view=True)
+    assert decision is not None and decision.status is Status.LOW_QUALITY
+    assert decision.reasons == (QualityReason.TOO_BRIEF,) and decision.identity is None
+    assert decision.similarity == pytest.approx(0.95) and decision.frames == 2
+    photo = decider(min_frames=3)
+    feed(photo, [dataclasses.replace(unconfirmed, liveness=0.1)])
+    spoof = photo.finish(in_view=True)
+    assert spoof is not None and spoof.status is Status.SPOOF_DETECTED  # a refusal stands
 
 
 def test_decisions_are_final_and_stop_the_evidence() -> None:

@@ -18,7 +18,7 @@ from inference.face.embed import DescriptorModel, Embeddings
 from inference.face.match import GalleryIndex
 from inference.face.pipeline import STAGES, DecisionPipeline, Stages
 from inference.face.settings import FaceSettings
-from inference.face.types import FaceBox, TrackedFace
+from inference.face.types import FaceBox, QualityReason, TrackedFace
 
 MODEL = DescriptorModel("fake", "1", 3)
 VECTORS = {"ana": (1.0, 0.0, 0.0), "bo": (0.0, 1.0, 0.0)}
@@ -187,6 +187,20 @@ def test_finish_decides_every_open_track() -> None:
     run(p, 3)
     (decision,) = p.finish()
     assert decision.status is Status.VERIFIED and decision.frames == 3
+
+
+def test_a_stream_shorter_than_min_hits_decides_the_face_still_in_view_never_verified() -> None:
+    """A two-frame clip of ana: no frame confirmed her track, yet she stood there."""
+    p, _, _ = pipeline([[face_at(50)]] * 2)
+    assert run(p, 2) == []
+    (decision,) = p.finish()
+    assert decision.status is Status.LOW_QUALITY and decision.identity is None
+    assert decision.reasons == (QualityReason.TOO_BRIEF,) and decision.frames == 2
+
+
+def test_a_tentative_detection_gone_before_the_end_is_not_decided() -> None:
+    p, _, _ = pipeline([[face_at(50)], [], []])
+    assert run(p, 3) == [] and p.finish() == []
 
 
 def test_a_challenge_result_completes_a_pending_decision() -> None:
