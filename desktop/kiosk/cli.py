@@ -9,8 +9,10 @@ photo, so there is no option to turn it off.
 
 ``run`` prints one JSON line per recorded event as it happens, and a summary line (the
 frames and the events of this run) when the source ends, or on Ctrl-C after the open
-tracks are decided and recorded. Exit codes: 0 done, 1 refused (the message says why;
-``enrol`` wrote nothing; ``run`` keeps the events it printed), 2 usage, 130 interrupted.
+tracks are decided and recorded; a camera that stops giving frames has its open tracks
+decided and recorded too, then is an error. Exit codes: 0 done, 1 refused (the message
+says why; ``enrol`` wrote nothing; ``run`` keeps the events it printed), 2 usage, 130
+interrupted.
 
 This module imports no Qt and loads the models and the store only when a command runs.
 """
@@ -121,6 +123,7 @@ def _enrol(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from desktop.kiosk.assemble import open_kiosk
+    from desktop.kiosk.errors import KioskError
     from desktop.kiosk.sources import source_frames
 
     def run() -> int:
@@ -131,12 +134,16 @@ def _run(args: argparse.Namespace) -> int:
         ) as session:
             if session.warning is not None:
                 print(f"jaga kiosk run: warning: {session.warning}", file=sys.stderr)
+            source = source_frames(args.source, args.max_frames)
             try:
-                for time_s, image in source_frames(args.source, args.max_frames):
+                for time_s, image in source:
                     events += _print_events(session, session.process(image, time_s).events)
                     frames += 1
             except KeyboardInterrupt:  # the people at the kiosk were decided: record them
                 interrupted = True
+            except KioskError:  # a camera that stopped: whoever stood there is recorded first
+                _print_events(session, session.finish())
+                raise
             events += _print_events(session, session.finish())
             summary = {"frames": frames, "mode": str(session.pipeline.mode),
                        "access_events": events, "warning": session.warning}  # fmt: skip

@@ -43,6 +43,11 @@ def webcam(kind: str, start: int, count: int) -> list[Image]:
     return [read_image(path) for path in webcam_paths(kind)[start : start + count]]
 
 
+def blurred(frame: Image) -> Image:
+    """The frame out of focus: the face is still found, and the quality gate rejects it."""
+    return np.asarray(cv2.GaussianBlur(frame, (21, 21), 0), np.uint8)
+
+
 def write_video(frames: list[Image], path: Path, fps: float = 10.0) -> Path:
     """The frames as a Motion-JPEG video (what OpenCV writes everywhere)."""
     height, width = frames[0].shape[:2]

@@ -15,7 +15,7 @@ from main import main
 from sync.store import Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
-from tests.desktop.kiosk.conftest import webcam, webcam_paths, write_video
+from tests.desktop.kiosk.conftest import blurred, webcam, webcam_paths, write_video
 from tests.sync.conftest import FAST
 
 pytestmark = pytest.mark.needs_shared
@@ -129,6 +129,32 @@ def test_the_summary_counts_this_runs_events_not_the_stores(
         assert run(store_path, str(video)) == 0
         *events, summary = lines(capsys.readouterr().out)
         assert summary["summary"]["access_events"] == len(events) >= 1  # type: ignore[index]
+
+
+def test_a_camera_that_stops_still_records_whoever_stood_there(
+    store_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sharp frames and a blurred one (a confirmed track, not yet decided), then the
+    camera is unplugged: the person is decided on what was seen before the error."""
+    import desktop.kiosk.sources
+    from desktop.kiosk.errors import KioskError
+
+    assert enrol(store_path, *webcam_paths("live")[:2]) == 0
+    person = json.loads(capsys.readouterr().out)["person_uid"]
+
+    def unplugged(source: str, max_frames: int | None = None) -> Iterator[tuple[float, Any]]:
+        frames = webcam("live", 10, 3)
+        for index, frame in enumerate([*frames[:2], blurred(frames[2])]):
+            yield index / 10, frame
+        raise KioskError("camera 0 stopped giving frames")
+
+    monkeypatch.setattr(desktop.kiosk.sources, "source_frames", unplugged)
+    assert run(store_path, "camera:0") == 1
+    out, err = capsys.readouterr()
+    assert [(e["decision"], e["person_uid"]) for e in lines(out)] == [("verified", person)]
+    assert err == "jaga kiosk run: error: camera 0 stopped giving frames\n"
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.access.count() == 1
 
 
 def test_ctrl_c_records_the_open_tracks_and_still_prints_the_summary(
