@@ -20,7 +20,10 @@ A badge presented at a 1:N kiosk (:meth:`KioskSession.present_badge`) makes the 
 attempt 1:1 against that person, until one decision about a face is recorded or
 ``BADGE_TIMEOUT_S`` pass; then the kiosk is 1:N again. Faces keep their tracks across the
 switches: the badge's holder, decided 1:N a moment before, is decided again 1:1 (a new
-attempt), and once answered is not decided a third time on the way back to 1:N.
+attempt), and once answered is not decided a third time on the way back to 1:N. A face
+whose attempt was under way at a switch and that leaves before the new mode answers it is
+recorded for that attempt, decided by the rules of the claim its frames were compared with
+(:meth:`~inference.face.pipeline.DecisionPipeline.set_claim`), never for another.
 
 The pipeline already answers each track once, and its track ids only grow; the session
 still remembers the last ids it recorded, so that no later change there can write one

@@ -239,6 +239,11 @@ class TrackDecider:
     _during_challenge: list[_Accepted] = field(default_factory=list)
 
     @property
+    def frames(self) -> int:
+        """Frames of the track recorded so far, accepted or not."""
+        return self._frames
+
+    @property
     def wants_evidence(self) -> bool:
         """Whether liveness and matching are still worth running for this track: until it
         is decided, and while its challenge runs (the answer is decided on those frames)."""

@@ -61,13 +61,13 @@ __all__ = [
 ]
 
 
-def _ended(decider: TrackDecider, answering: bool) -> Decision | None:
-    """A lost track's decision. One whose face left during the challenge this pipeline ran
+def _ended(decider: TrackDecider, answering: bool, in_view: bool) -> Decision | None:
+    """An ended track's decision. One whose face left during the challenge this pipeline ran
     failed it, as a timeout does: its last word must not stay ``challenge_required``, which
     is not final and would leave the attempt without an outcome to audit."""
     if answering and decider.awaits_challenge:
         return decider.record_challenge(passed=False)
-    return decider.finish()
+    return decider.finish(in_view=in_view)
 
 
 def _own_threshold(stages: Stages, mode: Mode) -> float | None:
@@ -105,6 +105,7 @@ class DecisionPipeline:
         self.tracker = FaceTracker(self.settings.tracker)
         self._set_mode(claimed)
         self._deciders: dict[int, TrackDecider] = {}
+        self._parked: dict[int, TrackDecider] = {}  # attempts a change of claim interrupted
         self._challenges: dict[int, Challenge] = {}
         self._last_seen: dict[int, int] = {}
         self._index = 0
@@ -133,16 +134,30 @@ class DecisionPipeline:
 
     def set_claim(self, claimed: str | None, *, keep_decided: bool) -> None:
         """Verify against ``claimed`` from the next frame on (None: identify 1:N). Faces keep
-        their tracks and ids. Evidence gathered in the other mode is dropped; a track
-        already decided keeps its decision when ``keep_decided`` (a badge's attempt answered,
-        back to 1:N: its holder must not be decided twice), and starts afresh otherwise (a
-        badge presented: its holder's attempt starts now)."""
+        their tracks and ids. A track already decided keeps its decision when
+        ``keep_decided`` (a badge's attempt answered, back to 1:N: its holder must not be
+        decided twice), and starts afresh otherwise (a badge presented: its holder's attempt
+        starts now). An undecided track starts afresh too, and its attempt so far is parked:
+        if the track ends without an answer in the new mode (its face left at once), the
+        parked attempt is decided on what it gathered, instead of being lost."""
         self._check_recognition(claimed)
         self.claimed = claimed
         self.mode = Mode.VERIFY if claimed is not None else Mode.IDENTIFY
         self.thresholds = self.settings.thresholds(
             self.mode, _own_threshold(self.stages, self.mode)
         )
+        # Parked, not carried over: a frame's match is evidence only for the claim it was
+        # made for. A frame matched against badge A says nothing of B; a 1:1 frame does not
+        # know whether someone else matches better, which 1:N must; a 1:N frame lists only
+        # its top k, so a badge outside them has no score there; and carrying liveness
+        # alone would let old frames lend a decision their liveness while new ones lend the
+        # match. So a parked attempt keeps its own claim, thresholds and frames, the new
+        # one starts with none, and of two attempts with frames the newer is kept.
+        for track, decider in self._deciders.items():
+            if decider.decision is not None:  # answered since: an older attempt is over
+                self._parked.pop(track, None)
+            elif decider.frames:
+                self._parked[track] = decider
         self._deciders = {track: decider for track, decider in self._deciders.items()
                           if keep_decided and decider.decision is not None
                           and decider.decision.final}  # fmt: skip
@@ -150,13 +165,14 @@ class DecisionPipeline:
 
     def forget_identities(self, identities: Collection[str]) -> None:
         """People who left the gallery: no open track can still be decided as them."""
-        for decider in self._deciders.values():
+        for decider in (*self._deciders.values(), *self._parked.values()):
             decider.forget(identities)
 
     def reset(self) -> None:
         """Forget every track (the next person at the kiosk)."""
         self.tracker.reset()
         self._deciders.clear()
+        self._parked.clear()
         self._challenges.clear()
         self._last_seen.clear()
 
@@ -188,8 +204,9 @@ class DecisionPipeline:
         in view that the stream ended too soon for the tracker to confirm (never verified:
         :meth:`TrackDecider.finish`)."""
         last = self._index - 1
-        decisions = [t.finish(in_view=self._last_seen.get(track_id) == last)
-                     for track_id, t in self._deciders.items()]  # fmt: skip
+        tracks = dict.fromkeys([*self._deciders, *self._parked])
+        decisions = [self._end(track_id, in_view=self._last_seen.get(track_id) == last)
+                     for track_id in tracks]  # fmt: skip
         self.reset()
         return [decision for decision in decisions if decision is not None]
 
@@ -307,11 +324,23 @@ class DecisionPipeline:
         for track_id in lost:
             del self._last_seen[track_id]
             answering = self._challenges.pop(track_id, None) is not None
-            # A track seen only in multiple_faces frames never had a decider.
-            decider = self._deciders.pop(track_id, None)
-            decision = _ended(decider, answering) if decider is not None else None
+            decision = self._end(track_id, answering=answering)
             decisions += [decision] if decision is not None else []
         return decisions
+
+    def _end(
+        self, track_id: int, *, answering: bool = False, in_view: bool = False
+    ) -> Decision | None:
+        """A track is over: its decision, or, where it had no answer since a change of claim,
+        the parked attempt's (:meth:`set_claim`). A track seen only in multiple_faces frames
+        never had a decider."""
+        decider = self._deciders.pop(track_id, None)
+        parked = self._parked.pop(track_id, None)
+        if decider is not None:
+            decision = _ended(decider, answering, in_view)
+            if decision is not None or decider.decision is not None:
+                return decision
+        return parked.finish(in_view=in_view) if parked is not None else None
 
     def _decider(self, track_id: int) -> TrackDecider:
         decider = self._deciders.get(track_id)

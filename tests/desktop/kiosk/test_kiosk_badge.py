@@ -15,7 +15,7 @@ from inference.face.stages import Stages
 from sync.store import Passphrase, Store
 from tests.conftest import shared_path
 from tests.desktop.conftest import PASSPHRASE
-from tests.desktop.kiosk.conftest import Ticks, webcam, webcam_paths
+from tests.desktop.kiosk.conftest import Ticks, blurred, webcam, webcam_paths
 from tests.desktop.kiosk.test_kiosk_session import KIOSK, enrol
 from tests.sync.conftest import FAST
 
@@ -76,11 +76,26 @@ def test_a_person_already_identified_who_presents_their_badge_is_recorded_twice_
     assert (decided(first), decided(badge), decided(after)) == ([verified], [verified], [])
 
 
-def walk_away(session: KioskSession, start: int) -> None:
+def walk_away(session: KioskSession, start: int) -> list[KioskFrame]:
     """Empty frames for longer than the tracker keeps a face."""
     blank = np.zeros((480, 640, 3), np.uint8)
-    for index in range(session.pipeline.settings.tracker.max_missed + 2):
-        session.process(blank, (start + index) / 10)
+    steps = range(session.pipeline.settings.tracker.max_missed + 2)
+    return [session.process(blank, (start + index) / 10) for index in steps]
+
+
+def test_a_badge_presented_before_the_face_was_decided_does_not_lose_its_attempt(
+    kiosk_store: Store, stages: Stages, people: dict[str, str]
+) -> None:
+    """The webcam's person, in view 1:N for two sharp frames and a blurred one (not yet
+    decided), shows John's badge and walks away at once: their attempt was dropped with
+    the switch, unrecorded. It is decided on what it gathered, under 1:N's rules."""
+    session = kiosk(kiosk_store, stages, Ticks())
+    sharp = webcam("live", 10, 3)
+    seen = [session.process(frame, (10 + i) / 10)
+            for i, frame in enumerate([*sharp[:2], blurred(sharp[2])])]  # fmt: skip
+    assert decided(seen) == []
+    session.present_badge("B-002")
+    assert decided(walk_away(session, start=13)) == [("verified", people["B-001"])]
 
 
 def test_a_badge_nobody_holds_is_told_once_and_changes_nothing(

@@ -335,6 +335,45 @@ def test_a_claim_set_mid_stream_keeps_the_track_and_decides_it_again_one_to_one(
     assert run(p, 3) == [] and p.mode is Mode.IDENTIFY
 
 
+def test_a_claim_set_before_a_track_is_decided_does_not_lose_its_attempt() -> None:
+    """ana, identified 1:N, has two good frames and a blank one (confirmed, undecided) when
+    bo's badge is presented, and leaves at once: her attempt is decided on what it gathered,
+    under the rules it was gathered for (1:N), instead of being dropped unrecorded."""
+    p, _, _ = pipeline([[face_at(50)]] * 3)
+    blank = np.full((480, 640, 3), 128, np.uint8)  # the gate rejects a face without texture
+    assert [p.process(image, i / 30).decisions for i, image in
+            enumerate([noise(0), noise(1), blank])] == [(), (), ()]  # fmt: skip
+    p.set_claim("bo", keep_decided=False)
+    gone = [p.process(noise(i), i / 30) for i in range(3, 5 + p.settings.tracker.max_missed)]
+    made = [(d.status, d.identity, d.frames) for r in gone for d in r.decisions]
+    assert made == [(Status.VERIFIED, "ana", 2)]
+
+
+def test_a_parked_attempt_ends_once_the_track_is_answered() -> None:
+    """ana's undecided 1:N attempt, then bo's badge, answered; then a second badge, and she
+    leaves: she was answered, so her first attempt is not recorded after all."""
+    p, _, _ = pipeline([[face_at(50)]] * 6)
+    blank = np.full((480, 640, 3), 128, np.uint8)
+    for i, image in enumerate([noise(0), noise(1), blank]):
+        p.process(image, i / 30)
+    p.set_claim("bo", keep_decided=False)
+    made = [d.status for i in range(3, 6) for d in p.process(noise(i), i / 30).decisions]
+    p.set_claim("ana", keep_decided=False)
+    gone = range(6, 8 + p.settings.tracker.max_missed)
+    made += [d.status for i in gone for d in p.process(noise(i), i / 30).decisions]
+    assert made == [Status.NOT_MATCHED] and p.finish() == []
+
+
+def test_frames_gathered_for_one_claim_never_decide_another() -> None:
+    """Two frames of ana checked against her own badge, then bo's badge and one more frame
+    before the stream ends: the answer about bo rests on the one frame compared with bo."""
+    p, _, _ = pipeline([[face_at(50)]] * 3, claimed="ana")
+    assert run(p, 2) == []
+    p.set_claim("bo", keep_decided=False)
+    p.process(noise(2), 2 / 30)
+    assert [(d.status, d.identity, d.frames) for d in p.finish()] == [(Status.NOT_MATCHED, None, 1)]
+
+
 def test_a_claim_for_someone_not_in_the_gallery_is_refused_and_changes_nothing() -> None:
     p, _, _ = pipeline([[face_at(50)]] * 3, people=("ana",))
     with pytest.raises(InputError, match="no templates for the claimed identity 'bo'"):
