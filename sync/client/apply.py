@@ -7,9 +7,12 @@ a local erasure does (templates and photos deleted, outbox payloads blanked, an 
 naming only the uid), and a person this device erased itself is never brought back by an
 older upsert. A fish observation's ``pack_version``, ``crop``, ``status`` and
 ``status_reason`` are taken only from a change that carries them: one written before the
-hub knew the fields says nothing about them. A change that cannot apply here (a template
-for a person this device does not hold, a badge another local person has) is skipped with
-its reason; anything else aborts the page, and neither the records nor the cursor move.
+hub knew the fields says nothing about them (nor one pulled on protocol 2), so an
+observation first seen without its box is stored with ``crop_known`` 0, and this device's
+edits of it leave the box out (``observation_payload``). A change that cannot apply here (a
+template for a person this device does not hold, a badge another local person has) is
+skipped with its reason; anything else aborts the page, and neither the records nor the
+cursor move.
 """
 
 from __future__ import annotations
@@ -210,14 +213,16 @@ def _observation(context: _Context, payload: FishObservationUpsert) -> str | Non
 
 def _added_columns(payload: FishObservationUpsert, *, only_sent: bool) -> dict[str, Any]:
     """The columns of ``pack_version``, ``crop``, ``status`` and ``status_reason`` (all, or
-    only those the change carries)."""
+    only those the change carries), and ``crop_known``: whether the change told the box."""
     columns: dict[str, Any] = {}
     for name in ("pack_version", "status", "status_reason"):
         if not only_sent or name in payload.model_fields_set:
             columns[name] = getattr(payload, name)
-    if not only_sent or "crop" in payload.model_fields_set:
+    told = "crop" in payload.model_fields_set
+    if not only_sent or told:
         crop = payload.crop or (None, None, None, None)
         columns.update(zip(("crop_x", "crop_y", "crop_w", "crop_h"), crop, strict=True))
+        columns["crop_known"] = int(told)
     return columns
 
 

@@ -374,11 +374,19 @@ def _review_line(observation: FishObservation) -> str:
             observation.observed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             _verdict(observation, predictions),
             f"pack {_one_line(observation.pack_version)}",
-            "whole photo" if observation.crop is None else f"box {observation.crop}",
+            _box(observation),
             f"vessel/trip {trip}",
             f"officer {_one_line(observation.officer)}",
         )
     )
+
+
+def _box(observation: FishObservation) -> str:
+    if observation.crop is not None:
+        return f"box {observation.crop}"
+    if observation.crop_known:
+        return "whole photo"
+    return "box not known here"  # pulled on protocol 2, which does not carry the box
 
 
 def _verdict(observation: FishObservation, predictions: str) -> str:

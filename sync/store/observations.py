@@ -19,7 +19,7 @@ COLUMNS = (
     "o.observation_uid, o.observed_at, o.predictions, o.confirmed_species, o.needs_review,"
     " p.photo_uid, o.latitude, o.longitude, o.vessel, o.trip, o.haul, o.count, o.length_cm,"
     " o.officer, o.notes, o.reviewed_by, o.reviewed_at, o.pack_version,"
-    " o.crop_x, o.crop_y, o.crop_w, o.crop_h, o.status, o.status_reason"
+    " o.crop_x, o.crop_y, o.crop_w, o.crop_h, o.status, o.status_reason, o.crop_known"
 )
 _FROM = "FROM fish_observations o LEFT JOIN photos p ON p.id = o.photo_id"
 # Through the indexes of schema 7: the photos by sha256, then their observations.
@@ -143,8 +143,8 @@ class Observations:
             "INSERT INTO fish_observations (observation_uid, observed_at, predictions,"
             " confirmed_species, needs_review, photo_id, latitude, longitude, vessel, trip, haul,"
             " count, length_cm, officer, notes, reviewed_by, reviewed_at, pack_version,"
-            " crop_x, crop_y, crop_w, crop_h, status, status_reason, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " crop_x, crop_y, crop_w, crop_h, status, status_reason, crop_known, created_at,"
+            " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 observation.observation_uid,
                 format_timestamp(observation.observed_at),
@@ -167,6 +167,7 @@ class Observations:
                 *crop_columns(observation.crop),
                 None if observation.status is None else observation.status.value,
                 observation.status_reason,
+                int(observation.crop_known),
                 now,
                 now,
             ),
@@ -185,17 +186,20 @@ def observation_payload(observation: FishObservation) -> dict[str, Any]:
     ``crop`` is ``[x, y, width, height]``, or None for the whole photo.
 
     Without a verdict (``status``), neither it nor its reason is sent, nor a
-    ``pack_version`` without one: this device was not told them (a row pulled from an
-    older device, or while it was older itself), and an explicit None would win with the
-    device's next edit (a confirmation stamps the predictions they follow) and erase, on
-    the hub and every device, what the device that classified the fish said. Left out,
-    they say nothing and the stored values stand. (Every catch this code records has
-    both.) ``crop`` is sent as it is: None is a real answer there, the whole photo."""
+    ``pack_version`` without one, nor a ``crop`` this device does not know
+    (``crop_known``): this device was not told them (a row pulled from an older device, or
+    while it was older itself), and an explicit None would win with the device's next edit
+    (a confirmation stamps the predictions they follow) and erase, on the hub and every
+    device, what the device that classified the fish said. Left out, they say nothing and
+    the stored values stand. (Every catch this code records has all three.) A known
+    ``crop`` of None is sent: it is a real answer, the whole photo."""
     payload = _payload(observation)
     if observation.status is None:
         del payload["status"], payload["status_reason"]
     if observation.pack_version is None:
         del payload["pack_version"]
+    if not observation.crop_known:
+        del payload["crop"]
     return payload
 
 
@@ -278,6 +282,7 @@ def _observation(row: Sequence[Any]) -> FishObservation:
         crop_h,
         status,
         status_reason,
+        crop_known,
     ) = row
     return FishObservation(
         observed_at=parse_timestamp(observed_at),
@@ -300,4 +305,5 @@ def _observation(row: Sequence[Any]) -> FishObservation:
         crop=crop_of(crop_x, crop_y, crop_w, crop_h),
         status=status,
         status_reason=status_reason,
+        crop_known=bool(crop_known),
     )

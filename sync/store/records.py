@@ -226,7 +226,10 @@ class FishObservation:
     the species pack whose classifier made ``predictions``, so a reviewer can tell which pack
     erred and packs can be compared; None for a record made before the store kept it (schema
     4) or without a classifier. ``crop`` is the fish's box in the photo (schema 5), what the
-    predictions were made on when one photo holds several fish; None is the whole photo.
+    predictions were made on when one photo holds several fish; None is the whole photo,
+    unless ``crop_known`` is False (schema 9): this device was never told the box (pulled
+    while it spoke protocol 2, which does not carry it), so None says nothing and the
+    device's edits leave the box out.
     ``status`` is the pack's verdict on those predictions (schema 8): only ``identified``
     makes the first of them the pack's answer; an ``unknown`` or ``no_fish`` names no
     species, whatever its candidates. None: not recorded (a record made before schema 8, or
@@ -255,8 +258,11 @@ class FishObservation:
     crop: Crop | None = None
     status: PredictionStatus | None = None
     status_reason: str | None = None
+    crop_known: bool = True
 
     def __post_init__(self) -> None:
+        if not self.crop_known and self.crop is not None:
+            raise ValueError("a crop that is not known cannot be a box")
         _require_aware("observed_at", self.observed_at)
         _require_text("officer", self.officer)
         if self.pack_version is not None:

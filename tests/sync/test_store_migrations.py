@@ -1,7 +1,7 @@
-"""Schemas 2 to 8: a real version-1 (2, 3, 4, 7) store file opens migrated, its rows kept, with
-the sync client's tables (empty, or kept as an older client made them), the fish reviewer
-columns, the species pack of each fish observation, the fish's box in a shared photo and the
-pack's verdict (status) on its predictions."""
+"""Schemas 2 to 9: a real version-1 (2, 3, 4, 7, 8) store file opens migrated, its rows kept,
+with the sync client's tables (empty, or kept as an older client made them), the fish reviewer
+columns, the species pack of each fish observation, the fish's box in a shared photo, the
+pack's verdict (status) on its predictions, and whether the device knows that box."""
 
 from __future__ import annotations
 
@@ -137,8 +137,8 @@ def test_the_client_refuses_a_store_below_v2_with_a_clear_error(
     db_path: Path, passphrase: Passphrase, clock: FakeClock
 ) -> None:
     v1_store(db_path, passphrase, clock).close()
-    assert CLIENT_TABLES_VERSION == 8  # pulled observations write pack_version, crop, status
-    refusal = pytest.raises(SchemaVersionError, match="schema version 1; syncing needs version 8")
+    assert CLIENT_TABLES_VERSION == 9  # pulled observations write pack_version, crop, status
+    refusal = pytest.raises(SchemaVersionError, match="schema version 1; syncing needs version 9")
     with Store.open(db_path, passphrase, config=FAST, migrations=V1) as old, refusal:
         ensure_schema(old.database)
     with Store.open(db_path, passphrase, config=FAST) as store:
@@ -212,7 +212,7 @@ def test_a_v3_store_keeps_every_catch_and_they_name_no_pack(
 ) -> None:
     v3_store_with_catches(db_path, passphrase, clock)
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 8
+        assert schema_version(store.database.connection) == LATEST_VERSION == 9
         flagged = store.observations.get(OBSERVATION_UID)
         reviewed = store.observations.get(REVIEWED_UID)
         assert store.observations.count() == 2
@@ -281,11 +281,12 @@ def test_a_v4_store_keeps_every_catch_whole_photo_and_takes_boxes_after(
                     (*row, "f4k-2026.03", row[1], row[1]),
                 )
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 8
+        assert schema_version(store.database.connection) == LATEST_VERSION == 9
         kept = [store.observations.get(uid) for uid in (OBSERVATION_UID, REVIEWED_UID)]
         assert [(o.crop, o.pack_version) for o in kept] == [(None, "f4k-2026.03")] * 2
         assert (kept[0].notes, kept[1].reviewed_by) == ("flagged", "o-2")
-        new = store.observations.add(replace(kept[0], observation_uid=OTHER_UID, crop=BOX))
+        new = replace(kept[0], observation_uid=OTHER_UID, crop=BOX, crop_known=True)
+        store.observations.add(new)
         assert store.observations.get(new.observation_uid).crop == BOX
         confirmed = store.observations.confirm(OTHER_UID, "Gadus morhua", officer="o-2")
         assert confirmed.crop == BOX  # a review keeps the fish's box
@@ -304,7 +305,7 @@ def test_a_v7_store_keeps_every_catch_with_no_verdict_and_takes_one_after(
     with Store.open(db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:7]):
         pass
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 8
+        assert schema_version(store.database.connection) == LATEST_VERSION == 9
         kept = [store.observations.get(uid) for uid in (OBSERVATION_UID, REVIEWED_UID)]
         assert [(o.status, o.status_reason) for o in kept] == [(None, None)] * 2  # not known
         assert all("status" not in entry.payload() for entry in store.outbox.queued())
@@ -319,5 +320,46 @@ def test_a_v7_store_keeps_every_catch_with_no_verdict_and_takes_one_after(
         assert isinstance(wire, FishObservationUpsert) and wire.status == "unknown"
         with pytest.raises(sqlcipher3.IntegrityError, match="CHECK"), store.database.write() as c:
             c.execute("UPDATE fish_observations SET status = 'maybe'")
+        assert store.integrity().ok, store.integrity().problems
+        ensure_schema(store.database)
+
+
+def test_a_v8_store_no_longer_claims_the_whole_photo_for_a_box_it_may_never_have_been_told(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    """A catch a device pulled while it spoke protocol 2 came without its box, and became
+    "the whole photo" when the store took boxes (schema 5); which rows were pulled cannot be
+    told now, so no row without a box claims to know it, and an edit leaves the box out
+    rather than resetting it to the whole photo on the hub and every device. A box held is
+    known, and a catch recorded after says "whole photo" where it is one."""
+    row, at = V3_ROWS[0], V3_ROWS[0][1]
+    v4 = Store.create(db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:4])
+    with v4, v4.database.write() as connection:  # pulled on protocol 2: no box
+        connection.execute(V3_OBSERVATION, (*row, at, at))
+    v8 = Store.open(db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:8])
+    with v8, v8.database.write() as connection:  # pulled on protocol 3, with its box
+        columns = "reviewed_at, crop_x, crop_y, crop_w, crop_h,"
+        with_box = V3_OBSERVATION.replace("reviewed_at,", columns)
+        with_box = with_box.replace("VALUES (?,", "VALUES (?,?,?,?,?,")
+        connection.execute(with_box, (OTHER_UID, *row[1:], *BOX.as_tuple(), at, at))
+    with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
+        pulled = store.observations.get(OBSERVATION_UID)
+        assert (pulled.crop, pulled.crop_known) == (None, False)
+        assert store.observations.get(OTHER_UID).crop_known
+        store.observations.confirm(OBSERVATION_UID, "Gadus morhua", officer="o-2")
+        sent = store.outbox.entries()[-1].payload()
+        assert "crop" not in sent  # not told: nothing said
+        assert parse_payload("fish_observation", "upsert", sent).model_fields_set.isdisjoint(
+            {"crop"}
+        )
+        store.observations.confirm(OTHER_UID, "Gadus morhua", officer="o-2")
+        assert store.outbox.entries()[-1].payload()["crop"] == [3, 4, 50, 60]
+        whole = replace(pulled, observation_uid=str(uuid.uuid4()), crop_known=True)
+        store.observations.add(whole)
+        assert store.outbox.entries()[-1].payload()["crop"] is None  # a real whole photo
+        store.observations.confirm(whole.observation_uid, "Gadus morhua", officer="o-2")
+        assert store.outbox.entries()[-1].payload()["crop"] is None
+        with pytest.raises(sqlcipher3.IntegrityError, match="CHECK"), store.database.write() as c:
+            c.execute("UPDATE fish_observations SET crop_known = 2")
         assert store.integrity().ok, store.integrity().problems
         ensure_schema(store.database)

@@ -110,6 +110,18 @@ def test_review_lists_only_the_flagged_observations_oldest_first(
     assert out[-1].startswith("confirm one with: jaga store confirm")
 
 
+def test_review_says_where_this_device_was_never_told_the_box(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pulled = FishObservation(  # pulled on protocol 2, which does not carry the box
+        observed_at=FakeClock().now(), predictions=(SpeciesScore(COD, 0.62),),
+        needs_review=True, officer="officer-7", crop_known=False,
+    )  # fmt: skip
+    store.observations.add(pulled)
+    assert jaga("store", "review") == 0
+    assert "  pack -  box not known here  vessel/trip" in capsys.readouterr().out
+
+
 def test_review_says_where_the_pack_named_no_species(
     store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import sqlcipher3
 
 from sync.errors import SchemaVersionError
-from sync.store.schema import v1, v2, v3, v4, v5, v6, v7, v8
+from sync.store.schema import v1, v2, v3, v4, v5, v6, v7, v8, v9
 
 # "JAGA" in ASCII: tells a Jaga store from any other SQLCipher file with the same key.
 APPLICATION_ID = 0x4A414741
@@ -70,6 +70,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "the audit log refuses an insert over an existing entry", run_script(v6.SQL)),
     Migration(7, "photos are found by their sha256", run_script(v7.SQL)),
     Migration(8, "fish observations keep the species pack's verdict", run_script(v8.SQL)),
+    Migration(
+        9, "fish observations say whether this device knows the fish's box", run_script(v9.SQL)
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -109,6 +109,33 @@ def test_a_pulled_box_is_kept_and_a_change_without_one_leaves_it(store: Store) -
     assert states(store) == {}
 
 
+def test_a_catch_first_pulled_without_its_box_is_confirmed_without_one(store: Store) -> None:
+    """A change without ``crop`` (as protocol 2 carries it, or logged before the hub knew
+    boxes) does not tell the box: the catch holds none it knows, and the officer's
+    confirmation leaves it out, where "the whole photo" would reset it for everyone. A
+    change that says the whole photo is a box known."""
+    hub = FakeHub()
+    observation = e.observation(crop=[0, 5, 40, 30])
+    uid = observation["observation_uid"]
+    hub.add_change("fish_observation", "upsert", {k: v for k, v in observation.items()
+                                                  if k != "crop"})  # fmt: skip
+    client = client_of(store, hub)
+    client.pull()
+    pulled = store.observations.get(uid)
+    assert (pulled.crop, pulled.crop_known) == (None, False)
+    store.observations.confirm(uid, "Lutjanus synagris", officer="officer-9")
+    assert "crop" not in store.outbox.entries()[-1].payload()
+    hub.add_change("fish_observation", "upsert", observation)
+    client.pull()
+    assert store.observations.get(uid).crop == Crop(0, 5, 40, 30)  # told at last
+    hub.add_change("fish_observation", "upsert", observation | {"crop": None})
+    client.pull()
+    told = store.observations.get(uid)
+    assert (told.crop, told.crop_known) == (None, True)
+    store.observations.confirm(uid, "Lutjanus synagris", officer="officer-9")
+    assert store.outbox.entries()[-1].payload()["crop"] is None
+
+
 def test_a_pulled_verdict_is_kept_and_a_change_without_one_leaves_it(store: Store) -> None:
     hub = FakeHub()
     blank: dict[str, Any] = {
