@@ -4,10 +4,13 @@ A species confirmed by a reviewer, on the device or in the hub's review queue, l
 observation's photo. ``CorrectionsExport`` writes those photos and ``corrections.csv``
 (``file,confirmed_species,group`` plus provenance columns, ``pack_version`` among them: the
 species pack whose prediction the reviewer corrected; then ``crop_x,crop_y,crop_w,crop_h``,
-the fish's box in the photo when the photo holds several, empty for the whole photo) into
-an empty folder; that CSV is
-what ``jaga fish export-training-set --corrections`` turns into the species folders
-``jaga fish train`` reads. Sync never imports the classifier: the CSV is the contract.
+the fish's box in the photo when the photo holds several, empty for the whole photo; then
+``status,status_reason``, that pack's verdict on the photo, ``identified``, ``unknown`` or
+``no_fish`` with why the quality gate found no fish, empty where it was not recorded) into
+an empty folder; that CSV is what ``jaga fish export-training-set --corrections`` turns
+into the species folders ``jaga fish train`` reads, passing over every column but
+``file,confirmed_species,group`` and the box. New columns go last. Sync never imports the
+classifier: the CSV is the contract.
 
 The split group is the trip when the observation names one, else the observation itself:
 photos from one haul are often the same few fish, and a training split must never put one
@@ -52,6 +55,8 @@ HEADER = (
     "observed_at",
     "pack_version",
     *CROP_HEADER,
+    "status",
+    "status_reason",
 )
 # The photo types a device stores and the training reader decodes.
 SUFFIXES = {
@@ -85,6 +90,8 @@ class Correction:
     reviewed_by: str = ""
     pack_version: str = ""  # the species pack that made the corrected prediction; "" unknown
     crop: tuple[int, int, int, int] | None = None  # the fish's box (x, y, w, h); None: whole
+    status: str = ""  # that pack's verdict: identified, unknown, no_fish; "" not recorded
+    status_reason: str = ""  # why its quality gate found no fish
 
     def __post_init__(self) -> None:
         if not self.confirmed_species.strip():
@@ -197,6 +204,8 @@ class CorrectionsExport:
                 correction.observed_at,
                 correction.pack_version,
                 *(str(value) for value in crop),
+                correction.status,
+                correction.status_reason,
             )
         )
         self.summary.written += 1

@@ -5,7 +5,8 @@ not import; the desktop and sync layers export them as a CSV with the columns
 ``file,confirmed_species`` and optionally ``group`` (a trip, day or observation id — frames or
 crops of one fish must share a group so that they never straddle a split). Any other column
 (the exports' provenance: ``observation_uid``, ``reviewed_by``, ``observed_at``,
-``pack_version``, and what later exports add) is passed over. This writes the species-folder
+``pack_version``, ``status``, ``status_reason``, and what later exports add) is passed over,
+and an export without one reads the same. This writes the species-folder
 tree ``jaga fish train`` reads, with ``groups.csv`` and ``species.csv``.
 
 A row with ``crop_x,crop_y,crop_w,crop_h`` (the fish's box, when one photo holds several

@@ -224,4 +224,6 @@ def _correction(observation: Any, photo: Any) -> Correction:
         reviewed_by=observation.reviewed_by,
         pack_version=observation.pack_version or "",
         crop=observation.crop,
+        status=observation.status or "",
+        status_reason=observation.status_reason or "",
     )

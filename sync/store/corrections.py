@@ -25,7 +25,7 @@ from sync.store.database import Database
 _CONFIRMED = (
     "SELECT o.observation_uid, o.confirmed_species, o.observed_at, o.vessel, o.trip,"
     " o.reviewed_by, o.pack_version, p.id, p.photo_uid, p.media_type, p.sha256,"
-    " o.crop_x, o.crop_y, o.crop_w, o.crop_h"
+    " o.crop_x, o.crop_y, o.crop_w, o.crop_h, o.status, o.status_reason"
     " FROM fish_observations o JOIN photos p ON p.id = o.photo_id"
     " WHERE o.confirmed_species IS NOT NULL AND trim(o.confirmed_species) != ''"
     " ORDER BY o.observed_at, o.id"
@@ -51,6 +51,8 @@ class _Confirmed:
     crop_y: int | None
     crop_w: int | None
     crop_h: int | None
+    status: str | None
+    status_reason: str | None
 
     @property
     def crop(self) -> tuple[int, int, int, int] | None:
@@ -109,4 +111,6 @@ def _correction(row: _Confirmed, photo: bytes) -> Correction:
         reviewed_by=row.reviewed_by or "",
         pack_version=row.pack_version or "",
         crop=row.crop,
+        status=row.status or "",
+        status_reason=row.status_reason or "",
     )

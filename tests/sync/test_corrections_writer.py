@@ -20,6 +20,7 @@ from sync.corrections import (
 
 JPEG = b"\xff\xd8\xff\xe0 a cod"
 WHOLE_PHOTO = {"crop_x": "", "crop_y": "", "crop_w": "", "crop_h": ""}
+NO_VERDICT = {"status": "", "status_reason": ""}
 PNG = b"\x89PNG\r\n\x1a\n a haddock"
 
 
@@ -46,6 +47,8 @@ def correction(
         reviewed_by="officer-2",
         pack_version="f4k-2026.03" if uid == "obs-1" else "",
         crop=crop,
+        status="no_fish" if uid == "obs-1" else "",
+        status_reason="blank, one colour" if uid == "obs-1" else "",
     )
 
 
@@ -72,6 +75,8 @@ def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
             "observed_at": "2026-03-01T08:00:00.000000Z",
             "pack_version": "f4k-2026.03",
             **WHOLE_PHOTO,
+            "status": "no_fish",
+            "status_reason": "blank, one colour",
         },
         {
             "file": f"{PHOTOS_DIR}/photo-obs-2.png",
@@ -82,6 +87,7 @@ def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
             "observed_at": "2026-03-01T08:00:00.000000Z",
             "pack_version": "",
             **WHOLE_PHOTO,
+            **NO_VERDICT,
         },
     ]
     assert (folder / PHOTOS_DIR / "photo-obs-1.jpg").read_bytes() == JPEG

@@ -224,7 +224,9 @@ def read_rows(folder: Path) -> list[dict[str, str]]:
 def test_export_corrections_writes_the_confirmed_photos_and_they_become_a_training_set(
     store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cod = observation(store, 1, photo=jpeg_photo(1), pack_version="f4k-2026.03")
+    cod = observation(
+        store, 1, photo=jpeg_photo(1), pack_version="f4k-2026.03", status=PredictionStatus.UNKNOWN
+    )
     haddock = observation(
         store, 2, trip=None, photo=Photo(image(2, ".png"), "image/png", cod.observed_at)
     )
@@ -253,6 +255,7 @@ def test_export_corrections_writes_the_confirmed_photos_and_they_become_a_traini
         (haddock.observation_uid, HADDOCK, f"observation:{haddock.observation_uid}", "o-3"),
     ]
     assert [r["pack_version"] for r in rows] == ["f4k-2026.03", ""]  # "": no pack known
+    assert [(r["status"], r["status_reason"]) for r in rows] == [("unknown", ""), ("", "")]
     for row, recorded in zip(rows, (cod, haddock), strict=True):
         assert recorded.photo_uid is not None
         stored = load_photo(store.database, recorded.photo_uid).data

@@ -83,6 +83,28 @@ def test_the_exports_provenance_columns_are_passed_over(tmp_path: Path) -> None:
     ]
 
 
+def test_the_packs_verdict_in_an_export_is_passed_over_and_older_exports_lack_it(
+    tmp_path: Path,
+) -> None:
+    """The exports' header since they carry the verdict the reviewer overruled (``status``,
+    ``status_reason``: a reason may hold commas), given with an older export without it."""
+    _photo(tmp_path / "photos" / "p1.png", 0)
+    _photo(tmp_path / "photos" / "p2.png", 1)
+    (tmp_path / "new.csv").write_text(
+        "file,confirmed_species,group,observation_uid,reviewed_by,observed_at,pack_version,"
+        "crop_x,crop_y,crop_w,crop_h,status,status_reason\n"
+        'photos/p1.png,Lutjanus fulvus,t,obs-1,o-2,2026-03-01,f4k-3,,,,,no_fish,"dark, blurred"\n'
+        "photos/p2.png,Zanclus cornutus,t,obs-2,o-2,2026-03-01,f4k-3,0,0,20,20,unknown,\n"
+    )
+    (tmp_path / "old.csv").write_text(
+        "file,confirmed_species,group,observation_uid,reviewed_by,observed_at,pack_version\n"
+        "photos/p1.png,Lutjanus fulvus,t,obs-3,o-2,2026-02-01,f4k-2\n"
+    )
+    out = tmp_path / "set"
+    assert export_training_set([tmp_path / "old.csv", tmp_path / "new.csv"], out) == 3
+    assert [s.name for s in load_dataset(out).species] == ["Lutjanus fulvus", "Zanclus cornutus"]
+
+
 CROPPED_HEADER = "file,confirmed_species,group,crop_x,crop_y,crop_w,crop_h\n"
 
 

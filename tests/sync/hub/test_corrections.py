@@ -98,7 +98,10 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
     api: Api, tmp_path: Path
 ) -> None:
     png = image(2, ".png")
-    on_trip = catch(api, 5, photo=image(1), species="Lutjanus synagris", pack_version="f4k-7")
+    on_trip = catch(
+        api, 5, photo=image(1), species="Lutjanus synagris", pack_version="f4k-7",
+        status="no_fish", status_reason="too dark, mostly deck",
+    )  # fmt: skip
     alone = catch(api, 1, photo=png, media_type="image/png", species=" Gadus morhua ", trip=None)
     catch(api, 2, photo=image(3))  # never confirmed
     catch(api, 3, photo=image(4), stored=False, species="Gadus morhua")  # upload unfinished
@@ -117,6 +120,8 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
             "observed_at": e.at(1).isoformat(),
             "pack_version": "",  # no pack known: its payload named none
             **dict.fromkeys(CROP_HEADER, ""),  # the whole photo
+            "status": "",  # no verdict known: a protocol-3 device's catch
+            "status_reason": "",
         },
         {
             "file": f"photos/{on_trip['photo_uid']}.jpg",
@@ -127,6 +132,8 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
             "observed_at": e.at(5).isoformat(),
             "pack_version": "f4k-7",
             **dict.fromkeys(CROP_HEADER, ""),
+            "status": "no_fish",  # the pack's verdict the reviewer overruled
+            "status_reason": "too dark, mostly deck",
         },
     ]
     assert photo_file(out, alone["photo_uid"], ".png") == png
