@@ -1,8 +1,9 @@
 """What the hub's database holds, read at scrape time: exact, and the same in every worker.
 
 A handful of ``GROUP BY`` queries per scrape (Prometheus scrapes every 15 to 60 s): records
-and the review queue per site, photos by how far their bytes got, devices by when they last
-synced, the species pack devices are told to use. Sites are the only label of open
+and the review queue per site, fish observations by the species pack's verdict, photos by
+how far their bytes got, devices by when they last synced, the species pack devices are told
+to use. Sites are the only label of open
 extent, and operators create them one by one; device ids and uids are never labels.
 
 If the database does not answer, the scrape still succeeds with ``jaga_hub_database_up 0``
@@ -38,6 +39,9 @@ _log = logging.getLogger(__name__)
 LAST_SEEN = (("under_1h", timedelta(hours=1)), ("under_1d", timedelta(days=1)),
              ("under_7d", timedelta(days=7)))  # fmt: skip
 OLDER, NEVER = "over_7d", "never"
+# The species pack's verdicts (protocol 4), and none where a device did not send one.
+VERDICTS = ("identified", "unknown", "no_fish")
+NOT_RECORDED = "not_recorded"
 
 
 class DatabaseCollector(Collector):
@@ -64,6 +68,7 @@ def _families() -> Iterator[GaugeMetricFamily]:
         "Fish observations waiting for a reviewer, per site",
         FishObservation.objects.filter(needs_review=True),
     )
+    yield _verdicts(slugs)
     yield _photos(slugs)
     yield _devices(slugs)
     yield from _species_pack()
@@ -92,6 +97,29 @@ def _per_site(
     family = GaugeMetricFamily(name, documentation, labels=["site"])
     for site_id, count in _count_by_site(query):
         family.add_metric([slugs.get(site_id, "?")], count)
+    return family
+
+
+def _verdicts(slugs: dict[int, str]) -> GaugeMetricFamily:
+    """Fish observations per site by the pack's verdict on their predictions (a share of
+    ``unknown`` or ``no_fish`` that grows says the pack no longer fits the catch or the
+    camera); ``not_recorded`` for catches from devices older than protocol 4. Every verdict
+    of a site with observations is given, 0 included."""
+    family = GaugeMetricFamily(
+        "jaga_hub_fish_verdicts",
+        "Fish observations per site by the species pack's verdict: identified, unknown,"
+        " no_fish, not_recorded",
+        labels=["site", "status"],
+    )
+    counts: dict[int, dict[str, int]] = {}
+    rows = FishObservation.objects.values("site_id", "status").annotate(n=Count("pk")).order_by()
+    for row in rows:
+        site = counts.setdefault(row["site_id"], dict.fromkeys((*VERDICTS, NOT_RECORDED), 0))
+        status = row["status"] if row["status"] in VERDICTS else NOT_RECORDED
+        site[status] += row["n"]
+    for site_id, by_status in counts.items():
+        for status, count in by_status.items():
+            family.add_metric([slugs.get(site_id, "?"), status], count)
     return family
 
 

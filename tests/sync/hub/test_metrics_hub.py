@@ -1,5 +1,5 @@
-"""The hub's /metrics: a real device's push seen in the counters of a two-worker hub, and
-who may read them.
+"""The hub's /metrics: a real device's push seen in the counters of a two-worker hub, what
+the database holds read at each scrape, and who may read them.
 
 One ``jaga hub run`` (two gunicorn workers) for the module; its counters move only for this
 module's requests. The database is shared with other tests, so its figures are read for
@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,8 +26,8 @@ from tests.sync.client.devices import (
     add_photo_observation,
     new_device,
 )
-from tests.sync.hub.entries import access_event, batch, entry
-from tests.sync.hub.hubkit import REPO, HubProcess
+from tests.sync.hub.entries import access_event, at, batch, entry, observation
+from tests.sync.hub.hubkit import REPO, Api, HubProcess
 
 TOKEN = f"metrics-{uuid.uuid4().hex}"
 PUSH = "api/v1/sites/<slug:site>/push"
@@ -137,6 +138,9 @@ def assert_site_figures(samples: Samples, site: str) -> None:
                for kind in ("fish_observations", "access_events", "photos", "people")}  # fmt: skip
     assert records == {"fish_observations": 8, "access_events": 5, "photos": 1, "people": 0}
     assert value(samples, "jaga_hub_review_queue", site=site) == 4
+    verdicts = {status: value(samples, "jaga_hub_fish_verdicts", site=site, status=status)
+                for status in ("identified", "unknown", "no_fish", "not_recorded")}  # fmt: skip
+    assert verdicts == {"identified": 0, "unknown": 0, "no_fish": 0, "not_recorded": 8}
     photos = {state: value(samples, "jaga_hub_photos", site=site, state=state)
               for state in ("stored", "uploading", "awaiting_upload")}  # fmt: skip
     assert photos == {"stored": 1, "uploading": 0, "awaiting_upload": 0}
@@ -232,3 +236,31 @@ def test_prometheus_imported_before_the_folder_is_set_stops_the_start() -> None:
                           text=True, timeout=60, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "PROMETHEUS_MULTIPROC_DIR" in done.stdout
+
+
+def test_a_scrape_counts_each_sites_catches_by_the_packs_verdict(api: Api, other_api: Api) -> None:
+    """Read from the database at the scrape, so a verdict that changes with new predictions
+    moves; a catch from a protocol-3 device (no verdict sent) is ``not_recorded``."""
+    from django.test import Client, override_settings
+
+    blank: dict[str, Any] = {"predictions": [], "status": "no_fish", "status_reason": "blank"}
+    catches = [observation(status="identified"), observation(status="unknown"),
+               observation(status="unknown"), observation(**blank), observation()]  # fmt: skip
+    api.push(*(entry("fish_observation", "upsert", c, when=at(0)) for c in catches))
+    other_api.push(entry("fish_observation", "upsert", observation(status="unknown")))
+    identified = catches[1] | {"predictions": [["Gadus morhua", 0.9]], "status": "identified"}
+    api.push(entry("fish_observation", "upsert", identified, when=at(5)))
+
+    with override_settings(JAGA_HUB_METRICS_TOKEN=TOKEN):
+        text = Client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    (family,) = [
+        f for f in text_string_to_metric_families(text) if f.name == "jaga_hub_fish_verdicts"
+    ]
+    by_status = {
+        s.labels["status"]: s.value for s in family.samples if s.labels["site"] == api.site
+    }
+    assert by_status == {"identified": 2, "unknown": 1, "no_fish": 1, "not_recorded": 1}
+    other = {
+        s.labels["status"]: s.value for s in family.samples if s.labels["site"] == other_api.site
+    }
+    assert other == {"identified": 0, "unknown": 1, "no_fish": 0, "not_recorded": 0}
