@@ -17,7 +17,9 @@ from a shell and one recorded from the window are the same record:
 One fish is recorded once: a box given twice is refused, and so is a photo whose bytes
 were recorded before with one of the same fish (the same box, or the whole photo), unless
 the officer says to record it again (``RecordedBeforeError``). The same photo with other
-boxes is other fish of it, and is recorded.
+boxes is other fish of it, and is recorded. The store checks for an earlier record within
+the transaction that writes the new one, so two runs of one photo at once (a shell and the
+window, two shells) record it once, and the second is refused.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from inference.fish.errors import ImageError, SpeciesPackError
 from inference.fish.images import UInt8Image, decode_image
 from inference.fish.types import FishPrediction, FishStatus, Species, species_key
 from sync.client.packs import installed_species_packs, packs_dir_for, record_pack_in_use
-from sync.errors import RecordTooLargeError
+from sync.errors import PhotoRecordedError, RecordTooLargeError
 from sync.protocol import NAME_MAX_LENGTH, FishObservationUpsert, PhotoUpsert, summarize
 from sync.store import (
     Clock,
@@ -320,7 +322,8 @@ def record_catches(
     per fish, in order, None for a fish not confirmed; empty: none confirmed). A ``no_fish``
     prediction is recorded too, flagged: the officer decides. One transaction, outbox
     entries included: every fish is written, or none. A photo recorded before with one of
-    the same fish is :class:`RecordedBeforeError` unless ``again``. ``recorded_at`` is when
+    the same fish is :class:`RecordedBeforeError` unless ``again``, checked within that
+    transaction (``Observations.add_with_photo``). ``recorded_at`` is when
     the officer asked for the record (default: now): a catch the store refused and the
     panel retries later is the same catch, dated as it was then."""
     if not fish:
@@ -334,26 +337,18 @@ def record_catches(
     now = clock.now() if recorded_at is None else recorded_at
     when = observed_time(details.observed_at, photo.time, now)
     stored_photo = Photo(photo.data, photo.media_type, taken_at=when.at)  # the file's times lie
-    if not again:
-        check_not_recorded(observations, photo.path, stored_photo, [one.crop for one in fish])
     makers = [
         _observation_of(one, details, when.at, now, typed)
         for one, typed in zip(fish, confirmed, strict=True)
     ]
     for number, make in enumerate(makers, start=1):
         _check_fish(number, len(makers), make, stored_photo)
-    return observations.add_with_photo(stored_photo, [make() for make in makers])
-
-
-def check_not_recorded(
-    observations: Observations, path: Path, photo: Photo, crops: Sequence[Crop | None]
-) -> None:
-    """:class:`RecordedBeforeError` if the photo's bytes were recorded before with one of
-    these fish (the same box, or the whole photo); other boxes of it are other fish."""
-    wanted = set(crops)
-    earlier = [o for o in observations.on_photo_bytes(photo.sha256) if o.crop in wanted]
-    if earlier:
-        raise RecordedBeforeError(path, earlier)
+    try:
+        return observations.add_with_photo(
+            stored_photo, [make() for make in makers], refuse_recorded=not again
+        )
+    except PhotoRecordedError as error:
+        raise RecordedBeforeError(photo.path, error.earlier) from None
 
 
 # EXIF 2.31 (July 2016) added the offset a photo's time is used with; a camera that writes

@@ -25,6 +25,7 @@ stay ordinary exceptions and reach the crash report.
     │   ├── RecordConflictError     a unique key (badge, idempotency key) already exists
     │   ├── RecordNotFoundError     no such person, observation or outbox entry
     │   ├── RecordInvalidError      a change the hub's wire schema would refuse (too long, NUL)
+    │   ├── PhotoRecordedError      a catch photo recorded before with one of the same fish
     │   └── DuplicateIdentityError  the new face already matches an enrolled person
     └── CorrectionsExportError      an export of confirmed fish photos cannot be written
 """
@@ -35,7 +36,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sync.store.records import DuplicateMatch
+    from sync.store.records import DuplicateMatch, FishObservation
 
 
 class SyncError(Exception):
@@ -118,6 +119,19 @@ class RecordNotFoundError(StoreError):
 class RecordInvalidError(StoreError):
     """A change the hub would refuse: saved here, it would be quarantined in the outbox and
     never reach the hub, so it is refused before it is saved."""
+
+
+class PhotoRecordedError(StoreError):
+    """A photo with these bytes was recorded before with one of the same fish (the same box,
+    or the whole photo): ``earlier`` holds those observations, oldest first.
+
+    Nothing was written. Checked inside the write transaction that would have recorded it,
+    so of two writers recording one photo at once, the second sees the first's record.
+    """
+
+    def __init__(self, message: str, earlier: Sequence[FishObservation]) -> None:
+        super().__init__(message)
+        self.earlier = tuple(earlier)
 
 
 class DuplicateIdentityError(StoreError):

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sync.errors import RecordNotFoundError
+from sync.errors import PhotoRecordedError, RecordNotFoundError
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
 from sync.store.outbox import Outbox
@@ -48,19 +48,30 @@ class Observations:
         return observation
 
     def add_with_photo(
-        self, photo: Photo, observations: Sequence[FishObservation]
+        self,
+        photo: Photo,
+        observations: Sequence[FishObservation],
+        *,
+        refuse_recorded: bool = False,
     ) -> list[FishObservation]:
         """Record a new photo and the observations made on it (several fish in one photo,
         each on its own ``crop``) with their outbox entries, in one commit: all or nothing.
 
         The photo's entry comes first, so the hub holds the photo before the observations
-        that name it. Returns the observations as stored (naming the photo)."""
+        that name it. Returns the observations as stored (naming the photo).
+
+        ``refuse_recorded``: a photo with these bytes recorded before with one of the same
+        fish (the same crop, or the whole photo) is ``PhotoRecordedError``; other
+        crops of it are other fish. Checked within the write transaction (it holds the write
+        lock from its start), so two writers of one photo at once record it once."""
         if not observations:
             raise ValueError("a photo is recorded with at least one observation")
         if any(o.photo_uid not in (None, photo.photo_uid) for o in observations):
             raise ValueError("observation.photo_uid names another photo")
         named = [replace(o, photo_uid=photo.photo_uid) for o in observations]
         with self._database.write() as connection:
+            if refuse_recorded:
+                _refuse_recorded(connection, photo, {o.crop for o in named})
             photo_id = insert_photo(connection, self._database.config, self._clock, photo, None)
             self._outbox.enqueue(
                 connection,
@@ -122,8 +133,7 @@ class Observations:
         """The observations made on a photo with these bytes (its sha256), oldest first: the
         same photo recorded before, whichever photo row holds it."""
         with self._database.read() as connection:
-            rows = _select(connection, _ON_PHOTO_BYTES, [sha256])
-        return [_observation(row) for row in rows]
+            return _on_photo_bytes(connection, sha256)
 
     def review_queue(self, limit: int = 100) -> list[FishObservation]:
         """Observations flagged for review, oldest first."""
@@ -250,6 +260,20 @@ def _photo_id(connection: Any, photo_uid: str) -> int:
     if row is None:
         raise RecordNotFoundError(f"no photo {photo_uid}")
     return int(row[0])
+
+
+def _on_photo_bytes(connection: Any, sha256: str) -> list[FishObservation]:
+    return [_observation(row) for row in _select(connection, _ON_PHOTO_BYTES, [sha256])]
+
+
+def _refuse_recorded(connection: Any, photo: Photo, crops: set[Crop | None]) -> None:
+    earlier = [o for o in _on_photo_bytes(connection, photo.sha256) if o.crop in crops]
+    if earlier:
+        raise PhotoRecordedError(
+            f"photo {photo.sha256[:12]} was recorded before with the same fish:"
+            f" observation {', '.join(o.observation_uid for o in earlier)}",
+            earlier,
+        )
 
 
 def _select(connection: Any, clause: str, parameters: Sequence[Any]) -> list[Any]:

@@ -9,7 +9,12 @@ from datetime import timedelta
 
 import pytest
 
-from sync.errors import RecordConflictError, RecordInvalidError, RecordNotFoundError
+from sync.errors import (
+    PhotoRecordedError,
+    RecordConflictError,
+    RecordInvalidError,
+    RecordNotFoundError,
+)
 from sync.protocol import FishObservationUpsert, parse_payload
 from sync.store import (
     AccessEvent,
@@ -251,6 +256,28 @@ def test_several_fish_of_one_photo_share_it_in_one_transaction(
         store.observations.add_with_photo(again, [full_observation(clock), refused])
     assert store.observations.count() == 2 and len(store.outbox.entries()) == 3
     assert store.database.query("SELECT count(*) FROM photos")[0][0] == 1
+
+
+def test_a_photo_recorded_before_with_the_same_fish_is_refused_when_asked(
+    store: Store, clock: FakeClock
+) -> None:
+    def fish(crop: Crop | None) -> FishObservation:
+        return replace(full_observation(clock), crop=crop)
+
+    def photo() -> Photo:  # the same bytes, a photo of its own each time
+        return Photo(b"\xff\xd8 one haul", "image/jpeg", clock.now())
+
+    (first,) = store.observations.add_with_photo(photo(), [fish(Crop(0, 0, 50, 40))])
+    for crops in ([Crop(0, 0, 50, 40)], [Crop(50, 0, 50, 40), Crop(0, 0, 50, 40)]):
+        with pytest.raises(PhotoRecordedError, match=first.observation_uid) as refused:
+            store.observations.add_with_photo(
+                photo(), [fish(c) for c in crops], refuse_recorded=True
+            )
+        assert refused.value.earlier == (store.observations.get(first.observation_uid),)
+    assert store.observations.count() == 1 and len(store.outbox.entries()) == 2
+    store.observations.add_with_photo(photo(), [fish(Crop(50, 0, 50, 40))], refuse_recorded=True)
+    store.observations.add_with_photo(photo(), [fish(Crop(0, 0, 50, 40))])  # not asked: again
+    assert store.observations.count() == 3
 
 
 def test_access_export_is_attendance_in_a_time_range(store: Store, clock: FakeClock) -> None:
