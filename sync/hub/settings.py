@@ -14,6 +14,8 @@
 ``JAGA_HUB_MAX_CLOCK_SKEW_S`` how far ahead of the hub a device clock may stamp an edit
 ``JAGA_HUB_CODE_TTL_S``    lifetime of a one-time registration code
 ``JAGA_HUB_REGISTER_RATE`` registration attempts allowed per client (default ``30/minute``)
+                           in each fixed window of that period; more are refused (429)
+                           until the window ends
 ``JAGA_HUB_LOGIN_RATE``    failed admin sign-ins allowed per client and per user name
                            (default ``10/hour``) in each fixed window of that period (the
                            clock's whole hours for ``/hour``); more are refused, unchecked,
@@ -155,7 +157,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "sync.hub.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Registration codes and admin passwords are guessable only by brute force: slow that
-    # down per client (and, for failed admin sign-ins, per user name: sync.hub.admin.login).
+    # down per client (and, for failed admin sign-ins, per user name: sync.hub.admin.login),
+    # counting each attempt atomically (sync.hub.throttle).
     "DEFAULT_THROTTLE_RATES": {
         "register": os.environ.get("JAGA_HUB_REGISTER_RATE", "30/minute"),
         "login": os.environ.get("JAGA_HUB_LOGIN_RATE", "10/hour"),

@@ -10,7 +10,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from sync.hub import auth
@@ -20,6 +19,7 @@ from sync.hub.api.pack_file import pack_response
 from sync.hub.errors import HubError
 from sync.hub.models import SpeciesPack
 from sync.hub.search import nearest_templates
+from sync.hub.throttle import RegisterThrottle
 from sync.protocol import (
     HubStatus,
     RegisterRequest,
@@ -46,8 +46,7 @@ class StatusView(APIView):
 class RegisterView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    throttle_classes = (ScopedRateThrottle,)
-    throttle_scope = "register"
+    throttle_classes = (RegisterThrottle,)  # counted atomically: at once, N per window
 
     @extend_schema(
         operation_id="register",

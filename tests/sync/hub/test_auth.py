@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import connection
+from django.test import Client, override_settings
 from django.utils import timezone
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
 
 from sync.hub import auth
 from sync.hub.apply.push import apply_batch
@@ -95,13 +99,21 @@ def test_new_code_kills_the_old_token_and_re_registers(api: Api) -> None:
     assert Api(api.site, api.device_id, response.json()["token"], api.client).pull() is not None
 
 
-def test_the_registration_limit_cannot_be_dodged_with_a_forwarded_for_header(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def three_a_minute(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Three registration attempts a minute per client, on a clock that stands still (set on
+    DRF's base throttle, which the registration limit is built on)."""
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"register": "3/minute"})
+    monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: 1_800_000_000.0))
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.mark.usefixtures("three_a_minute")
+def test_the_registration_limit_cannot_be_dodged_with_a_forwarded_for_header() -> None:
     """Codes are guessable only by brute force, which the limit slows down per client: a
     client that writes its own X-Forwarded-For is still the same client."""
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"register": "3/minute"})
-    cache.clear()
     client = Client(REMOTE_ADDR="10.9.9.9")
     answers = [
         client.post(
@@ -109,11 +121,77 @@ def test_the_registration_limit_cannot_be_dodged_with_a_forwarded_for_header(
             {"code": "AAAAA-AAAAA-AAAAA"},
             content_type="application/json",
             headers={"X-Forwarded-For": f"203.0.113.{n}"},
-        ).status_code
+        )
         for n in range(5)
     ]
-    cache.clear()
-    assert answers == [404, 404, 404, 429, 429]
+    assert [answer.status_code for answer in answers] == [404, 404, 404, 429, 429]
+    assert answers[-1]["Retry-After"] == "60"  # the rest of this minute
+
+
+class HeldCache(LocMemCache):
+    """Django's in-memory cache, where each request's first use of a registration counter
+    (after a read, before a write) waits until every request of the test has made its own:
+    all of them read the limit's count before any of them changes it, as requests arriving
+    at once may."""
+
+    gate: ClassVar[threading.Barrier]
+    _held = threading.local()
+
+    def get(self, key: str, *args: Any, **kwargs: Any) -> Any:
+        value = super().get(key, *args, **kwargs)
+        self._hold(key)
+        return value
+
+    def set(self, key: str, *args: Any, **kwargs: Any) -> None:
+        self._hold(key)
+        super().set(key, *args, **kwargs)
+
+    def add(self, key: str, *args: Any, **kwargs: Any) -> bool:
+        self._hold(key)
+        return bool(super().add(key, *args, **kwargs))
+
+    def incr(self, key: str, *args: Any, **kwargs: Any) -> int:
+        self._hold(key)
+        return int(super().incr(key, *args, **kwargs))
+
+    def _hold(self, key: str) -> None:
+        if "register" in key and not getattr(self._held, "done", False):
+            self._held.done = True
+            self.gate.wait(timeout=60)  # only a broken gate waits this long
+
+
+HELD_CACHE = {
+    alias: {"BACKEND": f"{__name__}.HeldCache", "LOCATION": "held-registrations"}
+    for alias in ("default", "login")
+}
+
+
+@pytest.mark.usefixtures("three_a_minute")
+def test_parallel_registrations_from_one_client_get_no_more_than_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many codes tried at once from one client: each attempt is counted atomically, so no
+    more than the limit's (3) reach the codes, and the others are refused (429)."""
+    attempts = 20
+    monkeypatch.setattr(HeldCache, "gate", threading.Barrier(attempts), raising=False)
+    answers: list[int] = []
+
+    def attempt() -> None:
+        try:
+            code = f"AAAAA-AAAAA-{len(answers):05d}"
+            answers.append(_register(Client(REMOTE_ADDR="10.9.8.7"), code).status_code)
+        finally:
+            connection.close()  # this thread's own
+
+    with override_settings(CACHES=HELD_CACHE):
+        cache.clear()
+        threads = [threading.Thread(target=attempt) for _ in range(attempts)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        cache.clear()
+    assert {status: answers.count(status) for status in answers} == {404: 3, 429: attempts - 3}
 
 
 def test_a_push_authenticated_before_a_new_code_was_issued_applies_nothing(api: Api) -> None:
