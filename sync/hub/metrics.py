@@ -18,7 +18,7 @@ time instead (``sync.hub.metrics_db``): exact, and the same whichever worker ans
 
 from __future__ import annotations
 
-import functools
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -67,9 +67,24 @@ class HubMetrics:
     fish_confidence: Histogram
 
 
-@functools.cache
+_making = threading.Lock()
+_made: list[HubMetrics] = []  # the process's one set, once made
+
+
 def hub_metrics() -> HubMetrics:
-    """The process's metrics, made (and registered) on first use; see the module's note."""
+    """The process's metrics, made (and registered) on first use; see the module's note.
+
+    Under a lock: a worker answers on several threads, and two first requests at once would
+    each register the same series ("Duplicated timeseries"), failing one of them.
+    """
+    if not _made:
+        with _making:
+            if not _made:
+                _made.append(_make())
+    return _made[0]
+
+
+def _make() -> HubMetrics:
     from prometheus_client import Counter, Histogram
 
     return HubMetrics(
