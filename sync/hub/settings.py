@@ -110,26 +110,27 @@ DATABASES = {
 
 # Sign-in counters kept in memory per worker: about 340 bytes each (measured with
 # tracemalloc), so some 32 MiB when full.
-LOGIN_CACHE_ENTRIES = 100_000
+LIMITS_CACHE_ENTRIES = 100_000
 
 
 def caches_for(redis_url: str) -> dict[str, dict[str, Any]]:
     """Redis (shared by every worker and hub) when configured, else per-process memory.
 
-    The sign-in limit's counters have an alias of their own (``login``), in memory with far
-    more room than Django's default 300 entries: a full cache drops its least recently used
-    third, and a dropped count is a lock lifted.
+    The counters of the sign-in and registration limits (``sync.hub.throttle``) have an
+    alias of their own (``limits``), in memory with far more room than Django's default 300
+    entries: a full cache drops its least recently used third, and a dropped count is a lock
+    lifted.
     """
     if redis_url:
         redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
-        return {"default": redis, "login": dict(redis)}
+        return {"default": redis, "limits": dict(redis)}
     memory = "django.core.cache.backends.locmem.LocMemCache"
     return {
         "default": {"BACKEND": memory},
-        "login": {
+        "limits": {
             "BACKEND": memory,
-            "LOCATION": "login",  # a name of its own, or it would share the default's room
-            "OPTIONS": {"MAX_ENTRIES": LOGIN_CACHE_ENTRIES},
+            "LOCATION": "limits",  # a name of its own, or it would share the default's room
+            "OPTIONS": {"MAX_ENTRIES": LIMITS_CACHE_ENTRIES},
         },
     }
 

@@ -23,12 +23,17 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.cache import caches
+from django.utils.connection import ConnectionProxy
 from rest_framework.throttling import SimpleRateThrottle
 
 
 class FixedWindowThrottle(SimpleRateThrottle):
     """Counts attempts against named counters in the current window (``take``)."""
 
+    # A room of their own (settings.caches_for): in the default's 300 entries, a flood of
+    # other keys would drop a count, and with it a lock.
+    cache = ConnectionProxy(caches, "limits")
     keys: list[str]  # this attempt's counters, set by take
 
     def take(self, names: Sequence[str]) -> float:

@@ -25,10 +25,8 @@ import math
 from typing import Any
 
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from django.utils.connection import ConnectionProxy
 
 from sync.hub.throttle import FixedWindowThrottle
 
@@ -38,7 +36,6 @@ class LoginThrottle(FixedWindowThrottle):
     atomically (``sync.hub.throttle``), the client's counter first."""
 
     scope = "login"
-    cache = ConnectionProxy(caches, "login")  # its own room: see settings.caches_for
 
     def take_attempt(self, request: HttpRequest, username: str) -> float:
         """Count an attempt for this client and this user name; 0: counted, check it. Over

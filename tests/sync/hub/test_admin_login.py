@@ -97,7 +97,7 @@ def test_a_client_is_locked_after_too_many_failures_whatever_it_forwards(
 # Django's in-memory cache as it comes: 300 entries, a third dropped when full.
 SMALL_CACHE = {
     alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "small"}
-    for alias in ("default", "login")
+    for alias in ("default", "limits")
 }
 
 

@@ -19,6 +19,8 @@ from sync.hub import auth
 from sync.hub.apply.push import apply_batch
 from sync.hub.errors import DeviceRevoked, UnknownToken
 from sync.hub.models import Device, Person
+from sync.hub.settings import caches_for
+from sync.hub.throttle import RegisterThrottle
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
@@ -128,6 +130,23 @@ def test_the_registration_limit_cannot_be_dodged_with_a_forwarded_for_header() -
     assert answers[-1]["Retry-After"] == "60"  # the rest of this minute
 
 
+@pytest.mark.usefixtures("three_a_minute")
+def test_a_flood_from_many_clients_does_not_lift_a_registration_lock() -> None:
+    """Each client's counter is a cache entry: in Django's default in-memory cache (300
+    entries, the oldest third dropped when full) a flood from 400 addresses would drop a
+    locked client's count, and with it the lock. The limits' counters have a room of
+    their own (``settings.caches_for``)."""
+    with override_settings(CACHES=caches_for("")):
+        RegisterThrottle.cache.clear()
+        guesser = Client(REMOTE_ADDR="10.7.0.1")
+        answers = [_register(guesser, f"AAAAA-AAAAA-{n:05d}").status_code for n in range(4)]
+        assert answers == [404, 404, 404, 429]
+        for n in range(400):
+            _register(Client(REMOTE_ADDR=f"10.8.{n // 256}.{n % 256}"), "AAAAA-AAAAA-AAAAA")
+        assert _register(guesser, "AAAAA-AAAAA-99999").status_code == 429
+        RegisterThrottle.cache.clear()
+
+
 class HeldCache(LocMemCache):
     """Django's in-memory cache, where each request's first use of a registration counter
     (after a read, before a write) waits until every request of the test has made its own:
@@ -162,7 +181,7 @@ class HeldCache(LocMemCache):
 
 HELD_CACHE = {
     alias: {"BACKEND": f"{__name__}.HeldCache", "LOCATION": "held-registrations"}
-    for alias in ("default", "login")
+    for alias in ("default", "limits")
 }
 
 

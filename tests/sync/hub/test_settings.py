@@ -14,17 +14,18 @@ def test_redis_url_selects_the_shared_redis_cache() -> None:
     assert caches_for("")["default"]["BACKEND"].endswith("LocMemCache")
 
 
-def test_the_sign_in_limit_has_a_cache_of_its_own_with_room_to_spare() -> None:
-    """Its counters share Redis when there is one; in memory they do not share the default
-    cache's room, nor are they dropped after Django's default 300 entries."""
-    assert caches_for("redis://cache:6379/1")["login"] == {
+def test_the_limits_have_a_cache_of_their_own_with_room_to_spare() -> None:
+    """The sign-in and registration counters share Redis when there is one; in memory they
+    do not share the default cache's room, nor are they dropped after Django's default 300
+    entries."""
+    assert caches_for("redis://cache:6379/1")["limits"] == {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": "redis://cache:6379/1",
     }
-    login, default = caches_for("")["login"], caches_for("")["default"]
-    assert login["BACKEND"].endswith("LocMemCache")
-    assert login["LOCATION"] != default.get("LOCATION", "")
-    assert login["OPTIONS"]["MAX_ENTRIES"] >= 100_000
+    limits, default = caches_for("")["limits"], caches_for("")["default"]
+    assert limits["BACKEND"].endswith("LocMemCache")
+    assert limits["LOCATION"] != default.get("LOCATION", "")
+    assert limits["OPTIONS"]["MAX_ENTRIES"] >= 100_000
 
 
 def test_database_urls_for_tcp_and_unix_sockets() -> None:
