@@ -1,8 +1,8 @@
 """The installed model pack: where it lives and what its record says.
 
-``installed.json`` records, per model, the built file's sha256 and a digest of the
-manifest entry it was built from. Loading a model checks the file against that record, so
-a file changed after install is caught before ONNX Runtime ever reads it.
+``installed.json`` records, per model, the built file's sha256 and a digest of the recipe
+it was built from (:func:`build_digest`). Loading a model checks the file against that
+record, so a file changed after install is caught before ONNX Runtime ever reads it.
 """
 
 from __future__ import annotations
@@ -38,9 +38,38 @@ def default_pack_dir() -> Path:
     return Path(platformdirs.user_cache_dir("jaga")) / "models"
 
 
+def build_digest(spec: ModelSpec) -> str:
+    """A digest of what makes a model's built file: its converter, the converter's options
+    and each named source's checksum. Its name, licence, card, input contract and where a
+    source is downloaded from change no byte of the build, so rewording or moving them in
+    the manifest leaves installed models usable (a kiosk has no converter to rebuild with).
+    """
+    recipe = {
+        "converter": spec.converter,
+        "convert": spec.convert,
+        "sources": {name: source.sha256 for name, source in spec.sources.items()},
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
 def spec_digest(spec: ModelSpec) -> str:
-    """A digest of everything in a manifest entry that changes the built file."""
+    """The digest of the whole manifest entry, which Jaga recorded (as ``spec``) before
+    :func:`build_digest`: still written, for an older Jaga reading this pack, and read for
+    a record that has no build digest."""
     return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+
+
+def built_as_specified(spec: ModelSpec, record: dict[str, str]) -> bool:
+    """Whether the installed file a record describes is what ``spec`` builds today.
+
+    A pinned build is its checksum, whoever recorded it. An unpinned one is its recipe; a
+    record from before build digests can only say whether the whole entry is unchanged.
+    """
+    if spec.sha256 is not None:
+        return record.get("sha256") == spec.sha256
+    if "build" in record:
+        return record["build"] == build_digest(spec)
+    return record.get("spec") == spec_digest(spec)
 
 
 def _parse_records(text: str) -> dict[str, dict[str, str]]:
@@ -54,7 +83,7 @@ class ModelState(StrEnum):
     OK = "ok"
     MISSING = "missing"
     MODIFIED = "modified"  # the file changed after install
-    OUTDATED = "outdated"  # the manifest entry changed since the file was built
+    OUTDATED = "outdated"  # the manifest builds another file now (built_as_specified)
 
 
 @dataclass(frozen=True)
@@ -128,7 +157,10 @@ class ModelPack:
             if sha256 is None:
                 records.pop(spec.id, None)
             else:
-                records[spec.id] = {"file": spec.file, "sha256": sha256, "spec": spec_digest(spec)}
+                records[spec.id] = {
+                    "file": spec.file, "sha256": sha256,
+                    "build": build_digest(spec), "spec": spec_digest(spec),
+                }  # fmt: skip
             write_json_atomically(records, self.root / RECORD_NAME)
 
     def state(self, spec: ModelSpec, *, hash_file: bool = True) -> ModelState:
@@ -136,7 +168,7 @@ class ModelPack:
         path = self.root / spec.file
         if record is None or not path.exists():
             return ModelState.MISSING
-        if record.get("spec") != spec_digest(spec):
+        if not built_as_specified(spec, record):
             return ModelState.OUTDATED
         if hash_file and sha256_of(path) != record["sha256"]:
             return ModelState.MODIFIED
@@ -151,7 +183,8 @@ class ModelPack:
             raise ModelNotInstalledError(f"model {model_id} is not installed in {self.root}; {fix}")
         if state is ModelState.OUTDATED:
             raise ModelNotInstalledError(
-                f"model {model_id} was built from an older manifest; {fix}"
+                f"model {model_id} was built from other sources or by another converter than "
+                f"the manifest now names; {fix}"
             )
         if state is ModelState.MODIFIED:
             raise ChecksumMismatchError(

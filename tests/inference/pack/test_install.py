@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
@@ -17,9 +18,9 @@ import pytest
 from inference.errors import ChecksumMismatchError, ModelNotInstalledError
 from inference.pack.install import install
 from inference.pack.installed import ModelPack, ModelState
-from inference.pack.manifest import Manifest, load_manifest
+from inference.pack.manifest import Manifest, ModelSpec, load_manifest
 from tests.conftest import REPO, shared_path
-from tests.inference.pack.helpers import sha256_bytes, url_spec
+from tests.inference.pack.helpers import manifest_of, sha256_bytes, url_spec
 
 PAYLOAD = b"onnx bytes" * 50
 
@@ -86,13 +87,98 @@ def test_missing_model_error_says_how_to_install(tmp_path: Path) -> None:
         pack.model("m")
 
 
-def test_changed_manifest_entry_marks_the_model_outdated(tmp_path: Path) -> None:
+def reread(pack: ModelPack, **changes: object) -> ModelPack:
+    """The pack read against its manifest with the model's entry changed as ``changes`` say."""
+    entry = pack.manifest.model("m").model_dump() | changes
+    return ModelPack(pack.root, manifest_of(ModelSpec.model_validate(entry)))
+
+
+def write_legacy_record(pack: ModelPack) -> None:
+    """The record as Jaga wrote it before build digests: the digest of the whole entry."""
+    spec = pack.manifest.model("m")
+    legacy = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+    record = {"m": {"file": spec.file, "sha256": sha256_bytes(PAYLOAD), "spec": legacy}}
+    (pack.root / "installed.json").write_text(json.dumps(record))
+
+
+COSMETIC = {
+    "name": "m, renamed",
+    "licence": "CC0-1.0 (reworded)",
+    "card": "another.md",
+    "role": "renamed role",
+    "sources": {
+        "onnx": {"url": "https://elsewhere.example/m.onnx", "sha256": sha256_bytes(PAYLOAD)}
+    },
+}
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["record", "legacy-record"])
+def test_a_changed_name_licence_or_url_keeps_a_pinned_model_usable(
+    tmp_path: Path, legacy: bool
+) -> None:
+    """A frozen kiosk has no converter to rebuild with: a new manifest whose entry only says
+    the model differently must not make its model unusable. A record an older Jaga wrote
+    (the digest of the whole entry) holds the pinned checksum: that file is the build."""
+    pack = make_pack(tmp_path, built_sha=sha256_bytes(PAYLOAD))
+    install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    if legacy:
+        write_legacy_record(pack)
+    changed = reread(pack, **COSMETIC)
+    assert changed.state(changed.manifest.model("m")) is ModelState.OK
+    assert changed.model("m").read_checked() == PAYLOAD
+
+
+def test_a_changed_name_or_licence_keeps_an_unpinned_model_usable(tmp_path: Path) -> None:
     pack = make_pack(tmp_path)
     install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
-    records = pack.records()
-    records["m"]["spec"] = "older"
-    (tmp_path / "pack" / "installed.json").write_text(json.dumps(records))
-    assert pack.state(pack.manifest.model("m")) is ModelState.OUTDATED
+    changed = reread(pack, **COSMETIC)
+    assert changed.model("m").read_checked() == PAYLOAD
+
+
+OTHER = b"other weights" * 40
+RECIPE_CHANGES = {
+    "other source": {
+        "sources": {"onnx": {"url": "http://127.0.0.1:9/m.onnx", "sha256": sha256_bytes(OTHER)}}
+    },
+    "other converter options": {"convert": {"opset": 17}},
+    "other converter": {"converter": "minifasnet"},
+}
+
+
+@pytest.mark.parametrize("change", RECIPE_CHANGES.values(), ids=RECIPE_CHANGES.keys())
+def test_a_model_built_from_another_recipe_is_outdated(
+    tmp_path: Path, change: dict[str, object]
+) -> None:
+    pack = make_pack(tmp_path)
+    install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    changed = reread(pack, **change)
+    assert changed.state(changed.manifest.model("m")) is ModelState.OUTDATED
+    with pytest.raises(ModelNotInstalledError, match="jaga models install m"):
+        changed.model("m")
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["record", "legacy-record"])
+def test_a_model_whose_pinned_build_changed_is_outdated(tmp_path: Path, legacy: bool) -> None:
+    """Same sources and options, a new pinned build (a newer converter): rebuild."""
+    pack = make_pack(tmp_path, built_sha=sha256_bytes(PAYLOAD))
+    install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    if legacy:
+        write_legacy_record(pack)
+    changed = reread(pack, sha256=sha256_bytes(OTHER))
+    assert changed.state(changed.manifest.model("m")) is ModelState.OUTDATED
+
+
+def test_a_legacy_record_of_an_unpinned_model_is_outdated_once_its_entry_changed(
+    tmp_path: Path,
+) -> None:
+    """An older record holds no build digest, and an unpinned build no checksum to compare:
+    whether the change made another file cannot be told, so it is rebuilt."""
+    pack = make_pack(tmp_path)
+    install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    write_legacy_record(pack)
+    assert pack.state(pack.manifest.model("m")) is ModelState.OK  # nothing changed yet
+    changed = reread(pack, name="m, renamed")
+    assert changed.state(changed.manifest.model("m")) is ModelState.OUTDATED
 
 
 def test_cli_verify_fails_on_a_tampered_file_and_list_shows_it(tmp_path: Path) -> None:
