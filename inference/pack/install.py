@@ -63,10 +63,11 @@ def install(
     Holding it, the install first removes the temporaries of an install that was killed and
     sets an unreadable record aside.
     """
+    fetcher = SourceFetcher(pack.sources_dir, mirror)  # a mirror that is not there: stop now
     with pack.locked(on_wait=progress):
         _remove_leftovers(pack, progress)
         _set_aside_unreadable_record(pack, progress)
-        return _install_all(pack, specs, SourceFetcher(pack.sources_dir, mirror), force, progress)
+        return _install_all(pack, specs, fetcher, force, progress)
 
 
 def _remove_leftovers(pack: ModelPack, progress: Progress) -> None:

@@ -38,6 +38,12 @@ class SourceFetcher:
     """Fetches sources into ``cache_dir`` and returns checked local paths."""
 
     def __init__(self, cache_dir: Path, mirror: Path | None = None) -> None:
+        if mirror is not None and not mirror.is_dir():
+            # Not "no mirror": pip would go to the network, and an air-gapped device wait.
+            raise SourceUnavailableError(
+                f"the mirror folder {mirror} does not exist (or is not a folder); "
+                f"check the path given to --mirror"
+            )
         self._cache_dir = cache_dir
         self._mirror = mirror
 

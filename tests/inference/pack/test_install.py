@@ -205,6 +205,20 @@ def test_cli_verify_fails_on_a_tampered_file_and_list_shows_it(tmp_path: Path) -
     assert "yunet_n" in listing.stdout and "modified" in listing.stdout
 
 
+def test_cli_refuses_a_mirror_folder_that_does_not_exist(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "models", "install", "yunet_n",
+         "--dir", str(tmp_path / "pack"), "--mirror", str(tmp_path / "typo")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: the mirror folder {tmp_path / 'typo'} does not exist (or is not a folder); "
+        "check the path given to --mirror\n"
+    )
+    assert not (tmp_path / "pack").exists()  # nothing was started
+
+
 DAMAGED_RECORD = '{"m": {"file": "m.on'  # cut short, as a failed copy or a failing disk leaves it
 
 

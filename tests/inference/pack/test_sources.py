@@ -229,3 +229,16 @@ def test_an_sdist_that_is_not_the_pinned_one_runs_no_code(
         SourceFetcher(tmp_path / "cache").fetch(source)
     assert not ran.exists()
     assert no_partial_files(tmp_path / "cache")
+
+
+def test_a_mirror_folder_that_does_not_exist_is_refused(
+    package_index: Path, tmp_path: Path
+) -> None:
+    """Not taken as "no mirror": pip would then go to the network, and an air-gapped device
+    wait on its timeouts."""
+    sdist = write_sdist(package_index, HARMLESS_SETUP, PAYLOAD)
+    source = pypi_source(sdist, "jaga_test_artifact-1.0/pkg/model.bin", sha256_bytes(PAYLOAD))
+    missing = tmp_path / "no-such-mirror"
+    with pytest.raises(SourceUnavailableError, match=f"mirror folder {missing} does not exist"):
+        SourceFetcher(tmp_path / "cache", missing).fetch(source)
+    assert not (tmp_path / "cache").exists()
