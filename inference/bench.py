@@ -39,12 +39,31 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     commands = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
     models = commands.add_parser("models", help="p50/p95 latency of each model, batch 1 and 8")
     models.add_argument("ids", nargs="*", help="model ids (default: all installed)")
-    models.add_argument("--runs", type=int, default=30, help="timed runs per batch size")
+    models.add_argument("--runs", type=_run_count, default=30, help="timed runs per batch size")
     models.add_argument("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
-    models.add_argument("--providers", default="tensorrt,cuda,cpu", help="preference order")
+    models.add_argument(
+        "--providers", type=_preference, default="tensorrt,cuda,cpu", help="preference order"
+    )
     models.add_argument("--dir", type=Path, help="pack folder")
     models.add_argument("--json", type=Path, help="also write the rows as JSON")
     models.set_defaults(handler=_bench_models)
+
+
+def _run_count(text: str) -> int:
+    try:
+        runs = int(text)
+    except ValueError:
+        runs = 0
+    if runs < 1:  # no run has no percentile
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return runs
+
+
+def _preference(text: str) -> tuple[str, ...]:
+    try:
+        return parse_preference(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def measure(session_run: Any, inputs: dict[str, np.ndarray], runs: int) -> tuple[float, float]:
@@ -76,9 +95,9 @@ def bench_models(runtime: Runtime, ids: list[str], runs: int) -> list[LatencyRow
 
 def _bench_models(args: argparse.Namespace) -> int:
     pack = ModelPack(args.dir)
-    threads = ThreadBudget(args.threads) if args.threads else ThreadBudget.share_cores(1)
     try:
-        runtime = Runtime(pack, preference=parse_preference(args.providers), threads=threads)
+        threads = ThreadBudget(args.threads) if args.threads else ThreadBudget.share_cores(1)
+        runtime = Runtime(pack, preference=args.providers, threads=threads)
         ids = args.ids or [spec.id for spec in pack.manifest.models]
         rows = bench_models(runtime, ids, args.runs)
     except InferenceError as exc:

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
+
 from inference.bench import bench_models, format_table
 from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
 from inference.runtime.providers import CPU
+from tests.conftest import REPO
 
 
 def test_bench_reports_batch_1_and_8_for_dynamic_models(model_pack: ModelPack) -> None:
@@ -15,3 +21,27 @@ def test_bench_reports_batch_1_and_8_for_dynamic_models(model_pack: ModelPack) -
     ]
     assert all(0 < row.p50_ms <= row.p95_ms for row in rows)
     assert "| minifasnet_v2 | cpu | 8 |" in format_table(rows, 1)
+
+
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [
+        (["--runs", "0"], "--runs"),
+        (["--runs", "many"], "--runs"),
+        (["--providers", "gpu"], "gpu"),
+        (["--threads", "9999"], "threads per model"),
+        (["--threads", "-1"], "threads per model"),
+    ],
+)
+def test_bench_refuses_bad_options_in_one_line(
+    model_pack: ModelPack, option: list[str], named: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "bench", "models", "minifasnet_v2",
+         "--dir", str(model_pack.root), "--providers", "cpu", *option],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode in {1, 2}  # 2: argparse's usage error
+    assert "Traceback" not in result.stderr
+    (last,) = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert named in last
