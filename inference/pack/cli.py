@@ -40,7 +40,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     engines = commands.add_parser("build-engines", help="prebuild TensorRT engines")
     engines.add_argument("ids", nargs="*", help="model ids (default: all)")
-    engines.add_argument("--precision", choices=["fp16", "fp32", "int8"], default="fp16")
+    engines.add_argument(
+        "--precision", choices=["fp16", "fp32"], default="fp16",
+        help="int8 needs a calibration table per model, which this command does not take",
+    )  # fmt: skip
     _add_dir(engines)
     engines.set_defaults(handler=_build_engines)
 
