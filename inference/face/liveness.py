@@ -93,8 +93,10 @@ class LivenessSettings:
             raise ValueError("at least one liveness model is needed")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must lie in [0, 1], got {self.threshold}")
-        if self.input_side < 1 or self.max_batch < 1 or self.min_face_side_px < 0:
-            raise ValueError("input_side and max_batch >= 1, min_face_side_px >= 0")
+        if self.input_side < 1 or self.min_face_side_px < 0:
+            raise ValueError("input_side >= 1, min_face_side_px >= 0")
+        if not 1 <= self.max_batch <= MAX_BATCH:
+            raise ValueError(f"max_batch must be at least 1 and at most {MAX_BATCH}")
         if self.real_class not in (0, 1, 2):
             raise ValueError(
                 f"real_class is one of the models' 3 classes (0-2), not {self.real_class}"

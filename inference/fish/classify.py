@@ -36,6 +36,7 @@ from inference.pack.manifest import InputContract, ModelSpec
 from inference.runtime import OnnxSession, Precision, ProviderPlan, ThreadBudget
 from inference.runtime.providers import plan_providers
 from inference.runtime.session import SessionConfig
+from inference.runtime.tensorrt import MAX_BATCH
 
 log = logging.getLogger(__name__)
 DEFAULT_TOP_K = 5
@@ -60,8 +61,10 @@ class SpeciesClassifier:
         threads: ThreadBudget | None = None,
         engines_dir: Path | None = None,
         gate: QualityGate = DEFAULT_GATE,
-        batch_size: int = 16,
+        batch_size: int = MAX_BATCH,
     ) -> None:
+        if not 1 <= batch_size <= MAX_BATCH:  # the TensorRT engines take no larger batch
+            raise ValueError(f"batch_size must be at least 1 and at most {MAX_BATCH}")
         self._precision = precision
         self._config = SessionConfig(
             plan=plan or plan_providers(ort.get_available_providers(), precision=Precision.FP16),

@@ -34,6 +34,7 @@ from inference.fish.images import (
     to_batch,
 )
 from inference.fish.taps import PLAIN
+from inference.runtime.tensorrt import MAX_BATCH
 
 log = logging.getLogger(__name__)
 ENV_CACHE_DIR = "JAGA_CACHE_DIR"
@@ -140,9 +141,13 @@ class BackboneFeatures:
         self._progress = progress or (lambda line: None)
 
     def of_images(self, images: Sequence[UInt8Image]) -> FloatArray:
-        """Features of letterboxed images, uncached."""
-        outputs = self._session.run({INPUT_NAME: to_batch(images)})
-        return outputs[self._index]
+        """Features of letterboxed images, uncached; run in batches the backbone's TensorRT
+        engine takes (the installed backbone runs on the runtime's plan)."""
+        parts = [
+            self._session.run({INPUT_NAME: to_batch(images[start : start + MAX_BATCH])})
+            for start in range(0, len(images), MAX_BATCH)
+        ]
+        return np.concatenate([outputs[self._index] for outputs in parts])
 
     def of_files(self, paths: Sequence[Path], hashes: Sequence[str], view: int) -> FloatArray:
         """Features of screened files (``hashes`` from :func:`screen`), from cache if there."""
