@@ -195,18 +195,16 @@ def check_manifest_files(source: Path | bytes, limits: ArchiveLimits | None = No
         if MANIFEST not in checked:
             raise PackArchiveError(f"the archive has no {MANIFEST} at its top; is it a pack?")
         try:
-            files = json.loads(archive.read(checked[MANIFEST]))["files"]
-            listed = {str(name): str(digest) for name, digest in dict(files).items()}
-        except (KeyError, TypeError, ValueError, zipfile.BadZipFile, zlib.error) as error:
-            raise PackArchiveError(
-                f"its {MANIFEST} lists no files with their sha256: {error}"
-            ) from None
+            listed = _listed_files(archive.read(checked[MANIFEST]))
+        except (zipfile.BadZipFile, zlib.error) as error:
+            raise PackArchiveError(f"its {MANIFEST} is damaged: {error}") from None
         for name, expected in sorted(listed.items()):
             info = checked.get(name)
             if info is None or info.is_dir():
                 raise PackArchiveError(f"{MANIFEST} lists {name}, which the archive lacks")
             try:
-                actual = _sha256_of_member(archive, info)
+                with archive.open(info) as member:
+                    actual = _sha256_of(member)
             except (zipfile.BadZipFile, zlib.error, EOFError) as error:
                 raise PackArchiveError(f"{name} is damaged in the archive: {error}") from error
             if actual != expected:
@@ -216,11 +214,37 @@ def check_manifest_files(source: Path | bytes, limits: ArchiveLimits | None = No
                 )
 
 
-def _sha256_of_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+def check_folder_files(folder: Path) -> None:
+    """The same rule for an unpacked pack: every file its ``manifest.json`` lists is in
+    ``folder`` with that sha256. A pack that passed it when it was unpacked and fails it
+    now was damaged on this disk (a failing card, a stray write)."""
+    try:
+        listed = _listed_files((folder / MANIFEST).read_bytes())
+        for name, expected in sorted(listed.items()):
+            with (folder / check_member_name(name)).open("rb") as file:
+                if _sha256_of(file) != expected:
+                    raise PackArchiveError(
+                        f"{folder / name} does not match the sha256 its {MANIFEST} gives"
+                    )
+    except OSError as error:  # a file gone, or unreadable
+        raise PackArchiveError(f"cannot read the pack in {folder}: {error}") from error
+
+
+def _listed_files(manifest: bytes) -> dict[str, str]:
+    """The ``files`` a pack's manifest lists: name -> sha256."""
+    try:
+        files = json.loads(manifest)["files"]
+        return {str(name): str(digest) for name, digest in dict(files).items()}
+    except (KeyError, TypeError, ValueError) as error:
+        raise PackArchiveError(
+            f"its {MANIFEST} lists no files with their sha256: {error}"
+        ) from None
+
+
+def _sha256_of(source: IO[bytes]) -> str:
     digest = hashlib.sha256()
-    with archive.open(info) as source:
-        while chunk := source.read(_COPY_CHUNK):
-            digest.update(chunk)
+    while chunk := source.read(_COPY_CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
 
 

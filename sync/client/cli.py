@@ -50,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     now.add_argument(
         "--retry-pack",
         action="store_true",
-        help="download a species pack that failed to install now, not after its back-off",
+        help="download a species pack that failed to install now, not after its back-off,"
+        " and one whose installed files no longer match its manifest (damaged on disk)",
     )
     now.set_defaults(handler=reporting(_now))
     status = commands.add_parser("status", parents=[common], help="what waits, what failed")

@@ -17,7 +17,9 @@ each try of a 16 MB pack costs its full size, and syncs can be a minute apart. T
 the announced pack are counted in ``species_pack.failures``; the next try waits
 ``PACK_RETRY.ceiling_s(failures)`` after the last one (a minute, doubling, at most six hours),
 while records keep syncing. A new announcement is tried at once, a success clears the count,
-and ``install_announced(force=True)`` (an explicit request) tries regardless.
+and ``install_announced(force=True)`` (an explicit request) tries regardless. A sync does
+not read an installed pack's files; an explicit request does (``check_folder_files``), and
+downloads a pack damaged on disk since (a failing card) again, keeping what it kept beside it.
 
 Two packs are kept: the one just installed, and one to fall back on if it is refused. The
 fallback is the pack in use: the one the app or ``jaga catch`` last verified and loaded from
@@ -56,6 +58,7 @@ from sync.species_packs import (
     RETIRED_PREFIX,
     STAGING_PREFIX,
     PackArchiveError,
+    check_folder_files,
     check_version,
     extract_archive,
 )
@@ -223,15 +226,19 @@ class PackInstaller:
 
     def install_announced(self, *, force: bool = False) -> PackOutcome:
         """Install the newest announced pack unless it is installed already, or failed
-        lately and waits for its next try; ``force`` (someone asked) skips that wait."""
+        lately and waits for its next try; ``force`` (someone asked) skips that wait, and
+        checks the installed pack's files too: one damaged on disk is downloaded again."""
         values = read_values(self._store.database)
         wanted = announced_pack(values)
-        current = installed_record(values)
-        if wanted is None or self._holds(current, wanted):
+        if wanted is None:
             return PackOutcome()
+        current = installed_record(values)
         failed = failures_record(values)
         if failed is not None and not failed.concern(wanted):
             failed = None  # a new announcement: its own count, tried at once
+        # A failure of the installed pack itself is a repair that failed: checked again too.
+        if self._holds(current, wanted, check_files=force or failed is not None):
+            return PackOutcome()
         if failed is not None and not force and self._waiting(failed):
             return PackOutcome(error=failed.message())
         try:
@@ -250,7 +257,8 @@ class PackInstaller:
         self, in_use: str | None, current: InstalledPack | None, wanted: PackRef
     ) -> str | None:
         """The version kept beside ``wanted``: the pack in use if its folder is here, else
-        the one installed before (nothing noted yet: a device that only syncs)."""
+        the one installed before (nothing noted yet: a device that only syncs); the same
+        pack downloaded again (it was damaged) keeps what it kept."""
         with contextlib.suppress(PackArchiveError):  # a note naming no plain folder: none
             if (
                 in_use
@@ -258,7 +266,9 @@ class PackInstaller:
                 and (self._packs_dir / check_version(in_use)).is_dir()
             ):
                 return in_use
-        return current.version if current is not None else None
+        if current is None:
+            return None
+        return current.version if current.version != wanted.version else current.previous
 
     def _waiting(self, failed: PackFailures) -> bool:
         now = self._store.clock.now()
@@ -266,11 +276,24 @@ class PackInstaller:
         # booted with a wrong date): waiting on that stamp could last years, so try now.
         return failed.last_failure_at <= now < failed.retry_at()
 
-    def _holds(self, current: PackRef | None, wanted: PackRef) -> bool:
+    def _holds(self, current: PackRef | None, wanted: PackRef, *, check_files: bool) -> bool:
+        """Whether ``wanted`` is installed; ``check_files``: and its files are still whole
+        (a sync does not read a whole pack every time; the app verifies it when it loads)."""
         if current is None:
             return False
         same = (current.version, current.sha256) == (wanted.version, wanted.sha256)
-        return same and (self._packs_dir / wanted.version).is_dir()
+        folder = self._packs_dir / wanted.version
+        if not (same and folder.is_dir()):
+            return False
+        if check_files:
+            try:
+                check_folder_files(folder)
+            except PackArchiveError as error:
+                _log.warning(
+                    "species pack %s is damaged, downloading it again: %s", wanted.version, error
+                )
+                return False
+        return True
 
     def _install(self, wanted: PackRef) -> Path:
         check_version(wanted.version)  # it names a folder here: never "..", never a path

@@ -421,6 +421,56 @@ def test_an_explicit_request_tries_a_waiting_pack_at_once(
     assert downloads(hub) == 2 and failures_kept(store) == {}
 
 
+@pytest.mark.parametrize("damage", ["a file changed", "a file gone"])
+def test_a_pack_damaged_on_disk_is_downloaded_again_when_someone_asks(
+    damage: str, store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The card under the installed pack fails (the app refuses the pack): a sync does not
+    read the pack's files, but Retry / Sync now (``retry_pack``) checks them against the
+    pack's manifest and fetches the pack again; the pack kept to fall back on stays."""
+    hub = FakeHub()
+    client = client_of(store, hub)
+    for version, seed in (("v1", 1), ("v2", 2)):
+        data = archive_pack(make_pack(tmp_path / version, seed=seed))
+        announce(hub, version, data)
+        serve(hub, data)
+        assert client.sync_once().new_species_pack == client.packs_dir / version
+    model = client.packs_dir / "v2" / "species_fp32.onnx"
+    if damage == "a file changed":
+        model.write_bytes(b"garbage")
+    else:
+        model.unlink()
+    assert client.sync_once().new_species_pack is None and downloads(hub) == 2
+    serve(hub, data)
+    report = client.sync_once(retry_pack=True)
+    assert report.new_species_pack == client.packs_dir / "v2" and downloads(hub) == 3
+    assert file_digests(client.packs_dir / "v2") == file_digests(tmp_path / "v2")
+    assert installed_species_packs(store, client.packs_dir) == (
+        client.packs_dir / "v2", client.packs_dir / "v1",
+    )  # fmt: skip
+    assert client.sync_once(retry_pack=True).new_species_pack is None  # whole: not again
+    assert downloads(hub) == 3
+
+
+def test_a_failed_repair_of_a_damaged_pack_is_tried_again_after_its_wait(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    hub = FakeHub()
+    data = archive_pack(make_pack(tmp_path / "pack", seed=1))
+    announce(hub, "v1", data)
+    serve(hub, data)
+    client = client_of(store, hub)
+    client.sync_once()
+    (client.packs_dir / "v1" / "species.json").write_text("{}")
+    serve(hub, b"wrong")
+    assert client.sync_once(retry_pack=True).species_pack_error is not None
+    assert client.sync_once().new_species_pack is None and downloads(hub) == 2  # waits
+    clock.advance(seconds=61)
+    serve(hub, data)
+    assert client.sync_once().new_species_pack == client.packs_dir / "v1"
+    assert file_digests(client.packs_dir / "v1") == file_digests(tmp_path / "pack")
+
+
 @pytest.mark.parametrize("case", ["clock set back", "record unreadable"])
 def test_a_failure_record_that_cannot_be_trusted_does_not_hold_the_pack_back(
     case: str, store: Store, clock: FakeClock, tmp_path: Path
