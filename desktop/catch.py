@@ -453,20 +453,39 @@ def species_name(typed: str, known: Sequence[Species]) -> str:
     return " ".join(typed.split())
 
 
+def species_classifier_for(store: Store, env: Mapping[str, str] | None = None) -> SpeciesClassifier:
+    """The classifier ``jaga catch`` uses with this store, chosen as the app chooses at
+    start-up (``SpeciesPacks.load_first``): the newest pack a sync installed that loads (its
+    files verify *and* its model takes the input its manifest declares), else the default
+    pack that ``jaga models install`` built. Only a pack that loaded is noted as in use, so
+    that sync keeps it while newer packs arrive (``record_pack_in_use``): a pack noted on
+    its files alone could be one the classifier refuses, and the last one that worked would
+    be removed at the next install."""
+    from inference.errors import InferenceError
+    from inference.fish.classify import SpeciesClassifier
+    from inference.fish.installed import installed_default_pack
+
+    for kept in installed_species_packs(store, packs_dir_for(store.path, env)):
+        try:
+            classifier = SpeciesClassifier.from_path(kept)
+        except (InferenceError, OSError) as error:  # a failing card's OSError too: the next
+            _log.warning("species pack %s refused, trying the next: %s", kept, error)
+            continue
+        record_pack_in_use(store, kept)
+        return classifier
+    return SpeciesClassifier.from_path(installed_default_pack())
+
+
 def species_pack_for(store: Store, env: Mapping[str, str] | None = None) -> SpeciesPack:
-    """The pack the app would use with this store, loaded and verified: the newest a sync
-    installed whose files verify, else the default pack that ``jaga models install`` built
-    (as ``SyncController`` chooses at start-up). An installed pack that verifies is noted as
-    in use, so that sync keeps it while newer packs arrive (``record_pack_in_use``)."""
+    """The pack whose species names ``jaga store confirm`` uses: the newest a sync installed
+    whose files verify, else the default pack. Its model is not loaded, so it is not noted
+    as in use (only :func:`species_classifier_for` and the app, which load it, do)."""
     from inference.fish.installed import installed_default_pack
     from inference.fish.pack import load_pack
 
     for kept in installed_species_packs(store, packs_dir_for(store.path, env)):
         try:
-            pack = load_pack(kept)
+            return load_pack(kept)
         except SpeciesPackError as error:
             _log.warning("species pack %s refused, trying the next: %s", kept, error)
-            continue
-        record_pack_in_use(store, kept)
-        return pack
     return load_pack(installed_default_pack())

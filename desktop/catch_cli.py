@@ -12,8 +12,9 @@ else by the time of recording (:func:`desktop.catch.observed_time`); the report 
 
 The store is opened as ``jaga store`` opens it (``--db``, else ``$JAGA_STORE_PATH`` or the
 user's data folder; ``--key-file``, else ``$JAGA_STORE_PASSPHRASE``, else a prompt). The
-species pack is ``--pack``, else the one the app would use: the pack a sync installed last
-for this store, else the default pack that ``jaga models install`` built.
+species pack is ``--pack``, else the one the app would use: the newest pack a sync installed
+for this store that loads (one the classifier refuses is passed over, and only the one that
+loaded is noted in use), else the default pack that ``jaga models install`` built.
 
 The photo and the details are checked before the store is opened, and the record is written
 only once everything has succeeded: a corrupt photo, a wrong key, a missing pack or one that
@@ -209,11 +210,10 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
         observed_time,
         read_catch_photo,
         record_catches,
+        species_classifier_for,
         species_name,
-        species_pack_for,
     )
     from inference.fish.classify import SpeciesClassifier
-    from inference.fish.pack import load_pack
     from sync.store import Store
     from sync.store.cli import default_store_path
     from sync.store.key_sources import resolve_key_source
@@ -224,8 +224,9 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
     check_crops(photo, args.box)  # before the store's key is asked for
     db = Path(args.db) if args.db is not None else default_store_path()
     with Store.open(db, resolve_key_source(args.key_file, env=os.environ)) as store:
-        pack = load_pack(args.pack) if args.pack else species_pack_for(store)
-        classifier = SpeciesClassifier(pack)
+        classifier = (
+            SpeciesClassifier.from_path(args.pack) if args.pack else species_classifier_for(store)
+        )
         fish = classify_catch(classifier, photo, args.box)
         known = classifier.pack.species
         confirmed = [None if name is None else species_name(name, known) for name in typed]
@@ -248,8 +249,9 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
 
 def pack_species_name(store: Store, typed: str) -> str:
     """The species ``jaga store confirm`` stores, named as ``--confirm`` names it: the display
-    name of the pack in use (``species_pack_for``) for a name or folder id it knows, else as
-    typed with its spacing tidied; the same, with a warning, when no pack can be read."""
+    name of the species pack (``species_pack_for``: read, not loaded, so not noted in use) for
+    a name or folder id it knows, else as typed with its spacing tidied; the same, with a
+    warning, when no pack can be read."""
     from desktop.catch import species_name, species_pack_for
     from inference.errors import InferenceError
 

@@ -31,6 +31,7 @@ from desktop.catch import (
     parse_position,
     read_catch_photo,
     record_catches,
+    species_classifier_for,
     species_name,
     species_pack_for,
 )
@@ -390,7 +391,7 @@ def test_refused_packs_in_a_row_never_remove_the_pack_in_use(
         })  # fmt: skip
         hub.faults.append(Fault("/species-packs/", body=data))
         assert client.sync_once().new_species_pack == client.packs_dir / version
-        assert species_pack_for(store).version == "v1"  # what `jaga catch` classifies with
+        assert species_classifier_for(store).pack.version == "v1"  # what `jaga catch` uses
     assert sorted(p.name for p in client.packs_dir.iterdir()) == ["v1", "v3"]
     assert installed_species_packs(store, client.packs_dir) == (
         client.packs_dir / "v3", client.packs_dir / "v1",

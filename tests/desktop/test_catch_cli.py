@@ -18,7 +18,10 @@ import numpy as np
 import pytest
 
 from desktop.catch import read_catch_photo
+from inference.fish.pack import load_pack, write_pack
 from main import main
+from sync.client.packs import IN_USE_NAME, INSTALLED_NAME, packs_dir_for
+from sync.client.state import ensure_schema, put_values, read_values
 from sync.store import Crop, Passphrase, Position, Store
 from sync.store.key_sources import PASSPHRASE_ENV
 from sync.store.observations import Observations
@@ -184,6 +187,57 @@ def test_store_confirm_names_the_species_as_catch_confirm_does(
     assert main(confirm) == 0
     with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.observations.get(uid).confirmed_species == stored
+
+
+def refused_newest_pack(store_path: Path, default_pack: Path) -> None:
+    """What sync left: v2 installed (its files verify, but its model does not take the 260 px
+    input its manifest declares: the classifier refuses it), v1 kept beside it, in use."""
+    packs = packs_dir_for(store_path)
+    source = load_pack(default_pack)
+    files: dict[str, Path | dict[str, Any] | str] = {n: source.root / n for n in source.sha256}
+    for version, side in (("v1", source.input_size), ("v2", 260)):
+        write_pack(
+            packs / version, name=source.name, version=version,
+            backbone_sha256=source.backbone_sha256, build=files, input_sizes=(side,),
+        )  # fmt: skip
+    record = {"version": "v2", "sha256": "0" * 64, "byte_size": 1, "previous": "v1"}
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        ensure_schema(store.database)
+        values = {INSTALLED_NAME: json.dumps(record), IN_USE_NAME: "v1"}
+        put_values(store.database, values, store.clock.now())
+
+
+def pack_in_use(store_path: Path) -> str | None:
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        return read_values(store.database).get(IN_USE_NAME)
+
+
+def test_catch_uses_the_pack_that_loads_and_notes_only_that_one_in_use(
+    store_path: Path, default_species_pack: Path, f4k: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pack whose files verify but whose model does not load is passed over, as the app
+    does: noting it in use would let the next sync remove the last pack that worked."""
+    refused_newest_pack(store_path, default_species_pack)
+    assert jaga_catch(f4k / CONFIDENT, store_path, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["pack_version"] == "v1"
+    assert pack_in_use(store_path) == "v1"
+
+
+def test_store_confirm_notes_no_pack_in_use(
+    store_path: Path, default_species_pack: Path, f4k: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Naming a species loads no model: it is no proof that a pack works."""
+    monkeypatch.setenv("JAGA_MODELS_DIR", str(default_species_pack.parent))
+    assert jaga_catch(f4k / BELOW_REVIEW, store_path) == 0
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        (flagged,) = store.observations.review_queue()
+    refused_newest_pack(store_path, default_species_pack)
+    uid = flagged.observation_uid
+    confirm = ["store", "confirm", uid, "fish_01", "--officer", "Ana Lima", "--db", str(store_path)]
+    assert main(confirm) == 0
+    assert pack_in_use(store_path) == "v1"
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.observations.get(uid).confirmed_species == "Dascyllus reticulatus"
 
 
 def _wrong_key(monkeypatch: pytest.MonkeyPatch, _: Path, __: Path) -> list[str]:
