@@ -134,7 +134,8 @@ def write_pack(
     The manifest is computed here. The pack is written, verified and flushed to disk in a
     staging folder beside ``destination``, then renamed into place; a pack already there is
     renamed aside first and removed only once the new one is in its place (a crash between
-    the two renames leaves it whole, as ``.<name>.*.old`` beside ``destination``).
+    the two renames leaves it whole, as ``.<name>.*.old`` beside ``destination``, which
+    :func:`undo_interrupted_writes` puts back).
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
@@ -158,6 +159,37 @@ def write_pack(
     # The files verified in staging are the ones now at ``destination``: not hashed again.
     moved = {precision: destination / path.name for precision, path in staged.models.items()}
     return dataclasses.replace(staged, root=destination, models=moved)
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """What :func:`undo_interrupted_writes` did."""
+
+    restored: bool  # the pack before was put back in its place
+    removed: int  # staging and retired folders removed
+
+
+def undo_interrupted_writes(destination: Path) -> Leftovers:
+    """Undo what a :func:`write_pack` into ``destination`` killed half-way left beside it
+    (SIGKILL or a power cut run no cleanup): its staging folder, and the pack before,
+    retired as ``.<name>.*.old``. That one is put back when nothing took its place (killed
+    between the two renames), else removed. Only call this where no other write into
+    ``destination`` runs (``jaga models install`` holds the pack's install lock)."""
+    parent = destination.parent
+    leftovers = sorted(parent.glob(f".{destination.name}.*")) if parent.is_dir() else []
+    retired = [p for p in leftovers if p.name.endswith(".old") and (p / MANIFEST).is_file()]
+    restored = not destination.exists() and bool(retired)
+    if restored:
+        newest = max(retired, key=lambda path: path.stat().st_mtime)
+        newest.rename(destination)
+        fsync_directory(parent)
+        leftovers.remove(newest)
+    for path in leftovers:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return Leftovers(restored, len(leftovers))
 
 
 def _schema(sides: tuple[int, ...]) -> int:

@@ -4,7 +4,9 @@ A model is either fully installed (its file in place *and* its record written) o
 all: the record is removed before the file is replaced and written again after, the
 conversion writes to a temporary sibling that is cleaned up on any exception, and an
 interrupted install (Ctrl-C, a crash) leaves at worst a model reported as missing. A kill
-that runs no cleanup (SIGTERM, SIGHUP) leaves temporaries, which the next install removes.
+that runs no cleanup (SIGTERM, SIGHUP, SIGKILL) leaves temporaries, which the next install
+removes; one during the species pack's build may also leave the pack before set aside, which
+it puts back.
 
 Installing the fish backbone also builds the default fish species pack on it (from the head
 kept in ``assets/fish/default``), so a fresh install can classify fish straight away.
@@ -74,6 +76,20 @@ def _remove_leftovers(pack: ModelPack, progress: Progress) -> None:
     removed = sum(remove_leftover_temporaries(d) for d in (pack.root, pack.sources_dir))
     if removed:
         progress(f"removed {removed} temporary file(s) left by an interrupted install")
+    _undo_fish_default_build(pack, progress)
+
+
+def _undo_fish_default_build(pack: ModelPack, progress: Progress) -> None:
+    """A build of the species pack killed half-way leaves its folders beside it, or no pack
+    but the one before, set aside (``write_pack``)."""
+    from inference.fish.installed import INSTALLED_FOLDER
+    from inference.fish.pack import undo_interrupted_writes
+
+    undone = undo_interrupted_writes(pack.root / INSTALLED_FOLDER)
+    if undone.restored:
+        progress(f"restored the {FISH_DEFAULT_ID} species pack an interrupted build had set aside")
+    if undone.removed:
+        progress(f"removed {undone.removed} folder(s) left by an interrupted species pack build")
 
 
 def _set_aside_unreadable_record(pack: ModelPack, progress: Progress) -> None:

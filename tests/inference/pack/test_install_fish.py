@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,8 @@ from inference.pack.files import sha256_of
 from inference.pack.install import FISH_BACKBONE_ID, install
 from inference.pack.installed import ModelPack
 from inference.pack.manifest import Manifest
+from tests.conftest import REPO
+from tests.inference.pack.test_install_lock import wait_until_reached
 
 pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
 
@@ -86,3 +91,31 @@ def test_installing_other_models_does_not_touch_the_species_pack(
     pack = backbone_only
     assert install(pack, []) == []
     assert not (pack.root / INSTALLED_FOLDER).exists()
+
+
+@pytest.mark.parametrize("where", ["staging", "swap"])
+def test_a_species_pack_build_killed_half_way_is_undone_by_the_next_install(
+    where: str, backbone_only: ModelPack, tmp_path: Path
+) -> None:
+    """A power cut while the pack is rebuilt: killed with it staged, it leaves its staging
+    folder; killed between the two renames, no pack at all but the one before, set aside.
+    The next install sweeps the first and puts the second back, finding it up to date."""
+    pack = backbone_only
+    install(pack, pack.manifest.models)
+    installed = pack.root / INSTALLED_FOLDER
+    source = Path(shutil.copytree(installed, tmp_path / "source"))
+    gate = tmp_path / "gate"
+    worker = [sys.executable, "-m", "tests.inference.fish.pack_write_worker"]
+    killed = subprocess.Popen(
+        [*worker, where, str(source), str(installed), str(gate)], cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    wait_until_reached(gate, killed)
+    killed.send_signal(signal.SIGKILL)
+    assert killed.wait(timeout=10) == -signal.SIGKILL
+    left = sorted(p.name for p in pack.root.glob(f".{INSTALLED_FOLDER}.*"))
+    assert left and installed.exists() is (where == "staging"), left  # as the kill left it
+    outcomes = install(pack, pack.manifest.models)
+    assert [(o.model_id, o.action) for o in outcomes][-1] == ("fish-default", "up to date")
+    assert not list(pack.root.glob(f".{INSTALLED_FOLDER}.*"))
+    load_pack(installed)
