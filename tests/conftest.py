@@ -52,8 +52,7 @@ def model_pack() -> ModelPack:
 @pytest.fixture(scope="session")
 def default_species_pack(model_pack: ModelPack) -> Path:
     """The default species pack where `jaga models install` puts it (built there if absent)."""
-    from inference.fish.default_pack import is_current
-    from inference.fish.installed import INSTALLED_FOLDER
+    from inference.fish.installed import INSTALLED_FOLDER, is_current
     from inference.pack.install import install_fish_default
 
     root = model_pack.root / INSTALLED_FOLDER

@@ -29,24 +29,23 @@ from inference.fish.dataset import load_dataset
 from inference.fish.errors import PackVerificationError, SpeciesPackError
 from inference.fish.head import load_head
 from inference.fish.images import INPUT_SIZE, FloatArray, round_robin_batches
-from inference.fish.installed import DEFAULT_ASSETS
+from inference.fish.installed import (
+    DEFAULT_ASSETS,
+    KEPT_FILES,
+    PACK_INFO,
+    is_current,
+    read_pack_info,
+)
 from inference.fish.pack import (
-    CARD_FILE,
     HEAD_FILE,
-    MANIFEST,
     MODEL_FILES,
-    SPECIES_FILE,
     THRESHOLDS_FILE,
-    TRAINING_FILE,
     SpeciesPack,
-    load_pack,
     write_pack,
 )
 from inference.pack.files import sha256_of
 
-PACK_INFO = "pack.json"
 CALIBRATION_IMAGES = 96
-_KEPT = (HEAD_FILE, SPECIES_FILE, THRESHOLDS_FILE, CARD_FILE, TRAINING_FILE)
 
 
 def save_assets(pack: SpeciesPack, folder: Path) -> None:
@@ -56,7 +55,7 @@ def save_assets(pack: SpeciesPack, folder: Path) -> None:
             f"pack {pack.version} has no {HEAD_FILE}: only head mode can be kept"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    for name in _KEPT:
+    for name in KEPT_FILES:
         shutil.copyfile(pack.root / name, folder / name)
     info = {
         "name": pack.name,
@@ -75,7 +74,7 @@ def build_from_head(
     With ``calibration`` (a folder of species folders, such as the training photos) the INT8
     model is built too; without photos it cannot be, since its activation ranges come from them.
     """
-    info = _read_info(assets)
+    info = read_pack_info(assets)
     if sha256_of(backbone) != info["backbone_sha256"]:
         raise SpeciesPackError(
             f"the head in {assets} was trained on backbone {info['backbone_sha256'][:16]}, "
@@ -90,7 +89,7 @@ def build_from_head(
             raise PackVerificationError(
                 f"the rebuilt model's sha256 differs from the one recorded in {assets / PACK_INFO}"
             )
-        files: dict[str, Path | dict[str, Any] | str] = {n: assets / n for n in _KEPT}
+        files: dict[str, Path | dict[str, Any] | str] = {n: assets / n for n in KEPT_FILES}
         if calibration is not None:
             files[MODEL_FILES["int8"]] = Path(scratch) / MODEL_FILES["int8"]
             export.quantize_int8(model, Path(scratch) / MODEL_FILES["int8"],
@@ -116,24 +115,6 @@ def ensure_default_pack(
     return "built"
 
 
-def is_current(root: Path, assets: Path = DEFAULT_ASSETS) -> bool:
-    """Whether ``root`` holds a verified pack built from exactly these assets."""
-    if not (root / MANIFEST).exists():
-        return False
-    try:
-        pack = load_pack(root)
-        info = _read_info(assets)
-        kept = {name: sha256_of(assets / name) for name in _KEPT}
-    except (SpeciesPackError, OSError):
-        return False
-    return (
-        pack.version == info["version"]
-        and pack.backbone_sha256 == info["backbone_sha256"]
-        and pack.sha256.get(MODEL_FILES["fp32"]) == info["fp32_sha256"]
-        and all(pack.sha256.get(name) == digest for name, digest in kept.items())
-    )
-
-
 def convert(sources: Mapping[str, Path], output: Path, options: Mapping[str, object]) -> None:
     """A converter in the pack installer's shape: backbone ONNX + head + thresholds -> ONNX."""
     if options or set(sources) != {"backbone", "head", "thresholds"}:
@@ -154,11 +135,3 @@ def calibration_images(
     for sample in load_dataset(root).samples:
         per_species.setdefault(sample.species_id, []).append(sample.path)
     return round_robin_batches([per_species[k] for k in sorted(per_species)], limit, size=size)
-
-
-def _read_info(assets: Path) -> dict[str, str]:
-    try:
-        info = json.loads((assets / PACK_INFO).read_text(encoding="utf-8"))
-        return {k: str(info[k]) for k in ("name", "version", "backbone_sha256", "fp32_sha256")}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SpeciesPackError(f"{assets / PACK_INFO} is missing or incomplete: {exc}") from exc

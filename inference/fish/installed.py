@@ -1,19 +1,35 @@
-"""Where ``jaga models install`` puts the default species pack, and how a device finds it.
+"""Where ``jaga models install`` puts the default species pack, how a device finds it, and
+whether the one there is whole and current.
 
 Kept apart from :mod:`inference.fish.default_pack`, which builds the pack with onnx: finding
-the pack is on the app's path, and a device runs on ONNX Runtime alone.
+and checking the pack is on the app's (and ``jaga models verify``'s) path, and a device runs
+on ONNX Runtime alone.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from inference.fish.errors import SpeciesPackError
-from inference.fish.pack import MANIFEST
-from inference.pack.installed import default_pack_dir
+from inference.fish.pack import (
+    CARD_FILE,
+    HEAD_FILE,
+    MANIFEST,
+    MODEL_FILES,
+    SPECIES_FILE,
+    THRESHOLDS_FILE,
+    TRAINING_FILE,
+    load_pack,
+)
+from inference.pack.files import sha256_of
+from inference.pack.installed import ModelState, default_pack_dir
 
 DEFAULT_ASSETS = Path(__file__).resolve().parents[2] / "assets" / "fish" / "default"
 INSTALLED_FOLDER = "fish-default"
+PACK_INFO = "pack.json"
+# The files of a head-mode pack the repository keeps, copied into the pack as they are.
+KEPT_FILES = (HEAD_FILE, SPECIES_FILE, THRESHOLDS_FILE, CARD_FILE, TRAINING_FILE)
 
 
 def installed_default_pack() -> Path:
@@ -24,3 +40,45 @@ def installed_default_pack() -> Path:
             f"(or: jaga fish build-pack --head {DEFAULT_ASSETS} --out {root})"
         )
     return root
+
+
+def default_pack_state(root: Path, assets: Path = DEFAULT_ASSETS) -> ModelState:
+    """The pack in ``root``, as ``jaga models verify`` reports a model: ``missing``,
+    ``modified`` (a file fails its sha256, or the pack cannot be read), ``outdated`` (whole,
+    but not built from these assets: a newer head shipped since) or ``ok``.
+    :class:`SpeciesPackError` if the assets themselves cannot be read."""
+    if not (root / MANIFEST).exists():
+        return ModelState.MISSING
+    info = read_pack_info(assets)
+    try:
+        kept = {name: sha256_of(assets / name) for name in KEPT_FILES}
+    except OSError as exc:
+        raise SpeciesPackError(f"cannot read the default pack's assets: {exc}") from exc
+    try:
+        pack = load_pack(root)
+    except (SpeciesPackError, OSError):
+        return ModelState.MODIFIED
+    current = (
+        pack.version == info["version"]
+        and pack.backbone_sha256 == info["backbone_sha256"]
+        and pack.sha256.get(MODEL_FILES["fp32"]) == info["fp32_sha256"]
+        and all(pack.sha256.get(name) == digest for name, digest in kept.items())
+    )
+    return ModelState.OK if current else ModelState.OUTDATED
+
+
+def is_current(root: Path, assets: Path = DEFAULT_ASSETS) -> bool:
+    """Whether ``root`` holds a verified pack built from exactly these assets."""
+    try:
+        return default_pack_state(root, assets) is ModelState.OK
+    except SpeciesPackError:
+        return False
+
+
+def read_pack_info(assets: Path) -> dict[str, str]:
+    """``pack.json`` of the assets: name, version, and the backbone's and model's sha256."""
+    try:
+        info = json.loads((assets / PACK_INFO).read_text(encoding="utf-8"))
+        return {k: str(info[k]) for k in ("name", "version", "backbone_sha256", "fp32_sha256")}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SpeciesPackError(f"{assets / PACK_INFO} is missing or incomplete: {exc}") from exc

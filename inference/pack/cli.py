@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.errors import InferenceError
-from inference.pack.install import install
+from inference.pack.install import FISH_BACKBONE_ID, FISH_DEFAULT_ID, install
 from inference.pack.installed import ModelPack, ModelState
 
 
@@ -80,11 +80,31 @@ def _list(args: argparse.Namespace) -> int:
 
 def _print_list(pack: ModelPack) -> int:
     states = [(spec, pack.state(spec)) for spec in pack.manifest.models]  # errors before output
+    fish = _fish_default(pack)
     print(f"{'id':<20} {'version':<14} {'state':<9} {'licence':<12} file")
     for spec, state in states:
         licence = spec.licence.split(" ")[0]
         print(f"{spec.id:<20} {spec.version:<14} {state:<9} {licence:<12} {pack.root / spec.file}")
+    if fish is not None:
+        version, state, folder = fish
+        print(f"{FISH_DEFAULT_ID:<20} {version:<14} {state:<9} {'see card':<12} {folder}")
     return 0
+
+
+def _fish_default(pack: ModelPack) -> tuple[str, ModelState, Path] | None:
+    """The version, state and folder of the species pack an install builds on the fish
+    backbone; None where the manifest has no such backbone."""
+    from inference.fish.installed import (
+        DEFAULT_ASSETS,
+        INSTALLED_FOLDER,
+        default_pack_state,
+        read_pack_info,
+    )
+
+    if FISH_BACKBONE_ID not in {spec.id for spec in pack.manifest.models}:
+        return None
+    folder = pack.root / INSTALLED_FOLDER
+    return read_pack_info(DEFAULT_ASSETS)["version"], default_pack_state(folder), folder
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -101,6 +121,10 @@ def _print_verification(pack: ModelPack) -> int:
         if state is not ModelState.OK:
             bad += 1
             print(f"{spec.id}: {state} -> jaga models install {spec.id} --force")
+    fish = _fish_default(pack)
+    if fish is not None and fish[1] is not ModelState.OK:  # rebuilt by installing its backbone
+        bad += 1
+        print(f"{FISH_DEFAULT_ID}: {fish[1]} -> jaga models install {FISH_BACKBONE_ID}")
     print("all models verified" if not bad else f"{bad} model(s) need reinstalling")
     return 0 if not bad else 1
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from inference.fish.default_pack import PACK_INFO, build_from_head
+from inference.fish.default_pack import build_from_head
 from inference.fish.errors import SpeciesPackError
-from inference.fish.installed import DEFAULT_ASSETS
+from inference.fish.installed import DEFAULT_ASSETS, PACK_INFO
 from inference.fish.pack import MODEL_FILES
 from inference.pack.install import FISH_BACKBONE_ID
 from inference.pack.installed import ModelPack

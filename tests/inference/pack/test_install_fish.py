@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from inference.fish.default_pack import PACK_INFO
 from inference.fish.errors import SpeciesPackError
-from inference.fish.installed import DEFAULT_ASSETS, INSTALLED_FOLDER
+from inference.fish.installed import DEFAULT_ASSETS, INSTALLED_FOLDER, PACK_INFO
 from inference.fish.pack import MODEL_FILES, SPECIES_FILE, load_pack
 from inference.pack.files import sha256_of
 from inference.pack.install import FISH_BACKBONE_ID, install
 from inference.pack.installed import ModelPack
 from inference.pack.manifest import Manifest
+from main import main
 from tests.conftest import REPO
 from tests.inference.pack.test_install_lock import wait_until_reached
 
@@ -119,3 +119,43 @@ def test_a_species_pack_build_killed_half_way_is_undone_by_the_next_install(
     assert [(o.model_id, o.action) for o in outcomes][-1] == ("fish-default", "up to date")
     assert not list(pack.root.glob(f".{INSTALLED_FOLDER}.*"))
     load_pack(installed)
+
+
+def fish_default_lines(
+    command: str, root: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, list[str]]:
+    code = main(["models", command, "--dir", str(root)])
+    return code, [line for line in capsys.readouterr().out.splitlines() if "fish-default" in line]
+
+
+def test_verify_and_list_report_the_default_species_pack(
+    model_pack: ModelPack, default_species_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert fish_default_lines("verify", model_pack.root, capsys) == (0, [])
+    _, (listed,) = fish_default_lines("list", model_pack.root, capsys)
+    assert listed.split()[:3] == ["fish-default", load_pack(default_species_pack).version, "ok"]
+
+
+@pytest.mark.parametrize(
+    ("damage", "state"), [("flipped byte", "modified"), ("deleted", "missing")]
+)
+def test_verify_fails_on_a_damaged_or_missing_default_species_pack_with_the_fix(
+    damage: str, state: str, backbone_only: ModelPack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = backbone_only
+    install(pack, pack.manifest.models)
+    installed = pack.root / INSTALLED_FOLDER
+    if damage == "deleted":
+        shutil.rmtree(installed)
+    else:
+        with (installed / MODEL_FILES["fp32"]).open("r+b") as handle:
+            handle.seek(1000)
+            flipped = bytes([handle.read(1)[0] ^ 1])
+            handle.seek(1000)
+            handle.write(flipped)
+    fix = f"fish-default: {state} -> jaga models install {FISH_BACKBONE_ID}"
+    assert fish_default_lines("verify", pack.root, capsys) == (1, [fix])
+    _, (listed,) = fish_default_lines("list", pack.root, capsys)
+    assert listed.split()[2] == state
+    install(pack, pack.manifest.models)  # the fix it names
+    assert fish_default_lines("verify", pack.root, capsys)[1] == []
