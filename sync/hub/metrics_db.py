@@ -3,7 +3,8 @@
 A handful of ``GROUP BY`` queries per scrape (Prometheus scrapes every 15 to 60 s): records
 and the review queue per site, fish observations by the species pack's verdict, photos by
 how far their bytes got, devices by when they last synced, the species pack devices are told
-to use. Sites are the only label of open
+to use, audit entries anchored and audit breaks (open ones need an operator: alert on them).
+Sites are the only label of open
 extent, and operators create them one by one; device ids and uids are never labels.
 
 If the database does not answer, the scrape still succeeds with ``jaga_hub_database_up 0``
@@ -25,6 +26,8 @@ from prometheus_client.registry import Collector
 
 from sync.hub.models import (
     AccessEvent,
+    AnchoredAuditEntry,
+    AuditBreak,
     Device,
     FaceTemplate,
     FishObservation,
@@ -71,6 +74,7 @@ def _families() -> Iterator[GaugeMetricFamily]:
     yield _verdicts(slugs)
     yield _photos(slugs)
     yield _devices(slugs)
+    yield from _audit(slugs)
     yield from _species_pack()
 
 
@@ -169,6 +173,36 @@ def _devices(slugs: dict[int, str]) -> GaugeMetricFamily:
         family.add_metric([site, OLDER], row["total"] - row[NEVER] - counted)
         family.add_metric([site, NEVER], row[NEVER])
     return family
+
+
+def _audit(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
+    """Audit entries the hub anchored, and the breaks it found, per site (``sync.hub.audit``)."""
+    entries = GaugeMetricFamily(
+        "jaga_hub_audit_entries", "Devices' audit entries anchored at the hub, per site",
+        labels=["site"],
+    )  # fmt: skip
+    rows = AnchoredAuditEntry.objects.values("device__site_id").annotate(n=Count("pk")).order_by()
+    for row in rows:
+        entries.add_metric([slugs.get(row["device__site_id"], "?")], row["n"])
+    breaks = GaugeMetricFamily(
+        "jaga_hub_audit_breaks",
+        "Audit chains that did not extend what the hub held (rewritten or rewound), per site"
+        " and state: open (the device's chain is refused until acknowledged), acknowledged",
+        labels=["site", "state"],
+    )
+    rows = (
+        AuditBreak.objects.values("device__site_id")
+        .annotate(
+            open=Count("pk", filter=Q(acknowledged_at__isnull=True)),
+            acknowledged=Count("pk", filter=Q(acknowledged_at__isnull=False)),
+        )
+        .order_by()
+    )
+    for row in rows:
+        for state in ("open", "acknowledged"):
+            breaks.add_metric([slugs.get(row["device__site_id"], "?"), state], row[state])
+    yield entries
+    yield breaks
 
 
 def _species_pack() -> Iterator[GaugeMetricFamily]:

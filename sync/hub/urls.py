@@ -8,7 +8,7 @@ from django.urls import path, re_path
 from django.views.decorators.cache import cache_page
 from drf_spectacular.views import SpectacularAPIView
 
-from sync.hub.api import device_views, photo_views, sync_views
+from sync.hub.api import audit_views, device_views, photo_views, sync_views
 from sync.hub.metrics_http import metrics_view
 
 site = "api/v1/sites/<slug:site>"
@@ -21,6 +21,7 @@ urlpatterns = [
     path(f"{site}/uploads", photo_views.UploadsView.as_view()),
     path(f"{site}/uploads/<uuid:upload_id>", photo_views.UploadView.as_view()),
     path(f"{site}/search", device_views.SearchView.as_view()),
+    path(f"{site}/audit", audit_views.AuditView.as_view()),
     path("api/v1/species-packs/latest", device_views.LatestSpeciesPackView.as_view()),
     path("api/v1/species-packs/<str:version>/file", device_views.SpeciesPackFileView.as_view()),
     # Generating the schema walks every view: cache it (Redis when configured).

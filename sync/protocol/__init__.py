@@ -16,10 +16,20 @@ Endpoints (all JSON unless said; ``Authorization: Bearer <token>`` except where 
     GET  /api/v1/sites/{site}/uploads/{upload_id}          UploadStatus
     PUT  /api/v1/sites/{site}/uploads/{upload_id}?offset=  raw bytes -> UploadStatus
     POST /api/v1/sites/{site}/search                       SearchRequest -> SearchResult
+    POST /api/v1/sites/{site}/audit                        AuditBatch -> AuditReceipt
     GET  /api/v1/species-packs/latest                      SpeciesPackInfo
     GET  /api/v1/species-packs/{version}/file              the pack's bytes
 """
 
+from sync.protocol.audit_messages import (
+    AUDIT_CHAIN_BREAK,
+    AUDIT_GAP,
+    MAX_AUDIT_BATCH_ENTRIES,
+    MAX_AUDIT_BODY_BYTES,
+    AuditBatch,
+    AuditLink,
+    AuditReceipt,
+)
 from sync.protocol.entities import (
     ADDED_FIELDS,
     PAYLOADS,
@@ -77,7 +87,11 @@ from sync.protocol.types import (
 __all__ = [
     "ACCEPTED_PROTOCOL_VERSIONS",
     "ADDED_FIELDS",
+    "AUDIT_CHAIN_BREAK",
+    "AUDIT_GAP",
     "CHUNK_SHA256_HEADER",
+    "MAX_AUDIT_BATCH_ENTRIES",
+    "MAX_AUDIT_BODY_BYTES",
     "MAX_BATCH_ENTRIES",
     "MAX_CHUNK_BYTES",
     "MAX_JSON_BODY_BYTES",
@@ -90,6 +104,9 @@ __all__ = [
     "PROTOCOL_VERSION",
     "UID_FIELDS",
     "AccessEventUpsert",
+    "AuditBatch",
+    "AuditLink",
+    "AuditReceipt",
     "Change",
     "ConsentPayload",
     "ErrorBody",

@@ -23,28 +23,20 @@ them: person uids, counts, model refs, scores.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from sync.protocol.audit_messages import CREATED_ACTION, GENESIS_HASH, canonical_json
+from sync.protocol.audit_messages import audit_entry_hash as entry_hash
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
 from sync.store.records import AuditEntry, AuditReport
 
-GENESIS_HASH = "0" * 64
-CREATED = "store.created"  # entry 1's action
+CREATED = CREATED_ACTION  # entry 1's action
 _COLUMNS = "sequence, at, actor, action, subject, details, prev_hash, entry_hash"
 
 
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def entry_hash(fields: Sequence[object]) -> str:
-    """SHA-256 over (sequence, at, actor, action, subject, details, prev_hash)."""
-    material = canonical_json(list(fields))
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+__all__ = ["CREATED", "GENESIS_HASH", "AuditLog", "canonical_json", "entry_hash"]
 
 
 class AuditLog:
@@ -85,11 +77,7 @@ class AuditLog:
             )
 
     def entries(self, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        rows = self._database.query(
-            f"SELECT {_COLUMNS} FROM audit_log WHERE sequence > ? ORDER BY sequence LIMIT ?",
-            (after, limit),
-        )
-        return [_entry(row) for row in rows]
+        return [_entry(row) for row in self.links(after, limit)]
 
     def verify(self, recorded_head: tuple[int, str] | None = None) -> AuditReport:
         """Walk the whole chain from the first entry; stop at the first broken link.
@@ -120,6 +108,18 @@ class AuditLog:
                 f"{recorded_head[0]}: {_REWOUND}",
             )
         return AuditReport(entries=count)
+
+    def links(self, after: int, limit: int) -> list[tuple[Any, ...]]:
+        """Raw rows after ``after`` (the stored text, as hashed): what the hub is sent."""
+        rows = self._database.query(
+            f"SELECT {_COLUMNS} FROM audit_log WHERE sequence > ? ORDER BY sequence LIMIT ?",
+            (after, limit),
+        )
+        return [tuple(row) for row in rows]
+
+    def count_after(self, after: int) -> int:
+        rows = self._database.query("SELECT count(*) FROM audit_log WHERE sequence > ?", (after,))
+        return int(rows[0][0])
 
     def head(self) -> tuple[int, str]:
         """The newest entry's sequence and hash (0 and the genesis hash when empty)."""

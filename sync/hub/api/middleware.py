@@ -16,12 +16,18 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
 from sync.hub.api.errors import error_response
-from sync.protocol import MAX_CHUNK_BYTES, MAX_JSON_BODY_BYTES, MAX_PUSH_BODY_BYTES
+from sync.protocol import (
+    MAX_AUDIT_BODY_BYTES,
+    MAX_CHUNK_BYTES,
+    MAX_JSON_BODY_BYTES,
+    MAX_PUSH_BODY_BYTES,
+)
 
 _log = logging.getLogger(__name__)
 _LIMITS = (
     (re.compile(r"^/api/v1/sites/[^/]+/uploads/[^/]+/?$"), MAX_CHUNK_BYTES),
     (re.compile(r"^/api/v1/sites/[^/]+/push/?$"), MAX_PUSH_BODY_BYTES),
+    (re.compile(r"^/api/v1/sites/[^/]+/audit/?$"), MAX_AUDIT_BODY_BYTES),
 )
 
 

@@ -1,5 +1,6 @@
 """The hub's models, one module per idea; imported here so Django finds them."""
 
+from sync.hub.models.audit import AnchoredAuditEntry, AuditBreak
 from sync.hub.models.events import AccessEvent, AppliedEntry, Change
 from sync.hub.models.fish import (
     FishObservation,
@@ -14,7 +15,9 @@ from sync.hub.models.sites import Device, Site
 
 __all__ = [
     "AccessEvent",
+    "AnchoredAuditEntry",
     "AppliedEntry",
+    "AuditBreak",
     "Change",
     "Device",
     "FaceTemplate",

@@ -1,0 +1,64 @@
+"""Audit breaks and anchored audit entries: read-only, but for acknowledging a break.
+
+A break means a device's audit chain no longer extends what the hub held: someone removed or
+rewrote its newest entries, or the store was restored from an older backup (its chain then
+has ``store.restored`` where the hub holds other entries). Find out which before
+acknowledging it; the device's next sync then starts a new segment of its chain here. The
+break and the entries the hub held before it stay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+
+from sync.hub.audit import acknowledge
+from sync.hub.models import AnchoredAuditEntry, AuditBreak
+
+
+class NoAddOrDelete(admin.ModelAdmin):
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AuditBreak)
+class AuditBreakAdmin(NoAddOrDelete):  # every field read-only; the action closes one
+    list_display = ("device", "sequence", "kind", "detected_at", "acknowledged_at", "reason")
+    list_filter = ("device__site", ("acknowledged_at", admin.EmptyFieldListFilter))
+    readonly_fields = (
+        "device",
+        "segment",
+        "sequence",
+        "kind",
+        "reason",
+        "hub_hash",
+        "device_hash",
+        "detected_at",
+        "acknowledged_at",
+        "acknowledged_by",
+    )
+    actions = ("acknowledge_breaks",)
+
+    @admin.action(
+        description="Acknowledge (looked into: accept the device's chain from here as a new "
+        "segment)",
+        permissions=("change",),
+    )
+    def acknowledge_breaks(self, request: Any, queryset: QuerySet[AuditBreak]) -> None:
+        closed = sum(acknowledge(item, str(request.user)) for item in queryset)
+        messages.success(request, f"Acknowledged {closed} audit break(s).")
+
+
+@admin.register(AnchoredAuditEntry)
+class AnchoredAuditEntryAdmin(NoAddOrDelete):
+    list_display = ("device", "segment", "sequence", "at", "action", "actor", "subject")
+    list_filter = ("device__site", "action")
+    search_fields = ("device__name", "subject")
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

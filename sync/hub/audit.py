@@ -1,0 +1,212 @@
+"""Anchor a device's audit chain: keep each batch that extends it, refuse and record one
+that rewrites or rewinds it (``sync.hub.models.audit``).
+
+A batch (already checked by its wire model: every hash matches its entry's fields, and the
+entries follow each other up to at most the device's head, its chain's newest entry) is
+compared with the newest segment the hub holds for the device:
+
+* an entry at a sequence the hub holds must carry the same hash: it is held already (a
+  batch sent again after its answer was lost), and is skipped;
+* the first entry past the hub's newest must follow it (its ``prev_hash`` is the hub's
+  newest hash): it and the rest are stored;
+* the device's head must not lie before the hub's newest entry (its newest entries were
+  removed), and if the hub holds it, it must carry the same hash;
+* a first entry further on leaves a gap: refused with ``audit_gap`` and the sequence to send
+  from (a device whose note of what the hub holds is ahead of the hub, which is not a break);
+* anything else is a break: recorded (one open break per device), counted in the hub's
+  metrics, shown in the admin, and this and every later batch of the device is refused with
+  ``audit_chain_break`` until an operator acknowledges it. The device's next batch after that
+  starts a new segment wherever its chain then stands (its entry 1 must still be the store's
+  creation, as for any chain), unchecked against the old one: the acknowledged break is the
+  record of why.
+
+The batch runs in one transaction with the device's row locked, so two batches of one
+device (a retry racing its original) are checked one after the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from sync.hub.auth import usable
+from sync.hub.errors import HubError
+from sync.hub.models import AnchoredAuditEntry, AuditBreak, Device
+from sync.hub.models.audit import DIVERGED, REWOUND, UNLINKED
+from sync.protocol import AUDIT_CHAIN_BREAK, AUDIT_GAP, AuditBatch, AuditLink, AuditReceipt
+from sync.protocol.audit_messages import GENESIS_HASH
+
+ACKNOWLEDGE_HINT = (
+    "an operator must look into it and acknowledge the break in the hub's admin (Audit breaks)"
+)
+
+
+@dataclass(frozen=True)
+class Head:
+    """The newest entry the hub holds in a device's current segment (0: none yet)."""
+
+    segment: int
+    sequence: int
+    entry_hash: str
+
+
+def anchor(device: Device, batch: AuditBatch) -> AuditReceipt:
+    """Store what ``batch`` adds to the device's chain, or raise ``HubError`` (409)."""
+    with transaction.atomic():
+        locked = Device.objects.select_for_update().get(pk=device.pk)
+        device = usable(locked if locked.token_hash == device.token_hash else None)
+        _refuse_while_broken(device)
+        head = current_head(device)
+        checked = _new_entries(device, head, batch)
+        if isinstance(checked, AuditBreak):
+            checked.save()  # kept: the refusal below comes after the commit
+        else:
+            AnchoredAuditEntry.objects.bulk_create(
+                AnchoredAuditEntry(device=device, segment=head.segment, **_columns(link))
+                for link in checked
+            )
+    if isinstance(checked, AuditBreak):
+        raise HubError(409, AUDIT_CHAIN_BREAK, f"{checked.reason}; {ACKNOWLEDGE_HINT}")
+    if not checked:  # all held already
+        return AuditReceipt(sequence=head.sequence, entry_hash=head.entry_hash, stored=0)
+    last = checked[-1]
+    return AuditReceipt(sequence=last.sequence, entry_hash=last.entry_hash, stored=len(checked))
+
+
+def current_head(device: Device) -> Head:
+    segment = AuditBreak.objects.filter(device=device, acknowledged_at__isnull=False).count()
+    newest = (
+        AnchoredAuditEntry.objects.filter(device=device, segment=segment)
+        .order_by("-sequence")
+        .values_list("sequence", "entry_hash")
+        .first()
+    )
+    return Head(segment, *newest) if newest else Head(segment, 0, GENESIS_HASH)
+
+
+def acknowledge(audit_break: AuditBreak, by: str) -> bool:
+    """Close an open break (False if it was closed already): the device's next batch starts
+    a new segment."""
+    closed: int = AuditBreak.objects.filter(pk=audit_break.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now(), acknowledged_by=by[:200]
+    )
+    return closed == 1
+
+
+def _refuse_while_broken(device: Device) -> None:
+    open_break = AuditBreak.objects.filter(device=device, acknowledged_at__isnull=True).first()
+    if open_break is not None:
+        raise HubError(409, AUDIT_CHAIN_BREAK, f"{open_break.reason}; {ACKNOWLEDGE_HINT}")
+
+
+def _new_entries(device: Device, head: Head, batch: AuditBatch) -> list[AuditLink] | AuditBreak:
+    """The links past the head, once those the hub holds and the device's head are checked
+    against it; or the break (not saved yet) where they do not extend it."""
+    links = batch.entries
+    fresh_segment = head.segment > 0 and head.sequence == 0
+    if fresh_segment:
+        return links
+    if links and links[0].sequence > head.sequence + 1:
+        raise HubError(
+            409,
+            AUDIT_GAP,
+            f"the hub holds this device's audit chain up to entry {head.sequence}; "
+            f"send from entry {head.sequence + 1}, not {links[0].sequence}",
+            expected_offset=head.sequence,
+        )
+    held = _held_hashes(device, head, batch)
+    for link in links:
+        if link.sequence <= head.sequence and held.get(link.sequence) != link.entry_hash:
+            return _diverged(device, head, link.sequence, held.get(link.sequence), link.entry_hash)
+    new = [link for link in links if link.sequence > head.sequence]
+    if new and new[0].prev_hash != head.entry_hash:
+        reason = (
+            f"audit entry {new[0].sequence} does not follow entry {head.sequence} as the hub "
+            f"holds it: {_REWRITTEN}"
+        )
+        return _break(
+            device, head, new[0].sequence, kind=UNLINKED, reason=reason,
+            device_hash=new[0].prev_hash,
+        )  # fmt: skip
+    if batch.head_sequence < head.sequence:
+        reason = (
+            f"the device's audit chain ends at entry {batch.head_sequence}, before entry "
+            f"{head.sequence} that the hub holds: its newest entries were removed, or {_RESTORED}"
+        )
+        return _break(
+            device, head, batch.head_sequence, kind=REWOUND, reason=reason,
+            device_hash=batch.head_hash,
+        )  # fmt: skip
+    claimed = held.get(batch.head_sequence)
+    if claimed is not None and claimed != batch.head_hash:
+        return _diverged(device, head, batch.head_sequence, claimed, batch.head_hash)
+    return new
+
+
+_RESTORED = "the store was restored from an older backup"
+_REWRITTEN = f"the device's chain was rewritten or rewound before it (tampering, or {_RESTORED})"
+
+
+def _held_hashes(device: Device, head: Head, batch: AuditBatch) -> dict[int, str]:
+    """The hashes the hub holds at the sequences the batch names (its entries and head)."""
+    sequences = [link.sequence for link in batch.entries if link.sequence <= head.sequence]
+    if batch.head_sequence <= head.sequence:
+        sequences.append(batch.head_sequence)
+    if not sequences:
+        return {}
+    rows = AnchoredAuditEntry.objects.filter(
+        device=device,
+        segment=head.segment,
+        sequence__gte=min(sequences),
+        sequence__lte=max(sequences),
+    )
+    return dict(rows.values_list("sequence", "entry_hash"))
+
+
+def _diverged(
+    device: Device, head: Head, sequence: int, hub_hash: str | None, device_hash: str
+) -> AuditBreak:
+    reason = (
+        f"audit entry {sequence} differs from the one the hub holds: the device's chain was "
+        f"rewritten or rewound (tampering, or {_RESTORED})"
+    )
+    return _break(
+        device, head, sequence, kind=DIVERGED, reason=reason, device_hash=device_hash,
+        hub_hash=hub_hash,
+    )  # fmt: skip
+
+
+def _break(
+    device: Device,
+    head: Head,
+    sequence: int,
+    *,
+    kind: str,
+    reason: str,
+    device_hash: str,
+    hub_hash: str | None = None,
+) -> AuditBreak:
+    return AuditBreak(
+        device=device,
+        segment=head.segment,
+        sequence=sequence,
+        kind=kind,
+        reason=reason,
+        hub_hash=head.entry_hash if hub_hash is None else hub_hash,
+        device_hash=device_hash,
+    )
+
+
+def _columns(link: AuditLink) -> dict[str, object]:
+    return {
+        "sequence": link.sequence,
+        "at": link.at,
+        "actor": link.actor,
+        "action": link.action,
+        "subject": link.subject,
+        "details": link.details,
+        "prev_hash": link.prev_hash,
+        "entry_hash": link.entry_hash,
+    }

@@ -1,0 +1,90 @@
+"""Each device's audit chain, anchored off the device, and the breaks the hub found in it.
+
+``AnchoredAuditEntry`` rows are append-only: database triggers (migration 0008) refuse
+UPDATE and DELETE, so what a device once showed the hub stays. Each keeps the entry's
+fields exactly as the device hashed them (``details`` as its JSON text, not ``jsonb``, which
+would reorder it), so anyone can compute every hash again from the rows.
+
+A device's chain is kept in segments. It starts in segment 0 with its store's creation;
+``AuditBreak`` records a batch that did not extend the segment (an entry the hub holds,
+sent with another hash; or the next entry not following the hub's newest one): the chain
+was rewritten or rewound, by tampering or by restoring an older backup. While a break is
+open the device's batches are refused. An operator who has looked into it acknowledges it
+in the admin, and the device's next batch starts a new segment from wherever the device's
+chain then stands; the old segment and the break stay, so no rewrite is ever taken without
+a record of it.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from sync.hub.models.sites import Device
+
+DIVERGED = "diverged"  # an entry the hub holds came with another hash
+UNLINKED = "unlinked"  # the next entry does not follow the hub's newest
+REWOUND = "rewound"  # the device's chain ends before the hub's newest entry
+BREAK_KINDS = (
+    (DIVERGED, "an entry the hub holds came with another hash"),
+    (UNLINKED, "the next entry does not follow the hub's newest"),
+    (REWOUND, "the device's chain ends before the hub's newest entry"),
+)
+
+
+class AnchoredAuditEntry(models.Model):
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="+")
+    segment = models.IntegerField(default=0)
+    sequence = models.BigIntegerField()
+    at = models.CharField(max_length=32)
+    actor = models.TextField()
+    action = models.CharField(max_length=64)
+    subject = models.TextField()
+    details = models.TextField()
+    prev_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("device", "segment", "sequence")
+        verbose_name = "anchored audit entry"
+        verbose_name_plural = "anchored audit entries"
+        constraints = (
+            models.UniqueConstraint(
+                fields=["device", "segment", "sequence"], name="audit_entry_sequence"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.device_id} #{self.sequence} {self.action}"
+
+
+class AuditBreak(models.Model):
+    """A batch of a device's chain that did not extend what the hub held."""
+
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="audit_breaks")
+    segment = models.IntegerField(editable=False)
+    sequence = models.BigIntegerField(editable=False)
+    kind = models.CharField(max_length=16, choices=BREAK_KINDS, editable=False)
+    reason = models.CharField(max_length=1000, editable=False)
+    hub_hash = models.CharField(max_length=64, editable=False)
+    device_hash = models.CharField(max_length=64, editable=False)
+    detected_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, editable=False)
+    acknowledged_by = models.CharField(max_length=200, blank=True, editable=False)
+
+    class Meta:
+        ordering = ("-detected_at",)
+        constraints = (
+            models.UniqueConstraint(
+                fields=["device"],
+                condition=models.Q(acknowledged_at__isnull=True),
+                name="audit_break_one_open",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"audit break of {self.device} at entry {self.sequence}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None

@@ -1,0 +1,294 @@
+"""The hub anchors each device's audit chain: it keeps what extends it, refuses and records
+what rewrites or rewinds it, and refuses hostile bodies with nothing stored.
+
+Chains come from a real device store (SQLCipher) and travel through Django's test client to
+the hub on the session's PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, transaction
+from django.test import Client
+from prometheus_client.core import GaugeMetricFamily
+
+from sync.hub.metrics_db import DatabaseCollector
+from sync.hub.models import AnchoredAuditEntry, AuditBreak, Device
+from sync.protocol import MAX_AUDIT_BODY_BYTES, MAX_PAYLOAD_BYTES
+from sync.protocol.audit_messages import audit_entry_hash
+from sync.store import AccessEvent, Store
+from tests.sync.conftest import FakeClock
+from tests.sync.hub.hubkit import Api
+from tests.sync.test_store_audit import tamper
+
+FIELDS = ("sequence", "at", "actor", "action", "subject", "details", "prev_hash", "entry_hash")
+
+
+def decide(store: Store, clock: FakeClock, count: int, decision: str = "not_matched") -> None:
+    for _ in range(count):
+        clock.advance(seconds=30)
+        store.access.record(AccessEvent(clock.now(), "gate", "kiosk-1", decision, None, 0.2))
+
+
+def links(store: Store, after: int = 0) -> list[dict[str, Any]]:
+    return [dict(zip(FIELDS, row, strict=True)) for row in store.audit.links(after, 1000)]
+
+
+def send(
+    api: Api,
+    entries: list[dict[str, Any]],
+    device_id: str | None = None,
+    head: tuple[int, str] | None = None,
+) -> Any:
+    """A batch of ``entries`` whose device's head is ``head`` (by default, the last entry)."""
+    sequence, digest = head or (entries[-1]["sequence"], entries[-1]["entry_hash"])
+    body = {
+        "device_id": device_id or api.device_id,
+        "head_sequence": sequence,
+        "head_hash": digest,
+        "entries": entries,
+    }
+    return api.post(api.site_path("audit"), body)
+
+
+def held(api: Api) -> list[tuple[int, int, str]]:
+    rows = AnchoredAuditEntry.objects.filter(device__uid=api.device_id)
+    return list(
+        rows.order_by("segment", "sequence").values_list("segment", "sequence", "entry_hash")
+    )
+
+
+def rehashed(link: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """``link`` with ``changes``, its hash computed again: what a key holder can make."""
+    changed = {**link, **changes}
+    changed["entry_hash"] = audit_entry_hash([changed[name] for name in FIELDS[:7]])
+    return changed
+
+
+def breaks(api: Api) -> list[AuditBreak]:
+    return list(AuditBreak.objects.filter(device__uid=api.device_id).order_by("pk"))
+
+
+def test_the_hub_anchors_a_chain_batch_after_batch(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 3)
+    first = send(api, links(store))
+    assert first.status_code == 200, first.content
+    head = store.audit.head()
+    assert first.json() == {"sequence": head[0], "entry_hash": head[1], "stored": 4}
+    decide(store, clock, 2)
+    second = send(api, links(store, after=head[0]))
+    assert second.json()["stored"] == 2
+    chain = [(0, row["sequence"], row["entry_hash"]) for row in links(store)]
+    assert held(api) == chain
+    for row in AnchoredAuditEntry.objects.filter(device__uid=api.device_id):
+        fields = (row.sequence, row.at, row.actor, row.action, row.subject, row.details)
+        assert audit_entry_hash((*fields, row.prev_hash)) == row.entry_hash
+
+
+def test_a_batch_sent_again_is_held_already_and_stores_nothing(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 3)
+    assert send(api, links(store)).status_code == 200
+    again = send(api, links(store))  # the first answer was lost
+    assert again.status_code == 200 and again.json()["stored"] == 0
+    assert len(held(api)) == 4 and not breaks(api)
+
+
+def test_removed_newest_entries_appended_again_differently_are_a_recorded_break(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 4)
+    assert send(api, links(store)).status_code == 200  # the hub holds 1..5
+    tamper(store, "DELETE FROM audit_log WHERE sequence > 3")
+    decide(store, clock, 3, decision="verified")  # 4, 5 and 6 again, another story
+    assert store.audit.verify().ok  # whole on its own
+    refused = send(api, links(store, after=5))
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "audit_chain_break"
+    assert "entry 6 does not follow entry 5" in refused.json()["reason"]
+    (recorded,) = breaks(api)
+    assert (recorded.kind, recorded.sequence, recorded.is_open) == ("unlinked", 6, True)
+    overlap = send(api, links(store, after=3))  # sent from before: entry 4 differs
+    assert overlap.status_code == 409 and len(breaks(api)) == 1  # refused while open
+    assert [sequence for _, sequence, _ in held(api)] == [1, 2, 3, 4, 5]
+
+
+def test_a_chain_whose_newest_entries_were_removed_is_a_break_at_once(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 4)
+    assert send(api, links(store)).status_code == 200  # the hub holds 1..5
+    tamper(store, "DELETE FROM audit_log WHERE sequence > 3")
+    refused = send(api, [], head=store.audit.head())  # nothing new to send: only the head
+    assert refused.status_code == 409
+    assert "ends at entry 3, before entry 5 that the hub holds" in refused.json()["reason"]
+    (recorded,) = breaks(api)
+    assert (recorded.kind, recorded.sequence) == ("rewound", 3)
+
+
+def test_a_head_the_hub_holds_with_another_hash_is_a_break(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 2)
+    chain = links(store)
+    assert send(api, chain).status_code == 200
+    assert send(api, [], head=(3, "e" * 64)).status_code == 409
+    (recorded,) = breaks(api)
+    assert (recorded.kind, recorded.sequence, recorded.device_hash) == ("diverged", 3, "e" * 64)
+
+
+def test_an_entry_the_hub_holds_sent_with_another_hash_is_a_break(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 2)
+    chain = links(store)
+    assert send(api, chain).status_code == 200
+    forged = [*chain[:2], rehashed(chain[2], actor="someone else")]
+    assert send(api, forged).status_code == 409
+    (recorded,) = breaks(api)
+    assert (recorded.kind, recorded.sequence) == ("diverged", 3)
+    assert (recorded.hub_hash, recorded.device_hash) == (
+        chain[2]["entry_hash"],
+        forged[2]["entry_hash"],
+    )
+
+
+def test_an_acknowledged_break_lets_a_new_segment_start_and_keeps_the_old(
+    api: Api, store: Store, clock: FakeClock, operator: Client
+) -> None:
+    decide(store, clock, 4)
+    assert send(api, links(store)).status_code == 200
+    tamper(store, "DELETE FROM audit_log WHERE sequence > 3")
+    decide(store, clock, 3, decision="verified")
+    assert send(api, links(store, after=5)).status_code == 409
+    (recorded,) = breaks(api)
+    listing = operator.get("/admin/hub/auditbreak/")
+    assert "audit entry 6 does not follow entry 5" in listing.content.decode()
+    operator.post(
+        "/admin/hub/auditbreak/",
+        {"action": "acknowledge_breaks", "_selected_action": [recorded.pk]},
+    )
+    recorded.refresh_from_db()
+    assert not recorded.is_open and recorded.acknowledged_by == "operator"
+    accepted = send(api, links(store, after=5))
+    assert accepted.status_code == 200, accepted.content
+    assert [(s, q) for s, q, _ in held(api)] == [(0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (1, 6)]
+    decide(store, clock, 1)
+    assert send(api, links(store, after=6)).json()["stored"] == 1  # the segment goes on
+
+
+def test_breaks_and_anchored_entries_are_counted_in_the_hub_metrics(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 2)
+    chain = links(store)
+    send(api, chain)
+    send(api, [rehashed(chain[0], at="2020-01-01T00:00:00.000000Z", prev_hash="0" * 64)])
+    families = {f.name: f for f in DatabaseCollector().collect()}
+    assert _sample(families["jaga_hub_audit_entries"], site=api.site) == 3
+    assert _sample(families["jaga_hub_audit_breaks"], site=api.site, state="open") == 1
+    assert _sample(families["jaga_hub_audit_breaks"], site=api.site, state="acknowledged") == 0
+
+
+def _sample(family: GaugeMetricFamily, **labels: str) -> float:
+    (value,) = [s.value for s in family.samples if s.labels == labels]
+    return value
+
+
+def test_a_chain_ahead_of_what_the_hub_holds_is_told_where_to_send_from(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 4)
+    chain = links(store)
+    send(api, chain[:2])
+    gap = send(api, chain[3:])
+    assert gap.status_code == 409
+    assert (gap.json()["error"], gap.json()["expected_offset"]) == ("audit_gap", 2)
+    assert not breaks(api) and len(held(api)) == 2
+
+
+def test_anchored_entries_are_append_only_in_the_database(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    send(api, links(store))
+    rows = AnchoredAuditEntry.objects.filter(device__uid=api.device_id)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        rows.update(actor="someone else")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        rows.delete()
+    assert rows.get().actor != "someone else"
+
+
+# Hostile bodies: each refused with a reason, nothing stored, no break recorded.
+
+
+def _hostile(store: Store, clock: FakeClock) -> dict[str, Any]:
+    decide(store, clock, 2)
+    chain = links(store)
+    huge = json.dumps({"x": "a" * MAX_PAYLOAD_BYTES})
+    return {
+        "a bad hash": [*chain[:2], {**chain[2], "entry_hash": "f" * 64}],
+        "huge details": [rehashed(chain[0], details=huge)],
+        "details not an object": [rehashed(chain[0], details="[1]")],
+        "NUL in the actor": [rehashed(chain[0], actor="a\x00b")],
+        "a time not in the store's form": [rehashed(chain[0], at="2026-01-01 00:00:00")],
+        "entry 1 not the creation": [rehashed(chain[0], action="person.erased")],
+        "not contiguous": [chain[0], chain[2]],
+        "an unknown field": [{**chain[0], "extra": 1}],
+        "entries past the head": [chain[0], chain[1]],
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a bad hash",
+        "huge details",
+        "details not an object",
+        "NUL in the actor",
+        "a time not in the store's form",
+        "entry 1 not the creation",
+        "not contiguous",
+        "an unknown field",
+        "entries past the head",
+    ],
+)
+def test_a_hostile_body_is_refused_and_nothing_is_stored(
+    api: Api, store: Store, clock: FakeClock, name: str
+) -> None:
+    entries = _hostile(store, clock)[name]
+    head = (1, entries[0]["entry_hash"]) if name == "entries past the head" else None
+    response = send(api, entries, head=head)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_body" and response.json()["reason"]
+    assert not held(api) and not breaks(api)
+
+
+def test_another_devices_chain_is_refused(
+    api: Api, other_api: Api, store: Store, site_slug: str
+) -> None:
+    neighbour = Api.register_new(site_slug, "kiosk-2")
+    wrong_device = send(api, links(store), device_id=neighbour.device_id)
+    assert (wrong_device.status_code, wrong_device.json()["error"]) == (403, "wrong_device")
+    other_site = api.post(
+        api.site_path("audit", site=other_api.site),
+        {"device_id": api.device_id, "entries": links(store)},
+    )
+    assert other_site.status_code == 403
+    no_token = api.post(api.site_path("audit"), {}, headers={})
+    assert no_token.status_code == 401
+    assert not held(api) and not held(neighbour)
+    assert not AnchoredAuditEntry.objects.filter(
+        device__in=Device.objects.filter(site__slug=site_slug)
+    )
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(api: Api) -> None:
+    response = api.post(api.site_path("audit"), b"x" * (MAX_AUDIT_BODY_BYTES + 1))
+    assert response.status_code == 413
