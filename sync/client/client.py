@@ -1,13 +1,16 @@
 """``SyncClient``: one device store and one hub, through an injected ``httpx.Client``.
 
-A sync is push, then pull, then photo uploads, then the species pack. Pushing first means
-the pulled state already reflects this device's own edits; uploads come after because the
-hub must hold a photo's metadata (pushed) before its bytes matter. Each of those steps
-raises a ``sync.client.errors`` error and leaves the store consistent, so a caller may
-simply try again later; ``SyncService`` does that with back-off. A newly announced species
-pack is downloaded last, when the records are safe, and its failure is only reported
-(``SyncReport.species_pack_error``): a pack never holds records back, and a later sync
-tries it again, waiting longer after each failure (``sync.client.packs``).
+A sync is push, then pull, then photo uploads, then the audit chain, then the species pack.
+Pushing first means the pulled state already reflects this device's own edits; uploads come
+after because the hub must hold a photo's metadata (pushed) before its bytes matter. Each
+of those steps raises a ``sync.client.errors`` error and leaves the store consistent, so a
+caller may simply try again later; ``SyncService`` does that with back-off. The audit
+chain's new entries are then sent for the hub to anchor (``sync.client.audit``); like the
+species pack, what goes wrong there is only reported (``SyncReport.audit``), never raised
+(but a refused token): an older hub, or one that refused the chain, never holds records
+back. A newly announced species pack is downloaded last, when the records are safe, and
+its failure is only reported (``SyncReport.species_pack_error``): a later sync tries it
+again, waiting longer after each failure (``sync.client.packs``).
 
 A store belongs to the thread that opened it: build the client in the thread that syncs.
 """
@@ -18,11 +21,12 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from sync.client.audit import AnchorReport, AuditAnchor
 from sync.client.config import SyncConfig, Tuning, resolve_config
 from sync.client.errors import SyncClientError
 from sync.client.lock import sync_lock
@@ -58,13 +62,16 @@ class SyncReport:
     stopped: bool = False
     # What it left when it reached its per-sync limits (None: it finished, or stopped).
     unfinished: Unfinished | None = None
+    # What the hub anchored of the audit chain, and why not the rest.
+    audit: AnchorReport = field(default_factory=AnchorReport)
 
     @property
     def progressed(self) -> bool:
-        """Whether it moved anything: an entry settled, a change pulled, an upload ended."""
+        """Whether it moved anything: an entry settled, a change pulled, an upload ended,
+        audit entries anchored."""
         push, pull, up = self.push, self.pull, self.uploads
         settled = (push.acknowledged, push.rejected, pull.applied, pull.skipped)
-        return any(settled) or any((up.completed, up.skipped, up.failed))
+        return any(settled) or any((up.completed, up.skipped, up.failed, self.audit.stored))
 
     def summary(self) -> str:
         push, pull, up = self.push, self.pull, self.uploads
@@ -75,6 +82,10 @@ class SyncReport:
             f" uploaded {up.completed} photos ({up.resumed} resumed, {up.failed} failed)"
             f" in {self.seconds:.2f} s"
         )
+        if self.audit.stored:
+            text += f"; anchored {self.audit.stored} audit entries"
+        if self.audit.problem is not None:
+            text += f"; audit chain {self.audit.problem}"
         if self.new_species_pack is not None:
             text += f"; installed the species pack in {self.new_species_pack}"
         if self.species_pack_error is not None:
@@ -114,6 +125,7 @@ class SyncClient:
         self._pusher = Pusher(store, self.transport, config.device_id, tuning)
         self._puller = Puller(store, self.transport, config.site, tuning)
         self._uploader = PhotoUploader(store, self.transport, config.policy, tuning)
+        self._audit = AuditAnchor(store, self.transport, config.device_id, tuning)
         self.packs_dir = packs_dir or packs_dir_for(store.path)
         self._packs = PackInstaller(store, self.transport, self.packs_dir)
         self._locked = False
@@ -136,6 +148,10 @@ class SyncClient:
         with self._lock():
             return self._uploader.upload_pending()
 
+    def anchor_audit(self) -> AnchorReport:
+        with self._lock():
+            return self._audit.anchor_all()
+
     def install_species_pack(self, *, force: bool = False) -> PackOutcome:
         """Download and unpack the newest announced species pack if it is not installed;
         ``force`` (someone asked for it) does not wait out the back-off of a failing pack."""
@@ -143,7 +159,8 @@ class SyncClient:
             return self._packs.install_announced(force=force)
 
     def sync_once(self, *, retry_pack: bool = False, stopping: Stopping = never) -> SyncReport:
-        """Push, pull, upload, then the species pack; the outcome is kept in the store for
+        """Push, pull, upload, the audit chain, then the species pack; the outcome is kept
+        in the store for
         ``jaga sync status``. ``retry_pack`` (someone asked) does not wait out the back-off
         of a pack that failed to install. Once ``stopping()`` (the app closing), the sync
         ends after the request in flight; what it did not send waits for the next one. A
@@ -156,22 +173,26 @@ class SyncClient:
                 push = self._pusher.push_all(heeded)
                 pull = self._puller.pull_all(heeded)
                 uploads = self._uploader.upload_pending(heeded)
+                audit = self._audit.anchor_all(heeded)  # reports its failures
                 pack = PackOutcome()  # not begun once stopping: a download can take long
                 if not heeded():  # reports its failures, never raises them
                     pack = self._packs.install_announced(force=retry_pack)
-                unfinished = None if heeded.stopped else self._unfinished(push, pull, uploads)
+                unfinished = (
+                    None if heeded.stopped else self._unfinished(push, pull, uploads, audit)
+                )
             except (SyncClientError, StoreError) as error:
                 self._record(f"{type(error).__name__}: {error}")
                 raise
             self._record(None, stopped=heeded.stopped, unfinished=unfinished)
         seconds = self._monotonic() - started
         return SyncReport(
-            push, pull, uploads, seconds, pack.installed, pack.error, heeded.stopped, unfinished
-        )
+            push, pull, uploads, seconds, pack.installed, pack.error, heeded.stopped, unfinished,
+            audit,
+        )  # fmt: skip
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
-        if self._locked:  # sync_once holds it for its three steps
+        if self._locked:  # sync_once holds it for all its steps
             yield
             return
         with sync_lock(self.store.path):
@@ -182,13 +203,14 @@ class SyncClient:
                 self._locked = False
 
     def _unfinished(
-        self, push: PushReport, pull: PullReport, uploads: UploadReport
+        self, push: PushReport, pull: PullReport, uploads: UploadReport, audit: AnchorReport
     ) -> Unfinished | None:
         """What a sync that stopped at a per-sync limit left; None when it finished."""
-        if push.complete and pull.complete and uploads.complete:
+        if push.complete and pull.complete and uploads.complete and audit.complete:
             return None
         photos = count_pending_uploads(self.store, self.config.policy)
-        return Unfinished(self._waiting(), not pull.complete, photos)
+        behind = 0 if audit.complete else audit.behind  # not a refused or unanchored chain
+        return Unfinished(self._waiting(), not pull.complete, photos, behind)
 
     def _waiting(self) -> int:
         counts = self.store.outbox.counts()

@@ -113,22 +113,33 @@ def record_upload(
 class Unfinished:
     """What a sync that reached its per-sync limits (``Tuning.max_*_per_sync``) left for
     the next one: outbox entries still queued, whether the hub holds more changes after the
-    cursor, photos still to upload. The sync did not fail, but the device is not caught up.
+    cursor, photos still to upload, audit entries the hub does not hold yet. The sync did
+    not fail, but the device is not caught up.
     """
 
     queued: int
     changes: bool
     uploads: int
+    audit: int = 0
 
     def words(self) -> str:
         parts = [f"{self.queued} entries still queued"]
         if self.changes:
             parts.append("more changes on the hub")
         parts.append(f"{self.uploads} photo{'s' if self.uploads != 1 else ''} still to upload")
+        if self.audit:
+            parts.append(f"{self.audit} audit entries still to anchor")
         return ", ".join(parts)
 
     def stored(self) -> str:
-        return json.dumps({"queued": self.queued, "changes": self.changes, "uploads": self.uploads})
+        return json.dumps(
+            {
+                "queued": self.queued,
+                "changes": self.changes,
+                "uploads": self.uploads,
+                "audit": self.audit,
+            }
+        )
 
     @classmethod
     def from_stored(cls, text: str) -> Unfinished | None:
@@ -137,7 +148,12 @@ class Unfinished:
             return None
         try:
             value = json.loads(text)
-            return cls(int(value["queued"]), bool(value["changes"]), int(value["uploads"]))
+            return cls(
+                int(value["queued"]),
+                bool(value["changes"]),
+                int(value["uploads"]),
+                int(value.get("audit", 0)),  # not kept before audit chains were anchored
+            )
         except (ValueError, TypeError, KeyError):
             return None
 

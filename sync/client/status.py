@@ -7,8 +7,9 @@ waiting, what was quarantined and why, and when the last sync worked.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from sync.client.audit import PROBLEM_NAME, Anchored
 from sync.client.config import (
     DEVICE_ID_ENV,
     FACE_IMAGES_ENV,
@@ -55,6 +56,24 @@ class PackStatus:
 
 
 @dataclass(frozen=True)
+class AuditStatus:
+    """How much of this device's audit chain the hub holds, and why not the rest."""
+
+    anchored: int = 0
+    entries: int = 0
+    problem: str | None = None
+
+    def lines(self) -> list[str]:
+        shown = f"anchored at the hub up to entry {self.anchored} of {self.entries}"
+        if not self.anchored:
+            shown = f"not anchored at the hub ({self.entries} entries)"
+        lines = [f"audit        {shown}"]
+        if self.problem:
+            lines.append(f"audit issue  {self.problem}")
+        return lines
+
+
+@dataclass(frozen=True)
 class SyncStatus:
     hub_url: str | None
     site: str | None
@@ -68,6 +87,7 @@ class SyncStatus:
     withheld_face_images: int
     last: LastResult
     species_pack: PackStatus
+    audit: AuditStatus = field(default_factory=AuditStatus)
 
     def lines(self) -> list[str]:
         last = self.last
@@ -86,6 +106,7 @@ class SyncStatus:
             f"last success {last.succeeded_at or 'never'}",
         ]
         lines.extend(self.species_pack.lines())
+        lines.extend(self.audit.lines())
         for entry in self.quarantined:
             lines.append(
                 f"quarantined  #{entry.sequence} {entry.entity} {entry.entity_uid}: {entry.reason}"
@@ -122,7 +143,14 @@ def read_status(store: Store, env: Mapping[str, str]) -> SyncStatus:
         withheld_face_images=withheld_face_images(store, policy),
         last=LastResult.from_values(stored),
         species_pack=_pack_status(store, env, stored),
+        audit=_audit_status(store, stored, pick(DEVICE_ID_ENV, "device_id")),
     )
+
+
+def _audit_status(store: Store, stored: Mapping[str, str], device_id: str | None) -> AuditStatus:
+    anchored = Anchored.from_values(stored, device_id) if device_id else Anchored()
+    entries, _ = store.audit.head()
+    return AuditStatus(anchored.sequence, entries, stored.get(PROBLEM_NAME) or None)
 
 
 def _pack_status(store: Store, env: Mapping[str, str], stored: Mapping[str, str]) -> PackStatus:

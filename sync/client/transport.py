@@ -31,6 +31,8 @@ from sync.client.errors import (
 from sync.protocol import (
     CHUNK_SHA256_HEADER,
     PROTOCOL_VERSION,
+    AuditBatch,
+    AuditReceipt,
     ErrorBody,
     HubStatus,
     PullResult,
@@ -88,6 +90,9 @@ class HubTransport:
 
     def push(self, batch: PushBatch) -> PushResult:
         return self._call("push", "POST", self._site_url("push"), PushResult, body=batch)
+
+    def anchor_audit(self, batch: AuditBatch) -> AuditReceipt:
+        return self._call("audit", "POST", self._site_url("audit"), AuditReceipt, body=batch)
 
     def changes(self, cursor: int, limit: int) -> PullResult:
         params = {

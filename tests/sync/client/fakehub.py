@@ -135,6 +135,12 @@ class FakeHub:
             return self._changes(request)
         if path.endswith("/uploads"):
             return self._start(UploadStart.model_validate_json(request.content))
+        return self._upload(request)
+
+    def _upload(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/audit"):  # a hub from before audit chains were anchored
+            return _error(404, "not_found", f"no such endpoint: {path}")
         upload = self.uploads.get(UUID(path.rsplit("/", 1)[1]))
         if upload is None:
             return _error(404, "unknown_upload", "no such upload")

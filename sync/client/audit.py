@@ -1,0 +1,198 @@
+"""Anchor this device's audit chain at the hub: the entries after the last one it holds.
+
+The store's chain (``sync.store.audit``) cannot show by itself that its newest entries were
+removed, or that it was rewritten from an edit on: whoever holds the key can compute every
+hash again. So each sync also sends the hub the entries it does not hold yet, in bounded
+batches (``POST /api/v1/sites/{site}/audit``), and the hub checks that they extend what it
+holds for this device (``sync.hub.audit``). The hub's receipt (the newest entry it holds)
+is kept in ``sync_state`` as ``audit.anchored.<device id>``; the next sync sends from the
+entry after it.
+
+Anchoring never holds the records back and never fails a sync: what goes wrong is kept in
+``audit.problem`` and shown by ``jaga sync status`` (and the sync's summary), and the next
+sync tries again (one request while it persists):
+
+* a hub that refused the chain (``audit_chain_break``: it does not extend what the hub
+  holds, after tampering or a restore of an older backup) refuses it until an operator has
+  looked into it and acknowledged the break in the hub's admin; the sync after that
+  anchors the chain as it now stands, as a new segment;
+* a hub without the endpoint (404: older than this client) does not anchor at all;
+* an entry this device cannot send (its hash does not match it, or it exceeds the wire's
+  bounds) stops anchoring there: ``jaga audit verify`` says more;
+* a link that fails midway leaves the rest for the next sync.
+
+The receipt lives in the store, so a restored backup brings back the receipt it held: the
+device then sends from there, the hub finds the restored chain's ``store.restored`` entry
+where it holds another (if it holds entries newer than the backup) and refuses it as above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from sync.client.config import Tuning
+from sync.client.errors import HubAuthError, HubRefusedError, SyncClientError
+from sync.client.state import put_values
+from sync.client.stopping import Stopping, never
+from sync.client.transport import HubTransport
+from sync.protocol import (
+    AUDIT_GAP,
+    MAX_AUDIT_BODY_BYTES,
+    AuditBatch,
+    AuditLink,
+    AuditReceipt,
+    summarize,
+)
+from sync.store import Store
+
+ANCHORED_PREFIX = "audit.anchored."
+PROBLEM_NAME = "audit.problem"
+_BATCH_BUDGET_BYTES = MAX_AUDIT_BODY_BYTES * 3 // 4
+_LINK_OVERHEAD_BYTES = 400
+_FIELDS = ("sequence", "at", "actor", "action", "subject", "details", "prev_hash", "entry_hash")
+
+
+def anchored_name(device_id: UUID | str) -> str:
+    # Per device id: a store registered again as another device starts that device's chain.
+    return f"{ANCHORED_PREFIX}{device_id}"
+
+
+@dataclass(frozen=True)
+class Anchored:
+    """The newest entry the hub said it holds (sequence 0: none yet)."""
+
+    sequence: int = 0
+    entry_hash: str = ""
+
+    def stored(self) -> str:
+        return f"{self.sequence} {self.entry_hash}".strip()
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, str], device_id: UUID | str) -> Anchored:
+        sequence, _, digest = values.get(anchored_name(device_id), "").partition(" ")
+        return cls(int(sequence), digest) if sequence.isdigit() else cls()
+
+
+@dataclass(frozen=True)
+class AnchorReport:
+    """What one sync did about the audit chain."""
+
+    stored: int = 0  # entries the hub stored this time
+    anchored: int = 0  # the newest entry the hub holds
+    behind: int = 0  # entries of this device's chain the hub does not hold yet
+    problem: str | None = None  # why anchoring stopped (None: it went as far as it could)
+    complete: bool = True  # False when the per-sync limit or a stop left entries to send
+
+
+class AuditAnchor:
+    def __init__(
+        self, store: Store, transport: HubTransport, device_id: UUID, tuning: Tuning
+    ) -> None:
+        self._store = store
+        self._transport = transport
+        self._device_id = device_id
+        self._tuning = tuning
+
+    def anchor_all(self, stopping: Stopping = never) -> AnchorReport:
+        """Send batches until the hub holds the whole chain, a batch limit, a stop, or a
+        problem (kept in the store); raises only ``HubAuthError`` (sync pauses)."""
+        anchored = self._anchored()
+        stored, problem, complete = 0, None, True
+        for _ in range(self._tuning.max_batches_per_sync):
+            if stopping():
+                complete = False
+                break
+            links, problem = self._next_batch(anchored.sequence)
+            head = Anchored(*self._store.audit.head())  # after the links: it is not before them
+            if not links and (problem is not None or head == anchored):
+                break
+            if head.sequence == 0:
+                problem = "this device's audit chain is empty: jaga audit verify"
+                break
+            # With no links, the chain's head is not the one the hub was last told of (its
+            # newest entries removed, say): the hub is told, and judges.
+            try:
+                receipt = self._send(links, head)
+            except HubAuthError:
+                raise
+            except HubRefusedError as error:
+                problem = _refusal_words(error, anchored)
+                if problem is None:  # a gap: the hub holds less than noted; send from there
+                    anchored = Anchored(error.expected_offset or 0)
+                    continue
+                break
+            except SyncClientError as error:
+                problem = f"not anchored this time: {error}"
+                break
+            except ValidationError as error:  # the chain changed under this sync
+                problem = f"not anchored this time: {summarize(error)}"
+                break
+            moved = Anchored(receipt.sequence, receipt.entry_hash) != anchored
+            anchored = Anchored(receipt.sequence, receipt.entry_hash)
+            stored += receipt.stored
+            self._keep(anchored, problem=None)
+            if not links and not moved:
+                break
+        else:
+            complete = self._store.audit.count_after(anchored.sequence) == 0
+        self._keep(anchored, problem)
+        behind = self._store.audit.count_after(anchored.sequence)
+        return AnchorReport(stored, anchored.sequence, behind, problem, complete)
+
+    def _send(self, links: list[AuditLink], head: Anchored) -> AuditReceipt:
+        batch = AuditBatch(
+            device_id=self._device_id,
+            head_sequence=head.sequence,
+            head_hash=head.entry_hash,
+            entries=links,
+        )
+        return self._transport.anchor_audit(batch)
+
+    def _anchored(self) -> Anchored:
+        values = dict(self._store.database.query("SELECT name, value FROM sync_state"))
+        return Anchored.from_values(values, self._device_id)
+
+    def _keep(self, anchored: Anchored, problem: str | None) -> None:
+        values = {anchored_name(self._device_id): anchored.stored(), PROBLEM_NAME: problem or ""}
+        put_values(self._store.database, values, self._store.clock.now())
+
+    def _next_batch(self, after: int) -> tuple[list[AuditLink], str | None]:
+        """The next links to send, each checked as the hub will; the problem with the first
+        one that cannot be sent (the batch ends before it)."""
+        links: list[AuditLink] = []
+        size = 0
+        for row in self._store.audit.links(after, self._tuning.batch_entries):
+            try:
+                link = AuditLink.model_validate(dict(zip(_FIELDS, row, strict=True)))
+            except ValidationError as error:
+                return links, f"audit entry {row[0]} cannot be sent: {summarize(error)}"
+            if links and not _follows(links[-1], link):
+                break  # the hub names what is wrong with it, when it comes first
+            size += len(link.details) + len(link.actor) + len(link.subject)
+            size += _LINK_OVERHEAD_BYTES
+            if links and size > _BATCH_BUDGET_BYTES:
+                break
+            links.append(link)
+        return links, None
+
+
+def _follows(before: AuditLink, link: AuditLink) -> bool:
+    return link.sequence == before.sequence + 1 and link.prev_hash == before.entry_hash
+
+
+def _refusal_words(error: HubRefusedError, anchored: Anchored) -> str | None:
+    """The problem a refusal means for this device; None for a gap it can resume from."""
+    if error.code == AUDIT_GAP and error.expected_offset is not None:
+        if error.expected_offset < anchored.sequence:
+            return None
+        return (
+            f"this device's audit chain has no entry {anchored.sequence + 1} "
+            "(removed?): jaga audit verify"
+        )
+    if error.status == 404:
+        return "the hub does not anchor audit chains (it is older than this device): not anchored"
+    return f"the hub refused the audit chain: {error.reason}"

@@ -1,0 +1,174 @@
+"""A device's audit chain anchored at a real hub by its syncs (``jaga sync now``), a chain
+rewritten or rewound refused and reported by ``jaga sync status``, and a hub without the
+endpoint, which must not hold a sync back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.test import override_settings
+
+from main import main
+from sync.client.status import read_status
+from sync.hub.audit import acknowledge
+from sync.hub.models import AnchoredAuditEntry, AuditBreak
+from sync.store import Passphrase
+from sync.store.backups import backup, restore
+from tests.sync.client.devices import PASSPHRASE, Device, add_access_events, new_device
+from tests.sync.client.hubcheck import drained
+from tests.sync.conftest import FAST
+from tests.sync.hub.hubkit import HubProcess
+from tests.sync.test_store_audit import tamper
+
+
+@pytest.fixture
+def kiosk(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Device:
+    device = new_device(tmp_path, live_hub.url, site_slug, "kiosk-1")
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    for name in ("JAGA_HUB_URL", "JAGA_SYNC_SITE", "JAGA_SYNC_DEVICE_ID", "JAGA_SYNC_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return device
+
+
+def sync_now(device: Device, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["sync", "now", "--db", str(device.path)]) == 0
+    return capsys.readouterr().out
+
+
+def sync_status(device: Device, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["sync", "status", "--db", str(device.path)]) == 0
+    return capsys.readouterr().out
+
+
+def decisions(device: Device, count: int) -> None:
+    with device.open() as store:
+        add_access_events(store, device.registration.site, count)
+
+
+def chain(device: Device) -> list[tuple[int, str]]:
+    with device.open() as store:
+        return [(row[0], row[7]) for row in store.audit.links(0, 10_000)]
+
+
+def held(device: Device, segment: int = 0) -> list[tuple[int, str]]:
+    rows = AnchoredAuditEntry.objects.filter(
+        device__uid=device.registration.device_id, segment=segment
+    )
+    return list(rows.order_by("sequence").values_list("sequence", "entry_hash"))
+
+
+def breaks(device: Device) -> list[AuditBreak]:
+    return list(AuditBreak.objects.filter(device__uid=device.registration.device_id))
+
+
+def test_the_hub_anchors_the_chain_across_syncs(
+    kiosk: Device, capsys: pytest.CaptureFixture[str]
+) -> None:
+    decisions(kiosk, 5)
+    assert "anchored 6 audit entries" in sync_now(kiosk, capsys)
+    assert held(kiosk) == chain(kiosk)
+    decisions(kiosk, 3)
+    sync_now(kiosk, capsys)
+    assert held(kiosk) == chain(kiosk) and len(held(kiosk)) == 9
+    assert "audit        anchored at the hub up to entry 9 of 9" in sync_status(kiosk, capsys)
+
+
+def test_newest_entries_removed_and_appended_again_are_refused_reported_and_recovered(
+    kiosk: Device, capsys: pytest.CaptureFixture[str]
+) -> None:
+    decisions(kiosk, 4)
+    sync_now(kiosk, capsys)  # the hub holds 1..5
+    anchored = held(kiosk)
+    with kiosk.open() as store:
+        tamper(store, "DELETE FROM audit_log WHERE sequence > 3")
+        add_access_events(store, kiosk.registration.site, 3)  # 4..6, told another way
+        assert store.audit.verify().ok
+    out = sync_now(kiosk, capsys)
+    assert "pushed 3 acknowledged" in out  # the records still travel
+    assert "audit chain the hub refused the audit chain: audit entry 6 does not follow" in out
+    (recorded,) = breaks(kiosk)
+    assert (recorded.kind, recorded.sequence, recorded.is_open) == ("unlinked", 6, True)
+    assert held(kiosk) == anchored  # nothing of the rewrite is taken
+    status = sync_status(kiosk, capsys)
+    assert "audit        anchored at the hub up to entry 5 of 6" in status
+    assert "audit issue  the hub refused the audit chain: audit entry 6" in status
+    assert "acknowledge the break in the hub's admin" in status
+    decisions(kiosk, 1)
+    sync_now(kiosk, capsys)  # refused again, one request, no second break
+    assert len(breaks(kiosk)) == 1 and "audit issue" in sync_status(kiosk, capsys)
+    assert acknowledge(recorded, "operator")
+    sync_now(kiosk, capsys)
+    assert held(kiosk) == anchored  # the old segment stays
+    assert held(kiosk, segment=1) == chain(kiosk)[5:]  # 6 and 7, a new segment
+    status = sync_status(kiosk, capsys)
+    assert "up to entry 7 of 7" in status and "audit issue" not in status
+
+
+def test_newest_entries_removed_are_refused_at_the_next_sync(
+    kiosk: Device, capsys: pytest.CaptureFixture[str]
+) -> None:
+    decisions(kiosk, 4)
+    sync_now(kiosk, capsys)  # the hub holds 1..5
+    with kiosk.open() as store:
+        tamper(store, "DELETE FROM audit_log WHERE sequence > 3")
+    out = sync_now(kiosk, capsys)
+    assert "the device's audit chain ends at entry 3, before entry 5 that the hub holds" in out
+    (recorded,) = breaks(kiosk)
+    assert (recorded.kind, recorded.sequence) == ("rewound", 3)
+
+
+def test_a_restore_of_a_backup_older_than_the_hubs_head_is_a_break(
+    kiosk: Device, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    decisions(kiosk, 2)
+    sync_now(kiosk, capsys)  # the hub holds 1..3
+    with kiosk.open() as store:
+        backup(store, tmp_path / "backup.db", operator="cli:admin")  # then entry 4 says so
+        add_access_events(store, kiosk.registration.site, 2)
+    sync_now(kiosk, capsys)  # the hub holds 1..6
+    restore(
+        tmp_path / "backup.db", kiosk.path, Passphrase(PASSPHRASE), operator="cli:admin",
+        force=True, config=FAST,
+    )  # fmt: skip
+    out = sync_now(kiosk, capsys)  # sends 4 (store.restored) on: the hub holds another 4
+    assert "audit entry 4 differs from the one the hub holds" in out
+    (recorded,) = breaks(kiosk)
+    assert (recorded.kind, recorded.sequence) == ("diverged", 4)
+    acknowledge(recorded, "operator")
+    sync_now(kiosk, capsys)
+    assert [sequence for sequence, _ in held(kiosk, segment=1)] == [4]
+    assert "audit issue" not in sync_status(kiosk, capsys)
+
+
+@pytest.fixture
+def old_hub() -> Iterator[httpx.Client]:
+    """The real hub in this process, its URL map without the audit endpoint: a hub from
+    before audit chains were anchored."""
+    with override_settings(ROOT_URLCONF="tests.sync.client.oldhub_urls"):
+        transport = httpx.WSGITransport(app=WSGIHandler())
+        with httpx.Client(transport=transport) as http:
+            yield http
+
+
+def test_a_hub_without_the_endpoint_does_not_hold_the_sync_back(
+    kiosk: Device, old_hub: httpx.Client
+) -> None:
+    with kiosk.open() as store:
+        add_access_events(store, kiosk.registration.site, 4)
+        client = kiosk.client(store, old_hub, hub_url="http://testserver")
+        report = client.sync_once()
+        assert report.push.acknowledged == 4 and drained(store)
+        assert report.audit.problem is not None and "older than this device" in report.audit.problem
+        assert report.unfinished is None  # caught up: nothing left it could send
+        status = read_status(store, {})
+        assert status.last.error is None and status.last.succeeded_at is not None
+        assert "audit issue  the hub does not anchor audit chains" in "\n".join(status.lines())
+        add_access_events(store, kiosk.registration.site, 1)
+        assert client.sync_once().push.acknowledged == 1  # and the next sync goes on
+    assert not held(kiosk)
