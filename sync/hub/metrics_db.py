@@ -4,8 +4,8 @@ A handful of ``GROUP BY`` queries per scrape (Prometheus scrapes every 15 to 60 
 and the review queue per site, fish observations by the species pack's verdict, photos by
 how far their bytes got, devices by when they last synced, the species pack devices are told
 to use, audit entries anchored and audit breaks (open ones need an operator: alert on them).
-Sites are the only label of open
-extent, and operators create them one by one; device ids and uids are never labels.
+Sites are the only label of open extent, and operators create them one by one; device ids
+and uids are never labels.
 
 If the database does not answer, the scrape still succeeds with ``jaga_hub_database_up 0``
 and none of these families, so the request metrics stay visible while PostgreSQL is down.

@@ -10,15 +10,30 @@ the oldest entries, or all of them, are gone.
 Two things the chain cannot show by itself, as whoever holds the store's key can compute
 every hash: removal of its *newest* entries (a shorter chain is still whole), and a chain
 rewritten from an edit or removal on, every hash after it computed again. Both are caught only
-against a head recorded off the device: ``jaga audit verify`` prints the head (sequence and
-hash), and given one recorded earlier (``--head``) also checks that that entry is still there,
-unchanged. Neither the device nor the hub records it: the operator keeps it somewhere the
-device's key does not reach (a ticket, a log shipped elsewhere). A restore from a backup
-older than a recorded head rewinds the chain as well (its entry ``store.restored`` says so):
-record the new head after one.
+against what was recorded off the device:
 
-Details are written once and never erased, so callers put no biometric data and no names in
-them: person uids, counts, model refs, scores.
+* the hub: a registered device's every sync sends the entries the hub does not hold yet, with
+  the chain's head (``sync.client.audit``), and the hub keeps them append-only per device and
+  refuses, and records as an audit break, a chain that does not extend what it holds
+  (``sync.hub.audit``): removed newest entries, a rewrite, a rewind. ``jaga sync status``
+  shows how far the hub holds the chain and any refusal; the hub's admin lists the breaks.
+  What was written after the last sync and removed before the next one is not caught;
+* a head the operator recorded: ``jaga audit verify`` prints the head (sequence and hash), and
+  given one recorded earlier (``--head``) also checks that that entry is still there,
+  unchanged. The operator keeps it somewhere the device's key does not reach (a ticket, a log
+  shipped elsewhere): for a device that never syncs.
+
+A restore from a backup older than what the hub holds (or a recorded head) rewinds the chain
+as well (its entry ``store.restored`` says so): the hub refuses the restored chain until an
+operator acknowledges the break in its admin, after which it anchors the restored chain as a
+new segment, keeping the old one; record a new head after one.
+
+Details are written once and never erased, here or at the hub, so callers put no biometric
+data and no names of the people verified in them: person uids, counts, model refs, scores.
+The other fields name no such person either: ``actor`` is who acted (an operator as the
+command or ``--operator`` names them, a kiosk device, ``hub``), ``subject`` a person's uid, a
+file's name or ``-``. An erasure's reason is kept as typed: it travels to the hub in the
+tombstone too, and must not name the person.
 """
 
 from __future__ import annotations

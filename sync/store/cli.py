@@ -437,7 +437,8 @@ def _audit_verify(args: argparse.Namespace) -> int:
         print(f"recorded head {args.head[0]} found")
     else:
         print(
-            "the chain alone does not show its newest entries removed, or all rewritten: record"
+            "the chain alone does not show its newest entries removed, or all rewritten: a"
+            " registered device's syncs anchor it at the hub (jaga sync status); otherwise record"
             f" the head off this device and check against it with --head {sequence}:{digest}"
         )
     return 0
