@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from inference.fish import installed as fish_installed
 from inference.fish.errors import SpeciesPackError
 from inference.fish.installed import DEFAULT_ASSETS, INSTALLED_FOLDER, PACK_INFO
 from inference.fish.pack import MODEL_FILES, SPECIES_FILE, load_pack
@@ -134,6 +135,25 @@ def test_verify_and_list_report_the_default_species_pack(
     assert fish_default_lines("verify", model_pack.root, capsys) == (0, [])
     _, (listed,) = fish_default_lines("list", model_pack.root, capsys)
     assert listed.split()[:3] == ["fish-default", load_pack(default_species_pack).version, "ok"]
+
+
+def test_verify_notes_an_outdated_default_species_pack_without_failing(
+    model_pack: ModelPack,
+    default_species_pack: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A default pack whole but built from an older head still classifies (the app loads it
+    as it is), and a frozen device has no onnx to build the new one: a note, not a failure."""
+    shipped = fish_installed.read_pack_info(DEFAULT_ASSETS)
+    newer = {**shipped, "version": shipped["version"] + "-newer"}
+    monkeypatch.setattr(fish_installed, "read_pack_info", lambda assets: newer)
+    code, lines = fish_default_lines("verify", model_pack.root, capsys)
+    assert code == 0
+    assert lines == [
+        f"fish-default: outdated, still used (built from an older head; jaga models install "
+        f"{FISH_BACKBONE_ID} builds this version's where onnx is installed)"
+    ]
 
 
 @pytest.mark.parametrize(
