@@ -10,11 +10,19 @@ Several observations may point at one photo: several fish in one photo, each on 
 of the whole photo: ``Observations.add`` and ``add_many`` accept the uid of a photo already
 stored) are one example when they agree on the species; when they name different species
 it labels neither, so it is left out and counted as conflicting.
+
+A row without a box is the whole photo only where this device knows so (``crop_known``,
+schema 9): a catch pulled while it spoke protocol 2 was never told its fish's box. Such a
+row still labels the whole photo when it is the only observation of its photo (one recorded
+fish is the whole photo either way; the schema-9 upgrade marks the device's own whole-photo
+catches so too); where the photo has several, it would label every fish in it with one's
+species, so it is left out and counted. The hub knows the boxes: ``jaga hub
+export-corrections`` exports those observations with theirs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +33,8 @@ from sync.store.database import Database
 _CONFIRMED = (
     "SELECT o.observation_uid, o.confirmed_species, o.observed_at, o.vessel, o.trip,"
     " o.reviewed_by, o.pack_version, p.id, p.photo_uid, p.media_type, p.sha256,"
-    " o.crop_x, o.crop_y, o.crop_w, o.crop_h, o.status, o.status_reason"
+    " o.crop_x, o.crop_y, o.crop_w, o.crop_h, o.status, o.status_reason, o.crop_known,"
+    " (SELECT count(*) FROM fish_observations s WHERE s.photo_id = o.photo_id)"
     " FROM fish_observations o JOIN photos p ON p.id = o.photo_id"
     " WHERE o.confirmed_species IS NOT NULL AND trim(o.confirmed_species) != ''"
     " ORDER BY o.observed_at, o.id"
@@ -53,6 +62,8 @@ class _Confirmed:
     crop_h: int | None
     status: str | None
     status_reason: str | None
+    crop_known: int  # 0: this device was never told the box (schema 9)
+    on_photo: int  # observations of this photo on this device, confirmed or not
 
     @property
     def crop(self) -> tuple[int, int, int, int] | None:
@@ -62,8 +73,33 @@ class _Confirmed:
             return None
         return (x, y, w, h)
 
+    @property
+    def box_unsure(self) -> bool:
+        """No box known here, on a photo with other observations: which fish it labels is
+        not known (see the module)."""
+        return not self.crop_known and self.on_photo > 1
 
-def export_corrections(database: Database, export: CorrectionsExport) -> ExportSummary:
+
+@dataclass
+class StoreExportReport:
+    """What the export wrote, and the confirmed observations whose fish it cannot tell."""
+
+    summary: ExportSummary
+    box_not_known: int = 0  # on a photo of several observations, without the box
+
+    def lines(self) -> Iterator[str]:
+        return self.summary.lines(self._notes())
+
+    def _notes(self) -> Iterator[str]:
+        if self.box_not_known:
+            yield (
+                f"{self.box_not_known} confirmed observations left out: their photo holds"
+                " several observations and this device was never told which fish in it is"
+                " each one's (jaga hub export-corrections exports them with their boxes)"
+            )
+
+
+def export_corrections(database: Database, export: CorrectionsExport) -> StoreExportReport:
     """Write every confirmed observation's photo, then ``corrections.csv``, through ``export``.
 
     ``export`` is made by the caller (``CorrectionsExport(folder)`` refuses a folder that is
@@ -71,12 +107,15 @@ def export_corrections(database: Database, export: CorrectionsExport) -> ExportS
     photo whose bytes do not match its stored sha256 raises ``CorrectionsExportError`` before
     any CSV is written.
     """
+    report = StoreExportReport(export.summary)
     with export, database.read() as connection:
         rows = [_Confirmed(*row) for row in connection.execute(_CONFIRMED)]
-        chosen, export.summary.conflicting = _one_per_photo(rows)
+        labelled = [row for row in rows if not row.box_unsure]
+        report.box_not_known = len(rows) - len(labelled)
+        chosen, export.summary.conflicting = _one_per_photo(labelled)
         for row in chosen:
             export.add(_correction(row, _photo_bytes(connection, row.photo_id)))
-    return export.summary
+    return report
 
 
 def _one_per_photo(rows: Sequence[_Confirmed]) -> tuple[list[_Confirmed], int]:

@@ -61,6 +61,7 @@ def observation(
     crop: Crop | None = None,
     status: PredictionStatus | None = None,
     status_reason: str | None = None,
+    crop_known: bool = True,
 ) -> FishObservation:
     """Record an observation ``minutes`` after the fake clock's start."""
     at = FakeClock().now() + timedelta(minutes=minutes)
@@ -79,6 +80,7 @@ def observation(
         crop=crop,
         status=status,
         status_reason=status_reason,
+        crop_known=crop_known,
     )
     if status is PredictionStatus.NO_FISH:  # the quality gate gives no candidates
         recorded = replace(recorded, predictions=())
@@ -358,6 +360,37 @@ def test_two_fish_of_one_photo_become_two_rows_and_two_training_images(
         assert np.array_equal(read_image(written), expected)
 
 
+def test_a_box_this_device_was_not_told_labels_the_whole_photo_only_when_it_is_alone(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two fish of one photo pulled on protocol 2 (which does not carry the box), both
+    confirmed cod: their None box is not the whole photo, so neither is a whole-photo cod. A
+    catch whose box is not known, alone on its photo, is the whole photo either way (a store
+    upgraded to schema 9 marks its own whole-photo catches so)."""
+    deck, alone, mixed, crowded = (jpeg_photo(seed) for seed in (1, 2, 3, 4))
+    observation(store, 1, review=False, confirmed=COD, photo=deck, crop_known=False)
+    observation(store, 2, review=False, confirmed=COD, photo_uid=deck.photo_uid, crop_known=False)
+    whole = observation(store, 3, review=False, confirmed=HADDOCK, photo=alone, crop_known=False)
+    boxed = observation(store, 4, review=False, confirmed=COD, photo=mixed, crop=Crop(0, 0, 8, 8))
+    observation(
+        store, 5, review=False, confirmed=HADDOCK, photo_uid=mixed.photo_uid, crop_known=False
+    )
+    observation(store, 6, review=False, confirmed=COD, photo=crowded, crop_known=False)
+    observation(store, 7, photo_uid=crowded.photo_uid)  # not confirmed yet: still another fish
+    out = tmp_path / "corrections"
+
+    assert jaga("store", "export-corrections", "--out", str(out)) == 0
+
+    rows = [(r["observation_uid"], r["crop_x"], r["crop_w"]) for r in read_rows(out)]
+    assert rows == [(whole.observation_uid, "", ""), (boxed.observation_uid, "0", "8")]
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        f"2 confirmed photos written to {out}",
+        "4 confirmed observations left out: their photo holds several observations and this"
+        " device was never told which fish in it is each one's (jaga hub export-corrections"
+        " exports them with their boxes)",
+    ]
+
+
 def test_the_export_holds_one_photo_in_memory_at_a_time(store: Store, tmp_path: Path) -> None:
     size, count = 2 * 1024 * 1024, 5
     for minutes in range(count):
@@ -369,7 +402,7 @@ def test_the_export_holds_one_photo_in_memory_at_a_time(store: Store, tmp_path: 
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert report.written == count
+    assert report.summary.written == count
     # Reading them all first would peak at count * size (10 MiB); one at a time, about one.
     assert peak < 2.5 * size
 
