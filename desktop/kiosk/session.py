@@ -17,13 +17,16 @@ With a :class:`~desktop.kiosk.gallery.GalleryWatch`, a gallery changed meanwhile
 enrolment, an erasure, by a sync or another process) replaces the old one between frames.
 
 A badge presented at a 1:N kiosk (:meth:`KioskSession.present_badge`) makes the next
-attempt 1:1 against that person, until one decision about a face is recorded or
-``BADGE_TIMEOUT_S`` pass; then the kiosk is 1:N again. Faces keep their tracks across the
-switches: the badge's holder, decided 1:N a moment before, is decided again 1:1 (a new
-attempt), and once answered is not decided a third time on the way back to 1:N. A face
-whose attempt was under way at a switch and that leaves before the new mode answers it is
-recorded for that attempt, decided by the rules of the claim its frames were compared with
-(:meth:`~inference.face.pipeline.DecisionPipeline.set_claim`), never for another.
+attempt 1:1 against that person, until one face checked against it is answered
+(``ANSWERS``) or ``BADGE_TIMEOUT_S`` pass; then the kiosk is 1:N again. Faces keep their
+tracks across the switches: the badge's holder, decided 1:N a moment before, is decided
+again 1:1 (a new attempt), and once answered is not decided a third time on the way back to
+1:N. A face whose 1:N attempt was under way when the badge was presented and that leaves
+before the badge's check answers it is recorded for that attempt, decided by 1:N's rules
+(:meth:`~inference.face.pipeline.DecisionPipeline.set_claim` parks it), never for the
+badge; that answer does not end the badge. The badge's own undecided attempts end with it
+(answered for another face, expired, or replaced by another badge): a badge answers for one
+face, and never verifies its holder once it is over.
 
 The pipeline already answers each track once, and its track ids only grow; the session
 still remembers the last ids it recorded, so that no later change there can write one
@@ -78,6 +81,7 @@ class KioskFrame:
 @dataclass(frozen=True)
 class _Badge:
     external_id: str
+    holder: str  # the person_uid its attempt is verified against
     until: float  # on the session's clock
 
 
@@ -111,7 +115,7 @@ class KioskSession:
         badge = self._badge
         result = self.pipeline.process(image, time_s)
         made = self._decide(result.decisions)
-        if badge is not None and any(e.decision in ANSWERS for e in made):
+        if badge is not None and _answers(badge, result.decisions):
             self._end_badge()  # the badge's attempt is decided: back to 1:N
         events = self._writer.flush()
         notice, self._notice = self._notice, None
@@ -146,8 +150,9 @@ class KioskSession:
         if person.person_uid not in (self.pipeline.stages.gallery or ()):
             self._notice = f"badge {badge}: no face of its holder is enrolled for this kiosk"
             return
-        self._switch(person.person_uid, keep_decided=False)
-        self._badge = _Badge(badge, self._clock() + BADGE_TIMEOUT_S)
+        # only the kiosk's own attempts are parked: one another badge left undecided is over
+        self._switch(person.person_uid, keep_decided=False, park=self._badge is None)
+        self._badge = _Badge(badge, person.person_uid, self._clock() + BADGE_TIMEOUT_S)
 
     def _expire_badge(self) -> None:
         if self._badge is not None and self._clock() >= self._badge.until:
@@ -158,11 +163,11 @@ class KioskSession:
         self._badge = None
         self._switch(self._base_claim, keep_decided=True)
 
-    def _switch(self, claimed: str | None, *, keep_decided: bool) -> None:
+    def _switch(self, claimed: str | None, *, keep_decided: bool, park: bool = False) -> None:
         """Verify against ``claimed`` (None: 1:N) from the next frame; faces keep their
         tracks (:meth:`DecisionPipeline.set_claim`). Tracks that start afresh may be
         decided, and recorded, again."""
-        self.pipeline.set_claim(claimed, keep_decided=keep_decided)
+        self.pipeline.set_claim(claimed, keep_decided=keep_decided, park=park)
         if not keep_decided:
             self._recorded.clear()
 
@@ -218,6 +223,13 @@ class KioskSession:
             similarity=decision.similarity,
             liveness=decision.liveness,
         )
+
+
+def _answers(badge: _Badge, decisions: Iterable[Decision]) -> bool:
+    """Whether a decision answers the badge: one about a face checked 1:1 against its
+    holder. An attempt parked when the badge was presented ends in an answer of the mode
+    before (1:N), recorded but no answer to the badge."""
+    return any(d.claimed == badge.holder and d.status in ANSWERS for d in decisions)
 
 
 def _presented(decision: Decision) -> bool:

@@ -318,7 +318,7 @@ class TrackDecider:
         reasons = (QualityReason.TOO_BRIEF, *(r for r, _ in self._reasons.most_common()))
         return Decision(Status.LOW_QUALITY, 1.0, self.track_id, similarity=decided.similarity,
                         liveness=decided.liveness, reasons=reasons,
-                        frames=len(self._accepted))  # fmt: skip
+                        frames=len(self._accepted), claimed=self.claimed)  # fmt: skip
 
     def _settle(self, decision: Decision) -> Decision:
         self.decision = decision
@@ -333,7 +333,7 @@ class TrackDecider:
         reasons = tuple(reason for reason, _ in self._reasons.most_common())
         share = (self._frames - len(self._accepted)) / self._frames if self._frames else 1.0
         return Decision(Status.LOW_QUALITY, share, self.track_id, reasons=reasons,
-                        frames=len(self._accepted))  # fmt: skip
+                        frames=len(self._accepted), claimed=self.claimed)  # fmt: skip
 
     def _unseen_answer(self) -> Decision:
         """A pass with no accepted frame of the face that gave it: ``low_quality`` with the
@@ -445,7 +445,8 @@ class TrackDecider:
         candidates: tuple[Candidate, ...] = (),
     ) -> Decision:
         return Decision(status, min(1.0, max(0.0, confidence)), self.track_id, identity,
-                        similarity, liveness, (), candidates, len(self._accepted))  # fmt: skip
+                        similarity, liveness, (), candidates, len(self._accepted),
+                        self.claimed)  # fmt: skip
 
 
 def _scored(evidence: FrameEvidence) -> _Accepted:

@@ -89,6 +89,8 @@ class Decision:
     candidates: tuple[Candidate, ...] = ()
     frames: int = 0
     """Accepted frames whose evidence was fused."""
+    claimed: str | None = None
+    """The identity the track was verified against (1:1); None for 1:N and frames."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:

@@ -132,14 +132,18 @@ class DecisionPipeline:
         if claimed is not None and claimed not in gallery:
             raise InputError(f"no templates for the claimed identity {claimed!r}")
 
-    def set_claim(self, claimed: str | None, *, keep_decided: bool) -> None:
+    def set_claim(self, claimed: str | None, *, keep_decided: bool, park: bool = False) -> None:
         """Verify against ``claimed`` from the next frame on (None: identify 1:N). Faces keep
         their tracks and ids. A track already decided keeps its decision when
         ``keep_decided`` (a badge's attempt answered, back to 1:N: its holder must not be
         decided twice), and starts afresh otherwise (a badge presented: its holder's attempt
-        starts now). An undecided track starts afresh too, and its attempt so far is parked:
-        if the track ends without an answer in the new mode (its face left at once), the
-        parked attempt is decided on what it gathered, instead of being lost."""
+        starts now). An undecided track starts afresh too. With ``park`` (leaving the
+        kiosk's own mode for a badge) its attempt so far is parked: if the track ends
+        without an answer in the new mode (its face left at once), the parked attempt is
+        decided on what it gathered, instead of being lost. Without it (a badge's attempt
+        over, or replaced by another badge's) the attempt is dropped: a badge answers for
+        one face, and one that ended or expired verifies nobody. Attempts parked earlier
+        stay parked until their track ends or is answered."""
         self._check_recognition(claimed)
         self.claimed = claimed
         self.mode = Mode.VERIFY if claimed is not None else Mode.IDENTIFY
@@ -156,7 +160,7 @@ class DecisionPipeline:
         for track, decider in self._deciders.items():
             if decider.decision is not None:  # answered since: an older attempt is over
                 self._parked.pop(track, None)
-            elif decider.frames:
+            elif park and decider.frames:
                 self._parked[track] = decider
         self._deciders = {track: decider for track, decider in self._deciders.items()
                           if keep_decided and decider.decision is not None

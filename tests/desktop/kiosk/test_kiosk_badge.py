@@ -96,6 +96,27 @@ def test_a_badge_presented_before_the_face_was_decided_does_not_lose_its_attempt
     assert decided(seen) == []
     session.present_badge("B-002")
     assert decided(walk_away(session, start=13)) == [("verified", people["B-001"])]
+    # that 1:N answer is not John's badge's: it still waits for a face, checked 1:1
+    assert session.pipeline.claimed == people["B-002"]
+    assert decided(live_attempt(session, start=50)) == [("not_matched", None)]
+
+
+def test_a_badge_that_expired_verifies_nobody(
+    kiosk_store: Store, stages: Stages, people: dict[str, str]
+) -> None:
+    """The webcam's person shows their own badge; two sharp frames and a blurred one (not
+    yet decided) when the badge's time is up, and they walk away: an attempt a badge left
+    undecided is dropped with it, never verified as its holder after the badge ended."""
+    clock = Ticks()
+    session = kiosk(kiosk_store, stages, clock)
+    session.present_badge("B-001")
+    sharp = webcam("live", 10, 3)
+    seen = [session.process(frame, (10 + i) / 10)
+            for i, frame in enumerate([*sharp[:2], blurred(sharp[2])])]  # fmt: skip
+    clock.now += BADGE_TIMEOUT_S
+    gone = walk_away(session, start=13)
+    assert gone[0].notice == "badge B-001: no face was checked in time"
+    assert decided([*seen, *gone]) == []
 
 
 def test_a_badge_nobody_holds_is_told_once_and_changes_nothing(

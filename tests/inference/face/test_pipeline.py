@@ -343,7 +343,7 @@ def test_a_claim_set_before_a_track_is_decided_does_not_lose_its_attempt() -> No
     blank = np.full((480, 640, 3), 128, np.uint8)  # the gate rejects a face without texture
     assert [p.process(image, i / 30).decisions for i, image in
             enumerate([noise(0), noise(1), blank])] == [(), (), ()]  # fmt: skip
-    p.set_claim("bo", keep_decided=False)
+    p.set_claim("bo", keep_decided=False, park=True)
     gone = [p.process(noise(i), i / 30) for i in range(3, 5 + p.settings.tracker.max_missed)]
     made = [(d.status, d.identity, d.frames) for r in gone for d in r.decisions]
     assert made == [(Status.VERIFIED, "ana", 2)]
@@ -356,7 +356,7 @@ def test_a_parked_attempt_ends_once_the_track_is_answered() -> None:
     blank = np.full((480, 640, 3), 128, np.uint8)
     for i, image in enumerate([noise(0), noise(1), blank]):
         p.process(image, i / 30)
-    p.set_claim("bo", keep_decided=False)
+    p.set_claim("bo", keep_decided=False, park=True)
     made = [d.status for i in range(3, 6) for d in p.process(noise(i), i / 30).decisions]
     p.set_claim("ana", keep_decided=False)
     gone = range(6, 8 + p.settings.tracker.max_missed)
@@ -364,12 +364,46 @@ def test_a_parked_attempt_ends_once_the_track_is_answered() -> None:
     assert made == [Status.NOT_MATCHED] and p.finish() == []
 
 
+def test_a_badge_answered_for_one_face_verifies_nobody_else_as_its_holder() -> None:
+    """Two faces both look like ana when her badge is presented: the first is verified at
+    its third frame, which answers the badge; the second, with two accepted frames and a
+    rejected one, leaves after the kiosk is back to 1:N. The badge's attempt was answered:
+    its other attempts are dropped, not decided as ana on fewer frames than it needs."""
+    p, _, _ = pipeline([[face_at(50), face_at(180)]] * 3 + [[face_at(50)]] * 20)
+    p.set_claim("ana", keep_decided=False, park=True)  # ana's badge, from 1:N
+    made = []
+    for i in range(3):
+        image = noise(i)
+        if i == 2:
+            image[100:200, 180:280] = 128  # the gate rejects the second face's third frame
+        made += [(d.track_id, d.status) for d in p.process(image, i / 30).decisions]
+    assert made == [(1, Status.VERIFIED)]
+    p.set_claim(None, keep_decided=True)
+    later = [
+        (d.track_id, d.status) for i in range(3, 23) for d in p.process(noise(i), i / 30).decisions
+    ]
+    assert later == [] and p.finish() == []
+
+
+def test_a_decision_says_whom_it_was_verified_against() -> None:
+    """1:N decisions have no claim; a 1:1 one names its claim, even when not matched, so a
+    kiosk can tell an answer to its badge from an attempt a switch had parked."""
+    p, _, _ = pipeline([[face_at(50)]] * 3, claimed="bo")
+    assert [
+        (d.status, d.claimed) for i in range(3) for d in p.process(noise(i), i / 30).decisions
+    ] == [(Status.NOT_MATCHED, "bo")]
+    q, _, _ = pipeline([[face_at(50)]] * 3)
+    assert [
+        (d.status, d.claimed) for i in range(3) for d in q.process(noise(i), i / 30).decisions
+    ] == [(Status.VERIFIED, None)]
+
+
 def test_frames_gathered_for_one_claim_never_decide_another() -> None:
     """Two frames of ana checked against her own badge, then bo's badge and one more frame
     before the stream ends: the answer about bo rests on the one frame compared with bo."""
     p, _, _ = pipeline([[face_at(50)]] * 3, claimed="ana")
     assert run(p, 2) == []
-    p.set_claim("bo", keep_decided=False)
+    p.set_claim("bo", keep_decided=False, park=True)
     p.process(noise(2), 2 / 30)
     assert [(d.status, d.identity, d.frames) for d in p.finish()] == [(Status.NOT_MATCHED, None, 1)]
 
