@@ -6,7 +6,9 @@ outbox entry in the same transaction (:class:`~sync.store.access.AccessLog`); a 
 that is busy or full keeps it waiting, not lost (:class:`~desktop.kiosk.writer.EventWriter`).
 What is not recorded, and why:
 
-* ``challenge_required`` is not final: the track's answer to the challenge is recorded;
+* ``challenge_required`` is not final: the track's answer to the challenge is recorded (a
+  track that ends, or a stream that stops, before the challenge was taken failed it:
+  ``spoof_detected``);
 * ``no_face_detected`` and ``multiple_faces`` describe a frame, thirty times a second: they
   are shown to the person, not kept;
 * ``low_quality`` of a face that was too small: nobody presented it to the kiosk. These are

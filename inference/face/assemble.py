@@ -207,6 +207,8 @@ def pipeline_from_args(
     choice = StageChoice(args.pack, liveness=not args.no_liveness, recogniser=describe)
     runtime = runtime_from_args(args)
     stages = build_stages(runtime, settings, choice)
+    if still:  # one image cannot take a challenge: its answer stays challenge_required
+        stages = dataclasses.replace(stages, challenges=None)
     meta: dict[str, object] = {"providers": providers(stages), "pack": str(args.pack or "default")}
     if folder is not None and stages.recogniser is not None:
         enrolment = enrol_folder(folder, stages.detector, stages.recogniser, settings)

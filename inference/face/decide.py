@@ -38,7 +38,9 @@ once it has enough:
   never ``verified`` (nor sent to a challenge): the answer that would have been is
   ``low_quality`` with ``too_brief`` first among its reasons, keeping its scores for the audit.
   A face that leaves while the pipeline runs its challenge has failed the challenge
-  (``spoof_detected``), as one that lets it time out.
+  (``spoof_detected``), as one that lets it time out; so has a confirmed track that ends
+  (or a stream that ends) while it awaits its challenge, or before the challenge it needs
+  could start.
 
 ``no_face_detected`` and ``multiple_faces`` describe a whole frame, not a track; the
 pipeline makes them with :func:`frame_decision`.
@@ -302,12 +304,20 @@ class TrackDecider:
 
     def finish(self, *, in_view: bool = False) -> Decision | None:
         """The track ended: decide on what there is. A never-confirmed track gets None, or,
-        when the stream ended with it ``in_view``, an answer that cannot be ``verified``."""
+        when the stream ended with it ``in_view``, an answer that cannot be ``verified``.
+        One that would now be sent to a challenge never takes it: ``spoof_detected``, as a
+        face that leaves during its challenge (``challenge_required`` is not final)."""
         if self.decision is not None or not self._frames:
             return None
         if not self._confirmed:
             return self._settle(self._too_brief()) if in_view else None
-        return self._settle(self._decide() if self._accepted else self._low_quality())
+        if not self._accepted:
+            return self._settle(self._low_quality())
+        decided = self._decide()
+        if decided.status is Status.CHALLENGE_REQUIRED:
+            self._challenge = False  # the challenge was not taken
+            decided = self._decide()
+        return self._settle(decided)
 
     def _too_brief(self) -> Decision:
         """The statuses of an unconfirmed track: a refusal stands (a photo held up for two

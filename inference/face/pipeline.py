@@ -62,9 +62,10 @@ __all__ = [
 
 
 def _ended(decider: TrackDecider, answering: bool, in_view: bool) -> Decision | None:
-    """An ended track's decision. One whose face left during the challenge this pipeline ran
-    failed it, as a timeout does: its last word must not stay ``challenge_required``, which
-    is not final and would leave the attempt without an outcome to audit."""
+    """An ended track's decision. One whose face left (or whose stream ended) during the
+    challenge this pipeline ran failed it, as a timeout does: its last word must not stay
+    ``challenge_required``, which is not final and would leave the attempt without an
+    outcome to audit."""
     if answering and decider.awaits_challenge:
         return decider.record_challenge(passed=False)
     return decider.finish(in_view=in_view)
@@ -137,10 +138,11 @@ class DecisionPipeline:
         their tracks and ids. A track already decided keeps its decision when
         ``keep_decided`` (a badge's attempt answered, back to 1:N: its holder must not be
         decided twice), and starts afresh otherwise (a badge presented: its holder's attempt
-        starts now). An undecided track starts afresh too. With ``park`` (leaving the
-        kiosk's own mode for a badge) its attempt so far is parked: if the track ends
-        without an answer in the new mode (its face left at once), the parked attempt is
-        decided on what it gathered, instead of being lost. Without it (a badge's attempt
+        starts now). An undecided track (or one awaiting its challenge) starts afresh too.
+        With ``park`` (leaving the kiosk's own mode for a badge) its attempt so far is
+        parked: if the track ends without an answer in the new mode (its face left at
+        once), the parked attempt is decided on what it gathered, instead of being lost
+        (one whose challenge was under way failed it). Without it (a badge's attempt
         over, or replaced by another badge's) the attempt is dropped: a badge answers for
         one face, and one that ended or expired verifies nobody. Attempts parked earlier
         stay parked until their track ends or is answered."""
@@ -158,10 +160,11 @@ class DecisionPipeline:
         # match. So a parked attempt keeps its own claim, thresholds and frames, the new
         # one starts with none, and of two attempts with frames the newer is kept.
         for track, decider in self._deciders.items():
-            if decider.decision is not None:  # answered since: an older attempt is over
+            if decider.awaits_challenge or (decider.decision is None and decider.frames):
+                if park:
+                    self._parked[track] = decider
+            elif decider.decision is not None:  # answered since: an older attempt is over
                 self._parked.pop(track, None)
-            elif park and decider.frames:
-                self._parked[track] = decider
         self._deciders = {track: decider for track, decider in self._deciders.items()
                           if keep_decided and decider.decision is not None
                           and decider.decision.final}  # fmt: skip
@@ -206,10 +209,12 @@ class DecisionPipeline:
     def finish(self) -> list[Decision]:
         """The stream ended: every open track is decided on what it has, including one still
         in view that the stream ended too soon for the tracker to confirm (never verified:
-        :meth:`TrackDecider.finish`)."""
+        :meth:`TrackDecider.finish`). One in the middle of the challenge this pipeline ran
+        failed it, as if its face had left."""
         last = self._index - 1
         tracks = dict.fromkeys([*self._deciders, *self._parked])
-        decisions = [self._end(track_id, in_view=self._last_seen.get(track_id) == last)
+        decisions = [self._end(track_id, answering=track_id in self._challenges,
+                               in_view=self._last_seen.get(track_id) == last)
                      for track_id in tracks]  # fmt: skip
         self.reset()
         return [decision for decision in decisions if decision is not None]
@@ -344,7 +349,8 @@ class DecisionPipeline:
             decision = _ended(decider, answering, in_view)
             if decision is not None or decider.decision is not None:
                 return decision
-        return parked.finish(in_view=in_view) if parked is not None else None
+        # a parked attempt's challenge, if it had one under way, ended with the switch
+        return _ended(parked, True, in_view) if parked is not None else None
 
     def _decider(self, track_id: int) -> TrackDecider:
         decider = self._deciders.get(track_id)

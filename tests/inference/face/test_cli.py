@@ -113,6 +113,20 @@ def test_face_detect_an_image_with_a_gallery_names_the_person(
     assert decision["status"] == "verified" and decision["identity"] == people[1].name
 
 
+def test_face_detect_an_image_that_needs_a_challenge_says_so_and_no_more(
+    model_pack: ModelPack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One photo cannot take a challenge: the answer is challenge_required, not also a
+    challenge failed when its one-frame stream ends."""
+    site = tmp_path / "site.toml"
+    site.write_text('[decision]\nchallenge = "always"\n', encoding="utf-8")
+    real = shared_path("data", "spoof", "samples", "image_T1.jpg")
+    argv = ["face", "detect", str(real), "--settings", str(site)]
+    status, out, _ = jaga([*argv, *models(model_pack)], capsys)
+    _, frame = (json.loads(line) for line in out)
+    assert status == 0 and [d["status"] for d in frame["decisions"]] == ["challenge_required"]
+
+
 def test_face_detect_a_video_prints_json_lines(
     model_pack: ModelPack, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -309,6 +309,68 @@ def test_a_face_that_leaves_during_its_challenge_failed_it() -> None:
     assert made == [Status.CHALLENGE_REQUIRED, Status.SPOOF_DETECTED] and len(started) == 1
 
 
+def challenged(script: Sequence[Sequence[FaceBox]], frames: int = 10) -> DecisionPipeline:
+    """A pipeline whose site asks every face for a challenge, which it runs itself (one
+    that would pass after ``frames`` frames)."""
+    p, _, _ = pipeline(script)
+    settings = dataclasses.replace(p.settings.decision, challenge=ChallengePolicy.ALWAYS)
+    stages = dataclasses.replace(p.stages, challenges=lambda: FakeChallenge("passed", frames))
+    return DecisionPipeline(stages, dataclasses.replace(p.settings, decision=settings))
+
+
+def test_a_face_waiting_on_its_challenge_when_the_stream_ends_failed_it() -> None:
+    """The camera stops while the face is asked to blink: the challenge was not taken, as
+    when the face walks away, and the attempt ends spoof_detected, a final status to audit."""
+    p = challenged([[face_at(50)]] * 4)
+    made = [d.status for i in range(4) for d in p.process(noise(i), i / 30).decisions]
+    assert made == [Status.CHALLENGE_REQUIRED]
+    assert [d.status for d in p.finish()] == [Status.SPOOF_DETECTED]
+
+
+def test_a_track_that_ends_before_its_challenge_could_start_failed_it() -> None:
+    """A confirmed track with two good frames and a blank one would be sent to a challenge
+    on its next good frame; the stream ends (or the face leaves) first. It was seen long
+    enough to be decided, and the challenge was not taken: spoof_detected, not the
+    challenge_required that is never recorded (a briefer, unconfirmed track is recorded
+    low_quality, too_brief)."""
+    blank = np.full((480, 640, 3), 128, np.uint8)
+    images = [noise(0), noise(1), blank]
+    for ending in ("stream", "left"):
+        p = challenged([[face_at(50)]] * 3)
+        made = [
+            d.status for i, image in enumerate(images) for d in p.process(image, i / 30).decisions
+        ]
+        gone = range(3, 5 + p.settings.tracker.max_missed) if ending == "left" else range(0)
+        made += [d.status for i in gone for d in p.process(noise(i), i / 30).decisions]
+        ended = [(d.status, d.frames) for d in p.finish()]
+        assert (made, ended) == (([], [(Status.SPOOF_DETECTED, 2)]) if ending == "stream"
+                                 else ([Status.SPOOF_DETECTED], []))  # fmt: skip
+
+
+def test_a_parked_attempt_that_needed_a_challenge_ends_failing_it() -> None:
+    """ana's 1:N attempt, confirmed and undecided, is parked when a badge is presented; she
+    leaves at once: the challenge her attempt needed was not taken."""
+    blank = np.full((480, 640, 3), 128, np.uint8)
+    p = challenged([[face_at(50)]] * 3)
+    for i, image in enumerate([noise(0), noise(1), blank]):
+        p.process(image, i / 30)
+    p.set_claim("bo", keep_decided=False, park=True)
+    gone = range(3, 5 + p.settings.tracker.max_missed)
+    made = [(d.status, d.claimed) for i in gone for d in p.process(noise(i), i / 30).decisions]
+    assert made == [(Status.SPOOF_DETECTED, None)]
+
+
+def test_a_challenge_under_way_when_a_badge_is_presented_is_parked_with_its_attempt() -> None:
+    """ana is asked to blink (1:N) when a badge is presented, and leaves at once: her
+    attempt ends as one whose face left during its challenge, not unrecorded."""
+    p = challenged([[face_at(50)]] * 4)
+    made = [d.status for i in range(4) for d in p.process(noise(i), i / 30).decisions]
+    p.set_claim("bo", keep_decided=False, park=True)
+    gone = range(4, 6 + p.settings.tracker.max_missed)
+    made += [d.status for i in gone for d in p.process(noise(i), i / 30).decisions]
+    assert made == [Status.CHALLENGE_REQUIRED, Status.SPOOF_DETECTED] and p.finish() == []
+
+
 def test_a_still_image_that_needs_a_challenge_says_so() -> None:
     """No challenge could run on one frame: the answer stays challenge_required."""
     p, _, _ = pipeline([[face_at(50)]])
