@@ -187,7 +187,10 @@ def _follows(before: AuditLink, link: AuditLink) -> bool:
 def _refusal_words(error: HubRefusedError, anchored: Anchored) -> str | None:
     """The problem a refusal means for this device; None for a gap it can resume from."""
     if error.code == AUDIT_GAP and error.expected_offset is not None:
-        if error.expected_offset < anchored.sequence:
+        # The hub holds less than noted, or (a segment an acknowledged break opened) wants
+        # the chain from the entry the break names: send from there. Told the same place
+        # again, this device's chain has no entry after it.
+        if error.expected_offset != anchored.sequence:
             return None
         return (
             f"this device's audit chain has no entry {anchored.sequence + 1} "

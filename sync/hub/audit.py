@@ -15,10 +15,12 @@ compared with the newest segment the hub holds for the device:
   from (a device whose note of what the hub holds is ahead of the hub, which is not a break);
 * anything else is a break: recorded (one open break per device), counted in the hub's
   metrics, shown in the admin, and this and every later batch of the device is refused with
-  ``audit_chain_break`` until an operator acknowledges it. The device's next batch after that
-  starts a new segment wherever its chain then stands (its entry 1 must still be the store's
-  creation, as for any chain), unchecked against the old one: the acknowledged break is the
-  record of why.
+  ``audit_chain_break`` until an operator acknowledges it. A break names the entry where the
+  device's chain parts from the hub's, with that entry's hash on the device: what the
+  operator looked into. Acknowledging it starts a new segment, which must begin with exactly
+  that entry (refused with ``audit_gap`` until a batch brings it, and as a new break if it
+  comes with another hash) and goes on contiguously from there, as segment 0 goes on from
+  entry 1: no other chain, gap or head is taken after an acknowledgement.
 
 The batch runs in one transaction with the device's row locked, so two batches of one
 device (a retry racing its original) are checked one after the other.
@@ -45,11 +47,13 @@ ACKNOWLEDGE_HINT = (
 
 @dataclass(frozen=True)
 class Head:
-    """The newest entry the hub holds in a device's current segment (0: none yet)."""
+    """The newest entry the hub holds in a device's current segment (0: none yet), and the
+    entry the segment begins with (0 while it holds none)."""
 
     segment: int
     sequence: int
     entry_hash: str
+    first: int = 0
 
 
 def anchor(device: Device, batch: AuditBatch) -> AuditReceipt:
@@ -77,13 +81,13 @@ def anchor(device: Device, batch: AuditBatch) -> AuditReceipt:
 
 def current_head(device: Device) -> Head:
     segment = AuditBreak.objects.filter(device=device, acknowledged_at__isnull=False).count()
-    newest = (
-        AnchoredAuditEntry.objects.filter(device=device, segment=segment)
-        .order_by("-sequence")
-        .values_list("sequence", "entry_hash")
-        .first()
-    )
-    return Head(segment, *newest) if newest else Head(segment, 0, GENESIS_HASH)
+    held = AnchoredAuditEntry.objects.filter(device=device, segment=segment)
+    newest = held.order_by("-sequence").values_list("sequence", "entry_hash").first()
+    if newest is None:
+        return Head(segment, 0, GENESIS_HASH)
+    sequence, entry_hash = newest
+    first = held.order_by("sequence").values_list("sequence", flat=True).first()
+    return Head(segment, sequence, entry_hash, first or 0)
 
 
 def acknowledge(audit_break: AuditBreak, by: str) -> bool:
@@ -104,56 +108,91 @@ def _refuse_while_broken(device: Device) -> None:
 def _new_entries(device: Device, head: Head, batch: AuditBatch) -> list[AuditLink] | AuditBreak:
     """The links past the head, once those the hub holds and the device's head are checked
     against it; or the break (not saved yet) where they do not extend it."""
-    links = batch.entries
-    fresh_segment = head.segment > 0 and head.sequence == 0
-    if fresh_segment:
-        return links
+    if head.sequence == 0 and head.segment > 0:
+        return _segment_start(device, head, batch)
+    # Entries before the segment's first were judged by the break that opened it (the
+    # first's hash covers them): left out, as entries held already are.
+    links = [link for link in batch.entries if link.sequence >= head.first]
     if links and links[0].sequence > head.sequence + 1:
-        raise HubError(
-            409,
-            AUDIT_GAP,
-            f"the hub holds this device's audit chain up to entry {head.sequence}; "
-            f"send from entry {head.sequence + 1}, not {links[0].sequence}",
-            expected_offset=head.sequence,
-        )
-    held = _held_hashes(device, head, batch)
+        raise _gap(head.sequence, links[0].sequence)
+    held = _held_hashes(device, head, links, batch.head_sequence)
     for link in links:
         if link.sequence <= head.sequence and held.get(link.sequence) != link.entry_hash:
             return _diverged(device, head, link.sequence, held.get(link.sequence), link.entry_hash)
     new = [link for link in links if link.sequence > head.sequence]
     if new and new[0].prev_hash != head.entry_hash:
+        # Recorded at the entry where the chains part: the hub's newest, which the device's
+        # next entry says hashes otherwise there.
         reason = (
             f"audit entry {new[0].sequence} does not follow entry {head.sequence} as the hub "
             f"holds it: {_REWRITTEN}"
         )
         return _break(
-            device, head, new[0].sequence, kind=UNLINKED, reason=reason,
+            device, head, head.sequence, kind=UNLINKED, reason=reason,
             device_hash=new[0].prev_hash,
         )  # fmt: skip
     if batch.head_sequence < head.sequence:
-        reason = (
-            f"the device's audit chain ends at entry {batch.head_sequence}, before entry "
-            f"{head.sequence} that the hub holds: its newest entries were removed, or {_RESTORED}"
-        )
-        return _break(
-            device, head, batch.head_sequence, kind=REWOUND, reason=reason,
-            device_hash=batch.head_hash,
-        )  # fmt: skip
+        return _rewound(device, head, batch, head.sequence)
     claimed = held.get(batch.head_sequence)
     if claimed is not None and claimed != batch.head_hash:
         return _diverged(device, head, batch.head_sequence, claimed, batch.head_hash)
     return new
 
 
+def _segment_start(device: Device, head: Head, batch: AuditBatch) -> list[AuditLink] | AuditBreak:
+    """The first links of a segment an acknowledged break opened: from exactly the entry the
+    break names, with the hash the operator saw there."""
+    opened = AuditBreak.objects.get(
+        device=device, segment=head.segment - 1, acknowledged_at__isnull=False
+    )
+    if batch.head_sequence < opened.sequence:
+        return _rewound(device, head, batch, opened.sequence)
+    links = [link for link in batch.entries if link.sequence >= opened.sequence]
+    if not links or links[0].sequence > opened.sequence:
+        sent = links[0].sequence if links else batch.head_sequence + 1
+        raise _gap(
+            opened.sequence - 1, sent, why=f"the acknowledged break at entry {opened.sequence}"
+        )
+    if links[0].entry_hash != opened.device_hash:
+        return _diverged(
+            device, head, opened.sequence, opened.device_hash, links[0].entry_hash,
+            words="differs from the one the acknowledged break at it named",
+        )  # fmt: skip
+    return links
+
+
+def _gap(held: int, sent: int, why: str = "") -> HubError:
+    where = why or f"the hub holds this device's audit chain up to entry {held}"
+    return HubError(
+        409,
+        AUDIT_GAP,
+        f"{where}; send from entry {held + 1}, not {sent}",
+        expected_offset=held,
+    )
+
+
+def _rewound(device: Device, head: Head, batch: AuditBatch, held: int) -> AuditBreak:
+    reason = (
+        f"the device's audit chain ends at entry {batch.head_sequence}, before entry "
+        f"{held} that the hub holds: its newest entries were removed, or {_RESTORED}"
+    )
+    return _break(
+        device, head, batch.head_sequence, kind=REWOUND, reason=reason,
+        device_hash=batch.head_hash,
+    )  # fmt: skip
+
+
 _RESTORED = "the store was restored from an older backup"
 _REWRITTEN = f"the device's chain was rewritten or rewound before it (tampering, or {_RESTORED})"
 
 
-def _held_hashes(device: Device, head: Head, batch: AuditBatch) -> dict[int, str]:
-    """The hashes the hub holds at the sequences the batch names (its entries and head)."""
-    sequences = [link.sequence for link in batch.entries if link.sequence <= head.sequence]
-    if batch.head_sequence <= head.sequence:
-        sequences.append(batch.head_sequence)
+def _held_hashes(
+    device: Device, head: Head, links: list[AuditLink], head_sequence: int
+) -> dict[int, str]:
+    """The hashes the hub holds at the sequences named (the links and the device's head)."""
+    sequences = [link.sequence for link in links if link.sequence <= head.sequence]
+    if head_sequence <= head.sequence:
+        sequences.append(head_sequence)
     if not sequences:
         return {}
     rows = AnchoredAuditEntry.objects.filter(
@@ -166,10 +205,16 @@ def _held_hashes(device: Device, head: Head, batch: AuditBatch) -> dict[int, str
 
 
 def _diverged(
-    device: Device, head: Head, sequence: int, hub_hash: str | None, device_hash: str
+    device: Device,
+    head: Head,
+    sequence: int,
+    hub_hash: str | None,
+    device_hash: str,
+    *,
+    words: str = "differs from the one the hub holds",
 ) -> AuditBreak:
     reason = (
-        f"audit entry {sequence} differs from the one the hub holds: the device's chain was "
+        f"audit entry {sequence} {words}: the device's chain was "
         f"rewritten or rewound (tampering, or {_RESTORED})"
     )
     return _break(

@@ -26,7 +26,7 @@ against what was recorded off the device:
 A restore from a backup older than what the hub holds (or a recorded head) rewinds the chain
 as well (its entry ``store.restored`` says so): the hub refuses the restored chain until an
 operator acknowledges the break in its admin, after which it anchors the restored chain as a
-new segment, keeping the old one; record a new head after one.
+new segment from the entry the break names, keeping the old one; record a new head after one.
 
 Details are written once and never erased, here or at the hub, so callers put no biometric
 data and no names of the people verified in them: person uids, counts, model refs, scores.

@@ -3,7 +3,8 @@
 A break means a device's audit chain no longer extends what the hub held: someone removed or
 rewrote its newest entries, or the store was restored from an older backup (its chain then
 has ``store.restored`` where the hub holds other entries). Find out which before
-acknowledging it; the device's next sync then starts a new segment of its chain here. The
+acknowledging it; the device's next sync then starts a new segment of its chain here, from
+the entry the break names and only with the hash shown as the device's. The
 break and the entries the hub held before it stay.
 """
 

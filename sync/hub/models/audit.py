@@ -10,9 +10,10 @@ A device's chain is kept in segments. It starts in segment 0 with its store's cr
 sent with another hash; or the next entry not following the hub's newest one): the chain
 was rewritten or rewound, by tampering or by restoring an older backup. While a break is
 open the device's batches are refused. An operator who has looked into it acknowledges it
-in the admin, and the device's next batch starts a new segment from wherever the device's
-chain then stands; the old segment and the break stay, so no rewrite is ever taken without
-a record of it.
+in the admin, and a new segment starts: from exactly the entry the break names
+(``sequence``), which must hash as it did on the device when the break was found
+(``device_hash``), and contiguous from there; the old segment and the break stay, so no
+rewrite is ever taken without a record of it.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ class AnchoredAuditEntry(models.Model):
 
 
 class AuditBreak(models.Model):
-    """A batch of a device's chain that did not extend what the hub held."""
+    """A batch of a device's chain that did not extend what the hub held: ``sequence`` is
+    the entry where the device's chain parts from the hub's (or, rewound, its newest), with
+    its hash there on the device (``device_hash``) and at the hub (``hub_hash``)."""
 
     device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="audit_breaks")
     segment = models.IntegerField(editable=False)

@@ -93,7 +93,7 @@ def test_newest_entries_removed_and_appended_again_are_refused_reported_and_reco
     assert "pushed 3 acknowledged" in out  # the records still travel
     assert "audit chain the hub refused the audit chain: audit entry 6 does not follow" in out
     (recorded,) = breaks(kiosk)
-    assert (recorded.kind, recorded.sequence, recorded.is_open) == ("unlinked", 6, True)
+    assert (recorded.kind, recorded.sequence, recorded.is_open) == ("unlinked", 5, True)
     assert held(kiosk) == anchored  # nothing of the rewrite is taken
     status = sync_status(kiosk, capsys)
     assert "audit        anchored at the hub up to entry 5 of 6" in status
@@ -105,7 +105,7 @@ def test_newest_entries_removed_and_appended_again_are_refused_reported_and_reco
     assert acknowledge(recorded, "operator")
     sync_now(kiosk, capsys)
     assert held(kiosk) == anchored  # the old segment stays
-    assert held(kiosk, segment=1) == chain(kiosk)[5:]  # 6 and 7, a new segment
+    assert held(kiosk, segment=1) == chain(kiosk)[4:]  # 5 (the break's), 6, 7: a new segment
     status = sync_status(kiosk, capsys)
     assert "up to entry 7 of 7" in status and "audit issue" not in status
 

@@ -15,6 +15,7 @@ from django.db import DatabaseError, transaction
 from django.test import Client
 from prometheus_client.core import GaugeMetricFamily
 
+from sync.hub.audit import acknowledge
 from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, Device
 from sync.protocol import MAX_AUDIT_BODY_BYTES, MAX_PAYLOAD_BYTES
@@ -113,7 +114,8 @@ def test_removed_newest_entries_appended_again_differently_are_a_recorded_break(
     assert refused.json()["error"] == "audit_chain_break"
     assert "entry 6 does not follow entry 5" in refused.json()["reason"]
     (recorded,) = breaks(api)
-    assert (recorded.kind, recorded.sequence, recorded.is_open) == ("unlinked", 6, True)
+    assert (recorded.kind, recorded.sequence, recorded.is_open) == ("unlinked", 5, True)
+    assert recorded.device_hash == links(store)[4]["entry_hash"]  # the device's entry 5
     overlap = send(api, links(store, after=3))  # sent from before: entry 4 differs
     assert overlap.status_code == 409 and len(breaks(api)) == 1  # refused while open
     assert [sequence for _, sequence, _ in held(api)] == [1, 2, 3, 4, 5]
@@ -176,9 +178,11 @@ def test_an_acknowledged_break_lets_a_new_segment_start_and_keeps_the_old(
     )
     recorded.refresh_from_db()
     assert not recorded.is_open and recorded.acknowledged_by == "operator"
-    accepted = send(api, links(store, after=5))
+    accepted = send(api, links(store, after=4))  # from the entry the break names
     assert accepted.status_code == 200, accepted.content
-    assert [(s, q) for s, q, _ in held(api)] == [(0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (1, 6)]
+    assert [(s, q) for s, q, _ in held(api)] == [
+        (0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (1, 5), (1, 6)
+    ]  # fmt: skip
     decide(store, clock, 1)
     assert send(api, links(store, after=6)).json()["stored"] == 1  # the segment goes on
 
@@ -292,3 +296,49 @@ def test_another_devices_chain_is_refused(
 def test_a_body_over_the_limit_is_refused_before_it_is_read(api: Api) -> None:
     response = api.post(api.site_path("audit"), b"x" * (MAX_AUDIT_BODY_BYTES + 1))
     assert response.status_code == 413
+
+
+# After an acknowledged break, only the chain the operator looked at goes on.
+
+
+def _acknowledged_unlinked_break(api: Api, store: Store, clock: FakeClock) -> AuditBreak:
+    decide(store, clock, 4)
+    assert send(api, links(store)).status_code == 200  # the hub holds 1..5
+    tamper(store, "DELETE FROM audit_log WHERE sequence > 3")
+    decide(store, clock, 3, decision="verified")
+    assert send(api, links(store, after=5)).status_code == 409
+    (recorded,) = breaks(api)
+    acknowledge(recorded, "operator")
+    return recorded
+
+
+def test_after_an_acknowledged_break_another_chain_is_refused(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    recorded = _acknowledged_unlinked_break(api, store, clock)
+    chain = links(store)
+    assert chain[recorded.sequence - 1]["entry_hash"] == recorded.device_hash
+    far = [rehashed(chain[0], sequence=10**12, action="access.decision", prev_hash="a" * 64)]
+    assert send(api, far).json()["error"] == "audit_gap"  # not where the break was
+    assert send(api, [], head=(999_999, "b" * 64)).json()["error"] == "audit_gap"
+    other = rehashed(chain[recorded.sequence - 1], actor="someone else")
+    refused = send(api, [other])
+    assert refused.json()["error"] == "audit_chain_break"
+    assert [(s, q) for s, q, _ in held(api)] == [(0, q) for q in range(1, 6)]
+    assert len(breaks(api)) == 2
+
+
+def test_after_an_acknowledged_break_the_chain_looked_at_goes_on_contiguously(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    recorded = _acknowledged_unlinked_break(api, store, clock)
+    told = send(api, links(store, after=5))  # the entry the break names comes first
+    assert (told.json()["error"], told.json()["expected_offset"]) == ("audit_gap", 4)
+    accepted = send(api, links(store, after=4))
+    assert accepted.status_code == 200, accepted.content
+    assert [(s, q) for s, q, _ in held(api) if s == 1] == [(1, 5), (1, 6)]
+    assert held(api)[5][2] == recorded.device_hash
+    decide(store, clock, 2)
+    gap = send(api, links(store, after=7))
+    assert gap.json()["error"] == "audit_gap" and gap.json()["expected_offset"] == 6
+    assert send(api, links(store, after=6)).json()["stored"] == 2
