@@ -6,7 +6,10 @@ hash again. So each sync also sends the hub the entries it does not hold yet, in
 batches (``POST /api/v1/sites/{site}/audit``), and the hub checks that they extend what it
 holds for this device (``sync.hub.audit``). The hub's receipt (the newest entry it holds)
 is kept in ``sync_state`` as ``audit.anchored.<device id>``; the next sync sends from the
-entry after it.
+entry after it. Each batch carries a number higher than the one before
+(``audit.batch_number``, kept before it is sent), so the hub can tell a batch held up past a
+later one (stale) from a chain rewound; told its number is behind (a restored backup
+brought an older one back), the device numbers past the hub's and sends again, once.
 
 Anchoring never holds the records back and never fails a sync: what goes wrong is kept in
 ``audit.problem`` and shown by ``jaga sync status`` (and the sync's summary), and the next
@@ -41,6 +44,7 @@ from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.protocol import (
     AUDIT_GAP,
+    AUDIT_STALE,
     MAX_AUDIT_BODY_BYTES,
     AuditBatch,
     AuditLink,
@@ -51,6 +55,7 @@ from sync.store import Store
 
 ANCHORED_PREFIX = "audit.anchored."
 PROBLEM_NAME = "audit.problem"
+BATCH_NUMBER_NAME = "audit.batch_number"  # the last batch's number, for every device id
 _BATCH_BUDGET_BYTES = MAX_AUDIT_BODY_BYTES * 3 // 4
 _LINK_OVERHEAD_BYTES = 400
 _FIELDS = ("sequence", "at", "actor", "action", "subject", "details", "prev_hash", "entry_hash")
@@ -101,7 +106,7 @@ class AuditAnchor:
         """Send batches until the hub holds the whole chain, a batch limit, a stop, or a
         problem (kept in the store); raises only ``HubAuthError`` (sync pauses)."""
         anchored = self._anchored()
-        stored, problem, complete = 0, None, True
+        stored, problem, complete, renumbered = 0, None, True, False
         for _ in range(self._tuning.max_batches_per_sync):
             if stopping():
                 complete = False
@@ -120,6 +125,11 @@ class AuditAnchor:
             except HubAuthError:
                 raise
             except HubRefusedError as error:
+                if error.code == AUDIT_STALE and error.expected_offset and not renumbered:
+                    # Numbered behind the hub (a restored backup): number past it, again.
+                    self._put({BATCH_NUMBER_NAME: str(error.expected_offset)})
+                    renumbered = True
+                    continue
                 problem = _refusal_words(error, anchored)
                 if problem is None:  # a gap: the hub holds less than noted; send from there
                     anchored = Anchored(error.expected_offset or 0)
@@ -144,20 +154,34 @@ class AuditAnchor:
         return AnchorReport(stored, anchored.sequence, behind, problem, complete)
 
     def _send(self, links: list[AuditLink], head: Anchored) -> AuditReceipt:
+        number = self._next_number()
         batch = AuditBatch(
             device_id=self._device_id,
             head_sequence=head.sequence,
             head_hash=head.entry_hash,
             entries=links,
+            batch_number=number,
         )
         return self._transport.anchor_audit(batch)
 
+    def _values(self) -> dict[str, str]:
+        return dict(self._store.database.query("SELECT name, value FROM sync_state"))
+
     def _anchored(self) -> Anchored:
-        values = dict(self._store.database.query("SELECT name, value FROM sync_state"))
-        return Anchored.from_values(values, self._device_id)
+        return Anchored.from_values(self._values(), self._device_id)
+
+    def _next_number(self) -> int:
+        """The next batch's number, kept before it is sent: each is higher than the last."""
+        kept = self._values().get(BATCH_NUMBER_NAME, "")
+        number = (int(kept) if kept.isdigit() else 0) + 1
+        self._put({BATCH_NUMBER_NAME: str(number)})
+        return number
 
     def _keep(self, anchored: Anchored, problem: str | None) -> None:
         values = {anchored_name(self._device_id): anchored.stored(), PROBLEM_NAME: problem or ""}
+        self._put(values)
+
+    def _put(self, values: Mapping[str, str]) -> None:
         put_values(self._store.database, values, self._store.clock.now())
 
     def _next_batch(self, after: int) -> tuple[list[AuditLink], str | None]:

@@ -22,6 +22,10 @@ compared with the newest segment the hub holds for the device:
   comes with another hash) and goes on contiguously from there, as segment 0 goes on from
   entry 1: no other chain, gap or head is taken after an acknowledgement.
 
+A batch numbered before the highest the hub took of the device (``AuditChainState``) is
+refused as stale (``audit_stale``) before any of this: a batch held up in a queue past a
+later one carries a head the chain has grown beyond, which would read as a chain rewound.
+
 The batch runs in one transaction with the device's row locked, so two batches of one
 device (a retry racing its original) are checked one after the other.
 """
@@ -35,9 +39,16 @@ from django.utils import timezone
 
 from sync.hub.auth import usable
 from sync.hub.errors import HubError
-from sync.hub.models import AnchoredAuditEntry, AuditBreak, Device
+from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
 from sync.hub.models.audit import DIVERGED, REWOUND, UNLINKED
-from sync.protocol import AUDIT_CHAIN_BREAK, AUDIT_GAP, AuditBatch, AuditLink, AuditReceipt
+from sync.protocol import (
+    AUDIT_CHAIN_BREAK,
+    AUDIT_GAP,
+    AUDIT_STALE,
+    AuditBatch,
+    AuditLink,
+    AuditReceipt,
+)
 from sync.protocol.audit_messages import GENESIS_HASH
 
 ACKNOWLEDGE_HINT = (
@@ -61,6 +72,7 @@ def anchor(device: Device, batch: AuditBatch) -> AuditReceipt:
     with transaction.atomic():
         locked = Device.objects.select_for_update().get(pk=device.pk)
         device = usable(locked if locked.token_hash == device.token_hash else None)
+        _refuse_stale(device, batch.batch_number)
         _refuse_while_broken(device)
         head = current_head(device)
         checked = _new_entries(device, head, batch)
@@ -97,6 +109,23 @@ def acknowledge(audit_break: AuditBreak, by: str) -> bool:
         acknowledged_at=timezone.now(), acknowledged_by=by[:200]
     )
     return closed == 1
+
+
+def _refuse_stale(device: Device, number: int | None) -> None:
+    """Refuse a batch numbered before one the hub took: it waited past a later batch, and
+    its head is one the chain has grown beyond, not a chain rewound. Kept with the batch."""
+    if number is None:  # a client from before batch numbers
+        return
+    state, _ = AuditChainState.objects.get_or_create(device=device)
+    if number < state.batch_number:
+        raise HubError(
+            409,
+            AUDIT_STALE,
+            f"audit batch {number} comes after batch {state.batch_number}: stale, not taken",
+            expected_offset=state.batch_number,
+        )
+    state.batch_number = number
+    state.save(update_fields=["batch_number"])
 
 
 def _refuse_while_broken(device: Device) -> None:

@@ -10,7 +10,11 @@ An entry travels with its fields exactly as the store keeps them (``at`` in the 
 text form, ``details`` as its canonical JSON text), because its hash covers that text: the
 hub computes the hash again from them, so what it keeps is what the device hashed. A batch
 is contiguous (each entry follows the one before it), and an entry whose hash does not
-match its fields is refused before anything is stored.
+match its fields is refused before anything is stored. A device numbers its batches, ever
+higher (``AuditBatch.batch_number``): the hub keeps the highest it took and refuses an
+older one as stale (``audit_stale``, not a break), since a batch that waited in a queue
+past a later one carries a head the chain has grown beyond. A device told so (its number
+went back with a restored backup) numbers past the hub's and sends again.
 
 The endpoint is additive (``POST /api/v1/sites/{site}/audit``): it carries no protocol
 version, and a device treats a hub without it (404) as one that does not anchor.
@@ -43,6 +47,8 @@ MAX_AUDIT_BATCH_ENTRIES = 500
 MAX_AUDIT_BODY_BYTES = 4 * 1024 * 1024
 AUDIT_CHAIN_BREAK = "audit_chain_break"  # 409: the batch does not extend the hub's chain
 AUDIT_GAP = "audit_gap"  # 409: send from the entry after ``expected_offset``
+# 409: a batch numbered before one the hub took (``expected_offset``: the newest number)
+AUDIT_STALE = "audit_stale"
 
 AuditAction = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
 AuditTime = Annotated[
@@ -118,6 +124,10 @@ class AuditBatch(WireModel):
     head_sequence: Annotated[int, Field(strict=True, ge=1, le=BIGINT_MAX)]
     head_hash: Sha256Hex
     entries: Annotated[list[AuditLink], Field(max_length=MAX_AUDIT_BATCH_ENTRIES)]
+    # Each batch numbered higher than the device's one before (None: a client from before
+    # numbers): a batch held up past a later one, and so carrying an older head, is
+    # refused as stale (``AUDIT_STALE``) rather than taken for a chain rewound.
+    batch_number: Annotated[int, Field(strict=True, ge=1, le=BIGINT_MAX)] | None = None
 
     @model_validator(mode="after")
     def _contiguous(self) -> AuditBatch:

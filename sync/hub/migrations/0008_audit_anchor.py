@@ -115,5 +115,22 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.CreateModel(
+            name="AuditChainState",
+            fields=[
+                (
+                    "device",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="audit_state",
+                        serialize=False,
+                        to="hub.device",
+                    ),
+                ),
+                ("batch_number", models.BigIntegerField(default=0)),
+            ],
+            options={"verbose_name": "audit chain state"},
+        ),
         migrations.RunSQL(FORBID_CHANGES, ALLOW_CHANGES),
     ]

@@ -1,6 +1,6 @@
 """The hub's models, one module per idea; imported here so Django finds them."""
 
-from sync.hub.models.audit import AnchoredAuditEntry, AuditBreak
+from sync.hub.models.audit import AnchoredAuditEntry, AuditBreak, AuditChainState
 from sync.hub.models.events import AccessEvent, AppliedEntry, Change
 from sync.hub.models.fish import (
     FishObservation,
@@ -18,6 +18,7 @@ __all__ = [
     "AnchoredAuditEntry",
     "AppliedEntry",
     "AuditBreak",
+    "AuditChainState",
     "Change",
     "Device",
     "FaceTemplate",

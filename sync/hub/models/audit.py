@@ -59,6 +59,22 @@ class AnchoredAuditEntry(models.Model):
         return f"{self.device_id} #{self.sequence} {self.action}"
 
 
+class AuditChainState(models.Model):
+    """What the hub knows of a device's chain beyond the entries it holds: the highest batch
+    number it took (an older batch is stale, not a break)."""
+
+    device = models.OneToOneField(
+        Device, on_delete=models.PROTECT, primary_key=True, related_name="audit_state"
+    )
+    batch_number = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "audit chain state"
+
+    def __str__(self) -> str:
+        return f"audit chain of {self.device}"
+
+
 class AuditBreak(models.Model):
     """A batch of a device's chain that did not extend what the hub held: ``sequence`` is
     the entry where the device's chain parts from the hub's (or, rewound, its newest), with

@@ -24,6 +24,8 @@ from tests.sync.conftest import FAST
 from tests.sync.hub.hubkit import HubProcess
 from tests.sync.test_store_audit import tamper
 
+NUMBER = "audit.batch_number"
+
 
 @pytest.fixture
 def kiosk(
@@ -172,3 +174,21 @@ def test_a_hub_without_the_endpoint_does_not_hold_the_sync_back(
         add_access_events(store, kiosk.registration.site, 1)
         assert client.sync_once().push.acknowledged == 1  # and the next sync goes on
     assert not held(kiosk)
+
+
+def test_a_batch_number_behind_the_hubs_is_moved_past_it_and_the_chain_still_judged(
+    kiosk: Device, capsys: pytest.CaptureFixture[str]
+) -> None:
+    decisions(kiosk, 2)
+    sync_now(kiosk, capsys)
+    decisions(kiosk, 1)
+    sync_now(kiosk, capsys)  # the hub has seen this device's batches numbered up to 2
+    with kiosk.open() as store:  # a restored backup brings back an older number
+        store.database.connection.execute(
+            "UPDATE sync_state SET value = '0' WHERE name = ?", (NUMBER,)
+        )
+        tamper(store, "DELETE FROM audit_log WHERE sequence > 3")
+    out = sync_now(kiosk, capsys)
+    assert "ends at entry 3, before entry 4 that the hub holds" in out  # judged, not stale
+    (recorded,) = breaks(kiosk)
+    assert (recorded.kind, recorded.sequence) == ("rewound", 3)

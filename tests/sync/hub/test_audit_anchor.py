@@ -43,8 +43,10 @@ def send(
     entries: list[dict[str, Any]],
     device_id: str | None = None,
     head: tuple[int, str] | None = None,
+    number: int | None = None,
 ) -> Any:
-    """A batch of ``entries`` whose device's head is ``head`` (by default, the last entry)."""
+    """A batch of ``entries`` whose device's head is ``head`` (by default, the last entry),
+    numbered ``number`` by the device (None: unnumbered, as from a client before numbers)."""
     sequence, digest = head or (entries[-1]["sequence"], entries[-1]["entry_hash"])
     body = {
         "device_id": device_id or api.device_id,
@@ -52,6 +54,8 @@ def send(
         "head_hash": digest,
         "entries": entries,
     }
+    if number is not None:
+        body["batch_number"] = number
     return api.post(api.site_path("audit"), body)
 
 
@@ -342,3 +346,18 @@ def test_after_an_acknowledged_break_the_chain_looked_at_goes_on_contiguously(
     gap = send(api, links(store, after=7))
     assert gap.json()["error"] == "audit_gap" and gap.json()["expected_offset"] == 6
     assert send(api, links(store, after=6)).json()["stored"] == 2
+
+
+def test_a_batch_older_than_one_the_hub_took_is_stale_not_a_break(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 300)
+    chain = links(store)
+    assert send(api, chain[:301], number=2).status_code == 200  # the later sync lands first
+    late = send(api, chain[:200], number=1)  # the earlier one, delayed, with an older head
+    assert late.status_code == 409, late.content
+    assert (late.json()["error"], late.json()["expected_offset"]) == ("audit_stale", 2)
+    assert send(api, chain[:301], number=2).json()["stored"] == 0  # a retry: same number
+    assert not breaks(api)
+    decide(store, clock, 1)
+    assert send(api, links(store, after=301), number=3).json()["stored"] == 1
