@@ -21,7 +21,8 @@ sync tries again (one request while it persists):
   anchors the chain as it now stands, as a new segment;
 * a hub without the endpoint (404: older than this client) does not anchor at all;
 * an entry this device cannot send (its hash does not match it, or it exceeds the wire's
-  bounds) stops anchoring there: ``jaga audit verify`` says more;
+  bounds) stops anchoring there: ``jaga audit verify`` says more. The chain's head is
+  still reported to the hub, which shows how far behind it is (its admin, ``/metrics``);
 * a link that fails midway leaves the rest for the next sync.
 
 The receipt lives in the store, so a restored backup brings back the receipt it held: the
@@ -113,8 +114,10 @@ class AuditAnchor:
                 break
             links, problem = self._next_batch(anchored.sequence)
             head = Anchored(*self._store.audit.head())  # after the links: it is not before them
-            if not links and (problem is not None or head == anchored):
+            if not links and head == anchored:
                 break
+            # With an entry it cannot send, the head still goes (no links): the hub then
+            # knows how far behind it is, and shows it.
             if head.sequence == 0:
                 problem = "this device's audit chain is empty: jaga audit verify"
                 break

@@ -72,17 +72,20 @@ def anchor(device: Device, batch: AuditBatch) -> AuditReceipt:
     with transaction.atomic():
         locked = Device.objects.select_for_update().get(pk=device.pk)
         device = usable(locked if locked.token_hash == device.token_hash else None)
-        _refuse_stale(device, batch.batch_number)
+        state = _refuse_stale(device, batch.batch_number)
         _refuse_while_broken(device)
         head = current_head(device)
         checked = _new_entries(device, head, batch)
+        anchored = head.sequence
         if isinstance(checked, AuditBreak):
             checked.save()  # kept: the refusal below comes after the commit
-        else:
+        elif checked:
             AnchoredAuditEntry.objects.bulk_create(
                 AnchoredAuditEntry(device=device, segment=head.segment, **_columns(link))
                 for link in checked
             )
+            anchored = checked[-1].sequence
+        _note_heads(state, batch, anchored)
     if isinstance(checked, AuditBreak):
         raise HubError(409, AUDIT_CHAIN_BREAK, f"{checked.reason}; {ACKNOWLEDGE_HINT}")
     if not checked:  # all held already
@@ -111,12 +114,12 @@ def acknowledge(audit_break: AuditBreak, by: str) -> bool:
     return closed == 1
 
 
-def _refuse_stale(device: Device, number: int | None) -> None:
+def _refuse_stale(device: Device, number: int | None) -> AuditChainState:
     """Refuse a batch numbered before one the hub took: it waited past a later batch, and
-    its head is one the chain has grown beyond, not a chain rewound. Kept with the batch."""
+    its head is one the chain has grown beyond, not a chain rewound."""
+    state: AuditChainState = AuditChainState.objects.get_or_create(device=device)[0]
     if number is None:  # a client from before batch numbers
-        return
-    state, _ = AuditChainState.objects.get_or_create(device=device)
+        return state
     if number < state.batch_number:
         raise HubError(
             409,
@@ -125,7 +128,16 @@ def _refuse_stale(device: Device, number: int | None) -> None:
             expected_offset=state.batch_number,
         )
     state.batch_number = number
-    state.save(update_fields=["batch_number"])
+    return state
+
+
+def _note_heads(state: AuditChainState, batch: AuditBatch, anchored: int) -> None:
+    """Keep the batch's number, the head the device reported and the hub's newest entry
+    (even with a break: the head is what the device said)."""
+    state.reported_sequence = batch.head_sequence
+    state.reported_at = timezone.now()
+    state.anchored_sequence = anchored
+    state.save()
 
 
 def _refuse_while_broken(device: Device) -> None:

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import DatabaseError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -28,6 +28,7 @@ from sync.hub.models import (
     AccessEvent,
     AnchoredAuditEntry,
     AuditBreak,
+    AuditChainState,
     Device,
     FaceTemplate,
     FishObservation,
@@ -203,6 +204,34 @@ def _audit(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
             breaks.add_metric([slugs.get(row["device__site_id"], "?"), state], row[state])
     yield entries
     yield breaks
+    yield from _audit_behind(slugs)
+
+
+def _audit_behind(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
+    """Entries of devices' reported chains the hub does not hold, and devices behind."""
+    entries = GaugeMetricFamily(
+        "jaga_hub_audit_unanchored_entries",
+        "Entries of devices' audit chains (as last reported) the hub does not hold, per site",
+        labels=["site"],
+    )
+    devices = GaugeMetricFamily(
+        "jaga_hub_audit_devices_behind",
+        "Devices whose reported audit chain the hub does not hold all of, per site",
+        labels=["site"],
+    )
+    behind = F("reported_sequence") - F("anchored_sequence")
+    rows = (
+        AuditChainState.objects.filter(reported_sequence__gt=F("anchored_sequence"))
+        .values("device__site_id")
+        .annotate(entries=Sum(behind), devices=Count("pk"))
+        .order_by()
+    )
+    for row in rows:
+        site = slugs.get(row["device__site_id"], "?")
+        entries.add_metric([site], row["entries"])
+        devices.add_metric([site], row["devices"])
+    yield entries
+    yield devices
 
 
 def _species_pack() -> Iterator[GaugeMetricFamily]:

@@ -33,6 +33,7 @@ from sync.protocol.audit_messages import (
 )
 from sync.protocol.entities import (
     ADDED_FIELDS,
+    MAX_ERASURE_REASON_CHARS,
     PAYLOADS,
     UID_FIELDS,
     AccessEventUpsert,
@@ -96,6 +97,7 @@ __all__ = [
     "MAX_AUDIT_BODY_BYTES",
     "MAX_BATCH_ENTRIES",
     "MAX_CHUNK_BYTES",
+    "MAX_ERASURE_REASON_CHARS",
     "MAX_JSON_BODY_BYTES",
     "MAX_PAYLOAD_BYTES",
     "MAX_PHOTO_BYTES",

@@ -22,6 +22,7 @@ from sync.protocol.types import (
     MAX_PHOTO_BYTES,
     MAX_PREDICTIONS,
     MAX_TEMPLATE_DIM,
+    TEXT_MAX_LENGTH,
     LongText,
     Name,
     Sha256Hex,
@@ -58,6 +59,11 @@ class PersonUpsert(WireModel):
     display_name: Name
     site: Slug
     consent: ConsentPayload
+
+
+# An erasure's reason travels in its tombstone (``PersonTombstone.reason``): the store
+# refuses a longer one before it erases anything.
+MAX_ERASURE_REASON_CHARS = TEXT_MAX_LENGTH
 
 
 class PersonTombstone(WireModel):

@@ -112,7 +112,8 @@ def format_timestamp(moment: datetime) -> str:
 
 
 NAME_MAX_LENGTH = 200  # also the hub's name columns (CharField max_length=200)
-Text = Annotated[StrictStr, StringConstraints(max_length=1000), AfterValidator(_no_nul)]
+TEXT_MAX_LENGTH = 1000
+Text = Annotated[StrictStr, StringConstraints(max_length=TEXT_MAX_LENGTH), AfterValidator(_no_nul)]
 Name = Annotated[
     StrictStr, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH), AfterValidator(_no_nul)
 ]

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sync.errors import DuplicateIdentityError, RecordNotFoundError
+from sync.errors import DuplicateIdentityError, RecordInvalidError, RecordNotFoundError
+from sync.protocol import MAX_ERASURE_REASON_CHARS
 from sync.store.audit import AuditLog
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
@@ -160,8 +161,15 @@ class People:
         True once their data has left the store's files too. False when another connection's
         read held that back past ``StoreConfig.purge_wait_s``: the purge stays owed, recorded
         in the store, and the next open or write of it, by any process, runs it
-        (``Database.purge``; ``Database.owed_purge_since`` tells).
+        (``Database.purge``; ``Database.owed_purge_since`` tells). A ``reason`` longer than
+        the tombstone carries (``MAX_ERASURE_REASON_CHARS``) is refused before anything is
+        erased (``RecordInvalidError``).
         """
+        if len(reason) > MAX_ERASURE_REASON_CHARS:
+            raise RecordInvalidError(
+                f"not erased: the reason has {len(reason)} characters; the erasure's "
+                f"tombstone carries at most {MAX_ERASURE_REASON_CHARS}"
+            )
         self._remove(person_uid, operator=operator, reason=reason)
         return self._database.purge(wait=True)
 

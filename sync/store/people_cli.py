@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sync.errors import RecordNotFoundError
+from sync.protocol import MAX_ERASURE_REASON_CHARS
 from sync.store.clock import format_timestamp
 from sync.store.database import StoreConfig
 from sync.store.store import Store
@@ -74,7 +75,12 @@ def add_people_commands(command: Command) -> None:
     people.add_argument("--json", action="store_true", help="one JSON object per person")
     erase = command("erase", _erase, "erase a person here; a tombstone takes it everywhere")
     erase.add_argument("external_id", metavar="ID", help="their badge or staff number")
-    erase.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    erase.add_argument(
+        "--reason",
+        required=True,
+        help=f"why (kept in the audit trail and the tombstone; at most"
+        f" {MAX_ERASURE_REASON_CHARS} characters)",
+    )
     add_purge_wait(erase)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sync.protocol import MAX_ERASURE_REASON_CHARS
 from sync.store import Passphrase, Store
 from tests.sync.conftest import FAST
 from tests.sync.test_store_cli import PASSPHRASE, add_person, cli_store, jaga
@@ -46,3 +47,17 @@ def test_erasing_nobody_is_one_error_line(
 ) -> None:
     assert jaga("store", "erase", "NOBODY", "--reason", "r") == 1
     assert "nobody enrolled here has the id 'NOBODY'" in capsys.readouterr().err
+
+
+def test_a_reason_longer_than_the_tombstone_carries_is_refused_before_anything_is_erased(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_person(cli_store)
+    capsys.readouterr()
+    reason = "x" * (MAX_ERASURE_REASON_CHARS + 1)
+    assert jaga("store", "erase", "CLI-1", "--reason", reason) == 1
+    error = capsys.readouterr().err
+    assert f"the reason has {len(reason)} characters" in error
+    assert f"at most {MAX_ERASURE_REASON_CHARS}" in error
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.people.count() == 1

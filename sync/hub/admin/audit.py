@@ -1,4 +1,5 @@
-"""Audit breaks and anchored audit entries: read-only, but for acknowledging a break.
+"""Audit breaks, anchored audit entries and how far each device's chain is anchored:
+read-only, but for acknowledging a break.
 
 A break means a device's audit chain no longer extends what the hub held: someone removed or
 rewrote its newest entries, or the store was restored from an older backup (its chain then
@@ -16,7 +17,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 
 from sync.hub.audit import acknowledge
-from sync.hub.models import AnchoredAuditEntry, AuditBreak
+from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState
 
 
 class NoAddOrDelete(admin.ModelAdmin):
@@ -63,3 +64,33 @@ class AnchoredAuditEntryAdmin(NoAddOrDelete):
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AuditChainState)
+class AuditChainStateAdmin(NoAddOrDelete):
+    """How far each device's chain is anchored: the head it last reported, and how many of
+    its entries the hub does not hold (a device stuck on an entry it cannot send shows
+    here); a ``reported at`` well before the device's last sync means it stopped sending
+    its chain."""
+
+    list_display = (
+        "device",
+        "anchored_sequence",
+        "reported_sequence",
+        "behind",
+        "reported_at",
+        "device_last_seen",
+    )
+    list_filter = ("device__site",)
+    list_select_related = ("device__site",)
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="entries behind")
+    def behind(self, obj: AuditChainState) -> int:
+        return obj.behind
+
+    @admin.display(description="device last seen")
+    def device_last_seen(self, obj: AuditChainState) -> Any:
+        return obj.device.last_seen_at

@@ -61,12 +61,24 @@ class AnchoredAuditEntry(models.Model):
 
 class AuditChainState(models.Model):
     """What the hub knows of a device's chain beyond the entries it holds: the highest batch
-    number it took (an older batch is stale, not a break)."""
+    number it took (an older batch is stale, not a break), the head the device last reported
+    and the newest entry the hub holds of the current segment then. A device whose chain
+    grows past what it can send (an entry too large, say) still reports its head, so how
+    far behind the hub is shows (``behind``: the admin and ``/metrics``); one that stops
+    reporting shows by ``reported_at`` lagging the device's last sync."""
 
     device = models.OneToOneField(
         Device, on_delete=models.PROTECT, primary_key=True, related_name="audit_state"
     )
     batch_number = models.BigIntegerField(default=0)
+    reported_sequence = models.BigIntegerField(default=0)
+    reported_at = models.DateTimeField(null=True)
+    anchored_sequence = models.BigIntegerField(default=0)
+
+    @property
+    def behind(self) -> int:
+        """Entries of the device's reported chain the hub does not hold."""
+        return max(int(self.reported_sequence) - int(self.anchored_sequence), 0)
 
     class Meta:
         verbose_name = "audit chain state"

@@ -15,7 +15,7 @@ from django.test import override_settings
 from main import main
 from sync.client.status import read_status
 from sync.hub.audit import acknowledge
-from sync.hub.models import AnchoredAuditEntry, AuditBreak
+from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState
 from sync.store import Passphrase
 from sync.store.backups import backup, restore
 from tests.sync.client.devices import PASSPHRASE, Device, add_access_events, new_device
@@ -192,3 +192,18 @@ def test_a_batch_number_behind_the_hubs_is_moved_past_it_and_the_chain_still_jud
     assert "ends at entry 3, before entry 4 that the hub holds" in out  # judged, not stale
     (recorded,) = breaks(kiosk)
     assert (recorded.kind, recorded.sequence) == ("rewound", 3)
+
+
+def test_an_entry_too_large_to_send_still_tells_the_hub_the_chains_head(
+    kiosk: Device, capsys: pytest.CaptureFixture[str]
+) -> None:
+    decisions(kiosk, 3)
+    with kiosk.open() as store:
+        store.audit.record(
+            actor="cli:op", action="store.backed_up", subject="x", details={"r": "x" * 70_000}
+        )
+    decisions(kiosk, 2)
+    out = sync_now(kiosk, capsys)
+    assert "audit entry 5 cannot be sent" in out
+    state = AuditChainState.objects.get(device__uid=kiosk.registration.device_id)
+    assert (state.anchored_sequence, state.reported_sequence) == (4, 7)

@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from sync.hub.audit import acknowledge
 from sync.hub.metrics_db import DatabaseCollector
-from sync.hub.models import AnchoredAuditEntry, AuditBreak, Device
+from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
 from sync.protocol import MAX_AUDIT_BODY_BYTES, MAX_PAYLOAD_BYTES
 from sync.protocol.audit_messages import audit_entry_hash
 from sync.store import AccessEvent, Store
@@ -361,3 +361,22 @@ def test_a_batch_older_than_one_the_hub_took_is_stale_not_a_break(
     assert not breaks(api)
     decide(store, clock, 1)
     assert send(api, links(store, after=301), number=3).json()["stored"] == 1
+
+
+def test_the_hub_keeps_each_devices_reported_head_and_shows_how_far_behind_it_is(
+    api: Api, store: Store, clock: FakeClock, operator: Client
+) -> None:
+    decide(store, clock, 4)
+    chain = links(store)
+    assert send(api, chain[:3], head=(5, chain[4]["entry_hash"])).status_code == 200
+    assert send(api, [], head=(5, chain[4]["entry_hash"])).status_code == 200  # stuck at 4
+    state = AuditChainState.objects.get(device__uid=api.device_id)
+    assert (state.reported_sequence, state.anchored_sequence, state.behind) == (5, 3, 2)
+    families = {f.name: f for f in DatabaseCollector().collect()}
+    assert _sample(families["jaga_hub_audit_unanchored_entries"], site=api.site) == 2
+    assert _sample(families["jaga_hub_audit_devices_behind"], site=api.site) == 1
+    listing = operator.get("/admin/hub/auditchainstate/").content.decode()
+    assert api.site in listing and ">2<" in listing
+    assert send(api, chain[3:]).status_code == 200
+    state.refresh_from_db()
+    assert (state.reported_sequence, state.anchored_sequence, state.behind) == (5, 5, 0)
