@@ -25,6 +25,10 @@ sync tries again (one request while it persists):
   still reported to the hub, which shows how far behind it is (its admin, ``/metrics``);
 * a link that fails midway leaves the rest for the next sync.
 
+Batches are bounded in entries and in the bytes of their encoded body, as the hub counts
+them; one refused as too large (413: a proxy's limit, say) is sent again as a batch half
+its size, down to one entry.
+
 The receipt lives in the store, so a restored backup brings back the receipt it held: the
 device then sends from there, the hub finds the restored chain's ``store.restored`` entry
 where it holds another (if it holds entries newer than the backup) and refuses it as above.
@@ -57,8 +61,8 @@ from sync.store import Store
 ANCHORED_PREFIX = "audit.anchored."
 PROBLEM_NAME = "audit.problem"
 BATCH_NUMBER_NAME = "audit.batch_number"  # the last batch's number, for every device id
-_BATCH_BUDGET_BYTES = MAX_AUDIT_BODY_BYTES * 3 // 4
-_LINK_OVERHEAD_BYTES = 400
+_BATCH_BUDGET_BYTES = MAX_AUDIT_BODY_BYTES * 3 // 4  # the rest: the batch's own fields
+_TOO_LARGE = 413
 _FIELDS = ("sequence", "at", "actor", "action", "subject", "details", "prev_hash", "entry_hash")
 
 
@@ -107,12 +111,13 @@ class AuditAnchor:
         """Send batches until the hub holds the whole chain, a batch limit, a stop, or a
         problem (kept in the store); raises only ``HubAuthError`` (sync pauses)."""
         anchored = self._anchored()
-        stored, problem, complete, renumbered = 0, None, True, False
+        stored, problem, complete = 0, None, True
+        limit = self._tuning.batch_entries
         for _ in range(self._tuning.max_batches_per_sync):
             if stopping():
                 complete = False
                 break
-            links, problem = self._next_batch(anchored.sequence)
+            links, problem = self._next_batch(anchored.sequence, limit)
             head = Anchored(*self._store.audit.head())  # after the links: it is not before them
             if not links and head == anchored:
                 break
@@ -128,10 +133,9 @@ class AuditAnchor:
             except HubAuthError:
                 raise
             except HubRefusedError as error:
-                if error.code == AUDIT_STALE and error.expected_offset and not renumbered:
-                    # Numbered behind the hub (a restored backup): number past it, again.
-                    self._put({BATCH_NUMBER_NAME: str(error.expected_offset)})
-                    renumbered = True
+                if error.status == _TOO_LARGE and len(links) > 1:
+                    # Too large for the way to the hub (a proxy's limit, say): smaller.
+                    limit = len(links) // 2
                     continue
                 problem = _refusal_words(error, anchored)
                 if problem is None:  # a gap: the hub holds less than noted; send from there
@@ -157,15 +161,23 @@ class AuditAnchor:
         return AnchorReport(stored, anchored.sequence, behind, problem, complete)
 
     def _send(self, links: list[AuditLink], head: Anchored) -> AuditReceipt:
-        number = self._next_number()
-        batch = AuditBatch(
+        try:
+            return self._transport.anchor_audit(self._batch(links, head))
+        except HubRefusedError as error:
+            if error.code != AUDIT_STALE or not error.expected_offset:
+                raise
+            # Numbered behind the hub (a restored backup): number past it, send once more.
+            self._put({BATCH_NUMBER_NAME: str(error.expected_offset)})
+            return self._transport.anchor_audit(self._batch(links, head))
+
+    def _batch(self, links: list[AuditLink], head: Anchored) -> AuditBatch:
+        return AuditBatch(
             device_id=self._device_id,
             head_sequence=head.sequence,
             head_hash=head.entry_hash,
             entries=links,
-            batch_number=number,
+            batch_number=self._next_number(),
         )
-        return self._transport.anchor_audit(batch)
 
     def _values(self) -> dict[str, str]:
         return dict(self._store.database.query("SELECT name, value FROM sync_state"))
@@ -187,20 +199,20 @@ class AuditAnchor:
     def _put(self, values: Mapping[str, str]) -> None:
         put_values(self._store.database, values, self._store.clock.now())
 
-    def _next_batch(self, after: int) -> tuple[list[AuditLink], str | None]:
-        """The next links to send, each checked as the hub will; the problem with the first
-        one that cannot be sent (the batch ends before it)."""
+    def _next_batch(self, after: int, limit: int) -> tuple[list[AuditLink], str | None]:
+        """The next links to send (at most ``limit``, in at most ``_BATCH_BUDGET_BYTES`` of
+        the encoded body, as the hub counts it), each checked as the hub will; the problem
+        with the first one that cannot be sent (the batch ends before it)."""
         links: list[AuditLink] = []
         size = 0
-        for row in self._store.audit.links(after, self._tuning.batch_entries):
+        for row in self._store.audit.links(after, limit):
             try:
                 link = AuditLink.model_validate(dict(zip(_FIELDS, row, strict=True)))
             except ValidationError as error:
                 return links, f"audit entry {row[0]} cannot be sent: {summarize(error)}"
             if links and not _follows(links[-1], link):
                 break  # the hub names what is wrong with it, when it comes first
-            size += len(link.details) + len(link.actor) + len(link.subject)
-            size += _LINK_OVERHEAD_BYTES
+            size += len(link.model_dump_json().encode()) + 1  # and its comma
             if links and size > _BATCH_BUDGET_BYTES:
                 break
             links.append(link)

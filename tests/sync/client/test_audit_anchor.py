@@ -207,3 +207,43 @@ def test_an_entry_too_large_to_send_still_tells_the_hub_the_chains_head(
     assert "audit entry 5 cannot be sent" in out
     state = AuditChainState.objects.get(device__uid=kiosk.registration.device_id)
     assert (state.anchored_sequence, state.reported_sequence) == (4, 7)
+
+
+def test_batches_are_sized_in_the_bytes_the_hub_counts(
+    kiosk: Device, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with kiosk.open() as store:  # 80 kB of UTF-8 each, in 20,000 characters
+        for _ in range(60):
+            store.audit.record(
+                actor="cli:op", action="store.backed_up", subject="x",
+                details={"r": "\U0001f41f" * 20_000},
+            )  # fmt: skip
+    out = sync_now(kiosk, capsys)
+    assert "audit chain" not in out, out  # no problem to report
+    assert held(kiosk) == chain(kiosk)
+
+
+class _SmallBodies(httpx.BaseTransport):
+    """The real hub behind a proxy that refuses bodies over ``limit`` bytes with a 413."""
+
+    def __init__(self, limit: int) -> None:
+        self._hub = httpx.WSGITransport(app=WSGIHandler())
+        self._limit = limit
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if len(request.read()) > self._limit:
+            return httpx.Response(413, json={"error": "too_large", "reason": "proxy limit"})
+        return self._hub.handle_request(request)
+
+
+def test_a_body_too_large_for_the_way_to_the_hub_is_sent_in_smaller_batches(
+    kiosk: Device,
+) -> None:
+    with kiosk.open() as store, httpx.Client(transport=_SmallBodies(20_000)) as http:
+        for _ in range(40):
+            store.audit.record(
+                actor="cli:op", action="store.backed_up", subject="x", details={"r": "y" * 2000}
+            )
+        report = kiosk.client(store, http, hub_url="http://testserver").sync_once()
+        assert report.audit.problem is None and report.audit.anchored == 41
+    assert held(kiosk) == chain(kiosk)
