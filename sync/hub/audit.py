@@ -236,11 +236,10 @@ def _held_hashes(
         sequences.append(head_sequence)
     if not sequences:
         return {}
+    # Only those named: a range from the lowest to the highest would read every entry
+    # between entry 1 and the head, under the device's lock, for a batch of two.
     rows = AnchoredAuditEntry.objects.filter(
-        device=device,
-        segment=head.segment,
-        sequence__gte=min(sequences),
-        sequence__lte=max(sequences),
+        device=device, segment=head.segment, sequence__in=sequences
     )
     return dict(rows.values_list("sequence", "entry_hash"))
 

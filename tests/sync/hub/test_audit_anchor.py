@@ -15,11 +15,11 @@ from django.db import DatabaseError, transaction
 from django.test import Client
 from prometheus_client.core import GaugeMetricFamily
 
-from sync.hub.audit import acknowledge
+from sync.hub.audit import _held_hashes, acknowledge, current_head
 from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
 from sync.protocol import MAX_AUDIT_BODY_BYTES, MAX_PAYLOAD_BYTES
-from sync.protocol.audit_messages import audit_entry_hash
+from sync.protocol.audit_messages import AuditLink, audit_entry_hash
 from sync.store import AccessEvent, Store
 from tests.sync.conftest import FakeClock
 from tests.sync.hub.hubkit import Api
@@ -380,3 +380,16 @@ def test_the_hub_keeps_each_devices_reported_head_and_shows_how_far_behind_it_is
     assert send(api, chain[3:]).status_code == 200
     state.refresh_from_db()
     assert (state.reported_sequence, state.anchored_sequence, state.behind) == (5, 5, 0)
+
+
+def test_checking_held_entries_reads_only_the_entries_named(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 1200)
+    chain = links(store)
+    for start in range(0, len(chain), 500):
+        assert send(api, chain[start : start + 500]).status_code == 200
+    device = Device.objects.get(uid=api.device_id)
+    first, last = AuditLink.model_validate(chain[0]), chain[-1]
+    held_now = _held_hashes(device, current_head(device), [first], last["sequence"])
+    assert held_now == {1: first.entry_hash, last["sequence"]: last["entry_hash"]}
