@@ -13,9 +13,18 @@ END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER hub_audit_entry_no_change BEFORE UPDATE OR DELETE ON hub_anchoredauditentry
     FOR EACH ROW EXECUTE FUNCTION hub_audit_entry_append_only();
+CREATE FUNCTION hub_audit_entry_no_truncate() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'anchored audit entries are append-only (TRUNCATE refused)';
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER hub_audit_entry_no_truncate BEFORE TRUNCATE ON hub_anchoredauditentry
+    FOR EACH STATEMENT EXECUTE FUNCTION hub_audit_entry_no_truncate();
 """
 
 ALLOW_CHANGES = """
+DROP TRIGGER hub_audit_entry_no_truncate ON hub_anchoredauditentry;
+DROP FUNCTION hub_audit_entry_no_truncate();
 DROP TRIGGER hub_audit_entry_no_change ON hub_anchoredauditentry;
 DROP FUNCTION hub_audit_entry_append_only();
 """

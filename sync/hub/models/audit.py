@@ -1,7 +1,7 @@
 """Each device's audit chain, anchored off the device, and the breaks the hub found in it.
 
 ``AnchoredAuditEntry`` rows are append-only: database triggers (migration 0008) refuse
-UPDATE and DELETE, so what a device once showed the hub stays. Each keeps the entry's
+UPDATE, DELETE and TRUNCATE, so what a device once showed the hub stays. Each keeps the entry's
 fields exactly as the device hashed them (``details`` as its JSON text, not ``jsonb``, which
 would reorder it), so anyone can compute every hash again from the rows.
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from prometheus_client.core import GaugeMetricFamily
 
@@ -393,3 +393,19 @@ def test_checking_held_entries_reads_only_the_entries_named(
     first, last = AuditLink.model_validate(chain[0]), chain[-1]
     held_now = _held_hashes(device, current_head(device), [first], last["sequence"])
     assert held_now == {1: first.entry_hash, last["sequence"]: last["entry_hash"]}
+
+
+class _RolledBackError(Exception):
+    pass
+
+
+def test_anchored_entries_cannot_be_truncated_either(api: Api, store: Store) -> None:
+    send(api, links(store))
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("TRUNCATE hub_anchoredauditentry")
+        raise _RolledBackError  # should it succeed: undone, and the test fails
+    assert held(api)
