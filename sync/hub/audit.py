@@ -40,7 +40,7 @@ from django.utils import timezone
 from sync.hub.auth import usable
 from sync.hub.errors import HubError
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
-from sync.hub.models.audit import DIVERGED, REWOUND, UNLINKED
+from sync.hub.models.audit import DIVERGED, REISSUED, REWOUND, UNLINKED
 from sync.protocol import (
     AUDIT_CHAIN_BREAK,
     AUDIT_GAP,
@@ -103,6 +103,28 @@ def current_head(device: Device) -> Head:
     sequence, entry_hash = newest
     first = held.order_by("sequence").values_list("sequence", flat=True).first()
     return Head(segment, sequence, entry_hash, first or 0)
+
+
+def start_anew(device: Device, by: str) -> None:
+    """A new registration code was issued (``sync.hub.auth.issue_code``): whatever store
+    registers with it starts the device's chain anew, from entry 1, as a new segment.
+    Recorded as a ``reissued`` entry among the breaks, acknowledged by ``by`` at once, with
+    any break still open (the old store's chain, which the new one need not answer for).
+    Nothing is recorded for a device the hub holds no chain of."""
+    if not AnchoredAuditEntry.objects.filter(device=device).exists():
+        return
+    now = timezone.now()
+    who = (by or "a new registration code")[:200]
+    AuditBreak.objects.filter(device=device, acknowledged_at__isnull=True).update(
+        acknowledged_at=now, acknowledged_by=who
+    )
+    head = current_head(device)
+    reason = "a new registration code was issued: a store registering with it starts anew"
+    AuditBreak.objects.create(
+        device=device, segment=head.segment, sequence=head.sequence, kind=REISSUED,
+        reason=reason, hub_hash=head.entry_hash, device_hash="", acknowledged_at=now,
+        acknowledged_by=who,
+    )  # fmt: skip
 
 
 def acknowledge(audit_break: AuditBreak, by: str) -> bool:
@@ -182,10 +204,15 @@ def _new_entries(device: Device, head: Head, batch: AuditBatch) -> list[AuditLin
 
 def _segment_start(device: Device, head: Head, batch: AuditBatch) -> list[AuditLink] | AuditBreak:
     """The first links of a segment an acknowledged break opened: from exactly the entry the
-    break names, with the hash the operator saw there."""
-    opened = AuditBreak.objects.get(
-        device=device, segment=head.segment - 1, acknowledged_at__isnull=False
-    )
+    break names, with the hash the operator saw there; or from entry 1 (a new store's
+    creation) after a new registration code."""
+    acknowledged = AuditBreak.objects.filter(device=device, acknowledged_at__isnull=False)
+    opened = acknowledged.order_by("acknowledged_at", "pk")[head.segment - 1]
+    if opened.kind == REISSUED:
+        if batch.entries and batch.entries[0].sequence == 1:
+            return batch.entries
+        sent = batch.entries[0].sequence if batch.entries else batch.head_sequence + 1
+        raise _gap(0, sent, why="a new registration code starts this device's chain anew")
     if batch.head_sequence < opened.sequence:
         return _rewound(device, head, batch, opened.sequence)
     links = [link for link in batch.entries if link.sequence >= opened.sequence]

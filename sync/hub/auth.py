@@ -61,18 +61,26 @@ def create_device(site_slug: str, name: str) -> IssuedCode:
         return issue_code(device)
 
 
-def issue_code(device: Device) -> IssuedCode:
+def issue_code(device: Device, by: str = "") -> IssuedCode:
     """A fresh one-time code. The current token dies now (a lost or stolen device must not
-    keep working until the replacement registers), and a revoked device is re-enabled."""
+    keep working until the replacement registers), and a revoked device is re-enabled. The
+    device's audit chain starts anew (``sync.hub.audit.start_anew``): the replacement's
+    store has its own; ``by`` (who issued it) is kept with that record."""
+    from sync.hub.audit import start_anew  # here: sync.hub.audit imports this module
+
     code = new_code()
     device.token_hash = None
     device.code_hash = digest(normalize_code(code))
     device.code_expires_at = timezone.now() + timedelta(seconds=settings.JAGA_HUB_CODE_TTL_S)
     device.revoked_at = None
     device.revoked_reason = ""
-    device.save(
-        update_fields=["token_hash", "code_hash", "code_expires_at", "revoked_at", "revoked_reason"]
-    )
+    with transaction.atomic():
+        device.save(
+            update_fields=[
+                "token_hash", "code_hash", "code_expires_at", "revoked_at", "revoked_reason"
+            ]
+        )  # fmt: skip
+        start_anew(device, by)
     return IssuedCode(device, code)
 
 

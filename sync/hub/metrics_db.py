@@ -37,6 +37,7 @@ from sync.hub.models import (
     Site,
     SpeciesPack,
 )
+from sync.hub.models.audit import REISSUED
 
 _log = logging.getLogger(__name__)
 # Last-seen buckets, youngest first: a device falls in the first it fits.
@@ -192,7 +193,8 @@ def _audit(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
         labels=["site", "state"],
     )
     rows = (
-        AuditBreak.objects.values("device__site_id")
+        AuditBreak.objects.exclude(kind=REISSUED)  # a new code, not a break
+        .values("device__site_id")
         .annotate(
             open=Count("pk", filter=Q(acknowledged_at__isnull=True)),
             acknowledged=Count("pk", filter=Q(acknowledged_at__isnull=False)),

@@ -74,7 +74,7 @@ class DeviceAdmin(ChangedFieldsOnly):
     @admin.action(description="Issue a new one-time code (the current token stops working)")
     def issue_code(self, request: Any, queryset: QuerySet[Device]) -> None:
         for device in queryset:
-            _show_code(request, auth.issue_code(device))
+            _show_code(request, auth.issue_code(device, by=str(request.user)))
 
     @admin.action(description="Revoke (the device's token is refused from now on)")
     def revoke(self, request: Any, queryset: QuerySet[Device]) -> None:

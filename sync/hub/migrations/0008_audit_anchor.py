@@ -93,6 +93,10 @@ class Migration(migrations.Migration):
                             ("diverged", "an entry the hub holds came with another hash"),
                             ("unlinked", "the next entry does not follow the hub's newest"),
                             ("rewound", "the device's chain ends before the hub's newest entry"),
+                            (
+                                "reissued",
+                                "a new registration code was issued: the chain starts anew",
+                            ),
                         ],
                         editable=False,
                         max_length=16,

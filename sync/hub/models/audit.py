@@ -14,6 +14,11 @@ in the admin, and a new segment starts: from exactly the entry the break names
 (``sequence``), which must hash as it did on the device when the break was found
 (``device_hash``), and contiguous from there; the old segment and the break stay, so no
 rewrite is ever taken without a record of it.
+
+A new registration code (a replacement device, with a store and so a chain of its own)
+also starts a new segment, from entry 1: the hub records it as a ``reissued`` entry among
+the breaks, acknowledged at once by whoever issued the code (and with it any break still
+open, which the old store's chain no longer has to answer for).
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from sync.hub.models.sites import Device
 DIVERGED = "diverged"  # an entry the hub holds came with another hash
 UNLINKED = "unlinked"  # the next entry does not follow the hub's newest
 REWOUND = "rewound"  # the device's chain ends before the hub's newest entry
+REISSUED = "reissued"  # not a break: a new registration code starts the chain anew
 BREAK_KINDS = (
     (DIVERGED, "an entry the hub holds came with another hash"),
     (UNLINKED, "the next entry does not follow the hub's newest"),
     (REWOUND, "the device's chain ends before the hub's newest entry"),
+    (REISSUED, "a new registration code was issued: the chain starts anew"),
 )
 
 

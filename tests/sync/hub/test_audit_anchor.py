@@ -8,6 +8,7 @@ the hub on the session's PostgreSQL.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +17,13 @@ from django.test import Client
 from prometheus_client.core import GaugeMetricFamily
 
 from sync.hub.audit import _held_hashes, acknowledge, current_head
+from sync.hub.auth import issue_code
 from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
 from sync.protocol import MAX_AUDIT_BODY_BYTES, MAX_PAYLOAD_BYTES
 from sync.protocol.audit_messages import AuditLink, audit_entry_hash
-from sync.store import AccessEvent, Store
-from tests.sync.conftest import FakeClock
+from sync.store import AccessEvent, Passphrase, Store
+from tests.sync.conftest import FAST, FakeClock
 from tests.sync.hub.hubkit import Api
 from tests.sync.test_store_audit import tamper
 
@@ -409,3 +411,26 @@ def test_anchored_entries_cannot_be_truncated_either(api: Api, store: Store) -> 
         cursor.execute("TRUNCATE hub_anchoredauditentry")
         raise _RolledBackError  # should it succeed: undone, and the test fails
     assert held(api)
+
+
+def test_a_new_registration_code_starts_the_devices_chain_anew(
+    api: Api, store: Store, clock: FakeClock, tmp_path: Path, passphrase: Passphrase
+) -> None:
+    decide(store, clock, 3)
+    assert send(api, links(store)).status_code == 200
+    device = Device.objects.get(uid=api.device_id)
+    issued = issue_code(device, by="operator")  # a replacement device, its own store
+    registered = api.client.post(
+        "/api/v1/devices/register", {"code": issued.code}, content_type="application/json"
+    )
+    replacement = Api(api.site, api.device_id, registered.json()["token"], api.client)
+    with Store.create(tmp_path / "replacement.db", passphrase, clock=clock, config=FAST) as fresh:
+        decide(fresh, clock, 1)
+        accepted = send(replacement, links(fresh))
+        assert accepted.status_code == 200, accepted.content
+        assert [(s, q) for s, q, _ in held(api) if s == 1] == [(1, 1), (1, 2)]
+    (record,) = breaks(api)
+    assert (record.kind, record.is_open, record.acknowledged_by) == ("reissued", False, "operator")
+    families = {f.name: f for f in DatabaseCollector().collect()}
+    counted = families["jaga_hub_audit_breaks"].samples
+    assert not [s for s in counted if s.labels["site"] == api.site]  # not counted a break
