@@ -11,7 +11,8 @@ entry after it. Each batch carries a number higher than the one before
 later one (stale) from a chain rewound; told its number is behind (a restored backup
 brought an older one back), the device numbers past the hub's and sends again, once.
 
-Anchoring never holds the records back and never fails a sync: what goes wrong is kept in
+Anchoring never holds the records back and never fails or pauses a sync (not even a token
+refused at the audit endpoint alone, or a store error): what goes wrong is kept in
 ``audit.problem`` and shown by ``jaga sync status`` (and the sync's summary), and the next
 sync tries again (one request while it persists):
 
@@ -47,6 +48,7 @@ from sync.client.errors import HubAuthError, HubRefusedError, SyncClientError
 from sync.client.state import put_values
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
+from sync.errors import StoreError
 from sync.protocol import (
     AUDIT_GAP,
     AUDIT_STALE,
@@ -109,7 +111,16 @@ class AuditAnchor:
 
     def anchor_all(self, stopping: Stopping = never) -> AnchorReport:
         """Send batches until the hub holds the whole chain, a batch limit, a stop, or a
-        problem (kept in the store); raises only ``HubAuthError`` (sync pauses)."""
+        problem (kept in the store, when it can be). Raises nothing: the sync's records went
+        through before it, and a token refused here alone (a proxy that does not let the
+        audit endpoint through, say) or a store that cannot keep the receipt must not fail
+        or pause that sync; the next sync tries again."""
+        try:
+            return self._anchor_all(stopping)
+        except StoreError as error:
+            return AnchorReport(problem=f"not anchored this time: {error}", complete=True)
+
+    def _anchor_all(self, stopping: Stopping) -> AnchorReport:
         anchored = self._anchored()
         stored, problem, complete = 0, None, True
         limit = self._tuning.batch_entries
@@ -130,8 +141,6 @@ class AuditAnchor:
             # newest entries removed, say): the hub is told, and judges.
             try:
                 receipt = self._send(links, head)
-            except HubAuthError:
-                raise
             except HubRefusedError as error:
                 if error.status == _TOO_LARGE and len(links) > 1:
                     # Too large for the way to the hub (a proxy's limit, say): smaller.
@@ -237,4 +246,9 @@ def _refusal_words(error: HubRefusedError, anchored: Anchored) -> str | None:
         )
     if error.status == 404:
         return "the hub does not anchor audit chains (it is older than this device): not anchored"
+    if isinstance(error, HubAuthError):  # the sync's own calls went through with the token
+        return (
+            f"the audit endpoint refused this device's token ({error.status} {error.code}: "
+            f"{error.reason}; a proxy in the way?): not anchored"
+        )
     return f"the hub refused the audit chain: {error.reason}"

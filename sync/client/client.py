@@ -7,10 +7,10 @@ of those steps raises a ``sync.client.errors`` error and leaves the store consis
 caller may simply try again later; ``SyncService`` does that with back-off. The audit
 chain's new entries are then sent for the hub to anchor (``sync.client.audit``); like the
 species pack, what goes wrong there is only reported (``SyncReport.audit``), never raised
-(but a refused token): an older hub, or one that refused the chain, never holds records
-back. A newly announced species pack is downloaded last, when the records are safe, and
-its failure is only reported (``SyncReport.species_pack_error``): a later sync tries it
-again, waiting longer after each failure (``sync.client.packs``).
+(not even a token refused there alone): an older hub, or one that refused the chain,
+never holds records back. A newly announced species pack is downloaded last, when the
+records are safe, and its failure is only reported (``SyncReport.species_pack_error``): a
+later sync tries it again, waiting longer after each failure (``sync.client.packs``).
 
 A store belongs to the thread that opened it: build the client in the thread that syncs.
 """

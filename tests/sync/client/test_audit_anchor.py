@@ -247,3 +247,29 @@ def test_a_body_too_large_for_the_way_to_the_hub_is_sent_in_smaller_batches(
         report = kiosk.client(store, http, hub_url="http://testserver").sync_once()
         assert report.audit.problem is None and report.audit.anchored == 41
     assert held(kiosk) == chain(kiosk)
+
+
+class _AuditForbidden(httpx.BaseTransport):
+    """The real hub behind a proxy that answers the audit endpoint alone with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        self._hub = httpx.WSGITransport(app=WSGIHandler())
+        self._status = status
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/audit"):
+            return httpx.Response(self._status, json={"error": "forbidden", "reason": "proxy"})
+        return self._hub.handle_request(request)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_token_at_the_audit_endpoint_does_not_fail_the_sync(
+    kiosk: Device, status: int
+) -> None:
+    with kiosk.open() as store, httpx.Client(transport=_AuditForbidden(status)) as http:
+        add_access_events(store, kiosk.registration.site, 2)
+        report = kiosk.client(store, http, hub_url="http://testserver").sync_once()
+        assert report.push.acknowledged == 2 and drained(store)
+        assert report.audit.problem is not None and f"{status}" in report.audit.problem
+        status_now = read_status(store, {})
+        assert status_now.last.error is None and status_now.last.succeeded_at is not None
