@@ -127,11 +127,11 @@ def start_anew(device: Device, by: str) -> None:
     )  # fmt: skip
 
 
-def acknowledge(audit_break: AuditBreak, by: str) -> bool:
-    """Close an open break (False if it was closed already): the device's next batch starts
-    a new segment."""
+def acknowledge(audit_break: AuditBreak, by: str, note: str = "") -> bool:
+    """Close an open break (False if it was closed already), keeping who did and what they
+    found: the device's next batch starts a new segment."""
     closed: int = AuditBreak.objects.filter(pk=audit_break.pk, acknowledged_at__isnull=True).update(
-        acknowledged_at=timezone.now(), acknowledged_by=by[:200]
+        acknowledged_at=timezone.now(), acknowledged_by=by[:200], acknowledged_note=note
     )
     return closed == 1
 

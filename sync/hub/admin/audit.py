@@ -4,17 +4,18 @@ read-only, but for acknowledging a break.
 A break means a device's audit chain no longer extends what the hub held: someone removed or
 rewrote its newest entries, or the store was restored from an older backup (its chain then
 has ``store.restored`` where the hub holds other entries). Find out which before
-acknowledging it; the device's next sync then starts a new segment of its chain here, from
-the entry the break names and only with the hash shown as the device's. The
-break and the entries the hub held before it stay.
+acknowledging it (one break at a time, with a note, under its own permission); the
+device's next sync then starts a new segment of its chain here, from the entry the break
+names and only with the hash shown as the device's. The break and the entries the hub held
+before it stay.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
 
 from sync.hub.audit import acknowledge
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState
@@ -28,10 +29,29 @@ class NoAddOrDelete(admin.ModelAdmin):
         return False
 
 
+class AcknowledgeForm(forms.ModelForm):
+    note = forms.CharField(
+        widget=forms.Textarea,
+        max_length=2000,
+        help_text="What you found (a restored backup, tampering reported to ...): kept with "
+        "the break. Saving acknowledges it: the device's chain goes on from the entry it "
+        "names, as a new segment.",
+    )
+
+    class Meta:
+        model = AuditBreak
+        fields = ()
+
+
 @admin.register(AuditBreak)
-class AuditBreakAdmin(NoAddOrDelete):  # every field read-only; the action closes one
+class AuditBreakAdmin(NoAddOrDelete):
+    """Every field read-only. An open break is acknowledged one at a time, on its own page,
+    with a note, by someone with the ``acknowledge_auditbreak`` permission (not the generic
+    change permission)."""
+
     list_display = ("device", "sequence", "kind", "detected_at", "acknowledged_at", "reason")
     list_filter = ("device__site", ("acknowledged_at", admin.EmptyFieldListFilter))
+    form = AcknowledgeForm
     readonly_fields = (
         "device",
         "segment",
@@ -43,17 +63,19 @@ class AuditBreakAdmin(NoAddOrDelete):  # every field read-only; the action close
         "detected_at",
         "acknowledged_at",
         "acknowledged_by",
+        "acknowledged_note",
     )
-    actions = ("acknowledge_breaks",)
 
-    @admin.action(
-        description="Acknowledge (looked into: accept the device's chain from here as a new "
-        "segment)",
-        permissions=("change",),
-    )
-    def acknowledge_breaks(self, request: Any, queryset: QuerySet[AuditBreak]) -> None:
-        closed = sum(acknowledge(item, str(request.user)) for item in queryset)
-        messages.success(request, f"Acknowledged {closed} audit break(s).")
+    def has_change_permission(self, request: Any, obj: AuditBreak | None = None) -> bool:
+        allowed = bool(request.user.has_perm("hub.acknowledge_auditbreak"))
+        return allowed and (obj is None or obj.is_open)
+
+    def get_exclude(self, request: Any, obj: AuditBreak | None = None) -> Any:
+        return () if obj is not None and obj.is_open else ("note",)
+
+    def save_model(self, request: Any, obj: AuditBreak, form: Any, change: bool) -> None:
+        if acknowledge(obj, str(request.user), form.cleaned_data["note"]):
+            messages.success(request, f"Acknowledged: {obj}.")
 
 
 @admin.register(AnchoredAuditEntry)

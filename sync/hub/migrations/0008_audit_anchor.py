@@ -108,6 +108,7 @@ class Migration(migrations.Migration):
                 ("detected_at", models.DateTimeField(auto_now_add=True)),
                 ("acknowledged_at", models.DateTimeField(editable=False, null=True)),
                 ("acknowledged_by", models.CharField(blank=True, editable=False, max_length=200)),
+                ("acknowledged_note", models.TextField(blank=True, editable=False)),
                 (
                     "device",
                     models.ForeignKey(
@@ -119,6 +120,13 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ("-detected_at",),
+                "permissions": (
+                    (
+                        "acknowledge_auditbreak",
+                        "Can acknowledge an audit break (the device's chain goes on as a new "
+                        "segment)",
+                    ),
+                ),
                 "constraints": [
                     models.UniqueConstraint(
                         condition=models.Q(("acknowledged_at__isnull", True)),

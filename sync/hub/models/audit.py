@@ -109,9 +109,16 @@ class AuditBreak(models.Model):
     detected_at = models.DateTimeField(auto_now_add=True)
     acknowledged_at = models.DateTimeField(null=True, editable=False)
     acknowledged_by = models.CharField(max_length=200, blank=True, editable=False)
+    acknowledged_note = models.TextField(blank=True, editable=False)  # what they found
 
     class Meta:
         ordering = ("-detected_at",)
+        permissions = (
+            (
+                "acknowledge_auditbreak",
+                "Can acknowledge an audit break (the device's chain goes on as a new segment)",
+            ),
+        )
         constraints = (
             models.UniqueConstraint(
                 fields=["device"],

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from prometheus_client.core import GaugeMetricFamily
@@ -178,12 +179,10 @@ def test_an_acknowledged_break_lets_a_new_segment_start_and_keeps_the_old(
     (recorded,) = breaks(api)
     listing = operator.get("/admin/hub/auditbreak/")
     assert "audit entry 6 does not follow entry 5" in listing.content.decode()
-    operator.post(
-        "/admin/hub/auditbreak/",
-        {"action": "acknowledge_breaks", "_selected_action": [recorded.pk]},
-    )
+    operator.post(f"/admin/hub/auditbreak/{recorded.pk}/change/", {"note": "tampering: reported"})
     recorded.refresh_from_db()
     assert not recorded.is_open and recorded.acknowledged_by == "operator"
+    assert recorded.acknowledged_note == "tampering: reported"
     accepted = send(api, links(store, after=4))  # from the entry the break names
     assert accepted.status_code == 200, accepted.content
     assert [(s, q) for s, q, _ in held(api)] == [
@@ -434,3 +433,41 @@ def test_a_new_registration_code_starts_the_devices_chain_anew(
     families = {f.name: f for f in DatabaseCollector().collect()}
     counted = families["jaga_hub_audit_breaks"].samples
     assert not [s for s in counted if s.labels["site"] == api.site]  # not counted a break
+
+
+def _staff(name: str, *codenames: str) -> Client:
+    user, _ = User.objects.get_or_create(username=name, defaults={"is_staff": True})
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_acknowledging_a_break_takes_its_own_permission_one_break_and_a_note(
+    api: Api, store: Store, clock: FakeClock, operator: Client
+) -> None:
+    decide(store, clock, 2)
+    send(api, links(store))
+    send(api, [], head=(1, "e" * 64))
+    (recorded,) = breaks(api)
+    page = f"/admin/hub/auditbreak/{recorded.pk}/change/"
+    changer = _staff("changer", "view_auditbreak", "change_auditbreak")
+    assert changer.post(page, {"note": "looked"}).status_code == 403
+    bulk = {"action": "acknowledge_breaks", "_selected_action": [recorded.pk]}
+    operator.post("/admin/hub/auditbreak/", bulk)  # no bulk acknowledging, no note: nothing
+    recorded.refresh_from_db()
+    assert recorded.is_open
+    acknowledger = _staff("acknowledger", "view_auditbreak", "acknowledge_auditbreak")
+    assert 'name="note"' in acknowledger.get(page).content.decode()
+    refused = acknowledger.post(page, {"note": ""})
+    assert refused.status_code == 200 and "This field is required" in refused.content.decode()
+    recorded.refresh_from_db()
+    assert recorded.is_open
+    acknowledger.post(page, {"note": "restored from last week's backup"})
+    recorded.refresh_from_db()
+    assert (recorded.acknowledged_by, recorded.acknowledged_note) == (
+        "acknowledger", "restored from last week's backup"
+    )  # fmt: skip
+    closed = acknowledger.get(page)  # read-only now, the note shown
+    assert closed.status_code == 200 and 'name="note"' not in closed.content.decode()
+    assert "restored from last week&#x27;s backup" in closed.content.decode()
