@@ -136,17 +136,16 @@ def acknowledge(audit_break: AuditBreak, by: str, note: str = "") -> bool:
     return closed == 1
 
 
-def _refuse_stale(device: Device, number: int | None) -> AuditChainState:
+def _refuse_stale(device: Device, number: int) -> AuditChainState:
     """Refuse a batch numbered before one the hub took: it waited past a later batch, and
     its head is one the chain has grown beyond, not a chain rewound."""
     state: AuditChainState = AuditChainState.objects.get_or_create(device=device)[0]
-    if number is None:  # a client from before batch numbers
-        return state
     if number < state.batch_number:
         raise HubError(
             409,
             AUDIT_STALE,
-            f"audit batch {number} comes after batch {state.batch_number}: stale, not taken",
+            f"audit batch {number} is older than batch {state.batch_number}, which the hub"
+            " already took: stale, not taken",
             expected_offset=state.batch_number,
         )
     state.batch_number = number

@@ -124,10 +124,10 @@ class AuditBatch(WireModel):
     head_sequence: Annotated[int, Field(strict=True, ge=1, le=BIGINT_MAX)]
     head_hash: Sha256Hex
     entries: Annotated[list[AuditLink], Field(max_length=MAX_AUDIT_BATCH_ENTRIES)]
-    # Each batch numbered higher than the device's one before (None: a client from before
-    # numbers): a batch held up past a later one, and so carrying an older head, is
-    # refused as stale (``AUDIT_STALE``) rather than taken for a chain rewound.
-    batch_number: Annotated[int, Field(strict=True, ge=1, le=BIGINT_MAX)] | None = None
+    # Each batch numbered higher than the device's one before: a batch held up past a later
+    # one, and so carrying an older head, is refused as stale (``AUDIT_STALE``) rather than
+    # taken for a chain rewound. Required: no client ever sent a batch without one.
+    batch_number: Annotated[int, Field(strict=True, ge=1, le=BIGINT_MAX)]
 
     @model_validator(mode="after")
     def _contiguous(self) -> AuditBatch:
