@@ -27,8 +27,11 @@ again 1:1 (a new attempt), and once answered is not decided a third time on the 
 before the badge's check answers it is recorded for that attempt, decided by 1:N's rules
 (:meth:`~inference.face.pipeline.DecisionPipeline.set_claim` parks it), never for the
 badge; that answer does not end the badge. The badge's own undecided attempts end with it
-(answered for another face, expired, or replaced by another badge): a badge answers for one
-face, and never verifies its holder once it is over.
+(answered for another face, expired, presented again or replaced by another badge), and are
+recorded: a badge answers for one face, and never verifies its holder once it is over, and
+a try cut short leaves a record (``spoof_detected`` if its challenge was due or under way,
+else ``low_quality``, ``too_brief``, unless what it had already refused it), so presenting
+a badge again before a challenge times out hides nothing.
 
 The pipeline already answers each track once, and its track ids only grow; the session
 still remembers the last ids it recorded, so that no later change there can write one
@@ -167,11 +170,16 @@ class KioskSession:
 
     def _switch(self, claimed: str | None, *, keep_decided: bool, park: bool = False) -> None:
         """Verify against ``claimed`` (None: 1:N) from the next frame; faces keep their
-        tracks (:meth:`DecisionPipeline.set_claim`). Tracks that start afresh may be
-        decided, and recorded, again."""
-        self.pipeline.set_claim(claimed, keep_decided=keep_decided, park=park)
+        tracks (:meth:`DecisionPipeline.set_claim`). The attempts the switch cuts off are
+        recorded; tracks that start afresh may be decided, and recorded, again."""
+        ended = self.pipeline.set_claim(claimed, keep_decided=keep_decided, park=park)
+        self._decide(ended)  # recorded before their tracks start afresh
         if not keep_decided:
             self._recorded.clear()
+        elif ended:  # only the tracks cut off start afresh
+            cut = {decision.track_id for decision in ended}
+            self._recorded = deque((t for t in self._recorded if t not in cut),
+                                   maxlen=_REMEMBERED_TRACKS)  # fmt: skip
 
     def _names(self, events: tuple[AccessEvent, ...]) -> dict[str, str]:
         """Display names of the people verified; one erased since has none to show."""

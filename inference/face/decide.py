@@ -41,6 +41,10 @@ once it has enough:
   (``spoof_detected``), as one that lets it time out; so has a confirmed track that ends
   (or a stream that ends) while it awaits its challenge, or before the challenge it needs
   could start.
+* An attempt whose claim ends before it is answered (a badge presented again, replaced,
+  answered for another face, or expired) is cut off (:meth:`TrackDecider.cut_off`): never
+  ``verified``; ``spoof_detected`` if its challenge was due or under way, else what an
+  unconfirmed track gets.
 
 ``no_face_detected`` and ``multiple_faces`` describe a whole frame, not a track; the
 pipeline makes them with :func:`frame_decision`.
@@ -294,6 +298,19 @@ class TrackDecider:
                 return self._settle(self._unseen_answer())
         return self._settle(self._decide())
 
+    def cut_off(self) -> Decision | None:
+        """The attempt's claim ended before the attempt was answered (a badge presented
+        again, replaced by another, answered for another face, or expired): it is decided
+        now and never ``verified``. One due for or taking its challenge failed it
+        (``spoof_detected``), as one that lets the challenge time out; one still gathering
+        frames is too brief to be checked (``low_quality``, ``too_brief``) unless what it
+        has already refuses it. None where there is nothing to end."""
+        if self.awaits_challenge:
+            return self.record_challenge(passed=False)
+        if self.decision is not None or not self._frames:
+            return None
+        return self._settle(self._too_brief())
+
     def forget(self, identities: Collection[str]) -> None:
         """Drop what this track's frames said of ``identities`` (people no longer in the
         gallery: erased, or their consent ended); the rest of its evidence stays. A
@@ -320,8 +337,9 @@ class TrackDecider:
         return self._settle(decided)
 
     def _too_brief(self) -> Decision:
-        """The statuses of an unconfirmed track: a refusal stands (a photo held up for two
-        frames is still a spoof), but acceptance needs a face the tracker trusts."""
+        """The statuses of an attempt that could not be checked in full (a track the tracker
+        never confirmed, one the kiosk cut short): a refusal stands (a photo held up for two
+        frames is still a spoof), but acceptance needs a face seen, and checked, enough."""
         decided = self._decide() if self._accepted else self._low_quality()
         if decided.status not in (Status.VERIFIED, Status.CHALLENGE_REQUIRED):
             return decided

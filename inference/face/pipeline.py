@@ -133,7 +133,9 @@ class DecisionPipeline:
         if claimed is not None and claimed not in gallery:
             raise InputError(f"no templates for the claimed identity {claimed!r}")
 
-    def set_claim(self, claimed: str | None, *, keep_decided: bool, park: bool = False) -> None:
+    def set_claim(
+        self, claimed: str | None, *, keep_decided: bool, park: bool = False
+    ) -> list[Decision]:
         """Verify against ``claimed`` from the next frame on (None: identify 1:N). Faces keep
         their tracks and ids. A track already decided keeps its decision when
         ``keep_decided`` (a badge's attempt answered, back to 1:N: its holder must not be
@@ -141,17 +143,14 @@ class DecisionPipeline:
         starts now). An undecided track (or one awaiting its challenge) starts afresh too.
         With ``park`` (leaving the kiosk's own mode for a badge) its attempt so far is
         parked: if the track ends without an answer in the new mode (its face left at
-        once), the parked attempt is decided on what it gathered, instead of being lost
-        (one whose challenge was under way failed it). Without it (a badge's attempt
-        over, or replaced by another badge's) the attempt is dropped: a badge answers for
-        one face, and one that ended or expired verifies nobody. Attempts parked earlier
-        stay parked until their track ends or is answered."""
-        self._check_recognition(claimed)
-        self.claimed = claimed
-        self.mode = Mode.VERIFY if claimed is not None else Mode.IDENTIFY
-        self.thresholds = self.settings.thresholds(
-            self.mode, _own_threshold(self.stages, self.mode)
-        )
+        once), the parked attempt is decided on what it gathered, instead of being lost.
+        Without it (a badge's attempt over, or replaced by another badge's) the attempt is
+        cut off (:meth:`TrackDecider.cut_off`), and its decision returned to be recorded:
+        never ``verified`` (a badge answers for one face, and one that ended or expired
+        verifies nobody), and ``spoof_detected`` if its challenge was due or under way, so
+        that presenting a badge again, or another, cannot end a try unrecorded. Attempts
+        parked earlier stay parked until their track ends or is answered."""
+        self._set_mode(claimed)
         # Parked, not carried over: a frame's match is evidence only for the claim it was
         # made for. A frame matched against badge A says nothing of B; a 1:1 frame does not
         # know whether someone else matches better, which 1:N must; a 1:N frame lists only
@@ -159,16 +158,21 @@ class DecisionPipeline:
         # alone would let old frames lend a decision their liveness while new ones lend the
         # match. So a parked attempt keeps its own claim, thresholds and frames, the new
         # one starts with none, and of two attempts with frames the newer is kept.
+        ended = []
         for track, decider in self._deciders.items():
             if decider.awaits_challenge or (decider.decision is None and decider.frames):
                 if park:
                     self._parked[track] = decider
+                elif (decision := decider.cut_off()) is not None:
+                    ended.append(decision)
             elif decider.decision is not None:  # answered since: an older attempt is over
                 self._parked.pop(track, None)
+        cut = {decision.track_id for decision in ended}  # start afresh, as undecided ones
         self._deciders = {track: decider for track, decider in self._deciders.items()
-                          if keep_decided and decider.decision is not None
+                          if keep_decided and track not in cut and decider.decision is not None
                           and decider.decision.final}  # fmt: skip
         self._challenges = {t: c for t, c in self._challenges.items() if t in self._deciders}
+        return ended
 
     def forget_identities(self, identities: Collection[str]) -> None:
         """People who left the gallery: no open track can still be decided as them."""

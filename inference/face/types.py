@@ -159,7 +159,8 @@ class QualityReason(StrEnum):
     OUTSIDE_IMAGE = "outside_image"
     TOO_CLOSE = "too_close"
     TOO_BRIEF = "too_brief"
-    """Not the gate's: the stream ended before the tracker could confirm the face."""
+    """Not the gate's: the stream ended before the tracker could confirm the face, or the
+    kiosk ended the attempt (a change of claim) before it could be checked."""
 
 
 @dataclass(frozen=True)

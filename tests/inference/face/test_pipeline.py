@@ -440,7 +440,10 @@ def test_a_badge_answered_for_one_face_verifies_nobody_else_as_its_holder() -> N
             image[100:200, 180:280] = 128  # the gate rejects the second face's third frame
         made += [(d.track_id, d.status) for d in p.process(image, i / 30).decisions]
     assert made == [(1, Status.VERIFIED)]
-    p.set_claim(None, keep_decided=True)
+    ended = p.set_claim(None, keep_decided=True)  # the second face's attempt is cut off
+    assert [(d.track_id, d.status, d.reasons[0], d.identity) for d in ended] == [
+        (2, Status.LOW_QUALITY, QualityReason.TOO_BRIEF, None)
+    ]
     later = [
         (d.track_id, d.status) for i in range(3, 23) for d in p.process(noise(i), i / 30).decisions
     ]
@@ -487,3 +490,34 @@ def test_an_identity_forgotten_mid_track_cannot_be_its_answer() -> None:
     results = [p.process(noise(2), 2 / 30)]
     (decision,) = [d for r in results for d in r.decisions]
     assert decision.status is Status.NOT_MATCHED and decision.identity is None
+
+
+def test_a_badge_attempt_cut_off_during_its_challenge_failed_it() -> None:
+    """A photo held up with ana's badge is asked to blink; before the challenge times out
+    the badge is presented again, replaced by bo's, or expires. Each time the attempt ends
+    spoof_detected, returned to be recorded, as a challenge let time out would: a badge
+    presented again is no way to try a spoof without leaving a record."""
+    for claim, keep in (("ana", False), ("bo", False), (None, True)):
+        p = challenged([[face_at(50)]] * 8, frames=100)
+        p.set_claim("ana", keep_decided=False, park=True)
+        made = [d.status for i in range(5) for d in p.process(noise(i), i / 30).decisions]
+        ended = [(d.status, d.claimed, d.identity) for d in p.set_claim(claim, keep_decided=keep)]
+        assert made == [Status.CHALLENGE_REQUIRED]
+        assert ended == [(Status.SPOOF_DETECTED, "ana", None)]
+        later = [d.status for i in range(5, 8) for d in p.process(noise(i), i / 30).decisions]
+        assert later == [Status.CHALLENGE_REQUIRED]  # a new attempt, under the new claim
+
+
+def test_a_badge_attempt_cut_off_while_gathering_frames_is_too_brief_never_verified() -> None:
+    """ana, with her own badge, has two good frames when the badge is presented again: the
+    attempt is recorded low_quality (too_brief), not verified on fewer frames than it needs."""
+    p, _, _ = pipeline([[face_at(50)]] * 8)
+    p.set_claim("ana", keep_decided=False, park=True)
+    assert run(p, 2) == []
+    ended = p.set_claim("ana", keep_decided=False)
+    assert [(d.status, d.reasons, d.claimed, d.identity) for d in ended] == [
+        (Status.LOW_QUALITY, (QualityReason.TOO_BRIEF,), "ana", None)
+    ]
+    assert [d.status for i in range(2, 5) for d in p.process(noise(i), i / 30).decisions] == [
+        Status.VERIFIED
+    ]
