@@ -44,7 +44,9 @@ once it has enough:
 * An attempt whose claim ends before it is answered (a badge presented again, replaced,
   answered for another face, or expired) is cut off (:meth:`TrackDecider.cut_off`): never
   ``verified``; ``spoof_detected`` if its challenge was due or under way, else what an
-  unconfirmed track gets.
+  unconfirmed track gets. One whose challenge the kiosk itself took from it (its attempt
+  parked for another person's badge) did not fail it (:meth:`TrackDecider.interrupt`):
+  ``low_quality`` (``too_brief``).
 
 ``no_face_detected`` and ``multiple_faces`` describe a whole frame, not a track; the
 pipeline makes them with :func:`frame_decision`.
@@ -309,6 +311,16 @@ class TrackDecider:
             return self.record_challenge(passed=False)
         if self.decision is not None or not self._frames:
             return None
+        return self._settle(self._too_brief())
+
+    def interrupt(self) -> Decision | None:
+        """The kiosk took this attempt's challenge from it (the attempt was parked for
+        another person's badge) and its track then ended: the person did not fail the
+        challenge, they were not let finish it. ``low_quality`` (``too_brief``) with its
+        liveness, never ``verified``; None for a track not awaiting its challenge."""
+        if not self.awaits_challenge:
+            return None
+        self.decision = None
         return self._settle(self._too_brief())
 
     def forget(self, identities: Collection[str]) -> None:

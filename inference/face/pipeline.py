@@ -143,7 +143,9 @@ class DecisionPipeline:
         starts now). An undecided track (or one awaiting its challenge) starts afresh too.
         With ``park`` (leaving the kiosk's own mode for a badge) its attempt so far is
         parked: if the track ends without an answer in the new mode (its face left at
-        once), the parked attempt is decided on what it gathered, instead of being lost.
+        once), the parked attempt is decided on what it gathered, instead of being lost
+        (one whose challenge was under way is ``low_quality``, ``too_brief``: the kiosk,
+        not the person, ended that challenge).
         Without it (a badge's attempt over, or replaced by another badge's) the attempt is
         cut off (:meth:`TrackDecider.cut_off`), and its decision returned to be recorded:
         never ``verified`` (a badge answers for one face, and one that ended or expired
@@ -353,8 +355,10 @@ class DecisionPipeline:
             decision = _ended(decider, answering, in_view)
             if decision is not None or decider.decision is not None:
                 return decision
-        # a parked attempt's challenge, if it had one under way, ended with the switch
-        return _ended(parked, True, in_view) if parked is not None else None
+        if parked is None:
+            return None
+        # a parked attempt's challenge, if it had one under way, was ended by the switch
+        return parked.interrupt() if parked.awaits_challenge else parked.finish(in_view=in_view)
 
     def _decider(self, track_id: int) -> TrackDecider:
         decider = self._deciders.get(track_id)

@@ -100,3 +100,17 @@ def test_a_badge_that_expires_or_is_replaced_during_its_challenge_records_the_tr
     made += frames(session, range(20, 21))
     assert recorded(made) == [("spoof_detected", None)]
     assert session.pipeline.claimed == uids["bo"]
+
+
+def test_a_challenge_another_persons_badge_cut_off_is_not_recorded_as_a_spoof(
+    store: Store, uids: dict[str, str]
+) -> None:
+    """ana, identified 1:N, is asked to blink when someone presents bo's badge, and
+    leaves: the kiosk stopped her challenge, so she is recorded low_quality, not as a
+    spoof, and bo's badge still waits for a face."""
+    session = kiosk(store, uids, [[face_at(50)]] * 10, Ticks())
+    made = frames(session, range(10))
+    session.present_badge("B")
+    made += frames(session, range(10, 30))
+    assert recorded(made) == [("low_quality", None)]
+    assert made[-1].badge == "B"

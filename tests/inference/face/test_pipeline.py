@@ -361,14 +361,18 @@ def test_a_parked_attempt_that_needed_a_challenge_ends_failing_it() -> None:
 
 
 def test_a_challenge_under_way_when_a_badge_is_presented_is_parked_with_its_attempt() -> None:
-    """ana is asked to blink (1:N) when a badge is presented, and leaves at once: her
-    attempt ends as one whose face left during its challenge, not unrecorded."""
+    """ana is asked to blink (1:N) when someone presents a badge, and leaves at once: her
+    attempt is recorded, but the kiosk, not she, ended its challenge: low_quality
+    (too_brief), not the spoof_detected of a face that walked away from its challenge."""
     p = challenged([[face_at(50)]] * 4)
     made = [d.status for i in range(4) for d in p.process(noise(i), i / 30).decisions]
     p.set_claim("bo", keep_decided=False, park=True)
     gone = range(4, 6 + p.settings.tracker.max_missed)
-    made += [d.status for i in gone for d in p.process(noise(i), i / 30).decisions]
-    assert made == [Status.CHALLENGE_REQUIRED, Status.SPOOF_DETECTED] and p.finish() == []
+    ended = [d for i in gone for d in p.process(noise(i), i / 30).decisions]
+    assert made == [Status.CHALLENGE_REQUIRED] and p.finish() == []
+    assert [(d.status, d.reasons, d.claimed, d.identity) for d in ended] == [
+        (Status.LOW_QUALITY, (QualityReason.TOO_BRIEF,), None, None)
+    ]
 
 
 def test_a_still_image_that_needs_a_challenge_says_so() -> None:
