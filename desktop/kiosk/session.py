@@ -23,17 +23,18 @@ attempt 1:1 against that person, until one face checked against it is answered
 (``ANSWERS``) or ``BADGE_TIMEOUT_S`` pass; then the kiosk is 1:N again. Faces keep their
 tracks across the switches: the badge's holder, decided 1:N a moment before, is decided
 again 1:1 (a new attempt), and once answered is not decided a third time on the way back to
-1:N. A face whose 1:N attempt was under way when the badge was presented and that leaves
-before the badge's check answers it is recorded for that attempt, decided by 1:N's rules
-(:meth:`~inference.face.pipeline.DecisionPipeline.set_claim` parks it), never for the
-badge; that answer does not end the badge. One that was taking its challenge is recorded
-``low_quality`` (``too_brief``), not ``spoof_detected``: the badge, not the person, ended
-it. The badge's own undecided attempts end with it (answered for another face, expired,
-presented again or replaced by another badge), and are recorded: a badge answers for one
-face, and never verifies its holder once it is over, and a try cut short leaves a record
-(``spoof_detected`` if its challenge was due or under way, else ``low_quality``,
-``too_brief``, unless what it had already refused it), so presenting a badge again before a
-challenge times out hides nothing.
+1:N; one not answered under the badge (it expired, or was answered for someone else) keeps
+its 1:N decision, and is not recorded again. A face whose 1:N attempt was under way when
+the badge was presented and that leaves before the badge's check answers it is recorded
+for that attempt, decided by 1:N's rules (the pipeline's ``set_claim`` parks it), never for
+the badge; that answer does not end the badge. One that was taking its challenge is
+recorded ``low_quality`` (``too_brief``), not ``spoof_detected``: the badge, not the
+person, ended it. The badge's own undecided attempts end with it (answered for another
+face, expired, presented again or replaced by another badge), and are recorded: a badge
+answers for one face, and never verifies its holder once it is over, and a try cut short
+leaves a record (``spoof_detected`` if its challenge was due or under way, else
+``low_quality``, ``too_brief``, unless what it had already refused it), so presenting a
+badge again before a challenge times out hides nothing.
 
 The pipeline already answers each track once, and its track ids only grow; the session
 still remembers the last ids it recorded, so that no later change there can write one

@@ -107,6 +107,7 @@ class DecisionPipeline:
         self._set_mode(claimed)
         self._deciders: dict[int, TrackDecider] = {}
         self._parked: dict[int, TrackDecider] = {}  # attempts a change of claim interrupted
+        self._held: dict[int, TrackDecider] = {}  # decided in the own mode, while a badge runs
         self._challenges: dict[int, Challenge] = {}
         self._last_seen: dict[int, int] = {}
         self._index = 0
@@ -140,7 +141,9 @@ class DecisionPipeline:
         their tracks and ids. A track already decided keeps its decision when
         ``keep_decided`` (a badge's attempt answered, back to 1:N: its holder must not be
         decided twice), and starts afresh otherwise (a badge presented: its holder's attempt
-        starts now). An undecided track (or one awaiting its challenge) starts afresh too.
+        starts now); one decided before a ``park`` and not answered since has that decision
+        back with ``keep_decided`` (a badge that expired beside someone already recorded).
+        An undecided track (or one awaiting its challenge) starts afresh too.
         With ``park`` (leaving the kiosk's own mode for a badge) its attempt so far is
         parked: if the track ends without an answer in the new mode (its face left at
         once), the parked attempt is decided on what it gathered, instead of being lost
@@ -169,10 +172,15 @@ class DecisionPipeline:
                     ended.append(decision)
             elif decider.decision is not None:  # answered since: an older attempt is over
                 self._parked.pop(track, None)
+                if park:
+                    self._held[track] = decider
         cut = {decision.track_id for decision in ended}  # start afresh, as undecided ones
         self._deciders = {track: decider for track, decider in self._deciders.items()
                           if keep_decided and track not in cut and decider.decision is not None
                           and decider.decision.final}  # fmt: skip
+        if keep_decided:  # back in the own mode: who was not answered since keeps their answer
+            self._deciders = {**self._held, **self._deciders}
+            self._held = {}
         self._challenges = {t: c for t, c in self._challenges.items() if t in self._deciders}
         return ended
 
@@ -186,6 +194,7 @@ class DecisionPipeline:
         self.tracker.reset()
         self._deciders.clear()
         self._parked.clear()
+        self._held.clear()
         self._challenges.clear()
         self._last_seen.clear()
 
@@ -351,6 +360,7 @@ class DecisionPipeline:
         never had a decider."""
         decider = self._deciders.pop(track_id, None)
         parked = self._parked.pop(track_id, None)
+        self._held.pop(track_id, None)  # decided already
         if decider is not None:
             decision = _ended(decider, answering, in_view)
             if decision is not None or decider.decision is not None:

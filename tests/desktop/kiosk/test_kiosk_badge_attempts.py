@@ -45,14 +45,15 @@ def kiosk(
     clock: Ticks,
     *,
     challenge_frames: int = 100,
+    policy: ChallengePolicy = ChallengePolicy.ALWAYS,
 ) -> KioskSession:
-    """A 1:N kiosk whose site challenges every face; the challenge would time out after
-    ``challenge_frames`` frames (a photo held up does not blink)."""
+    """A 1:N kiosk whose site challenges every face (by default); the challenge would time
+    out after ``challenge_frames`` frames (a photo held up does not blink)."""
     p, _, _ = fake_pipeline(script)
     names = list(uids)
     vectors = np.asarray([VECTORS[name] for name in names], np.float32)
     gallery = GalleryIndex.from_arrays(vectors, [uids[name] for name in names], MODEL)
-    settings = dataclasses.replace(p.settings.decision, challenge=ChallengePolicy.ALWAYS)
+    settings = dataclasses.replace(p.settings.decision, challenge=policy)
 
     def start() -> FakeChallenge:
         return FakeChallenge("timeout", challenge_frames)
@@ -114,3 +115,17 @@ def test_a_challenge_another_persons_badge_cut_off_is_not_recorded_as_a_spoof(
     made += frames(session, range(10, 30))
     assert recorded(made) == [("low_quality", None)]
     assert made[-1].badge == "B"
+
+
+def test_a_badge_that_expires_beside_someone_already_verified_records_them_once(
+    store: Store, uids: dict[str, str]
+) -> None:
+    """ana is verified 1:N (no challenge for this site); a passer-by types bo's badge, and
+    it expires before a face is checked against it: ana is not recorded a second time."""
+    clock = Ticks()
+    session = kiosk(store, uids, [[face_at(50)]] * 20, clock, policy=ChallengePolicy.NEVER)
+    made = frames(session, range(5))
+    session.present_badge("B")
+    clock.now += BADGE_TIMEOUT_S
+    made += frames(session, range(5, 20))
+    assert recorded(made) == [("verified", uids["ana"])]

@@ -525,3 +525,15 @@ def test_a_badge_attempt_cut_off_while_gathering_frames_is_too_brief_never_verif
     assert [d.status for i in range(2, 5) for d in p.process(noise(i), i / 30).decisions] == [
         Status.VERIFIED
     ]
+
+
+def test_a_face_decided_before_a_badge_that_ended_unanswered_is_not_decided_again() -> None:
+    """ana is verified 1:N; a badge presented beside her expires before any frame of her
+    is checked against it: back in 1:N, her decision stands, not a second verified."""
+    p, _, _ = pipeline([[face_at(50)]] * 12)
+    assert run(p, 3) == [Status.VERIFIED]
+    p.set_claim("bo", keep_decided=False, park=True)
+    assert p.set_claim(None, keep_decided=True) == []
+    assert [d.status for i in range(3, 12) for d in p.process(noise(i), i / 30).decisions] == []
+    kept = p.decision_of(1)
+    assert kept is not None and kept.status is Status.VERIFIED
