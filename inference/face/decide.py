@@ -306,10 +306,12 @@ class TrackDecider:
         now and never ``verified``. One due for or taking its challenge failed it
         (``spoof_detected``), as one that lets the challenge time out; one still gathering
         frames is too brief to be checked (``low_quality``, ``too_brief``) unless what it
-        has already refuses it. None where there is nothing to end."""
+        has already refuses it. None where there is nothing to end, or the tracker never
+        confirmed the face: a detection of a frame or two (often the background's) is no
+        one's attempt, and the face, if it is one, is decided afresh."""
         if self.awaits_challenge:
             return self.record_challenge(passed=False)
-        if self.decision is not None or not self._frames:
+        if self.decision is not None or not self._confirmed:
             return None
         return self._settle(self._too_brief())
 

@@ -513,15 +513,29 @@ def test_a_badge_attempt_cut_off_during_its_challenge_failed_it() -> None:
 
 
 def test_a_badge_attempt_cut_off_while_gathering_frames_is_too_brief_never_verified() -> None:
-    """ana, with her own badge, has two good frames when the badge is presented again: the
-    attempt is recorded low_quality (too_brief), not verified on fewer frames than it needs."""
+    """ana, with her own badge, has two good frames and a flat one (a face the tracker has
+    confirmed, not yet checked enough) when the badge is presented again: the attempt is
+    recorded low_quality (too_brief), not verified on fewer frames than it needs."""
     p, _, _ = pipeline([[face_at(50)]] * 8)
     p.set_claim("ana", keep_decided=False, park=True)
     assert run(p, 2) == []
+    assert not p.process(np.full((480, 640, 3), 128, np.uint8), 2 / 30).decisions
     ended = p.set_claim("ana", keep_decided=False)
-    assert [(d.status, d.reasons, d.claimed, d.identity) for d in ended] == [
-        (Status.LOW_QUALITY, (QualityReason.TOO_BRIEF,), "ana", None)
+    assert [(d.status, d.reasons[0], d.claimed, d.identity) for d in ended] == [
+        (Status.LOW_QUALITY, QualityReason.TOO_BRIEF, "ana", None)
     ]
+    assert [d.status for i in range(3, 6) for d in p.process(noise(i), i / 30).decisions] == [
+        Status.VERIFIED
+    ]
+
+
+def test_a_badge_attempt_cut_off_before_the_tracker_confirmed_the_face_is_no_ones() -> None:
+    """Two frames are not yet a face the tracker trusts (often a detection in the background):
+    presenting the badge again ends nothing to record, and the face is decided afresh."""
+    p, _, _ = pipeline([[face_at(50)]] * 8)
+    p.set_claim("ana", keep_decided=False, park=True)
+    assert run(p, 2) == []
+    assert p.set_claim("ana", keep_decided=False) == []
     assert [d.status for i in range(2, 5) for d in p.process(noise(i), i / 30).decisions] == [
         Status.VERIFIED
     ]
