@@ -38,7 +38,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sync.hub.auth import usable
-from sync.hub.errors import HubError
+from sync.hub.errors import HubError, OpenAuditBreakError
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
 from sync.hub.models.audit import DIVERGED, REISSUED, REWOUND, UNLINKED
 from sync.protocol import (
@@ -96,6 +96,10 @@ def anchor(device: Device, batch: AuditBatch) -> AuditReceipt:
 
 def current_head(device: Device) -> Head:
     segment = AuditBreak.objects.filter(device=device, acknowledged_at__isnull=False).count()
+    return _segment_head(device, segment)
+
+
+def _segment_head(device: Device, segment: int) -> Head:
     held = AnchoredAuditEntry.objects.filter(device=device, segment=segment)
     newest = held.order_by("-sequence").values_list("sequence", "entry_hash").first()
     if newest is None:
@@ -106,23 +110,26 @@ def current_head(device: Device) -> Head:
 
 
 def start_anew(device: Device, by: str) -> None:
-    """A new registration code was issued (``sync.hub.auth.issue_code``): whatever store
-    registers with it starts the device's chain anew, from entry 1, as a new segment.
-    Recorded as a ``reissued`` entry among the breaks, acknowledged by ``by`` at once, with
-    any break still open (the old store's chain, which the new one need not answer for).
-    Nothing is recorded for a device the hub holds no chain of."""
+    """A new registration code is issued (``sync.hub.auth.issue_code``): a store registering
+    with it starts the device's chain anew, from entry 1, as a new segment (the same store
+    coming back is judged against its old chain: ``_after_reissue``). Recorded as a
+    ``reissued`` entry among the breaks, acknowledged at once by ``by``. Refused with
+    ``OpenAuditBreakError`` while a break is open: a code must not close it unexamined, so an
+    operator acknowledges it first, with a note, under its own permission. Nothing is
+    recorded for a device the hub holds no chain of."""
+    if AuditBreak.objects.filter(device=device, acknowledged_at__isnull=True).exists():
+        raise OpenAuditBreakError(
+            "its audit chain has an open break; acknowledge it first (Audit breaks), "
+            "with what you found"
+        )
     if not AnchoredAuditEntry.objects.filter(device=device).exists():
         return
-    now = timezone.now()
     who = (by or "a new registration code")[:200]
-    AuditBreak.objects.filter(device=device, acknowledged_at__isnull=True).update(
-        acknowledged_at=now, acknowledged_by=who
-    )
     head = current_head(device)
     reason = "a new registration code was issued: a store registering with it starts anew"
     AuditBreak.objects.create(
         device=device, segment=head.segment, sequence=head.sequence, kind=REISSUED,
-        reason=reason, hub_hash=head.entry_hash, device_hash="", acknowledged_at=now,
+        reason=reason, hub_hash=head.entry_hash, device_hash="", acknowledged_at=timezone.now(),
         acknowledged_by=who,
     )  # fmt: skip
 
@@ -208,10 +215,7 @@ def _segment_start(device: Device, head: Head, batch: AuditBatch) -> list[AuditL
     acknowledged = AuditBreak.objects.filter(device=device, acknowledged_at__isnull=False)
     opened = acknowledged.order_by("acknowledged_at", "pk")[head.segment - 1]
     if opened.kind == REISSUED:
-        if batch.entries and batch.entries[0].sequence == 1:
-            return batch.entries
-        sent = batch.entries[0].sequence if batch.entries else batch.head_sequence + 1
-        raise _gap(0, sent, why="a new registration code starts this device's chain anew")
+        return _after_reissue(device, head, batch)
     if batch.head_sequence < opened.sequence:
         return _rewound(device, head, batch, opened.sequence)
     links = [link for link in batch.entries if link.sequence >= opened.sequence]
@@ -226,6 +230,50 @@ def _segment_start(device: Device, head: Head, batch: AuditBatch) -> list[AuditL
             words="differs from the one the acknowledged break at it named",
         )  # fmt: skip
     return links
+
+
+def _after_reissue(device: Device, head: Head, batch: AuditBatch) -> list[AuditLink] | AuditBreak:
+    """The first links after a new registration code: a new store's chain, from entry 1.
+    An entry 1 the hub holds in an earlier segment is the same store come back (entry 1 is
+    its creation): it is judged against the segment before the code, its old chain, and
+    what extends that goes on in the new segment after a copy of that segment's newest
+    entry, so the next batches go on from there; a rewrite is a break, as it would have
+    been without the code."""
+    first = batch.entries[0] if batch.entries else None
+    if first is None or first.sequence != 1:
+        sent = first.sequence if first else batch.head_sequence + 1
+        raise _gap(0, sent, why="a new registration code starts this device's chain anew")
+    earlier = AnchoredAuditEntry.objects.filter(
+        device=device, segment__lt=head.segment, sequence=1, entry_hash=first.entry_hash
+    )
+    if not earlier.exists():
+        return batch.entries
+    old = _segment_head(device, head.segment - 1)
+    checked = _new_entries(device, old, batch)
+    if isinstance(checked, AuditBreak):
+        checked.segment = head.segment
+        return checked
+    return [*_held_link(device, old), *checked]
+
+
+def _held_link(device: Device, head: Head) -> list[AuditLink]:
+    """The newest entry of ``head``'s segment as a link (none if it holds none)."""
+    rows = AnchoredAuditEntry.objects.filter(
+        device=device, segment=head.segment, sequence=head.sequence
+    )
+    return [AuditLink.model_validate(row) for row in rows.values(*_LINK_FIELDS)]
+
+
+_LINK_FIELDS = (
+    "sequence",
+    "at",
+    "actor",
+    "action",
+    "subject",
+    "details",
+    "prev_hash",
+    "entry_hash",
+)
 
 
 def _gap(held: int, sent: int, why: str = "") -> HubError:

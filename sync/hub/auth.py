@@ -65,7 +65,8 @@ def issue_code(device: Device, by: str = "") -> IssuedCode:
     """A fresh one-time code. The current token dies now (a lost or stolen device must not
     keep working until the replacement registers), and a revoked device is re-enabled. The
     device's audit chain starts anew (``sync.hub.audit.start_anew``): the replacement's
-    store has its own; ``by`` (who issued it) is kept with that record."""
+    store has its own; ``by`` (who issued it) is kept with that record. Raises
+    ``OpenAuditBreakError``, changing nothing, while the device's chain has an open break."""
     from sync.hub.audit import start_anew  # here: sync.hub.audit imports this module
 
     code = new_code()

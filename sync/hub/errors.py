@@ -5,8 +5,9 @@
     HubError(status, error, reason)     a refusal by a view or service, any status
     UnknownToken                        DRF AuthenticationFailed (401), code unknown_token
     DeviceRevoked                       DRF PermissionDenied (403), code device_revoked
+    OpenAuditBreakError                 no new registration code: an audit break is open
 
-``sync.hub.api.errors`` turns each into an ``ErrorBody``.
+``sync.hub.api.errors`` turns each of the first three into an ``ErrorBody``.
 
 Rejections of single outbox entries are not exceptions: they travel in ``PushResult``.
 """
@@ -35,3 +36,9 @@ class UnknownToken(exceptions.AuthenticationFailed):
 
 class DeviceRevoked(exceptions.PermissionDenied):
     default_code = "device_revoked"
+
+
+class OpenAuditBreakError(Exception):
+    """No new registration code while the device's audit chain has an open break: the code
+    would start the chain anew, so the break is acknowledged first (with a note, under its
+    own permission), or the replacement would close it unexamined."""

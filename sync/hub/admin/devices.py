@@ -1,5 +1,10 @@
 """Sites and devices: create a device and read its one-time code, re-issue, revoke.
 
+Issuing a code and revoking take the change permission (view-only staff see the list
+only). No code is issued while the device's audit chain has an open break: a code starts
+the chain anew, so the break is acknowledged first (Audit breaks: its own permission, a
+note).
+
 Saving an edit writes only the fields the operator changed. The admin reads the row, then
 saves it after the operator's request has run: writing the whole row back would undo what
 committed in between (a push moving the site's change cursor, which then clashes with every
@@ -15,6 +20,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 
 from sync.hub import auth
+from sync.hub.errors import OpenAuditBreakError
 from sync.hub.models import Device, Site
 
 
@@ -71,12 +77,20 @@ class DeviceAdmin(ChangedFieldsOnly):
         if not change:
             _show_code(request, auth.issue_code(obj))
 
-    @admin.action(description="Issue a new one-time code (the current token stops working)")
+    @admin.action(
+        description="Issue a new one-time code (the current token stops working)",
+        permissions=("change",),
+    )
     def issue_code(self, request: Any, queryset: QuerySet[Device]) -> None:
         for device in queryset:
-            _show_code(request, auth.issue_code(device, by=str(request.user)))
+            try:
+                _show_code(request, auth.issue_code(device, by=str(request.user)))
+            except OpenAuditBreakError as error:
+                messages.error(request, f"No code for {device}: {error}")
 
-    @admin.action(description="Revoke (the device's token is refused from now on)")
+    @admin.action(
+        description="Revoke (the device's token is refused from now on)", permissions=("change",)
+    )
     def revoke(self, request: Any, queryset: QuerySet[Device]) -> None:
         for device in queryset:
             auth.revoke(device, f"revoked by {request.user}")

@@ -17,8 +17,10 @@ rewrite is ever taken without a record of it.
 
 A new registration code (a replacement device, with a store and so a chain of its own)
 also starts a new segment, from entry 1: the hub records it as a ``reissued`` entry among
-the breaks, acknowledged at once by whoever issued the code (and with it any break still
-open, which the old store's chain no longer has to answer for).
+the breaks, acknowledged at once by whoever issued the code. No code is issued while a
+break is open (it is acknowledged first, with a note); the same store registering again
+(entry 1 as the hub holds it) is judged against the segment before the code, and its new
+segment goes on after a copy of that segment's newest entry.
 """
 
 from __future__ import annotations

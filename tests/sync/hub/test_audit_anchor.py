@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.contrib.messages import get_messages
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from prometheus_client.core import GaugeMetricFamily
 
 from sync.hub.audit import _held_hashes, acknowledge, current_head
 from sync.hub.auth import issue_code
+from sync.hub.errors import OpenAuditBreakError
 from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
 from sync.protocol import MAX_AUDIT_BODY_BYTES, MAX_PAYLOAD_BYTES
@@ -476,3 +478,86 @@ def test_acknowledging_a_break_takes_its_own_permission_one_break_and_a_note(
     closed = acknowledger.get(page)  # read-only now, the note shown
     assert closed.status_code == 200 and 'name="note"' not in closed.content.decode()
     assert "restored from last week&#x27;s backup" in closed.content.decode()
+
+
+def _issue(client: Client, api: Api, action: str = "issue_code") -> list[str]:
+    """Post a Device admin action for ``api``'s device; the messages it showed."""
+    device = Device.objects.get(uid=api.device_id)
+    answer = client.post("/admin/hub/device/", {"action": action, "_selected_action": [device.pk]})
+    return [str(message) for message in get_messages(answer.wsgi_request)]
+
+
+def _registered_again(api: Api, code: str) -> Api:
+    registered = api.client.post(
+        "/api/v1/devices/register", {"code": code}, content_type="application/json"
+    )
+    return Api(api.site, api.device_id, registered.json()["token"], api.client)
+
+
+def test_issuing_a_code_or_revoking_takes_the_change_permission(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 1)
+    assert send(api, links(store)).status_code == 200
+    viewer = _staff("viewer", "view_device")
+    for action in ("issue_code", "revoke"):
+        assert not any("One-time code" in shown for shown in _issue(viewer, api, action))
+    device = Device.objects.get(uid=api.device_id)
+    assert (device.code_hash, device.revoked_at) == (None, None)
+    assert not breaks(api)  # no reissued record either
+    changer = _staff("changer", "view_device", "change_device")
+    assert any("One-time code" in shown for shown in _issue(changer, api))
+
+
+def test_no_code_is_issued_while_the_devices_audit_chain_has_an_open_break(
+    api: Api, store: Store, clock: FakeClock, operator: Client
+) -> None:
+    decide(store, clock, 2)
+    assert send(api, links(store)).status_code == 200
+    send(api, [], head=(1, "e" * 64))  # an open break
+    with pytest.raises(OpenAuditBreakError):
+        issue_code(Device.objects.get(uid=api.device_id), by="operator")
+    shown = _issue(operator, api)  # even a superuser: the break is acknowledged with a note
+    assert not any("One-time code" in message for message in shown)
+    assert any("has an open break" in message for message in shown)
+    (recorded,) = breaks(api)
+    assert recorded.is_open and Device.objects.get(uid=api.device_id).code_hash is None
+    acknowledge(recorded, "operator", "the kiosk was stolen; replaced")
+    issued = issue_code(Device.objects.get(uid=api.device_id), by="operator")
+    assert issued.code and [b.kind for b in breaks(api)] == ["rewound", "reissued"]
+    assert breaks(api)[0].acknowledged_note == "the kiosk was stolen; replaced"
+
+
+def test_the_same_store_registering_with_a_new_code_is_judged_against_its_old_chain(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 4)
+    chain = links(store)
+    assert send(api, chain).status_code == 200  # the hub holds 1..5
+    again = _registered_again(api, issue_code(Device.objects.get(uid=api.device_id)).code)
+    forged = chain[:2]
+    for link in chain[2:]:
+        forged.append(rehashed(link, actor="forged", prev_hash=forged[-1]["entry_hash"]))
+    refused = send(again, forged)  # entry 1 as the hub holds it: the same store
+    assert refused.status_code == 409 and refused.json()["error"] == "audit_chain_break"
+    recorded = breaks(api)[-1]
+    assert (recorded.kind, recorded.sequence, recorded.is_open) == ("diverged", 3, True)
+    assert recorded.hub_hash == chain[2]["entry_hash"]
+    assert [(s, q) for s, q, _ in held(api) if s > 0] == []
+
+
+def test_the_same_store_coming_back_with_its_chain_goes_on_from_where_it_was(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 2)
+    assert send(api, links(store)).status_code == 200  # the hub holds 1..3
+    again = _registered_again(api, issue_code(Device.objects.get(uid=api.device_id)).code)
+    decide(store, clock, 2)
+    chain = links(store)
+    accepted = send(again, chain)
+    assert accepted.status_code == 200, accepted.content
+    assert accepted.json()["sequence"] == 5
+    assert [(s, q) for s, q, _ in held(api) if s == 1] == [(1, 3), (1, 4), (1, 5)]
+    decide(store, clock, 1)
+    assert send(again, links(store, after=5)).status_code == 200
+    assert send(again, links(store)).status_code == 200  # sent again from entry 1: held
