@@ -9,8 +9,10 @@ compared with the newest segment the hub holds for the device:
   batch sent again after its answer was lost), and is skipped;
 * the first entry past the hub's newest must follow it (its ``prev_hash`` is the hub's
   newest hash): it and the rest are stored;
-* the device's head must not lie before the hub's newest entry (its newest entries were
-  removed), and if the hub holds it, it must carry the same hash;
+* the device's head, if the hub holds it, must carry the same hash (else the chain was
+  rewritten there: ``diverged``, even before the hub's newest entry, since a restored
+  backup would have appended ``store.restored`` after it), and must not lie before the
+  hub's newest entry (its newest entries were removed: ``rewound``);
 * a first entry further on leaves a gap: refused with ``audit_gap`` and the sequence to send
   from (a device whose note of what the hub holds is ahead of the hub, which is not a break);
 * anything else is a break: recorded (one open break per device), counted in the hub's
@@ -200,11 +202,13 @@ def _new_entries(device: Device, head: Head, batch: AuditBatch) -> list[AuditLin
             device, head, head.sequence, kind=UNLINKED, reason=reason,
             device_hash=new[0].prev_hash,
         )  # fmt: skip
-    if batch.head_sequence < head.sequence:
-        return _rewound(device, head, batch, head.sequence)
+    # A head the hub holds with another hash is a rewrite, even before the hub's newest: a
+    # restored backup would have appended store.restored after it, not ended there.
     claimed = held.get(batch.head_sequence)
     if claimed is not None and claimed != batch.head_hash:
         return _diverged(device, head, batch.head_sequence, claimed, batch.head_hash)
+    if batch.head_sequence < head.sequence:
+        return _rewound(device, head, batch, head.sequence)
     return new
 
 
@@ -293,8 +297,17 @@ def _rewound(device: Device, head: Head, batch: AuditBatch, held: int) -> AuditB
     )
     return _break(
         device, head, batch.head_sequence, kind=REWOUND, reason=reason,
-        device_hash=batch.head_hash,
+        device_hash=batch.head_hash, hub_hash=_hub_hash_at(device, head, batch.head_sequence),
     )  # fmt: skip
+
+
+def _hub_hash_at(device: Device, head: Head, sequence: int) -> str:
+    """The hash the hub holds at ``sequence`` (its newest segment up to ``head``'s holding
+    it; empty if none does): what a break there is compared with."""
+    rows = AnchoredAuditEntry.objects.filter(
+        device=device, segment__lte=head.segment, sequence=sequence
+    )
+    return rows.order_by("-segment").values_list("entry_hash", flat=True).first() or ""
 
 
 _RESTORED = "the store was restored from an older backup"

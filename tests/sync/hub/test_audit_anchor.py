@@ -146,6 +146,22 @@ def test_a_chain_whose_newest_entries_were_removed_is_a_break_at_once(
     assert "ends at entry 3, before entry 5 that the hub holds" in refused.json()["reason"]
     (recorded,) = breaks(api)
     assert (recorded.kind, recorded.sequence) == ("rewound", 3)
+    assert recorded.hub_hash == recorded.device_hash == store.audit.head()[1]  # at entry 3
+
+
+def test_a_rewound_head_with_another_hash_than_the_hubs_is_diverged_not_rewound(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 9)
+    chain = links(store)
+    assert send(api, chain).status_code == 200  # the hub holds 1..10
+    forged = rehashed(chain[5], actor="forged")  # a restore would append store.restored
+    assert send(api, [], head=(6, forged["entry_hash"])).status_code == 409
+    (recorded,) = breaks(api)
+    assert (recorded.kind, recorded.sequence) == ("diverged", 6)
+    assert (recorded.hub_hash, recorded.device_hash) == (
+        chain[5]["entry_hash"], forged["entry_hash"]
+    )  # fmt: skip
 
 
 def test_a_head_the_hub_holds_with_another_hash_is_a_break(
@@ -524,7 +540,7 @@ def test_no_code_is_issued_while_the_devices_audit_chain_has_an_open_break(
     assert recorded.is_open and Device.objects.get(uid=api.device_id).code_hash is None
     acknowledge(recorded, "operator", "the kiosk was stolen; replaced")
     issued = issue_code(Device.objects.get(uid=api.device_id), by="operator")
-    assert issued.code and [b.kind for b in breaks(api)] == ["rewound", "reissued"]
+    assert issued.code and [b.kind for b in breaks(api)] == ["diverged", "reissued"]
     assert breaks(api)[0].acknowledged_note == "the kiosk was stolen; replaced"
 
 
