@@ -9,7 +9,8 @@ is kept in ``sync_state`` as ``audit.anchored.<device id>``; the next sync sends
 entry after it. Each batch carries a number higher than the one before
 (``audit.batch_number``, kept before it is sent), so the hub can tell a batch held up past a
 later one (stale) from a chain rewound; told its number is behind (a restored backup
-brought an older one back), the device numbers past the hub's and sends again, once.
+brought an older one back) or too far ahead (the hub started its count again for a new
+registration code), the device numbers on from the hub's and sends again, once.
 
 Anchoring never holds the records back and never fails or pauses a sync (not even a token
 refused at the audit endpoint alone, or a store error): what goes wrong is kept in
@@ -173,9 +174,10 @@ class AuditAnchor:
         try:
             return self._transport.anchor_audit(self._batch(links, head))
         except HubRefusedError as error:
-            if error.code != AUDIT_STALE or not error.expected_offset:
+            if error.code != AUDIT_STALE or error.expected_offset is None:
                 raise
-            # Numbered behind the hub (a restored backup): number past it, send once more.
+            # Numbered behind the hub (a restored backup), or too far past it (the hub's
+            # number started again with a new code): number on from it, send once more.
             self._put({BATCH_NUMBER_NAME: str(error.expected_offset)})
             return self._transport.anchor_audit(self._batch(links, head))
 

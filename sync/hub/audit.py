@@ -27,6 +27,9 @@ compared with the newest segment the hub holds for the device:
 A batch numbered before the highest the hub took of the device (``AuditChainState``) is
 refused as stale (``audit_stale``) before any of this: a batch held up in a queue past a
 later one carries a head the chain has grown beyond, which would read as a chain rewound.
+So is one numbered absurdly far past it (``_NUMBER_LEAP``), which would use the numbers
+up; either way the refusal names the hub's number, which the device goes on from. A new
+registration code numbers the device's batches from the start again.
 
 The batch runs in one transaction with the device's row locked, so two batches of one
 device (a retry racing its original) are checked one after the other.
@@ -124,6 +127,9 @@ def start_anew(device: Device, by: str) -> None:
             "its audit chain has an open break; acknowledge it first (Audit breaks), "
             "with what you found"
         )
+    # The replacement numbers its batches from 1 (and a number a token holder pushed up
+    # goes with the token).
+    AuditChainState.objects.filter(device=device).update(batch_number=0)
     if not AnchoredAuditEntry.objects.filter(device=device).exists():
         return
     who = (by or "a new registration code")[:200]
@@ -145,20 +151,30 @@ def acknowledge(audit_break: AuditBreak, by: str, note: str = "") -> bool:
     return closed == 1
 
 
+# How far past the last number taken a batch's may leap. The device adds one a batch, so it
+# leaps only by the batches the hub did not take (refused while a break was open, lost on
+# the way): a million is years of syncs. A token holder's batch could otherwise take the
+# largest number there is, and the device's next one would fail its own bounds; at this
+# leap, using up the numbers takes some 10^13 batches. A device past it (or a new store
+# numbering from 1 before the hub's number) is told the number to go on from, and does.
+_NUMBER_LEAP = 1_000_000
+
+
 def _refuse_stale(device: Device, number: int) -> AuditChainState:
     """Refuse a batch numbered before one the hub took: it waited past a later batch, and
-    its head is one the chain has grown beyond, not a chain rewound."""
+    its head is one the chain has grown beyond, not a chain rewound. Refuse one numbered
+    more than ``_NUMBER_LEAP`` past it the same way: the device numbers from the hub's."""
     state: AuditChainState = AuditChainState.objects.get_or_create(device=device)[0]
     if number < state.batch_number:
-        raise HubError(
-            409,
-            AUDIT_STALE,
-            f"audit batch {number} is older than batch {state.batch_number}, which the hub"
-            " already took: stale, not taken",
-            expected_offset=state.batch_number,
-        )
-    state.batch_number = number
-    return state
+        why = "is older than batch {last}, which the hub already took: stale"
+    elif number > state.batch_number + _NUMBER_LEAP:
+        why = "is too far past batch {last}, the last the hub took: number on from it"
+    else:
+        state.batch_number = number
+        return state
+    last = state.batch_number
+    reason = f"audit batch {number} {why.format(last=last)}, not taken"
+    raise HubError(409, AUDIT_STALE, reason, expected_offset=last)
 
 
 def _note_heads(state: AuditChainState, batch: AuditBatch, anchored: int) -> None:

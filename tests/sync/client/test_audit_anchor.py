@@ -13,6 +13,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.test import override_settings
 
 from main import main
+from sync.client.state import put_values
 from sync.client.status import read_status
 from sync.hub.audit import acknowledge
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState
@@ -192,6 +193,19 @@ def test_a_batch_number_behind_the_hubs_is_moved_past_it_and_the_chain_still_jud
     assert "ends at entry 3, before entry 4 that the hub holds" in out  # judged, not stale
     (recorded,) = breaks(kiosk)
     assert (recorded.kind, recorded.sequence) == ("rewound", 3)
+
+
+def test_a_batch_number_far_past_the_hubs_is_numbered_on_from_the_hubs(
+    kiosk: Device, capsys: pytest.CaptureFixture[str]
+) -> None:
+    decisions(kiosk, 2)
+    with kiosk.open() as store:  # the hub's count started again (a new code), say
+        put_values(store.database, {NUMBER: str(5_000_000)}, store.clock.now())
+    out = sync_now(kiosk, capsys)
+    assert "audit chain" not in out, out  # no problem to report
+    assert held(kiosk) == chain(kiosk)
+    state = AuditChainState.objects.get(device__uid=kiosk.registration.device_id)
+    assert state.batch_number == 1
 
 
 def test_an_entry_too_large_to_send_still_tells_the_hub_the_chains_head(

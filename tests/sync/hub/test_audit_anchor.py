@@ -577,3 +577,28 @@ def test_the_same_store_coming_back_with_its_chain_goes_on_from_where_it_was(
     decide(store, clock, 1)
     assert send(again, links(store, after=5)).status_code == 200
     assert send(again, links(store)).status_code == 200  # sent again from entry 1: held
+
+
+def test_a_batch_number_far_past_the_last_taken_is_refused_with_the_number_to_go_on_from(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 2)
+    chain = links(store)
+    assert send(api, chain[:1], number=7).status_code == 200
+    leap = send(api, chain, number=2**63 - 1)  # would leave the honest device no number
+    assert leap.status_code == 409
+    assert (leap.json()["error"], leap.json()["expected_offset"]) == ("audit_stale", 7)
+    assert AuditChainState.objects.get(device__uid=api.device_id).batch_number == 7
+    assert [q for _, q, _ in held(api)] == [1]
+    assert send(api, chain, number=8).status_code == 200
+
+
+def test_a_new_registration_code_numbers_the_devices_batches_from_the_start(
+    api: Api, store: Store, clock: FakeClock, tmp_path: Path, passphrase: Passphrase
+) -> None:
+    decide(store, clock, 1)
+    assert send(api, links(store), number=500).status_code == 200
+    again = _registered_again(api, issue_code(Device.objects.get(uid=api.device_id)).code)
+    with Store.create(tmp_path / "replacement.db", passphrase, clock=clock, config=FAST) as fresh:
+        accepted = send(again, links(fresh), number=1)  # a new store numbers from 1
+    assert accepted.status_code == 200, accepted.content
