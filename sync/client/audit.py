@@ -29,7 +29,8 @@ sync tries again (one request while it persists):
 
 Batches are bounded in entries and in the bytes of their encoded body, as the hub counts
 them; one refused as too large (413: a proxy's limit, say) is sent again as a batch half
-its size, down to one entry.
+its size, down to one entry. One entry refused so stops anchoring there (the problem names
+it as too large for the way to the hub); the head is still reported, with no entries.
 
 The receipt lives in the store, so a restored backup brings back the receipt it held: the
 device then sends from there, the hub finds the restored chain's ``store.restored`` entry
@@ -147,6 +148,13 @@ class AuditAnchor:
                     # Too large for the way to the hub (a proxy's limit, say): smaller.
                     limit = len(links) // 2
                     continue
+                if error.status == _TOO_LARGE and links:  # one entry: the hub is told the head
+                    problem = (
+                        f"audit entry {links[0].sequence} is too large for the way to the hub "
+                        f"(413: {error.reason}): not anchored past entry {anchored.sequence}"
+                    )
+                    anchored = self._tell_head(head, anchored)
+                    break
                 problem = _refusal_words(error, anchored)
                 if problem is None:  # a gap: the hub holds less than noted; send from there
                     anchored = Anchored(error.expected_offset or 0)
@@ -180,6 +188,15 @@ class AuditAnchor:
             # number started again with a new code): number on from it, send once more.
             self._put({BATCH_NUMBER_NAME: str(error.expected_offset)})
             return self._transport.anchor_audit(self._batch(links, head))
+
+    def _tell_head(self, head: Anchored, anchored: Anchored) -> Anchored:
+        """Send the chain's head alone, so the hub shows how far behind it is; the newest
+        entry it holds (``anchored`` if this fails too: the problem already kept says why)."""
+        try:
+            receipt = self._send([], head)
+        except (SyncClientError, ValidationError):
+            return anchored
+        return Anchored(receipt.sequence, receipt.entry_hash)
 
     def _batch(self, links: list[AuditLink], head: Anchored) -> AuditBatch:
         return AuditBatch(

@@ -263,6 +263,22 @@ def test_a_body_too_large_for_the_way_to_the_hub_is_sent_in_smaller_batches(
     assert held(kiosk) == chain(kiosk)
 
 
+def test_one_entry_too_large_for_the_way_to_the_hub_is_named_and_the_head_still_told(
+    kiosk: Device,
+) -> None:
+    with kiosk.open() as store, httpx.Client(transport=_SmallBodies(6_000)) as http:
+        store.audit.record(
+            actor="cli:op", action="store.backed_up", subject="x", details={"r": "y" * 8000}
+        )
+        for _ in range(2):
+            store.audit.record(actor="cli:op", action="store.backed_up", subject="x", details={})
+            report = kiosk.client(store, http, hub_url="http://testserver").sync_once()
+            problem = report.audit.problem or ""
+            assert problem.startswith("audit entry 2 is too large for the way to the hub"), problem
+            state = AuditChainState.objects.get(device__uid=kiosk.registration.device_id)
+            assert (state.anchored_sequence, state.reported_sequence) == (1, len(chain(kiosk)))
+
+
 class _AuditForbidden(httpx.BaseTransport):
     """The real hub behind a proxy that answers the audit endpoint alone with ``status``."""
 
