@@ -232,8 +232,10 @@ def _segment_start(device: Device, head: Head, batch: AuditBatch) -> list[AuditL
     """The first links of a segment an acknowledged break opened: from exactly the entry the
     break names, with the hash the operator saw there; or from entry 1 (a new store's
     creation) after a new registration code."""
+    # The break found in the segment before, acknowledged: it opened this one (by segment,
+    # not by when it was acknowledged, which another worker's clock may have put later).
     acknowledged = AuditBreak.objects.filter(device=device, acknowledged_at__isnull=False)
-    opened = acknowledged.order_by("acknowledged_at", "pk")[head.segment - 1]
+    opened = acknowledged.get(segment=head.segment - 1)
     if opened.kind == REISSUED:
         return _after_reissue(device, head, batch)
     if batch.head_sequence < opened.sequence:

@@ -99,7 +99,9 @@ class AuditChainState(models.Model):
 class AuditBreak(models.Model):
     """A batch of a device's chain that did not extend what the hub held: ``sequence`` is
     the entry where the device's chain parts from the hub's (or, rewound, its newest), with
-    its hash there on the device (``device_hash``) and at the hub (``hub_hash``)."""
+    its hash there on the device (``device_hash``) and at the hub (``hub_hash``). It was
+    found in ``segment``; acknowledged, it opens the segment after (one break is open at a
+    time, and no code is issued while one is, so each segment is opened by one break)."""
 
     device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="audit_breaks")
     segment = models.IntegerField(editable=False)

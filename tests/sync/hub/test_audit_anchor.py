@@ -8,6 +8,7 @@ the hub on the session's PostgreSQL.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -602,3 +603,22 @@ def test_a_new_registration_code_numbers_the_devices_batches_from_the_start(
     with Store.create(tmp_path / "replacement.db", passphrase, clock=clock, config=FAST) as fresh:
         accepted = send(again, links(fresh), number=1)  # a new store numbers from 1
     assert accepted.status_code == 200, accepted.content
+
+
+def test_the_break_that_opened_a_segment_is_found_by_its_segment_not_its_clock(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    first = _acknowledged_unlinked_break(api, store, clock)
+    assert send(api, links(store, after=4)).status_code == 200  # segment 1 holds 5, 6
+    store.database.connection.execute("DELETE FROM audit_log WHERE sequence > 5")  # unguarded
+    decide(store, clock, 1, decision="not_matched")
+    assert send(api, links(store, after=5)).status_code == 409  # entry 6 differs
+    second = breaks(api)[-1]
+    acknowledge(second, "operator", "looked")
+    second.refresh_from_db()
+    assert second.acknowledged_at is not None
+    skewed = second.acknowledged_at + timedelta(hours=1)  # another worker's clock ahead
+    AuditBreak.objects.filter(pk=first.pk).update(acknowledged_at=skewed)
+    accepted = send(api, links(store, after=5))  # from entry 6, as the second break names
+    assert accepted.status_code == 200, accepted.content
+    assert [(s, q) for s, q, _ in held(api) if s == 2] == [(2, 6)]
