@@ -260,9 +260,16 @@ def _after_reissue(device: Device, head: Head, batch: AuditBatch) -> list[AuditL
     its creation): it is judged against the segment before the code, its old chain, and
     what extends that goes on in the new segment after a copy of that segment's newest
     entry, so the next batches go on from there; a rewrite is a break, as it would have
-    been without the code."""
+    been without the code. A batch not from entry 1 is taken only where it extends the old
+    chain (the same store, sent on from where that chain's judge told it to)."""
     first = batch.entries[0] if batch.entries else None
+    old = _segment_head(device, head.segment - 1)
     if first is None or first.sequence != 1:
+        # Only what extends the old chain (where the old chain's own judge sent the same
+        # store); anything else is told to start from entry 1, with no break recorded.
+        extending = _extending(device, old, batch)
+        if extending:
+            return [*_held_link(device, old), *extending]
         sent = first.sequence if first else batch.head_sequence + 1
         raise _gap(0, sent, why="a new registration code starts this device's chain anew")
     earlier = AnchoredAuditEntry.objects.filter(
@@ -270,12 +277,20 @@ def _after_reissue(device: Device, head: Head, batch: AuditBatch) -> list[AuditL
     )
     if not earlier.exists():
         return batch.entries
-    old = _segment_head(device, head.segment - 1)
     checked = _new_entries(device, old, batch)
     if isinstance(checked, AuditBreak):
         checked.segment = head.segment
         return checked
     return [*_held_link(device, old), *checked]
+
+
+def _extending(device: Device, old: Head, batch: AuditBatch) -> list[AuditLink]:
+    """The batch's links past ``old`` if it extends that segment as judged there; else none."""
+    try:
+        checked = _new_entries(device, old, batch)
+    except HubError:
+        return []
+    return checked if isinstance(checked, list) else []
 
 
 def _held_link(device: Device, head: Head) -> list[AuditLink]:

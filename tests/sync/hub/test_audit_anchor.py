@@ -622,3 +622,17 @@ def test_the_break_that_opened_a_segment_is_found_by_its_segment_not_its_clock(
     accepted = send(api, links(store, after=5))  # from entry 6, as the second break names
     assert accepted.status_code == 200, accepted.content
     assert [(s, q) for s, q, _ in held(api) if s == 2] == [(2, 6)]
+
+
+def test_the_same_store_coming_back_may_go_on_from_the_entry_an_acknowledged_break_names(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    _acknowledged_unlinked_break(api, store, clock)  # segment 1 is to start at entry 5
+    again = _registered_again(api, issue_code(Device.objects.get(uid=api.device_id)).code)
+    # A chain longer than a batch, sent from entry 1, is told to send from entry 5 (the old
+    # chain's judge); from there it must be taken, not sent back to entry 1.
+    accepted = send(again, links(store, after=4))
+    assert accepted.status_code == 200, accepted.content
+    assert [(s, q) for s, q, _ in held(api) if s == 2] == [(2, 5), (2, 6)]
+    held_already = send(again, links(store))  # from entry 1 again: held already
+    assert held_already.status_code == 200 and held_already.json()["stored"] == 0
