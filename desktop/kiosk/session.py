@@ -124,7 +124,7 @@ class KioskSession:
         result = self.pipeline.process(image, time_s)
         made = self._decide(result.decisions)
         if badge is not None and _answers(badge, result.decisions):
-            self._end_badge()  # the badge's attempt is decided: back to 1:N
+            self._end_badge(interrupted=True)  # the badge's attempt is decided: back to 1:N
         events = self._writer.flush()
         notice, self._notice = self._notice, None
         external_id = badge.external_id if badge is not None else None
@@ -167,15 +167,27 @@ class KioskSession:
             self._notice = f"badge {self._badge.external_id}: no face was checked in time"
             self._end_badge()
 
-    def _end_badge(self) -> None:
+    def _end_badge(self, *, interrupted: bool = False) -> None:
+        """Back to the kiosk's own mode. ``interrupted``: the kiosk ended the badge (answered
+        for a face, or its holder left the gallery), so another face's challenge it cuts short
+        is no spoof; one that expired ends its tries as failed."""
         self._badge = None
-        self._switch(self._base_claim, keep_decided=True)
+        self._switch(self._base_claim, keep_decided=True, interrupted=interrupted)
 
-    def _switch(self, claimed: str | None, *, keep_decided: bool, park: bool = False) -> None:
+    def _switch(
+        self,
+        claimed: str | None,
+        *,
+        keep_decided: bool,
+        park: bool = False,
+        interrupted: bool = False,
+    ) -> None:
         """Verify against ``claimed`` (None: 1:N) from the next frame; faces keep their
         tracks (:meth:`DecisionPipeline.set_claim`). The attempts the switch cuts off are
         recorded; tracks that start afresh may be decided, and recorded, again."""
-        ended = self.pipeline.set_claim(claimed, keep_decided=keep_decided, park=park)
+        ended = self.pipeline.set_claim(
+            claimed, keep_decided=keep_decided, park=park, interrupted=interrupted
+        )
         self._decide(ended)  # recorded before their tracks start afresh
         if not keep_decided:
             self._recorded.clear()
@@ -210,7 +222,7 @@ class KioskSession:
         if self._badge is None:  # the run's own claim (jaga kiosk run --claim)
             raise KioskError("the person whose badge was presented has been erased")
         self._notice = f"badge {self._badge.external_id}: its holder is no longer enrolled"
-        self._end_badge()
+        self._end_badge(interrupted=True)
 
     def _decide(self, decisions: Iterable[Decision]) -> list[AccessEvent]:
         """The events of the final decisions, each track once, queued to be written."""

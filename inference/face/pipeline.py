@@ -71,6 +71,13 @@ def _ended(decider: TrackDecider, answering: bool, in_view: bool) -> Decision | 
     return decider.finish(in_view=in_view)
 
 
+def _cut(decider: TrackDecider, interrupted: bool) -> Decision | None:
+    """An attempt a change of claim ends: ``interrupt`` where the kiosk took its challenge
+    from it, else ``cut_off`` (a challenge due or under way failed)."""
+    decision = decider.interrupt() if interrupted else None
+    return decision if decision is not None else decider.cut_off()
+
+
 def _own_threshold(stages: Stages, mode: Mode) -> float | None:
     """A BYO recogniser's own threshold for ``mode`` (None: the match settings' apply). Its
     1:1 threshold is never used for 1:N, where an unknown face meets every identity."""
@@ -135,7 +142,12 @@ class DecisionPipeline:
             raise InputError(f"no templates for the claimed identity {claimed!r}")
 
     def set_claim(
-        self, claimed: str | None, *, keep_decided: bool, park: bool = False
+        self,
+        claimed: str | None,
+        *,
+        keep_decided: bool,
+        park: bool = False,
+        interrupted: bool = False,
     ) -> list[Decision]:
         """Verify against ``claimed`` from the next frame on (None: identify 1:N). Faces keep
         their tracks and ids. A track already decided keeps its decision when
@@ -153,8 +165,11 @@ class DecisionPipeline:
         cut off (:meth:`TrackDecider.cut_off`), and its decision returned to be recorded:
         never ``verified`` (a badge answers for one face, and one that ended or expired
         verifies nobody), and ``spoof_detected`` if its challenge was due or under way, so
-        that presenting a badge again, or another, cannot end a try unrecorded. Attempts
-        parked earlier stay parked until their track ends or is answered."""
+        that presenting a badge again, or another, cannot end a try unrecorded; but with
+        ``interrupted`` (the kiosk ended the claim: answered for another face, or its holder
+        left the gallery) a challenge under way is ``low_quality`` (``too_brief``), as the
+        person was not let finish it (:meth:`TrackDecider.interrupt`). Attempts parked
+        earlier stay parked until their track ends or is answered."""
         self._set_mode(claimed)
         # Parked, not carried over: a frame's match is evidence only for the claim it was
         # made for. A frame matched against badge A says nothing of B; a 1:1 frame does not
@@ -168,7 +183,7 @@ class DecisionPipeline:
             if decider.awaits_challenge or (decider.decision is None and decider.frames):
                 if park:
                     self._parked[track] = decider
-                elif (decision := decider.cut_off()) is not None:
+                elif (decision := _cut(decider, interrupted)) is not None:
                     ended.append(decision)
             elif decider.decision is not None:  # answered since: an older attempt is over
                 self._parked.pop(track, None)

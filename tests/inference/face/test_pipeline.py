@@ -512,6 +512,22 @@ def test_a_badge_attempt_cut_off_during_its_challenge_failed_it() -> None:
         assert later == [Status.CHALLENGE_REQUIRED]  # a new attempt, under the new claim
 
 
+def test_a_challenge_cut_short_because_the_badge_was_answered_for_another_face_is_no_spoof() -> (
+    None
+):
+    """A bystander checked against bo's badge is asked to blink; bo is answered first (or
+    leaves the gallery) and the kiosk ends the badge: the kiosk, not the bystander, ended
+    that challenge, so it is low_quality (too_brief), never spoof_detected."""
+    p = challenged([[face_at(50)]] * 8, frames=100)
+    p.set_claim("bo", keep_decided=False, park=True)
+    made = [d.status for i in range(5) for d in p.process(noise(i), i / 30).decisions]
+    ended = p.set_claim(None, keep_decided=True, interrupted=True)
+    assert made == [Status.CHALLENGE_REQUIRED]
+    assert [(d.status, d.reasons[0], d.claimed) for d in ended] == [
+        (Status.LOW_QUALITY, QualityReason.TOO_BRIEF, "bo")
+    ]
+
+
 def test_a_badge_attempt_cut_off_while_gathering_frames_is_too_brief_never_verified() -> None:
     """ana, with her own badge, has two good frames and a flat one (a face the tracker has
     confirmed, not yet checked enough) when the badge is presented again: the attempt is
