@@ -141,9 +141,12 @@ def _run(args: argparse.Namespace) -> int:
                     frames += 1
             except KeyboardInterrupt:  # the people at the kiosk were decided: record them
                 interrupted = True
-            except KioskError:  # a camera that stopped: whoever stood there is recorded first
+            except KioskError as stopped:  # a camera that stopped: whoever stood there is
+                # recorded first; said before, so that a failure to write them is not all
+                # the operator reads
+                print(f"jaga kiosk run: error: {stopped}", file=sys.stderr)
                 _print_events(session, session.finish())
-                raise
+                return 1
             events += _print_events(session, session.finish())
             summary = {"frames": frames, "mode": str(session.pipeline.mode),
                        "access_events": events, "warning": session.warning}  # fmt: skip

@@ -157,6 +157,31 @@ def test_a_camera_that_stops_still_records_whoever_stood_there(
         assert store.access.count() == 1
 
 
+def test_a_camera_that_stops_is_still_named_when_its_people_cannot_be_written(
+    store_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The camera stops, then writing whoever stood there fails too (a full disk, faked here
+    at the session's finish): both are said, the camera's first, not the second alone."""
+    import desktop.kiosk.session
+    import desktop.kiosk.sources
+    from desktop.kiosk.errors import KioskError
+
+    def unplugged(source: str, max_frames: int | None = None) -> Iterator[tuple[float, Any]]:
+        yield 0.0, webcam("live", 10, 1)[0]
+        raise KioskError("camera 0 stopped giving frames")
+
+    def full(self: Any) -> tuple[Any, ...]:
+        raise KioskError("stopped: 1 decisions not written: disk full")
+
+    monkeypatch.setattr(desktop.kiosk.sources, "source_frames", unplugged)
+    monkeypatch.setattr(desktop.kiosk.session.KioskSession, "finish", full)
+    assert run(store_path, "camera:0") == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "jaga kiosk run: error: camera 0 stopped giving frames",
+        "jaga kiosk run: error: stopped: 1 decisions not written: disk full",
+    ]
+
+
 def test_ctrl_c_records_the_open_tracks_and_still_prints_the_summary(
     store_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
