@@ -70,7 +70,7 @@ def narrow_to_owner(path: Path) -> bool:
             return False
         if not found.st_mode & 0o077:
             return False
-        path.chmod(stat.S_IMODE(found.st_mode) & PRIVATE_FOLDER)
+        path.chmod(stat.S_IMODE(found.st_mode) & stat.S_IRWXU)  # the owner's bits alone
     except OSError:
         return False
     return True

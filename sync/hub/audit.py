@@ -86,7 +86,7 @@ def anchor(device: Device, batch: AuditBatch) -> AuditReceipt:
             checked.save()  # kept: the refusal below comes after the commit
         elif checked:
             AnchoredAuditEntry.objects.bulk_create(
-                AnchoredAuditEntry(device=device, segment=head.segment, **_columns(link))
+                AnchoredAuditEntry(device=device, segment=head.segment, **link.model_dump())
                 for link in checked
             )
             anchored = checked[-1].sequence
@@ -402,16 +402,3 @@ def _break(
         hub_hash=head.entry_hash if hub_hash is None else hub_hash,
         device_hash=device_hash,
     )
-
-
-def _columns(link: AuditLink) -> dict[str, object]:
-    return {
-        "sequence": link.sequence,
-        "at": link.at,
-        "actor": link.actor,
-        "action": link.action,
-        "subject": link.subject,
-        "details": link.details,
-        "prev_hash": link.prev_hash,
-        "entry_hash": link.entry_hash,
-    }

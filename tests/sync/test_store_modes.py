@@ -45,6 +45,14 @@ def modes(folder: Path) -> dict[str, int]:
     }
 
 
+def modes_after_an_enrolment(db: Path, clock: FakeClock, external_id: str) -> dict[str, int]:
+    """The modes in the store's folder while it is open after an enrolment, its write-ahead
+    log and shared memory still there."""
+    with Store.open(db, Passphrase(PASSPHRASE), clock=clock, config=FAST) as store:
+        enrol(store, clock, external_id, seed=int(external_id[2:]))
+        return modes(db.parent)
+
+
 def test_store_backup_and_restore_are_their_owners_only_under_umask_022(tmp_path: Path) -> None:
     db = tmp_path / "device" / "data" / "jaga.db"
     jaga_022("store", "init", "--db", db, *FAST_KDF)
@@ -65,9 +73,7 @@ def test_the_write_ahead_log_and_shared_memory_are_their_owners_only(
 ) -> None:
     db = tmp_path / "jaga.db"
     jaga_022("store", "init", "--db", db, *FAST_KDF)
-    with Store.open(db, Passphrase(PASSPHRASE), clock=clock, config=FAST) as store:
-        enrol(store, clock, "B-1", seed=1)
-        found = modes(tmp_path)
+    found = modes_after_an_enrolment(db, clock, "B-1")
     assert {"jaga.db-wal", "jaga.db-shm"} <= found.keys()
     assert found == dict.fromkeys(found, 0o600)
 
@@ -83,9 +89,7 @@ def test_a_store_made_before_is_narrowed_to_its_owner_when_it_next_opens(
             if not path.name.endswith(".in-use"):
                 path.chmod(0o644)
     assert set(modes(tmp_path).values()) == {0o644}
-    with Store.open(db, Passphrase(PASSPHRASE), clock=clock, config=FAST) as store:
-        enrol(store, clock, "B-2", seed=2)
-        found = modes(tmp_path)
+    found = modes_after_an_enrolment(db, clock, "B-2")
     assert {"jaga.db", "jaga.db.kdf.json", "jaga.db-wal", "jaga.db-shm"} <= found.keys()
     assert found == dict.fromkeys(found, 0o600)
 
