@@ -129,12 +129,6 @@ class Observations:
             raise RecordNotFoundError(f"no fish observation {observation_uid}")
         return _observation(rows[0])
 
-    def on_photo_bytes(self, sha256: str) -> list[FishObservation]:
-        """The observations made on a photo with these bytes (its sha256), oldest first: the
-        same photo recorded before, whichever photo row holds it."""
-        with self._database.read() as connection:
-            return _on_photo_bytes(connection, sha256)
-
     def review_queue(self, limit: int = 100) -> list[FishObservation]:
         """Observations flagged for review, oldest first."""
         with self._database.read() as connection:
@@ -262,12 +256,11 @@ def _photo_id(connection: Any, photo_uid: str) -> int:
     return int(row[0])
 
 
-def _on_photo_bytes(connection: Any, sha256: str) -> list[FishObservation]:
-    return [_observation(row) for row in _select(connection, _ON_PHOTO_BYTES, [sha256])]
-
-
 def _refuse_recorded(connection: Any, photo: Photo, crops: set[Crop | None]) -> None:
-    earlier = [o for o in _on_photo_bytes(connection, photo.sha256) if o.crop in crops]
+    """Refuse a photo whose bytes were recorded before with one of these fish (``crops``),
+    read inside the write that would record it again."""
+    rows = _select(connection, _ON_PHOTO_BYTES, [photo.sha256])
+    earlier = [o for o in map(_observation, rows) if o.crop in crops]
     if earlier:
         raise PhotoRecordedError(
             f"photo {photo.sha256[:12]} was recorded before with the same fish:"
