@@ -31,7 +31,11 @@ once it has enough:
 
 * A track that reaches ``max_frames`` or ``max_seconds`` without enough accepted frames is
   ``low_quality``, with the gate's reasons, most frequent first. A track that ends (it left,
-  the stream ended, a still image) is decided on what it has, if it has one accepted frame.
+  the stream ended, a still image) is decided on what it has, if it has one accepted frame,
+  but is ``verified`` only on ``min_frames`` accepted frames, as a live decision: on fewer,
+  a refusal stands and what would have been ``verified`` is ``low_quality`` (``too_brief``).
+  A face that turned away or left after a frame or two has not been checked enough to let in
+  (a still image is decided with ``min_frames`` 1).
   A track the tracker never confirmed is a detection that vanished and is not decided,
   unless the stream ended with it in view (a clip, or a camera that stopped, shorter than
   ``min_hits`` frames): someone stood there, so it is decided by the same statuses but is
@@ -337,7 +341,8 @@ class TrackDecider:
         """The track ended: decide on what there is. A never-confirmed track gets None, or,
         when the stream ended with it ``in_view``, an answer that cannot be ``verified``.
         One that would now be sent to a challenge never takes it: ``spoof_detected``, as a
-        face that leaves during its challenge (``challenge_required`` is not final)."""
+        face that leaves during its challenge (``challenge_required`` is not final). One
+        with fewer than ``min_frames`` accepted frames is never ``verified`` either."""
         if self.decision is not None or not self._frames:
             return None
         if not self._confirmed:
@@ -348,6 +353,8 @@ class TrackDecider:
         if decided.status is Status.CHALLENGE_REQUIRED:
             self._challenge = False  # the challenge was not taken
             decided = self._decide()
+        if decided.status is Status.VERIFIED and len(self._accepted) < self.settings.min_frames:
+            decided = self._too_brief()  # a kiosk does not accept on fewer frames at the end
         return self._settle(decided)
 
     def _too_brief(self) -> Decision:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from inference.face.settings import FaceSettings
 from inference.pack.installed import ModelPack
 from main import main
 from sync.store import Passphrase, Store
@@ -135,12 +136,13 @@ def test_a_camera_that_stops_still_records_whoever_stood_there(
     store_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two sharp frames and a blurred one (a confirmed track, not yet decided), then the
-    camera is unplugged: the person is decided on what was seen before the error."""
+    camera is unplugged: the person is decided on what was seen before the error, too
+    briefly to be let in (two accepted frames, where a live decision needs three)."""
     import desktop.kiosk.sources
     from desktop.kiosk.errors import KioskError
 
     assert enrol(store_path, *webcam_paths("live")[:2]) == 0
-    person = json.loads(capsys.readouterr().out)["person_uid"]
+    capsys.readouterr()  # the enrolment's line
 
     def unplugged(source: str, max_frames: int | None = None) -> Iterator[tuple[float, Any]]:
         frames = webcam("live", 10, 3)
@@ -151,7 +153,10 @@ def test_a_camera_that_stops_still_records_whoever_stood_there(
     monkeypatch.setattr(desktop.kiosk.sources, "source_frames", unplugged)
     assert run(store_path, "camera:0") == 1
     out, err = capsys.readouterr()
-    assert [(e["decision"], e["person_uid"]) for e in lines(out)] == [("verified", person)]
+    (event,) = lines(out)
+    assert (event["decision"], event["person_uid"]) == ("low_quality", None)
+    similarity = event["similarity"]
+    assert isinstance(similarity, float) and similarity > FaceSettings().match.identify_threshold
     assert err == "jaga kiosk run: error: camera 0 stopped giving frames\n"
     with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.access.count() == 1

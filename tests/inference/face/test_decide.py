@@ -184,14 +184,29 @@ def test_unconfirmed_tracks_collect_but_never_decide() -> None:
 
 
 def test_an_ended_track_is_decided_on_what_it_has() -> None:
-    track = decider(min_frames=5)
-    feed(track, [rejected(QualityReason.BLURRY), accepted(0.9, {"ana": 0.9})])
-    decision = track.finish()
-    assert decision is not None and decision.status is Status.VERIFIED and decision.frames == 1
     only_bad = decider(min_frames=5)
     feed(only_bad, [rejected(QualityReason.TOO_SMALL)])
     ended = only_bad.finish()
     assert ended is not None and ended.reasons == (QualityReason.TOO_SMALL,)
+
+
+def test_an_ended_track_with_fewer_than_min_frames_is_never_verified() -> None:
+    """One good frame of an enrolled, live face, then the face leaves: a live decision needs
+    min_frames accepted frames, so this one is too brief; a refusal on one frame stands."""
+    track = decider(min_frames=3)
+    feed(track, [rejected(QualityReason.BLURRY), accepted(0.9, {"ana": 0.95})])
+    decision = track.finish()
+    assert decision is not None and decision.status is Status.LOW_QUALITY
+    assert decision.reasons == (QualityReason.TOO_BRIEF, QualityReason.BLURRY)
+    assert decision.identity is None and decision.similarity == pytest.approx(0.95)
+    photo = decider(min_frames=3)
+    feed(photo, [accepted(0.1, {"ana": 0.95})])
+    spoof = photo.finish()
+    assert spoof is not None and spoof.status is Status.SPOOF_DETECTED
+    stranger = decider(min_frames=3)
+    feed(stranger, [accepted(0.9, {"ana": 0.3})])
+    unknown = stranger.finish()
+    assert unknown is not None and unknown.status is Status.NOT_MATCHED
 
 
 def test_a_stream_that_ends_before_the_track_is_confirmed_decides_it_but_never_verifies() -> None:

@@ -186,7 +186,8 @@ def test_finish_decides_every_open_track() -> None:
     p = DecisionPipeline(p.stages, dataclasses.replace(p.settings, decision=settings))
     run(p, 3)
     (decision,) = p.finish()
-    assert decision.status is Status.VERIFIED and decision.frames == 3
+    assert decision.status is Status.LOW_QUALITY and decision.frames == 3
+    assert decision.reasons == (QualityReason.TOO_BRIEF,)  # 3 frames, where 10 are needed
 
 
 def test_a_stream_shorter_than_min_hits_decides_the_face_still_in_view_never_verified() -> None:
@@ -404,15 +405,19 @@ def test_a_claim_set_mid_stream_keeps_the_track_and_decides_it_again_one_to_one(
 def test_a_claim_set_before_a_track_is_decided_does_not_lose_its_attempt() -> None:
     """ana, identified 1:N, has two good frames and a blank one (confirmed, undecided) when
     bo's badge is presented, and leaves at once: her attempt is decided on what it gathered,
-    under the rules it was gathered for (1:N), instead of being dropped unrecorded."""
+    under the rules it was gathered for (1:N), instead of being dropped unrecorded: she
+    matched, on two frames, too few to be let in."""
     p, _, _ = pipeline([[face_at(50)]] * 3)
     blank = np.full((480, 640, 3), 128, np.uint8)  # the gate rejects a face without texture
     assert [p.process(image, i / 30).decisions for i, image in
             enumerate([noise(0), noise(1), blank])] == [(), (), ()]  # fmt: skip
     p.set_claim("bo", keep_decided=False, park=True)
     gone = [p.process(noise(i), i / 30) for i in range(3, 5 + p.settings.tracker.max_missed)]
-    made = [(d.status, d.identity, d.frames) for r in gone for d in r.decisions]
-    assert made == [(Status.VERIFIED, "ana", 2)]
+    (decision,) = [d for r in gone for d in r.decisions]
+    assert (decision.status, decision.reasons[0], decision.frames) == (
+        Status.LOW_QUALITY, QualityReason.TOO_BRIEF, 2)  # fmt: skip
+    assert decision.claimed is None and decision.similarity is not None
+    assert decision.similarity > p.settings.thresholds(Mode.IDENTIFY).similarity
 
 
 def test_a_parked_attempt_ends_once_the_track_is_answered() -> None:
