@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import shlex
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +180,9 @@ def _add_build(commands: argparse._SubParsersAction[Any]) -> None:
         "build-pack", help="build a species pack from a stored head (e.g. assets/fish/default)"
     )
     build.add_argument("--head", type=Path, required=True, help="folder with head.json etc.")
-    build.add_argument("--out", type=Path, required=True)
+    build.add_argument("--out", type=Path, required=True,
+                       help="species pack folder to write; in the models folder (fish-default)"
+                       " the build waits for a running `jaga models install`")  # fmt: skip
     build.add_argument("--models-dir", type=Path, help="installed model pack (the backbone)")
     build.add_argument("--backbone", choices=BACKBONES, default=BACKBONE_ID,
                        help="the backbone the head was trained on")  # fmt: skip
@@ -268,12 +272,31 @@ def _build(args: argparse.Namespace) -> int:
     def run() -> None:
         from inference.fish.default_pack import build_from_head
 
-        pack = build_from_head(
-            args.head, args.out, _backbone_path(args), calibration=args.calibration
-        )
+        with _install_lock_of(args.out, args.models_dir):
+            pack = build_from_head(
+                args.head, args.out, _backbone_path(args), calibration=args.calibration
+            )
         _print(f"pack {pack.version}: {pack.root}")
 
     return _guarded(run)
+
+
+def _install_lock_of(out: Path, models_dir: Path | None) -> AbstractContextManager[None]:
+    """The install lock of the models folder a pack is built into (``--out
+    <models>/fish-default``, where ``jaga models install`` builds the default pack), else none.
+
+    An install rebuilds that pack, and sweeps a staging folder beside it as a killed build's,
+    so a build there waits for a running install as a second install does (and an install
+    for it). A pack built anywhere else takes no lock and leaves no lock file behind.
+    """
+    from inference.pack.installed import RECORD_NAME, default_pack_dir
+    from inference.pack.lock import install_lock
+
+    folder = out.absolute().parent
+    models = (models_dir or default_pack_dir()).absolute()
+    if folder.resolve() == models.resolve() or (folder / RECORD_NAME).is_file():
+        return install_lock(folder, _print)
+    return contextlib.nullcontext()
 
 
 def _bench(args: argparse.Namespace) -> int:

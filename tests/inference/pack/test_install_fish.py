@@ -21,7 +21,12 @@ from inference.pack.installed import ModelPack
 from inference.pack.manifest import Manifest
 from main import main
 from tests.conftest import REPO
-from tests.inference.pack.test_install_lock import wait_until_reached
+from tests.inference.pack.test_install_lock import (
+    WAITING,
+    finish,
+    output_until_waiting,
+    wait_until_reached,
+)
 
 pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
 
@@ -120,6 +125,46 @@ def test_a_species_pack_build_killed_half_way_is_undone_by_the_next_install(
     assert [(o.model_id, o.action) for o in outcomes][-1] == ("fish-default", "up to date")
     assert not list(pack.root.glob(f".{INSTALLED_FOLDER}.*"))
     load_pack(installed)
+
+
+# Holds a models folder's install lock, as a running `jaga models install` does, until GATE.
+HOLD_INSTALL_LOCK = """
+import sys
+from pathlib import Path
+from inference.pack.lock import install_lock
+from tests.inference.pack.pack_worker import wait_at
+with install_lock(Path(sys.argv[1]), print):
+    wait_at(Path(sys.argv[2]))
+"""
+
+
+def test_build_pack_into_the_models_folder_waits_for_a_running_install(
+    backbone_only: ModelPack, tmp_path: Path
+) -> None:
+    """`jaga fish build-pack --out <models>/fish-default` writes the pack an install builds,
+    and an install sweeps a staging folder beside it as a killed build's: the two must not
+    run at once, so the build waits for the folder's install lock (and says so)."""
+    root = backbone_only.root
+    gate = tmp_path / "gate"
+    install = subprocess.Popen(
+        [sys.executable, "-c", HOLD_INSTALL_LOCK, str(root), str(gate)], cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    wait_until_reached(gate, install)
+    build = subprocess.Popen(
+        [sys.executable, "main.py", "fish", "build-pack", "--head", str(DEFAULT_ASSETS),
+         "--out", str(root / INSTALLED_FOLDER), "--models-dir", str(root)], cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    early = output_until_waiting(build)
+    written_meanwhile = sorted(p.name for p in root.glob(f"*{INSTALLED_FOLDER}*"))
+    gate.touch()
+    finish(install)
+    later = finish(build)
+    assert WAITING in early, f"the build did not wait for the install: {early}"
+    assert written_meanwhile == []
+    assert WAITING not in later
+    load_pack(root / INSTALLED_FOLDER)
 
 
 def fish_default_lines(
