@@ -10,6 +10,9 @@ and lists it first. So the warm-up run is profiled: the provider whose kernels t
 its time is the one reported, with each provider's share in :attr:`OnnxSession.time_share`
 (profiling ends with the warm-up). And when a provider fails during a later run, ONNX
 Runtime moves the session to the CPU and retries; the session notices and says so.
+
+A batch larger than the TensorRT engines take (``MAX_BATCH``) is refused on every provider:
+each model class splits its own batches.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from inference.errors import InputError, RuntimeSetupError
 from inference.pack.installed import InstalledModel
 from inference.pack.manifest import InputContract
 from inference.runtime.providers import CUDA, TENSORRT, Precision, ProviderPlan, short_name
-from inference.runtime.tensorrt import engine_cache_key, tensorrt_options
+from inference.runtime.tensorrt import MAX_BATCH, engine_cache_key, tensorrt_options
 
 log = logging.getLogger(__name__)
 MAX_THREADS_PER_CORE = 4
@@ -133,6 +136,7 @@ class OnnxSession:
         return list(self._output_names)
 
     def run(self, inputs: Mapping[str, FloatArray]) -> list[FloatArray]:
+        self._refuse_larger_batches(inputs)
         try:
             outputs: list[FloatArray] = self._session.run(self._output_names, dict(inputs))
         except (Fail, InvalidArgument, RuntimeException, ValueError) as exc:
@@ -141,6 +145,21 @@ class OnnxSession:
         if self._session.get_providers()[0] != self._registered:
             self._moved_by_onnxruntime()
         return outputs
+
+    def _refuse_larger_batches(self, inputs: Mapping[str, FloatArray]) -> None:
+        """TensorRT engines are built for batches of 1 to ``MAX_BATCH`` (their shape profile)
+        and a larger one fails only on a device that has TensorRT. The session refuses it on
+        every provider, so a caller that does not split its batch fails on a CPU too. It does
+        not split the batch itself: only the model class knows how its outputs join (not
+        every output has a batch axis). A caller's bug, not bad input: a ValueError."""
+        dynamic = {contract.name for contract in self.contracts if contract.dynamic_batch}
+        over = {name: len(value) for name, value in inputs.items()
+                if name in dynamic and value.ndim and len(value) > MAX_BATCH}  # fmt: skip
+        if over:
+            raise ValueError(
+                f"{self.model_id} runs batches of at most {MAX_BATCH} (its TensorRT engines'"
+                f" profile), got {over}: split the batch"
+            )
 
     def _profiled_time_share(self) -> dict[str, float] | None:
         # ONNX Runtime rebuilds the session from these options when it falls back after a

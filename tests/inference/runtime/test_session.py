@@ -71,6 +71,18 @@ def test_wrong_input_shape_is_an_input_error_not_an_onnxruntime_error(
         session.run({"input": np.zeros((1, 3, 64, 64), np.float32)})
 
 
+def test_a_batch_larger_than_the_engines_is_refused_on_every_provider(
+    model_pack: ModelPack,
+) -> None:
+    """TensorRT engines are built for batches of 1 to 8, and a larger one fails only on a
+    device that has TensorRT: the session refuses it everywhere, so a caller that forgets to
+    split its batch fails here too, with the limit named."""
+    session = Runtime(model_pack, preference=(CPU,)).session("minifasnet_v2", warmup=False)
+    assert len(session.run({"input": np.zeros((8, 3, 80, 80), np.float32)})[0]) == 8
+    with pytest.raises(ValueError, match=r"minifasnet_v2 .* at most 8 "):
+        session.run({"input": np.zeros((9, 3, 80, 80), np.float32)})
+
+
 def test_thread_budget_shares_the_cores() -> None:
     assert ThreadBudget.share_cores(sessions=2, cores=8).intra_op == 4
     assert ThreadBudget.share_cores(sessions=16, cores=2).intra_op == 1
