@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from inference.errors import InferenceError
+from inference.output_paths import output_file
 from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
 from inference.runtime.providers import parse_preference, short_name
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--providers", type=_preference, default="tensorrt,cuda,cpu", help="preference order"
     )
     models.add_argument("--dir", type=Path, help="pack folder")
-    models.add_argument("--json", type=Path, help="also write the rows as JSON")
+    models.add_argument("--json", type=output_file, help="also write the rows as JSON")
     models.set_defaults(handler=_bench_models)
 
 
@@ -105,7 +106,12 @@ def _bench_models(args: argparse.Namespace) -> int:
         return 1
     print(format_table(rows, threads.intra_op))
     if args.json:
-        args.json.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+        except OSError as exc:  # checked when the command line was read; a full disk, say
+            print(f"error: cannot write {args.json}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     return 0
 
 

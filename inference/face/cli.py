@@ -40,6 +40,7 @@ from inference.face.live import replay_live
 from inference.face.match import GalleryIndex
 from inference.face.pipeline import DecisionPipeline, FrameResult
 from inference.face.settings import load_settings
+from inference.output_paths import output_file
 
 Handler = Callable[[argparse.Namespace], int]
 Image = npt.NDArray[np.uint8]
@@ -70,7 +71,7 @@ def register_eval(subparsers: argparse._SubParsersAction[Any]) -> None:
     kinds = evaluate.add_subparsers(dest="eval_command", metavar="WHAT", required=True)
     video = kinds.add_parser("video", help="end-to-end fps and time to first decision")
     video.add_argument("file", type=Path)
-    video.add_argument("--out", type=Path, required=True, help="R.json")
+    video.add_argument("--out", type=output_file, required=True, help="R.json")
     video.add_argument("--max-frames", type=int, help="stop after this many frames")
     live = "play the file at its frame rate, dropping frames as a camera would"
     video.add_argument("--realtime", action="store_true", help=live)

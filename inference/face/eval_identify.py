@@ -39,6 +39,7 @@ from inference.face.eval_common import (
     image_files,
 )
 from inference.face.match import Aggregate, GalleryIndex, MatchSettings
+from inference.output_paths import output_file
 
 FALSE_ALARM_TARGETS = ("0.01", "0.1")
 RANKS = (1, 5)
@@ -225,7 +226,7 @@ def add_eval_identify_parser(eval_subparsers: argparse._SubParsersAction[Any]) -
     parser = eval_subparsers.add_parser("identify", help="1:N identification, closed and open set")
     parser.add_argument("--gallery", type=Path, required=True, help="one sub-folder per person")
     parser.add_argument("--probes", type=Path, required=True, help="one sub-folder per person")
-    parser.add_argument("--out", type=Path, required=True, help="R.json; the PNG beside it")
+    parser.add_argument("--out", type=output_file, required=True, help="R.json; the PNG beside it")
     parser.add_argument(
         "--unknown-folds",
         type=int,

@@ -37,6 +37,7 @@ from inference.face.eval_common import image_files
 from inference.face.liveness import LivenessStatus, PassiveLiveness
 from inference.face.liveness_metrics import det_curve, equal_error, iso_errors
 from inference.face.liveness_plots import det_png, histogram_png
+from inference.output_paths import output_file
 from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
 
@@ -231,7 +232,7 @@ def add_eval_liveness_parser(eval_subparsers: argparse._SubParsersAction[Any]) -
     parser.add_argument("--live", type=Path, required=True, help="folder of live images")
     parser.add_argument("--attack", type=Path, required=True,
                         help="folder of attack images; sub-folders are attack types")  # fmt: skip
-    parser.add_argument("--out", type=Path, required=True, help="R.json; PNGs beside it")
+    parser.add_argument("--out", type=output_file, required=True, help="R.json; PNGs beside it")
     parser.add_argument(
         "--attack-type", metavar="NAME", help="every attack is this type (ignore sub-folders)"
     )

@@ -47,6 +47,7 @@ from inference.face.eval_common import (
     tar_at_far,
 )
 from inference.face.match import MatchSettings
+from inference.output_paths import output_file
 
 FAR_TARGETS = ("0.01", "0.001")
 
@@ -197,7 +198,7 @@ def add_eval_pairs_parser(eval_subparsers: argparse._SubParsersAction[Any]) -> N
     parser = eval_subparsers.add_parser("pairs", help="1:1 verification on labelled image pairs")
     parser.add_argument("--pairs", type=Path, required=True, help="CSV: image_a,image_b,same")
     parser.add_argument("--images", type=Path, required=True, help="folder the names are in")
-    parser.add_argument("--out", type=Path, required=True, help="R.json; PNGs beside it")
+    parser.add_argument("--out", type=output_file, required=True, help="R.json; PNGs beside it")
     add_pipeline_options(parser)
     parser.set_defaults(handler=_run_pairs)
 

@@ -17,6 +17,7 @@ from inference.fish.calibrate import DEFAULT_KNOWN_ACCEPTANCE, DEFAULT_REVIEW_PR
 from inference.fish.card import KNOWN_SOURCES, UNSPECIFIED, DataSource
 from inference.fish.config import BACKBONE_ID, BACKBONES, FinetuneConfig, HeadConfig
 from inference.fish.taps import DEFAULT_TAPS, KNOWN_TAPS
+from inference.output_paths import output_file, output_folder
 
 # ``seed`` has its own option (--seed), which sets it in both modes; as a --set it would be
 # overwritten without a word, so it is not one.
@@ -39,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
     train = commands.add_parser("train", help="train a species pack from species folders")
     train.add_argument("--data", type=Path, required=True, help="folder of species folders")
-    train.add_argument("--out", type=Path, required=True, help="species pack folder to write")
+    train.add_argument(
+        "--out", type=output_folder, required=True, help="species pack folder to write"
+    )
     train.add_argument("--mode", choices=["head", "finetune"], default="head")
     train.add_argument(
         "--holdout",
@@ -111,7 +114,9 @@ def _add_combine(commands: argparse._SubParsersAction[Any]) -> None:
                          help="two or more; the pack of the largest input side first")  # fmt: skip
     combine.add_argument("--data", type=Path, required=True,
                          help="the species folders the packs were trained on")  # fmt: skip
-    combine.add_argument("--out", type=Path, required=True, help="species pack folder to write")
+    combine.add_argument(
+        "--out", type=output_folder, required=True, help="species pack folder to write"
+    )
     combine.add_argument("--no-int8", action="store_true", help="skip the INT8 model")
     combine.add_argument("--name", default="fish-species", help="pack name")
     combine.add_argument("--version", help="pack version (default: date and model digest)")
@@ -144,7 +149,9 @@ def _add_eval(commands: argparse._SubParsersAction[Any]) -> None:
     ev = commands.add_parser("eval", help="evaluate a species pack on species folders")
     ev.add_argument("--data", type=Path, required=True, help="folder of species folders")
     ev.add_argument("--pack", type=Path, help="species pack (default: the installed default)")
-    ev.add_argument("--out", type=Path, required=True, help="R.json; PNGs are written beside it")
+    ev.add_argument(
+        "--out", type=output_file, required=True, help="R.json; PNGs are written beside it"
+    )
     ev.add_argument("--precision", choices=["fp32", "int8"], default="fp32")
     ev.add_argument(
         "--split",
@@ -169,7 +176,9 @@ def _add_export(commands: argparse._SubParsersAction[Any]) -> None:
         help="CSV with columns file,confirmed_species[,group]; several exports' CSVs oldest"
         " first, a fish in two taking the later one's species",
     )
-    ex.add_argument("--out", type=Path, required=True, help="folder to write species folders in")
+    ex.add_argument(
+        "--out", type=output_folder, required=True, help="folder to write species folders in"
+    )
     ex.add_argument("--base", type=Path, help="folder the CSV's relative file paths start from")
     ex.add_argument("--species-from", type=Path, help="a pack whose species names to use")
     ex.set_defaults(handler=_export)  # fmt: skip
@@ -180,7 +189,7 @@ def _add_build(commands: argparse._SubParsersAction[Any]) -> None:
         "build-pack", help="build a species pack from a stored head (e.g. assets/fish/default)"
     )
     build.add_argument("--head", type=Path, required=True, help="folder with head.json etc.")
-    build.add_argument("--out", type=Path, required=True,
+    build.add_argument("--out", type=output_folder, required=True,
                        help="species pack folder to write; in the models folder (fish-default)"
                        " the build waits for a running `jaga models install`")  # fmt: skip
     build.add_argument("--models-dir", type=Path, help="installed model pack (the backbone)")
