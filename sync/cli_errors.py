@@ -1,5 +1,5 @@
 """How every ``jaga`` command of the sync package reports a failure (one line, exit code 1),
-and reads a moment given on its command line.
+and reads a moment or a file to write given on its command line.
 
 A ``SyncError`` is the user's to act on (a wrong key, a dead hub), so it gets its message, not
 a traceback; anything else is a bug and keeps its traceback.
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -49,3 +51,31 @@ def iso_moment(text: str) -> datetime:
             f"{text!r} is not a day like 2026-03-01 or a time like 2026-03-01T14:30:00Z"
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def output_file(text: str) -> Path:
+    """An argparse ``type``: a file the command writes (an export, a backup, metrics).
+
+    A path it cannot write (a folder, one inside a file, a read-only place) is refused when
+    the command line is read, in one line (argparse's exit status 2), before the store's key
+    is asked for or any work is done; a folder missing above it is left to the command to
+    report. The twin of ``inference.output_paths.output_file``: the packages share no code.
+    """
+    path = Path(text)
+    problem = "it is a folder" if path.is_dir() else _unwritable(path)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {problem}")
+    return path
+
+
+def _unwritable(path: Path) -> str | None:
+    if path.is_file():
+        return None if os.access(path, os.W_OK) else "permission denied"
+    above = path.absolute().parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        return f"{above} is not a folder"
+    if not os.access(above, os.W_OK | os.X_OK):
+        return f"cannot write in {above}"
+    return None

@@ -18,6 +18,7 @@ Exit codes: 0 done, 1 the sync failed or was paused (the message says why and wh
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import random
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sync.cli_errors import reporting
+from sync.cli_errors import output_file, reporting
 
 if TYPE_CHECKING:  # the modules themselves load only when a sync command runs
     from sync.client.client import SyncClient, SyncReport
@@ -57,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     status = commands.add_parser("status", parents=[common], help="what waits, what failed")
     status.add_argument(
         "--prometheus",
-        type=Path,
+        type=_prometheus_file,
         metavar="FILE",
         help="write the figures as Prometheus text to FILE instead (for node_exporter's "
         "textfile collector on a device that syncs without the app; `-` for stdout)",
@@ -174,6 +175,10 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prometheus_file(text: str) -> Path:
+    return Path(text) if text == "-" else output_file(text)  # `-`: stdout, written anywhere
+
+
 def write_whole(path: Path, data: bytes) -> None:
     """Write ``path`` by renaming a finished file over it: node_exporter reads the folder
     at any moment and must never see half a file."""
@@ -184,7 +189,8 @@ def write_whole(path: Path, data: bytes) -> None:
         partial.write_bytes(data)
         partial.replace(path)
     except OSError as error:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # inside a file, say: there is no partial
+            partial.unlink(missing_ok=True)
         raise SyncClientError(f"cannot write {path}: {error.strerror or error}") from error
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import platformdirs
 
-from sync.cli_errors import Handler, iso_moment, reporting
+from sync.cli_errors import Handler, iso_moment, output_file, reporting
 from sync.corrections import CorrectionsExport
-from sync.errors import KeySourceError
+from sync.errors import KeySourceError, StoreError
 from sync.store.backups import backup, restore
 from sync.store.clock import format_timestamp
 from sync.store.corrections import export_corrections
@@ -82,7 +82,9 @@ def register_store(
         action="store_true",
         help="run integrity_check (every page) instead of quick_check",
     )
-    command("backup", _backup, "write an encrypted copy").add_argument("destination", type=Path)
+    command("backup", _backup, "write an encrypted copy").add_argument(
+        "destination", type=output_file
+    )
     restore_parser = command("restore", _restore, "put a backup in place")
     restore_parser.add_argument("backup", type=Path)
     restore_parser.add_argument(
@@ -177,7 +179,9 @@ def _required_text(what: str) -> Callable[[str], str]:
 
 def _add_export_options(export: argparse.ArgumentParser) -> None:
     export.add_argument("table", choices=("access-events", "fish-observations"))
-    export.add_argument("--out", type=Path, required=True, help="CSV file to write (mode 0600)")
+    export.add_argument(
+        "--out", type=output_file, required=True, help="CSV file to write (mode 0600)"
+    )
     export.add_argument(
         "--since", type=iso_moment, help="ISO date or time (UTC unless an offset is given)"
     )
@@ -310,7 +314,10 @@ def _export(args: argparse.Namespace) -> int:
     since, until = (format_timestamp(m) if m else None for m in (args.since, args.until))
     write = export_access_events if args.table == "access-events" else export_fish_observations
     with open_store_of(args) as store:
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        except OSError as error:  # a missing folder: the rest was checked when parsing
+            raise StoreError(f"cannot write {args.out}: {error.strerror or error}") from error
         os.fchmod(fd, 0o600)  # the mode above is for a new file: names must not stay readable
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             rows = write(store.database, out, since, until)

@@ -168,6 +168,41 @@ def test_export_writes_a_private_csv(cli_store: Path, tmp_path: Path) -> None:
     assert [(r["external_id"], r["decision"]) for r in rows] == [("CLI-1", "verified")]
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["store", "export", "access-events", "--out"],
+        ["store", "backup"],
+        ["sync", "status", "--prometheus"],
+    ],
+)
+def test_a_file_that_cannot_be_written_is_refused_in_one_line_before_the_key(
+    command: list[str], tmp_path: Path
+) -> None:
+    """A path inside a file, or a folder, where the command writes a file: no traceback,
+    and no passphrase asked (none is set here) for a write that cannot happen."""
+    (tmp_path / "a-file").touch()
+    db = tmp_path / "jaga.db"
+    for path, why in ((tmp_path / "a-file" / "out", "is not a folder"), (tmp_path, "is a folder")):
+        result = subprocess.run(
+            [sys.executable, "main.py", *command, str(path), "--db", str(db)],
+            cwd=REPO_ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            check=False,
+        )  # fmt: skip
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert f"cannot write {path}: " in result.stderr.splitlines()[-1]
+        assert why in result.stderr.splitlines()[-1]
+
+
+def test_export_into_a_missing_folder_is_one_line(
+    cli_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "no-such-folder" / "attendance.csv"
+    assert jaga("store", "export", "access-events", "--out", str(out)) == 1
+    assert f"jaga: error: cannot write {out}: " in capsys.readouterr().err
+
+
 def test_purge_expired_erases_only_after_the_dry_run(
     cli_store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
