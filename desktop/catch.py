@@ -35,7 +35,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from desktop.photo_time import PhotoTime, photo_time
-from inference.fish.errors import ImageError, SpeciesPackError
+from inference.fish.errors import ImageError
 from inference.fish.images import UInt8Image, decode_image
 from inference.fish.types import FishPrediction, FishStatus, Species, species_key
 from sync.client.packs import installed_species_packs, packs_dir_for, record_pack_in_use
@@ -461,31 +461,32 @@ def species_classifier_for(store: Store, env: Mapping[str, str] | None = None) -
     that sync keeps it while newer packs arrive (``record_pack_in_use``): a pack noted on
     its files alone could be one the classifier refuses, and the last one that worked would
     be removed at the next install."""
+    classifier, kept = _first_that_loads(store, env)
+    if kept is not None:
+        record_pack_in_use(store, kept)
+    return classifier
+
+
+def species_pack_for(store: Store, env: Mapping[str, str] | None = None) -> SpeciesPack:
+    """The pack whose species names ``jaga store confirm`` uses: the one ``jaga catch`` and
+    the app classify with (:func:`species_classifier_for`), so its model is loaded too; a
+    newer pack whose files verify but whose model is refused names nothing. It is not noted
+    as in use: confirming a species is no use of the pack for sync to protect."""
+    return _first_that_loads(store, env)[0].pack
+
+
+def _first_that_loads(
+    store: Store, env: Mapping[str, str] | None
+) -> tuple[SpeciesClassifier, Path | None]:
+    """The classifier of the newest installed pack that loads, and that pack's folder; else
+    the default pack's, and None."""
     from inference.errors import InferenceError
     from inference.fish.classify import SpeciesClassifier
     from inference.fish.installed import installed_default_pack
 
     for kept in installed_species_packs(store, packs_dir_for(store.path, env)):
         try:
-            classifier = SpeciesClassifier.from_path(kept)
+            return SpeciesClassifier.from_path(kept), kept
         except (InferenceError, OSError) as error:  # a failing card's OSError too: the next
             _log.warning("species pack %s refused, trying the next: %s", kept, error)
-            continue
-        record_pack_in_use(store, kept)
-        return classifier
-    return SpeciesClassifier.from_path(installed_default_pack())
-
-
-def species_pack_for(store: Store, env: Mapping[str, str] | None = None) -> SpeciesPack:
-    """The pack whose species names ``jaga store confirm`` uses: the newest a sync installed
-    whose files verify, else the default pack. Its model is not loaded, so it is not noted
-    as in use (only :func:`species_classifier_for` and the app, which load it, do)."""
-    from inference.fish.installed import installed_default_pack
-    from inference.fish.pack import load_pack
-
-    for kept in installed_species_packs(store, packs_dir_for(store.path, env)):
-        try:
-            return load_pack(kept)
-        except SpeciesPackError as error:
-            _log.warning("species pack %s refused, trying the next: %s", kept, error)
-    return load_pack(installed_default_pack())
+    return SpeciesClassifier.from_path(installed_default_pack()), None

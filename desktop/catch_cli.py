@@ -249,15 +249,15 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
 
 def pack_species_name(store: Store, typed: str) -> str:
     """The species ``jaga store confirm`` stores, named as ``--confirm`` names it: the display
-    name of the species pack (``species_pack_for``: read, not loaded, so not noted in use) for
-    a name or folder id it knows, else as typed with its spacing tidied; the same, with a
-    warning, when no pack can be read."""
+    name of the species pack ``jaga catch`` classifies with (``species_pack_for``: the newest
+    that loads, not noted in use) for a name or folder id it knows, else as typed with its
+    spacing tidied; the same, with a warning, when no pack loads."""
     from desktop.catch import species_name, species_pack_for
     from inference.errors import InferenceError
 
     try:
         known = species_pack_for(store).species
-    except InferenceError as error:
+    except (InferenceError, OSError) as error:
         _log.warning("no species pack to name %r by; kept as typed: %s", typed, error)
         known = ()
     return species_name(typed, known)

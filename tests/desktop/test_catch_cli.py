@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from desktop.catch import read_catch_photo
-from inference.fish.pack import load_pack, write_pack
+from inference.fish.pack import SPECIES_FILE, load_pack, write_pack
 from main import main
 from sync.client.packs import IN_USE_NAME, INSTALLED_NAME, packs_dir_for
 from sync.client.state import ensure_schema, put_values, read_values
@@ -189,16 +189,20 @@ def test_store_confirm_names_the_species_as_catch_confirm_does(
         assert store.observations.get(uid).confirmed_species == stored
 
 
-def refused_newest_pack(store_path: Path, default_pack: Path) -> None:
+def refused_newest_pack(
+    store_path: Path, default_pack: Path, v2_species: dict[str, Any] | None = None
+) -> None:
     """What sync left: v2 installed (its files verify, but its model does not take the 260 px
-    input its manifest declares: the classifier refuses it), v1 kept beside it, in use."""
+    input its manifest declares: the classifier refuses it; its species named as
+    ``v2_species`` says, else as v1's), v1 kept beside it, in use."""
     packs = packs_dir_for(store_path)
     source = load_pack(default_pack)
     files: dict[str, Path | dict[str, Any] | str] = {n: source.root / n for n in source.sha256}
-    for version, side in (("v1", source.input_size), ("v2", 260)):
+    v2_files = {**files, **({SPECIES_FILE: v2_species} if v2_species else {})}
+    for version, side, build in (("v1", source.input_size, files), ("v2", 260, v2_files)):
         write_pack(
             packs / version, name=source.name, version=version,
-            backbone_sha256=source.backbone_sha256, build=files, input_sizes=(side,),
+            backbone_sha256=source.backbone_sha256, build=build, input_sizes=(side,),
         )  # fmt: skip
     record = {"version": "v2", "sha256": "0" * 64, "byte_size": 1, "previous": "v1"}
     with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
@@ -238,6 +242,26 @@ def test_store_confirm_notes_no_pack_in_use(
     assert pack_in_use(store_path) == "v1"
     with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.observations.get(uid).confirmed_species == "Dascyllus reticulatus"
+
+
+def test_store_confirm_names_species_from_the_pack_that_loads(
+    store_path: Path, default_species_pack: Path, f4k: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The newest pack's files verify but its model does not load: `jaga catch` and the app
+    classify with v1, so the species are named as v1 names them, not as v2 would."""
+    monkeypatch.setenv("JAGA_MODELS_DIR", str(default_species_pack.parent))
+    assert jaga_catch(f4k / BELOW_REVIEW, store_path) == 0
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        (flagged,) = store.observations.review_queue()
+    species = json.loads((default_species_pack / SPECIES_FILE).read_text(encoding="utf-8"))
+    renamed = [{**s, "name": f"{s['name']} (v2)"} for s in species["species"]]
+    refused_newest_pack(store_path, default_species_pack, {**species, "species": renamed})
+    uid = flagged.observation_uid
+    confirm = ["store", "confirm", uid, "fish_01", "--officer", "Ana Lima", "--db", str(store_path)]
+    assert main(confirm) == 0
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.observations.get(uid).confirmed_species == "Dascyllus reticulatus"
+    assert pack_in_use(store_path) == "v1"
 
 
 def _wrong_key(monkeypatch: pytest.MonkeyPatch, _: Path, __: Path) -> list[str]:
