@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sync.cli_errors import output_file
+
 MODEL = ("bench-128", "1")
 DIM = 128
 Floats = NDArray[np.float32]
@@ -329,7 +331,9 @@ def main() -> None:
         help="use this server (a jaga_bench database must exist) instead of an embedded one",
     )
     parser.add_argument("--keep", action="store_true", help="keep the embedded server's folder")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--json", type=output_file, default=None, help="also write the results here"
+    )
     args = parser.parse_args()
     report = run(args)
     text = json.dumps(report, indent=2)

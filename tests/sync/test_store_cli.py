@@ -195,6 +195,19 @@ def test_a_file_that_cannot_be_written_is_refused_in_one_line_before_the_key(
         assert why in result.stderr.splitlines()[-1]
 
 
+def test_the_search_benchmark_refuses_a_json_path_it_cannot_write_before_it_starts(
+    tmp_path: Path,
+) -> None:
+    """``python -m sync.hub.bench_search`` builds an index for minutes, then wrote its
+    report: a folder given as ``--json`` ended that work in a traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "sync.hub.bench_search", "--json", str(tmp_path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"cannot write {tmp_path}: it is a folder" in result.stderr.splitlines()[-1]
+
+
 def test_export_into_a_missing_folder_is_one_line(
     cli_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
