@@ -51,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     now.add_argument(
         "--retry-pack",
         action="store_true",
-        help="download a species pack that failed to install now, not after its back-off,"
-        " and one whose installed files no longer match its manifest (damaged on disk)",
+        help="download a species pack that failed to install, or one damaged on disk that"
+        " was repaired lately, now, not after its back-off",
     )
     now.set_defaults(handler=reporting(_now))
     status = commands.add_parser("status", parents=[common], help="what waits, what failed")

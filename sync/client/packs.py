@@ -17,9 +17,17 @@ each try of a 16 MB pack costs its full size, and syncs can be a minute apart. T
 the announced pack are counted in ``species_pack.failures``; the next try waits
 ``PACK_RETRY.ceiling_s(failures)`` after the last one (a minute, doubling, at most six hours),
 while records keep syncing. A new announcement is tried at once, a success clears the count,
-and ``install_announced(force=True)`` (an explicit request) tries regardless. A sync does
-not read an installed pack's files; an explicit request does (``check_folder_files``), and
-downloads a pack damaged on disk since (a failing card) again, keeping what it kept beside it.
+and ``install_announced(force=True)`` (an explicit request) tries regardless.
+
+Each sync also checks the installed pack's files against its manifest (``check_folder_files``;
+a read of the pack, about 19 MB for the default one) and downloads a pack damaged on disk
+since (a failing card) again, keeping what it kept beside it; meanwhile the app goes on with
+the pack before it. A card that damages the pack again after each repair must not cost the
+pack's size at every sync: the repairs of one pack are counted in ``species_pack.repairs``,
+and the next one waits ``PACK_RETRY.ceiling_s(repairs)`` after the last (the same minute,
+doubling, at most six hours), the damage reported meanwhile. The count is never cleared but
+by a new pack, as the wait runs from the last repair: a pack damaged once a month is
+repaired at once each time. An explicit request repairs regardless.
 
 Two packs are kept: the one just installed, and one to fall back on if it is refused. The
 fallback is the pack in use: the one the app or ``jaga catch`` last verified and loaded from
@@ -70,6 +78,7 @@ INSTALLED_NAME = "species_pack.installed"
 IN_USE_NAME = "species_pack.in_use"  # the version (folder) of the pack last verified and used
 ERROR_NAME = "species_pack.error"
 FAILURES_NAME = "species_pack.failures"
+REPAIRS_NAME = "species_pack.repairs"
 # The wait before a failed pack is downloaded again: a minute after the first failure (a
 # dropped link often comes back that soon), doubling, at most six hours (a hub that serves
 # wrong bytes waits for a person, and four tries a day cost little). No jitter: a try only
@@ -120,6 +129,9 @@ class PackFailures:
     def concern(self, pack: PackRef) -> bool:
         return (self.version, self.sha256) == (pack.version, pack.sha256)
 
+    def last_try_at(self) -> datetime:
+        return self.last_failure_at
+
     def retry_at(self) -> datetime:
         return self.last_failure_at + timedelta(seconds=PACK_RETRY.ceiling_s(self.failures))
 
@@ -133,6 +145,38 @@ class PackFailures:
 
     def to_json(self) -> str:
         body = asdict(self) | {"last_failure_at": format_timestamp(self.last_failure_at)}
+        return json.dumps(body, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class PackRepairs:
+    """The times one installed pack, damaged on disk, was downloaded again
+    (``species_pack.repairs``)."""
+
+    version: str
+    sha256: str
+    repairs: int
+    last_repair_at: datetime
+
+    def concern(self, pack: PackRef) -> bool:
+        return (self.version, self.sha256) == (pack.version, pack.sha256)
+
+    def last_try_at(self) -> datetime:
+        return self.last_repair_at
+
+    def retry_at(self) -> datetime:
+        return self.last_repair_at + timedelta(seconds=PACK_RETRY.ceiling_s(self.repairs))
+
+    def message(self, damage: str) -> str:
+        """What the app and ``jaga sync status`` show while the next repair waits."""
+        return (
+            f"species pack {self.version} is damaged on disk: {damage}; downloaded again"
+            f" {self.repairs} {'time' if self.repairs == 1 else 'times'}, next try after"
+            f" {format_timestamp(self.retry_at())}"
+        )
+
+    def to_json(self) -> str:
+        body = asdict(self) | {"last_repair_at": format_timestamp(self.last_repair_at)}
         return json.dumps(body, sort_keys=True)
 
 
@@ -182,6 +226,22 @@ def failures_record(values: Mapping[str, str]) -> PackFailures | None:
     return record if record.failures >= 1 else None
 
 
+def repairs_record(values: Mapping[str, str]) -> PackRepairs | None:
+    """The repairs counted so far, or None (none, or unreadable: then a damaged pack is
+    simply repaired, which is what an explicit request always did)."""
+    body = _json_object(values.get(REPAIRS_NAME))
+    try:
+        record = PackRepairs(
+            str(body["version"]),
+            str(body["sha256"]),
+            int(body["repairs"]),
+            parse_timestamp(str(body["last_repair_at"])),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return record if record.repairs >= 1 else None
+
+
 def _json_object(text: str | None) -> dict[str, Any]:
     try:
         body = json.loads(text or "{}")
@@ -225,9 +285,9 @@ class PackInstaller:
         self._packs_dir = packs_dir
 
     def install_announced(self, *, force: bool = False) -> PackOutcome:
-        """Install the newest announced pack unless it is installed already, or failed
-        lately and waits for its next try; ``force`` (someone asked) skips that wait, and
-        checks the installed pack's files too: one damaged on disk is downloaded again."""
+        """Install the newest announced pack unless it is installed already and whole on
+        disk, or failed (or was repaired) lately and waits for its next try; ``force``
+        (someone asked) skips those waits."""
         values = read_values(self._store.database)
         wanted = announced_pack(values)
         if wanted is None:
@@ -236,9 +296,19 @@ class PackInstaller:
         failed = failures_record(values)
         if failed is not None and not failed.concern(wanted):
             failed = None  # a new announcement: its own count, tried at once
-        # A failure of the installed pack itself is a repair that failed: checked again too.
-        if self._holds(current, wanted, check_files=force or failed is not None):
-            return PackOutcome()
+        repairs = repairs_record(values)
+        if repairs is not None and not repairs.concern(wanted):
+            repairs = None  # the count of a pack installed before: this one counts afresh
+        if _same(current, wanted):
+            damage = _damage(self._packs_dir / wanted.version)
+            if damage is None:
+                return PackOutcome()
+            # A repair whose download failed waits out its failures instead (below).
+            if repairs is not None and failed is None and not force and self._waiting(repairs):
+                return self._still_damaged(repairs.message(damage))
+            _log.warning(
+                "species pack %s is damaged, downloading it again: %s", wanted.version, damage
+            )
         if failed is not None and not force and self._waiting(failed):
             return PackOutcome(error=failed.message())
         try:
@@ -246,7 +316,11 @@ class PackInstaller:
         except (SyncClientError, PackArchiveError, OSError) as error:
             return self._failed(wanted, error, failed)
         kept = self._fallback(values.get(IN_USE_NAME), current, wanted)
-        self._record(InstalledPack(wanted.version, wanted.sha256, wanted.byte_size, kept))
+        repaired = None
+        if _same(current, wanted):  # the same pack again: a repair
+            count = repairs.repairs + 1 if repairs is not None else 1
+            repaired = PackRepairs(wanted.version, wanted.sha256, count, self._store.clock.now())
+        self._record(InstalledPack(wanted.version, wanted.sha256, wanted.byte_size, kept), repaired)
         if current is not None:  # what the last install kept, but for what this one keeps
             for version in {current.version, current.previous} - {wanted.version, kept, None}:
                 self._remove(str(version))
@@ -270,30 +344,18 @@ class PackInstaller:
             return None
         return current.version if current.version != wanted.version else current.previous
 
-    def _waiting(self, failed: PackFailures) -> bool:
+    def _waiting(self, record: PackFailures | PackRepairs) -> bool:
         now = self._store.clock.now()
-        # A last failure "in the future" means the clock was set back since (a device that
+        # A last try "in the future" means the clock was set back since (a device that
         # booted with a wrong date): waiting on that stamp could last years, so try now.
-        return failed.last_failure_at <= now < failed.retry_at()
+        return record.last_try_at() <= now < record.retry_at()
 
-    def _holds(self, current: PackRef | None, wanted: PackRef, *, check_files: bool) -> bool:
-        """Whether ``wanted`` is installed; ``check_files``: and its files are still whole
-        (a sync does not read a whole pack every time; the app verifies it when it loads)."""
-        if current is None:
-            return False
-        same = (current.version, current.sha256) == (wanted.version, wanted.sha256)
-        folder = self._packs_dir / wanted.version
-        if not (same and folder.is_dir()):
-            return False
-        if check_files:
-            try:
-                check_folder_files(folder)
-            except PackArchiveError as error:
-                _log.warning(
-                    "species pack %s is damaged, downloading it again: %s", wanted.version, error
-                )
-                return False
-        return True
+    def _still_damaged(self, message: str) -> PackOutcome:
+        """The installed pack is damaged and its next repair waits: say so, as a failure."""
+        _log.warning("%s; the app goes on with the pack before it", message)
+        if read_values(self._store.database).get(ERROR_NAME) != message:
+            put_values(self._store.database, {ERROR_NAME: message[:1000]}, self._store.clock.now())
+        return PackOutcome(error=message)
 
     def _install(self, wanted: PackRef) -> Path:
         check_version(wanted.version)  # it names a folder here: never "..", never a path
@@ -340,11 +402,12 @@ class PackInstaller:
         put_values(self._store.database, values, now)
         return PackOutcome(error=message)
 
-    def _record(self, installed: InstalledPack) -> None:
+    def _record(self, installed: InstalledPack, repaired: PackRepairs | None) -> None:
         values = {
             INSTALLED_NAME: json.dumps(asdict(installed), sort_keys=True),
             ERROR_NAME: "",
             FAILURES_NAME: "",  # a success ends the back-off
+            REPAIRS_NAME: repaired.to_json() if repaired is not None else "",
         }
         put_values(self._store.database, values, self._store.clock.now())
 
@@ -358,6 +421,24 @@ class PackInstaller:
     def _remove(self, version: str) -> None:
         with contextlib.suppress(PackArchiveError):
             _remove_path(self._packs_dir / check_version(version))
+
+
+def _same(current: PackRef | None, wanted: PackRef) -> bool:
+    """Whether ``wanted`` is the pack installed (whether or not its folder is whole)."""
+    return current is not None and (current.version, current.sha256) == (
+        wanted.version, wanted.sha256,
+    )  # fmt: skip
+
+
+def _damage(folder: Path) -> str | None:
+    """Why the pack unpacked in ``folder`` no longer matches its manifest, or None."""
+    if not folder.is_dir():
+        return f"{folder} is gone"
+    try:
+        check_folder_files(folder)
+    except PackArchiveError as error:
+        return str(error)
+    return None
 
 
 def _whole_file(archive: Path, answer: Download) -> tuple[int, str]:

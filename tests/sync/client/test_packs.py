@@ -425,9 +425,9 @@ def test_an_explicit_request_tries_a_waiting_pack_at_once(
 def test_a_pack_damaged_on_disk_is_downloaded_again_when_someone_asks(
     damage: str, store: Store, clock: FakeClock, tmp_path: Path
 ) -> None:
-    """The card under the installed pack fails (the app refuses the pack): a sync does not
-    read the pack's files, but Retry / Sync now (``retry_pack``) checks them against the
-    pack's manifest and fetches the pack again; the pack kept to fall back on stays."""
+    """The card under the installed pack fails (the app refuses the pack): Retry / Sync now
+    (``retry_pack``) checks its files against the pack's manifest and fetches the pack
+    again; the pack kept to fall back on stays."""
     hub = FakeHub()
     client = client_of(store, hub)
     for version, seed in (("v1", 1), ("v2", 2)):
@@ -440,7 +440,6 @@ def test_a_pack_damaged_on_disk_is_downloaded_again_when_someone_asks(
         model.write_bytes(b"garbage")
     else:
         model.unlink()
-    assert client.sync_once().new_species_pack is None and downloads(hub) == 2
     serve(hub, data)
     report = client.sync_once(retry_pack=True)
     assert report.new_species_pack == client.packs_dir / "v2" and downloads(hub) == 3
@@ -450,6 +449,85 @@ def test_a_pack_damaged_on_disk_is_downloaded_again_when_someone_asks(
     )  # fmt: skip
     assert client.sync_once(retry_pack=True).new_species_pack is None  # whole: not again
     assert downloads(hub) == 3
+
+
+def installed_twice(store: Store, hub: FakeHub, tmp_path: Path) -> tuple[SyncClient, bytes]:
+    """A client that installed v1 then v2 (v2's archive returned), v2 noted in use."""
+    client = client_of(store, hub)
+    for version, seed in (("v1", 1), ("v2", 2)):
+        data = archive_pack(make_pack(tmp_path / version, seed=seed))
+        announce(hub, version, data)
+        serve(hub, data)
+        assert client.sync_once().new_species_pack == client.packs_dir / version
+    record_pack_in_use(store, client.packs_dir / "v2")
+    return client, data
+
+
+def damage_pack(folder: Path, damage: str = "a file changed") -> None:
+    model = folder / "species_fp32.onnx"
+    if damage == "a file changed":
+        model.write_bytes(b"garbage")
+    else:
+        model.unlink()
+
+
+@pytest.mark.parametrize("damage", ["a file changed", "a file gone"])
+def test_a_pack_damaged_on_disk_is_downloaded_again_by_the_next_sync(
+    damage: str, store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A device on a boat syncs in the background and nobody asks: the sync finds the
+    newest pack's files no longer match its manifest and fetches it again, while the app,
+    which refused it, goes on with the pack before it, which stays."""
+    hub = FakeHub()
+    client, data = installed_twice(store, hub, tmp_path)
+    damage_pack(client.packs_dir / "v2", damage)
+    record_pack_in_use(store, client.packs_dir / "v1")  # the app refused v2, fell back
+    serve(hub, data)
+    observations(store, 2)
+    report = client.sync_once()
+    assert report.push.acknowledged == 2
+    assert report.new_species_pack == client.packs_dir / "v2" and downloads(hub) == 3
+    assert report.species_pack_error is None
+    assert file_digests(client.packs_dir / "v2") == file_digests(tmp_path / "v2")
+    assert file_digests(client.packs_dir / "v1") == file_digests(tmp_path / "v1")
+    assert installed_species_packs(store, client.packs_dir) == (
+        client.packs_dir / "v2", client.packs_dir / "v1",
+    )  # fmt: skip
+    assert client.sync_once().new_species_pack is None and downloads(hub) == 3  # whole now
+
+
+def test_a_pack_damaged_again_and_again_is_downloaded_again_after_a_growing_wait(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A card that damages the pack after every repair must not cost the pack's size at
+    every sync: each repair of the same pack waits twice as long as the one before (from a
+    minute, at most six hours), the damage is reported meanwhile, and a person asking
+    (Retry / Sync now) repairs it at once."""
+    hub = FakeHub()
+    client, data = installed_twice(store, hub, tmp_path)
+    folder = client.packs_dir / "v2"
+    damage_pack(folder)
+    serve(hub, data)
+    assert client.sync_once().new_species_pack == folder and downloads(hub) == 3
+    for repairs, wait in ((1, 60), (2, 120)):
+        damage_pack(folder)
+        clock.advance(seconds=wait - 1)
+        early = client.sync_once()
+        assert early.new_species_pack is None and downloads(hub) == 2 + repairs
+        assert early.species_pack_error is not None
+        assert "v2 is damaged on disk" in early.species_pack_error
+        assert f"downloaded again {repairs} time" in early.species_pack_error
+        assert read_values(store.database)[ERROR_NAME] == early.species_pack_error
+        assert installed_species_packs(store, client.packs_dir)[1:] == (client.packs_dir / "v1",)
+        clock.advance(seconds=1)
+        serve(hub, data)
+        assert client.sync_once().new_species_pack == folder and downloads(hub) == 3 + repairs
+        assert read_values(store.database)[ERROR_NAME] == ""
+    damage_pack(folder)
+    assert client.sync_once().new_species_pack is None and downloads(hub) == 5  # waits 4 min
+    serve(hub, data)
+    assert client.sync_once(retry_pack=True).new_species_pack == folder  # someone asked
+    assert downloads(hub) == 6 and file_digests(folder) == file_digests(tmp_path / "v2")
 
 
 def test_a_failed_repair_of_a_damaged_pack_is_tried_again_after_its_wait(
