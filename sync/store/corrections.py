@@ -14,14 +14,24 @@ it labels neither, so it is left out and counted as conflicting.
 A row without a box is the whole photo only where this device knows so (``crop_known``,
 schema 9): a catch pulled while it spoke protocol 2 was never told its fish's box. Such a
 row still labels the whole photo when it is the only observation of its photo (one recorded
-fish is the whole photo either way; the schema-9 upgrade marks the device's own whole-photo
-catches so too); where the photo has several, it would label every fish in it with one's
-species, so it is left out and counted. The hub knows the boxes: ``jaga hub
+fish is the whole photo either way); where the photo has several, it would label every fish
+in it with one's species, so it is left out and counted. The hub knows the boxes: ``jaga hub
 export-corrections`` exports those observations with theirs.
+
+The schema-9 upgrade marked every row without a box so, the device's own whole-photo catches
+too. Those are told apart by what this device queued when it recorded them: a catch recorded
+here has an outbox entry written with its row (the outbox keeps every entry; pulled rows are
+written without one), and the first one says the box it was recorded with: ``"crop": null``
+(schema 5 to 8) or no crop at all (older code, when every catch was the whole photo). Such a
+catch is the whole photo, as on the hub. One whose first entry names a box lost it later, and
+a row with no entry was pulled: both stay out. (A pulled row an officer confirmed here before
+the upgrade has an entry too, the confirmation's; it can only be of a photo this device took,
+as photos are never pulled, so it is this device's own catch coming back.)
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +44,11 @@ _CONFIRMED = (
     "SELECT o.observation_uid, o.confirmed_species, o.observed_at, o.vessel, o.trip,"
     " o.reviewed_by, o.pack_version, p.id, p.photo_uid, p.media_type, p.sha256,"
     " o.crop_x, o.crop_y, o.crop_w, o.crop_h, o.status, o.status_reason, o.crop_known,"
-    " (SELECT count(*) FROM fish_observations s WHERE s.photo_id = o.photo_id)"
+    " (SELECT count(*) FROM fish_observations s WHERE s.photo_id = o.photo_id),"
+    # What this device queued when it recorded the row (see the module); only where needed.
+    " CASE WHEN o.crop_known = 0 THEN (SELECT x.payload FROM outbox x"
+    "  WHERE x.entity_uid = o.observation_uid AND x.entity = 'fish_observation'"
+    "  AND x.operation = 'upsert' ORDER BY x.sequence LIMIT 1) END"
     " FROM fish_observations o JOIN photos p ON p.id = o.photo_id"
     " WHERE o.confirmed_species IS NOT NULL AND trim(o.confirmed_species) != ''"
     " ORDER BY o.observed_at, o.id"
@@ -64,6 +78,7 @@ class _Confirmed:
     status_reason: str | None
     crop_known: int  # 0: this device was never told the box (schema 9)
     on_photo: int  # observations of this photo on this device, confirmed or not
+    recorded_as: str | None  # where the box is not known: the first payload queued for it
 
     @property
     def crop(self) -> tuple[int, int, int, int] | None:
@@ -75,9 +90,20 @@ class _Confirmed:
 
     @property
     def box_unsure(self) -> bool:
-        """No box known here, on a photo with other observations: which fish it labels is
-        not known (see the module)."""
-        return not self.crop_known and self.on_photo > 1
+        """No box known here, on a photo with other observations, and not recorded here as
+        the whole photo: which fish it labels is not known (see the module)."""
+        return not self.crop_known and self.on_photo > 1 and not self.recorded_whole
+
+    @property
+    def recorded_whole(self) -> bool:
+        """This device recorded it as the whole photo (its first queued payload names no box)."""
+        if self.recorded_as is None:
+            return False  # pulled: nothing queued here
+        try:
+            payload = json.loads(self.recorded_as)
+        except ValueError:
+            return False
+        return isinstance(payload, dict) and payload.get("crop") is None
 
 
 @dataclass

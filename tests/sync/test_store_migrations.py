@@ -5,6 +5,7 @@ pack's verdict (status) on its predictions, and whether the device knows that bo
 
 from __future__ import annotations
 
+import csv
 import json
 import uuid
 from dataclasses import replace
@@ -20,6 +21,7 @@ from sync.client.state import (
     read_cursor,
     read_values,
 )
+from sync.corrections import CorrectionsExport
 from sync.errors import SchemaVersionError
 from sync.protocol import FishObservationUpsert, parse_payload
 from sync.store import (
@@ -30,7 +32,9 @@ from sync.store import (
     SpeciesScore,
     Store,
 )
-from sync.store.records import Crop
+from sync.store.corrections import export_corrections
+from sync.store.photos import insert_photo
+from sync.store.records import Crop, Photo
 from sync.store.schema.migrations import LATEST_VERSION, MIGRATIONS, schema_version
 from tests.sync.conftest import FAST, FakeClock, enrol
 
@@ -363,3 +367,52 @@ def test_a_v8_store_no_longer_claims_the_whole_photo_for_a_box_it_may_never_have
             c.execute("UPDATE fish_observations SET crop_known = 2")
         assert store.integrity().ok, store.integrity().problems
         ensure_schema(store.database)
+
+
+# Every schema-8 column of fish_observations a catch of a photo was written with.
+V8_OBSERVATION = (
+    "INSERT INTO fish_observations (observation_uid, observed_at, predictions,"
+    " confirmed_species, needs_review, photo_id, count, officer, notes, reviewed_by,"
+    " reviewed_at, pack_version, status, created_at, updated_at)"
+    " VALUES (?, ?, '[[\"Gadus morhua\", 0.6]]', 'Gadus morhua', 0, ?, 1, 'officer-7', '',"
+    " 'o-2', ?, 'f4k-2026.03', 'identified', ?, ?)"
+)
+
+
+def test_a_v8_stores_own_whole_photo_catches_of_one_photo_are_exported_as_the_whole_photo(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Two cod this device recorded on one photo as the whole photo (one by the code of
+    schema 5 to 8, which queued ``"crop": null``; one by older code, which queued no
+    crop) lose their box at the upgrade like every row without one, yet the device's own
+    export must keep them, as the hub's does: the payload it queued when it recorded each
+    says so. Two cod pulled onto another photo, queued nothing here: which fish is each
+    one's is not known, so they stay out."""
+    own, pulled = (str(uuid.uuid4()), str(uuid.uuid4())), (str(uuid.uuid4()), str(uuid.uuid4()))
+    deck, haul = (Photo(bytes([seed]) * 64, "image/jpeg", clock.now()) for seed in (1, 2))
+    v8 = Store.create(db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:8])
+    with v8, v8.database.write() as connection:
+        for photo, uids in ((deck, own), (haul, pulled)):
+            photo_id = insert_photo(connection, FAST, clock, photo, None)
+            for n, uid in enumerate(uids):
+                at = f"2026-03-01T07:0{n}:00.000000Z"
+                connection.execute(V8_OBSERVATION, (uid, at, photo_id, at, at, at))
+        for uid, crop in zip(own, ({"crop": None}, {}), strict=True):  # as each code queued it
+            payload = {"observation_uid": uid, "photo_uid": deck.photo_uid, **crop}
+            connection.execute(
+                "INSERT INTO outbox (idempotency_key, entity, entity_uid, operation, payload,"
+                " state, created_at, state_changed_at) VALUES (?, 'fish_observation', ?,"
+                " 'upsert', ?, 'acknowledged', ?, ?)",
+                (str(uuid.uuid4()), uid, json.dumps(payload), "2026-03-01T07:00:00.000000Z",
+                 "2026-03-01T07:00:00.000000Z"),
+            )  # fmt: skip
+    with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
+        assert schema_version(store.database.connection) == LATEST_VERSION == 9
+        assert not any(store.observations.get(uid).crop_known for uid in (*own, *pulled))
+        report = export_corrections(store.database, CorrectionsExport(tmp_path / "out"))
+    with (tmp_path / "out" / "corrections.csv").open() as csv_file:
+        rows = list(csv.DictReader(csv_file))
+    assert [(r["observation_uid"], r["file"], r["crop_x"]) for r in rows] == [
+        (own[0], f"photos/{deck.photo_uid}.jpg", "")  # one example: both name the whole photo
+    ]
+    assert (report.summary.written, report.box_not_known) == (1, 2)

@@ -360,6 +360,13 @@ def test_two_fish_of_one_photo_become_two_rows_and_two_training_images(
         assert np.array_equal(read_image(written), expected)
 
 
+def pulled(store: Store, recorded: FishObservation) -> None:
+    """Make ``recorded`` a row as a pull writes it: without the outbox entry a catch
+    recorded here has (``sync.client.apply``), which the export reads as its origin."""
+    with store.database.write() as connection:
+        connection.execute("DELETE FROM outbox WHERE entity_uid = ?", (recorded.observation_uid,))
+
+
 def test_a_box_this_device_was_not_told_labels_the_whole_photo_only_when_it_is_alone(
     store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -368,14 +375,15 @@ def test_a_box_this_device_was_not_told_labels_the_whole_photo_only_when_it_is_a
     catch whose box is not known, alone on its photo, is the whole photo either way (a store
     upgraded to schema 9 marks its own whole-photo catches so)."""
     deck, alone, mixed, crowded = (jpeg_photo(seed) for seed in (1, 2, 3, 4))
-    observation(store, 1, review=False, confirmed=COD, photo=deck, crop_known=False)
-    observation(store, 2, review=False, confirmed=COD, photo_uid=deck.photo_uid, crop_known=False)
+    pulled(store, observation(store, 1, review=False, confirmed=COD, photo=deck, crop_known=False))
+    pulled(store, observation(store, 2, review=False, confirmed=COD, photo_uid=deck.photo_uid,
+                              crop_known=False))  # fmt: skip
     whole = observation(store, 3, review=False, confirmed=HADDOCK, photo=alone, crop_known=False)
     boxed = observation(store, 4, review=False, confirmed=COD, photo=mixed, crop=Crop(0, 0, 8, 8))
-    observation(
-        store, 5, review=False, confirmed=HADDOCK, photo_uid=mixed.photo_uid, crop_known=False
-    )
-    observation(store, 6, review=False, confirmed=COD, photo=crowded, crop_known=False)
+    pulled(store, observation(store, 5, review=False, confirmed=HADDOCK,
+                              photo_uid=mixed.photo_uid, crop_known=False))  # fmt: skip
+    pulled(store, observation(store, 6, review=False, confirmed=COD, photo=crowded,
+                              crop_known=False))  # fmt: skip
     observation(store, 7, photo_uid=crowded.photo_uid)  # not confirmed yet: still another fish
     out = tmp_path / "corrections"
 

@@ -12,8 +12,9 @@ told apart now. That costs nothing for the device's own catches: the box is sent
 catch is recorded (that outbox payload is already written) and never edited on the device
 after, so leaving it out of a later edit leaves the hub's copy, the same box, as it is.
 The corrections export (``sync.store.corrections``) still takes a catch without a known box
-as the whole photo when it is its photo's only observation; on a photo of several it leaves
-it out (the hub's export has the box).
+as the whole photo when it is its photo's only observation, or when the outbox entry this
+device queued as it recorded the catch says the whole photo; on a photo of several it leaves
+the others out (the hub's export has the box).
 """
 
 SQL = """
