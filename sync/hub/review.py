@@ -7,7 +7,8 @@ tombstone. A new species pack is announced to every site.
 
 A species pack travels as the archive ``sync.species_packs`` writes (a ZIP of the pack
 folder's files, ``manifest.json`` at its top); ``publish_pack_archive`` refuses anything
-else before it is stored, so devices are never told about bytes they would refuse.
+else before it is stored, and a pack whose model is not a whole ONNX model
+(``sync.pack_models``), so devices are never told about bytes they would refuse.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sync.hub.apply.lww import hub_stamp
 from sync.hub.apply.people import erase
 from sync.hub.apply.records import emit_observation, update_observation
 from sync.hub.models import FishObservation, Person, Site, SpeciesPack
+from sync.pack_models import check_pack_models
 from sync.protocol import SpeciesPackPublished
 from sync.species_packs import PackArchiveError, check_manifest_files, check_version
 
@@ -66,10 +68,12 @@ def erase_person(person_pk: int, reason: str) -> None:
 
 
 def publish_pack_archive(version: str, data: bytes, notes: str = "") -> SpeciesPack:
-    """Check that ``data`` is a safe pack archive and ``version`` a new, plain name, then
-    publish and announce it. Raises ``PackArchiveError`` (nothing stored) otherwise."""
+    """Check that ``data`` is a safe pack archive whose models are whole and ``version`` a
+    new, plain name, then publish and announce it. Raises ``PackArchiveError`` (nothing
+    stored) otherwise."""
     check_version(version)
     check_manifest_files(data)
+    check_pack_models(data)
     if SpeciesPack.objects.filter(version=version).exists():
         raise PackArchiveError(f"species pack {version} is published already; use a new version")
     return publish_species_pack(version, data, notes)

@@ -16,6 +16,7 @@ from sync.hub.api import pack_file
 from sync.hub.models import Site, SpeciesPack
 from sync.species_packs import PackArchiveError, archive_pack
 from tests.sync.hub.hubkit import Api, jaga_hub
+from tests.sync.test_pack_models import real_pack
 from tests.sync.test_species_packs import make_pack, zip_members
 
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
@@ -63,6 +64,19 @@ def test_publish_pack_refuses_what_devices_could_not_install(
     unsafe = jaga_hub("publish-pack", str(pack), "--version", "../x", database_url=hub_database)
     assert unsafe.returncode == 1 and "names a folder on every device" in unsafe.stderr
     assert not SpeciesPack.objects.filter(version="../x").exists()
+
+
+def test_publish_pack_refuses_a_pack_whose_model_is_cut_short(
+    hub_database: str, tmp_path: Path
+) -> None:
+    """Its manifest gives the cut model's sha256, so only a look inside the model can tell:
+    published, it would reach every device, which would all refuse it."""
+    pack = real_pack(tmp_path, lambda model: model[: len(model) // 2])
+    version = "2026.99.cut-model"
+    cut = jaga_hub("publish-pack", str(pack), "--version", version, database_url=hub_database)
+    assert cut.returncode == 1
+    assert "species_fp32.onnx is not a whole ONNX model" in cut.stderr
+    assert not SpeciesPack.objects.filter(version=version).exists()
 
 
 def test_archive_only_writes_the_archive_for_an_admin_upload(

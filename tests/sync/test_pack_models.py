@@ -1,0 +1,66 @@
+"""A species pack's ONNX models are checked as what an ONNX file is, a protobuf
+``ModelProto``, without a model runtime (sync may not import one): a model cut short or
+garbled is refused, whatever sha256 its manifest gives it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sync.pack_models import check_pack_models
+from sync.species_packs import PackArchiveError, archive_pack, check_manifest_files
+from tests.sync.test_species_packs import make_pack
+
+REPO = Path(__file__).resolve().parents[2]
+# The default species pack `jaga models install` builds (scripts/test.sh sets JAGA_MODELS_DIR).
+REAL_PACK = Path(os.environ.get("JAGA_MODELS_DIR", REPO / ".cache" / "models")) / "fish-default"
+
+
+def real_pack(tmp_path: Path, model: Callable[[bytes], bytes] = bytes) -> Path:
+    """A copy of the default pack, its fp32 model passed through ``model`` and its sha256
+    in the manifest computed again: only a look inside the model can tell."""
+    if not (REAL_PACK / "manifest.json").is_file():
+        pytest.skip(f"no species pack built by `jaga models install` in {REAL_PACK}")
+    copy = Path(shutil.copytree(REAL_PACK, tmp_path / "real-pack"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    name = manifest["models"]["fp32"]
+    data = model((copy / name).read_bytes())
+    (copy / name).write_bytes(data)
+    manifest["files"][name] = hashlib.sha256(data).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+def test_the_default_packs_model_passes(tmp_path: Path) -> None:
+    check_pack_models(archive_pack(real_pack(tmp_path)))
+
+
+BROKEN: dict[str, Callable[[bytes], bytes]] = {
+    "cut in half": lambda model: model[: len(model) // 2],
+    "cut short by a byte": lambda model: model[:-1],
+    "cut to its first bytes": lambda model: model[:100],
+    "empty": lambda model: b"",
+    "not a model": lambda model: b"<html>captive portal</html>",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_broken_model_is_refused_though_its_sha256_matches(case: str, tmp_path: Path) -> None:
+    data = archive_pack(real_pack(tmp_path, BROKEN[case]))
+    check_manifest_files(data)  # the manifest's own rule lets it through
+    with pytest.raises(PackArchiveError, match=r"species_fp32\.onnx is not a whole ONNX model"):
+        check_pack_models(data)
+
+
+def test_a_model_the_manifest_names_but_the_archive_lacks_is_refused(tmp_path: Path) -> None:
+    pack = make_pack(tmp_path / "pack")
+    manifest = json.loads((pack / "manifest.json").read_text())
+    (pack / "manifest.json").write_text(json.dumps(manifest | {"models": {"fp32": "gone.onnx"}}))
+    with pytest.raises(PackArchiveError, match=r"gone\.onnx"):
+        check_pack_models(archive_pack(pack))
