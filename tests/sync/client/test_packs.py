@@ -636,6 +636,24 @@ def test_a_corrupted_download_is_refused_and_the_next_good_one_installs(
         assert folders(client.packs_dir) == sorted([old, new])
 
 
+def test_a_pack_damaged_on_disk_is_fetched_again_from_the_real_hub(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    pack = make_pack(tmp_path / "pack", seed=7)
+    version = f"damaged.{site_slug}"
+    publish(pack, version)
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        installed = client.sync_once().new_species_pack
+        assert installed == client.packs_dir / version
+        (installed / "species.json").write_text("{}")  # the card under it fails
+        repaired = client.sync_once()
+        assert repaired.new_species_pack == installed and repaired.species_pack_error is None
+        assert file_digests(installed) == file_digests(pack)
+        assert folders(client.packs_dir) == [version]
+
+
 def test_a_download_cut_midway_is_resumed_from_where_it_stopped(
     proxy: FaultProxy, site_slug: str, tmp_path: Path
 ) -> None:
