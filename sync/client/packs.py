@@ -352,7 +352,7 @@ class PackInstaller:
 
     def _still_damaged(self, message: str) -> PackOutcome:
         """The installed pack is damaged and its next repair waits: say so, as a failure."""
-        _log.warning("%s; the app goes on with the pack before it", message)
+        _log.warning("%s; the app goes on with the pack kept beside it (or the default)", message)
         if read_values(self._store.database).get(ERROR_NAME) != message:
             put_values(self._store.database, {ERROR_NAME: message[:1000]}, self._store.clock.now())
         return PackOutcome(error=message)
