@@ -2,20 +2,20 @@
 
 Without a limit a password is guessable by brute force. The limit is the device
 registration's (``sync.hub.throttle``): its ``"N/period"`` rate (``JAGA_HUB_LOGIN_RATE``),
-client address (``JAGA_HUB_TRUSTED_PROXIES``) and fixed windows counted atomically. Each
-attempt is counted before its password is checked, so however many arrive at once, at most N
-passwords are checked per client and per user name in a window. An attempt over the limit is
-refused without checking its password, so a guesser learns nothing from it; a refused
-attempt, or one whose password was right, is given back, so only failures count and
-operators signing in are never held back by each other. An attempt from a locked client, or
-for a locked user name, is refused before anything is counted: it adds no counter to the
-cache, so no number of them can make the cache drop the counts that lock others.
+client address (``JAGA_HUB_TRUSTED_PROXIES``) and counters taken atomically. Each attempt is
+counted before its password is checked, so however many arrive at once, at most N passwords
+are checked per client and per user name in any span of the window's length (an hour for
+``/hour``), wherever it starts. An attempt over the limit is refused without checking its
+password, so a guesser learns nothing from it; a refused attempt, or one whose password was
+right, is given back, so only failures count and operators signing in are never held back by
+each other. An attempt from a locked client, or for a locked user name, is refused before
+anything is counted: it adds no counter to the cache, so no number of them can make the
+cache drop the counts that lock others.
 
-The windows are fixed, aligned to the clock (each whole hour for ``/hour``), not sliding: the
-lock ends with its window, and a guesser who times the boundary gets up to 2N checks within a
-short span around it. The counts live in the ``login`` cache, which is shared by every worker
-only with ``REDIS_URL``; without it each worker process counts for itself, so the limit is
-per worker.
+A lock lasts until no span of the window's length holding now holds N failures: from a window
+after the failures to half a window more (the throttle's slices). The counts live in the
+``limits`` cache, which is shared by every worker only with ``REDIS_URL``; without it each
+worker process counts for itself, so the limit is per worker.
 """
 
 from __future__ import annotations
@@ -28,19 +28,18 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from sync.hub.throttle import FixedWindowThrottle
+from sync.hub.throttle import SlidingWindowThrottle
 
 
-class LoginThrottle(FixedWindowThrottle):
-    """Sign-in attempts in the current window, per client address and per user name, counted
-    atomically (``sync.hub.throttle``), the client's counter first."""
+class LoginThrottle(SlidingWindowThrottle):
+    """Sign-in attempts over the window's length, per client address and per user name,
+    counted atomically (``sync.hub.throttle``), the client's counter first."""
 
     scope = "login"
 
     def take_attempt(self, request: HttpRequest, username: str) -> float:
         """Count an attempt for this client and this user name; 0: counted, check it. Over
-        the limit: the seconds until this window ends, the attempt not counted. A locked
-        client's attempt reads no user name's counter."""
+        the limit: the seconds until one would be checked, the attempt not counted."""
         return self.take(self._keys(request, username))
 
     def _keys(self, request: HttpRequest, username: str) -> tuple[str, str]:

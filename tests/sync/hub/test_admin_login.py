@@ -133,27 +133,74 @@ def test_signing_in_below_the_limit_works_and_the_lock_expires(clock: FakeClock)
     client.logout()
     # A right password is no failure: this typo is checked, the one after it is not.
     assert "correct username and password" in _said(_sign_in(client, name, "typo"))
-    assert "try again in 1 minute(s)" in _said(_sign_in(client, name, PASSWORD))
-    clock.advance(seconds=61)
+    assert "try again in 2 minute(s)" in _said(_sign_in(client, name, PASSWORD))
+    clock.advance(seconds=90)  # a minute and a slice (half a minute) after the failures
     assert _sign_in(client, name, PASSWORD).status_code == 302
 
 
-def test_a_lock_lasts_to_the_end_of_its_window(
+def test_a_lock_lasts_until_no_window_long_span_holding_now_is_full(
     clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Windows are fixed, the clock's whole periods (here hours, from 08:00): a lock says
-    how much of its window is left, and ends with it."""
+    """The clock is cut into half windows (here half hours, from 08:00): failures at 08:44
+    are counted in every span of three slices holding them, up to 08:30-10:00, so the lock
+    says it lasts until 10:00, and ends then."""
     monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {"login": "3/hour"})
     clock.advance(minutes=44, seconds=30)
     name = _staff()
     client = Client(REMOTE_ADDR="10.5.0.1")
     for _ in range(3):
         _sign_in(client, name, "typo")
-    assert "try again in 16 minute(s)" in _said(_sign_in(client, name, PASSWORD))
-    clock.advance(minutes=15, seconds=29)
+    assert "try again in 76 minute(s)" in _said(_sign_in(client, name, PASSWORD))
+    clock.advance(minutes=75, seconds=29)
     assert "try again in 1 minute(s)" in _said(_sign_in(client, name, PASSWORD))
-    clock.advance(seconds=1)  # 09:00, the next window
+    clock.advance(seconds=1)  # 10:00
     assert _sign_in(client, name, PASSWORD).status_code == 302
+
+
+def test_failures_either_side_of_a_window_boundary_count_together(
+    clock: FakeClock, failures: list[str]
+) -> None:
+    """Three failures in the minute's last second and three in the next minute's first:
+    counted in windows fixed to the clock, the second three would be checked too (twice the
+    limit within two seconds). No span a minute long checks more than the limit."""
+    name = _staff()
+    client = Client(REMOTE_ADDR="10.5.1.1")
+    clock.advance(seconds=59)
+    for _ in range(3):
+        _sign_in(client, name, "typo")
+    clock.advance(seconds=1)  # 08:01:00, the next minute
+    for _ in range(3):
+        assert "Too many failed sign-ins" in _said(_sign_in(client, name, "typo"))
+    assert failures == [name] * 3
+
+
+def test_no_minute_checks_more_failures_than_the_limit(
+    clock: FakeClock, failures: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guesser trying every few seconds for several minutes: every span a minute long
+    holds at most the limit's (3) checked passwords, wherever it starts."""
+    name = _staff()
+    client = Client(REMOTE_ADDR="10.5.2.1")
+    checked: list[float] = []
+    monkeypatch.setattr(
+        LoginThrottle, "take_attempt", _noting(LoginThrottle.take_attempt, clock, checked)
+    )
+    for _ in range(100):
+        _sign_in(client, name, "typo")
+        clock.advance(seconds=7)
+    assert len(failures) == len(checked) >= 6  # it did get some through, minutes apart
+    for start in checked:
+        assert len([at for at in checked if start <= at < start + 60]) <= 3
+
+
+def _noting(take: Any, clock: FakeClock, checked: list[float]) -> Any:
+    def noted(self: LoginThrottle, request: Any, username: str) -> float:
+        wait_s = float(take(self, request, username))
+        if wait_s == 0:
+            checked.append(clock.now().timestamp())
+        return wait_s
+
+    return noted
 
 
 class _Gate:

@@ -21,6 +21,7 @@ from sync.hub.errors import DeviceRevoked, UnknownToken
 from sync.hub.models import Device, Person
 from sync.hub.settings import caches_for
 from sync.hub.throttle import RegisterThrottle
+from tests.sync.conftest import FakeClock
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
@@ -127,7 +128,26 @@ def test_the_registration_limit_cannot_be_dodged_with_a_forwarded_for_header() -
         for n in range(5)
     ]
     assert [answer.status_code for answer in answers] == [404, 404, 404, 429, 429]
-    assert answers[-1]["Retry-After"] == "60"  # the rest of this minute
+    # A minute from the attempts, and the slice (half a minute) they were in.
+    assert answers[-1]["Retry-After"] == "90"
+
+
+def test_registrations_either_side_of_a_window_boundary_count_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three codes tried in a minute's last second and three in the next one's first: no
+    span a minute long lets more than the limit (3) reach the codes."""
+    clock = FakeClock()
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"register": "3/minute"})
+    monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: clock.now().timestamp()))
+    RegisterThrottle.cache.clear()
+    client = Client(REMOTE_ADDR="10.9.7.1")
+    clock.advance(seconds=59)
+    answers = [_register(client, f"AAAAA-AAAAA-{n:05d}").status_code for n in range(3)]
+    clock.advance(seconds=1)  # the next minute
+    answers += [_register(client, f"AAAAA-AAAAA-{n:05d}").status_code for n in range(3, 6)]
+    RegisterThrottle.cache.clear()
+    assert answers == [404, 404, 404, 429, 429, 429]
 
 
 @pytest.mark.usefixtures("three_a_minute")
