@@ -89,6 +89,7 @@ def anchor(device: Device, batch: AuditBatch) -> AuditReceipt:
                 AnchoredAuditEntry(device=device, segment=head.segment, **link.model_dump())
                 for link in checked
             )
+            state.entries += len(checked)  # counted here, under the lock: /metrics reads it
             anchored = checked[-1].sequence
         _note_heads(state, batch, anchored)
     if isinstance(checked, AuditBreak):

@@ -26,7 +26,6 @@ from prometheus_client.registry import Collector
 
 from sync.hub.models import (
     AccessEvent,
-    AnchoredAuditEntry,
     AuditBreak,
     AuditChainState,
     Device,
@@ -183,7 +182,8 @@ def _audit(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
         "jaga_hub_audit_entries", "Devices' audit entries anchored at the hub, per site",
         labels=["site"],
     )  # fmt: skip
-    rows = AnchoredAuditEntry.objects.values("device__site_id").annotate(n=Count("pk")).order_by()
+    # Counted as they are stored (AuditChainState.entries): a row a device, not the table.
+    rows = AuditChainState.objects.values("device__site_id").annotate(n=Sum("entries")).order_by()
     for row in rows:
         entries.add_metric([slugs.get(row["device__site_id"], "?")], row["n"])
     breaks = GaugeMetricFamily(

@@ -100,6 +100,7 @@ class AuditChainStateAdmin(NoAddOrDelete):
         "anchored_sequence",
         "reported_sequence",
         "behind",
+        "entries",
         "reported_at",
         "device_last_seen",
     )

@@ -74,7 +74,9 @@ class AuditChainState(models.Model):
     and the newest entry the hub holds of the current segment then. A device whose chain
     grows past what it can send (an entry too large, say) still reports its head, so how
     far behind the hub is shows (``behind``: the admin and ``/metrics``); one that stops
-    reporting shows by ``reported_at`` lagging the device's last sync."""
+    reporting shows by ``reported_at`` lagging the device's last sync. ``entries`` counts the
+    device's rows in ``AnchoredAuditEntry`` (every segment), kept in the transaction that
+    stores them, so ``/metrics`` reads it instead of counting the table."""
 
     device = models.OneToOneField(
         Device, on_delete=models.PROTECT, primary_key=True, related_name="audit_state"
@@ -83,6 +85,7 @@ class AuditChainState(models.Model):
     reported_sequence = models.BigIntegerField(default=0)
     reported_at = models.DateTimeField(null=True)
     anchored_sequence = models.BigIntegerField(default=0)
+    entries = models.BigIntegerField(default=0, verbose_name="entries held")
 
     @property
     def behind(self) -> int:
