@@ -182,10 +182,21 @@ def _audit(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
         "jaga_hub_audit_entries", "Devices' audit entries anchored at the hub, per site",
         labels=["site"],
     )  # fmt: skip
+    over_limit = GaugeMetricFamily(
+        "jaga_hub_audit_batches_over_limit",
+        "Audit batches refused, per site, because they would take their device past the"
+        " hub's daily limit (JAGA_HUB_AUDIT_DAILY_BYTES), ever (a count that only grows)",
+        labels=["site"],
+    )
     # Counted as they are stored (AuditChainState.entries): a row a device, not the table.
-    rows = AuditChainState.objects.values("device__site_id").annotate(n=Sum("entries")).order_by()
+    rows = (
+        AuditChainState.objects.values("device__site_id")
+        .annotate(n=Sum("entries"), over=Sum("over_limit"))
+        .order_by()
+    )
     for row in rows:
         entries.add_metric([slugs.get(row["device__site_id"], "?")], row["n"])
+        over_limit.add_metric([slugs.get(row["device__site_id"], "?")], row["over"])
     breaks = GaugeMetricFamily(
         "jaga_hub_audit_breaks",
         "Audit chains that did not extend what the hub held (rewritten or rewound), per site"
@@ -205,6 +216,7 @@ def _audit(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
         for state in ("open", "acknowledged"):
             breaks.add_metric([slugs.get(row["device__site_id"], "?"), state], row[state])
     yield entries
+    yield over_limit
     yield breaks
     yield from _audit_behind(slugs)
 

@@ -24,6 +24,7 @@ Endpoints (all JSON unless said; ``Authorization: Bearer <token>`` except where 
 from sync.protocol.audit_messages import (
     AUDIT_CHAIN_BREAK,
     AUDIT_GAP,
+    AUDIT_QUOTA,
     AUDIT_STALE,
     MAX_AUDIT_BATCH_ENTRIES,
     MAX_AUDIT_BODY_BYTES,
@@ -91,6 +92,7 @@ __all__ = [
     "ADDED_FIELDS",
     "AUDIT_CHAIN_BREAK",
     "AUDIT_GAP",
+    "AUDIT_QUOTA",
     "AUDIT_STALE",
     "CHUNK_SHA256_HEADER",
     "MAX_AUDIT_BATCH_ENTRIES",

@@ -93,7 +93,8 @@ class AuditChainStateAdmin(NoAddOrDelete):
     """How far each device's chain is anchored: the head it last reported, and how many of
     its entries the hub does not hold (a device stuck on an entry it cannot send shows
     here); a ``reported at`` well before the device's last sync means it stopped sending
-    its chain."""
+    its chain. Batches refused over the daily limit are counted: a device sending that much
+    may be misused (a stolen token), or need a higher ``JAGA_HUB_AUDIT_DAILY_BYTES``."""
 
     list_display = (
         "device",
@@ -101,6 +102,8 @@ class AuditChainStateAdmin(NoAddOrDelete):
         "reported_sequence",
         "behind",
         "entries",
+        "over_limit",
+        "over_limit_at",
         "reported_at",
         "device_last_seen",
     )

@@ -24,7 +24,9 @@ class AuditView(APIView):
         description="409 `audit_chain_break`: the entries do not extend the chain the hub "
         "holds (rewritten or rewound); recorded, and every batch is refused until an "
         "operator acknowledges the break. 409 `audit_gap`: send from the entry after "
-        "`expected_offset`.",
+        "`expected_offset`. 409 `audit_quota`: the batch would take the device past the "
+        "hub's daily limit on audit entries (nothing of it stored); it takes more the next "
+        "day (UTC).",
     )
     def post(self, request: Any, site: str) -> Response:
         device = site_device(request, site)

@@ -76,7 +76,9 @@ class AuditChainState(models.Model):
     far behind the hub is shows (``behind``: the admin and ``/metrics``); one that stops
     reporting shows by ``reported_at`` lagging the device's last sync. ``entries`` counts the
     device's rows in ``AnchoredAuditEntry`` (every segment), kept in the transaction that
-    stores them, so ``/metrics`` reads it instead of counting the table."""
+    stores them, so ``/metrics`` reads it instead of counting the table. ``day_bytes`` is
+    what the device added on ``day`` (UTC), against the hub's daily limit; the batches
+    refused over it are counted (``over_limit``, the last at ``over_limit_at``)."""
 
     device = models.OneToOneField(
         Device, on_delete=models.PROTECT, primary_key=True, related_name="audit_state"
@@ -86,6 +88,10 @@ class AuditChainState(models.Model):
     reported_at = models.DateTimeField(null=True)
     anchored_sequence = models.BigIntegerField(default=0)
     entries = models.BigIntegerField(default=0, verbose_name="entries held")
+    day = models.DateField(null=True)
+    day_bytes = models.BigIntegerField(default=0, verbose_name="bytes added that day")
+    over_limit = models.BigIntegerField(default=0, verbose_name="batches over the daily limit")
+    over_limit_at = models.DateTimeField(null=True, verbose_name="last over the daily limit")
 
     @property
     def behind(self) -> int:

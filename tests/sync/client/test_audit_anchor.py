@@ -303,3 +303,21 @@ def test_a_refused_token_at_the_audit_endpoint_does_not_fail_the_sync(
         assert report.audit.problem is not None and f"{status}" in report.audit.problem
         status_now = read_status(store, {})
         assert status_now.last.error is None and status_now.last.succeeded_at is not None
+
+
+def test_a_batch_past_the_hubs_daily_limit_does_not_fail_the_sync(kiosk: Device) -> None:
+    """The hub refuses the chain past its daily limit on audit bytes (``audit_quota``): the
+    sync's records go through, and anchoring reports why it stopped."""
+    with (
+        override_settings(JAGA_HUB_AUDIT_DAILY_BYTES=1000),  # less than these three entries
+        kiosk.open() as store,
+        httpx.Client(transport=httpx.WSGITransport(app=WSGIHandler())) as http,
+    ):
+        add_access_events(store, kiosk.registration.site, 2)
+        report = kiosk.client(store, http, hub_url="http://testserver").sync_once()
+        assert report.push.acknowledged == 2 and drained(store)
+        assert report.audit.problem is not None and "limit of 1000 bytes" in report.audit.problem
+        status_now = read_status(store, {})
+        assert status_now.last.error is None and status_now.last.succeeded_at is not None
+    assert held(kiosk) == []
+    assert AuditChainState.objects.get(device__uid=kiosk.registration.device_id).over_limit == 1
