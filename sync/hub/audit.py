@@ -102,6 +102,8 @@ def anchor(device: Device, batch: AuditBatch) -> AuditReceipt:
             )
             state.entries += len(checked)  # counted here, under the lock: /metrics reads it
             anchored = checked[-1].sequence
+            if head.sequence == 0 and head.segment > 0:
+                _note_segment_start(device, head, checked[0])
         _note_heads(state, batch, anchored)
     if isinstance(checked, AuditBreak):
         raise HubError(409, AUDIT_CHAIN_BREAK, f"{checked.reason}; {ACKNOWLEDGE_HINT}")
@@ -131,7 +133,8 @@ def _segment_head(device: Device, segment: int) -> Head:
 def start_anew(device: Device, by: str) -> None:
     """A new registration code is issued (``sync.hub.auth.issue_code``): a store registering
     with it starts the device's chain anew, from entry 1, as a new segment (the same store
-    coming back is judged against its old chain: ``_after_reissue``). Recorded as a
+    coming back is judged against its old chain: ``_after_reissue``; which of them came is
+    kept on the record: ``_note_segment_start``). Recorded as a
     ``reissued`` entry among the breaks, acknowledged at once by ``by``. Refused with
     ``OpenAuditBreakError`` while a break is open: a code must not close it unexamined, so an
     operator acknowledges it first, with a note, under its own permission. Nothing is
@@ -317,6 +320,20 @@ def _after_reissue(device: Device, head: Head, batch: AuditBatch) -> list[AuditL
         checked.segment = head.segment
         return checked
     return [*_held_link(device, old), *checked]
+
+
+def _note_segment_start(device: Device, head: Head, first: AuditLink) -> None:
+    """After a new code, keep on its record whether the segment it opened, now begun with
+    ``first``, goes on from the chain before it (``first`` is an entry the hub held before:
+    the same store) or is a new store's chain, which the admin flags."""
+    AuditBreak.objects.filter(
+        device=device, segment=head.segment - 1, kind=REISSUED, acknowledged_at__isnull=False
+    ).update(
+        continues_old_chain=AnchoredAuditEntry.objects.filter(
+            device=device, segment__lt=head.segment, sequence=first.sequence,
+            entry_hash=first.entry_hash,
+        ).exists()
+    )  # fmt: skip
 
 
 def _extending(device: Device, old: Head, batch: AuditBatch) -> list[AuditLink]:

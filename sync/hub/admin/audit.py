@@ -7,7 +7,8 @@ has ``store.restored`` where the hub holds other entries). Find out which before
 acknowledging it (one break at a time, with a note, under its own permission); the
 device's next sync then starts a new segment of its chain here, from the entry the break
 names and only with the hash shown as the device's. The break and the entries the hub held
-before it stay.
+before it stay. A new registration code is listed among them too (``reissued``), with
+whether the chain that came after it continues the old one: a new store's does not.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.contrib import admin, messages
 
 from sync.hub.audit import acknowledge
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState
+from sync.hub.models.audit import REISSUED
 
 
 class NoAddOrDelete(admin.ModelAdmin):
@@ -43,13 +45,22 @@ class AcknowledgeForm(forms.ModelForm):
         fields = ()
 
 
+_CHAIN_AFTER = {
+    None: "none sent yet",
+    True: "the same store: goes on from the chain before the code",
+    False: "a new chain: does not continue the one before the code",
+}
+
+
 @admin.register(AuditBreak)
 class AuditBreakAdmin(NoAddOrDelete):
     """Every field read-only. An open break is acknowledged one at a time, on its own page,
     with a note, by someone with the ``acknowledge_auditbreak`` permission (not the generic
     change permission)."""
 
-    list_display = ("device", "sequence", "kind", "detected_at", "acknowledged_at", "reason")
+    list_display = (
+        "device", "sequence", "kind", "chain_after", "detected_at", "acknowledged_at", "reason"
+    )  # fmt: skip
     list_filter = ("device__site", ("acknowledged_at", admin.EmptyFieldListFilter))
     form = AcknowledgeForm
     readonly_fields = (
@@ -64,7 +75,16 @@ class AuditBreakAdmin(NoAddOrDelete):
         "acknowledged_at",
         "acknowledged_by",
         "acknowledged_note",
+        "chain_after",
     )
+
+    @admin.display(description="chain after the code")
+    def chain_after(self, obj: AuditBreak) -> str:
+        """For a new code's record: whether the chain that came next continues the old one
+        (a replacement's new store does not: look into it as into a break)."""
+        if obj.kind != REISSUED:
+            return ""
+        return _CHAIN_AFTER[obj.continues_old_chain]
 
     def has_change_permission(self, request: Any, obj: AuditBreak | None = None) -> bool:
         allowed = bool(request.user.has_perm("hub.acknowledge_auditbreak"))

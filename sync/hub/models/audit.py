@@ -20,7 +20,9 @@ also starts a new segment, from entry 1: the hub records it as a ``reissued`` en
 the breaks, acknowledged at once by whoever issued the code. No code is issued while a
 break is open (it is acknowledged first, with a note); the same store registering again
 (entry 1 as the hub holds it) is judged against the segment before the code, and its new
-segment goes on after a copy of that segment's newest entry.
+segment goes on after a copy of that segment's newest entry. The ``reissued`` record says
+which came (``continues_old_chain``): a new store's chain is taken, but flagged in the admin
+as not continuing the old one, whose segment stays.
 """
 
 from __future__ import annotations
@@ -123,6 +125,10 @@ class AuditBreak(models.Model):
     acknowledged_at = models.DateTimeField(null=True, editable=False)
     acknowledged_by = models.CharField(max_length=200, blank=True, editable=False)
     acknowledged_note = models.TextField(blank=True, editable=False)  # what they found
+    # A new code's record only: whether the chain that came next goes on from the one
+    # before the code (the same store registering again) or is a new store's (None: none
+    # came yet). A new store's chain is taken, but does not continue the old one.
+    continues_old_chain = models.BooleanField(null=True, editable=False)
 
     class Meta:
         ordering = ("-detected_at",)
