@@ -37,7 +37,11 @@ refused as stale (``audit_stale``) before any of this: a batch held up in a queu
 later one carries a head the chain has grown beyond, which would read as a chain rewound.
 So is one numbered absurdly far past it (``_NUMBER_LEAP``), which would use the numbers
 up; either way the refusal names the hub's number, which the device goes on from. A new
-registration code numbers the device's batches from the start again.
+registration code numbers the device's batches from the start again. A batch with the
+number of the last one taken is judged as any: sent again as it was (its answer lost), it
+is held already, since the hub's newest entry came with it and lies at or before its head;
+a device numbers each batch, kept before it is sent, one sync at a time, so another batch
+with that number ending before the hub's newest entry is a chain rewound.
 
 The batch runs in one transaction with the device's row locked, so two batches of one
 device (a retry racing its original) are checked one after the other.
