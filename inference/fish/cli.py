@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import shlex
 import sys
@@ -41,7 +42,11 @@ def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
     train = commands.add_parser("train", help="train a species pack from species folders")
     train.add_argument("--data", type=Path, required=True, help="folder of species folders")
     train.add_argument(
-        "--out", type=output_folder, required=True, help="species pack folder to write"
+        "--out",
+        type=output_folder,
+        required=True,
+        help="species pack folder to write; in the models folder (fish-default) writing it"
+        " waits for a running `jaga models install`",
     )
     train.add_argument("--mode", choices=["head", "finetune"], default="head")
     train.add_argument(
@@ -115,7 +120,11 @@ def _add_combine(commands: argparse._SubParsersAction[Any]) -> None:
     combine.add_argument("--data", type=Path, required=True,
                          help="the species folders the packs were trained on")  # fmt: skip
     combine.add_argument(
-        "--out", type=output_folder, required=True, help="species pack folder to write"
+        "--out",
+        type=output_folder,
+        required=True,
+        help="species pack folder to write; in the models folder (fish-default) writing it"
+        " waits for a running `jaga models install`",
     )
     combine.add_argument("--no-int8", action="store_true", help="skip the INT8 model")
     combine.add_argument("--name", default="fish-species", help="pack name")
@@ -136,7 +145,7 @@ def _combine(args: argparse.Namespace) -> int:
             data=args.data, out=args.out, int8=not args.no_int8, name=args.name,
             version=args.version, source=_source(args.source, args.terms),
             known_acceptance=args.known_acceptance, review_precision=args.review_precision,
-            command=_command_line(),
+            command=_command_line(), write_lock=functools.partial(_install_lock_of, args.out, None),
         )  # fmt: skip
         pack = combine_packs(args.packs, options, _print)
         _print(f"pack {pack.version}: {pack.root}")
@@ -225,6 +234,7 @@ def _run_train(args: argparse.Namespace) -> None:
         known_acceptance=args.known_acceptance, review_precision=args.review_precision,
         int8=not args.no_int8, name=args.name, version=args.version,
         source=_source(args.source, args.terms), command=_command_line(),
+        write_lock=functools.partial(_install_lock_of, args.out, args.models_dir),
     )  # fmt: skip
     if args.mode == "finetune":
         from inference.fish.finetune import finetune_pack
@@ -297,6 +307,9 @@ def _install_lock_of(out: Path, models_dir: Path | None) -> AbstractContextManag
     An install rebuilds that pack, and sweeps a staging folder beside it as a killed build's,
     so a build there waits for a running install as a second install does (and an install
     for it). A pack built anywhere else takes no lock and leaves no lock file behind.
+    ``build-pack`` holds it for the whole build (seconds); ``train`` and ``combine`` only
+    while the finished pack is written into place (``TrainOptions.write_lock``), since
+    training takes minutes to an hour and an install must not wait that long.
     """
     from inference.pack.installed import RECORD_NAME, default_pack_dir
     from inference.pack.lock import install_lock

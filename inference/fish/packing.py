@@ -3,9 +3,11 @@ measure, and write the species pack with its card."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from inference.fish.taps import DEFAULT_TAPS
 from inference.fish.trainset import PreparedData
 
 Progress = Callable[[str], None]
+WriteLock = Callable[[], AbstractContextManager[object]]
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class TrainOptions:
     version: str | None = None
     source: DataSource = UNSPECIFIED
     command: str = ""
+    # Held only while the finished pack is written and renamed into ``out``, never while it
+    # trains: the CLI's is the models folder's install lock when ``out`` is in it.
+    write_lock: WriteLock = contextlib.nullcontext
 
     def __post_init__(self) -> None:
         """A bad value is refused before any image is read, not after a training run."""
@@ -132,10 +138,11 @@ def write_species_pack(
     if trained.head is not None:
         build[HEAD_FILE] = head_to_json(trained.head)
     progress(f"writing pack {version} to {options.out}")
-    return write_pack(
-        options.out, name=options.name, version=version,
-        backbone_sha256=trained.backbone_sha256, build=build, input_sizes=trained.input_sizes,
-    )  # fmt: skip
+    with options.write_lock():
+        return write_pack(
+            options.out, name=options.name, version=version,
+            backbone_sha256=trained.backbone_sha256, build=build, input_sizes=trained.input_sizes,
+        )  # fmt: skip
 
 
 def calibration_batches(data: PreparedData, limit: int, size: int = INPUT_SIZE) -> list[FloatArray]:
