@@ -5,17 +5,19 @@ removed, or that it was rewritten from an edit on: whoever holds the key can com
 hash again. So each sync also sends the hub the entries it does not hold yet, in bounded
 batches (``POST /api/v1/sites/{site}/audit``), and the hub checks that they extend what it
 holds for this device (``sync.hub.audit``). The hub's receipt (the newest entry it holds)
-is kept in ``sync_state`` as ``audit.anchored.<device id>``; the next sync sends from the
-entry after it. Each batch carries a number higher than the one before
-(``audit.batch_number``, kept before it is sent), so the hub can tell a batch held up past a
-later one (stale) from a chain rewound; told its number is behind (a restored backup
-brought an older one back) or too far ahead (the hub started its count again for a new
-registration code), the device numbers on from the hub's and sends again, once.
+is kept in ``sync_state`` as ``audit.anchored.<device id>``, and when it came as
+``audit.anchored_at.<device id>``; the next sync sends from the entry after it. Each batch
+carries a number higher than the one before (``audit.batch_number``, kept before it is
+sent), so the hub can tell a batch held up past a later one (stale) from a chain rewound;
+told its number is behind (a restored backup brought an older one back) or too far ahead
+(the hub started its count again for a new registration code), the device numbers on from
+the hub's and sends again, once.
 
 Anchoring never holds the records back and never fails or pauses a sync (not even a token
 refused at the audit endpoint alone, or a store error): what goes wrong is kept in
-``audit.problem`` and shown by ``jaga sync status`` (and the sync's summary), and the next
-sync tries again (one request while it persists):
+``audit.problem`` (with ``audit.break_open`` set for an audit break) and shown by ``jaga
+sync status``, the app's sync panel and the sync's summary, and the next sync tries again
+(one request while it persists):
 
 * a hub that refused the chain (``audit_chain_break``: it does not extend what the hub
   holds, after tampering or a restore of an older backup) refuses it until an operator has
@@ -52,6 +54,7 @@ from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.errors import StoreError
 from sync.protocol import (
+    AUDIT_CHAIN_BREAK,
     AUDIT_GAP,
     AUDIT_STALE,
     MAX_AUDIT_BODY_BYTES,
@@ -61,9 +64,12 @@ from sync.protocol import (
     summarize,
 )
 from sync.store import Store
+from sync.store.clock import format_timestamp
 
 ANCHORED_PREFIX = "audit.anchored."
+ANCHORED_AT_PREFIX = "audit.anchored_at."  # when the hub last said which entries it holds
 PROBLEM_NAME = "audit.problem"
+BREAK_NAME = "audit.break_open"  # "1": the problem is an audit break the hub's admin must close
 BATCH_NUMBER_NAME = "audit.batch_number"  # the last batch's number, for every device id
 _BATCH_BUDGET_BYTES = MAX_AUDIT_BODY_BYTES * 3 // 4  # the rest: the batch's own fields
 _TOO_LARGE = 413
@@ -73,6 +79,10 @@ _FIELDS = ("sequence", "at", "actor", "action", "subject", "details", "prev_hash
 def anchored_name(device_id: UUID | str) -> str:
     # Per device id: a store registered again as another device starts that device's chain.
     return f"{ANCHORED_PREFIX}{device_id}"
+
+
+def anchored_at_name(device_id: UUID | str) -> str:
+    return f"{ANCHORED_AT_PREFIX}{device_id}"
 
 
 @dataclass(frozen=True)
@@ -124,7 +134,7 @@ class AuditAnchor:
 
     def _anchor_all(self, stopping: Stopping) -> AnchorReport:
         anchored = self._anchored()
-        stored, problem, complete = 0, None, True
+        stored, problem, complete, broken = 0, None, True, False
         limit = self._tuning.batch_entries
         for _ in range(self._tuning.max_batches_per_sync):
             if stopping():
@@ -156,6 +166,7 @@ class AuditAnchor:
                     anchored = self._tell_head(head, anchored)
                     break
                 problem = _refusal_words(error, anchored)
+                broken = error.code == AUDIT_CHAIN_BREAK
                 if problem is None:  # a gap: the hub holds less than noted; send from there
                     anchored = Anchored(error.expected_offset or 0)
                     continue
@@ -169,12 +180,12 @@ class AuditAnchor:
             moved = Anchored(receipt.sequence, receipt.entry_hash) != anchored
             anchored = Anchored(receipt.sequence, receipt.entry_hash)
             stored += receipt.stored
-            self._keep(anchored, problem=None)
+            self._keep(anchored, problem=None, received=True)
             if not links and not moved:
                 break
         else:
             complete = self._store.audit.count_after(anchored.sequence) == 0
-        self._keep(anchored, problem)
+        self._keep(anchored, problem, broken=broken)
         behind = self._store.audit.count_after(anchored.sequence)
         return AnchorReport(stored, anchored.sequence, behind, problem, complete)
 
@@ -220,8 +231,23 @@ class AuditAnchor:
         self._put({BATCH_NUMBER_NAME: str(number)})
         return number
 
-    def _keep(self, anchored: Anchored, problem: str | None) -> None:
-        values = {anchored_name(self._device_id): anchored.stored(), PROBLEM_NAME: problem or ""}
+    def _keep(
+        self,
+        anchored: Anchored,
+        problem: str | None,
+        *,
+        broken: bool = False,
+        received: bool = False,
+    ) -> None:
+        """Keep the newest entry the hub holds and the problem (``broken``: an audit break);
+        ``received``: the hub has just said so, which is when the chain was last anchored."""
+        values = {
+            anchored_name(self._device_id): anchored.stored(),
+            PROBLEM_NAME: problem or "",
+            BREAK_NAME: "1" if broken else "",
+        }
+        if received:
+            values[anchored_at_name(self._device_id)] = format_timestamp(self._store.clock.now())
         self._put(values)
 
     def _put(self, values: Mapping[str, str]) -> None:

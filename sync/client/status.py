@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sync.client.audit import PROBLEM_NAME, Anchored
+from sync.client.audit import BREAK_NAME, PROBLEM_NAME, Anchored, anchored_at_name
 from sync.client.config import (
     DEVICE_ID_ENV,
     FACE_IMAGES_ENV,
@@ -62,11 +62,20 @@ class AuditStatus:
     anchored: int = 0
     entries: int = 0
     problem: str | None = None
+    anchored_at: str | None = None  # when the hub last said what it holds (stored text)
+    break_open: bool = False  # the problem is an audit break: the hub's admin must close it
+
+    @property
+    def waiting(self) -> int:
+        """Entries the hub does not hold yet."""
+        return max(self.entries - self.anchored, 0)
 
     def lines(self) -> list[str]:
         shown = f"anchored at the hub up to entry {self.anchored} of {self.entries}"
         if not self.anchored:
             shown = f"not anchored at the hub ({self.entries} entries)"
+        if self.anchored_at:
+            shown += f", last at {self.anchored_at}"
         lines = [f"audit        {shown}"]
         if self.problem:
             lines.append(f"audit issue  {self.problem}")
@@ -143,14 +152,24 @@ def read_status(store: Store, env: Mapping[str, str]) -> SyncStatus:
         withheld_face_images=withheld_face_images(store, policy),
         last=LastResult.from_values(stored),
         species_pack=_pack_status(store, env, stored),
-        audit=_audit_status(store, stored, pick(DEVICE_ID_ENV, "device_id")),
+        audit=read_audit_status(store, pick(DEVICE_ID_ENV, "device_id")),
     )
 
 
-def _audit_status(store: Store, stored: Mapping[str, str], device_id: str | None) -> AuditStatus:
+def read_audit_status(store: Store, device_id: str | None) -> AuditStatus:
+    """The audit chain's part of the status, alone: the app reads it again after each sync
+    (with the sync's own store, on its thread)."""
+    stored = read_values(store.database)
     anchored = Anchored.from_values(stored, device_id) if device_id else Anchored()
+    anchored_at = stored.get(anchored_at_name(device_id)) if device_id else None
     entries, _ = store.audit.head()
-    return AuditStatus(anchored.sequence, entries, stored.get(PROBLEM_NAME) or None)
+    return AuditStatus(
+        anchored=anchored.sequence,
+        entries=entries,
+        problem=stored.get(PROBLEM_NAME) or None,
+        anchored_at=anchored_at or None,
+        break_open=stored.get(BREAK_NAME) == "1",
+    )
 
 
 def _pack_status(store: Store, env: Mapping[str, str], stored: Mapping[str, str]) -> PackStatus:

@@ -79,7 +79,8 @@ def test_the_hub_anchors_the_chain_across_syncs(
     decisions(kiosk, 3)
     sync_now(kiosk, capsys)
     assert held(kiosk) == chain(kiosk) and len(held(kiosk)) == 9
-    assert "audit        anchored at the hub up to entry 9 of 9" in sync_status(kiosk, capsys)
+    status = sync_status(kiosk, capsys)
+    assert "audit        anchored at the hub up to entry 9 of 9, last at 20" in status
 
 
 def test_newest_entries_removed_and_appended_again_are_refused_reported_and_recovered(
