@@ -13,7 +13,9 @@ The backlog is counted here, on the service thread, with the store the service a
 open: the GUI thread holds no store (opening one derives its key with scrypt, and a store
 belongs to the thread that opened it), and a count after each change of state is what the
 panel needs. ``Outbox.counts`` is one ``GROUP BY`` over the outbox's ``(state, sequence)``
-index, run a few times per sync round, never per frame.
+index, run a few times per sync round, never per frame. The audit chain's anchoring is read
+there too, as ``jaga sync status`` reads it (``read_audit_status``: the client's few named
+values and the chain's newest entry).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from PySide6.QtCore import QObject, Signal
 from sync.client.client import SyncClient
 from sync.client.config import SyncConfig
 from sync.client.service import ClientFactory, ServiceState
+from sync.client.status import AuditStatus, read_audit_status
 from sync.errors import StoreError
 from sync.store import OutboxState
 
@@ -58,6 +61,7 @@ class SyncSnapshot:
     report_at: datetime | None  # when ``state.last_report`` arrived (it is carried forward)
     backlog: Backlog | None  # None when the store was not open to count it
     registration: SyncConfig | None = None  # the open client's; None between syncs
+    audit: AuditStatus | None = None  # the audit chain's anchoring; None as for ``backlog``
 
 
 def now_utc() -> datetime:
@@ -95,7 +99,8 @@ class SyncBridge(QObject):
             self._report, self._report_at = state.last_report, at
         report_at = self._report_at if state.last_report is not None else None
         registration = self._client.config if self._client is not None else None
-        self.snapshot.emit(SyncSnapshot(state, at, report_at, self._backlog(), registration))
+        snapshot = SyncSnapshot(state, at, report_at, self._backlog(), registration, self._audit())
+        self.snapshot.emit(snapshot)
 
     def _backlog(self) -> Backlog | None:
         if self._client is None:
@@ -106,3 +111,12 @@ class SyncBridge(QObject):
             _log.warning("could not count the outbox: %s", error)
             return None
         return Backlog.of({state.value: n for state, n in counts.items()})
+
+    def _audit(self) -> AuditStatus | None:
+        if self._client is None:
+            return None
+        try:
+            return read_audit_status(self._client.store, str(self._client.config.device_id))
+        except StoreError as error:  # as for the backlog: the state still goes out
+            _log.warning("could not read the audit chain's anchoring: %s", error)
+            return None

@@ -1,5 +1,9 @@
 """The sync panel: what the background sync is doing, what waits, and two buttons.
 
+The audit chain's row says what ``jaga sync status`` says of it (the same ``AuditStatus``,
+from the store check and after each sync); a reason it is not anchored stands out under it
+in red, and an open audit break says to ask the hub's admin to acknowledge it.
+
 A view only: it is told a ``StoreCheck``, ``SyncSnapshot`` values and ``PackState`` values
 (always on the GUI thread) and shows them; the controller connects its buttons.
 """
@@ -24,12 +28,14 @@ from desktop.species import PackState
 from desktop.store_check import CheckResult, StoreCheck, registration_text
 from desktop.sync_bridge import Backlog, SyncSnapshot
 from sync.client.service import Phase
+from sync.client.status import AuditStatus
 
 _SYNCABLE = {Phase.STARTING, Phase.SYNCING, Phase.IDLE, Phase.BACKING_OFF}
 # Fixable without restarting the app (register the device, create the store): Resume checks
 # again. A missing or wrong key is not: it comes from the command line or the environment.
 _RECHECKABLE = {CheckResult.NOT_REGISTERED, CheckResult.UNAVAILABLE}
 _PROBLEM_STYLE = "color: #b00020;"
+_ALERT_STYLE = "color: #b00020; font-weight: bold;"
 _CHECKING = "checking the store…"
 
 
@@ -54,6 +60,10 @@ class SyncPanel(QGroupBox):
         self.species_pack = _value("packActive", sync_text.pack_text(PackState()))
         self.pack_refused = _value("packRefused")
         self.pack_refused.setStyleSheet(_PROBLEM_STYLE)
+        self.audit = _value("syncAudit")
+        self.audit_issue = _value("syncAuditIssue")
+        self.audit_issue.setStyleSheet(_ALERT_STYLE)
+        self.audit_issue.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.sync_now = QPushButton("Sync now")
         self.sync_now.setObjectName("syncNow")
         self.resume = QPushButton("Resume")
@@ -74,6 +84,7 @@ class SyncPanel(QGroupBox):
         self._show_error(None)
         if check.status is not None:
             self.backlog.setText(sync_text.backlog_text(Backlog.of(dict(check.status.outbox))))
+            self.show_audit(check.status.audit)
         self._set_buttons(sync_now=check.registered, resume=check.result in _RECHECKABLE)
 
     def show_snapshot(self, snapshot: SyncSnapshot) -> None:
@@ -83,6 +94,8 @@ class SyncPanel(QGroupBox):
         self._show_error(state.last_error)
         if snapshot.backlog is not None:  # else keep the last count
             self.backlog.setText(sync_text.backlog_text(snapshot.backlog))
+        if snapshot.audit is not None:  # else keep the last read
+            self.show_audit(snapshot.audit)
         if snapshot.registration is not None:  # else keep the hub last synced with
             self.hub.setText(registration_text(snapshot.registration))
         self._set_buttons(sync_now=state.phase in _SYNCABLE, resume=state.phase is Phase.PAUSED)
@@ -91,6 +104,12 @@ class SyncPanel(QGroupBox):
         self.species_pack.setText(sync_text.pack_text(state))
         self.pack_refused.setText(f"refused: {state.refused}" if state.refused else "")
         self.pack_refused.setVisible(bool(state.refused))
+
+    def show_audit(self, audit: AuditStatus) -> None:
+        self.audit.setText(sync_text.audit_text(audit))
+        issue = sync_text.audit_issue_text(audit)
+        self.audit_issue.setText(issue or "")
+        self.audit_issue.setVisible(issue is not None)
 
     def _show_error(self, error: str | None) -> None:
         self.last_error.setText(error or sync_text.NONE)
@@ -115,10 +134,14 @@ class SyncPanel(QGroupBox):
             form.addRow(caption, label)
         form.addRow("", self.pack_refused)
         self.pack_refused.setVisible(False)
+        form.addRow("Audit chain", self.audit)
+        form.addRow("", self.audit_issue)
+        self.audit_issue.setVisible(False)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.sync_now)
         buttons.addWidget(self.resume)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addStretch(1)  # spare height below the rows, not between them
         layout.addLayout(buttons)

@@ -8,6 +8,7 @@ from desktop.species import PackState
 from desktop.store_check import CheckResult, StoreCheck
 from desktop.sync_bridge import Backlog, SyncSnapshot
 from sync.client.service import Phase
+from sync.client.status import AuditStatus
 from sync.store.clock import parse_timestamp
 
 NONE = "-"
@@ -76,6 +77,46 @@ def backlog_text(backlog: Backlog | None) -> str:
     if backlog is None:
         return NONE
     return f"{backlog.waiting} waiting, {backlog.quarantined} quarantined"
+
+
+def audit_text(audit: AuditStatus) -> str:
+    """How much of the audit chain waits for the hub, and when the hub last anchored it."""
+    if not audit.entries:
+        return "no entries yet"
+    if not audit.anchored:
+        return f"{_waiting(audit.waiting)} to be anchored; never anchored"
+    last = _stored_time(audit.anchored_at) if audit.anchored_at else "at a time not recorded"
+    if not audit.waiting:
+        return f"all {_entries(audit.entries)} anchored; last anchored {last}"
+    return (
+        f"{_waiting(audit.waiting)} to be anchored; last anchored {last} "
+        f"(up to entry {audit.anchored} of {audit.entries})"
+    )
+
+
+def audit_issue_text(audit: AuditStatus) -> str | None:
+    """Why the chain is not anchored, and for an audit break what the operator does; None
+    when nothing stands in the way."""
+    if not audit.problem:
+        return None
+    if audit.break_open:
+        return (
+            "Open audit break at the hub: it refuses this device's audit chain until the "
+            "break is acknowledged.\n"
+            "What to do: ask the hub's admin to look into it and acknowledge the break (in the "
+            "hub's admin, under Audit breaks). The next sync then anchors the chain again; "
+            "records keep syncing meanwhile.\n"
+            f"Details: {audit.problem}"
+        )
+    return f"Audit chain not anchored: {audit.problem}"
+
+
+def _entries(count: int) -> str:
+    return f"{count} entr{'y' if count == 1 else 'ies'}"
+
+
+def _waiting(count: int) -> str:
+    return f"{_entries(count)} wait{'s' if count == 1 else ''}"
 
 
 def pack_text(state: PackState) -> str:
