@@ -5,13 +5,18 @@ go on) into a new database keyed with the same key, plus a copy of the key heade
 with the same passphrase or key file, and is never plaintext on disk. Both directions write
 under a temporary name, check the result, fsync, and rename: a crash leaves the old file or
 the new one, never half of one, and a failure (a full disk) leaves no partial copy behind. A
-restore over an existing store keeps the old files aside under a name no earlier restore
-used (hard links, so the old store stays in place until the restored copy replaces it), and
-first carries that store's erasures into the restored copy (``sync.store.erasures``): a
-backup must not bring back a person erased since it was taken.
+restore over an existing store first carries that store's erasures into the restored copy
+(``sync.store.erasures``): a backup must not bring back a person erased since it was taken.
+While the copy takes its place, the old files are kept aside under a name no earlier restore
+used (hard links, so the old store stays in place until the restored copy replaces it, and is
+put back should that fail). Once the restored store has opened and its audit entry is
+written, the old store is deleted: it holds everyone it held, with the same key, and no later
+erasure would reach it. One a restore killed before then left (``replaced_stores``) is named
+by ``jaga store info`` and deleted by the next restore, ``jaga store erase`` or
+``purge-expired`` (``remove_replaced_stores``).
 
 A restore holds the store's in-use lock alone from before it reads the store it replaces to
-after its audit entry (``sync.store.in_use``): it refuses to run while the app or anything
+after it deletes it (``sync.store.in_use``): it refuses to run while the app or anything
 else has the store open. A restore killed before its rename leaves its copy (``.restoring``)
 beside the store; the next backup or restore removes it (``remove_killed_restore``).
 """
@@ -72,10 +77,11 @@ def backup(store: Store, destination: Path, *, operator: str) -> int:
 
 @dataclass(frozen=True)
 class Restored:
-    """Where the replaced store went, and how many people erased since the backup were erased
-    again in the restored copy (None when the replaced store's erasures were not read)."""
+    """Whether a store was replaced (and, the restore done, deleted), and how many people
+    erased since the backup were erased again in the restored copy (None when the replaced
+    store's erasures were not read)."""
 
-    moved_to: Path | None
+    replaced: bool
     erasures_carried: int | None
 
 
@@ -93,11 +99,12 @@ def restore(
 ) -> Restored:
     """Put a backup in place as the store at ``target``.
 
-    The replaced store (``force``) is moved aside, not deleted, and its erasures are applied to
-    the restored copy first. It is read with ``replaced_source`` (its key, when that changed
-    since the backup) or else ``source``; if it cannot be read, the restore is refused
-    unless ``carry_erasures`` is False. While another process has the store at ``target``
-    open, the restore is refused (``StoreInUseError``), before anything is read or written.
+    The replaced store (``force``) has its erasures applied to the restored copy first, and
+    is deleted once the restored store is in place. It is read with ``replaced_source`` (its
+    key, when that changed since the backup) or else ``source``; if it cannot be read, the
+    restore is refused unless ``carry_erasures`` is False. While another process has the store
+    at ``target`` open, the restore is refused (``StoreInUseError``), before anything is read
+    or written.
     """
     check_file_looks_encrypted(backup_path)
     header = keys.read_header(backup_path)
@@ -149,7 +156,8 @@ def _restore(
             subject=backup_path.name,
             details={"replaced": moved.name if moved else None, "erasures_carried": carried},
         )
-    return Restored(moved, carried)
+    remove_replaced_stores(target)  # the restore is done: nothing is put back from it now
+    return Restored(moved is not None, carried)
 
 
 def _erasures_to_carry(
@@ -192,6 +200,31 @@ def remove_killed_restore(target: Path) -> None:
 def killed_restore_files(target: Path) -> list[Path]:
     """What a killed restore to ``target`` left (``remove_killed_restore`` removes it)."""
     return sorted(target.parent.glob(glob.escape(_restoring(target).name) + "*"))
+
+
+def replaced_stores(target: Path) -> list[Path]:
+    """The files of stores restores replaced at ``target`` and were killed before deleting
+    (with their side files and key headers). Each holds everyone it held, people erased since
+    too, under the same key."""
+    return sorted(target.parent.glob(glob.escape(target.name) + _REPLACED + "*"))
+
+
+def remove_replaced_stores(target: Path) -> list[Path]:
+    """Delete ``replaced_stores(target)``; returns what was deleted. Only while holding
+    ``target``'s in-use lock (any open ``Store`` of it does), so that no restore, which keeps
+    the store it replaces aside until it is done, is running."""
+    found = replaced_stores(target)
+    try:
+        for path in found:
+            path.unlink(missing_ok=True)
+    except OSError as error:
+        raise StoreIOError(
+            f"cannot delete {error.filename}, a store a restore replaced: it still holds"
+            f" everyone it held, erased people too; delete it ({error.strerror})"
+        ) from error
+    if found:
+        fsync_path(target.parent)
+    return found
 
 
 def partial_backups(target: Path) -> list[Path]:
@@ -257,7 +290,7 @@ def _keep_aside(target: Path, clock: Clock) -> Path:
     old store working where it was. The name never reuses one: two restores in one second,
     or a clock set back, must not overwrite a store kept aside before."""
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
-    aside = _unused_name(target, f"{target.name}.replaced-{stamp}")
+    aside = _unused_name(target, f"{target.name}{_REPLACED}{stamp}")
     try:
         for suffix in _STORE_FILES:
             old = target.with_name(target.name + suffix)
@@ -322,3 +355,4 @@ def _unused_name(target: Path, name: str) -> Path:
 
 _STORE_FILES = ("", *SIDE_FILES, keys.HEADER_SUFFIX)
 _PARTIAL = ".partial"
+_REPLACED = ".replaced-"

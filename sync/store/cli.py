@@ -31,7 +31,13 @@ from sync.store.key_sources import (
     resolve_key_source,
 )
 from sync.store.keys import KeySource, create_key_file
-from sync.store.people_cli import add_people_commands, add_purge_wait, purge_config, purge_status
+from sync.store.people_cli import (
+    add_people_commands,
+    add_purge_wait,
+    delete_replaced_stores,
+    purge_config,
+    purge_status,
+)
 from sync.store.records import FishObservation, PredictionStatus
 from sync.store.store import Store
 from sync.store.store_info import describe
@@ -90,7 +96,8 @@ def register_store(
     restore_parser.add_argument(
         "--force",
         action="store_true",
-        help="replace an existing store (it is moved aside, not deleted)",
+        help="replace an existing store: its erasures are carried into the restored copy,"
+        " then it is deleted (copy it elsewhere first if you need what it holds)",
     )
     restore_parser.add_argument(
         "--no-carry-erasures",
@@ -297,9 +304,9 @@ def _restore(args: argparse.Namespace) -> int:
             args.replaced_key_file, env=os.environ, env_name=REPLACED_PASSPHRASE_ENV
         ),
     )
-    if restored.moved_to is not None:
-        print(f"the previous store was moved to {restored.moved_to}")
     print(f"restored {args.backup} to {target}")
+    if restored.replaced:
+        print("the store it replaced was deleted")
     if restored.erasures_carried is None:
         print(
             "WARNING: people erased since the backup was taken may be back in it: erase them"
@@ -335,6 +342,8 @@ def _purge_expired(args: argparse.Namespace) -> int:
             print(f"erased {len(expired)} people past their retention date")
         for person_uid in expired:
             print(f"  {person_uid}")
+        if not args.dry_run:
+            delete_replaced_stores(store)
         return 0 if args.dry_run else purge_status(store)
 
 

@@ -12,6 +12,11 @@ plainly that the data is still in the file and exit with ``PURGE_PENDING``: not 
 scheduler would take for "done", and not 1, "refused", since the erasure stands (running it
 again finds nobody to erase). The store remembers the purge it owes; the next open or write of
 it, by any process, runs it, and ``jaga store info`` tells whether it has.
+
+Both also delete a store that a restore replaced and was killed before deleting
+(``sync.store.backups.replaced_stores``): it still holds everyone it held, under the same
+key, and the erasure would not reach it. The restore it was kept for is over: it cannot run
+while the store is open, as it is here.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 
 from sync.errors import RecordNotFoundError
 from sync.protocol import MAX_ERASURE_REASON_CHARS
+from sync.store.backups import remove_replaced_stores
 from sync.store.clock import format_timestamp
 from sync.store.database import StoreConfig
 from sync.store.store import Store
@@ -68,6 +74,15 @@ def purge_status(store: Store) -> int:
         " any process, runs it; `jaga store info` tells when it has."
     )
     return PURGE_PENDING
+
+
+def delete_replaced_stores(store: Store) -> None:
+    """Delete, and name, the stores killed restores replaced and left beside ``store``."""
+    if deleted := remove_replaced_stores(store.path):
+        print(
+            f"deleted {', '.join(path.name for path in deleted)}: a store a restore replaced"
+            " and was stopped before deleting, which still held everyone it held"
+        )
 
 
 def add_people_commands(command: Command) -> None:
@@ -120,4 +135,5 @@ def _erase(args: argparse.Namespace) -> int:
         print(f"erased {args.external_id} ({person.person_uid}): templates and photos removed"
               f"{' from the store and its file' if purged else ' from the store'};"
               " a tombstone is queued for the hub and every device")  # fmt: skip
+        delete_replaced_stores(store)
         return purge_status(store)

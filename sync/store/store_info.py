@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync.store.backups import killed_restore_files, partial_backups
+from sync.store.backups import killed_restore_files, partial_backups, replaced_stores
 from sync.store.gallery import gallery_models
 from sync.store.schema.migrations import LATEST_VERSION, schema_version
 from sync.store.store import Store
@@ -71,6 +71,12 @@ def _leftovers(store: Store) -> list[str]:
         lines.append(
             f"leftover     {_names(restoring)}: a killed restore's copy; the next backup or"
             " restore removes it"
+        )
+    if replaced := replaced_stores(store.path):
+        lines.append(
+            f"leftover     {_names(replaced)}: a store a restore replaced and was stopped"
+            " before deleting; it holds everyone it held, people erased since too. The next"
+            " `jaga store erase`, `purge-expired` or restore deletes it"
         )
     if partial := partial_backups(store.path):
         lines.append(

@@ -1,0 +1,126 @@
+"""A restore over a store keeps no copy of the store it replaced that an erasure never reaches:
+it deletes it once the restored store is in place, and the copy a restore killed before then
+left is named by ``jaga store info`` and deleted by ``jaga store erase`` and ``purge-expired``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sync.store import Passphrase, Photo, Store, backup, restore
+from sync.store import keys as store_keys
+from tests.sync.conftest import FAST, REPO_ROOT, FakeClock, enrol
+from tests.sync.pages import pages_holding
+from tests.sync.test_store_cli import PASSPHRASE, add_person, cli_store, jaga
+
+__all__ = ["cli_store"]  # the fixture, used by name
+
+MARK = b"FACE-PHOTO-OF-ERASED-PERSON "
+
+
+def stores_in(folder: Path) -> list[Path]:
+    """Every store in ``folder``: each file with a key header beside it."""
+    return sorted(p for p in folder.iterdir() if store_keys.header_path(p).is_file())
+
+
+def replaced_copies(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".replaced-" in p.name)
+
+
+def test_after_a_restore_over_a_store_an_erasure_leaves_the_person_in_no_file_of_its_folder(
+    tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    """Ops restores last night's backup over the kiosk's store; then the person asks to be
+    erased. The store it replaced must not stay beside it, with the same key, holding them."""
+    db = tmp_path / "store" / "jaga.db"
+    with Store.create(db, passphrase, clock=clock, config=FAST) as store:
+        photo = Photo(MARK * 40, "image/jpeg", clock.now())
+        uid = enrol(store, clock, "B-1", seed=1, photos=[photo])
+        backup(store, tmp_path / "nightly.db", operator="ops")
+        key = store.key
+    restore(tmp_path / "nightly.db", db, passphrase, operator="ops", force=True,
+            clock=clock, config=FAST)  # fmt: skip
+    with Store.open(db, passphrase, clock=clock, config=FAST) as store:
+        assert store.people.erase(uid, operator="dpo", reason="subject request")
+    for path in stores_in(db.parent):  # the store itself, and any other copy
+        with Store.open(path, passphrase, config=FAST) as opened:
+            assert opened.people.listing() == [], path.name
+        assert pages_holding(key, path, MARK) == (0, 0), path.name
+    assert replaced_copies(db.parent) == []
+    for path in db.parent.iterdir():
+        assert b"Person B-1" not in path.read_bytes(), path.name
+
+
+KILLED_BEFORE_THE_REPLACED_STORE_IS_DELETED = """
+import os, sys
+from pathlib import Path
+from sync.store import Passphrase, StoreConfig, restore
+db, copy = Path(sys.argv[1]), Path(sys.argv[2])
+real_unlink = Path.unlink
+def power_cut(self, missing_ok=False):
+    if ".replaced-" in self.name:
+        os._exit(3)  # no finally, no except: as a power cut
+    return real_unlink(self, missing_ok=missing_ok)
+Path.unlink = power_cut
+restore(copy, db, Passphrase(sys.argv[3]), operator="ops", force=True,
+        config=StoreConfig(scrypt_n=2**10))
+"""
+
+
+def killed_restore(db: Path, copy: Path) -> None:
+    """A restore over ``db`` killed once it put the backup in place, before it deleted the
+    store it replaced."""
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_BEFORE_THE_REPLACED_STORE_IS_DELETED, str(db), str(copy),
+         PASSPHRASE],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert killed.returncode in (0, 3), killed.stderr  # 0: a restore that deletes nothing
+    assert replaced_copies(db.parent)  # what the kill left
+
+
+def night_backup(tmp_path: Path) -> Path:
+    """A backup, kept apart from the store (``jaga store erase`` does not reach backups)."""
+    nightly = tmp_path / "backups" / "nightly.db"
+    nightly.parent.mkdir()
+    assert jaga("store", "backup", str(nightly)) == 0
+    return nightly
+
+
+def test_a_replaced_store_a_killed_restore_left_is_named_by_info_and_deleted_by_erase(
+    cli_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uid = add_person(cli_store)
+    nightly = night_backup(tmp_path)
+    killed_restore(cli_store, nightly)
+    capsys.readouterr()
+    assert jaga("store", "info") == 0
+    info = capsys.readouterr().out
+    assert "leftover" in info and ".replaced-" in info, info
+    assert "jaga store erase" in info
+    assert jaga("store", "erase", "CLI-1", "--reason", "subject request") == 0
+    out = capsys.readouterr().out
+    assert f"erased CLI-1 ({uid})" in out and "deleted" in out and ".replaced-" in out, out
+    assert replaced_copies(cli_store.parent) == []
+    assert stores_in(cli_store.parent) == [cli_store]
+    assert jaga("store", "info") == 0
+    assert "leftover" not in capsys.readouterr().out
+
+
+def test_purge_expired_deletes_a_replaced_store_a_killed_restore_left(
+    cli_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_person(cli_store, expired=True)
+    nightly = night_backup(tmp_path)
+    killed_restore(cli_store, nightly)
+    capsys.readouterr()
+    assert jaga("store", "purge-expired", "--dry-run") == 0  # a dry run changes nothing
+    assert replaced_copies(cli_store.parent)
+    assert jaga("store", "purge-expired") == 0
+    assert ".replaced-" in capsys.readouterr().out
+    assert replaced_copies(cli_store.parent) == []
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.people.count() == 0
