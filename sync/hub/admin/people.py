@@ -1,4 +1,4 @@
-"""People (read-only for operators, erasable) and species packs (upload publishes)."""
+"""People (view-only for operators, erasable) and species packs (upload publishes)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,11 @@ class PersonAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: Any) -> bool:
         return False  # people are enrolled at a kiosk, with consent, not typed in here
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        # Every field comes from the kiosk. A Save would change nothing but write the
+        # person's name into the admin's history (LogEntry), where it would outlive them.
+        return False
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False  # deleting would lose the tombstone: use the erase action

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from sync.hub.apply.changes import append_change
@@ -72,14 +74,16 @@ def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | 
 
     Earlier changes about the person (their upserts carry the personal data) leave the change
     log too, so a device that first syncs after the erasure never receives them; devices that
-    already have them receive the tombstone. Runs inside the caller's transaction with the
-    person's row locked.
+    already have them receive the tombstone. So does their name in the admin's history
+    (``_forget_in_admin_history``). Runs inside the caller's transaction with the person's row
+    locked.
     """
     related = [person.uid, *person.templates.values_list("uid", flat=True),
                *person.photos.values_list("uid", flat=True)]  # fmt: skip
     Change.objects.filter(site=person.site, entity_uid__in=related).delete()
     person.templates.all().delete()
     person.photos.all().delete()
+    name = person.display_name
     person.external_id = ""
     person.display_name = ""
     person.consent = {}
@@ -87,6 +91,7 @@ def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | 
     person.erased_at = min(erased_at, timezone.now())
     person.erasure_reason = reason
     person.save()
+    _forget_in_admin_history(person, name)
     tombstone = PersonTombstone(person_uid=person.uid, erased_at=person.erased_at, reason=reason)
     append_change(
         person.site,
@@ -96,6 +101,19 @@ def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | 
         tombstone.model_dump(mode="json"),
         origin=origin,
     )
+
+
+def _forget_in_admin_history(person: Person, name: str) -> None:
+    """Django's admin history (``LogEntry``, its "Recent actions") names what it logged by
+    ``str()`` at the time: the person's entries now name them as erased, with no message,
+    and a message elsewhere that names them is emptied. The entries themselves stay: who
+    acted, on what, when."""
+    entries = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Person), object_id=str(person.pk)
+    )
+    entries.update(object_repr=str(person)[:200], change_message="")
+    if name:
+        LogEntry.objects.filter(change_message__contains=name).update(change_message="")
 
 
 def apply_template(ctx: EntryContext, payload: FaceTemplateUpsert) -> str:

@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
 from sync.hub import auth, review
@@ -48,6 +51,53 @@ def test_erase_action_tombstones_and_tells_the_site(operator: Client, api: Api) 
     assert erased.erased and erased.display_name == ""
     last = api.pull_all()[-1]
     assert (last["operation"], last["entity_uid"]) == ("tombstone", person["person_uid"])
+
+
+def test_a_persons_admin_page_is_view_only(operator: Client, api: Api) -> None:
+    """Every field is read-only: a Save would change nothing, but it wrote the person's name
+    into the admin's history (LogEntry), where their erasure did not reach."""
+    person = e.person(api.site, name="Vera Viewonly")
+    api.push(e.entry("person", "upsert", person))
+    pk = Person.objects.get(uid=person["person_uid"]).pk
+    page = operator.get(f"/admin/hub/person/{pk}/change/")
+    assert page.status_code == 200 and b"Vera Viewonly" in page.content
+    assert b'name="_save"' not in page.content
+    assert operator.post(f"/admin/hub/person/{pk}/change/", {}).status_code == 403
+    assert not LogEntry.objects.filter(object_repr__contains="Vera Viewonly").exists()
+
+
+def test_an_erasure_leaves_the_persons_name_in_no_admin_history(operator: Client, api: Api) -> None:
+    """History written before the page was view-only (a Save), or by an admin page that
+    names them in a change message, must not outlive the erasure in "Recent actions"."""
+    person = e.person(api.site, name="Lena Logentry", badge="B-LOG")
+    api.push(e.entry("person", "upsert", person))
+    stored = Person.objects.get(uid=person["person_uid"])
+    user_id = User.objects.get(username="operator").pk
+    LogEntry.objects.create(
+        user_id=user_id,
+        content_type=ContentType.objects.get_for_model(Person),
+        object_id=str(stored.pk),
+        object_repr=str(stored),
+        action_flag=CHANGE,
+        change_message="[]",
+    )
+    site = Site.objects.get(slug=api.site)
+    LogEntry.objects.create(
+        user_id=user_id,
+        content_type=ContentType.objects.get_for_model(Site),
+        object_id=str(site.pk),
+        object_repr=str(site),
+        action_flag=CHANGE,
+        change_message="Lena Logentry moved to another site",
+    )
+    assert b"Lena Logentry" in operator.get("/admin/").content  # "Recent actions"
+    operator.post("/admin/hub/person/", {"action": "erase", "_selected_action": [stored.pk]})
+    assert not LogEntry.objects.filter(object_repr__contains="Lena Logentry").exists()
+    assert not LogEntry.objects.filter(change_message__contains="Lena Logentry").exists()
+    (kept,) = LogEntry.objects.filter(object_id=str(stored.pk), content_type__model="person")
+    assert kept.object_repr == f"(erased {person['person_uid']})"
+    assert LogEntry.objects.filter(object_id=str(site.pk), content_type__model="site").exists()
+    assert b"Lena Logentry" not in operator.get("/admin/").content
 
 
 def test_review_queue_shows_photo_and_top_k_and_corrects_in_one_click(
