@@ -48,7 +48,13 @@ class PersonAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False  # deleting would lose the tombstone: use the erase action
 
-    @admin.action(description="Erase (blank the person, delete templates and photos, everywhere)")
+    def has_erase_permission(self, request: Any) -> bool:
+        return bool(request.user.has_perm("hub.erase_person"))
+
+    @admin.action(
+        description="Erase (blank the person, delete templates and photos, everywhere)",
+        permissions=("erase",),
+    )
     def erase(self, request: Any, queryset: QuerySet[Person]) -> None:
         for person in queryset:
             review.erase_person(person.pk, reason=f"erased by {request.user} in the hub admin")

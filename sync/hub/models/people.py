@@ -35,6 +35,9 @@ class Person(models.Model):
     class Meta:
         ordering = ("site__slug", "display_name")
         verbose_name_plural = "people"
+        # Erasing is neither a change nor a delete (the tombstone stays): its own permission,
+        # so a staff user who may look at people cannot erase them everywhere.
+        permissions = (("erase_person", "Can erase a person everywhere"),)
 
     def __str__(self) -> str:
         return f"(erased {self.uid})" if self.erased else f"{self.display_name} ({self.site})"

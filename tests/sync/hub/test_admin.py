@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
@@ -64,6 +64,24 @@ def test_a_persons_admin_page_is_view_only(operator: Client, api: Api) -> None:
     assert b'name="_save"' not in page.content
     assert operator.post(f"/admin/hub/person/{pk}/change/", {}).status_code == 403
     assert not LogEntry.objects.filter(object_repr__contains="Vera Viewonly").exists()
+
+
+def test_erasing_a_person_takes_its_own_permission(api: Api) -> None:
+    """A staff user who may view people was offered the erase action, and it erased."""
+    person = e.person(api.site, name="Petra Permission")
+    api.push(e.entry("person", "upsert", person))
+    pk = Person.objects.get(uid=person["person_uid"]).pk
+    erase = {"action": "erase", "_selected_action": [pk]}
+    roles = (("viewer", ["view_person"]), ("eraser", ["view_person", "erase_person"]))
+    for name, codenames in roles:
+        user, _ = User.objects.get_or_create(username=name, defaults={"is_staff": True})
+        user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+        client = Client()
+        client.force_login(user)
+        offered = 'value="erase"' in client.get("/admin/hub/person/").content.decode()
+        client.post("/admin/hub/person/", erase)
+        erased = Person.objects.get(pk=pk).erased
+        assert (offered, erased) == ("erase_person" in codenames,) * 2, name
 
 
 def test_an_erasure_leaves_the_persons_name_in_no_admin_history(operator: Client, api: Api) -> None:
