@@ -1,0 +1,157 @@
+"""The audit migrations after 0008 (0009: each device's entries counted; 0011: each new
+code's record judged, whether the chain after it continues the old one) run as a hub
+upgrading runs them: ``migrate`` over a database at 0008 that holds data.
+
+The data is what the live hub stores for the same situation, on the session's database:
+copied, through the models of the state at 0008, into a database of its own on the same
+server (so the shared one is never migrated backwards), which is then migrated to the
+newest state; the counts and judgements must be those the live hub keeps as it goes.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from django.apps.registry import Apps
+from django.conf import settings
+from django.core.management import call_command
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.loader import MigrationLoader
+
+from sync.hub.audit import acknowledge
+from sync.hub.auth import issue_code
+from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
+from sync.store import Passphrase, Store
+from tests.sync.conftest import FAST, FakeClock
+from tests.sync.hub.hubfixtures import SERVER
+from tests.sync.hub.hubkit import Api
+from tests.sync.hub.test_audit_anchor import _registered_again, breaks, decide, links, send
+from tests.sync.test_store_audit import tamper
+
+ALIAS = "before_audit_counts"
+BEFORE = ("hub", "0008_audit_anchor")
+AUDIT_MODELS: tuple[Any, ...] = (AnchoredAuditEntry, AuditBreak, AuditChainState)
+ENTRY_FIELDS = ("segment", "sequence", "entry_hash", "prev_hash", "details")
+
+
+@pytest.fixture
+def upgraded(hub_database: str) -> Iterator[str]:
+    """The alias of a new, empty database on the session's server, dropped afterwards (a
+    connection left open to it fails the drop)."""
+    name = f"jaga_migrations_{uuid.uuid4().hex[:12]}"
+    SERVER.create_database(name)
+    config = {**copy.deepcopy(connections.settings[DEFAULT_DB_ALIAS]), "NAME": name}
+    settings.DATABASES[ALIAS] = connections.settings[ALIAS] = config
+    try:
+        yield ALIAS
+    finally:
+        connections[ALIAS].close()
+        del connections[ALIAS]
+        # The same dict in Django 5.2; both named should a version copy it.
+        for databases in (settings.DATABASES, connections.settings):
+            databases.pop(ALIAS, None)
+        with psycopg.connect(SERVER.url(), autocommit=True) as server:
+            server.execute(f'DROP DATABASE "{name}"')
+
+
+def _device(api: Api) -> Device:
+    device: Device = Device.objects.get(uid=api.device_id)
+    return device
+
+
+def _live_chains(
+    api: Api, store: Store, clock: FakeClock, tmp_path: Path, passphrase: Passphrase
+) -> list[Device]:
+    """Three devices of ``api``'s site as the live hub leaves them: the first with a break
+    acknowledged and then a new code its own store came back after (three segments); the
+    second given a new code a new store came with; the third a code nothing came after."""
+    decide(store, clock, 4)
+    assert send(api, links(store)).status_code == 200  # segment 0: 1..5
+    tamper(store, "DELETE FROM audit_log WHERE sequence > 3")
+    decide(store, clock, 3, decision="verified")
+    assert send(api, links(store, after=5)).status_code == 409  # unlinked at 5
+    acknowledge(breaks(api)[0], "operator", "restored from a backup")
+    assert send(api, links(store, after=4)).status_code == 200  # segment 1: 5 and 6
+    again = _registered_again(api, issue_code(_device(api)).code)
+    decide(store, clock, 1)
+    assert send(again, links(store)).status_code == 200  # segment 2: a copy of 6, and 7
+    replaced = Api.register_new(api.site, "kiosk-2")
+    with Store.create(tmp_path / "old.db", passphrase, clock=clock, config=FAST) as old:
+        decide(old, clock, 2)
+        assert send(replaced, links(old)).status_code == 200
+    renewed = _registered_again(replaced, issue_code(_device(replaced)).code)
+    with Store.create(tmp_path / "new.db", passphrase, clock=clock, config=FAST) as new:
+        assert send(renewed, links(new)).status_code == 200  # segment 1: a new chain
+    waiting = Api.register_new(api.site, "kiosk-3")
+    with Store.create(tmp_path / "waiting.db", passphrase, clock=clock, config=FAST) as own:
+        assert send(waiting, links(own)).status_code == 200
+    issue_code(_device(waiting))
+    return [_device(each) for each in (api, replaced, waiting)]
+
+
+def _fill(apps: Apps, alias: str, devices: list[Device]) -> None:
+    """Copy the devices' audit rows into ``alias`` through the models of ``apps`` (the
+    columns a hub at 0008 has), each device as a new one of a new site of the same slug."""
+    slug = devices[0].site.slug
+    site = apps.get_model("hub", "Site").objects.using(alias).create(slug=slug)
+    historical = apps.get_model("hub", "Device").objects.using(alias)
+    ids = {d.pk: historical.create(uid=d.uid, site=site, name=d.name).pk for d in devices}
+    for live in AUDIT_MODELS:
+        model = apps.get_model("hub", live.__name__)
+        columns = [f.attname for f in model._meta.concrete_fields]
+        columns = [c for c in columns if c not in {"id", "device_id"}]
+        rows = live.objects.filter(device__in=devices).order_by("pk").values("device_id", *columns)
+        model.objects.using(alias).bulk_create(
+            model(**{**row, "device_id": ids[row["device_id"]]}) for row in rows
+        )
+
+
+def _judged(alias: str, site: str) -> list[tuple[str, int, str, bool | None]]:
+    rows = AuditBreak.objects.using(alias).filter(device__site__slug=site)
+    ordered = rows.order_by("device__name", "segment")
+    return list(ordered.values_list("device__name", "segment", "kind", "continues_old_chain"))
+
+
+def _counted(alias: str, site: str) -> dict[str, int]:
+    rows = AuditChainState.objects.using(alias).filter(device__site__slug=site)
+    return dict(rows.values_list("device__name", "entries"))
+
+
+def _entries(alias: str, site: str) -> list[tuple[Any, ...]]:
+    rows = AnchoredAuditEntry.objects.using(alias).filter(device__site__slug=site)
+    ordered = rows.order_by("device__name", "segment", "sequence")
+    return list(ordered.values_list("device__name", *ENTRY_FIELDS))
+
+
+def test_a_hub_at_0008_holding_chains_migrates_to_the_live_hubs_counts_and_judgements(
+    api: Api,
+    store: Store,
+    clock: FakeClock,
+    tmp_path: Path,
+    passphrase: Passphrase,
+    *,
+    upgraded: str,
+) -> None:
+    devices = _live_chains(api, store, clock, tmp_path, passphrase)
+    live, site = DEFAULT_DB_ALIAS, api.site
+    assert _judged(live, site) == [
+        ("device", 0, "unlinked", None),
+        ("device", 1, "reissued", True),
+        ("kiosk-2", 0, "reissued", False),
+        ("kiosk-3", 0, "reissued", None),
+    ]
+    assert _counted(live, site) == {"device": 9, "kiosk-2": 4, "kiosk-3": 1}
+
+    call_command("migrate", *BEFORE, database=upgraded, interactive=False, verbosity=0)
+    _fill(MigrationLoader(connections[upgraded]).project_state(BEFORE).apps, upgraded, devices)
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+
+    assert _judged(upgraded, site) == _judged(live, site)
+    assert _counted(upgraded, site) == _counted(live, site)
+    assert _entries(upgraded, site) == _entries(live, site)  # copied whole, left untouched
