@@ -3,7 +3,9 @@
 Used for central look-ups and de-duplication at enrolment, across every site or within one.
 ``ef_search`` (``JAGA_HUB_EF_SEARCH``) trades recall for latency; a site or model filter
 runs with pgvector's iterative index scan so a selective filter does not starve the
-result. ``python -m sync.hub.bench_search`` measures recall@1 against exact search.
+result. ``python -m sync.hub.bench_search`` measures recall@1 against exact search. A person
+past their consent's retention is never matched (``sync.hub.retention``), even before the
+purge erases them.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from sync.hub.models import FaceTemplate
+from sync.hub.models.people import past_retention
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,9 @@ def nearest_templates(
     if site_id is not None:
         where += " AND site_id = %s"
         params.append(site_id)
+    expired, expired_params = past_retention(timezone.now()).values("pk").query.sql_with_params()
+    where += f" AND person_id NOT IN ({expired})"
+    params.extend(expired_params)
     probe = vector_literal(vector)
     table = FaceTemplate._meta.db_table
     sql = (

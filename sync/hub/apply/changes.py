@@ -5,6 +5,10 @@ writer's transaction. That holds the site row's lock until commit, so within a s
 are committed in the order they were handed out: a device that has pulled cursor N can
 never later find a change N-1 it missed (the classic gap of a plain sequence, where a
 slower transaction commits a smaller number after a reader moved past it).
+
+A pull withholds the upserts of a person past their consent's retention, and of their
+templates, until ``sync.hub.retention`` erases them (its tombstone then reaches the devices
+that hold them).
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
 
 from sync.hub.models import Change, Device, Site
+from sync.hub.models.people import past_retention
 
 
 def lock_sites(*site_ids: int) -> None:
@@ -58,5 +65,11 @@ def append_change(
 def changes_after(site: Site, cursor: int, limit: int) -> tuple[list[Change], bool]:
     """Up to ``limit`` changes after ``cursor``, oldest first, and whether more remain."""
     query = Change.objects.select_related("origin_device").filter(site=site, cursor__gt=cursor)
+    expired = past_retention(timezone.now()).filter(site=site).values_list("uid", flat=True)
+    if withheld := [str(uid) for uid in expired]:
+        query = query.exclude(
+            Q(entity="person", operation="upsert", entity_uid__in=withheld)
+            | Q(entity="face_template", payload__person_uid__in=withheld)
+        )
     rows = list(query.order_by("cursor")[: limit + 1])
     return rows[:limit], len(rows) > limit

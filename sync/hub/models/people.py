@@ -4,11 +4,19 @@ An erased person stays as a tombstone row (uid, site, ``erased_at``) with every 
 field blanked and every template and photo deleted, so a late edit from an offline device
 finds the tombstone and cannot bring the person back. ``field_versions`` holds, per field,
 the ``[timestamp, device]`` stamp that last won (last-writer-wins, ``sync.hub.apply.lww``).
+
+A person whose consent's ``retain_until`` has passed (``past_retention``) is treated as gone
+before ``sync.hub.retention`` erases them: never matched, never pulled.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
+from django.db.models import QuerySet
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from pgvector.django import HnswIndex, VectorField
 
 from sync.hub.models.sites import Device, Site
@@ -45,6 +53,14 @@ class Person(models.Model):
     @property
     def erased(self) -> bool:
         return self.erased_at is not None
+
+
+def past_retention(now: datetime) -> QuerySet[Person]:
+    """The people not yet erased whose consent's ``retain_until`` is ``now`` or earlier,
+    annotated with ``retain_until``."""
+    until = Cast(KT("consent__retain_until"), models.DateTimeField())
+    live = Person.objects.filter(erased_at=None).annotate(retain_until=until)
+    return live.filter(retain_until__lte=now)
 
 
 class FaceTemplate(models.Model):
