@@ -23,9 +23,9 @@ from main import build_parser
 
 REPO = Path(__file__).resolve().parents[1]
 UNITS = REPO / "packaging" / "systemd"
-SERVICES = ("jaga-kiosk.service", "jaga-sync.service", "jaga-hub.service")
+SERVICES = ("jaga-kiosk.service", "jaga-sync.service", "jaga-hub.service", "jaga-hub-purge.service")
 DEVICE_SERVICES = ("jaga-kiosk.service", "jaga-sync.service")  # the store and its key
-UNIT_FILES = (*SERVICES, "jaga-sync.timer")
+UNIT_FILES = (*SERVICES, "jaga-sync.timer", "jaga-hub-purge.timer")
 
 Unit = dict[str, list[tuple[str, str]]]  # section -> its settings in file order
 
@@ -136,6 +136,7 @@ def service_command(name: str) -> argparse.Namespace:
         ("jaga-kiosk.service", ["app"]),
         ("jaga-sync.service", ["sync", "now"]),
         ("jaga-hub.service", ["hub", "run"]),
+        ("jaga-hub-purge.service", ["hub", "purge-expired"]),
     ],
 )
 def test_each_service_runs_a_jaga_command_its_parser_accepts(name: str, command: list[str]) -> None:
@@ -194,8 +195,8 @@ def test_each_service_is_sandboxed(name: str) -> None:
     }
     for key, value in expected.items():
         assert setting(unit, "Service", key) == value, key
-    runs_as = values(unit, "Service", "User") or values(unit, "Service", "DynamicUser")
-    assert runs_as in (["jaga"], ["yes"]), "never root"
+    dynamic = values(unit, "Service", "DynamicUser") == ["yes"]
+    assert values(unit, "Service", "User") == ["jaga"] or dynamic, "never root"
 
 
 def test_the_kiosk_user_is_the_one_sysusers_creates() -> None:
@@ -242,6 +243,25 @@ def test_the_hub_reads_its_secrets_from_an_environment_file() -> None:
     assert args.data == Path("/var/lib/jaga-hub")
     assert args.host == "127.0.0.1"  # behind a TLS proxy
     assert setting(unit, "Service", "Restart") == "on-failure"
+
+
+def test_the_retention_purge_runs_daily_as_the_hub_on_its_data() -> None:
+    timer = load_unit("jaga-hub-purge.timer")
+    service = load_unit("jaga-hub-purge.service")
+    hub = load_unit("jaga-hub.service")
+    assert setting(timer, "Timer", "Unit") == "jaga-hub-purge.service"
+    assert setting(timer, "Timer", "OnCalendar") == "daily"
+    assert setting(timer, "Timer", "Persistent") == "true"  # a day missed runs at boot
+    assert setting(timer, "Install", "WantedBy") == "timers.target"
+    assert setting(service, "Service", "Type") == "oneshot"
+    assert "Install" not in service  # the timer starts it
+    # The hub's dynamic user (named after its unit), data folder and environment: another
+    # user would have systemd chown the running hub's data folder to it.
+    assert setting(service, "Service", "User") == "jaga-hub"
+    for key in ("DynamicUser", "StateDirectory", "EnvironmentFile"):
+        assert setting(service, "Service", key) == setting(hub, "Service", key), key
+    assert not values(hub, "Service", "User")
+    assert service_command("jaga-hub-purge.service").data == Path("/var/lib/jaga-hub")
 
 
 def test_the_timer_starts_the_sync_after_each_run_ends() -> None:

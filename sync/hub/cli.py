@@ -1,6 +1,7 @@
-"""``jaga hub run | create-device | publish-pack | export-corrections | manage``: start the
-hub, enrol a device, publish a species pack to every site, write the confirmed fish photos
-out as training data, Django tasks.
+"""``jaga hub run | create-device | publish-pack | export-corrections | purge-expired |
+manage``: start the hub, enrol a device, publish a species pack to every site, write the
+confirmed fish photos out as training data, erase people past their consent's retention
+(``sync.hub.retention``), Django tasks.
 
 Imports nothing of the hub extra (Django, psycopg) until a hub command runs, so ``jaga`` on a
 kiosk without the extra still starts.
@@ -78,6 +79,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     publish.set_defaults(handler=publish_pack)
     _export_corrections_parser(commands)
+
+    purge = commands.add_parser(
+        "purge-expired",
+        help="erase everyone past their consent's retention date, on the hub and (by"
+        " tombstone) on every device (jaga-hub-purge.timer runs it daily)",
+    )
+    _data_option(purge)
+    purge.add_argument("--dry-run", action="store_true", help="list them, erase nothing")
+    purge.set_defaults(handler=purge_expired)
 
     manage = commands.add_parser("manage", help="a Django management command (createsuperuser)")
     _data_option(manage)
@@ -227,6 +237,26 @@ def export_corrections(args: argparse.Namespace) -> int:
         environment.stop()
     for line in report.lines():
         print(line)
+    return 0
+
+
+def purge_expired(args: argparse.Namespace) -> int:
+    from sync.hub.bootstrap import prepare
+
+    environment = prepare(args.data or default_data_dir())
+    try:
+        from sync.hub.retention import purge_expired as purge
+
+        people = purge(dry_run=args.dry_run)
+    finally:
+        environment.stop()
+    if args.dry_run:
+        print(f"{len(people)} people past their retention date (dry run, nothing erased)")
+    else:
+        print(f"erased {len(people)} people past their retention date; devices pull it next")
+    for person in people:
+        until = person.retain_until.strftime("%Y-%m-%d")
+        print(f"  {person.person_uid} (site {person.site}, retained until {until})")
     return 0
 
 

@@ -1,5 +1,5 @@
 """Consent retention on the hub: a person past ``retain_until`` is never matched, never handed
-to a device."""
+to a device, and ``jaga hub purge-expired`` erases them through the erasure path (tombstone)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any
 
 from django.utils import timezone
 
+from sync.hub.models import FaceTemplate, Person
+from sync.hub.retention import purge_expired
 from sync.hub.search import nearest_templates
 from sync.protocol import format_timestamp
 from tests.sync.hub import entries as e
-from tests.sync.hub.hubkit import Api
+from tests.sync.hub.hubkit import Api, jaga_hub
 
 MODEL = ("dlib-resnet-128", "1")
 VECTOR = [((i * 37) % 101) / 101.0 + 0.001 * i for i in range(128)]
@@ -68,3 +70,41 @@ def test_a_pull_never_hands_out_a_person_past_their_retention(api: Api) -> None:
         ("person", "upsert"),
         ("face_template", "upsert"),
     }
+
+
+def test_purge_erases_people_past_retention_and_tells_the_devices(api: Api) -> None:
+    overdue = _expired(e.person(api.site, name="Otto Overdue", badge="B-OLD"))
+    current = e.person(api.site, name="Cora Current", badge="B-NEW")
+    overdue_template = _enrol(api, overdue, VECTOR)
+    _enrol(api, current, [v + 0.05 for v in VECTOR])
+    holder = Api.register_new(api.site, "kiosk-that-pulled-before-it-expired")
+
+    listed = purge_expired(dry_run=True)
+    assert overdue["person_uid"] in {str(p.person_uid) for p in listed}
+    assert not Person.objects.get(uid=overdue["person_uid"]).erased  # a dry run erases nothing
+
+    erased = purge_expired()
+    assert overdue["person_uid"] in {str(p.person_uid) for p in erased}
+    assert current["person_uid"] not in {str(p.person_uid) for p in erased}
+    gone = Person.objects.get(uid=overdue["person_uid"])
+    assert gone.erased and gone.display_name == "" and gone.external_id == ""
+    assert not FaceTemplate.objects.filter(uid=overdue_template).exists()
+    assert not Person.objects.get(uid=current["person_uid"]).erased
+    tombstones = [c for c in holder.pull_all() if c["operation"] == "tombstone"]
+    assert [(c["entity_uid"], c["payload"]["reason"]) for c in tombstones] == [
+        (overdue["person_uid"], "consent retention expired")
+    ]
+    assert overdue["person_uid"] not in {str(p.person_uid) for p in purge_expired()}
+
+
+def test_the_purge_command_erases_and_its_dry_run_only_lists(api: Api, hub_database: str) -> None:
+    overdue = _expired(e.person(api.site, name="Otto Overdue", badge="B-OLD"))
+    _enrol(api, overdue, VECTOR)
+    listed = jaga_hub("purge-expired", "--dry-run", database_url=hub_database)
+    assert listed.returncode == 0, listed.stderr
+    assert overdue["person_uid"] in listed.stdout and "dry run" in listed.stdout
+    assert not Person.objects.get(uid=overdue["person_uid"]).erased
+    done = jaga_hub("purge-expired", database_url=hub_database)
+    assert done.returncode == 0, done.stderr
+    assert overdue["person_uid"] in done.stdout
+    assert Person.objects.get(uid=overdue["person_uid"]).erased
