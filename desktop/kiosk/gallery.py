@@ -43,7 +43,8 @@ def load_gallery(store: Store, model: DescriptorModel, settings: MatchSettings) 
 
     A person erased between the two reads below has no row left: their templates are left
     out, as the erasure wants. So are those of a person whose consent has ended, before
-    ``jaga store purge-expired`` erases them: consent is what allows matching at all.
+    the next sync (or ``jaga store purge-expired``) erases them: consent is what allows
+    matching at all.
     """
     now = store.clock.now()
     stored = store.gallery(template_model(model))

@@ -8,7 +8,8 @@ read from ``$JAGA_SYNC_CODE`` or a prompt, for the same reason. A species pack t
 announced is unpacked into ``<store folder>/species-packs/<version>`` (or under
 ``$JAGA_SPECIES_PACKS_DIR``); ``now`` says when one was installed or why not, and ``status``
 shows the announced and installed versions. A sync that reaches its per-sync limits is
-followed by another at once, one summary line each, until the device is caught up.
+followed by another at once, one summary line each, until the device is caught up. Each
+first erases the people past their consent's retention date (``sync.client.client``).
 ``requeue`` sends quarantined entries again once
 their cause is fixed, named by the ``#SEQUENCE`` that ``status`` shows or ``--all``.
 

@@ -1,16 +1,21 @@
 """``SyncClient``: one device store and one hub, through an injected ``httpx.Client``.
 
-A sync is push, then pull, then photo uploads, then the audit chain, then the species pack.
-Pushing first means the pulled state already reflects this device's own edits; uploads come
-after because the hub must hold a photo's metadata (pushed) before its bytes matter. Each
-of those steps raises a ``sync.client.errors`` error and leaves the store consistent, so a
-caller may simply try again later; ``SyncService`` does that with back-off. The audit
-chain's new entries are then sent for the hub to anchor (``sync.client.audit``); like the
-species pack, what goes wrong there is only reported (``SyncReport.audit``), never raised
-(not even a token refused there alone): an older hub, or one that refused the chain,
-never holds records back. A newly announced species pack is downloaded last, when the
-records are safe, and its failure is only reported (``SyncReport.species_pack_error``): a
-later sync tries it again, waiting longer after each failure (``sync.client.packs``).
+A sync first erases the people whose consent's retention date has passed
+(``People.purge_expired``), so their tombstones leave in its push and the hub erases them
+on every device of the site; it does so even when the hub then turns out to be out of
+reach, so a device that cannot sync still erases on time (at each attempt of the app's
+service or of the ``jaga-sync`` timer). Then it is push, then pull, then photo uploads,
+then the audit chain, then the species pack. Pushing first means the pulled state already
+reflects this device's own edits; uploads come after because the hub must hold a photo's
+metadata (pushed) before its bytes matter. Each of those steps raises a
+``sync.client.errors`` error and leaves the store consistent, so a caller may simply try
+again later; ``SyncService`` does that with back-off. The audit chain's new entries are
+then sent for the hub to anchor (``sync.client.audit``); like the species pack, what goes
+wrong there is only reported (``SyncReport.audit``), never raised (not even a token refused
+there alone): an older hub, or one that refused the chain, never holds records back. A
+newly announced species pack is downloaded last, when the records are safe, and its
+failure is only reported (``SyncReport.species_pack_error``): a later sync tries it again,
+waiting longer after each failure (``sync.client.packs``).
 
 A store belongs to the thread that opened it: build the client in the thread that syncs.
 """
@@ -64,6 +69,8 @@ class SyncReport:
     unfinished: Unfinished | None = None
     # What the hub anchored of the audit chain, and why not the rest.
     audit: AnchorReport = field(default_factory=AnchorReport)
+    # The people it erased first because their consent's retention date had passed.
+    expired: tuple[str, ...] = ()
 
     @property
     def progressed(self) -> bool:
@@ -82,6 +89,8 @@ class SyncReport:
             f" uploaded {up.completed} photos ({up.resumed} resumed, {up.failed} failed)"
             f" in {self.seconds:.2f} s"
         )
+        if self.expired:
+            text += f"; erased {len(self.expired)} people past their retention date"
         if self.audit.stored:
             text += f"; anchored {self.audit.stored} audit entries"
         if self.audit.problem is not None:
@@ -159,8 +168,8 @@ class SyncClient:
             return self._packs.install_announced(force=force)
 
     def sync_once(self, *, retry_pack: bool = False, stopping: Stopping = never) -> SyncReport:
-        """Push, pull, upload, the audit chain, then the species pack; the outcome is kept
-        in the store for
+        """Erase whoever is past retention, then push, pull, upload, the audit chain, then
+        the species pack; the outcome is kept in the store for
         ``jaga sync status``. ``retry_pack`` (someone asked) does not wait out the back-off
         of a pack that failed to install. Once ``stopping()`` (the app closing), the sync
         ends after the request in flight; what it did not send waits for the next one. A
@@ -170,6 +179,7 @@ class SyncClient:
         heeded = Heeded(stopping)
         with self._lock():
             try:
+                expired = tuple(self.store.people.purge_expired())
                 push = self._pusher.push_all(heeded)
                 pull = self._puller.pull_all(heeded)
                 uploads = self._uploader.upload_pending(heeded)
@@ -187,7 +197,7 @@ class SyncClient:
         seconds = self._monotonic() - started
         return SyncReport(
             push, pull, uploads, seconds, pack.installed, pack.error, heeded.stopped, unfinished,
-            audit,
+            audit, expired,
         )  # fmt: skip
 
     @contextlib.contextmanager

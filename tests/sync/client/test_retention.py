@@ -1,0 +1,118 @@
+"""Consent retention across real devices and a real hub: a sync erases the people whose
+retention ended (even when the hub is out of reach) and the tombstone reaches every device;
+the hub hands a person past retention to no device."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from main import main
+from sync.client import HubUnavailableError
+from sync.hub.models import Person
+from sync.store import Consent, Store, Template
+from tests.sync.client.devices import MODEL, PASSPHRASE, enrol, new_device
+from tests.sync.conftest import FakeClock, random_vector
+from tests.sync.hub.hubkit import HubProcess, free_port
+
+
+def _enrol_with_consent(store: Store, site: str, badge: str, seed: int, days: int) -> str:
+    """A person whose consent, given now by the store's clock, keeps them ``days`` days."""
+    now = store.clock.now()
+    enrolment = store.people.enrol(
+        external_id=badge,
+        display_name=f"Person {badge}",
+        site=site,
+        consent=Consent("kiosk-consent-v3", now, "officer-7", now + timedelta(days=days)),
+        templates=[Template(MODEL, random_vector(seed), 0.9, "camera")],
+        operator="officer-7",
+        duplicate_threshold=0.99,
+    )
+    return enrolment.person.person_uid
+
+
+def _later(days: int) -> FakeClock:
+    """The wall clock ``days`` days on (back, when negative), standing still."""
+    return FakeClock(datetime.now(UTC) + timedelta(days=days))
+
+
+def test_a_person_past_retention_reaches_no_new_device_and_is_erased_everywhere(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    kiosk_a = new_device(tmp_path, live_hub.url, site_slug, "kiosk-a")
+    with kiosk_a.open(clock=_later(-400)) as a, httpx.Client() as http:
+        # Enrolled long ago for 30 days; synced then, so the hub holds the person.
+        overdue = _enrol_with_consent(a, site_slug, "OLD-1", seed=3, days=30)
+        kiosk_a.client(a, http).sync_once()
+    assert not Person.objects.get(uid=overdue).erased
+    kiosk_b = new_device(tmp_path, live_hub.url, site_slug, "kiosk-b")
+    with kiosk_b.open() as b, httpx.Client() as http:
+        kiosk_b.client(b, http).sync_once()
+        assert b.people.by_external_id("OLD-1") is None
+        assert len(b.gallery(MODEL)) == 0
+    with kiosk_a.open() as a, httpx.Client() as http:  # today: its retention ended
+        report = kiosk_a.client(a, http).sync_once()
+        assert a.people.count() == 0 and len(a.gallery(MODEL)) == 0
+        assert report.expired == (overdue,)
+        assert "erased 1 people past their retention date" in report.summary()
+        assert report.push.acknowledged == 1  # the tombstone, in this same sync
+    assert Person.objects.get(uid=overdue).erased
+
+
+def test_a_sync_erases_a_person_whose_retention_ended_and_the_others_follow(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    kiosk_a = new_device(tmp_path, live_hub.url, site_slug, "kiosk-a")
+    kiosk_b = new_device(tmp_path, live_hub.url, site_slug, "kiosk-b")
+    with kiosk_a.open() as a, kiosk_b.open() as b, httpx.Client() as http:
+        person = _enrol_with_consent(a, site_slug, "B-30", seed=5, days=30)
+        kept = enrol(a, site_slug, "B-365", seed=6)
+        kiosk_a.client(a, http).sync_once()
+        kiosk_b.client(b, http).sync_once()
+        assert b.people.count() == 2 and len(b.gallery(MODEL)) == 2
+    with kiosk_b.open(clock=_later(31)) as b, httpx.Client() as http:
+        report = kiosk_b.client(b, http).sync_once()
+        assert [p.person_uid for p, _ in b.people.listing()] == [kept]
+        assert report.expired == (person,)
+        assert b.audit.entries()[-1].action == "person.erased"
+    assert Person.objects.get(uid=person).erased
+    with kiosk_a.open() as a, httpx.Client() as http:  # its clock: not yet expired here
+        pulled = kiosk_a.client(a, http).sync_once().pull
+        assert pulled.erased == 1
+        assert [p.person_uid for p, _ in a.people.listing()] == [kept]
+
+
+def test_a_device_out_of_reach_of_the_hub_still_erases_at_each_sync_attempt(
+    tmp_path: Path, live_hub: HubProcess, site_slug: str
+) -> None:
+    device = new_device(tmp_path, live_hub.url, site_slug, "boat-offline")
+    with device.open() as store:
+        person = _enrol_with_consent(store, site_slug, "B-30", seed=8, days=30)
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    with device.open(clock=_later(31)) as store, httpx.Client() as http:
+        with pytest.raises(HubUnavailableError):
+            device.client(store, http, hub_url=nowhere).sync_once()
+        assert store.people.count() == 0 and len(store.gallery(MODEL)) == 0
+        queued = [(e.entity, e.operation) for e in store.outbox.queued(limit=10)]
+        assert ("person", "tombstone") in queued  # for the hub, at the next sync that reaches it
+        assert person not in {p.person_uid for p, _ in store.people.listing()}
+
+
+def test_jaga_sync_now_says_whom_it_erased_for_retention(
+    live_hub: HubProcess,
+    site_slug: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    device = new_device(tmp_path, live_hub.url, site_slug, "boat-cli")
+    with device.open(clock=_later(-400)) as store:
+        _enrol_with_consent(store, site_slug, "OLD-2", seed=9, days=30)
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    assert main(["sync", "now", "--db", str(device.path)]) == 0
+    assert "erased 1 people past their retention date" in capsys.readouterr().out
+    with device.open() as store:
+        assert store.people.count() == 0
