@@ -3,7 +3,9 @@
 A handful of ``GROUP BY`` queries per scrape (Prometheus scrapes every 15 to 60 s): records
 and the review queue per site, fish observations by the species pack's verdict, photos by
 how far their bytes got, devices by when they last synced, the species pack devices are told
-to use, audit entries anchored and audit breaks (open ones need an operator: alert on them).
+to use, audit entries anchored and audit breaks (open ones need an operator: alert on them),
+and access events verified after the erasure of the person they name (a kiosk still letting
+in someone erased: alert on any).
 Sites are the only label of open extent, and operators create them one by one; device ids
 and uids are never labels.
 
@@ -37,6 +39,7 @@ from sync.hub.models import (
     SpeciesPack,
 )
 from sync.hub.models.audit import REISSUED
+from sync.hub.models.events import verified_after_erasure
 
 _log = logging.getLogger(__name__)
 # Last-seen buckets, youngest first: a device falls in the first it fits.
@@ -71,6 +74,13 @@ def _families() -> Iterator[GaugeMetricFamily]:
         "jaga_hub_review_queue",
         "Fish observations waiting for a reviewer, per site",
         FishObservation.objects.filter(needs_review=True),
+    )
+    yield _per_site(
+        slugs,
+        "jaga_hub_access_after_erasure",
+        "Access events verified after the erasure of the person they name, per site: a kiosk"
+        " that still held an erased person let them in",
+        verified_after_erasure(),
     )
     yield _verdicts(slugs)
     yield _photos(slugs)

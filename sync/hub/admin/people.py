@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from sync.hub import review
 from sync.hub.models import AccessEvent, Person, SpeciesPack
+from sync.hub.models.events import verified_after_erasure
 from sync.species_packs import (
     MAX_ARCHIVE_BYTES,
     PackArchiveError,
@@ -61,10 +62,26 @@ class PersonAdmin(admin.ModelAdmin):
         messages.success(request, f"Erased {queryset.count()} person(s); devices pull it next.")
 
 
+class AfterErasureFilter(admin.SimpleListFilter):
+    """Events a kiosk verified after the person they name was erased (it still held them):
+    find out which kiosk missed the erasure, and why."""
+
+    title = "after the person's erasure"
+    parameter_name = "after_erasure"
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "verified after the person was erased")]
+
+    def queryset(self, request: Any, queryset: QuerySet[AccessEvent]) -> QuerySet[AccessEvent]:
+        if self.value() == "yes":
+            return queryset.filter(pk__in=verified_after_erasure().values("pk"))
+        return queryset
+
+
 @admin.register(AccessEvent)
 class AccessEventAdmin(admin.ModelAdmin):
     list_display = ("occurred_at", "site", "device_name", "decision", "person_uid", "similarity")
-    list_filter = ("site", "decision")
+    list_filter = ("site", "decision", AfterErasureFilter)
 
     def has_add_permission(self, request: Any) -> bool:
         return False

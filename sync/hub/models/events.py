@@ -1,16 +1,24 @@
 """Access events, the idempotency ledger and the per-site change log.
 
 ``AccessEvent`` is append-only: a database trigger (migration 0002) refuses UPDATE, so not
-even a bug in the hub can rewrite an audit record. ``AppliedEntry`` remembers every outbox
-key the hub accepted, so a replayed push is acknowledged without being applied twice.
-``Change`` is what devices pull, ordered by a cursor that only grows within a site.
+even a bug in the hub can rewrite an audit record. An event that names an erased person
+keeps their uid (which leads to no name once the person is blanked); a ``verified`` one
+dated after the erasure (``verified_after_erasure``) says a kiosk still let them in, and is
+counted (``jaga_hub_access_after_erasure``) and listed in the admin. ``AppliedEntry``
+remembers every outbox key the hub accepted, so a replayed push is acknowledged without
+being applied twice. ``Change`` is what devices pull, ordered by a cursor that only grows
+within a site.
 """
 
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Exists, OuterRef, QuerySet
 
+from sync.hub.models.people import Person
 from sync.hub.models.sites import Device, Site
+
+VERIFIED = "verified"  # the decision that lets a person in (inference.face.decision.Status)
 
 
 class AccessEvent(models.Model):
@@ -31,6 +39,15 @@ class AccessEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} at {self.occurred_at:%Y-%m-%d %H:%M:%S} ({self.device_name})"
+
+
+def verified_after_erasure() -> QuerySet[AccessEvent]:
+    """``verified`` events dated after the erasure of the person they name: a kiosk that
+    still held the person (offline, or not synced since) let them in."""
+    erased = Person.objects.filter(
+        uid=OuterRef("person_uid"), erased_at__lt=OuterRef("occurred_at")
+    )
+    return AccessEvent.objects.filter(decision=VERIFIED).filter(Exists(erased))
 
 
 class AppliedEntry(models.Model):
