@@ -19,6 +19,7 @@ from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejected
 from sync.hub.apply.lww import initial_versions, merge
 from sync.hub.models import Change, Device, FaceTemplate, Person
 from sync.hub.models.people import TEMPLATE_DIM
+from sync.hub.reclaim import rewrite_after_commit
 from sync.protocol import FaceTemplateUpsert, PersonTombstone, PersonUpsert
 
 _PERSON_FIELDS = ("external_id", "display_name", "consent")
@@ -74,9 +75,11 @@ def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | 
 
     Earlier changes about the person (their upserts carry the personal data) leave the change
     log too, so a device that first syncs after the erasure never receives them; devices that
-    already have them receive the tombstone. So does their name in the admin's history
-    (``_forget_in_admin_history``). Runs inside the caller's transaction with the person's row
-    locked.
+    already have them (or pull from an older cursor) receive the tombstone. So does their name
+    in the admin's history (``_forget_in_admin_history``). Runs inside the caller's
+    transaction with the person's row locked. Deleted and blanked rows stay in PostgreSQL's
+    files as dead rows, so once that transaction commits the tables are rewritten
+    (``sync.hub.reclaim``).
     """
     related = [person.uid, *person.templates.values_list("uid", flat=True),
                *person.photos.values_list("uid", flat=True)]  # fmt: skip
@@ -101,6 +104,7 @@ def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | 
         tombstone.model_dump(mode="json"),
         origin=origin,
     )
+    rewrite_after_commit()
 
 
 def _forget_in_admin_history(person: Person, name: str) -> None:

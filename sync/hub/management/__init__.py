@@ -1,0 +1,1 @@
+"""The hub's Django management commands (``jaga hub manage NAME``)."""

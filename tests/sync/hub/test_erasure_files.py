@@ -1,0 +1,103 @@
+"""An erasure on the hub reaches PostgreSQL's files, not only its query results.
+
+PostgreSQL never overwrites a row in place: a deleted or updated row stays in the table's
+file as a dead tuple, and VACUUM only marks its space free for later rows. These tests read
+the relation files themselves (after a CHECKPOINT) for the erased person's face vector and
+name.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import struct
+
+import numpy as np
+from django.core.management import call_command
+from django.db import connection
+
+from sync.hub.models import Person
+from tests.sync.hub import entries as e
+from tests.sync.hub.hubfixtures import SERVER
+from tests.sync.hub.hubkit import Api
+
+NAME = "Dora Deadtuple"
+VECTOR = [((i * 37) % 101) / 101.0 + 0.001 * i for i in range(128)]
+RAW = struct.pack("<128f", *VECTOR)
+# The HNSW index (cosine) keeps each vector normalized as pgvector does it (the float32
+# values over their norm in double precision): look for a few of its floats.
+_FLOATS = np.array(VECTOR, dtype=np.float32).astype(np.float64)
+NORMALIZED = (_FLOATS / np.sqrt(np.sum(_FLOATS**2))).astype("<f4").tobytes()[8:40]
+BASE64 = base64.b64encode(RAW)[:40]
+RELATIONS = ("hub_person", "hub_facetemplate", "face_template_hnsw_cosine", "hub_change")
+
+
+def _relation_bytes(relation: str) -> bytes:
+    with connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")
+        cursor.execute("SELECT pg_relation_filepath(%s)", [relation])
+        base = SERVER.data_dir / cursor.fetchone()[0]
+    parts = [base, *sorted(base.parent.glob(base.name + ".[0-9]*"))]
+    return b"".join(part.read_bytes() for part in parts if part.exists())
+
+
+def _traces() -> dict[str, list[str]]:
+    """Which relation files hold which trace of the person."""
+    found: dict[str, list[str]] = {}
+    for relation in RELATIONS:
+        data = _relation_bytes(relation)
+        marks = {"vector": RAW, "normalized vector": NORMALIZED, "base64": BASE64,
+                 "name": NAME.encode()}  # fmt: skip
+        found[relation] = [what for what, mark in marks.items() if mark in data]
+    return found
+
+
+def _neighbour(api: Api, badge: str, seed: float) -> None:
+    """Another person of the site, so the tables are not left empty (VACUUM would truncate
+    an empty table's file, which hides what happens to a dead row among live ones)."""
+    person = e.person(api.site, name=f"Neighbour {badge}", badge=badge)
+    vector = [seed + 0.01 * i for i in range(128)]
+    api.push(
+        e.entry("person", "upsert", person),
+        e.entry("face_template", "upsert", e.template(person["person_uid"], vector)),
+    )
+
+
+def test_an_erased_persons_vector_and_name_leave_the_database_files(api: Api) -> None:
+    _neighbour(api, "B-BEFORE", 0.2)
+    person = e.person(api.site, name=NAME, badge="B-DORA")
+    uid = person["person_uid"]
+    api.push(
+        e.entry("person", "upsert", person),
+        e.entry("face_template", "upsert", e.template(uid, VECTOR)),
+    )
+    before = _traces()
+    assert "name" in before["hub_person"] and "vector" in before["hub_facetemplate"]
+    assert "normalized vector" in before["face_template_hnsw_cosine"]
+    assert {"base64", "name"} <= set(before["hub_change"])  # the checks can see them
+    _neighbour(api, "B-AFTER", 0.6)
+
+    api.push(e.entry("person", "tombstone", e.tombstone(uid), when=e.at(1)))
+
+    assert Person.objects.get(uid=uid).erased
+    assert _traces() == {relation: [] for relation in RELATIONS}
+    pulled = api.pull_all()  # a device pulling from the start gets the tombstone, no data
+    about = [c for c in pulled if uid in (c["entity_uid"], c["payload"].get("person_uid"))]
+    assert [(c["entity"], c["operation"]) for c in about] == [("person", "tombstone")]
+    assert NAME not in str(pulled)
+
+
+def test_the_rewrite_can_be_run_by_hand(api: Api) -> None:
+    """What an operator runs when the hub's log says the rewrite after an erasure failed."""
+    person = e.person(api.site, name=NAME, badge="B-HAND")
+    api.push(e.entry("person", "upsert", person))
+    with connection.cursor() as cursor:  # an erasure whose rewrite never ran
+        cursor.execute(
+            "UPDATE hub_person SET display_name = '', erased_at = now() WHERE uid = %s",
+            [person["person_uid"]],
+        )
+    assert "name" in _traces()["hub_person"]
+    out = io.StringIO()
+    call_command("rewrite_erased", stdout=out)
+    assert out.getvalue().strip() == "rewrote hub_person, hub_facetemplate, hub_change"
+    assert _traces()["hub_person"] == []
