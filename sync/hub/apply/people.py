@@ -3,6 +3,13 @@
 Erasure wins over everything: a tombstone blanks the person, deletes templates and photos,
 and every later upsert of that person or of a template for them is acknowledged (so the
 device's outbox drains) but changes nothing; the device learns of the erasure by pulling.
+
+A badge (``external_id``) names one live person of a site: a person pushed with a badge
+another live person of the site holds (the same subject enrolled again on an offline
+kiosk, or a typo) is refused for good, naming the holder by uid, so the pushing device
+quarantines it and its operator decides (requeue it once the holder is erased, or erase it
+and enrol again under the right badge). Pushes of a site run one at a time (its change-log
+lock), so two kiosks cannot both take a badge.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ def apply_person(ctx: EntryContext, payload: PersonUpsert) -> str:
     person = Person.objects.select_for_update().filter(uid=payload.person_uid).first()
     incoming = _person_fields(payload)
     if person is None:
+        _refuse_held_badge(ctx, payload)
         person = Person.objects.create(
             uid=payload.person_uid,
             site=ctx.site,
@@ -47,6 +55,8 @@ def apply_person(ctx: EntryContext, payload: PersonUpsert) -> str:
         return Outcome.SUPERSEDED
     current = {field: getattr(person, field) for field in _PERSON_FIELDS}
     changed, versions = merge(current, person.field_versions, incoming, ctx.stamp)
+    if "external_id" in changed:
+        _refuse_held_badge(ctx, payload)
     for field, value in changed.items():
         setattr(person, field, value)
     person.field_versions = versions
@@ -55,6 +65,23 @@ def apply_person(ctx: EntryContext, payload: PersonUpsert) -> str:
         return Outcome.UNCHANGED
     _emit_person(person, ctx.device)
     return Outcome.APPLIED
+
+
+def _refuse_held_badge(ctx: EntryContext, payload: PersonUpsert) -> None:
+    """Refuse ``payload`` when another live person of the site holds its badge."""
+    if not payload.external_id:
+        return
+    holder = (
+        Person.objects.filter(site=ctx.site, external_id=payload.external_id, erased_at=None)
+        .exclude(uid=payload.person_uid)
+        .values_list("uid", flat=True)
+        .first()
+    )
+    if holder is not None:
+        raise EntryRejectedError(
+            f"its badge is held by person {holder} of this site: requeue this entry once that"
+            " person is erased (a badge typed wrong: erase this one and enrol them again)"
+        )
 
 
 def apply_tombstone(ctx: EntryContext, payload: PersonTombstone) -> str:

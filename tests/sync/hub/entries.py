@@ -57,11 +57,13 @@ def batch(device_id: str, entries: Sequence[OutboxEntry]) -> PushBatch:
 
 
 def person(
-    site: str, person_uid: str | None = None, name: str = "Ana Ruiz", badge: str = "B-1"
+    site: str, person_uid: str | None = None, name: str = "Ana Ruiz", badge: str | None = None
 ) -> dict[str, Any]:
+    """A person upsert; a badge of its own unless given (the hub refuses a second live
+    person with a badge of the site)."""
     return {
         "person_uid": person_uid or uid(),
-        "external_id": badge,
+        "external_id": badge or f"B-{uuid.uuid4().hex[:8]}",
         "display_name": name,
         "site": site,
         "consent": {

@@ -214,6 +214,39 @@ def test_a_tombstone_for_an_unknown_person_still_guards_the_uid(api: Api) -> Non
     assert Person.objects.get(uid=uid).display_name == ""
 
 
+def test_a_badge_another_live_person_of_the_site_holds_is_refused(api: Api, other_api: Api) -> None:
+    holder = e.person(api.site, badge="B-DUP")
+    api.push(e.entry("person", "upsert", holder))
+    again = e.entry("person", "upsert", e.person(api.site, name="Ana Again", badge="B-DUP"))
+    cursor = api.pull_all()[-1]["cursor"]
+
+    (rejection,) = _second_device(api).push(again)["rejected"]
+
+    assert rejection["retryable"] is False  # for the kiosk's operator to decide
+    assert f"held by person {holder['person_uid']} of this site" in rejection["reason"]
+    assert "B-DUP" not in rejection["reason"]
+    assert list(Person.objects.filter(external_id="B-DUP", erased_at=None)) == [
+        Person.objects.get(uid=holder["person_uid"])
+    ]
+    assert api.pull_all()[-1]["cursor"] == cursor  # nothing told to the site's devices
+    assert other_api.push(e.entry("person", "upsert", e.person(other_api.site, badge="B-DUP")))[
+        "acknowledged"
+    ]  # another site's badges are its own
+    api.push(e.entry("person", "tombstone", e.tombstone(holder["person_uid"]), when=e.at(1)))
+    assert _second_device(api).push(again)["acknowledged"]  # requeued once the holder is gone
+
+
+def test_a_badge_change_onto_a_held_badge_is_refused(api: Api) -> None:
+    first, second = e.person(api.site, badge="B-ONE"), e.person(api.site, badge="B-TWO")
+    api.push(e.entry("person", "upsert", first), e.entry("person", "upsert", second))
+    onto_held = e.entry("person", "upsert", {**second, "external_id": "B-ONE"}, when=e.at(1))
+    (rejection,) = api.push(onto_held)["rejected"]
+    assert f"held by person {first['person_uid']}" in rejection["reason"]
+    free = e.entry("person", "upsert", {**second, "external_id": "B-THREE"}, when=e.at(2))
+    assert api.push(free)["acknowledged"]
+    assert Person.objects.get(uid=second["person_uid"]).external_id == "B-THREE"
+
+
 def test_access_events_are_append_only(api: Api) -> None:
     event = e.access_event(api.site)
     api.push(e.entry("access_event", "upsert", event))
