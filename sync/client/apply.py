@@ -10,9 +10,16 @@ older upsert. A fish observation's ``pack_version``, ``crop``, ``status`` and
 hub knew the fields says nothing about them (nor one pulled on protocol 2), so an
 observation first seen without its box is stored with ``crop_known`` 0, and this device's
 edits of it leave the box out (``observation_payload``). A change that cannot apply here (a
-template for a person this device does not hold, a badge another local person has) is
-skipped with its reason; anything else aborts the page, and neither the records nor the
-cursor move.
+template for a person this device does not hold, a record erased here) is skipped with its
+reason; anything else aborts the page, and neither the records nor the cursor move.
+
+A person whose badge another person on this device holds cannot apply yet, but can once
+that person is erased here or given another badge. That change, and the templates pulled
+for the person after it, are set aside in the store (``deferred_changes``, schema 10) as
+the cursor moves on, and tried again, in the order they were pulled, after every page this
+device applies, until they apply or a newer change of the same record replaces them. An
+erasure of the person deletes them (``remove_person``). Log lines name records by uid,
+never by badge or name: logs outlive an erasure.
 """
 
 from __future__ import annotations
@@ -53,9 +60,13 @@ class _Tally:
     applied: int = 0
     erased: int = 0
     skipped: list[str] = field(default_factory=list)
+    set_aside: list[str] = field(default_factory=list)
 
     def skip(self, change: Change, reason: str) -> None:
         self.skipped.append(f"{change.entity} {change.entity_uid}: {reason}")
+
+    def set_aside_for_now(self, change: Change, reason: str) -> None:
+        self.set_aside.append(f"{change.entity} {change.entity_uid}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,7 @@ class PageReport:
     erased: int
     skipped: tuple[str, ...]
     cursor: int
+    set_aside: int = 0  # this page's changes kept to try again later
 
 
 @dataclass(frozen=True)
@@ -72,50 +84,114 @@ class _Context:
     connection: Any
     now: datetime
     tally: _Tally
+    site: str
+
+
+@dataclass(frozen=True)
+class _NotYet:
+    """A handler's answer for a change that cannot apply here yet but may later."""
+
+    reason: str
+
+
+_Outcome = str | _NotYet | None  # None: applied; a str: skipped, with why
 
 
 def apply_page(store: Store, site: str, changes: Sequence[Change], next_cursor: int) -> PageReport:
     """Apply ``changes`` and store ``next_cursor`` as this site's cursor, all or nothing."""
     tally = _Tally()
     with store.database.write() as connection:
-        context = _Context(store, connection, store.clock.now(), tally)
+        context = _Context(store, connection, store.clock.now(), tally, site)
         for change in changes:
             _apply(context, change)
+        _retry_set_aside(context)
         put_value(connection, cursor_name(site), str(next_cursor), context.now)
     if tally.erased:
         store.database.purge(wait=True)  # their data out of the file too (else it is owed)
     for reason in tally.skipped[:_MAX_REASONS]:
         _log.info("pulled change skipped: %s", reason)
-    return PageReport(tally.applied, tally.erased, tuple(tally.skipped), next_cursor)
+    for reason in tally.set_aside[:_MAX_REASONS]:
+        _log.info("pulled change set aside, tried again with every pull: %s", reason)
+    return PageReport(
+        tally.applied, tally.erased, tuple(tally.skipped), next_cursor, len(tally.set_aside)
+    )
 
 
 def _apply(context: _Context, change: Change) -> None:
+    outcome = _outcome(context, change)
+    if isinstance(outcome, _NotYet):
+        context.tally.set_aside_for_now(change, outcome.reason)
+        _set_aside(context, change, outcome.reason)
+        return
+    # This change is newer than any set aside for the record: that one is done with.
+    context.connection.execute(
+        "DELETE FROM deferred_changes WHERE entity_uid = ?", (str(change.entity_uid),)
+    )
+    if outcome is None:
+        context.tally.applied += 1
+    else:
+        context.tally.skip(change, outcome)
+
+
+def _outcome(context: _Context, change: Change) -> _Outcome:
     try:
         payload = parse_payload(change.entity, change.operation, dict(change.payload))
     except PayloadError as error:
-        context.tally.skip(change, str(error))
-        return
+        return str(error)
     handler = _HANDLERS.get(type(payload))
     if handler is None:
-        context.tally.skip(change, "not kept on devices")
-        return
-    reason = handler(context, payload)
-    if reason is None:
-        context.tally.applied += 1
-    else:
-        context.tally.skip(change, reason)
+        return "not kept on devices"
+    return handler(context, payload)
 
 
-def _person(context: _Context, payload: PersonUpsert) -> str | None:
+def _set_aside(context: _Context, change: Change, reason: str) -> None:
+    person_uid = change.payload.get("person_uid", str(change.entity_uid))
+    context.connection.execute(
+        "INSERT OR REPLACE INTO deferred_changes (entity_uid, person_uid, site, cursor, change,"
+        " reason, deferred_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            str(change.entity_uid),
+            str(person_uid),
+            context.site,
+            change.cursor,
+            change.model_dump_json(),
+            reason,
+            format_timestamp(context.now),
+        ),
+    )
+
+
+def _retry_set_aside(context: _Context) -> None:
+    """Try the changes set aside again (people before their templates), after a page."""
+    rows = context.connection.execute(
+        "SELECT entity_uid, change FROM deferred_changes WHERE site = ?"
+        " ORDER BY entity_uid != person_uid, cursor",
+        (context.site,),
+    ).fetchall()
+    for entity_uid, text in rows:
+        change = Change.model_validate_json(text)
+        outcome = _outcome(context, change)
+        if isinstance(outcome, _NotYet):
+            continue
+        context.connection.execute(
+            "DELETE FROM deferred_changes WHERE entity_uid = ?", (entity_uid,)
+        )
+        if outcome is None:
+            context.tally.applied += 1
+        else:
+            context.tally.skip(change, outcome)
+
+
+def _person(context: _Context, payload: PersonUpsert) -> _Outcome:
     connection, uid = context.connection, str(payload.person_uid)
     if _erased_here(connection, uid):
         return "erased on this device; the erasure wins"
     clash = connection.execute(
-        "SELECT 1 FROM people WHERE external_id = ? AND person_uid != ?",
+        "SELECT person_uid FROM people WHERE external_id = ? AND person_uid != ?",
         (payload.external_id, uid),
     ).fetchone()
     if clash:
-        return f"badge {payload.external_id!r} belongs to another person on this device"
+        return _NotYet(f"its badge is held by person {clash[0]} on this device")
     consent = payload.consent
     values = (
         payload.external_id,
@@ -141,7 +217,7 @@ def _person(context: _Context, payload: PersonUpsert) -> str | None:
     return None
 
 
-def _tombstone(context: _Context, payload: PersonTombstone) -> str | None:
+def _tombstone(context: _Context, payload: PersonTombstone) -> _Outcome:
     uid = str(payload.person_uid)
     removed = remove_person(context.connection, context.store.outbox, uid)
     if removed is None:
@@ -157,7 +233,7 @@ def _tombstone(context: _Context, payload: PersonTombstone) -> str | None:
     return None
 
 
-def _template(context: _Context, payload: FaceTemplateUpsert) -> str | None:
+def _template(context: _Context, payload: FaceTemplateUpsert) -> _Outcome:
     connection, uid = context.connection, str(payload.template_uid)
     if connection.execute("SELECT 1 FROM face_templates WHERE template_uid = ?", (uid,)).fetchone():
         return None  # templates never change once made
@@ -165,6 +241,8 @@ def _template(context: _Context, payload: FaceTemplateUpsert) -> str | None:
         "SELECT id FROM people WHERE person_uid = ?", (str(payload.person_uid),)
     ).fetchone()
     if person is None:
+        if _set_aside_here(connection, str(payload.person_uid)):
+            return _NotYet(f"its person {payload.person_uid} is set aside on this device")
         return f"person {payload.person_uid} is not on this device"
     model = ModelRef(payload.model_id, payload.model_version)
     dim = model_dim(connection, model)
@@ -188,7 +266,7 @@ def _template(context: _Context, payload: FaceTemplateUpsert) -> str | None:
     return None
 
 
-def _observation(context: _Context, payload: FishObservationUpsert) -> str | None:
+def _observation(context: _Context, payload: FishObservationUpsert) -> _Outcome:
     connection, uid = context.connection, str(payload.observation_uid)
     now = format_timestamp(context.now)
     values = _observation_values(connection, payload, now)
@@ -257,7 +335,7 @@ def _observation_values(
     )
 
 
-def _species_pack(context: _Context, payload: SpeciesPackPublished) -> str | None:
+def _species_pack(context: _Context, payload: SpeciesPackPublished) -> _Outcome:
     record_species_pack(context.connection, payload.model_dump(mode="json"), context.now)
     return None
 
@@ -269,7 +347,7 @@ _OBSERVATION_COLUMNS = (
 _OBSERVATION_SET = ", ".join(f"{c.strip()} = ?" for c in _OBSERVATION_COLUMNS.split(","))
 
 # Each handler takes its own payload type; the dict is keyed by that type.
-_HANDLERS: dict[type[WireModel], Callable[[_Context, Any], str | None]] = {
+_HANDLERS: dict[type[WireModel], Callable[[_Context, Any], _Outcome]] = {
     PersonUpsert: _person,
     PersonTombstone: _tombstone,
     FaceTemplateUpsert: _template,
@@ -281,5 +359,12 @@ _HANDLERS: dict[type[WireModel], Callable[[_Context, Any], str | None]] = {
 def _erased_here(connection: Any, person_uid: str) -> bool:
     row = connection.execute(
         "SELECT 1 FROM outbox WHERE entity_uid = ? AND operation = 'tombstone'", (person_uid,)
+    ).fetchone()
+    return row is not None
+
+
+def _set_aside_here(connection: Any, person_uid: str) -> bool:
+    row = connection.execute(
+        "SELECT 1 FROM deferred_changes WHERE entity_uid = ?", (person_uid,)
     ).fetchone()
     return row is not None

@@ -77,7 +77,7 @@ class SyncReport:
         """Whether it moved anything: an entry settled, a change pulled, an upload ended,
         audit entries anchored."""
         push, pull, up = self.push, self.pull, self.uploads
-        settled = (push.acknowledged, push.rejected, pull.applied, pull.skipped)
+        settled = (push.acknowledged, push.rejected, pull.applied, pull.skipped, pull.set_aside)
         return any(settled) or any((up.completed, up.skipped, up.failed, self.audit.stored))
 
     def summary(self) -> str:
@@ -85,7 +85,8 @@ class SyncReport:
         text = (
             f"pushed {push.acknowledged} acknowledged, {push.rejected} quarantined"
             f" in {push.batches} batches; pulled {pull.applied} changes"
-            f" ({pull.erased} erasures, {pull.skipped} skipped) to cursor {pull.cursor};"
+            f" ({pull.erased} erasures, {pull.skipped} skipped, {pull.set_aside} set aside)"
+            f" to cursor {pull.cursor};"
             f" uploaded {up.completed} photos ({up.resumed} resumed, {up.failed} failed)"
             f" in {self.seconds:.2f} s"
         )

@@ -8,7 +8,7 @@ confused hub cannot move the cursor backwards or make the client loop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sync.client.apply import PageReport, apply_page
 from sync.client.config import Tuning
@@ -28,6 +28,7 @@ class PullReport:
     skipped: int = 0
     cursor: int = 0
     complete: bool = True
+    set_aside: int = 0  # changes kept to try again with later pulls (``sync.client.apply``)
 
     def add(self, page: PageReport) -> PullReport:
         return PullReport(
@@ -37,6 +38,7 @@ class PullReport:
             self.skipped + len(page.skipped),
             page.cursor,
             self.complete,
+            self.set_aside + page.set_aside,
         )
 
 
@@ -61,9 +63,7 @@ class Puller:
             cursor = page.next_cursor
             if not page.has_more:
                 return report
-        return PullReport(
-            report.pages, report.applied, report.erased, report.skipped, cursor, complete=False
-        )
+        return replace(report, cursor=cursor, complete=False)
 
 
 def check_page(page: PullResult, cursor: int) -> None:

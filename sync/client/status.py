@@ -97,6 +97,8 @@ class SyncStatus:
     last: LastResult
     species_pack: PackStatus
     audit: AuditStatus = field(default_factory=AuditStatus)
+    # Pulled people kept until they can apply here (uid, why): ``sync.client.apply``.
+    set_aside: tuple[tuple[str, str], ...] = ()
 
     def lines(self) -> list[str]:
         last = self.last
@@ -122,6 +124,8 @@ class SyncStatus:
             )
         if self.quarantined:
             lines.append(_REQUEUE_HINT)
+        for uid, reason in self.set_aside:
+            lines.append(f"set aside    person {uid} pulled, tried again with each pull: {reason}")
         return lines
 
 
@@ -153,7 +157,17 @@ def read_status(store: Store, env: Mapping[str, str]) -> SyncStatus:
         last=LastResult.from_values(stored),
         species_pack=_pack_status(store, env, stored),
         audit=read_audit_status(store, pick(DEVICE_ID_ENV, "device_id")),
+        set_aside=_set_aside_people(store, site),
     )
+
+
+def _set_aside_people(store: Store, site: str | None) -> tuple[tuple[str, str], ...]:
+    rows = store.database.query(
+        "SELECT person_uid, reason FROM deferred_changes WHERE site = ?"
+        " AND entity_uid = person_uid ORDER BY cursor",
+        (site or "",),
+    )
+    return tuple((str(uid), str(reason)) for uid, reason in rows)
 
 
 def read_audit_status(store: Store, device_id: str | None) -> AuditStatus:

@@ -340,10 +340,15 @@ def remove_person(connection: Any, outbox: Outbox, person_uid: str) -> Removal |
     """Delete a person, their templates and photos, and scrub the outbox of them.
 
     Runs inside the caller's write transaction; None if this store does not hold the person
-    (their outbox entries are scrubbed all the same: unsent edits of them must not travel).
+    (their outbox entries are scrubbed all the same: unsent edits of them must not travel,
+    and so are pulled changes about them set aside until they could apply here).
     Every erasure goes through here: a local one, one pulled from the hub, one carried over a
     restore.
     """
+    if connection.execute(
+        "DELETE FROM deferred_changes WHERE person_uid = ?", (person_uid,)
+    ).rowcount:
+        owe_purge(connection)  # they held the name and the templates
     row = connection.execute("SELECT id FROM people WHERE person_uid = ?", (person_uid,)).fetchone()
     if row is None:
         outbox.scrub(connection, [person_uid])
