@@ -83,7 +83,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     purge = commands.add_parser(
         "purge-expired",
         help="erase everyone past their consent's retention date, on the hub and (by"
-        " tombstone) on every device (jaga-hub-purge.timer runs it daily)",
+        " tombstone) on every device, then rewrite the tables erased data stays in as dead"
+        " rows if anyone was erased since the last time (jaga-hub-purge.timer runs it daily)",
     )
     _data_option(purge)
     purge.add_argument("--dry-run", action="store_true", help="list them, erase nothing")
@@ -245,9 +246,11 @@ def purge_expired(args: argparse.Namespace) -> int:
 
     environment = prepare(args.data or default_data_dir())
     try:
+        from sync.hub.reclaim import ERASED_DATA_TABLES, rewrite_due, rewrite_if_due
         from sync.hub.retention import purge_expired as purge
 
         people = purge(dry_run=args.dry_run)
+        rewrote = rewrite_due() if args.dry_run else rewrite_if_due()
     finally:
         environment.stop()
     if args.dry_run:
@@ -257,6 +260,9 @@ def purge_expired(args: argparse.Namespace) -> int:
     for person in people:
         until = person.retain_until.strftime("%Y-%m-%d")
         print(f"  {person.person_uid} (site {person.site}, retained until {until})")
+    if rewrote:
+        done = "would rewrite" if args.dry_run else "rewrote"
+        print(f"{done} {', '.join(ERASED_DATA_TABLES)}: erased people's data leaves the files")
     return 0
 
 

@@ -59,7 +59,11 @@ class PersonAdmin(admin.ModelAdmin):
     def erase(self, request: Any, queryset: QuerySet[Person]) -> None:
         for person in queryset:
             review.erase_person(person.pk, reason=f"erased by {request.user} in the hub admin")
-        messages.success(request, f"Erased {queryset.count()} person(s); devices pull it next.")
+        messages.success(
+            request,
+            f"Erased {queryset.count()} person(s); devices pull it next. Their data leaves the"
+            " database files at the next daily purge, or now: jaga hub manage rewrite_erased.",
+        )
 
 
 class AfterErasureFilter(admin.SimpleListFilter):

@@ -26,7 +26,6 @@ from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejected
 from sync.hub.apply.lww import initial_versions, merge
 from sync.hub.models import Change, Device, FaceTemplate, Person
 from sync.hub.models.people import TEMPLATE_DIM
-from sync.hub.reclaim import rewrite_after_commit
 from sync.protocol import FaceTemplateUpsert, PersonTombstone, PersonUpsert
 
 _PERSON_FIELDS = ("external_id", "display_name", "consent")
@@ -105,8 +104,7 @@ def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | 
     already have them (or pull from an older cursor) receive the tombstone. So does their name
     in the admin's history (``_forget_in_admin_history``). Runs inside the caller's
     transaction with the person's row locked. Deleted and blanked rows stay in PostgreSQL's
-    files as dead rows, so once that transaction commits the tables are rewritten
-    (``sync.hub.reclaim``).
+    files as dead rows until the tables are rewritten (``sync.hub.reclaim``, daily).
     """
     related = [person.uid, *person.templates.values_list("uid", flat=True),
                *person.photos.values_list("uid", flat=True)]  # fmt: skip
@@ -131,7 +129,6 @@ def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | 
         tombstone.model_dump(mode="json"),
         origin=origin,
     )
-    rewrite_after_commit()
 
 
 def _forget_in_admin_history(person: Person, name: str) -> None:

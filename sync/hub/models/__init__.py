@@ -10,7 +10,7 @@ from sync.hub.models.fish import (
     SpeciesPack,
     UploadChunk,
 )
-from sync.hub.models.people import FaceTemplate, Person
+from sync.hub.models.people import ErasureRewrite, FaceTemplate, Person
 from sync.hub.models.sites import Device, Site
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "AuditChainState",
     "Change",
     "Device",
+    "ErasureRewrite",
     "FaceTemplate",
     "FishObservation",
     "FishReview",

@@ -63,6 +63,14 @@ def past_retention(now: datetime) -> QuerySet[Person]:
     return live.filter(retain_until__lte=now)
 
 
+class ErasureRewrite(models.Model):
+    """One rewrite of the tables erased data stays in (``sync.hub.reclaim``): when it began
+    tells whether an erasure since is still in the files."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+
 class FaceTemplate(models.Model):
     uid = models.UUIDField(unique=True)
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="templates")

@@ -108,3 +108,7 @@ def test_the_purge_command_erases_and_its_dry_run_only_lists(api: Api, hub_datab
     assert done.returncode == 0, done.stderr
     assert overdue["person_uid"] in done.stdout
     assert Person.objects.get(uid=overdue["person_uid"]).erased
+    # then the tables their data stays in as dead rows are rewritten, once
+    assert "rewrote hub_person" in done.stdout.splitlines()[-1]
+    again = jaga_hub("purge-expired", database_url=hub_database)
+    assert again.returncode == 0 and "rewrote" not in again.stdout, again.stderr

@@ -1,7 +1,7 @@
 """``jaga hub manage rewrite_erased``: take erased people's data out of the database files.
 
-Every erasure does this itself once it commits (``sync.hub.reclaim``); run it by hand when
-the hub's log says that rewrite failed.
+The daily ``jaga hub purge-expired`` does this when someone was erased since the last time
+(``sync.hub.reclaim``); run it by hand for an erasure that must leave the files at once.
 """
 
 from __future__ import annotations
