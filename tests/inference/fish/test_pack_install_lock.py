@@ -4,7 +4,6 @@ place, and only then: the training itself runs while the install does."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +12,10 @@ import pytest
 
 from inference.fish.installed import INSTALLED_FOLDER
 from inference.fish.pack import SpeciesPack, load_pack
-from inference.pack.files import sha256_of
 from inference.pack.installed import ModelPack
-from inference.pack.manifest import Manifest
 from tests.conftest import REPO
 from tests.inference.fish.conftest import HOLDOUT
-from tests.inference.pack.test_install_fish import HOLD_INSTALL_LOCK
+from tests.inference.pack.helpers import HOLD_INSTALL_LOCK, pack_of_one
 from tests.inference.pack.test_install_lock import (
     WAITING,
     finish,
@@ -33,16 +30,7 @@ BACKBONE = "efficientnet_lite0"  # the smaller backbone, as the training tests u
 @pytest.fixture
 def models(model_pack: ModelPack, tmp_path: Path) -> Path:
     """A models folder holding only the small backbone (copied, with its record)."""
-    spec = model_pack.manifest.model(BACKBONE)
-    manifest = Manifest.model_validate(
-        {"schema": 1, "pack": "t", "version": "1", "models": [spec.model_dump()]}
-    )
-    pack = ModelPack(tmp_path / "models", manifest)
-    pack.root.mkdir()
-    source = model_pack.model(BACKBONE).path
-    shutil.copyfile(source, pack.root / spec.file)
-    pack.write_record(spec, sha256_of(source))
-    return pack.root
+    return pack_of_one(model_pack, BACKBONE, tmp_path / "models").root
 
 
 def run_while_an_install_runs(models: Path, command: list[str], tmp_path: Path) -> str:

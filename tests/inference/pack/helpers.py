@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
+from inference.pack.files import sha256_of
+from inference.pack.installed import ModelPack
 from inference.pack.manifest import InputContract, Manifest, ModelSpec, PypiSource, UrlSource
 
 CONTRACT = InputContract(
@@ -57,3 +60,30 @@ def write_mirror(folder: Path) -> Path:
     for model_id, data in PAYLOADS.items():
         (folder / f"{model_id}.onnx").write_bytes(data)
     return folder
+
+
+def pack_of_one(model_pack: ModelPack, model_id: str, root: Path) -> ModelPack:
+    """A model pack at ``root`` holding only ``model_id`` of ``model_pack`` (copied, with its
+    install record): a models folder the tests may lock, build into and break."""
+    spec = model_pack.manifest.model(model_id)
+    manifest = Manifest.model_validate(
+        {"schema": 1, "pack": "t", "version": "1", "models": [spec.model_dump()]}
+    )
+    pack = ModelPack(root, manifest)
+    pack.root.mkdir()
+    source = model_pack.model(model_id).path
+    shutil.copyfile(source, pack.root / spec.file)
+    pack.write_record(spec, sha256_of(source))
+    return pack
+
+
+# A second process holding a models folder's install lock (argv[1]) until the test opens
+# its gate (argv[2]): a `jaga models install` running meanwhile.
+HOLD_INSTALL_LOCK = """
+import sys
+from pathlib import Path
+from inference.pack.lock import install_lock
+from tests.inference.pack.pack_worker import wait_at
+with install_lock(Path(sys.argv[1]), print):
+    wait_at(Path(sys.argv[2]))
+"""

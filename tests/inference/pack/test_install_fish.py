@@ -18,9 +18,9 @@ from inference.fish.pack import MODEL_FILES, SPECIES_FILE, load_pack
 from inference.pack.files import sha256_of
 from inference.pack.install import FISH_BACKBONE_ID, install
 from inference.pack.installed import ModelPack
-from inference.pack.manifest import Manifest
 from main import main
 from tests.conftest import REPO
+from tests.inference.pack.helpers import HOLD_INSTALL_LOCK, pack_of_one
 from tests.inference.pack.test_install_lock import (
     WAITING,
     finish,
@@ -34,16 +34,7 @@ pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
 @pytest.fixture
 def backbone_only(model_pack: ModelPack, tmp_path: Path) -> ModelPack:
     """A model pack holding only the installed fish backbone (copied, with its record)."""
-    spec = model_pack.manifest.model(FISH_BACKBONE_ID)
-    manifest = Manifest.model_validate(
-        {"schema": 1, "pack": "t", "version": "1", "models": [spec.model_dump()]}
-    )
-    pack = ModelPack(tmp_path / "models", manifest)
-    pack.root.mkdir()
-    source = model_pack.model(FISH_BACKBONE_ID).path
-    shutil.copyfile(source, pack.root / spec.file)
-    pack.write_record(spec, sha256_of(source))
-    return pack
+    return pack_of_one(model_pack, FISH_BACKBONE_ID, tmp_path / "models")
 
 
 def test_install_builds_the_default_species_pack_once(backbone_only: ModelPack) -> None:
@@ -128,16 +119,6 @@ def test_a_species_pack_build_killed_half_way_is_undone_by_the_next_install(
 
 
 # Holds a models folder's install lock, as a running `jaga models install` does, until GATE.
-HOLD_INSTALL_LOCK = """
-import sys
-from pathlib import Path
-from inference.pack.lock import install_lock
-from tests.inference.pack.pack_worker import wait_at
-with install_lock(Path(sys.argv[1]), print):
-    wait_at(Path(sys.argv[2]))
-"""
-
-
 def test_build_pack_into_the_models_folder_waits_for_a_running_install(
     backbone_only: ModelPack, tmp_path: Path
 ) -> None:
