@@ -11,7 +11,9 @@ hub knew the fields says nothing about them (nor one pulled on protocol 2), so a
 observation first seen without its box is stored with ``crop_known`` 0, and this device's
 edits of it leave the box out (``observation_payload``). A change that cannot apply here (a
 template for a person this device does not hold, a record erased here) is skipped with its
-reason; anything else aborts the page, and neither the records nor the cursor move.
+reason; anything else aborts the page, and neither the records nor the cursor move. The
+newest ``changed_at`` of a page (the hub's clock) is kept with it: this device's later edits
+are stamped after it (``sync.store.edit_clock``), so they win over what it pulled.
 
 A person whose badge another person on this device holds cannot apply yet, but can once
 that person is erased here or given another badge. That change, and the templates pulled
@@ -46,6 +48,7 @@ from sync.protocol import (
 )
 from sync.store import ModelRef, Store
 from sync.store.clock import format_timestamp
+from sync.store.edit_clock import note_hub_time
 from sync.store.gallery import model_dim
 from sync.store.people import remove_person
 
@@ -104,6 +107,8 @@ def apply_page(store: Store, site: str, changes: Sequence[Change], next_cursor: 
         context = _Context(store, connection, store.clock.now(), tally, site)
         for change in changes:
             _apply(context, change)
+        if changes:  # the hub's own time, however wrong this device's clock: see edit_clock
+            note_hub_time(connection, max(c.changed_at for c in changes), context.now)
         _retry_set_aside(context)
         put_value(connection, cursor_name(site), str(next_cursor), context.now)
     if tally.erased:

@@ -8,6 +8,7 @@ confused hub cannot move the cursor backwards or make the client loop.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
 from sync.client.apply import PageReport, apply_page
@@ -18,6 +19,9 @@ from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.protocol import PullResult
 from sync.store import Store
+from sync.store.edit_clock import clock_warning
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class Puller:
     def pull_all(self, stopping: Stopping = never) -> PullReport:
         """Pull and apply pages until the hub has no more (or the per-sync page limit, or
         ``stopping()``)."""
+        report = self._pull_pages(stopping)
+        warn_if_clock_behind(self._store)
+        return report
+
+    def _pull_pages(self, stopping: Stopping) -> PullReport:
         cursor = read_cursor(self._store.database, self._site)
         report = PullReport(cursor=cursor)
         for _ in range(self._tuning.max_pages_per_sync):
@@ -64,6 +73,17 @@ class Puller:
             if not page.has_more:
                 return report
         return replace(report, cursor=cursor, complete=False)
+
+
+def warn_if_clock_behind(store: Store) -> str | None:
+    """Log (and return) a warning when this device's clock reads before the hub time it has
+    seen: its edits still win over what it pulled (``sync.store.edit_clock``), but every
+    other time it records is wrong."""
+    with store.database.read() as connection:
+        warning = clock_warning(connection, store.clock.now())
+    if warning is not None:
+        _log.warning("%s", warning)
+    return warning
 
 
 def check_page(page: PullResult, cursor: int) -> None:

@@ -29,6 +29,7 @@ from sync.client.state import (
 )
 from sync.client.uploads import count_pending_uploads, withheld_face_images
 from sync.store import Quarantined, Store
+from sync.store.edit_clock import clock_warning
 
 _SHOWN_QUARANTINED = 10
 _REQUEUE_HINT = "             once the cause is fixed: jaga sync requeue #SEQUENCE ... (or --all)"
@@ -99,6 +100,7 @@ class SyncStatus:
     audit: AuditStatus = field(default_factory=AuditStatus)
     # Pulled people kept until they can apply here (uid, why): ``sync.client.apply``.
     set_aside: tuple[tuple[str, str], ...] = ()
+    clock: str | None = None  # the clock reads before the hub time seen (``edit_clock``)
 
     def lines(self) -> list[str]:
         last = self.last
@@ -116,6 +118,8 @@ class SyncStatus:
             + (f" ({last.outcome()})" if last.outcome() else ""),
             f"last success {last.succeeded_at or 'never'}",
         ]
+        if self.clock:
+            lines.append(f"clock        {self.clock}")
         lines.extend(self.species_pack.lines())
         lines.extend(self.audit.lines())
         for entry in self.quarantined:
@@ -158,7 +162,13 @@ def read_status(store: Store, env: Mapping[str, str]) -> SyncStatus:
         species_pack=_pack_status(store, env, stored),
         audit=read_audit_status(store, pick(DEVICE_ID_ENV, "device_id")),
         set_aside=_set_aside_people(store, site),
+        clock=_clock_warning(store),
     )
+
+
+def _clock_warning(store: Store) -> str | None:
+    with store.database.read() as connection:
+        return clock_warning(connection, store.clock.now())
 
 
 def _set_aside_people(store: Store, site: str | None) -> tuple[tuple[str, str], ...]:

@@ -24,6 +24,7 @@ from sync.protocol import PayloadError, parse_payload
 from sync.store.audit import AuditLog
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
+from sync.store.edit_clock import edit_time
 from sync.store.records import OutboxEntry, OutboxState
 from sync.store.verdict import Quarantined, Verdict
 
@@ -69,16 +70,20 @@ class Outbox:
         over its limit) raises ``RecordInvalidError``, which rolls the caller's change back:
         saved here, it would be quarantined on push and never reach the hub, and for an
         erasure that means the other devices keep the person.
+
+        Its ``created_at`` is the time the hub resolves conflicts by: ``edit_time``, never
+        earlier than what this device has seen from the hub, however far behind its clock.
         """
         try:
             parse_payload(entity, operation, dict(payload))
         except PayloadError as error:
             raise RecordInvalidError(f"not saved: {error}") from None
         now = format_timestamp(self._clock.now())
+        stamp = format_timestamp(edit_time(connection, self._clock))  # the hub's LWW time
         cursor = connection.execute(
             "INSERT INTO outbox (idempotency_key, entity, entity_uid, operation, payload, state,"
             " created_at, state_changed_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
-            (str(uuid.uuid4()), entity, entity_uid, operation, json.dumps(payload), now, now),
+            (str(uuid.uuid4()), entity, entity_uid, operation, json.dumps(payload), stamp, now),
         )
         return int(cursor.lastrowid)
 
