@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,8 @@ from sync.store import (
     Store,
     StoreConfig,
 )
+from sync.store.clock import format_timestamp
+from sync.store.edit_clock import BEHIND_TOLERANCE
 from sync.store.observations import Observations, observation_payload
 from sync.store.photos import check_blob_size, photo_payload
 
@@ -335,7 +337,9 @@ def record_catches(
         )
     check_crops(photo, [one.crop for one in fish])
     now = clock.now() if recorded_at is None else recorded_at
-    when = observed_time(details.observed_at, photo.time, now)
+    when = observed_time(
+        details.observed_at, photo.time, now, hub_seen=observations.hub_time_seen()
+    )
     stored_photo = Photo(photo.data, photo.media_type, taken_at=when.at)  # the file's times lie
     makers = [
         _observation_of(one, details, when.at, now, typed)
@@ -357,6 +361,12 @@ def record_catches(
 EXIF_OFFSETS_SINCE = datetime(2016, 7, 1, tzinfo=UTC)
 
 
+# With the clock behind the hub time seen, the true time is later than that, by as much as
+# the boat has been at sea since its last sync: a catch's time is taken up to this far past
+# it. A year typed wrong is still refused.
+CLOCK_BEHIND_SLACK = timedelta(days=90)
+
+
 @dataclass(frozen=True)
 class ObservedTime:
     """When a catch was made, and what says so."""
@@ -364,32 +374,56 @@ class ObservedTime:
     at: datetime
     source: str  # "given" (by the officer), "photo" (its EXIF record) or "recorded" (now)
     note: str | None = None
-    """Why the photo's own time was not used, where it has one."""
+    """Why the photo's own time was not used, where it has one, and that the device's clock
+    looks wrong, where it does."""
 
 
-def observed_time(given: datetime | None, photo: PhotoTime | None, now: datetime) -> ObservedTime:
+def observed_time(
+    given: datetime | None,
+    photo: PhotoTime | None,
+    now: datetime,
+    *,
+    hub_seen: datetime | None = None,
+) -> ObservedTime:
     """The officer's time first, then the photo's, then the time of recording. A photo's
     time is used only when it names a moment (an offset) no later than ``now`` and not
     before ``EXIF_OFFSETS_SINCE``: one ahead of the clock, or from before cameras wrote
     offsets, means a clock is wrong, and the recording time is then the honest answer.
-    Deterministic: given the ``observed_at`` a record stored as ``now``, it says again
-    which source that time came from."""
+
+    ``hub_seen`` is the newest hub time this device has pulled (``Observations.hub_time_seen``).
+    A clock that reads more than ``BEHIND_TOLERANCE`` before it is wrong (a dead RTC battery):
+    the true time is at least ``hub_seen``, so times up to ``hub_seen`` plus
+    ``CLOCK_BEHIND_SLACK`` are taken instead of ``now``, the time of recording is
+    ``hub_seen``, and the note (or the refusal) says the clock looks wrong.
+    Deterministic: the same arguments give the same answer."""
+    wrong = hub_seen is not None and now < hub_seen - BEHIND_TOLERANCE
+    latest, recorded = now, now
+    clock = None
+    if wrong and hub_seen is not None:
+        latest, recorded = hub_seen + CLOCK_BEHIND_SLACK, hub_seen
+        clock = (
+            f"this device's clock looks wrong: it reads {format_timestamp(now)}, before the"
+            f" hub time {format_timestamp(hub_seen)} it has seen; set it right"
+        )
     if given is not None:
-        if given > now:
-            raise CatchError(f"the time of the catch {given.isoformat()} is in the future")
-        return ObservedTime(given, "given")
+        if given > latest:
+            also = f" ({clock}; times up to {format_timestamp(latest)} are taken)" if clock else ""
+            raise CatchError(f"the time of the catch {given.isoformat()} is in the future{also}")
+        return ObservedTime(given, "given", clock)
+    if clock:
+        clock += "; recorded as of that hub time, --observed-at gives the catch's own"
     if photo is None:
-        return ObservedTime(now, "recorded")
+        return ObservedTime(recorded, "recorded", clock)
+    note = None
     if photo.taken_at is None:
         note = f"the photo's time {photo.reading} names no time zone (--observed-at gives one)"
-        return ObservedTime(now, "recorded", note)
-    if photo.taken_at > now:
+    elif photo.taken_at > latest:
         note = f"the photo's time {photo.taken_at.isoformat()} is later than this clock"
-        return ObservedTime(now, "recorded", note)
-    if photo.taken_at < EXIF_OFFSETS_SINCE:
+    elif photo.taken_at < EXIF_OFFSETS_SINCE:
         note = f"the photo's time {photo.taken_at.isoformat()} predates cameras that write it"
-        return ObservedTime(now, "recorded", note)
-    return ObservedTime(photo.taken_at, "photo")
+    else:
+        return ObservedTime(photo.taken_at, "photo", clock)
+    return ObservedTime(recorded, "recorded", "; ".join(n for n in (note, clock) if n))
 
 
 def _observation_of(

@@ -38,7 +38,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -205,6 +205,7 @@ def _catch(args: argparse.Namespace) -> int:
 def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
     """Everything that can be refused is checked before the one write at the end."""
     from desktop.catch import (
+        CatchError,
         check_crops,
         classify_catch,
         observed_time,
@@ -224,6 +225,11 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
     check_crops(photo, args.box)  # before the store's key is asked for
     db = Path(args.db) if args.db is not None else default_store_path()
     with Store.open(db, resolve_key_source(args.key_file, env=os.environ)) as store:
+        now, hub_seen = store.clock.now(), store.observations.hub_time_seen()
+        try:  # before the pack loads; with the clock behind, the true time is taken
+            observed_time(details.observed_at, None, now, hub_seen=hub_seen)
+        except CatchError as error:
+            args.usage_error(f"--observed-at: {error}")
         classifier = (
             SpeciesClassifier.from_path(args.pack) if args.pack else species_classifier_for(store)
         )
@@ -234,6 +240,7 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
         observations = record_catches(
             store.observations, photo, fish, details,
             confirmed_species=confirmed, clock=store.clock, again=args.again,
+            recorded_at=now,
         )  # fmt: skip
         progress.recorded = tuple(observations)
     return Recorded(
@@ -242,8 +249,8 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
         photo.media_type,
         len(photo.data),
         boxed=bool(args.box),
-        # the same rule again, on the time stored: which source it came from
-        observed=observed_time(details.observed_at, photo.time, observations[0].observed_at),
+        # the same rule on the same facts as the record: which source its time came from
+        observed=observed_time(details.observed_at, photo.time, now, hub_seen=hub_seen),
     )
 
 
@@ -382,9 +389,7 @@ def _moment(text: str) -> datetime:
             f"expected a date and time with its offset from UTC, like 2026-11-20T06:15+08:00"
             f" or 2026-11-19T22:15Z; got {text!r}"
         )
-    if moment > datetime.now(UTC):  # said before the key is asked for; the store checks again
-        raise argparse.ArgumentTypeError(f"{text!r} is in the future")
-    return moment
+    return moment  # a time in the future is refused once the store says what "now" can be
 
 
 def _count(text: str) -> int:

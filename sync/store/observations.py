@@ -11,6 +11,7 @@ from typing import Any
 from sync.errors import PhotoRecordedError, RecordNotFoundError
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
+from sync.store.edit_clock import hub_time_seen
 from sync.store.outbox import Outbox
 from sync.store.photos import insert_photo, photo_payload
 from sync.store.records import Crop, FishObservation, Photo, Position, SpeciesScore
@@ -139,6 +140,12 @@ class Observations:
 
     def count(self) -> int:
         return int(self._database.query("SELECT count(*) FROM fish_observations")[0][0])
+
+    def hub_time_seen(self) -> datetime | None:
+        """The newest hub time this device has pulled: the true time is at least that, so a
+        catch may be dated up to it however far behind the clock is (``edit_clock``)."""
+        with self._database.read() as connection:
+            return hub_time_seen(connection)
 
     def _insert(self, connection: Any, observation: FishObservation, photo_id: int | None) -> None:
         position = observation.position

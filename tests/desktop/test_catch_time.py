@@ -173,3 +173,50 @@ def test_a_catch_is_recorded_as_of_when_it_was_asked_for(
             confirmed_species=["fish_01"], clock=store.clock, recorded_at=pressed,
         )  # fmt: skip
     assert recorded.observed_at == recorded.reviewed_at == pressed
+
+
+YEARS = timedelta(days=3 * 365)
+
+
+def test_with_the_clock_behind_the_hub_time_seen_the_true_time_is_taken() -> None:
+    """A clock reset years back (dead RTC battery): the newest hub time this device pulled is
+    a lower bound on the true time, so the officer's time and the camera's are taken up to
+    that bound plus a trip's slack, and the time of recording is not years ago."""
+    hub_seen = NOW + YEARS  # the clock reads NOW, three years behind
+    caught = hub_seen + timedelta(days=2)  # two days at sea since the last sync
+    given = observed_time(caught, None, NOW, hub_seen=hub_seen)
+    assert (given.at, given.source) == (caught, "given")
+    assert "clock looks wrong" in (given.note or "")
+    photo = PhotoTime(f"{caught:%Y:%m:%d %H:%M:%S}", caught)
+    assert observed_time(None, photo, NOW, hub_seen=hub_seen).at == caught
+    unknown = observed_time(None, None, NOW, hub_seen=hub_seen)
+    assert (unknown.at, unknown.source) == (hub_seen, "recorded")
+    assert "clock looks wrong" in (unknown.note or "")
+    with pytest.raises(CatchError, match=r"in the future.*clock looks wrong"):
+        observed_time(hub_seen + timedelta(days=400), None, NOW, hub_seen=hub_seen)
+    # A clock that is right is held to itself, whatever the hub time seen
+    with pytest.raises(CatchError, match="in the future"):
+        observed_time(NOW + timedelta(seconds=1), None, NOW, hub_seen=NOW - timedelta(hours=1))
+
+
+def test_jaga_catch_takes_the_true_time_when_the_clock_is_behind(
+    store_path: Path,
+    default_species_pack: Path,
+    f4k: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sync.store.edit_clock import note_hub_time
+
+    true_now = datetime.now(UTC) + YEARS  # this machine's clock reads three years behind it
+    with (
+        Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store,
+        store.database.write() as connection,  # as a pull from the hub leaves it
+    ):
+        note_hub_time(connection, true_now - timedelta(days=1), store.clock.now())
+    caught = true_now - timedelta(hours=2)
+    given = ["--observed-at", caught.isoformat(), "--pack", str(default_species_pack)]
+    assert jaga_catch(f4k / CONFIDENT, store_path, *given) == 0
+    lines = dict(line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines()[:-1])
+    assert "clock looks wrong" in lines["observed"]
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.observations.get(lines["observation"]).observed_at == caught
