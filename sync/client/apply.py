@@ -22,6 +22,10 @@ the cursor moves on, and tried again, in the order they were pulled, after every
 device applies, until they apply or a newer change of the same record replaces them. An
 erasure of the person deletes them (``remove_person``). Log lines name records by uid,
 never by badge or name: logs outlive an erasure.
+
+A fish observation first seen in a pull is another boat's catch (``recorded_here`` 0, schema
+11), unless the change came from this device (``device``): its own catch coming back, after
+a restore from an older backup. A later change of a row leaves where it came from as it is.
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ import base64
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sync.client.state import cursor_name, put_value, record_species_pack
 from sync.protocol import (
@@ -88,6 +93,8 @@ class _Context:
     now: datetime
     tally: _Tally
     site: str
+    device: UUID | None = None  # this device, as the hub names it
+    origin: UUID | None = None  # the device that made the change in hand (None: the hub)
 
 
 @dataclass(frozen=True)
@@ -100,11 +107,19 @@ class _NotYet:
 _Outcome = str | _NotYet | None  # None: applied; a str: skipped, with why
 
 
-def apply_page(store: Store, site: str, changes: Sequence[Change], next_cursor: int) -> PageReport:
-    """Apply ``changes`` and store ``next_cursor`` as this site's cursor, all or nothing."""
+def apply_page(
+    store: Store,
+    site: str,
+    changes: Sequence[Change],
+    next_cursor: int,
+    *,
+    device: UUID | None = None,
+) -> PageReport:
+    """Apply ``changes`` and store ``next_cursor`` as this site's cursor, all or nothing.
+    ``device``: this device's id, which tells its own catches coming back from others'."""
     tally = _Tally()
     with store.database.write() as connection:
-        context = _Context(store, connection, store.clock.now(), tally, site)
+        context = _Context(store, connection, store.clock.now(), tally, site, device)
         for change in changes:
             _apply(context, change)
         if changes:  # the hub's own time, however wrong this device's clock: see edit_clock
@@ -146,7 +161,7 @@ def _outcome(context: _Context, change: Change) -> _Outcome:
     handler = _HANDLERS.get(type(payload))
     if handler is None:
         return "not kept on devices"
-    return handler(context, payload)
+    return handler(replace(context, origin=change.origin_device), payload)
 
 
 def _set_aside(context: _Context, change: Change, reason: str) -> None:
@@ -285,11 +300,12 @@ def _observation(context: _Context, payload: FishObservationUpsert) -> _Outcome:
     ).rowcount
     if not updated:
         added = _added_columns(payload, only_sent=False)
+        here = context.origin is not None and context.origin == context.device
         connection.execute(
             f"INSERT INTO fish_observations ({_OBSERVATION_COLUMNS}, {', '.join(added)},"
-            f" observation_uid, created_at)"
-            f" VALUES ({', '.join(['?'] * (len(values) + len(added) + 2))})",
-            (*values, *added.values(), uid, now),
+            f" observation_uid, created_at, recorded_here)"
+            f" VALUES ({', '.join(['?'] * (len(values) + len(added) + 3))})",
+            (*values, *added.values(), uid, now, int(here)),
         )
     return None
 

@@ -133,7 +133,7 @@ class SyncClient:
         )
         self._monotonic = monotonic
         self._pusher = Pusher(store, self.transport, config.device_id, tuning)
-        self._puller = Puller(store, self.transport, config.site, tuning)
+        self._puller = Puller(store, self.transport, config.site, tuning, config.device_id)
         self._uploader = PhotoUploader(store, self.transport, config.policy, tuning)
         self._audit = AuditAnchor(store, self.transport, config.device_id, tuning)
         self.packs_dir = packs_dir or packs_dir_for(store.path)

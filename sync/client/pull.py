@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from uuid import UUID
 
 from sync.client.apply import PageReport, apply_page
 from sync.client.config import Tuning
@@ -47,11 +48,19 @@ class PullReport:
 
 
 class Puller:
-    def __init__(self, store: Store, transport: HubTransport, site: str, tuning: Tuning) -> None:
+    def __init__(
+        self,
+        store: Store,
+        transport: HubTransport,
+        site: str,
+        tuning: Tuning,
+        device: UUID | None = None,
+    ) -> None:
         self._store = store
         self._transport = transport
         self._site = site
         self._tuning = tuning
+        self._device = device  # this device: tells its own catches from others' (apply)
 
     def pull_all(self, stopping: Stopping = never) -> PullReport:
         """Pull and apply pages until the hub has no more (or the per-sync page limit, or
@@ -68,7 +77,10 @@ class Puller:
                 break
             page = self._transport.changes(cursor, self._tuning.pull_limit)
             check_page(page, cursor)
-            report = report.add(apply_page(self._store, self._site, page.changes, page.next_cursor))
+            applied = apply_page(
+                self._store, self._site, page.changes, page.next_cursor, device=self._device
+            )
+            report = report.add(applied)
             cursor = page.next_cursor
             if not page.has_more:
                 return report

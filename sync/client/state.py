@@ -23,9 +23,10 @@ from sync.store.clock import format_timestamp
 from sync.store.database import Database
 
 # The store schema the client needs: 2 has sync_state and sync_uploads, 3 the outbox's
-# refusals, 4, 5, 8 and 9 the fish observations' pack_version, crop, status and crop_known
-# (pulled changes write them), 10 the pulled changes set aside (deferred_changes).
-CLIENT_TABLES_VERSION = 10
+# refusals, 4, 5, 8, 9 and 11 the fish observations' pack_version, crop, status, crop_known
+# and recorded_here (pulled changes write them), 10 the pulled changes set aside
+# (deferred_changes).
+CLIENT_TABLES_VERSION = 11
 REGISTRATION_NAMES = ("hub_url", "site", "device_id", "device_token")
 FACE_IMAGES_NAME = "policy.send_face_images"
 SPECIES_PACK_NAME = "species_pack.latest"

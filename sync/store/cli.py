@@ -131,13 +131,20 @@ def _add_review_commands(
     command: Callable[[str, Handler, str], argparse.ArgumentParser], species_name: SpeciesNamer
 ) -> None:
     """The device's half of the fish review loop: review, confirm, export the corrections."""
-    review = command("review", _review, "fish observations flagged for review, oldest first")
+    review = command(
+        "review", _review, "fish observations recorded here flagged for review, newest first"
+    )
     review.add_argument(
         "--limit",
         type=positive_count,
         default=REVIEW_LIMIT,
         metavar="N",
         help=f"show at most N (default {REVIEW_LIMIT})",
+    )
+    review.add_argument(
+        "--site",
+        action="store_true",
+        help="the whole site's: the catches pulled from the hub (other boats') too",
     )
     confirm = command(
         "confirm",
@@ -363,18 +370,28 @@ def _rekey(args: argparse.Namespace) -> int:
 
 
 def _review(args: argparse.Namespace) -> int:
+    """This device's own flagged catches (the fish its officers saw), newest first, so a
+    busy site's pulled catches never hide them; ``--site``: every flagged catch here."""
     with open_store_of(args) as store:
-        flagged = store.observations.review_queue(args.limit + 1)  # one more: are there more?
+        flagged = store.observations.review_queue(  # one more: are there more?
+            args.limit + 1, include_pulled=args.site
+        )
+    where = "on this site" if args.site else "recorded here"
+    hint = "" if args.site else "jaga store review --site: those pulled from the hub too"
     if not flagged:
-        print("no fish observations are flagged for review")
+        print(
+            f"no fish observations {where} are flagged for review" + (f" ({hint})" if hint else "")
+        )
         return 0
     shown = flagged[: args.limit]
-    print(f"{len(shown)} fish observations flagged for review, oldest first:")
+    print(f"{len(shown)} fish observations {where} flagged for review, newest first:")
     for observation in shown:
         print(_review_line(observation))
     if len(flagged) > len(shown):
         print(f"more are flagged than these {len(shown)}: raise --limit to see them")
     print("confirm one with: jaga store confirm OBSERVATION_UID SPECIES --officer NAME")
+    if hint:
+        print(hint)
     return 0
 
 
@@ -393,6 +410,7 @@ def _review_line(observation: FishObservation) -> str:
             _box(observation),
             f"vessel/trip {trip}",
             f"officer {_one_line(observation.officer)}",
+            *(() if observation.recorded_here else ("pulled from the hub",)),
         )
     )
 

@@ -20,7 +20,8 @@ COLUMNS = (
     "o.observation_uid, o.observed_at, o.predictions, o.confirmed_species, o.needs_review,"
     " p.photo_uid, o.latitude, o.longitude, o.vessel, o.trip, o.haul, o.count, o.length_cm,"
     " o.officer, o.notes, o.reviewed_by, o.reviewed_at, o.pack_version,"
-    " o.crop_x, o.crop_y, o.crop_w, o.crop_h, o.status, o.status_reason, o.crop_known"
+    " o.crop_x, o.crop_y, o.crop_w, o.crop_h, o.status, o.status_reason, o.crop_known,"
+    " o.recorded_here"
 )
 _FROM = "FROM fish_observations o LEFT JOIN photos p ON p.id = o.photo_id"
 # Through the indexes of schema 7: the photos by sha256, then their observations.
@@ -130,12 +131,17 @@ class Observations:
             raise RecordNotFoundError(f"no fish observation {observation_uid}")
         return _observation(rows[0])
 
-    def review_queue(self, limit: int = 100) -> list[FishObservation]:
-        """Observations flagged for review, oldest first."""
+    def review_queue(
+        self, limit: int = 100, *, include_pulled: bool = False
+    ) -> list[FishObservation]:
+        """This device's own observations flagged for review, newest first: those its
+        officers recorded (``recorded_here``), the ones they can check against the fish.
+        ``include_pulled``: the whole site's, with those pulled from the hub (other boats'
+        catches, which any device may confirm), newest first too."""
+        origin = "" if include_pulled else " AND o.recorded_here = 1"
+        order = "ORDER BY o.observed_at DESC, o.id DESC LIMIT ?"
         with self._database.read() as connection:
-            rows = _select(
-                connection, "WHERE o.needs_review = 1 ORDER BY o.observed_at LIMIT ?", [limit]
-            )
+            rows = _select(connection, f"WHERE o.needs_review = 1{origin} {order}", [limit])
         return [_observation(row) for row in rows]
 
     def count(self) -> int:
@@ -307,6 +313,7 @@ def _observation(row: Sequence[Any]) -> FishObservation:
         status,
         status_reason,
         crop_known,
+        recorded_here,
     ) = row
     return FishObservation(
         observed_at=parse_timestamp(observed_at),
@@ -330,4 +337,5 @@ def _observation(row: Sequence[Any]) -> FishObservation:
         status=status,
         status_reason=status_reason,
         crop_known=bool(crop_known),
+        recorded_here=bool(recorded_here),
     )

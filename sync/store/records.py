@@ -236,6 +236,9 @@ class FishObservation:
     pulled from a device that did not send it). ``status_reason`` says why the quality gate
     found no fish; only with ``no_fish``. An officer's ``confirmed_species`` is the species
     whatever the status.
+    ``recorded_here`` says where this device's copy came from (schema 11): True for a catch
+    recorded on this device, False for one pulled from the hub (another boat's). The store
+    sets it; ``Observations.add`` records a catch made here whatever it says.
     """
 
     observed_at: datetime
@@ -259,6 +262,7 @@ class FishObservation:
     status: PredictionStatus | None = None
     status_reason: str | None = None
     crop_known: bool = True
+    recorded_here: bool = True
 
     def __post_init__(self) -> None:
         if not self.crop_known and self.crop is not None:

@@ -1,7 +1,8 @@
-"""Schemas 2 to 9: a real version-1 (2, 3, 4, 7, 8) store file opens migrated, its rows kept,
-with the sync client's tables (empty, or kept as an older client made them), the fish reviewer
-columns, the species pack of each fish observation, the fish's box in a shared photo, the
-pack's verdict (status) on its predictions, and whether the device knows that box."""
+"""Schemas 2 to 11: a real version-1 (2, 3, 4, 7, 8, 10) store file opens migrated, its rows
+kept, with the sync client's tables (empty, or kept as an older client made them), the fish
+reviewer columns, the species pack of each fish observation, the fish's box in a shared
+photo, the pack's verdict (status) on its predictions, whether the device knows that box, and
+whether the catch was recorded on this device or pulled."""
 
 from __future__ import annotations
 
@@ -141,8 +142,8 @@ def test_the_client_refuses_a_store_below_v2_with_a_clear_error(
     db_path: Path, passphrase: Passphrase, clock: FakeClock
 ) -> None:
     v1_store(db_path, passphrase, clock).close()
-    assert CLIENT_TABLES_VERSION == 10  # pulled changes: observations' fields, set-aside ones
-    refusal = pytest.raises(SchemaVersionError, match="schema version 1; syncing needs version 10")
+    assert CLIENT_TABLES_VERSION == 11  # pulled changes: observations' fields and origin, ...
+    refusal = pytest.raises(SchemaVersionError, match="schema version 1; syncing needs version 11")
     with Store.open(db_path, passphrase, config=FAST, migrations=V1) as old, refusal:
         ensure_schema(old.database)
     with Store.open(db_path, passphrase, config=FAST) as store:
@@ -216,7 +217,7 @@ def test_a_v3_store_keeps_every_catch_and_they_name_no_pack(
 ) -> None:
     v3_store_with_catches(db_path, passphrase, clock)
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 10
+        assert schema_version(store.database.connection) == LATEST_VERSION == 11
         flagged = store.observations.get(OBSERVATION_UID)
         reviewed = store.observations.get(REVIEWED_UID)
         assert store.observations.count() == 2
@@ -285,7 +286,7 @@ def test_a_v4_store_keeps_every_catch_whole_photo_and_takes_boxes_after(
                     (*row, "f4k-2026.03", row[1], row[1]),
                 )
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 10
+        assert schema_version(store.database.connection) == LATEST_VERSION == 11
         kept = [store.observations.get(uid) for uid in (OBSERVATION_UID, REVIEWED_UID)]
         assert [(o.crop, o.pack_version) for o in kept] == [(None, "f4k-2026.03")] * 2
         assert (kept[0].notes, kept[1].reviewed_by) == ("flagged", "o-2")
@@ -309,7 +310,7 @@ def test_a_v7_store_keeps_every_catch_with_no_verdict_and_takes_one_after(
     with Store.open(db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:7]):
         pass
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 10
+        assert schema_version(store.database.connection) == LATEST_VERSION == 11
         kept = [store.observations.get(uid) for uid in (OBSERVATION_UID, REVIEWED_UID)]
         assert [(o.status, o.status_reason) for o in kept] == [(None, None)] * 2  # not known
         assert all("status" not in entry.payload() for entry in store.outbox.queued())
@@ -407,7 +408,7 @@ def test_a_v8_stores_own_whole_photo_catches_of_one_photo_are_exported_as_the_wh
                  "2026-03-01T07:00:00.000000Z"),
             )  # fmt: skip
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 10
+        assert schema_version(store.database.connection) == LATEST_VERSION == 11
         assert not any(store.observations.get(uid).crop_known for uid in (*own, *pulled))
         report = export_corrections(store.database, CorrectionsExport(tmp_path / "out"))
     with (tmp_path / "out" / "corrections.csv").open() as csv_file:
@@ -416,3 +417,47 @@ def test_a_v8_stores_own_whole_photo_catches_of_one_photo_are_exported_as_the_wh
         (own[0], f"photos/{deck.photo_uid}.jpg", "")  # one example: both name the whole photo
     ]
     assert (report.summary.written, report.box_not_known) == (1, 2)
+
+
+# The schema-10 columns a flagged catch was written with, by ``jaga catch`` or a pull.
+V10_FLAGGED = (
+    "INSERT INTO fish_observations (observation_uid, observed_at, predictions, needs_review,"
+    " count, officer, notes, created_at, updated_at)"
+    " VALUES (?, ?, '[[\"Gadus morhua\", 0.6]]', 1, 1, 'officer-7', ?, ?, ?)"
+)
+
+
+def test_a_v10_store_tells_its_own_catches_from_pulled_ones_by_what_it_queued(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    """Schema 10 did not keep where a catch came from. A catch recorded here was queued
+    for the hub with its row, and the outbox keeps every entry; a pull writes its rows
+    without one. So the upgrade marks the rows without an entry as pulled, and the review
+    list shows this device's own flagged catches, newest first; the whole site's on asking."""
+    own, pulled = ("own-1", "own-2"), ("pulled-1", "pulled-2", "pulled-3")
+    v10 = Store.create(db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:10])
+    with v10, v10.database.write() as connection:
+        for n, notes in enumerate((pulled[0], own[0], pulled[1], own[1], pulled[2])):
+            uid, at = str(uuid.uuid4()), f"2026-03-01T07:0{n}:00.000000Z"
+            connection.execute(V10_FLAGGED, (uid, at, notes, at, at))
+            if notes in own:  # as ``Observations.add`` queued it, sent or not
+                connection.execute(
+                    "INSERT INTO outbox (idempotency_key, entity, entity_uid, operation, payload,"
+                    " state, created_at, state_changed_at) VALUES (?, 'fish_observation', ?,"
+                    " 'upsert', ?, 'acknowledged', ?, ?)",
+                    (str(uuid.uuid4()), uid, json.dumps({"observation_uid": uid}), at, at),
+                )
+    with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
+        assert schema_version(store.database.connection) == LATEST_VERSION == 11
+        mine = store.observations.review_queue()
+        assert [(o.notes, o.recorded_here) for o in mine] == [("own-2", True), ("own-1", True)]
+        site = store.observations.review_queue(include_pulled=True)
+        assert [o.notes for o in site] == ["pulled-3", "own-2", "pulled-2", "own-1", "pulled-1"]
+        assert [o.recorded_here for o in site] == [False, True, False, True, False]
+        assert [o.notes for o in store.observations.review_queue(1)] == ["own-2"]
+        recorded = store.observations.add(replace(mine[0], observation_uid=str(uuid.uuid4())))
+        assert store.observations.get(recorded.observation_uid).recorded_here
+        with pytest.raises(sqlcipher3.IntegrityError, match="CHECK"), store.database.write() as c:
+            c.execute("UPDATE fish_observations SET recorded_here = 2")
+        assert store.integrity().ok, store.integrity().problems
+        ensure_schema(store.database)

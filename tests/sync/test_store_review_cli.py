@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import tracemalloc
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -15,7 +16,9 @@ import pytest
 
 from inference.fish.corrections import export_training_set
 from inference.fish.images import read_image
+from sync.client.apply import apply_page
 from sync.corrections import CORRECTIONS_CSV, CorrectionsExport
+from sync.protocol import Change
 from sync.store import (
     FishObservation,
     Passphrase,
@@ -24,10 +27,12 @@ from sync.store import (
     SpeciesScore,
     Store,
 )
+from sync.store.clock import format_timestamp
 from sync.store.corrections import export_corrections
 from sync.store.photos import load_photo
 from sync.store.records import Crop
 from tests.sync.conftest import FAST, FakeClock
+from tests.sync.hub import entries
 from tests.sync.images import photo_bytes as image
 from tests.sync.test_store_cli import PASSPHRASE, cli_store, jaga
 
@@ -91,7 +96,7 @@ def jpeg_photo(seed: int, media_type: str = "image/jpeg") -> Photo:
     return Photo(image(seed), media_type, FakeClock().now())
 
 
-def test_review_lists_only_the_flagged_observations_oldest_first(
+def test_review_lists_only_the_flagged_observations_newest_first(
     store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
     later = observation(store, 30, pack_version="f4k-2026.03", crop=Crop(5, 6, 40, 30))
@@ -99,17 +104,65 @@ def test_review_lists_only_the_flagged_observations_oldest_first(
     settled = observation(store, 20, review=False, confirmed=COD)
     assert jaga("store", "review") == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "2 fish observations flagged for review, oldest first:"
-    assert out[1] == (
+    assert out[0] == "2 fish observations recorded here flagged for review, newest first:"
+    assert out[1].startswith(f"{later.observation_uid}  2026-03-01T08:30:00Z  ")
+    assert out[1].endswith(
+        "  pack f4k-2026.03  box 40x30 at (5, 6)  vessel/trip V-12/T-1  officer officer-7"
+    )
+    assert out[2] == (
         f"{first.observation_uid}  2026-03-01T08:10:00Z  {COD} 0.62, {HADDOCK} 0.30"
         "  pack -  whole photo  vessel/trip -/-  officer officer-7"
     )
-    assert out[2].startswith(f"{later.observation_uid}  2026-03-01T08:30:00Z  ")
-    assert out[2].endswith(
-        "  pack f4k-2026.03  box 40x30 at (5, 6)  vessel/trip V-12/T-1  officer officer-7"
-    )
     assert settled.observation_uid not in "\n".join(out)
-    assert out[-1].startswith("confirm one with: jaga store confirm")
+    assert out[-2].startswith("confirm one with: jaga store confirm")
+    assert out[-1] == "jaga store review --site: those pulled from the hub too"
+
+
+def pulled_from_the_hub(store: Store, count: int) -> list[str]:
+    """``count`` flagged catches of another boat, applied as a pull applies them."""
+    changes = [
+        Change(
+            cursor=n + 1,
+            entity="fish_observation",
+            entity_uid=uid,
+            operation="upsert",
+            payload=entries.observation(
+                str(uid),
+                observed_at=format_timestamp(FakeClock().now() + timedelta(minutes=n)),
+                notes="other boat",
+            ),
+            changed_at=FakeClock().now(),
+            origin_device=uuid.uuid4(),
+        )
+        for n, uid in enumerate(uuid.uuid4() for _ in range(count))
+    ]
+    apply_page(store, "north-gate", changes, count, device=uuid.uuid4())
+    return [str(change.entity_uid) for change in changes]
+
+
+def test_review_lists_this_devices_catches_not_those_pulled_unless_asked(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A busy site: the boat pulls other boats' flagged catches, some newer than its own.
+    The officer reviews the fish he saw: this device's, newest first; ``--site`` lists
+    every flagged catch on the device, marking those pulled from the hub."""
+    own = observation(store, 5)
+    newest_own = observation(store, 8)
+    theirs = pulled_from_the_hub(store, 4)  # minutes 0 to 3
+    assert jaga("store", "review", "--limit", "1") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "1 fish observations recorded here flagged for review, newest first:"
+    assert out[1].startswith(newest_own.observation_uid) and "pulled" not in out[1]
+    assert out[2] == "more are flagged than these 1: raise --limit to see them"
+    assert "--site" in out[-1]  # how to see the others
+
+    assert jaga("store", "review", "--site") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "6 fish observations on this site flagged for review, newest first:"
+    listed = [line.split()[0] for line in out[1:7]]
+    expected = [newest_own.observation_uid, own.observation_uid, *reversed(theirs)]
+    assert listed == expected
+    assert [line.endswith("  pulled from the hub") for line in out[1:7]] == [False] * 2 + [True] * 4
 
 
 def test_review_says_where_this_device_was_never_told_the_box(
@@ -132,19 +185,19 @@ def test_review_says_where_the_pack_named_no_species(
     observation(store, 20, status=PredictionStatus.NO_FISH, status_reason=blank)
     assert jaga("store", "review") == 0
     out = capsys.readouterr().out.splitlines()
-    assert f"  unknown species, candidates {COD} 0.62, {HADDOCK} 0.30  pack -" in out[1]
-    assert f"  no fish ({blank})  pack -" in out[2]
+    assert f"  no fish ({blank})  pack -" in out[1]  # the newer
+    assert f"  unknown species, candidates {COD} 0.62, {HADDOCK} 0.30  pack -" in out[2]
 
 
 def test_review_says_when_the_limit_hides_some(
     store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    oldest = observation(store, 1)
-    observation(store, 2)
+    observation(store, 1)
+    newest = observation(store, 2)
     assert jaga("store", "review", "--limit", "1") == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "1 fish observations flagged for review, oldest first:"
-    assert out[1].startswith(oldest.observation_uid)
+    assert out[0] == "1 fish observations recorded here flagged for review, newest first:"
+    assert out[1].startswith(newest.observation_uid)
     assert out[2] == "more are flagged than these 1: raise --limit to see them"
 
 
@@ -152,7 +205,10 @@ def test_review_of_an_empty_queue_and_a_bad_limit(
     store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert jaga("store", "review") == 0
-    assert capsys.readouterr().out == "no fish observations are flagged for review\n"
+    assert capsys.readouterr().out == (
+        "no fish observations recorded here are flagged for review"
+        " (jaga store review --site: those pulled from the hub too)\n"
+    )
     with pytest.raises(SystemExit) as usage:
         jaga("store", "review", "--limit", "0")
     assert usage.value.code == 2

@@ -14,7 +14,7 @@ from typing import Any
 import sqlcipher3
 
 from sync.errors import SchemaVersionError
-from sync.store.schema import v1, v2, v3, v4, v5, v6, v7, v8, v9, v10
+from sync.store.schema import v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11
 
 # "JAGA" in ASCII: tells a Jaga store from any other SQLCipher file with the same key.
 APPLICATION_ID = 0x4A414741
@@ -74,6 +74,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         9, "fish observations say whether this device knows the fish's box", run_script(v9.SQL)
     ),
     Migration(10, "pulled changes set aside until they can apply", run_script(v10.SQL)),
+    Migration(
+        11, "fish observations say whether they were recorded here or pulled", run_script(v11.SQL)
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -86,7 +86,10 @@ class FakeHub:
     def client(self) -> httpx.Client:
         return httpx.Client(transport=self.transport)
 
-    def add_change(self, entity: str, operation: str, payload: dict[str, Any]) -> Change:
+    def add_change(
+        self, entity: str, operation: str, payload: dict[str, Any], origin: UUID | None = None
+    ) -> Change:
+        """Log a change; ``origin``: the device that made it (None: the hub's own edit)."""
         uid = next((v for k, v in payload.items() if k.endswith("_uid")), None)
         change = Change.model_validate(
             {
@@ -96,6 +99,7 @@ class FakeHub:
                 "operation": operation,
                 "payload": payload,
                 "changed_at": "2026-03-01T08:00:00.000000Z",
+                "origin_device": None if origin is None else str(origin),
             }
         )
         self.changes.append(change)

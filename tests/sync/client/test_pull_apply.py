@@ -3,6 +3,7 @@ authoritative, but an erasure made here is never undone by an older upsert."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -13,9 +14,9 @@ from sync.client import HubUnavailableError
 from sync.client import apply as apply_module
 from sync.client.state import read_cursor
 from sync.protocol import PullResult
-from sync.store import ModelRef, PredictionStatus, Store
+from sync.store import FishObservation, ModelRef, PredictionStatus, Store
 from sync.store.records import Crop
-from tests.sync.client.fakehub import SITE, FakeHub, Fault
+from tests.sync.client.fakehub import DEVICE, SITE, FakeHub, Fault
 from tests.sync.client.units import SMALL, client_of, states
 from tests.sync.conftest import FakeClock, enrol, random_vector
 from tests.sync.hub import entries as e
@@ -60,6 +61,31 @@ def test_a_hub_correction_replaces_the_devices_fields(store: Store) -> None:
         "Lutjanus synagris"
     )
     assert store.observations.review_queue() == []
+
+
+def test_a_pulled_catch_is_another_boats_unless_this_device_sent_it(store: Store) -> None:
+    """The review list on deck is this device's own flagged catches (``recorded_here``).
+    Another boat's, or the hub's, are pulled; one this device sent itself comes back after a
+    restore from an older backup and is its own; an edit pulled later keeps the origin."""
+    hub, other_boat = FakeHub(), uuid.uuid4()
+    own = store.observations.add(
+        FishObservation(store.clock.now(), (), needs_review=True, officer="o-7", notes="own")
+    )
+    theirs, restored, hubs = (e.observation(notes=n) for n in ("theirs", "restored", "hub's"))
+    hub.add_change("fish_observation", "upsert", theirs, origin=other_boat)
+    hub.add_change("fish_observation", "upsert", restored, origin=DEVICE)
+    hub.add_change("fish_observation", "upsert", hubs)
+    echoed = {**e.observation(own.observation_uid), "notes": "own, edited on the hub"}
+    hub.add_change("fish_observation", "upsert", echoed, origin=other_boat)
+    client = client_of(store, hub)
+    client.pull()
+    here = {o.notes: o.recorded_here for o in store.observations.review_queue(include_pulled=True)}
+    assert here == {"theirs": False, "restored": True, "hub's": False, echoed["notes"]: True}
+    hub.add_change("fish_observation", "upsert", theirs | {"notes": "theirs, 2"}, origin=DEVICE)
+    client.pull()
+    assert not store.observations.get(theirs["observation_uid"]).recorded_here
+    mine = [o.notes for o in store.observations.review_queue()]
+    assert sorted(mine) == sorted(["restored", echoed["notes"]])
 
 
 def test_a_pulled_pack_version_is_kept_and_a_change_without_one_leaves_it(store: Store) -> None:
