@@ -180,6 +180,7 @@ class CatchController(QObject):
         panel.retry.clicked.connect(self.retry)
         panel.dismiss.clicked.connect(self.dismiss)
         panel.review.refresh.clicked.connect(self.refresh)
+        panel.review.site.toggled.connect(self.refresh)
         panel.review.confirm.clicked.connect(self.confirm_selected)
         species.changed.connect(panel.show_pack)
 
@@ -321,7 +322,8 @@ class CatchController(QObject):
         if self.store is None:
             self.panel.review.show_message(LOCKED_MESSAGE, problem=True)
             return
-        self._submit(self.store.flagged, self._show_flagged, self._review_failed)
+        work = functools.partial(self.store.flagged, site=self.panel.review.site.isChecked())
+        self._submit(work, self._show_flagged, self._review_failed)
 
     @Slot()
     def confirm_selected(self) -> None:
@@ -436,8 +438,10 @@ class CatchController(QObject):
         return [self._answers[box] for box in boxes]
 
     def _show_flagged(self, flagged: object) -> None:
-        if isinstance(flagged, Flagged):
-            self.panel.review.show_flagged(flagged)
+        review = self.panel.review
+        # A list asked for before the box was ticked (or unticked) is not the one wanted.
+        if isinstance(flagged, Flagged) and flagged.site == review.site.isChecked():
+            review.show_flagged(flagged)
 
     def _confirmed(self, observation: object) -> None:
         if isinstance(observation, FishObservation):

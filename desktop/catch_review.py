@@ -1,4 +1,6 @@
-"""The review list: observations on this device flagged for review, and a way to confirm one.
+"""The review list: the catches recorded on this device flagged for review, newest first
+(the fish its officers saw), and a way to confirm one. Ticking "the whole site's" lists the
+catches pulled from the hub (other boats') too, marked so.
 
 A view only: it is told ``Flagged`` values and messages (on the GUI thread) and shows them;
 ``CatchController`` connects its buttons and runs the store work on a worker.
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QGroupBox,
     QHBoxLayout,
@@ -48,6 +51,8 @@ class ReviewList(QGroupBox):
         self.confirm.setObjectName("reviewConfirm")
         self.refresh = QPushButton("Refresh")
         self.refresh.setObjectName("reviewRefresh")
+        self.site = QCheckBox("The whole site's (pulled from the hub too)")
+        self.site.setObjectName("reviewSite")
         self.summary = QLabel("")  # how many wait
         self.summary.setObjectName("reviewSummary")
         self.message = QLabel("")  # the last confirmation, or why the list cannot be shown
@@ -74,12 +79,12 @@ class ReviewList(QGroupBox):
             self._selected(self.items.currentItem())
 
     def _show_summary(self, flagged: Flagged) -> None:
-        count = len(flagged.observations)
+        count, where = len(flagged.observations), " on this site" if flagged.site else ""
         if not count:
-            self.summary.setText("none: nothing waits for a review")
+            self.summary.setText(f"none{where}: nothing waits for a review")
         else:
-            more = f"more than {count}: the oldest {count} are shown" if flagged.more else ""
-            self.summary.setText(more or f"{count} waiting, oldest first")
+            more = f"more than {count}{where}: the newest {count} are shown"
+            self.summary.setText(more if flagged.more else f"{count} waiting{where}, newest first")
 
     def selected(self) -> FishObservation | None:
         item = self.items.currentItem()
@@ -109,6 +114,7 @@ class ReviewList(QGroupBox):
         row.addWidget(self.refresh)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
+        layout.addWidget(self.site)
         layout.addWidget(self.items, 1)
         layout.addLayout(row)
         layout.addWidget(self.message)

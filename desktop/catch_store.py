@@ -21,8 +21,9 @@ REVIEW_LIMIT = 50  # as many as `jaga store review` shows by default
 
 @dataclass(frozen=True)
 class Flagged:
-    observations: tuple[FishObservation, ...]  # oldest first
+    observations: tuple[FishObservation, ...]  # newest first
     more: bool  # more are flagged than these
+    site: bool = False  # the whole site's: those pulled from the hub too
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,12 @@ class CatchStore:
             except RecordedBeforeError as recorded_before:
                 return recorded_before
 
-    def flagged(self, limit: int = REVIEW_LIMIT) -> Flagged:
-        with self._open() as store:
-            found = store.observations.review_queue(limit + 1)  # one more: are there more?
-        return Flagged(tuple(found[:limit]), len(found) > limit)
+    def flagged(self, limit: int = REVIEW_LIMIT, *, site: bool = False) -> Flagged:
+        """The catches recorded on this device flagged for review, newest first (a busy
+        site's pulled catches never hide them); ``site``: every boat's, pulled ones too."""
+        with self._open() as store:  # one more: are there more?
+            found = store.observations.review_queue(limit + 1, include_pulled=site)
+        return Flagged(tuple(found[:limit]), len(found) > limit, site)
 
     def confirm(self, observation_uid: str, species: str, officer: str) -> FishObservation:
         with self._open() as store:

@@ -85,7 +85,7 @@ def recorded_catch_text(observations: Sequence[FishObservation]) -> str:
 
 def review_line(observation: FishObservation) -> str:
     """One flagged observation on one line: when, the best candidate (saying so where the
-    pack named no species), where, who."""
+    pack named no species), where, who, and whether it was pulled from the hub."""
     best = observation.predictions[0] if observation.predictions else None
     guess = f"{best.species} {percent(best.confidence)}" if best else "no fish / no prediction"
     if observation.status is PredictionStatus.UNKNOWN:  # the pack named no species
@@ -95,7 +95,8 @@ def review_line(observation: FishObservation) -> str:
     context = [("vessel", observation.vessel), ("trip", observation.trip)]
     where = "".join(f"{label} {_one_line(value)}, " for label, value in context if value)
     when = observation.observed_at.astimezone().strftime("%Y-%m-%d %H:%M")
-    return f"{when}   {guess}   ({where}officer {_one_line(observation.officer)})"
+    line = f"{when}   {guess}   ({where}officer {_one_line(observation.officer)})"
+    return line if observation.recorded_here else f"{line}   (pulled from the hub)"
 
 
 def recorded_text(observation: FishObservation) -> str:

@@ -42,6 +42,7 @@ from tests.desktop.test_catch import (
     write_image,
 )
 from tests.sync.conftest import FAST
+from tests.sync.test_store_review_cli import pulled_from_the_hub
 
 pytestmark = pytest.mark.needs_shared
 SCREENSHOT_ENV = "JAGA_SCREENSHOT_DIR"  # where to keep a picture of the panel, if set
@@ -253,6 +254,34 @@ def test_a_flagged_catch_is_listed_for_review_and_confirming_clears_it(
         confirmed = only_observation(store)
     assert confirmed.confirmed_species == "Chromis chrysura"
     assert confirmed.reviewed_by == "Ana Lima"
+
+
+def test_the_list_is_this_devices_catches_and_the_sites_on_asking(rig: Rig, tmp_path: Path) -> None:
+    """Another boat's flagged catch, pulled from the hub, is not this officer's to check
+    against the fish: the list shows the device's own catches, newest first, and the whole
+    site's (the pulled ones marked) only while "the whole site's" is ticked."""
+    with in_store(rig.store) as store:
+        pulled_from_the_hub(store, 1)  # caught in March
+    window = rig.open()
+    try:
+        panel, review = catch_of(window).panel, catch_of(window).panel.review
+        wait_until(lambda: "none" in review.summary.text(), "the empty list of this device's")
+        panel.officer.setText("Ana Lima")
+        rig.open_photo(window, BELOW_REVIEW)
+        assert "flagged for review" in record(window)
+        wait_until(lambda: review.items.count() == 1, "this device's flagged catch")
+        assert review.summary.text() == "1 waiting, newest first"
+        assert "pulled" not in review.items.item(0).text()
+        review.site.setChecked(True)
+        wait_until(lambda: review.items.count() == 2, "the site's flagged catches")
+        newer, older = (review.items.item(row).text() for row in range(2))
+        assert "Ana Lima" in newer and older.endswith("(pulled from the hub)")
+        assert review.summary.text() == "2 waiting on this site, newest first"
+        review.site.setChecked(False)
+        wait_until(lambda: review.items.count() == 1, "this device's again")
+        assert "Ana Lima" in review.items.item(0).text()
+    finally:
+        window.close()
 
 
 def test_an_unknown_fish_is_recorded_and_listed_as_unknown(window: MainWindow, rig: Rig) -> None:

@@ -222,10 +222,10 @@ class StuckStore(CatchStore):
     reading: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
 
-    def flagged(self, limit: int = REVIEW_LIMIT) -> Flagged:
+    def flagged(self, limit: int = REVIEW_LIMIT, *, site: bool = False) -> Flagged:
         self.reading.set()
         self.release.wait(60)
-        return super().flagged(limit)
+        return super().flagged(limit, site=site)
 
 
 def test_closing_waits_for_jobs_that_hang_a_bounded_time_in_all(
@@ -293,9 +293,9 @@ class CountingStore(CatchStore):
 
     reads: list[str] = field(default_factory=list)
 
-    def flagged(self, limit: int = REVIEW_LIMIT) -> Flagged:
+    def flagged(self, limit: int = REVIEW_LIMIT, *, site: bool = False) -> Flagged:
         self.reads.append(threading.current_thread().name)
-        return super().flagged(limit)
+        return super().flagged(limit, site=site)
 
 
 def catch_of(window: MainWindow) -> CatchController:
@@ -384,7 +384,7 @@ def test_a_sync_that_pulls_changes_keeps_the_officers_selection_and_typed_specie
     """A background sync refreshes the review list while the officer is mid-review: the
     catch selected and the species typed for it stay, and Confirm stays on."""
     with Store.open(registered_store, Passphrase(PASSPHRASE), config=FAST) as store:
-        reviewed_on_the_hub, selected = flag_a_catch(store), flag_a_catch(store)
+        selected, reviewed_on_the_hub = flag_a_catch(store), flag_a_catch(store)  # newest first
     hub = FakeHub()
     window = window_on(registered_store, hub, tmp_path)
     review = catch_of(window).panel.review
