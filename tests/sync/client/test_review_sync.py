@@ -43,6 +43,28 @@ def test_the_reviewer_of_a_catch_travels_to_the_hub_and_back(
         assert drained(store)  # the pulled correction is not pushed back
 
 
+def test_a_boat_reviews_its_own_flagged_catches_not_the_ones_it_pulled(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """A busy site: boat B pulls boat A's flagged catches, then records one of its own. B's
+    review list is its own catch (the fish its officer saw), not A's, however many A's are;
+    the whole site's list has both, B's newest first."""
+    boat_a = new_device(tmp_path, live_hub.url, site_slug, "boat-a")
+    boat_b = new_device(tmp_path, live_hub.url, site_slug, "boat-b")
+    with boat_a.open() as store_a, boat_b.open() as store_b, httpx.Client() as http:
+        theirs = add_observations(store_a, 9, "boat-a")  # 3 flagged (every third)
+        boat_a.client(store_a, http).sync_once()
+        client_b = boat_b.client(store_b, http)
+        assert client_b.sync_once().pull.applied >= 9
+        (own,) = add_observations(store_b, 1, "boat-b")  # flagged
+        client_b.sync_once()  # pushed, and pulled back: still B's own
+        assert [o.observation_uid for o in store_b.observations.review_queue(2)] == [own]
+        site = store_b.observations.review_queue(10, include_pulled=True)
+        assert [o.observation_uid for o in site] == [own, *theirs[::3]]
+        assert [o.recorded_here for o in site] == [True, False, False, False]
+        assert [o.observation_uid for o in store_a.observations.review_queue()] == theirs[::3]
+
+
 def test_a_boat_that_pulled_a_catch_on_protocol_2_keeps_its_box_when_it_confirms_it(
     live_hub: HubProcess, site_slug: str, tmp_path: Path
 ) -> None:
