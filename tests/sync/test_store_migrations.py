@@ -11,6 +11,7 @@ import json
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 import sqlcipher3
@@ -62,8 +63,12 @@ def v1_store(db_path: Path, passphrase: Passphrase, clock: FakeClock) -> Store:
     """A store as Jaga with schema 1 made it: a person, a catch, an access event, an outbox."""
     store = Store.create(db_path, passphrase, clock=clock, config=FAST, migrations=V1)
     assert schema_version(store.database.connection) == 1
-    person = enrol(store, clock, BADGE, seed=1)
-    store.access.record(AccessEvent(clock.now(), "north-gate", "kiosk-1", "verified", person, 0.8))
+    # Schema 1's code stamped its outbox with the clock alone: it kept no hub time seen
+    # (``edit_clock``'s values live in sync_state, which schema 2 made).
+    with patch("sync.store.outbox.edit_time", lambda _connection, clock: clock.now()):
+        person = enrol(store, clock, BADGE, seed=1)
+        event = AccessEvent(clock.now(), "north-gate", "kiosk-1", "verified", person, 0.8)
+        store.access.record(event)
     with store.database.write() as connection:  # the schema-1 columns, as its code wrote them
         connection.execute(
             "INSERT INTO fish_observations (observation_uid, observed_at, predictions,"
