@@ -4,6 +4,11 @@ OpenCV learns an image's size only by decoding all of it, and a small file can d
 huge one: a 1 MB PNG of 16000 x 16000 pixels decodes to 768 MB of RGB. Reading the few
 bytes that declare the size first lets ``images.decode_image`` refuse such a photo before
 any pixel is allocated. The formats are the ones a catch photo may be (JPEG, PNG, WebP).
+
+A small file can also declare a long decode: a progressive JPEG is sent in scans, and
+libjpeg decodes every scan over the whole image, only warning when one repeats another
+("Inconsistent progression sequence"). :func:`jpeg_scan_count` counts them, so that such a
+file is refused before it is decoded too.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ _JPEG = b"\xff\xd8"
 # C4, C8 and CC, in the same range, are other segments.
 _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _SOS = 0xDA  # start of scan: the compressed data follows
+_EOI = 0xD9  # end of image: libjpeg reads no further (a phone's second picture may follow)
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # markers without a length
 
 
@@ -77,6 +83,31 @@ def jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes]]:
                 return
             yield marker, body
             at += 2 + length
+
+
+def jpeg_scan_count(data: bytes, stop_after: int) -> int:
+    """How many scans (start-of-scan segments) libjpeg would decode in ``data``, a JPEG,
+    counting no further than ``stop_after + 1``.
+
+    The file is walked marker by marker as libjpeg reads it, not searched for the bytes
+    FF DA: a segment's body (an EXIF thumbnail is a whole JPEG, scans and all) is skipped
+    by its length, and so is anything after the end-of-image marker (the second picture of
+    a phone's MPO file). In compressed data a 0xFF byte is always followed by 00 (a stuffed
+    FF), a restart marker (D0-D7) or another FF, so any other byte there is a real marker.
+    """
+    count, at = 0, 2
+    while count <= stop_after and (at := data.find(b"\xff", at)) >= 0 and at + 1 < len(data):
+        marker = data[at + 1]
+        if marker == _EOI:
+            break
+        if marker == 0xFF:  # a fill byte before the marker
+            at += 1
+        elif marker == 0x00 or marker in _STANDALONE:  # stuffed data or a restart
+            at += 2
+        else:
+            count += marker == _SOS
+            at += 2 + max(_big(data, at + 2, 2), 2)  # below two: libjpeg's empty segment
+    return count
 
 
 def _jpeg(data: bytes) -> tuple[int, int] | None:

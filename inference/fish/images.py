@@ -5,7 +5,8 @@ unless a pack declares another side (a fine-tune may train at the crops' own sca
 Crops are letterboxed rather than stretched: a fish's outline (long and thin, or round) is
 part of what tells species apart, and stretching every crop to a square erases it.
 
-A photo of more than ``MAX_PIXELS`` is refused from its header, before it is decoded.
+A photo of more than ``MAX_PIXELS``, or a JPEG in more than ``MAX_JPEG_SCANS`` scans, is
+refused from its header and markers, before it is decoded.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy.typing as npt
 
 from inference.fish.errors import ImageError
 from inference.fish.graph_contract import input_names
-from inference.fish.image_header import pixel_size
+from inference.fish.image_header import jpeg_scan_count, pixel_size
 
 INPUT_SIZE = 224  # the installed backbones' side, and every head-mode pack's
 # Mid-grey: the backbone's normalisation maps it to zero, so padding carries no signal.
@@ -31,6 +32,12 @@ PREPROCESS_VERSION = "letterbox-v1"
 # resolution and refuses a file made to exhaust memory, such as a 1 MB PNG declaring
 # 16000 x 16000 px (256 MP). At the limit a decoded photo is 630 MB of RGB.
 MAX_PIXELS = 210_000_000
+# A progressive JPEG is decoded once per scan, over the whole image: a file can repeat a
+# scan thousands of times in a few bytes each (a 0.5 MB, 8000 x 8000 px file of 2,000 scans
+# kept `jaga catch` decoding for minutes). libjpeg's own progressive scripts write 10 scans
+# for a colour photo and 18 for CMYK, and a baseline JPEG has one per component at most, so
+# 64 admits every encoder's photo; at the limit a decode costs at most 64 passes.
+MAX_JPEG_SCANS = 64
 # OpenCV's decoders refuse more than OPENCV_IO_MAX_IMAGE_PIXELS before allocating: the
 # backstop for a header the check here cannot read. OpenCV reads it when cv2 is imported, so
 # the package's __init__ sets it to this limit, before any module of ours imports cv2.
@@ -79,10 +86,12 @@ def read_bytes(path: Path) -> bytes:
 
 
 def decode_image(data: bytes, name: str) -> UInt8Image:
-    """An RGB uint8 image; :class:`ImageError` for anything that does not decode, or that
-    has more than ``MAX_PIXELS`` (a JPEG, PNG or WebP is refused from its header)."""
+    """An RGB uint8 image; :class:`ImageError` for anything that does not decode, that
+    has more than ``MAX_PIXELS`` (a JPEG, PNG or WebP is refused from its header), or that
+    is a JPEG in more than ``MAX_JPEG_SCANS`` scans."""
     if (declared := pixel_size(data)) is not None:
         check_pixels(*declared, name)
+    check_scans(data, name)
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
@@ -105,6 +114,15 @@ def check_pixels(width: int, height: int, name: str) -> None:
         raise ImageError(
             f"{name} is {width}x{height} px ({width * height / 1e6:.0f} MP), more than the"
             f" {MAX_PIXELS / 1e6:.0f} MP a photo may have: save it at a lower resolution"
+        )
+
+
+def check_scans(data: bytes, name: str) -> None:
+    """:class:`ImageError` for a JPEG in more than ``MAX_JPEG_SCANS`` scans."""
+    if data.startswith(b"\xff\xd8") and jpeg_scan_count(data, MAX_JPEG_SCANS) > MAX_JPEG_SCANS:
+        raise ImageError(
+            f"{name} is a JPEG in more than {MAX_JPEG_SCANS} scans, each decoded over the whole"
+            " photo (a camera writes a dozen or two at most): save it again as a plain JPEG"
         )
 
 

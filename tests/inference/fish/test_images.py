@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from inference.fish.errors import ImageError
-from inference.fish.image_header import pixel_size
+from inference.fish.image_header import jpeg_scan_count, pixel_size
 from inference.fish.images import (
     DEFAULT_GATE,
+    MAX_JPEG_SCANS,
     MAX_PIXELS,
     UInt8Image,
     check_pixels,
@@ -219,3 +220,67 @@ def test_a_photo_on_disk_is_refused_by_its_path(tmp_path: Path) -> None:
     path.write_bytes(declaring(CASES["png"], 20000, 20000))
     with pytest.raises(ImageError, match=f"^{path} is 20000x20000 px"):
         read_image(path)
+
+
+def scans_of(jpeg: bytes) -> list[bytes]:
+    """A JPEG cut into its parts: each header segment, and each scan with its compressed
+    data (a scan's data runs to the next marker that is not a stuffed FF or a restart)."""
+    parts, at = [jpeg[:2]], 2
+    while jpeg[at + 1] != 0xD9:
+        end = at + 2 + struct.unpack(">H", jpeg[at + 2 : at + 4])[0]
+        while (
+            jpeg[at + 1] == 0xDA
+            and jpeg[end + 1 : end + 2] != b""
+            and (jpeg[end] != 0xFF or jpeg[end + 1] == 0 or 0xD0 <= jpeg[end + 1] <= 0xD7)
+        ):
+            end += 1 if jpeg[end] != 0xFF else 2
+        parts.append(jpeg[at:end])
+        at = end
+    return [*parts, jpeg[at:]]
+
+
+def scan_bomb(side: int, scans: int) -> bytes:
+    """A real progressive JPEG of ``side`` x ``side`` px in ``scans`` scans: its last scan
+    (with the Huffman table before it) repeated, which libjpeg decodes, warning only
+    ("Inconsistent progression sequence"), over the whole image each time."""
+    grey = np.full((side, side, 3), 128, np.uint8)
+    parts = scans_of(encoded(".jpg", grey, cv2.IMWRITE_JPEG_PROGRESSIVE, 1))
+    last = max(i for i, part in enumerate(parts) if part[:2] == b"\xff\xda")
+    repeated = parts[last - 1] + parts[last] if parts[last - 1][:2] == b"\xff\xc4" else parts[last]
+    have = sum(part[:2] == b"\xff\xda" for part in parts)
+    return b"".join(parts[:-1]) + repeated * (scans - have) + parts[-1]
+
+
+def test_a_progressive_scan_bomb_is_refused_before_it_is_decoded() -> None:
+    """2000 x 2000 px in 2,000 scans, 0.3 MB: each scan is decoded over the whole photo (an
+    8000 x 8000 one kept `jaga catch` decoding for minutes). The refusal counts the scans;
+    the decoder has no such message."""
+    bomb = scan_bomb(2000, 2000)
+    assert len(bomb) < 1_000_000
+    with pytest.raises(ImageError, match=r"^bomb.jpg is a JPEG in more than 64 scans"):
+        decode_image(bomb, "bomb.jpg")
+
+
+def test_a_photo_at_the_scan_limit_is_decoded() -> None:
+    assert decode_image(scan_bomb(64, MAX_JPEG_SCANS), "at.jpg").shape == (64, 64, 3)
+    with pytest.raises(ImageError, match="more than 64 scans"):
+        decode_image(scan_bomb(64, MAX_JPEG_SCANS + 1), "over.jpg")
+
+
+def test_scan_markers_inside_a_segment_or_after_the_image_are_not_counted() -> None:
+    """An EXIF thumbnail is a whole JPEG inside a segment, and a phone's MPO file puts a
+    second picture after the first one's end: libjpeg decodes neither, so neither counts
+    (counting the bytes FF DA would refuse such a photo)."""
+    scans = b"\xff\xda" * (MAX_JPEG_SCANS + 1)
+    body = b"Exif\x00\x00" + scans
+    jpeg = CASES["progressive jpeg"]
+    photo = jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + jpeg[2:] + scans
+    assert jpeg_scan_count(photo, MAX_JPEG_SCANS) == jpeg_scan_count(jpeg, MAX_JPEG_SCANS)
+    assert decode_image(photo, "phone.jpg").shape == (23, 37, 3)
+
+
+@pytest.mark.parametrize("data", [CASES["jpeg"], CASES["progressive jpeg"]], ids=["base", "prog"])
+def test_every_scan_of_an_encoders_jpeg_is_counted(data: bytes) -> None:
+    """One scan for a baseline JPEG; libjpeg's progressive script writes 10 for colour."""
+    expected = 10 if data is CASES["progressive jpeg"] else 1
+    assert jpeg_scan_count(data, MAX_JPEG_SCANS) == expected
