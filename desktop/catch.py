@@ -25,6 +25,8 @@ window, two shells) record it once, and the second is refused.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -120,19 +122,43 @@ class CaughtFish:
 def read_catch_photo(path: Path, config: StoreConfig | None = None) -> CatchPhoto:
     """Read a JPEG, PNG or WebP photo; :class:`CatchError` for anything else, a corrupt
     file, or one larger than the store (``config``, else the defaults) accepts."""
-    limits = config or StoreConfig()
-    try:
-        _check_size(limits, path, path.stat().st_size)  # before a huge file is read at all
-        data = path.read_bytes()
-    except OSError as error:
-        raise CatchError(f"cannot read {path}: {error.strerror or error}") from error
-    _check_size(limits, path, len(data))  # it may have grown since
+    data = read_photo_file(path, config or StoreConfig())
     media_type = media_type_of(data, path)
     try:
         image = decode_image(data, str(path))
     except ImageError as error:
         raise CatchError(str(error)) from error
     return CatchPhoto(path, data, media_type, image, photo_time(data))
+
+
+def read_photo_file(path: Path, limits: StoreConfig) -> bytes:
+    """The bytes of the regular file at ``path``; :class:`CatchError` for anything else
+    (/dev/zero never ends, a named pipe waits for a writer for ever, a folder has no bytes)
+    or for a file over the store's limit, refused by its size before it is read, and read no
+    further than one byte past the limit (a file growing meanwhile is refused too)."""
+    try:
+        # Not blocking: opening a named pipe would otherwise wait until something writes.
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            found = os.fstat(handle)
+            if not stat.S_ISREG(found.st_mode):
+                raise CatchError(f"{path} is not a photo file (a device, a pipe or a folder)")
+            _check_size(limits, path, found.st_size)  # before a huge file is read at all
+            data = _read_at_most(handle, limits.max_blob_bytes + 1)
+        finally:
+            os.close(handle)
+    except OSError as error:
+        raise CatchError(f"cannot read {path}: {error.strerror or error}") from error
+    _check_size(limits, path, len(data))  # it may have grown since
+    return data
+
+
+def _read_at_most(handle: int, size: int) -> bytes:
+    chunks: list[bytes] = []
+    while size > 0 and (chunk := os.read(handle, min(size, 1 << 20))):
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
 def media_type_of(data: bytes, path: Path) -> str:
