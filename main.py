@@ -46,11 +46,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    quiet_http_logs(verbose=args.verbose)
     if args.command is None:
         parser.print_help()
         return 2
     handler = args.handler
     return int(handler(args))
+
+
+def quiet_http_logs(*, verbose: bool) -> None:
+    """Keep httpx's line per request (one a photo chunk: thousands for a sync's backlog, in
+    the journal of every timer run) out of the log unless ``--verbose`` asks for it; its
+    warnings and errors still show."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
 
 
 def _start_app(args: argparse.Namespace) -> int:

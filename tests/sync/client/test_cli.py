@@ -4,6 +4,7 @@ is never printed."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,24 @@ def test_retry_pack_downloads_a_backing_off_pack_at_once(
     assert f"installed the species pack in {db.parent / 'species-packs' / version}" in (
         capsys.readouterr().out
     )
+
+
+def test_a_sync_logs_no_line_per_http_request_unless_verbose(
+    db: Path,
+    live_hub: HubProcess,
+    site_slug: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """httpx logs each request at INFO, the CLI's level: one line per photo chunk, tens of
+    thousands for a backlog, in the journal of every timer run."""
+    register(db, live_hub, site_slug, "quiet-cli", monkeypatch)
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        add_observations(store, 3, "quiet")
+    caplog.set_level(logging.INFO)  # what main's logging.basicConfig sets outside pytest
+    assert main(["sync", "now", "--db", str(db)]) == 0
+    http = [r for r in caplog.records if r.name.startswith(("httpx", "httpcore"))]
+    assert [r for r in http if r.levelno < logging.WARNING] == []
+    caplog.clear()
+    assert main(["--verbose", "sync", "now", "--db", str(db)]) == 0
+    assert any(r.name == "httpx" and r.levelno == logging.INFO for r in caplog.records)
