@@ -45,6 +45,7 @@ from sync.errors import (
     StoreNotFoundError,
     WrongKeyError,
 )
+from sync.protocol import MAX_PHOTO_BYTES
 from sync.store import purge_mark
 from sync.store.keys import raw_key_pragma, raw_rekey_pragma
 
@@ -69,7 +70,10 @@ class StoreConfig:
     """Limits and timings of one open store. Tests shrink them; deployments may tune them."""
 
     busy_timeout_s: float = 5.0
-    max_blob_bytes: int = 16 * 1024 * 1024
+    # What the protocol and the hub carry, so every photo the store keeps can be synced:
+    # a phone's full-resolution photo may be over 16 MiB. Held whole in memory only one at a
+    # time (a catch, an upload, which sends it in 1 MiB chunks; the hub joins them once).
+    max_blob_bytes: int = MAX_PHOTO_BYTES
     scrypt_n: int = 2**17
     # How long an erasure waits for other connections' reads to end so that it can purge the
     # erased data from the file; polled, so no writer is held up meanwhile.

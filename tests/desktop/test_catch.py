@@ -293,12 +293,12 @@ def test_a_photo_over_the_stores_limit_is_refused_before_it_is_read(
 ) -> None:
     path = tmp_path / "huge.png"
     data = (deck.f4k / CONFIDENT).read_bytes()
-    with path.open("wb") as sparse:  # 17 MiB on paper, no disk used: the store takes 16
+    with path.open("wb") as sparse:  # 33 MiB on paper, no disk used: the store takes 32
         sparse.write(data)
-        sparse.truncate(17 * 1024 * 1024)
+        sparse.truncate(33 * 1024 * 1024)
     before = deck.counts()
     # its whole size: what was read would stop one byte past the limit
-    with pytest.raises(CatchError, match="is 17825792 bytes; the store accepts at most 16777216"):
+    with pytest.raises(CatchError, match="is 34603008 bytes; the store accepts at most 33554432"):
         deck.catch(path, config=StoreConfig())
     small = StoreConfig(max_blob_bytes=len(data) - 1, scrypt_n=FAST.scrypt_n)
     with pytest.raises(CatchError, match=re.escape(f"{deck.f4k / CONFIDENT} is {len(data)} bytes")):

@@ -10,6 +10,7 @@ import pytest
 import sqlcipher3
 
 from sync.errors import RecordNotFoundError, RecordTooLargeError
+from sync.protocol import MAX_PHOTO_BYTES
 from sync.store import (
     FishObservation,
     OutboxState,
@@ -20,6 +21,7 @@ from sync.store import (
     StoreConfig,
     Verdict,
 )
+from sync.store.photos import load_photo
 from tests.sync.conftest import FAST, FakeClock, enrol
 
 
@@ -67,6 +69,17 @@ def test_a_failed_change_leaves_no_outbox_entry(
             store.observations.add(catch(clock), big_photo)
         assert store.outbox.entries() == []
         assert store.observations.count() == 0
+
+
+def test_the_store_keeps_every_photo_the_hub_accepts(store: Store, clock: FakeClock) -> None:
+    """A full-resolution phone photo may be over 16 MiB (the store's old limit, which
+    refused it though the protocol and the hub carry up to 32 MiB)."""
+    photo = Photo(b"x" * MAX_PHOTO_BYTES, "image/jpeg", clock.now())
+    store.observations.add(catch(clock), photo)
+    assert load_photo(store.database, photo.photo_uid).data == photo.data
+    over = Photo(photo.data + b"x", "image/jpeg", clock.now())
+    with pytest.raises(RecordTooLargeError, match=f"at most {MAX_PHOTO_BYTES}$"):
+        store.observations.add(catch(clock), over)
 
 
 def test_the_state_machine_queued_sent_acknowledged(store: Store, clock: FakeClock) -> None:
