@@ -13,6 +13,7 @@ file is refused before it is decoded too.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterator
 
@@ -24,6 +25,9 @@ _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0x
 _SOS = 0xDA  # start of scan: the compressed data follows
 _EOI = 0xD9  # end of image: libjpeg reads no further (a phone's second picture may follow)
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # markers without a length
+# A marker with a length, or the end of the image: FF then anything but a stuffed 00, a
+# standalone marker or another FF (a fill byte, the marker follows it).
+_MARKER = re.compile(rb"\xff[^\x00\x01\xd0-\xd7\xff]")
 
 
 def pixel_size(data: bytes) -> tuple[int, int] | None:
@@ -96,17 +100,12 @@ def jpeg_scan_count(data: bytes, stop_after: int) -> int:
     FF), a restart marker (D0-D7) or another FF, so any other byte there is a real marker.
     """
     count, at = 0, 2
-    while count <= stop_after and (at := data.find(b"\xff", at)) >= 0 and at + 1 < len(data):
-        marker = data[at + 1]
-        if marker == _EOI:
+    while count <= stop_after and (found := _MARKER.search(data, at)) is not None:
+        at = found.start()
+        if data[at + 1] == _EOI:
             break
-        if marker == 0xFF:  # a fill byte before the marker
-            at += 1
-        elif marker == 0x00 or marker in _STANDALONE:  # stuffed data or a restart
-            at += 2
-        else:
-            count += marker == _SOS
-            at += 2 + max(_big(data, at + 2, 2), 2)  # below two: libjpeg's empty segment
+        count += data[at + 1] == _SOS
+        at += 2 + max(_big(data, at + 2, 2), 2)  # below two: libjpeg's empty segment
     return count
 
 
