@@ -94,20 +94,29 @@ def _earlier_text(observation: FishObservation) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class CatchPhoto:
-    """A photo as read from disk: its bytes untouched, their type, and the decoded image."""
+class PhotoFile:
+    """A photo as it is recorded: its bytes untouched, their type, its size and its time; no
+    pixels. What a catch the store refused keeps until it is written (a decoded 24 MP photo
+    is some 70 MB, its file a few)."""
 
     path: Path
     data: bytes = field(repr=False)
     media_type: str
-    image: UInt8Image = field(repr=False)  # RGB, for the classifier and the preview
+    size: tuple[int, int]
+    """Width and height in pixels (what a fish's box is measured in)."""
     time: PhotoTime | None = None
     """The capture time the photo's own EXIF record gives (:mod:`desktop.photo_time`)."""
 
-    @property
-    def size(self) -> tuple[int, int]:
-        """Width and height in pixels (what a fish's box is measured in)."""
-        return int(self.image.shape[1]), int(self.image.shape[0])
+
+@dataclass(frozen=True, eq=False)
+class CatchPhoto(PhotoFile):
+    """A photo as read from disk: its file, and the decoded image to classify."""
+
+    image: UInt8Image = field(repr=False, kw_only=True)  # RGB, for the classifier and preview
+
+    def file(self) -> PhotoFile:
+        """The photo without its pixels (the same bytes, not a copy)."""
+        return PhotoFile(self.path, self.data, self.media_type, self.size, self.time)
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,8 @@ def read_catch_photo(path: Path, config: StoreConfig | None = None) -> CatchPhot
         image = decode_image(data, str(path))
     except ImageError as error:
         raise CatchError(str(error)) from error
-    return CatchPhoto(path, data, media_type, image, photo_time(data))
+    size = int(image.shape[1]), int(image.shape[0])
+    return CatchPhoto(path, data, media_type, size, photo_time(data), image=image)
 
 
 def read_photo_file(path: Path, limits: StoreConfig) -> bytes:
@@ -295,7 +305,7 @@ def box(x: int, y: int, width: int, height: int) -> Crop:
         raise CatchError(f"box {x},{y},{width},{height}: {error}") from None
 
 
-def check_crops(photo: CatchPhoto, crops: Sequence[Crop | None]) -> None:
+def check_crops(photo: PhotoFile, crops: Sequence[Crop | None]) -> None:
     """Every box lies inside the photo, and none is given twice (one fish, two records);
     :class:`CatchError` naming the first that does not."""
     width, height = photo.size
@@ -333,7 +343,7 @@ def classify_catch(
 
 def record_catches(
     observations: Observations,
-    photo: CatchPhoto,
+    photo: PhotoFile,
     fish: Sequence[CaughtFish],
     details: CatchDetails,
     *,

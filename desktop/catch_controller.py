@@ -47,6 +47,7 @@ from desktop.catch import (
     CatchError,
     CatchPhoto,
     CaughtFish,
+    PhotoFile,
     RecordedBeforeError,
     classify_catch,
     parse_length,
@@ -103,6 +104,7 @@ class Classified:
     species: tuple[str, ...]  # the display names of the pack that answered
     times: StageTimes
     preview: UInt8Image  # the photo scaled down to the panel's thumbnail, on the worker
+    file: PhotoFile  # what Record writes: the photo without its pixels, kept if refused
 
 
 def classify_file(classifier: SpeciesClassifier, path: Path, config: StoreConfig) -> Classified:
@@ -116,7 +118,8 @@ def classify_file(classifier: SpeciesClassifier, path: Path, config: StoreConfig
     classified = time.perf_counter()
     species = tuple(s.name for s in classifier.pack.species)
     times = StageTimes(read - started, classified - read)
-    return Classified(photo, prediction, species, times, shrink_to_fit(photo.image, THUMBNAIL_SIDE))
+    preview = shrink_to_fit(photo.image, THUMBNAIL_SIDE)
+    return Classified(photo, prediction, species, times, preview, photo.file())
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,7 @@ class CatchController(QObject):
         self.records = CatchRecords()  # while one is written, Record stays off
         # The photo and fish Record was warned about (recorded before): a second Record of
         # exactly those records them again.
-        self._warned: tuple[CatchPhoto, tuple[Crop | None, ...]] | None = None
+        self._warned: tuple[PhotoFile, tuple[Crop | None, ...]] | None = None
         self._stopped = False
         panel.open_photo.clicked.connect(self.choose_photo)
         panel.photo.boxes_changed.connect(self._show_fish)
@@ -281,12 +284,12 @@ class CatchController(QObject):
             self._show_records()
             return
         crops = tuple(one.crop for one in fish)
-        again = self._warned == (classified.photo, crops)  # the second Record of those fish
+        again = self._warned == (classified.file, crops)  # the second Record of those fish
         # Recorded as of now, when Record is pressed: a Retry hours later (even after the
         # clock was corrected back) records the same catch, dated as it would have been.
         pressed_at = datetime.now(UTC)
         record = CatchRecord(
-            classified.photo, tuple(fish), details, tuple(confirmed), again, pressed_at
+            classified.file, tuple(fish), details, tuple(confirmed), again, pressed_at
         )
         self._write(self.store, [record])
 
@@ -362,7 +365,7 @@ class CatchController(QObject):
         self.records.recorded(record, recorded_catch_text(recorded))
         self._show_records()
         shown = self._classified
-        if shown is not None and shown.photo is record.photo:
+        if shown is not None and shown.file is record.photo:
             self._classified, self._answers = None, {}
             self.panel.show_recorded()
         else:  # another photo was opened meanwhile: leave that one recordable

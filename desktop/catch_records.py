@@ -4,7 +4,9 @@ A Record the store refuses (another process held it past the busy timeout, the d
 is not dropped: it waits here, named by its photo's file, until the officer retries it or
 dismisses it, and the panel shows it meanwhile, whatever photo is opened next. Retry writes
 the same catch (the photo, the answers it was classified with, the details and the species
-confirmed when Record was pressed); nothing is classified again.
+confirmed when Record was pressed); nothing is classified again. A waiting record holds the
+photo's file (its bytes, type, size and time: all a Retry writes), never its decoded pixels,
+so a dozen refusals of large photos cost what their files do.
 
 No catch is written twice: a refused record wrote nothing (the photo, its observations and
 their outbox entries are one transaction), and each catch is in one place at a time (being
@@ -17,14 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from desktop.catch import CatchDetails, CatchPhoto, CaughtFish
+from desktop.catch import CatchDetails, CaughtFish, PhotoFile
 
 
 @dataclass(frozen=True, eq=False)
 class CatchRecord:
     """One Record as it was asked for: what ``CatchStore.record`` writes."""
 
-    photo: CatchPhoto
+    photo: PhotoFile  # its bytes and size, not its pixels: a refused record may wait long
     fish: tuple[CaughtFish, ...]
     details: CatchDetails
     confirmed: tuple[str | None, ...]  # one per fish

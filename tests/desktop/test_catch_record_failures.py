@@ -12,10 +12,13 @@ only the file dialog is replaced.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from desktop.app import MainWindow
@@ -264,3 +267,40 @@ def test_closing_while_a_catch_is_being_written_asks_first(window: MainWindow, r
     panel.retry.click()
     settle(window)
     assert len(observed(rig.store)) == 1
+
+
+def _arrays_in(value: object, seen: set[int] | None = None) -> list[np.ndarray]:
+    """Every numpy array a record holds, through its dataclasses, tuples, lists and dicts."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return []
+    seen.add(id(value))
+    if isinstance(value, np.ndarray):
+        return [value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        parts: list[object] = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    elif isinstance(value, tuple | list):
+        parts = list(value)
+    elif isinstance(value, dict):
+        parts = [*value.keys(), *value.values()]
+    else:
+        return []
+    return [array for part in parts for array in _arrays_in(part, seen)]
+
+
+def test_a_refused_record_holds_the_files_bytes_not_the_decoded_photo(
+    window: MainWindow, rig: Rig
+) -> None:
+    """Review 14: ten refused 24 MP catches held 720 MB of decoded pixels for 14 MB of
+    files; a Retry writes the file's bytes and needs only the photo's size."""
+    controller = catch_of(window)
+    refused_record(window, rig)
+    rig.open_photo(window, BELOW_REVIEW)  # the officer moves on: A is no longer on screen
+    (record,) = controller.records.refused
+    assert _arrays_in(record) == []
+    assert record.photo.data == (rig.f4k / CONFIDENT).read_bytes()
+    pixels = cv2.imread(str(rig.f4k / CONFIDENT))
+    assert pixels is not None and record.photo.size == pixels.shape[1::-1]
+    catch_of(window).panel.retry.click()
+    settle(window)
+    assert observed(rig.store) == [("Amphiprion clarkii", (rig.f4k / CONFIDENT).read_bytes())]
