@@ -25,7 +25,9 @@ shown, not raised; anything else is a bug, shown and logged with its traceback. 
 the store refused is kept (``CatchRecords``) and shown, naming its photo, until the officer
 retries it (the same classified catch, written on the worker like any record) or dismisses
 it; closing the window with one asks the officer first (``may_close``), and one still kept
-when the panel stops anyway is logged.
+when the panel stops anyway is logged. A refused catch is also kept on disk beside the store
+(``CatchSpool``), so that an app killed or a power cut loses none: the next start offers it
+again for Retry or Dismiss.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ from inference.fish.images import UInt8Image, shrink_to_fit
 from inference.fish.types import FishPrediction
 from sync.errors import SyncError
 from sync.store import Crop, FishObservation, StoreConfig
+from sync.store.records import new_uid
 
 if TYPE_CHECKING:
     from inference.fish.classify import SpeciesClassifier
@@ -188,6 +191,8 @@ class CatchController(QObject):
         species.changed.connect(panel.show_pack)
 
     def start(self) -> None:
+        if self.store is not None:  # catches refused before the app last stopped, if any
+            self._submit(self.store.pending, self._show_pending, self._pending_failed)
         self.refresh()
 
     def may_close(self, parent: QWidget) -> bool:
@@ -210,7 +215,8 @@ class CatchController(QObject):
             )
         question = (
             "; ".join(parts) + ". Close anyway and lose what is not recorded?"
-            " (No: keep the window open; Retry writes a refused catch.)"
+            " (No: keep the window open; Retry writes a refused catch. A catch kept on disk"
+            " is offered again at the next start.)"
         )
         return self._confirm_close(parent, question)
 
@@ -288,9 +294,12 @@ class CatchController(QObject):
         # Recorded as of now, when Record is pressed: a Retry hours later (even after the
         # clock was corrected back) records the same catch, dated as it would have been.
         pressed_at = datetime.now(UTC)
+        # Recorded again while refused: the new record takes the refused one's place on disk.
+        uid = next((r.uid for r in self.records.refused if r.photo is classified.file), None)
         record = CatchRecord(
-            classified.file, tuple(fish), details, tuple(confirmed), again, pressed_at
-        )
+            classified.file, tuple(fish), details, tuple(confirmed), again, pressed_at,
+            uid or new_uid(),
+        )  # fmt: skip
         self._write(self.store, [record])
 
     @Slot()
@@ -304,6 +313,9 @@ class CatchController(QObject):
         dropped = self.records.dismiss()
         if dropped:
             _log.warning("catch: dismissed, not recorded: %s", ", ".join(r.name for r in dropped))
+            if self.store is not None:  # nor offered again at the next start
+                work = functools.partial(self.store.forget, dropped)
+                self._submit(work, lambda _: None, self._pending_failed)
         self._show_records()
 
     def _write(self, store: CatchStore, records: Sequence[CatchRecord]) -> None:
@@ -382,6 +394,15 @@ class CatchController(QObject):
         self._warned = (record.photo, tuple(one.crop for one in record.fish))
         self._show_records()
         self._allow_record()
+
+    def _show_pending(self, kept: object) -> None:
+        if isinstance(kept, list) and kept:
+            self.records.kept([record for record in kept if isinstance(record, CatchRecord)])
+            self._show_records()
+
+    def _pending_failed(self, message: str) -> None:
+        self.records.not_written("catches kept from before", message)
+        self._show_records()
 
     def _record_failed(self, record: CatchRecord, message: str) -> None:
         self.records.failed(record, message)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from desktop.catch import CatchDetails, CaughtFish, PhotoFile
+from sync.store.records import new_uid
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,6 +33,7 @@ class CatchRecord:
     confirmed: tuple[str | None, ...]  # one per fish
     again: bool = False  # recorded even if this photo's same fish were recorded before
     pressed_at: datetime | None = None  # when Record was pressed: what a Retry records it at
+    uid: str = field(default_factory=new_uid)  # its entry in the spool while refused
 
     @property
     def name(self) -> str:
@@ -76,6 +78,13 @@ class CatchRecords:
         self._refused = {r: why for r, why in self._refused.items() if r.photo is not record.photo}
         self._latest.clear()
         self._writing.append(record)
+
+    def kept(self, records: list[CatchRecord]) -> None:
+        """Refused catches kept on disk from before the app stopped (``CatchSpool``)."""
+        waiting = {record.uid for record in (*self._refused, *self._writing)}
+        for record in records:
+            if record.uid not in waiting:
+                self._refused[record] = "kept from before the app stopped; Retry records it"
 
     def dismiss(self) -> list[CatchRecord]:
         """The refused records, dropped at the officer's word."""

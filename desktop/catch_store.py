@@ -8,13 +8,18 @@ cost: once per officer action (record, confirm, refresh), which is what this pay
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop.catch import RecordedBeforeError, record_catches
+from desktop.catch import CatchError, RecordedBeforeError, record_catches
 from desktop.catch_records import CatchRecord
+from desktop.catch_spool import CatchSpool, spool_path
 from desktop.settings import AppSettings, key_source
+from sync.errors import StoreError
 from sync.store import FishObservation, KeySource, Store, StoreConfig
+
+_log = logging.getLogger(__name__)
 
 REVIEW_LIMIT = 50  # as many as `jaga store review` shows by default
 
@@ -44,16 +49,58 @@ class CatchStore:
         """The photo once and one observation per fish, in one transaction, dated as of when
         Record was pressed; or, nothing written, the records of this photo with one of the
         same fish, unless ``catch.again`` (returned, not raised: a warning the officer may
-        override, not a failure)."""
+        override, not a failure).
+
+        A catch the store refuses is kept in the spool beside it until it is recorded (the
+        refusal says whether it could be); once recorded, or found recorded before, its
+        entry is deleted."""
         with self._open() as store:
             try:
-                return record_catches(
+                written: list[FishObservation] | RecordedBeforeError = record_catches(
                     store.observations, catch.photo, catch.fish, catch.details,
                     confirmed_species=catch.confirmed, clock=store.clock, again=catch.again,
                     recorded_at=catch.pressed_at,
                 )  # fmt: skip
             except RecordedBeforeError as recorded_before:
-                return recorded_before
+                written = recorded_before
+            except StoreError as error:
+                raise CatchError(f"{error} ({self._keep(store, catch)})") from error
+            self._forget(store, [catch.uid])
+            return written
+
+    def pending(self) -> list[CatchRecord]:
+        """The refused catches kept in the spool, oldest first (none: no spool)."""
+        if not spool_path(self.path).exists():  # the usual case: no store key derived
+            return []
+        with self._open() as store, CatchSpool.open(store, self.source) as spool:
+            return spool.records()
+
+    def forget(self, catches: list[CatchRecord]) -> None:
+        """Delete the spool's entries of these catches (dismissed by the officer)."""
+        if spool_path(self.path).exists():
+            with self._open() as store:
+                self._forget(store, [catch.uid for catch in catches])
+
+    def _keep(self, store: Store, catch: CatchRecord) -> str:
+        """Keep a refused catch in the spool; what the officer is told of it."""
+        try:
+            with CatchSpool.open(store, self.source) as spool:
+                spool.keep(catch, store.clock.now())
+        except (StoreError, OSError) as error:
+            _log.warning("catch %s not kept in the spool: %s", catch.photo.path.name, error)
+            return f"kept in memory only, lost if the app stops: {error}"
+        return "kept on disk until recorded"
+
+    def _forget(self, store: Store, uids: list[str]) -> None:
+        """The spool's entries of these catches, deleted (a failure is logged: an entry
+        left behind comes back at the next start, and is then found recorded before)."""
+        if not spool_path(self.path).exists():
+            return
+        try:
+            with CatchSpool.open(store, self.source) as spool:
+                spool.forget(uids)
+        except (StoreError, OSError) as error:
+            _log.warning("pending catches not deleted from the spool: %s", error)
 
     def flagged(self, limit: int = REVIEW_LIMIT, *, site: bool = False) -> Flagged:
         """The catches recorded on this device flagged for review, newest first (a busy

@@ -1,0 +1,194 @@
+"""Catches the store refused, kept on disk beside it until they are recorded.
+
+A Record the store refuses (another process holds it, the disk is full) waits in the panel
+for Retry (``CatchRecords``). Held only in memory, it was lost with the app: an out-of-memory
+kill, a power cut, a flat battery at sea. So each refused catch is also written here, and
+the next start offers it again, as refused, for Retry or Dismiss; its entry is deleted once
+the store has the catch (or once the store says this photo with these fish was recorded
+before, which is how a catch written just before a crash comes back), or when the officer
+dismisses it.
+
+The spool is one small database beside the store (``<store>.pending-catches``), encrypted
+with the store's own key (SQLCipher, as the store and its backups are) and made 0600: it
+holds the officer's photos and catch details. It has a copy of the store's key header, so
+it still opens with the passphrase or key file it was written under after the store's key
+changed. Each entry is the catch as Record was pressed (the photo's bytes, type, size and
+EXIF time; each fish's box and the pack's answer; the details and species confirmed; when
+Record was pressed), in JSON, not the decoded photo. No Qt here.
+
+One gap remains: a catch recorded *again* (a second Record of fish recorded before), which
+the store wrote just before a crash that left its entry here, is offered again, and a Retry
+records it a third time; the store's check for a photo recorded before is what catches every
+other such entry, and that record asked to skip it.
+
+Nothing is kept when the store could not even be opened (no key to encrypt with), nor when
+the disk is too full for the spool as well: the panel says so, and the catch waits in
+memory only, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from desktop.catch import CatchDetails, CatchError, CaughtFish, PhotoFile
+from desktop.catch_records import CatchRecord
+from desktop.photo_time import PhotoTime
+from inference.fish.types import FishPrediction, FishStatus, Species, SpeciesScore
+from sync.errors import WrongKeyError
+from sync.store import Crop, KeySource, Position, Store, keys
+from sync.store.database import Database
+from sync.store.keys import KeyHeader
+
+_log = logging.getLogger(__name__)
+SUFFIX = ".pending-catches"
+_FORMAT = 1
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS pending ("
+    " uid TEXT PRIMARY KEY, kept_at TEXT NOT NULL, catch TEXT NOT NULL, photo BLOB NOT NULL)"
+)
+
+
+def spool_path(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + SUFFIX)
+
+
+class CatchSpool:
+    """The refused catches of one store, open for one job (like the store itself)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    @classmethod
+    def open(cls, store: Store, source: KeySource) -> CatchSpool:
+        """The spool beside ``store`` (made if there is none), keyed with its key; one
+        written under an earlier key opens with its own header's slot."""
+        path = spool_path(store.path)
+        config = store.database.config
+        if not path.exists():
+            database = Database.open(path, store.key, config, create=True)
+            keys.write_header(path, KeyHeader(current=store.header.current))
+        else:
+            try:
+                database = Database.open(path, store.key, config, create=False)
+            except WrongKeyError:  # the store's key changed since: the spool kept the old slot
+                header = keys.read_header(path)
+                key = keys.unlock_slot(header.current, source)
+                database = Database.open(path, key, config, create=False)
+        with database.write() as connection:
+            connection.execute(_SCHEMA)
+        return cls(database)
+
+    def __enter__(self) -> CatchSpool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._database.close()
+
+    def keep(self, record: CatchRecord, now: datetime) -> None:
+        """Keep (or keep again, refused again) this catch until it is recorded."""
+        with self._database.write() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO pending (uid, kept_at, catch, photo) VALUES (?, ?, ?, ?)",
+                (record.uid, now.isoformat(), json.dumps(_catch_json(record)), record.photo.data),
+            )
+
+    def forget(self, uids: list[str]) -> None:
+        with self._database.write() as connection:
+            connection.executemany("DELETE FROM pending WHERE uid = ?", [(uid,) for uid in uids])
+
+    def records(self) -> list[CatchRecord]:
+        """The catches kept, oldest first; one that cannot be read is logged and left here."""
+        rows = self._database.query("SELECT uid, catch, photo FROM pending ORDER BY kept_at")
+        found = []
+        for uid, text, photo in rows:
+            try:
+                found.append(_catch_of(uid, json.loads(text), bytes(photo)))
+            except (ValueError, KeyError, TypeError, CatchError) as error:
+                _log.error("pending catch %s in %s cannot be read: %s", uid, SUFFIX, error)
+        return found
+
+
+def _time(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def _at(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _catch_json(record: CatchRecord) -> dict[str, Any]:
+    photo, details = record.photo, record.details
+    taken = None if photo.time is None else [photo.time.reading, _time(photo.time.taken_at)]
+    position = details.position
+    return {
+        "format": _FORMAT,
+        "photo": {
+            "path": str(photo.path), "media_type": photo.media_type,
+            "size": list(photo.size), "time": taken,
+        },
+        "fish": [_fish_json(one) for one in record.fish],
+        "details": {
+            "officer": details.officer, "vessel": details.vessel, "trip": details.trip,
+            "haul": details.haul, "count": details.count, "length_cm": details.length_cm,
+            "position": None if position is None else [position.latitude, position.longitude],
+            "notes": details.notes, "observed_at": _time(details.observed_at),
+        },
+        "confirmed": list(record.confirmed),
+        "again": record.again,
+        "pressed_at": _time(record.pressed_at),
+    }  # fmt: skip
+
+
+def _fish_json(fish: CaughtFish) -> dict[str, Any]:
+    crop, prediction = fish.crop, fish.prediction
+    return {
+        "crop": None if crop is None else [crop.x, crop.y, crop.width, crop.height],
+        "status": prediction.status.value,
+        "top_k": [[s.species.id, s.species.name, s.probability] for s in prediction.top_k],
+        "needs_review": prediction.needs_review,
+        "pack_version": prediction.pack_version,
+        "reason": prediction.reason,
+    }
+
+
+def _catch_of(uid: str, kept: dict[str, Any], data: bytes) -> CatchRecord:
+    if kept.get("format") != _FORMAT:
+        raise ValueError(f"unknown format {kept.get('format')!r}")
+    photo, details = kept["photo"], kept["details"]
+    taken = photo["time"]
+    width, height = photo["size"]
+    file = PhotoFile(
+        Path(photo["path"]), data, photo["media_type"], (int(width), int(height)),
+        None if taken is None else PhotoTime(taken[0], _at(taken[1])),
+    )  # fmt: skip
+    position = details["position"]
+    return CatchRecord(
+        file,
+        tuple(_fish_of(one) for one in kept["fish"]),
+        CatchDetails(
+            officer=details["officer"], vessel=details["vessel"], trip=details["trip"],
+            haul=details["haul"], count=details["count"], length_cm=details["length_cm"],
+            position=None if position is None else Position(*position),
+            notes=details["notes"], observed_at=_at(details["observed_at"]),
+        ),
+        tuple(kept["confirmed"]),
+        bool(kept["again"]),
+        _at(kept["pressed_at"]),
+        uid=uid,
+    )  # fmt: skip
+
+
+def _fish_of(kept: dict[str, Any]) -> CaughtFish:
+    crop = kept["crop"]
+    prediction = FishPrediction(
+        FishStatus(kept["status"]),
+        tuple(SpeciesScore(Species(id_, name), p) for id_, name, p in kept["top_k"]),
+        bool(kept["needs_review"]),
+        kept["pack_version"],
+        kept["reason"],
+    )
+    return CaughtFish(None if crop is None else Crop(*crop), prediction)
