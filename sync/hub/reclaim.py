@@ -24,7 +24,8 @@ from django.utils import timezone
 from sync.hub.models import ErasureRewrite, Person
 
 # Where an erased person's data sits: their row, their templates (and the HNSW index), their
-# face photos (and the upload chunks they came in), the change log's payloads.
+# face photos (and the upload chunks they came in), the change log's payloads, and the
+# admin's history, whose entries naming them the erasure renamed (``erase``).
 ERASED_DATA_TABLES = (
     "hub_person",
     "hub_facetemplate",
@@ -32,6 +33,7 @@ ERASED_DATA_TABLES = (
     "hub_photoupload",
     "hub_uploadchunk",
     "hub_change",
+    "django_admin_log",
 )
 
 
