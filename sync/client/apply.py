@@ -20,8 +20,10 @@ that person is erased here or given another badge. That change, and the template
 for the person after it, are set aside in the store (``deferred_changes``, schema 10) as
 the cursor moves on, and tried again, in the order they were pulled, after every page this
 device applies, until they apply or a newer change of the same record replaces them. An
-erasure of the person deletes them (``remove_person``). Log lines name records by uid,
-never by badge or name: logs outlive an erasure.
+erasure of the person deletes them (``remove_person``), and is recorded and purged from the
+store's files as the erasure of a person held here is (a restore carries it over); a new
+registration to another site deletes the old site's (``save_registration``). Log lines name
+records by uid, never by badge or name: logs outlive an erasure.
 
 A fish observation first seen in a pull is another boat's catch (``recorded_here`` 0, schema
 11), unless the change came from this device (``device``): its own catch coming back, after

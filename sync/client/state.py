@@ -21,6 +21,7 @@ from sync.client.config import Registration
 from sync.errors import SchemaVersionError
 from sync.store.clock import format_timestamp
 from sync.store.database import Database
+from sync.store.purge_mark import owe_purge
 
 # The store schema the client needs: 2 has sync_state and sync_uploads, 3 the outbox's
 # refusals, 4, 5, 8, 9 and 11 the fish observations' pack_version, crop, status, crop_known
@@ -88,7 +89,12 @@ def put_values(database: Database, values: Mapping[str, str], now: datetime) -> 
 def save_registration(
     database: Database, registration: Registration, now: datetime, *, send_face_images: bool
 ) -> None:
-    """Keep what registration returned; a new registration replaces the old one whole."""
+    """Keep what registration returned; a new registration replaces the old one whole.
+
+    Pulled changes set aside for another site than the one registered are deleted (and
+    purged from the store's files: they hold names and face vectors): they are tried again
+    only with that site's pulls, which this device no longer makes.
+    """
     values = {
         "hub_url": registration.hub_url,
         "site": registration.site,
@@ -96,7 +102,16 @@ def save_registration(
         "device_token": registration.token,
         FACE_IMAGES_NAME: "1" if send_face_images else "0",
     }
-    put_values(database, values, now)
+    with database.write() as connection:
+        for name, value in values.items():
+            put_value(connection, name, value, now)
+        left = connection.execute(
+            "DELETE FROM deferred_changes WHERE site != ?", (registration.site,)
+        ).rowcount
+        if left:
+            owe_purge(connection)
+    if left:
+        database.purge(wait=True)
 
 
 def record_upload(

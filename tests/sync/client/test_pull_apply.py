@@ -3,22 +3,25 @@ authoritative, but an erasure made here is never undone by an older upsert."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sync.client import HubUnavailableError
 from sync.client import apply as apply_module
-from sync.client.state import read_cursor
+from sync.client.state import read_cursor, save_registration
 from sync.protocol import PullResult
-from sync.store import FishObservation, ModelRef, PredictionStatus, Store
+from sync.store import FishObservation, ModelRef, Passphrase, PredictionStatus, Store
+from sync.store.backups import backup, restore
 from sync.store.records import Crop
-from tests.sync.client.fakehub import DEVICE, SITE, FakeHub, Fault
+from tests.sync.client.fakehub import DEVICE, SITE, FakeHub, Fault, registration
 from tests.sync.client.units import SMALL, client_of, states
-from tests.sync.conftest import FakeClock, enrol, random_vector
+from tests.sync.conftest import FAST, FakeClock, enrol, random_vector
 from tests.sync.hub import entries as e
 
 MODEL = ModelRef("dlib-resnet-128", "1")
@@ -304,3 +307,71 @@ def test_a_page_that_would_move_the_cursor_back_is_refused(store: Store) -> None
     with pytest.raises(HubUnavailableError, match="does not follow"):
         client.pull()
     assert read_cursor(store.database, SITE) == 1
+
+
+def _set_aside_of(store: Store, person: str) -> list[str]:
+    rows = store.database.query(
+        "SELECT entity_uid FROM deferred_changes WHERE person_uid = ?", (person,)
+    )
+    return [str(row[0]) for row in rows]
+
+
+def test_the_erasure_of_a_person_held_only_set_aside_is_recorded_and_purged(
+    store: Store, clock: FakeClock
+) -> None:
+    """The hub erases a person this device set aside (their badge is held here): their
+    name and face vector leave the store's files at once, and the erasure is in the audit
+    trail, which is what a restore carries over."""
+    enrol(store, clock, "B-1", seed=1)
+    hub = FakeHub()
+    person = hub_with_person(hub, badge="B-1", seed=2)
+    client = client_of(store, hub)
+    assert client.pull().set_aside == 2
+    hub.add_change("person", "tombstone", e.tombstone(person))
+    report = client.pull()
+    assert report.erased == 1 and _set_aside_of(store, person) == []
+    erased = [a for a in store.audit.entries() if a.action == "person.erased"]
+    assert [(a.actor, a.subject) for a in erased] == [("hub", person)]
+    assert json.loads(erased[0].details_json)["set_aside_removed"] == 2
+    assert store.database.owed_purge_since() is None  # purged, not only owed
+
+
+def test_a_restore_does_not_bring_back_a_set_aside_person_erased_since_the_backup(
+    store: Store, clock: FakeClock, tmp_path: Path, passphrase: Passphrase
+) -> None:
+    enrol(store, clock, "B-1", seed=1)
+    hub = FakeHub()
+    person = hub_with_person(hub, badge="B-1", seed=2)
+    client = client_of(store, hub)
+    client.pull()
+    copy = tmp_path / "backup.db"
+    backup(store, copy, operator="ops")
+    hub.add_change("person", "tombstone", e.tombstone(person))
+    client.pull()
+    path = store.path
+    store.close()
+    restored = restore(copy, path, passphrase, operator="ops", force=True, clock=clock,
+                       config=FAST)  # fmt: skip
+    assert restored.erasures_carried == 1
+    with Store.open(path, passphrase, clock=clock, config=FAST) as reopened:
+        assert _set_aside_of(reopened, person) == []
+        carried = [a for a in reopened.audit.entries() if a.action == "person.erased"]
+        assert [a.subject for a in carried] == [person]  # kept for a later restore too
+
+
+def test_set_aside_changes_of_the_site_a_device_left_are_dropped_when_it_registers_elsewhere(
+    store: Store, clock: FakeClock
+) -> None:
+    """Set-aside changes are tried again only for the site the device belongs to: moved to
+    another site, they would keep a name and a face vector here for ever."""
+    enrol(store, clock, "B-1", seed=1)
+    hub = FakeHub()
+    person = hub_with_person(hub, badge="B-1", seed=2)
+    client_of(store, hub).pull()
+    now = clock.now()
+    save_registration(store.database, registration(), now, send_face_images=False)
+    assert len(_set_aside_of(store, person)) == 2  # registered again to the same site: kept
+    moved = replace(registration(), site="another-site")
+    save_registration(store.database, moved, now, send_face_images=False)
+    assert _set_aside_of(store, person) == []
+    assert store.database.owed_purge_since() is None
