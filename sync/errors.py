@@ -11,6 +11,8 @@ stay ordinary exceptions and reach the crash report.
     ├── StoreError                  the encrypted local store
     │   ├── StoreNotFoundError      no store at that path (run ``jaga store init``)
     │   ├── StoreExistsError        ``init`` or ``restore`` would overwrite a store
+    │   ├── ReplacedStoreUnreadableError   a restore cannot read the store it replaces
+    │   ├── ReplacedStoreUnsyncedError     it holds changes the hub never acknowledged
     │   ├── KeySourceError          no passphrase or key file given, or an unusable one
     │   ├── WrongKeyError           the passphrase or key file does not open this store
     │   ├── NotAStoreError          a foreign file: plain SQLite, random bytes, no key header
@@ -57,6 +59,11 @@ class StoreExistsError(StoreError):
 
 class ReplacedStoreUnreadableError(StoreError):
     """A restore cannot read the erasures of the store it would replace."""
+
+
+class ReplacedStoreUnsyncedError(StoreError):
+    """A restore would delete changes the store it replaces holds and the hub never
+    acknowledged (``discard_unsynced`` to go on)."""
 
 
 class KeySourceError(StoreError):

@@ -7,6 +7,10 @@ under a temporary name, check the result, fsync, and rename: a crash leaves the 
 the new one, never half of one, and a failure (a full disk) leaves no partial copy behind. A
 restore over an existing store first carries that store's erasures into the restored copy
 (``sync.store.erasures``): a backup must not bring back a person erased since it was taken.
+It refuses, changing nothing, while that store holds changes the hub never acknowledged and
+the backup does not hold (a catch, an access decision, an enrolment made since, still queued:
+on a boat offline for days, they exist nowhere else), naming how many of each, unless told to
+discard them (``discard_unsynced``); the restored store's audit entry says how many it did.
 While the copy takes its place, the old files are kept aside under a name no earlier restore
 used (hard links, so the old store stays in place until the restored copy replaces it, and is
 put back should that fail). Once the restored store has opened and its audit entry is
@@ -27,12 +31,14 @@ import errno
 import glob
 import os
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from sync.durable import create_private, fsync_path, make_private_folders
 from sync.errors import (
     ReplacedStoreUnreadableError,
+    ReplacedStoreUnsyncedError,
     StoreCorruptError,
     StoreError,
     StoreExistsError,
@@ -45,6 +51,7 @@ from sync.store.database import Database, StoreConfig, check_file_looks_encrypte
 from sync.store.erasures import Erasure, carry_erasures, recorded_erasures
 from sync.store.in_use import sole_use
 from sync.store.keys import KeyHeader, KeySource
+from sync.store.outbox import ERASED_PAYLOAD
 from sync.store.store import SIDE_FILES, Store, remove_with_side_files
 
 
@@ -77,12 +84,14 @@ def backup(store: Store, destination: Path, *, operator: str) -> int:
 
 @dataclass(frozen=True)
 class Restored:
-    """Whether a store was replaced (and, the restore done, deleted), and how many people
-    erased since the backup were erased again in the restored copy (None when the replaced
-    store's erasures were not read)."""
+    """Whether a store was replaced (and, the restore done, deleted), how many people
+    erased since the backup were erased again in the restored copy, and how many changes the
+    replaced store held that the hub never acknowledged and the backup did not hold were
+    discarded (both None when the replaced store was not read)."""
 
     replaced: bool
     erasures_carried: int | None
+    unsynced_discarded: int | None = 0
 
 
 def restore(
@@ -93,6 +102,7 @@ def restore(
     operator: str,
     force: bool = False,
     carry_erasures: bool = True,
+    discard_unsynced: bool = False,
     replaced_source: KeySource | None = None,
     clock: Clock | None = None,
     config: StoreConfig | None = None,
@@ -102,7 +112,11 @@ def restore(
     The replaced store (``force``) has its erasures applied to the restored copy first, and
     is deleted once the restored store is in place. It is read with ``replaced_source`` (its
     key, when that changed since the backup) or else ``source``; if it cannot be read, the
-    restore is refused unless ``carry_erasures`` is False. While another process has the store
+    restore is refused unless ``carry_erasures`` is False (then it is not read at all). While
+    it holds outbox entries the hub has not acknowledged (queued, sent or quarantined) that
+    the backup does not hold, other than its erasures' tombstones (carried), the restore is
+    refused (``ReplacedStoreUnsyncedError``, naming how many of each kind) unless
+    ``discard_unsynced``; nothing is changed then. While another process has the store
     at ``target`` open, the restore is refused (``StoreInUseError``), before anything is read
     or written.
     """
@@ -116,7 +130,7 @@ def restore(
         return _restore(
             backup_path, header, target, source=source, operator=operator,
             replaced_source=(replaced_source or source) if carry_erasures else None,
-            clock=clock, config=config,
+            discard_unsynced=discard_unsynced, clock=clock, config=config,
         )  # fmt: skip
 
 
@@ -128,11 +142,12 @@ def _restore(
     source: KeySource,
     operator: str,
     replaced_source: KeySource | None,
+    discard_unsynced: bool,
     clock: Clock | None,
     config: StoreConfig | None,
 ) -> Restored:
     """``restore``, holding the in-use lock alone: every store it opens takes no hold."""
-    erasures = _erasures_to_carry(target, replaced_source, config) if replaced_source else None
+    replaced = _read_replaced(target, replaced_source, config) if replaced_source else None
     partial = _restoring(target)
     _remove_store_files(partial)
     try:
@@ -142,7 +157,8 @@ def _restore(
             report = restored.integrity()
             if not report.ok:
                 raise StoreCorruptError(f"backup {backup_path} is damaged: {report.problems[0]}")
-            carried = _carry(restored, erasures, operator)
+            discarded = _unsynced_lost(restored, replaced, target, discard=discard_unsynced)
+            carried = _carry(restored, replaced, operator)
         fsync_path(partial)
         moved = _keep_aside(target, clock or SystemClock()) if target.exists() else None
         _swap_in(partial, target, moved)
@@ -154,20 +170,30 @@ def _restore(
             actor=operator,
             action="store.restored",
             subject=backup_path.name,
-            details={"replaced": moved.name if moved else None, "erasures_carried": carried},
+            details={
+                "replaced": moved.name if moved else None,
+                "erasures_carried": carried,
+                "unsynced_discarded": discarded,
+            },
         )
     remove_replaced_stores(target)  # the restore is done: nothing is put back from it now
-    return Restored(moved is not None, carried)
+    return Restored(moved is not None, carried, discarded)
 
 
-def _erasures_to_carry(
-    target: Path, source: KeySource, config: StoreConfig | None
-) -> list[Erasure]:
+@dataclass(frozen=True)
+class _Replaced:
+    """What a restore reads of the store it replaces before it writes anything."""
+
+    erasures: list[Erasure]
+    unsynced: dict[str, str]  # idempotency key: entity, of entries the hub never acknowledged
+
+
+def _read_replaced(target: Path, source: KeySource, config: StoreConfig | None) -> _Replaced:
     if not target.exists():
-        return []
+        return _Replaced([], {})
     try:
         with Store.open(target, source, config=config, in_use=False) as replaced:
-            return recorded_erasures(replaced)
+            return _Replaced(recorded_erasures(replaced), _unsynced(replaced))
     except (StoreError, ValueError) as error:  # damaged, another key, not a store
         raise ReplacedStoreUnreadableError(
             f"cannot read the erasures recorded in {target}, the store this restore would"
@@ -178,10 +204,41 @@ def _erasures_to_carry(
         ) from error
 
 
-def _carry(restored: Store, erasures: list[Erasure] | None, operator: str) -> int | None:
-    if erasures is None:
+def _unsynced(store: Store) -> dict[str, str]:
+    """Entries the hub has not acknowledged, but tombstones (carried as erasures) and entries
+    an erasure blanked (nothing of them is lost)."""
+    rows = store.database.query(
+        "SELECT idempotency_key, entity FROM outbox WHERE state != 'acknowledged'"
+        " AND operation != 'tombstone' AND payload != ?",
+        (ERASED_PAYLOAD,),
+    )
+    return {str(key): str(entity) for key, entity in rows}
+
+
+def _unsynced_lost(
+    restored: Store, replaced: _Replaced | None, target: Path, *, discard: bool
+) -> int | None:
+    """How many of the replaced store's unacknowledged entries the restored copy lacks;
+    refuses when there are some and ``discard`` is False."""
+    if replaced is None:
         return None  # not read: the audit entry says so
-    return carry_erasures(restored, erasures, operator=operator)
+    held = {str(row[0]) for row in restored.database.query("SELECT idempotency_key FROM outbox")}
+    lost = Counter(entity for key, entity in replaced.unsynced.items() if key not in held)
+    if lost and not discard:
+        kinds = ", ".join(f"{count} {entity}" for entity, count in sorted(lost.items()))
+        raise ReplacedStoreUnsyncedError(
+            f"{target}, the store this restore would replace, holds {lost.total()} changes"
+            f" the hub never acknowledged and the backup does not hold ({kinds}); the"
+            " restore would delete them. Sync first (`jaga sync now`), or pass"
+            " --discard-unsynced to lose them. Nothing was changed."
+        )
+    return lost.total()
+
+
+def _carry(restored: Store, replaced: _Replaced | None, operator: str) -> int | None:
+    if replaced is None:
+        return None  # not read: the audit entry says so
+    return carry_erasures(restored, replaced.erasures, operator=operator)
 
 
 def remove_killed_restore(target: Path) -> None:

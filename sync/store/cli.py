@@ -97,7 +97,14 @@ def register_store(
         "--force",
         action="store_true",
         help="replace an existing store: its erasures are carried into the restored copy,"
-        " then it is deleted (copy it elsewhere first if you need what it holds)",
+        " then it is deleted (copy it elsewhere first if you need what it holds); refused"
+        " while it holds changes the hub never acknowledged that the backup lacks",
+    )
+    restore_parser.add_argument(
+        "--discard-unsynced",
+        action="store_true",
+        help="with --force: replace the store even though changes it holds never reached the"
+        " hub (catches, access decisions, enrolments made since the backup): they are lost",
     )
     restore_parser.add_argument(
         "--no-carry-erasures",
@@ -307,6 +314,7 @@ def _restore(args: argparse.Namespace) -> int:
         operator=_operator(),
         force=args.force,
         carry_erasures=args.carry_erasures,
+        discard_unsynced=args.discard_unsynced,
         replaced_source=optional_key_source(
             args.replaced_key_file, env=os.environ, env_name=REPLACED_PASSPHRASE_ENV
         ),
@@ -317,10 +325,16 @@ def _restore(args: argparse.Namespace) -> int:
     if restored.erasures_carried is None:
         print(
             "WARNING: people erased since the backup was taken may be back in it: erase them"
-            " again, and sync with the hub, before the kiosk is used"
+            " again, and sync with the hub, before the kiosk is used; whatever the replaced"
+            " store held that the hub never acknowledged is lost"
         )
     elif restored.erasures_carried:
         print(f"erased again {restored.erasures_carried} people erased since the backup")
+    if restored.unsynced_discarded:
+        print(
+            f"discarded {restored.unsynced_discarded} changes the hub never acknowledged"
+            " (they were only in the replaced store)"
+        )
     return 0
 
 

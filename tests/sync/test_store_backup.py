@@ -77,7 +77,13 @@ def test_restore_over_a_store_needs_force_and_then_deletes_the_store_it_replaced
     with pytest.raises(StoreExistsError, match="--force"):
         restore(tmp_path / "b.db", db_path, passphrase, operator="admin", config=FAST)
     assert restore(
-        tmp_path / "b.db", db_path, passphrase, operator="a", force=True, config=FAST
+        tmp_path / "b.db",
+        db_path,
+        passphrase,
+        operator="a",
+        force=True,
+        discard_unsynced=True,
+        config=FAST,
     ).replaced
     with Store.open(db_path, passphrase, config=FAST) as restored:
         assert restored.people.count() == 0
@@ -238,7 +244,7 @@ def test_a_restore_keeps_its_replaced_store_aside_under_a_name_no_earlier_one_us
     for suffix in ("", store_keys.HEADER_SUFFIX):
         os.link(db_path.with_name(db_path.name + suffix), left.with_name(left.name + suffix))
     restore(tmp_path / "b.db", db_path, passphrase, operator="a", force=True,
-            clock=clock, config=FAST)  # fmt: skip
+            discard_unsynced=True, clock=clock, config=FAST)  # fmt: skip
     with Store.open(db_path, passphrase, config=FAST) as restored:
         details = restored.audit.entries()[-1].details_json
         assert restored.people.count() == 0
@@ -266,7 +272,8 @@ def test_a_restore_cut_short_before_its_swap_leaves_the_old_store_working(
 
     monkeypatch.setattr(store_keys, "write_header", power_cut_at_the_targets_header)
     with pytest.raises(SystemExit):
-        restore(copy, db_path, passphrase, operator="a", force=True, config=FAST)
+        restore(copy, db_path, passphrase, operator="a", force=True, discard_unsynced=True,
+                config=FAST)  # fmt: skip
     monkeypatch.undo()
     with Store.open(db_path, passphrase, config=FAST) as still:
         assert still.people.get(late).external_id == "LATE"

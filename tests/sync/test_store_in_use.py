@@ -78,7 +78,9 @@ def test_a_restore_under_a_store_another_process_has_open_is_refused_and_changes
         assert still.observations.count() == 1
         assert still.people.count() == 2
     # once the app is gone, the restore goes ahead
-    assert restore(copy, keyed, key_file, operator="admin", force=True, config=FAST).replaced
+    assert restore(
+        copy, keyed, key_file, operator="admin", force=True, discard_unsynced=True, config=FAST
+    ).replaced
     with Store.open(keyed, key_file, config=FAST) as restored:
         assert restored.people.count() == 1
 
@@ -112,7 +114,14 @@ def test_the_commands_say_what_to_stop(
     with_key = ("--key-file", str(key_file.path))
     assert jaga("store", "backup", *with_key, str(tmp_path / "b.db")) == 0
     capsys.readouterr()
-    restore_it = ("store", "restore", *with_key, str(tmp_path / "b.db"), "--force")
+    restore_it = (
+        "store",
+        "restore",
+        *with_key,
+        str(tmp_path / "b.db"),
+        "--force",
+        "--discard-unsynced",
+    )
     rekey = ("store", "rekey", *with_key, *FAST_KDF)
     with holder(db, key_file) as app:
         for command in (restore_it, rekey):
@@ -147,7 +156,9 @@ def test_a_holder_killed_with_sigkill_leaves_no_lock_behind(keyed: Path, key_fil
         app.send_signal(signal.SIGKILL)
         app.wait(timeout=60)
     copy = keyed.parent.parent / "b.db"
-    assert restore(copy, keyed, key_file, operator="admin", force=True, config=FAST).replaced
+    assert restore(
+        copy, keyed, key_file, operator="admin", force=True, discard_unsynced=True, config=FAST
+    ).replaced
 
 
 def test_an_open_during_a_restore_is_refused_with_what_is_going_on(
@@ -188,7 +199,8 @@ Path.replace = power_cut
 config = StoreConfig(scrypt_n=2**10)
 replaced = KeyFile(Path(sys.argv[5])) if len(sys.argv) > 5 else None
 if sys.argv[4] == "restore":
-    restore(copy, db, key, operator="a", force=True, config=config, replaced_source=replaced)
+    restore(copy, db, key, operator="a", force=True, discard_unsynced=True, config=config,
+            replaced_source=replaced)
 else:
     with Store.open(db, key, config=config) as store:
         backup(store, copy, operator="a")
@@ -243,7 +255,8 @@ def test_a_killed_restores_copy_is_cleared_by_the_next_restore(
     keyed: Path, key_file: KeyFile, tmp_path: Path
 ) -> None:
     killed("restore", keyed, tmp_path / "b.db", key_file)
-    restore(tmp_path / "b.db", keyed, key_file, operator="admin", force=True, config=FAST)
+    restore(tmp_path / "b.db", keyed, key_file, operator="admin", force=True,
+            discard_unsynced=True, config=FAST)  # fmt: skip
     assert not list(keyed.parent.glob("*.restoring*"))
 
 

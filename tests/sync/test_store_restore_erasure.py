@@ -4,14 +4,17 @@ left is named by ``jaga store info`` and deleted by ``jaga store erase`` and ``p
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from sync.errors import ReplacedStoreUnsyncedError
 from sync.store import Passphrase, Photo, Store, backup, restore
 from sync.store import keys as store_keys
+from tests.sync.client.units import observations
 from tests.sync.conftest import FAST, REPO_ROOT, FakeClock, enrol
 from tests.sync.pages import pages_holding
 from tests.sync.test_store_cli import PASSPHRASE, add_person, cli_store, jaga
@@ -122,5 +125,69 @@ def test_purge_expired_deletes_a_replaced_store_a_killed_restore_left(
     assert jaga("store", "purge-expired") == 0
     assert ".replaced-" in capsys.readouterr().out
     assert replaced_copies(cli_store.parent) == []
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.people.count() == 0
+
+
+def test_a_restore_refuses_to_lose_records_the_replaced_store_never_synced(
+    tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    """A boat's store holds a catch recorded after last night's backup, not yet pushed: it
+    exists nowhere else. Restoring the backup over it refuses, naming what would be lost, and
+    changes nothing; what the backup holds too (queued before it) is not counted."""
+    db = tmp_path / "store" / "jaga.db"
+    with Store.create(db, passphrase, clock=clock, config=FAST) as store:
+        enrol(store, clock, "B-1", seed=1)  # queued before the backup: the backup holds it
+        backup(store, tmp_path / "nightly.db", operator="ops")
+        (uid,) = observations(store, 1, "after the backup")
+        other = enrol(store, clock, "B-2", seed=2)
+        store.people.erase(other, operator="dpo", reason="subject request")  # carried over
+    with pytest.raises(ReplacedStoreUnsyncedError, match="1 fish_observation") as refused:
+        restore(tmp_path / "nightly.db", db, passphrase, operator="ops", force=True,
+                clock=clock, config=FAST)  # fmt: skip
+    assert "--discard-unsynced" in str(refused.value)
+    assert "person" not in str(refused.value)  # the enrolment: in the backup too
+    made = [p.name for p in db.parent.iterdir() if ".restoring" in p.name]
+    assert made == [] and replaced_copies(db.parent) == []  # no copy left, nothing aside
+    with Store.open(db, passphrase, clock=clock, config=FAST) as store:
+        held = store.database.query(
+            "SELECT count(*) FROM fish_observations WHERE observation_uid = ?", (uid,)
+        )
+        assert held == [(1,)]
+
+
+def test_a_restore_told_to_discard_unsynced_records_says_how_many_it_discarded(
+    tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    db = tmp_path / "store" / "jaga.db"
+    with Store.create(db, passphrase, clock=clock, config=FAST) as store:
+        backup(store, tmp_path / "nightly.db", operator="ops")
+        observations(store, 2, "after the backup")
+        erased = enrol(store, clock, "B-1", seed=1)
+        store.people.erase(erased, operator="dpo", reason="subject request")
+    restored = restore(tmp_path / "nightly.db", db, passphrase, operator="ops", force=True,
+                       discard_unsynced=True, clock=clock, config=FAST)  # fmt: skip
+    assert restored.unsynced_discarded == 2
+    with Store.open(db, passphrase, clock=clock, config=FAST) as store:
+        entry = [e for e in store.audit.entries() if e.action == "store.restored"][-1]
+        assert json.loads(entry.details_json)["unsynced_discarded"] == 2
+        assert store.observations.count() == 0
+        assert [t.entity_uid for t in store.outbox.tombstones()] == [erased]  # still carried
+
+
+def test_cli_restore_names_unsynced_records_and_discards_them_only_when_told(
+    cli_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nightly = night_backup(tmp_path)
+    add_person(cli_store)  # an enrolment, its templates and an access event, all unsynced
+    capsys.readouterr()
+    assert jaga("store", "restore", str(nightly), "--force") == 1
+    err = capsys.readouterr().err
+    assert "1 access_event" in err and "1 person" in err and "--discard-unsynced" in err, err
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.people.count() == 1
+    assert jaga("store", "restore", str(nightly), "--force", "--discard-unsynced") == 0
+    out = capsys.readouterr().out
+    assert "discarded 3 changes the hub never acknowledged" in out, out
     with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.people.count() == 0
