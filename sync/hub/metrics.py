@@ -31,7 +31,15 @@ if TYPE_CHECKING:
 OTHER = "other"
 ENTITIES = ("person", "face_template", "photo", "fish_observation", "access_event")
 # How a pushed entry ended: the ledger's outcomes, a replayed key, or a rejection.
-OUTCOMES = ("applied", "unchanged", "superseded", "duplicate", "refused", "retry_later")
+OUTCOMES = (
+    "applied",
+    "unchanged",
+    "superseded",
+    "early_retention",
+    "duplicate",
+    "refused",
+    "retry_later",
+)
 # The face pipeline's decisions (inference.face.decision.Status; sync may not import it).
 DECISIONS = (
     "no_face_detected",
@@ -102,7 +110,9 @@ def _make() -> HubMetrics:
         entries=Counter(
             "jaga_hub_push_entries",
             "Pushed outbox entries by entity and outcome (applied, unchanged, superseded,"
-            " duplicate: a retried key; refused: quarantined on the device; retry_later)",
+            " early_retention: a retention erasure from a device whose clock is ahead, kept"
+            " until the hub's purge; duplicate: a retried key; refused: quarantined on the"
+            " device; retry_later)",
             ["entity", "outcome"],
         ),
         decisions=Counter(

@@ -7,7 +7,10 @@ tombstone reaches every device of the site, and a device that pulled the person 
 their retention ended erases its copy too. Nothing waits on that timer: until the purge
 runs, search (``sync.hub.search``) never matches such a person and a pull
 (``sync.hub.apply.changes``) never hands them or their templates to a device. Devices
-erase their own copies at each sync as well (``sync.client.client``).
+erase their own copies at each sync as well (``sync.client.client``), by their own clocks; the
+hub applies such a tombstone only once the person is past retention by its clock, so a
+device whose clock is ahead erases nobody early but its own copy
+(``sync.hub.apply.people``).
 
 Nothing renews a consent (devices enrol and erase people, the admin only erases): a person
 past retention who consents again is enrolled again, as a new person.
@@ -25,9 +28,7 @@ from django.utils import timezone
 from sync.hub.apply.changes import lock_sites
 from sync.hub.apply.people import erase
 from sync.hub.models.people import past_retention
-
-# The tombstone's reason: the one a device gives when it purges (``PeopleStore.purge_expired``).
-RETENTION_REASON = "consent retention expired"
+from sync.protocol import RETENTION_REASON
 
 
 @dataclass(frozen=True)

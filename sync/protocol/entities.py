@@ -66,6 +66,12 @@ class PersonUpsert(WireModel):
 MAX_ERASURE_REASON_CHARS = TEXT_MAX_LENGTH
 
 
+# The reason of a tombstone for a consent's retention date passed (``People.purge_expired``
+# on a device, ``sync.hub.retention`` on the hub): the hub applies a device's only once the
+# person is past retention by the hub's own clock (``sync.hub.apply.people``).
+RETENTION_REASON = "consent retention expired"
+
+
 class PersonTombstone(WireModel):
     """An erasure: the person's data is gone everywhere, and no later edit brings it back."""
 

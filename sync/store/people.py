@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sync.errors import DuplicateIdentityError, RecordInvalidError, RecordNotFoundError
-from sync.protocol import MAX_ERASURE_REASON_CHARS
+from sync.protocol import MAX_ERASURE_REASON_CHARS, RETENTION_REASON
 from sync.store.audit import AuditLog
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
@@ -207,7 +207,7 @@ class People:
         purged from the files as ``erase`` does, once for all of them."""
         expired = self.expired(self._clock.now())
         for person_uid in expired:
-            self._remove(person_uid, operator=operator, reason="consent retention expired")
+            self._remove(person_uid, operator=operator, reason=RETENTION_REASON)
         if expired:
             self._database.purge(wait=True)
         return expired

@@ -48,3 +48,5 @@ class Outcome:
     APPLIED = "applied"
     UNCHANGED = "unchanged"
     SUPERSEDED = "superseded"  # an erasure tombstone won over this edit
+    # A retention erasure from a device whose clock is ahead: kept until the hub's purge.
+    EARLY_RETENTION = "early_retention"

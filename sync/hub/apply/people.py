@@ -10,10 +10,21 @@ kiosk, or a typo) is refused for good, naming the holder by uid, so the pushing 
 quarantines it and its operator decides (requeue it once the holder is erased, or erase it
 and enrol again under the right badge). Pushes of a site run one at a time (its change-log
 lock), so two kiosks cannot both take a badge.
+
+A device erases people at each sync once their retention date has passed by its own clock
+(``People.purge_expired``). A clock ahead would have that tombstone erase someone everywhere
+before their time, for good; so the hub applies a tombstone with ``RETENTION_REASON`` only
+once the person is past retention by the hub's own clock. Earlier, it acknowledges the
+tombstone without erasing (``Outcome.EARLY_RETENTION``, counted in the entries metric and
+logged as a warning naming the device): the device's queue drains, the site's other devices
+keep the person, and the hub's purge (``sync.hub.retention``) erases them on time and tells
+every device. The device that sent it has already erased its own copy; it simply no longer
+knows the person in the little time left.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +36,10 @@ from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
 from sync.hub.apply.lww import initial_versions, merge
 from sync.hub.models import Change, Device, FaceTemplate, Person
-from sync.hub.models.people import TEMPLATE_DIM
-from sync.protocol import FaceTemplateUpsert, PersonTombstone, PersonUpsert
+from sync.hub.models.people import TEMPLATE_DIM, past_retention
+from sync.protocol import RETENTION_REASON, FaceTemplateUpsert, PersonTombstone, PersonUpsert
 
+_log = logging.getLogger(__name__)
 _PERSON_FIELDS = ("external_id", "display_name", "consent")
 
 
@@ -89,11 +101,31 @@ def apply_tombstone(ctx: EntryContext, payload: PersonTombstone) -> str:
         # Erased on the device before it was ever pushed: keep the tombstone all the same,
         # so a copy of the person pushed later by another path cannot resurrect it.
         person = Person.objects.create(uid=payload.person_uid, site=ctx.site)
-    ctx.require_own_site(f"person {person.uid}", person.site_id)
-    if person.erased:
-        return Outcome.UNCHANGED
+    else:
+        ctx.require_own_site(f"person {person.uid}", person.site_id)
+        if person.erased:
+            return Outcome.UNCHANGED
+        if payload.reason == RETENTION_REASON and not _retention_ended(person):
+            _log_early_retention(ctx, person, payload)
+            return Outcome.EARLY_RETENTION
     erase(person, erased_at=payload.erased_at, reason=payload.reason, origin=ctx.device)
     return Outcome.APPLIED
+
+
+def _retention_ended(person: Person) -> bool:
+    return bool(past_retention(timezone.now()).filter(pk=person.pk).exists())
+
+
+def _log_early_retention(ctx: EntryContext, person: Person, payload: PersonTombstone) -> None:
+    _log.warning(
+        "device %s (%s) erased person %s for retention at %s by its clock, before their"
+        " retention date %s by the hub's: its clock looks ahead; the hub keeps them until then",
+        ctx.device.uid,
+        ctx.device.name,
+        person.uid,
+        payload.erased_at.isoformat(),
+        person.consent.get("retain_until"),
+    )
 
 
 def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | None) -> None:

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from main import main
 from sync.client import HubUnavailableError
 from sync.hub.models import Person
+from sync.hub.retention import purge_expired
+from sync.protocol import format_timestamp
 from sync.store import Consent, Store, Template
-from tests.sync.client.devices import MODEL, PASSPHRASE, enrol, new_device
+from tests.sync.client.devices import MODEL, PASSPHRASE, Device, SkewedClock, enrol, new_device
 from tests.sync.conftest import FakeClock, random_vector
 from tests.sync.hub.hubkit import HubProcess, free_port
 
@@ -37,6 +41,21 @@ def _enrol_with_consent(store: Store, site: str, badge: str, seed: int, days: in
 def _later(days: int) -> FakeClock:
     """The wall clock ``days`` days on (back, when negative), standing still."""
     return FakeClock(datetime.now(UTC) + timedelta(days=days))
+
+
+def _retention_ended(person_uid: str, *devices: Device) -> None:
+    """The person's retention date, yesterday on the hub and in ``devices``' copies: time
+    has passed for them, right clocks and all."""
+    ended = datetime.now(UTC) - timedelta(days=1)
+    hub_person = Person.objects.get(uid=person_uid)
+    hub_person.consent = {**hub_person.consent, "retain_until": format_timestamp(ended)}
+    hub_person.save(update_fields=["consent"])
+    for device in devices:
+        with device.open() as store, store.database.write() as connection:
+            connection.execute(
+                "UPDATE people SET retain_until = ? WHERE person_uid = ?",
+                (format_timestamp(ended), person_uid),
+            )
 
 
 def test_a_person_past_retention_reaches_no_new_device_and_is_erased_everywhere(
@@ -73,16 +92,51 @@ def test_a_sync_erases_a_person_whose_retention_ended_and_the_others_follow(
         kiosk_a.client(a, http).sync_once()
         kiosk_b.client(b, http).sync_once()
         assert b.people.count() == 2 and len(b.gallery(MODEL)) == 2
-    with kiosk_b.open(clock=_later(31)) as b, httpx.Client() as http:
+    _retention_ended(person, kiosk_b)  # by the hub's clock and B's, not yet in A's copy
+    with kiosk_b.open() as b, httpx.Client() as http:
         report = kiosk_b.client(b, http).sync_once()
         assert [p.person_uid for p, _ in b.people.listing()] == [kept]
         assert report.expired == (person,)
         assert b.audit.entries()[-1].action == "person.erased"
     assert Person.objects.get(uid=person).erased
-    with kiosk_a.open() as a, httpx.Client() as http:  # its clock: not yet expired here
+    with kiosk_a.open() as a, httpx.Client() as http:
         pulled = kiosk_a.client(a, http).sync_once().pull
         assert pulled.erased == 1
         assert [p.person_uid for p, _ in a.people.listing()] == [kept]
+
+
+def test_a_kiosk_whose_clock_is_ahead_erases_nobody_else_before_their_retention_ends(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """Kiosk B's clock reads 2 h ahead (its RTC set to local time, say): at its sync it
+    erases its own copy of a person whose retention ends in 1 h, but the hub keeps them,
+    and so does kiosk A, until the hub's purge erases them on time."""
+    kiosk_a = new_device(tmp_path, live_hub.url, site_slug, "kiosk-a")
+    kiosk_b = new_device(tmp_path, live_hub.url, site_slug, "kiosk-b")
+    with kiosk_a.open() as a, kiosk_b.open() as b, httpx.Client() as http:
+        now = datetime.now(UTC)  # consented a year ago: one hour left
+        consent = Consent("v3", now - timedelta(days=365), "o", now + timedelta(hours=1))
+        person = a.people.enrol(
+            external_id="B-1H", display_name="Person B-1H", site=site_slug, consent=consent,
+            templates=[Template(MODEL, random_vector(5), 0.9, "camera")],
+            operator="o", duplicate_threshold=0.99,
+        ).person.person_uid  # fmt: skip
+        kiosk_a.client(a, http).sync_once()
+        kiosk_b.client(b, http).sync_once()
+        assert b.people.count() == 1
+    with kiosk_b.open(SkewedClock(timedelta(hours=2))) as b, httpx.Client() as http:
+        report = kiosk_b.client(b, http).sync_once()
+        assert report.expired == (person,) and b.people.count() == 0  # its own copy only
+        assert report.push.acknowledged == 1 and report.push.rejected == 0  # not for ever
+    assert not Person.objects.get(uid=person).erased
+    with kiosk_a.open() as a, httpx.Client() as http:
+        assert kiosk_a.client(a, http).sync_once().pull.erased == 0
+        assert [p.person_uid for p, _ in a.people.listing()] == [person]
+    assert [p.person_uid for p in purge_expired(timezone.now() + timedelta(hours=2))] == [
+        UUID(person)
+    ]  # the hub's daily purge, on time
+    with kiosk_a.open() as a, httpx.Client() as http:
+        assert kiosk_a.client(a, http).sync_once().pull.erased == 1
 
 
 def test_a_device_out_of_reach_of_the_hub_still_erases_at_each_sync_attempt(

@@ -8,10 +8,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from sync.hub.models import FaceTemplate, Person
+from sync.hub.models import AppliedEntry, FaceTemplate, Person
 from sync.hub.retention import purge_expired
 from sync.hub.search import nearest_templates
-from sync.protocol import format_timestamp
+from sync.protocol import RETENTION_REASON, format_timestamp
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api, jaga_hub
 
@@ -112,3 +112,38 @@ def test_the_purge_command_erases_and_its_dry_run_only_lists(api: Api, hub_datab
     assert "rewrote hub_person" in done.stdout.splitlines()[-1]
     again = jaga_hub("purge-expired", database_url=hub_database)
     assert again.returncode == 0 and "rewrote" not in again.stdout, again.stderr
+
+
+def _retention_tombstone(person_uid: str) -> dict[str, Any]:
+    return {**e.tombstone(person_uid, timezone.now()), "reason": RETENTION_REASON}
+
+
+def test_a_retention_erasure_from_a_clock_ahead_waits_for_the_hubs_own_clock(api: Api) -> None:
+    """A kiosk whose clock runs 2 h ahead purges a person with 1 h of retention left: the
+    hub acknowledges its tombstone (or the kiosk would send it for ever) but erases nobody
+    before their retention ends by the hub's clock; its purge erases them on time."""
+    person = e.person(api.site, name="Rita Retained", badge="B-1H")
+    person["consent"]["retain_until"] = format_timestamp(timezone.now() + timedelta(hours=1))
+    _enrol(api, person, VECTOR)
+    other = Api.register_new(api.site, "kiosk-with-a-right-clock")
+    held = other.pull_all()
+    assert _about(held, person["person_uid"]) == {("person", "upsert"), ("face_template", "upsert")}
+    early = e.entry("person", "tombstone", _retention_tombstone(person["person_uid"]))
+
+    assert api.push(early)["acknowledged"] == [str(early.idempotency_key)]
+
+    assert not Person.objects.get(uid=person["person_uid"]).erased
+    assert AppliedEntry.objects.get(key=early.idempotency_key).outcome == "early_retention"
+    assert other.pull_all() == held  # the site's devices keep the person
+    assert purge_expired() == []
+    erased = purge_expired(timezone.now() + timedelta(hours=2))  # the daily purge, on time
+    assert [str(p.person_uid) for p in erased] == [person["person_uid"]]
+    assert _about(other.pull_all(), person["person_uid"]) == {("person", "tombstone")}
+
+
+def test_a_retention_erasure_once_retention_ended_erases_at_once(api: Api) -> None:
+    overdue = _expired(e.person(api.site, name="Otto Overdue", badge="B-OLD"))
+    _enrol(api, overdue, VECTOR)
+    due = e.entry("person", "tombstone", _retention_tombstone(overdue["person_uid"]))
+    assert api.push(due)["acknowledged"] == [str(due.idempotency_key)]
+    assert Person.objects.get(uid=overdue["person_uid"]).erased
