@@ -10,7 +10,8 @@ runs, search (``sync.hub.search``) never matches such a person and a pull
 erase their own copies at each sync as well (``sync.client.client``), by their own clocks; the
 hub applies such a tombstone only once the person is past retention by its clock, so a
 device whose clock is ahead erases nobody early but its own copy
-(``sync.hub.apply.people``).
+(``sync.hub.apply.people``). A badge held by someone past retention is freed at once, by
+the same erasure, when someone enrols under it.
 
 Nothing renews a consent (devices enrol and erase people, the admin only erases): a person
 past retention who consents again is enrolled again, as a new person.

@@ -9,7 +9,10 @@ another live person of the site holds (the same subject enrolled again on an off
 kiosk, or a typo) is refused for good, naming the holder by uid, so the pushing device
 quarantines it and its operator decides (requeue it once the holder is erased, or erase it
 and enrol again under the right badge). Pushes of a site run one at a time (its change-log
-lock), so two kiosks cannot both take a badge.
+lock), so two kiosks cannot both take a badge. A holder past their retention date is no
+holder: already gone for devices and search, and due to the daily purge, they are erased
+then and there (``RETENTION_REASON``), so someone who consents again may be enrolled again
+under their badge.
 
 A device erases people at each sync once their retention date has passed by its own clock
 (``People.purge_expired``). A clock ahead would have that tombstone erase someone everywhere
@@ -79,9 +82,19 @@ def apply_person(ctx: EntryContext, payload: PersonUpsert) -> str:
 
 
 def _refuse_held_badge(ctx: EntryContext, payload: PersonUpsert) -> None:
-    """Refuse ``payload`` when another live person of the site holds its badge."""
+    """Refuse ``payload`` when another live person of the site holds its badge; a holder
+    past their retention date is erased instead."""
     if not payload.external_id:
         return
+    now = timezone.now()
+    expired = (
+        past_retention(now)
+        .select_for_update()
+        .filter(site=ctx.site, external_id=payload.external_id)
+        .exclude(uid=payload.person_uid)
+    )
+    for person in expired:
+        erase(person, erased_at=now, reason=RETENTION_REASON, origin=None)
     holder = (
         Person.objects.filter(site=ctx.site, external_id=payload.external_id, erased_at=None)
         .exclude(uid=payload.person_uid)

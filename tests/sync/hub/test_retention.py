@@ -147,3 +147,28 @@ def test_a_retention_erasure_once_retention_ended_erases_at_once(api: Api) -> No
     due = e.entry("person", "tombstone", _retention_tombstone(overdue["person_uid"]))
     assert api.push(due)["acknowledged"] == [str(due.idempotency_key)]
     assert Person.objects.get(uid=overdue["person_uid"]).erased
+
+
+def test_a_badge_held_by_a_person_past_retention_goes_to_the_new_enrolment(api: Api) -> None:
+    """Someone whose retention ended and who consents again is enrolled again, under the same
+    badge, on a kiosk that never received the old record: the old holder, due to the daily
+    purge anyway, is erased then and there, and the new enrolment is kept."""
+    overdue = _expired(e.person(api.site, name="Ana Again", badge="B-AGAIN"))
+    _enrol(api, overdue, VECTOR)
+    holder = Api.register_new(api.site, "kiosk-that-held-the-old-record")
+    again = e.entry("person", "upsert", e.person(api.site, name="Ana Again", badge="B-AGAIN"))
+
+    result = _second_device(api).push(again)
+
+    assert result["rejected"] == [] and result["acknowledged"] == [str(again.idempotency_key)]
+    old = Person.objects.get(uid=overdue["person_uid"])
+    assert old.erased and old.erasure_reason == RETENTION_REASON
+    assert not Person.objects.get(uid=again.entity_uid).erased
+    assert [(c["entity_uid"], c["operation"]) for c in holder.pull_all()] == [
+        (overdue["person_uid"], "tombstone"),
+        (str(again.entity_uid), "upsert"),
+    ]
+
+
+def _second_device(api: Api) -> Api:
+    return Api.register_new(api.site, "kiosk-that-never-received-them")
