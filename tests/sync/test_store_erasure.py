@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -101,6 +101,30 @@ def test_purge_erases_exactly_the_expired_consents(store: Store, clock: FakeCloc
     assert store.people.count() == 1
     assert store.people.get(long).external_id == "LONG"
     assert store.audit.entries()[-1].actor == "retention"
+
+
+def test_purge_goes_by_the_hub_time_seen_when_the_clock_reads_earlier(
+    store: Store, clock: FakeClock
+) -> None:
+    """A kiosk whose RTC battery died reads a day long gone after each boot: once it has
+    pulled from the hub, the hub's time is the least the true time can be, and retention
+    ends by that, not by the stopped clock."""
+    from sync.store.edit_clock import note_hub_time
+
+    short = store.people.enrol(
+        external_id="SHORT",
+        display_name="Short stay",
+        site="gate",
+        consent=consent(clock, days=30),
+        templates=[template(1)],
+        operator="o",
+        duplicate_threshold=0.6,
+    ).person.person_uid
+    long = enrol(store, clock, "LONG", seed=2)  # 365 days
+    with store.database.write() as connection:  # as a pull from the hub 31 days on leaves it
+        note_hub_time(connection, clock.now() + timedelta(days=31), clock.now())
+    assert store.people.purge_expired() == [short]
+    assert [person.person_uid for person, _ in store.people.listing()] == [long]
 
 
 def test_purge_with_nothing_expired_changes_nothing(store: Store, clock: FakeClock) -> None:
