@@ -114,7 +114,12 @@ class PullRequest(WireModel):
 
 
 class Change(WireModel):
-    """One entry of a site's change log: the hub's resolved state of a record."""
+    """One entry of a site's change log: the hub's resolved state of a record.
+
+    ``changed_at`` is when the hub logged it, or the newest field stamp of the record when
+    that is later (a device clock ahead, within the hub's skew): an edit stamped after it
+    wins over this version. The pull's HTTP ``Date`` is the hub's time when it answered.
+    """
 
     cursor: Cursor
     entity: EntityName

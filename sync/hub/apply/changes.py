@@ -6,6 +6,11 @@ are committed in the order they were handed out: a device that has pulled cursor
 never later find a change N-1 it missed (the classic gap of a plain sequence, where a
 slower transaction commits a smaller number after a reader moved past it).
 
+A change's ``changed_at`` is the time it was logged, or the newest field stamp of the record
+it logs when that is later (a device whose clock runs ahead, within the hub's skew): a
+device that pulls the change stamps its later edits after it (``sync.store.edit_clock``),
+so they win over the version it saw.
+
 A pull withholds the upserts of a person past their consent's retention, and of their
 templates, until ``sync.hub.retention`` erases them (its tombstone then reaches the devices
 that hold them).
@@ -20,6 +25,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from sync.hub.apply.lww import newest_time
 from sync.hub.models import Change, Device, Site
 from sync.hub.models.people import past_retention
 
@@ -42,8 +48,10 @@ def append_change(
     payload: dict[str, Any],
     *,
     origin: Device | None,
+    versions: dict[str, Any] | None = None,
 ) -> Change:
-    """Add a change for ``site`` inside the caller's transaction; returns it."""
+    """Add a change for ``site`` inside the caller's transaction; returns it. ``versions``:
+    the logged record's field stamps (``lww``), whose newest dates it if later than now."""
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE hub_site SET last_cursor = last_cursor + 1 WHERE id = %s RETURNING last_cursor",
@@ -59,6 +67,10 @@ def append_change(
         payload=payload,
         origin_device=origin,
     )
+    stamped = newest_time(versions or {})
+    if stamped is not None and stamped > change.changed_at:  # auto_now_add took the clock
+        Change.objects.filter(pk=change.pk).update(changed_at=stamped)
+        change.changed_at = stamped
     return change
 
 

@@ -72,5 +72,11 @@ def wins(versions: dict[str, Any], field: str, stamp: Stamp) -> bool:
     return previous is None or stamp > previous
 
 
+def newest_time(versions: dict[str, Any]) -> datetime | None:
+    """The time of the newest stamp among a record's fields (None: no stamps)."""
+    times = [str(value[0]) for value in versions.values() if value]
+    return datetime.fromisoformat(max(times)) if times else None
+
+
 def initial_versions(fields: dict[str, Any], stamp: Stamp) -> dict[str, Any]:
     return {field: stamp.as_json() for field in fields}

@@ -244,5 +244,11 @@ def _person_fields(payload: PersonUpsert) -> dict[str, Any]:
 
 def _emit_person(person: Person, origin: Device | None) -> None:
     append_change(
-        person.site, "person", person.uid, "upsert", person_payload(person), origin=origin
+        person.site,
+        "person",
+        person.uid,
+        "upsert",
+        person_payload(person),
+        origin=origin,
+        versions=person.field_versions,
     )

@@ -146,7 +146,13 @@ def emit_observation(observation: FishObservation, origin: Device | None) -> Non
     if payload["status"] is None:
         del payload["status"], payload["status_reason"]
     append_change(
-        observation.site, "fish_observation", observation.uid, "upsert", payload, origin=origin
+        observation.site,
+        "fish_observation",
+        observation.uid,
+        "upsert",
+        payload,
+        origin=origin,
+        versions=observation.field_versions,
     )
 
 

@@ -70,3 +70,28 @@ def test_a_hub_edit_made_after_the_device_edit_still_wins(
         on_hub.refresh_from_db()
         assert on_hub.confirmed_species == "Pollachius pollachius"
         assert store.observations.get(uid).confirmed_species == "Pollachius pollachius"
+
+
+def test_an_edit_made_after_pulling_wins_over_a_device_whose_clock_is_ahead(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """Boat B's clock runs 4 minutes ahead (within the hub's 5-minute skew, so its stamp is
+    kept as it is). Boat A pulls B's verdict, then overrules it: A's edit wins."""
+    from sync.hub.models import FishObservation
+
+    a = new_device(tmp_path, live_hub.url, site_slug, "boat-a")
+    b = new_device(tmp_path, live_hub.url, site_slug, "boat-b")
+    ahead = SkewedClock(timedelta(seconds=240))
+    with a.open() as store_a, b.open(ahead) as store_b, httpx.Client() as http:
+        (uid,) = add_observations(store_a, 1, "clock-race")
+        a.client(store_a, http).sync_once()
+        b.client(store_b, http).sync_once()
+        store_b.observations.confirm(uid, "Pollachius pollachius", officer="officer-b")
+        b.client(store_b, http).sync_once()
+        a.client(store_a, http).sync_once()
+        assert store_a.observations.get(uid).confirmed_species == "Pollachius pollachius"
+        store_a.observations.confirm(uid, "Gadus morhua", officer="officer-a")
+        a.client(store_a, http).sync_once()
+        a.client(store_a, http).sync_once()
+        assert store_a.observations.get(uid).confirmed_species == "Gadus morhua"
+    assert FishObservation.objects.get(uid=uid).confirmed_species == "Gadus morhua"
