@@ -12,8 +12,9 @@ observation first seen without its box is stored with ``crop_known`` 0, and this
 edits of it leave the box out (``observation_payload``). A change that cannot apply here (a
 template for a person this device does not hold, a record erased here) is skipped with its
 reason; anything else aborts the page, and neither the records nor the cursor move. The
-newest ``changed_at`` of a page (the hub's clock) is kept with it: this device's later edits
-are stamped after it (``sync.store.edit_clock``), so they win over what it pulled.
+newest ``changed_at`` of a page (the hub's clock, or a later stamp of the record it logs),
+held to the hub's time in the answer, is kept with it: this device's later edits are
+stamped after it (``sync.store.edit_clock``), so they win over what it pulled.
 
 A person whose badge another person on this device holds cannot apply yet, but can once
 that person is erased here or given another badge. That change, and the templates pulled
@@ -116,16 +117,20 @@ def apply_page(
     next_cursor: int,
     *,
     device: UUID | None = None,
+    hub_now: datetime | None = None,
 ) -> PageReport:
     """Apply ``changes`` and store ``next_cursor`` as this site's cursor, all or nothing.
-    ``device``: this device's id, which tells its own catches coming back from others'."""
+    ``device``: this device's id, which tells its own catches coming back from others'.
+    ``hub_now``: the hub's time in the answer (None: not said), which the changes' times
+    are held to (``sync.store.edit_clock``)."""
     tally = _Tally()
     with store.database.write() as connection:
         context = _Context(store, connection, store.clock.now(), tally, site, device)
         for change in changes:
             _apply(context, change)
-        if changes:  # the hub's own time, however wrong this device's clock: see edit_clock
-            note_hub_time(connection, max(c.changed_at for c in changes), context.now)
+        # The hub's own time, however wrong this device's clock: see edit_clock.
+        times = [(str(c.entity_uid), c.changed_at) for c in changes]
+        note_hub_time(connection, times, hub_now, context.now)
         _retry_set_aside(context)
         put_value(connection, cursor_name(site), str(next_cursor), context.now)
     if tally.erased:

@@ -75,10 +75,16 @@ class Puller:
         for _ in range(self._tuning.max_pages_per_sync):
             if stopping():
                 break
-            page = self._transport.changes(cursor, self._tuning.pull_limit)
+            pulled = self._transport.changes(cursor, self._tuning.pull_limit)
+            page = pulled.page
             check_page(page, cursor)
             applied = apply_page(
-                self._store, self._site, page.changes, page.next_cursor, device=self._device
+                self._store,
+                self._site,
+                page.changes,
+                page.next_cursor,
+                device=self._device,
+                hub_now=pulled.hub_now,
             )
             report = report.add(applied)
             cursor = page.next_cursor

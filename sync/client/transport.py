@@ -13,6 +13,8 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import IO, Any, TypeVar
 from urllib.parse import quote
 from uuid import UUID
@@ -63,6 +65,16 @@ RequestObserver = Callable[[RequestTiming], None]
 
 
 @dataclass(frozen=True)
+class Pulled:
+    """One page of the change log, and the hub's time when it answered (its HTTP ``Date``,
+    whole seconds; None when the answer did not say): what the page's times are held to
+    (``sync.store.edit_clock``)."""
+
+    page: PullResult
+    hub_now: datetime | None
+
+
+@dataclass(frozen=True)
 class Download:
     """What a binary download wrote: its size and sha256, counted as the bytes arrived."""
 
@@ -94,13 +106,14 @@ class HubTransport:
     def anchor_audit(self, batch: AuditBatch) -> AuditReceipt:
         return self._call("audit", "POST", self._site_url("audit"), AuditReceipt, body=batch)
 
-    def changes(self, cursor: int, limit: int) -> PullResult:
+    def changes(self, cursor: int, limit: int) -> Pulled:
         params = {
             "cursor": str(cursor),
             "limit": str(limit),
             "protocol_version": str(PROTOCOL_VERSION),
         }
-        return self._call("pull", "GET", self._site_url("changes"), PullResult, params=params)
+        response = self._send("pull", "GET", self._site_url("changes"), params=params)
+        return Pulled(parse_answer(response, PullResult, "pull"), hub_date(response))
 
     def start_upload(self, start: UploadStart) -> UploadStatus:
         return self._call("upload", "POST", self._site_url("uploads"), UploadStatus, body=start)
@@ -164,10 +177,25 @@ class HubTransport:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> Model:
-        all_headers = {"Authorization": f"Bearer {self._registration.token}", **(headers or {})}
         if body is not None:
             content = body.model_dump_json().encode()
-            all_headers["Content-Type"] = "application/json"
+            headers = {**(headers or {}), "Content-Type": "application/json"}
+        response = self._send(
+            operation, method, url, content=content, headers=headers, params=params
+        )
+        return parse_answer(response, model, operation)
+
+    def _send(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        all_headers = {"Authorization": f"Bearer {self._registration.token}", **(headers or {})}
         started = self._monotonic()
         status: int | None = None
         try:
@@ -184,7 +212,7 @@ class HubTransport:
         finally:
             if self._observer is not None:
                 self._observer(RequestTiming(operation, status, self._monotonic() - started))
-        return parse_answer(response, model, operation)
+        return response
 
     def _download(
         self,
@@ -335,6 +363,16 @@ def register_device(
         timeout=timeout or httpx.Timeout(30.0, connect=5.0),
     )
     return parse_answer(response, RegisterResult, "register")
+
+
+def hub_date(response: httpx.Response) -> datetime | None:
+    """The hub's time from the answer's HTTP ``Date`` (gunicorn sends one with every
+    answer), or None when it is absent or unreadable."""
+    try:
+        moment = parsedate_to_datetime(response.headers.get("Date", ""))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _error_body(response: httpx.Response) -> ErrorBody | None:

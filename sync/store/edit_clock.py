@@ -7,16 +7,37 @@ even to the hub's version it pulled before the officer corrected it. So an edit'
 the latest of:
 
 - the device's clock;
-- the newest hub time this device has seen (a pulled change's ``changed_at``, which the hub
-  writes after the stamp of the edit it logs), plus ``STEP``;
-- the last time this device gave an edit, plus ``STEP`` (its own edits keep their order when
-  the clock is set back).
+- the hub time seen, plus ``STEP``: the newest pulled change's ``changed_at``, held to the
+  hub's own time in the answer that brought it (its HTTP ``Date``, whole seconds), so it is
+  never later than the hub's true time. An answer without that time vouches for nothing,
+  and every answer that has it also puts right a hub time seen past it (a hub whose clock
+  ran far ahead, then was set right);
+- for an edit of a record whose pulled change was dated past that (the hub dates a change
+  by the record's newest field stamp when that is later: its writer's clock ran ahead,
+  within the hub's skew; or the fraction of a second the ``Date`` leaves out), that date,
+  held to ``AHEAD_TOLERANCE`` (and ``DATE_RESOLUTION``) past the hub's time, plus ``STEP``.
+  Kept per record (``AHEAD`` + uid) until the hub time seen passes it;
+- the last time this device gave an edit, plus ``STEP``, only while that is at most
+  ``AHEAD_TOLERANCE`` past the terms above.
 
-An edit made after pulling a version therefore wins over that version; edits made without
-seeing each other still go by time (the hub's edit made later than the newest hub time
-this device had seen wins). With a right clock the first term is the answer and nothing
-changes. Both times are ``sync_state`` rows, written in the edit's or the pull's own
-transaction, so they outlast a restart. The wire is unchanged: a stamp is still a time.
+What that guarantees, with a hub whose clock is right and that sends its ``Date``:
+
+- an edit made after pulling a version of a record wins over that version, however far
+  behind this device's clock, and with the version's writer ahead by up to
+  ``AHEAD_TOLERANCE`` (the hub's default skew; a hub set to allow more keeps this only up
+  to ``AHEAD_TOLERANCE``);
+- edits made without seeing each other go by time, within the hub's skew: an edit is
+  stamped at most ``AHEAD_TOLERANCE`` past the latest of this device's clock and the hub
+  time seen (which is never past the hub's true time), or, for a record pulled with a
+  later date, just after that date (at most ``AHEAD_TOLERANCE`` + ``DATE_RESOLUTION`` past
+  the hub's time when pulled). An edit once made with the clock far ahead does not keep
+  later ones ahead after the clock is set right, nor does a change a hub dated far ahead;
+- this device's own edits keep their order through the clock set back by up to
+  ``AHEAD_TOLERANCE`` (NTP stepping it); set back further, they go by the clock.
+
+With a right clock the first term is the answer and nothing changes. These times are
+``sync_state`` rows, written in the edit's or the pull's own transaction, so they outlast a
+restart. The wire is unchanged: a stamp is still a time.
 
 Retention goes by the latest of the clock and the hub time seen (``least_true_time``), so a
 stopped clock does not keep people past their retention date.
@@ -27,6 +48,7 @@ the clock is wrong, and the sync log and ``jaga sync status`` say so.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,28 +56,62 @@ from sync.store.clock import Clock, format_timestamp, parse_timestamp
 
 HUB_SEEN = "clock.hub_seen"
 LAST_EDIT = "clock.last_edit"
+AHEAD = "clock.ahead."  # + a record's uid: its pulled stamp, past the hub's time then
 STEP = timedelta(microseconds=1)  # the smallest step the timestamp format carries
+# How far past the hub's time a stamp may run: the hub's default tolerance for a clock
+# ahead (``JAGA_HUB_MAX_CLOCK_SKEW_S``), so the hub would take it from a clock anyway.
+AHEAD_TOLERANCE = timedelta(seconds=300)
+# The HTTP Date header carries whole seconds: the hub's time is up to this much later.
+DATE_RESOLUTION = timedelta(seconds=1)
 # A clock this far behind the newest hub time seen is called wrong (the hub's own tolerance
 # for a clock ahead is 300 s by default): less is ordinary drift, or the time a sync took.
 BEHIND_TOLERANCE = timedelta(minutes=5)
 
 
-def edit_time(connection: Any, clock: Clock) -> datetime:
-    """The time to give an edit, inside its write transaction (which keeps it as the last)."""
-    hub_seen, last_edit = _read(connection, HUB_SEEN), _read(connection, LAST_EDIT)
+def edit_time(connection: Any, clock: Clock, entity_uid: str | None = None) -> datetime:
+    """The time to give an edit of ``entity_uid``, inside its write transaction (which keeps
+    it as the last)."""
     moment = clock.now()
-    for seen in (hub_seen, last_edit):
+    pulled = [_read(connection, HUB_SEEN)]
+    if entity_uid is not None:
+        pulled.append(_read(connection, AHEAD + entity_uid))
+    for seen in pulled:
         if seen is not None:
             moment = max(moment, seen + STEP)
+    last_edit = _read(connection, LAST_EDIT)
+    if last_edit is not None and last_edit + STEP <= moment + AHEAD_TOLERANCE:
+        moment = max(moment, last_edit + STEP)
     _write(connection, LAST_EDIT, moment, moment)
     return moment
 
 
-def note_hub_time(connection: Any, moment: datetime, now: datetime) -> None:
-    """Inside a pull's transaction: the hub has said it is at least ``moment``."""
+def note_hub_time(
+    connection: Any,
+    changes: Iterable[tuple[str, datetime]],
+    hub_now: datetime | None,
+    now: datetime,
+) -> None:
+    """Inside a pull's transaction: a page's ``(entity_uid, changed_at)``, in an answer the
+    hub sent at ``hub_now`` (its ``Date``; None: it did not say, and nothing is noted)."""
+    if hub_now is None:
+        return  # nothing to hold the times to: a wrong one would stay for good
+    # Past this a change's time is its record's alone: its writer's clock ran ahead, within
+    # the hub's skew, or it is the fraction of a second the Date leaves out.
+    latest = hub_now + DATE_RESOLUTION + AHEAD_TOLERANCE
     seen = _read(connection, HUB_SEEN)
-    if seen is None or moment > seen:
-        _write(connection, HUB_SEEN, moment, now)
+    kept = None if seen is None else min(seen, hub_now)
+    for entity_uid, changed_at in changes:
+        kept = min(changed_at, hub_now) if kept is None else max(kept, min(changed_at, hub_now))
+        if changed_at > hub_now:
+            _write(connection, AHEAD + entity_uid, min(changed_at, latest), now)
+    if kept is not None and kept != seen:
+        _write(connection, HUB_SEEN, kept, now)
+    # A record's time the hub time seen has passed orders nothing any more, and one past
+    # what the hub now vouches for was noted while its clock ran ahead.
+    connection.execute(
+        "DELETE FROM sync_state WHERE name LIKE ? AND (value <= ? OR value > ?)",
+        (AHEAD + "%", "" if kept is None else format_timestamp(kept), format_timestamp(latest)),
+    )
 
 
 def hub_time_seen(connection: Any) -> datetime | None:

@@ -79,7 +79,7 @@ class Outbox:
         except PayloadError as error:
             raise RecordInvalidError(f"not saved: {error}") from None
         now = format_timestamp(self._clock.now())
-        stamp = format_timestamp(edit_time(connection, self._clock))  # the hub's LWW time
+        stamp = format_timestamp(edit_time(connection, self._clock, entity_uid))  # LWW's time
         cursor = connection.execute(
             "INSERT INTO outbox (idempotency_key, entity, entity_uid, operation, payload, state,"
             " created_at, state_changed_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",

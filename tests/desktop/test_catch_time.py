@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -212,7 +213,8 @@ def test_jaga_catch_takes_the_true_time_when_the_clock_is_behind(
         Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store,
         store.database.write() as connection,  # as a pull from the hub leaves it
     ):
-        note_hub_time(connection, true_now - timedelta(days=1), store.clock.now())
+        hub_time = true_now - timedelta(days=1)
+        note_hub_time(connection, [(str(uuid4()), hub_time)], hub_time, store.clock.now())
     caught = true_now - timedelta(hours=2)
     given = ["--observed-at", caught.isoformat(), "--pack", str(default_species_pack)]
     assert jaga_catch(f4k / CONFIDENT, store_path, *given) == 0

@@ -16,7 +16,9 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any, Literal
 from uuid import UUID
 
 import httpx
@@ -81,6 +83,8 @@ class FakeHub:
         self.requests: list[str] = []
         # The one protocol this hub serves; set an older one for a hub not yet upgraded.
         self.speaks = PROTOCOL_VERSION
+        # The Date of a pull's answer: the wall clock's, as gunicorn sends it; None: none.
+        self.date: datetime | Literal["wall clock"] | None = "wall clock"
         self.transport = httpx.MockTransport(self.handle)
 
     def client(self) -> httpx.Client:
@@ -190,7 +194,12 @@ class FakeHub:
         after = [c for c in self.changes if c.cursor > cursor]
         page = after[:limit]
         next_cursor = page[-1].cursor if page else cursor
-        return _json(PullResult(changes=page, next_cursor=next_cursor, has_more=len(after) > limit))
+        more = len(after) > limit
+        answer = _json(PullResult(changes=page, next_cursor=next_cursor, has_more=more))
+        date = datetime.now(UTC) if self.date == "wall clock" else self.date
+        if date is not None:
+            answer.headers["Date"] = format_datetime(date, usegmt=True)
+        return answer
 
     def _start(self, start: UploadStart) -> httpx.Response:
         for upload in self.uploads.values():

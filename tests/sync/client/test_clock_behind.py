@@ -72,6 +72,32 @@ def test_a_hub_edit_made_after_the_device_edit_still_wins(
         assert store.observations.get(uid).confirmed_species == "Pollachius pollachius"
 
 
+def test_once_the_clock_is_set_right_a_hub_edit_made_later_wins_again(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """One edit made while the clock ran a year ahead; NTP sets it right; an officer's
+    offline edit, then a hub reviewer's correction made later: the reviewer's wins."""
+    from sync.hub.models import FishObservation
+
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    with device.open() as store, httpx.Client() as http:
+        (uid,) = add_observations(store, 1, "clock-right")
+        device.client(store, http).sync_once()
+    with device.open(SkewedClock(timedelta(days=365))) as store, httpx.Client() as http:
+        add_observations(store, 1, "clock-ahead")
+        device.client(store, http).sync_once()
+    with device.open() as store, httpx.Client() as http:
+        store.observations.confirm(uid, "Gadus morhua", officer="officer-7")
+        on_hub = FishObservation.objects.get(uid=uid)
+        review.correct_species(on_hub.pk, "Pollachius pollachius", "hub-reviewer")
+        client = device.client(store, http)
+        client.sync_once()
+        client.sync_once()
+        on_hub.refresh_from_db()
+        assert on_hub.confirmed_species == "Pollachius pollachius"
+        assert store.observations.get(uid).confirmed_species == "Pollachius pollachius"
+
+
 def test_an_edit_made_after_pulling_wins_over_a_device_whose_clock_is_ahead(
     live_hub: HubProcess, site_slug: str, tmp_path: Path
 ) -> None:
