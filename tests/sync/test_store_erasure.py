@@ -122,7 +122,8 @@ def test_purge_goes_by_the_hub_time_seen_when_the_clock_reads_earlier(
     ).person.person_uid
     long = enrol(store, clock, "LONG", seed=2)  # 365 days
     with store.database.write() as connection:  # as a pull from the hub 31 days on leaves it
-        note_hub_time(connection, clock.now() + timedelta(days=31), clock.now())
+        hub_now = clock.now() + timedelta(days=31)
+        note_hub_time(connection, [("a-change", hub_now)], hub_now, clock.now())
     assert store.people.purge_expired() == [short]
     assert [person.person_uid for person, _ in store.people.listing()] == [long]
 

@@ -65,7 +65,7 @@ def v1_store(db_path: Path, passphrase: Passphrase, clock: FakeClock) -> Store:
     assert schema_version(store.database.connection) == 1
     # Schema 1's code stamped its outbox with the clock alone: it kept no hub time seen
     # (``edit_clock``'s values live in sync_state, which schema 2 made).
-    with patch("sync.store.outbox.edit_time", lambda _connection, clock: clock.now()):
+    with patch("sync.store.outbox.edit_time", lambda _connection, clock, _uid=None: clock.now()):
         person = enrol(store, clock, BADGE, seed=1)
         event = AccessEvent(clock.now(), "north-gate", "kiosk-1", "verified", person, 0.8)
         store.access.record(event)
