@@ -356,7 +356,7 @@ def _export(args: argparse.Namespace) -> int:
 def _purge_expired(args: argparse.Namespace) -> int:
     with open_store_of(args, purge_config(args)) as store:
         if args.dry_run:
-            expired = store.people.expired()
+            expired = store.people.expired(store.clock.now())
             print(f"{len(expired)} people past their retention date (dry run, nothing erased)")
         else:
             expired = store.people.purge_expired(operator=_operator())

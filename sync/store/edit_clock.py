@@ -39,9 +39,6 @@ With a right clock the first term is the answer and nothing changes. These times
 ``sync_state`` rows, written in the edit's or the pull's own transaction, so they outlast a
 restart. The wire is unchanged: a stamp is still a time.
 
-Retention goes by the latest of the clock and the hub time seen (``least_true_time``), so a
-stopped clock does not keep people past their retention date.
-
 ``clock_warning`` says when the device's clock reads earlier than the hub time it has seen:
 the clock is wrong, and the sync log and ``jaga sync status`` say so.
 """
@@ -117,14 +114,6 @@ def note_hub_time(
 def hub_time_seen(connection: Any) -> datetime | None:
     """The newest hub time this device has seen, if it has synced."""
     return _read(connection, HUB_SEEN)
-
-
-def least_true_time(connection: Any, now: datetime) -> datetime:
-    """``now`` (the device's clock), or the newest hub time seen when the clock reads earlier:
-    the true time is at least that, however far behind a dead RTC battery left the clock.
-    A clock ahead is not corrected: offline for days, it is the best the device has."""
-    seen = _read(connection, HUB_SEEN)
-    return now if seen is None else max(now, seen)
 
 
 def clock_warning(connection: Any, now: datetime) -> str | None:

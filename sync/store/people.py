@@ -21,7 +21,6 @@ from sync.protocol import MAX_ERASURE_REASON_CHARS, RETENTION_REASON
 from sync.store.audit import AuditLog
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
-from sync.store.edit_clock import least_true_time
 from sync.store.gallery import best_match_per_person, load_gallery, model_dim
 from sync.store.outbox import Outbox
 from sync.store.photos import insert_photo, photo_payload
@@ -195,15 +194,11 @@ class People:
                 details=removed.details(reason),
             )
 
-    def expired(self, now: datetime | None = None) -> list[str]:
-        """Uids of people whose consent retention date has passed by ``now``; by default by
-        the device's clock, or by the newest hub time seen when the clock reads earlier
-        (``edit_clock.least_true_time``: a clock left behind keeps nobody past retention).
-        A clock ahead erases early here; the hub erases on its own clock
-        (``sync.hub.retention``), so other devices keep the person until then."""
-        if now is None:
-            with self._database.read() as connection:
-                now = least_true_time(connection, self._clock.now())
+    def expired(self, now: datetime) -> list[str]:
+        """Uids of people whose consent retention date has passed by ``now`` (the device's
+        clock: a hub time seen can be wrong too, and an erasure here is for good; a clock
+        ahead erases early here only, as the hub erases on its own clock, and a clock behind
+        keeps a person until the hub's purge reaches it as a tombstone)."""
         rows = self._database.query(
             "SELECT person_uid FROM people WHERE retain_until <= ? ORDER BY retain_until",
             (format_timestamp(now),),
@@ -213,7 +208,7 @@ class People:
     def purge_expired(self, *, operator: str = "retention") -> list[str]:
         """Erase everyone whose retention date has passed; returns their uids. Their data is
         purged from the files as ``erase`` does, once for all of them."""
-        expired = self.expired()
+        expired = self.expired(self._clock.now())
         for person_uid in expired:
             self._remove(person_uid, operator=operator, reason=RETENTION_REASON)
         if expired:
