@@ -163,12 +163,19 @@ class People:
         in the store, and the next open or write of it, by any process, runs it
         (``Database.purge``; ``Database.owed_purge_since`` tells). A ``reason`` longer than
         the tombstone carries (``MAX_ERASURE_REASON_CHARS``) is refused before anything is
-        erased (``RecordInvalidError``).
+        erased (``RecordInvalidError``), and so is the retention purge's own reason
+        (``RETENTION_REASON``): the hub applies a tombstone giving it only once the person's
+        retention has ended by its clock, so an erasure request worded so would not be.
         """
         if len(reason) > MAX_ERASURE_REASON_CHARS:
             raise RecordInvalidError(
                 f"not erased: the reason has {len(reason)} characters; the erasure's "
                 f"tombstone carries at most {MAX_ERASURE_REASON_CHARS}"
+            )
+        if reason.strip().casefold() == RETENTION_REASON.casefold():
+            raise RecordInvalidError(
+                f"not erased: {RETENTION_REASON!r} is the retention purge's own reason"
+                " (`jaga store purge-expired`); give the erasure request's"
             )
         self._remove(person_uid, operator=operator, reason=reason)
         return self._database.purge(wait=True)

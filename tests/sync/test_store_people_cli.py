@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.protocol import MAX_ERASURE_REASON_CHARS
+from sync.protocol import MAX_ERASURE_REASON_CHARS, RETENTION_REASON
 from sync.store import Passphrase, Store
 from tests.sync.conftest import FAST
 from tests.sync.test_store_cli import PASSPHRASE, add_person, cli_store, jaga
@@ -59,5 +59,18 @@ def test_a_reason_longer_than_the_tombstone_carries_is_refused_before_anything_i
     error = capsys.readouterr().err
     assert f"the reason has {len(reason)} characters" in error
     assert f"at most {MAX_ERASURE_REASON_CHARS}" in error
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.people.count() == 1
+
+
+def test_the_retention_purges_reason_is_refused_for_an_erasure_request(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hub holds a tombstone with the retention reason until retention ends by its
+    clock: an operator's erasure worded so would have been left undone everywhere else."""
+    add_person(cli_store)
+    capsys.readouterr()
+    assert jaga("store", "erase", "CLI-1", "--reason", f" {RETENTION_REASON.upper()} ") == 1
+    assert "the retention purge's own reason" in capsys.readouterr().err
     with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.people.count() == 1
