@@ -93,7 +93,9 @@ def save_registration(
 
     Pulled changes set aside for another site than the one registered are deleted (and
     purged from the store's files: they hold names and face vectors): they are tried again
-    only with that site's pulls, which this device no longer makes.
+    only with that site's pulls, which this device no longer makes. That site's pull cursor
+    goes with them: the dropped changes lie behind it, so a device registered back to the
+    site later pulls it from the start instead of never applying them.
     """
     values = {
         "hub_url": registration.hub_url,
@@ -105,6 +107,11 @@ def save_registration(
     with database.write() as connection:
         for name, value in values.items():
             put_value(connection, name, value, now)
+        dropped = connection.execute(
+            "SELECT DISTINCT site FROM deferred_changes WHERE site != ?", (registration.site,)
+        ).fetchall()
+        for (site,) in dropped:
+            connection.execute("DELETE FROM sync_state WHERE name = ?", (cursor_name(site),))
         left = connection.execute(
             "DELETE FROM deferred_changes WHERE site != ?", (registration.site,)
         ).rowcount

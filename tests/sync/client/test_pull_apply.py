@@ -375,3 +375,24 @@ def test_set_aside_changes_of_the_site_a_device_left_are_dropped_when_it_registe
     save_registration(store.database, moved, now, send_face_images=False)
     assert _set_aside_of(store, person) == []
     assert store.database.owed_purge_since() is None
+
+
+def test_a_device_moved_to_another_site_and_back_pulls_the_dropped_set_aside_changes_again(
+    store: Store, clock: FakeClock
+) -> None:
+    """Dropping a site's set-aside changes also forgets that site's pull cursor: registered
+    back to it, the device pulls it from the start, and the person applies once the badge
+    clash is gone (with the cursor kept, their changes were behind it for good)."""
+    holder = enrol(store, clock, "B-1", seed=1)
+    hub = FakeHub()
+    person = hub_with_person(hub, badge="B-1", seed=2)
+    client = client_of(store, hub)
+    assert client.pull().set_aside == 2 and read_cursor(store.database, SITE) == 2
+    now = clock.now()
+    save_registration(store.database, replace(registration(), site="another-site"), now,
+                      send_face_images=False)  # fmt: skip
+    assert read_cursor(store.database, SITE) == 0
+    save_registration(store.database, registration(), now, send_face_images=False)
+    store.people.erase(holder, operator="ops", reason="subject request")  # the clash goes
+    assert client.pull().applied == 2
+    assert store.people.get(person).display_name == "Ana Ruiz"
