@@ -9,8 +9,11 @@ restore over an existing store first carries that store's erasures into the rest
 (``sync.store.erasures``): a backup must not bring back a person erased since it was taken.
 It refuses, changing nothing, while that store holds changes the hub never acknowledged and
 the backup does not hold (a catch, an access decision, an enrolment made since, still queued:
-on a boat offline for days, they exist nowhere else), naming how many of each, unless told to
-discard them (``discard_unsynced``); the restored store's audit entry says how many it did.
+on a boat offline for days, they exist nowhere else), or photos the backup does not hold whose
+metadata the hub acknowledged but whose bytes it never confirmed ("photo bytes": the upload
+comes after the push, and a dropped link or the per-sync upload limit leaves it for a later
+sync), naming how many of each, unless told to discard them (``discard_unsynced``); the
+restored store's audit entry says how many it did.
 While the copy takes its place, the old files are kept aside under a name no earlier restore
 used (hard links, so the old store stays in place until the restored copy replaces it, and is
 put back should that fail). Once the restored store has opened and its audit entry is
@@ -114,7 +117,8 @@ def restore(
     key, when that changed since the backup) or else ``source``; if it cannot be read, the
     restore is refused unless ``carry_erasures`` is False (then it is not read at all). While
     it holds outbox entries the hub has not acknowledged (queued, sent or quarantined) that
-    the backup does not hold, other than its erasures' tombstones (carried), the restore is
+    the backup does not hold, other than its erasures' tombstones (carried), or photos the
+    backup does not hold whose bytes were never uploaded (``_unuploaded``), the restore is
     refused (``ReplacedStoreUnsyncedError``, naming how many of each kind) unless
     ``discard_unsynced``; nothing is changed then. While another process has the store
     at ``target`` open, the restore is refused (``StoreInUseError``), before anything is read
@@ -186,14 +190,17 @@ class _Replaced:
 
     erasures: list[Erasure]
     unsynced: dict[str, str]  # idempotency key: entity, of entries the hub never acknowledged
+    unuploaded: frozenset[str] = frozenset()  # photo uids: ``_unuploaded``
 
 
 def _read_replaced(target: Path, source: KeySource, config: StoreConfig | None) -> _Replaced:
     if not target.exists():
-        return _Replaced([], {})
+        return _Replaced([], {}, frozenset())
     try:
         with Store.open(target, source, config=config, in_use=False) as replaced:
-            return _Replaced(recorded_erasures(replaced), _unsynced(replaced))
+            return _Replaced(
+                recorded_erasures(replaced), _unsynced(replaced), _unuploaded(replaced)
+            )
     except (StoreError, ValueError) as error:  # damaged, another key, not a store
         raise ReplacedStoreUnreadableError(
             f"cannot read the erasures recorded in {target}, the store this restore would"
@@ -215,24 +222,51 @@ def _unsynced(store: Store) -> dict[str, str]:
     return {str(key): str(entity) for key, entity in rows}
 
 
+def _unuploaded(store: Store) -> frozenset[str]:
+    """Photos whose metadata the hub acknowledged and whose bytes it has not confirmed: no
+    upload outcome (``sync_uploads``, the client's) of ``done``, or of ``skipped`` (the hub
+    no longer holds the metadata: a person erased since). A photo with an unacknowledged
+    entry is counted as that entry instead. Which photos the client uploads at all (face
+    images by the site's policy, which the environment may override) is the client's to
+    decide, out of the store's reach: so a face image kept on the device by that policy is
+    counted too. It exists nowhere else either, and the operator can discard it."""
+    rows = store.database.query(
+        "SELECT p.photo_uid FROM photos p"
+        " WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.entity = 'photo'"
+        " AND o.entity_uid = p.photo_uid AND o.state = 'acknowledged')"
+        " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.entity = 'photo'"
+        " AND o.entity_uid = p.photo_uid AND o.state != 'acknowledged')"
+        " AND NOT EXISTS (SELECT 1 FROM sync_uploads u WHERE u.photo_uid = p.photo_uid"
+        " AND u.outcome IN ('done', 'skipped'))"
+    )
+    return frozenset(str(row[0]) for row in rows)
+
+
 def _unsynced_lost(
     restored: Store, replaced: _Replaced | None, target: Path, *, discard: bool
 ) -> int | None:
-    """How many of the replaced store's unacknowledged entries the restored copy lacks;
-    refuses when there are some and ``discard`` is False."""
+    """How many of the replaced store's unacknowledged entries, and never uploaded photos,
+    the restored copy lacks; refuses when there are some and ``discard`` is False."""
     if replaced is None:
         return None  # not read: the audit entry says so
     held = {str(row[0]) for row in restored.database.query("SELECT idempotency_key FROM outbox")}
     lost = Counter(entity for key, entity in replaced.unsynced.items() if key not in held)
+    photos = {str(row[0]) for row in restored.database.query("SELECT photo_uid FROM photos")}
+    if bytes_lost := len(replaced.unuploaded - photos):
+        lost[_PHOTO_BYTES] = bytes_lost
     if lost and not discard:
         kinds = ", ".join(f"{count} {entity}" for entity, count in sorted(lost.items()))
         raise ReplacedStoreUnsyncedError(
             f"{target}, the store this restore would replace, holds {lost.total()} changes"
-            f" the hub never acknowledged and the backup does not hold ({kinds}); the"
+            f" the hub never acknowledged, or photos whose bytes it never received, that the"
+            f" backup does not hold ({kinds}); the"
             " restore would delete them. Sync first (`jaga sync now`), or pass"
             " --discard-unsynced to lose them. Nothing was changed."
         )
     return lost.total()
+
+
+_PHOTO_BYTES = "photo bytes"  # how the refusal names never uploaded photos
 
 
 def _carry(restored: Store, replaced: _Replaced | None, operator: str) -> int | None:

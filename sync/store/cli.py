@@ -104,7 +104,8 @@ def register_store(
         "--discard-unsynced",
         action="store_true",
         help="with --force: replace the store even though changes it holds never reached the"
-        " hub (catches, access decisions, enrolments made since the backup): they are lost",
+        " hub (catches, access decisions, enrolments, photo bytes never uploaded, made since the"
+        " backup): they are lost",
     )
     restore_parser.add_argument(
         "--no-carry-erasures",
@@ -332,8 +333,8 @@ def _restore(args: argparse.Namespace) -> int:
         print(f"erased again {restored.erasures_carried} people erased since the backup")
     if restored.unsynced_discarded:
         print(
-            f"discarded {restored.unsynced_discarded} changes the hub never acknowledged"
-            " (they were only in the replaced store)"
+            f"discarded {restored.unsynced_discarded} changes the hub never acknowledged or"
+            " photos it never received (they were only in the replaced store)"
         )
     return 0
 

@@ -5,6 +5,7 @@ left is named by ``jaga store info`` and deleted by ``jaga store erase`` and ``p
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,18 @@ from pathlib import Path
 import pytest
 
 from sync.errors import ReplacedStoreUnsyncedError
-from sync.store import Passphrase, Photo, Store, backup, restore
+from sync.store import (
+    FishObservation,
+    Passphrase,
+    Photo,
+    SpeciesScore,
+    Store,
+    backup,
+    restore,
+)
 from sync.store import keys as store_keys
-from tests.sync.client.units import observations
+from tests.sync.client.fakehub import FakeHub
+from tests.sync.client.units import client_of, observations
 from tests.sync.conftest import FAST, REPO_ROOT, FakeClock, enrol
 from tests.sync.pages import pages_holding
 from tests.sync.test_store_cli import PASSPHRASE, add_person, cli_store, jaga
@@ -154,6 +164,47 @@ def test_a_restore_refuses_to_lose_records_the_replaced_store_never_synced(
             "SELECT count(*) FROM fish_observations WHERE observation_uid = ?", (uid,)
         )
         assert held == [(1,)]
+
+
+def _photographed_catch(store: Store, seed: int) -> str:
+    photo = Photo(random.Random(seed).randbytes(3000), "image/jpeg", store.clock.now())
+    store.observations.add(
+        FishObservation(
+            observed_at=store.clock.now(), predictions=(SpeciesScore("Gadus morhua", 0.4),),
+            needs_review=True, officer="officer-7",
+        ),
+        photo,
+    )  # fmt: skip
+    return photo.photo_uid
+
+
+def test_a_restore_refuses_to_lose_photo_bytes_the_hub_never_received(
+    tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    """Two catches photographed after the backup, both pushed and acknowledged; the bytes of
+    one are uploaded, the other's are not yet (the link dropped, or the per-sync upload
+    limit). Those bytes exist nowhere else: the restore refuses, naming them, and with
+    --discard-unsynced counts them as discarded. Uploaded bytes are not counted."""
+    db = tmp_path / "store" / "jaga.db"
+    hub = FakeHub()
+    with Store.create(db, passphrase, clock=clock, config=FAST) as store:
+        backup(store, tmp_path / "nightly.db", operator="ops")
+        _photographed_catch(store, 1)
+        client = client_of(store, hub)
+        client.push()
+        assert client.upload_photos().completed == 1
+        kept = _photographed_catch(store, 2)
+        client.push()  # its metadata acknowledged, its bytes not uploaded
+    with pytest.raises(ReplacedStoreUnsyncedError, match="1 photo bytes") as refused:
+        restore(tmp_path / "nightly.db", db, passphrase, operator="ops", force=True,
+                clock=clock, config=FAST)  # fmt: skip
+    assert "--discard-unsynced" in str(refused.value)
+    with Store.open(db, passphrase, clock=clock, config=FAST) as store:
+        held = store.database.query("SELECT count(*) FROM photos WHERE photo_uid = ?", (kept,))
+        assert held == [(1,)]
+    restored = restore(tmp_path / "nightly.db", db, passphrase, operator="ops", force=True,
+                       discard_unsynced=True, clock=clock, config=FAST)  # fmt: skip
+    assert restored.unsynced_discarded == 1
 
 
 def test_a_restore_told_to_discard_unsynced_records_says_how_many_it_discarded(
