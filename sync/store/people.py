@@ -11,6 +11,7 @@ other devices erase too, and leaves an audit entry that names only the person's 
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -161,7 +162,9 @@ class People:
         True once their data has left the store's files too. False when another connection's
         read held that back past ``StoreConfig.purge_wait_s``: the purge stays owed, recorded
         in the store, and the next open or write of it, by any process, runs it
-        (``Database.purge``; ``Database.owed_purge_since`` tells). A ``reason`` longer than
+        (``Database.purge``; ``Database.owed_purge_since`` tells). A person pulled but only
+        set aside here (``Removal.held`` False) is erased, recorded and tombstoned the same
+        way: their set-aside changes hold their name and face vectors. A ``reason`` longer than
         the tombstone carries (``MAX_ERASURE_REASON_CHARS``) is refused before anything is
         erased (``RecordInvalidError``), and so is the retention purge's own reason
         (``RETENTION_REASON``): the hub applies a tombstone giving it only once the person's
@@ -183,7 +186,7 @@ class People:
     def _remove(self, person_uid: str, *, operator: str, reason: str) -> None:
         with self._database.write() as connection:
             removed = remove_person(connection, self._outbox, person_uid)
-            if removed is None or not removed.held:  # rolled back: nothing is erased
+            if removed is None:  # rolled back: nothing is erased
                 raise RecordNotFoundError(f"no person {person_uid}")
             now = format_timestamp(self._clock.now())
             self._outbox.enqueue(
@@ -205,12 +208,38 @@ class People:
         """Uids of people whose consent retention date has passed by ``now`` (the device's
         clock: a hub time seen can be wrong too, and an erasure here is for good; a clock
         ahead erases early here only, as the hub erases on its own clock, and a clock behind
-        keeps a person until the hub's purge reaches it as a tombstone)."""
+        keeps a person until the hub's purge reaches it as a tombstone).
+
+        People pulled but only set aside here (``deferred_changes``: their badge is held by
+        someone else) count too, by the retention date in their set-aside change: an
+        offline kiosk gets no hub tombstone for them, and that change holds their name."""
         rows = self._database.query(
-            "SELECT person_uid FROM people WHERE retain_until <= ? ORDER BY retain_until",
+            "SELECT person_uid, retain_until FROM people WHERE retain_until <= ?",
             (format_timestamp(now),),
         )
-        return [str(row[0]) for row in rows]
+        ends = {str(uid): parse_timestamp(str(until)) for uid, until in rows}
+        for uid, until in self._set_aside_retention():
+            if until <= now:
+                ends.setdefault(uid, until)
+        return sorted(ends, key=lambda uid: (ends[uid], uid))
+
+    def _set_aside_retention(self) -> list[tuple[str, datetime]]:
+        """(uid, retention date) of each person whose pulled change is set aside here."""
+        rows = self._database.query(
+            "SELECT person_uid, change FROM deferred_changes WHERE entity_uid = person_uid"
+        )
+        found = []
+        for uid, text in rows:
+            try:
+                change = json.loads(text)
+                if change["entity"] != "person" or change["operation"] != "upsert":
+                    continue
+                found.append(
+                    (str(uid), parse_timestamp(change["payload"]["consent"]["retain_until"]))
+                )
+            except (ValueError, KeyError, TypeError):
+                continue  # unreadable: the hub's tombstone or a re-registration removes it
+        return found
 
     def purge_expired(self, *, operator: str = "retention") -> list[str]:
         """Erase everyone whose retention date has passed; returns their uids. Their data is

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import pytest
 from sync.client import HubUnavailableError
 from sync.client import apply as apply_module
 from sync.client.state import read_cursor, save_registration
-from sync.protocol import PullResult
+from sync.protocol import RETENTION_REASON, PullResult, format_timestamp
 from sync.store import FishObservation, ModelRef, Passphrase, PredictionStatus, Store
 from sync.store.backups import backup, restore
 from sync.store.records import Crop
@@ -334,6 +334,53 @@ def test_the_erasure_of_a_person_held_only_set_aside_is_recorded_and_purged(
     assert [(a.actor, a.subject) for a in erased] == [("hub", person)]
     assert json.loads(erased[0].details_json)["set_aside_removed"] == 2
     assert store.database.owed_purge_since() is None  # purged, not only owed
+
+
+def _set_aside_person(hub: FakeHub, badge: str, retain_until: datetime) -> str:
+    person = e.person(SITE, badge=badge)
+    person["consent"]["retain_until"] = format_timestamp(retain_until)
+    hub.add_change("person", "upsert", person)
+    return str(person["person_uid"])
+
+
+def test_the_retention_purge_erases_set_aside_people_past_their_retention_too(
+    store: Store, clock: FakeClock
+) -> None:
+    """Pulled people set aside here (their badges held by someone else) keep a name, a badge
+    and, with their templates, a face vector. Offline, no hub tombstone can come: the kiosk's
+    own retention purge erases those past retention as it erases the people it holds
+    (audit entry, tombstone, purge), and keeps the others."""
+    enrol(store, clock, "B-1", seed=1)
+    enrol(store, clock, "B-2", seed=2)
+    hub = FakeHub()
+    ending = _set_aside_person(hub, "B-1", clock.now() + timedelta(days=1))
+    hub.add_change("face_template", "upsert", e.template(ending, random_vector(3).tolist()))
+    staying = _set_aside_person(hub, "B-2", clock.now() + timedelta(days=30))
+    assert client_of(store, hub).pull().set_aside == 3
+    clock.moment += timedelta(days=2)
+    assert store.people.expired() == [ending]
+    assert store.people.purge_expired() == [ending]
+    assert _set_aside_of(store, ending) == [] and _set_aside_of(store, staying) == [staying]
+    erased = [a for a in store.audit.entries() if a.action == "person.erased"]
+    assert [(a.actor, a.subject) for a in erased] == [("retention", ending)]
+    details = json.loads(erased[0].details_json)
+    assert (details["set_aside_removed"], details["reason"]) == (2, RETENTION_REASON)
+    assert [t.entity_uid for t in store.outbox.tombstones()] == [ending]
+    assert store.database.owed_purge_since() is None
+
+
+def test_an_operator_can_erase_a_person_held_only_set_aside(store: Store, clock: FakeClock) -> None:
+    """``jaga people erase`` of a person this kiosk set aside erases them here, records it
+    and queues the tombstone, as for anyone it holds (it raised "no person" before)."""
+    enrol(store, clock, "B-1", seed=1)
+    hub = FakeHub()
+    person = hub_with_person(hub, badge="B-1", seed=2)
+    assert client_of(store, hub).pull().set_aside == 2
+    assert store.people.erase(person, operator="dpo", reason="subject request")
+    assert _set_aside_of(store, person) == []
+    erased = [a for a in store.audit.entries() if a.action == "person.erased"]
+    assert [(a.actor, a.subject) for a in erased] == [("dpo", person)]
+    assert [t.entity_uid for t in store.outbox.tombstones()] == [person]
 
 
 def test_a_restore_does_not_bring_back_a_set_aside_person_erased_since_the_backup(
