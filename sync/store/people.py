@@ -223,6 +223,16 @@ class People:
                 ends.setdefault(uid, until)
         return sorted(ends, key=lambda uid: (ends[uid], uid))
 
+    def only_set_aside(self, person_uid: str) -> bool:
+        """Whether this store holds ``person_uid`` only in pulled changes set aside (their
+        badge held by someone else here), not in ``people``."""
+        rows = self._database.query(
+            "SELECT 1 FROM deferred_changes WHERE person_uid = ?"
+            " AND NOT EXISTS (SELECT 1 FROM people WHERE person_uid = ?) LIMIT 1",
+            (person_uid, person_uid),
+        )
+        return bool(rows)
+
     def _set_aside_retention(self) -> list[tuple[str, datetime]]:
         """(uid, retention date) of each person whose pulled change is set aside here."""
         rows = self._database.query(

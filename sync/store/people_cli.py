@@ -89,7 +89,12 @@ def add_people_commands(command: Command) -> None:
     people = command("people", _people, "who is enrolled here, with their consent")
     people.add_argument("--json", action="store_true", help="one JSON object per person")
     erase = command("erase", _erase, "erase a person here; a tombstone takes it everywhere")
-    erase.add_argument("external_id", metavar="ID", help="their badge or staff number")
+    erase.add_argument(
+        "external_id",
+        metavar="ID",
+        help="their badge or staff number; for a person pulled but set aside here (their"
+        " badge held by someone else), their uid",
+    )
     erase.add_argument(
         "--reason",
         required=True,
@@ -129,10 +134,14 @@ def _erase(args: argparse.Namespace) -> int:
 
     with open_store_of(args, purge_config(args)) as store:
         person = store.people.by_external_id(args.external_id)
-        if person is None:
+        if person is not None:
+            person_uid = person.person_uid
+        elif store.people.only_set_aside(args.external_id):
+            person_uid = args.external_id  # pulled, set aside: their badge names its holder
+        else:
             raise RecordNotFoundError(f"nobody enrolled here has the id {args.external_id!r}")
-        purged = store.people.erase(person.person_uid, operator=_operator(), reason=args.reason)
-        print(f"erased {args.external_id} ({person.person_uid}): templates and photos removed"
+        purged = store.people.erase(person_uid, operator=_operator(), reason=args.reason)
+        print(f"erased {args.external_id} ({person_uid}): templates and photos removed"
               f"{' from the store and its file' if purged else ' from the store'};"
               " a tombstone is queued for the hub and every device")  # fmt: skip
         delete_replaced_stores(store)

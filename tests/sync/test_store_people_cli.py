@@ -10,7 +10,10 @@ import pytest
 
 from sync.protocol import MAX_ERASURE_REASON_CHARS, RETENTION_REASON
 from sync.store import Passphrase, Store
+from tests.sync.client.fakehub import SITE, FakeHub
+from tests.sync.client.units import client_of
 from tests.sync.conftest import FAST
+from tests.sync.hub import entries as e
 from tests.sync.test_store_cli import PASSPHRASE, add_person, cli_store, jaga
 
 __all__ = ["cli_store"]  # the fixture, used by name
@@ -40,6 +43,27 @@ def test_erase_removes_the_person_and_queues_their_tombstone(
         assert [e.entity_uid for e in tombstones] == [uid]
         erased = [e for e in store.audit.entries() if e.action == "person.erased"]
         assert [e.subject for e in erased] == [uid] and store.audit.verify().ok
+
+
+def test_erase_takes_the_uid_of_a_person_held_here_only_set_aside(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pulled person whose badge someone here holds is set aside, not enrolled: their
+    badge names the holder, so ``erase`` takes their uid (from the pull's log line)."""
+    holder = add_person(cli_store)
+    hub = FakeHub()
+    person = e.person(SITE, badge="CLI-1")
+    hub.add_change("person", "upsert", person)
+    uid = str(person["person_uid"])
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert client_of(store, hub).pull().set_aside == 1
+    assert jaga("store", "erase", uid, "--reason", "erasure request 43") == 0
+    assert f"erased {uid} ({uid})" in capsys.readouterr().out
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.database.query("SELECT count(*) FROM deferred_changes") == [(0,)]
+        assert store.people.get(holder).external_id == "CLI-1"  # the holder stays
+        erased = [e for e in store.audit.entries() if e.action == "person.erased"]
+        assert [e.subject for e in erased] == [uid]
 
 
 def test_erasing_nobody_is_one_error_line(
