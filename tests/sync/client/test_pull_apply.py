@@ -358,7 +358,7 @@ def test_the_retention_purge_erases_set_aside_people_past_their_retention_too(
     staying = _set_aside_person(hub, "B-2", clock.now() + timedelta(days=30))
     assert client_of(store, hub).pull().set_aside == 3
     clock.moment += timedelta(days=2)
-    assert store.people.expired() == [ending]
+    assert store.people.expired(clock.now()) == [ending]
     assert store.people.purge_expired() == [ending]
     assert _set_aside_of(store, ending) == [] and _set_aside_of(store, staying) == [staying]
     erased = [a for a in store.audit.entries() if a.action == "person.erased"]
