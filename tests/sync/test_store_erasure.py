@@ -85,7 +85,8 @@ def test_erasing_an_unknown_person_is_a_clear_error(store: Store) -> None:
         store.people.erase("no-such-uid", operator="dpo", reason="x")
 
 
-def test_purge_erases_exactly_the_expired_consents(store: Store, clock: FakeClock) -> None:
+def _short_and_long_stays(store: Store, clock: FakeClock) -> tuple[str, str]:
+    """Two people: one whose consent is kept 30 days, one 365 days."""
     short = store.people.enrol(
         external_id="SHORT",
         display_name="Short stay",
@@ -95,7 +96,11 @@ def test_purge_erases_exactly_the_expired_consents(store: Store, clock: FakeCloc
         operator="o",
         duplicate_threshold=0.6,
     ).person.person_uid
-    long = enrol(store, clock, "LONG", seed=2)  # 365 days
+    return short, enrol(store, clock, "LONG", seed=2)
+
+
+def test_purge_erases_exactly_the_expired_consents(store: Store, clock: FakeClock) -> None:
+    short, long = _short_and_long_stays(store, clock)
     clock.advance(days=31)
     assert store.people.purge_expired() == [short]
     assert store.people.count() == 1
@@ -111,16 +116,7 @@ def test_purge_goes_by_the_devices_clock_not_a_hub_time_seen_ahead(
     device purges by its own clock; the hub's own purge reaches it as a tombstone."""
     from sync.store.edit_clock import note_hub_time
 
-    short = store.people.enrol(
-        external_id="SHORT",
-        display_name="Short stay",
-        site="gate",
-        consent=consent(clock, days=30),
-        templates=[template(1)],
-        operator="o",
-        duplicate_threshold=0.6,
-    ).person.person_uid
-    long = enrol(store, clock, "LONG", seed=2)  # 365 days
+    short, long = _short_and_long_stays(store, clock)
     with store.database.write() as connection:  # as a pull from such a hub leaves it
         hub_now = clock.now() + timedelta(days=31)
         note_hub_time(connection, [("a-change", hub_now)], hub_now, clock.now())
