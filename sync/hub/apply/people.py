@@ -21,13 +21,17 @@ once the person is past retention by the hub's own clock. Earlier, it acknowledg
 tombstone without erasing (``Outcome.EARLY_RETENTION``, counted in the entries metric and
 logged as a warning naming the device): the device's queue drains, the site's other devices
 keep the person, and the hub's purge (``sync.hub.retention``) erases them on time and tells
-every device. The device that sent it has already erased its own copy; it simply no longer
-knows the person in the little time left.
+every device. The device that sent it has already erased its own copy, so the hub logs the
+person and their templates again (``_send_again``): that device pulls them back, its retention
+tombstone acknowledged (``sync.client.apply``), and the others apply them unchanged. While its
+clock stays ahead it erases them again at each sync, and gets them back again.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
+import struct
 from datetime import datetime
 from typing import Any
 
@@ -120,6 +124,7 @@ def apply_tombstone(ctx: EntryContext, payload: PersonTombstone) -> str:
             return Outcome.UNCHANGED
         if payload.reason == RETENTION_REASON and not _retention_ended(person):
             _log_early_retention(ctx, person, payload)
+            _send_again(person)
             return Outcome.EARLY_RETENTION
     erase(person, erased_at=payload.erased_at, reason=payload.reason, origin=ctx.device)
     return Outcome.APPLIED
@@ -139,6 +144,32 @@ def _log_early_retention(ctx: EntryContext, person: Person, payload: PersonTombs
         payload.erased_at.isoformat(),
         person.consent.get("retain_until"),
     )
+
+
+def _send_again(person: Person) -> None:
+    """Log ``person`` and their templates as new changes of their site, as if just made: a
+    device that erased them early pulls them back."""
+    _emit_person(person, None)
+    for template in person.templates.order_by("pk"):
+        vector = [float(value) for value in template.embedding]
+        payload = FaceTemplateUpsert(
+            template_uid=template.uid,
+            person_uid=person.uid,
+            model_id=template.model_id,
+            model_version=template.model_version,
+            dim=len(vector),
+            vector_f32le_b64=base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode(),
+            quality=template.quality,
+            source=template.source,
+        )
+        append_change(
+            person.site,
+            "face_template",
+            template.uid,
+            "upsert",
+            payload.model_dump(mode="json"),
+            origin=None,
+        )
 
 
 def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | None) -> None:
