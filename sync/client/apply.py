@@ -1,20 +1,22 @@
 """Apply one page of pulled changes to the device store, with the cursor, in one transaction.
 
-The hub is authoritative: a pulled record replaces the device's copy field by field (the
-hub has already resolved conflicts by last-writer-wins). Pulled rows are written without
-outbox entries, since they came from the hub. A tombstone erases the person here exactly as
-a local erasure does (templates and photos deleted, outbox payloads blanked, an audit entry
-naming only the uid), and a person this device erased itself is never brought back by an
-older upsert. A fish observation's ``pack_version``, ``crop``, ``status`` and
-``status_reason`` are taken only from a change that carries them: one written before the
-hub knew the fields says nothing about them (nor one pulled on protocol 2), so an
-observation first seen without its box is stored with ``crop_known`` 0, and this device's
-edits of it leave the box out (``observation_payload``). A change that cannot apply here (a
-template for a person this device does not hold, a record erased here) is skipped with its
-reason; anything else aborts the page, and neither the records nor the cursor move. The
-newest ``changed_at`` of a page (the hub's clock, or a later stamp of the record it logs),
-held to the hub's time in the answer, is kept with it: this device's later edits are
-stamped after it (``sync.store.edit_clock``), so they win over what it pulled.
+The hub is authoritative: a pulled record replaces the device's copy field by field (the hub
+has already resolved conflicts by last-writer-wins). Pulled rows are written without outbox
+entries, since they came from the hub. A tombstone erases the person here exactly as a local
+erasure does (templates and photos deleted, outbox payloads blanked, an audit entry naming
+only the uid), and a person this device erased itself is never brought back by an older
+upsert; but for its retention purge's erasure once the hub acknowledged it, since a hub that
+sends the person after that kept them (``_erased_here``). A fish observation's
+``pack_version``, ``crop``, ``status`` and ``status_reason`` are taken only from a change
+that carries them: one written before the hub knew the fields says nothing about them (nor
+one pulled on protocol 2), so an observation first seen without its box is stored with
+``crop_known`` 0, and this device's edits of it leave the box out (``observation_payload``).
+A change that cannot apply here (a template for a person this device does not hold, a record
+erased here) is skipped with its reason; anything else aborts the page, and neither the
+records nor the cursor move. The newest ``changed_at`` of a page (the hub's clock, or a
+later stamp of the record it logs), held to the hub's time in the answer, is kept with it:
+this device's later edits are stamped after it (``sync.store.edit_clock``), so they win over
+what it pulled.
 
 A person whose badge another person on this device holds cannot apply yet, but can once
 that person is erased here or given another badge. That change, and the templates pulled
@@ -44,6 +46,7 @@ from uuid import UUID
 
 from sync.client.state import cursor_name, put_value, record_species_pack
 from sync.protocol import (
+    RETENTION_REASON,
     Change,
     FaceTemplateUpsert,
     FishObservationUpsert,
@@ -385,10 +388,23 @@ _HANDLERS: dict[type[WireModel], Callable[[_Context, Any], _Outcome]] = {
 
 
 def _erased_here(connection: Any, person_uid: str) -> bool:
-    row = connection.execute(
-        "SELECT 1 FROM outbox WHERE entity_uid = ? AND operation = 'tombstone'", (person_uid,)
-    ).fetchone()
-    return row is not None
+    """Whether this device erased the person, and the hub has not overruled it.
+
+    An operator's erasure always wins. The retention purge's (``RETENTION_REASON``, which
+    no operator may give) is overruled once the hub has acknowledged its tombstone: a hub
+    that applied it erased the person and never sends them again; one that sends them after
+    kept them (``early_retention``: this device's clock ran ahead), and they come back.
+    """
+    rows = connection.execute(
+        "SELECT payload, state FROM outbox WHERE entity_uid = ? AND operation = 'tombstone'",
+        (person_uid,),
+    ).fetchall()
+    return any(not _overruled_retention(payload, state) for payload, state in rows)
+
+
+def _overruled_retention(payload: str, state: str) -> bool:
+    reason = json.loads(payload).get("reason")
+    return state == "acknowledged" and reason == RETENTION_REASON
 
 
 def _set_aside_here(connection: Any, person_uid: str) -> bool:

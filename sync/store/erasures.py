@@ -6,6 +6,8 @@ would verify them again. So before a restored copy is put in place, every erasur
 it replaces recorded is applied to it again: this device's own, with their tombstones (which
 may not have reached the hub yet, and then exist nowhere else), and those pulled from the
 hub. Each person removed this way gets a ``person.erased`` entry that says it was carried.
+An erasure of someone the replaced store holds again (a retention erasure the hub overruled)
+is not carried.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ def recorded_erasures(store: Store) -> list[Erasure]:
         found.setdefault(subject, Erasure(subject, reason, tombstones.pop(subject, None)))
     # A tombstone with no audit entry cannot be written by this code; carry it all the same.
     found.update({uid: Erasure(uid, "", entry) for uid, entry in tombstones.items()})
-    return list(found.values())
+    # Someone the store holds again was given back by the hub after an early retention
+    # erasure here (``sync.client.apply``): that erasure no longer stands.
+    held = {uid for (uid,) in store.database.query("SELECT person_uid FROM people")}
+    return [erasure for uid, erasure in found.items() if uid not in held]
 
 
 def carry_erasures(store: Store, erasures: Sequence[Erasure], *, operator: str) -> int:

@@ -17,9 +17,10 @@ from sync.client import HubUnavailableError
 from sync.hub.models import Person
 from sync.hub.retention import purge_expired
 from sync.protocol import format_timestamp
-from sync.store import Consent, Store, Template
+from sync.store import Consent, Passphrase, Store, Template
+from sync.store.backups import backup, restore
 from tests.sync.client.devices import MODEL, PASSPHRASE, Device, SkewedClock, enrol, new_device
-from tests.sync.conftest import FakeClock, random_vector
+from tests.sync.conftest import FAST, FakeClock, random_vector
 from tests.sync.hub.hubkit import HubProcess, free_port
 
 
@@ -109,8 +110,9 @@ def test_a_kiosk_whose_clock_is_ahead_erases_nobody_else_before_their_retention_
     live_hub: HubProcess, site_slug: str, tmp_path: Path
 ) -> None:
     """Kiosk B's clock reads 2 h ahead (its RTC set to local time, say): at its sync it
-    erases its own copy of a person whose retention ends in 1 h, but the hub keeps them,
-    and so does kiosk A, until the hub's purge erases them on time."""
+    erases its own copy of a person whose retention ends in 1 h, but the hub keeps them
+    (and sends them back to B), and so does kiosk A, until the hub's purge erases them on
+    time."""
     kiosk_a = new_device(tmp_path, live_hub.url, site_slug, "kiosk-a")
     kiosk_b = new_device(tmp_path, live_hub.url, site_slug, "kiosk-b")
     with kiosk_a.open() as a, kiosk_b.open() as b, httpx.Client() as http:
@@ -126,8 +128,9 @@ def test_a_kiosk_whose_clock_is_ahead_erases_nobody_else_before_their_retention_
         assert b.people.count() == 1
     with kiosk_b.open(SkewedClock(timedelta(hours=2))) as b, httpx.Client() as http:
         report = kiosk_b.client(b, http).sync_once()
-        assert report.expired == (person,) and b.people.count() == 0  # its own copy only
+        assert report.expired == (person,)  # its own copy only
         assert report.push.acknowledged == 1 and report.push.rejected == 0  # not for ever
+        assert b.people.count() == 1  # the hub kept them, and sent them back
     assert not Person.objects.get(uid=person).erased
     with kiosk_a.open() as a, httpx.Client() as http:
         assert kiosk_a.client(a, http).sync_once().pull.erased == 0
@@ -170,3 +173,61 @@ def test_jaga_sync_now_says_whom_it_erased_for_retention(
     assert "erased 1 people past their retention date" in capsys.readouterr().out
     with device.open() as store:
         assert store.people.count() == 0
+
+
+def test_a_kiosk_once_ahead_gets_back_the_people_the_hub_kept(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """Kiosk B's clock is 10 days ahead for one sync: it erases its copy of a person with 5
+    days of consent left. The hub keeps them (early retention) and sends them again, person
+    and template; B holds them again, a restore over B does not erase them again, and kiosk
+    A never lost them."""
+    kiosk_a = new_device(tmp_path, live_hub.url, site_slug, "kiosk-a")
+    kiosk_b = new_device(tmp_path, live_hub.url, site_slug, "kiosk-b")
+    with kiosk_a.open() as a, httpx.Client() as http:
+        person = _enrol_with_consent(a, site_slug, "B-5D", seed=11, days=5)
+        kiosk_a.client(a, http).sync_once()
+    with kiosk_b.open() as b, httpx.Client() as http:
+        kiosk_b.client(b, http).sync_once()
+        backup(b, tmp_path / "b-backup.db", operator="ops")
+    with kiosk_b.open(SkewedClock(timedelta(days=10))) as b, httpx.Client() as http:
+        assert kiosk_b.client(b, http).sync_once().expired == (person,)
+    assert not Person.objects.get(uid=person).erased
+    with kiosk_b.open() as b, httpx.Client() as http:  # its clock put right
+        kiosk_b.client(b, http).sync_once()
+        assert [p.person_uid for p, _ in b.people.listing()] == [person]
+        assert len(b.gallery(MODEL)) == 1
+    restored = restore(tmp_path / "b-backup.db", kiosk_b.path, Passphrase(PASSPHRASE),
+                       operator="ops", force=True, config=FAST)  # fmt: skip
+    assert restored.erasures_carried == 0
+    with kiosk_b.open() as b:
+        assert [p.person_uid for p, _ in b.people.listing()] == [person]
+    with kiosk_a.open() as a, httpx.Client() as http:
+        assert kiosk_a.client(a, http).sync_once().pull.erased == 0
+        assert [p.person_uid for p, _ in a.people.listing()] == [person]
+        assert len(a.gallery(MODEL)) == 1
+    assert not Person.objects.get(uid=person).erased
+
+
+def test_an_operators_erasure_on_a_kiosk_wins_over_the_hub_sending_the_person_again(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """Only a retention erasure the hub overruled is undone: a person an operator erased on
+    kiosk B stays erased there although the hub, not yet told, sends them again (kiosk A's
+    clock ran ahead and erased them early)."""
+    kiosk_a = new_device(tmp_path, live_hub.url, site_slug, "kiosk-a")
+    kiosk_b = new_device(tmp_path, live_hub.url, site_slug, "kiosk-b")
+    with kiosk_a.open() as a, httpx.Client() as http:
+        person = _enrol_with_consent(a, site_slug, "B-OP", seed=12, days=5)
+        kiosk_a.client(a, http).sync_once()
+    with kiosk_b.open() as b, httpx.Client() as http:
+        kiosk_b.client(b, http).sync_once()
+        b.people.erase(person, operator="dpo", reason="subject request")
+    with kiosk_a.open(SkewedClock(timedelta(days=10))) as a, httpx.Client() as http:
+        assert kiosk_a.client(a, http).sync_once().expired == (person,)
+    with kiosk_b.open() as b, httpx.Client() as http:
+        assert kiosk_b.client(b, http).pull().skipped == 2  # person and template, sent again
+        assert b.people.count() == 0
+        kiosk_b.client(b, http).sync_once()
+        assert b.people.count() == 0
+    assert Person.objects.get(uid=person).erased
