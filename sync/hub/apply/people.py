@@ -42,7 +42,7 @@ from django.utils import timezone
 from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
 from sync.hub.apply.lww import initial_versions, merge
-from sync.hub.models import Change, Device, FaceTemplate, Person
+from sync.hub.models import Change, Device, FaceTemplate, Person, Site
 from sync.hub.models.people import TEMPLATE_DIM, past_retention
 from sync.protocol import RETENTION_REASON, FaceTemplateUpsert, PersonTombstone, PersonUpsert
 
@@ -162,14 +162,7 @@ def _send_again(person: Person) -> None:
             quality=template.quality,
             source=template.source,
         )
-        append_change(
-            person.site,
-            "face_template",
-            template.uid,
-            "upsert",
-            payload.model_dump(mode="json"),
-            origin=None,
-        )
+        _log_template(person.site, payload, origin=None)
 
 
 def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | None) -> None:
@@ -233,7 +226,7 @@ def apply_template(ctx: EntryContext, payload: FaceTemplateUpsert) -> str:
         return Outcome.SUPERSEDED
     if payload.dim != TEMPLATE_DIM:
         raise EntryRejectedError(f"the hub keeps {TEMPLATE_DIM}-D templates, not {payload.dim}-D")
-    template = FaceTemplate.objects.create(
+    FaceTemplate.objects.create(
         uid=payload.template_uid,
         person=person,
         site=ctx.site,
@@ -243,15 +236,16 @@ def apply_template(ctx: EntryContext, payload: FaceTemplateUpsert) -> str:
         quality=payload.quality,
         source=payload.source,
     )
-    append_change(
-        ctx.site,
-        "face_template",
-        template.uid,
-        "upsert",
-        payload.model_dump(mode="json"),
-        origin=ctx.device,
-    )
+    _log_template(ctx.site, payload, origin=ctx.device)
     return Outcome.APPLIED
+
+
+def _log_template(site: Site, payload: FaceTemplateUpsert, *, origin: Device | None) -> None:
+    """A template's upsert in its site's change log (devices pull it)."""
+    append_change(
+        site, "face_template", payload.template_uid, "upsert", payload.model_dump(mode="json"),
+        origin=origin,
+    )  # fmt: skip
 
 
 def person_payload(person: Person) -> dict[str, Any]:
