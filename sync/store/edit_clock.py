@@ -7,11 +7,12 @@ even to the hub's version it pulled before the officer corrected it. So an edit'
 the latest of:
 
 - the device's clock;
-- the hub time seen, plus ``STEP``: the newest pulled change's ``changed_at``, held to the
-  hub's own time in the answer that brought it (its HTTP ``Date``, whole seconds), so it is
-  never later than the hub's true time. An answer without that time vouches for nothing,
-  and every answer that has it also puts right a hub time seen past it (a hub whose clock
-  ran far ahead, then was set right);
+- the hub time seen, plus ``STEP``: the hub's own time in its latest pull answer (its HTTP
+  ``Date``, whole seconds, so never later than the hub's true time), whether or not the
+  answer brought changes: every change it brings is dated at most that (held to it), and
+  an edit made after that sync is made after it. An answer without that time vouches for
+  nothing, and every answer that has it also puts right a hub time seen past it (a hub
+  whose clock ran far ahead, then was set right);
 - for an edit of a record whose pulled change was dated past that (the hub dates a change
   by the record's newest field stamp when that is later: its writer's clock ran ahead,
   within the hub's skew; or the fraction of a second the ``Date`` leaves out), that date,
@@ -95,19 +96,18 @@ def note_hub_time(
     # Past this a change's time is its record's alone: its writer's clock ran ahead, within
     # the hub's skew, or it is the fraction of a second the Date leaves out.
     latest = hub_now + DATE_RESOLUTION + AHEAD_TOLERANCE
-    seen = _read(connection, HUB_SEEN)
-    kept = None if seen is None else min(seen, hub_now)
     for entity_uid, changed_at in changes:
-        kept = min(changed_at, hub_now) if kept is None else max(kept, min(changed_at, hub_now))
         if changed_at > hub_now:
             _write(connection, AHEAD + entity_uid, min(changed_at, latest), now)
-    if kept is not None and kept != seen:
-        _write(connection, HUB_SEEN, kept, now)
+    # The answer's own time, whatever it brought: each change in it is held to that time,
+    # and a hub time seen past it was noted while the hub's clock ran ahead.
+    if hub_now != _read(connection, HUB_SEEN):
+        _write(connection, HUB_SEEN, hub_now, now)
     # A record's time the hub time seen has passed orders nothing any more, and one past
     # what the hub now vouches for was noted while its clock ran ahead.
     connection.execute(
         "DELETE FROM sync_state WHERE name LIKE ? AND (value <= ? OR value > ?)",
-        (AHEAD + "%", "" if kept is None else format_timestamp(kept), format_timestamp(latest)),
+        (AHEAD + "%", format_timestamp(hub_now), format_timestamp(latest)),
     )
 
 

@@ -10,7 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 from sync.store import Store
 from sync.store.clock import parse_timestamp
-from sync.store.edit_clock import AHEAD_TOLERANCE, DATE_RESOLUTION, hub_time_seen
+from sync.store.edit_clock import (
+    AHEAD_TOLERANCE,
+    BEHIND_TOLERANCE,
+    DATE_RESOLUTION,
+    clock_warning,
+    hub_time_seen,
+)
 from tests.sync.client.fakehub import FakeHub
 from tests.sync.client.units import client_of, observations
 from tests.sync.conftest import FakeClock
@@ -117,3 +123,21 @@ def test_after_the_clock_is_set_back_a_little_the_devices_own_edits_keep_their_o
     store.observations.confirm(uid, "Pollachius pollachius", officer="officer-7")
     before, after = _stamps(store)[-2:]
     assert after > before and after - clock.now() <= AHEAD_TOLERANCE
+
+
+def test_a_pull_that_brings_nothing_still_notes_the_hubs_time(
+    store: Store, clock: FakeClock
+) -> None:
+    """A boat whose clock runs an hour behind, on a site where nothing changed: its next
+    edit, made offline after that sync, goes after the hub's time then, and its clock is
+    called wrong (nothing pulled used to leave both unsaid)."""
+    (uid,) = observations(store, 1)
+    hub = FakeHub()
+    hub.date = HUB_NOW
+    assert clock.now() < HUB_NOW - BEHIND_TOLERANCE
+    client_of(store, hub).pull()
+    assert _seen(store) == VOUCHED
+    store.observations.confirm(uid, "Gadus morhua", officer="officer-7")
+    assert VOUCHED < _stamps(store)[-1] < VOUCHED + STEPS
+    with store.database.read() as connection:
+        assert clock_warning(connection, clock.now()) is not None
