@@ -15,7 +15,8 @@ belongs to the thread that opened it), and a count after each change of state is
 panel needs. ``Outbox.counts`` is one ``GROUP BY`` over the outbox's ``(state, sequence)``
 index, run a few times per sync round, never per frame. The audit chain's anchoring is read
 there too, as ``jaga sync status`` reads it (``read_audit_status``: the client's few named
-values and the chain's newest entry).
+values and the chain's newest entry), and whether this device's clock reads behind the hub
+time it has seen (one named value).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from PySide6.QtCore import QObject, Signal
 from sync.client.client import SyncClient
 from sync.client.config import SyncConfig
 from sync.client.service import ClientFactory, ServiceState
-from sync.client.status import AuditStatus, read_audit_status
+from sync.client.status import AuditStatus, read_audit_status, read_clock_warning
 from sync.errors import StoreError
 from sync.store import OutboxState
 
@@ -55,6 +56,11 @@ class Backlog:
 
 
 @dataclass(frozen=True)
+class ClockRead:
+    warning: str | None  # why this device's clock looks wrong; None: it does not
+
+
+@dataclass(frozen=True)
 class SyncSnapshot:
     state: ServiceState
     at: datetime  # when the service published the state
@@ -62,6 +68,7 @@ class SyncSnapshot:
     backlog: Backlog | None  # None when the store was not open to count it
     registration: SyncConfig | None = None  # the open client's; None between syncs
     audit: AuditStatus | None = None  # the audit chain's anchoring; None as for ``backlog``
+    clock: ClockRead | None = None  # whether the clock looks wrong; None as for ``backlog``
 
 
 def now_utc() -> datetime:
@@ -99,7 +106,9 @@ class SyncBridge(QObject):
             self._report, self._report_at = state.last_report, at
         report_at = self._report_at if state.last_report is not None else None
         registration = self._client.config if self._client is not None else None
-        snapshot = SyncSnapshot(state, at, report_at, self._backlog(), registration, self._audit())
+        snapshot = SyncSnapshot(
+            state, at, report_at, self._backlog(), registration, self._audit(), self._clock_read()
+        )
         self.snapshot.emit(snapshot)
 
     def _backlog(self) -> Backlog | None:
@@ -119,4 +128,13 @@ class SyncBridge(QObject):
             return read_audit_status(self._client.store, str(self._client.config.device_id))
         except StoreError as error:  # as for the backlog: the state still goes out
             _log.warning("could not read the audit chain's anchoring: %s", error)
+            return None
+
+    def _clock_read(self) -> ClockRead | None:
+        if self._client is None:
+            return None
+        try:
+            return ClockRead(read_clock_warning(self._client.store))
+        except StoreError as error:  # as for the backlog
+            _log.warning("could not read the hub time seen: %s", error)
             return None

@@ -2,7 +2,9 @@
 
 The audit chain's row says what ``jaga sync status`` says of it (the same ``AuditStatus``,
 from the store check and after each sync); a reason it is not anchored stands out under it
-in red, and an open audit break says to ask the hub's admin to acknowledge it.
+in red, and an open audit break says to ask the hub's admin to acknowledge it. A clock that
+reads behind the hub time this device has seen is called wrong there too, in red: every
+catch and decision it times is wrong until someone sets it.
 
 A view only: it is told a ``StoreCheck``, ``SyncSnapshot`` values and ``PackState`` values
 (always on the GUI thread) and shows them; the controller connects its buttons.
@@ -64,6 +66,9 @@ class SyncPanel(QGroupBox):
         self.audit_issue = _value("syncAuditIssue")
         self.audit_issue.setStyleSheet(_ALERT_STYLE)
         self.audit_issue.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.clock = _value("syncClock")
+        self.clock.setStyleSheet(_ALERT_STYLE)
+        self.clock.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.sync_now = QPushButton("Sync now")
         self.sync_now.setObjectName("syncNow")
         self.resume = QPushButton("Resume")
@@ -85,6 +90,7 @@ class SyncPanel(QGroupBox):
         if check.status is not None:
             self.backlog.setText(sync_text.backlog_text(Backlog.of(dict(check.status.outbox))))
             self.show_audit(check.status.audit)
+            self.show_clock(check.status.clock)
         self._set_buttons(sync_now=check.registered, resume=check.result in _RECHECKABLE)
 
     def show_snapshot(self, snapshot: SyncSnapshot) -> None:
@@ -96,6 +102,8 @@ class SyncPanel(QGroupBox):
             self.backlog.setText(sync_text.backlog_text(snapshot.backlog))
         if snapshot.audit is not None:  # else keep the last read
             self.show_audit(snapshot.audit)
+        if snapshot.clock is not None:  # else keep the last read
+            self.show_clock(snapshot.clock.warning)
         if snapshot.registration is not None:  # else keep the hub last synced with
             self.hub.setText(registration_text(snapshot.registration))
         self._set_buttons(sync_now=state.phase in _SYNCABLE, resume=state.phase is Phase.PAUSED)
@@ -110,6 +118,11 @@ class SyncPanel(QGroupBox):
         issue = sync_text.audit_issue_text(audit)
         self.audit_issue.setText(issue or "")
         self.audit_issue.setVisible(issue is not None)
+
+    def show_clock(self, warning: str | None) -> None:
+        text = sync_text.clock_text(warning)
+        self.clock.setText(text or "")
+        self.clock.setVisible(text is not None)
 
     def _show_error(self, error: str | None) -> None:
         self.last_error.setText(error or sync_text.NONE)
@@ -126,12 +139,14 @@ class SyncPanel(QGroupBox):
             ("Store", self.store),
             ("Hub", self.hub),
             ("State", self.phase),
+            ("", self.clock),
             ("Last sync", self.last_sync),
             ("Last error", self.last_error),
             ("Outbox", self.backlog),
             ("Species pack", self.species_pack),
         ):
             form.addRow(caption, label)
+        self.clock.setVisible(False)
         form.addRow("", self.pack_refused)
         self.pack_refused.setVisible(False)
         form.addRow("Audit chain", self.audit)

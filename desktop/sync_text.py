@@ -119,6 +119,13 @@ def _waiting(count: int) -> str:
     return f"{_entries(count)} wait{'s' if count == 1 else ''}"
 
 
+def clock_text(warning: str | None) -> str | None:
+    """The panel's words for a clock that looks wrong (``jaga sync status``'s), or None."""
+    if warning is None:
+        return None
+    return warning[:1].upper() + warning[1:]
+
+
 def pack_text(state: PackState) -> str:
     return state.active or "none loaded"
 

@@ -162,11 +162,12 @@ def read_status(store: Store, env: Mapping[str, str]) -> SyncStatus:
         species_pack=_pack_status(store, env, stored),
         audit=read_audit_status(store, pick(DEVICE_ID_ENV, "device_id")),
         set_aside=_set_aside_people(store, site),
-        clock=_clock_warning(store),
+        clock=read_clock_warning(store),
     )
 
 
-def _clock_warning(store: Store) -> str | None:
+def read_clock_warning(store: Store) -> str | None:
+    """Why this device's clock looks wrong (``edit_clock.clock_warning``); None if it does not."""
     with store.database.read() as connection:
         return clock_warning(connection, store.clock.now())
 
