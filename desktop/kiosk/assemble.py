@@ -78,7 +78,7 @@ def kiosk_session(
     claimed = None if options.claim is None else claimed_person(store, options.claim).person_uid
     pipeline = DecisionPipeline(dataclasses.replace(stages, gallery=gallery), settings, claimed)
     session = KioskSession(pipeline, store, identity, watch, clock)
-    session.warning = overlap_warning(store, gallery, pipeline.thresholds.similarity)
+    session.warning = overlap_warning(gallery, pipeline.thresholds.similarity)
     return session
 
 

@@ -73,12 +73,13 @@ def gallery_index(store: Store, model: DescriptorModel, settings: MatchSettings)
 MAX_OVERLAP_TEMPLATES = 20_000
 
 
-def overlap_warning(store: Store, index: GalleryIndex, threshold: float) -> str | None:
+def overlap_warning(index: GalleryIndex, threshold: float) -> str | None:
     """A warning when two people enrolled here already pass as each other at ``threshold``:
     the default threshold was set on LFW, and on some populations most pairs of different
-    people reach it (``tools.measure_face_impostors``). Names the two by external id, for
-    the operator; the caller decides where that may be shown. A gallery too large to check
-    at every start is logged as unchecked."""
+    people reach it (``tools.measure_face_impostors``). Names the two by person uid, for
+    the operator (``jaga store people`` gives their badges): the warning goes to logs and
+    journals, which a badge must not reach. A gallery too large to check at every start is
+    logged as unchecked."""
     if len(index) > MAX_OVERLAP_TEMPLATES:
         _log.info("%d templates: whether enrolled people pass as each other is not checked "
                   "at start (jaga eval pairs measures it)", len(index))  # fmt: skip
@@ -87,10 +88,11 @@ def overlap_warning(store: Store, index: GalleryIndex, threshold: float) -> str 
     if closest is None or closest[0] < threshold:
         return None
     similarity, first, second = closest
-    ids = sorted(store.people.get(uid).external_id for uid in (first, second))
-    return (f"people enrolled here pass as each other: {ids[0]} and {ids[1]} reach "
-            f"{similarity:.3f}, at or above this kiosk's threshold {threshold:.3f}; calibrate it "
-            "on your own people (jaga eval pairs) before relying on this kiosk")  # fmt: skip
+    uids = sorted((first, second))
+    return (f"people enrolled here pass as each other: the people {uids[0]} and {uids[1]} "
+            f"(jaga store people gives their badges) reach {similarity:.3f}, at or above this "
+            f"kiosk's threshold {threshold:.3f}; calibrate it on your own people "
+            "(jaga eval pairs) before relying on this kiosk")  # fmt: skip
 
 
 def claimed_person(store: Store, external_id: str) -> Person:
