@@ -6,7 +6,8 @@ entries, since they came from the hub. A tombstone erases the person here exactl
 erasure does (templates and photos deleted, outbox payloads blanked, an audit entry naming
 only the uid), and a person this device erased itself is never brought back by an older
 upsert; but for its retention purge's erasure once the hub acknowledged it, since a hub that
-sends the person after that kept them (``_erased_here``). A fish observation's
+sends the person after that kept them (``_erased_here``), and this device then notes when to
+erase them next (``sync.store.retention_kept``). A fish observation's
 ``pack_version``, ``crop``, ``status`` and ``status_reason`` are taken only from a change
 that carries them: one written before the hub knew the fields says nothing about them (nor
 one pulled on protocol 2), so an observation first seen without its box is stored with
@@ -62,6 +63,7 @@ from sync.store.clock import format_timestamp
 from sync.store.edit_clock import note_hub_time
 from sync.store.gallery import model_dim
 from sync.store.people import remove_person
+from sync.store.retention_kept import note_kept_by_hub
 
 _log = logging.getLogger(__name__)
 _MAX_REASONS = 20
@@ -101,6 +103,7 @@ class _Context:
     site: str
     device: UUID | None = None  # this device, as the hub names it
     origin: UUID | None = None  # the device that made the change in hand (None: the hub)
+    hub_now: datetime | None = None  # the hub's time in the answer (its Date), if it said
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,9 @@ def apply_page(
     are held to (``sync.store.edit_clock``)."""
     tally = _Tally()
     with store.database.write() as connection:
-        context = _Context(store, connection, store.clock.now(), tally, site, device)
+        context = _Context(
+            store, connection, store.clock.now(), tally, site, device, hub_now=hub_now
+        )
         for change in changes:
             _apply(context, change)
         # The hub's own time, however wrong this device's clock: see edit_clock.
@@ -244,6 +249,8 @@ def _person(context: _Context, payload: PersonUpsert) -> _Outcome:
             " VALUES (?,?,?,?,?,?,?,?,?)",
             (*values, uid, format_timestamp(context.now)),
         )
+    if _retention_overruled(connection, uid):  # or this device erases them again at once
+        note_kept_by_hub(connection, uid, consent.retain_until, context.now, context.hub_now)
     return None
 
 
@@ -395,11 +402,21 @@ def _erased_here(connection: Any, person_uid: str) -> bool:
     that applied it erased the person and never sends them again; one that sends them after
     kept them (``early_retention``: this device's clock ran ahead), and they come back.
     """
+    return any(not _overruled_retention(*row) for row in _tombstones(connection, person_uid))
+
+
+def _retention_overruled(connection: Any, person_uid: str) -> bool:
+    """Whether the hub kept the person after this device's retention erasure of them."""
+    return any(_overruled_retention(*row) for row in _tombstones(connection, person_uid))
+
+
+def _tombstones(connection: Any, person_uid: str) -> list[tuple[str, str]]:
+    """(payload, state) of each of this device's tombstones of ``person_uid``."""
     rows = connection.execute(
         "SELECT payload, state FROM outbox WHERE entity_uid = ? AND operation = 'tombstone'",
         (person_uid,),
     ).fetchall()
-    return any(not _overruled_retention(payload, state) for payload, state in rows)
+    return [(str(payload), str(state)) for payload, state in rows]
 
 
 def _overruled_retention(payload: str, state: str) -> bool:

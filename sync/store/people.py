@@ -36,6 +36,7 @@ from sync.store.records import (
     Template,
     new_uid,
 )
+from sync.store.retention_kept import NOT_KEPT, forget_kept
 
 _PERSON_COLUMNS = (
     "person_uid, external_id, display_name, site, consent_text_version, consent_given_at,"
@@ -212,10 +213,13 @@ class People:
 
         People pulled but only set aside here (``deferred_changes``: their badge is held by
         someone else) count too, by the retention date in their set-aside change: an
-        offline kiosk gets no hub tombstone for them, and that change holds their name."""
+        offline kiosk gets no hub tombstone for them, and that change holds their name.
+
+        A person the hub kept after this device erased them early, and sent again, waits
+        for the time noted then (``sync.store.retention_kept``)."""
         rows = self._database.query(
-            "SELECT person_uid, retain_until FROM people WHERE retain_until <= ?",
-            (format_timestamp(now),),
+            f"SELECT person_uid, retain_until FROM people WHERE retain_until <= ? AND {NOT_KEPT}",
+            (format_timestamp(now), format_timestamp(now)),
         )
         ends = {str(uid): parse_timestamp(str(until)) for uid, until in rows}
         for uid, until in self._set_aside_retention():
@@ -404,6 +408,7 @@ def remove_person(connection: Any, outbox: Outbox, person_uid: str) -> Removal |
     Every erasure goes through here: a local one, one pulled from the hub, one carried over a
     restore.
     """
+    forget_kept(connection, person_uid)
     set_aside = connection.execute(
         "DELETE FROM deferred_changes WHERE person_uid = ?", (person_uid,)
     ).rowcount

@@ -142,6 +142,42 @@ def test_a_kiosk_whose_clock_is_ahead_erases_nobody_else_before_their_retention_
         assert kiosk_a.client(a, http).sync_once().pull.erased == 1
 
 
+def test_a_kiosk_whose_clock_stays_ahead_erases_a_person_the_hub_kept_only_once(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """Kiosk B's clock stays 2 h ahead. Once the hub has kept (and sent back) a person B
+    erased early, B's next syncs leave them be, instead of erasing them and getting them
+    back at every sync (an audit entry, a tombstone, a purge of the store and the person
+    missing from its gallery each time); B erases them when its clock, less the 2 h it ran
+    ahead of the hub, passes their date."""
+    kiosk_a = new_device(tmp_path, live_hub.url, site_slug, "kiosk-a")
+    kiosk_b = new_device(tmp_path, live_hub.url, site_slug, "kiosk-b")
+    with kiosk_a.open() as a, httpx.Client() as http:
+        now = datetime.now(UTC)
+        consent = Consent("v3", now - timedelta(days=365), "o", now + timedelta(hours=1))
+        person = a.people.enrol(
+            external_id="B-2H", display_name="Person B-2H", site=site_slug, consent=consent,
+            templates=[Template(MODEL, random_vector(6), 0.9, "camera")],
+            operator="o", duplicate_threshold=0.99,
+        ).person.person_uid  # fmt: skip
+        kiosk_a.client(a, http).sync_once()
+    with kiosk_b.open() as b, httpx.Client() as http:
+        kiosk_b.client(b, http).sync_once()
+    ahead = SkewedClock(timedelta(hours=2))
+    with kiosk_b.open(ahead) as b, httpx.Client() as http:
+        assert kiosk_b.client(b, http).sync_once().expired == (person,)
+        assert b.people.count() == 1  # the hub kept them, and sent them back
+        for _ in range(2):
+            assert kiosk_b.client(b, http).sync_once().expired == ()
+        assert b.people.count() == 1 and len(b.gallery(MODEL)) == 1
+        tombstones = b.database.query("SELECT COUNT(*) FROM outbox WHERE operation = 'tombstone'")
+        assert tombstones == [(1,)]
+    # Past their date by B's clock less the 2 h it ran ahead: B erases them (and the hub, its
+    # clock an hour short of that, keeps them again).
+    with kiosk_b.open(SkewedClock(timedelta(hours=3, minutes=1))) as b, httpx.Client() as http:
+        assert kiosk_b.client(b, http).sync_once().expired == (person,)
+
+
 def test_a_device_out_of_reach_of_the_hub_still_erases_at_each_sync_attempt(
     tmp_path: Path, live_hub: HubProcess, site_slug: str
 ) -> None:
