@@ -41,7 +41,7 @@ from inference.fish.errors import ImageError
 from inference.fish.images import UInt8Image, decode_image
 from inference.fish.types import FishPrediction, FishStatus, Species, species_key
 from sync.client.packs import installed_species_packs, packs_dir_for, record_pack_in_use
-from sync.errors import PhotoRecordedError, RecordTooLargeError
+from sync.errors import CatchRecordedError, PhotoRecordedError, RecordTooLargeError
 from sync.protocol import NAME_MAX_LENGTH, FishObservationUpsert, PhotoUpsert, summarize
 from sync.store import (
     Clock,
@@ -351,6 +351,7 @@ def record_catches(
     clock: Clock,
     again: bool = False,
     recorded_at: datetime | None = None,
+    photo_uid: str | None = None,
 ) -> list[FishObservation]:
     """Record the catch: the photo's bytes as read, once, and one observation per fish with
     its box, the prediction's species display names with their calibrated probabilities
@@ -363,7 +364,10 @@ def record_catches(
     the same fish is :class:`RecordedBeforeError` unless ``again``, checked within that
     transaction (``Observations.add_with_photo``). ``recorded_at`` is when
     the officer asked for the record (default: now): a catch the store refused and the
-    panel retries later is the same catch, dated as it was then."""
+    panel retries later is the same catch, dated as it was then. ``photo_uid`` names the
+    stored photo (default: a new uid): a catch retried under the uid it was first tried with
+    is recorded once, its earlier write found by that uid (``CatchRecordedError``, raised
+    as it is, again or not)."""
     if not fish:
         raise CatchError("no fish to record")
     confirmed = list(confirmed_species) or [None] * len(fish)
@@ -377,6 +381,8 @@ def record_catches(
         details.observed_at, photo.time, now, hub_seen=observations.hub_time_seen()
     )
     stored_photo = Photo(photo.data, photo.media_type, taken_at=when.at)  # the file's times lie
+    if photo_uid is not None:
+        stored_photo = replace(stored_photo, photo_uid=photo_uid)
     makers = [
         _observation_of(one, details, when.at, now, typed)
         for one, typed in zip(fish, confirmed, strict=True)
@@ -387,6 +393,8 @@ def record_catches(
         return observations.add_with_photo(
             stored_photo, [make() for make in makers], refuse_recorded=not again
         )
+    except CatchRecordedError:
+        raise
     except PhotoRecordedError as error:
         raise RecordedBeforeError(photo.path, error.earlier) from None
 

@@ -68,7 +68,7 @@ from desktop.workers import BackgroundJobs, error_info
 from inference.errors import InferenceError
 from inference.fish.images import UInt8Image, shrink_to_fit
 from inference.fish.types import FishPrediction
-from sync.errors import SyncError
+from sync.errors import CatchRecordedError, SyncError
 from sync.store import Crop, FishObservation, StoreConfig
 from sync.store.records import new_uid
 
@@ -80,6 +80,8 @@ PhotoChooser = Callable[[QWidget], Path | None]
 CloseQuestion = Callable[[QWidget, str], bool]  # (window, question) -> close anyway
 STOP_TIMEOUT_S = 30.0
 _KNOWN = (CatchError, InferenceError, SyncError)  # the officer's to act on: shown, not raised
+# A Retry of a kept catch whose earlier try the store had committed before the app stopped.
+RECORDED_ALREADY = "recorded already, before the app stopped; not recorded again"
 
 
 def ask_for_photo(parent: QWidget) -> Path | None:
@@ -369,6 +371,11 @@ class CatchController(QObject):
     def _recorded(self, record: CatchRecord, observations: object) -> None:
         if isinstance(observations, RecordedBeforeError):
             self._recorded_before(record, observations)
+            return
+        if isinstance(observations, CatchRecordedError):  # a Retry of a write that committed
+            self.records.recorded(record, RECORDED_ALREADY)
+            self._show_records()
+            self._allow_record()
             return
         if self._warned is not None and self._warned[0] is record.photo:
             self._warned = None  # recorded: another Record of it is warned again

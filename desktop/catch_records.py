@@ -33,7 +33,9 @@ class CatchRecord:
     confirmed: tuple[str | None, ...]  # one per fish
     again: bool = False  # recorded even if this photo's same fish were recorded before
     pressed_at: datetime | None = None  # when Record was pressed: what a Retry records it at
-    uid: str = field(default_factory=new_uid)  # its entry in the spool while refused
+    # Its entry in the spool while refused, and its stored photo's uid: a Retry of a catch
+    # that was written before the app died finds it by this and writes nothing.
+    uid: str = field(default_factory=new_uid)
 
     @property
     def name(self) -> str:

@@ -4,9 +4,8 @@ A Record the store refuses (another process holds it, the disk is full) waits in
 for Retry (``CatchRecords``). Held only in memory, it was lost with the app: an out-of-memory
 kill, a power cut, a flat battery at sea. So each refused catch is also written here, and
 the next start offers it again, as refused, for Retry or Dismiss; its entry is deleted once
-the store has the catch (or once the store says this photo with these fish was recorded
-before, which is how a catch written just before a crash comes back), or when the officer
-dismisses it.
+the store has the catch (or once the store finds this very catch recorded: a Retry that
+committed just before a crash left its entry here), or when the officer dismisses it.
 
 The spool is one small database beside the store (``<store>.pending-catches``), encrypted
 with the store's own key (SQLCipher, as the store and its backups are) and made 0600: it
@@ -16,10 +15,11 @@ changed. Each entry is the catch as Record was pressed (the photo's bytes, type,
 EXIF time; each fish's box and the pack's answer; the details and species confirmed; when
 Record was pressed), in JSON, not the decoded photo. No Qt here.
 
-One gap remains: a catch recorded *again* (a second Record of fish recorded before), which
-the store wrote just before a crash that left its entry here, is offered again, and a Retry
-records it a third time; the store's check for a photo recorded before is what catches every
-other such entry, and that record asked to skip it.
+Recording from here is idempotent: an entry's uid is the uid its catch's photo is stored
+under (``CatchStore.record``), so the store finds a try that committed before the app died
+(``CatchRecordedError``) and writes nothing again, even for a catch recorded *again* (a
+second Record of fish recorded before), which the check for an earlier record of the photo
+lets through.
 
 Nothing is kept when the store could not even be opened (no key to encrypt with), nor when
 the disk is too full for the spool as well: the panel says so, and the catch waits in

@@ -16,7 +16,7 @@ from desktop.catch import CatchError, RecordedBeforeError, record_catches
 from desktop.catch_records import CatchRecord
 from desktop.catch_spool import CatchSpool, spool_path
 from desktop.settings import AppSettings, key_source
-from sync.errors import StoreError
+from sync.errors import CatchRecordedError, StoreError
 from sync.store import FishObservation, KeySource, Store, StoreConfig
 
 _log = logging.getLogger(__name__)
@@ -45,23 +45,28 @@ class CatchStore:
             return None
         return cls(settings.store_path, source, settings.store_config or StoreConfig())
 
-    def record(self, catch: CatchRecord) -> list[FishObservation] | RecordedBeforeError:
+    def record(
+        self, catch: CatchRecord
+    ) -> list[FishObservation] | RecordedBeforeError | CatchRecordedError:
         """The photo once and one observation per fish, in one transaction, dated as of when
         Record was pressed; or, nothing written, the records of this photo with one of the
         same fish, unless ``catch.again`` (returned, not raised: a warning the officer may
-        override, not a failure).
+        override, not a failure); or, nothing written, this very catch's records
+        (``CatchRecordedError``, returned): its photo is stored under the catch's uid, so a
+        try that committed before the app died is found, even for a catch recorded again.
 
         A catch the store refuses is kept in the spool beside it until it is recorded (the
-        refusal says whether it could be); once recorded, or found recorded before, its
-        entry is deleted."""
+        refusal says whether it could be); once recorded, or found recorded, its entry is
+        deleted."""
         with self._open() as store:
+            written: list[FishObservation] | RecordedBeforeError | CatchRecordedError
             try:
-                written: list[FishObservation] | RecordedBeforeError = record_catches(
+                written = record_catches(
                     store.observations, catch.photo, catch.fish, catch.details,
                     confirmed_species=catch.confirmed, clock=store.clock, again=catch.again,
-                    recorded_at=catch.pressed_at,
+                    recorded_at=catch.pressed_at, photo_uid=catch.uid,
                 )  # fmt: skip
-            except RecordedBeforeError as recorded_before:
+            except (RecordedBeforeError, CatchRecordedError) as recorded_before:
                 written = recorded_before
             except StoreError as error:
                 raise CatchError(f"{error} ({self._keep(store, catch)})") from error

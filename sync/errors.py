@@ -28,6 +28,7 @@ stay ordinary exceptions and reach the crash report.
     │   ├── RecordNotFoundError     no such person, observation or outbox entry
     │   ├── RecordInvalidError      a change the hub's wire schema would refuse (too long, NUL)
     │   ├── PhotoRecordedError      a catch photo recorded before with one of the same fish
+    │   │   └── CatchRecordedError  this very catch (its photo's uid) recorded already
     │   └── DuplicateIdentityError  the new face already matches an enrolled person
     └── CorrectionsExportError      an export of confirmed fish photos cannot be written
 """
@@ -139,6 +140,13 @@ class PhotoRecordedError(StoreError):
     def __init__(self, message: str, earlier: Sequence[FishObservation]) -> None:
         super().__init__(message)
         self.earlier = tuple(earlier)
+
+
+class CatchRecordedError(PhotoRecordedError):
+    """This very catch is recorded already: its photo's uid is in the store, written by an
+    earlier try whose caller never learned that it committed (an app killed between the
+    commit and what it does after). ``earlier`` holds its observations. Nothing was written,
+    whether or not the try asked to record a photo recorded before."""
 
 
 class DuplicateIdentityError(StoreError):

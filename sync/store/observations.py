@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sync.errors import PhotoRecordedError, RecordNotFoundError
+from sync.errors import CatchRecordedError, PhotoRecordedError, RecordNotFoundError
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
 from sync.store.edit_clock import hub_time_seen
@@ -25,6 +25,7 @@ COLUMNS = (
 )
 _FROM = "FROM fish_observations o LEFT JOIN photos p ON p.id = o.photo_id"
 # Through the indexes of schema 7: the photos by sha256, then their observations.
+_ON_PHOTO_UID = "WHERE o.photo_id = (SELECT id FROM photos WHERE photo_uid = ?) ORDER BY o.id"
 _ON_PHOTO_BYTES = (
     "WHERE o.photo_id IN (SELECT id FROM photos WHERE sha256 = ?) ORDER BY o.observed_at, o.id"
 )
@@ -65,13 +66,19 @@ class Observations:
         ``refuse_recorded``: a photo with these bytes recorded before with one of the same
         fish (the same crop, or the whole photo) is ``PhotoRecordedError``; other
         crops of it are other fish. Checked within the write transaction (it holds the write
-        lock from its start), so two writers of one photo at once record it once."""
+        lock from its start), so two writers of one photo at once record it once.
+
+        A photo whose uid is in the store already is this same record, written by an earlier
+        try (a retry after a crash): ``CatchRecordedError``, nothing written, whatever
+        ``refuse_recorded`` says. A caller that gives each catch its own photo uid, and keeps
+        it across retries, records the catch once however often it is retried."""
         if not observations:
             raise ValueError("a photo is recorded with at least one observation")
         if any(o.photo_uid not in (None, photo.photo_uid) for o in observations):
             raise ValueError("observation.photo_uid names another photo")
         named = [replace(o, photo_uid=photo.photo_uid) for o in observations]
         with self._database.write() as connection:
+            _refuse_written(connection, photo.photo_uid)
             if refuse_recorded:
                 _refuse_recorded(connection, photo, {o.crop for o in named})
             photo_id = insert_photo(connection, self._database.config, self._clock, photo, None)
@@ -267,6 +274,17 @@ def _photo_id(connection: Any, photo_uid: str) -> int:
     if row is None:
         raise RecordNotFoundError(f"no photo {photo_uid}")
     return int(row[0])
+
+
+def _refuse_written(connection: Any, photo_uid: str) -> None:
+    """Refuse a photo whose uid is recorded: the same catch, written by an earlier try."""
+    written = [_observation(row) for row in _select(connection, _ON_PHOTO_UID, [photo_uid])]
+    if written:
+        raise CatchRecordedError(
+            f"photo {photo_uid} is recorded already: observation"
+            f" {', '.join(o.observation_uid for o in written)}",
+            written,
+        )
 
 
 def _refuse_recorded(connection: Any, photo: Photo, crops: set[Crop | None]) -> None:

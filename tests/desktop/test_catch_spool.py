@@ -165,7 +165,7 @@ def test_a_catch_recorded_just_before_a_crash_is_not_recorded_twice(
     wait_offered(again)
     catch_of(again).panel.retry.click()
     settle(again)
-    assert "recorded before" in catch_of(again).panel.record_message.text()
+    assert "recorded already, before the app stopped" in catch_of(again).panel.record_message.text()
     assert len(observed(rig.store)) == 1
     assert kept(rig) == []
 
