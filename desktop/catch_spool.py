@@ -7,13 +7,15 @@ the next start offers it again, as refused, for Retry or Dismiss; its entry is d
 the store has the catch (or once the store finds this very catch recorded: a Retry that
 committed just before a crash left its entry here), or when the officer dismisses it.
 
-The spool is one small database beside the store (``<store>.pending-catches``), encrypted
-with the store's own key (SQLCipher, as the store and its backups are) and made 0600: it
-holds the officer's photos and catch details. It has a copy of the store's key header, so
-it still opens with the passphrase or key file it was written under after the store's key
-changed. Each entry is the catch as Record was pressed (the photo's bytes, type, size and
-EXIF time; each fish's box and the pack's answer; the details and species confirmed; when
-Record was pressed), in JSON, not the decoded photo. No Qt here.
+The spool is one small database beside the store (``<store>.pending-catches``,
+``sync.store.pending_catches``: what the store's key change, backup and restore need of it),
+encrypted with the store's own key (SQLCipher, as the store and its backups are) and made
+0600: it holds the officer's photos and catch details. A key change re-encrypts it with the
+store; one left under an earlier key (by a Jaga before that) has a copy of the store's key
+header, and opens with the passphrase or key file it was written under. Each entry is the
+catch as Record was pressed (the photo's bytes, type, size and EXIF time; each fish's box
+and the pack's answer; the details and species confirmed; when Record was pressed), in
+JSON, not the decoded photo. No Qt here.
 
 Recording from here is idempotent: an entry's uid is the uid its catch's photo is stored
 under (``CatchStore.record``), so the store finds a try that committed before the app died
@@ -38,22 +40,12 @@ from desktop.catch import CatchDetails, CatchError, CaughtFish, PhotoFile
 from desktop.catch_records import CatchRecord
 from desktop.photo_time import PhotoTime
 from inference.fish.types import FishPrediction, FishStatus, Species, SpeciesScore
-from sync.errors import WrongKeyError
-from sync.store import Crop, KeySource, Position, Store, keys
+from sync.store import Crop, KeySource, Position, Store
 from sync.store.database import Database
-from sync.store.keys import KeyHeader
+from sync.store.pending_catches import SUFFIX, open_spool
 
 _log = logging.getLogger(__name__)
-SUFFIX = ".pending-catches"
 _FORMAT = 1
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS pending ("
-    " uid TEXT PRIMARY KEY, kept_at TEXT NOT NULL, catch TEXT NOT NULL, photo BLOB NOT NULL)"
-)
-
-
-def spool_path(store_path: Path) -> Path:
-    return store_path.with_name(store_path.name + SUFFIX)
 
 
 class CatchSpool:
@@ -65,22 +57,9 @@ class CatchSpool:
     @classmethod
     def open(cls, store: Store, source: KeySource) -> CatchSpool:
         """The spool beside ``store`` (made if there is none), keyed with its key; one
-        written under an earlier key opens with its own header's slot."""
-        path = spool_path(store.path)
+        written under an earlier key opens with its own header's slot (``open_spool``)."""
         config = store.database.config
-        if not path.exists():
-            database = Database.open(path, store.key, config, create=True)
-            keys.write_header(path, KeyHeader(current=store.header.current))
-        else:
-            try:
-                database = Database.open(path, store.key, config, create=False)
-            except WrongKeyError:  # the store's key changed since: the spool kept the old slot
-                header = keys.read_header(path)
-                key = keys.unlock_slot(header.current, source)
-                database = Database.open(path, key, config, create=False)
-        with database.write() as connection:
-            connection.execute(_SCHEMA)
-        return cls(database)
+        return cls(open_spool(store.path, store.key, store.header.current, source, config))
 
     def __enter__(self) -> CatchSpool:
         return self

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from desktop.catch import CatchError, RecordedBeforeError, record_catches
 from desktop.catch_records import CatchRecord
-from desktop.catch_spool import CatchSpool, spool_path
+from desktop.catch_spool import CatchSpool
 from desktop.settings import AppSettings, key_source
 from sync.errors import CatchRecordedError, StoreError
 from sync.store import FishObservation, KeySource, Store, StoreConfig
+from sync.store.pending_catches import spool_path
 
 _log = logging.getLogger(__name__)
 

@@ -30,7 +30,6 @@ beside the store; the next backup or restore removes it (``remove_killed_restore
 
 from __future__ import annotations
 
-import errno
 import glob
 import os
 import shutil
@@ -38,19 +37,23 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from sync.durable import create_private, fsync_path, make_private_folders
+from sync.durable import fsync_path, make_private_folders
 from sync.errors import (
     ReplacedStoreUnreadableError,
     ReplacedStoreUnsyncedError,
     StoreCorruptError,
     StoreError,
     StoreExistsError,
-    StoreFullError,
     StoreIOError,
 )
 from sync.store import keys
 from sync.store.clock import Clock, SystemClock
-from sync.store.database import Database, StoreConfig, check_file_looks_encrypted, out_of_room
+from sync.store.database import (
+    Database,
+    StoreConfig,
+    check_file_looks_encrypted,
+    copy_private_file,
+)
 from sync.store.erasures import Erasure, carry_erasures, recorded_erasures
 from sync.store.in_use import sole_use
 from sync.store.keys import KeyHeader, KeySource
@@ -155,7 +158,7 @@ def _restore(
     partial = _restoring(target)
     _remove_store_files(partial)
     try:
-        _copy_file(backup_path, partial)
+        copy_private_file(backup_path, partial)
         keys.write_header(partial, header)
         with Store.open(partial, source, clock=clock, config=config, in_use=False) as restored:
             report = restored.integrity()
@@ -361,18 +364,6 @@ def _damage(database: Database) -> str | None:
         return str(error).removeprefix(f"{database.path} is damaged: ")
     problems = [str(row[0]) for row in rows if row[0] != "ok"]
     return problems[0] if problems else None
-
-
-def _copy_file(source: Path, destination: Path) -> None:
-    try:
-        # Made 0600, whatever the backup's mode or the umask (copyfile would make it 0644).
-        with source.open("rb") as reading, os.fdopen(create_private(destination), "wb") as out:
-            shutil.copyfileobj(reading, out)
-    except OSError as error:
-        reason = out_of_room(destination)
-        if reason is not None or error.errno in (errno.ENOSPC, errno.EFBIG):
-            raise StoreFullError(f"no space left for {destination} ({reason or error})") from error
-        raise StoreIOError(f"cannot copy {source} to {destination}: {error}") from error
 
 
 def _keep_aside(target: Path, clock: Clock) -> Path:

@@ -20,9 +20,11 @@ the store says it is owed (``sync.store.purge_mark``), and every write and open 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import resource
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -119,6 +121,20 @@ def out_of_room(path: Path) -> str | None:
         if stats.f_bavail * stats.f_frsize < _HEADROOM:
             return "the file system is full"
     return None
+
+
+def copy_private_file(source: Path, destination: Path) -> None:
+    """Copy a store's file (a backup, a spool) to a new file made 0600, whatever the source's
+    mode or the umask (``shutil.copyfile`` would make it 0644); nothing may be at
+    ``destination``. No room is ``StoreFullError``."""
+    try:
+        with source.open("rb") as reading, os.fdopen(create_private(destination), "wb") as out:
+            shutil.copyfileobj(reading, out)
+    except OSError as error:
+        reason = out_of_room(destination)
+        if reason is not None or error.errno in (errno.ENOSPC, errno.EFBIG):
+            raise StoreFullError(f"no space left for {destination} ({reason or error})") from error
+        raise StoreIOError(f"cannot copy {source} to {destination}: {error}") from error
 
 
 _TRANSLATIONS: dict[int, Callable[[Path, str, float], StoreError]] = {

@@ -28,7 +28,7 @@ from sync.errors import (
     WrongKeyError,
 )
 from sync.filelock import exclusive, held_elsewhere
-from sync.store import keys, purge_mark
+from sync.store import keys, pending_catches, purge_mark
 from sync.store.access import AccessLog
 from sync.store.audit import CREATED, AuditLog
 from sync.store.clock import Clock, SystemClock
@@ -175,25 +175,34 @@ class Store:
         ``open`` tries both keys and settles the header on the one the file really has. An
         ``open`` while the change runs (``key_change_lock``) leaves the header alone.
         A connection opened before the rekey would still hold the old key: while anyone else
-        has the store open, this raises ``StoreInUseError`` and changes nothing.
+        has the store open, this raises ``StoreInUseError`` and changes nothing. The catches
+        the panel keeps beside the store (``pending_catches``) are re-encrypted with it,
+        readable under either key until both files are done.
         """
         with self._alone("key change"):
             self._change_key(new_source, operator)
 
     def _change_key(self, new_source: KeySource, operator: str) -> None:
         slot, key = keys.new_slot(new_source, scrypt_n=self.database.config.scrypt_n)
+        # The catches the panel keeps beside the store move with it: re-encrypted beside the
+        # spool first, put in place once the store has the new key (``pending_catches``).
+        config = self.database.config
+        spool = pending_catches.prepare_key_change(self.path, self._key, key, config)
         with key_change_lock(self.path):
             keys.write_header(self.path, keys.with_pending(self.header, slot))
             try:
                 self.database.rekey(key)
             except KeyNotChangedError:
                 keys.write_header(self.path, self.header)  # the file kept its old key
+                pending_catches.abandon_key_change(self.path)
                 raise
             # Anything else (Ctrl-C, a failed checkpoint) may come after the re-encryption
             # committed: the pending slot stays, and open settles on the key that works.
             self.header = KeyHeader(current=slot)
             keys.write_header(self.path, self.header)
         self._key = key
+        if spool:
+            pending_catches.finish_key_change(self.path, slot)
         self.audit.record(
             actor=operator,
             action="store.rekeyed",

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from desktop.app import MainWindow
-from desktop.catch_spool import spool_path
 from desktop.catch_store import CatchStore
 from sync.errors import WrongKeyError
 from sync.store import Passphrase, Position, keys
+from sync.store.pending_catches import spool_path
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import wait_until
 from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT

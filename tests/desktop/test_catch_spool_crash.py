@@ -20,10 +20,10 @@ import pytest
 
 from desktop.catch import CatchDetails, CatchError, CaughtFish, read_catch_photo
 from desktop.catch_records import CatchRecord
-from desktop.catch_spool import spool_path
 from desktop.catch_store import CatchStore
 from sync.store import Passphrase, Store, StoreConfig
 from sync.store.database import Database
+from sync.store.pending_catches import spool_path
 from tests.desktop.catch_worker import NO_FISH
 from tests.desktop.conftest import PASSPHRASE
 from tests.inference.fish.test_images import grey_png
@@ -48,9 +48,9 @@ def write_locked(store_path: Path, *, spool: bool = False) -> Iterator[None]:
             other.close()
 
 
-def counts(store_path: Path) -> tuple[int, int]:
+def counts(store_path: Path, passphrase: str = PASSPHRASE) -> tuple[int, int]:
     """How many observations and photos the store holds."""
-    with Store.open(store_path, Passphrase(PASSPHRASE), config=QUICK) as store:
+    with Store.open(store_path, Passphrase(passphrase), config=QUICK) as store:
         ((observations, photos),) = store.database.query(
             "SELECT (SELECT count(*) FROM fish_observations), (SELECT count(*) FROM photos)"
         )
