@@ -26,6 +26,12 @@ A restore holds the store's in-use lock alone from before it reads the store it 
 after it deletes it (``sync.store.in_use``): it refuses to run while the app or anything
 else has the store open. A restore killed before its rename leaves its copy (``.restoring``)
 beside the store; the next backup or restore removes it (``remove_killed_restore``).
+
+The catches the Catch panel keeps for Retry (``pending_catches``: refused by the store, so
+in neither the store nor a backup of it) are not copied into a backup: ``jaga store backup``
+says how many it leaves out. A restore keeps them beside the restored store, re-encrypted
+with it when the replaced store's key was another (crash-safely, as a key change does): a
+Retry then records each into the restored store, once.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import glob
 import os
 import shutil
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sync.durable import fsync_path, make_private_folders
@@ -46,7 +52,7 @@ from sync.errors import (
     StoreExistsError,
     StoreIOError,
 )
-from sync.store import keys
+from sync.store import keys, pending_catches
 from sync.store.clock import Clock, SystemClock
 from sync.store.database import (
     Database,
@@ -98,6 +104,9 @@ class Restored:
     replaced: bool
     erasures_carried: int | None
     unsynced_discarded: int | None = 0
+    pending_catches: int | None = 0
+    """The catches the Catch panel keeps for Retry beside the store (``pending_catches``),
+    kept for the restored store; None: they are under a key it does not have."""
 
 
 def restore(
@@ -166,12 +175,21 @@ def _restore(
                 raise StoreCorruptError(f"backup {backup_path} is damaged: {report.problems[0]}")
             discarded = _unsynced_lost(restored, replaced, target, discard=discard_unsynced)
             carried = _carry(restored, replaced, operator)
+            key, slot, store_config = (
+                restored.key,
+                restored.header.current,
+                restored.database.config,
+            )
         fsync_path(partial)
+        spool = _prepare_spool(target, replaced, key, store_config)
         moved = _keep_aside(target, clock or SystemClock()) if target.exists() else None
         _swap_in(partial, target, moved)
     except BaseException:
         _remove_store_files(partial)
+        pending_catches.abandon_key_change(target)
         raise
+    if spool:
+        pending_catches.finish_key_change(target, slot)
     with Store.open(target, source, clock=clock, config=config, in_use=False) as store:
         store.audit.record(
             actor=operator,
@@ -184,7 +202,21 @@ def _restore(
             },
         )
     remove_replaced_stores(target)  # the restore is done: nothing is put back from it now
-    return Restored(moved is not None, carried, discarded)
+    pending = pending_catches.pending_count(target, key, store_config)
+    return Restored(moved is not None, carried, discarded, pending)
+
+
+def _prepare_spool(
+    target: Path, replaced: _Replaced | None, key: bytes, config: StoreConfig
+) -> bool:
+    """The catches kept for Retry beside the replaced store are not in it, nor in the
+    backup: they stay, for the restored store. Under the replaced store's key, when that is
+    not the backup's, they are re-encrypted with the store (``Store.change_key``'s way);
+    whether there is a copy to put in place once the restored store is. A Retry records each
+    once: one already in the restored store is found by its uid (``CatchRecordedError``)."""
+    if replaced is None or replaced.key is None or replaced.key == key:
+        return False
+    return pending_catches.prepare_key_change(target, replaced.key, key, config)
 
 
 @dataclass(frozen=True)
@@ -194,6 +226,7 @@ class _Replaced:
     erasures: list[Erasure]
     unsynced: dict[str, str]  # idempotency key: entity, of entries the hub never acknowledged
     unuploaded: frozenset[str] = frozenset()  # photo uids: ``_unuploaded``
+    key: bytes | None = field(default=None, repr=False)  # its key: what its spool is under
 
 
 def _read_replaced(target: Path, source: KeySource, config: StoreConfig | None) -> _Replaced:
@@ -202,8 +235,9 @@ def _read_replaced(target: Path, source: KeySource, config: StoreConfig | None) 
     try:
         with Store.open(target, source, config=config, in_use=False) as replaced:
             return _Replaced(
-                recorded_erasures(replaced), _unsynced(replaced), _unuploaded(replaced)
-            )
+                recorded_erasures(replaced), _unsynced(replaced), _unuploaded(replaced),
+                replaced.key,
+            )  # fmt: skip
     except (StoreError, ValueError) as error:  # damaged, another key, not a store
         raise ReplacedStoreUnreadableError(
             f"cannot read the erasures recorded in {target}, the store this restore would"

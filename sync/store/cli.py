@@ -31,6 +31,7 @@ from sync.store.key_sources import (
     resolve_key_source,
 )
 from sync.store.keys import KeySource, create_key_file
+from sync.store.pending_catches import pending_count, spool_path
 from sync.store.people_cli import (
     add_people_commands,
     add_purge_wait,
@@ -302,8 +303,20 @@ def _info(args: argparse.Namespace) -> int:
 def _backup(args: argparse.Namespace) -> int:
     with open_store_of(args) as store:
         size = backup(store, args.destination, operator=_operator())
+        pending = pending_count(store.path, store.key, store.database.config)
     print(f"wrote {args.destination} ({size} bytes, encrypted, same key)")
+    if pending != 0:  # refused by the store, so not in it: a backup of it lacks them
+        what = "catches" if pending is None else _catches(pending)
+        print(
+            f"NOT IN THIS BACKUP: {what} the Catch panel keeps for Retry"
+            f" ({spool_path(store.path).name}), not recorded yet: Retry them in the Catch"
+            " panel, then back up again"
+        )
     return 0
+
+
+def _catches(count: int) -> str:
+    return "1 catch" if count == 1 else f"{count} catches"
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -331,6 +344,16 @@ def _restore(args: argparse.Namespace) -> int:
         )
     elif restored.erasures_carried:
         print(f"erased again {restored.erasures_carried} people erased since the backup")
+    if restored.pending_catches is None:
+        print(
+            f"the catches the Catch panel keeps for Retry ({spool_path(target).name}) are"
+            " under an earlier key: they open with that passphrase or key file"
+        )
+    elif restored.pending_catches:
+        print(
+            f"kept {_catches(restored.pending_catches)} the Catch panel keeps for Retry: a"
+            " Retry records each into the restored store, once"
+        )
     if restored.unsynced_discarded:
         print(
             f"discarded {restored.unsynced_discarded} changes the hub never acknowledged or"

@@ -33,9 +33,11 @@ QUICK = StoreConfig(busy_timeout_s=0.2, scrypt_n=2**10)
 
 
 @contextmanager
-def write_locked(store_path: Path, *, spool: bool = False) -> Iterator[None]:
+def write_locked(
+    store_path: Path, passphrase: str = PASSPHRASE, *, spool: bool = False
+) -> Iterator[None]:
     """Another connection holds the write lock of the store, or of its spool."""
-    with Store.open(store_path, Passphrase(PASSPHRASE), config=QUICK) as store:
+    with Store.open(store_path, Passphrase(passphrase), config=QUICK) as store:
         if not spool:
             with store.database.write():
                 yield

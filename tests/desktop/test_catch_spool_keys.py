@@ -26,7 +26,7 @@ from tests.inference.fish.test_images import grey_png
 from tests.sync.conftest import REPO_ROOT
 
 
-def keep_one(store_path: Path, tmp_path: Path) -> CatchRecord:
+def keep_one(store_path: Path, tmp_path: Path, passphrase: str = PASSPHRASE) -> CatchRecord:
     """A catch the store refused (another connection held it): kept in the spool."""
     photo = tmp_path / "deck.png"
     photo.write_bytes(grey_png(64, 48))
@@ -34,8 +34,8 @@ def keep_one(store_path: Path, tmp_path: Path) -> CatchRecord:
         read_catch_photo(photo), (CaughtFish(None, NO_FISH),), CatchDetails(officer="Ana Lima"),
         (None,),
     )  # fmt: skip
-    with write_locked(store_path), pytest.raises(CatchError, match="kept on disk"):
-        CatchStore(store_path, Passphrase(PASSPHRASE), QUICK).record(catch)
+    with write_locked(store_path, passphrase), pytest.raises(CatchError, match="kept on disk"):
+        CatchStore(store_path, Passphrase(passphrase), QUICK).record(catch)
     return catch
 
 
