@@ -9,16 +9,16 @@ need of it: where it is, opening it, how many catches it holds, and moving it to
 
 A key change (``Store.change_key``) or a restore under another key moves the spool with the
 store, crash-safely: before the store's file changes key, ``prepare_key_change`` writes the
-spool re-encrypted under the new key beside it (``<spool>.rekeyed``, under a temporary name
-until it is complete and synced); once the store has the new key, ``finish_key_change``
-renames it over the spool. Until then each key opens its own copy, and ``open_spool``
-settles a change a kill interrupted: the copy under the key the store opened with is kept
-(renamed into place, or the spool left as it was), the other deleted.
+spool re-encrypted under the new key beside it (``<spool>.rekeyed``, named
+``<spool>.rekeying`` until it is complete and synced); once the store has the new key,
+``finish_key_change`` renames it over the spool. Until then each key opens its own copy,
+and ``open_spool`` settles a change a kill interrupted: the copy under the key the store
+opened with is kept (renamed into place, or the spool left as it was), the other deleted.
 
 It holds no one's face or badge: an erasure (``jaga store erase``, a purge) has nothing to
 remove from it. A photo of a deck may show people, as any catch photo in the store may; an
-entry is deleted once its catch is recorded (it is then the store's, to sync and to erase
-like any catch) or dismissed.
+entry is deleted (``secure_delete``, as in the store) once its catch is recorded (it is then
+the store's, synced and kept like any catch) or dismissed.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from sync.store.keys import KeyHeader, KeySlot, KeySource
 _log = logging.getLogger(__name__)
 SUFFIX = ".pending-catches"
 REKEYED = ".rekeyed"  # the spool under the new key, until the key change is done
-_PARTIAL = ".partial"  # the copy being re-encrypted
+# The copy being re-encrypted (not ``.partial``: ``jaga store info`` names those as backups).
+_REKEYING = ".rekeying"
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS pending ("
@@ -173,8 +174,8 @@ def _rekeyed(store_path: Path) -> Path:
 
 
 def _partial(store_path: Path) -> Path:
-    rekeyed = _rekeyed(store_path)
-    return rekeyed.with_name(rekeyed.name + _PARTIAL)
+    path = spool_path(store_path)
+    return path.with_name(path.name + _REKEYING)
 
 
 def _remove(path: Path) -> None:
