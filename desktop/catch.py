@@ -25,8 +25,6 @@ window, two shells) record it once, and the second is refused.
 from __future__ import annotations
 
 import logging
-import os
-import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -37,9 +35,10 @@ import numpy as np
 from pydantic import ValidationError
 
 from desktop.photo_time import PhotoTime, photo_time
-from inference.fish.errors import ImageError
+from inference.errors import ImageError, ImageTooLargeError
 from inference.fish.images import UInt8Image, decode_image
 from inference.fish.types import FishPrediction, FishStatus, Species, species_key
+from inference.image_file import read_image_file
 from sync.client.packs import installed_species_packs, packs_dir_for, record_pack_in_use
 from sync.errors import CatchRecordedError, PhotoRecordedError, RecordTooLargeError
 from sync.protocol import NAME_MAX_LENGTH, FishObservationUpsert, PhotoUpsert, summarize
@@ -142,33 +141,18 @@ def read_catch_photo(path: Path, config: StoreConfig | None = None) -> CatchPhot
 
 
 def read_photo_file(path: Path, limits: StoreConfig) -> bytes:
-    """The bytes of the regular file at ``path``; :class:`CatchError` for anything else
-    (/dev/zero never ends, a named pipe waits for a writer for ever, a folder has no bytes)
-    or for a file over the store's limit, refused by its size before it is read, and read no
-    further than one byte past the limit (a file growing meanwhile is refused too)."""
+    """The bytes of the regular file at ``path``, read by the reader the face and fish tools
+    share (:func:`inference.image_file.read_image_file`) up to the store's limit;
+    :class:`CatchError` for anything else (/dev/zero never ends, a named pipe waits for a
+    writer for ever, a folder has no bytes) or for a file over the store's limit, refused by
+    its size before it is read, and read no further than one byte past the limit."""
     try:
-        # Not blocking: opening a named pipe would otherwise wait until something writes.
-        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        try:
-            found = os.fstat(handle)
-            if not stat.S_ISREG(found.st_mode):
-                raise CatchError(f"{path} is not a photo file (a device, a pipe or a folder)")
-            _check_size(limits, path, found.st_size)  # before a huge file is read at all
-            data = _read_at_most(handle, limits.max_blob_bytes + 1)
-        finally:
-            os.close(handle)
-    except OSError as error:
-        raise CatchError(f"cannot read {path}: {error.strerror or error}") from error
-    _check_size(limits, path, len(data))  # it may have grown since
-    return data
-
-
-def _read_at_most(handle: int, size: int) -> bytes:
-    chunks: list[bytes] = []
-    while size > 0 and (chunk := os.read(handle, min(size, 1 << 20))):
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
+        return read_image_file(path, limits.max_blob_bytes)
+    except ImageTooLargeError as error:
+        _check_size(limits, path, error.size)  # the store's own words for its limit
+        raise CatchError(str(error)) from error
+    except ImageError as error:
+        raise CatchError(str(error)) from error
 
 
 def media_type_of(data: bytes, path: Path) -> str:

@@ -3,6 +3,6 @@
 import os
 
 # OpenCV's own pixel limit for decoding, read when cv2 is first imported: set before any
-# module here imports it, to the fish photos' limit (inference.fish.images.MAX_PIXELS; a test
+# module here imports it, to the photos' limit (inference.image_file.MAX_PIXELS; a test
 # keeps the two equal). OpenCV's default is 2**30 pixels, 3 GB of RGB.
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "210000000")

@@ -13,9 +13,14 @@ they occur, so callers never handle a raw ``onnxruntime`` error::
     │   └── ConversionError        a converter failed
     ├── RuntimeSetupError          a session cannot be created on any planned provider
     └── InputError                 an input tensor or image does not meet a model's contract
+        └── ImageError             an image file cannot be read: not a regular file, corrupt,
+            │                      empty, more pixels or JPEG scans than a photo may have
+            └── ImageTooLargeError the file is over its size limit
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class InferenceError(Exception):
@@ -52,3 +57,17 @@ class RuntimeSetupError(InferenceError):
 
 class InputError(InferenceError):
     """An input does not meet a model's input contract."""
+
+
+class ImageError(InputError):
+    """An image file cannot be read or decoded, or would cost more than a photo does
+    (:mod:`inference.image_file`)."""
+
+
+class ImageTooLargeError(ImageError):
+    """An image file over the size limit; ``size`` is its size, or the bytes read when it
+    grew past the limit while it was read (the limit plus one)."""
+
+    def __init__(self, path: Path, size: int, max_bytes: int) -> None:
+        super().__init__(f"{path} is larger than the {max_bytes} bytes an image file may have")
+        self.size = size

@@ -41,6 +41,7 @@ import numpy.typing as npt
 
 from inference.errors import InputError, RuntimeSetupError
 from inference.face.types import FaceBox, Point
+from inference.image_file import read_bgr
 from inference.runtime import Runtime
 from inference.runtime.session import ModelSession
 
@@ -351,13 +352,9 @@ def as_bgr(image: npt.NDArray[np.generic], max_side: int = 32767) -> Image:
 
 
 def read_image(path: Path) -> Image:
-    """The image file at ``path`` as BGR uint8; missing, unreadable or not an image is an
+    """The image file at ``path`` as BGR uint8, read by the reader the fish side and the app
+    share (:mod:`inference.image_file`): missing, not a regular file (a device, a pipe, a
+    folder), unreadable, not an image, or one that would cost more than a photo does (too
+    many pixels, a JPEG in too many scans) is an :class:`~inference.errors.ImageError`, an
     :class:`InputError`."""
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise InputError(f"{path} is not a readable image")
-    return np.asarray(image, np.uint8)
+    return read_bgr(path)

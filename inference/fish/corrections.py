@@ -35,8 +35,9 @@ from pathlib import Path
 
 import cv2
 
+from inference.errors import ImageError
 from inference.fish.dataset import GROUPS_CSV, IMAGE_SUFFIXES, SPECIES_CSV
-from inference.fish.errors import DatasetError, ImageError
+from inference.fish.errors import DatasetError
 from inference.fish.images import UInt8Image, read_image
 from inference.fish.pack import load_pack
 from inference.fish.types import Species, species_key

@@ -7,8 +7,9 @@
     └── InputError
         ├── DatasetError            a training or evaluation folder is unusable
         │   └── SpeciesMismatchError    its folders do not match the pack's species list
-        └── ImageError              an image cannot be read (corrupt, empty, not an image,
-                                    more pixels than a photo may have)
+        └── ImageError              an image cannot be read (:mod:`inference.errors`, shared
+                                    with the face tools: corrupt, empty, not an image, more
+                                    pixels than a photo may have)
 
 A blank or tiny image is not an error: it becomes a prediction with status ``no_fish``.
 """
@@ -32,7 +33,3 @@ class DatasetError(InputError):
 
 class SpeciesMismatchError(DatasetError):
     """The species folders do not match the species a pack knows."""
-
-
-class ImageError(InputError):
-    """An image file cannot be decoded, or has more pixels than a photo may have."""

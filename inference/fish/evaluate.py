@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from inference.errors import ImageError
 from inference.fish.classify import SpeciesClassifier
 from inference.fish.dataset import FishDataset, Sample, load_dataset
-from inference.fish.errors import DatasetError, ImageError, SpeciesMismatchError, SpeciesPackError
+from inference.fish.errors import DatasetError, SpeciesMismatchError, SpeciesPackError
 from inference.fish.images import FloatArray, QualityGate, UInt8Image, read_image
 from inference.fish.metrics import reliability
 from inference.fish.pack import SpeciesPack, load_pack

@@ -19,8 +19,8 @@ from typing import Protocol
 
 import numpy as np
 
+from inference.errors import ImageError
 from inference.fish.augment import AUGMENT_VERSION, augmented_view, view_rng
-from inference.fish.errors import ImageError
 from inference.fish.graph_contract import FEATURES, INPUT_NAME
 from inference.fish.images import (
     INPUT_SIZE,
@@ -30,10 +30,10 @@ from inference.fish.images import (
     UInt8Image,
     decode_image,
     letterbox,
-    read_bytes,
     to_batch,
 )
 from inference.fish.taps import PLAIN
+from inference.image_file import read_image_file
 from inference.runtime.tensorrt import MAX_BATCH
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def screen(paths: Sequence[Path], gate: QualityGate) -> Screened:
     rejected: list[tuple[Path, str]] = []
     for i, path in enumerate(paths):
         try:
-            data = read_bytes(path)
+            data = read_image_file(path)
             reason = gate.reject_reason(decode_image(data, str(path)))
         except ImageError as exc:
             reason = str(exc)
@@ -171,7 +171,7 @@ class BackboneFeatures:
 
 
 def _prepare(path: Path, content_sha256: str, view: int, side: int) -> UInt8Image:
-    image = decode_image(read_bytes(path), str(path))
+    image = decode_image(read_image_file(path), str(path))
     if view == 0:
         return letterbox(image, side)
     return augmented_view(image, view_rng(content_sha256, view), size=side)

@@ -5,8 +5,9 @@ unless a pack declares another side (a fine-tune may train at the crops' own sca
 Crops are letterboxed rather than stretched: a fish's outline (long and thin, or round) is
 part of what tells species apart, and stretching every crop to a square erases it.
 
-A photo of more than ``MAX_PIXELS``, or a JPEG in more than ``MAX_JPEG_SCANS`` scans, is
-refused from its header and markers, before it is decoded.
+Photos are read and decoded by :mod:`inference.image_file`, the reader the face tools share:
+a photo of more than ``MAX_PIXELS``, or a JPEG in more scans than its size allows, is refused
+from its header and markers, before it is decoded.
 """
 
 from __future__ import annotations
@@ -19,28 +20,15 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inference.fish.errors import ImageError
+from inference.errors import ImageError
 from inference.fish.graph_contract import input_names
-from inference.fish.image_header import jpeg_scan_count, pixel_size
+from inference.image_file import decode_bgr, read_image_file
 
 INPUT_SIZE = 224  # the installed backbones' side, and every head-mode pack's
 # Mid-grey: the backbone's normalisation maps it to zero, so padding carries no signal.
 PAD_VALUE = 128
 # Bumped whenever reading or letterboxing changes, so cached features are recomputed.
 PREPROCESS_VERSION = "letterbox-v1"
-# The largest phone cameras take 200 MP photos; 5 % more admits every phone's photo at full
-# resolution and refuses a file made to exhaust memory, such as a 1 MB PNG declaring
-# 16000 x 16000 px (256 MP). At the limit a decoded photo is 630 MB of RGB.
-MAX_PIXELS = 210_000_000
-# A progressive JPEG is decoded once per scan, over the whole image: a file can repeat a
-# scan thousands of times in a few bytes each (a 0.5 MB, 8000 x 8000 px file of 2,000 scans
-# kept `jaga catch` decoding for minutes). libjpeg's own progressive scripts write 10 scans
-# for a colour photo and 18 for CMYK, and a baseline JPEG has one per component at most, so
-# 64 admits every encoder's photo; at the limit a decode costs at most 64 passes.
-MAX_JPEG_SCANS = 64
-# OpenCV's decoders refuse more than OPENCV_IO_MAX_IMAGE_PIXELS before allocating: the
-# backstop for a header the check here cannot read. OpenCV reads it when cv2 is imported, so
-# the package's __init__ sets it to this limit, before any module of ours imports cv2.
 
 UInt8Image = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
@@ -78,56 +66,14 @@ def as_uint8(image: npt.ArrayLike) -> UInt8Image:
     return np.asarray(image, dtype=np.uint8)
 
 
-def read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from exc
-
-
 def decode_image(data: bytes, name: str) -> UInt8Image:
-    """An RGB uint8 image; :class:`ImageError` for anything that does not decode, that
-    has more than ``MAX_PIXELS`` (a JPEG, PNG or WebP is refused from its header), or that
-    is a JPEG in more than ``MAX_JPEG_SCANS`` scans."""
-    if (declared := pixel_size(data)) is not None:
-        check_pixels(*declared, name)
-    check_scans(data, name)
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    try:
-        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
-    except cv2.error as exc:  # OpenCV's own limits (OPENCV_IO_MAX_IMAGE_PIXELS) raise
-        if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):
-            raise ImageError(
-                f"{name} declares more than the {MAX_PIXELS / 1e6:.0f} MP a photo may have:"
-                " save it at a lower resolution"
-            ) from exc
-        raise ImageError(f"{name} is not a readable image: {exc.err or exc}") from exc
-    if image is None:
-        raise ImageError(f"{name} is not a readable image (corrupt, empty or unknown format)")
-    check_pixels(image.shape[1], image.shape[0], name)  # a format whose header is not read
-    return as_uint8(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-
-
-def check_pixels(width: int, height: int, name: str) -> None:
-    """:class:`ImageError` for a photo of more than ``MAX_PIXELS``."""
-    if width * height > MAX_PIXELS:
-        raise ImageError(
-            f"{name} is {width}x{height} px ({width * height / 1e6:.0f} MP), more than the"
-            f" {MAX_PIXELS / 1e6:.0f} MP a photo may have: save it at a lower resolution"
-        )
-
-
-def check_scans(data: bytes, name: str) -> None:
-    """:class:`ImageError` for a JPEG in more than ``MAX_JPEG_SCANS`` scans."""
-    if data.startswith(b"\xff\xd8") and jpeg_scan_count(data, MAX_JPEG_SCANS) > MAX_JPEG_SCANS:
-        raise ImageError(
-            f"{name} is a JPEG in more than {MAX_JPEG_SCANS} scans, each decoded over the whole"
-            " photo (a camera writes a dozen or two at most): save it again as a plain JPEG"
-        )
+    """An RGB uint8 image; :class:`ImageError` as :func:`inference.image_file.decode_bgr`."""
+    return as_uint8(cv2.cvtColor(decode_bgr(data, name), cv2.COLOR_BGR2RGB))
 
 
 def read_image(path: Path) -> UInt8Image:
-    return decode_image(read_bytes(path), str(path))
+    """The photo at ``path`` as RGB; :class:`ImageError` for a file that is not a photo."""
+    return decode_image(read_image_file(path), str(path))
 
 
 def shrink_to_fit(image: UInt8Image, side: int) -> UInt8Image:

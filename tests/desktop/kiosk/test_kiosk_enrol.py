@@ -3,6 +3,7 @@ then: no face, two faces, a blurred face, a corrupt file, a face already enrolle
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -17,6 +18,7 @@ from inference.face.stages import Stages
 from sync.errors import DuplicateIdentityError
 from sync.store import Store
 from tests.desktop.kiosk.conftest import webcam, webcam_paths
+from tests.inference.scan_bombs import scan_bomb
 
 pytestmark = pytest.mark.needs_shared
 
@@ -85,6 +87,30 @@ def test_a_corrupt_file_is_refused(kiosk_store: Store, stages: Stages, tmp_path:
     corrupt.write_bytes(webcam_paths("live")[0].read_bytes()[:200])
     with pytest.raises(KioskError, match=r"cut\.jpg"):
         enrol(kiosk_store, stages, [corrupt])
+    assert_nothing_written(kiosk_store)
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("named pipe", "is not a photo file"),
+        ("/dev/zero", "is not a photo file"),
+        ("scan bomb", "is a JPEG in more than 64 scans"),
+    ],
+)
+def test_a_file_that_is_no_photo_refuses_the_whole_enrolment(
+    kiosk_store: Store, stages: Stages, tmp_path: Path, kind: str, message: str
+) -> None:
+    """A good photo with it is not enrolled either: the enrolment is all or nothing."""
+    path = {"named pipe": tmp_path / "pipe.jpg", "/dev/zero": Path("/dev/zero")}.get(
+        kind, tmp_path / "bomb.jpg"
+    )
+    if kind == "named pipe":
+        os.mkfifo(path)
+    elif kind == "scan bomb":
+        path.write_bytes(scan_bomb(2000, 2000))
+    with pytest.raises(KioskError, match=message):
+        enrol(kiosk_store, stages, [webcam_paths("live")[0], path])
     assert_nothing_written(kiosk_store)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -22,6 +23,7 @@ from inference.runtime import Runtime, ThreadBudget
 from inference.runtime.providers import CPU
 from tests.conftest import shared_path
 from tests.inference.face.helpers import lfw
+from tests.inference.scan_bombs import scan_bomb
 
 pytestmark = pytest.mark.needs_shared
 Image = npt.NDArray[np.uint8]
@@ -59,6 +61,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (folder / "text.jpg").write_text("not an image", encoding="utf-8")
     (folder / "truncated.jpg").write_bytes(data[: len(data) // 3])
     (folder / "text.mp4").write_text("not a video", encoding="utf-8")
+    (folder / "bomb.jpg").write_bytes(scan_bomb(2000, 2000))
+    os.mkfifo(folder / "pipe.jpg")
     grey = cv2.cvtColor(read_image(sample()), cv2.COLOR_BGR2GRAY)
     return {
         "missing": folder / "missing.jpg",
@@ -66,6 +70,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "text": folder / "text.jpg",
         "truncated": folder / "truncated.jpg",
         "folder": folder,
+        "/dev/zero": Path("/dev/zero"),
+        "named pipe": folder / "pipe.jpg",
+        "scan bomb": folder / "bomb.jpg",
         "not a video": folder / "text.mp4",
         "missing video": folder / "missing.mp4",
         "grayscale": write(folder / "grey.png", np.asarray(grey, np.uint8)),
@@ -94,7 +101,10 @@ def models(pack: ModelPack) -> list[str]:
         ("empty", "not a readable image"),
         ("text", "not a readable image"),
         ("truncated", "not a readable image"),
-        ("folder", "cannot read"),
+        ("folder", "is not a photo file"),
+        ("/dev/zero", "is not a photo file"),
+        ("named pipe", "is not a photo file"),  # it waited for a writer for ever
+        ("scan bomb", "is a JPEG in more than 64 scans"),  # 0.3 MB, each scan decoded whole
     ],
 )
 def test_unreadable_images_are_one_line_errors(

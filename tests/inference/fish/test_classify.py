@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from inference.errors import ImageError
 from inference.fish.calibrate import Thresholds
 from inference.fish.classify import SpeciesClassifier
-from inference.fish.errors import ImageError, PackVerificationError, SpeciesPackError
+from inference.fish.errors import PackVerificationError, SpeciesPackError
 from inference.fish.images import read_image
 from inference.fish.pack import SpeciesPack, load_pack, write_pack
 from inference.fish.types import FishPrediction, FishStatus, Species, SpeciesScore

@@ -15,17 +15,11 @@ import cv2
 import numpy as np
 import pytest
 
-from inference.fish.errors import ImageError
-from inference.fish.image_header import jpeg_scan_count, pixel_size
-from inference.fish.images import (
-    DEFAULT_GATE,
-    MAX_JPEG_SCANS,
-    MAX_PIXELS,
-    UInt8Image,
-    check_pixels,
-    decode_image,
-    shrink_to_fit,
-)
+from inference.errors import ImageError
+from inference.fish.images import DEFAULT_GATE, UInt8Image, decode_image, shrink_to_fit
+from inference.image_file import MAX_JPEG_SCANS, MAX_PIXELS, check_pixels
+from inference.image_header import jpeg_scan_count, pixel_size
+from tests.inference.scan_bombs import scan_bomb
 
 
 def picture(width: int, height: int, channels: int = 3) -> UInt8Image:
@@ -154,8 +148,8 @@ def test_opencv_refuses_what_the_header_check_cannot_read_at_the_same_limit() ->
     """In a process that imports the package before cv2 (as the app does), OpenCV's own
     limit is the fish photos' limit: a format read only by the decoder is refused there."""
     script = (
-        "import inference.fish.images as m, os, sys\n"
-        "assert os.environ['OPENCV_IO_MAX_IMAGE_PIXELS'] == str(m.MAX_PIXELS)\n"
+        "import inference.fish.images as m, inference.image_file as f, os, sys\n"
+        "assert os.environ['OPENCV_IO_MAX_IMAGE_PIXELS'] == str(f.MAX_PIXELS)\n"
         "try:\n"
         "    m.decode_image(sys.stdin.buffer.read(), 'big.bmp')\n"
         "except m.ImageError as error:\n"
@@ -220,35 +214,6 @@ def test_a_photo_on_disk_is_refused_by_its_path(tmp_path: Path) -> None:
     path.write_bytes(declaring(CASES["png"], 20000, 20000))
     with pytest.raises(ImageError, match=f"^{path} is 20000x20000 px"):
         read_image(path)
-
-
-def scans_of(jpeg: bytes) -> list[bytes]:
-    """A JPEG cut into its parts: each header segment, and each scan with its compressed
-    data (a scan's data runs to the next marker that is not a stuffed FF or a restart)."""
-    parts, at = [jpeg[:2]], 2
-    while jpeg[at + 1] != 0xD9:
-        end = at + 2 + struct.unpack(">H", jpeg[at + 2 : at + 4])[0]
-        while (
-            jpeg[at + 1] == 0xDA
-            and jpeg[end + 1 : end + 2] != b""
-            and (jpeg[end] != 0xFF or jpeg[end + 1] == 0 or 0xD0 <= jpeg[end + 1] <= 0xD7)
-        ):
-            end += 1 if jpeg[end] != 0xFF else 2
-        parts.append(jpeg[at:end])
-        at = end
-    return [*parts, jpeg[at:]]
-
-
-def scan_bomb(side: int, scans: int) -> bytes:
-    """A real progressive JPEG of ``side`` x ``side`` px in ``scans`` scans: its last scan
-    (with the Huffman table before it) repeated, which libjpeg decodes, warning only
-    ("Inconsistent progression sequence"), over the whole image each time."""
-    grey = np.full((side, side, 3), 128, np.uint8)
-    parts = scans_of(encoded(".jpg", grey, cv2.IMWRITE_JPEG_PROGRESSIVE, 1))
-    last = max(i for i, part in enumerate(parts) if part[:2] == b"\xff\xda")
-    repeated = parts[last - 1] + parts[last] if parts[last - 1][:2] == b"\xff\xc4" else parts[last]
-    have = sum(part[:2] == b"\xff\xda" for part in parts)
-    return b"".join(parts[:-1]) + repeated * (scans - have) + parts[-1]
 
 
 def test_a_progressive_scan_bomb_is_refused_before_it_is_decoded() -> None:

@@ -2,8 +2,9 @@
 
 OpenCV learns an image's size only by decoding all of it, and a small file can declare a
 huge one: a 1 MB PNG of 16000 x 16000 pixels decodes to 768 MB of RGB. Reading the few
-bytes that declare the size first lets ``images.decode_image`` refuse such a photo before
-any pixel is allocated. The formats are the ones a catch photo may be (JPEG, PNG, WebP).
+bytes that declare the size first lets ``image_file.decode_bgr`` refuse such a photo before
+any pixel is allocated. The formats are the ones a catch photo may be (JPEG, PNG, WebP);
+others are left to OpenCV's own pixel limit.
 
 A small file can also declare a long decode: a progressive JPEG is sent in scans, and
 libjpeg decodes every scan over the whole image, only warning when one repeats another

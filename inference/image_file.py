@@ -1,0 +1,125 @@
+"""Reading an operator's image file: the one reader the face tools, the fish tools and the app
+share (``jaga face``, ``jaga eval``, ``jaga fish``, ``jaga catch``, ``jaga kiosk enrol``).
+
+A path named on a command line or picked in a window can be anything, and a small file can
+declare a huge or a slow decode. :func:`read_image_file` reads only a regular file (/dev/zero
+never ends, a named pipe waits for a writer for ever, a folder has no bytes), refuses one over
+its size limit by its size, and reads no further than one byte past the limit (a file growing
+meanwhile is refused too). :func:`decode_bgr` refuses, from the header and the markers and
+before decoding anything, a photo of more than ``MAX_PIXELS`` and a JPEG in more than
+``MAX_JPEG_SCANS`` scans. Each refusal is one :class:`ImageError` line naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from inference.errors import ImageError, ImageTooLargeError
+from inference.image_header import jpeg_scan_count, pixel_size
+
+UInt8Image = npt.NDArray[np.uint8]
+
+# The largest phone cameras take 200 MP photos; 5 % more admits every phone's photo at full
+# resolution and refuses a file made to exhaust memory, such as a 1 MB PNG declaring
+# 16000 x 16000 px (256 MP). At the limit a decoded photo is 630 MB of RGB.
+MAX_PIXELS = 210_000_000
+# OpenCV's decoders refuse more than OPENCV_IO_MAX_IMAGE_PIXELS before allocating: the
+# backstop for a header the check here cannot read. OpenCV reads it when cv2 is imported, so
+# the package's __init__ sets it to this limit, before any module of ours imports cv2.
+
+# The largest photo allowed, stored uncompressed as 8-bit RGB (a BMP, PPM or TIFF), with 16 MiB
+# for its header and metadata: reading a file never costs more than decoding the largest photo
+# does, and /dev/zero-like input stops there. The app passes the store's own, smaller limit.
+MAX_FILE_BYTES = 3 * MAX_PIXELS + (16 << 20)
+
+# A progressive JPEG is decoded once per scan, over the whole image: a file can repeat a
+# scan thousands of times in a few bytes each (a 0.5 MB, 8000 x 8000 px file of 2,000 scans
+# kept `jaga catch` decoding for minutes). libjpeg's own progressive scripts write 10 scans
+# for a colour photo and 18 for CMYK, and a baseline JPEG has one per component at most, so
+# 64 admits every encoder's photo; at the limit a decode costs at most 64 passes.
+MAX_JPEG_SCANS = 64
+
+_JPEG = b"\xff\xd8"
+
+
+def read_image_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of the regular file at ``path``; :class:`ImageError` for anything else or
+    a file that cannot be read, :class:`ImageTooLargeError` for one over ``max_bytes``."""
+    try:
+        # Not blocking: opening a named pipe would otherwise wait until something writes.
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            found = os.fstat(handle)
+            if not stat.S_ISREG(found.st_mode):
+                raise ImageError(f"{path} is not a photo file (a device, a pipe or a folder)")
+            if found.st_size > max_bytes:  # before a huge file is read at all
+                raise ImageTooLargeError(path, found.st_size, max_bytes)
+            data = _read_at_most(handle, max_bytes + 1)
+        finally:
+            os.close(handle)
+    except OSError as error:
+        raise ImageError(f"cannot read {path}: {error.strerror or error}") from error
+    if len(data) > max_bytes:  # it grew since
+        raise ImageTooLargeError(path, len(data), max_bytes)
+    return data
+
+
+def _read_at_most(handle: int, size: int) -> bytes:
+    chunks: list[bytes] = []
+    while size > 0 and (chunk := os.read(handle, min(size, 1 << 20))):
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_bgr(path: Path, max_bytes: int = MAX_FILE_BYTES) -> UInt8Image:
+    """The image file at ``path`` as BGR uint8 (see :func:`read_image_file`, :func:`decode_bgr`)."""
+    return decode_bgr(read_image_file(path, max_bytes), str(path))
+
+
+def decode_bgr(data: bytes, name: str) -> UInt8Image:
+    """A BGR uint8 image; :class:`ImageError` for anything that does not decode, that has
+    more than ``MAX_PIXELS`` (a JPEG, PNG or WebP is refused from its header), or that is a
+    JPEG in more than ``MAX_JPEG_SCANS`` scans."""
+    declared = pixel_size(data)
+    if declared is not None:
+        check_pixels(*declared, name)
+    check_scans(data, name)
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+    except cv2.error as exc:  # OpenCV's own limits (OPENCV_IO_MAX_IMAGE_PIXELS) raise
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):
+            raise ImageError(
+                f"{name} declares more than the {MAX_PIXELS / 1e6:.0f} MP a photo may have:"
+                " save it at a lower resolution"
+            ) from exc
+        raise ImageError(f"{name} is not a readable image: {exc.err or exc}") from exc
+    if image is None:
+        raise ImageError(f"{name} is not a readable image (corrupt, empty or unknown format)")
+    check_pixels(image.shape[1], image.shape[0], name)  # a format whose header is not read
+    return np.asarray(image, np.uint8)
+
+
+def check_pixels(width: int, height: int, name: str) -> None:
+    """:class:`ImageError` for a photo of more than ``MAX_PIXELS``."""
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"{name} is {width}x{height} px ({width * height / 1e6:.0f} MP), more than the"
+            f" {MAX_PIXELS / 1e6:.0f} MP a photo may have: save it at a lower resolution"
+        )
+
+
+def check_scans(data: bytes, name: str) -> None:
+    """:class:`ImageError` for a JPEG in more than ``MAX_JPEG_SCANS`` scans."""
+    if data.startswith(_JPEG) and jpeg_scan_count(data, MAX_JPEG_SCANS) > MAX_JPEG_SCANS:
+        raise ImageError(
+            f"{name} is a JPEG in more than {MAX_JPEG_SCANS} scans, each decoded over the whole"
+            " photo (a camera writes a dozen or two at most): save it again as a plain JPEG"
+        )
