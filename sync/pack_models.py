@@ -11,7 +11,8 @@ and of the graph's nodes must lie whole inside the file, and the parts a runtime
 be there: an IR version, an operator set, a graph with nodes, inputs and outputs, each node
 naming its operator. A cut or garbled file fails that; whether the operators and shapes
 make sense is left to the device's classifier, which refuses such a pack and keeps the one
-it has. A pack whose manifest names no models has none checked here (the device refuses it).
+it has. A pack whose manifest names no models is refused too: every device would refuse it
+("lists no verified model") and go on with the pack it has, so nobody would ever use it.
 """
 
 from __future__ import annotations
@@ -62,9 +63,15 @@ def check_pack_models(data: bytes) -> None:
 def _model_names(manifest: bytes) -> list[str]:
     try:
         models = json.loads(manifest).get("models", {})
-        return sorted({str(name) for name in dict(models).values()})
+        names = sorted({str(name) for name in dict(models).values()})
     except (AttributeError, TypeError, ValueError) as error:
         raise PackArchiveError(f"its {MANIFEST} names no models as kind -> file: {error}") from None
+    if not names:
+        raise PackArchiveError(
+            f'its {MANIFEST} names no models (a "models" entry of kind -> file, such as'
+            ' {"fp32": "species_fp32.onnx"}): every device would refuse the pack'
+        )
+    return names
 
 
 def _check_onnx_model(model: bytes) -> None:

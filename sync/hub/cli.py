@@ -187,6 +187,7 @@ def create_device(args: argparse.Namespace) -> int:
 
 
 def publish_pack(args: argparse.Namespace) -> int:
+    from sync.pack_models import check_pack_models
     from sync.species_packs import (
         PackArchiveError,
         archive_pack,
@@ -200,6 +201,7 @@ def publish_pack(args: argparse.Namespace) -> int:
         data = archive_pack(args.pack_dir)
         if args.archive_only is not None:
             check_manifest_files(data)  # as publishing does: the admin upload comes next
+            check_pack_models(data)
             args.archive_only.write_bytes(data)
             print(f"wrote species pack {version} to {args.archive_only} ({len(data)} bytes)")
             return 0

@@ -28,10 +28,40 @@ from sync.species_packs import (
 )
 
 
+def _field(number: int, value: bytes | int) -> bytes:
+    """One protobuf field: a varint, or length-delimited bytes."""
+
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                return bytes(out)
+
+    if isinstance(value, int):
+        return varint(number << 3) + varint(value)
+    return varint(number << 3 | 2) + varint(len(value)) + value
+
+
+def tiny_onnx_model(weights: bytes) -> bytes:
+    """A whole ONNX ``ModelProto`` (an Identity node; ``weights`` as a uint8 initializer),
+    written with the wire format alone: what the hub's publish check reads as a model."""
+    node = _field(1, b"x") + _field(2, b"y") + _field(4, b"Identity")
+    tensor = _field(1, len(weights)) + _field(2, 2) + _field(8, b"w") + _field(9, weights)
+    graph = (
+        _field(1, node) + _field(2, b"g") + _field(5, tensor)
+        + _field(11, _field(1, b"x")) + _field(12, _field(1, b"y"))
+    )  # fmt: skip
+    opset = _field(1, b"") + _field(2, 13)
+    return _field(1, 8) + _field(7, graph) + _field(8, opset)
+
+
 def make_pack(folder: Path, version: str = "2026.11.0", seed: int = 0) -> Path:
-    """A small folder shaped like a species pack: manifest, species list, a model, a card."""
+    """A small folder shaped like a species pack: manifest (naming its model), species list,
+    a model (whole as ONNX reads it, so the hub publishes it), a card."""
     folder.mkdir(parents=True)
-    model = random.Random(seed).randbytes(50_000)  # incompressible, like real weights
+    model = tiny_onnx_model(random.Random(seed).randbytes(50_000))  # incompressible weights
     (folder / "species_fp32.onnx").write_bytes(model)
     (folder / "species.json").write_text(json.dumps({"species": [{"id": "a", "name": "A"}]}))
     (folder / "card.md").write_text("# card\n")
@@ -39,7 +69,10 @@ def make_pack(folder: Path, version: str = "2026.11.0", seed: int = 0) -> Path:
     (folder / "extra" / "notes.txt").write_text("nested files travel too\n")
     listed = ("species_fp32.onnx", "species.json", "card.md")
     files = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in listed}
-    manifest = {"format": "jaga-fish-pack", "version": version, "files": files}
+    manifest = {
+        "format": "jaga-fish-pack", "version": version, "files": files,
+        "models": {"fp32": "species_fp32.onnx"},
+    }  # fmt: skip
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
 

@@ -4,6 +4,7 @@ pack archive, announce it to every site, and serve exactly the bytes they stored
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,29 @@ def test_publish_pack_refuses_a_pack_whose_model_is_cut_short(
     assert cut.returncode == 1
     assert "species_fp32.onnx is not a whole ONNX model" in cut.stderr
     assert not SpeciesPack.objects.filter(version=version).exists()
+
+
+@pytest.mark.parametrize("models", ["no models entry", "an empty models entry"])
+def test_publish_pack_refuses_a_manifest_that_names_no_models(
+    models: str, hub_database: str, tmp_path: Path
+) -> None:
+    """Every device would refuse such a pack when it loads it ("lists no verified model"),
+    so it is refused where a person can still fix it."""
+    pack = make_pack(tmp_path / "pack")
+    manifest = json.loads((pack / "manifest.json").read_text())
+    manifest.pop("models")
+    if models == "an empty models entry":
+        manifest["models"] = {}
+    (pack / "manifest.json").write_text(json.dumps(manifest))
+    version = f"2026.99.no-models-{len(models)}"
+    refused = jaga_hub("publish-pack", str(pack), "--version", version, database_url=hub_database)
+    assert refused.returncode == 1
+    assert "manifest.json names no models" in refused.stderr
+    assert not SpeciesPack.objects.filter(version=version).exists()
+    out = tmp_path / "pack.zip"  # nor written for an admin upload, which would refuse it
+    archived = jaga_hub("publish-pack", str(pack), "--archive-only", str(out), database_url="")
+    assert archived.returncode == 1 and "names no models" in archived.stderr
+    assert not out.exists()
 
 
 def test_archive_only_writes_the_archive_for_an_admin_upload(
