@@ -24,13 +24,13 @@ compared with the newest segment the hub holds for the device:
   comes with another hash) and goes on contiguously from there, as segment 0 goes on from
   entry 1: no other chain, gap or head is taken after an acknowledgement.
 
-A batch that would take the entries a device added today (UTC) past the hub's daily limit
-(``JAGA_HUB_AUDIT_DAILY_BYTES``, in the bytes of the entries' JSON) is refused whole with
-``audit_quota``, nothing of it stored, and the refusal counted in the device's
-``AuditChainState`` (the admin and ``/metrics``): a stolen token cannot grow the table
-without bound, and an honest device that outgrew the limit goes on the next day (how far
-behind it is shows meanwhile). Breaks are found whatever the limit: only what would be
-stored counts.
+A batch that would take the entries a device added in the last 24 hours past the hub's
+daily limit (``JAGA_HUB_AUDIT_DAILY_BYTES``, in the bytes of the entries' JSON;
+``sync.hub.audit_limit``) is refused whole with ``audit_quota``, nothing of it stored, and
+the refusal counted in the device's ``AuditChainState`` (the admin and ``/metrics``): a
+stolen token cannot grow the table without bound, and an honest device that outgrew the
+limit goes on once its earlier bytes are a day old (how far behind it is shows meanwhile).
+Breaks are found whatever the limit: only what would be stored counts.
 
 A batch numbered before the highest the hub took of the device (``AuditChainState``) is
 refused as stale (``audit_stale``) before any of this: a batch held up in a queue past a
@@ -51,10 +51,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from sync.hub.audit_limit import over_daily_limit
 from sync.hub.auth import usable
 from sync.hub.errors import HubError, OpenAuditBreakError
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
@@ -99,7 +99,7 @@ def anchor(device: Device, batch: AuditBatch) -> AuditReceipt:
         over = ""
         if isinstance(checked, AuditBreak):
             checked.save()  # kept: the refusal below comes after the commit
-        elif checked and not (over := _over_daily_limit(state, checked)):
+        elif checked and not (over := over_daily_limit(state, checked)):
             AnchoredAuditEntry.objects.bulk_create(
                 AnchoredAuditEntry(device=device, segment=head.segment, **link.model_dump())
                 for link in checked
@@ -205,27 +205,6 @@ def _note_heads(state: AuditChainState, batch: AuditBatch, anchored: int) -> Non
     state.reported_at = timezone.now()
     state.anchored_sequence = anchored
     state.save()
-
-
-def _over_daily_limit(state: AuditChainState, links: list[AuditLink]) -> str:
-    """Add the links' bytes (each entry's JSON, as the device counts them) to the device's
-    day (UTC); past the hub's daily limit (``JAGA_HUB_AUDIT_DAILY_BYTES``), count the
-    refusal instead and say why (empty: within it)."""
-    now = timezone.now()
-    if state.day != now.date():
-        state.day, state.day_bytes = now.date(), 0
-    size = sum(len(link.model_dump_json().encode()) for link in links)
-    limit = int(settings.JAGA_HUB_AUDIT_DAILY_BYTES)
-    if state.day_bytes + size <= limit:
-        state.day_bytes += size
-        return ""
-    state.over_limit += 1
-    state.over_limit_at = now
-    return (
-        f"audit batch not taken: its {size} bytes of entries would take this device past "
-        f"the hub's limit of {limit} bytes a day ({state.day_bytes} taken today, UTC); the "
-        "hub takes more tomorrow, and shows the refusal to its operators (Audit chain states)"
-    )
 
 
 def _refuse_while_broken(device: Device) -> None:

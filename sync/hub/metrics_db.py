@@ -195,7 +195,8 @@ def _audit(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
     over_limit = GaugeMetricFamily(
         "jaga_hub_audit_batches_over_limit",
         "Audit batches refused, per site, because they would take their device past the"
-        " hub's daily limit (JAGA_HUB_AUDIT_DAILY_BYTES), ever (a count that only grows)",
+        " hub's limit over any 24 hours (JAGA_HUB_AUDIT_DAILY_BYTES), ever (a count that"
+        " only grows)",
         labels=["site"],
     )
     # Counted as they are stored (AuditChainState.entries): a row a device, not the table.

@@ -183,8 +183,8 @@ JAGA_HUB_EF_SEARCH = _env_int("JAGA_HUB_EF_SEARCH", 100)
 JAGA_HUB_MAX_CLOCK_SKEW_S = _env_int("JAGA_HUB_MAX_CLOCK_SKEW_S", 300)
 JAGA_HUB_CODE_TTL_S = _env_int("JAGA_HUB_CODE_TTL_S", 24 * 3600)
 JAGA_HUB_METRICS_TOKEN = os.environ.get("JAGA_HUB_METRICS_TOKEN", "")
-# Bytes of audit entries (as sent: each entry's JSON) a device may add a day (UTC), so a
-# stolen token cannot grow the audit table without bound (sync.hub.audit). An access
+# Bytes of audit entries (as sent: each entry's JSON) a device may add in any 24 hours, so a
+# stolen token cannot grow the audit table without bound (sync.hub.audit_limit). An access
 # decision's entry is some 510 bytes: 16 MiB is some 30,000 a day. At least one batch's
 # body, or a device could never send its next batch.
 JAGA_HUB_AUDIT_DAILY_BYTES = max(

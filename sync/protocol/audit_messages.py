@@ -49,8 +49,8 @@ AUDIT_CHAIN_BREAK = "audit_chain_break"  # 409: the batch does not extend the hu
 AUDIT_GAP = "audit_gap"  # 409: send from the entry after ``expected_offset``
 # 409: a batch numbered before one the hub took (``expected_offset``: the newest number)
 AUDIT_STALE = "audit_stale"
-# 409: the batch would take the device past the hub's daily limit on audit entries; it
-# takes more the next day (UTC)
+# 409: the batch would take the device past the hub's daily limit on audit entries (over
+# any 24 hours); it takes more once the device's earlier entries are a day old
 AUDIT_QUOTA = "audit_quota"
 
 AuditAction = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_.]{0,63}$")]

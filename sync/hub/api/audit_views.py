@@ -25,8 +25,8 @@ class AuditView(APIView):
         "holds (rewritten or rewound); recorded, and every batch is refused until an "
         "operator acknowledges the break. 409 `audit_gap`: send from the entry after "
         "`expected_offset`. 409 `audit_quota`: the batch would take the device past the "
-        "hub's daily limit on audit entries (nothing of it stored); it takes more the next "
-        "day (UTC).",
+        "hub's limit on audit entries over any 24 hours (nothing of it stored); it takes "
+        "more once the device's earlier entries are a day old (the reason says when).",
     )
     def post(self, request: Any, site: str) -> Response:
         device = site_device(request, site)

@@ -78,8 +78,9 @@ class AuditChainState(models.Model):
     far behind the hub is shows (``behind``: the admin and ``/metrics``); one that stops
     reporting shows by ``reported_at`` lagging the device's last sync. ``entries`` counts the
     device's rows in ``AnchoredAuditEntry`` (every segment), kept in the transaction that
-    stores them, so ``/metrics`` reads it instead of counting the table. ``day_bytes`` is
-    what the device added on ``day`` (UTC), against the hub's daily limit; the batches
+    stores them, so ``/metrics`` reads it instead of counting the table. ``recent_bytes`` is
+    what the device added in each hour of the last day (hour since the epoch -> bytes),
+    against the hub's limit over any 24 hours (``sync.hub.audit_limit``); the batches
     refused over it are counted (``over_limit``, the last at ``over_limit_at``)."""
 
     device = models.OneToOneField(
@@ -90,8 +91,7 @@ class AuditChainState(models.Model):
     reported_at = models.DateTimeField(null=True)
     anchored_sequence = models.BigIntegerField(default=0)
     entries = models.BigIntegerField(default=0, verbose_name="entries held")
-    day = models.DateField(null=True)
-    day_bytes = models.BigIntegerField(default=0, verbose_name="bytes added that day")
+    recent_bytes = models.JSONField(default=dict, verbose_name="bytes added in the last day")
     over_limit = models.BigIntegerField(default=0, verbose_name="batches over the daily limit")
     over_limit_at = models.DateTimeField(null=True, verbose_name="last over the daily limit")
 

@@ -1,14 +1,17 @@
-"""A device may add only so many bytes of audit entries a day (``JAGA_HUB_AUDIT_DAILY_BYTES``):
-a stolen token cannot grow the hub's audit table without bound. A batch past the limit is
-refused whole, counted where operators look, and taken the next day."""
+"""A device may add only so many bytes of audit entries in any 24 hours
+(``JAGA_HUB_AUDIT_DAILY_BYTES``): a stolen token cannot grow the hub's audit table without
+bound. A batch past the limit is refused whole, counted where operators look, and taken once
+the bytes before it are a day old; a day cut at midnight UTC would let twice the limit
+through around it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import F
+import pytest
 from django.test import Client, override_settings
+from django.utils import timezone
 
 from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import AuditChainState
@@ -24,8 +27,21 @@ def size(entries: list[dict[str, Any]]) -> int:
     return sum(len(AuditLink.model_validate(e).model_dump_json().encode()) for e in entries)
 
 
-def test_a_batch_past_the_daily_limit_is_refused_counted_and_taken_the_next_day(
-    api: Api, store: Store, clock: FakeClock, operator: Client
+class HubClock:
+    """The hub's ``timezone.now()``, set by the test."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.moment = datetime(2026, 11, 29, 23, 30, tzinfo=UTC)  # half an hour to midnight
+        monkeypatch.setattr(timezone, "now", lambda: self.moment)
+
+
+@pytest.fixture
+def hub_clock(monkeypatch: pytest.MonkeyPatch) -> HubClock:
+    return HubClock(monkeypatch)
+
+
+def test_a_batch_past_the_daily_limit_is_refused_counted_and_taken_a_day_later(
+    api: Api, store: Store, clock: FakeClock, operator: Client, hub_clock: HubClock
 ) -> None:
     decide(store, clock, 5)
     chain = links(store)
@@ -33,7 +49,9 @@ def test_a_batch_past_the_daily_limit_is_refused_counted_and_taken_the_next_day(
         assert send(api, chain[:4]).status_code == 200
         refused = send(api, chain)
         assert (refused.status_code, refused.json()["error"]) == (409, "audit_quota")
-        assert "limit of" in refused.json()["reason"] and "tomorrow" in refused.json()["reason"]
+        reason = refused.json()["reason"]
+        assert "limit of" in reason and "in any 24 hours" in reason
+        assert "2026-12-01T00:00:00" in reason  # their hour is a day old: the next hour
         assert [q for _, q, _ in held(api)] == [1, 2, 3, 4]  # nothing of the batch stored
         state = AuditChainState.objects.get(device__uid=api.device_id)
         assert (state.over_limit, state.reported_sequence, state.behind) == (1, 6, 2)
@@ -43,8 +61,9 @@ def test_a_batch_past_the_daily_limit_is_refused_counted_and_taken_the_next_day(
         listing = operator.get("/admin/hub/auditchainstate/").content.decode().lower()
         assert "batches over the daily limit" in listing
         assert send(api, chain[:4]).json()["stored"] == 0  # what it holds is no new bytes
-        # The next day (UTC): its limit is whole again.
-        AuditChainState.objects.filter(pk=state.pk).update(day=F("day") - timedelta(days=1))
+        hub_clock.moment += timedelta(hours=24)  # a day later: still within its slices
+        assert send(api, chain).json()["error"] == "audit_quota"
+        hub_clock.moment += timedelta(minutes=30)  # the hour of the first bytes is a day old
         taken = send(api, chain)
         assert taken.json().get("stored") == 2, taken.content
 
@@ -58,3 +77,18 @@ def test_a_break_is_found_whatever_the_limit(api: Api, store: Store, clock: Fake
         refused = send(api, [forged])
         assert refused.json()["error"] == "audit_chain_break"
     assert [b.kind for b in breaks(api)] == ["diverged"]
+
+
+def test_the_limit_holds_over_midnight(
+    api: Api, store: Store, clock: FakeClock, hub_clock: HubClock
+) -> None:
+    """The limit's worth just before midnight UTC and more just after is more than the limit
+    in an hour: refused, as it would be at noon."""
+    decide(store, clock, 5)
+    chain = links(store)
+    with override_settings(JAGA_HUB_AUDIT_DAILY_BYTES=size(chain[:4]) + 100):
+        assert send(api, chain[:4]).status_code == 200  # at 23:30
+        hub_clock.moment += timedelta(hours=1)  # 00:30, the next day (UTC)
+        refused = send(api, chain)
+        assert (refused.status_code, refused.json().get("error")) == (409, "audit_quota")
+        assert [q for _, q, _ in held(api)] == [1, 2, 3, 4]

@@ -1,6 +1,7 @@
 """The audit migrations after 0008 (0009: each device's entries counted; 0011: each new
-code's record judged, whether the chain after it continues the old one) run as a hub
-upgrading runs them: ``migrate`` over a database at 0008 that holds data.
+code's record judged, whether the chain after it continues the old one; 0014: the bytes of
+a UTC day kept per hour) run as a hub upgrading runs them: ``migrate`` over a database at
+an earlier state that holds data.
 
 The data is what the live hub stores for the same situation, on the session's database:
 copied, through the models of the state at 0008, into a database of its own on the same
@@ -11,8 +12,10 @@ newest state; the counts and judgements must be those the live hub keeps as it g
 from __future__ import annotations
 
 import copy
+import math
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.loader import MigrationLoader
+from django.utils import timezone
 
+from sync.hub import audit_limit
 from sync.hub.audit import acknowledge
 from sync.hub.auth import issue_code
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
@@ -155,3 +160,34 @@ def test_a_hub_at_0008_holding_chains_migrates_to_the_live_hubs_counts_and_judge
     assert _judged(upgraded, site) == _judged(live, site)
     assert _counted(upgraded, site) == _counted(live, site)
     assert _entries(upgraded, site) == _entries(live, site)  # copied whole, left untouched
+
+
+def test_a_days_audit_bytes_migrate_to_the_newest_hour_they_can_be_from(
+    api: Api, upgraded: str
+) -> None:
+    """Today's bytes count for a day from the upgrade (they may be that recent): the upgrade
+    lets no device past its limit in 24 hours; an earlier day's count from its last hour."""
+    before = ("hub", "0013_erasure_rewrite")
+    call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
+    apps = MigrationLoader(connections[upgraded]).project_state(before).apps
+    site = apps.get_model("hub", "Site").objects.using(upgraded).create(slug=api.site)
+    devices = apps.get_model("hub", "Device").objects.using(upgraded)
+    states = apps.get_model("hub", "AuditChainState").objects.using(upgraded)
+    now = timezone.now()
+    days = {"today": now.date(), "days ago": now.date() - timedelta(days=3), "none": None}
+    for name, day in days.items():
+        device = devices.create(uid=uuid.uuid4(), site=site, name=name)
+        states.create(device=device, day=day, day_bytes=5000 if day else 0)
+    hour = math.floor(timezone.now().timestamp() / audit_limit.SLICE_S)
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    migrated = AuditChainState.objects.using(upgraded).filter(device__site__slug=api.site)
+    kept = dict(migrated.values_list("device__name", "recent_bytes"))
+    after = math.floor(timezone.now().timestamp() / audit_limit.SLICE_S)
+    ran_in = [{str(each): 5000} for each in range(hour, after + 1)]  # the hour it ran in
+    assert kept.pop("today") in ran_in
+    old_end = datetime.combine(days["days ago"] + timedelta(days=1), time(), UTC)
+    last_hour = math.floor(old_end.timestamp() / audit_limit.SLICE_S) - 1
+    assert kept == {"days ago": {str(last_hour): 5000}, "none": {}}
+    today = migrated.get(device__name="today")
+    assert sum(audit_limit.recent_bytes(today, after).values()) == 5000  # still counted
+    assert audit_limit.recent_bytes(migrated.get(device__name="days ago"), after) == {}
