@@ -229,7 +229,29 @@ def _audit(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
     yield entries
     yield over_limit
     yield breaks
+    yield _audit_new_chains(slugs)
     yield from _audit_behind(slugs)
+
+
+def _audit_new_chains(slugs: dict[int, str]) -> GaugeMetricFamily:
+    """New registration codes after which a new store's chain came (``reissued`` records
+    judged ``continues_old_chain`` False): taken, but the device's old chain ends there."""
+    family = GaugeMetricFamily(
+        "jaga_hub_audit_new_chains",
+        "Registration codes after which a new store's audit chain came, not continuing the"
+        " device's old one, per site, ever (a count that only grows): a replaced device, or"
+        " a store that was not the device's; the admin's Audit breaks names each",
+        labels=["site"],
+    )
+    rows = (
+        AuditBreak.objects.filter(kind=REISSUED)
+        .values("device__site_id")
+        .annotate(new=Count("pk", filter=Q(continues_old_chain=False)))
+        .order_by()
+    )
+    for row in rows:
+        family.add_metric([slugs.get(row["device__site_id"], "?")], row["new"])
+    return family
 
 
 def _audit_behind(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
