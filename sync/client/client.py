@@ -15,7 +15,9 @@ wrong there is only reported (``SyncReport.audit``), never raised (not even a to
 there alone): an older hub, or one that refused the chain, never holds records back. A
 newly announced species pack is downloaded last, when the records are safe, and its
 failure is only reported (``SyncReport.species_pack_error``): a later sync tries it again,
-waiting longer after each failure (``sync.client.packs``).
+waiting longer after each failure (``sync.client.packs``). So is what is wrong with the pack
+kept to fall back on (the one in use while the newest is refused), which is fetched again
+when it is damaged on disk (``sync.client.kept_pack``).
 
 A store belongs to the thread that opened it: build the client in the thread that syncs.
 """
@@ -26,7 +28,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -34,6 +36,7 @@ import httpx
 from sync.client.audit import AnchorReport, AuditAnchor
 from sync.client.config import SyncConfig, Tuning, resolve_config
 from sync.client.errors import SyncClientError
+from sync.client.kept_pack import KeptPackRepairer
 from sync.client.lock import sync_lock
 from sync.client.packs import PackInstaller, PackOutcome, packs_dir_for
 from sync.client.pull import Puller, PullReport
@@ -138,6 +141,7 @@ class SyncClient:
         self._audit = AuditAnchor(store, self.transport, config.device_id, tuning)
         self.packs_dir = packs_dir or packs_dir_for(store.path)
         self._packs = PackInstaller(store, self.transport, self.packs_dir)
+        self._kept_pack = KeptPackRepairer(store, self._packs)
         self._locked = False
         self._registered = registration_values(store.database)
 
@@ -166,7 +170,7 @@ class SyncClient:
         """Download and unpack the newest announced species pack if it is not installed;
         ``force`` (someone asked for it) does not wait out the back-off of a failing pack."""
         with self._lock():
-            return self._packs.install_announced(force=force)
+            return self._install_packs(force=force)
 
     def sync_once(self, *, retry_pack: bool = False, stopping: Stopping = never) -> SyncReport:
         """Erase whoever is past retention, then push, pull, upload, the audit chain, then
@@ -187,7 +191,7 @@ class SyncClient:
                 audit = self._audit.anchor_all(heeded)  # reports its failures
                 pack = PackOutcome()  # not begun once stopping: a download can take long
                 if not heeded():  # reports its failures, never raises them
-                    pack = self._packs.install_announced(force=retry_pack)
+                    pack = self._install_packs(force=retry_pack)
                 unfinished = (
                     None if heeded.stopped else self._unfinished(push, pull, uploads, audit)
                 )
@@ -200,6 +204,14 @@ class SyncClient:
             push, pull, uploads, seconds, pack.installed, pack.error, heeded.stopped, unfinished,
             audit, expired,
         )  # fmt: skip
+
+    def _install_packs(self, *, force: bool) -> PackOutcome:
+        """The announced pack, then the pack kept beside it; both their problems told."""
+        pack = self._packs.install_announced(force=force)
+        kept = self._kept_pack.repair(force=force)
+        if kept is None:
+            return pack
+        return replace(pack, error=f"{pack.error}; {kept}" if pack.error else kept)
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:

@@ -27,7 +27,9 @@ pack's size at every sync: the repairs of one pack are counted in ``species_pack
 and the next one waits ``PACK_RETRY.ceiling_s(repairs)`` after the last (the same minute,
 doubling, at most six hours), the damage reported meanwhile. The count is never cleared but
 by a new pack, as the wait runs from the last repair: a pack damaged once a month is
-repaired at once each time. An explicit request repairs regardless.
+repaired at once each time. An explicit request repairs regardless. The pack kept beside it
+(below), the one in use while the newest is refused, is checked and repaired the same way
+(``sync.client.kept_pack``): the record of what is installed notes its sha256 and size.
 
 Two packs are kept: the one just installed, and one to fall back on if it is refused. The
 fallback is the pack in use: the one the app or ``jaga catch`` last verified and loaded from
@@ -106,6 +108,17 @@ class PackRef:
 @dataclass(frozen=True)
 class InstalledPack(PackRef):
     previous: str | None = None  # the version kept to fall back on (the one in use)
+    # The kept pack's checksum and size, to repair it (``sync.client.kept_pack``); None in
+    # a record written before they were kept.
+    previous_sha256: str | None = None
+    previous_byte_size: int | None = None
+
+    def kept(self) -> PackRef | None:
+        """The pack kept to fall back on, as the hub announced it (None: none, or a record
+        that did not keep its checksum)."""
+        if self.previous is None or self.previous_sha256 is None:
+            return None
+        return PackRef(self.previous, self.previous_sha256, self.previous_byte_size or 0)
 
 
 @dataclass(frozen=True)
@@ -198,12 +211,15 @@ def announced_pack(values: Mapping[str, str]) -> PackRef | None:
 def installed_record(values: Mapping[str, str]) -> InstalledPack | None:
     body = _json_object(values.get(INSTALLED_NAME))
     previous = body.get("previous")
+    kept_sha256, kept_size = body.get("previous_sha256"), body.get("previous_byte_size")
     try:
         return InstalledPack(
             str(body["version"]),
             str(body["sha256"]),
             int(body["byte_size"]),
             str(previous) if previous else None,
+            str(kept_sha256) if previous and kept_sha256 else None,
+            int(kept_size) if previous and kept_sha256 and kept_size else None,
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -284,6 +300,10 @@ class PackInstaller:
         self._transport = transport
         self._packs_dir = packs_dir
 
+    @property
+    def packs_dir(self) -> Path:
+        return self._packs_dir
+
     def install_announced(self, *, force: bool = False) -> PackOutcome:
         """Install the newest announced pack unless it is installed already and whole on
         disk, or failed (or was repaired) lately and waits for its next try; ``force``
@@ -300,7 +320,7 @@ class PackInstaller:
         if repairs is not None and not repairs.concern(wanted):
             repairs = None  # the count of a pack installed before: this one counts afresh
         if _same(current, wanted):
-            damage = _damage(self._packs_dir / wanted.version)
+            damage = pack_damage(self._packs_dir / wanted.version)
             if damage is None:
                 return PackOutcome()
             # A repair whose download failed waits out its failures instead (below).
@@ -320,7 +340,12 @@ class PackInstaller:
         if _same(current, wanted):  # the same pack again: a repair
             count = repairs.repairs + 1 if repairs is not None else 1
             repaired = PackRepairs(wanted.version, wanted.sha256, count, self._store.clock.now())
-        self._record(InstalledPack(wanted.version, wanted.sha256, wanted.byte_size, kept), repaired)
+        kept_ref = _kept_ref(kept, current)
+        installed = InstalledPack(
+            wanted.version, wanted.sha256, wanted.byte_size, kept,
+            kept_ref.sha256 if kept_ref else None, kept_ref.byte_size if kept_ref else None,
+        )  # fmt: skip
+        self._record(installed, repaired)
         if current is not None:  # what the last install kept, but for what this one keeps
             for version in {current.version, current.previous} - {wanted.version, kept, None}:
                 self._remove(str(version))
@@ -357,13 +382,20 @@ class PackInstaller:
             put_values(self._store.database, {ERROR_NAME: message[:1000]}, self._store.clock.now())
         return PackOutcome(error=message)
 
-    def _install(self, wanted: PackRef) -> Path:
+    def download_again(self, pack: PackRef) -> Path:
+        """Fetch ``pack`` (one this device installed) from the hub, check it and unpack it
+        over its folder, as an install does, leaving the other downloads be (a cut download
+        of the announced pack stays to resume). Raises what an install fails with."""
+        return self._install(pack, sweep=False)
+
+    def _install(self, wanted: PackRef, *, sweep: bool = True) -> Path:
         check_version(wanted.version)  # it names a folder here: never "..", never a path
         if not 0 < wanted.byte_size <= MAX_ARCHIVE_BYTES:
             raise PackDownloadError(f"announced with {wanted.byte_size} bytes; refused")
         self._packs_dir.mkdir(parents=True, exist_ok=True)
         archive = self._packs_dir / f"{DOWNLOAD_PREFIX}{wanted.version}-{wanted.sha256[:16]}.zip"
-        self._sweep_leftovers(keep=archive)
+        if sweep:
+            self._sweep_leftovers(keep=archive)
         held = archive.stat().st_size if archive.is_file() else 0
         if held >= wanted.byte_size:
             held = 0  # whole, yet not installed: it failed its check, so start again
@@ -430,7 +462,17 @@ def _same(current: PackRef | None, wanted: PackRef) -> bool:
     )  # fmt: skip
 
 
-def _damage(folder: Path) -> str | None:
+def _kept_ref(kept: str | None, current: InstalledPack | None) -> PackRef | None:
+    """The checksum and size of the pack kept, from the record of what was installed: the
+    pack installed before, or the one it kept (None: unknown, an older record)."""
+    if kept is None or current is None:
+        return None
+    if kept == current.version:
+        return PackRef(current.version, current.sha256, current.byte_size)
+    return current.kept() if kept == current.previous else None
+
+
+def pack_damage(folder: Path) -> str | None:
     """Why the pack unpacked in ``folder`` no longer matches its manifest, or None."""
     if not folder.is_dir():
         return f"{folder} is gone"

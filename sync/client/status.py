@@ -19,6 +19,7 @@ from sync.client.config import (
     SitePolicy,
     parse_flag,
 )
+from sync.client.kept_pack import KEPT_ERROR_NAME
 from sync.client.packs import ERROR_NAME, announced_pack, installed_record, packs_dir_for
 from sync.client.state import (
     FACE_IMAGES_NAME,
@@ -43,6 +44,7 @@ class PackStatus:
     installed: str | None = None
     folder: str | None = None
     error: str | None = None
+    kept_error: str | None = None  # what is wrong with the pack kept to fall back on
 
     def lines(self) -> list[str]:
         if self.announced is None and self.installed is None:
@@ -53,6 +55,8 @@ class PackStatus:
         ]
         if self.error and self.announced != self.installed:
             lines.append(f"pack error   {self.error}")
+        if self.kept_error:
+            lines.append(f"kept pack    {self.kept_error}")
         return lines
 
 
@@ -205,4 +209,5 @@ def _pack_status(store: Store, env: Mapping[str, str], stored: Mapping[str, str]
         installed=installed.version if installed else None,
         folder=None if folder is None else str(folder) if folder.is_dir() else f"missing: {folder}",
         error=stored.get(ERROR_NAME) or None,
+        kept_error=stored.get(KEPT_ERROR_NAME) or None,
     )

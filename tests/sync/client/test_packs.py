@@ -23,6 +23,7 @@ from sync.client import RequestTiming, SyncClient
 from sync.client.packs import (
     ERROR_NAME,
     FAILURES_NAME,
+    INSTALLED_NAME,
     PACKS_DIR_ENV,
     installed_species_packs,
     packs_dir_for,
@@ -564,6 +565,48 @@ def test_a_failure_record_that_cannot_be_trusted_does_not_hold_the_pack_back(
     assert downloads(hub) == 2
 
 
+def test_a_kept_pack_damaged_again_and_again_waits_between_repairs(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The kept pack (v1 beside v2) is fetched again when damaged, checked against what was
+    noted when it was installed; damaged again at once, the next try waits a minute
+    (doubling, as the newest pack's repairs do), the wait shown in `jaga sync status`."""
+    hub = FakeHub()
+    client, _ = installed_twice(store, hub, tmp_path)
+    kept, first = client.packs_dir / "v1", archive_pack(tmp_path / "v1")
+    damage_pack(kept)
+    serve(hub, first)
+    report = client.sync_once()
+    assert report.species_pack_error is None and downloads(hub) == 3
+    assert file_digests(kept) == file_digests(tmp_path / "v1")
+    damage_pack(kept, "a file gone")
+    clock.advance(seconds=59)
+    waiting = client.sync_once()
+    assert waiting.species_pack_error is not None and downloads(hub) == 3
+    assert "v1 (kept to fall back on) is damaged on disk" in waiting.species_pack_error
+    assert "next try after" in waiting.species_pack_error
+    assert read_status(store, {}).species_pack.lines()[1].startswith("kept pack    species pack v1")
+    clock.advance(seconds=1)
+    serve(hub, first)
+    assert client.sync_once().species_pack_error is None and downloads(hub) == 4
+    assert file_digests(kept) == file_digests(tmp_path / "v1")
+    assert read_status(store, {}).species_pack.lines()[1:] == []
+
+
+def test_a_kept_pack_installed_before_its_checksum_was_noted_is_reported_not_fetched(
+    store: Store, tmp_path: Path
+) -> None:
+    hub = FakeHub()
+    client, _ = installed_twice(store, hub, tmp_path)
+    record = json.loads(read_values(store.database)[INSTALLED_NAME])
+    old = {k: v for k, v in record.items() if not k.startswith("previous_")}
+    put_values(store.database, {INSTALLED_NAME: json.dumps(old)}, store.clock.now())
+    damage_pack(client.packs_dir / "v1")
+    report = client.sync_once()
+    assert report.species_pack_error is not None and downloads(hub) == 2
+    assert "cannot be fetched again" in report.species_pack_error
+
+
 # --- a real hub process and PostgreSQL -------------------------------------------------
 
 
@@ -683,3 +726,72 @@ def test_a_download_cut_midway_is_resumed_from_where_it_stopped(
     assert proxy.applied[Action.TRUNCATE.value] == 1
     (request,) = proxy.recorded
     assert f"range: bytes={len(kept)}-".encode() in request.lower()
+
+
+# --- the pack kept to fall back on (the one in use), damaged on disk -------------------
+
+
+def kept_in_use(
+    client: SyncClient, store: Store, source: Path, site_slug: str, tmp_path: Path
+) -> tuple[str, str]:
+    """Install ``source`` as the first pack (noted in use by the app), then a newer one the
+    app has not taken: the first is the one kept beside it. (first, newer) versions."""
+    first, newer = f"kept.{site_slug}", f"newer.{site_slug}"
+    publish(source, first)
+    assert client.sync_once().new_species_pack == client.packs_dir / first
+    record_pack_in_use(store, client.packs_dir / first)
+    publish(make_pack(tmp_path / "newer", seed=11), newer)
+    assert client.sync_once().new_species_pack == client.packs_dir / newer
+    assert folders(client.packs_dir) == sorted([first, newer])
+    return first, newer
+
+
+@pytest.mark.parametrize("kind", ["fake", "real"])
+def test_a_damaged_pack_kept_in_use_is_fetched_again_from_the_real_hub(
+    kind: str, live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """The newest pack was refused (or not loaded yet): the app goes on with the one kept
+    beside it, so that one damaged on disk is repaired as the newest would be."""
+    source = pack_source(kind, tmp_path)
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        first, newer = kept_in_use(client, store, source, site_slug, tmp_path)
+        kept = client.packs_dir / first
+        (kept / "manifest.json").unlink()  # the card under it fails
+        repaired = client.sync_once()
+        assert repaired.species_pack_error is None
+        assert repaired.new_species_pack is None  # the newest pack is as it was
+        assert file_digests(kept) == file_digests(source)
+        assert installed_species_packs(store, client.packs_dir) == (
+            client.packs_dir / newer, kept,
+        )  # fmt: skip
+        assert folders(client.packs_dir) == sorted([first, newer])
+        assert client.sync_once().species_pack_error is None  # whole: left alone
+        assert read_status(store, {}).species_pack.lines()[1:] == []
+
+
+def test_a_damaged_kept_pack_the_hub_no_longer_offers_is_reported(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """Withdrawn from the hub, it cannot be fetched again: `jaga sync status` and the log
+    say so, and the app falls back past it (the default pack) as it does for any pack
+    that fails its check; a pack published later replaces it."""
+    from sync.hub.models import SpeciesPack
+
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        first, newer = kept_in_use(
+            client, store, make_pack(tmp_path / "p", seed=3), site_slug, tmp_path
+        )
+        SpeciesPack.objects.filter(version=first).delete()
+        (client.packs_dir / first / "species.json").write_text("{}")
+        report = client.sync_once()
+        assert report.species_pack_error is not None
+        assert f"species pack {first}" in report.species_pack_error
+        assert "the hub no longer offers it" in report.species_pack_error
+        assert drained(store)  # the records synced all the same
+        lines = read_status(store, {}).species_pack.lines()
+        assert any("no longer offers" in line for line in lines[1:]), lines
+        assert installed_species_packs(store, client.packs_dir)[0] == client.packs_dir / newer
