@@ -12,6 +12,11 @@ knew it, and its edit must not erase what a newer device reported. Likewise a pa
 naming no photo leaves the photo linked: a device that pulled the observation but not its
 photo sends none, and its edit (a confirmation) must not unlink the photo for the hub and
 every other device.
+
+A record may name only its own site's records: a catch's photo must be a catch photo of the
+site (never another site's, which would then show in this site's review queue and pulls,
+nor a person's enrolment photo), and an access event's person one of the site's people. A
+photo or person the hub does not hold yet is taken as named (its own push may come later).
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
     found = FishObservation.objects.select_for_update().filter(uid=payload.observation_uid).first()
     incoming = _observation_fields(payload)
     if found is None:
+        _check_catch_photo(ctx, payload)
         stamped, _ = _split_followers(incoming)
         found = FishObservation.objects.create(
             uid=payload.observation_uid,
@@ -95,11 +101,24 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
         observe_fish_confidence(payload.predictions)  # once its savepoint and batch commit
         return Outcome.APPLIED
     ctx.require_own_site(f"observation {found.uid}", found.site_id)
+    _check_catch_photo(ctx, payload)
     changed = update_observation(found, incoming, ctx.stamp)
     if not changed:
         return Outcome.UNCHANGED
     emit_observation(found, ctx.device)
     return Outcome.APPLIED
+
+
+def _check_catch_photo(ctx: EntryContext, payload: FishObservationUpsert) -> None:
+    """The photo a catch names is none, or a catch photo of the pushing device's site."""
+    if payload.photo_uid is None:
+        return
+    photo = Photo.objects.filter(uid=payload.photo_uid).first()
+    if photo is None:
+        return
+    ctx.require_own_site(f"photo {photo.uid}", photo.site_id)
+    if photo.person_id is not None:
+        raise EntryRejectedError(f"forbidden: photo {photo.uid} is a person's photo, not a catch's")
 
 
 def update_observation(
@@ -167,6 +186,10 @@ def apply_access_event(ctx: EntryContext, payload: AccessEventUpsert) -> str:
         raise EntryRejectedError(
             f"forbidden: event for site {payload.site} from a {ctx.site} device"
         )
+    if payload.person_uid is not None:
+        person = Person.objects.filter(uid=payload.person_uid).first()
+        if person is not None:
+            ctx.require_own_site(f"person {person.uid}", person.site_id)
     AccessEvent.objects.create(
         uid=payload.event_uid, site=ctx.site, device=ctx.device, **_event_fields(payload)
     )
