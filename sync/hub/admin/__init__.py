@@ -1,9 +1,10 @@
 """The operators' admin: devices, people (with erasure), the fish review queue, packs, and
-the devices' anchored audit chains with their breaks."""
+the devices' anchored audit chains with their breaks; staff users see the records of the
+sites they are linked to (``staff``)."""
 
 from django.contrib import admin
 
-from sync.hub.admin import audit, devices, people, review  # noqa: F401  (registers the admins)
+from sync.hub.admin import audit, devices, people, review, staff  # noqa: F401  (registers the admins)
 from sync.hub.admin.login import ThrottledLoginForm
 
 admin.site.login_form = ThrottledLoginForm  # failed sign-ins are limited (admin.login)

@@ -18,12 +18,17 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 
+from sync.hub.admin.staff import SiteScopedAdmin
 from sync.hub.audit import acknowledge
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState
 from sync.hub.models.audit import REISSUED
 
 
-class NoAddOrDelete(admin.ModelAdmin):
+class NoAddOrDelete(SiteScopedAdmin):
+    """A device's audit records: listed for the staff user's sites only."""
+
+    site_field = "device__site"
+
     def has_add_permission(self, request: Any) -> bool:
         return False
 
@@ -61,7 +66,10 @@ class AuditBreakAdmin(NoAddOrDelete):
     list_display = (
         "device", "sequence", "kind", "chain_after", "detected_at", "acknowledged_at", "reason"
     )  # fmt: skip
-    list_filter = ("device__site", ("acknowledged_at", admin.EmptyFieldListFilter))
+    list_filter = (
+        ("device__site", admin.RelatedOnlyFieldListFilter),
+        ("acknowledged_at", admin.EmptyFieldListFilter),
+    )
     form = AcknowledgeForm
     readonly_fields = (
         "device",
@@ -101,7 +109,7 @@ class AuditBreakAdmin(NoAddOrDelete):
 @admin.register(AnchoredAuditEntry)
 class AnchoredAuditEntryAdmin(NoAddOrDelete):
     list_display = ("device", "segment", "sequence", "at", "action", "actor", "subject")
-    list_filter = ("device__site", "action")
+    list_filter = (("device__site", admin.RelatedOnlyFieldListFilter), "action")
     search_fields = ("device__name", "subject")
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
@@ -127,7 +135,7 @@ class AuditChainStateAdmin(NoAddOrDelete):
         "reported_at",
         "device_last_seen",
     )
-    list_filter = ("device__site",)
+    list_filter = (("device__site", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("device__site",)
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:

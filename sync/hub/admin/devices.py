@@ -20,6 +20,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 
 from sync.hub import auth
+from sync.hub.admin.staff import SiteScopedAdmin
 from sync.hub.errors import OpenAuditBreakError
 from sync.hub.models import Device, Site
 
@@ -57,9 +58,9 @@ def _show_code(request: Any, issued: auth.IssuedCode) -> None:
 
 
 @admin.register(Device)
-class DeviceAdmin(ChangedFieldsOnly):
+class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
     list_display = ("name", "site", "registered_at", "revoked_at", "last_seen_at", "uid")
-    list_filter = ("site", "revoked_at")
+    list_filter = (("site", admin.RelatedOnlyFieldListFilter), "revoked_at")
     search_fields = ("name", "uid")
     readonly_fields = (
         "uid",

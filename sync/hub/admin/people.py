@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 
 from sync.hub import review
+from sync.hub.admin.staff import SiteScopedAdmin
 from sync.hub.models import AccessEvent, Person, SpeciesPack
 from sync.hub.models.events import verified_after_erasure
 from sync.species_packs import (
@@ -20,9 +21,9 @@ from sync.species_packs import (
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(SiteScopedAdmin):
     list_display = ("display_name", "external_id", "site", "erased_at", "uid")
-    list_filter = ("site", "erased_at")
+    list_filter = (("site", admin.RelatedOnlyFieldListFilter), "erased_at")
     search_fields = ("display_name", "external_id", "uid")
     readonly_fields = (
         "uid",
@@ -83,9 +84,9 @@ class AfterErasureFilter(admin.SimpleListFilter):
 
 
 @admin.register(AccessEvent)
-class AccessEventAdmin(admin.ModelAdmin):
+class AccessEventAdmin(SiteScopedAdmin):
     list_display = ("occurred_at", "site", "device_name", "decision", "person_uid", "similarity")
-    list_filter = ("site", "decision", AfterErasureFilter)
+    list_filter = (("site", admin.RelatedOnlyFieldListFilter), "decision", AfterErasureFilter)
 
     def has_add_permission(self, request: Any) -> bool:
         return False

@@ -5,6 +5,9 @@ candidates only), the fish's box when the photo holds several, and one-click cor
 Each top-k species is a button in the list; pressing it posts to ``correct/``, which
 confirms that species through ``sync.hub.review`` (LWW stamp "hub", a change for the site's
 devices) and returns to the queue. Any other species can be typed on the change page.
+
+A reviewer sees, corrects and opens the photos of the catches of their own sites only
+(``sync.hub.admin.staff``): another site's catch is refused (403), its photo not found (404).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from sync.hub import review
+from sync.hub.admin.staff import SiteScopedAdmin, scoped
 from sync.hub.models import FishObservation, FishReview, Photo
 
 # Served inline in the admin: only raster types, never one a browser would run (svg, html).
@@ -35,7 +39,7 @@ class CorrectionForm(forms.ModelForm):
 
 
 @admin.register(FishReview)
-class FishReviewAdmin(admin.ModelAdmin):
+class FishReviewAdmin(SiteScopedAdmin):
     form = CorrectionForm
     list_display = (
         "thumbnail",
@@ -48,7 +52,7 @@ class FishReviewAdmin(admin.ModelAdmin):
         "observed_at",
         "officer",
     )
-    list_filter = ("site", "status", "pack_version")
+    list_filter = (("site", admin.RelatedOnlyFieldListFilter), "status", "pack_version")
     readonly_fields = (
         "thumbnail",
         "top_k",
@@ -148,6 +152,9 @@ class FishReviewAdmin(admin.ModelAdmin):
         if request.method != "POST" or not self.has_change_permission(request):
             raise PermissionDenied
         pk, _, species = request.POST.get("correction", "").partition(":")
+        found = FishObservation.objects.filter(pk=int(pk) if pk.isdigit() else None)
+        if found.exists() and not scoped(found, request.user).exists():
+            raise PermissionDenied  # another site's catch
         try:
             observation = review.correct_species(int(pk), species, str(request.user))
         except review.CorrectionSupersededError as superseded:
@@ -159,11 +166,13 @@ class FishReviewAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:hub_fishreview_changelist"))
 
     def photo_view(self, request: HttpRequest, photo_uid: Any) -> HttpResponse:
-        """A catch's photo, to whoever may see the review queue; never a person's photo
-        (enrolment photos are biometric data, and any staff login reaches this URL)."""
+        """A catch's photo of the reviewer's sites, to whoever may see the review queue;
+        never a person's photo (enrolment photos are biometric data, and any staff login
+        reaches this URL)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        photo = Photo.objects.filter(uid=photo_uid, person=None).exclude(data=None).first()
+        catches = Photo.objects.filter(uid=photo_uid, person=None).exclude(data=None)
+        photo = scoped(catches, request.user).first()
         if photo is None:
             raise Http404("the photo has not been uploaded yet")
         media_type = photo.media_type if photo.media_type in _SAFE_IMAGE_TYPES else None

@@ -11,7 +11,7 @@ from sync.hub.models.fish import (
     UploadChunk,
 )
 from sync.hub.models.people import ErasureRewrite, FaceTemplate, Person
-from sync.hub.models.sites import Device, Site
+from sync.hub.models.sites import Device, Site, SiteMembership
 
 __all__ = [
     "AccessEvent",
@@ -29,6 +29,7 @@ __all__ = [
     "Photo",
     "PhotoUpload",
     "Site",
+    "SiteMembership",
     "SpeciesPack",
     "UploadChunk",
 ]

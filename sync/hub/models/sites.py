@@ -1,4 +1,4 @@
-"""Sites and the devices that belong to them.
+"""Sites, the devices that belong to them, and the staff users who work for them.
 
 A device is created by an operator, gets a one-time code, and exchanges it for a bearer
 token (``sync.hub.auth``). Only hashes of codes and tokens are stored. ``last_cursor`` is the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 
@@ -57,3 +58,28 @@ class Device(models.Model):
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class SiteMembership(models.Model):
+    """A staff user works for a site: the admin's per-site pages (the fish review queue,
+    people, access events, devices, audit) show them that site's records only, and its
+    review queue's corrections and photos. Superusers see every site; a staff user linked
+    to no site sees none of them (``sync.hub.admin.staff``)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="site_memberships",
+        limit_choices_to={"is_staff": True},
+    )
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("site__slug", "user__username")
+        constraints = (
+            models.UniqueConstraint(fields=["user", "site"], name="site_membership_once"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.user} works for {self.site}"

@@ -15,7 +15,16 @@ from django.test import Client
 
 from sync.hub import auth, review
 from sync.hub.admin.devices import DeviceAdmin, SiteAdmin
-from sync.hub.models import Change, Device, FishObservation, Person, Photo, Site, SpeciesPack
+from sync.hub.models import (
+    Change,
+    Device,
+    FishObservation,
+    Person,
+    Photo,
+    Site,
+    SiteMembership,
+    SpeciesPack,
+)
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
@@ -76,6 +85,7 @@ def test_erasing_a_person_takes_its_own_permission(api: Api) -> None:
     for name, codenames in roles:
         user, _ = User.objects.get_or_create(username=name, defaults={"is_staff": True})
         user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+        SiteMembership.objects.get_or_create(user=user, site=Site.objects.get(slug=api.site))
         client = Client()
         client.force_login(user)
         offered = 'value="erase"' in client.get("/admin/hub/person/").content.decode()

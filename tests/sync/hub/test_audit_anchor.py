@@ -23,7 +23,14 @@ from sync.hub.audit import _held_hashes, acknowledge, current_head
 from sync.hub.auth import issue_code
 from sync.hub.errors import OpenAuditBreakError
 from sync.hub.metrics_db import DatabaseCollector
-from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
+from sync.hub.models import (
+    AnchoredAuditEntry,
+    AuditBreak,
+    AuditChainState,
+    Device,
+    Site,
+    SiteMembership,
+)
 from sync.protocol import MAX_AUDIT_BODY_BYTES, MAX_PAYLOAD_BYTES
 from sync.protocol.audit_messages import AuditLink, audit_entry_hash
 from sync.store import AccessEvent, Passphrase, Store
@@ -459,9 +466,11 @@ def test_a_new_registration_code_starts_the_devices_chain_anew(
     assert not [s for s in counted if s.labels["site"] == api.site]  # not counted a break
 
 
-def _staff(name: str, *codenames: str) -> Client:
+def _staff(name: str, site: str, *codenames: str) -> Client:
+    """A staff user with ``codenames`` who works for ``site`` (the admin lists only theirs)."""
     user, _ = User.objects.get_or_create(username=name, defaults={"is_staff": True})
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    SiteMembership.objects.get_or_create(user=user, site=Site.objects.get(slug=site))
     client = Client()
     client.force_login(user)
     return client
@@ -475,13 +484,13 @@ def test_acknowledging_a_break_takes_its_own_permission_one_break_and_a_note(
     send(api, [], head=(1, "e" * 64))
     (recorded,) = breaks(api)
     page = f"/admin/hub/auditbreak/{recorded.pk}/change/"
-    changer = _staff("changer", "view_auditbreak", "change_auditbreak")
+    changer = _staff("changer", api.site, "view_auditbreak", "change_auditbreak")
     assert changer.post(page, {"note": "looked"}).status_code == 403
     bulk = {"action": "acknowledge_breaks", "_selected_action": [recorded.pk]}
     operator.post("/admin/hub/auditbreak/", bulk)  # no bulk acknowledging, no note: nothing
     recorded.refresh_from_db()
     assert recorded.is_open
-    acknowledger = _staff("acknowledger", "view_auditbreak", "acknowledge_auditbreak")
+    acknowledger = _staff("acknowledger", api.site, "view_auditbreak", "acknowledge_auditbreak")
     assert 'name="note"' in acknowledger.get(page).content.decode()
     refused = acknowledger.post(page, {"note": ""})
     assert refused.status_code == 200 and "This field is required" in refused.content.decode()
@@ -516,13 +525,13 @@ def test_issuing_a_code_or_revoking_takes_the_change_permission(
 ) -> None:
     decide(store, clock, 1)
     assert send(api, links(store)).status_code == 200
-    viewer = _staff("viewer", "view_device")
+    viewer = _staff("viewer", api.site, "view_device")
     for action in ("issue_code", "revoke"):
         assert not any("One-time code" in shown for shown in _issue(viewer, api, action))
     device = Device.objects.get(uid=api.device_id)
     assert (device.code_hash, device.revoked_at) == (None, None)
     assert not breaks(api)  # no reissued record either
-    changer = _staff("changer", "view_device", "change_device")
+    changer = _staff("changer", api.site, "view_device", "change_device")
     assert any("One-time code" in shown for shown in _issue(changer, api))
 
 

@@ -191,3 +191,19 @@ def test_a_days_audit_bytes_migrate_to_the_newest_hour_they_can_be_from(
     today = migrated.get(device__name="today")
     assert sum(audit_limit.recent_bytes(today, after).values()) == 5000  # still counted
     assert audit_limit.recent_bytes(migrated.get(device__name="days ago"), after) == {}
+
+
+def test_the_staff_site_membership_migration_applies_and_reverses(upgraded: str) -> None:
+    """0015 adds one table (no data to carry): a hub at 0014 gains it, and loses it again
+    when migrated back."""
+    before = ("hub", "0014_audit_limit_over_any_day")
+    call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    assert "hub_sitemembership" in connections[upgraded].introspection.table_names()
+    call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
+    assert "hub_sitemembership" not in connections[upgraded].introspection.table_names()
+
+
+def test_the_models_need_no_migration_the_hub_lacks() -> None:
+    """``makemigrations --check`` exits 1 when a model changed without its migration."""
+    call_command("makemigrations", "hub", "--check", "--dry-run", verbosity=0)

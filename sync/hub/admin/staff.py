@@ -1,0 +1,96 @@
+"""Which sites a staff user works for, and the admin pages scoped to them.
+
+A staff user sees a per-site page's records (the fish review queue and its photos, people,
+access events, devices, the devices' audit) only for the sites they are linked to (Site
+memberships); superusers see every site. A staff user linked to no site sees none: the safe
+default, since a hub serves sites of several organisations, and a permission on a page says
+what a user may do there, not for whom. Such a page then says why it is empty.
+
+Site memberships are managed by whoever may change users (who could grant any permission
+anyway) or holds the membership permissions; a reviewer cannot link themselves to a site.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
+
+from sync.hub.models import Site, SiteMembership
+
+M = TypeVar("M", bound=Model)
+
+NO_SITE = (
+    "Your account is linked to no site, so no site's records are listed here: ask whoever "
+    "manages the hub's users to add a Site membership for each site you work for."
+)
+
+
+def sees_every_site(user: Any) -> bool:
+    return bool(user.is_superuser)
+
+
+def sites_of(user: Any) -> QuerySet[Site]:
+    """The sites ``user`` is linked to (every site for a superuser)."""
+    if sees_every_site(user):
+        return Site.objects.all()
+    return Site.objects.filter(memberships__user=user)
+
+
+def scoped(queryset: QuerySet[M], user: Any, site_field: str = "site") -> QuerySet[M]:
+    """``queryset``'s records of the sites ``user`` works for."""
+    if sees_every_site(user):
+        return queryset
+    return queryset.filter(**{f"{site_field}__in": sites_of(user)})
+
+
+class SiteScopedAdmin(admin.ModelAdmin):
+    """A page of per-site records: lists (and opens, and acts on) only the user's sites'
+    records, and offers only their sites when a record names one."""
+
+    site_field = "site"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return scoped(super().get_queryset(request), request.user, self.site_field)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "site":
+            kwargs["queryset"] = sites_of(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        user = request.user
+        if request.method == "GET" and not sees_every_site(user) and not sites_of(user).exists():
+            messages.info(request, NO_SITE)
+        response: HttpResponse = super().changelist_view(request, extra_context)
+        return response
+
+
+def _manages_users(request: HttpRequest) -> bool:
+    return bool(request.user.has_perm("auth.change_user"))
+
+
+@admin.register(SiteMembership)
+class SiteMembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "site", "created_at")
+    list_filter = ("site",)
+    search_fields = ("user__username", "site__slug")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or _manages_users(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) or _manages_users(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) or _manages_users(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) or _manages_users(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) or _manages_users(request)

@@ -1,0 +1,168 @@
+"""Staff users work for sites (``SiteMembership``): the admin's per-site pages show them only
+their sites' records, and the review queue's correction and photo refuse another site's
+catch. Superusers see every site; a staff user linked to no site sees none, and is told why.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+
+from sync.hub.models import (
+    AuditChainState,
+    Device,
+    FishObservation,
+    Person,
+    Photo,
+    Site,
+    SiteMembership,
+)
+from tests.sync.hub import entries as e
+from tests.sync.hub.hubkit import Api
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(200)
+REVIEWER = ["view_fishreview", "change_fishreview"]
+
+
+def _staff(codenames: list[str], *sites: str) -> tuple[User, Client]:
+    user = User.objects.create_user(f"staff-{uuid.uuid4().hex[:8]}", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    for slug in sites:
+        SiteMembership.objects.create(user=user, site=Site.objects.get(slug=slug))
+    client = Client()
+    client.force_login(user)
+    return user, client
+
+
+def _flagged_catch(api: Api, data: bytes) -> tuple[str, int]:
+    """A flagged catch of ``api``'s site with its stored photo: (photo uid, observation pk)."""
+    photo = e.photo(data)
+    catch = e.observation(photo_uid=photo["photo_uid"])
+    api.push(e.entry("photo", "upsert", photo), e.entry("fish_observation", "upsert", catch))
+    Photo.objects.filter(uid=photo["photo_uid"]).update(data=data)
+    return photo["photo_uid"], FishObservation.objects.get(uid=catch["observation_uid"]).pk
+
+
+def _text(response: Any) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def test_a_reviewer_sees_and_corrects_only_the_catches_of_their_sites(
+    api: Api, other_api: Api
+) -> None:
+    mine_photo, mine = _flagged_catch(api, JPEG + b"a")
+    theirs_photo, theirs = _flagged_catch(other_api, JPEG + b"b")
+    _, reviewer = _staff(REVIEWER, api.site)
+    queue = _text(reviewer.get("/admin/hub/fishreview/"))
+    assert mine_photo in queue and theirs_photo not in queue
+    assert other_api.site not in queue  # nor is the other site offered as a filter
+    photo = "/admin/hub/fishreview/photo/{}/"
+    assert reviewer.get(photo.format(mine_photo)).status_code == 200
+    assert reviewer.get(photo.format(theirs_photo)).status_code == 404
+    change = reviewer.get(f"/admin/hub/fishreview/{theirs}/change/", follow=True)
+    assert theirs_photo not in _text(change)
+    refused = reviewer.post("/admin/hub/fishreview/correct/", {"correction": f"{theirs}:Gadus"})
+    assert refused.status_code == 403
+    assert FishObservation.objects.get(pk=theirs).confirmed_species is None
+    reviewer.post("/admin/hub/fishreview/correct/", {"correction": f"{mine}:Gadus morhua"})
+    assert FishObservation.objects.get(pk=mine).confirmed_species == "Gadus morhua"
+
+
+def test_a_staff_user_of_no_site_sees_an_empty_queue_and_why(api: Api) -> None:
+    photo_uid, pk = _flagged_catch(api, JPEG + b"c")
+    _, reviewer = _staff(REVIEWER)
+    queue = _text(reviewer.get("/admin/hub/fishreview/"))
+    assert photo_uid not in queue
+    assert "Your account is linked to no site" in queue
+    assert reviewer.get(f"/admin/hub/fishreview/photo/{photo_uid}/").status_code == 404
+    refused = reviewer.post("/admin/hub/fishreview/correct/", {"correction": f"{pk}:Gadus"})
+    assert refused.status_code == 403
+
+
+def test_a_superuser_sees_every_sites_catches(operator: Client, api: Api, other_api: Api) -> None:
+    for i, each in enumerate((api, other_api)):
+        photo_uid, _ = _flagged_catch(each, JPEG + bytes([i]))
+        site = Site.objects.get(slug=each.site)
+        queue = _text(operator.get("/admin/hub/fishreview/", {"site__id__exact": site.pk}))
+        assert photo_uid in queue and "linked to no site" not in queue
+        photo = operator.get(f"/admin/hub/fishreview/photo/{photo_uid}/")
+        assert photo.status_code == 200
+
+
+def test_people_and_access_events_are_listed_for_the_staff_users_sites_only(
+    api: Api, other_api: Api
+) -> None:
+    mine, theirs = e.person(api.site, name="Ana Mysite"), e.person(other_api.site, name="Bo Far")
+    api.push(e.entry("person", "upsert", mine))
+    other_api.push(e.entry("person", "upsert", theirs))
+    api.push(e.entry("access_event", "upsert", e.access_event(api.site, device="kiosk-mine")))
+    other_api.push(
+        e.entry("access_event", "upsert", e.access_event(other_api.site, device="kiosk-far"))
+    )
+    _, clerk = _staff(["view_person", "view_accessevent"], api.site)
+    people = _text(clerk.get("/admin/hub/person/"))
+    assert "Ana Mysite" in people and "Bo Far" not in people
+    far_pk = Person.objects.get(uid=theirs["person_uid"]).pk
+    assert "Bo Far" not in _text(clerk.get(f"/admin/hub/person/{far_pk}/change/", follow=True))
+    events = _text(clerk.get("/admin/hub/accessevent/"))
+    assert "kiosk-mine" in events and "kiosk-far" not in events
+
+
+def test_an_eraser_erases_only_their_sites_people(api: Api, other_api: Api) -> None:
+    theirs = e.person(other_api.site, name="Cy Elsewhere")
+    other_api.push(e.entry("person", "upsert", theirs))
+    pk = Person.objects.get(uid=theirs["person_uid"]).pk
+    _, eraser = _staff(["view_person", "erase_person"], api.site)
+    eraser.post("/admin/hub/person/", {"action": "erase", "_selected_action": [pk]})
+    assert not Person.objects.get(pk=pk).erased
+
+
+def test_devices_are_listed_and_added_for_the_staff_users_sites_only(
+    api: Api, other_api: Api
+) -> None:
+    _, clerk = _staff(["view_device", "add_device", "change_device"], api.site)
+    devices = _text(clerk.get("/admin/hub/device/"))
+    assert api.site in devices and other_api.site not in devices
+    far = Site.objects.get(slug=other_api.site)
+    assert other_api.site not in _text(clerk.get("/admin/hub/device/add/"))
+    added = clerk.post("/admin/hub/device/add/", {"site": far.pk, "name": "rogue"})
+    assert added.status_code == 200  # the form refuses the site
+    assert not far.devices.filter(name="rogue").exists()
+
+
+@pytest.mark.parametrize("codenames", [["change_user"], ["add_sitemembership"]])
+def test_who_may_manage_users_or_memberships_links_staff_to_sites(
+    api: Api, codenames: list[str]
+) -> None:
+    reviewer, _ = _staff(REVIEWER)
+    _, manager = _staff(codenames)
+    site = Site.objects.get(slug=api.site)
+    assert "site membership" in _text(manager.get("/admin/")).lower()
+    added = manager.post("/admin/hub/sitemembership/add/", {"user": reviewer.pk, "site": site.pk})
+    assert added.status_code == 302, _text(added)[-1500:]
+    assert SiteMembership.objects.filter(user=reviewer, site=site).exists()
+
+
+def test_a_reviewer_may_not_link_themselves_to_a_site(api: Api) -> None:
+    reviewer, client = _staff(REVIEWER)
+    site = Site.objects.get(slug=api.site)
+    answer = client.post("/admin/hub/sitemembership/add/", {"user": reviewer.pk, "site": site.pk})
+    assert answer.status_code == 403
+    assert not SiteMembership.objects.filter(user=reviewer).exists()
+
+
+def test_the_audit_pages_list_the_devices_of_the_staff_users_sites_only(
+    api: Api, other_api: Api
+) -> None:
+    for each, name in ((api, "kiosk-near"), (other_api, "kiosk-far")):
+        device = Device.objects.get(uid=each.device_id)
+        Device.objects.filter(pk=device.pk).update(name=name)
+        AuditChainState.objects.create(device=device, entries=3)
+    _, auditor = _staff(["view_auditchainstate"], api.site)
+    page = _text(auditor.get("/admin/hub/auditchainstate/"))
+    assert "kiosk-near" in page and "kiosk-far" not in page
