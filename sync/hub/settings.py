@@ -81,6 +81,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The admin's messages carry one-time registration codes: kept in the session (in the
+# database), never in Django's default cookie, which is signed but readable by anyone who
+# sees the browser's cookies or a plain-HTTP hop.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 ROOT_URLCONF = "sync.hub.urls"
 WSGI_APPLICATION = "sync.hub.wsgi.application"
 TEMPLATES = [

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from sync.hub import auth
-from sync.hub.models import FishObservation
+from sync.hub.models import Device, FishObservation, Site
 from sync.protocol import PROTOCOL_VERSION
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import HubProcess, free_port, jaga_hub
@@ -88,3 +90,41 @@ def test_create_device_command_prints_a_working_code(
     assert code, done.stdout
     device, _ = auth.register(code.group(1))
     assert device.site.slug == site_slug
+
+
+def _form_token(browser: httpx.Client, path: str) -> str:
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', browser.get(path).text)
+    assert token, path
+    return token.group(1)
+
+
+def test_a_one_time_code_is_never_sent_in_a_cookie(live_hub: HubProcess, site_slug: str) -> None:
+    """The admin's messages were kept in a cookie: the code of an added device, or of the
+    "issue a new code" action, came back signed but readable in ``messages`` on the
+    redirect, and then in the browser's cookie jar. They are kept in the session now."""
+    from django.contrib.auth.models import User
+
+    name, password = f"op-{uuid.uuid4().hex[:8]}", "a long and correct password"
+    User.objects.create_superuser(name, password=password)
+    site = Site.objects.create(slug=site_slug)
+    cookies: list[str] = []
+    codes: list[str] = []
+    with httpx.Client(base_url=live_hub.url) as browser:
+
+        def post(path: str, form: dict[str, Any]) -> None:
+            """Post a form and follow its redirect, as a browser does."""
+            form = {**form, "csrfmiddlewaretoken": _form_token(browser, path)}
+            answer = browser.post(path, data=form)
+            assert answer.status_code == 302, answer.text[-1000:]
+            shown = browser.get(answer.headers["location"])
+            cookies.extend([*answer.headers.get_list("set-cookie"),
+                            *shown.headers.get_list("set-cookie")])  # fmt: skip
+            codes.extend(re.findall(r"One-time code for .*?: ([0-9A-Z-]{17})", shown.text))
+
+        post("/admin/login/", {"username": name, "password": password, "next": "/admin/"})
+        post("/admin/hub/device/add/", {"site": site.pk, "name": "kiosk-live", "_save": "Save"})
+        device = Device.objects.get(site=site, name="kiosk-live")
+        post("/admin/hub/device/", {"action": "issue_code", "_selected_action": device.pk})
+    assert not [c for c in cookies if c.startswith("messages=")], cookies
+    assert len(codes) == 2
+    assert auth.register(codes[-1])[0].pk == device.pk
