@@ -1,7 +1,10 @@
 """Sites and devices: create a device and read its one-time code, re-issue, revoke.
 
 Issuing a code and revoking take the change permission (view-only staff see the list
-only). No code is issued while the device's audit chain has an open break: a code starts
+only); the add permission alone adds a device without a code, for someone with the change
+permission to issue one. Letting a device search every site's faces (``may_search_all_sites``)
+takes its own permission, ``hub.grant_central_search``: without it the box is read-only, on
+the add form too. No code is issued while the device's audit chain has an open break: a code starts
 the chain anew, so the break is acknowledged first (Audit breaks: its own permission, a
 note).
 
@@ -73,10 +76,24 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
     fixed_once_created = ("site",)
     actions = ("issue_code", "revoke")
 
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> tuple[str, ...]:
+        fields = super().get_readonly_fields(request, obj)
+        if request.user.has_perm("hub.grant_central_search"):
+            return fields
+        return (*fields, "may_search_all_sites")
+
     def save_model(self, request: Any, obj: Device, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if not change:
+        if change:
+            return
+        if self.has_change_permission(request, obj):
             _show_code(request, auth.issue_code(obj))
+        else:
+            messages.info(
+                request,
+                f"Added {obj} without a one-time code: issuing one takes the change"
+                ' permission (the action "Issue a new one-time code").',
+            )
 
     @admin.action(
         description="Issue a new one-time code (the current token stops working)",

@@ -46,6 +46,11 @@ class Device(models.Model):
 
     class Meta:
         ordering = ("site__slug", "name")
+        # Central search reaches every site's faces: granting it is not part of managing
+        # one site's devices (the add or change permission).
+        permissions = (
+            ("grant_central_search", "Can let a device search every site (central look-ups)"),
+        )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.site.slug})"

@@ -207,3 +207,27 @@ def test_the_staff_site_membership_migration_applies_and_reverses(upgraded: str)
 def test_the_models_need_no_migration_the_hub_lacks() -> None:
     """``makemigrations --check`` exits 1 when a model changed without its migration."""
     call_command("makemigrations", "hub", "--check", "--dry-run", verbosity=0)
+
+
+def test_a_hub_upgrading_gains_the_central_search_permission_and_gives_it_to_nobody(
+    upgraded: str,
+) -> None:
+    """Granting a device central search takes ``hub.grant_central_search`` (it was the add
+    or change permission): an upgraded hub has it, and staff who could change devices do
+    not get it with the upgrade (a superuser grants it)."""
+    from django.contrib.auth.models import Permission, User
+
+    for app, target in (("auth", None), ("hub", "0015")):
+        named = (app, target) if target else (app,)
+        call_command("migrate", *named, database=upgraded, interactive=False, verbosity=0)
+    changer = User.objects.db_manager(upgraded).create_user("changer", is_staff=True)
+    changer.user_permissions.set(
+        Permission.objects.using(upgraded).filter(codename="change_device")
+    )
+    grant = Permission.objects.using(upgraded).filter(codename="grant_central_search")
+    assert not grant.exists()
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+
+    assert grant.get().content_type.model == "device"
+    held = changer.user_permissions.using(upgraded).values_list("codename", flat=True)
+    assert list(held) == ["change_device"]
