@@ -139,7 +139,9 @@ class SpeciesPackAdmin(admin.ModelAdmin):
     list_display = ("version", "byte_size", "sha256", "published_at")
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return obj is None  # a published pack is immutable: publish a new version
+        # A published pack is immutable (publish a new version); the list still takes a
+        # species pack permission, not just any of the hub's.
+        return obj is None and super().has_change_permission(request)
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False  # devices were told of it and fetch it by version

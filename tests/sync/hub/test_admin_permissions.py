@@ -1,10 +1,12 @@
-"""What each admin permission gives: a device's code takes the change permission, and
-central search its own (``hub.grant_central_search``)."""
+"""What each admin permission gives: a device's code takes the change permission, central
+search its own (``hub.grant_central_search``), and the species packs' list a permission of
+its own model."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -86,3 +88,20 @@ def test_editing_a_device_grants_central_search_only_with_its_own_permission(
         assert answer.status_code == 302
         device.refresh_from_db()
         assert device.may_search_all_sites is granted, codenames
+
+
+@pytest.mark.parametrize(
+    ("codenames", "listed"),
+    [
+        (("view_accessevent",), False),
+        (("add_speciespack",), False),
+        (("view_speciespack",), True),
+        (("change_speciespack",), True),
+    ],
+)
+def test_the_species_packs_list_takes_a_species_pack_permission(
+    codenames: tuple[str, ...], listed: bool
+) -> None:
+    """Any staff user with any hub permission was shown the list."""
+    answer: Any = _staff(*codenames).get("/admin/hub/speciespack/")
+    assert (answer.status_code == 200) is listed, answer.status_code
