@@ -13,7 +13,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from sync.hub import auth
-from sync.hub.models import Device, Site
+from sync.hub.models import Device, Site, SiteMembership
 from tests.sync.hub.hubkit import Api
 
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
@@ -21,9 +21,12 @@ pytestmark = pytest.mark.usefixtures("species_packs_removed")
 CODE = re.compile(r"One-time code for .*?: ([0-9A-Z-]{17})")
 
 
-def _staff(*codenames: str) -> Client:
+def _staff(*codenames: str, site: Site | None = None) -> Client:
+    """A staff user holding ``codenames``, working for ``site`` (``SiteMembership``)."""
     user = User.objects.create_user(f"staff-{uuid.uuid4().hex[:8]}", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    if site is not None:
+        SiteMembership.objects.create(user=user, site=site)
     assert user.user_permissions.count() == len(codenames), "a permission does not exist"
     client = Client()
     client.force_login(user)
@@ -43,7 +46,7 @@ def test_the_add_permission_alone_adds_a_device_without_a_code(site_slug: str) -
     """Adding a device issued its one-time code (a token for the site's people and
     templates) though issuing codes takes the change permission."""
     site = Site.objects.create(slug=site_slug)
-    device, page = _add(_staff("add_device"), site, "kiosk-added")
+    device, page = _add(_staff("add_device", site=site), site, "kiosk-added")
     assert not CODE.search(page)
     assert device.code_hash is None and device.token_hash is None
     assert "change permission" in page  # says why there is no code, and who can issue one
@@ -51,7 +54,9 @@ def test_the_add_permission_alone_adds_a_device_without_a_code(site_slug: str) -
 
 def test_adding_a_device_with_the_change_permission_shows_its_code(site_slug: str) -> None:
     site = Site.objects.create(slug=site_slug)
-    _, page = _add(_staff("add_device", "change_device", "view_device"), site, "kiosk-code")
+    _, page = _add(
+        _staff("add_device", "change_device", "view_device", site=site), site, "kiosk-code"
+    )
     code = CODE.search(page)
     assert code, page
     assert auth.register(code.group(1))[0].site_id == site.pk
@@ -71,7 +76,9 @@ def test_central_search_is_granted_only_with_its_own_permission(
     """The add form set ``may_search_all_sites`` (1:N search of every site's faces) for
     anyone who may add a device."""
     site = Site.objects.create(slug=site_slug)
-    device, _ = _add(_staff(*codenames), site, "kiosk-central", may_search_all_sites="on")
+    device, _ = _add(
+        _staff(*codenames, site=site), site, "kiosk-central", may_search_all_sites="on"
+    )
     assert device.may_search_all_sites is granted
 
 
@@ -84,7 +91,8 @@ def test_editing_a_device_grants_central_search_only_with_its_own_permission(
         (("change_device",), False),
         (("change_device", "grant_central_search"), True),
     ):
-        answer = _staff(*codenames).post(f"/admin/hub/device/{device.pk}/change/", edit)
+        staff = _staff(*codenames, site=device.site)
+        answer = staff.post(f"/admin/hub/device/{device.pk}/change/", edit)
         assert answer.status_code == 302
         device.refresh_from_db()
         assert device.may_search_all_sites is granted, codenames
