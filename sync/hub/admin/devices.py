@@ -1,5 +1,7 @@
 """Sites and devices: create a device and read its one-time code, re-issue, revoke.
 
+A site added here is told of the newest species pack, as one ``create-device`` makes is.
+
 Issuing a code and revoking take the change permission (view-only staff see the list
 only); the add permission alone adds a device without a code, for someone with the change
 permission to issue one. Letting a device search every site's faces (``may_search_all_sites``)
@@ -26,6 +28,7 @@ from sync.hub import auth
 from sync.hub.admin.staff import SiteScopedAdmin
 from sync.hub.errors import OpenAuditBreakError
 from sync.hub.models import Device, Site
+from sync.hub.review import announce_latest_species_pack
 
 
 class ChangedFieldsOnly(admin.ModelAdmin):
@@ -50,6 +53,11 @@ class SiteAdmin(ChangedFieldsOnly):
     search_fields = ("slug", "name")
     readonly_fields = ("last_cursor",)
     fixed_once_created = ("slug",)
+
+    def save_model(self, request: Any, obj: Site, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:  # as `create-device` does: a new site's log starts empty
+            announce_latest_species_pack(obj)
 
 
 def _show_code(request: Any, issued: auth.IssuedCode) -> None:

@@ -182,6 +182,20 @@ def test_a_site_created_after_a_pack_is_told_of_it(tmp_path: Path, site_slug: st
     assert len([c for c in late.pull_all() if c["entity"] == "species_pack"]) == 1
 
 
+def test_a_site_added_in_the_admin_is_told_of_the_current_pack(
+    operator: Client, tmp_path: Path, site_slug: str
+) -> None:
+    """A site an operator creates in the admin before enrolling its devices gets the same
+    announcement as one ``create-device`` creates: its devices fetch the current pack."""
+    version = f"admin-site.{site_slug}"
+    review.publish_pack_archive(version, archive_pack(make_pack(tmp_path / "pack")))
+    added = operator.post("/admin/hub/site/add/", {"slug": site_slug, "name": "Harbour"})
+    assert added.status_code == 302, added.content.decode()[:2000]
+    device = Api.register_new(site_slug)
+    (announced,) = [c for c in device.pull_all() if c["entity"] == "species_pack"]
+    assert announced["payload"]["version"] == version
+
+
 def test_an_upload_over_the_size_limit_is_refused_by_its_size(
     operator: Client, api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
