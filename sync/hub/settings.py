@@ -5,7 +5,9 @@
 ``REDIS_URL``              Redis as Django's cache (shared by all workers); else local memory,
                            one per worker process, and so are the registration and sign-in
                            limits' counts
-``JAGA_HUB_SECRET_KEY``    Django's signing key (``jaga hub run`` keeps one in its data folder)
+``JAGA_HUB_SECRET_KEY``    Django's signing key (``jaga hub run`` keeps one in its data folder;
+                           without it the WSGI entry point refuses to start, and anything
+                           that would sign raises ``ImproperlyConfigured``)
 ``JAGA_HUB_ALLOWED_HOSTS`` comma-separated host names the hub answers to (any other Host
                            header: 400); ``jaga hub run`` refuses to start without it, other
                            uses default to the local names. ``*`` (any name) trusts the Host
@@ -50,8 +52,9 @@ def allowed_hosts(names: str) -> list[str]:
     return given or [".localhost", "127.0.0.1", "[::1]"]
 
 
-# Only for `makemigrations` without a server; every real start passes a secret (cli.py).
-SECRET_KEY = os.environ.get("JAGA_HUB_SECRET_KEY", "insecure-development-key-not-for-production")
+# Empty without one: Django then refuses to sign anything, and wsgi.py to start. Commands
+# that sign nothing (check, makemigrations) run without; `jaga hub` keeps one (bootstrap).
+SECRET_KEY = os.environ.get("JAGA_HUB_SECRET_KEY", "")
 DEBUG = False
 ALLOWED_HOSTS = allowed_hosts(os.environ.get("JAGA_HUB_ALLOWED_HOSTS", ""))
 

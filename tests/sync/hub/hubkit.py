@@ -45,6 +45,7 @@ class HubProcess:
     port: int = field(default_factory=free_port)
     workers: int = 1
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # on top of this process's environment
 
     @property
     def url(self) -> str:
@@ -58,7 +59,12 @@ class HubProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # It listens on loopback and is reached by that address (it will not start unnamed).
         hosts = os.environ.get("JAGA_HUB_ALLOWED_HOSTS") or "127.0.0.1"
-        env = {**os.environ, "DATABASE_URL": self.database_url, "JAGA_HUB_ALLOWED_HOSTS": hosts}
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "JAGA_HUB_ALLOWED_HOSTS": hosts,
+            **self.env,
+        }
         command = [
             sys.executable,
             str(REPO / "main.py"),
@@ -238,6 +244,20 @@ def jaga_hub(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(REPO / "main.py"), "hub", *args],
         env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+
+
+def django_admin(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``django-admin ARGS`` on the hub's settings as its own process, in an environment of
+    ``env`` only (no secret key unless it names one)."""
+    return subprocess.run(
+        [sys.executable, "-m", "django", *args],
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "sync.hub.settings", **env},
         capture_output=True,
         text=True,
         timeout=120,
