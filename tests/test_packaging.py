@@ -240,6 +240,7 @@ def test_the_hub_reads_its_secrets_from_an_environment_file() -> None:
     assert "\nDATABASE_URL=" in example
     assert "\nJAGA_HUB_METRICS_TOKEN=" in example
     assert "\nJAGA_HUB_ALLOWED_HOSTS=" in example  # `jaga hub run` will not start without it
+    assert "\nJAGA_HUB_HTTPS=1\n" in example  # behind the TLS proxy: Secure cookies, HSTS
     assert args.data == Path("/var/lib/jaga-hub")
     assert args.host == "127.0.0.1"  # behind a TLS proxy
     assert setting(unit, "Service", "Restart") == "on-failure"

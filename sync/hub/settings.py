@@ -22,6 +22,12 @@
                            (default ``10/hour``) in each fixed window of that period (the
                            clock's whole hours for ``/hour``); more are refused, unchecked,
                            until the window ends
+``JAGA_HUB_HTTPS``         ``1``: browsers reach the hub over https through a TLS reverse proxy
+                           that sets ``X-Forwarded-Proto`` (packaging/nginx/jaga-hub.conf):
+                           Secure session and CSRF cookies, HSTS, the proxy's word on the
+                           scheme, and https origins of the allowed hosts trusted for CSRF
+``JAGA_HUB_HSTS_SECONDS``  with ``JAGA_HUB_HTTPS``: how long browsers keep to https (default
+                           a day: a mistake locks a browser out for that long at most)
 ``JAGA_HUB_TRUSTED_PROXIES`` reverse proxies in front of the hub (default 0): how many
                            ``X-Forwarded-For`` entries, from the right, were written by them;
                            the client's own header is never trusted beyond those
@@ -52,11 +58,30 @@ def allowed_hosts(names: str) -> list[str]:
     return given or [".localhost", "127.0.0.1", "[::1]"]
 
 
+def trusted_origins(hosts: list[str]) -> list[str]:
+    """The https origins of ``hosts`` (``.example.org``: it and its subdomains), for the
+    CSRF check of a browser that reached the hub through the TLS proxy; ``*`` adds none."""
+    return [f"https://*{host}" if host.startswith(".") else f"https://{host}"
+            for host in hosts if host != "*"]  # fmt: skip
+
+
 # Empty without one: Django then refuses to sign anything, and wsgi.py to start. Commands
 # that sign nothing (check, makemigrations) run without; `jaga hub` keeps one (bootstrap).
 SECRET_KEY = os.environ.get("JAGA_HUB_SECRET_KEY", "")
 DEBUG = False
 ALLOWED_HOSTS = allowed_hosts(os.environ.get("JAGA_HUB_ALLOWED_HOSTS", ""))
+
+if os.environ.get("JAGA_HUB_HTTPS", "") == "1":
+    # The hub listens on 127.0.0.1 only: the proxy, which sets this header on every request
+    # (overwriting the client's), is the only one who can send it.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = _env_int("JAGA_HUB_HSTS_SECONDS", 24 * 3600)
+    CSRF_TRUSTED_ORIGINS = trusted_origins(ALLOWED_HOSTS)
+    # No SECURE_SSL_REDIRECT: redirecting http is the proxy's job, and Prometheus on the
+    # hub's own host scrapes it over plain http. No HSTS for subdomains, no preload: those
+    # bind the whole domain, the operator's call.
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sync.hub.dburl import parse_database_url, with_database
-from sync.hub.settings import allowed_hosts, caches_for
+from sync.hub.settings import allowed_hosts, caches_for, trusted_origins
 
 
 def test_redis_url_selects_the_shared_redis_cache() -> None:
@@ -46,3 +46,10 @@ def test_the_hub_answers_to_local_names_unless_it_is_told_its_own() -> None:
     assert allowed_hosts(" , ") == [".localhost", "127.0.0.1", "[::1]"]
     assert allowed_hosts(" hub.example.org, ,10.0.0.5 ") == ["hub.example.org", "10.0.0.5"]
     assert allowed_hosts("*") == ["*"]
+
+
+def test_the_browsers_https_origins_are_those_of_the_hubs_own_names() -> None:
+    assert trusted_origins(["hub.example.org", ".fish.example", "10.0.0.5", "[::1]"]) == [
+        "https://hub.example.org", "https://*.fish.example", "https://10.0.0.5", "https://[::1]",
+    ]  # fmt: skip
+    assert trusted_origins(["*"]) == []
