@@ -12,11 +12,10 @@ before ``sync.hub.retention`` erases them: never matched, never pulled.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import models
 from django.db.models import QuerySet
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
 from pgvector.django import HnswIndex, VectorField
 
 from sync.hub.models.sites import Device, Site
@@ -33,6 +32,10 @@ class Person(models.Model):
     external_id = models.CharField(max_length=200, blank=True)
     display_name = models.CharField(max_length=200, blank=True)
     consent = models.JSONField(default=dict, blank=True)
+    # ``consent["retain_until"]``, kept by ``save``: search and every pull leave out the
+    # people past it, through an index of the live ones (a cast of the JSON on every live
+    # row cost a search four times its time at 50,000 people).
+    retain_until = models.DateTimeField(null=True, editable=False)
     field_versions = models.JSONField(default=dict, editable=False)
     erased_at = models.DateTimeField(null=True, editable=False)
     erasure_reason = models.CharField(max_length=1000, blank=True, editable=False)
@@ -46,6 +49,13 @@ class Person(models.Model):
         # Erasing is neither a change nor a delete (the tombstone stays): its own permission,
         # so a staff user who may look at people cannot erase them everywhere.
         permissions = (("erase_person", "Can erase a person everywhere"),)
+        indexes = (
+            models.Index(
+                fields=("retain_until",),
+                condition=models.Q(erased_at=None),
+                name="person_live_retain_until",
+            ),
+        )
 
     def __str__(self) -> str:
         return f"(erased {self.uid})" if self.erased else f"{self.display_name} ({self.site})"
@@ -54,13 +64,27 @@ class Person(models.Model):
     def erased(self) -> bool:
         return self.erased_at is not None
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, with ``retain_until`` read from the consent (the only way it is set)."""
+        self.retain_until = _retention_date(self.consent)
+        fields = kwargs.get("update_fields")
+        if fields is not None and "consent" in fields:
+            kwargs["update_fields"] = {*fields, "retain_until"}
+        super().save(*args, **kwargs)
+
+
+def _retention_date(consent: Any) -> datetime | None:
+    """A consent's ``retain_until`` (the protocol checked it at the push), or None."""
+    text = consent.get("retain_until") if isinstance(consent, dict) else None
+    try:
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
 
 def past_retention(now: datetime) -> QuerySet[Person]:
-    """The people not yet erased whose consent's ``retain_until`` is ``now`` or earlier,
-    annotated with ``retain_until``."""
-    until = Cast(KT("consent__retain_until"), models.DateTimeField())
-    live = Person.objects.filter(erased_at=None).annotate(retain_until=until)
-    return live.filter(retain_until__lte=now)
+    """The people not yet erased whose consent's ``retain_until`` is ``now`` or earlier."""
+    return Person.objects.filter(erased_at=None, retain_until__lte=now)
 
 
 class ErasureRewrite(models.Model):

@@ -32,6 +32,7 @@ from sync.hub import audit_limit
 from sync.hub.audit import acknowledge
 from sync.hub.auth import issue_code
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
+from sync.hub.models.people import past_retention
 from sync.store import Passphrase, Store
 from tests.sync.conftest import FAST, FakeClock
 from tests.sync.hub.hubfixtures import SERVER
@@ -231,3 +232,24 @@ def test_a_hub_upgrading_gains_the_central_search_permission_and_gives_it_to_nob
     assert grant.get().content_type.model == "device"
     held = changer.user_permissions.using(upgraded).values_list("codename", flat=True)
     assert list(held) == ["change_device"]
+
+
+def test_the_retention_date_of_people_already_held_is_read_into_its_column(
+    api: Api, upgraded: str
+) -> None:
+    """0017 fills ``retain_until`` from each person's consent: a person already past it
+    stays out of search and pulls after the upgrade, one within it stays in."""
+    before = ("hub", "0016_device_grant_central_search")
+    for target in (("auth",), before):  # auth's whole: permission names past 50 characters
+        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    apps = MigrationLoader(connections[upgraded]).project_state(before).apps
+    site = apps.get_model("hub", "Site").objects.using(upgraded).create(slug=api.site)
+    people = apps.get_model("hub", "Person").objects.using(upgraded)
+    now = timezone.now()
+    for name, until in (("past", now - timedelta(days=1)), ("within", now + timedelta(days=1))):
+        consent = {"text_version": "v1", "retain_until": until.isoformat()}
+        people.create(uid=uuid.uuid4(), site=site, display_name=name, consent=consent)
+    people.create(uid=uuid.uuid4(), site=site, display_name="erased", consent={})
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    expired = past_retention(now).using(upgraded).filter(site__slug=api.site)
+    assert list(expired.values_list("display_name", flat=True)) == ["past"]
