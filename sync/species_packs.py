@@ -44,6 +44,11 @@ from sync.durable import fsync_path
 from sync.errors import SyncError
 
 MANIFEST = "manifest.json"
+READABLE_PACK_SCHEMA = 3
+"""The newest pack schema (the manifest's ``schema``) the classifier of this release reads:
+``inference.fish.pack.MULTI_INPUT_PACK_SCHEMA``, which sync cannot import (a test holds them
+equal). A device tells the hub this number at each pull (``PACK_SCHEMA_HEADER``), and the
+hub announces to it only the packs it reads (``sync.hub.apply.changes``)."""
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
 # Names of unfinished work beside a destination (swept by whoever owns the folder).
 STAGING_PREFIX = ".staging-"
@@ -107,6 +112,18 @@ def manifest_version(folder: Path) -> str:
     if not isinstance(version, str):
         raise PackArchiveError(f"{path} names no version; pass one explicitly")
     return version
+
+
+def archive_schema(data: bytes) -> int:
+    """The pack schema the archive's ``manifest.json`` gives (read as plain JSON), or 1 when
+    it gives none the hub can read (an archive ``publish_pack_archive`` did not check): 1 is
+    what every device reads, and the classifier judges the pack when it loads it."""
+    try:
+        with _open_zip(data) as archive:
+            schema = json.loads(archive.read(MANIFEST)).get("schema")
+    except (PackArchiveError, KeyError, ValueError, AttributeError, zipfile.BadZipFile, zlib.error):
+        return 1
+    return schema if isinstance(schema, int) and not isinstance(schema, bool) and schema >= 1 else 1
 
 
 # --- writing ---------------------------------------------------------------------------

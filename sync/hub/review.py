@@ -25,7 +25,12 @@ from sync.hub.apply.records import emit_observation, update_observation
 from sync.hub.models import FishObservation, Person, Site, SpeciesPack
 from sync.pack_models import check_pack_models
 from sync.protocol import SpeciesPackPublished
-from sync.species_packs import PackArchiveError, check_manifest_files, check_version
+from sync.species_packs import (
+    PackArchiveError,
+    archive_schema,
+    check_manifest_files,
+    check_version,
+)
 
 
 class CorrectionSupersededError(ValueError):
@@ -86,6 +91,7 @@ def publish_species_pack(version: str, data: bytes, notes: str = "") -> SpeciesP
             sha256=hashlib.sha256(data).hexdigest(),
             byte_size=len(data),
             data=data,
+            schema=archive_schema(data),
             notes=notes,
         )
         announce_species_pack(pack)
@@ -94,7 +100,8 @@ def publish_species_pack(version: str, data: bytes, notes: str = "") -> SpeciesP
 
 def announce_species_pack(pack: SpeciesPack, sites: list[Site] | None = None) -> None:
     """Tell every site's devices (or those of ``sites``) that ``pack`` is ready, inside the
-    caller's transaction."""
+    caller's transaction. A pull leaves the announcement out for a device that does not read
+    the pack's schema (``changes_after``)."""
     sites = list(Site.objects.order_by("pk")) if sites is None else sites
     lock_sites(*(site.pk for site in sites))
     payload = SpeciesPackPublished(
@@ -102,6 +109,14 @@ def announce_species_pack(pack: SpeciesPack, sites: list[Site] | None = None) ->
     ).model_dump(mode="json")
     for site in sites:
         append_change(site, "species_pack", pack.uid, "publish", payload, origin=None)
+
+
+def newest_species_pack(readable_schema: int) -> SpeciesPack | None:
+    """The newest pack published whose schema a device that reads up to ``readable_schema``
+    reads (its archive left unread)."""
+    packs = SpeciesPack.objects.defer("data").filter(schema__lte=readable_schema)
+    newest: SpeciesPack | None = packs.order_by("-published_at", "-pk").first()
+    return newest
 
 
 def announce_latest_species_pack(site: Site) -> SpeciesPack | None:

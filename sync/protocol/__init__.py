@@ -12,6 +12,7 @@ Endpoints (all JSON unless said; ``Authorization: Bearer <token>`` except where 
     POST /api/v1/devices/register                          RegisterRequest -> RegisterResult
     POST /api/v1/sites/{site}/push                         PushBatch -> PushResult
     GET  /api/v1/sites/{site}/changes?cursor=&limit=&protocol_version=  PullRequest -> PullResult
+         (header X-Jaga-Pack-Schema: the newest species pack schema the device reads)
     POST /api/v1/sites/{site}/uploads                      UploadStart -> UploadStatus
     GET  /api/v1/sites/{site}/uploads/{upload_id}          UploadStatus
     PUT  /api/v1/sites/{site}/uploads/{upload_id}?offset=  raw bytes -> UploadStatus
@@ -64,6 +65,7 @@ from sync.protocol.hub_messages import (
     UploadStatus,
 )
 from sync.protocol.sync_messages import (
+    PACK_SCHEMA_HEADER,
     Change,
     OutboxEntry,
     PullRequest,
@@ -107,6 +109,7 @@ __all__ = [
     "MAX_PULL_LIMIT",
     "MAX_PUSH_BODY_BYTES",
     "NAME_MAX_LENGTH",
+    "PACK_SCHEMA_HEADER",
     "PAYLOADS",
     "PROTOCOL_VERSION",
     "RETENTION_REASON",

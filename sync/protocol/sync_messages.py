@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import Field, JsonValue, StrictBool, field_validator
 
+from sync.protocol.entities import SpeciesPackPublished
 from sync.protocol.types import (
     DEFAULT_PULL_LIMIT,
     MAX_BATCH_ENTRIES,
@@ -26,6 +27,14 @@ from sync.protocol.types import (
     Uid,
     WireModel,
 )
+
+PACK_SCHEMA_HEADER = "X-Jaga-Pack-Schema"
+"""A pull's header: the newest species pack schema the device's classifier reads (decimal).
+
+A header, not a query parameter, so that it is additive within a protocol: a hub that does
+not know it ignores it (a ``PullRequest`` refuses an unknown parameter), and a device that
+does not send it (every release before it) reads schema 1 only. The hub announces to a
+device only the packs it reads, and answers it the newest of them (``PullResult``)."""
 
 EntityName = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Operation = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -131,8 +140,16 @@ class Change(WireModel):
 
 
 class PullResult(WireModel):
-    """Pull again with ``next_cursor`` while ``has_more``."""
+    """Pull again with ``next_cursor`` while ``has_more``.
+
+    ``species_pack`` is the newest pack the device reads, as the hub holds it when it
+    answers: in the answer to a pull that sent ``PACK_SCHEMA_HEADER`` only (earlier clients
+    refuse unknown fields), and absent when the hub holds none the device reads. It does not
+    depend on the cursor, so a device that says it reads a newer schema than before learns
+    of a pack whose announcement it was not sent, and is already past in the change log.
+    """
 
     changes: list[Change]
     next_cursor: Cursor
     has_more: bool
+    species_pack: SpeciesPackPublished | None = None

@@ -2,7 +2,9 @@
 
 Both serve every protocol in ``ACCEPTED_PROTOCOL_VERSIONS`` and refuse any other whole,
 before anything is stored: a pull of an older protocol gets each change's payload as that
-protocol's schema reads it (``payload_for_protocol``).
+protocol's schema reads it (``payload_for_protocol``), and a pull leaves out the
+announcements of species packs whose schema the device does not read (``PACK_SCHEMA_HEADER``,
+absent: schema 1).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from pydantic import BaseModel, ConfigDict, ValidationError
 from rest_framework.response import Response
@@ -21,18 +24,22 @@ from sync.hub.apply.changes import changes_after
 from sync.hub.apply.push import apply_batch
 from sync.hub.errors import HubError
 from sync.hub.models import Device
+from sync.hub.review import newest_species_pack
 from sync.protocol import (
     ACCEPTED_PROTOCOL_VERSIONS,
     MAX_PULL_LIMIT,
+    PACK_SCHEMA_HEADER,
     PROTOCOL_VERSION,
     Change,
     PullRequest,
     PullResult,
     PushBatch,
     PushResult,
+    SpeciesPackPublished,
     payload_for_protocol,
 )
 
+_MAX_PACK_SCHEMA = 32767  # what ``SpeciesPack.schema`` holds
 _OLDER = ", ".join(str(v) for v in sorted(ACCEPTED_PROTOCOL_VERSIONS - {PROTOCOL_VERSION}))
 # For people: "3 (and accepts 2)".
 ACCEPTED = f"{PROTOCOL_VERSION} (and accepts {_OLDER})" if _OLDER else f"{PROTOCOL_VERSION}"
@@ -90,24 +97,58 @@ class ChangesView(APIView):
                 int,
                 description=f"the client's protocol, absent = 1 (this hub: {ACCEPTED})",
             ),
+            OpenApiParameter(
+                PACK_SCHEMA_HEADER,
+                OpenApiTypes.INT,
+                OpenApiParameter.HEADER,
+                description="the newest species pack schema the device reads, absent = 1;"
+                " when given, the answer's `species_pack` is the newest pack it reads",
+            ),
         ],
         responses={200: PullResult, **errors(*AUTHENTICATED)},
         summary="Changes of the device's site after a cursor, oldest first",
         description="Each payload is in the schema of the client's `protocol_version`: an "
-        "older client gets it without the fields added after its version.",
+        "older client gets it without the fields added after its version. A species pack "
+        f"is announced only to a device that reads its schema (`{PACK_SCHEMA_HEADER}`).",
     )
     def get(self, request: Any, site: str) -> Response:
         device = site_device(request, site)
         pull = query(request, PullRequest, integers=("cursor", "limit", "protocol_version"))
         _check_version(pull.protocol_version)
-        rows, more = changes_after(device.site, pull.cursor, pull.limit)
+        said = _pack_schema(request)
+        reads = 1 if said is None else said
+        rows, more = changes_after(device.site, pull.cursor, pull.limit, pack_schema=reads)
         _seen(device)
         result = PullResult(
             changes=[_change(row, pull.protocol_version) for row in rows],
             next_cursor=rows[-1].cursor if rows else pull.cursor,
             has_more=more,
+            species_pack=None if said is None else _newest_pack(reads),  # after the rows
         )
-        return Response(result.model_dump(mode="json"))
+        # A device that did not say refuses a field it does not know (every earlier release).
+        return Response(
+            result.model_dump(mode="json", exclude={"species_pack"} if said is None else None)
+        )
+
+
+def _pack_schema(request: Any) -> int | None:
+    """The newest pack schema the device says it reads, or None where it does not say."""
+    value = request.headers.get(PACK_SCHEMA_HEADER)
+    if value is None:
+        return None
+    digits = value.isascii() and value.isdigit() and len(value) <= len(str(_MAX_PACK_SCHEMA))
+    if not digits or not 1 <= int(value) <= _MAX_PACK_SCHEMA:
+        raise HubError(
+            400, "invalid_header", f"{PACK_SCHEMA_HEADER} must be 1 to {_MAX_PACK_SCHEMA}"
+        )
+    return int(value)
+
+
+def _newest_pack(schema: int) -> SpeciesPackPublished | None:
+    pack = newest_species_pack(schema)
+    if pack is None:
+        return None
+    return SpeciesPackPublished(version=pack.version, sha256=pack.sha256, byte_size=pack.byte_size)
 
 
 def _change(row: Any, version: int) -> Change:

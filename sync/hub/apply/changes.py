@@ -13,7 +13,12 @@ so they win over the version it saw.
 
 A pull withholds the upserts of a person past their consent's retention, and of their
 templates, until ``sync.hub.retention`` erases them (its tombstone then reaches the devices
-that hold them).
+that hold them). It also withholds the announcement of a species pack whose schema the
+device does not read: a release that reads only older schemas would install the pack,
+refuse it when it loads it, and (before it kept a pack to fall back on) be left with no
+species classifier. It keeps the newest pack it reads instead, until it is upgraded; the
+pull's answer then names the newest pack it reads (``PullResult.species_pack``), whose
+announcement the device may be past already.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sync.hub.apply.lww import newest_time
-from sync.hub.models import Change, Device, Site
+from sync.hub.models import Change, Device, Site, SpeciesPack
 from sync.hub.models.people import past_retention
 
 
@@ -74,9 +79,15 @@ def append_change(
     return change
 
 
-def changes_after(site: Site, cursor: int, limit: int) -> tuple[list[Change], bool]:
-    """Up to ``limit`` changes after ``cursor``, oldest first, and whether more remain."""
+def changes_after(
+    site: Site, cursor: int, limit: int, *, pack_schema: int
+) -> tuple[list[Change], bool]:
+    """Up to ``limit`` changes after ``cursor``, oldest first, and whether more remain, for a
+    device that reads species packs up to schema ``pack_schema``."""
     query = Change.objects.select_related("origin_device").filter(site=site, cursor__gt=cursor)
+    unreadable = SpeciesPack.objects.filter(schema__gt=pack_schema).values_list("uid", flat=True)
+    if unread := list(unreadable):
+        query = query.exclude(entity="species_pack", entity_uid__in=unread)
     expired = past_retention(timezone.now()).filter(site=site).values_list("uid", flat=True)
     if withheld := [str(uid) for uid in expired]:
         query = query.exclude(

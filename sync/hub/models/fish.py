@@ -170,6 +170,9 @@ class SpeciesPack(models.Model):
     sha256 = models.CharField(max_length=64, editable=False)
     byte_size = models.BigIntegerField(editable=False)
     data = models.BinaryField(editable=False)
+    # The manifest's pack schema (``sync.species_packs.archive_schema``): the pack is
+    # announced only to devices that read it (``sync.hub.apply.changes``).
+    schema = models.PositiveSmallIntegerField(default=1, editable=False)
     notes = models.TextField(blank=True)
     published_at = models.DateTimeField(auto_now_add=True)
 

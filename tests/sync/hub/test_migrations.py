@@ -1,7 +1,8 @@
 """The audit migrations after 0008 (0009: each device's entries counted; 0011: each new
 code's record judged, whether the chain after it continues the old one; 0014: the bytes of
-a UTC day kept per hour) run as a hub upgrading runs them: ``migrate`` over a database at
-an earlier state that holds data.
+a UTC day kept per hour), and 0018 (each species pack's schema, read from its manifest), run
+as a hub upgrading runs them: ``migrate`` over a database at an earlier state that holds
+data.
 
 The data is what the live hub stores for the same situation, on the session's database:
 copied, through the models of the state at 0008, into a database of its own on the same
@@ -33,11 +34,17 @@ from sync.hub.audit import acknowledge
 from sync.hub.auth import issue_code
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
 from sync.hub.models.people import past_retention
+
+
+from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device, SpeciesPack
+from sync.species_packs import archive_pack
 from sync.store import Passphrase, Store
 from tests.sync.conftest import FAST, FakeClock
 from tests.sync.hub.hubfixtures import SERVER
 from tests.sync.hub.hubkit import Api
 from tests.sync.hub.test_audit_anchor import _registered_again, breaks, decide, links, send
+from tests.sync.hub.test_pack_schema import pack_of_schema
+from tests.sync.test_species_packs import make_pack
 from tests.sync.test_store_audit import tamper
 
 ALIAS = "before_audit_counts"
@@ -253,3 +260,25 @@ def test_the_retention_date_of_people_already_held_is_read_into_its_column(
     call_command("migrate", database=upgraded, interactive=False, verbosity=0)
     expired = past_retention(now).using(upgraded).filter(site__slug=api.site)
     assert list(expired.values_list("display_name", flat=True)) == ["past"]
+
+
+def test_a_species_pack_published_before_gets_the_schema_its_manifest_gives(
+    upgraded: str, tmp_path: Path
+) -> None:
+    """So that it is announced only to the devices that read it, as a new one is."""
+    before = ("hub", "0017_person_retain_until")
+    for target in (("auth",), before):  # auth's whole: permission names past 50 characters
+        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    apps = MigrationLoader(connections[upgraded]).project_state(before).apps
+    packs = apps.get_model("hub", "SpeciesPack").objects.using(upgraded)
+    archives = {
+        "sized": pack_of_schema(tmp_path / "sized", 2),
+        "combined": pack_of_schema(tmp_path / "combined", 3),
+        "no schema": archive_pack(make_pack(tmp_path / "plain")),  # read as 1, as devices did
+        "not an archive": b"pack bytes",
+    }
+    for version, data in archives.items():
+        packs.create(version=version, sha256="0" * 64, byte_size=len(data), data=data)
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    migrated = SpeciesPack.objects.using(upgraded).values_list("version", "schema")
+    assert dict(migrated) == {"sized": 2, "combined": 3, "no schema": 1, "not an archive": 1}

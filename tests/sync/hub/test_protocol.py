@@ -82,6 +82,7 @@ def test_pull_results_serialise_cursor_and_flags() -> None:
         "changes": [],
         "next_cursor": 7,
         "has_more": False,
+        "species_pack": None,  # left out for a device that does not send PACK_SCHEMA_HEADER
     }
 
 
