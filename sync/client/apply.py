@@ -124,11 +124,14 @@ def apply_page(
     *,
     device: UUID | None = None,
     hub_now: datetime | None = None,
+    newest_pack: SpeciesPackPublished | None = None,
 ) -> PageReport:
     """Apply ``changes`` and store ``next_cursor`` as this site's cursor, all or nothing.
     ``device``: this device's id, which tells its own catches coming back from others'.
     ``hub_now``: the hub's time in the answer (None: not said), which the changes' times
-    are held to (``sync.store.edit_clock``)."""
+    are held to (``sync.store.edit_clock``). ``newest_pack``: the newest species pack this
+    device reads, as the hub answered (None: not said); it is the pack to install, whatever
+    announcements the changes hold, as the hub knew it after reading them."""
     tally = _Tally()
     with store.database.write() as connection:
         context = _Context(
@@ -136,6 +139,8 @@ def apply_page(
         )
         for change in changes:
             _apply(context, change)
+        if newest_pack is not None:
+            _species_pack(context, newest_pack)
         # The hub's own time, however wrong this device's clock: see edit_clock.
         times = [(str(c.entity_uid), c.changed_at) for c in changes]
         note_hub_time(connection, times, hub_now, context.now)

@@ -1,7 +1,9 @@
 """Species packs on the device: download the announced pack, verify it, unpack it safely.
 
-The hub announces a new pack in the pull stream (``sync.client.apply`` keeps the newest
-announcement as ``species_pack.latest``). After a sync's records are done, ``PackInstaller``
+The hub announces a new pack in the pull stream, and names in each pull's answer the newest
+pack this release reads (``PullResult.species_pack``: a pack whose schema it does not read is
+never announced to it); ``sync.client.apply`` keeps the newest announcement as
+``species_pack.latest``. After a sync's records are done, ``PackInstaller``
 fetches that version's archive into a hidden file in the packs folder, checks its size and
 sha256 against the announcement, unpacks it into ``<packs folder>/<version>/`` through a
 staging folder renamed into place (``sync.species_packs``), and only then records it as

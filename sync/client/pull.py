@@ -85,6 +85,7 @@ class Puller:
                 page.next_cursor,
                 device=self._device,
                 hub_now=pulled.hub_now,
+                newest_pack=page.species_pack,
             )
             report = report.add(applied)
             cursor = page.next_cursor

@@ -32,6 +32,7 @@ from sync.client.errors import (
 )
 from sync.protocol import (
     CHUNK_SHA256_HEADER,
+    PACK_SCHEMA_HEADER,
     PROTOCOL_VERSION,
     AuditBatch,
     AuditReceipt,
@@ -45,6 +46,7 @@ from sync.protocol import (
     UploadStart,
     UploadStatus,
 )
+from sync.species_packs import READABLE_PACK_SCHEMA
 
 Model = TypeVar("Model", bound=BaseModel)
 _RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -112,7 +114,12 @@ class HubTransport:
             "limit": str(limit),
             "protocol_version": str(PROTOCOL_VERSION),
         }
-        response = self._send("pull", "GET", self._site_url("changes"), params=params)
+        # The hub then announces only the species packs this release reads, and names the
+        # newest of them in its answer (a hub before that ignores the header).
+        headers = {PACK_SCHEMA_HEADER: str(READABLE_PACK_SCHEMA)}
+        response = self._send(
+            "pull", "GET", self._site_url("changes"), params=params, headers=headers
+        )
         return Pulled(parse_answer(response, PullResult, "pull"), hub_date(response))
 
     def start_upload(self, start: UploadStart) -> UploadStatus:
