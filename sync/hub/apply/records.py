@@ -8,10 +8,12 @@ belongs to ``predictions``, whose maker it names, and so do the fish's box in a 
 (``crop``), which they were made on, and the pack's verdict on them (``status``,
 ``status_reason``). A payload without one of these (an older device's: ``pack_version`` and
 ``crop`` came with protocol 3, the verdict with 4) leaves it as it is: such a device never
-knew it, and its edit must not erase what a newer device reported. Likewise a payload
-naming no photo leaves the photo linked: a device that pulled the observation but not its
-photo sends none, and its edit (a confirmation) must not unlink the photo for the hub and
-every other device.
+knew it, and its edit must not erase what a newer device reported. Nor does a payload
+that names them but leaves the predictions as they are (``MADE_WITH``): an edit re-sends
+the predictions, and a device that pulled the catch on an older protocol and was upgraded
+since sends None for what it was never told. Likewise a payload naming no photo leaves the
+photo linked: a device that pulled the observation but not its photo sends none, and its
+edit (a confirmation) must not unlink the photo for the hub and every other device.
 
 A record may name only its own site's records: a catch's photo must be a catch photo of the
 site (never another site's, which would then show in this site's review queue and pulls,
@@ -43,6 +45,12 @@ FOLLOWERS = {
     "status_reason": "predictions",
 }
 """Unstamped field -> the stamped field whose winning write alone may change it."""
+MADE_WITH = frozenset({"predictions"})
+"""Leaders whose followers were made with them: a write that wins such a leader changes its
+followers only when it changes the leader's value too (a new classification). An edit
+(a confirmation) re-sends the same predictions with the stamp of the edit; it was not made
+with the box, pack or verdict it carries, which may be None merely because the editing
+device, on an older protocol when it pulled the catch, was never told them."""
 
 
 def apply_photo(ctx: EntryContext, payload: PhotoUpsert) -> str:
@@ -127,14 +135,17 @@ def update_observation(
     """Merge ``incoming`` fields by LWW and save; True when a value changed.
 
     A follower in ``incoming`` (``FOLLOWERS``) is taken only when the field it follows is in
-    ``incoming`` too and wins.
+    ``incoming`` too and wins, and for the predictions' followers (``MADE_WITH``) only when
+    the predictions change as well.
     """
     current = observation_fields(observation)
     stamped, followers = _split_followers(incoming)
     leaders_won = {
         leader
         for leader in set(FOLLOWERS.values())
-        if leader in stamped and wins(observation.field_versions, leader, stamp)
+        if leader in stamped
+        and wins(observation.field_versions, leader, stamp)
+        and (leader not in MADE_WITH or current[leader] != stamped[leader])
     }
     changed, versions = merge(current, observation.field_versions, stamped, stamp)
     changed.update(

@@ -333,6 +333,33 @@ def test_a_device_that_pulled_before_it_upgraded_never_erases_the_verdict(api: A
     assert (change["status"], change["pack_version"]) == ("unknown", "f4k-3")
 
 
+def test_a_confirmation_naming_no_box_or_pack_leaves_them_when_the_predictions_stay(
+    api: Api,
+) -> None:
+    """A boat on protocol 2 pulled a boxed catch without its box and pack (it was never told
+    them); upgraded to protocol 3, its officer confirms. The confirmation re-sends the same
+    predictions with an explicit ``crop``/``pack_version`` of None, and its stamp beats the
+    predictions'. Only a new classification may change what was made on it: the same
+    predictions leave the box, the pack and the verdict as they are."""
+    boat_1, boat_2 = api, Api.register_new(api.site, "boat-2")
+    made = e.observation(crop=[10, 20, 100, 50], pack_version="f4k-7", status="unknown")
+    boat_1.push(e.entry("fish_observation", "upsert", made, when=e.at(0)))
+    never_told = {"crop": None, "pack_version": None, "status": None, "status_reason": None}
+    confirmation = _confirmed(made, "officer-9", e.at(10)) | never_told
+    assert boat_2.push(e.entry("fish_observation", "upsert", confirmation, when=e.at(10)))[
+        "acknowledged"
+    ]
+    stored = FishObservation.objects.get(uid=made["observation_uid"])
+    assert stored.confirmed_species == "Gadus morhua"
+    assert (stored.crop, stored.pack_version, stored.status) == (
+        (10, 20, 100, 50),
+        "f4k-7",
+        "unknown",
+    )
+    change = boat_1.pull_all()[-1]["payload"]
+    assert (change["crop"], change["pack_version"]) == ([10, 20, 100, 50], "f4k-7")
+
+
 def test_the_hub_says_nothing_of_a_verdict_it_was_never_told(api: Api) -> None:
     """A protocol-3 device's catch has no verdict on the hub: the change log leaves it out
     rather than telling every device it is None."""
