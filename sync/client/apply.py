@@ -29,6 +29,9 @@ store's files as the erasure of a person held here is (a restore carries it over
 registration to another site deletes the old site's (``save_registration``). Log lines name
 records by uid, never by badge or name: logs outlive an erasure.
 
+Pulling a site again from the start (``sync.client.full_pull``), the species pack
+announcements this device had pulled before are not taken again: they name older packs.
+
 A fish observation first seen in a pull is another boat's catch (``recorded_here`` 0, schema
 11), unless the change came from this device (``device``): its own catch coming back, after
 a restore from an older backup. A later change of a row leaves where it came from as it is.
@@ -45,6 +48,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from sync.client.full_pull import note_progress, seen_until
 from sync.client.state import cursor_name, put_value, record_species_pack
 from sync.protocol import (
     RETENTION_REASON,
@@ -104,6 +108,7 @@ class _Context:
     device: UUID | None = None  # this device, as the hub names it
     origin: UUID | None = None  # the device that made the change in hand (None: the hub)
     hub_now: datetime | None = None  # the hub's time in the answer (its Date), if it said
+    seen_until: int = 0  # pulling the site again: the cursor older code had reached
 
 
 @dataclass(frozen=True)
@@ -135,8 +140,9 @@ def apply_page(
     tally = _Tally()
     with store.database.write() as connection:
         context = _Context(
-            store, connection, store.clock.now(), tally, site, device, hub_now=hub_now
-        )
+            store, connection, store.clock.now(), tally, site, device, hub_now=hub_now,
+            seen_until=seen_until(connection, site),
+        )  # fmt: skip
         for change in changes:
             _apply(context, change)
         if newest_pack is not None:
@@ -146,6 +152,7 @@ def apply_page(
         note_hub_time(connection, times, hub_now, context.now)
         _retry_set_aside(context)
         put_value(connection, cursor_name(site), str(next_cursor), context.now)
+        note_progress(connection, site, next_cursor, context.now)
     if tally.erased:
         store.database.purge(wait=True)  # their data out of the file too (else it is owed)
     for reason in tally.skipped[:_MAX_REASONS]:
@@ -174,6 +181,8 @@ def _apply(context: _Context, change: Change) -> None:
 
 
 def _outcome(context: _Context, change: Change) -> _Outcome:
+    if change.entity == "species_pack" and change.cursor <= context.seen_until:
+        return None  # taken when first pulled: an older pack than one announced since
     try:
         payload = parse_payload(change.entity, change.operation, dict(change.payload))
     except PayloadError as error:

@@ -93,6 +93,8 @@ class SyncReport:
             f" uploaded {up.completed} photos ({up.resumed} resumed, {up.failed} failed)"
             f" in {self.seconds:.2f} s"
         )
+        if pull.full_pull is not None:
+            text += f"; pulled the site again from the start ({pull.full_pull.reason()})"
         if self.expired:
             text += f"; erased {len(self.expired)} people past their retention date"
         if self.audit.stored:

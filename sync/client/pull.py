@@ -3,7 +3,9 @@
 Each page's records and the cursor after it commit together (``sync.client.apply``): a
 crash or a cut link between pages leaves the device at the last page it applied, and the
 next pull asks for exactly what follows. A page is checked before it is applied, so a
-confused hub cannot move the cursor backwards or make the client loop.
+confused hub cannot move the cursor backwards or make the client loop. A cursor moved by
+older code, which kept less of each change, starts again from 0, once
+(``sync.client.full_pull``).
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from uuid import UUID
 from sync.client.apply import PageReport, apply_page
 from sync.client.config import Tuning
 from sync.client.errors import HubUnavailableError
-from sync.client.state import read_cursor
+from sync.client.full_pull import FullPull, start_cursor
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.protocol import PullResult
-from sync.store import Store
+from sync.store import OutboxState, Store
 from sync.store.edit_clock import clock_warning
 
 _log = logging.getLogger(__name__)
@@ -34,16 +36,17 @@ class PullReport:
     cursor: int = 0
     complete: bool = True
     set_aside: int = 0  # changes kept to try again with later pulls (``sync.client.apply``)
+    full_pull: FullPull | None = None  # the pull of the site from the start it began
 
     def add(self, page: PageReport) -> PullReport:
-        return PullReport(
-            self.pages + 1,
-            self.applied + page.applied,
-            self.erased + page.erased,
-            self.skipped + len(page.skipped),
-            page.cursor,
-            self.complete,
-            self.set_aside + page.set_aside,
+        return replace(
+            self,
+            pages=self.pages + 1,
+            applied=self.applied + page.applied,
+            erased=self.erased + page.erased,
+            skipped=self.skipped + len(page.skipped),
+            cursor=page.cursor,
+            set_aside=self.set_aside + page.set_aside,
         )
 
 
@@ -70,8 +73,8 @@ class Puller:
         return report
 
     def _pull_pages(self, stopping: Stopping) -> PullReport:
-        cursor = read_cursor(self._store.database, self._site)
-        report = PullReport(cursor=cursor)
+        cursor, full_pull = self._start()
+        report = PullReport(cursor=cursor, full_pull=full_pull)
         for _ in range(self._tuning.max_pages_per_sync):
             if stopping():
                 break
@@ -92,6 +95,15 @@ class Puller:
             if not page.has_more:
                 return report
         return replace(report, cursor=cursor, complete=False)
+
+    def _start(self) -> tuple[int, FullPull | None]:
+        """The cursor to pull from, and the full pull that begins now, if one does."""
+        counts = self._store.outbox.counts()
+        waiting = counts[OutboxState.QUEUED] + counts[OutboxState.SENT]
+        with self._store.database.write() as connection:
+            schema = int(connection.execute("PRAGMA user_version").fetchone()[0])
+            now = self._store.clock.now()
+            return start_cursor(connection, self._site, schema, waiting, now)
 
 
 def warn_if_clock_behind(store: Store) -> str | None:

@@ -19,6 +19,7 @@ from sync.client.config import (
     SitePolicy,
     parse_flag,
 )
+from sync.client.full_pull import FullPull, PulledWith, full_pull_name, pulled_with_name
 from sync.client.kept_pack import KEPT_ERROR_NAME
 from sync.client.packs import ERROR_NAME, announced_pack, installed_record, packs_dir_for
 from sync.client.state import (
@@ -105,6 +106,7 @@ class SyncStatus:
     # Pulled people kept until they can apply here (uid, why): ``sync.client.apply``.
     set_aside: tuple[tuple[str, str], ...] = ()
     clock: str | None = None  # the clock reads before the hub time seen (``edit_clock``)
+    full_pull: str | None = None  # the site pulled again from the start (``full_pull``)
 
     def lines(self) -> list[str]:
         last = self.last
@@ -124,6 +126,8 @@ class SyncStatus:
         ]
         if self.clock:
             lines.append(f"clock        {self.clock}")
+        if self.full_pull:
+            lines.append(f"full pull    {self.full_pull}")
         lines.extend(self.species_pack.lines())
         lines.extend(self.audit.lines())
         for entry in self.quarantined:
@@ -167,7 +171,22 @@ def read_status(store: Store, env: Mapping[str, str]) -> SyncStatus:
         audit=read_audit_status(store, pick(DEVICE_ID_ENV, "device_id")),
         set_aside=_set_aside_people(store, site),
         clock=read_clock_warning(store),
+        full_pull=_full_pull(stored, site, int(cursor or 0)),
     )
+
+
+def _full_pull(stored: Mapping[str, str], site: str | None, cursor: int) -> str | None:
+    """The last pull of the site from the start, or the one owed to it (``full_pull``)."""
+    if not site:
+        return None
+    full = FullPull.from_stored(stored.get(full_pull_name(site)))
+    noted = PulledWith.from_stored(stored.get(pulled_with_name(site)))
+    if cursor and not noted.complete:
+        return (
+            f"owed: cursor {cursor} was pulled by {noted.words()}; the next sync whose push"
+            " leaves nothing queued pulls the site again from the start"
+        )
+    return None if full is None else full.words()
 
 
 def read_clock_warning(store: Store) -> str | None:

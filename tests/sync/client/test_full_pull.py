@@ -1,0 +1,148 @@
+"""A device upgraded across a protocol or store schema bump pulls its site again, once.
+
+Older code moved the cursor past what it could not keep: a person whose badge it still gave
+to someone else (before store schema 10, skipped rather than set aside), a catch's box, pack
+and verdict (protocols 2 and 3 were never told them). The stores here are left exactly as
+that code left them: the cursor moved on, no note of what pulled it, the person absent
+(nothing set aside), the pulled catch's new columns empty as the migrations leave them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from sync.client import Tuning
+from sync.client.state import SPECIES_PACK_NAME, read_cursor, read_values
+from sync.client.status import read_status
+from sync.store import FishObservation, Photo, PredictionStatus, SpeciesScore, Store
+from sync.store.records import Crop
+from tests.sync.client.devices import enrol, new_device, photo_bytes
+from tests.sync.client.fakehub import SITE, FakeHub
+from tests.sync.client.units import client_of
+from tests.sync.hub.hubkit import HubProcess
+
+BOX = Crop(10, 20, 100, 50)
+
+
+def _as_older_code_left_it(store: Store) -> None:
+    """No note of what pulled the cursor (older code kept none), nothing set aside (before
+    schema 10 such a change was skipped), and pulled catches without what protocol 2 did
+    not carry: the migrations left their pack, box and verdict empty, the box not known."""
+    with store.database.write() as connection:
+        connection.execute("DELETE FROM sync_state WHERE name LIKE 'pulled_with.%'")
+        connection.execute("DELETE FROM deferred_changes")
+        connection.execute(
+            "UPDATE fish_observations SET pack_version = NULL, crop_x = NULL, crop_y = NULL,"
+            " crop_w = NULL, crop_h = NULL, crop_known = 0, status = NULL,"
+            " status_reason = NULL WHERE recorded_here = 0"
+        )
+
+
+def _people(store: Store) -> list[str]:
+    return [str(uid) for (uid,) in store.database.query("SELECT person_uid FROM people")]
+
+
+def test_a_person_older_code_skipped_arrives_once_the_kiosk_is_upgraded(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    old = new_device(tmp_path, live_hub.url, site_slug, "kiosk-old")
+    new = new_device(tmp_path, live_hub.url, site_slug, "kiosk-new")
+    with old.open() as so, new.open() as sn, httpx.Client() as http:
+        mine = enrol(so, site_slug, "B-X", seed=21)  # enrolled here while offline
+        theirs = enrol(sn, site_slug, "B-X", seed=22)  # the same badge, synced first
+        new.client(sn, http).sync_once()
+        old.client(so, http).sync_once()  # mine refused at the hub; theirs pulled
+        _as_older_code_left_it(so)  # ...and skipped, as code before schema 10 did
+        cursor = read_cursor(so.database, site_slug)
+        assert cursor > 0 and theirs not in _people(so)
+        so.people.erase(mine, operator="officer-7", reason="badge typed wrong")
+
+        report = old.client(so, http).sync_once()
+
+        assert _people(so) == [theirs]  # arrived; the one erased here stayed erased
+        assert so.database.query("SELECT count(*) FROM face_templates")[0][0] == 1
+        assert report.pull.full_pull is not None and report.pull.full_pull.until == cursor
+        status = "\n".join(read_status(so, {}).lines())
+        assert f"full pull    pulled again from the start {report.pull.full_pull.began_at}" in (
+            status
+        )
+        assert f"its cursor {cursor} had been pulled by an earlier release" in status
+        assert "caught up" in status
+        again = old.client(so, http).sync_once()
+        assert again.pull.full_pull is None and again.pull.applied == 0  # once
+
+
+def _boxed_unknown_catch(store: Store) -> FishObservation:
+    photo = Photo(photo_bytes(9000, 77), "image/jpeg", store.clock.now())
+    fish = FishObservation(
+        observed_at=store.clock.now(),
+        predictions=(SpeciesScore("Lutjanus", 0.31), SpeciesScore("Gadus morhua", 0.2)),
+        needs_review=True, officer="officer-7", notes="boxed",
+        pack_version="pack-7", crop=BOX, status=PredictionStatus.UNKNOWN,
+    )  # fmt: skip
+    return store.observations.add_with_photo(photo, [fish])[0]
+
+
+def test_catches_pulled_on_an_older_protocol_get_their_box_pack_and_verdict(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    new = new_device(tmp_path, live_hub.url, site_slug, "boat-new")
+    up = new_device(tmp_path, live_hub.url, site_slug, "boat-up")
+    with new.open() as sn, up.open() as su, httpx.Client() as http:
+        catch = _boxed_unknown_catch(sn)
+        new.client(sn, http).sync_once()
+        first, second = (
+            su.observations.add(
+                FishObservation(su.clock.now(), (SpeciesScore("Gadus morhua", 0.6),), True, "o-9")
+            )
+            for _ in range(2)
+        )
+        up.client(su, http).sync_once()
+        _as_older_code_left_it(su)  # it pulled the catch on protocol 2
+        assert su.observations.get(catch.observation_uid).status is None
+        su.observations.confirm(first.observation_uid, "Gadus morhua", officer="o-9")
+        su.observations.confirm(second.observation_uid, "Pollachius", officer="o-9")
+        one_batch = Tuning(batch_entries=1, max_batches_per_sync=1)
+
+        up.client(su, http, tuning=one_batch).sync_once()  # one edit left unpushed
+
+        # It waits: the hub's older copy would overwrite that edit here.
+        assert su.observations.get(second.observation_uid).confirmed_species == "Pollachius"
+        assert su.observations.get(catch.observation_uid).status is None
+        assert "owed: cursor" in "\n".join(read_status(su, {}).lines())
+        rows = su.observations.count()
+
+        report = up.client(su, http).sync_once()
+
+        mine = su.observations.get(catch.observation_uid)
+        assert (mine.status, mine.pack_version, mine.crop) == (
+            PredictionStatus.UNKNOWN,
+            "pack-7",
+            BOX,
+        )
+        assert report.pull.full_pull is not None and "pulled the site again" in report.summary()
+        assert su.observations.get(second.observation_uid).confirmed_species == "Pollachius"
+        assert su.observations.count() == rows  # nothing doubled
+        assert new.client(sn, http).sync_once().pull.full_pull is None  # a current device
+
+
+def test_a_pull_from_the_start_does_not_take_back_older_pack_announcements(
+    store: Store,
+) -> None:
+    """Spread over several syncs, a full pull would otherwise note an older pack as the
+    newest between them, and the device would install it."""
+    hub = FakeHub()
+    for version in ("v1", "v2"):
+        pack = {"version": version, "sha256": "0" * 64, "byte_size": 9}
+        hub.add_change("species_pack", "publish", pack)
+    client_of(store, hub).pull()
+    _as_older_code_left_it(store)
+    one_page = Tuning(pull_limit=1, max_pages_per_sync=1)
+
+    report = client_of(store, hub, one_page).pull()
+
+    assert report.full_pull is not None and report.cursor == 1
+    assert '"v2"' in read_values(store.database)[SPECIES_PACK_NAME]
+    assert read_cursor(store.database, SITE) == 1
