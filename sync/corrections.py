@@ -35,6 +35,7 @@ import csv
 import hashlib
 import os
 import shutil
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,9 +233,11 @@ class CorrectionsExport:
 
 
 def species_key(species: str) -> str:
-    """Case and spacing typed by two reviewers do not make two species. The training export
-    (``inference.fish.types.species_key``) holds the same rule: it reads what this groups."""
-    return " ".join(species.split()).casefold()
+    """Case, spacing and Unicode form (NFC or a Mac's NFD) typed by two reviewers do not make
+    two species. The training export (``inference.fish.types.species_key``) holds the same
+    rule: it reads what this groups."""
+    folded = unicodedata.normalize("NFD", species).casefold()
+    return unicodedata.normalize("NFC", " ".join(folded.split()))
 
 
 def _private(path: Path, mode: str) -> IO[Any]:

@@ -29,6 +29,7 @@ import hashlib
 import re
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,7 +169,7 @@ def _pack_names(species_pack: Path | None) -> dict[str, Species]:
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             if not {"file", "confirmed_species"} <= set(reader.fieldnames or ()):
                 raise DatasetError(f"{path} needs the columns file,confirmed_species[,group]")
@@ -183,7 +184,8 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
 def _correction(
     row: dict[str, str], base: Path, names: dict[str, Species], where: str
 ) -> Correction:
-    name = " ".join((row.get("confirmed_species") or "").split())
+    # NFC: the name species.csv keeps for a species typed in several Unicode forms
+    name = unicodedata.normalize("NFC", " ".join((row.get("confirmed_species") or "").split()))
     file = (row.get("file") or "").strip()
     if not name or not file:
         raise DatasetError(f"a correction needs a file and a confirmed species: {row}")

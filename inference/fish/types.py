@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -28,11 +29,15 @@ class Species:
 
 
 def species_key(name: str) -> str:
-    """What two names of one species share: case and spacing typed by two people do not make
-    two species. The rule of ``sync.corrections.species_key`` too, by which the stores group
+    """What two names of one species share: case, spacing and Unicode form (an 'é' a Mac
+    sends decomposed, NFD) typed by two people do not make two species. Unicode's caseless
+    match (NFD, casefold), then NFC, so that a key written as a folder name is the usual
+    form. The rule of ``sync.corrections.species_key`` too, by which the stores group
     the corrections that ``inference.fish.corrections`` reads; the two packages never import
-    each other, so each holds it (tests/inference/fish/test_corrections.py keeps them equal)."""
-    return " ".join(name.split()).casefold()
+    each other, so each holds it (tests/inference/fish/test_corrections.py keeps them equal).
+    No store or hub table keeps a key: each is computed when names are compared."""
+    folded = unicodedata.normalize("NFD", name).casefold()
+    return unicodedata.normalize("NFC", " ".join(folded.split()))
 
 
 @dataclass(frozen=True)

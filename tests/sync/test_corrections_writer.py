@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -231,6 +232,12 @@ def test_a_correction_without_a_species_is_refused_when_made() -> None:
 def test_two_spellings_of_one_species_agree() -> None:
     assert species_key("  gadus   Morhua ") == species_key("Gadus morhua")
     assert species_key("Gadus morhua") != species_key("Gadus macrocephalus")
+
+
+def test_a_species_typed_on_a_mac_is_the_one_typed_elsewhere() -> None:
+    """macOS may send 'é' decomposed (NFD); two stores' reviewers typed one species."""
+    typed_elsewhere = unicodedata.normalize("NFC", "Kérapu")
+    assert species_key(unicodedata.normalize("NFD", "kérapu")) == species_key(typed_elsewhere)
 
 
 def test_the_summary_names_the_next_command(tmp_path: Path) -> None:

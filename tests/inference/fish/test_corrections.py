@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import unicodedata
 from pathlib import Path
 
 import cv2
@@ -279,5 +280,36 @@ def test_the_species_key_of_the_export_is_the_stores() -> None:
     from inference.fish.types import species_key
     from sync.corrections import species_key as stores_key
 
-    for typed in ("Gadus morhua", "  gadus\tMORHUA ", "Straße", "STRASSE", "a  b\u00a0c", ""):
+    nfc, nfd = unicodedata.normalize("NFC", "Kérapu"), unicodedata.normalize("NFD", "Kérapu")
+    typed_ways = (
+        "Gadus morhua",
+        "  gadus\tMORHUA ",
+        "Straße",
+        "STRASSE",
+        "a  b\u00a0c",
+        "",
+        nfc,
+        nfd,
+    )
+    for typed in typed_ways:
         assert species_key(typed) == stores_key(typed)
+    assert species_key(nfd) == species_key(nfc.upper()) == stores_key(nfd) == "kérapu"
+
+
+def test_unicode_forms_make_no_second_species(tmp_path: Path) -> None:
+    """'Kérapu' typed on Linux or Windows (NFC) and on a Mac (NFD) is one folder, one
+    species, named in NFC; not 'k_rapu' and 'ke_rapu' both shown as 'Kérapu'."""
+    nfc, nfd = unicodedata.normalize("NFC", "Kérapu"), unicodedata.normalize("NFD", "Kérapu")
+    for i in range(3):
+        _photo(tmp_path / f"{i}.png", i)
+    (tmp_path / "c.csv").write_text(
+        f"file,confirmed_species\n0.png,{nfc}\n1.png,{nfd}\n2.png,Lutjanus sebae\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "set"
+    assert export_training_set(tmp_path / "c.csv", out) == 3
+    assert sorted(path.name for path in out.iterdir() if path.is_dir()) == [
+        "k_rapu",
+        "lutjanus_sebae",
+    ]
+    assert [s.name for s in load_dataset(out).species] == [nfc, "Lutjanus sebae"]
