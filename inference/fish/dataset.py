@@ -5,14 +5,19 @@ from ``DIR/groups.csv`` (``file,group``, file relative to DIR), else from Fish4K
 names ``fish_<track>_<frame>.<ext>`` (the track is the group), else one group per image.
 Frames of one fish are near-duplicates: a split that ignores groups measures memory, not
 recognition.
+
+An image given two groups, a row without one of its cells and a groups.csv row naming no
+image are refused, naming the lines. The CSVs may be saved by Excel ("CSV UTF-8", with a
+byte order mark); their cells are read in NFC.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +28,7 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".
 SPECIES_CSV = "species.csv"
 GROUPS_CSV = "groups.csv"
 _F4K_NAME = re.compile(r"^fish_(?P<track>\d+)_(?P<frame>\d+)$")
+_SHOWN_ROWS = 5  # of the rows an error names, the first few
 
 
 @dataclass(frozen=True)
@@ -55,19 +61,25 @@ class FishDataset:
         return FishDataset(self.root, species, samples, self.group_source)
 
 
+@dataclass(frozen=True)
+class _Row:
+    """A CSV row's two cells, stripped and in NFC, and the line of the file it ends on."""
+
+    line: int
+    key: str
+    value: str
+
+
 def load_dataset(root: Path) -> FishDataset:
     """Scan ``root``; every problem that would silently skew training is an error."""
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder of species folders")
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise DatasetError(f"{root} holds no species folders (one folder per species)")
-    names = _read_species_csv(root / SPECIES_CSV, {folder.name for folder in folders})
-    try:
-        species = tuple(Species(f.name, names.get(f.name, f.name)) for f in folders)
-    except ValueError as exc:  # a blank display name in species.csv, say
-        raise DatasetError(f"{root}: {exc}") from None
-    files = {folder.name: _images_in(folder) for folder in folders}
+    named = _read_species_csv(root / SPECIES_CSV, folders)
+    species = tuple(Species(f, named[f].value if f in named else f) for f in folders)
+    files = {folder: _images_in(root / folder) for folder in folders}
     empty = [name for name, images in files.items() if not images]
     if empty:
         raise DatasetError(f"species folders without images in {root}: {', '.join(empty)}")
@@ -83,40 +95,85 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _read_csv(path: Path, columns: tuple[str, str]) -> list[tuple[str, str]]:
+def _read_csv(path: Path, columns: tuple[str, str]) -> list[_Row]:
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel writes a BOM
             reader = csv.DictReader(handle)
             if reader.fieldnames is None or not set(columns) <= set(reader.fieldnames):
                 raise DatasetError(f"{path} must have the columns {','.join(columns)}")
-            return [(row[columns[0]].strip(), row[columns[1]].strip()) for row in reader]
+            lines = [(reader.line_num, row) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"cannot read {path}: {exc}") from exc
+    rows = (_row(path, line, row, columns) for line, row in lines)
+    return [row for row in rows if row is not None]
 
 
-def _read_species_csv(path: Path, folders: set[str]) -> dict[str, str]:
+def _row(
+    path: Path, line: int, row: Mapping[str, str | None], columns: tuple[str, str]
+) -> _Row | None:
+    """The row's cells; None for a row of empty cells (Excel saves blank rows as commas)."""
+    key, value = (unicodedata.normalize("NFC", (row.get(c) or "").strip()) for c in columns)
+    if not key and not value:
+        return None
+    if not key:
+        raise DatasetError(f"{path}, line {line}: no {columns[0]}")
+    if not value:
+        raise DatasetError(f"{path}, line {line}: {columns[0]} {key!r} has no {columns[1]}")
+    return _Row(line, key, value)
+
+
+def _read_species_csv(path: Path, folders: list[str]) -> dict[str, _Row]:
+    """Each folder's row; a cell in NFC names the folder a Mac wrote in NFD."""
     if not path.exists():
         return {}
-    names = dict(_read_csv(path, ("folder", "species")))
-    unknown = sorted(set(names) - folders)
+    by_form = {unicodedata.normalize("NFC", folder): folder for folder in folders}
+    rows = _read_csv(path, ("folder", "species"))
+    named = {by_form.get(row.key, row.key): row for row in rows}
+    unknown = sorted(set(named) - set(folders))
     if unknown:
         raise SpeciesMismatchError(
             f"{path} names species folders that do not exist: {', '.join(unknown)}"
         )
-    return names
+    return named
 
 
 def _groups(root: Path, relatives: list[str]) -> tuple[dict[str, str], str]:
     path = root / GROUPS_CSV
-    if path.exists():
-        listed = dict(_read_csv(path, ("file", "group")))
-        missing = [rel for rel in relatives if not listed.get(rel)]
-        if missing:
-            raise DatasetError(
-                f"{path} gives no group for {len(missing)} images, e.g. {missing[:3]}; "
-                "list every image, or remove groups.csv to group by file name"
-            )
-        return {rel: f"group:{listed[rel]}" for rel in relatives}, GROUPS_CSV
+    if not path.exists():
+        return _default_groups(relatives)
+    listed = _listed_groups(path)
+    present = {unicodedata.normalize("NFC", rel) for rel in relatives}
+    strays = [row for file, row in listed.items() if file not in present]
+    if strays:
+        shown = ", ".join(f"line {row.line}: {row.key}" for row in strays[:_SHOWN_ROWS])
+        raise DatasetError(
+            f"{path} has {len(strays)} rows that name no image in {root} ({shown}"
+            f"{', ...' if len(strays) > _SHOWN_ROWS else ''}); correct or remove them"
+        )
+    found = {rel: listed.get(unicodedata.normalize("NFC", rel)) for rel in relatives}
+    missing = [rel for rel, row in found.items() if row is None]
+    if missing:
+        raise DatasetError(
+            f"{path} gives no group for {len(missing)} images, e.g. {missing[:3]}; "
+            "list every image, or remove groups.csv to group by file name"
+        )
+    return {rel: f"group:{row.value}" for rel, row in found.items() if row}, GROUPS_CSV
+
+
+def _listed_groups(path: Path) -> dict[str, _Row]:
+    """Each file's row; a file listed twice must be given one group."""
+    listed: dict[str, _Row] = {}
+    clashes = []
+    for row in _read_csv(path, ("file", "group")):
+        first = listed.setdefault(row.key, row)
+        if first.value != row.value:
+            clashes.append(f"{row.key} two groups (lines {first.line}, {row.line})")
+    if clashes:
+        raise DatasetError(f"{path} gives {'; '.join(clashes[:_SHOWN_ROWS])}: one group each")
+    return listed
+
+
+def _default_groups(relatives: list[str]) -> tuple[dict[str, str], str]:
     groups = {rel: _group_from_name(rel) for rel in relatives}
     tracks = sum(group.startswith("track:") for group in groups.values())
     source = "fish_<track>_<frame> names" if tracks else "one group per image"

@@ -72,7 +72,7 @@ def test_empty_species_folders_and_empty_roots_are_refused(tmp_path: Path) -> No
 def test_a_blank_display_name_is_a_dataset_error(tmp_path: Path) -> None:
     _image(tmp_path / "a" / "1.png")
     (tmp_path / "species.csv").write_text("folder,species\na,\n")
-    with pytest.raises(DatasetError, match="needs a display name"):
+    with pytest.raises(DatasetError, match=r"line 2: folder 'a' has no species"):
         load_dataset(tmp_path)
 
 
@@ -113,3 +113,45 @@ def test_int8_calibration_draws_every_species_beyond_its_first_frames(tmp_path: 
     assert len(taken) == 8 and taken == levels()
     assert sorted(taken[0::2]) != [0, 1, 2, 3] and all(t < 100 for t in taken[0::2])
     assert all(t >= 100 for t in taken[1::2])
+
+
+def test_a_short_csv_row_is_a_dataset_error_naming_the_line(tmp_path: Path) -> None:
+    _image(tmp_path / "a" / "1.png")
+    _image(tmp_path / "b" / "1.png")
+    (tmp_path / "species.csv").write_text("folder,species\na,Alpha\nb\n")
+    with pytest.raises(DatasetError, match=r"species\.csv, line 3: folder 'b' has no species"):
+        load_dataset(tmp_path)
+    (tmp_path / "species.csv").unlink()
+    (tmp_path / "groups.csv").write_text("file,group\na/1.png,g\nb/1.png,g\n,g2\nb/2.png\n")
+    with pytest.raises(DatasetError, match=r"groups\.csv, line 4: no file"):
+        load_dataset(tmp_path)
+    (tmp_path / "groups.csv").write_text("file,group\na/1.png,g\nb/1.png,g\nb/2.png\n")
+    with pytest.raises(DatasetError, match=r"groups\.csv, line 4: file 'b/2.png' has no group"):
+        load_dataset(tmp_path)
+
+
+def test_csvs_saved_by_excel_with_a_byte_order_mark_are_read(tmp_path: Path) -> None:
+    _image(tmp_path / "a" / "1.png")
+    (tmp_path / "species.csv").write_bytes(b"\xef\xbb\xbffolder,species\r\na,Alpha fish\r\n")
+    (tmp_path / "groups.csv").write_bytes(b"\xef\xbb\xbffile,group\r\na/1.png,trip7\r\n")
+    dataset = load_dataset(tmp_path)
+    assert dataset.species[0].name == "Alpha fish"
+    assert [s.group for s in dataset.samples] == ["group:trip7"]
+
+
+def test_groups_csv_rows_that_name_no_image_are_refused(tmp_path: Path) -> None:
+    """A row naming no image is a typo, a photo moved or deleted, or a file written for other
+    photos: the split would not be the one the file describes, so it is named, not passed over."""
+    _image(tmp_path / "a" / "1.png")
+    _image(tmp_path / "a" / "2.png")
+    rows = ["a/1.png,g1", "a/2.png,g2", "../outside/x.png,g9", "a/missing.png,g9", "c/typo.png,g"]
+    (tmp_path / "groups.csv").write_text("file,group\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match="3 rows that name no image") as refused:
+        load_dataset(tmp_path)
+    message = str(refused.value)
+    assert "line 4: ../outside/x.png" in message and "line 6: c/typo.png" in message
+    (tmp_path / "groups.csv").write_text("file,group\na/1.png,g1\na/2.png,g2\na/1.png,g3\n")
+    with pytest.raises(DatasetError, match=r"a/1\.png two groups \(lines 2, 4\)"):
+        load_dataset(tmp_path)
+    (tmp_path / "groups.csv").write_text("file,group\na/1.png,g1\na/2.png,g2\na/1.png,g1\n")
+    assert [s.group for s in load_dataset(tmp_path).samples] == ["group:g1", "group:g2"]
