@@ -6,9 +6,11 @@ names ``fish_<track>_<frame>.<ext>`` (the track is the group), else one group pe
 Frames of one fish are near-duplicates: a split that ignores groups measures memory, not
 recognition.
 
-An image given two groups, a row without one of its cells and a groups.csv row naming no
-image are refused, naming the lines. The CSVs may be saved by Excel ("CSV UTF-8", with a
-byte order mark); their cells are read in NFC.
+Folders and names are one species when their ``species_key`` is (case, spacing, Unicode
+form). Two folders of one species, two folders given one display name, a folder listed
+twice in species.csv, an image given two groups, a row without one of its cells and a
+groups.csv row naming no image are refused, naming the folders or the lines. The CSVs may
+be saved by Excel ("CSV UTF-8", with a byte order mark); their cells are read in NFC.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inference.fish.errors import DatasetError, SpeciesMismatchError
-from inference.fish.types import Species
+from inference.fish.types import Species, species_key
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 SPECIES_CSV = "species.csv"
@@ -77,8 +79,10 @@ def load_dataset(root: Path) -> FishDataset:
     folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise DatasetError(f"{root} holds no species folders (one folder per species)")
+    _refuse_one_species_twice(root, folders)
     named = _read_species_csv(root / SPECIES_CSV, folders)
     species = tuple(Species(f, named[f].value if f in named else f) for f in folders)
+    _refuse_one_name_twice(root / SPECIES_CSV, species, named)
     files = {folder: _images_in(root / folder) for folder in folders}
     empty = [name for name, images in files.items() if not images]
     if empty:
@@ -89,6 +93,25 @@ def load_dataset(root: Path) -> FishDataset:
         Sample(root / rel, rel, rel.split("/", 1)[0], groups[rel]) for rel in relatives
     )  # fmt: skip
     return FishDataset(root, species, samples, source)
+
+
+def _refuse_one_species_twice(root: Path, folders: list[str]) -> None:
+    """'Chromis' and 'chromis' (or an 'é' in NFC and NFD) would train as two classes of the
+    one species that the stores and the corrections export see."""
+    by_key: dict[str, list[str]] = {}
+    for folder in folders:
+        by_key.setdefault(species_key(folder), []).append(folder)
+    twice = [" and ".join(map(_shown, same)) for same in by_key.values() if len(same) > 1]
+    if twice:
+        raise DatasetError(
+            f"species folders of {root} that are one species (they differ only in case, "
+            f"spacing or Unicode form): {'; '.join(twice)}; merge each into one folder"
+        )
+
+
+def _shown(name: str) -> str:
+    """``name`` quoted, saying when it is decomposed: NFD and NFC look alike on a screen."""
+    return repr(name) + ("" if unicodedata.is_normalized("NFC", name) else " (decomposed, NFD)")
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -123,18 +146,47 @@ def _row(
 
 
 def _read_species_csv(path: Path, folders: list[str]) -> dict[str, _Row]:
-    """Each folder's row; a cell in NFC names the folder a Mac wrote in NFD."""
+    """Each folder's row, matched by ``species_key`` (Excel may capitalise, a Mac decompose)."""
     if not path.exists():
         return {}
-    by_form = {unicodedata.normalize("NFC", folder): folder for folder in folders}
-    rows = _read_csv(path, ("folder", "species"))
-    named = {by_form.get(row.key, row.key): row for row in rows}
-    unknown = sorted(set(named) - set(folders))
+    by_key = {species_key(folder): folder for folder in folders}
+    rows: dict[str, list[_Row]] = {}
+    for row in _read_csv(path, ("folder", "species")):
+        rows.setdefault(by_key.get(species_key(row.key), row.key), []).append(row)
+    twice = [
+        f"{folder} twice (lines {', '.join(str(row.line) for row in same)})"
+        for folder, same in rows.items()
+        if len(same) > 1
+    ]
+    if twice:
+        raise DatasetError(f"{path} names folder {'; '.join(twice)}: one row per folder")
+    unknown = sorted(set(rows) - set(folders))
     if unknown:
         raise SpeciesMismatchError(
             f"{path} names species folders that do not exist: {', '.join(unknown)}"
         )
-    return named
+    return {folder: same[0] for folder, same in rows.items()}
+
+
+def _refuse_one_name_twice(path: Path, species: Iterable[Species], named: dict[str, _Row]) -> None:
+    """Two folders under one display name are two classes that a device shows as one."""
+    by_key: dict[str, list[Species]] = {}
+    for one in species:
+        by_key.setdefault(species_key(one.name), []).append(one)
+    twice = [
+        " and ".join(f"{s.id} ({_where(s.id, named)})" for s in same) + f" as {same[0].name!r}"
+        for same in by_key.values()
+        if len(same) > 1
+    ]
+    if twice:
+        raise DatasetError(
+            f"{path} names folders {'; '.join(twice)}: one species twice; give each folder "
+            "its own species, or merge the folders"
+        )
+
+
+def _where(folder: str, named: dict[str, _Row]) -> str:
+    return f"line {named[folder].line}" if folder in named else "its folder's name"
 
 
 def _groups(root: Path, relatives: list[str]) -> tuple[dict[str, str], str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,7 @@ from inference.fish.dataset import load_dataset
 from inference.fish.errors import DatasetError, SpeciesMismatchError
 from inference.fish.images import round_robin_batches
 from inference.fish.trainset import prepare
+from inference.fish.types import Species
 
 
 def _image(path: Path, seed: int = 0) -> None:
@@ -113,6 +115,54 @@ def test_int8_calibration_draws_every_species_beyond_its_first_frames(tmp_path: 
     assert len(taken) == 8 and taken == levels()
     assert sorted(taken[0::2]) != [0, 1, 2, 3] and all(t < 100 for t in taken[0::2])
     assert all(t >= 100 for t in taken[1::2])
+
+
+def test_folders_one_species_apart_only_in_case_or_unicode_form_are_refused(
+    tmp_path: Path,
+) -> None:
+    """'Chromis' and 'chromis', or 'Épinéphèle' typed on Linux (NFC) and on a Mac (NFD), are
+    one species to the stores and the export (``species_key``): two classes would split its
+    photos and show two choices of one name."""
+    nfc, nfd = (
+        unicodedata.normalize("NFC", "Épinéphèle"),
+        unicodedata.normalize("NFD", "Épinéphèle"),
+    )
+    for folder in ("Chromis", "chromis", nfc, nfd, "Dascyllus"):
+        _image(tmp_path / folder / "1.png")
+    with pytest.raises(DatasetError, match="one species") as refused:
+        load_dataset(tmp_path)
+    assert all(
+        ascii(name) in ascii(str(refused.value)) for name in ("Chromis", "chromis", nfc, nfd)
+    )
+    assert "Dascyllus" not in str(refused.value)
+
+
+def test_species_csv_is_matched_to_the_folders_as_species_are(tmp_path: Path) -> None:
+    """A species.csv typed on Windows (NFC) names the folder a Mac wrote (NFD)."""
+    folder = unicodedata.normalize("NFD", "Kérapu")
+    _image(tmp_path / folder / "1.png")
+    (tmp_path / "species.csv").write_text(
+        f"folder,species\n{unicodedata.normalize('NFC', 'Kérapu')},Epinephelus sp.\n",
+        encoding="utf-8",
+    )
+    assert load_dataset(tmp_path).species == (Species(folder, "Epinephelus sp."),)
+
+
+def test_species_csv_may_name_a_folder_once_and_a_species_once(tmp_path: Path) -> None:
+    """Two folders under one display name are two classes a device shows as one; a folder
+    listed twice would silently take its last name. Both are refused, naming the lines."""
+    for folder in ("a", "b", "c"):
+        _image(tmp_path / folder / "1.png")
+    species_csv = tmp_path / "species.csv"
+    species_csv.write_text("folder,species\na,Chromis chrysura\nb,chromis  Chrysura\nc,C\n")
+    with pytest.raises(DatasetError, match=r"folders a \(line 2\) and b \(line 3\) .*one species"):
+        load_dataset(tmp_path)
+    species_csv.write_text("folder,species\na,A\nc,Amphiprion clarkii\nb,B\nc,Dascyllus\n")
+    with pytest.raises(DatasetError, match=r"names folder c twice \(lines 3, 5\)"):
+        load_dataset(tmp_path)
+    species_csv.write_text("folder,species\na,B\n")  # b keeps its folder's name: B
+    with pytest.raises(DatasetError, match=r"folders a \(line 2\) and b \(its folder"):
+        load_dataset(tmp_path)
 
 
 def test_a_short_csv_row_is_a_dataset_error_naming_the_line(tmp_path: Path) -> None:
