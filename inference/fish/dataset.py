@@ -1,9 +1,11 @@
 """A training or evaluation folder: one sub-folder per species, images inside.
 
 ``DIR/species.csv`` (``folder,species``) optionally gives display names. Split groups come
-from ``DIR/groups.csv`` (``file,group``, file relative to DIR), else from Fish4Knowledge
-names ``fish_<track>_<frame>.<ext>`` (the track is the group), else one group per image.
-Frames of one fish are near-duplicates: a split that ignores groups measures memory, not
+from ``DIR/groups.csv`` (``file,group``, file relative to DIR), else from the sub-folder an
+image sits in below its species folder (``fish_01/trip7/x.jpg``: teams file a species'
+photos by trip, and a trip's photos share fish and light), else from Fish4Knowledge names
+``fish_<track>_<frame>.<ext>`` (the track is the group), else one group per image. Frames
+of one fish are near-duplicates: a split that ignores groups measures memory, not
 recognition.
 
 Folders and names are one species when their ``species_key`` is (case, spacing, Unicode
@@ -11,11 +13,13 @@ form). Two folders of one species, two folders given one display name, a folder 
 twice in species.csv, an image given two groups, a row without one of its cells and a
 groups.csv row naming no image are refused, naming the folders or the lines. The CSVs may
 be saved by Excel ("CSV UTF-8", with a byte order mark); their cells are read in NFC.
+Hidden folders (``.thumbnails``) are skipped, and a folder a link leads back to is read once.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import re
 import unicodedata
 from collections import Counter
@@ -87,7 +91,7 @@ def load_dataset(root: Path) -> FishDataset:
     empty = [name for name, images in files.items() if not images]
     if empty:
         raise DatasetError(f"species folders without images in {root}: {', '.join(empty)}")
-    relatives = [f"{sid}/{path.name}" for sid, paths in files.items() for path in paths]
+    relatives = [path.relative_to(root).as_posix() for paths in files.values() for path in paths]
     groups, source = _groups(root, relatives)
     samples = tuple(
         Sample(root / rel, rel, rel.split("/", 1)[0], groups[rel]) for rel in relatives
@@ -115,7 +119,23 @@ def _shown(name: str) -> str:
 
 
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    """The species' images, those in its sub-folders too; a hidden folder is skipped, and a
+    folder that a link leads back to is read once."""
+    seen: set[Path] = set()
+    images = []
+    for parent, subfolders, names in os.walk(folder, onerror=_unreadable, followlinks=True):
+        real = Path(parent).resolve()
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        images += [Path(parent, n) for n in names if Path(n).suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(images)
+
+
+def _unreadable(error: OSError) -> None:
+    raise DatasetError(f"cannot read the folder {error.filename}: {error.strerror}")
 
 
 def _read_csv(path: Path, columns: tuple[str, str]) -> list[_Row]:
@@ -207,7 +227,7 @@ def _groups(root: Path, relatives: list[str]) -> tuple[dict[str, str], str]:
     if missing:
         raise DatasetError(
             f"{path} gives no group for {len(missing)} images, e.g. {missing[:3]}; "
-            "list every image, or remove groups.csv to group by file name"
+            "list every image, or remove groups.csv to group by folder or file name"
         )
     return {rel: f"group:{row.value}" for rel, row in found.items() if row}, GROUPS_CSV
 
@@ -226,14 +246,21 @@ def _listed_groups(path: Path) -> dict[str, _Row]:
 
 
 def _default_groups(relatives: list[str]) -> tuple[dict[str, str], str]:
-    groups = {rel: _group_from_name(rel) for rel in relatives}
-    tracks = sum(group.startswith("track:") for group in groups.values())
-    source = "fish_<track>_<frame> names" if tracks else "one group per image"
-    if 0 < tracks < len(groups):
-        source += f" ({len(groups) - tracks} images without a track: one group each)"
+    groups = {rel: _group_from_path(rel) for rel in relatives}
+    kinds = Counter(group.split(":", 1)[0] for group in groups.values())
+    source = "fish_<track>_<frame> names" if kinds["track"] else "one group per image"
+    if kinds["track"] and kinds["file"]:
+        source += f" ({kinds['file']} images without a track: one group each)"
+    if kinds["folder"] == len(groups):
+        source = "sub-folders"
+    elif kinds["folder"]:
+        source = f"sub-folders for {kinds['folder']} images, else {source}"
     return groups, source
 
 
-def _group_from_name(relative: str) -> str:
-    match = _F4K_NAME.match(Path(relative).stem)
+def _group_from_path(relative: str) -> str:
+    folder, _, name = relative.rpartition("/")
+    if "/" in folder:  # below its species folder: a trip, a day, a camera
+        return f"folder:{folder}"
+    match = _F4K_NAME.match(Path(name).stem)
     return f"track:{match['track']}" if match else f"file:{relative}"

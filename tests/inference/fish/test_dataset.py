@@ -205,3 +205,28 @@ def test_groups_csv_rows_that_name_no_image_are_refused(tmp_path: Path) -> None:
         load_dataset(tmp_path)
     (tmp_path / "groups.csv").write_text("file,group\na/1.png,g1\na/2.png,g2\na/1.png,g1\n")
     assert [s.group for s in load_dataset(tmp_path).samples] == ["group:g1", "group:g2"]
+
+
+def test_images_in_sub_folders_are_read_and_grouped_by_their_folder(tmp_path: Path) -> None:
+    """Teams file a species' photos by trip: every photo trains, and a trip's photos (near
+    the same fish, the same day) stay on one side of the split unless groups.csv says more."""
+    _image(tmp_path / "a" / "fish_000001_0001.png")
+    _image(tmp_path / "a" / "trip1" / "x.png")
+    _image(tmp_path / "a" / "trip1" / "y.png")
+    _image(tmp_path / "a" / "trip2" / "day1" / "fish_000002_0001.png")
+    _image(tmp_path / "a" / ".thumbnails" / "x.png")
+    (tmp_path / "a" / "trip2" / "loop").symlink_to(tmp_path / "a" / "trip2")
+    dataset = load_dataset(tmp_path)
+    assert {s.relative: s.group for s in dataset.samples} == {
+        "a/fish_000001_0001.png": "track:000001",
+        "a/trip1/x.png": "folder:a/trip1",
+        "a/trip1/y.png": "folder:a/trip1",
+        "a/trip2/day1/fish_000002_0001.png": "folder:a/trip2/day1",
+    }
+    assert all(s.species_id == "a" for s in dataset.samples)
+    assert dataset.group_source.startswith("sub-folders for 3 images")
+    (tmp_path / "groups.csv").write_text(
+        "file,group\na/fish_000001_0001.png,t1\na/trip1/x.png,t1\na/trip1/y.png,t2\n"
+        "a/trip2/day1/fish_000002_0001.png,t2\n"
+    )
+    assert [s.group for s in load_dataset(tmp_path).samples] == ["group:t1"] * 2 + ["group:t2"] * 2
