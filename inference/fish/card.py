@@ -116,7 +116,17 @@ def _data_lines(info: CardInfo) -> list[str]:
         f"- Terms: {info.source.terms}",
         f"- Split groups: {info.group_source}; no group is in both train and validation",
         f"- Images: {train} train, {val} validation; held out of training as unknown: {held}",
+        *_unvalidated_line(info),
     ]
+
+
+def _unvalidated_line(info: CardInfo) -> list[str]:
+    """A species whose only group (track, trip) trains it has no validation images: the
+    figures below say nothing about it."""
+    names = [f"{s.id} ({s.name})" for s in info.species if not info.counts[s.id]["val_images"]]
+    if not names:
+        return []
+    return [f"- Trained on but not validated (no validation images): {', '.join(names)}"]
 
 
 def _metric_lines(info: CardInfo) -> list[str]:
@@ -161,10 +171,11 @@ def _species_table(info: CardInfo) -> list[str]:
     per_species = info.validation["per_species"]
     for s in info.species:
         c = info.counts[s.id]
-        recall = per_species[s.id]["recall"] if per_species[s.id]["n"] else float("nan")
+        validated = c["val_images"] and per_species[s.id]["n"]
+        recall = f"{per_species[s.id]['recall']:.3f}" if validated else "no validation images"
         rows.append(
             f"| {s.id} | {s.name} | {c['train_images']} ({c['train_groups']}) | "
-            f"{c['val_images']} ({c['val_groups']}) | {recall:.3f} |"
+            f"{c['val_images']} ({c['val_groups']}) | {recall} |"
         )
     return rows
 

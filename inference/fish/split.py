@@ -1,8 +1,11 @@
 """Stratified group split: every group lies wholly in train or in validation.
 
 Groups are assigned per species (a group's species is the most common among its images), so
-each species keeps roughly the same share of its *groups* in validation, and every species
-with at least two groups has at least one in validation and one in train.
+each species keeps roughly the same share of its *groups* in validation. A group can hold
+several species (the hub's export groups by trip), so the shares are then repaired: every
+species keeps at least one group in training (a species with a single group is trained on
+and never validated), and every species with two groups or more gets one in validation
+where that takes no species' last training group.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ def split_by_group(
     for species_groups in _groups_by_species(labels, groups).values():
         rng.shuffle(species_groups)
         chosen.update(species_groups[: _validation_count(len(species_groups), validation_fraction)])
+    _repair(_groups_of(labels, groups), chosen)
     validation = tuple(i for i, group in enumerate(groups) if group in chosen)
     train = tuple(i for i, group in enumerate(groups) if group not in chosen)
     return Split(train, validation, frozenset(chosen))
@@ -59,3 +63,35 @@ def _validation_count(n_groups: int, fraction: float) -> int:
     if n_groups < 2:
         return 0  # the only group must teach the species; it cannot also test it
     return min(n_groups - 1, max(1, round(fraction * n_groups)))
+
+
+def _groups_of(labels: Sequence[str], groups: Sequence[str]) -> dict[str, set[str]]:
+    """Species -> every group holding an image of it (not only the groups it leads)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for label, group in zip(labels, groups, strict=True):
+        found[label].add(group)
+    return dict(sorted(found.items()))
+
+
+def _repair(groups_of: dict[str, set[str]], chosen: set[str]) -> None:
+    """Give back to training one group of each species left with none, the group whose move
+    costs the fewest species their validation; then validate each species left with none,
+    on a group whose every species keeps another group in training."""
+    species_in: dict[str, set[str]] = defaultdict(set)
+    for species, its_groups in groups_of.items():
+        for group in its_groups:
+            species_in[group].add(species)
+
+    def unvalidated_by_moving(group: str) -> int:
+        return sum(groups_of[s] & chosen == {group} for s in species_in[group])
+
+    for its_groups in groups_of.values():
+        if its_groups <= chosen:
+            chosen.discard(min(sorted(its_groups), key=unvalidated_by_moving))
+    for its_groups in groups_of.values():
+        if len(its_groups) < 2 or its_groups & chosen:
+            continue
+        for group in sorted(its_groups):
+            if all(groups_of[s] - chosen - {group} for s in species_in[group]):
+                chosen.add(group)
+                break

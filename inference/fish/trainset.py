@@ -98,12 +98,24 @@ def prepare(
             f"{root}: need two species or more, and at least one with two groups "
             "(tracks, trips) so that something can be validated"
         )
+    train = tuple(known_idx[i] for i in split.train)
+    validation = tuple(known_idx[i] for i in split.validation)
+    _refuse_untrained(root, known, {dataset.samples[i].species_id for i in train})
     unknown = tuple(i for i, s in enumerate(dataset.samples) if s.species_id in holdout)
     return PreparedData(
-        dataset, screened.hashes, screened.rejected, known, held_out,
-        tuple(known_idx[i] for i in split.train), tuple(known_idx[i] for i in split.validation),
+        dataset, screened.hashes, screened.rejected, known, held_out, train, validation,
         unknown, split.validation_groups,
     )  # fmt: skip
+
+
+def _refuse_untrained(root: Path, known: Sequence[Species], trained: set[str]) -> None:
+    """A species without a training image would be a class of the pack that it never saw."""
+    untrained = [s.id for s in known if s.id not in trained]
+    if untrained:
+        raise DatasetError(
+            f"no training image of {', '.join(untrained)} in {root}: every group holding "
+            "them went to validation; add photos from another group (track, trip)"
+        )
 
 
 @dataclass(frozen=True)

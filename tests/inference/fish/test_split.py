@@ -62,3 +62,26 @@ def test_fish4knowledge_tracks_never_straddle_the_split(f4k: Path) -> None:
 def test_a_fraction_outside_zero_one_is_refused(fraction: float) -> None:
     with pytest.raises(ValueError, match="fraction"):
         split_by_group(["a"], ["g"], validation_fraction=fraction)
+
+
+def test_a_species_whose_groups_another_species_leads_still_keeps_one_to_train_on() -> None:
+    """Trips hold several species (the hub's export groups by trip): a trip goes where its
+    most common species sends it, and a minority species whose every trip went to
+    validation would be a class the pack never saw a photo of."""
+    labels = ["a"] * 12 + ["b", "b"]
+    groups = [f"t{1 + i // 3}" for i in range(12)] + ["t1", "t2"]
+    for seed in range(100):
+        split = split_by_group(labels, groups, validation_fraction=0.5, seed=seed)
+        _check_disjoint(groups, split.train, split.validation)
+        assert {labels[i] for i in split.train} == {"a", "b"}, seed
+        assert "a" in {labels[i] for i in split.validation}, seed
+
+
+def test_a_species_with_one_group_inside_another_species_group_is_all_in_training() -> None:
+    labels = ["a", "a", "b", "a", "a"]
+    groups = ["t1", "t1", "t1", "t2", "t3"]
+    for seed in range(20):
+        split = split_by_group(labels, groups, validation_fraction=0.5, seed=seed)
+        _check_disjoint(groups, split.train, split.validation)
+        assert 2 in split.train, seed
+        assert {labels[i] for i in split.validation} == {"a"}, seed
