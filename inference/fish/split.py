@@ -6,6 +6,9 @@ several species (the hub's export groups by trip), so the shares are then repair
 species keeps at least one group in training (a species with a single group is trained on
 and never validated), and every species with two groups or more gets one in validation
 where that takes no species' last training group.
+
+Byte-identical photos are one photo: :func:`join_identical` puts them in one group before
+the split, so a copy can never validate the photo it was copied from.
 """
 
 from __future__ import annotations
@@ -46,6 +49,23 @@ def split_by_group(
     validation = tuple(i for i, group in enumerate(groups) if group in chosen)
     train = tuple(i for i, group in enumerate(groups) if group not in chosen)
     return Split(train, validation, frozenset(chosen))
+
+
+def join_identical(groups: Sequence[str], keys: Sequence[str]) -> list[str]:
+    """Each sample's group, joined with the groups of every sample of the same ``key`` (the
+    content sha256): a joined group is named by the first of its groups in sorted order."""
+    parent = {group: group for group in groups}
+
+    def root(group: str) -> str:
+        while parent[group] != group:
+            group = parent[group]
+        return group
+
+    first_of: dict[str, str] = {}
+    for group, key in zip(groups, keys, strict=True):
+        a, b = sorted((root(group), root(first_of.setdefault(key, group))))
+        parent[b] = a
+    return [root(group) for group in groups]
 
 
 def _groups_by_species(labels: Sequence[str], groups: Sequence[str]) -> dict[str, list[str]]:

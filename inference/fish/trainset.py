@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.fish.dataset import FishDataset, load_dataset
+from inference.fish.dataset import FishDataset, Sample, load_dataset
 from inference.fish.errors import DatasetError, SpeciesMismatchError
 from inference.fish.features import BackboneFeatures, screen
 from inference.fish.images import DEFAULT_GATE, FloatArray, QualityGate
 from inference.fish.metrics import IntArray
-from inference.fish.split import split_by_group
+from inference.fish.split import join_identical, split_by_group
 from inference.fish.types import Species
 
 
@@ -87,9 +87,11 @@ def prepare(
     held_out = tuple(s for s in full.species if s.id in holdout)
     known_ids = {s.id for s in known}
     known_idx = [i for i, s in enumerate(dataset.samples) if s.species_id in known_ids]
+    _refuse_one_photo_under_two_species(dataset, screened.hashes)
+    groups = join_identical([s.group for s in dataset.samples], screened.hashes)
     split = split_by_group(
         [dataset.samples[i].species_id for i in known_idx],
-        [dataset.samples[i].group for i in known_idx],
+        [groups[i] for i in known_idx],
         validation_fraction=validation_fraction,
         seed=seed,
     )
@@ -104,8 +106,25 @@ def prepare(
     unknown = tuple(i for i, s in enumerate(dataset.samples) if s.species_id in holdout)
     return PreparedData(
         dataset, screened.hashes, screened.rejected, known, held_out, train, validation,
-        unknown, split.validation_groups,
+        unknown, frozenset(dataset.samples[i].group for i in validation),
     )  # fmt: skip
+
+
+def _refuse_one_photo_under_two_species(dataset: FishDataset, hashes: Sequence[str]) -> None:
+    """The same bytes filed under two species (a sorting slip) would teach, or test, two
+    answers for one photo."""
+    first: dict[str, Sample] = {}
+    clashes = []
+    for sample, digest in zip(dataset.samples, hashes, strict=True):
+        seen = first.setdefault(digest, sample)
+        if seen.species_id != sample.species_id:
+            clashes.append(f"{seen.relative} and {sample.relative}")
+    if clashes:
+        raise DatasetError(
+            f"the same photo is filed under two species in {dataset.root}: "
+            f"{'; '.join(clashes[:5])}{' ...' if len(clashes) > 5 else ''}; "
+            "keep each photo in its species' folder only"
+        )
 
 
 def _refuse_untrained(root: Path, known: Sequence[Species], trained: set[str]) -> None:

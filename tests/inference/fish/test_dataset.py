@@ -83,7 +83,8 @@ def test_a_species_whose_every_image_is_unusable_is_refused(tmp_path: Path) -> N
     from the pack without a word, so preparing the data stops and names it."""
     for species in ("a", "b"):
         for track in (1, 2):
-            _image(tmp_path / species / f"fish_{track}{species == 'b':d}_0001.png", seed=track)
+            b = species == "b"  # and other pixels: one photo under two species is refused
+            _image(tmp_path / species / f"fish_{track}{b:d}_0001.png", seed=track + 10 * b)
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "fish_9_0001.png").write_bytes(b"not an image")
     with pytest.raises(DatasetError, match=r"every image of c .*fish_9_0001\.png"):

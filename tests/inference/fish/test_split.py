@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from inference.fish.dataset import load_dataset
-from inference.fish.split import split_by_group
+from inference.fish.split import join_identical, split_by_group
 
 
 def _check_disjoint(groups: list[str], train: tuple[int, ...], validation: tuple[int, ...]) -> None:
@@ -85,3 +85,12 @@ def test_a_species_with_one_group_inside_another_species_group_is_all_in_trainin
         _check_disjoint(groups, split.train, split.validation)
         assert 2 in split.train, seed
         assert {labels[i] for i in split.validation} == {"a"}, seed
+
+
+def test_identical_photos_share_a_group() -> None:
+    """The same bytes saved twice (IMG.png and IMG copy.png) are one photo, whatever group
+    each file's name gives it: the two copies go to the same side."""
+    groups = ["file:a/1.png", "file:a/1 copy.png", "file:a/2.png", "file:a/3.png"]
+    joined = join_identical(groups, ["h1", "h1", "h2", "h1"])
+    assert joined == ["file:a/1 copy.png"] * 2 + ["file:a/2.png", "file:a/1 copy.png"]
+    assert join_identical(["g1", "g2"], ["h1", "h2"]) == ["g1", "g2"]
