@@ -48,6 +48,7 @@ def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
         help="species pack folder to write; in the models folder (fish-default) writing it"
         " waits for a running `jaga models install`",
     )
+    _add_replace(train)
     train.add_argument("--mode", choices=["head", "finetune"], default="head")
     train.add_argument(
         "--holdout",
@@ -126,6 +127,7 @@ def _add_combine(commands: argparse._SubParsersAction[Any]) -> None:
         help="species pack folder to write; in the models folder (fish-default) writing it"
         " waits for a running `jaga models install`",
     )
+    _add_replace(combine)
     combine.add_argument("--no-int8", action="store_true", help="skip the INT8 model")
     combine.add_argument("--name", default="fish-species", help="pack name")
     combine.add_argument("--version", help="pack version (default: date and model digest)")
@@ -134,6 +136,41 @@ def _add_combine(commands: argparse._SubParsersAction[Any]) -> None:
     combine.add_argument("--known-acceptance", type=float, default=DEFAULT_KNOWN_ACCEPTANCE)
     combine.add_argument("--review-precision", type=float, default=DEFAULT_REVIEW_PRECISION)
     combine.set_defaults(handler=_combine)
+
+
+def _add_replace(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the species pack --out holds (without it, such a pack is refused)",
+    )
+
+
+def _claim_out(out: Path, replace: bool) -> None:
+    """Refuse an ``--out`` that holds a pack unless ``--replace`` (then say which pack
+    goes), and always one that holds anything else: the new pack replaces the folder whole."""
+    from inference.fish.pack import MANIFEST
+
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not (out / MANIFEST).is_file():
+        raise InputError(
+            f"--out {out} holds files that are not a species pack; choose a new folder"
+        )
+    pack = _pack_label(out / MANIFEST)
+    if not replace:
+        raise InputError(
+            f"--out {out} holds pack {pack}; add --replace to replace it, or choose a new folder"
+        )
+    _print(f"replacing pack {pack} in {out}")
+
+
+def _pack_label(manifest: Path) -> str:
+    try:
+        fields = json.loads(manifest.read_text(encoding="utf-8"))
+        return f"{fields['name']} {fields['version']}"
+    except (OSError, ValueError, TypeError, KeyError):
+        return "(its manifest.json cannot be read)"
 
 
 def _combine(args: argparse.Namespace) -> int:
@@ -147,6 +184,7 @@ def _combine(args: argparse.Namespace) -> int:
             known_acceptance=args.known_acceptance, review_precision=args.review_precision,
             command=_command_line(), write_lock=functools.partial(_install_lock_of, args.out, None),
         )  # fmt: skip
+        _claim_out(args.out, args.replace)
         pack = combine_packs(args.packs, options, _print)
         _print(f"pack {pack.version}: {pack.root}")
         _print(f"validation: {_validation_line(pack.training())}")
@@ -236,6 +274,7 @@ def _run_train(args: argparse.Namespace) -> None:
         source=_source(args.source, args.terms), command=_command_line(),
         write_lock=functools.partial(_install_lock_of, args.out, args.models_dir),
     )  # fmt: skip
+    _claim_out(args.out, args.replace)
     if args.mode == "finetune":
         from inference.fish.finetune import finetune_pack
 
