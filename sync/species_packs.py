@@ -2,8 +2,9 @@
 
 The hub stores and serves a pack as opaque bytes with their sha256; a device checks the
 bytes against the announcement it pulled, then unpacks them here. Sync never imports the
-classifier, so nothing here knows what a pack holds: a pack is a folder of regular files
-(the classifier's ``load_pack`` verifies them against its own manifest when the app loads it).
+classifier, so little here knows what a pack holds: a pack is a folder of regular files
+(the classifier's ``load_pack`` verifies them against its own manifest when the app loads it),
+and only its species list is read (the hub compares it with the last published pack's).
 
 The archive is a ZIP file whose members are the folder's files, by their relative POSIX
 paths, sorted, each deflated, stamped 1980-01-01 00:00 with mode 0644 and no extra fields:
@@ -49,6 +50,7 @@ READABLE_PACK_SCHEMA = 3
 ``inference.fish.pack.MULTI_INPUT_PACK_SCHEMA``, which sync cannot import (a test holds them
 equal). A device tells the hub this number at each pull (``PACK_SCHEMA_HEADER``), and the
 hub announces to it only the packs it reads (``sync.hub.apply.changes``)."""
+SPECIES = "species.json"  # {"species": [{"id": ..., "name": ...}, ...]}
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
 # Names of unfinished work beside a destination (swept by whoever owns the folder).
 STAGING_PREFIX = ".staging-"
@@ -229,6 +231,17 @@ def check_manifest_files(source: Path | bytes, limits: ArchiveLimits | None = No
                     f"{name} does not match the sha256 its {MANIFEST} gives: the pack would be "
                     "refused by every device"
                 )
+
+
+def archive_species(source: bytes) -> dict[str, str]:
+    """The species a pack archive's ``species.json`` lists, id -> name; empty when it lists
+    none or cannot be read (publishing checks what it must before this is asked)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(source)) as archive:
+            listed = json.loads(archive.read(SPECIES))["species"]
+        return {str(entry["id"]): str(entry.get("name", entry["id"])) for entry in listed}
+    except (zipfile.BadZipFile, zlib.error, KeyError, TypeError, ValueError, AttributeError):
+        return {}
 
 
 def check_folder_files(folder: Path) -> None:

@@ -71,6 +71,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     publish.add_argument("--notes", default="", help="what changed, for operators")
     publish.add_argument(
+        "--allow-species-change",
+        action="store_true",
+        help="publish a pack that lacks species the last published pack has (refused without)",
+    )
+    publish.add_argument(
         "--archive-only",
         type=Path,
         default=None,
@@ -219,7 +224,9 @@ def _publish(args: argparse.Namespace, version: str, data: bytes) -> int:
         from sync.hub.models import Site
         from sync.hub.review import publish_pack_archive
 
-        pack = publish_pack_archive(version, data, args.notes)
+        pack = publish_pack_archive(
+            version, data, args.notes, allow_species_change=args.allow_species_change
+        )
         sites = Site.objects.count()
     finally:
         environment.stop()

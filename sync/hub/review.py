@@ -8,7 +8,9 @@ tombstone. A new species pack is announced to every site.
 A species pack travels as the archive ``sync.species_packs`` writes (a ZIP of the pack
 folder's files, ``manifest.json`` at its top); ``publish_pack_archive`` refuses anything
 else before it is stored, and a pack whose model is not a whole ONNX model
-(``sync.pack_models``), so devices are never told about bytes they would refuse.
+(``sync.pack_models``), so devices are never told about bytes they would refuse. A pack
+that lacks species the last published pack lists is refused unless the publisher says the
+change is meant.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sync.protocol import SpeciesPackPublished
 from sync.species_packs import (
     PackArchiveError,
     archive_schema,
+    archive_species,
     check_manifest_files,
     check_version,
 )
@@ -72,16 +75,40 @@ def erase_person(person_pk: int, reason: str) -> None:
             erase(person, erased_at=timezone.now(), reason=reason, origin=None)
 
 
-def publish_pack_archive(version: str, data: bytes, notes: str = "") -> SpeciesPack:
+def publish_pack_archive(
+    version: str, data: bytes, notes: str = "", *, allow_species_change: bool = False
+) -> SpeciesPack:
     """Check that ``data`` is a safe pack archive whose models are whole and ``version`` a
-    new, plain name, then publish and announce it. Raises ``PackArchiveError`` (nothing
-    stored) otherwise."""
+    new, plain name, and (unless ``allow_species_change``) that it keeps every species of
+    the last published pack, then publish and announce it. Raises ``PackArchiveError``
+    (nothing stored) otherwise."""
     check_version(version)
     check_manifest_files(data)
     check_pack_models(data)
     if SpeciesPack.objects.filter(version=version).exists():
         raise PackArchiveError(f"species pack {version} is published already; use a new version")
+    if not allow_species_change:
+        check_species_kept(data)
     return publish_species_pack(version, data, notes)
+
+
+def check_species_kept(data: bytes) -> None:
+    """Refuse (``PackArchiveError``) a pack that lacks a species the last published pack
+    lists: every device would install it and stop naming that species, without a word (a
+    pack retrained on a few species' corrections, say). Adding species is no change to
+    refuse; a last pack that lists none is nothing to compare with."""
+    last: SpeciesPack | None = SpeciesPack.objects.order_by("-published_at", "-pk").first()
+    if last is None:
+        return
+    before = archive_species(bytes(last.data))
+    dropped = sorted(set(before) - set(archive_species(data)))
+    if dropped:
+        listed = ", ".join(f"{sid} ({before[sid]})" for sid in dropped)
+        raise PackArchiveError(
+            f"the pack lacks {len(dropped)} species of {last.version}, the last published pack:"
+            f" {listed}; devices would stop naming them. If that is meant, publish it with"
+            " --allow-species-change (in the admin, tick 'allow species change')"
+        )
 
 
 def publish_species_pack(version: str, data: bytes, notes: str = "") -> SpeciesPack:

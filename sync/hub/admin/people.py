@@ -108,6 +108,12 @@ class SpeciesPackForm(forms.ModelForm):
         " (a ZIP of the pack folder's files, manifest.json at its top)."
     )
 
+    allow_species_change = forms.BooleanField(
+        required=False,
+        help_text="Publish it even though it lacks species the last published pack has"
+        " (devices stop naming them).",
+    )
+
     class Meta:
         model = SpeciesPack
         fields = ("version", "notes")
@@ -132,6 +138,15 @@ class SpeciesPackForm(forms.ModelForm):
         self.archive = data
         return upload
 
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean()
+        if hasattr(self, "archive") and not cleaned.get("allow_species_change"):
+            try:
+                review.check_species_kept(self.archive)
+            except PackArchiveError as error:
+                self.add_error("file", str(error))
+        return cleaned
+
 
 @admin.register(SpeciesPack)
 class SpeciesPackAdmin(admin.ModelAdmin):
@@ -147,5 +162,8 @@ class SpeciesPackAdmin(admin.ModelAdmin):
         return False  # devices were told of it and fetch it by version
 
     def save_model(self, request: Any, obj: SpeciesPack, form: Any, change: bool) -> None:
-        published = review.publish_pack_archive(obj.version, form.archive, obj.notes)
+        published = review.publish_pack_archive(
+            obj.version, form.archive, obj.notes,
+            allow_species_change=form.cleaned_data["allow_species_change"],
+        )  # fmt: skip
         obj.pk = published.pk

@@ -610,11 +610,11 @@ def test_a_kept_pack_installed_before_its_checksum_was_noted_is_reported_not_fet
 # --- a real hub process and PostgreSQL -------------------------------------------------
 
 
-def publish(pack: Path, version: str) -> bytes:
+def publish(pack: Path, version: str, *, allow_species_change: bool = False) -> bytes:
     from sync.hub.review import publish_pack_archive
 
     data = archive_pack(pack)
-    publish_pack_archive(version, data, notes="test")
+    publish_pack_archive(version, data, notes="test", allow_species_change=allow_species_change)
     return data
 
 
@@ -740,7 +740,8 @@ def kept_in_use(
     publish(source, first)
     assert client.sync_once().new_species_pack == client.packs_dir / first
     record_pack_in_use(store, client.packs_dir / first)
-    publish(make_pack(tmp_path / "newer", seed=11), newer)
+    # The fake pack lists one species: after the real pack, a species change on purpose.
+    publish(make_pack(tmp_path / "newer", seed=11), newer, allow_species_change=True)
     assert client.sync_once().new_species_pack == client.packs_dir / newer
     assert folders(client.packs_dir) == sorted([first, newer])
     return first, newer

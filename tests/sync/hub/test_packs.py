@@ -254,3 +254,58 @@ def test_a_range_that_cannot_be_served_as_asked(
         assert body(answer) == data
     else:
         assert answer["Content-Range"] == f"bytes */{len(data)}"
+
+
+def with_species(pack: Path, *ids: str) -> Path:
+    """``pack`` listing the species ``ids`` (named by their upper case), its manifest redone."""
+    species = [{"id": sid, "name": sid.upper()} for sid in ids]
+    (pack / "species.json").write_text(json.dumps({"species": species, "held_out": []}))
+    listed = hashlib.sha256((pack / "species.json").read_bytes()).hexdigest()
+    manifest = json.loads((pack / "manifest.json").read_text())
+    manifest["files"]["species.json"] = listed
+    (pack / "manifest.json").write_text(json.dumps(manifest))
+    return pack
+
+
+def test_publish_pack_refuses_a_pack_that_drops_species_unless_told(
+    api: Api, hub_database: str, tmp_path: Path
+) -> None:
+    """A pack retrained on a few species' corrections would replace, on every boat, the pack
+    that knew them all: devices would stop naming the rest without a word."""
+    before = with_species(make_pack(tmp_path / "before"), "fish_01", "fish_02", "fish_03")
+    review.publish_pack_archive(f"1.{api.site}", archive_pack(before), allow_species_change=True)
+    pack = with_species(make_pack(tmp_path / "after", seed=1), "fish_01", "fish_04")
+    version = f"2.{api.site}"
+    refused = jaga_hub("publish-pack", str(pack), "--version", version, database_url=hub_database)
+    assert refused.returncode == 1
+    assert "fish_02 (FISH_02), fish_03 (FISH_03)" in refused.stderr
+    assert f"1.{api.site}" in refused.stderr and "--allow-species-change" in refused.stderr
+    assert not SpeciesPack.objects.filter(version=version).exists()
+    more = with_species(make_pack(tmp_path / "more", seed=2), "fish_01", "fish_02", "fish_03", "x")
+    review.publish_pack_archive(f"3.{api.site}", archive_pack(more))  # adding one is fine
+    allowed = jaga_hub(
+        "publish-pack", str(pack), "--version", version, "--allow-species-change",
+        database_url=hub_database,
+    )  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr
+    assert SpeciesPack.objects.filter(version=version).exists()
+
+
+def test_an_admin_upload_that_drops_species_needs_its_box_ticked(
+    operator: Client, api: Api, tmp_path: Path
+) -> None:
+    before = with_species(make_pack(tmp_path / "before"), "a", "b")
+    review.publish_pack_archive(f"1.{api.site}", archive_pack(before), allow_species_change=True)
+    data = archive_pack(with_species(make_pack(tmp_path / "after", seed=1), "a"))
+    version = f"2.{api.site}"
+
+    def upload(**box: str) -> Any:
+        archive = SimpleUploadedFile("pack.zip", data, "application/zip")
+        fields = {"version": version, "notes": "", "file": archive, **box}
+        return operator.post("/admin/hub/speciespack/add/", fields)
+
+    refused = upload()
+    assert refused.status_code == 200 and b"b (B)" in refused.content
+    assert not SpeciesPack.objects.filter(version=version).exists()
+    assert upload(allow_species_change="on").status_code == 302
+    assert SpeciesPack.objects.filter(version=version).exists()
