@@ -9,10 +9,10 @@ the person missing from the gallery each time.
 
 So when a person comes back that way, the device notes when to erase them next: their date,
 plus how far its clock ran ahead of the hub's when they came back (its clock then, less the
-hub's ``Date`` in that answer), at most ``MAX_DEFERRAL``. A hub whose clock itself ran
-behind for a while (the other reading of the same gap) cannot keep someone on this device
-for longer than that, and a hub that sends no ``Date`` gets the whole of it. The hub's own
-purge reaches the device as a tombstone meanwhile, whatever the note says.
+hub's ``Date`` in that answer), at most ``MAX_DEFERRAL`` (30 days). A hub whose clock itself
+ran behind for a while (the other reading of the same gap) cannot keep someone on this device
+for longer than that, and an answer without a ``Date`` defers by ``UNMEASURED_DEFERRAL``.
+The hub's own purge reaches the device as a tombstone meanwhile, whatever the note says.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ from typing import Any
 from sync.store.clock import format_timestamp
 
 KEPT = "retention.kept."  # + a person's uid: when this device erases them next
-MAX_DEFERRAL = timedelta(days=1)
+# A clock days ahead (a date typed wrong) would otherwise be back to erasing at every sync;
+# a hub clock that briefly ran behind (the other reading of the same gap) keeps someone at
+# most this long on a device that then stays offline: online, the hub's purge reaches it.
+MAX_DEFERRAL = timedelta(days=30)
+UNMEASURED_DEFERRAL = timedelta(days=1)  # an answer without the hub's Date
 
 
 def note_kept_by_hub(
@@ -35,7 +39,7 @@ def note_kept_by_hub(
 ) -> None:
     """Inside a pull's transaction: the hub sent ``person_uid`` again after this device's
     retention erasure, in an answer dated ``hub_now`` (None: not said)."""
-    ahead = MAX_DEFERRAL if hub_now is None else now - hub_now
+    ahead = UNMEASURED_DEFERRAL if hub_now is None else now - hub_now
     until = retain_until + min(max(ahead, timedelta(0)), MAX_DEFERRAL)
     connection.execute(
         "INSERT INTO sync_state (name, value, updated_at) VALUES (?, ?, ?)"

@@ -1,13 +1,13 @@
 """When a device erases again someone the hub kept after its early retention erasure
 (``sync.store.retention_kept``): their date plus how far its clock ran ahead of the hub's,
-at most a day; never, once they are erased."""
+at most 30 days (a day when the hub's answer gave no time); never, once they are erased."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from sync.store import Consent, Store, Template
-from sync.store.retention_kept import MAX_DEFERRAL, note_kept_by_hub
+from sync.store.retention_kept import MAX_DEFERRAL, UNMEASURED_DEFERRAL, note_kept_by_hub
 from tests.sync.conftest import MODEL, FakeClock, random_vector
 
 
@@ -39,14 +39,24 @@ def test_a_person_is_kept_for_as_long_as_the_clock_ran_ahead(
     assert store.people.expired(until + timedelta(hours=2)) == [person]
 
 
-def test_at_most_a_day_however_far_ahead_or_without_the_hubs_time(
+def test_a_clock_days_ahead_defers_as_long_and_at_most_thirty_days(
     store: Store, clock: FakeClock
 ) -> None:
     person, until = _past_retention(store, clock)
-    for hub_now in (clock.now() - timedelta(days=10), None):
-        _note(store, person, until, hub_now)
-        assert store.people.expired(until + MAX_DEFERRAL - timedelta(seconds=1)) == []
-        assert store.people.expired(until + MAX_DEFERRAL) == [person]
+    for ahead, deferred in (
+        (timedelta(days=2), timedelta(days=2)),
+        (timedelta(days=400), MAX_DEFERRAL),
+    ):
+        _note(store, person, until, hub_now=clock.now() - ahead)
+        assert store.people.expired(until + deferred - timedelta(seconds=1)) == []
+        assert store.people.expired(until + deferred) == [person]
+
+
+def test_without_the_hubs_time_a_day(store: Store, clock: FakeClock) -> None:
+    person, until = _past_retention(store, clock)
+    _note(store, person, until, hub_now=None)
+    assert store.people.expired(until + UNMEASURED_DEFERRAL - timedelta(seconds=1)) == []
+    assert store.people.expired(until + UNMEASURED_DEFERRAL) == [person]
 
 
 def test_an_erasure_forgets_the_note(store: Store, clock: FakeClock) -> None:
