@@ -29,8 +29,13 @@ store's files as the erasure of a person held here is (a restore carries it over
 registration to another site deletes the old site's (``save_registration``). Log lines name
 records by uid, never by badge or name: logs outlive an erasure.
 
-Pulling a site again from the start (``sync.client.full_pull``), the species pack
-announcements this device had pulled before are not taken again: they name older packs.
+Pulling a site again from the start (``sync.client.full_pull``), a change at or before the
+cursor older code had reached is a replay of one this device took before: it never replaces
+what this device holds with an older version. A person or template held here is left as it
+is, one not held (older code skipped it) is taken, with the later versions the re-pull
+brings; a tombstone applies; a catch held here is given only what older protocols did not
+carry and it lacks (``_fill_observation``); species pack announcements are not taken again:
+they name older packs.
 
 A fish observation first seen in a pull is another boat's catch (``recorded_here`` 0, schema
 11), unless the change came from this device (``device``): its own catch coming back, after
@@ -48,7 +53,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sync.client.full_pull import note_progress, seen_until
+from sync.client.full_pull import note_progress, under_way
 from sync.client.state import cursor_name, put_value, record_species_pack
 from sync.protocol import (
     RETENTION_REASON,
@@ -109,6 +114,9 @@ class _Context:
     origin: UUID | None = None  # the device that made the change in hand (None: the hub)
     hub_now: datetime | None = None  # the hub's time in the answer (its Date), if it said
     seen_until: int = 0  # pulling the site again: the cursor older code had reached
+    # Pulling the site again: the records it added, whose later replays it takes too.
+    took: set[str] = field(default_factory=set)
+    replayed: bool = False  # the change in hand is at or before ``seen_until``
 
 
 @dataclass(frozen=True)
@@ -130,18 +138,22 @@ def apply_page(
     device: UUID | None = None,
     hub_now: datetime | None = None,
     newest_pack: SpeciesPackPublished | None = None,
+    more: bool = True,
 ) -> PageReport:
     """Apply ``changes`` and store ``next_cursor`` as this site's cursor, all or nothing.
     ``device``: this device's id, which tells its own catches coming back from others'.
     ``hub_now``: the hub's time in the answer (None: not said), which the changes' times
     are held to (``sync.store.edit_clock``). ``newest_pack``: the newest species pack this
     device reads, as the hub answered (None: not said); it is the pack to install, whatever
-    announcements the changes hold, as the hub knew it after reading them."""
+    announcements the changes hold, as the hub knew it after reading them. ``more``: the hub
+    has changes after these (False ends a pull of the site from the start)."""
     tally = _Tally()
     with store.database.write() as connection:
+        full = under_way(connection, site)
         context = _Context(
             store, connection, store.clock.now(), tally, site, device, hub_now=hub_now,
-            seen_until=seen_until(connection, site),
+            seen_until=0 if full is None else full.until,
+            took=set() if full is None else set(full.took),
         )  # fmt: skip
         for change in changes:
             _apply(context, change)
@@ -152,7 +164,7 @@ def apply_page(
         note_hub_time(connection, times, hub_now, context.now)
         _retry_set_aside(context)
         put_value(connection, cursor_name(site), str(next_cursor), context.now)
-        note_progress(connection, site, next_cursor, context.now)
+        note_progress(connection, site, next_cursor, context.now, more=more, took=context.took)
     if tally.erased:
         store.database.purge(wait=True)  # their data out of the file too (else it is owed)
     for reason in tally.skipped[:_MAX_REASONS]:
@@ -190,7 +202,8 @@ def _outcome(context: _Context, change: Change) -> _Outcome:
     handler = _HANDLERS.get(type(payload))
     if handler is None:
         return "not kept on devices"
-    return handler(replace(context, origin=change.origin_device), payload)
+    replayed = change.cursor <= context.seen_until
+    return handler(replace(context, origin=change.origin_device, replayed=replayed), payload)
 
 
 def _set_aside(context: _Context, change: Change, reason: str) -> None:
@@ -235,6 +248,8 @@ def _person(context: _Context, payload: PersonUpsert) -> _Outcome:
     connection, uid = context.connection, str(payload.person_uid)
     if _erased_here(connection, uid):
         return "erased on this device; the erasure wins"
+    if _held_before_replay(context, "people", "person_uid", uid):
+        return None  # it holds the newest it pulled (an older badge here may be another's)
     clash = connection.execute(
         "SELECT person_uid FROM people WHERE external_id = ? AND person_uid != ?",
         (payload.external_id, uid),
@@ -319,6 +334,8 @@ def _template(context: _Context, payload: FaceTemplateUpsert) -> _Outcome:
 
 def _observation(context: _Context, payload: FishObservationUpsert) -> _Outcome:
     connection, uid = context.connection, str(payload.observation_uid)
+    if _held_before_replay(context, "fish_observations", "observation_uid", uid):
+        return _fill_observation(context, payload)
     now = format_timestamp(context.now)
     values = _observation_values(connection, payload, now)
     # A change written before the hub knew a field added since protocol 2 says nothing about
@@ -337,6 +354,40 @@ def _observation(context: _Context, payload: FishObservationUpsert) -> _Outcome:
             f" observation_uid, created_at, recorded_here)"
             f" VALUES ({', '.join(['?'] * (len(values) + len(added) + 3))})",
             (*values, *added.values(), uid, now, int(here)),
+        )
+    return None
+
+
+def _held_before_replay(context: _Context, table: str, column: str, uid: str) -> bool:
+    """Whether the change in hand is a replay (``sync.client.full_pull``) of a record this
+    device held before the re-pull; else, for a replay, note the record as the re-pull's."""
+    if not context.replayed or uid in context.took:
+        return False
+    row = context.connection.execute(f"SELECT 1 FROM {table} WHERE {column} = ?", (uid,)).fetchone()
+    if row is None:
+        context.took.add(uid)
+    return row is not None
+
+
+def _fill_observation(context: _Context, payload: FishObservationUpsert) -> _Outcome:
+    """A replayed change of a catch held here gives it only what older protocols did not
+    carry and it lacks: its pack, its verdict (with its reason) and its box. Its species,
+    review, notes and counts are the newest it pulled, or its own later edits."""
+    sent = _added_columns(payload, only_sent=True)
+    lacking = {
+        "pack_version": "pack_version IS NULL",
+        "status": "status IS NULL",
+        "status_reason": "status IS NULL",  # the verdict's reason goes with the verdict
+        **dict.fromkeys(("crop_x", "crop_y", "crop_w", "crop_h", "crop_known"), "crop_known = 0"),
+    }
+    filled = [column for column in sent if column in lacking]
+    if filled:
+        sets = ", ".join(
+            f"{column} = CASE WHEN {lacking[column]} THEN ? ELSE {column} END" for column in filled
+        )
+        context.connection.execute(
+            f"UPDATE fish_observations SET {sets} WHERE observation_uid = ?",
+            (*(sent[column] for column in filled), str(payload.observation_uid)),
         )
     return None
 

@@ -8,26 +8,39 @@ it would keep those gaps for good: the hub sends a record again only when it cha
 
 So the cursor is kept with what pulled it (``pulled_with.SITE``: the protocol and the store
 schema). A store whose cursor was moved by older code, which kept no such note, or by a
-protocol older than this one, pulls its site again from cursor 0, once. That is safe: a
-pull replaces a record with the hub's copy, which already holds this device's pushed
-edits; the hub's log no longer carries an erased person's data (only the tombstone), and a
-person erased here stays erased (``apply._erased_here``); records are upserts by uid, so
-nothing doubles; a person whose badge is still held here is set aside. Its pages commit with
-the cursor as every pull's do, so a cut link or a crash carries on where it stopped.
+protocol older than this one, pulls its site again from cursor 0, once. Its pages commit
+with the cursor as every pull's do, so a cut link or a crash carries on where it stopped.
+
+The hub's log keeps every version of a record, in order, so a re-pull replays them: taken
+as a normal pull takes them, each page would put back older versions of what this device
+holds (a hub reviewer's correction undone until the pull reached it, or for good if it
+stopped). So a change at or before the old cursor (``until``) never replaces what this
+device holds (``sync.client.apply``): a person or face template it holds is left as it is
+(it has the newest it pulled); a person it does not hold (one older code skipped) is taken,
+with each later version of them the re-pull brings (``FullPull.took`` names the records
+the re-pull added, so that they end at their newest version, not their first); a tombstone
+is applied (an erasure is final); a catch it holds is given only what older protocols did
+not carry and it lacks (its pack, its verdict, its box), never its species, review, notes
+or counts. Changes after ``until`` apply as in any pull. A person erased here stays erased
+(``apply._erased_here``), and records are upserts by uid, so nothing doubles.
 
 It waits for a sync whose push left nothing queued: a pulled version older than an edit
 this device has not pushed yet would replace it here until that edit came back from the
 hub. Nor does it take again the species pack announcements it had pulled before (up to the
 old cursor): those are older packs, which a re-pull spread over several syncs would
-otherwise install again between them. ``full_pull.SITE`` keeps when it began, from which
-cursor and why, and when it caught up, for ``jaga sync status``.
+otherwise install again between them. It is caught up once the cursor reaches ``until``,
+or a page says the hub has nothing more (the changes just below ``until`` may be ones the
+hub no longer sends, such as a person past retention it has not purged yet).
+``full_pull.SITE`` keeps when it began, from which cursor and why, and when it caught up,
+for ``jaga sync status``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from collections.abc import Set
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -86,6 +99,9 @@ class FullPull:
     began_at: str
     pulled_with: str
     done_at: str | None = None
+    # Records the re-pull added (this device did not hold them): it takes their later
+    # versions too, while under way. Emptied once caught up.
+    took: frozenset[str] = frozenset()
 
     def reason(self) -> str:
         return f"its cursor {self.until} had been pulled by {self.pulled_with}"
@@ -101,6 +117,7 @@ class FullPull:
                 "began_at": self.began_at,
                 "pulled_with": self.pulled_with,
                 "done_at": self.done_at,
+                "took": sorted(self.took),
             }
         )
 
@@ -111,8 +128,9 @@ class FullPull:
         try:
             value = json.loads(text)
             done = value.get("done_at")
+            took = frozenset(str(uid) for uid in value.get("took", ()))
             return cls(int(value["until"]), str(value["began_at"]), str(value["pulled_with"]),
-                       str(done) if done else None)  # fmt: skip
+                       str(done) if done else None, took)  # fmt: skip
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
 
@@ -149,18 +167,28 @@ def start_cursor(
     return cursor, began
 
 
-def seen_until(connection: Any, site: str) -> int:
-    """While a full pull is under way, the cursor older code had reached (else 0)."""
+def under_way(connection: Any, site: str) -> FullPull | None:
+    """The full pull of ``site`` under way (not caught up), if one is."""
     full = FullPull.from_stored(_value(connection, full_pull_name(site)))
-    return full.until if full is not None and full.done_at is None else 0
+    return full if full is not None and full.done_at is None else None
 
 
-def note_progress(connection: Any, site: str, cursor: int, now: datetime) -> None:
-    """Mark a full pull caught up once ``cursor`` reaches where older code had left it."""
-    full = FullPull.from_stored(_value(connection, full_pull_name(site)))
-    if full is None or full.done_at is not None or cursor < full.until:
+def note_progress(
+    connection: Any, site: str, cursor: int, now: datetime, *, more: bool, took: Set[str]
+) -> None:
+    """Keep a full pull's progress after a page: the records it added (``took``), and
+    caught up once ``cursor`` reaches where older code had left it, or the hub said it has
+    nothing ``more``."""
+    full = under_way(connection, site)
+    if full is None:
         return
-    done = FullPull(full.until, full.began_at, full.pulled_with, format_timestamp(now))
+    if cursor < full.until and more:
+        if took != full.took:
+            put_value(
+                connection, full_pull_name(site), replace(full, took=frozenset(took)).stored(), now
+            )
+        return
+    done = replace(full, done_at=format_timestamp(now), took=frozenset())
     put_value(connection, full_pull_name(site), done.stored(), now)
     _log.info("site %s pulled again from the start: caught up at cursor %d", site, cursor)
 

@@ -89,6 +89,7 @@ class Puller:
                 device=self._device,
                 hub_now=pulled.hub_now,
                 newest_pack=page.species_pack,
+                more=page.has_more,
             )
             report = report.add(applied)
             cursor = page.next_cursor

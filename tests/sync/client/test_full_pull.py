@@ -9,17 +9,24 @@ that code left them: the cursor moved on, no note of what pulled it, the person 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
-from sync.client import Tuning
+from sync.client import HubUnavailableError, Tuning
+from sync.client.full_pull import FullPull, full_pull_name
 from sync.client.state import SPECIES_PACK_NAME, read_cursor, read_values
 from sync.client.status import read_status
+from sync.hub import review
+from sync.hub.models import FishObservation as HubObservation
 from sync.store import FishObservation, Photo, PredictionStatus, SpeciesScore, Store
 from sync.store.records import Crop
-from tests.sync.client.devices import enrol, new_device, photo_bytes
+from tests.sync.client.devices import FAST_TUNING, add_observations, enrol, new_device, photo_bytes
 from tests.sync.client.fakehub import SITE, FakeHub
+from tests.sync.client.faultproxy import Action, FaultProxy, Rule
 from tests.sync.client.units import client_of
 from tests.sync.hub.hubkit import HubProcess
 
@@ -146,3 +153,143 @@ def test_a_pull_from_the_start_does_not_take_back_older_pack_announcements(
     assert report.full_pull is not None and report.cursor == 1
     assert '"v2"' in read_values(store.database)[SPECIES_PACK_NAME]
     assert read_cursor(store.database, SITE) == 1
+
+
+def _caught_up(store: Store, site: str) -> bool:
+    full = FullPull.from_stored(read_values(store.database).get(full_pull_name(site)))
+    return full is not None and full.done_at is not None
+
+
+def _held(store: Store) -> list[tuple[Any, ...]]:
+    """Every pulled field of every record held here (not the device's own bookkeeping)."""
+    people = store.database.query(
+        "SELECT person_uid, external_id, display_name, retain_until FROM people ORDER BY 1"
+    )
+    catches = store.database.query(
+        "SELECT observation_uid, confirmed_species, needs_review, reviewed_by, reviewed_at,"
+        " notes, count, pack_version, status, crop_known FROM fish_observations ORDER BY 1"
+    )
+    return [*people, *catches]
+
+
+def test_a_pull_from_the_start_cut_after_each_page_never_takes_back_a_hub_correction(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """The hub's log keeps every version of a record: pulled again in order, each page
+    would put an older one back (the reviewer's correction undone, the catch back in the
+    boat's review queue, where the officer's confirmation would then overrule the hub)."""
+    boat = new_device(tmp_path, live_hub.url, site_slug, "boat-cut")
+    kiosk = new_device(tmp_path, live_hub.url, site_slug, "kiosk-cut")
+    with boat.open() as store, kiosk.open() as other, httpx.Client() as http:
+        enrol(other, site_slug, "B-1", seed=31)
+        kiosk.client(other, http).sync_once()
+        reviewed, gone = add_observations(store, 2, "cut")
+        boat.client(store, http).sync_once()
+        for uid in (reviewed, gone):
+            review.correct_species(HubObservation.objects.get(uid=uid).pk, "Pollachius", "hub-r")
+        boat.client(store, http).sync_once()
+        assert store.observations.get(reviewed).confirmed_species == "Pollachius"
+        _as_older_code_left_it(store)
+        with store.database.write() as connection:  # a catch this device does not hold
+            connection.execute("DELETE FROM fish_observations WHERE observation_uid = ?", (gone,))
+        before = _held(store)
+        one_page = replace(FAST_TUNING, pull_limit=1, max_pages_per_sync=1)
+
+        for _ in range(50):
+            boat.client(store, http, tuning=one_page).sync_once()
+            if _caught_up(store, site_slug):
+                break
+            assert [row for row in _held(store) if row[0] != gone] == [
+                row for row in before if row[0] != gone
+            ]
+            assert store.observations.review_queue() == []
+
+        assert _caught_up(store, site_slug)
+        assert [row for row in _held(store) if row[0] != gone] == before
+        back = store.observations.get(gone)  # pulled in full, up to its newest version
+        assert (back.confirmed_species, back.needs_review, back.reviewed_by) == (
+            "Pollachius", False, "hub-r"
+        )  # fmt: skip
+        boat.client(store, http).sync_once()
+        on_hub = HubObservation.objects.get(uid=reviewed)
+        assert (on_hub.confirmed_species, on_hub.reviewed_by) == ("Pollachius", "hub-r")
+
+
+def test_a_pull_from_the_start_cut_by_the_link_keeps_what_the_device_held(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path, proxy: FaultProxy
+) -> None:
+    boat = new_device(tmp_path, live_hub.url, site_slug, "boat-link")
+    with boat.open() as store, httpx.Client() as http:
+        (uid,) = add_observations(store, 1, "link")
+        boat.client(store, http).sync_once()
+        add_observations(store, 600, "busy")  # more than one page of 500 changes
+        boat.client(store, http).sync_once()
+        review.correct_species(HubObservation.objects.get(uid=uid).pk, "Pollachius", "hub-r")
+        boat.client(store, http).sync_once()
+        _as_older_code_left_it(store)
+        before = _held(store)
+        proxy.add(Rule(Action.REFUSE, match="changes?cursor=500&", times=None))
+
+        with pytest.raises(HubUnavailableError):
+            boat.client(store, http, hub_url=proxy.url).sync_once()  # cut on page 2
+
+        assert read_cursor(store.database, site_slug) == 500
+        assert _held(store) == before
+        here = store.observations.get(uid)
+        assert (here.confirmed_species, here.needs_review) == ("Pollachius", False)
+        proxy.clear()
+        boat.client(store, http, hub_url=proxy.url).sync_once()
+        assert _caught_up(store, site_slug) and _held(store) == before
+
+
+def test_a_catch_pulled_on_protocol_3_gets_its_pack_and_verdict_and_keeps_its_review(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    new = new_device(tmp_path, live_hub.url, site_slug, "boat-p4")
+    up = new_device(tmp_path, live_hub.url, site_slug, "boat-p3")
+    with new.open() as sn, up.open() as su, httpx.Client() as http:
+        catch = _boxed_unknown_catch(sn)
+        new.client(sn, http).sync_once()
+        pk = HubObservation.objects.get(uid=catch.observation_uid).pk
+        review.correct_species(pk, "Pollachius", "hub-r")
+        up.client(su, http).sync_once()
+        with su.database.write() as connection:  # protocol 3 told the box, not the rest
+            connection.execute("DELETE FROM sync_state WHERE name LIKE 'pulled_with.%'")
+            connection.execute(
+                "UPDATE fish_observations SET pack_version = NULL, status = NULL,"
+                " status_reason = NULL"
+            )
+
+        one_page = replace(FAST_TUNING, pull_limit=1, max_pages_per_sync=1)
+        for _ in range(20):
+            up.client(su, http, tuning=one_page).sync_once()
+            held = su.observations.get(catch.observation_uid)  # its review, at every page
+            assert (held.confirmed_species, held.needs_review) == ("Pollachius", False)
+            if _caught_up(su, site_slug):
+                break
+
+        mine = su.observations.get(catch.observation_uid)
+        assert (mine.status, mine.pack_version, mine.crop) == (
+            PredictionStatus.UNKNOWN, "pack-7", BOX
+        )  # fmt: skip
+        assert (mine.confirmed_species, mine.needs_review) == ("Pollachius", False)
+        assert _caught_up(su, site_slug)
+
+
+def test_a_pull_from_the_start_is_caught_up_when_the_hub_withholds_the_last_changes(
+    store: Store,
+) -> None:
+    """The hub may no longer send the changes just below the old cursor (a person past
+    retention it has not purged yet): the answer saying there is no more ends it."""
+    hub = FakeHub()
+    for version in ("v1", "v2", "v3"):
+        pack = {"version": version, "sha256": "0" * 64, "byte_size": 9}
+        hub.add_change("species_pack", "publish", pack)
+    client_of(store, hub).pull()
+    _as_older_code_left_it(store)
+    hub.changes.pop()  # withheld now
+
+    report = client_of(store, hub).pull()
+
+    assert report.full_pull is not None and report.cursor == 2
+    assert _caught_up(store, SITE)
