@@ -28,6 +28,7 @@ from tests.sync.client.devices import FAST_TUNING, add_observations, enrol, new_
 from tests.sync.client.fakehub import SITE, FakeHub
 from tests.sync.client.faultproxy import Action, FaultProxy, Rule
 from tests.sync.client.units import client_of
+from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import HubProcess
 
 BOX = Crop(10, 20, 100, 50)
@@ -293,3 +294,28 @@ def test_a_pull_from_the_start_is_caught_up_when_the_hub_withholds_the_last_chan
 
     assert report.full_pull is not None and report.cursor == 2
     assert _caught_up(store, SITE)
+
+
+def test_a_pull_from_the_start_keeps_a_person_held_and_takes_a_skipped_one_at_its_newest(
+    store: Store,
+) -> None:
+    hub = FakeHub()
+    held, skipped = e.person(SITE, name="Ana"), e.person(SITE, name="Bo")
+    for person in (held, skipped):
+        hub.add_change("person", "upsert", person)
+    for person, name in ((held, "Ana Ruiz"), (skipped, "Bo Li")):
+        hub.add_change("person", "upsert", {**person, "display_name": name})
+    client_of(store, hub).pull()
+    _as_older_code_left_it(store)
+    with store.database.write() as connection:  # older code skipped Bo (badge held here)
+        connection.execute("DELETE FROM people WHERE person_uid = ?", (skipped["person_uid"],))
+    one_page = Tuning(pull_limit=1, max_pages_per_sync=1)
+
+    for _ in range(10):
+        client_of(store, hub, one_page).pull()
+        assert store.people.get(held["person_uid"]).display_name == "Ana Ruiz"
+        if _caught_up(store, SITE):
+            break
+
+    assert _caught_up(store, SITE)
+    assert store.people.get(skipped["person_uid"]).display_name == "Bo Li"
