@@ -54,7 +54,12 @@ from typing import Any
 from uuid import UUID
 
 from sync.client.full_pull import note_progress, under_way
-from sync.client.state import cursor_name, put_value, record_species_pack
+from sync.client.state import (
+    cursor_name,
+    put_value,
+    record_species_pack,
+    species_pack_log_reads,
+)
 from sync.protocol import (
     RETENTION_REASON,
     Change,
@@ -67,6 +72,7 @@ from sync.protocol import (
     WireModel,
     parse_payload,
 )
+from sync.species_packs import READABLE_PACK_SCHEMA
 from sync.store import ModelRef, Store
 from sync.store.clock import format_timestamp
 from sync.store.edit_clock import note_hub_time
@@ -144,9 +150,9 @@ def apply_page(
     ``device``: this device's id, which tells its own catches coming back from others'.
     ``hub_now``: the hub's time in the answer (None: not said), which the changes' times
     are held to (``sync.store.edit_clock``). ``newest_pack``: the newest species pack this
-    device reads, as the hub answered (None: not said); it is the pack to install, whatever
-    announcements the changes hold, as the hub knew it after reading them. ``more``: the hub
-    has changes after these (False ends a pull of the site from the start)."""
+    device reads, as the hub answered (None: not said); it is the pack to install only while
+    this device may be past announcements it was not sent (``_answer_adds``). ``more``: the
+    hub has changes after these (False ends a pull of the site from the start)."""
     tally = _Tally()
     with store.database.write() as connection:
         full = under_way(connection, site)
@@ -157,8 +163,8 @@ def apply_page(
         )  # fmt: skip
         for change in changes:
             _apply(context, change)
-        if newest_pack is not None:
-            _species_pack(context, newest_pack)
+        if newest_pack is not None and _answer_adds(connection):
+            record_species_pack(connection, newest_pack.model_dump(mode="json"), context.now)
         # The hub's own time, however wrong this device's clock: see edit_clock.
         times = [(str(c.entity_uid), c.changed_at) for c in changes]
         note_hub_time(connection, times, hub_now, context.now)
@@ -439,8 +445,23 @@ def _observation_values(
 
 
 def _species_pack(context: _Context, payload: SpeciesPackPublished) -> _Outcome:
-    record_species_pack(context.connection, payload.model_dump(mode="json"), context.now)
+    record_species_pack(
+        context.connection, payload.model_dump(mode="json"), context.now,
+        reads=READABLE_PACK_SCHEMA,
+    )  # fmt: skip
     return None
+
+
+def _answer_adds(connection: Any) -> bool:
+    """Whether a pull's answer may name a newer pack than the one kept to install: unless
+    the change log announced that one to this release, which the hub sends every pack it
+    reads, in the order they were published. A device upgraded from a release that read
+    fewer schemas (or did not note which) was not sent the newer packs, and its cursor is
+    past them; a device of a site created after the newest pack, which it does not read,
+    has had none announced. Past that, the log alone moves the pack on: an answer that
+    names another pack then names an older one (a hub that ordered packs by its clock), or
+    one the next pull announces."""
+    return species_pack_log_reads(connection) != READABLE_PACK_SCHEMA
 
 
 _OBSERVATION_COLUMNS = (

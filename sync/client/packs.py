@@ -14,6 +14,13 @@ the link cut short, named after the pack's version and sha256, which the next tr
 (``Range``, with ``If-Range`` on that sha256) instead of paying for its first bytes again;
 the whole file is checked against the announcement all the same, and dropped if it fails.
 
+The pack named in a pull's answer is taken only while the change log has announced no pack
+to this release (``sync.client.apply`` notes the schema the device read with each pack the
+log announces): a device upgraded from a release that read fewer schemas is past the
+announcements of the packs it now reads. Past that, the log announces every pack it reads in
+the order they were published, and an answer naming another pack never takes the device
+back to an older one.
+
 A pack that keeps failing is not downloaded again at every sync: on a metered satellite link
 each try of a 16 MB pack costs its full size, and syncs can be a minute apart. The failures of
 the announced pack are counted in ``species_pack.failures``; the next try waits

@@ -31,6 +31,7 @@ CLIENT_TABLES_VERSION = 11
 REGISTRATION_NAMES = ("hub_url", "site", "device_id", "device_token")
 FACE_IMAGES_NAME = "policy.send_face_images"
 SPECIES_PACK_NAME = "species_pack.latest"
+_READS = "reads"  # in SPECIES_PACK_NAME's JSON: see record_species_pack
 
 
 def ensure_schema(database: Database) -> None:
@@ -250,5 +251,24 @@ def record_result(
     put_values(database, values, now)
 
 
-def record_species_pack(connection: Any, announcement: Mapping[str, Any], now: datetime) -> None:
-    put_value(connection, SPECIES_PACK_NAME, json.dumps(dict(announcement), sort_keys=True), now)
+def record_species_pack(
+    connection: Any, announcement: Mapping[str, Any], now: datetime, *, reads: int | None = None
+) -> None:
+    """Keep ``announcement`` as the pack to install, inside the caller's transaction.
+    ``reads``: the newest pack schema this device read when the change log announced it
+    (None: a pull's answer named it, or a release that did not note it)."""
+    body = dict(announcement) | ({} if reads is None else {_READS: reads})
+    put_value(connection, SPECIES_PACK_NAME, json.dumps(body, sort_keys=True), now)
+
+
+def species_pack_log_reads(connection: Any) -> int | None:
+    """The pack schema this device read when the change log announced the pack it keeps to
+    install, inside the caller's transaction (None: none kept, or not from the log)."""
+    row = connection.execute(
+        "SELECT value FROM sync_state WHERE name = ?", (SPECIES_PACK_NAME,)
+    ).fetchone()
+    try:
+        reads = json.loads(row[0]).get(_READS) if row else None
+    except (ValueError, AttributeError):
+        return None
+    return reads if isinstance(reads, int) and not isinstance(reads, bool) else None

@@ -33,6 +33,7 @@ from sync.protocol import (
     PushBatch,
     PushResult,
     Rejection,
+    SpeciesPackPublished,
     UploadStart,
     UploadStatus,
 )
@@ -85,6 +86,8 @@ class FakeHub:
         self.speaks = PROTOCOL_VERSION
         # The Date of a pull's answer: the wall clock's, as gunicorn sends it; None: none.
         self.date: datetime | Literal["wall clock"] | None = "wall clock"
+        # The newest species pack a pull's answer names (None: none said).
+        self.names_pack: SpeciesPackPublished | None = None
         self.transport = httpx.MockTransport(self.handle)
 
     def client(self) -> httpx.Client:
@@ -195,7 +198,10 @@ class FakeHub:
         page = after[:limit]
         next_cursor = page[-1].cursor if page else cursor
         more = len(after) > limit
-        answer = _json(PullResult(changes=page, next_cursor=next_cursor, has_more=more))
+        result = PullResult(
+            changes=page, next_cursor=next_cursor, has_more=more, species_pack=self.names_pack
+        )
+        answer = _json(result)
         date = datetime.now(UTC) if self.date == "wall clock" else self.date
         if date is not None:
             answer.headers["Date"] = format_datetime(date, usegmt=True)

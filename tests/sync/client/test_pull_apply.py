@@ -14,8 +14,9 @@ import pytest
 
 from sync.client import HubUnavailableError
 from sync.client import apply as apply_module
-from sync.client.state import read_cursor, save_registration
-from sync.protocol import RETENTION_REASON, PullResult, format_timestamp
+from sync.client.packs import announced_pack
+from sync.client.state import read_cursor, read_values, record_species_pack, save_registration
+from sync.protocol import RETENTION_REASON, PullResult, SpeciesPackPublished, format_timestamp
 from sync.store import FishObservation, ModelRef, Passphrase, PredictionStatus, Store
 from sync.store.backups import backup, restore
 from sync.store.records import Crop
@@ -443,3 +444,47 @@ def test_a_device_moved_to_another_site_and_back_pulls_the_dropped_set_aside_cha
     store.people.erase(holder, operator="ops", reason="subject request")  # the clash goes
     assert client.pull().applied == 2
     assert store.people.get(person).display_name == "Ana Ruiz"
+
+
+def _pack(version: str) -> dict[str, Any]:
+    return {"version": version, "sha256": version[-1] * 64, "byte_size": 9}
+
+
+def _announced(store: Store) -> str | None:
+    pack = announced_pack(read_values(store.database))
+    return None if pack is None else pack.version
+
+
+def test_an_answer_never_replaces_a_newer_pack_the_log_announced(store: Store) -> None:
+    """A hub that names an older pack in its answers than the one its log announced last
+    (one that ordered packs by a clock that ran ahead) does not make this device go back to
+    it: the log announces every pack this release reads, in the order they were published."""
+    hub = FakeHub()
+    hub.add_change("species_pack", "publish", _pack("v1"))
+    hub.add_change("species_pack", "publish", _pack("v2"))
+    hub.names_pack = SpeciesPackPublished.model_validate(_pack("v1"))
+    client = client_of(store, hub)
+    client.pull()
+    assert _announced(store) == "v2"
+    hub.add_change("fish_observation", "upsert", e.observation())
+    client.pull()  # a later page, announcing no pack
+    assert _announced(store) == "v2"
+
+
+def test_an_answer_names_the_pack_a_device_was_past_before_it_said_what_it_reads(
+    store: Store,
+) -> None:
+    """A device upgraded from a release that did not say which packs it reads was not sent
+    the newer ones it now reads: the answer's pack is taken, until the log announces one."""
+    hub = FakeHub()
+    hub.add_change("species_pack", "publish", _pack("v1"))
+    client = client_of(store, hub)
+    client.pull()
+    with store.database.write() as connection:  # as that release kept it
+        record_species_pack(connection, _pack("v1"), store.clock.now())
+    hub.names_pack = SpeciesPackPublished.model_validate(_pack("v2"))
+    client.pull()
+    assert _announced(store) == "v2"
+    hub.add_change("species_pack", "publish", _pack("v3"))
+    client.pull()
+    assert _announced(store) == "v3"
