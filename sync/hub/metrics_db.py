@@ -27,6 +27,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from sync.hub.models import (
+    NEWEST_PACK_FIRST,
     AccessEvent,
     AuditBreak,
     AuditChainState,
@@ -284,7 +285,7 @@ def _audit_behind(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
 def _species_pack() -> Iterator[GaugeMetricFamily]:
     """The newest published pack: what every device is told to install."""
     latest = (  # the hub's own rule for "latest" (review.announce_latest_species_pack)
-        SpeciesPack.objects.only("version", "published_at").order_by("-published_at", "-pk").first()
+        SpeciesPack.objects.only("version", "published_at").order_by(*NEWEST_PACK_FIRST).first()
     )
     info = GaugeMetricFamily(
         "jaga_hub_species_pack_info",

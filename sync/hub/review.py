@@ -24,7 +24,7 @@ from sync.hub.apply.changes import append_change, lock_sites
 from sync.hub.apply.lww import hub_stamp
 from sync.hub.apply.people import erase
 from sync.hub.apply.records import emit_observation, update_observation
-from sync.hub.models import FishObservation, Person, Site, SpeciesPack
+from sync.hub.models import NEWEST_PACK_FIRST, FishObservation, Person, Site, SpeciesPack
 from sync.pack_models import check_pack_models
 from sync.protocol import SpeciesPackPublished
 from sync.species_packs import (
@@ -97,7 +97,7 @@ def check_species_kept(data: bytes) -> None:
     lists: every device would install it and stop naming that species, without a word (a
     pack retrained on a few species' corrections, say). Adding species is no change to
     refuse; a last pack that lists none is nothing to compare with."""
-    last: SpeciesPack | None = SpeciesPack.objects.order_by("-published_at", "-pk").first()
+    last: SpeciesPack | None = SpeciesPack.objects.order_by(*NEWEST_PACK_FIRST).first()
     if last is None:
         return
     before = archive_species(bytes(last.data))
@@ -113,6 +113,9 @@ def check_species_kept(data: bytes) -> None:
 
 def publish_species_pack(version: str, data: bytes, notes: str = "") -> SpeciesPack:
     with transaction.atomic():
+        # The sites' locks first: two packs published at once are then given their keys in
+        # the order every site's log announces them, so "the newest" is one pack for all.
+        lock_sites(*Site.objects.values_list("pk", flat=True))
         pack: SpeciesPack = SpeciesPack.objects.create(
             version=version,
             sha256=hashlib.sha256(data).hexdigest(),
@@ -139,10 +142,11 @@ def announce_species_pack(pack: SpeciesPack, sites: list[Site] | None = None) ->
 
 
 def newest_species_pack(readable_schema: int) -> SpeciesPack | None:
-    """The newest pack published whose schema a device that reads up to ``readable_schema``
-    reads (its archive left unread)."""
+    """The pack published last whose schema a device that reads up to ``readable_schema``
+    reads (its archive left unread): by publication order, the order of the announcements,
+    never the hub's clock (``NEWEST_PACK_FIRST``)."""
     packs = SpeciesPack.objects.defer("data").filter(schema__lte=readable_schema)
-    newest: SpeciesPack | None = packs.order_by("-published_at", "-pk").first()
+    newest: SpeciesPack | None = packs.order_by(*NEWEST_PACK_FIRST).first()
     return newest
 
 
@@ -151,7 +155,7 @@ def announce_latest_species_pack(site: Site) -> SpeciesPack | None:
     published has no announcement in its change log, so its devices would never fetch it.
     Call it when a site is created (inside that transaction)."""
     pack: SpeciesPack | None = (
-        SpeciesPack.objects.defer("data").order_by("-published_at", "-pk").first()
+        SpeciesPack.objects.defer("data").order_by(*NEWEST_PACK_FIRST).first()
     )
     if pack is not None:
         announce_species_pack(pack, [site])

@@ -147,6 +147,8 @@ class PullResult(WireModel):
     refuse unknown fields), and absent when the hub holds none the device reads. It does not
     depend on the cursor, so a device that says it reads a newer schema than before learns
     of a pack whose announcement it was not sent, and is already past in the change log.
+    The newest is the pack published last (the order of the announcements), never the one
+    with the latest ``published_at``.
     """
 
     changes: list[Change]

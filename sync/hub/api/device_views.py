@@ -17,7 +17,7 @@ from sync.hub.api.bodies import json_body, site_device
 from sync.hub.api.docs import AUTHENTICATED, errors
 from sync.hub.api.pack_file import pack_response
 from sync.hub.errors import HubError
-from sync.hub.models import SpeciesPack
+from sync.hub.models import NEWEST_PACK_FIRST, SpeciesPack
 from sync.hub.search import nearest_templates
 from sync.hub.throttle import RegisterThrottle
 from sync.protocol import (
@@ -101,7 +101,7 @@ class LatestSpeciesPackView(APIView):
         summary="The newest species pack's version and checksum",
     )
     def get(self, request: Any) -> Response:
-        pack = SpeciesPack.objects.defer("data").order_by("-published_at", "-pk").first()
+        pack = SpeciesPack.objects.defer("data").order_by(*NEWEST_PACK_FIRST).first()
         if pack is None:
             raise HubError(404, "no_species_pack", "no species pack has been published")
         info = SpeciesPackInfo(

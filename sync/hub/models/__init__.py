@@ -3,6 +3,7 @@
 from sync.hub.models.audit import AnchoredAuditEntry, AuditBreak, AuditChainState
 from sync.hub.models.events import AccessEvent, AppliedEntry, Change
 from sync.hub.models.fish import (
+    NEWEST_PACK_FIRST,
     FishObservation,
     FishReview,
     Photo,
@@ -14,6 +15,7 @@ from sync.hub.models.people import ErasureRewrite, FaceTemplate, Person
 from sync.hub.models.sites import Device, Site, SiteMembership
 
 __all__ = [
+    "NEWEST_PACK_FIRST",
     "AccessEvent",
     "AnchoredAuditEntry",
     "AppliedEntry",

@@ -164,6 +164,12 @@ class FishReview(FishObservation):
         verbose_name_plural = "fish review queue"
 
 
+NEWEST_PACK_FIRST = ("-pk",)
+"""Species packs newest first: the order they were published in, which is the order every
+site's change log announces them in (``sync.hub.review.publish_species_pack`` takes the
+sites' locks before the pack's row, so its key is drawn in that order)."""
+
+
 class SpeciesPack(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     version = models.CharField(max_length=200, unique=True)
@@ -174,10 +180,12 @@ class SpeciesPack(models.Model):
     # announced only to devices that read it (``sync.hub.apply.changes``).
     schema = models.PositiveSmallIntegerField(default=1, editable=False)
     notes = models.TextField(blank=True)
+    # The hub's clock when it was published, for people: never the order of packs (a clock
+    # that ran ahead would make an older pack the newest for good); ``NEWEST_PACK_FIRST`` is.
     published_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ("-published_at",)
+        ordering = NEWEST_PACK_FIRST
 
     def __str__(self) -> str:
         return f"species pack {self.version}"

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
 from sync.hub import review
 from sync.hub.api import pack_file
+from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import Site, SpeciesPack
+from sync.protocol import PACK_SCHEMA_HEADER, PROTOCOL_VERSION
 from sync.species_packs import PackArchiveError, archive_pack
 from tests.sync.hub.hubkit import Api, jaga_hub
 from tests.sync.test_pack_models import real_pack
@@ -309,3 +313,35 @@ def test_an_admin_upload_that_drops_species_needs_its_box_ticked(
     assert not SpeciesPack.objects.filter(version=version).exists()
     assert upload(allow_species_change="on").status_code == 302
     assert SpeciesPack.objects.filter(version=version).exists()
+
+
+def test_the_newest_pack_is_the_last_published_whatever_the_hubs_clock_said(
+    operator: Client, api: Api, tmp_path: Path, site_slug: str
+) -> None:
+    """The hub's clock ran a day ahead when 1 was published, and was set right before 2 was:
+    2 is the newest pack wherever the hub names one (the pull's answer, the latest-pack
+    endpoint, a new site's announcement, the publish check, /metrics, the admin list)."""
+    one = with_species(make_pack(tmp_path / "one"), "a", "b")
+    first = review.publish_pack_archive(
+        f"1.{api.site}", archive_pack(one), allow_species_change=True
+    )
+    SpeciesPack.objects.filter(pk=first.pk).update(published_at=timezone.now() + timedelta(days=1))
+    second = f"2.{api.site}"
+    review.publish_pack_archive(
+        second, archive_pack(with_species(make_pack(tmp_path / "two", seed=1), "a", "b", "c"))
+    )
+    headers = api.auth() | {PACK_SCHEMA_HEADER: "3"}
+    params = {"cursor": 0, "protocol_version": PROTOCOL_VERSION}
+    answer = api.get(api.site_path("changes"), params, headers=headers).json()
+    assert answer["species_pack"]["version"] == second
+    assert api.get("/api/v1/species-packs/latest").json()["version"] == second
+    late = Api.register_new(f"late-{site_slug}")
+    told = [c["payload"]["version"] for c in late.pull_all() if c["entity"] == "species_pack"]
+    assert told == [second]
+    lacks_c = archive_pack(with_species(make_pack(tmp_path / "three", seed=2), "a", "b"))
+    with pytest.raises(PackArchiveError, match=f"lacks 1 species of {second}"):
+        review.check_species_kept(lacks_c)
+    (info,) = [f for f in DatabaseCollector().collect() if f.name == "jaga_hub_species_pack_info"]
+    assert [sample.labels["version"] for sample in info.samples] == [second]
+    listed = operator.get("/admin/hub/speciespack/").content.decode()
+    assert listed.index(second) < listed.index(f"1.{api.site}")
