@@ -11,8 +11,12 @@ and of the graph's nodes must lie whole inside the file, and the parts a runtime
 be there: an IR version, an operator set, a graph with nodes, inputs and outputs, each node
 naming its operator. A cut or garbled file fails that; whether the operators and shapes
 make sense is left to the device's classifier, which refuses such a pack and keeps the one
-it has. A pack whose manifest names no models is refused too: every device would refuse it
-("lists no verified model") and go on with the pack it has, so nobody would ever use it.
+it has. A pack whose manifest names no models, or names one its ``files`` do not list
+(so no sha256 vouches for it), is refused too: the device's ``load_pack`` uses only a model
+it verified, and every device would refuse such a pack ("lists no verified model") and go on
+with the pack it has, so nobody would ever use it. The rule is the device's, written again
+here because sync and inference may not import each other (the import contract);
+``tests/sync/test_pack_models.py`` holds the two to the same verdict.
 """
 
 from __future__ import annotations
@@ -61,9 +65,11 @@ def check_pack_models(data: bytes) -> None:
 
 
 def _model_names(manifest: bytes) -> list[str]:
+    """The models the manifest names, each also listed in its ``files`` (the device's rule)."""
     try:
-        models = json.loads(manifest).get("models", {})
-        names = sorted({str(name) for name in dict(models).values()})
+        body = json.loads(manifest)
+        names = sorted({str(name) for name in dict(body.get("models", {})).values()})
+        listed = {str(name) for name in dict(body.get("files", {}))}
     except (AttributeError, TypeError, ValueError) as error:
         raise PackArchiveError(f"its {MANIFEST} names no models as kind -> file: {error}") from None
     if not names:
@@ -71,6 +77,12 @@ def _model_names(manifest: bytes) -> list[str]:
             f'its {MANIFEST} names no models (a "models" entry of kind -> file, such as'
             ' {"fp32": "species_fp32.onnx"}): every device would refuse the pack'
         )
+    for name in names:
+        if name not in listed:
+            raise PackArchiveError(
+                f'its {MANIFEST} names the model {name}, which its "files" do not list with a'
+                " sha256: every device would refuse the pack (it lists no verified model)"
+            )
     return names
 
 

@@ -10,6 +10,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,3 +65,44 @@ def test_a_model_the_manifest_names_but_the_archive_lacks_is_refused(tmp_path: P
     (pack / "manifest.json").write_text(json.dumps(manifest | {"models": {"fp32": "gone.onnx"}}))
     with pytest.raises(PackArchiveError, match=r"gone\.onnx"):
         check_pack_models(archive_pack(pack))
+
+
+def _drop_from_files(manifest: dict[str, Any]) -> dict[str, Any]:
+    files = {name: sha for name, sha in manifest["files"].items() if not name.endswith(".onnx")}
+    return manifest | {"files": files}
+
+
+# How a manifest can name a model the device never verified; each is refused by both sides.
+MODEL_RULES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "whole": lambda manifest: manifest,
+    "model not in files": _drop_from_files,
+    "model by another path": lambda m: m | {"models": {"fp32": "./species_fp32.onnx"}},
+    "no models": lambda manifest: manifest | {"models": {}},
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODEL_RULES))
+def test_the_hub_refuses_a_packs_models_exactly_when_the_device_does(
+    case: str, tmp_path: Path
+) -> None:
+    """The device's ``load_pack`` uses a model only if its manifest lists it in ``files``
+    (verified); a pack it refuses must not be published (the same rule)."""
+    from inference.fish.errors import SpeciesPackError
+    from inference.fish.pack import load_pack
+
+    pack = real_pack(tmp_path)
+    manifest = json.loads((pack / "manifest.json").read_text())
+    (pack / "manifest.json").write_text(json.dumps(MODEL_RULES[case](manifest)))
+    try:
+        load_pack(pack)
+        device_refuses = False
+    except SpeciesPackError:
+        device_refuses = True
+    data = archive_pack(pack)
+    try:
+        check_manifest_files(data)
+        check_pack_models(data)
+        hub_refuses = False
+    except PackArchiveError:
+        hub_refuses = True
+    assert (hub_refuses, device_refuses) == (case != "whole", case != "whole")
