@@ -108,3 +108,44 @@ def test_an_access_event_naming_another_sites_person_is_rejected(api: Api, other
     api.push(e.entry("person", "upsert", mine))
     own_event = e.access_event(api.site, person_uid=mine["person_uid"], decision="verified")
     assert api.push(e.entry("access_event", "upsert", own_event))["rejected"] == []
+
+
+def test_a_photo_another_sites_catch_already_names_is_rejected(api: Api, other_api: Api) -> None:
+    """The other order: site A's catch names photo X before the hub holds it (taken: its own
+    push may come later); site B's X is then refused, as it would be the other way round,
+    and a person's photo a catch already names is refused too."""
+    photo = e.photo(JPEG + b"x")
+    catch = e.observation(photo_uid=photo["photo_uid"])
+    assert api.push(e.entry("fish_observation", "upsert", catch))["rejected"] == []
+    result = other_api.push(e.entry("photo", "upsert", photo))
+    assert [r["reason"] for r in result["rejected"]] == [
+        f"forbidden: photo {photo['photo_uid']} belongs to another site"
+    ]
+    assert not Photo.objects.filter(uid=photo["photo_uid"]).exists()
+    person = e.person(api.site, name="Ana Portrait")
+    portrait = e.photo(JPEG + b"y", person_uid=person["person_uid"])
+    api.push(e.entry("fish_observation", "upsert", e.observation(photo_uid=portrait["photo_uid"])))
+    result = api.push(e.entry("person", "upsert", person), e.entry("photo", "upsert", portrait))
+    assert [r["reason"] for r in result["rejected"]] == [
+        f"forbidden: photo {portrait['photo_uid']} is a catch's photo, not a person's"
+    ]
+    assert api.push(e.entry("photo", "upsert", photo))["rejected"] == []  # A's own: taken
+
+
+def test_a_person_another_sites_access_event_already_names_is_rejected(
+    api: Api, other_api: Api
+) -> None:
+    """The other order: site A's event names person P before the hub holds P; site B's P
+    (or its tombstone) is then refused, as the event would be the other way round."""
+    theirs = e.person(other_api.site, name="Di Elsewhere")
+    event = e.access_event(api.site, person_uid=theirs["person_uid"], decision="verified")
+    assert api.push(e.entry("access_event", "upsert", event))["rejected"] == []
+    result = other_api.push(
+        e.entry("person", "upsert", theirs),
+        e.entry("person", "tombstone", e.tombstone(theirs["person_uid"])),
+    )
+    reason = f"forbidden: person {theirs['person_uid']} belongs to another site"
+    assert [r["reason"] for r in result["rejected"]] == [reason, reason]
+    assert not Person.objects.filter(uid=theirs["person_uid"]).exists()
+    mine = e.person(api.site, name="Ana Ownsite", person_uid=theirs["person_uid"])
+    assert api.push(e.entry("person", "upsert", mine))["rejected"] == []  # A's own: taken
