@@ -6,8 +6,12 @@ memberships); superusers see every site. A staff user linked to no site sees non
 default, since a hub serves sites of several organisations, and a permission on a page says
 what a user may do there, not for whom. Such a page then says why it is empty.
 
-Site memberships are managed by whoever may change users (who could grant any permission
-anyway) or holds the membership permissions; a reviewer cannot link themselves to a site.
+Site memberships are managed by whoever may change users or holds the membership
+permissions; a reviewer cannot link themselves to a site. A manager who is not a superuser
+manages the links of the sites they work for only (they list, add and change those alone),
+and never their own: a hub serves several organisations, so delegating one site's staff must
+not hand over every site, nor let the manager take a site they do not work for. Superusers
+link anyone, themselves included, to any site.
 """
 
 from __future__ import annotations
@@ -80,6 +84,35 @@ class SiteMembershipAdmin(admin.ModelAdmin):
     list_filter = ("site",)
     search_fields = ("user__username", "site__slug")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return scoped(super().get_queryset(request), request.user)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        """Only the manager's sites, and anyone but the manager (a superuser: anyone, any site)."""
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if sees_every_site(request.user):
+            return field
+        if db_field.name == "site":
+            field.queryset = sites_of(request.user)
+        elif db_field.name == "user":
+            field.queryset = field.queryset.exclude(pk=request.user.pk)
+        return field
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and not self._may_manage(request, obj):
+            return False
+        return super().has_change_permission(request, obj) or _manages_users(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and not self._may_manage(request, obj):
+            return False
+        return super().has_delete_permission(request, obj) or _manages_users(request)
+
+    @staticmethod
+    def _may_manage(request: HttpRequest, membership: SiteMembership) -> bool:
+        """A manager's own link is theirs to see, not to change or drop (superusers may)."""
+        return sees_every_site(request.user) or membership.user_id != request.user.pk
+
     def has_module_permission(self, request: HttpRequest) -> bool:
         return super().has_module_permission(request) or _manages_users(request)
 
@@ -88,9 +121,3 @@ class SiteMembershipAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) or _manages_users(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_change_permission(request, obj) or _manages_users(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_delete_permission(request, obj) or _manages_users(request)

@@ -140,12 +140,55 @@ def test_who_may_manage_users_or_memberships_links_staff_to_sites(
     api: Api, codenames: list[str]
 ) -> None:
     reviewer, _ = _staff(REVIEWER)
-    _, manager = _staff(codenames)
+    _, manager = _staff(codenames, api.site)
     site = Site.objects.get(slug=api.site)
     assert "site membership" in _text(manager.get("/admin/")).lower()
     added = manager.post("/admin/hub/sitemembership/add/", {"user": reviewer.pk, "site": site.pk})
     assert added.status_code == 302, _text(added)[-1500:]
     assert SiteMembership.objects.filter(user=reviewer, site=site).exists()
+
+
+MANAGER = ["view_sitemembership", "add_sitemembership", "change_sitemembership"]
+
+
+@pytest.mark.parametrize("codenames", [["change_user"], MANAGER])
+def test_a_manager_links_others_only_to_their_own_sites_and_never_themselves(
+    api: Api, other_api: Api, codenames: list[str]
+) -> None:
+    """A hub serves several organisations: managing one site's staff must not hand over
+    every site, nor let the manager take a site they do not work for."""
+    near, far = Site.objects.get(slug=api.site), Site.objects.get(slug=other_api.site)
+    reviewer, _ = _staff(REVIEWER)
+    theirs, _ = _staff(REVIEWER, other_api.site)
+    manager, client = _staff(codenames, api.site)
+    for user, site in ((reviewer, far), (manager, far), (manager, near)):
+        answer = client.post("/admin/hub/sitemembership/add/", {"user": user.pk, "site": site.pk})
+        assert answer.status_code == 200  # the form refuses the user or the site
+    assert not SiteMembership.objects.filter(site=far).exclude(user=theirs).exists()
+    assert SiteMembership.objects.filter(user__in=[reviewer, manager]).count() == 1
+    page = _text(client.get("/admin/hub/sitemembership/"))
+    assert manager.username in page and theirs.username not in page
+    linked = SiteMembership.objects.get(user=theirs)
+    client.post(f"/admin/hub/sitemembership/{linked.pk}/change/", {"user": theirs.pk,
+                "site": near.pk})  # fmt: skip
+    assert SiteMembership.objects.get(pk=linked.pk).site == far
+    mine = SiteMembership.objects.get(user=manager)
+    client.post(f"/admin/hub/sitemembership/{mine.pk}/change/", {"user": reviewer.pk,
+                "site": near.pk})  # fmt: skip
+    assert SiteMembership.objects.get(pk=mine.pk).user == manager  # their link stays theirs
+    added = client.post("/admin/hub/sitemembership/add/", {"user": reviewer.pk, "site": near.pk})
+    assert added.status_code == 302
+    assert SiteMembership.objects.filter(user=reviewer, site=near).exists()
+
+
+def test_a_superuser_links_anyone_to_any_site(api: Api, other_api: Api) -> None:
+    boss = User.objects.create_superuser(f"boss-{uuid.uuid4().hex[:8]}")
+    client = Client()
+    client.force_login(boss)
+    far = Site.objects.get(slug=other_api.site)
+    added = client.post("/admin/hub/sitemembership/add/", {"user": boss.pk, "site": far.pk})
+    assert added.status_code == 302
+    assert SiteMembership.objects.filter(user=boss, site=far).exists()
 
 
 def test_a_reviewer_may_not_link_themselves_to_a_site(api: Api) -> None:
