@@ -32,11 +32,8 @@ from django.utils import timezone
 from sync.hub import audit_limit
 from sync.hub.audit import acknowledge
 from sync.hub.auth import issue_code
-from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
-from sync.hub.models.people import past_retention
-
-
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device, SpeciesPack
+from sync.hub.models.people import past_retention
 from sync.species_packs import archive_pack
 from sync.store import Passphrase, Store
 from tests.sync.conftest import FAST, FakeClock

@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hub", "0018_species_pack_schema"),
+        ("hub", "0019_species_pack_publication_order"),
     ]
 
     operations = [
