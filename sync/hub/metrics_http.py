@@ -3,7 +3,8 @@
 Who may read: whoever holds ``JAGA_HUB_METRICS_TOKEN`` (Prometheus sends it with
 ``authorization: credentials_file``). The figures name sites and say how busy each one is,
 so the endpoint is off (403) until a token of at least ``MIN_TOKEN_LENGTH`` characters is
-configured, and a scrape without it is 401. Device tokens do not open it: a device sees only
+configured (not hub.env.example's ``CHANGE-ME`` placeholder, which is public), and a
+scrape without it is 401. Device tokens do not open it: a device sees only
 its own site, these figures span all of them.
 
 Under ``jaga hub run`` every worker writes its counts to one shared folder and any worker's
@@ -29,6 +30,8 @@ from sync.hub.api.errors import error_response
 from sync.hub.metrics import observe_request
 
 MIN_TOKEN_LENGTH = 16
+# What packaging/systemd/hub.env.example holds in place of a token: public, so never one.
+PLACEHOLDER = "CHANGE-ME"
 UNMATCHED = "unmatched"
 # The admin has dozens of URL patterns and static files one for each path: one label each.
 _COLLAPSED = (("admin/", "admin/"), ("^static/", "static/"))
@@ -43,6 +46,12 @@ def token_problem(token: str) -> str | None:
         return (
             f"JAGA_HUB_METRICS_TOKEN must be at least {MIN_TOKEN_LENGTH} printable ASCII"
             " characters; metrics stay off until it is"
+        )
+    if PLACEHOLDER.lower() in token.lower():
+        return (
+            "JAGA_HUB_METRICS_TOKEN is still hub.env.example's placeholder, which anyone can"
+            " read; metrics stay off until it is a random one"
+            " (python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
     return None
 

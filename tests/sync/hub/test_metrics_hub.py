@@ -175,6 +175,26 @@ def test_metrics_are_off_until_a_long_enough_token_is_set(token: str) -> None:
     assert "JAGA_HUB_METRICS_TOKEN" in response.json()["reason"]
 
 
+def example_env() -> dict[str, str]:
+    """The settings packaging/systemd/hub.env.example ships (its uncommented lines)."""
+    lines = (REPO / "packaging" / "systemd" / "hub.env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_the_example_envs_placeholder_token_leaves_metrics_off() -> None:
+    """An operator who copies hub.env.example and forgets this line must not publish every
+    site's figures to whoever has read the repository (nginx proxies /metrics)."""
+    from django.test import Client, override_settings
+
+    placeholder = example_env()["JAGA_HUB_METRICS_TOKEN"]
+    with override_settings(JAGA_HUB_METRICS_TOKEN=placeholder):
+        response = Client().get("/metrics", headers={"Authorization": f"Bearer {placeholder}"})
+    assert response.status_code == 403
+    assert response.json()["error"] == "metrics_off"
+    assert "placeholder" in response.json()["reason"]
+    assert "jaga_hub" not in response.text
+
+
 def test_request_labels_name_url_patterns_never_paths(site_slug: str) -> None:
     """A path's site, upload id or junk never becomes a label value (series stay bounded)."""
     from django.test import Client, override_settings
