@@ -8,10 +8,10 @@
 ``JAGA_HUB_SECRET_KEY``    Django's signing key (``jaga hub run`` keeps one in its data folder;
                            without it the WSGI entry point refuses to start, and anything
                            that would sign raises ``ImproperlyConfigured``)
-``JAGA_HUB_ALLOWED_HOSTS`` comma-separated host names the hub answers to (any other Host
-                           header: 400); ``jaga hub run`` refuses to start without it, other
-                           uses default to the local names. ``*`` (any name) trusts the Host
-                           a request sends for the absolute URLs the hub builds
+``JAGA_HUB_ALLOWED_HOSTS`` comma-separated host names the hub answers to besides the
+                           loopback names it always answers to (any other Host header: 400);
+                           ``jaga hub run`` refuses to start without it. ``*`` (any name)
+                           trusts the Host a request sends for the absolute URLs the hub builds
 ``JAGA_HUB_EF_SEARCH``     HNSW ``ef_search`` for template search (recall against latency)
 ``JAGA_HUB_MAX_CLOCK_SKEW_S`` how far ahead of the hub a device clock may stamp an edit
 ``JAGA_HUB_CODE_TTL_S``    lifetime of a one-time registration code
@@ -51,11 +51,26 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+# Django's own fallback under DEBUG: names that reach only this machine.
+LOOPBACK_HOSTS = [".localhost", "127.0.0.1", "[::1]"]
+
+
+def operator_hosts(names: str) -> list[str]:
+    """The comma-separated ``names`` the operator gave."""
+    return [name.strip() for name in names.split(",") if name.strip()]
+
+
 def allowed_hosts(names: str) -> list[str]:
-    """The comma-separated ``names``; none given: the local names only (Django's own
-    fallback under DEBUG), never any name."""
-    given = [name.strip() for name in names.split(",") if name.strip()]
-    return given or [".localhost", "127.0.0.1", "[::1]"]
+    """The operator's ``names`` and always the loopback names, never any name unless told.
+
+    Loopback always: a Prometheus on the hub's own host scrapes http://127.0.0.1:PORT/metrics
+    (packaging/prometheus/jaga.yml) whatever public name the hub has. Safe: a client sending
+    such a Host through the proxy reaches nothing the public name does not, and the URLs the
+    hub builds for it point at loopback, not at a name of its choosing; a DNS-rebinding page
+    sends its own name, still refused.
+    """
+    given = operator_hosts(names)
+    return given + [name for name in LOOPBACK_HOSTS if name not in given]
 
 
 def trusted_origins(hosts: list[str]) -> list[str]:
@@ -78,7 +93,10 @@ if os.environ.get("JAGA_HUB_HTTPS", "") == "1":
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = _env_int("JAGA_HUB_HSTS_SECONDS", 24 * 3600)
-    CSRF_TRUSTED_ORIGINS = trusted_origins(ALLOWED_HOSTS)
+    # The operator's names only: a browser on https://127.0.0.1 is not the proxy's.
+    CSRF_TRUSTED_ORIGINS = trusted_origins(
+        operator_hosts(os.environ.get("JAGA_HUB_ALLOWED_HOSTS", ""))
+    )
     # No SECURE_SSL_REDIRECT: redirecting http is the proxy's job, and Prometheus on the
     # hub's own host scrapes it over plain http. No HSTS for subdomains, no preload: those
     # bind the whole domain, the operator's call.

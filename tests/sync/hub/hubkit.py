@@ -29,6 +29,12 @@ from tests.sync.hub.entries import batch
 REPO = Path(__file__).resolve().parents[3]
 
 
+def example_env() -> dict[str, str]:
+    """The settings packaging/systemd/hub.env.example ships (its uncommented lines)."""
+    lines = (REPO / "packaging" / "systemd" / "hub.env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))

@@ -20,7 +20,7 @@ from sync.hub import auth
 from sync.hub.admin_guard import FORM_BODY_BYTES
 from sync.protocol import MAX_AUDIT_BODY_BYTES, MAX_CHUNK_BYTES, MAX_PUSH_BODY_BYTES
 from sync.species_packs import MAX_ARCHIVE_BYTES
-from tests.sync.hub.hubkit import REPO, HubProcess, django_admin, free_port
+from tests.sync.hub.hubkit import REPO, HubProcess, django_admin, example_env, free_port
 
 NGINX_SITE = REPO / "packaging" / "nginx" / "jaga-hub.conf"
 MIB = 1024 * 1024
@@ -92,6 +92,28 @@ def test_the_browsers_https_origin_is_trusted_for_the_hubs_own_names(
     signed_in = _sign_in(https_hub, "localhost", {"X-Forwarded-For": "203.0.113.9"})
     assert signed_in.status_code == 302, signed_in.text[:2000]
     assert "; secure" in _cookies(signed_in)["sessionid"].lower()
+
+
+def test_a_prometheus_on_the_hubs_own_host_scrapes_it_with_the_shipped_hub_env(
+    hub_database: str, tmp_path: Path
+) -> None:
+    """hub.env.example names only the public host, yet Prometheus on the hub's host scrapes
+    http://127.0.0.1:PORT/metrics (packaging/prometheus/jaga.yml), as the README says."""
+    token = secrets.token_urlsafe(24)
+    settings = {**example_env(), "JAGA_HUB_METRICS_TOKEN": token}
+    del settings["DATABASE_URL"]  # the example's server; the suite's instead
+    hub = HubProcess(hub_database, tmp_path / "hub", env=settings)
+    hub.start()  # ready: it answers http://127.0.0.1:PORT/api/v1/status
+    try:
+        scraped = httpx.get(f"{hub.url}/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert scraped.status_code == 200, scraped.text[:500]
+        assert "jaga_hub_http_requests" in scraped.text
+        public = httpx.get(f"{hub.url}/api/v1/status", headers={"Host": "hub.example.org"})
+        assert public.status_code == 200
+        unknown = httpx.get(f"{hub.url}/api/v1/status", headers={"Host": "evil.example"})
+        assert unknown.status_code == 400  # the Host check still holds for other names
+    finally:
+        hub.stop()
 
 
 def test_check_deploy_leaves_the_redirect_to_the_proxy_and_hsts_reach_to_the_operator() -> None:

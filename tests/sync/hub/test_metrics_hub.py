@@ -27,7 +27,7 @@ from tests.sync.client.devices import (
     new_device,
 )
 from tests.sync.hub.entries import access_event, at, batch, entry, observation
-from tests.sync.hub.hubkit import REPO, Api, HubProcess
+from tests.sync.hub.hubkit import REPO, Api, HubProcess, example_env
 
 TOKEN = f"metrics-{uuid.uuid4().hex}"
 PUSH = "api/v1/sites/<slug:site>/push"
@@ -173,12 +173,6 @@ def test_metrics_are_off_until_a_long_enough_token_is_set(token: str) -> None:
     assert response.status_code == 403
     assert response.json()["error"] == "metrics_off"
     assert "JAGA_HUB_METRICS_TOKEN" in response.json()["reason"]
-
-
-def example_env() -> dict[str, str]:
-    """The settings packaging/systemd/hub.env.example ships (its uncommented lines)."""
-    lines = (REPO / "packaging" / "systemd" / "hub.env.example").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
 def test_the_example_envs_placeholder_token_leaves_metrics_off() -> None:

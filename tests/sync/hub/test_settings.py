@@ -39,13 +39,18 @@ def test_database_urls_for_tcp_and_unix_sockets() -> None:
     assert with_database("postgresql://u@h:1/a?x=1", "b") == "postgresql://u@h:1/b?x=1"
 
 
-def test_the_hub_answers_to_local_names_unless_it_is_told_its_own() -> None:
+def test_the_hub_answers_to_its_own_names_and_always_to_the_local_ones() -> None:
     """Any Host header trusted, the absolute URLs the hub builds point wherever a request
-    says: ``*`` only when the operator writes it."""
-    assert allowed_hosts("") == [".localhost", "127.0.0.1", "[::1]"]
-    assert allowed_hosts(" , ") == [".localhost", "127.0.0.1", "[::1]"]
-    assert allowed_hosts(" hub.example.org, ,10.0.0.5 ") == ["hub.example.org", "10.0.0.5"]
-    assert allowed_hosts("*") == ["*"]
+    says: ``*`` only when the operator writes it. Loopback always: Prometheus on the hub's
+    host scrapes http://127.0.0.1."""
+    local = [".localhost", "127.0.0.1", "[::1]"]
+    assert allowed_hosts("") == local
+    assert allowed_hosts(" , ") == local
+    assert allowed_hosts(" hub.example.org, ,10.0.0.5 ") == ["hub.example.org", "10.0.0.5", *local]
+    assert allowed_hosts("127.0.0.1,hub.example.org") == [
+        "127.0.0.1", "hub.example.org", ".localhost", "[::1]",
+    ]  # fmt: skip
+    assert allowed_hosts("*") == ["*", *local]
 
 
 def test_the_browsers_https_origins_are_those_of_the_hubs_own_names() -> None:
