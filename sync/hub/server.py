@@ -3,15 +3,17 @@
 Each start gets a fresh folder for the workers' Prometheus counts (``metrics_process``).
 The master runs in this process, so a SIGKILL of it takes the workers down too (they
 watch their parent) and a restart can bind the same port; an embedded PostgreSQL outlives
-a kill and is adopted by the next start.
+a kill and is adopted by the next start. A worker that cannot boot (a broken setting)
+stops the master with gunicorn's exit status 3, so systemd sees the hub fail.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from gunicorn.app.base import BaseApplication
 
@@ -68,9 +70,23 @@ def serve(options: ServeOptions) -> int:
             HubServer(options).run()
     except SystemExit as exit_:
         if os.getpid() != master:
-            raise  # a worker leaving: nothing of the master's to clean up
+            _leave_worker(exit_.code)
         return int(exit_.code or 0)
     return 0
+
+
+def _leave_worker(code: object) -> NoReturn:
+    """End a forked worker now, as gunicorn asked, without the exit handlers it inherited.
+
+    They are the master's: onnxruntime's (the jaga CLI loads it) waits forever for a thread
+    pool that only the master has, so a worker that failed to boot never ended, gunicorn
+    never saw its boot error (it stops the hub on one), and the hub stayed up serving
+    nothing. Nothing of the worker's needs them: its log lines are written as they come.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0 if code is None else code if isinstance(code, int) else 1)  # as sys.exit
 
 
 def _say_why_metrics_are_off() -> None:

@@ -1,9 +1,13 @@
 """The hub's signing key: a bare ``gunicorn sync.hub.wsgi:application`` (a scaled-out
 worker, DESIGN) refuses to start without ``JAGA_HUB_SECRET_KEY`` rather than sign with a
-public one; commands that sign nothing still run without it."""
+public one; commands that sign nothing still run without it. ``jaga hub run`` stops (never
+hangs) when a worker's boot fails."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 
@@ -39,3 +43,36 @@ def test_commands_that_sign_nothing_run_without_the_secret_key(hub_database: str
     for command in (["check"], ["makemigrations", "hub", "--check", "--dry-run"]):
         done = django_admin(*command, env={"DATABASE_URL": hub_database})
         assert done.returncode == 0, (command, done.stdout, done.stderr)
+
+
+WORKER_THAT_CANNOT_BOOT = """
+import sys
+
+import main  # noqa: F401 - the jaga CLI's imports (onnxruntime among them), as `jaga hub run`
+from sync.hub.bootstrap import setup_django
+from sync.hub.server import ServeOptions, serve
+
+setup_django()
+sys.exit(serve(ServeOptions(port=int(sys.argv[1]), workers=1)))
+"""
+
+
+def test_a_worker_that_fails_to_boot_stops_the_hub_with_an_error() -> None:
+    """gunicorn halts when a worker exits with its boot error; a worker that never got to
+    exit (the master's inherited exit handlers hung it) left the hub up, serving nothing."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", WORKER_THAT_CANNOT_BOOT, str(free_port())],
+        env={**os.environ, "JAGA_HUB_SECRET_KEY": "", "JAGA_HUB_ALLOWED_HOSTS": "hub.example.org"},
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 3, output  # gunicorn's "worker failed to boot"
+    assert "JAGA_HUB_SECRET_KEY" in output
