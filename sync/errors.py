@@ -30,7 +30,8 @@ stay ordinary exceptions and reach the crash report.
     │   ├── PhotoRecordedError      a catch photo recorded before with one of the same fish
     │   │   └── CatchRecordedError  this very catch (its photo's uid) recorded already
     │   └── DuplicateIdentityError  the new face already matches an enrolled person
-    └── CorrectionsExportError      an export of confirmed fish photos cannot be written
+    ├── CorrectionsExportError      an export of confirmed fish photos cannot be written
+    └── SecretKeyError              the hub's kept signing key file is empty (sync.hub.bootstrap)
 """
 
 from __future__ import annotations

@@ -7,15 +7,19 @@ either way migrations are applied (the first creates the ``vector`` extension).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from sync.durable import create_private, fsync_path
+from sync.errors import SyncError
 from sync.hub.embedded import EmbeddedPostgres
 
 DATABASE_NAME = "jaga"
+SECRET_KEY_FILE = "secret_key"
 _log = logging.getLogger(__name__)
 
 
@@ -37,7 +41,7 @@ def prepare(data_dir: Path, *, migrate: bool = True) -> HubEnvironment:
     """Secret, database and Django ready in this process; migrations applied."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("JAGA_HUB_SECRET_KEY"):
-        os.environ["JAGA_HUB_SECRET_KEY"] = _secret_key(data_dir)
+        os.environ["JAGA_HUB_SECRET_KEY"] = kept_secret_key(data_dir)
     embedded = None
     started = False
     url = os.environ.get("DATABASE_URL", "")
@@ -65,10 +69,39 @@ def setup_django() -> None:
     django.setup()
 
 
-def _secret_key(data_dir: Path) -> str:
-    """The key kept in the data folder (created once, readable by the owner only)."""
-    path = data_dir / "secret_key"
+class SecretKeyError(SyncError):
+    """The key file in the hub's data folder is empty: what a write that failed (a full
+    disk) left before keys were written whole, or a file emptied since. Never replaced
+    unasked: a new key signs every admin out and voids whatever the old one signed."""
+
+
+def kept_secret_key(data_dir: Path) -> str:
+    """The key kept in the data folder: made once, readable by the owner only, written
+    whole (a synced temporary file linked into place, never over a key another start made
+    meanwhile); ``SecretKeyError`` naming the file when it holds none."""
+    path = data_dir / SECRET_KEY_FILE
     if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(50))
-    return path.read_text().strip()
+        _write_new_key(path)
+    key = path.read_text().strip()
+    if not key:
+        raise SecretKeyError(
+            f"the hub's secret key file {path} is empty (a write that failed, on a full disk?):"
+            " put the hub's key back into it from a backup, or delete the file to have a new"
+            " one made, which signs every admin out"
+        )
+    return key
+
+
+def _write_new_key(path: Path) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)  # left by a start that died here, its pid reused
+    try:
+        with os.fdopen(create_private(temporary), "w") as file:
+            file.write(secrets.token_urlsafe(50))
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):  # another start made one first: use it
+            os.link(temporary, path)
+        fsync_path(path.parent)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -100,7 +100,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     manage.add_argument("arguments", nargs=argparse.REMAINDER)
     manage.set_defaults(handler=manage_hub)
     for command in commands.choices.values():
-        command.set_defaults(handler=_needs_hub_extra(command.get_default("handler")))
+        # Our errors (an empty kept key, an export that cannot be written) as one line.
+        handler = reporting(command.get_default("handler"))
+        command.set_defaults(handler=_needs_hub_extra(handler))
 
 
 def _needs_hub_extra(handler: Handler) -> Handler:
@@ -146,7 +148,7 @@ def _export_corrections_parser(commands: argparse._SubParsersAction[Any]) -> Non
         " start, UTC) or the time the last export printed (2026-03-01T14:30:00.000000Z),"
         " which misses nothing committed since that export",
     )
-    export.set_defaults(handler=reporting(export_corrections))
+    export.set_defaults(handler=export_corrections)
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:

@@ -1,17 +1,23 @@
 """The hub's signing key: a bare ``gunicorn sync.hub.wsgi:application`` (a scaled-out
 worker, DESIGN) refuses to start without ``JAGA_HUB_SECRET_KEY`` rather than sign with a
-public one; commands that sign nothing still run without it. ``jaga hub run`` stops (never
-hangs) when a worker's boot fails."""
+public one; commands that sign nothing still run without it. ``jaga hub run`` keeps one in
+its data folder, and stops (never hangs) when that key or a worker's boot fails."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
+import stat
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.sync.hub.hubkit import REPO, django_admin, free_port
+import pytest
+
+from sync.hub.bootstrap import SecretKeyError, kept_secret_key
+from tests.sync.hub.hubkit import REPO, HubProcess, django_admin, free_port
 
 
 def test_a_bare_gunicorn_without_the_secret_key_refuses_to_start() -> None:
@@ -43,6 +49,47 @@ def test_commands_that_sign_nothing_run_without_the_secret_key(hub_database: str
     for command in (["check"], ["makemigrations", "hub", "--check", "--dry-run"]):
         done = django_admin(*command, env={"DATABASE_URL": hub_database})
         assert done.returncode == 0, (command, done.stdout, done.stderr)
+
+
+def test_the_kept_key_is_written_whole_once_and_readable_by_the_owner_only(
+    tmp_path: Path,
+) -> None:
+    key = kept_secret_key(tmp_path)
+    assert len(key) >= 50
+    assert kept_secret_key(tmp_path) == key
+    assert [path.name for path in tmp_path.iterdir()] == ["secret_key"]  # no temporary left
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("content", ["", " \n"])
+def test_an_empty_kept_key_is_refused_by_name_and_never_replaced(
+    tmp_path: Path, content: str
+) -> None:
+    """What a write that failed (a full disk) left: a new key would silently sign out every
+    admin and void what the old one signed, so the operator decides."""
+    path = tmp_path / "secret_key"
+    path.write_text(content)
+    with pytest.raises(SecretKeyError, match=re.escape(str(path))):
+        kept_secret_key(tmp_path)
+    assert path.read_text() == content
+
+
+def test_jaga_hub_run_with_an_empty_kept_key_exits_saying_which_file(
+    hub_database: str, tmp_path: Path
+) -> None:
+    """It hung before: the master stayed up, listening, while every worker failed to boot,
+    and systemd saw the unit active."""
+    data = tmp_path / "hub"
+    data.mkdir()
+    (data / "secret_key").touch(mode=0o600)
+    hub = HubProcess(hub_database, data, env={"JAGA_HUB_SECRET_KEY": ""})
+    try:
+        with pytest.raises(RuntimeError, match="hub exited") as exited:
+            hub.start(timeout_s=120)
+    finally:
+        hub.stop()
+    assert hub.process is None or hub.process.returncode != 0
+    assert str(data / "secret_key") in str(exited.value)
 
 
 WORKER_THAT_CANNOT_BOOT = """
