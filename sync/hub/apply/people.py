@@ -34,7 +34,6 @@ import logging
 import struct
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
@@ -43,8 +42,7 @@ from django.utils import timezone
 from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
 from sync.hub.apply.lww import initial_versions, merge
-from sync.hub.apply.records import refuse_named_elsewhere
-from sync.hub.models import AccessEvent, Change, Device, FaceTemplate, Person, Site
+from sync.hub.models import Change, Device, FaceTemplate, Person, Site
 from sync.hub.models.people import TEMPLATE_DIM, past_retention
 from sync.protocol import RETENTION_REASON, FaceTemplateUpsert, PersonTombstone, PersonUpsert
 
@@ -60,7 +58,6 @@ def apply_person(ctx: EntryContext, payload: PersonUpsert) -> str:
     person = Person.objects.select_for_update().filter(uid=payload.person_uid).first()
     incoming = _person_fields(payload)
     if person is None:
-        _refuse_named_person(ctx, payload.person_uid)
         _refuse_held_badge(ctx, payload)
         person = Person.objects.create(
             uid=payload.person_uid,
@@ -86,13 +83,6 @@ def apply_person(ctx: EntryContext, payload: PersonUpsert) -> str:
         return Outcome.UNCHANGED
     _emit_person(person, ctx.device)
     return Outcome.APPLIED
-
-
-def _refuse_named_person(ctx: EntryContext, person_uid: UUID) -> None:
-    """A new person whom another site's access event already names is that site's: refused
-    (``sync.hub.apply.records``)."""
-    naming = AccessEvent.objects.filter(person_uid=person_uid)
-    refuse_named_elsewhere(ctx, f"person {person_uid}", naming)
 
 
 def _refuse_held_badge(ctx: EntryContext, payload: PersonUpsert) -> None:
@@ -127,7 +117,6 @@ def apply_tombstone(ctx: EntryContext, payload: PersonTombstone) -> str:
     if person is None:
         # Erased on the device before it was ever pushed: keep the tombstone all the same,
         # so a copy of the person pushed later by another path cannot resurrect it.
-        _refuse_named_person(ctx, payload.person_uid)
         person = Person.objects.create(uid=payload.person_uid, site=ctx.site)
     else:
         ctx.require_own_site(f"person {person.uid}", person.site_id)

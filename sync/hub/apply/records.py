@@ -18,17 +18,12 @@ edit (a confirmation) must not unlink the photo for the hub and every other devi
 A record may name only its own site's records: a catch's photo must be a catch photo of the
 site (never another site's, which would then show in this site's review queue and pulls,
 nor a person's enrolment photo), and an access event's person one of the site's people. A
-photo or person the hub does not hold yet is taken as named (its own push may come later);
-so when it comes, the photo or person is refused if another site's catch or event already
-names its uid (``refuse_named_elsewhere``), and a person's photo if a catch names it:
-whichever order the two pushes come in, the second is refused the same way.
+photo or person the hub does not hold yet is taken as named (its own push may come later).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from django.db.models import QuerySet
 
 from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
@@ -69,7 +64,6 @@ def apply_photo(ctx: EntryContext, payload: PhotoUpsert) -> str:
             return Outcome.SUPERSEDED
     photo = Photo.objects.select_for_update().filter(uid=payload.photo_uid).first()
     if photo is None:
-        _refuse_named_photo(ctx, payload, person)
         photo = Photo(uid=payload.photo_uid, site=ctx.site, person=person)
     else:
         _check_photo_edit(ctx, photo, payload, person)
@@ -79,26 +73,6 @@ def apply_photo(ctx: EntryContext, payload: PhotoUpsert) -> str:
     photo.taken_at = payload.taken_at
     photo.save()
     return Outcome.APPLIED
-
-
-def _refuse_named_photo(ctx: EntryContext, payload: PhotoUpsert, person: Person | None) -> None:
-    """A new photo that a catch already names is the catch's site's, and a catch's photo."""
-    naming = FishObservation.objects.filter(photo_uid=payload.photo_uid)
-    refuse_named_elsewhere(ctx, f"photo {payload.photo_uid}", naming)
-    if person is not None and naming.exists():
-        raise EntryRejectedError(
-            f"forbidden: photo {payload.photo_uid} is a catch's photo, not a person's"
-        )
-
-
-def refuse_named_elsewhere(
-    ctx: EntryContext, what: str, naming: QuerySet[FishObservation] | QuerySet[AccessEvent]
-) -> None:
-    """Refuse a record first pushed now that another site's records (``naming``) already
-    name: the check a catch or event gets when the record came first (see the module)."""
-    site_id = naming.exclude(site=ctx.site).values_list("site_id", flat=True).first()
-    if site_id is not None:
-        ctx.require_own_site(what, site_id)
 
 
 def _check_photo_edit(

@@ -35,11 +35,7 @@ class AccessEvent(models.Model):
 
     class Meta:
         ordering = ("-occurred_at",)
-        indexes = (
-            models.Index(fields=["site", "occurred_at"], name="access_site_time"),
-            # A person pushed for the first time looks up the events naming them (sync.hub.apply).
-            models.Index(fields=["person_uid"], name="access_person_uid"),
-        )
+        indexes = (models.Index(fields=["site", "occurred_at"], name="access_site_time"),)
 
     def __str__(self) -> str:
         return f"{self.decision} at {self.occurred_at:%Y-%m-%d %H:%M:%S} ({self.device_name})"

@@ -133,11 +133,7 @@ class FishObservation(models.Model):
 
     class Meta:
         ordering = ("-observed_at",)
-        indexes = (
-            models.Index(fields=["site", "needs_review"], name="fish_review_queue"),
-            # A photo pushed for the first time looks up the catches naming it (sync.hub.apply).
-            models.Index(fields=["photo_uid"], name="fish_photo_uid"),
-        )
+        indexes = (models.Index(fields=["site", "needs_review"], name="fish_review_queue"),)
 
     def __str__(self) -> str:
         return f"{self.answer} at {self.observed_at:%Y-%m-%d %H:%M} ({self.site})"
