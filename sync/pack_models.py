@@ -12,7 +12,9 @@ be there: an IR version, an operator set, a graph with nodes, inputs and outputs
 naming its operator. A cut or garbled file fails that; whether the operators and shapes
 make sense is left to the device's classifier, which refuses such a pack and keeps the one
 it has. A pack whose manifest names no models, or names one its ``files`` do not list
-(so no sha256 vouches for it), is refused too: the device's ``load_pack`` uses only a model
+(so no sha256 vouches for it), or lists a file that is not a plain name in the pack's folder,
+or lists no ``species.json`` or ``thresholds.json``, is refused too: the device's
+``load_pack`` refuses each of those, and uses only a model
 it verified, and every device would refuse such a pack ("lists no verified model") and go on
 with the pack it has, so nobody would ever use it. The rule is the device's, written again
 here because sync and inference may not import each other (the import contract);
@@ -27,7 +29,9 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 
-from sync.species_packs import MANIFEST, PackArchiveError
+from sync.species_packs import MANIFEST, SPECIES, PackArchiveError
+
+THRESHOLDS = "thresholds.json"  # the device reads it verified, as it does ``SPECIES``
 
 # Field numbers of onnx.proto's messages, and the protobuf wire types this reads.
 _MODEL_IR_VERSION, _MODEL_GRAPH, _MODEL_OPSET_IMPORT = 1, 7, 8
@@ -77,6 +81,17 @@ def _model_names(manifest: bytes) -> list[str]:
             f'its {MANIFEST} names no models (a "models" entry of kind -> file, such as'
             ' {"fp32": "species_fp32.onnx"}): every device would refuse the pack'
         )
+    for name in sorted(listed):
+        if "/" in name or "\\" in name or name in (".", ".."):
+            raise PackArchiveError(
+                f"its {MANIFEST} lists {name}, which is not a plain file name in the pack's"
+                " folder: every device would refuse the pack (a file outside itself)"
+            )
+    for required in (SPECIES, THRESHOLDS):
+        if required not in listed:
+            raise PackArchiveError(
+                f'its {MANIFEST} "files" do not list {required}: every device would refuse the pack'
+            )
     for name in names:
         if name not in listed:
             raise PackArchiveError(

@@ -72,12 +72,32 @@ def _drop_from_files(manifest: dict[str, Any]) -> dict[str, Any]:
     return manifest | {"files": files}
 
 
-# How a manifest can name a model the device never verified; each is refused by both sides.
-MODEL_RULES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "whole": lambda manifest: manifest,
-    "model not in files": _drop_from_files,
-    "model by another path": lambda m: m | {"models": {"fp32": "./species_fp32.onnx"}},
-    "no models": lambda manifest: manifest | {"models": {}},
+def _model_in_a_subfolder(manifest: dict[str, Any], pack: Path) -> dict[str, Any]:
+    """The model moved to ``models/``, listed there with its sha256 and named so."""
+    (pack / "models").mkdir()
+    (pack / "species_fp32.onnx").rename(pack / "models" / "species_fp32.onnx")
+    files = {("models/" + n if n == "species_fp32.onnx" else n): s
+             for n, s in manifest["files"].items()}  # fmt: skip
+    return manifest | {"files": files, "models": {"fp32": "models/species_fp32.onnx"}}
+
+
+def _without_listed(name: str) -> Callable[[dict[str, Any], Path], dict[str, Any]]:
+    def drop(manifest: dict[str, Any], _: Path) -> dict[str, Any]:
+        return manifest | {"files": {n: s for n, s in manifest["files"].items() if n != name}}
+
+    return drop
+
+
+# How a manifest can name a model the device never verified, or leave out what the device
+# needs verified; each is refused by both sides.
+MODEL_RULES: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
+    "whole": lambda manifest, _: manifest,
+    "model not in files": lambda manifest, _: _drop_from_files(manifest),
+    "model by another path": lambda m, _: m | {"models": {"fp32": "./species_fp32.onnx"}},
+    "no models": lambda manifest, _: manifest | {"models": {}},
+    "model in a subfolder": _model_in_a_subfolder,
+    "species.json not in files": _without_listed("species.json"),
+    "thresholds.json not in files": _without_listed("thresholds.json"),
 }
 
 
@@ -92,7 +112,7 @@ def test_the_hub_refuses_a_packs_models_exactly_when_the_device_does(
 
     pack = real_pack(tmp_path)
     manifest = json.loads((pack / "manifest.json").read_text())
-    (pack / "manifest.json").write_text(json.dumps(MODEL_RULES[case](manifest)))
+    (pack / "manifest.json").write_text(json.dumps(MODEL_RULES[case](manifest, pack)))
     try:
         load_pack(pack)
         device_refuses = False

@@ -59,15 +59,16 @@ def tiny_onnx_model(weights: bytes) -> bytes:
 
 def make_pack(folder: Path, version: str = "2026.11.0", seed: int = 0) -> Path:
     """A small folder shaped like a species pack: manifest (naming its model), species list,
-    a model (whole as ONNX reads it, so the hub publishes it), a card."""
+    thresholds, a model (whole as ONNX reads it, so the hub publishes it), a card."""
     folder.mkdir(parents=True)
     model = tiny_onnx_model(random.Random(seed).randbytes(50_000))  # incompressible weights
     (folder / "species_fp32.onnx").write_bytes(model)
     (folder / "species.json").write_text(json.dumps({"species": [{"id": "a", "name": "A"}]}))
+    (folder / "thresholds.json").write_text(json.dumps({"unknown": 0.5, "review": 0.7}))
     (folder / "card.md").write_text("# card\n")
     (folder / "extra").mkdir()
     (folder / "extra" / "notes.txt").write_text("nested files travel too\n")
-    listed = ("species_fp32.onnx", "species.json", "card.md")
+    listed = ("species_fp32.onnx", "species.json", "thresholds.json", "card.md")
     files = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in listed}
     manifest = {
         "format": "jaga-fish-pack", "version": version, "files": files,
