@@ -55,6 +55,7 @@ from uuid import UUID
 
 from sync.client.full_pull import note_progress, under_way
 from sync.client.state import (
+    announced_before_kept,
     cursor_name,
     put_value,
     record_species_pack,
@@ -150,9 +151,10 @@ def apply_page(
     ``device``: this device's id, which tells its own catches coming back from others'.
     ``hub_now``: the hub's time in the answer (None: not said), which the changes' times
     are held to (``sync.store.edit_clock``). ``newest_pack``: the newest species pack this
-    device reads, as the hub answered (None: not said); it is the pack to install only while
-    this device may be past announcements it was not sent (``_answer_adds``). ``more``: the
-    hub has changes after these (False ends a pull of the site from the start)."""
+    device reads, as the hub answered (None: not said); it is the pack to install on the
+    page that ends the log, or while this device may be past announcements it was not sent
+    (``_answer_adds``). ``more``: the hub has changes after these (False ends the log, and
+    a pull of the site from the start)."""
     tally = _Tally()
     with store.database.write() as connection:
         full = under_way(connection, site)
@@ -163,7 +165,7 @@ def apply_page(
         )  # fmt: skip
         for change in changes:
             _apply(context, change)
-        if newest_pack is not None and _answer_adds(connection):
+        if newest_pack is not None and _answer_adds(connection, newest_pack, ends_log=not more):
             record_species_pack(connection, newest_pack.model_dump(mode="json"), context.now)
         # The hub's own time, however wrong this device's clock: see edit_clock.
         times = [(str(c.entity_uid), c.changed_at) for c in changes]
@@ -452,15 +454,24 @@ def _species_pack(context: _Context, payload: SpeciesPackPublished) -> _Outcome:
     return None
 
 
-def _answer_adds(connection: Any) -> bool:
-    """Whether a pull's answer may name a newer pack than the one kept to install: unless
-    the change log announced that one to this release, which the hub sends every pack it
-    reads, in the order they were published. A device upgraded from a release that read
-    fewer schemas (or did not note which) was not sent the newer packs, and its cursor is
-    past them; a device of a site created after the newest pack, which it does not read,
-    has had none announced. Past that, the log alone moves the pack on: an answer that
-    names another pack then names an older one (a hub that ordered packs by its clock), or
-    one the next pull announces."""
+def _answer_adds(connection: Any, answer: SpeciesPackPublished, *, ends_log: bool) -> bool:
+    """Whether a pull's answer names the pack to install instead of the one kept.
+
+    On the page that ends the log (``ends_log``) it does: the hub names the newest pack
+    this device reads, by publication order, as it knew it after the changes it sent. A
+    device catching up a long log over several syncs (a new device of an old site, one
+    registered to another site) then takes the newest pack, not each older one its log
+    announced along the way (packs install only after a pull that reached the end of the
+    log: ``SyncClient.sync_once``); so does a site whose log missed the newest pack (one a
+    hub created while that pack was being published). Unless the log announced the
+    answer's pack before the one kept: a hub that ordered packs by its clock, which can
+    have run ahead, named an older one.
+
+    On earlier pages it does only while the log has announced no pack to this release: a
+    device upgraded from a release that read fewer schemas (or did not note which) was not
+    sent the newer packs, and its cursor is past them."""
+    if ends_log:
+        return not announced_before_kept(connection, answer.version)
     return species_pack_log_reads(connection) != READABLE_PACK_SCHEMA
 
 

@@ -347,3 +347,31 @@ def test_a_retry_pack_trigger_tries_a_backing_off_pack_and_a_plain_one_does_not(
             lambda s: s.last_report is not None and bool(s.last_report.new_species_pack)
         )
     assert downloads(hub) == 2
+
+
+def test_a_retry_pack_trigger_waits_for_the_sync_that_reaches_the_end_of_the_log(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """A sync whose pull stops at its page limit tries no pack (``SyncClient.sync_once``):
+    the person's request to retry it is kept for the sync that reaches the end of the log."""
+    from sync.species_packs import archive_pack
+    from tests.sync.client.test_packs import announce, downloads, serve
+    from tests.sync.test_species_packs import make_pack
+
+    hub, recorder = FakeHub(), Recorder()
+    data = archive_pack(make_pack(tmp_path / "pack", seed=3))
+    announce(hub, "v1", data)
+    serve(hub, data[::-1])  # same size, wrong bytes: refused, then it waits a minute
+    one_page = replace(SMALL, pull_limit=1, max_pages_per_sync=1)
+    service = SyncService(factory(db_path, hub, one_page), interval_s=3600, on_state=recorder)
+    with run(service):
+        recorder.wait_for(lambda s: s.last_report is not None)
+        assert downloads(hub) == 1
+        serve(hub, data)
+        announce(hub, "v1", data)  # two more changes: a log two syncs long
+        announce(hub, "v1", data)
+        service.trigger(retry_pack=True)
+        recorder.wait_for(
+            lambda s: s.last_report is not None and bool(s.last_report.new_species_pack)
+        )
+    assert downloads(hub) == 2

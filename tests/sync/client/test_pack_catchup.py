@@ -1,0 +1,98 @@
+"""A device that catches up a long change log over several syncs (a new device of an
+established site, a device registered again to another site) installs only the newest
+pack, once, when its pull reaches the end of the log; a site whose log never announced the
+newest pack (a hub that created it while that pack was being published) still gets it.
+
+Real parts: a ``jaga hub run`` process on embedded PostgreSQL (``live_hub``), in-process
+Django on the same database, real SQLCipher stores, real HTTP. One-page syncs stand in for a
+log longer than a sync's page limit (200 pages of 500 changes by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sync.client.client import SyncClient
+from sync.client.state import save_registration
+from sync.client.status import read_status
+from sync.hub.models import Change
+from sync.hub.review import publish_pack_archive
+from sync.store import Store
+from tests.sync.client.devices import FAST_TUNING, Device, add_observations, new_device, register
+from tests.sync.hub.hubkit import HubProcess
+from tests.sync.hub.test_pack_schema import pack_of_schema
+
+pytestmark = pytest.mark.usefixtures("species_packs_removed")
+
+ONE_PAGE = replace(FAST_TUNING, pull_limit=1, max_pages_per_sync=1)
+
+
+def _publish(tmp_path: Path, *versions: str) -> None:
+    for i, version in enumerate(versions):
+        publish_pack_archive(version, pack_of_schema(tmp_path / version, 1, seed=10 + i))
+
+
+def _one_page_syncs(client: SyncClient, n: int) -> list[str | None]:
+    """The pack each of ``n`` one-page syncs installed (None: none)."""
+    return [getattr(client.sync_once().new_species_pack, "name", None) for _ in range(n)]
+
+
+def _kept(store: Store) -> tuple[str | None, str | None]:
+    status = read_status(store, {}).species_pack
+    return status.announced, status.installed
+
+
+def test_a_new_device_catching_up_a_long_log_installs_only_the_newest_pack(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    new_device(tmp_path, live_hub.url, site_slug, "kiosk-0")  # the site, before the packs
+    versions = [f"h{i}.{site_slug}" for i in range(1, 4)]
+    _publish(tmp_path, *versions)
+    late = new_device(tmp_path, live_hub.url, site_slug, "boat-late")
+    with late.open() as store, httpx.Client() as http:
+        client = late.client(store, http, tuning=ONE_PAGE)
+        assert _one_page_syncs(client, 4) == [None, None, versions[2], None]
+        assert _kept(store) == (versions[2], versions[2])
+        assert sorted(p.name for p in client.packs_dir.iterdir()) == [versions[2]]
+
+
+def test_a_device_registered_to_another_site_never_goes_back_to_an_older_pack(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    other = f"{site_slug}-b"
+    new_device(tmp_path, live_hub.url, other, "kiosk-b")  # site B, before the packs
+    boat = new_device(tmp_path, live_hub.url, site_slug, "boat-a")
+    first, second = f"g1.{site_slug}", f"g2.{site_slug}"
+    _publish(tmp_path, first, second)
+    with boat.open() as store, httpx.Client() as http:
+        client = boat.client(store, http)
+        assert client.sync_once().new_species_pack == client.packs_dir / second  # site A
+        registration = register(live_hub.url, other, "boat-a-moved")
+        save_registration(store.database, registration, store.clock.now(), send_face_images=False)
+        add_observations(store, 1, "moved")
+        moved = Device(boat.path, registration).client(store, http, tuning=ONE_PAGE)
+        assert _one_page_syncs(moved, 4) == [None, None, None, None]  # g1, g2, its catch
+        assert _kept(store) == (second, second)
+
+
+def test_a_site_whose_log_missed_the_newest_pack_gets_it_from_the_answer(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """A hub that created a site while a pack was being published (before it serialised
+    the two) announced the pack before to it: the pull's answer names the newest, which
+    the device installs once its pull reaches the end of the log."""
+    first, second = f"r1.{site_slug}", f"r2.{site_slug}"
+    _publish(tmp_path, first)
+    device = new_device(tmp_path, live_hub.url, site_slug, "boat-race")  # announces r1
+    _publish(tmp_path, second)
+    # As that hub left the new site's log: r2 never announced to it.
+    Change.objects.filter(site__slug=site_slug, payload__version=second).delete()
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        installed = [client.sync_once().new_species_pack for _ in range(2)]
+        assert installed == [client.packs_dir / second, None]
+        assert _kept(store) == (second, second)
