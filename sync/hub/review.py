@@ -11,13 +11,18 @@ else before it is stored, and a pack whose model is not a whole ONNX model
 (``sync.pack_models``), so devices are never told about bytes they would refuse. A pack
 that lacks species the last published pack lists is refused unless the publisher says the
 change is meant.
+
+Publishing a pack and telling a new site of the newest pack take one lock first
+(``lock_species_packs``): a site created while a pack is being published waits for it,
+then is told of that pack (publishing announces to the sites that existed when it read
+them; the new site's row was not committed then).
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from sync.hub.apply.changes import append_change, lock_sites
@@ -34,6 +39,9 @@ from sync.species_packs import (
     check_manifest_files,
     check_version,
 )
+
+# pg_advisory_xact_lock's key for publishing packs ("JAGAPACK" in ASCII): one fixed key.
+SPECIES_PACKS_LOCK = 0x4A4147415041434B
 
 
 class CorrectionSupersededError(ValueError):
@@ -111,8 +119,17 @@ def check_species_kept(data: bytes) -> None:
         )
 
 
+def lock_species_packs() -> None:
+    """Take the species packs' lock, held to the end of the caller's transaction, before
+    any site lock: publishing a pack and announcing the newest pack to a new site run one
+    after the other, so neither announces to the new site a pack older than the newest."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SPECIES_PACKS_LOCK])
+
+
 def publish_species_pack(version: str, data: bytes, notes: str = "") -> SpeciesPack:
     with transaction.atomic():
+        lock_species_packs()  # first: a site being created waits, or is waited for
         # The sites' locks first: two packs published at once are then given their keys in
         # the order every site's log announces them, so "the newest" is one pack for all.
         lock_sites(*Site.objects.values_list("pk", flat=True))
@@ -153,10 +170,14 @@ def newest_species_pack(readable_schema: int) -> SpeciesPack | None:
 def announce_latest_species_pack(site: Site) -> SpeciesPack | None:
     """Announce the newest pack to ``site`` alone: a site created after that pack was
     published has no announcement in its change log, so its devices would never fetch it.
-    Call it when a site is created (inside that transaction)."""
-    pack: SpeciesPack | None = (
-        SpeciesPack.objects.defer("data").order_by(*NEWEST_PACK_FIRST).first()
-    )
-    if pack is not None:
-        announce_species_pack(pack, [site])
+    Call it when a site is created (inside that transaction). A pack being published
+    meanwhile is waited for (``lock_species_packs``), then announced: its publishing read
+    the sites before this one was committed."""
+    with transaction.atomic():  # the lock lasts to the end of the caller's transaction
+        lock_species_packs()
+        pack: SpeciesPack | None = (
+            SpeciesPack.objects.defer("data").order_by(*NEWEST_PACK_FIRST).first()
+        )
+        if pack is not None:
+            announce_species_pack(pack, [site])
     return pack

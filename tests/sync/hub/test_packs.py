@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from sync.hub import review
 from sync.hub.api import pack_file
+from sync.hub.apply.changes import lock_sites
 from sync.hub.metrics_db import DatabaseCollector
-from sync.hub.models import Site, SpeciesPack
+from sync.hub.models import Change, Site, SpeciesPack
 from sync.protocol import PACK_SCHEMA_HEADER, PROTOCOL_VERSION
 from sync.species_packs import PackArchiveError, archive_pack
 from tests.sync.hub.hubkit import Api, jaga_hub
@@ -345,3 +346,72 @@ def test_the_newest_pack_is_the_last_published_whatever_the_hubs_clock_said(
     assert [sample.labels["version"] for sample in info.samples] == [second]
     listed = operator.get("/admin/hub/speciespack/").content.decode()
     assert listed.index(second) < listed.index(f"1.{api.site}")
+
+
+def test_a_site_created_while_a_pack_is_published_is_told_of_that_pack(
+    tmp_path: Path, site_slug: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishing and a new site's announcement of the newest pack take one lock first: a
+    site created while a pack is being published (paused here after it read the sites to
+    announce to, before its commit) waits for it, then is told of that pack, not the one
+    before (which its devices would keep until another pack is published)."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from sync.hub.auth import create_device
+
+    first, second = f"p1.{site_slug}", f"p2.{site_slug}"
+    review.publish_pack_archive(first, archive_pack(make_pack(tmp_path / "one")))
+    locked, go, errors = threading.Event(), threading.Event(), list[BaseException]()
+    real, calls = lock_sites, list[tuple[int, ...]]()
+
+    def pausing(*site_ids: int) -> None:
+        real(*site_ids)
+        if threading.current_thread().name == "publisher":
+            calls.append(site_ids)
+            if len(calls) == 2:  # in announce_species_pack: the sites read, no commit yet
+                locked.set()
+                go.wait(30)
+
+    def in_thread(job: Any) -> threading.Thread:
+        def run() -> None:
+            try:
+                job()
+            except BaseException as error:  # the test tells it
+                errors.append(error)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run, name=job.__name__)
+        thread.start()
+        return thread
+
+    def publisher() -> None:
+        review.publish_pack_archive(second, archive_pack(make_pack(tmp_path / "two", seed=1)))
+
+    def creator() -> None:
+        create_device(site_slug, "boat-new")
+
+    monkeypatch.setattr(review, "lock_sites", pausing)
+    publishing = in_thread(publisher)
+    assert locked.wait(30)
+    creating = in_thread(creator)
+    deadline = time.monotonic() + 30  # a bound on a hang, not a timed assertion
+    while creating.is_alive() and not _waiting_for_a_lock() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.set()
+    publishing.join(30)
+    creating.join(30)
+    assert not errors and not publishing.is_alive() and not creating.is_alive()
+    told = Change.objects.filter(site__slug=site_slug, entity="species_pack")
+    assert [c.payload["version"] for c in told] == [second]
+
+
+def _waiting_for_a_lock() -> bool:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return bool(cursor.fetchone()[0])
