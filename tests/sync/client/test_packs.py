@@ -796,3 +796,30 @@ def test_a_damaged_kept_pack_the_hub_no_longer_offers_is_reported(
         lines = read_status(store, {}).species_pack.lines()
         assert any("no longer offers" in line for line in lines[1:]), lines
         assert installed_species_packs(store, client.packs_dir)[0] == client.packs_dir / newer
+
+
+def test_a_sync_short_of_the_end_of_the_log_repairs_but_installs_no_new_pack(
+    store: Store, tmp_path: Path
+) -> None:
+    """A device catching up a long log installs no new pack before its pull reaches the end
+    of the log (the pack announced so far may be older than the newest); the installed pack,
+    damaged on disk, is repaired meanwhile all the same."""
+    from dataclasses import replace
+
+    from tests.sync.client.units import SMALL
+
+    hub = FakeHub()
+    _, v2 = installed_twice(store, hub, tmp_path)
+    client = client_of(store, hub, replace(SMALL, pull_limit=1, max_pages_per_sync=1))
+    damage_pack(client.packs_dir / "v2")
+    v3 = archive_pack(make_pack(tmp_path / "v3", seed=3))
+    announce(hub, "v3", v3)
+    announce(hub, "v3", v3)  # a second change: the log is two syncs long
+    serve(hub, v2)
+    report = client.sync_once()
+    assert report.pull.complete is False and report.species_pack_error is None
+    assert report.new_species_pack == client.packs_dir / "v2" and downloads(hub) == 3
+    assert file_digests(client.packs_dir / "v2") == file_digests(tmp_path / "v2")
+    serve(hub, v3)
+    assert client.sync_once().new_species_pack == client.packs_dir / "v3"
+    assert downloads(hub) == 4
