@@ -37,11 +37,13 @@ class HubEnvironment:
             self.embedded.stop()
 
 
-def prepare(data_dir: Path, *, migrate: bool = True) -> HubEnvironment:
-    """Secret, database and Django ready in this process; migrations applied."""
+def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> HubEnvironment:
+    """Secret, database and Django ready in this process; migrations applied. ``serves``:
+    the hub's server, which signs sessions and CSRF tokens with the kept key; the other
+    commands sign nothing, and go on (warned) when that key is empty."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("JAGA_HUB_SECRET_KEY"):
-        os.environ["JAGA_HUB_SECRET_KEY"] = kept_secret_key(data_dir)
+        os.environ["JAGA_HUB_SECRET_KEY"] = _secret_key(data_dir, serves=serves)
     embedded = None
     started = False
     url = os.environ.get("DATABASE_URL", "")
@@ -90,6 +92,18 @@ def kept_secret_key(data_dir: Path) -> str:
             " one made, which signs every admin out"
         )
     return key
+
+
+def _secret_key(data_dir: Path, *, serves: bool) -> str:
+    """The kept key; for a command that signs nothing (the daily retention purge among
+    them), a throwaway one when the kept key is empty, so that erasures stay on time."""
+    try:
+        return kept_secret_key(data_dir)
+    except SecretKeyError as error:
+        if serves:
+            raise
+        _log.warning("%s; this command signs nothing, so it goes on", error)
+        return secrets.token_urlsafe(50)
 
 
 def _write_new_key(path: Path) -> None:

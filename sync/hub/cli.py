@@ -167,7 +167,7 @@ def run_hub(args: argparse.Namespace) -> int:
     if not os.environ.get("JAGA_HUB_ALLOWED_HOSTS", "").replace(",", " ").strip():
         print(_NO_HOST_NAMES, file=sys.stderr)
         return 1
-    environment = prepare(args.data or default_data_dir())
+    environment = prepare(args.data or default_data_dir(), serves=True)
     options = ServeOptions(args.host, args.port, args.workers, access_log=args.access_log)
     print(f"jaga hub: http://{args.host}:{args.port}/admin/  (API /api/v1/, schema /api/schema/)")
     master = os.getpid()

@@ -92,6 +92,30 @@ def test_jaga_hub_run_with_an_empty_kept_key_exits_saying_which_file(
     assert str(data / "secret_key") in str(exited.value)
 
 
+def test_the_daily_retention_purge_runs_with_an_empty_kept_key(
+    hub_database: str, tmp_path: Path
+) -> None:
+    """It signs nothing: refusing it for the key would stop consent-retention erasures every
+    day until someone acts; it warns, naming the file, and erases on time."""
+    data = tmp_path / "hub"
+    data.mkdir()
+    (data / "secret_key").touch(mode=0o600)
+    env = {k: v for k, v in os.environ.items() if k != "JAGA_HUB_SECRET_KEY"}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "hub", "purge-expired", "--data", str(data)],
+        env={**env, "DATABASE_URL": hub_database},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "past their retention date" in done.stdout
+    assert str(data / "secret_key") in done.stderr
+    assert (data / "secret_key").read_text() == ""  # never replaced unasked
+
+
 WORKER_THAT_CANNOT_BOOT = """
 import sys
 
