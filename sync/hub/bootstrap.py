@@ -39,8 +39,9 @@ class HubEnvironment:
 
 def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> HubEnvironment:
     """Secret, database and Django ready in this process; migrations applied. ``serves``:
-    the hub's server, which signs sessions and CSRF tokens with the kept key; the other
-    commands sign nothing, and go on (warned) when that key is empty."""
+    the hub's server, or any Django command (``jaga hub manage``: a server among them),
+    which may sign sessions and CSRF tokens with the kept key; the hub's own other commands
+    sign nothing, and go on (warned) when that key is empty."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("JAGA_HUB_SECRET_KEY"):
         os.environ["JAGA_HUB_SECRET_KEY"] = _secret_key(data_dir, serves=serves)

@@ -282,7 +282,8 @@ def manage_hub(args: argparse.Namespace) -> int:
 
     from sync.hub.bootstrap import prepare
 
-    environment = prepare(args.data or default_data_dir())
+    # Any Django command, servers among them (runserver signs sessions as the hub does).
+    environment = prepare(args.data or default_data_dir(), serves=True)
     try:
         execute_from_command_line(["jaga hub manage", *args.arguments])
     finally:

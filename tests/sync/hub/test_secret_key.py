@@ -116,6 +116,28 @@ def test_the_daily_retention_purge_runs_with_an_empty_kept_key(
     assert (data / "secret_key").read_text() == ""  # never replaced unasked
 
 
+def test_jaga_hub_manage_refuses_an_empty_kept_key_as_jaga_hub_run_does(
+    hub_database: str, tmp_path: Path
+) -> None:
+    """It passes any Django command through, a server among them (``runserver`` served the
+    admin, signing with a throwaway key)."""
+    data = tmp_path / "hub"
+    data.mkdir()
+    (data / "secret_key").touch(mode=0o600)
+    env = {k: v for k, v in os.environ.items() if k != "JAGA_HUB_SECRET_KEY"}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "hub", "manage", "--data", str(data), "check"],
+        env={**env, "DATABASE_URL": hub_database},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+    assert done.returncode != 0
+    assert str(data / "secret_key") in done.stderr
+
+
 WORKER_THAT_CANNOT_BOOT = """
 import sys
 
