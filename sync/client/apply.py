@@ -35,7 +35,8 @@ what this device holds with an older version. A person or template held here is 
 is, one not held (older code skipped it) is taken, with the later versions the re-pull
 brings; a tombstone applies; a catch held here is given only what older protocols did not
 carry and it lacks (``_fill_observation``); species pack announcements are not taken again:
-they name older packs.
+they name older packs (they count only with a hub that names no pack in its answer:
+``_species_pack``).
 
 A fish observation first seen in a pull is another boat's catch (``recorded_here`` 0, schema
 11), unless the change came from this device (``device``): its own catch coming back, after
@@ -54,13 +55,7 @@ from typing import Any
 from uuid import UUID
 
 from sync.client.full_pull import note_progress, under_way
-from sync.client.state import (
-    announced_before_kept,
-    cursor_name,
-    put_value,
-    record_species_pack,
-    species_pack_log_reads,
-)
+from sync.client.state import cursor_name, put_value, record_species_pack
 from sync.protocol import (
     RETENTION_REASON,
     Change,
@@ -73,7 +68,6 @@ from sync.protocol import (
     WireModel,
     parse_payload,
 )
-from sync.species_packs import READABLE_PACK_SCHEMA
 from sync.store import ModelRef, Store
 from sync.store.clock import format_timestamp
 from sync.store.edit_clock import note_hub_time
@@ -151,10 +145,9 @@ def apply_page(
     ``device``: this device's id, which tells its own catches coming back from others'.
     ``hub_now``: the hub's time in the answer (None: not said), which the changes' times
     are held to (``sync.store.edit_clock``). ``newest_pack``: the newest species pack this
-    device reads, as the hub answered (None: not said); it is the pack to install on the
-    page that ends the log, or while this device may be past announcements it was not sent
-    (``_answer_adds``). ``more``: the hub has changes after these (False ends the log, and
-    a pull of the site from the start)."""
+    device reads, as the hub answered (None: not said, a hub before it named one); when
+    said, it is the pack to install, whatever the changes announced. ``more``: the hub has
+    changes after these (False ends a pull of the site from the start)."""
     tally = _Tally()
     with store.database.write() as connection:
         full = under_way(connection, site)
@@ -165,7 +158,7 @@ def apply_page(
         )  # fmt: skip
         for change in changes:
             _apply(context, change)
-        if newest_pack is not None and _answer_adds(connection, newest_pack, ends_log=not more):
+        if newest_pack is not None:  # the hub's word, after the changes: see _species_pack
             record_species_pack(connection, newest_pack.model_dump(mode="json"), context.now)
         # The hub's own time, however wrong this device's clock: see edit_clock.
         times = [(str(c.entity_uid), c.changed_at) for c in changes]
@@ -447,32 +440,11 @@ def _observation_values(
 
 
 def _species_pack(context: _Context, payload: SpeciesPackPublished) -> _Outcome:
-    record_species_pack(
-        context.connection, payload.model_dump(mode="json"), context.now,
-        reads=READABLE_PACK_SCHEMA,
-    )  # fmt: skip
+    """Keep the pack the change log announced as the one to install. A hub that names the
+    newest pack in its answer (every hub that knows ``PACK_SCHEMA_HEADER``) overrides it on
+    the same page (``apply_page``), so this counts only with a hub that names none."""
+    record_species_pack(context.connection, payload.model_dump(mode="json"), context.now)
     return None
-
-
-def _answer_adds(connection: Any, answer: SpeciesPackPublished, *, ends_log: bool) -> bool:
-    """Whether a pull's answer names the pack to install instead of the one kept.
-
-    On the page that ends the log (``ends_log``) it does: the hub names the newest pack
-    this device reads, by publication order, as it knew it after the changes it sent. A
-    device catching up a long log over several syncs (a new device of an old site, one
-    registered to another site) then takes the newest pack, not each older one its log
-    announced along the way (packs install only after a pull that reached the end of the
-    log: ``SyncClient.sync_once``); so does a site whose log missed the newest pack (one a
-    hub created while that pack was being published). Unless the log announced the
-    answer's pack before the one kept: a hub that ordered packs by its clock, which can
-    have run ahead, named an older one.
-
-    On earlier pages it does only while the log has announced no pack to this release: a
-    device upgraded from a release that read fewer schemas (or did not note which) was not
-    sent the newer packs, and its cursor is past them."""
-    if ends_log:
-        return not announced_before_kept(connection, answer.version)
-    return species_pack_log_reads(connection) != READABLE_PACK_SCHEMA
 
 
 _OBSERVATION_COLUMNS = (

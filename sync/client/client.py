@@ -13,9 +13,8 @@ again later; ``SyncService`` does that with back-off. The audit chain's new entr
 then sent for the hub to anchor (``sync.client.audit``); like the species pack, what goes
 wrong there is only reported (``SyncReport.audit``), never raised (not even a token refused
 there alone): an older hub, or one that refused the chain, never holds records back. A
-newly announced species pack is downloaded last, when the records are safe, and only by a
-sync whose pull reached the end of the log (one that stopped at its page limit leaves it to
-the sync that gets there, so a device catching up installs the newest pack once); its
+newly announced species pack is downloaded last, when the records are safe (the one the
+hub's answer names, even by a sync that stopped at its page limit: ``sync.client.packs``); its
 failure is only reported (``SyncReport.species_pack_error``): a later sync tries it again,
 waiting longer after each failure (``sync.client.packs``). So is what is wrong with the pack
 kept to fall back on (the one in use while the newest is refused), which is fetched again
@@ -195,7 +194,7 @@ class SyncClient:
                 audit = self._audit.anchor_all(heeded)  # reports its failures
                 pack = PackOutcome()  # not begun once stopping: a download can take long
                 if not heeded():  # reports its failures, never raises them
-                    pack = self._install_packs(force=retry_pack, new=pull.complete)
+                    pack = self._install_packs(force=retry_pack)
                 unfinished = (
                     None if heeded.stopped else self._unfinished(push, pull, uploads, audit)
                 )
@@ -209,14 +208,9 @@ class SyncClient:
             audit, expired,
         )  # fmt: skip
 
-    def _install_packs(self, *, force: bool, new: bool = True) -> PackOutcome:
-        """The announced pack, then the pack kept beside it; both their problems told.
-        ``new``: the pull reached the end of the log. A sync that stopped short of it (its
-        page limit) installs no new pack: the pack its log has announced so far may be an
-        older one than the hub's newest, which the page that ends the log names
-        (``sync.client.apply``); a device catching up a long log would otherwise download
-        each pack of the site's history in turn. Repairs go on all the same."""
-        pack = self._packs.install_announced(force=force, new=new)
+    def _install_packs(self, *, force: bool) -> PackOutcome:
+        """The announced pack, then the pack kept beside it; both their problems told."""
+        pack = self._packs.install_announced(force=force)
         kept = self._kept_pack.repair(force=force)
         if kept is None:
             return pack

@@ -14,18 +14,15 @@ the link cut short, named after the pack's version and sha256, which the next tr
 (``Range``, with ``If-Range`` on that sha256) instead of paying for its first bytes again;
 the whole file is checked against the announcement all the same, and dropped if it fails.
 
-A pack is installed only by a sync whose pull reached the end of the log; on the page that
-ends it, the pack the answer names is the one to install (``sync.client.apply``): the
-newest this device reads. A device catching up a long log over several syncs (a new device
-of an established site, one registered to another site) so installs the newest pack once,
-instead of each older one its log announces on the way (each a full download, and for a
-device moved from a site with a newer pack, a downgrade); one of a site whose log missed
-the newest pack still gets it. An answer naming a pack the logs announced before the one
-kept (a hub that ordered packs by its clock) is not taken. A sync that stopped at its page
-limit says nothing about the pack: the next one goes on. On earlier pages the answer is
-taken only while the change log has announced no pack to this release (``sync.client.apply``
-notes the schema the device read with each pack the log announces): a device upgraded from
-a release that read fewer schemas is past the announcements of the packs it now reads.
+The pack to install is the one the hub's answer names, on every page of every pull: a hub
+that knows ``PACK_SCHEMA_HEADER`` names, in each answer, the newest pack this device reads,
+by publication order. A device catching up a long log over several syncs (a new device of
+an established site, one registered to another site, one of a site whose log grows faster
+than it pulls) so installs the newest pack at its first sync, never each older one its log
+announces on the way, nor an older one a site's log announced last; one of a site whose log
+missed the newest pack, or upgraded from a release that read fewer schemas (its cursor past
+the newer packs' announcements), gets it too. Only a hub that names no pack (one before the
+answer) leaves the log's announcements to count: the pack announced last, as pulled.
 
 A pack that keeps failing is not downloaded again at every sync: on a metered satellite link
 each try of a 16 MB pack costs its full size, and syncs can be a minute apart. The failures of
@@ -273,12 +270,6 @@ def repairs_record(values: Mapping[str, str]) -> PackRepairs | None:
     return record if record.repairs >= 1 else None
 
 
-def _ref(installed: InstalledPack | None) -> PackRef | None:
-    if installed is None:
-        return None
-    return PackRef(installed.version, installed.sha256, installed.byte_size)
-
-
 def _json_object(text: str | None) -> dict[str, Any]:
     try:
         body = json.loads(text or "{}")
@@ -325,16 +316,15 @@ class PackInstaller:
     def packs_dir(self) -> Path:
         return self._packs_dir
 
-    def install_announced(self, *, force: bool = False, new: bool = True) -> PackOutcome:
+    def install_announced(self, *, force: bool = False) -> PackOutcome:
         """Install the newest announced pack unless it is installed already and whole on
         disk, or failed (or was repaired) lately and waits for its next try; ``force``
-        (someone asked) skips those waits. ``new`` False (a pull that has not reached the
-        end of the log yet): only repair the installed pack, never install another."""
+        (someone asked) skips those waits."""
         values = read_values(self._store.database)
-        current = installed_record(values)
-        wanted = announced_pack(values) if new else _ref(current)
+        wanted = announced_pack(values)
         if wanted is None:
             return PackOutcome()
+        current = installed_record(values)
         failed = failures_record(values)
         if failed is not None and not failed.concern(wanted):
             failed = None  # a new announcement: its own count, tried at once

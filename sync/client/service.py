@@ -191,9 +191,7 @@ class SyncService:
         except Exception as error:  # a bug: report it, keep the service alive, back off
             _log.exception("sync failed unexpectedly")
             return self._fail(error)
-        # Kept until a sync gets as far as the pack: one that stopped, or whose pull stopped
-        # at its page limit (catching up), tried no new pack; the next goes on at once.
-        if retry_pack and not report.stopped and report.pull.complete:
+        if retry_pack and not report.stopped:  # kept until a sync gets as far as the pack
             self._retry_pack.clear()
         self._count(_outcome(report))
         self._publish(ServiceState(Phase.IDLE, last_report=report))

@@ -31,10 +31,6 @@ CLIENT_TABLES_VERSION = 11
 REGISTRATION_NAMES = ("hub_url", "site", "device_id", "device_token")
 FACE_IMAGES_NAME = "policy.send_face_images"
 SPECIES_PACK_NAME = "species_pack.latest"
-_READS = "reads"  # in SPECIES_PACK_NAME's JSON: see record_species_pack
-# The versions the change logs announced, in the order first pulled: see record_species_pack.
-SPECIES_PACK_LOG_ORDER_NAME = "species_pack.log_order"
-_LOG_ORDER_KEPT = 100  # packs are published a few times a year: years of them
 
 
 def ensure_schema(database: Database) -> None:
@@ -254,60 +250,6 @@ def record_result(
     put_values(database, values, now)
 
 
-def record_species_pack(
-    connection: Any, announcement: Mapping[str, Any], now: datetime, *, reads: int | None = None
-) -> None:
-    """Keep ``announcement`` as the pack to install, inside the caller's transaction.
-    ``reads``: the newest pack schema this device read when the change log announced it
-    (None: a pull's answer named it, or a release that did not note it)."""
-    body = dict(announcement) | ({} if reads is None else {_READS: reads})
-    put_value(connection, SPECIES_PACK_NAME, json.dumps(body, sort_keys=True), now)
-    if reads is not None:  # a log's announcement: note its place among the packs
-        order = _log_order(connection)
-        version = str(announcement.get("version"))
-        if version not in order:
-            order = [*order, version][-_LOG_ORDER_KEPT:]
-            put_value(connection, SPECIES_PACK_LOG_ORDER_NAME, json.dumps(order), now)
-
-
-def announced_before_kept(connection: Any, version: str) -> bool:
-    """Whether a change log announced ``version`` before the pack kept to install, inside
-    the caller's transaction: the logs announce packs in the order they were published
-    (every site's log, so a device registered to another site keeps one order), so that
-    pack is the older. False when either was never announced by a log (a pack the answer
-    alone named: a site whose log missed it, a release that did not note the order)."""
-    row = connection.execute(
-        "SELECT value FROM sync_state WHERE name = ?", (SPECIES_PACK_NAME,)
-    ).fetchone()
-    try:
-        kept = json.loads(row[0]).get("version") if row else None
-    except (ValueError, AttributeError):
-        return False
-    order = _log_order(connection)
-    if version not in order or kept not in order:
-        return False
-    return order.index(version) < order.index(kept)
-
-
-def _log_order(connection: Any) -> list[str]:
-    row = connection.execute(
-        "SELECT value FROM sync_state WHERE name = ?", (SPECIES_PACK_LOG_ORDER_NAME,)
-    ).fetchone()
-    try:
-        order = json.loads(row[0]) if row else []
-    except ValueError:
-        return []
-    return [str(v) for v in order] if isinstance(order, list) else []
-
-
-def species_pack_log_reads(connection: Any) -> int | None:
-    """The pack schema this device read when the change log announced the pack it keeps to
-    install, inside the caller's transaction (None: none kept, or not from the log)."""
-    row = connection.execute(
-        "SELECT value FROM sync_state WHERE name = ?", (SPECIES_PACK_NAME,)
-    ).fetchone()
-    try:
-        reads = json.loads(row[0]).get(_READS) if row else None
-    except (ValueError, AttributeError):
-        return None
-    return reads if isinstance(reads, int) and not isinstance(reads, bool) else None
+def record_species_pack(connection: Any, announcement: Mapping[str, Any], now: datetime) -> None:
+    """Keep ``announcement`` as the pack to install, inside the caller's transaction."""
+    put_value(connection, SPECIES_PACK_NAME, json.dumps(dict(announcement), sort_keys=True), now)

@@ -1,7 +1,9 @@
 """A device that catches up a long change log over several syncs (a new device of an
-established site, a device registered again to another site) installs only the newest
-pack, once, when its pull reaches the end of the log; a site whose log never announced the
-newest pack (a hub that created it while that pack was being published) still gets it.
+established site, a device registered again to another site, one whose site's log grows
+faster than it pulls) installs only the newest pack, once, at its first sync: the pack the
+pull's answer names on every page; a site whose log never announced the newest pack (a hub
+that created it while that pack was being published) still gets it, and a device moved to
+it keeps it.
 
 Real parts: a ``jaga hub run`` process on embedded PostgreSQL (``live_hub``), in-process
 Django on the same database, real SQLCipher stores, real HTTP. One-page syncs stand in for a
@@ -55,7 +57,7 @@ def test_a_new_device_catching_up_a_long_log_installs_only_the_newest_pack(
     late = new_device(tmp_path, live_hub.url, site_slug, "boat-late")
     with late.open() as store, httpx.Client() as http:
         client = late.client(store, http, tuning=ONE_PAGE)
-        assert _one_page_syncs(client, 4) == [None, None, versions[2], None]
+        assert _one_page_syncs(client, 4) == [versions[2], None, None, None]
         assert _kept(store) == (versions[2], versions[2])
         assert sorted(p.name for p in client.packs_dir.iterdir()) == [versions[2]]
 
@@ -84,7 +86,7 @@ def test_a_site_whose_log_missed_the_newest_pack_gets_it_from_the_answer(
 ) -> None:
     """A hub that created a site while a pack was being published (before it serialised
     the two) announced the pack before to it: the pull's answer names the newest, which
-    the device installs once its pull reaches the end of the log."""
+    the device installs."""
     first, second = f"r1.{site_slug}", f"r2.{site_slug}"
     _publish(tmp_path, first)
     device = new_device(tmp_path, live_hub.url, site_slug, "boat-race")  # announces r1
@@ -96,3 +98,55 @@ def test_a_site_whose_log_missed_the_newest_pack_gets_it_from_the_answer(
         installed = [client.sync_once().new_species_pack for _ in range(2)]
         assert installed == [client.packs_dir / second, None]
         assert _kept(store) == (second, second)
+
+
+def test_a_device_moved_to_a_site_whose_log_missed_the_newest_pack_keeps_the_newest(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """Site B's log never announced the newest pack (created while it was being published,
+    on a hub before it serialised the two). A device that installed the newest pack at
+    site A, then registered to B, keeps it: the answer names the newest on every page, and
+    B's log announcing only the older one does not take the boat back to it."""
+    other = f"{site_slug}-b"
+    v1, v2 = f"o1.{site_slug}", f"o2.{site_slug}"
+    _publish(tmp_path, v1)
+    new_device(tmp_path, live_hub.url, other, "kiosk-b")  # site B: told of v1
+    _publish(tmp_path, v2)
+    Change.objects.filter(site__slug=other, payload__version=v2).delete()  # as that hub left it
+    boat = new_device(tmp_path, live_hub.url, site_slug, "boat-a")  # site A: told of v2 only
+    with boat.open() as store, httpx.Client() as http:
+        client = boat.client(store, http)
+        assert client.sync_once().new_species_pack == client.packs_dir / v2
+        registration = register(live_hub.url, other, "boat-a-moved")
+        save_registration(store.database, registration, store.clock.now(), send_face_images=False)
+        moved = Device(boat.path, registration).client(store, http)
+        reports = [moved.sync_once() for _ in range(3)]
+        assert reports[0].pull.complete
+        assert [r.new_species_pack for r in reports] == [None, None, None]
+        assert _kept(store) == (v2, v2)
+
+
+def test_a_device_whose_log_grows_faster_than_it_pulls_installs_the_newest_pack(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """A site that adds more changes between syncs than one sync pulls (a busy site, a small
+    page limit): the device's pull never reaches the end of the log, and it installs the
+    pack the answer names all the same, at its first sync."""
+    kiosk = new_device(tmp_path, live_hub.url, site_slug, "kiosk-busy")
+    v1 = f"n1.{site_slug}"
+    _publish(tmp_path, v1)
+    late = new_device(tmp_path, live_hub.url, site_slug, "boat-late")
+    two_pages = replace(FAST_TUNING, pull_limit=2, max_pages_per_sync=2)
+    installed, complete = [], []
+    with kiosk.open() as kstore, late.open() as store, httpx.Client() as http:
+        kclient = kiosk.client(kstore, http)
+        client = late.client(store, http, tuning=two_pages)
+        for i in range(3):
+            add_observations(kstore, 5, f"busy{i}")  # 5 changes a round; a sync pulls 4
+            kclient.sync_once()
+            report = client.sync_once()
+            installed.append(getattr(report.new_species_pack, "name", None))
+            complete.append(report.pull.complete)
+        assert not any(complete)
+        assert installed == [v1, None, None]
+        assert _kept(store) == (v1, v1)

@@ -5,7 +5,6 @@ that reads schema 1."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,13 +13,11 @@ import pytest
 from django.utils import timezone
 
 from inference.fish.pack import MULTI_INPUT_PACK_SCHEMA, PACK_SCHEMA, SIZED_PACK_SCHEMA
-from sync.client.state import SPECIES_PACK_NAME, put_values, read_values
 from sync.client.status import read_status
 from sync.hub.models import SpeciesPack
 from sync.hub.review import publish_pack_archive
 from sync.protocol import PACK_SCHEMA_HEADER
 from sync.species_packs import READABLE_PACK_SCHEMA
-from sync.store import Store
 from tests.sync.client.devices import add_observations, new_device
 from tests.sync.hub.hubkit import HubProcess
 from tests.sync.hub.test_pack_schema import pack_of_schema
@@ -34,13 +31,6 @@ def test_the_schema_a_device_says_it_reads_is_the_newest_its_classifier_reads() 
 
 def _as_earlier_release(request: httpx.Request) -> None:
     request.headers.pop(PACK_SCHEMA_HEADER, None)  # the pulls of releases before it
-
-
-def _as_earlier_release_left_it(store: Store) -> None:
-    """The pack to install as a release before it kept it: without the schema it read."""
-    values = read_values(store.database)
-    announced = {k: v for k, v in json.loads(values[SPECIES_PACK_NAME]).items() if k != "reads"}
-    put_values(store.database, {SPECIES_PACK_NAME: json.dumps(announced)}, store.clock.now())
 
 
 def test_an_earlier_release_keeps_its_pack_and_learns_the_newer_one_once_upgraded(
@@ -59,7 +49,6 @@ def test_an_earlier_release_keeps_its_pack_and_learns_the_newer_one_once_upgrade
             assert report.new_species_pack is None and report.species_pack_error is None
             status = read_status(store, {}).species_pack
             assert (status.announced, status.installed) == (first, first)
-        _as_earlier_release_left_it(store)
         with httpx.Client() as http:  # upgraded: this release says it reads schema 3
             client = device.client(store, http)
             assert client.sync_once().new_species_pack == client.packs_dir / second
@@ -104,7 +93,6 @@ def test_an_upgraded_device_keeps_the_newest_pack_it_installed_before(
         with httpx.Client(event_hooks={"request": [_as_earlier_release]}) as http:
             client = device.client(store, http)
             assert client.sync_once().new_species_pack == client.packs_dir / second
-        _as_earlier_release_left_it(store)
         with httpx.Client() as http:  # upgraded: the hub's answer names the newest pack
             client = device.client(store, http)
             report = client.sync_once()

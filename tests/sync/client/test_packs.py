@@ -798,28 +798,28 @@ def test_a_damaged_kept_pack_the_hub_no_longer_offers_is_reported(
         assert installed_species_packs(store, client.packs_dir)[0] == client.packs_dir / newer
 
 
-def test_a_sync_short_of_the_end_of_the_log_repairs_but_installs_no_new_pack(
+def test_a_sync_short_of_the_end_of_the_log_installs_the_pack_the_answer_names(
     store: Store, tmp_path: Path
 ) -> None:
-    """A device catching up a long log installs no new pack before its pull reaches the end
-    of the log (the pack announced so far may be older than the newest); the installed pack,
-    damaged on disk, is repaired meanwhile all the same."""
+    """A device catching up a long log (its pull stopped at its page limit) installs the
+    pack the hub's answer names at once: the newest it reads. Not the older one its log
+    announces first, and not only once its pull reaches the end of a log that may keep
+    growing faster than it pulls."""
     from dataclasses import replace
 
+    from sync.protocol import SpeciesPackPublished
     from tests.sync.client.units import SMALL
 
     hub = FakeHub()
-    _, v2 = installed_twice(store, hub, tmp_path)
     client = client_of(store, hub, replace(SMALL, pull_limit=1, max_pages_per_sync=1))
-    damage_pack(client.packs_dir / "v2")
-    v3 = archive_pack(make_pack(tmp_path / "v3", seed=3))
-    announce(hub, "v3", v3)
-    announce(hub, "v3", v3)  # a second change: the log is two syncs long
+    v1, v2 = (archive_pack(make_pack(tmp_path / v, seed=s)) for v, s in (("v1", 1), ("v2", 2)))
+    announce(hub, "v1", v1)
+    announce(hub, "v2", v2)
+    hub.names_pack = SpeciesPackPublished.model_validate(
+        {"version": "v2", "sha256": hashlib.sha256(v2).hexdigest(), "byte_size": len(v2)}
+    )
     serve(hub, v2)
     report = client.sync_once()
     assert report.pull.complete is False and report.species_pack_error is None
-    assert report.new_species_pack == client.packs_dir / "v2" and downloads(hub) == 3
-    assert file_digests(client.packs_dir / "v2") == file_digests(tmp_path / "v2")
-    serve(hub, v3)
-    assert client.sync_once().new_species_pack == client.packs_dir / "v3"
-    assert downloads(hub) == 4
+    assert report.new_species_pack == client.packs_dir / "v2"
+    assert client.sync_once().new_species_pack is None and downloads(hub) == 1

@@ -349,11 +349,11 @@ def test_a_retry_pack_trigger_tries_a_backing_off_pack_and_a_plain_one_does_not(
     assert downloads(hub) == 2
 
 
-def test_a_retry_pack_trigger_waits_for_the_sync_that_reaches_the_end_of_the_log(
+def test_a_retry_pack_trigger_tries_the_pack_while_the_device_is_catching_up(
     db_path: Path, tmp_path: Path
 ) -> None:
-    """A sync whose pull stops at its page limit tries no pack (``SyncClient.sync_once``):
-    the person's request to retry it is kept for the sync that reaches the end of the log."""
+    """A sync whose pull stops at its page limit tries the pack all the same: a person's
+    request to retry it is answered by the next sync, not once the log is caught up."""
     from sync.species_packs import archive_pack
     from tests.sync.client.test_packs import announce, downloads, serve
     from tests.sync.test_species_packs import make_pack
