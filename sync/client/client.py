@@ -193,7 +193,7 @@ class SyncClient:
                 uploads = self._uploader.upload_pending(heeded)
                 audit = self._audit.anchor_all(heeded)  # reports its failures
                 pack = PackOutcome()  # not begun once stopping: a download can take long
-                if not heeded():  # reports its failures, never raises them
+                if not heeded() and (pull.complete or pull.pack_named):  # reports failures
                     pack = self._install_packs(force=retry_pack)
                 unfinished = (
                     None if heeded.stopped else self._unfinished(push, pull, uploads, audit)

@@ -22,7 +22,10 @@ than it pulls) so installs the newest pack at its first sync, never each older o
 announces on the way, nor an older one a site's log announced last; one of a site whose log
 missed the newest pack, or upgraded from a release that read fewer schemas (its cursor past
 the newer packs' announcements), gets it too. Only a hub that names no pack (one before the
-answer) leaves the log's announcements to count: the pack announced last, as pulled.
+answer) leaves the log's announcements to count: the pack announced last, installed only
+after a sync whose pull reached the end of the log (``SyncClient.sync_once``), so that such a
+device catching up neither downloads each pack on the way nor installs, moved to another
+site, an older one that site's log announced first.
 
 A pack that keeps failing is not downloaded again at every sync: on a metered satellite link
 each try of a 16 MB pack costs its full size, and syncs can be a minute apart. The failures of

@@ -37,6 +37,7 @@ class PullReport:
     complete: bool = True
     set_aside: int = 0  # changes kept to try again with later pulls (``sync.client.apply``)
     full_pull: FullPull | None = None  # the pull of the site from the start it began
+    pack_named: bool = False  # an answer named the pack to install (a hub that knows how)
 
     def add(self, page: PageReport) -> PullReport:
         return replace(
@@ -92,6 +93,8 @@ class Puller:
                 more=page.has_more,
             )
             report = report.add(applied)
+            if page.species_pack is not None:
+                report = replace(report, pack_named=True)
             cursor = page.next_cursor
             if not page.has_more:
                 return report

@@ -23,6 +23,7 @@ from sync.client.state import save_registration
 from sync.client.status import read_status
 from sync.hub.models import Change
 from sync.hub.review import publish_pack_archive
+from sync.protocol import PACK_SCHEMA_HEADER
 from sync.store import Store
 from tests.sync.client.devices import FAST_TUNING, Device, add_observations, new_device, register
 from tests.sync.hub.hubkit import HubProcess
@@ -150,3 +151,43 @@ def test_a_device_whose_log_grows_faster_than_it_pulls_installs_the_newest_pack(
         assert not any(complete)
         assert installed == [v1, None, None]
         assert _kept(store) == (v1, v1)
+
+
+def _answerless(request: httpx.Request) -> None:
+    """A hub from before the pack-schema header: it names no pack in its answers (without the
+    header this hub answers as one), so the log's announcements alone say which pack."""
+    request.headers.pop(PACK_SCHEMA_HEADER, None)
+
+
+def test_with_a_hub_that_names_no_pack_a_device_catching_up_installs_only_the_last(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """Each page's newest announcement was installed in turn: three downloads for one."""
+    new_device(tmp_path, live_hub.url, site_slug, "kiosk-0")
+    versions = [f"a{i}.{site_slug}" for i in range(1, 4)]
+    _publish(tmp_path, *versions)
+    late = new_device(tmp_path, live_hub.url, site_slug, "boat-late")
+    with late.open() as store, httpx.Client(event_hooks={"request": [_answerless]}) as http:
+        client = late.client(store, http, tuning=ONE_PAGE)
+        installed = [name for name in _one_page_syncs(client, 6) if name]
+        assert installed == [versions[2]]
+
+
+def test_with_a_hub_that_names_no_pack_a_moved_device_never_goes_back(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """Registered to a site whose log announces g1 then g2, a boat holding g2 installed g1
+    over it, mid catch-up, then g2 again."""
+    other = f"{site_slug}-b"
+    g1, g2 = f"g1.{site_slug}", f"g2.{site_slug}"
+    new_device(tmp_path, live_hub.url, other, "kiosk-b")
+    _publish(tmp_path, g1, g2)
+    boat = new_device(tmp_path, live_hub.url, site_slug, "boat-a")
+    with boat.open() as store, httpx.Client(event_hooks={"request": [_answerless]}) as http:
+        boat.client(store, http).sync_once()
+        assert _kept(store) == (g2, g2)
+        registration = register(live_hub.url, other, "boat-a-moved")
+        save_registration(store.database, registration, store.clock.now(), send_face_images=False)
+        moved = Device(boat.path, registration).client(store, http, tuning=ONE_PAGE)
+        assert [name for name in _one_page_syncs(moved, 5) if name] == []
+        assert _kept(store) == (g2, g2)

@@ -352,8 +352,12 @@ def test_a_retry_pack_trigger_tries_a_backing_off_pack_and_a_plain_one_does_not(
 def test_a_retry_pack_trigger_tries_the_pack_while_the_device_is_catching_up(
     db_path: Path, tmp_path: Path
 ) -> None:
-    """A sync whose pull stops at its page limit tries the pack all the same: a person's
-    request to retry it is answered by the next sync, not once the log is caught up."""
+    """A sync whose pull stops at its page limit tries the pack all the same, with a hub that
+    names the pack in its answers: a person's request to retry it is answered by the next
+    sync, not once the log is caught up."""
+    import hashlib
+
+    from sync.protocol import SpeciesPackPublished
     from sync.species_packs import archive_pack
     from tests.sync.client.test_packs import announce, downloads, serve
     from tests.sync.test_species_packs import make_pack
@@ -361,6 +365,9 @@ def test_a_retry_pack_trigger_tries_the_pack_while_the_device_is_catching_up(
     hub, recorder = FakeHub(), Recorder()
     data = archive_pack(make_pack(tmp_path / "pack", seed=3))
     announce(hub, "v1", data)
+    hub.names_pack = SpeciesPackPublished.model_validate(
+        {"version": "v1", "sha256": hashlib.sha256(data).hexdigest(), "byte_size": len(data)}
+    )
     serve(hub, data[::-1])  # same size, wrong bytes: refused, then it waits a minute
     one_page = replace(SMALL, pull_limit=1, max_pages_per_sync=1)
     service = SyncService(factory(db_path, hub, one_page), interval_s=3600, on_state=recorder)
