@@ -55,7 +55,7 @@ from typing import Any
 from uuid import UUID
 
 from sync.client.full_pull import note_progress, under_way
-from sync.client.state import cursor_name, put_value, record_species_pack
+from sync.client.state import cursor_name, record_species_pack
 from sync.protocol import (
     RETENTION_REASON,
     Change,
@@ -74,6 +74,7 @@ from sync.store.edit_clock import note_hub_time
 from sync.store.gallery import model_dim
 from sync.store.people import remove_person
 from sync.store.retention_kept import note_kept_by_hub
+from sync.store.state_rows import put_value
 
 _log = logging.getLogger(__name__)
 _MAX_REASONS = 20

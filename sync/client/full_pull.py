@@ -44,9 +44,10 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sync.client.state import cursor_name, put_value
+from sync.client.state import cursor_name
 from sync.protocol import PROTOCOL_VERSION
 from sync.store.clock import format_timestamp
+from sync.store.state_rows import get_value, put_value
 
 _log = logging.getLogger(__name__)
 
@@ -141,8 +142,8 @@ def start_cursor(
     """The cursor this pull starts from, inside the caller's write transaction: the stored
     one, or 0 with the full pull that begins now. ``schema``: the store's; ``waiting``:
     outbox entries not yet acknowledged (a full pull waits for none)."""
-    cursor = int(_value(connection, cursor_name(site)) or 0)
-    noted = PulledWith.from_stored(_value(connection, pulled_with_name(site)))
+    cursor = int(get_value(connection, cursor_name(site)) or 0)
+    noted = PulledWith.from_stored(get_value(connection, pulled_with_name(site)))
     current = PulledWith(PROTOCOL_VERSION, schema)
     began = None
     if cursor and not noted.complete:
@@ -169,7 +170,7 @@ def start_cursor(
 
 def under_way(connection: Any, site: str) -> FullPull | None:
     """The full pull of ``site`` under way (not caught up), if one is."""
-    full = FullPull.from_stored(_value(connection, full_pull_name(site)))
+    full = FullPull.from_stored(get_value(connection, full_pull_name(site)))
     return full if full is not None and full.done_at is None else None
 
 
@@ -191,8 +192,3 @@ def note_progress(
     done = replace(full, done_at=format_timestamp(now), took=frozenset())
     put_value(connection, full_pull_name(site), done.stored(), now)
     _log.info("site %s pulled again from the start: caught up at cursor %d", site, cursor)
-
-
-def _value(connection: Any, name: str) -> str | None:
-    row = connection.execute("SELECT value FROM sync_state WHERE name = ?", (name,)).fetchone()
-    return None if row is None else str(row[0])

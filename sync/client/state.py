@@ -22,6 +22,7 @@ from sync.errors import SchemaVersionError
 from sync.store.clock import format_timestamp
 from sync.store.database import Database
 from sync.store.purge_mark import owe_purge
+from sync.store.state_rows import put_value
 
 # The store schema the client needs: 2 has sync_state and sync_uploads, 3 the outbox's
 # refusals, 4, 5, 8, 9 and 11 the fish observations' pack_version, crop, status, crop_known
@@ -68,16 +69,6 @@ def registration_values(database: Database) -> dict[str, str]:
 def read_cursor(database: Database, site: str) -> int:
     rows = database.query("SELECT value FROM sync_state WHERE name = ?", (cursor_name(site),))
     return int(rows[0][0]) if rows else 0
-
-
-def put_value(connection: Any, name: str, value: str, now: datetime) -> None:
-    """Set one value inside the caller's write transaction."""
-    connection.execute(
-        "INSERT INTO sync_state (name, value, updated_at) VALUES (?, ?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
-        " updated_at = excluded.updated_at",
-        (name, value, format_timestamp(now)),
-    )
 
 
 def put_values(database: Database, values: Mapping[str, str], now: datetime) -> None:

@@ -51,6 +51,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
+from sync.store.state_rows import get_value, put_value
 
 HUB_SEEN = "clock.hub_seen"
 LAST_EDIT = "clock.last_edit"
@@ -138,14 +139,9 @@ def _span(behind: timedelta) -> str:
 
 
 def _read(connection: Any, name: str) -> datetime | None:
-    row = connection.execute("SELECT value FROM sync_state WHERE name = ?", (name,)).fetchone()
-    return None if row is None else parse_timestamp(str(row[0]))
+    value = get_value(connection, name)
+    return None if value is None else parse_timestamp(value)
 
 
 def _write(connection: Any, name: str, moment: datetime, now: datetime) -> None:
-    connection.execute(
-        "INSERT INTO sync_state (name, value, updated_at) VALUES (?, ?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
-        " updated_at = excluded.updated_at",
-        (name, format_timestamp(moment), format_timestamp(now)),
-    )
+    put_value(connection, name, format_timestamp(moment), now)

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sync.store.clock import format_timestamp
+from sync.store.state_rows import put_value
 
 KEPT = "retention.kept."  # + a person's uid: when this device erases them next
 # A clock days ahead (a date typed wrong) would otherwise be back to erasing at every sync;
@@ -41,12 +42,7 @@ def note_kept_by_hub(
     retention erasure, in an answer dated ``hub_now`` (None: not said)."""
     ahead = UNMEASURED_DEFERRAL if hub_now is None else now - hub_now
     until = retain_until + min(max(ahead, timedelta(0)), MAX_DEFERRAL)
-    connection.execute(
-        "INSERT INTO sync_state (name, value, updated_at) VALUES (?, ?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
-        " updated_at = excluded.updated_at",
-        (KEPT + person_uid, format_timestamp(until), format_timestamp(now)),
-    )
+    put_value(connection, KEPT + person_uid, format_timestamp(until), now)
 
 
 def forget_kept(connection: Any, person_uid: str) -> None:

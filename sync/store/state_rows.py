@@ -1,0 +1,25 @@
+"""Named values of the store's ``sync_state`` table (schema 2 on), read and written inside
+the caller's transaction: the sync's cursors and registration, the edit clock's hub time,
+the retention notes, a full pull's progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sync.store.clock import format_timestamp
+
+
+def get_value(connection: Any, name: str) -> str | None:
+    row = connection.execute("SELECT value FROM sync_state WHERE name = ?", (name,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def put_value(connection: Any, name: str, value: str, now: datetime) -> None:
+    """Set one value inside the caller's write transaction."""
+    connection.execute(
+        "INSERT INTO sync_state (name, value, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
+        " updated_at = excluded.updated_at",
+        (name, value, format_timestamp(now)),
+    )
