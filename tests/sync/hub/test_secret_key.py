@@ -92,17 +92,16 @@ def test_jaga_hub_run_with_an_empty_kept_key_exits_saying_which_file(
     assert str(data / "secret_key") in str(exited.value)
 
 
-def test_the_daily_retention_purge_runs_with_an_empty_kept_key(
-    hub_database: str, tmp_path: Path
-) -> None:
-    """It signs nothing: refusing it for the key would stop consent-retention erasures every
-    day until someone acts; it warns, naming the file, and erases on time."""
-    data = tmp_path / "hub"
+def _with_an_empty_kept_key(
+    hub_database: str, data: Path, *command: str
+) -> subprocess.CompletedProcess[str]:
+    """``jaga hub COMMAND --data DATA ...`` whose kept key is empty, as a full disk left it."""
     data.mkdir()
     (data / "secret_key").touch(mode=0o600)
     env = {k: v for k, v in os.environ.items() if k != "JAGA_HUB_SECRET_KEY"}
-    done = subprocess.run(
-        [sys.executable, str(REPO / "main.py"), "hub", "purge-expired", "--data", str(data)],
+    name, *rest = command
+    return subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "hub", name, "--data", str(data), *rest],
         env={**env, "DATABASE_URL": hub_database},
         capture_output=True,
         text=True,
@@ -110,6 +109,15 @@ def test_the_daily_retention_purge_runs_with_an_empty_kept_key(
         check=False,
         cwd=REPO,
     )
+
+
+def test_the_daily_retention_purge_runs_with_an_empty_kept_key(
+    hub_database: str, tmp_path: Path
+) -> None:
+    """It signs nothing: refusing it for the key would stop consent-retention erasures every
+    day until someone acts; it warns, naming the file, and erases on time."""
+    data = tmp_path / "hub"
+    done = _with_an_empty_kept_key(hub_database, data, "purge-expired")
     assert done.returncode == 0, done.stderr
     assert "past their retention date" in done.stdout
     assert str(data / "secret_key") in done.stderr
@@ -122,18 +130,7 @@ def test_jaga_hub_manage_refuses_an_empty_kept_key_as_jaga_hub_run_does(
     """It passes any Django command through, a server among them (``runserver`` served the
     admin, signing with a throwaway key)."""
     data = tmp_path / "hub"
-    data.mkdir()
-    (data / "secret_key").touch(mode=0o600)
-    env = {k: v for k, v in os.environ.items() if k != "JAGA_HUB_SECRET_KEY"}
-    done = subprocess.run(
-        [sys.executable, str(REPO / "main.py"), "hub", "manage", "--data", str(data), "check"],
-        env={**env, "DATABASE_URL": hub_database},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=REPO,
-    )
+    done = _with_an_empty_kept_key(hub_database, data, "manage", "check")
     assert done.returncode != 0
     assert str(data / "secret_key") in done.stderr
 
