@@ -127,9 +127,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-# The admin's messages carry one-time registration codes: kept in the session (in the
-# database), never in Django's default cookie, which is signed but readable by anyone who
-# sees the browser's cookies or a plain-HTTP hop.
+# The admin's messages are kept in the session (in the database), never in Django's default
+# cookie, which is signed but readable by anyone who sees the browser's cookies or a
+# plain-HTTP hop. One-time registration codes are never messages: they are shown on the
+# answer that issued them and stored nowhere (sync.hub.admin.devices).
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 ROOT_URLCONF = "sync.hub.urls"

@@ -2,6 +2,13 @@
 
 A site added here is told of the newest species pack, as one ``create-device`` makes is.
 
+A one-time code is shown once, on the page that answers the add or the "Issue a new one-time
+code" action (never cached: ``Cache-Control: no-store``), and kept nowhere else: not in the
+admin's messages, which wait in the session (a ``django_session`` row, in every database
+backup) until the next page shows them. The hub keeps only the code's hash; a code lost is
+replaced by issuing a new one. Reloading that page sends the form again: a second device, or
+another code that voids the first.
+
 Issuing a code and revoking take the change permission (view-only staff see the list
 only); the add permission alone adds a device without a code, for someone with the change
 permission to issue one. Letting a device search every site's faces (``may_search_all_sites``)
@@ -23,6 +30,9 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
 from sync.hub import auth
 from sync.hub.admin.staff import SiteScopedAdmin
@@ -60,14 +70,6 @@ class SiteAdmin(ChangedFieldsOnly):
             announce_latest_species_pack(obj)
 
 
-def _show_code(request: Any, issued: auth.IssuedCode) -> None:
-    messages.warning(
-        request,
-        f"One-time code for {issued.device}: {issued.code} — enter it on the device now; "
-        "it is shown only once.",
-    )
-
-
 @admin.register(Device)
 class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
     list_display = ("name", "site", "registered_at", "revoked_at", "last_seen_at", "uid")
@@ -90,29 +92,44 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
             return fields
         return (*fields, "may_search_all_sites")
 
-    def save_model(self, request: Any, obj: Device, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if change:
-            return
+    def response_add(
+        self, request: HttpRequest, obj: Device, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        """The new device's code on this answer (still in the add's transaction)."""
         if self.has_change_permission(request, obj):
-            _show_code(request, auth.issue_code(obj))
-        else:
-            messages.info(
-                request,
-                f"Added {obj} without a one-time code: issuing one takes the change"
-                ' permission (the action "Issue a new one-time code").',
-            )
+            return self._codes_page(request, [auth.issue_code(obj)])
+        messages.info(
+            request,
+            f"Added {obj} without a one-time code: issuing one takes the change"
+            ' permission (the action "Issue a new one-time code").',
+        )
+        response: HttpResponse = super().response_add(request, obj, post_url_continue)
+        return response
 
     @admin.action(
         description="Issue a new one-time code (the current token stops working)",
         permissions=("change",),
     )
-    def issue_code(self, request: Any, queryset: QuerySet[Device]) -> None:
+    def issue_code(self, request: Any, queryset: QuerySet[Device]) -> HttpResponse | None:
+        issued = []
         for device in queryset:
             try:
-                _show_code(request, auth.issue_code(device, by=str(request.user)))
+                issued.append(auth.issue_code(device, by=str(request.user)))
             except OpenAuditBreakError as error:
                 messages.error(request, f"No code for {device}: {error}")
+        return self._codes_page(request, issued) if issued else None
+
+    def _codes_page(self, request: HttpRequest, issued: list[auth.IssuedCode]) -> HttpResponse:
+        """The page that shows ``issued`` once: rendered in this answer, never stored."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "One-time codes",
+            "issued": issued,
+        }
+        response = TemplateResponse(request, "admin/hub/device/one_time_codes.html", context)
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(
         description="Revoke (the device's token is refused from now on)", permissions=("change",)

@@ -51,6 +51,39 @@ def test_adding_a_device_shows_a_code_that_registers_it(operator: Client, site_s
     assert registered.json()["site"] == site_slug
 
 
+def _sessions_hold(code: str) -> bool:
+    """Whether any django_session row holds ``code``, raw or decoded (messages live there)."""
+    from django.contrib.sessions.models import Session
+
+    return any(
+        code in session.session_data or code in str(session.get_decoded())
+        for session in Session.objects.all()
+    )
+
+
+@pytest.mark.parametrize("how", ["add", "issue_code"])
+def test_a_code_is_shown_once_in_the_answer_and_never_kept_in_the_session(
+    operator: Client, site_slug: str, how: str
+) -> None:
+    """It sat in django_session (the admin's messages) until the next page showed it: in
+    the database, and in its backups, for as long as the operator did not look."""
+    site = Site.objects.create(slug=site_slug)
+    if how == "add":
+        answer = operator.post("/admin/hub/device/add/", {"site": site.pk, "name": "kiosk-1"})
+    else:
+        device = Device.objects.create(site=site, name="kiosk-1")
+        answer = operator.post(
+            "/admin/hub/device/", {"action": "issue_code", "_selected_action": [device.pk]}
+        )
+    assert answer.status_code == 200  # the page itself, not a redirect to where it waits
+    assert "no-store" in answer["Cache-Control"]
+    code = re.search(r"One-time code for .*?: ([0-9A-Z-]{17})", _messages(answer))
+    assert code, _messages(answer)
+    assert not _sessions_hold(code.group(1))
+    assert code.group(1) not in _messages(operator.get("/admin/hub/device/"))  # shown once
+    assert auth.register(code.group(1))[0].site_id == site.pk
+
+
 def test_erase_action_tombstones_and_tells_the_site(operator: Client, api: Api) -> None:
     person = e.person(api.site, name="Ana Erase")
     api.push(e.entry("person", "upsert", person))

@@ -507,10 +507,12 @@ def test_acknowledging_a_break_takes_its_own_permission_one_break_and_a_note(
 
 
 def _issue(client: Client, api: Api, action: str = "issue_code") -> list[str]:
-    """Post a Device admin action for ``api``'s device; the messages it showed."""
+    """Post a Device admin action for ``api``'s device; the messages it left and the page
+    it answered with (where a code is shown)."""
     device = Device.objects.get(uid=api.device_id)
     answer = client.post("/admin/hub/device/", {"action": action, "_selected_action": [device.pk]})
-    return [str(message) for message in get_messages(answer.wsgi_request)]
+    shown = [str(message) for message in get_messages(answer.wsgi_request)]
+    return [*shown, answer.content.decode()]
 
 
 def _registered_again(api: Api, code: str) -> Api:
