@@ -35,9 +35,9 @@ from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
 from sync.hub import auth
-from sync.hub.admin.staff import SiteScopedAdmin
+from sync.hub.admin.staff import SiteScopedAdmin, sees_every_site, sites_of
 from sync.hub.errors import OpenAuditBreakError
-from sync.hub.models import Device, Site
+from sync.hub.models import Device, Site, SiteMembership
 from sync.hub.review import announce_latest_species_pack
 
 
@@ -59,15 +59,23 @@ class ChangedFieldsOnly(admin.ModelAdmin):
 
 @admin.register(Site)
 class SiteAdmin(ChangedFieldsOnly):
+    """Every site to a superuser; to other staff, the sites they work for (``staff``)."""
+
     list_display = ("slug", "name", "last_cursor", "created_at")
     search_fields = ("slug", "name")
     readonly_fields = ("last_cursor",)
     fixed_once_created = ("slug",)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Site]:
+        return sites_of(request.user) & super().get_queryset(request)
+
     def save_model(self, request: Any, obj: Site, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if not change:  # as `create-device` does: a new site's log starts empty
-            announce_latest_species_pack(obj)
+        if change:
+            return
+        announce_latest_species_pack(obj)  # as `create-device` does: its log starts empty
+        if not sees_every_site(request.user):  # else it would vanish from their list
+            SiteMembership.objects.create(user=request.user, site=obj)
 
 
 @admin.register(Device)

@@ -6,12 +6,18 @@ memberships); superusers see every site. A staff user linked to no site sees non
 default, since a hub serves sites of several organisations, and a permission on a page says
 what a user may do there, not for whom. Such a page then says why it is empty.
 
+The Sites page, too, lists a staff user's own sites only; a site they add is linked to them
+(else it would vanish from their page as they saved it).
+
 Site memberships are managed by whoever may change users or holds the membership
 permissions; a reviewer cannot link themselves to a site. A manager who is not a superuser
 manages the links of the sites they work for only (they list, add and change those alone),
 and never their own: a hub serves several organisations, so delegating one site's staff must
-not hand over every site, nor let the manager take a site they do not work for. Superusers
-link anyone, themselves included, to any site.
+not hand over every site, nor let the manager take a site they do not work for. The users
+such a manager may link (``linkable_by``) are the staff of their sites (to add them to
+another of their sites) and staff linked to no site yet (a new account, waiting for its
+first site); never another organisation's staff, a superuser (who sees every site anyway),
+nor a user who is not staff. Superusers link anyone, themselves included, to any site.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.contrib import admin, messages
-from django.db.models import Model, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from sync.hub.models import Site, SiteMembership
@@ -48,6 +55,19 @@ def scoped(queryset: QuerySet[M], user: Any, site_field: str = "site") -> QueryS
     if sees_every_site(user):
         return queryset
     return queryset.filter(**{f"{site_field}__in": sites_of(user)})
+
+
+def linkable_by(manager: Any) -> QuerySet[Any]:
+    """The users a manager who is not a superuser may link to their sites: staff of those
+    sites and staff of no site, never the manager or a superuser."""
+    of_their_sites = SiteMembership.objects.filter(site__in=sites_of(manager)).values("user")
+    of_any_site = SiteMembership.objects.values("user")
+    return (
+        get_user_model()
+        .objects.filter(is_staff=True, is_superuser=False)
+        .filter(Q(pk__in=of_their_sites) | ~Q(pk__in=of_any_site))
+        .exclude(pk=manager.pk)
+    )
 
 
 class SiteScopedAdmin(admin.ModelAdmin):
@@ -81,21 +101,21 @@ def _manages_users(request: HttpRequest) -> bool:
 @admin.register(SiteMembership)
 class SiteMembershipAdmin(admin.ModelAdmin):
     list_display = ("user", "site", "created_at")
-    list_filter = ("site",)
+    list_filter = (("site", admin.RelatedOnlyFieldListFilter),)  # the listed links' sites
     search_fields = ("user__username", "site__slug")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return scoped(super().get_queryset(request), request.user)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        """Only the manager's sites, and anyone but the manager (a superuser: anyone, any site)."""
+        """Only the manager's sites and ``linkable_by`` them (a superuser: anyone, any site)."""
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if sees_every_site(request.user):
             return field
         if db_field.name == "site":
             field.queryset = sites_of(request.user)
         elif db_field.name == "user":
-            field.queryset = field.queryset.exclude(pk=request.user.pk)
+            field.queryset = linkable_by(request.user)
         return field
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -209,3 +209,54 @@ def test_the_audit_pages_list_the_devices_of_the_staff_users_sites_only(
     _, auditor = _staff(["view_auditchainstate"], api.site)
     page = _text(auditor.get("/admin/hub/auditchainstate/"))
     assert "kiosk-near" in page and "kiosk-far" not in page
+
+
+def test_the_sites_page_lists_only_the_staff_users_sites(
+    operator: Client, api: Api, other_api: Api
+) -> None:
+    """It listed every site of the hub (each organisation's site names) to any staff user
+    who may view sites."""
+    _, clerk = _staff(["view_site", "change_site"], api.site)
+    page = _text(clerk.get("/admin/hub/site/"))
+    assert api.site in page and other_api.site not in page
+    far = Site.objects.get(slug=other_api.site)
+    assert clerk.get(f"/admin/hub/site/{far.pk}/change/").status_code != 200
+    clerk.post(f"/admin/hub/site/{far.pk}/change/", {"name": "taken over"})
+    assert Site.objects.get(pk=far.pk).name != "taken over"
+    for slug in (api.site, other_api.site):  # a superuser: every site (searched: pages)
+        assert slug in _text(operator.get("/admin/hub/site/", {"q": slug}))
+
+
+def test_a_site_a_staff_user_adds_is_one_they_work_for(site_slug: str) -> None:
+    """Else it vanished from their Sites page as soon as they had saved it."""
+    founder, client = _staff(["view_site", "add_site"])
+    added = client.post("/admin/hub/site/add/", {"slug": site_slug, "name": "New harbour"})
+    assert added.status_code == 302, _text(added)[-1500:]
+    assert SiteMembership.objects.filter(user=founder, site__slug=site_slug).exists()
+    assert site_slug in _text(client.get("/admin/hub/site/"))
+
+
+def test_the_membership_form_offers_a_manager_their_sites_staff_and_staff_of_no_site(
+    operator: Client, api: Api, other_api: Api
+) -> None:
+    """It listed every user of the hub: other organisations' staff, superusers, non-staff.
+    A manager links their sites' staff (to another of their sites) and new staff accounts
+    linked to no site yet; anyone else takes a superuser."""
+    colleague, _ = _staff(REVIEWER, api.site)
+    newcomer, _ = _staff(REVIEWER)
+    stranger, _ = _staff(REVIEWER, other_api.site)
+    boss = User.objects.create_superuser(f"boss-{uuid.uuid4().hex[:8]}")
+    outsider = User.objects.create_user(f"outsider-{uuid.uuid4().hex[:8]}")
+    _, manager = _staff(MANAGER, api.site)
+    form = _text(manager.get("/admin/hub/sitemembership/add/"))
+    assert colleague.username in form and newcomer.username in form
+    for hidden in (stranger, boss, outsider):
+        assert hidden.username not in form, hidden
+    near = Site.objects.get(slug=api.site)
+    refused = manager.post("/admin/hub/sitemembership/add/", {"user": stranger.pk,
+                           "site": near.pk})  # fmt: skip
+    assert refused.status_code == 200
+    assert not SiteMembership.objects.filter(user=stranger, site=near).exists()
+    assert other_api.site not in _text(manager.get("/admin/hub/sitemembership/"))  # filter
+    everyone = _text(operator.get("/admin/hub/sitemembership/add/"))
+    assert stranger.username in everyone and colleague.username in everyone
