@@ -2,10 +2,9 @@
 
 ::
 
-    import httpx
-    from sync.client import SyncClient, resolve_config
+    from sync.client import SyncClient, hub_http_client, resolve_config
 
-    with httpx.Client() as http:
+    with hub_http_client() as http:
         client = SyncClient(store, http, resolve_config(os.environ, stored_values))
         report = client.sync_once()
 
@@ -39,7 +38,12 @@ if TYPE_CHECKING:
     from sync.client.push import PushReport
     from sync.client.service import Phase, ServiceState, SyncService
     from sync.client.status import SyncStatus, read_status
-    from sync.client.transport import HubTransport, RequestTiming, register_device
+    from sync.client.transport import (
+        HubTransport,
+        RequestTiming,
+        hub_http_client,
+        register_device,
+    )
     from sync.client.uploads import UploadReport
 
 _HOMES = {
@@ -66,6 +70,7 @@ _HOMES = {
     "SyncStatus": "sync.client.status",
     "Tuning": "sync.client.config",
     "UploadReport": "sync.client.uploads",
+    "hub_http_client": "sync.client.transport",
     "open_client": "sync.client.client",
     "read_status": "sync.client.status",
     "register_device": "sync.client.transport",
@@ -95,6 +100,7 @@ __all__ = [
     "SyncStatus",
     "Tuning",
     "UploadReport",
+    "hub_http_client",
     "open_client",
     "read_status",
     "register_device",

@@ -220,17 +220,15 @@ def _operator() -> str:
 
 
 def _register(args: argparse.Namespace) -> int:
-    import httpx
-
     from sync.client.config import Registration, check_hub_url
     from sync.client.state import ensure_schema, save_registration
-    from sync.client.transport import register_device
+    from sync.client.transport import hub_http_client, register_device
 
     hub_url = check_hub_url(args.hub)
     code = os.environ.get(CODE_ENV) or getpass.getpass("One-time registration code: ")
     with _open_store(args) as store:
         ensure_schema(store.database)
-        with httpx.Client() as http:
+        with hub_http_client() as http:
             result = register_device(http, hub_url, code.strip())
         registration = Registration(hub_url, result.site, result.device_id, result.token)
         save_registration(

@@ -50,7 +50,7 @@ from sync.client.state import (
     registration_values,
 )
 from sync.client.stopping import Heeded, Stopping, never
-from sync.client.transport import HubTransport, RequestObserver
+from sync.client.transport import HubTransport, RequestObserver, hub_http_client
 from sync.client.uploads import PhotoUploader, UploadReport, count_pending_uploads
 from sync.errors import StoreError
 from sync.store import KeySource, OutboxState, Store, StoreConfig
@@ -273,5 +273,5 @@ def open_client(
         ensure_schema(store.database)
         config = resolve_config(env, read_values(store.database), tuning=tuning)
         packs_dir = packs_dir_for(store_path, env)
-        with httpx.Client() as http:
+        with hub_http_client() as http:
             yield SyncClient(store, http, config, observer=observer, packs_dir=packs_dir)

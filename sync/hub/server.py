@@ -27,6 +27,9 @@ class ServeOptions:
     workers: int = 2
     threads: int = 4
     timeout_s: int = 60
+    # gunicorn's default; devices reuse an idle connection for less than this
+    # (sync.client.transport.IDLE_CONNECTION_REUSE_S), never as the hub closes it.
+    keepalive_s: int = 2
     access_log: bool = False
 
 
@@ -39,6 +42,7 @@ class HubServer(BaseApplication):
             "worker_class": "gthread",
             "threads": options.threads,
             "timeout": options.timeout_s,
+            "keepalive": options.keepalive_s,
             "graceful_timeout": 10,
             "accesslog": "-" if options.access_log else None,
             "errorlog": "-",
