@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import desktop.catch_cli
 import desktop.kiosk.cli
 import inference.cli
+import inference.fish.pack
 import sync.cli
 from desktop.settings import add_app_options, settings_from_args
 
@@ -29,7 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     inference.cli.register(subparsers)
-    sync.cli.register(subparsers, species_name=desktop.catch_cli.pack_species_name)
+    # The hub publishes only a pack the classifier of this release loads (sync and inference
+    # may not import each other: this entry point joins them).
+    sync.cli.register(
+        subparsers,
+        species_name=desktop.catch_cli.pack_species_name,
+        pack_refusal=inference.fish.pack.pack_refusal,
+    )
     desktop.catch_cli.register(subparsers)
     desktop.kiosk.cli.register(subparsers)
     app = subparsers.add_parser("app", help="open the window (what `jaga` alone does)")

@@ -233,6 +233,17 @@ def load_pack(root: Path) -> SpeciesPack:
     )
 
 
+def pack_refusal(root: Path) -> str | None:
+    """Why this release refuses the pack in ``root`` (what :func:`load_pack` says), or None
+    when it loads it. The hub asks it before it publishes a pack (``jaga hub publish-pack``),
+    so that it never announces a pack every device would refuse."""
+    try:
+        load_pack(root)
+    except SpeciesPackError as error:
+        return str(error)
+    return None
+
+
 def _input_sizes(manifest: Mapping[str, Any], root: Path) -> tuple[int, ...]:
     """The side of each of the pack's inputs, if every contract is what this code prepares.
 

@@ -5,6 +5,12 @@ confirmed fish photos out as training data, erase people past their consent's re
 
 Imports nothing of the hub extra (Django, psycopg) until a hub command runs, so ``jaga`` on a
 kiosk without the extra still starts.
+
+``publish-pack`` unpacks the archive it is about to publish as a device does and asks the
+device's own pack loader about it (``PackRefusal``, which ``jaga`` passes in: sync may not
+import the classifier). A pack every device of this release would refuse (a manifest key
+missing, another format or schema, no species, malformed thresholds) is refused with the
+device's words, before anything is stored or announced.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import argparse
 import functools
 import os
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +43,18 @@ _NO_HOST_NAMES = (
 )
 
 
+PackRefusal = Callable[[Path], str | None]
+"""Why a device of this release would refuse the species pack unpacked in a folder, in its
+words, or None when it loads it (``inference.fish.pack.pack_refusal``)."""
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("jaga")) / "hub"
 
 
-def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``jaga hub`` and its subcommands."""
+def register(subparsers: argparse._SubParsersAction[Any], *, pack_refusal: PackRefusal) -> None:
+    """Add ``jaga hub`` and its subcommands; ``publish-pack`` refuses a pack that
+    ``pack_refusal`` (the device's loader) refuses."""
     hub = subparsers.add_parser("hub", help="the central hub (Django, PostgreSQL, pgvector)")
     commands = hub.add_subparsers(dest="hub_command", metavar="HUB_COMMAND", required=True)
 
@@ -82,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         metavar="FILE",
         help="only write the archive to FILE (for an upload in the hub's admin); publish nothing",
     )
-    publish.set_defaults(handler=publish_pack)
+    publish.set_defaults(handler=publish_pack, pack_refusal=pack_refusal)
     _export_corrections_parser(commands)
 
     purge = commands.add_parser(
@@ -206,9 +220,10 @@ def publish_pack(args: argparse.Namespace) -> int:
     try:
         version = check_version(args.version or manifest_version(args.pack_dir))
         data = archive_pack(args.pack_dir)
+        check_manifest_files(data)  # as publishing does (and the admin upload, for an archive)
+        check_pack_models(data)
+        refuse_what_devices_refuse(data, args.pack_dir, args.pack_refusal)
         if args.archive_only is not None:
-            check_manifest_files(data)  # as publishing does: the admin upload comes next
-            check_pack_models(data)
             args.archive_only.write_bytes(data)
             print(f"wrote species pack {version} to {args.archive_only} ({len(data)} bytes)")
             return 0
@@ -216,6 +231,20 @@ def publish_pack(args: argparse.Namespace) -> int:
     except (PackArchiveError, OSError) as error:
         print(f"jaga: error: {error}", file=sys.stderr)
         return 1
+
+
+def refuse_what_devices_refuse(data: bytes, pack_dir: Path, refusal: PackRefusal) -> None:
+    """Unpack ``data`` as a device does and raise ``PackArchiveError`` with the words of the
+    device's loader, ``refusal``, if it refuses the pack (naming ``pack_dir``, the folder the
+    operator can fix, rather than the scratch copy)."""
+    from sync.species_packs import PackArchiveError, extract_archive
+
+    with tempfile.TemporaryDirectory(prefix="jaga-publish-pack-") as scratch:
+        unpacked = extract_archive(data, Path(scratch) / "pack")
+        reason = refusal(unpacked)
+    if reason is not None:
+        reason = reason.replace(str(unpacked), str(pack_dir))
+        raise PackArchiveError(f"every device of this release would refuse it: {reason}")
 
 
 def _publish(args: argparse.Namespace, version: str, data: bytes) -> int:

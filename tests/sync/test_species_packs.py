@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from inference.fish.pack import PACK_FORMAT, PACK_SCHEMA, input_contract
 from sync.species_packs import (
     ArchiveLimits,
     PackArchiveError,
@@ -57,21 +58,27 @@ def tiny_onnx_model(weights: bytes) -> bytes:
     return _field(1, 8) + _field(7, graph) + _field(8, opset)
 
 
+THRESHOLDS = {"temperature": 1.0, "open_set": 0.5, "review": 0.7, "known_acceptance": 0.95,
+              "review_precision": 0.99}  # fmt: skip
+
+
 def make_pack(folder: Path, version: str = "2026.11.0", seed: int = 0) -> Path:
-    """A small folder shaped like a species pack: manifest (naming its model), species list,
-    thresholds, a model (whole as ONNX reads it, so the hub publishes it), a card."""
+    """A small species pack a device's ``load_pack`` accepts: manifest (naming its model and
+    its input as the classifier prepares it), species list, thresholds, a model (whole as
+    ONNX reads it, so the hub publishes it), a card."""
     folder.mkdir(parents=True)
     model = tiny_onnx_model(random.Random(seed).randbytes(50_000))  # incompressible weights
     (folder / "species_fp32.onnx").write_bytes(model)
     (folder / "species.json").write_text(json.dumps({"species": [{"id": "a", "name": "A"}]}))
-    (folder / "thresholds.json").write_text(json.dumps({"unknown": 0.5, "review": 0.7}))
+    (folder / "thresholds.json").write_text(json.dumps(THRESHOLDS))
     (folder / "card.md").write_text("# card\n")
     (folder / "extra").mkdir()
     (folder / "extra" / "notes.txt").write_text("nested files travel too\n")
     listed = ("species_fp32.onnx", "species.json", "thresholds.json", "card.md")
     files = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in listed}
     manifest = {
-        "format": "jaga-fish-pack", "version": version, "files": files,
+        "format": PACK_FORMAT, "schema": PACK_SCHEMA, "name": "test-pack", "version": version,
+        "backbone_sha256": "0" * 64, "input": input_contract(), "files": files,
         "models": {"fp32": "species_fp32.onnx"},
     }  # fmt: skip
     (folder / "manifest.json").write_text(json.dumps(manifest))

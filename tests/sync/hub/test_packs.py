@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,68 @@ def test_publish_pack_refuses_a_manifest_that_names_no_models(
     out = tmp_path / "pack.zip"  # nor written for an admin upload, which would refuse it
     archived = jaga_hub("publish-pack", str(pack), "--archive-only", str(out), database_url="")
     assert archived.returncode == 1 and "names no models" in archived.stderr
+    assert not out.exists()
+
+
+def _relisted(pack: Path, name: str, body: Any) -> None:
+    """``name`` in ``pack`` written as ``body`` (JSON), its sha256 in the manifest redone."""
+    (pack / name).write_text(json.dumps(body))
+    manifest = json.loads((pack / "manifest.json").read_text())
+    manifest["files"][name] = hashlib.sha256((pack / name).read_bytes()).hexdigest()
+    (pack / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _manifest(pack: Path, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    manifest = json.loads((pack / "manifest.json").read_text())
+    (pack / "manifest.json").write_text(json.dumps(change(manifest)))
+
+
+# Packs whose files all match their manifest, which every device of this release refuses
+# when it loads them (``inference.fish.pack.load_pack``), with the words it says it in.
+DEVICE_REFUSES: dict[str, tuple[Callable[[Path], None], str]] = {
+    "a manifest key missing": (
+        lambda pack: _manifest(pack, lambda m: {k: v for k, v in m.items() if k != "name"}),
+        "manifest.json is incomplete: 'name'",
+    ),
+    "another format": (
+        lambda pack: _manifest(pack, lambda m: m | {"format": "jaga-face-pack"}),
+        "is not a jaga-fish-pack",
+    ),
+    "a schema this release cannot read": (
+        lambda pack: _manifest(pack, lambda m: m | {"schema": 9}),
+        "is not a jaga-fish-pack (schema (1, 2, 3))",
+    ),
+    "an empty species list": (
+        lambda pack: _relisted(pack, "species.json", {"species": []}),
+        "must list each species once, and at least one",
+    ),
+    "malformed thresholds": (
+        lambda pack: _relisted(pack, "thresholds.json", {"temperature": 1.0, "review": 0.7}),
+        "holds no valid thresholds",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEVICE_REFUSES))
+def test_publish_pack_refuses_a_pack_every_device_would_refuse(
+    case: str, api: Api, hub_database: str, tmp_path: Path
+) -> None:
+    """The device's own pack loader judges it (``jaga`` hands it to the hub command), so the
+    hub refuses what a device of this release refuses, with the device's words; nothing is
+    stored or announced, and the archive for an admin upload is not written either."""
+    spoil, said = DEVICE_REFUSES[case]
+    pack = make_pack(tmp_path / "pack")
+    spoil(pack)
+    version = f"2026.99.refused.{api.site}"
+    packs, changes = SpeciesPack.objects.count(), Change.objects.count()
+    refused = jaga_hub("publish-pack", str(pack), "--version", version, database_url=hub_database)
+    assert refused.returncode == 1
+    assert "every device of this release would refuse it" in refused.stderr
+    assert said in refused.stderr and str(pack) in refused.stderr
+    assert (SpeciesPack.objects.count(), Change.objects.count()) == (packs, changes)
+    out = tmp_path / "pack.zip"
+    archived = jaga_hub("publish-pack", str(pack), "--archive-only", str(out), database_url="")
+    assert archived.returncode == 1 and said in archived.stderr
     assert not out.exists()
 
 
