@@ -55,6 +55,7 @@ from typing import Any
 from uuid import UUID
 
 from sync.client.full_pull import note_progress, under_way
+from sync.client.packs import forget_withdrawn_pack
 from sync.client.state import cursor_name, record_species_pack
 from sync.protocol import (
     RETENTION_REASON,
@@ -140,6 +141,7 @@ def apply_page(
     device: UUID | None = None,
     hub_now: datetime | None = None,
     newest_pack: SpeciesPackPublished | None = None,
+    names_pack: bool = False,
     more: bool = True,
 ) -> PageReport:
     """Apply ``changes`` and store ``next_cursor`` as this site's cursor, all or nothing.
@@ -147,7 +149,10 @@ def apply_page(
     ``hub_now``: the hub's time in the answer (None: not said), which the changes' times
     are held to (``sync.store.edit_clock``). ``newest_pack``: the newest species pack this
     device reads, as the hub answered (None: not said, a hub before it named one); when
-    said, it is the pack to install, whatever the changes announced. ``more``: the hub has
+    said, it is the pack to install, whatever the changes announced. ``names_pack``: the
+    answer said which pack (a hub that knows how), so a ``newest_pack`` of None means the hub
+    holds none this device reads: the pack announced before is dropped
+    (``forget_withdrawn_pack``). ``more``: the hub has
     changes after these (False ends a pull of the site from the start)."""
     tally = _Tally()
     with store.database.write() as connection:
@@ -161,6 +166,8 @@ def apply_page(
             _apply(context, change)
         if newest_pack is not None:  # the hub's word, after the changes: see _species_pack
             record_species_pack(connection, newest_pack.model_dump(mode="json"), context.now)
+        elif names_pack:  # it names none: it holds none any more
+            forget_withdrawn_pack(connection, context.now)
         # The hub's own time, however wrong this device's clock: see edit_clock.
         times = [(str(c.entity_uid), c.changed_at) for c in changes]
         note_hub_time(connection, times, hub_now, context.now)

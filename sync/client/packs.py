@@ -27,6 +27,14 @@ after a sync whose pull reached the end of the log (``SyncClient.sync_once``), s
 device catching up neither downloads each pack on the way nor installs, moved to another
 site, an older one that site's log announced first.
 
+A hub whose answer names no pack this device reads holds none any more (restored from a
+backup taken before its packs, a pack removed by hand): the pack it announced before would
+answer 404 at every try, for ever. The device drops it (``forget_withdrawn_pack``: the
+announcement, its failures and error), notes its version for ``jaga sync status`` ("the hub
+no longer offers species pack ..."), and goes on with the packs it has; the next pack the
+hub names is installed at once. Only a hub that names packs in its answer says so; with an
+older one the announcement stands and a failing download backs off as below.
+
 A pack that keeps failing is not downloaded again at every sync: on a metered satellite link
 each try of a 16 MB pack costs its full size, and syncs can be a minute apart. The failures of
 the announced pack are counted in ``species_pack.failures``; the next try waits
@@ -76,7 +84,13 @@ from typing import Any
 
 from sync.client.backoff import Backoff
 from sync.client.errors import DownloadCutError, HubRefusedError, SyncClientError
-from sync.client.state import SPECIES_PACK_NAME, ensure_schema, put_values, read_values
+from sync.client.state import (
+    SPECIES_PACK_NAME,
+    WITHDRAWN_PACK_NAME,
+    ensure_schema,
+    put_values,
+    read_values,
+)
 from sync.client.transport import Download, HubTransport
 from sync.species_packs import (
     MAX_ARCHIVE_BYTES,
@@ -89,6 +103,7 @@ from sync.species_packs import (
 )
 from sync.store import Store
 from sync.store.clock import format_timestamp, parse_timestamp
+from sync.store.state_rows import get_value, put_value
 
 PACKS_DIR_ENV = "JAGA_SPECIES_PACKS_DIR"
 INSTALLED_NAME = "species_pack.installed"
@@ -221,6 +236,22 @@ def announced_pack(values: Mapping[str, str]) -> PackRef | None:
         return PackRef(str(body["version"]), str(body["sha256"]), int(body["byte_size"]))
     except (KeyError, TypeError, ValueError):
         return None  # none pulled, or unreadable: nothing to install
+
+
+def forget_withdrawn_pack(connection: Any, now: datetime) -> None:
+    """The hub's answer names no pack this device reads: drop the pack it announced before,
+    with its failures, and note its version (inside the caller's transaction). The packs
+    installed stay; nothing pending, nothing to forget."""
+    pending = announced_pack({SPECIES_PACK_NAME: get_value(connection, SPECIES_PACK_NAME) or ""})
+    if pending is None:
+        return
+    _log.warning(
+        "the hub no longer offers species pack %s, which it announced: not fetched any more",
+        pending.version,
+    )
+    forgotten = {SPECIES_PACK_NAME: "", FAILURES_NAME: "", ERROR_NAME: ""}
+    for name, value in (forgotten | {WITHDRAWN_PACK_NAME: pending.version}).items():
+        put_value(connection, name, value, now)
 
 
 def installed_record(values: Mapping[str, str]) -> InstalledPack | None:

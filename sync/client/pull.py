@@ -90,6 +90,8 @@ class Puller:
                 device=self._device,
                 hub_now=pulled.hub_now,
                 newest_pack=page.species_pack,
+                # Present, even as null, only in the answer of a hub that names packs.
+                names_pack="species_pack" in page.model_fields_set,
                 more=page.has_more,
             )
             report = report.add(applied)

@@ -32,6 +32,8 @@ CLIENT_TABLES_VERSION = 11
 REGISTRATION_NAMES = ("hub_url", "site", "device_id", "device_token")
 FACE_IMAGES_NAME = "policy.send_face_images"
 SPECIES_PACK_NAME = "species_pack.latest"
+# The version of a pack the hub announced, then stopped naming (``sync.client.packs``).
+WITHDRAWN_PACK_NAME = "species_pack.withdrawn"
 
 
 def ensure_schema(database: Database) -> None:
@@ -242,5 +244,7 @@ def record_result(
 
 
 def record_species_pack(connection: Any, announcement: Mapping[str, Any], now: datetime) -> None:
-    """Keep ``announcement`` as the pack to install, inside the caller's transaction."""
+    """Keep ``announcement`` as the pack to install, inside the caller's transaction: a pack
+    named again ends the note of one withdrawn."""
     put_value(connection, SPECIES_PACK_NAME, json.dumps(dict(announcement), sort_keys=True), now)
+    put_value(connection, WITHDRAWN_PACK_NAME, "", now)

@@ -24,6 +24,7 @@ from sync.client.kept_pack import KEPT_ERROR_NAME
 from sync.client.packs import ERROR_NAME, announced_pack, installed_record, packs_dir_for
 from sync.client.state import (
     FACE_IMAGES_NAME,
+    WITHDRAWN_PACK_NAME,
     LastResult,
     cursor_name,
     ensure_schema,
@@ -46,9 +47,10 @@ class PackStatus:
     folder: str | None = None
     error: str | None = None
     kept_error: str | None = None  # what is wrong with the pack kept to fall back on
+    withdrawn: str | None = None  # a pack announced, which the hub no longer offers
 
     def lines(self) -> list[str]:
-        if self.announced is None and self.installed is None:
+        if self.announced is None and self.installed is None and self.withdrawn is None:
             return []
         lines = [
             f"species pack announced {self.announced or '-'}, installed {self.installed or '-'}"
@@ -58,6 +60,11 @@ class PackStatus:
             lines.append(f"pack error   {self.error}")
         if self.kept_error:
             lines.append(f"kept pack    {self.kept_error}")
+        if self.withdrawn:
+            lines.append(
+                f"pack note    the hub no longer offers species pack {self.withdrawn}, which it"
+                " announced: not fetched any more; this device goes on with the pack it has"
+            )
         return lines
 
 
@@ -229,4 +236,5 @@ def _pack_status(store: Store, env: Mapping[str, str], stored: Mapping[str, str]
         folder=None if folder is None else str(folder) if folder.is_dir() else f"missing: {folder}",
         error=stored.get(ERROR_NAME) or None,
         kept_error=stored.get(KEPT_ERROR_NAME) or None,
+        withdrawn=stored.get(WITHDRAWN_PACK_NAME) or None,
     )

@@ -86,7 +86,8 @@ class FakeHub:
         self.speaks = PROTOCOL_VERSION
         # The Date of a pull's answer: the wall clock's, as gunicorn sends it; None: none.
         self.date: datetime | Literal["wall clock"] | None = "wall clock"
-        # The newest species pack a pull's answer names (None: none said).
+        # The newest species pack a pull's answer names (None: the answer has no such
+        # field, as a hub's before it named packs; a hub that names none answers null).
         self.names_pack: SpeciesPackPublished | None = None
         self.transport = httpx.MockTransport(self.handle)
 
@@ -201,7 +202,7 @@ class FakeHub:
         result = PullResult(
             changes=page, next_cursor=next_cursor, has_more=more, species_pack=self.names_pack
         )
-        answer = _json(result)
+        answer = _json(result, exclude={"species_pack"} if self.names_pack is None else None)
         date = datetime.now(UTC) if self.date == "wall clock" else self.date
         if date is not None:
             answer.headers["Date"] = format_datetime(date, usegmt=True)
@@ -257,9 +258,11 @@ def _status(upload: _Upload) -> UploadStatus:
     )
 
 
-def _json(model: Any) -> httpx.Response:
+def _json(model: Any, exclude: set[str] | None = None) -> httpx.Response:
     return httpx.Response(
-        200, content=model.model_dump_json(), headers={"Content-Type": "application/json"}
+        200,
+        content=model.model_dump_json(exclude=exclude),
+        headers={"Content-Type": "application/json"},
     )
 
 

@@ -798,6 +798,41 @@ def test_a_damaged_kept_pack_the_hub_no_longer_offers_is_reported(
         assert installed_species_packs(store, client.packs_dir)[0] == client.packs_dir / newer
 
 
+def test_a_pack_the_hub_no_longer_holds_is_dropped_not_fetched_for_ever(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """A hub restored from a backup taken before its pack (or whose pack was removed) names
+    no pack in its answer. The device drops the pack it was told of, which it would otherwise
+    fetch for ever (a 404, with back-off), keeps what it has, and `jaga sync status` says so;
+    a pack published later installs at once."""
+    from sync.hub.models import SpeciesPack
+
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    gone, later = f"gone.{site_slug}", f"later.{site_slug}"
+    good = publish(make_pack(tmp_path / "gone", seed=12), gone)
+    damaged = bytearray(good)
+    damaged[len(damaged) // 2] ^= 0xFF  # its first download fails: it waits for a retry
+    SpeciesPack.objects.filter(version=gone).update(data=bytes(damaged))
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        assert client.sync_once().species_pack_error is not None
+        SpeciesPack.objects.filter(version=gone).delete()
+        report = client.sync_once()
+        assert (report.species_pack_error, report.new_species_pack) == (None, None)
+        values = read_values(store.database)
+        assert (values[FAILURES_NAME], values[ERROR_NAME]) == ("", "")
+        assert read_status(store, {}).species_pack.lines() == [
+            "species pack announced -, installed -",
+            f"pack note    the hub no longer offers species pack {gone}, which it announced:"
+            " not fetched any more; this device goes on with the pack it has",
+        ]
+        publish(make_pack(tmp_path / "later", seed=13), later)
+        assert client.sync_once().new_species_pack == client.packs_dir / later
+        assert read_status(store, {}).species_pack.lines() == [
+            f"species pack announced {later}, installed {later} ({client.packs_dir / later})"
+        ]
+
+
 def test_a_sync_short_of_the_end_of_the_log_installs_the_pack_the_answer_names(
     store: Store, tmp_path: Path
 ) -> None:
