@@ -35,6 +35,17 @@ no longer offers species pack ..."), and goes on with the packs it has; the next
 hub names is installed at once. Only a hub that names packs in its answer says so; with an
 older one the announcement stands and a failing download backs off as below.
 
+A hub restored from a backup taken before its newest pack names the pack before it, and
+would take every device back to it. So a hub that numbers its packs in the order of
+publication (``PullResult.species_pack_order``, kept with the announcement as ``order``)
+has the device note the highest number it installed from that hub
+(``species_pack.highest``: the hub's URL, the number, the version), and refuse a pack of a
+lower one: it keeps its packs, and the error (``jaga sync status``) says why. An operator who
+means to go back publishes that pack again under a new version: a new publication, so a
+higher number. A pack of the same number (the first published after such a restore takes
+it again) is newer than the backup, so it installs. A hub that numbers no pack (one before
+the number) leaves the device as it was; another hub's numbers are its own.
+
 A pack that keeps failing is not downloaded again at every sync: on a metered satellite link
 each try of a 16 MB pack costs its full size, and syncs can be a minute apart. The failures of
 the announced pack are counted in ``species_pack.failures``; the next try waits
@@ -110,6 +121,8 @@ INSTALLED_NAME = "species_pack.installed"
 IN_USE_NAME = "species_pack.in_use"  # the version (folder) of the pack last verified and used
 ERROR_NAME = "species_pack.error"
 FAILURES_NAME = "species_pack.failures"
+HIGHEST_NAME = "species_pack.highest"  # the highest publication installed from the hub
+ORDER_KEY = "order"  # the announcement's publication order number, where the hub gave one
 REPAIRS_NAME = "species_pack.repairs"
 # The wait before a failed pack is downloaded again: a minute after the first failure (a
 # dropped link often comes back that soon), doubling, at most six hours (a hub that serves
@@ -238,6 +251,44 @@ def announced_pack(values: Mapping[str, str]) -> PackRef | None:
         return None  # none pulled, or unreadable: nothing to install
 
 
+@dataclass(frozen=True)
+class HighestPack:
+    """The pack of the highest publication order this device installed from a hub."""
+
+    hub: str
+    order: int
+    version: str
+
+    def refuses(self, wanted: PackRef, order: int) -> str:
+        """What ``jaga sync status`` says of ``wanted``, of a lower ``order``, refused."""
+        return (
+            f"the hub names species pack {wanted.version} (publication {order}), older than"
+            f" {self.version} (publication {self.order}), which this device installed from it:"
+            " not installed, the device keeps its packs (was the hub restored from an older"
+            f" backup?); to go back to {wanted.version}, publish it again on the hub under a"
+            " new version"
+        )
+
+
+def announced_order(values: Mapping[str, str]) -> int | None:
+    """The announced pack's publication order number (None: the hub gave none)."""
+    return _order(_json_object(values.get(SPECIES_PACK_NAME)).get(ORDER_KEY))
+
+
+def highest_record(values: Mapping[str, str]) -> HighestPack | None:
+    """The highest publication installed from the hub this device is registered with (None:
+    none numbered, or another hub's: its numbers are its own)."""
+    body = _json_object(values.get(HIGHEST_NAME))
+    order, hub = _order(body.get("order")), values.get("hub_url")
+    if order is None or not hub or body.get("hub") != hub:
+        return None
+    return HighestPack(hub, order, str(body.get("version", "")))
+
+
+def _order(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
+
+
 def forget_withdrawn_pack(connection: Any, now: datetime) -> None:
     """The hub's answer names no pack this device reads: drop the pack it announced before,
     with its failures, and note its version (inside the caller's transaction). The packs
@@ -356,8 +407,9 @@ class PackInstaller:
         (someone asked) skips those waits."""
         values = read_values(self._store.database)
         wanted = announced_pack(values)
-        if wanted is None:
-            return PackOutcome()
+        going_back = None if wanted is None else self._going_back(values, wanted)
+        if wanted is None or going_back is not None:
+            return PackOutcome(error=going_back)
         current = installed_record(values)
         failed = failures_record(values)
         if failed is not None and not failed.concern(wanted):
@@ -391,7 +443,10 @@ class PackInstaller:
             wanted.version, wanted.sha256, wanted.byte_size, kept,
             kept_ref.sha256 if kept_ref else None, kept_ref.byte_size if kept_ref else None,
         )  # fmt: skip
-        self._record(installed, repaired)
+        order = announced_order(values)
+        numbered = None if order is None else HighestPack(values.get("hub_url", ""), order,
+                                                          wanted.version)  # fmt: skip
+        self._record(installed, repaired, numbered)
         if current is not None:  # what the last install kept, but for what this one keeps
             for version in {current.version, current.previous} - {wanted.version, kept, None}:
                 self._remove(str(version))
@@ -415,6 +470,16 @@ class PackInstaller:
             return None
         return current.version if current.version != wanted.version else current.previous
 
+    def _going_back(self, values: Mapping[str, str], wanted: PackRef) -> str | None:
+        """Why ``wanted`` is refused, reported (never fetched), when its publication is older
+        than the one this device installed from the hub; else None."""
+        order, highest = announced_order(values), highest_record(values)
+        if order is None or highest is None or order >= highest.order:
+            return None
+        refused = highest.refuses(wanted, order)
+        _log.warning("%s", refused)
+        return self._report(refused).error
+
     def _waiting(self, record: PackFailures | PackRepairs) -> bool:
         now = self._store.clock.now()
         # A last try "in the future" means the clock was set back since (a device that
@@ -424,6 +489,10 @@ class PackInstaller:
     def _still_damaged(self, message: str) -> PackOutcome:
         """The installed pack is damaged and its next repair waits: say so, as a failure."""
         _log.warning("%s; the app goes on with the pack kept beside it (or the default)", message)
+        return self._report(message)
+
+    def _report(self, message: str) -> PackOutcome:
+        """``message`` as this sync's pack error, kept for ``jaga sync status``."""
         if read_values(self._store.database).get(ERROR_NAME) != message:
             put_values(self._store.database, {ERROR_NAME: message[:1000]}, self._store.clock.now())
         return PackOutcome(error=message)
@@ -480,13 +549,17 @@ class PackInstaller:
         put_values(self._store.database, values, now)
         return PackOutcome(error=message)
 
-    def _record(self, installed: InstalledPack, repaired: PackRepairs | None) -> None:
+    def _record(
+        self, installed: InstalledPack, repaired: PackRepairs | None, highest: HighestPack | None
+    ) -> None:
         values = {
             INSTALLED_NAME: json.dumps(asdict(installed), sort_keys=True),
             ERROR_NAME: "",
             FAILURES_NAME: "",  # a success ends the back-off
             REPAIRS_NAME: repaired.to_json() if repaired is not None else "",
         }
+        if highest is not None:  # never lower than before: a lower one is refused above
+            values[HIGHEST_NAME] = json.dumps(asdict(highest), sort_keys=True)
         put_values(self._store.database, values, self._store.clock.now())
 
     def _sweep_leftovers(self, keep: Path) -> None:

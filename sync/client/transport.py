@@ -32,6 +32,7 @@ from sync.client.errors import (
 )
 from sync.protocol import (
     CHUNK_SHA256_HEADER,
+    PACK_ORDER_HEADER,
     PACK_SCHEMA_HEADER,
     PROTOCOL_VERSION,
     AuditBatch,
@@ -122,7 +123,8 @@ class HubTransport:
         }
         # The hub then announces only the species packs this release reads, and names the
         # newest of them in its answer (a hub before that ignores the header).
-        headers = {PACK_SCHEMA_HEADER: str(READABLE_PACK_SCHEMA)}
+        # It also numbers that pack in the order of publication (``sync.client.packs``).
+        headers = {PACK_SCHEMA_HEADER: str(READABLE_PACK_SCHEMA), PACK_ORDER_HEADER: "1"}
         response = self._send(
             "pull", "GET", self._site_url("changes"), params=params, headers=headers
         )

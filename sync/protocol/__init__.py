@@ -65,6 +65,7 @@ from sync.protocol.hub_messages import (
     UploadStatus,
 )
 from sync.protocol.sync_messages import (
+    PACK_ORDER_HEADER,
     PACK_SCHEMA_HEADER,
     Change,
     OutboxEntry,
@@ -109,6 +110,7 @@ __all__ = [
     "MAX_PULL_LIMIT",
     "MAX_PUSH_BODY_BYTES",
     "NAME_MAX_LENGTH",
+    "PACK_ORDER_HEADER",
     "PACK_SCHEMA_HEADER",
     "PAYLOADS",
     "PROTOCOL_VERSION",
