@@ -148,9 +148,13 @@ def _add_replace(command: argparse.ArgumentParser) -> None:
 
 def _claim_out(out: Path, replace: bool) -> None:
     """Refuse an ``--out`` that holds a pack unless ``--replace`` (then say which pack
-    goes), and always one that holds anything else: the new pack replaces the folder whole."""
-    from inference.fish.pack import MANIFEST
+    goes), and always one that holds anything else: the new pack replaces the folder whole.
+    The pack before that a run killed mid-write left retired aside is put back first, so it
+    is the pack this run finds (and replaces only with ``--replace``)."""
+    from inference.fish.pack import MANIFEST, restore_retired
 
+    if restore_retired(out):
+        _print(f"put back the pack in {out} an interrupted write had set aside")
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not (out / MANIFEST).is_file():

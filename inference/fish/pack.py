@@ -138,6 +138,7 @@ def write_pack(
     :func:`undo_interrupted_writes` puts back).
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
+    restore_retired(destination)  # so the pack before is retired, and removed, once more
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; a pack is meant to be read by the app
     try:
@@ -173,23 +174,41 @@ def undo_interrupted_writes(destination: Path) -> Leftovers:
     """Undo what a :func:`write_pack` into ``destination`` killed half-way left beside it
     (SIGKILL or a power cut run no cleanup): its staging folder, and the pack before,
     retired as ``.<name>.*.old``. That one is put back when nothing took its place (killed
-    between the two renames), else removed. Only call this where no other write into
-    ``destination`` runs (``jaga models install`` holds the pack's install lock)."""
+    between the two renames, :func:`restore_retired`), else removed. Only call this where no
+    other write into ``destination`` runs (``jaga models install`` holds the pack's install
+    lock)."""
     parent = destination.parent
+    restored = restore_retired(destination)
     leftovers = sorted(parent.glob(f".{destination.name}.*")) if parent.is_dir() else []
-    retired = [p for p in leftovers if p.name.endswith(".old") and (p / MANIFEST).is_file()]
-    restored = not destination.exists() and bool(retired)
-    if restored:
-        newest = max(retired, key=lambda path: path.stat().st_mtime)
-        newest.rename(destination)
-        fsync_directory(parent)
-        leftovers.remove(newest)
     for path in leftovers:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
     return Leftovers(restored, len(leftovers))
+
+
+def restore_retired(destination: Path) -> bool:
+    """Put back the pack a :func:`write_pack` killed between its two renames left retired
+    beside an empty ``destination`` (the newest, if several); True if one was.
+
+    Only a rename, safe without a lock: :func:`load_pack` and each write call it, so a
+    reader, or the next ``jaga fish train|combine``, finds the pack before whole where it
+    was. A concurrent reader that put it back first, or a folder that cannot be written
+    (read-only media), leaves this one with nothing to do.
+    """
+    parent = destination.parent
+    if destination.exists() or not parent.is_dir():
+        return False
+    retired = [p for p in parent.glob(f".{destination.name}.*.old") if (p / MANIFEST).is_file()]
+    if not retired:
+        return False
+    try:
+        max(retired, key=lambda path: path.stat().st_mtime).rename(destination)
+    except OSError:
+        return False
+    fsync_directory(parent)
+    return True
 
 
 def _schema(sides: tuple[int, ...]) -> int:
@@ -207,7 +226,11 @@ def _inputs(sides: tuple[int, ...]) -> dict[str, Any]:
 
 
 def load_pack(root: Path) -> SpeciesPack:
-    """Read and verify a pack; any missing, altered or malformed file refuses the whole pack."""
+    """Read and verify a pack; any missing, altered or malformed file refuses the whole pack.
+
+    A pack a killed write left retired beside an empty ``root`` is put back first
+    (:func:`restore_retired`)."""
+    restore_retired(root)
     manifest = _read_json(root / MANIFEST)
     schemas = (PACK_SCHEMA, SIZED_PACK_SCHEMA, MULTI_INPUT_PACK_SCHEMA)
     if manifest.get("format") != PACK_FORMAT or manifest.get("schema") not in schemas:

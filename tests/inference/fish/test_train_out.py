@@ -8,11 +8,18 @@ image is read (the data folder here does not even exist).
 from __future__ import annotations
 
 import json
+import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from inference.fish.pack import load_pack
 from main import main
+from tests.conftest import REPO
+from tests.inference.pack.test_install_lock import wait_until_reached
 
 
 def _pack(folder: Path) -> Path:
@@ -66,3 +73,36 @@ def test_a_folder_that_is_not_a_pack_is_never_replaced(
     (out / "IMG_0001.jpg").unlink()
     assert main(_run(tmp_path, out)) == 1
     assert "is not a folder of species folders" in capsys.readouterr().err
+
+
+def _killed_between_renames(pack: Path, out: Path, gate: Path) -> None:
+    """Rewrite ``pack`` over the copy of it at ``out`` and SIGKILL (a power cut) the writer
+    with the pack before retired aside and the new one not yet in its place."""
+    worker = [sys.executable, "-m", "tests.inference.fish.pack_write_worker"]
+    killed = subprocess.Popen(
+        [*worker, "swap", str(pack), str(out), str(gate)], cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    wait_until_reached(gate, killed)
+    killed.send_signal(signal.SIGKILL)
+    assert killed.wait(timeout=10) == -signal.SIGKILL
+    assert not out.exists()  # as the kill left it
+
+
+@pytest.mark.needs_shared
+def test_a_pack_write_killed_between_its_renames_leaves_the_pack_before_to_be_found(
+    default_species_pack: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``train``/``combine --replace`` killed between the two renames of the pack write: a
+    reader, and the next run, find the pack before whole at ``--out`` again, not a missing
+    pack and a hidden one."""
+    out = Path(shutil.copytree(default_species_pack, tmp_path / "packs" / "reef"))
+    before = load_pack(out)
+    _killed_between_renames(default_species_pack, out, tmp_path / "gate")
+    assert load_pack(out).sha256 == before.sha256  # a reader
+    shutil.rmtree(out)  # as the kill left it, once more
+    shutil.copytree(default_species_pack, out)
+    _killed_between_renames(default_species_pack, out, tmp_path / "gate-2")
+    assert main(_run(tmp_path, out)) == 1  # the next run: the pack is there, refused unasked
+    assert f"holds pack {before.name} {before.version}" in capsys.readouterr().err
+    assert load_pack(out).sha256 == before.sha256
