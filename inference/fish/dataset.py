@@ -1,7 +1,8 @@
 """A training or evaluation folder: one sub-folder per species, images inside.
 
 ``DIR/species.csv`` (``folder,species``) optionally gives display names. Split groups come
-from ``DIR/groups.csv`` (``file,group``, file relative to DIR), else from the sub-folder an
+from ``DIR/groups.csv`` (``file,group``, file relative to DIR, ``/`` or ``\\`` between
+folders: a team on Windows writes ``a\\trip7\\x.jpg``), else from the sub-folder an
 image sits in below its species folder (``fish_01/trip7/x.jpg``: teams file a species'
 photos by trip, and a trip's photos share fish and light), else from Fish4Knowledge names
 ``fish_<track>_<frame>.<ext>`` (the track is the group), else one group per image. Frames
@@ -19,6 +20,7 @@ Hidden folders (``.thumbnails``) are skipped, and a folder a link leads back to 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import re
 import unicodedata
@@ -233,10 +235,12 @@ def _groups(root: Path, relatives: list[str]) -> tuple[dict[str, str], str]:
 
 
 def _listed_groups(path: Path) -> dict[str, _Row]:
-    """Each file's row; a file listed twice must be given one group."""
+    """Each file's row, its path with ``/`` between folders (``\\`` is read as one); a file
+    listed twice must be given one group."""
     listed: dict[str, _Row] = {}
     clashes = []
-    for row in _read_csv(path, ("file", "group")):
+    for read in _read_csv(path, ("file", "group")):
+        row = dataclasses.replace(read, key=read.key.replace("\\", "/"))
         first = listed.setdefault(row.key, row)
         if first.value != row.value:
             clashes.append(f"{row.key} two groups (lines {first.line}, {row.line})")

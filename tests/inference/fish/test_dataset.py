@@ -231,3 +231,22 @@ def test_images_in_sub_folders_are_read_and_grouped_by_their_folder(tmp_path: Pa
         "a/trip2/day1/fish_000002_0001.png,t2\n"
     )
     assert [s.group for s in load_dataset(tmp_path).samples] == ["group:t1"] * 2 + ["group:t2"] * 2
+
+
+def test_groups_csv_paths_may_use_backslashes(tmp_path: Path) -> None:
+    """A team on Windows writes ``a\\trip1\\x.png``: the same image as ``a/trip1/x.png``; a
+    row naming no photo is refused all the same."""
+    _image(tmp_path / "a" / "trip1" / "x.png")
+    _image(tmp_path / "b" / "y.png")
+    (tmp_path / "groups.csv").write_text("file,group\na\\trip1\\x.png,t1\nb/y.png,t2\n")
+    groups = {s.relative: s.group for s in load_dataset(tmp_path).samples}
+    assert groups == {"a/trip1/x.png": "group:t1", "b/y.png": "group:t2"}
+    (tmp_path / "groups.csv").write_text(
+        "file,group\na\\trip1\\x.png,t1\nb/y.png,t2\nb\\typo.png,t2\n"
+    )
+    with pytest.raises(DatasetError, match=r"1 rows that name no image .*line 4: b/typo\.png"):
+        load_dataset(tmp_path)
+    (tmp_path / "groups.csv").write_text("file,group\na\\trip1\\x.png,t1\na/trip1/x.png,t2\n")
+    with pytest.raises(DatasetError, match=r"a/trip1/x\.png two groups \(lines 2, 3\)"):
+        load_dataset(tmp_path)
+
