@@ -11,10 +11,11 @@ recognition.
 
 Folders and names are one species when their ``species_key`` is (case, spacing, Unicode
 form). Two folders of one species, two folders given one display name, a folder listed
-twice in species.csv, an image given two groups, a row without one of its cells and a
-groups.csv row naming no image are refused, naming the folders or the lines. The CSVs may
-be saved by Excel ("CSV UTF-8", with a byte order mark); their cells are read in NFC.
-Hidden folders (``.thumbnails``) are skipped, and a folder a link leads back to is read once.
+twice in species.csv, an image given two groups, a row without one of its cells or with
+more cells than the header (blank ones aside), and a groups.csv row naming no image are
+refused, naming the folders or the lines. The CSVs may be saved by Excel ("CSV UTF-8",
+with a byte order mark); their cells are read in NFC. Hidden folders (``.thumbnails``) are
+skipped, and a folder a link leads back to is read once.
 """
 
 from __future__ import annotations
@@ -149,8 +150,22 @@ def _read_csv(path: Path, columns: tuple[str, str]) -> list[_Row]:
             lines = [(reader.line_num, row) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"cannot read {path}: {exc}") from exc
-    rows = (_row(path, line, row, columns) for line, row in lines)
-    return [row for row in rows if row is not None]
+    rows = []
+    for line, cells in lines:
+        _refuse_extra_cells(path, line, cells.get(None), len(reader.fieldnames))
+        row = _row(path, line, cells, columns)
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def _refuse_extra_cells(path: Path, line: int, extra: Iterable[str] | None, header: int) -> None:
+    """Cells beyond the header (``csv.DictReader`` keeps them under ``None``) are refused
+    unless blank: a comma in a name would otherwise cut it short without a word."""
+    beyond = list(extra or ())
+    if any(cell.strip() for cell in beyond):
+        cells = header + len(beyond)
+        raise DatasetError(f"{path}, line {line}: {cells} cells, the header has {header}")
 
 
 def _row(

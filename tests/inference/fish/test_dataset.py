@@ -250,3 +250,20 @@ def test_groups_csv_paths_may_use_backslashes(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"a/trip1/x\.png two groups \(lines 2, 3\)"):
         load_dataset(tmp_path)
 
+
+def test_a_csv_row_with_more_cells_than_the_header_is_refused_naming_the_line(
+    tmp_path: Path,
+) -> None:
+    """An extra cell is a comma in a name or a column without a heading: passed over, the
+    row would say less than its writer meant. Blank extra cells carry nothing and are read."""
+    _image(tmp_path / "a" / "1.png")
+    _image(tmp_path / "b" / "1.png")
+    (tmp_path / "species.csv").write_text("folder,species\na,Alpha\nb,Bream, sea\n")
+    with pytest.raises(DatasetError, match=r"species\.csv, line 3: 3 cells, the header has 2"):
+        load_dataset(tmp_path)
+    (tmp_path / "species.csv").write_text("folder,species\na,Alpha,,\nb,Bream\n")
+    assert [s.name for s in load_dataset(tmp_path).species] == ["Alpha", "Bream"]
+    (tmp_path / "species.csv").unlink()
+    (tmp_path / "groups.csv").write_text("file,group\na/1.png,g\nb/1.png,g,trip 2\n")
+    with pytest.raises(DatasetError, match=r"groups\.csv, line 3: 3 cells, the header has 2"):
+        load_dataset(tmp_path)
