@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sync.errors import StoreError
 from sync.store.backups import killed_restore_files, partial_backups, replaced_stores
 from sync.store.gallery import gallery_models
+from sync.store.pending_catches import pending_count, spool_path
 from sync.store.schema.migrations import LATEST_VERSION, schema_version
 from sync.store.store import Store
 
@@ -50,6 +52,7 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         f"access       {store.access.count()} events",
         f"audit        {sequence} entries, head {digest[:16]}",
         "outbox       " + ", ".join(f"{state.value} {n}" for state, n in outbox.items()),
+        f"for Retry    {_kept_for_retry(store)}",
         "erased data  "
         + (
             "none left in the file"
@@ -61,6 +64,22 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         f" ({'integrity_check' if full_check else 'quick_check'} + audit chain)",
     ]
     return lines + _leftovers(store), report.ok
+
+
+def _kept_for_retry(store: Store) -> str:
+    """The catches the store refused that the Catch panel keeps beside it (in the store's
+    counts nowhere, nor in its backups) until Retry records them."""
+    spool = spool_path(store.path).name
+    try:
+        count = pending_count(store.path, store.key, store.database.config)
+    except StoreError as exc:
+        return f"cannot read {spool}: {exc}"
+    if count is None:
+        return f"catches kept under an earlier key in {spool}, not in the store yet"
+    if count == 0:
+        return "none"
+    catches = "1 catch" if count == 1 else f"{count} catches"
+    return f"{catches} the Catch panel keeps, not in the store yet ({spool}): Retry them there"
 
 
 def _leftovers(store: Store) -> list[str]:

@@ -47,6 +47,22 @@ def test_a_backup_says_it_leaves_out_the_catches_kept_for_retry(
     assert spool_path(store_path).name in said
 
 
+def test_store_info_counts_the_catches_kept_for_retry(
+    store_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """They are the officer's catches, not yet in the store: `store info` says how many."""
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    assert jaga("store", "info", "--db", str(store_path)) == 0
+    assert "for Retry    none" in capsys.readouterr().out
+    keep_one(store_path, tmp_path)
+    assert jaga("store", "info", "--db", str(store_path)) == 0
+    said = capsys.readouterr().out
+    assert "for Retry    1 catch the Catch panel keeps, not in the store yet" in said, said
+
+
 def test_a_restore_keeps_the_catches_kept_for_retry_under_the_restored_key(
     store_path: Path,
     tmp_path: Path,
