@@ -12,7 +12,9 @@ they occur, so callers never handle a raw ``onnxruntime`` error::
     │   ├── ModelNotInstalledError a model is needed but the pack has not been built
     │   └── ConversionError        a converter failed
     ├── RuntimeSetupError          a session cannot be created on any planned provider
-    └── InputError                 an input tensor or image does not meet a model's contract
+    └── InputError                 an input tensor, image or video does not meet a
+        │                          model's contract (a video: not a regular file, or frames
+        │                          or length over its bounds)
         └── ImageError             an image file cannot be read: not a regular file, corrupt,
             │                      empty, more pixels or JPEG scans than a photo may have
             └── ImageTooLargeError the file is over its size limit

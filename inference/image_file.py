@@ -60,12 +60,9 @@ def read_image_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     """The bytes of the regular file at ``path``; :class:`ImageError` for anything else or
     a file that cannot be read, :class:`ImageTooLargeError` for one over ``max_bytes``."""
     try:
-        # Not blocking: opening a named pipe would otherwise wait until something writes.
-        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        handle = open_regular_file(path, "a photo file")
         try:
             found = os.fstat(handle)
-            if not stat.S_ISREG(found.st_mode):
-                raise ImageError(f"{path} is not a photo file (a device, a pipe or a folder)")
             if found.st_size > max_bytes:  # before a huge file is read at all
                 raise ImageTooLargeError(path, found.st_size, max_bytes)
             data = _read_at_most(handle, max_bytes + 1)
@@ -76,6 +73,21 @@ def read_image_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     if len(data) > max_bytes:  # it grew since
         raise ImageTooLargeError(path, len(data), max_bytes)
     return data
+
+
+def open_regular_file(path: Path, what: str) -> int:
+    """A descriptor of the regular file at ``path`` (the caller closes it); :class:`ImageError`
+    naming it as not ``what`` for a device, a pipe or a folder, :class:`OSError` for a file
+    that cannot be opened. Opened without blocking: opening a named pipe would otherwise wait
+    until something writes to it, for ever."""
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise ImageError(f"{path} is not {what} (a device, a pipe or a folder)")
+    except BaseException:
+        os.close(handle)
+        raise
+    return handle
 
 
 def _read_at_most(handle: int, size: int) -> bytes:

@@ -12,10 +12,18 @@ processing produced its first decision, in frames, in seconds of video time and 
 of wall time on this machine. Tracks still undecided when the file ends are decided then
 and reported apart (``decided_at_end``): their time says when the video stopped, not how
 fast the pipeline decides.
+
+A video file is bounded as a photo is (:mod:`inference.image_file`): only a regular file is
+opened (a named pipe would wait for a writer for ever, /dev/zero never ends), a frame of
+more than ``MAX_FRAME_PIXELS`` and a video of more than ``MAX_VIDEO_FRAMES`` are refused
+from what the container declares before a frame is read, and a frame or a stream that
+turns out larger than it declared is refused when it is read. Each refusal is one
+:class:`InputError` line naming the file.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections import Counter
@@ -27,11 +35,20 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inference.errors import InputError
+from inference.errors import ImageError, InputError
 from inference.face.pipeline import STAGES, DecisionPipeline, FrameResult
+from inference.image_file import open_regular_file
 
 Image = npt.NDArray[np.uint8]
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
+# The largest frame a camera records, 8K (DCI): 8192 x 4320 px, 35 MP, 106 MB decoded as BGR.
+# A kiosk camera or a phone on a boat records 4K at most; a file declaring more (a few bytes
+# of video can declare any size) is refused before its frames are decoded.
+MAX_FRAME_PIXELS = 8192 * 4320
+# Two hours at 30 fps. ``eval video`` keeps a few numbers per frame for its report, and a
+# kiosk replays a file in real time: a file that never ends (or a stream of tiny frames
+# declaring days) is refused instead of decoded without end.
+MAX_VIDEO_FRAMES = 2 * 60 * 60 * 30
 
 
 @dataclass(frozen=True)
@@ -44,9 +61,11 @@ class VideoInfo:
 
 
 def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
-    """An opened capture and what the container says; an unreadable file is an InputError."""
-    if not path.is_file():
+    """An opened capture and what the container says; an InputError for a file that is not
+    a readable video, or that declares frames or a length over the bounds."""
+    if not path.exists():
         raise InputError(f"{path} does not exist")
+    _check_regular(path)
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise InputError(f"{path} is not a readable video")
@@ -54,11 +73,45 @@ def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     info = VideoInfo(path, fps if fps > 0 else 30.0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
                      int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
                      int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))  # fmt: skip
+    try:
+        check_frame_pixels(info.width, info.height, path)
+        if info.frames > MAX_VIDEO_FRAMES:
+            raise InputError(_too_long(path, f"{info.frames} frames"))
+    except InputError:
+        capture.release()
+        raise
     return capture, info
 
 
+def _check_regular(path: Path) -> None:
+    try:
+        os.close(open_regular_file(path, "a video file"))
+    except ImageError as error:
+        raise InputError(str(error)) from None
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror or error}") from error
+
+
+def check_frame_pixels(width: int, height: int, path: Path) -> None:
+    """:class:`InputError` for a frame of more than ``MAX_FRAME_PIXELS``."""
+    if width * height > MAX_FRAME_PIXELS:
+        raise InputError(
+            f"{path} has frames of {width}x{height} px ({width * height / 1e6:.0f} MP), more"
+            f" than the {MAX_FRAME_PIXELS / 1e6:.0f} MP a video frame may have (8K): save it"
+            " at a lower resolution"
+        )
+
+
+def _too_long(path: Path, frames: str) -> str:
+    return (
+        f"{path} has {frames}; a video may have {MAX_VIDEO_FRAMES} (two hours at 30 fps):"
+        " cut it shorter"
+    )
+
+
 def video_frames(path: Path, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:
-    """(video time in seconds, BGR frame) for each frame of the file, in order."""
+    """(video time in seconds, BGR frame) for each frame of the file, in order; an
+    InputError for a frame, or a stream, over the bounds its container declared within."""
     capture, info = open_video(path)
     try:
         index = 0
@@ -66,6 +119,9 @@ def video_frames(path: Path, max_frames: int | None = None) -> Iterator[tuple[fl
             ok, frame = capture.read()
             if not ok:
                 return
+            if index >= MAX_VIDEO_FRAMES:
+                raise InputError(_too_long(path, f"more than {MAX_VIDEO_FRAMES} frames"))
+            check_frame_pixels(frame.shape[1], frame.shape[0], path)
             yield index / info.fps, np.asarray(frame, np.uint8)
             index += 1
     finally:

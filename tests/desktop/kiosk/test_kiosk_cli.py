@@ -4,6 +4,7 @@ real models and NUAA's webcam session written as a video."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ def test_a_wrong_key_writes_nothing(
 
 CASES = [
     ("missing.avi", (), "does not exist"),
+    ("pipe.avi", (), "is not a video file (a device, a pipe or a folder)"),  # no endless wait
     ("camera:x", (), "camera:N"),
     ("camera:-1", (), "camera:N with N a number from 0"),  # OpenCV crashed on -1
     ("{video}", ("--claim", "nobody"), "nobody enrolled here has the id 'nobody'"),
@@ -112,8 +114,10 @@ def test_a_source_or_claim_that_cannot_run_is_one_error_line(
 ) -> None:  # fmt: skip
     source, options, message = case
     video = write_video(webcam("live", 0, 2), tmp_path / "short.avi")
-    if source == "missing.avi":
+    if source in ("missing.avi", "pipe.avi"):
         source = str(tmp_path / source)
+    if source.endswith("pipe.avi"):
+        os.mkfifo(source)
     assert run(store_path, source.format(video=video), *options) == 1
     err = capsys.readouterr().err
     assert err.startswith("jaga kiosk run: error:") and message in err, err
