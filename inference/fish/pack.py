@@ -358,7 +358,7 @@ def _write_one(path: Path, content: Path | dict[str, Any] | str) -> None:
         path.write_text(content, encoding="utf-8")
 
 
-def _swap_into_place(staging: Path, destination: Path) -> None:
+def _swap_into_place(staging: Path, destination: Path, *, again: bool = True) -> None:
     if not destination.exists():
         staging.rename(destination)
         return
@@ -369,6 +369,10 @@ def _swap_into_place(staging: Path, destination: Path) -> None:
     try:
         staging.rename(destination)
     except OSError:
-        retired.rename(destination)  # the old pack back where it was
+        if not retired.exists() and again:  # a reader put it back (``restore_retired``)
+            _swap_into_place(staging, destination, again=False)
+            return
+        if retired.exists():
+            retired.rename(destination)  # the old pack back where it was
         raise
     shutil.rmtree(retired, ignore_errors=True)

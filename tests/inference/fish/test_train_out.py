@@ -13,10 +13,11 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from inference.fish.pack import load_pack
+from inference.fish.pack import SpeciesPack, load_pack, write_pack
 from main import main
 from tests.conftest import REPO
 from tests.inference.pack.test_install_lock import wait_until_reached
@@ -106,3 +107,32 @@ def test_a_pack_write_killed_between_its_renames_leaves_the_pack_before_to_be_fo
     assert main(_run(tmp_path, out)) == 1  # the next run: the pack is there, refused unasked
     assert f"holds pack {before.name} {before.version}" in capsys.readouterr().err
     assert load_pack(out).sha256 == before.sha256
+
+
+@pytest.mark.needs_shared
+def test_a_reader_that_puts_the_pack_back_mid_write_does_not_fail_the_write(
+    default_species_pack: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader (``load_pack``) between the writer's two renames finds no pack and puts the
+    retired one back: the writer retires it again and puts its own pack in place."""
+    out = Path(shutil.copytree(default_species_pack, tmp_path / "packs" / "reef"))
+    before = load_pack(out)
+    rename = Path.rename
+    readers: list[SpeciesPack] = []
+
+    def read_in_the_window(self: Path, target: Any) -> Path:
+        moved = rename(self, target)
+        if str(target).endswith(".old") and not readers:
+            readers.append(load_pack(out))  # the real reader, in the window
+        return moved
+
+    monkeypatch.setattr(Path, "rename", read_in_the_window)
+    build: dict[str, Path | dict[str, Any] | str] = {n: before.root / n for n in before.sha256}
+    build["card.md"] = "# the pack after\n"
+    written = write_pack(
+        out, name=before.name, version="after", backbone_sha256=before.backbone_sha256,
+        build=build, input_sizes=before.input_sizes,
+    )  # fmt: skip
+    assert readers[0].version == before.version
+    assert load_pack(out).version == written.version == "after"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["reef"]
