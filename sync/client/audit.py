@@ -293,7 +293,7 @@ def _refusal_words(error: HubRefusedError, anchored: Anchored) -> str | None:
         return "the hub does not anchor audit chains (it is older than this device): not anchored"
     if isinstance(error, HubAuthError):  # the sync's own calls went through with the token
         return (
-            f"the audit endpoint refused this device's token ({error.status} {error.code}: "
-            f"{error.reason}; a proxy in the way?): not anchored"
+            f"the audit endpoint refused this device ({error.status} {error.code}: "
+            f"{error.reason}): not anchored"
         )
     return f"the hub refused the audit chain: {error.reason}"

@@ -8,10 +8,11 @@ this tree. What to do about each is part of its meaning::
     └── SyncClientError               the sync client could not finish
         ├── SyncConfigError           no hub URL, site, device id or token: register first
         ├── SyncBusyError             another sync of this store is running (its lock is held)
-        ├── HubUnavailableError       offline, timed out, cut off, 5xx, 429: retry with back-off
+        ├── HubUnavailableError       offline, timed out, cut off, 5xx, 429, or a 401 / 403
+        │                             page that is not the hub's: retry with back-off
         └── HubRefusedError           a 4xx, with the hub's code and reason
-            ├── HubAuthError          401 / 403: the token is unknown or revoked, or names
-            │                         another site: pause and tell the operator, never hammer
+            ├── HubAuthError          the hub's 401 / 403: the token is unknown or revoked, or
+            │                         names another site: pause and tell the operator
             └── ProtocolMismatchError the hub speaks another protocol version: upgrade one
 """
 
@@ -63,6 +64,10 @@ class HubRefusedError(SyncClientError):
 
 class HubAuthError(HubRefusedError):
     """The hub does not accept this device's credentials (401) or its access (403).
+
+    Only a 401/403 carrying the hub's own ``ErrorBody`` with one of
+    ``sync.protocol.AUTH_ERROR_CODES``: the same status from a captive portal or firewall is
+    ``HubUnavailableError``, or a kiosk on hotel Wi-Fi would stop syncing for good.
 
     Sync pauses until an operator registers the device again or fixes its site: retrying
     with the same token only fills the hub's logs.

@@ -5,8 +5,9 @@ and backs off with jitter while the hub is unreachable. A sync that reached its 
 limits with more to do is followed at once by the next, until the device is caught up; but
 only while each moves something, so a hub that keeps answering with nothing (every entry
 left unanswered or refused for now) is asked again after ``interval_s``, not in a loop.
-An authentication failure, a missing registration or a protocol mismatch pauses it:
-retrying cannot fix those, so it waits for ``resume()`` (after the operator registers the
+The hub's own authentication refusal, a missing registration or a protocol mismatch pauses
+it (a captive portal's 401/403 page is no refusal of the hub's: it backs off): retrying
+cannot fix those, so it waits for ``resume()`` (after the operator registers the
 device again) instead of hammering the hub. Every change of state is an immutable
 ``ServiceState`` passed to ``on_state`` (called on the service thread: the app wraps it in a
 Qt signal) and kept for ``state``.

@@ -5,6 +5,10 @@ against a hub), and every httpx exception and every refusal is translated here i
 ``sync.client.errors``: nothing above this module sees httpx. A 200 whose body does not
 validate is treated as a lost answer (retry), not as a verdict: pushes are idempotent, so a
 retry can never store twice, while believing a garbled answer could lose a record.
+
+For the same reason a refusal is the hub's only when it carries the hub's ``ErrorBody``: a
+401/403 page from a captive portal or firewall is an outage (back off, retry), not the hub
+refusing the token.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from sync.client.errors import (
     ProtocolMismatchError,
 )
 from sync.protocol import (
+    AUTH_ERROR_CODES,
     CHUNK_SHA256_HEADER,
     PACK_ORDER_HEADER,
     PACK_SCHEMA_HEADER,
@@ -348,9 +353,19 @@ def parse_answer(response: httpx.Response, model: type[Model], operation: str) -
 
 
 def refusal(response: httpx.Response) -> Exception:
-    """The error for a 4xx or 5xx answer (its ``ErrorBody`` when there is one)."""
+    """The error for a 4xx or 5xx answer (its ``ErrorBody`` when there is one).
+
+    A 401/403 is the hub refusing this device only with one of the hub's ``AUTH_ERROR_CODES``:
+    any other came from something in between, and is an outage to wait out."""
     status = response.status_code
     body = _error_body(response)
+    if status in (401, 403) and (body is None or body.error not in AUTH_ERROR_CODES):
+        answer = f"{status} {response.reason_phrase}".strip()
+        return HubUnavailableError(
+            f"{answer} from something that is not the hub (a captive portal or firewall on "
+            "the way?): sync retries; if it lasts, sign in to the network or ask its operator "
+            "to let the hub through"
+        )
     code = body.error if body else f"http_{status}"
     reason = body.reason if body else response.reason_phrase or "no reason given"
     if status in _RETRYABLE_STATUS:

@@ -77,6 +77,7 @@ from sync.protocol.sync_messages import (
 )
 from sync.protocol.types import (
     ACCEPTED_PROTOCOL_VERSIONS,
+    AUTH_ERROR_CODES,
     MAX_BATCH_ENTRIES,
     MAX_CHUNK_BYTES,
     MAX_JSON_BODY_BYTES,
@@ -98,6 +99,7 @@ __all__ = [
     "AUDIT_GAP",
     "AUDIT_QUOTA",
     "AUDIT_STALE",
+    "AUTH_ERROR_CODES",
     "CHUNK_SHA256_HEADER",
     "MAX_AUDIT_BATCH_ENTRIES",
     "MAX_AUDIT_BODY_BYTES",

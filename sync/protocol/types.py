@@ -56,6 +56,22 @@ ACCEPTED_PROTOCOL_VERSIONS = frozenset({2, 3, PROTOCOL_VERSION})
 back to 2 (each differs only by payload fields that ``payload_for_protocol`` leaves out).
 Protocol 1 cannot read a push answer that carries ``Rejection.retryable``."""
 
+# Every code the hub answers a 401 or 403 with (DRF's for a missing or malformed token,
+# ``sync.hub.auth``'s, and the views' refusals of another site's or device's data): only a
+# 401/403 carrying one of them is the hub refusing this device, which pauses its sync.
+AUTH_ERROR_CODES = frozenset(
+    {
+        "not_authenticated",
+        "authentication_failed",
+        "permission_denied",
+        "unknown_token",
+        "device_revoked",
+        "wrong_site",
+        "wrong_device",
+        "search_not_allowed",
+    }
+)
+
 MAX_BATCH_ENTRIES = 500
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_PUSH_BODY_BYTES = 4 * 1024 * 1024
@@ -142,9 +158,10 @@ class WireModel(BaseModel):
 class ErrorBody(WireModel):
     """Every 4xx (and the 5xx that should never happen) carries this JSON body.
 
-    ``error`` is a stable machine code the client acts on (``unknown_token`` and
-    ``device_revoked`` pause sync; ``offset_mismatch`` resumes an upload at
-    ``expected_offset``); ``reason`` is for people.
+    ``error`` is a stable machine code the client acts on (a 401/403 with one of
+    ``AUTH_ERROR_CODES`` pauses sync; ``offset_mismatch`` resumes an upload at
+    ``expected_offset``); ``reason`` is for people. A 401 or 403 without this body is
+    not the hub's: a captive portal, firewall or proxy in between answered.
     """
 
     error: str

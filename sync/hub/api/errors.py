@@ -1,7 +1,9 @@
 """Every refusal as an ``ErrorBody`` JSON: DRF's exceptions, ours, and Django's 404.
 
-Codes a client acts on: ``not_authenticated`` / ``unknown_token`` (401) and
-``device_revoked`` (403) pause sync; ``offset_mismatch`` (409) resumes an upload.
+Codes a client acts on: a 401/403 pauses sync only with one of
+``sync.protocol.AUTH_ERROR_CODES`` (``unknown_token``, ``device_revoked``, ...: a new 401/403
+code goes there too, or devices take it for a captive portal's page); a 413 splits a push
+only with ``too_large``; ``offset_mismatch`` (409) resumes an upload.
 """
 
 from __future__ import annotations

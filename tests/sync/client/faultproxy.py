@@ -17,6 +17,8 @@ Actions (``Action``):
 * ``RESET``        the same, but end with a TCP reset (RST) instead of a close
 * ``DUPLICATE``    deliver the request to the hub twice at once; relay the first answer
 * ``BLACKHOLE``    swallow the request and never answer (until the client gives up)
+* ``ANSWER``       answer ``answer`` itself (a middlebox's page: ``page``); the hub never
+                   sees the request
 
 A rule applies to the next ``times`` matching requests (``None``: all); the first rule that
 matches and has uses left wins. ``seen`` is set once the proxy holds the whole request,
@@ -49,6 +51,7 @@ class Action(StrEnum):
     RESET = "reset"
     DUPLICATE = "duplicate"
     BLACKHOLE = "blackhole"
+    ANSWER = "answer"
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Rule:
     seen: threading.Event | None = None  # set when the proxy has read the request
     notify: threading.Event | None = None  # set when the request has reached the hub
     record: bool = False
+    answer: bytes = field(default=b"", repr=False)  # for ``ANSWER``
 
 
 @dataclass
@@ -175,6 +179,10 @@ class FaultProxy:
         action = rule.action
         if action == Action.REFUSE:
             return
+        if action == Action.ANSWER:
+            writer.write(rule.answer)
+            await writer.drain()
+            return
         if action == Action.BLACKHOLE:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(reader.read(), _BLACKHOLE_MAX_S)
@@ -227,6 +235,16 @@ class FaultProxy:
                 rule.notify.set()
             upstream_writer.close()
             await upstream_writer.wait_closed()
+
+
+def page(status: str, body: bytes = b"<html><body>Please log in</body></html>") -> bytes:
+    """An HTML answer as a captive portal, firewall or proxy sends it (no hub ``ErrorBody``),
+    e.g. ``page("403 Forbidden")``."""
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
 
 
 async def _read_request(reader: asyncio.StreamReader) -> _Request | None:

@@ -20,7 +20,7 @@ from sync.client import (
     hub_http_client,
     resolve_config,
 )
-from sync.protocol import PushBatch
+from sync.protocol import AUTH_ERROR_CODES, PushBatch
 from tests.sync.client.fakehub import DEVICE, TOKEN, FakeHub, Fault, registration
 
 EMPTY = PushBatch(device_id=DEVICE, entries=[])
@@ -66,6 +66,22 @@ def test_failures_are_translated_at_the_boundary(
         assert isinstance(raised.value, HubRefusedError) and raised.value.status == code
     assert TOKEN not in str(raised.value)
     assert [t.operation for t in timings] == ["push"]
+
+
+@pytest.mark.parametrize("code", sorted(AUTH_ERROR_CODES))
+@pytest.mark.parametrize("status", [401, 403])
+def test_only_the_hubs_own_401_or_403_is_an_auth_failure(status: int, code: str) -> None:
+    hub = httpx.Response(status, json={"error": code, "reason": "r"})
+    with pytest.raises(HubAuthError):
+        transport_for(answering(hub), []).push(EMPTY)
+    for other in (
+        httpx.Response(status, text="<html>Please sign in to the hotel Wi-Fi</html>"),
+        httpx.Response(status, json={"error": "forbidden", "reason": "a firewall's JSON"}),
+        httpx.Response(status),
+    ):
+        with pytest.raises(HubUnavailableError) as raised:
+            transport_for(answering(other), []).push(EMPTY)
+        assert f"{status}" in str(raised.value) and "not the hub" in str(raised.value)
 
 
 def test_retry_after_is_passed_on() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -21,6 +23,7 @@ from sync.hub.errors import DeviceRevoked, UnknownToken
 from sync.hub.models import Device, Person
 from sync.hub.settings import caches_for
 from sync.hub.throttle import RegisterThrottle
+from sync.protocol import AUTH_ERROR_CODES
 from tests.sync.conftest import FakeClock
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
@@ -69,6 +72,7 @@ def test_missing_wrong_and_malformed_tokens_are_401_with_reason(api: Api) -> Non
         assert response.status_code == 401, name
         assert response.json()["reason"], name
         assert response["WWW-Authenticate"].startswith("Bearer"), name
+        assert response.json()["error"] in AUTH_ERROR_CODES, name  # a device pauses on it
     assert api.get(path, headers=api.auth("jaga_x")).json()["error"] == "unknown_token"
 
 
@@ -78,6 +82,25 @@ def test_revoked_device_is_403_and_cannot_push(api: Api) -> None:
     assert response.status_code == 403
     assert response.json()["error"] == "device_revoked"
     assert "stolen" in response.json()["reason"]
+    assert "device_revoked" in AUTH_ERROR_CODES
+
+
+def test_every_401_or_403_code_of_the_device_api_is_one_a_device_pauses_on() -> None:
+    """A device takes a 401/403 as the hub refusing it only with one of
+    ``AUTH_ERROR_CODES`` (any other is a captive portal's, backed off): so every code the
+    hub's device API refuses with a 401 or 403 is in it. The metrics endpoint is not the
+    device API."""
+    hub = Path(auth.__file__).parent
+    sent: set[str] = set()
+    for path in hub.rglob("*.py"):
+        if path.name == "metrics_http.py":
+            continue
+        text = path.read_text()
+        sent.update(re.findall(r'HubError\(\s*40[13],\s*"(\w+)"', text))
+        sent.update(re.findall(r'error_response\(\s*40[13],\s*"(\w+)"', text))
+        sent.update(re.findall(r'default_code = "(\w+)"', text))
+    assert {"wrong_site", "wrong_device", "unknown_token", "device_revoked"} <= sent
+    assert sent <= AUTH_ERROR_CODES, sent - AUTH_ERROR_CODES
 
 
 def test_a_push_authenticated_before_a_revocation_applies_nothing(api: Api) -> None:

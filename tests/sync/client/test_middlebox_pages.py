@@ -1,0 +1,112 @@
+"""A middlebox's own pages between a device and a live hub: a captive portal's or firewall's
+HTML 401/403. It is not the hub's verdict, so it does not pause sync: it is an outage, backed
+off and retried, and the records reach the hub once the page is gone. (Found by the
+review_net probes, trimmed to fast tests.)"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from main import main
+from sync.client import (
+    Backoff,
+    Phase,
+    ServiceState,
+    SyncClient,
+    SyncService,
+    open_client,
+)
+from sync.hub.auth import create_device
+from sync.store import Passphrase, Store
+from tests.sync.client.devices import FAST_TUNING, PASSPHRASE, add_observations, new_device
+from tests.sync.client.faultproxy import Action, FaultProxy, Rule, page
+from tests.sync.client.hubcheck import drained, hub_tally
+from tests.sync.conftest import FAST
+
+AUTH_PAGES = {401: "401 Unauthorized", 403: "403 Forbidden"}
+TUNING = replace(FAST_TUNING, batch_entries=4)
+WAIT_S = 60.0  # a bound for a hung test, not a timing claim
+
+
+class States:
+    """The service's states as they come, and waiting for one that satisfies a test."""
+
+    def __init__(self) -> None:
+        self.seen: list[ServiceState] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, state: ServiceState) -> None:
+        with self._changed:
+            self.seen.append(state)
+            self._changed.notify_all()
+
+    def wait_for(self, wanted: Callable[[ServiceState], bool]) -> ServiceState:
+        with self._changed:
+            found = self._changed.wait_for(
+                lambda: next((s for s in self.seen if wanted(s)), None), WAIT_S
+            )
+        assert found is not None, [(s.phase, s.last_error) for s in self.seen]
+        return found
+
+
+@pytest.mark.parametrize("status", list(AUTH_PAGES))
+def test_a_middlebox_401_or_403_page_backs_off_and_the_service_syncs_once_it_is_gone(
+    status: int, proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    """A portal on hotel or boat Wi-Fi answers every request with its HTML page: the service
+    backs off instead of pausing for an operator, and syncs on its own once it can pass."""
+    device = new_device(tmp_path, proxy.url, site_slug)
+    with device.open() as store:
+        add_observations(store, 5, f"portal-{status}")
+    proxy.add(Rule(Action.ANSWER, times=None, answer=page(AUTH_PAGES[status])))
+
+    def client() -> AbstractContextManager[SyncClient]:
+        return open_client(
+            device.path, Passphrase(PASSPHRASE), env={}, store_config=FAST, tuning=TUNING
+        )
+
+    states = States()
+    service = SyncService(client, backoff=Backoff(0.05, 0.2), on_state=states)
+    service.start()
+    try:
+        first = states.wait_for(lambda s: s.phase in (Phase.PAUSED, Phase.BACKING_OFF))
+        assert first.phase == Phase.BACKING_OFF, first.last_error
+        assert f"{status}" in (first.last_error or "")
+        proxy.clear()  # the portal is passed: the hub answers through it
+        states.wait_for(lambda s: s.last_report is not None and s.last_report.push.acknowledged > 0)
+    finally:
+        service.stop()
+    assert Phase.PAUSED not in {s.phase for s in states.seen}
+    with device.open() as store:
+        assert drained(store)
+        assert hub_tally(site_slug, [store]).lost == 0
+
+
+@pytest.fixture
+def db(tmp_path: Path, site_slug: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A store not registered yet, and what ``jaga sync register`` reads from the
+    environment: its passphrase and a fresh device's one-time code."""
+    path = tmp_path / "jaga.db"
+    Store.create(path, Passphrase(PASSPHRASE), config=FAST).close()
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("JAGA_SYNC_CODE", create_device(site_slug, "kiosk-portal").code)
+    return path
+
+
+@pytest.mark.parametrize("status", list(AUTH_PAGES))
+def test_a_middlebox_401_or_403_page_at_register_is_an_outage_and_the_code_still_works(
+    status: int, proxy: FaultProxy, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proxy.add(Rule(Action.ANSWER, times=None, answer=page(AUTH_PAGES[status])))
+    assert main(["sync", "register", "--hub", proxy.url, "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert "register the device again" not in err and "paused" not in err, err
+    assert f"{status}" in err and "not the hub" in err, err
+    proxy.clear()
+    assert main(["sync", "register", "--hub", proxy.url, "--db", str(db)]) == 0
