@@ -30,9 +30,9 @@ sync status``, the app's sync panel and the sync's summary, and the next sync tr
 * a link that fails midway leaves the rest for the next sync.
 
 Batches are bounded in entries and in the bytes of their encoded body, as the hub counts
-them; one refused as too large (413: a proxy's limit, say) is sent again as a batch half
-its size, down to one entry. One entry refused so stops anchoring there (the problem names
-it as too large for the way to the hub); the head is still reported, with no entries.
+them; one refused as too large (413: the hub's, or a proxy's limit) is sent again as a batch
+half its size, down to one entry. One entry refused so stops anchoring there (the problem
+names it as too large for the way to the hub); the head is still reported, with no entries.
 
 The receipt lives in the store, so a restored backup brings back the receipt it held: the
 device then sends from there, the hub finds the restored chain's ``store.restored`` entry
@@ -48,7 +48,12 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from sync.client.config import Tuning
-from sync.client.errors import HubAuthError, HubRefusedError, SyncClientError
+from sync.client.errors import (
+    HubAuthError,
+    HubRefusedError,
+    ProxyBodyLimitError,
+    SyncClientError,
+)
 from sync.client.state import put_values
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
@@ -192,6 +197,12 @@ class AuditAnchor:
     def _send(self, links: list[AuditLink], head: Anchored) -> AuditReceipt:
         try:
             return self._transport.anchor_audit(self._batch(links, head))
+        except ProxyBodyLimitError as error:
+            # No verdict of the hub, yet to anchoring the same as its 413: a smaller batch may
+            # pass, and nothing is dropped for it. The head alone not passing is an outage.
+            if not links:
+                raise
+            raise HubRefusedError(_TOO_LARGE, "too_large", str(error)) from error
         except HubRefusedError as error:
             if error.code != AUDIT_STALE or error.expected_offset is None:
                 raise

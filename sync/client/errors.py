@@ -9,7 +9,9 @@ this tree. What to do about each is part of its meaning::
         ├── SyncConfigError           no hub URL, site, device id or token: register first
         ├── SyncBusyError             another sync of this store is running (its lock is held)
         ├── HubUnavailableError       offline, timed out, cut off, 5xx, 429, or a 401 / 403
-        │                             page that is not the hub's: retry with back-off
+        │   │                         page that is not the hub's: retry with back-off
+        │   └── ProxyBodyLimitError   a bare 413 from something in between: smaller bodies
+        │                             may pass; nothing is quarantined for it
         └── HubRefusedError           a 4xx, with the hub's code and reason
             ├── HubAuthError          the hub's 401 / 403: the token is unknown or revoked, or
             │                         names another site: pause and tell the operator
@@ -47,6 +49,25 @@ class HubUnavailableError(SyncClientError):
 
 class DownloadCutError(HubUnavailableError):
     """The link failed part-way through a download: what arrived so far is good to resume."""
+
+
+class ProxyBodyLimitError(HubUnavailableError):
+    """Something between the device and the hub (a proxy's body-size limit) refused a
+    request body of ``byte_size`` bytes with a 413 that is not the hub's own.
+
+    Not a verdict on the records: a smaller body may pass, and none is quarantined for it;
+    what cannot pass waits, and ``jaga sync status`` says so, until that limit is raised.
+    """
+
+    def __init__(self, byte_size: int | None, hub_limit: int) -> None:
+        size = f"{byte_size} bytes" if byte_size is not None else "this size"
+        super().__init__(
+            f"something between this device and the hub refuses request bodies of {size} "
+            f"(a 413 that is not the hub's: a proxy's body-size limit?); raise that limit above "
+            f"the hub's own {hub_limit} bytes (nginx: client_max_body_size); nothing is "
+            "quarantined for it: the records wait and are sent again"
+        )
+        self.byte_size = byte_size
 
 
 class HubRefusedError(SyncClientError):

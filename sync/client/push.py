@@ -10,8 +10,13 @@ idempotency keys, so the retry is acknowledged by the hub's ledger and nothing i
 twice; if the process dies instead, the next sync finds the entries ``sent`` and requeues
 them first.
 
-A batch the hub refuses whole (400 or 413) is split in halves until the one entry it refuses
-is found and quarantined with the hub's reason, so one bad entry cannot block a queue.
+A batch the hub refuses whole (its ``invalid_body`` or ``too_large``) is split in halves until
+the one entry it refuses is found and quarantined with the hub's reason, so one bad entry
+cannot block a queue. A bare 413 from a proxy in between (``ProxyBodyLimitError``) is split
+too, since a smaller body may pass its limit, but never quarantines: it is no verdict on the
+entry. An entry that still does not pass fails the sync as an outage (its batch back in the
+queue, the service backing off) until the proxy's limit is raised: ``jaga sync status``
+says so.
 """
 
 from __future__ import annotations
@@ -24,10 +29,22 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from sync.client.config import Tuning
-from sync.client.errors import HubAuthError, HubRefusedError, ProtocolMismatchError
+from sync.client.errors import (
+    HubAuthError,
+    HubRefusedError,
+    ProtocolMismatchError,
+    ProxyBodyLimitError,
+)
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
-from sync.protocol import MAX_PUSH_BODY_BYTES, OutboxEntry, PushBatch, PushResult, summarize
+from sync.protocol import (
+    MAX_PUSH_BODY_BYTES,
+    TOO_LARGE_CODES,
+    OutboxEntry,
+    PushBatch,
+    PushResult,
+    summarize,
+)
 from sync.store import OutboxEntry as StoredEntry
 from sync.store import Store, Verdict
 from sync.store.outbox import ERASED_PAYLOAD
@@ -118,26 +135,40 @@ class Pusher:
     def _send(self, wire: list[OutboxEntry], refusals: Mapping[str, int]) -> Verdict:
         try:
             result = self._transport.push(PushBatch(device_id=self._device_id, entries=wire))
+        except ProxyBodyLimitError:
+            if len(wire) == 1:  # not the hub's verdict: the entry waits, the sync backs off
+                raise
+            return self._halves(wire, refusals)
         except HubRefusedError as error:
             if isinstance(error, HubAuthError | ProtocolMismatchError):
                 raise
-            # Split only where the hub said the body was bad (or a proxy, too large): a bare
-            # 400 from something in between says nothing of the entries, and splitting on it
+            # Split only where the hub itself said the body was bad or too large: a bare 400
+            # from something in between says nothing of the entries, and splitting on it
             # would quarantine good ones one by one.
-            if not (error.status == 413 or (error.status, error.code) == (400, "invalid_body")):
+            if not _body_refused(error):
                 raise
             if len(wire) == 1:
                 key = str(wire[0].idempotency_key)
                 return Verdict(rejected=((key, f"hub refused the entry: {error.reason}"),))
-            middle = len(wire) // 2
-            return self._send(wire[:middle], refusals).merged(self._send(wire[middle:], refusals))
+            return self._halves(wire, refusals)
         return interpret(wire, result, refusals=refusals, cap=self._tuning.max_retryable_attempts)
+
+    def _halves(self, wire: list[OutboxEntry], refusals: Mapping[str, int]) -> Verdict:
+        middle = len(wire) // 2
+        return self._send(wire[:middle], refusals).merged(self._send(wire[middle:], refusals))
 
     def _requeue_quietly(self, keys: list[str]) -> None:
         try:
             self._store.outbox.settle(Verdict(requeued=tuple(keys)))
         except Exception:  # the original failure matters more; the next sync recovers these
             _log.warning("could not requeue %d entries; the next sync will", len(keys))
+
+
+def _body_refused(error: HubRefusedError) -> bool:
+    """Whether the hub refused the batch's body, which names one entry once split down."""
+    if error.status == 413:
+        return error.code in TOO_LARGE_CODES
+    return (error.status, error.code) == (400, "invalid_body")
 
 
 def interpret(

@@ -8,7 +8,8 @@ retry can never store twice, while believing a garbled answer could lose a recor
 
 For the same reason a refusal is the hub's only when it carries the hub's ``ErrorBody``: a
 401/403 page from a captive portal or firewall is an outage (back off, retry), not the hub
-refusing the token.
+refusing the token, and a bare 413 is a proxy's body-size limit (``ProxyBodyLimitError``),
+not the hub's verdict on the records.
 """
 
 from __future__ import annotations
@@ -33,13 +34,19 @@ from sync.client.errors import (
     HubRefusedError,
     HubUnavailableError,
     ProtocolMismatchError,
+    ProxyBodyLimitError,
 )
 from sync.protocol import (
     AUTH_ERROR_CODES,
     CHUNK_SHA256_HEADER,
+    MAX_AUDIT_BODY_BYTES,
+    MAX_CHUNK_BYTES,
+    MAX_JSON_BODY_BYTES,
+    MAX_PUSH_BODY_BYTES,
     PACK_ORDER_HEADER,
     PACK_SCHEMA_HEADER,
     PROTOCOL_VERSION,
+    TOO_LARGE_CODES,
     AuditBatch,
     AuditReceipt,
     ErrorBody,
@@ -58,6 +65,9 @@ Model = TypeVar("Model", bound=BaseModel)
 _RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 _MAX_RETRY_AFTER_S = 3600.0
 _MAX_ERROR_BODY_BYTES = 64 * 1024
+# The hub's own body limit of each operation that sends one (``sync.hub.api.middleware``).
+_HUB_BODY_LIMITS = {"push": MAX_PUSH_BODY_BYTES, "audit": MAX_AUDIT_BODY_BYTES,
+                    "chunk": MAX_CHUNK_BYTES}  # fmt: skip
 # How long an idle connection to the hub is kept for the next request. A server closes idle
 # keep-alive connections after its own timeout (gunicorn, ``jaga hub run``: 2 s); a request
 # sent on one just as it closes is reset mid-request. With httpx's default of 5 s, 3 of 8
@@ -306,7 +316,7 @@ def _refusal_of_stream(response: httpx.Response, operation: str) -> Exception:
     read = httpx.Response(
         response.status_code, headers=kept, content=bytes(body[:_MAX_ERROR_BODY_BYTES])
     )
-    return refusal(read)
+    return refusal(read, operation)
 
 
 def hub_http_client() -> httpx.Client:
@@ -343,7 +353,7 @@ def send(
 
 def parse_answer(response: httpx.Response, model: type[Model], operation: str) -> Model:
     if response.status_code >= 400:
-        raise refusal(response)
+        raise refusal(response, operation)
     if response.status_code != 200:
         raise HubUnavailableError(f"unexpected answer {response.status_code} to {operation}")
     try:
@@ -352,11 +362,12 @@ def parse_answer(response: httpx.Response, model: type[Model], operation: str) -
         raise HubUnavailableError(f"the hub's answer to {operation} was unreadable") from None
 
 
-def refusal(response: httpx.Response) -> Exception:
+def refusal(response: httpx.Response, operation: str = "") -> Exception:
     """The error for a 4xx or 5xx answer (its ``ErrorBody`` when there is one).
 
-    A 401/403 is the hub refusing this device only with one of the hub's ``AUTH_ERROR_CODES``:
-    any other came from something in between, and is an outage to wait out."""
+    A 401/403 is the hub refusing this device only with one of the hub's ``AUTH_ERROR_CODES``;
+    a 413 is the hub's only with one of its ``TOO_LARGE_CODES``. Anything else with those
+    statuses came from something in between, and is an outage to wait out."""
     status = response.status_code
     body = _error_body(response)
     if status in (401, 403) and (body is None or body.error not in AUTH_ERROR_CODES):
@@ -366,6 +377,9 @@ def refusal(response: httpx.Response) -> Exception:
             "the way?): sync retries; if it lasts, sign in to the network or ask its operator "
             "to let the hub through"
         )
+    if status == 413 and (body is None or body.error not in TOO_LARGE_CODES):
+        limit = _HUB_BODY_LIMITS.get(operation, MAX_JSON_BODY_BYTES)
+        return ProxyBodyLimitError(_request_size(response), limit)
     code = body.error if body else f"http_{status}"
     reason = body.reason if body else response.reason_phrase or "no reason given"
     if status in _RETRYABLE_STATUS:
@@ -415,6 +429,14 @@ def _error_body(response: httpx.Response) -> ErrorBody | None:
         data: Any = response.json()
         return ErrorBody.model_validate(data)
     except (ValueError, ValidationError):
+        return None
+
+
+def _request_size(response: httpx.Response) -> int | None:
+    """The size of the body of the request ``response`` answers (None: not known)."""
+    try:
+        return len(response.request.content)
+    except (RuntimeError, httpx.RequestNotRead):  # no request, or a streamed body
         return None
 
 

@@ -71,6 +71,8 @@ AUTH_ERROR_CODES = frozenset(
         "search_not_allowed",
     }
 )
+# The codes of the hub's own 413 (``sync.hub.api``): the body is over the hub's limit.
+TOO_LARGE_CODES = frozenset({"too_large", "chunk_too_large"})
 
 MAX_BATCH_ENTRIES = 500
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -160,7 +162,7 @@ class ErrorBody(WireModel):
 
     ``error`` is a stable machine code the client acts on (a 401/403 with one of
     ``AUTH_ERROR_CODES`` pauses sync; ``offset_mismatch`` resumes an upload at
-    ``expected_offset``); ``reason`` is for people. A 401 or 403 without this body is
+    ``expected_offset``); ``reason`` is for people. A 401, 403 or 413 without this body is
     not the hub's: a captive portal, firewall or proxy in between answered.
     """
 

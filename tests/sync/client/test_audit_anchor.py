@@ -239,22 +239,28 @@ def test_batches_are_sized_in_the_bytes_the_hub_counts(
 
 
 class _SmallBodies(httpx.BaseTransport):
-    """The real hub behind a proxy that refuses bodies over ``limit`` bytes with a 413."""
+    """The real hub behind a proxy that refuses bodies over ``limit`` bytes with a 413: the
+    hub's own answer, or (``page``) the proxy's HTML page."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, page: bool = False) -> None:
         self._hub = httpx.WSGITransport(app=WSGIHandler())
         self._limit = limit
+        self._page = page
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if len(request.read()) > self._limit and self._page:
+            return httpx.Response(413, text="<html>413 Request Entity Too Large</html>")
         if len(request.read()) > self._limit:
             return httpx.Response(413, json={"error": "too_large", "reason": "proxy limit"})
         return self._hub.handle_request(request)
 
 
+@pytest.mark.parametrize("page", [False, True])
 def test_a_body_too_large_for_the_way_to_the_hub_is_sent_in_smaller_batches(
-    kiosk: Device,
+    kiosk: Device, page: bool
 ) -> None:
-    with kiosk.open() as store, httpx.Client(transport=_SmallBodies(20_000)) as http:
+    small = _SmallBodies(20_000, page=page)
+    with kiosk.open() as store, httpx.Client(transport=small) as http:
         for _ in range(40):
             store.audit.record(
                 actor="cli:op", action="store.backed_up", subject="x", details={"r": "y" * 2000}
@@ -264,10 +270,12 @@ def test_a_body_too_large_for_the_way_to_the_hub_is_sent_in_smaller_batches(
     assert held(kiosk) == chain(kiosk)
 
 
+@pytest.mark.parametrize("page", [False, True])
 def test_one_entry_too_large_for_the_way_to_the_hub_is_named_and_the_head_still_told(
-    kiosk: Device,
+    kiosk: Device, page: bool
 ) -> None:
-    with kiosk.open() as store, httpx.Client(transport=_SmallBodies(6_000)) as http:
+    small = _SmallBodies(6_000, page=page)
+    with kiosk.open() as store, httpx.Client(transport=small) as http:
         store.audit.record(
             actor="cli:op", action="store.backed_up", subject="x", details={"r": "y" * 8000}
         )

@@ -1,7 +1,7 @@
 """A middlebox's own pages between a device and a live hub: a captive portal's or firewall's
-HTML 401/403. It is not the hub's verdict, so it does not pause sync: it is an outage, backed
-off and retried, and the records reach the hub once the page is gone. (Found by the
-review_net probes, trimmed to fast tests.)"""
+HTML 401/403, a proxy's bare 413. None of them is the hub's verdict, so none pauses sync or
+quarantines a record: they are an outage, backed off and retried, and the records reach the
+hub once the page is gone. (Found by the review_net probes, trimmed to fast tests.)"""
 
 from __future__ import annotations
 
@@ -11,19 +11,22 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 
 from main import main
 from sync.client import (
     Backoff,
+    HubUnavailableError,
     Phase,
     ServiceState,
     SyncClient,
     SyncService,
     open_client,
 )
+from sync.client.status import read_status
 from sync.hub.auth import create_device
-from sync.store import Passphrase, Store
+from sync.store import OutboxState, Passphrase, Store
 from tests.sync.client.devices import FAST_TUNING, PASSPHRASE, add_observations, new_device
 from tests.sync.client.faultproxy import Action, FaultProxy, Rule, page
 from tests.sync.client.hubcheck import drained, hub_tally
@@ -110,3 +113,27 @@ def test_a_middlebox_401_or_403_page_at_register_is_an_outage_and_the_code_still
     assert f"{status}" in err and "not the hub" in err, err
     proxy.clear()
     assert main(["sync", "register", "--hub", proxy.url, "--db", str(db)]) == 0
+
+
+def test_a_proxys_413_page_quarantines_nothing_and_status_names_the_limit(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    """A proxy in front of the hub refuses push bodies with its own 413 page for a while:
+    batches are split, but no record is quarantined for it; the sync fails as an outage,
+    ``jaga sync status`` says what refuses the bodies, and the records go once it lets them."""
+    device = new_device(tmp_path, proxy.url, site_slug)
+    proxy.add(Rule(Action.ANSWER, "/push", times=None, answer=page("413 Payload Too Large")))
+    with device.open() as store, httpx.Client() as http:
+        add_observations(store, 6, "proxy-413")
+        client = device.client(store, http, tuning=TUNING)
+        with pytest.raises(HubUnavailableError):
+            client.sync_once()
+        assert store.outbox.counts()[OutboxState.REJECTED] == 0
+        assert proxy.applied[Action.ANSWER.value] > 1  # the batch was split, to no avail
+        shown = "\n".join(read_status(store, {}).lines())
+        assert "between this device and the hub refuses request bodies of" in shown, shown
+        assert "client_max_body_size" in shown and "nothing is quarantined" in shown, shown
+        proxy.clear()
+        assert client.sync_once().push.acknowledged == 6
+        assert drained(store)
+        assert hub_tally(site_slug, [store]).lost == 0

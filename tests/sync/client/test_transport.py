@@ -20,7 +20,8 @@ from sync.client import (
     hub_http_client,
     resolve_config,
 )
-from sync.protocol import AUTH_ERROR_CODES, PushBatch
+from sync.client.errors import ProxyBodyLimitError
+from sync.protocol import AUTH_ERROR_CODES, MAX_PUSH_BODY_BYTES, PushBatch
 from tests.sync.client.fakehub import DEVICE, TOKEN, FakeHub, Fault, registration
 
 EMPTY = PushBatch(device_id=DEVICE, entries=[])
@@ -82,6 +83,18 @@ def test_only_the_hubs_own_401_or_403_is_an_auth_failure(status: int, code: str)
         with pytest.raises(HubUnavailableError) as raised:
             transport_for(answering(other), []).push(EMPTY)
         assert f"{status}" in str(raised.value) and "not the hub" in str(raised.value)
+
+
+def test_a_bare_413_is_a_proxys_limit_and_the_hubs_own_is_its_refusal() -> None:
+    page = httpx.Response(413, text="<html>413 Request Entity Too Large</html>")
+    with pytest.raises(ProxyBodyLimitError) as raised:
+        transport_for(answering(page), []).push(EMPTY)
+    assert raised.value.byte_size == len(EMPTY.model_dump_json().encode())
+    assert f"the hub's own {MAX_PUSH_BODY_BYTES} bytes" in str(raised.value)
+    hub = httpx.Response(413, json={"error": "too_large", "reason": "at most 4194304 bytes"})
+    with pytest.raises(HubRefusedError) as refused:
+        transport_for(answering(hub), []).push(EMPTY)
+    assert refused.value.code == "too_large"
 
 
 def test_retry_after_is_passed_on() -> None:
