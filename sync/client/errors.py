@@ -48,7 +48,8 @@ class HubUnavailableError(SyncClientError):
 
 
 class DownloadCutError(HubUnavailableError):
-    """The link failed part-way through a download: what arrived so far is good to resume."""
+    """The link failed part-way through a download, or something in between (a gateway, a
+    captive portal) answered instead of the hub: what arrived so far is good to resume."""
 
 
 class ProxyBodyLimitError(HubUnavailableError):

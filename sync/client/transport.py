@@ -261,7 +261,12 @@ class HubTransport:
             with self._http.stream("GET", url, headers=headers, timeout=self._timeout) as response:
                 status = response.status_code
                 if status not in (200, 206) or (status == 206 and not resume_from):
-                    raise _refusal_of_stream(response, operation)
+                    refused = _refusal_of_stream(response, operation)
+                    if isinstance(refused, HubUnavailableError):
+                        # A gateway's or portal's page, before a byte of this answer was
+                        # written: what ``sink`` holds from before is still good to resume.
+                        raise DownloadCutError(str(refused)) from None
+                    raise refused
                 if status == 206:
                     _check_resumed_at(response, resume_from, operation)
                 start = resume_from if status == 206 else 0

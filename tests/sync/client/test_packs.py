@@ -36,7 +36,7 @@ from sync.store import Store
 from sync.store.clock import format_timestamp
 from tests.sync.client.devices import SkewedClock, add_observations, new_device
 from tests.sync.client.fakehub import FakeHub, Fault
-from tests.sync.client.faultproxy import Action, FaultProxy, Rule
+from tests.sync.client.faultproxy import Action, FaultProxy, Rule, page
 from tests.sync.client.hubcheck import drained
 from tests.sync.client.units import client_of, observations, states
 from tests.sync.conftest import FakeClock
@@ -724,6 +724,35 @@ def test_a_download_cut_midway_is_resumed_from_where_it_stopped(
         assert file_digests(again.new_species_pack) == file_digests(pack)
         assert folders(client.packs_dir) == [version]  # the download is gone once used
     assert proxy.applied[Action.TRUNCATE.value] == 1
+    (request,) = proxy.recorded
+    assert f"range: bytes={len(kept)}-".encode() in request.lower()
+
+
+@pytest.mark.parametrize("status", ["403 Forbidden", "502 Bad Gateway"])
+def test_a_middlebox_page_between_a_cut_and_its_resume_keeps_what_arrived(
+    status: str, proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    """After a cut, the next try meets a captive portal's or gateway's page (no byte of the
+    pack): what arrived before stays, and the try after that asks only for the rest."""
+    device = new_device(tmp_path, proxy.url, site_slug)
+    data = publish(make_pack(tmp_path / "pack", seed=9), f"portal.{site_slug}")
+    proxy.add(
+        Rule(Action.TRUNCATE, PACK_FILE, after_bytes=20_000),
+        Rule(Action.ANSWER, PACK_FILE, answer=page(status)),
+    )
+    clock = SkewedClock(timedelta(0))  # the wall clock, moved past the pack's back-off by hand
+    with device.open(clock) as store, httpx.Client() as http:
+        client = device.client(store, http)
+        assert client.sync_once().new_species_pack is None
+        (held,) = [p for p in client.packs_dir.iterdir() if p.name.startswith(".download-")]
+        kept = held.read_bytes()
+        clock.offset += timedelta(seconds=60)
+        paged = client.sync_once()
+        assert paged.species_pack_error is not None and status[:3] in paged.species_pack_error
+        assert held.read_bytes() == kept and data.startswith(kept)
+        proxy.add(Rule(Action.PASS, PACK_FILE, record=True))
+        clock.offset += timedelta(seconds=600)  # past the doubled back-off
+        assert client.sync_once().new_species_pack is not None
     (request,) = proxy.recorded
     assert f"range: bytes={len(kept)}-".encode() in request.lower()
 
