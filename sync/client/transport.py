@@ -69,11 +69,13 @@ _MAX_ERROR_BODY_BYTES = 64 * 1024
 _HUB_BODY_LIMITS = {"push": MAX_PUSH_BODY_BYTES, "audit": MAX_AUDIT_BODY_BYTES,
                     "chunk": MAX_CHUNK_BYTES}  # fmt: skip
 # How long an idle connection to the hub is kept for the next request. A server closes idle
-# keep-alive connections after its own timeout (gunicorn, ``jaga hub run``: 2 s); a request
-# sent on one just as it closes is reset mid-request. With httpx's default of 5 s, 3 of 8
-# devices pulling a site at once had a page reset in each of two runs. Kept under any
-# server's timeout, a connection is reused only between requests in quick succession.
-IDLE_CONNECTION_REUSE_S = 1.0
+# keep-alive connections after its own timeout; a request sent on one just as it closes is
+# reset mid-request. With httpx's default of 5 s against gunicorn's default of 2 s, 3 of 8
+# devices pulling a site at once had a page reset in each of two runs. The device lets go
+# first: under the hub's keep-alive (``jaga hub run``: 10 s) and nginx's (75 s), yet long
+# enough that a pull's pages reuse one TLS connection (a handshake costs round trips that a
+# satellite link counts in seconds).
+IDLE_CONNECTION_REUSE_S = 4.0
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ class ServeOptions:
     workers: int = 2
     threads: int = 4
     timeout_s: int = 60
-    # gunicorn's default; devices reuse an idle connection for less than this
-    # (sync.client.transport.IDLE_CONNECTION_REUSE_S), never as the hub closes it.
-    keepalive_s: int = 2
+    # Longer than devices keep an idle connection (sync.client.transport
+    # IDLE_CONNECTION_REUSE_S), so the hub never closes one a device is about to reuse.
+    # An idle kept connection holds no thread of the threaded workers.
+    keepalive_s: int = 10
     access_log: bool = False
 
 

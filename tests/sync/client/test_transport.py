@@ -148,8 +148,8 @@ def test_configuration_comes_from_the_environment_over_the_store() -> None:
 
 def test_a_device_reuses_an_idle_connection_for_less_time_than_the_hub_keeps_it() -> None:
     """A request sent on a kept connection just as the hub closes it is reset mid-request:
-    with httpx's default (5 s against the hub's 2 s) 3 of 8 devices pulling a site at once
-    had a page reset. The client's pool must drop idle connections first."""
+    with httpx's default (5 s against gunicorn's default of 2 s) 3 of 8 devices pulling a
+    site at once had a page reset. The client's pool must drop idle connections first."""
     from sync.hub.server import ServeOptions
 
     with hub_http_client() as http:
