@@ -55,7 +55,7 @@ from typing import Any
 from uuid import UUID
 
 from sync.client.full_pull import note_progress, under_way
-from sync.client.packs import ORDER_KEY, forget_withdrawn_pack
+from sync.client.packs import forget_withdrawn_pack
 from sync.client.state import cursor_name, record_species_pack
 from sync.protocol import (
     RETENTION_REASON,
@@ -142,7 +142,6 @@ def apply_page(
     hub_now: datetime | None = None,
     newest_pack: SpeciesPackPublished | None = None,
     names_pack: bool = False,
-    pack_order: int | None = None,
     more: bool = True,
 ) -> PageReport:
     """Apply ``changes`` and store ``next_cursor`` as this site's cursor, all or nothing.
@@ -153,8 +152,7 @@ def apply_page(
     said, it is the pack to install, whatever the changes announced. ``names_pack``: the
     answer said which pack (a hub that knows how), so a ``newest_pack`` of None means the hub
     holds none this device reads: the pack announced before is dropped
-    (``forget_withdrawn_pack``). ``pack_order``: ``newest_pack``'s publication order number
-    on the hub (None: not said), kept with it (``sync.client.packs``). ``more``: the hub has
+    (``forget_withdrawn_pack``). ``more``: the hub has
     changes after these (False ends a pull of the site from the start)."""
     tally = _Tally()
     with store.database.write() as connection:
@@ -167,9 +165,7 @@ def apply_page(
         for change in changes:
             _apply(context, change)
         if newest_pack is not None:  # the hub's word, after the changes: see _species_pack
-            named = newest_pack.model_dump(mode="json")
-            numbered = {} if pack_order is None else {ORDER_KEY: pack_order}
-            record_species_pack(connection, named | numbered, context.now)
+            record_species_pack(connection, newest_pack.model_dump(mode="json"), context.now)
         elif names_pack:  # it names none: it holds none any more
             forget_withdrawn_pack(connection, context.now)
         # The hub's own time, however wrong this device's clock: see edit_clock.

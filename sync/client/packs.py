@@ -36,15 +36,9 @@ hub names is installed at once. Only a hub that names packs in its answer says s
 older one the announcement stands and a failing download backs off as below.
 
 A hub restored from a backup taken before its newest pack names the pack before it, and
-would take every device back to it. So a hub that numbers its packs in the order of
-publication (``PullResult.species_pack_order``, kept with the announcement as ``order``)
-has the device note the highest number it installed from that hub
-(``species_pack.highest``: the hub's URL, the number, the version), and refuse a pack of a
-lower one: it keeps its packs, and the error (``jaga sync status``) says why. An operator who
-means to go back publishes that pack again under a new version: a new publication, so a
-higher number. A pack of the same number (the first published after such a restore takes
-it again) is newer than the backup, so it installs. A hub that numbers no pack (one before
-the number) leaves the device as it was; another hub's numbers are its own.
+would take every device back to it. A device never installs again a pack it installed and
+then replaced (``sync.client.replaced_packs``): it keeps its packs, and the error (``jaga
+sync status``) says why. Any pack it never installed installs as before.
 
 A pack that keeps failing is not downloaded again at every sync: on a metered satellite link
 each try of a 16 MB pack costs its full size, and syncs can be a minute apart. The failures of
@@ -95,6 +89,13 @@ from typing import Any
 
 from sync.client.backoff import Backoff
 from sync.client.errors import DownloadCutError, HubRefusedError, SyncClientError
+from sync.client.replaced_packs import (
+    REPLACED_NAME,
+    ReplacedPack,
+    ReplacedPacks,
+    refusal,
+    replaced_record,
+)
 from sync.client.state import (
     SPECIES_PACK_NAME,
     WITHDRAWN_PACK_NAME,
@@ -121,8 +122,6 @@ INSTALLED_NAME = "species_pack.installed"
 IN_USE_NAME = "species_pack.in_use"  # the version (folder) of the pack last verified and used
 ERROR_NAME = "species_pack.error"
 FAILURES_NAME = "species_pack.failures"
-HIGHEST_NAME = "species_pack.highest"  # the highest publication installed from the hub
-ORDER_KEY = "order"  # the announcement's publication order number, where the hub gave one
 REPAIRS_NAME = "species_pack.repairs"
 # The wait before a failed pack is downloaded again: a minute after the first failure (a
 # dropped link often comes back that soon), doubling, at most six hours (a hub that serves
@@ -251,44 +250,6 @@ def announced_pack(values: Mapping[str, str]) -> PackRef | None:
         return None  # none pulled, or unreadable: nothing to install
 
 
-@dataclass(frozen=True)
-class HighestPack:
-    """The pack of the highest publication order this device installed from a hub."""
-
-    hub: str
-    order: int
-    version: str
-
-    def refuses(self, wanted: PackRef, order: int) -> str:
-        """What ``jaga sync status`` says of ``wanted``, of a lower ``order``, refused."""
-        return (
-            f"the hub names species pack {wanted.version} (publication {order}), older than"
-            f" {self.version} (publication {self.order}), which this device installed from it:"
-            " not installed, the device keeps its packs (was the hub restored from an older"
-            f" backup?); to go back to {wanted.version}, publish it again on the hub under a"
-            " new version"
-        )
-
-
-def announced_order(values: Mapping[str, str]) -> int | None:
-    """The announced pack's publication order number (None: the hub gave none)."""
-    return _order(_json_object(values.get(SPECIES_PACK_NAME)).get(ORDER_KEY))
-
-
-def highest_record(values: Mapping[str, str]) -> HighestPack | None:
-    """The highest publication installed from the hub this device is registered with (None:
-    none numbered, or another hub's: its numbers are its own)."""
-    body = _json_object(values.get(HIGHEST_NAME))
-    order, hub = _order(body.get("order")), values.get("hub_url")
-    if order is None or not hub or body.get("hub") != hub:
-        return None
-    return HighestPack(hub, order, str(body.get("version", "")))
-
-
-def _order(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
-
-
 def forget_withdrawn_pack(connection: Any, now: datetime) -> None:
     """The hub's answer names no pack this device reads: drop the pack it announced before,
     with its failures, and note its version (inside the caller's transaction). The packs
@@ -402,15 +363,30 @@ class PackInstaller:
         return self._packs_dir
 
     def install_announced(self, *, force: bool = False) -> PackOutcome:
-        """Install the newest announced pack unless it is installed already and whole on
-        disk, or failed (or was repaired) lately and waits for its next try; ``force``
-        (someone asked) skips those waits."""
+        """Install the newest announced pack unless this device replaced it before
+        (refused and reported, even when someone asks: ``sync.client.replaced_packs``), it
+        is installed already and whole on disk, or failed (or was repaired) lately and waits
+        for its next try; ``force`` (someone asked) skips those waits."""
         values = read_values(self._store.database)
         wanted = announced_pack(values)
-        going_back = None if wanted is None else self._going_back(values, wanted)
-        if wanted is None or going_back is not None:
-            return PackOutcome(error=going_back)
+        if wanted is None:
+            return PackOutcome()
         current = installed_record(values)
+        replaced = replaced_record(values.get(REPLACED_NAME), _replaced_ref(current))
+        if replaced.holds(wanted.version, wanted.sha256):
+            return self._going_back(wanted, current)
+        return self._install_new(values, wanted, current, replaced, force=force)
+
+    def _install_new(
+        self,
+        values: Mapping[str, str],
+        wanted: PackRef,
+        current: InstalledPack | None,
+        replaced: ReplacedPacks,
+        *,
+        force: bool,
+    ) -> PackOutcome:
+        """``install_announced`` of a pack this device did not replace."""
         failed = failures_record(values)
         if failed is not None and not failed.concern(wanted):
             failed = None  # a new announcement: its own count, tried at once
@@ -420,7 +396,7 @@ class PackInstaller:
         if _same(current, wanted):
             damage = pack_damage(self._packs_dir / wanted.version)
             if damage is None:
-                return PackOutcome()
+                return self._report(None)  # an error of a pack named before is over
             # A repair whose download failed waits out its failures instead (below).
             if repairs is not None and failed is None and not force and self._waiting(repairs):
                 return self._still_damaged(repairs.message(damage))
@@ -443,10 +419,9 @@ class PackInstaller:
             wanted.version, wanted.sha256, wanted.byte_size, kept,
             kept_ref.sha256 if kept_ref else None, kept_ref.byte_size if kept_ref else None,
         )  # fmt: skip
-        order = announced_order(values)
-        numbered = None if order is None else HighestPack(values.get("hub_url", ""), order,
-                                                          wanted.version)  # fmt: skip
-        self._record(installed, repaired, numbered)
+        if current is not None and not _same(current, wanted):  # a repair replaces nothing
+            replaced = replaced.adding(current.version, current.sha256)
+        self._record(installed, repaired, replaced)
         if current is not None:  # what the last install kept, but for what this one keeps
             for version in {current.version, current.previous} - {wanted.version, kept, None}:
                 self._remove(str(version))
@@ -470,15 +445,11 @@ class PackInstaller:
             return None
         return current.version if current.version != wanted.version else current.previous
 
-    def _going_back(self, values: Mapping[str, str], wanted: PackRef) -> str | None:
-        """Why ``wanted`` is refused, reported (never fetched), when its publication is older
-        than the one this device installed from the hub; else None."""
-        order, highest = announced_order(values), highest_record(values)
-        if order is None or highest is None or order >= highest.order:
-            return None
-        refused = highest.refuses(wanted, order)
+    def _going_back(self, wanted: PackRef, current: InstalledPack | None) -> PackOutcome:
+        """``wanted`` is a pack this device replaced: refused, reported, never fetched."""
+        refused = refusal(wanted.version, current.version if current is not None else None)
         _log.warning("%s", refused)
-        return self._report(refused).error
+        return self._report(refused)
 
     def _waiting(self, record: PackFailures | PackRepairs) -> bool:
         now = self._store.clock.now()
@@ -491,10 +462,11 @@ class PackInstaller:
         _log.warning("%s; the app goes on with the pack kept beside it (or the default)", message)
         return self._report(message)
 
-    def _report(self, message: str) -> PackOutcome:
-        """``message`` as this sync's pack error, kept for ``jaga sync status``."""
-        if read_values(self._store.database).get(ERROR_NAME) != message:
-            put_values(self._store.database, {ERROR_NAME: message[:1000]}, self._store.clock.now())
+    def _report(self, message: str | None) -> PackOutcome:
+        """``message`` as this sync's pack error, kept for ``jaga sync status`` (None: none)."""
+        stored = message[:1000] if message is not None else ""
+        if read_values(self._store.database).get(ERROR_NAME, "") != stored:
+            put_values(self._store.database, {ERROR_NAME: stored}, self._store.clock.now())
         return PackOutcome(error=message)
 
     def download_again(self, pack: PackRef) -> Path:
@@ -550,16 +522,15 @@ class PackInstaller:
         return PackOutcome(error=message)
 
     def _record(
-        self, installed: InstalledPack, repaired: PackRepairs | None, highest: HighestPack | None
+        self, installed: InstalledPack, repaired: PackRepairs | None, replaced: ReplacedPacks
     ) -> None:
         values = {
             INSTALLED_NAME: json.dumps(asdict(installed), sort_keys=True),
             ERROR_NAME: "",
             FAILURES_NAME: "",  # a success ends the back-off
             REPAIRS_NAME: repaired.to_json() if repaired is not None else "",
+            REPLACED_NAME: replaced.to_json(),
         }
-        if highest is not None:  # never lower than before: a lower one is refused above
-            values[HIGHEST_NAME] = json.dumps(asdict(highest), sort_keys=True)
         put_values(self._store.database, values, self._store.clock.now())
 
     def _sweep_leftovers(self, keep: Path) -> None:
@@ -579,6 +550,14 @@ def _same(current: PackRef | None, wanted: PackRef) -> bool:
     return current is not None and (current.version, current.sha256) == (
         wanted.version, wanted.sha256,
     )  # fmt: skip
+
+
+def _replaced_ref(current: InstalledPack | None) -> ReplacedPack | None:
+    """The pack an installed record kept to fall back on, which it installed before: what a
+    device upgraded from a release before ``species_pack.replaced`` knows it replaced."""
+    if current is None or current.previous is None:
+        return None
+    return ReplacedPack(current.previous, current.previous_sha256)
 
 
 def _kept_ref(kept: str | None, current: InstalledPack | None) -> PackRef | None:

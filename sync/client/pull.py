@@ -92,7 +92,6 @@ class Puller:
                 newest_pack=page.species_pack,
                 # Present, even as null, only in the answer of a hub that names packs.
                 names_pack="species_pack" in page.model_fields_set,
-                pack_order=page.species_pack_order,
                 more=page.has_more,
             )
             report = report.add(applied)

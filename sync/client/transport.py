@@ -43,7 +43,6 @@ from sync.protocol import (
     MAX_CHUNK_BYTES,
     MAX_JSON_BODY_BYTES,
     MAX_PUSH_BODY_BYTES,
-    PACK_ORDER_HEADER,
     PACK_SCHEMA_HEADER,
     PROTOCOL_VERSION,
     TOO_LARGE_CODES,
@@ -140,8 +139,7 @@ class HubTransport:
         }
         # The hub then announces only the species packs this release reads, and names the
         # newest of them in its answer (a hub before that ignores the header).
-        # It also numbers that pack in the order of publication (``sync.client.packs``).
-        headers = {PACK_SCHEMA_HEADER: str(READABLE_PACK_SCHEMA), PACK_ORDER_HEADER: "1"}
+        headers = {PACK_SCHEMA_HEADER: str(READABLE_PACK_SCHEMA)}
         response = self._send(
             "pull", "GET", self._site_url("changes"), params=params, headers=headers
         )

@@ -862,37 +862,6 @@ def test_a_pack_the_hub_no_longer_holds_is_dropped_not_fetched_for_ever(
         ]
 
 
-def test_a_hub_restored_from_an_older_backup_does_not_take_devices_back_to_an_older_pack(
-    live_hub: HubProcess, site_slug: str, tmp_path: Path
-) -> None:
-    """Restored from a backup taken before its newest pack, a hub names the pack before it.
-    The device, which installed a pack of a later publication from that hub, refuses to go
-    back: it keeps its pack and `jaga sync status` warns. The same files published again
-    (a new version, so a new publication) install as a pack like any other."""
-    from sync.hub.models import Change, SpeciesPack
-
-    device = new_device(tmp_path, live_hub.url, site_slug)
-    older, newest, again = (f"{v}.{site_slug}" for v in ("older", "newest", "again"))
-    publish(make_pack(tmp_path / "older", seed=14), older)
-    with device.open() as store, httpx.Client() as http:
-        client = device.client(store, http)
-        publish(make_pack(tmp_path / "newest", seed=15), newest)
-        assert client.sync_once().new_species_pack == client.packs_dir / newest
-        restored = SpeciesPack.objects.filter(version=newest)  # as the backup held it
-        Change.objects.filter(entity="species_pack", entity_uid=restored.get().uid).delete()
-        restored.delete()
-        report = client.sync_once()
-        assert report.new_species_pack is None and report.species_pack_error is not None
-        assert f"older than {newest}" in report.species_pack_error
-        assert folders(client.packs_dir) == [newest]
-        lines = read_status(store, {}).species_pack.lines()
-        assert lines[0].startswith(f"species pack announced {older}, installed {newest}")
-        assert f"pack error   the hub names species pack {older}" in lines[1], lines
-        publish(make_pack(tmp_path / "older-again", seed=14), again)
-        assert client.sync_once().new_species_pack == client.packs_dir / again
-        assert read_status(store, {}).species_pack.lines()[1:] == []
-
-
 def test_a_sync_short_of_the_end_of_the_log_installs_the_pack_the_answer_names(
     store: Store, tmp_path: Path
 ) -> None:
