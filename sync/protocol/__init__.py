@@ -65,7 +65,6 @@ from sync.protocol.hub_messages import (
     UploadStatus,
 )
 from sync.protocol.sync_messages import (
-    PACK_ORDER_HEADER,
     PACK_SCHEMA_HEADER,
     Change,
     OutboxEntry,
@@ -113,7 +112,6 @@ __all__ = [
     "MAX_PULL_LIMIT",
     "MAX_PUSH_BODY_BYTES",
     "NAME_MAX_LENGTH",
-    "PACK_ORDER_HEADER",
     "PACK_SCHEMA_HEADER",
     "PAYLOADS",
     "PROTOCOL_VERSION",

@@ -36,12 +36,6 @@ not know it ignores it (a ``PullRequest`` refuses an unknown parameter), and a d
 does not send it (every release before it) reads schema 1 only. The hub announces to a
 device only the packs it reads, and answers it the newest of them (``PullResult``)."""
 
-PACK_ORDER_HEADER = "X-Jaga-Pack-Order"
-"""A pull's header, ``1``: the device reads ``PullResult.species_pack_order``. A header for
-the reason ``PACK_SCHEMA_HEADER`` is one: a hub that does not know it ignores it, and the
-answer of a hub that does carries the field only for a device that sent it (an earlier
-release refuses an unknown field)."""
-
 EntityName = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Operation = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
@@ -161,8 +155,3 @@ class PullResult(WireModel):
     next_cursor: Cursor
     has_more: bool
     species_pack: SpeciesPackPublished | None = None
-    species_pack_order: Annotated[int, Field(strict=True, ge=1)] | None = None
-    """The publication order number of ``species_pack`` on this hub (each pack published
-    takes a higher one): sent to a device that sent ``PACK_ORDER_HEADER`` only. A device
-    refuses to go back to a pack of a lower number than the one it installed from this hub
-    (a hub restored from a backup taken before its newest pack)."""

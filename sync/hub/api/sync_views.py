@@ -28,7 +28,6 @@ from sync.hub.review import newest_species_pack
 from sync.protocol import (
     ACCEPTED_PROTOCOL_VERSIONS,
     MAX_PULL_LIMIT,
-    PACK_ORDER_HEADER,
     PACK_SCHEMA_HEADER,
     PROTOCOL_VERSION,
     Change,
@@ -105,13 +104,6 @@ class ChangesView(APIView):
                 description="the newest species pack schema the device reads, absent = 1;"
                 " when given, the answer's `species_pack` is the newest pack it reads",
             ),
-            OpenApiParameter(
-                PACK_ORDER_HEADER,
-                OpenApiTypes.INT,
-                OpenApiParameter.HEADER,
-                description="1: the answer carries `species_pack_order`, the publication"
-                " order number of `species_pack`",
-            ),
         ],
         responses={200: PullResult, **errors(*AUTHENTICATED)},
         summary="Changes of the device's site after a cursor, oldest first",
@@ -127,19 +119,16 @@ class ChangesView(APIView):
         reads = 1 if said is None else said
         rows, more = changes_after(device.site, pull.cursor, pull.limit, pack_schema=reads)
         _seen(device)
-        pack = None if said is None else newest_species_pack(reads)  # after the rows
         result = PullResult(
             changes=[_change(row, pull.protocol_version) for row in rows],
             next_cursor=rows[-1].cursor if rows else pull.cursor,
             has_more=more,
-            species_pack=None if pack is None else _published(pack),
-            species_pack_order=None if pack is None else pack.pk,  # NEWEST_PACK_FIRST's order
+            species_pack=None if said is None else _newest_pack(reads),  # after the rows
         )
         # A device that did not say refuses a field it does not know (every earlier release).
-        unread = {"species_pack"} if said is None else set()
-        if request.headers.get(PACK_ORDER_HEADER) != "1":
-            unread.add("species_pack_order")
-        return Response(result.model_dump(mode="json", exclude=unread or None))
+        return Response(
+            result.model_dump(mode="json", exclude={"species_pack"} if said is None else None)
+        )
 
 
 def _pack_schema(request: Any) -> int | None:
@@ -155,7 +144,10 @@ def _pack_schema(request: Any) -> int | None:
     return int(value)
 
 
-def _published(pack: Any) -> SpeciesPackPublished:
+def _newest_pack(schema: int) -> SpeciesPackPublished | None:
+    pack = newest_species_pack(schema)
+    if pack is None:
+        return None
     return SpeciesPackPublished(version=pack.version, sha256=pack.sha256, byte_size=pack.byte_size)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from sync.hub import review
 from sync.hub.models import SpeciesPack
-from sync.protocol import PACK_ORDER_HEADER, PACK_SCHEMA_HEADER, PROTOCOL_VERSION
+from sync.protocol import PACK_SCHEMA_HEADER, PROTOCOL_VERSION
 from sync.species_packs import archive_pack
 from tests.sync.hub.entries import entry, person
 from tests.sync.hub.hubkit import Api
@@ -36,9 +36,8 @@ def publish(tmp_path: Path, api: Api, schema: int) -> str:
     return version
 
 
-def pull(api: Api, cursor: int = 0, reads: int | None = None, *, numbered: bool = False) -> Any:
+def pull(api: Api, cursor: int = 0, reads: int | None = None) -> Any:
     headers = api.auth() | ({} if reads is None else {PACK_SCHEMA_HEADER: str(reads)})
-    headers |= {PACK_ORDER_HEADER: "1"} if numbered else {}
     params = {"cursor": cursor, "protocol_version": PROTOCOL_VERSION}
     return api.get(api.site_path("changes"), params, headers=headers)
 
@@ -85,19 +84,6 @@ def test_a_device_that_later_says_it_reads_more_learns_the_pack_it_was_not_told(
     after = pull(api, cursor=before["next_cursor"], reads=3).json()
     assert after["changes"] == []
     assert after["species_pack"]["version"] == two
-
-
-def test_the_newest_pack_is_numbered_in_publication_order_for_a_device_that_asks(
-    api: Api, tmp_path: Path
-) -> None:
-    """The number lets a device refuse to go back to an older pack (a hub restored from an
-    older backup); a release before it would refuse the field, so it gets none."""
-    one = publish(tmp_path, api, 1)
-    first = pull(api, reads=1, numbered=True).json()["species_pack_order"]
-    assert first == SpeciesPack.objects.get(version=one).pk
-    publish(tmp_path, api, 2)
-    assert pull(api, reads=2, numbered=True).json()["species_pack_order"] > first
-    assert "species_pack_order" not in pull(api, reads=2).json()
 
 
 def test_a_device_that_reads_no_pack_published_is_told_of_none(api: Api, tmp_path: Path) -> None:

@@ -83,7 +83,6 @@ def test_pull_results_serialise_cursor_and_flags() -> None:
         "next_cursor": 7,
         "has_more": False,
         "species_pack": None,  # left out for a device that does not send PACK_SCHEMA_HEADER
-        "species_pack_order": None,  # left out for one that does not send PACK_ORDER_HEADER
     }
 
 
