@@ -77,7 +77,8 @@ def open_spool(
 
 def pending_count(store_path: Path, key: bytes, config: StoreConfig) -> int | None:
     """How many catches the spool holds (0: no spool); None when this key does not open it
-    (a spool still under an earlier key)."""
+    (a spool still under an earlier key). A spool killed between its file and its table
+    (``open_spool``) holds none: 0 (the Catch panel makes the table when it opens it)."""
     path = spool_path(store_path)
     if not path.exists():
         return 0
@@ -86,6 +87,8 @@ def pending_count(store_path: Path, key: bytes, config: StoreConfig) -> int | No
     except WrongKeyError:
         return None
     try:
+        if not database.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='pending'"):
+            return 0
         return int(database.query("SELECT count(*) FROM pending")[0][0])
     finally:
         database.close()

@@ -88,3 +88,19 @@ def test_a_restore_keeps_the_catches_kept_for_retry_under_the_restored_key(
     name = spool_path(store_path).name
     beside = sorted(p.name for p in store_path.parent.iterdir() if name in p.name)
     assert beside == [name, f"{name}.kdf.json"]
+
+
+def test_store_info_on_a_spool_killed_before_its_table_counts_none(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``open_spool`` makes the file under the store's key, then its table: a kill between
+    left a spool that opens but holds no table, so no catch. `store info` said so with a raw
+    sqlcipher3 OperationalError (review r2 device, 7); the Catch panel makes the table."""
+    from sync.store.database import Database
+
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    with Store.open(store_path, Passphrase(PASSPHRASE)) as store:
+        key, config = store.key, store.database.config
+    Database.open(spool_path(store_path), key, config, create=True).close()
+    assert jaga("store", "info", "--db", str(store_path)) == 0
+    assert "for Retry    none" in capsys.readouterr().out
