@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,12 @@ CARD_FILE = "card.md"
 TRAINING_FILE = "training.json"
 HEAD_FILE = "head.json"
 MODEL_FILES = {"fp32": "species_fp32.onnx", "int8": "species_int8.onnx"}
+# A write stages its pack in ``.<name>.<8 characters>`` beside ``<name>``, and sets the pack
+# before aside as that name plus ``.old``. The 8 characters hold no dot, so the folders of a
+# pack whose name only starts the same (``reef.v2`` beside ``reef``) never pass for ``reef``'s.
+# Releases before this one named them so too (``tempfile.mkdtemp``'s [a-z0-9_]{8}).
+_WRITE_SUFFIX = r"[a-z0-9_]{8}"
+_RETIRED = ".old"
 
 
 def input_contract(size: int = INPUT_SIZE, name: str = INPUT_NAME) -> dict[str, Any]:
@@ -134,13 +141,12 @@ def write_pack(
     The manifest is computed here. The pack is written, verified and flushed to disk in a
     staging folder beside ``destination``, then renamed into place; a pack already there is
     renamed aside first and removed only once the new one is in its place (a crash between
-    the two renames leaves it whole, as ``.<name>.*.old`` beside ``destination``, which
-    :func:`undo_interrupted_writes` puts back).
+    the two renames leaves it whole, as ``.<name>.XXXXXXXX.old`` beside ``destination``,
+    which :func:`restore_retired` puts back).
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     restore_retired(destination)  # so the pack before is retired, and removed, once more
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; a pack is meant to be read by the app
+    staging = _make_staging(destination)
     try:
         for file_name, content in build.items():
             _write_one(staging / file_name, content)
@@ -173,13 +179,12 @@ class Leftovers:
 def undo_interrupted_writes(destination: Path) -> Leftovers:
     """Undo what a :func:`write_pack` into ``destination`` killed half-way left beside it
     (SIGKILL or a power cut run no cleanup): its staging folder, and the pack before,
-    retired as ``.<name>.*.old``. That one is put back when nothing took its place (killed
-    between the two renames, :func:`restore_retired`), else removed. Only call this where no
-    other write into ``destination`` runs (``jaga models install`` holds the pack's install
-    lock)."""
-    parent = destination.parent
+    retired as ``.<name>.XXXXXXXX.old``. That one is put back when nothing took its place
+    (killed between the two renames, :func:`restore_retired`), else removed. Only call this
+    where no other write into ``destination`` runs (``jaga models install`` holds the pack's
+    install lock)."""
     restored = restore_retired(destination)
-    leftovers = sorted(parent.glob(f".{destination.name}.*")) if parent.is_dir() else []
+    leftovers = _write_folders(destination, "", _RETIRED)
     for path in leftovers:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
@@ -200,7 +205,7 @@ def restore_retired(destination: Path) -> bool:
     parent = destination.parent
     if destination.exists() or not parent.is_dir():
         return False
-    retired = [p for p in parent.glob(f".{destination.name}.*.old") if (p / MANIFEST).is_file()]
+    retired = [p for p in _write_folders(destination, _RETIRED) if (p / MANIFEST).is_file()]
     if not retired:
         return False
     try:
@@ -209,6 +214,28 @@ def restore_retired(destination: Path) -> bool:
         return False
     fsync_directory(parent)
     return True
+
+
+def _make_staging(destination: Path) -> Path:
+    """A new, empty ``.<name>.XXXXXXXX`` beside ``destination``, readable by the app."""
+    while True:
+        staging = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}")
+        try:
+            staging.mkdir()
+        except FileExistsError:
+            continue
+        staging.chmod(0o755)  # whatever the umask: a pack is meant to be read by the app
+        return staging
+
+
+def _write_folders(destination: Path, *endings: str) -> list[Path]:
+    """The folders beside ``destination`` named as a write into it names them: its staging
+    folder ``.<name>.XXXXXXXX`` followed by one of ``endings`` ("", or ``.old``)."""
+    if not destination.parent.is_dir():
+        return []
+    ending = "|".join(map(re.escape, endings))
+    name = re.compile(re.escape(f".{destination.name}.") + _WRITE_SUFFIX + f"(?:{ending})")
+    return sorted(p for p in destination.parent.iterdir() if name.fullmatch(p.name))
 
 
 def _schema(sides: tuple[int, ...]) -> int:
@@ -364,7 +391,7 @@ def _swap_into_place(staging: Path, destination: Path, *, again: bool = True) ->
         return
     if not (destination / MANIFEST).exists():
         raise SpeciesPackError(f"{destination} exists and is not a species pack; not replacing it")
-    retired = staging.with_name(staging.name + ".old")
+    retired = staging.with_name(staging.name + _RETIRED)
     destination.rename(retired)
     try:
         staging.rename(destination)

@@ -17,7 +17,13 @@ from typing import Any
 
 import pytest
 
-from inference.fish.pack import SpeciesPack, load_pack, write_pack
+from inference.fish.pack import (
+    Leftovers,
+    SpeciesPack,
+    load_pack,
+    undo_interrupted_writes,
+    write_pack,
+)
 from main import main
 from tests.conftest import REPO
 from tests.inference.pack.test_install_lock import wait_until_reached
@@ -136,3 +142,34 @@ def test_a_reader_that_puts_the_pack_back_mid_write_does_not_fail_the_write(
     assert readers[0].version == before.version
     assert load_pack(out).version == written.version == "after"
     assert sorted(p.name for p in out.parent.iterdir()) == ["reef"]
+
+
+@pytest.mark.needs_shared
+def test_a_pack_retired_aside_is_put_back_only_into_its_own_folder(
+    default_species_pack: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A write into packs/reef.v2 killed between its renames leaves reef.v2's pack retired
+    aside. A reader or the first train of packs/reef, whose name starts the same, took it as
+    reef's (review r2 device, 3), and undoing packs/reef's writes deleted it; it is reef.v2's."""
+    longer = Path(shutil.copytree(default_species_pack, tmp_path / "packs" / "reef.v2"))
+    before = load_pack(longer)
+    _killed_between_renames(default_species_pack, longer, tmp_path / "gate")
+    short = tmp_path / "packs" / "reef"
+    assert main(_run(tmp_path, short)) == 1  # a first train into packs/reef: no pack is there
+    said = capsys.readouterr()
+    assert "put back" not in said.out and "is not a folder of species folders" in said.err
+    assert not short.exists() and not longer.exists()
+    shutil.copytree(default_species_pack, short)
+    assert undo_interrupted_writes(short).removed == 0  # reef's own writes only
+    assert load_pack(longer).sha256 == before.sha256
+    assert undo_interrupted_writes(longer) == Leftovers(restored=False, removed=1)  # its staging
+    assert sorted(p.name for p in short.parent.iterdir()) == ["reef", "reef.v2"]
+
+
+def test_a_pack_an_older_release_retired_is_still_put_back(tmp_path: Path) -> None:
+    """Releases before named the pack set aside ``.<name>.<mkdtemp's 8 characters>.old``, as
+    this one does: a device upgraded with one left finds its pack again."""
+    retired = _pack(tmp_path / ".reef.k2_9zq0x.old")
+    assert undo_interrupted_writes(tmp_path / "reef").restored
+    assert not retired.exists()
+    assert (tmp_path / "reef" / "card.md").read_text() == "# the pack before\n"
