@@ -385,21 +385,28 @@ def _write_one(path: Path, content: Path | dict[str, Any] | str) -> None:
         path.write_text(content, encoding="utf-8")
 
 
-def _swap_into_place(staging: Path, destination: Path, *, again: bool = True) -> None:
-    if not destination.exists():
-        staging.rename(destination)
-        return
-    if not (destination / MANIFEST).exists():
-        raise SpeciesPackError(f"{destination} exists and is not a species pack; not replacing it")
+def _swap_into_place(staging: Path, destination: Path) -> None:
+    """Rename ``staging`` to ``destination``, the pack there first retired aside and removed
+    once the new one is in its place. A reader that finds no pack between the two renames
+    puts the retired one back (:func:`restore_retired`): the writer then retires it again,
+    as often as that happens (each time needs a reader in that instant). Any other failure
+    puts the pack before back where it was, and raises."""
     retired = staging.with_name(staging.name + _RETIRED)
-    destination.rename(retired)
-    try:
-        staging.rename(destination)
-    except OSError:
-        if not retired.exists() and again:  # a reader put it back (``restore_retired``)
-            _swap_into_place(staging, destination, again=False)
-            return
-        if retired.exists():
-            retired.rename(destination)  # the old pack back where it was
-        raise
+    while True:
+        if destination.exists():
+            if not (destination / MANIFEST).exists():
+                raise SpeciesPackError(
+                    f"{destination} exists and is not a species pack; not replacing it"
+                )
+            destination.rename(retired)
+        try:
+            staging.rename(destination)
+            break
+        except OSError:
+            if retired.exists():
+                retired.rename(destination)  # the old pack back where it was
+                raise
+            if not destination.exists():
+                raise
+            # else a reader put the pack before back: retire it again
     shutil.rmtree(retired, ignore_errors=True)

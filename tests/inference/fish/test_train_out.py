@@ -116,11 +116,13 @@ def test_a_pack_write_killed_between_its_renames_leaves_the_pack_before_to_be_fo
 
 
 @pytest.mark.needs_shared
+@pytest.mark.parametrize("times", [1, 3])
 def test_a_reader_that_puts_the_pack_back_mid_write_does_not_fail_the_write(
-    default_species_pack: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    default_species_pack: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, times: int
 ) -> None:
     """A reader (``load_pack``) between the writer's two renames finds no pack and puts the
-    retired one back: the writer retires it again and puts its own pack in place."""
+    retired one back: the writer retires it again and puts its own pack in place, as often
+    as a reader does so (it gave up with a raw OSError the second time: review r2 device)."""
     out = Path(shutil.copytree(default_species_pack, tmp_path / "packs" / "reef"))
     before = load_pack(out)
     rename = Path.rename
@@ -128,7 +130,7 @@ def test_a_reader_that_puts_the_pack_back_mid_write_does_not_fail_the_write(
 
     def read_in_the_window(self: Path, target: Any) -> Path:
         moved = rename(self, target)
-        if str(target).endswith(".old") and not readers:
+        if str(target).endswith(".old") and len(readers) < times:
             readers.append(load_pack(out))  # the real reader, in the window
         return moved
 
@@ -139,7 +141,7 @@ def test_a_reader_that_puts_the_pack_back_mid_write_does_not_fail_the_write(
         out, name=before.name, version="after", backbone_sha256=before.backbone_sha256,
         build=build, input_sizes=before.input_sizes,
     )  # fmt: skip
-    assert readers[0].version == before.version
+    assert [r.version for r in readers] == [before.version] * times
     assert load_pack(out).version == written.version == "after"
     assert sorted(p.name for p in out.parent.iterdir()) == ["reef"]
 
