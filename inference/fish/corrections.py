@@ -6,7 +6,9 @@ not import; the desktop and sync layers export them as a CSV with the columns
 crops of one fish must share a group so that they never straddle a split). Any other column
 (the exports' provenance: ``observation_uid``, ``reviewed_by``, ``observed_at``,
 ``pack_version``, ``status``, ``status_reason``, and what later exports add) is passed over,
-and an export without one reads the same. This writes the species-folder
+and an export without one reads the same; a non-blank cell past the header or under a blank
+heading is refused, as a comma in a hand-edited name not in double quotes leaves one
+(``csv_files``). This writes the species-folder
 tree ``jaga fish train`` reads, with ``groups.csv`` and ``species.csv``.
 
 A row with ``crop_x,crop_y,crop_w,crop_h`` (the fish's box, when one photo holds several
@@ -37,6 +39,7 @@ from pathlib import Path
 import cv2
 
 from inference.errors import ImageError
+from inference.fish.csv_files import by_heading, read_csv
 from inference.fish.dataset import GROUPS_CSV, IMAGE_SUFFIXES, SPECIES_CSV
 from inference.fish.errors import DatasetError
 from inference.fish.images import UInt8Image, read_image
@@ -168,14 +171,12 @@ def _pack_names(species_pack: Path | None) -> dict[str, Species]:
 
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            if not {"file", "confirmed_species"} <= set(reader.fieldnames or ()):
-                raise DatasetError(f"{path} needs the columns file,confirmed_species[,group]")
-            rows = [dict(row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"cannot read {path}: {exc}") from exc
+    """Its rows, by heading; a cell beyond the header or under a blank heading is refused
+    (``csv_files``: a name's comma), while a named column it does not read is passed over."""
+    header, lines = read_csv(path)
+    if not {"file", "confirmed_species"} <= set(header):
+        raise DatasetError(f"{path} needs the columns file,confirmed_species[,group]")
+    rows = [row.cells for row in by_heading(path, header, lines)]
     if not rows:
         raise DatasetError(f"{path} holds no corrections")
     return rows

@@ -11,16 +11,17 @@ recognition.
 
 Folders and names are one species when their ``species_key`` is (case, spacing, Unicode
 form). Two folders of one species, two folders given one display name, a folder listed
-twice in species.csv, an image given two groups, a row without one of its cells or with
-more cells than the header (blank ones aside), and a groups.csv row naming no image are
-refused, naming the folders or the lines. The CSVs may be saved by Excel ("CSV UTF-8",
-with a byte order mark); their cells are read in NFC. Hidden folders (``.thumbnails``) are
+twice in species.csv, an image given two groups, a row without one of its cells, and a
+groups.csv row naming no image are refused, naming the folders or the lines. Each CSV holds
+its two columns and no other (blank headings aside), and a non-blank cell past the header or
+under a blank heading is refused: that is what a comma in a name not in double quotes leaves
+(``csv_files``). The CSVs may be saved by Excel ("CSV UTF-8", with a byte order mark);
+their cells are read in NFC. Hidden folders (``.thumbnails``) are
 skipped, and a folder a link leads back to is read once.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
 import re
@@ -30,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from inference.fish.csv_files import by_heading, read_csv
 from inference.fish.errors import DatasetError, SpeciesMismatchError
 from inference.fish.types import Species, species_key
 
@@ -142,30 +144,20 @@ def _unreadable(error: OSError) -> None:
 
 
 def _read_csv(path: Path, columns: tuple[str, str]) -> list[_Row]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel writes a BOM
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or not set(columns) <= set(reader.fieldnames):
-                raise DatasetError(f"{path} must have the columns {','.join(columns)}")
-            lines = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"cannot read {path}: {exc}") from exc
-    rows = []
-    for line, cells in lines:
-        _refuse_extra_cells(path, line, cells.get(None), len(reader.fieldnames))
-        row = _row(path, line, cells, columns)
-        if row is not None:
-            rows.append(row)
-    return rows
-
-
-def _refuse_extra_cells(path: Path, line: int, extra: Iterable[str] | None, header: int) -> None:
-    """Cells beyond the header (``csv.DictReader`` keeps them under ``None``) are refused
-    unless blank: a comma in a name would otherwise cut it short without a word."""
-    beyond = list(extra or ())
-    if any(cell.strip() for cell in beyond):
-        cells = header + len(beyond)
-        raise DatasetError(f"{path}, line {line}: {cells} cells, the header has {header}")
+    """Its rows; a file with a column other than the two it reads is refused (blank headings
+    aside), as one a name's comma would put half of that name into (``csv_files``)."""
+    header, lines = read_csv(path)
+    if not set(columns) <= set(header):
+        raise DatasetError(f"{path} must have the columns {','.join(columns)}")
+    others = [heading for heading in header if heading.strip() and heading not in columns]
+    if others:
+        raise DatasetError(
+            f"{path} has the columns {','.join(header)}: it reads {','.join(columns)} and no "
+            "other, so that a name that holds a comma cannot lose half of it to another "
+            "column; remove the others"
+        )
+    rows = (_row(path, read.line, read.cells, columns) for read in by_heading(path, header, lines))
+    return [row for row in rows if row is not None]
 
 
 def _row(

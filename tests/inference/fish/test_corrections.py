@@ -313,3 +313,20 @@ def test_unicode_forms_make_no_second_species(tmp_path: Path) -> None:
         "lutjanus_sebae",
     ]
     assert [s.name for s in load_dataset(out).species] == [nfc, "Lutjanus sebae"]
+
+
+def test_a_cell_beyond_the_header_or_under_a_blank_heading_is_refused(tmp_path: Path) -> None:
+    """An unquoted comma in a hand-edited name (Bream, sea) left ' sea' past the header, and
+    the fish was exported as 'Bream' without a word (review r2 device, 6). The exports' own
+    further columns are still read past, as ones a later export adds."""
+    _photo(tmp_path / "a.png", 0)
+    for text in (
+        "file,confirmed_species\na.png,Bream, sea\n",
+        "file,confirmed_species,\na.png,Bream, sea\n",  # Excel pads a header with commas
+    ):
+        (tmp_path / "c.csv").write_text(text)
+        with pytest.raises(DatasetError, match=r"c\.csv, line 2: ' sea' "):
+            export_training_set(tmp_path / "c.csv", tmp_path / "out")
+    (tmp_path / "c.csv").write_text('file,confirmed_species,,later\na.png,"Bream, sea",,x\n')
+    assert export_training_set(tmp_path / "c.csv", tmp_path / "out") == 1
+    assert [s.name for s in load_dataset(tmp_path / "out").species] == ["Bream, sea"]
