@@ -21,6 +21,7 @@ from rest_framework import authentication, exceptions
 from sync.hub.errors import DeviceRevoked, HubError, UnknownToken
 from sync.hub.models import Device, Site
 from sync.hub.review import announce_latest_species_pack
+from sync.protocol.types import check_slug
 
 # Crockford base32 without I, L, O, U: codes are read aloud and typed on a kiosk keypad.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -52,7 +53,9 @@ class IssuedCode:
 
 
 def create_device(site_slug: str, name: str) -> IssuedCode:
-    """A new device of ``site_slug`` (created if new) with its first one-time code."""
+    """A new device of ``site_slug`` (created if new) with its first one-time code;
+    ``ValueError``, storing nothing, for a slug the protocol does not carry (``check_slug``)."""
+    check_slug(site_slug)
     with transaction.atomic():
         site, created = Site.objects.get_or_create(slug=site_slug, defaults={"name": site_slug})
         if created:  # a new site's change log starts empty: tell it of the current pack

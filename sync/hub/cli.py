@@ -27,6 +27,7 @@ from typing import Any
 import platformdirs
 
 from sync.cli_errors import Handler, iso_moment, reporting
+from sync.protocol.types import check_slug
 
 # What the `hub` extra installs: a device (or the frozen app) has none of it.
 _HUB_PACKAGES = frozenset(
@@ -70,7 +71,12 @@ def register(subparsers: argparse._SubParsersAction[Any], *, pack_refusal: PackR
 
     device = commands.add_parser("create-device", help="create a device; prints its one-time code")
     _data_option(device)
-    device.add_argument("--site", required=True, help="site slug (created when new)")
+    device.add_argument(
+        "--site",
+        type=site_slug,
+        required=True,
+        help="site slug (created when new): lower-case letters, digits, - and _",
+    )
     device.add_argument("--name", required=True, help="a name operators recognise")
     device.set_defaults(handler=create_device)
 
@@ -151,7 +157,7 @@ def _export_corrections_parser(commands: argparse._SubParsersAction[Any]) -> Non
         "--out", type=Path, required=True, metavar="DIR", help="a new or empty folder"
     )
     export.add_argument(
-        "--site", default=None, metavar="SLUG", help="only this site's observations"
+        "--site", type=site_slug, default=None, metavar="SLUG", help="only this site's observations"
     )
     export.add_argument(
         "--since",
@@ -163,6 +169,15 @@ def _export_corrections_parser(commands: argparse._SubParsersAction[Any]) -> Non
         " which misses nothing committed since that export",
     )
     export.set_defaults(handler=export_corrections)
+
+
+def site_slug(text: str) -> str:
+    """An argparse ``type``: a site's slug as the protocol carries it (``check_slug``). A
+    device of any other site could never register."""
+    try:
+        return check_slug(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:

@@ -21,6 +21,8 @@ from pydantic import (
     PlainSerializer,
     StrictStr,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
 )
 
 PROTOCOL_VERSION = 4
@@ -138,6 +140,21 @@ Name = Annotated[
 LongText = Annotated[StrictStr, StringConstraints(max_length=4000), AfterValidator(_no_nul)]
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # a site's slug, everywhere it is checked
 Slug = Annotated[StrictStr, StringConstraints(pattern=SLUG_PATTERN)]
+SLUG_RULE = "1 to 63 lower-case letters, digits, - and _, the first a letter or digit"
+_SLUG_ADAPTER: TypeAdapter[str] = TypeAdapter(Slug)
+
+
+def check_slug(text: str) -> str:
+    """``text`` if the protocol carries it as a site's slug (its own check, ``Slug``: a
+    trailing newline is refused too), else ``ValueError`` saying what a slug is. Every place
+    that makes a site checks with it first: a site the protocol cannot name has devices
+    that can never register (the hub's answer names their site)."""
+    try:
+        return _SLUG_ADAPTER.validate_python(text)
+    except ValidationError:
+        raise ValueError(f"not a site slug ({SLUG_RULE}): {text!r}") from None
+
+
 Sha256Hex = Annotated[StrictStr, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Uid = Annotated[UUID, BeforeValidator(_uid_text)]
 Timestamp = Annotated[

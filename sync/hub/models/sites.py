@@ -11,11 +11,23 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from sync.protocol.types import check_slug
+
+
+def validate_site_slug(value: str) -> None:
+    """A slug the protocol carries (``check_slug``), for every form that makes a site:
+    Django's slug takes capitals and a leading - or _, which devices cannot register with."""
+    try:
+        check_slug(value)
+    except ValueError as error:
+        raise ValidationError(str(error), code="invalid") from None
 
 
 class Site(models.Model):
-    slug = models.SlugField(max_length=63, unique=True)
+    slug = models.SlugField(max_length=63, unique=True, validators=[validate_site_slug])
     name = models.CharField(max_length=200, blank=True)
     last_cursor = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

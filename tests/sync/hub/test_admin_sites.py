@@ -236,6 +236,18 @@ def test_a_site_a_staff_user_adds_is_one_they_work_for(site_slug: str) -> None:
     assert site_slug in _text(client.get("/admin/hub/site/"))
 
 
+@pytest.mark.parametrize("slug", ["Bad Site", "-x", "Upper", "_x"])
+def test_a_site_slug_devices_cannot_carry_is_refused_by_the_form(
+    operator: Client, slug: str
+) -> None:
+    """Its devices could never register: the protocol refuses the slug."""
+    answer = operator.post("/admin/hub/site/add/", {"slug": slug, "name": "Harbour"})
+    assert answer.status_code == 200  # the form again, with the error
+    said = _text(answer)
+    assert "errorlist" in said and ("lower-case letters" in said or "valid “slug”" in said)
+    assert not Site.objects.filter(slug=slug).exists()
+
+
 def test_the_membership_form_offers_a_manager_their_sites_staff_and_staff_of_no_site(
     operator: Client, api: Api, other_api: Api
 ) -> None:

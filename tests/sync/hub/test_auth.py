@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from sync.hub import auth
 from sync.hub.apply.push import apply_batch
 from sync.hub.errors import DeviceRevoked, UnknownToken
-from sync.hub.models import Device, Person
+from sync.hub.models import Device, Person, Site
 from sync.hub.settings import caches_for
 from sync.hub.throttle import RegisterThrottle
 from sync.protocol import AUTH_ERROR_CODES
@@ -58,6 +59,16 @@ def test_expired_code_is_refused(site_slug: str) -> None:
     response = _register(Client(), issued.code)
     assert response.status_code == 410
     assert "expired" in response.json()["reason"]
+
+
+@pytest.mark.parametrize("slug", ["Bad Site", "", "-x", "good\n"])
+def test_a_device_of_a_site_slug_devices_cannot_carry_is_not_created(slug: str) -> None:
+    """Its registration answer could never be sent (the protocol names its site)."""
+    name = f"kiosk-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ValueError, match="not a site slug"):
+        auth.create_device(slug, name)
+    assert not Site.objects.filter(slug=slug).exists()
+    assert not Device.objects.filter(name=name).exists()
 
 
 def test_missing_wrong_and_malformed_tokens_are_401_with_reason(api: Api) -> None:
