@@ -21,6 +21,7 @@ from rest_framework import authentication, exceptions
 from sync.hub.errors import DeviceRevoked, HubError, UnknownToken
 from sync.hub.models import Device, Site
 from sync.hub.review import announce_latest_species_pack
+from sync.protocol import RegisterResult
 from sync.protocol.types import check_slug
 
 # Crockford base32 without I, L, O, U: codes are read aloud and typed on a kiosk keypad.
@@ -88,8 +89,10 @@ def issue_code(device: Device, by: str = "") -> IssuedCode:
     return IssuedCode(device, code)
 
 
-def register(code: str) -> tuple[Device, str]:
-    """Consume a one-time code; returns the device and its new token (shown once)."""
+def register(code: str) -> tuple[Device, RegisterResult]:
+    """Consume a one-time code; returns the device and the answer that carries its new token
+    (shown once). The answer is built before the code is spent, in the same transaction: one
+    that cannot be built (a hub bug) leaves the code usable."""
     with transaction.atomic():
         device = (
             Device.objects.select_for_update()
@@ -102,12 +105,13 @@ def register(code: str) -> tuple[Device, str]:
         if device.code_expires_at is None or device.code_expires_at < timezone.now():
             raise HubError(410, "expired_code", "this registration code has expired")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        result = RegisterResult(device_id=device.uid, site=device.site.slug, token=token)
         device.token_hash = digest(token)
         device.code_hash = None
         device.code_expires_at = None
         device.registered_at = timezone.now()
         device.save()
-        return device, token
+        return device, result
 
 
 def revoke(device: Device, reason: str) -> None:

@@ -56,8 +56,7 @@ class RegisterView(APIView):
     )
     def post(self, request: Any) -> Response:
         code = json_body(request, RegisterRequest).code
-        device, token = auth.register(code)
-        result = RegisterResult(device_id=device.uid, site=device.site.slug, token=token)
+        _, result = auth.register(code)
         return Response(result.model_dump(mode="json"))
 
 
