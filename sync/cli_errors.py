@@ -1,5 +1,5 @@
 """How every ``jaga`` command of the sync package reports a failure (one line, exit code 1),
-and reads a moment or a file to write given on its command line.
+and reads a moment, a file to write or a data folder given on its command line.
 
 A ``SyncError`` is the user's to act on (a wrong key, a dead hub), so it gets its message, not
 a traceback; anything else is a bug and keeps its traceback.
@@ -65,6 +65,23 @@ def output_file(text: str) -> Path:
     problem = "it is a folder" if path.is_dir() else _unwritable(path)
     if problem is not None:
         raise argparse.ArgumentTypeError(f"cannot write {text}: {problem}")
+    return path
+
+
+def data_folder(text: str) -> Path:
+    """An argparse ``type``: a folder the command keeps its data in (made when missing),
+    made absolute now: a program it starts there (PostgreSQL runs in its own data folder)
+    would read a relative path from elsewhere. One that cannot be (a file, a path below a
+    file, a read-only place) is refused when the command line is read, in one line."""
+    path = Path(text).resolve()
+    if path.is_dir():
+        problem = None if os.access(path, os.W_OK | os.X_OK) else f"cannot write in {path}"
+    elif path.exists():
+        problem = "it is not a folder"
+    else:
+        problem = _unwritable(path)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"cannot use {path}: {problem}")
     return path
 
 

@@ -3,6 +3,9 @@ manage``: start the hub, enrol a device, publish a species pack to every site, w
 confirmed fish photos out as training data, erase people past their consent's retention
 (``sync.hub.retention``), Django tasks.
 
+Arguments are checked when the command line is read (``--data`` made absolute, ``--port``,
+``--site``).
+
 Imports nothing of the hub extra (Django, psycopg) until a hub command runs, so ``jaga`` on a
 kiosk without the extra still starts.
 
@@ -26,7 +29,7 @@ from typing import Any
 
 import platformdirs
 
-from sync.cli_errors import Handler, iso_moment, reporting
+from sync.cli_errors import Handler, data_folder, iso_moment, reporting
 from sync.protocol.types import check_slug
 
 # What the `hub` extra installs: a device (or the frozen app) has none of it.
@@ -64,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction[Any], *, pack_refusal: PackR
     )
     _data_option(run)
     run.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0: all)")
-    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--port", type=port_number, default=8000, help="TCP port (1 to 65535)")
     run.add_argument("--workers", type=int, default=2)
     run.add_argument("--access-log", action="store_true", help="log every request")
     run.set_defaults(handler=run_hub)
@@ -180,10 +183,22 @@ def site_slug(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def port_number(text: str) -> int:
+    """An argparse ``type``: a TCP port to listen on, 1 to 65535 (0, any free port, would
+    make the address the hub prints wrong)."""
+    try:
+        port = int(text)
+    except ValueError:  # not a number, or thousands of digits
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
+    return port
+
+
 def _data_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
-        type=Path,
+        type=data_folder,
         default=None,
         help=f"hub data folder: embedded PostgreSQL, secret key (default {default_data_dir()})",
     )

@@ -1,9 +1,11 @@
 """``jaga hub`` arguments checked when the command line is read, in one line each (argparse's
-exit status 2), before a database starts."""
+exit status 2), before a database starts: the site slug, the data folder, the port."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +36,44 @@ def test_a_site_slug_devices_cannot_carry_is_refused(
     for command in ("create-device --name n", "export-corrections --out x"):
         said = _refused(capsys, *command.split(), f"--site={slug}")
         assert "not a site slug" in said and "lower-case letters" in said
+
+
+def test_a_relative_data_folder_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL runs in its data folder: a relative socket folder was looked up from
+    there, and pg_ctl failed."""
+    monkeypatch.chdir(tmp_path)
+    args = _parse("create-device", "--data", "rel", "--site", "s", "--name", "n")
+    assert args.data == tmp_path / "rel"
+
+
+def test_a_data_folder_that_cannot_be_one_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    for data, why in (("afile", "not a folder"), ("afile/below", "is not a folder")):
+        said = _refused(capsys, "run", "--data", str(tmp_path / data))
+        assert f"--data: cannot use {tmp_path / data}" in said and why in said
+    assert _parse("run", "--data", str(tmp_path / "new" / "deeper")).data.is_absolute()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a read-only folder")
+def test_a_read_only_data_folder_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    for data in (locked, locked / "hub"):
+        assert "cannot write in" in _refused(capsys, "run", "--data", str(data))
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "0", "-1", "http"])
+def test_a_port_out_of_range_is_refused(capsys: pytest.CaptureFixture[str], port: str) -> None:
+    said = _refused(capsys, "run", "--port", port)
+    assert "--port" in said and "1 to 65535" in said
+
+
+def test_ports_in_range_are_taken() -> None:
+    assert _parse("run", "--port", "65535").port == 65535
+    assert _parse("run", "--port", "1").port == 1
