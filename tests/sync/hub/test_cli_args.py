@@ -1,15 +1,19 @@
 """``jaga hub`` arguments checked when the command line is read, in one line each (argparse's
-exit status 2), before a database starts: the site slug, the data folder, the port."""
+exit status 2), before a database starts: the site slug, the data folder, the port. And
+what a hub command says when the embedded PostgreSQL cannot start."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from sync.hub.cli import register
+from tests.sync.hub.hubkit import REPO
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -77,3 +81,33 @@ def test_a_port_out_of_range_is_refused(capsys: pytest.CaptureFixture[str], port
 def test_ports_in_range_are_taken() -> None:
     assert _parse("run", "--port", "65535").port == 65535
     assert _parse("run", "--port", "1").port == 1
+
+
+def _jaga_hub(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``jaga hub ARGS`` as its own process: with no ``DATABASE_URL`` unless ``env`` names
+    one (so an embedded PostgreSQL is used)."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "hub", *args],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp), "JAGA_HUB_ALLOWED_HOSTS": "127.0.0.1"}
+        | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp,
+    )
+
+
+def test_an_embedded_postgresql_that_does_not_start_is_one_line_naming_its_log(
+    tmp_path: Path,
+) -> None:
+    """Not a pg_ctl traceback: the operator is pointed at the server's log."""
+    cluster = tmp_path / "hub" / "postgres"
+    cluster.mkdir(parents=True)
+    (cluster / "PG_VERSION").write_text("18\n")  # a data folder PostgreSQL cannot use
+    done = _jaga_hub(tmp_path, "create-device", "--data", "hub", "--site", "s", "--name", "n")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("jaga: error: the embedded PostgreSQL did not start")
+    assert str(cluster / "server.log") in last
