@@ -44,9 +44,7 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
     which may sign sessions and CSRF tokens with the kept key; the hub's own other commands
     sign nothing, and go on (warned) when that key is empty. ``DatabaseUrlError`` before
     anything starts when ``DATABASE_URL``'s password is hub.env.example's placeholder."""
-    problem = placeholder_problem(os.environ.get("DATABASE_URL", ""))
-    if problem is not None:
-        raise DatabaseUrlError(problem)
+    check_database_url()
     data_dir.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("JAGA_HUB_SECRET_KEY"):
         os.environ["JAGA_HUB_SECRET_KEY"] = _secret_key(data_dir, serves=serves)
@@ -68,6 +66,14 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
         call_command("migrate", interactive=False, verbosity=0)
         connections.close_all()  # no connection may cross a fork into a worker
     return HubEnvironment(data_dir, url, embedded, started)
+
+
+def check_database_url() -> None:
+    """``DatabaseUrlError`` when ``DATABASE_URL``'s password is hub.env.example's placeholder
+    (the file is public)."""
+    problem = placeholder_problem(os.environ.get("DATABASE_URL", ""))
+    if problem is not None:
+        raise DatabaseUrlError(problem)
 
 
 def setup_django() -> None:

@@ -3,8 +3,9 @@ manage``: start the hub, enrol a device, publish a species pack to every site, w
 confirmed fish photos out as training data, erase people past their consent's retention
 (``sync.hub.retention``), Django tasks.
 
-Arguments are checked when the command line is read (``--data`` made absolute, ``--port``,
-``--site``).
+``run`` holds ``DATA/hub-run.lock`` while it serves: a second ``run`` on the same data folder
+refuses in one line (the other commands run beside it, on its PostgreSQL). Arguments are
+checked when the command line is read (``--data`` made absolute, ``--port``, ``--site``).
 
 Imports nothing of the hub extra (Django, psycopg) until a hub command runs, so ``jaga`` on a
 kiosk without the extra still starts.
@@ -30,6 +31,8 @@ from typing import Any
 import platformdirs
 
 from sync.cli_errors import Handler, data_folder, iso_moment, reporting
+from sync.errors import SyncError
+from sync.filelock import HeldLock
 from sync.protocol.types import check_slug
 
 # What the `hub` extra installs: a device (or the frozen app) has none of it.
@@ -46,6 +49,8 @@ _NO_HOST_NAMES = (
     " ('*' answers to any name, and trusts the Host of every request)"
 )
 
+
+RUN_LOCK_FILE = "hub-run.lock"  # in the data folder; held by the `jaga hub run` serving it
 
 PackRefusal = Callable[[Path], str | None]
 """Why a device of this release would refuse the species pack unpacked in a folder, in its
@@ -204,14 +209,40 @@ def _data_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class HubBusyError(SyncError):
+    """Another ``jaga hub run`` serves the data folder."""
+
+
 def run_hub(args: argparse.Namespace) -> int:
-    from sync.hub.bootstrap import prepare
-    from sync.hub.server import ServeOptions, serve
+    """Serve the hub; ``HubBusyError`` while another ``jaga hub run`` serves the same data
+    folder: it would adopt that one's embedded PostgreSQL, fail to bind (or serve beside
+    it) and stop that PostgreSQL on its way out, leaving the first answering 503."""
+    from sync.hub.bootstrap import check_database_url
 
     if not os.environ.get("JAGA_HUB_ALLOWED_HOSTS", "").replace(",", " ").strip():
         print(_NO_HOST_NAMES, file=sys.stderr)
         return 1
-    environment = prepare(args.data or default_data_dir(), serves=True)
+    check_database_url()  # before the data folder is touched
+    data = args.data or default_data_dir()
+    data.mkdir(parents=True, exist_ok=True)
+    lock = HeldLock(data / RUN_LOCK_FILE)
+    try:
+        if not lock.take(exclusive=True):
+            raise HubBusyError(
+                f"another `jaga hub run` serves {data}: stop it first (one hub per data folder)"
+            )
+        return _serve(data, args)
+    finally:
+        # Closed, never unlocked: the forked workers share the lock, and an unlock in one
+        # would let it go for the master too; it goes when the last of them closes it.
+        lock.release()
+
+
+def _serve(data: Path, args: argparse.Namespace) -> int:
+    from sync.hub.bootstrap import prepare
+    from sync.hub.server import ServeOptions, serve
+
+    environment = prepare(data, serves=True)
     options = ServeOptions(args.host, args.port, args.workers, access_log=args.access_log)
     print(f"jaga hub: http://{args.host}:{args.port}/admin/  (API /api/v1/, schema /api/schema/)")
     master = os.getpid()

@@ -1,6 +1,7 @@
 """``jaga hub`` arguments checked when the command line is read, in one line each (argparse's
 exit status 2), before a database starts: the site slug, the data folder, the port. And
-what a hub command says when the embedded PostgreSQL cannot start."""
+what a hub command says when the embedded PostgreSQL cannot start, or when another
+``jaga hub run`` already serves the data folder."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sync.hub.cli import register
-from tests.sync.hub.hubkit import REPO
+from tests.sync.hub.hubkit import REPO, HubProcess, free_port
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -111,3 +113,23 @@ def test_an_embedded_postgresql_that_does_not_start_is_one_line_naming_its_log(
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("jaga: error: the embedded PostgreSQL did not start")
     assert str(cluster / "server.log") in last
+
+
+def test_a_second_hub_run_on_the_same_data_folder_refuses_and_the_first_serves_on(
+    hub_database: str, tmp_path: Path
+) -> None:
+    """The second one adopted the first's embedded PostgreSQL, failed to bind the port, and
+    stopped that PostgreSQL on its way out: the first answered 503 from then on."""
+    first = HubProcess(hub_database, tmp_path / "hub")
+    first.start()
+    try:
+        second = _jaga_hub(tmp_path, "run", "--data", str(first.data_dir), "--port",
+                           str(free_port()), DATABASE_URL=hub_database)  # fmt: skip
+        assert second.returncode == 1
+        assert "Traceback" not in second.stderr
+        said = second.stderr.strip().splitlines()
+        assert len(said) == 1 and "another `jaga hub run` serves" in said[0], second.stderr
+        assert str(first.data_dir) in said[0]
+        assert httpx.get(f"{first.url}/api/v1/status", timeout=10).status_code == 200
+    finally:
+        first.stop()
