@@ -16,11 +16,13 @@ from pathlib import Path
 
 from sync.durable import create_private, fsync_path
 from sync.errors import SyncError
+from sync.filelock import held_elsewhere
 from sync.hub.dburl import placeholder_problem
 from sync.hub.embedded import EmbeddedPostgres
 
 DATABASE_NAME = "jaga"
 SECRET_KEY_FILE = "secret_key"
+RUN_LOCK_FILE = "hub-run.lock"  # held by the `jaga hub run` serving the data folder
 _log = logging.getLogger(__name__)
 
 
@@ -32,9 +34,14 @@ class HubEnvironment:
     started_server: bool
 
     def stop(self, *, owner: bool = False) -> None:
-        """Stop the embedded server if this process started it, or if it is the ``owner``
-        (``hub run`` adopts a server a killed hub left running, and stops it on exit)."""
-        if self.embedded is not None and (owner or self.started_server):
+        """Stop the embedded server if it is the ``owner`` (``hub run`` adopts a server a
+        killed hub left running, and stops it on exit), or if this process started it and
+        no ``jaga hub run`` serves the folder (one that started meanwhile adopted it)."""
+        if self.embedded is None or not (owner or self.started_server):
+            return
+        lock = self.data_dir / RUN_LOCK_FILE
+        # Never made here: `hub run` makes it readable by all (HeldLock), for any user's hub.
+        if owner or not (lock.exists() and held_elsewhere(lock)):
             self.embedded.stop()
 
 

@@ -50,8 +50,6 @@ _NO_HOST_NAMES = (
 )
 
 
-RUN_LOCK_FILE = "hub-run.lock"  # in the data folder; held by the `jaga hub run` serving it
-
 PackRefusal = Callable[[Path], str | None]
 """Why a device of this release would refuse the species pack unpacked in a folder, in its
 words, or None when it loads it (``inference.fish.pack.pack_refusal``)."""
@@ -217,7 +215,7 @@ def run_hub(args: argparse.Namespace) -> int:
     """Serve the hub; ``HubBusyError`` while another ``jaga hub run`` serves the same data
     folder: it would adopt that one's embedded PostgreSQL, fail to bind (or serve beside
     it) and stop that PostgreSQL on its way out, leaving the first answering 503."""
-    from sync.hub.bootstrap import check_database_url
+    from sync.hub.bootstrap import RUN_LOCK_FILE, check_database_url
 
     if not os.environ.get("JAGA_HUB_ALLOWED_HOSTS", "").replace(",", " ").strip():
         print(_NO_HOST_NAMES, file=sys.stderr)

@@ -14,7 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sync.filelock import HeldLock
 from sync.hub.cli import register
+from tests.sync.hub.hubfixtures import DATABASE, SERVER
 from tests.sync.hub.hubkit import REPO, HubProcess, free_port
 
 
@@ -133,3 +135,26 @@ def test_a_second_hub_run_on_the_same_data_folder_refuses_and_the_first_serves_o
         assert httpx.get(f"{first.url}/api/v1/status", timeout=10).status_code == 200
     finally:
         first.stop()
+
+
+def test_a_command_leaves_the_postgresql_it_started_to_a_hub_run_that_adopted_it(
+    tmp_path: Path,
+) -> None:
+    """``create-device`` started the embedded PostgreSQL, a ``jaga hub run`` starting
+    meanwhile adopted it, and ``create-device`` stopped it on its way out: the hub lost its
+    database. (The session's server stands in for the embedded one.)"""
+    from django.db import connections
+
+    from sync.hub.bootstrap import RUN_LOCK_FILE, HubEnvironment
+
+    hub_run = HeldLock(tmp_path / RUN_LOCK_FILE)
+    assert hub_run.take(exclusive=True)
+    command = HubEnvironment(tmp_path, SERVER.url(DATABASE), SERVER, started_server=True)
+    try:
+        command.stop()
+        assert SERVER.running()
+    finally:
+        hub_run.release()
+        if not SERVER.running():  # for the tests after this one
+            connections.close_all()
+            SERVER.start()
