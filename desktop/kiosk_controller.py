@@ -6,8 +6,11 @@ touched on the GUI thread. The frames shown are the frames processed: a picture 
 its faces' boxes instead of running ahead of them.
 
 Without a store key the panel says how to give one and nothing starts. A camera that
-cannot be opened, a store that does not open, a model pack that is not installed: each is
-shown on the panel (the kiosk cannot work, and says so) and logged.
+cannot be opened or stops giving frames is opened again (:mod:`desktop.kiosk.runner`):
+meanwhile the prompt says the kiosk is unavailable, the state line says why, and the next
+frame shows it is back. A store that does not open, a model pack that is not installed, a
+video that fails: each is shown on the panel (the kiosk cannot work, and says so) and
+logged.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
 
 from desktop.kiosk.assemble import KioskOptions, open_kiosk
 from desktop.kiosk.errors import KioskError
-from desktop.kiosk.prompts import PromptHold, frame_prompt, notice_prompt
-from desktop.kiosk.runner import KioskRunner
+from desktop.kiosk.prompts import UNAVAILABLE, PromptHold, frame_prompt, notice_prompt
+from desktop.kiosk.runner import KioskRunner, Outage
 from desktop.kiosk.session import KioskFrame, KioskSession
-from desktop.kiosk.sources import source_frames
+from desktop.kiosk.sources import CAMERA_PREFIX, source_frames
 from desktop.kiosk_metrics import KioskMetrics
 from desktop.kiosk_panel import KioskPanel
 from desktop.settings import LOCKED_MESSAGE, AppSettings, key_source
@@ -41,6 +44,9 @@ OVERLAP_SHOWN = ("two people enrolled here pass as each other at this threshold:
 Frames = Iterator[tuple[float, np.ndarray]]
 FrameSource = Callable[[], Frames]
 OpenSession = Callable[[], AbstractContextManager[KioskSession]]
+RETRYING = {
+    "camera": "the camera is unavailable: {reason}; trying again in {retry_s:.0f} s",
+}
 
 
 def model_providers(found: Mapping[str, object]) -> dict[str, str]:
@@ -68,6 +74,7 @@ class KioskController(QObject):
     _frame = Signal(object, object)
     _finished = Signal(object)
     _failed = Signal(object)
+    _unavailable = Signal(object)
 
     def __init__(
         self,
@@ -91,6 +98,7 @@ class KioskController(QObject):
         self._stop_asked = False
         self._failure_shown = False
         self._problem_shown = False
+        self._outage_shown: Outage | None = None  # until a frame comes
         self._ready_text = ""
         self._names: dict[str, str] = {}  # person uid -> the name greeted, this run
         queued = Qt.ConnectionType.QueuedConnection
@@ -98,6 +106,7 @@ class KioskController(QObject):
         self._frame.connect(self._show_frame, queued)
         self._finished.connect(self._show_finished, queued)
         self._failed.connect(self._show_failure, queued)
+        self._unavailable.connect(self._show_unavailable, queued)
         panel.badge.returnPressed.connect(self._badge_entered)
 
     def start(self) -> None:
@@ -111,7 +120,8 @@ class KioskController(QObject):
             return open_kiosk(settings.store_path, key, options, settings.env,
                               settings.store_config)  # fmt: skip
 
-        self._runner = KioskRunner(self._frames, open_session, self)
+        camera = self._source.startswith(CAMERA_PREFIX)
+        self._runner = KioskRunner(self._frames, open_session, self, camera=camera)
         self._runner.start()
 
     def stop(self, timeout_s: float) -> bool:
@@ -143,6 +153,9 @@ class KioskController(QObject):
 
     def failed(self, error: BaseException) -> None:
         _emit(self._failed, error)
+
+    def unavailable(self, outage: Outage) -> None:
+        _emit(self._unavailable, outage)
 
     # --- on the GUI thread ----------------------------------------------------------------
 
@@ -180,12 +193,31 @@ class KioskController(QObject):
             self._metrics.count_events(frame.events)
 
     def _show_problem(self, problem: str | None) -> None:
-        """A problem while it lasts (decisions waiting for the store), then the state again."""
+        """A problem while it lasts (decisions waiting for the store, a camera gone), then
+        the state again."""
         if problem is not None:
             self.panel.show_state(problem, problem=True)
-        elif self._problem_shown and not self._failure_shown:
+        elif (self._problem_shown or self._outage_shown) and not self._failure_shown:
             self.panel.show_state(self._ready_text, problem="WARNING" in self._ready_text)
-        self._problem_shown = problem is not None
+        if self._outage_shown is not None:
+            _log.info("kiosk: the %s is back", self._outage_shown.part)
+        self._problem_shown, self._outage_shown = problem is not None, None
+
+    @Slot(object)
+    def _show_unavailable(self, outage: Outage) -> None:
+        """Nobody can be decided until it is back: the last answer goes, the state says why."""
+        shown = self._outage_shown
+        if shown is None or shown.reason != outage.reason:  # each try is not news
+            _log.warning("kiosk: the %s is unavailable: %s", outage.part, outage.reason)
+        self._outage_shown = outage
+        self.panel.add_events(outage.events, self._names)
+        if self._metrics is not None:
+            self._metrics.count_events(outage.events)
+        self._hold.clear()
+        self.panel.show_prompt(UNAVAILABLE[outage.part])
+        self.panel.clear_picture(f"no picture: the {outage.part} is unavailable")
+        text = RETRYING[outage.part].format(reason=outage.reason, retry_s=outage.retry_s)
+        self.panel.show_state(text, problem=True)
 
     @Slot(object)
     def _show_finished(self, events: tuple[AccessEvent, ...]) -> None:

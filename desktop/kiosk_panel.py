@@ -69,6 +69,11 @@ class KioskPanel(QWidget):
         self.state.setText(text)
         self.state.setStyleSheet("color: #b3261e; font-weight: bold;" if problem else "")
 
+    def clear_picture(self, text: str) -> None:
+        """No picture to show, and why (a frozen last frame would look like a live one)."""
+        self.video.clear()
+        self.video.setText(text)
+
     def show_picture(self, bgr: np.ndarray, faces: Sequence[FaceObservation]) -> None:
         """The frame, scaled to the panel, each face boxed in its decision's colour."""
         height, width = bgr.shape[:2]

@@ -40,6 +40,8 @@ class Prompt:
 
 IDLE = Prompt("Look at the camera", Tone.IDLE)
 CHECKING = Prompt("Checking…", Tone.WORKING)
+# While the camera is gone and tried again (desktop.kiosk.runner.Outage).
+UNAVAILABLE = {"camera": Prompt("Camera unavailable — retrying", Tone.IDLE)}
 ADVICE = {
     QualityReason.TOO_SMALL: "Come closer",
     QualityReason.TOO_CLOSE: "Step back a little",
@@ -105,6 +107,10 @@ class PromptHold:
         self._clock = clock
         self._answer: Prompt | None = None
         self._since = 0.0
+
+    def clear(self) -> None:
+        """Forget the answer held: its person is gone (the camera was lost meanwhile)."""
+        self._answer = None
 
     def show(self, prompt: Prompt) -> Prompt:
         now = self._clock()

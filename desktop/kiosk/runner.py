@@ -11,28 +11,61 @@ forwards each call to the GUI thread through a queued signal.
 
 ``stop`` ends both threads between frames and waits for them, within a bound: a frame in
 flight is finished and recorded, never cut.
+
+What goes away is tried again, and the listener is told meanwhile (:class:`Outage`), so a
+kiosk left alone comes back by itself:
+
+* a camera (``camera=True``) that cannot be opened or stops giving frames (a USB hiccup, a
+  re-enumeration: a :class:`KioskError` from the source) is opened again after a back-off
+  (``CAMERA_BACKOFF``: 1 s, doubling, at most 30 s apart), for as long as it takes. The
+  tracks open when it went are decided on what they have and recorded, as at a stop; with
+  no frames nothing is decided in between. A video file's error, like its end, ends the
+  stream as before.
+
+The process does not exit for systemd to restart it: a restart would do no more than
+trying again does (open the camera afresh), and would add a model load and a
+blank screen each time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
+from desktop.kiosk.errors import KioskError
 from desktop.kiosk.session import KioskFrame, KioskSession
 from inference.face.eval_video import Image
 from inference.face.live import LatestFrameMailbox
+from sync.client.backoff import Backoff
 from sync.store import AccessEvent
 
 _log = logging.getLogger(__name__)
 # How often the inference thread looks at the stop flag while no frame comes.
 _POLL_S = 0.2
 
+# A camera gone is opened again after 1, 2, 4 ... s, at most 30 s apart.
+CAMERA_BACKOFF = Backoff(base_s=1.0, cap_s=30.0)
+
 Frames = Iterator[tuple[float, Image]]
 OpenSession = Callable[[], AbstractContextManager[KioskSession]]
+Pause = Callable[[float], object]
+
+
+@dataclass(frozen=True)
+class Outage:
+    """The camera went away (or never came): why, and when it is tried again."""
+
+    part: Literal["camera"]
+    reason: str
+    retry_s: float
+    events: tuple[AccessEvent, ...] = ()
+    """The events of the tracks that were open when the camera went."""
 
 
 class KioskListener(Protocol):
@@ -46,16 +79,30 @@ class KioskListener(Protocol):
 
     def failed(self, error: BaseException) -> None: ...
 
+    def unavailable(self, outage: Outage) -> None:
+        """The kiosk cannot decide until the part comes back; the next frame says it did."""
+        ...
+
 
 class KioskRunner:
-    """One camera's capture and inference threads."""
+    """One camera's capture and inference threads. ``camera``: the source is a camera, to be
+    opened again when it fails; ``pause`` waits between tries (a test's returns at once)."""
 
     def __init__(
-        self, frames: Callable[[], Frames], open_session: OpenSession, listener: KioskListener
+        self,
+        frames: Callable[[], Frames],
+        open_session: OpenSession,
+        listener: KioskListener,
+        *,
+        camera: bool = False,
+        pause: Pause | None = None,
     ) -> None:
         self._frames = frames
         self._open_session = open_session
         self._listener = listener
+        self._camera = camera
+        self._pause = pause or self._wait_or_stop
+        self._outages: LatestFrameMailbox[Outage] = LatestFrameMailbox()  # the camera's
         self._mailbox: LatestFrameMailbox[tuple[float, Image]] = LatestFrameMailbox()
         self._stopping = threading.Event()
         self._badges: LatestFrameMailbox[str] = LatestFrameMailbox()  # the last one presented
@@ -92,13 +139,29 @@ class KioskRunner:
                 thread.join(max(0.0, deadline - time.monotonic()))
         return not any(thread.is_alive() for thread in self._threads)
 
+    def _wait_or_stop(self, seconds: float) -> None:
+        self._stopping.wait(seconds)
+
     def _capture(self) -> None:
         try:
-            for item in self._frames():
-                if self._stopping.is_set():
-                    return
-                self._mailbox.put(item)
-        except Exception as error:  # a camera that went away: said, and the stream ends
+            failures = 0
+            while not self._stopping.is_set():
+                try:
+                    for item in self._frames():
+                        if self._stopping.is_set():
+                            return
+                        failures = 0
+                        self._mailbox.put(item)
+                    return  # a video's end (a camera's never)
+                except KioskError as error:
+                    if not self._camera:
+                        raise
+                    failures += 1
+                    retry_s = CAMERA_BACKOFF.ceiling_s(failures)
+                    _log.debug("camera gone (try %d): %s", failures, error)
+                    self._outages.put(Outage("camera", str(error), retry_s))
+                    self._pause(retry_s)
+        except Exception as error:  # a video that failed: said, and the stream ends
             self._listener.failed(error)
         finally:
             self._mailbox.close()
@@ -120,6 +183,11 @@ class KioskRunner:
         try:
             while not self._stopping.is_set():
                 item = self._mailbox.take(_POLL_S)
+                outage = self._outages.take(0)
+                if outage is not None:  # told here, after the frames before it
+                    events = session.interrupt()
+                    self._listener.unavailable(dataclasses.replace(outage, events=events))
+                    continue  # a frame from before it went: it would say it is back
                 if item is None:
                     if self._mailbox.closed:
                         break

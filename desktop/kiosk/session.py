@@ -145,6 +145,13 @@ class KioskSession:
             raise KioskError(f"stopped with {self._writer.problem}")
         return written
 
+    def interrupt(self) -> tuple[AccessEvent, ...]:
+        """The picture stopped for a while (a camera lost): open tracks are decided on what
+        they have and recorded, as at the end of a stream, and whoever is there when it
+        comes back is a new attempt. The session goes on; events the store refuses wait."""
+        self._decide(self.pipeline.finish())
+        return self._writer.flush()
+
     def present_badge(self, external_id: str) -> None:
         """The next attempt is 1:1 against the badge's holder; a badge nobody here holds is
         a notice on the next frame, and the kiosk stays as it was."""

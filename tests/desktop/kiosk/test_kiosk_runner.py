@@ -1,6 +1,7 @@
 """The live kiosk's two threads, with the real session (models, store) and recorded frames
 standing in for the camera: every frame it processes is shown, the tracks still open at
-the end are recorded, and a failure on either side ends both threads with one report."""
+the end are recorded, a failure on either side ends both threads with one report, and a
+camera that goes away is opened again after a back-off (paused at once here)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from desktop.kiosk.assemble import KioskOptions, open_kiosk
 from desktop.kiosk.errors import KioskError
-from desktop.kiosk.runner import KioskRunner
+from desktop.kiosk.runner import KioskRunner, Outage
 from desktop.kiosk.session import KioskFrame, KioskSession
 from desktop.kiosk.writer import KIOSK_BUSY_TIMEOUT_S
 from inference.pack.installed import ModelPack
@@ -34,6 +35,7 @@ class Listener:
     frames: list[KioskFrame] = field(default_factory=list)
     finished_with: tuple[AccessEvent, ...] | None = None
     errors: list[BaseException] = field(default_factory=list)
+    outages: list[Outage] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
 
     def ready(self, session: KioskSession) -> None:
@@ -48,15 +50,21 @@ class Listener:
     def failed(self, error: BaseException) -> None:
         self.errors.append(error)
 
+    def unavailable(self, outage: Outage) -> None:
+        self.outages.append(outage)
+
 
 def runner(store_path: Path, model_pack: ModelPack, frames: object, listener: Listener,
-           *, passphrase: str = PASSPHRASE, opener: object = None) -> KioskRunner:  # fmt: skip
+           *, passphrase: str = PASSPHRASE, opener: object = None, camera: bool = False,
+           pauses: list[float] | None = None) -> KioskRunner:  # fmt: skip
     options = KioskOptions(models_dir=model_pack.root, providers="cpu", threads=1,
                            site="front-gate", device="k1")  # fmt: skip
     return KioskRunner(
         frames,  # type: ignore[arg-type]
         opener or (lambda: open_kiosk(store_path, Passphrase(passphrase), options, {}, FAST)),  # type: ignore[arg-type]
         listener,
+        camera=camera,
+        pause=None if pauses is None else pauses.append,
     )
 
 
@@ -106,7 +114,7 @@ def test_a_stop_ends_both_threads_between_frames(store_path: Path, model_pack: M
     assert not [t for t in threading.enumerate() if t.name.startswith("jaga-kiosk")]
 
 
-def test_a_camera_that_fails_ends_the_stream_with_its_error(
+def test_a_video_that_fails_ends_the_stream_with_its_error(
     store_path: Path, model_pack: ModelPack
 ) -> None:
     listener = Listener()
@@ -120,6 +128,41 @@ def test_a_camera_that_fails_ends_the_stream_with_its_error(
     assert kiosk.wait(120.0)
     assert [str(e) for e in listener.errors] == ["camera 0 stopped giving frames"]
     assert listener.finished_with is not None  # what was seen is still recorded
+
+
+def test_a_camera_gone_is_opened_again_after_a_growing_back_off(
+    store_path: Path, model_pack: ModelPack
+) -> None:
+    """It stops giving frames, then cannot be opened for two tries (being re-enumerated);
+    the person seen before is recorded when it goes, and frames go on once it is back."""
+    listener, opened, pauses = Listener(), [], []  # type: ignore[var-annotated]
+
+    def flaky() -> Iterator[tuple[float, object]]:
+        opened.append(len(opened))
+        if len(opened) in (2, 3):
+            raise KioskError("camera 0 cannot be opened (not connected, or in use)")
+        if len(opened) == 1:
+            yield from in_step(listener, 4)
+            raise KioskError("camera 0 stopped giving frames")
+        (frame,) = webcam("live", 10, 1)
+        for index in range(1000):  # until two more are processed; then the test's camera ends
+            if len(listener.frames) >= 6:
+                return
+            yield 10 + index / 10, frame
+            time.sleep(0.01)
+
+    kiosk = runner(store_path, model_pack, flaky, listener, camera=True, pauses=pauses)
+    kiosk.start()
+    assert kiosk.wait(120.0)
+    assert not listener.errors and opened == [0, 1, 2, 3] and pauses == [1.0, 2.0, 4.0]
+    # told between frames, the newest only (tries without a frame between replace it)
+    assert [outage.part for outage in listener.outages] == ["camera"]
+    assert listener.outages[0].reason.startswith("camera 0 ")
+    assert len(listener.frames) >= 6 and listener.finished_with is not None
+    recorded = [e for f in listener.frames for e in f.events] + list(listener.finished_with)
+    recorded += [e for outage in listener.outages for e in outage.events]
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.access.count() == len(recorded) >= 1
 
 
 def test_a_store_that_does_not_open_stops_the_camera_too(

@@ -1,0 +1,89 @@
+"""The window in kiosk mode when a part it needs goes away, offscreen, with the real models
+and store: a camera that stops giving frames is opened again and the kiosk goes on.
+Meanwhile the prompt says the kiosk is unavailable (not the last person's answer) and the
+state line says why. The tests hold the part away until they have looked, so nothing
+depends on timing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from desktop.app import open_window
+from desktop.kiosk.errors import KioskError
+from desktop.kiosk.prompts import UNAVAILABLE
+from desktop.kiosk_panel import KioskPanel
+from desktop.settings import AppSettings
+from inference.pack.installed import ModelPack
+from sync.store import Passphrase, Store
+from sync.store.key_sources import PASSPHRASE_ENV
+from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.kiosk.conftest import webcam
+from tests.desktop.kiosk.test_kiosk_window import camera, kiosk_of
+from tests.desktop.qtwait import wait_until
+from tests.sync.conftest import FAST
+
+pytestmark = pytest.mark.needs_shared
+Frames = Iterator[tuple[float, np.ndarray]]
+
+
+def kiosk_threads() -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith("jaga-kiosk"))
+
+
+def settings_for(store_path: Path, model_pack: ModelPack) -> AppSettings:
+    env = {PASSPHRASE_ENV: PASSPHRASE, "JAGA_MODELS_DIR": str(model_pack.root)}
+    return AppSettings(store_path, None, env, sync_interval_s=3600, store_config=FAST,
+                       kiosk_source="camera:0", site="front-gate", device="k1")  # fmt: skip
+
+
+def answered(panel: KioskPanel) -> bool:
+    return panel.prompt.property("tone") in ("accepted", "refused")
+
+
+def test_a_camera_that_stops_giving_frames_is_opened_again(
+    qapp: QApplication, store_path: Path, model_pack: ModelPack
+) -> None:
+    """NUAA's live session, then the error camera_frames raises after 1.5 s without a
+    frame; the camera gives frames again once reopened (a USB hiccup)."""
+    opened: list[int] = []
+    back = threading.Event()  # the camera stays away until the test has looked
+    frames = webcam("live", 10, 14)
+
+    def unplugged() -> Frames:
+        opened.append(len(opened))
+        if len(opened) > 1:
+            back.wait(60)
+            yield from camera("live")
+        for index, frame in enumerate(frames):
+            yield index / 10, frame
+            time.sleep(0.1)
+        raise KioskError("camera 0 stopped giving frames")
+
+    window = open_window(settings_for(store_path, model_pack), model_pack,
+                         find_pack=lambda: None, kiosk_frames=unplugged)  # fmt: skip
+    panel = kiosk_of(window).panel
+    try:
+        wait_until(lambda: panel.prompt.text() == UNAVAILABLE["camera"].text, "unavailable", 60)
+        assert panel.state.text() == ("the camera is unavailable: camera 0 stopped giving "
+                                      "frames; trying again in 1 s")  # fmt: skip
+        assert panel.video.pixmap().isNull()  # not the last frame, frozen
+        assert kiosk_threads() == ["jaga-kiosk-capture", "jaga-kiosk-inference"]
+        wait_until(lambda: len(opened) == 2, "the camera opened again")
+        back.set()
+        wait_until(lambda: panel.state.text().startswith("ready"), "the state again", 60)
+        wait_until(lambda: not panel.video.pixmap().isNull(), "a picture again")
+        wait_until(lambda: answered(panel), "an answer again", 60)
+    finally:
+        back.set()
+        window.close()
+    assert opened == [0, 1] and not kiosk_threads()
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.access.count() >= 1  # the person seen before it went was recorded
+        assert store.audit.verify().ok
