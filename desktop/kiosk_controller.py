@@ -6,11 +6,12 @@ touched on the GUI thread. The frames shown are the frames processed: a picture 
 its faces' boxes instead of running ahead of them.
 
 Without a store key the panel says how to give one and nothing starts. A camera that
-cannot be opened or stops giving frames is opened again (:mod:`desktop.kiosk.runner`):
-meanwhile the prompt says the kiosk is unavailable, the state line says why, and the next
-frame shows it is back. A store that does not open, a model pack that is not installed, a
-video that fails: each is shown on the panel (the kiosk cannot work, and says so) and
-logged.
+cannot be opened or stops giving frames, and a store that a full disk or another process
+keeps from opening, are tried again (:mod:`desktop.kiosk.runner`): meanwhile the prompt
+says the kiosk is unavailable, the state line says why, and the next frame shows it is
+back. A store that does not open otherwise (a wrong key), a model pack that is not
+installed, a video that fails: each is shown on the panel (the kiosk cannot work, and
+says so) and logged.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from contextlib import AbstractContextManager
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
 
-from desktop.kiosk.assemble import KioskOptions, open_kiosk
+from desktop.kiosk.assemble import KioskOpener, KioskOptions
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.prompts import UNAVAILABLE, PromptHold, frame_prompt, notice_prompt
 from desktop.kiosk.runner import KioskRunner, Outage
@@ -46,6 +47,7 @@ FrameSource = Callable[[], Frames]
 OpenSession = Callable[[], AbstractContextManager[KioskSession]]
 RETRYING = {
     "camera": "the camera is unavailable: {reason}; trying again in {retry_s:.0f} s",
+    "store": "the store cannot be opened: {reason}; trying again every {retry_s:.0f} s",
 }
 
 
@@ -114,12 +116,9 @@ class KioskController(QObject):
         if key is None:
             self.panel.show_state(LOCKED_MESSAGE, problem=True)
             return
-        settings, options = self.settings, self._options
-
-        def open_session() -> AbstractContextManager[KioskSession]:
-            return open_kiosk(settings.store_path, key, options, settings.env,
-                              settings.store_config)  # fmt: skip
-
+        settings = self.settings
+        open_session = KioskOpener(settings.store_path, key, self._options, settings.env,
+                                   settings.store_config)  # fmt: skip
         camera = self._source.startswith(CAMERA_PREFIX)
         self._runner = KioskRunner(self._frames, open_session, self, camera=camera)
         self._runner.start()

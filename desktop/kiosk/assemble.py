@@ -1,16 +1,19 @@
 """Building a kiosk session, the same way for ``jaga kiosk run`` and the window.
 
 The models are loaded (and warmed up) before the store is opened: on a Jetson a first
-TensorRT build takes minutes, and the store should not be held open meanwhile.
+TensorRT build takes minutes, and the store should not be held open meanwhile. A
+:class:`KioskOpener` loads them once however often the store is tried (the window tries
+again while a full disk or another process keeps the store from opening).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +60,12 @@ def kiosk_stages(options: KioskOptions, settings: FaceSettings) -> Stages:
     return build_stages(runtime, settings, StageChoice(options.pack))
 
 
+def kiosk_models(options: KioskOptions) -> tuple[FaceSettings, Stages]:
+    """The kiosk's face settings and its models, loaded and warmed up."""
+    settings = kiosk_settings(options.settings)
+    return settings, kiosk_stages(options, settings)
+
+
 def kiosk_session(
     store: Store,
     stages: Stages,
@@ -89,12 +98,37 @@ def open_kiosk(
     options: KioskOptions,
     env: Mapping[str, str],
     store_config: StoreConfig | None = None,
+    *,
+    models: tuple[FaceSettings, Stages] | None = None,
 ) -> Iterator[KioskSession]:
-    """Load the models, open the store, and yield the session; the store closes after."""
-    settings = kiosk_settings(options.settings)
-    stages = kiosk_stages(options, settings)
+    """Load the models (unless given, as :func:`kiosk_models` loads them), open the store,
+    and yield the session; the store closes after."""
+    settings, stages = models or kiosk_models(options)
     # A short wait for the write lock: an event the store refuses waits in memory instead
     # of holding up the frames (desktop.kiosk.writer).
     config = dataclasses.replace(store_config or StoreConfig(), busy_timeout_s=KIOSK_BUSY_TIMEOUT_S)
     with Store.open(store_path, key, config=config) as store:
         yield kiosk_session(store, stages, settings, options, env)
+
+
+class KioskOpener:
+    """Opens the kiosk's session each time it is called (:func:`open_kiosk`), loading the
+    models only the first time: opening the store again after it could not be opened does
+    not load them again."""
+
+    def __init__(
+        self,
+        store_path: Path,
+        key: KeySource,
+        options: KioskOptions,
+        env: Mapping[str, str],
+        store_config: StoreConfig | None = None,
+    ) -> None:
+        self._open = functools.partial(open_kiosk, store_path, key, options, env, store_config)
+        self._options = options
+        self._models: tuple[FaceSettings, Stages] | None = None
+
+    def __call__(self) -> AbstractContextManager[KioskSession]:
+        if self._models is None:
+            self._models = kiosk_models(self._options)
+        return self._open(models=self._models)

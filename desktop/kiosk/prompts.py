@@ -40,8 +40,9 @@ class Prompt:
 
 IDLE = Prompt("Look at the camera", Tone.IDLE)
 CHECKING = Prompt("Checking…", Tone.WORKING)
-# While the camera is gone and tried again (desktop.kiosk.runner.Outage).
-UNAVAILABLE = {"camera": Prompt("Camera unavailable — retrying", Tone.IDLE)}
+# While the camera or the store is gone and tried again (desktop.kiosk.runner.Outage).
+UNAVAILABLE = {"camera": Prompt("Camera unavailable — retrying", Tone.IDLE),
+               "store": Prompt("Kiosk unavailable — retrying", Tone.IDLE)}  # fmt: skip
 ADVICE = {
     QualityReason.TOO_SMALL: "Come closer",
     QualityReason.TOO_CLOSE: "Step back a little",

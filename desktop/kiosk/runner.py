@@ -20,10 +20,14 @@ kiosk left alone comes back by itself:
   (``CAMERA_BACKOFF``: 1 s, doubling, at most 30 s apart), for as long as it takes. The
   tracks open when it went are decided on what they have and recorded, as at a stop; with
   no frames nothing is decided in between. A video file's error, like its end, ends the
-  stream as before.
+  stream as before;
+* a store that cannot be opened for lack of space, or held by another process (a restore,
+  a key change), is tried again every ``STORE_RETRY_S``; the models are not loaded again
+  (:class:`~desktop.kiosk.assemble.KioskOpener`). Any other failure (a wrong key, a
+  damaged store) still ends the kiosk: trying again would not help.
 
 The process does not exit for systemd to restart it: a restart would do no more than
-trying again does (open the camera afresh), and would add a model load and a
+trying again does (open the camera and the store afresh), and would add a model load and a
 blank screen each time.
 """
 
@@ -34,12 +38,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.session import KioskFrame, KioskSession
+from desktop.kiosk.writer import WAITS
 from inference.face.eval_video import Image
 from inference.face.live import LatestFrameMailbox
 from sync.client.backoff import Backoff
@@ -51,6 +56,7 @@ _POLL_S = 0.2
 
 # A camera gone is opened again after 1, 2, 4 ... s, at most 30 s apart.
 CAMERA_BACKOFF = Backoff(base_s=1.0, cap_s=30.0)
+STORE_RETRY_S = 5.0
 
 Frames = Iterator[tuple[float, Image]]
 OpenSession = Callable[[], AbstractContextManager[KioskSession]]
@@ -59,9 +65,9 @@ Pause = Callable[[float], object]
 
 @dataclass(frozen=True)
 class Outage:
-    """The camera went away (or never came): why, and when it is tried again."""
+    """The camera or the store went away (or never came): why, and when it is tried again."""
 
-    part: Literal["camera"]
+    part: Literal["camera", "store"]
     reason: str
     retry_s: float
     events: tuple[AccessEvent, ...] = ()
@@ -168,7 +174,10 @@ class KioskRunner:
 
     def _infer(self) -> None:
         try:
-            with self._open_session() as session:
+            with ExitStack() as stack:
+                session = self._open(stack)
+                if session is None:  # stopped while the store could not be opened
+                    return
                 if not self._stopping.is_set():  # not after a failure or a stop meanwhile
                     self._listener.ready(session)
                 self._serve(session)
@@ -178,6 +187,17 @@ class KioskRunner:
         finally:  # nobody takes frames any more: the camera stops too
             self._stopping.set()
             self._mailbox.close()
+
+    def _open(self, stack: ExitStack) -> KioskSession | None:
+        """The session, once the store opens; None if stopped before."""
+        while not self._stopping.is_set():
+            try:
+                return stack.enter_context(self._open_session())
+            except WAITS as error:  # a full disk, another process: they pass
+                _log.debug("kiosk store not opened", exc_info=error)
+                self._listener.unavailable(Outage("store", str(error), STORE_RETRY_S))
+                self._pause(STORE_RETRY_S)
+        return None
 
     def _serve(self, session: KioskSession) -> None:
         try:

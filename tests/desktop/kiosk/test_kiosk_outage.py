@@ -1,11 +1,13 @@
 """The window in kiosk mode when a part it needs goes away, offscreen, with the real models
-and store: a camera that stops giving frames is opened again and the kiosk goes on.
-Meanwhile the prompt says the kiosk is unavailable (not the last person's answer) and the
-state line says why. The tests hold the part away until they have looked, so nothing
-depends on timing."""
+and store: a camera that stops giving frames is opened again and the kiosk goes on, and a
+store a full disk keeps from opening is tried again until it opens. Meanwhile the prompt
+says the kiosk is unavailable (not the last person's answer) and the state line says why.
+The tests hold the part away until they have looked, so nothing depends on timing."""
 
 from __future__ import annotations
 
+import errno
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -87,3 +89,64 @@ def test_a_camera_that_stops_giving_frames_is_opened_again(
     with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.access.count() >= 1  # the person seen before it went was recorded
         assert store.audit.verify().ok
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A store on an 8 MiB tmpfs, and a file filling the rest of it (delete it to free
+    the space); a skip where mounting is not permitted (needs root)."""
+    mount_point = tmp_path / "tmpfs"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)],
+                             capture_output=True, check=False)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        store_path = mount_point / "jaga.db"
+        Store.create(store_path, Passphrase(PASSPHRASE), config=FAST).close()
+        filler = mount_point / "filler"
+        with filler.open("wb") as out:
+            try:
+                while True:
+                    out.write(bytes(65536))
+                    out.flush()
+            except OSError as error:
+                assert error.errno == errno.ENOSPC
+        yield store_path, filler
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+
+
+def test_a_store_a_full_disk_keeps_from_opening_is_tried_until_it_opens(
+    qapp: QApplication, full_disk: tuple[Path, Path], model_pack: ModelPack
+) -> None:
+    store_path, filler = full_disk
+    window = open_window(settings_for(store_path, model_pack), model_pack,
+                         find_pack=lambda: None, kiosk_frames=lambda: camera("live"))  # fmt: skip
+    panel = kiosk_of(window).panel
+    try:
+        wait_until(lambda: "no space left" in panel.state.text(), "the reason", 60)
+        assert panel.state.text().startswith("the store cannot be opened: no space left")
+        assert panel.state.text().endswith("; trying again every 5 s")
+        assert panel.prompt.text() == UNAVAILABLE["store"].text
+        assert kiosk_threads() == ["jaga-kiosk-capture", "jaga-kiosk-inference"]
+        filler.unlink()  # the space comes back
+        wait_until(lambda: panel.state.text().startswith("ready"), "ready", 60)
+        wait_until(lambda: answered(panel), "an answer", 60)
+    finally:
+        window.close()
+    assert not kiosk_threads()
+
+
+def test_closing_the_window_while_the_store_is_tried_again_ends_the_kiosk(
+    qapp: QApplication, full_disk: tuple[Path, Path], model_pack: ModelPack
+) -> None:
+    store_path, _ = full_disk
+    window = open_window(settings_for(store_path, model_pack), model_pack,
+                         find_pack=lambda: None, kiosk_frames=lambda: camera("live"))  # fmt: skip
+    panel = kiosk_of(window).panel
+    try:
+        wait_until(lambda: "no space left" in panel.state.text(), "the reason", 60)
+    finally:
+        window.close()  # during the wait between two tries: it is cut short
+    assert not kiosk_threads()
