@@ -1,5 +1,5 @@
 """How every ``jaga`` command of the sync package reports a failure (one line, exit code 1),
-and reads a moment, a file to write or a data folder given on its command line.
+and reads a count, a moment, a file to write or a data folder given on its command line.
 
 A ``SyncError`` is the user's to act on (a wrong key, a dead hub), so it gets its message, not
 a traceback; anything else is a bug and keeps its traceback.
@@ -51,6 +51,27 @@ def iso_moment(text: str) -> datetime:
             f"{text!r} is not a day like 2026-03-01 or a time like 2026-03-01T14:30:00Z"
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# More than any store holds or any run lasts, and well inside a SQLite INTEGER (2**63 - 1) with
+# room for the one more row a query asks for: a count beyond that (typed as "all of them") was
+# an OverflowError traceback once it reached the store.
+MAX_COUNT = 10**12
+
+
+def positive_count(text: str) -> int:
+    """An argparse ``type``: a whole number from 1 to :data:`MAX_COUNT`."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_COUNT}, got {text!r}"
+        )
+    return value
 
 
 def output_file(text: str) -> Path:

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.catch_cli import add_store_options
-from sync.store.cli import key_source_of, open_store_of, positive_count, store_path_of
+from sync.cli_errors import positive_count
+from sync.store.cli import key_source_of, open_store_of, store_path_of
 
 if TYPE_CHECKING:
     from desktop.kiosk.assemble import KioskOptions

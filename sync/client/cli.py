@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sync.cli_errors import output_file, reporting
+from sync.cli_errors import output_file, positive_count, reporting
 
 if TYPE_CHECKING:  # the modules themselves load only when a sync command runs
     from sync.client.client import SyncClient, SyncReport
@@ -47,7 +47,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     common = _store_options()
     now = commands.add_parser("now", parents=[common], help="push, pull and upload until caught up")
     now.add_argument(
-        "--retries", type=int, default=3, help="attempts while the hub is unreachable (3)"
+        "--retries",
+        type=positive_count,
+        default=3,
+        metavar="N",
+        help="attempts while the hub is unreachable, from 1 (3)",
     )
     now.add_argument(
         "--retry-pack",
@@ -133,7 +137,7 @@ def _now(args: argparse.Namespace) -> int:
 
     with open_client(_store_path(args), _key_source(args)) as client:
         for _ in range(MAX_ROUNDS):
-            report = _sync_with_retries(client, max(1, args.retries), args.retry_pack)
+            report = _sync_with_retries(client, args.retries, args.retry_pack)
             print(report.summary(), flush=True)
             if report.unfinished is None or not report.progressed:
                 break

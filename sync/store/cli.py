@@ -16,7 +16,7 @@ from typing import Any
 
 import platformdirs
 
-from sync.cli_errors import Handler, iso_moment, output_file, reporting
+from sync.cli_errors import Handler, iso_moment, output_file, positive_count, reporting
 from sync.corrections import CorrectionsExport
 from sync.errors import KeySourceError, StoreError
 from sync.store.backups import backup, restore
@@ -177,16 +177,6 @@ def _add_review_commands(
     corrections.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="a new or empty folder"
     )
-
-
-def positive_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
 
 
 def _required_text(what: str) -> Callable[[str], str]:

@@ -213,6 +213,11 @@ def test_review_of_an_empty_queue_and_a_bad_limit(
         jaga("store", "review", "--limit", "0")
     assert usage.value.code == 2
     assert "expected a whole number of at least 1, got '0'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:  # more than SQLite's INTEGER: was a traceback
+        jaga("store", "review", "--limit", "99999999999999999999999")
+    assert usage.value.code == 2
+    assert "expected a whole number from 1 to 1000000000000" in capsys.readouterr().err
+    assert jaga("store", "review", "--limit", "1000000000000") == 0  # "all of them"
 
 
 def test_confirm_takes_one_off_the_queue_records_the_officer_and_queues_it(

@@ -117,6 +117,16 @@ def test_a_quarantined_person_is_requeued_and_its_template_follows(
     assert (tally.lost, tally.duplicated) == (0, 0)
 
 
+@pytest.mark.parametrize("retries", ["-1", "0", "3.5"])
+def test_retries_is_a_number_of_attempts_from_one(
+    db: Path, retries: str, capsys: pytest.CaptureFixture[str]
+) -> None:  # -1 and 0 were taken, and made one attempt
+    with pytest.raises(SystemExit) as exit_:
+        main(["sync", "now", "--db", str(db), "--retries", retries])
+    assert exit_.value.code == 2
+    assert "--retries: expected a whole number of at least 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("arguments", [[], ["--all", "#1"]])
 def test_requeue_wants_either_entries_or_all(db: Path, arguments: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
