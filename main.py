@@ -9,6 +9,7 @@ imports Qt. Qt is imported only when the app itself is started: ``jaga`` alone i
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import sys
@@ -49,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv) or ["app"]
     parser = build_parser()
     args = parser.parse_args(args_list)
+    refuse_undecodable_text(parser, args, args_list)
+    write_file_names_as_they_are()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
@@ -59,6 +62,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler = args.handler
     return int(handler(args))
+
+
+def refuse_undecodable_text(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str]
+) -> None:
+    """Refuse, before any work, text given in bytes that are not UTF-8 (a Latin-1 terminal:
+    Python hands them over as surrogates, which the store, the hub and JSON cannot write),
+    in one line naming the argument (argparse's exit status 2).
+
+    Only text: a file name (an argument typed as a path) may hold any bytes on Linux, and is
+    used as it is (the audit trail writes such bytes as ``\\xNN``).
+    """
+    for value in _text_values(vars(args)):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(value).decode("utf-8", "backslashreplace")
+            parser.error(
+                f"argument {_option_of(value, argv)}'{shown}' is not UTF-8 text: set the"
+                " terminal to UTF-8 and type it again"
+            )
+
+
+def _text_values(values: dict[str, object]) -> list[str]:
+    found: list[str] = []
+    for value in values.values():
+        items = value if isinstance(value, list | tuple) else [value]
+        found += [item for item in items if isinstance(item, str)]
+    return found
+
+
+def _option_of(value: str, argv: Sequence[str]) -> str:
+    """``--name: `` for the option ``value`` was given to, else nothing (a positional)."""
+    for index, token in enumerate(argv):
+        if value not in token:
+            continue
+        if token.startswith("--") and "=" in token:
+            return token.partition("=")[0] + ": "
+        if index > 0 and argv[index - 1].startswith("-"):
+            return argv[index - 1] + ": "
+        return ""
+    return ""
+
+
+def write_file_names_as_they_are() -> None:
+    """Print a file name that is not UTF-8 (accepted above) with its own bytes, as Python does
+    under the C locale, instead of failing with UnicodeEncodeError after the work it reports
+    was done (``wrote NAME``) under a UTF-8 locale, where stdout is strict."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="surrogateescape")
 
 
 def quiet_http_logs(*, verbose: bool) -> None:

@@ -32,13 +32,16 @@ Details are written once and never erased, here or at the hub, so callers put no
 data and no names of the people verified in them: person uids, counts, model refs, scores.
 The other fields name no such person either: ``actor`` is who acted (an operator as the
 command or ``--operator`` names them, a kiosk device, ``hub``), ``subject`` a person's uid, a
-file's name or ``-``. An erasure's reason is kept as typed: it travels to the hub in the
-tombstone too, and must not name the person.
+file's name (:func:`file_subject`: bytes that are not UTF-8 as ``\\xNN``) or ``-``. An
+erasure's reason is kept as typed: it travels to the hub in the tombstone too, and must not
+name the person.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from sync.protocol.audit_messages import CREATED_ACTION, GENESIS_HASH, canonical_json
@@ -51,7 +54,15 @@ CREATED = CREATED_ACTION  # entry 1's action
 _COLUMNS = "sequence, at, actor, action, subject, details, prev_hash, entry_hash"
 
 
-__all__ = ["CREATED", "GENESIS_HASH", "AuditLog", "canonical_json", "entry_hash"]
+__all__ = ["CREATED", "GENESIS_HASH", "AuditLog", "canonical_json", "entry_hash", "file_subject"]
+
+
+def file_subject(path: Path) -> str:
+    """``path``'s name as an entry records it. Linux lets a file name hold bytes that are
+    not UTF-8 (a Latin-1 name: Python gives them as surrogates), which the chain's UTF-8 JSON
+    cannot: they are written as ``\\xNN``, so a backup or a restore under such a name is not
+    reported failed, and unaudited, after it was done."""
+    return os.fsencode(path.name).decode("utf-8", "backslashreplace")
 
 
 class AuditLog:

@@ -53,6 +53,7 @@ from sync.errors import (
     StoreIOError,
 )
 from sync.store import keys, pending_catches
+from sync.store.audit import file_subject
 from sync.store.clock import Clock, SystemClock
 from sync.store.database import (
     Database,
@@ -89,7 +90,10 @@ def backup(store: Store, destination: Path, *, operator: str) -> int:
     fsync_path(destination.parent)
     size = destination.stat().st_size
     store.audit.record(
-        actor=operator, action="store.backed_up", subject=destination.name, details={"bytes": size}
+        actor=operator,
+        action="store.backed_up",
+        subject=file_subject(destination),
+        details={"bytes": size},
     )
     return size
 
@@ -194,9 +198,9 @@ def _restore(
         store.audit.record(
             actor=operator,
             action="store.restored",
-            subject=backup_path.name,
+            subject=file_subject(backup_path),
             details={
-                "replaced": moved.name if moved else None,
+                "replaced": file_subject(moved) if moved else None,
                 "erasures_carried": carried,
                 "unsynced_discarded": discarded,
             },

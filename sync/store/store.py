@@ -30,7 +30,7 @@ from sync.errors import (
 from sync.filelock import exclusive, held_elsewhere
 from sync.store import keys, pending_catches, purge_mark
 from sync.store.access import AccessLog
-from sync.store.audit import CREATED, AuditLog
+from sync.store.audit import CREATED, AuditLog, file_subject
 from sync.store.clock import Clock, SystemClock
 from sync.store.database import Database, StoreConfig, check_file_looks_encrypted
 from sync.store.gallery import Gallery, gallery_models, load_gallery
@@ -124,7 +124,7 @@ class Store:
             AuditLog(database, clock).record(
                 actor=operator,
                 action=CREATED,
-                subject=path.name,
+                subject=file_subject(path),
                 details={"schema_version": migrations[-1].version, "key_source": slot.kind},
             )
 
@@ -206,7 +206,7 @@ class Store:
         self.audit.record(
             actor=operator,
             action="store.rekeyed",
-            subject=self.path.name,
+            subject=file_subject(self.path),
             details={"key_source": slot.kind},
         )
 

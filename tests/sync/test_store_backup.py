@@ -92,6 +92,25 @@ def test_restore_over_a_store_needs_force_and_then_deletes_the_store_it_replaced
     ]  # fmt: skip
 
 
+def test_a_backup_or_restore_under_a_name_not_in_utf8_is_done_and_audited(
+    store: Store, db_path: Path, tmp_path: Path, passphrase: Passphrase
+) -> None:
+    """A Latin-1 file name (a surrogate-escaped str on Linux) was written, then failed its
+    audit entry: the work done, no entry, and an error reported."""
+    copy = tmp_path / os.fsdecode(b"saved-\xe9t\xe9.db")
+    backup(store, copy, operator="admin")
+    assert copy.exists()
+    assert store.audit.entries()[-1].subject == "saved-\\xe9t\\xe9.db"
+    store.close()
+    assert restore(copy, db_path, passphrase, operator="a", force=True, config=FAST).replaced
+    with Store.open(db_path, passphrase, config=FAST) as restored:
+        assert restored.audit.entries()[-1].subject == "saved-\\xe9t\\xe9.db"
+        assert restored.audit.verify().ok
+    odd_store = tmp_path / os.fsdecode(b"st\xf8re.db")
+    with Store.create(odd_store, passphrase, config=FAST) as created:
+        assert created.audit.entries()[0].subject == "st\\xf8re.db"
+
+
 def test_restore_with_a_wrong_passphrase_touches_nothing(
     store: Store, db_path: Path, tmp_path: Path
 ) -> None:

@@ -1,0 +1,78 @@
+"""``jaga`` given bytes that are not UTF-8 on its command line (a Latin-1 terminal, or a file
+named on one): text is refused before any work, with the argument named; a file name is used
+as it is, and the work done under it is reported done."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from main import main
+from sync.store import Passphrase, Store
+from tests.sync.conftest import FAST
+
+REPO = Path(__file__).resolve().parents[1]
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "jaga.db"
+    Store.create(path, Passphrase(PASSPHRASE), config=FAST).close()
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    return path
+
+
+def latin1(text: bytes) -> str:
+    """The argument Python hands ``main`` for these bytes typed on a Latin-1 terminal."""
+    return os.fsdecode(text)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        (["kiosk", "enrol", "p.jpg", "--id", "A1", "--name", latin1(b"Jos\xe9"),
+          "--consent-version", "v1", "--operator", "op", "--retain-days", "30"],
+         "argument --name: 'Jos\\xe9'"),
+        (["kiosk", "enrol", "p.jpg", "--id", "A1", "--name", "Jo", "--consent-version", "v1",
+          latin1(b"--operator=op\xe9"), "--retain-days", "30"],
+         "argument --operator: 'op\\xe9'"),
+        (["store", "confirm", latin1(b"u\xff"), "cod", "--officer", "o"], "argument 'u\\xff'"),
+    ],
+)  # fmt: skip
+def test_text_that_is_not_utf8_is_refused_before_the_store_is_opened(
+    db: Path, arguments: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a UnicodeEncodeError traceback from SQLite."""
+    before = db.read_bytes()
+    with pytest.raises(SystemExit) as usage:
+        main([*arguments, "--db", str(db)])
+    assert usage.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{named} is not UTF-8 text" in err
+    assert db.read_bytes() == before
+
+
+def test_a_backup_to_a_file_name_not_in_utf8_is_reported_done_and_audited(
+    db: Path, tmp_path: Path
+) -> None:
+    """It was written, then its audit entry and its "wrote" line failed: exit 1, no entry.
+    Run as a process, with stdout strict about UTF-8 as under an en_US.UTF-8 locale."""
+    name = b"saved-\xe9t\xe9.db"
+    copy = tmp_path / os.fsdecode(name)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "store", "backup", "--db", str(db),
+         str(copy)],
+        capture_output=True, timeout=120, check=False,
+        env=os.environ | {"PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8:strict"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert b"wrote " in done.stdout and name in done.stdout  # the name as the file has it
+    assert copy.exists()
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        entry = store.audit.entries()[-1]
+    assert (entry.action, entry.subject) == ("store.backed_up", "saved-\\xe9t\\xe9.db")
