@@ -8,7 +8,7 @@ its size limit by its size, and reads no further than one byte past the limit (a
 meanwhile is refused too). :func:`decode_bgr` refuses, from the header and the markers and
 before decoding anything, a photo of more than ``MAX_PIXELS`` and a JPEG in more scans than
 :func:`scan_limit` allows for its size. Each refusal is one :class:`ImageError` line naming
-the file.
+the file. :func:`write_image_file` writes a figure under any name the file system allows.
 """
 
 from __future__ import annotations
@@ -159,3 +159,18 @@ def check_scans(data: bytes, name: str, size: tuple[int, int] | None = None) -> 
         f"{name} is {what} in more than {limit} scans, each decoded over the whole photo"
         f" ({usual}): save it again as a plain JPEG"
     )
+
+
+def write_image_file(path: Path, image: UInt8Image) -> bool:
+    """``cv2.imwrite`` that takes any file name: OpenCV takes a name as UTF-8 text, and one in
+    other bytes (a Latin-1 ``--out`` folder, which Linux allows and Python holds as
+    surrogates) crashed the process (SIGSEGV) after the work the figure ends. False where it
+    cannot encode or write the file, as ``cv2.imwrite`` says."""
+    encoded, data = cv2.imencode(path.suffix, image)
+    if not encoded:
+        return False
+    try:
+        path.write_bytes(data.tobytes())
+    except OSError:
+        return False
+    return True

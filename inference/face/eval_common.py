@@ -25,6 +25,7 @@ from inference.errors import InferenceError, InputError
 from inference.face.align import FaceAligner, RefineSettings
 from inference.face.detect import FaceDetector, read_image
 from inference.face.embed import EmbedderSettings, Embeddings, FaceEmbedder
+from inference.image_file import write_image_file
 from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
 
@@ -309,7 +310,7 @@ def curves_png(
     cv2.putText(canvas, x.label, (pad + size // 2 - 60, pad + size + 45), FONT, 0.45, BLACK, 1)
     cv2.putText(canvas, y.label, (5, pad - 5), FONT, 0.45, BLACK, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), canvas):
+    if not write_image_file(path, canvas):
         raise InferenceError(f"cannot write {path}")
 
 

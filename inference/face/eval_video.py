@@ -66,6 +66,7 @@ def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     if not path.exists():
         raise InputError(f"{path} does not exist")
     _check_regular(path)
+    _check_utf8_name(path)
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise InputError(f"{path} is not a readable video")
@@ -90,6 +91,18 @@ def _check_regular(path: Path) -> None:
         raise InputError(str(error)) from None
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from error
+
+
+def _check_utf8_name(path: Path) -> None:
+    """OpenCV takes a file name as UTF-8 text: one in other bytes (a Latin-1 name, which Linux
+    allows and Python holds as surrogates) crashed the process (SIGSEGV) in VideoCapture."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise InputError(
+            f"{shown} is not a UTF-8 file name, which OpenCV cannot open: rename the file"
+        ) from None
 
 
 def check_frame_pixels(width: int, height: int, path: Path) -> None:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from inference.errors import InferenceError
 from inference.face.eval_common import Axis, curves_png
 from inference.face.liveness_metrics import det_curve
+from inference.image_file import write_image_file
 
 FloatArray = npt.NDArray[np.float64]
 DET_FLOOR = 1e-3  # log axes start here; a rate of 0 is drawn on the floor
@@ -59,7 +60,7 @@ def histogram_png(path: Path, live: FloatArray, attack: FloatArray, threshold: f
             )
     _frame(canvas, threshold, top, len(live), len(attack))
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), canvas):
+    if not write_image_file(path, canvas):
         raise InferenceError(f"cannot write {path}")
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from inference.fish.errors import DatasetError
 from inference.fish.metrics import IntArray, Reliability
+from inference.image_file import write_image_file
 
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (160, 160, 160)
 BLUE, RED = (200, 110, 40), (40, 40, 210)  # BGR
@@ -85,5 +86,5 @@ def _vertical_label(canvas: np.ndarray, text: str, x: int, bottom: int) -> None:
 
 
 def _write(canvas: np.ndarray, path: Path) -> None:
-    if not cv2.imwrite(str(path), canvas):
+    if not write_image_file(path, canvas):
         raise DatasetError(f"cannot write {path}")

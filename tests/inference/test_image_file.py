@@ -4,8 +4,10 @@ would cost more than any genuine photo does."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from inference.errors import ImageError, ImageTooLargeError
@@ -17,6 +19,7 @@ from inference.image_file import (
     decode_bgr,
     read_image_file,
     scan_limit,
+    write_image_file,
 )
 from tests.inference.scan_bombs import scan_bomb
 
@@ -77,3 +80,14 @@ def test_a_large_jpeg_in_more_scans_than_its_budget_is_refused_before_decoding()
     assert decode_bgr(small, "small.jpg").shape == (64, 64, 3)
     with pytest.raises(ImageError, match=r"^big\.jpg is a JPEG of 210 MP in more than 18 scans"):
         decode_bgr(declaring(small, 15000, 14000), "big.jpg")
+
+
+def test_a_figure_is_written_under_a_name_not_in_utf8(tmp_path: Path) -> None:
+    """cv2.imwrite crashed the process (SIGSEGV) on such a name: an --out folder named in
+    Latin-1 lost a whole eval at its first figure."""
+    folder = tmp_path / os.fsdecode(b"r\xe9sultats")
+    folder.mkdir()
+    figure = np.full((8, 8, 3), 200, np.uint8)
+    assert write_image_file(folder / "roc.png", figure)
+    assert (folder / "roc.png").read_bytes().startswith(b"\x89PNG")
+    assert not write_image_file(tmp_path / "missing" / "roc.png", figure)

@@ -5,6 +5,8 @@ ever) are one clear error each, before a frame is decoded where the file says so
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -66,3 +68,21 @@ def test_the_shared_videos_are_read_within_the_bounds() -> None:
     for name, size in (("hamilton_640x360.mp4", (360, 640)), ("walkers_1080p.mp4", (1080, 1920))):
         frames = list(video_frames(shared_path("data", "video", name), max_frames=3))
         assert [frame.shape[:2] for _, frame in frames] == [size] * 3
+
+
+def test_a_video_named_in_bytes_that_are_not_utf8_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """OpenCV cannot open such a name (a Latin-1 one, which Linux allows): given it, it
+    killed the process with SIGSEGV. Run in a process of its own for that reason."""
+    latin1 = tmp_path / os.fsdecode(b"f\xe9te.avi")
+    latin1.write_bytes(b"not decoded: the name is refused first")
+    code = (
+        "import sys; from pathlib import Path; from inference.face.eval_video import open_video;"
+        " open_video(Path(sys.argv[1]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, os.fsencode(latin1)],
+        capture_output=True, text=True, errors="replace", timeout=120, check=False,
+        env=os.environ | {"PYTHONPATH": str(Path(main.__file__).parent)},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "f\\xe9te.avi is not a UTF-8 file name, which OpenCV cannot open" in done.stderr
