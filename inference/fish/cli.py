@@ -104,11 +104,61 @@ def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
     train.add_argument(
         "--threads", type=int, default=None, help="threads for the backbone (ONNX Runtime)"
     )
-    train.add_argument("--device", default="auto", help="finetune mode: torch device")
+    train.add_argument(
+        "--device",
+        type=torch_device,
+        default="auto",
+        help="finetune mode: cpu, cuda, cuda:N or mps; auto (default): the GPU where torch has"
+        " one, else the CPU. A device named but not usable here is refused",
+    )
     train.add_argument(
         "--pth", type=Path, help="finetune mode: ImageNet .pth (default: the model pack's source)"
     )
     train.set_defaults(handler=_train)  # fmt: skip
+
+
+def torch_device(text: str) -> str:
+    """An argparse ``type`` for ``--device``: ``auto``, or a device torch trains on here.
+
+    A device torch does not know (``bogus``), or one this machine lacks (``cuda`` without a
+    usable GPU), is refused in one line when the command line is read; it was a torch
+    traceback once the data had been read. A device that was named is never swapped for
+    another, as training on the CPU instead of a GPU takes many times longer: ``auto`` is the
+    one that falls back, as ONNX Runtime's ``--providers`` preference falls back to the CPU.
+    Without torch (a device's install) the value is left to the finetune to refuse.
+    """
+    if text == "auto":
+        return text
+    try:
+        import torch
+    except ImportError:
+        return text
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a device to train on: expected auto, cpu, cuda, cuda:N or mps"
+        )
+    problem = _unusable(torch, device)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(
+            f"{text}: {problem}; use --device cpu, or auto (the GPU where there is one)"
+        )
+    return text
+
+
+def _unusable(torch: Any, device: Any) -> str | None:
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            built = "" if torch.version.cuda else ", a build without CUDA"
+            return f"no CUDA GPU is usable on this machine (torch {torch.__version__}{built})"
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            return f"this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered from 0"
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        return "no Apple GPU (MPS) is usable on this machine"
+    return None
 
 
 def _add_combine(commands: argparse._SubParsersAction[Any]) -> None:

@@ -175,3 +175,41 @@ def test_a_pack_an_older_release_retired_is_still_put_back(tmp_path: Path) -> No
     assert undo_interrupted_writes(tmp_path / "reef").restored
     assert not retired.exists()
     assert (tmp_path / "reef" / "card.md").read_text() == "# the pack before\n"
+
+
+@pytest.mark.parametrize(
+    ("device", "refusal"),
+    [
+        ("bogus", "'bogus' is not a device to train on: expected auto, cpu, cuda, cuda:N or mps"),
+        ("meta", "'meta' is not a device to train on"),
+        ("cuda:99", "cuda:99: "),
+    ],
+)
+def test_a_device_to_finetune_on_is_checked_when_the_command_line_is_read(
+    tmp_path: Path, device: str, refusal: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a torch RuntimeError traceback once the data was read (about 16 s)."""
+    with pytest.raises(SystemExit) as usage:
+        main([*_run(tmp_path, tmp_path / "out"), "--mode", "finetune", "--device", device])
+    assert usage.value.code == 2
+    assert f"argument --device: {refusal}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cuda_is_refused_where_torch_has_no_gpu_and_taken_where_it_has(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Never swapped for the CPU unasked: ``auto`` is the device that falls back."""
+    import torch
+
+    argv = [*_run(tmp_path, tmp_path / "out"), "--mode", "finetune", "--device", "cuda"]
+    if torch.cuda.is_available():  # on to the data, which is missing here
+        assert main(argv) == 1
+        assert "--device" not in capsys.readouterr().err
+        return
+    with pytest.raises(SystemExit) as usage:
+        main(argv)
+    assert usage.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --device: cuda: no CUDA GPU is usable on this machine (torch " in err
+    assert "use --device cpu, or auto (the GPU where there is one)" in err
