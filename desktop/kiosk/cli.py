@@ -130,12 +130,14 @@ def _run(args: argparse.Namespace) -> int:
     def run() -> int:
         frames = events = 0
         interrupted = False
+        # Before the models load and the key is asked for: a source that cannot run
+        # (a folder, a typo for camera:N) is said at once.
+        source = source_frames(args.source, args.max_frames)
         with open_kiosk(
             store_path_of(args), key_source_of(args), _options(args), os.environ
         ) as session:
             if session.warning is not None:
                 print(f"jaga kiosk run: warning: {session.warning}", file=sys.stderr)
-            source = source_frames(args.source, args.max_frames)
             try:
                 for time_s, image in source:
                     events += _print_events(session, session.process(image, time_s).events)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from desktop.kiosk.errors import KioskError
+from inference.errors import InputError
 from inference.face.eval_video import Image, video_frames
 
 CAMERA_PREFIX = "camera:"
@@ -24,10 +25,13 @@ _MISS_PAUSE_S = 0.05
 
 
 def source_frames(source: str, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:
-    """``camera:N`` (camera N), else a video file."""
+    """``camera:N`` (camera N), else a video file; opened, or refused, by this call."""
     if source.startswith(CAMERA_PREFIX):
         return camera_frames(source.removeprefix(CAMERA_PREFIX), max_frames)
-    return video_frames(Path(source), max_frames)
+    try:
+        return video_frames(Path(source), max_frames)
+    except InputError as error:  # a typo for a camera reads as a missing file
+        raise KioskError(f"{error} (a kiosk source is a video file, or camera:N)") from None
 
 
 def camera_frames(index: str, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:

@@ -124,8 +124,17 @@ def _too_long(path: Path, frames: str) -> str:
 
 def video_frames(path: Path, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:
     """(video time in seconds, BGR frame) for each frame of the file, in order; an
-    InputError for a frame, or a stream, over the bounds its container declared within."""
+    InputError for a frame, or a stream, over the bounds its container declared within.
+
+    The file is opened, or refused, by this call, not at the first frame: a caller checks
+    its source before it loads models for it."""
     capture, info = open_video(path)
+    return _frames(capture, info, path, max_frames)
+
+
+def _frames(
+    capture: cv2.VideoCapture, info: VideoInfo, path: Path, max_frames: int | None
+) -> Iterator[tuple[float, Image]]:
     try:
         index = 0
         while max_frames is None or index < max_frames:

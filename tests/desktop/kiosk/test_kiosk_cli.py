@@ -101,6 +101,7 @@ def test_a_wrong_key_writes_nothing(
 CASES = [
     ("missing.avi", (), "does not exist"),
     ("pipe.avi", (), "is not a video file (a device, a pipe or a folder)"),  # no endless wait
+    ("{folder}", (), "is not a video file (a device, a pipe or a folder)"),
     ("camera:x", (), "camera:N"),
     ("camera:-1", (), "camera:N with N a number from 0"),  # OpenCV crashed on -1
     ("{video}", ("--claim", "nobody"), "nobody enrolled here has the id 'nobody'"),
@@ -118,10 +119,25 @@ def test_a_source_or_claim_that_cannot_run_is_one_error_line(
         source = str(tmp_path / source)
     if source.endswith("pipe.avi"):
         os.mkfifo(source)
-    assert run(store_path, source.format(video=video), *options) == 1
+    assert run(store_path, source.format(video=video, folder=tmp_path), *options) == 1
     err = capsys.readouterr().err
     assert err.startswith("jaga kiosk run: error:") and message in err, err
     assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", ["folder", "missing", "camera:x"])
+def test_a_source_that_cannot_run_is_refused_before_the_models_load(
+    store_path: Path, tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder (or a typo) was said not to exist only after the models had loaded: here
+    there are none to load, and the source is what the one line is about."""
+    source = {"folder": str(tmp_path), "missing": str(tmp_path / "gate.avi")}.get(kind, kind)
+    no_models = tmp_path / "no-models"
+    no_models.mkdir()
+    assert run(store_path, source, "--models-dir", str(no_models)) == 1
+    err = capsys.readouterr().err
+    assert "(a kiosk source is a video file, or camera:N)" in err or kind == "camera:x", err
+    assert "camera:N" in err and "no-models" not in err, err
 
 
 def test_the_summary_counts_this_runs_events_not_the_stores(
