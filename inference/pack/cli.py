@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -108,30 +109,32 @@ def _fish_default(pack: ModelPack) -> tuple[str, ModelState, Path] | None:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    # Each fix printed names the pack verified: without its --dir, it installs elsewhere.
+    in_dir = f" --dir {shlex.quote(str(args.dir))}" if args.dir is not None else ""
     try:
-        return _print_verification(ModelPack(args.dir))
+        return _print_verification(ModelPack(args.dir), in_dir)
     except (InferenceError, OSError) as exc:  # a damaged record says how to rebuild it
         return _report(exc)
 
 
-def _print_verification(pack: ModelPack) -> int:
+def _print_verification(pack: ModelPack, in_dir: str) -> int:
     bad = 0
     for spec in pack.manifest.models:
         state = pack.state(spec)
         if state is not ModelState.OK:
             bad += 1
-            print(f"{spec.id}: {state} -> jaga models install {spec.id} --force")
+            print(f"{spec.id}: {state} -> jaga models install {spec.id} --force{in_dir}")
     fish = _fish_default(pack)
     if fish is not None and fish[1] is ModelState.OUTDATED:
         # Whole, so the app classifies with it; building this version's needs onnx, which a
         # frozen device has not: a note, not a failure.
         print(
             f"{FISH_DEFAULT_ID}: outdated, still used (built from an older head; jaga models"
-            f" install {FISH_BACKBONE_ID} builds this version's where onnx is installed)"
+            f" install {FISH_BACKBONE_ID}{in_dir} builds this version's where onnx is installed)"
         )
     elif fish is not None and fish[1] is not ModelState.OK:  # rebuilt with its backbone
         bad += 1
-        print(f"{FISH_DEFAULT_ID}: {fish[1]} -> jaga models install {FISH_BACKBONE_ID}")
+        print(f"{FISH_DEFAULT_ID}: {fish[1]} -> jaga models install {FISH_BACKBONE_ID}{in_dir}")
     print("all models verified" if not bad else f"{bad} model(s) need reinstalling")
     return 0 if not bad else 1
 

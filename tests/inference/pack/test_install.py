@@ -310,3 +310,18 @@ def _wait_for_partial_onnx(pack_dir: Path, process: subprocess.Popen[str]) -> bo
     if process.poll() is None:
         os.kill(process.pid, signal.SIGKILL)
     return False
+
+
+def test_verify_of_a_pack_in_dir_names_dir_in_each_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fixes left --dir out: followed as printed, they installed into the default folder
+    and the pack verified stayed broken."""
+    from main import main
+
+    pack_dir = tmp_path / "my pack"
+    pack_dir.mkdir()
+    assert main(["models", "verify", "--dir", str(pack_dir)]) == 1
+    fixes = [line for line in capsys.readouterr().out.splitlines() if " -> " in line]
+    assert fixes and all(line.endswith(f" --dir '{pack_dir}'") for line in fixes), fixes
+    assert "yunet_n: missing -> jaga models install yunet_n --force --dir" in fixes[0]

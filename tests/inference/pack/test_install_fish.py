@@ -178,7 +178,8 @@ def test_verify_notes_an_outdated_default_species_pack_without_failing(
     assert code == 0
     assert lines == [
         f"fish-default: outdated, still used (built from an older head; jaga models install "
-        f"{FISH_BACKBONE_ID} builds this version's where onnx is installed)"
+        f"{FISH_BACKBONE_ID} --dir {model_pack.root} builds this version's where onnx is"
+        " installed)"
     ]
 
 
@@ -199,7 +200,7 @@ def test_verify_fails_on_a_damaged_or_missing_default_species_pack_with_the_fix(
             flipped = bytes([handle.read(1)[0] ^ 1])
             handle.seek(1000)
             handle.write(flipped)
-    fix = f"fish-default: {state} -> jaga models install {FISH_BACKBONE_ID}"
+    fix = f"fish-default: {state} -> jaga models install {FISH_BACKBONE_ID} --dir {pack.root}"
     assert fish_default_lines("verify", pack.root, capsys) == (1, [fix])
     _, (listed,) = fish_default_lines("list", pack.root, capsys)
     assert listed.split()[2] == state
