@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from sync.store import Crop, FishObservation, Store
 
 _log = logging.getLogger(__name__)
+# Before it is a typo (year 1 was refused by the store's timestamp form only once the photo
+# had been classified; a year 1 with an offset east of UTC is before the first datetime).
+EARLIEST_CATCH = datetime(1900, 1, 1)  # UTC
 UNCONFIRMED = "-"  # ``--confirm -``: this fish keeps the classifier's answer
 
 
@@ -93,8 +96,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--observed-at",
         type=_moment,
         metavar="WHEN",
-        help="when the fish was caught, ISO 8601 with its offset (2026-11-20T06:15+08:00); "
-        "default: the photo's own capture time where it gives its offset (EXIF), else now",
+        help="when the fish was caught, ISO 8601 with its offset (2026-11-20T06:15+08:00),"
+        " from 1900 to now; default: the photo's own capture time where it gives its offset"
+        " (EXIF), else now",
     )
     catch.add_argument(
         "--again",
@@ -384,10 +388,15 @@ def _moment(text: str) -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         moment = None
-    if moment is None or moment.utcoffset() is None:
+    offset = None if moment is None else moment.utcoffset()
+    if moment is None or offset is None:
         raise argparse.ArgumentTypeError(
             f"expected a date and time with its offset from UTC, like 2026-11-20T06:15+08:00"
             f" or 2026-11-19T22:15Z; got {text!r}"
+        )
+    if moment.replace(tzinfo=None) < EARLIEST_CATCH + offset:  # in UTC, without an overflow
+        raise argparse.ArgumentTypeError(
+            f"the time of a catch is from {EARLIEST_CATCH.year} on, got {text!r}"
         )
     return moment  # a time in the future is refused once the store says what "now" can be
 

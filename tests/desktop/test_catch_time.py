@@ -117,6 +117,10 @@ def test_the_officers_time_comes_first(
         ("2026-11-20T14:15", "with its offset from UTC"),  # a reading, not a moment
         ("yesterday", "with its offset from UTC"),
         ("2999-01-01T00:00Z", "is in the future"),
+        ("9999-12-31T23:00-12:00", "is in the future"),  # after the last datetime in UTC
+        ("0001-01-01T00:00:00-12:00", "the time of a catch is from 1900 on"),  # was pydantic's
+        ("0001-01-01T00:00+14:00", "the time of a catch is from 1900 on"),  # before year 1 UTC
+        ("1899-12-31T23:59Z", "the time of a catch is from 1900 on"),
     ],
 )
 def test_a_time_without_offset_or_in_the_future_is_refused_and_nothing_written(
