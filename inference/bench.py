@@ -20,7 +20,7 @@ import numpy as np
 from inference.errors import InferenceError
 from inference.output_paths import output_file
 from inference.pack.installed import ModelPack
-from inference.runtime import Runtime, ThreadBudget
+from inference.runtime import Runtime, ThreadBudget, thread_count
 from inference.runtime.providers import parse_preference, short_name
 from inference.runtime.tensorrt import MAX_BATCH
 
@@ -41,7 +41,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     models = commands.add_parser("models", help="p50/p95 latency of each model, batch 1 and 8")
     models.add_argument("ids", nargs="*", help="model ids (default: all installed)")
     models.add_argument("--runs", type=_run_count, default=30, help="timed runs per batch size")
-    models.add_argument("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
+    models.add_argument(
+        "--threads", type=thread_count, default=0, help="intra-op threads (0: all cores)"
+    )
     models.add_argument(
         "--providers", type=_preference, default="tensorrt,cuda,cpu", help="preference order"
     )

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.catch_cli import add_store_options
+from inference.runtime import thread_count
 from sync.cli_errors import positive_count
 from sync.store.cli import key_source_of, open_store_of, store_path_of
 
@@ -91,7 +92,7 @@ def _register_run(commands: argparse._SubParsersAction[Any]) -> None:
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models-dir", type=Path, help="installed model pack (default: cache)")
     parser.add_argument("--providers", default="tensorrt,cuda,cpu", help="preference order")
-    parser.add_argument("--threads", type=int, help="CPU threads per model (default: all)")
+    parser.add_argument("--threads", type=thread_count, help="CPU threads per model (default: all)")
     parser.add_argument("--settings", type=Path, help="TOML overriding face settings")
     parser.add_argument("--pack", type=Path, help="bring-your-own InsightFace model folder")
 

@@ -27,7 +27,7 @@ from inference.face.detect import FaceDetector, read_image
 from inference.face.embed import EmbedderSettings, Embeddings, FaceEmbedder
 from inference.image_file import write_image_file
 from inference.pack.installed import ModelPack
-from inference.runtime import Runtime, ThreadBudget
+from inference.runtime import Runtime, ThreadBudget, thread_count
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -144,7 +144,7 @@ def describe_images(
 def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     """The options every face evaluation shares: where the models are, threads, no face."""
     parser.add_argument("--models-dir", type=Path, help="installed model pack")
-    parser.add_argument("--threads", type=int, help="CPU threads per model (default: all)")
+    parser.add_argument("--threads", type=thread_count, help="CPU threads per model (default: all)")
     parser.add_argument(
         "--no-face",
         choices=[policy.value for policy in NoFacePolicy],

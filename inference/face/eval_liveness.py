@@ -39,7 +39,7 @@ from inference.face.liveness_metrics import det_curve, equal_error, iso_errors
 from inference.face.liveness_plots import det_png, histogram_png
 from inference.output_paths import output_file
 from inference.pack.installed import ModelPack
-from inference.runtime import Runtime, ThreadBudget
+from inference.runtime import Runtime, ThreadBudget, thread_count
 
 FloatArray = npt.NDArray[np.float64]
 LIVE, ATTACK = "live", "attack"
@@ -237,7 +237,7 @@ def add_eval_liveness_parser(eval_subparsers: argparse._SubParsersAction[Any]) -
         "--attack-type", metavar="NAME", help="every attack is this type (ignore sub-folders)"
     )
     parser.add_argument("--models-dir", type=Path, help="installed model pack")
-    parser.add_argument("--threads", type=int, help="CPU threads per model (default: all)")
+    parser.add_argument("--threads", type=thread_count, help="CPU threads per model (default: all)")
     parser.set_defaults(handler=_run_liveness)
 
 

@@ -26,7 +26,7 @@ def bench_pack(
 ) -> dict[str, Any]:
     pack = load_pack(pack_root)
     plan = plan_providers(providers) if providers else None
-    budget = ThreadBudget(threads)
+    budget = ThreadBudget(threads) if threads else ThreadBudget.share_cores(1)  # 0: all
     classifiers = {
         precision: SpeciesClassifier(pack, precision=precision, plan=plan, threads=budget)
         for precision in sorted(pack.models)
@@ -47,7 +47,7 @@ def bench_pack(
             "provider": classifiers[precision].provider,
         }
         for precision, times in timings.items()
-    } | {"threads": threads, "pack_version": pack.version}
+    } | {"threads": budget.intra_op, "pack_version": pack.version}
 
 
 def _images(data: Path, count: int) -> list[UInt8Image]:

@@ -19,6 +19,7 @@ from inference.fish.card import KNOWN_SOURCES, UNSPECIFIED, DataSource
 from inference.fish.config import BACKBONE_ID, BACKBONES, FinetuneConfig, HeadConfig
 from inference.fish.taps import DEFAULT_TAPS, KNOWN_TAPS
 from inference.output_paths import output_file, output_folder
+from inference.runtime import thread_count
 
 # ``seed`` has its own option (--seed), which sets it in both modes; as a --set it would be
 # overwritten without a word, so it is not one.
@@ -102,7 +103,7 @@ def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
                        help=f"the installed backbone to train on ({BACKBONE_ID})")  # fmt: skip
     train.add_argument("--cache", type=Path, help="feature cache folder")
     train.add_argument(
-        "--threads", type=int, default=None, help="threads for the backbone (ONNX Runtime)"
+        "--threads", type=thread_count, default=None, help="threads for the backbone (ONNX Runtime)"
     )
     train.add_argument(
         "--device",
@@ -260,7 +261,7 @@ def _add_eval(commands: argparse._SubParsersAction[Any]) -> None:
         default="all",
         help="validation: only the pack's validation groups and held-out species",
     )
-    ev.add_argument("--threads", type=int, default=None)
+    ev.add_argument("--threads", type=thread_count, default=None)
     ev.set_defaults(handler=_eval)  # fmt: skip
 
 
@@ -306,7 +307,7 @@ def _add_bench(commands: argparse._SubParsersAction[Any]) -> None:
     bench.add_argument("--pack", type=Path, help="species pack (default: the installed default)")
     bench.add_argument("--data", type=Path, required=True, help="species folders to draw from")
     bench.add_argument("--runs", type=int, default=50, help="single-image calls per precision")
-    bench.add_argument("--threads", type=int, default=1)
+    bench.add_argument("--threads", type=thread_count, default=1, help="0: all cores")
     bench.set_defaults(handler=_bench)
 
 

@@ -19,7 +19,13 @@ from inference.runtime.providers import (
     ProviderPlan,
     plan_providers,
 )
-from inference.runtime.session import ModelSession, OnnxSession, SessionConfig, ThreadBudget
+from inference.runtime.session import (
+    ModelSession,
+    OnnxSession,
+    SessionConfig,
+    ThreadBudget,
+    thread_count,
+)
 
 __all__ = [
     "ModelSession",
@@ -28,6 +34,7 @@ __all__ = [
     "ProviderPlan",
     "Runtime",
     "ThreadBudget",
+    "thread_count",
 ]
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ each model class splits its own batches.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -55,6 +56,22 @@ class ModelSession(Protocol):
     def output_names(self) -> list[str]: ...
 
     def run(self, inputs: Mapping[str, FloatArray]) -> list[FloatArray]: ...
+
+
+def thread_count(text: str) -> int:
+    """An argparse ``type`` for ``--threads``: 0 (the default: the cores shared among the
+    models) or a count :class:`ThreadBudget` takes, checked when the command line is read."""
+    most = MAX_THREADS_PER_CORE * (os.cpu_count() or 1)
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= most:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 (all cores) or a whole number from 1 to {most}"
+            f" ({MAX_THREADS_PER_CORE} per core), got {text!r}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
