@@ -1,0 +1,97 @@
+"""The users page: a user manager who is not a superuser works on the users of their sites
+and their own account, and never grants themselves or anyone a superuser's powers."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+
+from sync.hub.models import Site, SiteMembership
+from tests.sync.hub.hubkit import Api
+
+MANAGER = ["view_user", "add_user", "change_user"]
+NEW_PASSWORD = {"password1": "Net-Mender-88q!", "password2": "Net-Mender-88q!"}
+
+
+def _staff(codenames: list[str], *sites: str) -> tuple[User, Client]:
+    user = User.objects.create_user(f"staff-{uuid.uuid4().hex[:8]}", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    for slug in sites:
+        SiteMembership.objects.create(user=user, site=Site.objects.get(slug=slug))
+    client = Client()
+    client.force_login(user)
+    return user, client
+
+
+def _text(response: Any) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def _change(user: User, **fields: Any) -> dict[str, Any]:
+    """The change form's fields for ``user``, as a browser sends them, with ``fields``."""
+    base = {"username": user.username, "is_active": "on", "is_staff": "on",
+            "date_joined_0": "2026-11-30", "date_joined_1": "08:00:00"}  # fmt: skip
+    return base | fields
+
+
+def test_a_user_manager_cannot_make_themselves_superuser_or_see_other_sites_users(
+    api: Api, other_api: Api
+) -> None:
+    """Django's stock page listed every user to them, and one POST with is_superuser made
+    them a superuser: every site's people, faces and catches."""
+    stranger, _ = _staff(["view_fishreview"], other_api.site)
+    boss = User.objects.create_superuser(f"boss-{uuid.uuid4().hex[:8]}")
+    manager, client = _staff(["change_user"], api.site)
+    users = _text(client.get("/admin/auth/user/"))
+    assert manager.username in users
+    assert stranger.username not in users and boss.username not in users
+    for other in (stranger, boss):
+        assert client.get(f"/admin/auth/user/{other.pk}/change/").status_code != 200
+    everything = Permission.objects.values_list("pk", flat=True)
+    client.post(f"/admin/auth/user/{manager.pk}/change/",
+                _change(manager, is_superuser="on", user_permissions=list(everything)))  # fmt: skip
+    manager.refresh_from_db()
+    assert not manager.is_superuser
+    assert set(manager.user_permissions.values_list("codename", flat=True)) == {"change_user"}
+    assert other_api.site not in _text(client.get("/admin/hub/site/", {"q": other_api.site}))
+
+
+def test_a_user_manager_adds_resets_and_deactivates_their_sites_staff(api: Api) -> None:
+    colleague, _ = _staff(["view_fishreview"], api.site)
+    senior, _ = _staff(["view_fishreview", "delete_user"], api.site)  # more than the manager
+    _, client = _staff([*MANAGER, "view_fishreview"], api.site)
+    name = f"new-{uuid.uuid4().hex[:8]}"
+    added = client.post("/admin/auth/user/add/",
+                        {"username": name, "usable_password": "true", **NEW_PASSWORD})  # fmt: skip
+    assert added.status_code == 302, _text(added)[-1500:]
+    newcomer = User.objects.get(username=name)
+    assert newcomer.is_staff and not newcomer.is_superuser  # an admin account, no site yet
+    assert name in _text(client.get("/admin/auth/user/"))
+    reset = client.post(f"/admin/auth/user/{colleague.pk}/password/", NEW_PASSWORD)
+    assert reset.status_code == 302, _text(reset)[-1500:]
+    colleague.refresh_from_db()
+    assert colleague.check_password("Net-Mender-88q!")
+    client.post(f"/admin/auth/user/{colleague.pk}/change/",
+                _change(colleague, is_active="", is_superuser="on"))  # fmt: skip
+    colleague.refresh_from_db()
+    assert not colleague.is_active and not colleague.is_superuser
+    # A colleague holding a permission the manager lacks is theirs to see, not to take over.
+    refused = client.post(f"/admin/auth/user/{senior.pk}/password/", NEW_PASSWORD)
+    assert refused.status_code == 403
+    senior.refresh_from_db()
+    assert not senior.check_password("Net-Mender-88q!")
+
+
+def test_a_superuser_still_sees_and_changes_every_user(
+    operator: Client, api: Api, other_api: Api
+) -> None:
+    stranger, _ = _staff(["view_fishreview"], other_api.site)
+    assert stranger.username in _text(operator.get("/admin/auth/user/", {"q": stranger.username}))
+    operator.post(f"/admin/auth/user/{stranger.pk}/change/", _change(stranger, is_superuser="on"))
+    stranger.refresh_from_db()
+    assert stranger.is_superuser
+    stranger.delete()  # no superuser left behind for other tests' lists
