@@ -20,6 +20,7 @@ import desktop.kiosk.cli
 import inference.cli
 import inference.fish.pack
 import sync.cli
+import sync.hub.pack_loader
 from desktop.settings import add_app_options, settings_from_args
 
 
@@ -31,13 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     inference.cli.register(subparsers)
-    # The hub publishes only a pack the classifier of this release loads (sync and inference
-    # may not import each other: this entry point joins them).
-    sync.cli.register(
-        subparsers,
-        species_name=desktop.catch_cli.pack_species_name,
-        pack_refusal=inference.fish.pack.pack_refusal,
-    )
+    sync.cli.register(subparsers, species_name=desktop.catch_cli.pack_species_name)
     desktop.catch_cli.register(subparsers)
     desktop.kiosk.cli.register(subparsers)
     app = subparsers.add_parser("app", help="open the window (what `jaga` alone does)")
@@ -47,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The hub publishes only a pack the classifier of this release loads (sync and inference
+    # may not import each other: this entry point joins them), whichever way it is published
+    # (`jaga hub publish-pack`, the admin of the workers `jaga hub run` forks after this).
+    sync.hub.pack_loader.install(inference.fish.pack.pack_refusal)
     args_list = list(sys.argv[1:] if argv is None else argv) or ["app"]
     parser = build_parser()
     args = parser.parse_args(args_list)

@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from sync.client.cli import register as register_sync
-from sync.hub.cli import PackRefusal
 from sync.hub.cli import register as register_hub
 from sync.store.cli import SpeciesNamer, register_audit, register_store, typed_species_name
 
@@ -14,15 +13,12 @@ from sync.store.cli import SpeciesNamer, register_audit, register_store, typed_s
 def register(
     subparsers: argparse._SubParsersAction[Any],
     *,
-    pack_refusal: PackRefusal,
     species_name: SpeciesNamer = typed_species_name,
 ) -> None:
     """Add the sync package's subcommands to the ``jaga`` parser; ``species_name`` names the
-    species ``jaga store confirm`` stores and ``pack_refusal`` says why a device would refuse
-    a species pack ``jaga hub publish-pack`` is given (sync knows no species pack: ``jaga``
-    passes the classifier's; the classifier is part of every install)."""
+    species ``jaga store confirm`` stores."""
     register_store(subparsers, species_name=species_name)
     register_audit(subparsers)
     register_sync(subparsers)
     # sync.hub.cli imports Django only when a hub command runs
-    register_hub(subparsers, pack_refusal=pack_refusal)
+    register_hub(subparsers)

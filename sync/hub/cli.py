@@ -11,10 +11,10 @@ Imports nothing of the hub extra (Django, psycopg) until a hub command runs, so 
 kiosk without the extra still starts.
 
 ``publish-pack`` unpacks the archive it is about to publish as a device does and asks the
-device's own pack loader about it (``PackRefusal``, which ``jaga`` passes in: sync may not
-import the classifier). A pack every device of this release would refuse (a manifest key
-missing, another format or schema, no species, malformed thresholds) is refused with the
-device's words, before anything is stored or announced.
+device's own pack loader about it (``sync.hub.pack_loader``, which ``jaga`` installs: sync
+may not import the classifier). A pack every device of this release would refuse (a manifest
+key missing, another format or schema, no species, malformed thresholds) is refused with the
+device's words, before anything is started, stored or announced.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ import argparse
 import functools
 import os
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +48,13 @@ _NO_HOST_NAMES = (
 )
 
 
-PackRefusal = Callable[[Path], str | None]
-"""Why a device of this release would refuse the species pack unpacked in a folder, in its
-words, or None when it loads it (``inference.fish.pack.pack_refusal``)."""
-
-
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("jaga")) / "hub"
 
 
-def register(subparsers: argparse._SubParsersAction[Any], *, pack_refusal: PackRefusal) -> None:
-    """Add ``jaga hub`` and its subcommands; ``publish-pack`` refuses a pack that
-    ``pack_refusal`` (the device's loader) refuses."""
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``jaga hub`` and its subcommands; ``publish-pack`` refuses a pack that the
+    device's loader (``sync.hub.pack_loader``) refuses."""
     hub = subparsers.add_parser("hub", help="the central hub (Django, PostgreSQL, pgvector)")
     commands = hub.add_subparsers(dest="hub_command", metavar="HUB_COMMAND", required=True)
 
@@ -108,7 +101,7 @@ def register(subparsers: argparse._SubParsersAction[Any], *, pack_refusal: PackR
         metavar="FILE",
         help="only write the archive to FILE (for an upload in the hub's admin); publish nothing",
     )
-    publish.set_defaults(handler=publish_pack, pack_refusal=pack_refusal)
+    publish.set_defaults(handler=publish_pack)
     _export_corrections_parser(commands)
 
     purge = commands.add_parser(
@@ -267,21 +260,14 @@ def create_device(args: argparse.Namespace) -> int:
 
 
 def publish_pack(args: argparse.Namespace) -> int:
-    from sync.pack_models import check_pack_models
-    from sync.species_packs import (
-        PackArchiveError,
-        archive_pack,
-        check_manifest_files,
-        check_version,
-        manifest_version,
-    )
+    from sync.hub.pack_loader import check_pack_archive
+    from sync.species_packs import PackArchiveError, archive_pack, check_version, manifest_version
 
     try:
         version = check_version(args.version or manifest_version(args.pack_dir))
         data = archive_pack(args.pack_dir)
-        check_manifest_files(data)  # as publishing does (and the admin upload, for an archive)
-        check_pack_models(data)
-        refuse_what_devices_refuse(data, args.pack_dir, args.pack_refusal)
+        # What publishing checks again (the one place), here before the database starts.
+        check_pack_archive(data, args.pack_dir)
         if args.archive_only is not None:
             args.archive_only.write_bytes(data)
             print(f"wrote species pack {version} to {args.archive_only} ({len(data)} bytes)")
@@ -290,20 +276,6 @@ def publish_pack(args: argparse.Namespace) -> int:
     except (PackArchiveError, OSError) as error:
         print(f"jaga: error: {error}", file=sys.stderr)
         return 1
-
-
-def refuse_what_devices_refuse(data: bytes, pack_dir: Path, refusal: PackRefusal) -> None:
-    """Unpack ``data`` as a device does and raise ``PackArchiveError`` with the words of the
-    device's loader, ``refusal``, if it refuses the pack (naming ``pack_dir``, the folder the
-    operator can fix, rather than the scratch copy)."""
-    from sync.species_packs import PackArchiveError, extract_archive
-
-    with tempfile.TemporaryDirectory(prefix="jaga-publish-pack-") as scratch:
-        unpacked = extract_archive(data, Path(scratch) / "pack")
-        reason = refusal(unpacked)
-    if reason is not None:
-        reason = reason.replace(str(unpacked), str(pack_dir))
-        raise PackArchiveError(f"every device of this release would refuse it: {reason}")
 
 
 def _publish(args: argparse.Namespace, version: str, data: bytes) -> int:
@@ -315,7 +287,11 @@ def _publish(args: argparse.Namespace, version: str, data: bytes) -> int:
         from sync.hub.review import publish_pack_archive
 
         pack = publish_pack_archive(
-            version, data, args.notes, allow_species_change=args.allow_species_change
+            version,
+            data,
+            args.notes,
+            allow_species_change=args.allow_species_change,
+            shown_as=args.pack_dir,
         )
         sites = Site.objects.count()
     finally:

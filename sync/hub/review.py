@@ -7,8 +7,10 @@ tombstone. A new species pack is announced to every site.
 
 A species pack travels as the archive ``sync.species_packs`` writes (a ZIP of the pack
 folder's files, ``manifest.json`` at its top); ``publish_pack_archive`` refuses anything
-else before it is stored, and a pack whose model is not a whole ONNX model
-(``sync.pack_models``), so devices are never told about bytes they would refuse. A pack
+else before it is stored, a pack whose model is not a whole ONNX model
+(``sync.pack_models``), and a pack the device's own loader refuses (``sync.hub.pack_loader``,
+installed by ``jaga``; a process without it publishes nothing), so devices are never told
+about bytes they would refuse. A pack
 that lacks species the last published pack lists is refused unless the publisher says the
 change is meant.
 
@@ -21,6 +23,7 @@ them; the new site's row was not committed then).
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -30,13 +33,12 @@ from sync.hub.apply.lww import hub_stamp
 from sync.hub.apply.people import erase
 from sync.hub.apply.records import emit_observation, update_observation
 from sync.hub.models import NEWEST_PACK_FIRST, FishObservation, Person, Site, SpeciesPack
-from sync.pack_models import check_pack_models
+from sync.hub.pack_loader import check_pack_archive
 from sync.protocol import SpeciesPackPublished
 from sync.species_packs import (
     PackArchiveError,
     archive_schema,
     archive_species,
-    check_manifest_files,
     check_version,
 )
 
@@ -84,15 +86,19 @@ def erase_person(person_pk: int, reason: str) -> None:
 
 
 def publish_pack_archive(
-    version: str, data: bytes, notes: str = "", *, allow_species_change: bool = False
+    version: str,
+    data: bytes,
+    notes: str = "",
+    *,
+    allow_species_change: bool = False,
+    shown_as: Path | None = None,
 ) -> SpeciesPack:
-    """Check that ``data`` is a safe pack archive whose models are whole and ``version`` a
-    new, plain name, and (unless ``allow_species_change``) that it keeps every species of
-    the last published pack, then publish and announce it. Raises ``PackArchiveError``
-    (nothing stored) otherwise."""
+    """Check that ``data`` is a safe pack archive whose models are whole, that the device's
+    loader loads it (``check_pack_archive``) and ``version`` a new, plain name, and (unless
+    ``allow_species_change``) that it keeps every species of the last published pack, then
+    publish and announce it. Raises ``PackArchiveError`` (nothing stored) otherwise."""
     check_version(version)
-    check_manifest_files(data)
-    check_pack_models(data)
+    check_pack_archive(data, shown_as)
     if SpeciesPack.objects.filter(version=version).exists():
         raise PackArchiveError(f"species pack {version} is published already; use a new version")
     if not allow_species_change:

@@ -16,7 +16,6 @@ import pytest
 
 import sync.cli
 from desktop.catch_store import CatchStore
-from inference.fish.pack import pack_refusal
 from sync.store import Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV, REPLACED_PASSPHRASE_ENV
 from sync.store.pending_catches import spool_path
@@ -28,7 +27,7 @@ from tests.desktop.test_catch_spool_keys import keep_one
 
 def jaga(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="jaga")
-    sync.cli.register(parser.add_subparsers(dest="command"), pack_refusal=pack_refusal)
+    sync.cli.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(list(argv))
     return int(args.handler(args))
 

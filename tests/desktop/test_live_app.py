@@ -28,10 +28,15 @@ from tests.desktop.species_packs import RecordingClassifier, build_on_cpu, make_
 from tests.sync.client.devices import PASSPHRASE, add_observations, new_device
 from tests.sync.client.hubcheck import drained, hub_tally
 from tests.sync.conftest import FAST
-from tests.sync.hub.hubfixtures import provide_hub_database, site_slug, species_packs_removed
+from tests.sync.hub.hubfixtures import (
+    device_pack_loader,
+    provide_hub_database,
+    site_slug,
+    species_packs_removed,
+)
 from tests.sync.hub.hubkit import HubProcess, start_hub_process
 
-__all__ = ["site_slug", "species_packs_removed"]
+__all__ = ["device_pack_loader", "site_slug", "species_packs_removed"]
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
 SCREENSHOTS_ENV = "JAGA_TEST_SCREENSHOTS"
 

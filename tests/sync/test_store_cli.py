@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 import sync.cli
-from inference.fish.pack import pack_refusal
 from sync.errors import KeySourceError
 from sync.store import AccessEvent, Consent, Passphrase, Store, SystemClock
 from sync.store.key_sources import PASSPHRASE_ENV, resolve_key_source
@@ -25,7 +24,7 @@ FAST_KDF = ("--scrypt-log2n", "10")  # the default, 17, costs a second per comma
 
 def jaga(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="jaga")
-    sync.cli.register(parser.add_subparsers(dest="command"), pack_refusal=pack_refusal)
+    sync.cli.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(list(argv))
     return int(args.handler(args))
 

@@ -12,6 +12,7 @@ from sync.hub import review
 from sync.hub.admin.staff import SiteScopedAdmin
 from sync.hub.models import AccessEvent, Person, SpeciesPack
 from sync.hub.models.events import verified_after_erasure
+from sync.hub.pack_loader import check_pack_archive
 from sync.species_packs import (
     MAX_ARCHIVE_BYTES,
     PackArchiveError,
@@ -101,7 +102,10 @@ class AccessEventAdmin(SiteScopedAdmin):
 class SpeciesPackForm(forms.ModelForm):
     """An upload must be a species pack archive: the ZIP that ``jaga hub publish-pack
     PACK_DIR --archive-only FILE`` writes (the pack folder's files at its top, with
-    ``manifest.json``). Anything else is refused here, before devices hear of it."""
+    ``manifest.json``). Anything else is refused here, before devices hear of it, and so is
+    a pack the device's own loader refuses, in its words (``sync.hub.pack_loader``; a hub
+    not started by ``jaga hub run`` has no loader, and says to publish with ``jaga hub
+    publish-pack`` instead)."""
 
     file = forms.FileField(
         help_text="The pack archive from `jaga hub publish-pack PACK_DIR --archive-only FILE`"
@@ -135,6 +139,10 @@ class SpeciesPackForm(forms.ModelForm):
             check_manifest_files(data)
         except PackArchiveError as error:
             raise forms.ValidationError(f"not a species pack archive: {error}") from None
+        try:  # as publishing checks it again: the device's loader's verdict, here as words
+            check_pack_archive(data)
+        except PackArchiveError as error:
+            raise forms.ValidationError(str(error)) from None
         self.archive = data
         return upload
 

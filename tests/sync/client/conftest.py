@@ -18,10 +18,15 @@ import pytest
 
 from tests.sync.client import faults
 from tests.sync.client.faultproxy import FaultProxy
-from tests.sync.hub.hubfixtures import provide_hub_database, site_slug, species_packs_removed
+from tests.sync.hub.hubfixtures import (
+    device_pack_loader,
+    provide_hub_database,
+    site_slug,
+    species_packs_removed,
+)
 from tests.sync.hub.hubkit import HubProcess, start_hub_process
 
-__all__ = ["site_slug", "species_packs_removed"]
+__all__ = ["device_pack_loader", "site_slug", "species_packs_removed"]
 
 
 @pytest.fixture(scope="package")

@@ -2,6 +2,7 @@
 
 from tests.sync.hub.hubfixtures import (
     api,
+    device_pack_loader,
     hub_database,
     live_hub,
     operator,
@@ -12,6 +13,7 @@ from tests.sync.hub.hubfixtures import (
 
 __all__ = [
     "api",
+    "device_pack_loader",
     "hub_database",
     "live_hub",
     "operator",

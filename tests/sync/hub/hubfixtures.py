@@ -85,6 +85,36 @@ def species_packs_removed(hub_database: str) -> Iterator[None]:
     SpeciesPack.objects.exclude(pk__in=before).delete()
 
 
+@pytest.fixture(autouse=True)
+def device_pack_loader() -> Iterator[None]:
+    """The device's pack loader installed for publishing, as ``jaga`` installs it
+    (``main.py``): a test that publishes in this process needs it, or every pack is refused
+    (``sync.hub.pack_loader``). Autouse where imported. A module that publishes packs the
+    loader refuses on purpose (another schema's manifest on a 224 px model, to test what
+    the hub announces to which device) overrides it with ``any_pack_loads``."""
+    from inference.fish.pack import pack_refusal
+
+    yield from loader_installed(pack_refusal)
+
+
+def any_pack_loads(_root: Path) -> str | None:
+    """A loader that takes every pack: for tests of the hub's own handling of packs that
+    this release's loader refuses (a schema number it does not read)."""
+    return None
+
+
+def loader_installed(refusal: Any) -> Iterator[None]:
+    """Install ``refusal`` for one test (a fixture's body), then put back what was."""
+    from sync.hub import pack_loader
+
+    before = pack_loader.installed()
+    pack_loader.install(refusal)
+    try:
+        yield
+    finally:
+        pack_loader.install(before)
+
+
 @pytest.fixture
 def operator() -> Any:
     """A logged-in superuser in Django's test client (the hub's admin)."""

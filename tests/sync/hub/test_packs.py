@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
@@ -22,7 +26,8 @@ from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import Change, Site, SpeciesPack
 from sync.protocol import PACK_SCHEMA_HEADER, PROTOCOL_VERSION
 from sync.species_packs import PackArchiveError, archive_pack
-from tests.sync.hub.hubkit import Api, jaga_hub
+from tests.sync.hub.hubfixtures import loader_installed
+from tests.sync.hub.hubkit import Api, HubProcess, jaga_hub
 from tests.sync.test_pack_models import real_pack
 from tests.sync.test_species_packs import make_pack, zip_members
 
@@ -169,6 +174,80 @@ def test_publish_pack_refuses_a_pack_every_device_would_refuse(
     archived = jaga_hub("publish-pack", str(pack), "--archive-only", str(out), database_url="")
     assert archived.returncode == 1 and said in archived.stderr
     assert not out.exists()
+
+
+def test_the_admin_upload_refuses_a_pack_every_device_would_refuse(
+    operator: Client, api: Api, tmp_path: Path
+) -> None:
+    """The upload checked the archive's files, never the device's loader: a pack listing no
+    species was stored and announced, and every device downloaded it only to refuse it."""
+    before = len(api.pull_all())
+    for case, (spoil, said) in sorted(DEVICE_REFUSES.items()):
+        pack = make_pack(tmp_path / case)
+        spoil(pack)
+        version = f"refused.{len(case)}.{api.site}"
+        with pytest.raises(PackArchiveError, match="every device of this release would refuse"):
+            review.publish_pack_archive(version, archive_pack(pack))
+        upload = SimpleUploadedFile("pack.zip", archive_pack(pack), "application/zip")
+        answer = operator.post(
+            "/admin/hub/speciespack/add/", {"version": version, "notes": "", "file": upload}
+        )
+        assert answer.status_code == 200, case  # the form again, with the device's words
+        assert said.replace("'", "&#x27;") in answer.content.decode(), case
+        assert str(tmp_path) not in answer.content.decode()  # not the hub's scratch folder
+        assert not SpeciesPack.objects.filter(version=version).exists()
+    assert len(api.pull_all()) == before
+
+
+def test_the_admin_of_jaga_hub_run_checks_uploads_with_the_devices_loader(
+    live_hub: HubProcess, tmp_path: Path
+) -> None:
+    """``jaga`` installs the loader before ``jaga hub run`` forks its workers: their admin
+    publishes a good pack and refuses, in the device's words, one every device refuses."""
+    name = f"op-{uuid.uuid4().hex[:8]}"
+    User.objects.create_superuser(name, password="Hull-Survey-61k!")
+    refused = make_pack(tmp_path / "refused")
+    _relisted(refused, "species.json", {"species": []})
+    with httpx.Client(base_url=live_hub.url, timeout=60) as browser:
+        form = browser.get("/admin/login/")
+        fields = {"username": name, "password": "Hull-Survey-61k!", "next": "/admin/"}
+        browser.post("/admin/login/", data=fields | {"csrfmiddlewaretoken": _csrf(form.text)})
+        for folder, answer in ((refused, "at least one"), (make_pack(tmp_path / "good"), "")):
+            add = browser.get("/admin/hub/speciespack/add/")
+            upload = browser.post(
+                "/admin/hub/speciespack/add/",
+                data={"csrfmiddlewaretoken": _csrf(add.text), "version": f"{folder.name}.{name}"},
+                files={"file": ("pack.zip", archive_pack(folder), "application/zip")},
+            )
+            assert upload.status_code == (200 if answer else 302), upload.text[-2000:]
+            assert answer in upload.text  # the device's words on the form
+    published = SpeciesPack.objects.filter(version__endswith=name).values_list("version", flat=True)
+    assert list(published) == [f"good.{name}"]
+
+
+def _csrf(page: str) -> str:
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token, page[:2000]
+    return token.group(1)
+
+
+def test_a_hub_without_the_devices_loader_publishes_no_pack_and_says_how(
+    operator: Client, api: Api, tmp_path: Path
+) -> None:
+    """A bare gunicorn on sync.hub.wsgi never runs main.py, which installs the loader: it
+    must not publish unchecked."""
+    data = archive_pack(make_pack(tmp_path / "pack"))
+    version = f"unchecked.{api.site}"
+    for _ in loader_installed(None):
+        with pytest.raises(PackArchiveError, match="jaga hub publish-pack"):
+            review.publish_pack_archive(version, data)
+        upload = SimpleUploadedFile("pack.zip", data, "application/zip")
+        answer = operator.post(
+            "/admin/hub/speciespack/add/", {"version": version, "notes": "", "file": upload}
+        )
+        assert answer.status_code == 200
+        assert "jaga hub run" in answer.content.decode()
+    assert not SpeciesPack.objects.filter(version=version).exists()
 
 
 def test_archive_only_writes_the_archive_for_an_admin_upload(
