@@ -7,7 +7,8 @@ code" action (never cached: ``Cache-Control: no-store``), and kept nowhere else:
 admin's messages, which wait in the session (a ``django_session`` row, in every database
 backup) until the next page shows them. The hub keeps only the code's hash; a code lost is
 replaced by issuing a new one. Reloading that page sends the form again: a second device, or
-another code that voids the first.
+another code that voids the first. The action issues its codes in one transaction: an error
+midway voids no device's token (they are all as before, and no code is shown).
 
 Issuing a code and revoking take the change permission (view-only staff see the list
 only); the add permission alone adds a device without a code, for someone with the change
@@ -29,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -119,12 +121,15 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
         permissions=("change",),
     )
     def issue_code(self, request: Any, queryset: QuerySet[Device]) -> HttpResponse | None:
+        """One transaction for all the selected devices: an error midway (other than an open
+        audit break, which skips that device) voids no token whose code goes unshown."""
         issued = []
-        for device in queryset:
-            try:
-                issued.append(auth.issue_code(device, by=str(request.user)))
-            except OpenAuditBreakError as error:
-                messages.error(request, f"No code for {device}: {error}")
+        with transaction.atomic():
+            for device in queryset:
+                try:
+                    issued.append(auth.issue_code(device, by=str(request.user)))
+                except OpenAuditBreakError as error:
+                    messages.error(request, f"No code for {device}: {error}")
         return self._codes_page(request, issued) if issued else None
 
     def _codes_page(self, request: HttpRequest, issued: list[auth.IssuedCode]) -> HttpResponse:

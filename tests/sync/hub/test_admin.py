@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
+from django.db import DatabaseError, connection
 from django.test import Client
 
 from sync.hub import auth, review
@@ -194,6 +195,39 @@ def test_revoke_action(operator: Client, api: Api) -> None:
     pk = Device.objects.get(uid=api.device_id).pk
     operator.post("/admin/hub/device/", {"action": "revoke", "_selected_action": [pk]})
     assert api.get(api.site_path("changes")).json()["error"] == "device_revoked"
+
+
+def test_issuing_codes_for_several_devices_is_all_or_nothing(
+    operator: Client, site_slug: str
+) -> None:
+    """A failure midway (the database refusing one device's update) voided the tokens of
+    the devices before it, committed, while the page that would show their codes became a
+    500: those devices were locked out with no code to register again."""
+    first, broken = Api.register_new(site_slug, "a-first"), Api.register_new(site_slug, "b-broken")
+    devices = Device.objects.filter(uid__in=[first.device_id, broken.device_id])
+    before = dict(devices.values_list("uid", "token_hash"))
+    table, pk = Device._meta.db_table, Device.objects.get(uid=broken.device_id).pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION jaga_test_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER jaga_test_refuse BEFORE UPDATE ON {table} FOR EACH ROW"
+            f" WHEN (OLD.id = {int(pk)}) EXECUTE FUNCTION jaga_test_refuse()"
+        )
+    try:
+        selected = list(devices.values_list("pk", flat=True))
+        with pytest.raises(DatabaseError, match="refused for the test"):
+            operator.post(
+                "/admin/hub/device/", {"action": "issue_code", "_selected_action": selected}
+            )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER jaga_test_refuse ON {table}")
+            cursor.execute("DROP FUNCTION jaga_test_refuse()")
+    assert dict(devices.values_list("uid", "token_hash")) == before
+    first.pull_all()  # still registered: its token is taken
 
 
 def test_species_pack_is_announced_to_sites_and_downloadable(api: Api) -> None:
