@@ -48,6 +48,7 @@ from sync.errors import (
     WrongKeyError,
 )
 from sync.protocol import MAX_PHOTO_BYTES
+from sync.regular_file import open_regular_file
 from sync.store import purge_mark
 from sync.store.keys import raw_key_pragma, raw_rekey_pragma
 
@@ -165,12 +166,16 @@ def check_file_looks_encrypted(path: Path) -> bool:
 
     True when the file ends in a part page beside a WAL with pages in it: a checkpoint cut
     short (a file-size limit), which SQLite repairs from the WAL, or damage, which it does
-    not. Only reading it can tell, and ``Database.open`` does before it writes.
+    not. Only reading it can tell, and ``Database.open`` does before it writes. A device, a
+    pipe or a folder is refused by its type, unread (a pipe would wait for a writer for ever).
     """
     try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            head = handle.read(len(SQLITE_MAGIC))
+        handle = open_regular_file(path, "a store file", NotAStoreError)
+        try:
+            size = os.fstat(handle).st_size
+            head = os.pread(handle, len(SQLITE_MAGIC), 0)
+        finally:
+            os.close(handle)
     except FileNotFoundError:
         raise StoreNotFoundError(f"no store at {path}; create one with `jaga store init`") from None
     except OSError as error:

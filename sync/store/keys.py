@@ -47,6 +47,7 @@ from typing import Any, Literal
 
 from sync.durable import create_private, fsync_path
 from sync.errors import KeySourceError, NotAStoreError, StoreIOError, WrongKeyError
+from sync.regular_file import read_small_file
 
 _log = logging.getLogger(__name__)
 
@@ -136,6 +137,11 @@ class KeyHeader:
 
 
 HEADER_SUFFIX = ".kdf.json"
+# A key file is 64 hex characters and a newline; twice that leaves room for an editor's CRLF
+# and spaces, and refuses by its size, unread, a video or a backup named by mistake.
+MAX_KEY_FILE_BYTES = 128
+# A header is a few hundred bytes; one far larger is not ours (and is not read whole).
+MAX_HEADER_BYTES = 64 * 1024
 
 
 def header_path(db_path: Path) -> Path:
@@ -231,7 +237,9 @@ def raw_rekey_pragma(key: bytes) -> str:
 def read_header(db_path: Path) -> KeyHeader:
     path = header_path(db_path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(
+            read_small_file(path, "a key header", MAX_HEADER_BYTES, NotAStoreError).decode()
+        )
     except FileNotFoundError:
         raise NotAStoreError(
             f"{db_path} has no key header ({path.name}): not a Jaga store, or the header was lost"
@@ -296,7 +304,8 @@ def _other_kind_message(slot: KeySlot) -> str:
 
 def _read_key_file(path: Path) -> bytes:
     try:
-        text = path.read_text(encoding="ascii").strip()
+        data = read_small_file(path, "a key file", MAX_KEY_FILE_BYTES, KeySourceError)
+        text = data.decode("ascii").strip()
         mode = path.stat().st_mode
     except (OSError, UnicodeDecodeError) as error:
         raise KeySourceError(f"cannot read key file {path}: {error}") from None
