@@ -40,7 +40,7 @@ from sync.store.people_cli import (
     purge_status,
 )
 from sync.store.records import FishObservation, PredictionStatus
-from sync.store.store import Store
+from sync.store.store import Store, check_free
 from sync.store.store_info import describe
 
 STORE_PATH_ENV = "JAGA_STORE_PATH"
@@ -272,14 +272,22 @@ def open_store_of(args: argparse.Namespace, config: StoreConfig | None = None) -
 
 
 def _init(args: argparse.Namespace) -> int:
+    """A new store; with ``--create-key-file``, under a new key file, written only once the
+    store's path is known free and taken back when the store is not made (nothing was
+    encrypted under it): a retry is never refused for the key file a failure left."""
+    target = store_path_of(args)
     if args.create_key_file:
         if args.key_file is None:
             raise KeySourceError("--create-key-file needs --key-file PATH")
+        check_free(target)
         create_key_file(args.key_file)
-    with Store.create(
-        store_path_of(args), key_source_of(args, confirm=True), config=_config(args)
-    ) as store:
-        print(f"created {store.path} (key header {store.path.name}.kdf.json)")
+    try:
+        with Store.create(target, key_source_of(args, confirm=True), config=_config(args)) as store:
+            print(f"created {store.path} (key header {store.path.name}.kdf.json)")
+    except BaseException:
+        if args.create_key_file and not target.exists():
+            args.key_file.unlink(missing_ok=True)
+        raise
     return 0
 
 

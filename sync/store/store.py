@@ -25,6 +25,7 @@ from sync.errors import (
     StoreCorruptError,
     StoreError,
     StoreExistsError,
+    StoreIOError,
     WrongKeyError,
 )
 from sync.filelock import exclusive, held_elsewhere
@@ -113,9 +114,11 @@ class Store:
         ``migrations`` is for tests that need a store as an older Jaga made it.
         """
         config = config or StoreConfig()
-        if path.exists():
-            raise StoreExistsError(f"{path} already exists; not overwriting it")
-        make_private_folders(path.parent)
+        check_free(path)
+        try:
+            make_private_folders(path.parent)
+        except OSError as error:  # a file in the way, or no right to make it
+            raise StoreIOError(f"cannot make the folder of {path}: {error}") from error
         clock = clock or SystemClock()
         slot, key = keys.new_slot(source, scrypt_n=config.scrypt_n)
         header = KeyHeader(current=slot)
@@ -296,6 +299,13 @@ def _build(
     keys.write_header(path, header)
     building.replace(path)
     fsync_path(path.parent)
+
+
+def check_free(path: Path) -> None:
+    """``StoreExistsError`` where anything is at ``path``: a new store is never written over
+    it (``jaga store init`` asks before it writes a new key file)."""
+    if path.exists():
+        raise StoreExistsError(f"{path} already exists; not overwriting it")
 
 
 def key_change_lock(path: Path) -> contextlib.AbstractContextManager[None]:

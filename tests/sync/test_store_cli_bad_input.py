@@ -72,3 +72,32 @@ def test_a_store_that_is_not_a_file_is_refused_before_it_is_opened(
     assert capsys.readouterr().err == (
         f"jaga: error: {db} is not a store file (a device, a pipe or a folder)\n"
     )
+
+
+def test_init_refusing_an_existing_store_writes_no_key_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key file left behind made the retry with a free --db fail: "key file exists"."""
+    taken, key = tmp_path / "taken", tmp_path / "k.key"
+    taken.mkdir()
+    assert (
+        jaga("store", "init", "--db", str(taken), "--key-file", str(key), "--create-key-file") == 1
+    )
+    assert capsys.readouterr().err == f"jaga: error: {taken} already exists; not overwriting it\n"
+    assert not key.exists()
+    free = tmp_path / "s.db"
+    assert (
+        jaga("store", "init", "--db", str(free), "--key-file", str(key), "--create-key-file") == 0
+    )
+
+
+def test_init_that_cannot_make_the_store_takes_back_its_new_key_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Failing after the key file is written (here: a folder in the way is a file) removes it:
+    nothing was encrypted under it. Before, the failure was a FileExistsError traceback."""
+    (tmp_path / "a-file").touch()
+    db, key = tmp_path / "a-file" / "s.db", tmp_path / "k.key"
+    assert jaga("store", "init", "--db", str(db), "--key-file", str(key), "--create-key-file") == 1
+    assert capsys.readouterr().err.startswith(f"jaga: error: cannot make the folder of {db}: ")
+    assert not key.exists()
