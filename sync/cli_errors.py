@@ -1,5 +1,6 @@
-"""How every ``jaga`` command of the sync package reports a failure (one line, exit code 1),
-and reads a count, a moment, a file to write or a data folder given on its command line.
+"""How every ``jaga`` command of the sync package reports a failure (one line, exit code 1;
+130 for Ctrl-C at a prompt for a passphrase or code), and reads a count, a moment, a file to
+write or a data folder given on its command line.
 
 A ``SyncError`` is the user's to act on (a wrong key, a dead hub), so it gets its message, not
 a traceback; anything else is a bug and keeps its traceback.
@@ -23,13 +24,16 @@ def reporting(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
-        from sync.errors import SyncError
+        from sync.errors import PromptInterrupted, SyncError
 
         try:
             return handler(args)
         except SyncError as error:
             print(f"jaga: {_line(error)}", file=sys.stderr)
             return 1
+        except PromptInterrupted as stopped:  # Ctrl-C at a passphrase or code prompt
+            print(f"jaga: {stopped}", file=sys.stderr)
+            return 130
 
     return run
 

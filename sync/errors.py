@@ -13,7 +13,9 @@ stay ordinary exceptions and reach the crash report.
     │   ├── StoreExistsError        ``init`` or ``restore`` would overwrite a store
     │   ├── ReplacedStoreUnreadableError   a restore cannot read the store it replaces
     │   ├── ReplacedStoreUnsyncedError     it holds changes the hub never acknowledged
-    │   ├── KeySourceError          no passphrase or key file given, or an unusable one
+    │   ├── KeySourceError          no passphrase or key file given (or no registration
+    │   │                           code), or an unusable one: a key file not a regular
+    │   │                           file, or too large
     │   ├── WrongKeyError           the passphrase or key file does not open this store
     │   ├── NotAStoreError          a foreign file: plain SQLite, random bytes, no key header
     │   ├── StoreCorruptError       truncated or damaged; the integrity check failed
@@ -32,6 +34,10 @@ stay ordinary exceptions and reach the crash report.
     │   └── DuplicateIdentityError  the new face already matches an enrolled person
     ├── CorrectionsExportError      an export of confirmed fish photos cannot be written
     └── SecretKeyError              the hub's kept signing key file is empty (sync.hub.bootstrap)
+
+Ctrl-C at a prompt for a secret is :class:`PromptInterrupted`, a ``KeyboardInterrupt``: a
+command stops as it does for any Ctrl-C, and a CLI that catches it says the secret was not
+given (exit status 130).
 """
 
 from __future__ import annotations
@@ -69,7 +75,12 @@ class ReplacedStoreUnsyncedError(StoreError):
 
 
 class KeySourceError(StoreError):
-    """No passphrase or key file was given, or the key file is unusable."""
+    """No passphrase or key file was given (nor a code asked for at the same prompt), or the
+    key file is unusable."""
+
+
+class PromptInterrupted(KeyboardInterrupt):
+    """Ctrl-C at a prompt for a passphrase or code; the message says what was not given."""
 
 
 class WrongKeyError(StoreError):

@@ -4,11 +4,18 @@ passphrase: one line each, never a hang, a traceback or memory read away."""
 from __future__ import annotations
 
 import os
+import pty
+import select
+import signal
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.sync.test_store_cli import PASSPHRASE, jaga
+from sync.errors import KeySourceError, PromptInterrupted
+from sync.store.key_sources import resolve_key_source
+from tests.sync.conftest import REPO_ROOT
+from tests.sync.test_store_cli import FAST_KDF, PASSPHRASE, jaga
 
 NOT_A_FILE = ["named pipe", "/dev/zero", "folder"]
 
@@ -101,3 +108,58 @@ def test_init_that_cannot_make_the_store_takes_back_its_new_key_file(
     assert jaga("store", "init", "--db", str(db), "--key-file", str(key), "--create-key-file") == 1
     assert capsys.readouterr().err.startswith(f"jaga: error: cannot make the folder of {db}: ")
     assert not key.exists()
+
+
+@pytest.mark.parametrize(
+    ("raised", "error"), [(EOFError, KeySourceError), (KeyboardInterrupt, PromptInterrupted)]
+)
+def test_no_answer_at_the_prompt_is_no_passphrase_given(
+    raised: type[BaseException], error: type[BaseException]
+) -> None:
+    def prompt(_: str) -> str:
+        raise raised
+
+    with pytest.raises(error, match=r"^no store passphrase given$"):
+        resolve_key_source(None, env={}, prompt=prompt, interactive=True)
+
+
+def at_the_prompt(db: Path, action: bytes | None) -> tuple[int, bytes]:
+    """``jaga store info`` in a terminal, answering its passphrase prompt with ``action``
+    (None: Ctrl-C, the signal the terminal sends for it)."""
+    env = {"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin", "HOME": str(db.parent)}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: main.py with the terminal as its stdin
+        os.execve(sys.executable, [sys.executable, str(REPO_ROOT / "main.py"), "store", "info",
+                                   "--db", str(db)], env)  # fmt: skip
+    out, sent = b"", False
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        assert ready, out  # nothing for a minute: it hangs
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child is gone (EIO)
+            break
+        if not chunk:
+            break
+        out += chunk
+        if not sent and b"passphrase: " in out:
+            if action is None:
+                os.kill(pid, signal.SIGINT)
+            else:
+                os.write(fd, action)
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out
+
+
+def test_ctrl_d_and_ctrl_c_at_the_passphrase_prompt_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "s.db"
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    assert jaga("store", "init", "--db", str(db), *FAST_KDF) == 0
+    code, out = at_the_prompt(db, b"\x04")  # Ctrl-D
+    assert (code, out.splitlines()[-1]) == (1, b"jaga: error: no store passphrase given"), out
+    code, out = at_the_prompt(db, None)
+    assert (code, out.splitlines()[-1]) == (130, b"jaga: no store passphrase given"), out
