@@ -4,7 +4,8 @@ The store is opened as ``jaga store`` opens it (``--db``, ``--key-file`` or
 ``$JAGA_STORE_PASSPHRASE``). The hub's URL and the device's identity come from the
 environment or from what ``register`` kept in the encrypted store (``sync.client.config``).
 The token is never printed, and never taken from the command line; a registration code is
-read from ``$JAGA_SYNC_CODE`` or a prompt, for the same reason. A species pack the hub
+read from ``$JAGA_SYNC_CODE`` or a prompt (in a terminal only), for the same reason, its
+groups apart with dashes or spaces. A species pack the hub
 announced is unpacked into ``<store folder>/species-packs/<version>`` (or under
 ``$JAGA_SPECIES_PACKS_DIR``); ``now`` says when one was installed or why not, and ``status``
 shows the announced and installed versions. A sync that reaches its per-sync limits is
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import os
 import random
 import sys
@@ -229,14 +229,44 @@ def _register(args: argparse.Namespace) -> int:
     from sync.client.transport import hub_http_client, register_device
 
     hub_url = check_hub_url(args.hub)
-    code = os.environ.get(CODE_ENV) or getpass.getpass("One-time registration code: ")
+    code = registration_code(os.environ.get(CODE_ENV) or _ask_code())
     with _open_store(args) as store:
         ensure_schema(store.database)
         with hub_http_client() as http:
-            result = register_device(http, hub_url, code.strip())
+            result = register_device(http, hub_url, code)
         registration = Registration(hub_url, result.site, result.device_id, result.token)
         save_registration(
             store.database, registration, store.clock.now(), send_face_images=args.face_images
         )
     print(f"registered device {result.device_id} of site {result.site} with {hub_url}")
     return 0
+
+
+def _ask_code() -> str:
+    from sync.store.key_sources import ask_secret
+
+    return ask_secret(
+        "One-time registration code: ",
+        what="registration code",
+        no_terminal=f"no registration code: set {CODE_ENV}, or run in a terminal to be asked",
+    )
+
+
+def registration_code(typed: str) -> str:
+    """The code as the hub takes it (the protocol's ``RegistrationCode``). An operator types
+    what is read out to them: the groups may be apart with spaces instead of dashes, in any
+    case (the hub ignores the dashes and the case). Anything else is one line saying what a
+    code looks like, without repeating it (it is a secret until used)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from sync.client.errors import SyncConfigError
+    from sync.protocol.hub_messages import RegistrationCode
+
+    try:
+        return TypeAdapter(RegistrationCode).validate_python("-".join(typed.split()))
+    except ValidationError:
+        raise SyncConfigError(
+            "that is not a registration code: a code looks like 7K3QX-M2RDW-9TBHF (three"
+            " groups of five letters and digits), as `jaga hub create-device` or the hub's"
+            " admin showed it"
+        ) from None

@@ -30,6 +30,9 @@ DEVICE_ID_ENV = "JAGA_SYNC_DEVICE_ID"
 TOKEN_ENV = "JAGA_SYNC_TOKEN"
 FACE_IMAGES_ENV = "JAGA_SYNC_FACE_IMAGES"
 _SLUG = re.compile(SLUG_PATTERN)
+# Printable ASCII without spaces, as the hub's tokens are (``jaga_`` and URL-safe base64):
+# anything else cannot be sent in an HTTP header.
+_TOKEN = re.compile(r"[!-~]{1,200}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 # Sends after which an entry the hub still refuses as retryable is quarantined: a conflict
@@ -87,7 +90,7 @@ class Registration:
         check_hub_url(self.hub_url)
         if not _SLUG.match(self.site):
             raise SyncConfigError(f"not a site slug: {self.site!r}")
-        if not self.token or any(c.isspace() for c in self.token) or len(self.token) > 200:
+        if not _TOKEN.fullmatch(self.token):  # what an HTTP header can carry, and the hub issues
             raise SyncConfigError("the device token is empty or malformed")
 
 
@@ -111,8 +114,15 @@ class SyncConfig:
 
 
 def check_hub_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    """``url`` without a trailing slash; :class:`SyncConfigError` for one that is not
+    http(s)://host[:port] (an unclosed IPv6 bracket, a port that is no port number included)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError for one that is not a number in 0..65535
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
+    except ValueError:
+        usable = False
+    if not usable:
         raise SyncConfigError(f"the hub URL must be http(s)://host[:port], not {url!r}")
     if parts.query or parts.fragment:
         raise SyncConfigError("the hub URL takes no query or fragment")

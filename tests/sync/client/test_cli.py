@@ -3,8 +3,10 @@ is never printed."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import uuid
 from pathlib import Path
 
 import pytest
@@ -203,3 +205,73 @@ def test_a_sync_logs_no_line_per_http_request_unless_verbose(
     caplog.clear()
     assert main(["--verbose", "sync", "now", "--db", str(db)]) == 0
     assert any(r.name == "httpx" and r.levelno == logging.INFO for r in caplog.records)
+
+
+def test_register_takes_a_code_read_aloud_in_groups(
+    db: Path, live_hub: HubProcess, site_slug: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spaces between the groups, and lower case, as an operator types what is read out."""
+    code = create_device(site_slug, "spaced").code
+    monkeypatch.setenv("JAGA_SYNC_CODE", f" {code.replace('-', '  ').lower()} ")
+    assert main(["sync", "register", "--hub", live_hub.url, "--db", str(db)]) == 0
+
+
+@pytest.mark.parametrize("code", ["R0C2J", "R0C2J/MRP4H/FCVV1", "R0C2J-MRP4H-FCVV1-" + "X" * 30])
+def test_register_refuses_a_mistyped_code_saying_what_a_code_looks_like(
+    db: Path, code: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pydantic traceback before; the code is a secret, so it is not repeated."""
+    monkeypatch.setenv("JAGA_SYNC_CODE", code)
+    assert main(["sync", "register", "--hub", "http://127.0.0.1:1", "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("jaga: error: that is not a registration code: a code looks like ")
+    assert code not in err
+
+
+def test_register_without_a_code_or_a_terminal_says_how_to_give_one(
+    db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """getpass's EOFError traceback before: the code prompt had no terminal check."""
+    monkeypatch.delenv("JAGA_SYNC_CODE", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO())  # as under a timer: not a terminal
+    assert main(["sync", "register", "--hub", "http://127.0.0.1:1", "--db", str(db)]) == 1
+    assert capsys.readouterr().err == (
+        "jaga: error: no registration code: set JAGA_SYNC_CODE, or run in a terminal to be asked\n"
+    )
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://hub:99999", "http://hub:port"])
+def test_a_malformed_hub_url_is_one_line(
+    db: Path, url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """urlsplit's ValueError was a traceback, from `register --hub` and from JAGA_HUB_URL."""
+    monkeypatch.setenv("JAGA_SYNC_CODE", "R0C2J-MRP4H-FCVV1")
+    refused = f"jaga: error: the hub URL must be http(s)://host[:port], not {url!r}\n"
+    assert main(["sync", "register", "--hub", url, "--db", str(db)]) == 1
+    assert capsys.readouterr().err == refused
+    registered(monkeypatch, JAGA_HUB_URL=url)
+    assert main(["sync", "now", "--db", str(db), "--retries", "1"]) == 1
+    assert capsys.readouterr().err == refused
+
+
+@pytest.mark.parametrize("token", ["tök", "jaga_\x07bell"])
+def test_a_token_that_cannot_be_sent_is_refused_unsent(
+    db: Path, token: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A non-ASCII token cannot be an HTTP header: a UnicodeEncodeError traceback before."""
+    registered(monkeypatch, JAGA_SYNC_TOKEN=token)
+    assert main(["sync", "now", "--db", str(db), "--retries", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err == "jaga: error: the device token is empty or malformed\n"
+
+
+def registered(monkeypatch: pytest.MonkeyPatch, **changed: str) -> None:
+    """A device registered through its environment (its hub is not there), with ``changed``."""
+    identity = {
+        "JAGA_HUB_URL": "http://127.0.0.1:1",
+        "JAGA_SYNC_SITE": "site",
+        "JAGA_SYNC_DEVICE_ID": str(uuid.uuid4()),
+        "JAGA_SYNC_TOKEN": "jaga_token",
+    }
+    for name, value in (identity | changed).items():
+        monkeypatch.setenv(name, value)
