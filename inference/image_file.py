@@ -14,7 +14,6 @@ the file. :func:`write_image_file` writes a figure under any name the file syste
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import cv2
@@ -23,6 +22,7 @@ import numpy.typing as npt
 
 from inference.errors import ImageError, ImageTooLargeError
 from inference.image_header import jpeg_scan_count, pixel_size
+from inference.regular_file import open_regular_file, read_at_most
 
 UInt8Image = npt.NDArray[np.uint8]
 
@@ -60,12 +60,12 @@ def read_image_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     """The bytes of the regular file at ``path``; :class:`ImageError` for anything else or
     a file that cannot be read, :class:`ImageTooLargeError` for one over ``max_bytes``."""
     try:
-        handle = open_regular_file(path, "a photo file")
+        handle = open_regular_file(path, "a photo file", ImageError)
         try:
             found = os.fstat(handle)
             if found.st_size > max_bytes:  # before a huge file is read at all
                 raise ImageTooLargeError(path, found.st_size, max_bytes)
-            data = _read_at_most(handle, max_bytes + 1)
+            data = read_at_most(handle, max_bytes + 1)
         finally:
             os.close(handle)
     except OSError as error:
@@ -73,29 +73,6 @@ def read_image_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     if len(data) > max_bytes:  # it grew since
         raise ImageTooLargeError(path, len(data), max_bytes)
     return data
-
-
-def open_regular_file(path: Path, what: str) -> int:
-    """A descriptor of the regular file at ``path`` (the caller closes it); :class:`ImageError`
-    naming it as not ``what`` for a device, a pipe or a folder, :class:`OSError` for a file
-    that cannot be opened. Opened without blocking: opening a named pipe would otherwise wait
-    until something writes to it, for ever."""
-    handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(handle).st_mode):
-            raise ImageError(f"{path} is not {what} (a device, a pipe or a folder)")
-    except BaseException:
-        os.close(handle)
-        raise
-    return handle
-
-
-def _read_at_most(handle: int, size: int) -> bytes:
-    chunks: list[bytes] = []
-    while size > 0 and (chunk := os.read(handle, min(size, 1 << 20))):
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
 
 
 def read_bgr(path: Path, max_bytes: int = MAX_FILE_BYTES) -> UInt8Image:

@@ -48,6 +48,7 @@ from inference.face.eval_common import (
 )
 from inference.face.match import MatchSettings
 from inference.output_paths import output_file
+from inference.regular_file import open_text_file
 
 FAR_TARGETS = ("0.01", "0.001")
 
@@ -63,7 +64,7 @@ class Pair:
 def read_pairs(path: Path) -> list[Pair]:
     """The pairs of a CSV with ``image_a,image_b,same`` (and optionally ``fold``) columns."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with open_text_file(path, "a pairs file", newline="") as handle:
             rows = list(csv.DictReader(handle))
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc

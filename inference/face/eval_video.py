@@ -35,9 +35,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inference.errors import ImageError, InputError
+from inference.errors import InputError
 from inference.face.pipeline import STAGES, DecisionPipeline, FrameResult
-from inference.image_file import open_regular_file
+from inference.regular_file import open_regular_file
 
 Image = npt.NDArray[np.uint8]
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
@@ -87,8 +87,6 @@ def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
 def _check_regular(path: Path) -> None:
     try:
         os.close(open_regular_file(path, "a video file"))
-    except ImageError as error:
-        raise InputError(str(error)) from None
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from error
 

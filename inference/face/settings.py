@@ -58,6 +58,10 @@ from inference.face.liveness import LivenessSettings
 from inference.face.match import MatchSettings
 from inference.face.quality import QualitySettings
 from inference.face.track import TrackerSettings
+from inference.regular_file import read_small_file
+
+# A settings file is a few kilobytes of TOML; a MiB refuses, unread, a file named by mistake.
+MAX_SETTINGS_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -144,12 +148,14 @@ class FaceSettings:
 
 
 def load_settings(path: Path | None = None) -> FaceSettings:
-    """The defaults, overridden by the TOML file at ``path`` when one is given."""
+    """The defaults, overridden by the TOML file at ``path`` when one is given: a regular
+    file of at most ``MAX_SETTINGS_BYTES`` (:class:`InputError` naming it otherwise)."""
     settings = FaceSettings()
     if path is None:
         return settings
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = read_small_file(path, "a settings file", MAX_SETTINGS_BYTES).decode("utf-8")
+        table = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"cannot read settings {path}: {exc}") from exc
     try:

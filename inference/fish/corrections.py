@@ -173,7 +173,7 @@ def _pack_names(species_pack: Path | None) -> dict[str, Species]:
 def _read_rows(path: Path) -> list[dict[str, str]]:
     """Its rows, by heading; a cell beyond the header or under a blank heading is refused
     (``csv_files``: a name's comma), while a named column it does not read is passed over."""
-    header, lines = read_csv(path)
+    header, lines = read_csv(path, "a corrections file")
     if not {"file", "confirmed_species"} <= set(header):
         raise DatasetError(f"{path} needs the columns file,confirmed_species[,group]")
     rows = [row.cells for row in by_heading(path, header, lines)]

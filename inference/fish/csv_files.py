@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inference.fish.errors import DatasetError
+from inference.regular_file import open_text_file
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,13 @@ class CsvRow:
     cells: dict[str, str]
 
 
-def read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and each row with the line it ends on; blank lines are skipped."""
+def read_csv(path: Path, what: str = "a CSV file") -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and each row with the line it ends on; blank lines are skipped. Only a
+    regular file is read (``DatasetError`` naming it as not ``what`` otherwise)."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel writes a BOM
+        with open_text_file(  # Excel writes a BOM
+            path, what, DatasetError, encoding="utf-8-sig", newline=""
+        ) as handle:
             reader = csv.reader(handle)
             header = next(reader, [])
             rows = [(reader.line_num, cells) for cells in reader if cells]

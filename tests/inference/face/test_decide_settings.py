@@ -4,6 +4,7 @@ a deployment overrides them."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -66,4 +67,23 @@ def test_wrong_values_are_input_errors(tmp_path: Path, text: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError):
+        load_settings(path)
+
+
+@pytest.mark.parametrize("kind", ["named pipe", "/dev/zero", "folder"])
+def test_a_settings_file_that_is_not_a_file_is_refused_unread(tmp_path: Path, kind: str) -> None:
+    """A named pipe waited for a writer for ever; /dev/zero was read until memory ran out."""
+    path = {"named pipe": tmp_path / "pipe.toml", "/dev/zero": Path("/dev/zero")}.get(
+        kind, tmp_path
+    )
+    if kind == "named pipe":
+        os.mkfifo(path)
+    with pytest.raises(InputError, match="is not a settings file \\(a device, a pipe or a folder"):
+        load_settings(path)
+
+
+def test_a_settings_file_over_a_mib_is_refused_by_its_size(tmp_path: Path) -> None:
+    path = tmp_path / "huge.toml"
+    path.write_text("# " + "x" * (1 << 20) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"huge.toml is too large for a settings file \("):
         load_settings(path)

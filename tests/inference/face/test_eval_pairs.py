@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -170,3 +171,15 @@ def test_an_unwritable_report_or_a_missing_image_folder_is_one_line(
     argv = ["eval", "pairs", "--pairs", str(pairs), "--out", str(tmp_path / "R.json")]
     assert main.main([*argv, "--images", str(tmp_path / "nowhere")]) == 1
     assert "not a folder of images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["named pipe", "/dev/zero", "folder"])
+def test_a_pairs_file_that_is_not_a_file_is_refused_unread(tmp_path: Path, kind: str) -> None:
+    """A named pipe waited for a writer for ever."""
+    path = {"named pipe": tmp_path / "pairs.csv", "/dev/zero": Path("/dev/zero")}.get(
+        kind, tmp_path
+    )
+    if kind == "named pipe":
+        os.mkfifo(path)
+    with pytest.raises(InputError, match="is not a pairs file \\(a device, a pipe or a folder"):
+        read_pairs(path)

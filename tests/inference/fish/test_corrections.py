@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import unicodedata
 from pathlib import Path
@@ -330,3 +331,14 @@ def test_a_cell_beyond_the_header_or_under_a_blank_heading_is_refused(tmp_path: 
     (tmp_path / "c.csv").write_text('file,confirmed_species,,later\na.png,"Bream, sea",,x\n')
     assert export_training_set(tmp_path / "c.csv", tmp_path / "out") == 1
     assert [s.name for s in load_dataset(tmp_path / "out").species] == ["Bream, sea"]
+
+
+@pytest.mark.parametrize("kind", ["named pipe", "/dev/zero", "folder"])
+def test_a_corrections_file_that_is_not_a_file_is_refused_unread(tmp_path: Path, kind: str) -> None:
+    """A named pipe waited for a writer for ever."""
+    path = {"named pipe": tmp_path / "c.csv", "/dev/zero": Path("/dev/zero")}.get(kind, tmp_path)
+    if kind == "named pipe":
+        os.mkfifo(path)
+    refused = "is not a corrections file \\(a device, a pipe or a folder"
+    with pytest.raises(DatasetError, match=refused):
+        export_training_set(path, tmp_path / "set")
