@@ -3,7 +3,7 @@
 A path given on a command line can be anything: reading /dev/zero never ends (and a key file
 was read whole, gigabytes of it), a named pipe waits for a writer for ever, a folder has no
 bytes. So a file is opened without blocking, refused by its type before a byte is read, and
-read no further than its limit allows. The twin of ``inference.image_file``'s reader: the
+read no further than its limit allows. The twin of ``inference.regular_file``: the
 packages share no code.
 """
 
