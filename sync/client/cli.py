@@ -14,7 +14,8 @@ first erases the people past their consent's retention date (``sync.client.clien
 ``requeue`` sends quarantined entries again once
 their cause is fixed, named by the ``#SEQUENCE`` that ``status`` shows or ``--all``.
 
-Exit codes: 0 done, 1 the sync failed or was paused (the message says why and what to do).
+Exit codes: 0 done, 1 the sync failed or was paused (the message says why and what to do),
+130 Ctrl-C at the passphrase or code prompt.
 """
 
 from __future__ import annotations

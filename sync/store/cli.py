@@ -1,7 +1,8 @@
 """``jaga store ...`` and ``jaga audit verify``: the store from a shell or a scheduler.
 
 Exit codes: 0 done, 1 the store refused or a check failed (the message says why), 2 usage,
-3 erased, but the erased data is still in the store's file (``people_cli.PURGE_PENDING``).
+3 erased, but the erased data is still in the store's file (``people_cli.PURGE_PENDING``),
+130 Ctrl-C at the passphrase prompt ("no store passphrase given").
 """
 
 from __future__ import annotations
