@@ -22,7 +22,7 @@ from tests.sync.hub.hubkit import REPO, HubProcess, free_port
 
 def _parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="jaga")
-    register(parser.add_subparsers(), pack_refusal=lambda folder: None)
+    register(parser.add_subparsers())
     return parser.parse_args(["hub", *argv])
 
 
