@@ -10,6 +10,16 @@ operator requeues a quarantined entry. ``mark_*`` move entries one state at a ti
 any other move; a push writes its whole ``Verdict`` with ``settle``, recovers a crashed push
 with ``recover_interrupted``, and an operator's ``requeue_quarantined`` is audited: each is one
 transaction, and each moves only entries in the state it starts from.
+
+Once the hub has acknowledged an entry, nothing sends it again (no move leaves
+``acknowledged``), so its payload is dropped in the transaction that records the
+acknowledgement: it becomes ``ACKNOWLEDGED_PAYLOAD``, and the row stays (its state is counted
+by ``jaga sync status`` and the metrics; a photo's row says its bytes may be uploaded). Two
+kinds keep theirs, being read after: a tombstone (its reason, ``sync.client.apply``; carried
+over a restore, ``sync.store.erasures``) and a fish observation (the box the catch was first
+recorded with, ``sync.store.corrections``). Payloads acknowledged by older releases are dropped
+by ``drop_acknowledged_payloads``, ``SWEEP_BATCH`` entries per sync. The records themselves
+(access events, the audit log) are kept: this bounds only what the outbox adds.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
 from sync.store.edit_clock import edit_time
 from sync.store.records import OutboxEntry, OutboxState
+from sync.store.state_rows import get_value, put_value
 from sync.store.verdict import Quarantined, Verdict
 
 _COLUMNS = (
@@ -45,6 +56,12 @@ _REJECT = "state = 'rejected', state_changed_at = ?, reject_reason = ?"
 _REQUEUE = "state = 'queued', state_changed_at = ?"
 _REQUEUE_REFUSED = "state = 'queued', state_changed_at = ?, refusals = refusals + 1"
 ERASED_PAYLOAD = json.dumps({"erased": True})
+ACKNOWLEDGED_PAYLOAD = json.dumps({"acknowledged": True})
+# The acknowledged entries whose payload nothing reads again (see the module).
+_DROPPABLE = "state = 'acknowledged' AND operation != 'tombstone' AND entity != 'fish_observation'"
+# How many acknowledged entries one sweep looks at: one short write transaction.
+SWEEP_BATCH = 2000
+_SWEPT = "outbox.swept_through"  # sync_state: the sweep has looked at every entry up to here
 
 
 class Outbox:
@@ -182,6 +199,29 @@ class Outbox:
                 _settle(connection, key, _REQUEUE, stamp)
             for key in verdict.refused:
                 _settle(connection, key, _REQUEUE_REFUSED, stamp)
+            for key in verdict.acknowledged:
+                _drop_payloads(connection, "idempotency_key = ?", key)
+
+    def drop_acknowledged_payloads(self) -> int:
+        """Drop the payloads of the next ``SWEEP_BATCH`` acknowledged entries, in sequence
+        order, that a release before this one acknowledged with them; returns how many.
+
+        One write transaction, bounded, so it never needs much free space or holds the
+        kiosk's writes up for long; where it got to is kept with the change, so a crash
+        only repeats a batch. Entries acknowledged since drop theirs as they are settled.
+        """
+        with self._database.write() as connection:
+            start = int(get_value(connection, _SWEPT) or 0)
+            looked = connection.execute(
+                "SELECT max(sequence) FROM (SELECT sequence FROM outbox"
+                " WHERE state = 'acknowledged' AND sequence > ? ORDER BY sequence LIMIT ?)",
+                (start, SWEEP_BATCH),
+            ).fetchone()[0]
+            if looked is None:
+                return 0
+            dropped = _drop_payloads(connection, "sequence > ? AND sequence <= ?", start, looked)
+            put_value(connection, _SWEPT, str(looked), self._clock.now())
+            return dropped
 
     def quarantined(self, limit: int = 100) -> list[Quarantined]:
         """The rejected entries with their reasons, oldest first."""
@@ -260,6 +300,7 @@ class Outbox:
                     " attempts = attempts + ? WHERE idempotency_key = ?",
                     (target.value, now, reason, int(count_attempt), key),
                 )
+                _drop_payloads(connection, "idempotency_key = ?", key)
 
     def _select(self, clause: str, parameters: Sequence[Any]) -> list[OutboxEntry]:
         rows = self._database.query(f"SELECT {_COLUMNS} FROM outbox {clause}", parameters)
@@ -276,6 +317,16 @@ def _settle(connection: Any, key: str, changes: str, *values: str) -> None:
         f"UPDATE outbox SET {changes} WHERE idempotency_key = ? AND state = 'sent'",
         (*values, key),
     )
+
+
+def _drop_payloads(connection: Any, where: str, *values: Any) -> int:
+    """Drop the payloads of the acknowledged entries ``where`` names that nothing reads again
+    (an erasure's blank stays as it is); returns how many."""
+    cursor = connection.execute(
+        f"UPDATE outbox SET payload = ? WHERE {where} AND {_DROPPABLE} AND payload NOT IN (?, ?)",
+        (ACKNOWLEDGED_PAYLOAD, *values, ACKNOWLEDGED_PAYLOAD, ERASED_PAYLOAD),
+    )
+    return int(cursor.rowcount)
 
 
 def _chosen_quarantined(connection: Any, sequences: Sequence[int] | None) -> list[int]:

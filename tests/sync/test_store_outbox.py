@@ -12,6 +12,7 @@ import sqlcipher3
 from sync.errors import RecordNotFoundError, RecordTooLargeError
 from sync.protocol import MAX_PHOTO_BYTES
 from sync.store import (
+    AccessEvent,
     FishObservation,
     OutboxState,
     Passphrase,
@@ -21,6 +22,7 @@ from sync.store import (
     StoreConfig,
     Verdict,
 )
+from sync.store import outbox as outbox_module
 from sync.store.photos import load_photo
 from tests.sync.conftest import FAST, FakeClock, enrol
 
@@ -294,3 +296,65 @@ def test_a_requeue_naming_an_entry_not_quarantined_moves_nothing(
         store.outbox.requeue_quarantined([rejected, queued, 999], operator="cli:officer-7")
     assert store.outbox.counts()[OutboxState.REJECTED] == 1
     assert store.audit.entries()[-1].action != "outbox.requeued"
+
+
+def decision(store: Store, clock: FakeClock, person_uid: str | None = None) -> None:
+    event = AccessEvent(clock.now(), "north-gate", "kiosk-1", "verified", person_uid, 0.8, 0.97)
+    store.access.record(event)
+
+
+def acknowledge_all(store: Store) -> None:
+    keys = [entry.idempotency_key for entry in store.outbox.queued()]
+    store.outbox.mark_sent(keys)
+    store.outbox.settle(Verdict(acknowledged=tuple(keys)))
+
+
+def test_an_acknowledged_entry_drops_its_payload_but_a_tombstone_or_catch(
+    store: Store, clock: FakeClock
+) -> None:
+    """A kiosk's decisions must not fill its disk once the hub has them; an erasure's reason
+    (``sync.client.apply``) and a catch's first box (``sync.store.corrections``) are read
+    after, so those stay."""
+    person_uid = enrol(store, clock, "B-1", seed=1)
+    decision(store, clock, person_uid)
+    store.observations.add(catch(clock))
+    waiting = store.outbox.entries()
+    acknowledge_all(store)
+    store.people.erase(person_uid, operator="dpo", reason="left the company")
+    acknowledge_all(store)
+    decision(store, clock)  # still queued: sent as it was written
+    after = {entry.sequence: entry for entry in store.outbox.entries()}
+    assert [after[e.sequence].payload() for e in waiting] == [
+        {"erased": True},  # the person's entries, blanked by the erasure
+        {"erased": True},
+        {"acknowledged": True},
+        waiting[3].payload(),  # the catch
+    ]
+    tombstone, queued = list(after.values())[-2:]
+    assert tombstone.payload()["reason"] == "left the company"
+    assert queued.state == OutboxState.QUEUED and queued.payload()["decision"] == "verified"
+    assert store.outbox.counts()[OutboxState.ACKNOWLEDGED] == 5  # every entry is still counted
+
+
+def test_payloads_an_older_release_kept_are_dropped_a_bounded_batch_at_a_time(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(5):
+        decision(store, clock)
+    store.observations.add(catch(clock))
+    with store.database.write() as connection:  # acknowledged as releases before this one did
+        connection.execute("UPDATE outbox SET state = 'acknowledged'")
+    decision(store, clock)  # not acknowledged yet
+    monkeypatch.setattr(outbox_module, "SWEEP_BATCH", 2)
+
+    def kept() -> list[bool]:
+        return [e.payload() != {"acknowledged": True} for e in store.outbox.entries()]
+
+    assert store.outbox.drop_acknowledged_payloads() == 2
+    assert kept() == [False, False, True, True, True, True, True]
+    assert store.outbox.drop_acknowledged_payloads() == 2
+    assert store.outbox.drop_acknowledged_payloads() == 1  # the catch keeps its payload
+    assert store.outbox.drop_acknowledged_payloads() == 0
+    assert kept() == [False] * 5 + [True, True]
+    acknowledge_all(store)
+    assert kept() == [False] * 5 + [True, False]
