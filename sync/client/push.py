@@ -8,8 +8,8 @@ quarantined with the reason (sent again only if an operator requeues it: ``jaga 
 requeue``). Any failure to hear the verdict puts the batch back in the queue with the same
 idempotency keys, so the retry is acknowledged by the hub's ledger and nothing is stored
 twice; if the process dies instead, the next sync finds the entries ``sent`` and requeues
-them first. Each push also drops one bounded batch of the payloads older releases kept after
-the hub acknowledged them (``Outbox.drop_acknowledged_payloads``).
+them first. Each push also deletes one bounded batch of the acknowledged entries older
+releases kept, which nothing reads (``Outbox.forget_acknowledged``).
 
 A batch the hub refuses whole (its ``invalid_body`` or ``too_large``) is split in halves until
 the one entry it refuses is found and quarantined with the hub's reason, so one bad entry
@@ -92,7 +92,7 @@ class Pusher:
         then the report is not ``complete``); raises on failure. Entries the hub refused
         as retryable, or left unanswered, wait for the next sync and leave it complete."""
         report = PushReport(recovered=self._store.outbox.recover_interrupted())
-        self._store.outbox.drop_acknowledged_payloads()  # what older releases kept: a batch
+        self._store.outbox.forget_acknowledged()  # a batch of what older releases kept
         deferred: set[str] = set()  # requeued in this push: they wait for the next sync
         for _ in range(self._tuning.max_batches_per_sync):
             if stopping():

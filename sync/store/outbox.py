@@ -12,14 +12,17 @@ with ``recover_interrupted``, and an operator's ``requeue_quarantined`` is audit
 transaction, and each moves only entries in the state it starts from.
 
 Once the hub has acknowledged an entry, nothing sends it again (no move leaves
-``acknowledged``), so its payload is dropped in the transaction that records the
-acknowledgement: it becomes ``ACKNOWLEDGED_PAYLOAD``, and the row stays (its state is counted
-by ``jaga sync status`` and the metrics; a photo's row says its bytes may be uploaded). Two
-kinds keep theirs, being read after: a tombstone (its reason, ``sync.client.apply``; carried
-over a restore, ``sync.store.erasures``) and a fish observation (the box the catch was first
-recorded with, ``sync.store.corrections``). Payloads acknowledged by older releases are dropped
-by ``drop_acknowledged_payloads``, ``SWEEP_BATCH`` entries per sync. The records themselves
-(access events, the audit log) are kept: this bounds only what the outbox adds.
+``acknowledged``). So an acknowledged access decision, person or face template upsert, which
+nothing reads again, is deleted in the transaction that records the acknowledgement
+(``settle``; ``mark_acknowledged`` leaves it to the sweep): a kiosk's store then stops
+growing by a whole entry per decision, and the freed pages are reused by the next writes (no
+vacuum needed). The others stay, being read after: a
+tombstone (its reason, ``sync.client.apply``; carried over a restore, ``sync.store.erasures``),
+a fish observation (the box a catch was first recorded with, ``sync.store.corrections``) and
+a photo (its bytes are uploaded once the hub acknowledged it, ``sync.client.uploads``). The
+``acknowledged`` count of ``jaga sync status`` and the metrics therefore counts those only.
+Entries older releases kept are deleted by ``forget_acknowledged``, ``SWEEP_BATCH`` at a time.
+The records themselves (access events, people, the audit log) are not touched.
 """
 
 from __future__ import annotations
@@ -56,9 +59,11 @@ _REJECT = "state = 'rejected', state_changed_at = ?, reject_reason = ?"
 _REQUEUE = "state = 'queued', state_changed_at = ?"
 _REQUEUE_REFUSED = "state = 'queued', state_changed_at = ?, refusals = refusals + 1"
 ERASED_PAYLOAD = json.dumps({"erased": True})
-ACKNOWLEDGED_PAYLOAD = json.dumps({"acknowledged": True})
-# The acknowledged entries whose payload nothing reads again (see the module).
-_DROPPABLE = "state = 'acknowledged' AND operation != 'tombstone' AND entity != 'fish_observation'"
+# The acknowledged entries nothing reads again (see the module); a new kind is kept.
+_FORGETTABLE = (
+    "state = 'acknowledged' AND operation = 'upsert'"
+    " AND entity IN ('access_event', 'person', 'face_template')"
+)
 # How many acknowledged entries one sweep looks at: one short write transaction.
 SWEEP_BATCH = 2000
 _SWEPT = "outbox.swept_through"  # sync_state: the sweep has looked at every entry up to here
@@ -200,11 +205,11 @@ class Outbox:
             for key in verdict.refused:
                 _settle(connection, key, _REQUEUE_REFUSED, stamp)
             for key in verdict.acknowledged:
-                _drop_payloads(connection, "idempotency_key = ?", key)
+                _forget(connection, "idempotency_key = ?", key)
 
-    def drop_acknowledged_payloads(self) -> int:
-        """Drop the payloads of the next ``SWEEP_BATCH`` acknowledged entries, in sequence
-        order, that a release before this one acknowledged with them; returns how many.
+    def forget_acknowledged(self) -> int:
+        """Delete what a release before this one kept of the next ``SWEEP_BATCH``
+        acknowledged entries, in sequence order (see the module); returns how many.
 
         One write transaction, bounded, so it never needs much free space or holds the
         kiosk's writes up for long; where it got to is kept with the change, so a crash
@@ -219,9 +224,9 @@ class Outbox:
             ).fetchone()[0]
             if looked is None:
                 return 0
-            dropped = _drop_payloads(connection, "sequence > ? AND sequence <= ?", start, looked)
+            forgotten = _forget(connection, "sequence > ? AND sequence <= ?", start, looked)
             put_value(connection, _SWEPT, str(looked), self._clock.now())
-            return dropped
+            return forgotten
 
     def quarantined(self, limit: int = 100) -> list[Quarantined]:
         """The rejected entries with their reasons, oldest first."""
@@ -300,7 +305,6 @@ class Outbox:
                     " attempts = attempts + ? WHERE idempotency_key = ?",
                     (target.value, now, reason, int(count_attempt), key),
                 )
-                _drop_payloads(connection, "idempotency_key = ?", key)
 
     def _select(self, clause: str, parameters: Sequence[Any]) -> list[OutboxEntry]:
         rows = self._database.query(f"SELECT {_COLUMNS} FROM outbox {clause}", parameters)
@@ -319,13 +323,9 @@ def _settle(connection: Any, key: str, changes: str, *values: str) -> None:
     )
 
 
-def _drop_payloads(connection: Any, where: str, *values: Any) -> int:
-    """Drop the payloads of the acknowledged entries ``where`` names that nothing reads again
-    (an erasure's blank stays as it is); returns how many."""
-    cursor = connection.execute(
-        f"UPDATE outbox SET payload = ? WHERE {where} AND {_DROPPABLE} AND payload NOT IN (?, ?)",
-        (ACKNOWLEDGED_PAYLOAD, *values, ACKNOWLEDGED_PAYLOAD, ERASED_PAYLOAD),
-    )
+def _forget(connection: Any, where: str, *values: Any) -> int:
+    """Delete the acknowledged entries ``where`` names that nothing reads again."""
+    cursor = connection.execute(f"DELETE FROM outbox WHERE {where} AND {_FORGETTABLE}", values)
     return int(cursor.rowcount)
 
 

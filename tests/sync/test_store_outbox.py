@@ -309,34 +309,32 @@ def acknowledge_all(store: Store) -> None:
     store.outbox.settle(Verdict(acknowledged=tuple(keys)))
 
 
-def test_an_acknowledged_entry_drops_its_payload_but_a_tombstone_or_catch(
+def test_an_acknowledged_decision_or_enrolment_is_forgotten_but_not_what_is_read_after(
     store: Store, clock: FakeClock
 ) -> None:
     """A kiosk's decisions must not fill its disk once the hub has them; an erasure's reason
-    (``sync.client.apply``) and a catch's first box (``sync.store.corrections``) are read
-    after, so those stay."""
+    (``sync.client.apply``), a catch's first box (``sync.store.corrections``) and a photo's
+    entry (its upload) are read after, so those stay. The records themselves stay too."""
     person_uid = enrol(store, clock, "B-1", seed=1)
     decision(store, clock, person_uid)
-    store.observations.add(catch(clock))
-    waiting = store.outbox.entries()
+    store.observations.add(catch(clock), Photo(b"jpeg", "image/jpeg", clock.now()))
     acknowledge_all(store)
     store.people.erase(person_uid, operator="dpo", reason="left the company")
     acknowledge_all(store)
     decision(store, clock)  # still queued: sent as it was written
-    after = {entry.sequence: entry for entry in store.outbox.entries()}
-    assert [after[e.sequence].payload() for e in waiting] == [
-        {"erased": True},  # the person's entries, blanked by the erasure
-        {"erased": True},
-        {"acknowledged": True},
-        waiting[3].payload(),  # the catch
+    after = store.outbox.entries()
+    assert [(e.entity, e.operation, e.state.value) for e in after] == [
+        ("photo", "upsert", "acknowledged"),
+        ("fish_observation", "upsert", "acknowledged"),
+        ("person", "tombstone", "acknowledged"),
+        ("access_event", "upsert", "queued"),
     ]
-    tombstone, queued = list(after.values())[-2:]
-    assert tombstone.payload()["reason"] == "left the company"
-    assert queued.state == OutboxState.QUEUED and queued.payload()["decision"] == "verified"
-    assert store.outbox.counts()[OutboxState.ACKNOWLEDGED] == 5  # every entry is still counted
+    assert after[1].payload()["crop"] is None and after[0].payload()["media_type"] == "image/jpeg"
+    assert after[2].payload()["reason"] == "left the company"
+    assert store.access.count() == 2 and store.audit.verify().ok
 
 
-def test_payloads_an_older_release_kept_are_dropped_a_bounded_batch_at_a_time(
+def test_entries_an_older_release_kept_are_forgotten_a_bounded_batch_at_a_time(
     store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for _ in range(5):
@@ -347,14 +345,14 @@ def test_payloads_an_older_release_kept_are_dropped_a_bounded_batch_at_a_time(
     decision(store, clock)  # not acknowledged yet
     monkeypatch.setattr(outbox_module, "SWEEP_BATCH", 2)
 
-    def kept() -> list[bool]:
-        return [e.payload() != {"acknowledged": True} for e in store.outbox.entries()]
+    def left() -> list[str]:
+        return [e.entity for e in store.outbox.entries()]
 
-    assert store.outbox.drop_acknowledged_payloads() == 2
-    assert kept() == [False, False, True, True, True, True, True]
-    assert store.outbox.drop_acknowledged_payloads() == 2
-    assert store.outbox.drop_acknowledged_payloads() == 1  # the catch keeps its payload
-    assert store.outbox.drop_acknowledged_payloads() == 0
-    assert kept() == [False] * 5 + [True, True]
+    assert store.outbox.forget_acknowledged() == 2
+    assert left() == ["access_event"] * 3 + ["fish_observation", "access_event"]
+    assert store.outbox.forget_acknowledged() == 2
+    assert store.outbox.forget_acknowledged() == 1  # the catch stays
+    assert store.outbox.forget_acknowledged() == 0
+    assert left() == ["fish_observation", "access_event"]
     acknowledge_all(store)
-    assert kept() == [False] * 5 + [True, False]
+    assert left() == ["fish_observation"]

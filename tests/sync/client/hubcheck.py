@@ -1,7 +1,10 @@
 """Exactly-once checks against the hub's own PostgreSQL (through its Django models).
 
 What a device expects on the hub is read from its outbox: every upsert entry names a record
-(entity, uid). ``lost`` counts expected records the hub does not have (or has with other
+(entity, uid). The outbox forgets an acknowledged access decision, person or face template
+(``sync.store.outbox``), so those are read from the device's own tables, and how many upserts
+it sent of each from the keys the hub's ledger holds for it (a key applied twice still shows
+as a change beyond them). ``lost`` counts expected records the hub does not have (or has with other
 content); ``duplicated`` counts extra rows for one uid, records of the site the device never
 made, and change-log entries beyond the number of upserts the device sent for a record (each
 upsert applied once emits at most one change, so a double apply shows there).
@@ -43,14 +46,32 @@ class Tally:
         )
 
 
+# The kinds the outbox forgets once acknowledged, and where a device holds their records.
+_FORGOTTEN = {
+    "access_event": "SELECT event_uid FROM access_events",
+    "person": "SELECT person_uid FROM people",
+    "face_template": "SELECT template_uid FROM face_templates",
+}
+
+
 def sent_upserts(stores: Iterable[Store]) -> Counter[tuple[str, str]]:
-    """(entity, uid) -> how many upsert entries the devices' outboxes hold for it."""
+    """(entity, uid) -> how many upserts the devices sent of it (see the module)."""
     sent: Counter[tuple[str, str]] = Counter()
     for store in stores:
         for entry in store.outbox.entries(limit=1_000_000):
-            if entry.operation == "upsert":
+            if entry.operation == "upsert" and entry.entity not in _FORGOTTEN:
                 sent[(entry.entity, entry.entity_uid)] += 1
+        for entity, query in _FORGOTTEN.items():
+            for (uid,) in store.database.query(query):
+                sent[(entity, str(uid))] = _applied_upserts(entity, str(uid))
     return sent
+
+
+def _applied_upserts(entity: str, uid: str) -> int:
+    from sync.hub.models import AppliedEntry
+
+    applied = AppliedEntry.objects.filter(entity=entity, entity_uid=uid, operation="upsert")
+    return max(1, int(applied.count()))  # held here, so made here or pulled: the hub had it
 
 
 def drained(store: Store) -> bool:
