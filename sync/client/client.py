@@ -154,16 +154,24 @@ class SyncClient:
         return registration_values(self.store.database) != self._registered
 
     def push(self) -> PushReport:
+        """Push the queue; raises ``ProxyBodyLimitError`` when entries had to wait for it."""
         with self._lock():
-            return self._pusher.push_all()
+            report = self._pusher.push_all()
+        if report.held_back is not None:
+            raise report.held_back
+        return report
 
     def pull(self) -> PullReport:
         with self._lock():
             return self._puller.pull_all()
 
     def upload_photos(self) -> UploadReport:
+        """Upload pending photos; raises ``ProxyBodyLimitError`` when some had to wait for it."""
         with self._lock():
-            return self._uploader.upload_pending()
+            report = self._uploader.upload_pending()
+        if report.held_back is not None:
+            raise report.held_back
+        return report
 
     def anchor_audit(self) -> AnchorReport:
         with self._lock():
@@ -182,7 +190,9 @@ class SyncClient:
         of a pack that failed to install. Once ``stopping()`` (the app closing), the sync
         ends after the request in flight; what it did not send waits for the next one. A
         sync that reaches its per-sync limits (``Tuning``) is kept as unfinished, with what
-        it left: the next one goes on from there."""
+        it left: the next one goes on from there. Entries or photos a proxy's body limit
+        held back (``ProxyBodyLimitError``) wait while the rest of the sync runs; the sync
+        then raises that error, so it is kept and backed off as an outage."""
         started = self._monotonic()
         heeded = Heeded(stopping)
         with self._lock():
@@ -198,6 +208,9 @@ class SyncClient:
                 unfinished = (
                     None if heeded.stopped else self._unfinished(push, pull, uploads, audit)
                 )
+                held_back = push.held_back or uploads.held_back
+                if held_back is not None:  # the rest is done: now the sync fails for it
+                    raise held_back
             except (SyncClientError, StoreError) as error:
                 self._record(f"{type(error).__name__}: {error}")
                 raise

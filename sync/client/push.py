@@ -15,9 +15,10 @@ A batch the hub refuses whole (its ``invalid_body`` or ``too_large``) is split i
 the one entry it refuses is found and quarantined with the hub's reason, so one bad entry
 cannot block a queue. A bare 413 from a proxy in between (``ProxyBodyLimitError``) is split
 too, since a smaller body may pass its limit, but never quarantines: it is no verdict on the
-entry. An entry that still does not pass fails the sync as an outage (its batch back in the
-queue, the service backing off) until the proxy's limit is raised: ``jaga sync status``
-says so.
+entry. An entry that still does not pass alone waits in the queue for the next sync, as a
+retryable one does; the rest are pushed, and the sync runs its other steps, then fails as an
+outage (``PushReport.held_back``; the service backs off) until the proxy's limit is raised:
+``jaga sync status`` says so.
 """
 
 from __future__ import annotations
@@ -66,15 +67,17 @@ class PushReport:
     recovered: int = 0
     # False when the per-sync batch limit (or a stop) left entries it could have sent.
     complete: bool = True
+    # A proxy's body limit that even one entry alone did not pass: those entries wait for
+    # the next sync, and the sync fails with this once its other steps are done.
+    held_back: ProxyBodyLimitError | None = None
 
     def add(self, verdict: Verdict) -> PushReport:
-        return PushReport(
-            self.batches + 1,
-            self.acknowledged + len(verdict.acknowledged),
-            self.rejected + len(verdict.rejected),
-            self.requeued + len(verdict.requeued) + len(verdict.refused),
-            self.recovered,
-            self.complete,
+        return replace(
+            self,
+            batches=self.batches + 1,
+            acknowledged=self.acknowledged + len(verdict.acknowledged),
+            rejected=self.rejected + len(verdict.rejected),
+            requeued=self.requeued + len(verdict.requeued) + len(verdict.refused),
         )
 
 
@@ -86,11 +89,18 @@ class Pusher:
         self._transport = transport
         self._device_id = device_id
         self._tuning = tuning
+        self._held_back: ProxyBodyLimitError | None = None  # in this push
 
     def push_all(self, stopping: Stopping = never) -> PushReport:
         """Push until the queue is empty (or the per-sync batch limit, or ``stopping()``:
         then the report is not ``complete``); raises on failure. Entries the hub refused
-        as retryable, or left unanswered, wait for the next sync and leave it complete."""
+        as retryable, or left unanswered, wait for the next sync and leave it complete; so do
+        entries a proxy's body limit refuses even alone (``PushReport.held_back``)."""
+        self._held_back = None
+        report = self._push_batches(stopping)
+        return replace(report, held_back=self._held_back)
+
+    def _push_batches(self, stopping: Stopping) -> PushReport:
         report = PushReport(recovered=self._store.outbox.recover_interrupted())
         self._store.outbox.forget_acknowledged()  # a batch of what older releases kept
         deferred: set[str] = set()  # requeued in this push: they wait for the next sync
@@ -137,9 +147,10 @@ class Pusher:
     def _send(self, wire: list[OutboxEntry], refusals: Mapping[str, int]) -> Verdict:
         try:
             result = self._transport.push(PushBatch(device_id=self._device_id, entries=wire))
-        except ProxyBodyLimitError:
-            if len(wire) == 1:  # not the hub's verdict: the entry waits, the sync backs off
-                raise
+        except ProxyBodyLimitError as error:
+            if len(wire) == 1:  # no verdict on the entry: it waits, the others go on
+                self._held_back = self._held_back or error
+                return Verdict(requeued=(str(wire[0].idempotency_key),))
             return self._halves(wire, refusals)
         except HubRefusedError as error:
             if isinstance(error, HubAuthError | ProtocolMismatchError):

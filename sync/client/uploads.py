@@ -4,9 +4,13 @@ The hub keeps the offset: each upload starts by asking it (``POST uploads`` star
 resumes), then sends chunks from there, each with its sha256. A cut link costs at most the
 chunk in flight; a chunk whose answer was lost is caught by the hub's ``offset_mismatch``
 (the client continues where the hub says), and a photo whose joined bytes fail their
-checksum is sent again from the start, once. Face images (enrolment photos, which belong
-to a person) stay on the device unless the site's policy lets them travel; their metadata
-and the embeddings made from them still go.
+checksum is sent again from the start, once. A chunk a proxy's body limit refuses (a bare
+413: ``ProxyBodyLimitError``) is sent again in halves, down to ``MIN_CHUNK_BYTES``, and the
+size that passed is kept for the rest of this sync; a photo even that does not pass waits
+for the next sync (nothing is recorded against it) while the other photos go on, and the
+sync then fails naming the limit (``UploadReport.held_back``). Face images (enrolment
+photos, which belong to a person) stay on the device unless the site's policy lets them
+travel; their metadata and the embeddings made from them still go.
 """
 
 from __future__ import annotations
@@ -17,7 +21,12 @@ from datetime import datetime
 from uuid import UUID
 
 from sync.client.config import SitePolicy, Tuning
-from sync.client.errors import HubAuthError, HubRefusedError, HubUnavailableError
+from sync.client.errors import (
+    HubAuthError,
+    HubRefusedError,
+    HubUnavailableError,
+    ProxyBodyLimitError,
+)
 from sync.client.state import record_upload
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
@@ -27,6 +36,9 @@ from sync.store.photos import load_photo
 
 _log = logging.getLogger(__name__)
 _PENDING_COUNT_LIMIT = 1_000_000
+# The smallest chunk tried under a proxy's body limit: below it, each request costs more in
+# headers and round trips than it carries.
+MIN_CHUNK_BYTES = 16 * 1024
 # Refusals about this one photo: retrying cannot help, so it is recorded and left alone.
 # Any other refusal (a wrong URL, an older hub) fails the sync and is retried later.
 _FINAL_CODES = {
@@ -48,6 +60,9 @@ class UploadReport:
     bytes_sent: int = 0
     # False when the per-sync upload limit (or a stop) left photos still to upload.
     complete: bool = True
+    # A proxy's body limit that even the smallest chunk did not pass: those photos wait for
+    # the next sync, and the sync fails with this once its other steps are done.
+    held_back: ProxyBodyLimitError | None = None
 
 
 @dataclass(frozen=True)
@@ -95,22 +110,31 @@ class PhotoUploader:
         self._transport = transport
         self._policy = policy
         self._tuning = tuning
+        self._chunk = tuning.chunk_bytes  # smaller once a proxy refused a chunk this sync
 
     def upload_pending(self, stopping: Stopping = never) -> UploadReport:
         """Upload what is pending (up to the per-sync limit, or until ``stopping()``:
-        then the report is not ``complete`` if photos are left); raises when the link fails."""
+        then the report is not ``complete`` if photos are left); raises when the link fails,
+        except for a proxy's body limit (``UploadReport.held_back``)."""
         report, limit = UploadReport(), self._tuning.max_uploads_per_sync
+        self._chunk = self._tuning.chunk_bytes
         pending = pending_uploads(self._store, self._policy, limit + 1)
         for photo_uid in pending[:limit]:
             if stopping():
                 return replace(report, complete=False)
-            result = self.upload(photo_uid)
+            try:
+                result = self.upload(photo_uid)
+            except ProxyBodyLimitError as error:  # no verdict on the photo: it waits
+                _log.warning("photo %s waits for the next sync: %s", photo_uid, error)
+                report = replace(report, held_back=report.held_back or error)
+                continue
             report = UploadReport(
                 report.completed + (result.outcome == "done"),
                 report.resumed + result.resumed,
                 report.skipped + (result.outcome == "skipped"),
                 report.failed + (result.outcome == "failed"),
                 report.bytes_sent + result.bytes_sent,
+                held_back=report.held_back,
             )
         return replace(report, complete=len(pending) <= limit)
 
@@ -138,17 +162,22 @@ class PhotoUploader:
         status = self._transport.start_upload(start)
         resumed = 0 < status.received < status.total_size
         offset, sent, restarted = status.received, 0, False
-        chunk = self._tuning.chunk_bytes
-        for _ in range(3 * (len(photo.data) // chunk) + 10):
+        smallest = min(self._chunk, MIN_CHUNK_BYTES)
+        for _ in range(3 * (len(photo.data) // smallest) + 10):
             if status.complete:
                 return UploadOutcome("done", "uploaded", resumed, sent)
             if offset >= len(photo.data):
                 status = self._transport.upload_status(status.upload_id)
                 offset = status.received
                 continue
-            piece = photo.data[offset : offset + chunk]
+            piece = photo.data[offset : offset + self._chunk]
             try:
                 status = self._transport.put_chunk(status.upload_id, offset, piece)
+            except ProxyBodyLimitError:
+                if len(piece) <= MIN_CHUNK_BYTES:
+                    raise
+                self._chunk = max(MIN_CHUNK_BYTES, min(self._chunk, len(piece)) // 2)
+                continue
             except HubRefusedError as error:
                 offset, status, restarted = self._recover(error, start, status, restarted)
                 continue

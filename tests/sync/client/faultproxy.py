@@ -82,6 +82,9 @@ class FaultProxy:
         self.port = 0
         self.applied: Counter[str] = Counter()
         self.recorded: list[bytes] = []
+        self.request_lines: list[str] = []  # every request's first line, in order
+        # A proxy's body-size limit: a longer request body gets its bare 413 page.
+        self.body_limit: int | None = None
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -176,6 +179,11 @@ class FaultProxy:
             self.recorded.append(request.data)
         if rule.seen is not None:
             rule.seen.set()
+        self.request_lines.append(request.line)
+        if self.body_limit is not None and _body_size(request) > self.body_limit:
+            writer.write(page("413 Request Entity Too Large"))
+            await writer.drain()
+            return
         action = rule.action
         if action == Action.REFUSE:
             return
@@ -245,6 +253,10 @@ def page(status: str, body: bytes = b"<html><body>Please log in</body></html>") 
         "Connection: close\r\n\r\n"
     )
     return head.encode("latin-1") + body
+
+
+def _body_size(request: _Request) -> int:
+    return len(request.data.partition(b"\r\n\r\n")[2])
 
 
 async def _read_request(reader: asyncio.StreamReader) -> _Request | None:

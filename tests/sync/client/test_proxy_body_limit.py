@@ -1,0 +1,90 @@
+"""A proxy between device and hub whose body-size limit is below one record or one photo
+chunk (a bare 413). What does not pass waits; everything else still syncs: the other
+entries, the pull, the other photos (a photo's chunks shrink until they pass), the audit
+chain; the sync then ends failed, naming the limit. (Found by the review_r3 probes, trimmed
+to fast tests.)"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sync.client.config import Tuning
+from sync.client.errors import ProxyBodyLimitError
+from sync.client.status import read_status
+from sync.store import FishObservation, OutboxState, SpeciesScore, Store
+from tests.sync.client.devices import (
+    FAST_TUNING,
+    add_observations,
+    add_photo_observation,
+    new_device,
+)
+from tests.sync.client.faultproxy import FaultProxy
+from tests.sync.client.hubcheck import drained, hub_photo_sha256
+
+
+def _big_observation(store: Store) -> None:
+    """One entry of about 4.7 kB: notes at their 4,000-character maximum."""
+    big = FishObservation(
+        observed_at=store.clock.now() - timedelta(hours=1),
+        predictions=(SpeciesScore("Gadus morhua", 0.7),), needs_review=True, officer="o",
+        position=None, vessel="v", count=1, length_cm=10.0, notes="x" * 4000,
+    )  # fmt: skip
+    store.observations.add_many([big])
+
+
+def _asked(proxy: FaultProxy, path: str) -> bool:
+    return any(path in line for line in proxy.request_lines)
+
+
+def test_one_entry_over_a_proxys_limit_waits_and_the_rest_of_the_sync_runs(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    device = new_device(tmp_path, proxy.url, site_slug)
+    other = new_device(tmp_path, proxy.url, site_slug, name="boat-2")
+    tuning = replace(FAST_TUNING, batch_entries=4)
+    with device.open() as store, other.open() as store2, httpx.Client() as http:
+        add_observations(store2, 3, "other")  # for the first device to pull
+        assert other.client(store2, http, tuning=tuning).sync_once().push.acknowledged == 3
+        _big_observation(store)  # queued first
+        add_observations(store, 10, "behind")
+        before = store.observations.count()
+        proxy.body_limit = 3000
+        client = device.client(store, http, tuning=tuning)
+        with pytest.raises(ProxyBodyLimitError):
+            client.sync_once()
+        counts = store.outbox.counts()
+        assert counts[OutboxState.ACKNOWLEDGED] == 10, counts
+        assert counts[OutboxState.QUEUED] == 1 and counts[OutboxState.REJECTED] == 0, counts
+        assert store.observations.count() == before + 3  # it pulled
+        assert _asked(proxy, "/audit")  # and anchored the audit chain
+        shown = "\n".join(read_status(store, {}).lines())
+        assert "refuses request bodies of" in shown and "client_max_body_size" in shown, shown
+        proxy.body_limit = None
+        assert client.sync_once().push.acknowledged == 1
+        assert drained(store)
+
+
+def test_a_photo_over_a_proxys_limit_goes_in_smaller_chunks_or_waits(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    """Default chunks (256 KiB). Below the smallest chunk, the photos wait and the audit
+    chain still goes; under a 100 kB limit, the chunks shrink until they pass."""
+    device = new_device(tmp_path, proxy.url, site_slug)
+    with device.open() as store, httpx.Client() as http:
+        big = add_photo_observation(store, 200_000, 1, "big")
+        small = add_photo_observation(store, 20_000, 2, "small")
+        client = device.client(store, http, tuning=Tuning())
+        proxy.body_limit = 10_000  # below the smallest chunk
+        with pytest.raises(ProxyBodyLimitError):
+            client.sync_once()
+        assert _asked(proxy, "/audit")
+        assert "uploads      2 pending" in "\n".join(read_status(store, {}).lines())
+        proxy.body_limit = 100_000
+        report = client.sync_once()
+        assert report.uploads.completed == 2 and report.uploads.failed == 0, report.summary()
+        assert hub_photo_sha256(big) is not None and hub_photo_sha256(small) is not None
