@@ -15,6 +15,7 @@ not the hub's verdict on the records.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -176,16 +177,18 @@ class HubTransport:
         (the announcement says how many to expect, so a longer answer is not the pack).
 
         With ``resume_from``, ``sink`` (a file) already holds that many bytes of the pack whose
-        sha256 is ``etag``: only the rest is asked for. A hub that sends the whole pack
-        instead (an older hub, or another pack by now) has it written from the start. The
-        answer is what this call received, not the whole file."""
+        sha256 is ``etag``: only the rest is asked for. A whole pack sent instead (200) is
+        written from the start only when it is the hub's answer for this pack (its ``ETag``,
+        which every hub sends, is ``etag``); any other 200 (a captive portal's login page)
+        is a cut, ``DownloadCutError``, leaving ``sink`` as it was. The answer is what this
+        call received, not the whole file."""
         url = f"{self._registration.hub_url}/api/v1/species-packs/{quote(version, safe='')}/file"
         headers = {}
         if resume_from:
             headers = {"Range": f"bytes={resume_from}-", "If-Range": f'"{etag}"'}
         return self._download(
             "species_pack", url, sink, max_bytes=max_bytes, resume_from=resume_from,
-            extra_headers=headers,
+            extra_headers=headers, etag=etag,
         )  # fmt: skip
 
     def hub_status(self) -> HubStatus:
@@ -253,6 +256,7 @@ class HubTransport:
         max_bytes: int,
         resume_from: int,
         extra_headers: Mapping[str, str],
+        etag: str | None = None,
     ) -> Download:
         headers = {"Authorization": f"Bearer {self._registration.token}", **extra_headers}
         started = self._monotonic()
@@ -269,6 +273,8 @@ class HubTransport:
                     raise refused
                 if status == 206:
                     _check_resumed_at(response, resume_from, operation)
+                elif resume_from:
+                    _check_whole_is(response, etag, operation)
                 start = resume_from if status == 206 else 0
                 sink.seek(start)
                 sink.truncate()
@@ -280,13 +286,32 @@ class HubTransport:
                 self._observer(RequestTiming(operation, status, self._monotonic() - started))
 
 
+_HUB_ETAG = re.compile(r'"[0-9a-f]{64}"')  # a hub's ETag: a pack's sha256 in quotes
+
+
 def _check_resumed_at(response: httpx.Response, resume_from: int, operation: str) -> None:
     """A 206 answer must continue exactly where the download was cut."""
     content_range = response.headers.get("Content-Range", "")
     if not content_range.startswith(f"bytes {resume_from}-"):
-        raise HubUnavailableError(
+        # Not the hub's own answer (it resumes where asked): what is held is still good.
+        raise DownloadCutError(
             f"the answer to {operation} resumes at {content_range!r}, not at byte {resume_from}"
         )
+
+
+def _check_whole_is(response: httpx.Response, etag: str | None, operation: str) -> None:
+    """A 200 to a resumed download must be the hub's whole answer for ``etag`` (its ETag,
+    the sha256 in quotes, sent by every hub since the first); a captive portal's page with
+    200 is not, and must not overwrite what is held."""
+    sent = response.headers.get("ETag", "").removeprefix("W/")
+    if etag is not None and sent == f'"{etag}"':
+        return
+    if _HUB_ETAG.fullmatch(sent):  # the hub's answer, for another pack: nothing to resume
+        raise HubUnavailableError(f"the hub sends another pack ({sent}) for {operation}")
+    raise DownloadCutError(
+        f"the answer to {operation} is not the hub's (a 200 without this pack's ETag:"
+        " a captive portal's page?); the part held is kept to resume"
+    )
 
 
 def _stream_into(

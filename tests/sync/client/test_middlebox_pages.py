@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -27,10 +28,18 @@ from sync.client import (
 from sync.client.status import read_status
 from sync.hub.auth import create_device
 from sync.store import OutboxState, Passphrase, Store
-from tests.sync.client.devices import FAST_TUNING, PASSPHRASE, add_observations, new_device
+from tests.sync.client.devices import (
+    FAST_TUNING,
+    PASSPHRASE,
+    SkewedClock,
+    add_observations,
+    new_device,
+)
 from tests.sync.client.faultproxy import Action, FaultProxy, Rule, page
 from tests.sync.client.hubcheck import drained, hub_tally
+from tests.sync.client.test_packs import PACK_FILE, publish
 from tests.sync.conftest import FAST
+from tests.sync.test_species_packs import make_pack
 
 AUTH_PAGES = {401: "401 Unauthorized", 403: "403 Forbidden"}
 TUNING = replace(FAST_TUNING, batch_entries=4)
@@ -137,3 +146,38 @@ def test_a_proxys_413_page_quarantines_nothing_and_status_names_the_limit(
         assert client.sync_once().push.acknowledged == 6
         assert drained(store)
         assert hub_tally(site_slug, [store]).lost == 0
+
+
+def test_a_portals_page_to_a_resumed_pack_download_keeps_what_arrived(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    """A cut pack download, then a captive portal's login page as 200 (its usual answer),
+    then an answer resuming at the wrong byte: neither is the hub's, so the part held stays
+    and the next try still asks only for the rest."""
+    device = new_device(tmp_path, proxy.url, site_slug)
+    data = publish(make_pack(tmp_path / "pack", seed=9), f"portal200.{site_slug}")
+    wrong_range = (
+        b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/10\r\n"
+        b"Content-Length: 10\r\nConnection: close\r\n\r\n0123456789"
+    )
+    proxy.add(
+        Rule(Action.TRUNCATE, PACK_FILE, after_bytes=20_000),
+        Rule(Action.ANSWER, PACK_FILE, answer=page("200 OK")),
+        Rule(Action.ANSWER, PACK_FILE, answer=wrong_range),
+    )
+    clock = SkewedClock(timedelta(0))
+    with device.open(clock) as store, httpx.Client() as http:
+        client = device.client(store, http)
+        assert client.sync_once().new_species_pack is None
+        (held,) = [p for p in client.packs_dir.iterdir() if p.name.startswith(".download-")]
+        kept = held.read_bytes()
+        assert data.startswith(kept) and kept
+        for _ in range(2):  # the portal's page, then the wrong range
+            clock.offset += timedelta(hours=1)  # past the back-off
+            assert client.sync_once(retry_pack=True).new_species_pack is None
+            assert held.read_bytes() == kept
+        proxy.add(Rule(Action.PASS, PACK_FILE, record=True))
+        clock.offset += timedelta(hours=1)
+        assert client.sync_once(retry_pack=True).new_species_pack is not None
+    (request,) = proxy.recorded
+    assert f"range: bytes={len(kept)}-".encode() in request.lower()

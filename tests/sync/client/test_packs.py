@@ -60,8 +60,10 @@ def announce(hub: FakeHub, version: str, data: bytes) -> None:
 
 
 def serve(hub: FakeHub, data: bytes) -> None:
-    """The hub's next species pack download answers with ``data``."""
-    hub.faults.append(Fault(PACK_FILE, body=data))
+    """The hub's next species pack download answers with ``data`` (and its ETag, as every
+    hub sends it)."""
+    etag = f'"{hashlib.sha256(data).hexdigest()}"'
+    hub.faults.append(Fault(PACK_FILE, body=data, headers={"ETag": etag}))
 
 
 def folders(packs_dir: Path) -> list[str]:
@@ -179,7 +181,7 @@ def test_a_hub_that_sends_the_whole_pack_to_a_resumed_download_is_written_from_t
     data = archive_pack(make_pack(tmp_path / "pack"))
     hub = FakeHub()
     announce(hub, "v1", data)
-    serve(hub, data)  # a 200: an older hub, or one whose pack is not the one the bytes are of
+    serve(hub, data)  # a 200 with the pack's ETag: the bytes held are not the pack's own
     client = client_of(store, hub)
     held_download(client, data, "v1", b"x" * 100)
     assert client.sync_once().new_species_pack == client.packs_dir / "v1"
@@ -211,10 +213,11 @@ def test_a_resumed_answer_that_starts_elsewhere_is_refused(store: Store, tmp_pat
     announce(hub, "v1", data)
     hub.faults.append(the_rest_from(data, 50))
     client = client_of(store, hub)
-    held_download(client, data, "v1", data[:100])
+    held = held_download(client, data, "v1", data[:100])
     report = client.sync_once()
     assert report.species_pack_error is not None and "not at byte 100" in report.species_pack_error
-    assert folders(client.packs_dir) == []
+    assert held.read_bytes() == data[:100]  # not the hub's answer: what is held stays
+    assert installed_species_packs(store, client.packs_dir) == ()
 
 
 def test_an_oversize_answer_is_refused_before_its_body_is_read(
