@@ -455,9 +455,14 @@ def hub_date(response: httpx.Response) -> datetime | None:
 
 
 def _error_body(response: httpx.Response) -> ErrorBody | None:
+    """The hub's ``ErrorBody``, read leniently: fields a later hub adds are ignored (the hub
+    builds its bodies strictly), so its refusals never read as a middlebox's page."""
     try:
         data: Any = response.json()
-        return ErrorBody.model_validate(data)
+        if not isinstance(data, dict):
+            return None
+        known = {name: data[name] for name in ErrorBody.model_fields if name in data}
+        return ErrorBody.model_validate(known)
     except (ValueError, ValidationError):
         return None
 

@@ -97,6 +97,21 @@ def test_a_bare_413_is_a_proxys_limit_and_the_hubs_own_is_its_refusal() -> None:
     assert refused.value.code == "too_large"
 
 
+def test_a_later_hubs_error_body_with_more_fields_is_still_the_hubs() -> None:
+    """A later hub may add fields to its error bodies: its refusals must still read as its
+    own, not as a middlebox's page (the hub itself keeps building them strictly)."""
+    more = {"reason": "r", "expected_offset": None, "hint": "ask the hub's admin"}
+    revoked = httpx.Response(403, json={"error": "device_revoked", **more})
+    with pytest.raises(HubAuthError):
+        transport_for(answering(revoked), []).push(EMPTY)
+    too_large = httpx.Response(413, json={"error": "too_large", **more})
+    with pytest.raises(HubRefusedError) as refused:
+        transport_for(answering(too_large), []).push(EMPTY)
+    assert refused.value.code == "too_large"
+    with pytest.raises(HubUnavailableError):  # a body that is not one still is not
+        transport_for(answering(httpx.Response(403, json={"hint": "x"})), []).push(EMPTY)
+
+
 def test_retry_after_is_passed_on() -> None:
     busy = httpx.Response(503, json={"error": "x", "reason": "y"}, headers={"Retry-After": "7"})
     with pytest.raises(HubUnavailableError) as raised:
