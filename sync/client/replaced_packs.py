@@ -19,10 +19,12 @@ A pack repaired on disk (the same pack downloaded again) replaces nothing, and t
 kept beside the newest to fall back on (``sync.client.kept_pack``) is on the list once
 replaced: still kept and repaired, never installed again as the newest. A device upgraded
 from a release before the list starts from the pack its installed record kept to fall back
-on (``previous``), which it installed before the newest, so devices in the field are
-guarded from their first sync; such a record written before the kept pack's sha256 was
-noted gives the version alone, which then refuses that version whatever its sha256 (a hub
-holds one pack per version).
+on (``previous``), which it installed before the newest: such a device is guarded one
+pack back only, until it replaces more (the packs it replaced before that were never
+noted); such a record written before the kept pack's sha256 was noted gives the version
+alone, which then refuses that version whatever its sha256 (a hub holds one pack per
+version). The versions on its observations are not used to seed the list: a device edits
+the observations it pulled from others too, so they may name packs newer than its own.
 """
 
 from __future__ import annotations
