@@ -110,6 +110,8 @@ class SyncReport:
             text += "; stopped before it finished: the rest waits for the next sync"
         if self.unfinished is not None:
             text += f"; reached this sync's limits: {self.unfinished.words()}"
+        if push.held_back is not None or up.held_back is not None:
+            text += "; records or photos a proxy refuses for their size wait for the next sync"
         return text
 
 
@@ -208,18 +210,19 @@ class SyncClient:
                 unfinished = (
                     None if heeded.stopped else self._unfinished(push, pull, uploads, audit)
                 )
+                report = SyncReport(
+                    push, pull, uploads, self._monotonic() - started, pack.installed, pack.error,
+                    heeded.stopped, unfinished, audit, expired,
+                )  # fmt: skip
                 held_back = push.held_back or uploads.held_back
                 if held_back is not None:  # the rest is done: now the sync fails for it
+                    held_back.report = report
                     raise held_back
             except (SyncClientError, StoreError) as error:
                 self._record(f"{type(error).__name__}: {error}")
                 raise
             self._record(None, stopped=heeded.stopped, unfinished=unfinished)
-        seconds = self._monotonic() - started
-        return SyncReport(
-            push, pull, uploads, seconds, pack.installed, pack.error, heeded.stopped, unfinished,
-            audit, expired,
-        )  # fmt: skip
+        return report
 
     def _install_packs(self, *, force: bool) -> PackOutcome:
         """The announced pack, then the pack kept beside it; both their problems told."""

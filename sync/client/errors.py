@@ -58,7 +58,11 @@ class ProxyBodyLimitError(HubUnavailableError):
 
     Not a verdict on the records: a smaller body may pass, and none is quarantined for it;
     what cannot pass waits, and ``jaga sync status`` says so, until that limit is raised.
+    ``report``: the ``SyncReport`` of the sync it ended once the rest of that sync had run
+    (what it pulled, the species pack it installed), for the app to act on; None otherwise.
     """
+
+    report: object | None = None  # a SyncReport (sync.client.client imports this module)
 
     def __init__(self, byte_size: int | None, hub_limit: int) -> None:
         size = f"{byte_size} bytes" if byte_size is not None else "this size"

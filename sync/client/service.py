@@ -32,6 +32,7 @@ from sync.client.errors import (
     HubAuthError,
     HubUnavailableError,
     ProtocolMismatchError,
+    ProxyBodyLimitError,
     SyncBusyError,
     SyncConfigError,
 )
@@ -219,6 +220,7 @@ class SyncService:
                 failures=failures,
                 retry_in_s=delay,
                 last_error=f"{type(error).__name__}: {error}",
+                last_report=_report_of(error) or self.state.last_report,
             )
         )
         self._sleep(delay)
@@ -243,6 +245,13 @@ class SyncService:
                 self._on_state(state)
             except Exception:  # a listener's bug must not stop syncing
                 _log.exception("sync state listener failed")
+
+
+def _report_of(error: Exception) -> SyncReport | None:
+    """The report of a sync that ran its steps and then failed (a proxy's body limit held
+    back entries or photos): what it pulled and installed still reaches the app."""
+    report = error.report if isinstance(error, ProxyBodyLimitError) else None
+    return report if isinstance(report, SyncReport) else None
 
 
 def _outcome(report: SyncReport) -> Attempt:

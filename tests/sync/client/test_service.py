@@ -349,6 +349,34 @@ def test_a_retry_pack_trigger_tries_a_backing_off_pack_and_a_plain_one_does_not(
     assert downloads(hub) == 2
 
 
+def test_a_sync_a_proxys_limit_failed_after_its_other_steps_still_hands_the_app_its_pack(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """Every push body refused by a proxy's bare 413: the entries wait, the sync fails and
+    backs off, but the pack it installed after them reaches the app (``last_report``)."""
+    from sync.species_packs import archive_pack
+    from tests.sync.client.test_packs import announce, serve
+    from tests.sync.test_species_packs import make_pack
+
+    hub, recorder = FakeHub(), Recorder()
+    data = archive_pack(make_pack(tmp_path / "pack", seed=4))
+    announce(hub, "v1", data)
+    serve(hub, data)
+    page = b"<html>413 Request Entity Too Large</html>"
+    hub.faults.extend(Fault("push", body=page, body_status=413) for _ in range(100))
+    service = SyncService(
+        factory(db_path, hub), interval_s=3600, backoff=Backoff(base_s=60, cap_s=60),
+        on_state=recorder,
+    )  # fmt: skip
+    with run(service):
+        recorder.wait_for(lambda s: s.phase == Phase.BACKING_OFF)
+    failed = next(s for s in recorder.states if s.phase == Phase.BACKING_OFF)
+    assert "ProxyBodyLimitError" in (failed.last_error or "")
+    assert failed.last_report is not None and failed.last_report.new_species_pack is not None
+    assert failed.last_report.push.acknowledged == 0 and len(hub.ledger) == 0
+    assert "a proxy refuses for their size" in failed.last_report.summary()
+
+
 def test_a_retry_pack_trigger_tries_the_pack_while_the_device_is_catching_up(
     db_path: Path, tmp_path: Path
 ) -> None:
