@@ -148,6 +148,7 @@ def test_a_proxys_413_page_quarantines_nothing_and_status_names_the_limit(
         assert hub_tally(site_slug, [store]).lost == 0
 
 
+@pytest.mark.usefixtures("species_packs_removed")  # packs are hub-wide
 def test_a_portals_page_to_a_resumed_pack_download_keeps_what_arrived(
     proxy: FaultProxy, site_slug: str, tmp_path: Path
 ) -> None:
