@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
+import shlex
 import socket
 import subprocess
 import tempfile
@@ -27,6 +28,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 
@@ -64,7 +66,8 @@ class EmbeddedPostgres:
         return Path(tempfile.gettempdir()) / f"jaga-pg-{digest}"
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://{SUPERUSER}@/{database}?host={self.socket_dir}&port={PORT}"
+        host = quote(str(self.socket_dir), safe="/")  # a space or & in the folder's path
+        return f"postgresql://{SUPERUSER}@/{database}?host={host}&port={PORT}"
 
     def start(self, timeout_s: float = 60.0) -> bool:
         """Start the server unless it runs already; True when this call started it."""
@@ -136,7 +139,8 @@ class EmbeddedPostgres:
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         if user is not None:
             os.chown(self.socket_dir, *_ids(user))
-        options = f"-c listen_addresses='' -k {self.socket_dir} -p {PORT}"
+        # pg_ctl hands these to a shell: a folder with a space would be two arguments.
+        options = f"-c listen_addresses='' -k {shlex.quote(str(self.socket_dir))} -p {PORT}"
         log = self.data_dir / "server.log"
         logged_before = log.stat().st_size if log.exists() else 0
         try:

@@ -1,5 +1,5 @@
 """The embedded PostgreSQL (``sync.hub.embedded``) in a folder of its own, started and
-stopped for real: a stale pid file after a power loss, two
+stopped for real: a stale pid file after a power loss, a folder whose path has a space, two
 commands starting it at once."""
 
 from __future__ import annotations
@@ -44,6 +44,14 @@ def stopped(cluster: EmbeddedPostgres) -> Iterator[EmbeddedPostgres]:
     cluster.stop()
     yield cluster
     cluster.stop()
+
+
+def test_a_folder_whose_path_has_a_space_starts() -> None:
+    """pg_ctl's options went to a shell unquoted: "jaga hub" never started."""
+    with _new_cluster("jaga hub") as server:
+        assert " " in str(server.socket_dir)
+        assert server.start()
+        server.create_database("spaced")
 
 
 def test_a_pid_file_naming_another_live_process_is_not_a_running_server(
