@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.core import checks
 
 
 class HubConfig(AppConfig):
@@ -14,3 +15,6 @@ class HubConfig(AppConfig):
     def ready(self) -> None:
         # Registers the bearer-token scheme with drf-spectacular.
         from sync.hub.api import schema_extensions  # noqa: F401
+        from sync.hub.checks import sites_devices_cannot_name
+
+        checks.register(sites_devices_cannot_name)

@@ -22,7 +22,7 @@ from sync.hub.errors import DeviceRevoked, HubError, UnknownToken
 from sync.hub.models import Device, Site
 from sync.hub.review import announce_latest_species_pack
 from sync.protocol import RegisterResult
-from sync.protocol.types import check_slug
+from sync.protocol.types import SLUG_RULE, check_slug
 
 # Crockford base32 without I, L, O, U: codes are read aloud and typed on a kiosk keypad.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -104,6 +104,7 @@ def register(code: str) -> tuple[Device, RegisterResult]:
             raise HubError(404, "unknown_code", "no device waits for this registration code")
         if device.code_expires_at is None or device.code_expires_at < timezone.now():
             raise HubError(410, "expired_code", "this registration code has expired")
+        refuse_uncarried_slug(device.site)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         result = RegisterResult(device_id=device.uid, site=device.site.slug, token=token)
         device.token_hash = digest(token)
@@ -112,6 +113,22 @@ def register(code: str) -> tuple[Device, RegisterResult]:
         device.registered_at = timezone.now()
         device.save()
         return device, result
+
+
+def refuse_uncarried_slug(site: Site) -> None:
+    """409 naming ``site`` when its slug is one the protocol does not carry (stored before
+    migration 0020 checked slugs): the device is told what the hub's admin must do, and
+    its code stays usable for after the rename."""
+    try:
+        check_slug(site.slug)
+    except ValueError:
+        raise HubError(
+            409,
+            "site_slug_invalid",
+            f"this device's site {site.slug!r} has a slug devices cannot carry ({SLUG_RULE}):"
+            " a hub admin must rename it (the hub's admin, Sites); then register again"
+            " with the same code",
+        ) from None
 
 
 def revoke(device: Device, reason: str) -> None:

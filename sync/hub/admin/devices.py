@@ -22,7 +22,9 @@ Saving an edit writes only the fields the operator changed. The admin reads the 
 saves it after the operator's request has run: writing the whole row back would undo what
 committed in between (a push moving the site's change cursor, which then clashes with every
 later push; another operator's revocation). A site's slug and a device's site are fixed once
-they exist: the devices, their tokens and their queued records name them.
+they exist: the devices, their tokens and their queued records name them. The one exception:
+a slug the protocol refuses (stored before migration 0020 checked slugs) can be renamed, as
+no device of that site could ever register (``jaga hub manage check`` lists such sites).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from django.utils.cache import add_never_cache_headers
 
 from sync.hub import auth
 from sync.hub.admin.staff import SiteScopedAdmin, sees_every_site, sites_of
+from sync.hub.checks import carries_slug
 from sync.hub.errors import OpenAuditBreakError
 from sync.hub.models import Device, Site, SiteMembership
 from sync.hub.review import announce_latest_species_pack
@@ -70,6 +73,14 @@ class SiteAdmin(ChangedFieldsOnly):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Site]:
         return sites_of(request.user) & super().get_queryset(request)
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> tuple[str, ...]:
+        """The slug stays editable while it is one the protocol refuses (stored before
+        migration 0020): no device of the site could register, so none carries it."""
+        fields = super().get_readonly_fields(request, obj)
+        if obj is None or carries_slug(obj.slug):
+            return fields
+        return tuple(field for field in fields if field != "slug")
 
     def save_model(self, request: Any, obj: Site, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

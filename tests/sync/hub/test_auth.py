@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 import uuid
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 import pytest
 from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
 from django.utils import timezone
@@ -71,17 +73,47 @@ def test_a_device_of_a_site_slug_devices_cannot_carry_is_not_created(slug: str) 
     assert not Device.objects.filter(name=name).exists()
 
 
-def test_a_registration_that_cannot_be_answered_leaves_its_code_usable(site_slug: str) -> None:
-    """A hub bug (here: a site stored, before slugs were checked, with one the protocol
-    refuses) answers 500, and the code is not spent: once fixed, it registers the device."""
+def _site_stored_before_slugs_were_checked(site_slug: str) -> tuple[auth.IssuedCode, str]:
+    """A device of a site whose slug the old admin took (before migration 0020)."""
     issued = auth.create_device(site_slug, "kiosk-1")
-    Site.objects.filter(slug=site_slug).update(slug=f"Bad {site_slug}")
-    failed = _register(Client(), issued.code)
-    assert failed.status_code == 500
-    stored = Device.objects.get(pk=issued.device.pk)
-    assert stored.code_hash is not None and stored.token_hash is None
-    Site.objects.filter(slug=f"Bad {site_slug}").update(slug=site_slug)
-    assert _register(Client(), issued.code).status_code == 200
+    stored = f"Old-{site_slug}"
+    Site.objects.filter(slug=site_slug).update(slug=stored)
+    return issued, stored
+
+
+def test_a_device_of_a_site_with_a_slug_devices_cannot_carry_is_told_to_rename_it(
+    site_slug: str, operator: Client
+) -> None:
+    """It got a 500 ("a bug, not you") on every try. Now the answer names the site and the
+    fix, the code stays unspent, a superuser renames the slug in the admin (fixed once a
+    site exists, except such a slug: no device of it could register), and the code
+    registers the device."""
+    issued, stored = _site_stored_before_slugs_were_checked(site_slug)
+    refused = _register(Client(), issued.code)
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "site_slug_invalid"
+    assert stored in refused.json()["reason"] and "rename" in refused.json()["reason"]
+    device = Device.objects.get(pk=issued.device.pk)
+    assert device.code_hash is not None and device.token_hash is None
+    renamed = operator.post(
+        f"/admin/hub/site/{device.site_id}/change/", {"slug": site_slug, "name": "Harbour"}
+    )
+    assert renamed.status_code == 302, renamed.content.decode()[-1500:]
+    registered = _register(Client(), issued.code)
+    assert registered.status_code == 200 and registered.json()["site"] == site_slug
+    fixed = operator.get(f"/admin/hub/site/{device.site_id}/change/").content.decode()
+    assert 'name="slug"' not in fixed  # a slug devices carry is fixed again
+
+
+def test_the_hub_check_lists_sites_with_a_slug_devices_cannot_carry(site_slug: str) -> None:
+    """`jaga hub manage check` said nothing about them."""
+    _, stored = _site_stored_before_slugs_were_checked(site_slug)
+    said = io.StringIO()
+    try:
+        call_command("check", stdout=said, stderr=said)
+    finally:
+        Site.objects.filter(slug=stored).update(slug=site_slug)
+    assert stored in said.getvalue() and "rename" in said.getvalue()
 
 
 def test_missing_wrong_and_malformed_tokens_are_401_with_reason(api: Api) -> None:
