@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import IO, Any, TypeVar
 from urllib.parse import quote
 from uuid import UUID
@@ -178,10 +181,11 @@ class HubTransport:
 
         With ``resume_from``, ``sink`` (a file) already holds that many bytes of the pack whose
         sha256 is ``etag``: only the rest is asked for. A whole pack sent instead (200) is
-        written from the start only when it is the hub's answer for this pack (its ``ETag``,
-        which every hub sends, is ``etag``); any other 200 (a captive portal's login page)
-        is a cut, ``DownloadCutError``, leaving ``sink`` as it was. The answer is what this
-        call received, not the whole file."""
+        written from the start when it is the hub's answer for this pack (its ``ETag``,
+        which every hub sends, is ``etag``), or, without that ETag (a proxy that ignores
+        Range and strips it), when its sha256 is ``etag``; any other 200 (a captive portal's
+        login page) is a cut, ``DownloadCutError``, leaving ``sink`` as it was. The answer
+        is what this call received, not the whole file."""
         url = f"{self._registration.hub_url}/api/v1/species-packs/{quote(version, safe='')}/file"
         headers = {}
         if resume_from:
@@ -273,8 +277,8 @@ class HubTransport:
                     raise refused
                 if status == 206:
                     _check_resumed_at(response, resume_from, operation)
-                elif resume_from:
-                    _check_whole_is(response, etag, operation)
+                elif resume_from and not _is_hubs_whole(response, etag, operation):
+                    return _whole_if_proven(response, sink, max_bytes, etag, operation)
                 start = resume_from if status == 206 else 0
                 sink.seek(start)
                 sink.truncate()
@@ -299,19 +303,45 @@ def _check_resumed_at(response: httpx.Response, resume_from: int, operation: str
         )
 
 
-def _check_whole_is(response: httpx.Response, etag: str | None, operation: str) -> None:
-    """A 200 to a resumed download must be the hub's whole answer for ``etag`` (its ETag,
-    the sha256 in quotes, sent by every hub since the first); a captive portal's page with
-    200 is not, and must not overwrite what is held."""
+def _is_hubs_whole(response: httpx.Response, etag: str | None, operation: str) -> bool:
+    """Whether a 200 to a resumed download is the hub's whole answer for ``etag`` (its
+    ETag, the sha256 in quotes, sent by every hub since the first). The hub's answer for
+    another pack is an error: nothing to resume. False: no hub ETag (a portal's page, or
+    a proxy that strips ETags), for ``_whole_if_proven`` to judge by its bytes."""
     sent = response.headers.get("ETag", "").removeprefix("W/")
     if etag is not None and sent == f'"{etag}"':
-        return
+        return True
     if _HUB_ETAG.fullmatch(sent):  # the hub's answer, for another pack: nothing to resume
         raise HubUnavailableError(f"the hub sends another pack ({sent}) for {operation}")
-    raise DownloadCutError(
-        f"the answer to {operation} is not the hub's (a 200 without this pack's ETag:"
-        " a captive portal's page?); the part held is kept to resume"
-    )
+    return False
+
+
+def _whole_if_proven(
+    response: httpx.Response, sink: IO[bytes], max_bytes: int, etag: str | None, operation: str
+) -> Download:
+    """A 200 without the hub's ETag to a resumed download: a captive portal's login page,
+    or the whole pack from a proxy that ignores Range and strips ETags (buffering and
+    antivirus ones do). The body goes to a temporary file beside ``sink``; it replaces what
+    ``sink`` holds only when its sha256 is ``etag`` (the pack, whoever sent it), else it is
+    a cut, ``DownloadCutError``, and what ``sink`` holds stays to resume."""
+    name = getattr(sink, "name", None)  # a file's: the temporary one goes beside it
+    folder = Path(name).parent if isinstance(name, str) else None
+    with tempfile.TemporaryFile(prefix=".download-whole-", dir=folder) as whole:
+        try:
+            got = _stream_into(response, whole, max_bytes, operation)
+        except HubUnavailableError as error:  # longer than the pack: not the pack
+            raise DownloadCutError(str(error)) from None
+        if etag is None or got.sha256 != etag:
+            raise DownloadCutError(
+                f"the answer to {operation} is not the pack (a 200 without the hub's ETag"
+                " whose sha256 is not the pack's: a captive portal's page?); the part held"
+                " is kept to resume"
+            )
+        whole.seek(0)
+        sink.seek(0)
+        sink.truncate()
+        shutil.copyfileobj(whole, sink)
+        return got
 
 
 def _stream_into(

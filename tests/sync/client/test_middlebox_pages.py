@@ -182,3 +182,30 @@ def test_a_portals_page_to_a_resumed_pack_download_keeps_what_arrived(
         assert client.sync_once(retry_pack=True).new_species_pack is not None
     (request,) = proxy.recorded
     assert f"range: bytes={len(kept)}-".encode() in request.lower()
+
+
+@pytest.mark.usefixtures("species_packs_removed")  # packs are hub-wide
+def test_a_whole_pack_without_etag_answering_a_resume_installs(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    """A middlebox that ignores Range and strips ETag (a buffering or antivirus proxy)
+    answers a resumed download with the whole, correct pack as a plain 200: its sha256
+    proves it, so it installs instead of being thrown away as a portal's page each try."""
+    device = new_device(tmp_path, proxy.url, site_slug)
+    data = publish(make_pack(tmp_path / "pack", seed=11), f"etagless.{site_slug}")
+    whole = (
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Length: {len(data)}"
+        "\r\nConnection: close\r\n\r\n"
+    ).encode() + data
+    proxy.add(
+        Rule(Action.TRUNCATE, PACK_FILE, after_bytes=20_000),
+        Rule(Action.ANSWER, PACK_FILE, times=None, answer=whole),
+    )
+    clock = SkewedClock(timedelta(0))
+    with device.open(clock) as store, httpx.Client() as http:
+        client = device.client(store, http)
+        assert client.sync_once().new_species_pack is None  # the cut
+        clock.offset += timedelta(hours=1)  # past the back-off
+        assert client.sync_once(retry_pack=True).new_species_pack is not None
+        assert not [p for p in client.packs_dir.iterdir() if p.name.startswith(".download-")]
+    assert proxy.applied[Action.ANSWER.value] == 1
