@@ -133,22 +133,37 @@ def _open_store(args: argparse.Namespace) -> Store:
 def _now(args: argparse.Namespace) -> int:
     """Sync until the device is caught up: a sync that reached its per-sync limits is
     followed by another at once, as the app's service does, while each moves something
-    (and for at most ``MAX_ROUNDS``: the timer's next run goes on from there)."""
-    from sync.client.client import open_client
+    (and for at most ``MAX_ROUNDS``: the timer's next run goes on from there).
 
+    A sync that ran but held entries or photos back for a proxy's body limit
+    (``ProxyBodyLimitError`` with its report) is not run again, since waiting cannot make
+    them pass: its summary is printed like any other, the rounds go on as after a sync
+    that reached its limits, and the command then fails with that limit as the reason."""
+    from sync.client.client import SyncReport, open_client
+    from sync.client.errors import ProxyBodyLimitError
+
+    held_back: ProxyBodyLimitError | None = None
     with open_client(_store_path(args), _key_source(args)) as client:
         for _ in range(MAX_ROUNDS):
-            report = _sync_with_retries(client, args.retries, args.retry_pack)
+            try:
+                report = _sync_with_retries(client, args.retries, args.retry_pack)
+            except ProxyBodyLimitError as error:
+                if not isinstance(error.report, SyncReport):
+                    raise
+                held_back, report = error, error.report
             print(report.summary(), flush=True)
             if report.unfinished is None or not report.progressed:
                 break
+    if held_back is not None:
+        raise held_back
     return 0
 
 
 def _sync_with_retries(client: SyncClient, attempts: int, retry_pack: bool) -> SyncReport:
-    """``sync_once``, again after a jittered pause while the hub is unreachable."""
+    """``sync_once``, again after a jittered pause while the hub is unreachable; not for a
+    sync held back by a proxy's body limit (it ran: waiting cannot make the rest pass)."""
     from sync.client.backoff import Backoff
-    from sync.client.errors import HubUnavailableError
+    from sync.client.errors import HubUnavailableError, ProxyBodyLimitError
 
     backoff, rng = Backoff(base_s=1.0, cap_s=30.0), random.Random()
     failures = 0
@@ -157,7 +172,9 @@ def _sync_with_retries(client: SyncClient, attempts: int, retry_pack: bool) -> S
             return client.sync_once(retry_pack=retry_pack)
         except HubUnavailableError as error:
             failures += 1
-            if failures >= attempts:
+            if failures >= attempts or (
+                isinstance(error, ProxyBodyLimitError) and error.report is not None
+            ):
                 raise
             delay = backoff.delay_s(failures, rng, error.retry_after_s)
             print(f"hub unavailable ({error}); retrying in {delay:.1f} s", file=sys.stderr)

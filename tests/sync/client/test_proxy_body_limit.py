@@ -88,3 +88,26 @@ def test_a_photo_over_a_proxys_limit_goes_in_smaller_chunks_or_waits(
         report = client.sync_once()
         assert report.uploads.completed == 2 and report.uploads.failed == 0, report.summary()
         assert hub_photo_sha256(big) is not None and hub_photo_sha256(small) is not None
+
+
+def test_sync_now_prints_what_a_held_back_sync_did_and_does_not_run_it_again(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Waiting cannot make a proxy's body limit pass: `jaga sync now` runs the sync once
+    (not --retries times), prints its summary (the rest was pushed and pulled), then the
+    reason, and exits non-zero."""
+    from main import main
+
+    device = new_device(tmp_path, proxy.url, site_slug)
+    with device.open() as store:
+        _big_observation(store)
+        add_observations(store, 5, "cli")
+    for name, value in device.environment(proxy.url).items():
+        monkeypatch.setenv(name, value)
+    proxy.body_limit = 3000
+    assert main(["sync", "now", "--db", str(device.path)]) == 1
+    out, err = capsys.readouterr()
+    assert sum("/changes" in line for line in proxy.request_lines) == 1
+    assert "pushed 5 acknowledged" in out and "wait for the next sync" in out
+    assert "body-size limit" in err and "retrying" not in err
