@@ -2,7 +2,8 @@
 
 It syncs every ``interval_s``, at once when ``trigger()`` is called (the "sync now" button),
 and backs off with jitter while the hub is unreachable. A sync that reached its per-sync
-limits with more to do is followed at once by the next, until the device is caught up; but
+limits with more to do is followed at once by the next, until the device is caught up (also
+one that failed only because a proxy's body limit held some entries or photos back); but
 only while each moves something, so a hub that keeps answering with nothing (every entry
 left unanswered or refused for now) is asked again after ``interval_s``, not in a loop.
 The hub's own authentication refusal, a missing registration or a protocol mismatch pauses
@@ -189,6 +190,9 @@ class SyncService:
             self._sleep(self._interval_s)
             return Phase.IDLE
         except SyncError as error:
+            held = _report_of(error)
+            if held is not None and held.unfinished is not None and held.progressed:
+                return self._go_on(held, error)
             return self._fail(error)
         except Exception as error:  # a bug: report it, keep the service alive, back off
             _log.exception("sync failed unexpectedly")
@@ -199,6 +203,24 @@ class SyncService:
         self._publish(ServiceState(Phase.IDLE, last_report=report))
         goes_on = report.unfinished is not None and report.progressed
         self._sleep(0.0 if goes_on else self._interval_s)
+        return Phase.IDLE
+
+    def _go_on(self, report: SyncReport, error: Exception) -> Phase:
+        """A sync a proxy's body limit held entries or photos back from, which moved the
+        rest and reached its per-sync limits: the next goes on at once, as after any sync
+        that reached them, counting no failure (the back-off waits for a held-back sync
+        with nothing more to do, or one that moved nothing); the limit stays in the state."""
+        self._count(_outcome(report))
+        self._publish(
+            replace(
+                self.state,
+                phase=Phase.IDLE,
+                retry_in_s=None,
+                last_report=report,
+                last_error=f"{type(error).__name__}: {error}",
+            )
+        )
+        self._sleep(0.0)
         return Phase.IDLE
 
     def _pause(self, error: Exception) -> Phase:

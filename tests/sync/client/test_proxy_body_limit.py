@@ -111,3 +111,39 @@ def test_sync_now_prints_what_a_held_back_sync_did_and_does_not_run_it_again(
     assert sum("/changes" in line for line in proxy.request_lines) == 1
     assert "pushed 5 acknowledged" in out and "wait for the next sync" in out
     assert "body-size limit" in err and "retrying" not in err
+
+
+def test_the_service_goes_on_at_once_after_a_held_back_sync_that_reached_its_limits(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    """One entry over a proxy's limit plus a backlog over the per-sync limits: each held-back
+    sync that moved something and has more to do is followed at once, counting no failure,
+    as one that only reached its limits; the back-off starts once the backlog is through."""
+    from sync.client import Backoff, Phase, SyncService, open_client
+    from sync.store import Passphrase
+    from tests.sync.client.devices import PASSPHRASE
+    from tests.sync.client.test_middlebox_pages import States
+    from tests.sync.conftest import FAST
+
+    device = new_device(tmp_path, proxy.url, site_slug)
+    tuning = replace(FAST_TUNING, batch_entries=4, max_batches_per_sync=2)
+    with device.open() as store:
+        _big_observation(store)
+        add_observations(store, 30, "backlog")
+    proxy.body_limit = 3000
+    states = States()
+    service = SyncService(
+        lambda: open_client(
+            device.path, Passphrase(PASSPHRASE), env={}, store_config=FAST, tuning=tuning
+        ),
+        backoff=Backoff(30.0, 300.0), interval_s=600.0, on_state=states,
+    )  # fmt: skip
+    service.start()
+    try:
+        backing_off = states.wait_for(lambda s: s.phase == Phase.BACKING_OFF)
+    finally:
+        service.stop()
+    assert backing_off.failures == 1
+    report = backing_off.last_report
+    assert report is not None and report.unfinished is None  # the backlog went first
+    assert report.push.held_back is not None
