@@ -148,8 +148,13 @@ class KioskSession:
     def interrupt(self) -> tuple[AccessEvent, ...]:
         """The picture stopped for a while (a camera lost): open tracks are decided on what
         they have and recorded, as at the end of a stream, and whoever is there when it
-        comes back is a new attempt. The session goes on; events the store refuses wait."""
-        self._decide(self.pipeline.finish())
+        comes back is a new attempt. The session goes on; events the store refuses wait. A
+        badge whose attempt is decided here is answered, and ends as in :meth:`process`."""
+        badge = self._badge
+        decisions = self.pipeline.finish()
+        self._decide(decisions)
+        if badge is not None and _answers(badge, decisions):
+            self._end_badge(interrupted=True)
         return self._writer.flush()
 
     def present_badge(self, external_id: str) -> None:

@@ -62,6 +62,22 @@ def test_a_badge_makes_the_next_attempt_one_to_one_then_the_kiosk_identifies_aga
     assert decided(back) == [("verified", people["B-001"])]
 
 
+def test_a_badge_answered_when_the_camera_is_lost_ends(
+    kiosk_store: Store, stages: Stages, people: dict[str, str]
+) -> None:
+    """interrupt() decided the badge's attempt but left the badge on: back from the camera
+    outage, the same person was checked against John's badge again (a second decision)."""
+    session = kiosk(kiosk_store, stages, Ticks())
+    session.present_badge("B-002")
+    for i, frame in enumerate(webcam("live", 10, 2)):
+        session.process(frame, (10 + i) / 10)
+    assert [e.decision for e in session.interrupt()] == ["not_matched"]
+    assert session.pipeline.claimed is None  # answered: 1:N again
+    back = live_attempt(session, start=50)
+    assert decided(back) == [("verified", people["B-001"])]
+    assert {f.badge for f in back} == {None}
+
+
 def test_a_person_already_identified_who_presents_their_badge_is_recorded_twice_not_thrice(
     kiosk_store: Store, stages: Stages, people: dict[str, str]
 ) -> None:
