@@ -10,13 +10,15 @@ that log is (``DATA/server.log``).
 
 The server counts as running only while its socket accepts connections: after a power loss,
 ``postmaster.pid`` may name a process that took the old PID at boot, and that server is not
-there. A stale file whose PID is some other program is removed before ``pg_ctl start``
-(PostgreSQL itself removes one whose PID is gone). When two commands start a stopped server
-at once, the one whose start lost waits for the winner's server instead of failing.
+there. A stale file whose PID is some other program, or another cluster's postmaster, is
+removed before ``pg_ctl start`` (PostgreSQL itself removes one whose PID is gone). When two
+commands start a stopped server at once, the one whose start lost waits for the winner's
+server instead of failing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pwd
@@ -44,7 +46,7 @@ with warnings.catch_warnings():
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
 PORT = 5432
-_SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes, ".s.PGSQL.5432" included
+_SOCKET_PATH_MAX = 100  # bytes: sun_path holds 108, ".s.PGSQL.5432" included
 
 
 class EmbeddedPostgresError(SyncError):
@@ -60,7 +62,8 @@ class EmbeddedPostgres:
     @property
     def socket_dir(self) -> Path:
         """The data folder, or a short folder under /tmp when its path is too long."""
-        if len(str(self.data_dir / f".s.PGSQL.{PORT}")) <= _SOCKET_PATH_MAX:
+        # Bytes, not characters: a folder named in non-ASCII letters takes two or more each.
+        if len(os.fsencode(self.data_dir / f".s.PGSQL.{PORT}")) <= _SOCKET_PATH_MAX:
             return self.data_dir
         digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
         return Path(tempfile.gettempdir()) / f"jaga-pg-{digest}"
@@ -92,7 +95,7 @@ class EmbeddedPostgres:
         try:
             self._start_server(user, timeout_s)
         except EmbeddedPostgresError as failed:
-            if not self._server_pid_alive():
+            if not self._server_pid_alive() or self._is_this_folders_server() is False:
                 raise
             try:
                 self._wait_for_connections(timeout_s)  # another command's start won
@@ -200,18 +203,33 @@ class EmbeddedPostgres:
         return True
 
     def _forget_stale_pid_file(self) -> None:
-        """Remove a pid file naming a live process that is not a PostgreSQL (its PID reused
-        after a reboot); PostgreSQL would refuse to start over it when that process is the
-        server's own user's."""
+        """Remove a pid file naming a live process that is not this folder's server (its
+        PID reused after a reboot: by some program, or by another cluster's postmaster);
+        PostgreSQL would refuse to start over it when that process is the server's own
+        user's."""
+        if self._server_pid_alive() and self._is_this_folders_server() is False:
+            (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+
+    def _is_this_folders_server(self) -> bool | None:
+        """Whether the pid file's process is a postmaster of this data folder: its working
+        folder (a postmaster enters its data folder before writing the pid file), else its
+        ``-D`` argument, else at least its name; None when /proc cannot tell."""
         pid = self._pid()
-        if pid is None or not self._server_pid_alive():
-            return
+        if pid is None:
+            return False
+        here = self.data_dir.resolve()
+        with contextlib.suppress(OSError):
+            return Path(f"/proc/{pid}/cwd").readlink() == here
         try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             program = Path(f"/proc/{pid}/comm").read_text().strip()
         except OSError:
-            return  # cannot tell: leave it to PostgreSQL
+            return None  # cannot tell: leave it to PostgreSQL
         if program != "postgres":
-            (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+            return False
+        if b"-D" in argv[:-1]:
+            return Path(os.fsdecode(argv[argv.index(b"-D") + 1])).resolve() == here
+        return None
 
     def _prepare_permissions(self) -> str | None:
         user = self._user()

@@ -70,6 +70,35 @@ def test_a_pid_file_naming_another_live_process_is_not_a_running_server(
         other.wait()
 
 
+def test_a_pid_file_naming_another_clusters_live_postgres_is_stale(
+    stopped: EmbeddedPostgres,
+) -> None:
+    """After a reboot the pid file names the postmaster of another cluster on the machine
+    (comm 'postgres'): it was kept, pg_ctl refused, and every start waited out its timeout."""
+    with _new_cluster("other") as other:
+        assert other.start()
+        (stopped.data_dir / "postmaster.pid").write_text(
+            (other.data_dir / "postmaster.pid").read_text()
+        )
+        assert not stopped.running()
+        assert stopped.start(timeout_s=20)
+        stopped.create_database("beside_another")
+        assert other.running()
+
+
+def test_a_path_short_in_letters_but_long_in_bytes_gets_a_short_socket_folder() -> None:
+    """sun_path holds 108 bytes: a folder of non-ASCII letters that fits in characters did
+    not, and the server could not make its socket."""
+    root = Path(tempfile.mkdtemp(prefix="jaga-pg-"))
+    stem = len(str(root / "x" / "postgres" / ".s.PGSQL.5432")) - 1
+    server = EmbeddedPostgres(root / ("\u00fc" * (100 - stem)) / "postgres")
+    try:
+        assert len(str(server.data_dir / ".s.PGSQL.5432")) == 100
+        assert server.socket_dir != server.data_dir
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def test_a_server_that_does_not_answer_is_one_error_naming_the_folder(
     stopped: EmbeddedPostgres,
 ) -> None:
