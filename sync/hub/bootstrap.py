@@ -17,7 +17,7 @@ from pathlib import Path
 from sync.durable import create_private, fsync_path
 from sync.errors import SyncError
 from sync.filelock import held_elsewhere
-from sync.hub.dburl import database_settings
+from sync.hub.dburl import database_settings, parse_database_url
 from sync.hub.embedded import EmbeddedPostgres
 
 DATABASE_NAME = "jaga"
@@ -52,7 +52,8 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
     sign nothing, and go on (warned) when that key is empty. ``DatabaseUrlError``
     (``sync.hub.dburl``) before anything starts when ``DATABASE_URL`` cannot be read or its
     password is hub.env.example's placeholder (settings.py refuses it too, with a
-    traceback: here it is one line)."""
+    traceback: here it is one line). ``HubDatabaseError``, one line naming its host, when
+    the database does not take a connection for the migrations."""
     check_database_url()
     data_dir.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("JAGA_HUB_SECRET_KEY"):
@@ -70,11 +71,31 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
     setup_django()
     if migrate:
         from django.core.management import call_command
-        from django.db import connections
+        from django.db import OperationalError, connections
 
-        call_command("migrate", interactive=False, verbosity=0)
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+        except OperationalError as error:
+            raise HubDatabaseError(_does_not_answer(url, error)) from None
         connections.close_all()  # no connection may cross a fork into a worker
     return HubEnvironment(data_dir, url, embedded, started)
+
+
+class HubDatabaseError(SyncError):
+    """The hub's database does not take a connection (down, wrong host or port, refused
+    credentials): one line naming its host, never the URL (it holds the password)."""
+
+
+def _does_not_answer(url: str, error: Exception) -> str:
+    database = parse_database_url(url)
+    said = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reason = said[-1][:300] if said else type(error).__name__
+    for secret in (database["PASSWORD"], database["OPTIONS"].get("password", "")):
+        if secret:
+            reason = reason.replace(secret, "***")
+    host = database["HOST"] or "localhost"
+    port = f":{database['PORT']}" if database["PORT"] else ""
+    return f"the hub's database at {host}{port} does not answer: {reason}"
 
 
 def check_database_url() -> None:

@@ -117,6 +117,17 @@ def test_an_embedded_postgresql_that_does_not_start_is_one_line_naming_its_log(
     assert str(cluster / "server.log") in last
 
 
+def test_a_database_that_does_not_answer_is_one_line_naming_its_host(tmp_path: Path) -> None:
+    """migrate in prepare raised Django's OperationalError: 99 lines, two tracebacks."""
+    url = "postgresql://jaga:s3cret-pw@127.0.0.1:1/jaga"
+    done = _jaga_hub(tmp_path, "manage", "check", "--data", "hub", DATABASE_URL=url)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("jaga: error: the hub's database at 127.0.0.1:1 does not answer")
+    assert "s3cret-pw" not in done.stderr + done.stdout
+
+
 def test_a_second_hub_run_on_the_same_data_folder_refuses_and_the_first_serves_on(
     hub_database: str, tmp_path: Path
 ) -> None:
