@@ -61,6 +61,7 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kiosk",
         metavar="SOURCE",
+        type=_kiosk_source,
         help="kiosk mode: verify faces from camera:N or a video file (1:N against the store's "
         "gallery; every decision recorded)",
     )
@@ -80,6 +81,17 @@ def key_source(settings: AppSettings) -> KeySource | None:
         return resolve_key_source(settings.key_file, env=settings.env, interactive=False)
     except KeySourceError:  # a window has no terminal to ask on
         return None
+
+
+def _kiosk_source(text: str) -> str:
+    """A ``camera:`` source that names no camera is refused when the app starts, not retried
+    as an unplugged camera would be."""
+    from desktop.kiosk.sources import KioskSourceError, check_source  # OpenCV: only then
+
+    try:
+        return check_source(text)
+    except KioskSourceError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_seconds(text: str) -> float:

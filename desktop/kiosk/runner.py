@@ -20,7 +20,8 @@ kiosk left alone comes back by itself:
   (``CAMERA_BACKOFF``: 1 s, doubling, at most 30 s apart), for as long as it takes. The
   tracks open when it went are decided on what they have and recorded, as at a stop; with
   no frames nothing is decided in between. A video file's error, like its end, ends the
-  stream as before;
+  stream as before, and so does a ``camera:`` source that names no camera
+  (:class:`~desktop.kiosk.sources.KioskSourceError`: a setting, which no retry mends);
 * a store that cannot be opened for lack of space, or held by another process (a restore,
   a key change), is tried again every ``STORE_RETRY_S``; the models are not loaded again
   (:class:`~desktop.kiosk.assemble.KioskOpener`). Any other failure (a wrong key, a
@@ -44,6 +45,7 @@ from typing import Literal, Protocol
 
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.session import KioskFrame, KioskSession
+from desktop.kiosk.sources import KioskSourceError
 from desktop.kiosk.writer import WAITS
 from inference.face.eval_video import Image
 from inference.face.live import LatestFrameMailbox
@@ -160,8 +162,8 @@ class KioskRunner:
                         self._mailbox.put(item)
                     return  # a video's end (a camera's never)
                 except KioskError as error:
-                    if not self._camera:
-                        raise
+                    if not self._camera or isinstance(error, KioskSourceError):
+                        raise  # a video's failure, or a setting no retry mends
                     failures += 1
                     retry_s = CAMERA_BACKOFF.ceiling_s(failures)
                     _log.debug("camera gone (try %d): %s", failures, error)

@@ -1,7 +1,9 @@
 """Frames for the kiosk: a recorded video (its own time) or a camera (the monotonic clock).
 
 Both yield ``(capture time in seconds, BGR frame)``. A camera that cannot be opened, or
-that stops giving frames, is a :class:`KioskError`, not an endless wait.
+that stops giving frames, is a :class:`KioskError`, not an endless wait. A ``camera:``
+source that names no camera (``camera:x``, a typo) is a :class:`KioskSourceError`: a
+setting to fix, which no retry mends.
 """
 
 from __future__ import annotations
@@ -24,6 +26,31 @@ _CAMERA_MISSES = 30
 _MISS_PAUSE_S = 0.05
 
 
+class KioskSourceError(KioskError):
+    """The kiosk's source setting names no camera: the kiosk stops and says so, where a
+    camera that is unplugged is opened again."""
+
+
+def camera_number(index: str) -> int:
+    """N of ``camera:N``; :class:`KioskSourceError` when it is no number from 0 (OpenCV's
+    "any camera", -1, crashed the process)."""
+    try:
+        number = int(index)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise KioskSourceError(f"a camera is camera:N with N a number from 0, not {index!r}")
+    return number
+
+
+def check_source(source: str) -> str:
+    """``source`` when it may be a kiosk's source: a ``camera:`` one must name a camera
+    (:class:`KioskSourceError`); a video file is checked when opened."""
+    if source.startswith(CAMERA_PREFIX):
+        camera_number(source.removeprefix(CAMERA_PREFIX))
+    return source
+
+
 def source_frames(source: str, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:
     """``camera:N`` (camera N), else a video file; opened, or refused, by this call."""
     if source.startswith(CAMERA_PREFIX):
@@ -36,12 +63,7 @@ def source_frames(source: str, max_frames: int | None = None) -> Iterator[tuple[
 
 def camera_frames(index: str, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:
     """Frames of camera ``index`` (``0`` is the first) as they come."""
-    try:
-        number = int(index)
-    except ValueError:
-        number = -1
-    if number < 0:  # OpenCV's "any camera" (-1) crashed the process here
-        raise KioskError(f"a camera is camera:N with N a number from 0, not {index!r}")
+    number = camera_number(index)
     capture = cv2.VideoCapture(number)
     if not capture.isOpened():
         raise KioskError(f"camera {number} cannot be opened (not connected, or in use)")

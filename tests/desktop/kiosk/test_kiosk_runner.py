@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
+import main
 from desktop.kiosk.assemble import KioskOptions, open_kiosk
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.runner import KioskRunner, Outage
 from desktop.kiosk.session import KioskFrame, KioskSession
+from desktop.kiosk.sources import KioskSourceError, source_frames
 from desktop.kiosk.writer import KIOSK_BUSY_TIMEOUT_S
 from inference.pack.installed import ModelPack
 from sync.errors import WrongKeyError
@@ -213,3 +215,33 @@ def test_a_stop_while_the_models_load_never_says_ready(
     release.set()
     assert kiosk.wait(120.0)
     assert listener.ready_at is None and listener.finished_with == ()
+
+
+def test_a_camera_source_that_is_no_camera_is_refused_not_retried(
+    store_path: Path, model_pack: ModelPack
+) -> None:
+    """'camera:x' (a typo) can never open: it was retried for ever, 1, 2, 4 ... 30 s apart,
+    like an unplugged camera, and never said to be a configuration error."""
+    listener, pauses = Listener(), []  # type: ignore[var-annotated]
+    kiosk = runner(store_path, model_pack, lambda: source_frames("camera:x"), listener,
+                   camera=True, pauses=pauses)  # fmt: skip
+    kiosk.start()
+    assert kiosk.wait(120.0)
+    assert pauses == [] and listener.outages == []
+    assert [type(e) for e in listener.errors] == [KioskSourceError]
+    assert "camera:N" in str(listener.errors[0])
+
+
+@pytest.mark.parametrize("source", ["camera:x", "camera:-1", "camera:"])
+def test_the_app_refuses_a_camera_source_that_is_no_camera_when_started(
+    capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main.build_parser().parse_args(["app", "--kiosk", source])
+    assert exited.value.code == 2
+    assert "camera:N" in capsys.readouterr().err
+
+
+def test_the_app_takes_a_camera_or_a_video_as_its_kiosk_source() -> None:
+    for source in ("camera:0", "camera:2", "entrance.mp4"):
+        assert main.build_parser().parse_args(["app", "--kiosk", source]).kiosk == source
