@@ -89,7 +89,7 @@ class HubDatabaseError(SyncError):
 def _does_not_answer(url: str, error: Exception) -> str:
     database = parse_database_url(url)
     said = [line.strip() for line in str(error).splitlines() if line.strip()]
-    reason = said[-1][:300] if said else type(error).__name__
+    reason = said[0][:300] if said else type(error).__name__  # the hint lines follow
     for secret in (database["PASSWORD"], database["OPTIONS"].get("password", "")):
         if secret:
             reason = reason.replace(secret, "***")
