@@ -129,6 +129,9 @@ def at_the_prompt(db: Path, action: bytes | None) -> tuple[int, bytes]:
     env = {"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin", "HOME": str(db.parent)}
     pid, fd = pty.fork()
     if pid == 0:  # the child: main.py with the terminal as its stdin
+        # A terminal's foreground program gets Ctrl-C's SIGINT; a test run in the background
+        # (nohup, CI) would pass on SIGINT ignored.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execve(sys.executable, [sys.executable, str(REPO_ROOT / "main.py"), "store", "info",
                                    "--db", str(db)], env)  # fmt: skip
     out, sent = b"", False
