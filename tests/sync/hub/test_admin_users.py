@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 
 from sync.hub.models import Site, SiteMembership
@@ -95,3 +95,52 @@ def test_a_superuser_still_sees_and_changes_every_user(
     stranger.refresh_from_db()
     assert stranger.is_superuser
     stranger.delete()  # no superuser left behind for other tests' lists
+
+
+def _group(*codenames: str) -> Group:
+    group = Group.objects.create(name=f"crew-{uuid.uuid4().hex[:8]}")
+    group.permissions.set(Permission.objects.filter(codename__in=codenames))
+    return group
+
+
+def _codenames(group: Group) -> set[str]:
+    return set(group.permissions.values_list("codename", flat=True))
+
+
+def test_a_group_manager_never_grants_a_permission_they_lack(api: Api, other_api: Api) -> None:
+    """Django's Groups page let a holder of change_group tick every permission on their own
+    group: one POST, and they held them all."""
+    manager, client = _staff(["view_group", "add_group", "change_group"], api.site)
+    own = _group()
+    manager.groups.add(own)
+    everything = list(Permission.objects.values_list("pk", flat=True))
+    client.post(f"/admin/auth/group/{own.pk}/change/", {"name": own.name,
+                "permissions": everything})  # fmt: skip
+    assert _codenames(own) == set()
+    assert not manager.has_perm("auth.delete_user")
+    name = f"crew-{uuid.uuid4().hex[:8]}"
+    refused = client.post("/admin/auth/group/add/", {"name": name, "permissions": everything})
+    assert refused.status_code == 200 and not Group.objects.filter(name=name).exists()
+    held = Permission.objects.get(codename="view_group").pk
+    added = client.post("/admin/auth/group/add/", {"name": name, "permissions": [held]})
+    assert added.status_code == 302, _text(added)[-1500:]
+    assert _codenames(Group.objects.get(name=name)) == {"view_group"}
+    # A group holding more than they do, or another organisation's staff's: view-only.
+    senior = _group("delete_user")
+    stranger, _ = _staff([], other_api.site)
+    theirs = _group("view_group")
+    stranger.groups.add(theirs)
+    for group in (senior, theirs):
+        answer = client.post(f"/admin/auth/group/{group.pk}/change/", {"name": "renamed"})
+        assert answer.status_code == 403
+        assert client.get(f"/admin/auth/group/{group.pk}/change/").status_code == 200  # view
+    assert _codenames(senior) == {"delete_user"} and _codenames(theirs) == {"view_group"}
+
+
+def test_a_superuser_still_grants_any_permission_to_any_group(operator: Client) -> None:
+    group = _group()
+    everything = list(Permission.objects.values_list("pk", flat=True))
+    operator.post(f"/admin/auth/group/{group.pk}/change/", {"name": group.name,
+                  "permissions": everything})  # fmt: skip
+    assert group.permissions.count() == len(everything)
+    group.delete()  # no group holding everything left behind
