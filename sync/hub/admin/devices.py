@@ -6,9 +6,11 @@ A one-time code is shown once, on the page that answers the add or the "Issue a 
 code" action (never cached: ``Cache-Control: no-store``), and kept nowhere else: not in the
 admin's messages, which wait in the session (a ``django_session`` row, in every database
 backup) until the next page shows them. The hub keeps only the code's hash; a code lost is
-replaced by issuing a new one. Reloading that page sends the form again: a second device, or
-another code that voids the first. The action issues its codes in one transaction: an error
-midway voids no device's token (they are all as before, and no code is shown).
+replaced by issuing a new one. Reloading that page sends the form again, which does nothing
+again: the add form and the action carry a one-shot token (``once``), so the reload adds no
+second device and voids no code just shown (it answers with the devices' list and a note).
+The action issues its codes in one transaction: an error midway voids no device's token
+(they are all as before, and no code is shown).
 
 Issuing a code and revoking take the change permission (view-only staff see the list
 only); the add permission alone adds a device without a code, for someone with the change
@@ -34,11 +36,13 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
 from sync.hub import auth
+from sync.hub.admin import once
 from sync.hub.admin.staff import SiteScopedAdmin, sees_every_site, sites_of
 from sync.hub.checks import carries_slug
 from sync.hub.errors import OpenAuditBreakError
@@ -113,10 +117,29 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
             return fields
         return (*fields, "may_search_all_sites")
 
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """A form sent again (a reload of the answer showing the code) adds nothing."""
+        if request.method == "POST" and once.already_sent(request):
+            messages.warning(request, once.ALREADY_SENT)
+            return HttpResponseRedirect(reverse("admin:hub_device_changelist"))
+        context = {**(extra_context or {}), "once": once.new_token()}
+        response: HttpResponse = super().add_view(request, form_url, context)
+        return response
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The actions' form carries a one-shot token (``issue_code``)."""
+        context = {**(extra_context or {}), "once": once.new_token()}
+        return super().changelist_view(request, context)
+
     def response_add(
         self, request: HttpRequest, obj: Device, post_url_continue: str | None = None
     ) -> HttpResponse:
         """The new device's code on this answer (still in the add's transaction)."""
+        once.spend(request)
         if self.has_change_permission(request, obj):
             return self._codes_page(request, [auth.issue_code(obj)])
         messages.info(
@@ -133,7 +156,11 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
     )
     def issue_code(self, request: Any, queryset: QuerySet[Device]) -> HttpResponse | None:
         """One transaction for all the selected devices: an error midway (other than an open
-        audit break, which skips that device) voids no token whose code goes unshown."""
+        audit break, which skips that device) voids no token whose code goes unshown. The
+        form sent again (a reload of the codes' page) issues nothing."""
+        if once.already_sent(request):
+            messages.warning(request, once.ALREADY_SENT)
+            return None
         issued = []
         with transaction.atomic():
             for device in queryset:
@@ -141,6 +168,7 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
                     issued.append(auth.issue_code(device, by=str(request.user)))
                 except OpenAuditBreakError as error:
                     messages.error(request, f"No code for {device}: {error}")
+        once.spend(request)
         return self._codes_page(request, issued) if issued else None
 
     def _codes_page(self, request: HttpRequest, issued: list[auth.IssuedCode]) -> HttpResponse:

@@ -85,6 +85,39 @@ def test_a_code_is_shown_once_in_the_answer_and_never_kept_in_the_session(
     assert auth.register(code.group(1))[0].site_id == site.pk
 
 
+def _once(page: Any) -> str:
+    """The one-shot token of the form on ``page``."""
+    token = re.search(r'name="_once" value="([^"]+)"', page.content.decode())
+    assert token, "the form carries no one-shot token"
+    return token.group(1)
+
+
+@pytest.mark.parametrize("how", ["add", "issue_code"])
+def test_a_reload_of_the_code_page_does_nothing_again(
+    operator: Client, site_slug: str, how: str
+) -> None:
+    """A reload of the page that shows the code sent its form again: a second device, or a
+    new code voiding the one just shown (and maybe already typed on the device)."""
+    site = Site.objects.create(slug=site_slug)
+    if how == "add":
+        url = "/admin/hub/device/add/"
+        form = {"site": site.pk, "name": "kiosk-1", "_once": _once(operator.get(url))}
+    else:
+        Device.objects.create(site=site, name="kiosk-1")
+        url = "/admin/hub/device/"
+        form = {"action": "issue_code", "_once": _once(operator.get(url)),
+                "_selected_action": [site.devices.get().pk]}  # fmt: skip
+    first = operator.post(url, form)
+    code = re.search(r"One-time code for .*?: ([0-9A-Z-]{17})", _messages(first))
+    assert code, _messages(first)
+    again = operator.post(url, form, follow=True)  # the browser's reload of that answer
+    assert "One-time code for" not in _messages(again)
+    assert "already sent" in _messages(again)
+    assert site.devices.count() == 1
+    assert auth.register(code.group(1))[0].site_id == site.pk  # the code shown still works
+    assert not _sessions_hold(code.group(1))
+
+
 def test_erase_action_tombstones_and_tells_the_site(operator: Client, api: Api) -> None:
     person = e.person(api.site, name="Ana Erase")
     api.push(e.entry("person", "upsert", person))
