@@ -27,6 +27,13 @@ later push; another operator's revocation). A site's slug and a device's site ar
 they exist: the devices, their tokens and their queued records name them. The one exception:
 a slug the protocol refuses (stored before migration 0020 checked slugs) can be renamed, as
 no device of that site could ever register (``jaga hub manage check`` lists such sites).
+
+Slugs are unique across the hub (devices carry them), so a slug another site holds is refused
+to everyone. To a staff user who is not a superuser, the refusal says the slug is not
+available, not that a site has it: the hub serves several organisations, and Django's "Site
+with this Slug already exists" confirmed another organisation's site. The refusal itself
+still tells that the slug is not free (no hub-wide name can avoid that), never whose it is or
+its site's name.
 """
 
 from __future__ import annotations
@@ -66,6 +73,9 @@ class ChangedFieldsOnly(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
 
 
+SLUG_NOT_AVAILABLE = "This slug is not available for a site: choose another."
+
+
 @admin.register(Site)
 class SiteAdmin(ChangedFieldsOnly):
     """Every site to a superuser; to other staff, the sites they work for (``staff``)."""
@@ -85,6 +95,13 @@ class SiteAdmin(ChangedFieldsOnly):
         if obj is None or carries_slug(obj.slug):
             return fields
         return tuple(field for field in fields if field != "slug")
+
+    def get_form(self, request: Any, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        """A slug another site holds is "not available" to staff who do not see every site
+        (Django's "already exists" confirmed another organisation's site)."""
+        if not sees_every_site(request.user):
+            kwargs["error_messages"] = {"slug": {"unique": SLUG_NOT_AVAILABLE}}
+        return super().get_form(request, obj, change, **kwargs)
 
     def save_model(self, request: Any, obj: Site, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

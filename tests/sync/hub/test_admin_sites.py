@@ -236,6 +236,22 @@ def test_a_site_a_staff_user_adds_is_one_they_work_for(site_slug: str) -> None:
     assert site_slug in _text(client.get("/admin/hub/site/"))
 
 
+def test_adding_a_site_does_not_confirm_another_organisations_slug(
+    operator: Client, other_api: Api
+) -> None:
+    """It answered "Site with this Slug already exists." to a staff user of another
+    organisation. Slugs are hub-wide (devices carry them), so the slug is refused, but as
+    not available, without saying that a site has it."""
+    _, founder = _staff(["view_site", "add_site"])
+    answer = founder.post("/admin/hub/site/add/", {"slug": other_api.site, "name": "Mine"})
+    assert answer.status_code == 200  # the form again
+    said = _text(answer)
+    assert "not available" in said and "exists" not in said
+    assert Site.objects.filter(slug=other_api.site).count() == 1
+    taken = operator.post("/admin/hub/site/add/", {"slug": other_api.site, "name": "Dup"})
+    assert "already exists" in _text(taken)  # a superuser sees every site anyway
+
+
 @pytest.mark.parametrize("slug", ["Bad Site", "-x", "Upper", "_x"])
 def test_a_site_slug_devices_cannot_carry_is_refused_by_the_form(
     operator: Client, slug: str
