@@ -97,8 +97,16 @@ def data_folder(text: str) -> Path:
     """An argparse ``type``: a folder the command keeps its data in (made when missing),
     made absolute now: a program it starts there (PostgreSQL runs in its own data folder)
     would read a relative path from elsewhere. One that cannot be (a file, a path below a
-    file, a read-only place) is refused when the command line is read, in one line."""
+    file, a read-only place) is refused when the command line is read, in one line. So is one
+    whose name is not UTF-8 (a Latin-1 terminal's): the hub names its embedded PostgreSQL's
+    socket folder in the database URL, UTF-8 text, and failed with a traceback."""
     path = Path(text).resolve()
+    if not _is_utf8(str(path)):
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise argparse.ArgumentTypeError(
+            f"cannot use {shown}: its name is not UTF-8 text, which the database's address"
+            " needs: choose a folder named in UTF-8"
+        )
     if path.is_dir():
         problem = None if os.access(path, os.W_OK | os.X_OK) else f"cannot write in {path}"
     elif path.exists():
@@ -108,6 +116,14 @@ def data_folder(text: str) -> Path:
     if problem is not None:
         raise argparse.ArgumentTypeError(f"cannot use {path}: {problem}")
     return path
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8, which Python keeps as surrogates
+        return False
+    return True
 
 
 def _unwritable(path: Path) -> str | None:

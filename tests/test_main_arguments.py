@@ -42,6 +42,8 @@ def latin1(text: bytes) -> str:
           latin1(b"--operator=op\xe9"), "--retain-days", "30"],
          "argument --operator: 'op\\xe9'"),
         (["store", "confirm", latin1(b"u\xff"), "cod", "--officer", "o"], "argument 'u\\xff'"),
+        (["hub", "manage", "createsuperuser", "--username", latin1(b"Jos\xe9")],
+         "argument --username: 'Jos\\xe9'"),  # Django's arguments, passed on as they are
     ],
 )  # fmt: skip
 def test_text_that_is_not_utf8_is_refused_before_the_store_is_opened(

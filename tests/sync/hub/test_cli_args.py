@@ -66,6 +66,19 @@ def test_a_data_folder_that_cannot_be_one_is_refused(
     assert _parse("run", "--data", str(tmp_path / "new" / "deeper")).data.is_absolute()
 
 
+def test_a_data_folder_not_named_in_utf8_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``jaga hub manage --data`` (any hub command) with such a folder (a Latin-1 terminal) was
+    a UnicodeEncodeError traceback: the embedded PostgreSQL's socket folder is named in the
+    database URL, which is UTF-8 text."""
+    folder = os.fsdecode(os.fsencode(tmp_path) + b"/hub-\xe9")
+    for command in (["manage", "--data", folder, "check"], ["run", "--data", folder]):
+        said = _refused(capsys, *command)
+        assert "--data: cannot use" in said and "hub-\\xe9" in said and "not UTF-8" in said
+    assert not Path(folder).exists()
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a read-only folder")
 def test_a_read_only_data_folder_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
