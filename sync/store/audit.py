@@ -5,7 +5,10 @@ store's creation (``store.created``, written before a new store takes its name, 
 is found without it). Triggers refuse UPDATE and DELETE through SQL. Against someone who gets
 past them but leaves the hashes as they were, ``verify`` names the first broken entry when any
 entry was edited, removed, reordered or inserted; and whatever was done to the hashes, when
-the oldest entries, or all of them, are gone.
+the oldest entries, or all of them, are gone, but for a prefix retention deleted once the hub
+held it: the chain then verifies from its checkpoint, the last entry deleted
+(``sync.store.retention``; the triggers let SQL delete only entries up to it, and move it only
+forward, never to the newest entry).
 
 Two things the chain cannot show by itself, as whoever holds the store's key can compute
 every hash: removal of its *newest* entries (a shorter chain is still whole), and a chain
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +59,15 @@ _COLUMNS = "sequence, at, actor, action, subject, details, prev_hash, entry_hash
 
 
 __all__ = ["CREATED", "GENESIS_HASH", "AuditLog", "canonical_json", "entry_hash", "file_subject"]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The last entry retention deleted (``sequence`` 0: none): the kept chain follows it."""
+
+    sequence: int
+    entry_hash: str
+    at: str | None  # that entry's time, as stored
 
 
 def file_subject(path: Path) -> str:
@@ -106,13 +119,16 @@ class AuditLog:
         return [_entry(row) for row in self.links(after, limit)]
 
     def verify(self, recorded_head: tuple[int, str] | None = None) -> AuditReport:
-        """Walk the whole chain from the first entry; stop at the first broken link.
+        """Walk the whole chain from the first entry kept; stop at the first broken link.
 
-        ``recorded_head`` is a sequence and hash ``head`` gave earlier: that entry must still
-        be in the chain, unchanged.
+        The first entry kept must follow the checkpoint (entry 0 and the genesis hash while
+        retention has deleted nothing): ``sync.store.retention``. ``recorded_head`` is a
+        sequence and hash ``head`` gave earlier: that entry must still be in the chain,
+        unchanged; one retention has deleted since is reported, as it cannot be checked here.
         """
-        expected_sequence, prev_hash, count = 1, GENESIS_HASH, 0
-        for row in self._rows():
+        checkpoint = self.checkpoint()
+        expected_sequence, prev_hash, count = checkpoint.sequence + 1, checkpoint.entry_hash, 0
+        for row in self._rows(after=checkpoint.sequence):
             problem = _problem(row, expected_sequence, prev_hash) or _not_the_head(
                 row, recorded_head
             )
@@ -124,16 +140,33 @@ class AuditLog:
             expected_sequence, prev_hash = row[0] + 1, row[7]
         if count == 0:
             return AuditReport(
-                entries=0, first_bad_sequence=1, problem=f"the chain is empty: no {CREATED} entry"
+                entries=0,
+                first_bad_sequence=expected_sequence,
+                problem=f"the chain is empty: no {CREATED} entry"
+                if checkpoint.sequence == 0
+                else f"the chain is empty after its checkpoint at entry {checkpoint.sequence}",
             )
-        if recorded_head is not None and count < recorded_head[0]:
+        if recorded_head is not None and recorded_head[0] <= checkpoint.sequence:
+            return _before_checkpoint(count, checkpoint, recorded_head)
+        if recorded_head is not None and expected_sequence <= recorded_head[0]:
             return AuditReport(
                 entries=count,
-                first_bad_sequence=count + 1,
-                problem=f"the chain ends at entry {count}, before the recorded head "
-                f"{recorded_head[0]}: {_REWOUND}",
+                first_bad_sequence=expected_sequence,
+                problem=f"the chain ends at entry {expected_sequence - 1}, before the recorded"
+                f" head {recorded_head[0]}: {_REWOUND}",
             )
         return AuditReport(entries=count)
+
+    def checkpoint(self) -> Checkpoint:
+        """Where the chain kept begins: after the last entry retention deleted (entry 0, the
+        genesis hash, when it deleted none, or the schema is older than the checkpoint)."""
+        rows = self._database.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_checkpoint'"
+        )
+        if not rows:
+            return Checkpoint(0, GENESIS_HASH, None)
+        row = self._database.query("SELECT sequence, entry_hash, at FROM audit_checkpoint")[0]
+        return Checkpoint(int(row[0]), str(row[1]), None if row[2] is None else str(row[2]))
 
     def links(self, after: int, limit: int) -> list[tuple[Any, ...]]:
         """Raw rows after ``after`` (the stored text, as hashed): what the hub is sent."""
@@ -154,8 +187,7 @@ class AuditLog:
         )
         return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS_HASH)
 
-    def _rows(self) -> Iterator[tuple[Any, ...]]:
-        after = 0
+    def _rows(self, after: int) -> Iterator[tuple[Any, ...]]:
         while True:
             batch = self._database.query(
                 f"SELECT {_COLUMNS} FROM audit_log WHERE sequence > ? ORDER BY sequence LIMIT 5000",
@@ -181,6 +213,24 @@ def _problem(row: tuple[Any, ...], expected_sequence: int, prev_hash: str) -> st
 
 
 _REWOUND = "entries were removed or rewritten, or the store restored from an older backup"
+
+
+def _before_checkpoint(
+    count: int, checkpoint: Checkpoint, recorded_head: tuple[int, str]
+) -> AuditReport:
+    """A recorded head at the checkpoint is checked against its hash; one before it is gone."""
+    sequence, digest = recorded_head
+    if sequence == checkpoint.sequence and digest == checkpoint.entry_hash:
+        return AuditReport(entries=count)
+    if sequence == checkpoint.sequence:
+        problem = f"entry {sequence} (the checkpoint) is not the recorded head: {_REWOUND}"
+    else:
+        problem = (
+            f"the recorded head {sequence} is before the checkpoint at entry"
+            f" {checkpoint.sequence}: retention deleted it once the hub held it (check it"
+            " there), so it cannot be checked here; record a new head"
+        )
+    return AuditReport(entries=count, first_bad_sequence=sequence, problem=problem)
 
 
 def _not_the_head(row: tuple[Any, ...], recorded_head: tuple[int, str] | None) -> str | None:

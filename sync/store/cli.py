@@ -41,6 +41,7 @@ from sync.store.people_cli import (
     purge_status,
 )
 from sync.store.records import FishObservation, PredictionStatus
+from sync.store.retention import DEFAULT_KEEP_DAYS, MAX_KEEP_DAYS
 from sync.store.store import Store, check_free
 from sync.store.store_info import describe
 
@@ -127,6 +128,16 @@ def register_store(
     purge = command("purge-expired", _purge_expired, "erase people past their retention date")
     purge.add_argument("--dry-run", action="store_true", help="list them, erase nothing")
     add_purge_wait(purge)
+    retention = command(
+        "retention", _retention, "how long old decisions the hub holds are kept on the device"
+    )
+    retention.add_argument(
+        "--days",
+        type=_keep_days,
+        metavar="N",
+        help="keep access events and audit entries N days, then delete them once the hub holds"
+        f" them (0: for ever; default {DEFAULT_KEEP_DAYS}); the next sync applies it",
+    )
     rekey = command("rekey", _rekey, "change the passphrase or key file")
     rekey.add_argument(
         "--new-key-file",
@@ -391,6 +402,33 @@ def _purge_expired(args: argparse.Namespace) -> int:
         return 0 if args.dry_run else purge_status(store)
 
 
+def _keep_days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if not 0 <= days <= MAX_KEEP_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of days from 0 (for ever) to {MAX_KEEP_DAYS}, got {text!r}"
+        )
+    return days
+
+
+def _retention(args: argparse.Namespace) -> int:
+    with open_store_of(args) as store:
+        if args.days is not None:
+            store.retention.set_keep_days(args.days, operator=_operator())
+        days = store.retention.keep_days()
+    if days == 0:
+        print("access events and audit entries are kept for ever")
+    else:
+        print(
+            f"access events and audit entries are kept {days} days, then deleted at a sync"
+            " once the hub holds them (jaga store info shows since when)"
+        )
+    return 0
+
+
 def _rekey(args: argparse.Namespace) -> int:
     with Store.open(store_path_of(args), key_source_of(args), config=_config(args)) as store:
         store.check_alone("key change")  # before the new passphrase is typed twice
@@ -499,11 +537,17 @@ def _audit_verify(args: argparse.Namespace) -> int:
     with open_store_of(args) as store:
         report = store.audit.verify(args.head)
         sequence, digest = store.audit.head()
+        checkpoint = store.audit.checkpoint().sequence
     if not report.ok:
         print(f"audit chain BROKEN at entry {report.first_bad_sequence}: {report.problem}")
         print(f"{report.entries} entries verified before it")
         return 1
-    print(f"audit chain ok: {report.entries} entries; head {sequence} {digest}")
+    since = (
+        f" from entry {checkpoint + 1} (1-{checkpoint} deleted by retention once the hub held them)"
+        if checkpoint
+        else ""
+    )
+    print(f"audit chain ok: {report.entries} entries{since}; head {sequence} {digest}")
     if args.head:
         print(f"recorded head {args.head[0]} found")
     else:

@@ -22,7 +22,8 @@ a fish observation (the box a catch was first recorded with, ``sync.store.correc
 a photo (its bytes are uploaded once the hub acknowledged it, ``sync.client.uploads``). The
 ``acknowledged`` count of ``jaga sync status`` and the metrics therefore counts those only.
 Entries older releases kept are deleted by ``forget_acknowledged``, ``SWEEP_BATCH`` at a time.
-The records themselves (access events, people, the audit log) are not touched.
+The records themselves (access events, people, the audit log) are not touched here: old
+access events and audit entries the hub holds go by ``sync.store.retention``.
 """
 
 from __future__ import annotations

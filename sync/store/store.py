@@ -41,6 +41,7 @@ from sync.store.observations import Observations
 from sync.store.outbox import Outbox
 from sync.store.people import People
 from sync.store.records import ModelRef
+from sync.store.retention import Retention
 from sync.store.schema.migrations import (
     APPLICATION_ID,
     MIGRATIONS,
@@ -93,6 +94,7 @@ class Store:
         self.people = People(database, clock, self.audit, self.outbox)
         self.observations = Observations(database, clock, self.outbox)
         self.access = AccessLog(database, clock, self.audit, self.outbox)
+        self.retention = Retention(database, clock, self.audit)
 
     @property
     def path(self) -> Path:

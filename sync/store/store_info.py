@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sync.errors import StoreError
 from sync.store.backups import killed_restore_files, partial_backups, replaced_stores
+from sync.store.clock import format_timestamp
 from sync.store.gallery import gallery_models
 from sync.store.pending_catches import pending_count, spool_path
 from sync.store.schema.migrations import LATEST_VERSION, schema_version
@@ -35,6 +36,9 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         review = connection.execute(
             "SELECT count(*) FROM fish_observations WHERE needs_review = 1"
         ).fetchone()[0]
+        free_pages = int(connection.execute("PRAGMA freelist_count").fetchone()[0])
+        page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
+        kept_entries = connection.execute("SELECT count(*) FROM audit_log").fetchone()[0]
     outbox = store.outbox.counts()
     sequence, digest = store.audit.head()
     report = store.integrity(quick=not full_check)
@@ -43,14 +47,14 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
     lines = [
         f"store        {store.path}",
         f"size         {store.path.stat().st_size} bytes"
-        f" (+ WAL {wal.stat().st_size if wal.exists() else 0})",
+        f" (+ WAL {wal.stat().st_size if wal.exists() else 0}),"
+        f" {free_pages * page_size} bytes free for reuse",
         f"schema       {version} (this Jaga: {LATEST_VERSION})",
         f"key          {slot.kind}{kdf}",
         f"people       {store.people.count()}",
         "templates    " + (", ".join(f"{name}: {n}" for name, n in per_model) or "none"),
         f"fish         {store.observations.count()} observations, {review} to review",
-        f"access       {store.access.count()} events",
-        f"audit        {sequence} entries, head {digest[:16]}",
+        *_retention(store, kept_entries, sequence, digest),
         "outbox       " + ", ".join(f"{state.value} {n}" for state, n in outbox.items()),
         f"for Retry    {_kept_for_retry(store)}",
         "erased data  "
@@ -64,6 +68,36 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         f" ({'integrity_check' if full_check else 'quick_check'} + audit chain)",
     ]
     return lines + _leftovers(store), report.ok
+
+
+def _retention(store: Store, kept_entries: int, head: int, digest: str) -> list[str]:
+    """The retention setting, and what it keeps of the decisions and the chain since when."""
+    kept = store.retention.kept()
+    how = "jaga store retention --days N"
+    if kept.keep_days == 0:
+        setting = f"decisions kept for ever ({how})"
+    else:
+        default = "the default; " if kept.default else ""
+        last = "never yet" if kept.last_run is None else f"last {format_timestamp(kept.last_run)}"
+        setting = (
+            f"{kept.keep_days} days ({default}{how}), once the hub holds them; runs with"
+            f" each sync, {last}"
+        )
+    since = "" if kept.oldest_event is None else f", since {format_timestamp(kept.oldest_event)}"
+    checkpoint = kept.checkpoint
+    if checkpoint.sequence == 0:
+        audit = f"{head} entries, head {digest[:16]}"
+    else:
+        audit = (
+            f"{kept_entries} entries kept, from entry {checkpoint.sequence + 1}"
+            f" (1-{checkpoint.sequence} deleted by retention once the hub held them; the"
+            f" last of them from {checkpoint.at}), head {head} {digest[:16]}"
+        )
+    return [
+        f"retention    {setting}",
+        f"access       {store.access.count()} events{since}",
+        f"audit        {audit}",
+    ]
 
 
 def _kept_for_retry(store: Store) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import sqlcipher3
 
 from sync.errors import SchemaVersionError
-from sync.store.schema import v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11
+from sync.store.schema import v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12
 
 # "JAGA" in ASCII: tells a Jaga store from any other SQLCipher file with the same key.
 APPLICATION_ID = 0x4A414741
@@ -76,6 +76,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "pulled changes set aside until they can apply", run_script(v10.SQL)),
     Migration(
         11, "fish observations say whether they were recorded here or pulled", run_script(v11.SQL)
+    ),
+    Migration(
+        12,
+        "the audit chain may lose a prefix the hub holds, from a checkpoint",
+        run_script(v12.SQL),
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

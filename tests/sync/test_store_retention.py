@@ -1,0 +1,255 @@
+"""Retention on the device: old decisions the hub holds are deleted, the rest kept, and the
+audit chain still verifies from its checkpoint (``sync.store.retention``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlcipher3
+
+from main import main
+from sync.client.audit import BREAK_NAME, Anchored, anchored_name
+from sync.client.state import put_values
+from sync.store import AccessEvent, Passphrase, Store, Verdict
+from sync.store.retention import DEFAULT_KEEP_DAYS
+from sync.store.schema.migrations import MIGRATIONS
+from sync.store.store_info import describe
+from tests.sync.conftest import FAST, FakeClock
+from tests.sync.test_store_audit import fill_chain, tamper
+
+DEVICE = "7f6c4a1e-0000-4000-8000-000000000001"
+
+
+def decide(store: Store, clock: FakeClock) -> str:
+    clock.advance(seconds=30)
+    event = AccessEvent(clock.now(), "gate", "kiosk-1", "not_matched", None, 0.2)
+    return store.access.record(event).event_uid
+
+
+def push(store: Store, *, acknowledge: int | None = None) -> None:
+    """Send every queued entry; the hub acknowledges the first ``acknowledge`` (all: None),
+    and the rest wait to be sent again."""
+    keys = [entry.idempotency_key for entry in store.outbox.queued(1000)]
+    store.outbox.mark_sent(keys)
+    acknowledged = keys if acknowledge is None else keys[:acknowledge]
+    store.outbox.settle(
+        Verdict(acknowledged=tuple(acknowledged), requeued=tuple(keys[len(acknowledged) :]))
+    )
+
+
+def anchor(store: Store, through: int) -> None:
+    """What a sync keeps once the hub holds the chain up to entry ``through``."""
+    digest = next(e.entry_hash for e in store.audit.entries(0, 10_000) if e.sequence == through)
+    values = {anchored_name(DEVICE): Anchored(through, digest).stored()}
+    put_values(store.database, values, store.clock.now())
+
+
+def events(store: Store) -> set[str]:
+    return {row[0] for row in store.database.query("SELECT event_uid FROM access_events")}
+
+
+def sequences(store: Store) -> list[int]:
+    return [e.sequence for e in store.audit.entries(0, 10_000)]
+
+
+def test_old_acknowledged_events_go_and_unacknowledged_ones_stay(
+    store: Store, clock: FakeClock
+) -> None:
+    synced = {decide(store, clock) for _ in range(3)}
+    push(store)
+    unsynced = [decide(store, clock) for _ in range(2)]
+    push(store, acknowledge=0)  # sent, no answer: queued again
+    quarantined = decide(store, clock)
+    key = store.outbox.queued()[-1].idempotency_key
+    store.outbox.mark_sent([key])
+    store.outbox.mark_rejected(key, "refused")
+    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
+    recent = decide(store, clock)
+
+    report = store.retention.apply(DEVICE)
+
+    assert report.access_events == 3
+    assert events(store) == {*unsynced, quarantined, recent}
+    assert not events(store) & synced
+    push(store)  # the two retried are acknowledged now; a run waits a day after the last
+    assert store.retention.apply(DEVICE).access_events == 0
+    clock.advance(days=1)
+    assert store.retention.apply(DEVICE).access_events == 2
+    assert events(store) == {quarantined, recent}
+
+
+def test_a_device_that_never_synced_keeps_everything(store: Store, clock: FakeClock) -> None:
+    kept = {decide(store, clock) for _ in range(3)}
+    chain = sequences(store)
+    clock.advance(days=400)
+    report = store.retention.apply(None)
+    assert (report.access_events, report.audit_entries) == (0, 0)
+    assert events(store) == kept
+    assert sequences(store) == chain
+
+
+def test_keep_days_zero_keeps_for_ever(store: Store, clock: FakeClock) -> None:
+    store.retention.set_keep_days(0, operator="cli:ops")
+    assert store.audit.entries()[-1].action == "retention.set"
+    kept = {decide(store, clock)}
+    push(store)
+    anchor(store, sequences(store)[-1])
+    clock.advance(days=4000)
+    assert store.retention.apply(DEVICE, force=True).access_events == 0
+    assert events(store) == kept and sequences(store)[0] == 1
+
+
+def test_an_audit_prefix_the_hub_holds_goes_and_the_chain_verifies_from_it(
+    store: Store, clock: FakeClock
+) -> None:
+    fill_chain(store, clock)  # created, enrolled, five decisions: entries 1..7
+    anchor(store, 6)  # the hub holds 1..6
+    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
+    decide(store, clock)  # entry 8, within the window
+    head = store.audit.head()
+
+    report = store.retention.apply(DEVICE)
+
+    assert report.audit_entries == 6
+    checkpoint = store.audit.checkpoint()
+    assert checkpoint.sequence == 6
+    assert sequences(store) == [7, 8, 9]  # 9: retention.applied
+    assert store.audit.entries()[-1].action == "retention.applied"
+    assert store.audit.entries()[0].prev_hash == checkpoint.entry_hash
+    verified = store.audit.verify()
+    assert verified.ok and verified.entries == 3
+    assert store.audit.verify(head).ok  # a head recorded before is still found
+    assert store.audit.verify((6, checkpoint.entry_hash)).ok  # at the checkpoint: its hash
+    older = store.audit.verify((3, "0" * 64))
+    assert not older.ok and "before the checkpoint" in (older.problem or "")
+    assert store.integrity().ok
+
+
+def test_the_head_and_entries_not_held_or_in_the_window_stay(
+    store: Store, clock: FakeClock
+) -> None:
+    fill_chain(store, clock)  # 1..7
+    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
+    anchor(store, 7)  # the hub holds all, the head too
+    assert store.retention.apply(DEVICE).audit_entries == 6
+    assert sequences(store)[0] == 7  # the head is always kept
+    for _ in range(3):
+        decide(store, clock)  # entries 9..11, within the window
+    anchor(store, 11)
+    clock.advance(days=1)
+    assert store.retention.apply(DEVICE).audit_entries == 1  # 7; 8, retention.applied, is new
+    assert sequences(store)[0] == 8
+    assert store.audit.verify().ok
+
+
+def test_no_audit_entry_goes_while_the_hub_reports_a_break(store: Store, clock: FakeClock) -> None:
+    fill_chain(store, clock)
+    anchor(store, 6)
+    put_values(store.database, {BREAK_NAME: "1"}, clock.now())
+    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
+    assert store.retention.apply(DEVICE).audit_entries == 0
+    assert sequences(store)[0] == 1
+
+
+def test_an_entry_tampered_with_after_the_checkpoint_is_still_found(
+    store: Store, clock: FakeClock
+) -> None:
+    fill_chain(store, clock)
+    anchor(store, 4)
+    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
+    store.retention.apply(DEVICE)
+    assert sequences(store)[0] == 5
+    tamper(
+        store,
+        "UPDATE audit_log SET details = replace(details, 'not_matched', 'verified')"
+        " WHERE sequence = 6",
+    )
+    report = store.audit.verify()
+    assert report.first_bad_sequence == 6 and "edited" in (report.problem or "")
+    store.database.connection.execute("DELETE FROM audit_log WHERE sequence = 5")
+    report = store.audit.verify()
+    assert report.first_bad_sequence == 5 and "missing" in (report.problem or "")
+
+
+def test_the_triggers_refuse_anything_but_deleting_up_to_the_checkpoint(
+    store: Store, clock: FakeClock
+) -> None:
+    fill_chain(store, clock)
+    connection = store.database.connection
+
+    def refused(sql: str, *parameters: object) -> None:
+        with pytest.raises(sqlcipher3.IntegrityError, match="audit"):
+            connection.execute(sql, parameters)
+
+    refused("DELETE FROM audit_log WHERE sequence = 1")  # nothing deleted by retention yet
+    rows = {e.sequence: e.entry_hash for e in store.audit.entries()}
+    move = "UPDATE audit_checkpoint SET sequence = ?, entry_hash = ?"
+    refused(move, 3, "f" * 64)  # not the entry's hash
+    refused(move, 7, rows[7])  # the head
+    refused("INSERT OR REPLACE INTO audit_checkpoint VALUES (1, 3, ?, NULL)", rows[3])
+    refused("DELETE FROM audit_checkpoint")
+    anchor(store, 5)
+    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
+    store.retention.apply(DEVICE)
+    refused("DELETE FROM audit_log WHERE sequence = 7")  # after the checkpoint: not a prefix
+    refused("DELETE FROM audit_log")
+    refused(move, 4, rows[4])  # back: deleted, and behind it
+    assert sequences(store)[:2] == [6, 7]
+    assert store.audit.verify().ok
+
+
+def test_store_info_shows_what_is_kept_and_since_when(store: Store, clock: FakeClock) -> None:
+    fill_chain(store, clock)
+    push(store)
+    anchor(store, 5)
+    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
+    decide(store, clock)
+    store.retention.apply(DEVICE)
+    lines, ok = describe(store)
+    text = "\n".join(lines)
+    assert ok
+    assert f"retention    {DEFAULT_KEEP_DAYS} days (the default; " in text
+    assert "access       1 events, since 2026-05-31" in text
+    assert "audit        4 entries kept, from entry 6 (1-5 deleted by retention" in text
+
+
+def test_jaga_store_retention_sets_the_window_and_audit_verify_says_where_it_starts(
+    store: Store,
+    clock: FakeClock,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fill_chain(store, clock)
+    anchor(store, 5)
+    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
+    store.retention.apply(DEVICE)
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", "correct horse battery staple")
+    assert main(["store", "retention", "--days", "30", "--db", str(db_path)]) == 0
+    assert "kept 30 days" in capsys.readouterr().out
+    assert store.retention.keep_days() == 30
+    assert store.audit.entries()[-1].action == "retention.set"
+    assert main(["audit", "verify", "--db", str(db_path)]) == 0
+    assert "from entry 6 (1-5 deleted by retention" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["store", "retention", "--days", "-1", "--db", str(db_path)])
+
+
+def test_a_v11_store_upgrades_with_its_whole_chain_and_the_same_guard(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    with Store.create(
+        db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:11]
+    ) as v11:
+        fill_chain(v11, clock)
+        assert v11.audit.verify().ok and v11.audit.checkpoint().sequence == 0
+    with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
+        assert store.audit.checkpoint().sequence == 0
+        assert store.audit.verify().entries == 7
+        with pytest.raises(sqlcipher3.IntegrityError, match="append-only"):
+            store.database.connection.execute("DELETE FROM audit_log WHERE sequence = 1")
+        anchor(store, 3)
+        clock.advance(days=DEFAULT_KEEP_DAYS + 1)
+        assert store.retention.apply(DEVICE).audit_entries == 3
+        assert store.audit.verify().ok
