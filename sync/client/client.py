@@ -5,9 +5,10 @@ A sync first erases the people whose consent's retention date has passed
 on every device of the site; it does so even when the hub then turns out to be out of
 reach, so a device that cannot sync still erases on time (at each attempt of the app's
 service or of the ``jaga-sync`` timer). Then it is push, then pull, then photo uploads,
-then the audit chain, then the species pack. Pushing first means the pulled state already
-reflects this device's own edits; uploads come after because the hub must hold a photo's
-metadata (pushed) before its bytes matter. Each of those steps raises a
+then the audit chain, then the retention of old decisions the hub now holds
+(``sync.store.retention``, once a day), then the species pack. Pushing first means the
+pulled state already reflects this device's own edits; uploads come after because the hub
+must hold a photo's metadata (pushed) before its bytes matter. Each of those steps raises a
 ``sync.client.errors`` error and leaves the store consistent, so a caller may simply try
 again later; ``SyncService`` does that with back-off. The audit chain's new entries are
 then sent for the hub to anchor (``sync.client.audit``); like the species pack, what goes
@@ -26,6 +27,7 @@ A store belongs to the thread that opened it: build the client in the thread tha
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -54,6 +56,8 @@ from sync.client.transport import HubTransport, RequestObserver, hub_http_client
 from sync.client.uploads import PhotoUploader, UploadReport, count_pending_uploads
 from sync.errors import StoreError
 from sync.store import KeySource, OutboxState, Store, StoreConfig
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,8 @@ class SyncClient:
                 pull = self._puller.pull_all(heeded)
                 uploads = self._uploader.upload_pending(heeded)
                 audit = self._audit.anchor_all(heeded)  # reports its failures
+                if not heeded():  # what the hub now holds may go, once old enough
+                    self._apply_retention()
                 pack = PackOutcome()  # not begun once stopping: a download can take long
                 if not heeded() and (pull.complete or pull.pack_named):  # reports failures
                     pack = self._install_packs(force=retry_pack)
@@ -223,6 +229,15 @@ class SyncClient:
                 raise
             self._record(None, stopped=heeded.stopped, unfinished=unfinished)
         return report
+
+    def _apply_retention(self) -> None:
+        """Delete the old decisions the hub holds (``sync.store.retention``, once a day).
+        Housekeeping: a failure (the kiosk holding the store past the busy timeout) is
+        logged, not the sync's; the next sync tries again."""
+        try:
+            self.store.retention.apply(str(self.config.device_id))
+        except StoreError as error:
+            log.warning("retention not applied this time: %s", error)
 
     def _install_packs(self, *, force: bool) -> PackOutcome:
         """The announced pack, then the pack kept beside it; both their problems told."""

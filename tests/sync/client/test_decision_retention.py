@@ -1,0 +1,51 @@
+"""A kiosk's old decisions deleted by a sync once the hub holds them, against a real hub:
+the hub keeps its copy of the chain, and takes the device's next entries without a break."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from main import main
+from sync.store.retention import DEFAULT_KEEP_DAYS
+from tests.sync.client.devices import PASSPHRASE, Device, SkewedClock, new_device
+from tests.sync.client.test_audit_anchor import breaks, chain, decisions, held, sync_now
+from tests.sync.hub.hubkit import HubProcess
+
+
+@pytest.fixture
+def kiosk(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Device:
+    device = new_device(tmp_path, live_hub.url, site_slug, "kiosk-1")
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    for name in ("JAGA_HUB_URL", "JAGA_SYNC_SITE", "JAGA_SYNC_DEVICE_ID", "JAGA_SYNC_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return device
+
+
+def test_a_sync_deletes_old_decisions_the_hub_holds_and_the_chain_goes_on(
+    kiosk: Device, capsys: pytest.CaptureFixture[str]
+) -> None:
+    decisions(kiosk, 5)
+    sync_now(kiosk, capsys)
+    anchored = held(kiosk)
+    assert anchored == chain(kiosk)
+
+    later = SkewedClock(timedelta(days=DEFAULT_KEEP_DAYS + 1))  # the decisions are old now
+    with kiosk.open(later) as store, httpx.Client() as http:
+        kiosk.client(store, http).sync_once()
+        assert store.access.count() == 0
+        assert store.audit.checkpoint().sequence == anchored[-1][0] - 1  # the head is kept
+
+    decisions(kiosk, 3)
+    sync_now(kiosk, capsys)
+    kept = chain(kiosk)
+    assert kept[0] == anchored[-1]
+    assert held(kiosk) == anchored + kept[1:]  # the hub's copy whole, the new entries on it
+    assert breaks(kiosk) == []
+    assert main(["audit", "verify", "--db", str(kiosk.path)]) == 0
+    assert "deleted by retention" in capsys.readouterr().out
