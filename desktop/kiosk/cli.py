@@ -126,20 +126,24 @@ def _enrol(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from desktop.kiosk.assemble import open_kiosk
     from desktop.kiosk.errors import KioskError
-    from desktop.kiosk.sources import source_frames
+    from desktop.kiosk.sources import CAMERA_PREFIX, check_source, source_frames
 
     def run() -> int:
         frames = events = 0
         interrupted = False
         # Before the models load and the key is asked for: a source that cannot run
-        # (a folder, a typo for camera:N) is said at once.
-        source = source_frames(args.source, args.max_frames)
+        # (a folder, a typo for camera:N) is said at once. A camera is only checked: it is
+        # opened once the store is open and the models loaded, not held (its light on)
+        # while the passphrase is typed, nor opened for a wrong one.
+        camera = check_source(args.source).startswith(CAMERA_PREFIX)
+        video = None if camera else source_frames(args.source, args.max_frames)
         with open_kiosk(
             store_path_of(args), key_source_of(args), _options(args), os.environ
         ) as session:
             if session.warning is not None:
                 print(f"jaga kiosk run: warning: {session.warning}", file=sys.stderr)
             try:
+                source = video if video is not None else source_frames(args.source, args.max_frames)
                 for time_s, image in source:
                     events += _print_events(session, session.process(image, time_s).events)
                     frames += 1

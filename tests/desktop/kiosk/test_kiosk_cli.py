@@ -227,3 +227,34 @@ def test_ctrl_c_records_the_open_tracks_and_still_prints_the_summary(
     assert summary["summary"]["frames"] == 6 and len(events) >= 1  # type: ignore[index]
     with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.access.count() == len(events)
+
+
+@pytest.mark.parametrize("failing", ["wrong key", "no models"])
+def test_a_camera_is_opened_only_once_the_store_and_the_models_are(
+    store_path: Path, tmp_path: Path, failing: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The camera was opened before the passphrase was asked for: its light came on and it
+    was held while the operator typed, and a wrong passphrase (or a missing model) left it
+    opened for nothing."""
+    import desktop.kiosk.sources
+
+    opened: list[str] = []
+
+    def camera(source: str, max_frames: int | None = None) -> Iterator[tuple[float, Any]]:
+        opened.append(source)
+        return iter(())
+
+    monkeypatch.setattr(desktop.kiosk.sources, "source_frames", camera)
+    if failing == "wrong key":
+        monkeypatch.setenv(PASSPHRASE_ENV, "not the passphrase")
+        options: tuple[str, ...] = ()
+    else:
+        (tmp_path / "no-models").mkdir()
+        options = ("--models-dir", str(tmp_path / "no-models"))
+    assert run(store_path, "camera:0", *options) == 1
+    assert capsys.readouterr().err.startswith("jaga kiosk run: error:")
+    assert opened == []
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    assert run(store_path, "camera:0") == 0  # once both open, the camera is
+    assert opened == ["camera:0"]
