@@ -6,7 +6,8 @@
 is 1 or 0; other columns are ignored, except ``fold``: when present, the k-fold
 cross-validated accuracy is reported too, each fold judged at the threshold that is best on
 the others). Every image is described once (detect, largest face, align, descriptor) and
-each pair scored by the cosine similarity of its two descriptors.
+each pair scored by the cosine similarity of its two descriptors. The pairs file and the
+image folder are checked before the models load: a bad file is said at once.
 
 ``R.json`` holds ``accuracy_at_default`` (the shipped :class:`MatchSettings` threshold,
 which this data never touches), ``best_accuracy`` (with the threshold that reaches it, an
@@ -156,12 +157,32 @@ def evaluate_pairs(
     settings: MatchSettings | None = None,
 ) -> dict[str, Any]:
     """Describe the images, score the pairs, write ``out`` and its two curves."""
-    settings = settings or MatchSettings()
+    return report_pairs(checked_pairs(pairs_csv, images), images, out, pipeline,
+                        policy=policy, settings=settings)  # fmt: skip
+
+
+def checked_pairs(pairs_csv: Path, images: Path) -> list[Pair]:
+    """The pairs of ``pairs_csv``, or an :class:`InputError` when they and ``images`` cannot
+    make a measurement: checked before any model loads, so that a bad file costs no load."""
     if not images.is_dir():  # else every image fails and the report reads as a measurement
         raise InputError(f"{images} is not a folder of images")
     pairs = read_pairs(pairs_csv)
     if len({pair.same for pair in pairs}) < 2:
         raise InputError(f"{pairs_csv} needs both same-person and different-person pairs")
+    return pairs
+
+
+def report_pairs(
+    pairs: list[Pair],
+    images: Path,
+    out: Path,
+    pipeline: FacePipeline,
+    *,
+    policy: NoFacePolicy = NoFacePolicy.FAIL,
+    settings: MatchSettings | None = None,
+) -> dict[str, Any]:
+    """:func:`evaluate_pairs` on pairs already checked (:func:`checked_pairs`)."""
+    settings = settings or MatchSettings()
     names = sorted({pair.image_a for pair in pairs} | {pair.image_b for pair in pairs})
     described = describe_images(pipeline, {name: images / name for name in names}, policy)
     scores, failed_pairs = pair_scores(described, pairs)
@@ -206,9 +227,10 @@ def add_eval_pairs_parser(eval_subparsers: argparse._SubParsersAction[Any]) -> N
 
 def _run_pairs(args: argparse.Namespace) -> int:
     try:
+        pairs = checked_pairs(args.pairs, args.images)  # before the models load
         pipeline = FacePipeline.from_pack(args.models_dir, args.threads)
-        report = evaluate_pairs(
-            args.pairs, args.images, args.out, pipeline, policy=NoFacePolicy(args.no_face)
+        report = report_pairs(
+            pairs, args.images, args.out, pipeline, policy=NoFacePolicy(args.no_face)
         )
     except (InferenceError, OSError) as exc:  # OSError: an --out that cannot be written
         print(f"error: {exc}", file=sys.stderr)

@@ -183,3 +183,30 @@ def test_a_pairs_file_that_is_not_a_file_is_refused_unread(tmp_path: Path, kind:
         os.mkfifo(path)
     with pytest.raises(InputError, match="is not a pairs file \\(a device, a pipe or a folder"):
         read_pairs(path)
+
+
+@pytest.mark.parametrize(
+    ("pairs_text", "images", "message"),
+    [
+        ("image_a,image_b\nx.jpg,y.jpg\n", "folder", "needs a header with image_a,image_b,same"),
+        ("image_a,image_b,same\nx.jpg,y.jpg,1\n", "folder", "needs both same-person"),
+        ("image_a,image_b,same\nx.jpg,y.jpg,1\nx.jpg,z.jpg,0\n", "nowhere", "not a folder"),
+    ],
+    ids=["no same column", "one kind of pair", "no image folder"],
+)
+def test_bad_pairs_or_images_are_refused_before_the_models_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pairs_text: str, images: str,
+    message: str,
+) -> None:  # fmt: skip
+    """A bad pairs file cost the model load first (here: no models at all, which was the
+    error said instead)."""
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(pairs_text)
+    (tmp_path / "folder").mkdir()
+    no_models = tmp_path / "no-models"
+    no_models.mkdir()
+    argv = ["eval", "pairs", "--pairs", str(pairs), "--images", str(tmp_path / images),
+            "--out", str(tmp_path / "R.json"), "--models-dir", str(no_models)]  # fmt: skip
+    assert main.main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and "no-models" not in err, err
