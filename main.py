@@ -13,7 +13,7 @@ import io
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import desktop.catch_cli
 import desktop.kiosk.cli
@@ -22,6 +22,12 @@ import inference.fish.pack
 import sync.cli
 import sync.hub.pack_loader
 from desktop.settings import add_app_options, settings_from_args
+
+# The variables that name a file or folder (read in sync.store.cli, inference.pack.installed,
+# inference.fish.features, sync.client.packs, sync.hub.metrics_process; named here so that
+# every command does not import them): any bytes, as a path argument may hold.
+PATH_VARIABLES = frozenset({"JAGA_STORE_PATH", "JAGA_MODELS_DIR", "JAGA_CACHE_DIR",
+                            "JAGA_SPECIES_PACKS_DIR", "JAGA_HUB_METRICS_DIR"})  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(args_list)
     refuse_undecodable_text(parser, args, args_list)
+    refuse_undecodable_environment(parser, os.environ)
     write_file_names_as_they_are()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -82,6 +89,28 @@ def refuse_undecodable_text(
                 f"argument {_option_of(value, argv)}'{shown}' is not UTF-8 text: set the"
                 " terminal to UTF-8 and type it again"
             )
+
+
+def refuse_undecodable_environment(
+    parser: argparse.ArgumentParser, environ: Mapping[str, str]
+) -> None:
+    """Refuse, before any work, a ``JAGA_*`` variable whose value is not UTF-8 (set from a
+    Latin-1 terminal, or a unit file written in one: Python hands it over as surrogates,
+    which a passphrase's key, the store and JSON cannot take), as an argument is refused:
+    one line, exit status 2. It names the variable, never its value: that may be a
+    passphrase or a token. A variable naming a file or folder (``PATH_VARIABLES``) may
+    hold any bytes and is used as it is.
+
+    Every command checks every variable: one set wrong in the shell or the unit file is
+    said at once, not when the command that reads it happens to run.
+    """
+    for name in sorted(environ):
+        if not name.startswith("JAGA_") or name in PATH_VARIABLES:
+            continue
+        try:
+            environ[name].encode("utf-8")
+        except UnicodeEncodeError:
+            parser.error(f"${name} is not UTF-8 text: set it again in UTF-8")
 
 
 def _text_values(values: dict[str, object]) -> list[str]:

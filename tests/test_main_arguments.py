@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from main import main
+from main import PATH_VARIABLES, main
 from sync.store import Passphrase, Store
 from tests.sync.conftest import FAST
 
@@ -78,3 +78,54 @@ def test_a_backup_to_a_file_name_not_in_utf8_is_reported_done_and_audited(
     with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
         entry = store.audit.entries()[-1]
     assert (entry.action, entry.subject) == ("store.backed_up", "saved-\\xe9t\\xe9.db")
+
+
+@pytest.mark.parametrize(
+    ("variable", "arguments"),
+    [
+        ("JAGA_STORE_PASSPHRASE", ["store", "info"]),
+        ("JAGA_STORE_NEW_PASSPHRASE", ["store", "rekey"]),
+        ("JAGA_SYNC_SITE", ["sync", "status"]),
+    ],
+)
+def test_an_environment_variable_that_is_not_utf8_is_refused_in_one_line(
+    db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    variable: str, arguments: list[str],
+) -> None:  # fmt: skip
+    """Set from a Latin-1 terminal (or a unit file written in one), Python hands the value
+    over with surrogates: each of these was a UnicodeEncodeError traceback. Refused like
+    an argument, naming the variable and never its value (it may be a passphrase)."""
+    monkeypatch.setenv(variable, latin1(b"\xe9t\xe9 secret"))
+    before = db.read_bytes()
+    with pytest.raises(SystemExit) as usage:
+        main([*arguments, "--db", str(db)])
+    assert usage.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()[-1:]
+    assert line == f"jaga: error: ${variable} is not UTF-8 text: set it again in UTF-8"
+    assert db.read_bytes() == before
+
+
+def test_a_store_path_in_the_environment_may_hold_any_bytes(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:  # fmt: skip
+    """A file name, as on the command line: used as it is, and printed with its bytes."""
+    folder = tmp_path / latin1(b"caf\xe9")
+    folder.mkdir()
+    for file in tmp_path.glob("jaga.db*"):
+        file.rename(folder / file.name)
+    monkeypatch.setenv("JAGA_STORE_PATH", str(folder / "jaga.db"))
+    assert main(["store", "info"]) == 0
+    out = capsysbinary.readouterr().out
+    assert b"caf\xe9/jaga.db" in out and b"people       0" in out
+
+
+def test_the_path_variables_are_the_ones_the_code_reads() -> None:
+    from inference.fish.features import ENV_CACHE_DIR
+    from inference.pack.installed import ENV_MODELS_DIR
+    from sync.client.packs import PACKS_DIR_ENV
+    from sync.hub.metrics_process import PARENT_ENV
+    from sync.store.cli import STORE_PATH_ENV
+
+    named = {ENV_CACHE_DIR, ENV_MODELS_DIR, PACKS_DIR_ENV, PARENT_ENV, STORE_PATH_ENV}
+    assert named == PATH_VARIABLES
