@@ -16,7 +16,8 @@ What goes away is tried again, and the listener is told meanwhile (:class:`Outag
 kiosk left alone comes back by itself:
 
 * a camera (``camera=True``) that cannot be opened or stops giving frames (a USB hiccup, a
-  re-enumeration: a :class:`KioskError` from the source) is opened again after a back-off
+  re-enumeration, a read stuck in its driver: a :class:`KioskError` from the source,
+  :mod:`desktop.kiosk.sources`) is opened again after a back-off
   (``CAMERA_BACKOFF``: 1 s, doubling, at most 30 s apart), for as long as it takes. The
   tracks open when it went are decided on what they have and recorded, as at a stop; with
   no frames nothing is decided in between. A video file's error, like its end, ends the

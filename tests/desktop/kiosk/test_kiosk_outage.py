@@ -7,6 +7,7 @@ The tests hold the part away until they have looked, so nothing depends on timin
 from __future__ import annotations
 
 import errno
+import functools
 import subprocess
 import threading
 import time
@@ -26,7 +27,7 @@ from inference.pack.installed import ModelPack
 from sync.store import Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
-from tests.desktop.kiosk.conftest import webcam
+from tests.desktop.kiosk.conftest import StuckCameras, webcam
 from tests.desktop.kiosk.test_kiosk_window import camera, kiosk_of
 from tests.desktop.qtwait import wait_until
 from tests.sync.conftest import FAST
@@ -88,6 +89,41 @@ def test_a_camera_that_stops_giving_frames_is_opened_again(
     assert opened == [0, 1] and not kiosk_threads()
     with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.access.count() >= 1  # the person seen before it went was recorded
+        assert store.audit.verify().ok
+
+
+def test_a_camera_whose_read_never_returns_is_opened_again(
+    qapp: QApplication, store_path: Path, model_pack: ModelPack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A driver stuck in a USB reset: read() gives neither a frame nor an error, and the
+    kiosk waited on it for ever, the last picture frozen. A camera cannot run here: a
+    stand-in for cv2.VideoCapture (a real camera:0 source, through the real reader) gets
+    stuck after 14 frames; the read is given up on after READ_TIMEOUT_S (shortened), and
+    the camera opened anew gives frames."""
+    import cv2
+
+    import desktop.kiosk.sources
+
+    cameras = StuckCameras(webcam("live", 10, 14), [14], pace_s=0.1)
+    monkeypatch.setattr(cv2, "VideoCapture", cameras)
+    monkeypatch.setattr(desktop.kiosk.sources, "READ_TIMEOUT_S", 0.5, raising=False)
+    frames = functools.partial(desktop.kiosk.sources.source_frames, "camera:0")
+    window = open_window(settings_for(store_path, model_pack), model_pack,
+                         find_pack=lambda: None, kiosk_frames=frames)  # fmt: skip
+    panel = kiosk_of(window).panel
+    try:
+        wait_until(lambda: panel.prompt.text() == UNAVAILABLE["camera"].text, "unavailable", 60)
+        assert panel.state.text().startswith("the camera is unavailable: camera 0 gave no "
+                                             "frame")  # fmt: skip
+        assert panel.video.pixmap().isNull()  # not the last frame, frozen
+        wait_until(lambda: len(cameras.opened) == 2, "the camera opened again")
+        wait_until(lambda: panel.state.text().startswith("ready"), "the state again", 60)
+        wait_until(lambda: not panel.video.pixmap().isNull(), "a picture again")
+    finally:
+        window.close()
+        cameras.unstick()  # the stuck read returns: its thread releases that camera
+    assert not kiosk_threads()
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.audit.verify().ok
 
 
