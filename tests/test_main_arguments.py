@@ -129,3 +129,16 @@ def test_the_path_variables_are_the_ones_the_code_reads() -> None:
 
     named = {ENV_CACHE_DIR, ENV_MODELS_DIR, PACKS_DIR_ENV, PARENT_ENV, STORE_PATH_ENV}
     assert named == PATH_VARIABLES
+
+
+def test_a_login_name_not_in_utf8_is_audited_as_its_bytes(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$USER names who ran a command in the audit trail; not UTF-8 (a Latin-1 login), the
+    backup was written and then a UnicodeEncodeError traceback, unaudited. A login name is
+    not the operator's to change: it is written as ``\\xNN``, as a file name is."""
+    monkeypatch.setenv("USER", latin1(b"jos\xe9"))
+    assert main(["store", "backup", "--db", str(db), str(tmp_path / "copy.db")]) == 0
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        entry = store.audit.entries()[-1]
+    assert (entry.action, entry.actor) == ("store.backed_up", "cli:jos\\xe9")

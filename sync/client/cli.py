@@ -237,8 +237,10 @@ def _sequence(text: str) -> int:
 
 
 def _operator() -> str:
-    """Who ran the command, for the audit trail (as ``jaga store`` names its operator)."""
-    return f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or os.getuid()}"
+    """Who ran the command, for the audit trail, as ``jaga store`` names its operator."""
+    from sync.store.cli import _operator as store_operator
+
+    return store_operator()
 
 
 def _register(args: argparse.Namespace) -> int:

@@ -560,5 +560,9 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 
 def _operator() -> str:
-    """Who ran the command, for the audit trail."""
-    return f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or os.getuid()}"
+    """Who ran the command, for the audit trail. A login name that is not UTF-8 (Python
+    gives its bytes as surrogates, which the chain's JSON cannot hold) is written as
+    ``\\xNN``, as :func:`~sync.store.audit.file_subject` writes a file name: it is no
+    operator's to change, so it is not refused."""
+    name = os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
+    return "cli:" + os.fsencode(name).decode("utf-8", "backslashreplace")
