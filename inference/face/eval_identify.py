@@ -248,6 +248,8 @@ def _run_identify(args: argparse.Namespace) -> int:
         print("error: --unknown-folds must be at least 2", file=sys.stderr)
         return 2
     try:
+        people(args.gallery, "gallery")  # before the models load: a typo fails fast
+        people(args.probes, "probes")
         pipeline = FacePipeline.from_pack(args.models_dir, args.threads)
         settings = MatchSettings(aggregate=Aggregate(args.aggregate))
         report = evaluate_identify(

@@ -90,3 +90,25 @@ def test_parser_registers_a_handler() -> None:
     add_eval_identify_parser(parser.add_subparsers())
     args = parser.parse_args(["identify", "--gallery", "g", "--probes", "p", "--out", "r.json"])
     assert callable(args.handler) and args.unknown_folds == 2 and args.aggregate == "max"
+
+
+@pytest.mark.parametrize("missing", ["--gallery", "--probes"])
+def test_folders_without_people_are_refused_before_the_models_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], missing: str
+) -> None:
+    """As ``eval pairs`` and ``eval liveness`` do: a typo in a folder cost the model load
+    first (here: no models at all, which was the error said instead)."""
+    import main
+
+    people = tmp_path / "people" / "ada"
+    people.mkdir(parents=True)
+    (people / "1.jpg").write_bytes(b"not read: the models are not there")
+    no_models = tmp_path / "no-models"
+    no_models.mkdir()
+    folders = {"--gallery": str(tmp_path / "people"), "--probes": str(tmp_path / "people")}
+    folders[missing] = str(tmp_path / "nowhere")
+    argv = ["eval", "identify", *[x for pair in folders.items() for x in pair],
+            "--out", str(tmp_path / "R.json"), "--models-dir", str(no_models)]  # fmt: skip
+    assert main.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "nowhere is not a folder" in err and "no-models" not in err, err
