@@ -1,7 +1,8 @@
 """``jaga hub run | create-device | publish-pack | export-corrections | purge-expired |
-manage``: start the hub, enrol a device, publish a species pack to every site, write the
-confirmed fish photos out as training data, erase people past their consent's retention
-(``sync.hub.retention``), Django tasks.
+renew-log-epoch | manage``: start the hub, enrol a device, publish a species pack to every
+site, write the confirmed fish photos out as training data, erase people past their
+consent's retention (``sync.hub.retention``), tell devices the database was restored from a
+backup (``sync.hub.log_epoch``), Django tasks.
 
 ``run`` holds ``DATA/hub-run.lock`` while it serves: a second ``run`` on the same data folder
 refuses in one line (the other commands run beside it, on its PostgreSQL). Arguments are
@@ -113,6 +114,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     _data_option(purge)
     purge.add_argument("--dry-run", action="store_true", help="list them, erase nothing")
     purge.set_defaults(handler=purge_expired)
+
+    renew = commands.add_parser(
+        "renew-log-epoch",
+        help="after restoring the hub's database from a backup: tell every device that the"
+        " change log was rewound, so each pushes again what it authored and pulls its site"
+        " again from the start",
+    )
+    _data_option(renew)
+    renew.set_defaults(handler=renew_log_epoch)
 
     manage = commands.add_parser("manage", help="a Django management command (createsuperuser)")
     _data_option(manage)
@@ -337,6 +347,23 @@ def purge_expired(args: argparse.Namespace) -> int:
     if rewrote:
         done = "would rewrite" if args.dry_run else "rewrote"
         print(f"{done} {', '.join(ERASED_DATA_TABLES)}: erased people's data leaves the files")
+    return 0
+
+
+def renew_log_epoch(args: argparse.Namespace) -> int:
+    from sync.hub.bootstrap import prepare
+
+    environment = prepare(args.data or default_data_dir())
+    try:
+        from sync.hub.log_epoch import renew_log_epochs
+
+        renewed = renew_log_epochs()
+    finally:
+        environment.stop()
+    print(
+        f"renewed the change log's epoch of {len(renewed)} sites: at their next sync, devices"
+        " push again what they authored and pull their site again from the start"
+    )
     return 0
 
 

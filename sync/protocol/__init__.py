@@ -12,7 +12,8 @@ Endpoints (all JSON unless said; ``Authorization: Bearer <token>`` except where 
     POST /api/v1/devices/register                          RegisterRequest -> RegisterResult
     POST /api/v1/sites/{site}/push                         PushBatch -> PushResult
     GET  /api/v1/sites/{site}/changes?cursor=&limit=&protocol_version=  PullRequest -> PullResult
-         (header X-Jaga-Pack-Schema: the newest species pack schema the device reads)
+         (header X-Jaga-Pack-Schema: the newest species pack schema the device reads;
+          header X-Jaga-Log-Epoch: the site's log epoch it last saw, answered log_epoch)
     POST /api/v1/sites/{site}/uploads                      UploadStart -> UploadStatus
     GET  /api/v1/sites/{site}/uploads/{upload_id}          UploadStatus
     PUT  /api/v1/sites/{site}/uploads/{upload_id}?offset=  raw bytes -> UploadStatus
@@ -65,6 +66,8 @@ from sync.protocol.hub_messages import (
     UploadStatus,
 )
 from sync.protocol.sync_messages import (
+    LOG_EPOCH_HEADER,
+    NO_LOG_EPOCH,
     PACK_SCHEMA_HEADER,
     Change,
     OutboxEntry,
@@ -101,6 +104,7 @@ __all__ = [
     "AUDIT_STALE",
     "AUTH_ERROR_CODES",
     "CHUNK_SHA256_HEADER",
+    "LOG_EPOCH_HEADER",
     "MAX_AUDIT_BATCH_ENTRIES",
     "MAX_AUDIT_BODY_BYTES",
     "MAX_BATCH_ENTRIES",
@@ -112,6 +116,7 @@ __all__ = [
     "MAX_PULL_LIMIT",
     "MAX_PUSH_BODY_BYTES",
     "NAME_MAX_LENGTH",
+    "NO_LOG_EPOCH",
     "PACK_SCHEMA_HEADER",
     "PAYLOADS",
     "PROTOCOL_VERSION",

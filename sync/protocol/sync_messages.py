@@ -36,6 +36,17 @@ not know it ignores it (a ``PullRequest`` refuses an unknown parameter), and a d
 does not send it (every release before it) reads schema 1 only. The hub announces to a
 device only the packs it reads, and answers it the newest of them (``PullResult``)."""
 
+LOG_EPOCH_HEADER = "X-Jaga-Log-Epoch"
+"""A pull's header: the site's log epoch the device last saw (a uuid), or ``none``.
+
+Sending it says the device reads ``PullResult.log_epoch``; a hub that does not know it
+ignores it, and a device that does not send it (every release before it) is answered as
+before. The hub renews a site's epoch when its change log was rewound (the database
+restored from a backup: ``sync.hub.log_epoch``); a device that sees another epoch than the
+one it kept pulls the site again from the start and pushes again what it authored
+(``sync.client.log_epoch``). Additive like ``PACK_SCHEMA_HEADER``: no protocol version."""
+NO_LOG_EPOCH = "none"
+
 EntityName = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Operation = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
@@ -149,9 +160,14 @@ class PullResult(WireModel):
     of a pack whose announcement it was not sent, and is already past in the change log.
     The newest is the pack published last (the order of the announcements), never the one
     with the latest ``published_at``.
+
+    ``log_epoch`` is the site's change-log epoch, in the answer to a pull that sent
+    ``LOG_EPOCH_HEADER`` only (earlier clients refuse unknown fields): another one than the
+    device kept means the log it pulled was rewound (``sync.hub.log_epoch``).
     """
 
     changes: list[Change]
     next_cursor: Cursor
     has_more: bool
     species_pack: SpeciesPackPublished | None = None
+    log_epoch: Uid | None = None

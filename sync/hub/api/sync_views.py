@@ -4,12 +4,14 @@ Both serve every protocol in ``ACCEPTED_PROTOCOL_VERSIONS`` and refuse any other
 before anything is stored: a pull of an older protocol gets each change's payload as that
 protocol's schema reads it (``payload_for_protocol``), and a pull leaves out the
 announcements of species packs whose schema the device does not read (``PACK_SCHEMA_HEADER``,
-absent: schema 1).
+absent: schema 1). A pull that sends ``LOG_EPOCH_HEADER`` is answered the site's log epoch,
+renewed first when its cursor is past the site's log (``sync.hub.log_epoch``).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -23,11 +25,14 @@ from sync.hub.api.docs import AUTHENTICATED, errors
 from sync.hub.apply.changes import changes_after
 from sync.hub.apply.push import apply_batch
 from sync.hub.errors import HubError
+from sync.hub.log_epoch import pull_epoch
 from sync.hub.models import Device
 from sync.hub.review import newest_species_pack
 from sync.protocol import (
     ACCEPTED_PROTOCOL_VERSIONS,
+    LOG_EPOCH_HEADER,
     MAX_PULL_LIMIT,
+    NO_LOG_EPOCH,
     PACK_SCHEMA_HEADER,
     PROTOCOL_VERSION,
     Change,
@@ -104,6 +109,13 @@ class ChangesView(APIView):
                 description="the newest species pack schema the device reads, absent = 1;"
                 " when given, the answer's `species_pack` is the newest pack it reads",
             ),
+            OpenApiParameter(
+                LOG_EPOCH_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description=f"the site's log epoch the device last saw (`{NO_LOG_EPOCH}`:"
+                " none); when given, the answer's `log_epoch` is the site's",
+            ),
         ],
         responses={200: PullResult, **errors(*AUTHENTICATED)},
         summary="Changes of the device's site after a cursor, oldest first",
@@ -117,6 +129,9 @@ class ChangesView(APIView):
         _check_version(pull.protocol_version)
         said = _pack_schema(request)
         reads = 1 if said is None else said
+        known = _known_epoch(request)
+        # An older device's pull past the log renews it too (it cannot hear of it itself).
+        epoch = pull_epoch(device.site, pull.cursor, known or NO_LOG_EPOCH)
         rows, more = changes_after(device.site, pull.cursor, pull.limit, pack_schema=reads)
         _seen(device)
         result = PullResult(
@@ -124,11 +139,13 @@ class ChangesView(APIView):
             next_cursor=rows[-1].cursor if rows else pull.cursor,
             has_more=more,
             species_pack=None if said is None else _newest_pack(reads),  # after the rows
+            log_epoch=epoch,
         )
         # A device that did not say refuses a field it does not know (every earlier release).
-        return Response(
-            result.model_dump(mode="json", exclude={"species_pack"} if said is None else None)
-        )
+        unsaid = {"species_pack"} if said is None else set()
+        if known is None:
+            unsaid.add("log_epoch")
+        return Response(result.model_dump(mode="json", exclude=unsaid))
 
 
 def _pack_schema(request: Any) -> int | None:
@@ -142,6 +159,20 @@ def _pack_schema(request: Any) -> int | None:
             400, "invalid_header", f"{PACK_SCHEMA_HEADER} must be 1 to {_MAX_PACK_SCHEMA}"
         )
     return int(value)
+
+
+def _known_epoch(request: Any) -> str | None:
+    """The log epoch the device says it last saw (``NO_LOG_EPOCH``: none), or None where it
+    does not say (a release before epochs)."""
+    value: str | None = request.headers.get(LOG_EPOCH_HEADER)
+    if value is None or value == NO_LOG_EPOCH:
+        return value
+    try:
+        return str(UUID(value))
+    except ValueError:
+        raise HubError(
+            400, "invalid_header", f"{LOG_EPOCH_HEADER} must be a uuid or {NO_LOG_EPOCH}"
+        ) from None
 
 
 def _newest_pack(schema: int) -> SpeciesPackPublished | None:

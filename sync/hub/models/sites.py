@@ -3,7 +3,9 @@
 A device is created by an operator, gets a one-time code, and exchanges it for a bearer
 token (``sync.hub.auth``). Only hashes of codes and tokens are stored. ``last_cursor`` is the
 site's change-log counter: bumping it takes the site row's lock, so change cursors of one
-site are handed out and committed in order (see ``sync.hub.apply.changes``).
+site are handed out and committed in order (see ``sync.hub.apply.changes``). ``log_epoch``
+names that log: renewed when the log was rewound (a restore from a backup), so devices
+that pulled past it pull again from the start (``sync.hub.log_epoch``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Site(models.Model):
     slug = models.SlugField(max_length=63, unique=True, validators=[validate_site_slug])
     name = models.CharField(max_length=200, blank=True)
     last_cursor = models.BigIntegerField(default=0, editable=False)
+    log_epoch = models.UUIDField(default=uuid.uuid4, editable=False)
+    log_epoch_renewed_at = models.DateTimeField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -83,6 +83,7 @@ def test_pull_results_serialise_cursor_and_flags() -> None:
         "next_cursor": 7,
         "has_more": False,
         "species_pack": None,  # left out for a device that does not send PACK_SCHEMA_HEADER
+        "log_epoch": None,  # left out for a device that does not send LOG_EPOCH_HEADER
     }
 
 

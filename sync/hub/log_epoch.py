@@ -1,0 +1,80 @@
+"""The epoch of each site's change log, renewed when the log was rewound.
+
+A restore of the hub's database from a backup (``pg_restore``) rewinds each site's change
+log (``Site.last_cursor``) while devices keep the cursor they pulled to: changes written
+after the restore get cursors a device already passed, and what devices pushed after the
+backup was taken is gone from the hub though acknowledged on them. Every pull answer
+therefore names the site's epoch (``PullResult.log_epoch``, to a device that sends
+``LOG_EPOCH_HEADER``); a device that sees another one than it kept pushes again what it
+authored and pulls its site again from the start (``sync.client.log_epoch``).
+
+Two things renew it:
+
+- ``jaga hub renew-log-epoch``, which an admin runs after any restore (README): every
+  site's, since a restore rewinds them all, and a device that pushed after the backup but
+  has not pulled since is not ahead of its log;
+- the hub itself, as a safety net, when a pull's cursor is past its site's ``last_cursor``:
+  only a rewound log gets such a pull (a device of an earlier release's too, though that
+  device never hears of epochs). It renews that site's epoch once, in one transaction under
+  the site's change-log lock, and only for a device that knows the current epoch (or none):
+  one that knows an older epoch is answered the current one and starts again all the same,
+  so the devices of a rewound site that pull at once renew it once. Each renewal makes every
+  device of the site push again all it authored, so a device cannot have it done at will
+  (any token could send a cursor past the log): the hub renews a site by itself at most
+  once in ``SAFETY_NET_INTERVAL``. It never moves ``last_cursor``: a cursor a device sends
+  is only its word.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from sync.hub.apply.changes import lock_sites
+from sync.hub.models import Site
+from sync.protocol import NO_LOG_EPOCH
+
+_log = logging.getLogger(__name__)
+SAFETY_NET_INTERVAL = timedelta(hours=1)
+
+
+def renew_log_epochs() -> dict[str, UUID]:
+    """Give every site's change log a new epoch, in one transaction; returns them by slug."""
+    with transaction.atomic():
+        sites = list(Site.objects.order_by("pk"))
+        lock_sites(*(site.pk for site in sites))
+        return {site.slug: _renew(site) for site in sites}
+
+
+def pull_epoch(site: Site, cursor: int, known: str) -> UUID:
+    """The site's epoch to answer a pull from ``cursor`` by a device that knows ``known``
+    (an epoch, or ``NO_LOG_EPOCH``): renewed first when the cursor shows a rewound log."""
+    if cursor <= site.last_cursor:
+        return UUID(str(site.log_epoch))
+    with transaction.atomic():
+        lock_sites(site.pk)
+        current = Site.objects.get(pk=site.pk)
+        if cursor <= current.last_cursor or known not in (NO_LOG_EPOCH, str(current.log_epoch)):
+            return UUID(str(current.log_epoch))  # renewed meanwhile, or it starts again anyway
+        renewed_at = current.log_epoch_renewed_at
+        if renewed_at is not None and timezone.now() - renewed_at < SAFETY_NET_INTERVAL:
+            return UUID(str(current.log_epoch))
+        _log.warning(
+            "site %s: a device pulled from cursor %d, past the change log's last %d: the"
+            " database was restored from a backup; renewing the site's log epoch (run"
+            " `jaga hub renew-log-epoch` after a restore: it renews every site's)",
+            current.slug, cursor, current.last_cursor,
+        )  # fmt: skip
+        return _renew(current)
+
+
+def _renew(site: Site) -> UUID:
+    epoch = uuid.uuid4()
+    site.log_epoch, site.log_epoch_renewed_at = epoch, timezone.now()
+    site.save(update_fields=["log_epoch", "log_epoch_renewed_at"])
+    return epoch
