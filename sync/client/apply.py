@@ -29,7 +29,8 @@ store's files as the erasure of a person held here is (a restore carries it over
 registration to another site deletes the old site's (``save_registration``). Log lines name
 records by uid, never by badge or name: logs outlive an erasure.
 
-Pulling a site again from the start (``sync.client.full_pull``), a change at or before the
+Pulling a site again from the start because older code pulled it (``sync.client.full_pull``;
+not after the hub renewed its log, ``sync.client.log_epoch``), a change at or before the
 cursor older code had reached is a replay of one this device took before: it never replaces
 what this device holds with an older version. A person or template held here is left as it
 is, one not held (older code skipped it) is taken, with the later versions the re-pull
@@ -159,7 +160,7 @@ def apply_page(
         full = under_way(connection, site)
         context = _Context(
             store, connection, store.clock.now(), tally, site, device, hub_now=hub_now,
-            seen_until=0 if full is None else full.until,
+            seen_until=0 if full is None else full.replays_until,
             took=set() if full is None else set(full.took),
         )  # fmt: skip
         for change in changes:

@@ -43,6 +43,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -70,6 +72,7 @@ from sync.protocol import (
 )
 from sync.store import Store
 from sync.store.clock import format_timestamp
+from sync.store.state_rows import get_value, put_value
 
 ANCHORED_PREFIX = "audit.anchored."
 ANCHORED_AT_PREFIX = "audit.anchored_at."  # when the hub last said which entries it holds
@@ -104,6 +107,26 @@ class Anchored:
     def from_values(cls, values: Mapping[str, str], device_id: UUID | str) -> Anchored:
         sequence, _, digest = values.get(anchored_name(device_id), "").partition(" ")
         return cls(int(sequence), digest) if sequence.isdigit() else cls()
+
+
+def ask_again(connection: Any, device_id: UUID | str, now: datetime) -> None:
+    """Inside the caller's write transaction, move the kept receipt back one entry: the next
+    sync sends that entry again, and a hub that lost the entries after it (its database
+    restored from a backup: ``sync.client.log_epoch``) answers ``audit_gap`` from the entry
+    it holds, from which the rest goes again; a hub that holds it stores nothing new. Kept
+    as it was, a chain the device had anchored whole would not be sent again until its next
+    entry."""
+    kept = Anchored.from_values(
+        {anchored_name(device_id): get_value(connection, anchored_name(device_id)) or ""},
+        device_id,
+    )
+    if kept.sequence == 0:
+        return
+    row = connection.execute(
+        "SELECT entry_hash FROM audit_log WHERE sequence = ?", (kept.sequence - 1,)
+    ).fetchone()
+    before = Anchored(kept.sequence - 1, str(row[0])) if row else Anchored()
+    put_value(connection, anchored_name(device_id), before.stored(), now)
 
 
 @dataclass(frozen=True)

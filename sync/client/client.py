@@ -7,8 +7,10 @@ reach, so a device that cannot sync still erases on time (at each attempt of the
 service or of the ``jaga-sync`` timer). Then it is push, then pull, then photo uploads,
 then the audit chain, then the retention of old decisions the hub now holds
 (``sync.store.retention``, once a day), then the species pack. Pushing first means the
-pulled state already reflects this device's own edits; uploads come after because the hub
-must hold a photo's metadata (pushed) before its bytes matter. Each of those steps raises a
+pulled state already reflects this device's own edits (and a pull that finds the hub's log
+renewed, its database restored from a backup, pushes again what it queued again before it
+pulls the site from the start: ``sync.client.log_epoch``); uploads come after because the
+hub must hold a photo's metadata (pushed) before its bytes matter. Each of those steps raises a
 ``sync.client.errors`` error and leaves the store consistent, so a caller may simply try
 again later; ``SyncService`` does that with back-off. The audit chain's new entries are
 then sent for the hub to anchor (``sync.client.audit``); like the species pack, what goes
@@ -206,6 +208,9 @@ class SyncClient:
                 expired = tuple(self.store.people.purge_expired())
                 push = self._pusher.push_all(heeded)
                 pull = self._puller.pull_all(heeded)
+                if pull.log_renewed and not heeded():  # what it queued again goes first
+                    push = _both(push, self._pusher.push_all(heeded))
+                    pull = replace(self._puller.pull_all(heeded), full_pull=pull.full_pull)
                 uploads = self._uploader.upload_pending(heeded)
                 audit = self._audit.anchor_all(heeded)  # reports its failures
                 if not heeded():  # what the hub now holds may go, once old enough
@@ -285,6 +290,19 @@ class SyncClient:
             record_result(
                 self.store.database, now, error, stopped_queued=waiting, unfinished=unfinished
             )
+
+
+def _both(first: PushReport, then: PushReport) -> PushReport:
+    """Two pushes of one sync as one report (the second's completeness and hold-back)."""
+    return replace(
+        then,
+        batches=first.batches + then.batches,
+        acknowledged=first.acknowledged + then.acknowledged,
+        rejected=first.rejected + then.rejected,
+        requeued=first.requeued + then.requeued,
+        recovered=first.recovered + then.recovered,
+        held_back=then.held_back or first.held_back,
+    )
 
 
 @contextlib.contextmanager

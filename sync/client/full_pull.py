@@ -33,6 +33,11 @@ or a page says the hub has nothing more (the changes just below ``until`` may be
 hub no longer sends, such as a person past retention it has not purged yet).
 ``full_pull.SITE`` keeps when it began, from which cursor and why, and when it caught up,
 for ``jaga sync status``.
+
+A hub whose log was rewound (its database restored from a backup) begins one too
+(``sync.client.log_epoch``), noted ``renewed``: none of its changes is a replay (one at or
+below the old cursor may have been written after the restore), so each applies as in any
+pull, and it does not wait for an empty outbox (what it queued again is pushed first).
 """
 
 from __future__ import annotations
@@ -103,8 +108,22 @@ class FullPull:
     # Records the re-pull added (this device did not hold them): it takes their later
     # versions too, while under way. Emptied once caught up.
     took: frozenset[str] = frozenset()
+    # The hub renewed its log (``sync.client.log_epoch``): no change is a replay, and
+    # ``requeued`` entries were queued again for it.
+    renewed: bool = False
+    requeued: int = 0
+
+    @property
+    def replays_until(self) -> int:
+        """The cursor up to which a change is a replay of one this device took before."""
+        return 0 if self.renewed else self.until
 
     def reason(self) -> str:
+        if self.renewed:
+            return (
+                "the hub's change log was renewed (its database restored from a backup);"
+                f" {self.requeued} entries this device had sent were queued again"
+            )
         return f"its cursor {self.until} had been pulled by {self.pulled_with}"
 
     def words(self) -> str:
@@ -119,6 +138,8 @@ class FullPull:
                 "pulled_with": self.pulled_with,
                 "done_at": self.done_at,
                 "took": sorted(self.took),
+                "renewed": self.renewed,
+                "requeued": self.requeued,
             }
         )
 
@@ -131,7 +152,8 @@ class FullPull:
             done = value.get("done_at")
             took = frozenset(str(uid) for uid in value.get("took", ()))
             return cls(int(value["until"]), str(value["began_at"]), str(value["pulled_with"]),
-                       str(done) if done else None, took)  # fmt: skip
+                       str(done) if done else None, took, bool(value.get("renewed")),
+                       int(value.get("requeued", 0)))  # fmt: skip
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
 

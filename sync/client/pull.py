@@ -5,7 +5,9 @@ crash or a cut link between pages leaves the device at the last page it applied,
 next pull asks for exactly what follows. A page is checked before it is applied, so a
 confused hub cannot move the cursor backwards or make the client loop. A cursor moved by
 older code, which kept less of each change, starts again from 0, once
-(``sync.client.full_pull``).
+(``sync.client.full_pull``). A page that names another log epoch than the one this device
+kept (the hub's database restored from a backup) is not applied: the device queues again
+what it sent and starts again from 0 (``sync.client.log_epoch``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sync.client.apply import PageReport, apply_page
 from sync.client.config import Tuning
 from sync.client.errors import HubUnavailableError
 from sync.client.full_pull import FullPull, start_cursor
+from sync.client.log_epoch import known_epoch, note_epoch
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.protocol import PullResult
@@ -38,6 +41,7 @@ class PullReport:
     set_aside: int = 0  # changes kept to try again with later pulls (``sync.client.apply``)
     full_pull: FullPull | None = None  # the pull of the site from the start it began
     pack_named: bool = False  # an answer named the pack to install (a hub that knows how)
+    log_renewed: bool = False  # the hub renewed its log: this pull queued again and stopped
 
     def add(self, page: PageReport) -> PullReport:
         return replace(
@@ -76,12 +80,20 @@ class Puller:
     def _pull_pages(self, stopping: Stopping) -> PullReport:
         cursor, full_pull = self._start()
         report = PullReport(cursor=cursor, full_pull=full_pull)
+        epoch = known_epoch(self._store, self._site)
         for _ in range(self._tuning.max_pages_per_sync):
             if stopping():
                 break
-            pulled = self._transport.changes(cursor, self._tuning.pull_limit)
+            pulled = self._transport.changes(cursor, self._tuning.pull_limit, epoch)
             page = pulled.page
             check_page(page, cursor)
+            if page.log_epoch is not None and str(page.log_epoch) != epoch:
+                renewed = note_epoch(self._store, self._site, page.log_epoch, cursor, self._device)
+                if renewed is not None:  # this page is of the log it rewound: not applied
+                    return replace(
+                        report, cursor=0, full_pull=renewed, log_renewed=True, complete=False
+                    )
+                epoch = str(page.log_epoch)
             applied = apply_page(
                 self._store,
                 self._site,

@@ -43,10 +43,12 @@ from sync.client.errors import (
 from sync.protocol import (
     AUTH_ERROR_CODES,
     CHUNK_SHA256_HEADER,
+    LOG_EPOCH_HEADER,
     MAX_AUDIT_BODY_BYTES,
     MAX_CHUNK_BYTES,
     MAX_JSON_BODY_BYTES,
     MAX_PUSH_BODY_BYTES,
+    NO_LOG_EPOCH,
     PACK_SCHEMA_HEADER,
     PROTOCOL_VERSION,
     TOO_LARGE_CODES,
@@ -135,7 +137,9 @@ class HubTransport:
     def anchor_audit(self, batch: AuditBatch) -> AuditReceipt:
         return self._call("audit", "POST", self._site_url("audit"), AuditReceipt, body=batch)
 
-    def changes(self, cursor: int, limit: int) -> Pulled:
+    def changes(self, cursor: int, limit: int, log_epoch: str = NO_LOG_EPOCH) -> Pulled:
+        """A page after ``cursor``; ``log_epoch``: the site's log epoch this device kept
+        (``sync.client.log_epoch``), which the answer's ``log_epoch`` is compared with."""
         params = {
             "cursor": str(cursor),
             "limit": str(limit),
@@ -143,7 +147,7 @@ class HubTransport:
         }
         # The hub then announces only the species packs this release reads, and names the
         # newest of them in its answer (a hub before that ignores the header).
-        headers = {PACK_SCHEMA_HEADER: str(READABLE_PACK_SCHEMA)}
+        headers = {PACK_SCHEMA_HEADER: str(READABLE_PACK_SCHEMA), LOG_EPOCH_HEADER: log_epoch}
         response = self._send(
             "pull", "GET", self._site_url("changes"), params=params, headers=headers
         )

