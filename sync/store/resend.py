@@ -14,9 +14,10 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
   this site, with their face templates, and this site's access decisions, each dated when
   it was made (``Outbox.enqueue``'s ``made_at``);
 - a tombstone for each person erased here by a pulled erasure (the hub's, another
-  device's), which the hub may have lost too: pulled again from the restored log, such a
-  person would come back on this device. With its own tombstone, this device keeps them
-  erased (``sync.client.apply``) and the hub erases them again.
+  device's; carried over a restore of this store too), which the hub may have lost too:
+  pulled again from the restored log, such a person would come back on this device. With
+  its own tombstone, this device keeps them erased (``sync.client.apply``) and the hub
+  erases them again.
 
 The hub applies each record once by its uid, and settles edits field by field by their
 times (``sync.hub.apply.lww``): what it still holds does not double, and an edit made on the
@@ -100,10 +101,12 @@ def _people(connection: Any, outbox: Outbox, site: str) -> tuple[int, int]:
 
 
 def _pulled_erasures(connection: Any, outbox: Outbox) -> int:
-    """A tombstone of this device for each person a pulled erasure removed here."""
+    """A tombstone of this device for each person a pulled erasure removed here (this
+    device's own erasures have theirs; one carried over a restore of the store is named
+    by the entry ``sync.store.erasures`` writes, whoever erased them first)."""
     rows = connection.execute(
         "SELECT subject, min(at), details FROM audit_log WHERE action = 'person.erased'"
-        " AND actor = 'hub' AND subject NOT IN (SELECT person_uid FROM people)"
+        " AND subject NOT IN (SELECT person_uid FROM people)"
         " AND subject NOT IN (SELECT entity_uid FROM outbox WHERE operation = 'tombstone')"
         " GROUP BY subject ORDER BY min(sequence)"
     ).fetchall()
