@@ -7,9 +7,14 @@ is not a superuser:
 
 - offers and accepts only the permissions they hold themselves, on a group they add or change:
   a manager never grants a permission they lack;
+- lists only the groups whose members are all on their users page (their own account, their
+  sites' staff, new accounts), empty groups among them: another organisation's groups, and
+  what they grant, are not theirs to see. Group names are still unique across the hub, so
+  adding a group under a name another organisation's group has is refused;
 - changes or deletes only a group that holds no permission they lack, and whose members are
-  all users they manage (their own account, their sites' staff): another organisation's
-  staff keep the permissions their group gives them. Other groups are view-only.
+  all users they may manage (``users.may_manage``): a member who holds a permission they
+  lack, or who also works for a site they do not (shared staff), keeps the permissions the
+  group gives them. Such a group is view-only.
 
 Who belongs to a group is set on the users page, where only a superuser grants groups.
 Superusers change every group, as on Django's page.
@@ -20,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q, QuerySet
@@ -49,7 +55,20 @@ def may_manage_group(manager: Any, group: Group) -> bool:
     return all(may_manage(manager, member) for member in members)
 
 
+def listed_for(manager: Any, groups: QuerySet[Group]) -> QuerySet[Group]:
+    """``groups`` whose members are all on ``manager``'s users page (empty groups too)."""
+    theirs = Q(pk__in=linkable_by(manager).values("pk")) | Q(pk=manager.pk)
+    others = get_user_model().objects.exclude(theirs)
+    return groups.exclude(user__in=others)
+
+
 class HubGroupAdmin(GroupAdmin):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        groups: QuerySet[Any] = super().get_queryset(request)
+        if sees_every_site(request.user):
+            return groups
+        return listed_for(request.user, groups)
+
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "permissions" and not sees_every_site(request.user):
             kwargs["queryset"] = permissions_of(request.user)

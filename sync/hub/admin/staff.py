@@ -15,9 +15,10 @@ manages the links of the sites they work for only (they list, add and change tho
 and never their own: a hub serves several organisations, so delegating one site's staff must
 not hand over every site, nor let the manager take a site they do not work for. The users
 such a manager may link (``linkable_by``) are the staff of their sites (to add them to
-another of their sites) and staff linked to no site yet (a new account, waiting for its
-first site); never another organisation's staff, a superuser (who sees every site anyway),
-nor a user who is not staff. Superusers link anyone, themselves included, to any site.
+another of their sites) and active staff linked to no site yet (a new account, waiting for
+its first site); never another organisation's staff, a leaver (inactive, linked to no
+site), a superuser (who sees every site anyway), nor a user who is not staff. Superusers
+link anyone, themselves included, to any site.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, TypeVar
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
@@ -57,15 +59,26 @@ def scoped(queryset: QuerySet[M], user: Any, site_field: str = "site") -> QueryS
     return queryset.filter(**{f"{site_field}__in": sites_of(user)})
 
 
+def stored_permissions(user: Any) -> set[str]:
+    """The permissions ``user`` holds, given to them or through a group, as stored
+    ("app_label.codename"): for an inactive account too, which Django's ``ModelBackend``
+    answers with none (reactivated, it holds them all again)."""
+    held = Permission.objects.filter(Q(user=user) | Q(group__user=user))
+    return {f"{app}.{codename}" for app, codename in
+            held.values_list("content_type__app_label", "codename").distinct()}  # fmt: skip
+
+
 def linkable_by(manager: Any) -> QuerySet[Any]:
     """The users a manager who is not a superuser may link to their sites: staff of those
-    sites and staff of no site, never the manager or a superuser."""
+    sites and active staff of no site, never the manager or a superuser. An inactive account
+    of no site is a leaver off-boarded (unlinked, deactivated), maybe another
+    organisation's: no one's new account to claim (a superuser links it again)."""
     of_their_sites = SiteMembership.objects.filter(site__in=sites_of(manager)).values("user")
     of_any_site = SiteMembership.objects.values("user")
     return (
         get_user_model()
         .objects.filter(is_staff=True, is_superuser=False)
-        .filter(Q(pk__in=of_their_sites) | ~Q(pk__in=of_any_site))
+        .filter(Q(pk__in=of_their_sites) | (~Q(pk__in=of_any_site) & Q(is_active=True)))
         .exclude(pk=manager.pk)
     )
 

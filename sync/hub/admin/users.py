@@ -13,8 +13,11 @@ site scoping (``staff``) is gone. Here a user manager who is not a superuser (an
   edit the name and e-mail, deactivate or reactivate an account (``is_active``), delete one;
 - never the superuser, staff, permission or group fields (read-only: what a user may do is
   a superuser's to grant), nor their own account's active flag;
-- never a user who holds a permission the manager lacks (view-only: resetting that user's
-  password and signing in as them would hand the manager those permissions).
+- never a user who holds a permission the manager lacks, active or not (view-only:
+  resetting that user's password, reactivating them and signing in as them would hand the
+  manager those permissions), nor one who also works for a site the manager does not
+  (view-only: shared staff; what they do for another organisation is not the manager's to
+  change, nor their password to take).
 
 Superusers see and change every user, as on Django's page.
 """
@@ -29,7 +32,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from sync.hub.admin.staff import linkable_by, sees_every_site
+from sync.hub.admin.staff import linkable_by, sees_every_site, sites_of, stored_permissions
+from sync.hub.models import SiteMembership
 
 User = get_user_model()
 # What only a superuser grants: who is a superuser or staff, and with which permissions.
@@ -38,11 +42,17 @@ GRANTS = ("is_superuser", "is_staff", "groups", "user_permissions")
 
 def may_manage(manager: Any, user: Any) -> bool:
     """Whether a non-superuser ``manager`` may change or delete ``user`` (one of their
-    page's): never a superuser, nor anyone holding a permission the manager lacks."""
+    page's): never a superuser, anyone holding a permission the manager lacks (as stored:
+    Django counts none for an inactive account, which the manager could reactivate), nor
+    anyone who also works for a site the manager does not."""
     if user.is_superuser:
         return False
-    held: set[str] = manager.get_all_permissions()
-    return bool(user.pk == manager.pk or user.get_all_permissions() <= held)
+    if user.pk == manager.pk:
+        return True
+    if not stored_permissions(user) <= stored_permissions(manager):
+        return False
+    elsewhere = SiteMembership.objects.filter(user=user).exclude(site__in=sites_of(manager))
+    return not elsewhere.exists()
 
 
 class HubUserAdmin(UserAdmin):

@@ -7,6 +7,7 @@ import re
 import uuid
 from typing import Any
 
+import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 
@@ -17,8 +18,10 @@ MANAGER = ["view_user", "add_user", "change_user"]
 NEW_PASSWORD = {"password1": "Net-Mender-88q!", "password2": "Net-Mender-88q!"}
 
 
-def _staff(codenames: list[str], *sites: str) -> tuple[User, Client]:
-    user = User.objects.create_user(f"staff-{uuid.uuid4().hex[:8]}", is_staff=True)
+def _staff(codenames: list[str], *sites: str, active: bool = True) -> tuple[User, Client]:
+    user = User.objects.create_user(
+        f"staff-{uuid.uuid4().hex[:8]}", is_staff=True, is_active=active
+    )
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
     for slug in sites:
         SiteMembership.objects.create(user=user, site=Site.objects.get(slug=slug))
@@ -86,6 +89,57 @@ def test_a_user_manager_adds_resets_and_deactivates_their_sites_staff(api: Api) 
     assert not senior.check_password("Net-Mender-88q!")
 
 
+@pytest.mark.parametrize("linked", ["their-site", "no-site"])
+def test_a_deactivated_account_holding_more_than_the_manager_is_not_taken_over(
+    api: Api, linked: str
+) -> None:
+    """Django answers an inactive account's permissions with none: a deactivated senior (or
+    another organisation's leaver, unlinked and deactivated) was the manager's to reset,
+    reactivate and sign in as, with the permissions the manager lacks."""
+    sites = [api.site] if linked == "their-site" else []
+    senior, _ = _staff(["view_fishreview", "delete_user"], *sites, active=False)
+    _, client = _staff([*MANAGER, "view_fishreview"], api.site)
+    refused = client.post(f"/admin/auth/user/{senior.pk}/password/", NEW_PASSWORD)
+    assert refused.status_code in (403, 404)  # view-only, or not theirs at all
+    client.post(f"/admin/auth/user/{senior.pk}/change/", _change(senior))
+    senior.refresh_from_db()
+    assert not senior.is_active and not senior.check_password("Net-Mender-88q!")
+
+
+def test_a_user_who_also_works_for_another_organisations_site_is_view_only(
+    api: Api, other_api: Api
+) -> None:
+    """Shared staff (linked to the manager's site and another): resetting their password, or
+    emptying their group, changed what they do on the other organisation's site."""
+    shared, _ = _staff(["view_fishreview"], api.site, other_api.site)
+    group = _group("view_fishreview")
+    shared.groups.add(group)
+    _, client = _staff([*MANAGER, "view_group", "change_group", "view_fishreview"], api.site)
+    assert shared.username in _text(client.get("/admin/auth/user/"))  # theirs to see
+    refused = client.post(f"/admin/auth/user/{shared.pk}/password/", NEW_PASSWORD)
+    assert refused.status_code == 403
+    assert client.get(f"/admin/auth/group/{group.pk}/change/").status_code == 200  # view
+    emptied = client.post(f"/admin/auth/group/{group.pk}/change/", {"name": group.name})
+    assert emptied.status_code == 403
+    assert User.objects.get(pk=shared.pk).has_perm("hub.view_fishreview")
+
+
+def test_the_groups_page_lists_only_groups_of_the_managers_users(api: Api, other_api: Api) -> None:
+    """It listed (and opened, with their permissions) another organisation's groups, whose
+    staff the users page hides."""
+    stranger, _ = _staff([], other_api.site)
+    theirs = _group("delete_person")
+    stranger.groups.add(theirs)
+    colleague, _ = _staff([], api.site)
+    ours, empty = _group(), _group()
+    colleague.groups.add(ours)
+    _, client = _staff(["view_group", "change_group"], api.site)
+    listed = _text(client.get("/admin/auth/group/"))
+    assert theirs.name not in listed
+    assert ours.name in listed and empty.name in listed
+    assert client.get(f"/admin/auth/group/{theirs.pk}/change/").status_code != 200
+
+
 def test_a_superuser_still_sees_and_changes_every_user(
     operator: Client, api: Api, other_api: Api
 ) -> None:
@@ -125,16 +179,18 @@ def test_a_group_manager_never_grants_a_permission_they_lack(api: Api, other_api
     added = client.post("/admin/auth/group/add/", {"name": name, "permissions": [held]})
     assert added.status_code == 302, _text(added)[-1500:]
     assert _codenames(Group.objects.get(name=name)) == {"view_group"}
-    # A group holding more than they do, or another organisation's staff's: view-only.
+    # A group holding more than they do: view-only; another organisation's staff's: not theirs.
     senior = _group("delete_user")
+    answer = client.post(f"/admin/auth/group/{senior.pk}/change/", {"name": "renamed"})
+    assert answer.status_code == 403
+    assert client.get(f"/admin/auth/group/{senior.pk}/change/").status_code == 200  # view
     stranger, _ = _staff([], other_api.site)
     theirs = _group("view_group")
     stranger.groups.add(theirs)
-    for group in (senior, theirs):
-        answer = client.post(f"/admin/auth/group/{group.pk}/change/", {"name": "renamed"})
-        assert answer.status_code == 403
-        assert client.get(f"/admin/auth/group/{group.pk}/change/").status_code == 200  # view
+    client.post(f"/admin/auth/group/{theirs.pk}/change/", {"name": "renamed"})
+    assert client.get(f"/admin/auth/group/{theirs.pk}/change/").status_code != 200
     assert _codenames(senior) == {"delete_user"} and _codenames(theirs) == {"view_group"}
+    assert Group.objects.get(pk=theirs.pk).name == theirs.name
 
 
 def test_a_superuser_still_grants_any_permission_to_any_group(operator: Client) -> None:
