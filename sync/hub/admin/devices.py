@@ -89,10 +89,12 @@ class SiteAdmin(ChangedFieldsOnly):
         return sites_of(request.user) & super().get_queryset(request)
 
     def get_readonly_fields(self, request: Any, obj: Any = None) -> tuple[str, ...]:
-        """The slug stays editable while it is one the protocol refuses (stored before
-        migration 0020): no device of the site could register, so none carries it."""
+        """The slug stays editable while the one stored is one the protocol refuses (stored
+        before migration 0020): no device of the site could register, so none carries it.
+        The stored one, not ``obj``'s: a form refused (a taken slug) has already changed
+        ``obj``, and would show the refused slug read-only, as the site's, without its error."""
         fields = super().get_readonly_fields(request, obj)
-        if obj is None or carries_slug(obj.slug):
+        if obj is None or carries_slug(Site.objects.get(pk=obj.pk).slug):
             return fields
         return tuple(field for field in fields if field != "slug")
 

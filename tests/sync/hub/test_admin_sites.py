@@ -252,6 +252,24 @@ def test_adding_a_site_does_not_confirm_another_organisations_slug(
     assert "already exists" in _text(taken)  # a superuser sees every site anyway
 
 
+def test_renaming_a_legacy_slug_to_a_taken_one_says_so_and_stays_editable(
+    other_api: Api,
+) -> None:
+    """The form sent again decided the slug was read-only from the instance the failed form
+    had changed: it showed the refused slug as the site's, and its refusal nowhere."""
+    legacy = Site.objects.create(slug=f"Legacy_{uuid.uuid4().hex[:6]}", name="old")
+    manager, client = _staff(["view_site", "change_site"])
+    SiteMembership.objects.create(user=manager, site=legacy)
+    answer = client.post(f"/admin/hub/site/{legacy.pk}/change/",
+                         {"slug": other_api.site, "name": "old"})  # fmt: skip
+    assert answer.status_code == 200  # the form again
+    said = _text(answer)
+    assert "not available" in said and "exists" not in said
+    assert f'name="slug" value="{other_api.site}"' in said  # still theirs to change
+    assert f'<div class="readonly">{other_api.site}</div>' not in said
+    assert Site.objects.get(pk=legacy.pk).slug == legacy.slug
+
+
 @pytest.mark.parametrize("slug", ["Bad Site", "-x", "Upper", "_x"])
 def test_a_site_slug_devices_cannot_carry_is_refused_by_the_form(
     operator: Client, slug: str
