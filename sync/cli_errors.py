@@ -101,12 +101,9 @@ def data_folder(text: str) -> Path:
     whose name is not UTF-8 (a Latin-1 terminal's): the hub names its embedded PostgreSQL's
     socket folder in the database URL, UTF-8 text, and failed with a traceback."""
     path = Path(text).resolve()
-    if not _is_utf8(str(path)):
-        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
-        raise argparse.ArgumentTypeError(
-            f"cannot use {shown}: its name is not UTF-8 text, which the database's address"
-            " needs: choose a folder named in UTF-8"
-        )
+    refusal = not_utf8_folder(path)
+    if refusal is not None:
+        raise argparse.ArgumentTypeError(refusal)
     if path.is_dir():
         problem = None if os.access(path, os.W_OK | os.X_OK) else f"cannot write in {path}"
     elif path.exists():
@@ -116,6 +113,18 @@ def data_folder(text: str) -> Path:
     if problem is not None:
         raise argparse.ArgumentTypeError(f"cannot use {path}: {problem}")
     return path
+
+
+def not_utf8_folder(path: Path) -> str | None:
+    """Why the data folder ``path`` cannot be used when its name is not UTF-8 (the hub names
+    its embedded PostgreSQL's socket folder in the database URL, UTF-8 text); else None."""
+    if _is_utf8(str(path)):
+        return None
+    shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return (
+        f"cannot use {shown}: its name is not UTF-8 text, which the database's address"
+        " needs: choose a folder named in UTF-8"
+    )
 
 
 def _is_utf8(text: str) -> bool:

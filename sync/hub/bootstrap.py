@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from sync.cli_errors import not_utf8_folder
 from sync.durable import create_private, fsync_path
 from sync.errors import SyncError
 from sync.filelock import held_elsewhere
@@ -52,9 +53,12 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
     sign nothing, and go on (warned) when that key is empty. ``DatabaseUrlError``
     (``sync.hub.dburl``) before anything starts when ``DATABASE_URL`` cannot be read or its
     password is hub.env.example's placeholder (settings.py refuses it too, with a
-    traceback: here it is one line). ``HubDatabaseError``, one line naming its host, when
+    traceback: here it is one line); ``HubDataFolderError`` likewise when ``data_dir``'s
+    name is not UTF-8. An embedded PostgreSQL this started is stopped again when its
+    database cannot be made or named. ``HubDatabaseError``, one line naming its host, when
     the database does not take a connection for the migrations."""
     check_database_url()
+    check_data_dir(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("JAGA_HUB_SECRET_KEY"):
         os.environ["JAGA_HUB_SECRET_KEY"] = _secret_key(data_dir, serves=serves)
@@ -64,8 +68,13 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
     if not url:
         embedded = EmbeddedPostgres(data_dir / "postgres")
         started = embedded.start()
-        embedded.create_database(DATABASE_NAME)
-        url = embedded.url(DATABASE_NAME)
+        try:
+            embedded.create_database(DATABASE_NAME)
+            url = embedded.url(DATABASE_NAME)
+        except BaseException:
+            if started:  # else it runs on, serving nothing, after this command ended
+                embedded.stop()
+            raise
         os.environ["DATABASE_URL"] = url
         _log.info("embedded PostgreSQL running in %s", embedded.data_dir)
     setup_django()
@@ -79,6 +88,19 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
             raise HubDatabaseError(_does_not_answer(url, error)) from None
         connections.close_all()  # no connection may cross a fork into a worker
     return HubEnvironment(data_dir, url, embedded, started)
+
+
+class HubDataFolderError(SyncError):
+    """The hub's data folder cannot be used: its name is not UTF-8."""
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """``HubDataFolderError`` when ``data_dir``'s name is not UTF-8: ``--data`` is checked
+    when the command line is read, the default one (platformdirs, from $HOME or
+    XDG_DATA_HOME) only here, before anything is made or started."""
+    refusal = not_utf8_folder(data_dir)
+    if refusal is not None:
+        raise HubDataFolderError(refusal)
 
 
 class HubDatabaseError(SyncError):

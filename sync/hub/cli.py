@@ -218,13 +218,14 @@ def run_hub(args: argparse.Namespace) -> int:
     """Serve the hub; ``HubBusyError`` while another ``jaga hub run`` serves the same data
     folder: it would adopt that one's embedded PostgreSQL, fail to bind (or serve beside
     it) and stop that PostgreSQL on its way out, leaving the first answering 503."""
-    from sync.hub.bootstrap import RUN_LOCK_FILE, check_database_url
+    from sync.hub.bootstrap import RUN_LOCK_FILE, check_data_dir, check_database_url
 
     if not os.environ.get("JAGA_HUB_ALLOWED_HOSTS", "").replace(",", " ").strip():
         print(_NO_HOST_NAMES, file=sys.stderr)
         return 1
     check_database_url()  # before the data folder is touched
     data = args.data or default_data_dir()
+    check_data_dir(data)  # the default one too (--data is checked as it is read)
     data.mkdir(parents=True, exist_ok=True)
     lock = HeldLock(data / RUN_LOCK_FILE)
     try:

@@ -79,6 +79,23 @@ def test_a_data_folder_not_named_in_utf8_is_refused(
     assert not Path(folder).exists()
 
 
+def test_a_default_data_folder_not_named_in_utf8_is_one_line_and_starts_nothing(
+    tmp_path: Path,
+) -> None:
+    """The default folder (platformdirs, from $HOME or XDG_DATA_HOME) was used unchecked: a
+    UnicodeEncodeError traceback, and from a shell the embedded PostgreSQL it had started
+    was left running."""
+    home = tmp_path / "caf\udce9"  # a Latin-1 name
+    home.mkdir()
+    done = _jaga_hub(home, "manage", "check")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("jaga: error: cannot use") and "caf\\xe9" in last, last
+    assert "not UTF-8" in last
+    assert not any(home.rglob("postgres"))  # nothing started there
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a read-only folder")
 def test_a_read_only_data_folder_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
