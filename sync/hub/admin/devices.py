@@ -7,8 +7,9 @@ code" action (never cached: ``Cache-Control: no-store``), and kept nowhere else:
 admin's messages, which wait in the session (a ``django_session`` row, in every database
 backup) until the next page shows them. The hub keeps only the code's hash; a code lost is
 replaced by issuing a new one. Reloading that page sends the form again, which does nothing
-again: the add form and the action carry a one-shot token (``once``), so the reload adds no
-second device and voids no code just shown (it answers with the devices' list and a note).
+again: the add form and the action carry a one-shot token (``once``), spent in the database
+in the work's transaction, so the reload (or a double-click) adds no second device and voids
+no code just shown (it answers with the devices' list and a note).
 The action issues its codes in one transaction: an error midway voids no device's token
 (they are all as before, and no code is shown).
 
@@ -139,13 +140,21 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        """A form sent again (a reload of the answer showing the code) adds nothing."""
-        if request.method == "POST" and once.already_sent(request):
+        """A form sent again (a reload of the answer showing the code, a double-click) adds
+        nothing (``save_model`` spends its token)."""
+        context = {**(extra_context or {}), "once": once.new_token()}
+        try:
+            response: HttpResponse = super().add_view(request, form_url, context)
+        except once.AlreadySentError:  # the add's transaction rolled back
             messages.warning(request, once.ALREADY_SENT)
             return HttpResponseRedirect(reverse("admin:hub_device_changelist"))
-        context = {**(extra_context or {}), "once": once.new_token()}
-        response: HttpResponse = super().add_view(request, form_url, context)
         return response
+
+    def save_model(self, request: Any, obj: Device, form: Any, change: bool) -> None:
+        """An add spends the form's token first, in the add's transaction (``once``)."""
+        if not change:
+            once.spend(request)
+        super().save_model(request, obj, form, change)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -158,7 +167,6 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
         self, request: HttpRequest, obj: Device, post_url_continue: str | None = None
     ) -> HttpResponse:
         """The new device's code on this answer (still in the add's transaction)."""
-        once.spend(request)
         if self.has_change_permission(request, obj):
             return self._codes_page(request, [auth.issue_code(obj)])
         messages.info(
@@ -176,18 +184,20 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
     def issue_code(self, request: Any, queryset: QuerySet[Device]) -> HttpResponse | None:
         """One transaction for all the selected devices: an error midway (other than an open
         audit break, which skips that device) voids no token whose code goes unshown. The
-        form sent again (a reload of the codes' page) issues nothing."""
-        if once.already_sent(request):
-            messages.warning(request, once.ALREADY_SENT)
-            return None
+        form sent again (a reload of the codes' page, a double-click) issues nothing: its
+        token is spent first, in the same transaction (``once``)."""
         issued = []
         with transaction.atomic():
+            try:
+                once.spend(request)
+            except once.AlreadySentError:
+                messages.warning(request, once.ALREADY_SENT)
+                return None
             for device in queryset:
                 try:
                     issued.append(auth.issue_code(device, by=str(request.user)))
                 except OpenAuditBreakError as error:
                     messages.error(request, f"No code for {device}: {error}")
-        once.spend(request)
         return self._codes_page(request, issued) if issued else None
 
     def _codes_page(self, request: HttpRequest, issued: list[auth.IssuedCode]) -> HttpResponse:

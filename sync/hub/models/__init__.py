@@ -11,6 +11,7 @@ from sync.hub.models.fish import (
     SpeciesPack,
     UploadChunk,
 )
+from sync.hub.models.forms import SpentForm
 from sync.hub.models.people import ErasureRewrite, FaceTemplate, Person
 from sync.hub.models.sites import Device, Site, SiteMembership
 
@@ -33,5 +34,6 @@ __all__ = [
     "Site",
     "SiteMembership",
     "SpeciesPack",
+    "SpentForm",
     "UploadChunk",
 ]

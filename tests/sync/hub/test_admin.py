@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -116,6 +117,43 @@ def test_a_reload_of_the_code_page_does_nothing_again(
     assert site.devices.count() == 1
     assert auth.register(code.group(1))[0].site_id == site.pk  # the code shown still works
     assert not _sessions_hold(code.group(1))
+
+
+@pytest.mark.parametrize("how", ["add", "issue_code"])
+def test_a_double_click_does_the_work_once(operator: Client, site_slug: str, how: str) -> None:
+    """Two POSTs of one form at once (a double-click) both read the session before either
+    saved the spent token: two devices, or two codes of which the first shown was void."""
+    site = Site.objects.create(slug=site_slug)
+    if how == "add":
+        url = "/admin/hub/device/add/"
+        form = {"site": site.pk, "name": "kiosk-1", "_once": _once(operator.get(url))}
+    else:
+        Device.objects.create(site=site, name="kiosk-1")
+        url = "/admin/hub/device/"
+        form = {"action": "issue_code", "_once": _once(operator.get(url)),
+                "_selected_action": [site.devices.get().pk]}  # fmt: skip
+    clients = [Client(), Client()]
+    for client in clients:
+        client.cookies = operator.cookies  # one browser: one session
+    start = threading.Barrier(2)
+    answers: list[Any] = [None, None]
+
+    def click(i: int) -> None:
+        start.wait()
+        answers[i] = clients[i].post(url, form, follow=True)
+        connection.close()  # this thread's own
+
+    threads = [threading.Thread(target=click, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    codes = [re.findall(r"One-time code for .*?: ([0-9A-Z-]{17})", _messages(a)) for a in answers]
+    assert sorted(len(shown) for shown in codes) == [0, 1], codes
+    assert any("already sent" in _messages(answer) for answer in answers)
+    assert site.devices.count() == 1
+    code = next(shown[0] for shown in codes if shown)
+    assert auth.register(code)[0].site_id == site.pk  # the one code shown works
 
 
 def test_erase_action_tombstones_and_tells_the_site(operator: Client, api: Api) -> None:
