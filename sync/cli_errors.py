@@ -98,10 +98,9 @@ def data_folder(text: str) -> Path:
     made absolute now: a program it starts there (PostgreSQL runs in its own data folder)
     would read a relative path from elsewhere. One that cannot be (a file, a path below a
     file, a read-only place) is refused when the command line is read, in one line. So is one
-    whose name is not UTF-8 (a Latin-1 terminal's): the hub names its embedded PostgreSQL's
-    socket folder in the database URL, UTF-8 text, and failed with a traceback."""
+    whose name the embedded PostgreSQL cannot take (``unusable_folder_name``)."""
     path = Path(text).resolve()
-    refusal = not_utf8_folder(path)
+    refusal = unusable_folder_name(path)
     if refusal is not None:
         raise argparse.ArgumentTypeError(refusal)
     if path.is_dir():
@@ -115,16 +114,28 @@ def data_folder(text: str) -> Path:
     return path
 
 
-def not_utf8_folder(path: Path) -> str | None:
-    """Why the data folder ``path`` cannot be used when its name is not UTF-8 (the hub names
-    its embedded PostgreSQL's socket folder in the database URL, UTF-8 text); else None."""
-    if _is_utf8(str(path)):
-        return None
+def unusable_folder_name(path: Path) -> str | None:
+    """Why the data folder ``path`` cannot be used for its name, else None: a name that is
+    not UTF-8 (a Latin-1 terminal's: the hub names its embedded PostgreSQL's socket folder in
+    the database URL, UTF-8 text), or one holding what a shell expands inside double quotes
+    (``pg_ctl`` starts PostgreSQL through ``/bin/sh`` with the data folder so quoted: with a
+    ``$`` in the path it never started)."""
     shown = os.fsencode(path).decode("utf-8", "backslashreplace")
-    return (
-        f"cannot use {shown}: its name is not UTF-8 text, which the database's address"
-        " needs: choose a folder named in UTF-8"
-    )
+    if not _is_utf8(str(path)):
+        return (
+            f"cannot use {shown}: its name is not UTF-8 text, which the database's address"
+            " needs: choose a folder named in UTF-8"
+        )
+    special = sorted(set(_SHELL_SPECIAL) & set(str(path)))
+    if special:
+        return (
+            f"cannot use {shown}: its path holds {' '.join(special)}, which the shell that"
+            " starts PostgreSQL would expand: choose a folder without them"
+        )
+    return None
+
+
+_SHELL_SPECIAL = '$`"\\'  # what /bin/sh still reads inside double quotes
 
 
 def _is_utf8(text: str) -> bool:

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sync.cli_errors import not_utf8_folder
+from sync.cli_errors import unusable_folder_name
 from sync.durable import create_private, fsync_path
 from sync.errors import SyncError
 from sync.filelock import held_elsewhere
@@ -98,7 +98,7 @@ def check_data_dir(data_dir: Path) -> None:
     """``HubDataFolderError`` when ``data_dir``'s name is not UTF-8: ``--data`` is checked
     when the command line is read, the default one (platformdirs, from $HOME or
     XDG_DATA_HOME) only here, before anything is made or started."""
-    refusal = not_utf8_folder(data_dir)
+    refusal = unusable_folder_name(data_dir)
     if refusal is not None:
         raise HubDataFolderError(refusal)
 

@@ -96,6 +96,20 @@ def test_a_default_data_folder_not_named_in_utf8_is_one_line_and_starts_nothing(
     assert not any(home.rglob("postgres"))  # nothing started there
 
 
+@pytest.mark.parametrize("name", ["hub$HOME", "hub`id`", 'hub"x', "hub\\x"])
+def test_a_data_folder_whose_path_a_shell_would_expand_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """pg_ctl starts PostgreSQL through /bin/sh with the data folder in double quotes: a `$`
+    in its path (``/srv/hub$1``) was expanded, PostgreSQL never started, and the error named a
+    log that was never written."""
+    folder = tmp_path / name
+    for command in (["manage", "--data", str(folder), "check"], ["run", "--data", str(folder)]):
+        said = _refused(capsys, *command)
+        assert "--data: cannot use" in said and "shell" in said, said
+    assert not folder.exists()
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a read-only folder")
 def test_a_read_only_data_folder_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
