@@ -19,18 +19,21 @@ Endpoints (all JSON unless said; ``Authorization: Bearer <token>`` except where 
     PUT  /api/v1/sites/{site}/uploads/{upload_id}?offset=  raw bytes -> UploadStatus
     POST /api/v1/sites/{site}/search                       SearchRequest -> SearchResult
     POST /api/v1/sites/{site}/audit                        AuditBatch -> AuditReceipt
+         (header X-Jaga-Audit-Checkpoint: where the device's kept chain begins, if it pruned)
     GET  /api/v1/species-packs/latest                      SpeciesPackInfo
     GET  /api/v1/species-packs/{version}/file              the pack's bytes
 """
 
 from sync.protocol.audit_messages import (
     AUDIT_CHAIN_BREAK,
+    AUDIT_CHECKPOINT_HEADER,
     AUDIT_GAP,
     AUDIT_QUOTA,
     AUDIT_STALE,
     MAX_AUDIT_BATCH_ENTRIES,
     MAX_AUDIT_BODY_BYTES,
     AuditBatch,
+    AuditCheckpoint,
     AuditLink,
     AuditReceipt,
 )
@@ -99,6 +102,7 @@ __all__ = [
     "ACCEPTED_PROTOCOL_VERSIONS",
     "ADDED_FIELDS",
     "AUDIT_CHAIN_BREAK",
+    "AUDIT_CHECKPOINT_HEADER",
     "AUDIT_GAP",
     "AUDIT_QUOTA",
     "AUDIT_STALE",
@@ -125,6 +129,7 @@ __all__ = [
     "UID_FIELDS",
     "AccessEventUpsert",
     "AuditBatch",
+    "AuditCheckpoint",
     "AuditLink",
     "AuditReceipt",
     "Change",

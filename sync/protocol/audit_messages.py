@@ -18,6 +18,14 @@ went back with a restored backup) numbers past the hub's and sends again.
 
 The endpoint is additive (``POST /api/v1/sites/{site}/audit``): it carries no protocol
 version, and a device treats a hub without it (404) as one that does not anchor.
+
+A device whose oldest entries retention deleted (``sync.store.retention``) says where its
+kept chain begins in a header, ``AUDIT_CHECKPOINT_HEADER`` (``AuditCheckpoint``): the last
+entry deleted, which its first kept entry follows. A hub that holds less of the chain than
+that (a store registered again as a new device, or a hub restored from an older backup)
+takes a batch that begins right after it, and records the entries it will never have
+(``sync.hub.audit``). A header, as ``X-Jaga-Pack-Schema`` is, so it is additive: a hub
+before it ignores it (and answers ``audit_gap`` as before), a device before it never sends it.
 """
 
 from __future__ import annotations
@@ -52,6 +60,8 @@ AUDIT_STALE = "audit_stale"
 # 409: the batch would take the device past the hub's daily limit on audit entries (over
 # any 24 hours); it takes more once the device's earlier entries are a day old
 AUDIT_QUOTA = "audit_quota"
+
+AUDIT_CHECKPOINT_HEADER = "X-Jaga-Audit-Checkpoint"  # "<sequence> <entry hash>"
 
 AuditAction = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
 AuditTime = Annotated[
@@ -153,3 +163,22 @@ class AuditReceipt(WireModel):
     sequence: Cursor
     entry_hash: Sha256Hex
     stored: Annotated[int, Field(strict=True, ge=0, le=MAX_AUDIT_BATCH_ENTRIES)]
+
+
+class AuditCheckpoint(WireModel):
+    """The last entry retention deleted on the device (``AUDIT_CHECKPOINT_HEADER``): the
+    first entry it keeps has this entry's hash as its ``prev_hash``."""
+
+    sequence: Annotated[int, Field(strict=True, ge=1, le=BIGINT_MAX)]
+    entry_hash: Sha256Hex
+
+    def header(self) -> str:
+        return f"{self.sequence} {self.entry_hash}"
+
+    @classmethod
+    def from_header(cls, value: str) -> AuditCheckpoint:
+        """The header's value read back; raises ``ValueError`` for anything else."""
+        sequence, _, digest = value.partition(" ")
+        if not (sequence.isascii() and sequence.isdigit() and len(sequence) <= 19):
+            raise ValueError("not a sequence and a hash")
+        return cls(sequence=int(sequence), entry_hash=digest)
