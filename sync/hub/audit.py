@@ -15,6 +15,19 @@ compared with the newest segment the hub holds for the device:
   hub's newest entry (its newest entries were removed: ``rewound``);
 * a first entry further on leaves a gap: refused with ``audit_gap`` and the sequence to send
   from (a device whose note of what the hub holds is ahead of the hub, which is not a break);
+  but for a chain whose oldest entries retention deleted on the device
+  (``sync.store.retention``), which names its checkpoint (``AuditCheckpoint``: the last
+  entry deleted). A batch that begins right after that checkpoint, its first entry's
+  ``prev_hash`` the checkpoint's hash, with the checkpoint past the hub's newest entry, is
+  taken, and the entries the hub will never hold recorded among the breaks: a
+  ``pruned_start`` when the hub holds none of the segment (a store registered again as a new
+  device, or a hub restored from a backup older than the device's first anchoring), a
+  ``pruned_gap`` when it holds the chain up to an entry before the checkpoint (its copy of
+  the rest was lost in a restore). Such a record refuses nothing and opens no segment, but
+  it is open, counted in ``/metrics`` and listed in the admin, until an operator who has
+  looked into it acknowledges it as a break is (a key holder could delete a prefix and claim
+  it was retention: nothing links the deleted entries to what the hub holds). A chain that
+  does not follow its own checkpoint is refused as a gap, as before;
 * anything else is a break: recorded (one open break per device), counted in the hub's
   metrics, shown in the admin, and this and every later batch of the device is refused with
   ``audit_chain_break`` until an operator acknowledges it. A break names the entry where the
@@ -52,19 +65,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from sync.hub.audit_limit import over_daily_limit
 from sync.hub.auth import usable
 from sync.hub.errors import HubError, OpenAuditBreakError
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device
-from sync.hub.models.audit import DIVERGED, REISSUED, REWOUND, UNLINKED
+from sync.hub.models.audit import (
+    DIVERGED,
+    OPENS_NO_SEGMENT,
+    PRUNED_GAP,
+    PRUNED_START,
+    REISSUED,
+    REWOUND,
+    UNLINKED,
+)
 from sync.protocol import (
     AUDIT_CHAIN_BREAK,
     AUDIT_GAP,
     AUDIT_QUOTA,
     AUDIT_STALE,
     AuditBatch,
+    AuditCheckpoint,
     AuditLink,
     AuditReceipt,
 )
@@ -86,15 +109,20 @@ class Head:
     first: int = 0
 
 
-def anchor(device: Device, batch: AuditBatch) -> AuditReceipt:
-    """Store what ``batch`` adds to the device's chain, or raise ``HubError`` (409)."""
+def anchor(
+    device: Device, batch: AuditBatch, checkpoint: AuditCheckpoint | None = None
+) -> AuditReceipt:
+    """Store what ``batch`` adds to the device's chain, or raise ``HubError`` (409).
+    ``checkpoint``: where the device's kept chain begins, when retention deleted its oldest
+    entries (``AUDIT_CHECKPOINT_HEADER``)."""
     with transaction.atomic():
         locked = Device.objects.select_for_update().get(pk=device.pk)
         device = usable(locked if locked.token_hash == device.token_hash else None)
         state = _refuse_stale(device, batch.batch_number)
         _refuse_while_broken(device)
         head = current_head(device)
-        checked = _new_entries(device, head, batch)
+        pruned = _pruned(device, head, batch, checkpoint)
+        checked = list(batch.entries) if pruned else _new_entries(device, head, batch)
         anchored = head.sequence
         over = ""
         if isinstance(checked, AuditBreak):
@@ -104,6 +132,8 @@ def anchor(device: Device, batch: AuditBatch) -> AuditReceipt:
                 AnchoredAuditEntry(device=device, segment=head.segment, **link.model_dump())
                 for link in checked
             )
+            if pruned is not None:
+                pruned.save()
             state.entries += len(checked)  # counted here, under the lock: /metrics reads it
             anchored = checked[-1].sequence
             if head.sequence == 0 and head.segment > 0:
@@ -120,8 +150,14 @@ def anchor(device: Device, batch: AuditBatch) -> AuditReceipt:
 
 
 def current_head(device: Device) -> Head:
-    segment = AuditBreak.objects.filter(device=device, acknowledged_at__isnull=False).count()
+    segment = _breaks(device).filter(acknowledged_at__isnull=False).count()
     return _segment_head(device, segment)
+
+
+def _breaks(device: Device) -> QuerySet[AuditBreak]:
+    """The device's records that open a segment once acknowledged (and refuse its batches
+    while open): all but the pruned starts and gaps, which only ask to be looked into."""
+    return AuditBreak.objects.filter(device=device).exclude(kind__in=OPENS_NO_SEGMENT)
 
 
 def _segment_head(device: Device, segment: int) -> Head:
@@ -143,7 +179,7 @@ def start_anew(device: Device, by: str) -> None:
     ``OpenAuditBreakError`` while a break is open: a code must not close it unexamined, so an
     operator acknowledges it first, with a note, under its own permission. Nothing is
     recorded for a device the hub holds no chain of."""
-    if AuditBreak.objects.filter(device=device, acknowledged_at__isnull=True).exists():
+    if _breaks(device).filter(acknowledged_at__isnull=True).exists():
         raise OpenAuditBreakError(
             "its audit chain has an open break; acknowledge it first (Audit breaks), "
             "with what you found"
@@ -208,7 +244,7 @@ def _note_heads(state: AuditChainState, batch: AuditBatch, anchored: int) -> Non
 
 
 def _refuse_while_broken(device: Device) -> None:
-    open_break = AuditBreak.objects.filter(device=device, acknowledged_at__isnull=True).first()
+    open_break = _breaks(device).filter(acknowledged_at__isnull=True).first()
     if open_break is not None:
         raise HubError(409, AUDIT_CHAIN_BREAK, f"{open_break.reason}; {ACKNOWLEDGE_HINT}")
 
@@ -255,8 +291,7 @@ def _segment_start(device: Device, head: Head, batch: AuditBatch) -> list[AuditL
     creation) after a new registration code."""
     # The break found in the segment before, acknowledged: it opened this one (by segment,
     # not by when it was acknowledged, which another worker's clock may have put later).
-    acknowledged = AuditBreak.objects.filter(device=device, acknowledged_at__isnull=False)
-    opened = acknowledged.get(segment=head.segment - 1)
+    opened = _opened_by(device, head)
     if opened.kind == REISSUED:
         return _after_reissue(device, head, batch)
     if batch.head_sequence < opened.sequence:
@@ -273,6 +308,65 @@ def _segment_start(device: Device, head: Head, batch: AuditBatch) -> list[AuditL
             words="differs from the one the acknowledged break at it named",
         )  # fmt: skip
     return links
+
+
+def _opened_by(device: Device, head: Head) -> AuditBreak:
+    """The acknowledged break or new code that opened ``head``'s segment (not the first)."""
+    acknowledged = _breaks(device).filter(acknowledged_at__isnull=False)
+    opened: AuditBreak = acknowledged.get(segment=head.segment - 1)
+    return opened
+
+
+def _pruned(
+    device: Device, head: Head, batch: AuditBatch, checkpoint: AuditCheckpoint | None
+) -> AuditBreak | None:
+    """The record (not saved yet) of the entries the hub will never hold, when ``batch``
+    begins right after the device's ``checkpoint`` and that lies past the hub's newest
+    entry of the segment: the batch is then taken whole. None: judged as any batch."""
+    first = batch.entries[0] if batch.entries else None
+    if checkpoint is None or first is None or checkpoint.sequence <= head.sequence:
+        return None
+    if (first.sequence, first.prev_hash) != (checkpoint.sequence + 1, checkpoint.entry_hash):
+        return None  # not the chain kept after the checkpoint it names: a gap, as before
+    if head.sequence == 0 and head.segment > 0 and not _new_chain_after_code(device, head, batch):
+        return None  # from the entry an acknowledged break names, which it must bring
+    kind = PRUNED_START if head.sequence == 0 else PRUNED_GAP
+    return AuditBreak(
+        device=device, segment=head.segment, sequence=head.sequence + 1, kind=kind,
+        reason=_pruned_reason(head.sequence, checkpoint.sequence), hub_hash=head.entry_hash,
+        device_hash=checkpoint.entry_hash,
+    )  # fmt: skip
+
+
+def _pruned_reason(held: int, deleted: int) -> str:
+    """Why the entries after ``held`` (the hub's newest), up to ``deleted`` (the device's
+    checkpoint), are missing, for the operator who looks into it."""
+    missing = _entries(held + 1, deleted)
+    if held == 0:
+        return (
+            f"the device's audit chain begins at entry {deleted + 1} here: {missing} were "
+            "deleted on the device (retention, once a hub held them) and the hub holds none "
+            "of them for this device (a store registered again as a new device, or the hub "
+            "restored from an older backup), so nothing links them to what the hub holds"
+        )
+    return (
+        f"{missing} of the device's audit chain were deleted on the device (retention, once "
+        f"a hub held them) after entry {held}, the newest the hub holds: the hub's copy of "
+        "them was lost (the hub restored from an older backup), so nothing links entry "
+        f"{deleted + 1}, where the chain goes on, to what the hub holds"
+    )
+
+
+def _entries(first: int, last: int) -> str:
+    return f"entry {first}" if first == last else f"entries {first} to {last}"
+
+
+def _new_chain_after_code(device: Device, head: Head, batch: AuditBatch) -> bool:
+    """Whether ``head``'s segment was opened by a new code, and ``batch`` does not extend
+    the chain before it (else it goes on from that chain: ``_after_reissue``)."""
+    if _opened_by(device, head).kind != REISSUED:
+        return False
+    return not _extending(device, _segment_head(device, head.segment - 1), batch)
 
 
 def _after_reissue(device: Device, head: Head, batch: AuditBatch) -> list[AuditLink] | AuditBreak:

@@ -3,9 +3,9 @@
 A handful of ``GROUP BY`` queries per scrape (Prometheus scrapes every 15 to 60 s): records
 and the review queue per site, fish observations by the species pack's verdict, photos by
 how far their bytes got, devices by when they last synced, the species pack devices are told
-to use, audit entries anchored and audit breaks (open ones need an operator: alert on them),
-and access events verified after the erasure of the person they name (a kiosk still letting
-in someone erased: alert on any).
+to use, audit entries anchored, audit breaks and chains taken after entries deleted on the
+device (open ones need an operator: alert on them), and access events verified after the
+erasure of the person they name (a kiosk still letting in someone erased: alert on any).
 Sites are the only label of open extent, and operators create them one by one; device ids
 and uids are never labels.
 
@@ -39,7 +39,7 @@ from sync.hub.models import (
     Site,
     SpeciesPack,
 )
-from sync.hub.models.audit import REISSUED
+from sync.hub.models.audit import OPENS_NO_SEGMENT, REISSUED
 from sync.hub.models.events import verified_after_erasure
 
 _log = logging.getLogger(__name__)
@@ -215,9 +215,30 @@ def _audit(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
         " and state: open (the device's chain is refused until acknowledged), acknowledged",
         labels=["site", "state"],
     )
+    _by_state(breaks, slugs, AuditBreak.objects.exclude(kind__in=(REISSUED, *OPENS_NO_SEGMENT)))
+    pruned = GaugeMetricFamily(
+        "jaga_hub_audit_pruned",
+        "Devices' audit chains the hub took after entries deleted on the device that it never"
+        " held or no longer holds (a store registered again as a new device, or the hub"
+        " restored from an older backup), per site and state: open (an operator should look"
+        " into it and acknowledge it; the chain is not refused), acknowledged",
+        labels=["site", "state"],
+    )
+    _by_state(pruned, slugs, AuditBreak.objects.filter(kind__in=OPENS_NO_SEGMENT))
+    yield entries
+    yield over_limit
+    yield breaks
+    yield pruned
+    yield _audit_new_chains(slugs)
+    yield from _audit_behind(slugs)
+
+
+def _by_state(
+    family: GaugeMetricFamily, slugs: dict[int, str], records: QuerySet[AuditBreak]
+) -> None:
+    """``records`` counted per site, open and acknowledged."""
     rows = (
-        AuditBreak.objects.exclude(kind=REISSUED)  # a new code, not a break
-        .values("device__site_id")
+        records.values("device__site_id")
         .annotate(
             open=Count("pk", filter=Q(acknowledged_at__isnull=True)),
             acknowledged=Count("pk", filter=Q(acknowledged_at__isnull=False)),
@@ -226,12 +247,7 @@ def _audit(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
     )
     for row in rows:
         for state in ("open", "acknowledged"):
-            breaks.add_metric([slugs.get(row["device__site_id"], "?"), state], row[state])
-    yield entries
-    yield over_limit
-    yield breaks
-    yield _audit_new_chains(slugs)
-    yield from _audit_behind(slugs)
+            family.add_metric([slugs.get(row["device__site_id"], "?"), state], row[state])
 
 
 def _audit_new_chains(slugs: dict[int, str]) -> GaugeMetricFamily:

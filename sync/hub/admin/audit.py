@@ -9,6 +9,15 @@ device's next sync then starts a new segment of its chain here, from the entry t
 names and only with the hash shown as the device's. The break and the entries the hub held
 before it stay. A new registration code is listed among them too (``reissued``), with
 whether the chain that came after it continues the old one: a new store's does not.
+
+A chain the hub took after entries retention deleted on the device is listed too, open until
+acknowledged the same way: ``pruned_start`` (it begins after entries the hub never held for
+this device: a store registered again as a new device, or the hub restored from a backup
+older than its first anchoring) and ``pruned_gap`` (entries the hub held, deleted on the
+device since, lost in the hub's restore from an older backup). Neither refuses the chain,
+and acknowledging one starts no segment; but nothing links the missing entries to what the
+hub holds (someone with the store's key could have deleted them), so check that a move or a
+restore explains it.
 """
 
 from __future__ import annotations
@@ -41,8 +50,9 @@ class AcknowledgeForm(forms.ModelForm):
         widget=forms.Textarea,
         max_length=2000,
         help_text="What you found (a restored backup, tampering reported to ...): kept with "
-        "the break. Saving acknowledges it: the device's chain goes on from the entry it "
-        "names, as a new segment.",
+        "the break. Saving acknowledges it: after a break, the device's chain goes on from "
+        "the entry it names, as a new segment; a pruned start or gap (a chain the hub took "
+        "after entries deleted on the device) is only closed.",
     )
 
     class Meta:

@@ -23,6 +23,15 @@ break is open (it is acknowledged first, with a note); the same store registerin
 segment goes on after a copy of that segment's newest entry. The ``reissued`` record says
 which came (``continues_old_chain``): a new store's chain is taken, but flagged in the admin
 as not continuing the old one, whose segment stays.
+
+A device whose oldest entries retention deleted (``sync.store.retention``) may send a chain
+that begins after entries the hub never held or no longer holds: a store registered again
+as a new device (``pruned_start``), or a hub restored from a backup older than what it had
+anchored (``pruned_gap``). The device names the last entry it deleted, which its first kept
+entry follows; the hub takes the chain in the same segment and records the entries it will
+never hold among the breaks, open until an operator acknowledges them. Such a record refuses
+nothing and opens no segment (``OPENS_NO_SEGMENT``): only who acknowledged it, and their
+note, are added to it.
 """
 
 from __future__ import annotations
@@ -35,11 +44,16 @@ DIVERGED = "diverged"  # an entry the hub holds came with another hash
 UNLINKED = "unlinked"  # the next entry does not follow the hub's newest
 REWOUND = "rewound"  # the device's chain ends before the hub's newest entry
 REISSUED = "reissued"  # not a break: a new registration code starts the chain anew
+PRUNED_START = "pruned_start"  # not a break: the chain begins after entries deleted on it
+PRUNED_GAP = "pruned_gap"  # not a break: entries the hub held, lost in its restore
+OPENS_NO_SEGMENT = (PRUNED_START, PRUNED_GAP)  # open or acknowledged, the segment goes on
 BREAK_KINDS = (
     (DIVERGED, "an entry the hub holds came with another hash"),
     (UNLINKED, "the next entry does not follow the hub's newest"),
     (REWOUND, "the device's chain ends before the hub's newest entry"),
     (REISSUED, "a new registration code was issued: the chain starts anew"),
+    (PRUNED_START, "the chain begins after entries retention deleted on the device"),
+    (PRUNED_GAP, "entries deleted on the device were lost in the hub's restore"),
 )
 
 
@@ -141,7 +155,8 @@ class AuditBreak(models.Model):
         constraints = (
             models.UniqueConstraint(
                 fields=["device"],
-                condition=models.Q(acknowledged_at__isnull=True),
+                condition=models.Q(acknowledged_at__isnull=True)
+                & ~models.Q(kind__in=OPENS_NO_SEGMENT),
                 name="audit_break_one_open",
             ),
         )

@@ -1,0 +1,130 @@
+"""A chain whose oldest entries retention deleted on the device, sent to a hub that holds
+less than that: taken from the checkpoint the device names, and the entries the hub will
+never hold recorded for an operator to acknowledge (``sync.hub.audit``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client
+
+from sync.hub.audit import acknowledge, current_head
+from sync.hub.auth import issue_code
+from sync.hub.metrics_db import DatabaseCollector
+from sync.protocol import AUDIT_CHECKPOINT_HEADER
+from sync.store import Store
+from tests.sync.conftest import FakeClock
+from tests.sync.hub.hubkit import Api
+from tests.sync.hub.test_audit_anchor import (
+    NUMBERED,
+    _registered_again,
+    _sample,
+    _staff,
+    breaks,
+    decide,
+    held,
+    links,
+    rehashed,
+    send,
+)
+
+
+def send_from(api: Api, chain: list[dict[str, Any]], checkpoint: int, header: str = "") -> Any:
+    """The entries after ``checkpoint`` (the last one retention deleted), naming it."""
+    kept = chain[checkpoint:]
+    NUMBERED[api.device_id] = NUMBERED.get(api.device_id, 0) + 1
+    body = {
+        "device_id": api.device_id,
+        "head_sequence": kept[-1]["sequence"],
+        "head_hash": kept[-1]["entry_hash"],
+        "entries": kept,
+        "batch_number": NUMBERED[api.device_id],
+    }
+    named = header or f"{checkpoint} {chain[checkpoint - 1]['entry_hash']}"
+    return api.post(
+        api.site_path("audit"), body, headers={**api.auth(), AUDIT_CHECKPOINT_HEADER: named}
+    )
+
+
+def test_a_chain_kept_after_its_checkpoint_is_taken_by_a_new_device_and_recorded(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 5)
+    chain = links(store)
+    taken = send_from(api, chain, 3)
+    assert taken.status_code == 200, taken.content
+    assert [sequence for _, sequence, _ in held(api)] == [4, 5, 6]
+    (record,) = breaks(api)
+    assert (record.kind, record.sequence, record.is_open) == ("pruned_start", 1, True)
+    assert "begins at entry 4 here: entries 1 to 3 were deleted" in record.reason
+    decide(store, clock, 1)
+    assert send(api, links(store, 6)).status_code == 200  # an open record refuses nothing
+    families = {f.name: f for f in DatabaseCollector().collect()}
+    assert _sample(families["jaga_hub_audit_pruned"], site=api.site, state="open") == 1
+    counted = families["jaga_hub_audit_breaks"].samples
+    assert not [s for s in counted if s.labels["site"] == api.site]  # not a break
+
+
+def test_a_chain_that_does_not_follow_the_checkpoint_it_names_is_a_gap_as_before(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 5)
+    chain = links(store)
+    for header in (f"3 {'e' * 64}", f"2 {chain[1]['entry_hash']}", ""):
+        refused = send_from(api, chain, 3, header=header) if header else send(api, chain[3:])
+        assert (refused.status_code, refused.json()["error"]) == (409, "audit_gap")
+    assert held(api) == [] and breaks(api) == []
+    bad = send_from(api, chain, 3, header="3")
+    assert (bad.status_code, bad.json()["error"]) == (400, "invalid_header")
+
+
+def test_a_gap_past_what_a_restored_hub_holds_is_taken_and_recorded_open(
+    api: Api, store: Store, clock: FakeClock, operator: Client
+) -> None:
+    decide(store, clock, 6)
+    chain = links(store)
+    send(api, chain[:3])
+    taken = send_from(api, chain, 5)
+    assert taken.status_code == 200, taken.content
+    assert [(segment, sequence) for segment, sequence, _ in held(api)] == [
+        (0, 1), (0, 2), (0, 3), (0, 6), (0, 7)
+    ]  # fmt: skip
+    (record,) = breaks(api)
+    assert (record.kind, record.sequence, record.is_open) == ("pruned_gap", 4, True)
+    assert record.reason.startswith("entries 4 to 5 of the device's audit chain were deleted")
+    assert (record.hub_hash, record.device_hash) == (chain[2]["entry_hash"], chain[4]["entry_hash"])
+    assert send_from(api, chain, 5).json()["stored"] == 0  # sent again: held already
+    # A break after it is still one: recorded, and the chain refused until acknowledged.
+    broken = send(api, [rehashed(chain[6], at="2020-01-01T00:00:00.000000Z")])
+    assert (broken.status_code, broken.json()["error"]) == (409, "audit_chain_break")
+    assert [r.kind for r in breaks(api)] == ["pruned_gap", "diverged"]
+    # Acknowledged in the admin as a break is; the chain goes on in its segment.
+    page = f"/admin/hub/auditbreak/{record.pk}/change/"
+    acknowledger = _staff("acknowledger", api.site, "view_auditbreak", "acknowledge_auditbreak")
+    acknowledger.post(page, {"note": "the hub was restored from last night's backup"})
+    record.refresh_from_db()
+    assert not record.is_open and record.acknowledged_by == "acknowledger"
+    assert current_head(api_device(api)).segment == 0
+    assert acknowledge(breaks(api)[1], "operator", "looked")
+    assert current_head(api_device(api)).segment == 1
+
+
+def api_device(api: Api) -> Any:
+    from sync.hub.models import Device
+
+    return Device.objects.get(uid=api.device_id)
+
+
+def test_after_a_new_code_a_pruned_chain_that_does_not_extend_the_old_one_starts_anew(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 6)
+    chain = links(store)
+    send(api, chain[:3])  # the hub holds 1..3; the store deleted 1..5 since
+    again = _registered_again(api, issue_code(api_device(api)).code)
+    taken = send_from(again, chain, 5)
+    assert taken.status_code == 200, taken.content
+    assert [(s, q) for s, q, _ in held(api) if s == 1] == [(1, 6), (1, 7)]
+    code, record = breaks(api)
+    assert (code.kind, code.continues_old_chain) == ("reissued", False)
+    assert (record.kind, record.segment, record.sequence) == ("pruned_start", 1, 1)
