@@ -29,6 +29,14 @@ sync status``, the app's sync panel and the sync's summary, and the next sync tr
   still reported to the hub, which shows how far behind it is (its admin, ``/metrics``);
 * a link that fails midway leaves the rest for the next sync.
 
+A store whose oldest entries retention deleted (``sync.store.retention``) cannot send them
+again. When a batch begins right after its checkpoint (the last entry deleted), it names
+that checkpoint (``AUDIT_CHECKPOINT_HEADER``), and a hub that holds less of the chain than
+that takes it from there, recording the entries it will never hold for its admin (a store
+registered again as a new device; a hub restored from a backup older than what it had
+anchored). A hub older than that header answers ``audit_gap`` for ever: the problem then
+says that retention deleted those entries here, not that the chain lacks them.
+
 Batches are bounded in entries and in the bytes of their encoded body, as the hub counts
 them; one refused as too large (413: the hub's, or a proxy's limit) is sent again as a batch
 half its size, down to one entry. One entry refused so stops anchoring there (the problem
@@ -66,6 +74,7 @@ from sync.protocol import (
     AUDIT_STALE,
     MAX_AUDIT_BODY_BYTES,
     AuditBatch,
+    AuditCheckpoint,
     AuditLink,
     AuditReceipt,
     summarize,
@@ -193,7 +202,7 @@ class AuditAnchor:
                     )
                     anchored = self._tell_head(head, anchored)
                     break
-                problem = _refusal_words(error, anchored)
+                problem = _refusal_words(error, anchored, self._store.audit.checkpoint().sequence)
                 broken = error.code == AUDIT_CHAIN_BREAK
                 if problem is None:  # a gap: the hub holds less than noted; send from there
                     anchored = Anchored(error.expected_offset or 0)
@@ -218,8 +227,9 @@ class AuditAnchor:
         return AnchorReport(stored, anchored.sequence, behind, problem, complete)
 
     def _send(self, links: list[AuditLink], head: Anchored) -> AuditReceipt:
+        checkpoint = self._checkpoint_before(links)
         try:
-            return self._transport.anchor_audit(self._batch(links, head))
+            return self._transport.anchor_audit(self._batch(links, head), checkpoint)
         except ProxyBodyLimitError as error:
             # No verdict of the hub, yet to anchoring the same as its 413: a smaller batch may
             # pass, and nothing is dropped for it. The head alone not passing is an outage.
@@ -232,7 +242,16 @@ class AuditAnchor:
             # Numbered behind the hub (a restored backup), or too far past it (the hub's
             # number started again with a new code): number on from it, send once more.
             self._put({BATCH_NUMBER_NAME: str(error.expected_offset)})
-            return self._transport.anchor_audit(self._batch(links, head))
+            return self._transport.anchor_audit(self._batch(links, head), checkpoint)
+
+    def _checkpoint_before(self, links: list[AuditLink]) -> AuditCheckpoint | None:
+        """The store's checkpoint when ``links`` begin right after it (the oldest entries kept,
+        retention having deleted those before): the hub may hold less than that and then
+        needs it, to take the chain from there (``sync.hub.audit``)."""
+        kept = self._store.audit.checkpoint()
+        if not links or kept.sequence == 0 or links[0].sequence != kept.sequence + 1:
+            return None
+        return AuditCheckpoint(sequence=kept.sequence, entry_hash=kept.entry_hash)
 
     def _tell_head(self, head: Anchored, anchored: Anchored) -> Anchored:
         """Send the chain's head alone, so the hub shows how far behind it is; the newest
@@ -311,14 +330,24 @@ def _follows(before: AuditLink, link: AuditLink) -> bool:
     return link.sequence == before.sequence + 1 and link.prev_hash == before.entry_hash
 
 
-def _refusal_words(error: HubRefusedError, anchored: Anchored) -> str | None:
-    """The problem a refusal means for this device; None for a gap it can resume from."""
+def _refusal_words(error: HubRefusedError, anchored: Anchored, checkpoint: int) -> str | None:
+    """The problem a refusal means for this device (``checkpoint``: the last entry retention
+    deleted here); None for a gap it can resume from."""
     if error.code == AUDIT_GAP and error.expected_offset is not None:
         # The hub holds less than noted, or (a segment an acknowledged break opened) wants
         # the chain from the entry the break names: send from there. Told the same place
         # again, this device's chain has no entry after it.
         if error.expected_offset != anchored.sequence:
             return None
+        if anchored.sequence < checkpoint:  # retention deleted it, once a hub held it
+            holds = f"up to entry {anchored.sequence}" if anchored.sequence else "none"
+            return (
+                f"the hub holds {holds} of this device's audit chain and does not take it "
+                f"from entry {checkpoint + 1}: retention deleted entries "
+                f"{anchored.sequence + 1} to {checkpoint} here once a hub held them (a hub "
+                "older than this device does not take a chain that begins after deleted "
+                "entries: update it; else the hub's admin says why)"
+            )
         return (
             f"this device's audit chain has no entry {anchored.sequence + 1} "
             "(removed?): jaga audit verify"

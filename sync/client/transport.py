@@ -41,6 +41,7 @@ from sync.client.errors import (
     ProxyBodyLimitError,
 )
 from sync.protocol import (
+    AUDIT_CHECKPOINT_HEADER,
     AUTH_ERROR_CODES,
     CHUNK_SHA256_HEADER,
     LOG_EPOCH_HEADER,
@@ -53,6 +54,7 @@ from sync.protocol import (
     PROTOCOL_VERSION,
     TOO_LARGE_CODES,
     AuditBatch,
+    AuditCheckpoint,
     AuditReceipt,
     ErrorBody,
     HubStatus,
@@ -134,8 +136,14 @@ class HubTransport:
     def push(self, batch: PushBatch) -> PushResult:
         return self._call("push", "POST", self._site_url("push"), PushResult, body=batch)
 
-    def anchor_audit(self, batch: AuditBatch) -> AuditReceipt:
-        return self._call("audit", "POST", self._site_url("audit"), AuditReceipt, body=batch)
+    def anchor_audit(
+        self, batch: AuditBatch, checkpoint: AuditCheckpoint | None = None
+    ) -> AuditReceipt:
+        """``checkpoint``: the last entry retention deleted, when ``batch`` begins right after
+        it (``AUDIT_CHECKPOINT_HEADER``; a hub before it ignores the header)."""
+        headers = {AUDIT_CHECKPOINT_HEADER: checkpoint.header()} if checkpoint else None
+        url = self._site_url("audit")
+        return self._call("audit", "POST", url, AuditReceipt, body=batch, headers=headers)
 
     def changes(self, cursor: int, limit: int, log_epoch: str = NO_LOG_EPOCH) -> Pulled:
         """A page after ``cursor``; ``log_epoch``: the site's log epoch this device kept
