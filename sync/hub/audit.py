@@ -345,15 +345,17 @@ def _pruned_reason(held: int, deleted: int) -> str:
     if held == 0:
         return (
             f"the device's audit chain begins at entry {deleted + 1} here: {missing} were "
-            "deleted on the device (retention, once a hub held them) and the hub holds none "
-            "of them for this device (a store registered again as a new device, or the hub "
-            "restored from an older backup), so nothing links them to what the hub holds"
+            "deleted on the device, which says retention deleted them once a hub held them, "
+            "and the hub holds none of them for this device (a store registered again as a "
+            "new device, or the hub restored from an older backup; if neither, they were "
+            "deleted before a hub held them: look into it as into a break)"
         )
     return (
-        f"{missing} of the device's audit chain were deleted on the device (retention, once "
-        f"a hub held them) after entry {held}, the newest the hub holds: the hub's copy of "
-        "them was lost (the hub restored from an older backup), so nothing links entry "
-        f"{deleted + 1}, where the chain goes on, to what the hub holds"
+        f"{missing} of the device's audit chain were deleted on the device, which says "
+        f"retention deleted them once a hub held them, after entry {held}, the newest the "
+        "hub holds: the hub's copy of them was lost (the hub restored from an older backup; "
+        "if it was not, they were deleted before it held them: look into it as into a "
+        f"break); the chain goes on from entry {deleted + 1}"
     )
 
 
