@@ -8,7 +8,10 @@ entry was edited, removed, reordered or inserted; and whatever was done to the h
 the oldest entries, or all of them, are gone, but for a prefix retention deleted once the hub
 held it: the chain then verifies from its checkpoint, the last entry deleted
 (``sync.store.retention``; the triggers let SQL delete only entries up to it, and move it only
-forward, never to the newest entry).
+forward, never to the newest entry). A checkpoint is taken for retention's only if a kept
+``retention.applied`` entry names it and the hub's receipt (``audit_receipts``) reaches it:
+otherwise the missing prefix is reported, as one SQL could have moved the checkpoint over
+(whoever holds the key can forge both, like any entry; the hub's copy still shows it).
 
 Two things the chain cannot show by itself, as whoever holds the store's key can compute
 every hash: removal of its *newest* entries (a shorter chain is still whole), and a chain
@@ -55,10 +58,19 @@ from sync.store.database import Database
 from sync.store.records import AuditEntry, AuditReport
 
 CREATED = CREATED_ACTION  # entry 1's action
+APPLIED = "retention.applied"  # retention moved the checkpoint (``sync.store.retention``)
 _COLUMNS = "sequence, at, actor, action, subject, details, prev_hash, entry_hash"
 
 
-__all__ = ["CREATED", "GENESIS_HASH", "AuditLog", "canonical_json", "entry_hash", "file_subject"]
+__all__ = [
+    "APPLIED",
+    "CREATED",
+    "GENESIS_HASH",
+    "AuditLog",
+    "canonical_json",
+    "entry_hash",
+    "file_subject",
+]
 
 
 @dataclass(frozen=True)
@@ -122,9 +134,10 @@ class AuditLog:
         """Walk the whole chain from the first entry kept; stop at the first broken link.
 
         The first entry kept must follow the checkpoint (entry 0 and the genesis hash while
-        retention has deleted nothing): ``sync.store.retention``. ``recorded_head`` is a
-        sequence and hash ``head`` gave earlier: that entry must still be in the chain,
-        unchanged; one retention has deleted since is reported, as it cannot be checked here.
+        retention has deleted nothing), and a checkpoint must be retention's (see the module):
+        ``sync.store.retention``. ``recorded_head`` is a sequence and hash ``head`` gave
+        earlier: that entry must still be in the chain, unchanged; one retention has deleted
+        since cannot be checked here, and the report says so (``out_of_reach``).
         """
         checkpoint = self.checkpoint()
         expected_sequence, prev_hash, count = checkpoint.sequence + 1, checkpoint.entry_hash, 0
@@ -146,6 +159,9 @@ class AuditLog:
                 if checkpoint.sequence == 0
                 else f"the chain is empty after its checkpoint at entry {checkpoint.sequence}",
             )
+        unconfirmed = self._unconfirmed(checkpoint)
+        if unconfirmed is not None:
+            return AuditReport(entries=count, first_bad_sequence=1, problem=unconfirmed)
         if recorded_head is not None and recorded_head[0] <= checkpoint.sequence:
             return _before_checkpoint(count, checkpoint, recorded_head)
         if recorded_head is not None and expected_sequence <= recorded_head[0]:
@@ -167,6 +183,23 @@ class AuditLog:
             return Checkpoint(0, GENESIS_HASH, None)
         row = self._database.query("SELECT sequence, entry_hash, at FROM audit_checkpoint")[0]
         return Checkpoint(int(row[0]), str(row[1]), None if row[2] is None else str(row[2]))
+
+    def _unconfirmed(self, checkpoint: Checkpoint) -> str | None:
+        """Why the checkpoint is not known to be retention's (see the module); None if it is."""
+        if checkpoint.sequence == 0:
+            return None
+        applied, held = self._database.query(
+            "SELECT (SELECT count(*) FROM audit_log WHERE action = ? AND actor = 'retention'"
+            " AND json_extract(details, '$.audit_checkpoint') = ?),"
+            " (SELECT max(sequence) FROM audit_receipts)",
+            (APPLIED, checkpoint.sequence),
+        )[0]
+        gone = f"entries 1-{checkpoint.sequence} are not on this device (its checkpoint)"
+        if not applied:
+            return f"{gone}, and no retention run here records deleting them: entries removed"
+        if held is None or held < checkpoint.sequence:
+            return f"{gone}, though the hub never held them: entries removed"
+        return None
 
     def links(self, after: int, limit: int) -> list[tuple[Any, ...]]:
         """Raw rows after ``after`` (the stored text, as hashed): what the hub is sent."""
@@ -218,19 +251,19 @@ _REWOUND = "entries were removed or rewritten, or the store restored from an old
 def _before_checkpoint(
     count: int, checkpoint: Checkpoint, recorded_head: tuple[int, str]
 ) -> AuditReport:
-    """A recorded head at the checkpoint is checked against its hash; one before it is gone."""
+    """A recorded head at the checkpoint is checked against its hash; one before it is out
+    of reach: the chain is whole, but that head can only be checked on the hub."""
     sequence, digest = recorded_head
     if sequence == checkpoint.sequence and digest == checkpoint.entry_hash:
         return AuditReport(entries=count)
     if sequence == checkpoint.sequence:
         problem = f"entry {sequence} (the checkpoint) is not the recorded head: {_REWOUND}"
-    else:
-        problem = (
-            f"the recorded head {sequence} is before the checkpoint at entry"
-            f" {checkpoint.sequence}: retention deleted it once the hub held it (check it"
-            " there), so it cannot be checked here; record a new head"
-        )
-    return AuditReport(entries=count, first_bad_sequence=sequence, problem=problem)
+        return AuditReport(entries=count, first_bad_sequence=sequence, problem=problem)
+    reason = (
+        f"the recorded head {sequence} is before the checkpoint at entry"
+        f" {checkpoint.sequence}: retention deleted it once the hub held it"
+    )
+    return AuditReport(entries=count, out_of_reach=reason)
 
 
 def _not_the_head(row: tuple[Any, ...], recorded_head: tuple[int, str] | None) -> str | None:

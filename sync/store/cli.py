@@ -2,6 +2,8 @@
 
 Exit codes: 0 done, 1 the store refused or a check failed (the message says why), 2 usage,
 3 erased, but the erased data is still in the store's file (``people_cli.PURGE_PENDING``),
+4 ``audit verify --head``: the chain is whole, but the recorded head is one retention deleted
+once the hub held it, so it cannot be checked here (check it on the hub; ``OUT_OF_REACH``),
 130 Ctrl-C at the passphrase prompt ("no store passphrase given").
 """
 
@@ -533,6 +535,9 @@ def _export_corrections(args: argparse.Namespace) -> int:
     return 0
 
 
+OUT_OF_REACH = 4  # audit verify: the recorded head cannot be checked here, not a break
+
+
 def _audit_verify(args: argparse.Namespace) -> int:
     with open_store_of(args) as store:
         report = store.audit.verify(args.head)
@@ -548,6 +553,12 @@ def _audit_verify(args: argparse.Namespace) -> int:
         else ""
     )
     print(f"audit chain ok: {report.entries} entries{since}; head {sequence} {digest}")
+    if report.out_of_reach is not None:
+        print(
+            f"recorded head {args.head[0]} cannot be checked here, check it on the hub:"
+            f" {report.out_of_reach}; record a new head ({sequence}:{digest})"
+        )
+        return OUT_OF_REACH
     if args.head:
         print(f"recorded head {args.head[0]} found")
     else:

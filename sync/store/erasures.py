@@ -6,18 +6,20 @@ would verify them again. So before a restored copy is put in place, every erasur
 it replaces recorded is applied to it again: this device's own, with their tombstones (which
 may not have reached the hub yet, and then exist nowhere else), and those pulled from the
 hub. Each person removed this way gets a ``person.erased`` entry that says it was carried.
+The erasures are read from those entries, and from the erasure ledger for the entries
+decision retention has deleted since (``sync.store.retention.RECORDED_ERASURES``).
 An erasure of someone the replaced store holds again (a retention erasure the hub overruled)
 is not carried.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sync.store.people import remove_person
 from sync.store.records import OutboxEntry
+from sync.store.retention import RECORDED_ERASURES
 from sync.store.store import Store
 
 
@@ -31,15 +33,15 @@ class Erasure:
 
 
 def recorded_erasures(store: Store) -> list[Erasure]:
-    """Every erasure ``store``'s audit trail records, oldest first, with its own tombstones."""
+    """Every erasure ``store``'s audit trail records (or recorded, before retention deleted
+    the entry), oldest first, with its own tombstones."""
     tombstones = {entry.entity_uid: entry for entry in store.outbox.tombstones()}
     rows = store.database.query(
-        "SELECT subject, details FROM audit_log WHERE action = 'person.erased' ORDER BY sequence"
+        f"SELECT person_uid, reason FROM ({RECORDED_ERASURES}) ORDER BY sequence"
     )
     found: dict[str, Erasure] = {}
-    for subject, details in rows:
-        reason = str(json.loads(details).get("reason", ""))
-        found.setdefault(subject, Erasure(subject, reason, tombstones.pop(subject, None)))
+    for subject, reason in rows:
+        found.setdefault(subject, Erasure(subject, str(reason), tombstones.pop(subject, None)))
     # A tombstone with no audit entry cannot be written by this code; carry it all the same.
     found.update({uid: Erasure(uid, "", entry) for uid, entry in tombstones.items()})
     # Someone the store holds again was given back by the hub after an early retention

@@ -24,8 +24,10 @@ a fish observation (the box a catch was first recorded with, ``sync.store.correc
 a photo (its bytes are uploaded once the hub acknowledged it, ``sync.client.uploads``). The
 ``acknowledged`` count of ``jaga sync status`` and the metrics therefore counts those only.
 Entries older releases kept are deleted by ``forget_acknowledged``, ``SWEEP_BATCH`` at a time.
-The records themselves (access events, people, the audit log) are not touched here: old
-access events and audit entries the hub holds go by ``sync.store.retention``.
+The records themselves (access events, people, the audit log) are not touched here, but
+for the time the hub took an access event (``held_since``, stamped with its acknowledgement
+by ``settle``): old access events and audit entries the hub has held long enough go by
+``sync.store.retention``.
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ _ACKNOWLEDGE = "state = 'acknowledged', state_changed_at = ?"
 _REJECT = "state = 'rejected', state_changed_at = ?, reject_reason = ?"
 _REQUEUE = "state = 'queued', state_changed_at = ?"
 _REQUEUE_REFUSED = "state = 'queued', state_changed_at = ?, refusals = refusals + 1"
+# The hub holds an access event from its acknowledgement on (``sync.store.retention``).
+_HELD_SINCE = (
+    "UPDATE access_events SET held_since = ? WHERE event_uid = (SELECT entity_uid FROM outbox"
+    " WHERE idempotency_key = ? AND entity = 'access_event' AND state = 'acknowledged')"
+)
 ERASED_PAYLOAD = json.dumps({"erased": True})
 # The acknowledged entries nothing reads again (see the module); a new kind is kept.
 _FORGETTABLE = (
@@ -204,6 +211,7 @@ class Outbox:
         with self._database.write() as connection:
             for key in verdict.acknowledged:
                 _settle(connection, key, _ACKNOWLEDGE, stamp)
+                connection.execute(_HELD_SINCE, (stamp, key))
             for key, reason in verdict.rejected:
                 _settle(connection, key, _REJECT, stamp, reason)
             for key in verdict.requeued:

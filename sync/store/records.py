@@ -366,11 +366,15 @@ class AuditEntry:
 
 @dataclass(frozen=True)
 class AuditReport:
-    """The result of walking the chain: ``ok``, or the first entry that breaks it and why."""
+    """The result of walking the chain: ``ok``, or the first entry that breaks it and why.
+
+    ``out_of_reach``: the chain is whole, but the recorded head it was asked to find is one
+    retention deleted (why, in words): it can be checked on the hub, not here."""
 
     entries: int
     first_bad_sequence: int | None = None
     problem: str | None = None
+    out_of_reach: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -17,7 +17,8 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
   device's; carried over a restore of this store too), which the hub may have lost too:
   pulled again from the restored log, such a person would come back on this device. With
   its own tombstone, this device keeps them erased (``sync.client.apply``) and the hub
-  erases them again.
+  erases them again. Read from the ``person.erased`` entries, and from the erasure ledger
+  for those decision retention deleted (``sync.store.retention.RECORDED_ERASURES``).
 
 The hub applies each record once by its uid, and settles edits field by field by their
 times (``sync.hub.apply.lww``): what it still holds does not double, and an edit made on the
@@ -26,7 +27,6 @@ hub after these versions is not undone by them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ from sync.store.clock import Clock, format_timestamp
 from sync.store.outbox import ERASED_PAYLOAD, Outbox
 from sync.store.people import enrolled_here, person_payload, template_payload
 from sync.store.records import ModelRef
+from sync.store.retention import RECORDED_ERASURES
 
 # The acknowledged entries the outbox keeps, which the hub may have lost: those acknowledged
 # since the store's registration (``sync.client.state.save_registration``), as an earlier
@@ -105,13 +106,13 @@ def _pulled_erasures(connection: Any, outbox: Outbox) -> int:
     device's own erasures have theirs; one carried over a restore of the store is named
     by the entry ``sync.store.erasures`` writes, whoever erased them first)."""
     rows = connection.execute(
-        "SELECT subject, min(at), details FROM audit_log WHERE action = 'person.erased'"
-        " AND subject NOT IN (SELECT person_uid FROM people)"
-        " AND subject NOT IN (SELECT entity_uid FROM outbox WHERE operation = 'tombstone')"
-        " GROUP BY subject ORDER BY min(sequence)"
+        f"SELECT person_uid, min(at), reason FROM ({RECORDED_ERASURES})"
+        " WHERE person_uid NOT IN (SELECT person_uid FROM people)"
+        " AND person_uid NOT IN (SELECT entity_uid FROM outbox WHERE operation = 'tombstone')"
+        " GROUP BY person_uid ORDER BY min(sequence)"
     ).fetchall()
-    for uid, at, details in rows:
-        reason = str(json.loads(details).get("reason") or "erased on the hub")
+    for uid, at, reason_given in rows:
+        reason = str(reason_given or "erased on the hub")
         outbox.enqueue(
             connection, entity="person", entity_uid=uid, operation="tombstone",
             payload={"person_uid": uid, "erased_at": at, "reason": reason}, made_at=str(at),

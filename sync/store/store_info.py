@@ -90,8 +90,9 @@ def _retention(store: Store, kept_entries: int, head: int, digest: str) -> list[
     else:
         audit = (
             f"{kept_entries} entries kept, from entry {checkpoint.sequence + 1}"
-            f" (1-{checkpoint.sequence} deleted by retention once the hub held them; the"
-            f" last of them from {checkpoint.at}), head {head} {digest[:16]}"
+            f" (1-{checkpoint.sequence} not on this device, before its checkpoint: deleted"
+            f" by retention if the integrity check passes; the last of them from"
+            f" {checkpoint.at}), head {head} {digest[:16]}"
         )
     return [
         f"retention    {setting}",

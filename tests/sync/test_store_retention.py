@@ -4,18 +4,23 @@ audit chain still verifies from its checkpoint (``sync.store.retention``)."""
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 import sqlcipher3
 
 from main import main
-from sync.client.audit import BREAK_NAME, Anchored, anchored_name
+from sync.client.apply import apply_page
+from sync.client.audit import BREAK_NAME, Anchored, anchored_at_name, anchored_name
 from sync.client.state import put_values
-from sync.store import AccessEvent, Passphrase, Store, Verdict
+from sync.protocol import Change
+from sync.store import AccessEvent, Passphrase, Store, Verdict, backup, restore
+from sync.store.clock import format_timestamp
+from sync.store.resend import queue_again
 from sync.store.retention import DEFAULT_KEEP_DAYS
 from sync.store.schema.migrations import MIGRATIONS
 from sync.store.store_info import describe
-from tests.sync.conftest import FAST, FakeClock
+from tests.sync.conftest import FAST, FakeClock, enrol
 from tests.sync.test_store_audit import fill_chain, tamper
 
 DEVICE = "7f6c4a1e-0000-4000-8000-000000000001"
@@ -41,7 +46,10 @@ def push(store: Store, *, acknowledge: int | None = None) -> None:
 def anchor(store: Store, through: int) -> None:
     """What a sync keeps once the hub holds the chain up to entry ``through``."""
     digest = next(e.entry_hash for e in store.audit.entries(0, 10_000) if e.sequence == through)
-    values = {anchored_name(DEVICE): Anchored(through, digest).stored()}
+    values = {
+        anchored_name(DEVICE): Anchored(through, digest).stored(),
+        anchored_at_name(DEVICE): format_timestamp(store.clock.now()),
+    }
     put_values(store.database, values, store.clock.now())
 
 
@@ -72,11 +80,12 @@ def test_old_acknowledged_events_go_and_unacknowledged_ones_stay(
     assert report.access_events == 3
     assert events(store) == {*unsynced, quarantined, recent}
     assert not events(store) & synced
-    push(store)  # the two retried are acknowledged now; a run waits a day after the last
-    assert store.retention.apply(DEVICE).access_events == 0
+    push(store)  # the two retried are acknowledged now, 91 days after they were made
     clock.advance(days=1)
-    assert store.retention.apply(DEVICE).access_events == 2
-    assert events(store) == {quarantined, recent}
+    assert store.retention.apply(DEVICE).access_events == 0  # the hub has held them a day
+    clock.advance(days=DEFAULT_KEEP_DAYS)
+    assert store.retention.apply(DEVICE).access_events == 3  # and now for the whole window
+    assert events(store) == {quarantined}  # the two retried, and recent, pushed with them
 
 
 def test_a_device_that_never_synced_keeps_everything(store: Store, clock: FakeClock) -> None:
@@ -121,8 +130,8 @@ def test_an_audit_prefix_the_hub_holds_goes_and_the_chain_verifies_from_it(
     assert verified.ok and verified.entries == 3
     assert store.audit.verify(head).ok  # a head recorded before is still found
     assert store.audit.verify((6, checkpoint.entry_hash)).ok  # at the checkpoint: its hash
-    older = store.audit.verify((3, "0" * 64))
-    assert not older.ok and "before the checkpoint" in (older.problem or "")
+    older = store.audit.verify((3, "0" * 64))  # deleted: only the hub can check it now
+    assert older.ok and "before the checkpoint" in (older.out_of_reach or "")
     assert store.integrity().ok
 
 
@@ -130,8 +139,8 @@ def test_the_head_and_entries_not_held_or_in_the_window_stay(
     store: Store, clock: FakeClock
 ) -> None:
     fill_chain(store, clock)  # 1..7
-    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
     anchor(store, 7)  # the hub holds all, the head too
+    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
     assert store.retention.apply(DEVICE).audit_entries == 6
     assert sequences(store)[0] == 7  # the head is always kept
     for _ in range(3):
@@ -211,7 +220,8 @@ def test_store_info_shows_what_is_kept_and_since_when(store: Store, clock: FakeC
     assert ok
     assert f"retention    {DEFAULT_KEEP_DAYS} days (the default; " in text
     assert "access       1 events, since 2026-05-31" in text
-    assert "audit        4 entries kept, from entry 6 (1-5 deleted by retention" in text
+    assert "audit        4 entries kept, from entry 6 (1-5 not on this device" in text
+    assert "integrity    ok (quick_check + audit chain)" in text
 
 
 def test_jaga_store_retention_sets_the_window_and_audit_verify_says_where_it_starts(
@@ -253,3 +263,57 @@ def test_a_v11_store_upgrades_with_its_whole_chain_and_the_same_guard(
         clock.advance(days=DEFAULT_KEEP_DAYS + 1)
         assert store.retention.apply(DEVICE).audit_entries == 3
         assert store.audit.verify().ok
+
+
+def _erase_pulled_and_prune(store: Store, clock: FakeClock, erased_uid: str) -> None:
+    """A pulled erasure of ``erased_uid``; then retention deletes its audit entry."""
+    tombstone = {"person_uid": erased_uid, "erased_at": format_timestamp(clock.now())}
+    change = Change(
+        cursor=7,
+        entity="person",
+        entity_uid=UUID(erased_uid),
+        operation="tombstone",
+        payload={**tombstone, "reason": "erased at another gate"},
+        changed_at=clock.now(),
+    )
+    assert apply_page(store, "north-gate", [change], 7).erased == 1
+    push(store)
+    anchor(store, store.audit.head()[0])
+    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
+    decide(store, clock)
+    push(store)
+    assert store.retention.apply(DEVICE).audit_entries > 0
+    erased_entries = store.database.query(
+        "SELECT count(*) FROM audit_log WHERE action = 'person.erased'"
+    )
+    assert erased_entries[0][0] == 0  # the entry itself is gone: the record must not be
+
+
+def test_an_erasure_pulled_before_the_checkpoint_is_still_carried_over_a_restore(
+    store: Store, db_path: Path, tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    """A restore of a backup taken before a pulled erasure erases the person again, read
+    from the audit trail: retention must not take that record with the entry it deletes."""
+    erased_uid = enrol(store, clock, "GONE", seed=1)
+    backup(store, tmp_path / "b.db", operator="admin")
+    _erase_pulled_and_prune(store, clock, erased_uid)
+    store.close()
+
+    restore(tmp_path / "b.db", db_path, passphrase, operator="admin", force=True, config=FAST)
+
+    with Store.open(db_path, passphrase, config=FAST) as restored:
+        assert restored.people.count() == 0
+        assert erased_uid not in {p.person_uid for p, _ in restored.people.listing()}
+
+
+def test_a_hub_restored_is_told_again_of_a_pulled_erasure_retention_deleted_the_entry_of(
+    store: Store, clock: FakeClock
+) -> None:
+    erased_uid = enrol(store, clock, "GONE", seed=1)
+    _erase_pulled_and_prune(store, clock, erased_uid)
+    with store.database.write() as connection:
+        requeued = queue_again(connection, store.outbox, store.clock, "north-gate")
+    assert requeued.erasures == 1
+    tombstone = store.outbox.tombstones()[0]
+    assert tombstone.entity_uid == erased_uid
+    assert tombstone.payload()["reason"] == "erased at another gate"

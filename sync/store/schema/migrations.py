@@ -79,7 +79,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         12,
-        "the audit chain may lose a prefix the hub holds, from a checkpoint",
+        "the audit chain may lose a prefix the hub holds, from a checkpoint; erasures kept",
         run_script(v12.SQL),
     ),
 )

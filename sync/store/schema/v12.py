@@ -11,6 +11,20 @@ The triggers keep SQL to that: the checkpoint moves only forward, only to an ent
 the chain with that hash, and never to the newest (the head is always kept); it is never
 deleted or inserted again (``INSERT OR REPLACE`` included). ``audit_log_no_delete`` now lets
 through a delete only of an entry at or before the checkpoint: a prefix, nothing after it.
+
+What retention needs to delete only what the hub has held for the whole window:
+
+- ``access_events.held_since``: when the hub acknowledged the event (``Outbox.settle``
+  stamps it; an event already acknowledged when the store is upgraded counts from the
+  upgrade, an event still queued is stamped when it is acknowledged);
+- ``audit_receipts``: a short history of the hub's receipts for the chain (the newest entry
+  it held, and when this device heard it), at most one a day and device.
+
+And what the entries it deletes must leave behind: ``erasure_ledger``, each erasure a
+``person.erased`` entry recorded (the person's uid, the reason as typed, when), so that a
+restore of an older backup still erases them again (``sync.store.erasures``) and a restored
+hub is told again (``sync.store.resend``). Nothing else of the person: no personal data.
+Its rows are never changed or deleted.
 """
 
 SQL = """
@@ -39,4 +53,27 @@ DROP TRIGGER audit_log_no_delete;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 WHEN OLD.sequence > (SELECT sequence FROM audit_checkpoint WHERE id = 1)
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+ALTER TABLE access_events ADD COLUMN held_since TEXT;
+UPDATE access_events SET held_since = strftime('%Y-%m-%dT%H:%M:%S', 'now') || '.000000Z'
+WHERE NOT EXISTS (
+    SELECT 1 FROM outbox x WHERE x.entity = 'access_event'
+    AND x.entity_uid = access_events.event_uid AND x.state != 'acknowledged'
+);
+CREATE TABLE audit_receipts (
+    device_id   TEXT NOT NULL,
+    sequence    INTEGER NOT NULL,
+    entry_hash  TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (device_id, sequence)
+);
+CREATE TABLE erasure_ledger (
+    sequence   INTEGER PRIMARY KEY,
+    person_uid TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    erased_at  TEXT NOT NULL
+);
+CREATE TRIGGER erasure_ledger_no_update BEFORE UPDATE ON erasure_ledger
+BEGIN SELECT RAISE(ABORT, 'the erasure ledger is append-only'); END;
+CREATE TRIGGER erasure_ledger_no_delete BEFORE DELETE ON erasure_ledger
+BEGIN SELECT RAISE(ABORT, 'the erasure ledger is append-only'); END;
 """

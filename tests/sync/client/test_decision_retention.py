@@ -49,3 +49,24 @@ def test_a_sync_deletes_old_decisions_the_hub_holds_and_the_chain_goes_on(
     assert breaks(kiosk) == []
     assert main(["audit", "verify", "--db", str(kiosk.path)]) == 0
     assert "deleted by retention" in capsys.readouterr().out
+
+
+def test_a_kiosk_back_after_months_offline_keeps_what_it_delivers_for_the_window(
+    kiosk: Device,
+) -> None:
+    """The sync that first delivers a kiosk's old decisions must not delete them: a hub
+    restored from the night before would have them nowhere."""
+    decisions(kiosk, 5)
+    back = SkewedClock(timedelta(days=100))  # offline 100 days, now it syncs
+    with kiosk.open(back) as store, httpx.Client() as http:
+        kiosk.client(store, http).sync_once()
+        assert store.access.count() == 5
+        assert store.audit.checkpoint().sequence == 0
+    assert held(kiosk) == chain(kiosk)  # delivered and anchored all the same
+
+    window_on = SkewedClock(timedelta(days=100 + DEFAULT_KEEP_DAYS + 1))
+    with kiosk.open(window_on) as store, httpx.Client() as http:
+        kiosk.client(store, http).sync_once()
+        assert store.access.count() == 0
+        assert store.audit.checkpoint().sequence > 0
+        assert store.audit.verify().ok
