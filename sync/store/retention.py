@@ -39,9 +39,9 @@ It runs with the device's periodic housekeeping, at the end of each sync (the ap
 ``jaga sync now``, the ``jaga-sync`` timer), at most once a day: in batches of ``BATCH`` rows
 of each kind, each one short write transaction, with a pause of ``PAUSE_SECONDS`` between
 them so a kiosk's decision never waits behind more than one batch; a run stops after
-``RUN_SECONDS`` and the next sync carries on. Deleted rows are zeroed in the file
-(``secure_delete``), and the write-ahead log is folded back into the file after a run
-(``Database.purge``), as after an erasure. The file does not shrink (no VACUUM, which would
+``RUN_SECONDS`` (half for each kind) and the next sync carries on. Deleted rows are zeroed
+in the file (``secure_delete``), and the write-ahead log is folded back into the file after
+a run (``Database.purge``), as after an erasure. The file does not shrink (no VACUUM, which would
 need the store's size again in free space and stop the kiosk while it ran): the pages freed
 are reused by the next decisions, so the store stops growing once its oldest decisions are
 deleted as fast as new ones come. ``jaga store info`` shows the setting, what is kept and
@@ -173,10 +173,12 @@ class Retention:
         if days == 0 or not (force or _due(last_run, now)):
             return RetentionReport()
         cutoff = format_timestamp(now - timedelta(days=days))
-        deadline = time.monotonic() + RUN_SECONDS
-        events, events_done = self._in_batches(lambda c: _delete_events(c, cutoff), deadline)
+        half = RUN_SECONDS / 2  # each kind gets half the run, so both catch up
+        events, events_done = self._in_batches(
+            lambda c: _delete_events(c, cutoff), time.monotonic() + half
+        )
         run = _AuditRun(self._audit, days, events, cutoff, device_id)
-        entries, entries_done = self._in_batches(run.delete, deadline)
+        entries, entries_done = self._in_batches(run.delete, time.monotonic() + half)
         report = RetentionReport(events, entries, events_done and entries_done)
         with self._database.write() as connection:
             if run.unrecorded_events:
@@ -223,17 +225,17 @@ class _AuditRun:
         return deleted
 
     def record(self, connection: Any, entries: int) -> None:
+        """Append the run's entry; one that moved the checkpoint names it (only such an
+        entry vouches for a checkpoint: ``AuditLog.verify``)."""
+        details = {
+            "keep_days": self._days,
+            "access_events": self.unrecorded_events,
+            "audit_entries": entries,
+        }
+        if entries:
+            details["audit_checkpoint"] = _checkpoint_sequence(connection)
         self._audit.append(
-            connection,
-            actor="retention",
-            action=APPLIED,
-            subject="-",
-            details={
-                "keep_days": self._days,
-                "access_events": self.unrecorded_events,
-                "audit_entries": entries,
-                "audit_checkpoint": _checkpoint_sequence(connection),
-            },
+            connection, actor="retention", action=APPLIED, subject="-", details=details
         )
         self.unrecorded_events = 0
 
@@ -261,17 +263,19 @@ def _delete_events(connection: Any, cutoff: str) -> int:
 def _note_receipt(connection: Any, device_id: str, now: datetime) -> None:
     """Keep the hub's receipt for ``device_id``'s chain, with when it came, at most one a day:
     one that came within a day of the last kept counts as held from a day after it (later
-    than it was: the safe side), once that day is past. The kept ones past it are dropped
-    (the hub went back: restored from a backup)."""
+    than it was: the safe side), once that day is past. The kept ones past it no longer
+    count (``void``: the hub went back, restored from a backup)."""
     sequence, _, digest = (get_value(connection, ANCHORED_PREFIX + device_id) or "").partition(" ")
     if not sequence.isdigit():
         return
-    connection.execute(
-        "DELETE FROM audit_receipts WHERE device_id = ? AND sequence > ?", (device_id, sequence)
+    connection.execute(  # kept, as they vouch for the checkpoint (AuditLog.verify)
+        "UPDATE audit_receipts SET void = 1 WHERE device_id = ? AND sequence > ?",
+        (device_id, sequence),
     )
     at = get_value(connection, ANCHORED_AT_PREFIX + device_id) or format_timestamp(now)
     last = connection.execute(
-        "SELECT max(sequence), max(received_at) FROM audit_receipts WHERE device_id = ?",
+        "SELECT max(sequence), max(received_at) FROM audit_receipts"
+        " WHERE device_id = ? AND void = 0",
         (device_id,),
     ).fetchone()
     if last[0] == int(sequence):
@@ -281,8 +285,8 @@ def _note_receipt(connection: Any, device_id: str, now: datetime) -> None:
         if at > format_timestamp(now):
             return  # a later sync notes it
     connection.execute(
-        "INSERT OR REPLACE INTO audit_receipts (device_id, sequence, entry_hash, received_at)"
-        " VALUES (?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO audit_receipts (device_id, sequence, entry_hash, received_at,"
+        " void) VALUES (?, ?, ?, ?, 0)",
         (device_id, int(sequence), digest, at),
     )
 
@@ -331,13 +335,15 @@ def _held_before_head(connection: Any, device_id: str | None, cutoff: str) -> in
     if held is None:  # deleted already (nothing more to delete), or not the hub's chain
         return 0
     since = connection.execute(
-        "SELECT max(sequence) FROM audit_receipts WHERE device_id = ? AND received_at < ?",
+        "SELECT max(sequence) FROM audit_receipts WHERE device_id = ? AND void = 0"
+        " AND received_at < ?",
         (device_id, cutoff),
     ).fetchone()[0]
     if since is None:
         return 0
     connection.execute(  # older receipts say nothing more: a short history
-        "DELETE FROM audit_receipts WHERE device_id = ? AND sequence < ?", (device_id, since)
+        "DELETE FROM audit_receipts WHERE device_id = ? AND sequence < ? AND void = 0",
+        (device_id, since),
     )
     head = connection.execute("SELECT max(sequence) FROM audit_log").fetchone()[0]
     return min(int(sequence), int(since), int(head) - 1)

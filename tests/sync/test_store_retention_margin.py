@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from main import main
+from sync.client.audit import BREAK_NAME, Anchored, anchored_name
+from sync.client.state import put_values
 from sync.store import Passphrase, Store
 from sync.store import retention as retention_module
 from sync.store.cli import OUT_OF_REACH
@@ -162,3 +164,34 @@ def test_an_upgrade_counts_events_the_hub_already_holds_as_held_from_then(
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
         stamps = dict(store.database.query("SELECT event_uid, held_since FROM access_events"))
     assert stamps[held] is not None and stamps[queued] is None
+
+
+def test_a_run_that_deletes_only_events_does_not_vouch_for_a_checkpoint_moved_by_sql(
+    store: Store, clock: FakeClock
+) -> None:
+    fill_chain(store, clock)  # 1..7
+    push(store)
+    anchor(store, 7)  # a receipt past the checkpoint below...
+    put_values(store.database, {BREAK_NAME: "1"}, clock.now())  # ...but no entry deleted
+    rows = {e.sequence: e.entry_hash for e in store.audit.entries()}
+    connection = store.database.connection
+    connection.execute("UPDATE audit_checkpoint SET sequence = 3, entry_hash = ?", (rows[3],))
+    connection.execute("DELETE FROM audit_log WHERE sequence <= 3")
+    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
+    assert store.retention.apply(DEVICE).access_events == 5
+    report = store.audit.verify()
+    assert not report.ok and "no retention run here records" in (report.problem or "")
+
+
+def test_a_hub_gone_back_past_the_checkpoint_does_not_make_verify_call_it_removed(
+    store: Store, clock: FakeClock
+) -> None:
+    fill_chain(store, clock)
+    anchor(store, 7)
+    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
+    assert store.retention.apply(DEVICE).audit_entries == 6
+    back = {anchored_name(DEVICE): Anchored(2, "0" * 64).stored()}  # a restored hub's word
+    put_values(store.database, back, clock.now())
+    clock.advance(days=1)
+    store.retention.apply(DEVICE)
+    assert store.audit.verify().ok

@@ -18,7 +18,8 @@ What retention needs to delete only what the hub has held for the whole window:
   stamps it; an event already acknowledged when the store is upgraded counts from the
   upgrade, an event still queued is stamped when it is acknowledged);
 - ``audit_receipts``: a short history of the hub's receipts for the chain (the newest entry
-  it held, and when this device heard it), at most one a day and device.
+  it held, and when this device heard it), at most one a day and device; ``void`` once the
+  hub says it holds less (restored from a backup), kept to show the hub did hold it.
 
 And what the entries it deletes must leave behind: ``erasure_ledger``, each erasure a
 ``person.erased`` entry recorded (the person's uid, the reason as typed, when), so that a
@@ -64,6 +65,7 @@ CREATE TABLE audit_receipts (
     sequence    INTEGER NOT NULL,
     entry_hash  TEXT NOT NULL,
     received_at TEXT NOT NULL,
+    void        INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (device_id, sequence)
 );
 CREATE TABLE erasure_ledger (
