@@ -34,6 +34,11 @@ def _pg(program: str, *args: str) -> None:
     )
 
 
+def _sync(device: Device) -> None:
+    with device.open() as store, httpx.Client() as http:
+        device.client(store, http).sync_once()
+
+
 @pytest.fixture
 def kiosk(
     live_hub: HubProcess, site_slug: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -49,6 +54,7 @@ def test_a_pruned_store_registered_as_a_new_device_anchors_from_its_checkpoint(
     kiosk: Device, live_hub: HubProcess
 ) -> None:
     decisions(kiosk, 5)
+    _sync(kiosk)  # the hub holds them from now: a window on, retention deletes them
     later = SkewedClock(timedelta(days=100))
     with kiosk.open(later) as store, httpx.Client() as http:
         kiosk.client(store, http).sync_once()
@@ -66,11 +72,14 @@ def test_a_pruned_store_registered_as_a_new_device_anchors_from_its_checkpoint(
         assert client.sync_once().audit.problem is None
         assert held(moved)[: len(kept)] == kept  # from the entry after the checkpoint
         assert kept[0][0] == pruned + 1
-        # Retention goes on, now that the new device's chain is anchored.
-        assert store.audit.checkpoint().sequence > pruned
         client.sync_once()
         assert read_status(store, {}).audit.problem is None
         assert held(moved)[-1] == store.audit.head()
+    # Retention goes on, once the new device's hub has held its chain for the window.
+    with moved.open(SkewedClock(timedelta(days=400))) as store, httpx.Client() as http:
+        moved.client(store, http).sync_once()
+        assert store.audit.checkpoint().sequence > pruned
+        assert store.audit.verify().ok
     (record,) = breaks(moved)
     assert (record.kind, record.sequence, record.is_open) == ("pruned_start", 1, True)
     assert f"begins at entry {pruned + 1}" in record.reason
@@ -89,6 +98,7 @@ def test_a_hub_restored_from_an_older_backup_takes_the_kept_chain_and_records_th
     connections.close_all()
     _pg("pg_dump", "-Fc", "-f", str(dump))
     decisions(kiosk, 3)
+    _sync(kiosk)  # the backup is older than what the hub has held for the window
     with kiosk.open(SkewedClock(timedelta(days=100))) as store, httpx.Client() as http:
         client = kiosk.client(store, http)
         client.sync_once()
@@ -121,6 +131,7 @@ def test_a_hub_that_does_not_take_a_pruned_chain_is_explained_not_sent_to_verify
         request.headers.pop(AUDIT_CHECKPOINT_HEADER, None)
 
     decisions(kiosk, 5)
+    _sync(kiosk)
     later = SkewedClock(timedelta(days=100))
     with kiosk.open(later) as store, httpx.Client() as http:
         kiosk.client(store, http).sync_once()
