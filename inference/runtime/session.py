@@ -7,9 +7,11 @@ wanted a GPU and landed on the CPU says so in the log and in :attr:`OnnxSession.
 "Actually" takes some care. ONNX Runtime registers every provider it was given, even one
 that takes no node of the graph (TensorRT refusing it, operators without a CUDA kernel),
 and lists it first. So the warm-up run is profiled: the provider whose kernels took most of
-its time is the one reported, with each provider's share in :attr:`OnnxSession.time_share`
-(profiling ends with the warm-up). And when a provider fails during a later run, ONNX
-Runtime moves the session to the CPU and retries; the session notices and says so.
+its time is the one reported, with each provider's share in :attr:`OnnxSession.time_share`.
+Profiling ends with the warm-up, and so does the profiled session: ONNX Runtime would go
+on recording every later run of it (``OnnxSession._serve_unprofiled``). And when a provider
+fails during a later run, ONNX Runtime moves the session to the CPU and retries; the
+session notices and says so.
 
 A batch larger than the TensorRT engines take (``MAX_BATCH``) is refused on every provider:
 each model class splits its own batches.
@@ -129,7 +131,8 @@ class OnnxSession:
         self, model: InstalledModel, requested: list[tuple[str, dict[str, Any]]],
         config: SessionConfig,
     ) -> None:  # fmt: skip
-        self._session = _create(model, requested, self._options)
+        source = _checked_source(model)
+        self._session = _create(model, source, requested, self._options)
         self._output_names = [output.name for output in self._session.get_outputs()]
         self._registered: str = self._session.get_providers()[0]
         self.provider: str = self._registered
@@ -138,6 +141,30 @@ class OnnxSession:
         self.warmup_shapes: dict[str, tuple[int, ...]] | None = None
         self.time_share: dict[str, float] | None = None  # provider -> share of kernel time
         self.warmup_ms = self._warm_up() if config.warmup else None
+        if config.warmup:
+            self._serve_unprofiled(model, source, requested)
+
+    def _serve_unprofiled(
+        self, model: InstalledModel, source: bytes | str,
+        requested: list[tuple[str, dict[str, Any]]],
+    ) -> None:  # fmt: skip
+        """Replace the profiled session with one made without profiling, warmed up too.
+
+        ONNX Runtime's thread-pool profiler, once a profiled run has started it, is never
+        stopped (``end_profiling`` ends the session's profiler only): each later run of a
+        session with two or more intra-op threads appends to its records, which are never
+        freed. At the kiosk that was about 1 KB a frame for as long as it ran (measured
+        with ``tools.measure_kiosk_memory``). So the profiled session answers the warm-up
+        only; the one that runs is made again from the same checked bytes and providers,
+        with profiling off (``_profiled_time_share``), and warmed up once more so that its
+        first real run is not the slow one. Loading costs a second session per model: on
+        TensorRT the second loads the engine the first built. The first goes before the
+        second is made, which then takes the memory it freed."""
+        del self._session
+        self._session = _create(model, source, requested, self._options)
+        self._registered = self._session.get_providers()[0]
+        dummies = {c.name: np.zeros(c.example, dtype=np.float32) for c in self.contracts}
+        self.run(dummies)
 
     @property
     def contract(self) -> InputContract:
@@ -292,10 +319,10 @@ def _session_options(threads: ThreadBudget, profile_dir: Path | None) -> ort.Ses
 
 def _create(
     model: InstalledModel,
+    source: bytes | str,
     providers: Sequence[tuple[str, dict[str, Any]]],
     options: ort.SessionOptions,
 ) -> ort.InferenceSession:
-    source = _checked_source(model)
     try:
         with warnings.catch_warnings():
             # ORT warns when a planned provider is missing; _report says it in our own words.

@@ -142,6 +142,21 @@ def test_onnxruntimes_own_fallback_during_a_run_is_noticed(
     assert inner.end_profiling() == ""  # the rebuilt session does not profile its runs
 
 
+def test_the_session_that_serves_runs_was_never_profiled(model_pack: ModelPack) -> None:
+    """ONNX Runtime never stops its thread-pool profiler once a profiled run started it: a
+    session made to profile its warm-up kept a record of every later run (about 1 KB per
+    kiosk frame, for as long as the kiosk ran; tools.measure_kiosk_memory). The warm-up is
+    profiled on a session of its own, and the one that runs is made without profiling."""
+    session = Runtime(model_pack, preference=(CPU,), threads=ThreadBudget(2)).session("yunet_n")
+    assert session.time_share is not None and session.time_share[CPU] == pytest.approx(1.0)
+    assert session.warmup_shapes is not None and session.warmup_ms is not None
+    assert session._session.get_session_options().enable_profiling is False
+    outputs = session.run({"input": FRAME})
+    assert [o.shape for o in outputs] == [
+        yunet_output.shape for yunet_output in yunet_outputs(installed_model_path("yunet_n"))
+    ]
+
+
 @pytest.mark.parametrize("threads", [0, -1, 100_000])
 def test_a_thread_count_out_of_reason_is_a_clear_error(threads: int) -> None:
     with pytest.raises(InputError, match="threads per model"):
