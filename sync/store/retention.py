@@ -264,13 +264,19 @@ def _note_receipt(connection: Any, device_id: str, now: datetime) -> None:
     """Keep the hub's receipt for ``device_id``'s chain, with when it came, at most one a day:
     one that came within a day of the last kept counts as held from a day after it (later
     than it was: the safe side), once that day is past. The kept ones past it no longer
-    count (``void``: the hub went back, restored from a backup)."""
+    count (``void``: the hub went back, restored from a backup), nor do those dated after
+    ``now`` (noted while the clock ran ahead: counted, every receipt after it would fall
+    "within a day" of it, and none would be noted until that date)."""
     sequence, _, digest = (get_value(connection, ANCHORED_PREFIX + device_id) or "").partition(" ")
     if not sequence.isdigit():
         return
     connection.execute(  # kept, as they vouch for the checkpoint (AuditLog.verify)
         "UPDATE audit_receipts SET void = 1 WHERE device_id = ? AND sequence > ?",
         (device_id, sequence),
+    )
+    connection.execute(  # noted with the clock ahead: else none is noted until that date
+        "UPDATE audit_receipts SET void = 1 WHERE device_id = ? AND void = 0 AND received_at > ?",
+        (device_id, format_timestamp(now)),
     )
     at = get_value(connection, ANCHORED_AT_PREFIX + device_id) or format_timestamp(now)
     last = connection.execute(
@@ -305,11 +311,10 @@ def _delete_entries(connection: Any, cutoff: str, device_id: str | None) -> int:
         " ORDER BY sequence LIMIT ?",
         (start, through, BATCH),
     ).fetchall()
-    last = None
-    for row in rows:
-        if row[2] >= cutoff:  # a prefix: an entry within the window keeps all after it
-            break
-        last = row
+    # A prefix, up to the last entry older than the window: one before it dated later (the
+    # clock ran ahead when it was written) was written before it all the same, and kept for
+    # its date it would keep every entry after it until then.
+    last = next((row for row in reversed(rows) if row[2] < cutoff), None)
     if last is None:
         return 0
     connection.execute(

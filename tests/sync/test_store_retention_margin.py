@@ -195,3 +195,27 @@ def test_a_hub_gone_back_past_the_checkpoint_does_not_make_verify_call_it_remove
     clock.advance(days=1)
     store.retention.apply(DEVICE)
     assert store.audit.verify().ok
+
+
+def test_a_receipt_noted_with_the_clock_years_ahead_does_not_stop_audit_retention(
+    store: Store, clock: FakeClock
+) -> None:
+    """One sync with the clock ten years ahead (a bad RTC) noted a receipt dated then; once
+    the clock was right, every later receipt fell 'within a day' of it and was never noted,
+    so no audit entry was deleted again for ten years (found by review, round 2)."""
+    fill_chain(store, clock)
+    anchor(store, 7)
+    clock.advance(days=3650)
+    decide(store, clock)
+    push(store)
+    anchor(store, store.audit.head()[0])
+    store.retention.apply(DEVICE)
+    clock.advance(days=-3650)
+    for _ in range(200):  # a kiosk that syncs daily, its clock right again
+        clock.advance(days=1)
+        decide(store, clock)
+        push(store)
+        anchor(store, store.audit.head()[0])
+        store.retention.apply(DEVICE)
+    assert store.audit.checkpoint().sequence > 7
+    assert len(sequences(store)) < 200  # the older half went, as without the jump
