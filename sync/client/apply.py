@@ -57,7 +57,7 @@ from uuid import UUID
 
 from sync.client.full_pull import note_progress, under_way
 from sync.client.packs import forget_withdrawn_pack
-from sync.client.state import cursor_name, record_species_pack
+from sync.client.state import cursor_name, log_tip_name, record_species_pack
 from sync.protocol import (
     RETENTION_REASON,
     Change,
@@ -68,6 +68,7 @@ from sync.protocol import (
     PersonUpsert,
     SpeciesPackPublished,
     WireModel,
+    change_fingerprint,
     parse_payload,
 )
 from sync.store import ModelRef, Store
@@ -174,6 +175,8 @@ def apply_page(
         note_hub_time(connection, times, hub_now, context.now)
         _retry_set_aside(context)
         put_value(connection, cursor_name(site), str(next_cursor), context.now)
+        if changes and changes[-1].cursor == next_cursor:  # what the hub checks its log by
+            put_value(connection, log_tip_name(site), _tip(changes[-1]), context.now)
         note_progress(connection, site, next_cursor, context.now, more=more, took=context.took)
     if tally.erased:
         store.database.purge(wait=True)  # their data out of the file too (else it is owed)
@@ -184,6 +187,14 @@ def apply_page(
     return PageReport(
         tally.applied, tally.erased, tuple(tally.skipped), next_cursor, len(tally.set_aside)
     )
+
+
+def _tip(change: Change) -> str:
+    """The stored tip: the cursor and the fingerprint of the change applied there."""
+    fingerprint = change_fingerprint(
+        change.cursor, change.entity, change.entity_uid, change.operation, change.changed_at
+    )
+    return f"{change.cursor}:{fingerprint}"
 
 
 def _apply(context: _Context, change: Change) -> None:

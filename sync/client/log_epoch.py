@@ -29,7 +29,7 @@ from uuid import UUID
 
 from sync.client.audit import ask_again
 from sync.client.full_pull import FullPull, full_pull_name
-from sync.client.state import cursor_name
+from sync.client.state import cursor_name, log_tip_name
 from sync.protocol import NO_LOG_EPOCH
 from sync.store import Store
 from sync.store.clock import format_timestamp
@@ -47,6 +47,16 @@ def known_epoch(store: Store, site: str) -> str:
     """The epoch of ``site``'s log this device kept, or ``NO_LOG_EPOCH``."""
     with store.database.read() as connection:
         return get_value(connection, log_epoch_name(site)) or NO_LOG_EPOCH
+
+
+def known_tip(store: Store, site: str, cursor: int) -> str | None:
+    """The fingerprint of the change this device applied at ``cursor`` of ``site``'s log,
+    for the hub to compare with its own (``LOG_TIP_HEADER``): None when it kept none there
+    (cursor 0, or moved by code before it kept one)."""
+    with store.database.read() as connection:
+        kept = get_value(connection, log_tip_name(site)) or ""
+    at, _, fingerprint = kept.partition(":")
+    return fingerprint if cursor and fingerprint and at == str(cursor) else None
 
 
 def note_epoch(

@@ -20,7 +20,7 @@ from sync.client.apply import PageReport, apply_page
 from sync.client.config import Tuning
 from sync.client.errors import HubUnavailableError
 from sync.client.full_pull import FullPull, start_cursor
-from sync.client.log_epoch import known_epoch, note_epoch
+from sync.client.log_epoch import known_epoch, known_tip, note_epoch
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.protocol import PullResult
@@ -84,7 +84,8 @@ class Puller:
         for _ in range(self._tuning.max_pages_per_sync):
             if stopping():
                 break
-            pulled = self._transport.changes(cursor, self._tuning.pull_limit, epoch)
+            tip = known_tip(self._store, self._site, cursor)
+            pulled = self._transport.changes(cursor, self._tuning.pull_limit, epoch, tip)
             page = pulled.page
             check_page(page, cursor)
             if page.log_epoch is not None and str(page.log_epoch) != epoch:

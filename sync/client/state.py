@@ -57,6 +57,12 @@ def cursor_name(site: str) -> str:
     return f"pull_cursor.{site}"
 
 
+def log_tip_name(site: str) -> str:
+    """The cursor and fingerprint of the last change applied from ``site``'s log, which the
+    hub checks its log against (``LOG_TIP_HEADER``, ``sync.client.log_epoch``)."""
+    return f"log_tip.{site}"
+
+
 def read_values(database: Database) -> dict[str, str]:
     rows = database.query("SELECT name, value FROM sync_state")
     return {str(name): str(value) for name, value in rows}

@@ -45,6 +45,7 @@ from sync.protocol import (
     AUTH_ERROR_CODES,
     CHUNK_SHA256_HEADER,
     LOG_EPOCH_HEADER,
+    LOG_TIP_HEADER,
     MAX_AUDIT_BODY_BYTES,
     MAX_CHUNK_BYTES,
     MAX_JSON_BODY_BYTES,
@@ -145,9 +146,13 @@ class HubTransport:
         url = self._site_url("audit")
         return self._call("audit", "POST", url, AuditReceipt, body=batch, headers=headers)
 
-    def changes(self, cursor: int, limit: int, log_epoch: str = NO_LOG_EPOCH) -> Pulled:
+    def changes(
+        self, cursor: int, limit: int, log_epoch: str = NO_LOG_EPOCH, tip: str | None = None
+    ) -> Pulled:
         """A page after ``cursor``; ``log_epoch``: the site's log epoch this device kept
-        (``sync.client.log_epoch``), which the answer's ``log_epoch`` is compared with."""
+        (``sync.client.log_epoch``), which the answer's ``log_epoch`` is compared with;
+        ``tip``: the fingerprint of the change it applied at ``cursor``, which the hub
+        compares with its own (``LOG_TIP_HEADER``)."""
         params = {
             "cursor": str(cursor),
             "limit": str(limit),
@@ -156,6 +161,8 @@ class HubTransport:
         # The hub then announces only the species packs this release reads, and names the
         # newest of them in its answer (a hub before that ignores the header).
         headers = {PACK_SCHEMA_HEADER: str(READABLE_PACK_SCHEMA), LOG_EPOCH_HEADER: log_epoch}
+        if tip is not None:
+            headers[LOG_TIP_HEADER] = tip
         response = self._send(
             "pull", "GET", self._site_url("changes"), params=params, headers=headers
         )

@@ -13,16 +13,30 @@ Two things renew it:
 - ``jaga hub renew-log-epoch``, which an admin runs after any restore (README): every
   site's, since a restore rewinds them all, and a device that pushed after the backup but
   has not pulled since is not ahead of its log;
-- the hub itself, as a safety net, when a pull's cursor is past its site's ``last_cursor``:
-  only a rewound log gets such a pull (a device of an earlier release's too, though that
-  device never hears of epochs). It renews that site's epoch once, in one transaction under
-  the site's change-log lock, and only for a device that knows the current epoch (or none):
-  one that knows an older epoch is answered the current one and starts again all the same,
-  so the devices of a rewound site that pull at once renew it once. Each renewal makes every
-  device of the site push again all it authored, so a device cannot have it done at will
-  (any token could send a cursor past the log): the hub renews a site by itself at most
-  once in ``SAFETY_NET_INTERVAL``. It never moves ``last_cursor``: a cursor a device sends
-  is only its word.
+- the hub itself, as a safety net, when a pull shows the log was rewound: its cursor is
+  past the site's ``last_cursor`` (a device of an earlier release's too, though that device
+  never hears of epochs), or the change the device says it applied at its cursor
+  (``LOG_TIP_HEADER``, a fingerprint of the change's record, operation and time) is not
+  the one the hub holds there. The second is what catches a log that grew back: every sync
+  pushes before it pulls, and each push, hub review or enrolment since the restore takes
+  the next cursor, so a device's cursor is soon below the log's end again. No change at
+  that cursor is no evidence: a hub erasure deletes the person's earlier changes (cursors
+  are handed out twice only after a restore). Either way it renews that site's epoch once,
+  in one transaction under the site's change-log lock, and only for a device that knows
+  the current epoch (or none): one that knows an older epoch is answered the current one
+  and starts again all the same, so the devices of a rewound site that pull at once renew
+  it once. Each renewal makes every device of the site push again all it authored, so a
+  device cannot have it done at will (any token could send a cursor past the log, or a
+  made-up fingerprint): the hub renews a site by itself at most once in
+  ``SAFETY_NET_INTERVAL``. It never moves ``last_cursor``: a cursor a device sends is only
+  its word.
+
+The safety net does not hold pushes back until it renews: a push applied before (every sync
+pushes first) is a new version, settled by last-writer-wins as any is, and what the device
+queues again once it sees the new epoch comes after it. It cannot see a rewind no device
+pulled past: a device that pushed after the backup but did not pull since holds a change
+the backup still has at its cursor; another device of its site that pulled further renews
+the site for it, and the command covers the rest.
 """
 
 from __future__ import annotations
@@ -36,8 +50,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
-from sync.hub.models import Site
-from sync.protocol import NO_LOG_EPOCH
+from sync.hub.models import Change, Site
+from sync.protocol import NO_LOG_EPOCH, change_fingerprint
 
 _log = logging.getLogger(__name__)
 SAFETY_NET_INTERVAL = timedelta(hours=1)
@@ -51,26 +65,43 @@ def renew_log_epochs() -> dict[str, UUID]:
         return {site.slug: _renew(site) for site in sites}
 
 
-def pull_epoch(site: Site, cursor: int, known: str) -> UUID:
+def pull_epoch(site: Site, cursor: int, known: str, tip: str | None = None) -> UUID:
     """The site's epoch to answer a pull from ``cursor`` by a device that knows ``known``
-    (an epoch, or ``NO_LOG_EPOCH``): renewed first when the cursor shows a rewound log."""
-    if cursor <= site.last_cursor:
+    (an epoch, or ``NO_LOG_EPOCH``) and applied the change ``tip`` there (its fingerprint,
+    None: not said): renewed first when the pull shows a rewound log."""
+    if cursor <= site.last_cursor and not _other_change(site, cursor, tip):
         return UUID(str(site.log_epoch))
     with transaction.atomic():
         lock_sites(site.pk)
         current = Site.objects.get(pk=site.pk)
-        if cursor <= current.last_cursor or known not in (NO_LOG_EPOCH, str(current.log_epoch)):
-            return UUID(str(current.log_epoch))  # renewed meanwhile, or it starts again anyway
+        if known not in (NO_LOG_EPOCH, str(current.log_epoch)):
+            return UUID(str(current.log_epoch))  # renewed meanwhile: it starts again anyway
+        past = cursor > current.last_cursor
+        if not past and not _other_change(current, cursor, tip):
+            return UUID(str(current.log_epoch))
         renewed_at = current.log_epoch_renewed_at
         if renewed_at is not None and timezone.now() - renewed_at < SAFETY_NET_INTERVAL:
             return UUID(str(current.log_epoch))
+        evidence = "past the change log's last" if past else "where it holds another change; last"
         _log.warning(
-            "site %s: a device pulled from cursor %d, past the change log's last %d: the"
-            " database was restored from a backup; renewing the site's log epoch (run"
-            " `jaga hub renew-log-epoch` after a restore: it renews every site's)",
-            current.slug, cursor, current.last_cursor,
+            "site %s: a device pulled from cursor %d, %s %d: the database was restored from a"
+            " backup; renewing the site's log epoch (run `jaga hub renew-log-epoch` after a"
+            " restore: it renews every site's)",
+            current.slug, cursor, evidence, current.last_cursor,
         )  # fmt: skip
         return _renew(current)
+
+
+def _other_change(site: Site, cursor: int, tip: str | None) -> bool:
+    """Whether the site's change at ``cursor`` is not the one whose fingerprint is ``tip``
+    (False when there is none: an erasure deleted it, or the device did not say)."""
+    if tip is None or cursor <= 0:
+        return False
+    row = Change.objects.filter(site=site, cursor=cursor).first()
+    if row is None:
+        return False
+    held = change_fingerprint(row.cursor, row.entity, row.entity_uid, row.operation, row.changed_at)
+    return held != tip
 
 
 def _renew(site: Site) -> UUID:

@@ -13,7 +13,8 @@ Endpoints (all JSON unless said; ``Authorization: Bearer <token>`` except where 
     POST /api/v1/sites/{site}/push                         PushBatch -> PushResult
     GET  /api/v1/sites/{site}/changes?cursor=&limit=&protocol_version=  PullRequest -> PullResult
          (header X-Jaga-Pack-Schema: the newest species pack schema the device reads;
-          header X-Jaga-Log-Epoch: the site's log epoch it last saw, answered log_epoch)
+          header X-Jaga-Log-Epoch: the site's log epoch it last saw, answered log_epoch;
+          header X-Jaga-Log-Tip: the fingerprint of the change at its cursor)
     POST /api/v1/sites/{site}/uploads                      UploadStart -> UploadStatus
     GET  /api/v1/sites/{site}/uploads/{upload_id}          UploadStatus
     PUT  /api/v1/sites/{site}/uploads/{upload_id}?offset=  raw bytes -> UploadStatus
@@ -70,6 +71,7 @@ from sync.protocol.hub_messages import (
 )
 from sync.protocol.sync_messages import (
     LOG_EPOCH_HEADER,
+    LOG_TIP_HEADER,
     NO_LOG_EPOCH,
     PACK_SCHEMA_HEADER,
     Change,
@@ -79,6 +81,7 @@ from sync.protocol.sync_messages import (
     PushBatch,
     PushResult,
     Rejection,
+    change_fingerprint,
 )
 from sync.protocol.types import (
     ACCEPTED_PROTOCOL_VERSIONS,
@@ -109,6 +112,7 @@ __all__ = [
     "AUTH_ERROR_CODES",
     "CHUNK_SHA256_HEADER",
     "LOG_EPOCH_HEADER",
+    "LOG_TIP_HEADER",
     "MAX_AUDIT_BATCH_ENTRIES",
     "MAX_AUDIT_BODY_BYTES",
     "MAX_BATCH_ENTRIES",
@@ -158,6 +162,7 @@ __all__ = [
     "UploadStart",
     "UploadStatus",
     "WireModel",
+    "change_fingerprint",
     "format_timestamp",
     "parse_payload",
     "payload_for_protocol",

@@ -9,8 +9,11 @@ the batch is applied.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import datetime
 from typing import Annotated
+from uuid import UUID
 
 from pydantic import Field, JsonValue, StrictBool, field_validator
 
@@ -26,6 +29,7 @@ from sync.protocol.types import (
     Timestamp,
     Uid,
     WireModel,
+    format_timestamp,
 )
 
 PACK_SCHEMA_HEADER = "X-Jaga-Pack-Schema"
@@ -46,6 +50,30 @@ restored from a backup: ``sync.hub.log_epoch``); a device that sees another epoc
 one it kept pulls the site again from the start and pushes again what it authored
 (``sync.client.log_epoch``). Additive like ``PACK_SCHEMA_HEADER``: no protocol version."""
 NO_LOG_EPOCH = "none"
+
+LOG_TIP_HEADER = "X-Jaga-Log-Tip"
+"""A pull's header, sent with ``LOG_EPOCH_HEADER`` from a cursor past 0: the fingerprint
+(``change_fingerprint``) of the change at that cursor, the last this device applied.
+
+A log rewound by a restore grows back: a device's push, a hub review, another device's
+enrolment each take the next cursor, so a device's cursor is soon no longer past the log
+(every sync pushes before it pulls). What the hub holds at that cursor is then another
+change than the one the device applied there, and the hub renews the log's epoch
+(``sync.hub.log_epoch``). A hub that does not know the header ignores it."""
+
+_FINGERPRINT_LENGTH = 32  # hex digits of sha256: the header needs no more
+
+
+def change_fingerprint(
+    cursor: int, entity: str, entity_uid: UUID, operation: str, changed_at: datetime
+) -> str:
+    """What names the change at ``cursor``, as both ends hold it: its record, operation and
+    time (not its payload, which an erasure blanks)."""
+    text = "\n".join(
+        (str(cursor), entity, str(entity_uid), operation, format_timestamp(changed_at))
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:_FINGERPRINT_LENGTH]
+
 
 EntityName = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Operation = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]{0,31}$")]

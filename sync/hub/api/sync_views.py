@@ -5,7 +5,8 @@ before anything is stored: a pull of an older protocol gets each change's payloa
 protocol's schema reads it (``payload_for_protocol``), and a pull leaves out the
 announcements of species packs whose schema the device does not read (``PACK_SCHEMA_HEADER``,
 absent: schema 1). A pull that sends ``LOG_EPOCH_HEADER`` is answered the site's log epoch,
-renewed first when its cursor is past the site's log (``sync.hub.log_epoch``).
+renewed first when its cursor is past the site's log, or the change it says it applied there
+(``LOG_TIP_HEADER``) is not the one the hub holds (``sync.hub.log_epoch``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sync.hub.review import newest_species_pack
 from sync.protocol import (
     ACCEPTED_PROTOCOL_VERSIONS,
     LOG_EPOCH_HEADER,
+    LOG_TIP_HEADER,
     MAX_PULL_LIMIT,
     NO_LOG_EPOCH,
     PACK_SCHEMA_HEADER,
@@ -45,6 +47,7 @@ from sync.protocol import (
 )
 
 _MAX_PACK_SCHEMA = 32767  # what ``SpeciesPack.schema`` holds
+_MAX_TIP = 64  # a sha256 in hex at most
 _OLDER = ", ".join(str(v) for v in sorted(ACCEPTED_PROTOCOL_VERSIONS - {PROTOCOL_VERSION}))
 # For people: "3 (and accepts 2)".
 ACCEPTED = f"{PROTOCOL_VERSION} (and accepts {_OLDER})" if _OLDER else f"{PROTOCOL_VERSION}"
@@ -116,6 +119,14 @@ class ChangesView(APIView):
                 description=f"the site's log epoch the device last saw (`{NO_LOG_EPOCH}`:"
                 " none); when given, the answer's `log_epoch` is the site's",
             ),
+            OpenApiParameter(
+                LOG_TIP_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="with the epoch, from a cursor past 0: the fingerprint of the"
+                " change the device applied at its cursor; another change there renews the"
+                " site's log epoch (a restored database)",
+            ),
         ],
         responses={200: PullResult, **errors(*AUTHENTICATED)},
         summary="Changes of the device's site after a cursor, oldest first",
@@ -131,7 +142,8 @@ class ChangesView(APIView):
         reads = 1 if said is None else said
         known = _known_epoch(request)
         # An older device's pull past the log renews it too (it cannot hear of it itself).
-        epoch = pull_epoch(device.site, pull.cursor, known or NO_LOG_EPOCH)
+        tip = None if known is None else _log_tip(request)
+        epoch = pull_epoch(device.site, pull.cursor, known or NO_LOG_EPOCH, tip)
         rows, more = changes_after(device.site, pull.cursor, pull.limit, pack_schema=reads)
         _seen(device)
         result = PullResult(
@@ -173,6 +185,16 @@ def _known_epoch(request: Any) -> str | None:
         raise HubError(
             400, "invalid_header", f"{LOG_EPOCH_HEADER} must be a uuid or {NO_LOG_EPOCH}"
         ) from None
+
+
+def _log_tip(request: Any) -> str | None:
+    """The fingerprint of the change the device applied at its cursor, or None (not said)."""
+    value: str | None = request.headers.get(LOG_TIP_HEADER)
+    if value is None:
+        return None
+    if not (len(value) <= _MAX_TIP and value.isascii() and value.isalnum()):
+        raise HubError(400, "invalid_header", f"{LOG_TIP_HEADER} must be a short hex digest")
+    return value.lower()
 
 
 def _newest_pack(schema: int) -> SpeciesPackPublished | None:

@@ -30,6 +30,7 @@ from sync.protocol.types import Cursor
 from sync.store import Store
 from tests.sync.client.devices import (
     add_access_events,
+    add_observations,
     add_photo_observation,
     enrol,
     new_device,
@@ -218,3 +219,35 @@ def test_a_device_of_an_earlier_release_reads_the_answers_and_its_pull_renews_th
         assert report.pull.full_pull is not None and report.pull.full_pull.renewed
         assert report.pull.full_pull.requeued == 2  # the catch and its photo
         assert _old_pull(live_hub, site_slug, old.token, cursor).changes == []
+
+
+def test_the_hub_renews_a_log_that_grew_back_past_the_device_before_it_pulled(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """The command forgotten, and the log grows back before the device pulls: a hub review
+    of A's catch, and the boat's own new catches, which every sync pushes before it pulls.
+    Its cursor is then not past the log, but the hub holds another change there than the
+    one the boat applied: it renews, the boat pushes B again and pulls the review."""
+    device = new_device(tmp_path, live_hub.url, site_slug, name="boat-net")
+    dump = tmp_path / "hub.dump"
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        photo = add_photo_observation(store, 4000, seed=11, tag="catch-a")
+        client.sync_once()
+        _backup(dump)
+        lost = add_observations(store, 1, "catch-b")[0]  # acknowledged after the backup
+        client.sync_once()
+        _restore(dump)
+        catch_a = _observation_of_photo(store, photo)
+        _hub_review(catch_a, "Lutjanus synagris")  # at the cursor of B, which the boat pulled
+        add_observations(store, 2, "catch-c")  # pushed before the pull: the log grows back
+
+        report = client.sync_once()
+
+        assert report.pull.full_pull is not None and report.pull.full_pull.renewed
+        from sync.hub.models import FishObservation
+
+        assert FishObservation.objects.filter(uid=lost).exists()
+        assert store.observations.get(catch_a).confirmed_species == "Lutjanus synagris"
+        assert FishObservation.objects.get(uid=catch_a).confirmed_species == "Lutjanus synagris"
+        assert client.sync_once().pull.full_pull is None  # once
