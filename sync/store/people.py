@@ -372,13 +372,11 @@ def find_duplicates(
     return sorted(matches, key=lambda match: -match.similarity)
 
 
-def enrolled_here(connection: Any, site: str) -> list[tuple[int, Person]]:
-    """The people of ``site`` enrolled on this device (their ``person.enrolled`` audit entry
-    is here; the others were pulled), with their local ids, in the order enrolled."""
+def people_of_site(connection: Any, site: str) -> list[tuple[int, Person]]:
+    """The people of ``site`` this device holds, enrolled here or pulled, with their local
+    ids, in the order it took them (``created_at``: when enrolled here, or first pulled)."""
     rows = connection.execute(
-        f"SELECT id, {_PERSON_COLUMNS} FROM people WHERE site = ? AND person_uid IN"
-        " (SELECT subject FROM audit_log WHERE action = 'person.enrolled') ORDER BY id",
-        (site,),
+        f"SELECT id, {_PERSON_COLUMNS} FROM people WHERE site = ? ORDER BY id", (site,)
     ).fetchall()
     return [(int(row[0]), _person(row[1:])) for row in rows]
 

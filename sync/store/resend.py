@@ -10,9 +10,14 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
   go before their photos). A payload blanked by an erasure stays as it is. A photo's bytes
   are uploaded again once the hub acknowledges it again;
 - from the store's tables, the records whose acknowledged entries were deleted
-  (``Outbox.settle``): the people enrolled here (their audit entry ``person.enrolled``), of
-  this site, with their face templates, and this site's access decisions, each dated when
-  it was made (``Outbox.enqueue``'s ``made_at``);
+  (``Outbox.settle``): every person of this site it holds, with their face templates, and
+  this site's access decisions, each dated when it was made here (``Outbox.enqueue``'s
+  ``made_at``). People pulled from the hub go too, dated when first pulled: no durable mark
+  tells who was enrolled here (the audit entry of an enrolment goes with the prefix
+  retention deletes), and a pulled person's version may be newer than the hub's backup (an
+  edit the restore lost) or older (the hub keeps its own, stamped later). Nothing still
+  waiting in the outbox (queued, sent, or quarantined for the operator) is queued again:
+  it goes, or waits, as it is;
 - a tombstone for each person erased here by a pulled erasure (the hub's, another
   device's; carried over a restore of this store too), which the hub may have lost too:
   pulled again from the restored log, such a person would come back on this device. With
@@ -21,8 +26,9 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
   for those decision retention deleted (``sync.store.retention.RECORDED_ERASURES``).
 
 The hub applies each record once by its uid, and settles edits field by field by their
-times (``sync.hub.apply.lww``): what it still holds does not double, and an edit made on the
-hub after these versions is not undone by them.
+times (``sync.hub.apply.lww``): what it still holds does not double (a person several
+devices hold is applied once, then unchanged), and an edit made on the hub after these
+versions is not undone by them.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from sync.store.access import COLUMNS as ACCESS_COLUMNS
 from sync.store.access import access_event, access_payload
 from sync.store.clock import Clock, format_timestamp
 from sync.store.outbox import ERASED_PAYLOAD, Outbox
-from sync.store.people import enrolled_here, person_payload, template_payload
+from sync.store.people import people_of_site, person_payload, template_payload
 from sync.store.records import ModelRef
 from sync.store.retention import RECORDED_ERASURES
 
@@ -75,8 +81,16 @@ def queue_again(connection: Any, outbox: Outbox, clock: Clock, site: str) -> Req
     return Requeued(kept, people, templates, events, erasures)
 
 
+# Records with an entry still waiting in the outbox: it goes (or waits for the operator)
+# as it is, and queued again it would go twice (or be refused again).
+_WAITING = "SELECT entity_uid FROM outbox WHERE state != 'acknowledged'"
+
+
 def _people(connection: Any, outbox: Outbox, site: str) -> tuple[int, int]:
-    people = enrolled_here(connection, site)
+    waiting = {str(uid) for (uid,) in connection.execute(_WAITING).fetchall()}
+    people = [
+        held for held in people_of_site(connection, site) if held[1].person_uid not in waiting
+    ]
     templates = 0
     for person_id, person in people:
         outbox.enqueue(
@@ -88,6 +102,8 @@ def _people(connection: Any, outbox: Outbox, site: str) -> tuple[int, int]:
             " FROM face_templates WHERE person_id = ? ORDER BY id",
             (person_id,),
         ).fetchall():
+            if uid in waiting:
+                continue
             model = ModelRef(model_id, version)
             payload = template_payload(
                 uid, person.person_uid, model=model, blob=bytes(blob), quality=quality,
@@ -145,7 +161,9 @@ def _kept(connection: Any, clock: Clock) -> int:
 
 def _access_events(connection: Any, outbox: Outbox, site: str) -> int:
     rows = connection.execute(
-        f"SELECT {ACCESS_COLUMNS} FROM access_events WHERE site = ? ORDER BY id", (site,)
+        f"SELECT {ACCESS_COLUMNS} FROM access_events WHERE site = ?"
+        f" AND event_uid NOT IN ({_WAITING}) ORDER BY id",
+        (site,),
     ).fetchall()
     for row in rows:
         event = access_event(row)

@@ -251,3 +251,35 @@ def test_the_hub_renews_a_log_that_grew_back_past_the_device_before_it_pulled(
         assert store.observations.get(catch_a).confirmed_species == "Lutjanus synagris"
         assert FishObservation.objects.get(uid=catch_a).confirmed_species == "Lutjanus synagris"
         assert client.sync_once().pull.full_pull is None  # once
+
+
+def test_a_person_enrolled_on_a_kiosk_that_is_gone_is_sent_again_by_one_that_pulled_them(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """Kiosk 1 enrols P after the backup and is lost; kiosk 2 pulled P. Once renewed, the
+    hub gets P and P's template again from kiosk 2 (no mark of who enrolled P is needed);
+    kiosk 1 back too, nothing doubles."""
+    first = new_device(tmp_path, live_hub.url, site_slug, name="kiosk-1")
+    second = new_device(tmp_path, live_hub.url, site_slug, name="kiosk-2")
+    dump = tmp_path / "hub.dump"
+    with first.open() as one, second.open() as two, httpx.Client() as http:
+        kiosk_1, kiosk_2 = first.client(one, http), second.client(two, http)
+        kiosk_1.sync_once()
+        kiosk_2.sync_once()
+        _backup(dump)
+        person = enrol(one, site_slug, "P-77", seed=77)
+        kiosk_1.sync_once()
+        kiosk_2.sync_once()
+        assert _held(two, person)
+        before = _counts(site_slug)
+        _restore(dump)
+        assert main(["hub", "renew-log-epoch", "--data", str(tmp_path / "hub")]) == 0
+
+        report = kiosk_2.sync_once()
+
+        assert report.pull.full_pull is not None and report.pull.full_pull.requeued == 2
+        assert _counts(site_slug) == before and _hub_erased(person) is False
+        kiosk_1.sync_once()
+        kiosk_2.sync_once()
+        assert _counts(site_slug) == before and two.people.count() == one.people.count() == 1
+        assert drained(one) and drained(two)
