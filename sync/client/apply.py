@@ -37,7 +37,10 @@ is, one not held (older code skipped it) is taken, with the later versions the r
 brings; a tombstone applies; a catch held here is given only what older protocols did not
 carry and it lacks (``_fill_observation``); species pack announcements are not taken again:
 they name older packs (they count only with a hub that names no pack in its answer:
-``_species_pack``).
+``_species_pack``). Pulling again a log the hub renewed, every change applies as in any
+pull, but for a catch reviewed here later than the change says (a hub review pulled after
+the backup the hub was restored from): it keeps its review, and its version is queued again
+so the hub takes it back (``_newer_review_here``).
 
 A fish observation first seen in a pull is another boat's catch (``recorded_here`` 0, schema
 11), unless the change came from this device (``device``): its own catch coming back, after
@@ -75,6 +78,7 @@ from sync.store import ModelRef, Store
 from sync.store.clock import format_timestamp
 from sync.store.edit_clock import note_hub_time
 from sync.store.gallery import model_dim
+from sync.store.observations import held_observation, observation_payload
 from sync.store.people import remove_person
 from sync.store.retention_kept import note_kept_by_hub
 from sync.store.state_rows import put_value
@@ -122,6 +126,7 @@ class _Context:
     # Pulling the site again: the records it added, whose later replays it takes too.
     took: set[str] = field(default_factory=set)
     replayed: bool = False  # the change in hand is at or before ``seen_until``
+    renewed: bool = False  # pulling again a log the hub renewed (``sync.client.log_epoch``)
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,7 @@ def apply_page(
         context = _Context(
             store, connection, store.clock.now(), tally, site, device, hub_now=hub_now,
             seen_until=0 if full is None else full.replays_until,
+            renewed=full is not None and full.renewed,
             took=set() if full is None else set(full.took),
         )  # fmt: skip
         for change in changes:
@@ -357,6 +363,8 @@ def _observation(context: _Context, payload: FishObservationUpsert) -> _Outcome:
     connection, uid = context.connection, str(payload.observation_uid)
     if _held_before_replay(context, "fish_observations", "observation_uid", uid):
         return _fill_observation(context, payload)
+    if context.renewed and (kept := _newer_review_here(context, payload)) is not None:
+        return kept
     now = format_timestamp(context.now)
     values = _observation_values(connection, payload, now)
     # A change written before the hub knew a field added since protocol 2 says nothing about
@@ -377,6 +385,31 @@ def _observation(context: _Context, payload: FishObservationUpsert) -> _Outcome:
             (*values, *added.values(), uid, now, int(here)),
         )
     return None
+
+
+def _newer_review_here(context: _Context, payload: FishObservationUpsert) -> str | None:
+    """Pulling a renewed log again, a catch whose review here is newer than the change's
+    (a hub review pulled after the backup the hub was restored from) keeps it: the change
+    is skipped, and this device's version queued again, dated when reviewed, so the hub
+    takes the review back (``sync.hub.apply.lww``) and logs it for every device. None: the
+    change applies."""
+    uid = str(payload.observation_uid)
+    held = held_observation(context.connection, uid)
+    if held is None or held.reviewed_at is None:
+        return None
+    if payload.reviewed_at is not None and payload.reviewed_at >= held.reviewed_at:
+        return None
+    reviewed = format_timestamp(held.reviewed_at)
+    waiting = context.connection.execute(  # queued for an earlier change of the re-pull
+        "SELECT 1 FROM outbox WHERE entity_uid = ? AND state = 'queued' AND created_at >= ?",
+        (uid, reviewed),
+    ).fetchone()
+    if waiting is None:
+        context.store.outbox.enqueue(
+            context.connection, entity="fish_observation", entity_uid=uid, operation="upsert",
+            payload=observation_payload(held), made_at=reviewed,
+        )  # fmt: skip
+    return "reviewed here after the hub's version (lost in its restore): kept, and sent again"
 
 
 def _held_before_replay(context: _Context, table: str, column: str, uid: str) -> bool:

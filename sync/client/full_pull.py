@@ -37,7 +37,8 @@ for ``jaga sync status``.
 A hub whose log was rewound (its database restored from a backup) begins one too
 (``sync.client.log_epoch``), noted ``renewed``: none of its changes is a replay (one at or
 below the old cursor may have been written after the restore), so each applies as in any
-pull, and it does not wait for an empty outbox (what it queued again is pushed first).
+pull (but a hub review it pulled after the backup: ``sync.client.apply``), and it does
+not wait for an empty outbox (what it queued again is pushed first).
 """
 
 from __future__ import annotations

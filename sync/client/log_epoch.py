@@ -15,11 +15,13 @@ settles this device's versions against what it holds before they come back.
 Such a re-pull is not a replay: a change at or below the old cursor may be one written
 after the restore, so every change applies as in any pull (the hub's version of a record
 replaces this device's, which it already settled by last-writer-wins against the versions
-queued again; an erasure wins, and one pulled here before is tombstoned again by this
-device, so the restored log cannot bring the person back). The audit chain is sent again
-from the entry the restored hub holds (``sync.client.audit.ask_again``). Photos' bytes go
-again with their metadata (``sync.store.resend``). ``jaga sync status`` shows when
-the log was renewed, how many entries were queued again and how far the re-pull is.
+queued again; but a catch reviewed on the hub after the backup, which this device pulled,
+keeps its review and sends it back: ``sync.client.apply``; an erasure wins, and one
+pulled here before is tombstoned again by this device, so the restored log cannot bring
+the person back). The audit chain is sent again from the entry the restored hub holds
+(``sync.client.audit.ask_again``). Photos' bytes go again with their metadata
+(``sync.store.resend``). ``jaga sync status`` shows when the log was renewed, how many
+entries were queued again and how far the re-pull is.
 """
 
 from __future__ import annotations

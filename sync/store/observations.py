@@ -205,6 +205,13 @@ class Observations:
         )
 
 
+def held_observation(connection: Any, observation_uid: str) -> FishObservation | None:
+    """The observation as this store holds it, inside the caller's transaction (None: not
+    held)."""
+    rows = _select(connection, "WHERE o.observation_uid = ?", [observation_uid])
+    return _observation(rows[0]) if rows else None
+
+
 def observation_payload(observation: FishObservation) -> dict[str, Any]:
     """The observation's outbox payload: the wire's ``FishObservationUpsert`` (protocol 4);
     ``crop`` is ``[x, y, width, height]``, or None for the whole photo.

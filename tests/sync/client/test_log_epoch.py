@@ -283,3 +283,35 @@ def test_a_person_enrolled_on_a_kiosk_that_is_gone_is_sent_again_by_one_that_pul
         kiosk_2.sync_once()
         assert _counts(site_slug) == before and two.people.count() == one.people.count() == 1
         assert drained(one) and drained(two)
+
+
+def test_a_hub_review_the_restore_lost_is_kept_by_the_boat_that_pulled_it_and_sent_back(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """A reviewer confirms a catch after the backup and the boat pulls it: the restore loses
+    it on the hub, and the re-pull brings the backup's unreviewed version. The boat keeps its
+    newer review and sends it again, so the hub has it back, and the reviewer with it."""
+    device = new_device(tmp_path, live_hub.url, site_slug, name="boat-rev")
+    dump = tmp_path / "hub.dump"
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        photo = add_photo_observation(store, 4000, seed=12, tag="catch-r")
+        client.sync_once()
+        _backup(dump)
+        catch = _observation_of_photo(store, photo)
+        _hub_review(catch, "Lutjanus synagris")
+        client.sync_once()
+        _restore(dump)
+        assert main(["hub", "renew-log-epoch", "--data", str(tmp_path / "hub")]) == 0
+
+        report = client.sync_once()
+        client.sync_once()
+
+        assert report.pull.full_pull is not None and report.pull.full_pull.renewed
+        from sync.hub.models import FishObservation
+
+        here = store.observations.get(catch)
+        assert (here.confirmed_species, here.reviewed_by) == ("Lutjanus synagris", "rev")
+        hub = FishObservation.objects.get(uid=catch)
+        assert (hub.confirmed_species, hub.reviewed_by) == ("Lutjanus synagris", "rev")
+        assert drained(store) and client.sync_once().push.acknowledged == 0
