@@ -58,6 +58,7 @@ from sync.client.transport import HubTransport, RequestObserver, hub_http_client
 from sync.client.uploads import PhotoUploader, UploadReport, count_pending_uploads
 from sync.errors import StoreError
 from sync.store import KeySource, OutboxState, Store, StoreConfig
+from sync.store.resend import queue_decisions_again
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,8 @@ class SyncClient:
         with self._lock():
             try:
                 expired = tuple(self.store.people.purge_expired())
+                # Decisions a renewal noted but a killed sync did not queue (resend).
+                queue_decisions_again(self.store, self.config.site)
                 push = self._pusher.push_all(heeded)
                 pull = self._puller.pull_all(heeded)
                 if pull.log_renewed and not heeded():  # what it queued again goes first

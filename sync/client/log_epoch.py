@@ -35,7 +35,7 @@ from sync.client.state import cursor_name, log_tip_name
 from sync.protocol import NO_LOG_EPOCH
 from sync.store import Store
 from sync.store.clock import format_timestamp
-from sync.store.resend import queue_again
+from sync.store.resend import queue_again, queue_decisions_again
 from sync.store.state_rows import get_value, put_value
 
 _log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ def note_epoch(
         put_value(connection, cursor_name(site), "0", now)
         if device is not None:
             ask_again(connection, device, now)
+    queue_decisions_again(store, site)  # in transactions of their own: see resend
     _log.warning(
         "the hub renewed site %s's change log (its database was restored from a backup):"
         " queued again %d entries this device had sent, pulling the site again from the"

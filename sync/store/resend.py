@@ -12,12 +12,17 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
 - from the store's tables, the records whose acknowledged entries were deleted
   (``Outbox.settle``): every person of this site it holds, with their face templates, and
   this site's access decisions, each dated when it was made here (``Outbox.enqueue``'s
-  ``made_at``). People pulled from the hub go too, dated when first pulled: no durable mark
-  tells who was enrolled here (the audit entry of an enrolment goes with the prefix
+  ``made_at``). People pulled from the hub go too, dated when first pulled: no durable
+  mark tells who was enrolled here (the audit entry of an enrolment goes with the prefix
   retention deletes), and a pulled person's version may be newer than the hub's backup (an
-  edit the restore lost) or older (the hub keeps its own, stamped later). Nothing still
-  waiting in the outbox (queued, sent, or quarantined for the operator) is queued again:
-  it goes, or waits, as it is;
+  edit the restore lost) or older (the hub keeps its own, stamped later). The decisions,
+  which a busy kiosk holds by the ten thousand, are only noted in that transaction (which
+  ones: up to the newest at the renewal), and queued after it in transactions of
+  ``DECISION_BATCH`` (``queue_decisions_again``), each moving the note on, so a kiosk's new
+  decision never waits long for the store's write lock; a sync killed meanwhile goes on
+  from the note at the next one, before it pushes. Nothing still waiting in the outbox
+  (queued, sent, or quarantined for the operator) is queued again: it goes, or waits, as
+  it is;
 - a tombstone for each person erased here by a pulled erasure (the hub's, another
   device's; carried over a restore of this store too), which the hub may have lost too:
   pulled again from the restored log, such a person would come back on this device. With
@@ -34,7 +39,7 @@ versions is not undone by them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sync.store.access import COLUMNS as ACCESS_COLUMNS
 from sync.store.access import access_event, access_payload
@@ -43,6 +48,10 @@ from sync.store.outbox import ERASED_PAYLOAD, Outbox
 from sync.store.people import people_of_site, person_payload, template_payload
 from sync.store.records import ModelRef
 from sync.store.retention import RECORDED_ERASURES
+from sync.store.state_rows import get_value, put_value
+
+if TYPE_CHECKING:
+    from sync.store.store import Store
 
 # The acknowledged entries the outbox keeps, which the hub may have lost: those acknowledged
 # since the store's registration (``sync.client.state.save_registration``), as an earlier
@@ -71,19 +80,65 @@ class Requeued:
         return self.kept + self.people + self.templates + self.access_events + self.erasures
 
 
+DECISION_BATCH = 500
+"""Access decisions queued again per write transaction (``queue_decisions_again``)."""
+
+
+def decisions_name(site: str) -> str:
+    """The note of the decisions still to queue again: ``after:until`` (their ids)."""
+    return f"resend_decisions.{site}"
+
+
 def queue_again(connection: Any, outbox: Outbox, clock: Clock, site: str) -> Requeued:
     """Queue again, inside the caller's write transaction, what this device sent to
-    ``site``'s hub (see the module)."""
+    ``site``'s hub (see the module); its access decisions are only noted, for
+    ``queue_decisions_again`` to queue once that transaction is committed."""
     people, templates = _people(connection, outbox, site)
     erasures = _pulled_erasures(connection, outbox)
-    events = _access_events(connection, outbox, site)
+    events = _note_access_events(connection, clock, site)
     kept = _kept(connection, clock)
     return Requeued(kept, people, templates, events, erasures)
+
+
+def queue_decisions_again(store: Store, site: str, batch: int = DECISION_BATCH) -> int:
+    """Queue the access decisions ``queue_again`` noted, ``batch`` per write transaction,
+    each moving the note on (removed with the last); returns how many were queued."""
+    with store.database.read() as connection:
+        if get_value(connection, decisions_name(site)) is None:
+            return 0
+    queued = 0
+    while True:
+        with store.database.write() as connection:
+            note = get_value(connection, decisions_name(site))
+            if note is None:
+                return queued
+            after, _, until = note.partition(":")
+            rows = connection.execute(
+                f"SELECT id, {ACCESS_COLUMNS} FROM access_events WHERE site = ? AND id > ?"
+                f" AND id <= ? AND {_NOT_WAITING} ORDER BY id LIMIT ?",
+                (site, int(after), int(until), batch),
+            ).fetchall()
+            for _, *row in rows:
+                event = access_event(row)
+                store.outbox.enqueue(
+                    connection, entity="access_event", entity_uid=event.event_uid,
+                    operation="upsert", payload=access_payload(event),
+                    made_at=format_timestamp(event.occurred_at),
+                )  # fmt: skip
+            queued += len(rows)
+            if len(rows) < batch:
+                connection.execute("DELETE FROM sync_state WHERE name = ?", (decisions_name(site),))
+                return queued
+            put_value(connection, decisions_name(site), f"{rows[-1][0]}:{until}", store.clock.now())
 
 
 # Records with an entry still waiting in the outbox: it goes (or waits for the operator)
 # as it is, and queued again it would go twice (or be refused again).
 _WAITING = "SELECT entity_uid FROM outbox WHERE state != 'acknowledged'"
+_NOT_WAITING = (  # of an access event: a look-up by uid (``outbox_entity``), not a scan
+    "NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.entity_uid = access_events.event_uid"
+    " AND outbox.state != 'acknowledged')"
+)
 
 
 def _people(connection: Any, outbox: Outbox, site: str) -> tuple[int, int]:
@@ -159,16 +214,13 @@ def _kept(connection: Any, clock: Clock) -> int:
     return len(rows)
 
 
-def _access_events(connection: Any, outbox: Outbox, site: str) -> int:
-    rows = connection.execute(
-        f"SELECT {ACCESS_COLUMNS} FROM access_events WHERE site = ?"
-        f" AND event_uid NOT IN ({_WAITING}) ORDER BY id",
+def _note_access_events(connection: Any, clock: Clock, site: str) -> int:
+    """Note this site's decisions to queue again, up to the newest; returns how many."""
+    until, count = connection.execute(
+        f"SELECT max(id), count(*) FROM access_events WHERE site = ?"
+        f" AND {_NOT_WAITING}",
         (site,),
-    ).fetchall()
-    for row in rows:
-        event = access_event(row)
-        outbox.enqueue(
-            connection, entity="access_event", entity_uid=event.event_uid, operation="upsert",
-            payload=access_payload(event), made_at=format_timestamp(event.occurred_at),
-        )  # fmt: skip
-    return len(rows)
+    ).fetchone()
+    if count:
+        put_value(connection, decisions_name(site), f"0:{until}", clock.now())
+    return int(count)

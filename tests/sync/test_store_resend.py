@@ -8,7 +8,8 @@ import uuid
 
 from sync.store import AccessEvent, FishObservation, OutboxState, Photo, SpeciesScore, Store
 from sync.store.clock import format_timestamp
-from sync.store.resend import queue_again
+from sync.store.resend import decisions_name, queue_again, queue_decisions_again
+from sync.store.state_rows import put_value
 from tests.sync.conftest import FakeClock, enrol
 
 SITE = "north-gate"
@@ -53,12 +54,13 @@ def test_it_queues_again_what_this_device_sent_and_the_people_it_holds(
 
     with store.database.write() as connection:
         requeued = queue_again(connection, store.outbox, store.clock, SITE)
+    assert queue_decisions_again(store, SITE) == 1
 
     queued = store.outbox.queued(limit=1000)
     assert (requeued.people, requeued.templates, requeued.access_events) == (2, 1, 1)
     assert requeued.kept == 2 and requeued.total == len(queued) == 6
     assert [e.entity for e in queued] == [
-        "person", "face_template", "person", "access_event", "photo", "fish_observation",
+        "person", "face_template", "person", "photo", "fish_observation", "access_event",
     ]  # fmt: skip
     assert {e.entity_uid for e in queued} == {
         person, PULLED, decision.event_uid, photo.photo_uid, catch.observation_uid,
@@ -69,7 +71,7 @@ def test_it_queues_again_what_this_device_sent_and_the_people_it_holds(
         if entry.entity in ("photo", "fish_observation"):
             assert entry.idempotency_key == kept[entry.entity_uid]
     assert store.outbox.counts()[OutboxState.ACKNOWLEDGED] == 0
-    assert format_timestamp(queued[3].created_at) == format_timestamp(decision.occurred_at)
+    assert format_timestamp(queued[5].created_at) == format_timestamp(decision.occurred_at)
 
 
 def test_what_still_waits_in_the_outbox_is_not_queued_twice(store: Store, clock: FakeClock) -> None:
@@ -86,4 +88,37 @@ def test_what_still_waits_in_the_outbox_is_not_queued_twice(store: Store, clock:
         requeued = queue_again(connection, store.outbox, store.clock, SITE)
 
     assert (requeued.people, requeued.access_events) == (0, 0)
+    assert queue_decisions_again(store, SITE) == 0
     assert store.outbox.counts() == before
+
+
+def test_decisions_are_queued_again_in_bounded_transactions_that_carry_on_after_a_kill(
+    store: Store, clock: FakeClock
+) -> None:
+    """The renewal's transaction only notes the decisions; they are queued a batch per
+    transaction, the note moved on with each, so a sync killed between two batches loses
+    none and queues none twice when the next one carries on."""
+    for _ in range(5):
+        store.access.record(AccessEvent(clock.now(), SITE, "kiosk-1", "verified", None, 0.9, 0.97))
+        clock.advance(seconds=1)
+    _acknowledge_all(store)
+    with store.database.write() as connection:
+        assert queue_again(connection, store.outbox, store.clock, SITE).access_events == 5
+    assert store.outbox.queued() == []  # noted, not queued yet
+    ids = [row[0] for row in store.database.query("SELECT id FROM access_events ORDER BY id")]
+    note = decisions_name(SITE)
+    assert store.database.query("SELECT value FROM sync_state WHERE name = ?", (note,)) == [
+        (f"0:{ids[-1]}",)
+    ]
+    with store.database.write() as connection:  # what a kill after the first batch leaves
+        put_value(connection, note, f"0:{ids[1]}", clock.now())
+    assert queue_decisions_again(store, SITE, batch=2) == 2
+    with store.database.write() as connection:
+        put_value(connection, note, f"{ids[1]}:{ids[-1]}", clock.now())
+
+    assert queue_decisions_again(store, SITE, batch=2) == 3
+
+    queued = store.outbox.queued(limit=100)
+    assert len(queued) == len({e.entity_uid for e in queued}) == 5
+    assert store.database.query("SELECT value FROM sync_state WHERE name = ?", (note,)) == []
+    assert queue_decisions_again(store, SITE) == 0
