@@ -217,10 +217,12 @@ def _kept(connection: Any, clock: Clock) -> int:
 def _note_access_events(connection: Any, clock: Clock, site: str) -> int:
     """Note this site's decisions to queue again, up to the newest; returns how many."""
     until, count = connection.execute(
-        f"SELECT max(id), count(*) FROM access_events WHERE site = ?"
-        f" AND {_NOT_WAITING}",
+        f"SELECT max(id), count(*) FROM access_events WHERE site = ? AND {_NOT_WAITING}",
         (site,),
     ).fetchone()
     if count:
         put_value(connection, decisions_name(site), f"0:{until}", clock.now())
+    # The hub that held them is gone: retention (``held_since``) waits for the restored hub
+    # to acknowledge each again, not deleting one noted here before it is even queued.
+    connection.execute("UPDATE access_events SET held_since = NULL WHERE site = ?", (site,))
     return int(count)

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import uuid
 
-from sync.store import AccessEvent, FishObservation, OutboxState, Photo, SpeciesScore, Store
+from sync.store import (
+    AccessEvent,
+    FishObservation,
+    OutboxState,
+    Photo,
+    SpeciesScore,
+    Store,
+    Verdict,
+)
 from sync.store.clock import format_timestamp
 from sync.store.resend import decisions_name, queue_again, queue_decisions_again
 from sync.store.state_rows import put_value
@@ -122,3 +130,26 @@ def test_decisions_are_queued_again_in_bounded_transactions_that_carry_on_after_
     assert len(queued) == len({e.entity_uid for e in queued}) == 5
     assert store.database.query("SELECT value FROM sync_state WHERE name = ?", (note,)) == []
     assert queue_decisions_again(store, SITE) == 0
+
+
+def test_decisions_noted_for_a_restored_hub_are_not_deleted_by_retention_before_it_holds_them(
+    store: Store, clock: FakeClock
+) -> None:
+    """Retention deletes a decision the hub has held for its window (``held_since``); the hub
+    restored from a backup no longer holds it, so the renewal counts it held again only once
+    the restored hub acknowledges it: noted but not queued yet, retention must leave it."""
+    decision = store.access.record(
+        AccessEvent(clock.now(), SITE, "kiosk-1", "not_matched", None, 0.2, 0.9)
+    )
+    keys = [entry.idempotency_key for entry in store.outbox.queued(limit=1000)]
+    store.outbox.mark_sent(keys)
+    store.outbox.settle(Verdict(acknowledged=tuple(keys)))  # stamps held_since
+    clock.advance(days=400)  # long held by the hub before its restore
+    with store.database.write() as connection:
+        queue_again(connection, store.outbox, store.clock, SITE)  # noted, not queued yet
+
+    store.retention.apply(None, force=True)
+
+    kept = store.database.query("SELECT event_uid FROM access_events")
+    assert [row[0] for row in kept] == [decision.event_uid]
+    assert queue_decisions_again(store, SITE) == 1
