@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from sync.hub.errors import HubError
 from sync.hub.models import Device
-from sync.protocol import summarize
+from sync.protocol import PACK_SCHEMA_HEADER, summarize
 
 Model = TypeVar("Model", bound=BaseModel)
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
@@ -67,3 +67,20 @@ def site_device(request: Any, site: str) -> Device:
     if device.site.slug != site:
         raise HubError(403, "wrong_site", f"forbidden: this device belongs to site {device.site}")
     return device
+
+
+MAX_PACK_SCHEMA = 32767  # what ``SpeciesPack.schema`` holds
+
+
+def pack_schema(request: Any) -> int | None:
+    """The newest pack schema the device says it reads (``PACK_SCHEMA_HEADER``), or None
+    where it does not say (it reads schema 1)."""
+    value = request.headers.get(PACK_SCHEMA_HEADER)
+    if value is None:
+        return None
+    digits = value.isascii() and value.isdigit() and len(value) <= len(str(MAX_PACK_SCHEMA))
+    if not digits or not 1 <= int(value) <= MAX_PACK_SCHEMA:
+        raise HubError(
+            400, "invalid_header", f"{PACK_SCHEMA_HEADER} must be 1 to {MAX_PACK_SCHEMA}"
+        )
+    return int(value)

@@ -7,20 +7,22 @@ from typing import Any
 from django.db import connection
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sync.hub import auth
-from sync.hub.api.bodies import json_body, site_device
+from sync.hub.api.bodies import json_body, pack_schema, site_device
 from sync.hub.api.docs import AUTHENTICATED, errors
 from sync.hub.api.pack_file import pack_response
 from sync.hub.errors import HubError
-from sync.hub.models import NEWEST_PACK_FIRST, SpeciesPack
+from sync.hub.models import SpeciesPack
+from sync.hub.review import newest_species_pack
 from sync.hub.search import nearest_templates
 from sync.hub.throttle import RegisterThrottle
 from sync.protocol import (
+    PACK_SCHEMA_HEADER,
     HubStatus,
     RegisterRequest,
     RegisterResult,
@@ -96,13 +98,22 @@ class SearchView(APIView):
 class LatestSpeciesPackView(APIView):
     @extend_schema(
         operation_id="latest_species_pack",
-        responses={200: SpeciesPackInfo, **errors(401, 403, 404)},
-        summary="The newest species pack's version and checksum",
+        parameters=[
+            OpenApiParameter(
+                PACK_SCHEMA_HEADER,
+                OpenApiTypes.INT,
+                OpenApiParameter.HEADER,
+                description="the newest species pack schema the caller reads, absent = 1",
+            ),
+        ],
+        responses={200: SpeciesPackInfo, **errors(400, 401, 403, 404)},
+        summary="The newest species pack the caller reads: its version and checksum",
     )
     def get(self, request: Any) -> Response:
-        pack = SpeciesPack.objects.defer("data").order_by(*NEWEST_PACK_FIRST).first()
+        said = pack_schema(request)
+        pack = newest_species_pack(1 if said is None else said)  # what the caller reads
         if pack is None:
-            raise HubError(404, "no_species_pack", "no species pack has been published")
+            raise HubError(404, "no_species_pack", "no species pack it reads has been published")
         info = SpeciesPackInfo(
             version=pack.version,
             sha256=pack.sha256,

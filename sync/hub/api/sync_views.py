@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sync.hub.api.bodies import json_body, query, raw_body, site_device
+from sync.hub.api.bodies import json_body, pack_schema, query, raw_body, site_device
 from sync.hub.api.docs import AUTHENTICATED, errors
 from sync.hub.apply.changes import changes_after
 from sync.hub.apply.push import apply_batch
@@ -46,7 +46,6 @@ from sync.protocol import (
     payload_for_protocol,
 )
 
-_MAX_PACK_SCHEMA = 32767  # what ``SpeciesPack.schema`` holds
 _MAX_TIP = 64  # a sha256 in hex at most
 _OLDER = ", ".join(str(v) for v in sorted(ACCEPTED_PROTOCOL_VERSIONS - {PROTOCOL_VERSION}))
 # For people: "3 (and accepts 2)".
@@ -138,7 +137,7 @@ class ChangesView(APIView):
         device = site_device(request, site)
         pull = query(request, PullRequest, integers=("cursor", "limit", "protocol_version"))
         _check_version(pull.protocol_version)
-        said = _pack_schema(request)
+        said = pack_schema(request)
         reads = 1 if said is None else said
         known = _known_epoch(request)
         # An older device's pull past the log renews it too (it cannot hear of it itself).
@@ -158,19 +157,6 @@ class ChangesView(APIView):
         if known is None:
             unsaid.add("log_epoch")
         return Response(result.model_dump(mode="json", exclude=unsaid))
-
-
-def _pack_schema(request: Any) -> int | None:
-    """The newest pack schema the device says it reads, or None where it does not say."""
-    value = request.headers.get(PACK_SCHEMA_HEADER)
-    if value is None:
-        return None
-    digits = value.isascii() and value.isdigit() and len(value) <= len(str(_MAX_PACK_SCHEMA))
-    if not digits or not 1 <= int(value) <= _MAX_PACK_SCHEMA:
-        raise HubError(
-            400, "invalid_header", f"{PACK_SCHEMA_HEADER} must be 1 to {_MAX_PACK_SCHEMA}"
-        )
-    return int(value)
 
 
 def _known_epoch(request: Any) -> str | None:

@@ -107,3 +107,24 @@ def test_a_pack_schema_header_that_is_not_a_schema_is_refused(api: Api, value: s
     headers = api.auth() | {PACK_SCHEMA_HEADER: value}
     answer = api.get(api.site_path("changes"), params, headers=headers)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_header"
+
+
+def test_the_latest_pack_is_the_newest_the_caller_reads(api: Api, tmp_path: Path) -> None:
+    """``GET /species-packs/latest`` named the newest pack of any schema: a schema-1 device
+    that asked was sent a pack it refuses."""
+    one, two, three = (publish(tmp_path, api, schema) for schema in (1, 2, 3))
+
+    def latest(reads: int | None) -> Any:
+        headers = api.auth() | ({} if reads is None else {PACK_SCHEMA_HEADER: str(reads)})
+        return api.get("/api/v1/species-packs/latest", headers=headers)
+
+    assert latest(None).json()["version"] == one  # a device that does not say reads 1
+    assert latest(2).json()["version"] == two
+    assert latest(3).json()["version"] == three
+    assert latest(0).json()["error"] == "invalid_header"
+
+
+def test_the_latest_pack_a_caller_reads_may_be_none(api: Api, tmp_path: Path) -> None:
+    publish(tmp_path, api, 3)
+    answer = api.get("/api/v1/species-packs/latest", headers=api.auth())
+    assert answer.status_code == 404 and answer.json()["error"] == "no_species_pack"
