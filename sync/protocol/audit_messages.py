@@ -60,6 +60,10 @@ AUDIT_STALE = "audit_stale"
 # 409: the batch would take the device past the hub's daily limit on audit entries (over
 # any 24 hours); it takes more once the device's earlier entries are a day old
 AUDIT_QUOTA = "audit_quota"
+# 409: the batch begins after a checkpoint past what the hub holds, but a record of entries
+# the hub will never hold (``pruned_start``, ``pruned_gap``) is open already: acknowledged
+# first, it may be taken
+AUDIT_PRUNED_OPEN = "audit_pruned_open"
 
 AUDIT_CHECKPOINT_HEADER = "X-Jaga-Audit-Checkpoint"  # "<sequence> <entry hash>"
 
