@@ -28,7 +28,9 @@ class AuditView(APIView):
                 description="`<sequence> <entry hash>`: the last entry retention deleted on "
                 "the device, which its first kept entry follows; a batch that begins right "
                 "after it, past what the hub holds, is taken and the entries it will never "
-                "hold recorded (`pruned_start`, `pruned_gap`) for an operator to acknowledge",
+                "hold recorded (`pruned_start`, `pruned_gap`) for an operator to acknowledge; "
+                "a gap after entries the hub holds only where the site's change log was "
+                "renewed since it took them (else it is an `audit_chain_break`)",
             )
         ],
         responses={200: AuditReceipt, **errors(*AUTHENTICATED, 409, 413, 415)},
@@ -38,7 +40,9 @@ class AuditView(APIView):
         "operator acknowledges the break. 409 `audit_gap`: send from the entry after "
         "`expected_offset`. 409 `audit_quota`: the batch would take the device past the "
         "hub's limit on audit entries over any 24 hours (nothing of it stored); it takes "
-        "more once the device's earlier entries are a day old (the reason says when). 400 "
+        "more once the device's earlier entries are a day old (the reason says when). 409 "
+        "`audit_pruned_open`: the batch would record entries the hub will never hold while "
+        "such a record of the device is open (acknowledge it first). 400 "
         f"`invalid_header`: `{AUDIT_CHECKPOINT_HEADER}` is not a sequence and a hash.",
     )
     def post(self, request: Any, site: str) -> Response:

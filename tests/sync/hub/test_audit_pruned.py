@@ -10,6 +10,7 @@ from django.test import Client
 
 from sync.hub.audit import acknowledge, current_head
 from sync.hub.auth import issue_code
+from sync.hub.log_epoch import renew_log_epochs
 from sync.hub.metrics_db import DatabaseCollector
 from sync.protocol import AUDIT_CHECKPOINT_HEADER
 from sync.store import Store
@@ -84,6 +85,7 @@ def test_a_gap_past_what_a_restored_hub_holds_is_taken_and_recorded_open(
     decide(store, clock, 6)
     chain = links(store)
     send(api, chain[:3])
+    renew_log_epochs()  # the admin's step after a restore
     taken = send_from(api, chain, 5)
     assert taken.status_code == 200, taken.content
     assert [(segment, sequence) for segment, sequence, _ in held(api)] == [
@@ -91,7 +93,8 @@ def test_a_gap_past_what_a_restored_hub_holds_is_taken_and_recorded_open(
     ]  # fmt: skip
     (record,) = breaks(api)
     assert (record.kind, record.sequence, record.is_open) == ("pruned_gap", 4, True)
-    assert record.reason.startswith("entries 4 to 5 of the device's audit chain were deleted")
+    assert record.reason.startswith("entries 4 to 5 of the device's audit chain are missing")
+    assert "change log was renewed" in record.reason
     assert (record.hub_hash, record.device_hash) == (chain[2]["entry_hash"], chain[4]["entry_hash"])
     assert send_from(api, chain, 5).json()["stored"] == 0  # sent again: held already
     # A break after it is still one: recorded, and the chain refused until acknowledged.
@@ -128,3 +131,90 @@ def test_after_a_new_code_a_pruned_chain_that_does_not_extend_the_old_one_starts
     code, record = breaks(api)
     assert (code.kind, code.continues_old_chain) == ("reissued", False)
     assert (record.kind, record.segment, record.sequence) == ("pruned_start", 1, 1)
+
+
+def _rewritten_from(chain: list[dict[str, Any]], index: int) -> list[dict[str, Any]]:
+    """The chain with entry ``index`` (0-based) edited and every hash after it computed
+    again: what a key holder can make."""
+    out = [dict(link) for link in chain[:index]]
+    prev = out[-1]["entry_hash"] if out else "0" * 64
+    for i, link in enumerate(chain[index:]):
+        edit = {"at": "2020-01-01T00:00:00.000000Z"} if i == 0 else {}
+        out.append(rehashed({**link, "prev_hash": prev, **edit}))
+        prev = out[-1]["entry_hash"]
+    return out
+
+
+def test_a_gap_claimed_past_entries_the_hub_still_holds_is_a_break(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    """A token holder rewrites entry 4, which the hub holds, and names its own entry 5 as
+    deleted: nothing shows the hub lost entries (its change log was not renewed since it
+    took entry 4), so it is a break, not a pruned gap."""
+    decide(store, clock, 7)
+    chain = links(store)
+    assert send(api, chain[:4]).status_code == 200
+    forged = _rewritten_from(chain, 3)
+    refused = send_from(api, forged, 5)
+    assert (refused.status_code, refused.json()["error"]) == (409, "audit_chain_break")
+    assert [sequence for _, sequence, _ in held(api)] == [1, 2, 3, 4]
+    (record,) = breaks(api)
+    assert (record.kind, record.sequence, record.is_open) == ("unlinked", 6, True)
+    assert record.hub_hash == chain[3]["entry_hash"]
+    assert record.device_hash == forged[5]["entry_hash"]
+    assert "saying entry 5 was deleted" in record.reason and "not renewed" in record.reason
+    assert "restored from" not in record.reason
+    refused = send(api, forged[6:])  # and every later batch, until acknowledged
+    assert (refused.status_code, refused.json()["error"]) == (409, "audit_chain_break")
+    # A log renewed only now does not make the earlier claim a pruned gap either.
+    renew_log_epochs()
+    again = send_from(api, forged, 5)
+    assert (again.status_code, again.json()["error"]) == (409, "audit_chain_break")
+    assert len(breaks(api)) == 1
+
+
+def test_an_unexplained_gap_acknowledged_goes_on_from_the_entry_after_the_checkpoint(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    """A hub restored without its log renewed: the honest device's claim is a break; once
+    an operator acknowledges it, the chain goes on from the entry after the checkpoint."""
+    decide(store, clock, 6)
+    chain = links(store)
+    send(api, chain[:3])
+    assert send_from(api, chain, 5).status_code == 409
+    (record,) = breaks(api)
+    assert acknowledge(record, "operator", "the hub was restored; log not renewed")
+    taken = send_from(api, chain, 5)
+    assert taken.status_code == 200, taken.content
+    assert [(s, q) for s, q, _ in held(api) if s == 1] == [(1, 6), (1, 7)]
+
+
+def test_while_a_pruned_record_is_open_another_checkpoint_claim_is_refused(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 8)
+    chain = links(store)
+    assert send_from(api, chain[:4], 3).status_code == 200  # pruned_start, open
+    assert send(api, chain[4:5]).status_code == 200  # the chain goes on after it
+    renew_log_epochs()  # even with a restore shown
+    refused = send_from(api, chain, 6)
+    assert (refused.status_code, refused.json()["error"]) == (409, "audit_pruned_open")
+    assert "acknowledge" in refused.json()["reason"]
+    assert [r.kind for r in breaks(api)] == ["pruned_start"]
+    assert send(api, chain[5:]).status_code == 200  # the chain goes on as before
+    assert [sequence for _, sequence, _ in held(api)] == [4, 5, 6, 7, 8, 9]
+
+
+def test_a_token_cannot_flood_the_hub_with_pruned_records(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 20)
+    chain = links(store)
+    taken = 0
+    for k in range(10):  # each batch skips an entry, naming it as the checkpoint
+        sent = send_from(api, chain[: 2 * k + 2], 2 * k + 1)
+        taken += sent.status_code == 200
+    assert taken == 1
+    assert [(r.kind, r.is_open) for r in breaks(api)] == [
+        ("pruned_start", True), ("unlinked", True)
+    ]  # fmt: skip
