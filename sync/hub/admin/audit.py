@@ -13,11 +13,14 @@ whether the chain that came after it continues the old one: a new store's does n
 A chain the hub took after entries retention deleted on the device is listed too, open until
 acknowledged the same way: ``pruned_start`` (it begins after entries the hub never held for
 this device: a store registered again as a new device, or the hub restored from a backup
-older than its first anchoring) and ``pruned_gap`` (entries the hub held, deleted on the
-device since, lost in the hub's restore from an older backup). Neither refuses the chain,
-and acknowledging one starts no segment; but nothing links the missing entries to what the
-hub holds (someone with the store's key could have deleted them), so check that a move or a
-restore explains it.
+older than its first anchoring) and ``pruned_gap`` (entries after the newest the hub holds,
+deleted on the device, taken only where the site's change log was renewed since the hub took
+that newest entry, as after a restore; without a renewal such a chain is an ``unlinked``
+break at the entry it resumes from). Neither refuses the chain, and acknowledging one starts
+no segment; but nothing links the missing entries to what the hub holds (someone with the
+store's key could have deleted them), so check that a move or a restore explains it. A
+device has one open at a time: until it is acknowledged, a chain that would need another is
+refused.
 """
 
 from __future__ import annotations

@@ -26,12 +26,15 @@ as not continuing the old one, whose segment stays.
 
 A device whose oldest entries retention deleted (``sync.store.retention``) may send a chain
 that begins after entries the hub never held or no longer holds: a store registered again
-as a new device (``pruned_start``), or a hub restored from a backup older than what it had
-anchored (``pruned_gap``). The device names the last entry it deleted, which its first kept
-entry follows; the hub takes the chain in the same segment and records the entries it will
-never hold among the breaks, open until an operator acknowledges them. Such a record refuses
-nothing and opens no segment (``OPENS_NO_SEGMENT``): only who acknowledged it, and their
-note, are added to it.
+as a new device (``pruned_start``: the hub holds none of the segment), or a hub restored
+from a backup older than what it had anchored (``pruned_gap``: taken only where the site's
+change log was renewed after the hub took its newest entry of the device, as it is after a
+restore; else a break, ``unlinked``, at the entry the chain resumes from). The device names
+the last entry it deleted, which its first kept entry follows; the hub takes the chain in
+the same segment and records the entries it will never hold among the breaks, open until an
+operator acknowledges them, one open at a time per device. Such a record refuses nothing
+and opens no segment (``OPENS_NO_SEGMENT``): only who acknowledged it, and their note, are
+added to it.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ UNLINKED = "unlinked"  # the next entry does not follow the hub's newest
 REWOUND = "rewound"  # the device's chain ends before the hub's newest entry
 REISSUED = "reissued"  # not a break: a new registration code starts the chain anew
 PRUNED_START = "pruned_start"  # not a break: the chain begins after entries deleted on it
-PRUNED_GAP = "pruned_gap"  # not a break: entries the hub held, lost in its restore
+PRUNED_GAP = "pruned_gap"  # not a break: entries the hub held, missing since its log's renewal
 OPENS_NO_SEGMENT = (PRUNED_START, PRUNED_GAP)  # open or acknowledged, the segment goes on
 BREAK_KINDS = (
     (DIVERGED, "an entry the hub holds came with another hash"),
@@ -53,7 +56,7 @@ BREAK_KINDS = (
     (REWOUND, "the device's chain ends before the hub's newest entry"),
     (REISSUED, "a new registration code was issued: the chain starts anew"),
     (PRUNED_START, "the chain begins after entries retention deleted on the device"),
-    (PRUNED_GAP, "entries deleted on the device were lost in the hub's restore"),
+    (PRUNED_GAP, "entries deleted on the device are missing here since the hub's log renewal"),
 )
 
 
