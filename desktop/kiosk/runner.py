@@ -10,7 +10,8 @@ store. What it sees goes to a :class:`KioskListener`, called on that thread: a Q
 forwards each call to the GUI thread through a queued signal.
 
 ``stop`` ends both threads between frames and waits for them, within a bound: a frame in
-flight is finished and recorded, never cut.
+flight is finished and recorded, never cut; a camera read in flight is not waited for
+(:func:`~desktop.kiosk.sources.reads_stopped_by`).
 
 What goes away is tried again, and the listener is told meanwhile (:class:`Outage`), so a
 kiosk left alone comes back by itself:
@@ -46,7 +47,7 @@ from typing import Literal, Protocol
 
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.session import KioskFrame, KioskSession
-from desktop.kiosk.sources import KioskSourceError
+from desktop.kiosk.sources import KioskSourceError, reads_stopped_by
 from desktop.kiosk.writer import WAITS
 from inference.face.eval_video import Image
 from inference.face.live import LatestFrameMailbox
@@ -156,13 +157,16 @@ class KioskRunner:
             failures = 0
             while not self._stopping.is_set():
                 try:
-                    for item in self._frames():
-                        if self._stopping.is_set():
-                            return
-                        failures = 0
-                        self._mailbox.put(item)
+                    with reads_stopped_by(self._stopping):  # a stop ends a read waiting
+                        for item in self._frames():
+                            if self._stopping.is_set():
+                                return
+                            failures = 0
+                            self._mailbox.put(item)
                     return  # a video's end (a camera's never)
                 except KioskError as error:
+                    if self._stopping.is_set():
+                        return  # a read given up on for the stop: no outage to say
                     if not self._camera or isinstance(error, KioskSourceError):
                         raise  # a video's failure, or a setting no retry mends
                     failures += 1

@@ -7,20 +7,40 @@ setting to fix, which no retry mends.
 
 A camera can also stop inside ``read()``: a driver stuck in a USB reset gives neither a
 frame nor an error. Each camera is therefore read on its own thread, one frame at a time,
-and a read that has not returned after ``READ_TIMEOUT_S`` is a :class:`KioskError` like
-failed reads (the kiosk says the camera is unavailable and opens it again). A thread stuck
-in a native call cannot be stopped: that capture is abandoned to its thread, which releases
-it if its read ever returns, and a new one is opened. At most ``MAX_STUCK_READS`` such
-threads are left at a time: beyond them no camera is opened (a :class:`KioskError` too, so
-the kiosk tries again later, when one may have returned), and threads do not pile up.
+and a read that has not returned in time is a :class:`KioskError` like failed reads (the
+kiosk says the camera is unavailable and opens it again). In time is ``READ_TIMEOUT_S``, or
+twice as long as the camera's previous read took if that is longer (at most
+``MAX_READ_TIMEOUT_S``): a camera slower than ``READ_TIMEOUT_S`` (a few seconds a frame, in
+the dark) gives its frames slowly, as it did before the watchdog, instead of being reopened
+for ever. The first read after an open is given ``FIRST_READ_GRACE`` times
+``READ_TIMEOUT_S`` (a camera starting up sets its exposure first), or twice as long as a late
+read of that camera took (below).
+
+A thread stuck in a native call cannot be stopped: that capture is abandoned to its thread,
+which releases it if its read ever returns. A read that does return late is remembered for
+the camera's next open (above). Before a camera is opened again, its abandoned readers are
+waited for, up to ``READ_TIMEOUT_S``: a slow read returns meanwhile and its capture is
+released, so the device is not opened twice (which a V4L2 driver may refuse). At most
+``MAX_STUCK_READS`` readers of a camera are left stuck at a time: beyond them that camera is
+not opened (a :class:`KioskError` too, so the kiosk tries again later, when one may have
+returned), and threads do not pile up; from the ``RESTART_AFTER_REFUSALS``th such refusal in
+a row the error (and a warning in the log) says to restart the kiosk or replug the camera:
+only that frees a driver that never returns.
+
+A stop does not wait for a read in progress: a reader closed while a read it asked for has
+not been answered (Ctrl-C in the middle of one) is abandoned at once, and the thread
+iterating the frames may name a stop event (:func:`reads_stopped_by`), on which a read
+waiting is given up at once.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +58,22 @@ _CAMERA_MISSES = 30
 _MISS_PAUSE_S = 0.05
 # A read that has not returned after this long counts as the camera gone: several frame
 # times of the slowest camera (a few fps in the dark), and a stall nobody at a kiosk waits
-# out.
+# out; longer for a camera whose reads are slower (twice its previous one), up to the most.
 READ_TIMEOUT_S = 5.0
-MAX_STUCK_READS = 2
+MAX_READ_TIMEOUT_S = 60.0
+FIRST_READ_GRACE = 3  # the first read after an open: READ_TIMEOUT_S times this
+MAX_STUCK_READS = 2  # per camera
+RESTART_AFTER_REFUSALS = 3
+# How often a read waiting looks at the stop event of the thread iterating the frames.
+_STOP_POLL_S = 0.1
+_log = logging.getLogger(__name__)
 _stuck_lock = threading.Lock()
-_stuck: list[threading.Thread] = []  # readers abandoned in a read that had not returned
+# Per camera number: readers abandoned in a read that had not returned, the refusals to open
+# it in a row, and how long its last abandoned read took once it returned (a slow camera).
+_stuck: dict[int, list[threading.Thread]] = {}
+_refusals: dict[int, int] = {}
+_late_read_s: dict[int, float] = {}
+_local = threading.local()  # .stop: the event of reads_stopped_by on this thread
 
 
 class KioskSourceError(KioskError):
@@ -80,13 +111,34 @@ def source_frames(source: str, max_frames: int | None = None) -> Iterator[tuple[
         raise KioskError(f"{error} (a kiosk source is a video file, or camera:N)") from None
 
 
+@contextmanager
+def reads_stopped_by(stop: threading.Event) -> Iterator[None]:
+    """Within this, on the thread that iterates a camera's frames: once ``stop`` is set, a
+    read waiting is given up at once (a :class:`KioskError`), not after ``READ_TIMEOUT_S``;
+    so is the wait for an abandoned reader before an open."""
+    before = getattr(_local, "stop", None)
+    _local.stop = stop
+    try:
+        yield
+    finally:
+        _local.stop = before
+
+
 def camera_frames(index: str, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:
     """Frames of camera ``index`` (``0`` is the first) as they come."""
     number = camera_number(index)
-    stuck = _stuck_reads()
+    stuck = _stuck_reads(number)
     if stuck >= MAX_STUCK_READS:
-        raise KioskError(f"camera {number} is not opened again while {stuck} reads of a "
-                         "camera are stuck in its driver")  # fmt: skip
+        with _stuck_lock:
+            refusals = _refusals[number] = _refusals.get(number, 0) + 1
+        message = (f"camera {number} is not opened again while {stuck} of its reads are "
+                   "stuck in its driver")  # fmt: skip
+        if refusals >= RESTART_AFTER_REFUSALS:
+            message += ": restart the kiosk (or unplug the camera and plug it in again)"
+            _log.warning("%s", message)
+        raise KioskError(message)
+    with _stuck_lock:
+        _refusals.pop(number, None)
     capture = cv2.VideoCapture(number)
     if not capture.isOpened():
         capture.release()
@@ -94,11 +146,29 @@ def camera_frames(index: str, max_frames: int | None = None) -> Iterator[tuple[f
     return _read(capture, number, max_frames)
 
 
-def _stuck_reads() -> int:
-    """The abandoned readers still inside a read (those whose read returned are gone)."""
+def _stuck_reads(number: int) -> int:
+    """Camera ``number``'s abandoned readers still inside a read, once each was given up to
+    ``READ_TIMEOUT_S`` in all to return and release its capture (a slow read does)."""
     with _stuck_lock:
-        _stuck[:] = [thread for thread in _stuck if thread.is_alive()]
-        return len(_stuck)
+        threads = list(_stuck.get(number, ()))
+    deadline = time.monotonic() + READ_TIMEOUT_S
+    for thread in threads:
+        while thread.is_alive() and not _stopping() and time.monotonic() < deadline:
+            thread.join(min(_STOP_POLL_S, max(0.0, deadline - time.monotonic())))
+    with _stuck_lock:
+        alive = [thread for thread in _stuck.get(number, ()) if thread.is_alive()]
+        _stuck[number] = alive
+        return len(alive)
+
+
+def _stopping() -> bool:
+    stop: threading.Event | None = getattr(_local, "stop", None)
+    return stop is not None and stop.is_set()
+
+
+def _read_timeout(previous_s: float, least_s: float) -> float:
+    """How long a read is waited for after one that took ``previous_s``."""
+    return max(least_s, min(2 * previous_s, MAX_READ_TIMEOUT_S))
 
 
 def _read(
@@ -107,8 +177,12 @@ def _read(
     reader = _Reader(capture, number)  # its thread starts with the first frame asked for
     try:
         frames = misses = 0
+        with _stuck_lock:
+            late_s = _late_read_s.pop(number, 0.0)
+        timeout_s = _read_timeout(late_s, READ_TIMEOUT_S * FIRST_READ_GRACE)
         while max_frames is None or frames < max_frames:
-            ok, frame = reader.read(READ_TIMEOUT_S)
+            ok, frame = reader.read(timeout_s)
+            timeout_s = _read_timeout(reader.last_read_s, READ_TIMEOUT_S)
             if not ok:
                 misses += 1
                 if misses >= _CAMERA_MISSES:
@@ -132,6 +206,8 @@ class _Reader:
         self._capture = capture
         self._number = number
         self._abandoned = False
+        self._pending = False  # a read asked for whose answer was not taken
+        self.last_read_s = 0.0  # how long the last read answered took
         self._asked: queue.SimpleQueue[bool] = queue.SimpleQueue()
         self._results: queue.SimpleQueue[tuple[bool, Any] | Exception] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name=f"jaga-camera-{number}",
@@ -140,22 +216,38 @@ class _Reader:
 
     def read(self, timeout_s: float) -> tuple[bool, Any]:
         """What ``capture.read()`` returned; a :class:`KioskError` if it has not returned
-        within ``timeout_s`` (this reader is then abandoned)."""
+        within ``timeout_s``, or once the stop event of :func:`reads_stopped_by` is set
+        (this reader is then abandoned)."""
         self._asked.put(True)
-        try:
-            result = self._results.get(timeout=timeout_s)
-        except queue.Empty:
-            self._abandon()
-            raise KioskError(f"camera {self._number} gave no frame in {timeout_s:g} s (its "
-                             "driver did not answer)") from None  # fmt: skip
+        self._pending = True
+        asked = time.monotonic()
+        deadline = asked + timeout_s
+        while True:
+            try:
+                result = self._results.get(timeout=min(_STOP_POLL_S, timeout_s))
+                break
+            except queue.Empty:
+                if _stopping():
+                    self._abandon()
+                    raise KioskError(f"camera {self._number}: stopped during a read") from None
+                if time.monotonic() >= deadline:
+                    self._abandon()
+                    raise KioskError(f"camera {self._number} gave no frame in {timeout_s:g} s "
+                                     "(its driver did not answer)") from None  # fmt: skip
+        self._pending = False
+        self.last_read_s = time.monotonic() - asked
         if isinstance(result, Exception):
             raise result
         return result
 
     def close(self) -> None:
-        """Release the capture (no read is in progress unless one was given up on: that
-        one's thread releases it if the read ever returns)."""
+        """Release the capture. A read asked for and not answered (given up on, or
+        interrupted by Ctrl-C) is not waited for: its thread releases the capture if the
+        read ever returns."""
         if self._abandoned:
+            return
+        if self._pending:
+            self._abandon()
             return
         self._asked.put(False)
         self._thread.join(READ_TIMEOUT_S)
@@ -166,15 +258,26 @@ class _Reader:
         self._abandoned = True
         self._asked.put(False)  # its thread ends once the read returns, if ever
         with _stuck_lock:
-            if self._thread not in _stuck:
-                _stuck.append(self._thread)
+            stuck = _stuck.setdefault(self._number, [])
+            if self._thread not in stuck:
+                stuck.append(self._thread)
 
     def _serve(self) -> None:
         try:
             while self._asked.get():
+                started = time.monotonic()
                 try:
                     self._results.put(self._capture.read())
                 except Exception as error:  # cv2.error: raised where the frame was asked
                     self._results.put(error)
+                if self._abandoned:  # returned after all: a slow camera, not a stuck one
+                    self._note_late(time.monotonic() - started)
         finally:
             self._capture.release()
+
+    def _note_late(self, took_s: float) -> None:
+        with _stuck_lock:
+            _late_read_s[self._number] = took_s
+        _log.warning("camera %d answered a read given up on after %.1f s: its next open waits "
+                     "%.1f s for its first frame", self._number, took_s,
+                     _read_timeout(took_s, READ_TIMEOUT_S * FIRST_READ_GRACE))  # fmt: skip

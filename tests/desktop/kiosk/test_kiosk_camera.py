@@ -1,13 +1,19 @@
-"""A camera whose ``read()`` never returns (a driver stuck in a USB reset). No camera runs
-here: :class:`StuckCameras` stands in for ``cv2.VideoCapture`` under the real reader. The
-read is given up on after ``READ_TIMEOUT_S`` (shortened here), the capture is left to its
-stuck thread, which releases it once the read returns, and no more than
-``MAX_STUCK_READS`` such threads are left at a time."""
+"""A camera whose ``read()`` never returns (a driver stuck in a USB reset), or returns slowly.
+No camera runs here: :class:`StuckCameras` stands in for ``cv2.VideoCapture`` under the real
+reader. The read is given up on after ``READ_TIMEOUT_S`` (shortened here), the capture is
+left to its stuck thread, which releases it once the read returns, and no more than
+``MAX_STUCK_READS`` such threads of a camera are left at a time. A slow camera gives its
+frames; a stop or Ctrl-C does not wait for a stuck read."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import threading
+import time
 from collections.abc import Generator, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -15,8 +21,18 @@ import pytest
 
 import desktop.kiosk.sources
 from desktop.kiosk.errors import KioskError
-from desktop.kiosk.sources import MAX_STUCK_READS, source_frames
+from desktop.kiosk.runner import KioskRunner, Outage
+from desktop.kiosk.sources import MAX_STUCK_READS, RESTART_AFTER_REFUSALS, source_frames
 from tests.desktop.kiosk.conftest import StuckCameras
+
+FRAME = np.zeros((4, 4, 3), np.uint8)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cameras(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the reader remembers of each camera, forgotten between tests."""
+    for name in ("_stuck", "_refusals", "_late_read_s"):
+        monkeypatch.setattr(desktop.kiosk.sources, name, {})
 
 
 @pytest.fixture
@@ -56,7 +72,7 @@ def test_stuck_reads_are_bounded_then_the_camera_is_opened_again(
         with pytest.raises(KioskError, match="gave no frame"):
             list(frames)
     assert len(camera_threads()) == MAX_STUCK_READS
-    with pytest.raises(KioskError, match=f"while {MAX_STUCK_READS} reads of a camera are stuck"):
+    with pytest.raises(KioskError, match=f"while {MAX_STUCK_READS} of its reads are stuck"):
         source_frames("camera:0")
     assert len(cameras.opened) == MAX_STUCK_READS  # not opened: no thread more
     cameras.unstick()
@@ -68,3 +84,135 @@ def test_stuck_reads_are_bounded_then_the_camera_is_opened_again(
     frames.close()
     assert cameras.opened[-1].released.is_set()  # a camera closed is released at once
     assert not camera_threads()
+
+
+def test_a_camera_slower_than_the_timeout_gives_its_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each read took longer than ``READ_TIMEOUT_S``: the camera was given up on at every
+    read, reopened for ever and never gave a frame (in the CLI, ``kiosk run`` ended)."""
+    slow = StuckCameras([FRAME], [], pace_s=0.25)
+    monkeypatch.setattr(cv2, "VideoCapture", slow)
+    monkeypatch.setattr(desktop.kiosk.sources, "READ_TIMEOUT_S", 0.1)
+    assert len(list(source_frames("camera:0", 4))) == 4
+    assert len(slow.opened) == 1
+
+
+def test_a_camera_is_not_opened_again_before_its_late_read_releases_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read given up on that returns a little later: its capture was still open when the
+    same camera was opened again (a V4L2 driver may refuse a second open)."""
+    answer = threading.Event()
+    opened: list[tuple[int, threading.Event]] = []
+
+    class Late:
+        def __init__(self, number: int) -> None:
+            self.released = threading.Event()
+            self.first = not opened
+            assert all(old.is_set() for _, old in opened), "opened while still open"
+            opened.append((number, self.released))
+
+        def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+            return True
+
+        def read(self) -> tuple[bool, Any]:
+            if self.first:
+                answer.wait(30)
+            return True, FRAME
+
+        def release(self) -> None:
+            self.released.set()
+
+    monkeypatch.setattr(cv2, "VideoCapture", Late)
+    monkeypatch.setattr(desktop.kiosk.sources, "READ_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(desktop.kiosk.sources, "FIRST_READ_GRACE", 0.1)
+    with pytest.raises(KioskError, match="gave no frame"):
+        next(source_frames("camera:0"))
+    answer.set()  # the late read returns: its thread releases the capture
+    frames = source_frames("camera:0")
+    assert isinstance(frames, Generator)
+    assert next(frames)[1].shape == (4, 4, 3)
+    frames.close()
+    assert len(opened) == 2 and all(released.is_set() for _, released in opened)
+
+
+def test_ctrl_c_during_a_stuck_read_leaves_it_at_once(
+    cameras: StuckCameras, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kiosk run`` iterates the frames on the main thread: Ctrl-C there waited
+    ``READ_TIMEOUT_S`` more for the read it interrupted (5 s)."""
+    monkeypatch.setattr(desktop.kiosk.sources, "READ_TIMEOUT_S", 60.0)
+    frames = source_frames("camera:0")
+    assert isinstance(frames, Generator)
+    next(frames), next(frames)
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        next(frames)
+    frames.close()
+    assert time.monotonic() - started < 30  # not the read's 60 s
+    assert len(camera_threads()) == 1  # left to its read, which may never return
+
+
+class Quiet:
+    """A kiosk listener and session that only note the outages."""
+
+    def __init__(self) -> None:
+        self.outages: list[Outage] = []
+
+    def ready(self, session: object) -> None: ...
+    def frame(self, image: object, frame: object) -> None: ...
+    def finished(self, events: object) -> None: ...
+    def failed(self, error: BaseException) -> None: ...
+    def unavailable(self, outage: Outage) -> None:
+        self.outages.append(outage)
+
+    def process(self, image: object, time_s: float) -> Any:
+        return type("Result", (), {"events": ()})()
+
+    def interrupt(self) -> tuple[()]:
+        return ()
+
+    def finish(self) -> tuple[()]:
+        return ()
+
+    def present_badge(self, badge: str) -> None: ...
+
+
+def test_a_stop_during_a_stuck_read_does_not_wait_for_it(
+    cameras: StuckCameras, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window's close (30 s for the kiosk, sync and catch together) waited out the
+    read's timeout (5 s) first."""
+    monkeypatch.setattr(desktop.kiosk.sources, "READ_TIMEOUT_S", 60.0)
+    quiet = Quiet()
+    runner = KioskRunner(lambda: source_frames("camera:0"),
+                         lambda: contextlib.nullcontext(quiet),  # type: ignore[arg-type]
+                         quiet, camera=True)  # fmt: skip
+    runner.start()
+    while not cameras.opened or cameras.opened[0].reads < 2:
+        time.sleep(0.01)
+    started = time.monotonic()
+    assert runner.stop(60)
+    assert time.monotonic() - started < 30  # not the read's 60 s
+    assert not quiet.outages  # a stop is no camera gone
+
+
+def test_stuck_reads_are_counted_per_camera_and_then_say_to_restart(
+    cameras: StuckCameras,
+) -> None:
+    """Two stuck reads of camera 0 kept every camera from opening, with no word that only a
+    restart (or a replug) would help."""
+    for _ in range(MAX_STUCK_READS):
+        with pytest.raises(KioskError, match="gave no frame"):
+            list(source_frames("camera:0"))
+    frames = source_frames("camera:1")  # another camera opens
+    assert isinstance(frames, Generator)
+    assert next(frames)[1].shape == (4, 4, 3)
+    frames.close()
+    messages = []
+    for _ in range(RESTART_AFTER_REFUSALS):
+        with pytest.raises(KioskError) as refused:
+            source_frames("camera:0")
+        messages.append(str(refused.value))
+    assert "restart" not in messages[0]
+    assert messages[-1].endswith(": restart the kiosk (or unplug the camera and plug it in again)")
