@@ -28,6 +28,20 @@ from desktop.settings import add_app_options, settings_from_args
 # every command does not import them): any bytes, as a path argument may hold.
 PATH_VARIABLES = frozenset({"JAGA_STORE_PATH", "JAGA_MODELS_DIR", "JAGA_CACHE_DIR",
                             "JAGA_SPECIES_PACKS_DIR", "JAGA_HUB_METRICS_DIR"})  # fmt: skip
+# The variables of text jaga reads (desktop.app, desktop.metrics, sync.client.config and
+# .cli, sync.store.key_sources, sync.hub.settings and the hub's modules; the hub's
+# DATABASE_URL too): they must be UTF-8. No other is checked: the packaging scripts' paths
+# (JAGA_SMOKE_PHOTO, JAGA_FROZEN_DIR), which the frozen jaga inherits, are not jaga's to judge.
+TEXT_VARIABLES = frozenset({
+    "JAGA_STORE_PASSPHRASE", "JAGA_STORE_NEW_PASSPHRASE", "JAGA_REPLACED_STORE_PASSPHRASE",
+    "JAGA_HUB_URL", "JAGA_SYNC_SITE", "JAGA_SYNC_DEVICE_ID", "JAGA_SYNC_TOKEN",
+    "JAGA_SYNC_FACE_IMAGES", "JAGA_SYNC_CODE", "JAGA_METRICS_PORT", "JAGA_APP_QUIT_AFTER_S",
+    "JAGA_HUB_SECRET_KEY", "JAGA_HUB_ALLOWED_HOSTS", "JAGA_HUB_EF_SEARCH",
+    "JAGA_HUB_MAX_CLOCK_SKEW_S", "JAGA_HUB_CODE_TTL_S", "JAGA_HUB_REGISTER_RATE",
+    "JAGA_HUB_LOGIN_RATE", "JAGA_HUB_HTTPS", "JAGA_HUB_HSTS_SECONDS", "JAGA_HUB_TRUSTED_PROXIES",
+    "JAGA_HUB_METRICS_TOKEN", "JAGA_HUB_AUDIT_DAILY_BYTES", "JAGA_HUB_LOG_LEVEL",
+    "DATABASE_URL",
+})  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,18 +108,20 @@ def refuse_undecodable_text(
 def refuse_undecodable_environment(
     parser: argparse.ArgumentParser, environ: Mapping[str, str]
 ) -> None:
-    """Refuse, before any work, a ``JAGA_*`` variable whose value is not UTF-8 (set from a
+    """Refuse, before any work, a variable of text jaga reads (``TEXT_VARIABLES``: the
+    ``JAGA_*`` ones and the hub's ``DATABASE_URL``) whose value is not UTF-8 (set from a
     Latin-1 terminal, or a unit file written in one: Python hands it over as surrogates,
-    which a passphrase's key, the store and JSON cannot take), as an argument is refused:
-    one line, exit status 2. It names the variable, never its value: that may be a
-    passphrase or a token. A variable naming a file or folder (``PATH_VARIABLES``) may
-    hold any bytes and is used as it is.
+    which a passphrase's key, the store, psycopg and JSON cannot take), as an argument is
+    refused: one line, exit status 2. It names the variable, never its value: that may be a
+    passphrase, a token or a database password. A variable naming a file or folder
+    (``PATH_VARIABLES``) may hold any bytes and is used as it is; one jaga does not read is
+    not looked at.
 
-    Every command checks every variable: one set wrong in the shell or the unit file is
+    Every command checks every one of them: one set wrong in the shell or the unit file is
     said at once, not when the command that reads it happens to run.
     """
     for name in sorted(environ):
-        if not name.startswith("JAGA_") or name in PATH_VARIABLES:
+        if name not in TEXT_VARIABLES:
             continue
         try:
             environ[name].encode("utf-8")

@@ -5,13 +5,14 @@ as it is, and the work done under it is reported done."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from main import PATH_VARIABLES, main
+from main import PATH_VARIABLES, TEXT_VARIABLES, main
 from sync.store import Passphrase, Store
 from tests.sync.conftest import FAST
 
@@ -86,6 +87,7 @@ def test_a_backup_to_a_file_name_not_in_utf8_is_reported_done_and_audited(
         ("JAGA_STORE_PASSPHRASE", ["store", "info"]),
         ("JAGA_STORE_NEW_PASSPHRASE", ["store", "rekey"]),
         ("JAGA_SYNC_SITE", ["sync", "status"]),
+        ("DATABASE_URL", ["store", "info"]),  # the hub's: psycopg's 78-line traceback
     ],
 )
 def test_an_environment_variable_that_is_not_utf8_is_refused_in_one_line(
@@ -118,6 +120,29 @@ def test_a_store_path_in_the_environment_may_hold_any_bytes(
     assert main(["store", "info"]) == 0
     out = capsysbinary.readouterr().out
     assert b"caf\xe9/jaga.db" in out and b"people       0" in out
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["JAGA_SMOKE_PHOTO", "JAGA_FROZEN_DIR", "JAGA_SCREENSHOT_DIR", "JAGA_UNRELATED_TOOL"],
+)
+def test_a_variable_jaga_does_not_read_may_hold_any_bytes(
+    db: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """The packaging scripts' paths (which the frozen jaga inherits), the tests' and another
+    tool's: each refused every command."""
+    monkeypatch.setenv(variable, latin1(b"/tmp/caf\xe9"))
+    assert main(["store", "info", "--db", str(db)]) == 0
+
+
+def test_the_checked_variables_are_the_ones_the_code_reads() -> None:
+    """Every ``JAGA_*`` name in the code jaga runs is a text or a path variable, and no more."""
+    named: set[str] = set()
+    for folder in ("desktop", "inference", "sync"):
+        for source in (REPO / folder).rglob("*.py"):
+            named |= set(re.findall(r"JAGA_[A-Z0-9_]+", source.read_text()))
+    assert named == (TEXT_VARIABLES - {"DATABASE_URL"}) | PATH_VARIABLES
+    assert '"DATABASE_URL"' in (REPO / "sync" / "hub" / "bootstrap.py").read_text()
 
 
 def test_the_path_variables_are_the_ones_the_code_reads() -> None:
