@@ -169,6 +169,10 @@ def checked_pairs(pairs_csv: Path, images: Path) -> list[Pair]:
     pairs = read_pairs(pairs_csv)
     if len({pair.same for pair in pairs}) < 2:
         raise InputError(f"{pairs_csv} needs both same-person and different-person pairs")
+    names = {pair.image_a for pair in pairs} | {pair.image_b for pair in pairs}
+    if not any((images / name).exists() for name in names):  # a wrong folder: each would fail
+        raise InputError(f"{images} holds none of the {len(names)} images {pairs_csv} names "
+                         f"(all {len(names)} missing, such as {min(names)})")  # fmt: skip
     return pairs
 
 

@@ -191,8 +191,13 @@ def test_a_pairs_file_that_is_not_a_file_is_refused_unread(tmp_path: Path, kind:
         ("image_a,image_b\nx.jpg,y.jpg\n", "folder", "needs a header with image_a,image_b,same"),
         ("image_a,image_b,same\nx.jpg,y.jpg,1\n", "folder", "needs both same-person"),
         ("image_a,image_b,same\nx.jpg,y.jpg,1\nx.jpg,z.jpg,0\n", "nowhere", "not a folder"),
+        (
+            "image_a,image_b,same\nx.jpg,y.jpg,1\nx.jpg,z.jpg,0\n",
+            "folder",
+            "holds none of the 3 images",
+        ),  # was accuracy 0.5 over 3 failed images
     ],
-    ids=["no same column", "one kind of pair", "no image folder"],
+    ids=["no same column", "one kind of pair", "no image folder", "none of the images"],
 )
 def test_bad_pairs_or_images_are_refused_before_the_models_load(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], pairs_text: str, images: str,
