@@ -161,9 +161,15 @@ def test_a_login_name_not_in_utf8_is_audited_as_its_bytes(
 ) -> None:
     """$USER names who ran a command in the audit trail; not UTF-8 (a Latin-1 login), the
     backup was written and then a UnicodeEncodeError traceback, unaudited. A login name is
-    not the operator's to change: it is written as ``\\xNN``, as a file name is."""
-    monkeypatch.setenv("USER", latin1(b"jos\xe9"))
-    assert main(["store", "backup", "--db", str(db), str(tmp_path / "copy.db")]) == 0
-    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
-        entry = store.audit.entries()[-1]
-    assert (entry.action, entry.actor) == ("store.backed_up", "cli:jos\\xe9")
+    not the operator's to change: it is written as ``\\xNN``, as a file name is, marked
+    ``bytes:`` (no login holds a colon), so that the login ``jos\\xe9``, typed in ASCII,
+    is not taken for it."""
+    actors = []
+    for copy, user in enumerate([latin1(b"jos\xe9"), "jos\\xe9"]):
+        monkeypatch.setenv("USER", user)
+        assert main(["store", "backup", "--db", str(db), str(tmp_path / f"{copy}.db")]) == 0
+        with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+            entry = store.audit.entries()[-1]
+        assert entry.action == "store.backed_up"
+        actors.append(entry.actor)
+    assert actors == ["cli:bytes:jos\\xe9", "cli:jos\\xe9"]

@@ -573,7 +573,12 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def _operator() -> str:
     """Who ran the command, for the audit trail. A login name that is not UTF-8 (Python
     gives its bytes as surrogates, which the chain's JSON cannot hold) is written as
-    ``\\xNN``, as :func:`~sync.store.audit.file_subject` writes a file name: it is no
-    operator's to change, so it is not refused."""
+    ``\\xNN``, as :func:`~sync.store.audit.file_subject` writes a file name, after
+    ``bytes:``: it is no operator's to change, so it is not refused, and the mark (no
+    login holds a colon) keeps it apart from a login typed as those characters."""
     name = os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
-    return "cli:" + os.fsencode(name).decode("utf-8", "backslashreplace")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "cli:bytes:" + os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "cli:" + name
