@@ -362,11 +362,13 @@ def _pruned(
 
 
 def _site_renewed(device: Device) -> datetime | None:
-    """When the device's site's change log was last renewed (``sync.hub.log_epoch``: after
-    a restore of the hub's database); None: never."""
+    """When an admin last renewed the device's site's change log (``jaga hub
+    renew-log-epoch``, after a restore of the hub's database); None: never. A renewal the
+    hub made itself does not count: any device token of the site can set it off (a pull
+    past the log), and it would let that token have a rewrite filed as a pruned gap."""
     renewed: datetime | None = (
         Site.objects.filter(pk=device.site_id)
-        .values_list("log_epoch_renewed_at", flat=True)
+        .values_list("log_epoch_restored_at", flat=True)
         .first()
     )
     return renewed

@@ -62,7 +62,7 @@ def renew_log_epochs() -> dict[str, UUID]:
     with transaction.atomic():
         sites = list(Site.objects.order_by("pk"))
         lock_sites(*(site.pk for site in sites))
-        return {site.slug: _renew(site) for site in sites}
+        return {site.slug: _renew(site, restored=True) for site in sites}
 
 
 def pull_epoch(site: Site, cursor: int, known: str, tip: str | None = None) -> UUID:
@@ -104,8 +104,14 @@ def _other_change(site: Site, cursor: int, tip: str | None) -> bool:
     return held != tip
 
 
-def _renew(site: Site) -> UUID:
+def _renew(site: Site, *, restored: bool = False) -> UUID:
+    """A new epoch; ``restored``: by the admin's command, which alone vouches for a restore
+    (``Site.log_epoch_restored_at``): the safety net renews on a device's word."""
     epoch = uuid.uuid4()
     site.log_epoch, site.log_epoch_renewed_at = epoch, timezone.now()
-    site.save(update_fields=["log_epoch", "log_epoch_renewed_at"])
+    fields = ["log_epoch", "log_epoch_renewed_at"]
+    if restored:
+        site.log_epoch_restored_at = site.log_epoch_renewed_at
+        fields.append("log_epoch_restored_at")
+    site.save(update_fields=fields)
     return epoch

@@ -12,7 +12,8 @@ from sync.hub.audit import acknowledge, current_head
 from sync.hub.auth import issue_code
 from sync.hub.log_epoch import renew_log_epochs
 from sync.hub.metrics_db import DatabaseCollector
-from sync.protocol import AUDIT_CHECKPOINT_HEADER
+from sync.hub.models import Site
+from sync.protocol import AUDIT_CHECKPOINT_HEADER, LOG_EPOCH_HEADER, NO_LOG_EPOCH, PROTOCOL_VERSION
 from sync.store import Store
 from tests.sync.conftest import FakeClock
 from tests.sync.hub.hubkit import Api
@@ -218,3 +219,25 @@ def test_a_token_cannot_flood_the_hub_with_pruned_records(
     assert [(r.kind, r.is_open) for r in breaks(api)] == [
         ("pruned_start", True), ("unlinked", True)
     ]  # fmt: skip
+
+
+def test_a_renewal_a_device_set_off_does_not_explain_a_gap(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    """Any device token can make the hub renew its site's log itself (a pull past the log:
+    the safety net takes the device's word). Taken as evidence of a restore, it let the
+    token have a rewrite of entries the hub holds filed as a pruned gap (review round 3).
+    Only the admin's `jaga hub renew-log-epoch` shows a restore."""
+    decide(store, clock, 7)
+    chain = links(store)
+    assert send(api, chain[:4]).status_code == 200
+    headers = {**api.auth(), LOG_EPOCH_HEADER: NO_LOG_EPOCH}
+    params = {"cursor": 10**9, "protocol_version": PROTOCOL_VERSION}
+    assert api.get(api.site_path("changes"), params, headers=headers).status_code == 200
+    assert Site.objects.get(slug=api.site).log_epoch_renewed_at is not None  # it did renew
+
+    refused = send_from(api, _rewritten_from(chain, 3), 5)
+
+    assert (refused.status_code, refused.json()["error"]) == (409, "audit_chain_break")
+    assert [sequence for _, sequence, _ in held(api)] == [1, 2, 3, 4]
+    assert [record.kind for record in breaks(api)] == ["unlinked"]
