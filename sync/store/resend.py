@@ -6,9 +6,10 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
 
 - the acknowledged entries the outbox keeps (catches and their edits, photos, this device's
   erasures; since its registration), each under its own idempotency key, with its own
-  payload and time, in its own order; renumbered after everything queued now (so the people
-  go before their photos). A payload blanked by an erasure stays as it is. A photo's bytes
-  are uploaded again once the hub acknowledges it again;
+  payload and time, in its own order; renumbered: its tombstones before everything queued
+  now (a badge an erasure freed may be held by a person enrolled since), the others after
+  it (so the people go before their photos). A payload blanked by an erasure stays as it
+  is. A photo's bytes are uploaded again once the hub acknowledges it again;
 - from the store's tables, the records whose acknowledged entries were deleted
   (``Outbox.settle``): every person of this site it holds, with their face templates, and
   this site's access decisions, each dated when it was made here (``Outbox.enqueue``'s
@@ -23,7 +24,7 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
   from the note at the next one, before it pushes. Nothing still waiting in the outbox
   (queued, sent, or quarantined for the operator) is queued again: it goes, or waits, as
   it is;
-- a tombstone for each person erased here by a pulled erasure (the hub's, another
+- before the people, a tombstone for each person erased here by a pulled erasure (the hub's, another
   device's; carried over a restore of this store too), which the hub may have lost too:
   pulled again from the restored log, such a person would come back on this device. With
   its own tombstone, this device keeps them erased (``sync.client.apply``) and the hub
@@ -93,10 +94,13 @@ def queue_again(connection: Any, outbox: Outbox, clock: Clock, site: str) -> Req
     """Queue again, inside the caller's write transaction, what this device sent to
     ``site``'s hub (see the module); its access decisions are only noted, for
     ``queue_decisions_again`` to queue once that transaction is committed."""
-    people, templates = _people(connection, outbox, site)
+    # The erasures first: a badge freed by one goes to a person enrolled since, whom the
+    # restored hub (still holding the erased one with it) would refuse for good.
+    kept = _kept(connection, clock, tombstones=True)
     erasures = _pulled_erasures(connection, outbox)
+    people, templates = _people(connection, outbox, site)
     events = _note_access_events(connection, clock, site)
-    kept = _kept(connection, clock)
+    kept += _kept(connection, clock, tombstones=False)
     return Requeued(kept, people, templates, events, erasures)
 
 
@@ -191,11 +195,13 @@ def _pulled_erasures(connection: Any, outbox: Outbox) -> int:
     return len(rows)
 
 
-def _kept(connection: Any, clock: Clock) -> int:
-    """The kept acknowledged entries queued again, renumbered after all others, in order."""
+def _kept(connection: Any, clock: Clock, *, tombstones: bool) -> int:
+    """The kept acknowledged tombstones (or the other kept entries) queued again,
+    renumbered after those queued before, in their order."""
+    which = "operation = 'tombstone'" if tombstones else "operation != 'tombstone'"
     rows = connection.execute(
         "SELECT sequence, idempotency_key, entity, entity_uid, operation, payload, created_at"
-        f" FROM outbox WHERE {_KEPT} ORDER BY sequence",
+        f" FROM outbox WHERE {_KEPT} AND {which} ORDER BY sequence",
         (ERASED_PAYLOAD,),
     ).fetchall()
     now = format_timestamp(clock.now())

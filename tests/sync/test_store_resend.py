@@ -82,6 +82,28 @@ def test_it_queues_again_what_this_device_sent_and_the_people_it_holds(
     assert format_timestamp(queued[5].created_at) == format_timestamp(decision.occurred_at)
 
 
+def test_an_erasure_goes_again_before_the_person_given_the_badge_it_freed(
+    store: Store, clock: FakeClock
+) -> None:
+    """The restored hub may hold the erased person alive with that badge: it would refuse
+    the new one if their tombstone came after them. Their photos still go after them."""
+    erased = enrol(store, clock, "A-1", seed=1)
+    assert store.people.erase(erased, operator="officer-7", reason="asked to")
+    photo = Photo(data=b"\xff\xd8 a face", media_type="image/jpeg", taken_at=clock.now())
+    enrol(store, clock, "A-1", seed=2, photos=[photo])
+    _acknowledge_all(store)
+
+    with store.database.write() as connection:
+        queue_again(connection, store.outbox, store.clock, SITE)
+
+    queued = [(e.entity, e.operation) for e in store.outbox.queued(limit=1000)]
+    assert queued == [
+        ("person", "tombstone"), ("person", "upsert"), ("face_template", "upsert"),
+        ("photo", "upsert"),
+    ]  # fmt: skip
+    assert store.outbox.queued(limit=1)[0].entity_uid == erased
+
+
 def test_what_still_waits_in_the_outbox_is_not_queued_twice(store: Store, clock: FakeClock) -> None:
     """A decision still queued goes as it is; a person quarantined waits for the operator
     (queued again, it would be refused again): neither is queued again."""

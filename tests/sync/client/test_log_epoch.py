@@ -315,3 +315,30 @@ def test_a_hub_review_the_restore_lost_is_kept_by_the_boat_that_pulled_it_and_se
         hub = FishObservation.objects.get(uid=catch)
         assert (hub.confirmed_species, hub.reviewed_by) == ("Lutjanus synagris", "rev")
         assert drained(store) and client.sync_once().push.acknowledged == 0
+
+
+def test_a_badge_given_again_after_an_erasure_reaches_the_restored_hub(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """After the backup the kiosk erases P1 and enrols P2 with P1's badge. The restored hub
+    holds P1 alive with that badge: P1's tombstone goes again before P2, so the hub takes P2
+    (not refused for the badge and quarantined for good)."""
+    device = new_device(tmp_path, live_hub.url, site_slug, name="kiosk-badge")
+    dump = tmp_path / "hub.dump"
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        first = enrol(store, site_slug, "B-1", seed=61)
+        client.sync_once()
+        _backup(dump)
+        assert store.people.erase(first, operator="officer-7", reason="asked to")
+        client.sync_once()
+        second = enrol(store, site_slug, "B-1", seed=62)
+        client.sync_once()
+        _restore(dump)
+        assert main(["hub", "renew-log-epoch", "--data", str(tmp_path / "hub")]) == 0
+
+        client.sync_once()
+
+        assert not store.outbox.quarantined()
+        assert _hub_erased(first) and _hub_erased(second) is False
+        assert drained(store) and client.sync_once().push.acknowledged == 0
