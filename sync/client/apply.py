@@ -182,7 +182,7 @@ def apply_page(
         _retry_set_aside(context)
         put_value(connection, cursor_name(site), str(next_cursor), context.now)
         if changes and changes[-1].cursor == next_cursor:  # what the hub checks its log by
-            put_value(connection, log_tip_name(site), _tip(changes[-1]), context.now)
+            put_value(connection, log_tip_name(site), tip_value(changes[-1]), context.now)
         note_progress(connection, site, next_cursor, context.now, more=more, took=context.took)
     if tally.erased:
         store.database.purge(wait=True)  # their data out of the file too (else it is owed)
@@ -195,7 +195,7 @@ def apply_page(
     )
 
 
-def _tip(change: Change) -> str:
+def tip_value(change: Change) -> str:
     """The stored tip: the cursor and the fingerprint of the change applied there."""
     fingerprint = change_fingerprint(
         change.cursor, change.entity, change.entity_uid, change.operation, change.changed_at

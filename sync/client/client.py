@@ -209,8 +209,11 @@ class SyncClient:
                 expired = tuple(self.store.people.purge_expired())
                 # Decisions a renewal noted but a killed sync did not queue (resend).
                 queue_decisions_again(self.store, self.config.site)
+                learned = self._puller.learn_tip()  # before the push grows the log back
                 push = self._pusher.push_all(heeded)
                 pull = self._puller.pull_all(heeded)
+                if learned is not None and pull.full_pull is None:
+                    pull = replace(pull, full_pull=learned)
                 if pull.log_renewed and not heeded():  # what it queued again goes first
                     push = _both(push, self._pusher.push_all(heeded))
                     pull = replace(self._puller.pull_all(heeded), full_pull=pull.full_pull)

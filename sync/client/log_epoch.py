@@ -61,6 +61,13 @@ def known_tip(store: Store, site: str, cursor: int) -> str | None:
     return fingerprint if cursor and fingerprint and at == str(cursor) else None
 
 
+def tip_cursor(store: Store, site: str) -> int | None:
+    """The cursor of the tip this device kept for ``site``'s log, if it kept one."""
+    with store.database.read() as connection:
+        kept = get_value(connection, log_tip_name(site))
+    return int(kept.partition(":")[0]) if kept else None
+
+
 def note_epoch(
     store: Store, site: str, epoch: UUID, cursor: int, device: UUID | None
 ) -> FullPull | None:

@@ -16,16 +16,18 @@ import logging
 from dataclasses import dataclass, replace
 from uuid import UUID
 
-from sync.client.apply import PageReport, apply_page
+from sync.client.apply import PageReport, apply_page, tip_value
 from sync.client.config import Tuning
 from sync.client.errors import HubUnavailableError
 from sync.client.full_pull import FullPull, start_cursor
-from sync.client.log_epoch import known_epoch, known_tip, note_epoch
+from sync.client.log_epoch import known_epoch, known_tip, note_epoch, tip_cursor
+from sync.client.state import cursor_name, log_tip_name
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
-from sync.protocol import PullResult
+from sync.protocol import NO_LOG_EPOCH, PullResult
 from sync.store import OutboxState, Store
 from sync.store.edit_clock import clock_warning
+from sync.store.state_rows import get_value, put_value
 
 _log = logging.getLogger(__name__)
 
@@ -76,6 +78,33 @@ class Puller:
         report = self._pull_pages(stopping)
         warn_if_clock_behind(self._store)
         return report
+
+    def learn_tip(self) -> FullPull | None:
+        """Ask the hub for the change at this device's cursor when it kept no tip there (a
+        store upgraded from a release that kept none, or a page whose last change was not
+        at its end), and keep it as the tip: once per cursor. Called before the sync
+        pushes, so a hub whose log ends before the cursor (restored from a backup, its
+        command forgotten) is told so before the push grows it back (then renewed, the
+        full pull it began is returned, as ``note_epoch`` does). A tip learned from a hub
+        already restored and grown back past the cursor is that hub's: no evidence."""
+        with self._store.database.read() as connection:
+            cursor = int(get_value(connection, cursor_name(self._site)) or 0)
+        epoch = known_epoch(self._store, self._site)
+        if not cursor or epoch == NO_LOG_EPOCH or tip_cursor(self._store, self._site) == cursor:
+            return None  # a hub of a release before epochs has no tips either
+        for start in (cursor - 1, cursor):  # from the cursor: only when the log ends before it
+            page = self._transport.changes(start, 1, epoch, None).page
+            check_page(page, start)
+            if page.log_epoch is not None and str(page.log_epoch) != epoch:
+                return note_epoch(self._store, self._site, page.log_epoch, cursor, self._device)
+            if page.changes or start == cursor:
+                at = [change for change in page.changes if change.cursor == cursor]
+                # What it holds there ("cursor:" when nothing: an erasure deleted it).
+                tip = tip_value(at[0]) if at else f"{cursor}:"
+                with self._store.database.write() as connection:
+                    put_value(connection, log_tip_name(self._site), tip, self._store.clock.now())
+                break
+        return None
 
     def _pull_pages(self, stopping: Stopping) -> PullReport:
         cursor, full_pull = self._start()

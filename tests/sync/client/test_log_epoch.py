@@ -342,3 +342,34 @@ def test_a_badge_given_again_after_an_erasure_reaches_the_restored_hub(
         assert not store.outbox.quarantined()
         assert _hub_erased(first) and _hub_erased(second) is False
         assert drained(store) and client.sync_once().push.acknowledged == 0
+
+
+def test_a_device_that_kept_no_tip_learns_it_before_it_pushes(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """A store upgraded from before the tip was kept, that pulled nothing since (its tip row
+    removed to stand for it), and a restore without the command: before it pushes, the
+    device asks the hub for the change at its cursor, and the hub's log, ending before it,
+    is renewed; so the catch the restore lost goes back to the hub."""
+    from sync.hub.models import FishObservation
+
+    device = new_device(tmp_path, live_hub.url, site_slug, name="boat-old")
+    dump = tmp_path / "hub.dump"
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        client.sync_once()
+        _backup(dump)
+        lost = _observation_of_photo(store, add_photo_observation(store, 3000, seed=41, tag="x"))
+        client.sync_once()
+        client.sync_once()
+        with store.database.write() as connection:
+            connection.execute("DELETE FROM sync_state WHERE name LIKE 'log_tip.%'")
+        _restore(dump)
+        add_photo_observation(store, 3000, seed=42, tag="y")
+
+        report = client.sync_once()
+
+        assert report.pull.full_pull is not None and report.pull.full_pull.renewed
+        client.sync_once()
+        assert FishObservation.objects.filter(uid=lost).exists()
+        assert drained(store)
