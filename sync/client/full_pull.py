@@ -122,7 +122,8 @@ class FullPull:
     def reason(self) -> str:
         if self.renewed:
             return (
-                "the hub's change log was renewed (its database restored from a backup);"
+                "the hub renewed its change log (a restore from a backup, or a device's pull"
+                " that did not match its log);"
                 f" {self.requeued} entries this device had sent were queued again"
             )
         return f"its cursor {self.until} had been pulled by {self.pulled_with}"

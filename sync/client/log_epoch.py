@@ -91,7 +91,8 @@ def note_epoch(
             ask_again(connection, device, now)
     queue_decisions_again(store, site)  # in transactions of their own: see resend
     _log.warning(
-        "the hub renewed site %s's change log (its database was restored from a backup):"
+        "the hub renewed site %s's change log (a restore from a backup, or a device's pull"
+        " that did not match its log):"
         " queued again %d entries this device had sent, pulling the site again from the"
         " start (cursor %d before)",
         site, requeued.total, cursor,

@@ -84,9 +84,9 @@ def pull_epoch(site: Site, cursor: int, known: str, tip: str | None = None) -> U
             return UUID(str(current.log_epoch))
         evidence = "past the change log's last" if past else "where it holds another change; last"
         _log.warning(
-            "site %s: a device pulled from cursor %d, %s %d: the database was restored from a"
-            " backup; renewing the site's log epoch (run `jaga hub renew-log-epoch` after a"
-            " restore: it renews every site's)",
+            "site %s: a device pulled from cursor %d, %s %d: the database looks restored"
+            " from a backup (or the device's word is wrong); renewing the site's log epoch"
+            " (run `jaga hub renew-log-epoch` after a restore: it renews every site's)",
             current.slug, cursor, evidence, current.last_cursor,
         )  # fmt: skip
         return _renew(current)
