@@ -19,9 +19,11 @@ Two things renew it:
   (``LOG_TIP_HEADER``, a fingerprint of the change's record, operation and time) is not
   the one the hub holds there. The second is what catches a log that grew back: every sync
   pushes before it pulls, and each push, hub review or enrolment since the restore takes
-  the next cursor, so a device's cursor is soon below the log's end again. No change at
-  that cursor is no evidence: a hub erasure deletes the person's earlier changes (cursors
-  are handed out twice only after a restore). Either way it renews that site's epoch once,
+  the next cursor, so a device's cursor is soon below the log's end again. A hub erasure
+  deletes the person's earlier changes, keeping their fingerprints (``ErasedChange``):
+  the one erased at that cursor is compared as the change there would be (one erased by
+  a release that kept none is no evidence; cursors are handed out twice only after a
+  restore). Either way it renews that site's epoch once,
   in one transaction under the site's change-log lock, and only for a device that knows
   the current epoch (or none): one that knows an older epoch is answered the current one
   and starts again all the same, so the devices of a rewound site that pull at once renew
@@ -50,7 +52,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
-from sync.hub.models import Change, Site
+from sync.hub.models import Change, ErasedChange, Site
 from sync.protocol import NO_LOG_EPOCH, change_fingerprint
 
 _log = logging.getLogger(__name__)
@@ -93,15 +95,18 @@ def pull_epoch(site: Site, cursor: int, known: str, tip: str | None = None) -> U
 
 
 def _other_change(site: Site, cursor: int, tip: str | None) -> bool:
-    """Whether the site's change at ``cursor`` is not the one whose fingerprint is ``tip``
-    (False when there is none: an erasure deleted it, or the device did not say)."""
+    """Whether the site's change at ``cursor`` (or the one an erasure deleted there) is not
+    the one whose fingerprint is ``tip``: False when the device did not say, or an erasure
+    of a release that kept no fingerprints deleted it; True when the log holds nothing
+    there that it knows of (a cursor past the log is checked apart)."""
     if tip is None or cursor <= 0:
         return False
     row = Change.objects.filter(site=site, cursor=cursor).first()
-    if row is None:
-        return False
-    held = change_fingerprint(row.cursor, row.entity, row.entity_uid, row.operation, row.changed_at)
-    return held != tip
+    if row is not None:
+        fields = (row.cursor, row.entity, row.entity_uid, row.operation, row.changed_at)
+        return change_fingerprint(*fields) != tip
+    erased = ErasedChange.objects.filter(site=site, cursor=cursor).first()
+    return erased is None or erased.fingerprint not in ("", tip)
 
 
 def _renew(site: Site, *, restored: bool = False) -> UUID:

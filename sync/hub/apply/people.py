@@ -42,9 +42,15 @@ from django.utils import timezone
 from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
 from sync.hub.apply.lww import initial_versions, merge
-from sync.hub.models import Change, Device, FaceTemplate, Person, Site
+from sync.hub.models import Change, Device, ErasedChange, FaceTemplate, Person, Site
 from sync.hub.models.people import TEMPLATE_DIM, past_retention
-from sync.protocol import RETENTION_REASON, FaceTemplateUpsert, PersonTombstone, PersonUpsert
+from sync.protocol import (
+    RETENTION_REASON,
+    FaceTemplateUpsert,
+    PersonTombstone,
+    PersonUpsert,
+    change_fingerprint,
+)
 
 _log = logging.getLogger(__name__)
 _PERSON_FIELDS = ("external_id", "display_name", "consent")
@@ -169,15 +175,29 @@ def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | 
     """Blank the person, delete their templates and photos, and tell the site's devices.
 
     Earlier changes about the person (their upserts carry the personal data) leave the change
-    log too, so a device that first syncs after the erasure never receives them; devices that
-    already have them (or pull from an older cursor) receive the tombstone. So does their name
+    log too (only their fingerprints kept: ``ErasedChange``), so a device that first syncs
+    after the erasure never receives them; devices that already have them (or pull from an
+    older cursor) receive the tombstone. So does their name
     in the admin's history (``_forget_in_admin_history``). Runs inside the caller's
     transaction with the person's row locked. Deleted and blanked rows stay in PostgreSQL's
     files as dead rows until the tables are rewritten (``sync.hub.reclaim``, daily).
     """
     related = [person.uid, *person.templates.values_list("uid", flat=True),
                *person.photos.values_list("uid", flat=True)]  # fmt: skip
-    Change.objects.filter(site=person.site, entity_uid__in=related).delete()
+    earlier = Change.objects.filter(site=person.site, entity_uid__in=related)
+    # Their fingerprints stay, for the log's safety net (``sync.hub.log_epoch``).
+    ErasedChange.objects.bulk_create(
+        [
+            ErasedChange(site=person.site, cursor=cursor, fingerprint=change_fingerprint(
+                cursor, entity, entity_uid, operation, changed_at
+            ))
+            for cursor, entity, entity_uid, operation, changed_at in earlier.values_list(
+                "cursor", "entity", "entity_uid", "operation", "changed_at"
+            )
+        ],
+        ignore_conflicts=True,
+    )  # fmt: skip
+    earlier.delete()
     person.templates.all().delete()
     person.photos.all().delete()
     name = person.display_name

@@ -1,7 +1,7 @@
 """The hub's models, one module per idea; imported here so Django finds them."""
 
 from sync.hub.models.audit import AnchoredAuditEntry, AuditBreak, AuditChainState
-from sync.hub.models.events import AccessEvent, AppliedEntry, Change
+from sync.hub.models.events import AccessEvent, AppliedEntry, Change, ErasedChange
 from sync.hub.models.fish import (
     NEWEST_PACK_FIRST,
     FishObservation,
@@ -24,6 +24,7 @@ __all__ = [
     "AuditChainState",
     "Change",
     "Device",
+    "ErasedChange",
     "ErasureRewrite",
     "FaceTemplate",
     "FishObservation",

@@ -78,3 +78,19 @@ class Change(models.Model):
     class Meta:
         ordering = ("site", "cursor")
         constraints = (models.UniqueConstraint(fields=["site", "cursor"], name="change_cursor"),)
+
+
+class ErasedChange(models.Model):
+    """A change an erasure deleted (``sync.hub.apply.people.erase``): its cursor and its
+    fingerprint (``sync.protocol.change_fingerprint``; no personal data), so a device's tip
+    at that cursor still tells the change it applied from another (``sync.hub.log_epoch``).
+    Empty: deleted by a release that kept none (migration 0026 names every gap then)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    cursor = models.BigIntegerField()
+    fingerprint = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=["site", "cursor"], name="erased_change_cursor"),
+        )

@@ -377,3 +377,35 @@ def test_a_device_that_kept_no_tip_learns_it_before_it_pushes(
         client.sync_once()
         assert FishObservation.objects.filter(uid=lost).exists()
         assert drained(store)
+
+
+def test_a_rewind_is_seen_where_an_erasure_since_the_restore_deleted_the_change(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """No command. The boat pulled its catch X (its tip: X's cursor); the restore loses X, a
+    kiosk's enrolment takes that cursor again and a hub erasure deletes it. The erased
+    change's fingerprint is not the boat's: renewed, and X goes back to the hub."""
+    from sync.hub.models import FishObservation
+
+    boat = new_device(tmp_path, live_hub.url, site_slug, name="boat-tip")
+    kiosk = new_device(tmp_path, live_hub.url, site_slug, name="kiosk-tip")
+    dump = tmp_path / "hub.dump"
+    with boat.open() as sb, kiosk.open() as sk, httpx.Client() as http:
+        b, k = boat.client(sb, http), kiosk.client(sk, http)
+        b.sync_once()
+        k.sync_once()
+        _backup(dump)
+        lost = _observation_of_photo(sb, add_photo_observation(sb, 3000, seed=31, tag="x"))
+        b.sync_once()
+        b.sync_once()
+        _restore(dump)
+        person = enrol(sk, site_slug, "T-1", seed=33)
+        k.sync_once()
+        _hub_erase(person)
+        add_photo_observation(sb, 3000, seed=32, tag="y")
+
+        report = b.sync_once()
+
+        assert report.pull.full_pull is not None and report.pull.full_pull.renewed
+        b.sync_once()
+        assert FishObservation.objects.filter(uid=lost).exists()

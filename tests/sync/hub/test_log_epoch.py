@@ -77,6 +77,34 @@ def test_a_pull_from_where_the_hub_holds_another_change_renews_the_epoch(api: Ap
     assert _epoch(api, renewed, cursor=1, tip=first) == renewed
 
 
+def test_a_change_erased_at_the_cursor_is_told_from_another_one_the_device_applied(
+    api: Api,
+) -> None:
+    """An erasure deletes the person's changes but keeps each one's fingerprint: a device
+    that applied another change at that cursor (one a restore lost, the cursor handed out
+    again and erased since) is evidence of a rewind; one that applied the erased change is
+    not, nor is a cursor erased by a release that kept no fingerprint."""
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from sync.hub.models import Change, ErasedChange, Site
+
+    api.push(e.entry("fish_observation", "upsert", e.observation()))
+    person = e.person(api.site)
+    api.push(e.entry("person", "upsert", person))
+    epoch = _epoch(api)
+    held = _tip(api.site, 2)
+    api.push(e.entry("person", "tombstone", e.tombstone(person["person_uid"])))
+    assert not Change.objects.filter(site__slug=api.site, cursor=2).exists()
+    assert _epoch(api, epoch, cursor=2, tip=held) == epoch  # the change it applied, erased
+    site = Site.objects.get(slug=api.site)
+    ErasedChange.objects.filter(site=site, cursor=2).update(fingerprint="")
+    lost = change_fingerprint(2, "fish_observation", uuid4(), "upsert", datetime.now(UTC))
+    assert _epoch(api, epoch, cursor=2, tip=lost) == epoch  # erased before they were kept
+    ErasedChange.objects.filter(site=site, cursor=2).update(fingerprint=held)
+    assert _epoch(api, epoch, cursor=2, tip=lost) != epoch  # another change was there
+
+
 def test_a_log_tip_that_is_not_a_digest_is_refused(api: Api) -> None:
     response = _pull(api, 1, NO_LOG_EPOCH, "not a digest")
     assert response.status_code == 400

@@ -259,6 +259,32 @@ def test_the_retention_date_of_people_already_held_is_read_into_its_column(
     assert list(expired.values_list("display_name", flat=True)) == ["past"]
 
 
+def test_the_cursors_erasures_deleted_before_are_named_without_a_fingerprint(
+    api: Api, upgraded: str
+) -> None:
+    """0026 names each gap of a site's log (only an erasure leaves one) as an erased change
+    with no fingerprint: a device's tip there stays no evidence of a rewind."""
+    before = ("hub", "0025_site_log_epoch_restored_at")
+    for target in (("auth",), before):
+        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    apps = MigrationLoader(connections[upgraded]).project_state(before).apps
+    sites = apps.get_model("hub", "Site").objects.using(upgraded)
+    site = sites.create(slug=api.site, last_cursor=5)
+    sites.create(slug=f"{api.site}-quiet")
+    for cursor in (1, 2, 4):
+        apps.get_model("hub", "Change").objects.using(upgraded).create(
+            site=site, cursor=cursor, entity="person", entity_uid=uuid.uuid4(),
+            operation="upsert", payload={},
+        )  # fmt: skip
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    from sync.hub.models import ErasedChange
+
+    erased = ErasedChange.objects.using(upgraded).order_by("site_id", "cursor")
+    assert list(erased.values_list("site__slug", "cursor", "fingerprint")) == [
+        (api.site, 3, ""), (api.site, 5, ""),
+    ]  # fmt: skip
+
+
 def test_a_species_pack_published_before_gets_the_schema_its_manifest_gives(
     upgraded: str, tmp_path: Path
 ) -> None:
