@@ -123,7 +123,7 @@ class AuditBreakAdmin(NoAddOrDelete):
 class AnchoredAuditEntryAdmin(NoAddOrDelete):
     list_display = ("device", "segment", "sequence", "at", "action", "actor", "subject")
     list_filter = (("device__site", admin.RelatedOnlyFieldListFilter), "action")
-    search_fields = ("device__name", "subject")
+    search_fields = ("device__name", "actor", "subject")  # an investigation starts from who
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False

@@ -647,3 +647,19 @@ def test_the_same_store_coming_back_may_go_on_from_the_entry_an_acknowledged_bre
     assert [(s, q) for s, q, _ in held(api) if s == 2] == [(2, 5), (2, 6)]
     held_already = send(again, links(store))  # from entry 1 again: held already
     assert held_already.status_code == 200 and held_already.json()["stored"] == 0
+
+
+def test_the_admins_audit_list_finds_entries_by_who_acted(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    """An investigation starts from a name: "what did operator X do?". The list showed the
+    actor but searched only the device and the subject (review round 3)."""
+    decide(store, clock, 1)
+    store.audit.record(actor="cli:bytes:jos\\xe9", action="backup", subject="probe", details={})
+    assert send(api, links(store)).status_code == 200
+    staff = _staff(f"auditor-{api.site}", api.site, "view_anchoredauditentry")
+
+    found = staff.get("/admin/hub/anchoredauditentry/", {"q": "cli:bytes:jos"})
+
+    assert found.status_code == 200
+    assert "1 result" in found.content.decode()
