@@ -30,7 +30,7 @@ only that frees a driver that never returns.
 A stop does not wait for a read in progress: a reader closed while a read it asked for has
 not been answered (Ctrl-C in the middle of one) is abandoned at once, and the thread
 iterating the frames may name a stop event (:func:`reads_stopped_by`), on which a read
-waiting is given up at once.
+waiting is given up at once, and the camera is not opened again.
 """
 
 from __future__ import annotations
@@ -137,6 +137,8 @@ def camera_frames(index: str, max_frames: int | None = None) -> Iterator[tuple[f
             message += ": restart the kiosk (or unplug the camera and plug it in again)"
             _log.warning("%s", message)
         raise KioskError(message)
+    if _stopping():  # the wait above ended on a stop: no open after it
+        raise KioskError(f"camera {number}: stopped before it was opened")
     with _stuck_lock:
         _refusals.pop(number, None)
     capture = cv2.VideoCapture(number)

@@ -22,7 +22,12 @@ import pytest
 import desktop.kiosk.sources
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.runner import KioskRunner, Outage
-from desktop.kiosk.sources import MAX_STUCK_READS, RESTART_AFTER_REFUSALS, source_frames
+from desktop.kiosk.sources import (
+    MAX_STUCK_READS,
+    RESTART_AFTER_REFUSALS,
+    reads_stopped_by,
+    source_frames,
+)
 from tests.desktop.kiosk.conftest import StuckCameras
 
 FRAME = np.zeros((4, 4, 3), np.uint8)
@@ -216,3 +221,17 @@ def test_stuck_reads_are_counted_per_camera_and_then_say_to_restart(
         messages.append(str(refused.value))
     assert "restart" not in messages[0]
     assert messages[-1].endswith(": restart the kiosk (or unplug the camera and plug it in again)")
+
+
+def test_a_stop_during_the_wait_for_a_stuck_reader_opens_no_camera(
+    cameras: StuckCameras,
+) -> None:
+    """The wait for an abandoned reader before an open ends on a stop, under the cap: the
+    camera was then opened anyway, after the stop (and a blocking open would hold it up)."""
+    with pytest.raises(KioskError, match="gave no frame"):
+        list(source_frames("camera:0"))
+    stop = threading.Event()
+    stop.set()
+    with reads_stopped_by(stop), pytest.raises(KioskError, match="stopped"):
+        source_frames("camera:0")
+    assert len(cameras.opened) == 1
