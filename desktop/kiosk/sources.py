@@ -17,8 +17,9 @@ for ever. The first read after an open is given ``FIRST_READ_GRACE`` times
 read of that camera took (below).
 
 A thread stuck in a native call cannot be stopped: that capture is abandoned to its thread,
-which releases it if its read ever returns. A read that does return late is remembered for
-the camera's next open (above). Before a camera is opened again, its abandoned readers are
+which releases it if its read ever returns. A read given up on as too long that does return
+late is remembered for the camera's next open (above); one given up on for a stop or Ctrl-C
+is not (it says nothing of the camera). Before a camera is opened again, its abandoned readers are
 waited for, up to ``READ_TIMEOUT_S``: a slow read returns meanwhile and its capture is
 released, so the device is not opened twice (which a V4L2 driver may refuse). At most
 ``MAX_STUCK_READS`` readers of a camera are left stuck at a time: beyond them that camera is
@@ -208,6 +209,7 @@ class _Reader:
         self._capture = capture
         self._number = number
         self._abandoned = False
+        self._timed_out = False  # abandoned because its read took too long (not a stop)
         self._pending = False  # a read asked for whose answer was not taken
         self.last_read_s = 0.0  # how long the last read answered took
         self._asked: queue.SimpleQueue[bool] = queue.SimpleQueue()
@@ -233,6 +235,7 @@ class _Reader:
                     self._abandon()
                     raise KioskError(f"camera {self._number}: stopped during a read") from None
                 if time.monotonic() >= deadline:
+                    self._timed_out = True
                     self._abandon()
                     raise KioskError(f"camera {self._number} gave no frame in {timeout_s:g} s "
                                      "(its driver did not answer)") from None  # fmt: skip
@@ -272,7 +275,7 @@ class _Reader:
                     self._results.put(self._capture.read())
                 except Exception as error:  # cv2.error: raised where the frame was asked
                     self._results.put(error)
-                if self._abandoned:  # returned after all: a slow camera, not a stuck one
+                if self._timed_out:  # returned after all: a slow camera, not a stuck one
                     self._note_late(time.monotonic() - started)
         finally:
             self._capture.release()

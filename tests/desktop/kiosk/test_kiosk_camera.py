@@ -235,3 +235,25 @@ def test_a_stop_during_the_wait_for_a_stuck_reader_opens_no_camera(
     with reads_stopped_by(stop), pytest.raises(KioskError, match="stopped"):
         source_frames("camera:0")
     assert len(cameras.opened) == 1
+
+
+def test_a_read_given_up_on_for_a_stop_is_no_late_read(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read in progress at a stop returns a moment later: it was noted as a late read,
+    with a warning at every stop and a longer wait for the next open's first frame."""
+    cameras = StuckCameras([FRAME], [1])
+    monkeypatch.setattr(cv2, "VideoCapture", cameras)
+    stop = threading.Event()
+    frames = source_frames("camera:0")
+    with reads_stopped_by(stop):
+        next(frames)
+        stop.set()
+        with pytest.raises(KioskError, match="stopped during a read"):
+            next(frames)
+    with caplog.at_level("WARNING", logger="desktop.kiosk.sources"):
+        cameras.unstick()  # the read returns, after the stop
+        for thread in camera_threads():
+            thread.join(30)
+    assert not desktop.kiosk.sources._late_read_s
+    assert not [r for r in caplog.records if "given up on" in r.getMessage()]
