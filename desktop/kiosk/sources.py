@@ -18,11 +18,12 @@ read of that camera took (below).
 
 A thread stuck in a native call cannot be stopped: that capture is abandoned to its thread,
 which releases it if its read ever returns. A read given up on as too long that does return
-late is remembered for the camera's next open (above); one given up on for a stop or Ctrl-C
-is not (it says nothing of the camera). Before a camera is opened again, its abandoned readers are
-waited for, up to ``READ_TIMEOUT_S``: a slow read returns meanwhile and its capture is
-released, so the device is not opened twice (which a V4L2 driver may refuse). At most
-``MAX_STUCK_READS`` readers of a camera are left stuck at a time: beyond them that camera is
+late, before the camera is opened again, is remembered for that next open (above); one that
+returns after it (a stall that outlasted the reopen), or one given up on for a stop or Ctrl-C,
+is not: it says nothing of how the camera is now. Before a camera is opened again, its
+abandoned readers are waited for, up to ``READ_TIMEOUT_S``: a slow read returns meanwhile and
+its capture is released, so the device is not opened twice (which a V4L2 driver may refuse).
+At most ``MAX_STUCK_READS`` readers of a camera are left stuck at a time: beyond them that camera is
 not opened (a :class:`KioskError` too, so the kiosk tries again later, when one may have
 returned), and threads do not pile up; from the ``RESTART_AFTER_REFUSALS``th such refusal in
 a row the error (and a warning in the log) says to restart the kiosk or replug the camera:
@@ -70,10 +71,12 @@ _STOP_POLL_S = 0.1
 _log = logging.getLogger(__name__)
 _stuck_lock = threading.Lock()
 # Per camera number: readers abandoned in a read that had not returned, the refusals to open
-# it in a row, and how long its last abandoned read took once it returned (a slow camera).
+# it in a row, how long its last abandoned read took once it returned (a slow camera), and
+# how many times it was opened (a late read is kept only if it is of the latest open).
 _stuck: dict[int, list[threading.Thread]] = {}
 _refusals: dict[int, int] = {}
 _late_read_s: dict[int, float] = {}
+_opens: dict[int, int] = {}
 _local = threading.local()  # .stop: the event of reads_stopped_by on this thread
 
 
@@ -146,7 +149,9 @@ def camera_frames(index: str, max_frames: int | None = None) -> Iterator[tuple[f
     if not capture.isOpened():
         capture.release()
         raise KioskError(f"camera {number} cannot be opened (not connected, or in use)")
-    return _read(capture, number, max_frames)
+    with _stuck_lock:
+        opened = _opens[number] = _opens.get(number, 0) + 1
+    return _read(capture, number, opened, max_frames)
 
 
 def _stuck_reads(number: int) -> int:
@@ -175,9 +180,9 @@ def _read_timeout(previous_s: float, least_s: float) -> float:
 
 
 def _read(
-    capture: cv2.VideoCapture, number: int, max_frames: int | None
+    capture: cv2.VideoCapture, number: int, opened: int, max_frames: int | None
 ) -> Iterator[tuple[float, Image]]:
-    reader = _Reader(capture, number)  # its thread starts with the first frame asked for
+    reader = _Reader(capture, number, opened)  # its thread starts with the first frame asked for
     try:
         frames = misses = 0
         with _stuck_lock:
@@ -205,9 +210,10 @@ class _Reader:
     capture (OpenCV's are not to be released from another thread mid-read): it releases it
     once told to close and its read in progress, if any, has returned."""
 
-    def __init__(self, capture: cv2.VideoCapture, number: int) -> None:
+    def __init__(self, capture: cv2.VideoCapture, number: int, opened: int) -> None:
         self._capture = capture
         self._number = number
+        self._opened = opened  # the camera's how-manieth open this capture is
         self._abandoned = False
         self._timed_out = False  # abandoned because its read took too long (not a stop)
         self._pending = False  # a read asked for whose answer was not taken
@@ -282,6 +288,10 @@ class _Reader:
 
     def _note_late(self, took_s: float) -> None:
         with _stuck_lock:
+            if _opens.get(self._number) != self._opened:
+                # The camera was opened again meanwhile: that open had its own first-read
+                # wait, and a later one is no business of a stall long past.
+                return
             _late_read_s[self._number] = took_s
         _log.warning("camera %d answered a read given up on after %.1f s: its next open waits "
                      "%.1f s for its first frame", self._number, took_s,

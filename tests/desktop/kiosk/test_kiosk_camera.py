@@ -36,7 +36,7 @@ FRAME = np.zeros((4, 4, 3), np.uint8)
 @pytest.fixture(autouse=True)
 def fresh_cameras(monkeypatch: pytest.MonkeyPatch) -> None:
     """What the reader remembers of each camera, forgotten between tests."""
-    for name in ("_stuck", "_refusals", "_late_read_s"):
+    for name in ("_stuck", "_refusals", "_late_read_s", "_opens"):
         monkeypatch.setattr(desktop.kiosk.sources, name, {})
 
 
@@ -133,6 +133,8 @@ def test_a_camera_is_not_opened_again_before_its_late_read_releases_it(
     with pytest.raises(KioskError, match="gave no frame"):
         next(source_frames("camera:0"))
     answer.set()  # the late read returns: its thread releases the capture
+    assert opened[0][1].wait(30)
+    assert 0 in desktop.kiosk.sources._late_read_s  # kept for the next open's first read
     frames = source_frames("camera:0")
     assert isinstance(frames, Generator)
     assert next(frames)[1].shape == (4, 4, 3)
@@ -257,3 +259,21 @@ def test_a_read_given_up_on_for_a_stop_is_no_late_read(
             thread.join(30)
     assert not desktop.kiosk.sources._late_read_s
     assert not [r for r in caplog.records if "given up on" in r.getMessage()]
+
+
+def test_a_late_read_that_returns_after_the_next_open_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stall's read returned once the camera was open again and giving frames: it was kept,
+    and lengthened the first read of an open however much later (twice the old stall)."""
+    cameras = StuckCameras([FRAME], [0])  # the first capture's read waits for unstick
+    monkeypatch.setattr(cv2, "VideoCapture", cameras)
+    monkeypatch.setattr(desktop.kiosk.sources, "READ_TIMEOUT_S", 0.2)
+    with pytest.raises(KioskError, match="gave no frame"):
+        next(source_frames("camera:0"))
+    frames = source_frames("camera:0")  # opened again, its reader still stuck
+    assert isinstance(frames, Generator)
+    next(frames)
+    frames.close()
+    cameras.unstick()  # the stall's read returns, after that open
+    assert not desktop.kiosk.sources._late_read_s
