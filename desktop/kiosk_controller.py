@@ -25,7 +25,13 @@ from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
 
 from desktop.kiosk.assemble import KioskOpener, KioskOptions
 from desktop.kiosk.errors import KioskError
-from desktop.kiosk.prompts import UNAVAILABLE, PromptHold, frame_prompt, notice_prompt
+from desktop.kiosk.prompts import (
+    CAMERA_RESTART,
+    UNAVAILABLE,
+    PromptHold,
+    frame_prompt,
+    notice_prompt,
+)
 from desktop.kiosk.runner import KioskRunner, Outage
 from desktop.kiosk.session import KioskFrame, KioskSession
 from desktop.kiosk.sources import CAMERA_PREFIX, source_frames
@@ -213,7 +219,7 @@ class KioskController(QObject):
         if self._metrics is not None:
             self._metrics.count_events(outage.events)
         self._hold.clear()
-        self.panel.show_prompt(UNAVAILABLE[outage.part])
+        self.panel.show_prompt(CAMERA_RESTART if outage.restart else UNAVAILABLE[outage.part])
         self.panel.clear_picture(f"no picture: the {outage.part} is unavailable")
         text = RETRYING[outage.part].format(reason=outage.reason, retry_s=outage.retry_s)
         self.panel.show_state(text, problem=True)

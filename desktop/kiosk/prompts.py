@@ -43,6 +43,8 @@ CHECKING = Prompt("Checking…", Tone.WORKING)
 # While the camera or the store is gone and tried again (desktop.kiosk.runner.Outage).
 UNAVAILABLE = {"camera": Prompt("Camera unavailable — retrying", Tone.IDLE),
                "store": Prompt("Kiosk unavailable — retrying", Tone.IDLE)}  # fmt: skip
+# A camera that only a restart of the kiosk (or a replug) frees (Outage.restart).
+CAMERA_RESTART = Prompt("Camera stuck — the kiosk needs a restart", Tone.IDLE)
 ADVICE = {
     QualityReason.TOO_SMALL: "Come closer",
     QualityReason.TOO_CLOSE: "Step back a little",

@@ -19,7 +19,8 @@ kiosk left alone comes back by itself:
 * a camera (``camera=True``) that cannot be opened or stops giving frames (a USB hiccup, a
   re-enumeration, a read stuck in its driver: a :class:`KioskError` from the source,
   :mod:`desktop.kiosk.sources`) is opened again after a back-off
-  (``CAMERA_BACKOFF``: 1 s, doubling, at most 30 s apart), for as long as it takes. The
+  (``CAMERA_BACKOFF``: 1 s, doubling, at most 30 s apart), for as long as it takes (one
+  whose reads stay stuck in its driver says only a restart frees it: ``Outage.restart``). The
   tracks open when it went are decided on what they have and recorded, as at a stop; with
   no frames nothing is decided in between. A video file's error, like its end, ends the
   stream as before, and so does a ``camera:`` source that names no camera
@@ -47,7 +48,7 @@ from typing import Literal, Protocol
 
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.session import KioskFrame, KioskSession
-from desktop.kiosk.sources import KioskSourceError, reads_stopped_by
+from desktop.kiosk.sources import CameraRestartError, KioskSourceError, reads_stopped_by
 from desktop.kiosk.writer import WAITS
 from inference.face.eval_video import Image
 from inference.face.live import LatestFrameMailbox
@@ -76,6 +77,9 @@ class Outage:
     retry_s: float
     events: tuple[AccessEvent, ...] = ()
     """The events of the tracks that were open when the camera went."""
+    restart: bool = False
+    """Only a restart of the kiosk (or a replug) brings the camera back: its reads are stuck
+    in the driver (:class:`~desktop.kiosk.sources.CameraRestartError`). It is still tried."""
 
 
 class KioskListener(Protocol):
@@ -172,7 +176,8 @@ class KioskRunner:
                     failures += 1
                     retry_s = CAMERA_BACKOFF.ceiling_s(failures)
                     _log.debug("camera gone (try %d): %s", failures, error)
-                    self._outages.put(Outage("camera", str(error), retry_s))
+                    restart = isinstance(error, CameraRestartError)
+                    self._outages.put(Outage("camera", str(error), retry_s, restart=restart))
                     self._pause(retry_s)
         except Exception as error:  # a video that failed: said, and the stream ends
             self._listener.failed(error)

@@ -26,8 +26,8 @@ its capture is released, so the device is not opened twice (which a V4L2 driver 
 At most ``MAX_STUCK_READS`` readers of a camera are left stuck at a time: beyond them that camera is
 not opened (a :class:`KioskError` too, so the kiosk tries again later, when one may have
 returned), and threads do not pile up; from the ``RESTART_AFTER_REFUSALS``th such refusal in
-a row the error (and a warning in the log) says to restart the kiosk or replug the camera:
-only that frees a driver that never returns.
+a row the error (a :class:`CameraRestartError`, and a warning in the log) says to restart the
+kiosk or replug the camera: only that frees a driver that never returns.
 
 A stop does not wait for a read in progress: a reader closed while a read it asked for has
 not been answered (Ctrl-C in the middle of one) is abandoned at once, and the thread
@@ -85,6 +85,12 @@ class KioskSourceError(KioskError):
     camera that is unplugged is opened again."""
 
 
+class CameraRestartError(KioskError):
+    """A camera refused for its reads stuck in the driver, from the
+    ``RESTART_AFTER_REFUSALS``th time in a row: only a restart of the kiosk (or a replug)
+    frees it. Still tried again, as any camera gone (one read may return after all)."""
+
+
 def camera_number(index: str) -> int:
     """N of ``camera:N``; :class:`KioskSourceError` when it is no number from 0 (OpenCV's
     "any camera", -1, crashed the process)."""
@@ -140,6 +146,7 @@ def camera_frames(index: str, max_frames: int | None = None) -> Iterator[tuple[f
         if refusals >= RESTART_AFTER_REFUSALS:
             message += ": restart the kiosk (or unplug the camera and plug it in again)"
             _log.warning("%s", message)
+            raise CameraRestartError(message)
         raise KioskError(message)
     if _stopping():  # the wait above ended on a stop: no open after it
         raise KioskError(f"camera {number}: stopped before it was opened")

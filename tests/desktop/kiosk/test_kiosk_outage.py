@@ -20,10 +20,11 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.app import open_window
 from desktop.kiosk.errors import KioskError
-from desktop.kiosk.prompts import UNAVAILABLE
+from desktop.kiosk.prompts import CAMERA_RESTART, UNAVAILABLE
 from desktop.kiosk_panel import KioskPanel
 from desktop.settings import AppSettings
 from inference.pack.installed import ModelPack
+from sync.client.backoff import Backoff
 from sync.store import Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
@@ -185,4 +186,34 @@ def test_closing_the_window_while_the_store_is_tried_again_ends_the_kiosk(
         wait_until(lambda: "no space left" in panel.state.text(), "the reason", 60)
     finally:
         window.close()  # during the wait between two tries: it is cut short
+    assert not kiosk_threads()
+
+
+def test_a_camera_that_needs_a_restart_says_so_in_the_prompt(
+    qapp: QApplication, store_path: Path, model_pack: ModelPack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads stuck in the driver until the camera is no longer opened: the state line asked
+    for a restart while the big prompt still said "retrying", which no retry mends. Times
+    shortened: the read timeout, and the back-off between tries."""
+    import cv2
+
+    import desktop.kiosk.runner
+    import desktop.kiosk.sources
+
+    for name in ("_stuck", "_refusals", "_late_read_s", "_opens"):
+        monkeypatch.setattr(desktop.kiosk.sources, name, {})
+    monkeypatch.setattr(desktop.kiosk.sources, "READ_TIMEOUT_S", 0.1)
+    monkeypatch.setattr(desktop.kiosk.runner, "CAMERA_BACKOFF", Backoff(base_s=0.02, cap_s=0.6))
+    cameras = StuckCameras(webcam("live", 10, 14), [14, 0, 0, 0], pace_s=0.05)
+    monkeypatch.setattr(cv2, "VideoCapture", cameras)
+    frames = functools.partial(desktop.kiosk.sources.source_frames, "camera:0")
+    window = open_window(settings_for(store_path, model_pack), model_pack,
+                         find_pack=lambda: None, kiosk_frames=frames)  # fmt: skip
+    panel = kiosk_of(window).panel
+    try:
+        wait_until(lambda: "restart the kiosk" in panel.state.text(), "the restart hint", 60)
+        assert panel.prompt.text() == CAMERA_RESTART.text
+    finally:
+        window.close()
+        cameras.unstick()
     assert not kiosk_threads()
