@@ -6,15 +6,17 @@ source that names no camera (``camera:x``, a typo) is a :class:`KioskSourceError
 setting to fix, which no retry mends.
 
 A camera can also stop inside ``read()``: a driver stuck in a USB reset gives neither a
-frame nor an error. Each camera is therefore read on its own thread, one frame at a time,
-and a read that has not returned in time is a :class:`KioskError` like failed reads (the
-kiosk says the camera is unavailable and opens it again). In time is ``READ_TIMEOUT_S``, or
-twice as long as the camera's previous read took if that is longer (at most
-``MAX_READ_TIMEOUT_S``): a camera slower than ``READ_TIMEOUT_S`` (a few seconds a frame, in
-the dark) gives its frames slowly, as it did before the watchdog, instead of being reopened
-for ever. The first read after an open is given ``FIRST_READ_GRACE`` times
-``READ_TIMEOUT_S`` (a camera starting up sets its exposure first), or twice as long as a late
-read of that camera took (below).
+frame nor an error (and may block the next open too). Each camera is therefore opened and
+read on its own thread, one frame at a time, and a read that has not returned in time is a
+:class:`KioskError` like failed reads (the kiosk says the camera is unavailable and opens it
+again). In time is ``READ_TIMEOUT_S``, or twice as long as the camera's previous read took
+if that is longer (at most ``MAX_READ_TIMEOUT_S``): a camera slower than ``READ_TIMEOUT_S``
+(a few seconds a frame, in the dark) gives its frames slowly, as it did before the watchdog,
+instead of being reopened for ever. The first read after an open is given
+``FIRST_READ_GRACE`` times ``READ_TIMEOUT_S`` (a camera starting up sets its exposure
+first), or twice as long as a late read of that camera took (below); the open itself is
+given ``FIRST_READ_GRACE`` times ``READ_TIMEOUT_S`` too, and its reader, if the open has not
+returned by then, counts as stuck like one stuck in a read.
 
 A thread stuck in a native call cannot be stopped: that capture is abandoned to its thread,
 which releases it if its read ever returns. A read given up on as too long that does return
@@ -41,6 +43,7 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -152,13 +155,18 @@ def camera_frames(index: str, max_frames: int | None = None) -> Iterator[tuple[f
         raise KioskError(f"camera {number}: stopped before it was opened")
     with _stuck_lock:
         _refusals.pop(number, None)
-    capture = cv2.VideoCapture(number)
-    if not capture.isOpened():
-        capture.release()
-        raise KioskError(f"camera {number} cannot be opened (not connected, or in use)")
-    with _stuck_lock:
         opened = _opens[number] = _opens.get(number, 0) + 1
-    return _read(capture, number, opened, max_frames)
+    reader = _Reader(number, opened)  # opens the camera on its thread, watched as a read
+    try:
+        if not reader.open(READ_TIMEOUT_S * FIRST_READ_GRACE):
+            raise KioskError(f"camera {number} cannot be opened (not connected, or in use)")
+    except BaseException:
+        reader.close()
+        raise
+    frames = _read(reader, number, max_frames)
+    # Frames dropped without being iterated (no finally of theirs runs) release the camera.
+    weakref.finalize(frames, reader.close).atexit = False
+    return frames
 
 
 def _stuck_reads(number: int) -> int:
@@ -186,10 +194,7 @@ def _read_timeout(previous_s: float, least_s: float) -> float:
     return max(least_s, min(2 * previous_s, MAX_READ_TIMEOUT_S))
 
 
-def _read(
-    capture: cv2.VideoCapture, number: int, opened: int, max_frames: int | None
-) -> Iterator[tuple[float, Image]]:
-    reader = _Reader(capture, number, opened)  # its thread starts with the first frame asked for
+def _read(reader: _Reader, number: int, max_frames: int | None) -> Iterator[tuple[float, Image]]:
     try:
         frames = misses = 0
         with _stuck_lock:
@@ -212,24 +217,32 @@ def _read(
 
 
 class _Reader:
-    """Reads one capture on its own thread, a frame when asked, so that a read which never
-    returns is given up on instead of holding up the kiosk. Only that thread touches the
-    capture (OpenCV's are not to be released from another thread mid-read): it releases it
-    once told to close and its read in progress, if any, has returned."""
+    """Opens a camera and reads it on its own thread, a frame when asked, so that an open or
+    a read which never returns is given up on instead of holding up the kiosk. Only that
+    thread touches the capture (OpenCV's are not to be released from another thread
+    mid-read): it releases it once told to close and its read in progress, if any, has
+    returned."""
 
-    def __init__(self, capture: cv2.VideoCapture, number: int, opened: int) -> None:
-        self._capture = capture
+    def __init__(self, number: int, opened: int) -> None:
         self._number = number
         self._opened = opened  # the camera's how-manieth open this capture is
         self._abandoned = False
-        self._timed_out = False  # abandoned because its read took too long (not a stop)
-        self._pending = False  # a read asked for whose answer was not taken
+        self._closed = False
+        self._timed_out = False  # abandoned because it took too long (not for a stop)
+        self._pending = True  # an open or a read asked for whose answer was not taken
         self.last_read_s = 0.0  # how long the last read answered took
         self._asked: queue.SimpleQueue[bool] = queue.SimpleQueue()
         self._results: queue.SimpleQueue[tuple[bool, Any] | Exception] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name=f"jaga-camera-{number}",
                                         daemon=True)  # fmt: skip
         self._thread.start()
+
+    def open(self, timeout_s: float) -> bool:
+        """Whether the camera opened; a :class:`KioskError` as for :meth:`read` if the open
+        has not returned (a driver stuck in a reset may block it: that reader counts as
+        stuck, like one stuck in a read)."""
+        opened, _ = self._answer(timeout_s, "did not open", "its open")
+        return bool(opened)
 
     def read(self, timeout_s: float) -> tuple[bool, Any]:
         """What ``capture.read()`` returned; a :class:`KioskError` if it has not returned
@@ -238,7 +251,12 @@ class _Reader:
         self._asked.put(True)
         self._pending = True
         asked = time.monotonic()
-        deadline = asked + timeout_s
+        result = self._answer(timeout_s, "gave no frame", "a read")
+        self.last_read_s = time.monotonic() - asked
+        return result
+
+    def _answer(self, timeout_s: float, failed: str, during: str) -> tuple[bool, Any]:
+        deadline = time.monotonic() + timeout_s
         while True:
             try:
                 result = self._results.get(timeout=min(_STOP_POLL_S, timeout_s))
@@ -246,24 +264,24 @@ class _Reader:
             except queue.Empty:
                 if _stopping():
                     self._abandon()
-                    raise KioskError(f"camera {self._number}: stopped during a read") from None
+                    raise KioskError(f"camera {self._number}: stopped during {during}") from None
                 if time.monotonic() >= deadline:
                     self._timed_out = True
                     self._abandon()
-                    raise KioskError(f"camera {self._number} gave no frame in {timeout_s:g} s "
+                    raise KioskError(f"camera {self._number} {failed} in {timeout_s:g} s "
                                      "(its driver did not answer)") from None  # fmt: skip
         self._pending = False
-        self.last_read_s = time.monotonic() - asked
         if isinstance(result, Exception):
             raise result
         return result
 
     def close(self) -> None:
-        """Release the capture. A read asked for and not answered (given up on, or
-        interrupted by Ctrl-C) is not waited for: its thread releases the capture if the
-        read ever returns."""
-        if self._abandoned:
+        """Release the capture. An open or a read asked for and not answered (given up on,
+        or interrupted by Ctrl-C) is not waited for: its thread releases the capture if it
+        ever returns."""
+        if self._abandoned or self._closed:
             return
+        self._closed = True
         if self._pending:
             self._abandon()
             return
@@ -282,16 +300,23 @@ class _Reader:
 
     def _serve(self) -> None:
         try:
-            while self._asked.get():
+            capture = cv2.VideoCapture(self._number)
+        except Exception as error:  # cv2.error: raised where the open was asked
+            self._results.put(error)
+            return
+        try:
+            opened = capture.isOpened()
+            self._results.put((opened, None))
+            while opened and self._asked.get():  # an open given up on ends here: released
                 started = time.monotonic()
                 try:
-                    self._results.put(self._capture.read())
+                    self._results.put(capture.read())
                 except Exception as error:  # cv2.error: raised where the frame was asked
                     self._results.put(error)
                 if self._timed_out:  # returned after all: a slow camera, not a stuck one
                     self._note_late(time.monotonic() - started)
         finally:
-            self._capture.release()
+            capture.release()
 
     def _note_late(self, took_s: float) -> None:
         with _stuck_lock:

@@ -277,3 +277,34 @@ def test_a_late_read_that_returns_after_the_next_open_is_not_kept(
     frames.close()
     cameras.unstick()  # the stall's read returns, after that open
     assert not desktop.kiosk.sources._late_read_s
+
+
+def test_an_open_that_does_not_return_is_a_stuck_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A driver stuck in a reset may block the open itself: it ran outside the watchdog, so
+    the kiosk said nothing more, never asked for a restart, and a stop waited its whole
+    bound. (The timer only ends the test without the watchdog: the open returns then.)"""
+    gate = threading.Event()
+    opens: list[int] = []
+
+    def blocking(number: int) -> Any:
+        opens.append(number)
+        gate.wait()
+        return StuckCameras([FRAME], [])(number)
+
+    monkeypatch.setattr(cv2, "VideoCapture", blocking)
+    monkeypatch.setattr(desktop.kiosk.sources, "READ_TIMEOUT_S", 0.1)
+    safety = threading.Timer(10, gate.set)
+    safety.start()
+    try:
+        for _ in range(MAX_STUCK_READS):
+            with pytest.raises(KioskError, match=r"camera 0 did not open in 0\.3 s"):
+                source_frames("camera:0")
+        with pytest.raises(KioskError, match=f"while {MAX_STUCK_READS} of its reads are stuck"):
+            source_frames("camera:0")
+        assert len(opens) == MAX_STUCK_READS  # not opened a third time
+    finally:
+        safety.cancel()
+        gate.set()
+    for thread in camera_threads():
+        thread.join(30)
+    assert not camera_threads()  # each open that returned released its capture
