@@ -8,6 +8,7 @@ frames; a stop or Ctrl-C does not wait for a stuck read."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import threading
@@ -308,3 +309,14 @@ def test_an_open_that_does_not_return_is_a_stuck_reader(monkeypatch: pytest.Monk
     for thread in camera_threads():
         thread.join(30)
     assert not camera_threads()  # each open that returned released its capture
+
+
+def test_frames_dropped_unread_release_their_camera(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The camera opens on its reader's thread: frames never iterated (``kiosk run`` failing
+    to load its models after opening the source) run no ``finally``, yet release it."""
+    cameras = StuckCameras([FRAME], [])
+    monkeypatch.setattr(cv2, "VideoCapture", cameras)
+    frames = source_frames("camera:0")
+    del frames
+    gc.collect()
+    assert cameras.opened[0].released.wait(30)
