@@ -143,6 +143,18 @@ def test_a_camera_is_not_opened_again_before_its_late_read_releases_it(
     assert len(opened) == 2 and all(released.is_set() for _, released in opened)
 
 
+@pytest.fixture
+def terminal_sigint() -> Iterator[None]:
+    """SIGINT raising KeyboardInterrupt, as under a terminal: a suite run in the background
+    inherits SIGINT ignored, and the interrupt below would never come."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.usefixtures("terminal_sigint")
 def test_ctrl_c_during_a_stuck_read_leaves_it_at_once(
     cameras: StuckCameras, monkeypatch: pytest.MonkeyPatch
 ) -> None:
