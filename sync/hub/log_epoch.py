@@ -96,9 +96,11 @@ def pull_epoch(site: Site, cursor: int, known: str, tip: str | None = None) -> U
 
 def _other_change(site: Site, cursor: int, tip: str | None) -> bool:
     """Whether the site's change at ``cursor`` (or the one an erasure deleted there) is not
-    the one whose fingerprint is ``tip``: False when the device did not say, or an erasure
-    of a release that kept no fingerprints deleted it; True when the log holds nothing
-    there that it knows of (a cursor past the log is checked apart)."""
+    the one whose fingerprint is ``tip``: False when the device did not say, or nothing names
+    what was there (an erasure of a release that kept no fingerprints deleted it, whether
+    before migration 0026 named the gaps or by its `jaga hub run` still serving after
+    another command applied it: an upgrade is no restore). A cursor past the log is checked
+    apart."""
     if tip is None or cursor <= 0:
         return False
     row = Change.objects.filter(site=site, cursor=cursor).first()
@@ -106,7 +108,7 @@ def _other_change(site: Site, cursor: int, tip: str | None) -> bool:
         fields = (row.cursor, row.entity, row.entity_uid, row.operation, row.changed_at)
         return change_fingerprint(*fields) != tip
     erased = ErasedChange.objects.filter(site=site, cursor=cursor).first()
-    return erased is None or erased.fingerprint not in ("", tip)
+    return erased is not None and erased.fingerprint not in ("", tip)
 
 
 def _renew(site: Site, *, restored: bool = False) -> UUID:

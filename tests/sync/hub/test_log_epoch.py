@@ -105,6 +105,23 @@ def test_a_change_erased_at_the_cursor_is_told_from_another_one_the_device_appli
     assert _epoch(api, epoch, cursor=2, tip=lost) != epoch  # another change was there
 
 
+def test_a_change_row_gone_with_no_erasure_named_there_is_no_evidence(api: Api) -> None:
+    """Only an erasure deletes a change, and this release's name each one it deletes: a gap
+    named by none was left by an erasure of the release before, run by its `jaga hub run`
+    still serving once another command had applied migration 0026 (an upgrade's first
+    minutes). Taken as evidence, it renewed the site: every device pushing all it holds
+    again (final review)."""
+    from sync.hub.models import Change
+
+    api.push(e.entry("person", "upsert", e.person(api.site)))
+    api.push(e.entry("fish_observation", "upsert", e.observation()))
+    epoch = _epoch(api)
+    held = _tip(api.site, 1)
+    Change.objects.filter(site__slug=api.site, cursor=1).delete()  # as the old release erased
+
+    assert _epoch(api, epoch, cursor=1, tip=held) == epoch
+
+
 def test_a_log_tip_that_is_not_a_digest_is_refused(api: Api) -> None:
     response = _pull(api, 1, NO_LOG_EPOCH, "not a digest")
     assert response.status_code == 400
