@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.sync.client import faults
+from tests.sync.client.devices import PASSPHRASE, Device, new_device
 from tests.sync.client.faultproxy import FaultProxy
 from tests.sync.hub.hubfixtures import (
     device_pack_loader,
@@ -42,6 +43,19 @@ def live_hub(hub_database: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield hub
     finally:
         hub.kill()  # a graceful stop waits out gunicorn's 10 s graceful timeout; nothing to keep
+
+
+@pytest.fixture
+def kiosk(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Device:
+    """A registered kiosk of ``site_slug`` whose `jaga` commands read only its own store
+    (the passphrase from the environment, no hub settings inherited)."""
+    device = new_device(tmp_path, live_hub.url, site_slug, "kiosk-1")
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    for name in ("JAGA_HUB_URL", "JAGA_SYNC_SITE", "JAGA_SYNC_DEVICE_ID", "JAGA_SYNC_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return device
 
 
 @pytest.fixture

@@ -19,24 +19,12 @@ from sync.hub.audit import acknowledge
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState
 from sync.store import Passphrase
 from sync.store.backups import backup, restore
-from tests.sync.client.devices import PASSPHRASE, Device, add_access_events, new_device
+from tests.sync.client.devices import PASSPHRASE, Device, add_access_events
 from tests.sync.client.hubcheck import drained
 from tests.sync.conftest import FAST
-from tests.sync.hub.hubkit import HubProcess
 from tests.sync.test_store_audit import tamper
 
 NUMBER = "audit.batch_number"
-
-
-@pytest.fixture
-def kiosk(
-    live_hub: HubProcess, site_slug: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Device:
-    device = new_device(tmp_path, live_hub.url, site_slug, "kiosk-1")
-    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
-    for name in ("JAGA_HUB_URL", "JAGA_SYNC_SITE", "JAGA_SYNC_DEVICE_ID", "JAGA_SYNC_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    return device
 
 
 def sync_now(device: Device, capsys: pytest.CaptureFixture[str]) -> str:

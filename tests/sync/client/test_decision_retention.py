@@ -4,27 +4,14 @@ the hub keeps its copy of the chain, and takes the device's next entries without
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
 from main import main
 from sync.store.retention import DEFAULT_KEEP_DAYS
-from tests.sync.client.devices import PASSPHRASE, Device, SkewedClock, new_device
+from tests.sync.client.devices import Device, SkewedClock
 from tests.sync.client.test_audit_anchor import breaks, chain, decisions, held, sync_now
-from tests.sync.hub.hubkit import HubProcess
-
-
-@pytest.fixture
-def kiosk(
-    live_hub: HubProcess, site_slug: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Device:
-    device = new_device(tmp_path, live_hub.url, site_slug, "kiosk-1")
-    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
-    for name in ("JAGA_HUB_URL", "JAGA_SYNC_SITE", "JAGA_SYNC_DEVICE_ID", "JAGA_SYNC_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    return device
 
 
 def test_a_sync_deletes_old_decisions_the_hub_holds_and_the_chain_goes_on(
