@@ -6,8 +6,9 @@ wanted a GPU and landed on the CPU says so in the log and in :attr:`OnnxSession.
 
 "Actually" takes some care. ONNX Runtime registers every provider it was given, even one
 that takes no node of the graph (TensorRT refusing it, operators without a CUDA kernel),
-and lists it first. So the warm-up run is profiled: the provider whose kernels took most of
-its time is the one reported, with each provider's share in :attr:`OnnxSession.time_share`.
+and lists it first. So, where several providers are asked for, the warm-up run is
+profiled: the provider whose kernels took most of its time is the one reported, with each
+provider's share in :attr:`OnnxSession.time_share` (the CPU alone has all of it).
 Profiling ends with the warm-up, and so does the profiled session: ONNX Runtime would go
 on recording every later run of it (``OnnxSession._serve_unprofiled``). And when a provider
 fails during a later run, ONNX Runtime moves the session to the CPU and retries; the
@@ -116,8 +117,10 @@ class OnnxSession:
         self.contracts = model.spec.inputs
         requested = _providers_with_options(model, config)
         self.requested_provider = requested[0][0]
-        # The warm-up's profile goes to a private folder, removed with it.
-        self._profile_dir = _private_folder() if config.warmup else None
+        # The warm-up's profile goes to a private folder, removed with it. A session given the
+        # CPU alone has nothing to tell apart: it is not profiled, nor made twice.
+        profiled = config.warmup and len(requested) > 1
+        self._profile_dir = _private_folder() if profiled else None
         self._options = _session_options(config.threads, self._profile_dir)
         try:
             self._start(model, requested, config)
@@ -141,7 +144,7 @@ class OnnxSession:
         self.warmup_shapes: dict[str, tuple[int, ...]] | None = None
         self.time_share: dict[str, float] | None = None  # provider -> share of kernel time
         self.warmup_ms = self._warm_up() if config.warmup else None
-        if config.warmup:
+        if self._profile_dir is not None:
             self._serve_unprofiled(model, source, requested)
 
     def _serve_unprofiled(
@@ -157,8 +160,9 @@ class OnnxSession:
         with ``tools.measure_kiosk_memory``). So the profiled session answers the warm-up
         only; the one that runs is made again from the same checked bytes and providers,
         with profiling off (``_profiled_time_share``), and warmed up once more so that its
-        first real run is not the slow one. Loading costs a second session per model: on
-        TensorRT the second loads the engine the first built. The first goes before the
+        first real run is not the slow one. Loading costs a second session per model, only
+        where several providers were asked for (a GPU's): on TensorRT the second loads the
+        engine the first built. The first goes before the
         second is made, which then takes the memory it freed."""
         del self._session
         self._session = _create(model, source, requested, self._options)
@@ -241,7 +245,10 @@ class OnnxSession:
         outputs = self.run(dummies)
         elapsed = (time.perf_counter() - started) * 1000
         self.warmup_shapes = {n: o.shape for n, o in zip(self._output_names, outputs, strict=True)}
-        self.time_share = self._profiled_time_share()
+        if self._profile_dir is None:  # one provider: all the kernel time is its
+            self.time_share = {self._registered: 1.0}
+        else:
+            self.time_share = self._profiled_time_share()
         if self.time_share:
             self.provider = max(self.time_share, key=self.time_share.__getitem__)
         return elapsed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from inference.errors import ChecksumMismatchError, InputError
 from inference.pack import files, installed
 from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
+from inference.runtime import session as session_module
 from inference.runtime.providers import CPU, CUDA, TENSORRT, Precision, ProviderPlan
 from inference.runtime.session import OnnxSession, SessionConfig
 from tests.conftest import installed_model as installed_model_path
@@ -250,3 +252,36 @@ def test_a_model_with_external_data_still_loads_by_path(tmp_path: Path) -> None:
     assert loadable(path, path.read_bytes()) == str(path)
     pack_model = installed_model_path("yunet_n")
     assert isinstance(loadable(pack_model, pack_model.read_bytes()), bytes)
+
+
+def test_a_provider_that_takes_no_node_is_told_by_the_profile_and_the_session_is_made_again(
+    model_pack: ModelPack,
+) -> None:
+    """Two providers asked for: ONNX Runtime lists the first even when it runs nothing (the
+    Azure provider of this CPU build stands for a GPU one that takes no node), so the
+    warm-up is profiled, and the session that runs is made again without profiling."""
+    runtime = Runtime(model_pack, preference=(CPU,), threads=ThreadBudget(2))
+    plan = replace(runtime._config.plan, providers=("AzureExecutionProvider", CPU))
+    runtime._config = replace(runtime._config, plan=plan)
+    session = runtime.session("yunet_n")
+    assert session._session.get_providers()[0] == "AzureExecutionProvider"
+    assert session.provider == CPU and session.time_share is not None
+    assert session.time_share[CPU] == pytest.approx(1.0)
+    assert session._session.get_session_options().enable_profiling is False
+
+
+def test_a_session_given_the_cpu_alone_is_made_once(
+    model_pack: ModelPack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one provider there is nothing for a profile to tell: no second session (a
+    second load of every model at each start of the kiosk)."""
+    made: list[object] = []
+    original = session_module._create
+
+    def counted(*args: Any) -> Any:
+        made.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(session_module, "_create", counted)
+    Runtime(model_pack, preference=(CPU,), threads=ThreadBudget(2)).session("yunet_n")
+    assert len(made) == 1
