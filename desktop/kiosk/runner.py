@@ -78,8 +78,9 @@ class Outage:
     events: tuple[AccessEvent, ...] = ()
     """The events of the tracks that were open when the camera went."""
     restart: bool = False
-    """Only a restart of the kiosk (or a replug) brings the camera back: its reads are stuck
-    in the driver (:class:`~desktop.kiosk.sources.CameraRestartError`). It is still tried."""
+    """Only a restart of the kiosk (or a replug) brings the camera back: its reads (or opens)
+    are stuck in the driver (:class:`~desktop.kiosk.sources.CameraRestartError`). It is
+    still tried."""
 
 
 class KioskListener(Protocol):

@@ -89,7 +89,7 @@ class KioskSourceError(KioskError):
 
 
 class CameraRestartError(KioskError):
-    """A camera refused for its reads stuck in the driver, from the
+    """A camera refused for its reads (or opens) stuck in the driver, from the
     ``RESTART_AFTER_REFUSALS``th time in a row: only a restart of the kiosk (or a replug)
     frees it. Still tried again, as any camera gone (one read may return after all)."""
 
@@ -144,8 +144,8 @@ def camera_frames(index: str, max_frames: int | None = None) -> Iterator[tuple[f
     if stuck >= MAX_STUCK_READS:
         with _stuck_lock:
             refusals = _refusals[number] = _refusals.get(number, 0) + 1
-        message = (f"camera {number} is not opened again while {stuck} of its reads are "
-                   "stuck in its driver")  # fmt: skip
+        message = (f"camera {number} is not opened again while {stuck} of its reads or opens"
+                   " are stuck in its driver")  # fmt: skip
         if refusals >= RESTART_AFTER_REFUSALS:
             message += ": restart the kiosk (or unplug the camera and plug it in again)"
             _log.warning("%s", message)
