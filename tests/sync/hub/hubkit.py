@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -33,6 +34,13 @@ def example_env() -> dict[str, str]:
     """The settings packaging/systemd/hub.env.example ships (its uncommented lines)."""
     lines = (REPO / "packaging" / "systemd" / "hub.env.example").read_text().splitlines()
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def one_shot_token(page: str) -> str:
+    """The one-shot token (``sync.hub.admin.once``) of the admin form on ``page`` (its HTML)."""
+    token = re.search(r'name="_once" value="([^"]+)"', page)
+    assert token, "the form carries no one-shot token"
+    return token.group(1)
 
 
 def free_port() -> int:

@@ -28,7 +28,7 @@ from sync.hub.models import (
     SpeciesPack,
 )
 from tests.sync.hub import entries as e
-from tests.sync.hub.hubkit import Api
+from tests.sync.hub.hubkit import Api, one_shot_token
 
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
 
@@ -41,9 +41,9 @@ def _messages(response: Any) -> str:
 
 def test_adding_a_device_shows_a_code_that_registers_it(operator: Client, site_slug: str) -> None:
     site = Site.objects.create(slug=site_slug)
-    response = operator.post(
-        "/admin/hub/device/add/", {"site": site.pk, "name": "kiosk-9"}, follow=True
-    )
+    url = "/admin/hub/device/add/"
+    form = {"site": site.pk, "name": "kiosk-9", "_once": _once(operator.get(url))}
+    response = operator.post(url, form, follow=True)
     code = re.search(r"One-time code for .*?: ([0-9A-Z-]{17})", _messages(response))
     assert code, _messages(response)
     registered = Client().post(
@@ -71,12 +71,14 @@ def test_a_code_is_shown_once_in_the_answer_and_never_kept_in_the_session(
     the database, and in its backups, for as long as the operator did not look."""
     site = Site.objects.create(slug=site_slug)
     if how == "add":
-        answer = operator.post("/admin/hub/device/add/", {"site": site.pk, "name": "kiosk-1"})
+        url = "/admin/hub/device/add/"
+        form = {"site": site.pk, "name": "kiosk-1", "_once": _once(operator.get(url))}
     else:
         device = Device.objects.create(site=site, name="kiosk-1")
-        answer = operator.post(
-            "/admin/hub/device/", {"action": "issue_code", "_selected_action": [device.pk]}
-        )
+        url = "/admin/hub/device/"
+        form = {"action": "issue_code", "_once": _once(operator.get(url)),
+                "_selected_action": [device.pk]}  # fmt: skip
+    answer = operator.post(url, form)
     assert answer.status_code == 200  # the page itself, not a redirect to where it waits
     assert "no-store" in answer["Cache-Control"]
     code = re.search(r"One-time code for .*?: ([0-9A-Z-]{17})", _messages(answer))
@@ -88,9 +90,7 @@ def test_a_code_is_shown_once_in_the_answer_and_never_kept_in_the_session(
 
 def _once(page: Any) -> str:
     """The one-shot token of the form on ``page``."""
-    token = re.search(r'name="_once" value="([^"]+)"', page.content.decode())
-    assert token, "the form carries no one-shot token"
-    return token.group(1)
+    return one_shot_token(page.content.decode())
 
 
 @pytest.mark.parametrize("how", ["add", "issue_code"])
@@ -289,10 +289,10 @@ def test_issuing_codes_for_several_devices_is_all_or_nothing(
         )
     try:
         selected = list(devices.values_list("pk", flat=True))
+        form = {"action": "issue_code", "_once": _once(operator.get("/admin/hub/device/")),
+                "_selected_action": selected}  # fmt: skip
         with pytest.raises(DatabaseError, match="refused for the test"):
-            operator.post(
-                "/admin/hub/device/", {"action": "issue_code", "_selected_action": selected}
-            )
+            operator.post("/admin/hub/device/", form)
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TRIGGER jaga_test_refuse ON {table}")

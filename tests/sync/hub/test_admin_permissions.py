@@ -14,7 +14,7 @@ from django.test import Client
 
 from sync.hub import auth
 from sync.hub.models import Device, Site, SiteMembership
-from tests.sync.hub.hubkit import Api
+from tests.sync.hub.hubkit import Api, one_shot_token
 
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
 
@@ -35,9 +35,13 @@ def _staff(*codenames: str, site: Site | None = None) -> Client:
 
 def _add(client: Client, site: Site, name: str, **fields: str) -> tuple[Device, str]:
     """Add a device through the admin; the device and the page the add leads to."""
-    page = client.post(
-        "/admin/hub/device/add/", {"site": site.pk, "name": name, **fields}, follow=True
-    )
+    url = "/admin/hub/device/add/"
+    form = {
+        "site": site.pk,
+        "name": name,
+        "_once": one_shot_token(client.get(url).content.decode()),
+    }
+    page = client.post(url, {**form, **fields}, follow=True)
     assert page.status_code == 200
     return Device.objects.get(site=site, name=name), re.sub(r"\s+", " ", page.content.decode())
 

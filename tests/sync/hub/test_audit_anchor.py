@@ -35,7 +35,7 @@ from sync.protocol import MAX_AUDIT_BODY_BYTES, MAX_PAYLOAD_BYTES
 from sync.protocol.audit_messages import AuditLink, audit_entry_hash
 from sync.store import AccessEvent, Passphrase, Store
 from tests.sync.conftest import FAST, FakeClock
-from tests.sync.hub.hubkit import Api
+from tests.sync.hub.hubkit import Api, one_shot_token
 from tests.sync.test_store_audit import tamper
 
 FIELDS = ("sequence", "at", "actor", "action", "subject", "details", "prev_hash", "entry_hash")
@@ -510,7 +510,9 @@ def _issue(client: Client, api: Api, action: str = "issue_code") -> list[str]:
     """Post a Device admin action for ``api``'s device; the messages it left and the page
     it answered with (where a code is shown)."""
     device = Device.objects.get(uid=api.device_id)
-    answer = client.post("/admin/hub/device/", {"action": action, "_selected_action": [device.pk]})
+    url = "/admin/hub/device/"
+    once = one_shot_token(client.get(url).content.decode())
+    answer = client.post(url, {"action": action, "_once": once, "_selected_action": [device.pk]})
     shown = [str(message) for message in get_messages(answer.wsgi_request)]
     return [*shown, answer.content.decode()]
 

@@ -13,7 +13,7 @@ from sync.hub import auth
 from sync.hub.models import Device, FishObservation, Site
 from sync.protocol import PROTOCOL_VERSION
 from tests.sync.hub import entries as e
-from tests.sync.hub.hubkit import HubProcess, free_port, jaga_hub
+from tests.sync.hub.hubkit import HubProcess, free_port, jaga_hub, one_shot_token
 
 
 def _register(hub_url: str, site: str) -> tuple[str, dict[str, str]]:
@@ -92,8 +92,8 @@ def test_create_device_command_prints_a_working_code(
     assert device.site.slug == site_slug
 
 
-def _form_token(browser: httpx.Client, path: str) -> str:
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', browser.get(path).text)
+def _form_token(page: str, path: str) -> str:
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
     assert token, path
     return token.group(1)
 
@@ -114,7 +114,11 @@ def test_a_one_time_code_is_never_sent_in_a_cookie(live_hub: HubProcess, site_sl
 
         def post(path: str, form: dict[str, Any]) -> None:
             """Post a form and follow its redirect, if any, as a browser does."""
-            form = {**form, "csrfmiddlewaretoken": _form_token(browser, path)}
+            page = browser.get(path).text
+            tokens = {"csrfmiddlewaretoken": _form_token(page, path)}
+            if 'name="_once"' in page:
+                tokens["_once"] = one_shot_token(page)
+            form = {**form, **tokens}
             shown = browser.post(path, data=form)
             cookies.extend(shown.headers.get_list("set-cookie"))
             if shown.status_code == 302:
