@@ -9,7 +9,9 @@ backup) until the next page shows them. The hub keeps only the code's hash; a co
 replaced by issuing a new one. Reloading that page sends the form again, which does nothing
 again: the add form and the action carry a one-shot token (``once``), spent in the database
 in the work's transaction, so the reload (or a double-click) adds no second device and voids
-no code just shown (it answers with the devices' list and a note).
+no code just shown. A form sent again, or without a token, does nothing and answers with a
+fresh form (the add form, or the list) and a note saying why: when the form was sent first and
+what it did (the devices' names). "Revoke" spends no token: it is idempotent, and urgent.
 The action issues its codes in one transaction: an error midway voids no device's token
 (they are all as before, and no code is shown).
 
@@ -46,7 +48,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
 from sync.hub import auth
@@ -140,21 +141,23 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        """A form sent again (a reload of the answer showing the code, a double-click) adds
-        nothing (``save_model`` spends its token)."""
+        """A form sent again (a reload of the answer showing the code, a double-click, a page
+        the back button restored) or without a token adds nothing (``save_model`` spends its
+        token): the answer is a fresh add form, with a note saying why (``once``)."""
         context = {**(extra_context or {}), "once": once.new_token()}
         try:
             response: HttpResponse = super().add_view(request, form_url, context)
-        except once.AlreadySentError:  # the add's transaction rolled back
-            messages.warning(request, once.ALREADY_SENT)
-            return HttpResponseRedirect(reverse("admin:hub_device_changelist"))
+        except once.RefusedError as refused:  # the add's transaction rolled back
+            messages.warning(request, str(refused))
+            return HttpResponseRedirect(request.get_full_path())
         return response
 
     def save_model(self, request: Any, obj: Device, form: Any, change: bool) -> None:
         """An add spends the form's token first, in the add's transaction (``once``)."""
-        if not change:
-            once.spend(request)
+        spent = once.spend(request) if not change else None
         super().save_model(request, obj, form, change)
+        if spent is not None:
+            once.record(spent, f"added the device {obj}")
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -185,19 +188,27 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
         """One transaction for all the selected devices: an error midway (other than an open
         audit break, which skips that device) voids no token whose code goes unshown. The
         form sent again (a reload of the codes' page, a double-click) issues nothing: its
-        token is spent first, in the same transaction (``once``)."""
+        token is spent first, in the same transaction (``once``); sent again, or without a
+        token, it issues nothing and answers with the list (a fresh token) and a note."""
         issued = []
         with transaction.atomic():
             try:
-                once.spend(request)
-            except once.AlreadySentError:
-                messages.warning(request, once.ALREADY_SENT)
+                spent = once.spend(request)
+            except once.RefusedError as refused:
+                messages.warning(request, str(refused))
                 return None
             for device in queryset:
                 try:
                     issued.append(auth.issue_code(device, by=str(request.user)))
                 except OpenAuditBreakError as error:
                     messages.error(request, f"No code for {device}: {error}")
+            names = once.named([str(each.device) for each in issued])
+            once.record(
+                spent,
+                f"issued a new one-time code for {names}" if len(issued) == 1
+                else f"issued new one-time codes for {names}" if issued
+                else "issued no code",
+            )  # fmt: skip
         return self._codes_page(request, issued) if issued else None
 
     def _codes_page(self, request: HttpRequest, issued: list[auth.IssuedCode]) -> HttpResponse:

@@ -156,6 +156,75 @@ def test_a_double_click_does_the_work_once(operator: Client, site_slug: str, how
     assert auth.register(code)[0].site_id == site.pk  # the one code shown works
 
 
+def _device_form(site: Site, how: str) -> tuple[str, dict[str, Any]]:
+    """The URL and the fields (no token) of a form that issues a code for ``site``'s
+    "kiosk-1": the add form, or the list's action (adding the device first)."""
+    if how == "add":
+        return "/admin/hub/device/add/", {"site": site.pk, "name": "kiosk-1"}
+    device = Device.objects.create(site=site, name="kiosk-1")
+    return "/admin/hub/device/", {"action": "issue_code", "_selected_action": [device.pk]}
+
+
+@pytest.mark.parametrize("how", ["add", "issue_code"])
+def test_a_post_without_a_token_does_nothing_and_shows_the_form_again(
+    operator: Client, site_slug: str, how: str
+) -> None:
+    """A POST without a token (a script, or a form page rendered before the upgrade) was
+    not checked: it did the work, and a second send of it did it again."""
+    site = Site.objects.create(slug=site_slug)
+    url, form = _device_form(site, how)
+    before = list(site.devices.values_list("uid", "token_hash"))
+    refused = operator.post(url, form, follow=True)
+    assert "One-time code for" not in _messages(refused)
+    assert "carried no one-shot token" in _messages(refused)
+    assert list(site.devices.values_list("uid", "token_hash")) == before
+    done = operator.post(url, {**form, "_once": _once(refused)})  # the form shown again
+    assert re.search(r"One-time code for kiosk-1 .*?: [0-9A-Z-]{17}", _messages(done))
+
+
+@pytest.mark.parametrize(
+    ("how", "did"),
+    [("add", "added the device kiosk-1"), ("issue_code", "issued a new one-time code for kiosk-1")],
+)
+def test_a_form_sent_again_says_what_it_did_and_offers_a_fresh_one(
+    operator: Client, site_slug: str, how: str, did: str
+) -> None:
+    """After the back button, the browser may show the form page it kept, with its spent
+    token: the next add (another name), or a code for another device, was refused as
+    "already sent", without saying what was sent, nor offering a form to do it on purpose."""
+    site = Site.objects.create(slug=site_slug)
+    url, first = _device_form(site, how)
+    token = _once(operator.get(url))
+    if how == "add":
+        second = {**first, "name": "kiosk-2"}
+    else:
+        second = {
+            **first,
+            "_selected_action": [Device.objects.create(site=site, name="kiosk-2").pk],
+        }
+    shown = operator.post(url, {**first, "_once": token})
+    code = re.search(r"One-time code for kiosk-1 .*?: ([0-9A-Z-]{17})", _messages(shown))
+    assert code, _messages(shown)
+    refused = operator.post(url, {**second, "_once": token}, follow=True)  # the restored page
+    text = _messages(refused)
+    assert "already sent" in text and did in text, text
+    assert code.group(1) not in text and "One-time code for" not in text
+    fresh = _once(refused)
+    assert fresh != token
+    again = operator.post(url, {**second, "_once": fresh})  # sent on purpose
+    assert re.search(r"One-time code for kiosk-2 .*?: [0-9A-Z-]{17}", _messages(again))
+    assert auth.register(code.group(1))[0].name == "kiosk-1"  # the first code still works
+
+
+@pytest.mark.parametrize("url", ["/admin/hub/device/add/", "/admin/hub/device/"])
+def test_the_one_shot_forms_are_never_kept_by_the_browser(operator: Client, url: str) -> None:
+    """A form page the browser kept comes back with the back button, its token spent:
+    ``no-store`` has it asked for again, with a fresh token."""
+    page = operator.get(url)
+    assert "no-store" in page["Cache-Control"]
+    assert _once(page) != _once(operator.get(url))
+
+
 def test_erase_action_tombstones_and_tells_the_site(operator: Client, api: Api) -> None:
     person = e.person(api.site, name="Ana Erase")
     api.push(e.entry("person", "upsert", person))
