@@ -7,7 +7,9 @@ it replaces recorded is applied to it again: this device's own, with their tombs
 may not have reached the hub yet, and then exist nowhere else), and those pulled from the
 hub. Each person removed this way gets a ``person.erased`` entry that says it was carried.
 The erasures are read from those entries, and from the erasure ledger for the entries
-decision retention has deleted since (``sync.store.retention.RECORDED_ERASURES``).
+decision retention has deleted since (``sync.store.retention.RECORDED_ERASURES``); the
+ledger keeps no reason, so the entry of an erasure carried from it gives
+``REASON_NOT_KEPT``.
 An erasure of someone the replaced store holds again (a retention erasure the hub overruled)
 is not carried.
 """

@@ -29,7 +29,8 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
   pulled again from the restored log, such a person would come back on this device. With
   its own tombstone, this device keeps them erased (``sync.client.apply``) and the hub
   erases them again. Read from the ``person.erased`` entries, and from the erasure ledger
-  for those decision retention deleted (``sync.store.retention.RECORDED_ERASURES``).
+  for those decision retention deleted (``sync.store.retention.RECORDED_ERASURES``), which
+  keeps no reason: such a tombstone gives ``REASON_NOT_KEPT``.
 
 The hub applies each record once by its uid, and settles edits field by field by their
 times (``sync.hub.apply.lww``): what it still holds does not double (a person several

@@ -28,7 +28,9 @@ delivered it all in one sync. So:
   transaction, a ``retention.applied`` entry naming it, which ``AuditLog.verify`` looks
   for (with a receipt at or past it) before it calls the prefix deleted by retention. The
   erasures (``person.erased``) among the entries deleted are kept in ``erasure_ledger``,
-  in the same transaction, for a restore of an older backup (``sync.store.erasures``).
+  in the same transaction, for a restore of an older backup (``sync.store.erasures``): the
+  person's uid and when, not the reason typed, which may name whoever asked (schema 13,
+  ``sync.store.schema.v13``); an erasure read from it is given ``REASON_NOT_KEPT``.
 
 Ages are by the device's clock. A clock that runs far ahead when the hub takes a decision
 only keeps it longer (its ``held_since`` is in the future); a clock that jumps more than the
@@ -73,13 +75,17 @@ RUN_SECONDS = 20.0  # a run stops after this; the next sync carries on
 ANCHORED_PREFIX = "audit.anchored."
 ANCHORED_AT_PREFIX = "audit.anchored_at."
 BREAK_NAME = "audit.break_open"
+# The reason an erasure read from the ledger is given (a tombstone sent again, an erasure
+# carried over a restore): the ledger keeps no reason (schema 13, ``sync.store.schema.v13``).
+REASON_NOT_KEPT = "erased earlier; the reason given is no longer kept on this device"
 
-# Every erasure this store recorded: the ``person.erased`` entries, and those retention
-# deleted, kept in the ledger (``sync.store.erasures``, ``sync.store.resend``).
-RECORDED_ERASURES = """
+# Every erasure this store recorded: the ``person.erased`` entries, with the reason given,
+# and those retention deleted, kept in the ledger, with ``REASON_NOT_KEPT``
+# (``sync.store.erasures``, ``sync.store.resend``).
+RECORDED_ERASURES = f"""
 SELECT sequence, subject AS person_uid, coalesce(json_extract(details, '$.reason'), '') AS reason,
     at FROM audit_log WHERE action = 'person.erased'
-UNION ALL SELECT sequence, person_uid, reason, erased_at AS at FROM erasure_ledger
+UNION ALL SELECT sequence, person_uid, '{REASON_NOT_KEPT}', erased_at AS at FROM erasure_ledger
 """
 
 _OLD_HELD_EVENTS = """
@@ -92,9 +98,8 @@ DELETE FROM access_events WHERE id IN (
 )
 """
 _KEEP_ERASURES = """
-INSERT OR IGNORE INTO erasure_ledger (sequence, person_uid, reason, erased_at)
-SELECT sequence, subject, coalesce(json_extract(details, '$.reason'), ''), at FROM audit_log
-WHERE action = 'person.erased' AND sequence <= ?
+INSERT OR IGNORE INTO erasure_ledger (sequence, person_uid, erased_at)
+SELECT sequence, subject, at FROM audit_log WHERE action = 'person.erased' AND sequence <= ?
 """
 
 

@@ -3,6 +3,7 @@ audit chain still verifies from its checkpoint (``sync.store.retention``)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from uuid import UUID
 
@@ -17,7 +18,7 @@ from sync.protocol import Change
 from sync.store import AccessEvent, Passphrase, Store, Verdict, backup, restore
 from sync.store.clock import format_timestamp
 from sync.store.resend import queue_again
-from sync.store.retention import DEFAULT_KEEP_DAYS
+from sync.store.retention import DEFAULT_KEEP_DAYS, REASON_NOT_KEPT
 from sync.store.schema.migrations import MIGRATIONS
 from sync.store.store_info import describe
 from tests.sync.conftest import FAST, FakeClock, enrol
@@ -265,7 +266,13 @@ def test_a_v11_store_upgrades_with_its_whole_chain_and_the_same_guard(
         assert store.audit.verify().ok
 
 
-def _erase_pulled_and_prune(store: Store, clock: FakeClock, erased_uid: str) -> None:
+# What an operator may type as an erasure's reason: personal data the ledger must not keep.
+TYPED_REASON = "John Smith asked by email j@x"
+
+
+def _erase_pulled_and_prune(
+    store: Store, clock: FakeClock, erased_uid: str, reason: str = "erased at another gate"
+) -> None:
     """A pulled erasure of ``erased_uid``; then retention deletes its audit entry."""
     tombstone = {"person_uid": erased_uid, "erased_at": format_timestamp(clock.now())}
     change = Change(
@@ -273,7 +280,7 @@ def _erase_pulled_and_prune(store: Store, clock: FakeClock, erased_uid: str) -> 
         entity="person",
         entity_uid=UUID(erased_uid),
         operation="tombstone",
-        payload={**tombstone, "reason": "erased at another gate"},
+        payload={**tombstone, "reason": reason},
         changed_at=clock.now(),
     )
     assert apply_page(store, "north-gate", [change], 7).erased == 1
@@ -316,4 +323,59 @@ def test_a_hub_restored_is_told_again_of_a_pulled_erasure_retention_deleted_the_
     assert requeued.erasures == 1
     tombstone = store.outbox.tombstones()[0]
     assert tombstone.entity_uid == erased_uid
-    assert tombstone.payload()["reason"] == "erased at another gate"
+    assert tombstone.payload()["reason"] == REASON_NOT_KEPT  # the ledger keeps none
+
+
+def ledger(store: Store) -> tuple[list[str], list[tuple[object, ...]]]:
+    """The erasure ledger's columns and rows."""
+    cursor = store.database.connection.execute("SELECT * FROM erasure_ledger")
+    return [column[0] for column in cursor.description], cursor.fetchall()
+
+
+def test_the_erasure_ledger_keeps_who_was_erased_and_when_but_not_the_reason_typed(
+    store: Store, db_path: Path, tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    """The ledger outlives every audit entry: the reason an operator typed (personal data,
+    as often as not) stays only in the ``person.erased`` entry, until retention deletes it;
+    a restore carries the erasure with a fixed reason."""
+    erased_uid = enrol(store, clock, "GONE", seed=1)
+    backup(store, tmp_path / "b.db", operator="admin")
+    _erase_pulled_and_prune(store, clock, erased_uid, reason=TYPED_REASON)
+    columns, rows = ledger(store)
+    assert columns == ["sequence", "person_uid", "erased_at"]
+    assert [row[1] for row in rows] == [erased_uid]
+    store.close()
+
+    restore(tmp_path / "b.db", db_path, passphrase, operator="admin", force=True, config=FAST)
+
+    with Store.open(db_path, passphrase, config=FAST) as restored:
+        assert erased_uid not in {p.person_uid for p, _ in restored.people.listing()}
+        carried = [e for e in restored.audit.entries() if e.action == "person.erased"]
+        assert [json.loads(e.details_json)["reason"] for e in carried] == [REASON_NOT_KEPT]
+
+
+def test_a_v12_store_upgrades_with_the_reasons_in_its_erasure_ledger_cleared(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    with Store.create(
+        db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:12]
+    ) as v12:
+        erased_uid = enrol(v12, clock, "GONE", seed=1)
+        assert v12.people.erase(erased_uid, operator="admin", reason=TYPED_REASON)
+        with v12.database.write() as connection:  # what schema 12's retention kept
+            connection.execute(
+                "INSERT INTO erasure_ledger (sequence, person_uid, reason, erased_at)"
+                " SELECT sequence, subject, json_extract(details, '$.reason'), at"
+                " FROM audit_log WHERE action = 'person.erased'"
+            )
+        kept = v12.database.query("SELECT sequence, person_uid, erased_at FROM erasure_ledger")
+        assert v12.database.query("SELECT reason FROM erasure_ledger") == [(TYPED_REASON,)]
+    with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
+        columns, rows = ledger(store)
+        assert columns == ["sequence", "person_uid", "erased_at"] and rows == kept
+        assert store.database.owed_purge_since() is None  # the old rows left the WAL too
+        connection = store.database.connection
+        for sql in ("UPDATE erasure_ledger SET erased_at = ''", "DELETE FROM erasure_ledger"):
+            with pytest.raises(sqlcipher3.IntegrityError, match="append-only"):
+                connection.execute(sql)
+        assert store.audit.verify().ok

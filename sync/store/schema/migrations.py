@@ -14,7 +14,8 @@ from typing import Any
 import sqlcipher3
 
 from sync.errors import SchemaVersionError
-from sync.store.schema import v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12
+from sync.store import purge_mark
+from sync.store.schema import v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13
 
 # "JAGA" in ASCII: tells a Jaga store from any other SQLCipher file with the same key.
 APPLICATION_ID = 0x4A414741
@@ -61,6 +62,13 @@ def _initial_schema(connection: Any) -> None:
     connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
+def _ledger_without_reasons(connection: Any) -> None:
+    """Drop the reasons typed from the erasure ledger, and owe the purge that takes the old
+    rows out of the write-ahead log (``v13``)."""
+    run_script(v13.SQL)(connection)
+    purge_mark.owe_purge(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "people, templates, photos, fish, access events, audit, outbox", _initial_schema),
     Migration(2, "sync client state and uploads; fish reviewer", run_script(v2.SQL)),
@@ -82,6 +90,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "the audit chain may lose a prefix the hub holds, from a checkpoint; erasures kept",
         run_script(v12.SQL),
     ),
+    Migration(13, "the erasure ledger keeps no reason typed", _ledger_without_reasons),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -24,8 +24,9 @@ What retention needs to delete only what the hub has held for the whole window:
 And what the entries it deletes must leave behind: ``erasure_ledger``, each erasure a
 ``person.erased`` entry recorded (the person's uid, the reason as typed, when), so that a
 restore of an older backup still erases them again (``sync.store.erasures``) and a restored
-hub is told again (``sync.store.resend``). Nothing else of the person: no personal data.
-Its rows are never changed or deleted.
+hub is told again (``sync.store.resend``). Its rows are never changed or deleted. (The
+reason, free text that may name whoever asked, is dropped by schema 13,
+``sync.store.schema.v13``: the ledger keeps the uid and the time.)
 """
 
 SQL = """
