@@ -33,9 +33,10 @@ compared with the newest segment the hub holds for the device:
   acknowledges it as a break is (a key holder could delete a prefix and claim it was
   retention: nothing links the deleted entries to what the hub holds). One is open at a
   time per device: while it is, a batch that would record another is refused with
-  ``audit_pruned_open`` (nothing recorded), and the chain that goes on after the one taken
-  is taken as any. A chain that does not follow its own checkpoint is refused as a gap, as
-  before;
+  ``audit_pruned_open`` (nothing recorded; the reason names the open record, to find it
+  in the admin), no new registration code is issued (``start_anew``), and the chain that goes
+  on after the one taken is taken as any. A chain that does not follow its own checkpoint
+  is refused as a gap, as before;
 * anything else is a break: recorded (one open break per device), counted in the hub's
   metrics, shown in the admin, and this and every later batch of the device is refused with
   ``audit_chain_break`` until an operator acknowledges it. A break names the entry where the
@@ -194,11 +195,21 @@ def start_anew(device: Device, by: str) -> None:
     ``reissued`` entry among the breaks, acknowledged at once by ``by``. Refused with
     ``OpenAuditBreakError`` while a break is open: a code must not close it unexamined, so an
     operator acknowledges it first, with a note, under its own permission. Nothing is
-    recorded for a device the hub holds no chain of."""
+    recorded for a device the hub holds no chain of. Refused as well while a pruned record
+    (``pruned_start``, ``pruned_gap``) is open, naming it: a store registering with the code
+    from a checkpoint would be refused (``AUDIT_PRUNED_OPEN``) until that record of the store
+    before it is acknowledged, and a code must not close it unexamined either."""
     if _breaks(device).filter(acknowledged_at__isnull=True).exists():
         raise OpenAuditBreakError(
             "its audit chain has an open break; acknowledge it first (Audit breaks), "
             "with what you found"
+        )
+    pruned = _open_pruned(device)
+    if pruned is not None:
+        raise OpenAuditBreakError(
+            f"its audit chain has {_record_words(pruned)} still open, which would refuse "
+            "a store registering with the new code that begins after a checkpoint; "
+            "acknowledge it first (Audit breaks), with what you found"
         )
     # The replacement numbers its batches from 1 (and a number a token holder pushed up
     # goes with the token).
@@ -411,17 +422,37 @@ def _unexplained_gap(device: Device, head: Head, first: AuditLink, deleted: int)
 def _refuse_while_pruned(device: Device) -> None:
     """At most one open pruned record per device: each asks an operator to look into it,
     and a token must not be able to ask for one a request."""
-    open_record = AuditBreak.objects.filter(
-        device=device, kind__in=OPENS_NO_SEGMENT, acknowledged_at__isnull=True
-    ).first()
+    open_record = _open_pruned(device)
     if open_record is not None:
         raise HubError(
             409,
             AUDIT_PRUNED_OPEN,
-            f"the batch begins after entries the hub does not hold, and the record of the "
-            f"entries missing from entry {open_record.sequence} is still open: an operator "
-            "must look into it and acknowledge it in the hub's admin (Audit breaks) first",
+            "the batch begins after entries the hub does not hold, and the record of those "
+            f"missing before is still open: {_record_words(open_record)} of "
+            f"{open_record.device}; an operator must look into it and acknowledge it in the "
+            "hub's admin (Audit breaks); its chain is then taken at the device's next sync",
         )
+
+
+def _open_pruned(device: Device) -> AuditBreak | None:
+    """The device's open pruned record (at most one: ``_refuse_while_pruned``), if any."""
+    record: AuditBreak | None = (
+        AuditBreak.objects.filter(
+            device=device, kind__in=OPENS_NO_SEGMENT, acknowledged_at__isnull=True
+        )
+        .select_related("device__site")
+        .first()
+    )
+    return record
+
+
+def _record_words(record: AuditBreak) -> str:
+    """A record as the operator finds it among the admin's Audit breaks: its kind, the
+    entry, when found, and the segment (the chain before a new code is an earlier one)."""
+    return (
+        f"the {record.kind} record at entry {record.sequence} (segment {record.segment}, "
+        f"found {record.detected_at:%Y-%m-%d %H:%M} UTC)"
+    )
 
 
 def _pruned_reason(held: int, deleted: int, renewed: datetime | None) -> str:

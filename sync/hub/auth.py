@@ -70,7 +70,8 @@ def issue_code(device: Device, by: str = "") -> IssuedCode:
     keep working until the replacement registers), and a revoked device is re-enabled. The
     device's audit chain starts anew (``sync.hub.audit.start_anew``): the replacement's
     store has its own; ``by`` (who issued it) is kept with that record. Raises
-    ``OpenAuditBreakError``, changing nothing, while the device's chain has an open break."""
+    ``OpenAuditBreakError``, changing nothing, while the device's chain has an open break
+    or an open pruned record."""
     from sync.hub.audit import start_anew  # here: sync.hub.audit imports this module
 
     code = new_code()

@@ -39,6 +39,7 @@ class DeviceRevoked(exceptions.PermissionDenied):
 
 
 class OpenAuditBreakError(Exception):
-    """No new registration code while the device's audit chain has an open break: the code
-    would start the chain anew, so the break is acknowledged first (with a note, under its
-    own permission), or the replacement would close it unexamined."""
+    """No new registration code while the device's audit chain has an open break (or an
+    open pruned record): the code would start the chain anew, so the break is acknowledged
+    first (with a note, under its own permission), or the replacement would close it
+    unexamined."""

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.test import Client
 
 from sync.hub.audit import acknowledge, current_head
 from sync.hub.auth import issue_code
+from sync.hub.errors import OpenAuditBreakError
 from sync.hub.log_epoch import renew_log_epochs
 from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import Site
@@ -200,10 +202,46 @@ def test_while_a_pruned_record_is_open_another_checkpoint_claim_is_refused(
     renew_log_epochs()  # even with a restore shown
     refused = send_from(api, chain, 6)
     assert (refused.status_code, refused.json()["error"]) == (409, "audit_pruned_open")
-    assert "acknowledge" in refused.json()["reason"]
+    (record,) = breaks(api)
+    # The refusal names the record, so the operator knows which one to look into.
+    assert f"{named(record)} of {api_device(api)}; " in refused.json()["reason"]
+    assert "acknowledge it in the hub's admin (Audit breaks)" in refused.json()["reason"]
     assert [r.kind for r in breaks(api)] == ["pruned_start"]
     assert send(api, chain[5:]).status_code == 200  # the chain goes on as before
     assert [sequence for _, sequence, _ in held(api)] == [4, 5, 6, 7, 8, 9]
+
+
+def named(record: Any) -> str:
+    """A pruned record as a refusal names it: what finds it in the admin's list."""
+    found = f"{record.detected_at:%Y-%m-%d %H:%M} UTC"
+    return f"the pruned_start record at entry 1 (segment {record.segment}, found {found})"
+
+
+def test_no_new_code_while_a_pruned_record_is_open_and_the_refusal_names_it(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    """A new code would start the chain anew, and the next store's would then be refused
+    (``audit_pruned_open``) over a record of the store before: the code waits until the
+    record is acknowledged, as for a break, and the refusal says which record it is."""
+    decide(store, clock, 5)
+    chain = links(store)
+    assert send_from(api, chain, 3).status_code == 200  # pruned_start, open
+    device = api_device(api)
+    (record,) = breaks(api)
+    with pytest.raises(OpenAuditBreakError) as refused:
+        issue_code(device, by="admin")
+    words = str(refused.value)
+    assert named(record) in words and "(segment 0," in words
+    assert "acknowledge it first (Audit breaks)" in words
+    assert breaks(api) == [record]  # nothing changed: the token still works
+    decide(store, clock, 1)
+    assert send(api, links(store, 6)).status_code == 200
+    assert acknowledge(record, "operator", "the store was registered again after a rebuild")
+    again = _registered_again(api, issue_code(device, by="admin").code)
+    assert send_from(again, links(store), 3).status_code == 200  # the new store is taken
+    assert [(r.kind, r.segment, r.is_open) for r in breaks(api)] == [
+        ("pruned_start", 0, False), ("reissued", 0, False), ("pruned_start", 1, True)
+    ]  # fmt: skip
 
 
 def test_a_token_cannot_flood_the_hub_with_pruned_records(
