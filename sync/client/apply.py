@@ -60,7 +60,7 @@ from uuid import UUID
 
 from sync.client.full_pull import note_progress, under_way
 from sync.client.packs import forget_withdrawn_pack
-from sync.client.state import cursor_name, log_tip_name, record_species_pack
+from sync.client.state import cursor_name, log_seal_name, log_tip_name, record_species_pack
 from sync.protocol import (
     RETENTION_REASON,
     Change,
@@ -150,6 +150,7 @@ def apply_page(
     newest_pack: SpeciesPackPublished | None = None,
     names_pack: bool = False,
     more: bool = True,
+    seal: str | None = None,
 ) -> PageReport:
     """Apply ``changes`` and store ``next_cursor`` as this site's cursor, all or nothing.
     ``device``: this device's id, which tells its own catches coming back from others'.
@@ -160,7 +161,8 @@ def apply_page(
     answer said which pack (a hub that knows how), so a ``newest_pack`` of None means the hub
     holds none this device reads: the pack announced before is dropped
     (``forget_withdrawn_pack``). ``more``: the hub has
-    changes after these (False ends a pull of the site from the start)."""
+    changes after these (False ends a pull of the site from the start). ``seal``: the hub's
+    seal of the last change (None: it gave none), kept with it as the tip."""
     tally = _Tally()
     with store.database.write() as connection:
         full = under_way(connection, site)
@@ -182,7 +184,7 @@ def apply_page(
         _retry_set_aside(context)
         put_value(connection, cursor_name(site), str(next_cursor), context.now)
         if changes and changes[-1].cursor == next_cursor:  # what the hub checks its log by
-            put_value(connection, log_tip_name(site), tip_value(changes[-1]), context.now)
+            keep_tip(connection, site, tip_value(changes[-1]), seal, context.now)
         note_progress(connection, site, next_cursor, context.now, more=more, took=context.took)
     if tally.erased:
         store.database.purge(wait=True)  # their data out of the file too (else it is owed)
@@ -193,6 +195,14 @@ def apply_page(
     return PageReport(
         tally.applied, tally.erased, tuple(tally.skipped), next_cursor, len(tally.set_aside)
     )
+
+
+def keep_tip(connection: Any, site: str, tip: str, seal: str | None, now: datetime) -> None:
+    """Keep ``tip`` (``tip_value``) as the last change applied from ``site``'s log, with the
+    hub's seal of it: an empty one when the hub gave none (a hub before seals), so that the
+    tip is not asked for again (``Puller.learn_tip``)."""
+    put_value(connection, log_tip_name(site), tip, now)
+    put_value(connection, log_seal_name(site), f"{tip.partition(':')[0]}:{seal or ''}", now)
 
 
 def tip_value(change: Change) -> str:

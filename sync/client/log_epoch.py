@@ -2,8 +2,11 @@
 
 The hub names its site's log epoch in every pull answer (``PullResult.log_epoch``, to a
 pull that sends ``LOG_EPOCH_HEADER`` with the epoch this device kept: ``log_epoch.SITE``)
-and renews it after a restore (``sync.hub.log_epoch``). The first epoch a device sees (a
-device new, or upgraded from a release before epochs) is only kept. Another one means the
+and renews it after a restore (``sync.hub.log_epoch``): by its admin's command, or by
+itself when this device shows it a tip it sealed that its log no longer holds (the last
+change this device applied, and the hub's seal of it, ``LOG_SEAL_HEADER``, kept from the
+answer that brought it: ``known_tip``). The first epoch a device sees (a device new, or
+upgraded from a release before epochs) is only kept. Another one means the
 log this device pulled was rewound: changes written since the restore have cursors it
 already passed, and what it pushed after the backup was taken is gone from the hub. So, in
 one store transaction, it keeps the new epoch, queues again what it sent
@@ -31,7 +34,7 @@ from uuid import UUID
 
 from sync.client.audit import ask_again
 from sync.client.full_pull import FullPull, full_pull_name
-from sync.client.state import cursor_name, log_tip_name
+from sync.client.state import cursor_name, log_seal_name, log_tip_name
 from sync.protocol import NO_LOG_EPOCH
 from sync.store import Store
 from sync.store.clock import format_timestamp
@@ -51,20 +54,27 @@ def known_epoch(store: Store, site: str) -> str:
         return get_value(connection, log_epoch_name(site)) or NO_LOG_EPOCH
 
 
-def known_tip(store: Store, site: str, cursor: int) -> str | None:
+def known_tip(store: Store, site: str, cursor: int) -> tuple[str | None, str | None]:
     """The fingerprint of the change this device applied at ``cursor`` of ``site``'s log,
-    for the hub to compare with its own (``LOG_TIP_HEADER``): None when it kept none there
-    (cursor 0, or moved by code before it kept one)."""
+    for the hub to compare with its own (``LOG_TIP_HEADER``), and the hub's seal of it
+    (``LOG_SEAL_HEADER``), without which the hub takes the tip as no evidence: None for
+    either when it kept none there (cursor 0, moved by code before it kept one, a hub that
+    gave no seal)."""
     with store.database.read() as connection:
         kept = get_value(connection, log_tip_name(site)) or ""
+        sealed = get_value(connection, log_seal_name(site)) or ""
     at, _, fingerprint = kept.partition(":")
-    return fingerprint if cursor and fingerprint and at == str(cursor) else None
+    if not (cursor and fingerprint and at == str(cursor)):
+        return None, None
+    sealed_at, _, seal = sealed.partition(":")
+    return fingerprint, (seal if seal and sealed_at == at else None)
 
 
-def tip_cursor(store: Store, site: str) -> int | None:
-    """The cursor of the tip this device kept for ``site``'s log, if it kept one."""
+def sealed_cursor(store: Store, site: str) -> int | None:
+    """The cursor of the tip this device kept for ``site``'s log with what the hub said of
+    its seal (an empty seal: it gave none), if it kept one."""
     with store.database.read() as connection:
-        kept = get_value(connection, log_tip_name(site))
+        kept = get_value(connection, log_seal_name(site))
     return int(kept.partition(":")[0]) if kept else None
 
 

@@ -16,18 +16,18 @@ import logging
 from dataclasses import dataclass, replace
 from uuid import UUID
 
-from sync.client.apply import PageReport, apply_page, tip_value
+from sync.client.apply import PageReport, apply_page, keep_tip, tip_value
 from sync.client.config import Tuning
 from sync.client.errors import HubUnavailableError
 from sync.client.full_pull import FullPull, start_cursor
-from sync.client.log_epoch import known_epoch, known_tip, note_epoch, tip_cursor
-from sync.client.state import cursor_name, log_tip_name
+from sync.client.log_epoch import known_epoch, known_tip, note_epoch, sealed_cursor
+from sync.client.state import cursor_name
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.protocol import NO_LOG_EPOCH, PullResult
 from sync.store import OutboxState, Store
 from sync.store.edit_clock import clock_warning
-from sync.store.state_rows import get_value, put_value
+from sync.store.state_rows import get_value
 
 _log = logging.getLogger(__name__)
 
@@ -80,30 +80,32 @@ class Puller:
         return report
 
     def learn_tip(self) -> FullPull | None:
-        """Ask the hub for the change at this device's cursor when it kept no tip there (a
-        store upgraded from a release that kept none, or a page whose last change was not
-        at its end), and keep it as the tip: once per cursor. Called before the sync
-        pushes, so a hub whose log ends before the cursor (restored from a backup, its
-        command forgotten) is told so before the push grows it back (then renewed, the
-        full pull it began is returned, as ``note_epoch`` does). A tip learned from a hub
-        already restored and grown back past the cursor is that hub's: no evidence."""
+        """Ask the hub for the change at this device's cursor, and its seal, when it kept no
+        sealed tip there (a store upgraded from a release that kept no tip, or no seal, or a
+        page whose last change was not at its end), and keep them as the tip: once per
+        cursor (a hub that gives no seal is not asked again). Called before the sync pushes,
+        so that a hub restored from a backup later (its command forgotten) is shown the tip
+        it sealed, and renews (``sync.hub.log_epoch``). A tip learned from a hub already
+        restored is that hub's: no evidence; nor is a cursor past its log, which the hub
+        takes as the device's word only: that hub waits for its admin's command. A hub that
+        answers another epoch is noted (``note_epoch``: the full pull it began is
+        returned)."""
         with self._store.database.read() as connection:
             cursor = int(get_value(connection, cursor_name(self._site)) or 0)
         epoch = known_epoch(self._store, self._site)
-        if not cursor or epoch == NO_LOG_EPOCH or tip_cursor(self._store, self._site) == cursor:
+        if not cursor or epoch == NO_LOG_EPOCH or sealed_cursor(self._store, self._site) == cursor:
             return None  # a hub of a release before epochs has no tips either
-        for start in (cursor - 1, cursor):  # from the cursor: only when the log ends before it
-            page = self._transport.changes(start, 1, epoch, None).page
-            check_page(page, start)
-            if page.log_epoch is not None and str(page.log_epoch) != epoch:
-                return note_epoch(self._store, self._site, page.log_epoch, cursor, self._device)
-            if page.changes or start == cursor:
-                at = [change for change in page.changes if change.cursor == cursor]
-                # What it holds there ("cursor:" when nothing: an erasure deleted it).
-                tip = tip_value(at[0]) if at else f"{cursor}:"
-                with self._store.database.write() as connection:
-                    put_value(connection, log_tip_name(self._site), tip, self._store.clock.now())
-                break
+        pulled = self._transport.changes(cursor - 1, 1, epoch, None)
+        page = pulled.page
+        check_page(page, cursor - 1)
+        if page.log_epoch is not None and str(page.log_epoch) != epoch:
+            return note_epoch(self._store, self._site, page.log_epoch, cursor, self._device)
+        at = [change for change in page.changes if change.cursor == cursor]
+        # What it holds there ("cursor:" when nothing: an erasure deleted it, or the log
+        # ends before it), sealed only when the answer's last change is that one.
+        tip, seal = (tip_value(at[0]), pulled.seal) if at else (f"{cursor}:", None)
+        with self._store.database.write() as connection:
+            keep_tip(connection, self._site, tip, seal, self._store.clock.now())
         return None
 
     def _pull_pages(self, stopping: Stopping) -> PullReport:
@@ -113,8 +115,8 @@ class Puller:
         for _ in range(self._tuning.max_pages_per_sync):
             if stopping():
                 break
-            tip = known_tip(self._store, self._site, cursor)
-            pulled = self._transport.changes(cursor, self._tuning.pull_limit, epoch, tip)
+            tip, seal = known_tip(self._store, self._site, cursor)
+            pulled = self._transport.changes(cursor, self._tuning.pull_limit, epoch, tip, seal)
             page = pulled.page
             check_page(page, cursor)
             if page.log_epoch is not None and str(page.log_epoch) != epoch:
@@ -135,6 +137,7 @@ class Puller:
                 # Present, even as null, only in the answer of a hub that names packs.
                 names_pack="species_pack" in page.model_fields_set,
                 more=page.has_more,
+                seal=pulled.seal,
             )
             report = report.add(applied)
             if page.species_pack is not None:

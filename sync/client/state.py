@@ -63,6 +63,12 @@ def log_tip_name(site: str) -> str:
     return f"log_tip.{site}"
 
 
+def log_seal_name(site: str) -> str:
+    """The cursor of the tip and the hub's seal of it (``LOG_SEAL_HEADER``), empty when the
+    hub gave none: the tip is evidence of a rewound log only with it."""
+    return f"log_seal.{site}"
+
+
 def read_values(database: Database) -> dict[str, str]:
     rows = database.query("SELECT name, value FROM sync_state")
     return {str(name): str(value) for name, value in rows}

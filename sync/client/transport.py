@@ -45,6 +45,7 @@ from sync.protocol import (
     AUTH_ERROR_CODES,
     CHUNK_SHA256_HEADER,
     LOG_EPOCH_HEADER,
+    LOG_SEAL_HEADER,
     LOG_TIP_HEADER,
     MAX_AUDIT_BODY_BYTES,
     MAX_CHUNK_BYTES,
@@ -73,6 +74,7 @@ Model = TypeVar("Model", bound=BaseModel)
 _RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 _MAX_RETRY_AFTER_S = 3600.0
 _MAX_ERROR_BODY_BYTES = 64 * 1024
+_MAX_SEAL = 64  # the hub takes back a seal of 64 hex digits at most (LOG_SEAL_HEADER)
 # The hub's own body limit of each operation that sends one (``sync.hub.api.middleware``).
 _HUB_BODY_LIMITS = {"push": MAX_PUSH_BODY_BYTES, "audit": MAX_AUDIT_BODY_BYTES,
                     "chunk": MAX_CHUNK_BYTES}  # fmt: skip
@@ -106,6 +108,7 @@ class Pulled:
 
     page: PullResult
     hub_now: datetime | None
+    seal: str | None = None  # the hub's seal of the page's last change (``LOG_SEAL_HEADER``)
 
 
 @dataclass(frozen=True)
@@ -147,12 +150,19 @@ class HubTransport:
         return self._call("audit", "POST", url, AuditReceipt, body=batch, headers=headers)
 
     def changes(
-        self, cursor: int, limit: int, log_epoch: str = NO_LOG_EPOCH, tip: str | None = None
+        self,
+        cursor: int,
+        limit: int,
+        log_epoch: str = NO_LOG_EPOCH,
+        tip: str | None = None,
+        seal: str | None = None,
     ) -> Pulled:
         """A page after ``cursor``; ``log_epoch``: the site's log epoch this device kept
         (``sync.client.log_epoch``), which the answer's ``log_epoch`` is compared with;
         ``tip``: the fingerprint of the change it applied at ``cursor``, which the hub
-        compares with its own (``LOG_TIP_HEADER``)."""
+        compares with its own (``LOG_TIP_HEADER``), and ``seal`` the hub's seal of it
+        (``LOG_SEAL_HEADER``), without which the hub takes the tip as no evidence. The
+        answer's seal, if the hub gave one, is ``Pulled.seal``."""
         params = {
             "cursor": str(cursor),
             "limit": str(limit),
@@ -163,10 +173,13 @@ class HubTransport:
         headers = {PACK_SCHEMA_HEADER: str(READABLE_PACK_SCHEMA), LOG_EPOCH_HEADER: log_epoch}
         if tip is not None:
             headers[LOG_TIP_HEADER] = tip
+        if tip is not None and seal is not None:
+            headers[LOG_SEAL_HEADER] = seal
         response = self._send(
             "pull", "GET", self._site_url("changes"), params=params, headers=headers
         )
-        return Pulled(parse_answer(response, PullResult, "pull"), hub_date(response))
+        page = parse_answer(response, PullResult, "pull")
+        return Pulled(page, hub_date(response), _seal(response))
 
     def start_upload(self, start: UploadStart) -> UploadStatus:
         return self._call("upload", "POST", self._site_url("uploads"), UploadStatus, body=start)
@@ -501,6 +514,15 @@ def hub_date(response: httpx.Response) -> datetime | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _seal(response: httpx.Response) -> str | None:
+    """The hub's seal of the answer's last change (``LOG_SEAL_HEADER``), or None when it
+    gave none (a hub before seals) or not one the hub would take back."""
+    seal = response.headers.get(LOG_SEAL_HEADER)
+    if seal is None or not (0 < len(seal) <= _MAX_SEAL and seal.isascii() and seal.isalnum()):
+        return None
+    return str(seal).lower()
 
 
 def _error_body(response: httpx.Response) -> ErrorBody | None:

@@ -375,8 +375,9 @@ def _pruned(
 def _site_renewed(device: Device) -> datetime | None:
     """When an admin last renewed the device's site's change log (``jaga hub
     renew-log-epoch``, after a restore of the hub's database); None: never. A renewal the
-    hub made itself does not count: any device token of the site can set it off (a pull
-    past the log), and it would let that token have a rewrite filed as a pruned gap."""
+    hub made itself does not count: a device's pull sets it off (a tip the hub sealed, past
+    its log), which shows only that the log no longer holds a change the hub handed out,
+    and it would let that device's token have a rewrite filed as a pruned gap."""
     renewed: datetime | None = (
         Site.objects.filter(pk=device.site_id)
         .values_list("log_epoch_restored_at", flat=True)

@@ -13,25 +13,35 @@ Two things renew it:
 - ``jaga hub renew-log-epoch``, which an admin runs after any restore (README): every
   site's, since a restore rewinds them all, and a device that pushed after the backup but
   has not pulled since is not ahead of its log;
-- the hub itself, as a safety net, when a pull shows the log was rewound: its cursor is
-  past the site's ``last_cursor`` (a device of an earlier release's too, though that device
-  never hears of epochs), or the change the device says it applied at its cursor
-  (``LOG_TIP_HEADER``, a fingerprint of the change's record, operation and time) is not
-  the one the hub holds there. The second is what catches a log that grew back: every sync
-  pushes before it pulls, and each push, hub review or enrolment since the restore takes
-  the next cursor, so a device's cursor is soon below the log's end again. A hub erasure
-  deletes the person's earlier changes, keeping their fingerprints (``ErasedChange``):
-  the one erased at that cursor is compared as the change there would be (one erased by
-  a release that kept none is no evidence; cursors are handed out twice only after a
-  restore). Either way it renews that site's epoch once,
-  in one transaction under the site's change-log lock, and only for a device that knows
-  the current epoch (or none): one that knows an older epoch is answered the current one
-  and starts again all the same, so the devices of a rewound site that pull at once renew
-  it once. Each renewal makes every device of the site push again all it authored, so a
-  device cannot have it done at will (any token could send a cursor past the log, or a
-  made-up fingerprint): the hub renews a site by itself at most once in
-  ``SAFETY_NET_INTERVAL``. It never moves ``last_cursor``: a cursor a device sends is only
-  its word.
+- the hub itself, as a safety net, when a pull shows the log was rewound, on evidence the
+  hub sealed itself: every pull answer that names the epoch and brings changes carries the
+  hub's seal of its last change (``LOG_SEAL_HEADER``, ``seal_tip``: an HMAC over the site,
+  the epoch, and that change's cursor and fingerprint, keyed by the hub's secret key, which
+  `jaga hub run` keeps in its data folder, outside the database, so a restore does not
+  rewind it). The device keeps it with its tip and sends both back from that cursor
+  (``LOG_TIP_HEADER``, a fingerprint of the change's record, operation and time). A valid
+  seal of the current epoch shows the hub once handed out that change at that cursor: when
+  the cursor is past the site's ``last_cursor``, or the change the hub holds there is
+  another one, the log was rewound. The second is what catches a log that grew back: every
+  sync pushes before it pulls, and each push, hub review or enrolment since the restore
+  takes the next cursor, so a device's cursor is soon below the log's end again. A hub
+  erasure deletes the person's earlier changes, keeping their fingerprints
+  (``ErasedChange``): the one erased at that cursor is compared as the change there would
+  be (one erased by a release that kept none is no evidence; cursors are handed out twice
+  only after a restore). Either way it renews that site's epoch once, in one transaction
+  under the site's change-log lock, and only for a device that knows the current epoch: one
+  that knows an older epoch is answered the current one and starts again all the same, so
+  the devices of a rewound site that pull at once renew it once.
+
+A device's word alone is no evidence: a cursor or tip with no seal (a device of an earlier
+release, or one whose tip is older than the seals), or with a seal the hub did not make for
+this site, epoch, cursor and fingerprint (another site's, an older epoch's, a made-up one),
+is answered as any pull, never a renewal; a bad seal is logged, not refused, so a device
+whose hub's key changed is not locked out (its next page brings a new seal). Without that,
+any device token could have its whole site push again all it holds, at will. Devices of
+releases that send no seal rely on the admin's command. Each renewal still makes every
+device of the site push again all it authored, so the hub renews a site by itself at most
+once in ``SAFETY_NET_INTERVAL`` all the same. It never moves ``last_cursor``.
 
 The safety net does not hold pushes back until it renews: a push applied before (every sync
 pushes first) is a new version, settled by last-writer-wins as any is, and what the device
@@ -50,13 +60,15 @@ from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from sync.hub.apply.changes import lock_sites
 from sync.hub.models import Change, ErasedChange, Site
-from sync.protocol import NO_LOG_EPOCH, change_fingerprint
+from sync.protocol import change_fingerprint
 
 _log = logging.getLogger(__name__)
 SAFETY_NET_INTERVAL = timedelta(hours=1)
+_SEAL_SALT = "jaga.hub.log_epoch.seal"  # no other HMAC of the key's can pass for a seal
 
 
 def renew_log_epochs() -> dict[str, UUID]:
@@ -67,16 +79,33 @@ def renew_log_epochs() -> dict[str, UUID]:
         return {site.slug: _renew(site, restored=True) for site in sites}
 
 
-def pull_epoch(site: Site, cursor: int, known: str, tip: str | None = None) -> UUID:
+def seal_tip(site: Site, epoch: UUID, cursor: int, fingerprint: str) -> str:
+    """The hub's seal (``LOG_SEAL_HEADER``) of the change ``fingerprint`` at ``cursor`` of
+    ``site``'s log in ``epoch``: an HMAC keyed by the hub's secret key."""
+    value = "\n".join((str(site.pk), str(epoch), str(cursor), fingerprint))
+    return str(salted_hmac(_SEAL_SALT, value, algorithm="sha256").hexdigest())
+
+
+def seal_change(site: Site, epoch: UUID, row: Change) -> str:
+    """The seal of ``row``, the last change of a pull answer that names ``epoch``."""
+    return seal_tip(site, epoch, row.cursor, _fingerprint(row))
+
+
+def pull_epoch(
+    site: Site, cursor: int, known: str, tip: str | None = None, seal: str | None = None
+) -> UUID:
     """The site's epoch to answer a pull from ``cursor`` by a device that knows ``known``
     (an epoch, or ``NO_LOG_EPOCH``) and applied the change ``tip`` there (its fingerprint,
-    None: not said): renewed first when the pull shows a rewound log."""
+    None: not said), which the hub sealed ``seal`` (None: not said): renewed first when the
+    sealed tip shows a rewound log."""
+    if tip is None or not _sealed(site, cursor, known, tip, seal):
+        return UUID(str(site.log_epoch))
     if cursor <= site.last_cursor and not _other_change(site, cursor, tip):
         return UUID(str(site.log_epoch))
     with transaction.atomic():
         lock_sites(site.pk)
         current = Site.objects.get(pk=site.pk)
-        if known not in (NO_LOG_EPOCH, str(current.log_epoch)):
+        if known != str(current.log_epoch):
             return UUID(str(current.log_epoch))  # renewed meanwhile: it starts again anyway
         past = cursor > current.last_cursor
         if not past and not _other_change(current, cursor, tip):
@@ -86,12 +115,29 @@ def pull_epoch(site: Site, cursor: int, known: str, tip: str | None = None) -> U
             return UUID(str(current.log_epoch))
         evidence = "past the change log's last" if past else "where it holds another change; last"
         _log.warning(
-            "site %s: a device pulled from cursor %d, %s %d: the database looks restored"
-            " from a backup (or the device's word is wrong); renewing the site's log epoch"
+            "site %s: a device pulled from cursor %d (a change this hub sealed), %s %d: the"
+            " database looks restored from a backup; renewing the site's log epoch"
             " (run `jaga hub renew-log-epoch` after a restore: it renews every site's)",
             current.slug, cursor, evidence, current.last_cursor,
         )  # fmt: skip
         return _renew(current)
+
+
+def _sealed(site: Site, cursor: int, known: str, tip: str, seal: str | None) -> bool:
+    """Whether the hub sealed ``tip`` at ``cursor`` in the site's current epoch, which the
+    device says it knows: the only evidence of a rewound log. A seal that does not match is
+    logged (a hub whose key changed, or a device's made-up one), and is no evidence."""
+    if seal is None or cursor <= 0 or known != str(site.log_epoch):
+        return False
+    if constant_time_compare(seal, seal_tip(site, site.log_epoch, cursor, tip)):
+        return True
+    _log.warning(
+        "site %s: a device pulled from cursor %d with a log seal this hub did not make for"
+        " it (the hub's secret key changed, or not a seal of this site): no evidence of a"
+        " restore, answered as any pull",
+        site.slug, cursor,
+    )  # fmt: skip
+    return False
 
 
 def _other_change(site: Site, cursor: int, tip: str | None) -> bool:
@@ -105,15 +151,19 @@ def _other_change(site: Site, cursor: int, tip: str | None) -> bool:
         return False
     row = Change.objects.filter(site=site, cursor=cursor).first()
     if row is not None:
-        fields = (row.cursor, row.entity, row.entity_uid, row.operation, row.changed_at)
-        return change_fingerprint(*fields) != tip
+        return _fingerprint(row) != tip
     erased = ErasedChange.objects.filter(site=site, cursor=cursor).first()
     return erased is not None and erased.fingerprint not in ("", tip)
 
 
+def _fingerprint(row: Change) -> str:
+    return change_fingerprint(row.cursor, row.entity, row.entity_uid, row.operation, row.changed_at)
+
+
 def _renew(site: Site, *, restored: bool = False) -> UUID:
     """A new epoch; ``restored``: by the admin's command, which alone vouches for a restore
-    (``Site.log_epoch_restored_at``): the safety net renews on a device's word."""
+    (``Site.log_epoch_restored_at``): the safety net renews on a device's pull, whose seal
+    shows only that the hub handed out that change, not why the log no longer holds it."""
     epoch = uuid.uuid4()
     site.log_epoch, site.log_epoch_renewed_at = epoch, timezone.now()
     fields = ["log_epoch", "log_epoch_renewed_at"]

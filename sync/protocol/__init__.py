@@ -14,7 +14,9 @@ Endpoints (all JSON unless said; ``Authorization: Bearer <token>`` except where 
     GET  /api/v1/sites/{site}/changes?cursor=&limit=&protocol_version=  PullRequest -> PullResult
          (header X-Jaga-Pack-Schema: the newest species pack schema the device reads;
           header X-Jaga-Log-Epoch: the site's log epoch it last saw, answered log_epoch;
-          header X-Jaga-Log-Tip: the fingerprint of the change at its cursor)
+          header X-Jaga-Log-Tip: the fingerprint of the change at its cursor;
+          header X-Jaga-Log-Seal: the hub's seal of that tip, as an answer gave it;
+          answer header X-Jaga-Log-Seal: the seal of the answer's last change)
     POST /api/v1/sites/{site}/uploads                      UploadStart -> UploadStatus
     GET  /api/v1/sites/{site}/uploads/{upload_id}          UploadStatus
     PUT  /api/v1/sites/{site}/uploads/{upload_id}?offset=  raw bytes -> UploadStatus
@@ -72,6 +74,7 @@ from sync.protocol.hub_messages import (
 )
 from sync.protocol.sync_messages import (
     LOG_EPOCH_HEADER,
+    LOG_SEAL_HEADER,
     LOG_TIP_HEADER,
     NO_LOG_EPOCH,
     PACK_SCHEMA_HEADER,
@@ -114,6 +117,7 @@ __all__ = [
     "AUTH_ERROR_CODES",
     "CHUNK_SHA256_HEADER",
     "LOG_EPOCH_HEADER",
+    "LOG_SEAL_HEADER",
     "LOG_TIP_HEADER",
     "MAX_AUDIT_BATCH_ENTRIES",
     "MAX_AUDIT_BODY_BYTES",

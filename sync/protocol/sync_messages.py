@@ -59,7 +59,21 @@ A log rewound by a restore grows back: a device's push, a hub review, another de
 enrolment each take the next cursor, so a device's cursor is soon no longer past the log
 (every sync pushes before it pulls). What the hub holds at that cursor is then another
 change than the one the device applied there, and the hub renews the log's epoch
-(``sync.hub.log_epoch``). A hub that does not know the header ignores it."""
+(``sync.hub.log_epoch``), but only when the tip comes with the hub's own seal of it
+(``LOG_SEAL_HEADER``): an unsealed tip is no evidence. A hub that does not know the header
+ignores it."""
+
+LOG_SEAL_HEADER = "X-Jaga-Log-Seal"
+"""The hub's seal of a log tip (hex), both ways.
+
+In a pull answer that names the log epoch and brings changes: the hub's HMAC (keyed by its
+secret key, which a restore of its database does not rewind) over the site, the epoch, and
+the cursor and fingerprint of the answer's last change. The device keeps it with that tip
+and sends it back with ``LOG_TIP_HEADER`` from that cursor: the hub takes a tip as evidence
+of a rewound log only when it sealed it itself, in the site's current epoch, so no device
+token can have the site renewed by a made-up cursor or fingerprint (``sync.hub.log_epoch``).
+Additive: a hub that sends no seal gets none back, and one that does not know the header
+ignores it."""
 
 _FINGERPRINT_LENGTH = 32  # hex digits of sha256: the header needs no more
 

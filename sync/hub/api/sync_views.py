@@ -5,8 +5,10 @@ before anything is stored: a pull of an older protocol gets each change's payloa
 protocol's schema reads it (``payload_for_protocol``), and a pull leaves out the
 announcements of species packs whose schema the device does not read (``PACK_SCHEMA_HEADER``,
 absent: schema 1). A pull that sends ``LOG_EPOCH_HEADER`` is answered the site's log epoch,
-renewed first when its cursor is past the site's log, or the change it says it applied there
-(``LOG_TIP_HEADER``) is not the one the hub holds (``sync.hub.log_epoch``).
+and, when it brings changes, the hub's seal of the last one (``LOG_SEAL_HEADER``); the epoch
+is renewed first when a tip the hub sealed (``LOG_TIP_HEADER`` with its seal) shows the log
+was rewound: its cursor is past the site's log, or the hub holds another change there
+(``sync.hub.log_epoch``). An unsealed tip or cursor is only the device's word: no evidence.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from sync.hub.api.docs import AUTHENTICATED, errors
 from sync.hub.apply.changes import changes_after
 from sync.hub.apply.push import apply_batch
 from sync.hub.errors import HubError
-from sync.hub.log_epoch import pull_epoch
+from sync.hub.log_epoch import pull_epoch, seal_change
 from sync.hub.models import Device
 from sync.hub.review import newest_species_pack
 from sync.protocol import (
     ACCEPTED_PROTOCOL_VERSIONS,
     LOG_EPOCH_HEADER,
+    LOG_SEAL_HEADER,
     LOG_TIP_HEADER,
     MAX_PULL_LIMIT,
     NO_LOG_EPOCH,
@@ -46,7 +49,7 @@ from sync.protocol import (
     payload_for_protocol,
 )
 
-_MAX_TIP = 64  # a sha256 in hex at most
+_MAX_DIGEST = 64  # a sha256 in hex at most: a tip, or a seal
 _OLDER = ", ".join(str(v) for v in sorted(ACCEPTED_PROTOCOL_VERSIONS - {PROTOCOL_VERSION}))
 # For people: "3 (and accepts 2)".
 ACCEPTED = f"{PROTOCOL_VERSION} (and accepts {_OLDER})" if _OLDER else f"{PROTOCOL_VERSION}"
@@ -123,8 +126,27 @@ class ChangesView(APIView):
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
                 description="with the epoch, from a cursor past 0: the fingerprint of the"
-                " change the device applied at its cursor; another change there renews the"
-                " site's log epoch (a restored database)",
+                f" change the device applied at its cursor, sent with its `{LOG_SEAL_HEADER}`;"
+                " when the hub sealed it, a cursor past the site's log, or another change"
+                " there, renews the site's log epoch (a restored database); unsealed, it is"
+                " no evidence",
+            ),
+            OpenApiParameter(
+                LOG_SEAL_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="the hub's seal of that tip, as the answer that brought the change"
+                " gave it (hex); one the hub did not make for this site, epoch and tip is no"
+                " evidence, and the pull is answered as any",
+            ),
+            OpenApiParameter(
+                LOG_SEAL_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                response=True,
+                description="in an answer that names `log_epoch` and brings changes: the hub's"
+                " seal of the last one, for the device to keep with it and send back with"
+                f" `{LOG_TIP_HEADER}`",
             ),
         ],
         responses={200: PullResult, **errors(*AUTHENTICATED)},
@@ -140,9 +162,8 @@ class ChangesView(APIView):
         said = pack_schema(request)
         reads = 1 if said is None else said
         known = _known_epoch(request)
-        # An older device's pull past the log renews it too (it cannot hear of it itself).
-        tip = None if known is None else _log_tip(request)
-        epoch = pull_epoch(device.site, pull.cursor, known or NO_LOG_EPOCH, tip)
+        tip, seal = (None, None) if known is None else (_log_tip(request), _log_seal(request))
+        epoch = pull_epoch(device.site, pull.cursor, known or NO_LOG_EPOCH, tip, seal)
         rows, more = changes_after(device.site, pull.cursor, pull.limit, pack_schema=reads)
         _seen(device)
         result = PullResult(
@@ -156,7 +177,10 @@ class ChangesView(APIView):
         unsaid = {"species_pack"} if said is None else set()
         if known is None:
             unsaid.add("log_epoch")
-        return Response(result.model_dump(mode="json", exclude=unsaid))
+        headers = None  # a header, which every earlier release ignores: see LOG_SEAL_HEADER
+        if known is not None and rows:
+            headers = {LOG_SEAL_HEADER: seal_change(device.site, epoch, rows[-1])}
+        return Response(result.model_dump(mode="json", exclude=unsaid), headers=headers)
 
 
 def _known_epoch(request: Any) -> str | None:
@@ -175,11 +199,20 @@ def _known_epoch(request: Any) -> str | None:
 
 def _log_tip(request: Any) -> str | None:
     """The fingerprint of the change the device applied at its cursor, or None (not said)."""
-    value: str | None = request.headers.get(LOG_TIP_HEADER)
+    return _digest(request, LOG_TIP_HEADER)
+
+
+def _log_seal(request: Any) -> str | None:
+    """The hub's seal of that tip, as the device kept it, or None (not said)."""
+    return _digest(request, LOG_SEAL_HEADER)
+
+
+def _digest(request: Any, header: str) -> str | None:
+    value: str | None = request.headers.get(header)
     if value is None:
         return None
-    if not (len(value) <= _MAX_TIP and value.isascii() and value.isalnum()):
-        raise HubError(400, "invalid_header", f"{LOG_TIP_HEADER} must be a short hex digest")
+    if not (len(value) <= _MAX_DIGEST and value.isascii() and value.isalnum()):
+        raise HubError(400, "invalid_header", f"{header} must be a short hex digest")
     return value.lower()
 
 

@@ -36,7 +36,7 @@ class Site(models.Model):
     log_epoch_renewed_at = models.DateTimeField(null=True, editable=False)
     # Renewed by an admin (``jaga hub renew-log-epoch``, after a restore): what shows the
     # hub's copy of the devices' audit chains may have been rewound (``sync.hub.audit``). A
-    # renewal the hub made itself on a device's word (its pull) does not set it.
+    # renewal the hub made itself on a device's pull (a tip it sealed) does not set it.
     log_epoch_restored_at = models.DateTimeField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

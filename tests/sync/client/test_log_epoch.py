@@ -1,9 +1,9 @@
 """A hub restored from a backup (a real ``pg_dump``/``pg_restore`` of its PostgreSQL) loses
 nothing a device pushed after the backup, and devices get every change written after the
 restore: the hub renews its log epoch (``jaga hub renew-log-epoch``, or by itself when a
-pull comes from past its log), and a device that sees it pushes again what it authored and
-pulls its site again from the start (``sync.client.log_epoch``). Real hub process, real
-encrypted stores."""
+pull shows a tip the hub sealed past its log or where it holds another change), and a
+device that sees it pushes again what it authored and pulls its site again from the start
+(``sync.client.log_epoch``). Real hub process, real encrypted stores."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ import pytest
 from main import main
 from sync.client.status import read_status
 from sync.protocol import (
+    LOG_SEAL_HEADER,
+    LOG_TIP_HEADER,
     PACK_SCHEMA_HEADER,
     PROTOCOL_VERSION,
     Change,
@@ -199,12 +201,13 @@ def _old_pull(hub: HubProcess, site: str, token: str, cursor: int) -> _PullResul
     return _PullResultBefore.model_validate(body)
 
 
-def test_a_device_of_an_earlier_release_reads_the_answers_and_its_pull_renews_the_epoch(
+def test_a_device_of_an_earlier_release_reads_the_answers_and_its_pull_renews_nothing(
     live_hub: HubProcess, site_slug: str, tmp_path: Path
 ) -> None:
     """It is never sent the epoch, and reads every answer as before. Its pull from past the
     restored log (it pulled a hub review the restore lost, the device with epochs did not)
-    renews the epoch, so the device that knows epochs pushes again and pulls again."""
+    is only its word, unsealed: it renews nothing (any token could send such a cursor). The
+    admin's command does, and the device that knows epochs pushes again and pulls again."""
     device = new_device(tmp_path, live_hub.url, site_slug)
     old = register(live_hub.url, site_slug, "old-kiosk")
     dump = tmp_path / "hub.dump"
@@ -218,6 +221,8 @@ def test_a_device_of_an_earlier_release_reads_the_answers_and_its_pull_renews_th
         _restore(dump)
         assert _old_pull(live_hub, site_slug, old.token, cursor).changes == []
 
+        assert client.sync_once().pull.full_pull is None
+        assert main(["hub", "renew-log-epoch", "--data", str(tmp_path / "hub")]) == 0
         report = client.sync_once()
 
         assert report.pull.full_pull is not None and report.pull.full_pull.renewed
@@ -348,17 +353,22 @@ def test_a_badge_given_again_after_an_erasure_reaches_the_restored_hub(
         assert drained(store) and client.sync_once().push.acknowledged == 0
 
 
-def test_a_device_that_kept_no_tip_learns_it_before_it_pushes(
-    live_hub: HubProcess, site_slug: str, tmp_path: Path
+@pytest.mark.parametrize(
+    "kept", ["no tip", "a tip with no seal"], ids=["release-before-tips", "release-before-seals"]
+)
+def test_a_device_that_kept_no_sealed_tip_learns_it_before_it_pushes(
+    kept: str, live_hub: HubProcess, site_slug: str, tmp_path: Path
 ) -> None:
-    """A store upgraded from before the tip was kept, that pulled nothing since (its tip row
-    removed to stand for it), and a restore without the command: before it pushes, the
-    device asks the hub for the change at its cursor, and the hub's log, ending before it,
-    is renewed; so the catch the restore lost goes back to the hub."""
+    """A store upgraded from a release that kept no tip, or no seal of it (its rows removed
+    to stand for it), that pulled nothing since: before it pushes, the device asks the hub
+    for the change at its cursor and its seal, once. A restore without the command later:
+    the sealed tip is past the hub's log, which it renews; so the catch the restore lost
+    goes back to the hub."""
     from sync.hub.models import FishObservation
 
     device = new_device(tmp_path, live_hub.url, site_slug, name="boat-old")
     dump = tmp_path / "hub.dump"
+    forgotten = ("log_seal.%",) if kept == "a tip with no seal" else ("log_seal.%", "log_tip.%")
     with device.open() as store, httpx.Client() as http:
         client = device.client(store, http)
         client.sync_once()
@@ -367,7 +377,13 @@ def test_a_device_that_kept_no_tip_learns_it_before_it_pushes(
         client.sync_once()
         client.sync_once()
         with store.database.write() as connection:
-            connection.execute("DELETE FROM sync_state WHERE name LIKE 'log_tip.%'")
+            for pattern in forgotten:
+                connection.execute("DELETE FROM sync_state WHERE name LIKE ?", (pattern,))
+        client.sync_once()  # learns it
+        (sealed,) = store.database.query(
+            "SELECT value FROM sync_state WHERE name LIKE 'log_seal.%'"
+        )
+        assert len(str(sealed[0]).partition(":")[2]) == 64  # the hub's seal
         _restore(dump)
         add_photo_observation(store, 3000, seed=42, tag="y")
 
@@ -377,6 +393,36 @@ def test_a_device_that_kept_no_tip_learns_it_before_it_pushes(
         client.sync_once()
         assert FishObservation.objects.filter(uid=lost).exists()
         assert drained(store)
+
+
+def test_a_tip_learned_only_after_the_restore_is_no_evidence(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """The same store upgraded only once the hub was restored: the hub's log ends before its
+    cursor, but that cursor is only its word (no seal), so the hub waits for its admin's
+    command, as the README says; once run, the catch goes back."""
+    from sync.hub.models import FishObservation
+
+    device = new_device(tmp_path, live_hub.url, site_slug, name="boat-late")
+    dump = tmp_path / "hub.dump"
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        client.sync_once()
+        _backup(dump)
+        lost = _observation_of_photo(store, add_photo_observation(store, 3000, seed=43, tag="x"))
+        client.sync_once()
+        client.sync_once()
+        with store.database.write() as connection:
+            connection.execute("DELETE FROM sync_state WHERE name LIKE 'log_seal.%'")
+        _restore(dump)
+
+        assert client.sync_once().pull.full_pull is None
+        assert main(["hub", "renew-log-epoch", "--data", str(tmp_path / "hub")]) == 0
+        report = client.sync_once()
+
+        assert report.pull.full_pull is not None and report.pull.full_pull.renewed
+        client.sync_once()
+        assert FishObservation.objects.filter(uid=lost).exists()
 
 
 def test_a_rewind_is_seen_where_an_erasure_since_the_restore_deleted_the_change(
@@ -409,3 +455,32 @@ def test_a_rewind_is_seen_where_an_erasure_since_the_restore_deleted_the_change(
         assert report.pull.full_pull is not None and report.pull.full_pull.renewed
         b.sync_once()
         assert FishObservation.objects.filter(uid=lost).exists()
+
+
+def test_with_a_hub_that_gives_no_seal_the_device_keeps_none_and_sends_none(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """A hub of the release before seals (its answers' seal header stripped to stand for
+    it): the device sends no seal, and asks for the tip at its cursor once at most."""
+    sent: list[httpx.Request] = []
+
+    def strip(response: httpx.Response) -> None:
+        response.headers.pop(LOG_SEAL_HEADER, None)
+
+    device = new_device(tmp_path, live_hub.url, site_slug, name="boat-unsealed")
+    hooks = {"request": [sent.append], "response": [strip]}
+    with device.open() as store, httpx.Client(event_hooks=hooks) as http:  # type: ignore[arg-type]
+        client = device.client(store, http)
+        add_observations(store, 1, "a")
+        client.sync_once()
+        add_observations(store, 1, "b")
+        client.sync_once()
+        with store.database.write() as connection:  # a store upgraded from before seals
+            connection.execute("DELETE FROM sync_state WHERE name LIKE 'log_seal.%'")
+        client.sync_once()
+        client.sync_once()
+
+    pulls = [request for request in sent if request.url.path.endswith("/changes")]
+    assert pulls and not any(LOG_SEAL_HEADER in request.headers for request in pulls)
+    assert any(LOG_TIP_HEADER in request.headers for request in pulls)
+    assert sum(request.url.params["limit"] == "1" for request in pulls) == 1  # learned once

@@ -12,10 +12,16 @@ from django.test import Client
 from sync.hub.audit import acknowledge, current_head
 from sync.hub.auth import issue_code
 from sync.hub.errors import OpenAuditBreakError
-from sync.hub.log_epoch import renew_log_epochs
+from sync.hub.log_epoch import renew_log_epochs, seal_tip
 from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import Site
-from sync.protocol import AUDIT_CHECKPOINT_HEADER, LOG_EPOCH_HEADER, NO_LOG_EPOCH, PROTOCOL_VERSION
+from sync.protocol import (
+    AUDIT_CHECKPOINT_HEADER,
+    LOG_EPOCH_HEADER,
+    LOG_SEAL_HEADER,
+    LOG_TIP_HEADER,
+    PROTOCOL_VERSION,
+)
 from sync.store import Store
 from tests.sync.conftest import FakeClock
 from tests.sync.hub.hubkit import Api
@@ -262,14 +268,22 @@ def test_a_token_cannot_flood_the_hub_with_pruned_records(
 def test_a_renewal_a_device_set_off_does_not_explain_a_gap(
     api: Api, store: Store, clock: FakeClock
 ) -> None:
-    """Any device token can make the hub renew its site's log itself (a pull past the log:
-    the safety net takes the device's word). Taken as evidence of a restore, it let the
-    token have a rewrite of entries the hub holds filed as a pruned gap (review round 3).
-    Only the admin's `jaga hub renew-log-epoch` shows a restore."""
+    """A device's pull can make the hub renew its site's log itself (a tip the hub sealed,
+    past the log: the safety net). Taken as evidence of a restore, it let the token have a
+    rewrite of entries the hub holds filed as a pruned gap (review round 3): the seal shows
+    the hub handed out that change, not why its log ends before it. Only the admin's
+    `jaga hub renew-log-epoch` shows a restore."""
     decide(store, clock, 7)
     chain = links(store)
     assert send(api, chain[:4]).status_code == 200
-    headers = {**api.auth(), LOG_EPOCH_HEADER: NO_LOG_EPOCH}
+    site = Site.objects.get(slug=api.site)
+    tip = "ab" * 16  # a change the hub sealed at that cursor before its log was rewound
+    headers = {
+        **api.auth(),
+        LOG_EPOCH_HEADER: str(site.log_epoch),
+        LOG_TIP_HEADER: tip,
+        LOG_SEAL_HEADER: seal_tip(site, site.log_epoch, 10**9, tip),
+    }
     params = {"cursor": 10**9, "protocol_version": PROTOCOL_VERSION}
     assert api.get(api.site_path("changes"), params, headers=headers).status_code == 200
     assert Site.objects.get(slug=api.site).log_epoch_renewed_at is not None  # it did renew

@@ -1,13 +1,18 @@
 """The hub's safety net for a rewound change log (``sync.hub.log_epoch``): a pull from past
 the site's log, or from a cursor where the hub holds another change than the device applied,
-renews the site's epoch once, and a device cannot have it renewed at will."""
+renews the site's epoch once, but only on a tip the hub sealed itself (``LOG_SEAL_HEADER``):
+a device's word alone (any token's made-up cursor or fingerprint) renews nothing."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+import pytest
 
 from sync.protocol import (
     LOG_EPOCH_HEADER,
+    LOG_SEAL_HEADER,
     LOG_TIP_HEADER,
     NO_LOG_EPOCH,
     PROTOCOL_VERSION,
@@ -17,36 +22,28 @@ from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
 
-def _pull(api: Api, cursor: int, known: str, tip: str | None = None) -> Any:
+def _pull(
+    api: Api, cursor: int, known: str, tip: str | None = None, seal: str | None = None
+) -> Any:
     headers = {**api.auth(), LOG_EPOCH_HEADER: known}
     if tip is not None:
         headers[LOG_TIP_HEADER] = tip
+    if seal is not None:
+        headers[LOG_SEAL_HEADER] = seal
     params = {"cursor": cursor, "protocol_version": PROTOCOL_VERSION}
     return api.get(api.site_path("changes"), params, headers=headers)
 
 
-def _epoch(api: Api, known: str = NO_LOG_EPOCH, cursor: int = 0, tip: str | None = None) -> str:
-    response = _pull(api, cursor, known, tip)
+def _epoch(
+    api: Api,
+    known: str = NO_LOG_EPOCH,
+    cursor: int = 0,
+    tip: str | None = None,
+    seal: str | None = None,
+) -> str:
+    response = _pull(api, cursor, known, tip, seal)
     assert response.status_code == 200, response.content
     return str(response.json()["log_epoch"])
-
-
-def test_a_pull_from_past_the_log_renews_the_sites_epoch_once(api: Api) -> None:
-    api.push(e.entry("fish_observation", "upsert", e.observation()))
-    epoch = _epoch(api)
-    assert _epoch(api, epoch, cursor=1) == epoch  # at the log's end: nothing rewound
-    renewed = _epoch(api, epoch, cursor=50)
-    assert renewed != epoch
-    assert _epoch(api, epoch, cursor=50) == renewed  # knows the old one: starts again anyway
-    assert _epoch(api, renewed, cursor=99) == renewed  # not again within the hour
-    assert _epoch(api, NO_LOG_EPOCH, cursor=99) == renewed
-    assert "log_epoch" not in api.pull(cursor=99)  # a release before epochs is not told
-
-
-def test_a_log_epoch_that_is_not_a_uuid_is_refused(api: Api) -> None:
-    response = _pull(api, 0, "yesterday")
-    assert response.status_code == 400
-    assert response.json()["error"] == "invalid_header"
 
 
 def _tip(site: str, cursor: int) -> str:
@@ -57,6 +54,97 @@ def _tip(site: str, cursor: int) -> str:
     return change_fingerprint(cursor, row.entity, row.entity_uid, row.operation, row.changed_at)
 
 
+def _sealed(api: Api, known: str, cursor: int) -> tuple[str, str]:
+    """The tip at ``cursor`` and the hub's seal of it, as a device keeps them from a pull
+    whose last change is there."""
+    response = _pull(api, cursor - 1, known)
+    assert response.status_code == 200, response.content
+    assert response.json()["changes"][0]["cursor"] == cursor
+    return _tip(api.site, cursor), str(response.headers[LOG_SEAL_HEADER])
+
+
+def _rewind(site: str, to: int) -> None:
+    """What a restore of a backup taken at cursor ``to`` leaves of the site's log."""
+    from sync.hub.models import Change, Site
+
+    Change.objects.filter(site__slug=site, cursor__gt=to).delete()
+    Site.objects.filter(slug=site).update(last_cursor=to)
+
+
+def _renewed_at(site: str) -> object:
+    from sync.hub.models import Site
+
+    return Site.objects.get(slug=site).log_epoch_renewed_at
+
+
+def test_a_sealed_pull_from_past_the_log_renews_the_sites_epoch_once(api: Api) -> None:
+    for _ in range(3):
+        api.push(e.entry("fish_observation", "upsert", e.observation()))
+    epoch = _epoch(api)
+    tip, seal = _sealed(api, epoch, 2)
+    assert _epoch(api, epoch, 2, tip, seal) == epoch  # in the log: nothing rewound
+    last, last_seal = _sealed(api, epoch, 3)
+    _rewind(api.site, 1)
+    renewed = _epoch(api, epoch, 3, last, last_seal)
+    assert renewed != epoch
+    assert _epoch(api, epoch, 3, last, last_seal) == renewed  # knows the old one: starts again
+    api.push(e.entry("fish_observation", "upsert", e.observation()))
+    again, again_seal = _sealed(api, renewed, 2)
+    _rewind(api.site, 1)
+    assert _epoch(api, renewed, 2, again, again_seal) == renewed  # not again within the hour
+    assert "log_epoch" not in api.pull(cursor=99)  # a release before epochs is not told
+
+
+def test_a_forged_cursor_past_the_log_renews_nothing(api: Api) -> None:
+    """Any device token may send any cursor: past the log, with or without a made-up tip,
+    it is no evidence (review round 4: every device of the site pushed again all it held)."""
+    api.push(e.entry("fish_observation", "upsert", e.observation()))
+    epoch = _epoch(api)
+    made_up = "ab" * 16
+
+    assert _epoch(api, epoch, cursor=50) == epoch
+    assert _epoch(api, NO_LOG_EPOCH, cursor=50) == epoch
+    assert _epoch(api, epoch, 50, made_up) == epoch
+    assert "log_epoch" not in api.pull(cursor=50)  # nor a release before epochs
+    assert _renewed_at(api.site) is None
+
+
+def test_a_forged_tip_renews_nothing_and_a_bad_seal_is_logged(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A made-up fingerprint at a cursor the log holds, unsealed or with a seal the hub did
+    not make, is answered as any pull (no 400: a device whose hub's key changed is not
+    locked out), the bad seal logged."""
+    api.push(e.entry("fish_observation", "upsert", e.observation()))
+    api.push(e.entry("fish_observation", "upsert", e.observation()))
+    epoch = _epoch(api)
+    made_up = "cd" * 16
+
+    assert _epoch(api, epoch, 1, made_up) == epoch
+    with caplog.at_level(logging.WARNING, logger="sync.hub.log_epoch"):
+        assert _epoch(api, epoch, 1, made_up, "ef" * 32) == epoch
+    assert "seal" in caplog.text
+    assert _renewed_at(api.site) is None
+
+
+def test_a_seal_of_another_site_or_epoch_is_no_evidence(api: Api, other_api: Api) -> None:
+    from sync.hub.log_epoch import renew_log_epochs
+    from sync.hub.models import Site
+
+    other_api.push(e.entry("fish_observation", "upsert", e.observation()))
+    elsewhere, elsewhere_seal = _sealed(other_api, _epoch(other_api), 1)
+    api.push(e.entry("fish_observation", "upsert", e.observation()))
+    epoch = _epoch(api)
+    assert _epoch(api, epoch, 1, elsewhere, elsewhere_seal) == epoch  # another change at 1
+    tip, seal = _sealed(api, epoch, 1)
+    _rewind(api.site, 0)
+    renewed = renew_log_epochs()[api.site]
+    Site.objects.filter(slug=api.site).update(log_epoch_renewed_at=None)  # no cap in the way
+
+    assert _epoch(api, str(renewed), 1, tip, seal) == str(renewed)  # sealed in the old epoch
+    assert _renewed_at(api.site) is None
+
+
 def test_a_pull_from_where_the_hub_holds_another_change_renews_the_epoch(api: Api) -> None:
     """A log that grew back past the device (a restore, then pushes) holds another change at
     its cursor; a change erased since (its row deleted) is no evidence of a rewind."""
@@ -64,17 +152,20 @@ def test_a_pull_from_where_the_hub_holds_another_change_renews_the_epoch(api: Ap
     person = e.person(api.site)
     api.push(e.entry("person", "upsert", person))
     epoch = _epoch(api)
-    first, held = _tip(api.site, 1), _tip(api.site, 2)
-    assert _epoch(api, epoch, cursor=2, tip=held) == epoch  # the change it applied
+    held, seal = _sealed(api, epoch, 2)
+    assert _epoch(api, epoch, 2, held, seal) == epoch  # the change it applied
     api.push(e.entry("person", "tombstone", e.tombstone(person["person_uid"])))
     from sync.hub.models import Change
 
     assert not Change.objects.filter(site__slug=api.site, cursor=2).exists()
-    assert _epoch(api, epoch, cursor=2, tip=held) == epoch  # erased: no change there now
-    renewed = _epoch(api, epoch, cursor=1, tip=held)  # another change at its cursor
+    assert _epoch(api, epoch, 2, held, seal) == epoch  # erased: no change there now
+    api.push(e.entry("fish_observation", "upsert", e.observation()))
+    lost, lost_seal = _sealed(api, epoch, 4)
+    _rewind(api.site, 3)
+    api.push(e.entry("fish_observation", "upsert", e.observation()))  # takes 4 again
+    renewed = _epoch(api, epoch, 4, lost, lost_seal)  # another change at its cursor
     assert renewed != epoch
-    assert _epoch(api, renewed, cursor=1, tip=held) == renewed  # not again within the hour
-    assert _epoch(api, renewed, cursor=1, tip=first) == renewed
+    assert _epoch(api, renewed, 4, lost, lost_seal) == renewed  # its seal: the old epoch
 
 
 def test_a_change_erased_at_the_cursor_is_told_from_another_one_the_device_applied(
@@ -84,25 +175,27 @@ def test_a_change_erased_at_the_cursor_is_told_from_another_one_the_device_appli
     that applied another change at that cursor (one a restore lost, the cursor handed out
     again and erased since) is evidence of a rewind; one that applied the erased change is
     not, nor is a cursor erased by a release that kept no fingerprint."""
-    from datetime import UTC, datetime
-    from uuid import uuid4
-
-    from sync.hub.models import Change, ErasedChange, Site
+    from sync.hub.models import ErasedChange, Site
 
     api.push(e.entry("fish_observation", "upsert", e.observation()))
     person = e.person(api.site)
     api.push(e.entry("person", "upsert", person))
     epoch = _epoch(api)
-    held = _tip(api.site, 2)
+    held, seal = _sealed(api, epoch, 2)
     api.push(e.entry("person", "tombstone", e.tombstone(person["person_uid"])))
-    assert not Change.objects.filter(site__slug=api.site, cursor=2).exists()
-    assert _epoch(api, epoch, cursor=2, tip=held) == epoch  # the change it applied, erased
+    assert _epoch(api, epoch, 2, held, seal) == epoch  # the change it applied, erased
+    api.push(e.entry("fish_observation", "upsert", e.observation()))
+    lost, lost_seal = _sealed(api, epoch, 4)
+    _rewind(api.site, 3)
+    other = e.person(api.site)
+    api.push(e.entry("person", "upsert", other))  # takes 4 again
+    api.push(e.entry("person", "tombstone", e.tombstone(other["person_uid"])))
     site = Site.objects.get(slug=api.site)
-    ErasedChange.objects.filter(site=site, cursor=2).update(fingerprint="")
-    lost = change_fingerprint(2, "fish_observation", uuid4(), "upsert", datetime.now(UTC))
-    assert _epoch(api, epoch, cursor=2, tip=lost) == epoch  # erased before they were kept
-    ErasedChange.objects.filter(site=site, cursor=2).update(fingerprint=held)
-    assert _epoch(api, epoch, cursor=2, tip=lost) != epoch  # another change was there
+    erased_there = ErasedChange.objects.get(site=site, cursor=4).fingerprint
+    ErasedChange.objects.filter(site=site, cursor=4).update(fingerprint="")
+    assert _epoch(api, epoch, 4, lost, lost_seal) == epoch  # erased before they were kept
+    ErasedChange.objects.filter(site=site, cursor=4).update(fingerprint=erased_there)
+    assert _epoch(api, epoch, 4, lost, lost_seal) != epoch  # another change was there
 
 
 def test_a_change_row_gone_with_no_erasure_named_there_is_no_evidence(api: Api) -> None:
@@ -116,13 +209,25 @@ def test_a_change_row_gone_with_no_erasure_named_there_is_no_evidence(api: Api) 
     api.push(e.entry("person", "upsert", e.person(api.site)))
     api.push(e.entry("fish_observation", "upsert", e.observation()))
     epoch = _epoch(api)
-    held = _tip(api.site, 1)
+    held, seal = _sealed(api, epoch, 1)
     Change.objects.filter(site__slug=api.site, cursor=1).delete()  # as the old release erased
 
-    assert _epoch(api, epoch, cursor=1, tip=held) == epoch
+    assert _epoch(api, epoch, 1, held, seal) == epoch
+
+
+def test_a_log_epoch_that_is_not_a_uuid_is_refused(api: Api) -> None:
+    response = _pull(api, 0, "yesterday")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_header"
 
 
 def test_a_log_tip_that_is_not_a_digest_is_refused(api: Api) -> None:
     response = _pull(api, 1, NO_LOG_EPOCH, "not a digest")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_header"
+
+
+def test_a_log_seal_that_is_not_a_digest_is_refused(api: Api) -> None:
+    response = _pull(api, 1, NO_LOG_EPOCH, "ab" * 16, "not a digest")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_header"
