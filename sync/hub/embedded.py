@@ -73,7 +73,10 @@ class EmbeddedPostgres:
         return f"postgresql://{SUPERUSER}@/{database}?host={host}&port={PORT}"
 
     def start(self, timeout_s: float = 60.0) -> bool:
-        """Start the server unless it runs already; True when this call started it."""
+        """Start the server unless it runs already; True when this call started it. A start
+        that fails has waited ``timeout_s`` in all (pg_ctl, then the first connection, then
+        another command's server when this start lost to it); a server this start left not
+        yet taking connections (in a long recovery, say) runs on, for the next start."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         user = self._prepare_permissions()
         if not (self.data_dir / "PG_VERSION").exists():
@@ -88,17 +91,18 @@ class EmbeddedPostgres:
                 "--encoding=UTF8",
                 "--no-instructions",
             )
+        deadline = _Deadline(timeout_s)
         if self.running():
-            self._wait_for_connections(timeout_s)  # it may be still starting or recovering
+            self._wait_for_connections(deadline)  # it may be still starting or recovering
             return False
         self._forget_stale_pid_file()
         try:
-            self._start_server(user, timeout_s)
+            self._start_server(user, deadline)
         except EmbeddedPostgresError as failed:
             if not self._server_pid_alive() or self._is_this_folders_server() is False:
                 raise
             try:
-                self._wait_for_connections(timeout_s)  # another command's start won
+                self._wait_for_connections(deadline)  # another command's start won
             except EmbeddedPostgresError:
                 raise failed from None
             return False
@@ -117,7 +121,9 @@ class EmbeddedPostgres:
         return True
 
     def stop(self) -> None:
-        if self.running():
+        """Stop this folder's postmaster, found by its pid file: also one still starting or
+        recovering, or whose socket is gone (a /tmp cleaner), which ``running`` denies."""
+        if self._is_this_folders_server() or self.running():
             self._run(self._user(), "pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
 
     def create_database(self, name: str) -> None:
@@ -138,7 +144,7 @@ class EmbeddedPostgres:
                 f" (its log: {self.data_dir / 'server.log'})"
             ) from None
 
-    def _start_server(self, user: str | None, timeout_s: float) -> None:
+    def _start_server(self, user: str | None, deadline: _Deadline) -> None:
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         if user is not None:
             os.chown(self.socket_dir, *_ids(user))
@@ -158,7 +164,7 @@ class EmbeddedPostgres:
                 str(log),
                 "-w",
                 "-t",
-                str(int(timeout_s)),
+                str(max(1, int(deadline.left()))),
                 "start",
             )
         except EmbeddedPostgresError as error:
@@ -166,21 +172,21 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(
                 f"the embedded PostgreSQL did not start: {said} (its log: {log})"
             ) from None
-        self._wait_for_connections(timeout_s)
+        self._wait_for_connections(deadline)
 
-    def _wait_for_connections(self, timeout_s: float) -> None:
+    def _wait_for_connections(self, deadline: _Deadline) -> None:
         """Return once the server takes a connection; give up early if its process is gone."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while deadline.left() > 0:
             try:
                 psycopg.connect(self.url(), connect_timeout=2).close()
                 return
             except psycopg.OperationalError:
                 if not self._server_pid_alive():
                     break
-                time.sleep(0.2)
+                time.sleep(min(0.2, max(0.0, deadline.left())))
         raise EmbeddedPostgresError(
-            f"the embedded PostgreSQL did not start accepting connections in {timeout_s:.0f} s"
+            f"the embedded PostgreSQL did not start accepting connections in"
+            f" {deadline.timeout_s:.0f} s"
             f" (its log: {self.data_dir / 'server.log'})"
         )
 
@@ -257,6 +263,17 @@ class EmbeddedPostgres:
             if done.returncode != 0:
                 said = _last_line_of(out.read()[-4000:]) or "no output"
                 raise EmbeddedPostgresError(f"{program} failed ({done.returncode}): {said}")
+
+
+class _Deadline:
+    """The end of a start's ``timeout_s``, shared by each of its waits."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._end = time.monotonic() + timeout_s
+
+    def left(self) -> float:
+        return self._end - time.monotonic()
 
 
 def _logged_since(path: Path, offset: int) -> str:

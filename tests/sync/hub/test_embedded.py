@@ -1,10 +1,11 @@
 """The embedded PostgreSQL (``sync.hub.embedded``) in a folder of its own, started and
 stopped for real: a stale pid file after a power loss, a folder whose path has a space, two
-commands starting it at once."""
+commands starting it at once, a server that never takes a connection."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from sync.hub import embedded
 from sync.hub.embedded import EmbeddedPostgres, EmbeddedPostgresError
 
 
@@ -129,3 +131,56 @@ def test_commands_starting_a_stopped_server_at_once_all_get_it(
         thread.join()
     assert failed == []
     assert started.count(True) == 1
+
+
+class _FakeClock:
+    """``time`` for ``sync.hub.embedded``: its sleeps pass at once, and count."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def standby() -> Iterator[EmbeddedPostgres]:
+    """A cluster of its own that starts as a standby with hot standby off: its postmaster
+    runs and its socket is there, but it never takes a connection."""
+    with _new_cluster("standby") as server:
+        (server.data_dir / "standby.signal").touch()
+        with (server.data_dir / "postgresql.auto.conf").open("a") as conf:
+            conf.write("hot_standby = off\n")
+        if os.geteuid() == 0:  # the server's user must read what root wrote
+            owner = server.data_dir.stat()
+            os.chown(server.data_dir / "standby.signal", owner.st_uid, owner.st_gid)
+        yield server
+
+
+def test_a_start_that_never_takes_connections_fails_within_its_timeout(
+    standby: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start waited out its timeout for its own server, then once more as if another
+    command's start had won: twice the timeout before the one-line error."""
+    clock = _FakeClock()
+    monkeypatch.setattr(embedded, "time", clock)
+    with pytest.raises(EmbeddedPostgresError, match="did not start"):
+        standby.start(timeout_s=5)
+    assert clock.now <= 5
+
+
+def test_stop_stops_the_folders_postmaster_when_its_socket_does_not_answer(
+    standby: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stop() acted only when the socket took a connection: a postmaster still starting,
+    or whose socket a /tmp cleaner removed, ran on."""
+    monkeypatch.setattr(embedded, "time", _FakeClock())
+    with contextlib.suppress(EmbeddedPostgresError):
+        standby.start(timeout_s=1)
+    assert (standby.data_dir / "postmaster.pid").exists()
+    (standby.socket_dir / f".s.PGSQL.{embedded.PORT}").unlink()
+    standby.stop()
+    assert not (standby.data_dir / "postmaster.pid").exists()  # the postmaster's last act
