@@ -201,7 +201,9 @@ class SyncClient:
         sync that reaches its per-sync limits (``Tuning``) is kept as unfinished, with what
         it left: the next one goes on from there. Entries or photos a proxy's body limit
         held back (``ProxyBodyLimitError``) wait while the rest of the sync runs; the sync
-        then raises that error, so it is kept and backed off as an outage."""
+        is kept as one that ran (``LastResult.held_back``: what waits, and why), then
+        raises that error, so the app backs off as from an outage and ``jaga sync now``
+        ends non-zero: waiting cannot make them pass, raising that limit does."""
         started = self._monotonic()
         heeded = Heeded(stopping)
         with self._lock():
@@ -231,14 +233,17 @@ class SyncClient:
                     push, pull, uploads, self._monotonic() - started, pack.installed, pack.error,
                     heeded.stopped, unfinished, audit, expired,
                 )  # fmt: skip
-                held_back = push.held_back or uploads.held_back
-                if held_back is not None:  # the rest is done: now the sync fails for it
-                    held_back.report = report
-                    raise held_back
             except (SyncClientError, StoreError) as error:
                 self._record(f"{type(error).__name__}: {error}")
                 raise
-            self._record(None, stopped=heeded.stopped, unfinished=unfinished)
+            held_back = push.held_back or uploads.held_back
+            self._record(
+                None, stopped=heeded.stopped, unfinished=unfinished,
+                held_back=_held_back_words(push, uploads),
+            )  # fmt: skip
+            if held_back is not None:  # the rest is done and kept: now the sync says why
+                held_back.report = report
+                raise held_back
         return report
 
     def _apply_retention(self) -> None:
@@ -285,17 +290,33 @@ class SyncClient:
         return counts[OutboxState.QUEUED] + counts[OutboxState.SENT]
 
     def _record(
-        self, error: str | None, *, stopped: bool = False, unfinished: Unfinished | None = None
+        self,
+        error: str | None,
+        *,
+        stopped: bool = False,
+        unfinished: Unfinished | None = None,
+        held_back: str | None = None,
     ) -> None:
         """Keep the outcome; a sync a stop ended early is kept as stopped, and one that
         reached its limits as unfinished, each with what it left waiting, never as a
-        success (neither is a failure either)."""
+        success (neither is a failure either); what a proxy held back goes with any."""
         with contextlib.suppress(StoreError):  # a full disk must not hide the sync's outcome
             waiting = self._waiting() if stopped else None
             now = self.store.clock.now()
             record_result(
-                self.store.database, now, error, stopped_queued=waiting, unfinished=unfinished
-            )
+                self.store.database, now, error, stopped_queued=waiting, unfinished=unfinished,
+                held_back=held_back,
+            )  # fmt: skip
+
+
+def _held_back_words(push: PushReport, uploads: UploadReport) -> str | None:
+    """What a proxy's body limit held back in this sync, and why; None when nothing."""
+    what = [name for name, report in (("outbox entries", push), ("photos", uploads))
+            if report.held_back is not None]  # fmt: skip
+    error = push.held_back or uploads.held_back
+    if error is None:
+        return None
+    return f"{' and '.join(what)} wait: {error}"
 
 
 def _both(first: PushReport, then: PushReport) -> PushReport:

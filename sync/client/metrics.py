@@ -72,6 +72,7 @@ class SyncSample:
     last_attempt: datetime | None
     last_success: datetime | None
     last_failed: bool
+    last_held_back: bool  # a proxy's body limit held entries or photos back (it ran)
     pack_announced: str | None
     pack_installed: str | None
     pack_failures: int  # consecutive failed installs of the announced pack
@@ -86,6 +87,7 @@ def read_sample(store: Store, env: Mapping[str, str]) -> SyncSample:
         last_attempt=_moment(status.last.attempted_at),
         last_success=_moment(status.last.succeeded_at),
         last_failed=status.last.error is not None,
+        last_held_back=status.last.held_back is not None,
         pack_announced=status.species_pack.announced,
         pack_installed=status.species_pack.installed,
         pack_failures=failures.failures if failures is not None else 0,
@@ -183,6 +185,10 @@ def _families(sample: SyncSample) -> Iterator[GaugeMetricFamily]:
             yield _gauge(name, f"When the last {what} ended (Unix time)", moment.timestamp())
     yield _gauge("jaga_sync_last_attempt_failed", "1 when the last sync attempt failed",
                  float(sample.last_failed))  # fmt: skip
+    yield _gauge("jaga_sync_last_attempt_held_back",
+                 "1 when a proxy's body-size limit held entries or photos back in the last"
+                 " sync attempt (the rest ran; raise that limit)",
+                 float(sample.last_held_back))  # fmt: skip
     yield _gauge("jaga_sync_species_pack_install_failures",
                  "Consecutive failed installs of the announced species pack",
                  sample.pack_failures)  # fmt: skip

@@ -196,6 +196,11 @@ class LastResult:
     ``succeeded_at`` (the last sync that left the device caught up) nor ``error``. Stores
     written before they were kept have no ``last.stopped`` or ``last.unfinished`` value and
     read as finished, as they were meant.
+
+    ``held_back`` is set when a proxy's body-size limit held outbox entries or photos back
+    (``ProxyBodyLimitError``): what waits, and why. The rest of that sync ran, so it is no
+    failure: it moves ``succeeded_at`` when it otherwise finished. Until that limit is
+    raised, every sync holds the same back, and says so.
     """
 
     attempted_at: str | None
@@ -203,6 +208,7 @@ class LastResult:
     error: str | None
     stopped_queued: int | None = None
     unfinished: Unfinished | None = None
+    held_back: str | None = None
 
     @property
     def stopped(self) -> bool:
@@ -215,17 +221,21 @@ class LastResult:
         queued = int(stopped) if stopped.isascii() and stopped.isdigit() else None
         unfinished = Unfinished.from_stored(values.get("last.unfinished") or "")
         attempted, succeeded = values.get("last.attempted_at"), values.get("last.succeeded_at")
-        return cls(attempted, succeeded, error, queued, unfinished)
+        held_back = values.get("last.held_back") or None
+        return cls(attempted, succeeded, error, queued, unfinished, held_back)
 
     def outcome(self) -> str:
         """The last sync's outcome in words ("" before the first sync)."""
         if self.error:
             return f"failed: {self.error}"
+        held = f"; held back: {self.held_back}" if self.held_back else ""
         if self.stopped_queued is not None:
-            return f"stopped before it finished: {self.stopped_queued} entries still queued"
+            return f"stopped before it finished: {self.stopped_queued} entries still queued{held}"
         if self.unfinished is not None:
-            return f"reached this sync's limits: {self.unfinished.words()}"
-        return "ok" if self.attempted_at else ""
+            return f"reached this sync's limits: {self.unfinished.words()}{held}"
+        if not self.attempted_at:
+            return ""
+        return f"ran{held}" if held else "ok"
 
 
 def record_result(
@@ -235,13 +245,15 @@ def record_result(
     *,
     stopped_queued: int | None = None,
     unfinished: Unfinished | None = None,
+    held_back: str | None = None,
 ) -> None:
     """Keep how a sync ended: ``error``, else stopped early (``stopped_queued`` entries left
     queued), else at its limits with more to do (``unfinished``), else success, the only
-    outcome that moves ``last.succeeded_at``."""
+    outcome that moves ``last.succeeded_at``. ``held_back`` (what a proxy's body limit held
+    back, and why) goes with any but an error, and leaves a success one."""
     stamp = format_timestamp(now)
     if error is not None:
-        stopped_queued = None
+        stopped_queued = held_back = None
     if error is not None or stopped_queued is not None:
         unfinished = None
     values = {
@@ -249,6 +261,7 @@ def record_result(
         "last.error": error or "",
         "last.stopped": "" if stopped_queued is None else str(stopped_queued),
         "last.unfinished": "" if unfinished is None else unfinished.stored(),
+        "last.held_back": held_back or "",
     }
     if error is None and stopped_queued is None and unfinished is None:
         values["last.succeeded_at"] = stamp

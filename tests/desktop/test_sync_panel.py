@@ -141,3 +141,12 @@ def test_a_remembered_sync_that_reached_its_limits_is_shown_with_what_it_left() 
     assert text.startswith("unfinished ") and "(before this start)" not in text
     assert "(9 entries still queued, more changes on the hub, 1 photo still to upload)" in text
     assert text.endswith(f"last success {sync_text.local_time(AT.replace(minute=0))}")
+
+
+def test_a_remembered_sync_a_proxy_held_photos_back_from_is_shown_as_ran_with_why() -> None:
+    """It was shown as "failed ...; last success never" on a kiosk that synced all else."""
+    ran = "2026-03-01T08:00:00.000000Z"
+    why = "photos wait: something between this device and the hub refuses request bodies"
+    text = sync_text.stored_last_sync(remembered(LastResult(ran, ran, None, held_back=why)))
+    assert text.startswith(sync_text.local_time(AT.replace(minute=0))), text
+    assert "failed" not in text and text.endswith(f"held back: {why}"), text

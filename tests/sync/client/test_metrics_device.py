@@ -230,3 +230,22 @@ def test_sync_status_says_why_it_cannot_write_the_file(
     assert main(["sync", "status", "--db", str(db_path), "--prometheus", str(target)]) == 1
     assert f"cannot write {target}" in capsys.readouterr().err
     assert not target.parent.exists()
+
+
+def test_a_sync_a_proxy_held_photos_back_from_is_no_failed_attempt_but_shows(
+    db_path: Path, clock: FakeClock
+) -> None:
+    """It ran (its success counts) and what it held back waits for an operator to raise the
+    proxy's limit: a gauge of its own to alert on, not the failed one."""
+    with Store.create(db_path, PASSWORD, clock=clock, config=FAST) as store:
+        ensure_schema(store.database)
+        record_result(store.database, clock.now(), None, held_back="photos wait: a 413")
+        with metrics_of(db_path) as metrics:
+            held = scrape(metrics.registry)
+        record_result(store.database, clock.now(), None)
+        with metrics_of(db_path) as metrics:
+            passed = scrape(metrics.registry)
+    assert value(held, "jaga_sync_last_attempt_held_back") == 1
+    assert value(held, "jaga_sync_last_attempt_failed") == 0
+    assert value(held, "jaga_sync_last_success_timestamp_seconds") == clock.now().timestamp()
+    assert value(passed, "jaga_sync_last_attempt_held_back") == 0

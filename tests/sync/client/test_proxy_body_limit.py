@@ -1,7 +1,8 @@
 """A proxy between device and hub whose body-size limit is below one record or one photo
 chunk (a bare 413). What does not pass waits; everything else still syncs: the other
 entries, the pull, the other photos (a photo's chunks shrink until they pass), the audit
-chain; the sync then ends failed, naming the limit. (Found by the review_r3 probes, trimmed
+chain; the sync is kept as one that ran, naming what waits and the limit, and still raises
+it (the app backs off, ``jaga sync now`` exits non-zero). (Found by the review_r3 probes, trimmed
 to fast tests.)"""
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ def _asked(proxy: FaultProxy, path: str) -> bool:
     return any(path in line for line in proxy.request_lines)
 
 
+def _assert_kept_as_ran_with_held_back(store: Store, what: str) -> None:
+    """The sync ran: it is the last success, its outcome says what waits and why, and it is
+    no failure (it was kept as one: "last success never" on a kiosk that synced all else)."""
+    last = read_status(store, {}).last
+    assert last.error is None, last
+    assert last.succeeded_at is not None and last.succeeded_at == last.attempted_at, last
+    assert last.held_back is not None and what in last.held_back, last
+    assert "client_max_body_size" in last.outcome() and "held back" in last.outcome()
+
+
 def test_one_entry_over_a_proxys_limit_waits_and_the_rest_of_the_sync_runs(
     proxy: FaultProxy, site_slug: str, tmp_path: Path
 ) -> None:
@@ -64,6 +75,7 @@ def test_one_entry_over_a_proxys_limit_waits_and_the_rest_of_the_sync_runs(
         assert _asked(proxy, "/audit")  # and anchored the audit chain
         shown = "\n".join(read_status(store, {}).lines())
         assert "refuses request bodies of" in shown and "client_max_body_size" in shown, shown
+        _assert_kept_as_ran_with_held_back(store, "outbox entries")
         proxy.body_limit = None
         assert client.sync_once().push.acknowledged == 1
         assert drained(store)
@@ -84,6 +96,7 @@ def test_a_photo_over_a_proxys_limit_goes_in_smaller_chunks_or_waits(
             client.sync_once()
         assert _asked(proxy, "/audit")
         assert "uploads      2 pending" in "\n".join(read_status(store, {}).lines())
+        _assert_kept_as_ran_with_held_back(store, "photos")
         proxy.body_limit = 100_000
         report = client.sync_once()
         assert report.uploads.completed == 2 and report.uploads.failed == 0, report.summary()
