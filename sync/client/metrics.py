@@ -169,7 +169,9 @@ def store_exposition(store: Store, env: Mapping[str, str]) -> bytes:
 def _families(sample: SyncSample) -> Iterator[GaugeMetricFamily]:
     outbox = GaugeMetricFamily(
         "jaga_sync_outbox_entries",
-        "Outbox entries by state (queued and sent: the backlog; rejected: quarantined)",
+        "Outbox entries by state (queued and sent: the backlog; rejected: quarantined;"
+        " acknowledged: only the catches, photos and erasures the store keeps, access"
+        " decisions, people and face templates being deleted once acknowledged)",
         labels=["state"],
     )
     for state in OutboxState:

@@ -31,11 +31,14 @@ from sync.client.state import (
     read_values,
 )
 from sync.client.uploads import count_pending_uploads, withheld_face_images
-from sync.store import Quarantined, Store
+from sync.store import OutboxState, Quarantined, Store
 from sync.store.edit_clock import clock_warning
 
 _SHOWN_QUARANTINED = 10
 _REQUEUE_HINT = "             once the cause is fixed: jaga sync requeue #SEQUENCE ... (or --all)"
+# The store deletes these entries once the hub acknowledged them (``sync.store.outbox``): the
+# acknowledged count holds the catches, photos and erasures it keeps, not all the hub took.
+_NOT_KEPT = " (access decisions, people and face templates are not kept once acknowledged)"
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,9 @@ class SyncStatus:
             f"device       {self.device_id or '-'}",
             f"token        {self.token}",
             f"face images  {'travel' if self.policy.send_face_images else 'stay on device'}",
-            "outbox       " + ", ".join(f"{state} {n}" for state, n in self.outbox),
+            "outbox       "
+            + ", ".join(_outbox_words(state, n) for state, n in self.outbox)
+            + _NOT_KEPT,
             f"cursor       {self.cursor if self.cursor is not None else '-'}",
             f"uploads      {self.pending_uploads} pending, "
             f"{self.withheld_face_images} face images withheld",
@@ -146,6 +151,12 @@ class SyncStatus:
         for uid, reason in self.set_aside:
             lines.append(f"set aside    person {uid} pulled, tried again with each pull: {reason}")
         return lines
+
+
+def _outbox_words(state: str, count: int) -> str:
+    if state == OutboxState.ACKNOWLEDGED:
+        return f"acknowledged and kept {count}"
+    return f"{state} {count}"
 
 
 def read_status(store: Store, env: Mapping[str, str]) -> SyncStatus:

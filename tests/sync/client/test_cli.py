@@ -14,7 +14,7 @@ import pytest
 from main import main
 from sync.hub.auth import create_device
 from sync.store import OutboxState, Passphrase, Store
-from tests.sync.client.devices import PASSPHRASE, add_observations, enrol
+from tests.sync.client.devices import PASSPHRASE, add_access_events, add_observations, enrol
 from tests.sync.client.hubcheck import drained, hub_tally
 from tests.sync.conftest import FAST
 from tests.sync.hub.hubkit import HubProcess
@@ -53,13 +53,34 @@ def test_register_now_and_status(
     assert main(["sync", "status", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert "pushed 25 acknowledged, 0 quarantined" in out
-    assert f"site         {site_slug}" in out and "acknowledged 25" in out
+    assert f"site         {site_slug}" in out and "acknowledged and kept 25" in out
     assert "set (kept in the encrypted store)" in out
     assert token[0][0] not in out
     with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
         assert drained(store)
         tally = hub_tally(site_slug, [store])
     assert (tally.lost, tally.duplicated) == (0, 0)
+
+
+def test_status_says_its_acknowledged_count_is_what_the_store_keeps(
+    db: Path,
+    live_hub: HubProcess,
+    site_slug: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A kiosk whose person, template and 6 decisions the hub took read "acknowledged 0":
+    those are deleted once acknowledged, so the count holds only what the store keeps."""
+    register(db, live_hub, site_slug, "kiosk-acks", monkeypatch)
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        enrol(store, site_slug, "A-1", seed=43)
+        add_access_events(store, site_slug, 6)
+    assert main(["sync", "now", "--db", str(db)]) == 0
+    assert main(["sync", "status", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "pushed 8 acknowledged" in out
+    assert "outbox       queued 0, sent 0, acknowledged and kept 0, rejected 0" in out, out
+    assert "(access decisions, people and face templates are not kept" in out, out
 
 
 def test_a_revoked_or_unknown_token_pauses_with_a_clear_message(
@@ -104,7 +125,8 @@ def test_a_quarantined_person_is_requeued_and_its_template_follows(
     out = capsys.readouterr().out
     assert f"quarantined  #{held.sequence} person {person}: consent form not on file" in out
     assert "jaga sync requeue #SEQUENCE" in out
-    assert "outbox       queued 1, sent 0, acknowledged 0, rejected 1" in out  # the template
+    # The template waits.
+    assert "outbox       queued 1, sent 0, acknowledged and kept 0, rejected 1" in out
     assert main(["sync", "requeue", "--db", str(db), f"#{held.sequence}"]) == 0
     assert "requeued 1 quarantined entries" in capsys.readouterr().out
     with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
