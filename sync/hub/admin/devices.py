@@ -158,7 +158,8 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
         spent = once.spend(request) if not change else None
         super().save_model(request, obj, form, change)
         if spent is not None:
-            once.record(spent, f"added the device {obj}")
+            shows = self.has_change_permission(request, obj)  # response_add shows its code
+            once.record(spent, f"added the device {obj}", showed_code=shows)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -209,6 +210,7 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
                 f"issued a new one-time code for {names}" if len(issued) == 1
                 else f"issued new one-time codes for {names}" if issued
                 else "issued no code",
+                showed_code=bool(issued),
             )  # fmt: skip
         return self._codes_page(request, issued) if issued else None
 

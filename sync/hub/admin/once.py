@@ -52,6 +52,10 @@ SHOWN_ONCE = (
     " again. A one-time code is shown once, on that answer, and still works; if it was lost,"
     " issue a new one."
 )
+NO_CODE_SHOWN = (
+    "Reloading the page that answered it, going back to it, or clicking twice sends a form"
+    " again. That answer showed no one-time code."
+)
 NAMED = 5  # devices named in a record; the others are counted
 
 
@@ -91,11 +95,13 @@ def spend(request: HttpRequest) -> SpentForm:
     return spent
 
 
-def record(spent: SpentForm, did: str) -> None:
-    """Keep what the POST that spent ``spent`` did (``"added the device …"``), in its
-    transaction, for the refusal of the form sent again. Never a code."""
+def record(spent: SpentForm, did: str, *, showed_code: bool) -> None:
+    """Keep what the POST that spent ``spent`` did (``"added the device …"``) and whether its
+    answer showed a one-time code, in its transaction, for the refusal of the form sent
+    again. Never a code."""
     spent.did = did
-    spent.save(update_fields=["did"])
+    spent.showed_code = showed_code
+    spent.save(update_fields=["did", "showed_code"])
 
 
 def named(things: list[str]) -> str:
@@ -108,8 +114,12 @@ def _already_sent(token_hash: str) -> str:
     """The refusal of a form sent again: when it was sent first, and what that did."""
     earlier = SpentForm.objects.filter(token_hash=token_hash).first()  # committed: it waited
     sent = "this form was already sent"
+    shown = SHOWN_ONCE
     if earlier is not None:
         sent += f" at {timezone.localtime(earlier.spent_at):%Y-%m-%d %H:%M %Z}"
         if earlier.did:
             sent += f", and it {earlier.did}"
-    return f"Nothing was done: {sent}. {SHOWN_ONCE} {AGAIN}"
+            # A first POST that showed no code (no change permission, every device with an
+            # open break) must not send the admin looking for one.
+            shown = shown if earlier.showed_code else NO_CODE_SHOWN
+    return f"Nothing was done: {sent}. {shown} {AGAIN}"

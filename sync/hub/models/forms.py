@@ -14,6 +14,7 @@ class SpentForm(models.Model):
     token_hash = models.CharField(max_length=64, primary_key=True)
     spent_at = models.DateTimeField(auto_now_add=True, db_index=True)
     did = models.TextField(default="", blank=True)  # what its POST did: names, never a code
+    showed_code = models.BooleanField(default=False)  # its answer showed a one-time code
 
     def __str__(self) -> str:
         return f"form {self.token_hash[:12]} sent at {self.spent_at}"

@@ -4,6 +4,7 @@ its own model."""
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from typing import Any
@@ -54,6 +55,23 @@ def test_the_add_permission_alone_adds_a_device_without_a_code(site_slug: str) -
     assert not CODE.search(page)
     assert device.code_hash is None and device.token_hash is None
     assert "change permission" in page  # says why there is no code, and who can issue one
+
+
+def test_an_add_without_a_code_sent_again_does_not_speak_of_a_code(site_slug: str) -> None:
+    """The refusal of a form sent again said "a one-time code is shown once, on that answer,
+    and still works" after an add that showed none (the add permission alone): the admin
+    went looking for a code that never was."""
+    site = Site.objects.create(slug=site_slug)
+    adder = _staff("add_device", "view_device", site=site)
+    url = "/admin/hub/device/add/"
+    token = one_shot_token(adder.get(url).content.decode())
+    first = adder.post(url, {"site": site.pk, "name": "kiosk-a", "_once": token}, follow=True)
+    assert not CODE.search(first.content.decode())
+    again = adder.post(url, {"site": site.pk, "name": "kiosk-b", "_once": token}, follow=True)
+    said = html.unescape(re.sub(r"\s+", " ", again.content.decode()))
+    assert "already sent" in said and "added the device kiosk-a" in said
+    assert "still works" not in said and "showed no one-time code" in said
+    assert not Device.objects.filter(name="kiosk-b").exists()
 
 
 def test_adding_a_device_with_the_change_permission_shows_its_code(site_slug: str) -> None:
