@@ -25,7 +25,7 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
@@ -33,6 +33,9 @@ from sync.cli_errors import Handler, data_folder, iso_moment, reporting
 from sync.errors import SyncError
 from sync.filelock import HeldLock
 from sync.protocol.types import check_slug
+
+if TYPE_CHECKING:
+    from sync.hub.retention import DecisionReport
 
 # What the `hub` extra installs: a device (or the frozen app) has none of it.
 _HUB_PACKAGES = frozenset(
@@ -108,11 +111,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     purge = commands.add_parser(
         "purge-expired",
         help="erase everyone past their consent's retention date, on the hub and (by"
-        " tombstone) on every device, then rewrite the tables erased data stays in as dead"
-        " rows if anyone was erased since the last time (jaga-hub-purge.timer runs it daily)",
+        " tombstone) on every device, delete access events older than"
+        " JAGA_HUB_DECISION_KEEP_DAYS (365 unless set), then rewrite the tables erased data"
+        " stays in as dead rows if anyone was erased since the last time"
+        " (jaga-hub-purge.timer runs it daily)",
     )
     _data_option(purge)
-    purge.add_argument("--dry-run", action="store_true", help="list them, erase nothing")
+    purge.add_argument("--dry-run", action="store_true", help="list them, erase and delete nothing")
     purge.set_defaults(handler=purge_expired)
 
     renew = commands.add_parser(
@@ -332,9 +337,11 @@ def purge_expired(args: argparse.Namespace) -> int:
     environment = prepare(args.data or default_data_dir())
     try:
         from sync.hub.reclaim import ERASED_DATA_TABLES, rewrite_due, rewrite_if_due
+        from sync.hub.retention import purge_decisions
         from sync.hub.retention import purge_expired as purge
 
         people = purge(dry_run=args.dry_run)
+        decisions = purge_decisions(dry_run=args.dry_run)
         rewrote = rewrite_due() if args.dry_run else rewrite_if_due()
     finally:
         environment.stop()
@@ -345,10 +352,25 @@ def purge_expired(args: argparse.Namespace) -> int:
     for person in people:
         until = person.retain_until.strftime("%Y-%m-%d")
         print(f"  {person.person_uid} (site {person.site}, retained until {until})")
+    _print_decisions(decisions, dry_run=args.dry_run)
     if rewrote:
         done = "would rewrite" if args.dry_run else "rewrote"
         print(f"{done} {', '.join(ERASED_DATA_TABLES)}: erased people's data leaves the files")
     return 0
+
+
+def _print_decisions(report: DecisionReport, *, dry_run: bool) -> None:
+    if report.cutoff is None:
+        print("access events: kept for ever (JAGA_HUB_DECISION_KEEP_DAYS=0)")
+        return
+    done = "would delete" if dry_run else "deleted"
+    keys = "" if dry_run else f" and {report.applied_entries} idempotency keys"
+    print(
+        f"{done} {report.access_events} access events{keys} that happened and reached the hub"
+        f" before {report.cutoff:%Y-%m-%d %H:%M} UTC (kept {report.keep_days} days)"
+    )
+    for site, count in report.by_site.items():
+        print(f"  site {site}: {count} access event{'' if count == 1 else 's'}")
 
 
 def renew_log_epoch(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from sync.hub.models import (
     AccessEvent,
     AuditBreak,
     AuditChainState,
+    DecisionPurge,
     Device,
     FaceTemplate,
     FishObservation,
@@ -88,6 +89,7 @@ def _families() -> Iterator[GaugeMetricFamily]:
     yield _devices(slugs)
     yield from _audit(slugs)
     yield from _species_pack()
+    yield from _decision_purges()
 
 
 def _records(slugs: dict[int, str]) -> GaugeMetricFamily:
@@ -317,6 +319,31 @@ def _species_pack() -> Iterator[GaugeMetricFamily]:
         published.add_metric([], latest.published_at.timestamp())
     yield info
     yield published
+
+
+def _decision_purges() -> Iterator[GaugeMetricFamily]:
+    """What decision retention (``sync.hub.retention.purge_decisions``) deleted, over all
+    its runs, and when it last ran: a timestamp that stops moving says the timer stopped."""
+    totals = DecisionPurge.objects.aggregate(
+        access_events=Sum("access_events"), applied_entries=Sum("applied_entries")
+    )
+    deleted = GaugeMetricFamily(
+        "jaga_hub_decision_purge_deleted",
+        "Rows decision retention deleted, over all its runs, by kind (access_events;"
+        " applied_entries: their idempotency keys)",
+        labels=["kind"],
+    )
+    for kind, total in totals.items():
+        deleted.add_metric([kind], float(total or 0))
+    yield deleted
+    last = GaugeMetricFamily(
+        "jaga_hub_decision_purge_last_run_timestamp_seconds",
+        "When decision retention (jaga hub purge-expired) last finished a run (Unix time)",
+    )
+    newest = DecisionPurge.objects.filter(complete=True).order_by("-finished_at").first()
+    if newest is not None:
+        last.add_metric([], newest.finished_at.timestamp())
+    yield last
 
 
 def _count_by_site(query: QuerySet[Any]) -> list[tuple[int, int]]:

@@ -15,21 +15,54 @@ the same erasure, when someone enrols under it.
 
 Nothing renews a consent (devices enrol and erase people, the admin only erases): a person
 past retention who consents again is enrolled again, as a new person.
+
+Decision retention, the hub's counterpart of the device's (``sync.store.retention``): the
+same daily command deletes the kiosks' access events (who was let in or refused, at which
+gate, when: personal data) once they are older than the hub's window
+(``JAGA_HUB_DECISION_KEEP_DAYS``, 365 days unless set; 0 keeps them for ever), with their
+idempotency keys (``AppliedEntry``). An event goes once it happened (``occurred_at``, the
+device's clock) AND the hub took it (``received_at``, the hub's clock) at least the window
+ago: a device's clock behind, or an event taken late, still leaves the hub the whole window
+after it took it; a clock ahead only keeps it longer, by as much as the clock was ahead
+(a clock cannot make the hub delete early). It deletes in batches of ``BATCH`` events of one
+site, each a short transaction holding the site's change-log lock (``lock_sites``), so the
+site's pushes wait at most one batch and none slips a key in between.
+
+The keys may go because a replay is still answered right without them: a push of an access
+event older than the window is acknowledged and neither it nor its key is stored
+(``Outcome.EXPIRED``, ``sync.hub.apply.records``), and every deleted event is older than the
+window at its deletion and only gets older. So a replayed push of one (an acknowledgement
+lost, a device resending after a hub restore, a new key for the same event) is acknowledged,
+is not stored again and is not counted again among the events stored (``/metrics``). A
+kiosk back after more than the window offline has its older decisions acknowledged this way:
+the hub keeps none older than the window.
+
+Each run is recorded (``DecisionPurge``: the window, the cutoff, how many events and keys it
+deleted) and logged; ``/metrics`` gives the totals and the last run's time. The tables'
+files do not shrink: the rows' space is reused by the next ones (plain VACUUM).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
 from sync.hub.apply.people import erase
+from sync.hub.models import AccessEvent, AppliedEntry, DecisionPurge, Site
+from sync.hub.models.events import decisions_kept_since
 from sync.hub.models.people import past_retention
 from sync.protocol import RETENTION_REASON
+
+_log = logging.getLogger(__name__)
+BATCH = 1000  # access events of one site per transaction: a push of the site waits at most one
 
 
 @dataclass(frozen=True)
@@ -70,3 +103,91 @@ def _erase_if_expired(person_uid: UUID, now: datetime) -> bool:
             return False
         erase(person, erased_at=now, reason=RETENTION_REASON, origin=None)
     return True
+
+
+@dataclass
+class DecisionReport:
+    """What ``purge_decisions`` deleted (or, dry, would delete): access events per site slug
+    (only sites with any), and their idempotency keys (not counted in a dry run)."""
+
+    keep_days: int
+    cutoff: datetime | None
+    by_site: dict[str, int] = field(default_factory=dict)
+    applied_entries: int = 0
+
+    @property
+    def access_events(self) -> int:
+        return sum(self.by_site.values())
+
+
+def purge_decisions(
+    now: datetime | None = None, *, keep_days: int | None = None, dry_run: bool = False
+) -> DecisionReport:
+    """Delete the access events older than the window, happened and received, with their
+    keys (see the module); ``keep_days`` defaults to the hub's setting. Records and logs the
+    run; ``dry_run`` only counts them."""
+    started = timezone.now()
+    now = now or started
+    days = settings.JAGA_HUB_DECISION_KEEP_DAYS if keep_days is None else keep_days
+    cutoff = decisions_kept_since(now, days)
+    report = DecisionReport(days, cutoff)
+    if cutoff is None:
+        return report
+    sites = dict(Site.objects.order_by("pk").values_list("pk", "slug"))
+    complete = False
+    try:
+        for site_id, slug in sites.items():
+            if dry_run:
+                if due := _due(site_id, cutoff).count():
+                    report.by_site[slug] = due
+                continue
+            while deleted := _delete_batch(site_id, cutoff, report):
+                report.by_site[slug] = report.by_site.get(slug, 0) + deleted
+        complete = True
+    finally:
+        if not dry_run:
+            _record(report, cutoff, started, complete=complete)
+    return report
+
+
+def _due(site_id: int, cutoff: datetime) -> QuerySet[AccessEvent]:
+    return AccessEvent.objects.filter(
+        site_id=site_id, occurred_at__lt=cutoff, received_at__lt=cutoff
+    )
+
+
+def _delete_batch(site_id: int, cutoff: datetime, report: DecisionReport) -> int:
+    """Delete up to ``BATCH`` of the site's due events, oldest first, and their keys, in one
+    transaction under the site's lock; how many events it deleted."""
+    with transaction.atomic():
+        lock_sites(site_id)
+        uids = list(
+            _due(site_id, cutoff).order_by("occurred_at").values_list("uid", flat=True)[:BATCH]
+        )
+        if not uids:
+            return 0
+        AccessEvent.objects.filter(uid__in=uids).delete()
+        keys, _ = AppliedEntry.objects.filter(entity="access_event", entity_uid__in=uids).delete()
+    report.applied_entries += keys
+    return len(uids)
+
+
+def _record(report: DecisionReport, cutoff: datetime, started: datetime, *, complete: bool) -> None:
+    DecisionPurge.objects.create(
+        started_at=started,
+        finished_at=timezone.now(),
+        keep_days=report.keep_days,
+        cutoff=cutoff,
+        access_events=report.access_events,
+        applied_entries=report.applied_entries,
+        complete=complete,
+    )
+    _log.info(
+        "decision retention: deleted %d access events and %d idempotency keys older than %s"
+        " (kept %d days)%s",
+        report.access_events,
+        report.applied_entries,
+        cutoff.isoformat(),
+        report.keep_days,
+        "" if complete else "; stopped on an error, the next run carries on",
+    )

@@ -33,6 +33,9 @@
                            the client's own header is never trusted beyond those
 ``JAGA_HUB_METRICS_TOKEN`` bearer token Prometheus scrapes ``/metrics`` with (16+ characters);
                            unset: ``/metrics`` is off
+``JAGA_HUB_DECISION_KEEP_DAYS`` days the hub keeps kiosk access decisions (default 365; 0:
+                           for ever): ``jaga hub purge-expired`` deletes older ones, and a
+                           push of one older is acknowledged, not stored (``sync.hub.retention``)
 """
 
 from __future__ import annotations
@@ -251,6 +254,11 @@ JAGA_HUB_METRICS_TOKEN = os.environ.get("JAGA_HUB_METRICS_TOKEN", "")
 JAGA_HUB_AUDIT_DAILY_BYTES = max(
     _env_int("JAGA_HUB_AUDIT_DAILY_BYTES", 16 * 1024 * 1024), MAX_AUDIT_BODY_BYTES
 )
+# Kiosk access decisions (who was let in or refused, where, when) are personal data: the
+# hub keeps them a year by default (``sync.hub.retention``), a full cycle of the yearly
+# audits, reviews of a site's access and disputes an access-control log is kept for, four
+# times the 90 days a kiosk keeps them (``sync.store.retention``). 0 keeps them for ever.
+JAGA_HUB_DECISION_KEEP_DAYS = max(_env_int("JAGA_HUB_DECISION_KEEP_DAYS", 365), 0)
 
 LOGGING = {
     "version": 1,

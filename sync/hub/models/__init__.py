@@ -1,7 +1,13 @@
 """The hub's models, one module per idea; imported here so Django finds them."""
 
 from sync.hub.models.audit import AnchoredAuditEntry, AuditBreak, AuditChainState
-from sync.hub.models.events import AccessEvent, AppliedEntry, Change, ErasedChange
+from sync.hub.models.events import (
+    AccessEvent,
+    AppliedEntry,
+    Change,
+    DecisionPurge,
+    ErasedChange,
+)
 from sync.hub.models.fish import (
     NEWEST_PACK_FIRST,
     FishObservation,
@@ -23,6 +29,7 @@ __all__ = [
     "AuditBreak",
     "AuditChainState",
     "Change",
+    "DecisionPurge",
     "Device",
     "ErasedChange",
     "ErasureRewrite",

@@ -6,12 +6,16 @@ keeps their uid (which leads to no name once the person is blanked); a ``verifie
 dated after the erasure (``verified_after_erasure``) says a kiosk still let them in, and is
 counted (``jaga_hub_access_after_erasure``) and listed in the admin. ``AppliedEntry``
 remembers every outbox key the hub accepted, so a replayed push is acknowledged without
-being applied twice. ``Change`` is what devices pull, ordered by a cursor that only grows
-within a site.
+being applied twice. Access events and their keys go once the hub has held them for its
+window (``sync.hub.retention``, recorded in ``DecisionPurge``). ``Change`` is what devices
+pull, ordered by a cursor that only grows within a site.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, QuerySet
 
@@ -50,6 +54,14 @@ def verified_after_erasure() -> QuerySet[AccessEvent]:
     return AccessEvent.objects.filter(decision=VERIFIED).filter(Exists(erased))
 
 
+def decisions_kept_since(now: datetime, keep_days: int | None = None) -> datetime | None:
+    """The oldest time the hub keeps access events from: ``keep_days`` (by default the
+    hub's ``JAGA_HUB_DECISION_KEEP_DAYS``) before ``now``; None when it keeps them for ever
+    (0)."""
+    days = settings.JAGA_HUB_DECISION_KEEP_DAYS if keep_days is None else keep_days
+    return now - timedelta(days=days) if days > 0 else None
+
+
 class AppliedEntry(models.Model):
     key = models.UUIDField(unique=True)
     # PROTECT: forgetting a device's keys would let its replayed pushes apply twice.
@@ -61,6 +73,36 @@ class AppliedEntry(models.Model):
     content_sha256 = models.CharField(max_length=64)
     outcome = models.CharField(max_length=32)
     received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = (
+            # Decision retention deletes an access event's keys with it (sync.hub.retention).
+            models.Index(
+                fields=["entity_uid"],
+                condition=models.Q(entity="access_event"),
+                name="applied_access_event",
+            ),
+        )
+
+
+class DecisionPurge(models.Model):
+    """One run of decision retention (``sync.hub.retention.purge_decisions``): the window it
+    kept, the cutoff it deleted before, and how many access events and idempotency keys it
+    deleted (``complete`` False: it stopped on an error; the next run carries on)."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    keep_days = models.IntegerField()
+    cutoff = models.DateTimeField()
+    access_events = models.BigIntegerField()
+    applied_entries = models.BigIntegerField()
+    complete = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ("-started_at",)
+
+    def __str__(self) -> str:
+        return f"decision purge of {self.started_at:%Y-%m-%d %H:%M}: {self.access_events} events"
 
 
 class Change(models.Model):

@@ -38,6 +38,9 @@ os.environ["JAGA_HUB_REGISTER_RATE"] = "100000/minute"  # every test registers d
 # Django's test client, the loopback address every `jaga hub run` of the tests listens on, and
 # the host schemathesis's WSGI client sends (test_fuzz).
 os.environ["JAGA_HUB_ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
+# The tests' decisions are dated from a fixed day (``entries.T0``), which the hub's window
+# would one day pass: keep every one unless a test sets a window (test_decision_retention).
+os.environ["JAGA_HUB_DECISION_KEEP_DAYS"] = "0"
 setup_django()  # before any test module imports the hub's models
 
 

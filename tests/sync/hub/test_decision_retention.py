@@ -1,0 +1,181 @@
+"""Decision retention on the hub: ``jaga hub purge-expired`` deletes the access events (and
+their idempotency keys) the hub has held for its window, and a replay of one it deleted is
+acknowledged without being stored again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics import MetricWrapperBase
+
+from sync.hub.metrics import hub_metrics
+from sync.hub.metrics_db import DatabaseCollector
+from sync.hub.models import AccessEvent, AppliedEntry, DecisionPurge, Site
+from sync.hub.retention import purge_decisions
+from sync.protocol import OutboxEntry, format_timestamp
+from tests.sync.hub import entries as e
+from tests.sync.hub.hubkit import Api, jaga_hub
+
+WINDOW = 365
+
+
+def _event(api: Api, occurred_at: datetime, **fields: Any) -> OutboxEntry:
+    payload = e.access_event(api.site, occurred_at=format_timestamp(occurred_at), **fields)
+    return e.entry("access_event", "upsert", payload)
+
+
+def _stored(api: Api) -> set[str]:
+    events = AccessEvent.objects.filter(site__slug=api.site)
+    return {str(uid) for uid in events.values_list("uid", flat=True)}
+
+
+def _keys(entries: tuple[OutboxEntry, ...]) -> set[str]:
+    applied = AppliedEntry.objects.filter(key__in=[entry.idempotency_key for entry in entries])
+    return {str(key) for key in applied.values_list("key", flat=True)}
+
+
+def _counted(counter: MetricWrapperBase, **labels: str) -> float:
+    for family in counter.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_total") and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
+
+
+def _push(api: Api, *entries: OutboxEntry) -> list[str]:
+    pushed = api.push(*entries)
+    assert pushed["rejected"] == [], pushed
+    return [str(key) for key in pushed["acknowledged"]]
+
+
+def test_the_purge_deletes_events_held_past_the_window_with_their_keys(api: Api) -> None:
+    now = timezone.now()
+    old = _event(api, now - timedelta(days=100))
+    recent = _event(api, now + timedelta(days=5))
+    _push(api, old, recent)
+    later = now + timedelta(days=WINDOW + 1)  # the cutoff: a day after both were taken
+    listed = purge_decisions(later, keep_days=WINDOW, dry_run=True)
+    assert listed.by_site.get(api.site) == 1
+    assert _stored(api) == {str(old.entity_uid), str(recent.entity_uid)}  # a dry run deletes none
+    done = purge_decisions(later, keep_days=WINDOW)
+    assert done.by_site[api.site] == 1
+    assert _stored(api) == {str(recent.entity_uid)}
+    assert _keys((old, recent)) == {str(recent.idempotency_key)}
+    assert done.applied_entries >= 1
+    assert purge_decisions(later, keep_days=WINDOW).by_site.get(api.site) is None
+
+
+def test_an_event_goes_once_it_happened_and_was_received_the_window_ago(api: Api) -> None:
+    """A device's clock behind by 400 days (or a device back after so long offline, had the
+    hub stored it): the hub keeps it the whole window from when it took it. A clock 30 days
+    ahead: kept until its own time is past the window, never deleted before."""
+    now = timezone.now()
+    behind = _event(api, now - timedelta(days=400))
+    ahead = _event(api, now + timedelta(days=30))
+    _push(api, behind, ahead)  # the tests' hub keeps every decision (window 0) when it takes them
+    assert purge_decisions(now, keep_days=WINDOW).by_site.get(api.site) is None
+    a_window_on = now + timedelta(days=WINDOW + 1)
+    assert purge_decisions(a_window_on, keep_days=WINDOW).by_site[api.site] == 1
+    assert _stored(api) == {str(ahead.entity_uid)}
+    past_its_own_time = a_window_on + timedelta(days=30)
+    assert purge_decisions(past_its_own_time, keep_days=WINDOW).by_site[api.site] == 1
+    assert _stored(api) == set()
+
+
+def test_a_window_of_zero_keeps_every_decision(api: Api) -> None:
+    now = timezone.now()
+    _push(api, _event(api, now - timedelta(days=4000)))
+    report = purge_decisions(now + timedelta(days=8000), keep_days=0)
+    assert report.by_site == {}
+    assert len(_stored(api)) == 1
+
+
+def test_a_replay_of_a_purged_event_is_acknowledged_and_not_stored_again(api: Api) -> None:
+    now = timezone.now()
+    event = _event(api, now - timedelta(days=WINDOW + 35))
+    _push(api, event)
+    assert purge_decisions(now + timedelta(days=WINDOW + 1), keep_days=WINDOW).by_site[api.site]
+    assert _stored(api) == set()
+    assert _keys((event,)) == set()
+    decisions = hub_metrics().decisions
+    entries = hub_metrics().entries
+    stored_before = _counted(decisions, decision="verified")
+    expired_before = _counted(entries, entity="access_event", outcome="expired")
+    # The same entry again (an acknowledgement lost on the way), then the same event under a
+    # new key (a device resending what it authored after a hub restore).
+    resent = e.entry("access_event", "upsert", event.payload)
+    with override_settings(JAGA_HUB_DECISION_KEEP_DAYS=WINDOW):
+        assert _push(api, event) == [str(event.idempotency_key)]
+        assert _push(api, resent) == [str(resent.idempotency_key)]
+    assert _stored(api) == set()
+    assert _keys((event, resent)) == set()
+    assert _counted(decisions, decision="verified") == stored_before
+    assert _counted(entries, entity="access_event", outcome="expired") == expired_before + 2
+
+
+def test_an_event_older_than_the_window_is_acknowledged_without_being_stored(api: Api) -> None:
+    """A kiosk back after more than the window offline: its older decisions are past what
+    the hub keeps, so the hub takes none of them in; the rest it stores."""
+    now = timezone.now()
+    too_old = _event(api, now - timedelta(days=WINDOW + 1))
+    kept = _event(api, now - timedelta(days=WINDOW - 1))
+    with override_settings(JAGA_HUB_DECISION_KEEP_DAYS=WINDOW):
+        assert set(_push(api, too_old, kept)) == {
+            str(too_old.idempotency_key),
+            str(kept.idempotency_key),
+        }
+    assert _stored(api) == {str(kept.entity_uid)}
+    assert _keys((too_old, kept)) == {str(kept.idempotency_key)}
+
+
+def _received_long_ago(api: Api, days: int) -> str:
+    """An access event the hub took ``days`` ago (no push can date its receipt)."""
+    site = Site.objects.get(slug=api.site)
+    uid = e.uid()
+    then = timezone.now() - timedelta(days=days)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO hub_accessevent (uid, site_id, device_name, occurred_at, decision,"
+            " received_at) VALUES (%s, %s, 'kiosk-1', %s, 'verified', %s)",
+            [uid, site.pk, then, then],
+        )
+    return uid
+
+
+def _purge_metrics() -> Iterator[tuple[str, dict[str, str], float]]:
+    for family in DatabaseCollector().collect():
+        assert isinstance(family, GaugeMetricFamily)
+        if family.name.startswith("jaga_hub_decision_purge"):
+            for sample in family.samples:
+                yield sample.name, sample.labels, sample.value
+
+
+def test_the_purge_command_deletes_and_records_it_and_its_dry_run_only_says(
+    api: Api, hub_database: str
+) -> None:
+    held = _received_long_ago(api, days=WINDOW + 2)
+    runs = DecisionPurge.objects.count()
+    listed = jaga_hub("purge-expired", "--dry-run", database_url=hub_database)
+    assert listed.returncode == 0, listed.stderr
+    assert "would delete" in listed.stdout
+    assert f"site {api.site}: 1 access event" in listed.stdout
+    assert _stored(api) == {held}
+    assert DecisionPurge.objects.count() == runs  # a dry run records nothing
+    done = jaga_hub("purge-expired", database_url=hub_database)
+    assert done.returncode == 0, done.stderr
+    assert f"site {api.site}: 1 access event" in done.stdout
+    assert "kept 365 days" in done.stdout
+    assert _stored(api) == set()
+    run = DecisionPurge.objects.order_by("-started_at").first()
+    assert run is not None and run.keep_days == WINDOW and run.access_events >= 1
+    assert "deleted" in done.stderr  # the hub's log says how many
+    samples = list(_purge_metrics())
+    total = [v for name, labels, v in samples if labels.get("kind") == "access_events"]
+    assert total and total[0] >= 1
+    assert any(name == "jaga_hub_decision_purge_last_run_timestamp_seconds" for name, *_ in samples)
