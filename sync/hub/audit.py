@@ -54,6 +54,15 @@ stolen token cannot grow the table without bound, and an honest device that outg
 limit goes on once its earlier bytes are a day old (how far behind it is shows meanwhile).
 Breaks are found whatever the limit: only what would be stored counts.
 
+Decision retention (``sync.hub.retention``) deletes each segment's oldest entries once the
+hub held them for its window, never the segment's newest, and keeps the segment's
+``AnchoredCheckpoint`` (the last entry deleted, and the entry the segment began with). The
+segment then begins at the entry after the checkpoint (``Head.first``): what a batch sends
+before it is left out, as entries held already are, neither a break nor a rewrite; a device
+head before it is still a chain rewound; a break there shows the checkpoint's hash as the
+hub's; and a store coming back after a new code is still known by its entry 1, through the
+checkpoint where retention deleted it.
+
 A batch numbered before the highest the hub took of the device (``AuditChainState``) is
 refused as stale (``audit_stale``) before any of this: a batch held up in a queue past a
 later one carries a head the chain has grown beyond, which would read as a chain rewound.
@@ -81,7 +90,14 @@ from django.utils import timezone
 from sync.hub.audit_limit import over_daily_limit
 from sync.hub.auth import usable
 from sync.hub.errors import HubError, OpenAuditBreakError
-from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device, Site
+from sync.hub.models import (
+    AnchoredAuditEntry,
+    AnchoredCheckpoint,
+    AuditBreak,
+    AuditChainState,
+    Device,
+    Site,
+)
 from sync.hub.models.audit import (
     DIVERGED,
     OPENS_NO_SEGMENT,
@@ -282,7 +298,9 @@ def _new_entries(device: Device, head: Head, batch: AuditBatch) -> list[AuditLin
     if head.sequence == 0 and head.segment > 0:
         return _segment_start(device, head, batch)
     # Entries before the segment's first were judged by the break that opened it (the
-    # first's hash covers them): left out, as entries held already are.
+    # first's hash covers them), or were held and deleted by retention (the checkpoint's
+    # hash, which the first held follows, covers them): left out, as entries held already
+    # are, and never taken as a break or a rewrite.
     links = [link for link in batch.entries if link.sequence >= head.first]
     if links and links[0].sequence > head.sequence + 1:
         raise _gap(head.sequence, links[0].sequence)
@@ -523,7 +541,11 @@ def _after_reissue(device: Device, head: Head, batch: AuditBatch) -> list[AuditL
     earlier = AnchoredAuditEntry.objects.filter(
         device=device, segment__lt=head.segment, sequence=1, entry_hash=first.entry_hash
     )
-    if not earlier.exists():
+    # Entry 1 deleted by retention since (``sync.hub.retention``): its checkpoint kept it.
+    deleted = AnchoredCheckpoint.objects.filter(
+        device=device, segment__lt=head.segment, first_sequence=1, first_hash=first.entry_hash
+    )
+    if not earlier.exists() and not deleted.exists():
         return batch.entries
     checked = _new_entries(device, old, batch)
     if isinstance(checked, AuditBreak):
@@ -602,7 +624,13 @@ def _hub_hash_at(device: Device, head: Head, sequence: int) -> str:
     rows = AnchoredAuditEntry.objects.filter(
         device=device, segment__lte=head.segment, sequence=sequence
     )
-    return rows.order_by("-segment").values_list("entry_hash", flat=True).first() or ""
+    held = rows.order_by("-segment").values_list("entry_hash", flat=True).first()
+    if held is None:  # deleted by retention, and the last deleted: its checkpoint kept it
+        checkpoints = AnchoredCheckpoint.objects.filter(
+            device=device, segment__lte=head.segment, sequence=sequence
+        )
+        held = checkpoints.order_by("-segment").values_list("entry_hash", flat=True).first()
+    return held or ""
 
 
 _RESTORED = "the store was restored from an older backup"

@@ -371,6 +371,12 @@ def _print_decisions(report: DecisionReport, *, dry_run: bool) -> None:
     )
     for site, count in report.by_site.items():
         print(f"  site {site}: {count} access event{'' if count == 1 else 's'}")
+    print(
+        f"{done} {report.audit_entries} anchored audit entries as old (each chain's oldest,"
+        " up to a checkpoint the rest verifies from; never a chain's newest)"
+    )
+    for site, count in report.audit_by_site.items():
+        print(f"  site {site}: {count} audit entr{'y' if count == 1 else 'ies'}")
 
 
 def renew_log_epoch(args: argparse.Namespace) -> int:

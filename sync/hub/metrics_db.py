@@ -325,12 +325,14 @@ def _decision_purges() -> Iterator[GaugeMetricFamily]:
     """What decision retention (``sync.hub.retention.purge_decisions``) deleted, over all
     its runs, and when it last ran: a timestamp that stops moving says the timer stopped."""
     totals = DecisionPurge.objects.aggregate(
-        access_events=Sum("access_events"), applied_entries=Sum("applied_entries")
+        access_events=Sum("access_events"),
+        applied_entries=Sum("applied_entries"),
+        audit_entries=Sum("audit_entries"),
     )
     deleted = GaugeMetricFamily(
         "jaga_hub_decision_purge_deleted",
         "Rows decision retention deleted, over all its runs, by kind (access_events;"
-        " applied_entries: their idempotency keys)",
+        " applied_entries: their idempotency keys; audit_entries: anchored chains' oldest)",
         labels=["kind"],
     )
     for kind, total in totals.items():

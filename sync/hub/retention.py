@@ -37,9 +37,18 @@ is not stored again and is not counted again among the events stored (``/metrics
 kiosk back after more than the window offline has its older decisions acknowledged this way:
 the hub keeps none older than the window.
 
-Each run is recorded (``DecisionPurge``: the window, the cutoff, how many events and keys it
-deleted) and logged; ``/metrics`` gives the totals and the last run's time. The tables'
-files do not shrink: the rows' space is reused by the next ones (plain VACUUM).
+The anchored audit chains (``sync.hub.models.audit``) hold an entry with every decision,
+naming the person: by the same rule, each segment of a device's chain loses its oldest
+entries, only as a prefix and never its newest, in batches of ``BATCH`` each under the
+device's lock (the anchor's), leaving the segment's ``AnchoredCheckpoint`` (the last entry
+deleted, from which the rest verifies; the database's triggers let nothing else go, and the
+checkpoint only forward) and counting the device's entries down with them
+(``AuditChainState.entries``). Nothing of a device's chain goes while a break or pruned
+record of it is open: the operator who looks into it may need the entries.
+
+Each run is recorded (``DecisionPurge``: the window, the cutoff, how many events, keys and
+audit entries it deleted) and logged; ``/metrics`` gives the totals and the last run's time.
+The tables' files do not shrink: the rows' space is reused by the next ones (plain VACUUM).
 """
 
 from __future__ import annotations
@@ -51,12 +60,22 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
 from sync.hub.apply.people import erase
-from sync.hub.models import AccessEvent, AppliedEntry, DecisionPurge, Site
+from sync.hub.models import (
+    AccessEvent,
+    AnchoredAuditEntry,
+    AnchoredCheckpoint,
+    AppliedEntry,
+    AuditBreak,
+    AuditChainState,
+    DecisionPurge,
+    Device,
+    Site,
+)
 from sync.hub.models.events import decisions_kept_since
 from sync.hub.models.people import past_retention
 from sync.protocol import RETENTION_REASON
@@ -114,10 +133,15 @@ class DecisionReport:
     cutoff: datetime | None
     by_site: dict[str, int] = field(default_factory=dict)
     applied_entries: int = 0
+    audit_by_site: dict[str, int] = field(default_factory=dict)
 
     @property
     def access_events(self) -> int:
         return sum(self.by_site.values())
+
+    @property
+    def audit_entries(self) -> int:
+        return sum(self.audit_by_site.values())
 
 
 def purge_decisions(
@@ -143,6 +167,12 @@ def purge_decisions(
                 continue
             while deleted := _delete_batch(site_id, cutoff, report):
                 report.by_site[slug] = report.by_site.get(slug, 0) + deleted
+        for device_id, slug in _chains():
+            for segment in _segments(device_id):
+                while deleted := _prune_segment(device_id, segment, cutoff, dry_run=dry_run):
+                    report.audit_by_site[slug] = report.audit_by_site.get(slug, 0) + deleted
+                    if dry_run:
+                        break
         complete = True
     finally:
         if not dry_run:
@@ -180,14 +210,81 @@ def _record(report: DecisionReport, cutoff: datetime, started: datetime, *, comp
         cutoff=cutoff,
         access_events=report.access_events,
         applied_entries=report.applied_entries,
+        audit_entries=report.audit_entries,
         complete=complete,
     )
     _log.info(
-        "decision retention: deleted %d access events and %d idempotency keys older than %s"
-        " (kept %d days)%s",
+        "decision retention: deleted %d access events, %d idempotency keys and %d anchored"
+        " audit entries older than %s (kept %d days)%s",
         report.access_events,
         report.applied_entries,
+        report.audit_entries,
         cutoff.isoformat(),
         report.keep_days,
         "" if complete else "; stopped on an error, the next run carries on",
     )
+
+
+def _chains() -> list[tuple[int, str]]:
+    """The devices the hub holds audit entries of, with their sites' slugs."""
+    states = AuditChainState.objects.filter(entries__gt=0).order_by("device_id")
+    return list(states.values_list("device_id", "device__site__slug"))
+
+
+def _segments(device_id: int) -> list[int]:
+    held = AnchoredAuditEntry.objects.filter(device_id=device_id).order_by("segment")
+    return list(held.values_list("segment", flat=True).distinct())
+
+
+def _prune_segment(device_id: int, segment: int, cutoff: datetime, *, dry_run: bool) -> int:
+    """Delete up to ``BATCH`` of the oldest entries of a device's segment that happened (the
+    device's clock, ``at``) and reached the hub before ``cutoff``, never its newest, moving
+    the segment's checkpoint to the last one, in one transaction under the device's lock
+    (the anchor's, ``sync.hub.audit``); how many it deleted (a dry run: how many the whole
+    segment would lose, deleting none). None while any record of the device's chain is open
+    (a break, a pruned start or gap): an operator may need the entries to look into it."""
+    with transaction.atomic():
+        Device.objects.select_for_update().filter(pk=device_id).first()
+        if AuditBreak.objects.filter(device_id=device_id, acknowledged_at__isnull=True).exists():
+            return 0
+        held = AnchoredAuditEntry.objects.filter(device_id=device_id, segment=segment)
+        newest = held.order_by("-sequence").values_list("sequence", flat=True).first()
+        if newest is None:
+            return 0
+        rows = held.filter(sequence__lt=newest).order_by("sequence")
+        if not dry_run:
+            rows = rows[:BATCH]
+        prefix: list[tuple[int, str]] = []
+        for sequence, entry_hash, at, received_at in rows.values_list(
+            "sequence", "entry_hash", "at", "received_at"
+        ).iterator():
+            if received_at >= cutoff or not _happened_before(at, cutoff):
+                break
+            prefix.append((sequence, entry_hash))
+        if not prefix or dry_run:
+            return len(prefix)
+        last_sequence, last_hash = prefix[-1]
+        moved = AnchoredCheckpoint.objects.filter(device_id=device_id, segment=segment).update(
+            sequence=last_sequence, entry_hash=last_hash, moved_at=timezone.now()
+        )
+        if not moved:
+            first_sequence, first_hash = prefix[0]
+            AnchoredCheckpoint.objects.create(
+                device_id=device_id, segment=segment, sequence=last_sequence,
+                entry_hash=last_hash, first_sequence=first_sequence, first_hash=first_hash,
+                moved_at=timezone.now(),
+            )  # fmt: skip
+        deleted, _ = held.filter(sequence__lte=last_sequence).delete()
+        # Counted here, under the lock, as the anchor counts what it stores: /metrics reads it.
+        AuditChainState.objects.filter(device_id=device_id).update(entries=F("entries") - deleted)
+    return int(deleted)
+
+
+def _happened_before(at: str, cutoff: datetime) -> bool:
+    """Whether an entry's time (the device's ISO 8601 text) is before ``cutoff``; an
+    unreadable one is kept (it and every entry after it, the rest of a prefix)."""
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return False
+    return moment.tzinfo is not None and moment < cutoff

@@ -32,7 +32,7 @@ from django.contrib import admin, messages
 
 from sync.hub.admin.staff import SiteScopedAdmin
 from sync.hub.audit import acknowledge
-from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState
+from sync.hub.models import AnchoredAuditEntry, AnchoredCheckpoint, AuditBreak, AuditChainState
 from sync.hub.models.audit import REISSUED
 
 
@@ -135,7 +135,10 @@ class AuditChainStateAdmin(NoAddOrDelete):
     its entries the hub does not hold (a device stuck on an entry it cannot send shows
     here); a ``reported at`` well before the device's last sync means it stopped sending
     its chain. Batches refused over the daily limit are counted: a device sending that much
-    may be misused (a stolen token), or need a higher ``JAGA_HUB_AUDIT_DAILY_BYTES``."""
+    may be misused (a stolen token), or need a higher ``JAGA_HUB_AUDIT_DAILY_BYTES``.
+    ``deleted by retention``: where each segment now begins, once decision retention
+    deleted its oldest entries (``sync.hub.retention``), and the hash the next entry follows.
+    """
 
     list_display = (
         "device",
@@ -143,6 +146,7 @@ class AuditChainStateAdmin(NoAddOrDelete):
         "reported_sequence",
         "behind",
         "entries",
+        "deleted_by_retention",
         "over_limit",
         "over_limit_at",
         "reported_at",
@@ -157,6 +161,15 @@ class AuditChainStateAdmin(NoAddOrDelete):
     @admin.display(description="entries behind")
     def behind(self, obj: AuditChainState) -> int:
         return obj.behind
+
+    @admin.display(description="deleted by retention")
+    def deleted_by_retention(self, obj: AuditChainState) -> str:
+        checkpoints = AnchoredCheckpoint.objects.filter(device_id=obj.device_id)
+        return "; ".join(
+            f"segment {c.segment}: entries {c.first_sequence} to {c.sequence}"
+            f" (the next follows {c.entry_hash[:12]}…)"
+            for c in checkpoints.order_by("segment")
+        )
 
     @admin.display(description="device last seen")
     def device_last_seen(self, obj: AuditChainState) -> Any:

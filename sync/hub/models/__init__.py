@@ -1,6 +1,11 @@
 """The hub's models, one module per idea; imported here so Django finds them."""
 
-from sync.hub.models.audit import AnchoredAuditEntry, AuditBreak, AuditChainState
+from sync.hub.models.audit import (
+    AnchoredAuditEntry,
+    AnchoredCheckpoint,
+    AuditBreak,
+    AuditChainState,
+)
 from sync.hub.models.events import (
     AccessEvent,
     AppliedEntry,
@@ -25,6 +30,7 @@ __all__ = [
     "NEWEST_PACK_FIRST",
     "AccessEvent",
     "AnchoredAuditEntry",
+    "AnchoredCheckpoint",
     "AppliedEntry",
     "AuditBreak",
     "AuditChainState",

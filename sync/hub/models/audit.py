@@ -1,7 +1,10 @@
 """Each device's audit chain, anchored off the device, and the breaks the hub found in it.
 
 ``AnchoredAuditEntry`` rows are append-only: database triggers (migration 0008) refuse
-UPDATE, DELETE and TRUNCATE, so what a device once showed the hub stays. Each keeps the entry's
+UPDATE and TRUNCATE, so what a device once showed the hub stays, and DELETE but of a
+segment's prefix up to its ``AnchoredCheckpoint`` (migration 0029): decision retention
+(``sync.hub.retention``) deletes the oldest entries once the hub held them for its window,
+and the rest of the segment still verifies from the checkpoint. Each keeps the entry's
 fields exactly as the device hashed them (``details`` as its JSON text, not ``jsonb``, which
 would reorder it), so anyone can compute every hash again from the rows.
 
@@ -85,6 +88,37 @@ class AnchoredAuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id} #{self.sequence} {self.action}"
+
+
+class AnchoredCheckpoint(models.Model):
+    """Where a segment of a device's anchored chain now begins, after decision retention
+    deleted its oldest entries (``sync.hub.retention``): the last entry deleted
+    (``sequence``, ``entry_hash``: the next entry held follows that hash), and the entry the
+    segment began with (``first_sequence``, ``first_hash``: entry 1 is a store's creation,
+    which tells the same store coming back after a new code, ``sync.hub.audit``).
+
+    Database triggers (migration 0029) keep SQL to that, as the device's schema 12 does
+    (``sync.store.schema.v12``): a checkpoint is made only at the segment's first entry held
+    and names an entry held with that hash, before the segment's newest (always kept); it
+    only moves forward, to such an entry, never to another device, segment or first entry;
+    it is never deleted; and an entry is deleted only at or before its segment's checkpoint."""
+
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="+")
+    segment = models.IntegerField()
+    sequence = models.BigIntegerField()
+    entry_hash = models.CharField(max_length=64)
+    first_sequence = models.BigIntegerField()
+    first_hash = models.CharField(max_length=64)
+    moved_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("device", "segment")
+        constraints = (
+            models.UniqueConstraint(fields=["device", "segment"], name="audit_checkpoint_segment"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.device_id} segment {self.segment} from entry {self.sequence + 1}"
 
 
 class AuditChainState(models.Model):

@@ -87,8 +87,9 @@ class AppliedEntry(models.Model):
 
 class DecisionPurge(models.Model):
     """One run of decision retention (``sync.hub.retention.purge_decisions``): the window it
-    kept, the cutoff it deleted before, and how many access events and idempotency keys it
-    deleted (``complete`` False: it stopped on an error; the next run carries on)."""
+    kept, the cutoff it deleted before, and how many access events, idempotency keys and
+    anchored audit entries it deleted (``complete`` False: it stopped on an error; the next
+    run carries on)."""
 
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
@@ -96,6 +97,7 @@ class DecisionPurge(models.Model):
     cutoff = models.DateTimeField()
     access_events = models.BigIntegerField()
     applied_entries = models.BigIntegerField()
+    audit_entries = models.BigIntegerField(default=0)
     complete = models.BooleanField(default=True)
 
     class Meta:

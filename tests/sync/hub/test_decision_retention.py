@@ -171,6 +171,7 @@ def test_the_purge_command_deletes_and_records_it_and_its_dry_run_only_says(
     assert done.returncode == 0, done.stderr
     assert f"site {api.site}: 1 access event" in done.stdout
     assert "kept 365 days" in done.stdout
+    assert "anchored audit entries" in done.stdout
     assert _stored(api) == set()
     run = DecisionPurge.objects.order_by("-started_at").first()
     assert run is not None and run.keep_days == WINDOW and run.access_events >= 1

@@ -1,0 +1,163 @@
+"""Decision retention of the anchored audit chains: a segment loses only a prefix, up to a
+checkpoint that only moves forward, and the rest still takes the device's batches."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.test import Client
+from django.utils import timezone
+
+from sync.hub.auth import issue_code
+from sync.hub.models import AnchoredAuditEntry, AnchoredCheckpoint, AuditBreak, Device
+from sync.hub.models.audit import REISSUED
+from sync.hub.retention import purge_decisions
+from sync.store import Store
+from tests.sync.conftest import FakeClock
+from tests.sync.hub.hubkit import Api
+from tests.sync.hub.test_audit_anchor import _registered_again, breaks, decide, held, links, send
+from tests.sync.hub.test_audit_counts import held_rows, scraped_entries
+from tests.sync.test_store_audit import tamper
+
+WINDOW = 365
+
+
+def _purge_later() -> int:
+    """Purge as the daily run would a window and a day from now: every entry held now is
+    older than the window, by the device's clock and the hub's."""
+    report = purge_decisions(timezone.now() + timedelta(days=WINDOW + 1), keep_days=WINDOW)
+    return report.audit_entries
+
+
+def _checkpoint(api: Api, segment: int = 0) -> AnchoredCheckpoint:
+    found: AnchoredCheckpoint = AnchoredCheckpoint.objects.get(
+        device__uid=api.device_id, segment=segment
+    )
+    return found
+
+
+def test_a_segment_loses_its_prefix_and_still_takes_the_devices_batches(
+    api: Api, store: Store, clock: FakeClock, operator: Client
+) -> None:
+    decide(store, clock, 4)
+    chain = links(store)
+    assert send(api, chain).status_code == 200
+    assert _purge_later() >= len(chain) - 1
+    newest = chain[-1]
+    assert held(api) == [(0, newest["sequence"], newest["entry_hash"])]  # the head is kept
+    checkpoint = _checkpoint(api)
+    before = chain[-2]
+    assert (checkpoint.sequence, checkpoint.entry_hash) == (
+        before["sequence"],
+        before["entry_hash"],
+    )
+    assert (checkpoint.first_sequence, checkpoint.first_hash) == (1, chain[0]["entry_hash"])
+    assert scraped_entries(api.site) == held_rows(api) == 1
+    page = operator.get("/admin/hub/auditchainstate/").content.decode()
+    assert f"segment 0: entries 1 to {before['sequence']}" in page
+    # The device sends its whole chain again, the deleted entries among it, and two more.
+    decide(store, clock, 2)
+    response = send(api, links(store))
+    assert response.status_code == 200, response.content
+    assert response.json()["stored"] == 2
+    assert breaks(api) == []
+    assert scraped_entries(api.site) == held_rows(api) == 3
+    _purge_later()
+    assert [sequence for _, sequence, _ in held(api)] == [links(store)[-1]["sequence"]]
+    assert _checkpoint(api).sequence == links(store)[-2]["sequence"]  # moved forward
+
+
+def test_a_device_rewound_before_the_checkpoint_is_still_a_break(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 4)
+    assert send(api, links(store)).status_code == 200
+    _purge_later()
+    tamper(store, "DELETE FROM audit_log WHERE sequence > 2")
+    assert send(api, links(store)).status_code == 409
+    (found,) = breaks(api)
+    assert found.kind == "rewound"
+
+
+def test_the_database_lets_only_a_prefix_go_and_the_checkpoint_only_forward(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 4)
+    assert send(api, links(store)).status_code == 200
+    device = Device.objects.get(uid=api.device_id)
+    with (  # no checkpoint yet: refused
+        connection.cursor() as cursor,
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+    ):
+        cursor.execute(
+            "DELETE FROM hub_anchoredauditentry WHERE device_id = %s AND sequence = 1",
+            [device.pk],
+        )
+    _purge_later()
+    checkpoint = _checkpoint(api)
+    newest = links(store)[-1]
+    refused = {
+        "an entry after the checkpoint": (
+            "DELETE FROM hub_anchoredauditentry WHERE device_id = %s",
+            [device.pk],
+        ),
+        "an entry changed": (
+            "UPDATE hub_anchoredauditentry SET actor = 'x' WHERE device_id = %s",
+            [device.pk],
+        ),
+        "the checkpoint back": (
+            "UPDATE hub_anchoredcheckpoint SET sequence = sequence - 1 WHERE id = %s",
+            [checkpoint.pk],
+        ),
+        "the checkpoint to the newest": (
+            "UPDATE hub_anchoredcheckpoint SET sequence = %s, entry_hash = %s WHERE id = %s",
+            [newest["sequence"], newest["entry_hash"], checkpoint.pk],
+        ),
+        "the checkpoint deleted": (
+            "DELETE FROM hub_anchoredcheckpoint WHERE id = %s",
+            [checkpoint.pk],
+        ),
+        "a checkpoint of a segment not at its first entry": (
+            "INSERT INTO hub_anchoredcheckpoint (device_id, segment, sequence, entry_hash,"
+            " first_sequence, first_hash, moved_at) VALUES (%s, 1, %s, %s, %s, %s, now())",
+            [device.pk, newest["sequence"], newest["entry_hash"], 1, newest["entry_hash"]],
+        ),
+        "the checkpoints truncated": ("TRUNCATE hub_anchoredcheckpoint", []),
+    }
+    for what, (sql, params) in refused.items():
+        with connection.cursor() as cursor:
+            with pytest.raises(DatabaseError), transaction.atomic():
+                cursor.execute(sql, params)
+            assert held_rows(api) == 1, what
+    assert _checkpoint(api).sequence == checkpoint.sequence
+
+
+def test_a_chain_with_an_open_break_keeps_its_entries(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 4)
+    assert send(api, links(store)).status_code == 200
+    tamper(store, "DELETE FROM audit_log WHERE sequence > 3")
+    decide(store, clock, 3, decision="verified")
+    assert send(api, links(store, after=3)).status_code == 409  # a break: open
+    count = held_rows(api)
+    _purge_later()
+    assert held_rows(api) == count
+    assert not AnchoredCheckpoint.objects.filter(device__uid=api.device_id).exists()
+
+
+def test_the_same_store_after_a_new_code_is_known_with_its_entry_1_deleted(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    decide(store, clock, 3)
+    assert send(api, links(store)).status_code == 200
+    _purge_later()
+    assert not AnchoredAuditEntry.objects.filter(device__uid=api.device_id, sequence=1).exists()
+    again = _registered_again(api, issue_code(Device.objects.get(uid=api.device_id)).code)
+    decide(store, clock, 1)
+    assert send(again, links(store)).status_code == 200
+    (record,) = [b for b in breaks(api) if b.kind == REISSUED]
+    assert AuditBreak.objects.get(pk=record.pk).continues_old_chain is True
