@@ -126,8 +126,9 @@ def _erase_if_expired(person_uid: UUID, now: datetime) -> bool:
 
 @dataclass
 class DecisionReport:
-    """What ``purge_decisions`` deleted (or, dry, would delete): access events per site slug
-    (only sites with any), and their idempotency keys (not counted in a dry run)."""
+    """What ``purge_decisions`` deleted (or, dry, would delete): access events and anchored
+    audit entries per site slug (only sites with any), and the events' idempotency keys (not
+    counted in a dry run)."""
 
     keep_days: int
     cutoff: datetime | None
@@ -148,8 +149,8 @@ def purge_decisions(
     now: datetime | None = None, *, keep_days: int | None = None, dry_run: bool = False
 ) -> DecisionReport:
     """Delete the access events older than the window, happened and received, with their
-    keys (see the module); ``keep_days`` defaults to the hub's setting. Records and logs the
-    run; ``dry_run`` only counts them."""
+    keys, and the anchored chains' oldest entries as old (see the module); ``keep_days``
+    defaults to the hub's setting. Records and logs the run; ``dry_run`` only counts them."""
     started = timezone.now()
     now = now or started
     days = settings.JAGA_HUB_DECISION_KEEP_DAYS if keep_days is None else keep_days
@@ -241,7 +242,7 @@ def _prune_segment(device_id: int, segment: int, cutoff: datetime, *, dry_run: b
     device's clock, ``at``) and reached the hub before ``cutoff``, never its newest, moving
     the segment's checkpoint to the last one, in one transaction under the device's lock
     (the anchor's, ``sync.hub.audit``); how many it deleted (a dry run: how many the whole
-    segment would lose, deleting none). None while any record of the device's chain is open
+    segment would lose, deleting none). Nothing while any record of the device's chain is open
     (a break, a pruned start or gap): an operator may need the entries to look into it."""
     with transaction.atomic():
         Device.objects.select_for_update().filter(pk=device_id).first()
