@@ -36,7 +36,6 @@ OUTCOMES = (
     "unchanged",
     "superseded",
     "early_retention",
-    "expired",
     "duplicate",
     "refused",
     "retry_later",

@@ -19,23 +19,21 @@ past retention who consents again is enrolled again, as a new person.
 Decision retention, the hub's counterpart of the device's (``sync.store.retention``): the
 same daily command deletes the kiosks' access events (who was let in or refused, at which
 gate, when: personal data) once they are older than the hub's window
-(``JAGA_HUB_DECISION_KEEP_DAYS``, 365 days unless set; 0 keeps them for ever), with their
-idempotency keys (``AppliedEntry``). An event goes once it happened (``occurred_at``, the
-device's clock) AND the hub took it (``received_at``, the hub's clock) at least the window
-ago: a device's clock behind, or an event taken late, still leaves the hub the whole window
-after it took it; a clock ahead only keeps it longer, by as much as the clock was ahead
-(a clock cannot make the hub delete early). It deletes in batches of ``BATCH`` events of one
-site, each a short transaction holding the site's change-log lock (``lock_sites``), so the
-site's pushes wait at most one batch and none slips a key in between.
+(``JAGA_HUB_DECISION_KEEP_DAYS``, 365 days unless set; 0 keeps them for ever). An event goes
+once it happened (``occurred_at``, the device's clock) AND the hub took it (``received_at``,
+the hub's clock) at least the window ago: a device's clock behind, or an event taken late,
+still leaves the hub the whole window after it took it; a clock ahead only keeps it longer,
+by as much as the clock was ahead (a clock cannot make the hub delete early). It deletes in
+batches of ``BATCH`` events of one site, each a short transaction holding the site's
+change-log lock (``lock_sites``), so the site's pushes wait at most one batch.
 
-The keys may go because a replay is still answered right without them: a push of an access
-event older than the window is acknowledged and neither it nor its key is stored
-(``Outcome.EXPIRED``, ``sync.hub.apply.records``), and every deleted event is older than the
-window at its deletion and only gets older. So a replayed push of one (an acknowledgement
-lost, a device resending after a hub restore, a new key for the same event) is acknowledged,
-is not stored again and is not counted again among the events stored (``/metrics``). A
-kiosk back after more than the window offline has its older decisions acknowledged this way:
-the hub keeps none older than the window.
+An event's idempotency key (``AppliedEntry``) outlives it by a window: keys of access events
+the hub took twice the window ago, whose event is gone, go in a pass of their own. Until then
+a replayed push of a deleted event (an acknowledgement lost on the way, retried at the
+device's next sync) is answered by its key and not stored again; a replay later than that
+is stored again and kept a window from then. The hub never refuses or drops an event for its
+date alone: a kiosk's clock can be wrong by years (a board without a clock battery), and its
+decisions are then kept by when the hub took them.
 
 The anchored audit chains (``sync.hub.models.audit``) hold an entry with every decision,
 naming the person: by the same rule, each segment of a device's chain loses its oldest
@@ -60,7 +58,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
@@ -148,9 +146,10 @@ class DecisionReport:
 def purge_decisions(
     now: datetime | None = None, *, keep_days: int | None = None, dry_run: bool = False
 ) -> DecisionReport:
-    """Delete the access events older than the window, happened and received, with their
-    keys, and the anchored chains' oldest entries as old (see the module); ``keep_days``
-    defaults to the hub's setting. Records and logs the run; ``dry_run`` only counts them."""
+    """Delete the access events older than the window, happened and received, their keys a
+    window later, and the anchored chains' oldest entries as old (see the module);
+    ``keep_days`` defaults to the hub's setting. Records and logs the run; ``dry_run`` only
+    counts them."""
     started = timezone.now()
     now = now or started
     days = settings.JAGA_HUB_DECISION_KEEP_DAYS if keep_days is None else keep_days
@@ -161,13 +160,11 @@ def purge_decisions(
     sites = dict(Site.objects.order_by("pk").values_list("pk", "slug"))
     complete = False
     try:
-        for site_id, slug in sites.items():
-            if dry_run:
-                if due := _due(site_id, cutoff).count():
-                    report.by_site[slug] = due
-                continue
-            while deleted := _delete_batch(site_id, cutoff, report):
-                report.by_site[slug] = report.by_site.get(slug, 0) + deleted
+        _purge_events(report, sites, cutoff, dry_run=dry_run)
+        if not dry_run:
+            keys_cutoff = now - 2 * (now - cutoff)
+            while deleted := _delete_keys(keys_cutoff):
+                report.applied_entries += deleted
         for device_id, slug in _chains():
             for segment in _segments(device_id):
                 while deleted := _prune_segment(device_id, segment, cutoff, dry_run=dry_run):
@@ -181,26 +178,51 @@ def purge_decisions(
     return report
 
 
+def _purge_events(
+    report: DecisionReport, sites: dict[int, str], cutoff: datetime, *, dry_run: bool
+) -> None:
+    """Each site's due access events, deleted (or counted) into ``report``."""
+    for site_id, slug in sites.items():
+        if dry_run:
+            if due := _due(site_id, cutoff).count():
+                report.by_site[slug] = due
+            continue
+        while deleted := _delete_batch(site_id, cutoff):
+            report.by_site[slug] = report.by_site.get(slug, 0) + deleted
+
+
 def _due(site_id: int, cutoff: datetime) -> QuerySet[AccessEvent]:
     return AccessEvent.objects.filter(
         site_id=site_id, occurred_at__lt=cutoff, received_at__lt=cutoff
     )
 
 
-def _delete_batch(site_id: int, cutoff: datetime, report: DecisionReport) -> int:
-    """Delete up to ``BATCH`` of the site's due events, oldest first, and their keys, in one
-    transaction under the site's lock; how many events it deleted."""
+def _delete_batch(site_id: int, cutoff: datetime) -> int:
+    """Delete up to ``BATCH`` of the site's due events, oldest first, in one transaction
+    under the site's lock; how many it deleted."""
     with transaction.atomic():
         lock_sites(site_id)
         uids = list(
             _due(site_id, cutoff).order_by("occurred_at").values_list("uid", flat=True)[:BATCH]
         )
-        if not uids:
-            return 0
-        AccessEvent.objects.filter(uid__in=uids).delete()
-        keys, _ = AppliedEntry.objects.filter(entity="access_event", entity_uid__in=uids).delete()
-    report.applied_entries += keys
+        if uids:
+            AccessEvent.objects.filter(uid__in=uids).delete()
     return len(uids)
+
+
+def _delete_keys(cutoff: datetime) -> int:
+    """Delete up to ``BATCH`` idempotency keys of access events the hub took before
+    ``cutoff`` whose event is gone, in one transaction; how many it deleted."""
+    held = AccessEvent.objects.filter(uid=OuterRef("entity_uid"))
+    with transaction.atomic():
+        pks = list(
+            AppliedEntry.objects.filter(entity="access_event", received_at__lt=cutoff)
+            .exclude(Exists(held))
+            .values_list("pk", flat=True)[:BATCH]
+        )
+        if pks:
+            AppliedEntry.objects.filter(pk__in=pks).delete()
+    return len(pks)
 
 
 def _record(report: DecisionReport, cutoff: datetime, started: datetime, *, complete: bool) -> None:

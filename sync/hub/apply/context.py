@@ -50,6 +50,3 @@ class Outcome:
     SUPERSEDED = "superseded"  # an erasure tombstone won over this edit
     # A retention erasure from a device whose clock is ahead: kept until the hub's purge.
     EARLY_RETENTION = "early_retention"
-    # An access event older than the hub keeps (sync.hub.retention): acknowledged, and
-    # neither it nor its key is stored.
-    EXPIRED = "expired"

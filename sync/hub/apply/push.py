@@ -25,7 +25,7 @@ from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
-from sync.hub.apply.context import EntryContext, EntryRejectedError, Outcome
+from sync.hub.apply.context import EntryContext, EntryRejectedError
 from sync.hub.apply.lww import stamp_for
 from sync.hub.apply.people import apply_person, apply_template, apply_tombstone
 from sync.hub.apply.records import apply_access_event, apply_observation, apply_photo
@@ -104,17 +104,16 @@ def _settle_entry(device: Device, entry: OutboxEntry) -> tuple[Rejection | None,
     try:
         with transaction.atomic():
             outcome = _dispatch(device, entry)
-            if outcome != Outcome.EXPIRED:  # nothing stored, so no key to answer a replay
-                AppliedEntry.objects.create(
-                    key=key,
-                    device=device,
-                    sequence=entry.sequence,
-                    entity=entry.entity,
-                    entity_uid=entry.entity_uid,
-                    operation=entry.operation,
-                    content_sha256=content,
-                    outcome=outcome,
-                )
+            AppliedEntry.objects.create(
+                key=key,
+                device=device,
+                sequence=entry.sequence,
+                entity=entry.entity,
+                entity_uid=entry.entity_uid,
+                operation=entry.operation,
+                content_sha256=content,
+                outcome=outcome,
+            )
     except EntryRejectedError as rejection:
         return _refused(key, str(rejection), retryable=rejection.retryable)
     except IntegrityError:

@@ -25,14 +25,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone
-
 from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
 from sync.hub.apply.lww import Stamp, initial_versions, merge, wins
 from sync.hub.metrics import count_access_event, observe_fish_confidence
 from sync.hub.models import AccessEvent, Device, FishObservation, Person, Photo, PhotoUpload
-from sync.hub.models.events import decisions_kept_since
 from sync.protocol import ADDED_FIELDS, AccessEventUpsert, FishObservationUpsert, PhotoUpsert
 
 REVIEW_FIELDS = ("reviewed_by", "reviewed_at")
@@ -204,11 +201,6 @@ def apply_access_event(ctx: EntryContext, payload: AccessEventUpsert) -> str:
         person = Person.objects.filter(uid=payload.person_uid).first()
         if person is not None:
             ctx.require_own_site(f"person {person.uid}", person.site_id)
-    kept_since = decisions_kept_since(timezone.now())
-    if kept_since is not None and payload.occurred_at < kept_since:
-        # Older than the hub keeps: never stored, or stored and purged since (a replay, a
-        # resend after a restore). Taking it in would keep it another window.
-        return Outcome.EXPIRED
     AccessEvent.objects.create(
         uid=payload.event_uid, site=ctx.site, device=ctx.device, **_event_fields(payload)
     )

@@ -1,5 +1,5 @@
 """Decision retention on the hub (``sync.hub.retention``): each purge's record, and an index
-to delete an access event's idempotency keys with it. The index is built without blocking
+to delete access events' idempotency keys by age. The index is built without blocking
 pushes (``CONCURRENTLY``, so outside a transaction): the keys' table holds every entry a
 device ever pushed."""
 # ruff: noqa: RUF012
@@ -43,8 +43,8 @@ class Migration(migrations.Migration):
             model_name="appliedentry",
             index=models.Index(
                 condition=models.Q(("entity", "access_event")),
-                fields=["entity_uid"],
-                name="applied_access_event",
+                fields=["received_at"],
+                name="applied_access_event_at",
             ),
         ),
     ]

@@ -6,9 +6,9 @@ keeps their uid (which leads to no name once the person is blanked); a ``verifie
 dated after the erasure (``verified_after_erasure``) says a kiosk still let them in, and is
 counted (``jaga_hub_access_after_erasure``) and listed in the admin. ``AppliedEntry``
 remembers every outbox key the hub accepted, so a replayed push is acknowledged without
-being applied twice. Access events and their keys go once the hub has held them for its
-window (``sync.hub.retention``, recorded in ``DecisionPurge``). ``Change`` is what devices
-pull, ordered by a cursor that only grows within a site.
+being applied twice. Access events go once the hub has held them for its window, their keys
+a window later (``sync.hub.retention``, recorded in ``DecisionPurge``). ``Change`` is what
+devices pull, ordered by a cursor that only grows within a site.
 """
 
 from __future__ import annotations
@@ -76,11 +76,11 @@ class AppliedEntry(models.Model):
 
     class Meta:
         indexes = (
-            # Decision retention deletes an access event's keys with it (sync.hub.retention).
+            # Decision retention deletes access events' keys by age (sync.hub.retention).
             models.Index(
-                fields=["entity_uid"],
+                fields=["received_at"],
                 condition=models.Q(entity="access_event"),
-                name="applied_access_event",
+                name="applied_access_event_at",
             ),
         )
 
