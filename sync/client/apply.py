@@ -81,7 +81,7 @@ from sync.store.gallery import model_dim
 from sync.store.observations import held_observation, observation_payload
 from sync.store.people import remove_person
 from sync.store.retention_kept import note_kept_by_hub
-from sync.store.state_rows import put_value
+from sync.store.state_rows import get_value, put_value
 
 _log = logging.getLogger(__name__)
 _MAX_REASONS = 20
@@ -162,7 +162,8 @@ def apply_page(
     holds none this device reads: the pack announced before is dropped
     (``forget_withdrawn_pack``). ``more``: the hub has
     changes after these (False ends a pull of the site from the start). ``seal``: the hub's
-    seal of the last change (None: it gave none), kept with it as the tip."""
+    seal of the last change (None: it gave none), kept with it as the tip; with no changes,
+    its seal of the tip this device sent from ``next_cursor`` (``reseal_tip``)."""
     tally = _Tally()
     with store.database.write() as connection:
         full = under_way(connection, site)
@@ -185,6 +186,8 @@ def apply_page(
         put_value(connection, cursor_name(site), str(next_cursor), context.now)
         if changes and changes[-1].cursor == next_cursor:  # what the hub checks its log by
             keep_tip(connection, site, tip_value(changes[-1]), seal, context.now)
+        elif not changes and seal is not None:
+            reseal_tip(connection, site, next_cursor, seal, context.now)
         note_progress(connection, site, next_cursor, context.now, more=more, took=context.took)
     if tally.erased:
         store.database.purge(wait=True)  # their data out of the file too (else it is owed)
@@ -200,9 +203,20 @@ def apply_page(
 def keep_tip(connection: Any, site: str, tip: str, seal: str | None, now: datetime) -> None:
     """Keep ``tip`` (``tip_value``) as the last change applied from ``site``'s log, with the
     hub's seal of it: an empty one when the hub gave none (a hub before seals), so that the
-    tip is not asked for again (``Puller.learn_tip``)."""
+    tip is not asked for again (``Puller.learn_tip``); every pull sends the tip all the same,
+    and a hub upgraded since seals it in an answer with no changes (``reseal_tip``)."""
     put_value(connection, log_tip_name(site), tip, now)
     put_value(connection, log_seal_name(site), f"{tip.partition(':')[0]}:{seal or ''}", now)
+
+
+def reseal_tip(connection: Any, site: str, cursor: int, seal: str, now: datetime) -> None:
+    """Keep ``seal``, the hub's seal in an answer that brought no change to a pull from
+    ``cursor``, as the seal of the tip this device kept there (and sent: the hub sealed it
+    as the change it holds there): one the hub gave none of before its upgrade, or one of
+    its old key. Nothing when the tip kept is not there (the hub's word of another one)."""
+    at, _, fingerprint = (get_value(connection, log_tip_name(site)) or "").partition(":")
+    if fingerprint and at == str(cursor):
+        put_value(connection, log_seal_name(site), f"{cursor}:{seal}", now)
 
 
 def tip_value(change: Change) -> str:

@@ -59,7 +59,7 @@ def known_tip(store: Store, site: str, cursor: int) -> tuple[str | None, str | N
     for the hub to compare with its own (``LOG_TIP_HEADER``), and the hub's seal of it
     (``LOG_SEAL_HEADER``), without which the hub takes the tip as no evidence: None for
     either when it kept none there (cursor 0, moved by code before it kept one, a hub that
-    gave no seal)."""
+    gave no seal: the tip is sent without one, for a hub upgraded since to seal it)."""
     with store.database.read() as connection:
         kept = get_value(connection, log_tip_name(site)) or ""
         sealed = get_value(connection, log_seal_name(site)) or ""

@@ -83,7 +83,10 @@ class Puller:
         """Ask the hub for the change at this device's cursor, and its seal, when it kept no
         sealed tip there (a store upgraded from a release that kept no tip, or no seal, or a
         page whose last change was not at its end), and keep them as the tip: once per
-        cursor (a hub that gives no seal is not asked again). Called before the sync pushes,
+        cursor (a hub that gives no seal is not asked again: each pull sends the tip, and
+        once that hub is upgraded an answer with no changes brings its seal,
+        ``sync.client.apply.reseal_tip``; one with changes, a new tip's). Called before the
+        sync pushes,
         so that a hub restored from a backup later (its command forgotten) is shown the tip
         it sealed, and renews (``sync.hub.log_epoch``). A tip learned from a hub already
         restored is that hub's: no evidence; nor is a cursor past its log, which the hub

@@ -65,7 +65,8 @@ def log_tip_name(site: str) -> str:
 
 def log_seal_name(site: str) -> str:
     """The cursor of the tip and the hub's seal of it (``LOG_SEAL_HEADER``), empty when the
-    hub gave none: the tip is evidence of a rewound log only with it."""
+    hub gave none (until a quiet pull's answer seals it: ``sync.client.apply.reseal_tip``):
+    the tip is evidence of a rewound log only with it."""
     return f"log_seal.{site}"
 
 

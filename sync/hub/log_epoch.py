@@ -19,7 +19,11 @@ Two things renew it:
   the epoch, and that change's cursor and fingerprint, keyed by the hub's secret key, which
   `jaga hub run` keeps in its data folder, outside the database, so a restore does not
   rewind it). The device keeps it with its tip and sends both back from that cursor
-  (``LOG_TIP_HEADER``, a fingerprint of the change's record, operation and time). A valid
+  (``LOG_TIP_HEADER``, a fingerprint of the change's record, operation and time). An answer
+  that brings no change (a quiet site) seals the tip the device sent when the hub holds that
+  change at its cursor (or erased it there, by the fingerprint it kept: ``answer_seal``), so
+  a device re-learns a seal on any pull: one that kept none (it pulled its tip from this hub
+  before it gave seals) or one the hub no longer takes (its key changed). A valid
   seal of the current epoch shows the hub once handed out that change at that cursor: when
   the cursor is past the site's ``last_cursor``, or the change the hub holds there is
   another one, the log was rewound. The second is what catches a log that grew back: every
@@ -37,8 +41,8 @@ A device's word alone is no evidence: a cursor or tip with no seal (a device of 
 release, or one whose tip is older than the seals), or with a seal the hub did not make for
 this site, epoch, cursor and fingerprint (another site's, an older epoch's, a made-up one),
 is answered as any pull, never a renewal; a bad seal is logged, not refused, so a device
-whose hub's key changed is not locked out (its next page brings a new seal). Without that,
-any device token could have its whole site push again all it holds, at will. Devices of
+whose hub's key changed is not locked out (the same answer brings it a new seal). Without
+that, any device token could have its whole site push again all it holds, at will. Devices of
 releases that send no seal rely on the admin's command. Each renewal still makes every
 device of the site push again all it authored, so the hub renews a site by itself at most
 once in ``SAFETY_NET_INTERVAL`` all the same. It never moves ``last_cursor``.
@@ -86,9 +90,19 @@ def seal_tip(site: Site, epoch: UUID, cursor: int, fingerprint: str) -> str:
     return str(salted_hmac(_SEAL_SALT, value, algorithm="sha256").hexdigest())
 
 
-def seal_change(site: Site, epoch: UUID, row: Change) -> str:
-    """The seal of ``row``, the last change of a pull answer that names ``epoch``."""
-    return seal_tip(site, epoch, row.cursor, _fingerprint(row))
+def answer_seal(
+    site: Site, epoch: UUID, cursor: int, tip: str | None, last: Change | None
+) -> str | None:
+    """The seal (``LOG_SEAL_HEADER``) of a pull answer from ``cursor`` that names ``epoch``:
+    of ``last``, its last change; in an answer that brings none, of the tip the device sent
+    (``tip``, None: not said) when the hub holds that change at ``cursor`` (erased there: by
+    the fingerprint it kept), else none. It seals only what it would in a page ending there:
+    a tip it does not hold is no more sealed than it is evidence."""
+    if last is not None:
+        return seal_tip(site, epoch, last.cursor, _fingerprint(last))
+    if tip is None or cursor <= 0 or not _holds(site, cursor, tip):
+        return None
+    return seal_tip(site, epoch, cursor, tip)
 
 
 def pull_epoch(
@@ -140,6 +154,13 @@ def _sealed(site: Site, cursor: int, known: str, tip: str, seal: str | None) -> 
     return False
 
 
+def _holds(site: Site, cursor: int, tip: str) -> bool:
+    """Whether the site's change at ``cursor`` (or the one an erasure deleted there, by the
+    fingerprint it kept) is the one whose fingerprint is ``tip``."""
+    held = _held_at(site, cursor)
+    return bool(held) and held == tip
+
+
 def _other_change(site: Site, cursor: int, tip: str | None) -> bool:
     """Whether the site's change at ``cursor`` (or the one an erasure deleted there) is not
     the one whose fingerprint is ``tip``: False when the device did not say, or nothing names
@@ -149,11 +170,17 @@ def _other_change(site: Site, cursor: int, tip: str | None) -> bool:
     apart."""
     if tip is None or cursor <= 0:
         return False
+    return _held_at(site, cursor) not in (None, "", tip)
+
+
+def _held_at(site: Site, cursor: int) -> str | None:
+    """The fingerprint of the site's change at ``cursor``, or of the one an erasure deleted
+    there ("": by a release that kept none); None when nothing was there."""
     row = Change.objects.filter(site=site, cursor=cursor).first()
     if row is not None:
-        return _fingerprint(row) != tip
+        return _fingerprint(row)
     erased = ErasedChange.objects.filter(site=site, cursor=cursor).first()
-    return erased is not None and erased.fingerprint not in ("", tip)
+    return None if erased is None else str(erased.fingerprint)
 
 
 def _fingerprint(row: Change) -> str:

@@ -5,7 +5,8 @@ before anything is stored: a pull of an older protocol gets each change's payloa
 protocol's schema reads it (``payload_for_protocol``), and a pull leaves out the
 announcements of species packs whose schema the device does not read (``PACK_SCHEMA_HEADER``,
 absent: schema 1). A pull that sends ``LOG_EPOCH_HEADER`` is answered the site's log epoch,
-and, when it brings changes, the hub's seal of the last one (``LOG_SEAL_HEADER``); the epoch
+and the hub's seal (``LOG_SEAL_HEADER``) of the last change it brings, or, bringing none, of
+the device's tip when the hub holds that change at its cursor (``answer_seal``); the epoch
 is renewed first when a tip the hub sealed (``LOG_TIP_HEADER`` with its seal) shows the log
 was rewound: its cursor is past the site's log, or the hub holds another change there
 (``sync.hub.log_epoch``). An unsealed tip or cursor is only the device's word: no evidence.
@@ -28,7 +29,7 @@ from sync.hub.api.docs import AUTHENTICATED, errors
 from sync.hub.apply.changes import changes_after
 from sync.hub.apply.push import apply_batch
 from sync.hub.errors import HubError
-from sync.hub.log_epoch import pull_epoch, seal_change
+from sync.hub.log_epoch import answer_seal, pull_epoch
 from sync.hub.models import Device
 from sync.hub.review import newest_species_pack
 from sync.protocol import (
@@ -144,9 +145,10 @@ class ChangesView(APIView):
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
                 response=True,
-                description="in an answer that names `log_epoch` and brings changes: the hub's"
-                " seal of the last one, for the device to keep with it and send back with"
-                f" `{LOG_TIP_HEADER}`",
+                description="in an answer that names `log_epoch`: the hub's seal of the last"
+                " change it brings, or, bringing none, of the device's"
+                f" `{LOG_TIP_HEADER}` when the hub holds that change at the cursor; for the"
+                f" device to keep with its tip and send back with `{LOG_TIP_HEADER}`",
             ),
         ],
         responses={200: PullResult, **errors(*AUTHENTICATED)},
@@ -178,8 +180,10 @@ class ChangesView(APIView):
         if known is None:
             unsaid.add("log_epoch")
         headers = None  # a header, which every earlier release ignores: see LOG_SEAL_HEADER
-        if known is not None and rows:
-            headers = {LOG_SEAL_HEADER: seal_change(device.site, epoch, rows[-1])}
+        last = rows[-1] if rows else None
+        sealed = None if known is None else answer_seal(device.site, epoch, pull.cursor, tip, last)
+        if sealed is not None:
+            headers = {LOG_SEAL_HEADER: sealed}
         return Response(result.model_dump(mode="json", exclude=unsaid), headers=headers)
 
 

@@ -484,3 +484,81 @@ def test_with_a_hub_that_gives_no_seal_the_device_keeps_none_and_sends_none(
     assert pulls and not any(LOG_SEAL_HEADER in request.headers for request in pulls)
     assert any(LOG_TIP_HEADER in request.headers for request in pulls)
     assert sum(request.url.params["limit"] == "1" for request in pulls) == 1  # learned once
+
+
+def _kept_seal(store: Store) -> str:
+    (kept,) = store.database.query("SELECT value FROM sync_state WHERE name LIKE 'log_seal.%'")
+    return str(kept[0])
+
+
+def test_a_device_that_pulled_from_its_hub_before_seals_learns_one_once_the_hub_gives_them(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """The device pulled its tip from the hub before that hub gave seals (the header stripped
+    to stand for it) and kept none. Once the hub is upgraded, its next sync, with nothing new
+    to pull, learns the seal of its tip; so a restore later without the command is seen, and
+    the catch pushed after the backup goes back (review s18b: the device never learned one,
+    and the catch was lost)."""
+    from sync.hub.models import FishObservation
+
+    before_seals = {"on": True}
+
+    def strip(response: httpx.Response) -> None:
+        if before_seals["on"]:
+            response.headers.pop(LOG_SEAL_HEADER, None)
+
+    device = new_device(tmp_path, live_hub.url, site_slug, name="boat-early")
+    dump = tmp_path / "hub.dump"
+    hooks = {"response": [strip]}
+    with device.open() as store, httpx.Client(event_hooks=hooks) as http:
+        client = device.client(store, http)
+        client.sync_once()
+        _backup(dump)
+        lost = _observation_of_photo(store, add_photo_observation(store, 3000, seed=51, tag="x"))
+        client.sync_once()
+        client.sync_once()
+        assert _kept_seal(store).endswith(":")  # the hub gave none
+        before_seals["on"] = False  # the hub upgraded
+        assert client.sync_once().pull.applied == 0  # a quiet sync
+        assert len(_kept_seal(store).partition(":")[2]) == 64  # the hub's seal of its tip
+        _restore(dump)
+        add_photo_observation(store, 3000, seed=52, tag="y")
+
+        report = client.sync_once()
+
+        assert report.pull.full_pull is not None and report.pull.full_pull.renewed
+        client.sync_once()
+        assert FishObservation.objects.filter(uid=lost).exists()
+
+
+def test_after_the_hubs_key_changed_a_quiet_sync_learns_a_new_seal_and_warns_once(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """The hub's key changed (a new key file): the seal the device kept is no longer one the
+    hub takes. With nothing new on the site, its next sync learns a seal of the new key, and
+    the hub logs the old one once, not on every sync (review s18b: a warning per sync, and
+    the device never got a new seal while its site was quiet)."""
+    bad_seal = "a log seal this hub did not make"
+    device = new_device(tmp_path, live_hub.url, site_slug, name="boat-key")
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        add_observations(store, 2, "k")
+        client.sync_once()
+        client.sync_once()
+        old = _kept_seal(store)
+        live_hub.kill()
+        live_hub.env["JAGA_HUB_SECRET_KEY"] = "another-key-" + "x" * 50
+        try:
+            live_hub.start()
+            before = live_hub.log_path.read_text(errors="replace").count(bad_seal)
+            for _ in range(4):
+                client.sync_once()
+            logged = live_hub.log_path.read_text(errors="replace").count(bad_seal) - before
+            new = _kept_seal(store)
+        finally:
+            live_hub.kill()
+            del live_hub.env["JAGA_HUB_SECRET_KEY"]
+            live_hub.start()
+    assert new != old and new.partition(":")[0] == old.partition(":")[0]
+    assert len(new.partition(":")[2]) == 64
+    assert logged == 1

@@ -231,3 +231,37 @@ def test_a_log_seal_that_is_not_a_digest_is_refused(api: Api) -> None:
     response = _pull(api, 1, NO_LOG_EPOCH, "ab" * 16, "not a digest")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_header"
+
+
+def _quiet_seal(api: Api, known: str, cursor: int, tip: str | None, seal: str | None = None) -> Any:
+    """The seal of an answer that brings nothing (the site quiet since ``cursor``), if any."""
+    response = _pull(api, cursor, known, tip, seal)
+    assert response.status_code == 200, response.content
+    assert response.json()["changes"] == []
+    return response.headers.get(LOG_SEAL_HEADER)
+
+
+def test_an_answer_with_no_changes_seals_the_tip_the_hub_holds_at_the_cursor(api: Api) -> None:
+    """A device that kept no seal of its tip (it pulled it from the hub before seals) or a
+    seal the hub no longer takes (its key changed) learns one on a quiet site's pull, which
+    brings no change to seal: the hub seals the tip it holds there (or erased, by its kept
+    fingerprint), never one it does not (review s18b: such a device never learned a seal, and
+    the restore after it was missed)."""
+    api.push(e.entry("fish_observation", "upsert", e.observation()))
+    person = e.person(api.site)
+    api.push(e.entry("person", "upsert", person))
+    epoch = _epoch(api)
+    held, sealed = _sealed(api, epoch, 2)
+
+    assert _quiet_seal(api, epoch, 2, held) == sealed  # unsealed: the same seal
+    assert _quiet_seal(api, epoch, 2, held, "ef" * 32) == sealed  # a seal of an old key
+    assert _quiet_seal(api, NO_LOG_EPOCH, 2, held) == sealed  # the epoch it is answered
+    assert _quiet_seal(api, epoch, 2, "cd" * 16) is None  # not the change the hub holds
+    assert _quiet_seal(api, epoch, 2, None) is None
+    assert _quiet_seal(api, epoch, 9, held) is None  # past the log: nothing there
+    api.push(e.entry("person", "tombstone", e.tombstone(person["person_uid"])))
+    assert _quiet_seal(api, epoch, 3, _tip(api.site, 3)) is not None  # the erasure's change
+    _rewind(api.site, 2)  # stands for a log whose last change was erased (nothing after)
+    assert _quiet_seal(api, epoch, 2, held) == sealed  # by the fingerprint kept of it
+    assert _quiet_seal(api, epoch, 2, "cd" * 16) is None
+    assert _renewed_at(api.site) is None
