@@ -40,12 +40,14 @@ Two things renew it:
 A device's word alone is no evidence: a cursor or tip with no seal (a device of an earlier
 release, or one whose tip is older than the seals), or with a seal the hub did not make for
 this site, epoch, cursor and fingerprint (another site's, an older epoch's, a made-up one),
-is answered as any pull, never a renewal; a bad seal is logged, not refused, so a device
-whose hub's key changed is not locked out (the same answer brings it a new seal). Without
-that, any device token could have its whole site push again all it holds, at will. Devices of
-releases that send no seal rely on the admin's command. Each renewal still makes every
-device of the site push again all it authored, so the hub renews a site by itself at most
-once in ``SAFETY_NET_INTERVAL`` all the same. It never moves ``last_cursor``.
+is answered as any pull, never a renewal; a bad seal is logged (once per device in
+``BAD_SEAL_LOG_INTERVAL``, in each hub process: any device token could otherwise write a
+warning per request), not refused, so a device whose hub's key changed is not locked out
+(the same answer brings it a new seal). Without that, any device token could have its whole
+site push again all it holds, at will. Devices of releases that send no seal rely on the
+admin's command. Each renewal still makes every device of the site push again all it
+authored, so the hub renews a site by itself at most once in ``SAFETY_NET_INTERVAL`` all
+the same. It never moves ``last_cursor``.
 
 The safety net does not hold pushes back until it renews: a push applied before (every sync
 pushes first) is a new version, settled by last-writer-wins as any is, and what the device
@@ -58,6 +60,8 @@ the site for it, and the command covers the rest.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from datetime import timedelta
 from uuid import UUID
@@ -72,6 +76,11 @@ from sync.protocol import change_fingerprint
 
 _log = logging.getLogger(__name__)
 SAFETY_NET_INTERVAL = timedelta(hours=1)
+BAD_SEAL_LOG_INTERVAL = timedelta(hours=1)
+# When each device's bad seal was last logged (time.monotonic()), in this process: memory,
+# not a database write per request; as many entries as devices that sent one.
+_bad_seal_logged: dict[UUID, float] = {}
+_bad_seal_lock = threading.Lock()  # a worker answers on several threads
 _SEAL_SALT = "jaga.hub.log_epoch.seal"  # no other HMAC of the key's can pass for a seal
 
 
@@ -106,13 +115,19 @@ def answer_seal(
 
 
 def pull_epoch(
-    site: Site, cursor: int, known: str, tip: str | None = None, seal: str | None = None
+    site: Site,
+    cursor: int,
+    known: str,
+    tip: str | None = None,
+    seal: str | None = None,
+    *,
+    device: UUID | None = None,
 ) -> UUID:
-    """The site's epoch to answer a pull from ``cursor`` by a device that knows ``known``
-    (an epoch, or ``NO_LOG_EPOCH``) and applied the change ``tip`` there (its fingerprint,
-    None: not said), which the hub sealed ``seal`` (None: not said): renewed first when the
-    sealed tip shows a rewound log."""
-    if tip is None or not _sealed(site, cursor, known, tip, seal):
+    """The site's epoch to answer a pull from ``cursor`` by a device (``device``, which a bad
+    seal is logged for) that knows ``known`` (an epoch, or ``NO_LOG_EPOCH``) and applied
+    the change ``tip`` there (its fingerprint, None: not said), which the hub sealed
+    ``seal`` (None: not said): renewed first when the sealed tip shows a rewound log."""
+    if tip is None or not _sealed(site, cursor, known, tip, seal, device=device):
         return UUID(str(site.log_epoch))
     if cursor <= site.last_cursor and not _other_change(site, cursor, tip):
         return UUID(str(site.log_epoch))
@@ -137,21 +152,40 @@ def pull_epoch(
         return _renew(current)
 
 
-def _sealed(site: Site, cursor: int, known: str, tip: str, seal: str | None) -> bool:
+def _sealed(
+    site: Site, cursor: int, known: str, tip: str, seal: str | None, *, device: UUID | None
+) -> bool:
     """Whether the hub sealed ``tip`` at ``cursor`` in the site's current epoch, which the
     device says it knows: the only evidence of a rewound log. A seal that does not match is
-    logged (a hub whose key changed, or a device's made-up one), and is no evidence."""
+    logged (a hub whose key changed, or a device's made-up one: once per device in
+    ``BAD_SEAL_LOG_INTERVAL``), and is no evidence."""
     if seal is None or cursor <= 0 or known != str(site.log_epoch):
         return False
     if constant_time_compare(seal, seal_tip(site, site.log_epoch, cursor, tip)):
         return True
-    _log.warning(
-        "site %s: a device pulled from cursor %d with a log seal this hub did not make for"
-        " it (the hub's secret key changed, or not a seal of this site): no evidence of a"
-        " restore, answered as any pull",
-        site.slug, cursor,
-    )  # fmt: skip
+    if _first_bad_seal(device):
+        _log.warning(
+            "site %s: device %s pulled from cursor %d with a log seal this hub did not make"
+            " for it (the hub's secret key changed, or not a seal of this site): no evidence"
+            " of a restore, answered as any pull, with a seal of this hub's when it holds"
+            " that change (logged once an hour per device)",
+            site.slug, device, cursor,
+        )  # fmt: skip
     return False
+
+
+def _first_bad_seal(device: UUID | None) -> bool:
+    """Whether a bad seal from ``device`` is the first in ``BAD_SEAL_LOG_INTERVAL`` (in this
+    process), noting it."""
+    if device is None:
+        return True
+    now = time.monotonic()
+    with _bad_seal_lock:
+        last = _bad_seal_logged.get(device)
+        if last is not None and now - last < BAD_SEAL_LOG_INTERVAL.total_seconds():
+            return False
+        _bad_seal_logged[device] = now
+        return True
 
 
 def _holds(site: Site, cursor: int, tip: str) -> bool:

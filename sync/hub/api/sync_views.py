@@ -165,7 +165,9 @@ class ChangesView(APIView):
         reads = 1 if said is None else said
         known = _known_epoch(request)
         tip, seal = (None, None) if known is None else (_log_tip(request), _log_seal(request))
-        epoch = pull_epoch(device.site, pull.cursor, known or NO_LOG_EPOCH, tip, seal)
+        epoch = pull_epoch(
+            device.site, pull.cursor, known or NO_LOG_EPOCH, tip, seal, device=device.uid
+        )
         rows, more = changes_after(device.site, pull.cursor, pull.limit, pack_schema=reads)
         _seen(device)
         result = PullResult(

@@ -265,3 +265,20 @@ def test_an_answer_with_no_changes_seals_the_tip_the_hub_holds_at_the_cursor(api
     assert _quiet_seal(api, epoch, 2, held) == sealed  # by the fingerprint kept of it
     assert _quiet_seal(api, epoch, 2, "cd" * 16) is None
     assert _renewed_at(api.site) is None
+
+
+def test_a_bad_seal_is_logged_once_per_device_in_an_interval(
+    api: Api, other_api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any device token can send a made-up seal with every pull: logged once per device per
+    interval (``BAD_SEAL_LOG_INTERVAL``, in each hub process), not a warning per request."""
+    for each in (api, other_api):
+        each.push(e.entry("fish_observation", "upsert", e.observation()))
+    made_up = "ef" * 32
+    with caplog.at_level(logging.WARNING, logger="sync.hub.log_epoch"):
+        for each in (api, other_api, api, other_api, api):
+            epoch = _epoch(each)
+            held, _ = _sealed(each, epoch, 1)
+            assert _epoch(each, epoch, 1, held, made_up) == epoch
+    bad = [r for r in caplog.records if "seal this hub did not make" in r.getMessage()]
+    assert len(bad) == 2  # one for each device
