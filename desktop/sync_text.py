@@ -52,7 +52,8 @@ def check_phase_text(check: StoreCheck) -> str:
 
 def stored_last_sync(check: StoreCheck) -> str:
     """What the store remembers of the last sync (``jaga sync status``'s lines), with what a
-    proxy's body limit held back, and why, after any that was not a failure."""
+    proxy's body limit held back, and why, after any that was not a failure: such a sync
+    ran, but is no success (the last success is the last sync that held nothing back)."""
     if check.status is None:
         return NONE
     last = check.status.last
@@ -61,18 +62,19 @@ def stored_last_sync(check: StoreCheck) -> str:
     succeeded = _stored_time(last.succeeded_at) if last.succeeded_at else "never"
     if last.error:
         return f"failed {_stored_time(last.attempted_at)}; last success {succeeded}"
-    held = f"; held back: {last.held_back}" if last.held_back else ""
+    attempted = _stored_time(last.attempted_at)
     if last.stopped:
-        return (
-            f"stopped {_stored_time(last.attempted_at)} before it finished "
-            f"({last.stopped_queued} entries still queued); last success {succeeded}{held}"
+        what = (
+            f"stopped {attempted} before it finished ({last.stopped_queued} entries still queued)"
         )
-    if last.unfinished is not None:
-        return (
-            f"unfinished {_stored_time(last.attempted_at)}: it reached its limits "
-            f"({last.unfinished.words()}); last success {succeeded}{held}"
-        )
-    return f"{succeeded} (before this start){held}"
+    elif last.unfinished is not None:
+        what = f"unfinished {attempted}: it reached its limits ({last.unfinished.words()})"
+    elif last.held_back:
+        what = f"ran {attempted}"
+    else:
+        return f"{succeeded} (before this start)"
+    held = f"; held back: {last.held_back}" if last.held_back else ""
+    return f"{what}{held}; last success {succeeded}"
 
 
 def backlog_text(backlog: Backlog | None) -> str:

@@ -201,7 +201,8 @@ class SyncClient:
         sync that reaches its per-sync limits (``Tuning``) is kept as unfinished, with what
         it left: the next one goes on from there. Entries or photos a proxy's body limit
         held back (``ProxyBodyLimitError``) wait while the rest of the sync runs; the sync
-        is kept as one that ran (``LastResult.held_back``: what waits, and why), then
+        is kept as one that ran (``LastResult.held_back``: what waits, and why) but not as
+        a success (the last success stays the last sync that held nothing back), then
         raises that error, so the app backs off as from an outage and ``jaga sync now``
         ends non-zero: waiting cannot make them pass, raising that limit does."""
         started = self._monotonic()
@@ -299,7 +300,8 @@ class SyncClient:
     ) -> None:
         """Keep the outcome; a sync a stop ended early is kept as stopped, and one that
         reached its limits as unfinished, each with what it left waiting, never as a
-        success (neither is a failure either); what a proxy held back goes with any."""
+        success (neither is a failure either); what a proxy held back goes with any, and
+        keeps a finished sync from being a success."""
         with contextlib.suppress(StoreError):  # a full disk must not hide the sync's outcome
             waiting = self._waiting() if stopped else None
             now = self.store.clock.now()

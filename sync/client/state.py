@@ -200,8 +200,11 @@ class LastResult:
 
     ``held_back`` is set when a proxy's body-size limit held outbox entries or photos back
     (``ProxyBodyLimitError``): what waits, and why. The rest of that sync ran, so it is no
-    failure: it moves ``succeeded_at`` when it otherwise finished. Until that limit is
-    raised, every sync holds the same back, and says so.
+    failure (no ``error``), but it left the device with something waiting that only raising
+    that limit lets through, so it is no success either: ``succeeded_at`` stays the last
+    sync that held nothing back, and an alert on its age fires (it fired for nothing when
+    such a sync moved it, even one that pushed nothing at all). Until that limit is raised,
+    every sync holds the same back, and says so; the next sync without it clears it.
     """
 
     attempted_at: str | None
@@ -251,7 +254,8 @@ def record_result(
     """Keep how a sync ended: ``error``, else stopped early (``stopped_queued`` entries left
     queued), else at its limits with more to do (``unfinished``), else success, the only
     outcome that moves ``last.succeeded_at``. ``held_back`` (what a proxy's body limit held
-    back, and why) goes with any but an error, and leaves a success one."""
+    back, and why) goes with any but an error, and is no success: a sync that ran but held
+    something back leaves ``last.succeeded_at`` where it was."""
     stamp = format_timestamp(now)
     if error is not None:
         stopped_queued = held_back = None
@@ -264,7 +268,7 @@ def record_result(
         "last.unfinished": "" if unfinished is None else unfinished.stored(),
         "last.held_back": held_back or "",
     }
-    if error is None and stopped_queued is None and unfinished is None:
+    if error is None and stopped_queued is None and unfinished is None and not held_back:
         values["last.succeeded_at"] = stamp
     put_values(database, values, now)
 

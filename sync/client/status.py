@@ -134,7 +134,12 @@ class SyncStatus:
             f"{self.withheld_face_images} face images withheld",
             f"last sync    {last.attempted_at or 'never'}"
             + (f" ({last.outcome()})" if last.outcome() else ""),
-            f"last success {last.succeeded_at or 'never'}",
+            f"last success {last.succeeded_at or 'never'}"
+            + (
+                " (the last sync that held nothing back)"
+                if last.held_back and last.succeeded_at
+                else ""
+            ),
         ]
         if self.clock:
             lines.append(f"clock        {self.clock}")

@@ -144,9 +144,13 @@ def test_a_remembered_sync_that_reached_its_limits_is_shown_with_what_it_left() 
 
 
 def test_a_remembered_sync_a_proxy_held_photos_back_from_is_shown_as_ran_with_why() -> None:
-    """It was shown as "failed ...; last success never" on a kiosk that synced all else."""
-    ran = "2026-03-01T08:00:00.000000Z"
+    """It was shown as "failed ...; last success never" on a kiosk that synced all else, then
+    as the last success even when it pushed nothing: it ran, and is no success."""
+    ok, ran = "2026-03-01T08:00:00.000000Z", "2026-03-01T08:15:00.000000Z"
     why = "photos wait: something between this device and the hub refuses request bodies"
-    text = sync_text.stored_last_sync(remembered(LastResult(ran, ran, None, held_back=why)))
-    assert text.startswith(sync_text.local_time(AT.replace(minute=0))), text
-    assert "failed" not in text and text.endswith(f"held back: {why}"), text
+    text = sync_text.stored_last_sync(remembered(LastResult(ran, ok, None, held_back=why)))
+    assert text.startswith(f"ran {sync_text.local_time(AT.replace(minute=15))}"), text
+    assert f"; held back: {why};" in text and "failed" not in text, text
+    assert text.endswith(f"last success {sync_text.local_time(AT.replace(minute=0))}"), text
+    text = sync_text.stored_last_sync(remembered(LastResult(ran, None, None, held_back=why)))
+    assert text.endswith("last success never"), text

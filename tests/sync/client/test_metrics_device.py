@@ -235,17 +235,24 @@ def test_sync_status_says_why_it_cannot_write_the_file(
 def test_a_sync_a_proxy_held_photos_back_from_is_no_failed_attempt_but_shows(
     db_path: Path, clock: FakeClock
 ) -> None:
-    """It ran (its success counts) and what it held back waits for an operator to raise the
-    proxy's limit: a gauge of its own to alert on, not the failed one."""
+    """It ran, so it is no failed attempt, but what it held back waits for an operator to
+    raise the proxy's limit: a gauge of its own to alert on, and the last success stays the
+    last sync that held nothing back, so an alert on its age fires too (it was moved)."""
     with Store.create(db_path, PASSWORD, clock=clock, config=FAST) as store:
         ensure_schema(store.database)
+        record_result(store.database, clock.now(), None)
+        succeeded = clock.now().timestamp()
+        clock.advance(minutes=5)
         record_result(store.database, clock.now(), None, held_back="photos wait: a 413")
         with metrics_of(db_path) as metrics:
             held = scrape(metrics.registry)
+        clock.advance(minutes=5)
         record_result(store.database, clock.now(), None)
         with metrics_of(db_path) as metrics:
             passed = scrape(metrics.registry)
     assert value(held, "jaga_sync_last_attempt_held_back") == 1
     assert value(held, "jaga_sync_last_attempt_failed") == 0
-    assert value(held, "jaga_sync_last_success_timestamp_seconds") == clock.now().timestamp()
+    assert value(held, "jaga_sync_last_success_timestamp_seconds") == succeeded
+    assert value(held, "jaga_sync_last_attempt_timestamp_seconds") == succeeded + 300
     assert value(passed, "jaga_sync_last_attempt_held_back") == 0
+    assert value(passed, "jaga_sync_last_success_timestamp_seconds") == clock.now().timestamp()

@@ -1,9 +1,10 @@
 """A proxy between device and hub whose body-size limit is below one record or one photo
 chunk (a bare 413). What does not pass waits; everything else still syncs: the other
 entries, the pull, the other photos (a photo's chunks shrink until they pass), the audit
-chain; the sync is kept as one that ran, naming what waits and the limit, and still raises
-it (the app backs off, ``jaga sync now`` exits non-zero). (Found by the review_r3 probes, trimmed
-to fast tests.)"""
+chain; the sync is kept as one that ran, naming what waits and the limit, but not as a
+success (the last success stays the last sync that held nothing back), and still raises it
+(the app backs off, ``jaga sync now`` exits non-zero). (Found by the review_r3 and review_s18b
+probes, trimmed to fast tests.)"""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import pytest
 
 from sync.client.config import Tuning
 from sync.client.errors import ProxyBodyLimitError
+from sync.client.metrics import read_sample
 from sync.client.status import read_status
 from sync.store import FishObservation, OutboxState, SpeciesScore, Store
+from sync.store.clock import parse_timestamp
 from tests.sync.client.devices import (
     FAST_TUNING,
     add_observations,
@@ -42,14 +45,19 @@ def _asked(proxy: FaultProxy, path: str) -> bool:
     return any(path in line for line in proxy.request_lines)
 
 
-def _assert_kept_as_ran_with_held_back(store: Store, what: str) -> None:
-    """The sync ran: it is the last success, its outcome says what waits and why, and it is
-    no failure (it was kept as one: "last success never" on a kiosk that synced all else)."""
-    last = read_status(store, {}).last
+def _assert_kept_as_ran_with_held_back(store: Store, what: str, success: str | None) -> None:
+    """The sync ran: its outcome says what waits and why, and it is no failure (it was kept
+    as one: "last success never" on a kiosk that synced all else). Nor is it a success: the
+    last success stays ``success``, the last sync that held nothing back, so an alert on its
+    age fires until the proxy's limit is raised (it was moved even when nothing passed)."""
+    status = read_status(store, {})
+    last = status.last
     assert last.error is None, last
-    assert last.succeeded_at is not None and last.succeeded_at == last.attempted_at, last
+    assert last.succeeded_at == success and last.attempted_at != success, last
     assert last.held_back is not None and what in last.held_back, last
-    assert "client_max_body_size" in last.outcome() and "held back" in last.outcome()
+    assert "client_max_body_size" in last.outcome() and last.outcome().startswith("ran; held")
+    said = f"{success} (the last sync that held nothing back)" if success else "never"
+    assert f"last success {said}" in status.lines(), status.lines()
 
 
 def test_one_entry_over_a_proxys_limit_waits_and_the_rest_of_the_sync_runs(
@@ -75,10 +83,12 @@ def test_one_entry_over_a_proxys_limit_waits_and_the_rest_of_the_sync_runs(
         assert _asked(proxy, "/audit")  # and anchored the audit chain
         shown = "\n".join(read_status(store, {}).lines())
         assert "refuses request bodies of" in shown and "client_max_body_size" in shown, shown
-        _assert_kept_as_ran_with_held_back(store, "outbox entries")
+        _assert_kept_as_ran_with_held_back(store, "outbox entries", None)
         proxy.body_limit = None
         assert client.sync_once().push.acknowledged == 1
         assert drained(store)
+        last = read_status(store, {}).last
+        assert last.succeeded_at == last.attempted_at and last.held_back is None, last
 
 
 def test_a_photo_over_a_proxys_limit_goes_in_smaller_chunks_or_waits(
@@ -96,11 +106,35 @@ def test_a_photo_over_a_proxys_limit_goes_in_smaller_chunks_or_waits(
             client.sync_once()
         assert _asked(proxy, "/audit")
         assert "uploads      2 pending" in "\n".join(read_status(store, {}).lines())
-        _assert_kept_as_ran_with_held_back(store, "photos")
+        _assert_kept_as_ran_with_held_back(store, "photos", None)
         proxy.body_limit = 100_000
         report = client.sync_once()
         assert report.uploads.completed == 2 and report.uploads.failed == 0, report.summary()
         assert hub_photo_sha256(big) is not None and hub_photo_sha256(small) is not None
+
+
+def test_a_sync_that_held_every_entry_back_leaves_the_last_success_where_it_was(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    """A limit below every push body: nothing acknowledged, the audit chain not anchored,
+    yet the sync was kept as the last success, and no gauge but the held-back one showed it
+    (review s18b)."""
+    device = new_device(tmp_path, proxy.url, site_slug, name="boat-all-held")
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http, tuning=replace(FAST_TUNING, batch_entries=4))
+        client.sync_once()  # nothing to send yet: a success
+        success = read_status(store, {}).last.succeeded_at
+        assert success is not None
+        add_observations(store, 6, "held")
+        proxy.body_limit = 200
+        with pytest.raises(ProxyBodyLimitError):
+            client.sync_once()
+        counts = store.outbox.counts()
+        assert counts[OutboxState.ACKNOWLEDGED] == 0 and counts[OutboxState.QUEUED] == 6
+        _assert_kept_as_ran_with_held_back(store, "outbox entries", success)
+        sample = read_sample(store, {})
+        assert sample.last_held_back and not sample.last_failed
+        assert sample.last_success == parse_timestamp(success)
 
 
 def test_sync_now_prints_what_a_held_back_sync_did_and_does_not_run_it_again(
