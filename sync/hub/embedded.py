@@ -10,8 +10,9 @@ that log is (``DATA/server.log``).
 
 The server counts as running only while its socket accepts connections: after a power loss,
 ``postmaster.pid`` may name a process that took the old PID at boot, and that server is not
-there. A stale file whose PID is some other program, or another cluster's postmaster, is
-removed before ``pg_ctl start`` (PostgreSQL itself removes one whose PID is gone). When two
+there. A stale file whose PID is some other program (even one of the server's user run in
+the data folder), or another cluster's postmaster, is removed before ``pg_ctl start`` and never
+stopped (PostgreSQL itself removes one whose PID is gone). When two
 commands start a stopped server at once, the one whose start lost waits for the winner's
 server instead of failing.
 """
@@ -122,8 +123,10 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop this folder's postmaster, found by its pid file: also one still starting or
-        recovering, or whose socket is gone (a /tmp cleaner), which ``running`` denies."""
-        if self._is_this_folders_server() or self.running():
+        recovering, or whose socket is gone (a /tmp cleaner), which ``running`` denies. A
+        pid file naming any other process is never acted on: pg_ctl would signal it."""
+        ours = self._is_this_folders_server()
+        if ours or (ours is None and self.running()):
             self._run(self._user(), "pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
 
     def create_database(self, name: str) -> None:
@@ -217,15 +220,15 @@ class EmbeddedPostgres:
             (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
 
     def _is_this_folders_server(self) -> bool | None:
-        """Whether the pid file's process is a postmaster of this data folder: its working
-        folder (a postmaster enters its data folder before writing the pid file), else its
-        ``-D`` argument, else at least its name; None when /proc cannot tell."""
+        """Whether the pid file's process is a postmaster of this data folder: a program
+        named ``postgres`` (no other program of the server's user, an operator's ``tail -f
+        server.log`` run in the folder, say, whose PID a stale file names) whose working
+        folder is this one (a postmaster enters its data folder before writing the pid
+        file), else whose ``-D`` argument is; None when /proc cannot tell. ``start`` and
+        ``stop`` go by it, so a pid file it denies is never signalled."""
         pid = self._pid()
         if pid is None:
             return False
-        here = self.data_dir.resolve()
-        with contextlib.suppress(OSError):
-            return Path(f"/proc/{pid}/cwd").readlink() == here
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             program = Path(f"/proc/{pid}/comm").read_text().strip()
@@ -233,6 +236,9 @@ class EmbeddedPostgres:
             return None  # cannot tell: leave it to PostgreSQL
         if program != "postgres":
             return False
+        here = self.data_dir.resolve()
+        with contextlib.suppress(OSError):
+            return Path(f"/proc/{pid}/cwd").readlink() == here
         if b"-D" in argv[:-1]:
             return Path(os.fsdecode(argv[argv.index(b"-D") + 1])).resolve() == here
         return None

@@ -72,6 +72,29 @@ def test_a_pid_file_naming_another_live_process_is_not_a_running_server(
         other.wait()
 
 
+def test_a_pid_file_naming_a_program_of_the_servers_user_in_its_folder_is_no_server(
+    stopped: EmbeddedPostgres,
+) -> None:
+    """A stale pid file naming a live program of the server's user whose working folder is
+    the data folder (an operator's `tail -f server.log` run there) was trusted by its cwd
+    alone: stop() ran pg_ctl stop, which interrupted that program, then waited 60 s and
+    raised (review s18b). It is no postmaster: stop() leaves it be, start() starts."""
+    user = embedded.SYSTEM_USER if os.geteuid() == 0 else None
+    tail = subprocess.Popen(["sleep", "600"], cwd=stopped.data_dir, user=user)
+    try:
+        (stopped.data_dir / "postmaster.pid").write_text(f"{tail.pid}\n{stopped.data_dir}\n")
+        # What stop() and start() go by, asserted before pg_ctl stop's 60 s wait.
+        assert stopped._is_this_folders_server() is False
+        stopped.stop()
+        assert tail.poll() is None  # not interrupted
+        assert stopped.start(timeout_s=20)
+        stopped.create_database("beside_a_tail")
+        assert tail.poll() is None
+    finally:
+        tail.kill()
+        tail.wait()
+
+
 def test_a_pid_file_naming_another_clusters_live_postgres_is_stale(
     stopped: EmbeddedPostgres,
 ) -> None:
