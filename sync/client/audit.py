@@ -41,6 +41,9 @@ Batches are bounded in entries and in the bytes of their encoded body, as the hu
 them; one refused as too large (413: the hub's, or a proxy's limit) is sent again as a batch
 half its size, down to one entry. One entry refused so stops anchoring there (the problem
 names it as too large for the way to the hub); the head is still reported, with no entries.
+When a proxy's limit (``ProxyBodyLimitError``, not the hub's own 413) refused that entry, it
+and every entry after it wait until the limit is raised, as outbox entries and photos do:
+``AnchorReport.held_back``, and the sync is held back (``sync.client.client``), not a success.
 
 The receipt lives in the store, so a restored backup brings back the receipt it held: the
 device then sends from there, the hub finds the restored chain's ``store.restored`` entry
@@ -147,6 +150,8 @@ class AnchorReport:
     behind: int = 0  # entries of this device's chain the hub does not hold yet
     problem: str | None = None  # why anchoring stopped (None: it went as far as it could)
     complete: bool = True  # False when the per-sync limit or a stop left entries to send
+    # An entry a proxy's body limit refuses even alone: it and those after it wait for it
+    held_back: ProxyBodyLimitError | None = None
 
 
 class AuditAnchor:
@@ -172,6 +177,7 @@ class AuditAnchor:
     def _anchor_all(self, stopping: Stopping) -> AnchorReport:
         anchored = self._anchored()
         stored, problem, complete, broken = 0, None, True, False
+        held_back: ProxyBodyLimitError | None = None
         limit = self._tuning.batch_entries
         for _ in range(self._tuning.max_batches_per_sync):
             if stopping():
@@ -201,6 +207,7 @@ class AuditAnchor:
                         f"(413: {error.reason}): not anchored past entry {anchored.sequence}"
                     )
                     anchored = self._tell_head(head, anchored)
+                    held_back = _proxy_limit(error)  # None: the hub's own 413
                     break
                 problem = _refusal_words(error, anchored, self._store.audit.checkpoint().sequence)
                 broken = error.code == AUDIT_CHAIN_BREAK
@@ -224,7 +231,7 @@ class AuditAnchor:
             complete = self._store.audit.count_after(anchored.sequence) == 0
         self._keep(anchored, problem, broken=broken)
         behind = self._store.audit.count_after(anchored.sequence)
-        return AnchorReport(stored, anchored.sequence, behind, problem, complete)
+        return AnchorReport(stored, anchored.sequence, behind, problem, complete, held_back)
 
     def _send(self, links: list[AuditLink], head: Anchored) -> AuditReceipt:
         checkpoint = self._checkpoint_before(links)
@@ -324,6 +331,12 @@ class AuditAnchor:
                 break
             links.append(link)
         return links, None
+
+
+def _proxy_limit(error: HubRefusedError) -> ProxyBodyLimitError | None:
+    """The proxy's limit a 413 came from (``_send`` made it one); None for the hub's own."""
+    cause = error.__cause__
+    return cause if isinstance(cause, ProxyBodyLimitError) else None
 
 
 def _follows(before: AuditLink, link: AuditLink) -> bool:

@@ -135,7 +135,7 @@ def _now(args: argparse.Namespace) -> int:
     followed by another at once, as the app's service does, while each moves something
     (and for at most ``MAX_ROUNDS``: the timer's next run goes on from there).
 
-    A sync that ran but held entries or photos back for a proxy's body limit
+    A sync that ran but held entries, photos or audit entries back for a proxy's body limit
     (``ProxyBodyLimitError`` with its report) is not run again, since waiting cannot make
     them pass: its summary is printed like any other, the rounds go on as after a sync
     that reached its limits, and the command then fails with that limit as the reason."""

@@ -40,7 +40,7 @@ import httpx
 
 from sync.client.audit import AnchorReport, AuditAnchor
 from sync.client.config import SyncConfig, Tuning, resolve_config
-from sync.client.errors import SyncClientError
+from sync.client.errors import ProxyBodyLimitError, SyncClientError
 from sync.client.kept_pack import KeptPackRepairer
 from sync.client.lock import sync_lock
 from sync.client.packs import PackInstaller, PackOutcome, packs_dir_for
@@ -117,8 +117,11 @@ class SyncReport:
             text += "; stopped before it finished: the rest waits for the next sync"
         if self.unfinished is not None:
             text += f"; reached this sync's limits: {self.unfinished.words()}"
-        if push.held_back is not None or up.held_back is not None:
-            text += "; records or photos a proxy refuses for their size wait for the next sync"
+        if _held_back(push, up, self.audit) is not None:
+            text += (
+                "; records, photos or audit entries a proxy refuses for their size wait for "
+                "the next sync"
+            )
         return text
 
 
@@ -200,7 +203,8 @@ class SyncClient:
         ends after the request in flight; what it did not send waits for the next one. A
         sync that reaches its per-sync limits (``Tuning``) is kept as unfinished, with what
         it left: the next one goes on from there. Entries or photos a proxy's body limit
-        held back (``ProxyBodyLimitError``) wait while the rest of the sync runs; the sync
+        held back (``ProxyBodyLimitError``), and an audit entry it held back with the entries
+        after it (``AnchorReport.held_back``), wait while the rest of the sync runs; the sync
         is kept as one that ran (``LastResult.held_back``: what waits, and why) but not as
         a success (the last success stays the last sync that held nothing back), then
         raises that error, so the app backs off as from an outage and ``jaga sync now``
@@ -237,10 +241,10 @@ class SyncClient:
             except (SyncClientError, StoreError) as error:
                 self._record(f"{type(error).__name__}: {error}")
                 raise
-            held_back = push.held_back or uploads.held_back
+            held_back = _held_back(push, uploads, audit)
             self._record(
                 None, stopped=heeded.stopped, unfinished=unfinished,
-                held_back=_held_back_words(push, uploads),
+                held_back=_held_back_words(push, uploads, audit),
             )  # fmt: skip
             if held_back is not None:  # the rest is done and kept: now the sync says why
                 held_back.report = report
@@ -311,14 +315,22 @@ class SyncClient:
             )  # fmt: skip
 
 
-def _held_back_words(push: PushReport, uploads: UploadReport) -> str | None:
+def _held_back(
+    push: PushReport, uploads: UploadReport, audit: AnchorReport
+) -> ProxyBodyLimitError | None:
+    """The first thing a proxy's body limit held back in this sync; None when nothing."""
+    return push.held_back or uploads.held_back or audit.held_back
+
+
+def _held_back_words(push: PushReport, uploads: UploadReport, audit: AnchorReport) -> str | None:
     """What a proxy's body limit held back in this sync, and why; None when nothing."""
-    what = [name for name, report in (("outbox entries", push), ("photos", uploads))
-            if report.held_back is not None]  # fmt: skip
-    error = push.held_back or uploads.held_back
+    reports = (("outbox entries", push), ("photos", uploads), ("audit entries", audit))
+    what = [name for name, report in reports if report.held_back is not None]
+    error = _held_back(push, uploads, audit)
     if error is None:
         return None
-    return f"{' and '.join(what)} wait: {error}"
+    names = f"{', '.join(what[:-1])} and {what[-1]}" if len(what) > 1 else what[0]
+    return f"{names} wait: {error}"
 
 
 def _both(first: PushReport, then: PushReport) -> PushReport:

@@ -72,7 +72,7 @@ class SyncSample:
     last_attempt: datetime | None
     last_success: datetime | None
     last_failed: bool
-    last_held_back: bool  # a proxy's body limit held entries or photos back (it ran)
+    last_held_back: bool  # a proxy's body limit held entries, photos or audit entries back
     pack_announced: str | None
     pack_installed: str | None
     pack_failures: int  # consecutive failed installs of the announced pack
@@ -188,7 +188,8 @@ def _families(sample: SyncSample) -> Iterator[GaugeMetricFamily]:
     yield _gauge("jaga_sync_last_attempt_failed", "1 when the last sync attempt failed",
                  float(sample.last_failed))  # fmt: skip
     yield _gauge("jaga_sync_last_attempt_held_back",
-                 "1 when a proxy's body-size limit held entries or photos back in the last"
+                 "1 when a proxy's body-size limit held entries, photos or audit entries back in"
+                 " the last"
                  " sync attempt (the rest ran; raise that limit)",
                  float(sample.last_held_back))  # fmt: skip
     yield _gauge("jaga_sync_species_pack_install_failures",

@@ -3,7 +3,8 @@
 It syncs every ``interval_s``, at once when ``trigger()`` is called (the "sync now" button),
 and backs off with jitter while the hub is unreachable. A sync that reached its per-sync
 limits with more to do is followed at once by the next, until the device is caught up (also
-one that failed only because a proxy's body limit held some entries or photos back); but
+one that failed only because a proxy's body limit held some entries, photos or audit
+entries back); but
 only while each moves something, so a hub that keeps answering with nothing (every entry
 left unanswered or refused for now) is asked again after ``interval_s``, not in a loop.
 The hub's own authentication refusal, a missing registration or a protocol mismatch pauses
@@ -206,10 +207,11 @@ class SyncService:
         return Phase.IDLE
 
     def _go_on(self, report: SyncReport, error: Exception) -> Phase:
-        """A sync a proxy's body limit held entries or photos back from, which moved the
-        rest and reached its per-sync limits: the next goes on at once, as after any sync
-        that reached them, counting no failure (the back-off waits for a held-back sync
-        with nothing more to do, or one that moved nothing); the limit stays in the state."""
+        """A sync a proxy's body limit held entries, photos or audit entries back from, which
+        moved the rest and reached its per-sync limits: the next goes on at once, as after
+        any sync that reached them, counting no failure (the back-off waits for a held-back
+        sync with nothing more to do, or one that moved nothing); the limit stays in the
+        state."""
         self._count(_outcome(report))
         self._publish(
             replace(
@@ -271,7 +273,7 @@ class SyncService:
 
 def _report_of(error: Exception) -> SyncReport | None:
     """The report of a sync that ran its steps and then failed (a proxy's body limit held
-    back entries or photos): what it pulled and installed still reaches the app."""
+    back entries, photos or audit entries): what it pulled and installed still reaches the app."""
     report = error.report if isinstance(error, ProxyBodyLimitError) else None
     return report if isinstance(report, SyncReport) else None
 

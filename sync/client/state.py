@@ -198,11 +198,11 @@ class LastResult:
     written before they were kept have no ``last.stopped`` or ``last.unfinished`` value and
     read as finished, as they were meant.
 
-    ``held_back`` is set when a proxy's body-size limit held outbox entries or photos back
-    (``ProxyBodyLimitError``): what waits, and why. The rest of that sync ran, so it is no
-    failure (no ``error``), but it left the device with something waiting that only raising
-    that limit lets through, so it is no success either: ``succeeded_at`` stays the last
-    sync that held nothing back, and an alert on its age fires (it fired for nothing when
+    ``held_back`` is set when a proxy's body-size limit held outbox entries, photos or audit
+    entries back (``ProxyBodyLimitError``): what waits, and why. The rest of that sync ran, so
+    it is no failure (no ``error``), but it left the device with something waiting that only
+    raising that limit lets through, so it is no success either: ``succeeded_at`` stays the
+    last sync that held nothing back, and an alert on its age fires (it fired for nothing when
     such a sync moved it, even one that pushed nothing at all). Until that limit is raised,
     every sync holds the same back, and says so; the next sync without it clears it.
     """

@@ -13,6 +13,8 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.test import override_settings
 
 from main import main
+from sync.client.client import SyncClient, SyncReport
+from sync.client.errors import ProxyBodyLimitError
 from sync.client.state import put_values
 from sync.client.status import read_status
 from sync.hub.audit import acknowledge
@@ -262,6 +264,9 @@ def test_a_body_too_large_for_the_way_to_the_hub_is_sent_in_smaller_batches(
 def test_one_entry_too_large_for_the_way_to_the_hub_is_named_and_the_head_still_told(
     kiosk: Device, page: bool
 ) -> None:
+    """A 413 with the hub's own code (``page`` False) is the hub's verdict: the sync is a
+    success that names the entry. A proxy's page is its limit: the entry and those after it
+    are held back, and the sync with them (``test_proxy_body_limit``)."""
     small = _SmallBodies(6_000, page=page)
     with kiosk.open() as store, httpx.Client(transport=small) as http:
         store.audit.record(
@@ -269,11 +274,23 @@ def test_one_entry_too_large_for_the_way_to_the_hub_is_named_and_the_head_still_
         )
         for _ in range(2):
             store.audit.record(actor="cli:op", action="store.backed_up", subject="x", details={})
-            report = kiosk.client(store, http, hub_url="http://testserver").sync_once()
+            client = kiosk.client(store, http, hub_url="http://testserver")
+            report = _held_back_or_not(client, held=page)
+            assert (report.audit.held_back is not None) == page
             problem = report.audit.problem or ""
             assert problem.startswith("audit entry 2 is too large for the way to the hub"), problem
             state = AuditChainState.objects.get(device__uid=kiosk.registration.device_id)
             assert (state.anchored_sequence, state.reported_sequence) == (1, len(chain(kiosk)))
+
+
+def _held_back_or_not(client: SyncClient, *, held: bool) -> SyncReport:
+    """The report of ``client.sync_once()``: raised with a proxy's limit when ``held``."""
+    if not held:
+        return client.sync_once()
+    with pytest.raises(ProxyBodyLimitError) as raised:
+        client.sync_once()
+    assert isinstance(raised.value.report, SyncReport)
+    return raised.value.report
 
 
 class _AuditForbidden(httpx.BaseTransport):

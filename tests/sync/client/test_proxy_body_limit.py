@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sync.client.client import SyncReport
 from sync.client.config import Tuning
 from sync.client.errors import ProxyBodyLimitError
 from sync.client.metrics import read_sample
@@ -135,6 +136,40 @@ def test_a_sync_that_held_every_entry_back_leaves_the_last_success_where_it_was(
         sample = read_sample(store, {})
         assert sample.last_held_back and not sample.last_failed
         assert sample.last_success == parse_timestamp(success)
+
+
+def test_an_audit_entry_over_a_proxys_limit_is_held_back_too(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    """An operator re-queues many quarantined entries: one audit entry listing every
+    sequence (about 9 kB). A 4 kB limit lets every outbox entry through, not that entry:
+    anchoring stops there, and every later entry waits behind it. The sync was kept as a
+    success, no gauge showing it (review s18d); it is held back, as an entry or a photo."""
+    device = new_device(tmp_path, proxy.url, site_slug, name="boat-audit-held")
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http, tuning=replace(FAST_TUNING, batch_entries=4))
+        client.sync_once()  # the chain anchored whole: a success
+        success = read_status(store, {}).last.succeeded_at
+        with store.database.write() as connection:
+            store.audit.append(
+                connection, actor="officer", action="outbox.requeued", subject="outbox",
+                details={"entries": 1200, "sequences": list(range(100000, 101200))},
+            )  # fmt: skip
+        add_observations(store, 6, "after")
+        proxy.body_limit = 4000
+        with pytest.raises(ProxyBodyLimitError) as raised:
+            client.sync_once()
+        report = raised.value.report
+        assert isinstance(report, SyncReport) and report.push.acknowledged == 6
+        assert report.audit.problem is not None and "too large" in report.audit.problem
+        assert "audit entries" in report.summary()
+        _assert_kept_as_ran_with_held_back(store, "audit entries", success)
+        sample = read_sample(store, {})
+        assert sample.last_held_back and not sample.last_failed
+        proxy.body_limit = None
+        assert client.sync_once().audit.behind == 0
+        last = read_status(store, {}).last
+        assert last.succeeded_at == last.attempted_at and last.held_back is None, last
 
 
 def test_sync_now_prints_what_a_held_back_sync_did_and_does_not_run_it_again(
