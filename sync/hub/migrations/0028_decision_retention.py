@@ -1,18 +1,16 @@
-"""Decision retention on the hub (``sync.hub.retention``): each purge's record, and an index
-to delete access events' idempotency keys by age. The index is built without blocking
-pushes (``CONCURRENTLY``, so outside a transaction): the keys' table holds every entry a
-device ever pushed."""
+"""Decision retention on the hub (``sync.hub.retention``): each purge's record, made when the
+run starts (``finished_at`` empty until it ends) and counted up batch by batch. Its index
+(0029) is built apart: a CREATE INDEX CONCURRENTLY cannot run in a transaction, and this
+table must not be made outside one, or a start killed in between would leave it made and
+the migration unrecorded."""
 # ruff: noqa: RUF012
 
 from __future__ import annotations
 
-from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    atomic = False
-
     dependencies = [
         ("hub", "0027_spent_form_did"),
     ]
@@ -38,13 +36,5 @@ class Migration(migrations.Migration):
             options={
                 "ordering": ("-started_at",),
             },
-        ),
-        AddIndexConcurrently(
-            model_name="appliedentry",
-            index=models.Index(
-                condition=models.Q(("entity", "access_event")),
-                fields=["received_at"],
-                name="applied_access_event_at",
-            ),
         ),
     ]

@@ -2,7 +2,7 @@
 
 ``AnchoredAuditEntry`` rows are append-only: database triggers (migration 0008) refuse
 UPDATE and TRUNCATE, so what a device once showed the hub stays, and DELETE but of a
-segment's prefix up to its ``AnchoredCheckpoint`` (migration 0029): decision retention
+segment's prefix up to its ``AnchoredCheckpoint`` (migration 0030): decision retention
 (``sync.hub.retention``) deletes the oldest entries once the hub held them for its window,
 and the rest of the segment still verifies from the checkpoint. Each keeps the entry's
 fields exactly as the device hashed them (``details`` as its JSON text, not ``jsonb``, which
@@ -97,7 +97,7 @@ class AnchoredCheckpoint(models.Model):
     segment began with (``first_sequence``, ``first_hash``: entry 1 is a store's creation,
     which tells the same store coming back after a new code, ``sync.hub.audit``).
 
-    Database triggers (migration 0029) keep SQL to that, as the device's schema 12 does
+    Database triggers (migration 0030) keep SQL to that, as the device's schema 12 does
     (``sync.store.schema.v12``): a checkpoint is made only at the segment's first entry held
     and names an entry held with that hash, before the segment's newest (always kept); it
     only moves forward, to such an entry, never to another device, segment or first entry;

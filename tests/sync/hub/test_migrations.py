@@ -1,7 +1,8 @@
 """The audit migrations after 0008 (0009: each device's entries counted; 0011: each new
 code's record judged, whether the chain after it continues the old one; 0014: the bytes of
-a UTC day kept per hour), and 0018 (each species pack's schema, read from its manifest), run
-as a hub upgrading runs them: ``migrate`` over a database at an earlier state that holds
+a UTC day kept per hour), 0018 (each species pack's schema, read from its manifest) and 0029
+(an index built outside a transaction, after a start killed midway), run as a hub
+upgrading runs them: ``migrate`` over a database at an earlier state that holds
 data.
 
 The data is what the live hub stores for the same situation, on the session's database:
@@ -14,10 +15,13 @@ from __future__ import annotations
 
 import copy
 import math
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic, sleep
 from typing import Any
 
 import psycopg
@@ -38,7 +42,7 @@ from sync.species_packs import archive_pack
 from sync.store import Passphrase, Store
 from tests.sync.conftest import FAST, FakeClock
 from tests.sync.hub.hubfixtures import SERVER
-from tests.sync.hub.hubkit import Api
+from tests.sync.hub.hubkit import REPO, Api
 from tests.sync.hub.test_audit_anchor import _registered_again, breaks, decide, links, send
 from tests.sync.hub.test_pack_schema import pack_of_schema
 from tests.sync.test_species_packs import make_pack
@@ -305,3 +309,57 @@ def test_a_species_pack_published_before_gets_the_schema_its_manifest_gives(
     call_command("migrate", database=upgraded, interactive=False, verbosity=0)
     migrated = SpeciesPack.objects.using(upgraded).values_list("version", "schema")
     assert dict(migrated) == {"sized": 2, "combined": 3, "no schema": 1, "not an archive": 1}
+
+
+def test_a_start_killed_while_the_retention_index_waits_migrates_at_the_next(
+    upgraded: str,
+) -> None:
+    """The idempotency keys' index is built CONCURRENTLY, outside a transaction, and waits
+    for every older snapshot (a pg_dump running). A start killed while it waits leaves an
+    INVALID index and its migration unrecorded: the next start's ``migrate`` (each ``jaga
+    hub run`` migrates; systemd restarts it on failure) drops that and builds it again."""
+    for target in (("auth",), ("hub", "0027_spent_form_did")):
+        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    name = connections[upgraded].settings_dict["NAME"]
+    connections[upgraded].close()
+    url = SERVER.url(name)
+    env = {
+        "DATABASE_URL": url, "PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "sync.hub.settings",
+        "JAGA_HUB_SECRET_KEY": "x" * 50, "PYTHONPATH": str(REPO),
+    }  # fmt: skip
+    migrate = [sys.executable, "-m", "django", "migrate", "--no-input"]
+    building = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+        " AND query ILIKE 'CREATE INDEX CONCURRENTLY%%applied_access_event_at%%'"
+    )
+    with psycopg.connect(url) as dump, psycopg.connect(url, autocommit=True) as watch:
+        dump.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        dump.execute("SELECT count(*) FROM hub_appliedentry").fetchone()  # as pg_dump holds
+        start = subprocess.Popen(migrate, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            deadline = monotonic() + 120
+            while not watch.execute(building, [name]).fetchall():
+                assert start.poll() is None and monotonic() < deadline
+                sleep(0.1)
+        finally:
+            start.kill()
+            start.wait(timeout=30)
+        # The killed start's server side, ended as the server does once it notices.
+        for (pid,) in watch.execute(building, [name]).fetchall():
+            watch.execute("SELECT pg_terminate_backend(%s, 30000)", [pid])
+        dump.rollback()
+        valid = watch.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid ="
+            " to_regclass('applied_access_event_at')"
+        ).fetchall()
+        assert valid == [(False,)]  # what a build killed midway leaves
+    again = subprocess.run(migrate, env=env, cwd=REPO, capture_output=True, text=True,
+                           timeout=300, check=False)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    with psycopg.connect(url, autocommit=True) as check:
+        valid = check.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid ="
+            " to_regclass('applied_access_event_at')"
+        ).fetchall()
+    assert valid == [(True,)]

@@ -87,7 +87,7 @@ DROP FUNCTION hub_audit_checkpoint_forward();
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hub", "0028_decision_retention"),
+        ("hub", "0029_decision_retention_index"),
     ]
 
     operations = [
