@@ -42,7 +42,11 @@ device's lock (the anchor's), leaving the segment's ``AnchoredCheckpoint`` (the 
 deleted, from which the rest verifies; the database's triggers let nothing else go, and the
 checkpoint only forward) and counting the device's entries down with them
 (``AuditChainState.entries``). Nothing of a device's chain goes while a break or pruned
-record of it is open: the operator who looks into it may need the entries.
+record of it is open: the operator who looks into it may need the entries. As the prefix
+stops at the first entry not yet due, one entry's time must not hold back the rest: an
+entry whose time (the device's) lies more than ``AHEAD_TOLERATED`` (a day) past when the
+hub took it (a device clock that jumped ahead), or that the hub cannot read, is judged by
+when the hub took it alone, and the run logs how many it judged so.
 
 Each run is recorded (``DecisionPurge``: the window, the cutoff, how many events, keys and
 audit entries it deleted) and logged; ``/metrics`` gives the totals and the last run's time.
@@ -53,7 +57,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
@@ -80,6 +84,8 @@ from sync.protocol import RETENTION_REASON
 
 _log = logging.getLogger(__name__)
 BATCH = 1000  # access events of one site per transaction: a push of the site waits at most one
+# An audit entry dated further past its receipt is judged by its receipt (``_entry_time``).
+AHEAD_TOLERATED = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -261,8 +267,9 @@ def _segments(device_id: int) -> list[int]:
 
 def _prune_segment(device_id: int, segment: int, cutoff: datetime, *, dry_run: bool) -> int:
     """Delete up to ``BATCH`` of the oldest entries of a device's segment that happened (the
-    device's clock, ``at``) and reached the hub before ``cutoff``, never its newest, moving
-    the segment's checkpoint to the last one, in one transaction under the device's lock
+    device's clock, ``at``, unless ``_entry_time`` sets it aside) and reached the hub before
+    ``cutoff``, never its newest, moving the segment's checkpoint to the last one, in one
+    transaction under the device's lock
     (the anchor's, ``sync.hub.audit``); how many it deleted (a dry run: how many the whole
     segment would lose, deleting none). Nothing while any record of the device's chain is open
     (a break, a pruned start or gap): an operator may need the entries to look into it."""
@@ -278,12 +285,22 @@ def _prune_segment(device_id: int, segment: int, cutoff: datetime, *, dry_run: b
         if not dry_run:
             rows = rows[:BATCH]
         prefix: list[tuple[int, str]] = []
+        by_receipt = 0
         for sequence, entry_hash, at, received_at in rows.values_list(
             "sequence", "entry_hash", "at", "received_at"
         ).iterator():
-            if received_at >= cutoff or not _happened_before(at, cutoff):
+            moment = _entry_time(at, received_at)
+            if received_at >= cutoff or (moment or received_at) >= cutoff:
                 break
             prefix.append((sequence, entry_hash))
+            by_receipt += moment is None
+        if by_receipt:
+            _log.warning(
+                "decision retention: %s %d anchored audit entries of device %d, segment %d,"
+                " by when the hub took them: their time is unreadable or more than %s past it",
+                "would judge" if dry_run else "judged", by_receipt, device_id, segment,
+                AHEAD_TOLERATED,
+            )  # fmt: skip
         if not prefix or dry_run:
             return len(prefix)
         last_sequence, last_hash = prefix[-1]
@@ -303,11 +320,15 @@ def _prune_segment(device_id: int, segment: int, cutoff: datetime, *, dry_run: b
     return int(deleted)
 
 
-def _happened_before(at: str, cutoff: datetime) -> bool:
-    """Whether an entry's time (the device's ISO 8601 text) is before ``cutoff``; an
-    unreadable one is kept (it and every entry after it, the rest of a prefix)."""
+def _entry_time(at: str, received_at: datetime) -> datetime | None:
+    """An entry's time (the device's ISO 8601 text) to judge its age by; None where it is
+    to be judged by when the hub took it instead: a time the hub cannot read (or without
+    its offset), or one more than ``AHEAD_TOLERATED`` past its receipt (the device's clock
+    was ahead: nothing is sent before it happened)."""
     try:
         moment = datetime.fromisoformat(at)
     except ValueError:
-        return False
-    return moment.tzinfo is not None and moment < cutoff
+        return None
+    if moment.tzinfo is None or moment > received_at + AHEAD_TOLERATED:
+        return None
+    return moment

@@ -161,3 +161,49 @@ def test_the_same_store_after_a_new_code_is_known_with_its_entry_1_deleted(
     assert send(again, links(store)).status_code == 200
     (record,) = [b for b in breaks(api) if b.kind == REISSUED]
     assert AuditBreak.objects.get(pk=record.pk).continues_old_chain is True
+
+
+def test_an_entry_dated_far_ahead_holds_back_none_after_it(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    """A kiosk's clock jumps ten years ahead for one decision (a board without a clock
+    battery, set wrong, then put right by NTP). The chain goes only as a prefix: were that
+    entry judged by its own time, every entry after it (decisions naming people) would stay
+    ten years. Its time lies past when the hub took it, so it is judged by the latter."""
+    real = clock.moment
+    decide(store, clock, 2)
+    clock.moment = real + timedelta(days=3650)
+    decide(store, clock, 1)
+    clock.moment = real + timedelta(minutes=5)
+    decide(store, clock, 20)
+    chain = links(store)
+    assert send(api, chain).status_code == 200
+    assert _purge_later() >= len(chain) - 1  # other tests' chains too
+    assert [sequence for _, sequence, _ in held(api)] == [chain[-1]["sequence"]]
+
+
+def test_an_entry_whose_time_the_hub_cannot_read_is_judged_by_when_it_took_it(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    """An entry's time that does not read as an ISO 8601 moment with its offset would hold
+    back the rest of its segment for ever: it is judged by when the hub took it instead."""
+    decide(store, clock, 1)
+    assert send(api, links(store)).status_code == 200
+    device = Device.objects.get(uid=api.device_id)
+    times = ["2020-01-01T00:00:00+00:00", "not a time", "2020-01-01T00:00:00", "2020-01-01"]
+    times.append("2020-01-01T00:00:00+00:00")  # the segment's newest, kept
+    with connection.cursor() as cursor:
+        for sequence, at in enumerate(times, start=1):
+            cursor.execute(
+                "INSERT INTO hub_anchoredauditentry (device_id, segment, sequence, at, actor,"
+                " action, subject, details, prev_hash, entry_hash, received_at) VALUES"
+                " (%s, 7, %s, %s, 'a', 'x', 's', '{}', %s, %s, now())",
+                [device.pk, sequence, at, f"{sequence - 1:064}", f"{sequence:064}"],
+            )
+        cursor.execute(
+            "UPDATE hub_auditchainstate SET entries = entries + %s WHERE device_id = %s",
+            [len(times), device.pk],
+        )
+    _purge_later()
+    kept = AnchoredAuditEntry.objects.filter(device=device, segment=7)
+    assert list(kept.values_list("sequence", flat=True)) == [len(times)]
