@@ -23,9 +23,10 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import platformdirs
 
@@ -334,6 +335,9 @@ def export_corrections(args: argparse.Namespace) -> int:
 def purge_expired(args: argparse.Namespace) -> int:
     from sync.hub.bootstrap import prepare
 
+    # systemd stops the run (TimeoutStartSec) with SIGTERM: end it as an error would, so
+    # decision retention closes its record and the embedded PostgreSQL is stopped.
+    signal.signal(signal.SIGTERM, _stopped)
     environment = prepare(args.data or default_data_dir())
     try:
         from sync.hub.reclaim import ERASED_DATA_TABLES, rewrite_due, rewrite_if_due
@@ -357,6 +361,10 @@ def purge_expired(args: argparse.Namespace) -> int:
         done = "would rewrite" if args.dry_run else "rewrote"
         print(f"{done} {', '.join(ERASED_DATA_TABLES)}: erased people's data leaves the files")
     return 0
+
+
+def _stopped(number: int, _frame: object) -> NoReturn:
+    raise SystemExit(128 + number)
 
 
 def _print_decisions(report: DecisionReport, *, dry_run: bool) -> None:

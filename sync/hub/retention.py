@@ -49,7 +49,10 @@ hub took it (a device clock that jumped ahead), or that the hub cannot read, is 
 when the hub took it alone, and the run logs how many it judged so.
 
 Each run is recorded (``DecisionPurge``: the window, the cutoff, how many events, keys and
-audit entries it deleted) and logged; ``/metrics`` gives the totals and the last run's time.
+audit entries it deleted), made before it deletes anything and counted up in each batch's
+own transaction, so a run killed midway has recorded what it deleted (SIGTERM, systemd's
+stop, closes the record as stopped: ``sync.hub.cli``), and logged; ``/metrics`` gives the
+totals and the last run's time.
 The tables' files do not shrink: the rows' space is reused by the next ones (plain VACUUM).
 """
 
@@ -164,36 +167,39 @@ def purge_decisions(
     if cutoff is None:
         return report
     sites = dict(Site.objects.order_by("pk").values_list("pk", "slug"))
-    complete = False
+    run = None if dry_run else _begin(report, cutoff, started)
     try:
-        _purge_events(report, sites, cutoff, dry_run=dry_run)
-        if not dry_run:
+        _purge_events(report, sites, cutoff, run)
+        if run is not None:
             keys_cutoff = now - 2 * (now - cutoff)
-            while deleted := _delete_keys(keys_cutoff):
+            while deleted := _delete_keys(keys_cutoff, run):
                 report.applied_entries += deleted
         for device_id, slug in _chains():
             for segment in _segments(device_id):
-                while deleted := _prune_segment(device_id, segment, cutoff, dry_run=dry_run):
+                while deleted := _prune_segment(device_id, segment, cutoff, run):
                     report.audit_by_site[slug] = report.audit_by_site.get(slug, 0) + deleted
-                    if dry_run:
+                    if run is None:
                         break
-        complete = True
-    finally:
-        if not dry_run:
-            _record(report, cutoff, started, complete=complete)
+        if run is not None:
+            _finish(report, run, complete=True)
+    except BaseException:  # an error, or SIGTERM (``sync.hub.cli``) or Ctrl-C
+        if run is not None:
+            _finish(report, run, complete=False)
+        raise
     return report
 
 
 def _purge_events(
-    report: DecisionReport, sites: dict[int, str], cutoff: datetime, *, dry_run: bool
+    report: DecisionReport, sites: dict[int, str], cutoff: datetime, run: int | None
 ) -> None:
-    """Each site's due access events, deleted (or counted) into ``report``."""
+    """Each site's due access events, deleted into ``run`` (None: counted only) and into
+    ``report``."""
     for site_id, slug in sites.items():
-        if dry_run:
+        if run is None:
             if due := _due(site_id, cutoff).count():
                 report.by_site[slug] = due
             continue
-        while deleted := _delete_batch(site_id, cutoff):
+        while deleted := _delete_batch(site_id, cutoff, run):
             report.by_site[slug] = report.by_site.get(slug, 0) + deleted
 
 
@@ -203,9 +209,9 @@ def _due(site_id: int, cutoff: datetime) -> QuerySet[AccessEvent]:
     )
 
 
-def _delete_batch(site_id: int, cutoff: datetime) -> int:
+def _delete_batch(site_id: int, cutoff: datetime, run: int) -> int:
     """Delete up to ``BATCH`` of the site's due events, oldest first, in one transaction
-    under the site's lock; how many it deleted."""
+    under the site's lock, counted into ``run`` in it; how many it deleted."""
     with transaction.atomic():
         lock_sites(site_id)
         uids = list(
@@ -213,12 +219,14 @@ def _delete_batch(site_id: int, cutoff: datetime) -> int:
         )
         if uids:
             AccessEvent.objects.filter(uid__in=uids).delete()
+            _count(run, access_events=len(uids))
     return len(uids)
 
 
-def _delete_keys(cutoff: datetime) -> int:
+def _delete_keys(cutoff: datetime, run: int) -> int:
     """Delete up to ``BATCH`` idempotency keys of access events the hub took before
-    ``cutoff`` whose event is gone, in one transaction; how many it deleted."""
+    ``cutoff`` whose event is gone, in one transaction, counted into ``run`` in it; how
+    many it deleted."""
     held = AccessEvent.objects.filter(uid=OuterRef("entity_uid"))
     with transaction.atomic():
         pks = list(
@@ -228,29 +236,38 @@ def _delete_keys(cutoff: datetime) -> int:
         )
         if pks:
             AppliedEntry.objects.filter(pk__in=pks).delete()
+            _count(run, applied_entries=len(pks))
     return len(pks)
 
 
-def _record(report: DecisionReport, cutoff: datetime, started: datetime, *, complete: bool) -> None:
-    DecisionPurge.objects.create(
-        started_at=started,
-        finished_at=timezone.now(),
-        keep_days=report.keep_days,
-        cutoff=cutoff,
-        access_events=report.access_events,
-        applied_entries=report.applied_entries,
-        audit_entries=report.audit_entries,
-        complete=complete,
+def _begin(report: DecisionReport, cutoff: datetime, started: datetime) -> int:
+    """The run's record, made before it deletes anything and counted up in each batch's
+    transaction: a run killed midway (SIGKILL, a power cut) has recorded what it deleted,
+    left without ``finished_at``."""
+    run = DecisionPurge.objects.create(
+        started_at=started, finished_at=None, keep_days=report.keep_days, cutoff=cutoff,
+        access_events=0, applied_entries=0, audit_entries=0, complete=False,
+    )  # fmt: skip
+    return int(run.pk)
+
+
+def _count(run: int, **deleted: int) -> None:
+    DecisionPurge.objects.filter(pk=run).update(
+        **{kind: F(kind) + count for kind, count in deleted.items()}
     )
+
+
+def _finish(report: DecisionReport, run: int, *, complete: bool) -> None:
+    DecisionPurge.objects.filter(pk=run).update(finished_at=timezone.now(), complete=complete)
     _log.info(
         "decision retention: deleted %d access events, %d idempotency keys and %d anchored"
         " audit entries older than %s (kept %d days)%s",
         report.access_events,
         report.applied_entries,
         report.audit_entries,
-        cutoff.isoformat(),
+        report.cutoff.isoformat() if report.cutoff else "-",
         report.keep_days,
-        "" if complete else "; stopped on an error, the next run carries on",
+        "" if complete else "; stopped before its end, the next run carries on",
     )
 
 
@@ -265,13 +282,13 @@ def _segments(device_id: int) -> list[int]:
     return list(held.values_list("segment", flat=True).distinct())
 
 
-def _prune_segment(device_id: int, segment: int, cutoff: datetime, *, dry_run: bool) -> int:
+def _prune_segment(device_id: int, segment: int, cutoff: datetime, run: int | None) -> int:
     """Delete up to ``BATCH`` of the oldest entries of a device's segment that happened (the
     device's clock, ``at``, unless ``_entry_time`` sets it aside) and reached the hub before
     ``cutoff``, never its newest, moving the segment's checkpoint to the last one, in one
-    transaction under the device's lock
-    (the anchor's, ``sync.hub.audit``); how many it deleted (a dry run: how many the whole
-    segment would lose, deleting none). Nothing while any record of the device's chain is open
+    transaction under the device's lock (the anchor's, ``sync.hub.audit``), counted into
+    ``run`` in it; how many it deleted (``run`` None, a dry run: how many the whole segment
+    would lose, deleting none). Nothing while any record of the device's chain is open
     (a break, a pruned start or gap): an operator may need the entries to look into it."""
     with transaction.atomic():
         Device.objects.select_for_update().filter(pk=device_id).first()
@@ -282,7 +299,7 @@ def _prune_segment(device_id: int, segment: int, cutoff: datetime, *, dry_run: b
         if newest is None:
             return 0
         rows = held.filter(sequence__lt=newest).order_by("sequence")
-        if not dry_run:
+        if run is not None:
             rows = rows[:BATCH]
         prefix: list[tuple[int, str]] = []
         by_receipt = 0
@@ -298,10 +315,10 @@ def _prune_segment(device_id: int, segment: int, cutoff: datetime, *, dry_run: b
             _log.warning(
                 "decision retention: %s %d anchored audit entries of device %d, segment %d,"
                 " by when the hub took them: their time is unreadable or more than %s past it",
-                "would judge" if dry_run else "judged", by_receipt, device_id, segment,
+                "would judge" if run is None else "judged", by_receipt, device_id, segment,
                 AHEAD_TOLERATED,
             )  # fmt: skip
-        if not prefix or dry_run:
+        if not prefix or run is None:
             return len(prefix)
         last_sequence, last_hash = prefix[-1]
         moved = AnchoredCheckpoint.objects.filter(device_id=device_id, segment=segment).update(
@@ -317,6 +334,7 @@ def _prune_segment(device_id: int, segment: int, cutoff: datetime, *, dry_run: b
         deleted, _ = held.filter(sequence__lte=last_sequence).delete()
         # Counted here, under the lock, as the anchor counts what it stores: /metrics reads it.
         AuditChainState.objects.filter(device_id=device_id).update(entries=F("entries") - deleted)
+        _count(run, audit_entries=deleted)
     return int(deleted)
 
 

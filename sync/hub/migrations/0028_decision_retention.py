@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("started_at", models.DateTimeField()),
-                ("finished_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(null=True)),
                 ("keep_days", models.IntegerField()),
                 ("cutoff", models.DateTimeField()),
                 ("access_events", models.BigIntegerField()),

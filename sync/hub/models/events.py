@@ -88,11 +88,12 @@ class AppliedEntry(models.Model):
 class DecisionPurge(models.Model):
     """One run of decision retention (``sync.hub.retention.purge_decisions``): the window it
     kept, the cutoff it deleted before, and how many access events, idempotency keys and
-    anchored audit entries it deleted (``complete`` False: it stopped on an error; the next
-    run carries on)."""
+    anchored audit entries it deleted, made as it starts and counted up with each batch
+    (``complete`` False: it stopped on an error or SIGTERM, or, without ``finished_at``, was
+    killed or is still running; the next run carries on)."""
 
     started_at = models.DateTimeField()
-    finished_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True)
     keep_days = models.IntegerField()
     cutoff = models.DateTimeField()
     access_events = models.BigIntegerField()

@@ -5,11 +5,17 @@ date alone."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from time import monotonic, sleep
 from typing import Any
 
-from django.db import connection
+import pytest
+from django.db import connection, transaction
+from django.db.models import Max
 from django.test import override_settings
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
@@ -21,7 +27,7 @@ from sync.hub.models import AccessEvent, AppliedEntry, DecisionPurge, Site
 from sync.hub.retention import purge_decisions
 from sync.protocol import OutboxEntry, format_timestamp
 from tests.sync.hub import entries as e
-from tests.sync.hub.hubkit import Api, jaga_hub
+from tests.sync.hub.hubkit import REPO, Api, jaga_hub
 
 WINDOW = 365
 
@@ -187,3 +193,40 @@ def test_the_purge_command_deletes_and_records_it_and_its_dry_run_only_says(
     total = [v for name, labels, v in samples if labels.get("kind") == "access_events"]
     assert total and total[0] >= 1
     assert any(name == "jaga_hub_decision_purge_last_run_timestamp_seconds" for name, *_ in samples)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
+def test_a_purge_stopped_midway_has_recorded_what_it_deleted(
+    api: Api, other_api: Api, hub_database: str, stop: signal.Signals
+) -> None:
+    """``jaga hub purge-expired`` killed after one site's batch (SIGKILL; or stopped by
+    systemd, SIGTERM, at its timeout): the run's record counts what it deleted, each batch
+    with its deletion, so the hub's log and /metrics totals hold them; SIGTERM also closes
+    the record, as stopped before its end."""
+    first, second = sorted(
+        Site.objects.filter(slug__in=[api.site, other_api.site]), key=lambda site: site.pk
+    )
+    apis = {api.site: api, other_api.site: other_api}  # each site is purged in turn, by pk
+    gone = [_received_long_ago(apis[first.slug], days=WINDOW + 5) for _ in range(3)]
+    _received_long_ago(apis[second.slug], days=WINDOW + 5)
+    before = DecisionPurge.objects.aggregate(newest=Max("pk"))["newest"] or 0
+    with transaction.atomic():
+        # Hold the second site's change-log lock, as a push of that site would.
+        list(Site.objects.select_for_update().filter(pk=second.pk).values("pk"))
+        purge = subprocess.Popen(
+            [sys.executable, str(REPO / "main.py"), "hub", "purge-expired"],
+            env={"DATABASE_URL": hub_database, "PATH": "/usr/bin:/bin"}, cwd=REPO,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = monotonic() + 120
+            while AccessEvent.objects.filter(uid__in=gone).exists():
+                assert purge.poll() is None and monotonic() < deadline
+                sleep(0.1)
+        finally:
+            purge.send_signal(stop)
+            code = purge.wait(timeout=60)
+    assert code != 0
+    run = DecisionPurge.objects.get(pk__gt=before)
+    assert run.access_events >= len(gone) and not run.complete
+    assert (run.finished_at is not None) == (stop == signal.SIGTERM)
