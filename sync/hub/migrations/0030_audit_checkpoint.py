@@ -1,11 +1,17 @@
 """An anchored chain may lose a segment's prefix, up to a checkpoint that only moves forward
 (``sync.hub.models.audit.AnchoredCheckpoint``; the device's schema 12 on SQLite,
 ``sync.store.schema.v12``, does the same). UPDATE and TRUNCATE of the entries stay refused;
-DELETE is let through only at or before the checkpoint of the entry's segment."""
+DELETE is let through only at or before the checkpoint of the entry's segment. Migrating
+back is refused while any checkpoint is held (``keep_checkpoints``)."""
 # ruff: noqa: RUF012
 
+from __future__ import annotations
+
 import django.db.models.deletion
+from django.apps.registry import Apps
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.exceptions import IrreversibleError
 
 GUARD = """
 CREATE FUNCTION hub_audit_checkpoint_forward() RETURNS trigger AS $$
@@ -85,6 +91,21 @@ DROP FUNCTION hub_audit_checkpoint_forward();
 """
 
 
+def keep_checkpoints(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+    """Refuse to migrate back while any checkpoint is held: dropping them would lose the
+    only record of the prefixes retention deleted, and of each segment's first entry (by
+    which a store back after a new registration code is known), while the triggers that
+    come back would hold the chains as they are."""
+    held = apps.get_model("hub", "AnchoredCheckpoint").objects.using(schema_editor.connection.alias)
+    if count := held.count():
+        raise IrreversibleError(
+            f"the hub holds {count} anchored audit checkpoint{'' if count == 1 else 's'}"
+            " (decision retention deleted a prefix of those chains): migrating back before"
+            " 0030 would drop them and the record of what was deleted; restore a backup"
+            " taken before this migration instead"
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("hub", "0029_decision_retention_index"),
@@ -130,4 +151,6 @@ class Migration(migrations.Migration):
             name="audit_entries",
             field=models.BigIntegerField(default=0),
         ),
+        # Last, so migrating back runs it first.
+        migrations.RunPython(migrations.RunPython.noop, keep_checkpoints),
     ]

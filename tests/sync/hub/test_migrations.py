@@ -30,13 +30,22 @@ from django.apps.registry import Apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.exceptions import IrreversibleError
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
 from sync.hub import audit_limit
 from sync.hub.audit import acknowledge
 from sync.hub.auth import issue_code
-from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState, Device, SpeciesPack
+from sync.hub.models import (
+    AnchoredAuditEntry,
+    AnchoredCheckpoint,
+    AuditBreak,
+    AuditChainState,
+    Device,
+    Site,
+    SpeciesPack,
+)
 from sync.hub.models.people import past_retention
 from sync.species_packs import archive_pack
 from sync.store import Passphrase, Store
@@ -363,3 +372,34 @@ def test_a_start_killed_while_the_retention_index_waits_migrates_at_the_next(
             " to_regclass('applied_access_event_at')"
         ).fetchall()
     assert valid == [(True,)]
+
+
+def test_the_checkpoint_migration_reverses_only_while_no_checkpoint_is_held(
+    upgraded: str,
+) -> None:
+    """Migrating 0030 back would drop the checkpoints, the only record of the prefixes
+    retention deleted (and of each segment's first entry, by which a store back after a new
+    code is known): it is refused while any is held."""
+    before = ("hub", "0029_decision_retention_index")
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    site = Site.objects.using(upgraded).create(slug="checkpointed")
+    device = Device.objects.using(upgraded).create(uid=uuid.uuid4(), site=site, name="kiosk")
+    with connections[upgraded].cursor() as cursor:
+        for n in range(1, 6):
+            cursor.execute(
+                "INSERT INTO hub_anchoredauditentry (device_id, segment, sequence, at, actor,"
+                " action, subject, details, prev_hash, entry_hash, received_at) VALUES"
+                " (%s, 0, %s, '2020-01-01T00:00:00+00:00', 'a', 'x', 's', '{}', %s, %s, now())",
+                [device.pk, n, f"h{n - 1}", f"h{n}"],
+            )
+        cursor.execute(
+            "INSERT INTO hub_anchoredcheckpoint (device_id, segment, sequence, entry_hash,"
+            " first_sequence, first_hash, moved_at) VALUES (%s, 0, 3, 'h3', 1, 'h1', now())",
+            [device.pk],
+        )
+        cursor.execute("DELETE FROM hub_anchoredauditentry WHERE sequence <= 3")
+    with pytest.raises(IrreversibleError, match="1 anchored audit checkpoint"):
+        call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
+    assert AnchoredCheckpoint.objects.using(upgraded).count() == 1
