@@ -314,9 +314,10 @@ def _prune_segment(device_id: int, segment: int, cutoff: datetime, run: int | No
         if by_receipt:
             _log.warning(
                 "decision retention: %s %d anchored audit entries of device %d, segment %d,"
-                " by when the hub took them: their time is unreadable or more than %s past it",
+                " by when the hub took them: their time is unreadable or more than %g hours"
+                " past it",
                 "would judge" if run is None else "judged", by_receipt, device_id, segment,
-                AHEAD_TOLERATED,
+                AHEAD_TOLERATED / timedelta(hours=1),
             )  # fmt: skip
         if not prefix or run is None:
             return len(prefix)
