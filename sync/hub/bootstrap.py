@@ -77,17 +77,28 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
             raise
         os.environ["DATABASE_URL"] = url
         _log.info("embedded PostgreSQL running in %s", embedded.data_dir)
-    setup_django()
-    if migrate:
-        from django.core.management import call_command
-        from django.db import OperationalError, connections
+    environment = HubEnvironment(data_dir, url, embedded, started)
+    try:
+        setup_django()
+        if migrate:
+            _migrate(url)
+    except BaseException:
+        # A failed or stopped migration (SIGTERM while an index waits behind a pg_dump,
+        # Ctrl-C) leaves no PostgreSQL this started running after the command.
+        environment.stop()
+        raise
+    return environment
 
-        try:
-            call_command("migrate", interactive=False, verbosity=0)
-        except OperationalError as error:
-            raise HubDatabaseError(_does_not_answer(url, error)) from None
-        connections.close_all()  # no connection may cross a fork into a worker
-    return HubEnvironment(data_dir, url, embedded, started)
+
+def _migrate(url: str) -> None:
+    from django.core.management import call_command
+    from django.db import OperationalError, connections
+
+    try:
+        call_command("migrate", interactive=False, verbosity=0)
+    except OperationalError as error:
+        raise HubDatabaseError(_does_not_answer(url, error)) from None
+    connections.close_all()  # no connection may cross a fork into a worker
 
 
 class HubDataFolderError(SyncError):

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from sync.filelock import HeldLock
+from sync.hub.bootstrap import DATABASE_NAME
 from sync.hub.cli import register
+from sync.hub.embedded import EmbeddedPostgres
 from tests.sync.hub.hubfixtures import DATABASE, SERVER
 from tests.sync.hub.hubkit import REPO, HubProcess, free_port
 
@@ -213,3 +218,41 @@ def test_a_command_leaves_the_postgresql_it_started_to_a_hub_run_that_adopted_it
         if not SERVER.running():  # for the tests after this one
             connections.close_all()
             SERVER.start()
+
+
+def test_a_command_stopped_while_it_migrates_leaves_no_postgresql_running(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM to ``purge-expired`` while it migrated (an index build waits behind a
+    pg_dump there) exited 143 and left the embedded PostgreSQL it had started running."""
+    server = EmbeddedPostgres(tmp_path / "hub" / "postgres")
+    command = subprocess.Popen(
+        [sys.executable, str(REPO / "main.py"), "hub", "purge-expired", "--data", "hub"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert _migrations_begun(server, command), "it never began migrating"
+        command.send_signal(signal.SIGTERM)
+        assert command.wait(timeout=60) == 143
+        assert not server.running() and not (server.data_dir / "postmaster.pid").exists()
+    finally:
+        command.kill()
+        command.wait()
+        server.stop()
+
+
+def _migrations_begun(server: EmbeddedPostgres, command: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and command.poll() is None:
+        try:
+            with psycopg.connect(server.url(DATABASE_NAME), connect_timeout=2) as connection:
+                row = connection.execute("SELECT count(*) FROM django_migrations").fetchone()
+            if row is not None and row[0] >= 3:
+                return True
+        except psycopg.Error:
+            pass
+        time.sleep(0.05)
+    return False
