@@ -76,6 +76,9 @@ _FORGETTABLE = (
 )
 # How many acknowledged entries one sweep looks at: one short write transaction.
 SWEEP_BATCH = 2000
+# Sequences one ``outbox.requeued`` audit entry names: 1,000 of up to 12 digits stay near
+# 14 KB of JSON, within what an entry may carry to the hub (``MAX_PAYLOAD_BYTES``, 64 KiB).
+REQUEUED_PER_AUDIT_ENTRY = 1000
 _SWEPT = "outbox.swept_through"  # sync_state: the sweep has looked at every entry up to here
 
 
@@ -258,7 +261,8 @@ class Outbox:
         hub still refuses as retryable gets the whole ``Tuning.max_retryable_attempts`` once more
         instead of going back to quarantine on its first refusal. A sequence that names no
         quarantined entry fails the whole request before anything moves. The move and its audit
-        entry commit together.
+        entries commit together: one names up to ``REQUEUED_PER_AUDIT_ENTRY`` sequences, and a
+        larger requeue writes as many entries as it takes (``part``/``parts``).
         """
         stamp = format_timestamp(self._clock.now())
         with self._database.write() as connection:
@@ -269,13 +273,13 @@ class Outbox:
                     " reject_reason = NULL, refusals = 0 WHERE sequence = ? AND state = 'rejected'",
                     (stamp, sequence),
                 )
-            if chosen:
+            for details in _requeued_details(chosen):
                 self._audit.append(
                     connection,
                     actor=operator,
                     action="outbox.requeued",
                     subject="outbox",
-                    details={"entries": len(chosen), "sequences": chosen},
+                    details=details,
                 )
         return len(chosen)
 
@@ -383,3 +387,20 @@ def _entry(row: Sequence[Any]) -> OutboxEntry:
         reject_reason=row[10],
         refusals=int(row[11]),
     )
+
+
+def _requeued_details(chosen: list[int]) -> list[dict[str, Any]]:
+    """The audit entries' details for a requeue of ``chosen``: one entry listing them all
+    (as it always was) up to ``REQUEUED_PER_AUDIT_ENTRY``, else one per part. An entry that
+    listed every sequence of a large quarantine (``requeue --all``) outgrew what an audit
+    entry may carry to the hub, and the chain could be anchored no further than it."""
+    parts = [
+        chosen[start : start + REQUEUED_PER_AUDIT_ENTRY]
+        for start in range(0, len(chosen), REQUEUED_PER_AUDIT_ENTRY)
+    ]
+    if len(parts) <= 1:
+        return [{"entries": len(chosen), "sequences": chosen}] if chosen else []
+    return [
+        {"entries": len(chosen), "part": number, "parts": len(parts), "sequences": part}
+        for number, part in enumerate(parts, start=1)
+    ]

@@ -10,7 +10,7 @@ import pytest
 import sqlcipher3
 
 from sync.errors import RecordNotFoundError, RecordTooLargeError
-from sync.protocol import MAX_PHOTO_BYTES
+from sync.protocol import MAX_PAYLOAD_BYTES, MAX_PHOTO_BYTES
 from sync.store import (
     AccessEvent,
     FishObservation,
@@ -277,6 +277,32 @@ def test_a_requeue_is_audited_in_the_chain(store: Store, clock: FakeClock) -> No
     )
     assert json.loads(audited.details_json) == {"entries": 2, "sequences": sequences}
     assert store.audit.verify().ok
+
+
+def test_a_large_requeue_is_audited_in_parts_each_small_enough_to_send(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``requeue --all`` over a large quarantine wrote one entry listing every sequence: past
+    what an audit entry may carry to the hub, and the chain was anchored no further."""
+    monkeypatch.setattr(outbox_module, "REQUEUED_PER_AUDIT_ENTRY", 2)
+    keys = [entry_in(store, clock, "sent", "rejected") for _ in range(5)]
+    sequences = [store.outbox.get(key).sequence for key in keys]
+    assert store.outbox.requeue_quarantined(None, operator="cli:officer-7") == 5
+    parts = [json.loads(e.details_json) for e in store.audit.entries()[-3:]]
+    assert [part["sequences"] for part in parts] == [sequences[:2], sequences[2:4], sequences[4:]]
+    assert {(part["entries"], part["parts"]) for part in parts} == {(5, 3)}
+    assert [part["part"] for part in parts] == [1, 2, 3]
+    assert store.audit.verify().ok
+
+
+def test_the_largest_requeue_part_fits_what_an_audit_entry_may_carry() -> None:
+    biggest = {
+        "entries": 10**12,
+        "part": 10**9,
+        "parts": 10**9,
+        "sequences": [10**12 - 1] * outbox_module.REQUEUED_PER_AUDIT_ENTRY,
+    }
+    assert len(json.dumps(biggest).encode()) < MAX_PAYLOAD_BYTES // 2
 
 
 def test_a_requeue_whose_audit_entry_fails_moves_nothing(store: Store, clock: FakeClock) -> None:
