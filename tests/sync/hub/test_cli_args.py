@@ -240,7 +240,7 @@ def test_a_command_stopped_while_it_migrates_leaves_no_postgresql_running(
         assert not server.running() and not (server.data_dir / "postmaster.pid").exists()
     finally:
         command.kill()
-        command.wait()
+        command.communicate()  # closes its stderr pipe (an unclosed file warned a later test)
         server.stop()
 
 
