@@ -23,6 +23,8 @@ def phase_text(snapshot: SyncSnapshot) -> str:
     if state.phase is Phase.BACKING_OFF:
         retry = state.retry_in_s or 0.0
         when = local_time(snapshot.at + timedelta(seconds=retry))
+        if state.held_back:  # it ran: only what the proxy refuses waits (Last error says what)
+            return f"held back by a proxy's body limit: retry in {retry:.0f} s (at {when})"
         failures = f"{state.failures} failure{'s' if state.failures != 1 else ''}"
         return f"backing off after {failures}: retry in {retry:.0f} s (at {when})"
     if state.phase is Phase.PAUSED:

@@ -75,6 +75,7 @@ class ServiceState:
     retry_in_s: float | None = None
     last_report: SyncReport | None = None
     last_error: str | None = None
+    held_back: bool = False  # the back-off is for a proxy's body limit, not an outage
 
 
 class SyncService:
@@ -244,6 +245,7 @@ class SyncService:
                 failures=failures,
                 retry_in_s=delay,
                 last_error=f"{type(error).__name__}: {error}",
+                held_back=isinstance(error, ProxyBodyLimitError),
                 last_report=_report_of(error) or self.state.last_report,
             )
         )

@@ -71,6 +71,22 @@ def test_backing_off_says_when_it_retries_and_why(qapp: QApplication) -> None:
     assert buttons(widget) == (True, False)  # Sync now cuts the back-off short
 
 
+def test_backing_off_for_a_proxys_limit_does_not_say_failures(qapp: QApplication) -> None:
+    """A sync a proxy's body limit held something back from ran (the rest went through), yet
+    the state line said "backing off after 1 failure", as for a hub out of reach."""
+    widget = panel(qapp)
+    state = ServiceState(
+        Phase.BACKING_OFF,
+        failures=1,
+        retry_in_s=60.0,
+        last_error="ProxyBodyLimitError: audit entries wait: ...",
+        held_back=True,
+    )
+    widget.show_snapshot(snapshot(state))
+    assert widget.phase.text().startswith("held back by a proxy's body limit: retry in 60 s")
+    assert "failure" not in widget.phase.text()
+
+
 def test_paused_gives_the_reason_and_enables_resume_only(qapp: QApplication) -> None:
     widget = panel(qapp)
     widget.show_snapshot(snapshot(ServiceState(Phase.IDLE), Backlog(4, 0)))

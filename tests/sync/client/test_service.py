@@ -83,6 +83,7 @@ def test_offline_it_backs_off_with_growing_delays_then_syncs(db_path: Path) -> N
     assert [s.failures for s in backing] == [1, 2, 3, 4]
     assert all(s.retry_in_s is not None and s.retry_in_s <= 0.05 for s in backing)
     assert "ConnectError" in (backing[0].last_error or "")
+    assert not any(s.held_back for s in backing)  # an outage is no hold-back
     assert len(hub.ledger) == 30 and recorder.states[-1].phase == Phase.STOPPED
 
 
@@ -371,7 +372,7 @@ def test_a_sync_a_proxys_limit_failed_after_its_other_steps_still_hands_the_app_
     with run(service):
         recorder.wait_for(lambda s: s.phase == Phase.BACKING_OFF)
     failed = next(s for s in recorder.states if s.phase == Phase.BACKING_OFF)
-    assert "ProxyBodyLimitError" in (failed.last_error or "")
+    assert "ProxyBodyLimitError" in (failed.last_error or "") and failed.held_back
     assert failed.last_report is not None and failed.last_report.new_species_pack is not None
     assert failed.last_report.push.acknowledged == 0 and len(hub.ledger) == 0
     assert "a proxy refuses for their size" in failed.last_report.summary()
