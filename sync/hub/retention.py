@@ -170,8 +170,8 @@ def purge_decisions(
     run = None if dry_run else _begin(report, cutoff, started)
     try:
         _purge_events(report, sites, cutoff, run)
-        if run is not None:
-            keys_cutoff = now - 2 * (now - cutoff)
+        keys_cutoff = decisions_kept_since(now, 2 * days)  # a key outlives its event a window
+        if run is not None and keys_cutoff is not None:
             while deleted := _delete_keys(keys_cutoff, run):
                 report.applied_entries += deleted
         for device_id, slug in _chains():
