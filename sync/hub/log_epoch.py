@@ -41,8 +41,9 @@ A device's word alone is no evidence: a cursor or tip with no seal (a device of 
 release, or one whose tip is older than the seals), or with a seal the hub did not make for
 this site, epoch, cursor and fingerprint (another site's, an older epoch's, a made-up one),
 is answered as any pull, never a renewal; a bad seal is logged (once per device in
-``BAD_SEAL_LOG_INTERVAL``, in each hub process: any device token could otherwise write a
-warning per request), not refused, so a device whose hub's key changed is not locked out
+``BAD_SEAL_LOG_INTERVAL``: any device token could otherwise write a warning per request;
+noted in the hub's cache, shared by every worker with ``REDIS_URL``, else once in each
+worker process), not refused, so a device whose hub's key changed is not locked out
 (the same answer brings it a new seal). Without that, any device token could have its whole
 site push again all it holds, at will. Devices of releases that send no seal rely on the
 admin's command. Each renewal still makes every device of the site push again all it
@@ -60,12 +61,14 @@ the site for it, and the command covers the rest.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
 from datetime import timedelta
 from uuid import UUID
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -81,6 +84,7 @@ BAD_SEAL_LOG_INTERVAL = timedelta(hours=1)
 # not a database write per request; as many entries as devices that sent one.
 _bad_seal_logged: dict[UUID, float] = {}
 _bad_seal_lock = threading.Lock()  # a worker answers on several threads
+_BAD_SEAL_CACHE_KEY = "jaga.hub.log_epoch.bad_seal"
 _SEAL_SALT = "jaga.hub.log_epoch.seal"  # no other HMAC of the key's can pass for a seal
 
 
@@ -175,8 +179,9 @@ def _sealed(
 
 
 def _first_bad_seal(device: UUID | None) -> bool:
-    """Whether a bad seal from ``device`` is the first in ``BAD_SEAL_LOG_INTERVAL`` (in this
-    process), noting it."""
+    """Whether a bad seal from ``device`` is the first in ``BAD_SEAL_LOG_INTERVAL``, noting
+    it: first in this process (no cache round trip for the rest), then in the hub's cache,
+    which every worker and hub shares with ``REDIS_URL``; without it, each process's own."""
     if device is None:
         return True
     now = time.monotonic()
@@ -185,6 +190,19 @@ def _first_bad_seal(device: UUID | None) -> bool:
         if last is not None and now - last < BAD_SEAL_LOG_INTERVAL.total_seconds():
             return False
         _bad_seal_logged[device] = now
+    return _first_in_cache(device)
+
+
+def _first_in_cache(device: UUID) -> bool:
+    """Whether no worker noted a bad seal from ``device`` in the cache within the interval,
+    noting it (an atomic add: of workers at once, one logs). The default cache, not the
+    limits': these notes must not crowd out the counts that lock sign-ins. A cache that
+    does not answer (Redis down) is no reason to fail a pull: logged, as in one process."""
+    key = f"{_BAD_SEAL_CACHE_KEY}:{device}"
+    try:
+        return bool(cache.add(key, 1, math.ceil(BAD_SEAL_LOG_INTERVAL.total_seconds())))
+    except Exception:  # redis' errors, which this module does not import
+        _log.warning("the hub's cache did not answer; noting a bad seal in this process only")
         return True
 
 

@@ -282,3 +282,23 @@ def test_a_bad_seal_is_logged_once_per_device_in_an_interval(
             assert _epoch(each, epoch, 1, held, made_up) == epoch
     bad = [r for r in caplog.records if "seal this hub did not make" in r.getMessage()]
     assert len(bad) == 2  # one for each device
+
+
+def test_a_bad_seal_is_logged_once_per_device_for_every_worker_of_the_hub(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each gunicorn worker kept its own note of when it logged a device's bad seal: the
+    same device's was logged once an hour by each (review s18). The note is in the hub's
+    cache, which every worker shares with ``REDIS_URL`` (here one process's local memory
+    stands for it): a worker that has no note of its own finds the other's."""
+    from sync.hub import log_epoch
+
+    api.push(e.entry("fish_observation", "upsert", e.observation()))
+    epoch = _epoch(api)
+    held, _ = _sealed(api, epoch, 1)
+    with caplog.at_level(logging.WARNING, logger="sync.hub.log_epoch"):
+        assert _epoch(api, epoch, 1, held, "ef" * 32) == epoch
+        log_epoch._bad_seal_logged.clear()  # another worker's memory: nothing noted in it
+        assert _epoch(api, epoch, 1, held, "ef" * 32) == epoch
+    bad = [r for r in caplog.records if "seal this hub did not make" in r.getMessage()]
+    assert len(bad) == 1
