@@ -128,6 +128,16 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         " again from the start",
     )
     _data_option(renew)
+    renew.add_argument(
+        "--restored-at",
+        type=iso_moment,
+        default=None,
+        metavar="WHEN",
+        help="when you restored the database (2026-03-01T14:30:00Z; UTC unless it says): a"
+        " site renewed since then, by the hub itself (it served before this command) or by"
+        " this command, keeps its epoch, so its devices do not sync everything a second time"
+        " (not before the backup was taken: a renewal the backup holds was rewound too)",
+    )
     renew.set_defaults(handler=renew_log_epoch)
 
     manage = commands.add_parser("manage", help="a Django management command (createsuperuser)")
@@ -394,13 +404,22 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
     try:
         from sync.hub.log_epoch import renew_log_epochs
 
-        renewed = renew_log_epochs()
+        done = renew_log_epochs(args.restored_at)
     finally:
         environment.stop()
     print(
-        f"renewed the change log's epoch of {len(renewed)} sites: at their next sync, devices"
-        " push again what they authored and pull their site again from the start"
+        f"renewed the change log's epoch of {len(done.renewed)} sites: at their next sync,"
+        " devices push again what they authored and pull their site again from the start"
     )
+    for slug, at in done.kept.items():
+        by = "by the hub itself" if slug in done.by_hub else "by this command"
+        print(f"  site {slug}: kept, renewed {by} at {at.isoformat()}, after the restore")
+    for slug, at in done.by_hub.items():
+        if slug in done.renewed:
+            print(
+                f"  site {slug}: renewed again (the hub itself had renewed it at"
+                f" {at.isoformat()}; after the restore? --restored-at would have kept it)"
+            )
     return 0
 
 

@@ -12,7 +12,11 @@ Two things renew it:
 
 - ``jaga hub renew-log-epoch``, which an admin runs after any restore (README): every
   site's, since a restore rewinds them all, and a device that pushed after the backup but
-  has not pulled since is not ahead of its log;
+  has not pulled since is not ahead of its log; told when the restore was
+  (``--restored-at``), all but those renewed since (the hub served before the command,
+  and renewed them itself), whose devices already start again: a second renewal would have
+  them push all they hold and pull from 0 once more. The rows cannot tell a renewal made
+  since the restore from one the backup held, so without the time it renews them all;
 - the hub itself, as a safety net, when a pull shows the log was rewound, on evidence the
   hub sealed itself: every pull answer that names the epoch and brings changes carries the
   hub's seal of its last change (``LOG_SEAL_HEADER``, ``seal_tip``: an HMAC over the site,
@@ -65,7 +69,8 @@ import math
 import threading
 import time
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.core.cache import cache
@@ -88,12 +93,46 @@ _BAD_SEAL_CACHE_KEY = "jaga.hub.log_epoch.bad_seal"
 _SEAL_SALT = "jaga.hub.log_epoch.seal"  # no other HMAC of the key's can pass for a seal
 
 
-def renew_log_epochs() -> dict[str, UUID]:
-    """Give every site's change log a new epoch, in one transaction; returns them by slug."""
+@dataclass(frozen=True)
+class Renewals:
+    """What ``renew_log_epochs`` did, by site slug: the new epoch of each site it renewed;
+    when each site it kept was renewed (since the restore); when the hub itself renewed
+    each site it had renewed last (since the command last did), kept or renewed again."""
+
+    renewed: dict[str, UUID]
+    kept: dict[str, datetime]
+    by_hub: dict[str, datetime]
+
+
+def renew_log_epochs(restored_at: datetime | None = None) -> Renewals:
+    """Give every site's change log a new epoch, in one transaction, but for a site renewed
+    since ``restored_at`` (when the database was restored; None: not said), by the hub itself
+    or by this command: its devices already start again, and a second renewal would have
+    them push all they hold and pull from 0 once more. The rows cannot tell the renewals
+    made since the restore from those the backup held (both are a time and an epoch), so
+    the admin says when the restore was. Each site, kept or not, is marked as restored by
+    the admin (``Site.log_epoch_restored_at``, which the audit's pruned gaps rely on)."""
+    renewed: dict[str, UUID] = {}
+    kept: dict[str, datetime] = {}
     with transaction.atomic():
-        sites = list(Site.objects.order_by("pk"))
-        lock_sites(*(site.pk for site in sites))
-        return {site.slug: _renew(site, restored=True) for site in sites}
+        lock_sites(*Site.objects.values_list("pk", flat=True))
+        sites = list(Site.objects.order_by("pk"))  # as renewed by the time the locks held
+        by_hub = {site.slug: at for site in sites if (at := _renewed_by_hub(site)) is not None}
+        for site in sites:
+            at = site.log_epoch_renewed_at
+            if restored_at is not None and at is not None and at >= restored_at:
+                kept[site.slug] = at
+                site.log_epoch_restored_at = timezone.now()
+                site.save(update_fields=["log_epoch_restored_at"])
+            else:
+                renewed[site.slug] = _renew(site, restored=True)
+    return Renewals(renewed, kept, by_hub)
+
+
+def _renewed_by_hub(site: Site) -> datetime | None:
+    """When the hub itself renewed the site's epoch, if it did since the command last did."""
+    at, restored = site.log_epoch_renewed_at, site.log_epoch_restored_at
+    return at if at is not None and (restored is None or at > restored) else None
 
 
 def seal_tip(site: Site, epoch: UUID, cursor: int, fingerprint: str) -> str:
@@ -150,7 +189,8 @@ def pull_epoch(
         _log.warning(
             "site %s: a device pulled from cursor %d (a change this hub sealed), %s %d: the"
             " database looks restored from a backup; renewing the site's log epoch"
-            " (run `jaga hub renew-log-epoch` after a restore: it renews every site's)",
+            " (run `jaga hub renew-log-epoch --restored-at WHEN` after a restore: it renews"
+            " every site's but those renewed since then)",
             current.slug, cursor, evidence, current.last_cursor,
         )  # fmt: skip
         return _renew(current)

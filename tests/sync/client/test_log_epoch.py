@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -562,3 +563,33 @@ def test_after_the_hubs_key_changed_a_quiet_sync_learns_a_new_seal_and_warns_onc
     assert new != old and new.partition(":")[0] == old.partition(":")[0]
     assert len(new.partition(":")[2]) == 64
     assert logged == 1
+
+
+def test_the_command_after_the_hub_renewed_a_site_by_itself_does_not_renew_it_again(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hub started before the command, and a device's pull renewed its site: told when
+    the database was restored, the command keeps that epoch (renewed since the restore), so
+    the device does not push everything and pull from 0 a second time (review s18)."""
+    device = new_device(tmp_path, live_hub.url, site_slug, name="kiosk-twice")
+    dump = tmp_path / "hub.dump"
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        add_observations(store, 1, "catch-a")
+        client.sync_once()
+        _backup(dump)
+        add_observations(store, 1, "catch-b")  # acknowledged after the backup
+        client.sync_once()
+        restored = datetime.now(UTC).isoformat()
+        _restore(dump)
+        first = client.sync_once()  # the hub renews the site by itself
+        assert first.pull.full_pull is not None and first.pull.full_pull.renewed
+        capsys.readouterr()
+
+        data = str(tmp_path / "hub")
+        assert main(["hub", "renew-log-epoch", "--data", data, "--restored-at", restored]) == 0
+        again = client.sync_once()
+
+        assert again.pull.full_pull is None and again.push.acknowledged == 0
+        said = capsys.readouterr().out
+        assert f"site {site_slug}: kept" in said and "by the hub itself" in said, said

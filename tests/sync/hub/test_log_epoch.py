@@ -138,7 +138,7 @@ def test_a_seal_of_another_site_or_epoch_is_no_evidence(api: Api, other_api: Api
     assert _epoch(api, epoch, 1, elsewhere, elsewhere_seal) == epoch  # another change at 1
     tip, seal = _sealed(api, epoch, 1)
     _rewind(api.site, 0)
-    renewed = renew_log_epochs()[api.site]
+    renewed = renew_log_epochs().renewed[api.site]
     Site.objects.filter(slug=api.site).update(log_epoch_renewed_at=None)  # no cap in the way
 
     assert _epoch(api, str(renewed), 1, tip, seal) == str(renewed)  # sealed in the old epoch
@@ -302,3 +302,42 @@ def test_a_bad_seal_is_logged_once_per_device_for_every_worker_of_the_hub(
         assert _epoch(api, epoch, 1, held, "ef" * 32) == epoch
     bad = [r for r in caplog.records if "seal this hub did not make" in r.getMessage()]
     assert len(bad) == 1
+
+
+def _renew_by_itself(api: Api) -> str:
+    """The hub's own renewal of the site's epoch: a device's sealed tip past its log."""
+    for _ in range(2):
+        api.push(e.entry("fish_observation", "upsert", e.observation()))
+    epoch = _epoch(api)
+    tip, seal = _sealed(api, epoch, 2)
+    _rewind(api.site, 1)
+    renewed = _epoch(api, epoch, 2, tip, seal)
+    assert renewed != epoch
+    return renewed
+
+
+def test_the_command_told_when_the_hub_was_restored_keeps_the_sites_renewed_since(
+    api: Api, other_api: Api
+) -> None:
+    """Run after the hub has served since the restore, the command renewed a site the hub
+    had renewed by itself a second time: every device of it pushed all again and pulled
+    from 0 again (review s18). Told when the database was restored, it keeps the epoch of a
+    site renewed since, still vouching for the restore (the audit's pruned gaps); one the
+    hub renewed before it (the renewal was in the backup) is renewed."""
+    from django.utils import timezone
+
+    from sync.hub.log_epoch import renew_log_epochs
+    from sync.hub.models import Site
+
+    _renew_by_itself(other_api)  # before the restore: the backup holds it
+    restored = timezone.now()
+    renewed = _renew_by_itself(api)
+    by_hub = _renewed_at(api.site)
+
+    result = renew_log_epochs(restored_at=restored)
+
+    assert result.kept.get(api.site) == by_hub and api.site not in result.renewed
+    assert other_api.site in result.renewed and other_api.site not in result.kept
+    assert _epoch(api) == renewed and _renewed_at(api.site) == by_hub
+    assert Site.objects.get(slug=api.site).log_epoch_restored_at is not None
+    assert api.site in renew_log_epochs().renewed  # not told: every site, as before
