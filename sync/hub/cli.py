@@ -36,6 +36,7 @@ from sync.filelock import HeldLock
 from sync.protocol.types import check_slug
 
 if TYPE_CHECKING:
+    from sync.hub.clock_check import ClockVerdict
     from sync.hub.retention import DecisionReport
 
 # What the `hub` extra installs: a device (or the frozen app) has none of it.
@@ -119,6 +120,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     _data_option(purge)
     purge.add_argument("--dry-run", action="store_true", help="list them, erase and delete nothing")
+    purge.add_argument(
+        "--trust-clock",
+        action="store_true",
+        help="run even though the hub's clock looks ahead (four weeks past the last run, with"
+        " no device to vouch for it, or PostgreSQL's clock a day behind): only once you have"
+        " checked it is right (timedatectl)",
+    )
     purge.set_defaults(handler=purge_expired)
 
     renew = commands.add_parser(
@@ -351,14 +359,18 @@ def purge_expired(args: argparse.Namespace) -> int:
     environment = prepare(args.data or default_data_dir())
     try:
         from sync.hub.reclaim import ERASED_DATA_TABLES, rewrite_due, rewrite_if_due
-        from sync.hub.retention import purge_decisions
-        from sync.hub.retention import purge_expired as purge
+        from sync.hub.retention import purge_all
 
-        people = purge(dry_run=args.dry_run)
-        decisions = purge_decisions(dry_run=args.dry_run)
-        rewrote = rewrite_due() if args.dry_run else rewrite_if_due()
+        outcome = purge_all(dry_run=args.dry_run, trust_clock=args.trust_clock)
+        people, decisions, rewrote = outcome.people, outcome.decisions, False
+        if decisions is not None:
+            rewrote = rewrite_due() if args.dry_run else rewrite_if_due()
     finally:
         environment.stop()
+    if not outcome.clock.trusted:
+        print(_clock_line(outcome.clock, args), file=sys.stderr)
+    if decisions is None:
+        return 1
     if args.dry_run:
         print(f"{len(people)} people past their retention date (dry run, nothing erased)")
     else:
@@ -371,6 +383,20 @@ def purge_expired(args: argparse.Namespace) -> int:
         done = "would rewrite" if args.dry_run else "rewrote"
         print(f"{done} {', '.join(ERASED_DATA_TABLES)}: erased people's data leaves the files")
     return 0
+
+
+def _clock_line(clock: ClockVerdict, args: argparse.Namespace) -> str:
+    """The clock check's refusal (or its override) in one line: which evidence, how far."""
+    if args.trust_clock:
+        told = "jaga hub: purging as told (--trust-clock), though the hub's clock looks ahead"
+        return f"{told}: {clock.reason}"
+    done = (
+        "would erase and delete nothing (dry run)" if args.dry_run else "erased and deleted nothing"
+    )
+    return (
+        f"jaga hub: purge-expired {done}, as the hub's clock looks ahead: {clock.reason}."
+        " Set the clock right, or once you have checked it is, run it with --trust-clock"
+    )
 
 
 def _stopped(number: int, _frame: object) -> NoReturn:

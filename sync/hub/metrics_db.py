@@ -323,7 +323,8 @@ def _species_pack() -> Iterator[GaugeMetricFamily]:
 
 def _decision_purges() -> Iterator[GaugeMetricFamily]:
     """What decision retention (``sync.hub.retention.purge_decisions``) deleted, over all
-    its runs, and when it last ran: a timestamp that stops moving says the timer stopped."""
+    its runs, and when it last ran: a timestamp that stops moving says the timer stopped (or
+    that it refuses to run: the hub's clock looks ahead, by as much as the last gauge says)."""
     totals = DecisionPurge.objects.aggregate(
         access_events=Sum("access_events"),
         applied_entries=Sum("applied_entries"),
@@ -346,6 +347,14 @@ def _decision_purges() -> Iterator[GaugeMetricFamily]:
     if newest is not None:
         last.add_metric([], newest.finished_at.timestamp())
     yield last
+    refused = GaugeMetricFamily(
+        "jaga_hub_purge_refused_clock_ahead_seconds",
+        "How far ahead the hub's clock looked to the last jaga hub purge-expired, which then"
+        " erased and deleted nothing (sync.hub.clock_check); 0 when it ran",
+    )
+    latest = DecisionPurge.objects.order_by("-pk").values_list("clock_ahead", flat=True).first()
+    refused.add_metric([], latest.total_seconds() if latest is not None else 0.0)
+    yield refused
 
 
 def _count_by_site(query: QuerySet[Any]) -> list[tuple[int, int]]:

@@ -48,6 +48,12 @@ entry whose time (the device's) lies more than ``AHEAD_TOLERATED`` (a day) past 
 hub took it (a device clock that jumped ahead), or that the hub cannot read, is judged by
 when the hub took it alone, and the run logs how many it judged so.
 
+Nothing of this runs on the hub's clock alone: ``purge_all``, what the command runs, first
+asks ``sync.hub.clock_check`` whether the clock is to be trusted (PostgreSQL's clock, when the
+hub last ran a purge, and after a gap of weeks the devices' own clocks). A clock that looks
+ahead erases and deletes nothing, and the command says why and fails until the clock is set
+right or an operator passes ``--trust-clock``.
+
 Each run is recorded (``DecisionPurge``: the window, the cutoff, how many events, keys and
 audit entries it deleted), made before it deletes anything and counted up in each batch's
 own transaction, so a run killed midway has recorded what it deleted (SIGTERM, systemd's
@@ -70,6 +76,7 @@ from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
 from sync.hub.apply.people import erase
+from sync.hub.clock_check import ClockVerdict, check_clock, record_refusal
 from sync.hub.models import (
     AccessEvent,
     AnchoredAuditEntry,
@@ -116,6 +123,34 @@ def purge_expired(now: datetime | None = None, *, dry_run: bool = False) -> list
     if dry_run:
         return expired
     return [person for person in expired if _erase_if_expired(person.person_uid, now)]
+
+
+@dataclass(frozen=True)
+class PurgeOutcome:
+    """What ``purge_all`` did: ``decisions`` None when the clock was not trusted (``clock``
+    says why), and then nothing was erased or deleted."""
+
+    clock: ClockVerdict
+    people: list[ExpiredPerson]
+    decisions: DecisionReport | None
+
+
+def purge_all(
+    now: datetime | None = None, *, dry_run: bool = False, trust_clock: bool = False
+) -> PurgeOutcome:
+    """Check the hub's clock (``sync.hub.clock_check``), then erase everyone past their
+    retention and purge the decisions past the window. A clock that looks ahead stops it
+    before anything is erased or deleted, and is recorded (not in a dry run) unless
+    ``trust_clock``, the operator's word that it is right."""
+    now = now or timezone.now()
+    clock = check_clock(now)
+    if not clock.trusted and not trust_clock:
+        if not dry_run:
+            days = settings.JAGA_HUB_DECISION_KEEP_DAYS
+            record_refusal(clock, days, decisions_kept_since(now, days))
+        return PurgeOutcome(clock, [], None)
+    people = purge_expired(now, dry_run=dry_run)
+    return PurgeOutcome(clock, people, purge_decisions(now, dry_run=dry_run))
 
 
 def _erase_if_expired(person_uid: UUID, now: datetime) -> bool:

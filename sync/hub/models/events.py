@@ -90,7 +90,9 @@ class DecisionPurge(models.Model):
     kept, the cutoff it deleted before, and how many access events, idempotency keys and
     anchored audit entries it deleted, made as it starts and counted up with each batch
     (``complete`` False: it stopped on an error or SIGTERM, or, without ``finished_at``, was
-    killed or is still running; the next run carries on)."""
+    killed or is still running; the next run carries on). ``refused``, not empty: it erased
+    and deleted nothing, as the hub's clock looked ``clock_ahead`` ahead
+    (``sync.hub.clock_check``); such a record is not a run."""
 
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True)
@@ -100,6 +102,8 @@ class DecisionPurge(models.Model):
     applied_entries = models.BigIntegerField()
     audit_entries = models.BigIntegerField(default=0)
     complete = models.BooleanField(default=True)
+    refused = models.TextField(blank=True, default="")
+    clock_ahead = models.DurationField(null=True)
 
     class Meta:
         ordering = ("-started_at",)
