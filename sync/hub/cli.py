@@ -1,7 +1,8 @@
 """``jaga hub run | create-device | publish-pack | export-corrections | purge-expired |
 renew-log-epoch | manage``: start the hub, enrol a device, publish a species pack to every
 site, write the confirmed fish photos out as training data, erase people past their
-consent's retention (``sync.hub.retention``), tell devices the database was restored from a
+consent's retention (``sync.hub.retention``; nothing, and exit 1, while the hub's clock looks
+ahead: ``sync.hub.clock_check``), tell devices the database was restored from a
 backup (``sync.hub.log_epoch``), Django tasks.
 
 ``run`` holds ``DATA/hub-run.lock`` while it serves: a second ``run`` on the same data folder
