@@ -7,8 +7,10 @@ dated after the erasure (``verified_after_erasure``) says a kiosk still let them
 counted (``jaga_hub_access_after_erasure``) and listed in the admin. ``AppliedEntry``
 remembers every outbox key the hub accepted, so a replayed push is acknowledged without
 being applied twice. Access events go once the hub has held them for its window, their keys
-a window later (``sync.hub.retention``, recorded in ``DecisionPurge``). ``Change`` is what
-devices pull, ordered by a cursor that only grows within a site.
+a window later, and as old the keys of templates, photos and erased people's entries, whose
+replay without them changes nothing; a catch's and a live person's stay
+(``sync.hub.retention``, recorded in ``DecisionPurge``). ``Change`` is what devices pull,
+ordered by a cursor that only grows within a site.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from sync.hub.models.people import Person
 from sync.hub.models.sites import Device, Site
 
 VERIFIED = "verified"  # the decision that lets a person in (inference.face.decision.Status)
+# The entities besides access events whose idempotency keys retention deletes as they age
+# (``sync.hub.retention.KEYS_PURGED``); the keys of a catch stay for ever.
+KEYS_AGED_OUT = ("face_template", "person", "photo")
 
 
 class AccessEvent(models.Model):
@@ -81,6 +86,12 @@ class AppliedEntry(models.Model):
                 fields=["received_at"],
                 condition=models.Q(entity="access_event"),
                 name="applied_access_event_at",
+            ),
+            # And the keys of the other pushes retention deletes, entity by entity.
+            models.Index(
+                fields=["entity", "received_at"],
+                condition=models.Q(entity__in=KEYS_AGED_OUT),
+                name="applied_entity_at",
             ),
         )
 

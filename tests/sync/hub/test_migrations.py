@@ -1,7 +1,7 @@
 """The audit migrations after 0008 (0009: each device's entries counted; 0011: each new
 code's record judged, whether the chain after it continues the old one; 0014: the bytes of
-a UTC day kept per hour), 0018 (each species pack's schema, read from its manifest) and 0029
-(an index built outside a transaction, after a start killed midway), run as a hub
+a UTC day kept per hour), 0018 (each species pack's schema, read from its manifest), 0029
+and 0031 (indexes built outside a transaction, after a start killed midway), run as a hub
 upgrading runs them: ``migrate`` over a database at an earlier state that holds
 data.
 
@@ -320,14 +320,22 @@ def test_a_species_pack_published_before_gets_the_schema_its_manifest_gives(
     assert dict(migrated) == {"sized": 2, "combined": 3, "no schema": 1, "not an archive": 1}
 
 
+@pytest.mark.parametrize(
+    ("before", "index"),
+    [
+        ("0027_spent_form_did", "applied_access_event_at"),
+        ("0030_audit_checkpoint", "applied_entity_at"),
+    ],
+)
 def test_a_start_killed_while_the_retention_index_waits_migrates_at_the_next(
-    upgraded: str,
+    upgraded: str, before: str, index: str
 ) -> None:
-    """The idempotency keys' index is built CONCURRENTLY, outside a transaction, and waits
-    for every older snapshot (a pg_dump running). A start killed while it waits leaves an
-    INVALID index and its migration unrecorded: the next start's ``migrate`` (each ``jaga
-    hub run`` migrates; systemd restarts it on failure) drops that and builds it again."""
-    for target in (("auth",), ("hub", "0027_spent_form_did")):
+    """The idempotency keys' indexes (0029, 0031) are built CONCURRENTLY, outside a
+    transaction, and wait for every older snapshot (a pg_dump running). A start killed while
+    one waits leaves an INVALID index and its migration unrecorded: the next start's
+    ``migrate`` (each ``jaga hub run`` migrates; systemd restarts it on failure) drops that
+    and builds it again."""
+    for target in (("auth",), ("hub", before)):
         call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
     name = connections[upgraded].settings_dict["NAME"]
     connections[upgraded].close()
@@ -339,7 +347,7 @@ def test_a_start_killed_while_the_retention_index_waits_migrates_at_the_next(
     migrate = [sys.executable, "-m", "django", "migrate", "--no-input"]
     building = (
         "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
-        " AND query ILIKE 'CREATE INDEX CONCURRENTLY%%applied_access_event_at%%'"
+        f" AND query ILIKE 'CREATE INDEX CONCURRENTLY%%{index}%%'"
     )
     with psycopg.connect(url) as dump, psycopg.connect(url, autocommit=True) as watch:
         dump.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -359,8 +367,7 @@ def test_a_start_killed_while_the_retention_index_waits_migrates_at_the_next(
             watch.execute("SELECT pg_terminate_backend(%s, 30000)", [pid])
         dump.rollback()
         valid = watch.execute(
-            "SELECT indisvalid FROM pg_index WHERE indexrelid ="
-            " to_regclass('applied_access_event_at')"
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [index]
         ).fetchall()
         assert valid == [(False,)]  # what a build killed midway leaves
     again = subprocess.run(migrate, env=env, cwd=REPO, capture_output=True, text=True,
@@ -368,8 +375,7 @@ def test_a_start_killed_while_the_retention_index_waits_migrates_at_the_next(
     assert again.returncode == 0, again.stderr
     with psycopg.connect(url, autocommit=True) as check:
         valid = check.execute(
-            "SELECT indisvalid FROM pg_index WHERE indexrelid ="
-            " to_regclass('applied_access_event_at')"
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [index]
         ).fetchall()
     assert valid == [(True,)]
 
