@@ -115,7 +115,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "purge-expired",
         help="erase everyone past their consent's retention date, on the hub and (by"
         " tombstone) on every device, delete access events older than"
-        " JAGA_HUB_DECISION_KEEP_DAYS (365 unless set), then rewrite the tables erased data"
+        " JAGA_HUB_DECISION_KEEP_DAYS (365 unless set) and, twice as old, the idempotency"
+        " keys whose replay changes nothing, then rewrite the tables erased data"
         " stays in as dead rows if anyone was erased since the last time"
         " (jaga-hub-purge.timer runs it daily)",
     )
@@ -409,13 +410,16 @@ def _print_decisions(report: DecisionReport, *, dry_run: bool) -> None:
         print("access events: kept for ever (JAGA_HUB_DECISION_KEEP_DAYS=0)")
         return
     done = "would delete" if dry_run else "deleted"
-    keys = "" if dry_run else f" and {report.applied_entries} idempotency keys"
     print(
-        f"{done} {report.access_events} access events{keys} that happened and reached the hub"
+        f"{done} {report.access_events} access events that happened and reached the hub"
         f" before {report.cutoff:%Y-%m-%d %H:%M} UTC (kept {report.keep_days} days)"
     )
     for site, count in report.by_site.items():
         print(f"  site {site}: {count} access event{'' if count == 1 else 's'}")
+    print(
+        f"{done} {report.applied_entries} idempotency keys taken two windows ago or earlier whose"
+        " replay changes nothing (a deleted event's, a template's, a photo's, an erased person's)"
+    )
     print(
         f"{done} {report.audit_entries} anchored audit entries as old (each chain's oldest,"
         " up to a checkpoint the rest verifies from; never a chain's newest)"

@@ -333,7 +333,7 @@ def _decision_purges() -> Iterator[GaugeMetricFamily]:
     deleted = GaugeMetricFamily(
         "jaga_hub_decision_purge_deleted",
         "Rows decision retention deleted, over all its runs, by kind (access_events;"
-        " applied_entries: their idempotency keys; audit_entries: anchored chains' oldest)",
+        " applied_entries: idempotency keys; audit_entries: anchored chains' oldest)",
         labels=["kind"],
     )
     for kind, total in totals.items():

@@ -35,6 +35,41 @@ is stored again and kept a window from then. The hub never refuses or drops an e
 date alone: a kiosk's clock can be wrong by years (a board without a clock battery), and its
 decisions are then kept by when the hub took them.
 
+The same pass deletes, as old, the keys of the other pushes wherever a replay without its
+key (a lost acknowledgement retried at a boat's next sync weeks on, a store restored from a
+backup, a hub restored from one: ``sync.store.resend``) is answered as the key would answer
+it, acknowledged, and changes nothing, logs nothing for devices to pull (``KEYS_PURGED``):
+
+- a face template's: templates never change and go only with their person's erasure, so a
+  replay finds it (unchanged) or its person erased (superseded);
+- a photo's: a device pushes a photo's metadata once, under a uid of its own
+  (``sync.store``), so a replay carries what the hub holds and rewrites it as it is (a
+  person's photo goes only with their erasure: superseded); photos are in no change log;
+- a person's upserts and tombstones once the person is erased: erasure is final (the hub
+  never deletes the row, nothing renews a consent), so an upsert is superseded and a
+  tombstone finds them erased (unchanged).
+
+The others stay for ever, as the records and change-log entries they made do:
+
+- a live person's upserts, and a catch's (``fish_observation``: its edits, reviews and the
+  pack's verdicts): a replay is settled field by field by its stamp (``sync.hub.apply.lww``),
+  the device's clock clamped to the hub's plus ``JAGA_HUB_MAX_CLOCK_SKEW_S`` at the time it
+  is applied. A device whose clock was further ahead than that had its edit stamped at the
+  limit; its replay, later, gets a later stamp, up to the device's time, and would win the
+  fields back from every edit made since (an officer's review, another device's edit),
+  write the old values and log them for every device to pull. The hub cannot tell such a
+  key from the others (it keeps no entry's time). A catch is never deleted, nor the
+  change-log entry most of its edits add, so its keys add little to what it keeps anyway;
+- a tombstone of a person not erased (``Outcome.EARLY_RETENTION``: a device clock ahead):
+  replayed, it would log the person and their templates again for every device to pull;
+  it goes once the purge has erased them.
+
+A key goes, like an event's, two windows after the hub took it (a window of 0 keeps them all):
+a device's lost acknowledgement is replayed at its next sync, days or weeks on for a boat
+at sea, so each such replay is still answered by its key; one later than that changes
+nothing either. Keys go in batches of ``BATCH`` of one entity, each its own transaction,
+read from an index (migrations 0029 and 0031) from where the batch before stopped.
+
 The anchored audit chains (``sync.hub.models.audit``) hold an entry with every decision,
 naming the person: by the same rule, each segment of a device's chain loses its oldest
 entries, only as a prefix and never its newest, in batches of ``BATCH`` each under the
@@ -54,11 +89,11 @@ hub last ran a purge, and after a gap of weeks the devices' own clocks). A clock
 ahead erases and deletes nothing, and the command says why and fails until the clock is set
 right or an operator passes ``--trust-clock``.
 
-Each run is recorded (``DecisionPurge``: the window, the cutoff, how many events, keys and
-audit entries it deleted), made before it deletes anything and counted up in each batch's
-own transaction, so a run killed midway has recorded what it deleted (SIGTERM, systemd's
-stop, closes the record as stopped: ``sync.hub.cli``), and logged; ``/metrics`` gives the
-totals and the last run's time.
+Each run is recorded (``DecisionPurge``: the window, the cutoff, how many events, keys of
+every kind and audit entries it deleted), made before it deletes anything and counted up in
+each batch's own transaction, so a run killed midway has recorded what it deleted (SIGTERM,
+systemd's stop, closes the record as stopped: ``sync.hub.cli``), and logged; ``/metrics``
+gives the totals and the last run's time.
 The tables' files do not shrink: the rows' space is reused by the next ones (plain VACUUM).
 """
 
@@ -71,7 +106,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
@@ -86,9 +121,10 @@ from sync.hub.models import (
     AuditChainState,
     DecisionPurge,
     Device,
+    Person,
     Site,
 )
-from sync.hub.models.events import decisions_kept_since
+from sync.hub.models.events import KEYS_AGED_OUT, decisions_kept_since
 from sync.hub.models.people import past_retention
 from sync.protocol import RETENTION_REASON
 
@@ -96,6 +132,9 @@ _log = logging.getLogger(__name__)
 BATCH = 1000  # access events of one site per transaction: a push of the site waits at most one
 # An audit entry dated further past its receipt is judged by its receipt (``_entry_time``).
 AHEAD_TOLERATED = timedelta(days=1)
+# The idempotency keys retention deletes, by entity: those whose replay without them is
+# answered the same and changes nothing, on the conditions ``_due_keys`` adds (see the module).
+KEYS_PURGED = ("access_event", *KEYS_AGED_OUT)
 
 
 @dataclass(frozen=True)
@@ -169,8 +208,7 @@ def _erase_if_expired(person_uid: UUID, now: datetime) -> bool:
 @dataclass
 class DecisionReport:
     """What ``purge_decisions`` deleted (or, dry, would delete): access events and anchored
-    audit entries per site slug (only sites with any), and the events' idempotency keys (not
-    counted in a dry run)."""
+    audit entries per site slug (only sites with any), and idempotency keys."""
 
     keep_days: int
     cutoff: datetime | None
@@ -190,8 +228,9 @@ class DecisionReport:
 def purge_decisions(
     now: datetime | None = None, *, keep_days: int | None = None, dry_run: bool = False
 ) -> DecisionReport:
-    """Delete the access events older than the window, happened and received, their keys a
-    window later, and the anchored chains' oldest entries as old (see the module);
+    """Delete the access events older than the window, happened and received, the
+    idempotency keys that may go (an event's once it is gone) two windows after the hub took
+    them, and the anchored chains' oldest entries as old as the events (see the module);
     ``keep_days`` defaults to the hub's setting. Records and logs the run; ``dry_run`` only
     counts them."""
     started = timezone.now()
@@ -206,9 +245,9 @@ def purge_decisions(
     try:
         _purge_events(report, sites, cutoff, run)
         keys_cutoff = decisions_kept_since(now, 2 * days)  # a key outlives its event a window
-        if run is not None and keys_cutoff is not None:
-            while deleted := _delete_keys(keys_cutoff, run):
-                report.applied_entries += deleted
+        if keys_cutoff is not None:
+            for entity in KEYS_PURGED:
+                _purge_keys(report, _due_keys(entity, keys_cutoff, cutoff), run)
         for device_id, slug in _chains():
             for segment in _segments(device_id):
                 while deleted := _prune_segment(device_id, segment, cutoff, run):
@@ -258,21 +297,49 @@ def _delete_batch(site_id: int, cutoff: datetime, run: int) -> int:
     return len(uids)
 
 
-def _delete_keys(cutoff: datetime, run: int) -> int:
-    """Delete up to ``BATCH`` idempotency keys of access events the hub took before
-    ``cutoff`` whose event is gone, in one transaction, counted into ``run`` in it; how
-    many it deleted."""
-    held = AccessEvent.objects.filter(uid=OuterRef("entity_uid"))
-    with transaction.atomic():
-        pks = list(
-            AppliedEntry.objects.filter(entity="access_event", received_at__lt=cutoff)
-            .exclude(Exists(held))
-            .values_list("pk", flat=True)[:BATCH]
+def _due_keys(entity: str, keys_cutoff: datetime, cutoff: datetime) -> QuerySet[AppliedEntry]:
+    """The keys of ``entity`` the hub took before ``keys_cutoff`` that may go (see the
+    module): an access event's once its event is gone or due (before ``cutoff``), a person's
+    once they are erased, a template's or a photo's as they are."""
+    keys = AppliedEntry.objects.filter(entity=entity, received_at__lt=keys_cutoff)
+    if entity == "access_event":
+        held = AccessEvent.objects.filter(uid=OuterRef("entity_uid")).exclude(
+            occurred_at__lt=cutoff, received_at__lt=cutoff
         )
-        if pks:
-            AppliedEntry.objects.filter(pk__in=pks).delete()
-            _count(run, applied_entries=len(pks))
-    return len(pks)
+        return keys.exclude(Exists(held))
+    if entity == "person":
+        erased = Person.objects.filter(uid=OuterRef("entity_uid"), erased_at__isnull=False)
+        return keys.filter(Exists(erased))
+    return keys
+
+
+def _purge_keys(report: DecisionReport, due: QuerySet[AppliedEntry], run: int | None) -> None:
+    """Delete the ``due`` keys batch by batch, counted into ``run`` (None: counted only) and
+    into ``report``."""
+    if run is None:
+        report.applied_entries += due.count()
+        return
+    after: tuple[datetime, int] | None = None
+    while batch := _delete_keys(due, after, run):
+        report.applied_entries += len(batch)
+        after = batch[-1]
+
+
+def _delete_keys(
+    due: QuerySet[AppliedEntry], after: tuple[datetime, int] | None, run: int
+) -> list[tuple[datetime, int]]:
+    """Delete up to ``BATCH`` of the ``due`` keys, oldest first from ``after`` on (the keys
+    the batch before passed over, not yet due, are not read again), in one transaction,
+    counted into ``run`` in it; the (received_at, pk) of those it deleted."""
+    if after is not None:
+        at, pk = after
+        due = due.filter(received_at__gte=at).filter(Q(received_at__gt=at) | Q(pk__gt=pk))
+    with transaction.atomic():
+        batch = list(due.order_by("received_at", "pk").values_list("received_at", "pk")[:BATCH])
+        if batch:
+            AppliedEntry.objects.filter(pk__in=[pk for _, pk in batch]).delete()
+            _count(run, applied_entries=len(batch))
+    return batch
 
 
 def _begin(report: DecisionReport, cutoff: datetime, started: datetime) -> int:

@@ -5,6 +5,7 @@ date alone."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -178,6 +179,7 @@ def test_the_purge_command_deletes_and_records_it_and_its_dry_run_only_says(
     assert listed.returncode == 0, listed.stderr
     assert "would delete" in listed.stdout
     assert f"site {api.site}: 1 access event" in listed.stdout
+    assert re.search(r"^would delete \d+ idempotency keys", listed.stdout, re.MULTILINE)
     assert _stored(api) == {held}
     assert DecisionPurge.objects.count() == runs  # a dry run records nothing
     done = jaga_hub("purge-expired", database_url=hub_database)
