@@ -68,7 +68,7 @@ A key goes, like an event's, two windows after the hub took it (a window of 0 ke
 a device's lost acknowledgement is replayed at its next sync, days or weeks on for a boat
 at sea, so each such replay is still answered by its key; one later than that changes
 nothing either. Keys go in batches of ``BATCH`` of one entity, each its own transaction,
-read from an index (migrations 0029 and 0031) from where the batch before stopped.
+read from an index (migrations 0029 and 0032) from where the batch before stopped.
 
 The anchored audit chains (``sync.hub.models.audit``) hold an entry with every decision,
 naming the person: by the same rule, each segment of a device's chain loses its oldest

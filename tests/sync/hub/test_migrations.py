@@ -1,7 +1,7 @@
 """The audit migrations after 0008 (0009: each device's entries counted; 0011: each new
 code's record judged, whether the chain after it continues the old one; 0014: the bytes of
 a UTC day kept per hour), 0018 (each species pack's schema, read from its manifest), 0029
-and 0031 (indexes built outside a transaction, after a start killed midway), run as a hub
+and 0032 (indexes built outside a transaction, after a start killed midway), run as a hub
 upgrading runs them: ``migrate`` over a database at an earlier state that holds
 data.
 
@@ -324,13 +324,13 @@ def test_a_species_pack_published_before_gets_the_schema_its_manifest_gives(
     ("before", "index"),
     [
         ("0027_spent_form_did", "applied_access_event_at"),
-        ("0030_audit_checkpoint", "applied_entity_at"),
+        ("0031_decision_purge_refused", "applied_entity_at"),
     ],
 )
 def test_a_start_killed_while_the_retention_index_waits_migrates_at_the_next(
     upgraded: str, before: str, index: str
 ) -> None:
-    """The idempotency keys' indexes (0029, 0031) are built CONCURRENTLY, outside a
+    """The idempotency keys' indexes (0029, 0032) are built CONCURRENTLY, outside a
     transaction, and wait for every older snapshot (a pg_dump running). A start killed while
     one waits leaves an INVALID index and its migration unrecorded: the next start's
     ``migrate`` (each ``jaga hub run`` migrates; systemd restarts it on failure) drops that

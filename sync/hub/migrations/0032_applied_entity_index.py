@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("hub", "0030_audit_checkpoint"),
+        ("hub", "0031_decision_purge_refused"),
     ]
 
     operations = [
