@@ -19,7 +19,11 @@ that records the acknowledgement
 (``settle``; ``mark_acknowledged`` leaves it to the sweep): a kiosk's store then stops
 growing by a whole entry per decision, and the freed pages are reused by the next writes (no
 vacuum needed). The others stay, being read after: a
-tombstone (its reason, ``sync.client.apply``; carried over a restore, ``sync.store.erasures``),
+tombstone (its reason, ``sync.client.apply``; carried over a restore, ``sync.store.erasures``;
+once acknowledged it keeps the retention purge's ``RETENTION_REASON``, but a reason an
+operator typed, which may name whoever asked, gives way to ``REASON_NOT_KEPT``: the hub has
+the erasure, and the ``person.erased`` audit entry keeps the reason until retention deletes
+it; the purge that takes the old text out of the WAL is owed, as after an erasure),
 a fish observation (the box a catch was first recorded with, ``sync.store.corrections``) and
 a photo (its bytes are uploaded once the hub acknowledged it, ``sync.client.uploads``). The
 ``acknowledged`` count of ``jaga sync status`` and the metrics therefore counts those only.
@@ -38,12 +42,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sync.errors import RecordInvalidError, RecordNotFoundError
-from sync.protocol import PayloadError, parse_payload
+from sync.protocol import RETENTION_REASON, PayloadError, parse_payload
+from sync.store import purge_mark
 from sync.store.audit import AuditLog
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
 from sync.store.edit_clock import edit_time
 from sync.store.records import OutboxEntry, OutboxState
+from sync.store.retention import REASON_NOT_KEPT
 from sync.store.state_rows import get_value, put_value
 from sync.store.verdict import Quarantined, Verdict
 
@@ -69,6 +75,13 @@ _HELD_SINCE = (
     " WHERE idempotency_key = ? AND entity = 'access_event' AND state = 'acknowledged')"
 )
 ERASED_PAYLOAD = json.dumps({"erased": True})
+# An acknowledged tombstone keeps no reason typed (see the module); the retention purge's own
+# reason stays: it names no one, and ``sync.client.apply`` reads it.
+_FORGET_REASON = (
+    "UPDATE outbox SET payload = json_set(payload, '$.reason', ?) WHERE idempotency_key = ?"
+    " AND state = 'acknowledged' AND operation = 'tombstone'"
+    " AND json_extract(payload, '$.reason') NOT IN (?, ?)"
+)
 # The acknowledged entries nothing reads again (see the module); a new kind is kept.
 _FORGETTABLE = (
     "state = 'acknowledged' AND operation = 'upsert'"
@@ -221,8 +234,12 @@ class Outbox:
                 _settle(connection, key, _REQUEUE, stamp)
             for key in verdict.refused:
                 _settle(connection, key, _REQUEUE_REFUSED, stamp)
+            forgot_reasons = 0
             for key in verdict.acknowledged:
                 _forget(connection, "idempotency_key = ?", key)
+                forgot_reasons += _forget_reason(connection, key)
+            if forgot_reasons:  # the reason typed leaves the WAL's older frames too
+                purge_mark.owe_purge(connection)
 
     def forget_acknowledged(self) -> int:
         """Delete what a release before this one kept of the next ``SWEEP_BATCH``
@@ -312,6 +329,7 @@ class Outbox:
     ) -> None:
         now = format_timestamp(self._clock.now())
         with self._database.write() as connection:
+            forgot_reasons = 0
             for key in keys:
                 current = _state_of(connection, key)
                 if current == target and target == OutboxState.ACKNOWLEDGED:
@@ -323,6 +341,9 @@ class Outbox:
                     " attempts = attempts + ? WHERE idempotency_key = ?",
                     (target.value, now, reason, int(count_attempt), key),
                 )
+                forgot_reasons += _forget_reason(connection, key)
+            if forgot_reasons:
+                purge_mark.owe_purge(connection)
 
     def _select(self, clause: str, parameters: Sequence[Any]) -> list[OutboxEntry]:
         rows = self._database.query(f"SELECT {_COLUMNS} FROM outbox {clause}", parameters)
@@ -345,6 +366,12 @@ def _forget(connection: Any, where: str, *values: Any) -> int:
     """Delete the acknowledged entries ``where`` names that nothing reads again."""
     cursor = connection.execute(f"DELETE FROM outbox WHERE {where} AND {_FORGETTABLE}", values)
     return int(cursor.rowcount)
+
+
+def _forget_reason(connection: Any, key: str) -> int:
+    """Give an acknowledged tombstone ``REASON_NOT_KEPT`` for the reason typed; 1 if it did."""
+    values = (REASON_NOT_KEPT, key, REASON_NOT_KEPT, RETENTION_REASON)
+    return int(connection.execute(_FORGET_REASON, values).rowcount)
 
 
 def _chosen_quarantined(connection: Any, sequences: Sequence[int] | None) -> list[int]:

@@ -5,8 +5,10 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
 ``sync.client.log_epoch``), the device queues again, in one transaction:
 
 - the acknowledged entries the outbox keeps (catches and their edits, photos, this device's
-  erasures; since its registration), each under its own idempotency key, with its own
-  payload and time, in its own order; renumbered: its tombstones before everything queued
+  erasures; since its registration), each under its own idempotency key (an erasure under a
+  new one: its tombstone no longer holds the reason typed, ``Outbox.settle``, and a hub that
+  still holds the first key would refuse it as other content), with its own payload and
+  time, in its own order; renumbered: its tombstones before everything queued
   now (a badge an erasure freed may be held by a person enrolled since), the others after
   it (so the people go before their photos). A payload blanked by an erasure stays as it
   is. A photo's bytes are uploaded again once the hub acknowledges it again;
@@ -40,6 +42,7 @@ versions is not undone by them.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -206,12 +209,15 @@ def _kept(connection: Any, clock: Clock, *, tombstones: bool) -> int:
         (ERASED_PAYLOAD,),
     ).fetchall()
     now = format_timestamp(clock.now())
-    for sequence, *entry in rows:
+    for sequence, key, *entry in rows:
         connection.execute("DELETE FROM outbox WHERE sequence = ?", (sequence,))
+        # A tombstone's payload lost its reason once acknowledged (``Outbox.settle``): under
+        # its first key, a hub that still holds the key would refuse it as other content.
+        fresh = str(uuid.uuid4()) if tombstones else key
         connection.execute(
             "INSERT INTO outbox (idempotency_key, entity, entity_uid, operation, payload, state,"
             " created_at, state_changed_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
-            (*entry, now),
+            (fresh, *entry, now),
         )
     # Their bytes go again once the hub acknowledges them again (``sync.client.uploads``).
     connection.execute(

@@ -76,7 +76,9 @@ ANCHORED_PREFIX = "audit.anchored."
 ANCHORED_AT_PREFIX = "audit.anchored_at."
 BREAK_NAME = "audit.break_open"
 # The reason an erasure read from the ledger is given (a tombstone sent again, an erasure
-# carried over a restore): the ledger keeps no reason (schema 13, ``sync.store.schema.v13``).
+# carried over a restore): the ledger keeps no reason (schema 13, ``sync.store.schema.v13``);
+# and the reason typed that a tombstone of this device gives way to once the hub has it
+# (``Outbox.settle``, schema 14).
 REASON_NOT_KEPT = "erased earlier; the reason given is no longer kept on this device"
 
 # Every erasure this store recorded: the ``person.erased`` entries, with the reason given,

@@ -24,6 +24,7 @@ from sync.store import (
 )
 from sync.store import outbox as outbox_module
 from sync.store.photos import load_photo
+from sync.store.retention import REASON_NOT_KEPT
 from tests.sync.conftest import FAST, FakeClock, enrol
 
 
@@ -338,8 +339,9 @@ def acknowledge_all(store: Store) -> None:
 def test_an_acknowledged_decision_or_enrolment_is_forgotten_but_not_what_is_read_after(
     store: Store, clock: FakeClock
 ) -> None:
-    """A kiosk's decisions must not fill its disk once the hub has them; an erasure's reason
-    (``sync.client.apply``), a catch's first box (``sync.store.corrections``) and a photo's
+    """A kiosk's decisions must not fill its disk once the hub has them; an erasure's
+    tombstone (``sync.client.apply``; its reason typed given way to ``REASON_NOT_KEPT``), a
+    catch's first box (``sync.store.corrections``) and a photo's
     entry (its upload) are read after, so those stay. The records themselves stay too."""
     person_uid = enrol(store, clock, "B-1", seed=1)
     decision(store, clock, person_uid)
@@ -356,7 +358,7 @@ def test_an_acknowledged_decision_or_enrolment_is_forgotten_but_not_what_is_read
         ("access_event", "upsert", "queued"),
     ]
     assert after[1].payload()["crop"] is None and after[0].payload()["media_type"] == "image/jpeg"
-    assert after[2].payload()["reason"] == "left the company"
+    assert after[2].payload()["reason"] == REASON_NOT_KEPT
     assert store.access.count() == 2 and store.audit.verify().ok
 
 

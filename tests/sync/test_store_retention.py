@@ -14,14 +14,15 @@ from main import main
 from sync.client.apply import apply_page
 from sync.client.audit import BREAK_NAME, Anchored, anchored_at_name, anchored_name
 from sync.client.state import put_values
-from sync.protocol import Change
-from sync.store import AccessEvent, Passphrase, Store, Verdict, backup, restore
+from sync.protocol import RETENTION_REASON, Change
+from sync.store import AccessEvent, OutboxState, Passphrase, Store, Verdict, backup, restore
 from sync.store.clock import format_timestamp
 from sync.store.resend import queue_again
 from sync.store.retention import DEFAULT_KEEP_DAYS, REASON_NOT_KEPT
 from sync.store.schema.migrations import MIGRATIONS
 from sync.store.store_info import describe
 from tests.sync.conftest import FAST, FakeClock, enrol
+from tests.sync.pages import pages_holding
 from tests.sync.test_store_audit import fill_chain, tamper
 
 DEVICE = "7f6c4a1e-0000-4000-8000-000000000001"
@@ -379,3 +380,80 @@ def test_a_v12_store_upgrades_with_the_reasons_in_its_erasure_ledger_cleared(
             with pytest.raises(sqlcipher3.IntegrityError, match="append-only"):
                 connection.execute(sql)
         assert store.audit.verify().ok
+
+
+def test_the_reason_typed_leaves_the_store_once_the_hub_took_the_erasure_and_retention_ran(
+    store: Store, db_path: Path, clock: FakeClock
+) -> None:
+    """The reason an operator typed is needed until the hub has the erasure: the
+    acknowledged tombstone the outbox keeps (read again after a hub restore) then holds
+    ``REASON_NOT_KEPT``, and once retention deleted the ``person.erased`` entry, nothing in
+    the file or its WAL holds the text."""
+    erased_uid = enrol(store, clock, "GONE", seed=1)
+    assert store.people.erase(erased_uid, operator="dpo", reason=TYPED_REASON)
+    push(store)
+    [tombstone] = store.outbox.tombstones()
+    assert tombstone.payload() == {
+        "person_uid": erased_uid,
+        "erased_at": tombstone.payload()["erased_at"],
+        "reason": REASON_NOT_KEPT,
+    }
+    anchor(store, store.audit.head()[0])
+    clock.advance(days=DEFAULT_KEEP_DAYS + 1)
+    decide(store, clock)
+    push(store)
+    assert store.retention.apply(DEVICE).audit_entries > 0
+    assert store.database.owed_purge_since() is None
+    assert pages_holding(store.key, db_path, b"John Smith") == (0, 0)
+    assert store.outbox.counts()[OutboxState.ACKNOWLEDGED] == 1  # still kept, still counted
+
+
+def test_a_retention_erasure_keeps_its_reason_once_acknowledged(
+    store: Store, clock: FakeClock
+) -> None:
+    """The retention purge's own reason names no one, and tells the pull that the hub kept
+    the person after an early erasure here (``sync.client.apply``)."""
+    enrol(store, clock, "OLD", seed=1)
+    clock.advance(days=366)
+    assert len(store.people.purge_expired()) == 1
+    push(store)
+    assert store.outbox.tombstones()[0].payload()["reason"] == RETENTION_REASON
+
+
+OUTBOX_ONLY = "Jim Roe asked, as the outbox alone still says"
+
+
+def test_a_v13_store_upgrades_with_the_reasons_of_its_acknowledged_erasures_cleared(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    """Schema 14: the tombstones a release before acknowledged lose the reason typed; one
+    still waiting for the hub and a retention erasure's keep theirs."""
+    with Store.create(
+        db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:13]
+    ) as v13:
+        sent = enrol(v13, clock, "SENT", seed=1)
+        assert v13.people.erase(sent, operator="dpo", reason=TYPED_REASON)
+        expired = enrol(v13, clock, "OLD", seed=2)
+        with v13.database.write() as connection:  # their consent ended
+            connection.execute(
+                "UPDATE people SET retain_until = ? WHERE person_uid = ?",
+                (format_timestamp(clock.now()), expired),
+            )
+        assert v13.people.purge_expired() == [expired]
+        push(v13)
+        waiting = enrol(v13, clock, "WAIT", seed=3)
+        assert v13.people.erase(waiting, operator="dpo", reason="Jane Doe's lawyer asked")
+        with v13.database.write() as connection:  # what a release before kept
+            connection.execute(
+                "UPDATE outbox SET payload = json_set(payload, '$.reason', ?) WHERE entity_uid = ?",
+                (OUTBOX_ONLY, sent),
+            )
+    with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
+        reasons = {e.entity_uid: e.payload()["reason"] for e in store.outbox.tombstones()}
+        assert reasons == {
+            sent: REASON_NOT_KEPT,
+            expired: RETENTION_REASON,
+            waiting: "Jane Doe's lawyer asked",
+        }
+        assert store.database.owed_purge_since() is None
+        assert pages_holding(store.key, db_path, OUTBOX_ONLY.encode()) == (0, 0)

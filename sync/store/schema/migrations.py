@@ -14,8 +14,10 @@ from typing import Any
 import sqlcipher3
 
 from sync.errors import SchemaVersionError
+from sync.protocol import RETENTION_REASON
 from sync.store import purge_mark
-from sync.store.schema import v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13
+from sync.store.retention import REASON_NOT_KEPT
+from sync.store.schema import v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14
 
 # "JAGA" in ASCII: tells a Jaga store from any other SQLCipher file with the same key.
 APPLICATION_ID = 0x4A414741
@@ -69,6 +71,14 @@ def _ledger_without_reasons(connection: Any) -> None:
     purge_mark.owe_purge(connection)
 
 
+def _sent_erasures_without_reasons(connection: Any) -> None:
+    """Give the erasures the hub acknowledged ``REASON_NOT_KEPT`` for the reason typed, and
+    owe the purge that takes the old rows out of the write-ahead log (``v14``)."""
+    reasons = {"not_kept": REASON_NOT_KEPT, "retention": RETENTION_REASON}
+    if connection.execute(v14.SQL, reasons).rowcount:
+        purge_mark.owe_purge(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "people, templates, photos, fish, access events, audit, outbox", _initial_schema),
     Migration(2, "sync client state and uploads; fish reviewer", run_script(v2.SQL)),
@@ -91,6 +101,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         run_script(v12.SQL),
     ),
     Migration(13, "the erasure ledger keeps no reason typed", _ledger_without_reasons),
+    Migration(14, "erasures the hub took keep no reason typed", _sent_erasures_without_reasons),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -354,6 +354,28 @@ def test_a_badge_given_again_after_an_erasure_reaches_the_restored_hub(
         assert drained(store) and client.sync_once().push.acknowledged == 0
 
 
+def test_an_erasure_sent_again_without_the_reason_typed_is_taken_by_a_hub_that_held_it(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """Once acknowledged, the tombstone the outbox keeps no longer holds the reason typed
+    (``REASON_NOT_KEPT``). A renewal without a restore leaves the hub holding its first
+    key: sent again under it, the tombstone would differ from what the hub took under that
+    key, and be refused for good (quarantined). It goes under a key of its own."""
+    device = new_device(tmp_path, live_hub.url, site_slug, name="kiosk-reason")
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        person = enrol(store, site_slug, "R-1", seed=71)
+        client.sync_once()
+        assert store.people.erase(person, operator="officer-7", reason="John Smith asked")
+        client.sync_once()
+        assert main(["hub", "renew-log-epoch", "--data", str(tmp_path / "hub")]) == 0
+
+        client.sync_once()
+
+        assert not store.outbox.quarantined()
+        assert drained(store) and _hub_erased(person)
+
+
 @pytest.mark.parametrize(
     "kept", ["no tip", "a tip with no seal"], ids=["release-before-tips", "release-before-seals"]
 )
