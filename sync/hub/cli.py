@@ -426,6 +426,11 @@ def _print_decisions(report: DecisionReport, *, dry_run: bool) -> None:
     )
     for site, count in report.audit_by_site.items():
         print(f"  site {site}: {count} audit entr{'y' if count == 1 else 'ies'}")
+    forgot = "would forget" if dry_run else "forgot"
+    print(
+        f"{forgot} the reasons typed of {report.erasure_reasons} erasures as old (who was"
+        " erased, and when, stay)"
+    )
 
 
 def renew_log_epoch(args: argparse.Namespace) -> int:

@@ -38,7 +38,8 @@ ERASED_DATA_TABLES = (
 
 
 def rewrite_due() -> bool:
-    """Whether someone was erased (on the hub's clock) since the last rewrite began."""
+    """Whether someone was erased (on the hub's clock) since the last rewrite began, or
+    had their erasure's reason forgotten (``sync.hub.retention``, which saves the row)."""
     last = ErasureRewrite.objects.order_by("-started_at").first()
     erased = Person.objects.exclude(erased_at=None)
     if last is not None:

@@ -89,11 +89,23 @@ hub last ran a purge, and after a gap of weeks the devices' own clocks). A clock
 ahead erases and deletes nothing, and the command says why and fails until the clock is set
 right or an operator passes ``--trust-clock``.
 
+An erasure's reason, as an operator typed it on a device or the admin wrote it, may name
+whoever asked ("asked by her lawyer ..."): the hub keeps it on the erased person's row (the
+admin shows it) and in their tombstone in the change log (devices pull it) for the same
+window after it took the erasure (the erasure's time and the row's ``updated_at``, the
+hub's clock), then gives both ``REASON_NOT_KEPT`` instead, in batches of ``BATCH`` people
+(``_forget_reasons``). The tombstone stays, so a device that pulls it later still erases
+the person; a device's replay of its tombstone is answered by its idempotency key as
+before. The retention purge's own reason (``RETENTION_REASON``) names no one and stays. A
+window of 0 keeps the reasons for ever too. Saved anew, the rows make the next rewrite of
+the tables due (``sync.hub.reclaim``), which takes the reason's old copies out of the files.
+
 Each run is recorded (``DecisionPurge``: the window, the cutoff, how many events, keys of
-every kind and audit entries it deleted), made before it deletes anything and counted up in
-each batch's own transaction, so a run killed midway has recorded what it deleted (SIGTERM,
-systemd's stop, closes the record as stopped: ``sync.hub.cli``), and logged; ``/metrics``
-gives the totals and the last run's time.
+every kind and audit entries it deleted; the reasons it forgot are logged and printed, not
+recorded), made before it deletes anything and counted up in each batch's own transaction,
+so a run killed midway has recorded what it deleted (SIGTERM, systemd's stop, closes the
+record as stopped: ``sync.hub.cli``), and logged; ``/metrics`` gives the totals and the last
+run's time.
 The tables' files do not shrink: the rows' space is reused by the next ones (plain VACUUM).
 """
 
@@ -105,7 +117,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -129,6 +141,12 @@ from sync.hub.models.people import past_retention
 from sync.protocol import RETENTION_REASON
 
 _log = logging.getLogger(__name__)
+# What an erasure gives for the reason typed once it is a window old (``_forget_reasons``).
+REASON_NOT_KEPT = "erased more than the decision window ago; the reason given is no longer kept"
+_FORGET_TOMBSTONE_REASONS = (
+    "UPDATE hub_change SET payload = jsonb_set(payload, '{reason}', to_jsonb(%s::text))"
+    " WHERE entity = 'person' AND operation = 'tombstone' AND entity_uid = ANY(%s)"
+)
 BATCH = 1000  # access events of one site per transaction: a push of the site waits at most one
 # An audit entry dated further past its receipt is judged by its receipt (``_entry_time``).
 AHEAD_TOLERATED = timedelta(days=1)
@@ -215,6 +233,7 @@ class DecisionReport:
     by_site: dict[str, int] = field(default_factory=dict)
     applied_entries: int = 0
     audit_by_site: dict[str, int] = field(default_factory=dict)
+    erasure_reasons: int = 0
 
     @property
     def access_events(self) -> int:
@@ -248,6 +267,7 @@ def purge_decisions(
         if keys_cutoff is not None:
             for entity in KEYS_PURGED:
                 _purge_keys(report, _due_keys(entity, keys_cutoff, cutoff), run)
+        report.erasure_reasons = _forget_all_reasons(cutoff, dry_run=run is None)
         for device_id, slug in _chains():
             for segment in _segments(device_id):
                 while deleted := _prune_segment(device_id, segment, cutoff, run):
@@ -342,6 +362,41 @@ def _delete_keys(
     return batch
 
 
+def _reasons_due(cutoff: datetime) -> QuerySet[Person]:
+    """The people erased, and whose erasure the hub took (``updated_at``: nothing saves an
+    erased person again), before ``cutoff``, who still have the reason typed."""
+    return Person.objects.filter(erased_at__lt=cutoff, updated_at__lt=cutoff).exclude(
+        erasure_reason__in=("", REASON_NOT_KEPT, RETENTION_REASON)
+    )
+
+
+def _forget_all_reasons(cutoff: datetime, *, dry_run: bool) -> int:
+    """How many people due (``_reasons_due``) had their reasons forgotten (dry: would)."""
+    if dry_run:
+        return int(_reasons_due(cutoff).count())
+    total = 0
+    while forgotten := _forget_reasons(cutoff):
+        total += forgotten
+    return total
+
+
+def _forget_reasons(cutoff: datetime) -> int:
+    """Give up to ``BATCH`` people due (``_reasons_due``), and their tombstones in the change
+    log, ``REASON_NOT_KEPT`` for the reason typed, in one transaction; how many. Saved now,
+    they make the next rewrite of the tables due (``sync.hub.reclaim``), which takes the old
+    rows out of the files."""
+    with transaction.atomic():
+        due = _reasons_due(cutoff).select_for_update().order_by("pk")
+        rows: list[tuple[int, UUID]] = list(due.values_list("pk", "uid")[:BATCH])
+        if rows:
+            Person.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+                erasure_reason=REASON_NOT_KEPT, updated_at=timezone.now()
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(_FORGET_TOMBSTONE_REASONS, [REASON_NOT_KEPT, [u for _, u in rows]])
+    return len(rows)
+
+
 def _begin(report: DecisionReport, cutoff: datetime, started: datetime) -> int:
     """The run's record, made before it deletes anything and counted up in each batch's
     transaction: a run killed midway (SIGKILL, a power cut) has recorded what it deleted,
@@ -363,10 +418,11 @@ def _finish(report: DecisionReport, run: int, *, complete: bool) -> None:
     DecisionPurge.objects.filter(pk=run).update(finished_at=timezone.now(), complete=complete)
     _log.info(
         "decision retention: deleted %d access events, %d idempotency keys and %d anchored"
-        " audit entries older than %s (kept %d days)%s",
+        " audit entries, and forgot %d erasures' reasons, older than %s (kept %d days)%s",
         report.access_events,
         report.applied_entries,
         report.audit_entries,
+        report.erasure_reasons,
         report.cutoff.isoformat() if report.cutoff else "-",
         report.keep_days,
         "" if complete else "; stopped before its end, the next run carries on",

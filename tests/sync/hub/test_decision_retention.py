@@ -22,11 +22,13 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics import MetricWrapperBase
 
+from sync.hub import review
 from sync.hub.metrics import hub_metrics
 from sync.hub.metrics_db import DatabaseCollector
-from sync.hub.models import AccessEvent, AppliedEntry, DecisionPurge, Site
-from sync.hub.retention import purge_decisions
-from sync.protocol import OutboxEntry, format_timestamp
+from sync.hub.models import AccessEvent, AppliedEntry, DecisionPurge, Person, Site
+from sync.hub.reclaim import rewrite_due
+from sync.hub.retention import REASON_NOT_KEPT, purge_decisions
+from sync.protocol import RETENTION_REASON, OutboxEntry, format_timestamp
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import REPO, Api, jaga_hub
 
@@ -187,6 +189,7 @@ def test_the_purge_command_deletes_and_records_it_and_its_dry_run_only_says(
     assert f"site {api.site}: 1 access event" in done.stdout
     assert "kept 365 days" in done.stdout
     assert "anchored audit entries" in done.stdout
+    assert "the reasons typed of 0 erasures" in done.stdout
     assert _stored(api) == set()
     run = DecisionPurge.objects.order_by("-started_at").first()
     assert run is not None and run.keep_days == WINDOW and run.access_events >= 1
@@ -232,3 +235,69 @@ def test_a_purge_stopped_midway_has_recorded_what_it_deleted(
     run = DecisionPurge.objects.get(pk__gt=before)
     assert run.access_events >= len(gone) and not run.complete
     assert (run.finished_at is not None) == (stop == signal.SIGTERM)
+
+
+TYPED = "asked by her lawyer Jane Doe, ticket 4411"
+
+
+def _erased(api: Api, reason: str, days_ago: int) -> str:
+    """A person pushed and erased (in the admin) with ``reason``, the hub having taken the erasure
+    ``days_ago`` days ago (no push can date its receipt); their uid."""
+    person = e.person(api.site)
+    _push(api, e.entry("person", "upsert", person))
+    review.erase_person(Person.objects.get(uid=person["person_uid"]).pk, reason)
+    then = timezone.now() - timedelta(days=days_ago)
+    Person.objects.filter(uid=person["person_uid"]).update(erased_at=then, updated_at=then)
+    return str(person["person_uid"])
+
+
+def _reasons(api: Api, *uids: str) -> tuple[list[str], list[str]]:
+    """The people's ``erasure_reason`` and their tombstones' reasons as a device pulls them."""
+    people = [Person.objects.get(uid=uid).erasure_reason for uid in uids]
+    pulled = {
+        c["entity_uid"]: c["payload"]["reason"]
+        for c in Api.register_new(api.site, f"kiosk-{e.uid()[:8]}").pull_all()
+        if c["operation"] == "tombstone"
+    }
+    return people, [pulled[uid] for uid in uids]
+
+
+def test_an_erasures_reason_typed_is_kept_for_the_window_then_forgotten(api: Api) -> None:
+    """The reason an operator typed may name whoever asked: the hub shows it (admin, the
+    tombstone devices pull) for the decision window after it took the erasure, then only
+    ``REASON_NOT_KEPT``; the retention purge's own reason names no one and stays. The
+    tombstone itself stays, so a device that pulls late still erases the person."""
+    old = _erased(api, TYPED, days_ago=WINDOW + 1)
+    recent = _erased(api, TYPED, days_ago=WINDOW - 1)
+    retention = _erased(api, RETENTION_REASON, days_ago=WINDOW + 1)
+    dry = purge_decisions(keep_days=WINDOW, dry_run=True)
+    assert dry.erasure_reasons == 1
+    assert _reasons(api, old)[0] == [TYPED]  # a dry run changes nothing
+
+    report = purge_decisions(keep_days=WINDOW)
+
+    assert report.erasure_reasons == 1
+    assert _reasons(api, old, recent, retention) == (
+        [REASON_NOT_KEPT, TYPED, RETENTION_REASON],
+        [REASON_NOT_KEPT, TYPED, RETENTION_REASON],
+    )
+    assert Person.objects.get(uid=old).erased
+    assert rewrite_due()  # the old rows leave the files at the next rewrite
+    assert purge_decisions(keep_days=WINDOW).erasure_reasons == 0
+
+
+def test_a_device_that_replays_an_erasure_after_its_reason_was_forgotten_is_acknowledged(
+    api: Api,
+) -> None:
+    """A lost acknowledgement: the device pushes the tombstone again under its key, with the
+    reason it typed, after the hub forgot it; the hub answers by the key and changes nothing."""
+    person = e.person(api.site)
+    tombstone = e.entry(
+        "person", "tombstone", {**e.tombstone(person["person_uid"]), "reason": TYPED}
+    )
+    _push(api, e.entry("person", "upsert", person), tombstone)
+    then = timezone.now() - timedelta(days=WINDOW + 1)
+    Person.objects.filter(uid=person["person_uid"]).update(erased_at=then, updated_at=then)
+    assert purge_decisions(keep_days=WINDOW).erasure_reasons == 1
+    assert _push(api, tombstone) == [str(tombstone.idempotency_key)]
+    assert Person.objects.get(uid=person["person_uid"]).erasure_reason == REASON_NOT_KEPT
