@@ -25,7 +25,10 @@ the hub's clock) at least the window ago: a device's clock behind, or an event t
 still leaves the hub the whole window after it took it; a clock ahead only keeps it longer,
 by as much as the clock was ahead (a clock cannot make the hub delete early). It deletes in
 batches of ``BATCH`` events of one site, each a short transaction holding the site's
-change-log lock (``lock_sites``), so the site's pushes wait at most one batch.
+change-log lock (``lock_sites``), so the site's pushes wait at most one batch. A batch finds
+its events by when they fell due, the later of the two times (an index of it, migration
+0033), so the events of a clock years behind that the hub took lately, not yet due, are not
+read again by every batch of every run.
 
 An event's idempotency key (``AppliedEntry``) outlives it by a window: keys of access events
 the hub took twice the window ago, whose event is gone, go in a pass of their own. Until then
@@ -119,6 +122,7 @@ from uuid import UUID
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
@@ -290,27 +294,31 @@ def _purge_events(
     ``report``."""
     for site_id, slug in sites.items():
         if run is None:
-            if due := _due(site_id, cutoff).count():
+            if due := due_events(site_id, cutoff).count():
                 report.by_site[slug] = due
             continue
         while deleted := _delete_batch(site_id, cutoff, run):
             report.by_site[slug] = report.by_site.get(slug, 0) + deleted
 
 
-def _due(site_id: int, cutoff: datetime) -> QuerySet[AccessEvent]:
-    return AccessEvent.objects.filter(
-        site_id=site_id, occurred_at__lt=cutoff, received_at__lt=cutoff
+def due_events(site_id: int, cutoff: datetime) -> QuerySet[AccessEvent]:
+    """The site's access events due for deletion at ``cutoff`` (happened and received
+    before it: the later of the two is), the first due first. Found by that time
+    (``access_site_due``), so events dated long ago but taken lately are never read."""
+    due_at = Greatest("occurred_at", "received_at")
+    return (
+        AccessEvent.objects.annotate(due_at=due_at)
+        .filter(site_id=site_id, due_at__lt=cutoff)
+        .order_by("due_at")
     )
 
 
 def _delete_batch(site_id: int, cutoff: datetime, run: int) -> int:
-    """Delete up to ``BATCH`` of the site's due events, oldest first, in one transaction
+    """Delete up to ``BATCH`` of the site's due events, the first due first, in one transaction
     under the site's lock, counted into ``run`` in it; how many it deleted."""
     with transaction.atomic():
         lock_sites(site_id)
-        uids = list(
-            _due(site_id, cutoff).order_by("occurred_at").values_list("uid", flat=True)[:BATCH]
-        )
+        uids = list(due_events(site_id, cutoff).values_list("uid", flat=True)[:BATCH])
         if uids:
             AccessEvent.objects.filter(uid__in=uids).delete()
             _count(run, access_events=len(uids))

@@ -27,7 +27,7 @@ from sync.hub.metrics import hub_metrics
 from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import AccessEvent, AppliedEntry, DecisionPurge, Person, Site
 from sync.hub.reclaim import rewrite_due
-from sync.hub.retention import REASON_NOT_KEPT, purge_decisions
+from sync.hub.retention import BATCH, REASON_NOT_KEPT, due_events, purge_decisions
 from sync.protocol import RETENTION_REASON, OutboxEntry, format_timestamp
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import REPO, Api, jaga_hub
@@ -301,3 +301,38 @@ def test_a_device_that_replays_an_erasure_after_its_reason_was_forgotten_is_ackn
     assert purge_decisions(keep_days=WINDOW).erasure_reasons == 1
     assert _push(api, tombstone) == [str(tombstone.idempotency_key)]
     assert Person.objects.get(uid=person["person_uid"]).erasure_reason == REASON_NOT_KEPT
+
+
+def _rows_read_past(plan: dict[str, Any]) -> int:
+    """Rows the plan's nodes read and then set aside (filtered out after the index)."""
+    removed = int(plan.get("Rows Removed by Filter", 0))
+    removed += int(plan.get("Rows Removed by Index Recheck", 0))
+    return removed + sum(_rows_read_past(child) for child in plan.get("Plans", ()))
+
+
+def test_a_batch_reads_only_due_events_however_many_old_ones_came_lately(api: Api) -> None:
+    """A kiosk whose clock was years behind hands the hub many events dated long ago: none
+    is due until the hub has held it the window. Each batch of each run finds the due
+    events without reading those again (an index of when an event falls due, 0033)."""
+    site = Site.objects.get(slug=api.site)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        for occurred, received, count in (
+            (datetime(1970, 1, 2, tzinfo=now.tzinfo), now, 300),  # taken lately: not due
+            (now - timedelta(days=2 * WINDOW), now - timedelta(days=WINDOW + 5), 5),
+        ):
+            cursor.execute(
+                "INSERT INTO hub_accessevent (uid, site_id, device_name, occurred_at, decision,"
+                " received_at) SELECT gen_random_uuid(), %s, 'kiosk-1', %s, 'verified', %s"
+                " FROM generate_series(1, %s)",
+                [site.pk, occurred, received, count],
+            )
+    cutoff = now - timedelta(days=WINDOW)
+    batch = due_events(site.pk, cutoff).values_list("uid", flat=True)[:BATCH]
+    sql, params = batch.query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # as on a hub with many events
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        (plan,) = cursor.fetchone()[0]
+    assert len(batch) == 5
+    assert _rows_read_past(plan["Plan"]) == 0
