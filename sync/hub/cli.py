@@ -431,6 +431,17 @@ def _print_decisions(report: DecisionReport, *, dry_run: bool) -> None:
         f"{forgot} the reasons typed of {report.erasure_reasons} erasures as old (who was"
         " erased, and when, stay)"
     )
+    if report.held_chains:
+        print(
+            f"kept whole the chains of {len(report.held_chains)} devices while a record of each"
+            " is open (look into it, then acknowledge it in the admin's Audit breaks; until"
+            " then its decisions outlive the window):"
+        )
+    for chain in report.held_chains:
+        print(
+            f"  device {chain.device_name} ({chain.device_uid}, site {chain.site}):"
+            f" {chain.kind} record open since {chain.since:%Y-%m-%d %H:%M} UTC"
+        )
 
 
 def renew_log_epoch(args: argparse.Namespace) -> int:

@@ -323,8 +323,10 @@ def _species_pack() -> Iterator[GaugeMetricFamily]:
 
 def _decision_purges() -> Iterator[GaugeMetricFamily]:
     """What decision retention (``sync.hub.retention.purge_decisions``) deleted, over all
-    its runs, and when it last ran: a timestamp that stops moving says the timer stopped (or
-    that it refuses to run: the hub's clock looks ahead, by as much as the last gauge says)."""
+    its runs, when it last ran (a timestamp that stops moving says the timer stopped, or
+    that it refuses to run: the hub's clock looks ahead, by as much as the gauge of that
+    says), and how many devices' chains that run kept whole while a record of each was
+    open."""
     totals = DecisionPurge.objects.aggregate(
         access_events=Sum("access_events"),
         applied_entries=Sum("applied_entries"),
@@ -355,6 +357,16 @@ def _decision_purges() -> Iterator[GaugeMetricFamily]:
     latest = DecisionPurge.objects.order_by("-pk").values_list("clock_ahead", flat=True).first()
     refused.add_metric([], latest.total_seconds() if latest is not None else 0.0)
     yield refused
+    held = GaugeMetricFamily(
+        "jaga_hub_decision_purge_held_chains",
+        "Devices whose anchored audit chain decision retention last kept whole, with entries"
+        " older than the window, because a break or pruned record of it is open: look into"
+        " the record and acknowledge it, or the device's decisions are kept for ever (jaga"
+        " hub purge-expired names each)",
+    )
+    if newest is not None:
+        held.add_metric([], float(newest.held_chains))
+    yield held
 
 
 def _count_by_site(query: QuerySet[Any]) -> list[tuple[int, int]]:

@@ -80,11 +80,15 @@ device's lock (the anchor's), leaving the segment's ``AnchoredCheckpoint`` (the 
 deleted, from which the rest verifies; the database's triggers let nothing else go, and the
 checkpoint only forward) and counting the device's entries down with them
 (``AuditChainState.entries``). Nothing of a device's chain goes while a break or pruned
-record of it is open: the operator who looks into it may need the entries. As the prefix
-stops at the first entry not yet due, one entry's time must not hold back the rest: an
-entry whose time (the device's) lies more than ``AHEAD_TOLERATED`` (a day) past when the
-hub took it (a device clock that jumped ahead), or that the hub cannot read, is judged by
-when the hub took it alone, and the run logs how many it judged so.
+record of it is open: the operator who looks into it may need the entries. Left open, that
+record would keep the device's decisions past the window for ever, so each run names such
+devices (the record's kind, since when: ``held_chains``) in its report and log, and records
+how many, which ``/metrics`` gives (``jaga_hub_decision_purge_held_chains``, as of the last
+run), until the records are acknowledged in the admin. As the prefix stops at the first
+entry not yet due, one entry's time must not hold back the rest: an entry whose time (the
+device's) lies more than ``AHEAD_TOLERATED`` (a day) past when the hub took it (a device
+clock that jumped ahead), or that the hub cannot read, is judged by when the hub took it
+alone, and the run logs how many it judged so.
 
 Nothing of this runs on the hub's clock alone: ``purge_all``, what the command runs, first
 asks ``sync.hub.clock_check`` whether the clock is to be trusted (PostgreSQL's clock, when the
@@ -104,11 +108,11 @@ window of 0 keeps the reasons for ever too. Saved anew, the rows make the next r
 the tables due (``sync.hub.reclaim``), which takes the reason's old copies out of the files.
 
 Each run is recorded (``DecisionPurge``: the window, the cutoff, how many events, keys of
-every kind and audit entries it deleted; the reasons it forgot are logged and printed, not
-recorded), made before it deletes anything and counted up in each batch's own transaction,
-so a run killed midway has recorded what it deleted (SIGTERM, systemd's stop, closes the
-record as stopped: ``sync.hub.cli``), and logged; ``/metrics`` gives the totals and the last
-run's time.
+every kind and audit entries it deleted, how many chains it held back; the reasons it forgot
+are logged and printed, not recorded), made before it deletes anything and counted up in
+each batch's own transaction, so a run killed midway has recorded what it deleted (SIGTERM,
+systemd's stop, closes the record as stopped: ``sync.hub.cli``), and logged; ``/metrics``
+gives the totals, the last run's time and the chains it held back.
 The tables' files do not shrink: the rows' space is reused by the next ones (plain VACUUM).
 """
 
@@ -140,6 +144,7 @@ from sync.hub.models import (
     Person,
     Site,
 )
+from sync.hub.models.audit import open_records_holding
 from sync.hub.models.events import KEYS_AGED_OUT, decisions_kept_since
 from sync.hub.models.people import past_retention
 from sync.protocol import RETENTION_REASON
@@ -227,6 +232,35 @@ def _erase_if_expired(person_uid: UUID, now: datetime) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class HeldChain:
+    """A device's anchored chain that retention leaves whole, older than its window, while
+    a record of it is open (``kind``: its oldest open record's, ``since``: when the hub
+    found that)."""
+
+    device_uid: UUID
+    device_name: str
+    site: str
+    kind: str
+    since: datetime
+
+
+def held_chains(cutoff: datetime) -> list[HeldChain]:
+    """The devices whose chain holds entries the hub took before ``cutoff`` that retention
+    leaves whole while a break or pruned record of it is open, each with its oldest open
+    record; by site, then device."""
+    rows = (
+        open_records_holding(cutoff)
+        .order_by("device__site__slug", "device__name", "device_id", "detected_at")
+        .values_list("device_id", "device__uid", "device__name", "device__site__slug", "kind",
+                     "detected_at")
+    )  # fmt: skip
+    held: dict[int, HeldChain] = {}
+    for device_id, uid, name, site, kind, since in rows:
+        held.setdefault(device_id, HeldChain(uid, name, site, kind, since))
+    return list(held.values())
+
+
 @dataclass
 class DecisionReport:
     """What ``purge_decisions`` deleted (or, dry, would delete): access events and anchored
@@ -238,6 +272,7 @@ class DecisionReport:
     applied_entries: int = 0
     audit_by_site: dict[str, int] = field(default_factory=dict)
     erasure_reasons: int = 0
+    held_chains: list[HeldChain] = field(default_factory=list)
 
     @property
     def access_events(self) -> int:
@@ -272,6 +307,10 @@ def purge_decisions(
             for entity in KEYS_PURGED:
                 _purge_keys(report, _due_keys(entity, keys_cutoff, cutoff), run)
         report.erasure_reasons = _forget_all_reasons(cutoff, dry_run=run is None)
+        report.held_chains = held_chains(cutoff)
+        _log_held(report.held_chains)
+        if run is not None:
+            DecisionPurge.objects.filter(pk=run).update(held_chains=len(report.held_chains))
         for device_id, slug in _chains():
             for segment in _segments(device_id):
                 while deleted := _prune_segment(device_id, segment, cutoff, run):
@@ -435,6 +474,21 @@ def _finish(report: DecisionReport, run: int, *, complete: bool) -> None:
         report.keep_days,
         "" if complete else "; stopped before its end, the next run carries on",
     )
+
+
+def _log_held(held: list[HeldChain]) -> None:
+    if held:
+        _log.warning(
+            "decision retention: kept whole, past the window, the anchored audit chains of %d"
+            " devices while a record of each is open (look into it, then acknowledge it in"
+            " the admin's Audit breaks): %s",
+            len(held),
+            "; ".join(
+                f"device {chain.device_name} ({chain.device_uid}, site {chain.site}):"
+                f" {chain.kind} since {chain.since.isoformat()}"
+                for chain in held
+            ),
+        )
 
 
 def _chains() -> list[tuple[int, str]]:

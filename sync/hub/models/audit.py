@@ -42,7 +42,10 @@ added to it.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
+from django.db.models import Exists, OuterRef, QuerySet
 
 from sync.hub.models.sites import Device
 
@@ -204,3 +207,11 @@ class AuditBreak(models.Model):
     @property
     def is_open(self) -> bool:
         return self.acknowledged_at is None
+
+
+def open_records_holding(cutoff: datetime) -> QuerySet[AuditBreak]:
+    """The open records (breaks, pruned starts or gaps) of devices whose chain holds entries
+    the hub took before ``cutoff``: decision retention leaves such a chain whole, older than
+    its window, until an operator acknowledges them (``sync.hub.retention``)."""
+    old = AnchoredAuditEntry.objects.filter(device_id=OuterRef("device_id"), received_at__lt=cutoff)
+    return AuditBreak.objects.filter(acknowledged_at__isnull=True).filter(Exists(old))

@@ -105,8 +105,9 @@ class AppliedEntry(models.Model):
 
 class DecisionPurge(models.Model):
     """One run of decision retention (``sync.hub.retention.purge_decisions``): the window it
-    kept, the cutoff it deleted before, and how many access events, idempotency keys and
-    anchored audit entries it deleted, made as it starts and counted up with each batch
+    kept, the cutoff it deleted before, how many access events, idempotency keys and
+    anchored audit entries it deleted, and how many devices' chains it kept whole while a
+    break or pruned record of each was open, made as it starts and counted up with each batch
     (``complete`` False: it stopped on an error or SIGTERM, or, without ``finished_at``, was
     killed or is still running; the next run carries on). ``refused``, not empty: it erased
     and deleted nothing, as the hub's clock looked ``clock_ahead`` ahead
@@ -119,6 +120,8 @@ class DecisionPurge(models.Model):
     access_events = models.BigIntegerField()
     applied_entries = models.BigIntegerField()
     audit_entries = models.BigIntegerField(default=0)
+    # Devices whose chain it kept whole past the window while a record of it was open.
+    held_chains = models.IntegerField(default=0)
     complete = models.BooleanField(default=True)
     refused = models.TextField(blank=True, default="")
     clock_ahead = models.DurationField(null=True)

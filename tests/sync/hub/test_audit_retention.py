@@ -10,14 +10,23 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
+from sync.hub.audit import acknowledge
 from sync.hub.auth import issue_code
+from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import AnchoredAuditEntry, AnchoredCheckpoint, AuditBreak, Device
 from sync.hub.models.audit import REISSUED
 from sync.hub.retention import purge_decisions
 from sync.store import Store
 from tests.sync.conftest import FakeClock
-from tests.sync.hub.hubkit import Api
-from tests.sync.hub.test_audit_anchor import _registered_again, breaks, decide, held, links, send
+from tests.sync.hub.hubkit import Api, jaga_hub
+from tests.sync.hub.test_audit_anchor import (
+    _registered_again,
+    breaks,
+    decide,
+    held,
+    links,
+    send,
+)
 from tests.sync.hub.test_audit_counts import held_rows, scraped_entries
 from tests.sync.test_store_audit import tamper
 
@@ -135,18 +144,63 @@ def test_the_database_lets_only_a_prefix_go_and_the_checkpoint_only_forward(
     assert _checkpoint(api).sequence == checkpoint.sequence
 
 
-def test_a_chain_with_an_open_break_keeps_its_entries(
-    api: Api, store: Store, clock: FakeClock
+def _received_long_ago(device: Device, segment: int, count: int) -> None:
+    """``count`` entries of the device's chain the hub took two windows ago (no batch can
+    date its receipt), in a segment of their own."""
+    then = timezone.now() - timedelta(days=2 * WINDOW)
+    with connection.cursor() as cursor:
+        for sequence in range(1, count + 1):
+            cursor.execute(
+                "INSERT INTO hub_anchoredauditentry (device_id, segment, sequence, at, actor,"
+                " action, subject, details, prev_hash, entry_hash, received_at) VALUES"
+                " (%s, %s, %s, %s, 'a', 'x', 's', '{}', %s, %s, %s)",
+                [device.pk, segment, sequence, then.isoformat(), f"{sequence - 1:064}",
+                 f"{sequence:064}", then],
+            )  # fmt: skip
+        cursor.execute(
+            "UPDATE hub_auditchainstate SET entries = entries + %s WHERE device_id = %s",
+            [count, device.pk],
+        )
+
+
+def _scraped_held() -> float:
+    families = {family.name: family for family in DatabaseCollector().collect()}
+    (sample,) = families["jaga_hub_decision_purge_held_chains"].samples
+    return float(sample.value)
+
+
+def test_a_chain_with_an_open_break_keeps_its_entries_and_the_run_says_so(
+    api: Api, store: Store, clock: FakeClock, hub_database: str
 ) -> None:
+    """Nothing of a chain goes while a record of it is open: the operator who looks into it
+    may need the entries. Left unacknowledged, the device's decisions would outlive the
+    window for ever unseen: the run names the device, its record and since when, and
+    /metrics counts such chains, until the record is acknowledged."""
     decide(store, clock, 4)
     assert send(api, links(store)).status_code == 200
     tamper(store, "DELETE FROM audit_log WHERE sequence > 3")
     decide(store, clock, 3, decision="verified")
     assert send(api, links(store, after=3)).status_code == 409  # a break: open
+    (record,) = breaks(api)
+    device = Device.objects.get(uid=api.device_id)
+    _received_long_ago(device, segment=7, count=3)  # older than the window now
     count = held_rows(api)
-    _purge_later()
+    report = purge_decisions(keep_days=WINDOW)
     assert held_rows(api) == count
     assert not AnchoredCheckpoint.objects.filter(device__uid=api.device_id).exists()
+    (held,) = [chain for chain in report.held_chains if chain.site == api.site]
+    assert (held.device_uid, held.kind, held.since) == (device.uid, record.kind, record.detected_at)
+    assert _scraped_held() == len(report.held_chains)
+    done = jaga_hub("purge-expired", database_url=hub_database)  # 365 days, by default
+    assert done.returncode == 0, done.stderr
+    line = f"device {device.name} ({device.uid}, site {api.site}): {record.kind} record open since"
+    assert line in done.stdout
+    assert str(device.uid) in done.stderr  # the hub's log names it too
+    assert acknowledge(record, "operator", "looked into it")
+    after = purge_decisions(keep_days=WINDOW)
+    assert [chain for chain in after.held_chains if chain.site == api.site] == []
+    assert _scraped_held() == len(report.held_chains) - 1
+    assert after.audit_by_site[api.site] == 2  # segment 7's oldest, up to its newest
 
 
 def test_the_same_store_after_a_new_code_is_known_with_its_entry_1_deleted(
