@@ -34,8 +34,8 @@
 ``JAGA_HUB_METRICS_TOKEN`` bearer token Prometheus scrapes ``/metrics`` with (16+ characters);
                            unset: ``/metrics`` is off
 ``JAGA_HUB_DECISION_KEEP_DAYS`` days the hub keeps kiosk access decisions (default 365; 0:
-                           for ever): ``jaga hub purge-expired`` deletes older ones, and a
-                           push of one older is acknowledged, not stored (``sync.hub.retention``)
+                           for ever): ``jaga hub purge-expired`` deletes older ones, by when
+                           they happened and when the hub took them (``sync.hub.retention``)
 """
 
 from __future__ import annotations

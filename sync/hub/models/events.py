@@ -27,7 +27,7 @@ from sync.hub.models.sites import Device, Site
 
 VERIFIED = "verified"  # the decision that lets a person in (inference.face.decision.Status)
 # The entities besides access events whose idempotency keys retention deletes as they age
-# (``sync.hub.retention.KEYS_PURGED``); the keys of a catch stay for ever.
+# (``sync.hub.key_retention.KEYS_PURGED``); the keys of a catch stay for ever.
 KEYS_AGED_OUT = ("face_template", "person", "photo")
 
 
@@ -131,6 +131,14 @@ class DecisionPurge(models.Model):
 
     def __str__(self) -> str:
         return f"decision purge of {self.started_at:%Y-%m-%d %H:%M}: {self.access_events} events"
+
+
+def count_purged(run: int, **deleted: int) -> None:
+    """Add what a batch deleted to ``run``'s counts (a ``DecisionPurge``), in the batch's own
+    transaction: a run killed midway has recorded what it deleted."""
+    DecisionPurge.objects.filter(pk=run).update(
+        **{kind: F(kind) + count for kind, count in deleted.items()}
+    )
 
 
 class Change(models.Model):

@@ -26,8 +26,9 @@ from sync.hub import review
 from sync.hub.metrics import hub_metrics
 from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import AccessEvent, AppliedEntry, DecisionPurge, Person, Site
+from sync.hub.reason_retention import REASON_NOT_KEPT
 from sync.hub.reclaim import rewrite_due
-from sync.hub.retention import BATCH, REASON_NOT_KEPT, due_events, purge_decisions
+from sync.hub.retention import BATCH, due_events, purge_decisions
 from sync.protocol import RETENTION_REASON, OutboxEntry, format_timestamp
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import REPO, Api, jaga_hub

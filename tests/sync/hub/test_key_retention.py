@@ -14,8 +14,9 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from sync.hub.key_retention import KEYS_PURGED
 from sync.hub.models import AppliedEntry, Change, FaceTemplate, Person, Photo
-from sync.hub.retention import KEYS_PURGED, DecisionReport, purge_decisions
+from sync.hub.retention import DecisionReport, purge_decisions
 from sync.protocol import RETENTION_REASON, OutboxEntry
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
