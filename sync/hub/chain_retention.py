@@ -10,7 +10,8 @@ checkpoint only forward) and counting the device's entries down with them
 (``AuditChainState.entries``). Nothing of a device's chain goes while a break or pruned
 record of it is open: the operator who looks into it may need the entries. Left open, that
 record would keep the device's decisions past the window for ever, so each run names such
-devices (the record's kind, since when: ``held_chains``) in its report and log, and records
+devices (the record's kind, since when: ``held_chains``; only those of which it would delete
+something were the record acknowledged, by the same rule) in its report and log, and records
 how many, which ``/metrics`` gives (``jaga_hub_decision_purge_held_chains``, as of the last
 run), until the records are acknowledged in the admin. As the prefix stops at the first
 entry not yet due, one entry's time must not hold back the rest: an entry whose time (the
@@ -60,9 +61,10 @@ class HeldChain:
 
 
 def held_chains(cutoff: datetime) -> list[HeldChain]:
-    """The devices whose chain holds entries the hub took before ``cutoff`` that retention
-    leaves whole while a break or pruned record of it is open, each with its oldest open
-    record; by site, then device."""
+    """The devices whose chain retention leaves whole while a break or pruned record of it
+    is open, though it would delete entries of it due at ``cutoff`` were the records
+    acknowledged (not a segment's newest, nor one whose own time lies within the window),
+    each with its oldest open record; by site, then device."""
     rows = (
         open_records_holding(cutoff)
         .order_by("device__site__slug", "device__name", "device_id", "detected_at")
@@ -71,7 +73,8 @@ def held_chains(cutoff: datetime) -> list[HeldChain]:
     )  # fmt: skip
     held: dict[int, HeldChain] = {}
     for device_id, uid, name, site, kind, since in rows:
-        held.setdefault(device_id, HeldChain(uid, name, site, kind, since))
+        if device_id not in held and _any_due(device_id, cutoff):
+            held[device_id] = HeldChain(uid, name, site, kind, since)
     return list(held.values())
 
 
@@ -113,35 +116,51 @@ def _segments(device_id: int) -> list[int]:
     return list(held.values_list("segment", flat=True).distinct())
 
 
+def _any_due(device_id: int, cutoff: datetime) -> bool:
+    """Whether any segment of a device's chain has an entry due at ``cutoff`` that
+    ``_prune_segment`` would delete were no record of the chain open: its oldest, if due."""
+    return any(_due_prefix(device_id, segment, cutoff, 1)[0] for segment in _segments(device_id))
+
+
+def _due_prefix(
+    device_id: int, segment: int, cutoff: datetime, limit: int | None
+) -> tuple[list[tuple[int, str]], int]:
+    """The oldest entries of a device's segment (up to ``limit``; None: all) that happened
+    (the device's clock, ``at``, unless ``_entry_time`` sets it aside) and reached the hub
+    before ``cutoff``, never its newest, as (sequence, hash); and how many of them are
+    judged by when the hub took them alone."""
+    held = AnchoredAuditEntry.objects.filter(device_id=device_id, segment=segment)
+    newest = held.order_by("-sequence").values_list("sequence", flat=True).first()
+    if newest is None:
+        return [], 0
+    rows = held.filter(sequence__lt=newest).order_by("sequence")
+    if limit is not None:
+        rows = rows[:limit]
+    prefix: list[tuple[int, str]] = []
+    by_receipt = 0
+    for sequence, entry_hash, at, received_at in rows.values_list(
+        "sequence", "entry_hash", "at", "received_at"
+    ).iterator():
+        moment = _entry_time(at, received_at)
+        if received_at >= cutoff or (moment or received_at) >= cutoff:
+            break
+        prefix.append((sequence, entry_hash))
+        by_receipt += moment is None
+    return prefix, by_receipt
+
+
 def _prune_segment(device_id: int, segment: int, cutoff: datetime, run: int | None) -> int:
-    """Delete up to ``BATCH`` of the oldest entries of a device's segment that happened (the
-    device's clock, ``at``, unless ``_entry_time`` sets it aside) and reached the hub before
-    ``cutoff``, never its newest, moving the segment's checkpoint to the last one, in one
-    transaction under the device's lock (the anchor's, ``sync.hub.audit``), counted into
-    ``run`` in it; how many it deleted (``run`` None, a dry run: how many the whole segment
-    would lose, deleting none). Nothing while any record of the device's chain is open
-    (a break, a pruned start or gap): an operator may need the entries to look into it."""
+    """Delete up to ``BATCH`` of the oldest entries of a device's segment due at ``cutoff``
+    (``_due_prefix``), moving the segment's checkpoint to the last one, in one transaction
+    under the device's lock (the anchor's, ``sync.hub.audit``), counted into ``run`` in it;
+    how many it deleted (``run`` None, a dry run: how many the whole segment would lose,
+    deleting none). Nothing while any record of the device's chain is open (a break, a
+    pruned start or gap): an operator may need the entries to look into it."""
     with transaction.atomic():
         Device.objects.select_for_update().filter(pk=device_id).first()
         if AuditBreak.objects.filter(device_id=device_id, acknowledged_at__isnull=True).exists():
             return 0
-        held = AnchoredAuditEntry.objects.filter(device_id=device_id, segment=segment)
-        newest = held.order_by("-sequence").values_list("sequence", flat=True).first()
-        if newest is None:
-            return 0
-        rows = held.filter(sequence__lt=newest).order_by("sequence")
-        if run is not None:
-            rows = rows[:BATCH]
-        prefix: list[tuple[int, str]] = []
-        by_receipt = 0
-        for sequence, entry_hash, at, received_at in rows.values_list(
-            "sequence", "entry_hash", "at", "received_at"
-        ).iterator():
-            moment = _entry_time(at, received_at)
-            if received_at >= cutoff or (moment or received_at) >= cutoff:
-                break
-            prefix.append((sequence, entry_hash))
-            by_receipt += moment is None
+        prefix, by_receipt = _due_prefix(device_id, segment, cutoff, None if run is None else BATCH)
         if by_receipt:
             _log.warning(
                 "decision retention: %s %d anchored audit entries of device %d, segment %d,"
@@ -163,6 +182,7 @@ def _prune_segment(device_id: int, segment: int, cutoff: datetime, run: int | No
                 entry_hash=last_hash, first_sequence=first_sequence, first_hash=first_hash,
                 moved_at=timezone.now(),
             )  # fmt: skip
+        held = AnchoredAuditEntry.objects.filter(device_id=device_id, segment=segment)
         deleted, _ = held.filter(sequence__lte=last_sequence).delete()
         # Counted here, under the lock, as the anchor counts what it stores: /metrics reads it.
         AuditChainState.objects.filter(device_id=device_id).update(entries=F("entries") - deleted)

@@ -212,6 +212,7 @@ class AuditBreak(models.Model):
 def open_records_holding(cutoff: datetime) -> QuerySet[AuditBreak]:
     """The open records (breaks, pruned starts or gaps) of devices whose chain holds entries
     the hub took before ``cutoff``: decision retention leaves such a chain whole, older than
-    its window, until an operator acknowledges them (``sync.hub.retention``)."""
+    its window, until an operator acknowledges them, if any of those entries is due
+    (``sync.hub.chain_retention.held_chains`` asks)."""
     old = AnchoredAuditEntry.objects.filter(device_id=OuterRef("device_id"), received_at__lt=cutoff)
     return AuditBreak.objects.filter(acknowledged_at__isnull=True).filter(Exists(old))

@@ -210,6 +210,45 @@ def test_a_chain_with_an_open_break_keeps_its_entries_and_the_run_says_so(
     assert after.audit_by_site[api.site] == 2  # segment 7's oldest, up to its newest
 
 
+def test_a_chain_is_named_held_only_where_its_open_record_keeps_entries_due(
+    api: Api, store: Store, clock: FakeClock
+) -> None:
+    """A chain is named as held only when its open record keeps something retention would
+    delete: not for an old entry that is its segment's newest (never deleted), nor for one
+    the hub took before the window whose time (the device's) lies within it."""
+    decide(store, clock, 4)
+    assert send(api, links(store)).status_code == 200
+    tamper(store, "DELETE FROM audit_log WHERE sequence > 3")
+    decide(store, clock, 3, decision="verified")
+    assert send(api, links(store, after=3)).status_code == 409  # a break: open
+    (record,) = breaks(api)
+    device = Device.objects.get(uid=api.device_id)
+    _received_long_ago(device, segment=7, count=1)  # alone: its segment's newest
+    cutoff = timezone.now() - timedelta(days=WINDOW)
+    with connection.cursor() as cursor:  # taken before the window, dated within it
+        for sequence, at in ((1, cutoff + timedelta(hours=2)), (2, cutoff)):
+            cursor.execute(
+                "INSERT INTO hub_anchoredauditentry (device_id, segment, sequence, at, actor,"
+                " action, subject, details, prev_hash, entry_hash, received_at) VALUES"
+                " (%s, 8, %s, %s, 'a', 'x', 's', '{}', %s, %s, %s)",
+                [device.pk, sequence, at.isoformat(), f"{sequence - 1:064}", f"{sequence:064}",
+                 cutoff - timedelta(hours=2)],
+            )  # fmt: skip
+        cursor.execute(
+            "UPDATE hub_auditchainstate SET entries = entries + 2 WHERE device_id = %s",
+            [device.pk],
+        )
+    report = purge_decisions(keep_days=WINDOW)
+    assert [chain for chain in report.held_chains if chain.site == api.site] == []
+    assert _scraped_held() == len(report.held_chains)
+    dry = purge_decisions(keep_days=WINDOW, dry_run=True)
+    assert [chain for chain in dry.held_chains if chain.site == api.site] == []
+    _received_long_ago(device, segment=9, count=2)  # the first of them would go
+    report = purge_decisions(keep_days=WINDOW)
+    (held,) = [chain for chain in report.held_chains if chain.site == api.site]
+    assert (held.device_uid, held.kind) == (device.uid, record.kind)
+
+
 def test_the_same_store_after_a_new_code_is_known_with_its_entry_1_deleted(
     api: Api, store: Store, clock: FakeClock
 ) -> None:
