@@ -3,7 +3,11 @@
 
 ``pg_restore`` empties ``search_path`` while it loads data: a trigger that named the tables
 unqualified then failed with "relation hub_anchoredauditentry does not exist". Each function
-now runs on the ``search_path`` the hub migrated with.
+now runs on the schema the audit tables resolved to as the hub migrated, then ``pg_temp``:
+the schema by name, not the setting (``SET ... FROM CURRENT`` would keep ``"$user"``, which
+in a restore means the superuser restoring, not the hub's role whose schema holds the tables,
+PostgreSQL 15's advice), and ``pg_temp`` last, which PostgreSQL otherwise searches first, so
+a session's temporary table named as the checkpoints' cannot stand in for them.
 
 A restore of the data alone into a schema that has the triggers (``pg_restore --schema-only``
 then ``--data-only``) inserts each checkpoint after retention deleted the entries up to it,
@@ -67,8 +71,17 @@ BEGIN
     RETURN NEW;
 END;
 $$ LANGUAGE plpgsql;
-ALTER FUNCTION hub_audit_checkpoint_forward() SET search_path FROM CURRENT;
-ALTER FUNCTION hub_audit_entry_prefix_only() SET search_path FROM CURRENT;
+DO $$
+DECLARE
+    tables name := (SELECT relnamespace::regnamespace::name FROM pg_class
+                    WHERE oid = 'hub_anchoredauditentry'::regclass);
+BEGIN
+    EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp',
+                   'hub_audit_checkpoint_forward()'::regprocedure, tables);
+    EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp',
+                   'hub_audit_entry_prefix_only()'::regprocedure, tables);
+END;
+$$;
 """
 
 BACK = """
