@@ -178,6 +178,10 @@ DATABASES = {
 LIMITS_CACHE_ENTRIES = 100_000
 
 
+# How long a request waits on Redis (to connect, or for an answer) before it fails.
+REDIS_TIMEOUT_S = 5
+
+
 def caches_for(redis_url: str) -> dict[str, dict[str, Any]]:
     """Redis (shared by every worker and hub) when configured, else per-process memory.
 
@@ -187,7 +191,17 @@ def caches_for(redis_url: str) -> dict[str, dict[str, Any]]:
     lifted.
     """
     if redis_url:
-        redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+        redis = {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            # redis-py waits for ever by default: a Redis that takes connections and never
+            # answers (a hung host, a half-open firewall) would hold every request that counts
+            # a sign-in or notes a bad seal, each worker's threads one by one.
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_S,
+                "socket_timeout": REDIS_TIMEOUT_S,
+            },
+        }
         return {"default": redis, "limits": dict(redis)}
     memory = "django.core.cache.backends.locmem.LocMemCache"
     return {
