@@ -13,7 +13,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
@@ -55,6 +55,35 @@ def iso_moment(text: str) -> datetime:
             f"{text!r} is not a day like 2026-03-01 or a time like 2026-03-01T14:30:00Z"
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# How far past this machine's clock a time typed from another one (a laptop's, a little
+# ahead) may be before ``past_moment`` takes it for a typo of the future.
+CLOCK_SLACK = timedelta(minutes=5)
+
+
+def past_moment(text: str) -> datetime:
+    """An argparse ``type``: a time that says its offset from UTC, not in the future (up to
+    :data:`CLOCK_SLACK`). For a moment a guess would get wrong in a way that costs data: a
+    day read from its start, or a local time read as UTC, is hours off for anyone not in
+    UTC; a time in the future is a typo."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time that says its offset from UTC: write"
+            " 2026-03-01T14:30:00Z (UTC) or 2026-03-01T16:30:00+02:00 (the same time,"
+            " two hours east of UTC)"
+        )
+    now = datetime.now(UTC)
+    if moment > now + CLOCK_SLACK:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is in the future (this machine's clock says"
+            f" {now.isoformat(timespec='seconds')})"
+        )
+    return moment
 
 
 # More than any store holds or any run lasts, and well inside a SQLite INTEGER (2**63 - 1) with

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import platformdirs
 
-from sync.cli_errors import Handler, data_folder, iso_moment, reporting
+from sync.cli_errors import Handler, data_folder, iso_moment, past_moment, reporting
 from sync.errors import SyncError
 from sync.filelock import HeldLock
 from sync.protocol.types import check_slug
@@ -140,12 +140,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     _data_option(renew)
     renew.add_argument(
         "--restored-at",
-        type=iso_moment,
+        type=past_moment,
         default=None,
         metavar="WHEN",
-        help="when you restored the database (2026-03-01T14:30:00Z; UTC unless it says): a"
-        " site renewed since then, by the hub itself (it served before this command) or by"
-        " this command, keeps its epoch, so its devices do not sync everything a second time"
+        help="when you restored the database, with its offset from UTC"
+        " (2026-03-01T14:30:00Z, or 2026-03-01T16:30:00+02:00): a site the hub itself"
+        " renewed since then (it served before this command) keeps its epoch, so its devices"
+        " do not sync everything a second time; a renewal by this command is never kept"
         " (not before the backup was taken: a renewal the backup holds was rewound too)",
     )
     renew.set_defaults(handler=renew_log_epoch)
@@ -459,13 +460,23 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
         " devices push again what they authored and pull their site again from the start"
     )
     for slug, at in done.kept.items():
-        by = "by the hub itself" if slug in done.by_hub else "by this command"
-        print(f"  site {slug}: kept, renewed {by} at {at.isoformat()}, after the restore")
+        print(
+            f"  site {slug}: kept, renewed by the hub itself at {at.isoformat()},"
+            " not before the --restored-at given"
+        )
     for slug, at in done.by_hub.items():
-        if slug in done.renewed:
+        if slug not in done.renewed:
+            continue
+        if args.restored_at is None:
             print(
                 f"  site {slug}: renewed again (the hub itself had renewed it at"
-                f" {at.isoformat()}; after the restore? --restored-at would have kept it)"
+                f" {at.isoformat()}; if that was after the restore, --restored-at would have"
+                " kept it)"
+            )
+        else:
+            print(
+                f"  site {slug}: renewed again (the hub itself had renewed it at"
+                f" {at.isoformat()}, before the --restored-at given)"
             )
     return 0
 

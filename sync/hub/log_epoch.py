@@ -13,10 +13,15 @@ Two things renew it:
 - ``jaga hub renew-log-epoch``, which an admin runs after any restore (README): every
   site's, since a restore rewinds them all, and a device that pushed after the backup but
   has not pulled since is not ahead of its log; told when the restore was
-  (``--restored-at``), all but those renewed since (the hub served before the command,
-  and renewed them itself), whose devices already start again: a second renewal would have
-  them push all they hold and pull from 0 once more. The rows cannot tell a renewal made
-  since the restore from one the backup held, so without the time it renews them all;
+  (``--restored-at``, a time with its offset from UTC, not in the future), all but those
+  the hub itself renewed since (it served before the command), whose devices already start
+  again: a second renewal would have them push all they hold and pull from 0 once more.
+  Only the hub's own renewal is kept: it needs a sealed tip past the log, evidence of a
+  rewind; the command's is none (one the backup held, kept on a time given too early, had
+  the devices never send again what the restore lost: their access decisions, in no change
+  log, for good). The rows cannot tell a renewal made since the restore from one the
+  backup held (both are a time and an epoch; any row written after the renewal may be one
+  written after the restore too), so without the time it renews them all;
 - the hub itself, as a safety net, when a pull shows the log was rewound, on evidence the
   hub sealed itself: every pull answer that names the epoch and brings changes carries the
   hub's seal of its last change (``LOG_SEAL_HEADER``, ``seal_tip``: an HMAC over the site,
@@ -96,8 +101,9 @@ _SEAL_SALT = "jaga.hub.log_epoch.seal"  # no other HMAC of the key's can pass fo
 @dataclass(frozen=True)
 class Renewals:
     """What ``renew_log_epochs`` did, by site slug: the new epoch of each site it renewed;
-    when each site it kept was renewed (since the restore); when the hub itself renewed
-    each site it had renewed last (since the command last did), kept or renewed again."""
+    when the hub itself renewed each site it kept (not before the time given); when the hub
+    itself renewed each site it had renewed last (since the command last did), kept or
+    renewed again."""
 
     renewed: dict[str, UUID]
     kept: dict[str, datetime]
@@ -105,13 +111,15 @@ class Renewals:
 
 
 def renew_log_epochs(restored_at: datetime | None = None) -> Renewals:
-    """Give every site's change log a new epoch, in one transaction, but for a site renewed
-    since ``restored_at`` (when the database was restored; None: not said), by the hub itself
-    or by this command: its devices already start again, and a second renewal would have
-    them push all they hold and pull from 0 once more. The rows cannot tell the renewals
-    made since the restore from those the backup held (both are a time and an epoch), so
-    the admin says when the restore was. Each site, kept or not, is marked as restored by
-    the admin (``Site.log_epoch_restored_at``, which the audit's pruned gaps rely on)."""
+    """Give every site's change log a new epoch, in one transaction, but for a site the hub
+    itself renewed since ``restored_at`` (when the database was restored; None: not said):
+    its devices already start again, and a second renewal would have them push all they
+    hold and pull from 0 once more. A renewal by this command is never kept: it is no
+    evidence of a rewind, and one the backup held, kept on a time too early, would lose
+    for good what devices pushed after the backup. The rows cannot tell the renewals made
+    since the restore from those the backup held (both are a time and an epoch), so the
+    admin says when the restore was. Each site, kept or not, is marked as restored by the
+    admin (``Site.log_epoch_restored_at``, which the audit's pruned gaps rely on)."""
     renewed: dict[str, UUID] = {}
     kept: dict[str, datetime] = {}
     with transaction.atomic():
@@ -119,7 +127,7 @@ def renew_log_epochs(restored_at: datetime | None = None) -> Renewals:
         sites = list(Site.objects.order_by("pk"))  # as renewed by the time the locks held
         by_hub = {site.slug: at for site in sites if (at := _renewed_by_hub(site)) is not None}
         for site in sites:
-            at = site.log_epoch_renewed_at
+            at = by_hub.get(site.slug)
             if restored_at is not None and at is not None and at >= restored_at:
                 kept[site.slug] = at
                 site.log_epoch_restored_at = timezone.now()
@@ -190,7 +198,7 @@ def pull_epoch(
             "site %s: a device pulled from cursor %d (a change this hub sealed), %s %d: the"
             " database looks restored from a backup; renewing the site's log epoch"
             " (run `jaga hub renew-log-epoch --restored-at WHEN` after a restore: it renews"
-            " every site's but those renewed since then)",
+            " every site's but those the hub itself renewed since then)",
             current.slug, cursor, evidence, current.last_cursor,
         )  # fmt: skip
         return _renew(current)

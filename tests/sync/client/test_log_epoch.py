@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -615,3 +615,91 @@ def test_the_command_after_the_hub_renewed_a_site_by_itself_does_not_renew_it_ag
         assert again.pull.full_pull is None and again.push.acknowledged == 0
         said = capsys.readouterr().out
         assert f"site {site_slug}: kept" in said and "by the hub itself" in said, said
+        assert "after the restore" not in said  # the command cannot know that (review s19b)
+
+
+def test_a_renewal_by_the_command_before_the_backup_is_not_kept_whatever_time_is_given(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """The command renewed the site, then the backup was taken, then a kiosk pushed
+    decisions, then the restore. Given a restore time before that renewal (a day read from
+    its start, a local time read as UTC), the command kept the site: the kiosk never sent
+    the decisions again, and access decisions are in no change log for the seal to catch:
+    lost for good (review s19b). A renewal by the command is never kept."""
+    from sync.hub.models import AccessEvent
+
+    device = new_device(tmp_path, live_hub.url, site_slug, name="kiosk-early")
+    dump = tmp_path / "hub.dump"
+    data = str(tmp_path / "hub")
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        add_access_events(store, site_slug, 1)
+        client.sync_once()
+        too_early = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+        assert main(["hub", "renew-log-epoch", "--data", data]) == 0  # an earlier restore
+        client.sync_once()
+        _backup(dump)
+        lost = add_access_events(store, site_slug, 3)
+        client.sync_once()
+        _restore(dump)
+        assert main(["hub", "renew-log-epoch", "--data", data, "--restored-at", too_early]) == 0
+
+        client.sync_once()
+        client.sync_once()
+
+        assert AccessEvent.objects.filter(uid__in=lost).count() == 3
+        assert drained(store)
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["2026-03-01", "2026-03-01T14:30:00", "next-year"],
+    ids=["a-day", "no-offset", "in-the-future"],
+)
+def test_a_restore_time_without_an_offset_or_in_the_future_is_refused(
+    when: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bare day was read from its start and a time without an offset as UTC: too early
+    for an admin west of UTC, which kept a renewal the backup held (review s19b). A time in
+    the future renewed every site without a word. Each is refused, saying how to write it."""
+    if when == "next-year":
+        when = datetime(datetime.now(UTC).year + 1, 1, 1, tzinfo=UTC).isoformat()
+    with pytest.raises(SystemExit) as usage:
+        main(["hub", "renew-log-epoch", "--restored-at", when])
+    assert usage.value.code == 2
+    said = capsys.readouterr().err
+    assert "--restored-at" in said
+    if when.startswith("2026-03-01"):
+        assert "2026-03-01T14:30:00Z" in said and "+02:00" in said, said
+    else:
+        assert "future" in said, said
+
+
+def test_the_command_renews_again_a_site_the_hub_renewed_before_the_time_given(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hub renewed the site by itself before the restore time given: the backup held
+    that renewal, so the command renews it again, and says so without the hint to give
+    ``--restored-at`` (it was given: review s19b)."""
+    device = new_device(tmp_path, live_hub.url, site_slug, name="kiosk-hint")
+    dump = tmp_path / "hub.dump"
+    with device.open() as store, httpx.Client() as http:
+        client = device.client(store, http)
+        add_observations(store, 1, "catch-a")
+        client.sync_once()
+        _backup(dump)
+        add_observations(store, 1, "catch-b")
+        client.sync_once()
+        _restore(dump)
+        first = client.sync_once()  # the hub renews the site by itself
+        assert first.pull.full_pull is not None and first.pull.full_pull.renewed
+        capsys.readouterr()
+        later = datetime.now(UTC).isoformat()
+
+        data = str(tmp_path / "hub")
+        assert main(["hub", "renew-log-epoch", "--data", data, "--restored-at", later]) == 0
+
+        said = capsys.readouterr().out
+        assert f"site {site_slug}: renewed again" in said, said
+        assert "would have kept it" not in said, said
+

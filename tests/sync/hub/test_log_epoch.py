@@ -341,3 +341,33 @@ def test_the_command_told_when_the_hub_was_restored_keeps_the_sites_renewed_sinc
     assert _epoch(api) == renewed and _renewed_at(api.site) == by_hub
     assert Site.objects.get(slug=api.site).log_epoch_restored_at is not None
     assert api.site in renew_log_epochs().renewed  # not told: every site, as before
+
+
+def test_a_renewal_by_the_command_is_never_kept_only_one_the_hub_made_by_itself(
+    api: Api, other_api: Api
+) -> None:
+    """The command kept any site renewed since ``restored_at``, its own renewals too: a
+    restore time too early (a day, read from its start, or a local time read as UTC) kept a
+    renewal the backup held, and the decisions pushed after the backup were lost for good
+    (review s19b). A renewal by the command is no evidence of a rewind since the restore:
+    only the hub's own is (a sealed tip past its log), so only that is kept."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sync.hub.log_epoch import renew_log_epochs
+    from sync.hub.models import Site
+
+    early = timezone.now() - timedelta(hours=1)
+    by_command = renew_log_epochs().renewed[other_api.site]  # the backup holds it
+    earlier = timezone.now() - timedelta(hours=2)  # the command renewed api's site long ago
+    Site.objects.filter(slug=api.site).update(
+        log_epoch_renewed_at=earlier, log_epoch_restored_at=earlier
+    )
+    renewed = _renew_by_itself(api)
+
+    result = renew_log_epochs(restored_at=early)
+
+    assert other_api.site in result.renewed and other_api.site not in result.kept
+    assert _epoch(other_api) != str(by_command)
+    assert api.site in result.kept and _epoch(api) == renewed
