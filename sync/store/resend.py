@@ -5,10 +5,15 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
 ``sync.client.log_epoch``), the device queues again, in one transaction:
 
 - the acknowledged entries the outbox keeps (catches and their edits, photos, this device's
-  erasures; since its registration), each under its own idempotency key (an erasure under a
-  new one: its tombstone no longer holds the reason typed, ``Outbox.settle``, and a hub that
-  still holds the first key would refuse it as other content), with its own payload and
-  time, in its own order; renumbered: its tombstones before everything queued
+  erasures; since its registration), each with its own payload and time, in its own order,
+  and its own idempotency key: the first, a duplicate to a hub that still holds it (a
+  retention erasure too, whose payload ``Outbox.settle`` leaves as it is: under a new key,
+  one the hub put off as early, ``early_retention``, would be applied again and the person
+  logged again for every device), but a new one for a tombstone that gives
+  ``REASON_NOT_KEPT`` (``settle`` replaced the reason typed: under its first key, a hub
+  that still holds it would refuse it as other content; one given it from the start, read
+  from the erasure ledger, goes under a new one too, and a hub that has the person erased
+  answers it unchanged); renumbered: its tombstones before everything queued
   now (a badge an erasure freed may be held by a person enrolled since), the others after
   it (so the people go before their photos). A payload blanked by an erasure stays as it
   is. A photo's bytes are uploaded again once the hub acknowledges it again;
@@ -52,7 +57,7 @@ from sync.store.clock import Clock, format_timestamp
 from sync.store.outbox import ERASED_PAYLOAD, Outbox
 from sync.store.people import people_of_site, person_payload, template_payload
 from sync.store.records import ModelRef
-from sync.store.retention import RECORDED_ERASURES
+from sync.store.retention import REASON_NOT_KEPT, RECORDED_ERASURES
 from sync.store.state_rows import get_value, put_value
 
 if TYPE_CHECKING:
@@ -204,16 +209,18 @@ def _kept(connection: Any, clock: Clock, *, tombstones: bool) -> int:
     renumbered after those queued before, in their order."""
     which = "operation = 'tombstone'" if tombstones else "operation != 'tombstone'"
     rows = connection.execute(
-        "SELECT sequence, idempotency_key, entity, entity_uid, operation, payload, created_at"
-        f" FROM outbox WHERE {_KEPT} AND {which} ORDER BY sequence",
-        (ERASED_PAYLOAD,),
+        "SELECT sequence, idempotency_key, json_extract(payload, '$.reason') = ?, entity,"
+        f" entity_uid, operation, payload, created_at FROM outbox WHERE {_KEPT} AND {which}"
+        " ORDER BY sequence",
+        (REASON_NOT_KEPT, ERASED_PAYLOAD),
     ).fetchall()
     now = format_timestamp(clock.now())
-    for sequence, key, *entry in rows:
+    for sequence, key, not_kept, *entry in rows:
         connection.execute("DELETE FROM outbox WHERE sequence = ?", (sequence,))
         # A tombstone's payload lost its reason once acknowledged (``Outbox.settle``): under
         # its first key, a hub that still holds the key would refuse it as other content.
-        fresh = str(uuid.uuid4()) if tombstones else key
+        # Any other keeps its first key, a duplicate to a hub that holds it (see the module).
+        fresh = str(uuid.uuid4()) if tombstones and not_kept else key
         connection.execute(
             "INSERT INTO outbox (idempotency_key, entity, entity_uid, operation, payload, state,"
             " created_at, state_changed_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",

@@ -32,6 +32,7 @@ from sync.protocol import (
 from sync.protocol.types import Cursor
 from sync.store import Store
 from tests.sync.client.devices import (
+    SkewedClock,
     add_access_events,
     add_observations,
     add_photo_observation,
@@ -703,3 +704,37 @@ def test_the_command_renews_again_a_site_the_hub_renewed_before_the_time_given(
         assert f"site {site_slug}: renewed again" in said, said
         assert "would have kept it" not in said, said
 
+
+def test_a_retention_erasure_sent_again_keeps_its_first_key(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """A kiosk whose clock ran ahead erased a person for retention; the hub put it off
+    (``early_retention``) and logged the person again. After a renewal without a restore,
+    the tombstone went again under a new key: applied again, it logged the person and
+    template once more for every device (review s19b). Its payload never changed after
+    acknowledgement (``RETENTION_REASON`` is kept), so it goes under its first key: a
+    duplicate to a hub that still holds it."""
+    from sync.hub.models import AppliedEntry, Change
+
+    device = new_device(tmp_path, live_hub.url, site_slug, name="kiosk-ahead")
+    with httpx.Client() as http:
+        with device.open() as store:
+            person = enrol(store, site_slug, "E-1", seed=81)
+            device.client(store, http).sync_once()
+        with device.open(clock=SkewedClock(timedelta(days=400))) as store:
+            device.client(store, http).sync_once()  # erased by its clock; the hub: early
+        with device.open() as store:
+            client = device.client(store, http)
+            client.sync_once()
+            client.sync_once()
+            tombstones = AppliedEntry.objects.filter(entity_uid=person, operation="tombstone")
+            assert list(tombstones.values_list("outcome", flat=True)) == ["early_retention"]
+            logged = Change.objects.filter(entity_uid=person).count()
+            assert main(["hub", "renew-log-epoch", "--data", str(tmp_path / "hub")]) == 0
+
+            client.sync_once()
+            client.sync_once()
+
+            assert tombstones.count() == 1
+            assert Change.objects.filter(entity_uid=person).count() == logged
+            assert not store.outbox.quarantined() and drained(store)
