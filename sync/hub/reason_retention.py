@@ -10,7 +10,20 @@ hub's clock), then gives both ``REASON_NOT_KEPT`` instead, in batches of ``BATCH
 the person; a device's replay of its tombstone is answered by its idempotency key as
 before. The retention purge's own reason (``RETENTION_REASON``) names no one and stays. A
 window of 0 keeps the reasons for ever too. Saved anew, the rows make the next rewrite of
-the tables due (``sync.hub.reclaim``), which takes the reason's old copies out of the files.
+the tables due (``sync.hub.reclaim``), which takes the reason's old copies out of those two
+tables' files.
+
+It does not reach the anchored audit chains (``sync.hub.models.audit``): the erasing
+device's ``person.erased`` entry holds the reason typed, and so does the one each device
+that held the person writes when it pulls the tombstone (``sync.client.apply``), each
+anchored on the hub on its device's clock. A hash-chained entry cannot be blanked without
+breaking its chain, so they go by audit retention (``sync.hub.chain_retention``): only as
+their segment's prefix once due, never while a break or pruned record of the device is
+open, and never the segment's newest entry, which a device that writes nothing after it
+(retired, or its segment left behind by a new registration) keeps for good. An entry
+deleted stays in ``hub_anchoredauditentry``'s file as a dead row until PostgreSQL reuses
+its space: ``ERASED_DATA_TABLES`` leaves that table out, as a ``VACUUM FULL`` of every
+device's audit entries would lock out every device's audit push for as long as it ran.
 """
 
 from __future__ import annotations
