@@ -66,7 +66,7 @@ from django.utils import timezone
 from sync.hub.apply.changes import lock_sites
 from sync.hub.apply.people import erase
 from sync.hub.chain_retention import HeldChain, held_chains, log_held, prune_chains
-from sync.hub.clock_check import ClockVerdict, check_clock, record_refusal
+from sync.hub.clock_check import ClockVerdict, boot_fields, check_clock, record_refusal
 from sync.hub.key_retention import KEYS_PURGED, due_keys, purge_keys
 from sync.hub.models import AccessEvent, DecisionPurge, Site
 from sync.hub.models.events import count_purged, decisions_kept_since
@@ -182,6 +182,8 @@ def purge_decisions(
     cutoff = decisions_kept_since(now, days)
     report = DecisionReport(days, cutoff)
     if cutoff is None:
+        if not dry_run:  # nothing to delete, yet the run the next one compares its clock with
+            _finish(report, _begin(report, None, started), complete=True)
         return report
     sites = dict(Site.objects.order_by("pk").values_list("pk", "slug"))
     run = None if dry_run else _begin(report, cutoff, started)
@@ -244,13 +246,13 @@ def _delete_batch(site_id: int, cutoff: datetime, run: int) -> int:
     return len(uids)
 
 
-def _begin(report: DecisionReport, cutoff: datetime, started: datetime) -> int:
+def _begin(report: DecisionReport, cutoff: datetime | None, started: datetime) -> int:
     """The run's record, made before it deletes anything and counted up in each batch's
     transaction: a run killed midway (SIGKILL, a power cut) has recorded what it deleted,
-    left without ``finished_at``."""
+    left without ``finished_at``. With the host's boot, for the next run's clock check."""
     run = DecisionPurge.objects.create(
         started_at=started, finished_at=None, keep_days=report.keep_days, cutoff=cutoff,
-        access_events=0, applied_entries=0, audit_entries=0, complete=False,
+        access_events=0, applied_entries=0, audit_entries=0, complete=False, **boot_fields(),
     )  # fmt: skip
     return int(run.pk)
 

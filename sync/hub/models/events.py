@@ -111,12 +111,16 @@ class DecisionPurge(models.Model):
     (``complete`` False: it stopped on an error or SIGTERM, or, without ``finished_at``, was
     killed or is still running; the next run carries on). ``refused``, not empty: it erased
     and deleted nothing, as the hub's clock looked ``clock_ahead`` ahead
-    (``sync.hub.clock_check``); such a record is not a run."""
+    (``sync.hub.clock_check``); such a record is not a run. ``cutoff`` is None for a run of a
+    hub that keeps decisions for ever (``keep_days`` 0): recorded all the same, as the run the
+    next one's clock is compared with. ``boot_id`` and ``boot_seconds``: the host's boot and
+    its boot time (``CLOCK_BOOTTIME``) as the run started, for the next run on the same boot
+    to tell a clock that jumped from time that passed (empty and None: not known)."""
 
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True)
     keep_days = models.IntegerField()
-    cutoff = models.DateTimeField()
+    cutoff = models.DateTimeField(null=True)
     access_events = models.BigIntegerField()
     applied_entries = models.BigIntegerField()
     audit_entries = models.BigIntegerField(default=0)
@@ -125,6 +129,8 @@ class DecisionPurge(models.Model):
     complete = models.BooleanField(default=True)
     refused = models.TextField(blank=True, default="")
     clock_ahead = models.DurationField(null=True)
+    boot_id = models.CharField(max_length=64, blank=True, default="")
+    boot_seconds = models.FloatField(null=True)
 
     class Meta:
         ordering = ("-started_at",)
