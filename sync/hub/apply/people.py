@@ -42,6 +42,7 @@ from django.utils import timezone
 from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
 from sync.hub.apply.lww import initial_versions, merge
+from sync.hub.clock_check import check_clock
 from sync.hub.models import Change, Device, ErasedChange, FaceTemplate, Person, Site
 from sync.hub.models.people import TEMPLATE_DIM, past_retention
 from sync.protocol import (
@@ -97,12 +98,18 @@ def _refuse_held_badge(ctx: EntryContext, payload: PersonUpsert) -> None:
     if not payload.external_id:
         return
     now = timezone.now()
-    expired = (
+    expired = list(
         past_retention(now)
         .select_for_update()
         .filter(site=ctx.site, external_id=payload.external_id)
         .exclude(uid=payload.person_uid)
     )
+    if expired and not (clock := check_clock(now)).trusted:
+        raise EntryNotYetError(
+            f"its badge is held by person {expired[0].uid} of this site, past retention by"
+            f" the hub's clock only, which it does not trust now ({clock.reason}): sent again"
+            " at each sync, it is enrolled once the hub's clock is trusted"
+        )
     for person in expired:
         erase(person, erased_at=now, reason=RETENTION_REASON, origin=None)
     holder = (
@@ -137,7 +144,9 @@ def apply_tombstone(ctx: EntryContext, payload: PersonTombstone) -> str:
 
 
 def _retention_ended(person: Person) -> bool:
-    return bool(past_retention(timezone.now()).filter(pk=person.pk).exists())
+    """Past retention by the hub's clock, and that clock trusted (``sync.hub.clock_check``)."""
+    now = timezone.now()
+    return past_retention(now).filter(pk=person.pk).exists() and check_clock(now).trusted
 
 
 def _log_early_retention(ctx: EntryContext, person: Person, payload: PersonTombstone) -> None:

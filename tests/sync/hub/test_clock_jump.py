@@ -11,6 +11,7 @@ The host's boot time (``CLOCK_BOOTTIME``) is real and does not move: a jump on t
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from sync.hub.clock_check import ClockEvidence, judge
 from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import AccessEvent, DecisionPurge, Device, Person
 from sync.hub.retention import purge_all, purge_decisions
-from sync.protocol import format_timestamp
+from sync.protocol import RETENTION_REASON, format_timestamp
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 from tests.sync.hub.test_clock_check import rebooted
@@ -182,4 +183,36 @@ def test_keep_for_ever_catches_a_jump_while_the_hub_serves(api: Api) -> None:
             _event_at(api, api, now)
             out = purge_all()
     assert not out.clock.trusted and out.decisions is None
+    assert not _erased(person)
+
+
+def test_a_badge_holder_is_not_erased_on_a_clock_not_trusted(api: Api) -> None:
+    """A new enrolment under the badge of a holder past retention by the hub's clock only,
+    60 days ahead: the holder is kept and the enrolment waits (retryable), as for any held
+    badge, until the clock is trusted again."""
+    now = REAL_NOW()
+    badge = f"B-clock-{uuid.uuid4().hex[:8]}"
+    holder = _consented_until(api, now + timedelta(days=30), badge=badge)
+    with override_settings(JAGA_HUB_DECISION_KEEP_DAYS=365):
+        purge_decisions(now - timedelta(days=1))
+        with clock_ahead(JUMP):
+            pushed = api.push(e.entry("person", "upsert", e.person(api.site, badge=badge)))
+    assert not _erased(holder)
+    [rejected] = pushed["rejected"]
+    assert rejected["retryable"], rejected
+    assert "clock" in rejected["reason"], rejected
+
+
+def test_a_retention_tombstone_is_not_applied_on_a_clock_not_trusted(api: Api) -> None:
+    """The site's clocks all 60 days ahead: a kiosk's retention tombstone for someone with 30
+    days of consent left is acknowledged without erasing them (``EARLY_RETENTION``)."""
+    now = REAL_NOW()
+    person = _consented_until(api, now + timedelta(days=30))
+    with override_settings(JAGA_HUB_DECISION_KEEP_DAYS=365):
+        purge_decisions(now - timedelta(days=1))
+        with clock_ahead(JUMP):
+            tomb = e.tombstone(person, now + JUMP)
+            tomb["reason"] = RETENTION_REASON
+            pushed = api.push(e.entry("person", "tombstone", tomb, entity_uid=person))
+    assert pushed["rejected"] == [], pushed
     assert not _erased(person)
