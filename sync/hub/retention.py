@@ -11,7 +11,8 @@ erase their own copies at each sync as well (``sync.client.client``), by their o
 hub applies such a tombstone only once the person is past retention by its clock, so a
 device whose clock is ahead erases nobody early but its own copy
 (``sync.hub.apply.people``). A badge held by someone past retention is freed at once, by
-the same erasure, when someone enrols under it.
+the same erasure, when someone enrols under it (both by a clock ``sync.hub.clock_check``
+trusts).
 
 Nothing renews a consent (devices enrol and erase people, the admin only erases): a person
 past retention who consents again is enrolled again, as a new person.
@@ -34,18 +35,19 @@ Its other parts: the idempotency keys that may go as old (``sync.hub.key_retenti
 each device's anchored audit chain's oldest entries (``sync.hub.chain_retention``), and
 the reasons typed of old erasures (``sync.hub.reason_retention``).
 
-Nothing of this runs on the hub's clock alone: ``purge_all``, what the command runs, first
-asks ``sync.hub.clock_check`` whether the clock is to be trusted (PostgreSQL's clock, when the
-hub last ran a purge, and after a gap of weeks the devices' own clocks). A clock that looks
-ahead erases and deletes nothing, and the command says why and fails until the clock is set
-right or an operator passes ``--trust-clock``.
+Nothing of this runs on the hub's clock alone: ``purge_all``, what the command runs, first asks
+``sync.hub.clock_check`` whether the clock is to be trusted (PostgreSQL's clock, the host's
+boot time since the last run, when the hub last ran a purge, and after a gap of weeks the
+devices' own clocks). A clock that looks ahead erases and deletes nothing, and the command says
+why and fails until the clock is set right or an operator passes ``--trust-clock``.
 
-Each run is recorded (``DecisionPurge``: the window, the cutoff, how many events, keys of
-every kind and audit entries it deleted, how many chains it held back; the reasons it forgot
-are logged and printed, not recorded), made before it deletes anything and counted up in
-each batch's own transaction, so a run killed midway has recorded what it deleted (SIGTERM,
-systemd's stop, closes the record as stopped: ``sync.hub.cli``), and logged; ``/metrics``
-gives the totals, the last run's time and the chains it held back.
+Each run is recorded, with the host's boot for the next run's clock check, and even when
+decisions are kept for ever (no cutoff, nothing deleted) (``DecisionPurge``: the window, the
+cutoff, how many events, keys of every kind and audit entries it deleted, how many chains it
+held back; the reasons it forgot are logged and printed, not recorded), made before it deletes
+anything and counted up in each batch's own transaction, so a run killed midway has recorded
+what it deleted (SIGTERM, systemd's stop, closes the record as stopped: ``sync.hub.cli``), and
+logged; ``/metrics`` gives the totals, the last run's time and the chains it held back.
 The tables' files do not shrink: the rows' space is reused by the next ones (plain VACUUM).
 
 """

@@ -12,19 +12,23 @@ and enrol again under the right badge). Pushes of a site run one at a time (its 
 lock), so two kiosks cannot both take a badge. A holder past their retention date is no
 holder: already gone for devices and search, and due to the daily purge, they are erased
 then and there (``RETENTION_REASON``), so someone who consents again may be enrolled again
-under their badge.
+under their badge; but only on a clock the purge's check trusts (``sync.hub.clock_check``,
+asked only when such a holder exists): otherwise the holder is kept and the enrolment
+refused as not yet (``EntryNotYetError``), so the kiosk keeps it queued and sends it again at
+each sync until the clock is trusted.
 
 A device erases people at each sync once their retention date has passed by its own clock
 (``People.purge_expired``). A clock ahead would have that tombstone erase someone everywhere
-before their time, for good; so the hub applies a tombstone with ``RETENTION_REASON`` only
-once the person is past retention by the hub's own clock. Earlier, it acknowledges the
-tombstone without erasing (``Outcome.EARLY_RETENTION``, counted in the entries metric and
-logged as a warning naming the device): the device's queue drains, the site's other devices
-keep the person, and the hub's purge (``sync.hub.retention``) erases them on time and tells
-every device. The device that sent it has already erased its own copy, so the hub logs the
-person and their templates again (``_send_again``): that device pulls them back, its retention
-tombstone acknowledged (``sync.client.apply``), and the others apply them unchanged. While its
-clock stays ahead it erases them again at each sync, and gets them back again.
+before their time, for good; so the hub applies a tombstone with ``RETENTION_REASON`` only once
+the person is past retention by the hub's own clock, and that clock trusted by the purge's
+check. Earlier, it acknowledges the tombstone without erasing (``Outcome.EARLY_RETENTION``,
+counted in the entries metric and logged as a warning naming the device): the device's queue
+drains, the site's other devices keep the person, and the hub's purge (``sync.hub.retention``)
+erases them on time and tells every device. The device that sent it has already erased its own
+copy, so the hub logs the person and their templates again (``_send_again``): that device pulls
+them back, its retention tombstone acknowledged (``sync.client.apply``), and the others apply
+them unchanged. While its clock stays ahead it erases them again at each sync, and gets them
+back again.
 """
 
 from __future__ import annotations
