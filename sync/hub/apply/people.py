@@ -47,6 +47,7 @@ from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
 from sync.hub.apply.lww import initial_versions, merge
 from sync.hub.clock_check import check_clock
+from sync.hub.erasure_journal import ErasureKind, JournaledErasure, journal_on_commit
 from sync.hub.models import Change, Device, ErasedChange, FaceTemplate, Person, Site
 from sync.hub.models.people import TEMPLATE_DIM, past_retention
 from sync.protocol import (
@@ -115,7 +116,7 @@ def _refuse_held_badge(ctx: EntryContext, payload: PersonUpsert) -> None:
             " at each sync, it is enrolled once the hub's clock is trusted"
         )
     for person in expired:
-        erase(person, erased_at=now, reason=RETENTION_REASON, origin=None)
+        erase(person, erased_at=now, reason=RETENTION_REASON, origin=None, kind=ErasureKind.BADGE)
     holder = (
         Person.objects.filter(site=ctx.site, external_id=payload.external_id, erased_at=None)
         .exclude(uid=payload.person_uid)
@@ -143,7 +144,13 @@ def apply_tombstone(ctx: EntryContext, payload: PersonTombstone) -> str:
             _log_early_retention(ctx, person, payload)
             _send_again(person)
             return Outcome.EARLY_RETENTION
-    erase(person, erased_at=payload.erased_at, reason=payload.reason, origin=ctx.device)
+    erase(
+        person,
+        erased_at=payload.erased_at,
+        reason=payload.reason,
+        origin=ctx.device,
+        kind=ErasureKind.DEVICE,
+    )
     return Outcome.APPLIED
 
 
@@ -184,7 +191,14 @@ def _send_again(person: Person) -> None:
         _log_template(person.site, payload, origin=None)
 
 
-def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | None) -> None:
+def erase(
+    person: Person,
+    *,
+    erased_at: datetime,
+    reason: str,
+    origin: Device | None,
+    kind: ErasureKind | None,
+) -> None:
     """Blank the person, delete their templates and photos, and tell the site's devices.
 
     Earlier changes about the person (their upserts carry the personal data) leave the change
@@ -194,6 +208,11 @@ def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | 
     in the admin's history (``_forget_in_admin_history``). Runs inside the caller's
     transaction with the person's row locked. Deleted and blanked rows stay in PostgreSQL's
     files as dead rows until the tables are rewritten (``sync.hub.reclaim``, daily).
+
+    Once the caller's transaction commits, the erasure is journaled as ``kind`` in the hub's
+    data folder (``sync.hub.erasure_journal``), so a restore of the database cannot undo it;
+    ``kind`` None: one applied again from that journal (``sync.hub.erasure_replay``), there
+    already.
     """
     related = [person.uid, *person.templates.values_list("uid", flat=True),
                *person.photos.values_list("uid", flat=True)]  # fmt: skip
@@ -222,6 +241,10 @@ def erase(person: Person, *, erased_at: datetime, reason: str, origin: Device | 
     person.erasure_reason = reason
     person.save()
     _forget_in_admin_history(person, name)
+    if kind is not None:
+        journal_on_commit(
+            JournaledErasure(person.uid, person.site.slug, person.erased_at, str(kind))
+        )
     tombstone = PersonTombstone(person_uid=person.uid, erased_at=person.erased_at, reason=reason)
     append_change(
         person.site,
