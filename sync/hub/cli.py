@@ -272,6 +272,11 @@ def _serve(data: Path, args: argparse.Namespace) -> int:
     from sync.hub.server import ServeOptions, serve
 
     environment = prepare(data, serves=True)
+    try:
+        _reapply_erasures(data, at_start=True)
+    except BaseException:
+        environment.stop(owner=True)
+        raise
     options = ServeOptions(args.host, args.port, args.workers, access_log=args.access_log)
     print(f"jaga hub: http://{args.host}:{args.port}/admin/  (API /api/v1/, schema /api/schema/)")
     master = os.getpid()
@@ -448,10 +453,12 @@ def _print_decisions(report: DecisionReport, *, dry_run: bool) -> None:
 def renew_log_epoch(args: argparse.Namespace) -> int:
     from sync.hub.bootstrap import prepare
 
-    environment = prepare(args.data or default_data_dir())
+    data = args.data or default_data_dir()
+    environment = prepare(data)
     try:
         from sync.hub.log_epoch import renew_log_epochs
 
+        journal_read = _reapply_erasures(data, at_start=False)
         done = renew_log_epochs(args.restored_at)
     finally:
         environment.stop()
@@ -478,7 +485,54 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
                 f"  site {slug}: renewed again (the hub itself had renewed it at"
                 f" {at.isoformat()}, before the --restored-at given)"
             )
-    return 0
+    return 0 if journal_read else 1
+
+
+def _reapply_erasures(data: Path, *, at_start: bool) -> bool:
+    """Erase again the people the hub's erasure journal names and the database holds live
+    (``sync.hub.erasure_replay``), saying how many; False, said on stderr, when the journal
+    cannot be read. ``at_start``: by ``jaga hub run`` before it serves, which says nothing
+    when there was nothing to do, and closes its connections (none may cross a fork)."""
+    from django.db import connections
+
+    from sync.hub.erasure_journal import JOURNAL_FILE
+    from sync.hub.erasure_replay import reapply_journal
+
+    path = data / JOURNAL_FILE
+    try:
+        done = reapply_journal(path)
+    except OSError as error:
+        print(
+            f"jaga hub: could not read the erasure journal {path} ({error}): erasures the"
+            " restored database lost are not applied again; make it readable, then run"
+            " `jaga hub renew-log-epoch` (again) if the database was restored",
+            file=sys.stderr,
+        )
+        return False
+    finally:
+        if at_start:
+            connections.close_all()
+    if done.count or not at_start:
+        print(
+            f"applied again {done.count} erasures from the erasure journal ({path}) that the"
+            " database had lost (restored from a backup older than them); devices pull the"
+            " tombstones"
+        )
+    for slug, count in done.by_site.items():
+        print(f"  site {slug}: {count} erasure{'' if count == 1 else 's'} applied again")
+    if done.unreadable:
+        print(
+            f"jaga hub: {done.unreadable} lines of the erasure journal {path} could not be read"
+            " (torn by a crash, or damaged) and were skipped",
+            file=sys.stderr,
+        )
+    if done.no_site:
+        print(
+            f"jaga hub: {len(done.no_site)} journaled erasures are of sites the database does"
+            " not hold (made after the backup); left as they are",
+            file=sys.stderr,
+        )
+    return True
 
 
 def manage_hub(args: argparse.Namespace) -> int:
