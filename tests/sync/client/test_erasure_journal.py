@@ -18,13 +18,21 @@ from tests.sync.client.test_log_epoch import _backup, _held, _hub_erase, _hub_er
 from tests.sync.hub.hubkit import HubProcess
 
 
-def _data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The hub's data folder, which this process's admin actions journal into as the hub's
-    would (``jaga hub`` commands set it; the test process is none)."""
+@pytest.fixture
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The hub's data folder (in ``tmp_path``), which this process's admin actions journal
+    into as the hub's would (``jaga hub`` commands set it; the test process is none)."""
     data = tmp_path / "hub"
     data.mkdir()
     monkeypatch.setenv(DATA_DIR_ENV, str(data))
     return data
+
+
+def _erased_on_hub(person_uid: str) -> bool:
+    """Whether the hub holds the person's tombstone (False: live, or not held at all)."""
+    from sync.hub.models import Person
+
+    return bool(Person.objects.filter(uid=person_uid, erased_at__isnull=False).exists())
 
 
 def _logged_live(person_uid: str) -> bool:
@@ -34,29 +42,36 @@ def _logged_live(person_uid: str) -> bool:
     return bool(Change.objects.filter(entity_uid=person_uid, operation="upsert").exists())
 
 
+@pytest.mark.parametrize("enrolled", ["before", "after"])
 def test_an_admin_erasure_the_restore_undid_is_applied_again_before_any_device_pulls(
+    enrolled: str,
     live_hub: HubProcess,
     site_slug: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    data: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The admin erases P after the backup and no device pulls it before the restore: the
     restored hub holds P live, and the renewal would have every device pull P from 0. The
     command applies the journaled erasure again: P is erased on the hub, a device that pulls
-    the site from 0 never receives P, and the kiosk that held P erases them."""
-    data = _data_folder(tmp_path, monkeypatch)
+    the site from 0 never receives P, and the kiosk that held P erases them. P enrolled
+    after the backup is not in the restored database at all: a tombstone all the same, or
+    the kiosk's push of P after the renewal would bring them back."""
+    tmp_path = data.parent
     device = new_device(tmp_path, live_hub.url, site_slug, name="kiosk-journal")
     dump = tmp_path / "hub.dump"
     with device.open() as store, httpx.Client() as http:
         client = device.client(store, http)
-        erased = enrol(store, site_slug, "J-1", seed=81)
         kept = enrol(store, site_slug, "J-2", seed=82)
+        if enrolled == "before":
+            erased = enrol(store, site_slug, "J-1", seed=81)
         client.sync_once()
         _backup(dump)
+        if enrolled == "after":
+            erased = enrol(store, site_slug, "J-1", seed=81)
+            client.sync_once()
         _hub_erase(erased)
         _restore(dump)
-        assert not _hub_erased(erased)  # the restore undid it
+        assert not _erased_on_hub(erased)  # the restore undid it
         capsys.readouterr()
 
         assert main(["hub", "renew-log-epoch", "--data", str(data)]) == 0
@@ -75,11 +90,11 @@ def test_an_admin_erasure_the_restore_undid_is_applied_again_before_any_device_p
 
 
 def test_the_hub_applies_the_journal_again_when_it_starts(
-    live_hub: HubProcess, site_slug: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live_hub: HubProcess, site_slug: str, data: Path
 ) -> None:
     """The hub started after the restore, before the command (or the command forgotten):
     it applies the journal at its start, so it never serves the erased person."""
-    data = _data_folder(tmp_path, monkeypatch)
+    tmp_path = data.parent
     device = new_device(tmp_path, live_hub.url, site_slug, name="kiosk-start")
     dump = tmp_path / "hub.dump"
     with device.open() as store, httpx.Client() as http:
