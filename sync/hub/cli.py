@@ -125,9 +125,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     purge.add_argument(
         "--trust-clock",
         action="store_true",
-        help="run even though the hub's clock looks ahead (four weeks past the last run, with"
-        " no device to vouch for it, or PostgreSQL's clock a day behind): only once you have"
-        " checked it is right (timedatectl)",
+        help="run even though the hub's clock is not trusted (it moved further than the host's"
+        " boot time since this host's last run, four weeks past the last run with no device to"
+        " vouch for it, or PostgreSQL's clock a day behind): only once you have checked it is"
+        " right (timedatectl); the next run compares with this one",
     )
     purge.set_defaults(handler=purge_expired)
 
@@ -396,14 +397,15 @@ def purge_expired(args: argparse.Namespace) -> int:
 def _clock_line(clock: ClockVerdict, args: argparse.Namespace) -> str:
     """The clock check's refusal (or its override) in one line: which evidence, how far."""
     if args.trust_clock:
-        told = "jaga hub: purging as told (--trust-clock), though the hub's clock looks ahead"
+        told = "jaga hub: purging as told (--trust-clock), though the hub's clock is not trusted"
         return f"{told}: {clock.reason}"
     done = (
         "would erase and delete nothing (dry run)" if args.dry_run else "erased and deleted nothing"
     )
     return (
-        f"jaga hub: purge-expired {done}, as the hub's clock looks ahead: {clock.reason}."
-        " Set the clock right, or once you have checked it is, run it with --trust-clock"
+        f"jaga hub: purge-expired {done}, as the hub's clock is not trusted: {clock.reason}."
+        " Set the clock right, or once you have checked it is, run it with --trust-clock (the"
+        " next run compares with that one)"
     )
 
 

@@ -14,21 +14,28 @@ evidence with what it can prove, in this order:
   clock, and one of the two is wrong.
 - The host's own elapsed time, which no clock setting moves: each run records the host's
   boot id (``/proc/sys/kernel/random/boot_id``) and boot time (``CLOCK_BOOTTIME``, which
-  counts suspend). At the next run on the same boot, a clock that moved more than
-  ``BOOT_TOLERATED`` further than the boot time since that run jumped: refused, whatever
-  else says (a wrong NTP server the devices share, a device token dating its data by the
-  hub's wrong time). A boot time that moved as far explains any gap (the hub's service or
-  timer stopped, the host up): trusted. It catches a jump while the host stays up (the
-  hub serving or not); it says nothing after a reboot (another boot id), on a boot time
-  that went backwards (a VM snapshot restored), or without ``/proc`` (not Linux): then
-  what follows decides.
+  counts suspend). A run compares with this host's last run on this boot (the last by boot
+  time, whatever the clocks said; never another hub host's on the same database, whose boot
+  is not this one, nor a refusal, whose clock was not trusted): a clock that moved more than
+  ``BOOT_TOLERATED`` further than the boot time since that run jumped ahead, or read behind
+  at that run and was set right since (a host without a battery-backed clock whose timer
+  fired at boot before NTP set it; the purge's unit waits for ``time-sync.target``). Nothing
+  the hub records tells the two apart, so it refuses, naming both, whatever else says (a
+  wrong NTP server the devices share, a device token dating its data by the hub's wrong
+  time); one ``--trust-clock`` run on the right clock is the next run's reference, so such a
+  correction costs one operator's run. A boot time that moved as far explains any gap (the
+  hub's service or timer stopped, the host up): trusted. It catches a jump while the host
+  stays up (the hub serving or not); it says nothing before this host's first run since a
+  reboot (another boot id), on a boot time that went backwards (a VM snapshot restored), or
+  without ``/proc`` (not Linux): then what follows decides.
 - When the hub last ran a purge (``DecisionPurge.started_at`` of the last run not refused,
-  the hub's clock then; without one, the devices' last syncs, ``Device.last_seen_at``): a
-  daily timer, so a clock that reads more than ``QUIET_TOLERATED`` (four weeks) past it
-  jumped ahead, or the hub was off (or its timer stopped) that long. Nothing a device sends
-  moves it. Up to four weeks, a hub back from a holiday's shutdown purges at once; a jump
-  of up to four weeks across a reboot is let through, which erases people at most that early
-  and deletes decisions of a 365-day window at most that early.
+  on any host, the hub's clock then; without one, the devices' last syncs,
+  ``Device.last_seen_at``): a daily timer, so a clock that reads more than
+  ``QUIET_TOLERATED`` (four weeks) past it jumped ahead, or the hub was off (or its timer
+  stopped) that long. Nothing a device sends moves it. Up to four weeks, a hub back from a
+  holiday's shutdown purges at once; a jump of up to four weeks across a reboot is let
+  through, which erases people at most that early and deletes decisions of a 365-day window
+  at most that early.
 - The devices' own clocks, asked only after such a gap, to tell the two apart: for each
   device the hub took access events or fish catches from in the day before "now" (the
   hub's clock), the least that its receipt (``received_at``, ``created_at``) lies past the
@@ -85,8 +92,9 @@ class ClockEvidence:
     last_run: datetime | None  # the last purge not refused (or the devices' last sync)
     last_run_is_sync: bool = False  # ``last_run`` is the devices' last sync: no run recorded
     device_lags: tuple[timedelta, ...] = ()  # per device, receipt past its own time (least)
-    # Since the last run, on the same boot: how much further the clock moved than the host's
-    # boot time (None: another boot, a boot time gone back, or not known).
+    # Since this host's last run on this boot (then ``last_run``): how much further the clock
+    # moved than the host's boot time (None: no run on this boot, a boot time gone back, or
+    # not known).
     boot_jump: timedelta | None = None
 
 
@@ -137,16 +145,19 @@ def check_clock(now: datetime) -> ClockVerdict:
 def gather(now: datetime) -> ClockEvidence:
     """The evidence, asking the devices' times only after a gap (the usual case is cheap)."""
     database_behind = _database_behind()
+    boot = host_boot()
+    own = None if boot is None else _last_run_on(boot)
+    jump = None if boot is None or own is None else _boot_jump(now, own, boot)
+    if own is not None and jump is not None:
+        return ClockEvidence(now, database_behind, own[0], boot_jump=jump)
     run = _last_run()
     if run is None:
         newest = Device.objects.aggregate(newest=Max("last_seen_at"))["newest"]
         evidence = ClockEvidence(now, database_behind, newest, last_run_is_sync=True)
     else:
-        started, boot_id, boot_seconds = run
-        jump = _boot_jump(now, started, boot_id, boot_seconds)
-        evidence = ClockEvidence(now, database_behind, started, boot_jump=jump)
+        evidence = ClockEvidence(now, database_behind, run)
     last = evidence.last_run
-    if evidence.boot_jump is not None or last is None or now - last <= QUIET_TOLERATED:
+    if last is None or now - last <= QUIET_TOLERATED:
         return evidence
     return replace(evidence, device_lags=_device_lags(now))
 
@@ -162,6 +173,8 @@ def judge(evidence: ClockEvidence) -> ClockVerdict:
     if last is None:
         return ClockVerdict(None, "the hub's clock agrees with its last run")
     what = "a device last synced" if evidence.last_run_is_sync else "the hub last ran a purge"
+    if evidence.boot_jump is not None:
+        what = "the hub last ran a purge on this host and boot"
     since = f"the hub's clock reads {now:%Y-%m-%d %H:%M} UTC, {_span(now - last)} after {what}"
     if evidence.boot_jump is not None:
         return _judge_boot(evidence.boot_jump, now - last, since)
@@ -180,7 +193,8 @@ def _judge_boot(jump: timedelta, gap: timedelta, since: str) -> ClockVerdict:
         return ClockVerdict(
             jump,
             f"{since}, but the host has been up only {_span(up)} since (its boot time): the"
-            " clock jumped",
+            f" clock jumped ahead since, or it read {_span(jump)} behind then and was set right"
+            " since (a purge at boot before NTP set the clock)",
         )
     if gap <= QUIET_TOLERATED:
         return ClockVerdict(None, "the hub's clock agrees with its last run")
@@ -226,23 +240,35 @@ def _database_behind() -> timedelta:
     return before + (after - before) / 2 - database_now  # type: ignore[no-any-return]
 
 
-def _last_run() -> tuple[datetime, str, float | None] | None:
-    """The last run not refused: when it started, on which boot, at which boot time."""
-    runs = DecisionPurge.objects.filter(refused="").order_by("-started_at")
-    newest: tuple[datetime, str, float | None] | None = runs.values_list(
-        "started_at", "boot_id", "boot_seconds"
-    ).first()
+def _last_run() -> datetime | None:
+    """When the last run not refused started, on any host (by its clock then)."""
+    started: datetime | None = (
+        DecisionPurge.objects.filter(refused="")
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    return started
+
+
+def _last_run_on(boot: HostBoot) -> tuple[datetime, float] | None:
+    """This host's last run not refused on this boot, the last by its boot time (which no
+    clock setting moves): when it started, at which boot time. Another hub host's runs on
+    the same database are not compared with (their boot times are not this host's); nor are
+    refusals: a refusal recorded on a clock that jumped would vouch for it the next day."""
+    runs = DecisionPurge.objects.filter(
+        refused="", boot_id=boot.boot_id, boot_seconds__isnull=False
+    )
+    newest: tuple[datetime, float] | None = (
+        runs.order_by("-boot_seconds").values_list("started_at", "boot_seconds").first()
+    )
     return newest
 
 
-def _boot_jump(
-    now: datetime, started: datetime, boot_id: str, boot_seconds: float | None
-) -> timedelta | None:
-    """How much further the clock moved than the host's boot time since a run that started
-    at ``started`` on boot ``boot_id`` at ``boot_seconds``; None: no such evidence."""
-    boot = host_boot()
-    if boot is None or boot_seconds is None or boot.boot_id != boot_id:
-        return None
+def _boot_jump(now: datetime, run: tuple[datetime, float], boot: HostBoot) -> timedelta | None:
+    """How much further the clock moved than the host's boot time since ``run`` (when it
+    started, at which boot time) on this boot; None: the boot time went back."""
+    started, boot_seconds = run
     if boot.seconds < boot_seconds:
         return None  # the boot time went back: a VM snapshot restored
     return (now - started) - timedelta(seconds=boot.seconds - boot_seconds)

@@ -218,3 +218,69 @@ def test_a_retention_tombstone_is_not_applied_on_a_clock_not_trusted(api: Api) -
             pushed = api.push(e.entry("person", "tombstone", tomb, entity_uid=person))
     assert pushed["rejected"] == [], pushed
     assert not _erased(person)
+
+
+def _other_host_ran(api: Api, *, behind: timedelta) -> None:
+    """This host's run, then another hub host's (another boot id, the same database) ten
+    minutes later: the newest run is not this host's."""
+    with clock_ahead(-behind):
+        purge_all()
+    with clock_ahead(-behind + timedelta(minutes=10)):
+        purge_all()
+    newest = DecisionPurge.objects.filter(refused="").order_by("-started_at")[0]
+    DecisionPurge.objects.filter(pk=newest.pk).update(boot_id=str(uuid.uuid4()))
+
+
+@pytest.mark.parametrize("site_wide", [False, True], ids=["one-host", "site-wide-ntp"])
+def test_with_two_hub_hosts_a_jump_is_told_by_this_hosts_own_last_run(
+    api: Api, site_wide: bool
+) -> None:
+    """Two hub hosts on one database, each with the daily timer: host B ran after host A. Host
+    A's clock jumps (20 days, under the four weeks a gap may hide; or 60 days with the whole
+    site's NTP, the kiosks' events dated by it): compared with its own run on this boot, not
+    host B's, it erases nobody."""
+    DecisionPurge.objects.all().delete()
+    now = REAL_NOW()
+    jump = JUMP if site_wide else timedelta(days=20)
+    person = _consented_until(api, now + jump / 2)
+    second = Api.register_new(api.site, "kiosk-2")
+    with override_settings(JAGA_HUB_DECISION_KEEP_DAYS=365):
+        _other_host_ran(api, behind=timedelta(days=1))
+        with clock_ahead(jump):
+            for device in (api, second) if site_wide else ():
+                _event_at(api, device, now + jump)
+            out = purge_all()
+    assert not out.clock.trusted and out.decisions is None, out.clock.reason
+    assert "after the hub last ran a purge on this host and boot" in out.clock.reason, (
+        out.clock.reason
+    )
+    assert not _erased(person)
+
+
+def test_a_clock_behind_at_a_run_then_set_right_costs_one_trusted_run(api: Api) -> None:
+    """The purge ran at boot with the clock 3 days behind (no battery-backed clock, before NTP
+    set it), then NTP set it right. The next run cannot tell that from a jump ahead: it refuses,
+    naming both; one ``--trust-clock`` run becomes the one the next compares with, and the day
+    after, the purge runs on its own."""
+    DecisionPurge.objects.all().delete()
+    now = REAL_NOW()
+    expired = _consented_until(api, now - timedelta(hours=1))
+    with override_settings(JAGA_HUB_DECISION_KEEP_DAYS=365):
+        with clock_ahead(-timedelta(days=3)):
+            assert purge_all().clock.trusted
+        with clock_ahead(timedelta(0)):
+            refused = purge_all()
+            assert not refused.clock.trusted and not _erased(expired)
+            assert "the clock jumped ahead since" in refused.clock.reason, refused.clock.reason
+            assert "or it read 3 days behind then" in refused.clock.reason, refused.clock.reason
+            assert purge_all(trust_clock=True).decisions is not None and _erased(expired)
+        later = _consented_until(api, now - timedelta(hours=1))
+        # A day later on the same boot: the runs, their boot times and their clocks a day older.
+        DecisionPurge.objects.update(
+            started_at=F("started_at") - timedelta(days=1),
+            boot_seconds=F("boot_seconds") - 86400.0,
+        )
+        with clock_ahead(timedelta(0)):
+            next_day = purge_all()
+    assert next_day.clock.trusted, next_day.clock.reason
+    assert _erased(later)
