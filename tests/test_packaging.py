@@ -256,6 +256,10 @@ def test_the_retention_purge_runs_daily_as_the_hub_on_its_data() -> None:
     assert setting(timer, "Install", "WantedBy") == "timers.target"
     assert setting(service, "Service", "Type") == "oneshot"
     assert "Install" not in service  # the timer starts it
+    # Persistent= fires it at boot: not before NTP set the clock, or the clock check compares
+    # the next run with one made on a clock behind (sync.hub.clock_check). A passive target:
+    # ordered after, not pulled in (the NTP client does).
+    assert "time-sync.target" in setting(service, "Unit", "After").split()
     # The hub's dynamic user (named after its unit), data folder and environment: another
     # user would have systemd chown the running hub's data folder to it.
     assert setting(service, "Service", "User") == "jaga-hub"
