@@ -48,5 +48,6 @@ class Outcome:
     APPLIED = "applied"
     UNCHANGED = "unchanged"
     SUPERSEDED = "superseded"  # an erasure tombstone won over this edit
-    # A retention erasure from a device whose clock is ahead: kept until the hub's purge.
+    # A retention erasure from a device whose clock is ahead, or while the hub's clock is not
+    # trusted: kept until the hub's purge.
     EARLY_RETENTION = "early_retention"

@@ -28,7 +28,9 @@ erases them on time and tells every device. The device that sent it has already 
 copy, so the hub logs the person and their templates again (``_send_again``): that device pulls
 them back, its retention tombstone acknowledged (``sync.client.apply``), and the others apply
 them unchanged. While its clock stays ahead it erases them again at each sync, and gets them
-back again.
+back again. A person past retention by the hub's clock while the check does not trust that
+clock is put off the same way, the warning naming the hub's clock, but not sent back: the
+device was right, and no device is handed a person past retention.
 """
 
 from __future__ import annotations
@@ -140,9 +142,7 @@ def apply_tombstone(ctx: EntryContext, payload: PersonTombstone) -> str:
         ctx.require_own_site(f"person {person.uid}", person.site_id)
         if person.erased:
             return Outcome.UNCHANGED
-        if payload.reason == RETENTION_REASON and not _retention_ended(person):
-            _log_early_retention(ctx, person, payload)
-            _send_again(person)
+        if payload.reason == RETENTION_REASON and not _retention_ended(ctx, person, payload):
             return Outcome.EARLY_RETENTION
     erase(
         person,
@@ -154,10 +154,27 @@ def apply_tombstone(ctx: EntryContext, payload: PersonTombstone) -> str:
     return Outcome.APPLIED
 
 
-def _retention_ended(person: Person) -> bool:
-    """Past retention by the hub's clock, and that clock trusted (``sync.hub.clock_check``)."""
+def _retention_ended(ctx: EntryContext, person: Person, payload: PersonTombstone) -> bool:
+    """Past retention by the hub's clock, and that clock trusted (``sync.hub.clock_check``);
+    otherwise says which clock puts the erasure off, and sends the person back to a device
+    whose clock erased them early."""
     now = timezone.now()
-    return past_retention(now).filter(pk=person.pk).exists() and check_clock(now).trusted
+    if not past_retention(now).filter(pk=person.pk).exists():
+        _log_early_retention(ctx, person, payload)
+        _send_again(person)
+        return False
+    clock = check_clock(now)
+    if not clock.trusted:
+        _log.warning(
+            "device %s (%s) erased person %s for retention, due by the hub's clock, which it"
+            " does not trust now (%s): the hub keeps them until its purge runs on a trusted"
+            " clock",
+            ctx.device.uid,
+            ctx.device.name,
+            person.uid,
+            clock.reason,
+        )
+    return clock.trusted
 
 
 def _log_early_retention(ctx: EntryContext, person: Person, payload: PersonTombstone) -> None:

@@ -11,6 +11,7 @@ The host's boot time (``CLOCK_BOOTTIME``) is real and does not move: a jump on t
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from sync.hub.clock_check import ClockEvidence, judge
 from sync.hub.metrics_db import DatabaseCollector
-from sync.hub.models import AccessEvent, DecisionPurge, Device, Person
+from sync.hub.models import AccessEvent, Change, DecisionPurge, Device, Person
 from sync.hub.retention import purge_all, purge_decisions
 from sync.protocol import RETENTION_REASON, format_timestamp
 from tests.sync.hub import entries as e
@@ -284,3 +285,29 @@ def test_a_clock_behind_at_a_run_then_set_right_costs_one_trusted_run(api: Api) 
             next_day = purge_all()
     assert next_day.clock.trusted, next_day.clock.reason
     assert _erased(later)
+
+
+def test_a_retention_tombstone_put_off_for_the_hubs_clock_blames_the_hub_not_the_device(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The check refuses the hub's clock (behind at the last run, set right since). A kiosk,
+    its clock right, erases someone whose consent ran out yesterday: the hub keeps them until
+    its purge runs on a trusted clock, says its own clock is the cause, and does not send them
+    back to the kiosk (the kiosk was right)."""
+    DecisionPurge.objects.all().delete()
+    now = REAL_NOW()
+    person = _consented_until(api, now - timedelta(days=1))
+    with override_settings(JAGA_HUB_DECISION_KEEP_DAYS=365):
+        with clock_ahead(-timedelta(days=3)):
+            purge_all()
+        logged = Change.objects.filter(entity_uid=person).count()
+        with clock_ahead(timedelta(0)), caplog.at_level(logging.WARNING, "sync.hub.apply"):
+            tomb = e.tombstone(person, now)
+            tomb["reason"] = RETENTION_REASON
+            pushed = api.push(e.entry("person", "tombstone", tomb, entity_uid=person))
+    assert pushed["rejected"] == [], pushed
+    assert not _erased(person)
+    [warning] = [r.getMessage() for r in caplog.records if person in r.getMessage()]
+    assert "the hub's clock, which it does not trust now" in warning, warning
+    assert "its clock looks ahead" not in warning, warning
+    assert Change.objects.filter(entity_uid=person).count() == logged
