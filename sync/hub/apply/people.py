@@ -15,7 +15,12 @@ then and there (``RETENTION_REASON``), so someone who consents again may be enro
 under their badge; but only on a clock the purge's check trusts (``sync.hub.clock_check``,
 asked only when such a holder exists): otherwise the holder is kept and the enrolment
 refused as not yet (``EntryNotYetError``), so the kiosk keeps it queued and sends it again at
-each sync until the clock is trusted.
+each sync, up to its limit (``Tuning.max_retryable_attempts``, 20): then it quarantines it and
+its face templates (refused meanwhile as of an unknown person), and the reason says to requeue
+them (``jaga sync requeue --all``) once the clock is trusted. A refusal the device would keep
+queued without counting would take a new field in the push's answer, which older devices
+cannot read (every schema forbids unknown fields): a protocol bump, not worth it for a refusal
+that lasts until an operator acts on the hub's clock anyway.
 
 A device erases people at each sync once their retention date has passed by its own clock
 (``People.purge_expired``). A clock ahead would have that tombstone erase someone everywhere
@@ -115,7 +120,9 @@ def _refuse_held_badge(ctx: EntryContext, payload: PersonUpsert) -> None:
         raise EntryNotYetError(
             f"its badge is held by person {expired[0].uid} of this site, past retention by"
             f" the hub's clock only, which it does not trust now ({clock.reason}): sent again"
-            " at each sync, it is enrolled once the hub's clock is trusted"
+            " at each sync up to the device's limit of retries (20 unless tuned), then"
+            " quarantined with its face templates; once the hub's clock is trusted, `jaga sync"
+            " requeue --all` on the device sends them again"
         )
     for person in expired:
         erase(person, erased_at=now, reason=RETENTION_REASON, origin=None, kind=ErasureKind.BADGE)

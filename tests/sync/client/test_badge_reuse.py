@@ -6,12 +6,19 @@ until it can apply, instead of losing the person for good."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from django.test import override_settings
+from django.utils import timezone
 
+from sync.client.config import MAX_RETRYABLE_ATTEMPTS
 from sync.client.status import read_status
+from sync.hub.clock_check import boot_fields
+from sync.hub.models import DecisionPurge, FaceTemplate, Person
+from sync.hub.retention import purge_all
 from sync.store import Store
 from tests.sync.client.devices import MODEL, enrol, new_device
 from tests.sync.hub.hubkit import HubProcess
@@ -114,3 +121,46 @@ def test_an_erasure_drops_what_was_set_aside_for_the_person(
         sb.people.erase(q, operator="officer-7", reason="badge typed wrong")
         cb.sync_once()
         assert sb.people.by_external_id("E8") is None and len(sb.gallery(MODEL)) == 0
+
+
+def test_a_badge_put_off_for_the_hubs_clock_is_quarantined_then_requeued_once_trusted(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """The live hub's clock check refuses (its last run on this boot read 3 days behind, set
+    right since). A holder's consent ran out and kiosk D enrols their badge again: the hub
+    keeps the holder and answers "not yet"; D sends it at each sync up to its limit, then
+    quarantines it and its template, and the hub's reason says so and what to do. Once the
+    operator's ``--trust-clock`` run went ahead, ``jaga sync requeue --all`` enrols them."""
+    now = timezone.now()
+    DecisionPurge.objects.all().delete()
+    behind = now - timedelta(days=3)
+    DecisionPurge.objects.create(
+        started_at=behind, finished_at=behind, keep_days=365, cutoff=behind - timedelta(days=365),
+        access_events=0, applied_entries=0, complete=True, **boot_fields(),
+    )  # fmt: skip
+    a = new_device(tmp_path, live_hub.url, site_slug, "kiosk-a")
+    d = new_device(tmp_path, live_hub.url, site_slug, "kiosk-d")
+    with a.open() as sa, d.open() as sd, httpx.Client() as http:
+        ca, cd = a.client(sa, http), d.client(sd, http)
+        holder = enrol(sa, site_slug, "E9", seed=9)
+        ca.sync_once()
+        person = Person.objects.get(uid=holder)  # their consent ran out
+        person.consent = {**person.consent, "retain_until": (now - timedelta(hours=1)).isoformat()}
+        person.save()
+        new = enrol(sd, site_slug, "E9", seed=10)
+        for _ in range(MAX_RETRYABLE_ATTEMPTS):
+            assert _quarantined_people(sd) == {}
+            cd.sync_once()
+
+        reason = _quarantined_people(sd)[new]
+        assert f"still refused after {MAX_RETRYABLE_ATTEMPTS} attempts" in reason
+        assert "then quarantined" in reason and "jaga sync requeue --all" in reason, reason
+        assert Person.objects.get(uid=holder).erased_at is None
+        with override_settings(JAGA_HUB_DECISION_KEEP_DAYS=365):
+            assert purge_all(trust_clock=True).decisions is not None  # the operator's word
+        assert sd.outbox.requeue_quarantined(None, operator="officer-7") == 2
+        cd.sync_once()
+
+        assert Person.objects.get(uid=new).external_id == "E9"
+        assert FaceTemplate.objects.filter(person__uid=new).count() == 1
+        assert sd.outbox.quarantined() == []
