@@ -7,6 +7,7 @@ decision windows after the hub took them; the keys of a push whose replay could 
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -181,4 +182,7 @@ def test_each_batch_of_keys_is_read_from_an_index(api: Api) -> None:
         for sql in batches:
             cursor.execute(f"EXPLAIN {sql}")
             plan = "\n".join(row[0] for row in cursor.fetchall())
-            assert "Index Scan using applied_" in plan, plan
+            # An index scan, or a bitmap scan of the index when the planner expects few rows
+            # (as with the session's other keys about): either reads the index, not the table.
+            assert re.search(r"Index Scan (using|on) applied_", plan), plan
+            assert "Seq Scan on hub_appliedentry" not in plan, plan
