@@ -17,9 +17,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from sync.hub.models import Device, Site
 from sync.store import Store
 from tests.sync.conftest import FakeClock
+from tests.sync.hub.chainkit import checkpointed_chain
 from tests.sync.hub.hubfixtures import SERVER
 from tests.sync.hub.hubkit import Api
 from tests.sync.hub.test_audit_anchor import decide, links, send
@@ -59,26 +59,6 @@ def role_schema(hub_database: str) -> Iterator[tuple[str, str]]:
             databases.pop(ALIAS, None)
 
 
-def _checkpointed(alias: str) -> None:
-    """A device's entries 1-5 of segment 0, 1-3 deleted by retention up to a checkpoint."""
-    site = Site.objects.using(alias).create(slug="checkpointed")
-    device = Device.objects.using(alias).create(uid=uuid.uuid4(), site=site, name="kiosk")
-    with connections[alias].cursor() as cursor:
-        for n in range(1, 6):
-            cursor.execute(
-                "INSERT INTO hub_anchoredauditentry (device_id, segment, sequence, at, actor,"
-                " action, subject, details, prev_hash, entry_hash, received_at) VALUES"
-                " (%s, 0, %s, '2020-01-01T00:00:00+00:00', 'a', 'x', 's', '{}', %s, %s, now())",
-                [device.pk, n, f"h{n - 1}", f"h{n}"],
-            )
-        cursor.execute(
-            "INSERT INTO hub_anchoredcheckpoint (device_id, segment, sequence, entry_hash,"
-            " first_sequence, first_hash, moved_at) VALUES (%s, 0, 3, 'h3', 1, 'h1', now())",
-            [device.pk],
-        )
-        cursor.execute("DELETE FROM hub_anchoredauditentry WHERE sequence <= 3")
-
-
 def _configs(alias: str) -> list[tuple[str, list[str] | None]]:
     with connections[alias].cursor() as cursor:
         cursor.execute(FUNCTIONS)
@@ -94,7 +74,7 @@ def test_a_hub_in_its_roles_schema_restored_data_only_is_refused_in_words(
     whole dump restores. Migrating back to 0034 resets the path, forward sets it again."""
     alias, role = role_schema
     call_command("migrate", database=alias, interactive=False, verbosity=0)
-    _checkpointed(alias)
+    checkpointed_chain(alias)
     connections[alias].close()
     dump = tmp_path / "hub.dump"
     name = connections.settings[alias]["NAME"]

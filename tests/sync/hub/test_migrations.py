@@ -43,13 +43,13 @@ from sync.hub.models import (
     AuditBreak,
     AuditChainState,
     Device,
-    Site,
     SpeciesPack,
 )
 from sync.hub.models.people import past_retention
 from sync.species_packs import archive_pack
 from sync.store import Passphrase, Store
 from tests.sync.conftest import FAST, FakeClock
+from tests.sync.hub.chainkit import checkpointed_chain
 from tests.sync.hub.hubfixtures import SERVER
 from tests.sync.hub.hubkit import REPO, Api
 from tests.sync.hub.test_audit_anchor import _registered_again, breaks, decide, links, send
@@ -390,22 +390,7 @@ def test_the_checkpoint_migration_reverses_only_while_no_checkpoint_is_held(
     call_command("migrate", database=upgraded, interactive=False, verbosity=0)
     call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
     call_command("migrate", database=upgraded, interactive=False, verbosity=0)
-    site = Site.objects.using(upgraded).create(slug="checkpointed")
-    device = Device.objects.using(upgraded).create(uid=uuid.uuid4(), site=site, name="kiosk")
-    with connections[upgraded].cursor() as cursor:
-        for n in range(1, 6):
-            cursor.execute(
-                "INSERT INTO hub_anchoredauditentry (device_id, segment, sequence, at, actor,"
-                " action, subject, details, prev_hash, entry_hash, received_at) VALUES"
-                " (%s, 0, %s, '2020-01-01T00:00:00+00:00', 'a', 'x', 's', '{}', %s, %s, now())",
-                [device.pk, n, f"h{n - 1}", f"h{n}"],
-            )
-        cursor.execute(
-            "INSERT INTO hub_anchoredcheckpoint (device_id, segment, sequence, entry_hash,"
-            " first_sequence, first_hash, moved_at) VALUES (%s, 0, 3, 'h3', 1, 'h1', now())",
-            [device.pk],
-        )
-        cursor.execute("DELETE FROM hub_anchoredauditentry WHERE sequence <= 3")
+    checkpointed_chain(upgraded)
     with pytest.raises(IrreversibleError, match="1 anchored audit checkpoint"):
         call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
     assert AnchoredCheckpoint.objects.using(upgraded).count() == 1
