@@ -2,12 +2,20 @@
 next run on the same boot tells a clock that jumped from time that passed), and a run of a
 hub that keeps decisions for ever is recorded too, without a cutoff. Columns without a
 default or with a constant one, and a NOT NULL dropped: no table rewrite, a live hub can run
-it."""
+it. Migrating back gives each run without a cutoff its start as one (it deleted nothing, so no
+cutoff it could have had is truer), as the column then needs one."""
 # ruff: noqa: RUF012
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import migrations, models
+
+
+def _cutoff_for_runs_without(apps: Any, schema_editor: Any) -> None:
+    runs = apps.get_model("hub", "DecisionPurge").objects.using(schema_editor.connection.alias)
+    runs.filter(cutoff__isnull=True).update(cutoff=models.F("started_at"))
 
 
 class Migration(migrations.Migration):
@@ -31,4 +39,6 @@ class Migration(migrations.Migration):
             name="cutoff",
             field=models.DateTimeField(null=True),
         ),
+        # Backwards this runs first, before the column takes its NOT NULL back.
+        migrations.RunPython(migrations.RunPython.noop, _cutoff_for_runs_without),
     ]

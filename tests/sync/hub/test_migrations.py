@@ -394,3 +394,23 @@ def test_the_checkpoint_migration_reverses_only_while_no_checkpoint_is_held(
     with pytest.raises(IrreversibleError, match="1 anchored audit checkpoint"):
         call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
     assert AnchoredCheckpoint.objects.using(upgraded).count() == 1
+
+
+def test_a_run_without_a_cutoff_does_not_stop_0036_migrating_back(upgraded: str) -> None:
+    """Since 0036 a hub that keeps decisions for ever records its runs without a cutoff;
+    migrating back (a release rolled back) gives each its start as the cutoff the older
+    column requires, instead of failing on the NOT NULL."""
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    started = datetime.now(UTC)
+    with connections[upgraded].cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO hub_decisionpurge (started_at, finished_at, keep_days, cutoff,"
+            " access_events, applied_entries, audit_entries, held_chains, complete, refused,"
+            " boot_id) VALUES (%s, %s, 0, NULL, 0, 0, 0, 0, true, '', '')",
+            [started, started],
+        )
+    call_command("migrate", "hub", "0035", database=upgraded, interactive=False, verbosity=0)
+    with connections[upgraded].cursor() as cursor:
+        cursor.execute("SELECT cutoff = started_at FROM hub_decisionpurge")
+        assert cursor.fetchall() == [(True,)]
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
