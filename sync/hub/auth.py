@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from sync.hub.erasure_replay import apply_siteless_erasures
 from sync.hub.errors import DeviceRevoked, HubError, UnknownToken
 from sync.hub.models import Device, Site
 from sync.hub.review import announce_latest_species_pack
@@ -61,6 +62,7 @@ def create_device(site_slug: str, name: str) -> IssuedCode:
         site, created = Site.objects.get_or_create(slug=site_slug, defaults={"name": site_slug})
         if created:  # a new site's change log starts empty: tell it of the current pack
             announce_latest_species_pack(site)
+            apply_siteless_erasures(site)  # its people a restore lost, erased since
         device = Device.objects.create(site=site, name=name)
         return issue_code(device)
 

@@ -150,6 +150,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         " do not sync everything a second time; a renewal by this command is never kept"
         " (not before the backup was taken: a renewal the backup holds was rewound too)",
     )
+    renew.add_argument(
+        "--accept-other-hubs",
+        action="store_true",
+        help="apply the erasure journal's lines written by another hub too (one run with"
+        " another secret key, whose journal you joined on purpose); without it they are"
+        " skipped and listed",
+    )
     renew.set_defaults(handler=renew_log_epoch)
 
     manage = commands.add_parser("manage", help="a Django management command (createsuperuser)")
@@ -367,10 +374,12 @@ def purge_expired(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stopped)
     environment = prepare(args.data or default_data_dir())
     try:
+        from sync.hub.erasure_journal import unjournaled_erasures
         from sync.hub.reclaim import ERASED_DATA_TABLES, rewrite_due, rewrite_if_due
         from sync.hub.retention import purge_all
 
-        outcome = purge_all(dry_run=args.dry_run, trust_clock=args.trust_clock)
+        with unjournaled_erasures() as unjournaled:
+            outcome = purge_all(dry_run=args.dry_run, trust_clock=args.trust_clock)
         people, decisions, rewrote = outcome.people, outcome.decisions, False
         if decisions is not None:
             rewrote = rewrite_due() if args.dry_run else rewrite_if_due()
@@ -391,6 +400,16 @@ def purge_expired(args: argparse.Namespace) -> int:
     if rewrote:
         done = "would rewrite" if args.dry_run else "rewrote"
         print(f"{done} {', '.join(ERASED_DATA_TABLES)}: erased people's data leaves the files")
+    if unjournaled:
+        print(
+            f"jaga hub: {len(unjournaled)} erasures could not be journaled (above: why); they"
+            " stand, but a restore of the database from a backup older than them would bring"
+            " these people back: "
+            + ", ".join(str(uid) for uid in unjournaled)
+            + "; keep this list with the backups, and erase them again after a restore",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -460,7 +479,7 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
     try:
         from sync.hub.log_epoch import renew_log_epochs
 
-        journal_read = _reapply_erasures(data, at_start=False)
+        journal_read = _reapply_erasures(data, at_start=False, other_hubs=args.accept_other_hubs)
         done = renew_log_epochs(args.restored_at)
     finally:
         environment.stop()
@@ -490,11 +509,13 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
     return 0 if journal_read else 1
 
 
-def _reapply_erasures(data: Path, *, at_start: bool) -> bool:
+def _reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) -> bool:
     """Erase again the people the hub's erasure journal names and the database holds live
     (``sync.hub.erasure_replay``), saying how many; False, said on stderr, when the journal
-    cannot be read. ``at_start``: by ``jaga hub run`` before it serves, which says nothing
-    when there was nothing to do, and closes its connections (none may cross a fork)."""
+    could not be read or applied, whatever the error (a start goes on to serve, the command
+    renews the epochs and fails). ``at_start``: by ``jaga hub run`` before it serves, which
+    says nothing when there was nothing to do, and closes its connections (none may cross a
+    fork). ``other_hubs``: apply the lines of another hub too."""
     from django.db import connections
 
     from sync.hub.erasure_journal import JOURNAL_FILE
@@ -502,12 +523,13 @@ def _reapply_erasures(data: Path, *, at_start: bool) -> bool:
 
     path = data / JOURNAL_FILE
     try:
-        done = reapply_journal(path)
-    except OSError as error:
+        done = reapply_journal(path, other_hubs=other_hubs)
+    except Exception as error:
         print(
-            f"jaga hub: could not read the erasure journal {path} ({error}): erasures the"
-            " restored database lost are not applied again; make it readable, then run"
-            " `jaga hub renew-log-epoch` (again) if the database was restored",
+            f"jaga hub: could not read the erasure journal {path} ({type(error).__name__}:"
+            f" {error}): erasures the restored database lost are not applied again; make it"
+            " a readable file, then run `jaga hub renew-log-epoch` (again) if the database"
+            " was restored",
             file=sys.stderr,
         )
         return False
@@ -530,8 +552,19 @@ def _reapply_erasures(data: Path, *, at_start: bool) -> bool:
         )
     if done.no_site:
         print(
-            f"jaga hub: {len(done.no_site)} journaled erasures are of sites the database does"
-            " not hold (made after the backup); left as they are",
+            f"jaga hub: {done.no_site} journaled erasures are of sites the database does not"
+            " hold (made after the backup); kept, applied when a site of that slug is made",
+            file=sys.stderr,
+        )
+    if done.other_hub:
+        listed = ", ".join(str(uid) for uid in done.other_hub_listed)
+        more = done.other_hub - len(done.other_hub_listed)
+        print(
+            f"jaga hub: {done.other_hub} lines of the erasure journal were written by another"
+            f" hub (another secret key) and were skipped: {listed}"
+            + (f" and {more} more" if more else "")
+            + "; take them out of the journal (the hub stopped), or, if you joined that hub's"
+            " journal on purpose, run `jaga hub renew-log-epoch --accept-other-hubs`",
             file=sys.stderr,
         )
     return True

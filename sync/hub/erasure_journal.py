@@ -5,19 +5,27 @@ person is back, matched by search, in the admin, and handed to every device that
 site from the start after the restore (the epoch renewal has them all do so). So every
 erasure the hub applies (``sync.hub.apply.people.erase``: a device's tombstone, the admin, the
 daily consent purge, a badge taken from someone past retention) also appends a line here:
-the person's uid, their site's slug, when, and what erased them (``ErasureKind``), never the
-reason typed (free text, which may name whoever asked). ``sync.hub.erasure_replay`` applies
-again, through the same erasure, every journaled person the database holds live.
+the person's uid, their site's slug, when, what erased them (``ErasureKind``) and which hub
+(``hub_identity``), never the reason typed (free text, which may name whoever asked).
+``sync.hub.erasure_replay`` applies again, through the same erasure, every journaled person
+the database holds live.
 
 A line is appended once the erasure's transaction commits (``transaction.on_commit``): a
 rolled-back one is not journaled. An erasure that commits but whose line cannot be written
 (a full disk, a folder made read-only) still stands: the push, the purge or the admin's
 action is not failed after the fact; the failure is logged and counted
-(``jaga_hub_erasure_journal_failures`` in ``/metrics``), and that erasure alone would not
-survive a restore. Each append holds the file's ``flock`` (every gunicorn worker and
-``jaga hub`` command appends to the same file), writes the one line with ``O_APPEND`` and
-syncs it to disk before the lock goes; a line a crash left torn is ended first, so it never
-runs into the next one, and is skipped, counted, when read.
+(``jaga_hub_erasure_journal_failures`` in ``/metrics``, for the workers' erasures), and that
+erasure alone would not survive a restore. A ``jaga hub`` command that erases (the daily
+purge) is a process no scrape reads: it collects the uids it could not journal
+(``unjournaled_erasures``), lists them and fails. Each append holds the file's ``flock``
+(every gunicorn worker and ``jaga hub`` command appends to the same file), writes the one
+line with ``O_APPEND`` and syncs it to disk before the lock goes; a line a crash left torn
+is ended first, so it never runs into the next one, and is skipped, counted, when read.
+
+The journal is read as a stream (``JournalReading``), a line at a time, so a long one costs
+no memory at a start; only a regular file is read (a named pipe at its path would wait for
+a writer for ever), and a line of the wrong shape (not an object, a field not a string, a
+uid or time that does not parse, longer than any line written) is skipped and counted.
 
 The journal is where ``jaga hub run`` keeps its data (``DATA_DIR_ENV``, which
 ``sync.hub.bootstrap.prepare`` sets for the process and its workers); a hub started
@@ -30,6 +38,8 @@ import fcntl
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -37,14 +47,34 @@ from pathlib import Path
 from uuid import UUID
 
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 
 from sync.durable import PRIVATE_FILE, fsync_path
+from sync.errors import SyncError
+from sync.regular_file import open_regular_file
 
 JOURNAL_FILE = "erasures.journal"
 DATA_DIR_ENV = "JAGA_HUB_DATA_DIR"  # the hub's data folder, set by ``prepare``
 _log = logging.getLogger(__name__)
 _APPEND = os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
 _said_off: list[bool] = []  # whether "no data folder: not journaled" was logged
+_MAX_LINE = 4096  # a line written is under 250 bytes: a longer one is damaged
+_IDENTITY_SALT = "jaga.hub.erasure_journal.hub"
+_unjournaled: list[list[UUID]] = []  # while a command collects them (unjournaled_erasures)
+
+
+class JournalNotAFileError(SyncError):
+    """Something other than a regular file (a named pipe, a device, a folder) is at the
+    journal's path."""
+
+
+def hub_identity() -> str:
+    """This hub's name in its journal lines: an HMAC of a fixed text keyed by its secret key
+    (``JAGA_HUB_SECRET_KEY``, which ``jaga hub run`` keeps in its data folder), so every host
+    and every restore of the hub that keeps the key has the same one, and the key is not
+    learnt from it. A hub run with another hub's key (a staging copy given production's
+    ``secret_key``) has that hub's identity: its lines cannot be told from that hub's."""
+    return str(salted_hmac(_IDENTITY_SALT, "erasure journal", algorithm="sha256").hexdigest()[:16])
 
 
 class ErasureKind(StrEnum):
@@ -59,14 +89,20 @@ class ErasureKind(StrEnum):
 
 @dataclass(frozen=True)
 class JournaledErasure:
+    """One line. ``hub``: the identity of the hub that wrote it (``hub_identity`` when
+    written with none given); None when read from a line written before lines named their
+    hub (taken as this hub's: the journal is in its own data folder)."""
+
     person_uid: UUID
     site: str
     erased_at: datetime
     kind: str
+    hub: str | None = None
 
     def line(self) -> bytes:
         fields = {"person": str(self.person_uid), "site": self.site,
-                  "erased_at": self.erased_at.isoformat(), "kind": self.kind}  # fmt: skip
+                  "erased_at": self.erased_at.isoformat(), "kind": self.kind,
+                  "hub": self.hub or hub_identity()}  # fmt: skip
         return json.dumps(fields, separators=(",", ":")).encode() + b"\n"
 
 
@@ -108,6 +144,20 @@ def _append_or_count(erasure: JournaledErasure) -> None:
             erasure.person_uid, erasure.site, path, error,
         )  # fmt: skip
         _count_failure()
+        for collected in _unjournaled:
+            collected.append(erasure.person_uid)
+
+
+@contextmanager
+def unjournaled_erasures() -> Iterator[list[UUID]]:
+    """The uids of the erasures committed while in the block whose line could not be
+    written: a command, whose count no ``/metrics`` scrape reads, lists them and fails."""
+    collected: list[UUID] = []
+    _unjournaled.append(collected)
+    try:
+        yield collected
+    finally:
+        _unjournaled.remove(collected)
 
 
 def _count_failure() -> None:
@@ -146,34 +196,73 @@ def journal_writable(path: Path) -> bool:
     return True
 
 
+class JournalReading:
+    """The erasures journaled at ``path``, line by line as iterated (none when there is no
+    file yet), a person as often as lines name them; ``unreadable`` counts the lines skipped
+    so far (torn by a crash, or damaged). Iterating raises ``OSError`` when the file cannot
+    be read, ``JournalNotAFileError`` for a named pipe, a device or a folder at ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.unreadable = 0
+
+    def __iter__(self) -> Iterator[JournaledErasure]:
+        try:
+            handle = open_regular_file(self.path, "an erasure journal", JournalNotAFileError)
+        except FileNotFoundError:
+            return
+        with os.fdopen(handle, "rb") as file:
+            while text := file.readline(_MAX_LINE):
+                if len(text) == _MAX_LINE and not text.endswith(b"\n"):
+                    while (rest := file.readline(_MAX_LINE)) and not rest.endswith(b"\n"):
+                        pass  # the rest of a line too long to be one
+                    self.unreadable += 1
+                elif (erasure := _parse(text)) is not None:
+                    yield erasure
+                else:
+                    self.unreadable += bool(text.strip())
+
+
 def read_journal(path: Path) -> Journal:
-    """The erasures journaled at ``path`` (none when there is no file yet). OSError when it
-    cannot be read."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return Journal([], 0)
+    """The erasures journaled at ``path``, each person once, in a list (tests and tools;
+    the replay streams ``JournalReading``). Raises as iterating it does."""
+    reading = JournalReading(path)
     seen: set[UUID] = set()
     erasures: list[JournaledErasure] = []
-    unreadable = 0
-    for text in raw.splitlines():
-        erasure = _parse(text)
-        if erasure is None:
-            unreadable += bool(text.strip())
-        elif erasure.person_uid not in seen:
+    for erasure in reading:
+        if erasure.person_uid not in seen:
             seen.add(erasure.person_uid)
             erasures.append(erasure)
-    return Journal(erasures, unreadable)
+    return Journal(erasures, reading.unreadable)
 
 
 def _parse(text: bytes) -> JournaledErasure | None:
+    """The erasure of one line; None for one of any other shape."""
     try:
-        fields = json.loads(text)
-        erased_at = datetime.fromisoformat(fields["erased_at"])
-        if erased_at.tzinfo is None:
-            return None
-        return JournaledErasure(
-            UUID(fields["person"]), str(fields["site"]), erased_at, str(fields["kind"])
-        )
-    except (ValueError, KeyError, TypeError):
+        fields = _texts(json.loads(text))
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, nested past the limit
         return None
+    if fields is None:
+        return None
+    person, site, at, kind, hub = fields
+    try:
+        erased_at = datetime.fromisoformat(at)
+        uid = UUID(person)
+    except ValueError:
+        return None
+    return JournaledErasure(uid, site, erased_at, kind, hub) if erased_at.tzinfo else None
+
+
+def _texts(fields: object) -> tuple[str, str, str, str, str | None] | None:
+    """A line's person, site, time, kind and hub when it is an object of texts (the hub may
+    be absent); None for anything else."""
+    if not isinstance(fields, dict):
+        return None
+    values = [fields.get(name) for name in ("person", "site", "erased_at", "kind")]
+    hub = fields.get("hub")
+    if not all(isinstance(value, str) for value in values):
+        return None
+    if hub is not None and not isinstance(hub, str):
+        return None
+    person, site, at, kind = (str(value) for value in values)
+    return person, site, at, kind, hub or None

@@ -8,8 +8,17 @@ change log, a tombstone in it for every device), each journaled person the datab
 live. One it does not hold at all (enrolled after the backup) gets a tombstone all the same,
 as a device's tombstone for an unknown person does: a device that holds them and pushes them
 again after the renewal cannot bring them back. A person whose site the database does not
-hold (made after the backup) is left to its devices, which cannot sync with it either, and
-counted.
+hold either (made after the backup) is kept in ``SitelessErasure`` and erased when a site of
+that slug is made again (``apply_siteless_erasures``, in the transaction that makes it: the
+admin's, or ``jaga hub create-device``'s), before any of its devices can push them; the push
+path pays nothing for it.
+
+Each line names the hub that wrote it (``erasure_journal.hub_identity``, from its secret
+key). A line of another hub (a staging hub's journal joined by mistake) is skipped and
+listed, unless the operator accepts other hubs' lines (``other_hubs``: to join the journal
+of a hub that ran with another key). A line with no hub, written before lines named theirs,
+is taken as this hub's: it lies in this hub's own data folder, and no other hub wrote lines
+then (the journal and the identity came in the same release window).
 
 The reason typed is not journaled: the erasure goes again with ``REAPPLIED_REASON`` (the
 consent purge's own fixed reason for the purge and a badge given again). Erasures applied
@@ -18,14 +27,16 @@ here are not journaled again: their lines are there.
 ``jaga hub renew-log-epoch`` runs it before it renews the epochs, and ``jaga hub run`` at
 each start, before it serves: a hub restored and started before the command (or the command
 forgotten) never hands out a journaled person as live. At a start after no restore the
-journaled people are all erased already: the journal is read once and the database asked, a
-thousand people a query, which rows are live (20,000 journaled people, all erased: 0.9 s on
-a test machine of 2 shared cores).
+journaled people are all erased already: the journal is read as a stream and the database
+asked, a thousand people a query, which rows are live, so the memory a start takes does not
+grow with the journal (20,000 journaled people, all erased: 0.9 s on a test machine of 2
+shared cores).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -33,8 +44,8 @@ from django.db import transaction
 
 from sync.hub.apply.changes import lock_sites
 from sync.hub.apply.people import erase
-from sync.hub.erasure_journal import ErasureKind, JournaledErasure, read_journal
-from sync.hub.models import Person, Site
+from sync.hub.erasure_journal import ErasureKind, JournaledErasure, JournalReading, hub_identity
+from sync.hub.models import Person, Site, SitelessErasure
 from sync.protocol import RETENTION_REASON
 
 REAPPLIED_REASON = (
@@ -52,47 +63,94 @@ _FIXED_REASONS: dict[str, str] = {
 @dataclass
 class Reapplied:
     """What ``reapply_journal`` did: how many journaled people it erased again (by site
-    slug), how many lines it could not read, and the people whose site is gone."""
+    slug), how many lines it could not read, the people whose site is gone (kept until it is
+    made again), and the lines of another hub (skipped; the first ``LISTED`` of them kept)."""
 
     by_site: dict[str, int] = field(default_factory=dict)
     unreadable: int = 0
-    no_site: list[UUID] = field(default_factory=list)
+    no_site: int = 0
+    other_hub: int = 0
+    other_hub_listed: list[UUID] = field(default_factory=list)
 
     @property
     def count(self) -> int:
         return sum(self.by_site.values())
 
 
-def reapply_journal(path: Path) -> Reapplied:
+LISTED = 50
+
+
+def reapply_journal(path: Path, *, other_hubs: bool = False) -> Reapplied:
     """Erase again every person journaled at ``path`` whom the database holds live or not
-    at all. OSError when the journal cannot be read."""
-    journal = read_journal(path)
-    done = Reapplied(unreadable=journal.unreadable)
-    for start in range(0, len(journal.erasures), _BATCH):
-        batch = {item.person_uid: item for item in journal.erasures[start : start + _BATCH]}
-        erased = set(
-            Person.objects.filter(uid__in=batch, erased_at__isnull=False).values_list(
-                "uid", flat=True
-            )
-        )
-        for uid in batch.keys() - erased:
-            _reapply(batch[uid], done)
+    at all; ``other_hubs``: lines of another hub too. Raises what reading the journal
+    raises (``JournalReading``)."""
+    reading = JournalReading(path)
+    done = Reapplied()
+    ours = hub_identity()
+    batch: dict[UUID, JournaledErasure] = {}
+    for item in reading:
+        if item.hub not in (None, ours) and not other_hubs:
+            done.other_hub += 1
+            if len(done.other_hub_listed) < LISTED:
+                done.other_hub_listed.append(item.person_uid)
+            continue
+        batch.setdefault(item.person_uid, item)  # a person named twice: the first line
+        if len(batch) == _BATCH:
+            _reapply_batch(batch, done)
+            batch = {}
+    _reapply_batch(batch, done)
+    done.unreadable = reading.unreadable
     return done
+
+
+def _reapply_batch(batch: dict[UUID, JournaledErasure], done: Reapplied) -> None:
+    """One query for the batch's people erased already (all of them after no restore); a
+    person named again in a later batch is erased by then."""
+    erased = set(
+        Person.objects.filter(uid__in=batch, erased_at__isnull=False).values_list("uid", flat=True)
+    )
+    for uid in batch.keys() - erased:
+        _reapply(batch[uid], done)
 
 
 def _reapply(item: JournaledErasure, done: Reapplied) -> None:
     held = Person.objects.filter(uid=item.person_uid).values_list("site__slug", flat=True)
     site = Site.objects.filter(slug=held[0] if held else item.site).first()
     if site is None:
-        done.no_site.append(item.person_uid)
+        SitelessErasure.objects.get_or_create(
+            person_uid=item.person_uid,
+            defaults={"site_slug": item.site, "erased_at": item.erased_at, "kind": item.kind},
+        )
+        done.no_site += 1
         return
     with transaction.atomic():
         lock_sites(site.pk)
-        person = Person.objects.select_for_update().filter(uid=item.person_uid).first()
-        if person is None:
-            person = Person.objects.create(uid=item.person_uid, site=site)
-        elif person.erased:
-            return  # erased meanwhile (a device's tombstone)
-        reason = _FIXED_REASONS.get(item.kind, REAPPLIED_REASON)
-        erase(person, erased_at=item.erased_at, reason=reason, origin=None, kind=None)
-    done.by_site[site.slug] = done.by_site.get(site.slug, 0) + 1
+        if _erase(site, item.person_uid, item.erased_at, item.kind):
+            done.by_site[site.slug] = done.by_site.get(site.slug, 0) + 1
+
+
+def _erase(site: Site, uid: UUID, erased_at: datetime, kind: str) -> bool:
+    """Erase ``uid`` on ``site`` (a tombstone if not held), the caller in a transaction with
+    the site locked; False when they are erased already (meanwhile: a device's tombstone)."""
+    person = Person.objects.select_for_update().filter(uid=uid).first()
+    if person is None:
+        person = Person.objects.create(uid=uid, site=site)
+    elif person.erased:
+        return False
+    reason = _FIXED_REASONS.get(kind, REAPPLIED_REASON)
+    erase(person, erased_at=erased_at, reason=reason, origin=None, kind=None)
+    return True
+
+
+def apply_siteless_erasures(site: Site) -> int:
+    """Apply, in the caller's transaction that made ``site``, the journaled erasures kept
+    for its slug (``SitelessErasure``), and forget them; how many. A new site has nothing
+    in its log yet: its first device pulls the tombstones."""
+    kept = list(SitelessErasure.objects.select_for_update().filter(site_slug=site.slug))
+    if not kept:
+        return 0
+    lock_sites(site.pk)
+    for item in kept:
+        _erase(site, item.person_uid, item.erased_at, item.kind)
+    SitelessErasure.objects.filter(pk__in=[item.pk for item in kept]).delete()
+    return len(kept)

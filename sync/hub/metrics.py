@@ -131,7 +131,8 @@ def _make() -> HubMetrics:
             "jaga_hub_erasure_journal_failures",
             "Erasures that stand but could not be written to the erasure journal in the hub's"
             " data folder (sync.hub.erasure_journal): a restore of the database from a backup"
-            " older than them would bring those people back; alert on any",
+            " older than them would bring those people back; alert on any (the workers'"
+            " erasures: `jaga hub purge-expired` lists its own and exits 1)",
         ),
     )
 

@@ -55,6 +55,7 @@ from sync.hub import auth
 from sync.hub.admin import once
 from sync.hub.admin.staff import SiteScopedAdmin, sees_every_site, sites_of
 from sync.hub.checks import carries_slug
+from sync.hub.erasure_replay import apply_siteless_erasures
 from sync.hub.errors import OpenAuditBreakError
 from sync.hub.models import Device, Site, SiteMembership
 from sync.hub.review import announce_latest_species_pack
@@ -113,6 +114,7 @@ class SiteAdmin(ChangedFieldsOnly):
         if change:
             return
         announce_latest_species_pack(obj)  # as `create-device` does: its log starts empty
+        apply_siteless_erasures(obj)  # its people a restore lost, erased since
         if not sees_every_site(request.user):  # else it would vanish from their list
             SiteMembership.objects.create(user=request.user, site=obj)
 

@@ -23,7 +23,7 @@ from sync.hub.models.fish import (
     UploadChunk,
 )
 from sync.hub.models.forms import SpentForm
-from sync.hub.models.people import ErasureRewrite, FaceTemplate, Person
+from sync.hub.models.people import ErasureRewrite, FaceTemplate, Person, SitelessErasure
 from sync.hub.models.sites import Device, Site, SiteMembership
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "PhotoUpload",
     "Site",
     "SiteMembership",
+    "SitelessErasure",
     "SpeciesPack",
     "SpentForm",
     "UploadChunk",

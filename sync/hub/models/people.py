@@ -95,6 +95,19 @@ class ErasureRewrite(models.Model):
     finished_at = models.DateTimeField()
 
 
+class SitelessErasure(models.Model):
+    """A journaled erasure (``sync.hub.erasure_replay``) of a person the database does not
+    hold, of a site it does not hold either (made after the backup it was restored from):
+    applied, and deleted, when a site of that slug is made again
+    (``erasure_replay.apply_siteless_erasures``), so a kiosk of that site that never pulled
+    the tombstone cannot push the person back. Only what the journal line says."""
+
+    person_uid = models.UUIDField(unique=True)
+    site_slug = models.CharField(max_length=200, db_index=True)
+    erased_at = models.DateTimeField()
+    kind = models.CharField(max_length=20)
+
+
 class FaceTemplate(models.Model):
     uid = models.UUIDField(unique=True)
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="templates")

@@ -6,6 +6,7 @@ device pulls the site from the start (``sync.hub.erasure_replay``). Real hub pro
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import httpx
@@ -111,3 +112,26 @@ def test_the_hub_applies_the_journal_again_when_it_starts(
         finally:
             hub.kill()
         assert "applied again 1 erasures" in hub.log_path.read_text()
+
+
+@pytest.mark.parametrize("journal", ["damaged line", "named pipe"])
+def test_the_hub_starts_whatever_its_journal_holds(
+    journal: str, live_hub: HubProcess, tmp_path: Path
+) -> None:
+    """A line of the wrong shape (a number for the uid) or a named pipe at the journal's
+    path: the hub starts (under systemd, a failed start would restart it in a loop) and
+    says what it could not read."""
+    data = tmp_path / "hub"
+    data.mkdir()
+    if journal == "named pipe":
+        os.mkfifo(data / JOURNAL_FILE)
+        said = "could not read the erasure journal"
+    else:
+        (data / JOURNAL_FILE).write_text(
+            '{"person":5,"site":"x","erased_at":"2026-01-01T00:00:00+00:00","kind":"admin"}\n'
+        )
+        said = "1 lines of the erasure journal"
+    hub = HubProcess(live_hub.database_url, data)
+    hub.start(timeout_s=90)  # serves: its status answers 200
+    hub.kill()
+    assert said in hub.log_path.read_text()

@@ -5,6 +5,7 @@ once; a failure to write it counted and said, the erasure standing."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -50,7 +51,7 @@ def test_a_committed_erasure_is_journaled_once_without_the_reason_typed(
     lines = journal.read_text().splitlines()
     assert len(lines) == 1 and "Jane" not in lines[0] and "phone" not in lines[0]
     fields = json.loads(lines[0])
-    assert fields.keys() == {"person", "site", "erased_at", "kind"}
+    assert fields.keys() == {"person", "site", "erased_at", "kind", "hub"}
     assert fields["person"] == str(person.uid) and fields["site"] == api.site
     assert fields["kind"] == "admin"
     assert journal.stat().st_mode & 0o077 == 0
@@ -74,7 +75,7 @@ def test_two_processes_appending_at_once_interleave_no_lines(tmp_path: Path) -> 
         "import sys, uuid; from datetime import UTC, datetime; from pathlib import Path;"
         "from sync.hub.erasure_journal import JournaledErasure, append;"
         "[append(Path(sys.argv[1]), JournaledErasure(uuid.uuid4(), sys.argv[2] * 40,"
-        " datetime.now(UTC), 'admin').line()) for _ in range(300)]"
+        " datetime.now(UTC), 'admin', 'h').line()) for _ in range(300)]"
     )
     writers = [
         subprocess.Popen([sys.executable, "-c", script, str(path), site], cwd=REPO)
@@ -139,3 +140,153 @@ def test_the_command_says_when_it_cannot_read_the_journal(
     said = capsys.readouterr()
     assert "could not read the erasure journal" in said.err
     assert "renewed the change log's epoch" in said.out  # the renewal is not held back
+
+
+_GOOD = '{"person":"%s","site":"s","erased_at":"2026-01-01T00:00:00+00:00","kind":"admin"}'
+
+
+def test_a_damaged_line_of_any_shape_is_skipped_and_counted(journal: Path) -> None:
+    """Valid JSON of the wrong shape (a number for a uid, a list, null), a line too long to
+    be one, bytes that are no text: each skipped and counted, the good line read."""
+    good = uuid4()
+    damaged = [
+        b'{"person":5,"site":"s","erased_at":"2026-01-01T00:00:00+00:00","kind":"admin"}',
+        b'{"person":[1],"site":"s","erased_at":"2026-01-01T00:00:00+00:00","kind":"admin"}',
+        (_GOOD % uuid4()).replace('"site":"s"', '"site":7').encode(),
+        (_GOOD % uuid4()).replace('"kind":"admin"', '"kind":{}').encode(),
+        (_GOOD % uuid4()).replace('"2026-01-01T00:00:00+00:00"', "20260101").encode(),
+        (_GOOD % uuid4()).replace('"hub"', "").replace("}", ',"hub":3}').encode(),
+        b"[1, 2]",
+        b"null",
+        b"[" * 100_000,
+        b"x" * 300_000,
+        b"\xff\xfe{}",
+    ]
+    journal.write_bytes(b"\n".join([*damaged, (_GOOD % good).encode()]) + b"\n")
+
+    read = read_journal(journal)
+
+    assert read.unreadable == len(damaged)
+    assert [item.person_uid for item in read.erasures] == [good]
+
+
+def test_the_command_renews_whatever_the_journal_raises(
+    journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A named pipe at the journal's path (reading it would wait for a writer for ever): the
+    command says it, renews the epochs all the same and exits 1."""
+    os.mkfifo(journal)
+
+    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path)]) == 1
+
+    said = capsys.readouterr()
+    assert "could not read the erasure journal" in said.err
+    assert "renewed the change log's epoch" in said.out
+
+
+def test_a_line_of_another_hub_is_skipped_and_listed_unless_accepted(
+    api: Api, journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line another hub wrote (a staging hub's journal joined by mistake) naming a person
+    this hub holds live: not applied, listed; applied with --accept-other-hubs. A line
+    written before lines named their hub is this hub's own."""
+    foreign, old = _enrolled(api), _enrolled(api)
+    line = json.loads(_GOOD % foreign.uid) | {"site": api.site, "hub": "0" * 16}
+    journal.write_text(
+        json.dumps(line) + "\n" + (_GOOD % old.uid).replace('"s"', f'"{api.site}"') + "\n"
+    )
+
+    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path)]) == 0
+
+    foreign.refresh_from_db()
+    old.refresh_from_db()
+    assert not foreign.erased and old.erased
+    said = capsys.readouterr()
+    assert "1 lines of the erasure journal were written by another hub" in said.err
+    assert str(foreign.uid) in said.err
+
+    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path), "--accept-other-hubs"]) == 0
+    foreign.refresh_from_db()
+    assert foreign.erased
+
+
+def test_a_line_names_this_hub(api: Api, journal: Path) -> None:
+    """Each line names the hub that wrote it (from its secret key): read back as this hub's."""
+    from sync.hub.erasure_journal import hub_identity
+
+    review.erase_person(_enrolled(api).pk, "asked to")
+
+    assert json.loads(journal.read_text())["hub"] == hub_identity()
+    assert [item.hub for item in read_journal(journal).erasures] == [hub_identity()]
+
+
+def test_a_site_made_again_after_the_restore_gets_its_journaled_erasures(
+    journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """P, of a site made after the backup, erased on the hub; the restore lost the site. The
+    command keeps P's erasure; once the site is made again, P is erased there at once, so a
+    kiosk that never pulled the tombstone cannot bring P back by pushing them."""
+    from sync.hub.models import Change
+
+    slug = f"later-{uuid4().hex[:10]}"
+    payload = e.person(slug, name="Pat Later")
+    journal.write_text((_GOOD % payload["person_uid"]).replace('"s"', f'"{slug}"') + "\n")
+    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path)]) == 0
+    assert "applied when a site of that slug is made" in capsys.readouterr().err
+
+    kiosk = Api.register_new(slug, "kiosk-again")  # the site made again
+    kiosk.push(e.entry("person", "upsert", payload))
+
+    person = Person.objects.get(uid=payload["person_uid"])
+    assert person.erased and person.display_name == ""
+    assert not Change.objects.filter(entity_uid=person.uid, operation="upsert").exists()
+
+
+def test_the_purge_lists_the_erasures_it_could_not_journal_and_fails(
+    api: Api, tmp_path: Path, hub_database: str
+) -> None:
+    """`jaga hub purge-expired`, its own process as the timer runs it, with a journal it
+    cannot append to: the erasure stands, its uid is listed and the command exits 1 (the
+    timer's unit fails), as no /metrics scrape ever sees that process's count."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sync.protocol import format_timestamp
+    from tests.sync.hub.hubkit import jaga_hub
+
+    person = e.person(api.site, name="Old Consent")
+    given = timezone.now() - timedelta(days=400)
+    person["consent"]["given_at"] = format_timestamp(given)
+    person["consent"]["retain_until"] = format_timestamp(given + timedelta(days=30))
+    assert api.push(e.entry("person", "upsert", person))["rejected"] == []
+    data = tmp_path / "hubdata"
+    (data / JOURNAL_FILE).mkdir(parents=True)  # cannot be appended to
+
+    done = jaga_hub(
+        "purge-expired", "--data", str(data), "--trust-clock", database_url=hub_database
+    )
+
+    assert done.returncode == 1, done.stderr
+    assert Person.objects.get(uid=person["person_uid"]).erased
+    assert "1 erasures could not be journaled" in done.stderr
+    assert person["person_uid"] in done.stderr.split("could not be journaled", 1)[1]
+
+
+def test_a_site_the_admin_makes_again_gets_its_kept_erasures(operator: Client) -> None:
+    """The same when the admin makes the site again: its kept erasure is applied in the
+    add's transaction, and forgotten."""
+    from datetime import UTC, datetime
+
+    from sync.hub.models import Change, SitelessErasure
+
+    slug, uid = f"later-{uuid4().hex[:10]}", uuid4()
+    SitelessErasure.objects.create(
+        person_uid=uid, site_slug=slug, erased_at=datetime.now(UTC), kind="device"
+    )
+
+    operator.post("/admin/hub/site/add/", {"slug": slug, "name": "Made again"})
+
+    assert Person.objects.get(uid=uid).erased and Person.objects.get(uid=uid).site.slug == slug
+    assert Change.objects.filter(entity_uid=uid, operation="tombstone").exists()
+    assert not SitelessErasure.objects.filter(person_uid=uid).exists()
