@@ -8,8 +8,9 @@ window after it took the erasure (the erasure's time and the row's ``updated_at`
 hub's clock), then gives both ``REASON_NOT_KEPT`` instead, in batches of ``BATCH`` people
 (``forget_reasons``). The tombstone stays, so a device that pulls it later still erases
 the person; a device's replay of its tombstone is answered by its idempotency key as
-before. The retention purge's own reason (``RETENTION_REASON``) names no one and stays. A
-window of 0 keeps the reasons for ever too. Saved anew, the rows make the next rewrite of
+before. The retention purge's own reason (``RETENTION_REASON``) and the one an erasure applied
+again after a restore gets (``sync.hub.erasure_replay.REAPPLIED_REASON``) name no one and stay.
+A window of 0 keeps the reasons for ever too. Saved anew, the rows make the next rewrite of
 the tables due (``sync.hub.reclaim``), which takes the reason's old copies out of those two
 tables' files.
 
@@ -35,6 +36,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from sync.hub.erasure_replay import REAPPLIED_REASON
 from sync.hub.models import Person
 from sync.protocol import RETENTION_REASON
 
@@ -51,7 +53,7 @@ def reasons_due(cutoff: datetime) -> QuerySet[Person]:
     """The people erased, and whose erasure the hub took (``updated_at``: nothing saves an
     erased person again), before ``cutoff``, who still have the reason typed."""
     return Person.objects.filter(erased_at__lt=cutoff, updated_at__lt=cutoff).exclude(
-        erasure_reason__in=("", REASON_NOT_KEPT, RETENTION_REASON)
+        erasure_reason__in=("", REASON_NOT_KEPT, RETENTION_REASON, REAPPLIED_REASON)
     )
 
 

@@ -23,6 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics import MetricWrapperBase
 
 from sync.hub import review
+from sync.hub.erasure_replay import REAPPLIED_REASON
 from sync.hub.metrics import hub_metrics
 from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import AccessEvent, AppliedEntry, DecisionPurge, Person, Site
@@ -337,3 +338,12 @@ def test_a_batch_reads_only_due_events_however_many_old_ones_came_lately(api: Ap
         (plan,) = cursor.fetchone()[0]
     assert len(batch) == 5
     assert _rows_read_past(plan["Plan"]) == 0
+
+
+def test_the_reason_an_erasure_applied_again_gets_is_not_forgotten_as_typed(api: Api) -> None:
+    """An erasure the journal applied again after a restore carries a fixed reason that names
+    no one: retention leaves it, as it leaves the consent purge's, and counts only the typed."""
+    replayed = _erased(api, REAPPLIED_REASON, days_ago=WINDOW + 1)
+    typed = _erased(api, TYPED, days_ago=WINDOW + 1)
+    assert purge_decisions(keep_days=WINDOW).erasure_reasons == 1
+    assert _reasons(api, replayed, typed)[0] == [REAPPLIED_REASON, REASON_NOT_KEPT]
