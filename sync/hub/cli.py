@@ -3,7 +3,8 @@ renew-log-epoch | manage``: start the hub, enrol a device, publish a species pac
 site, write the confirmed fish photos out as training data, erase people past their
 consent's retention (``sync.hub.retention``; nothing, and exit 1, while the hub's clock looks
 ahead: ``sync.hub.clock_check``), tell devices the database was restored from a
-backup (``sync.hub.log_epoch``), Django tasks.
+backup (``sync.hub.log_epoch``), Django tasks. The purge's and the restore's handlers are
+``sync.hub.cli_purge`` and ``sync.hub.cli_restore``.
 
 ``run`` holds ``DATA/hub-run.lock`` while it serves: a second ``run`` on the same data folder
 refuses in one line (the other commands run beside it, on its PostgreSQL). Arguments are
@@ -24,21 +25,20 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
-
-import platformdirs
+from typing import TYPE_CHECKING, Any
 
 from sync.cli_errors import Handler, data_folder, iso_moment, past_moment, reporting
 from sync.errors import SyncError
 from sync.filelock import HeldLock
+from sync.hub.cli_purge import purge_expired
+from sync.hub.cli_restore import reapply_erasures, renew_log_epoch
+from sync.hub.data_dir import default_data_dir
 from sync.protocol.types import check_slug
 
 if TYPE_CHECKING:
-    from sync.hub.clock_check import ClockVerdict
-    from sync.hub.retention import DecisionReport
+    pass
 
 # What the `hub` extra installs: a device (or the frozen app) has none of it.
 _HUB_PACKAGES = frozenset(
@@ -53,10 +53,6 @@ _NO_HOST_NAMES = (
     " comma-separated (hub.example.org,localhost); a request for any other Host is refused"
     " ('*' answers to any name, and trusts the Host of every request)"
 )
-
-
-def default_data_dir() -> Path:
-    return Path(platformdirs.user_data_dir("jaga")) / "hub"
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -281,7 +277,7 @@ def _serve(data: Path, args: argparse.Namespace) -> int:
 
     environment = prepare(data, serves=True)
     try:
-        _reapply_erasures(data, at_start=True)
+        reapply_erasures(data, at_start=True)
     except BaseException:
         environment.stop(owner=True)
         raise
@@ -364,210 +360,6 @@ def export_corrections(args: argparse.Namespace) -> int:
     for line in report.lines():
         print(line)
     return 0
-
-
-def purge_expired(args: argparse.Namespace) -> int:
-    from sync.hub.bootstrap import prepare
-
-    # systemd stops the run (TimeoutStartSec) with SIGTERM: end it as an error would, so
-    # decision retention closes its record and the embedded PostgreSQL is stopped.
-    signal.signal(signal.SIGTERM, _stopped)
-    environment = prepare(args.data or default_data_dir())
-    try:
-        from sync.hub.erasure_journal import unjournaled_erasures
-        from sync.hub.reclaim import ERASED_DATA_TABLES, rewrite_due, rewrite_if_due
-        from sync.hub.retention import purge_all
-
-        with unjournaled_erasures() as unjournaled:
-            outcome = purge_all(dry_run=args.dry_run, trust_clock=args.trust_clock)
-        people, decisions, rewrote = outcome.people, outcome.decisions, False
-        if decisions is not None:
-            rewrote = rewrite_due() if args.dry_run else rewrite_if_due()
-    finally:
-        environment.stop()
-    if not outcome.clock.trusted:
-        print(_clock_line(outcome.clock, args), file=sys.stderr)
-    if decisions is None:
-        return 1
-    if args.dry_run:
-        print(f"{len(people)} people past their retention date (dry run, nothing erased)")
-    else:
-        print(f"erased {len(people)} people past their retention date; devices pull it next")
-    for person in people:
-        until = person.retain_until.strftime("%Y-%m-%d")
-        print(f"  {person.person_uid} (site {person.site}, retained until {until})")
-    _print_decisions(decisions, dry_run=args.dry_run)
-    if rewrote:
-        done = "would rewrite" if args.dry_run else "rewrote"
-        print(f"{done} {', '.join(ERASED_DATA_TABLES)}: erased people's data leaves the files")
-    if unjournaled:
-        print(
-            f"jaga hub: {len(unjournaled)} erasures could not be journaled (above: why); they"
-            " stand, but a restore of the database from a backup older than them would bring"
-            " these people back: "
-            + ", ".join(str(uid) for uid in unjournaled)
-            + "; keep this list with the backups, and erase them again after a restore",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-def _clock_line(clock: ClockVerdict, args: argparse.Namespace) -> str:
-    """The clock check's refusal (or its override) in one line: which evidence, how far."""
-    if args.trust_clock:
-        told = "jaga hub: purging as told (--trust-clock), though the hub's clock is not trusted"
-        return f"{told}: {clock.reason}"
-    done = (
-        "would erase and delete nothing (dry run)" if args.dry_run else "erased and deleted nothing"
-    )
-    return (
-        f"jaga hub: purge-expired {done}, as the hub's clock is not trusted: {clock.reason}."
-        " Set the clock right, or once you have checked it is, run it with --trust-clock (the"
-        " next run compares with that one)"
-    )
-
-
-def _stopped(number: int, _frame: object) -> NoReturn:
-    raise SystemExit(128 + number)
-
-
-def _print_decisions(report: DecisionReport, *, dry_run: bool) -> None:
-    if report.cutoff is None:
-        print("access events: kept for ever (JAGA_HUB_DECISION_KEEP_DAYS=0)")
-        return
-    done = "would delete" if dry_run else "deleted"
-    print(
-        f"{done} {report.access_events} access events that happened and reached the hub"
-        f" before {report.cutoff:%Y-%m-%d %H:%M} UTC (kept {report.keep_days} days)"
-    )
-    for site, count in report.by_site.items():
-        print(f"  site {site}: {count} access event{'' if count == 1 else 's'}")
-    print(
-        f"{done} {report.applied_entries} idempotency keys taken two windows ago or earlier whose"
-        " replay changes nothing (a deleted event's, a template's, a photo's, an erased person's)"
-    )
-    print(
-        f"{done} {report.audit_entries} anchored audit entries as old (each chain's oldest,"
-        " up to a checkpoint the rest verifies from; never a chain's newest)"
-    )
-    for site, count in report.audit_by_site.items():
-        print(f"  site {site}: {count} audit entr{'y' if count == 1 else 'ies'}")
-    forgot = "would forget" if dry_run else "forgot"
-    print(
-        f"{forgot} the reasons typed of {report.erasure_reasons} erasures as old (who was"
-        " erased, and when, stay)"
-    )
-    if report.held_chains:
-        print(
-            f"kept whole the chains of {len(report.held_chains)} devices while a record of each"
-            " is open (look into it, then acknowledge it in the admin's Audit breaks; until"
-            " then its decisions outlive the window):"
-        )
-    for chain in report.held_chains:
-        print(
-            f"  device {chain.device_name} ({chain.device_uid}, site {chain.site}):"
-            f" {chain.kind} record open since {chain.since:%Y-%m-%d %H:%M} UTC"
-        )
-
-
-def renew_log_epoch(args: argparse.Namespace) -> int:
-    from sync.hub.bootstrap import prepare
-
-    data = args.data or default_data_dir()
-    environment = prepare(data)
-    try:
-        from sync.hub.log_epoch import renew_log_epochs
-
-        journal_read = _reapply_erasures(data, at_start=False, other_hubs=args.accept_other_hubs)
-        done = renew_log_epochs(args.restored_at)
-    finally:
-        environment.stop()
-    print(
-        f"renewed the change log's epoch of {len(done.renewed)} sites: at their next sync,"
-        " devices push again what they authored and pull their site again from the start"
-    )
-    for slug, at in done.kept.items():
-        print(
-            f"  site {slug}: kept, renewed by the hub itself at {at.isoformat()},"
-            " not before the --restored-at given"
-        )
-    for slug, at in done.by_hub.items():
-        if slug not in done.renewed:
-            continue
-        if args.restored_at is None:
-            print(
-                f"  site {slug}: renewed again (the hub itself had renewed it at"
-                f" {at.isoformat()}; if that was after the restore, --restored-at would have"
-                " kept it)"
-            )
-        else:
-            print(
-                f"  site {slug}: renewed again (the hub itself had renewed it at"
-                f" {at.isoformat()}, before the --restored-at given)"
-            )
-    return 0 if journal_read else 1
-
-
-def _reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) -> bool:
-    """Erase again the people the hub's erasure journal names and the database holds live
-    (``sync.hub.erasure_replay``), saying how many; False, said on stderr, when the journal
-    could not be read or applied, whatever the error (a start goes on to serve, the command
-    renews the epochs and fails). ``at_start``: by ``jaga hub run`` before it serves, which
-    says nothing when there was nothing to do, and closes its connections (none may cross a
-    fork). ``other_hubs``: apply the lines of another hub too."""
-    from django.db import connections
-
-    from sync.hub.erasure_journal import JOURNAL_FILE
-    from sync.hub.erasure_replay import reapply_journal
-
-    path = data / JOURNAL_FILE
-    try:
-        done = reapply_journal(path, other_hubs=other_hubs)
-    except Exception as error:
-        print(
-            f"jaga hub: could not read the erasure journal {path} ({type(error).__name__}:"
-            f" {error}): erasures the restored database lost are not applied again; make it"
-            " a readable file, then run `jaga hub renew-log-epoch` (again) if the database"
-            " was restored",
-            file=sys.stderr,
-        )
-        return False
-    finally:
-        if at_start:
-            connections.close_all()
-    if done.count or not at_start:
-        print(
-            f"applied again {done.count} erasures from the erasure journal ({path}) that the"
-            " database had lost (restored from a backup older than them); devices pull the"
-            " tombstones"
-        )
-    for slug, count in done.by_site.items():
-        print(f"  site {slug}: {count} erasure{'' if count == 1 else 's'} applied again")
-    if done.unreadable:
-        print(
-            f"jaga hub: {done.unreadable} lines of the erasure journal {path} could not be read"
-            " (torn by a crash, or damaged) and were skipped",
-            file=sys.stderr,
-        )
-    if done.no_site:
-        print(
-            f"jaga hub: {done.no_site} journaled erasures are of sites the database does not"
-            " hold (made after the backup); kept, applied when a site of that slug is made",
-            file=sys.stderr,
-        )
-    if done.other_hub:
-        listed = ", ".join(str(uid) for uid in done.other_hub_listed)
-        more = done.other_hub - len(done.other_hub_listed)
-        print(
-            f"jaga hub: {done.other_hub} lines of the erasure journal were written by another"
-            f" hub (another secret key) and were skipped: {listed}"
-            + (f" and {more} more" if more else "")
-            + "; take them out of the journal (the hub stopped), or, if you joined that hub's"
-            " journal on purpose, run `jaga hub renew-log-epoch --accept-other-hubs`",
-            file=sys.stderr,
-        )
-    return True
 
 
 def manage_hub(args: argparse.Namespace) -> int:

@@ -1,0 +1,109 @@
+"""``jaga hub renew-log-epoch``, after a restore of the hub's database, and the erasure
+journal applied again (``sync.hub.erasure_replay``) by it and at each ``jaga hub run`` start."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sync.hub.data_dir import default_data_dir
+
+
+def renew_log_epoch(args: argparse.Namespace) -> int:
+    from sync.hub.bootstrap import prepare
+
+    data = args.data or default_data_dir()
+    environment = prepare(data)
+    try:
+        from sync.hub.log_epoch import renew_log_epochs
+
+        journal_read = reapply_erasures(data, at_start=False, other_hubs=args.accept_other_hubs)
+        done = renew_log_epochs(args.restored_at)
+    finally:
+        environment.stop()
+    print(
+        f"renewed the change log's epoch of {len(done.renewed)} sites: at their next sync,"
+        " devices push again what they authored and pull their site again from the start"
+    )
+    for slug, at in done.kept.items():
+        print(
+            f"  site {slug}: kept, renewed by the hub itself at {at.isoformat()},"
+            " not before the --restored-at given"
+        )
+    for slug, at in done.by_hub.items():
+        if slug not in done.renewed:
+            continue
+        if args.restored_at is None:
+            print(
+                f"  site {slug}: renewed again (the hub itself had renewed it at"
+                f" {at.isoformat()}; if that was after the restore, --restored-at would have"
+                " kept it)"
+            )
+        else:
+            print(
+                f"  site {slug}: renewed again (the hub itself had renewed it at"
+                f" {at.isoformat()}, before the --restored-at given)"
+            )
+    return 0 if journal_read else 1
+
+
+def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) -> bool:
+    """Erase again the people the hub's erasure journal names and the database holds live
+    (``sync.hub.erasure_replay``), saying how many; False, said on stderr, when the journal
+    could not be read or applied, whatever the error (a start goes on to serve, the command
+    renews the epochs and fails). ``at_start``: by ``jaga hub run`` before it serves, which
+    says nothing when there was nothing to do, and closes its connections (none may cross a
+    fork). ``other_hubs``: apply the lines of another hub too."""
+    from django.db import connections
+
+    from sync.hub.erasure_journal import JOURNAL_FILE
+    from sync.hub.erasure_replay import reapply_journal
+
+    path = data / JOURNAL_FILE
+    try:
+        done = reapply_journal(path, other_hubs=other_hubs)
+    except Exception as error:
+        print(
+            f"jaga hub: could not read the erasure journal {path} ({type(error).__name__}:"
+            f" {error}): erasures the restored database lost are not applied again; make it"
+            " a readable file, then run `jaga hub renew-log-epoch` (again) if the database"
+            " was restored",
+            file=sys.stderr,
+        )
+        return False
+    finally:
+        if at_start:
+            connections.close_all()
+    if done.count or not at_start:
+        print(
+            f"applied again {done.count} erasures from the erasure journal ({path}) that the"
+            " database had lost (restored from a backup older than them); devices pull the"
+            " tombstones"
+        )
+    for slug, count in done.by_site.items():
+        print(f"  site {slug}: {count} erasure{'' if count == 1 else 's'} applied again")
+    if done.unreadable:
+        print(
+            f"jaga hub: {done.unreadable} lines of the erasure journal {path} could not be read"
+            " (torn by a crash, or damaged) and were skipped",
+            file=sys.stderr,
+        )
+    if done.no_site:
+        print(
+            f"jaga hub: {done.no_site} journaled erasures are of sites the database does not"
+            " hold (made after the backup); kept, applied when a site of that slug is made",
+            file=sys.stderr,
+        )
+    if done.other_hub:
+        listed = ", ".join(str(uid) for uid in done.other_hub_listed)
+        more = done.other_hub - len(done.other_hub_listed)
+        print(
+            f"jaga hub: {done.other_hub} lines of the erasure journal were written by another"
+            f" hub (another secret key) and were skipped: {listed}"
+            + (f" and {more} more" if more else "")
+            + "; take them out of the journal (the hub stopped), or, if you joined that hub's"
+            " journal on purpose, run `jaga hub renew-log-epoch --accept-other-hubs`",
+            file=sys.stderr,
+        )
+    return True
