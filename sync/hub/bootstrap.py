@@ -21,7 +21,7 @@ from sync.errors import SyncError
 from sync.filelock import held_elsewhere
 from sync.hub.dburl import database_settings, parse_database_url
 from sync.hub.embedded import EmbeddedPostgres
-from sync.hub.erasure_journal import DATA_DIR_ENV
+from sync.hub.erasure_journal import DATA_DIR_ENV, THROWAWAY_KEY_ENV
 
 DATABASE_NAME = "jaga"
 SECRET_KEY_FILE = "secret_key"
@@ -173,13 +173,15 @@ def kept_secret_key(data_dir: Path) -> str:
 
 def _secret_key(data_dir: Path, *, serves: bool) -> str:
     """The kept key; for a command that signs nothing (the daily retention purge among
-    them), a throwaway one when the kept key is empty, so that erasures stay on time."""
+    them), a throwaway one when the kept key is empty, so that erasures stay on time (and
+    said in ``THROWAWAY_KEY_ENV``: a ``hub-id`` made meanwhile is not made from it)."""
     try:
         return kept_secret_key(data_dir)
     except SecretKeyError as error:
         if serves:
             raise
         _log.warning("%s; this command signs nothing, so it goes on", error)
+        os.environ[THROWAWAY_KEY_ENV] = "1"
         return secrets.token_urlsafe(50)
 
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sync.hub.data_dir import default_data_dir
+
+if TYPE_CHECKING:
+    from sync.hub.erasure_replay import Reapplied
 
 
 def renew_log_epoch(args: argparse.Namespace) -> int:
@@ -18,7 +22,7 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
     try:
         from sync.hub.log_epoch import renew_log_epochs
 
-        journal_read = reapply_erasures(data, at_start=False, other_hubs=args.accept_other_hubs)
+        replayed = reapply_erasures(data, at_start=False, other_hubs=args.accept_other_hubs)
         done = renew_log_epochs(args.restored_at)
     finally:
         environment.stop()
@@ -45,25 +49,29 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
                 f"  site {slug}: renewed again (the hub itself had renewed it at"
                 f" {at.isoformat()}, before the --restored-at given)"
             )
-    return 0 if journal_read else 1
+    # Lines skipped as another hub's may be this hub's own (its hub-id file lost): the
+    # command fails so the operator looks, as it does when the journal cannot be read.
+    return 0 if replayed is not None and not replayed.other_hub else 1
 
 
-def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) -> bool:
+def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) -> Reapplied | None:
     """Erase again the people the hub's erasure journal names and the database holds live
-    (``sync.hub.erasure_replay``), saying how many; False, said on stderr, when the journal
+    (``sync.hub.erasure_replay``), saying how many, and record what it did for
+    ``/metrics`` (``erasure_journal.record_replay``); None, said on stderr, when the journal
     could not be read or applied, whatever the error (a start goes on to serve, the command
     renews the epochs and fails). ``at_start``: by ``jaga hub run`` before it serves, which
     says nothing when there was nothing to do, and closes its connections (none may cross a
     fork). ``other_hubs``: apply the lines of another hub too."""
     from django.db import connections
 
-    from sync.hub.erasure_journal import JOURNAL_FILE
+    from sync.hub.erasure_journal import HUB_ID_FILE, JOURNAL_FILE, record_replay
     from sync.hub.erasure_replay import reapply_journal
 
     path = data / JOURNAL_FILE
     try:
         done = reapply_journal(path, other_hubs=other_hubs)
     except Exception as error:
+        record_replay(data, None)
         print(
             f"jaga hub: could not read the erasure journal {path} ({type(error).__name__}:"
             f" {error}): erasures the restored database lost are not applied again; make it"
@@ -71,10 +79,13 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
             " was restored",
             file=sys.stderr,
         )
-        return False
+        return None
     finally:
         if at_start:
             connections.close_all()
+    counts = {"applied": done.count, "unreadable": done.unreadable, "other_hub": done.other_hub,
+              "no_site": done.no_site}  # fmt: skip
+    record_replay(data, counts)
     if done.count or not at_start:
         print(
             f"applied again {done.count} erasures from the erasure journal ({path}) that the"
@@ -99,11 +110,15 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
         listed = ", ".join(str(uid) for uid in done.other_hub_listed)
         more = done.other_hub - len(done.other_hub_listed)
         print(
-            f"jaga hub: {done.other_hub} lines of the erasure journal were written by another"
-            f" hub (another secret key) and were skipped: {listed}"
+            f"jaga hub: {done.other_hub} lines of the erasure journal name another hub and"
+            f" were skipped (those people are not erased again): {listed}"
             + (f" and {more} more" if more else "")
-            + "; take them out of the journal (the hub stopped), or, if you joined that hub's"
-            " journal on purpose, run `jaga hub renew-log-epoch --accept-other-hubs`",
+            + f". Likely causes: another hub's journal was joined to this one (a staging"
+            f" hub's, the wrong file), or this hub's {data / HUB_ID_FILE} file was lost or"
+            " replaced (put it back from the backup that holds the journal), or the lines"
+            " were written before that file with an earlier secret key. If they are this"
+            " hub's own erasures, or a journal you joined on purpose, run `jaga hub"
+            " renew-log-epoch --accept-other-hubs`; keep the lines either way",
             file=sys.stderr,
         )
-    return True
+    return done

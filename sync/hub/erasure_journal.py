@@ -6,7 +6,8 @@ site from the start after the restore (the epoch renewal has them all do so). So
 erasure the hub applies (``sync.hub.apply.people.erase``: a device's tombstone, the admin, the
 daily consent purge, a badge taken from someone past retention) also appends a line here:
 the person's uid, their site's slug, when, what erased them (``ErasureKind``) and which hub
-(``hub_identity``), never the reason typed (free text, which may name whoever asked).
+(``hub_identity``: the ``hub-id`` file beside the journal), never the reason typed (free
+text, which may name whoever asked).
 ``sync.hub.erasure_replay`` applies again, through the same erasure, every journaled person
 the database holds live.
 
@@ -38,8 +39,10 @@ import fcntl
 import json
 import logging
 import os
+import secrets
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -49,17 +52,20 @@ from uuid import UUID
 from django.db import transaction
 from django.utils.crypto import salted_hmac
 
-from sync.durable import PRIVATE_FILE, fsync_path
+from sync.durable import PRIVATE_FILE, create_private, fsync_path
 from sync.errors import SyncError
 from sync.regular_file import open_regular_file
 
 JOURNAL_FILE = "erasures.journal"
+REPLAY_FILE = "erasure-replay.json"  # what the last replay did, for /metrics (record_replay)
+HUB_ID_FILE = "hub-id"  # the journal's own name for this hub, beside it (``hub_identity``)
 DATA_DIR_ENV = "JAGA_HUB_DATA_DIR"  # the hub's data folder, set by ``prepare``
 _log = logging.getLogger(__name__)
 _APPEND = os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
 _said_off: list[bool] = []  # whether "no data folder: not journaled" was logged
 _MAX_LINE = 4096  # a line written is under 250 bytes: a longer one is damaged
 _IDENTITY_SALT = "jaga.hub.erasure_journal.hub"
+THROWAWAY_KEY_ENV = "JAGA_HUB_THROWAWAY_KEY"  # set by ``bootstrap.prepare`` when it made one
 _unjournaled: list[list[UUID]] = []  # while a command collects them (unjournaled_erasures)
 
 
@@ -68,13 +74,55 @@ class JournalNotAFileError(SyncError):
     journal's path."""
 
 
-def hub_identity() -> str:
-    """This hub's name in its journal lines: an HMAC of a fixed text keyed by its secret key
-    (``JAGA_HUB_SECRET_KEY``, which ``jaga hub run`` keeps in its data folder), so every host
-    and every restore of the hub that keeps the key has the same one, and the key is not
-    learnt from it. A hub run with another hub's key (a staging copy given production's
-    ``secret_key``) has that hub's identity: its lines cannot be told from that hub's."""
+def hub_identity(data: Path) -> str:
+    """This hub's name in the journal lines of the data folder ``data``: kept in its
+    ``hub-id`` file, made once (whole, 0600) by the first process that needs it, and read by
+    every process that journals or replays, so it follows neither the secret key (replaced,
+    rotated, or found empty: a command then signs with a throwaway one) nor the host (the
+    data folder moves with its backups). Made from the current key's identity
+    (``key_identity``) when the key is real: the lines a hub wrote before the file existed
+    stay its own; from random bytes when the key is a throwaway (``THROWAWAY_KEY_ENV``). A
+    file emptied since (a full disk) is read as the key's identity, and said."""
+    path = data / HUB_ID_FILE
+    if not path.exists():
+        throwaway = os.environ.get(THROWAWAY_KEY_ENV)
+        _write_once(path, secrets.token_hex(8) if throwaway else key_identity())
+    kept = path.read_text().strip()
+    if not kept:
+        _log.error("the hub's journal identity file %s is empty: its key's identity used", path)
+        return key_identity()
+    return kept
+
+
+def key_identity() -> str:
+    """The identity lines were written with before the ``hub-id`` file: an HMAC of a fixed
+    text keyed by the hub's secret key (the key is not learnt from it). A replay takes it as
+    this hub's too, so a hub upgraded with its key in place skips none of its own lines."""
     return str(salted_hmac(_IDENTITY_SALT, "erasure journal", algorithm="sha256").hexdigest()[:16])
+
+
+def own_identities(data: Path) -> frozenset[str | None]:
+    """The ``hub`` fields a replay of the journal in ``data`` takes as this hub's: its
+    ``hub-id``, its current key's identity (lines written before the file), and none
+    (lines written before lines named their hub)."""
+    return frozenset((hub_identity(data), key_identity(), None))
+
+
+def _write_once(path: Path, text: str) -> None:
+    """``text`` at ``path``, 0600, written whole: a synced temporary file linked into place,
+    never over one another process made meanwhile (that one is kept)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)  # left by a process that died here, its pid reused
+    try:
+        with os.fdopen(create_private(temporary), "w") as file:
+            file.write(text + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        with suppress(FileExistsError):
+            os.link(temporary, path)
+        fsync_path(path.parent)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 class ErasureKind(StrEnum):
@@ -89,9 +137,10 @@ class ErasureKind(StrEnum):
 
 @dataclass(frozen=True)
 class JournaledErasure:
-    """One line. ``hub``: the identity of the hub that wrote it (``hub_identity`` when
-    written with none given); None when read from a line written before lines named their
-    hub (taken as this hub's: the journal is in its own data folder)."""
+    """One line. ``hub``: the identity of the hub that wrote it (the data folder's
+    ``hub_identity`` when written with none given); None when read from a line written
+    before lines named their hub (taken as this hub's: the journal is in its own data
+    folder)."""
 
     person_uid: UUID
     site: str
@@ -99,10 +148,11 @@ class JournaledErasure:
     kind: str
     hub: str | None = None
 
-    def line(self) -> bytes:
+    def line(self, data: Path) -> bytes:
+        """The line, naming ``hub`` or else the hub of the data folder ``data``."""
         fields = {"person": str(self.person_uid), "site": self.site,
                   "erased_at": self.erased_at.isoformat(), "kind": self.kind,
-                  "hub": self.hub or hub_identity()}  # fmt: skip
+                  "hub": self.hub or hub_identity(data)}  # fmt: skip
         return json.dumps(fields, separators=(",", ":")).encode() + b"\n"
 
 
@@ -136,7 +186,7 @@ def _append_or_count(erasure: JournaledErasure) -> None:
             _log.warning("no hub data folder (%s): erasures are not journaled", DATA_DIR_ENV)
         return
     try:
-        append(path, erasure.line())
+        append(path, erasure.line(path.parent))
     except OSError as error:
         _log.error(
             "could not journal the erasure of person %s (site %s) in %s: %s; it stands, but a"
@@ -266,3 +316,36 @@ def _texts(fields: object) -> tuple[str, str, str, str, str | None] | None:
         return None
     person, site, at, kind = (str(value) for value in values)
     return person, site, at, kind, hub or None
+
+
+REPLAY_COUNTS = ("applied", "unreadable", "other_hub", "no_site")
+
+
+def record_replay(data: Path, counts: dict[str, int] | None) -> None:
+    """Keep in the data folder ``data`` what the last replay of its journal did (the lines
+    of each of ``REPLAY_COUNTS``; None: the journal could not be read) and when, for the
+    ``/metrics`` of the hub's workers, which did not run it (``last_replay``). Replaced
+    whole (a temporary file renamed over it); a failure is logged, never raised: the replay
+    is done, and the start or the command says its counts all the same."""
+    path = data / REPLAY_FILE
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    record = {"at": time.time(), "read": counts is not None, **(counts or {})}
+    try:
+        temporary.unlink(missing_ok=True)
+        with os.fdopen(create_private(temporary), "w") as file:
+            json.dump(record, file)
+        temporary.replace(path)
+    except OSError as error:
+        _log.error("could not record the erasure journal's replay in %s: %s", path, error)
+        temporary.unlink(missing_ok=True)
+
+
+def last_replay(data: Path) -> dict[str, float] | None:
+    """What ``record_replay`` kept in ``data``: ``at`` (seconds since the epoch), ``read``
+    (1, or 0 when the journal could not be read) and each of ``REPLAY_COUNTS``; None when
+    no replay was recorded (or its record cannot be read)."""
+    try:
+        record = json.loads((data / REPLAY_FILE).read_bytes())
+        return {name: float(record.get(name, 0)) for name in ("at", "read", *REPLAY_COUNTS)}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None

@@ -13,12 +13,14 @@ that slug is made again (``apply_siteless_erasures``, in the transaction that ma
 admin's, or ``jaga hub create-device``'s), before any of its devices can push them; the push
 path pays nothing for it.
 
-Each line names the hub that wrote it (``erasure_journal.hub_identity``, from its secret
-key). A line of another hub (a staging hub's journal joined by mistake) is skipped and
-listed, unless the operator accepts other hubs' lines (``other_hubs``: to join the journal
-of a hub that ran with another key). A line with no hub, written before lines named theirs,
-is taken as this hub's: it lies in this hub's own data folder, and no other hub wrote lines
-then (the journal and the identity came in the same release window).
+Each line names the hub that wrote it (``erasure_journal.hub_identity``: the ``hub-id`` file
+beside the journal, which follows no key; lines written before it with the current key's
+identity are this hub's too, ``own_identities``). A line of another hub (a staging hub's
+journal joined by mistake) is skipped and listed, unless the operator accepts other hubs'
+lines (``other_hubs``: to join the journal of a hub that ran with another key). A line with
+no hub, written before lines named theirs, is taken as this hub's: it lies in this hub's own
+data folder, and no other hub wrote lines then (the journal and the identity came in the
+same release window).
 
 The reason typed is not journaled: the erasure goes again with ``REAPPLIED_REASON`` (the
 consent purge's own fixed reason for the purge and a badge given again). Erasures applied
@@ -44,7 +46,12 @@ from django.db import transaction
 
 from sync.hub.apply.changes import lock_sites
 from sync.hub.apply.people import erase
-from sync.hub.erasure_journal import ErasureKind, JournaledErasure, JournalReading, hub_identity
+from sync.hub.erasure_journal import (
+    ErasureKind,
+    JournaledErasure,
+    JournalReading,
+    own_identities,
+)
 from sync.hub.models import Person, Site, SitelessErasure
 from sync.protocol import RETENTION_REASON
 
@@ -86,10 +93,10 @@ def reapply_journal(path: Path, *, other_hubs: bool = False) -> Reapplied:
     raises (``JournalReading``)."""
     reading = JournalReading(path)
     done = Reapplied()
-    ours = hub_identity()
+    ours = own_identities(path.parent)
     batch: dict[UUID, JournaledErasure] = {}
     for item in reading:
-        if item.hub not in (None, ours) and not other_hubs:
+        if item.hub not in ours and not other_hubs:
             done.other_hub += 1
             if len(done.other_hub_listed) < LISTED:
                 done.other_hub_listed.append(item.person_uid)

@@ -26,7 +26,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from sync.hub.erasure_journal import journal_path, journal_writable
+from sync.hub.erasure_journal import REPLAY_COUNTS, journal_path, journal_writable, last_replay
 from sync.hub.models import (
     NEWEST_PACK_FIRST,
     AccessEvent,
@@ -377,7 +377,9 @@ def _count_by_site(query: QuerySet[Any]) -> list[tuple[int, int]]:
 
 class JournalCollector(Collector):
     """Whether erasures can be appended to the erasure journal (``sync.hub.erasure_journal``)
-    right now: a file, not the database, read at scrape time all the same."""
+    right now, and what its last replay (at ``jaga hub run``'s start, or by ``jaga hub
+    renew-log-epoch``) could not apply: files, not the database, read at scrape time all the
+    same."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         path = journal_path()
@@ -388,3 +390,33 @@ class JournalCollector(Collector):
         )
         family.add_metric([], float(path is not None and journal_writable(path)))
         yield family
+        replay = last_replay(path.parent) if path is not None else None
+        if replay is None:
+            return
+        skipped = GaugeMetricFamily(
+            "jaga_hub_erasure_journal_skipped_lines",
+            "Journaled erasures the last replay of the erasure journal did not apply: lines"
+            " it could not read, lines naming another hub (or this one, its hub-id file"
+            " lost), people of a site the database lacks (kept until it is made); alert on"
+            " unreadable and other_hub above 0",
+            labels=["why"],
+        )
+        for why in REPLAY_COUNTS[1:]:
+            skipped.add_metric([why], replay[why])
+        yield skipped
+        yield GaugeMetricFamily(
+            "jaga_hub_erasure_journal_reapplied",
+            "Erasures the last replay of the erasure journal applied again (a restore undid them)",
+            value=replay["applied"],
+        )
+        yield GaugeMetricFamily(
+            "jaga_hub_erasure_journal_replay_read",
+            "1 when the last replay of the erasure journal could read it; 0: none of its"
+            " erasures were applied again (alert on it)",
+            value=replay["read"],
+        )
+        yield GaugeMetricFamily(
+            "jaga_hub_erasure_journal_replay_timestamp_seconds",
+            "When the erasure journal was last replayed (seconds since the epoch)",
+            value=replay["at"],
+        )

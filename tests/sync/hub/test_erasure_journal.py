@@ -75,7 +75,7 @@ def test_two_processes_appending_at_once_interleave_no_lines(tmp_path: Path) -> 
         "import sys, uuid; from datetime import UTC, datetime; from pathlib import Path;"
         "from sync.hub.erasure_journal import JournaledErasure, append;"
         "[append(Path(sys.argv[1]), JournaledErasure(uuid.uuid4(), sys.argv[2] * 40,"
-        " datetime.now(UTC), 'admin', 'h').line()) for _ in range(300)]"
+        " datetime.now(UTC), 'admin', 'h').line(Path(sys.argv[1]).parent)) for _ in range(300)]"
     )
     writers = [
         subprocess.Popen([sys.executable, "-c", script, str(path), site], cwd=REPO)
@@ -196,28 +196,50 @@ def test_a_line_of_another_hub_is_skipped_and_listed_unless_accepted(
         json.dumps(line) + "\n" + (_GOOD % old.uid).replace('"s"', f'"{api.site}"') + "\n"
     )
 
-    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path)]) == 0
+    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path)]) == 1
 
     foreign.refresh_from_db()
     old.refresh_from_db()
     assert not foreign.erased and old.erased
     said = capsys.readouterr()
-    assert "1 lines of the erasure journal were written by another hub" in said.err
+    assert "1 lines of the erasure journal name another hub and were skipped" in said.err
     assert str(foreign.uid) in said.err
+    assert "take them out" not in said.err
 
     assert main(["hub", "renew-log-epoch", "--data", str(tmp_path), "--accept-other-hubs"]) == 0
     foreign.refresh_from_db()
     assert foreign.erased
 
 
-def test_a_line_names_this_hub(api: Api, journal: Path) -> None:
-    """Each line names the hub that wrote it (from its secret key): read back as this hub's."""
-    from sync.hub.erasure_journal import hub_identity
+def test_a_line_names_this_hub(api: Api, journal: Path, tmp_path: Path) -> None:
+    """Each line names the hub that wrote it (the data folder's hub-id, made at the first
+    erasure from the key's identity): read back as this hub's."""
+    from sync.hub.erasure_journal import HUB_ID_FILE, hub_identity, key_identity
 
     review.erase_person(_enrolled(api).pk, "asked to")
 
-    assert json.loads(journal.read_text())["hub"] == hub_identity()
-    assert [item.hub for item in read_journal(journal).erasures] == [hub_identity()]
+    assert (tmp_path / HUB_ID_FILE).read_text().strip() == hub_identity(tmp_path)
+    assert hub_identity(tmp_path) == key_identity()  # lines written before it stay its own
+    assert json.loads(journal.read_text())["hub"] == hub_identity(tmp_path)
+    assert [item.hub for item in read_journal(journal).erasures] == [hub_identity(tmp_path)]
+
+
+def test_lines_of_this_hubs_key_are_its_own_whatever_its_hub_id(
+    api: Api, journal: Path, tmp_path: Path
+) -> None:
+    """A line written before the hub-id file, with the current key's identity, is applied
+    even where the hub-id file was made otherwise (from a throwaway key)."""
+    from sync.hub.erasure_journal import HUB_ID_FILE, key_identity
+
+    (tmp_path / HUB_ID_FILE).write_text("f" * 16 + "\n")
+    person = _enrolled(api)
+    line = json.loads(_GOOD % person.uid) | {"site": api.site, "hub": key_identity()}
+    journal.write_text(json.dumps(line) + "\n")
+
+    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path)]) == 0
+
+    person.refresh_from_db()
+    assert person.erased
 
 
 def test_a_site_made_again_after_the_restore_gets_its_journaled_erasures(
@@ -290,3 +312,31 @@ def test_a_site_the_admin_makes_again_gets_its_kept_erasures(operator: Client) -
     assert Person.objects.get(uid=uid).erased and Person.objects.get(uid=uid).site.slug == slug
     assert Change.objects.filter(entity_uid=uid, operation="tombstone").exists()
     assert not SitelessErasure.objects.filter(person_uid=uid).exists()
+
+
+def test_a_replay_that_skips_lines_says_so_in_metrics(
+    api: Api, journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A damaged line and a line of another hub: the replay's counts are kept in the data
+    folder, and every worker's /metrics says them (what a start's stderr alone said)."""
+    at = "2026-01-01T00:00:00+00:00"
+    foreign = {"person": str(uuid4()), "site": api.site, "erased_at": at, "kind": "admin"}
+    journal.write_text(
+        f'{{"person":5,"site":"{api.site}","erased_at":"{at}","kind":"admin"}}\n'
+        + json.dumps(foreign | {"hub": "0" * 16})
+        + "\n"
+    )
+
+    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path)]) == 1
+
+    with override_settings(JAGA_HUB_METRICS_TOKEN=TOKEN):
+        text = Client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    skipped = {
+        sample.labels["why"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "jaga_hub_erasure_journal_skipped_lines"
+    }
+    assert skipped == {"unreadable": 1, "other_hub": 1, "no_site": 0}
+    assert _scrape()["jaga_hub_erasure_journal_replay_read"] == 1
+    assert "hub-id file was lost" in capsys.readouterr().err
