@@ -84,7 +84,7 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
         if at_start:
             connections.close_all()
     counts = {"applied": done.count, "unreadable": done.unreadable, "other_hub": done.other_hub,
-              "no_site": done.no_site}  # fmt: skip
+              "no_site": done.no_site + done.still_kept}  # fmt: skip
     record_replay(data, counts)
     if done.count or not at_start:
         print(

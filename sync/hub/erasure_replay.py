@@ -37,6 +37,7 @@ shared cores).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +61,7 @@ REAPPLIED_REASON = (
     " is not kept"
 )
 _BATCH = 1000
+_log = logging.getLogger(__name__)
 # The purge's reason names no one: it goes again as it was.
 _FIXED_REASONS: dict[str, str] = {
     ErasureKind.RETENTION: RETENTION_REASON,
@@ -71,11 +73,13 @@ _FIXED_REASONS: dict[str, str] = {
 class Reapplied:
     """What ``reapply_journal`` did: how many journaled people it erased again (by site
     slug), how many lines it could not read, the people whose site is gone (kept until it is
-    made again), and the lines of another hub (skipped; the first ``LISTED`` of them kept)."""
+    made again: ``no_site`` newly, ``still_kept`` by an earlier replay), and the lines of
+    another hub (skipped; the first ``LISTED`` of them kept)."""
 
     by_site: dict[str, int] = field(default_factory=dict)
     unreadable: int = 0
     no_site: int = 0
+    still_kept: int = 0
     other_hub: int = 0
     other_hub_listed: list[UUID] = field(default_factory=list)
 
@@ -111,12 +115,22 @@ def reapply_journal(path: Path, *, other_hubs: bool = False) -> Reapplied:
 
 
 def _reapply_batch(batch: dict[UUID, JournaledErasure], done: Reapplied) -> None:
-    """One query for the batch's people erased already (all of them after no restore); a
-    person named again in a later batch is erased by then."""
+    """One query for the batch's people erased already (all of them after no restore), and
+    one for those an earlier replay kept for a site still missing (the database holds no
+    one of that uid): neither costs more; a person named again in a later batch is erased
+    or kept by then."""
     erased = set(
         Person.objects.filter(uid__in=batch, erased_at__isnull=False).values_list("uid", flat=True)
     )
-    for uid in batch.keys() - erased:
+    rest = batch.keys() - erased
+    kept = set(
+        SitelessErasure.objects.filter(person_uid__in=rest)
+        .exclude(site_slug__in=Site.objects.values("slug"))
+        .exclude(person_uid__in=Person.objects.values("uid"))
+        .values_list("person_uid", flat=True)
+    ) if rest else set()  # fmt: skip
+    done.still_kept += len(kept)
+    for uid in rest - kept:
         _reapply(batch[uid], done)
 
 
@@ -138,8 +152,15 @@ def _reapply(item: JournaledErasure, done: Reapplied) -> None:
 
 def _erase(site: Site, uid: UUID, erased_at: datetime, kind: str) -> bool:
     """Erase ``uid`` on ``site`` (a tombstone if not held), the caller in a transaction with
-    the site locked; False when they are erased already (meanwhile: a device's tombstone)."""
+    the site locked; False when they are erased already (meanwhile: a device's tombstone),
+    or held by another site, whose lock is not held (a kept uid of a site made again)."""
     person = Person.objects.select_for_update().filter(uid=uid).first()
+    if person is not None and person.site_id != site.pk:
+        _log.warning(
+            "journaled erasure of person %s kept for site %s not applied: they are of site %s",
+            uid, site.slug, person.site.slug,
+        )  # fmt: skip
+        return False
     if person is None:
         person = Person.objects.create(uid=uid, site=site)
     elif person.erased:

@@ -340,3 +340,50 @@ def test_a_replay_that_skips_lines_says_so_in_metrics(
     assert skipped == {"unreadable": 1, "other_hub": 1, "no_site": 0}
     assert _scrape()["jaga_hub_erasure_journal_replay_read"] == 1
     assert "hub-id file was lost" in capsys.readouterr().err
+
+
+def test_siteless_lines_cost_one_query_a_batch_and_are_said_once(
+    journal: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """People of a slug the database holds no site of: kept at the first replay; the next
+    replays find them kept with one query a batch and add, and say, nothing."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sync.hub.erasure_replay import reapply_journal
+    from sync.hub.models import SitelessErasure
+
+    slug = f"gone-{uuid4().hex[:8]}"
+    journal.write_text(
+        "".join((_GOOD % uuid4()).replace('"s"', f'"{slug}"') + "\n" for _ in range(300))
+    )
+    assert reapply_journal(journal).no_site == 300
+
+    with CaptureQueriesContext(connection) as queries:
+        again = reapply_journal(journal)
+
+    assert (again.no_site, again.still_kept, again.count) == (0, 300, 0)
+    assert len(queries) <= 3
+    assert SitelessErasure.objects.filter(site_slug=slug).count() == 300
+
+
+def test_making_a_site_leaves_a_kept_uid_held_by_another_site(api: Api) -> None:
+    """A kept uid that another site holds live is not erased there when a site of the kept
+    slug is made: that site's lock is not held, and its person is not the one journaled."""
+    from datetime import UTC, datetime
+
+    from sync.hub.auth import create_device
+    from sync.hub.models import Change, SitelessErasure
+
+    held = _enrolled(api)
+    slug = f"gone-{uuid4().hex[:8]}"
+    SitelessErasure.objects.create(
+        person_uid=held.uid, site_slug=slug, erased_at=datetime.now(UTC), kind="device"
+    )
+
+    create_device(slug, "new-site-kiosk")
+
+    held.refresh_from_db()
+    assert not held.erased
+    assert not Change.objects.filter(entity_uid=held.uid, operation="tombstone").exists()
+    assert not SitelessErasure.objects.filter(person_uid=held.uid).exists()
