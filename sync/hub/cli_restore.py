@@ -61,10 +61,18 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
     could not be read or applied, whatever the error (a start goes on to serve, the command
     renews the epochs and fails). ``at_start``: by ``jaga hub run`` before it serves, which
     says nothing when there was nothing to do, and closes its connections (none may cross a
-    fork). ``other_hubs``: apply the lines of another hub too."""
+    fork). ``other_hubs``: apply the lines of another hub too, and keep their hubs as this
+    hub's own for every later replay (``erasure_journal.accept_hubs``; None, said, when
+    they cannot be kept)."""
     from django.db import connections
 
-    from sync.hub.erasure_journal import HUB_ID_FILE, JOURNAL_FILE, record_replay
+    from sync.hub.erasure_journal import (
+        ACCEPTED_FILE,
+        HUB_ID_FILE,
+        JOURNAL_FILE,
+        accept_hubs,
+        record_replay,
+    )
     from sync.hub.erasure_replay import reapply_journal
 
     path = data / JOURNAL_FILE
@@ -86,6 +94,21 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
     counts = {"applied": done.count, "unreadable": done.unreadable, "other_hub": done.other_hub,
               "no_site": done.no_site + done.still_kept}  # fmt: skip
     record_replay(data, counts)
+    if done.accepted:
+        try:
+            accept_hubs(data, done.accepted)
+        except OSError as error:
+            print(
+                f"jaga hub: could not keep the hubs accepted in {data / ACCEPTED_FILE}"
+                f" ({error}): their lines were applied, but the next replay skips them again;"
+                " free the data folder, then run the command with --accept-other-hubs again",
+                file=sys.stderr,
+            )
+            return None
+        print(
+            f"accepted the lines of {len(done.accepted)} other hubs as this hub's own, now and"
+            f" at every later replay ({data / ACCEPTED_FILE})"
+        )
     if done.count or not at_start:
         print(
             f"applied again {done.count} erasures from the erasure journal ({path}) that the"
@@ -118,7 +141,8 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
             " replaced (put it back from the backup that holds the journal), or the lines"
             " were written before that file with an earlier secret key. If they are this"
             " hub's own erasures, or a journal you joined on purpose, run `jaga hub"
-            " renew-log-epoch --accept-other-hubs`; keep the lines either way",
+            " renew-log-epoch --accept-other-hubs` (their hubs are then kept as this"
+            f" hub's own, in {data / ACCEPTED_FILE}); keep the lines either way",
             file=sys.stderr,
         )
     return done

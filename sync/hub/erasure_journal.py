@@ -35,13 +35,15 @@ otherwise journals nothing, and says so once.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
+import math
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,16 +56,20 @@ from django.utils.crypto import salted_hmac
 
 from sync.durable import PRIVATE_FILE, create_private, fsync_path
 from sync.errors import SyncError
-from sync.regular_file import open_regular_file
+from sync.regular_file import open_regular_file, read_small_file
 
 JOURNAL_FILE = "erasures.journal"
 REPLAY_FILE = "erasure-replay.json"  # what the last replay did, for /metrics (record_replay)
 HUB_ID_FILE = "hub-id"  # the journal's own name for this hub, beside it (``hub_identity``)
+ACCEPTED_FILE = "accepted-hubs"  # other hubs' lines the operator took as this hub's own
 DATA_DIR_ENV = "JAGA_HUB_DATA_DIR"  # the hub's data folder, set by ``prepare``
 _log = logging.getLogger(__name__)
 _APPEND = os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
 _said_off: list[bool] = []  # whether "no data folder: not journaled" was logged
 _MAX_LINE = 4096  # a line written is under 250 bytes: a longer one is damaged
+_MAX_ID = 256  # a hub-id is 16 hex digits
+_MAX_ACCEPTED = 1 << 16  # thousands of accepted hubs
+_MAX_RECORD = 4096  # a replay record is under 200 bytes
 _IDENTITY_SALT = "jaga.hub.erasure_journal.hub"
 THROWAWAY_KEY_ENV = "JAGA_HUB_THROWAWAY_KEY"  # set by ``bootstrap.prepare`` when it made one
 _unjournaled: list[list[UUID]] = []  # while a command collects them (unjournaled_erasures)
@@ -79,19 +85,32 @@ def hub_identity(data: Path) -> str:
     ``hub-id`` file, made once (whole, 0600) by the first process that needs it, and read by
     every process that journals or replays, so it follows neither the secret key (replaced,
     rotated, or found empty: a command then signs with a throwaway one) nor the host (the
-    data folder moves with its backups). Made from the current key's identity
-    (``key_identity``) when the key is real: the lines a hub wrote before the file existed
-    stay its own; from random bytes when the key is a throwaway (``THROWAWAY_KEY_ENV``). A
-    file emptied since (a full disk) is read as the key's identity, and said."""
+    data folder moves with its backups). Made from random bytes, so a hub given a copy of
+    another's key (a staging hub) never takes that one's name; from the current key's
+    identity (``key_identity``) only when the journal already holds lines of it (a hub
+    upgraded from the release whose lines named the hub by its key: they stay its own).
+    Read as a small regular file only (``JournalNotAFileError`` for a named pipe, a folder,
+    a large file). A file emptied since (a full disk) is read as the key's identity, and
+    said."""
     path = data / HUB_ID_FILE
     if not path.exists():
-        throwaway = os.environ.get(THROWAWAY_KEY_ENV)
-        _write_once(path, secrets.token_hex(8) if throwaway else key_identity())
-    kept = path.read_text().strip()
-    if not kept:
+        _write_once(path, key_identity() if _key_wrote(data) else secrets.token_hex(8))
+    kept = read_small_file(path, "a hub identity file", _MAX_ID, JournalNotAFileError)
+    text = kept.decode(errors="replace").strip()
+    if not text:
         _log.error("the hub's journal identity file %s is empty: its key's identity used", path)
         return key_identity()
-    return kept
+    return text
+
+
+def _key_wrote(data: Path) -> bool:
+    """Whether the journal in ``data`` holds a line named by the current key's identity
+    (written before ``hub-id`` files existed, under this key); never with a throwaway key
+    (``THROWAWAY_KEY_ENV``), under which no line was written."""
+    if os.environ.get(THROWAWAY_KEY_ENV):
+        return False
+    mine = key_identity()
+    return any(item.hub == mine for item in JournalReading(data / JOURNAL_FILE))
 
 
 def key_identity() -> str:
@@ -103,9 +122,49 @@ def key_identity() -> str:
 
 def own_identities(data: Path) -> frozenset[str | None]:
     """The ``hub`` fields a replay of the journal in ``data`` takes as this hub's: its
-    ``hub-id``, its current key's identity (lines written before the file), and none
-    (lines written before lines named their hub)."""
-    return frozenset((hub_identity(data), key_identity(), None))
+    ``hub-id``, its current key's identity (lines written before the file), none (lines
+    written before lines named their hub), and the hubs accepted (``accepted_hubs``)."""
+    return frozenset((hub_identity(data), key_identity(), None, *accepted_hubs(data)))
+
+
+def accepted_hubs(data: Path) -> frozenset[str]:
+    """The hubs whose lines the operator accepted as this hub's own (``jaga hub
+    renew-log-epoch --accept-other-hubs``): the ``accepted-hubs`` file of ``data``, one
+    identity a line; none without the file. Read as a small regular file only: raises
+    ``JournalNotAFileError`` otherwise, ``OSError`` when it cannot be read."""
+    try:
+        kept = read_small_file(
+            data / ACCEPTED_FILE, "a list of accepted hubs", _MAX_ACCEPTED, JournalNotAFileError
+        )
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(line.strip() for line in kept.decode(errors="replace").splitlines()) - {""}
+
+
+def accept_hubs(data: Path, hubs: Iterable[str]) -> None:
+    """Add ``hubs`` to the ``accepted-hubs`` file of ``data``, replaced whole (a synced
+    temporary file renamed over it). Raises ``OSError`` when it cannot."""
+    every = accepted_hubs(data) | set(hubs)
+    text = "".join(f"{hub}\n" for hub in sorted(every))
+    if len(text.encode()) > _MAX_ACCEPTED:  # it could not be read back
+        raise OSError(errno.EFBIG, f"more accepted hubs than {ACCEPTED_FILE} may hold")
+    _replace(data / ACCEPTED_FILE, text)
+
+
+def _replace(path: Path, text: str) -> None:
+    """``text`` at ``path``, 0600, written whole: a synced temporary file renamed over it.
+    Raises ``OSError`` (the temporary file removed)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.unlink(missing_ok=True)
+        with os.fdopen(create_private(temporary), "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        temporary.replace(path)
+        fsync_path(path.parent)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _write_once(path: Path, text: str) -> None:
@@ -187,7 +246,7 @@ def _append_or_count(erasure: JournaledErasure) -> None:
         return
     try:
         append(path, erasure.line(path.parent))
-    except OSError as error:
+    except (OSError, JournalNotAFileError) as error:
         _log.error(
             "could not journal the erasure of person %s (site %s) in %s: %s; it stands, but a"
             " restore of the database from a backup older than it would bring them back",
@@ -325,27 +384,32 @@ def record_replay(data: Path, counts: dict[str, int] | None) -> None:
     """Keep in the data folder ``data`` what the last replay of its journal did (the lines
     of each of ``REPLAY_COUNTS``; None: the journal could not be read) and when, for the
     ``/metrics`` of the hub's workers, which did not run it (``last_replay``). Replaced
-    whole (a temporary file renamed over it); a failure is logged, never raised: the replay
-    is done, and the start or the command says its counts all the same."""
+    whole (a synced temporary file renamed over it). A failure (a full disk) is logged,
+    never raised: the replay is done, and the start or the command says its counts all the
+    same; the earlier record is removed, so ``/metrics`` does not serve its counts as this
+    replay's but says the replay's state is unknown (``replay_read`` 0)."""
     path = data / REPLAY_FILE
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     record = {"at": time.time(), "read": counts is not None, **(counts or {})}
     try:
-        temporary.unlink(missing_ok=True)
-        with os.fdopen(create_private(temporary), "w") as file:
-            json.dump(record, file)
-        temporary.replace(path)
+        _replace(path, json.dumps(record))
     except OSError as error:
         _log.error("could not record the erasure journal's replay in %s: %s", path, error)
-        temporary.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as second:
+            _log.error("could not remove the earlier replay record %s: %s", path, second)
 
 
 def last_replay(data: Path) -> dict[str, float] | None:
     """What ``record_replay`` kept in ``data``: ``at`` (seconds since the epoch), ``read``
     (1, or 0 when the journal could not be read) and each of ``REPLAY_COUNTS``; None when
-    no replay was recorded (or its record cannot be read)."""
+    no replay was recorded or its record cannot be read (not a small regular file, not an
+    object of numbers, a number not finite or too large for a float)."""
     try:
-        record = json.loads((data / REPLAY_FILE).read_bytes())
-        return {name: float(record.get(name, 0)) for name in ("at", "read", *REPLAY_COUNTS)}
-    except (OSError, ValueError, TypeError, AttributeError):
+        text = read_small_file(data / REPLAY_FILE, "a replay record", _MAX_RECORD, SyncError)
+        record = json.loads(text)
+        values = {name: float(record.get(name, 0)) for name in ("at", "read", *REPLAY_COUNTS)}
+    except (OSError, SyncError, ValueError, TypeError, AttributeError, ArithmeticError,
+            RecursionError):  # fmt: skip
         return None
+    return values if all(math.isfinite(value) for value in values.values()) else None

@@ -17,7 +17,9 @@ Each line names the hub that wrote it (``erasure_journal.hub_identity``: the ``h
 beside the journal, which follows no key; lines written before it with the current key's
 identity are this hub's too, ``own_identities``). A line of another hub (a staging hub's
 journal joined by mistake) is skipped and listed, unless the operator accepts other hubs'
-lines (``other_hubs``: to join the journal of a hub that ran with another key). A line with
+lines (``other_hubs``: to join the journal of a hub that ran with another key); the hubs
+accepted are then kept (``erasure_journal.accept_hubs``) and every later replay takes their
+lines as this hub's own. A line with
 no hub, written before lines named theirs, is taken as this hub's: it lies in this hub's own
 data folder, and no other hub wrote lines then (the journal and the identity came in the
 same release window).
@@ -74,7 +76,8 @@ class Reapplied:
     """What ``reapply_journal`` did: how many journaled people it erased again (by site
     slug), how many lines it could not read, the people whose site is gone (kept until it is
     made again: ``no_site`` newly, ``still_kept`` by an earlier replay), and the lines of
-    another hub (skipped; the first ``LISTED`` of them kept)."""
+    another hub (skipped; the first ``LISTED`` of them kept, or ``accepted``: the hubs of
+    the lines applied as the operator asked, to be kept as this hub's own)."""
 
     by_site: dict[str, int] = field(default_factory=dict)
     unreadable: int = 0
@@ -82,6 +85,7 @@ class Reapplied:
     still_kept: int = 0
     other_hub: int = 0
     other_hub_listed: list[UUID] = field(default_factory=list)
+    accepted: set[str] = field(default_factory=set)
 
     @property
     def count(self) -> int:
@@ -100,11 +104,14 @@ def reapply_journal(path: Path, *, other_hubs: bool = False) -> Reapplied:
     ours = own_identities(path.parent)
     batch: dict[UUID, JournaledErasure] = {}
     for item in reading:
-        if item.hub not in ours and not other_hubs:
-            done.other_hub += 1
-            if len(done.other_hub_listed) < LISTED:
-                done.other_hub_listed.append(item.person_uid)
-            continue
+        if item.hub not in ours:
+            if other_hubs and item.hub is not None:
+                done.accepted.add(item.hub)
+            else:
+                done.other_hub += 1
+                if len(done.other_hub_listed) < LISTED:
+                    done.other_hub_listed.append(item.person_uid)
+                continue
         batch.setdefault(item.person_uid, item)  # a person named twice: the first line
         if len(batch) == _BATCH:
             _reapply_batch(batch, done)

@@ -390,8 +390,16 @@ class JournalCollector(Collector):
         )
         family.add_metric([], float(path is not None and journal_writable(path)))
         yield family
-        replay = last_replay(path.parent) if path is not None else None
-        if replay is None:
+        if path is None:
+            return
+        replay = last_replay(path.parent)
+        if replay is None:  # none recorded (its write failed: a full disk), or unreadable
+            yield GaugeMetricFamily(
+                "jaga_hub_erasure_journal_replay_read",
+                "1 when the last replay of the erasure journal could read it; 0: none of its"
+                " erasures were applied again, or no record of it could be read (alert on it)",
+                value=0.0,
+            )
             return
         skipped = GaugeMetricFamily(
             "jaga_hub_erasure_journal_skipped_lines",
@@ -412,7 +420,7 @@ class JournalCollector(Collector):
         yield GaugeMetricFamily(
             "jaga_hub_erasure_journal_replay_read",
             "1 when the last replay of the erasure journal could read it; 0: none of its"
-            " erasures were applied again (alert on it)",
+            " erasures were applied again, or no record of it could be read (alert on it)",
             value=replay["read"],
         )
         yield GaugeMetricFamily(

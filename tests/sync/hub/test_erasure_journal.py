@@ -211,15 +211,42 @@ def test_a_line_of_another_hub_is_skipped_and_listed_unless_accepted(
     assert foreign.erased
 
 
+def test_accepted_hubs_are_this_hubs_own_at_every_later_replay(
+    journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--accept-other-hubs keeps the hubs it accepted in the data folder: a later replay
+    (a start's, the command's without the flag) skips none of their lines, so the other_hub
+    count the README says to alert on goes back to 0 while the lines are kept."""
+    from sync.hub.erasure_journal import last_replay
+
+    line = {"person": str(uuid4()), "site": "s", "erased_at": "2026-01-01T00:00:00+00:00",
+            "kind": "admin"}  # fmt: skip
+    journal.write_text(json.dumps(line | {"hub": "0" * 16}) + "\n")
+    command = ["hub", "renew-log-epoch", "--data", str(tmp_path)]
+    assert main([*command, "--accept-other-hubs"]) == 0
+
+    assert main(command) == 0
+    replay = last_replay(tmp_path)
+    assert replay is not None and replay["other_hub"] == 0
+    accepted = tmp_path / "accepted-hubs"
+    assert accepted.read_text() == "0" * 16 + "\n" and accepted.stat().st_mode & 0o077 == 0
+    with journal.open("a") as out:  # another hub, not accepted
+        out.write(json.dumps(line | {"person": str(uuid4()), "hub": "1" * 16}) + "\n")
+    capsys.readouterr()
+    assert main(command) == 1
+    assert "1 lines of the erasure journal name another hub" in capsys.readouterr().err
+
+
 def test_a_line_names_this_hub(api: Api, journal: Path, tmp_path: Path) -> None:
     """Each line names the hub that wrote it (the data folder's hub-id, made at the first
-    erasure from the key's identity): read back as this hub's."""
+    erasure, at random: not from the key, which a staging hub may share): read back as
+    this hub's."""
     from sync.hub.erasure_journal import HUB_ID_FILE, hub_identity, key_identity
 
     review.erase_person(_enrolled(api).pk, "asked to")
 
     assert (tmp_path / HUB_ID_FILE).read_text().strip() == hub_identity(tmp_path)
-    assert hub_identity(tmp_path) == key_identity()  # lines written before it stay its own
+    assert hub_identity(tmp_path) != key_identity()
     assert json.loads(journal.read_text())["hub"] == hub_identity(tmp_path)
     assert [item.hub for item in read_journal(journal).erasures] == [hub_identity(tmp_path)]
 
@@ -387,3 +414,112 @@ def test_making_a_site_leaves_a_kept_uid_held_by_another_site(api: Api) -> None:
     assert not held.erased
     assert not Change.objects.filter(entity_uid=held.uid, operation="tombstone").exists()
     assert not SitelessErasure.objects.filter(person_uid=held.uid).exists()
+
+
+def test_a_new_hub_id_is_the_keys_only_when_the_journal_holds_the_keys_lines(
+    tmp_path: Path,
+) -> None:
+    """A staging hub given production's key (its data folder copied, hub-id deleted, or a
+    fresh one) gets a hub-id of its own, so its lines are never production's; a hub upgraded
+    from the release whose lines named it by its key makes its hub-id from that key, so
+    those lines stay its own."""
+    from sync.hub.erasure_journal import HUB_ID_FILE, hub_identity, key_identity
+
+    fresh, upgraded = tmp_path / "fresh", tmp_path / "upgraded"
+    fresh.mkdir()
+    upgraded.mkdir()
+    line = {"person": str(uuid4()), "site": "s", "erased_at": "2026-01-01T00:00:00+00:00",
+            "kind": "admin"}  # fmt: skip
+    (fresh / JOURNAL_FILE).write_text(json.dumps(line | {"hub": "0" * 16}) + "\n")
+    (upgraded / JOURNAL_FILE).write_text(json.dumps(line | {"hub": key_identity()}) + "\n")
+
+    assert hub_identity(fresh) not in {key_identity(), "0" * 16}
+    assert hub_identity(upgraded) == key_identity()
+    assert (fresh / HUB_ID_FILE).read_text().strip() == hub_identity(fresh)
+    (fresh / HUB_ID_FILE).unlink()
+    assert hub_identity(fresh) != key_identity()
+
+
+def test_a_replay_record_that_cannot_be_written_is_not_served_as_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk when a replay is recorded: /metrics no longer shows the earlier replay's
+    counts as this one's (0 skipped, read) but replay_read 0, the state unknown."""
+    import errno
+
+    from sync.hub.erasure_journal import REPLAY_FILE, record_replay
+
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    record_replay(tmp_path, {"applied": 0, "unreadable": 0, "other_hub": 0, "no_site": 0})
+    assert _scrape()["jaga_hub_erasure_journal_replay_read"] == 1
+
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    record_replay(tmp_path, {"applied": 0, "unreadable": 0, "other_hub": 1, "no_site": 0})
+    monkeypatch.undo()
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+
+    scraped = _scrape()
+    assert scraped["jaga_hub_erasure_journal_replay_read"] == 0
+    assert "jaga_hub_erasure_journal_skipped_lines" not in scraped
+    assert [path.name for path in tmp_path.iterdir() if "replay" in path.name] == []
+    assert not (tmp_path / REPLAY_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    "record",
+    ['{"at": 1, "read": true, "other_hub": 1' + "0" * 400 + "}",
+     '{"at": 1, "read": true, "other_hub": "nan"}', '{"at": 1, "read": true, "applied": "inf"}',
+     '{"at": NaN, "read": true}', "[" * 100_000],
+)  # fmt: skip
+def test_a_corrupt_replay_record_is_unreadable_not_a_failed_scrape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, record: str
+) -> None:
+    """A count too large for a float, or not finite: the record is unreadable (replay_read
+    0), and every other metric is served all the same."""
+    from sync.hub.erasure_journal import REPLAY_FILE, last_replay
+
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    (tmp_path / REPLAY_FILE).write_text(record)
+
+    assert last_replay(tmp_path) is None
+    assert _scrape()["jaga_hub_erasure_journal_replay_read"] == 0
+
+
+@pytest.mark.parametrize("name", ["hub-id", "erasure-replay.json", "accepted-hubs"])
+def test_a_named_pipe_in_the_data_folder_is_refused_not_waited_on(
+    tmp_path: Path, name: str
+) -> None:
+    """A named pipe at hub-id, erasure-replay.json or accepted-hubs: refused at once, as the
+    journal refuses one, not read (which would wait for a writer for ever: every worker's
+    append, every start's replay)."""
+    import threading
+
+    from sync.hub.erasure_journal import JournalNotAFileError, last_replay, own_identities
+
+    os.mkfifo(tmp_path / name)
+    if name != "hub-id":
+        (tmp_path / "hub-id").write_text("a" * 16 + "\n")
+    outcome: list[object] = []
+
+    def read() -> None:
+        try:
+            outcome.append(last_replay(tmp_path) if name == REPLAY else own_identities(tmp_path))
+        except JournalNotAFileError as error:
+            outcome.append(error)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(30)
+    if reader.is_alive():  # release it: a writer opens the pipe and goes
+        os.close(os.open(tmp_path / name, os.O_WRONLY | os.O_NONBLOCK))
+    assert outcome, "blocked on the named pipe"
+    if name == REPLAY:
+        assert outcome == [None]
+    else:
+        assert isinstance(outcome[0], JournalNotAFileError)
+
+
+REPLAY = "erasure-replay.json"
