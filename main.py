@@ -24,10 +24,12 @@ import sync.hub.pack_loader
 from desktop.settings import add_app_options, settings_from_args
 
 # The variables that name a file or folder (read in sync.store.cli, inference.pack.installed,
-# inference.fish.features, sync.client.packs, sync.hub.metrics_process; named here so that
-# every command does not import them): any bytes, as a path argument may hold.
+# inference.fish.features, sync.client.packs, sync.hub.metrics_process,
+# sync.hub.erasure_journal; named here so that every command does not import them): any
+# bytes, as a path argument may hold.
 PATH_VARIABLES = frozenset({"JAGA_STORE_PATH", "JAGA_MODELS_DIR", "JAGA_CACHE_DIR",
-                            "JAGA_SPECIES_PACKS_DIR", "JAGA_HUB_METRICS_DIR"})  # fmt: skip
+                            "JAGA_SPECIES_PACKS_DIR", "JAGA_HUB_METRICS_DIR",
+                            "JAGA_HUB_DATA_DIR"})  # fmt: skip
 # The variables of text jaga reads (desktop.app, desktop.metrics, sync.client.config and
 # .cli, sync.store.key_sources, sync.hub.settings and the hub's modules; the hub's
 # DATABASE_URL too): they must be UTF-8. No other is checked: the packaging scripts' paths
@@ -40,7 +42,7 @@ TEXT_VARIABLES = frozenset({
     "JAGA_HUB_MAX_CLOCK_SKEW_S", "JAGA_HUB_CODE_TTL_S", "JAGA_HUB_REGISTER_RATE",
     "JAGA_HUB_LOGIN_RATE", "JAGA_HUB_HTTPS", "JAGA_HUB_HSTS_SECONDS", "JAGA_HUB_TRUSTED_PROXIES",
     "JAGA_HUB_METRICS_TOKEN", "JAGA_HUB_AUDIT_DAILY_BYTES", "JAGA_HUB_LOG_LEVEL",
-    "JAGA_HUB_DECISION_KEEP_DAYS", "DATABASE_URL",
+    "JAGA_HUB_DECISION_KEEP_DAYS", "JAGA_HUB_THROWAWAY_KEY", "DATABASE_URL",
 })  # fmt: skip
 
 

@@ -60,11 +60,16 @@ def names_in(exposition: str) -> set[str]:
     return names
 
 
-def hub_exposition() -> str:
+def hub_exposition(data: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    from sync.hub.erasure_journal import DATA_DIR_ENV, record_replay
     from sync.hub.metrics import hub_metrics
     from sync.hub.metrics_http import exposition
 
     hub_metrics()  # the request and push families exist once the hub has counted anything
+    # The erasure journal's families need a data folder and a replay recorded in it.
+    data.mkdir()
+    monkeypatch.setenv(DATA_DIR_ENV, str(data))
+    record_replay(data, dict.fromkeys(("applied", "unreadable", "other_hub", "no_site"), 0))
     return exposition().decode()
 
 
@@ -87,9 +92,10 @@ def device_exposition(tmp_path: Path) -> str:
 
 
 def test_every_metric_the_dashboard_queries_is_one_the_code_exports(
-    hub_database: str, dashboard: dict[str, Any], tmp_path: Path
+    hub_database: str, dashboard: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    exported = names_in(hub_exposition()) | names_in(device_exposition(tmp_path))
+    hub = hub_exposition(tmp_path / "hub", monkeypatch)
+    exported = names_in(hub) | names_in(device_exposition(tmp_path))
     used = {name for query in queries(dashboard) for name in OURS.findall(query)}
     assert used, "the dashboard's queries name no metric"
     assert used <= exported, f"the dashboard queries what nothing exports: {used - exported}"

@@ -149,10 +149,11 @@ def test_the_path_variables_are_the_ones_the_code_reads() -> None:
     from inference.fish.features import ENV_CACHE_DIR
     from inference.pack.installed import ENV_MODELS_DIR
     from sync.client.packs import PACKS_DIR_ENV
+    from sync.hub.erasure_journal import DATA_DIR_ENV
     from sync.hub.metrics_process import PARENT_ENV
     from sync.store.cli import STORE_PATH_ENV
 
-    named = {ENV_CACHE_DIR, ENV_MODELS_DIR, PACKS_DIR_ENV, PARENT_ENV, STORE_PATH_ENV}
+    named = {ENV_CACHE_DIR, ENV_MODELS_DIR, PACKS_DIR_ENV, PARENT_ENV, STORE_PATH_ENV, DATA_DIR_ENV}
     assert named == PATH_VARIABLES
 
 

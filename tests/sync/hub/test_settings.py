@@ -14,7 +14,7 @@ from sync.hub.dburl import (
     parse_database_url,
     with_database,
 )
-from sync.hub.settings import allowed_hosts, caches_for, trusted_origins
+from sync.hub.settings import REDIS_TIMEOUT_S, allowed_hosts, caches_for, trusted_origins
 from tests.sync.hub.hubkit import REPO, django_admin, example_env, free_port
 
 
@@ -22,6 +22,7 @@ def test_redis_url_selects_the_shared_redis_cache() -> None:
     assert caches_for("redis://cache:6379/1")["default"] == {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": "redis://cache:6379/1",
+        "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT_S, "socket_timeout": REDIS_TIMEOUT_S},
     }
     assert caches_for("")["default"]["BACKEND"].endswith("LocMemCache")
 
@@ -33,6 +34,7 @@ def test_the_limits_have_a_cache_of_their_own_with_room_to_spare() -> None:
     assert caches_for("redis://cache:6379/1")["limits"] == {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": "redis://cache:6379/1",
+        "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT_S, "socket_timeout": REDIS_TIMEOUT_S},
     }
     limits, default = caches_for("")["limits"], caches_for("")["default"]
     assert limits["BACKEND"].endswith("LocMemCache")
