@@ -70,6 +70,7 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
         ACCEPTED_FILE,
         HUB_ID_FILE,
         JOURNAL_FILE,
+        JournalFileError,
         accept_hubs,
         record_replay,
     )
@@ -80,11 +81,17 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
         done = reapply_journal(path, other_hubs=other_hubs)
     except Exception as error:
         record_replay(data, None)
+        # The file at fault first: hub-id or accepted-hubs (JournalFileError), else the journal.
+        if isinstance(error, JournalFileError):
+            what, fix = f"{error.path}, which the erasure journal's replay needs", "fix it"
+            cause = str(error)
+        else:
+            what, fix = f"the erasure journal {path}", "make it a readable file"
+            cause = f"{type(error).__name__}: {error}"
         print(
-            f"jaga hub: could not read the erasure journal {path} ({type(error).__name__}:"
-            f" {error}): erasures the restored database lost are not applied again; make it"
-            " a readable file, then run `jaga hub renew-log-epoch` (again) if the database"
-            " was restored",
+            f"jaga hub: could not read {what} ({cause}): erasures the restored database lost"
+            f" are not applied again; {fix}, then run `jaga hub renew-log-epoch` (again) if"
+            " the database was restored",
             file=sys.stderr,
         )
         return None
@@ -97,7 +104,7 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
     if done.accepted:
         try:
             accept_hubs(data, done.accepted)
-        except OSError as error:
+        except (OSError, JournalFileError) as error:
             print(
                 f"jaga hub: could not keep the hubs accepted in {data / ACCEPTED_FILE}"
                 f" ({error}): their lines were applied, but the next replay skips them again;"
@@ -137,8 +144,10 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
             f" were skipped (those people are not erased again): {listed}"
             + (f" and {more} more" if more else "")
             + f". Likely causes: another hub's journal was joined to this one (a staging"
-            f" hub's, the wrong file), or this hub's {data / HUB_ID_FILE} file was lost or"
-            " replaced (put it back from the backup that holds the journal), or the lines"
+            f" hub's, the wrong file), or another host of this hub whose hub-id differs"
+            f" (joined with `cat`: every host of one hub needs the same {HUB_ID_FILE} file),"
+            f" or this hub's {data / HUB_ID_FILE} file was lost or replaced (put it back"
+            " from the backup that holds the journal), or the lines"
             " were written before that file with an earlier secret key. If they are this"
             " hub's own erasures, or a journal you joined on purpose, run `jaga hub"
             " renew-log-epoch --accept-other-hubs` (their hubs are then kept as this"

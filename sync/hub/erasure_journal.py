@@ -26,7 +26,8 @@ is ended first, so it never runs into the next one, and is skipped, counted, whe
 The journal is read as a stream (``JournalReading``), a line at a time, so a long one costs
 no memory at a start; only a regular file is read (a named pipe at its path would wait for
 a writer for ever), and a line of the wrong shape (not an object, a field not a string, a
-uid or time that does not parse, longer than any line written) is skipped and counted.
+hub not 16 lower hex digits, a uid or time that does not parse, longer than any line
+written) is skipped and counted.
 
 The journal is where ``jaga hub run`` keeps its data (``DATA_DIR_ENV``, which
 ``sync.hub.bootstrap.prepare`` sets for the process and its workers); a hub started
@@ -41,6 +42,7 @@ import json
 import logging
 import math
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterable, Iterator
@@ -71,6 +73,7 @@ _MAX_ID = 256  # a hub-id is 16 hex digits
 _MAX_ACCEPTED = 1 << 16  # thousands of accepted hubs
 _MAX_RECORD = 4096  # a replay record is under 200 bytes
 _IDENTITY_SALT = "jaga.hub.erasure_journal.hub"
+_HUB_ID = re.compile(r"[0-9a-f]{16}")  # every hub's id, in hub-id files and journal lines
 THROWAWAY_KEY_ENV = "JAGA_HUB_THROWAWAY_KEY"  # set by ``bootstrap.prepare`` when it made one
 _unjournaled: list[list[UUID]] = []  # while a command collects them (unjournaled_erasures)
 
@@ -78,6 +81,20 @@ _unjournaled: list[list[UUID]] = []  # while a command collects them (unjournale
 class JournalNotAFileError(SyncError):
     """Something other than a regular file (a named pipe, a device, a folder) is at the
     journal's path."""
+
+
+class JournalFileError(SyncError):
+    """A file of the data folder a replay needs beside the journal (``hub-id``,
+    ``accepted-hubs``) cannot be read or holds no hub's id: ``path`` names it, so the error
+    names the file at fault, not the journal."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def _is_hub_id(text: str) -> bool:
+    return _HUB_ID.fullmatch(text) is not None
 
 
 def hub_identity(data: Path) -> str:
@@ -89,17 +106,31 @@ def hub_identity(data: Path) -> str:
     another's key (a staging hub) never takes that one's name; from the current key's
     identity (``key_identity``) only when the journal already holds lines of it (a hub
     upgraded from the release whose lines named the hub by its key: they stay its own).
-    Read as a small regular file only (``JournalNotAFileError`` for a named pipe, a folder,
-    a large file). A file emptied since (a full disk) is read as the key's identity, and
-    said."""
+    Read as a small regular file only (``JournalFileError``, naming it, for a named pipe, a
+    folder, a large file, one that cannot be made or read). A file emptied since (a ``cp``
+    from a backup onto a full disk) or holding anything but 16 lower hex digits raises
+    ``JournalFileError``, never falls back to another id (the key's names none of a new
+    hub's lines) nor is made again: every append fails, counted, and every replay fails
+    loudly until it is put back from a backup."""
     path = data / HUB_ID_FILE
     if not path.exists():
-        _write_once(path, key_identity() if _key_wrote(data) else secrets.token_hex(8))
-    kept = read_small_file(path, "a hub identity file", _MAX_ID, JournalNotAFileError)
+        made = key_identity() if _key_wrote(data) else secrets.token_hex(8)
+        try:
+            _write_once(path, made)
+        except OSError as error:
+            raise _at_fault(path, error) from error
+    try:
+        kept = read_small_file(path, "a hub identity file", _MAX_ID, JournalNotAFileError)
+    except (OSError, JournalNotAFileError) as error:
+        raise _at_fault(path, error) from error
     text = kept.decode(errors="replace").strip()
-    if not text:
-        _log.error("the hub's journal identity file %s is empty: its key's identity used", path)
-        return key_identity()
+    if not _is_hub_id(text):
+        raise JournalFileError(
+            path,
+            f"{path} holds no hub id (16 hex digits) but {text[:40]!r} (emptied by a full disk,"
+            " or damaged): put it back from a backup of the data folder (the one that holds"
+            " the journal); it is not made again, as a new id would name none of its lines",
+        )
     return text
 
 
@@ -123,28 +154,39 @@ def key_identity() -> str:
 def own_identities(data: Path) -> frozenset[str | None]:
     """The ``hub`` fields a replay of the journal in ``data`` takes as this hub's: its
     ``hub-id``, its current key's identity (lines written before the file), none (lines
-    written before lines named their hub), and the hubs accepted (``accepted_hubs``)."""
+    written before lines named their hub), and the hubs accepted (``accepted_hubs``).
+    Raises ``JournalFileError`` naming the file at fault when either cannot be read, what
+    reading the journal raises when ``hub-id`` is made (``_key_wrote``)."""
     return frozenset((hub_identity(data), key_identity(), None, *accepted_hubs(data)))
+
+
+def _at_fault(path: Path, error: OSError | SyncError) -> JournalFileError:
+    return JournalFileError(path, f"{type(error).__name__}: {error}")
 
 
 def accepted_hubs(data: Path) -> frozenset[str]:
     """The hubs whose lines the operator accepted as this hub's own (``jaga hub
     renew-log-epoch --accept-other-hubs``): the ``accepted-hubs`` file of ``data``, one
-    identity a line; none without the file. Read as a small regular file only: raises
-    ``JournalNotAFileError`` otherwise, ``OSError`` when it cannot be read."""
+    identity a line (only hub ids: 16 lower hex digits); none without the file. Read as a
+    small regular file only: raises ``JournalFileError`` (naming it) otherwise, or when it
+    cannot be read."""
+    path = data / ACCEPTED_FILE
     try:
-        kept = read_small_file(
-            data / ACCEPTED_FILE, "a list of accepted hubs", _MAX_ACCEPTED, JournalNotAFileError
-        )
+        kept = read_small_file(path, "a list of accepted hubs", _MAX_ACCEPTED, JournalNotAFileError)
     except FileNotFoundError:
         return frozenset()
-    return frozenset(line.strip() for line in kept.decode(errors="replace").splitlines()) - {""}
+    except (OSError, JournalNotAFileError) as error:
+        raise _at_fault(path, error) from error
+    lines = (line.strip() for line in kept.decode(errors="replace").splitlines())
+    return frozenset(line for line in lines if _is_hub_id(line))
 
 
 def accept_hubs(data: Path, hubs: Iterable[str]) -> None:
     """Add ``hubs`` to the ``accepted-hubs`` file of ``data``, replaced whole (a synced
-    temporary file renamed over it). Raises ``OSError`` when it cannot."""
-    every = accepted_hubs(data) | set(hubs)
+    temporary file renamed over it); only hub ids (16 lower hex digits): anything else
+    would never match its line again once read back. Raises ``OSError`` when it cannot
+    write it, ``JournalFileError`` when it cannot read it."""
+    every = accepted_hubs(data) | {hub for hub in hubs if _is_hub_id(hub)}
     text = "".join(f"{hub}\n" for hub in sorted(every))
     if len(text.encode()) > _MAX_ACCEPTED:  # it could not be read back
         raise OSError(errno.EFBIG, f"more accepted hubs than {ACCEPTED_FILE} may hold")
@@ -246,7 +288,7 @@ def _append_or_count(erasure: JournaledErasure) -> None:
         return
     try:
         append(path, erasure.line(path.parent))
-    except (OSError, JournalNotAFileError) as error:
+    except (OSError, JournalNotAFileError, JournalFileError) as error:
         _log.error(
             "could not journal the erasure of person %s (site %s) in %s: %s; it stands, but a"
             " restore of the database from a backup older than it would bring them back",
@@ -364,17 +406,17 @@ def _parse(text: bytes) -> JournaledErasure | None:
 
 def _texts(fields: object) -> tuple[str, str, str, str, str | None] | None:
     """A line's person, site, time, kind and hub when it is an object of texts (the hub may
-    be absent); None for anything else."""
+    be absent, else a hub id: 16 lower hex digits); None for anything else."""
     if not isinstance(fields, dict):
         return None
     values = [fields.get(name) for name in ("person", "site", "erased_at", "kind")]
     hub = fields.get("hub")
     if not all(isinstance(value, str) for value in values):
         return None
-    if hub is not None and not isinstance(hub, str):
+    if hub is not None and not (isinstance(hub, str) and _is_hub_id(hub)):
         return None
     person, site, at, kind = (str(value) for value in values)
-    return person, site, at, kind, hub or None
+    return person, site, at, kind, hub
 
 
 REPLAY_COUNTS = ("applied", "unreadable", "other_hub", "no_site")

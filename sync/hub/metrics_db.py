@@ -401,17 +401,8 @@ class JournalCollector(Collector):
                 value=0.0,
             )
             return
-        skipped = GaugeMetricFamily(
-            "jaga_hub_erasure_journal_skipped_lines",
-            "Journaled erasures the last replay of the erasure journal did not apply: lines"
-            " it could not read, lines naming another hub (or this one, its hub-id file"
-            " lost), people of a site the database lacks (kept until it is made); alert on"
-            " unreadable and other_hub above 0",
-            labels=["why"],
-        )
-        for why in REPLAY_COUNTS[1:]:
-            skipped.add_metric([why], replay[why])
-        yield skipped
+        if replay["read"]:  # unread, the lines skipped are unknown, not 0
+            yield _skipped_lines(replay)
         yield GaugeMetricFamily(
             "jaga_hub_erasure_journal_reapplied",
             "Erasures the last replay of the erasure journal applied again (a restore undid them)",
@@ -428,3 +419,18 @@ class JournalCollector(Collector):
             "When the erasure journal was last replayed (seconds since the epoch)",
             value=replay["at"],
         )
+
+
+def _skipped_lines(replay: dict[str, float]) -> GaugeMetricFamily:
+    """The counts of a replay that read the journal, by why each line was skipped."""
+    skipped = GaugeMetricFamily(
+        "jaga_hub_erasure_journal_skipped_lines",
+        "Journaled erasures the last replay of the erasure journal did not apply: lines"
+        " it could not read, lines naming another hub (or this one, its hub-id file"
+        " lost), people of a site the database lacks (kept until it is made); alert on"
+        " unreadable and other_hub above 0",
+        labels=["why"],
+    )
+    for why in REPLAY_COUNTS[1:]:
+        skipped.add_metric([why], replay[why])
+    return skipped

@@ -75,7 +75,8 @@ def test_two_processes_appending_at_once_interleave_no_lines(tmp_path: Path) -> 
         "import sys, uuid; from datetime import UTC, datetime; from pathlib import Path;"
         "from sync.hub.erasure_journal import JournaledErasure, append;"
         "[append(Path(sys.argv[1]), JournaledErasure(uuid.uuid4(), sys.argv[2] * 40,"
-        " datetime.now(UTC), 'admin', 'h').line(Path(sys.argv[1]).parent)) for _ in range(300)]"
+        " datetime.now(UTC), 'admin', 'a' * 16).line(Path(sys.argv[1]).parent))"
+        " for _ in range(300)]"
     )
     writers = [
         subprocess.Popen([sys.executable, "-c", script, str(path), site], cwd=REPO)
@@ -497,7 +498,7 @@ def test_a_named_pipe_in_the_data_folder_is_refused_not_waited_on(
     append, every start's replay)."""
     import threading
 
-    from sync.hub.erasure_journal import JournalNotAFileError, last_replay, own_identities
+    from sync.hub.erasure_journal import JournalFileError, last_replay, own_identities
 
     os.mkfifo(tmp_path / name)
     if name != "hub-id":
@@ -507,7 +508,7 @@ def test_a_named_pipe_in_the_data_folder_is_refused_not_waited_on(
     def read() -> None:
         try:
             outcome.append(last_replay(tmp_path) if name == REPLAY else own_identities(tmp_path))
-        except JournalNotAFileError as error:
+        except JournalFileError as error:
             outcome.append(error)
 
     reader = threading.Thread(target=read, daemon=True)
@@ -519,7 +520,82 @@ def test_a_named_pipe_in_the_data_folder_is_refused_not_waited_on(
     if name == REPLAY:
         assert outcome == [None]
     else:
-        assert isinstance(outcome[0], JournalNotAFileError)
+        assert isinstance(outcome[0], JournalFileError) and outcome[0].path == tmp_path / name
 
 
 REPLAY = "erasure-replay.json"
+
+
+def _said_first(said: str, *paths: Path) -> Path:
+    """Which of ``paths`` the message ``said`` names first."""
+    named = [path for path in paths if str(path) in said]
+    assert named, said
+    return min(named, key=lambda path: said.index(str(path)))
+
+
+@pytest.mark.parametrize("kept", ["", "\n", "g" * 16 + "\n", "a" * 15 + "\n"])
+def test_a_hub_id_emptied_or_damaged_fails_appends_and_replays_loudly(
+    api: Api, journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], kept: str
+) -> None:
+    """hub-id emptied (a `cp` from a backup onto a full disk) or holding no id: not read as
+    the key's identity (which names none of the hub's lines), nor remade; an erasure stands
+    but its append is counted as failed, and a replay fails, naming hub-id first and saying
+    to put it back from a backup, /metrics saying replay_read 0 and no skipped lines."""
+    from sync.hub.erasure_journal import HUB_ID_FILE
+
+    (tmp_path / HUB_ID_FILE).write_text(kept)
+    person = _enrolled(api)
+    before = _scrape().get(FAILURES, 0)
+
+    review.erase_person(person.pk, "asked to")
+
+    person.refresh_from_db()
+    assert person.erased and read_journal(journal).erasures == []
+    assert _scrape()[FAILURES] == before + 1
+    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path)]) == 1
+    said = capsys.readouterr().err
+    assert _said_first(said, tmp_path / HUB_ID_FILE, journal) == tmp_path / HUB_ID_FILE
+    assert "backup" in said
+    assert (tmp_path / HUB_ID_FILE).read_text() == kept
+    scraped = _scrape()
+    assert scraped["jaga_hub_erasure_journal_replay_read"] == 0
+    assert "jaga_hub_erasure_journal_skipped_lines" not in scraped
+
+
+def test_a_hub_name_not_16_lower_hex_digits_makes_a_line_unreadable(
+    journal: Path, tmp_path: Path
+) -> None:
+    """A line naming its hub with padding, a newline, capitals or too few digits (crafted,
+    or damaged) is unreadable: --accept-other-hubs cannot write a name that never matches
+    its line again, or one that no line names; accept_hubs writes only hub ids."""
+    from sync.hub.erasure_journal import ACCEPTED_FILE, accept_hubs, accepted_hubs
+
+    line = {"person": str(uuid4()), "site": "s", "erased_at": "2026-01-01T00:00:00+00:00",
+            "kind": "admin"}  # fmt: skip
+    hubs = [" padded ", "evil\n" + "2" * 16, "A" * 16, "0" * 15, "0" * 16]
+    journal.write_text("".join(json.dumps(line | {"hub": hub}) + "\n" for hub in hubs))
+
+    assert read_journal(journal).unreadable == 4
+    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path), "--accept-other-hubs"]) == 0
+    assert (tmp_path / ACCEPTED_FILE).read_text() == "0" * 16 + "\n"
+    accept_hubs(tmp_path, [" padded ", "1" * 16, "evil\n" + "2" * 16])
+    assert accepted_hubs(tmp_path) == {"0" * 16, "1" * 16}
+
+
+def test_an_accepted_hubs_file_over_its_cap_is_named_as_the_file_at_fault(
+    journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """accepted-hubs past its cap: the replay fails naming that file first, not the
+    journal, and /metrics says replay_read 0 alone, not skipped lines it never counted."""
+    from sync.hub.erasure_journal import ACCEPTED_FILE
+
+    journal.write_text("")
+    (tmp_path / ACCEPTED_FILE).write_text("".join(f"{n:016x}\n" for n in range(4000)))
+
+    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path)]) == 1
+
+    said = capsys.readouterr().err
+    assert _said_first(said, tmp_path / ACCEPTED_FILE, journal) == tmp_path / ACCEPTED_FILE
+    scraped = _scrape()
+    assert scraped["jaga_hub_erasure_journal_replay_read"] == 0
+    assert "jaga_hub_erasure_journal_skipped_lines" not in scraped
