@@ -6,6 +6,7 @@ user planted at its name."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -39,6 +40,48 @@ def create_private(path: Path) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def replace_private(path: Path, text: str) -> None:
+    """Put ``text`` at ``path``, 0600, whole: a synced temporary file made anew (never
+    opened through a link planted at its name) renamed over it, then the folder synced.
+    Raises OSError (the temporary file removed)."""
+    temporary = temporary_beside(path)
+    try:
+        temporary.unlink(missing_ok=True)  # a stale one, or a link: removed, never followed
+        _write_synced(temporary, text)
+        temporary.replace(path)
+        fsync_path(path.parent)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_private_once(path: Path, text: str) -> None:
+    """Put ``text`` at ``path``, 0600, whole, unless a file is there already (another
+    process made it meanwhile: that one is kept): a synced temporary file linked into place.
+    Raises OSError (the temporary file removed)."""
+    temporary = temporary_beside(path)
+    try:
+        temporary.unlink(missing_ok=True)  # left by a process that died here, its pid reused
+        _write_synced(temporary, text)
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+        fsync_path(path.parent)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def temporary_beside(path: Path) -> Path:
+    """The name this process writes ``path``'s next content under before it takes the name
+    (its pid in it: two processes never share one)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with os.fdopen(create_private(path), "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def make_private_folders(folder: Path) -> None:

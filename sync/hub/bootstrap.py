@@ -8,7 +8,6 @@ either way migrations are applied (the first creates the ``vector`` extension).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sync.cli_errors import unusable_folder_name
-from sync.durable import create_private, fsync_path
+from sync.durable import write_private_once
 from sync.errors import SyncError
 from sync.filelock import held_elsewhere
 from sync.hub.dburl import database_settings, parse_database_url
@@ -186,15 +185,4 @@ def _secret_key(data_dir: Path, *, serves: bool) -> str:
 
 
 def _write_new_key(path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)  # left by a start that died here, its pid reused
-    try:
-        with os.fdopen(create_private(temporary), "w") as file:
-            file.write(secrets.token_urlsafe(50))
-            file.flush()
-            os.fsync(file.fileno())
-        with contextlib.suppress(FileExistsError):  # another start made one first: use it
-            os.link(temporary, path)
-        fsync_path(path.parent)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_private_once(path, secrets.token_urlsafe(50))  # another start made one: use it

@@ -46,7 +46,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -56,7 +56,7 @@ from uuid import UUID
 from django.db import transaction
 from django.utils.crypto import salted_hmac
 
-from sync.durable import PRIVATE_FILE, create_private, fsync_path
+from sync.durable import PRIVATE_FILE, fsync_path, replace_private, write_private_once
 from sync.errors import SyncError
 from sync.regular_file import open_regular_file, read_small_file
 
@@ -116,7 +116,7 @@ def hub_identity(data: Path) -> str:
     if not path.exists():
         made = key_identity() if _key_wrote(data) else secrets.token_hex(8)
         try:
-            _write_once(path, made)
+            write_private_once(path, made + "\n")
         except OSError as error:
             raise _at_fault(path, error) from error
     try:
@@ -190,40 +190,7 @@ def accept_hubs(data: Path, hubs: Iterable[str]) -> None:
     text = "".join(f"{hub}\n" for hub in sorted(every))
     if len(text.encode()) > _MAX_ACCEPTED:  # it could not be read back
         raise OSError(errno.EFBIG, f"more accepted hubs than {ACCEPTED_FILE} may hold")
-    _replace(data / ACCEPTED_FILE, text)
-
-
-def _replace(path: Path, text: str) -> None:
-    """``text`` at ``path``, 0600, written whole: a synced temporary file renamed over it.
-    Raises ``OSError`` (the temporary file removed)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.unlink(missing_ok=True)
-        with os.fdopen(create_private(temporary), "w") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        temporary.replace(path)
-        fsync_path(path.parent)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _write_once(path: Path, text: str) -> None:
-    """``text`` at ``path``, 0600, written whole: a synced temporary file linked into place,
-    never over one another process made meanwhile (that one is kept)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)  # left by a process that died here, its pid reused
-    try:
-        with os.fdopen(create_private(temporary), "w") as file:
-            file.write(text + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        with suppress(FileExistsError):
-            os.link(temporary, path)
-        fsync_path(path.parent)
-    finally:
-        temporary.unlink(missing_ok=True)
+    replace_private(data / ACCEPTED_FILE, text)
 
 
 class ErasureKind(StrEnum):
@@ -433,7 +400,7 @@ def record_replay(data: Path, counts: dict[str, int] | None) -> None:
     path = data / REPLAY_FILE
     record = {"at": time.time(), "read": counts is not None, **(counts or {})}
     try:
-        _replace(path, json.dumps(record))
+        replace_private(path, json.dumps(record))
     except OSError as error:
         _log.error("could not record the erasure journal's replay in %s: %s", path, error)
         try:

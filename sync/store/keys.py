@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from sync.durable import create_private, fsync_path
+from sync.durable import replace_private
 from sync.errors import KeySourceError, NotAStoreError, StoreIOError, WrongKeyError
 from sync.regular_file import read_small_file
 
@@ -260,16 +260,9 @@ def write_header(db_path: Path, header: KeyHeader) -> None:
     have the header written over the file it points to.
     """
     path = header_path(db_path)
-    temporary = path.with_name(path.name + ".tmp")
     text = json.dumps(_header_to_json(header), indent=2, sort_keys=True) + "\n"
     try:
-        temporary.unlink(missing_ok=True)  # a stale one, or a link: removed, never followed
-        with os.fdopen(create_private(temporary), "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
-        fsync_path(path.parent)
+        replace_private(path, text)
     except OSError as error:
         raise StoreIOError(f"cannot write the key header {path}: {error}") from error
 

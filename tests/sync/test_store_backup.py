@@ -14,6 +14,7 @@ from uuid import UUID
 import pytest
 
 from sync.client.apply import apply_page
+from sync.durable import temporary_beside
 from sync.errors import (
     RecordNotFoundError,
     ReplacedStoreUnreadableError,
@@ -397,7 +398,7 @@ def test_a_backup_into_a_shared_folder_never_writes_through_a_planted_link(
     victim = tmp_path / "victim.conf"
     victim.write_text("the operator's own file\n")
     destination = shared / "backup.db"
-    planted = shared / (store_keys.header_path(destination).name + ".tmp")
+    planted = temporary_beside(store_keys.header_path(destination))
     planted.symlink_to(victim)
     backup(store, destination, operator="admin")
     assert victim.read_text() == "the operator's own file\n"
