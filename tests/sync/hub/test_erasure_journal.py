@@ -69,7 +69,11 @@ def test_a_rolled_back_erasure_is_not_journaled(api: Api, journal: Path) -> None
 
 
 def test_two_processes_appending_at_once_interleave_no_lines(tmp_path: Path) -> None:
-    """Each process appends 300 lines of its own, both at once: every line is whole."""
+    """Each process appends 300 lines of its own, both at once: every line is whole. This
+    catches a line written in more than one write (a torn line's newline apart from it, a
+    buffered file); on a local Linux file one small ``O_APPEND`` write is whole anyway, so
+    it cannot tell the ``flock`` (which keeps the torn-line check and the write together)
+    from its absence."""
     path = tmp_path / JOURNAL_FILE
     script = (
         "import sys, uuid; from datetime import UTC, datetime; from pathlib import Path;"
