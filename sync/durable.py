@@ -27,8 +27,9 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def create_private(path: Path) -> int:
-    """Make a new file at ``path``, mode 0600, and return its descriptor, open for writing.
+def create_private(path: Path, *, folder_owner: bool = False) -> int:
+    """Make a new file at ``path``, mode 0600, and return its descriptor, open for writing;
+    ``folder_owner``: given its folder's owner (``give_folder_owner``).
 
     ``FileExistsError`` if anything is at ``path``, a link included: nothing is opened that
     was there before (an emptied file keeps its mode, a link leads elsewhere).
@@ -36,34 +37,51 @@ def create_private(path: Path) -> int:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE)
     try:
         os.fchmod(fd, PRIVATE_FILE)  # the umask may only have narrowed it; say it exactly
+        if folder_owner:
+            give_folder_owner(fd, path.parent)
     except BaseException:
         os.close(fd)
         raise
     return fd
 
 
-def replace_private(path: Path, text: str) -> None:
+def give_folder_owner(fd: int, folder: Path) -> None:
+    """As root, give the file open at ``fd`` the owner and group of ``folder``, the folder
+    it was just made in: a ``jaga hub`` command run by hand as root in a service's data
+    folder (systemd's ``StateDirectory``, owned by the service's user) must not leave a
+    file that user can no longer open, 0600 and root's. Nothing for another user, who can
+    give a file away to no one (and whose files are the folder's owner's already, or
+    another user's on purpose). Raises OSError."""
+    if os.geteuid() != 0:
+        return
+    found = folder.stat()
+    os.fchown(fd, found.st_uid, found.st_gid)
+
+
+def replace_private(path: Path, text: str, *, folder_owner: bool = False) -> None:
     """Put ``text`` at ``path``, 0600, whole: a synced temporary file made anew (never
-    opened through a link planted at its name) renamed over it, then the folder synced.
+    opened through a link planted at its name) renamed over it, then the folder synced;
+    ``folder_owner``: given its folder's owner first (``give_folder_owner``).
     Raises OSError (the temporary file removed)."""
     temporary = temporary_beside(path)
     try:
         temporary.unlink(missing_ok=True)  # a stale one, or a link: removed, never followed
-        _write_synced(temporary, text)
+        _write_synced(temporary, text, folder_owner=folder_owner)
         temporary.replace(path)
         fsync_path(path.parent)
     finally:
         temporary.unlink(missing_ok=True)
 
 
-def write_private_once(path: Path, text: str) -> None:
+def write_private_once(path: Path, text: str, *, folder_owner: bool = False) -> None:
     """Put ``text`` at ``path``, 0600, whole, unless a file is there already (another
-    process made it meanwhile: that one is kept): a synced temporary file linked into place.
+    process made it meanwhile: that one is kept): a synced temporary file linked into place;
+    ``folder_owner``: given its folder's owner first (``give_folder_owner``).
     Raises OSError (the temporary file removed)."""
     temporary = temporary_beside(path)
     try:
         temporary.unlink(missing_ok=True)  # left by a process that died here, its pid reused
-        _write_synced(temporary, text)
+        _write_synced(temporary, text, folder_owner=folder_owner)
         with contextlib.suppress(FileExistsError):
             os.link(temporary, path)
         fsync_path(path.parent)
@@ -77,8 +95,9 @@ def temporary_beside(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def _write_synced(path: Path, text: str) -> None:
-    with os.fdopen(create_private(path), "w", encoding="utf-8") as handle:
+def _write_synced(path: Path, text: str, *, folder_owner: bool = False) -> None:
+    fd = create_private(path, folder_owner=folder_owner)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())

@@ -185,4 +185,6 @@ def _secret_key(data_dir: Path, *, serves: bool) -> str:
 
 
 def _write_new_key(path: Path) -> None:
-    write_private_once(path, secrets.token_urlsafe(50))  # another start made one: use it
+    # Another start made one: use it. Made by root (a command run by hand): the data
+    # folder's owner's, the hub's user, who must read it.
+    write_private_once(path, secrets.token_urlsafe(50), folder_owner=True)
