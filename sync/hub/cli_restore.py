@@ -63,7 +63,8 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
     says nothing when there was nothing to do, and closes its connections (none may cross a
     fork). ``other_hubs``: apply the lines of another hub too, and keep their hubs as this
     hub's own for every later replay (``erasure_journal.accept_hubs``; None, said, when
-    they cannot be kept)."""
+    they cannot be kept). Then journals the erasures the database holds and the journal
+    lacks (``catch_up``; None when it cannot)."""
     from django.db import connections
 
     from sync.hub.erasure_journal import (
@@ -79,6 +80,7 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
     path = data / JOURNAL_FILE
     try:
         done = reapply_journal(path, other_hubs=other_hubs)
+        caught_up = catch_up(data)
     except Exception as error:
         record_replay(data, None)
         # The file at fault first: hub-id or accepted-hubs (JournalFileError), else the journal.
@@ -154,4 +156,33 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
             f" hub's own, in {data / ACCEPTED_FILE}); keep the lines either way",
             file=sys.stderr,
         )
-    return done
+    return done if caught_up else None
+
+
+def catch_up(data: Path) -> bool:
+    """Journal the erasures the database holds and the journal of ``data`` lacks (lost
+    lines, erasures older than the journal: ``sync.hub.erasure_catchup``), saying how many
+    when any; False, said on stderr, when they cannot be written (the batches before are
+    kept), whatever the error: a start goes on to serve, the command fails."""
+    from sync.hub.erasure_catchup import catch_up_journal
+    from sync.hub.erasure_journal import JOURNAL_FILE, JournalFileError, JournalNotAFileError
+
+    path = data / JOURNAL_FILE
+    try:
+        count = catch_up_journal(data)
+    except (OSError, JournalFileError, JournalNotAFileError) as error:
+        print(
+            f"jaga hub: could not journal in {path} the erasures the database holds and the"
+            f" journal lacks ({type(error).__name__}: {error}): they stand, but a restore of the"
+            " database from a backup older than them would bring those people back; free the"
+            " data folder (or put hub-id back), then run `jaga hub renew-log-epoch` or start"
+            " the hub again",
+            file=sys.stderr,
+        )
+        return False
+    if count:
+        print(
+            f"journaled {count} erasures the erasure journal ({path}) lacked (their lines lost,"
+            " or made before the journal existed)"
+        )
+    return True

@@ -56,7 +56,13 @@ from uuid import UUID
 from django.db import transaction
 from django.utils.crypto import salted_hmac
 
-from sync.durable import PRIVATE_FILE, fsync_path, replace_private, write_private_once
+from sync.durable import (
+    PRIVATE_FILE,
+    fsync_path,
+    give_folder_owner,
+    replace_private,
+    write_private_once,
+)
 from sync.errors import SyncError
 from sync.regular_file import open_regular_file, read_small_file
 
@@ -116,7 +122,7 @@ def hub_identity(data: Path) -> str:
     if not path.exists():
         made = key_identity() if _key_wrote(data) else secrets.token_hex(8)
         try:
-            write_private_once(path, made + "\n")
+            write_private_once(path, made + "\n", folder_owner=True)
         except OSError as error:
             raise _at_fault(path, error) from error
     try:
@@ -190,17 +196,19 @@ def accept_hubs(data: Path, hubs: Iterable[str]) -> None:
     text = "".join(f"{hub}\n" for hub in sorted(every))
     if len(text.encode()) > _MAX_ACCEPTED:  # it could not be read back
         raise OSError(errno.EFBIG, f"more accepted hubs than {ACCEPTED_FILE} may hold")
-    replace_private(data / ACCEPTED_FILE, text)
+    replace_private(data / ACCEPTED_FILE, text, folder_owner=True)
 
 
 class ErasureKind(StrEnum):
-    """What erased the person: a device's tombstone, the admin, the daily consent purge, or
-    a badge given again (its holder past retention)."""
+    """What erased the person: a device's tombstone, the admin, the daily consent purge, a
+    badge given again (its holder past retention), or not known: a line the catch-up wrote
+    for an erasure whose own line was lost (``sync.hub.erasure_catchup``)."""
 
     DEVICE = "device"
     ADMIN = "admin"
     RETENTION = "retention"
     BADGE = "badge"
+    CAUGHT_UP = "caught_up"
 
 
 @dataclass(frozen=True)
@@ -256,14 +264,23 @@ def _append_or_count(erasure: JournaledErasure) -> None:
     try:
         append(path, erasure.line(path.parent))
     except (OSError, JournalNotAFileError, JournalFileError) as error:
-        _log.error(
-            "could not journal the erasure of person %s (site %s) in %s: %s; it stands, but a"
-            " restore of the database from a backup older than it would bring them back",
-            erasure.person_uid, erasure.site, path, error,
-        )  # fmt: skip
-        _count_failure()
-        for collected in _unjournaled:
-            collected.append(erasure.person_uid)
+        _lost(erasure, path, error)
+        return
+    from sync.hub.erasure_catchup import mark_journaled  # it reads the models: not at import
+
+    mark_journaled([erasure.person_uid])
+
+
+def _lost(erasure: JournaledErasure, path: Path, error: Exception) -> None:
+    _log.error(
+        "could not journal the erasure of person %s (site %s) in %s: %s; it stands, and is"
+        " journaled at the next start of the hub (or `jaga hub renew-log-epoch`); a restore"
+        " of the database from a backup older than it before then would bring them back",
+        erasure.person_uid, erasure.site, path, error,
+    )  # fmt: skip
+    _count_failure()
+    for collected in _unjournaled:
+        collected.append(erasure.person_uid)
 
 
 @contextmanager
@@ -288,11 +305,15 @@ def _count_failure() -> None:
 
 
 def append(path: Path, line: bytes) -> None:
-    """Append ``line`` (one, ending in a newline) to the journal at ``path``, made 0600 if
-    new, under its ``flock``, synced before the lock goes. OSError when it cannot."""
+    """Append ``line`` (whole lines, each ending in a newline) to the journal at ``path``,
+    made 0600 if new (given the data folder's owner when made by root: a command run by
+    hand as root must not lock the hub's user out, ``give_folder_owner``), under its
+    ``flock``, synced before the lock goes. OSError when it cannot."""
     new = not path.exists()
     fd = os.open(path, _APPEND | os.O_RDWR, PRIVATE_FILE)
     try:
+        if new:
+            give_folder_owner(fd, path.parent)
         fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -400,7 +421,7 @@ def record_replay(data: Path, counts: dict[str, int] | None) -> None:
     path = data / REPLAY_FILE
     record = {"at": time.time(), "read": counts is not None, **(counts or {})}
     try:
-        replace_private(path, json.dumps(record))
+        replace_private(path, json.dumps(record), folder_owner=True)
     except OSError as error:
         _log.error("could not record the erasure journal's replay in %s: %s", path, error)
         try:

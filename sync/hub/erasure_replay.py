@@ -26,7 +26,10 @@ same release window).
 
 The reason typed is not journaled: the erasure goes again with ``REAPPLIED_REASON`` (the
 consent purge's own fixed reason for the purge and a badge given again). Erasures applied
-here are not journaled again: their lines are there.
+here are not journaled again: their lines are there; they, and the erased people the
+journal names, are marked journaled (``Person.journaled_at``), so the catch-up that runs
+after the replay (``sync.hub.erasure_catchup``) writes lines only for erasures no line
+names.
 
 ``jaga hub renew-log-epoch`` runs it before it renews the epochs, and ``jaga hub run`` at
 each start, before it serves: a hub restored and started before the command (or the command
@@ -46,9 +49,11 @@ from pathlib import Path
 from uuid import UUID
 
 from django.db import transaction
+from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
 from sync.hub.apply.people import erase
+from sync.hub.erasure_catchup import mark_journaled
 from sync.hub.erasure_journal import (
     ErasureKind,
     JournaledErasure,
@@ -122,13 +127,16 @@ def reapply_journal(path: Path, *, other_hubs: bool = False) -> Reapplied:
 
 
 def _reapply_batch(batch: dict[UUID, JournaledErasure], done: Reapplied) -> None:
-    """One query for the batch's people erased already (all of them after no restore), and
-    one for those an earlier replay kept for a site still missing (the database holds no
-    one of that uid): neither costs more; a person named again in a later batch is erased
-    or kept by then."""
+    """One query for the batch's people erased already (all of them after no restore), one
+    to mark those journaled (``erasure_catchup``: none left to mark after the first start),
+    and one for those an earlier replay kept for a site still missing (the database holds
+    no one of that uid): neither costs more; a person named again in a later batch is
+    erased or kept by then."""
     erased = set(
         Person.objects.filter(uid__in=batch, erased_at__isnull=False).values_list("uid", flat=True)
     )
+    if erased:  # their lines are here: the catch-up need not write them again
+        mark_journaled(erased)
     rest = batch.keys() - erased
     kept = set(
         SitelessErasure.objects.filter(person_uid__in=rest)
@@ -173,6 +181,7 @@ def _erase(site: Site, uid: UUID, erased_at: datetime, kind: str) -> bool:
     elif person.erased:
         return False
     reason = _FIXED_REASONS.get(kind, REAPPLIED_REASON)
+    person.journaled_at = timezone.now()  # its line is what this applies
     erase(person, erased_at=erased_at, reason=reason, origin=None, kind=None)
     return True
 

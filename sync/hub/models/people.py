@@ -39,6 +39,10 @@ class Person(models.Model):
     field_versions = models.JSONField(default=dict, editable=False)
     erased_at = models.DateTimeField(null=True, editable=False)
     erasure_reason = models.CharField(max_length=1000, blank=True, editable=False)
+    # When the erasure's line was known to be in the erasure journal (set after the append,
+    # outside the erasure's transaction, or by a replay that read the line): an erased row
+    # without it is journaled by the catch-up (``sync.hub.erasure_catchup``).
+    journaled_at = models.DateTimeField(null=True, editable=False)
     created_by = models.ForeignKey(Device, on_delete=models.SET_NULL, null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -54,6 +58,11 @@ class Person(models.Model):
                 fields=("retain_until",),
                 condition=models.Q(erased_at=None),
                 name="person_live_retain_until",
+            ),
+            models.Index(
+                fields=("id",),
+                condition=models.Q(erased_at__isnull=False, journaled_at=None),
+                name="person_erased_unjournaled",
             ),
         )
 

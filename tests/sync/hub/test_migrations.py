@@ -414,3 +414,33 @@ def test_a_run_without_a_cutoff_does_not_stop_0036_migrating_back(upgraded: str)
         cursor.execute("SELECT cutoff = started_at FROM hub_decisionpurge")
         assert cursor.fetchall() == [(True,)]
     call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+
+
+def test_0038_marks_nobody_journaled_and_reverses(upgraded: str) -> None:
+    """0038 adds ``Person.journaled_at`` and the index of the erased people not journaled:
+    an erased person of a hub at 0037 is not marked (the first start's replay marks those
+    its journal names, the catch-up journals the rest), and migrating back drops both."""
+    before = ("hub", "0037_siteless_erasure")
+    for target in (("auth",), before):  # auth's whole: permission names past 50 characters
+        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    apps = MigrationLoader(connections[upgraded]).project_state(before).apps
+    site = apps.get_model("hub", "Site").objects.using(upgraded).create(slug="s")
+    people = apps.get_model("hub", "Person").objects.using(upgraded)
+    erased = people.create(uid=uuid.uuid4(), site=site, erased_at=timezone.now())
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    assert people.get(pk=erased.pk).erased_at is not None
+    with connections[upgraded].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM hub_person WHERE journaled_at IS NOT NULL")
+        assert cursor.fetchone() == (0,)
+    introspection = connections[upgraded].introspection
+    with connections[upgraded].cursor() as cursor:
+        columns = [c.name for c in introspection.get_table_description(cursor, "hub_person")]
+        assert "journaled_at" in columns
+        assert "person_erased_unjournaled" in introspection.get_constraints(cursor, "hub_person")
+
+    call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
+    with connections[upgraded].cursor() as cursor:
+        columns = [c.name for c in introspection.get_table_description(cursor, "hub_person")]
+        assert "journaled_at" not in columns
+        kept = introspection.get_constraints(cursor, "hub_person")
+        assert "person_erased_unjournaled" not in kept

@@ -1,0 +1,193 @@
+"""The erasure journal's catch-up (``sync.hub.erasure_catchup``): an erasure the database
+holds and no line names (its append failed, its process killed before it, or made before the
+journal existed) is journaled at the next start or ``renew-log-epoch``, so a restore of the
+database cannot bring the person back; none is journaled twice. And the data folder's files
+a command run as root makes are the folder owner's, not root's."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+
+from main import main
+from sync.hub import review
+from sync.hub.cli_restore import reapply_erasures
+from sync.hub.erasure_journal import DATA_DIR_ENV, JOURNAL_FILE, JournalReading
+from sync.hub.models import Person, Site
+from sync.protocol import RETENTION_REASON
+from tests.sync.hub import entries as e
+from tests.sync.hub.hubkit import Api, HubProcess
+
+
+@pytest.fixture
+def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The journal of a hub data folder this process's erasures go to, as a hub's would."""
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    return tmp_path / JOURNAL_FILE
+
+
+def _enrolled(api: Api) -> Person:
+    person = e.person(api.site, name="Jane Roe")
+    assert api.push(e.entry("person", "upsert", person))["rejected"] == []
+    enrolled: Person = Person.objects.get(uid=person["person_uid"])
+    return enrolled
+
+
+def _lines_of(journal: Path, uid: UUID) -> list[str]:
+    """The kinds of the journal's lines naming ``uid`` (the session's database holds other
+    tests' erasures too, which a catch-up journals beside them)."""
+    return [item.kind for item in JournalReading(journal) if item.person_uid == uid]
+
+
+def _erased_with_the_append_failing(api: Api, journal: Path) -> Person:
+    """A person erased by the admin while the journal cannot be appended to (a folder at its
+    name); the folder then removed, the journal writable again, and no line names them."""
+    person = _enrolled(api)
+    journal.mkdir()
+    review.erase_person(person.pk, "asked to")
+    journal.rmdir()
+    person.refresh_from_db()
+    assert person.erased and _lines_of(journal, person.uid) == []
+    return person
+
+
+def test_an_erasure_whose_line_was_lost_is_journaled_at_the_next_start(
+    api: Api, journal: Path, tmp_path: Path
+) -> None:
+    """The code a start runs (the replay, then the catch-up) writes the lost line; a
+    database then restored to before the erasure (here: the person set live again by SQL)
+    has them erased again by the replay."""
+    person = _erased_with_the_append_failing(api, journal)
+
+    assert reapply_erasures(tmp_path, at_start=True) is not None
+
+    assert _lines_of(journal, person.uid) == ["caught_up"]
+    Person.objects.filter(pk=person.pk).update(erased_at=None, display_name="Jane Roe")
+    assert reapply_erasures(tmp_path, at_start=True) is not None
+    person.refresh_from_db()
+    assert person.erased and person.display_name == ""
+
+
+def test_renew_log_epoch_journals_a_lost_line(
+    api: Api, journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    person = _erased_with_the_append_failing(api, journal)
+
+    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path)]) == 0
+
+    assert _lines_of(journal, person.uid) == ["caught_up"]
+    assert "erasures the erasure journal" in capsys.readouterr().out
+
+
+def test_a_catch_up_that_cannot_write_says_so_and_fails(
+    api: Api,
+    journal: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The disk still full at the next command: it fails, saying why; the next run that
+    can write journals the erasure."""
+    import errno
+
+    from sync.hub import erasure_catchup
+
+    person = _erased_with_the_append_failing(api, journal)
+
+    def full(path: Path, line: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(erasure_catchup, "append", full)
+    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path)]) == 1
+    assert "could not journal" in capsys.readouterr().err
+    monkeypatch.undo()
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+
+    assert reapply_erasures(tmp_path, at_start=True) is not None
+    assert _lines_of(journal, person.uid) == ["caught_up"]
+
+
+def test_an_erasure_journaled_is_not_journaled_again(
+    api: Api, journal: Path, tmp_path: Path
+) -> None:
+    """Its append marked it; and one whose mark is missing (a hub upgraded from the release
+    before the mark, or killed between the append and the mark) is marked by the replay,
+    which read its line: the catch-up writes no second line either way."""
+    person = _enrolled(api)
+    review.erase_person(person.pk, "asked to")
+    assert Person.objects.get(pk=person.pk).journaled_at is not None
+    reapply_erasures(tmp_path, at_start=True)
+    assert _lines_of(journal, person.uid) == ["admin"]
+
+    Person.objects.filter(pk=person.pk).update(journaled_at=None)
+    reapply_erasures(tmp_path, at_start=True)
+
+    assert _lines_of(journal, person.uid) == ["admin"]
+    assert Person.objects.get(pk=person.pk).journaled_at is not None
+
+
+def test_erasures_older_than_the_journal_are_journaled_in_batches(
+    api: Api, journal: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Erased people no line names (made before the journal), more than a batch: each
+    journaled once, the purge's as the purge's kind (the replay keeps its fixed reason)."""
+    from sync.hub import erasure_catchup
+
+    monkeypatch.setattr(erasure_catchup, "BATCH", 4)
+    site = Site.objects.get(slug=api.site)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    old = Person.objects.bulk_create(
+        Person(uid=uuid4(), site=site, erased_at=at, erasure_reason=reason)
+        for reason in [RETENTION_REASON] * 5 + ["asked, by phone"] * 5
+    )
+
+    erasure_catchup.catch_up_journal(tmp_path)
+
+    kinds = [_lines_of(journal, person.uid) for person in old]
+    assert kinds == [["retention"]] * 5 + [["caught_up"]] * 5
+    assert not Person.objects.filter(pk__in=[p.pk for p in old], journaled_at=None).exists()
+    assert "phone" not in journal.read_text()
+
+
+def test_a_started_hub_journals_a_lost_line_before_it_serves(
+    api: Api, journal: Path, tmp_path: Path, hub_database: str
+) -> None:
+    """End to end: a real `jaga hub run` on the data folder whose journal lost the line."""
+    person = _erased_with_the_append_failing(api, journal)
+    hub = HubProcess(hub_database, tmp_path)
+    hub.start()
+    try:
+        assert _lines_of(journal, person.uid) == ["caught_up"]
+    finally:
+        hub.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root gives a file to another user")
+def test_files_a_root_command_makes_in_the_data_folder_are_its_owners(
+    api: Api, journal: Path, tmp_path: Path
+) -> None:
+    """A command run by hand as root in the data folder of a hub that runs as another user
+    makes the journal, hub-id, the replay record, accepted-hubs and the secret key that
+    user's: the service can still read and append to them (not root's, 0600)."""
+    import json
+
+    from sync.hub.bootstrap import SECRET_KEY_FILE, kept_secret_key
+    from sync.hub.erasure_journal import ACCEPTED_FILE, HUB_ID_FILE, REPLAY_FILE
+
+    os.chown(tmp_path, 65534, 65534)
+    review.erase_person(_enrolled(api).pk, "asked to")
+    line = {"person": str(uuid4()), "site": "s", "erased_at": "2026-01-01T00:00:00+00:00",
+            "kind": "admin", "hub": "0" * 16}  # fmt: skip
+    with journal.open("a") as out:
+        out.write(json.dumps(line) + "\n")
+    assert main(["hub", "renew-log-epoch", "--data", str(tmp_path), "--accept-other-hubs"]) == 0
+    kept_secret_key(tmp_path)  # the tests name a key: the command made none
+
+    for name in (JOURNAL_FILE, HUB_ID_FILE, REPLAY_FILE, ACCEPTED_FILE, SECRET_KEY_FILE):
+        found = (tmp_path / name).stat()
+        assert (found.st_uid, found.st_gid) == (65534, 65534), name
+        assert found.st_mode & 0o077 == 0, name
