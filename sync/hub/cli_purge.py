@@ -1,5 +1,7 @@
 """``jaga hub purge-expired``: consent retention, then decision retention, behind the clock
-check (``sync.hub.retention.purge_all``), and what it did in words."""
+check (``sync.hub.retention.purge_all``), and what it did in words; then the erasures the
+erasure journal lacks are journaled (``cli_restore.catch_up``), so a line lost since the
+hub's start is written within a day even if it is not started again."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 
 def purge_expired(args: argparse.Namespace) -> int:
     from sync.hub.bootstrap import prepare
+    from sync.hub.cli_restore import catch_up
 
     # systemd stops the run (TimeoutStartSec) with SIGTERM: end it as an error would, so
     # decision retention closes its record and the embedded PostgreSQL is stopped.
@@ -29,6 +32,8 @@ def purge_expired(args: argparse.Namespace) -> int:
 
         with unjournaled_erasures() as unjournaled:
             outcome = purge_all(dry_run=args.dry_run, trust_clock=args.trust_clock)
+        if not args.dry_run and catch_up(environment.data_dir):
+            unjournaled.clear()  # every erasure the database holds is journaled now
         people, decisions, rewrote = outcome.people, outcome.decisions, False
         if decisions is not None:
             rewrote = rewrite_due() if args.dry_run else rewrite_if_due()

@@ -83,6 +83,18 @@ def test_renew_log_epoch_journals_a_lost_line(
     assert "erasures the erasure journal" in capsys.readouterr().out
 
 
+def test_the_daily_purge_journals_a_lost_line(
+    api: Api, journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The purge's timer runs daily: a line lost since the hub started is written then,
+    without waiting for the next start."""
+    person = _erased_with_the_append_failing(api, journal)
+
+    assert main(["hub", "purge-expired", "--data", str(tmp_path), "--trust-clock"]) == 0
+
+    assert _lines_of(journal, person.uid) == ["caught_up"]
+
+
 def test_a_catch_up_that_cannot_write_says_so_and_fails(
     api: Api,
     journal: Path,
