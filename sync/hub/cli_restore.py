@@ -1,5 +1,6 @@
 """``jaga hub renew-log-epoch``, after a restore of the hub's database, and the erasure
-journal applied again (``sync.hub.erasure_replay``) by it and at each ``jaga hub run`` start."""
+journal applied again (``sync.hub.erasure_replay``) by it and at each ``jaga hub run`` start,
+then the erasures the journal lacks journaled (``sync.hub.erasure_catchup``)."""
 
 from __future__ import annotations
 

@@ -15,10 +15,13 @@ A line is appended once the erasure's transaction commits (``transaction.on_comm
 rolled-back one is not journaled. An erasure that commits but whose line cannot be written
 (a full disk, a folder made read-only) still stands: the push, the purge or the admin's
 action is not failed after the fact; the failure is logged and counted
-(``jaga_hub_erasure_journal_failures`` in ``/metrics``, for the workers' erasures), and that
-erasure alone would not survive a restore. A ``jaga hub`` command that erases (the daily
-purge) is a process no scrape reads: it collects the uids it could not journal
-(``unjournaled_erasures``), lists them and fails. Each append holds the file's ``flock``
+(``jaga_hub_erasure_journal_failures`` in ``/metrics``, for the workers' erasures); the
+person's row is not marked journaled (``Person.journaled_at``, set once the line is
+written), so the catch-up of the next start, ``renew-log-epoch`` or daily purge writes it
+(``sync.hub.erasure_catchup``): until then that erasure alone would not survive a restore.
+A ``jaga hub`` command that erases (the daily purge) is a process no scrape reads: it
+collects the uids it could not journal (``unjournaled_erasures``), lists them and fails
+when its catch-up cannot write them either. Each append holds the file's ``flock``
 (every gunicorn worker and ``jaga hub`` command appends to the same file), writes the one
 line with ``O_APPEND`` and syncs it to disk before the lock goes; a line a crash left torn
 is ended first, so it never runs into the next one, and is skipped, counted, when read.
@@ -249,8 +252,9 @@ def journal_path() -> Path | None:
 
 
 def journal_on_commit(erasure: JournaledErasure) -> None:
-    """Append ``erasure`` once the transaction it was made in commits; nothing if it rolls
-    back. A failure is logged and counted, never raised (the erasure stands)."""
+    """Append ``erasure`` once the transaction it was made in commits, then mark the person
+    journaled; nothing if it rolls back. A failure is logged and counted, never raised (the
+    erasure stands, unmarked: the next catch-up journals it)."""
     transaction.on_commit(lambda: _append_or_count(erasure))
 
 
