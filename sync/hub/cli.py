@@ -367,10 +367,39 @@ def manage_hub(args: argparse.Namespace) -> int:
 
     from sync.hub.bootstrap import prepare
 
-    # Any Django command, servers among them (runserver signs sessions as the hub does).
-    environment = prepare(args.data or default_data_dir(), serves=True)
     try:
-        execute_from_command_line(["jaga hub manage", *args.arguments])
+        data, arguments = _data_among(args.data, args.arguments)
+    except argparse.ArgumentTypeError as error:
+        print(f"jaga hub manage: error: argument --data: {error}", file=sys.stderr)
+        return 2
+    # Any Django command, servers among them (runserver signs sessions as the hub does).
+    environment = prepare(data or default_data_dir(), serves=True)
+    try:
+        execute_from_command_line(["jaga hub manage", *arguments])
     finally:
         environment.stop()
     return 0
+
+
+def _data_among(data: Path | None, arguments: list[str]) -> tuple[Path | None, list[str]]:
+    """``--data`` given after the Django command's name (``manage createsuperuser --data
+    DIR``), taken as the hub's: left to Django, its parser read it as ``--database`` (an
+    abbreviation) and refused the folder, after the default data folder's PostgreSQL had
+    started. The hub's own ``--data``, given before the name, wins if both are."""
+    rest: list[str] = []
+    found: str | None = None
+    words = iter(arguments)
+    for word in words:
+        if word == "--data":
+            found = next(words, "")
+        elif word.startswith("--data="):
+            found = word.removeprefix("--data=")
+        else:
+            rest.append(word)
+    if found is None:
+        return data, arguments
+    if not found:
+        raise argparse.ArgumentTypeError("expected a folder")
+    if data is not None:
+        raise argparse.ArgumentTypeError("given twice, before and after the command's name")
+    return data_folder(found), rest

@@ -256,3 +256,20 @@ def _migrations_begun(server: EmbeddedPostgres, command: subprocess.Popen[bytes]
             pass
         time.sleep(0.05)
     return False
+
+
+def test_manage_takes_data_after_the_django_command_too(hub_database: str, tmp_path: Path) -> None:
+    """``jaga hub manage createsuperuser --data DIR`` (the order Django's own commands read)
+    handed ``--data DIR`` to Django, whose parser took it for ``--database`` and refused the
+    folder, after the default data folder's PostgreSQL had started."""
+    done = _jaga_hub(tmp_path, "manage", "check", "--data", "hub", DATABASE_URL=hub_database)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "hub" / "secret_key").is_file()  # the hub's data folder is the one named
+    assert not (tmp_path / ".local").exists()  # and the default one was never touched
+
+    twice = _jaga_hub(tmp_path, "manage", "--data", "a", "check", "--data=b",
+                      DATABASE_URL=hub_database)  # fmt: skip
+    assert twice.returncode == 2
+    assert twice.stderr.strip() == (
+        "jaga hub manage: error: argument --data: given twice, before and after the command's name"
+    )
