@@ -110,13 +110,22 @@ def positive_count(text: str) -> int:
 def output_file(text: str) -> Path:
     """An argparse ``type``: a file the command writes (an export, a backup, metrics).
 
-    A path it cannot write (a folder, one inside a file, a read-only place) is refused when
-    the command line is read, in one line (argparse's exit status 2), before the store's key
-    is asked for or any work is done; a folder missing above it is left to the command to
-    report. The twin of ``inference.output_paths.output_file``: the packages share no code.
+    A path it cannot write (a folder, one inside a file, a read-only place, a folder that is
+    not there) is refused when the command line is read, in one line (argparse's exit status
+    2), before the store's key is asked for or any work is done. A missing folder is not
+    made: a backup or an export of personal data meant for a drive that is not mounted
+    (``/media/usb/...``) must not land on the device's own disk instead. The twin of
+    ``inference.output_paths.output_file`` (whose reports and packs make their folders): the
+    packages share no code.
     """
     path = Path(text)
-    problem = "it is a folder" if path.is_dir() else _unwritable(path)
+    folder = path.absolute().parent
+    if path.is_dir():
+        problem: str | None = "it is a folder"
+    elif not folder.exists() and _unwritable(path) is None:
+        problem = f"there is no folder {folder} (make it first, or mount the drive)"
+    else:
+        problem = _unwritable(path)
     if problem is not None:
         raise argparse.ArgumentTypeError(f"cannot write {text}: {problem}")
     return path

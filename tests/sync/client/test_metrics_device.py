@@ -227,8 +227,10 @@ def test_sync_status_says_why_it_cannot_write_the_file(
     Store.create(db_path, PASSWORD, config=FAST).close()
     monkeypatch.setenv("JAGA_STORE_PASSPHRASE", "pw")
     target = tmp_path / "no-such-folder" / "jaga.prom"
-    assert main(["sync", "status", "--db", str(db_path), "--prometheus", str(target)]) == 1
-    assert f"cannot write {target}" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # when the command line is read
+        main(["sync", "status", "--db", str(db_path), "--prometheus", str(target)])
+    assert refused.value.code == 2
+    assert f"cannot write {target}: there is no folder" in capsys.readouterr().err
     assert not target.parent.exists()
 
 
