@@ -97,11 +97,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _store_options() -> argparse.ArgumentParser:
-    from sync.store.cli import default_store_path
+    from sync.store.cli import STORE_PATH_ENV, default_store_path
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--db", type=Path, default=None, help=f"store file (default {default_store_path()})"
+        "--db",
+        type=Path,
+        default=None,
+        help=f"store file (default: ${STORE_PATH_ENV} or {default_store_path()})",
     )
     common.add_argument(
         "--key-file",
