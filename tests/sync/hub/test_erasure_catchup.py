@@ -19,22 +19,8 @@ from sync.hub.cli_restore import reapply_erasures
 from sync.hub.erasure_journal import DATA_DIR_ENV, JOURNAL_FILE, JournalReading
 from sync.hub.models import Person, Site
 from sync.protocol import RETENTION_REASON
-from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api, HubProcess
-
-
-@pytest.fixture
-def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The journal of a hub data folder this process's erasures go to, as a hub's would."""
-    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
-    return tmp_path / JOURNAL_FILE
-
-
-def _enrolled(api: Api) -> Person:
-    person = e.person(api.site, name="Jane Roe")
-    assert api.push(e.entry("person", "upsert", person))["rejected"] == []
-    enrolled: Person = Person.objects.get(uid=person["person_uid"])
-    return enrolled
+from tests.sync.hub.journalkit import enrolled
 
 
 def _lines_of(journal: Path, uid: UUID) -> list[str]:
@@ -46,7 +32,7 @@ def _lines_of(journal: Path, uid: UUID) -> list[str]:
 def _erased_with_the_append_failing(api: Api, journal: Path) -> Person:
     """A person erased by the admin while the journal cannot be appended to (a folder at its
     name); the folder then removed, the journal writable again, and no line names them."""
-    person = _enrolled(api)
+    person = enrolled(api)
     journal.mkdir()
     review.erase_person(person.pk, "asked to")
     journal.rmdir()
@@ -129,7 +115,7 @@ def test_an_erasure_journaled_is_not_journaled_again(
     """Its append marked it; and one whose mark is missing (a hub upgraded from the release
     before the mark, or killed between the append and the mark) is marked by the replay,
     which read its line: the catch-up writes no second line either way."""
-    person = _enrolled(api)
+    person = enrolled(api)
     review.erase_person(person.pk, "asked to")
     assert Person.objects.get(pk=person.pk).journaled_at is not None
     reapply_erasures(tmp_path, at_start=True)
@@ -191,7 +177,7 @@ def test_files_a_root_command_makes_in_the_data_folder_are_its_owners(
     from sync.hub.erasure_journal import ACCEPTED_FILE, HUB_ID_FILE, REPLAY_FILE
 
     os.chown(tmp_path, 65534, 65534)
-    review.erase_person(_enrolled(api).pk, "asked to")
+    review.erase_person(enrolled(api).pk, "asked to")
     line = {"person": str(uuid4()), "site": "s", "erased_at": "2026-01-01T00:00:00+00:00",
             "kind": "admin", "hub": "0" * 16}  # fmt: skip
     with journal.open("a") as out:

@@ -22,29 +22,16 @@ from sync.hub.erasure_journal import DATA_DIR_ENV, JOURNAL_FILE, read_journal
 from sync.hub.models import Person
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import REPO, Api
+from tests.sync.hub.journalkit import enrolled
 
 TOKEN = "erasure-journal-metrics-token"
 FAILURES = "jaga_hub_erasure_journal_failures_total"
 
 
-@pytest.fixture
-def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The journal of a hub data folder this process's erasures go to, as a hub's would."""
-    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
-    return tmp_path / JOURNAL_FILE
-
-
-def _enrolled(api: Api) -> Person:
-    person = e.person(api.site, name="Jane Roe")
-    assert api.push(e.entry("person", "upsert", person))["rejected"] == []
-    enrolled: Person = Person.objects.get(uid=person["person_uid"])
-    return enrolled
-
-
 def test_a_committed_erasure_is_journaled_once_without_the_reason_typed(
     api: Api, journal: Path
 ) -> None:
-    person = _enrolled(api)
+    person = enrolled(api)
 
     review.erase_person(person.pk, "Jane Roe asked, by phone")
 
@@ -58,7 +45,7 @@ def test_a_committed_erasure_is_journaled_once_without_the_reason_typed(
 
 
 def test_a_rolled_back_erasure_is_not_journaled(api: Api, journal: Path) -> None:
-    person = _enrolled(api)
+    person = enrolled(api)
 
     with pytest.raises(RuntimeError), transaction.atomic():
         review.erase_person(person.pk, "asked to")
@@ -95,7 +82,7 @@ def test_two_processes_appending_at_once_interleave_no_lines(tmp_path: Path) -> 
 
 def test_a_line_a_crash_left_torn_is_ended_and_skipped(api: Api, journal: Path) -> None:
     journal.write_bytes(b'{"person":"' + str(uuid4()).encode()[:9])  # no newline: torn
-    person = _enrolled(api)
+    person = enrolled(api)
 
     review.erase_person(person.pk, "asked to")
 
@@ -120,7 +107,7 @@ def test_an_erasure_that_cannot_be_journaled_stands_and_metrics_say_so(
     """The journal cannot be written (here: its name taken by a folder):
     the erasure stands, the failure is counted, and the scrape says the journal is not
     writable."""
-    person = _enrolled(api)
+    person = enrolled(api)
     before = _scrape()
     assert before["jaga_hub_erasure_journal_writable"] == 1
     journal.unlink()
@@ -195,7 +182,7 @@ def test_a_line_of_another_hub_is_skipped_and_listed_unless_accepted(
     """A line another hub wrote (a staging hub's journal joined by mistake) naming a person
     this hub holds live: not applied, listed; applied with --accept-other-hubs. A line
     written before lines named their hub is this hub's own."""
-    foreign, old = _enrolled(api), _enrolled(api)
+    foreign, old = enrolled(api), enrolled(api)
     line = json.loads(_GOOD % foreign.uid) | {"site": api.site, "hub": "0" * 16}
     journal.write_text(
         json.dumps(line) + "\n" + (_GOOD % old.uid).replace('"s"', f'"{api.site}"') + "\n"
@@ -248,7 +235,7 @@ def test_a_line_names_this_hub(api: Api, journal: Path, tmp_path: Path) -> None:
     this hub's."""
     from sync.hub.erasure_journal import HUB_ID_FILE, hub_identity, key_identity
 
-    review.erase_person(_enrolled(api).pk, "asked to")
+    review.erase_person(enrolled(api).pk, "asked to")
 
     assert (tmp_path / HUB_ID_FILE).read_text().strip() == hub_identity(tmp_path)
     assert hub_identity(tmp_path) != key_identity()
@@ -264,7 +251,7 @@ def test_lines_of_this_hubs_key_are_its_own_whatever_its_hub_id(
     from sync.hub.erasure_journal import HUB_ID_FILE, key_identity
 
     (tmp_path / HUB_ID_FILE).write_text("f" * 16 + "\n")
-    person = _enrolled(api)
+    person = enrolled(api)
     line = json.loads(_GOOD % person.uid) | {"site": api.site, "hub": key_identity()}
     journal.write_text(json.dumps(line) + "\n")
 
@@ -407,7 +394,7 @@ def test_making_a_site_leaves_a_kept_uid_held_by_another_site(api: Api) -> None:
     from sync.hub.auth import create_device
     from sync.hub.models import Change, SitelessErasure
 
-    held = _enrolled(api)
+    held = enrolled(api)
     slug = f"gone-{uuid4().hex[:8]}"
     SitelessErasure.objects.create(
         person_uid=held.uid, site_slug=slug, erased_at=datetime.now(UTC), kind="device"
@@ -548,7 +535,7 @@ def test_a_hub_id_emptied_or_damaged_fails_appends_and_replays_loudly(
     from sync.hub.erasure_journal import HUB_ID_FILE
 
     (tmp_path / HUB_ID_FILE).write_text(kept)
-    person = _enrolled(api)
+    person = enrolled(api)
     before = _scrape().get(FAILURES, 0)
 
     review.erase_person(person.pk, "asked to")
