@@ -22,15 +22,13 @@ from sync.errors import SchemaVersionError
 from sync.store.clock import format_timestamp
 from sync.store.database import Database
 from sync.store.purge_mark import owe_purge
-from sync.store.state_rows import put_value
+from sync.store.state_rows import FACE_IMAGES_NAME, REGISTRATION_NAMES, put_value
 
 # The store schema the client needs: 2 has sync_state and sync_uploads, 3 the outbox's
 # refusals, 4, 5, 8, 9 and 11 the fish observations' pack_version, crop, status, crop_known
 # and recorded_here (pulled changes write them), 10 the pulled changes set aside
 # (deferred_changes).
 CLIENT_TABLES_VERSION = 11
-REGISTRATION_NAMES = ("hub_url", "site", "device_id", "device_token")
-FACE_IMAGES_NAME = "policy.send_face_images"
 SPECIES_PACK_NAME = "species_pack.latest"
 # The version of a pack the hub announced, then stopped naming (``sync.client.packs``).
 WITHDRAWN_PACK_NAME = "species_pack.withdrawn"

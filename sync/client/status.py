@@ -23,7 +23,6 @@ from sync.client.full_pull import FullPull, PulledWith, full_pull_name, pulled_w
 from sync.client.kept_pack import KEPT_ERROR_NAME
 from sync.client.packs import ERROR_NAME, announced_pack, installed_record, packs_dir_for
 from sync.client.state import (
-    FACE_IMAGES_NAME,
     WITHDRAWN_PACK_NAME,
     LastResult,
     cursor_name,
@@ -33,6 +32,7 @@ from sync.client.state import (
 from sync.client.uploads import count_pending_uploads, withheld_face_images
 from sync.store import OutboxState, Quarantined, Store
 from sync.store.edit_clock import clock_warning
+from sync.store.state_rows import FACE_IMAGES_NAME
 
 _SHOWN_QUARANTINED = 10
 _REQUEUE_HINT = "             once the cause is fixed: jaga sync requeue #SEQUENCE ... (or --all)"

@@ -9,6 +9,11 @@ from typing import Any
 
 from sync.store.clock import format_timestamp
 
+# The registration ``sync.client.state.save_registration`` keeps, and the face images policy
+# it came with: what makes the store this device to the hub (``sync.store.registration``).
+REGISTRATION_NAMES = ("hub_url", "site", "device_id", "device_token")
+FACE_IMAGES_NAME = "policy.send_face_images"
+
 
 def get_value(connection: Any, name: str) -> str | None:
     row = connection.execute("SELECT value FROM sync_state WHERE name = ?", (name,)).fetchone()
