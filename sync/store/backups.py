@@ -13,7 +13,10 @@ on a boat offline for days, they exist nowhere else), or photos the backup does 
 metadata the hub acknowledged but whose bytes it never confirmed ("photo bytes": the upload
 comes after the push, and a dropped link or the per-sync upload limit leaves it for a later
 sync), naming how many of each, unless told to discard them (``discard_unsynced``); the
-restored store's audit entry says how many it did.
+restored store's audit entry says how many it did. A change the backup holds is not lost,
+even where its outbox entry left the backup once acknowledged (``sync.store.unsynced``). The
+restored copy keeps the replaced store's registration with the hub, whatever the backup's
+(``sync.store.registration``): the restored store is still this device.
 While the copy takes its place, the old files are kept aside under a name no earlier restore
 used (hard links, so the old store stays in place until the restored copy replaces it, and is
 put back should that fail). Once the restored store has opened and its audit entry is
@@ -39,7 +42,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +54,7 @@ from sync.errors import (
     StoreExistsError,
     StoreIOError,
 )
-from sync.store import keys, pending_catches
+from sync.store import keys, pending_catches, unsynced
 from sync.store.audit import file_subject
 from sync.store.clock import Clock, SystemClock
 from sync.store.database import (
@@ -64,8 +66,9 @@ from sync.store.database import (
 from sync.store.erasures import Erasure, carry_erasures, recorded_erasures
 from sync.store.in_use import sole_use
 from sync.store.keys import KeyHeader, KeySource
-from sync.store.outbox import ERASED_PAYLOAD
+from sync.store.registration import KeptRegistration, Rows, keep_registration, registration_rows
 from sync.store.store import SIDE_FILES, Store, remove_with_side_files
+from sync.store.unsynced import Unsynced
 
 
 def backup(store: Store, destination: Path, *, operator: str) -> int:
@@ -111,6 +114,10 @@ class Restored:
     pending_catches: int | None = 0
     """The catches the Catch panel keeps for Retry beside the store (``pending_catches``),
     kept for the restored store; None: they are under a key it does not have."""
+    registration: KeptRegistration | None = None
+    """The replaced store's registration, written into the restored copy in place of the
+    backup's (none, an earlier one, another device's: ``sync.store.registration``); None:
+    the backup's was the same, or the replaced store had none (or was not read)."""
 
 
 def restore(
@@ -134,9 +141,12 @@ def restore(
     restore is refused unless ``carry_erasures`` is False (then it is not read at all). While
     it holds outbox entries the hub has not acknowledged (queued, sent or quarantined) that
     the backup does not hold, other than its erasures' tombstones (carried), or photos the
-    backup does not hold whose bytes were never uploaded (``_unuploaded``), the restore is
+    backup does not hold whose bytes were never uploaded (``sync.store.unsynced``: a change
+    the backup holds, queued or its record as the entry sends it, is not lost), the restore is
     refused (``ReplacedStoreUnsyncedError``, naming how many of each kind) unless
-    ``discard_unsynced``; nothing is changed then. While another process has the store
+    ``discard_unsynced``; nothing is changed then. The restored copy keeps the replaced
+    store's registration with the hub (``sync.store.registration``). While another process
+    has the store
     at ``target`` open, the restore is refused (``StoreInUseError``), before anything is read
     or written.
     """
@@ -144,7 +154,10 @@ def restore(
     header = keys.read_header(backup_path)
     keys.unlock(header, source)  # a wrong key fails here, before anything is copied
     if target.exists() and not force:
-        raise StoreExistsError(f"{target} exists; pass --force to replace it (it is kept aside)")
+        raise StoreExistsError(
+            f"{target} exists; pass --force to replace it (it is deleted once the backup is"
+            " in place: copy it elsewhere first to keep it)"
+        )
     make_private_folders(target.parent)
     with sole_use(target, "restore"):
         return _restore(
@@ -179,6 +192,7 @@ def _restore(
                 raise StoreCorruptError(f"backup {backup_path} is damaged: {report.problems[0]}")
             discarded = _unsynced_lost(restored, replaced, target, discard=discard_unsynced)
             carried = _carry(restored, replaced, operator)
+            kept = keep_registration(restored, replaced.registration) if replaced else None
             key, slot, store_config = (
                 restored.key,
                 restored.header.current,
@@ -203,11 +217,12 @@ def _restore(
                 "replaced": file_subject(moved) if moved else None,
                 "erasures_carried": carried,
                 "unsynced_discarded": discarded,
+                "registration_kept": kept is not None,
             },
         )
     remove_replaced_stores(target)  # the restore is done: nothing is put back from it now
     pending = pending_catches.pending_count(target, key, store_config)
-    return Restored(moved is not None, carried, discarded, pending)
+    return Restored(moved is not None, carried, discarded, pending, kept)
 
 
 def _prepare_spool(
@@ -228,9 +243,10 @@ class _Replaced:
     """What a restore reads of the store it replaces before it writes anything."""
 
     erasures: list[Erasure]
-    unsynced: dict[str, str]  # idempotency key: entity, of entries the hub never acknowledged
-    unuploaded: frozenset[str] = frozenset()  # photo uids: ``_unuploaded``
+    unsynced: dict[str, Unsynced]  # by idempotency key: ``sync.store.unsynced``
+    unuploaded: frozenset[str] = frozenset()  # photo uids: ``unsynced.unuploaded``
     key: bytes | None = field(default=None, repr=False)  # its key: what its spool is under
+    registration: Rows = field(default_factory=dict, repr=False)  # it holds the token
 
 
 def _read_replaced(target: Path, source: KeySource, config: StoreConfig | None) -> _Replaced:
@@ -239,8 +255,8 @@ def _read_replaced(target: Path, source: KeySource, config: StoreConfig | None) 
     try:
         with Store.open(target, source, config=config, in_use=False) as replaced:
             return _Replaced(
-                recorded_erasures(replaced), _unsynced(replaced), _unuploaded(replaced),
-                replaced.key,
+                recorded_erasures(replaced), unsynced.unsynced(replaced),
+                unsynced.unuploaded(replaced), replaced.key, registration_rows(replaced),
             )  # fmt: skip
     except (StoreError, ValueError) as error:  # damaged, another key, not a store
         raise ReplacedStoreUnreadableError(
@@ -252,49 +268,15 @@ def _read_replaced(target: Path, source: KeySource, config: StoreConfig | None) 
         ) from error
 
 
-def _unsynced(store: Store) -> dict[str, str]:
-    """Entries the hub has not acknowledged, but tombstones (carried as erasures) and entries
-    an erasure blanked (nothing of them is lost)."""
-    rows = store.database.query(
-        "SELECT idempotency_key, entity FROM outbox WHERE state != 'acknowledged'"
-        " AND operation != 'tombstone' AND payload != ?",
-        (ERASED_PAYLOAD,),
-    )
-    return {str(key): str(entity) for key, entity in rows}
-
-
-def _unuploaded(store: Store) -> frozenset[str]:
-    """Photos whose metadata the hub acknowledged and whose bytes it has not confirmed: no
-    upload outcome (``sync_uploads``, the client's) of ``done``, or of ``skipped`` (the hub
-    no longer holds the metadata: a person erased since). A photo with an unacknowledged
-    entry is counted as that entry instead. Which photos the client uploads at all (face
-    images by the site's policy, which the environment may override) is the client's to
-    decide, out of the store's reach: so a face image kept on the device by that policy is
-    counted too. It exists nowhere else either, and the operator can discard it."""
-    rows = store.database.query(
-        "SELECT p.photo_uid FROM photos p"
-        " WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.entity = 'photo'"
-        " AND o.entity_uid = p.photo_uid AND o.state = 'acknowledged')"
-        " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.entity = 'photo'"
-        " AND o.entity_uid = p.photo_uid AND o.state != 'acknowledged')"
-        " AND NOT EXISTS (SELECT 1 FROM sync_uploads u WHERE u.photo_uid = p.photo_uid"
-        " AND u.outcome IN ('done', 'skipped'))"
-    )
-    return frozenset(str(row[0]) for row in rows)
-
-
 def _unsynced_lost(
     restored: Store, replaced: _Replaced | None, target: Path, *, discard: bool
 ) -> int | None:
     """How many of the replaced store's unacknowledged entries, and never uploaded photos,
-    the restored copy lacks; refuses when there are some and ``discard`` is False."""
+    the restored copy lacks (``sync.store.unsynced``); refuses when there are some and
+    ``discard`` is False."""
     if replaced is None:
         return None  # not read: the audit entry says so
-    held = {str(row[0]) for row in restored.database.query("SELECT idempotency_key FROM outbox")}
-    lost = Counter(entity for key, entity in replaced.unsynced.items() if key not in held)
-    photos = {str(row[0]) for row in restored.database.query("SELECT photo_uid FROM photos")}
-    if bytes_lost := len(replaced.unuploaded - photos):
-        lost[_PHOTO_BYTES] = bytes_lost
+    lost = unsynced.lost(restored, replaced.unsynced, replaced.unuploaded)
     if lost and not discard:
         kinds = ", ".join(f"{count} {entity}" for entity, count in sorted(lost.items()))
         raise ReplacedStoreUnsyncedError(
@@ -305,9 +287,6 @@ def _unsynced_lost(
             " --discard-unsynced to lose them. Nothing was changed."
         )
     return lost.total()
-
-
-_PHOTO_BYTES = "photo bytes"  # how the refusal names never uploaded photos
 
 
 def _carry(restored: Store, replaced: _Replaced | None, operator: str) -> int | None:

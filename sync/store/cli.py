@@ -371,6 +371,8 @@ def _restore(args: argparse.Namespace) -> int:
             f"discarded {restored.unsynced_discarded} changes the hub never acknowledged or"
             " photos it never received (they were only in the replaced store)"
         )
+    if restored.registration is not None:
+        print(restored.registration.words())
     return 0
 
 

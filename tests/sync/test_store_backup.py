@@ -75,8 +75,9 @@ def test_restore_over_a_store_needs_force_and_then_deletes_the_store_it_replaced
     backup(store, tmp_path / "b.db", operator="admin")
     enrol(store, clock, "LATE", seed=3)  # after the backup
     store.close()
-    with pytest.raises(StoreExistsError, match="--force"):
+    with pytest.raises(StoreExistsError, match="--force") as refused:
         restore(tmp_path / "b.db", db_path, passphrase, operator="admin", config=FAST)
+    assert "deleted" in str(refused.value) and "kept aside" not in str(refused.value)
     assert restore(
         tmp_path / "b.db",
         db_path,
