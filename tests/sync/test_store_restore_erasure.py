@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sync.client.state import registration_values, save_registration
 from sync.errors import ReplacedStoreUnsyncedError
 from sync.store import (
     FishObservation,
@@ -23,7 +24,7 @@ from sync.store import (
     restore,
 )
 from sync.store import keys as store_keys
-from tests.sync.client.fakehub import FakeHub
+from tests.sync.client.fakehub import FakeHub, registration
 from tests.sync.client.units import client_of, observations
 from tests.sync.conftest import FAST, REPO_ROOT, FakeClock, enrol
 from tests.sync.pages import pages_holding
@@ -242,3 +243,20 @@ def test_cli_restore_names_unsynced_records_and_discards_them_only_when_told(
     assert "discarded 3 changes the hub never acknowledged" in out, out
     with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.people.count() == 0
+
+
+def test_cli_restore_of_a_backup_made_before_registering_says_the_store_stays_registered(
+    cli_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The registration's rows, as ``jaga sync register`` leaves them, survive the restore
+    of a backup that has none, and the restore says so."""
+    nightly = night_backup(tmp_path)
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        save_registration(store.database, registration(), store.clock.now(), send_face_images=True)
+        registered = registration_values(store.database)
+    capsys.readouterr()
+    assert jaga("store", "restore", str(nightly), "--force") == 0
+    out = capsys.readouterr().out
+    assert "stays registered with the hub as this device (device " in out, out
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert registration_values(store.database) == registered
