@@ -7,7 +7,8 @@ from typing import Any
 
 from sync.client.cli import register as register_sync
 from sync.hub.cli import register as register_hub
-from sync.store.cli import SpeciesNamer, register_audit, register_store, typed_species_name
+from sync.store.cli import SpeciesNamer, register_store, typed_species_name
+from sync.store.cli_audit import register_audit
 
 
 def register(

@@ -14,7 +14,7 @@ from sync.client.audit import BREAK_NAME, Anchored, anchored_name
 from sync.client.state import put_values
 from sync.store import Passphrase, Store
 from sync.store import retention as retention_module
-from sync.store.cli import OUT_OF_REACH
+from sync.store.cli_audit import OUT_OF_REACH
 from sync.store.retention import DEFAULT_KEEP_DAYS
 from sync.store.schema.migrations import MIGRATIONS
 from tests.sync.conftest import FAST, FakeClock
