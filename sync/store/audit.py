@@ -46,6 +46,7 @@ name the person.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,7 @@ __all__ = [
     "canonical_json",
     "entry_hash",
     "file_subject",
+    "terminal_text",
 ]
 
 
@@ -88,6 +90,19 @@ def file_subject(path: Path) -> str:
     cannot: they are written as ``\\xNN``, so a backup or a restore under such a name is not
     reported failed, and unaudited, after it was done."""
     return os.fsencode(path.name).decode("utf-8", "backslashreplace")
+
+
+# C0 controls, DEL and C1 controls: what a terminal acts on (a line feed, ESC and the CSI
+# that start ANSI sequences, clearing the screen or recolouring what follows) instead of showing.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` as a terminal may show it: each control character written as ``\\xNN``, the
+    form :func:`file_subject` gives the bytes of a file name that are not UTF-8. An entry's
+    actor, subject and details hold text others typed (a file name, an operator's name, a
+    reason), which must not move the cursor or split one entry into two lines."""
+    return _CONTROLS.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 class AuditLog:
@@ -208,6 +223,13 @@ class AuditLog:
             (after, limit),
         )
         return [tuple(row) for row in rows]
+
+    def newest_links(self, limit: int) -> list[tuple[Any, ...]]:
+        """The newest ``limit`` raw rows, oldest first."""
+        rows = self._database.query(
+            f"SELECT {_COLUMNS} FROM audit_log ORDER BY sequence DESC LIMIT ?", (limit,)
+        )
+        return [tuple(row) for row in reversed(rows)]
 
     def count_after(self, after: int) -> int:
         rows = self._database.query("SELECT count(*) FROM audit_log WHERE sequence > ?", (after,))

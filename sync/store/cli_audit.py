@@ -1,4 +1,10 @@
-"""``jaga audit verify``: the store's audit trail from a shell.
+"""``jaga audit verify`` and ``jaga audit show``: the store's audit trail from a shell.
+
+``show`` only reads: it appends no entry for being run, as neither ``store export`` nor
+``store people`` (which print names) does. The trail records what changes the store or copies
+the whole of it (``store.backed_up``); it names no person verified (``sync.store.audit``), so
+reading it shows less than those reads do, and an entry per reading would move the head an
+operator records and grow the chain the hub anchors with every look at it.
 
 Exit codes: 0 done, 1 the store refused or a check failed (the message says why), 2 usage,
 4 ``audit verify --head``: the chain is whole, but the recorded head is one retention deleted
@@ -9,13 +15,18 @@ once the hub held it, so it cannot be checked here (check it on the hub; ``OUT_O
 from __future__ import annotations
 
 import argparse
+import json
 import re
-from typing import Any
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
 
-from sync.cli_errors import reporting
+from sync.cli_errors import MAX_COUNT, positive_count, reporting
+from sync.store.audit import terminal_text
 from sync.store.cli import common_options, open_store_of
 
 OUT_OF_REACH = 4  # audit verify: the recorded head cannot be checked here, not a break
+SHOWN = 50  # audit show: entries a page holds unless told
 
 
 def register_audit(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -32,6 +43,7 @@ def register_audit(subparsers: argparse._SubParsersAction[Any]) -> None:
         " in the chain, unchanged (what shows the newest entries removed, or the chain rewritten)",
     )
     verify.set_defaults(handler=reporting(_audit_verify))
+    _add_show(commands)
 
 
 def audit_head(text: str) -> tuple[int, str]:
@@ -73,3 +85,105 @@ def _audit_verify(args: argparse.Namespace) -> int:
             f" the head off this device and check against it with --head {sequence}:{digest}"
         )
     return 0
+
+
+def _add_show(commands: argparse._SubParsersAction[Any]) -> None:
+    show: argparse.ArgumentParser = commands.add_parser(
+        "show",
+        parents=[common_options()],
+        help=f"the entries, oldest first (default: the newest {SHOWN})",
+    )
+    where = show.add_mutually_exclusive_group()
+    where.add_argument(
+        "--last", type=positive_count, metavar="N", help=f"the newest N (default {SHOWN})"
+    )
+    where.add_argument(
+        "--after", type=_sequence, metavar="SEQ", help="those after entry SEQ (0: from the first)"
+    )
+    show.add_argument(
+        "--limit",
+        type=positive_count,
+        metavar="N",
+        help=f"with --after: at most N (default {SHOWN})",
+    )
+    show.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object a line (sequence, at, actor, action, subject, details,"
+        " entry_hash); notes go to stderr",
+    )
+
+    def checked(args: argparse.Namespace) -> int:
+        if args.limit is not None and args.after is None:
+            show.error("--limit pages forward with --after SEQ (--after 0: from the first)")
+        return _audit_show(args)
+
+    show.set_defaults(handler=reporting(checked))
+
+
+def _sequence(text: str) -> int:
+    """An argparse ``type``: an entry's sequence, or 0 for before the first."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(
+            f"expected an entry's sequence (a whole number from 0), got {text!r}"
+        )
+    return value
+
+
+def _audit_show(args: argparse.Namespace) -> int:
+    with open_store_of(args) as store:
+        checkpoint = store.audit.checkpoint().sequence
+        head = store.audit.head()[0]
+        if args.after is None:
+            rows, more = store.audit.newest_links(args.last or SHOWN), False
+        else:
+            limit = args.limit or SHOWN
+            page = store.audit.links(args.after, limit + 1)  # one more: is there more?
+            rows, more = page[:limit], len(page) > limit
+    note = _note_to(sys.stderr if args.json else sys.stdout)
+    if checkpoint and rows and rows[0][0] == checkpoint + 1:
+        note(
+            f"entries 1-{checkpoint} were deleted by retention once the hub held them: the"
+            f" kept chain begins at entry {checkpoint + 1}"
+        )
+    for row in rows:
+        print(_json_line(row) if args.json else _text_line(row))
+    if not rows:
+        after = "" if args.after is None else f" after {args.after}"
+        note(f"no entries{after} (the newest is {head})")
+    elif more:
+        note(f"more follow: jaga audit show --after {rows[-1][0]}")
+    return 0
+
+
+def _note_to(stream: TextIO) -> Callable[[str], None]:
+    """Notes go to stderr under ``--json``, so that stdout holds only entries."""
+    return lambda text: print(text, file=stream)
+
+
+def _text_line(row: tuple[Any, ...]) -> str:
+    """``SEQ  AT  ACTOR  ACTION  SUBJECT  DETAILS``, the time to the second, typed text
+    escaped (:func:`~sync.store.audit.terminal_text`)."""
+    sequence, at, actor, action, subject, details = row[:6]
+    fields = (actor, action, subject, details)
+    return "  ".join((str(sequence), f"{at[:19]}Z", *(terminal_text(str(f)) for f in fields)))
+
+
+def _json_line(row: tuple[Any, ...]) -> str:
+    """One entry as stored (``at`` as hashed: UTC, microseconds, ``Z``), ASCII only, so no
+    character typed into it reaches a terminal raw."""
+    sequence, at, actor, action, subject, details, _, entry_hash = row
+    entry = {
+        "sequence": sequence,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "details": json.loads(details),
+        "entry_hash": entry_hash,
+    }
+    return json.dumps(entry)
