@@ -154,12 +154,17 @@ def test_typed_text_is_escaped_so_it_stays_one_line_and_cannot_drive_the_termina
         store.audit.record(
             actor="op\x9b31m\x7f", action="test.typed", subject="-", details={"note": "a\x9bb\x07"}
         )
+        # A right-to-left override shows "exe.txt" stored as "txt.exe": shown as stored.
+        store.audit.record(
+            actor="op", action="test.bidi", subject="report\u202etxt.exe", details={}
+        )
     capsys.readouterr()
 
     lines, _ = shown(capsys)
 
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert lines[1].split("  ")[4] == "x\\x1b[2J\\x0arm.db"
+    assert lines[3].split("  ")[4] == "report\\u202etxt.exe"
     assert lines[2].split("  ")[2] == "op\\x9b31m\\x7f"
     assert lines[2].split("  ")[5] == '{"note":"a\\x9bb\\u0007"}'
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in "".join(lines))
