@@ -1,4 +1,4 @@
-"""Temperature scaling and the two decision thresholds, all chosen on validation.
+"""Temperature scaling and the decision thresholds, all chosen on validation.
 
 - **Temperature** ``T`` minimises the validation negative log-likelihood of
   ``softmax(logits / T)``; it changes confidences, never the ranking of species.
@@ -10,6 +10,12 @@
   predictions reach ``review_precision`` accuracy; a prediction below it is flagged for a
   human. It is never below the open-set threshold. Where no cut reaches that accuracy it is 1,
   and a review threshold of 1 flags every prediction (a probability can round to exactly 1).
+- **Familiarity threshold** (packs whose head carries species prototypes): the best cosine
+  similarity of a photo's features to the species' mean training features below which the
+  answer is ``no_fish``: the photo is like none of the species (a face, a deck, a room), which
+  the top-1 probability cannot tell, since a linear head can be sure of a species on a photo
+  of anything. It is the ``1 - fish_acceptance`` quantile of the validation images'
+  similarities, so about ``fish_acceptance`` of known-species photos pass it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from inference.fish.metrics import IntArray, softmax
 
 DEFAULT_KNOWN_ACCEPTANCE = 0.95
 DEFAULT_REVIEW_PRECISION = 0.99
+DEFAULT_FISH_ACCEPTANCE = 0.99
 # The search range for 1 / T. A validation set with a handful of images, one of them
 # confidently wrong, drives the NLL optimum towards T -> infinity (all species equally
 # likely); the bound keeps such a degenerate fit from erasing the ranking's confidence.
@@ -38,22 +45,49 @@ class Thresholds:
     review: float
     known_acceptance: float
     review_precision: float
+    # None: the pack gives no familiarity (older packs, fine-tuned and combined packs)
+    familiarity: float | None = None
+    fish_acceptance: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.temperature > 0 and 0 <= self.open_set <= self.review <= 1):
             raise ValueError(f"inconsistent thresholds: {self}")
+        if (self.familiarity is None) != (self.fish_acceptance is None):
+            raise ValueError("familiarity and fish_acceptance go together: both or neither")
+        if self.familiarity is not None and not -1.0 <= self.familiarity <= 1.0:
+            raise ValueError(f"familiarity {self.familiarity} is not a cosine similarity")
+
+    def is_unfamiliar(self, familiarity: float | None) -> bool:
+        """Whether a photo of this familiarity is like none of the pack's species; never
+        where the pack or the photo has none."""
+        if self.familiarity is None or familiarity is None:
+            return False
+        return familiarity < self.familiarity
 
     def flags_for_review(self, confidence: FloatArray | float) -> Any:
         """Whether a top-1 probability (or each of an array) goes to a human."""
         return (np.asarray(confidence) < self.review) | (self.review >= 1.0)
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "rules": __doc__}
+        """Without familiarity where there is none: such a file reads as it always did."""
+        body = {k: v for k, v in asdict(self).items() if v is not None}
+        return {**body, "rules": __doc__}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Thresholds:
         fields = ("temperature", "open_set", "review", "known_acceptance", "review_precision")
-        return cls(**{name: float(data[name]) for name in fields})
+        optional = {name: float(data[name]) for name in _OPTIONAL if data.get(name) is not None}
+        return cls(**{name: float(data[name]) for name in fields}, **optional)
+
+
+_OPTIONAL = ("familiarity", "fish_acceptance")
+
+
+def familiarity_threshold(
+    validation: FloatArray, fish_acceptance: float = DEFAULT_FISH_ACCEPTANCE
+) -> float:
+    """The familiarity below which a photo is like none of the species (see the rules)."""
+    return float(np.quantile(validation, 1.0 - fish_acceptance, method="lower"))
 
 
 def nll(logits: FloatArray, labels: IntArray, temperature: float) -> float:

@@ -155,12 +155,20 @@ def _threshold_lines(t: Thresholds) -> list[str]:
         else f"- Review: every prediction is flagged (no confidence cut was "
         f"{t.review_precision:.0%} accurate on validation)"
     )
-    return [
+    lines = [
         f"- Temperature {t.temperature:.4f} (inside the ONNX graph)",
         f"- Open set: top-1 probability < {t.open_set:.4f} → `unknown` "
         f"(keeps {t.known_acceptance:.0%} of validation photos of known species)",
         review,
     ]
+    if t.familiarity is not None and t.fish_acceptance is not None:
+        lines.append(
+            f"- Familiarity: best cosine similarity to the species' mean training features "
+            f"< {t.familiarity:.4f} → `no_fish`, flagged for review (keeps "
+            f"{t.fish_acceptance:.0%} of validation photos; a photo of something else, a "
+            "face or a room, is like none of the species however sure the top-1 is)"
+        )
+    return lines
 
 
 def _species_table(info: CardInfo) -> list[str]:

@@ -12,7 +12,9 @@ used, so the pack computes the head's input exactly as training did.
 Graph contract: input ``input`` float32 ``[N, 3, S, S]`` RGB 0-255 (S: the head's side, 224
 unless it was trained at another; a fine-tune or a combined pack declares its own); outputs
 ``features`` ``[N, 1280]`` (the backbone's, for retrieval and drift checks),
-``species_logits`` ``[N, C]`` (calibrated logits) and ``probabilities`` ``[N, C]``.
+``species_logits`` ``[N, C]`` (calibrated logits) and ``probabilities`` ``[N, C]``; a head
+with species prototypes adds ``familiarity`` ``[N]`` (:mod:`inference.fish.head`), so a device
+gets it in the same run.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ from onnx import TensorProto, helper, numpy_helper
 from inference.fish.backbone_side import at_side
 from inference.fish.errors import SpeciesPackError
 from inference.fish.graph_contract import (
+    FAMILIARITY,
     FEATURES,
     INPUT_NAME,
     OUTPUTS,
     PROBABILITIES,
     SPECIES_LOGITS,
 )
-from inference.fish.head import HeadWeights
+from inference.fish.head import NORM_FLOOR, HeadWeights
 from inference.fish.images import FloatArray
 from inference.fish.taps import PLAIN, output_name, tapped_backbone
 
@@ -70,12 +73,21 @@ def head_graph(head: HeadWeights, temperature: float, like: onnx.ModelProto) -> 
         helper.make_node("Div", [x, f"{_HEAD}temperature"], [SPECIES_LOGITS]),
         helper.make_node("Softmax", [SPECIES_LOGITS], [PROBABILITIES], axis=1),
     ]
+    if head.prototypes is not None:
+        inits += [
+            _tensor("prototypes_t", head.prototypes.T),
+            _tensor("norm_floor", np.array(NORM_FLOOR, dtype=np.float32)),
+            numpy_helper.from_array(np.array([1], dtype=np.int64), f"{_HEAD}axis1"),
+        ]
+        nodes += _familiarity_nodes(f"{_HEAD}x0", _opset(like))
     for node in nodes:
         node.name = _HEAD + node.output[0].removeprefix(_HEAD)
     inputs = [_batch_of(f"{_HEAD}features", head.n_features)]
     if head.inputs != PLAIN:
         inputs = [_batch_of(_tap_input(tap), None) for tap in head.inputs]
     outputs = [_batch_of(name, head.n_classes) for name in (SPECIES_LOGITS, PROBABILITIES)]
+    if head.prototypes is not None:
+        outputs.append(helper.make_tensor_value_info(FAMILIARITY, TensorProto.FLOAT, ["N"]))
     graph = helper.make_graph(nodes, "species_head", inputs, outputs, initializer=inits)
     model = helper.make_model(graph, opset_imports=list(like.opset_import))
     model.ir_version = like.ir_version
@@ -90,16 +102,17 @@ def species_model(
     outputs = [output.name for output in backbone.graph.output]
     if FEATURES not in outputs or [i.name for i in backbone.graph.input] != [INPUT_NAME]:
         raise SpeciesPackError(f"the backbone must map '{INPUT_NAME}' to '{FEATURES}'")
+    names = [*OUTPUTS, *([FAMILIARITY] if head.prototypes is not None else [])]
     io_map = [(FEATURES, f"{_HEAD}features")]
     if head.inputs != PLAIN:
         io_map = [(output_name(tap), _tap_input(tap)) for tap in head.inputs]
     sized = at_side(backbone, head.input_size)
     merged = onnx.compose.merge_models(
         tapped_backbone(sized, head.inputs), head_graph(head, temperature, backbone),
-        io_map=io_map, outputs=list(OUTPUTS),
+        io_map=io_map, outputs=names,
         name="jaga_fish_species", producer_name="jaga", producer_version="1",
     )  # fmt: skip
-    pruned = onnx.utils.Extractor(merged).extract_model([INPUT_NAME], list(OUTPUTS))
+    pruned = onnx.utils.Extractor(merged).extract_model([INPUT_NAME], names)
     pruned.producer_name, pruned.producer_version = "jaga", "1"
     # merge_models concatenates both models' opset imports; tools that expect one entry per
     # domain (the quantiser among them) refuse the duplicate.
@@ -167,6 +180,29 @@ def nodes_after_features(model: onnx.ModelProto) -> list[str]:
             needed.add(index)
             stack.extend(nodes[index].input)
     return [node.name for i, node in enumerate(nodes) if i not in needed]
+
+
+def _familiarity_nodes(standardised: str, opset: int) -> list[onnx.NodeProto]:
+    """``max_c cos(x, prototype_c)``: x over its norm (floored), times the unit prototypes."""
+    h = _HEAD
+    return [
+        _reduce("ReduceL2", standardised, f"{h}norm", opset, keepdims=1),
+        helper.make_node("Max", [f"{h}norm", f"{h}norm_floor"], [f"{h}norm_floored"]),
+        helper.make_node("Div", [standardised, f"{h}norm_floored"], [f"{h}unit"]),
+        helper.make_node("MatMul", [f"{h}unit", f"{h}prototypes_t"], [f"{h}similarity"]),
+        _reduce("ReduceMax", f"{h}similarity", FAMILIARITY, opset, keepdims=0),
+    ]
+
+
+def _reduce(op: str, x: str, out: str, opset: int, *, keepdims: int) -> onnx.NodeProto:
+    """A reduction over axis 1: from opset 18 the axes are an input, before an attribute."""
+    if opset >= 18:
+        return helper.make_node(op, [x, f"{_HEAD}axis1"], [out], keepdims=keepdims)
+    return helper.make_node(op, [x], [out], axes=[1], keepdims=keepdims)
+
+
+def _opset(model: onnx.ModelProto) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
 def _batch_of(name: str, width: int | None) -> onnx.ValueInfoProto:

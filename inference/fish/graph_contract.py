@@ -14,6 +14,9 @@ FEATURES = "features"
 SPECIES_LOGITS = "species_logits"
 PROBABILITIES = "probabilities"
 OUTPUTS = (FEATURES, SPECIES_LOGITS, PROBABILITIES)
+# [N]: the best cosine similarity of a crop's standardised features to the species
+# prototypes (inference/fish/head.py); only packs whose head carries prototypes give it.
+FAMILIARITY = "familiarity"
 
 
 def input_names(sides: tuple[int, ...]) -> tuple[str, ...]:

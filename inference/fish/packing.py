@@ -4,6 +4,7 @@ measure, and write the species pack with its card."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Callable
@@ -13,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from inference.fish.calibrate import (
+    DEFAULT_FISH_ACCEPTANCE,
     DEFAULT_KNOWN_ACCEPTANCE,
     DEFAULT_REVIEW_PRECISION,
     Thresholds,
     choose_thresholds,
+    familiarity_threshold,
 )
 from inference.fish.card import UNSPECIFIED, CardInfo, DataSource, render_card
 from inference.fish.config import BACKBONE_ID, HeadConfig, check_at_least, check_fraction
@@ -106,6 +109,19 @@ def assess(
         )
     ece_before = expected_calibration_error(softmax(val_logits), val_labels)
     return Assessment(thresholds, validation, ece_before, open_set)
+
+
+def with_familiarity(
+    assessment: Assessment, validation: FloatArray, fish_acceptance: float = DEFAULT_FISH_ACCEPTANCE
+) -> Assessment:
+    """The assessment with the familiarity threshold chosen on the validation images'
+    familiarity (a head with species prototypes: head mode)."""
+    thresholds = dataclasses.replace(
+        assessment.thresholds,
+        familiarity=familiarity_threshold(validation, fish_acceptance),
+        fish_acceptance=fish_acceptance,
+    )
+    return dataclasses.replace(assessment, thresholds=thresholds)
 
 
 @dataclass(frozen=True)

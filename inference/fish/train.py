@@ -21,7 +21,7 @@ from inference.fish import export
 from inference.fish.config import HeadConfig
 from inference.fish.errors import SpeciesPackError
 from inference.fish.features import BackboneFeatures, FeatureCache, FeatureSession
-from inference.fish.graph_contract import INPUT_NAME, PROBABILITIES
+from inference.fish.graph_contract import FAMILIARITY, INPUT_NAME, PROBABILITIES
 from inference.fish.head import HeadWeights
 from inference.fish.images import INPUT_SIZE, letterbox, read_image, to_batch
 from inference.fish.metrics import softmax
@@ -32,6 +32,7 @@ from inference.fish.packing import (
     TrainOptions,
     assess,
     calibration_batches,
+    with_familiarity,
     write_species_pack,
 )
 from inference.fish.taps import PLAIN, TappedSession, check_taps
@@ -78,13 +79,17 @@ def train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progres
         features.train, features.validation, n_classes=len(data.known),
         backbone_sha256=backbone.sha256, config=config, progress=progress, inputs=taps,
     )  # fmt: skip
-    head = trained.weights
+    # The plain view of each training image (the first of the stacked views) makes the
+    # species prototypes: augmented views are for the linear layer's robustness.
+    plain = len(data.train)
+    head = trained.weights.with_prototypes(features.train[0][:plain], features.train[1][:plain])
     unknown = features.unknown
     unknown_logits = head.logits(unknown) if len(unknown) else np.zeros((0, head.n_classes))
     assessment = assess(
         data, head.logits(features.validation[0]), features.validation[1],
         unknown_logits.astype(np.float32), options,
     )  # fmt: skip
+    assessment = with_familiarity(assessment, head.familiarity(features.validation[0]))
     with tempfile.TemporaryDirectory(prefix="jaga-fish-") as scratch:
         models = write_models(
             Path(scratch), backbone.path, head,
@@ -139,8 +144,12 @@ def check_parity(
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     paths = [data.dataset.samples[i].path for i in data.validation[:4]]
     images = [letterbox(read_image(path), head.input_size) for path in paths]
-    (probabilities,) = session.run([PROBABILITIES], {INPUT_NAME: to_batch(images)})
-    expected = softmax(head.logits(extractor.of_images(images)) / temperature)
-    worst = float(np.abs(expected - probabilities).max())
+    features = extractor.of_images(images)
+    outputs = [PROBABILITIES, *([FAMILIARITY] if head.prototypes is not None else [])]
+    given = session.run(outputs, {INPUT_NAME: to_batch(images)})
+    expected = [softmax(head.logits(features) / temperature)]
+    if head.prototypes is not None:
+        expected.append(head.familiarity(features))
+    worst = max(float(np.abs(e - g).max()) for e, g in zip(expected, given, strict=True))
     if worst > PARITY_TOLERANCE:
         raise SpeciesPackError(f"exported pack differs from the trained head by {worst:.2e}")

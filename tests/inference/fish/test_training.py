@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 
 from inference.fish.config import HeadConfig
-from inference.fish.graph_contract import OUTPUTS, PROBABILITIES
+from inference.fish.graph_contract import FAMILIARITY, OUTPUTS, PROBABILITIES
 from inference.fish.head import load_head
 from inference.fish.images import letterbox, read_image, to_batch
 from inference.fish.metrics import softmax
@@ -59,13 +59,23 @@ def test_exported_graph_is_backbone_plus_head_with_the_temperature_inside(
 ) -> None:
     head = load_head(trained_pack.root / HEAD_FILE)
     session = ort.InferenceSession(str(trained_pack.model_path("fp32")))
-    assert [o.name for o in session.get_outputs()] == list(OUTPUTS)
+    # a head-mode pack also gives familiarity (inference/fish/head.py), in the same run
+    assert [o.name for o in session.get_outputs()] == [*OUTPUTS, FAMILIARITY]
     paths = sorted(Path(trained_pack.training()["data"]["root"]).glob("fish_04/*.png"))[:3]
     pixels = to_batch([letterbox(read_image(p)) for p in paths])
-    features, logits, probabilities = session.run(None, {"input": pixels})
+    features, logits, probabilities, familiarity = session.run(None, {"input": pixels})
     expected = softmax(head.logits(features) / trained_pack.thresholds.temperature)
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
     np.testing.assert_allclose(probabilities, softmax(logits), atol=1e-5)
+    np.testing.assert_allclose(familiarity, head.familiarity(features), atol=1e-5)
+
+
+def test_a_head_mode_pack_chooses_its_familiarity_threshold(trained_pack: SpeciesPack) -> None:
+    """Chosen on validation at training, written in thresholds.json and the card."""
+    t = trained_pack.thresholds
+    assert t.fish_acceptance == 0.99 and t.familiarity is not None and -1 < t.familiarity < 1
+    assert load_head(trained_pack.root / HEAD_FILE).prototypes is not None
+    assert f"< {t.familiarity:.4f} → `no_fish`" in (trained_pack.root / "card.md").read_text()
 
 
 def test_int8_model_is_smaller_and_mostly_agrees(trained_pack: SpeciesPack) -> None:
