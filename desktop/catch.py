@@ -486,7 +486,8 @@ def _observation_of(
 
 
 def _reason(prediction: FishPrediction) -> str | None:
-    """Why the quality gate found no fish, within the wire's bound for a name."""
+    """Why the pack found no fish (its quality gate, or familiarity), within the wire's
+    bound for a name."""
     if prediction.status is not FishStatus.NO_FISH or not prediction.reason.strip():
         return None
     return " ".join(prediction.reason.split())[:NAME_MAX_LENGTH]

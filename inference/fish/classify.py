@@ -1,7 +1,10 @@
 """On-device species classification with a verified species pack.
 
 One photo may hold several fish: :meth:`SpeciesClassifier.classify` takes the crops of one
-photo (or of many) and runs them as one batch. The pack can be switched while the classifier
+photo (or of many) and runs them as one batch. A pack whose model gives ``familiarity`` and
+whose thresholds name its threshold answers ``no_fish`` for a crop like none of its species
+(a face, a room), which the quality gate passes and the top-1 probability cannot tell; other
+packs answer as before. The pack can be switched while the classifier
 is in use; a pack that fails verification, or whose model will not load, is refused and the
 current pack stays in use.
 """
@@ -19,7 +22,7 @@ import onnxruntime as ort
 
 from inference.errors import ChecksumMismatchError, InputError
 from inference.fish.errors import PackVerificationError, SpeciesPackError
-from inference.fish.graph_contract import PROBABILITIES
+from inference.fish.graph_contract import FAMILIARITY, PROBABILITIES
 from inference.fish.images import (
     DEFAULT_GATE,
     FloatArray,
@@ -47,6 +50,7 @@ class _Loaded:
     pack: SpeciesPack
     session: OnnxSession
     probabilities_index: int
+    familiarity_index: int | None  # None: the pack gives no familiarity, or no threshold for it
 
 
 class SpeciesClassifier:
@@ -104,10 +108,11 @@ class SpeciesClassifier:
         checked = [check_rgb(image) for image in images]
         reasons = [self._gate.reject_reason(image) for image in checked]
         usable = [i for i, reason in enumerate(reasons) if reason is None]
-        probabilities = self.probabilities([checked[i] for i in usable], loaded)
+        probabilities, familiarity = self._scores([checked[i] for i in usable], loaded)
         rows = dict(zip(usable, probabilities, strict=True))
+        familiar = dict(zip(usable, familiarity, strict=True)) if familiarity is not None else {}
         return [
-            _prediction(loaded.pack, rows[i], top_k) if i in rows
+            _prediction(loaded.pack, rows[i], top_k, familiar.get(i)) if i in rows
             else _no_fish(loaded.pack, reasons[i] or "")
             for i in range(len(checked))
         ]  # fmt: skip
@@ -122,13 +127,26 @@ class SpeciesClassifier:
         self, images: Sequence[UInt8Image], loaded: _Loaded | None = None
     ) -> FloatArray:
         """Calibrated probabilities ``[N, C]`` for raw RGB crops, without the quality gate."""
-        loaded = loaded or self._loaded
+        return self._scores(images, loaded or self._loaded)[0]
+
+    def _scores(
+        self, images: Sequence[UInt8Image], loaded: _Loaded
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """Probabilities ``[N, C]`` and, where the pack gives it, familiarity ``[N]``."""
         sides = loaded.pack.input_sizes
         rows = [np.zeros((0, len(loaded.pack.species)), dtype=np.float32)]
+        familiar = [np.zeros(0, dtype=np.float32)]
         for start in range(0, len(images), self._batch_size):
-            inputs = batch_inputs(images[start : start + self._batch_size], sides)
-            rows.append(loaded.session.run(inputs)[loaded.probabilities_index])
-        return np.concatenate(rows).astype(np.float32)
+            outputs = loaded.session.run(
+                batch_inputs(images[start : start + self._batch_size], sides)
+            )
+            rows.append(outputs[loaded.probabilities_index])
+            if loaded.familiarity_index is not None:
+                familiar.append(outputs[loaded.familiarity_index].reshape(-1))
+        familiarity = None
+        if loaded.familiarity_index is not None:
+            familiarity = np.concatenate(familiar).astype(np.float32)
+        return np.concatenate(rows).astype(np.float32), familiarity
 
     def _load(self, pack: SpeciesPack) -> _Loaded:
         path = pack.model_path(self._precision)
@@ -142,7 +160,8 @@ class SpeciesClassifier:
                 f"pack {pack.version}: its model does not take the {sides_label(pack.input_sizes)} "
                 f"px input its manifest declares ({exc}); the pack is refused"
             ) from exc
-        return _Loaded(pack, session, _probabilities_index(pack, session))
+        index = _probabilities_index(pack, session)
+        return _Loaded(pack, session, index, _familiarity_index(pack, session))
 
 
 def _probabilities_index(pack: SpeciesPack, session: OnnxSession) -> int:
@@ -161,6 +180,17 @@ def _probabilities_index(pack: SpeciesPack, session: OnnxSession) -> int:
             "refused"
         )
     return session.output_names.index(PROBABILITIES)
+
+
+def _familiarity_index(pack: SpeciesPack, session: OnnxSession) -> int | None:
+    """Where the model gives familiarity, if it does and the pack has a threshold for it.
+    One without the other (a graph rebuilt by hand, thresholds edited) is used as a pack
+    without familiarity: that answers as every pack did before it, never worse."""
+    if FAMILIARITY not in session.output_names or pack.thresholds.familiarity is None:
+        if FAMILIARITY in session.output_names or pack.thresholds.familiarity is not None:
+            log.warning("pack %s: familiarity output or threshold missing; not used", pack.version)
+        return None
+    return session.output_names.index(FAMILIARITY)
 
 
 def _session_spec(pack: SpeciesPack, path: Path) -> ModelSpec:
@@ -193,7 +223,11 @@ def _session_spec(pack: SpeciesPack, path: Path) -> ModelSpec:
     )
 
 
-def _prediction(pack: SpeciesPack, row: FloatArray, top_k: int) -> FishPrediction:
+def _prediction(
+    pack: SpeciesPack, row: FloatArray, top_k: int, familiarity: float | None = None
+) -> FishPrediction:
+    if pack.thresholds.is_unfamiliar(familiarity):
+        return _no_fish(pack, _unfamiliar_reason(float(familiarity or 0.0), pack))
     order = np.argsort(-row, kind="stable")[: max(1, top_k)]
     scores = tuple(
         SpeciesScore(pack.species[i], float(np.clip(row[i], 0.0, 1.0))) for i in order
@@ -205,6 +239,14 @@ def _prediction(pack: SpeciesPack, row: FloatArray, top_k: int) -> FishPredictio
         top_k=scores,
         needs_review=not known or bool(pack.thresholds.flags_for_review(confidence)),
         pack_version=pack.version,
+    )
+
+
+def _unfamiliar_reason(familiarity: float, pack: SpeciesPack) -> str:
+    """Why the crop is no fish, in the words the store, the hub and a reviewer read."""
+    return (
+        f"not like any species of the pack (similarity {familiarity:.2f}, "
+        f"below its {pack.thresholds.familiarity:.2f})"
     )
 
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 class FishStatus(StrEnum):
     IDENTIFIED = "identified"  # a species from the pack, at or above the open-set threshold
     UNKNOWN = "unknown"  # the best species scored below the open-set threshold
-    NO_FISH = "no_fish"  # the image failed the quality gate (blank, uniform, tiny)
+    NO_FISH = "no_fish"  # failed the quality gate (blank, tiny), or like none of the species
 
 
 @dataclass(frozen=True)
