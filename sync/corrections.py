@@ -6,7 +6,7 @@ observation's photo. ``CorrectionsExport`` writes those photos and ``corrections
 species pack whose prediction the reviewer corrected; then ``crop_x,crop_y,crop_w,crop_h``,
 the fish's box in the photo when the photo holds several, empty for the whole photo; then
 ``status,status_reason``, that pack's verdict on the photo, ``identified``, ``unknown`` or
-``no_fish`` with why the quality gate found no fish, empty where it was not recorded) into
+``no_fish`` with why the pack found no fish, empty where it was not recorded) into
 an empty folder; that CSV is what ``jaga fish export-training-set --corrections`` turns
 into the species folders ``jaga fish train`` reads, passing over every column but
 ``file,confirmed_species,group`` and the box. New columns go last. Sync never imports the
@@ -92,7 +92,7 @@ class Correction:
     pack_version: str = ""  # the species pack that made the corrected prediction; "" unknown
     crop: tuple[int, int, int, int] | None = None  # the fish's box (x, y, w, h); None: whole
     status: str = ""  # that pack's verdict: identified, unknown, no_fish; "" not recorded
-    status_reason: str = ""  # why its quality gate found no fish
+    status_reason: str = ""  # why the pack found no fish
 
     def __post_init__(self) -> None:
         if not self.confirmed_species.strip():

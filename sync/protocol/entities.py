@@ -148,9 +148,10 @@ class FishObservationUpsert(WireModel):
     ``status`` (protocol 4) is the species pack's verdict on ``predictions``: ``identified``
     (the first is the pack's answer), ``unknown`` (the first scored below the pack's open-set
     threshold: no species is named, the list holds candidates only) or ``no_fish`` (the image
-    failed the quality gate; ``status_reason`` says why, and goes with no other status). A
-    confirmed species is the species whatever the status. Both travel with ``predictions``
-    as ``pack_version`` does, and their absence likewise says nothing (None: not known).
+    failed the quality gate, or is like none of the pack's species; ``status_reason`` says
+    why, and goes with no other status). A confirmed species is the species whatever the
+    status. Both travel with ``predictions`` as ``pack_version`` does, and their absence
+    likewise says nothing (None: not known).
     """
 
     observation_uid: Uid

@@ -6,7 +6,7 @@ an apostrophe, because notes and names are typed by people and opened in Excel.
 
 A fish observation's ``top_species`` and ``top_confidence`` are the species pack's answer:
 its best species when its ``status`` is ``identified``, and empty when it is ``unknown``
-(the best scored below the pack's open-set threshold) or ``no_fish`` (the quality gate found
+(the best scored below the pack's open-set threshold) or ``no_fish`` (the pack found
 no fish), since the pack named no species then; its candidates stay in ``predictions``.
 An empty ``status`` is a record made before the store kept it (schema 8): its top
 prediction is given, as it always was, but nothing says whether the pack named it. The
@@ -59,7 +59,7 @@ FISH_HEADER = (
     "crop_w",
     "crop_h",
     "status",  # identified, unknown or no_fish; empty: not recorded (before schema 8)
-    "status_reason",  # why the quality gate found no fish
+    "status_reason",  # why the pack found no fish
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ALL_TIME = ("", "\uffff")

@@ -214,7 +214,7 @@ class PredictionStatus(StrEnum):
 
     IDENTIFIED = "identified"  # the top-1 species, at or above the pack's open-set threshold
     UNKNOWN = "unknown"  # the top-1 scored below it: the pack names no species
-    NO_FISH = "no_fish"  # the image failed the quality gate: no candidates at all
+    NO_FISH = "no_fish"  # failed the quality gate, or like none of the species: no candidates
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,7 @@ class FishObservation:
     ``status`` is the pack's verdict on those predictions (schema 8): only ``identified``
     makes the first of them the pack's answer; an ``unknown`` or ``no_fish`` names no
     species, whatever its candidates. None: not recorded (a record made before schema 8, or
-    pulled from a device that did not send it). ``status_reason`` says why the quality gate
+    pulled from a device that did not send it). ``status_reason`` says why the pack
     found no fish; only with ``no_fish``. An officer's ``confirmed_species`` is the species
     whatever the status.
     ``recorded_here`` says where this device's copy came from (schema 11): True for a catch

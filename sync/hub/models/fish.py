@@ -81,7 +81,7 @@ UNKNOWN, NO_FISH = "unknown", "no_fish"
 STATUS_CHOICES = (
     ("identified", "identified"),
     (UNKNOWN, "unknown: below the pack's open-set threshold"),
-    (NO_FISH, "no fish: failed the pack's quality gate"),
+    (NO_FISH, "no fish: failed the pack's quality gate, or like none of its species"),
 )
 
 

@@ -444,3 +444,30 @@ def test_0038_marks_nobody_journaled_and_reverses(upgraded: str) -> None:
         assert "journaled_at" not in columns
         kept = introspection.get_constraints(cursor, "hub_person")
         assert "person_erased_unjournaled" not in kept
+
+
+def test_0039_relabels_no_fish_and_reverses(upgraded: str) -> None:
+    """0039 only relabels ``no_fish`` (a photo like none of the pack's species is one too):
+    nothing in the database changes, so a verdict stored before is kept both ways."""
+    before = ("hub", "0038_person_journaled_at")
+    for target in (("auth",), before):
+        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    loader = MigrationLoader(connections[upgraded])
+    apps = loader.project_state(before).apps
+    site = apps.get_model("hub", "Site").objects.using(upgraded).create(slug="s")
+    fish = apps.get_model("hub", "FishObservation").objects.using(upgraded)
+    kept = fish.create(
+        uid=uuid.uuid4(), site=site, observed_at=timezone.now(), officer="Siti",
+        status="no_fish", status_reason="image is blank (one flat colour)",
+    )  # fmt: skip
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    label = (
+        loader.project_state(("hub", "0039_fish_status_familiarity"))
+        .apps.get_model("hub", "FishObservation")
+        ._meta.get_field("status")
+        .choices
+    )
+    assert "like none of its species" in dict(label)["no_fish"]
+    call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
+    assert fish.get(pk=kept.pk).status == "no_fish"
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
