@@ -12,7 +12,7 @@ from onnx import TensorProto, helper
 
 from inference.fish.errors import SpeciesPackError
 from inference.fish.export import head_graph
-from inference.fish.graph_contract import PROBABILITIES, SPECIES_LOGITS
+from inference.fish.graph_contract import FAMILIARITY, PROBABILITIES, SPECIES_LOGITS
 from inference.fish.head import HeadWeights, head_from_json, head_to_json
 from inference.fish.metrics import softmax
 
@@ -62,3 +62,32 @@ def test_damaged_head_files_are_refused() -> None:
         head_from_json(text)
     with pytest.raises(SpeciesPackError):
         head_from_json("{")
+
+
+def _with_prototypes(head: HeadWeights) -> HeadWeights:
+    rng = np.random.default_rng(5)
+    features = rng.normal(size=(20, 16)).astype(np.float32)
+    return head.with_prototypes(features, np.arange(20, dtype=np.int64) % head.n_classes)
+
+
+def test_prototypes_round_trip_and_a_file_without_them_reads_none() -> None:
+    head = _with_prototypes(_head(0))
+    back = head_from_json(head_to_json(head))
+    assert back.prototypes is not None and head.prototypes is not None
+    assert back.prototypes.tobytes() == head.prototypes.tobytes()
+    assert head_from_json(head_to_json(_head(0))).prototypes is None
+
+
+@pytest.mark.parametrize("opset", [13, 18])  # the reductions' axes: an attribute, then an input
+def test_familiarity_graph_matches_numpy(opset: int) -> None:
+    head = _with_prototypes(_head(8))
+    like = helper.make_model(
+        helper.make_graph([], "x", [], []), opset_imports=[helper.make_opsetid("", opset)]
+    )
+    model = head_graph(head, temperature=2.0, like=like)
+    onnx.checker.check_model(model, full_check=True)
+    session = ort.InferenceSession(model.SerializeToString())
+    features = np.random.default_rng(2).normal(size=(4, 16)).astype(np.float32)
+    (familiarity,) = session.run([FAMILIARITY], {"head/features": features})
+    assert familiarity.shape == (4,)
+    np.testing.assert_allclose(familiarity, head.familiarity(features), atol=1e-5)
