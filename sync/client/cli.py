@@ -93,6 +93,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="let enrolment photos travel (site policy; by default only embeddings do)",
     )
+    enrol.add_argument(
+        "--strand-records",
+        action="store_true",
+        help="register even with a code of another site than records still to push"
+        " (they stay unsent: the hub refuses another site's records)",
+    )
     enrol.set_defaults(handler=reporting(_register))
 
 
@@ -248,6 +254,8 @@ def _operator() -> str:
 
 def _register(args: argparse.Namespace) -> int:
     from sync.client.config import Registration, check_hub_url
+    from sync.client.errors import HubRefusedError
+    from sync.client.site_records import other_site_refused, refuse_several_sites, unsent_by_site
     from sync.client.state import ensure_schema, save_registration
     from sync.client.transport import hub_http_client, register_device
 
@@ -255,8 +263,17 @@ def _register(args: argparse.Namespace) -> int:
     code = registration_code(os.environ.get(CODE_ENV) or _ask_code())
     with _open_store(args) as store:
         ensure_schema(store.database)
+        unsent = [] if args.strand_records else unsent_by_site(store.database)
+        refuse_several_sites(unsent)
         with hub_http_client() as http:
-            result = register_device(http, hub_url, code)
+            try:
+                result = register_device(
+                    http, hub_url, code, sites=[records.site for records in unsent]
+                )
+            except HubRefusedError as error:
+                if error.code != "site_mismatch":
+                    raise
+                raise other_site_refused(error.reason, unsent) from None
         registration = Registration(hub_url, result.site, result.device_id, result.token)
         save_registration(
             store.database, registration, store.clock.now(), send_face_images=args.face_images

@@ -19,7 +19,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -488,10 +488,18 @@ def refusal(response: httpx.Response, operation: str = "") -> Exception:
 
 
 def register_device(
-    http: httpx.Client, hub_url: str, code: str, *, timeout: httpx.Timeout | None = None
+    http: httpx.Client,
+    hub_url: str,
+    code: str,
+    *,
+    sites: Sequence[str] = (),
+    timeout: httpx.Timeout | None = None,
 ) -> RegisterResult:
-    """Exchange an operator's one-time code for this device's id, site and token."""
-    content = RegisterRequest(code=code).model_dump_json().encode()
+    """Exchange an operator's one-time code for this device's id, site and token. With
+    ``sites`` (those the device has records of to push), a code of another site is refused
+    unspent (``HubRefusedError``, code ``site_mismatch``)."""
+    request = RegisterRequest(code=code, sites=tuple(sites) or None)
+    content = request.model_dump_json(exclude_none=True).encode()  # as a hub before ``sites``
     headers = {"Content-Type": "application/json"}
     url = f"{hub_url}/api/v1/devices/register"
     response = send(

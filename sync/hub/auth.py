@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -92,10 +93,11 @@ def issue_code(device: Device, by: str = "") -> IssuedCode:
     return IssuedCode(device, code)
 
 
-def register(code: str) -> tuple[Device, RegisterResult]:
+def register(code: str, sites: Sequence[str] | None = None) -> tuple[Device, RegisterResult]:
     """Consume a one-time code; returns the device and the answer that carries its new token
     (shown once). The answer is built before the code is spent, in the same transaction: one
-    that cannot be built (a hub bug) leaves the code usable."""
+    that cannot be built (a hub bug) leaves the code usable. So does a code of another site
+    than ``sites``, those the device has records of to push (``refuse_other_site``)."""
     with transaction.atomic():
         device = (
             Device.objects.select_for_update()
@@ -108,6 +110,7 @@ def register(code: str) -> tuple[Device, RegisterResult]:
         if device.code_expires_at is None or device.code_expires_at < timezone.now():
             raise HubError(410, "expired_code", "this registration code has expired")
         refuse_uncarried_slug(device.site)
+        refuse_other_site(device.site, sites)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         result = RegisterResult(device_id=device.uid, site=device.site.slug, token=token)
         device.token_hash = digest(token)
@@ -116,6 +119,19 @@ def register(code: str) -> tuple[Device, RegisterResult]:
         device.registered_at = timezone.now()
         device.save()
         return device, result
+
+
+def refuse_other_site(site: Site, sites: Sequence[str] | None) -> None:
+    """409 ``site_mismatch`` when the device has records of ``sites`` to push and the code is
+    for none of them: registered, it would see each refused as forbidden, for good."""
+    if sites is None or site.slug in sites:
+        return
+    raise HubError(
+        409,
+        "site_mismatch",
+        f"the code is for site {site.slug}, and the device has records of"
+        f" {', '.join(sorted(sites))} to push: the code was not used",
+    )
 
 
 def refuse_uncarried_slug(site: Site) -> None:

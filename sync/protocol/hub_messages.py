@@ -28,13 +28,24 @@ from sync.protocol.types import (
 )
 
 CHUNK_SHA256_HEADER = "X-Chunk-SHA256"
+MAX_REGISTER_SITES = 64
 RegistrationCode = Annotated[str, Field(strict=True, pattern=r"^[0-9A-Za-z-]{8,40}$")]
 
 
 class RegisterRequest(WireModel):
-    """Exchanges the operator's one-time code for the device's token."""
+    """Exchanges the operator's one-time code for the device's token.
+
+    ``sites``: the sites whose records the device has yet to push. When given, the hub
+    registers the device only with a code of one of them, and otherwise answers 409
+    ``site_mismatch`` naming the code's site, leaving the code usable: registered to another
+    site, the device would see every one of those records refused as forbidden. A device with
+    nothing to push leaves it out (a hub before this field refuses it as unknown).
+    """
 
     code: RegistrationCode
+    sites: Annotated[tuple[Slug, ...], Field(min_length=1, max_length=MAX_REGISTER_SITES)] | None = (
+        None
+    )
 
 
 class RegisterResult(WireModel):

@@ -53,12 +53,12 @@ class RegisterView(APIView):
     @extend_schema(
         operation_id="register",
         request=RegisterRequest,
-        responses={200: RegisterResult, **errors(400, 404, 410, 413, 415, 429)},
+        responses={200: RegisterResult, **errors(400, 404, 409, 410, 413, 415, 429)},
         summary="Exchange an operator's one-time code for this device's token",
     )
     def post(self, request: Any) -> Response:
-        code = json_body(request, RegisterRequest).code
-        _, result = auth.register(code)
+        body = json_body(request, RegisterRequest)
+        _, result = auth.register(body.code, body.sites)
         return Response(result.model_dump(mode="json"))
 
 

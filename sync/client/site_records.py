@@ -1,0 +1,76 @@
+"""The records a store has yet to push, by the site they name, and what registering with a
+code of another site would do to them.
+
+A device pushes only its own site's records: the hub refuses a person or an access event
+of another site as forbidden, and no requeue fixes that. People enrolled on a device not
+registered yet (``jaga kiosk enrol --site hq``) carry the site given then, so ``jaga sync
+register`` checks the code's site against them before the code is spent
+(``RegisterRequest.sites``): a mistaken code stays usable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sync.client.errors import SyncConfigError
+from sync.store.database import Database
+
+# Queued, or sent without an answer yet: both are pushed (again) by the next sync.
+_UNSENT_BY_SITE = """
+SELECT json_extract(payload, '$.site') AS site, entity, count(*)
+FROM outbox
+WHERE state IN ('queued', 'sent') AND json_extract(payload, '$.site') IS NOT NULL
+GROUP BY site, entity
+ORDER BY site, entity != 'person', entity
+"""
+_ENTITY_WORDS = {"person": ("person", "people"), "access_event": ("access event", "access events")}
+
+
+@dataclass(frozen=True)
+class SiteRecords:
+    """How many records of one site wait to be pushed, by kind (outbox entity)."""
+
+    site: str
+    counts: tuple[tuple[str, int], ...]
+
+    def words(self) -> str:
+        """``hq (5 people, 2 access events)``."""
+        return f"{self.site} ({', '.join(_counted(entity, n) for entity, n in self.counts)})"
+
+
+def unsent_by_site(database: Database) -> list[SiteRecords]:
+    """The sites named by records still to push, in slug order, with their counts."""
+    grouped: dict[str, list[tuple[str, int]]] = {}
+    for site, entity, count in database.query(_UNSENT_BY_SITE):
+        grouped.setdefault(str(site), []).append((str(entity), int(count)))
+    return [SiteRecords(site, tuple(counts)) for site, counts in grouped.items()]
+
+
+def refuse_several_sites(unsent: list[SiteRecords]) -> None:
+    """``SyncConfigError`` when records of more than one site wait: whatever the code's site,
+    the others' could never be pushed, so the operator chooses (``--strand-records``)."""
+    if len(unsent) < 2:
+        return
+    raise SyncConfigError(
+        f"not registered: this store holds unsent records of {len(unsent)} sites:"
+        f" {', '.join(records.words() for records in unsent)}; a device pushes only its own"
+        " site's, so the others' would be refused for good; the code was not used: register"
+        " with a code of one of them and --strand-records to leave the others unsent"
+    )
+
+
+def other_site_refused(reason: str, unsent: list[SiteRecords]) -> SyncConfigError:
+    """What the operator is told when the hub refused the code as another site's
+    (``site_mismatch``): the records, and the two ways on."""
+    sites = " or ".join(records.site for records in unsent)
+    return SyncConfigError(
+        f"not registered: {reason}; this store holds unsent records of site"
+        f" {', '.join(records.words() for records in unsent)}: get a code for site {sites}"
+        f" (`jaga hub create-device --site {sites} --name NAME`, or the hub's admin), or"
+        " register with --strand-records to leave them unsent"
+    )
+
+
+def _counted(entity: str, count: int) -> str:
+    one, many = _ENTITY_WORDS.get(entity, (entity, entity))
+    return f"{count} {one if count == 1 else many}"

@@ -1,0 +1,114 @@
+"""``jaga sync register`` refuses a code of another site than the records the store has yet to
+push: registered, the device would see the hub refuse each of them as forbidden, for good.
+Against the real hub; the refused code stays usable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from main import main
+from sync.hub.auth import create_device
+from sync.store import Passphrase, Store
+from tests.sync.client.devices import PASSPHRASE, add_access_events, enrol
+from tests.sync.conftest import FAST
+from tests.sync.hub.hubkit import HubProcess
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "jaga.db"
+    Store.create(path, Passphrase(PASSPHRASE), config=FAST).close()
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    for name in ("JAGA_HUB_URL", "JAGA_SYNC_SITE", "JAGA_SYNC_DEVICE_ID", "JAGA_SYNC_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+def enrolled(db: Path, site: str, people: int, events: int = 0) -> None:
+    """People enrolled (and decisions recorded) while the device was not registered."""
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        for n in range(people):
+            enrol(store, site, f"{site}-{n}", seed=n + 1)
+        add_access_events(store, site, events)
+
+
+def register(db: Path, hub: HubProcess, code: str, *extra: str) -> int:
+    return main(["sync", "register", "--hub", hub.url, "--db", str(db), *extra])
+
+
+def stored_site(db: Path) -> list[tuple[object, ...]]:
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        return store.database.query("SELECT value FROM sync_state WHERE name = 'site'")
+
+
+def test_a_code_of_another_site_is_refused_unspent(
+    db: Path,
+    live_hub: HubProcess,
+    site_slug: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Registered to gate-a with hq's people unsent, every push was 'forbidden: person for
+    site hq from a gate-a device', quarantined, with no fix and exit 0."""
+    hq, gate = f"{site_slug}-hq", f"{site_slug}-gate"
+    enrolled(db, hq, people=5, events=2)
+    code = create_device(gate, "gate-kiosk").code
+    monkeypatch.setenv("JAGA_SYNC_CODE", code)
+    assert register(db, live_hub, code) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"the code is for site {gate}" in err
+    assert f"unsent records of site {hq} (5 people, 2 access events)" in err
+    assert "the code was not used" in err
+    assert f"jaga hub create-device --site {hq}" in err
+    assert stored_site(db) == []
+    other = tmp_path / "empty.db"  # the code still registers a device with nothing to push
+    Store.create(other, Passphrase(PASSPHRASE), config=FAST).close()
+    assert register(other, live_hub, code) == 0
+
+
+def test_a_code_of_the_records_site_registers(
+    db: Path, live_hub: HubProcess, site_slug: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enrolled(db, site_slug, people=2)
+    code = create_device(site_slug, "hq-kiosk").code
+    monkeypatch.setenv("JAGA_SYNC_CODE", code)
+    assert register(db, live_hub, code) == 0
+    assert stored_site(db) == [(site_slug,)]
+    assert main(["sync", "now", "--db", str(db)]) == 0
+
+
+def test_records_of_several_sites_are_named_before_any_code_is_sent(
+    db: Path,
+    live_hub: HubProcess,
+    site_slug: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Whatever the code's site, the other site's records could never be pushed."""
+    hq, gate = f"{site_slug}-hq", f"{site_slug}-gate"
+    enrolled(db, hq, people=1)
+    enrolled(db, gate, people=0, events=3)
+    code = create_device(hq, "hq-kiosk").code
+    monkeypatch.setenv("JAGA_SYNC_CODE", code)
+    assert register(db, live_hub, code) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"unsent records of 2 sites: {gate} (3 access events), {hq} (1 person)" in err
+    assert "the code was not used" in err and "--strand-records" in err
+    assert stored_site(db) == []
+    assert register(db, live_hub, code, "--strand-records") == 0  # the operator chose
+    assert stored_site(db) == [(hq,)]
+
+
+def test_strand_records_registers_to_another_site_on_purpose(
+    db: Path, live_hub: HubProcess, site_slug: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enrolled(db, f"{site_slug}-hq", people=1)
+    code = create_device(site_slug, "moved").code
+    monkeypatch.setenv("JAGA_SYNC_CODE", code)
+    assert register(db, live_hub, code, "--strand-records") == 0
+    assert stored_site(db) == [(site_slug,)]
