@@ -38,7 +38,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -351,7 +351,8 @@ def observed_text(observed: ObservedTime) -> str:
     """When the catch was made, in UTC and this device's zone, and what says so."""
     local = observed.at.astimezone().strftime("%Y-%m-%d %H:%M %z")
     where = {"given": "as given", "photo": "the photo's own time", "recorded": "recorded now"}
-    said = f"{observed.at:%Y-%m-%dT%H:%M:%SZ} ({local} here; {where[observed.source]})"
+    utc = observed.at.astimezone(UTC)  # as given, it keeps the officer's offset
+    said = f"{utc:%Y-%m-%dT%H:%M:%SZ} ({local} here; {where[observed.source]})"
     return f"{said}; {observed.note}" if observed.note else said
 
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pytest
 
-from desktop.catch import CatchError, observed_time
+from desktop.catch import CatchError, ObservedTime, observed_time
+from desktop.catch_cli import observed_text
 from desktop.photo_time import PhotoTime
 from sync.store import Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV
@@ -109,6 +110,15 @@ def test_the_officers_time_comes_first(
     out = run_json(capsys, photo, store_path, *given)
     observed_at, taken_at, _ = recorded(store_path, out)
     assert observed_at == taken_at == CAUGHT and out["observed_at_source"] == "given"
+
+
+def test_the_text_says_a_time_given_with_an_offset_in_utc() -> None:
+    """``--observed-at 2026-11-29T06:15+08:00`` read "2026-11-29T06:15:00Z": the time in its
+    own offset, with a literal Z after it, 8 hours out."""
+    given = datetime(2026, 11, 29, 6, 15, tzinfo=timezone(timedelta(hours=8)))
+    text = observed_text(ObservedTime(given, "given"))
+    assert text.startswith("2026-11-28T22:15:00Z (")
+    assert text.endswith(f"{given.astimezone():%Y-%m-%d %H:%M %z} here; as given)")
 
 
 @pytest.mark.parametrize(
