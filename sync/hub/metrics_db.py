@@ -7,7 +7,8 @@ to use, audit entries anchored, audit breaks and chains taken after entries dele
 device (open ones need an operator: alert on them), and access events verified after the
 erasure of the person they name (a kiosk still letting in someone erased: alert on any).
 Sites are the only label of open extent, and operators create them one by one; device ids
-and uids are never labels.
+and uids are never labels. Every family by site gives every site the hub knows, 0 included
+(``_every_site``): an alert on a series that is absent never fires, nor clears.
 
 If the database does not answer, the scrape still succeeds with ``jaga_hub_database_up 0``
 and none of these families, so the request metrics stay visible while PostgreSQL is down.
@@ -16,7 +17,7 @@ and none of these families, so the request metrics stay visible while PostgreSQL
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +27,6 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from sync.hub.erasure_journal import REPLAY_COUNTS, journal_path, journal_writable, last_replay
 from sync.hub.models import (
     NEWEST_PACK_FIRST,
     AccessEvent,
@@ -105,8 +105,8 @@ def _records(slugs: dict[int, str]) -> GaugeMetricFamily:
         "photos": Photo.objects.all(),
     }
     for kind, query in kinds.items():
-        for site_id, count in _count_by_site(query):
-            family.add_metric([slugs.get(site_id, "?"), kind], count)
+        for site, counts in _every_site(slugs, _count_by_site(query), ("n",)).items():
+            family.add_metric([site, kind], counts["n"])
     return family
 
 
@@ -114,8 +114,8 @@ def _per_site(
     slugs: dict[int, str], name: str, documentation: str, query: QuerySet[Any]
 ) -> GaugeMetricFamily:
     family = GaugeMetricFamily(name, documentation, labels=["site"])
-    for site_id, count in _count_by_site(query):
-        family.add_metric([slugs.get(site_id, "?")], count)
+    for site, counts in _every_site(slugs, _count_by_site(query), ("n",)).items():
+        family.add_metric([site], counts["n"])
     return family
 
 
@@ -123,22 +123,22 @@ def _verdicts(slugs: dict[int, str]) -> GaugeMetricFamily:
     """Fish observations per site by the pack's verdict on their predictions (a share of
     ``unknown`` or ``no_fish`` that grows says the pack no longer fits the catch or the
     camera); ``not_recorded`` for catches from devices older than protocol 4. Every verdict
-    of a site with observations is given, 0 included."""
+    of every site is given, 0 included."""
     family = GaugeMetricFamily(
         "jaga_hub_fish_verdicts",
         "Fish observations per site by the species pack's verdict: identified, unknown,"
         " no_fish, not_recorded",
         labels=["site", "status"],
     )
-    counts: dict[int, dict[str, int]] = {}
     rows = FishObservation.objects.values("site_id", "status").annotate(n=Count("pk")).order_by()
-    for row in rows:
-        site = counts.setdefault(row["site_id"], dict.fromkeys((*VERDICTS, NOT_RECORDED), 0))
-        status = row["status"] if row["status"] in VERDICTS else NOT_RECORDED
-        site[status] += row["n"]
-    for site_id, by_status in counts.items():
-        for status, count in by_status.items():
-            family.add_metric([slugs.get(site_id, "?"), status], count)
+    by_verdict = [
+        {"site_id": row["site_id"], row["status"] if row["status"] in VERDICTS else NOT_RECORDED:
+         row["n"]} for row in rows
+    ]  # fmt: skip
+    statuses = (*VERDICTS, NOT_RECORDED)
+    for site, by_status in _every_site(slugs, by_verdict, statuses).items():
+        for status in statuses:
+            family.add_metric([site, status], by_status[status])
     return family
 
 
@@ -159,9 +159,10 @@ def _photos(slugs: dict[int, str]) -> GaugeMetricFamily:
         )
         .order_by()
     )
-    for row in rows:
-        for state in ("stored", "uploading", "awaiting_upload"):
-            family.add_metric([slugs.get(row["site_id"], "?"), state], row[state])
+    states = ("stored", "uploading", "awaiting_upload")
+    for site, by_state in _every_site(slugs, rows, states).items():
+        for state in states:
+            family.add_metric([site, state], by_state[state])
     return family
 
 
@@ -179,8 +180,7 @@ def _devices(slugs: dict[int, str]) -> GaugeMetricFamily:
     counts[NEVER] = Count("pk", filter=Q(last_seen_at__isnull=True))
     devices = Device.objects.filter(revoked_at__isnull=True)
     rows = devices.values("site_id").annotate(**counts).order_by()
-    for row in rows:
-        site = slugs.get(row["site_id"], "?")
+    for site, row in _every_site(slugs, rows, tuple(counts)).items():
         counted = 0
         for label, _ in LAST_SEEN:
             family.add_metric([site, label], row[label] - counted)  # buckets are cumulative
@@ -209,9 +209,9 @@ def _audit(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
         .annotate(n=Sum("entries"), over=Sum("over_limit"))
         .order_by()
     )
-    for row in rows:
-        entries.add_metric([slugs.get(row["device__site_id"], "?")], row["n"])
-        over_limit.add_metric([slugs.get(row["device__site_id"], "?")], row["over"])
+    for site, row in _every_site(slugs, rows, ("n", "over"), "device__site_id").items():
+        entries.add_metric([site], row["n"])
+        over_limit.add_metric([site], row["over"])
     breaks = GaugeMetricFamily(
         "jaga_hub_audit_breaks",
         "Audit chains that did not extend what the hub held (rewritten or rewound), per site"
@@ -248,9 +248,10 @@ def _by_state(
         )
         .order_by()
     )
-    for row in rows:
-        for state in ("open", "acknowledged"):
-            family.add_metric([slugs.get(row["device__site_id"], "?"), state], row[state])
+    states = ("open", "acknowledged")
+    for site, by_state in _every_site(slugs, rows, states, "device__site_id").items():
+        for state in states:
+            family.add_metric([site, state], by_state[state])
 
 
 def _audit_new_chains(slugs: dict[int, str]) -> GaugeMetricFamily:
@@ -269,8 +270,8 @@ def _audit_new_chains(slugs: dict[int, str]) -> GaugeMetricFamily:
         .annotate(new=Count("pk", filter=Q(continues_old_chain=False)))
         .order_by()
     )
-    for row in rows:
-        family.add_metric([slugs.get(row["device__site_id"], "?")], row["new"])
+    for site, row in _every_site(slugs, rows, ("new",), "device__site_id").items():
+        family.add_metric([site], row["new"])
     return family
 
 
@@ -293,8 +294,7 @@ def _audit_behind(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
         .annotate(entries=Sum(behind), devices=Count("pk"))
         .order_by()
     )
-    for row in rows:
-        site = slugs.get(row["device__site_id"], "?")
+    for site, row in _every_site(slugs, rows, ("entries", "devices"), "device__site_id").items():
         entries.add_metric([site], row["entries"])
         devices.add_metric([site], row["devices"])
     yield entries
@@ -370,67 +370,21 @@ def _decision_purges() -> Iterator[GaugeMetricFamily]:
     yield held
 
 
-def _count_by_site(query: QuerySet[Any]) -> list[tuple[int, int]]:
-    rows = query.values("site_id").annotate(n=Count("pk")).order_by()
-    return [(row["site_id"], row["n"]) for row in rows]
+def _count_by_site(query: QuerySet[Any]) -> QuerySet[Any]:
+    return query.values("site_id").annotate(n=Count("pk")).order_by()
 
 
-class JournalCollector(Collector):
-    """Whether erasures can be appended to the erasure journal (``sync.hub.erasure_journal``)
-    right now, and what its last replay (at ``jaga hub run``'s start, or by ``jaga hub
-    renew-log-epoch``) could not apply: files, not the database, read at scrape time all the
-    same."""
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        path = journal_path()
-        family = GaugeMetricFamily(
-            "jaga_hub_erasure_journal_writable",
-            "1 when the erasure journal in the hub's data folder can be appended to; 0: new"
-            " erasures stand but a restore of the database would undo them (alert on it)",
-        )
-        family.add_metric([], float(path is not None and journal_writable(path)))
-        yield family
-        if path is None:
-            return
-        replay = last_replay(path.parent)
-        if replay is None:  # none recorded (its write failed: a full disk), or unreadable
-            yield GaugeMetricFamily(
-                "jaga_hub_erasure_journal_replay_read",
-                "1 when the last replay of the erasure journal could read it; 0: none of its"
-                " erasures were applied again, or no record of it could be read (alert on it)",
-                value=0.0,
-            )
-            return
-        if replay["read"]:  # unread, the lines skipped are unknown, not 0
-            yield _skipped_lines(replay)
-        yield GaugeMetricFamily(
-            "jaga_hub_erasure_journal_reapplied",
-            "Erasures the last replay of the erasure journal applied again (a restore undid them)",
-            value=replay["applied"],
-        )
-        yield GaugeMetricFamily(
-            "jaga_hub_erasure_journal_replay_read",
-            "1 when the last replay of the erasure journal could read it; 0: none of its"
-            " erasures were applied again, or no record of it could be read (alert on it)",
-            value=replay["read"],
-        )
-        yield GaugeMetricFamily(
-            "jaga_hub_erasure_journal_replay_timestamp_seconds",
-            "When the erasure journal was last replayed (seconds since the epoch)",
-            value=replay["at"],
-        )
-
-
-def _skipped_lines(replay: dict[str, float]) -> GaugeMetricFamily:
-    """The counts of a replay that read the journal, by why each line was skipped."""
-    skipped = GaugeMetricFamily(
-        "jaga_hub_erasure_journal_skipped_lines",
-        "Journaled erasures the last replay of the erasure journal did not apply: lines"
-        " it could not read, lines naming another hub (or this one, its hub-id file"
-        " lost), people of a site the database lacks (kept until it is made); alert on"
-        " unreadable and other_hub above 0",
-        labels=["why"],
-    )
-    for why in REPLAY_COUNTS[1:]:
-        skipped.add_metric([why], replay[why])
-    return skipped
+def _every_site(
+    slugs: dict[int, str],
+    rows: Iterable[dict[str, Any]],
+    fields: tuple[str, ...],
+    site_key: str = "site_id",
+) -> dict[str, dict[str, float]]:
+    """``fields`` of ``rows`` (counts of one site each, or of one site and label) summed per
+    site slug, for every site in ``slugs``: 0 for one without rows."""
+    filled = {slug: dict.fromkeys(fields, 0.0) for slug in slugs.values()}
+    for row in rows:
+        site = filled.setdefault(slugs.get(row[site_key], "?"), dict.fromkeys(fields, 0.0))
+        for name in fields:
+            site[name] += row.get(name) or 0
+    return filled

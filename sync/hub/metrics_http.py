@@ -84,7 +84,8 @@ def exposition() -> bytes:
     from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
     from prometheus_client.multiprocess import MultiProcessCollector
 
-    from sync.hub.metrics_db import DatabaseCollector, JournalCollector
+    from sync.hub.metrics_db import DatabaseCollector
+    from sync.hub.metrics_journal import JournalCollector
 
     counts = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -30,6 +30,7 @@ from sync.protocol.types import (
 CHUNK_SHA256_HEADER = "X-Chunk-SHA256"
 MAX_REGISTER_SITES = 64
 RegistrationCode = Annotated[str, Field(strict=True, pattern=r"^[0-9A-Za-z-]{8,40}$")]
+RegisterSites = Annotated[tuple[Slug, ...], Field(min_length=1, max_length=MAX_REGISTER_SITES)]
 
 
 class RegisterRequest(WireModel):
@@ -43,9 +44,7 @@ class RegisterRequest(WireModel):
     """
 
     code: RegistrationCode
-    sites: Annotated[tuple[Slug, ...], Field(min_length=1, max_length=MAX_REGISTER_SITES)] | None = (
-        None
-    )
+    sites: RegisterSites | None = None
 
 
 class RegisterResult(WireModel):

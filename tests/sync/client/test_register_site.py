@@ -34,7 +34,7 @@ def enrolled(db: Path, site: str, people: int, events: int = 0) -> None:
         add_access_events(store, site, events)
 
 
-def register(db: Path, hub: HubProcess, code: str, *extra: str) -> int:
+def register(db: Path, hub: HubProcess, *extra: str) -> int:
     return main(["sync", "register", "--hub", hub.url, "--db", str(db), *extra])
 
 
@@ -47,6 +47,7 @@ def test_a_code_of_another_site_is_refused_unspent(
     db: Path,
     live_hub: HubProcess,
     site_slug: str,
+    *,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -57,7 +58,7 @@ def test_a_code_of_another_site_is_refused_unspent(
     enrolled(db, hq, people=5, events=2)
     code = create_device(gate, "gate-kiosk").code
     monkeypatch.setenv("JAGA_SYNC_CODE", code)
-    assert register(db, live_hub, code) == 1
+    assert register(db, live_hub) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert f"the code is for site {gate}" in err
@@ -67,7 +68,7 @@ def test_a_code_of_another_site_is_refused_unspent(
     assert stored_site(db) == []
     other = tmp_path / "empty.db"  # the code still registers a device with nothing to push
     Store.create(other, Passphrase(PASSPHRASE), config=FAST).close()
-    assert register(other, live_hub, code) == 0
+    assert register(other, live_hub) == 0
 
 
 def test_a_code_of_the_records_site_registers(
@@ -76,7 +77,7 @@ def test_a_code_of_the_records_site_registers(
     enrolled(db, site_slug, people=2)
     code = create_device(site_slug, "hq-kiosk").code
     monkeypatch.setenv("JAGA_SYNC_CODE", code)
-    assert register(db, live_hub, code) == 0
+    assert register(db, live_hub) == 0
     assert stored_site(db) == [(site_slug,)]
     assert main(["sync", "now", "--db", str(db)]) == 0
 
@@ -94,13 +95,13 @@ def test_records_of_several_sites_are_named_before_any_code_is_sent(
     enrolled(db, gate, people=0, events=3)
     code = create_device(hq, "hq-kiosk").code
     monkeypatch.setenv("JAGA_SYNC_CODE", code)
-    assert register(db, live_hub, code) == 1
+    assert register(db, live_hub) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert f"unsent records of 2 sites: {gate} (3 access events), {hq} (1 person)" in err
     assert "the code was not used" in err and "--strand-records" in err
     assert stored_site(db) == []
-    assert register(db, live_hub, code, "--strand-records") == 0  # the operator chose
+    assert register(db, live_hub, "--strand-records") == 0  # the operator chose
     assert stored_site(db) == [(hq,)]
 
 
@@ -110,5 +111,5 @@ def test_strand_records_registers_to_another_site_on_purpose(
     enrolled(db, f"{site_slug}-hq", people=1)
     code = create_device(site_slug, "moved").code
     monkeypatch.setenv("JAGA_SYNC_CODE", code)
-    assert register(db, live_hub, code, "--strand-records") == 0
+    assert register(db, live_hub, "--strand-records") == 0
     assert stored_site(db) == [(site_slug,)]

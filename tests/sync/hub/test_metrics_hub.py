@@ -278,3 +278,34 @@ def test_a_scrape_counts_each_sites_catches_by_the_packs_verdict(api: Api, other
         s.labels["status"]: s.value for s in family.samples if s.labels["site"] == other_api.site
     }
     assert other == {"identified": 0, "unknown": 1, "no_fish": 0, "not_recorded": 0}
+
+
+def test_a_site_with_nothing_to_count_publishes_zeros(api: Api) -> None:
+    """A fresh site's review queue, audit breaks and people gave no sample at all (only
+    HELP and TYPE), so an alert on them neither fired nor cleared."""
+    from django.test import Client, override_settings
+
+    with override_settings(JAGA_HUB_METRICS_TOKEN=TOKEN):
+        text = Client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    ours = {
+        (sample.name, frozenset((k, v) for k, v in sample.labels.items() if k != "site"))
+        : sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.labels.get("site") == api.site
+    }  # fmt: skip
+    expected = [
+        ("jaga_hub_review_queue", {}),
+        ("jaga_hub_access_after_erasure", {}),
+        ("jaga_hub_audit_breaks", {"state": "open"}),
+        ("jaga_hub_audit_breaks", {"state": "acknowledged"}),
+        ("jaga_hub_audit_pruned", {"state": "open"}),
+        ("jaga_hub_site_records", {"kind": "people"}),
+        ("jaga_hub_site_records", {"kind": "access_events"}),
+        ("jaga_hub_photos", {"state": "awaiting_upload"}),
+        ("jaga_hub_fish_verdicts", {"status": "unknown"}),
+        ("jaga_hub_audit_entries", {}),
+        ("jaga_hub_audit_new_chains", {}),
+    ]
+    for name, labels in expected:
+        assert ours.get((name, frozenset(labels.items()))) == 0.0, (name, labels)
