@@ -13,7 +13,8 @@ import io
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TextIO, cast
 
 import desktop.catch_cli
 import desktop.kiosk.cli
@@ -82,8 +83,78 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handler = args.handler
-    return int(handler(args))
+    return run_reporting_a_gone_reader(args.handler, args)
+
+
+class ReaderGone(BaseException):
+    """Standard output's reader went away (``jaga models list | head``). A BaseException,
+    like KeyboardInterrupt, so that the handlers' ``except OSError`` (a full disk is one
+    line, not a crash) do not report it as an error."""
+
+
+# 128 + SIGPIPE: the status a shell shows for a tool the signal ended (`yes | head`). Python
+# ignores SIGPIPE (restoring it would let a closed socket kill `jaga sync` and the hub), so
+# the broken pipe is caught on standard output alone.
+READER_GONE_STATUS = 141
+
+
+class _GuardedStream:
+    """Standard output (text, or its binary ``buffer``) whose write or flush to a reader
+    that went away raises :class:`ReaderGone`; everything else is the stream's own."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, data: Any) -> int:
+        return int(self._guarded(self._stream.write, data))
+
+    def writelines(self, lines: Any) -> None:
+        self._guarded(self._stream.writelines, lines)
+
+    def flush(self) -> None:
+        self._guarded(self._stream.flush)
+
+    @property
+    def buffer(self) -> _GuardedStream:
+        return _GuardedStream(self._stream.buffer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def _guarded(self, call: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            _discard_standard_output()
+            raise ReaderGone from None
+
+
+def _discard_standard_output() -> None:
+    """Send what is still buffered to /dev/null, so the flush at exit does not fail again
+    (the recipe of Python's ``signal`` documentation)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        os.close(devnull)
+    except (OSError, ValueError):  # no standard output to replace: nothing will flush
+        pass
+
+
+def run_reporting_a_gone_reader(
+    handler: Callable[[argparse.Namespace], int], args: argparse.Namespace
+) -> int:
+    """``handler(args)``, ending quietly with ``READER_GONE_STATUS`` when standard output's
+    reader went away before the output was all written (flushed here, not at exit)."""
+    real = sys.stdout
+    sys.stdout = cast(TextIO, _GuardedStream(real))
+    try:
+        status = int(handler(args))
+        sys.stdout.flush()
+    except ReaderGone:
+        return READER_GONE_STATUS
+    finally:
+        sys.stdout = real
+    return status
 
 
 def refuse_undecodable_text(

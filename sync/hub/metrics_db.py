@@ -181,7 +181,7 @@ def _devices(slugs: dict[int, str]) -> GaugeMetricFamily:
     devices = Device.objects.filter(revoked_at__isnull=True)
     rows = devices.values("site_id").annotate(**counts).order_by()
     for site, row in _every_site(slugs, rows, tuple(counts)).items():
-        counted = 0
+        counted = 0.0
         for label, _ in LAST_SEEN:
             family.add_metric([site, label], row[label] - counted)  # buckets are cumulative
             counted = row[label]
