@@ -38,6 +38,7 @@ from pathlib import Path
 
 import httpx
 
+from sync import plural
 from sync.client.audit import AnchorReport, AuditAnchor
 from sync.client.config import SyncConfig, Tuning, resolve_config
 from sync.client.errors import ProxyBodyLimitError, SyncClientError
@@ -104,7 +105,7 @@ class SyncReport:
         if pull.full_pull is not None:
             text += f"; pulled the site again from the start ({pull.full_pull.reason()})"
         if self.expired:
-            text += f"; erased {len(self.expired)} people past their retention date"
+            text += f"; erased {plural.people(len(self.expired))} past their retention date"
         if self.audit.stored:
             text += f"; anchored {self.audit.stored} audit entries"
         if self.audit.problem is not None:

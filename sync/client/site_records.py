@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sync import plural
 from sync.client.errors import SyncConfigError
 from sync.store.database import Database
 
@@ -73,4 +74,4 @@ def other_site_refused(reason: str, unsent: list[SiteRecords]) -> SyncConfigErro
 
 def _counted(entity: str, count: int) -> str:
     one, many = _ENTITY_WORDS.get(entity, (entity, entity))
-    return f"{count} {one if count == 1 else many}"
+    return plural.counted(count, one, many)

@@ -10,6 +10,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
+from sync import plural
 from sync.hub.data_dir import default_data_dir
 
 if TYPE_CHECKING:
@@ -44,9 +45,11 @@ def purge_expired(args: argparse.Namespace) -> int:
     if decisions is None:
         return 1
     if args.dry_run:
-        print(f"{len(people)} people past their retention date (dry run, nothing erased)")
+        print(f"{plural.people(len(people))} past their retention date (dry run, nothing erased)")
     else:
-        print(f"erased {len(people)} people past their retention date; devices pull it next")
+        print(
+            f"erased {plural.people(len(people))} past their retention date; devices pull it next"
+        )
     for person in people:
         until = person.retain_until.strftime("%Y-%m-%d")
         print(f"  {person.person_uid} (site {person.site}, retained until {until})")

@@ -17,6 +17,7 @@ from typing import Any
 
 import platformdirs
 
+from sync import plural
 from sync.cli_errors import Handler, iso_moment, output_file, positive_count, reporting
 from sync.corrections import CorrectionsExport
 from sync.errors import KeySourceError, StoreError
@@ -328,7 +329,8 @@ def _restore(args: argparse.Namespace) -> int:
             " store held that the hub never acknowledged is lost"
         )
     elif restored.erasures_carried:
-        print(f"erased again {restored.erasures_carried} people erased since the backup")
+        carried = plural.people(restored.erasures_carried)
+        print(f"erased again {carried} erased since the backup")
     if restored.pending_catches is None:
         print(
             f"the catches the Catch panel keeps for Retry ({spool_path(target).name}) are"
@@ -368,10 +370,12 @@ def _purge_expired(args: argparse.Namespace) -> int:
     with open_store_of(args, purge_config(args)) as store:
         if args.dry_run:
             expired = store.people.expired(store.clock.now())
-            print(f"{len(expired)} people past their retention date (dry run, nothing erased)")
+            print(
+                f"{plural.people(len(expired))} past their retention date (dry run, nothing erased)"
+            )
         else:
             expired = store.people.purge_expired(operator=_operator())
-            print(f"erased {len(expired)} people past their retention date")
+            print(f"erased {plural.people(len(expired))} past their retention date")
         for person_uid in expired:
             print(f"  {person_uid}")
         if not args.dry_run:

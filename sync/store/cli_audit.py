@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from sync import plural
 from sync.cli_errors import MAX_COUNT, positive_count, reporting
 from sync.store.audit import terminal_text
 from sync.store.cli import common_options, open_store_of
@@ -62,14 +63,14 @@ def _audit_verify(args: argparse.Namespace) -> int:
         checkpoint = store.audit.checkpoint().sequence
     if not report.ok:
         print(f"audit chain BROKEN at entry {report.first_bad_sequence}: {report.problem}")
-        print(f"{report.entries} entries verified before it")
+        print(f"{plural.entries(report.entries)} verified before it")
         return 1
     since = (
         f" from entry {checkpoint + 1} (1-{checkpoint} deleted by retention once the hub held them)"
         if checkpoint
         else ""
     )
-    print(f"audit chain ok: {report.entries} entries{since}; head {sequence} {digest}")
+    print(f"audit chain ok: {plural.entries(report.entries)}{since}; head {sequence} {digest}")
     if report.out_of_reach is not None:
         print(
             f"recorded head {args.head[0]} cannot be checked here, check it on the hub:"

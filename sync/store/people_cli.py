@@ -26,6 +26,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from sync import plural
 from sync.errors import RecordNotFoundError
 from sync.protocol import MAX_ERASURE_REASON_CHARS
 from sync.store.backups import remove_replaced_stores
@@ -113,7 +114,7 @@ def _people(args: argparse.Namespace) -> int:
         row = _row(person, templates)
         print(json.dumps(row) if args.json else "  ".join(str(v) for v in row.values()))
     if not args.json:
-        print(f"{len(listing)} people enrolled")
+        print(f"{plural.people(len(listing))} enrolled")
     return 0
 
 

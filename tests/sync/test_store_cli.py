@@ -224,7 +224,7 @@ def test_purge_expired_erases_only_after_the_dry_run(
     with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.people.count() == 1
     assert jaga("store", "purge-expired") == 0
-    assert "erased 1 people" in capsys.readouterr().out
+    assert "erased 1 person" in capsys.readouterr().out
     with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.people.count() == 0
 

@@ -98,3 +98,18 @@ def test_the_retention_purges_reason_is_refused_for_an_erasure_request(
     assert "the retention purge's own reason" in capsys.readouterr().err
     with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.people.count() == 1
+
+
+def test_counts_of_one_person_say_person(
+    cli_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "1 people enrolled", and "erased again 1 people" after a restore."""
+    add_person(cli_store)
+    assert jaga("store", "people") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 person enrolled"
+    nightly = tmp_path / "nightly.db"
+    assert jaga("store", "backup", str(nightly)) == 0
+    assert jaga("store", "erase", "CLI-1", "--reason", "erasure request 44") == 0
+    capsys.readouterr()
+    assert jaga("store", "restore", str(nightly), "--force", "--discard-unsynced") == 0
+    assert "erased again 1 person erased since the backup" in capsys.readouterr().out

@@ -77,7 +77,7 @@ def test_a_person_past_retention_reaches_no_new_device_and_is_erased_everywhere(
         report = kiosk_a.client(a, http).sync_once()
         assert a.people.count() == 0 and len(a.gallery(MODEL)) == 0
         assert report.expired == (overdue,)
-        assert "erased 1 people past their retention date" in report.summary()
+        assert "erased 1 person past their retention date" in report.summary()
         assert report.push.acknowledged == 1  # the tombstone, in this same sync
     assert Person.objects.get(uid=overdue).erased
 
@@ -206,7 +206,7 @@ def test_jaga_sync_now_says_whom_it_erased_for_retention(
         _enrol_with_consent(store, site_slug, "OLD-2", seed=9, days=30)
     monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
     assert main(["sync", "now", "--db", str(device.path)]) == 0
-    assert "erased 1 people past their retention date" in capsys.readouterr().out
+    assert "erased 1 person past their retention date" in capsys.readouterr().out
     with device.open() as store:
         assert store.people.count() == 0
 
