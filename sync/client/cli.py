@@ -254,26 +254,17 @@ def _operator() -> str:
 
 def _register(args: argparse.Namespace) -> int:
     from sync.client.config import Registration, check_hub_url
-    from sync.client.errors import HubRefusedError
-    from sync.client.site_records import other_site_refused, refuse_several_sites, unsent_by_site
+    from sync.client.site_records import register_for_records, unsent_by_site
     from sync.client.state import ensure_schema, save_registration
-    from sync.client.transport import hub_http_client, register_device
+    from sync.client.transport import hub_http_client
 
     hub_url = check_hub_url(args.hub)
     code = registration_code(os.environ.get(CODE_ENV) or _ask_code())
     with _open_store(args) as store:
         ensure_schema(store.database)
         unsent = [] if args.strand_records else unsent_by_site(store.database)
-        refuse_several_sites(unsent)
         with hub_http_client() as http:
-            try:
-                result = register_device(
-                    http, hub_url, code, sites=[records.site for records in unsent]
-                )
-            except HubRefusedError as error:
-                if error.code != "site_mismatch":
-                    raise
-                raise other_site_refused(error.reason, unsent) from None
+            result = register_for_records(http, hub_url, code, unsent)
         registration = Registration(hub_url, result.site, result.device_id, result.token)
         save_registration(
             store.database, registration, store.clock.now(), send_face_images=args.face_images

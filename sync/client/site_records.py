@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
 from sync import plural
-from sync.client.errors import SyncConfigError
+from sync.client.errors import HubRefusedError, SyncConfigError
+from sync.client.transport import register_device
+from sync.protocol import RegisterResult
 from sync.store.database import Database
 
 # Queued, or sent without an answer yet: both are pushed (again) by the next sync.
@@ -45,6 +49,34 @@ def unsent_by_site(database: Database) -> list[SiteRecords]:
     for site, entity, count in database.query(_UNSENT_BY_SITE):
         grouped.setdefault(str(site), []).append((str(entity), int(count)))
     return [SiteRecords(site, tuple(counts)) for site, counts in grouped.items()]
+
+
+def register_for_records(
+    http: httpx.Client, hub_url: str, code: str, unsent: list[SiteRecords]
+) -> RegisterResult:
+    """Register with ``code`` only if it is for the site of the records still to push
+    (``unsent``; none: any code). Raises ``SyncConfigError``, before any code is sent, for
+    records of several sites, and, the code unspent, for a code of another site; a hub
+    before ``RegisterRequest.sites`` is asked without them and its answer checked after,
+    the code then spent (the error says so)."""
+    refuse_several_sites(unsent)
+    sites = [records.site for records in unsent]
+    try:
+        return register_device(http, hub_url, code, sites=sites)
+    except HubRefusedError as error:
+        if error.code == "site_mismatch":
+            raise other_site_refused(error.reason, unsent) from None
+        if not (sites and error.code == "invalid_body" and "sites" in error.reason):
+            raise
+    result = register_device(http, hub_url, code)  # an older hub: it cannot check first
+    if result.site not in sites:
+        reason = (
+            f"the code was for site {result.site}, which this hub (older than jaga's check of"
+            f" a code's site) told only by using it: device {result.device_id} of that site"
+            " now holds a token nobody keeps (revoke it in the hub's admin)"
+        )
+        raise other_site_refused(reason, unsent)
+    return result
 
 
 def refuse_several_sites(unsent: list[SiteRecords]) -> None:

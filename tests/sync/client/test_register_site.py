@@ -6,10 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
+from pydantic import ValidationError
 
 from main import main
+from sync.client.errors import SyncConfigError
+from sync.client.site_records import SiteRecords, register_for_records
 from sync.hub.auth import create_device
+from sync.protocol.entities import summarize
+from sync.protocol.types import WireModel
 from sync.store import Passphrase, Store
 from tests.sync.client.devices import PASSPHRASE, add_access_events, enrol
 from tests.sync.conftest import FAST
@@ -113,3 +119,40 @@ def test_strand_records_registers_to_another_site_on_purpose(
     monkeypatch.setenv("JAGA_SYNC_CODE", code)
     assert register(db, live_hub, "--strand-records") == 0
     assert stored_site(db) == [(site_slug,)]
+
+
+class RegisterRequestBeforeSites(WireModel):
+    """``RegisterRequest`` as a hub before ``sites`` reads it."""
+
+    code: str
+
+
+def older_hub(request: httpx.Request) -> httpx.Response:
+    """The register endpoint of a hub before ``RegisterRequest.sites``: it refuses the field
+    as unknown, and uses the code it is given (the real hub's ``register``)."""
+    from sync.hub import auth
+
+    try:
+        body = RegisterRequestBeforeSites.model_validate_json(request.content)
+    except ValidationError as error:
+        refused = {"error": "invalid_body", "reason": summarize(error)}
+        return httpx.Response(400, json=refused)
+    _, result = auth.register(body.code)
+    return httpx.Response(200, json=result.model_dump(mode="json"))
+
+
+def test_an_older_hub_is_asked_without_sites_and_its_answer_checked(
+    hub_database: str, site_slug: str
+) -> None:
+    """An older hub cannot check first: a code of the records' site registers; another's
+    is spent, and the error says so and names the device to revoke."""
+    hq = SiteRecords(site_slug, (("person", 1),))
+    with httpx.Client(transport=httpx.MockTransport(older_hub)) as http:
+        fitting = create_device(site_slug, "hq-kiosk").code
+        assert register_for_records(http, "http://hub", fitting, [hq]).site == site_slug
+        other = create_device(f"{site_slug}-gate", "gate-kiosk").code
+        with pytest.raises(SyncConfigError) as refused:
+            register_for_records(http, "http://hub", other, [hq])
+    said = str(refused.value)
+    assert f"the code was for site {site_slug}-gate" in said and "revoke it" in said
+    assert f"unsent records of site {site_slug} (1 person)" in said
