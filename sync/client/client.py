@@ -151,7 +151,7 @@ class SyncClient:
             monotonic=monotonic,
         )
         self._monotonic = monotonic
-        self._pusher = Pusher(store, self.transport, config.device_id, tuning)
+        self._pusher = Pusher(store, self.transport, config.device_id, tuning, config.policy)
         self._puller = Puller(store, self.transport, config.site, tuning, config.device_id)
         self._uploader = PhotoUploader(store, self.transport, config.policy, tuning)
         self._audit = AuditAnchor(store, self.transport, config.device_id, tuning)

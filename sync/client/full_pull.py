@@ -8,7 +8,8 @@ it would keep those gaps for good: the hub sends a record again only when it cha
 
 So the cursor is kept with what pulled it (``pulled_with.SITE``: the protocol and the store
 schema). A store whose cursor was moved by older code, which kept no such note, or by a
-protocol older than this one, pulls its site again from cursor 0, once. Its pages commit
+protocol before the newest that changed what pulls carry (``PULLS_CHANGED_IN_PROTOCOL``),
+pulls its site again from cursor 0, once. Its pages commit
 with the cursor as every pull's do, so a cut link or a crash carries on where it stopped.
 
 The hub's log keeps every version of a record, in order, so a re-pull replays them: taken
@@ -61,6 +62,10 @@ KEEPS_ALL_SINCE_SCHEMA = 10
 """The first store schema whose pulls keep everything they cannot apply yet (set aside).
 Raise it (to the new schema) when ``apply`` starts keeping what it used to skip: every
 device then pulls its site again once."""
+# The newest protocol that added a field to pulled changes (a catch's verdict). Protocol 5
+# added only ``PhotoUpsert.withheld``: photos travel up, never in a pull, so a cursor pulled
+# on 4 is pulled again for nothing.
+PULLS_CHANGED_IN_PROTOCOL = 4
 
 
 def pulled_with_name(site: str) -> str:
@@ -81,7 +86,7 @@ class PulledWith:
     @property
     def complete(self) -> bool:
         """Whether this code would have kept nothing more of the same changes."""
-        return self.protocol >= PROTOCOL_VERSION and self.schema >= KEEPS_ALL_SINCE_SCHEMA
+        return self.protocol >= PULLS_CHANGED_IN_PROTOCOL and self.schema >= KEEPS_ALL_SINCE_SCHEMA
 
     def words(self) -> str:
         if not self.protocol:

@@ -26,11 +26,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
 
-from sync.client.config import Tuning
+from sync.client.config import SitePolicy, Tuning
 from sync.client.errors import (
     HubAuthError,
     HubRefusedError,
@@ -52,6 +53,8 @@ from sync.store import Store, Verdict
 from sync.store.outbox import ERASED_PAYLOAD
 
 _log = logging.getLogger(__name__)
+# What a site allows when nothing says otherwise: only embeddings travel.
+DEFAULT_POLICY = SitePolicy()
 # Room under the hub's body limit for the batch envelope and JSON escaping of payloads.
 _BATCH_BUDGET_BYTES = MAX_PUSH_BODY_BYTES * 3 // 4
 _ENTRY_OVERHEAD_BYTES = 400
@@ -83,12 +86,18 @@ class PushReport:
 
 class Pusher:
     def __init__(
-        self, store: Store, transport: HubTransport, device_id: UUID, tuning: Tuning
+        self,
+        store: Store,
+        transport: HubTransport,
+        device_id: UUID,
+        tuning: Tuning,
+        policy: SitePolicy = DEFAULT_POLICY,
     ) -> None:
         self._store = store
         self._transport = transport
         self._device_id = device_id
         self._tuning = tuning
+        self._policy = policy
         self._held_back: ProxyBodyLimitError | None = None  # in this push
 
     def push_all(self, stopping: Stopping = never) -> PushReport:
@@ -117,7 +126,7 @@ class Pusher:
 
     def push_batch(self, entries: list[StoredEntry]) -> Verdict:
         """Send one batch and settle it; on any failure the batch goes back to the queue."""
-        wire, unsendable = _to_wire(entries)
+        wire, unsendable = _to_wire(entries, self._policy)
         keys = [entry.idempotency_key for entry in entries]
         self._store.outbox.mark_sent(keys)
         refusals = {entry.idempotency_key: entry.refusals for entry in entries}
@@ -222,7 +231,9 @@ def interpret(
     )
 
 
-def _to_wire(entries: list[StoredEntry]) -> tuple[list[OutboxEntry], list[tuple[str, str]]]:
+def _to_wire(
+    entries: list[StoredEntry], policy: SitePolicy
+) -> tuple[list[OutboxEntry], list[tuple[str, str]]]:
     """Entries as they travel, and the ones that cannot (with the reason to quarantine)."""
     wire: list[OutboxEntry] = []
     unsendable: list[tuple[str, str]] = []
@@ -231,13 +242,16 @@ def _to_wire(entries: list[StoredEntry]) -> tuple[list[OutboxEntry], list[tuple[
             unsendable.append((entry.idempotency_key, ERASED_REASON))
             continue
         try:
-            wire.append(to_wire(entry))
+            wire.append(to_wire(entry, policy))
         except ValidationError as error:
             unsendable.append((entry.idempotency_key, f"not sendable: {summarize(error)}"))
     return wire, unsendable
 
 
-def to_wire(entry: StoredEntry) -> OutboxEntry:
+def to_wire(entry: StoredEntry, policy: SitePolicy = DEFAULT_POLICY) -> OutboxEntry:
+    payload = entry.payload()
+    if _withheld_face_image(entry, payload, policy):
+        payload = payload | {"withheld": True}
     return OutboxEntry.model_validate(
         {
             "idempotency_key": entry.idempotency_key,
@@ -245,7 +259,19 @@ def to_wire(entry: StoredEntry) -> OutboxEntry:
             "entity": entry.entity,
             "entity_uid": entry.entity_uid,
             "operation": entry.operation,
-            "payload": entry.payload(),
+            "payload": payload,
             "occurred_at": entry.created_at,
         }
+    )
+
+
+def _withheld_face_image(entry: StoredEntry, payload: dict[str, Any], policy: SitePolicy) -> bool:
+    """A face image the site's policy keeps on the device (``uploads.pending_uploads`` never
+    uploads it): the hub is told, so it does not wait for its bytes. Said as the entry is
+    sent, since the policy is the registration's, not the store's."""
+    return (
+        entry.entity == "photo"
+        and entry.operation == "upsert"
+        and payload.get("person_uid") is not None
+        and not policy.send_face_images
     )

@@ -144,22 +144,26 @@ def _verdicts(slugs: dict[int, str]) -> GaugeMetricFamily:
 
 def _photos(slugs: dict[int, str]) -> GaugeMetricFamily:
     """Photos by how far their bytes got: ``stored``, ``uploading`` (an upload started and
-    not finished) or ``awaiting_upload`` (the metadata came, the bytes not yet)."""
+    not finished), ``awaiting_upload`` (the metadata came, the bytes not yet) or ``withheld``
+    (face images their device keeps by its site's policy: no bytes will come)."""
     family = GaugeMetricFamily(
         "jaga_hub_photos",
-        "Photos per site by state: stored, uploading, awaiting_upload",
+        "Photos per site by state: stored, uploading, awaiting_upload, withheld (face images"
+        " the device keeps by site policy)",
         labels=["site", "state"],
     )
+    waiting = Q(data__isnull=True, upload__isnull=True)
     rows = (
         Photo.objects.values("site_id")
         .annotate(
             stored=Count("pk", filter=Q(data__isnull=False)),
             uploading=Count("pk", filter=Q(data__isnull=True, upload__isnull=False)),
-            awaiting_upload=Count("pk", filter=Q(data__isnull=True, upload__isnull=True)),
+            awaiting_upload=Count("pk", filter=waiting & Q(withheld=False)),
+            withheld=Count("pk", filter=waiting & Q(withheld=True)),
         )
         .order_by()
     )
-    states = ("stored", "uploading", "awaiting_upload")
+    states = ("stored", "uploading", "awaiting_upload", "withheld")
     for site, by_state in _every_site(slugs, rows, states).items():
         for state in states:
             family.add_metric([site, state], by_state[state])

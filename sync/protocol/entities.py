@@ -123,6 +123,9 @@ class PhotoUpsert(WireModel):
     sha256: Sha256Hex
     byte_size: Annotated[int, Field(strict=True, ge=1, le=MAX_PHOTO_BYTES)]
     taken_at: Timestamp
+    # A face image whose bytes the device keeps (its site lets only embeddings travel): no
+    # upload follows, and the hub does not count it as one still to come (protocol 5).
+    withheld: StrictBool = False
 
 
 class FishObservationUpsert(WireModel):
@@ -217,6 +220,7 @@ PAYLOADS: dict[tuple[str, str], type[WireModel]] = {
 """What a device may push, plus ``species_pack`` which only the hub emits."""
 
 ADDED_FIELDS: dict[tuple[str, str], dict[str, int]] = {
+    ("photo", "upsert"): {"withheld": 5},
     ("fish_observation", "upsert"): {
         "pack_version": 3,
         "crop": 3,

@@ -71,6 +71,7 @@ def apply_photo(ctx: EntryContext, payload: PhotoUpsert) -> str:
     photo.sha256 = payload.sha256
     photo.byte_size = payload.byte_size
     photo.taken_at = payload.taken_at
+    photo.withheld = payload.withheld  # an older device's (protocol < 5) says nothing: False
     photo.save()
     return Outcome.APPLIED
 

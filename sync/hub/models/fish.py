@@ -28,6 +28,9 @@ class Photo(models.Model):
     byte_size = models.BigIntegerField()
     taken_at = models.DateTimeField(null=True)
     data = models.BinaryField(null=True, editable=False)
+    # A face image the device keeps by its site's policy (``PhotoUpsert.withheld``): no
+    # upload is awaited for it.
+    withheld = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

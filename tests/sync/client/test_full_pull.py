@@ -319,3 +319,12 @@ def test_a_pull_from_the_start_keeps_a_person_held_and_takes_a_skipped_one_at_it
 
     assert _caught_up(store, SITE)
     assert store.people.get(skipped["person_uid"]).display_name == "Bo Li"
+
+
+def test_a_cursor_pulled_on_protocol_4_is_not_pulled_again() -> None:
+    """Protocol 5 added only ``PhotoUpsert.withheld``, which no pull carries: every device
+    pulling its whole site again after the upgrade would gain nothing."""
+    from sync.client.full_pull import KEEPS_ALL_SINCE_SCHEMA, PulledWith
+
+    assert PulledWith(4, KEEPS_ALL_SINCE_SCHEMA).complete
+    assert not PulledWith(3, KEEPS_ALL_SINCE_SCHEMA).complete

@@ -93,12 +93,25 @@ def test_face_images_stay_on_the_device_unless_the_site_allows_them(
         assert report.uploads.completed == 0
         assert hub_photo_sha256(photo_uid) is None  # metadata only: the bytes stayed here
         assert read_status(store, {}).withheld_face_images == 1
+        # The hub counted it as a stuck upload (awaiting_upload), so an alert never cleared.
+        assert hub_photo_states(site_slug) == {"withheld": 1}
         allowed = read_status(store, {"JAGA_SYNC_FACE_IMAGES": "1"})
         assert allowed.withheld_face_images == 0 and allowed.pending_uploads == 1
         expected = hashlib.sha256(load_photo(store.database, photo_uid).data).hexdigest()
         config = replace(device.config(), policy=SitePolicy(send_face_images=True))
         assert SyncClient(store, http, config).sync_once().uploads.completed == 1
         assert hub_photo_sha256(photo_uid) == expected
+        assert hub_photo_states(site_slug) == {"stored": 1}
+
+
+def hub_photo_states(site: str) -> dict[str, float]:
+    """The site's photos by state in the hub's ``/metrics`` (read from its database), 0s left
+    out."""
+    from sync.hub.metrics_db import DatabaseCollector
+
+    (family,) = [f for f in DatabaseCollector().collect() if f.name == "jaga_hub_photos"]
+    ours = [s for s in family.samples if s.labels["site"] == site and s.value]
+    return {s.labels["state"]: s.value for s in ours}
 
 
 def test_the_background_service_rides_out_an_outage(

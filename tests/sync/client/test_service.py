@@ -28,7 +28,7 @@ from sync.client.lock import sync_lock
 from sync.client.service import Attempt
 from sync.client.state import LastResult, Unfinished, put_values, read_values, save_registration
 from sync.client.status import read_status
-from sync.protocol import PushResult
+from sync.protocol import PROTOCOL_VERSION, PushResult
 from sync.store import Passphrase, Store
 from sync.store.clock import format_timestamp
 from tests.sync.client.fakehub import TOKEN, FakeHub, Fault, SlowHub, registration
@@ -112,11 +112,11 @@ def test_a_hub_on_an_older_protocol_pauses_this_device_and_quarantines_nothing(
         time.sleep(0.3)
         assert hub.requests == ["POST /api/v1/sites/north-gate/push"]  # no hammering
         message = service.state.last_error or ""
-        assert "this hub speaks protocol 3, not 4" in message  # the hub's own words
+        assert f"this hub speaks protocol 3, not {PROTOCOL_VERSION}" in message  # its words
         assert "upgrade whichever is older" in message and "nothing is lost" in message
         with Store.open(db_path, Passphrase("pw"), config=FAST) as store:
             assert states(store) == {"queued": 30}  # none quarantined, none left "sent"
-        hub.speaks = 4  # the hub is upgraded
+        hub.speaks = PROTOCOL_VERSION  # the hub is upgraded
         service.resume()
         recorder.wait_for(lambda s: s.phase == Phase.IDLE and s.last_report is not None)
     assert len(hub.ledger) == 30

@@ -23,7 +23,7 @@ from django.test import Client
 from sync.corrections import CORRECTIONS_CSV
 from sync.hub import auth, review
 from sync.hub.corrections import export_corrections
-from sync.hub.models import FishObservation
+from sync.hub.models import FishObservation, Photo
 from sync.protocol import CHUNK_SHA256_HEADER, OutboxEntry, PullResult
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import HubProcess
@@ -234,25 +234,41 @@ def test_a_protocol_4_catch_keeps_the_packs_verdict_and_older_devices_never_see_
     assert (stored.answer, stored.status) == ("Lutjanus synagris", "unknown")
 
 
-def test_protocols_1_and_5_are_refused_whole_and_the_docs_say_which_are_served(
+def test_protocols_1_and_6_are_refused_whole_and_the_docs_say_which_are_served(
     live_hub: HubProcess, site_slug: str
 ) -> None:
     device = HttpDevice.register(live_hub, site_slug)
-    for version in (1, 5):
+    for version in (1, 6):
         catch = e.observation()
         pushed = device.push(version, e.entry("fish_observation", "upsert", catch))
         assert (pushed.status_code, pushed.json()["error"]) == (400, "unsupported_protocol")
         assert (
             pushed.json()["reason"]
-            == f"this hub speaks protocol 4 (and accepts 2, 3), not {version}"
+            == f"this hub speaks protocol 5 (and accepts 2, 3, 4), not {version}"
         )
         assert not FishObservation.objects.filter(uid=catch["observation_uid"]).exists()
-    for pull_version in (None, 1, 5):  # no version at all is protocol 1's pull
+    for pull_version in (None, 1, 6):  # no version at all is protocol 1's pull
         pulled = device.pull(pull_version)
         assert (pulled.status_code, pulled.json()["error"]) == (400, "unsupported_protocol")
     paths = httpx.get(f"{live_hub.url}/api/schema/", params={"format": "json"}).json()["paths"]
     push = paths["/api/v1/sites/{site}/push"]["post"]
-    assert push["description"].startswith("This hub speaks protocol 4 (and accepts 2, 3);")
+    assert push["description"].startswith("This hub speaks protocol 5 (and accepts 2, 3, 4);")
     pull = paths["/api/v1/sites/{site}/changes"]["get"]
     (version,) = [p for p in pull["parameters"] if p["name"] == "protocol_version"]
-    assert version["description"].endswith("(this hub: 4 (and accepts 2, 3))")
+    assert version["description"].endswith("(this hub: 5 (and accepts 2, 3, 4))")
+
+
+def test_a_protocol_5_face_image_kept_on_the_device_is_not_awaited(
+    live_hub: HubProcess, site_slug: str
+) -> None:
+    """``withheld`` (protocol 5) marks the photo; a protocol-4 device's photo says nothing,
+    and is awaited as before."""
+    newer, v4 = (HttpDevice.register(live_hub, site_slug) for _ in range(2))
+    person = e.person(site_slug)
+    assert newer.push(5, e.entry("person", "upsert", person)).json()["rejected"] == []
+    kept = e.photo(b"face", person_uid=person["person_uid"]) | {"withheld": True}
+    assert newer.push(5, e.entry("photo", "upsert", kept)).json()["rejected"] == []
+    older = e.photo(b"another face", person_uid=person["person_uid"])
+    assert v4.push(4, e.entry("photo", "upsert", older)).json()["rejected"] == []
+    assert Photo.objects.get(uid=kept["photo_uid"]).withheld
+    assert not Photo.objects.get(uid=older["photo_uid"]).withheld
