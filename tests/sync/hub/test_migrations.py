@@ -222,6 +222,27 @@ def test_the_staff_site_membership_migration_applies_and_reverses(upgraded: str)
     assert "hub_sitemembership" not in connections[upgraded].introspection.table_names()
 
 
+def test_the_photo_withheld_migration_applies_and_reverses(upgraded: str) -> None:
+    """0038 adds one column with a default: migrated back to 0037 a hub loses it, and
+    gains it again. (Migrated up from nothing, all the other apps first: auth's permission
+    names are only wide enough after its own later migrations.)"""
+    before = ("hub", "0037_siteless_erasure")
+
+    def columns() -> set[str]:
+        with connections[upgraded].cursor() as cursor:
+            described = connections[upgraded].introspection.get_table_description(
+                cursor, "hub_photo"
+            )
+        return {column.name for column in described}
+
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    assert "withheld" in columns()
+    call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
+    assert "withheld" not in columns()
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    assert "withheld" in columns()
+
+
 def test_the_models_need_no_migration_the_hub_lacks() -> None:
     """``makemigrations --check`` exits 1 when a model changed without its migration."""
     call_command("makemigrations", "hub", "--check", "--dry-run", verbosity=0)
