@@ -223,10 +223,10 @@ def test_the_staff_site_membership_migration_applies_and_reverses(upgraded: str)
 
 
 def test_the_photo_withheld_migration_applies_and_reverses(upgraded: str) -> None:
-    """0038 adds one column with a default: migrated back to 0037 a hub loses it, and
+    """0039 adds one column with a default: migrated back to 0038 a hub loses it, and
     gains it again. (Migrated up from nothing, all the other apps first: auth's permission
     names are only wide enough after its own later migrations.)"""
-    before = ("hub", "0037_siteless_erasure")
+    before = ("hub", "0038_person_journaled_at")
 
     def columns() -> set[str]:
         with connections[upgraded].cursor() as cursor:

@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hub", "0037_siteless_erasure"),
+        ("hub", "0038_person_journaled_at"),
     ]
 
     operations = [
