@@ -223,10 +223,10 @@ def test_the_staff_site_membership_migration_applies_and_reverses(upgraded: str)
 
 
 def test_the_photo_withheld_migration_applies_and_reverses(upgraded: str) -> None:
-    """0039 adds one column with a default: migrated back to 0038 a hub loses it, and
+    """0040 adds one column with a default: migrated back to 0039 a hub loses it, and
     gains it again. (Migrated up from nothing, all the other apps first: auth's permission
     names are only wide enough after its own later migrations.)"""
-    before = ("hub", "0038_person_journaled_at")
+    before = ("hub", "0039_fish_status_familiarity")
 
     def columns() -> set[str]:
         with connections[upgraded].cursor() as cursor:

@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hub", "0038_person_journaled_at"),
+        ("hub", "0039_fish_status_familiarity"),
     ]
 
     operations = [
