@@ -207,7 +207,10 @@ def test_a_protocol_4_catch_keeps_the_packs_verdict_and_older_devices_never_see_
     queue = operator.get("/admin/hub/fishreview/", {"site__id__exact": stored.site_id})
     page = queue.content.decode()
     assert "unknown: below the pack&#x27;s open-set threshold" in page
-    assert f"no fish: failed the pack&#x27;s quality gate ({blank})" in page
+    assert (
+        "no fish: failed the pack&#x27;s quality gate, or like none of its species"
+        f" ({blank})" in page
+    )
     from_v3 = e.observation(pack_version=PACK)  # a protocol-3 device's: no status key at all
     assert v3.push(3, e.entry("fish_observation", "upsert", from_v3)).json()["rejected"] == []
     assert FishObservation.objects.get(uid=from_v3["observation_uid"]).status is None
