@@ -385,21 +385,24 @@ def _data_among(data: Path | None, arguments: list[str]) -> tuple[Path | None, l
     """``--data`` given after the Django command's name (``manage createsuperuser --data
     DIR``), taken as the hub's: left to Django, its parser read it as ``--database`` (an
     abbreviation) and refused the folder, after the default data folder's PostgreSQL had
-    started. The hub's own ``--data``, given before the name, wins if both are."""
+    started. Only before a ``--`` (what follows is the command's own, a client's for
+    ``dbshell``); given twice, or with an option for a value, it is refused."""
     rest: list[str] = []
-    found: str | None = None
+    found: list[str] = []
     words = iter(arguments)
     for word in words:
-        if word == "--data":
-            found = next(words, "")
+        if word == "--":
+            rest += [word, *words]
+        elif word == "--data":
+            found.append(next(words, ""))
         elif word.startswith("--data="):
-            found = word.removeprefix("--data=")
+            found.append(word.removeprefix("--data="))
         else:
             rest.append(word)
-    if found is None:
-        return data, arguments
     if not found:
+        return data, arguments
+    if len(found) > 1 or data is not None:
+        raise argparse.ArgumentTypeError("given twice")
+    if not found[0] or found[0].startswith("-"):
         raise argparse.ArgumentTypeError("expected a folder")
-    if data is not None:
-        raise argparse.ArgumentTypeError("given twice, before and after the command's name")
-    return data_folder(found), rest
+    return data_folder(found[0]), rest

@@ -270,6 +270,19 @@ def test_manage_takes_data_after_the_django_command_too(hub_database: str, tmp_p
     twice = _jaga_hub(tmp_path, "manage", "--data", "a", "check", "--data=b",
                       DATABASE_URL=hub_database)  # fmt: skip
     assert twice.returncode == 2
-    assert twice.stderr.strip() == (
-        "jaga hub manage: error: argument --data: given twice, before and after the command's name"
+    assert twice.stderr.strip() == "jaga hub manage: error: argument --data: given twice"
+
+
+def test_manage_leaves_what_follows_a_double_dash_and_refuses_odd_data() -> None:
+    """A review found ``dbshell -- --data x`` (the client's own words) taken as the hub's
+    folder, ``--data a --data b`` after the name read as b, and ``--data --database=x`` as a
+    folder named ``--database=x``."""
+    from sync.hub.cli import _data_among
+
+    assert _data_among(None, ["dbshell", "--", "--data", "x"]) == (
+        None,
+        ["dbshell", "--", "--data", "x"],
     )
+    for odd in (["check", "--data", "a", "--data", "b"], ["check", "--data", "--database=x"]):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _data_among(None, odd)
