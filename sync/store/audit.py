@@ -275,6 +275,23 @@ def _problem(row: tuple[Any, ...], expected_sequence: int, prev_hash: str) -> st
     return None
 
 
+def page_problem(rows: list[tuple[Any, ...]]) -> str | None:
+    """The first break within ``rows`` (raw rows, consecutive, as ``links`` gives them):
+    an entry whose hash does not match its contents, or that does not follow the one before
+    it; None if they hold. What a page shown to someone can check without walking the whole
+    chain (``verify`` does)."""
+    for before, row in zip([None, *rows], rows, strict=False):
+        if before is not None:
+            problem = _problem(row, before[0] + 1, before[7])
+        elif entry_hash(row[:7]) != row[7]:
+            problem = f"entry {row[0]} was edited: its hash does not match its contents"
+        else:
+            problem = None
+        if problem is not None:
+            return problem
+    return None
+
+
 _REWOUND = "entries were removed or rewritten, or the store restored from an older backup"
 
 

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from sync import plural
 from sync.cli_errors import MAX_COUNT, positive_count, reporting
-from sync.store.audit import terminal_text
+from sync.store.audit import page_problem, terminal_text
 from sync.store.cli import common_options, open_store_of
 
 OUT_OF_REACH = 4  # audit verify: the recorded head cannot be checked here, not a break
@@ -158,6 +158,15 @@ def _audit_show(args: argparse.Namespace) -> int:
         note(f"no entries{after} (the newest is {head})")
     elif more:
         note(f"more follow: jaga audit show --after {rows[-1][0]}")
+    # Shown is not vouched for: entries edited in the file would read as genuine.
+    problem = page_problem(rows)
+    if problem is not None:
+        print(
+            f"audit chain BROKEN among these entries: {problem}; what is shown from there on"
+            " is not what was recorded (jaga audit verify checks the whole chain)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -184,7 +193,16 @@ def _json_line(row: tuple[Any, ...]) -> str:
         "actor": actor,
         "action": action,
         "subject": subject,
-        "details": json.loads(details),
+        "details": _details(details),
         "entry_hash": entry_hash,
     }
     return json.dumps(entry)
+
+
+def _details(text: str) -> Any:
+    """The entry's details as the object they were recorded as; as the text stored where
+    that is no longer JSON (the file edited: the page check says where the chain broke)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

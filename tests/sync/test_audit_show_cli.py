@@ -12,7 +12,7 @@ from main import main
 from sync.store import AccessEvent, Passphrase, Store, SystemClock
 from sync.store.retention import DEFAULT_KEEP_DAYS
 from tests.sync.conftest import FAST, FakeClock
-from tests.sync.test_store_audit import fill_chain
+from tests.sync.test_store_audit import fill_chain, tamper
 from tests.sync.test_store_cli import PASSPHRASE, add_person, cli_store, jaga
 from tests.sync.test_store_retention import DEVICE, anchor, decide
 
@@ -197,3 +197,28 @@ def test_showing_the_trail_writes_nothing_to_it(
     with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.audit.head() == before
     capsys.readouterr()
+
+
+def test_entries_edited_in_the_file_are_shown_with_the_break_and_a_failure(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A review found an entry rewritten in the file (the actor) shown as genuine, exit 0,
+    and damaged details made ``--json`` end in a JSONDecodeError traceback."""
+    add_person(cli_store)
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        tamper(store, "UPDATE audit_log SET actor = 'someone-else' WHERE sequence = 2")
+        store.database.connection.execute(
+            "UPDATE audit_log SET details = 'not json {' WHERE sequence = 1"
+        )  # the guards are dropped already
+    capsys.readouterr()
+
+    assert jaga("audit", "show") == 1
+    captured = capsys.readouterr()
+    assert sequences_shown(captured.out.splitlines())[:2] == [1, 2]  # still shown, for the record
+    assert captured.err.strip().startswith("audit chain BROKEN among these entries: entry 1 was")
+
+    assert jaga("audit", "show", "--json") == 1
+    captured = capsys.readouterr()
+    shown_json = [json.loads(line) for line in captured.out.splitlines()]
+    assert shown_json[0]["details"] == "not json {"  # as stored
+    assert "BROKEN" in captured.err and "Traceback" not in captured.err
