@@ -74,6 +74,11 @@ class ReplacedStoreUnsyncedError(StoreError):
     acknowledged (``discard_unsynced`` to go on)."""
 
 
+class RestoreOtherSiteError(StoreError):
+    """A restore over a registered store would bring another site's (or another hub's)
+    records onto this device, where that site's erasures never reach them."""
+
+
 class KeySourceError(StoreError):
     """No passphrase or key file was given (nor a code asked for at the same prompt), or the
     key file is unusable."""

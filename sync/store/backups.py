@@ -16,7 +16,9 @@ sync), naming how many of each, unless told to discard them (``discard_unsynced`
 restored store's audit entry says how many it did. A change the backup holds is not lost,
 even where its outbox entry left the backup once acknowledged (``sync.store.unsynced``). The
 restored copy keeps the replaced store's registration with the hub, whatever the backup's
-(``sync.store.registration``): the restored store is still this device.
+(``sync.store.registration``): the restored store is still this device. Over a registered
+store, a backup of another site or hub, or holding another site's records, is refused
+(``sync.store.restore_site``): that site's erasures would never reach them here.
 While the copy takes its place, the old files are kept aside under a name no earlier restore
 used (hard links, so the old store stays in place until the restored copy replaces it, and is
 put back should that fail). Once the restored store has opened and its audit entry is
@@ -67,6 +69,7 @@ from sync.store.erasures import Erasure, carry_erasures, recorded_erasures
 from sync.store.in_use import sole_use
 from sync.store.keys import KeyHeader, KeySource
 from sync.store.registration import KeptRegistration, Rows, keep_registration, registration_rows
+from sync.store.restore_site import records_by_site, refuse_other_site
 from sync.store.store import SIDE_FILES, Store, remove_with_side_files
 from sync.store.unsynced import Unsynced
 
@@ -144,8 +147,10 @@ def restore(
     backup does not hold whose bytes were never uploaded (``sync.store.unsynced``: a change
     the backup holds, queued or its record as the entry sends it, is not lost), the restore is
     refused (``ReplacedStoreUnsyncedError``, naming how many of each kind) unless
-    ``discard_unsynced``; nothing is changed then. The restored copy keeps the replaced
-    store's registration with the hub (``sync.store.registration``). While another process
+    ``discard_unsynced``; nothing is changed then. Over a registered store, a backup of
+    another site or hub, or holding another site's records, is refused first
+    (``RestoreOtherSiteError``, ``sync.store.restore_site``). The restored copy keeps the
+    replaced store's registration with the hub (``sync.store.registration``). While another process
     has the store
     at ``target`` open, the restore is refused (``StoreInUseError``), before anything is read
     or written.
@@ -190,6 +195,9 @@ def _restore(
             report = restored.integrity()
             if not report.ok:
                 raise StoreCorruptError(f"backup {backup_path} is damaged: {report.problems[0]}")
+            if replaced:  # before anything else: another site's data has no place here
+                refuse_other_site(backup_path, restored, target, here=replaced.registration,
+                                  here_sites=replaced.sites)  # fmt: skip
             discarded = _unsynced_lost(restored, replaced, target, discard=discard_unsynced)
             carried = _carry(restored, replaced, operator)
             kept = keep_registration(restored, replaced.registration) if replaced else None
@@ -247,6 +255,7 @@ class _Replaced:
     unuploaded: frozenset[str] = frozenset()  # photo uids: ``unsynced.unuploaded``
     key: bytes | None = field(default=None, repr=False)  # its key: what its spool is under
     registration: Rows = field(default_factory=dict, repr=False)  # it holds the token
+    sites: frozenset[str] = frozenset()  # named by its records: ``sync.store.restore_site``
 
 
 def _read_replaced(target: Path, source: KeySource, config: StoreConfig | None) -> _Replaced:
@@ -257,6 +266,7 @@ def _read_replaced(target: Path, source: KeySource, config: StoreConfig | None) 
             return _Replaced(
                 recorded_erasures(replaced), unsynced.unsynced(replaced),
                 unsynced.unuploaded(replaced), replaced.key, registration_rows(replaced),
+                frozenset(count.site for count in records_by_site(replaced.database)),
             )  # fmt: skip
     except (StoreError, ValueError) as error:  # damaged, another key, not a store
         raise ReplacedStoreUnreadableError(

@@ -8,14 +8,14 @@ templates leave the outbox), back up (B), restore A, restore B."""
 from __future__ import annotations
 
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 
 from sync.client.config import Registration
 from sync.client.state import ensure_schema, registration_values, save_registration
-from sync.errors import ReplacedStoreUnsyncedError
+from sync.errors import RecordNotFoundError, ReplacedStoreUnsyncedError, RestoreOtherSiteError
 from sync.store import Passphrase, Store, backup, restore
 from tests.sync.client.devices import (
     PASSPHRASE,
@@ -113,3 +113,56 @@ def test_a_backup_of_another_registration_does_not_take_this_devices_place(
     assert restored.registration.backup_had is not None
     assert restored.registration.backup_had.device_id == _registration(other)["device_id"]
     assert restored.registration.words().startswith("WARNING: the backup was registered as")
+
+
+def _site_kiosk(tmp_path: Path, hub_url: str, site: str, badge: str) -> tuple[Path, str]:
+    """A kiosk registered to ``site`` holding one person, synced; the store and the person."""
+    path = tmp_path / badge / "jaga.db"
+    with Store.create(path, KEY, config=FAST) as store:
+        uid = enrol(store, site, badge, seed=len(site) + len(badge))
+        registration = register(hub_url, site, f"kiosk-{badge}")
+        ensure_schema(store.database)
+        save_registration(store.database, registration, store.clock.now(), send_face_images=False)
+        with httpx.Client() as http:
+            Device(path, registration).client(store, http).sync_once()
+        assert drained(store)
+    return path, uid
+
+
+def _sync(path: Path) -> None:
+    with Store.open(path, KEY, config=FAST) as store, httpx.Client() as http:
+        values = registration_values(store.database)
+        registration = Registration(
+            values["hub_url"], values["site"], UUID(values["device_id"]), values["device_token"]
+        )
+        Device(path, registration).client(store, http).sync_once()
+        assert drained(store)
+
+
+def test_another_sites_backup_is_refused_until_this_device_is_registered_to_that_site(
+    live_hub: HubProcess, tmp_path: Path
+) -> None:
+    """Kiosk X's backup restored over kiosk Y (another site) would keep X-1 on Y for good:
+    Y pulls only site Y's changes, so the hub's erasure of X-1 would never reach it. Refused,
+    nothing changed; once Y is registered to site X (a code of that site), the same restore
+    goes through, and the hub's erasure of X-1 reaches it at its next sync."""
+    x, y = f"site-{uuid4().hex[:12]}", f"site-{uuid4().hex[:12]}"
+    kiosk_x, person_x = _site_kiosk(tmp_path, live_hub.url, x, "X-1")
+    with Store.open(kiosk_x, KEY, config=FAST) as store:
+        backup(store, tmp_path / "X.db", operator="ops")
+    kiosk_y, _ = _site_kiosk(tmp_path, live_hub.url, y, "Y-1")
+    with pytest.raises(RestoreOtherSiteError) as refused:
+        _restore(tmp_path / "X.db", kiosk_y)
+    assert f"registered to site {x}" in str(refused.value) and y in str(refused.value)
+    with Store.open(kiosk_y, KEY, config=FAST) as store:
+        assert [p.external_id for p, _ in store.people.listing()] == ["Y-1"]
+    with Store.open(kiosk_y, KEY, config=FAST) as store:  # `jaga sync register`, site X's code
+        save_registration(store.database, register(live_hub.url, x, "kiosk-y-as-x"),
+                          store.clock.now(), send_face_images=False)  # fmt: skip
+    _restore(tmp_path / "X.db", kiosk_y)
+    with Store.open(kiosk_x, KEY, config=FAST) as store:
+        store.people.erase(person_x, operator="officer-7", reason="asked")
+    _sync(kiosk_x)
+    _sync(kiosk_y)
+    with Store.open(kiosk_y, KEY, config=FAST) as store, pytest.raises(RecordNotFoundError):
+        store.people.get(person_x)
