@@ -9,7 +9,8 @@ it back. A backup made under an earlier registration, or by another device, woul
 store that one (two devices holding one token). So a restore over a registered store
 writes the replaced store's registration into the restored copy, rows as they were (their
 ``updated_at`` is when the device registered, which ``sync.store.resend`` reads), whenever
-the backup's differs. The hub judges the restored audit chain as any restore's: a break
+the backup's differs (a backup of another site or hub is refused before this:
+``sync.store.restore_site``). The hub judges the restored audit chain as any restore's: a break
 the operator acknowledges in its admin.
 
 The pull cursors and log tips stay the backup's: they say which of the hub's changes the
@@ -49,7 +50,8 @@ class KeptRegistration:
 
     def words(self) -> str:
         """What ``jaga store restore`` says of it: a warning when the backup was another
-        device's (its records, of another site perhaps, now sync as this device's)."""
+        device's (of this site and hub: another's is refused, ``sync.store.restore_site``;
+        its records now sync as this device's)."""
         here = self.identity.words()
         if self.backup_had is None:
             return f"the restored store stays registered with the hub as this device ({here})"
