@@ -93,7 +93,21 @@ def put_values(database: Database, values: Mapping[str, str], now: datetime) -> 
 def save_registration(
     database: Database, registration: Registration, now: datetime, *, send_face_images: bool
 ) -> None:
-    """Keep what registration returned; a new registration replaces the old one whole.
+    """Keep what registration returned; a new registration replaces the old one whole
+    (``write_registration``, then the purge it owes)."""
+    with database.write() as connection:
+        dropped = write_registration(
+            connection, registration, now, send_face_images=send_face_images
+        )
+    if dropped:
+        database.purge(wait=True)
+
+
+def write_registration(
+    connection: Any, registration: Registration, now: datetime, *, send_face_images: bool
+) -> int:
+    """Inside the caller's write transaction: keep the registration; returns how many pulled
+    changes set aside it deleted (a purge is then owed: the caller runs it after commit).
 
     Pulled changes set aside for another site than the one registered are deleted (and
     purged from the store's files: they hold names and face vectors): they are tried again
@@ -108,21 +122,20 @@ def save_registration(
         "device_token": registration.token,
         FACE_IMAGES_NAME: "1" if send_face_images else "0",
     }
-    with database.write() as connection:
-        for name, value in values.items():
-            put_value(connection, name, value, now)
-        dropped = connection.execute(
-            "SELECT DISTINCT site FROM deferred_changes WHERE site != ?", (registration.site,)
-        ).fetchall()
-        for (site,) in dropped:
-            connection.execute("DELETE FROM sync_state WHERE name = ?", (cursor_name(site),))
-        left = connection.execute(
-            "DELETE FROM deferred_changes WHERE site != ?", (registration.site,)
-        ).rowcount
-        if left:
-            owe_purge(connection)
+    for name, value in values.items():
+        put_value(connection, name, value, now)
+    dropped = connection.execute(
+        "SELECT DISTINCT site FROM deferred_changes WHERE site != ?", (registration.site,)
+    ).fetchall()
+    for (site,) in dropped:
+        connection.execute("DELETE FROM sync_state WHERE name = ?", (cursor_name(site),))
+    deleted = connection.execute(
+        "DELETE FROM deferred_changes WHERE site != ?", (registration.site,)
+    )
+    left = int(deleted.rowcount)
     if left:
-        database.purge(wait=True)
+        owe_purge(connection)
+    return left
 
 
 def record_upload(
