@@ -254,8 +254,9 @@ def _operator() -> str:
 
 def _register(args: argparse.Namespace) -> int:
     from sync.client.config import Registration, check_hub_url
+    from sync.client.moved_site import register_moving
     from sync.client.site_records import register_for_records, unsent_by_site
-    from sync.client.state import ensure_schema, save_registration
+    from sync.client.state import ensure_schema
     from sync.client.transport import hub_http_client
 
     hub_url = check_hub_url(args.hub)
@@ -266,10 +267,16 @@ def _register(args: argparse.Namespace) -> int:
         with hub_http_client() as http:
             result = register_for_records(http, hub_url, code, unsent)
         registration = Registration(hub_url, result.site, result.device_id, result.token)
-        save_registration(
-            store.database, registration, store.clock.now(), send_face_images=args.face_images
+        left = register_moving(
+            store,
+            registration,
+            store.clock.now(),
+            send_face_images=args.face_images,
+            operator=_operator(),
         )
     print(f"registered device {result.device_id} of site {result.site} with {hub_url}")
+    if left is not None:
+        print(left.words())
     return 0
 
 

@@ -1,0 +1,156 @@
+"""A device registered to another site (or hub) keeps none of the old site's people.
+
+A device pulls only its own site's log. Registered again with a code of another site (a
+kiosk moved from gate X to gate Y), the people it pulled from X, and those it enrolled there
+that the hub holds, would stay on it for good: X's erasures never reach it any more, and
+their templates would verify at Y's gate. So ``jaga sync register``, in the transaction that
+keeps the new registration, removes every person not of the new site (every person, when the
+hub is another one) as an erasure does (``sync.store.people.remove_person``: templates and
+photos with them, and a purge owed, so the bytes leave the store's files), each with a
+``person.left_site`` audit entry saying why. They are not erased anywhere else: the hub holds
+them, and a device registered back to X pulls them again, since X's pull cursor and log tip
+go too.
+
+A person with records still to push is kept: the register check lets that happen only for
+records the operator left unsent on purpose (``--strand-records``), and those exist nowhere
+but here; removing them would lose them. ``jaga sync register`` says how many it kept.
+A registration to the same site of the same hub (a new device id, say) removes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sync import plural
+from sync.client.config import Registration
+from sync.client.full_pull import full_pull_name, pulled_with_name
+from sync.client.log_epoch import log_epoch_name
+from sync.client.state import cursor_name, log_seal_name, log_tip_name, write_registration
+from sync.store import Store
+from sync.store.people import remove_person
+from sync.store.state_rows import get_value
+
+LEFT_SITE_ACTION = "person.left_site"
+
+# People named by an entry still to push (queued, or sent without an answer yet): a person
+# entry by its uid, a template or photo by the person it belongs to.
+_UNSENT_PEOPLE = """
+SELECT coalesce(json_extract(payload, '$.person_uid'), entity_uid) FROM outbox
+WHERE state IN ('queued', 'sent') AND entity IN ('person', 'face_template', 'photo')
+"""
+# What a device keeps of each site it pulls, by the site's slug.
+_SITE_STATE_NAMES = (
+    cursor_name,
+    log_tip_name,
+    log_seal_name,
+    log_epoch_name,
+    full_pull_name,
+    pulled_with_name,
+)
+
+
+@dataclass(frozen=True)
+class LeftSite:
+    """What registering to another site removed: ``removed`` people of the old registration
+    (``site``), ``kept`` with records still to push."""
+
+    site: str
+    removed: int
+    kept: int
+
+    def words(self) -> str:
+        """The one line ``jaga sync register`` prints."""
+        said = (
+            f"removed {plural.counted(self.removed, 'person', 'people')} of site {self.site}"
+            " from this store (the hub holds them; this device no longer pulls their site)"
+        )
+        if self.kept:
+            said += (
+                f"; kept {plural.counted(self.kept, 'person', 'people')} of site {self.site}"
+                " with records still to push (--strand-records)"
+            )
+        return said
+
+
+def register_moving(
+    store: Store,
+    registration: Registration,
+    now: datetime,
+    *,
+    send_face_images: bool,
+    operator: str,
+) -> LeftSite | None:
+    """Keep ``registration`` (``sync.client.state.write_registration``) and, when the store
+    was registered to another site or hub, remove the old site's people and pull state in the
+    same transaction; None when it was not (first registration, or the same site again)."""
+    left = None
+    with store.database.write() as connection:
+        old = _registered(connection)
+        if old is not None and old != (_hub(registration.hub_url), registration.site):
+            left = _leave(connection, store, old, registration, operator)
+        dropped = write_registration(
+            connection, registration, now, send_face_images=send_face_images
+        )
+    if dropped or (left is not None and left.removed):
+        store.database.purge(wait=True)
+    return left
+
+
+def _registered(connection: Any) -> tuple[str, str] | None:
+    """The (hub, site) the store is registered to now; None if it is not."""
+    hub, site = get_value(connection, "hub_url"), get_value(connection, "site")
+    if hub is None or site is None or get_value(connection, "device_token") is None:
+        return None
+    return _hub(hub), site
+
+
+def _leave(
+    connection: Any, store: Store, old: tuple[str, str], new: Registration, operator: str
+) -> LeftSite:
+    old_hub, old_site = old
+    same_hub = old_hub == _hub(new.hub_url)
+    # Another hub's site of the same slug is another site: everyone goes then.
+    query = "SELECT person_uid FROM people" + (" WHERE site != ?" if same_hub else "")
+    rows = connection.execute(query, (new.site,) if same_hub else ()).fetchall()
+    unsent = {str(uid) for (uid,) in connection.execute(_UNSENT_PEOPLE).fetchall()}
+    reason = (
+        f"registered to site {new.site} at {_hub(new.hub_url)}: this device no longer pulls"
+        f" site {old_site} at {old_hub}, whose hub holds this person"
+    )
+    removed = kept = 0
+    for (uid,) in rows:
+        if str(uid) in unsent:
+            kept += 1
+            continue
+        removal = remove_person(connection, store.outbox, str(uid))
+        if removal is None:
+            continue
+        store.audit.append(
+            connection,
+            actor=operator,
+            action=LEFT_SITE_ACTION,
+            subject=str(uid),
+            details=removal.details(reason),
+        )
+        removed += 1
+    _drop_site_state(connection, old_site if same_hub else None)
+    return LeftSite(old_site, removed, kept)
+
+
+def _drop_site_state(connection: Any, site: str | None) -> None:
+    """Forget what was pulled of ``site`` (None: of every site, the hub being another): a
+    device registered back to it pulls it from the start, the people removed included."""
+    for name in _SITE_STATE_NAMES:
+        if site is not None:
+            connection.execute("DELETE FROM sync_state WHERE name = ?", (name(site),))
+            continue
+        prefix = name("")
+        connection.execute(
+            "DELETE FROM sync_state WHERE substr(name, 1, ?) = ?", (len(prefix), prefix)
+        )
+
+
+def _hub(url: str) -> str:
+    return url.rstrip("/")  # as ``jaga sync register`` keeps it
