@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
+from sync.store import Passphrase, Store
 from tests.sync.client import faults
 from tests.sync.client.devices import PASSPHRASE, Device, new_device
 from tests.sync.client.faultproxy import FaultProxy
+from tests.sync.conftest import FAST
 from tests.sync.hub.hubfixtures import (
     device_pack_loader,
     provide_hub_database,
@@ -43,6 +45,18 @@ def live_hub(hub_database: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield hub
     finally:
         hub.kill()  # a graceful stop waits out gunicorn's 10 s graceful timeout; nothing to keep
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A new store of the command-line tests, its passphrase in the environment and no
+    registration taken from it (``JAGA_HUB_URL`` and the rest unset)."""
+    path = tmp_path / "jaga.db"
+    Store.create(path, Passphrase(PASSPHRASE), config=FAST).close()
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    for name in ("JAGA_HUB_URL", "JAGA_SYNC_SITE", "JAGA_SYNC_DEVICE_ID", "JAGA_SYNC_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return path
 
 
 @pytest.fixture

@@ -20,16 +20,6 @@ from tests.sync.conftest import FAST
 from tests.sync.hub.hubkit import HubProcess
 
 
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "jaga.db"
-    Store.create(path, Passphrase(PASSPHRASE), config=FAST).close()
-    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
-    for name in ("JAGA_HUB_URL", "JAGA_SYNC_SITE", "JAGA_SYNC_DEVICE_ID", "JAGA_SYNC_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    return path
-
-
 def register(
     db: Path, hub: HubProcess, site_slug: str, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

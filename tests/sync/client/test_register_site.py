@@ -22,16 +22,6 @@ from tests.sync.conftest import FAST
 from tests.sync.hub.hubkit import HubProcess
 
 
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "jaga.db"
-    Store.create(path, Passphrase(PASSPHRASE), config=FAST).close()
-    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
-    for name in ("JAGA_HUB_URL", "JAGA_SYNC_SITE", "JAGA_SYNC_DEVICE_ID", "JAGA_SYNC_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    return path
-
-
 def enrolled(db: Path, site: str, people: int, events: int = 0) -> None:
     """People enrolled (and decisions recorded) while the device was not registered."""
     with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
