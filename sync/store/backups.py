@@ -68,7 +68,14 @@ from sync.store.database import (
 from sync.store.erasures import Erasure, carry_erasures, recorded_erasures
 from sync.store.in_use import sole_use
 from sync.store.keys import KeyHeader, KeySource
-from sync.store.registration import KeptRegistration, Rows, keep_registration, registration_rows
+from sync.store.registration import (
+    Identity,
+    KeptRegistration,
+    Rows,
+    keep_registration,
+    registered_as,
+    registration_rows,
+)
 from sync.store.restore_site import records_by_site, refuse_other_site
 from sync.store.store import SIDE_FILES, Store, remove_with_side_files
 from sync.store.unsynced import Unsynced
@@ -121,6 +128,9 @@ class Restored:
     """The replaced store's registration, written into the restored copy in place of the
     backup's (none, an earlier one, another device's: ``sync.store.registration``); None:
     the backup's was the same, or the replaced store had none (or was not read)."""
+    unchecked_registration: Identity | None = None
+    """The backup's registration, kept as it is because the replaced store was not read
+    (``carry_erasures`` False): nothing checked that it is this device's, or of its site."""
 
 
 def restore(
@@ -201,6 +211,7 @@ def _restore(
             discarded = _unsynced_lost(restored, replaced, target, discard=discard_unsynced)
             carried = _carry(restored, replaced, operator)
             kept = keep_registration(restored, replaced.registration) if replaced else None
+            unchecked = None if replaced else registered_as(restored)
             key, slot, store_config = (
                 restored.key,
                 restored.header.current,
@@ -230,7 +241,7 @@ def _restore(
         )
     remove_replaced_stores(target)  # the restore is done: nothing is put back from it now
     pending = pending_catches.pending_count(target, key, store_config)
-    return Restored(moved is not None, carried, discarded, pending, kept)
+    return Restored(moved is not None, carried, discarded, pending, kept, unchecked)
 
 
 def _prepare_spool(

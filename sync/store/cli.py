@@ -348,6 +348,13 @@ def _restore(args: argparse.Namespace) -> int:
         )
     if restored.registration is not None:
         print(restored.registration.words())
+    if restored.unchecked_registration is not None:
+        print(
+            "WARNING: the restored store is registered as the backup was, as"
+            f" {restored.unchecked_registration.words()}, unchecked (the replaced store was not"
+            " read): if this device is not that one, register it anew (jaga sync register, with"
+            " a new code of its own site) before it syncs, or two devices share one identity"
+        )
     return 0
 
 

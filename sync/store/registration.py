@@ -71,6 +71,12 @@ def registration_rows(store: Store) -> Rows:
     return found if "device_token" in found and "device_id" in found else {}
 
 
+def registered_as(store: Store) -> Identity | None:
+    """Which device ``store`` is registered as; None when it is not registered."""
+    rows = registration_rows(store)
+    return _identity(rows) if rows else None
+
+
 def keep_registration(restored: Store, rows: Rows) -> KeptRegistration | None:
     """Write ``rows`` (the replaced store's registration) into ``restored`` when its own
     differs; None when there is nothing to write (no registration, or the same one)."""

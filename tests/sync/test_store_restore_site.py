@@ -137,3 +137,31 @@ def test_over_an_unregistered_store_any_backup_restores_as_before(tmp_path: Path
     restored = restore(nightly, here, KEY, operator="ops", force=True, config=FAST,
                        discard_unsynced=True)  # fmt: skip
     assert restored.registration is None and _badges(here) == ["X-1"]
+
+
+def test_a_restore_that_reads_no_replaced_store_says_whose_registration_it_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A review found ``--no-carry-erasures`` (the replaced store not read, so neither the
+    site check nor the kept registration runs) turning a site-y kiosk into site-x's device 1,
+    silently. The store it replaces cannot be read then (the flag is for that), so the
+    restore cannot refuse: it says whose identity the restored store has, and what to do."""
+    from main import main
+
+    nightly = _backup_of(tmp_path, site="site-x", registered=_registration("site-x", 1))
+    here = _store(tmp_path / "kiosk" / "jaga.db", site="site-y", badge="Y-1",
+                  registered=_registration("site-y", 2))  # fmt: skip
+    restored = restore(nightly, here, KEY, operator="ops", force=True, config=FAST,
+                       discard_unsynced=True, carry_erasures=False)  # fmt: skip
+    assert restored.unchecked_registration is not None
+    assert restored.unchecked_registration.site == "site-x"
+
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    again = _store(tmp_path / "kiosk2" / "jaga.db", site="site-y", badge="Y-2",
+                   registered=_registration("site-y", 3))  # fmt: skip
+    argv = ["store", "restore", str(nightly), "--db", str(again), "--force",
+            "--no-carry-erasures", "--discard-unsynced"]  # fmt: skip
+    assert main(argv) == 0
+    said = capsys.readouterr().out
+    assert "WARNING: the restored store is registered as the backup was" in said
+    assert f"device {UUID(int=1)} of site site-x" in said and "register it anew" in said
