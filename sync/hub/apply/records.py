@@ -71,7 +71,9 @@ def apply_photo(ctx: EntryContext, payload: PhotoUpsert) -> str:
     photo.sha256 = payload.sha256
     photo.byte_size = payload.byte_size
     photo.taken_at = payload.taken_at
-    photo.withheld = payload.withheld  # an older device's (protocol < 5) says nothing: False
+    # Only a face image is kept on the device by its site's policy; an older device's
+    # (protocol < 5) says nothing: False.
+    photo.withheld = payload.withheld and person is not None
     photo.save()
     return Outcome.APPLIED
 

@@ -275,3 +275,8 @@ def test_a_protocol_5_face_image_kept_on_the_device_is_not_awaited(
     assert v4.push(4, e.entry("photo", "upsert", older)).json()["rejected"] == []
     assert Photo.objects.get(uid=kept["photo_uid"]).withheld
     assert not Photo.objects.get(uid=older["photo_uid"]).withheld
+    # Only a face image is kept by the site's policy: a catch's photo said to be withheld (a
+    # faulty device) would hide an upload that never comes from the awaiting_upload alert.
+    catch = e.photo(b"a fish") | {"withheld": True}
+    assert newer.push(5, e.entry("photo", "upsert", catch)).json()["rejected"] == []
+    assert not Photo.objects.get(uid=catch["photo_uid"]).withheld
