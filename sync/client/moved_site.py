@@ -30,6 +30,7 @@ from sync.client.log_epoch import log_epoch_name
 from sync.client.state import cursor_name, log_seal_name, log_tip_name, write_registration
 from sync.store import Store
 from sync.store.people import remove_person
+from sync.store.registration import hub_key
 from sync.store.state_rows import get_value
 
 LEFT_SITE_ACTION = "person.left_site"
@@ -88,7 +89,10 @@ def register_moving(
     left = None
     with store.database.write() as connection:
         old = _registered(connection)
-        if old is not None and old != (_hub(registration.hub_url), registration.site):
+        if old is not None and (hub_key(old[0]), old[1]) != (
+            hub_key(registration.hub_url),
+            registration.site,
+        ):
             left = _leave(connection, store, old, registration, operator)
         dropped = write_registration(
             connection, registration, now, send_face_images=send_face_images
@@ -110,7 +114,7 @@ def _leave(
     connection: Any, store: Store, old: tuple[str, str], new: Registration, operator: str
 ) -> LeftSite:
     old_hub, old_site = old
-    same_hub = old_hub == _hub(new.hub_url)
+    same_hub = hub_key(old_hub) == hub_key(new.hub_url)
     # Another hub's site of the same slug is another site: everyone goes then.
     query = "SELECT person_uid FROM people" + (" WHERE site != ?" if same_hub else "")
     rows = connection.execute(query, (new.site,) if same_hub else ()).fetchall()

@@ -20,6 +20,7 @@ restored data holds, and the next pull goes on from there.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sync.store.state_rows import FACE_IMAGES_NAME, REGISTRATION_NAMES
 from sync.store.store import Store
@@ -69,6 +70,22 @@ def registration_rows(store: Store) -> Rows:
     )
     found = {str(name): (str(value), str(at)) for name, value, at in rows}
     return found if "device_token" in found and "device_id" in found else {}
+
+
+def hub_key(url: str) -> str:
+    """``url`` as the hub it names, for comparing: scheme and host in lower case, the
+    default port written, no trailing slash. ``http://HUB.test`` and ``http://hub.test:80/``
+    are one hub; a hub reached by its address and by its name cannot be told to be one."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:  # not a port: compared as written
+        return url.rstrip("/")
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}{parts.path.rstrip('/')}"
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def registered_as(store: Store) -> Identity | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from sync import plural
 from sync.errors import RestoreOtherSiteError
 from sync.store.database import Database
-from sync.store.registration import Rows, registration_rows
+from sync.store.registration import Rows, hub_key, registration_rows
 from sync.store.store import Store
 
 # The tables whose rows name a site, and how to count them in a refusal.
@@ -80,9 +80,10 @@ def _other_registration(backup: Rows, site: str, hub: str) -> tuple[str, str] | 
     if not backup:
         return None  # made before registering: its records say whose it is
     there, there_hub = _value(backup, "site"), _hub(backup)
-    if there == site and there_hub == hub:
+    if there == site and hub_key(there_hub) == hub_key(hub):
         return None  # another device of this site, perhaps: kept as this device
-    where = f"site {there}" if there_hub == hub else f"site {there} of the hub at {there_hub}"
+    same_hub = hub_key(there_hub) == hub_key(hub)
+    where = f"site {there}" if same_hub else f"site {there} of the hub at {there_hub}"
     return where, f"was registered to site {there} at {there_hub}"
 
 

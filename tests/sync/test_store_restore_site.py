@@ -165,3 +165,17 @@ def test_a_restore_that_reads_no_replaced_store_says_whose_registration_it_kept(
     said = capsys.readouterr().out
     assert "WARNING: the restored store is registered as the backup was" in said
     assert f"device {UUID(int=1)} of site site-x" in said and "register it anew" in said
+
+
+@pytest.mark.parametrize("spelled", ["http://HUB.test", "http://hub.test:80/"])
+def test_the_same_hub_spelled_otherwise_is_the_same_hub(tmp_path: Path, spelled: str) -> None:
+    """A review found a backup registered at ``http://HUB.test`` (or with the default port)
+    refused over a store registered at ``http://hub.test``, its message naming "the hub at
+    http://HUB.test" as another: the same site of the same hub restores, as this device."""
+    nightly = _backup_of(tmp_path, site="site-y", registered=_registration("site-y", 1, spelled))
+    here = _store(tmp_path / "kiosk" / "jaga.db", site="site-y", badge="Y-1",
+                  registered=_registration("site-y", 2))  # fmt: skip
+    restored = restore(nightly, here, KEY, operator="ops", force=True, config=FAST,
+                       discard_unsynced=True)  # fmt: skip
+    assert restored.registration is not None  # kept as this device's
+    assert _badges(here) == ["X-1"]
