@@ -128,6 +128,7 @@ class Pusher:
         """Send one batch and settle it; on any failure the batch goes back to the queue."""
         wire, unsendable = _to_wire(entries, self._policy)
         keys = [entry.idempotency_key for entry in entries]
+        self._store.outbox.note_withheld(_told_withheld(wire))
         self._store.outbox.mark_sent(keys)
         refusals = {entry.idempotency_key: entry.refusals for entry in entries}
         try:
@@ -248,10 +249,22 @@ def _to_wire(
     return wire, unsendable
 
 
+def _told_withheld(wire: list[OutboxEntry]) -> dict[str, bool]:
+    """Each photo upsert's key, and whether this send tells the hub its bytes stay here."""
+    return {
+        str(entry.idempotency_key): entry.payload.get("withheld") is True
+        for entry in wire
+        if (entry.entity, entry.operation) == ("photo", "upsert")
+    }
+
+
 def to_wire(entry: StoredEntry, policy: SitePolicy = DEFAULT_POLICY) -> OutboxEntry:
     payload = entry.payload()
-    if _withheld_face_image(entry, payload, policy):
-        payload = payload | {"withheld": True}
+    if entry.entity == "photo" and entry.operation == "upsert":
+        # Decided now, whatever an earlier send of this entry said (``Outbox.note_withheld``).
+        payload.pop("withheld", None)
+        if _withheld_face_image(entry, payload, policy):
+            payload["withheld"] = True
     return OutboxEntry.model_validate(
         {
             "idempotency_key": entry.idempotency_key,

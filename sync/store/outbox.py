@@ -75,6 +75,10 @@ _HELD_SINCE = (
     " WHERE idempotency_key = ? AND entity = 'access_event' AND state = 'acknowledged')"
 )
 ERASED_PAYLOAD = json.dumps({"erased": True})
+_NOTE_WITHHELD = (
+    "UPDATE outbox SET payload = json_set(payload, '$.withheld', json(?))"
+    " WHERE idempotency_key = ? AND entity = 'photo' AND operation = 'upsert'"
+)
 # An acknowledged tombstone keeps no reason typed (see the module); the retention purge's own
 # reason stays: it names no one, and ``sync.client.apply`` reads it.
 _FORGET_REASON = (
@@ -190,6 +194,18 @@ class Outbox:
         counts = dict.fromkeys(OutboxState, 0)
         counts.update({OutboxState(state): int(n) for state, n in rows})
         return counts
+
+    def note_withheld(self, told: Mapping[str, bool]) -> None:
+        """Keep in each photo upsert's payload what its send tells the hub: whether the
+        device keeps the face image (``withheld``, decided by the site's policy as it is
+        sent). A policy changed after the hub acknowledged ``False`` is then told again
+        (``sync.client.withheld``)."""
+        if not told:
+            return
+        with self._database.write() as connection:
+            connection.executemany(
+                _NOTE_WITHHELD, [(json.dumps(w), key) for key, w in told.items()]
+            )
 
     def mark_sent(self, keys: Iterable[str]) -> None:
         self._move(keys, OutboxState.SENT, count_attempt=True)
