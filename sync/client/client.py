@@ -57,6 +57,7 @@ from sync.client.state import (
 from sync.client.stopping import Heeded, Stopping, never
 from sync.client.transport import HubTransport, RequestObserver, hub_http_client
 from sync.client.uploads import PhotoUploader, UploadReport, count_pending_uploads
+from sync.client.withheld import queue_withheld_notices
 from sync.errors import StoreError
 from sync.store import KeySource, OutboxState, Store, StoreConfig
 from sync.store.resend import queue_decisions_again
@@ -217,6 +218,8 @@ class SyncClient:
                 expired = tuple(self.store.people.purge_expired())
                 # Decisions a renewal noted but a killed sync did not queue (resend).
                 queue_decisions_again(self.store, self.config.site)
+                # Face images the policy now keeps, that the hub still waits for.
+                queue_withheld_notices(self.store, self.config.policy)
                 learned = self._puller.learn_tip()  # before the push grows the log back
                 push = self._pusher.push_all(heeded)
                 pull = self._puller.pull_all(heeded)

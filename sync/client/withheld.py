@@ -1,0 +1,50 @@
+"""Telling the hub a face image stays on the device after all.
+
+``PhotoUpsert.withheld`` is decided as a photo's entry is sent (``push.to_wire``), by the
+site's policy then. A face image pushed while the policy let it travel, whose bytes had not
+gone up when the policy changed to keep it, would leave the hub waiting for an upload that
+never comes (``awaiting_upload`` for good, and its alert with it). So before each push, every
+such photo gets its upsert queued again, saying ``withheld``: the hub applies it as an edit
+of the same photo. Once: the entry's payload keeps what its send said
+(``Outbox.note_withheld``), and the one queued here already says it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sync.client.config import SitePolicy
+from sync.store import Store
+
+# The newest upsert of each face image not uploaded, when the hub acknowledged it as one
+# whose bytes would follow; none while one is still queued or in flight (that one's send
+# decides). A rejected one told the hub nothing.
+_TOLD_NOT_WITHHELD = (
+    "SELECT o.entity_uid, o.payload FROM outbox o"
+    " JOIN photos p ON p.photo_uid = o.entity_uid"
+    " LEFT JOIN sync_uploads u ON u.photo_uid = p.photo_uid"
+    " WHERE p.person_id IS NOT NULL AND u.photo_uid IS NULL"
+    " AND o.entity = 'photo' AND o.operation = 'upsert' AND o.state = 'acknowledged'"
+    " AND o.sequence = (SELECT max(n.sequence) FROM outbox n WHERE n.entity = 'photo'"
+    "  AND n.operation = 'upsert' AND n.entity_uid = o.entity_uid AND n.state != 'rejected')"
+    " AND json_extract(o.payload, '$.photo_uid') IS NOT NULL"
+    " AND coalesce(json_extract(o.payload, '$.withheld'), 0) = 0"
+)
+
+
+def queue_withheld_notices(store: Store, policy: SitePolicy) -> int:
+    """Queue a ``withheld`` upsert of each face image the hub still waits for, though the
+    policy now keeps it here; returns how many."""
+    if policy.send_face_images or not store.database.query(_TOLD_NOT_WITHHELD):
+        return 0  # a read: most syncs have nothing to tell, and need no write lock for it
+    with store.database.write() as connection:  # read again: an erasure may have come between
+        rows = connection.execute(_TOLD_NOT_WITHHELD).fetchall()
+        for photo_uid, payload in rows:
+            store.outbox.enqueue(
+                connection,
+                entity="photo",
+                entity_uid=photo_uid,
+                operation="upsert",
+                payload=json.loads(payload) | {"withheld": True},
+            )
+    return len(rows)
