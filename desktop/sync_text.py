@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from desktop.species import PackState
 from desktop.store_check import CheckResult, StoreCheck
 from desktop.sync_bridge import Backlog, SyncSnapshot
+from sync import plural
 from sync.client.service import Phase
 from sync.client.status import AuditStatus
 from sync.store.clock import parse_timestamp
@@ -93,7 +94,7 @@ def audit_text(audit: AuditStatus) -> str:
         return f"{_waiting(audit.waiting)} to be anchored; never anchored"
     last = _stored_time(audit.anchored_at) if audit.anchored_at else "at a time not recorded"
     if not audit.waiting:
-        return f"all {_entries(audit.entries)} anchored; last anchored {last}"
+        return f"all {plural.entries(audit.entries)} anchored; last anchored {last}"
     return (
         f"{_waiting(audit.waiting)} to be anchored; last anchored {last} "
         f"(up to entry {audit.anchored} of {audit.entries})"
@@ -117,12 +118,8 @@ def audit_issue_text(audit: AuditStatus) -> str | None:
     return f"Audit chain not anchored: {audit.problem}"
 
 
-def _entries(count: int) -> str:
-    return f"{count} entr{'y' if count == 1 else 'ies'}"
-
-
 def _waiting(count: int) -> str:
-    return f"{_entries(count)} wait{'s' if count == 1 else ''}"
+    return f"{plural.entries(count)} wait{'s' if count == 1 else ''}"
 
 
 def clock_text(warning: str | None) -> str | None:

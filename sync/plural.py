@@ -15,3 +15,7 @@ def people(count: int) -> str:
 
 def entries(count: int) -> str:
     return counted(count, "entry", "entries")
+
+
+def catches(count: int) -> str:
+    return counted(count, "catch", "catches")

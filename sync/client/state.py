@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sync import plural
 from sync.client.config import Registration
 from sync.errors import SchemaVersionError
 from sync.store.clock import format_timestamp
@@ -166,7 +167,7 @@ class Unfinished:
         parts = [f"{self.queued} entries still queued"]
         if self.changes:
             parts.append("more changes on the hub")
-        parts.append(f"{self.uploads} photo{'s' if self.uploads != 1 else ''} still to upload")
+        parts.append(f"{plural.counted(self.uploads, 'photo')} still to upload")
         if self.audit:
             parts.append(f"{self.audit} audit entries still to anchor")
         return ", ".join(parts)

@@ -99,7 +99,7 @@ def _print_decisions(report: DecisionReport, *, dry_run: bool) -> None:
         f" before {report.cutoff:%Y-%m-%d %H:%M} UTC (kept {report.keep_days} days)"
     )
     for site, count in report.by_site.items():
-        print(f"  site {site}: {count} access event{'' if count == 1 else 's'}")
+        print(f"  site {site}: {plural.counted(count, 'access event')}")
     print(
         f"{done} {report.applied_entries} idempotency keys taken two windows ago or earlier whose"
         " replay changes nothing (a deleted event's, a template's, a photo's, an erased person's)"
@@ -109,7 +109,7 @@ def _print_decisions(report: DecisionReport, *, dry_run: bool) -> None:
         " up to a checkpoint the rest verifies from; never a chain's newest)"
     )
     for site, count in report.audit_by_site.items():
-        print(f"  site {site}: {count} audit entr{'y' if count == 1 else 'ies'}")
+        print(f"  site {site}: {plural.counted(count, 'audit entry', 'audit entries')}")
     forgot = "would forget" if dry_run else "forgot"
     print(
         f"{forgot} the reasons typed of {report.erasure_reasons} erasures as old (who was"

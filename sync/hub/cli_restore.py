@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sync import plural
 from sync.hub.data_dir import default_data_dir
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
             " tombstones"
         )
     for slug, count in done.by_site.items():
-        print(f"  site {slug}: {count} erasure{'' if count == 1 else 's'} applied again")
+        print(f"  site {slug}: {plural.counted(count, 'erasure')} applied again")
     if done.unreadable:
         print(
             f"jaga hub: {done.unreadable} lines of the erasure journal {path} could not be read"

@@ -292,17 +292,13 @@ def _backup(args: argparse.Namespace) -> int:
         pending = pending_count(store.path, store.key, store.database.config)
     print(f"wrote {args.destination} ({size} bytes, encrypted, same key)")
     if pending != 0:  # refused by the store, so not in it: a backup of it lacks them
-        what = "catches" if pending is None else _catches(pending)
+        what = "catches" if pending is None else plural.catches(pending)
         print(
             f"NOT IN THIS BACKUP: {what} the Catch panel keeps for Retry"
             f" ({spool_path(store.path).name}), not recorded yet: Retry them in the Catch"
             " panel, then back up again"
         )
     return 0
-
-
-def _catches(count: int) -> str:
-    return "1 catch" if count == 1 else f"{count} catches"
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -338,7 +334,7 @@ def _restore(args: argparse.Namespace) -> int:
         )
     elif restored.pending_catches:
         print(
-            f"kept {_catches(restored.pending_catches)} the Catch panel keeps for Retry: a"
+            f"kept {plural.catches(restored.pending_catches)} the Catch panel keeps for Retry: a"
             " Retry records each into the restored store, once"
         )
     if restored.unsynced_discarded:

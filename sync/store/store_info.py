@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sync import plural
 from sync.errors import StoreError
 from sync.store.backups import killed_restore_files, partial_backups, replaced_stores
 from sync.store.clock import format_timestamp
@@ -113,8 +114,10 @@ def _kept_for_retry(store: Store) -> str:
         return f"catches kept under an earlier key in {spool}, not in the store yet"
     if count == 0:
         return "none"
-    catches = "1 catch" if count == 1 else f"{count} catches"
-    return f"{catches} the Catch panel keeps, not in the store yet ({spool}): Retry them there"
+    return (
+        f"{plural.catches(count)} the Catch panel keeps, not in the store yet ({spool}):"
+        " Retry them there"
+    )
 
 
 def _leftovers(store: Store) -> list[str]:
