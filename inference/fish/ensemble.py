@@ -20,6 +20,11 @@ The mean is re-calibrated with its own temperature, and the open-set and review 
 are chosen again, on the same validation split the members were validated on. Members
 validated on different splits are refused: thresholds fitted on one's validation images
 would be fitted on images the other trained on.
+
+A combined pack says "not a fish" as its first member that can does (a head with species
+prototypes; a fine-tune has none): that member's ``familiarity`` is the pack's, its threshold
+chosen again on the shared validation split, so the member's own. Without it the README's
+best recipe named a species for a face, however sure its head member was that it was none.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from onnx import TensorProto, helper, numpy_helper
 from inference.fish import export
 from inference.fish.errors import SpeciesMismatchError, SpeciesPackError
 from inference.fish.graph_contract import (
+    FAMILIARITY,
     FEATURES,
     OUTPUTS,
     PROBABILITIES,
@@ -46,7 +52,14 @@ from inference.fish.graph_contract import (
 )
 from inference.fish.images import batch_inputs, read_image
 from inference.fish.pack import MODEL_FILES, SpeciesPack, load_pack, sides_label
-from inference.fish.packing import Progress, Trained, TrainOptions, assess, write_species_pack
+from inference.fish.packing import (
+    Progress,
+    Trained,
+    TrainOptions,
+    assess,
+    with_familiarity,
+    write_species_pack,
+)
 from inference.fish.trainset import PreparedData, prepare
 from inference.fish.types import Species
 
@@ -84,10 +97,13 @@ def combine_packs(roots: Sequence[Path], options: TrainOptions, progress: Progre
     data = _same_split(members, options)
     sides = tuple(dict.fromkeys(side for m in members for side in m.pack.input_sizes))
     uncalibrated = _session(_combined(members, "fp32", sides, temperature=1.0))
+    validation = _outputs(uncalibrated, data, data.validation, sides)
     assessment = assess(
-        data, _logits(uncalibrated, data, data.validation, sides), data.labels(data.validation),
-        _logits(uncalibrated, data, data.unknown, sides), options,
+        data, validation[SPECIES_LOGITS], data.labels(data.validation),
+        _outputs(uncalibrated, data, data.unknown, sides)[SPECIES_LOGITS], options,
     )  # fmt: skip
+    if FAMILIARITY in validation:
+        assessment = with_familiarity(assessment, validation[FAMILIARITY])
     temperature = assessment.thresholds.temperature
     all_int8 = options.int8 and all("int8" in m.pack.models for m in members)
     precisions = ["fp32", "int8"] if all_int8 else ["fp32"]
@@ -151,14 +167,21 @@ def _mean_graph(
                          name=f"{e}features"),
     ]  # fmt: skip
     n_classes = len(members[0].pack.species)
+    outputs = [
+        helper.make_tensor_value_info(FEATURES, TensorProto.FLOAT, ["N", None]),
+        *(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", n_classes])
+          for name in (SPECIES_LOGITS, PROBABILITIES)),
+    ]  # fmt: skip
+    familiar = _familiar_member(models, members)
+    if familiar is not None:
+        nodes.append(helper.make_node("Identity", [f"{familiar.prefix}{FAMILIARITY}"],
+                                      [FAMILIARITY], name=f"{e}familiarity"))  # fmt: skip
+        outputs.append(helper.make_tensor_value_info(FAMILIARITY, TensorProto.FLOAT, ["N"]))
     graph = helper.make_graph(
         nodes, "jaga_fish_species_ensemble",
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 3, side, side])
          for name, side in zip(input_names(sides), sides, strict=True)],
-        [helper.make_tensor_value_info(FEATURES, TensorProto.FLOAT, ["N", None]),
-         *(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", n_classes])
-           for name in (SPECIES_LOGITS, PROBABILITIES))],
-        initializer=inits,
+        outputs, initializer=inits,
     )  # fmt: skip
     opsets: dict[str, int] = {}  # one entry per domain, at the newest version among them
     for model in models:
@@ -170,9 +193,17 @@ def _mean_graph(
     )  # fmt: skip
     combined.ir_version = max(m.ir_version for m in models)
     onnx.checker.check_model(combined)
-    if [o.name for o in combined.graph.output] != list(OUTPUTS):
+    if [o.name for o in combined.graph.output][: len(OUTPUTS)] != list(OUTPUTS):
         raise SpeciesPackError("the combined graph does not give the pack's outputs")
     return combined
+
+
+def _familiar_member(models: list[onnx.ModelProto], members: list[_Member]) -> _Member | None:
+    """The first member whose graph gives ``familiarity`` (see the module's notes)."""
+    for model, member in zip(models, members, strict=True):
+        if FAMILIARITY in [o.name for o in model.graph.output]:
+            return member
+    return None
 
 
 def _member_inputs(member: _Member, sides: tuple[int, ...]) -> list[onnx.NodeProto]:
@@ -253,16 +284,24 @@ def _session(model: onnx.ModelProto) -> Any:
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
-def _logits(
+def _outputs(
     session: Any, data: PreparedData, indices: tuple[int, ...], sides: tuple[int, ...]
-) -> Any:
-    """The combined graph's logits on the images at ``indices``, letterboxed as a device does."""
-    rows = [np.zeros((0, len(data.known)), np.float32)]
+) -> dict[str, Any]:
+    """The combined graph's logits (and familiarity, where it gives it) on the images at
+    ``indices``, letterboxed as a device does."""
+    names = [SPECIES_LOGITS]
+    if FAMILIARITY in [o.name for o in session.get_outputs()]:
+        names.append(FAMILIARITY)
+    rows: dict[str, list[Any]] = {
+        SPECIES_LOGITS: [np.zeros((0, len(data.known)), np.float32)],
+        FAMILIARITY: [np.zeros(0, np.float32)],
+    }
     paths = data.paths(indices)
     for start in range(0, len(paths), 64):
         images = [read_image(path) for path in paths[start : start + 64]]
-        rows.append(session.run([SPECIES_LOGITS], batch_inputs(images, sides))[0])
-    return np.concatenate(rows)
+        for name, value in zip(names, session.run(names, batch_inputs(images, sides)), strict=True):
+            rows[name].append(value)
+    return {name: np.concatenate(rows[name]) for name in names}
 
 
 def _details(members: list[_Member], started: float) -> dict[str, Any]:

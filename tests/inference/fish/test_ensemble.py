@@ -23,14 +23,16 @@ from inference.fish.config import FinetuneConfig
 from inference.fish.ensemble import combine_packs
 from inference.fish.errors import SpeciesMismatchError, SpeciesPackError
 from inference.fish.finetune import finetune_pack
-from inference.fish.images import letterbox, read_image, to_batch
+from inference.fish.images import batch_inputs, letterbox, read_image, to_batch
 from inference.fish.metrics import softmax
 from inference.fish.pack import SpeciesPack, write_pack
 from inference.fish.packing import TrainOptions
+from inference.fish.types import FishStatus
 from inference.pack.installed import ModelPack
 from inference.runtime import ThreadBudget
 from inference.runtime.providers import CPU, plan_providers
 from main import main
+from tests.conftest import shared_path
 from tests.inference.fish.conftest import HOLDOUT, SLICE, make_slice
 
 pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
@@ -125,6 +127,38 @@ def test_a_224_head_and_a_96_finetune_make_one_pack_of_two_inputs(
         probabilities = classifier.probabilities(_crops(trained_pack, 4))
         assert probabilities.shape == (4, len(trained_pack.species))
         assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-4)
+
+
+def _familiarity(pack: SpeciesPack, crops: list[np.ndarray]) -> np.ndarray:
+    session = ort.InferenceSession(str(pack.model_path("fp32")))
+    feeds = batch_inputs(crops, pack.input_sizes)
+    return np.asarray(session.run(["familiarity"], feeds)[0])
+
+
+def test_a_combined_pack_says_not_a_fish_as_its_head_member_does(
+    trained_pack: SpeciesPack, finetuned_96: SpeciesPack, tmp_path: Path
+) -> None:
+    """A combined pack was the README's best recipe and said a face was a reef fish: it now
+    carries the familiarity of the member that has one (the head; a fine-tune has none),
+    with the threshold chosen again on the validation split they share, so the same."""
+    assert trained_pack.thresholds.familiarity is not None
+    assert finetuned_96.thresholds.familiarity is None
+    combined = combine_packs(
+        (finetuned_96.root, trained_pack.root), _options(trained_pack, tmp_path / "c"),
+        lambda line: None,
+    )  # fmt: skip
+    assert combined.thresholds.familiarity == pytest.approx(
+        trained_pack.thresholds.familiarity, abs=1e-6
+    )
+    assert "Familiarity" in (combined.root / "card.md").read_text()
+    crops = _crops(trained_pack, 4)
+    for precision in combined.models:
+        graph = onnx.load(combined.model_path(precision)).graph
+        assert "familiarity" in [o.name for o in graph.output], precision
+    assert np.allclose(_familiarity(combined, crops), _familiarity(trained_pack, crops), atol=1e-5)
+    face = sorted(shared_path("data", "faces", "johns", "John_Simm").glob("*.jpg"))[0]
+    (answer,) = _classifier(combined).classify_files([face])
+    assert answer.status is FishStatus.NO_FISH, answer
 
 
 def _assert_close(probabilities: np.ndarray, expected: np.ndarray) -> None:
