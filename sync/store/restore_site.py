@@ -9,7 +9,12 @@ with another hub, or holds people, access events or pulled changes set aside
 (``deferred_changes``) that name a site other than the registered one, unless the replaced
 store names that site too (people enrolled with ``--site`` before registering, left unsent
 with ``--strand-records``, are in the device's own backups: restoring one brings nothing
-new). There is no override: the ways on are to restore the backup on a device of that site,
+new). An access event the hub acknowledged and holds (``held_since``) names no site either
+way: a device registered to another site keeps the old site's until decision retention
+deletes them (``sync.client.moved_site``), and they must not make that site its own, which
+would let a backup of it in; its own backups hold the same ones. One still to push (or to
+push again to a restored hub, ``sync.store.resend``) exists only on the device, and counts.
+There is no override: the ways on are to restore the backup on a device of that site,
 or to register this device to that site first (``jaga sync register`` with a code of it),
 after which this device pulls that site's changes, its erasures included.
 """
@@ -32,6 +37,9 @@ _SITE_TABLES = {
     "deferred_changes": ("pulled change set aside", "pulled changes set aside"),
 }
 
+# The rows of a table that tie the store to their site (see the module): the hub holds the rest.
+_SITE_ROWS = {"access_events": "WHERE held_since IS NULL"}
+
 
 @dataclass(frozen=True)
 class SiteCount:
@@ -43,10 +51,14 @@ class SiteCount:
 
 
 def records_by_site(database: Database) -> list[SiteCount]:
-    """Every site the store's records name, with how many rows of each table name it."""
+    """Every site the store's records name, with how many rows of each table name it (of
+    access events, those the hub does not hold: see the module)."""
     found: list[SiteCount] = []
     for table in _SITE_TABLES:
-        rows = database.query(f"SELECT site, count(*) FROM {table} GROUP BY site ORDER BY site")
+        where = _SITE_ROWS.get(table, "")
+        rows = database.query(
+            f"SELECT site, count(*) FROM {table} {where} GROUP BY site ORDER BY site"
+        )
         found.extend(SiteCount(str(site), table, int(count)) for site, count in rows)
     return found
 
