@@ -60,7 +60,8 @@ from uuid import UUID
 
 from sync.client.full_pull import note_progress, under_way
 from sync.client.packs import forget_withdrawn_pack
-from sync.client.state import cursor_name, log_seal_name, log_tip_name, record_species_pack
+from sync.client.site_state import cursor_name, log_seal_name, log_tip_name
+from sync.client.state import record_species_pack
 from sync.protocol import (
     RETENTION_REASON,
     Change,

@@ -51,7 +51,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sync.client.state import cursor_name
+from sync.client.site_state import cursor_name, full_pull_name, pulled_with_name
 from sync.protocol import PROTOCOL_VERSION
 from sync.store.clock import format_timestamp
 from sync.store.state_rows import get_value, put_value
@@ -66,14 +66,6 @@ device then pulls its site again once."""
 # added only ``PhotoUpsert.withheld``: photos travel up, never in a pull, so a cursor pulled
 # on 4 is pulled again for nothing.
 PULLS_CHANGED_IN_PROTOCOL = 4
-
-
-def pulled_with_name(site: str) -> str:
-    return f"pulled_with.{site}"
-
-
-def full_pull_name(site: str) -> str:
-    return f"full_pull.{site}"
 
 
 @dataclass(frozen=True)

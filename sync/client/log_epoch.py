@@ -33,8 +33,14 @@ import logging
 from uuid import UUID
 
 from sync.client.audit import ask_again
-from sync.client.full_pull import FullPull, full_pull_name
-from sync.client.state import cursor_name, log_seal_name, log_tip_name
+from sync.client.full_pull import FullPull
+from sync.client.site_state import (
+    cursor_name,
+    full_pull_name,
+    log_epoch_name,
+    log_seal_name,
+    log_tip_name,
+)
 from sync.protocol import NO_LOG_EPOCH
 from sync.store import Store
 from sync.store.clock import format_timestamp
@@ -42,10 +48,6 @@ from sync.store.resend import queue_again, queue_decisions_again
 from sync.store.state_rows import get_value, put_value
 
 _log = logging.getLogger(__name__)
-
-
-def log_epoch_name(site: str) -> str:
-    return f"log_epoch.{site}"
 
 
 def known_epoch(store: Store, site: str) -> str:

@@ -8,8 +8,8 @@ keeps the new registration, removes every person not of the new site (every pers
 hub is another one) as an erasure does (``sync.store.people.remove_person``: templates and
 photos with them, and a purge owed, so the bytes leave the store's files), each with a
 ``person.left_site`` audit entry saying why. They are not erased anywhere else: the hub holds
-them, and a device registered back to X pulls them again, since X's pull cursor and log tip
-go too.
+them, and a device registered back to X pulls them again, since what it pulled of X goes
+too (``write_registration``, through ``sync.client.site_state.forget_sites``).
 
 A person with records still to push is kept: the register check lets that happen only for
 records the operator left unsent on purpose (``--strand-records``), and those exist nowhere
@@ -25,9 +25,7 @@ from typing import Any
 
 from sync import plural
 from sync.client.config import Registration
-from sync.client.full_pull import full_pull_name, pulled_with_name
-from sync.client.log_epoch import log_epoch_name
-from sync.client.state import cursor_name, log_seal_name, log_tip_name, write_registration
+from sync.client.state import write_registration
 from sync.store import Store
 from sync.store.people import remove_person
 from sync.store.registration import hub_key
@@ -41,15 +39,6 @@ _UNSENT_PEOPLE = """
 SELECT coalesce(json_extract(payload, '$.person_uid'), entity_uid) FROM outbox
 WHERE state IN ('queued', 'sent') AND entity IN ('person', 'face_template', 'photo')
 """
-# What a device keeps of each site it pulls, by the site's slug.
-_SITE_STATE_NAMES = (
-    cursor_name,
-    log_tip_name,
-    log_seal_name,
-    log_epoch_name,
-    full_pull_name,
-    pulled_with_name,
-)
 
 
 @dataclass(frozen=True)
@@ -83,9 +72,10 @@ def register_moving(
     send_face_images: bool,
     operator: str,
 ) -> LeftSite | None:
-    """Keep ``registration`` (``sync.client.state.write_registration``) and, when the store
-    was registered to another site or hub, remove the old site's people and pull state in the
-    same transaction; None when it was not (first registration, or the same site again)."""
+    """Keep ``registration`` (``sync.client.state.write_registration``, which forgets what was
+    pulled of other sites) and, when the store was registered to another site or hub, remove
+    the old site's people in the same transaction; None when it was not (first registration,
+    or the same site again)."""
     left = None
     with store.database.write() as connection:
         old = _registered(connection)
@@ -139,21 +129,7 @@ def _leave(
             details=removal.details(reason),
         )
         removed += 1
-    _drop_site_state(connection, old_site if same_hub else None)
     return LeftSite(old_site, removed, kept)
-
-
-def _drop_site_state(connection: Any, site: str | None) -> None:
-    """Forget what was pulled of ``site`` (None: of every site, the hub being another): a
-    device registered back to it pulls it from the start, the people removed included."""
-    for name in _SITE_STATE_NAMES:
-        if site is not None:
-            connection.execute("DELETE FROM sync_state WHERE name = ?", (name(site),))
-            continue
-        prefix = name("")
-        connection.execute(
-            "DELETE FROM sync_state WHERE substr(name, 1, ?) = ?", (len(prefix), prefix)
-        )
 
 
 def _hub(url: str) -> str:

@@ -21,7 +21,7 @@ from sync.client.config import Tuning
 from sync.client.errors import HubUnavailableError
 from sync.client.full_pull import FullPull, start_cursor
 from sync.client.log_epoch import known_epoch, known_tip, note_epoch, sealed_cursor
-from sync.client.state import cursor_name
+from sync.client.site_state import cursor_name
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.protocol import NO_LOG_EPOCH, PullResult

@@ -19,11 +19,12 @@ from typing import Any
 
 from sync import plural
 from sync.client.config import Registration
+from sync.client.site_state import cursor_name, forget_sites
 from sync.errors import SchemaVersionError
 from sync.store.clock import format_timestamp
 from sync.store.database import Database
-from sync.store.purge_mark import owe_purge
-from sync.store.state_rows import FACE_IMAGES_NAME, REGISTRATION_NAMES, put_value
+from sync.store.registration import hub_key
+from sync.store.state_rows import FACE_IMAGES_NAME, REGISTRATION_NAMES, get_value, put_value
 
 # The store schema the client needs: 2 has sync_state and sync_uploads, 3 the outbox's
 # refusals, 4, 5, 8, 9 and 11 the fish observations' pack_version, crop, status, crop_known
@@ -49,24 +50,6 @@ def ensure_schema(database: Database) -> None:
             f"{database.path} has store schema version {version}; syncing needs version "
             f"{CLIENT_TABLES_VERSION} or later: open it with Store.open, which migrates it"
         )
-
-
-def cursor_name(site: str) -> str:
-    # Per site: a device moved to another site must not skip that site's history.
-    return f"pull_cursor.{site}"
-
-
-def log_tip_name(site: str) -> str:
-    """The cursor and fingerprint of the last change applied from ``site``'s log, which the
-    hub checks its log against (``LOG_TIP_HEADER``, ``sync.client.log_epoch``)."""
-    return f"log_tip.{site}"
-
-
-def log_seal_name(site: str) -> str:
-    """The cursor of the tip and the hub's seal of it (``LOG_SEAL_HEADER``), empty when the
-    hub gave none (until a quiet pull's answer seals it: ``sync.client.apply.reseal_tip``):
-    the tip is evidence of a rewound log only with it."""
-    return f"log_seal.{site}"
 
 
 def read_values(database: Database) -> dict[str, str]:
@@ -110,12 +93,14 @@ def write_registration(
     """Inside the caller's write transaction: keep the registration; returns how many pulled
     changes set aside it deleted (a purge is then owed: the caller runs it after commit).
 
-    Pulled changes set aside for another site than the one registered are deleted (and
-    purged from the store's files: they hold names and face vectors): they are tried again
-    only with that site's pulls, which this device no longer makes. That site's pull cursor
-    goes with them: the dropped changes lie behind it, so a device registered back to the
-    site later pulls it from the start instead of never applying them.
+    What was pulled of any other site than the one registered goes, the changes set aside
+    included (``sync.client.site_state.forget_sites``): they are tried again only with that
+    site's pulls, which this device no longer makes, and a device registered back to the
+    site later pulls it from the start instead of never applying them. Registered with
+    another hub, every site's goes: its site of the same slug is another site.
     """
+    old_hub = get_value(connection, "hub_url")
+    another_hub = old_hub is not None and hub_key(old_hub) != hub_key(registration.hub_url)
     values = {
         "hub_url": registration.hub_url,
         "site": registration.site,
@@ -125,18 +110,7 @@ def write_registration(
     }
     for name, value in values.items():
         put_value(connection, name, value, now)
-    dropped = connection.execute(
-        "SELECT DISTINCT site FROM deferred_changes WHERE site != ?", (registration.site,)
-    ).fetchall()
-    for (site,) in dropped:
-        connection.execute("DELETE FROM sync_state WHERE name = ?", (cursor_name(site),))
-    deleted = connection.execute(
-        "DELETE FROM deferred_changes WHERE site != ?", (registration.site,)
-    )
-    left = int(deleted.rowcount)
-    if left:
-        owe_purge(connection)
-    return left
+    return forget_sites(connection, keep=None if another_hub else registration.site)
 
 
 def record_upload(

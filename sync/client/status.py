@@ -19,13 +19,13 @@ from sync.client.config import (
     SitePolicy,
     parse_flag,
 )
-from sync.client.full_pull import FullPull, PulledWith, full_pull_name, pulled_with_name
+from sync.client.full_pull import FullPull, PulledWith
 from sync.client.kept_pack import KEPT_ERROR_NAME
 from sync.client.packs import ERROR_NAME, announced_pack, installed_record, packs_dir_for
+from sync.client.site_state import cursor_name, full_pull_name, pulled_with_name
 from sync.client.state import (
     WITHDRAWN_PACK_NAME,
     LastResult,
-    cursor_name,
     ensure_schema,
     read_values,
 )

@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from sync.client import HubUnavailableError, Tuning
-from sync.client.full_pull import FullPull, full_pull_name
+from sync.client.full_pull import FullPull
+from sync.client.site_state import full_pull_name
 from sync.client.state import SPECIES_PACK_NAME, read_cursor, read_values
 from sync.client.status import read_status
 from sync.hub import review

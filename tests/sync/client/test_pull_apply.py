@@ -15,11 +15,19 @@ import pytest
 from sync.client import HubUnavailableError
 from sync.client import apply as apply_module
 from sync.client.packs import announced_pack
-from sync.client.state import read_cursor, read_values, record_species_pack, save_registration
+from sync.client.site_state import PULLED_STATE_NAMES, cursor_name, log_tip_name
+from sync.client.state import (
+    put_values,
+    read_cursor,
+    read_values,
+    record_species_pack,
+    save_registration,
+)
 from sync.protocol import RETENTION_REASON, PullResult, SpeciesPackPublished, format_timestamp
 from sync.store import FishObservation, ModelRef, Passphrase, PredictionStatus, Store
 from sync.store.backups import backup, restore
 from sync.store.records import Crop
+from sync.store.resend import decisions_name
 from tests.sync.client.fakehub import DEVICE, SITE, FakeHub, Fault, registration
 from tests.sync.client.units import SMALL, client_of, states
 from tests.sync.conftest import FAST, FakeClock, enrol, random_vector
@@ -444,6 +452,56 @@ def test_a_device_moved_to_another_site_and_back_pulls_the_dropped_set_aside_cha
     store.people.erase(holder, operator="ops", reason="subject request")  # the clash goes
     assert client.pull().applied == 2
     assert store.people.get(person).display_name == "Ana Ruiz"
+
+
+def test_registered_elsewhere_a_device_forgets_all_it_pulled_of_the_old_site(
+    store: Store, clock: FakeClock
+) -> None:
+    """Two paths forgot a left site's state, each a part: ``save_registration`` its set-aside
+    changes and cursor, ``jaga sync register`` its cursor and log tip. Before: registered
+    through the first, the old site's log tip, seal and pulled-with note stayed for good."""
+    enrol(store, clock, "B-1", seed=1)
+    hub = FakeHub()
+    hub_with_person(hub, badge="B-1", seed=2)
+    client_of(store, hub).pull()
+    pulled = _pulled_state_of(store, SITE)
+    assert {cursor_name(SITE), log_tip_name(SITE)} <= pulled  # something to forget
+    save_registration(store.database, replace(registration(), site="another-site"),
+                      clock.now(), send_face_images=False)  # fmt: skip
+    assert _pulled_state_of(store, SITE) == set()
+    assert store.database.query("SELECT count(*) FROM deferred_changes")[0][0] == 0
+
+
+def test_registered_with_another_hub_a_device_drops_the_same_slugs_set_aside_changes(
+    store: Store, clock: FakeClock
+) -> None:
+    """Another hub's site of the same slug is another site. Before: the old hub's changes set
+    aside stayed (only another slug's went), to be applied from the new hub's pulls."""
+    save_registration(store.database, registration(), clock.now(), send_face_images=False)
+    enrol(store, clock, "B-1", seed=1)
+    hub = FakeHub()
+    person = hub_with_person(hub, badge="B-1", seed=2)
+    assert client_of(store, hub).pull().set_aside == 2
+    elsewhere = replace(registration(), hub_url="https://another-hub.example")
+    save_registration(store.database, elsewhere, clock.now(), send_face_images=False)
+    assert _set_aside_of(store, person) == [] and _pulled_state_of(store, SITE) == set()
+    assert store.database.owed_purge_since() is None  # their names left the files
+
+
+def test_registered_elsewhere_a_device_keeps_the_decisions_a_restored_hub_lost(
+    store: Store, clock: FakeClock
+) -> None:
+    """The note of decisions to queue again names unsent records, not pulled state: they
+    exist only here, and go if the device is registered back to their site."""
+    put_values(store.database, {decisions_name(SITE): "0:7"}, clock.now())
+    save_registration(store.database, replace(registration(), site="another-site"),
+                      clock.now(), send_face_images=False)  # fmt: skip
+    assert read_values(store.database)[decisions_name(SITE)] == "0:7"
+
+
+def _pulled_state_of(store: Store, site: str) -> set[str]:
+    names = {name(site) for name in PULLED_STATE_NAMES}
+    return names & set(read_values(store.database))
 
 
 def _pack(version: str) -> dict[str, Any]:

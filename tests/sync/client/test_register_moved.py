@@ -13,7 +13,8 @@ from main import main
 from sync.client.audit import PROBLEM_NAME
 from sync.client.config import Registration
 from sync.client.moved_site import register_moving
-from sync.client.state import cursor_name, put_values, read_cursor, save_registration
+from sync.client.site_state import cursor_name
+from sync.client.state import put_values, read_cursor, save_registration
 from sync.hub.auth import create_device
 from sync.store import Passphrase, Store
 from sync.store.purge_mark import PURGE_OWED
