@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from sync.client.errors import SyncConfigError
+from sync.hub_url import kept_hub_url
 from sync.protocol import MAX_BATCH_ENTRIES, MAX_CHUNK_BYTES, MAX_PULL_LIMIT
 from sync.protocol.types import SLUG_PATTERN
 
@@ -126,7 +127,7 @@ def check_hub_url(url: str) -> str:
         raise SyncConfigError(f"the hub URL must be http(s)://host[:port], not {url!r}")
     if parts.query or parts.fragment:
         raise SyncConfigError("the hub URL takes no query or fragment")
-    return url.rstrip("/")
+    return kept_hub_url(url)
 
 
 def resolve_config(

@@ -26,6 +26,7 @@ from typing import Any
 from sync import plural
 from sync.client.config import Registration
 from sync.client.state import write_registration
+from sync.hub_url import kept_hub_url
 from sync.store import Store
 from sync.store.people import remove_person
 from sync.store.registration import hub_key
@@ -97,7 +98,7 @@ def _registered(connection: Any) -> tuple[str, str] | None:
     hub, site = get_value(connection, "hub_url"), get_value(connection, "site")
     if hub is None or site is None or get_value(connection, "device_token") is None:
         return None
-    return _hub(hub), site
+    return kept_hub_url(hub), site
 
 
 def _leave(
@@ -110,7 +111,7 @@ def _leave(
     rows = connection.execute(query, (new.site,) if same_hub else ()).fetchall()
     unsent = {str(uid) for (uid,) in connection.execute(_UNSENT_PEOPLE).fetchall()}
     reason = (
-        f"registered to site {new.site} at {_hub(new.hub_url)}: this device no longer pulls"
+        f"registered to site {new.site} at {kept_hub_url(new.hub_url)}: this device no longer pulls"
         f" site {old_site} at {old_hub}, whose hub holds this person"
     )
     removed = kept = 0
@@ -130,7 +131,3 @@ def _leave(
         )
         removed += 1
     return LeftSite(old_site, removed, kept)
-
-
-def _hub(url: str) -> str:
-    return url.rstrip("/")  # as ``jaga sync register`` keeps it

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from sync.hub_url import kept_hub_url
 from sync.store.state_rows import FACE_IMAGES_NAME, REGISTRATION_NAMES
 from sync.store.store import Store
 
@@ -81,7 +82,7 @@ def hub_key(url: str) -> str:
     try:
         port = parts.port or _DEFAULT_PORTS.get(scheme)
     except ValueError:  # not a port: compared as written
-        return url.rstrip("/")
+        return kept_hub_url(url)
     return f"{scheme}://{(parts.hostname or '').lower()}:{port}{parts.path.rstrip('/')}"
 
 

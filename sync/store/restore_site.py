@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sync import plural
 from sync.errors import RestoreOtherSiteError
+from sync.hub_url import kept_hub_url
 from sync.store.database import Database
 from sync.store.registration import Rows, hub_key, registration_rows
 from sync.store.store import Store
@@ -117,4 +118,4 @@ def _value(rows: Rows, name: str) -> str:
 
 
 def _hub(rows: Rows) -> str:
-    return _value(rows, "hub_url").rstrip("/")  # as ``jaga sync register`` keeps it
+    return kept_hub_url(_value(rows, "hub_url"))
