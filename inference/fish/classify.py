@@ -92,6 +92,13 @@ class SpeciesClassifier:
     def provider(self) -> str:
         return self._loaded.session.provider
 
+    @property
+    def familiarity_threshold(self) -> float | None:
+        """The familiarity below which this classifier answers ``no_fish``; None where it
+        uses none (the pack, or its model at this precision, has no familiarity)."""
+        loaded = self._loaded
+        return None if loaded.familiarity_index is None else loaded.pack.thresholds.familiarity
+
     def switch_pack(self, root: Path) -> SpeciesPack:
         """Verify and load the pack at ``root``, then use it; on any error keep the current one."""
         with self._switching:
@@ -128,6 +135,11 @@ class SpeciesClassifier:
     ) -> FloatArray:
         """Calibrated probabilities ``[N, C]`` for raw RGB crops, without the quality gate."""
         return self._scores(images, loaded or self._loaded)[0]
+
+    def scores(self, images: Sequence[UInt8Image]) -> tuple[FloatArray, FloatArray | None]:
+        """Probabilities ``[N, C]`` and familiarity ``[N]`` (None where this classifier uses
+        none, see :attr:`familiarity_threshold`), without the quality gate."""
+        return self._scores(images, self._loaded)
 
     def _scores(
         self, images: Sequence[UInt8Image], loaded: _Loaded

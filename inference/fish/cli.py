@@ -262,6 +262,9 @@ def _add_eval(commands: argparse._SubParsersAction[Any]) -> None:
         help="validation: only the pack's validation groups and held-out species",
     )
     ev.add_argument("--threads", type=thread_count, default=None)
+    ev.add_argument("--not-fish", type=Path, nargs="+", default=[], metavar="DIR",
+                    help="folders of photos that are not fish (faces, decks): familiarity "
+                    "AUROC and the share of them the pack rejects")  # fmt: skip
     ev.set_defaults(handler=_eval)  # fmt: skip
 
 
@@ -356,11 +359,13 @@ def _eval(args: argparse.Namespace) -> int:
 
         report = evaluate_folder(
             args.data, _pack_root(args.pack), args.out, precision=args.precision,
-            split=args.split, threads=args.threads, progress=_print,
+            split=args.split, threads=args.threads, not_fish=args.not_fish, progress=_print,
         )  # fmt: skip
         ms = report["seconds_per_image"] * 1000
-        _print(f"top1 {report['top1']:.4f}  macro_f1 {report['macro_f1']:.4f}  "
-               f"ece {report['ece']:.4f}  {ms:.1f} ms/image")  # fmt: skip
+        _print(f"top1 {report['top1']:.4f}  answered_top1 {report['answered_top1']:.4f}  "
+               f"macro_f1 {report['macro_f1']:.4f}  ece {report['ece']:.4f}  "
+               f"{ms:.1f} ms/image")  # fmt: skip
+        _print(_familiarity_line(report["familiarity"]))
         worst = report["worst_recall"]
         if worst:
             _print(f"worst recall of a species with >= {worst['min_groups']} tracks: "
@@ -368,6 +373,19 @@ def _eval(args: argparse.Namespace) -> int:
         _print(f"wrote {args.out}")
 
     return _guarded(run)
+
+
+def _familiarity_line(familiarity: dict[str, Any] | None) -> str:
+    if familiarity is None:
+        return "familiarity: none (this pack's model never answers no_fish by it)"
+    line = (f"familiarity threshold {familiarity['threshold']:.4f}: {familiarity['no_fish']} of "
+            f"{familiarity['n']} fish turned away as no_fish")  # fmt: skip
+    others = familiarity["not_fish"]
+    if others and others["rejected_rate"] is not None:
+        auroc = "n/a" if others["auroc"] is None else f"{others['auroc']:.4f}"
+        line += (f"; not fish: {others['rejected_rate']:.1%} of {others['n']} rejected, "
+                 f"AUROC {auroc}")  # fmt: skip
+    return line
 
 
 def _export(args: argparse.Namespace) -> int:

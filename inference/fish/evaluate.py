@@ -9,6 +9,13 @@ tracks in the whole folder (not only in the split evaluated): the species there 
 tracks of to judge.
 
 ``mistakes`` lists every known image the pack got wrong, the most confident first.
+
+``top1`` and the rest are from the probabilities, as before familiarity existed: they say how
+well the pack tells its species apart. ``answered_top1`` is what an officer gets: the share of
+fish photos answered with their species, a fish turned away as ``no_fish`` (familiarity below
+the threshold) counted as not identified. ``familiarity`` (:mod:`inference.fish.familiarity_report`)
+counts those fish, and with ``not_fish`` folders measures what familiarity keeps out; it is
+null for a pack (or a model at that precision) that uses no familiarity.
 """
 
 from __future__ import annotations
@@ -26,6 +33,13 @@ from inference.errors import ImageError
 from inference.fish.classify import SpeciesClassifier
 from inference.fish.dataset import FishDataset, Sample, load_dataset
 from inference.fish.errors import DatasetError, SpeciesMismatchError, SpeciesPackError
+from inference.fish.familiarity_report import (
+    NotFish,
+    answered_top1,
+    familiarity_summary,
+    not_fish_images,
+    score_not_fish,
+)
 from inference.fish.images import FloatArray, QualityGate, UInt8Image, read_image
 from inference.fish.metrics import reliability
 from inference.fish.pack import SpeciesPack, load_pack
@@ -56,8 +70,10 @@ def evaluate_folder(
     precision: str = "fp32",
     split: str = "all",
     threads: int | None = None,
+    not_fish: Sequence[Path] = (),
     progress: Progress = lambda line: None,
 ) -> dict[str, Any]:
+    """``not_fish``: folders of photos that are not fish, for what familiarity keeps out."""
     pack = load_pack(pack_root)
     whole = load_dataset(data)
     dataset = _select(whole, pack, split)
@@ -73,10 +89,13 @@ def evaluate_folder(
         )
     progress(f"evaluating {len(loaded.known)} known and {len(loaded.unknown)} unknown images")
     started = time.perf_counter()
-    known_p = classifier.probabilities([image for _, image in loaded.known])
+    known_p, known_f = classifier.scores([image for _, image in loaded.known])
     unknown_p = classifier.probabilities([image for _, image in loaded.unknown])
     seconds = (time.perf_counter() - started) / max(1, len(loaded.known) + len(loaded.unknown))
     report = _report(pack, loaded, known_p, unknown_p, seconds, tracks=whole.group_counts())
+    report |= _familiarity(
+        classifier, loaded, known_p, known_f, not_fish=not_fish, progress=progress
+    )
     report |= {"pack": str(pack_root), "data": str(data), "split": split, "precision": precision,
                "provider": classifier.provider}  # fmt: skip
     _write(report, known_p, loaded, pack, out)
@@ -157,6 +176,42 @@ def _report(
     if len(unknown_p):
         report["open_set"] = open_set_summary(confidence, unknown_p.max(axis=1), t.open_set)
     return report
+
+
+def _familiarity(
+    classifier: SpeciesClassifier,
+    loaded: _Loaded,
+    known_p: FloatArray,
+    known_f: FloatArray | None,
+    *,
+    not_fish: Sequence[Path],
+    progress: Progress,
+) -> dict[str, Any]:
+    """``familiarity`` and ``answered_top1`` (see the module's doc)."""
+    labels = _labels(classifier.pack, [sample for sample, _ in loaded.known])
+    predicted = known_p.argmax(axis=1)
+    threshold = classifier.familiarity_threshold
+    if threshold is None or known_f is None:
+        turned_away = np.zeros(len(labels), dtype=bool)
+        return {"familiarity": None, "answered_top1": answered_top1(predicted, labels, turned_away)}
+    others: NotFish | None = None
+    if not_fish:
+        paths = not_fish_images(not_fish)
+        progress(f"scoring familiarity of {len(paths)} images that are not fish")
+        others = score_not_fish(paths, QualityGate(), _familiarity_of(classifier))
+    summary = familiarity_summary(threshold, known_f, labels, classifier.pack.species, others)
+    return {
+        "familiarity": summary,
+        "answered_top1": answered_top1(predicted, labels, known_f < threshold),
+    }
+
+
+def _familiarity_of(classifier: SpeciesClassifier) -> Callable[[Sequence[UInt8Image]], FloatArray]:
+    def familiarity(images: Sequence[UInt8Image]) -> FloatArray:
+        values = classifier.scores(images)[1]
+        return values if values is not None else np.zeros(0, dtype=np.float32)
+
+    return familiarity
 
 
 def _write(
