@@ -21,6 +21,7 @@ import numpy as np
 import onnxruntime as ort
 
 from inference.errors import ChecksumMismatchError, InputError
+from inference.fish.calibrate import Thresholds
 from inference.fish.errors import PackVerificationError, SpeciesPackError
 from inference.fish.graph_contract import FAMILIARITY, PROBABILITIES
 from inference.fish.images import (
@@ -51,6 +52,7 @@ class _Loaded:
     session: OnnxSession
     probabilities_index: int
     familiarity_index: int | None  # None: the pack gives no familiarity, or no threshold for it
+    thresholds: Thresholds  # the pack's, for the model of this precision
 
 
 class SpeciesClassifier:
@@ -97,7 +99,7 @@ class SpeciesClassifier:
         """The familiarity below which this classifier answers ``no_fish``; None where it
         uses none (the pack, or its model at this precision, has no familiarity)."""
         loaded = self._loaded
-        return None if loaded.familiarity_index is None else loaded.pack.thresholds.familiarity
+        return None if loaded.familiarity_index is None else loaded.thresholds.familiarity
 
     def switch_pack(self, root: Path) -> SpeciesPack:
         """Verify and load the pack at ``root``, then use it; on any error keep the current one."""
@@ -119,7 +121,8 @@ class SpeciesClassifier:
         rows = dict(zip(usable, probabilities, strict=True))
         familiar = dict(zip(usable, familiarity, strict=True)) if familiarity is not None else {}
         return [
-            _prediction(loaded.pack, rows[i], top_k, familiar.get(i)) if i in rows
+            _prediction(loaded.pack, loaded.thresholds, rows[i], top_k, familiar.get(i))
+            if i in rows
             else _no_fish(loaded.pack, reasons[i] or "")
             for i in range(len(checked))
         ]  # fmt: skip
@@ -173,7 +176,9 @@ class SpeciesClassifier:
                 f"px input its manifest declares ({exc}); the pack is refused"
             ) from exc
         index = _probabilities_index(pack, session)
-        return _Loaded(pack, session, index, _familiarity_index(pack, session))
+        thresholds = pack.thresholds_for(self._precision)
+        familiarity = _familiarity_index(pack, thresholds, session)
+        return _Loaded(pack, session, index, familiarity, thresholds)
 
 
 def _probabilities_index(pack: SpeciesPack, session: OnnxSession) -> int:
@@ -194,12 +199,15 @@ def _probabilities_index(pack: SpeciesPack, session: OnnxSession) -> int:
     return session.output_names.index(PROBABILITIES)
 
 
-def _familiarity_index(pack: SpeciesPack, session: OnnxSession) -> int | None:
-    """Where the model gives familiarity, if it does and the pack has a threshold for it.
-    One without the other (a graph rebuilt by hand, thresholds edited) is used as a pack
+def _familiarity_index(
+    pack: SpeciesPack, thresholds: Thresholds, session: OnnxSession
+) -> int | None:
+    """Where the model gives familiarity, if it does and the pack has a threshold for it
+    (for this model: an INT8 one has its own). One without the other (a graph rebuilt by
+    hand, thresholds edited, an INT8 model made before it had its own) is used as a pack
     without familiarity: that answers as every pack did before it, never worse."""
-    if FAMILIARITY not in session.output_names or pack.thresholds.familiarity is None:
-        if FAMILIARITY in session.output_names or pack.thresholds.familiarity is not None:
+    if FAMILIARITY not in session.output_names or thresholds.familiarity is None:
+        if FAMILIARITY in session.output_names or thresholds.familiarity is not None:
             log.warning("pack %s: familiarity output or threshold missing; not used", pack.version)
         return None
     return session.output_names.index(FAMILIARITY)
@@ -236,29 +244,33 @@ def _session_spec(pack: SpeciesPack, path: Path) -> ModelSpec:
 
 
 def _prediction(
-    pack: SpeciesPack, row: FloatArray, top_k: int, familiarity: float | None = None
+    pack: SpeciesPack,
+    thresholds: Thresholds,
+    row: FloatArray,
+    top_k: int,
+    familiarity: float | None = None,
 ) -> FishPrediction:
-    if pack.thresholds.is_unfamiliar(familiarity):
-        return _no_fish(pack, _unfamiliar_reason(float(familiarity or 0.0), pack))
+    if thresholds.is_unfamiliar(familiarity):
+        return _no_fish(pack, _unfamiliar_reason(float(familiarity or 0.0), thresholds))
     order = np.argsort(-row, kind="stable")[: max(1, top_k)]
     scores = tuple(
         SpeciesScore(pack.species[i], float(np.clip(row[i], 0.0, 1.0))) for i in order
     )  # fmt: skip
     confidence = scores[0].probability
-    known = confidence >= pack.thresholds.open_set
+    known = confidence >= thresholds.open_set
     return FishPrediction(
         status=FishStatus.IDENTIFIED if known else FishStatus.UNKNOWN,
         top_k=scores,
-        needs_review=not known or bool(pack.thresholds.flags_for_review(confidence)),
+        needs_review=not known or bool(thresholds.flags_for_review(confidence)),
         pack_version=pack.version,
     )
 
 
-def _unfamiliar_reason(familiarity: float, pack: SpeciesPack) -> str:
+def _unfamiliar_reason(familiarity: float, thresholds: Thresholds) -> str:
     """Why the crop is no fish, in the words the store, the hub and a reviewer read."""
     return (
         f"not like any species of the pack (similarity {familiarity:.2f}, "
-        f"below its {pack.thresholds.familiarity:.2f})"
+        f"below its {thresholds.familiarity:.2f})"
     )
 
 

@@ -36,10 +36,14 @@ from inference.fish.installed import (
     is_current,
     read_pack_info,
 )
+from inference.fish.int8_familiarity import int8_familiarity_file
 from inference.fish.pack import (
     HEAD_FILE,
+    INT8_FAMILIARITY_FILE,
     MODEL_FILES,
+    SPECIES_FILE,
     THRESHOLDS_FILE,
+    TRAINING_FILE,
     SpeciesPack,
     write_pack,
 )
@@ -73,6 +77,9 @@ def build_from_head(
 
     With ``calibration`` (a folder of species folders, such as the training photos) the INT8
     model is built too; without photos it cannot be, since its activation ranges come from them.
+    Its familiarity threshold is chosen on its own familiarity of the photos there of the
+    pack's validation groups (``training.json``); a folder without them gives it none, and it
+    then answers without familiarity (:meth:`SpeciesPack.thresholds_for`).
     """
     info = read_pack_info(assets)
     if sha256_of(backbone) != info["backbone_sha256"]:
@@ -91,14 +98,30 @@ def build_from_head(
             )
         files: dict[str, Path | dict[str, Any] | str] = {n: assets / n for n in KEPT_FILES}
         if calibration is not None:
-            files[MODEL_FILES["int8"]] = Path(scratch) / MODEL_FILES["int8"]
-            export.quantize_int8(model, Path(scratch) / MODEL_FILES["int8"],
-                                 calibration_images(calibration, size=side))  # fmt: skip
+            int8 = Path(scratch) / MODEL_FILES["int8"]
+            export.quantize_int8(model, int8, calibration_images(calibration, size=side))
+            files |= {MODEL_FILES["int8"]: int8, **_int8_familiarity(assets, int8, calibration)}
         return write_pack(
             out, name=info["name"], version=info["version"],
             backbone_sha256=info["backbone_sha256"], build={**files, MODEL_FILES["fp32"]: model},
             input_sizes=(side,),
         )  # fmt: skip
+
+
+def _int8_familiarity(assets: Path, int8: Path, photos: Path) -> dict[str, dict[str, Any]]:
+    """``familiarity_int8.json`` from the photos of ``photos`` in the head's validation
+    groups; nothing where the head has no familiarity or none of them are there."""
+    thresholds = Thresholds.from_json(json.loads((assets / THRESHOLDS_FILE).read_text("utf-8")))
+    training = json.loads((assets / TRAINING_FILE).read_text("utf-8"))
+    groups = set(training.get("split", {}).get("validation_groups", []))
+    known = {s["id"] for s in json.loads((assets / SPECIES_FILE).read_text("utf-8"))["species"]}
+    validation = [s.path for s in load_dataset(photos).samples
+                  if s.group in groups and s.species_id in known]  # fmt: skip
+    if thresholds.fish_acceptance is None or not validation:
+        return {}
+    side = load_head(assets / HEAD_FILE).input_size
+    body = int8_familiarity_file(int8, validation, (side,), thresholds.fish_acceptance)
+    return {INT8_FAMILIARITY_FILE: body}
 
 
 def ensure_default_pack(

@@ -14,6 +14,14 @@ Layout::
     training.json       split, counts, configuration, validation metrics
     species_fp32.onnx   backbone + head (+ the INT8 version, species_int8.onnx)
     head.json           the head alone (head mode): what the repository keeps of a default pack
+    familiarity_int8.json  the INT8 model's own familiarity threshold (see below)
+
+The INT8 model's familiarity runs lower than the FP32 model's, so the FP32 threshold would
+turn away more fish than it was chosen to. An INT8
+model is given its own threshold, chosen by the same rule on its own familiarity of the
+validation photos, in ``familiarity_int8.json`` (apart from ``thresholds.json``, which a
+default pack keeps as the repository has it). An INT8 model of a pack with familiarity but
+without that file uses none: :meth:`SpeciesPack.thresholds_for`.
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ THRESHOLDS_FILE = "thresholds.json"
 CARD_FILE = "card.md"
 TRAINING_FILE = "training.json"
 HEAD_FILE = "head.json"
+INT8_FAMILIARITY_FILE = "familiarity_int8.json"
 MODEL_FILES = {"fp32": "species_fp32.onnx", "int8": "species_int8.onnx"}
 # A write stages its pack in ``.<name>.<8 characters>`` beside ``<name>``, and sets the pack
 # before aside as that name plus ``.old``. The 8 characters hold no dot, so the folders of a
@@ -92,6 +101,17 @@ class SpeciesPack:
     # The sides crops are letterboxed to, one graph input each: one side, or several for a
     # pack combined from members trained at different sides.
     input_sizes: tuple[int, ...] = (INPUT_SIZE,)
+    int8_familiarity: float | None = None  # the INT8 model's threshold, chosen on its own
+
+    def thresholds_for(self, precision: str) -> Thresholds:
+        """The thresholds the model of ``precision`` answers by: the INT8 model's familiarity
+        threshold is its own, and without one it uses no familiarity (never the FP32 one)."""
+        t = self.thresholds
+        if precision != "int8" or t.familiarity is None:
+            return t
+        if self.int8_familiarity is None:
+            return dataclasses.replace(t, familiarity=None, fish_acceptance=None)
+        return dataclasses.replace(t, familiarity=self.int8_familiarity)
 
     @property
     def input_size(self) -> int:
@@ -278,8 +298,9 @@ def load_pack(root: Path) -> SpeciesPack:
     models = {precision: root / f for precision, f in model_files.items()}
     species, held_out = _read_species(root / SPECIES_FILE)
     thresholds = _read_thresholds(root / THRESHOLDS_FILE)
+    int8 = _read_int8_familiarity(root) if INT8_FAMILIARITY_FILE in files else None
     return SpeciesPack(
-        root, name, version, species, held_out, thresholds, models, files, backbone, sides
+        root, name, version, species, held_out, thresholds, models, files, backbone, sides, int8
     )
 
 
@@ -362,6 +383,28 @@ def _read_thresholds(path: Path) -> Thresholds:
         return Thresholds.from_json(_read_json(path))
     except (KeyError, TypeError, ValueError) as exc:
         raise SpeciesPackError(f"{path} holds no valid thresholds: {exc}") from exc
+
+
+def int8_familiarity_json(threshold: float, fish_acceptance: float, images: int) -> dict[str, Any]:
+    return {
+        "familiarity": threshold,
+        "fish_acceptance": fish_acceptance,
+        "validation_images": images,
+        "rules": "The INT8 model's familiarity threshold: the 1 - fish_acceptance quantile of "
+        "the INT8 model's familiarity of the validation photos (thresholds.json's rule, on "
+        "this model's own values: its familiarity runs lower than the FP32 model's).",
+    }
+
+
+def _read_int8_familiarity(root: Path) -> float:
+    path = root / INT8_FAMILIARITY_FILE
+    try:
+        value = float(_read_json(path)["familiarity"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SpeciesPackError(f"{path} holds no familiarity threshold: {exc}") from exc
+    if not -1.0 <= value <= 1.0:
+        raise SpeciesPackError(f"{path}: familiarity {value} is not a cosine similarity")
+    return value
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -135,6 +135,7 @@ class Trained:
     head: HeadWeights | None = None
     # The side the models take (a fine-tune may choose it); a combined pack takes several.
     input_sizes: tuple[int, ...] = (INPUT_SIZE,)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # more JSON files to pack
 
 
 def write_species_pack(
@@ -150,6 +151,7 @@ def write_species_pack(
         THRESHOLDS_FILE: assessment.thresholds.to_json(),
         TRAINING_FILE: training,
         CARD_FILE: card,
+        **trained.files,
     }
     if trained.head is not None:
         build[HEAD_FILE] = head_to_json(trained.head)
