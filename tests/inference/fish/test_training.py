@@ -94,7 +94,7 @@ def test_manifest_lists_every_file_with_its_sha256(trained_pack: SpeciesPack) ->
     manifest = json.loads((trained_pack.root / "manifest.json").read_text())
     assert set(manifest["files"]) == {
         *MODEL_FILES.values(), "head.json", "species.json", "thresholds.json", "card.md",
-        "training.json",
+        "training.json", "familiarity_int8.json",
     }  # fmt: skip
     assert manifest["version"] == "0.0.1" and manifest["input"]["resize"] == "letterbox"
 
