@@ -382,9 +382,9 @@ def _familiarity_line(familiarity: dict[str, Any] | None) -> str:
             f"{familiarity['n']} fish turned away as no_fish")  # fmt: skip
     others = familiarity["not_fish"]
     if others and others["rejected_rate"] is not None:
-        auroc = "n/a" if others["auroc"] is None else f"{others['auroc']:.4f}"
-        line += (f"; not fish: {others['rejected_rate']:.1%} of {others['n']} rejected, "
-                 f"AUROC {auroc}")  # fmt: skip
+        auroc = "n/a" if others["auroc"] is None else f"{others['auroc']:.5f}"
+        rejected = others["unfamiliar"] + others["gate_rejected"]  # a rate would round to 100 %
+        line += f"; not fish: {rejected} of {others['n']} rejected, AUROC {auroc}"
     return line
 
 
