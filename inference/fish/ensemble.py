@@ -23,7 +23,8 @@ would be fitted on images the other trained on.
 
 A combined pack says "not a fish" as its first member that can does (a head with species
 prototypes; a fine-tune has none): that member's ``familiarity`` is the pack's, its threshold
-chosen again on the shared validation split, so the member's own. Without it the README's
+chosen again on the shared validation split, so the member's own (the INT8 graph's, on its
+own familiarity, as for any pack). Without it the README's
 best recipe named a species for a face, however sure its head member was that it was none.
 """
 
@@ -51,6 +52,7 @@ from inference.fish.graph_contract import (
     input_names,
 )
 from inference.fish.images import batch_inputs, read_image
+from inference.fish.int8_familiarity import int8_files
 from inference.fish.pack import MODEL_FILES, SpeciesPack, load_pack, sides_label
 from inference.fish.packing import (
     Progress,
@@ -112,8 +114,9 @@ def combine_packs(roots: Sequence[Path], options: TrainOptions, progress: Progre
         for precision in precisions:
             models[precision] = Path(scratch) / MODEL_FILES[precision]
             export.save_model(_combined(members, precision, sides, temperature), models[precision])
+        files = int8_files(models, data, assessment.thresholds, sides, progress)
         trained = Trained("ensemble", models, members[0].pack.backbone_sha256,
-                          _details(members, started), input_sizes=sides)  # fmt: skip
+                          _details(members, started), input_sizes=sides, files=files)  # fmt: skip
         return write_species_pack(data, assessment, trained, options, progress)
 
 

@@ -9,16 +9,17 @@ promise on the validation photos. The photos are prepared as the classifier prep
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from inference.fish.calibrate import familiarity_threshold
+from inference.fish.calibrate import Thresholds, familiarity_threshold
 from inference.fish.graph_contract import FAMILIARITY
 from inference.fish.images import FloatArray, batch_inputs, read_image
-from inference.fish.pack import int8_familiarity_json
+from inference.fish.pack import INT8_FAMILIARITY_FILE, int8_familiarity_json
+from inference.fish.trainset import PreparedData
 
 BATCH = 16
 
@@ -43,3 +44,18 @@ def int8_familiarity_file(
     values = model_familiarity(model, validation, sides)
     threshold = familiarity_threshold(values, fish_acceptance)
     return int8_familiarity_json(threshold, fish_acceptance, len(values))
+
+
+def int8_files(
+    models: Mapping[str, Path], data: PreparedData, thresholds: Thresholds,
+    sides: tuple[int, ...], progress: Callable[[str], None],
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """The pack file of the INT8 model's own familiarity threshold, chosen on the validation
+    photos the FP32 one was chosen on; none where there is no INT8 model or no familiarity."""
+    if "int8" not in models or thresholds.fish_acceptance is None:
+        return {}
+    progress("choosing the INT8 model's familiarity threshold on validation")
+    body = int8_familiarity_file(
+        models["int8"], data.paths(data.validation), sides, thresholds.fish_acceptance
+    )
+    return {INT8_FAMILIARITY_FILE: body}

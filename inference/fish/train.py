@@ -13,22 +13,20 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
 
 from inference.fish import export
-from inference.fish.calibrate import Thresholds
 from inference.fish.config import HeadConfig
 from inference.fish.errors import SpeciesPackError
 from inference.fish.features import BackboneFeatures, FeatureCache, FeatureSession
 from inference.fish.graph_contract import FAMILIARITY, INPUT_NAME, PROBABILITIES
 from inference.fish.head import HeadWeights
 from inference.fish.images import INPUT_SIZE, letterbox, read_image, to_batch
-from inference.fish.int8_familiarity import int8_familiarity_file
+from inference.fish.int8_familiarity import int8_files
 from inference.fish.metrics import softmax
-from inference.fish.pack import INT8_FAMILIARITY_FILE, MODEL_FILES, SpeciesPack
+from inference.fish.pack import MODEL_FILES, SpeciesPack
 from inference.fish.packing import (
     Progress,
     Trained,
@@ -108,25 +106,10 @@ def train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progres
             "augmented_views": options.views, "taps": list(taps), "best_epoch": trained.best_epoch,
             "epochs_run": len(trained.history), "head": asdict(config), "timings": timings,
         }  # fmt: skip
-        files = _int8_files(models, data, assessment.thresholds, head.input_size, progress)
+        files = int8_files(models, data, assessment.thresholds, (head.input_size,), progress)
         result = Trained("head", models, backbone.sha256, details, head, (head.input_size,),
                          files)  # fmt: skip
         return write_species_pack(data, assessment, result, options, progress)
-
-
-def _int8_files(
-    models: dict[str, Path], data: PreparedData, thresholds: Thresholds, side: int,
-    progress: Progress,
-) -> dict[str, dict[str, Any]]:  # fmt: skip
-    """The INT8 model's own familiarity threshold, on the validation photos the FP32 one was
-    chosen on (:mod:`inference.fish.int8_familiarity`)."""
-    if "int8" not in models or thresholds.fish_acceptance is None:
-        return {}
-    progress("choosing the INT8 model's familiarity threshold on validation")
-    body = int8_familiarity_file(
-        models["int8"], data.paths(data.validation), (side,), thresholds.fish_acceptance
-    )
-    return {INT8_FAMILIARITY_FILE: body}
 
 
 def write_models(

@@ -155,6 +155,8 @@ def test_a_combined_pack_says_not_a_fish_as_its_head_member_does(
     for precision in combined.models:
         graph = onnx.load(combined.model_path(precision)).graph
         assert "familiarity" in [o.name for o in graph.output], precision
+    # The INT8 graph answers by a threshold of its own, as its head member's INT8 model does.
+    assert combined.int8_familiarity == pytest.approx(trained_pack.int8_familiarity, abs=1e-5)
     assert np.allclose(_familiarity(combined, crops), _familiarity(trained_pack, crops), atol=1e-5)
     face = sorted(shared_path("data", "faces", "johns", "John_Simm").glob("*.jpg"))[0]
     (answer,) = _classifier(combined).classify_files([face])
