@@ -146,12 +146,16 @@ def quantize_int8(fp32: Path, output: Path, calibration: Sequence[FloatArray]) -
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class _Reader(CalibrationDataReader):  # type: ignore[misc]
+        # One image a run: the calibrator stacks every run's activations into one array,
+        # which fails when the runs differ in size (a last batch short of the others).
         def __init__(self) -> None:
-            self._batches: Iterator[FloatArray] = iter(calibration)
+            self._images: Iterator[FloatArray] = (
+                batch[i : i + 1] for batch in calibration for i in range(len(batch))
+            )
 
         def get_next(self) -> dict[str, FloatArray] | None:
-            batch = next(self._batches, None)
-            return None if batch is None else {INPUT_NAME: batch}
+            image = next(self._images, None)
+            return None if image is None else {INPUT_NAME: image}
 
     prepared = output.with_suffix(".prep.onnx")
     try:

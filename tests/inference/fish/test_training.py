@@ -109,3 +109,25 @@ def test_without_held_out_species_there_is_no_open_set_figure(
     )  # fmt: skip
     pack = train_head_pack(options, backbone, progress=lambda line: None)
     assert pack.training()["open_set"] is None and set(pack.models) == {"fp32"}
+
+
+def test_int8_calibrates_on_a_count_of_images_that_is_no_whole_number_of_batches(
+    trained_pack: SpeciesPack, fish_slice: Path, tmp_path: Path
+) -> None:
+    """A retrain on a few corrections calibrates on all the training images it has: 11 of
+    them are a batch of 8 and one of 3, whose activations the quantiser once stacked into
+    one array and crashed on (the slice's pack calibrates on one batch of 8)."""
+    from inference.fish.export import quantize_int8
+    from inference.fish.images import round_robin_batches
+
+    folders = [sorted((fish_slice / name).glob("*.png")) for name in SLICE]
+    batches = round_robin_batches(folders, limit=11)
+    assert [len(batch) for batch in batches] == [8, 3]
+    int8 = tmp_path / "species_int8.onnx"
+    quantize_int8(trained_pack.model_path("fp32"), int8, batches)
+    pixels = np.concatenate(batches)
+    top = [
+        ort.InferenceSession(str(m)).run([PROBABILITIES], {"input": pixels})[0].argmax(1)
+        for m in (trained_pack.model_path("fp32"), int8)
+    ]
+    assert np.mean(top[0] == top[1]) >= 0.8
