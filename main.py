@@ -19,6 +19,7 @@ from typing import Any, TextIO, cast
 import desktop.catch_cli
 import desktop.kiosk.cli
 import inference.cli
+import inference.fish.installed
 import inference.fish.pack
 import sync.cli
 import sync.hub.pack_loader
@@ -69,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # may not import each other: this entry point joins them), whichever way it is published
     # (`jaga hub publish-pack`, the admin of the workers `jaga hub run` forks after this).
     sync.hub.pack_loader.install(inference.fish.pack.pack_refusal)
+    # The first pack published replaces the default pack on every device: it is checked
+    # against that pack's species as a later one is checked against the last published.
+    sync.hub.pack_loader.install_default_species(inference.fish.installed.default_species)
     args_list = list(sys.argv[1:] if argv is None else argv) or ["app"]
     parser = build_parser()
     args = parser.parse_args(args_list)

@@ -21,6 +21,7 @@ from inference.fish.pack import (
     THRESHOLDS_FILE,
     TRAINING_FILE,
     load_pack,
+    read_species,
 )
 from inference.pack.files import sha256_of
 from inference.pack.installed import ModelState, default_pack_dir
@@ -82,3 +83,12 @@ def read_pack_info(assets: Path) -> dict[str, str]:
         return {k: str(info[k]) for k in ("name", "version", "backbone_sha256", "fp32_sha256")}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SpeciesPackError(f"{assets / PACK_INFO} is missing or incomplete: {exc}") from exc
+
+
+def default_species(assets: Path = DEFAULT_ASSETS) -> tuple[str, dict[str, str]]:
+    """The default pack's name and version, and its species (id -> name): what every device
+    runs until a hub publishes a pack, so the hub checks its first pack against them
+    (``sync.hub.pack_loader``). :class:`SpeciesPackError` if the assets cannot be read."""
+    info = read_pack_info(assets)
+    species, _ = read_species(assets / SPECIES_FILE)
+    return f"{info['name']} {info['version']}", {s.id: s.name for s in species}

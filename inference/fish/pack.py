@@ -296,7 +296,7 @@ def load_pack(root: Path) -> SpeciesPack:
     if not model_files or any(f not in files for f in model_files.values()):
         raise SpeciesPackError(f"pack {version} in {root} lists no verified model")
     models = {precision: root / f for precision, f in model_files.items()}
-    species, held_out = _read_species(root / SPECIES_FILE)
+    species, held_out = read_species(root / SPECIES_FILE)
     thresholds = _read_thresholds(root / THRESHOLDS_FILE)
     int8 = _read_int8_familiarity(root) if INT8_FAMILIARITY_FILE in files else None
     return SpeciesPack(
@@ -365,7 +365,8 @@ def _verify_files(root: Path, files: Mapping[str, str], version: str) -> None:
             )
 
 
-def _read_species(path: Path) -> tuple[tuple[Species, ...], tuple[Species, ...]]:
+def read_species(path: Path) -> tuple[tuple[Species, ...], tuple[Species, ...]]:
+    """A pack's ``species.json``: the species it names and those held out from training."""
     body = _read_json(path)
     try:
         species = tuple(Species(str(s["id"]), str(s["name"])) for s in body["species"])

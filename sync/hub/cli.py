@@ -95,7 +95,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     publish.add_argument(
         "--allow-species-change",
         action="store_true",
-        help="publish a pack that lacks species the last published pack has (refused without)",
+        help="publish a pack that lacks species the last published pack (the first: the"
+        " default pack) has (refused without)",
     )
     publish.add_argument(
         "--archive-only",

@@ -12,6 +12,10 @@ A hub process that has none installed (a bare ``gunicorn sync.hub.wsgi:applicati
 never runs ``main.py``) refuses every pack rather than publish one unchecked, and says how:
 publish with ``jaga hub publish-pack``, or serve the hub with ``jaga hub run``.
 
+The composition root installs the default pack's species here too: the first pack the hub
+publishes replaces that pack on every device, so it is checked against it as a later pack is
+checked against the last published one (``sync.hub.review.check_species_kept``).
+
 Imports no Django: ``jaga`` installs it on a kiosk without the hub extra too.
 """
 
@@ -34,7 +38,14 @@ NO_LOADER = (
     " PACK_DIR`, or serve the hub with `jaga hub run`, whose admin checks uploads"
 )
 
+DefaultSpecies = Callable[[], tuple[str, dict[str, str]]]
+"""The pack every device runs until the hub publishes one (the default pack ``jaga models
+install`` builds): the words that name it, and its species, id -> name
+(``inference.fish.installed.default_species``). Raises, in its own words, when that pack's
+files cannot be read."""
+
 _installed: list[PackRefusal] = []  # at most one: the composition root's
+_default_species: list[DefaultSpecies] = []  # likewise
 
 
 def install(refusal: PackRefusal | None) -> None:
@@ -45,6 +56,17 @@ def install(refusal: PackRefusal | None) -> None:
 
 def installed() -> PackRefusal | None:
     return _installed[0] if _installed else None
+
+
+def install_default_species(source: DefaultSpecies | None) -> None:
+    """Make ``source`` tell this process (and the workers it forks) the species of the pack
+    devices run before the first publication; None: none (the first pack is then compared
+    with nothing)."""
+    _default_species[:] = [] if source is None else [source]
+
+
+def installed_default_species() -> DefaultSpecies | None:
+    return _default_species[0] if _default_species else None
 
 
 def check_pack_archive(data: bytes, shown_as: Path | None = None) -> None:

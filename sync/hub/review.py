@@ -11,8 +11,8 @@ else before it is stored, a pack whose model is not a whole ONNX model
 (``sync.pack_models``), and a pack the device's own loader refuses (``sync.hub.pack_loader``,
 installed by ``jaga``; a process without it publishes nothing), so devices are never told
 about bytes they would refuse. A pack
-that lacks species the last published pack lists is refused unless the publisher says the
-change is meant.
+that lacks species the last published pack lists (before the first publication: the default
+pack every device runs) is refused unless the publisher says the change is meant.
 
 Publishing a pack and telling a new site of the newest pack take one lock first
 (``lock_species_packs``): a site created while a pack is being published waits for it,
@@ -34,7 +34,7 @@ from sync.hub.apply.people import erase
 from sync.hub.apply.records import emit_observation, update_observation
 from sync.hub.erasure_journal import ErasureKind
 from sync.hub.models import NEWEST_PACK_FIRST, FishObservation, Person, Site, SpeciesPack
-from sync.hub.pack_loader import check_pack_archive
+from sync.hub.pack_loader import check_pack_archive, installed_default_species
 from sync.protocol import SpeciesPackPublished
 from sync.species_packs import (
     PackArchiveError,
@@ -114,22 +114,43 @@ def publish_pack_archive(
 
 
 def check_species_kept(data: bytes) -> None:
-    """Refuse (``PackArchiveError``) a pack that lacks a species the last published pack
-    lists: every device would install it and stop naming that species, without a word (a
-    pack retrained on a few species' corrections, say). Adding species is no change to
-    refuse; a last pack that lists none is nothing to compare with."""
-    last: SpeciesPack | None = SpeciesPack.objects.order_by(*NEWEST_PACK_FIRST).first()
-    if last is None:
-        return
-    before = archive_species(bytes(last.data))
+    """Refuse (``PackArchiveError``) a pack that lacks a species the pack devices run now
+    lists: the last published pack, or before the first publication the default pack every
+    device installed (``replaced_species``). Every device would install it and stop naming
+    that species, without a word (a pack retrained on a few species' corrections, say).
+    Adding species is no change to refuse; a pack that lists none is nothing to compare
+    with."""
+    replaced, before = replaced_species()
     dropped = sorted(set(before) - set(archive_species(data)))
     if dropped:
         listed = ", ".join(f"{sid} ({before[sid]})" for sid in dropped)
         raise PackArchiveError(
-            f"the pack lacks {len(dropped)} species of {last.version}, the last published pack:"
+            f"the pack lacks {len(dropped)} species of {replaced}:"
             f" {listed}; devices would stop naming them. If that is meant, publish it with"
             " --allow-species-change (in the admin, tick 'allow species change')"
         )
+
+
+def replaced_species() -> tuple[str, dict[str, str]]:
+    """The pack a new publication replaces on the devices, in words, and its species: the
+    last published pack, else the default pack (``sync.hub.pack_loader``; none in a process
+    that installed none)."""
+    last: SpeciesPack | None = SpeciesPack.objects.order_by(*NEWEST_PACK_FIRST).first()
+    if last is not None:
+        return f"{last.version}, the last published pack", archive_species(bytes(last.data))
+    source = installed_default_species()
+    if source is None:
+        return "no pack", {}
+    try:
+        named, species = source()
+    except Exception as error:  # the default pack's reader's own errors: sync cannot name them
+        raise PackArchiveError(
+            f"cannot read the species of the default pack, which devices run until a pack is"
+            f" published, to check this first pack keeps them: {error}. If the pack is meant"
+            " to replace it whatever it lists, publish it with --allow-species-change"
+            " (in the admin, tick 'allow species change')"
+        ) from error
+    return f"{named}, the default pack every device runs until a pack is published", species
 
 
 def lock_species_packs() -> None:

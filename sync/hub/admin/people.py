@@ -115,7 +115,7 @@ class SpeciesPackForm(forms.ModelForm):
     allow_species_change = forms.BooleanField(
         required=False,
         help_text="Publish it even though it lacks species the last published pack has"
-        " (devices stop naming them).",
+        " (or, for the first pack, the default pack) and devices stop naming them.",
     )
 
     class Meta:

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,15 +109,32 @@ def any_pack_loads(_root: Path) -> str | None:
 
 
 def loader_installed(refusal: Any) -> Iterator[None]:
-    """Install ``refusal`` for one test (a fixture's body), then put back what was."""
+    """Install ``refusal`` for one test (a fixture's body), then put back what was. No
+    default pack's species meanwhile: a test's first pack is compared with nothing, whether
+    or not a test before it ran ``main`` in this process (which installs them); a test of
+    that check installs them (``default_species_installed``)."""
     from sync.hub import pack_loader
 
     before = pack_loader.installed()
     pack_loader.install(refusal)
+    with default_species_installed(None):
+        try:
+            yield
+        finally:
+            pack_loader.install(before)
+
+
+@contextmanager
+def default_species_installed(source: Any) -> Iterator[None]:
+    """``source`` as the default pack's species (``sync.hub.pack_loader``), then what was."""
+    from sync.hub import pack_loader
+
+    before = pack_loader.installed_default_species()
+    pack_loader.install_default_species(source)
     try:
         yield
     finally:
-        pack_loader.install(before)
+        pack_loader.install_default_species(before)
 
 
 @pytest.fixture

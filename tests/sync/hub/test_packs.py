@@ -26,7 +26,7 @@ from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import Change, Site, SpeciesPack
 from sync.protocol import PACK_SCHEMA_HEADER, PROTOCOL_VERSION
 from sync.species_packs import PackArchiveError, archive_pack
-from tests.sync.hub.hubfixtures import loader_installed
+from tests.sync.hub.hubfixtures import default_species_installed, loader_installed
 from tests.sync.hub.hubkit import Api, HubProcess, jaga_hub
 from tests.sync.test_pack_models import real_pack
 from tests.sync.test_species_packs import make_pack, zip_members
@@ -45,6 +45,7 @@ def test_publish_pack_stores_the_archive_announces_it_and_serves_it(
     pack = make_pack(tmp_path / "pack", version=version)  # the version comes from its manifest
     done = jaga_hub(
         "publish-pack", str(pack), "--notes", "retrained", "--data", str(tmp_path / "hub"),
+        "--allow-species-change",  # it lists one species, not the default pack's
         database_url=hub_database,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -216,7 +217,11 @@ def test_the_admin_of_jaga_hub_run_checks_uploads_with_the_devices_loader(
             add = browser.get("/admin/hub/speciespack/add/")
             upload = browser.post(
                 "/admin/hub/speciespack/add/",
-                data={"csrfmiddlewaretoken": _csrf(add.text), "version": f"{folder.name}.{name}"},
+                data={
+                    "csrfmiddlewaretoken": _csrf(add.text),
+                    "version": f"{folder.name}.{name}",
+                    "allow_species_change": "on",
+                },  # one species, not the default pack's
                 files={"file": ("pack.zip", archive_pack(folder), "application/zip")},
             )
             assert upload.status_code == (200 if answer else 302), upload.text[-2000:]
@@ -436,6 +441,45 @@ def test_publish_pack_refuses_a_pack_that_drops_species_unless_told(
     )  # fmt: skip
     assert allowed.returncode == 0, allowed.stderr
     assert SpeciesPack.objects.filter(version=version).exists()
+
+
+def test_the_first_publish_is_checked_against_the_default_pack_the_devices_run(
+    api: Api, hub_database: str, tmp_path: Path
+) -> None:
+    """Before the first publication every device runs the default pack: a first pack of 5
+    of its 23 species replaced it on every device, which then named a Canthigaster valentini
+    as one of the 5, 'review not needed', while a second such pack was refused."""
+    from inference.fish.installed import default_species
+
+    assert not SpeciesPack.objects.exists()  # this publication is the hub's first
+    named, default = default_species()
+    few = with_species(make_pack(tmp_path / "few"), *sorted(default)[:5])
+    version = f"1.{api.site}"
+    refused = jaga_hub("publish-pack", str(few), "--version", version, database_url=hub_database)
+    assert refused.returncode == 1
+    assert f"lacks {len(default) - 5} species of {named}, the default pack" in refused.stderr
+    assert "fish_12 (Canthigaster valentini)" in refused.stderr
+    assert "--allow-species-change" in refused.stderr
+    assert not SpeciesPack.objects.filter(version=version).exists()
+    allowed = jaga_hub(
+        "publish-pack", str(few), "--version", version, "--allow-species-change",
+        database_url=hub_database,
+    )  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr
+    assert SpeciesPack.objects.filter(version=version).exists()
+
+
+def test_a_first_pack_that_keeps_the_default_species_needs_no_word(
+    api: Api, tmp_path: Path
+) -> None:
+    from inference.fish.installed import default_species
+
+    with default_species_installed(default_species):
+        _, default = default_species()
+        more = with_species(make_pack(tmp_path / "more"), *default, "fish_99")
+        review.check_species_kept(archive_pack(more))
+        with pytest.raises(PackArchiveError, match=re.escape("fish_01 (Dascyllus reticulatus)")):
+            review.check_species_kept(archive_pack(with_species(more, *sorted(default)[1:])))
 
 
 def test_an_admin_upload_that_drops_species_needs_its_box_ticked(
