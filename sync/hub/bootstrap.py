@@ -25,6 +25,7 @@ from sync.hub.erasure_journal import DATA_DIR_ENV, THROWAWAY_KEY_ENV
 DATABASE_NAME = "jaga"
 SECRET_KEY_FILE = "secret_key"
 RUN_LOCK_FILE = "hub-run.lock"  # held by the `jaga hub run` serving the data folder
+EMBEDDED_FOLDER = "postgres"  # the embedded PostgreSQL's cluster, in the data folder
 _log = logging.getLogger(__name__)
 
 
@@ -47,8 +48,12 @@ class HubEnvironment:
             self.embedded.stop()
 
 
-def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> HubEnvironment:
-    """Secret, database and Django ready in this process; migrations applied. ``serves``:
+def prepare(
+    data_dir: Path, *, migrate: bool = True, serves: bool = False, makes_hub: bool = False
+) -> HubEnvironment:
+    """Secret, database and Django ready in this process; migrations applied. Unless
+    ``makes_hub`` (``jaga hub run`` and ``manage``, the first steps), ``NoHubError`` before
+    anything is made when ``data_dir`` holds no hub (``check_hub_exists``). ``serves``:
     the hub's server, or any Django command (``jaga hub manage``: a server among them),
     which may sign sessions and CSRF tokens with the kept key; the hub's own other commands
     sign nothing, and go on (warned) when that key is empty. ``DatabaseUrlError``
@@ -60,6 +65,8 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
     the database does not take a connection for the migrations."""
     check_database_url()
     check_data_dir(data_dir)
+    if not makes_hub:
+        check_hub_exists(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     os.environ[DATA_DIR_ENV] = str(data_dir)  # its erasure journal, for the workers too
     if not os.environ.get("JAGA_HUB_SECRET_KEY"):
@@ -68,7 +75,7 @@ def prepare(data_dir: Path, *, migrate: bool = True, serves: bool = False) -> Hu
     started = False
     url = os.environ.get("DATABASE_URL", "")
     if not url:
-        embedded = EmbeddedPostgres(data_dir / "postgres")
+        embedded = EmbeddedPostgres(data_dir / EMBEDDED_FOLDER)
         started = embedded.start()
         try:
             embedded.create_database(DATABASE_NAME)
@@ -114,6 +121,24 @@ def check_data_dir(data_dir: Path) -> None:
     refusal = unusable_folder_name(data_dir)
     if refusal is not None:
         raise HubDataFolderError(refusal)
+
+
+class NoHubError(SyncError):
+    """A command that reads or changes a hub was given a data folder that holds none."""
+
+
+def check_hub_exists(data_dir: Path) -> None:
+    """``NoHubError`` when the hub's database is the embedded one (no ``DATABASE_URL``) and
+    ``data_dir`` holds none yet: the command would make an empty hub there and read it,
+    exporting no photos or announcing a pack to no device, and say it succeeded (the
+    default folder, when the hub runs with ``--data``). ``jaga hub run`` and ``manage``
+    make a hub; the others work on one."""
+    if os.environ.get("DATABASE_URL") or EmbeddedPostgres(data_dir / EMBEDDED_FOLDER).initialised():
+        return
+    raise NoHubError(
+        f"no hub in {data_dir} (no database was ever made there): name the hub's data folder,"
+        " the one `jaga hub run` serves, with --data DIR"
+    )
 
 
 class HubDatabaseError(SyncError):

@@ -6,9 +6,14 @@ ahead: ``sync.hub.clock_check``), tell devices the database was restored from a
 backup (``sync.hub.log_epoch``), Django tasks. The purge's and the restore's handlers are
 ``sync.hub.cli_purge`` and ``sync.hub.cli_restore``.
 
-``run`` holds ``DATA/hub-run.lock`` while it serves: a second ``run`` on the same data folder
-refuses in one line (the other commands run beside it, on its PostgreSQL). Arguments are
-checked when the command line is read (``--data`` made absolute, ``--port``, ``--site``).
+``run`` and ``manage`` make a hub in a data folder that holds none (the first steps); the
+other commands work on an existing hub and refuse such a folder in one line, making nothing
+(``sync.hub.bootstrap.check_hub_exists``): they would read a new, empty hub and say they
+succeeded.
+
+``run`` holds ``DATA/hub-run.lock`` while it serves: a second ``run`` on the same data
+folder refuses in one line (the other commands run beside it, on its PostgreSQL). Arguments
+are checked when the command line is read (``--data`` made absolute, ``--port``, ``--site``).
 
 Imports nothing of the hub extra (Django, psycopg) until a hub command runs, so ``jaga`` on a
 kiosk without the extra still starts.
@@ -276,7 +281,7 @@ def _serve(data: Path, args: argparse.Namespace) -> int:
     from sync.hub.bootstrap import prepare
     from sync.hub.server import ServeOptions, serve
 
-    environment = prepare(data, serves=True)
+    environment = prepare(data, serves=True, makes_hub=True)
     try:
         reapply_erasures(data, at_start=True)
     except BaseException:
@@ -374,7 +379,7 @@ def manage_hub(args: argparse.Namespace) -> int:
         print(f"jaga hub manage: error: argument --data: {error}", file=sys.stderr)
         return 2
     # Any Django command, servers among them (runserver signs sessions as the hub does).
-    environment = prepare(data or default_data_dir(), serves=True)
+    environment = prepare(data or default_data_dir(), serves=True, makes_hub=True)
     try:
         execute_from_command_line(["jaga hub manage", *arguments])
     finally:

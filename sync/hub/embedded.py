@@ -73,6 +73,10 @@ class EmbeddedPostgres:
         host = quote(str(self.socket_dir), safe="/")  # a space or & in the folder's path
         return f"postgresql://{SUPERUSER}@/{database}?host={host}&port={PORT}"
 
+    def initialised(self) -> bool:
+        """Whether ``initdb`` made a cluster in the data folder (the first start does)."""
+        return (self.data_dir / "PG_VERSION").exists()
+
     def start(self, timeout_s: float = 60.0) -> bool:
         """Start the server unless it runs already; True when this call started it. A start
         that fails has waited ``timeout_s`` in all (pg_ctl, then the first connection, then
@@ -80,7 +84,7 @@ class EmbeddedPostgres:
         yet taking connections (in a long recovery, say) runs on, for the next start."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         user = self._prepare_permissions()
-        if not (self.data_dir / "PG_VERSION").exists():
+        if not self.initialised():
             self._run(
                 user,
                 "initdb",

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -220,16 +221,23 @@ def test_a_command_leaves_the_postgresql_it_started_to_a_hub_run_that_adopted_it
             SERVER.start()
 
 
-def test_a_command_stopped_while_it_migrates_leaves_no_postgresql_running(
-    tmp_path: Path,
-) -> None:
+def test_a_command_stopped_while_it_migrates_leaves_no_postgresql_running() -> None:
     """SIGTERM to ``purge-expired`` while it migrated (an index build waits behind a
     pg_dump there) exited 143 and left the embedded PostgreSQL it had started running."""
-    server = EmbeddedPostgres(tmp_path / "hub" / "postgres")
+    # Not under pytest's folder: another pytest session run meanwhile makes its parent
+    # private again, and the embedded PostgreSQL's own user could then not reach its files.
+    with tempfile.TemporaryDirectory(prefix="jaga-stopped-") as scratch:
+        _stop_a_purge_while_it_migrates(Path(scratch))
+
+
+def _stop_a_purge_while_it_migrates(home: Path) -> None:
+    server = EmbeddedPostgres(home / "hub" / "postgres")
+    server.start()  # a hub's folder (the purge refuses one that holds none), not migrated
+    server.stop()
     command = subprocess.Popen(
         [sys.executable, str(REPO / "main.py"), "hub", "purge-expired", "--data", "hub"],
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(home)},
+        cwd=home,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
