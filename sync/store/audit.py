@@ -94,22 +94,28 @@ def file_subject(path: Path) -> str:
 
 # C0 controls, DEL and C1 controls: what a terminal acts on (a line feed, ESC and the CSI
 # that start ANSI sequences, clearing the screen or recolouring what follows) instead of
-# showing; and the marks and overrides that show text right to left (Unicode's bidirectional
-# controls: what "Trojan Source" hid code with).
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# showing; the marks and overrides that show text right to left (Unicode's bidirectional
+# controls: what "Trojan Source" hid code with); and the backslash that starts each escape,
+# without which the four characters ``\x1b`` typed would read as an ESC escaped.
+_TO_ESCAPE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def terminal_text(text: str) -> str:
     """``text`` as a terminal may show it: each control character written as ``\\xNN``, the
     form :func:`file_subject` gives the bytes of a file name that are not UTF-8 (``\\uNNNN``
-    past U+00FF). An entry's actor, subject and details hold text others typed (a file name,
-    an operator's name, a reason), which must not move the cursor, split one entry into two
-    lines, or show its characters in another order than they are stored."""
-    return _CONTROLS.sub(_escaped, text)
+    past U+00FF), and a backslash as ``\\\\``, so what is shown reads back one way (a file
+    name's ``\\xe9`` is shown ``\\\\xe9``: it is stored as those four characters). An entry's
+    actor, subject and details hold text others typed (a file name, an operator's name, a
+    reason), which must not move the cursor, split one entry into two lines, imitate an
+    escape, or show its characters in another order than they are stored."""
+    return _TO_ESCAPE.sub(_escaped, text)
 
 
 def _escaped(found: re.Match[str]) -> str:
-    code = ord(found.group())
+    character = found.group()
+    if character == "\\":
+        return "\\\\"
+    code = ord(character)
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 

@@ -166,12 +166,31 @@ def test_typed_text_is_escaped_so_it_stays_one_line_and_cannot_drive_the_termina
     assert lines[1].split("  ")[4] == "x\\x1b[2J\\x0arm.db"
     assert lines[3].split("  ")[4] == "report\\u202etxt.exe"
     assert lines[2].split("  ")[2] == "op\\x9b31m\\x7f"
-    assert lines[2].split("  ")[5] == '{"note":"a\\x9bb\\u0007"}'
+    assert lines[2].split("  ")[5] == '{"note":"a\\x9bb\\\\u0007"}'  # JSON's \u0007, \ doubled
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in "".join(lines))
 
     json_lines, _ = shown(capsys, "--json")
     assert [json.loads(line)["subject"] for line in json_lines][1] == name
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in "".join(json_lines))
+
+
+def test_a_typed_backslash_is_shown_doubled_so_it_cannot_imitate_an_escape(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        # The four characters \x1b typed, then a real ESC: were they shown alike, one passes for
+        # the other.
+        store.audit.record(actor="op", action="test.typed", subject="\\x1b", details={})
+        store.audit.record(actor="op", action="test.typed", subject="\x1b", details={})
+        store.audit.record(actor="op\\", action="test.typed", subject="-", details={"p": "a\\b"})
+    capsys.readouterr()
+
+    lines, _ = shown(capsys)
+
+    assert lines[1].split("  ")[4] == "\\\\x1b"  # shown: \\x1b
+    assert lines[2].split("  ")[4] == "\\x1b"  # shown: \x1b
+    assert lines[3].split("  ")[2] == "op\\\\"
+    assert lines[3].split("  ")[5] == '{"p":"a\\\\\\\\b"}'  # the JSON's \\, each doubled
 
 
 def test_a_wrong_key_is_the_usual_one_line_refusal(
