@@ -66,10 +66,9 @@ def stored_last_sync(check: StoreCheck) -> str:
     if last.error:
         return f"failed {_stored_time(last.attempted_at)}; last success {succeeded}"
     attempted = _stored_time(last.attempted_at)
-    if last.stopped:
-        what = (
-            f"stopped {attempted} before it finished ({last.stopped_queued} entries still queued)"
-        )
+    if last.stopped_queued is not None:  # last.stopped, as mypy can see it
+        queued = plural.entries(last.stopped_queued)
+        what = f"stopped {attempted} before it finished ({queued} still queued)"
     elif last.unfinished is not None:
         what = f"unfinished {attempted}: it reached its limits ({last.unfinished.words()})"
     elif last.held_back:

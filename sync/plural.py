@@ -17,5 +17,9 @@ def entries(count: int) -> str:
     return counted(count, "entry", "entries")
 
 
+def audit_entries(count: int) -> str:
+    return counted(count, "audit entry", "audit entries")
+
+
 def catches(count: int) -> str:
     return counted(count, "catch", "catches")

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sync import plural
 from sync.cli_errors import output_file, positive_count, reporting
 
 if TYPE_CHECKING:  # the modules themselves load only when a sync command runs
@@ -233,7 +234,8 @@ def _requeue(args: argparse.Namespace) -> int:
     with _open_store(args) as store:
         chosen = None if args.all else args.sequences
         moved = store.outbox.requeue_quarantined(chosen, operator=_operator())
-    print(f"requeued {moved} quarantined entries; the next sync sends them")
+    requeued = plural.counted(moved, "quarantined entry", "quarantined entries")
+    print(f"requeued {requeued}; the next sync sends them")
     return 0
 
 

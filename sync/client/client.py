@@ -97,10 +97,13 @@ class SyncReport:
         push, pull, up = self.push, self.pull, self.uploads
         text = (
             f"pushed {push.acknowledged} acknowledged, {push.rejected} quarantined"
-            f" in {push.batches} batches; pulled {pull.applied} changes"
-            f" ({pull.erased} erasures, {pull.skipped} skipped, {pull.set_aside} set aside)"
+            f" in {plural.counted(push.batches, 'batch', 'batches')};"
+            f" pulled {plural.counted(pull.applied, 'change')}"
+            f" ({plural.counted(pull.erased, 'erasure')}, {pull.skipped} skipped,"
+            f" {pull.set_aside} set aside)"
             f" to cursor {pull.cursor};"
-            f" uploaded {up.completed} photos ({up.resumed} resumed, {up.failed} failed)"
+            f" uploaded {plural.counted(up.completed, 'photo')}"
+            f" ({up.resumed} resumed, {up.failed} failed)"
             f" in {self.seconds:.2f} s"
         )
         if pull.full_pull is not None:
@@ -108,7 +111,7 @@ class SyncReport:
         if self.expired:
             text += f"; erased {plural.people(len(self.expired))} past their retention date"
         if self.audit.stored:
-            text += f"; anchored {self.audit.stored} audit entries"
+            text += f"; anchored {plural.audit_entries(self.audit.stored)}"
         if self.audit.problem is not None:
             text += f"; audit chain {self.audit.problem}"
         if self.new_species_pack is not None:

@@ -51,6 +51,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sync import plural
 from sync.client.site_state import cursor_name, full_pull_name, pulled_with_name
 from sync.protocol import PROTOCOL_VERSION
 from sync.store.clock import format_timestamp
@@ -121,7 +122,7 @@ class FullPull:
             return (
                 "the hub renewed its change log (a restore from a backup, or a device's pull"
                 " that did not match its log);"
-                f" {self.requeued} entries this device had sent were queued again"
+                f" this device queued again {plural.entries(self.requeued)} it had sent"
             )
         return f"its cursor {self.until} had been pulled by {self.pulled_with}"
 

@@ -138,12 +138,12 @@ class Unfinished:
     audit: int = 0
 
     def words(self) -> str:
-        parts = [f"{self.queued} entries still queued"]
+        parts = [f"{plural.entries(self.queued)} still queued"]
         if self.changes:
             parts.append("more changes on the hub")
         parts.append(f"{plural.counted(self.uploads, 'photo')} still to upload")
         if self.audit:
-            parts.append(f"{self.audit} audit entries still to anchor")
+            parts.append(f"{plural.audit_entries(self.audit)} still to anchor")
         return ", ".join(parts)
 
     def stored(self) -> str:
@@ -220,7 +220,8 @@ class LastResult:
             return f"failed: {self.error}"
         held = f"; held back: {self.held_back}" if self.held_back else ""
         if self.stopped_queued is not None:
-            return f"stopped before it finished: {self.stopped_queued} entries still queued{held}"
+            queued = plural.entries(self.stopped_queued)
+            return f"stopped before it finished: {queued} still queued{held}"
         if self.unfinished is not None:
             return f"reached this sync's limits: {self.unfinished.words()}{held}"
         if not self.attempted_at:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sync import plural
 from sync.client.audit import BREAK_NAME, PROBLEM_NAME, Anchored, anchored_at_name
 from sync.client.config import (
     DEVICE_ID_ENV,
@@ -89,7 +90,7 @@ class AuditStatus:
     def lines(self) -> list[str]:
         shown = f"anchored at the hub up to entry {self.anchored} of {self.entries}"
         if not self.anchored:
-            shown = f"not anchored at the hub ({self.entries} entries)"
+            shown = f"not anchored at the hub ({plural.entries(self.entries)})"
         if self.anchored_at:
             shown += f", last at {self.anchored_at}"
         lines = [f"audit        {shown}"]

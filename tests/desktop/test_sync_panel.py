@@ -52,7 +52,7 @@ def test_idle_shows_the_reports_summary_its_time_and_the_backlog(qapp: QApplicat
     widget = panel(qapp)
     widget.show_snapshot(snapshot(ServiceState(Phase.IDLE, last_report=REPORT), Backlog(0, 2)))
     assert widget.phase.text() == "idle"
-    assert "pushed 7 acknowledged, 0 quarantined in 1 batches" in widget.last_sync.text()
+    assert "pushed 7 acknowledged, 0 quarantined in 1 batch;" in widget.last_sync.text()
     assert "pulled 3 changes" in widget.last_sync.text()
     assert AT.astimezone().strftime("%Y-%m-%d %H:%M:%S") in widget.last_sync.text()
     assert widget.last_error.text() == "-"

@@ -118,7 +118,7 @@ def test_a_quarantined_person_is_requeued_and_its_template_follows(
     # The template waits.
     assert "outbox       queued 1, sent 0, acknowledged and kept 0, rejected 1" in out
     assert main(["sync", "requeue", "--db", str(db), f"#{held.sequence}"]) == 0
-    assert "requeued 1 quarantined entries" in capsys.readouterr().out
+    assert "requeued 1 quarantined entry;" in capsys.readouterr().out
     with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
         entry = store.outbox.get(held.idempotency_key)
         assert (entry.state, entry.reject_reason, entry.refusals) == (OutboxState.QUEUED, None, 0)
