@@ -42,6 +42,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from sync import plural
 from sync.errors import SyncError
 
 CORRECTIONS_CSV = "corrections.csv"
@@ -114,12 +115,13 @@ class ExportSummary:
 
     def lines(self, notes: Iterable[str] = ()) -> Iterator[str]:
         """The summary, the caller's ``notes`` (what its reader left out), the next step."""
-        yield f"{self.written} confirmed photos written to {self.folder}"
+        yield f"{plural.counted(self.written, 'confirmed photo')} written to {self.folder}"
         if self.skipped:
             yield f"{self.skipped} skipped: their photo type cannot be used for training"
         if self.conflicting:
             yield (
-                f"{self.conflicting} photos left out: the observations on each confirm"
+                f"{plural.counted(self.conflicting, 'photo')} left out: the observations on each"
+                " confirm"
                 " different species"
             )
         yield from notes

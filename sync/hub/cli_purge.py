@@ -59,7 +59,8 @@ def purge_expired(args: argparse.Namespace) -> int:
         print(f"{done} {', '.join(ERASED_DATA_TABLES)}: erased people's data leaves the files")
     if unjournaled:
         print(
-            f"jaga hub: {len(unjournaled)} erasures could not be journaled (above: why); they"
+            f"jaga hub: {plural.counted(len(unjournaled), 'erasure')} could not be journaled"
+            " (above: why); they"
             " stand, but a restore of the database from a backup older than them would bring"
             " these people back: "
             + ", ".join(str(uid) for uid in unjournaled)
@@ -95,29 +96,36 @@ def _print_decisions(report: DecisionReport, *, dry_run: bool) -> None:
         return
     done = "would delete" if dry_run else "deleted"
     print(
-        f"{done} {report.access_events} access events that happened and reached the hub"
+        f"{done} {plural.counted(report.access_events, 'access event')} that happened and reached"
+        " the hub"
         f" before {report.cutoff:%Y-%m-%d %H:%M} UTC (kept {report.keep_days} days)"
     )
     for site, count in report.by_site.items():
         print(f"  site {site}: {plural.counted(count, 'access event')}")
     print(
-        f"{done} {report.applied_entries} idempotency keys taken two windows ago or earlier whose"
+        f"{done} {plural.counted(report.applied_entries, 'idempotency key')} taken two windows"
+        " ago or earlier whose"
         " replay changes nothing (a deleted event's, a template's, a photo's, an erased person's)"
     )
+    anchored = plural.counted(
+        report.audit_entries, "anchored audit entry", "anchored audit entries"
+    )
     print(
-        f"{done} {report.audit_entries} anchored audit entries as old (each chain's oldest,"
-        " up to a checkpoint the rest verifies from; never a chain's newest)"
+        f"{done} {anchored} as old (each chain's oldest, up to a checkpoint the rest verifies"
+        " from; never a chain's newest)"
     )
     for site, count in report.audit_by_site.items():
         print(f"  site {site}: {plural.counted(count, 'audit entry', 'audit entries')}")
     forgot = "would forget" if dry_run else "forgot"
     print(
-        f"{forgot} the reasons typed of {report.erasure_reasons} erasures as old (who was"
+        f"{forgot} the reasons typed of {plural.counted(report.erasure_reasons, 'erasure')} as"
+        " old (who was"
         " erased, and when, stay)"
     )
     if report.held_chains:
         print(
-            f"kept whole the chains of {len(report.held_chains)} devices while a record of each"
+            f"kept whole the chains of {plural.counted(len(report.held_chains), 'device')} while"
+            " a record of each"
             " is open (look into it, then acknowledge it in the admin's Audit breaks; until"
             " then its decisions outlive the window):"
         )

@@ -29,7 +29,8 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
     finally:
         environment.stop()
     print(
-        f"renewed the change log's epoch of {len(done.renewed)} sites: at their next sync,"
+        f"renewed the change log's epoch of {plural.counted(len(done.renewed), 'site')}: at their"
+        " next sync,"
         " devices push again what they authored and pull their site again from the start"
     )
     for slug, at in done.kept.items():
@@ -117,12 +118,14 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
             )
             return None
         print(
-            f"accepted the lines of {len(done.accepted)} other hubs as this hub's own, now and"
+            f"accepted the lines of {plural.counted(len(done.accepted), 'other hub')} as this"
+            " hub's own, now and"
             f" at every later replay ({data / ACCEPTED_FILE})"
         )
     if done.count or not at_start:
         print(
-            f"applied again {done.count} erasures from the erasure journal ({path}) that the"
+            f"applied again {plural.counted(done.count, 'erasure')} from the erasure journal"
+            f" ({path}) that the"
             " database had lost (restored from a backup older than them); devices pull the"
             " tombstones"
         )
@@ -130,22 +133,23 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
         print(f"  site {slug}: {plural.counted(count, 'erasure')} applied again")
     if done.unreadable:
         print(
-            f"jaga hub: {done.unreadable} lines of the erasure journal {path} could not be read"
-            " (torn by a crash, or damaged) and were skipped",
+            f"jaga hub: skipped {plural.counted(done.unreadable, 'line')} of the erasure journal"
+            f" {path} that could not be read (torn by a crash, or damaged)",
             file=sys.stderr,
         )
     if done.no_site:
         print(
-            f"jaga hub: {done.no_site} journaled erasures are of sites the database does not"
-            " hold (made after the backup); kept, applied when a site of that slug is made",
+            f"jaga hub: kept {plural.counted(done.no_site, 'journaled erasure')} of sites the"
+            " database does not hold (made after the backup), applied when a site of that slug"
+            " is made",
             file=sys.stderr,
         )
     if done.other_hub:
         listed = ", ".join(str(uid) for uid in done.other_hub_listed)
         more = done.other_hub - len(done.other_hub_listed)
         print(
-            f"jaga hub: {done.other_hub} lines of the erasure journal name another hub and"
-            f" were skipped (those people are not erased again): {listed}"
+            f"jaga hub: skipped {plural.counted(done.other_hub, 'line')} of the erasure journal"
+            f" naming another hub (those people are not erased again): {listed}"
             + (f" and {more} more" if more else "")
             + f". Likely causes: another hub's journal was joined to this one (a staging"
             f" hub's, the wrong file), or another host of this hub whose hub-id differs"
@@ -184,7 +188,8 @@ def catch_up(data: Path) -> bool:
         return False
     if count:
         print(
-            f"journaled {count} erasures the erasure journal ({path}) lacked (their lines lost,"
+            f"journaled {plural.counted(count, 'erasure')} the erasure journal ({path}) lacked"
+            " (their lines lost,"
             " or made before the journal existed)"
         )
     return True

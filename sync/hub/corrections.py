@@ -47,6 +47,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet
 
+from sync import plural
 from sync.corrections import (
     Correction,
     CorrectionsExport,
@@ -85,11 +86,15 @@ class HubExportReport:
     def _notes(self) -> Iterator[str]:
         if self.awaiting_photo:
             yield (
-                f"{self.awaiting_photo} confirmed observations wait for their photo's upload;"
+                f"waiting for their photo's upload:"
+                f" {plural.counted(self.awaiting_photo, 'confirmed observation')};"
                 " export again once their devices have synced"
             )
         if self.without_photo:
-            yield f"{self.without_photo} confirmed observations have no photo to label"
+            yield (
+                "without a photo to label:"
+                f" {plural.counted(self.without_photo, 'confirmed observation')}"
+            )
         yield (
             f"the next export: --since {format_timestamp(self.resume_from)}; give"
             " export-training-set both exports' CSVs, oldest first"

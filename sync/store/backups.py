@@ -47,6 +47,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sync import plural
 from sync.durable import fsync_path, make_private_folders
 from sync.errors import (
     ReplacedStoreUnreadableError,
@@ -301,7 +302,8 @@ def _unsynced_lost(
     if lost and not discard:
         kinds = ", ".join(f"{count} {entity}" for entity, count in sorted(lost.items()))
         raise ReplacedStoreUnsyncedError(
-            f"{target}, the store this restore would replace, holds {lost.total()} changes"
+            f"{target}, the store this restore would replace, holds"
+            f" {plural.counted(lost.total(), 'change')}"
             f" the hub never acknowledged, or photos whose bytes it never received, that the"
             f" backup does not hold ({kinds}); the"
             " restore would delete them. Sync first (`jaga sync now`), or pass"

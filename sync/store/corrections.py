@@ -36,6 +36,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sync import plural
 from sync.corrections import Correction, CorrectionsExport, ExportSummary, species_key
 from sync.store.database import Database
 
@@ -119,7 +120,8 @@ class StoreExportReport:
     def _notes(self) -> Iterator[str]:
         if self.box_not_known:
             yield (
-                f"{self.box_not_known} confirmed observations left out: their photo holds"
+                f"{plural.counted(self.box_not_known, 'confirmed observation')} left out: their"
+                " photo holds"
                 " several observations and this device was never told which fish in it is"
                 " each one's (jaga hub export-corrections exports them with their boxes)"
             )

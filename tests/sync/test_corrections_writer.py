@@ -245,7 +245,7 @@ def test_the_summary_names_the_next_command(tmp_path: Path) -> None:
     with CorrectionsExport(folder) as export:
         export.add(correction())
     assert list(export.summary.lines()) == [
-        f"1 confirmed photos written to {folder}",
+        f"1 confirmed photo written to {folder}",
         f"next: jaga fish export-training-set --corrections {folder}/{CORRECTIONS_CSV}"
         " --species-from PACK --out TRAINING_DIR  (PACK: the species pack the photos were"
         " classified with, so that each species keeps its folder id)",

@@ -61,7 +61,7 @@ def test_a_hub_correction_becomes_training_data_and_reaches_the_boat(
         hub_data = str(tmp_path / "hub")
         arguments = ["--data", hub_data, "--out", str(out), "--site", site_slug]
         assert main(["hub", "export-corrections", *arguments]) == 0
-        assert f"1 confirmed photos written to {out}" in capsys.readouterr().out
+        assert f"1 confirmed photo written to {out}" in capsys.readouterr().out
 
         training = tmp_path / "training"
         assert export_training_set(out / "corrections.csv", training) == 1

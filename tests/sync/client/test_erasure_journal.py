@@ -80,7 +80,7 @@ def test_an_admin_erasure_the_restore_undid_is_applied_again_before_any_device_p
         assert _hub_erased(erased) and not _hub_erased(kept)
         assert not _logged_live(erased) and _logged_live(kept)
         said = capsys.readouterr().out
-        assert "applied again 1 erasures" in said and f"site {site_slug}: 1 erasure" in said
+        assert "applied again 1 erasure from" in said and f"site {site_slug}: 1 erasure" in said
         newcomer = new_device(tmp_path, live_hub.url, site_slug, name="kiosk-new")
         with newcomer.open() as fresh, httpx.Client() as other:
             newcomer.client(fresh, other).sync_once()
@@ -111,7 +111,7 @@ def test_the_hub_applies_the_journal_again_when_it_starts(
             assert _hub_erased(erased) and not _logged_live(erased)
         finally:
             hub.kill()
-        assert "applied again 1 erasures" in hub.log_path.read_text()
+        assert "applied again 1 erasure from" in hub.log_path.read_text()
 
 
 @pytest.mark.parametrize("journal", ["damaged line", "named pipe"])
@@ -130,7 +130,7 @@ def test_the_hub_starts_whatever_its_journal_holds(
         (data / JOURNAL_FILE).write_text(
             '{"person":5,"site":"x","erased_at":"2026-01-01T00:00:00+00:00","kind":"admin"}\n'
         )
-        said = "1 lines of the erasure journal"
+        said = "skipped 1 line of the erasure journal"
     hub = HubProcess(live_hub.database_url, data)
     hub.start(timeout_s=90)  # serves: its status answers 200
     hub.kill()

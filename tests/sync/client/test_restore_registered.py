@@ -75,7 +75,7 @@ def test_a_restore_counts_as_lost_only_what_the_backup_lacks_not_what_the_hub_to
         add_access_events(store, site_slug, 1)  # after the restore: only here
     with pytest.raises(ReplacedStoreUnsyncedError) as refused:
         _restore(backup_b, path)
-    assert "holds 1 changes" in str(refused.value) and "(1 access_event)" in str(refused.value)
+    assert "holds 1 change " in str(refused.value) and "(1 access_event)" in str(refused.value)
 
 
 def test_a_backup_made_before_registering_restores_as_this_registered_device(

@@ -142,8 +142,8 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
     assert (report.summary.written, report.awaiting_photo, report.without_photo) == (2, 1, 1)
     lines = list(report.lines())
     assert lines[0] == f"2 confirmed photos written to {out}"
-    assert "1 confirmed observations wait for their photo's upload" in lines[1]
-    assert lines[2] == "1 confirmed observations have no photo to label"
+    assert "waiting for their photo's upload: 1 confirmed observation;" in lines[1]
+    assert lines[2] == "without a photo to label: 1 confirmed observation"
     assert lines[3].startswith("the next export: --since ")
     assert lines[4].startswith("next: jaga fish export-training-set --corrections")
 
@@ -232,7 +232,7 @@ def test_a_shared_photo_is_written_once_or_left_out_when_its_labels_disagree(
 
     assert [row["observation_uid"] for row in rows(tmp_path / "out")] == [agreed["observation_uid"]]
     assert (report.summary.written, report.summary.conflicting) == (1, 1)
-    assert list(report.lines())[-3].startswith("1 photos left out")
+    assert list(report.lines())[-3].startswith("1 photo left out")
 
 
 def test_each_fish_of_a_shared_photo_is_its_own_example_and_the_photo_is_written_once(
@@ -278,7 +278,7 @@ def test_the_cli_prints_the_summary_and_refuses_a_used_folder(
         resume,
     ), resume
     assert printed == [
-        f"1 confirmed photos written to {out}",
+        f"1 confirmed photo written to {out}",
         f"next: jaga fish export-training-set --corrections {out}/{CORRECTIONS_CSV}"
         " --species-from PACK --out TRAINING_DIR  (PACK: the species pack the photos were"
         " classified with, so that each species keeps its folder id)",

@@ -194,7 +194,7 @@ def test_a_line_of_another_hub_is_skipped_and_listed_unless_accepted(
     old.refresh_from_db()
     assert not foreign.erased and old.erased
     said = capsys.readouterr()
-    assert "1 lines of the erasure journal name another hub and were skipped" in said.err
+    assert "skipped 1 line of the erasure journal naming another hub" in said.err
     assert str(foreign.uid) in said.err
     assert "take them out" not in said.err
 
@@ -226,7 +226,7 @@ def test_accepted_hubs_are_this_hubs_own_at_every_later_replay(
         out.write(json.dumps(line | {"person": str(uuid4()), "hub": "1" * 16}) + "\n")
     capsys.readouterr()
     assert main(command) == 1
-    assert "1 lines of the erasure journal name another hub" in capsys.readouterr().err
+    assert "skipped 1 line of the erasure journal naming another hub" in capsys.readouterr().err
 
 
 def test_a_line_names_this_hub(api: Api, journal: Path, tmp_path: Path) -> None:
@@ -310,7 +310,7 @@ def test_the_purge_lists_the_erasures_it_could_not_journal_and_fails(
 
     assert done.returncode == 1, done.stderr
     assert Person.objects.get(uid=person["person_uid"]).erased
-    assert "1 erasures could not be journaled" in done.stderr
+    assert "1 erasure could not be journaled" in done.stderr
     assert person["person_uid"] in done.stderr.split("could not be journaled", 1)[1]
 
 
