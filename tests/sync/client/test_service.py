@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from main import main
+from sync import plural
 from sync.client import (
     Backoff,
     Phase,
@@ -189,7 +190,7 @@ def test_a_sync_a_stop_ended_shows_as_stopped_in_sync_status_not_as_ok(
     assert main(["sync", "status", "--db", str(db_path)]) == 0
     out = capsys.readouterr().out
     assert "(ok)" not in out and "failed" not in out, out
-    assert f"(stopped before it finished: {left} entries still queued)" in out, out
+    assert f"(stopped before it finished: {plural.entries(left)} still queued)" in out, out
     assert "last success never" in out, out
     report = next(s.last_report for s in recorder.states if s.last_report is not None)
     assert "stopped before it finished" in report.summary()
