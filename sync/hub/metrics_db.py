@@ -27,6 +27,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from sync.hub.metrics_journal import missing_erasures
 from sync.hub.models import (
     NEWEST_PACK_FIRST,
     AccessEvent,
@@ -91,6 +92,7 @@ def _families() -> Iterator[GaugeMetricFamily]:
     yield from _audit(slugs)
     yield from _species_pack()
     yield from _decision_purges()
+    yield missing_erasures()  # the erasure journal's, read from the database
 
 
 def _records(slugs: dict[int, str]) -> GaugeMetricFamily:

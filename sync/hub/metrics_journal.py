@@ -1,5 +1,5 @@
-"""The erasure journal's metrics (``sync.hub.erasure_journal``): files, not the database,
-read at scrape time all the same."""
+"""The erasure journal's metrics (``sync.hub.erasure_journal``): its files, read at scrape
+time, and the erasures the database holds that it is not known to hold."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from sync.hub.erasure_journal import REPLAY_COUNTS, journal_path, journal_writable, last_replay
+from sync.hub.models import Person
 
 
 class JournalCollector(Collector):
@@ -70,3 +71,18 @@ def _skipped_lines(replay: dict[str, float]) -> GaugeMetricFamily:
     for why in REPLAY_COUNTS[1:]:
         skipped.add_metric([why], replay[why])
     return skipped
+
+
+def missing_erasures() -> GaugeMetricFamily:
+    """Erased people not marked journaled (``sync.hub.erasure_catchup``), through the index
+    of them alone: a catch-up that failed at a start is said on stderr only, which no one
+    reads once the hub serves. The database's, so ``DatabaseCollector`` gives it, and none
+    when the database does not answer."""
+    return GaugeMetricFamily(
+        "jaga_hub_erasure_journal_missing_erasures",
+        "Erasures the database holds that the erasure journal is not known to hold: the next"
+        " start, renew-log-epoch or purge-expired journals them; a restore of the database"
+        " from a backup older than them would bring those people back (alert when above 0"
+        " for longer than a catch-up takes)",
+        value=Person.objects.filter(erased_at__isnull=False, journaled_at=None).count(),
+    )

@@ -22,6 +22,7 @@ from sync.hub.models import Person, Site
 from sync.protocol import RETENTION_REASON
 from tests.sync.hub.hubkit import Api, HubProcess
 from tests.sync.hub.journalkit import enrolled
+from tests.sync.hub.test_erasure_journal import scrape_journal_metrics
 
 
 def _lines_of(journal: Path, uid: UUID) -> list[str]:
@@ -108,6 +109,34 @@ def test_a_catch_up_that_cannot_write_says_so_and_fails(
 
     assert reapply_erasures(tmp_path, at_start=True) is not None
     assert _lines_of(journal, person.uid) == ["caught_up"]
+
+
+def test_metrics_count_the_erasures_a_start_could_not_journal_until_they_are(
+    api: Api, journal: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start whose catch-up fails says so on stderr, which no admin reads once it serves:
+    the scrape shows the erased people the journal is not known to hold, until a catch-up
+    journals them."""
+    import errno
+
+    from sync.hub import erasure_catchup
+
+    missing = "jaga_hub_erasure_journal_missing_erasures"
+    # The session's other tests' erasures, if any (a scrape here would make the journal).
+    before = Person.objects.filter(erased_at__isnull=False, journaled_at=None).count()
+    _erased_with_the_append_failing(api, journal)
+
+    def full(path: Path, line: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(erasure_catchup, "append", full)
+    assert reapply_erasures(tmp_path, at_start=True) is None  # the start serves all the same
+    assert scrape_journal_metrics()[missing] == before + 1
+    monkeypatch.undo()
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+
+    assert reapply_erasures(tmp_path, at_start=True) is not None
+    assert scrape_journal_metrics()[missing] == 0
 
 
 def test_an_erasure_journaled_is_not_journaled_again(

@@ -90,7 +90,8 @@ def test_a_line_a_crash_left_torn_is_ended_and_skipped(api: Api, journal: Path) 
     assert read.unreadable == 1 and [item.person_uid for item in read.erasures] == [person.uid]
 
 
-def _scrape() -> dict[str, float]:
+def scrape_journal_metrics() -> dict[str, float]:
+    """The `jaga_hub_erasure_journal*` samples of a real `/metrics` answer."""
     with override_settings(JAGA_HUB_METRICS_TOKEN=TOKEN):
         text = Client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
     return {
@@ -108,7 +109,7 @@ def test_an_erasure_that_cannot_be_journaled_stands_and_metrics_say_so(
     the erasure stands, the failure is counted, and the scrape says the journal is not
     writable."""
     person = enrolled(api)
-    before = _scrape()
+    before = scrape_journal_metrics()
     assert before["jaga_hub_erasure_journal_writable"] == 1
     journal.unlink()
     journal.mkdir()
@@ -117,7 +118,7 @@ def test_an_erasure_that_cannot_be_journaled_stands_and_metrics_say_so(
 
     person.refresh_from_db()
     assert person.erased
-    after = _scrape()
+    after = scrape_journal_metrics()
     assert after["jaga_hub_erasure_journal_writable"] == 0
     assert after[FAILURES] == before.get(FAILURES, 0) + 1  # this process's count
 
@@ -357,7 +358,7 @@ def test_a_replay_that_skips_lines_says_so_in_metrics(
         if sample.name == "jaga_hub_erasure_journal_skipped_lines"
     }
     assert skipped == {"unreadable": 1, "other_hub": 1, "no_site": 0}
-    assert _scrape()["jaga_hub_erasure_journal_replay_read"] == 1
+    assert scrape_journal_metrics()["jaga_hub_erasure_journal_replay_read"] == 1
     assert "hub-id file was lost" in capsys.readouterr().err
 
 
@@ -443,7 +444,7 @@ def test_a_replay_record_that_cannot_be_written_is_not_served_as_current(
 
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
     record_replay(tmp_path, {"applied": 0, "unreadable": 0, "other_hub": 0, "no_site": 0})
-    assert _scrape()["jaga_hub_erasure_journal_replay_read"] == 1
+    assert scrape_journal_metrics()["jaga_hub_erasure_journal_replay_read"] == 1
 
     def full(*args: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -453,7 +454,7 @@ def test_a_replay_record_that_cannot_be_written_is_not_served_as_current(
     monkeypatch.undo()
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
 
-    scraped = _scrape()
+    scraped = scrape_journal_metrics()
     assert scraped["jaga_hub_erasure_journal_replay_read"] == 0
     assert "jaga_hub_erasure_journal_skipped_lines" not in scraped
     assert [path.name for path in tmp_path.iterdir() if "replay" in path.name] == []
@@ -477,7 +478,7 @@ def test_a_corrupt_replay_record_is_unreadable_not_a_failed_scrape(
     (tmp_path / REPLAY_FILE).write_text(record)
 
     assert last_replay(tmp_path) is None
-    assert _scrape()["jaga_hub_erasure_journal_replay_read"] == 0
+    assert scrape_journal_metrics()["jaga_hub_erasure_journal_replay_read"] == 0
 
 
 @pytest.mark.parametrize("name", ["hub-id", "erasure-replay.json", "accepted-hubs"])
@@ -536,19 +537,19 @@ def test_a_hub_id_emptied_or_damaged_fails_appends_and_replays_loudly(
 
     (tmp_path / HUB_ID_FILE).write_text(kept)
     person = enrolled(api)
-    before = _scrape().get(FAILURES, 0)
+    before = scrape_journal_metrics().get(FAILURES, 0)
 
     review.erase_person(person.pk, "asked to")
 
     person.refresh_from_db()
     assert person.erased and read_journal(journal).erasures == []
-    assert _scrape()[FAILURES] == before + 1
+    assert scrape_journal_metrics()[FAILURES] == before + 1
     assert main(["hub", "renew-log-epoch", "--data", str(tmp_path)]) == 1
     said = capsys.readouterr().err
     assert _said_first(said, tmp_path / HUB_ID_FILE, journal) == tmp_path / HUB_ID_FILE
     assert "backup" in said
     assert (tmp_path / HUB_ID_FILE).read_text() == kept
-    scraped = _scrape()
+    scraped = scrape_journal_metrics()
     assert scraped["jaga_hub_erasure_journal_replay_read"] == 0
     assert "jaga_hub_erasure_journal_skipped_lines" not in scraped
 
@@ -587,6 +588,6 @@ def test_an_accepted_hubs_file_over_its_cap_is_named_as_the_file_at_fault(
 
     said = capsys.readouterr().err
     assert _said_first(said, tmp_path / ACCEPTED_FILE, journal) == tmp_path / ACCEPTED_FILE
-    scraped = _scrape()
+    scraped = scrape_journal_metrics()
     assert scraped["jaga_hub_erasure_journal_replay_read"] == 0
     assert "jaga_hub_erasure_journal_skipped_lines" not in scraped
