@@ -1,9 +1,10 @@
 """``jaga hub run | create-device | publish-pack | export-corrections | purge-expired |
-renew-log-epoch | manage``: start the hub, enrol a device, publish a species pack to every
-site, write the confirmed fish photos out as training data, erase people past their
-consent's retention (``sync.hub.retention``; nothing, and exit 1, while the hub's clock looks
-ahead: ``sync.hub.clock_check``), tell devices the database was restored from a
-backup (``sync.hub.log_epoch``), Django tasks. The purge's and the restore's handlers are
+renew-log-epoch | rejournal-erasures | manage``: start the hub, enrol a device, publish a
+species pack to every site, write the confirmed fish photos out as training data, erase
+people past their consent's retention (``sync.hub.retention``; nothing, and exit 1, while
+the hub's clock looks ahead: ``sync.hub.clock_check``), tell devices the database was
+restored from a backup (``sync.hub.log_epoch``), journal again the erasures an older copy
+of the erasure journal lacks, Django tasks. The purge's and the restores' handlers are
 ``sync.hub.cli_purge`` and ``sync.hub.cli_restore``.
 
 ``run`` and ``manage`` make a hub in a data folder that holds none (the first steps); the
@@ -38,7 +39,7 @@ from sync.cli_errors import Handler, data_folder, iso_moment, past_moment, repor
 from sync.errors import SyncError
 from sync.filelock import HeldLock
 from sync.hub.cli_purge import purge_expired
-from sync.hub.cli_restore import reapply_erasures, renew_log_epoch
+from sync.hub.cli_restore import reapply_erasures, rejournal_erasures, renew_log_epoch
 from sync.hub.data_dir import default_data_dir
 from sync.protocol.types import check_slug
 
@@ -160,6 +161,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         " skipped and listed",
     )
     renew.set_defaults(handler=renew_log_epoch)
+
+    rejournal = commands.add_parser(
+        "rejournal-erasures",
+        help="after putting an older copy of the erasure journal in place (a new host):"
+        " journal again every erasure the copy lacks (those it names are not written twice)",
+    )
+    _data_option(rejournal)
+    rejournal.set_defaults(handler=rejournal_erasures)
 
     manage = commands.add_parser("manage", help="a Django management command (createsuperuser)")
     _data_option(manage)

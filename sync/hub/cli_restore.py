@@ -1,6 +1,7 @@
 """``jaga hub renew-log-epoch``, after a restore of the hub's database, and the erasure
 journal applied again (``sync.hub.erasure_replay``) by it and at each ``jaga hub run`` start,
-then the erasures the journal lacks journaled (``sync.hub.erasure_catchup``)."""
+then the erasures the journal lacks journaled (``sync.hub.erasure_catchup``);
+``jaga hub rejournal-erasures``, after a restore of the journal from an older copy."""
 
 from __future__ import annotations
 
@@ -55,6 +56,26 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
     # Lines skipped as another hub's may be this hub's own (its hub-id file lost): the
     # command fails so the operator looks, as it does when the journal cannot be read.
     return 0 if replayed is not None and not replayed.other_hub else 1
+
+
+def rejournal_erasures(args: argparse.Namespace) -> int:
+    """Clear every erased person's journaled mark, then replay the journal (which marks
+    again those its lines name) and catch it up (which writes the rest): the step after an
+    older copy of the journal was put in place, instead of SQL typed by hand. Exit 1 when
+    the journal could not be read or written (the marks stay cleared: the next start, or
+    this command again, journals them)."""
+    from sync.hub.bootstrap import prepare
+    from sync.hub.erasure_catchup import forget_journaled
+
+    data = args.data or default_data_dir()
+    environment = prepare(data)
+    try:
+        cleared = forget_journaled()
+        print(f"cleared the journaled mark of {plural.people(cleared)} erased")
+        replayed = reapply_erasures(data, at_start=False)
+    finally:
+        environment.stop()
+    return 0 if replayed is not None else 1
 
 
 def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) -> Reapplied | None:

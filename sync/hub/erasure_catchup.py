@@ -89,5 +89,14 @@ def catch_up_journal(data: Path) -> int:
         last = marked[-1]
 
 
+def forget_journaled() -> int:
+    """Clear the journaled mark of every erased person: after an older copy of the journal
+    was put in place (a new host), the erasures made since that copy hold the mark but no
+    line. The replay then marks again those a line names, and the catch-up writes the rest
+    (once: the replay erases a person named twice once). How many marks it cleared."""
+    marked = Person.objects.filter(erased_at__isnull=False).exclude(journaled_at=None)
+    return int(marked.update(journaled_at=None))
+
+
 def _kind(reason: str) -> str:
     return ErasureKind.RETENTION if reason == RETENTION_REASON else ErasureKind.CAUGHT_UP

@@ -139,6 +139,30 @@ def test_metrics_count_the_erasures_a_start_could_not_journal_until_they_are(
     assert scrape_journal_metrics()[missing] == 0
 
 
+def test_rejournal_erasures_writes_what_an_older_journal_copy_lacks_once(
+    api: Api, journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new host given the newest journal copy there is: the erasures made after it was
+    taken are marked journaled in the database, but no line names them. The command has them
+    journaled; those the copy names are not written twice."""
+    named = enrolled(api)
+    review.erase_person(named.pk, "asked to")
+    copy = journal.read_bytes()  # the backup of the journal, taken here
+    lacking = enrolled(api)
+    review.erase_person(lacking.pk, "asked to")
+    journal.write_bytes(copy)  # the data folder lost, the copy put in place
+    assert Person.objects.get(pk=lacking.pk).journaled_at is not None  # so no catch-up sees it
+
+    assert main(["hub", "rejournal-erasures", "--data", str(tmp_path)]) == 0
+
+    assert _lines_of(journal, named.uid) == ["admin"]
+    assert _lines_of(journal, lacking.uid) == ["caught_up"]
+    assert not Person.objects.filter(erased_at__isnull=False, journaled_at=None).exists()
+    said = capsys.readouterr().out
+    assert re.search(r"cleared the journaled mark of \d+ (person|people) erased", said)
+    assert re.search(r"journaled \d+ erasures? the erasure journal", said)
+
+
 def test_an_erasure_journaled_is_not_journaled_again(
     api: Api, journal: Path, tmp_path: Path
 ) -> None:
