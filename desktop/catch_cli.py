@@ -42,6 +42,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sync import plural
+
 if TYPE_CHECKING:
     from desktop.catch import CatchDetails, ObservedTime
     from inference.fish.pack import SpeciesPack
@@ -185,7 +187,8 @@ def _catch(args: argparse.Namespace) -> int:
     fish = max(1, len(args.box))
     if len(args.confirm) not in (0, fish):
         args.usage_error(
-            f"give --confirm once per --box, in order ({len(args.box)} boxes,"
+            "give --confirm once per --box, in order"
+            f" ({plural.counted(len(args.box), 'box', 'boxes')},"
             f" {len(args.confirm)} --confirm)"
             if args.box
             else "give --confirm once (one fish: the whole photo), or --box once per fish"

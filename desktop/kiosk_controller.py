@@ -41,6 +41,7 @@ from desktop.settings import LOCKED_MESSAGE, AppSettings, key_source
 from desktop.workers import error_info
 from inference.errors import InferenceError
 from inference.face.assemble import providers
+from sync import plural
 from sync.errors import SyncError
 from sync.store import AccessEvent
 
@@ -144,7 +145,7 @@ class KioskController(QObject):
         templates = len(session.pipeline.stages.gallery or ())
         models = model_providers(providers(session.pipeline.stages))
         on = ", ".join(f"{model} on {provider}" for model, provider in models.items())
-        text = f"ready: {session.pipeline.mode}, {templates} templates; {on}"
+        text = f"ready: {session.pipeline.mode}, {plural.counted(templates, 'template')}; {on}"
         if session.warning is not None:  # said on screen without names; the log has them
             _log.warning("kiosk: %s", session.warning)
             text = f"{text}\nWARNING: {OVERLAP_SHOWN}"

@@ -57,6 +57,7 @@ from inference.face.decide import Decision, Status
 from inference.face.pipeline import DecisionPipeline, FrameResult
 from inference.face.stages import AnyImage
 from inference.face.types import QualityReason
+from sync import plural
 from sync.errors import RecordNotFoundError
 from sync.store import AccessEvent, Store
 
@@ -140,7 +141,9 @@ class KioskSession:
             written = self._writer.flush(now=True)
         except Exception as error:  # not a wait: say what is lost with the process
             lost = self._writer.waiting
-            raise KioskError(f"stopped: {lost} decisions not written: {error}") from error
+            raise KioskError(
+                f"stopped: {plural.counted(lost, 'decision')} not written: {error}"
+            ) from error
         if self._writer.waiting:
             raise KioskError(f"stopped with {self._writer.problem}")
         return written

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from sync import plural
 from sync.errors import StoreFullError, StoreLockedError
 from sync.store import AccessEvent, Store
 
@@ -53,7 +54,8 @@ class EventWriter:
                 self._store.access.record(self._waiting[0])
             except WAITS as error:
                 self._refused_at = self._clock()
-                self.problem = f"{len(self._waiting)} decisions wait to be written: {error}"
+                waiting = plural.counted(len(self._waiting), "decision")
+                self.problem = f"{waiting} not yet written: {error}"
                 break
             written.append(self._waiting.popleft())
         else:

@@ -339,8 +339,8 @@ def _restore(args: argparse.Namespace) -> int:
         )
     if restored.unsynced_discarded:
         print(
-            f"discarded {restored.unsynced_discarded} changes the hub never acknowledged or"
-            " photos it never received (they were only in the replaced store)"
+            f"discarded {plural.counted(restored.unsynced_discarded, 'change')} the hub never"
+            " acknowledged or photos it never received (they were only in the replaced store)"
         )
     if restored.registration is not None:
         print(restored.registration.words())
@@ -365,7 +365,7 @@ def _export(args: argparse.Namespace) -> int:
         os.fchmod(fd, 0o600)  # the mode above is for a new file: names must not stay readable
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             rows = write(store.database, out, since, until)
-    print(f"wrote {rows} rows to {args.out}")
+    print(f"wrote {plural.counted(rows, 'row')} to {args.out}")
     return 0
 
 
@@ -443,7 +443,8 @@ def _review(args: argparse.Namespace) -> int:
         )
         return 0
     shown = flagged[: args.limit]
-    print(f"{len(shown)} fish observations {where} flagged for review, newest first:")
+    observations = plural.counted(len(shown), "fish observation")
+    print(f"{observations} {where} flagged for review, newest first:")
     for observation in shown:
         print(_review_line(observation))
     if len(flagged) > len(shown):

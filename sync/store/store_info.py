@@ -87,17 +87,17 @@ def _retention(store: Store, kept_entries: int, head: int, digest: str) -> list[
     since = "" if kept.oldest_event is None else f", since {format_timestamp(kept.oldest_event)}"
     checkpoint = kept.checkpoint
     if checkpoint.sequence == 0:
-        audit = f"{head} entries, head {digest[:16]}"
+        audit = f"{plural.entries(head)}, head {digest[:16]}"
     else:
         audit = (
-            f"{kept_entries} entries kept, from entry {checkpoint.sequence + 1}"
+            f"{plural.entries(kept_entries)} kept, from entry {checkpoint.sequence + 1}"
             f" (1-{checkpoint.sequence} not on this device, before its checkpoint: deleted"
             f" by retention if the integrity check passes; the last of them from"
             f" {checkpoint.at}), head {head} {digest[:16]}"
         )
     return [
         f"retention    {setting}",
-        f"access       {store.access.count()} events{since}",
+        f"access       {plural.counted(store.access.count(), 'event')}{since}",
         f"audit        {audit}",
     ]
 

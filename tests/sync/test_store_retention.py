@@ -221,7 +221,7 @@ def test_store_info_shows_what_is_kept_and_since_when(store: Store, clock: FakeC
     text = "\n".join(lines)
     assert ok
     assert f"retention    {DEFAULT_KEEP_DAYS} days (the default; " in text
-    assert "access       1 events, since 2026-05-31" in text
+    assert "access       1 event, since 2026-05-31" in text
     assert "audit        4 entries kept, from entry 6 (1-5 not on this device" in text
     assert "integrity    ok (quick_check + audit chain)" in text
 

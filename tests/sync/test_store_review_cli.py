@@ -151,7 +151,7 @@ def test_review_lists_this_devices_catches_not_those_pulled_unless_asked(
     theirs = pulled_from_the_hub(store, 4)  # minutes 0 to 3
     assert jaga("store", "review", "--limit", "1") == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "1 fish observations recorded here flagged for review, newest first:"
+    assert out[0] == "1 fish observation recorded here flagged for review, newest first:"
     assert out[1].startswith(newest_own.observation_uid) and "pulled" not in out[1]
     assert out[2] == "more are flagged than these 1: raise --limit to see them"
     assert "--site" in out[-1]  # how to see the others
@@ -196,7 +196,7 @@ def test_review_says_when_the_limit_hides_some(
     newest = observation(store, 2)
     assert jaga("store", "review", "--limit", "1") == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "1 fish observations recorded here flagged for review, newest first:"
+    assert out[0] == "1 fish observation recorded here flagged for review, newest first:"
     assert out[1].startswith(newest.observation_uid)
     assert out[2] == "more are flagged than these 1: raise --limit to see them"
 

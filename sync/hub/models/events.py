@@ -22,6 +22,7 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.db.models.functions import Greatest
 
+from sync import plural
 from sync.hub.models.people import Person
 from sync.hub.models.sites import Device, Site
 
@@ -136,7 +137,8 @@ class DecisionPurge(models.Model):
         ordering = ("-started_at",)
 
     def __str__(self) -> str:
-        return f"decision purge of {self.started_at:%Y-%m-%d %H:%M}: {self.access_events} events"
+        events = plural.counted(self.access_events, "event")
+        return f"decision purge of {self.started_at:%Y-%m-%d %H:%M}: {events}"
 
 
 def count_purged(run: int, **deleted: int) -> None:

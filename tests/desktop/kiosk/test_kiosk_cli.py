@@ -196,14 +196,14 @@ def test_a_camera_that_stops_is_still_named_when_its_people_cannot_be_written(
         raise KioskError("camera 0 stopped giving frames")
 
     def full(self: Any) -> tuple[Any, ...]:
-        raise KioskError("stopped: 1 decisions not written: disk full")
+        raise KioskError("stopped: 1 decision not written: disk full")
 
     monkeypatch.setattr(desktop.kiosk.sources, "source_frames", unplugged)
     monkeypatch.setattr(desktop.kiosk.session.KioskSession, "finish", full)
     assert run(store_path, "camera:0") == 1
     assert capsys.readouterr().err.splitlines() == [
         "jaga kiosk run: error: camera 0 stopped giving frames",
-        "jaga kiosk run: error: stopped: 1 decisions not written: disk full",
+        "jaga kiosk run: error: stopped: 1 decision not written: disk full",
     ]
 
 

@@ -58,7 +58,7 @@ def test_a_failure_is_not_covered_by_a_late_ready(qapp: QApplication, tmp_path: 
 def test_a_problem_is_shown_while_it_lasts(qapp: QApplication, tmp_path: Path) -> None:
     kiosk = controller(tmp_path)
     kiosk._ready.emit("ready: 1:N, 2 templates", {})
-    kiosk.frame(IMAGE, frame({}, problem="1 decisions wait to be written: store busy"))
-    wait_until(lambda: "wait to be written" in kiosk.panel.state.text(), "the problem")
+    kiosk.frame(IMAGE, frame({}, problem="1 decision not yet written: store busy"))
+    wait_until(lambda: "not yet written" in kiosk.panel.state.text(), "the problem")
     kiosk.frame(IMAGE, frame({}))
     wait_until(lambda: kiosk.panel.state.text() == "ready: 1:N, 2 templates", "the state again")

@@ -114,7 +114,7 @@ def test_a_decision_made_while_another_writer_holds_the_store_waits_and_is_writt
         with held_by_another(path):
             held = kiosk.process(frame)
             assert held.events == () and held.problem is not None
-            assert held.problem.startswith("1 decisions wait to be written")
+            assert held.problem.startswith("1 decision not yet written")
         soon = kiosk.process(frame)  # the store is free, but a retry waits RETRY_S
         assert soon.events == () and soon.problem == held.problem
         clock.now += RETRY_S
@@ -133,7 +133,7 @@ def test_a_stop_while_the_store_stays_held_says_what_could_not_be_written(
         kiosk = KioskSession(pipeline, store, KioskIdentity("gate", "k1"))
         with held_by_another(path):
             kiosk.process(np.zeros((4, 4, 3), np.uint8))
-            with pytest.raises(KioskError, match="stopped with 1 decisions wait"):
+            with pytest.raises(KioskError, match="stopped with 1 decision not yet written"):
                 kiosk.finish()
 
 
@@ -148,5 +148,5 @@ def test_a_store_error_at_stop_says_how_many_decisions_are_lost(
         raise StoreIOError("disk I/O error")
 
     monkeypatch.setattr(store.access, "record", broken)
-    with pytest.raises(KioskError, match=r"stopped: 1 decisions not written: disk I/O error"):
+    with pytest.raises(KioskError, match=r"stopped: 1 decision not written: disk I/O error"):
         kiosk.finish()
