@@ -171,10 +171,17 @@ def _add_review_commands(
     confirm = command(
         "confirm",
         functools.partial(_confirm, species_name=species_name),
-        "confirm the species of a fish observation (named as `jaga catch --confirm` names it)",
+        "confirm the species of a fish observation (named as `jaga catch --confirm` names it),"
+        " or answer that its photo shows no fish",
     )
     confirm.add_argument("observation_uid", metavar="OBSERVATION_UID", help="as `review` lists it")
-    confirm.add_argument("species", type=_required_text("species"), metavar="SPECIES")
+    verdict = confirm.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("species", nargs="?", type=_required_text("species"), metavar="SPECIES")
+    verdict.add_argument(
+        "--not-a-fish",
+        action="store_true",
+        help="the photo shows no fish: resolved with no species, never used for training",
+    )
     confirm.add_argument(
         "--officer",
         required=True,
@@ -449,7 +456,10 @@ def _review(args: argparse.Namespace) -> int:
         print(_review_line(observation))
     if len(flagged) > len(shown):
         print(f"more are flagged than these {len(shown)}: raise --limit to see them")
-    print("confirm one with: jaga store confirm OBSERVATION_UID SPECIES --officer NAME")
+    print(
+        "confirm one with: jaga store confirm OBSERVATION_UID SPECIES --officer NAME"
+        " (a photo with no fish: --not-a-fish in place of SPECIES)"
+    )
     if hint:
         print(hint)
     return 0
@@ -498,6 +508,8 @@ def _one_line(text: str | None) -> str:
 
 
 def _confirm(args: argparse.Namespace, *, species_name: SpeciesNamer) -> int:
+    if args.not_a_fish:
+        return _answer_not_a_fish(args)
     with open_store_of(args) as store:
         species = species_name(store, args.species)
         confirmed = store.observations.confirm(
@@ -506,6 +518,18 @@ def _confirm(args: argparse.Namespace, *, species_name: SpeciesNamer) -> int:
     print(
         f"confirmed {confirmed.observation_uid} as {confirmed.confirmed_species}"
         f" (reviewed by {confirmed.reviewed_by}); queued for the hub"
+    )
+    return 0
+
+
+def _answer_not_a_fish(args: argparse.Namespace) -> int:
+    with open_store_of(args) as store:
+        answered = store.observations.answer_not_a_fish(
+            args.observation_uid.strip(), officer=args.officer
+        )
+    print(
+        f"answered {answered.observation_uid}: not a fish (reviewed by {answered.reviewed_by});"
+        " it will not be used for training; queued for the hub"
     )
     return 0
 

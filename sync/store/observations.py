@@ -107,6 +107,15 @@ class Observations:
         records the officer as its reviewer (all of which travel to the hub)."""
         if not species.strip():
             raise ValueError("species must not be empty")
+        return self._review(observation_uid, species, officer)
+
+    def answer_not_a_fish(self, observation_uid: str, *, officer: str) -> FishObservation:
+        """An officer's verdict that the photo shows no fish: no species, the review flag
+        cleared, the officer its reviewer. It travels as a confirmation does, with no species
+        (every protocol carries that), and is never exported as a label to train on."""
+        return self._review(observation_uid, None, officer)
+
+    def _review(self, observation_uid: str, species: str | None, officer: str) -> FishObservation:
         if not officer.strip():
             raise ValueError("officer must not be empty")
         now = format_timestamp(self._clock.now())
@@ -118,18 +127,17 @@ class Observations:
             )
             if cursor.rowcount == 0:
                 raise RecordNotFoundError(f"no fish observation {observation_uid}")
-            confirmed = _observation(
+            reviewed = _observation(
                 _select(connection, "WHERE o.observation_uid = ?", [observation_uid])[0]
             )
-            payload = observation_payload(confirmed)
             self._outbox.enqueue(  # a verdict the hub's schema refuses raises: rolled back
                 connection,
                 entity="fish_observation",
                 entity_uid=observation_uid,
                 operation="upsert",
-                payload=payload,
+                payload=observation_payload(reviewed),
             )
-        return confirmed
+        return reviewed
 
     def get(self, observation_uid: str) -> FishObservation:
         with self._database.read() as connection:

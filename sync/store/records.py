@@ -235,7 +235,9 @@ class FishObservation:
     species, whatever its candidates. None: not recorded (a record made before schema 8, or
     pulled from a device that did not send it). ``status_reason`` says why the pack
     found no fish; only with ``no_fish``. An officer's ``confirmed_species`` is the species
-    whatever the status.
+    whatever the status. A review that names no species (``reviewed_by`` given,
+    ``confirmed_species`` None) is a reviewer's answer "not a fish" (``not_a_fish``): the
+    observation is resolved, and it is never a label to train on.
     ``recorded_here`` says where this device's copy came from (schema 11): True for a catch
     recorded on this device, False for one pulled from the hub (another boat's). The store
     sets it; ``Observations.add`` records a catch made here whatever it says.
@@ -294,6 +296,11 @@ class FishObservation:
 
     def predictions_json(self) -> str:
         return json.dumps([[s.species, s.confidence] for s in self.predictions])
+
+    @property
+    def not_a_fish(self) -> bool:
+        """A reviewer answered that the photo shows no fish: reviewed, and no species."""
+        return self.reviewed_by is not None and self.confirmed_species is None
 
 
 @dataclass(frozen=True)

@@ -279,6 +279,71 @@ def test_an_empty_species_or_officer_is_a_usage_error_that_changes_nothing(
     assert store.observations.get(flagged.observation_uid) == flagged
 
 
+def test_not_a_fish_takes_one_off_the_queue_with_no_species_and_queues_the_answer(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A face photo the pack answered ``no_fish``: the reviewer clears it without naming a
+    species, and the answer travels as a confirmation does, naming the reviewer."""
+    face = observation(store, 1, status=PredictionStatus.NO_FISH, status_reason="like none")
+    other = observation(store, 2)
+    uid = face.observation_uid
+    assert jaga("store", "confirm", uid, "--not-a-fish", "--officer", "o-2") == 0
+    assert capsys.readouterr().out == (
+        f"answered {uid}: not a fish (reviewed by o-2); it will not be used for training;"
+        " queued for the hub\n"
+    )
+    answered = store.observations.get(uid)
+    assert (answered.confirmed_species, answered.needs_review) == (None, False)
+    assert answered.reviewed_by == "o-2" and answered.reviewed_at is not None
+    assert answered.not_a_fish and not other.not_a_fish
+    assert [o.observation_uid for o in store.observations.review_queue()] == [other.observation_uid]
+    queued = store.outbox.entries()[-1]
+    assert (queued.entity, queued.entity_uid) == ("fish_observation", uid)
+    payload = queued.payload()
+    assert (payload["confirmed_species"], payload["reviewed_by"]) == (None, "o-2")
+    assert payload["needs_review"] is False and payload["status"] == "no_fish"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ((COD, "--not-a-fish"), "argument --not-a-fish: not allowed with argument SPECIES"),
+        ((), "one of the arguments SPECIES --not-a-fish is required"),
+    ],
+)
+def test_confirm_takes_a_species_or_not_a_fish_never_both_nor_neither(
+    store: Store, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
+) -> None:
+    flagged = observation(store, 1)
+    before = store.outbox.entries()
+    with pytest.raises(SystemExit) as usage:
+        jaga("store", "confirm", flagged.observation_uid, *argv, "--officer", "o-2")
+    assert usage.value.code == 2
+    assert message in capsys.readouterr().err
+    assert store.outbox.entries() == before
+    assert store.observations.get(flagged.observation_uid) == flagged
+
+
+def test_a_photo_answered_not_a_fish_is_never_exported_for_training(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Even one confirmed as a species before (a wrong guess): the later answer stands."""
+    cod = observation(store, 1, photo=jpeg_photo(1))
+    face = observation(store, 2, photo=jpeg_photo(2), status=PredictionStatus.NO_FISH)
+    guessed = observation(store, 3, review=False, confirmed=COD, photo=jpeg_photo(3))
+    store.observations.confirm(cod.observation_uid, COD, officer="o-2")
+    store.observations.answer_not_a_fish(face.observation_uid, officer="o-2")
+    store.observations.answer_not_a_fish(guessed.observation_uid, officer="o-3")
+    out = tmp_path / "corrections"
+
+    assert jaga("store", "export-corrections", "--out", str(out)) == 0
+
+    assert capsys.readouterr().out.splitlines()[0] == f"1 confirmed photos written to {out}"
+    assert [r["observation_uid"] for r in read_rows(out)] == [cod.observation_uid]
+    written = sorted(str(p.relative_to(out)) for p in (out / "photos").iterdir())
+    assert written == [r["file"] for r in read_rows(out)]
+
+
 def read_rows(folder: Path) -> list[dict[str, str]]:
     with (folder / CORRECTIONS_CSV).open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
