@@ -72,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sync.hub.pack_loader.install(inference.fish.pack.pack_refusal)
     # The first pack published replaces the default pack on every device: it is checked
     # against that pack's species as a later one is checked against the last published.
+    # A reviewer on the hub confirms a species by the name the devices' pack gives it, by
+    # the same list before any pack is published (sync.hub.species_names).
     sync.hub.pack_loader.install_default_species(inference.fish.installed.default_species)
     args_list = list(sys.argv[1:] if argv is None else argv) or ["app"]
     parser = build_parser()

@@ -61,6 +61,17 @@ def correct_species(observation_pk: int, species: str, reviewer: str) -> FishObs
     species = species.strip()
     if not species or len(species) > 200 or "\x00" in species:
         raise ValueError("a species name is 1 to 200 characters")
+    return _review(observation_pk, species, reviewer)
+
+
+def answer_not_a_fish(observation_pk: int, reviewer: str) -> FishObservation:
+    """Answer that the observation's photo shows no fish, and take it off the review queue:
+    a review with no species, which every protocol carries (an older device reads it as
+    reviewed, with nothing to train on). Superseded as ``correct_species`` is."""
+    return _review(observation_pk, None, reviewer)
+
+
+def _review(observation_pk: int, species: str | None, reviewer: str) -> FishObservation:
     with transaction.atomic():
         lock_sites(FishObservation.objects.get(pk=observation_pk).site_id)
         observation: FishObservation = FishObservation.objects.select_for_update().get(
@@ -70,8 +81,11 @@ def correct_species(observation_pk: int, species: str, reviewer: str) -> FishObs
                     "reviewed_by": reviewer, "reviewed_at": timezone.now()}  # fmt: skip
         update_observation(observation, incoming, hub_stamp())
         if observation.reviewed_by != reviewer or observation.confirmed_species != species:
+            verdict = observation.confirmed_species or (
+                "not a fish" if observation.reviewed_by else "no species"
+            )
             raise CorrectionSupersededError(
-                f"a later verdict from a device stands: {observation.confirmed_species} "
+                f"a later verdict from a device stands: {verdict} "
                 f"by {observation.reviewed_by or 'no reviewer'}"
             )
         emit_observation(observation, None)

@@ -4,7 +4,14 @@ candidates only), the fish's box when the photo holds several, and one-click cor
 
 Each top-k species is a button in the list; pressing it posts to ``correct/``, which
 confirms that species through ``sync.hub.review`` (LWW stamp "hub", a change for the site's
-devices) and returns to the queue. Any other species can be typed on the change page.
+devices) and returns to the queue. Any other species can be typed on the change page, by
+its name or folder id: it is stored by the current species pack's display name, as a
+device stores it, and one the pack does not list is refused (``sync.hub.species_names``).
+
+A photo with no fish in it (a face, the deck) is answered "Not a fish": the list's action
+or the change page's box. It leaves the queue with no species, is never exported for
+training, and reaches the devices as a review with no species (``review.answer_not_a_fish``);
+the admin's history records it as it records a confirmation.
 
 A reviewer sees, corrects and opens the photos of the catches of their own sites only
 (``sync.hub.admin.staff``): another site's catch is refused (403), its photo not found (404).
@@ -22,20 +29,51 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from sync.hub import review
+from sync import plural
+from sync.hub import review, species_names
 from sync.hub.admin.staff import SiteScopedAdmin, scoped
 from sync.hub.models import FishObservation, FishReview, Photo
 
+NOT_A_FISH_MESSAGE = "Answered: not a fish (no species; never used for training)."
 # Served inline in the admin: only raster types, never one a browser would run (svg, html).
 _SAFE_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 
 
 class CorrectionForm(forms.ModelForm):
-    confirmed_species = forms.CharField(max_length=200, label="Confirm as species")
+    """A species, named by the current species pack (``sync.hub.species_names``), or the
+    answer that the photo shows no fish: one of the two."""
+
+    confirmed_species = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Confirm as species",
+        help_text="a species of the current species pack, by its name or folder id",
+    )
+    not_a_fish = forms.BooleanField(
+        required=False,
+        label="Not a fish",
+        help_text="the photo shows no fish: it leaves the queue with no species and is never"
+        " used for training",
+    )
 
     class Meta:
         model = FishReview
         fields = ("confirmed_species",)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean()
+        typed = (cleaned.get("confirmed_species") or "").strip()
+        if cleaned.get("not_a_fish"):
+            if typed:
+                raise forms.ValidationError("Name a species or tick 'Not a fish', not both.")
+            return cleaned
+        if not typed:
+            raise forms.ValidationError("Name a species, or tick 'Not a fish'.")
+        try:
+            cleaned["confirmed_species"] = species_names.species_name(typed)
+        except species_names.UnknownSpeciesError as unknown:
+            self.add_error("confirmed_species", str(unknown))
+        return cleaned
 
 
 @admin.register(FishReview)
@@ -69,6 +107,8 @@ class FishReviewAdmin(SiteScopedAdmin):
         "length_cm",
         "notes",
     )
+
+    actions = ("answer_not_a_fish",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[FishReview]:
         queryset: QuerySet[FishReview] = super().get_queryset(request)
@@ -142,11 +182,37 @@ class FishReviewAdmin(SiteScopedAdmin):
         return html
 
     def save_model(self, request: Any, obj: FishReview, form: Any, change: bool) -> None:
-        species = form.cleaned_data.get("confirmed_species") or ""
         try:
-            review.correct_species(obj.pk, species, str(request.user))
+            if form.cleaned_data.get("not_a_fish"):
+                review.answer_not_a_fish(obj.pk, str(request.user))
+            else:
+                species = form.cleaned_data.get("confirmed_species") or ""
+                review.correct_species(obj.pk, species, str(request.user))
         except review.CorrectionSupersededError as superseded:
             messages.warning(request, f"Not applied: {superseded}.")
+
+    def construct_change_message(self, request: Any, form: Any, formsets: Any, add: Any) -> Any:
+        """The admin's history says "not a fish" as it names a confirmed species."""
+        if form.cleaned_data.get("not_a_fish"):
+            return NOT_A_FISH_MESSAGE
+        return super().construct_change_message(request, form, formsets, add)
+
+    @admin.action(
+        description="Not a fish: no species, never used for training", permissions=["change"]
+    )
+    def answer_not_a_fish(self, request: HttpRequest, queryset: QuerySet[FishReview]) -> None:
+        """Answer for each selected catch that its photo shows no fish (a face, the deck),
+        recorded in the admin's history as a confirmation is."""
+        answered = 0
+        for observation in queryset:
+            try:
+                review.answer_not_a_fish(observation.pk, str(request.user))
+            except review.CorrectionSupersededError as superseded:
+                messages.warning(request, f"Not applied to {observation}: {superseded}.")
+                continue
+            self.log_change(request, observation, NOT_A_FISH_MESSAGE)
+            answered += 1
+        messages.success(request, f"{plural.catches(answered)} answered: not a fish.")
 
     def correct_view(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST" or not self.has_change_permission(request):

@@ -109,6 +109,7 @@ class FishObservation(models.Model):
     field_versions = models.JSONField(default=dict, editable=False)
     # Who confirmed the species: a hub user, or the officer a device names (a wire ``Name``,
     # up to 200 characters). Changed with the species, never alone (``sync.hub.apply``).
+    # Given with no species, the reviewer answered "not a fish" (``not_a_fish``).
     reviewed_by = models.CharField(max_length=200, blank=True, editable=False)
     reviewed_at = models.DateTimeField(null=True, editable=False)
     # The species pack that made ``predictions`` (protocol 3), as the device reported it; NULL
@@ -144,12 +145,21 @@ class FishObservation(models.Model):
     @property
     def answer(self) -> str:
         """The species: the confirmed one, else the pack's top-1 where it named one (or its
-        verdict was not recorded); "unknown species" or "no fish" where it named none."""
+        verdict was not recorded); "unknown species" or "no fish" where it named none; "not
+        a fish" where a reviewer answered so."""
         if self.confirmed_species:
             return str(self.confirmed_species)
+        if self.not_a_fish:
+            return "not a fish"
         if self.status in (UNKNOWN, NO_FISH):
             return "unknown species" if self.status == UNKNOWN else "no fish"
         return str(self.predictions[0][0]) if self.predictions else "?"
+
+    @property
+    def not_a_fish(self) -> bool:
+        """A reviewer answered that the photo shows no fish: reviewed, and no species. It is
+        resolved, and never a label to train on (``sync.hub.corrections`` exports species)."""
+        return bool(self.reviewed_by) and not self.confirmed_species
 
     @property
     def crop(self) -> tuple[int, int, int, int] | None:

@@ -17,10 +17,11 @@ import pytest
 from inference.fish.corrections import export_training_set
 from main import main
 from sync.client.status import read_status
-from sync.corrections import CORRECTIONS_CSV
+from sync.corrections import CORRECTIONS_CSV, CorrectionsExport
 from sync.hub import review
 from sync.hub.models import FishObservation as HubObservation
 from sync.store import FishObservation, Photo, SpeciesScore, Store
+from sync.store.corrections import export_corrections
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.sync.client.devices import PASSPHRASE, new_device
 from tests.sync.client.hubcheck import drained
@@ -74,6 +75,42 @@ def test_a_hub_correction_becomes_training_data_and_reaches_the_boat(
         assert (here.confirmed_species, here.needs_review) == ("Lutjanus synagris", False)
         assert here.reviewed_by == "hub-reviewer"
         assert drained(store)  # the pulled correction is not pushed back
+
+
+def test_not_a_fish_answered_on_either_side_resolves_the_catch_everywhere_and_trains_nothing(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two face photos flagged ``no fish``: the officer answers one on the boat, the hub's
+    reviewer the other. Each leaves both review queues with no species, and neither
+    export writes a photo to train on."""
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    with device.open() as store, httpx.Client() as http:
+        on_boat, at_hub = flag_a_catch(store, photo_bytes(8)), flag_a_catch(store, photo_bytes(9))
+        client = device.client(store, http)
+        assert client.sync_once().push.rejected == 0
+        store.observations.answer_not_a_fish(on_boat, officer="officer-7")
+        review.answer_not_a_fish(HubObservation.objects.get(uid=at_hub).pk, "hub-reviewer")
+        report = client.sync_once()
+        assert (report.push.rejected, report.pull.applied >= 1) == (0, True)
+
+        for uid, reviewer in ((on_boat, "officer-7"), (at_hub, "hub-reviewer")):
+            hub_copy, here = HubObservation.objects.get(uid=uid), store.observations.get(uid)
+            assert (hub_copy.confirmed_species, hub_copy.needs_review) == (None, False)
+            assert hub_copy.reviewed_by == reviewer and hub_copy.not_a_fish
+            assert hub_copy.answer == "not a fish"
+            assert (here.confirmed_species, here.needs_review) == (None, False)
+            assert here.reviewed_by == reviewer and here.not_a_fish
+        assert not HubObservation.objects.filter(site__slug=site_slug, needs_review=True).exists()
+        assert store.observations.review_queue() == []
+        assert drained(store)
+
+        hub_out, boat_out = tmp_path / "hub-corrections", tmp_path / "boat-corrections"
+        arguments = ["--data", str(tmp_path / "hub"), "--out", str(hub_out), "--site", site_slug]
+        assert main(["hub", "export-corrections", *arguments]) == 0
+        assert f"0 confirmed photos written to {hub_out}" in capsys.readouterr().out
+        assert list(csv.DictReader((hub_out / CORRECTIONS_CSV).open())) == []
+        assert export_corrections(store.database, CorrectionsExport(boat_out)).summary.written == 0
+    assert list(csv.DictReader((boat_out / CORRECTIONS_CSV).open())) == []
 
 
 @pytest.mark.needs_shared
