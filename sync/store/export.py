@@ -10,7 +10,8 @@ its best species when its ``status`` is ``identified``, and empty when it is ``u
 no fish), since the pack named no species then; its candidates stay in ``predictions``.
 An empty ``status`` is a record made before the store kept it (schema 8): its top
 prediction is given, as it always was, but nothing says whether the pack named it. The
-species an officer confirmed, whatever the status, is ``confirmed_species``.
+species an officer confirmed, whatever the status, is ``confirmed_species``; ``not_a_fish``
+is 1 where a reviewer answered that the photo shows no fish (whatever the pack named).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ FISH_HEADER = (
     "crop_h",
     "status",  # identified, unknown or no_fish; empty: not recorded (before schema 8)
     "status_reason",  # why the pack found no fish
+    "not_a_fish",  # 1: a reviewer answered that the photo shows no fish (no species)
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ALL_TIME = ("", "\uffff")
@@ -86,7 +88,8 @@ def export_fish_observations(
         "SELECT o.observed_at, o.predictions, o.confirmed_species, o.needs_review, o.latitude,"
         " o.longitude, o.vessel, o.trip, o.haul, o.count, o.length_cm, o.officer, o.notes,"
         " p.photo_uid, o.observation_uid, o.pack_version, o.crop_x, o.crop_y, o.crop_w, o.crop_h,"
-        " o.status, o.status_reason FROM fish_observations o"
+        " o.status, o.status_reason,"
+        " o.reviewed_by IS NOT NULL AND o.confirmed_species IS NULL FROM fish_observations o"
         " LEFT JOIN photos p ON p.id = o.photo_id"
         " WHERE o.observed_at >= ? AND o.observed_at < ? ORDER BY o.observed_at, o.id"
     )
@@ -125,7 +128,7 @@ def _same(row: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _fish_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     observed_at, predictions, *rest = row
-    status = rest[-2]
+    status = rest[-3]
     top = json.loads(predictions) if status in (None, "identified") else []  # see the module
     top_species, top_confidence = top[0] if top else ("", "")
     confirmed, review, *tail = rest

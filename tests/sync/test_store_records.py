@@ -156,8 +156,9 @@ def test_fish_export_has_one_row_per_observation_and_defuses_formulas(
     assert [row[c] for c in ("crop_x", "crop_y", "crop_w", "crop_h")] == ["12", "0", "640", "480"]
     assert (row["status"], row["status_reason"]) == ("identified", "")
     # Appended: the older columns keep their places.
-    assert list(row)[-7:] == [
-        *("pack_version", "crop_x", "crop_y", "crop_w", "crop_h", "status", "status_reason")
+    assert list(row)[-8:] == [
+        *("pack_version", "crop_x", "crop_y", "crop_w", "crop_h", "status", "status_reason"),
+        "not_a_fish",
     ]
     store.observations.add(replace(full_observation(clock), crop=None))
     out = io.StringIO()
@@ -198,6 +199,27 @@ def test_the_fish_export_names_a_species_only_where_the_pack_named_one(
     assert answer(no_fish.observation_uid) == ("no_fish", blank, "", "")
     # Recorded before the verdict was kept: its top prediction, as always, and no status.
     assert answer(before.observation_uid) == ("", "", "Gadus morhua", "0.62")
+
+
+def test_the_fish_export_says_which_photos_a_reviewer_answered_not_a_fish(
+    store: Store, clock: FakeClock
+) -> None:
+    """A face the pack named as a fish, answered "not a fish": the row says so beside the
+    pack's answer, which is not cleared (it is what the pack said)."""
+    face = store.observations.add(full_observation(clock))
+    fish = store.observations.add(full_observation(clock))
+    store.observations.answer_not_a_fish(face.observation_uid, officer="o-2")
+    store.observations.confirm(fish.observation_uid, "Gadus morhua", officer="o-2")
+    out = io.StringIO()
+    assert export_fish_observations(store.database, out) == 2
+    rows = {row["observation_uid"]: row for row in read_csv(out.getvalue())}
+    answered = rows[face.observation_uid]
+    assert (answered["not_a_fish"], answered["confirmed_species"]) == ("1", "")
+    assert (answered["top_species"], answered["needs_review"]) == ("Gadus morhua", "0")
+    assert (
+        rows[fish.observation_uid]["not_a_fish"],
+        rows[fish.observation_uid]["confirmed_species"],
+    ) == ("0", "Gadus morhua")
 
 
 def test_a_status_is_the_packs_and_only_no_fish_has_a_reason() -> None:
