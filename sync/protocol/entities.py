@@ -155,6 +155,12 @@ class FishObservationUpsert(WireModel):
     why, and goes with no other status). A confirmed species is the species whatever the
     status. Both travel with ``predictions`` as ``pack_version`` does, and their absence
     likewise says nothing (None: not known).
+
+    A reviewer's answer "not a fish" (a face, the deck) is a review that names no species:
+    ``reviewed_by`` / ``reviewed_at`` given, ``confirmed_species`` None, ``needs_review``
+    False. No field was added for it and no protocol bump: every version from 2 carries it,
+    and an end of an older release reads it as reviewed with no species, so it leaves that
+    end's review queue and its corrections export too (both take confirmed species only).
     """
 
     observation_uid: Uid
