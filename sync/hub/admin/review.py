@@ -6,7 +6,9 @@ Each top-k species is a button in the list; pressing it posts to ``correct/``, w
 confirms that species through ``sync.hub.review`` (LWW stamp "hub", a change for the site's
 devices) and returns to the queue. Any other species can be typed on the change page, by
 its name or folder id: it is stored by the current species pack's display name, as a
-device stores it, and one the pack does not list is refused (``sync.hub.species_names``).
+device stores it, and one the pack does not list is refused (``sync.hub.species_names``),
+a typo never becoming a species, unless the reviewer ticks "New species": then it is taken
+as typed, as a device takes one, to teach the next pack.
 
 A photo with no fish in it (a face, the deck) is answered "Not a fish": the list's action
 or the change page's box. It leaves the queue with no species, is never exported for
@@ -49,6 +51,12 @@ class CorrectionForm(forms.ModelForm):
         label="Confirm as species",
         help_text="a species of the current species pack, by its name or folder id",
     )
+    new_species = forms.BooleanField(
+        required=False,
+        label="New species",
+        help_text="the species is not one of the current species pack's: keep it as typed,"
+        " to teach the next pack",
+    )
     not_a_fish = forms.BooleanField(
         required=False,
         label="Not a fish",
@@ -72,7 +80,14 @@ class CorrectionForm(forms.ModelForm):
         try:
             cleaned["confirmed_species"] = species_names.species_name(typed)
         except species_names.UnknownSpeciesError as unknown:
-            self.add_error("confirmed_species", str(unknown))
+            if cleaned.get("new_species"):
+                cleaned["confirmed_species"] = " ".join(typed.split())
+            else:
+                self.add_error(
+                    "confirmed_species",
+                    f"{unknown} (or, if it is a species the pack does not know, tick 'New"
+                    " species')",
+                )
         return cleaned
 
 

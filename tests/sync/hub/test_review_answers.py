@@ -150,7 +150,29 @@ def test_a_species_the_pack_does_not_list_is_refused_with_its_list(
     assert answer.status_code == 200
     assert "&#x27;fish_99&#x27; is not a species of the default species pack" in page
     assert "Amphiprion clarkii" in page  # the species the reviewer may type
+    assert "tick &#x27;New species&#x27;" in page  # and the way to teach one it does not list
     assert FishObservation.objects.get(pk=catch.pk).needs_review
+
+
+def test_a_new_species_is_taught_from_the_hub_when_the_reviewer_says_it_is_new(
+    operator: Client, api: Api
+) -> None:
+    """The pack's list guards against typos, not against teaching: a species it does not
+    list is taken, as a device takes it, once the reviewer ticks that it is new; one it
+    does list is still stored by the pack's name."""
+    catch = flagged(api)
+    answer = operator.post(
+        f"{QUEUE}{catch.pk}/change/",
+        {"confirmed_species": "  Thunnus  albacares ", "new_species": "on"},
+    )
+    assert answer.status_code == 302, answer.content.decode()
+    assert FishObservation.objects.get(pk=catch.pk).confirmed_species == "Thunnus albacares"
+    assert pulled(api, catch.uid, 5)["confirmed_species"] == "Thunnus albacares"
+    known = flagged(api)
+    operator.post(
+        f"{QUEUE}{known.pk}/change/", {"confirmed_species": "fish_04", "new_species": "on"}
+    )
+    assert FishObservation.objects.get(pk=known.pk).confirmed_species == "Amphiprion clarkii"
 
 
 def pack_listing(*species: tuple[str, str]) -> bytes:
