@@ -281,8 +281,14 @@ def _add_export(commands: argparse._SubParsersAction[Any]) -> None:
         help="CSV with columns file,confirmed_species[,group]; several exports' CSVs oldest"
         " first, a fish in two taking the later one's species",
     )
-    ex.add_argument(
-        "--out", type=output_folder, required=True, help="folder to write species folders in"
+    where = ex.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=output_folder, help="a new folder to write species folders in")
+    where.add_argument(
+        "--add-to",
+        type=Path,
+        metavar="DATA",
+        help="a training folder to add the images to, into its species folders; its images"
+        " keep their groups and groups.csv gains the corrections'",
     )
     ex.add_argument("--base", type=Path, help="folder the CSV's relative file paths start from")
     ex.add_argument("--species-from", type=Path, help="a pack whose species names to use")
@@ -391,7 +397,13 @@ def _familiarity_line(familiarity: dict[str, Any] | None) -> str:
 def _export(args: argparse.Namespace) -> int:
     def run() -> None:
         from inference.fish.corrections import export_training_set
+        from inference.fish.merge import add_training_set
 
+        if args.add_to is not None:
+            added = add_training_set(args.corrections, args.add_to, base=args.base,
+                                     species_pack=args.species_from)  # fmt: skip
+            _print(f"added {added} images to {args.add_to} (groups.csv and species.csv extended)")
+            return
         written = export_training_set(args.corrections, args.out, base=args.base,
                                       species_pack=args.species_from)  # fmt: skip
         _print(f"wrote {written} images to {args.out} (with groups.csv and species.csv)")

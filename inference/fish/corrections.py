@@ -96,18 +96,15 @@ def export_training_set(
     overlap can be given together. Within one CSV, two verdicts for a fish are an error.
     """
     if out.exists() and any(out.iterdir()):
-        raise DatasetError(f"{out} is not empty; export into a new folder")
-    names = _pack_names(species_pack)
-    csvs = [corrections] if isinstance(corrections, Path) else list(corrections)
-    newest: dict[tuple[str, ...], Correction] = {}
-    for csv_path in csvs:
-        newest.update({item.fish(): item for item in _read_export(csv_path, base, names)})
-    chosen = list(newest.values())
-    _check_images(chosen)
+        raise DatasetError(
+            f"{out} is not empty; export into a new folder, or add to a training folder "
+            "with --add-to"
+        )
+    chosen = read_corrections(corrections, base, pack_names(species_pack))
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        _write_tree(chosen, staging)
+        write_tree(chosen, staging)
         staging.chmod(0o755)  # mkdtemp makes it private; training reads it
         if out.exists():
             out.rmdir()  # empty, as checked above
@@ -117,6 +114,20 @@ def export_training_set(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return len(chosen)
+
+
+def read_corrections(
+    corrections: Path | Sequence[Path], base: Path | None, names: dict[str, Species]
+) -> list[Correction]:
+    """One correction per fish, each export's CSV read in turn (oldest first, so a fish takes
+    its latest verdict), every photo and box checked before anything is written."""
+    csvs = [corrections] if isinstance(corrections, Path) else list(corrections)
+    newest: dict[tuple[str, ...], Correction] = {}
+    for csv_path in csvs:
+        newest.update({item.fish(): item for item in _read_export(csv_path, base, names)})
+    chosen = list(newest.values())
+    _check_images(chosen)
+    return chosen
 
 
 def _read_export(
@@ -144,7 +155,7 @@ def _distinct(corrections: list[Correction]) -> list[Correction]:
     return list(first.values())
 
 
-def _write_tree(corrections: list[Correction], out: Path) -> None:
+def write_tree(corrections: list[Correction], out: Path) -> None:
     groups: list[tuple[str, str]] = []
     species: dict[str, str] = {}
     for item in corrections:
@@ -156,11 +167,11 @@ def _write_tree(corrections: list[Correction], out: Path) -> None:
             _write_png(target, cropped(read_image(item.source), item.crop))
         groups.append((f"{item.species_id}/{target.name}", item.group))
         species[item.species_id] = item.species_name
-    _write_csv(out / GROUPS_CSV, ("file", "group"), groups)
-    _write_csv(out / SPECIES_CSV, ("folder", "species"), sorted(species.items()))
+    write_csv(out / GROUPS_CSV, ("file", "group"), groups)
+    write_csv(out / SPECIES_CSV, ("folder", "species"), sorted(species.items()))
 
 
-def _pack_names(species_pack: Path | None) -> dict[str, Species]:
+def pack_names(species_pack: Path | None) -> dict[str, Species]:
     """Known names and ids (by ``species_key``) -> the pack's species, so corrections reuse
     its ids."""
     if species_pack is None:
@@ -266,7 +277,7 @@ def _write_png(path: Path, image: UInt8Image) -> None:
     path.write_bytes(encoded.tobytes())
 
 
-def _write_csv(path: Path, header: tuple[str, str], rows: list[tuple[str, str]]) -> None:
+def write_csv(path: Path, header: tuple[str, str], rows: list[tuple[str, str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)

@@ -1,0 +1,145 @@
+"""``jaga fish export-training-set --add-to DATA``: confirmed corrections join a training
+folder, every image keeping its split group.
+
+A correction of a species DATA already has goes into DATA's folder for it (matched by
+folder id or display name, by ``species_key``, before a ``--species-from`` pack's names),
+so the review loop never makes a second folder of one species. The images already in DATA
+keep the groups ``load_dataset`` gives them: DATA's ``groups.csv`` gains the corrections'
+rows and keeps its own as they are; a DATA without one gets one that names each of its
+images with the group the folder and name rules give it (``track:7``, ``folder:fish_01/
+trip7``, ``file:fish_01/x.png``), which splits them as before. The corrections keep their
+observation or trip groups: frames of one fish never straddle the split.
+
+Nothing in DATA is overwritten: a file of the same name already there (the same export
+added twice) stops the command before anything is moved. The images are written in a hidden
+folder inside DATA (which training passes over), moved into the species folders, and the two
+CSVs are replaced last, each in one rename.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from inference.fish.corrections import Correction, pack_names, read_corrections, write_tree
+from inference.fish.csv_files import read_csv
+from inference.fish.dataset import GROUPS_CSV, SPECIES_CSV, FishDataset, load_dataset
+from inference.fish.errors import DatasetError
+from inference.fish.types import Species, species_key
+
+
+def add_training_set(
+    corrections: Path | Sequence[Path],
+    data: Path,
+    *,
+    base: Path | None = None,
+    species_pack: Path | None = None,
+) -> int:
+    """Add every confirmed image to the training folder ``data``; return how many."""
+    dataset = load_dataset(data)  # a broken DATA is refused as training would refuse it
+    names = pack_names(species_pack) | _data_names(dataset.species)
+    chosen = read_corrections(corrections, base, names)
+    staging = Path(tempfile.mkdtemp(prefix=".adding-", dir=data))
+    try:
+        write_tree(chosen, staging)
+        added = _added_files(staging)
+        _refuse_clashes(data, added)
+        for relative in added:
+            (data / relative).parent.mkdir(parents=True, exist_ok=True)
+            (staging / relative).rename(data / relative)
+        _extend_groups(dataset, _rows(staging / GROUPS_CSV))
+        _extend_species(data, _new_folders(dataset, chosen))
+    except OSError as exc:
+        raise DatasetError(f"cannot add the corrections to {data}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return len(chosen)
+
+
+def _data_names(species: Sequence[Species]) -> dict[str, Species]:
+    """DATA's folder ids and display names -> its species, so a correction joins its folder."""
+    return {species_key(s.name): s for s in species} | {species_key(s.id): s for s in species}
+
+
+def _added_files(staging: Path) -> list[str]:
+    return sorted(
+        path.relative_to(staging).as_posix()
+        for path in staging.glob("*/*")
+        if path.is_file()
+    )  # fmt: skip
+
+
+def _refuse_clashes(data: Path, added: list[str]) -> None:
+    clashes = [relative for relative in added if os.path.lexists(data / relative)]
+    if clashes:
+        more = f" and {len(clashes) - 1} more" if len(clashes) > 1 else ""
+        raise DatasetError(
+            f"{data} already holds {clashes[0]}{more} (were these corrections added before?); "
+            "nothing was added"
+        )
+
+
+def _rows(path: Path) -> list[tuple[str, str]]:
+    """The two-column rows ``write_tree`` wrote (its own CSV: no header quirks to read)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [(row[0], row[1]) for row in list(csv.reader(handle))[1:]]
+
+
+def _extend_groups(dataset: FishDataset, added: list[tuple[str, str]]) -> None:
+    path = dataset.root / GROUPS_CSV
+    if path.exists():
+        _append(path, ("file", "group"), added)
+        return
+    # the name rules' own groups, written out: the same images stay together as before
+    own = [(sample.relative, sample.group) for sample in dataset.samples]
+    _replace(path, _csv_text([("file", "group"), *own, *added]))
+
+
+def _new_folders(dataset: FishDataset, chosen: list[Correction]) -> list[tuple[str, str]]:
+    have = set(dataset.species_ids)
+    new = {item.species_id: item.species_name for item in chosen if item.species_id not in have}
+    return sorted(new.items())
+
+
+def _extend_species(data: Path, added: list[tuple[str, str]]) -> None:
+    path = data / SPECIES_CSV
+    if not added:
+        return
+    if path.exists():
+        _append(path, ("folder", "species"), added)
+    else:  # DATA's folders are named by their ids, as without the file
+        _replace(path, _csv_text([("folder", "species"), *added]))
+
+
+def _append(path: Path, columns: tuple[str, str], rows: list[tuple[str, str]]) -> None:
+    """Add rows to a hand-made or Excel CSV, its text (byte order mark, line ends, column
+    order) left as it was."""
+    header, _ = read_csv(path)
+    order = [header.index(column) for column in columns]
+    width = max(order) + 1
+    cells = [[""] * width for _ in rows]
+    for row, values in zip(cells, rows, strict=True):
+        for index, value in zip(order, values, strict=True):
+            row[index] = value
+    text = path.read_bytes().decode("utf-8")
+    ending = "\r\n" if "\r\n" in text else "\n"
+    if text and not text.endswith(("\n", "\r")):
+        text += ending
+    _replace(path, text + _csv_text(cells, ending))
+
+
+def _csv_text(rows: Sequence[Sequence[str]], ending: str = "\n") -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator=ending).writerows(rows)
+    return buffer.getvalue()
+
+
+def _replace(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.adding")
+    temporary.write_bytes(text.encode("utf-8"))
+    temporary.replace(path)

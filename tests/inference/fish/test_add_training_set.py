@@ -1,0 +1,165 @@
+"""``jaga fish export-training-set --add-to DATA``: corrections join a training folder that
+``jaga fish train`` then reads, every image keeping its split group."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from inference.fish.config import HeadConfig
+from inference.fish.dataset import load_dataset
+from inference.fish.errors import DatasetError
+from inference.fish.merge import add_training_set
+from inference.fish.packing import TrainOptions
+from inference.fish.taps import PLAIN
+from inference.fish.train import Backbone, train_head_pack
+from tests.inference.fish.conftest import make_slice
+
+
+def _photo(path: Path, seed: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.random.default_rng(seed).integers(0, 255, (60, 80, 3), np.uint8))
+    return path
+
+
+def _data(root: Path) -> Path:
+    """Two species by Fish4Knowledge names (two tracks each), one photo alone, one trip
+    sub-folder, display names for both folders, and no groups.csv."""
+    for i, name in enumerate(("fish_1_1", "fish_1_2", "fish_2_1", "fish_2_2")):
+        _photo(root / "fish_01" / f"{name}.png", i)
+        _photo(root / "fish_02" / f"{name}.png", 10 + i)
+    _photo(root / "fish_01" / "deck.jpg", 20)
+    _photo(root / "fish_02" / "trip7" / "a.jpg", 21)
+    (root / "species.csv").write_text(
+        "folder,species\nfish_01,Chromis chrysura\nfish_02,Zebrasoma\n"
+    )
+    return root
+
+
+def _corrections(inbox: Path) -> Path:
+    for i in range(5):
+        _photo(inbox / f"IMG_{i}.jpg", 100 + i)
+    (inbox / "corrections.csv").write_text(
+        "file,confirmed_species,group,observation_uid\n"
+        "IMG_0.jpg,chromis  CHRYSURA,trip:V/T-1,obs-0\n"  # DATA's species, by its name
+        "IMG_1.jpg,Chromis chrysura,trip:V/T-1,obs-1\n"
+        "IMG_2.jpg,fish_02,trip:V/T-2,obs-2\n"  # DATA's species, by its folder
+        "IMG_3.jpg,Lutjanus fulvus,trip:V/T-2,obs-3\n"  # a species DATA lacks
+        "IMG_4.jpg,Lutjanus fulvus,,obs-4\n"
+    )
+    return inbox / "corrections.csv"
+
+
+def _partition(groups: dict[str, str]) -> set[frozenset[str]]:
+    by_group: dict[str, set[str]] = {}
+    for file, group in groups.items():
+        by_group.setdefault(group, set()).add(file)
+    return {frozenset(files) for files in by_group.values()}
+
+
+def _groups(data: Path) -> dict[str, str]:
+    return {sample.relative: sample.group for sample in load_dataset(data).samples}
+
+
+def test_added_corrections_keep_their_groups_and_the_datas_images_keep_theirs(
+    tmp_path: Path,
+) -> None:
+    data = _data(tmp_path / "data")
+    before = _groups(data)
+    assert add_training_set(_corrections(tmp_path / "inbox"), data) == 5
+    dataset = load_dataset(data)
+    after = {sample.relative: sample.group for sample in dataset.samples}
+    assert _partition({f: g for f, g in after.items() if f in before}) == _partition(before)
+    added = {f: g for f, g in after.items() if f not in before}
+    assert sorted(added.values()) == [
+        "group:file:IMG_4.jpg", "group:trip:V/T-1", "group:trip:V/T-1",
+        "group:trip:V/T-2", "group:trip:V/T-2",
+    ]  # fmt: skip
+    species = {sample.relative.split("/")[0] for sample in dataset.samples}
+    assert species == {"fish_01", "fish_02", "lutjanus_fulvus"}  # no second Chromis folder
+    assert [s.name for s in dataset.species] == ["Chromis chrysura", "Zebrasoma", "Lutjanus fulvus"]
+    assert sum(f.startswith("fish_01/IMG_") for f in added) == 2
+    assert not [p for p in data.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_the_datas_own_groups_csv_is_kept_and_extended(tmp_path: Path) -> None:
+    data = _data(tmp_path / "data")
+    files = sorted(_groups(data))
+    rows = "".join(f"t{i % 2},{file}\r\n" for i, file in enumerate(files))
+    (data / "groups.csv").write_bytes(("\ufeffgroup,file\r\n" + rows).encode())  # Excel's
+    add_training_set(_corrections(tmp_path / "inbox"), data)
+    after = _groups(data)
+    assert {after[file] for file in files} == {"group:t0", "group:t1"}
+    assert [after[file] for file in files[:2]] == ["group:t0", "group:t1"]
+    kept = ("\ufeffgroup,file\r\n" + rows).encode()
+    assert (data / "groups.csv").read_bytes().startswith(kept)  # its own text, line ends too
+    assert b"\r\nfile:IMG_4.jpg,lutjanus_fulvus/IMG_4-" in (data / "groups.csv").read_bytes()
+    assert sorted(g for f, g in after.items() if f not in files)[0] == "group:file:IMG_4.jpg"
+
+
+def test_corrections_added_twice_are_refused_and_nothing_changes(tmp_path: Path) -> None:
+    data = _data(tmp_path / "data")
+    corrections = _corrections(tmp_path / "inbox")
+    add_training_set(corrections, data)
+    snapshot = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
+    with pytest.raises(DatasetError, match="already holds fish_01/IMG_0-") as error:
+        add_training_set(corrections, data)
+    assert "\n" not in str(error.value)
+    assert {p: p.read_bytes() for p in data.rglob("*") if p.is_file()} == snapshot
+
+
+def test_a_folder_that_is_not_training_data_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="holds no species folders"):
+        add_training_set(_corrections(tmp_path / "inbox"), tmp_path / "empty")
+
+
+def test_the_cli_adds_to_a_training_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from main import main
+
+    data = _data(tmp_path / "data")
+    corrections = str(_corrections(tmp_path / "inbox"))
+    argv = ["fish", "export-training-set", "--corrections", corrections, "--add-to", str(data)]
+    assert main(argv) == 0
+    assert f"added 5 images to {data}" in capsys.readouterr().out
+    assert main(argv) == 1
+    assert "already holds" in capsys.readouterr().err
+
+
+def test_a_train_on_the_merged_folder_splits_the_corrections_by_their_groups(
+    f4k: Path, backbone: Backbone, tmp_path: Path
+) -> None:
+    """Real f4k crops: DATA by track names, corrections (crops of other tracks) in two trips;
+    the pack's recorded split holds each trip whole, and the tracks as before."""
+    data = make_slice(f4k, tmp_path / "data", {"fish_04": 4, "fish_06": 4, "fish_07": 4})
+    tracks = {s.relative: s.group for s in load_dataset(data).samples}
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    rows = ["file,confirmed_species,group"]
+    for species in ("fish_04", "fish_06", "fish_07"):
+        photos = sorted((f4k / species).glob("fish_*.png"))[-6:]  # tracks not in the slice
+        for i, photo in enumerate(photos):
+            shutil.copy(photo, inbox / f"{species}-{i}.png")
+            rows.append(f"{species}-{i}.png,{species},trip-{species}-{i % 2}")
+    (inbox / "corrections.csv").write_text("\n".join(rows) + "\n")
+    assert add_training_set(inbox / "corrections.csv", data) == 18
+    options = TrainOptions(
+        data=data, out=tmp_path / "pack", views=0, validation_fraction=0.5, taps=PLAIN,
+        head=HeadConfig(epochs=5, patience=5), int8=False, name="merged", version="0.0.1",
+    )  # fmt: skip
+    pack = train_head_pack(options, backbone, progress=lambda line: None)
+    validated = set(pack.training()["split"]["validation_groups"])
+    trips = {g for g in validated if g.startswith("group:trip-")}
+    assert trips and len(trips) < 6  # corrections on both sides, by trip
+    merged = load_dataset(data)
+    for sample in merged.samples:
+        if sample.relative in tracks:  # the slice's images: one group per track, as before
+            assert sample.group == f"group:{tracks[sample.relative]}"
+        else:
+            assert sample.group.startswith("group:trip-")
