@@ -14,6 +14,9 @@ the file. :func:`write_image_file` writes a figure under any name the file syste
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -90,7 +93,8 @@ def decode_bgr(data: bytes, name: str) -> UInt8Image:
     check_scans(data, name, declared)
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
-        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+        with _decoder_log_quiet():
+            image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
     except cv2.error as exc:  # OpenCV's own limits (OPENCV_IO_MAX_IMAGE_PIXELS) raise
         if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):
             raise ImageError(
@@ -102,6 +106,38 @@ def decode_bgr(data: bytes, name: str) -> UInt8Image:
         raise ImageError(f"{name} is not a readable image (corrupt, empty or unknown format)")
     check_pixels(image.shape[1], image.shape[0], name)  # a format whose header is not read
     return np.asarray(image, np.uint8)
+
+
+class _QuietDecoders:
+    """OpenCV's warnings off while a photo decodes: a cut-short file makes its decoder log
+    ``[ WARN:0@0.680] global grfmt_png.cpp:793 ... PNG input buffer is incomplete`` on
+    stderr before Jaga's own line says the same to the officer. Only while decoding, and put
+    back after the last decode under way in any thread: a camera's warnings (``kiosk run``)
+    still say why a camera did not open. A level already quieter is never raised."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._decoding = 0  # decodes under way, in any thread
+        self._level_before = 0  # OpenCV's log level before the first of them
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._decoding == 0:
+                self._level_before = cv2.utils.logging.getLogLevel()
+                quiet = min(self._level_before, cv2.utils.logging.LOG_LEVEL_ERROR)
+                cv2.utils.logging.setLogLevel(quiet)
+            self._decoding += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._decoding -= 1
+                if self._decoding == 0:
+                    cv2.utils.logging.setLogLevel(self._level_before)
+
+
+_decoder_log_quiet = _QuietDecoders()
 
 
 def check_pixels(width: int, height: int, name: str) -> None:

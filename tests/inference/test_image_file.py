@@ -91,3 +91,19 @@ def test_a_figure_is_written_under_a_name_not_in_utf8(tmp_path: Path) -> None:
     assert write_image_file(folder / "roc.png", figure)
     assert (folder / "roc.png").read_bytes().startswith(b"\x89PNG")
     assert not write_image_file(tmp_path / "missing" / "roc.png", figure)
+
+
+@pytest.mark.parametrize("level", ["LOG_LEVEL_SILENT", "LOG_LEVEL_WARNING", "LOG_LEVEL_DEBUG"])
+def test_opencvs_log_level_is_put_back_after_a_decode(level: str) -> None:
+    """Quiet only while decoding: a camera's warnings afterwards still show, and a level
+    set quieter than the decode's (SILENT) is never made louder."""
+    import cv2
+
+    before = cv2.utils.logging.getLogLevel()
+    try:
+        cv2.utils.logging.setLogLevel(getattr(cv2.utils.logging, level))
+        with pytest.raises(ImageError, match="not a readable image"):
+            decode_bgr(b"\x89PNG\r\n\x1a\n" + bytes(40), "cut.png")
+        assert cv2.utils.logging.getLogLevel() == getattr(cv2.utils.logging, level)
+    finally:
+        cv2.utils.logging.setLogLevel(before)
