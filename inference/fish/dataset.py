@@ -56,6 +56,17 @@ class FishDataset:
     species: tuple[Species, ...]  # sorted by id; the order is the class index
     samples: tuple[Sample, ...]
     group_source: str
+    unnamed: tuple[str, ...] = ()  # folders a species.csv leaves out: named by their ids
+
+    def unnamed_note(self) -> str | None:
+        """One line for training: a folder species.csv leaves out is allowed, but a pack
+        that shows a device ``fish_02`` for a species is rarely what its maker meant."""
+        if not self.unnamed:
+            return None
+        return (
+            f"note: {SPECIES_CSV} gives no display name for {', '.join(self.unnamed)}: "
+            "the pack names them by their folder ids"
+        )
 
     @property
     def species_ids(self) -> tuple[str, ...]:
@@ -69,7 +80,8 @@ class FishDataset:
         samples = tuple(self.samples[i] for i in keep)
         present = {sample.species_id for sample in samples}
         species = tuple(s for s in self.species if s.id in present)
-        return FishDataset(self.root, species, samples, self.group_source)
+        unnamed = tuple(folder for folder in self.unnamed if folder in present)
+        return FishDataset(self.root, species, samples, self.group_source, unnamed)
 
 
 @dataclass(frozen=True)
@@ -101,7 +113,8 @@ def load_dataset(root: Path) -> FishDataset:
     samples = tuple(
         Sample(root / rel, rel, rel.split("/", 1)[0], groups[rel]) for rel in relatives
     )  # fmt: skip
-    return FishDataset(root, species, samples, source)
+    unnamed = tuple(f for f in folders if f not in named) if (root / SPECIES_CSV).exists() else ()
+    return FishDataset(root, species, samples, source, unnamed)
 
 
 def _refuse_one_species_twice(root: Path, folders: list[str]) -> None:

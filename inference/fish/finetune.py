@@ -118,6 +118,8 @@ def finetune_pack(
         options.data, holdout=options.holdout,
         validation_fraction=options.validation_fraction, seed=options.seed,
     )  # fmt: skip
+    if note := data.dataset.unnamed_note():
+        progress(note)
     net, details = finetune_model(data, config, pth, _device(device), progress)
     side = config.input_size
     val_logits = predict_logits(net, _load(data, data.validation), _device(device), side)

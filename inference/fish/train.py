@@ -66,6 +66,8 @@ def train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progres
     )  # fmt: skip
     for path, reason in data.rejected:
         progress(f"skipped {path}: {reason}")
+    if note := data.dataset.unnamed_note():
+        progress(note)
     taps, side = check_taps(options.taps), options.head.input_size
     cache = None
     if backbone.cache_dir:
