@@ -196,7 +196,7 @@ def _status(args: argparse.Namespace) -> int:
 
     with _open_store(args) as store:
         if args.prometheus is None:
-            print("\n".join(read_status(store, os.environ).lines()))
+            print("\n".join(read_status(store, os.environ, check_pack=True).lines()))
             return 0
         from sync.client.metrics import store_exposition
 

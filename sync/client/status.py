@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sync import plural
 from sync.client.audit import BREAK_NAME, PROBLEM_NAME, Anchored, anchored_at_name
@@ -22,7 +23,14 @@ from sync.client.config import (
 )
 from sync.client.full_pull import FullPull, PulledWith
 from sync.client.kept_pack import KEPT_ERROR_NAME
-from sync.client.packs import ERROR_NAME, announced_pack, installed_record, packs_dir_for
+from sync.client.packs import (
+    ERROR_NAME,
+    announced_pack,
+    installed_record,
+    installed_species_packs,
+    pack_damage,
+    packs_dir_for,
+)
 from sync.client.site_state import cursor_name, full_pull_name, pulled_with_name
 from sync.client.state import (
     WITHDRAWN_PACK_NAME,
@@ -52,6 +60,8 @@ class PackStatus:
     error: str | None = None
     kept_error: str | None = None  # what is wrong with the pack kept to fall back on
     withdrawn: str | None = None  # a pack announced, which the hub no longer offers
+    damage: str | None = None  # why the installed pack's files do not verify (when checked)
+    in_use: str | None = None  # then: the kept pack that verifies, which catches go on with
 
     def lines(self) -> list[str]:
         if self.announced is None and self.installed is None and self.withdrawn is None:
@@ -60,6 +70,12 @@ class PackStatus:
             f"species pack announced {self.announced or '-'}, installed {self.installed or '-'}"
             + (f" ({self.folder})" if self.folder else "")
         ]
+        if self.damage:
+            lines.append(
+                f"pack damaged installed species pack {self.installed} does not verify "
+                f"({self.damage}); in use: {self.in_use or 'the default pack'}, until a sync "
+                f"downloads {self.installed} again"
+            )
         if self.error and self.announced != self.installed:
             lines.append(f"pack error   {self.error}")
         if self.kept_error:
@@ -165,7 +181,10 @@ def _outbox_words(state: str, count: int) -> str:
     return f"{state} {count}"
 
 
-def read_status(store: Store, env: Mapping[str, str]) -> SyncStatus:
+def read_status(store: Store, env: Mapping[str, str], *, check_pack: bool = False) -> SyncStatus:
+    """``check_pack``: read the installed pack's files against its manifest (``jaga sync
+    status``; about 19 MB for the default pack), which the app's panel and a metrics scrape,
+    asked often, do not."""
     ensure_schema(store.database)
     stored = read_values(store.database)
 
@@ -191,12 +210,19 @@ def read_status(store: Store, env: Mapping[str, str]) -> SyncStatus:
         pending_uploads=count_pending_uploads(store, policy),
         withheld_face_images=withheld_face_images(store, policy),
         last=LastResult.from_values(stored),
-        species_pack=_pack_status(store, env, stored),
+        species_pack=_pack_status(store, env, stored, check_pack),
         audit=read_audit_status(store, pick(DEVICE_ID_ENV, "device_id")),
         set_aside=_set_aside_people(store, site),
         clock=read_clock_warning(store),
         full_pull=_full_pull(stored, site, int(cursor or 0)),
     )
+
+
+def _verified_fallback(store: Store, damaged: Path) -> str | None:
+    """The kept pack after the damaged one whose files verify, as ``jaga catch`` and the app
+    fall back to it; None: neither does, and they use the default pack."""
+    kept = installed_species_packs(store, damaged.parent)
+    return next((p.name for p in kept if p != damaged and pack_damage(p) is None), None)
 
 
 def _full_pull(stored: Mapping[str, str], site: str | None, cursor: int) -> str | None:
@@ -244,10 +270,15 @@ def read_audit_status(store: Store, device_id: str | None) -> AuditStatus:
     )
 
 
-def _pack_status(store: Store, env: Mapping[str, str], stored: Mapping[str, str]) -> PackStatus:
+def _pack_status(
+    store: Store, env: Mapping[str, str], stored: Mapping[str, str], check: bool
+) -> PackStatus:
     announced, installed = announced_pack(stored), installed_record(stored)
     folder = packs_dir_for(store.path, env) / installed.version if installed else None
+    damage = pack_damage(folder) if check and folder is not None and folder.is_dir() else None
     return PackStatus(
+        damage=damage,
+        in_use=_verified_fallback(store, folder) if damage and folder else None,
         announced=announced.version if announced else None,
         installed=installed.version if installed else None,
         folder=None if folder is None else str(folder) if folder.is_dir() else f"missing: {folder}",

@@ -34,6 +34,7 @@ from sync.client.status import read_status
 from sync.species_packs import archive_pack
 from sync.store import Store
 from sync.store.clock import format_timestamp
+from sync.store.key_sources import PASSPHRASE_ENV
 from tests.sync.client.devices import SkewedClock, add_observations, new_device
 from tests.sync.client.fakehub import FakeHub, Fault
 from tests.sync.client.faultproxy import Action, FaultProxy, Rule, page
@@ -890,3 +891,39 @@ def test_a_sync_short_of_the_end_of_the_log_installs_the_pack_the_answer_names(
     assert report.pull.complete is False and report.species_pack_error is None
     assert report.new_species_pack == client.packs_dir / "v2"
     assert client.sync_once().new_species_pack is None and downloads(hub) == 1
+
+
+@pytest.mark.parametrize("damage", ["a file changed", "a file gone"])
+def test_sync_status_says_the_installed_pack_does_not_verify_and_which_is_in_use(
+    damage: str, store: Store, tmp_path: Path
+) -> None:
+    """After the newest pack's file was edited on disk, ``jaga catch`` refuses it and goes on
+    with the one before; ``jaga sync status`` said "installed v2" as if nothing were wrong."""
+    client, _ = installed_twice(store, FakeHub(), tmp_path)
+    assert read_status(store, {}, check_pack=True).species_pack.lines()[1:] == []
+    damage_pack(client.packs_dir / "v2", damage)
+    lines = read_status(store, {}, check_pack=True).species_pack.lines()
+    assert lines[0].startswith("species pack announced v2, installed v2")
+    assert lines[1].startswith("pack damaged installed species pack v2 does not verify (")
+    assert "species_fp32.onnx" in lines[1]
+    assert lines[1].endswith("); in use: v1, until a sync downloads v2 again")
+    damage_pack(client.packs_dir / "v1", damage)
+    lines = read_status(store, {}, check_pack=True).species_pack.lines()
+    assert lines[1].endswith("); in use: the default pack, until a sync downloads v2 again")
+    assert read_status(store, {}).species_pack.lines()[1:] == []  # the app's: no pack read
+
+
+def test_the_status_command_checks_the_installed_pack(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from main import main
+
+    client, _ = installed_twice(store, FakeHub(), tmp_path)
+    damage_pack(client.packs_dir / "v2")
+    store.close()
+    env = {PASSPHRASE_ENV: "correct horse battery staple", PACKS_DIR_ENV: str(client.packs_dir)}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        assert main(["sync", "status", "--db", str(store.path)]) == 0
+    assert "installed species pack v2 does not verify" in capsys.readouterr().out
