@@ -85,7 +85,7 @@ def evaluate_folder(
         raise DatasetError(
             f"{data} holds no usable image of a species pack {pack.version} knows "
             f"({len(dataset.samples)} chosen by --split {split}, {len(loaded.skipped)} of them "
-            "unreadable or without a fish): nothing to evaluate"
+            f"unreadable or without a fish): nothing to evaluate{_split_hint(split)}"
         )
     progress(f"evaluating {len(loaded.known)} known and {len(loaded.unknown)} unknown images")
     started = time.perf_counter()
@@ -120,6 +120,18 @@ def _select(dataset: FishDataset, pack: SpeciesPack, split: str) -> FishDataset:
         i for i, s in enumerate(dataset.samples) if s.group in groups or s.species_id in held_out
     ]  # fmt: skip
     return dataset.subset(keep)
+
+
+def _split_hint(split: str) -> str:
+    """Why a validation split can choose no photo of a known species."""
+    if split != "validation":
+        return ""
+    return (
+        "; --split validation takes the photos in the groups the pack was validated on, and"
+        " none is: the folder holds only its training photos, or its groups are named"
+        " otherwise since it was trained (a groups.csv written later, such as by"
+        " export-training-set --add-to, names every group anew); --split all takes them all"
+    )
 
 
 def _load_images(dataset: FishDataset, pack: SpeciesPack, gate: QualityGate) -> _Loaded:

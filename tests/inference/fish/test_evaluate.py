@@ -119,3 +119,24 @@ def test_nothing_to_evaluate_is_an_error_not_nan(
             "--out", str(out), "--split", "validation"]  # fmt: skip
     assert main(argv) == 1 and not out.exists()
     assert "nothing to evaluate" in capsys.readouterr().err
+
+
+def test_a_folder_whose_groups_were_renamed_says_so(
+    trained_pack: SpeciesPack, tmp_path: Path
+) -> None:
+    """A training folder given a groups.csv after the pack was trained (``export-training-set
+    --add-to`` writes one listing every photo) names each photo's group otherwise: no photo
+    is then in the groups the pack was validated on, and the error says why, not only that
+    nothing was left."""
+    source = Path(trained_pack.training()["data"]["root"])
+    data = tmp_path / "data"
+    rows = ["file,group"]
+    for sample in load_dataset(source).samples:
+        (data / sample.species_id).mkdir(parents=True, exist_ok=True)
+        (data / sample.relative).symlink_to(sample.path)
+        rows.append(f"{sample.relative},{sample.group}")
+    (data / "groups.csv").write_text("\n".join(rows) + "\n")
+    from inference.fish.evaluate import evaluate_folder
+
+    with pytest.raises(DatasetError, match="its groups are named otherwise since"):
+        evaluate_folder(data, trained_pack.root, tmp_path / "R.json", split="validation")
