@@ -18,6 +18,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,9 @@ def build_from_head(
 
     With ``calibration`` (a folder of species folders, such as the training photos) the INT8
     model is built too; without photos it cannot be, since its activation ranges come from them.
+    Its ranges come from the photos there outside the head's validation groups only, so the
+    whole training folder can be given without the INT8 model being tuned on the photos it
+    is then evaluated on.
     Its familiarity threshold is chosen on its own familiarity of the photos there of the
     pack's validation groups (``training.json``); a folder without them gives it none, and it
     then answers without familiarity (:meth:`SpeciesPack.thresholds_for`).
@@ -99,7 +103,10 @@ def build_from_head(
         files: dict[str, Path | dict[str, Any] | str] = {n: assets / n for n in KEPT_FILES}
         if calibration is not None:
             int8 = Path(scratch) / MODEL_FILES["int8"]
-            export.quantize_int8(model, int8, calibration_images(calibration, size=side))
+            photos = calibration_images(
+                calibration, size=side, exclude_groups=_validation_groups(assets)
+            )
+            export.quantize_int8(model, int8, photos)
             files |= {MODEL_FILES["int8"]: int8, **_int8_familiarity(assets, int8, calibration)}
         return write_pack(
             out, name=info["name"], version=info["version"],
@@ -112,8 +119,7 @@ def _int8_familiarity(assets: Path, int8: Path, photos: Path) -> dict[str, dict[
     """``familiarity_int8.json`` from the photos of ``photos`` in the head's validation
     groups; nothing where the head has no familiarity or none of them are there."""
     thresholds = Thresholds.from_json(json.loads((assets / THRESHOLDS_FILE).read_text("utf-8")))
-    training = json.loads((assets / TRAINING_FILE).read_text("utf-8"))
-    groups = set(training.get("split", {}).get("validation_groups", []))
+    groups = _validation_groups(assets)
     known = {s["id"] for s in json.loads((assets / SPECIES_FILE).read_text("utf-8"))["species"]}
     validation = [s.path for s in load_dataset(photos).samples
                   if s.group in groups and s.species_id in known]  # fmt: skip
@@ -149,12 +155,27 @@ def convert(sources: Mapping[str, Path], output: Path, options: Mapping[str, obj
 
 
 def calibration_images(
-    root: Path, limit: int = CALIBRATION_IMAGES, size: int = INPUT_SIZE
+    root: Path,
+    limit: int = CALIBRATION_IMAGES,
+    size: int = INPUT_SIZE,
+    *,
+    exclude_groups: AbstractSet[str] = frozenset(),
 ) -> list[FloatArray]:
-    """Photos of every species folder of ``root`` for INT8 calibration. Unlike a training run,
-    a stored head knows no split here, so any folder of the species will do; activation
-    ranges use no labels."""
+    """Photos of every species folder of ``root`` for INT8 calibration, none of
+    ``exclude_groups`` (the head's validation groups: calibrating on the photos the INT8
+    model is evaluated on would flatter it). Activation ranges use no labels, so any other
+    photos of the species will do."""
     per_species: dict[str, list[Path]] = {}
     for sample in load_dataset(root).samples:
-        per_species.setdefault(sample.species_id, []).append(sample.path)
+        if sample.group not in exclude_groups:
+            per_species.setdefault(sample.species_id, []).append(sample.path)
+    if not per_species:
+        raise SpeciesPackError(
+            f"{root} holds no photo outside the head's validation groups to calibrate INT8 on"
+        )
     return round_robin_batches([per_species[k] for k in sorted(per_species)], limit, size=size)
+
+
+def _validation_groups(assets: Path) -> frozenset[str]:
+    training = json.loads((assets / TRAINING_FILE).read_text("utf-8"))
+    return frozenset(training.get("split", {}).get("validation_groups", []))

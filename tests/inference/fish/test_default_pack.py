@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
-from inference.fish.default_pack import build_from_head
+from inference.fish import export
+from inference.fish.dataset import load_dataset
+from inference.fish.default_pack import build_from_head, calibration_images
 from inference.fish.errors import SpeciesPackError
+from inference.fish.images import FloatArray, letterbox, read_image, to_batch
 from inference.fish.installed import DEFAULT_ASSETS, PACK_INFO
 from inference.fish.pack import MODEL_FILES
 from inference.pack.install import FISH_BACKBONE_ID
 from inference.pack.installed import ModelPack
+from tests.conftest import shared_path
 
 pytestmark = pytest.mark.skipif(
     not (DEFAULT_ASSETS / PACK_INFO).exists(), reason="no default head in assets/fish/default"
@@ -54,3 +63,53 @@ def test_the_card_names_the_backbone_the_head_was_trained_on(model_pack: ModelPa
     assert (
         f"backbone `{FISH_BACKBONE_ID}` (ImageNet, Apache-2.0), sha256 `{model.sha256[:16]}" in card
     )
+
+
+@pytest.mark.needs_shared
+def test_int8_calibration_never_sees_the_heads_validation_photos(
+    model_pack: ModelPack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``build-pack --calibration`` is given the whole f4k folder, validation tracks and all;
+    activation ranges set on the photos the INT8 model is then evaluated on would flatter it.
+    Two photos of each of four species from validation tracks, two from training tracks:
+    only the training ones may be drawn."""
+    f4k = shared_path("data", "fish", "f4k")
+    training = json.loads((DEFAULT_ASSETS / "training.json").read_text())
+    groups = set(training["split"]["validation_groups"])
+    samples = load_dataset(f4k).samples
+    photos, outside = tmp_path / "photos", []
+    for species in ("fish_01", "fish_05", "fish_12", "fish_16"):
+        mine = [s for s in samples if s.species_id == species]
+        inside = [s.path for s in mine if s.group in groups][:2]
+        kept = [s.path for s in mine if s.group not in groups][:2]
+        (photos / species).mkdir(parents=True)
+        for path in inside + kept:
+            (photos / species / path.name).symlink_to(path)
+        outside += kept
+    drawn: list[str] = []
+
+    def recording(fp32: Path, output: Path, calibration: Sequence[FloatArray]) -> None:
+        drawn.extend(_digest(image) for batch in calibration for image in batch)
+        shutil.copyfile(fp32, output)  # the ranges are not under test, the photos are
+
+    monkeypatch.setattr(export, "quantize_int8", recording)
+    backbone = model_pack.model(FISH_BACKBONE_ID).path
+    build_from_head(DEFAULT_ASSETS, tmp_path / "pack", backbone, calibration=photos)
+    expected = {_digest(to_batch([letterbox(read_image(p), 224)])[0]) for p in outside}
+    assert len(drawn) == len(expected) == 8
+    assert set(drawn) == expected
+
+
+def test_a_calibration_folder_of_validation_photos_only_is_refused(tmp_path: Path) -> None:
+    for species in ("fish_01", "fish_02"):
+        (tmp_path / species).mkdir()
+        cv2.imwrite(
+            str(tmp_path / species / f"{species}_1.png"), np.full((40, 40, 3), 90, np.uint8)
+        )
+    groups = {sample.group for sample in load_dataset(tmp_path).samples}
+    with pytest.raises(SpeciesPackError, match="outside the head's validation groups"):
+        calibration_images(tmp_path, exclude_groups=groups)
+
+
+def _digest(image: FloatArray) -> str:
+    return hashlib.sha256(image.tobytes()).hexdigest()
