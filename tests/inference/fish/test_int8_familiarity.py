@@ -80,8 +80,9 @@ def test_a_default_pack_built_with_calibration_photos_gets_its_int8_threshold(
     model_pack: ModelPack, tmp_path: Path
 ) -> None:
     """From the photos of the head's validation groups in the calibration folder (a few of
-    them here, with photos of training tracks, which must not count). 16 photos: the INT8
-    calibration (batches of 8) fails on a last batch of fewer, a limit of its own."""
+    them here, with photos of training tracks, which must not count). The INT8 calibration
+    draws the 4 training-track photos only: one batch (a last batch smaller than the first
+    fails, a limit of its own)."""
     f4k = shared_path("data", "fish", "f4k")
     training = json.loads((DEFAULT_ASSETS / "training.json").read_text())
     groups = set(training["split"]["validation_groups"])
