@@ -338,7 +338,7 @@ def test_a_photo_answered_not_a_fish_is_never_exported_for_training(
 
     assert jaga("store", "export-corrections", "--out", str(out)) == 0
 
-    assert capsys.readouterr().out.splitlines()[0] == f"1 confirmed photos written to {out}"
+    assert capsys.readouterr().out.splitlines()[0] == f"1 confirmed photo written to {out}"
     assert [r["observation_uid"] for r in read_rows(out)] == [cod.observation_uid]
     written = sorted(str(p.relative_to(out)) for p in (out / "photos").iterdir())
     assert written == [r["file"] for r in read_rows(out)]
