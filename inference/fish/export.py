@@ -19,7 +19,10 @@ gets it in the same run.
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -167,17 +170,38 @@ def quantize_int8(fp32: Path, output: Path, calibration: Sequence[FloatArray]) -
 
     prepared = output.with_suffix(".prep.onnx")
     try:
-        quant_pre_process(fp32, prepared, skip_symbolic_shape=True)
-        head_nodes = nodes_after_features(onnx.load(prepared))
-        quantize_static(
-            prepared, output, _Reader(),
-            quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=head_nodes,
-            extra_options={"CalibPercentile": CALIBRATION_PERCENTILE},
-        )  # fmt: skip
+        with _quiet_quantiser():
+            quant_pre_process(fp32, prepared, skip_symbolic_shape=True)
+            head_nodes = nodes_after_features(onnx.load(prepared))
+            quantize_static(
+                prepared, output, _Reader(),
+                quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=head_nodes,
+                extra_options={"CalibPercentile": CALIBRATION_PERCENTILE},
+            )  # fmt: skip
     finally:
         prepared.unlink(missing_ok=True)
+
+
+class _BelowWarningsOfOnnxruntime(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or "onnxruntime" not in record.pathname
+
+
+@contextmanager
+def _quiet_quantiser() -> Iterator[None]:
+    """Without onnxruntime's quantiser's own output: it prints its progress and logs, at
+    INFO on the root logger (which ``jaga`` shows), a line per weight scale it widens (129
+    for the default pack), burying a training run's own lines. Its warnings still show."""
+    dropped = _BelowWarningsOfOnnxruntime()
+    root = logging.getLogger()
+    root.addFilter(dropped)
+    try:
+        with redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        root.removeFilter(dropped)
 
 
 def nodes_after_features(model: onnx.ModelProto) -> list[str]:
