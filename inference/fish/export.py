@@ -196,11 +196,16 @@ def _quiet_quantiser() -> Iterator[None]:
     for the default pack), burying a training run's own lines. Its warnings still show."""
     dropped = _BelowWarningsOfOnnxruntime()
     root = logging.getLogger()
+    # Its own named loggers' records reach the root's handlers without the root's filters.
+    named = logging.getLogger("onnxruntime")
+    level = named.level
     root.addFilter(dropped)
+    named.setLevel(max(logging.WARNING, named.getEffectiveLevel()))
     try:
         with redirect_stdout(io.StringIO()):
             yield
     finally:
+        named.setLevel(level)
         root.removeFilter(dropped)
 
 
