@@ -65,11 +65,13 @@ def rejournal_erasures(args: argparse.Namespace) -> int:
     the journal could not be read or written (the marks stay cleared: the next start, or
     this command again, journals them)."""
     from sync.hub.bootstrap import prepare
-    from sync.hub.erasure_catchup import forget_journaled
 
     data = args.data or default_data_dir()
     environment = prepare(data)
     try:
+        # Not at the top: its Django models can be imported only once prepare() set Django up.
+        from sync.hub.erasure_catchup import forget_journaled
+
         cleared = forget_journaled()
         print(f"cleared the journaled mark of {plural.people(cleared)} erased")
         replayed = reapply_erasures(data, at_start=False)

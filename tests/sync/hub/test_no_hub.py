@@ -24,6 +24,7 @@ ON_A_HUB = {
     "create-device": ("--site", "north-gate", "--name", "Gate 1"),
     "purge-expired": ("--dry-run",),
     "renew-log-epoch": (),
+    "rejournal-erasures": (),
 }
 
 
@@ -68,4 +69,7 @@ def test_the_first_steps_make_the_hub_the_other_commands_then_use() -> None:
         exported = _jaga_hub(home, "export-corrections", "--data", "hub", "--out", "out")
         assert exported.returncode == 0, exported.stderr
         assert "0 confirmed photos written" in exported.stdout
+        rejournaled = _jaga_hub(home, "rejournal-erasures", "--data", "hub")
+        assert rejournaled.returncode == 0, rejournaled.stderr
+        assert "cleared the journaled mark of 0 people erased" in rejournaled.stdout
         assert not (home / ".local").exists()  # the default folder was never touched
