@@ -153,13 +153,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         " do not sync everything a second time; a renewal by this command is never kept"
         " (not before the backup was taken: a renewal the backup holds was rewound too)",
     )
-    renew.add_argument(
-        "--accept-other-hubs",
-        action="store_true",
-        help="apply the erasure journal's lines written by another hub too (one run with"
-        " another secret key, whose journal you joined on purpose); without it they are"
-        " skipped and listed",
-    )
+    _accept_other_hubs_option(renew)
     renew.set_defaults(handler=renew_log_epoch)
 
     rejournal = commands.add_parser(
@@ -168,6 +162,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         " journal again every erasure the copy lacks (those it names are not written twice)",
     )
     _data_option(rejournal)
+    _accept_other_hubs_option(rejournal)
     rejournal.set_defaults(handler=rejournal_erasures)
 
     manage = commands.add_parser("manage", help="a Django management command (createsuperuser)")
@@ -253,6 +248,16 @@ def _data_option(parser: argparse.ArgumentParser) -> None:
         type=data_folder,
         default=None,
         help=f"hub data folder: embedded PostgreSQL, secret key (default {default_data_dir()})",
+    )
+
+
+def _accept_other_hubs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--accept-other-hubs",
+        action="store_true",
+        help="apply the erasure journal's lines written by another hub too (one run with"
+        " another secret key, whose journal you joined on purpose, or this hub's own with its"
+        " hub-id file lost); without it they are skipped and listed",
     )
 
 

@@ -63,7 +63,9 @@ def rejournal_erasures(args: argparse.Namespace) -> int:
     again those its lines name) and catch it up (which writes the rest): the step after an
     older copy of the journal was put in place, instead of SQL typed by hand. Exit 1 when
     the journal could not be read or written (the marks stay cleared: the next start, or
-    this command again, journals them)."""
+    this command again, journals them), and when the copy's lines name another hub
+    (``--accept-other-hubs`` not given): they are skipped, and the catch-up, which would
+    journal the people they name a second time, is not run."""
     from sync.hub.bootstrap import prepare
 
     data = args.data or default_data_dir()
@@ -74,13 +76,17 @@ def rejournal_erasures(args: argparse.Namespace) -> int:
 
         cleared = forget_journaled()
         print(f"cleared the journaled mark of {plural.people(cleared)} erased")
-        replayed = reapply_erasures(data, at_start=False)
+        replayed = reapply_erasures(
+            data, at_start=False, other_hubs=args.accept_other_hubs, rejournal=True
+        )
     finally:
         environment.stop()
-    return 0 if replayed is not None else 1
+    return 0 if replayed is not None and not replayed.other_hub else 1
 
 
-def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) -> Reapplied | None:
+def reapply_erasures(
+    data: Path, *, at_start: bool, other_hubs: bool = False, rejournal: bool = False
+) -> Reapplied | None:
     """Erase again the people the hub's erasure journal names and the database holds live
     (``sync.hub.erasure_replay``), saying how many, and record what it did for
     ``/metrics`` (``erasure_journal.record_replay``); None, said on stderr, when the journal
@@ -90,12 +96,13 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
     fork). ``other_hubs``: apply the lines of another hub too, and keep their hubs as this
     hub's own for every later replay (``erasure_journal.accept_hubs``; None, said, when
     they cannot be kept). Then journals the erasures the database holds and the journal
-    lacks (``catch_up``; None when it cannot)."""
+    lacks (``catch_up``; None when it cannot). ``rejournal``: by ``rejournal-erasures``,
+    after every journaled mark was cleared: no catch-up when lines of another hub were
+    skipped (it would journal the people they name again, under this hub's id)."""
     from django.db import connections
 
     from sync.hub.erasure_journal import (
         ACCEPTED_FILE,
-        HUB_ID_FILE,
         JOURNAL_FILE,
         JournalFileError,
         accept_hubs,
@@ -106,7 +113,7 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
     path = data / JOURNAL_FILE
     try:
         done = reapply_journal(path, other_hubs=other_hubs)
-        caught_up = catch_up(data)
+        caught_up = _catch_up_unless_held(data, held=rejournal and done.other_hub > 0)
     except Exception as error:
         record_replay(data, None)
         # The file at fault first: hub-id or accepted-hubs (JournalFileError), else the journal.
@@ -145,13 +152,7 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
             " hub's own, now and"
             f" at every later replay ({data / ACCEPTED_FILE})"
         )
-    if done.count or not at_start:
-        print(
-            f"applied again {plural.counted(done.count, 'erasure')} from the erasure journal"
-            f" ({path}) that the"
-            " database had lost (restored from a backup older than them); devices pull the"
-            " tombstones"
-        )
+    _say_applied(path, done, at_start=at_start, rejournal=rejournal)
     for slug, count in done.by_site.items():
         print(f"  site {slug}: {plural.counted(count, 'erasure')} applied again")
     if done.unreadable:
@@ -168,24 +169,65 @@ def reapply_erasures(data: Path, *, at_start: bool, other_hubs: bool = False) ->
             file=sys.stderr,
         )
     if done.other_hub:
-        listed = ", ".join(str(uid) for uid in done.other_hub_listed)
-        more = done.other_hub - len(done.other_hub_listed)
-        print(
-            f"jaga hub: skipped {plural.counted(done.other_hub, 'line')} of the erasure journal"
-            f" naming another hub (those people are not erased again): {listed}"
-            + (f" and {more} more" if more else "")
-            + f". Likely causes: another hub's journal was joined to this one (a staging"
-            f" hub's, the wrong file), or another host of this hub whose hub-id differs"
-            f" (joined with `cat`: every host of one hub needs the same {HUB_ID_FILE} file),"
-            f" or this hub's {data / HUB_ID_FILE} file was lost or replaced (put it back"
-            " from the backup that holds the journal), or the lines"
-            " were written before that file with an earlier secret key. If they are this"
-            " hub's own erasures, or a journal you joined on purpose, run `jaga hub"
-            " renew-log-epoch --accept-other-hubs` (their hubs are then kept as this"
-            f" hub's own, in {data / ACCEPTED_FILE}); keep the lines either way",
-            file=sys.stderr,
-        )
+        _say_other_hub(data, done, "rejournal-erasures" if rejournal else "renew-log-epoch")
     return done if caught_up else None
+
+
+def _say_applied(path: Path, done: Reapplied, *, at_start: bool, rejournal: bool) -> None:
+    """How many people the replay of the journal at ``path`` erased again: said always by
+    ``renew-log-epoch``, only when any by a start or ``rejournal-erasures``."""
+    if rejournal and done.count:
+        # The database was not restored: the copy named people it still held live.
+        print(
+            f"erased again {plural.people(done.count)} the erasure journal ({path}) names"
+            " and the database held live; devices pull the tombstones"
+        )
+    elif done.count or not (at_start or rejournal):
+        print(
+            f"applied again {plural.counted(done.count, 'erasure')} from the erasure journal"
+            f" ({path}) that the"
+            " database had lost (restored from a backup older than them); devices pull the"
+            " tombstones"
+        )
+
+
+def _say_other_hub(data: Path, done: Reapplied, command: str) -> None:
+    """On stderr: the lines of another hub the replay skipped, their likely causes, and
+    ``command`` with ``--accept-other-hubs`` as the way to apply them."""
+    from sync.hub.erasure_journal import ACCEPTED_FILE, HUB_ID_FILE
+
+    listed = ", ".join(str(uid) for uid in done.other_hub_listed)
+    more = done.other_hub - len(done.other_hub_listed)
+    print(
+        f"jaga hub: skipped {plural.counted(done.other_hub, 'line')} of the erasure journal"
+        f" naming another hub (those people are not erased again): {listed}"
+        + (f" and {more} more" if more else "")
+        + f". Likely causes: another hub's journal was joined to this one (a staging"
+        f" hub's, the wrong file), or another host of this hub whose hub-id differs"
+        f" (joined with `cat`: every host of one hub needs the same {HUB_ID_FILE} file),"
+        f" or this hub's {data / HUB_ID_FILE} file was lost or replaced (put it back"
+        " from the backup that holds the journal), or the lines"
+        " were written before that file with an earlier secret key. If they are this"
+        " hub's own erasures, or a journal you joined on purpose, run `jaga hub"
+        f" {command} --accept-other-hubs` (their hubs are then kept as this"
+        f" hub's own, in {data / ACCEPTED_FILE}); keep the lines either way",
+        file=sys.stderr,
+    )
+
+
+def _catch_up_unless_held(data: Path, *, held: bool) -> bool:
+    """``catch_up``, or when ``held`` (lines of another hub skipped after every journaled
+    mark was cleared) False, saying why on stderr."""
+    if not held:
+        return catch_up(data)
+    print(
+        "jaga hub: journaled none of the erasures the journal lacks: the lines skipped as"
+        " another hub's may name them, and they would be journaled a second time. Their marks"
+        " stay cleared: put the hub-id file back, or accept their hubs, then run `jaga hub"
+        " rejournal-erasures` again before the hub serves (a start journals them all)",
+        file=sys.stderr,
+    )
+    return False
 
 
 def catch_up(data: Path) -> bool:

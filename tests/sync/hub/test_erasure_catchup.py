@@ -17,7 +17,7 @@ import pytest
 from main import main
 from sync.hub import review
 from sync.hub.cli_restore import reapply_erasures
-from sync.hub.erasure_journal import DATA_DIR_ENV, JOURNAL_FILE, JournalReading
+from sync.hub.erasure_journal import DATA_DIR_ENV, HUB_ID_FILE, JOURNAL_FILE, JournalReading
 from sync.hub.models import Person, Site
 from sync.protocol import RETENTION_REASON
 from tests.sync.hub.hubkit import Api, HubProcess
@@ -161,6 +161,34 @@ def test_rejournal_erasures_writes_what_an_older_journal_copy_lacks_once(
     said = capsys.readouterr().out
     assert re.search(r"cleared the journaled mark of \d+ (person|people) erased", said)
     assert re.search(r"journaled \d+ erasures? the erasure journal", said)
+
+
+def test_rejournal_erasures_on_a_host_whose_hub_id_was_not_put_back_writes_none_twice(
+    api: Api, journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The journal copy put in place but not its hub-id: the copy's lines name another hub
+    and are skipped, so a catch-up would journal the people they name a second time. The
+    command writes nothing, exits 1 naming its own --accept-other-hubs; with it, the lines
+    are this hub's and only the erasure the copy lacks is journaled."""
+    named = enrolled(api)
+    review.erase_person(named.pk, "asked to")
+    copy = journal.read_bytes()
+    lacking = enrolled(api)
+    review.erase_person(lacking.pk, "asked to")
+    journal.write_bytes(copy)
+    (tmp_path / HUB_ID_FILE).unlink()
+    command = ["hub", "rejournal-erasures", "--data", str(tmp_path)]
+
+    assert main(command) == 1
+
+    assert journal.read_bytes() == copy
+    said = capsys.readouterr()
+    assert "rejournal-erasures --accept-other-hubs" in said.err
+    assert "renew-log-epoch" not in said.err
+    assert "restored from a backup" not in said.out
+    assert main([*command, "--accept-other-hubs"]) == 0
+    assert _lines_of(journal, named.uid) == ["admin"]
+    assert _lines_of(journal, lacking.uid) == ["caught_up"]
 
 
 def test_an_erasure_journaled_is_not_journaled_again(
