@@ -13,7 +13,8 @@ that no registration path can leave it behind (``forget_sites`` is the only one 
 forgets). One value keyed by a site is not pulled state and stays: the note of access
 decisions to queue again for a hub restored from a backup (``sync.store.resend``), which
 the hub lost and which exist only on this device; a device registered back to that site
-queues them then.
+queues them then. It is forgotten only when the hub is another one: that hub's site of the
+same slug is another site, and the old hub's decisions are not its to hold.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from sync.store.purge_mark import owe_purge
+from sync.store.resend import decisions_name
 
 
 def cursor_name(site: str) -> str:
@@ -71,8 +73,10 @@ def forget_sites(connection: Any, *, keep: str | None) -> int:
     """Inside the caller's write transaction, forget what was pulled of every site but
     ``keep`` (None: of every site, as when the hub is another one, whose site of the same
     slug is another site); returns how many pulled changes set aside it deleted. They hold
-    names and face vectors, so a purge is then owed (the caller runs it after commit)."""
-    for name in PULLED_STATE_NAMES:
+    names and face vectors, so a purge is then owed (the caller runs it after commit). Of
+    another hub, the notes of decisions to queue again go too (see the module)."""
+    names = PULLED_STATE_NAMES if keep is not None else (*PULLED_STATE_NAMES, decisions_name)
+    for name in names:
         prefix = name("")
         connection.execute(
             "DELETE FROM sync_state WHERE substr(name, 1, ?) = ? AND name IS NOT ?",
