@@ -393,7 +393,7 @@ class PackInstaller:
         repairs = repairs_record(values)
         if repairs is not None and not repairs.concern(wanted):
             repairs = None  # the count of a pack installed before: this one counts afresh
-        if _same(current, wanted):
+        if same_pack(current, wanted):
             damage = pack_damage(self._packs_dir / wanted.version)
             if damage is None:
                 return self._report(None)  # an error of a pack named before is over
@@ -411,7 +411,7 @@ class PackInstaller:
             return self._failed(wanted, error, failed)
         kept = self._fallback(values.get(IN_USE_NAME), current, wanted)
         repaired = None
-        if _same(current, wanted):  # the same pack again: a repair
+        if same_pack(current, wanted):  # the same pack again: a repair
             count = repairs.repairs + 1 if repairs is not None else 1
             repaired = PackRepairs(wanted.version, wanted.sha256, count, self._store.clock.now())
         kept_ref = _kept_ref(kept, current)
@@ -419,7 +419,7 @@ class PackInstaller:
             wanted.version, wanted.sha256, wanted.byte_size, kept,
             kept_ref.sha256 if kept_ref else None, kept_ref.byte_size if kept_ref else None,
         )  # fmt: skip
-        if current is not None and not _same(current, wanted):  # a repair replaces nothing
+        if current is not None and not same_pack(current, wanted):  # a repair replaces nothing
             replaced = replaced.adding(current.version, current.sha256)
         self._record(installed, repaired, replaced)
         if current is not None:  # what the last install kept, but for what this one keeps
@@ -545,8 +545,9 @@ class PackInstaller:
             _remove_path(self._packs_dir / check_version(version))
 
 
-def _same(current: PackRef | None, wanted: PackRef) -> bool:
-    """Whether ``wanted`` is the pack installed (whether or not its folder is whole)."""
+def same_pack(current: PackRef | None, wanted: PackRef) -> bool:
+    """Whether ``wanted`` is the pack installed (whether or not its folder is whole): only
+    then does a sync download a damaged installed pack again."""
     return current is not None and (current.version, current.sha256) == (
         wanted.version, wanted.sha256,
     )  # fmt: skip

@@ -30,6 +30,7 @@ from sync.client.packs import (
     installed_species_packs,
     pack_damage,
     packs_dir_for,
+    same_pack,
 )
 from sync.client.site_state import cursor_name, full_pull_name, pulled_with_name
 from sync.client.state import (
@@ -62,6 +63,8 @@ class PackStatus:
     withdrawn: str | None = None  # a pack announced, which the hub no longer offers
     damage: str | None = None  # why the installed pack's files do not verify (when checked)
     in_use: str | None = None  # then: the kept pack that verifies, which catches go on with
+    # Whether a sync downloads the installed pack again: only while the hub announces it.
+    repairable: bool = False
 
     def lines(self) -> list[str]:
         if self.announced is None and self.installed is None and self.withdrawn is None:
@@ -73,8 +76,8 @@ class PackStatus:
         if self.damage:
             lines.append(
                 f"pack damaged installed species pack {self.installed} does not verify "
-                f"({self.damage}); in use: {self.in_use or 'the default pack'}, until a sync "
-                f"downloads {self.installed} again"
+                f"({self.damage}); in use: {self.in_use or 'the default pack'}"
+                + self._repair_words()
             )
         if self.error and self.announced != self.installed:
             lines.append(f"pack error   {self.error}")
@@ -86,6 +89,14 @@ class PackStatus:
                 " announced: not fetched any more; this device goes on with the pack it has"
             )
         return lines
+
+    def _repair_words(self) -> str:
+        if self.repairable:
+            return f", until a sync downloads {self.installed} again"
+        return (
+            f"; no sync downloads {self.installed} again (the hub announces"
+            f" {self.announced or 'no pack'} now)"
+        )
 
 
 @dataclass(frozen=True)
@@ -279,6 +290,9 @@ def _pack_status(
     return PackStatus(
         damage=damage,
         in_use=_verified_fallback(store, folder) if damage and folder else None,
+        repairable=installed is not None
+        and announced is not None
+        and same_pack(installed, announced),
         announced=announced.version if announced else None,
         installed=installed.version if installed else None,
         folder=None if folder is None else str(folder) if folder.is_dir() else f"missing: {folder}",

@@ -913,6 +913,25 @@ def test_sync_status_says_the_installed_pack_does_not_verify_and_which_is_in_use
     assert read_status(store, {}).species_pack.lines()[1:] == []  # the app's: no pack read
 
 
+def test_sync_status_promises_no_repair_of_a_pack_the_hub_no_longer_announces(
+    store: Store, tmp_path: Path
+) -> None:
+    """A sync downloads again only the pack the hub announces: with v3 announced (failing to
+    install) the damaged v2 is never fetched again, and the status said it would be."""
+    hub = FakeHub()
+    client, _ = installed_twice(store, hub, tmp_path)
+    announce(hub, "v3", b"not an archive")
+    serve(hub, b"not an archive")
+    client.sync_once()
+    damage_pack(client.packs_dir / "v2")
+
+    lines = read_status(store, {}, check_pack=True).species_pack.lines()
+
+    assert lines[1].endswith(
+        "); in use: v1; no sync downloads v2 again (the hub announces v3 now)"
+    ), lines
+
+
 def test_the_status_command_checks_the_installed_pack(
     store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
