@@ -7,7 +7,10 @@ image sits in below its species folder (``fish_01/trip7/x.jpg``: teams file a sp
 photos by trip, and a trip's photos share fish and light), else from Fish4Knowledge names
 ``fish_<track>_<frame>.<ext>`` (the track is the group), else one group per image. Frames
 of one fish are near-duplicates: a split that ignores groups measures memory, not
-recognition.
+recognition. A groups.csv value is the group ``group:<value>``, except one that is the rule
+group (``track:7``, ``folder:a/trip7``, ``file:a/x.png``) of every image given it: those
+images keep that rule's id, as ``--add-to`` writes them out, so a pack trained before the add
+finds its recorded validation groups again (``_own_groups``).
 
 Folders and names are one species when their ``species_key`` is (case, spacing, Unicode
 form). Two folders of one species, two folders given one display name, a folder listed
@@ -251,7 +254,27 @@ def _groups(root: Path, relatives: list[str]) -> tuple[dict[str, str], str]:
             f"{path} gives no group for {len(missing)} images, e.g. {missing[:3]}; "
             "list every image, or remove groups.csv to group by folder or file name"
         )
-    return {rel: f"group:{row.value}" for rel, row in found.items() if row}, GROUPS_CSV
+    values = {rel: row.value for rel, row in found.items() if row}
+    own = _own_groups(values)
+    return {rel: own.get(rel) or f"group:{value}" for rel, value in values.items()}, GROUPS_CSV
+
+
+def _own_groups(values: dict[str, str]) -> dict[str, str]:
+    """The images whose groups.csv group is the one their name rule gives (``track:7``, as
+    ``--add-to`` writes for a DATA that had no groups.csv), keeping that rule's id, so a pack
+    trained before still finds its validation groups. A value keeps it only when every image
+    given it is given its own rule's group: one value is always one group, and a value that
+    is not kept becomes ``group:…``, which no rule's id can equal."""
+    own = {rel: _group_from_path(rel) for rel in values}
+    by_value: dict[str, list[str]] = {}
+    for rel, value in values.items():
+        by_value.setdefault(value, []).append(rel)
+    return {
+        rel: own[rel]
+        for value, rels in by_value.items()
+        if all(unicodedata.normalize("NFC", own[rel]) == value for rel in rels)
+        for rel in rels
+    }
 
 
 def _listed_groups(path: Path) -> dict[str, _Row]:

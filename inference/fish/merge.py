@@ -7,7 +7,8 @@ so the review loop never makes a second folder of one species. The images alread
 keep the groups ``load_dataset`` gives them: DATA's ``groups.csv`` gains the corrections'
 rows and keeps its own as they are; a DATA without one gets one that names each of its
 images with the group the folder and name rules give it (``track:7``, ``folder:fish_01/
-trip7``, ``file:fish_01/x.png``), which splits them as before. The corrections keep their
+trip7``, ``file:fish_01/x.png``), which ``load_dataset`` reads back as those very ids, so
+a pack trained before finds its recorded validation groups. The corrections keep their
 observation or trip groups: frames of one fish never straddle the split.
 
 Nothing in DATA is overwritten: a file of the same name already there (the same export

@@ -159,7 +159,36 @@ def test_a_train_on_the_merged_folder_splits_the_corrections_by_their_groups(
     assert trips and len(trips) < 6  # corrections on both sides, by trip
     merged = load_dataset(data)
     for sample in merged.samples:
-        if sample.relative in tracks:  # the slice's images: one group per track, as before
-            assert sample.group == f"group:{tracks[sample.relative]}"
+        if sample.relative in tracks:  # the slice's images: their track groups, as before
+            assert sample.group == tracks[sample.relative]
         else:
             assert sample.group.startswith("group:trip-")
+
+
+def _f4k_corrections(f4k: Path, inbox: Path, species: str, n: int) -> Path:
+    """``n`` real photos of ``species`` from tracks a small slice leaves out, in one trip."""
+    inbox.mkdir(parents=True)
+    rows = ["file,confirmed_species,group"]
+    for i, photo in enumerate(sorted((f4k / species).glob("fish_*.png"))[-n:]):
+        shutil.copy(photo, inbox / f"{species}-{i}.png")
+        rows.append(f"{species}-{i}.png,{species},trip:1")
+    (inbox / "corrections.csv").write_text("\n".join(rows) + "\n")
+    return inbox / "corrections.csv"
+
+
+def test_a_datas_images_keep_their_exact_group_ids_when_it_had_no_groups_csv(
+    f4k: Path, tmp_path: Path
+) -> None:
+    """A pack trained before the add recorded its validation groups by these ids (``track:…``):
+    build-pack's calibration and ``fish eval --split validation`` look them up again."""
+    data = make_slice(f4k, tmp_path / "data", {"fish_04": 2, "fish_06": 2})
+    _photo(data / "fish_04" / "deck.png", 1)
+    _photo(data / "fish_06" / "trip7" / "a.png", 2)
+    before = _groups(data)
+    assert {g.split(":")[0] for g in before.values()} == {"track", "file", "folder"}
+    add_training_set(_f4k_corrections(f4k, tmp_path / "inbox", "fish_04", 3), data)
+    after = _groups(data)
+    assert {f: after[f] for f in before} == before
+    assert sorted(set(after) - set(before)) and {
+        g for f, g in after.items() if f not in before
+    } == {"group:trip:1"}

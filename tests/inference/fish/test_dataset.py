@@ -304,3 +304,30 @@ def test_a_cell_under_a_blank_heading_is_refused_naming_the_line(tmp_path: Path)
     (tmp_path / "groups.csv").write_text("file,group,\na/1.png,g,\nb/1.png,trip, 2\n")
     with pytest.raises(DatasetError, match=r"groups\.csv, line 3: ' 2' in column 3, which"):
         load_dataset(tmp_path)
+
+
+def test_a_groups_csv_group_that_is_an_images_own_rule_group_keeps_that_id(
+    tmp_path: Path,
+) -> None:
+    """``--add-to`` writes each image's name-rule group out (``track:5``); a pack trained
+    before recorded that id. A value is kept only when it is every listed image's own rule
+    group, so a user's group that merely looks like one stays one group, as ``group:…``."""
+    for name in ("a/fish_5_1.png", "a/fish_5_2.png", "a/x.png", "b/fish_6_1.png", "b/y.png"):
+        _image(tmp_path / name)
+    (tmp_path / "groups.csv").write_text(
+        "file,group\na/fish_5_1.png,track:5\na/fish_5_2.png,track:5\na/x.png,file:a/x.png\n"
+        "b/fish_6_1.png,track:7\nb/y.png,track:7\n"
+    )
+    groups = {s.relative: s.group for s in load_dataset(tmp_path).samples}
+    assert groups == {
+        "a/fish_5_1.png": "track:5", "a/fish_5_2.png": "track:5", "a/x.png": "file:a/x.png",
+        "b/fish_6_1.png": "group:track:7", "b/y.png": "group:track:7",
+    }  # fmt: skip
+    # an image that is not track 5's, given "track:5": that value is one group for all it names
+    (tmp_path / "groups.csv").write_text(
+        "file,group\na/fish_5_1.png,track:5\na/fish_5_2.png,g\na/x.png,track:5\n"
+        "b/fish_6_1.png,track:6\nb/y.png,g\n"
+    )
+    groups = {s.relative: s.group for s in load_dataset(tmp_path).samples}
+    assert groups["a/fish_5_1.png"] == groups["a/x.png"] == "group:track:5"
+    assert groups["b/fish_6_1.png"] == "track:6" != groups["a/fish_5_2.png"] == "group:g"
