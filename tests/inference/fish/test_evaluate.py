@@ -124,10 +124,10 @@ def test_nothing_to_evaluate_is_an_error_not_nan(
 def test_a_folder_whose_groups_were_renamed_says_so(
     trained_pack: SpeciesPack, tmp_path: Path
 ) -> None:
-    """A training folder given a groups.csv after the pack was trained (``export-training-set
-    --add-to`` writes one listing every photo) names each photo's group otherwise: no photo
-    is then in the groups the pack was validated on, and the error says why, not only that
-    nothing was left."""
+    """A training folder given a groups.csv after the pack was trained names each photo's
+    group otherwise: no photo is then in the groups the pack was validated on, and the error
+    says why, not only that nothing was left. (The one ``export-training-set --add-to``
+    writes keeps the ids: it is evaluated as before.)"""
     source = Path(trained_pack.training()["data"]["root"])
     data = tmp_path / "data"
     rows = ["file,group"]
@@ -138,5 +138,8 @@ def test_a_folder_whose_groups_were_renamed_says_so(
     (data / "groups.csv").write_text("\n".join(rows) + "\n")
     from inference.fish.evaluate import evaluate_folder
 
+    assert evaluate_folder(data, trained_pack.root, tmp_path / "R.json", split="validation")["n"]
+    renamed = [rows[0]] + [row.replace(",", ",trip-", 1) for row in rows[1:]]
+    (data / "groups.csv").write_text("\n".join(renamed) + "\n")
     with pytest.raises(DatasetError, match="its groups are named otherwise since"):
         evaluate_folder(data, trained_pack.root, tmp_path / "R.json", split="validation")
