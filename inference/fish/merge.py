@@ -11,8 +11,11 @@ trip7``, ``file:fish_01/x.png``), which ``load_dataset`` reads back as those ver
 a pack trained before finds its recorded validation groups. The corrections keep their
 observation or trip groups: frames of one fish never straddle the split.
 
-Nothing in DATA is overwritten: a file of the same name already there (the same export
-added twice) stops the command before anything is moved. The images are written in a hidden
+A photo DATA already holds (byte for byte, or the same box of it) in the same species
+folder is not added again: a fish in two overlapping exports, or one export added twice, is
+one image. One DATA holds in another species folder (a fish relabelled in a later export)
+stops the command, naming both folders, before anything is moved. Nothing in DATA is
+overwritten. The images are written in a hidden
 folder inside DATA (which training passes over), moved into the species folders, and the two
 CSVs are replaced last, each in one rename.
 """
@@ -20,12 +23,14 @@ CSVs are replaced last, each in one rename.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from inference.fish.corrections import Correction, pack_names, read_corrections, write_tree
 from inference.fish.csv_files import read_csv
@@ -34,32 +39,40 @@ from inference.fish.errors import DatasetError
 from inference.fish.types import Species, species_key
 
 
+class Added(NamedTuple):
+    new: int  # images moved into DATA
+    held: int  # images DATA already held in the same species folder, not added again
+
+
 def add_training_set(
     corrections: Path | Sequence[Path],
     data: Path,
     *,
     base: Path | None = None,
     species_pack: Path | None = None,
-) -> int:
-    """Add every confirmed image to the training folder ``data``; return how many."""
+) -> Added:
+    """Add every confirmed image DATA does not already hold to the training folder ``data``."""
     dataset = load_dataset(data)  # a broken DATA is refused as training would refuse it
     names = pack_names(species_pack) | _data_names(dataset.species)
     chosen = read_corrections(corrections, base, names)
     staging = Path(tempfile.mkdtemp(prefix=".adding-", dir=data))
     try:
         write_tree(chosen, staging)
-        added = _added_files(staging)
+        staged = _added_files(staging)
+        held = _already_held(dataset, staging, staged)
+        added = [relative for relative in staged if relative not in held]
         _refuse_clashes(data, added)
         for relative in added:
             (data / relative).parent.mkdir(parents=True, exist_ok=True)
             (staging / relative).rename(data / relative)
-        _extend_groups(dataset, _rows(staging / GROUPS_CSV))
+        rows = _rows(staging / GROUPS_CSV)
+        _extend_groups(dataset, [row for row in rows if row[0] not in held])
         _extend_species(data, _new_folders(dataset, chosen))
     except OSError as exc:
         raise DatasetError(f"cannot add the corrections to {data}: {exc}") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return len(chosen)
+    return Added(len(added), len(held))
 
 
 def _data_names(species: Sequence[Species]) -> dict[str, Species]:
@@ -73,6 +86,37 @@ def _added_files(staging: Path) -> list[str]:
         for path in staging.glob("*/*")
         if path.is_file()
     )  # fmt: skip
+
+
+def _already_held(dataset: FishDataset, staging: Path, staged: list[str]) -> set[str]:
+    """The staged images DATA already holds, byte for byte, in the same species folder (a
+    fish in two overlapping exports): they are not added again. One DATA holds in another
+    species folder (a fish relabelled in a later export) stops the add: one photo under two
+    species would train each against the other. Only DATA's files of a staged file's size
+    are read."""
+    sizes = {(staging / relative).stat().st_size for relative in staged}
+    by_digest = {
+        _digest(sample.path): sample.relative
+        for sample in dataset.samples
+        if sample.path.stat().st_size in sizes
+    }
+    held = set()
+    for relative in staged:
+        there = by_digest.get(_digest(staging / relative))
+        if there is None:
+            continue
+        if there.split("/", 1)[0] != relative.split("/", 1)[0]:
+            raise DatasetError(
+                f"{dataset.root} already holds {there}, the photo these corrections file "
+                f"under {relative.split('/', 1)[0]}/ (relabelled in a later export?); "
+                "delete the wrong one (and its groups.csv row) first; nothing was added"
+            )
+        held.add(relative)
+    return held
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _refuse_clashes(data: Path, added: list[str]) -> None:

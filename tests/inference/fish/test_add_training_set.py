@@ -70,7 +70,7 @@ def test_added_corrections_keep_their_groups_and_the_datas_images_keep_theirs(
 ) -> None:
     data = _data(tmp_path / "data")
     before = _groups(data)
-    assert add_training_set(_corrections(tmp_path / "inbox"), data) == 5
+    assert add_training_set(_corrections(tmp_path / "inbox"), data) == (5, 0)
     dataset = load_dataset(data)
     after = {sample.relative: sample.group for sample in dataset.samples}
     assert _partition({f: g for f, g in after.items() if f in before}) == _partition(before)
@@ -101,14 +101,12 @@ def test_the_datas_own_groups_csv_is_kept_and_extended(tmp_path: Path) -> None:
     assert sorted(g for f, g in after.items() if f not in files)[0] == "group:file:IMG_4.jpg"
 
 
-def test_corrections_added_twice_are_refused_and_nothing_changes(tmp_path: Path) -> None:
+def test_corrections_added_twice_add_nothing_and_nothing_changes(tmp_path: Path) -> None:
     data = _data(tmp_path / "data")
     corrections = _corrections(tmp_path / "inbox")
     add_training_set(corrections, data)
     snapshot = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
-    with pytest.raises(DatasetError, match="already holds fish_01/IMG_0-") as error:
-        add_training_set(corrections, data)
-    assert "\n" not in str(error.value)
+    assert add_training_set(corrections, data) == (0, 5)
     assert {p: p.read_bytes() for p in data.rglob("*") if p.is_file()} == snapshot
 
 
@@ -128,8 +126,8 @@ def test_the_cli_adds_to_a_training_folder(
     argv = ["fish", "export-training-set", "--corrections", corrections, "--add-to", str(data)]
     assert main(argv) == 0
     assert f"added 5 images to {data}" in capsys.readouterr().out
-    assert main(argv) == 1
-    assert "already holds" in capsys.readouterr().err
+    assert main(argv) == 0
+    assert "5 images" in capsys.readouterr().out.split("\n")[1]  # already held: not again
 
 
 def test_a_train_on_the_merged_folder_splits_the_corrections_by_their_groups(
@@ -148,7 +146,7 @@ def test_a_train_on_the_merged_folder_splits_the_corrections_by_their_groups(
             shutil.copy(photo, inbox / f"{species}-{i}.png")
             rows.append(f"{species}-{i}.png,{species},trip-{species}-{i % 2}")
     (inbox / "corrections.csv").write_text("\n".join(rows) + "\n")
-    assert add_training_set(inbox / "corrections.csv", data) == 18
+    assert add_training_set(inbox / "corrections.csv", data).new == 18
     options = TrainOptions(
         data=data, out=tmp_path / "pack", views=0, validation_fraction=0.5, taps=PLAIN,
         head=HeadConfig(epochs=5, patience=5), int8=False, name="merged", version="0.0.1",
@@ -192,3 +190,51 @@ def test_a_datas_images_keep_their_exact_group_ids_when_it_had_no_groups_csv(
     assert sorted(set(after) - set(before)) and {
         g for f, g in after.items() if f not in before
     } == {"group:trip:1"}
+
+
+def _export(root: Path, rows: list[tuple[Path, str, str]]) -> Path:
+    """An export folder: each (photo, species, observation uid) copied under ``photos/``."""
+    (root / "photos").mkdir(parents=True)
+    lines = ["file,confirmed_species,group,observation_uid"]
+    for photo, species, uid in rows:
+        shutil.copy(photo, root / "photos" / f"{uid}.png")
+        lines.append(f"photos/{uid}.png,{species},obs:{uid},{uid}")
+    (root / "corrections.csv").write_text("\n".join(lines) + "\n")
+    return root / "corrections.csv"
+
+
+def _holding(data: Path, photo: Path) -> list[str]:
+    return sorted(
+        p.relative_to(data).as_posix()
+        for p in data.rglob("*.png")
+        if p.read_bytes() == photo.read_bytes()
+    )  # fmt: skip
+
+
+def test_a_photo_relabelled_in_a_later_export_is_refused_naming_both_species(
+    f4k: Path, tmp_path: Path
+) -> None:
+    data = make_slice(f4k, tmp_path / "data", {"fish_04": 2, "fish_06": 2})
+    photo = sorted((f4k / "fish_04").glob("fish_*.png"))[-1]  # a track the slice leaves out
+    add_training_set(_export(tmp_path / "e1", [(photo, "fish_04", "obs1")]), data)
+    snapshot = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
+    relabelled = _export(tmp_path / "e2", [(photo, "fish_06", "obs1")])
+    with pytest.raises(
+        DatasetError, match=r"holds fish_04/obs1-\w+\.png, .* under fish_06/"
+    ) as error:
+        add_training_set(relabelled, data)
+    assert "\n" not in str(error.value)
+    assert {p: p.read_bytes() for p in data.rglob("*") if p.is_file()} == snapshot
+    assert [h.split("/")[0] for h in _holding(data, photo)] == ["fish_04"]
+
+
+def test_a_photo_in_two_overlapping_exports_is_added_once(f4k: Path, tmp_path: Path) -> None:
+    """Exports overlap (a fish still uploading is selected again): adding each export in turn
+    keeps one copy of a photo DATA already holds under the same species."""
+    data = make_slice(f4k, tmp_path / "data", {"fish_04": 2, "fish_06": 2})
+    first, second = sorted((f4k / "fish_04").glob("fish_*.png"))[-2:]
+    assert add_training_set(_export(tmp_path / "e1", [(first, "fish_04", "obs1")]), data) == (1, 0)
+    e2 = _export(tmp_path / "e2", [(first, "fish_04", "obs1"), (second, "fish_04", "obs2")])
+    assert add_training_set(e2, data) == (1, 1)
+    assert len(_holding(data, first)) == len(_holding(data, second)) == 1
+    load_dataset(data)  # groups.csv names exactly the images there
