@@ -36,6 +36,7 @@ from inference.fish.errors import DatasetError, SpeciesMismatchError, SpeciesPac
 from inference.fish.familiarity_report import (
     NotFish,
     answered_top1,
+    check_not_fish_folders,
     familiarity_summary,
     not_fish_images,
     score_not_fish,
@@ -74,6 +75,7 @@ def evaluate_folder(
     progress: Progress = lambda line: None,
 ) -> dict[str, Any]:
     """``not_fish``: folders of photos that are not fish, for what familiarity keeps out."""
+    check_not_fish_folders(not_fish)
     pack = load_pack(pack_root)
     whole = load_dataset(data)
     dataset = _select(whole, pack, split)

@@ -21,6 +21,7 @@ import numpy as np
 
 from inference.errors import ImageError
 from inference.fish.dataset import IMAGE_SUFFIXES
+from inference.fish.errors import DatasetError
 from inference.fish.images import FloatArray, QualityGate, UInt8Image, read_image
 from inference.fish.metrics import IntArray, auroc
 from inference.fish.types import Species
@@ -35,6 +36,16 @@ class NotFish:
     familiarity: FloatArray
     gate_rejected: int
     unreadable: int
+
+
+def check_not_fish_folders(folders: Sequence[Path]) -> None:
+    """Refuse a missing folder, or one without an image, before any work: a mistyped path
+    would otherwise read as a run that measured nothing ("0 images that are not fish")."""
+    for folder in folders:
+        if not folder.is_dir():
+            raise DatasetError(f"--not-fish {folder} is not a folder")
+        if not not_fish_images([folder]):
+            raise DatasetError(f"--not-fish {folder} holds no images")
 
 
 def not_fish_images(folders: Sequence[Path]) -> list[Path]:

@@ -122,3 +122,22 @@ def _images(paths: list[Path]) -> list[np.ndarray]:
     from inference.fish.images import read_image
 
     return [read_image(path) for path in paths]
+
+
+def test_a_not_fish_folder_that_is_missing_or_holds_no_image_is_refused(
+    trained_pack: SpeciesPack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped --not-fish path would read as a run that measured nothing."""
+    data = Path(trained_pack.training()["data"]["root"])
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("no photos here")
+    out = tmp_path / "R.json"
+    for folder, says in ((tmp_path / "missing", "is not a folder"),
+                         (tmp_path / "notes", "holds no images")):  # fmt: skip
+        argv = ["fish", "eval", "--data", str(data), "--pack", str(trained_pack.root),
+                "--out", str(out), "--not-fish", str(shared_path("data", "faces", "johns")),
+                str(folder)]  # fmt: skip
+        assert main(argv) == 1 and not out.exists()
+        captured = capsys.readouterr()
+        assert f"{folder} {says}" in captured.err and len(captured.err.splitlines()) == 1
+        assert "evaluating" not in captured.out
