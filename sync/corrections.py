@@ -6,10 +6,11 @@ observation's photo. ``CorrectionsExport`` writes those photos and ``corrections
 species pack whose prediction the reviewer corrected; then ``crop_x,crop_y,crop_w,crop_h``,
 the fish's box in the photo when the photo holds several, empty for the whole photo; then
 ``status,status_reason``, that pack's verdict on the photo, ``identified``, ``unknown`` or
-``no_fish`` with why the pack found no fish, empty where it was not recorded) into
-an empty folder; that CSV is what ``jaga fish export-training-set --corrections`` turns
-into the species folders ``jaga fish train`` reads, passing over every column but
-``file,confirmed_species,group`` and the box. New columns go last. Sync never imports the
+``no_fish`` with why the pack found no fish, empty where it was not recorded; then
+``not_a_fish``, below) into an empty folder; that CSV is what ``jaga fish
+export-training-set --corrections`` turns into the species folders ``jaga fish train``
+reads, passing over every column but ``file,confirmed_species,group``, the box and
+``not_a_fish``. New columns go last. Sync never imports the
 classifier: the CSV is the contract.
 
 The split group is the trip when the observation names one, else the observation itself:
@@ -26,6 +27,11 @@ One photo labels one example, or one box in it: several fish of one photo are se
 examples (one row each, the photo written once). The readers pass each (photo, box) once,
 after settling those several observations share (:func:`species_key` says when two
 confirmations agree).
+
+A retraction row (``not_a_fish`` 1, no file, no species) names an observation a reviewer
+answered "not a fish": an earlier export may have written it with a species, and a reader
+given the exports oldest first drops that label. Species rows leave the column empty; an
+export written before it existed reads as one without retractions.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ HEADER = (
     *CROP_HEADER,
     "status",
     "status_reason",
+    "not_a_fish",  # 1: a retraction row (see the module); empty on a species row
 )
 # The photo types a device stores and the training reader decodes.
 SUFFIXES = {
@@ -111,6 +118,7 @@ class ExportSummary:
     written: int = 0
     skipped: int = 0  # confirmed, but the photo is of a type the trainer cannot read
     conflicting: int = 0  # shared photos the reader left out: their labels disagree
+    retracted: int = 0  # not-a-fish answers, written as retraction rows
     folder: Path | None = None
 
     def lines(self, notes: Iterable[str] = ()) -> Iterator[str]:
@@ -124,8 +132,13 @@ class ExportSummary:
                 " confirm"
                 " different species"
             )
+        if self.retracted:
+            yield (
+                f"{plural.counted(self.retracted, 'catch', 'catches')} answered not a fish:"
+                " written as retractions, so an earlier export's label for them is not trained on"
+            )
         yield from notes
-        if self.written:
+        if self.written or self.retracted:
             yield (
                 f"next: jaga fish export-training-set --corrections {self.folder}/{CORRECTIONS_CSV}"
                 " --species-from PACK --out TRAINING_DIR  (PACK: the species pack the photos"
@@ -209,9 +222,19 @@ class CorrectionsExport:
                 *(str(value) for value in crop),
                 correction.status,
                 correction.status_reason,
+                "",
             )
         )
         self.summary.written += 1
+
+    def retract(self, observation_uid: str, reviewed_by: str, observed_at: str) -> None:
+        """A row taking back any label an earlier export gave ``observation_uid``: a
+        reviewer answered that its photo shows no fish. No photo is written."""
+        fields = dict.fromkeys(HEADER, "")
+        fields |= {"observation_uid": observation_uid, "reviewed_by": reviewed_by,
+                   "observed_at": observed_at, "not_a_fish": "1"}  # fmt: skip
+        self._rows.append(tuple(fields.values()))
+        self.summary.retracted += 1
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:

@@ -21,7 +21,10 @@ at the end, so a failure while writing (a full disk) leaves the output folder as
 A fish listed twice (the same photo and box, or the same ``observation_uid``, as in two
 overlapping exports put together) is one training image. Several exports' CSVs may be given,
 oldest first: a fish in two of them takes the later one's species, as the hub's newer
-verdict.
+verdict. A row with ``not_a_fish`` 1 (no file, no species, its ``observation_uid``) retracts
+that observation: a reviewer answered that its photo shows no fish, so a label an earlier CSV
+gave it is dropped (until a later CSV names a species again). A CSV holding only such rows is
+read like any other; an export before the column existed has none.
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ class Correction:
     crop: Box | None = None  # None: the whole photo
     row: str = ""  # where it came from, for errors: "corrections.csv row 3"
     observation: str = ""  # the exports' observation_uid, where the CSV has one
+    retracted: bool = False  # a not-a-fish row: no image, drops an earlier label
+
+    @property
+    def verdict(self) -> str:
+        return "not a fish" if self.retracted else f"{self.species_id} in {self.group}"
 
     def fish(self) -> tuple[str, ...]:
         """What identifies the fish: its observation where known (the same observation in
@@ -125,7 +133,12 @@ def read_corrections(
     newest: dict[tuple[str, ...], Correction] = {}
     for csv_path in csvs:
         newest.update({item.fish(): item for item in _read_export(csv_path, base, names)})
-    chosen = list(newest.values())
+    chosen = [item for item in newest.values() if not item.retracted]
+    if not chosen:
+        raise DatasetError(
+            f"every fish in {', '.join(str(path) for path in csvs)} was answered not a fish;"
+            " nothing to train on"
+        )
     _check_images(chosen)
     return chosen
 
@@ -146,13 +159,21 @@ def _distinct(corrections: list[Correction]) -> list[Correction]:
     first: dict[tuple[str, ...], Correction] = {}
     for item in corrections:
         seen = first.setdefault(item.fish(), item)
-        if (seen.species_id, seen.group) != (item.species_id, item.group):
+        if seen.verdict != item.verdict:
             raise DatasetError(
-                f"{seen.row} and {item.row} give {item.source} (box {item.crop}) as "
-                f"{seen.species_id} in {seen.group} and as {item.species_id} in {item.group}; "
-                "keep the right one"
+                f"{seen.row} and {item.row} give {_named(seen, item)} as "
+                f"{seen.verdict} and as {item.verdict}; keep the right one"
             )
     return list(first.values())
+
+
+def _named(*rows: Correction) -> str:
+    """The fish two rows give: its photo and box, or (where one is a retraction, which
+    names no photo) its observation."""
+    for item in rows:
+        if not item.retracted:
+            return f"{item.source} (box {item.crop})"
+    return f"observation {rows[0].observation}"
 
 
 def write_tree(corrections: list[Correction], out: Path) -> None:
@@ -196,6 +217,8 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
 def _correction(
     row: dict[str, str], base: Path, names: dict[str, Species], where: str
 ) -> Correction:
+    if (row.get("not_a_fish") or "").strip() == "1":
+        return _retraction(row, where)
     # NFC: the name species.csv keeps for a species typed in several Unicode forms
     name = unicodedata.normalize("NFC", " ".join((row.get("confirmed_species") or "").split()))
     file = (row.get("file") or "").strip()
@@ -212,6 +235,14 @@ def _correction(
     return Correction(
         source, species_id, known.name if known else name, group, crop, where, observation
     )
+
+
+def _retraction(row: dict[str, str], where: str) -> Correction:
+    """A not-a-fish row: it names the observation whose earlier label it drops."""
+    observation = (row.get("observation_uid") or "").strip()
+    if not observation:
+        raise DatasetError(f"{where}: a not_a_fish row needs the observation_uid it retracts")
+    return Correction(Path(), "", "", "", None, where, observation, retracted=True)
 
 
 def _crop(row: dict[str, str], where: str) -> Box | None:

@@ -3,8 +3,11 @@
 Every fish observation whose species a reviewer confirmed (in the hub's review queue or on
 a device) and whose photo the hub holds becomes one ``Correction`` for the shared writer
 (``sync.corrections``), oldest first (``observed_at``, then uid, so two exports of the same
-data list the same rows). The observations are streamed from a server-side cursor and each
-photo's bytes are read on its own row, so memory holds one photo however many are exported.
+data list the same rows). An observation a reviewer answered "not a fish" becomes a
+retraction row instead (``sync.corrections``): an earlier export may have written it with a
+species, and the training export given both drops it. The observations are streamed from a
+server-side cursor and each photo's bytes are read on its own row, so memory holds one photo
+however many are exported.
 
 Left out, and counted in the report:
 
@@ -14,9 +17,9 @@ Left out, and counted in the report:
 * an observation with no photo, or one naming a photo it may not use: a person's photo
   (fish photos have none; an erased person's photos are deleted) or another site's;
 * a photo (or one fish's box in it) shared by several observations that confirm different
-  species: it labels neither. When they agree it is written once, with the first
-  observation's row. Several fish of one photo, each on its own box (``crop``), are several
-  examples: one row each, the photo's file written once.
+  species, or one species and "not a fish": it labels neither. When they agree it is
+  written once, with the first observation's row. Several fish of one photo, each on its
+  own box (``crop``), are several examples: one row each, the photo's file written once.
 
 ``since`` selects on ``updated_at``, the hub database's clock when the observation last
 changed, not on ``reviewed_at``: a device's review carries the device's own time and may
@@ -45,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from sync import plural
 from sync.corrections import (
@@ -112,13 +115,20 @@ def export_corrections(
     (no ``corrections.csv`` written).
     """
     found = _site(site)
-    confirmed = _confirmed(found)
+    answered = _answered(found)
     export = CorrectionsExport(folder)
     report = HubExportReport(export.summary, _writes_settled(found))
-    shared = _shared_photos(confirmed)
+    shared = _shared_photos(answered)
     settled: set[PhotoKey] = set()  # shared photos already written or already left out
     with export:
-        for observation in _selected(confirmed, since).iterator(chunk_size=CURSOR_ROWS):
+        for observation in _selected(answered, since).iterator(chunk_size=CURSOR_ROWS):
+            not_a_fish = not _species(observation)
+            if not_a_fish:  # an earlier export may hold its species: take that back
+                export.retract(
+                    str(observation.uid),
+                    observation.reviewed_by,
+                    observation.observed_at.isoformat(),
+                )
             key = (observation.site_id, observation.photo_uid, observation.crop)
             if key in settled:
                 continue
@@ -127,6 +137,8 @@ def export_corrections(
                 if shared[key] > 1:
                     report.summary.conflicting += 1
                     continue
+            if not_a_fish:
+                continue
             photo = _usable_photo(observation, report)
             if photo is not None:
                 export.add(_correction(observation, photo))
@@ -142,12 +154,18 @@ def _site(slug: str | None) -> Site | None:
     return found
 
 
-def _confirmed(site: Site | None) -> QuerySet[Any]:
-    """Every observation with a confirmed species (of ``site``, when one is named)."""
-    observations = FishObservation.objects.filter(confirmed_species__isnull=False).exclude(
-        confirmed_species__regex=r"^\s*$"
-    )
+def _answered(site: Site | None) -> QuerySet[Any]:
+    """Every reviewed observation (of ``site``, when one is named): a confirmed species, or
+    a reviewer's "not a fish" (reviewed, no species), which the export writes as a
+    retraction and which makes a photo it shares with a species conflicting."""
+    species = Q(confirmed_species__isnull=False) & ~Q(confirmed_species__regex=r"^\s*$")
+    observations = FishObservation.objects.filter(species | ~Q(reviewed_by=""))
     return observations if site is None else observations.filter(site=site)
+
+
+def _species(observation: Any) -> str:
+    """The observation's confirmed species, or "" where a reviewer answered not a fish."""
+    return str(observation.confirmed_species or "").strip()
 
 
 def _writes_settled(site: Site | None) -> datetime:
@@ -167,27 +185,28 @@ def _writes_settled(site: Site | None) -> datetime:
     return moment
 
 
-def _selected(confirmed: QuerySet[Any], since: datetime | None) -> QuerySet[Any]:
+def _selected(answered: QuerySet[Any], since: datetime | None) -> QuerySet[Any]:
     if since is not None:
-        confirmed = confirmed.filter(updated_at__gte=since)
-    return confirmed.order_by("observed_at", "uid")
+        answered = answered.filter(updated_at__gte=since)
+    return answered.order_by("observed_at", "uid")
 
 
-def _shared_photos(confirmed: QuerySet[Any]) -> dict[PhotoKey, int]:
-    """Examples (photo and box) several confirmed observations name -> how many species
-    they confirm.
+def _shared_photos(answered: QuerySet[Any]) -> dict[PhotoKey, int]:
+    """Examples (photo and box) several reviewed observations name -> how many answers
+    they give, "not a fish" one of them (a photo some reviewer saw no fish in is no clean
+    example of a species either).
 
-    Counted over every confirmed observation, not only those ``since`` selects: a photo an
+    Counted over every reviewed observation, not only those ``since`` selects: a photo an
     older observation labelled otherwise is no clean example either.
     """
     repeated = (
-        confirmed.filter(photo_uid__isnull=False)
+        answered.filter(photo_uid__isnull=False)
         .values("photo_uid")
         .annotate(observations=Count("pk"))
         .filter(observations__gt=1)
         .values("photo_uid")
     )
-    sharing = confirmed.filter(photo_uid__in=repeated)
+    sharing = answered.filter(photo_uid__in=repeated)
     observations: dict[PhotoKey, int] = {}
     species: dict[PhotoKey, set[str]] = {}
     for site_id, photo_uid, name, *box in sharing.values_list(
@@ -195,7 +214,7 @@ def _shared_photos(confirmed: QuerySet[Any]) -> dict[PhotoKey, int]:
     ):
         key = (site_id, photo_uid, None if None in box else tuple(box))
         observations[key] = observations.get(key, 0) + 1
-        species.setdefault(key, set()).add(species_key(name))
+        species.setdefault(key, set()).add(species_key(name or ""))  # "": not a fish
     # A uid two sites' observations name is shared by neither: a photo is one site's.
     return {key: len(species[key]) for key, count in observations.items() if count > 1}
 

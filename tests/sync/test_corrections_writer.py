@@ -78,6 +78,7 @@ def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
             **WHOLE_PHOTO,
             "status": "no_fish",
             "status_reason": "blank, one colour",
+            "not_a_fish": "",
         },
         {
             "file": f"{PHOTOS_DIR}/photo-obs-2.png",
@@ -89,10 +90,27 @@ def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
             "pack_version": "",
             **WHOLE_PHOTO,
             **NO_VERDICT,
+            "not_a_fish": "",
         },
     ]
     assert (folder / PHOTOS_DIR / "photo-obs-1.jpg").read_bytes() == JPEG
     assert (folder / PHOTOS_DIR / "photo-obs-2.png").read_bytes() == PNG
+
+
+def test_a_retraction_row_names_the_observation_and_writes_no_photo(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    with CorrectionsExport(folder) as export:
+        export.retract("obs-9", "officer-3", "2026-03-02T08:00:00.000000Z")
+    assert (export.summary.written, export.summary.retracted) == (0, 1)
+    [row] = rows(folder)
+    assert (row["observation_uid"], row["reviewed_by"], row["not_a_fish"]) == (
+        "obs-9",
+        "officer-3",
+        "1",
+    )
+    assert (row["file"], row["confirmed_species"], row["group"]) == ("", "", "")
+    assert list((folder / PHOTOS_DIR).iterdir()) == []
+    assert "1 catch answered not a fish" in "\n".join(export.summary.lines())
 
 
 def test_the_group_is_the_trip_when_there_is_one_else_the_observation(tmp_path: Path) -> None:

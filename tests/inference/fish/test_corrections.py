@@ -342,3 +342,40 @@ def test_a_corrections_file_that_is_not_a_file_is_refused_unread(tmp_path: Path,
     refused = "is not a corrections file \\(a device, a pipe or a folder"
     with pytest.raises(DatasetError, match=refused):
         export_training_set(path, tmp_path / "set")
+
+
+RETRACTION_HEADER = "file,confirmed_species,group,observation_uid,not_a_fish\n"
+
+
+def test_a_later_not_a_fish_row_drops_the_label_an_older_export_gave(tmp_path: Path) -> None:
+    """Monday's export (written before the column existed) labels obs-1 and obs-2; obs-1 was
+    answered not a fish since, and Tuesday's export holds only that retraction."""
+    monday, tuesday = tmp_path / "monday", tmp_path / "tuesday"
+    _photo(monday / "p1.png", 0)
+    _photo(monday / "p2.png", 1)
+    (monday / "corrections.csv").write_text(
+        "file,confirmed_species,group,observation_uid\np1.png,A,t,obs-1\np2.png,B,t,obs-2\n"
+    )
+    tuesday.mkdir()
+    (tuesday / "corrections.csv").write_text(RETRACTION_HEADER + ",,,obs-1,1\n")
+    csvs = [monday / "corrections.csv", tuesday / "corrections.csv"]
+    assert export_training_set(csvs, tmp_path / "set") == 1
+    assert [s.species_id for s in load_dataset(tmp_path / "set").samples] == ["b"]
+    _photo(tmp_path / "wed" / "p1.png", 0)  # named a species again: the later verdict wins
+    (tmp_path / "wed" / "corrections.csv").write_text(RETRACTION_HEADER + "p1.png,A,t,obs-1,\n")
+    assert export_training_set([*csvs, tmp_path / "wed" / "corrections.csv"], tmp_path / "s2") == 2
+
+
+def test_a_csv_of_retractions_alone_is_read_and_a_bad_retraction_is_refused(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "c.csv").write_text(RETRACTION_HEADER + ",,,obs-1,1\n")
+    with pytest.raises(DatasetError, match="answered not a fish; nothing to train on"):
+        export_training_set(tmp_path / "c.csv", tmp_path / "out")
+    (tmp_path / "c.csv").write_text(RETRACTION_HEADER + ",,,,1\n")
+    with pytest.raises(DatasetError, match="row 2: a not_a_fish row needs the observation_uid"):
+        export_training_set(tmp_path / "c.csv", tmp_path / "out")
+    _photo(tmp_path / "p1.png", 0)
+    (tmp_path / "c.csv").write_text(RETRACTION_HEADER + "p1.png,A,t,obs-1,\n,,,obs-1,1\n")
+    with pytest.raises(DatasetError, match="as a in t and as not a fish"):
+        export_training_set(tmp_path / "c.csv", tmp_path / "out")

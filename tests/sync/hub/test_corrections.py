@@ -122,6 +122,7 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
             **dict.fromkeys(CROP_HEADER, ""),  # the whole photo
             "status": "",  # no verdict known: a protocol-3 device's catch
             "status_reason": "",
+            "not_a_fish": "",  # a species row, not a retraction
         },
         {
             "file": f"photos/{on_trip['photo_uid']}.jpg",
@@ -134,6 +135,7 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
             **dict.fromkeys(CROP_HEADER, ""),
             "status": "no_fish",  # the pack's verdict the reviewer overruled
             "status_reason": "too dark, mostly deck",
+            "not_a_fish": "",
         },
     ]
     assert photo_file(out, alone["photo_uid"], ".png") == png
