@@ -5,11 +5,16 @@ shared writer (``sync.corrections``). The rows are read first, without the photo
 photo's bytes are then read one at a time, inside the same read transaction, so memory holds
 one photo however many are exported and every row and photo comes from one snapshot.
 
+An observation a reviewer answered "not a fish" becomes a retraction row (``sync.corrections``):
+an earlier export may have written it with a species, and the training export given both,
+oldest first, drops it.
+
 Several observations may point at one photo: several fish in one photo, each on its own box
 (``crop``), are several examples, the photo written once. Observations of the same box (or
 of the whole photo: ``Observations.add`` and ``add_many`` accept the uid of a photo already
-stored) are one example when they agree on the species; when they name different species
-it labels neither, so it is left out and counted as conflicting.
+stored) are one example when they agree on the species; when they name different species,
+or one names a species and another answers "not a fish", it labels neither, so it is left
+out and counted as conflicting.
 
 A row without a box is the whole photo only where this device knows so (``crop_known``,
 schema 9): a catch pulled while it spoke protocol 2 was never told its fish's box. Such a
@@ -51,17 +56,19 @@ _CONFIRMED = (
     "  WHERE x.entity_uid = o.observation_uid AND x.entity = 'fish_observation'"
     "  AND x.operation = 'upsert' ORDER BY x.sequence LIMIT 1) END"
     " FROM fish_observations o JOIN photos p ON p.id = o.photo_id"
-    " WHERE o.confirmed_species IS NOT NULL AND trim(o.confirmed_species) != ''"
+    " WHERE (o.confirmed_species IS NOT NULL AND trim(o.confirmed_species) != '')"
+    # and the answers "not a fish" (reviewed, no species): retraction rows (see the module)
+    " OR (coalesce(o.reviewed_by, '') != '' AND trim(coalesce(o.confirmed_species, '')) = '')"
     " ORDER BY o.observed_at, o.id"
 )
 
 
 @dataclass(frozen=True)
 class _Confirmed:
-    """One confirmed observation's row, without its photo's bytes."""
+    """One reviewed observation's row (a species, or "not a fish"), without its photo's bytes."""
 
     observation_uid: str
-    species: str
+    species: str | None  # None or blank: a reviewer answered not a fish
     observed_at: str
     vessel: str | None
     trip: str | None
@@ -80,6 +87,11 @@ class _Confirmed:
     crop_known: int  # 0: this device was never told the box (schema 9)
     on_photo: int  # observations of this photo on this device, confirmed or not
     recorded_as: str | None  # where the box is not known: the first payload queued for it
+
+    @property
+    def label(self) -> str:
+        """The confirmed species, or "" for "not a fish"."""
+        return (self.species or "").strip()
 
     @property
     def crop(self) -> tuple[int, int, int, int] | None:
@@ -138,25 +150,33 @@ def export_corrections(database: Database, export: CorrectionsExport) -> StoreEx
     report = StoreExportReport(export.summary)
     with export, database.read() as connection:
         rows = [_Confirmed(*row) for row in connection.execute(_CONFIRMED)]
-        labelled = [row for row in rows if not row.box_unsure]
-        report.box_not_known = len(rows) - len(labelled)
-        chosen, export.summary.conflicting = _one_per_photo(labelled)
+        for row in rows:
+            if not row.label:  # an earlier export may hold its species: take that back
+                export.retract(row.observation_uid, row.reviewed_by or "", row.observed_at)
+        report.box_not_known = sum(1 for row in rows if row.label and row.box_unsure)
+        known = [row for row in rows if not row.box_unsure]
+        chosen, export.summary.conflicting = _one_per_photo(known)
         for row in chosen:
             export.add(_correction(row, _photo_bytes(connection, row.photo_id)))
     return report
 
 
 def _one_per_photo(rows: Sequence[_Confirmed]) -> tuple[list[_Confirmed], int]:
-    """The first observation of each example (a photo, or a box in it), and how many
-    examples' observations disagree."""
+    """The first observation of each example (a photo, or a box in it) that its
+    observations name as one species, and how many examples' observations disagree ("not
+    a fish" disagrees with any species)."""
     by_photo: dict[tuple[int, tuple[int, int, int, int] | None], list[_Confirmed]] = {}
     for row in rows:
         by_photo.setdefault((row.photo_id, row.crop), []).append(row)
     chosen = []
+    conflicting = 0
     for sharing in by_photo.values():
-        if len({species_key(row.species) for row in sharing}) == 1:
+        answers = {species_key(row.label) for row in sharing}  # "": not a fish
+        if len(answers) > 1:
+            conflicting += 1
+        elif answers != {""}:
             chosen.append(sharing[0])
-    return chosen, len(by_photo) - len(chosen)
+    return chosen, conflicting
 
 
 def _photo_bytes(connection: Any, photo_id: int) -> bytes:
@@ -167,7 +187,7 @@ def _photo_bytes(connection: Any, photo_id: int) -> bytes:
 def _correction(row: _Confirmed, photo: bytes) -> Correction:
     return Correction(
         observation_uid=row.observation_uid,
-        confirmed_species=row.species.strip(),
+        confirmed_species=row.label,
         photo_uid=row.photo_uid,
         media_type=row.media_type,
         photo_sha256=row.sha256,

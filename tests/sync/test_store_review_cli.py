@@ -339,9 +339,41 @@ def test_a_photo_answered_not_a_fish_is_never_exported_for_training(
     assert jaga("store", "export-corrections", "--out", str(out)) == 0
 
     assert capsys.readouterr().out.splitlines()[0] == f"1 confirmed photo written to {out}"
-    assert [r["observation_uid"] for r in read_rows(out)] == [cod.observation_uid]
+    labels = [r for r in read_rows(out) if r["not_a_fish"] != "1"]
+    assert [r["observation_uid"] for r in labels] == [cod.observation_uid]
     written = sorted(str(p.relative_to(out)) for p in (out / "photos").iterdir())
-    assert written == [r["file"] for r in read_rows(out)]
+    assert written == [r["file"] for r in labels]
+
+
+def test_a_not_a_fish_answer_retracts_the_label_an_earlier_export_gave(
+    store: Store, tmp_path: Path
+) -> None:
+    """Given both exports oldest first, the training set leaves the photo out."""
+    face = observation(store, 1, review=False, confirmed=COD, photo=jpeg_photo(1))
+    observation(store, 2, review=False, confirmed=HADDOCK, photo=jpeg_photo(2))
+    first = export_corrections(store.database, CorrectionsExport(tmp_path / "d1"))
+    assert first.summary.written == 2
+    store.observations.answer_not_a_fish(face.observation_uid, officer="o-2")
+    second = export_corrections(store.database, CorrectionsExport(tmp_path / "d2"))
+    assert (second.summary.written, second.summary.retracted) == (1, 1)
+    [retraction] = [r for r in read_rows(tmp_path / "d2") if r["not_a_fish"] == "1"]
+    assert (retraction["observation_uid"], retraction["file"]) == (face.observation_uid, "")
+    csvs = [tmp_path / name / CORRECTIONS_CSV for name in ("d1", "d2")]
+    assert export_training_set(csvs, tmp_path / "train") == 1
+    assert [p.name for p in (tmp_path / "train").iterdir() if p.is_dir()] == [
+        "melanogrammus_aeglefinus"
+    ]
+
+
+def test_a_not_a_fish_answer_on_a_shared_photo_leaves_it_out_as_conflicting(
+    store: Store, tmp_path: Path
+) -> None:
+    cod = observation(store, 1, review=False, confirmed=COD, photo=jpeg_photo(1))
+    face = observation(store, 2, photo_uid=cod.photo_uid)
+    store.observations.answer_not_a_fish(face.observation_uid, officer="o-2")
+    report = export_corrections(store.database, CorrectionsExport(tmp_path / "out"))
+    assert (report.summary.written, report.summary.conflicting) == (0, 1)
+    assert not any(row["file"] for row in read_rows(tmp_path / "out"))
 
 
 def read_rows(folder: Path) -> list[dict[str, str]]:

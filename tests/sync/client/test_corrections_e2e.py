@@ -108,11 +108,11 @@ def test_not_a_fish_answered_on_either_side_resolves_the_catch_everywhere_and_tr
         arguments = ["--data", str(tmp_path / "hub"), "--out", str(hub_out), "--site", site_slug]
         assert main(["hub", "export-corrections", *arguments]) == 0
         assert f"0 confirmed photos written to {hub_out}" in capsys.readouterr().out
-        retractions = list(csv.DictReader((hub_out / CORRECTIONS_CSV).open()))
+        assert export_corrections(store.database, CorrectionsExport(boat_out)).summary.written == 0
+    for out in (hub_out, boat_out):  # each answer only retracts what an export named before
+        retractions = list(csv.DictReader((out / CORRECTIONS_CSV).open()))
         assert {row["observation_uid"] for row in retractions} == {on_boat, at_hub}
         assert all((row["file"], row["not_a_fish"]) == ("", "1") for row in retractions)
-        assert export_corrections(store.database, CorrectionsExport(boat_out)).summary.written == 0
-    assert list(csv.DictReader((boat_out / CORRECTIONS_CSV).open())) == []
 
 
 @pytest.mark.needs_shared
