@@ -133,6 +133,14 @@ def read_corrections(
     newest: dict[tuple[str, ...], Correction] = {}
     for csv_path in csvs:
         newest.update({item.fish(): item for item in _read_export(csv_path, base, names)})
+    if not newest:  # header-only exports (a day with nothing reviewed) add nothing: alone,
+        # there is nothing to train on
+        named = ", ".join(str(path) for path in csvs)
+        raise DatasetError(
+            f"{named} holds no corrections"
+            if len(csvs) == 1
+            else f"none of {named} holds a correction"
+        )
     chosen = [item for item in newest.values() if not item.retracted]
     if not chosen:
         raise DatasetError(
@@ -208,10 +216,7 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
     header, lines = read_csv(path, "a corrections file")
     if not {"file", "confirmed_species"} <= set(header):
         raise DatasetError(f"{path} needs the columns file,confirmed_species[,group]")
-    rows = [row.cells for row in by_heading(path, header, lines)]
-    if not rows:
-        raise DatasetError(f"{path} holds no corrections")
-    return rows
+    return [row.cells for row in by_heading(path, header, lines)]
 
 
 def _correction(

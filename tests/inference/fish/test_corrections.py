@@ -379,3 +379,22 @@ def test_a_csv_of_retractions_alone_is_read_and_a_bad_retraction_is_refused(
     (tmp_path / "c.csv").write_text(RETRACTION_HEADER + "p1.png,A,t,obs-1,\n,,,obs-1,1\n")
     with pytest.raises(DatasetError, match="as a in t and as not a fish"):
         export_training_set(tmp_path / "c.csv", tmp_path / "out")
+
+
+def test_an_empty_export_among_others_is_passed_over_and_alone_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A day with nothing reviewed gives a header-only export; the README says to give every
+    export's CSV, so one among others adds nothing rather than stopping the set. Given alone,
+    or with only other empty ones, there is nothing to train on: refused, naming them."""
+    header = "file,confirmed_species,group,observation_uid\n"
+    monday, tuesday = tmp_path / "monday", tmp_path / "tuesday"
+    _photo(monday / "photos" / "p1.png", 0)
+    (monday / "corrections.csv").write_text(header + "photos/p1.png,A,trip-1,obs-1\n")
+    tuesday.mkdir()
+    (tuesday / "corrections.csv").write_text(header)
+    csvs = [monday / "corrections.csv", tuesday / "corrections.csv"]
+    assert export_training_set(csvs, tmp_path / "set") == 1
+    with pytest.raises(DatasetError, match="holds no corrections"):
+        export_training_set([tuesday / "corrections.csv"], tmp_path / "alone")
+    assert not (tmp_path / "alone").exists()
