@@ -34,7 +34,8 @@ from sync.hub.apply.people import erase
 from sync.hub.apply.records import emit_observation, update_observation
 from sync.hub.erasure_journal import ErasureKind
 from sync.hub.models import NEWEST_PACK_FIRST, FishObservation, Person, Site, SpeciesPack
-from sync.hub.pack_loader import check_pack_archive, installed_default_species
+from sync.hub.pack_loader import check_pack_archive
+from sync.hub.species_names import DefaultSpeciesError, devices_species
 from sync.protocol import SpeciesPackPublished
 from sync.species_packs import (
     PackArchiveError,
@@ -146,25 +147,18 @@ def check_species_kept(data: bytes) -> None:
 
 
 def replaced_species() -> tuple[str, dict[str, str]]:
-    """The pack a new publication replaces on the devices, in words, and its species: the
-    last published pack, else the default pack (``sync.hub.pack_loader``; none in a process
-    that installed none)."""
-    last: SpeciesPack | None = SpeciesPack.objects.order_by(*NEWEST_PACK_FIRST).first()
-    if last is not None:
-        return f"{last.version}, the last published pack", archive_species(bytes(last.data))
-    source = installed_default_species()
-    if source is None:
-        return "no pack", {}
+    """The pack a new publication replaces on the devices, in words, and its species
+    (``species_names.devices_species``); ``PackArchiveError`` when the default pack's
+    species cannot be read, so a first pack is never published unchecked."""
     try:
-        named, species = source()
-    except Exception as error:  # the default pack's reader's own errors: sync cannot name them
+        return devices_species()
+    except DefaultSpeciesError as error:
         raise PackArchiveError(
             f"cannot read the species of the default pack, which devices run until a pack is"
             f" published, to check this first pack keeps them: {error}. If the pack is meant"
             " to replace it whatever it lists, publish it with --allow-species-change"
             " (in the admin, tick 'allow species change')"
         ) from error
-    return f"{named}, the default pack every device runs until a pack is published", species
 
 
 def lock_species_packs() -> None:

@@ -4,18 +4,19 @@ A device stores a confirmed species by its pack's display name, whether the offi
 the name or the folder id, in any case or spacing (``desktop.catch.species_name``). The hub
 names it the same way, or corrections.csv holds both ``fish_04`` and "Amphiprion clarkii"
 and a training export without ``--species-from`` makes two folders of one species. The
-species list is the newest published pack's (every site is told of it); before any is
-published, or where that pack's archive lists none, the default pack's, which the
-composition root installs in ``sync.hub.pack_loader`` (``main.py``: sync may not read the
-classifier's assets), the list the first publication is checked against too.
+species list is the one a new publication is checked against (``devices_species``): the
+newest published pack's (every site is told of it), before any is published the default
+pack's, which the composition root installs in ``sync.hub.pack_loader`` (``main.py``: sync
+may not read the classifier's assets).
 Unlike a device, the hub refuses a species the pack does not know: the reviewer sees the
 list and what was typed, and a typo never becomes a species of its own.
 
-Imports no Django at module level: ``jaga`` installs the default list on a kiosk too.
+Imports no Django at module level: ``sync.hub.review`` imports it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -52,31 +53,55 @@ class SpeciesList:
         )
 
 
-def current_species() -> SpeciesList | None:
-    """The newest published pack's species, else the default pack's; None when neither is
-    known (a hub process not started by ``jaga``, with no pack published)."""
+class DefaultSpeciesError(Exception):
+    """The default pack's species cannot be read (its reader's own words)."""
+
+
+def devices_species() -> tuple[str, dict[str, str]]:
+    """The pack the devices run now, in words, and its species (id -> display name): the
+    last published pack, else the default pack every device installed; ``("no pack", {})``
+    in a process that installed no default pack (a hub not started by ``jaga``).
+    ``DefaultSpeciesError`` when the default pack's species cannot be read. What a new
+    publication is checked against, and what a reviewer's typed species is named by."""
     from sync.hub.models import NEWEST_PACK_FIRST, SpeciesPack
 
-    newest = SpeciesPack.objects.order_by(*NEWEST_PACK_FIRST).first()
-    if newest is not None:
-        listed = archive_species(bytes(newest.data))
-        if listed:
-            return SpeciesList(f"species pack {newest.version}", listed)
-    default = _default_species()
-    return SpeciesList("the default species pack", default) if default else None
-
-
-def _default_species() -> dict[str, str]:
-    """The default pack's species; empty when none is installed or it cannot be read (the
-    species is then kept as typed, as a device keeps one its pack does not list)."""
+    last = SpeciesPack.objects.defer("data").order_by(*NEWEST_PACK_FIRST).first()
+    if last is not None:
+        return f"{last.version}, the last published pack", _published_species(last.pk, last.sha256)
     source = installed_default_species()
     if source is None:
-        return {}
+        return "no pack", {}
     try:
-        return source()[1]
+        named, species = source()
     except Exception as error:  # the default pack's reader's own errors: sync cannot name them
+        raise DefaultSpeciesError(str(error)) from error
+    return f"{named}, the default pack every device runs until a pack is published", species
+
+
+@functools.lru_cache(maxsize=4)
+def _species_of_pack(pk: int, sha256: str) -> tuple[tuple[str, str], ...]:
+    """A published pack's species, read from its archive (tens of MB) once per process and
+    pack, not at each reviewer's correction; ``sha256`` keys the cache to the bytes."""
+    from sync.hub.models import SpeciesPack
+
+    data = SpeciesPack.objects.values_list("data", flat=True).get(pk=pk)
+    return tuple(archive_species(bytes(data)).items())
+
+
+def _published_species(pk: int, sha256: str) -> dict[str, str]:
+    return dict(_species_of_pack(pk, sha256))
+
+
+def current_species() -> SpeciesList | None:
+    """The species a reviewer may confirm (``devices_species``); None when none is known or
+    the default pack's cannot be read (said in the log): the species is then kept as typed,
+    as a device keeps one its pack does not list."""
+    try:
+        named, species = devices_species()
+    except DefaultSpeciesError as error:
         _log.warning("cannot read the default species pack's species: %s", error)
-        return {}
+        return None
+    return SpeciesList(named, species) if species else None
 
 
 def species_name(typed: str) -> str:
