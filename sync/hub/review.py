@@ -12,7 +12,9 @@ else before it is stored, a pack whose model is not a whole ONNX model
 installed by ``jaga``; a process without it publishes nothing), so devices are never told
 about bytes they would refuse. A pack
 that lacks species the last published pack lists (before the first publication: the default
-pack every device runs) is refused unless the publisher says the change is meant.
+pack every device runs), by folder id and by display name, is refused unless the publisher
+says the change is meant. That check runs under the packs' lock, so two publications at
+once are each checked against the pack published before it.
 
 Publishing a pack and telling a new site of the newest pack take one lock first
 (``lock_species_packs``): a site created while a pack is being published waits for it,
@@ -28,6 +30,7 @@ from pathlib import Path
 from django.db import connection, transaction
 from django.utils import timezone
 
+from sync.corrections import species_key
 from sync.hub.apply.changes import append_change, lock_sites
 from sync.hub.apply.lww import hub_stamp
 from sync.hub.apply.people import erase
@@ -121,11 +124,17 @@ def publish_pack_archive(
     publish and announce it. Raises ``PackArchiveError`` (nothing stored) otherwise."""
     check_version(version)
     check_pack_archive(data, shown_as)
-    if SpeciesPack.objects.filter(version=version).exists():
-        raise PackArchiveError(f"species pack {version} is published already; use a new version")
-    if not allow_species_change:
-        check_species_kept(data)
-    return publish_species_pack(version, data, notes)
+    with transaction.atomic():
+        # Under the packs' lock: a pack being published meanwhile is the last pack once it
+        # is committed, and this one is checked against it, not against the one before both.
+        lock_species_packs()
+        if SpeciesPack.objects.filter(version=version).exists():
+            raise PackArchiveError(
+                f"species pack {version} is published already; use a new version"
+            )
+        if not allow_species_change:
+            check_species_kept(data)
+        return publish_species_pack(version, data, notes)
 
 
 def check_species_kept(data: bytes) -> None:
@@ -133,10 +142,11 @@ def check_species_kept(data: bytes) -> None:
     lists: the last published pack, or before the first publication the default pack every
     device installed (``replaced_species``). Every device would install it and stop naming
     that species, without a word (a pack retrained on a few species' corrections, say).
-    Adding species is no change to refuse; a pack that lists none is nothing to compare
-    with."""
+    A species is kept under another folder id when its display name is kept
+    (``kept_species``). Adding species is no change to refuse; a pack that lists none is
+    nothing to compare with. Publishing checks it again under the packs' lock."""
     replaced, before = replaced_species()
-    dropped = sorted(set(before) - set(archive_species(data)))
+    dropped = sorted(set(before) - kept_species(before, archive_species(data)))
     if dropped:
         listed = ", ".join(f"{sid} ({before[sid]})" for sid in dropped)
         raise PackArchiveError(
@@ -144,6 +154,16 @@ def check_species_kept(data: bytes) -> None:
             f" {listed}; devices would stop naming them. If that is meant, publish it with"
             " --allow-species-change (in the admin, tick 'allow species change')"
         )
+
+
+def kept_species(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    """The ids of ``before`` (id -> display name) that ``after`` still names, by folder id
+    or display name, compared as the stores compare species (``species_key``). Devices
+    keep a species by its display name (predictions, confirmations, corrections.csv), so
+    a pack retrained under new folder ids (``amphiprion_clarkii`` for ``fish_04``: an
+    export without ``--species-from``) still names what they named."""
+    names = {species_key(text) for pair in after.items() for text in pair}
+    return {sid for sid, name in before.items() if {species_key(sid), species_key(name)} & names}
 
 
 def replaced_species() -> tuple[str, dict[str, str]]:

@@ -1,0 +1,133 @@
+"""The check that a published pack keeps the species the devices run: a species is kept
+under a new folder id when its display name is kept, and two publications at once are each
+checked against the pack published before them, not both against the same one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from sync.hub import review
+from sync.hub.models import SpeciesPack
+from sync.species_packs import PackArchiveError, archive_pack
+from tests.sync.hub.hubfixtures import default_species_installed
+from tests.sync.hub.hubkit import Api
+from tests.sync.hub.test_packs import _waiting_for_a_lock, with_species
+from tests.sync.test_species_packs import make_pack
+
+pytestmark = pytest.mark.usefixtures("species_packs_removed")
+
+
+def with_named_species(pack: Path, species: dict[str, str]) -> Path:
+    """``pack`` listing ``species`` (id -> display name), its manifest redone."""
+    listed = [{"id": sid, "name": name} for sid, name in species.items()]
+    (pack / "species.json").write_text(json.dumps({"species": listed, "held_out": []}))
+    manifest = json.loads((pack / "manifest.json").read_text())
+    digest = hashlib.sha256((pack / "species.json").read_bytes()).hexdigest()
+    manifest["files"]["species.json"] = digest
+    (pack / "manifest.json").write_text(json.dumps(manifest))
+    return pack
+
+
+def slug(name: str) -> str:
+    """A folder id as ``jaga fish export-training-set`` without ``--species-from`` makes it."""
+    return "_".join(name.casefold().split())
+
+
+def test_a_pack_retrained_under_new_folder_ids_keeps_species_it_names(
+    api: Api, tmp_path: Path
+) -> None:
+    """A pack retrained from corrections exported without ``--species-from fish-default``
+    has folder ids like ``amphiprion_clarkii`` for the default pack's ``fish_04``: it names
+    all 23 species, and was refused as lacking all 23."""
+    from inference.fish.installed import default_species
+
+    with default_species_installed(default_species):
+        _, default = default_species()
+        renamed = {slug(name): name for name in default.values()}
+        pack = with_named_species(make_pack(tmp_path / "renamed"), renamed)
+        review.check_species_kept(archive_pack(pack))  # nothing is refused
+        # Another reviewer's case and spacing, a Mac's decomposed letters: one species still.
+        first, second, *rest = sorted(default.values())
+        typed = {slug(first): f"  {first.upper()} ", slug(second): unicodedata.normalize(
+            "NFD", second.lower())} | {slug(name): name for name in rest}  # fmt: skip
+        review.check_species_kept(archive_pack(with_named_species(pack, typed)))
+        # What is truly missing is named, and nothing else.
+        gone = dict(list(renamed.items())[2:])
+        missing = [sid for sid, name in default.items() if name not in gone.values()]
+        with pytest.raises(PackArchiveError) as refused:
+            review.check_species_kept(archive_pack(with_named_species(pack, gone)))
+    words = str(refused.value)
+    assert f"lacks {len(missing)} species of" in words
+    for sid in missing:
+        assert f"{sid} ({default[sid]})" in words
+    kept = [sid for sid in default if sid not in missing]
+    assert not any(f"{sid} (" in words for sid in kept)
+
+
+def test_a_species_kept_by_its_id_under_a_new_name_is_kept(api: Api, tmp_path: Path) -> None:
+    """A pack that corrects a display name's spelling keeps the species by its folder id."""
+    before = with_named_species(make_pack(tmp_path / "before"), {"a": "Chromis viridis"})
+    review.publish_pack_archive(f"1.{api.site}", archive_pack(before), allow_species_change=True)
+    after = with_named_species(make_pack(tmp_path / "after", seed=1), {"A": "Chromis virid"})
+    review.check_species_kept(archive_pack(after))
+
+
+def test_two_packs_published_at_once_are_each_checked_against_the_one_before(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two publications at once: the first (adding species c) paused before its commit, the
+    second (a and b only) was checked against the pack before the first, passed, and then
+    replaced the first on every device, dropping c without a word. The check now runs under
+    the packs' lock: the second is checked against the first, and refused."""
+    base = with_species(make_pack(tmp_path / "base"), "a", "b")
+    review.publish_pack_archive(f"0.{api.site}", archive_pack(base), allow_species_change=True)
+    adds_c = archive_pack(with_species(make_pack(tmp_path / "adds", seed=1), "a", "b", "c"))
+    lacks_c = archive_pack(with_species(make_pack(tmp_path / "lacks", seed=2), "a", "b"))
+    first, second = f"1.{api.site}", f"2.{api.site}"
+    announced, go, errors = threading.Event(), threading.Event(), dict[str, BaseException]()
+    real = review.announce_species_pack
+
+    def pausing(pack: SpeciesPack, sites: Any = None) -> None:
+        real(pack, sites)
+        if threading.current_thread().name == "first":  # its pack stored, not committed
+            announced.set()
+            go.wait(30)
+
+    def publishing(name: str, version: str, data: bytes) -> threading.Thread:
+        def run() -> None:
+            try:
+                review.publish_pack_archive(version, data)
+            except BaseException as error:  # the test tells it
+                errors[name] = error
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run, name=name)
+        thread.start()
+        return thread
+
+    monkeypatch.setattr(review, "announce_species_pack", pausing)
+    one = publishing("first", first, adds_c)
+    assert announced.wait(30)
+    two = publishing("second", second, lacks_c)
+    deadline = time.monotonic() + 30  # a bound on a hang, not a timed assertion
+    while two.is_alive() and not _waiting_for_a_lock() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.set()
+    one.join(30)
+    two.join(30)
+    assert not one.is_alive() and not two.is_alive()
+    assert "first" not in errors, errors
+    assert SpeciesPack.objects.filter(version=first).exists()
+    assert isinstance(errors.get("second"), PackArchiveError), errors
+    assert f"lacks 1 species of {first}" in str(errors["second"])
+    assert not SpeciesPack.objects.filter(version=second).exists()
