@@ -419,8 +419,9 @@ def _build(args: argparse.Namespace) -> int:
 
         with _install_lock_of(args.out, args.models_dir):
             pack = build_from_head(
-                args.head, args.out, _backbone_path(args), calibration=args.calibration
-            )
+                args.head, args.out, _backbone_path(args), calibration=args.calibration,
+                note=_print,
+            )  # fmt: skip
         _print(f"pack {pack.version}: {pack.root}")
 
     return _guarded(run)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,12 @@ def save_assets(pack: SpeciesPack, folder: Path) -> None:
 
 
 def build_from_head(
-    assets: Path, out: Path, backbone: Path, *, calibration: Path | None = None
+    assets: Path,
+    out: Path,
+    backbone: Path,
+    *,
+    calibration: Path | None = None,
+    note: Callable[[str], None] = lambda _: None,
 ) -> SpeciesPack:
     """Rebuild the pack from its kept head and the installed backbone into ``out``.
 
@@ -83,7 +88,8 @@ def build_from_head(
     is then evaluated on.
     Its familiarity threshold is chosen on its own familiarity of the photos there of the
     pack's validation groups (``training.json``); a folder without them gives it none, and it
-    then answers without familiarity (:meth:`SpeciesPack.thresholds_for`).
+    then answers without familiarity (:meth:`SpeciesPack.thresholds_for`), and ``note`` is
+    told why (``calibration_note``).
     """
     info = read_pack_info(assets)
     if sha256_of(backbone) != info["backbone_sha256"]:
@@ -103,9 +109,11 @@ def build_from_head(
         files: dict[str, Path | dict[str, Any] | str] = {n: assets / n for n in KEPT_FILES}
         if calibration is not None:
             int8 = Path(scratch) / MODEL_FILES["int8"]
-            photos = calibration_images(
-                calibration, size=side, exclude_groups=_validation_groups(assets)
-            )
+            groups = _validation_groups(assets)
+            photos = calibration_images(calibration, size=side, exclude_groups=groups)
+            said = calibration_note(calibration, groups)
+            if said is not None:
+                note(said)
             export.quantize_int8(model, int8, photos)
             files |= {MODEL_FILES["int8"]: int8, **_int8_familiarity(assets, int8, calibration)}
         return write_pack(
@@ -174,6 +182,28 @@ def calibration_images(
             f"{root} holds no photo outside the head's validation groups to calibrate INT8 on"
         )
     return round_robin_batches([per_species[k] for k in sorted(per_species)], limit, size=size)
+
+
+def calibration_note(photos: Path, validation_groups: AbstractSet[str]) -> str | None:
+    """What to say of a calibration folder where none of the head's validation groups is
+    found: the groups are left out of calibration by name, so such a folder is another data
+    set (which calibrates well: ranges need no labels) or the training folder with its
+    groups renamed, whose validation photos then set the INT8 ranges unnoticed. A note, not
+    a refusal, since the first is a good use; None when a group is found, or the head
+    records none."""
+    if not validation_groups:
+        return None
+    if any(s.group in validation_groups for s in load_dataset(photos).samples):
+        return None
+    return (
+        f"note: none of the groups of {photos} is one of the head's {len(validation_groups)}"
+        " validation groups (training.json). If it holds the photos the head was trained"
+        " on, its groups were renamed (another groups.csv, folders moved): the head's"
+        " validation photos may have set the INT8 model's ranges, so an evaluation of it on"
+        " them would flatter it; give the folder with the groups it was trained with. The"
+        " INT8 model has no familiarity threshold of its own and answers without"
+        " familiarity. Other photos of the same species calibrate it as well."
+    )
 
 
 def _validation_groups(assets: Path) -> frozenset[str]:

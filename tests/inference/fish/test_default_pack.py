@@ -100,6 +100,46 @@ def test_int8_calibration_never_sees_the_heads_validation_photos(
     assert set(drawn) == expected
 
 
+@pytest.mark.needs_shared
+def test_a_calibration_folder_with_none_of_the_heads_validation_groups_is_noted(
+    model_pack: ModelPack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``build-pack --calibration`` leaves the head's validation groups out of calibration
+    by their names: a folder where none of them is found is another data set, or the
+    training folder with its groups renamed, whose validation photos then set the INT8
+    ranges unnoticed. It is built (other photos of the species calibrate well) and said."""
+    from main import main
+
+    f4k = shared_path("data", "fish", "f4k")
+    groups = set(json.loads((DEFAULT_ASSETS / "training.json").read_text())["split"][
+        "validation_groups"])  # fmt: skip
+    mine = [s for s in load_dataset(f4k).samples if s.species_id == "fish_01"]
+    outside = tmp_path / "outside" / "fish_01"
+    outside.mkdir(parents=True)
+    for sample in [s for s in mine if s.group not in groups][:2]:
+        (outside / sample.path.name).symlink_to(sample.path)
+    with_validation = Path(shutil.copytree(outside.parent, tmp_path / "with", symlinks=True))
+    inside = next(s for s in mine if s.group in groups)
+    (with_validation / "fish_01" / inside.path.name).symlink_to(inside.path)
+    monkeypatch.setattr(export, "quantize_int8", lambda fp32, out, _: shutil.copyfile(fp32, out))
+
+    def build(photos: Path, out: str) -> str:
+        args = ["fish", "build-pack", "--head", str(DEFAULT_ASSETS), "--out",
+                str(tmp_path / out), "--models-dir", str(model_pack.root),
+                "--calibration", str(photos)]  # fmt: skip
+        assert main(args) == 0
+        return capsys.readouterr().out
+
+    said = build(outside.parent, "noted")
+    assert f"none of the groups of {outside.parent}" in said
+    assert f"the head's {len(groups)} validation groups" in said
+    assert (tmp_path / "noted" / MODEL_FILES["int8"]).exists()  # built all the same
+    assert "validation groups" not in build(with_validation, "quiet")
+
+
 def test_a_calibration_folder_of_validation_photos_only_is_refused(tmp_path: Path) -> None:
     for species in ("fish_01", "fish_02"):
         (tmp_path / species).mkdir()
