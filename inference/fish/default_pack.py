@@ -9,7 +9,8 @@ and head give the same ONNX file, byte for byte, which :func:`build_from_head` c
 
 ``jaga models install`` calls :func:`ensure_default_pack` once the backbone is in place, so a
 fresh install has a usable species pack (FP32; the INT8 model needs calibration photos, which
-an install does not have: ``jaga fish build-pack --calibration DIR`` adds it).
+an install does not have: ``jaga fish build-pack --calibration DIR`` adds it). An install
+that rebuilds the pack (a new card, say) keeps an INT8 model added so while it is still right.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from inference.fish.pack import (
     THRESHOLDS_FILE,
     TRAINING_FILE,
     SpeciesPack,
+    load_pack,
     write_pack,
 )
 from inference.pack.files import sha256_of
@@ -77,6 +79,7 @@ def build_from_head(
     backbone: Path,
     *,
     calibration: Path | None = None,
+    int8: Mapping[str, Path] | None = None,
     note: Callable[[str], None] = lambda _: None,
 ) -> SpeciesPack:
     """Rebuild the pack from its kept head and the installed backbone into ``out``.
@@ -89,7 +92,9 @@ def build_from_head(
     Its familiarity threshold is chosen on its own familiarity of the photos there of the
     pack's validation groups (``training.json``); a folder without them gives it none, and it
     then answers without familiarity (:meth:`SpeciesPack.thresholds_for`), and ``note`` is
-    told why (``calibration_note``).
+    told why (``calibration_note``). Without ``calibration``, ``int8`` (file name -> file)
+    is an INT8 model and its familiarity made before on this very FP32 model, kept as
+    they are (``ensure_default_pack``).
     """
     info = read_pack_info(assets)
     if sha256_of(backbone) != info["backbone_sha256"]:
@@ -108,14 +113,17 @@ def build_from_head(
             )
         files: dict[str, Path | dict[str, Any] | str] = {n: assets / n for n in KEPT_FILES}
         if calibration is not None:
-            int8 = Path(scratch) / MODEL_FILES["int8"]
+            int8_model = Path(scratch) / MODEL_FILES["int8"]
             groups = _validation_groups(assets)
             photos = calibration_images(calibration, size=side, exclude_groups=groups)
             said = calibration_note(calibration, groups)
             if said is not None:
                 note(said)
-            export.quantize_int8(model, int8, photos)
-            files |= {MODEL_FILES["int8"]: int8, **_int8_familiarity(assets, int8, calibration)}
+            export.quantize_int8(model, int8_model, photos)
+            familiarity = _int8_familiarity(assets, int8_model, calibration)
+            files |= {MODEL_FILES["int8"]: int8_model, **familiarity}
+        elif int8:
+            files |= int8
         return write_pack(
             out, name=info["name"], version=info["version"],
             backbone_sha256=info["backbone_sha256"], build={**files, MODEL_FILES["fp32"]: model},
@@ -139,17 +147,67 @@ def _int8_familiarity(assets: Path, int8: Path, photos: Path) -> dict[str, dict[
 
 
 def ensure_default_pack(
-    backbone: Path, root: Path, *, assets: Path = DEFAULT_ASSETS, force: bool = False
+    backbone: Path,
+    root: Path,
+    *,
+    assets: Path = DEFAULT_ASSETS,
+    force: bool = False,
+    note: Callable[[str], None] = lambda _: None,
 ) -> str:
     """Build the default pack into ``root`` unless it is already this head's, verified.
 
     Returns ``"built"`` or ``"up to date"``. A pack that fails verification (a damaged or
     altered file) is rebuilt; a build that fails leaves whatever was in ``root`` untouched.
+    An INT8 model ``build-pack --calibration`` added to the pack there is kept when it is
+    still right (``_int8_to_keep``): an install has no photos to build it again. ``note``
+    is told whether it was kept, and how to build one again where it was not.
     """
     if not force and is_current(root, assets):
         return "up to date"
-    build_from_head(assets, root, backbone)
+    with tempfile.TemporaryDirectory(prefix="jaga-fish-") as scratch:
+        kept = _int8_to_keep(root, assets, Path(scratch), note)
+        build_from_head(assets, root, backbone, int8=kept)
     return "built"
+
+
+def _int8_to_keep(
+    root: Path, assets: Path, scratch: Path, note: Callable[[str], None]
+) -> dict[str, Path]:
+    """The INT8 files of the pack in ``root``, copied to ``scratch`` (the build replaces
+    ``root``), when they were made on the FP32 model these assets rebuild (same backbone,
+    head and temperature: the same bytes) at the same fish acceptance and validation
+    groups (its familiarity threshold's); a new card or species name leaves them right.
+    Nothing, and a note saying how to build it again, otherwise."""
+    if not (root / MODEL_FILES["int8"]).exists():
+        return {}
+    try:
+        before = load_pack(root)
+    except (SpeciesPackError, OSError):
+        before = None
+    why = "another FP32 model, fish acceptance or validation split than this head's"
+    if before is None or not _same_int8_inputs(before, assets):
+        note(
+            f"the INT8 model of the species pack in {root} is not kept: it was made for"
+            f" {'a pack that no longer verifies' if before is None else why}."
+            f" Build it again with: jaga fish build-pack --head {assets} --out {root}"
+            " --calibration DIR (DIR: the species folders it was calibrated on)"
+        )
+        return {}
+    names = [n for n in (MODEL_FILES["int8"], INT8_FAMILIARITY_FILE) if n in before.sha256]
+    for name in names:
+        shutil.copyfile(root / name, scratch / name)
+    note(f"kept the INT8 model of the species pack in {root}: the FP32 model is the same")
+    return {name: scratch / name for name in names}
+
+
+def _same_int8_inputs(before: SpeciesPack, assets: Path) -> bool:
+    info = read_pack_info(assets)
+    return (
+        before.backbone_sha256 == info["backbone_sha256"]
+        and before.sha256.get(MODEL_FILES["fp32"]) == info["fp32_sha256"]
+        and before.sha256.get(THRESHOLDS_FILE) == sha256_of(assets / THRESHOLDS_FILE)
+        and _validation_groups(before.root) == _validation_groups(assets)
+    )
 
 
 def convert(sources: Mapping[str, Path], output: Path, options: Mapping[str, object]) -> None:

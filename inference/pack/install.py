@@ -114,18 +114,21 @@ def _install_all(
         outcomes.append(_install_one(pack, spec, fetcher, force=force))
     if any(spec.id == FISH_BACKBONE_ID for spec in specs):
         progress(f"[+] {FISH_DEFAULT_ID} species pack")
-        outcomes.append(install_fish_default(pack, force=force))
+        outcomes.append(install_fish_default(pack, force=force, note=progress))
     return outcomes
 
 
-def install_fish_default(pack: ModelPack, *, force: bool = False) -> InstallOutcome:
-    """Build (or confirm) the default fish species pack on the installed backbone."""
+def install_fish_default(
+    pack: ModelPack, *, force: bool = False, note: Progress = lambda _: None
+) -> InstallOutcome:
+    """Build (or confirm) the default fish species pack on the installed backbone; ``note``
+    is told what became of an INT8 model ``build-pack --calibration`` added to it."""
     from inference.fish.default_pack import ensure_default_pack
     from inference.fish.installed import INSTALLED_FOLDER
 
     started = time.perf_counter()
     backbone = pack.model(FISH_BACKBONE_ID).path  # checked against its install record
-    action = ensure_default_pack(backbone, pack.root / INSTALLED_FOLDER, force=force)
+    action = ensure_default_pack(backbone, pack.root / INSTALLED_FOLDER, force=force, note=note)
     return InstallOutcome(FISH_DEFAULT_ID, action, time.perf_counter() - started)
 
 

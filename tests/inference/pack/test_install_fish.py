@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from inference.fish import installed as fish_installed
 from inference.fish.errors import SpeciesPackError
 from inference.fish.installed import DEFAULT_ASSETS, INSTALLED_FOLDER, PACK_INFO
-from inference.fish.pack import MODEL_FILES, SPECIES_FILE, load_pack
+from inference.fish.pack import INT8_FAMILIARITY_FILE, MODEL_FILES, SPECIES_FILE, load_pack
 from inference.pack.files import sha256_of
 from inference.pack.install import FISH_BACKBONE_ID, install
 from inference.pack.installed import ModelPack
@@ -80,6 +81,93 @@ def test_a_head_for_another_backbone_leaves_the_installed_pack_alone(
         ensure_default_pack(pack.model(FISH_BACKBONE_ID).path, installed, assets=other)
     assert sha256_of(installed / "manifest.json") == before
     load_pack(installed)
+
+
+@pytest.fixture
+def calibrated(backbone_only: ModelPack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The installed default pack with an INT8 model and its familiarity threshold, as
+    `jaga fish build-pack --calibration DIR --out <models>/fish-default` leaves it (the
+    INT8 ranges are not under test: its model is the FP32 one's copy)."""
+    from inference.fish import export
+    from inference.fish.dataset import load_dataset
+    from inference.fish.default_pack import build_from_head
+    from tests.conftest import shared_path
+
+    f4k = shared_path("data", "fish", "f4k")
+    training = json.loads((DEFAULT_ASSETS / "training.json").read_text())
+    groups = set(training["split"]["validation_groups"])
+    mine = [s for s in load_dataset(f4k).samples if s.species_id == "fish_01"]
+    photos = tmp_path / "photos" / "fish_01"
+    photos.mkdir(parents=True)
+    for inside in (True, False):
+        for sample in [s for s in mine if (s.group in groups) is inside][:2]:
+            (photos / sample.path.name).symlink_to(sample.path)
+    monkeypatch.setattr(export, "quantize_int8", lambda fp32, out, _: shutil.copyfile(fp32, out))
+    backbone = backbone_only.model(FISH_BACKBONE_ID).path
+    installed = backbone_only.root / INSTALLED_FOLDER
+    build_from_head(DEFAULT_ASSETS, installed, backbone, calibration=photos.parent)
+    assert set(load_pack(installed).models) == {"fp32", "int8"}
+    assert INT8_FAMILIARITY_FILE in load_pack(installed).sha256
+    return installed
+
+
+def changed_assets(tmp_path: Path, name: str, change: Callable[[str], str]) -> Path:
+    assets = Path(shutil.copytree(DEFAULT_ASSETS, tmp_path / f"assets-{name}"))
+    (assets / name).write_text(change((assets / name).read_text()))
+    return assets
+
+
+def test_a_new_default_card_keeps_the_int8_model_build_pack_added(
+    backbone_only: ModelPack, calibrated: Path, tmp_path: Path
+) -> None:
+    """A release that changes only the default pack's card changed the installed pack's
+    files, so `jaga models install` rebuilt it FP32-only: the INT8 model `build-pack
+    --calibration` had added, on the very same FP32 model, was gone without a word."""
+    from inference.fish.default_pack import ensure_default_pack
+
+    before = load_pack(calibrated).sha256
+    assets = changed_assets(tmp_path, "card.md", lambda card: card + "\nA corrected line.\n")
+    said: list[str] = []
+    backbone = backbone_only.model(FISH_BACKBONE_ID).path
+    assert ensure_default_pack(backbone, calibrated, assets=assets, note=said.append) == "built"
+    after = load_pack(calibrated)
+    assert "A corrected line." in (calibrated / "card.md").read_text()
+    for kept in (MODEL_FILES["int8"], INT8_FAMILIARITY_FILE):
+        assert after.sha256[kept] == before[kept]
+    assert any("kept the INT8 model" in line for line in said), said
+
+
+def test_an_int8_model_of_other_thresholds_is_dropped_and_said(
+    backbone_only: ModelPack, calibrated: Path, tmp_path: Path
+) -> None:
+    """The INT8 familiarity threshold was chosen at the pack's fish acceptance: new
+    thresholds make it stale, and the photos to choose it again are not at hand."""
+    from inference.fish.default_pack import ensure_default_pack
+
+    def accepting_fewer(text: str) -> str:
+        thresholds = json.loads(text)
+        thresholds["fish_acceptance"] = 0.9
+        return json.dumps(thresholds)
+
+    assets = changed_assets(tmp_path, "thresholds.json", accepting_fewer)
+    said: list[str] = []
+    backbone = backbone_only.model(FISH_BACKBONE_ID).path
+    ensure_default_pack(backbone, calibrated, assets=assets, note=said.append)
+    assert set(load_pack(calibrated).models) == {"fp32"}
+    (line,) = [line for line in said if "INT8" in line]
+    assert "not kept" in line and "--calibration" in line and str(calibrated) in line
+
+
+def test_a_forced_install_keeps_the_int8_model_and_says_so(
+    backbone_only: ModelPack, calibrated: Path
+) -> None:
+    """`jaga models install --force` rebuilds the pack, and has no photos to rebuild its
+    INT8 model from: the one still right for the head is kept, in the install's words."""
+    before = load_pack(calibrated).sha256[MODEL_FILES["int8"]]
+    lines: list[str] = []
+    install(backbone_only, backbone_only.manifest.models, force=True, progress=lines.append)
+    assert load_pack(calibrated).sha256[MODEL_FILES["int8"]] == before
+    assert any("kept the INT8 model" in line for line in lines), lines
 
 
 def test_installing_other_models_does_not_touch_the_species_pack(
