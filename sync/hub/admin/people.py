@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.http import HttpResponseRedirect
 
 from sync.hub import review
 from sync.hub.admin.staff import SiteScopedAdmin
@@ -168,6 +169,17 @@ class SpeciesPackAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False  # devices were told of it and fetch it by version
+
+    def changeform_view(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """The form checked the upload, but publishing checks it again under the packs' lock:
+        a pack published meanwhile may make it lack a species (``check_species_kept``). Its
+        words then come back on the add page instead of a server error; nothing was stored
+        (the admin's transaction rolled back)."""
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except PackArchiveError as error:
+            self.message_user(request, f"not published: {error}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request: Any, obj: SpeciesPack, form: Any, change: bool) -> None:
         published = review.publish_pack_archive(

@@ -20,6 +20,7 @@ from django.test import Client
 from django.utils import timezone
 
 from sync.hub import review
+from sync.hub.admin.people import SpeciesPackForm
 from sync.hub.api import pack_file
 from sync.hub.apply.changes import lock_sites
 from sync.hub.metrics_db import DatabaseCollector
@@ -500,6 +501,35 @@ def test_an_admin_upload_that_drops_species_needs_its_box_ticked(
     assert not SpeciesPack.objects.filter(version=version).exists()
     assert upload(allow_species_change="on").status_code == 302
     assert SpeciesPack.objects.filter(version=version).exists()
+
+
+def test_an_admin_upload_overtaken_by_another_publication_gets_the_form_again(
+    operator: Client, api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another publication adds species c after the form checked the upload against the last
+    pack: publishing refuses it under the packs' lock, and the admin answered with a server
+    error (500) instead of saying why."""
+    before = with_species(make_pack(tmp_path / "before"), "a", "b")
+    review.publish_pack_archive(f"1.{api.site}", archive_pack(before), allow_species_change=True)
+    overtaking = with_species(make_pack(tmp_path / "c", seed=1), "a", "b", "c")
+    form_clean = SpeciesPackForm.clean
+
+    def clean_then_overtaken(form: SpeciesPackForm) -> dict[str, Any]:
+        cleaned = form_clean(form)
+        review.publish_pack_archive(f"2.{api.site}", archive_pack(overtaking))
+        return cleaned
+
+    monkeypatch.setattr(SpeciesPackForm, "clean", clean_then_overtaken)
+    version = f"3.{api.site}"
+    data = archive_pack(with_species(make_pack(tmp_path / "late", seed=2), "a", "b"))
+    archive = SimpleUploadedFile("pack.zip", data, "application/zip")
+    answer = operator.post(
+        "/admin/hub/speciespack/add/", {"version": version, "notes": "", "file": archive},
+        follow=True,
+    )  # fmt: skip
+    assert answer.status_code == 200
+    assert f"lacks 1 species of 2.{api.site}" in answer.content.decode()
+    assert not SpeciesPack.objects.filter(version=version).exists()
 
 
 def test_the_newest_pack_is_the_last_published_whatever_the_hubs_clock_said(
