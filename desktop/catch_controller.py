@@ -60,7 +60,7 @@ from desktop.catch import (
 from desktop.catch_panel import NO_PACK, THUMBNAIL_SIDE, CatchPanel, DetailsText, FishRow
 from desktop.catch_records import CatchRecord, CatchRecords
 from desktop.catch_store import CatchStore, Flagged
-from desktop.catch_text import confirmed_text, recorded_catch_text
+from desktop.catch_text import confirmed_text, not_a_fish_text, recorded_catch_text
 from desktop.metrics import CatchMetrics, StageTimes
 from desktop.settings import LOCKED_MESSAGE, AppSettings
 from desktop.species import SpeciesPacks
@@ -190,6 +190,7 @@ class CatchController(QObject):
         panel.review.refresh.clicked.connect(self.refresh)
         panel.review.site.toggled.connect(self.refresh)
         panel.review.confirm.clicked.connect(self.confirm_selected)
+        panel.review.not_a_fish.clicked.connect(self.answer_not_a_fish)
         species.changed.connect(panel.show_pack)
 
     def start(self) -> None:
@@ -357,6 +358,20 @@ class CatchController(QObject):
         self._submit(work, self._confirmed, self._review_failed)
         self.refresh()
 
+    @Slot()
+    def answer_not_a_fish(self) -> None:
+        """The selected catch's photo shows no fish (a hand, the deck): no species."""
+        review = self.panel.review
+        observation, officer = review.selected(), self.panel.details_text().officer.strip()
+        if observation is None or self.store is None:
+            return
+        if not officer:
+            review.show_message("enter the officer above to answer not a fish", problem=True)
+            return
+        work = functools.partial(self.store.answer_not_a_fish, observation.observation_uid, officer)
+        self._submit(work, self._confirmed, self._review_failed)
+        self.refresh()
+
     # --- results, on the GUI thread -----------------------------------------------------
 
     def _show_classified(self, result: object) -> None:
@@ -476,7 +491,8 @@ class CatchController(QObject):
 
     def _confirmed(self, observation: object) -> None:
         if isinstance(observation, FishObservation):
-            self.panel.review.show_message(confirmed_text(observation))
+            said = not_a_fish_text if observation.not_a_fish else confirmed_text
+            self.panel.review.show_message(said(observation))
 
     def _review_failed(self, message: str) -> None:
         self.panel.review.show_message(message, problem=True)

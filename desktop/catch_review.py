@@ -1,6 +1,7 @@
 """The review list: the catches recorded on this device flagged for review, newest first
-(the fish its officers saw), and a way to confirm one. Ticking "the whole site's" lists the
-catches pulled from the hub (other boats') too, marked so.
+(the fish its officers saw), and a way to confirm one: name its species, or answer "Not a
+fish" for a photo of a hand or the deck (no species; never used for training). Ticking "the
+whole site's" lists the catches pulled from the hub (other boats') too, marked so.
 
 A view only: it is told ``Flagged`` values and messages (on the GUI thread) and shows them;
 ``CatchController`` connects its buttons and runs the store work on a worker.
@@ -49,6 +50,12 @@ class ReviewList(QGroupBox):
             line.setMaxLength(NAME_MAX_LENGTH)  # what the hub takes (the store refuses more)
         self.confirm = QPushButton("Confirm species")
         self.confirm.setObjectName("reviewConfirm")
+        self.not_a_fish = QPushButton("Not a fish")
+        self.not_a_fish.setObjectName("reviewNotAFish")
+        self.not_a_fish.setToolTip(
+            "The photo shows no fish (a hand, the deck): it leaves the list with no species"
+            " and is never used for training"
+        )
         self.refresh = QPushButton("Refresh")
         self.refresh.setObjectName("reviewRefresh")
         self.site = QCheckBox("The whole site's (pulled from the hub too)")
@@ -61,6 +68,7 @@ class ReviewList(QGroupBox):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.items.currentItemChanged.connect(self._selected)
         self.confirm.setEnabled(False)
+        self.not_a_fish.setEnabled(False)
         self._lay_out()
 
     def show_flagged(self, flagged: Flagged) -> None:
@@ -105,12 +113,14 @@ class ReviewList(QGroupBox):
         if observation is not None:
             self.species.addItems([score.species for score in observation.predictions])
         self.confirm.setEnabled(observation is not None)
+        self.not_a_fish.setEnabled(observation is not None)
 
     def _lay_out(self) -> None:
         row = QHBoxLayout()
         row.addWidget(QLabel("Species"))
         row.addWidget(self.species, 1)
         row.addWidget(self.confirm)
+        row.addWidget(self.not_a_fish)
         row.addWidget(self.refresh)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)

@@ -119,5 +119,10 @@ class CatchStore:
         with self._open() as store:
             return store.observations.confirm(observation_uid, species, officer=officer)
 
+    def answer_not_a_fish(self, observation_uid: str, officer: str) -> FishObservation:
+        """What ``jaga store confirm UID --not-a-fish`` stores: reviewed, no species."""
+        with self._open() as store:
+            return store.observations.answer_not_a_fish(observation_uid, officer=officer)
+
     def _open(self) -> Store:
         return Store.open(self.path, self.source, config=self.config)

@@ -113,5 +113,13 @@ def confirmed_text(observation: FishObservation) -> str:
     )
 
 
+def not_a_fish_text(observation: FishObservation) -> str:
+    """As ``jaga store confirm --not-a-fish`` says it."""
+    return (
+        f"answered {observation.observation_uid}: not a fish (reviewed by"
+        f" {observation.reviewed_by}); it will not be used for training; queued for the hub"
+    )
+
+
 def _one_line(text: str | None) -> str:
     return " ".join(text.split()) if text and text.strip() else "-"

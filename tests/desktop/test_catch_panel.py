@@ -30,7 +30,9 @@ from inference.fish.types import FishPrediction
 from inference.pack.installed import ModelPack
 from inference.runtime import ThreadBudget
 from inference.runtime.providers import CPU, plan_providers
+from sync.corrections import CorrectionsExport
 from sync.store import Crop, FishObservation, Passphrase, Store, StoreConfig
+from sync.store.corrections import export_corrections
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import wait_until
@@ -254,6 +256,42 @@ def test_a_flagged_catch_is_listed_for_review_and_confirming_clears_it(
         confirmed = only_observation(store)
     assert confirmed.confirmed_species == "Chromis chrysura"
     assert confirmed.reviewed_by == "Ana Lima"
+
+
+def test_a_flagged_catch_with_no_fish_is_answered_not_a_fish_as_the_cli_answers_it(
+    window: MainWindow, rig: Rig
+) -> None:
+    """A photo of a hand or the deck: the officer can say it shows no fish (no species to
+    name), which stores what ``jaga store confirm UID --not-a-fish`` stores. It leaves the
+    queue and the export for training writes no label for it."""
+    panel, review = catch_of(window).panel, catch_of(window).panel.review
+    panel.officer.setText("Ana Lima")
+    rig.open_photo(window, BELOW_REVIEW)
+    assert "flagged for review" in record(window)
+    wait_until(lambda: review.items.count() == 1, "the flagged catch in the review list")
+    panel.officer.clear()
+    assert not review.not_a_fish.isEnabled()  # nothing selected yet
+    review.items.setCurrentRow(0)
+    assert review.not_a_fish.isEnabled() and review.not_a_fish.text() == "Not a fish"
+    review.not_a_fish.click()  # no officer typed yet: nothing is stored
+    wait_until(lambda: "enter the officer" in review.message.text(), "the refusal")
+    assert review.message.styleSheet() != ""  # a problem, in red
+    panel.officer.setText("Ana Lima")
+    _keep_screenshot(window, rig.scratch, "review-not-a-fish.png")
+    review.not_a_fish.click()
+    wait_until(lambda: review.message.text().startswith("answered"), "the answer")
+    assert ": not a fish (reviewed by Ana Lima)" in review.message.text()
+    assert "will not be used for training" in review.message.text()
+    assert review.message.styleSheet() == ""  # an answer, not a problem
+    wait_until(lambda: review.items.count() == 0, "the emptied review list")
+    with in_store(rig.store) as store:
+        assert store.observations.review_queue() == []
+        answered = only_observation(store)
+        export = CorrectionsExport(rig.scratch / "export")
+        report = export_corrections(store.database, export)
+    assert answered.not_a_fish and answered.reviewed_by == "Ana Lima"
+    assert answered.observation_uid in review.message.text()
+    assert (report.summary.written, report.summary.retracted) == (0, 1)  # no label, ever
 
 
 def test_the_list_is_this_devices_catches_and_the_sites_on_asking(rig: Rig, tmp_path: Path) -> None:
