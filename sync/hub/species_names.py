@@ -107,7 +107,12 @@ def current_species() -> SpeciesList | None:
 def species_name(typed: str) -> str:
     """What the hub stores for a typed species: the current pack's display name (see the
     module); the text as typed, its spacing tidied, when no species list is known."""
-    known = current_species()
+    return name_by(current_species(), typed)
+
+
+def name_by(known: SpeciesList | None, typed: str) -> str:
+    """``species_name`` by a species list read once (``current_species``), for a page that
+    names many (the review queue's top-k buttons)."""
     if known is None:
         return " ".join(typed.split())
     return known.name_of(typed)

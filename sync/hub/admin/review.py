@@ -10,6 +10,13 @@ device stores it, and one the pack does not list is refused (``sync.hub.species_
 a typo never becoming a species, unless the reviewer ticks "New species": then it is taken
 as typed, as a device takes one, to teach the next pack.
 
+The top-k are named by the pack that classified the catch, which may since have been
+replaced by one that names a species otherwise or lists it no more (publishing checks the
+species ids, not their names). So a button is offered only for a name the current pack
+accepts, labelled and posted as that pack names it; another is shown, without a button, as
+not in the current pack (the reviewer types it, ticking "New species" if it is meant), and
+``correct/`` puts whatever is posted through the same check as a typed species.
+
 A photo with no fish in it (a face, the deck) is answered "Not a fish": the list's action
 or the change page's box. It leaves the queue with no species, is never exported for
 training, and reaches the devices as a review with no species (``review.answer_not_a_fish``);
@@ -21,6 +28,7 @@ A reviewer sees, corrects and opens the photos of the catches of their own sites
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -183,18 +191,17 @@ class FishReviewAdmin(SiteScopedAdmin):
         x, y, width, height = obj.crop
         return f"{width}x{height} px at ({x}, {y})"
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        """The columns, the buttons' reading the current pack's species once per page, not
+        once per row (a published pack's list is looked up, the default pack's read from
+        its files)."""
+        buttons = _buttons_by(species_names.current_species())
+        return tuple(buttons if name == "correct_buttons" else name for name in self.list_display)
+
     @admin.display(description="confirm as")
     def correct_buttons(self, obj: FishObservation) -> str:
-        url = reverse("admin:hub_correct")
-        # formaction: the changelist is already one form (with its CSRF token), so each
-        # button posts it to the correction view instead of nesting forms.
-        html: str = format_html_join(
-            " ",
-            '<button type="submit" class="button" formaction="{}" name="correction" '
-            'value="{}:{}">{}</button>',
-            ((url, obj.pk, species, species) for species, _ in obj.predictions),
-        )
-        return html
+        """The column as ``get_list_display`` shows it (named here for the admin's checks)."""
+        return _buttons_by(species_names.current_species())(obj)
 
     def save_model(self, request: Any, obj: FishReview, form: Any, change: bool) -> None:
         try:
@@ -232,12 +239,15 @@ class FishReviewAdmin(SiteScopedAdmin):
     def correct_view(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST" or not self.has_change_permission(request):
             raise PermissionDenied
-        pk, _, species = request.POST.get("correction", "").partition(":")
+        pk, _, posted = request.POST.get("correction", "").partition(":")
         found = FishObservation.objects.filter(pk=int(pk) if pk.isdigit() else None)
         if found.exists() and not scoped(found, request.user).exists():
             raise PermissionDenied  # another site's catch
         try:
+            species = species_names.species_name(posted)  # as a typed species is named
             observation = review.correct_species(int(pk), species, str(request.user))
+        except species_names.UnknownSpeciesError as unknown:
+            messages.error(request, f"Not applied: {unknown}.")
         except review.CorrectionSupersededError as superseded:
             messages.warning(request, f"Not applied: {superseded}.")
         except (ValueError, FishObservation.DoesNotExist):
@@ -260,3 +270,40 @@ class FishReviewAdmin(SiteScopedAdmin):
         return HttpResponse(
             bytes(photo.data), content_type=media_type or "application/octet-stream"
         )
+
+
+def _buttons_by(known: species_names.SpeciesList | None) -> Callable[[FishObservation], str]:
+    """The "confirm as" column by the species list ``known``: a button per top-k species
+    the list accepts, as it names it; the others said to be not in the current pack."""
+
+    def correct_buttons(obj: FishObservation) -> str:
+        url = reverse("admin:hub_correct")
+        named = [(species, _accepted(known, species)) for species, _ in obj.predictions]
+        # formaction: the changelist is already one form (with its CSRF token), so each
+        # button posts it to the correction view instead of nesting forms.
+        buttons = format_html_join(
+            " ",
+            '<button type="submit" class="button" formaction="{}" name="correction" '
+            'value="{}:{}">{}</button>',
+            ((url, obj.pk, name, name) for name in dict.fromkeys(n for _, n in named if n)),
+        )
+        others = format_html_join(
+            " ",
+            '<span title="type it on the catch\'s page">{} (not in the current pack)</span>',
+            ((species,) for species, name in named if name is None),
+        )
+        html: str = format_html_join(" ", "{}", ((part,) for part in (buttons, others) if part))
+        return html
+
+    column: Callable[[FishObservation], str] = admin.display(description="confirm as")(
+        correct_buttons
+    )
+    return column
+
+
+def _accepted(known: species_names.SpeciesList | None, species: str) -> str | None:
+    """What ``species`` is stored as when typed, or None where the pack refuses it."""
+    try:
+        return species_names.name_by(known, species)
+    except species_names.UnknownSpeciesError:
+        return None

@@ -194,3 +194,35 @@ def test_a_published_pack_names_the_species_in_place_of_the_default(
     assert FishObservation.objects.get(pk=catch.pk).confirmed_species == "Lutjanus synagris"
     refused = operator.post(f"{QUEUE}{other.pk}/change/", {"confirmed_species": "fish_05"})
     assert f"not a species of names-{api.site}, the last published pack" in refused.content.decode()
+
+
+def test_a_top_k_species_the_current_pack_renamed_gets_no_button_and_is_refused(
+    operator: Client, api: Api
+) -> None:
+    """The one-click buttons are the observation's top-k, named by the pack that classified
+    it. A pack published since may name a species otherwise (or drop it): a pack that keeps
+    every species id passes the publication check, yet the old name is no species of the
+    pack the devices run now. Its button would store it unchecked (a second name for one
+    species in corrections.csv); so only what a typed species would be stored as is
+    offered, and a posted name goes through the same check."""
+    old = pack_listing(("lutjanus", "Lutjanus synagris"), ("campechanus", "Lutjanus campechanus"))
+    review.publish_species_pack(f"old-{api.site}", old)
+    top_k = [["Lutjanus campechanus", 0.55], ["Lutjanus synagris", 0.30]]  # by the old pack
+    catch = flagged(api, status="unknown", status_reason=None, predictions=top_k)
+    renamed = pack_listing(("lutjanus", "Lutjanus synagris"), ("campechanus", "Red snapper"))
+    review.check_species_kept(renamed)  # the same ids: nothing for the hub to refuse
+    review.publish_species_pack(f"new-{api.site}", renamed)
+    queue = operator.get(QUEUE, {"site__id__exact": catch.site_id}).content.decode()
+    assert "Lutjanus campechanus (0.55)" in queue  # the top-k as the device gave it
+    assert f'value="{catch.pk}:Lutjanus synagris"' in queue  # a name the pack lists
+    assert f'value="{catch.pk}:Lutjanus campechanus"' not in queue  # no button for the old name
+    assert "Lutjanus campechanus (not in the current pack)" in queue
+    refused = operator.post(
+        f"{QUEUE}correct/", {"correction": f"{catch.pk}:Lutjanus campechanus"}, follow=True
+    )
+    assert f"not a species of new-{api.site}, the last published pack" in refused.content.decode()
+    assert FishObservation.objects.get(pk=catch.pk).needs_review
+    operator.post(f"{QUEUE}correct/", {"correction": f"{catch.pk}:  lutjanus SYNAGRIS "})
+    confirmed = FishObservation.objects.get(pk=catch.pk)  # named as a typed species is
+    assert (confirmed.confirmed_species, confirmed.needs_review) == ("Lutjanus synagris", False)
+    assert pulled(api, catch.uid, 5)["confirmed_species"] == "Lutjanus synagris"
