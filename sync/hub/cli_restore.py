@@ -63,9 +63,10 @@ def rejournal_erasures(args: argparse.Namespace) -> int:
     again those its lines name) and catch it up (which writes the rest): the step after an
     older copy of the journal was put in place, instead of SQL typed by hand. Exit 1 when
     the journal could not be read or written (the marks stay cleared: the next start, or
-    this command again, journals them), and when the copy's lines name another hub
-    (``--accept-other-hubs`` not given): they are skipped, and the catch-up, which would
-    journal the people they name a second time, is not run."""
+    this command again, journals them). Exit 1, clearing nothing, when the copy's lines
+    name another hub (``--accept-other-hubs`` not given), looked for first: cleared marks
+    would have the next start's catch-up journal the people those lines name a second
+    time, under this hub's id."""
     from sync.hub.bootstrap import prepare
 
     data = args.data or default_data_dir()
@@ -74,6 +75,8 @@ def rejournal_erasures(args: argparse.Namespace) -> int:
         # Not at the top: its Django models can be imported only once prepare() set Django up.
         from sync.hub.erasure_catchup import forget_journaled
 
+        if not args.accept_other_hubs and not _only_own_lines(data):
+            return 1
         cleared = forget_journaled()
         print(f"cleared the journaled mark of {plural.people(cleared)} erased")
         replayed = reapply_erasures(
@@ -82,6 +85,29 @@ def rejournal_erasures(args: argparse.Namespace) -> int:
     finally:
         environment.stop()
     return 0 if replayed is not None and not replayed.other_hub else 1
+
+
+def _only_own_lines(data: Path) -> bool:
+    """Whether every line of the journal of ``data`` is this hub's; when not, or when it
+    cannot be read, False, said on stderr with the way on (no mark cleared yet)."""
+    from sync.hub.erasure_journal import JOURNAL_FILE
+    from sync.hub.erasure_replay import other_hub_lines
+
+    path = data / JOURNAL_FILE
+    try:
+        found = other_hub_lines(path)
+    except Exception as error:  # whatever the cause, no mark may be cleared
+        print(
+            f"jaga hub: could not read the erasure journal {path} or the files naming its"
+            f" hub ({type(error).__name__}: {error}): cleared no journaled mark; make them"
+            " readable, then run `jaga hub rejournal-erasures` again",
+            file=sys.stderr,
+        )
+        return False
+    if found.other_hub:
+        print("jaga hub: cleared no journaled mark: the journal names another hub", file=sys.stderr)
+        _say_other_hub(data, found, "rejournal-erasures")
+    return not found.other_hub
 
 
 def reapply_erasures(

@@ -113,9 +113,7 @@ def reapply_journal(path: Path, *, other_hubs: bool = False) -> Reapplied:
             if other_hubs and item.hub is not None:
                 done.accepted.add(item.hub)
             else:
-                done.other_hub += 1
-                if len(done.other_hub_listed) < LISTED:
-                    done.other_hub_listed.append(item.person_uid)
+                _skip(item, done)
                 continue
         batch.setdefault(item.person_uid, item)  # a person named twice: the first line
         if len(batch) == _BATCH:
@@ -124,6 +122,25 @@ def reapply_journal(path: Path, *, other_hubs: bool = False) -> Reapplied:
     _reapply_batch(batch, done)
     done.unreadable = reading.unreadable
     return done
+
+
+def other_hub_lines(path: Path) -> Reapplied:
+    """The lines of the journal at ``path`` that ``reapply_journal`` without ``other_hubs``
+    would skip as another hub's (``other_hub``, the first ``LISTED`` listed), nothing
+    applied: ``rejournal-erasures`` looks before it clears a mark. Raises what reading the
+    journal raises."""
+    ours = own_identities(path.parent)
+    found = Reapplied()
+    for item in JournalReading(path):
+        if item.hub not in ours:
+            _skip(item, found)
+    return found
+
+
+def _skip(item: JournaledErasure, done: Reapplied) -> None:
+    done.other_hub += 1
+    if len(done.other_hub_listed) < LISTED:
+        done.other_hub_listed.append(item.person_uid)
 
 
 def _reapply_batch(batch: dict[UUID, JournaledErasure], done: Reapplied) -> None:

@@ -191,6 +191,46 @@ def test_rejournal_erasures_on_a_host_whose_hub_id_was_not_put_back_writes_none_
     assert _lines_of(journal, lacking.uid) == ["caught_up"]
 
 
+def test_rejournal_erasures_refused_for_another_hubs_lines_clears_no_mark(
+    api: Api, journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command that exits 1 for lines of another hub changes nothing: the journaled
+    marks stay, so a `jaga hub run` started before hub-id is put back (the replay, then the
+    catch-up, as a start runs them) journals none of the people those lines name again."""
+    named = enrolled(api)
+    review.erase_person(named.pk, "asked to")
+    copy = journal.read_bytes()
+    lacking = enrolled(api)
+    review.erase_person(lacking.pk, "asked to")
+    journal.write_bytes(copy)
+    (tmp_path / HUB_ID_FILE).unlink()
+    marked = set(Person.objects.exclude(journaled_at=None).values_list("pk", flat=True))
+
+    assert main(["hub", "rejournal-erasures", "--data", str(tmp_path)]) == 1
+
+    assert set(Person.objects.exclude(journaled_at=None).values_list("pk", flat=True)) == marked
+    said = capsys.readouterr()
+    assert "cleared the journaled mark" not in said.out
+    assert "rejournal-erasures --accept-other-hubs" in said.err
+    assert reapply_erasures(tmp_path, at_start=True) is not None
+    assert _lines_of(journal, named.uid) == ["admin"]
+    assert journal.read_bytes() == copy
+
+
+def test_rejournal_erasures_that_cannot_read_the_journal_clears_no_mark(
+    api: Api, journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    person = enrolled(api)
+    review.erase_person(person.pk, "asked to")
+    journal.unlink()
+    journal.mkdir()  # a folder at its name: it cannot be read
+
+    assert main(["hub", "rejournal-erasures", "--data", str(tmp_path)]) == 1
+
+    assert Person.objects.get(pk=person.pk).journaled_at is not None
+    assert "cleared no journaled mark" in capsys.readouterr().err
+
+
 def test_an_erasure_journaled_is_not_journaled_again(
     api: Api, journal: Path, tmp_path: Path
 ) -> None:
