@@ -257,7 +257,12 @@ def _operator() -> str:
 def _register(args: argparse.Namespace) -> int:
     from sync.client.config import Registration, check_hub_url
     from sync.client.moved_site import register_moving
-    from sync.client.site_records import register_for_records, unsent_by_site
+    from sync.client.site_records import (
+        left_unsent,
+        queue_noted_decisions,
+        register_for_records,
+        unsent_by_site,
+    )
     from sync.client.state import ensure_schema
     from sync.client.transport import hub_http_client
 
@@ -265,6 +270,7 @@ def _register(args: argparse.Namespace) -> int:
     code = registration_code(os.environ.get(CODE_ENV) or _ask_code())
     with _open_store(args) as store:
         ensure_schema(store.database)
+        queue_noted_decisions(store)
         unsent = [] if args.strand_records else unsent_by_site(store.database)
         with hub_http_client() as http:
             result = register_for_records(http, hub_url, code, unsent)
@@ -276,9 +282,16 @@ def _register(args: argparse.Namespace) -> int:
             send_face_images=args.face_images,
             operator=_operator(),
         )
+        stranded = left_unsent(store.database, result.site)
     print(f"registered device {result.device_id} of site {result.site} with {hub_url}")
     if left is not None:
         print(left.words())
+    if stranded:
+        print(
+            f"left unsent: records of site {', '.join(records.words() for records in stranded)}"
+            f" (--strand-records): they stay in this store; the hub refuses them from a"
+            f" device of site {result.site}"
+        )
     return 0
 
 

@@ -11,6 +11,7 @@ register`` checks the code's site against them before the code is spent
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -19,6 +20,11 @@ from sync.client.errors import HubRefusedError, SyncConfigError
 from sync.client.transport import register_device
 from sync.protocol import RegisterResult
 from sync.store.database import Database
+from sync.store.resend import noted_decisions, queue_decisions_again
+from sync.store.state_rows import get_value
+
+if TYPE_CHECKING:
+    from sync.store.store import Store
 
 # Queued, or sent without an answer yet: both are pushed (again) by the next sync.
 _UNSENT_BY_SITE = """
@@ -44,11 +50,41 @@ class SiteRecords:
 
 
 def unsent_by_site(database: Database) -> list[SiteRecords]:
-    """The sites named by records still to push, in slug order, with their counts."""
-    grouped: dict[str, list[tuple[str, int]]] = {}
-    for site, entity, count in database.query(_UNSENT_BY_SITE):
-        grouped.setdefault(str(site), []).append((str(entity), int(count)))
-    return [SiteRecords(site, tuple(counts)) for site, counts in grouped.items()]
+    """The sites named by records still to push, in slug order, with their counts: the
+    outbox's, and the access decisions noted to send again to a restored hub
+    (``sync.store.resend``) not queued yet."""
+    counts: dict[str, dict[str, int]] = {}
+    with database.read() as connection:
+        for site, entity, count in connection.execute(_UNSENT_BY_SITE).fetchall():
+            counts.setdefault(str(site), {})[str(entity)] = int(count)
+        for site, count in noted_decisions(connection).items():
+            kinds = counts.setdefault(site, {})
+            kinds["access_event"] = kinds.get("access_event", 0) + count
+    return [
+        SiteRecords(site, tuple(sorted(kinds.items(), key=_person_first)))
+        for site, kinds in sorted(counts.items())
+    ]
+
+
+def queue_noted_decisions(store: Store) -> int:
+    """Queue the decisions noted to send again to the registered site's restored hub, as
+    that site's next sync does first (``queue_decisions_again``); how many. Run before a
+    registration: queued, they are records of that site still to push, which a code of
+    another site is refused for, and ``--strand-records`` leaves in the outbox, unsent, as
+    it does the others (a note would be forgotten by a registration with another hub)."""
+    with store.database.read() as connection:
+        site = get_value(connection, "site")
+    return queue_decisions_again(store, site) if site else 0
+
+
+def left_unsent(database: Database, site: str) -> list[SiteRecords]:
+    """The records still to push of other sites than ``site``: what a registration to
+    ``site`` with ``--strand-records`` left unsent."""
+    return [records for records in unsent_by_site(database) if records.site != site]
+
+
+def _person_first(kind: tuple[str, int]) -> tuple[bool, str]:
+    return kind[0] != "person", kind[0]
 
 
 def register_for_records(

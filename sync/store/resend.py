@@ -99,6 +99,26 @@ def decisions_name(site: str) -> str:
     return f"resend_decisions.{site}"
 
 
+def noted_decisions(connection: Any) -> dict[str, int]:
+    """The decisions each site's note still names (``decisions_name``), by site: records
+    still to push, which ``jaga sync register`` counts as it counts the outbox's."""
+    prefix = decisions_name("")
+    noted: dict[str, int] = {}
+    for name, note in connection.execute(
+        "SELECT name, value FROM sync_state WHERE substr(name, 1, ?) = ?", (len(prefix), prefix)
+    ).fetchall():
+        site = str(name)[len(prefix) :]
+        after, _, until = str(note).partition(":")
+        (count,) = connection.execute(
+            "SELECT count(*) FROM access_events WHERE site = ? AND id > ? AND id <= ?"
+            f" AND {_NOT_WAITING}",
+            (site, int(after), int(until)),
+        ).fetchone()
+        if count:
+            noted[site] = int(count)
+    return noted
+
+
 def queue_again(connection: Any, outbox: Outbox, clock: Clock, site: str) -> Requeued:
     """Queue again, inside the caller's write transaction, what this device sent to
     ``site``'s hub (see the module); its access decisions are only noted, for

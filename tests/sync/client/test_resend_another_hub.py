@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sync.client.site_records import unsent_by_site
 from sync.client.state import read_values, save_registration
 from sync.store import AccessEvent, Store
 from sync.store.resend import decisions_name, queue_again, queue_decisions_again
@@ -53,3 +54,17 @@ def test_moved_to_another_site_of_the_same_hub_the_note_waits_for_that_site(
     save_registration(store.database, registration(), clock.now(), send_face_images=False)
 
     assert queue_decisions_again(store, SITE) == 1
+
+
+def test_a_note_left_for_another_site_counts_as_records_still_to_push(
+    store: Store, clock: FakeClock
+) -> None:
+    """The register check (``unsent_by_site``) sees the decisions a note of the site left
+    names, so a code of a third site is refused for them, not taken in silence."""
+    _decisions_noted_for_a_restored_hub(store, clock)
+    elsewhere = replace(registration(), site="south-gate")
+    save_registration(store.database, elsewhere, clock.now(), send_face_images=False)
+
+    unsent = {records.site: dict(records.counts) for records in unsent_by_site(store.database)}
+
+    assert unsent[SITE]["access_event"] == 1
