@@ -56,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     inference.cli.register(subparsers)
-    sync.cli.register(subparsers, species_name=desktop.catch_cli.pack_species_name)
+    sync.cli.register(
+        subparsers,
+        species_name=desktop.catch_cli.pack_species_name,
+        pack_in_use=desktop.catch_cli.pack_in_use,
+    )
     desktop.catch_cli.register(subparsers)
     desktop.kiosk.cli.register(subparsers)
     app = subparsers.add_parser("app", help="open the window (what `jaga` alone does)")

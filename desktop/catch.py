@@ -538,18 +538,41 @@ def species_pack_for(store: Store, env: Mapping[str, str] | None = None) -> Spec
     return _first_that_loads(store, env)[0].pack
 
 
+def pack_in_use(store: Store, env: Mapping[str, str] | None = None) -> Path | None:
+    """The folder of the installed pack ``jaga catch`` and the app classify with, chosen as
+    they choose it (the newest that loads); None: the default pack. What ``jaga sync
+    status`` names as in use when the newest pack is damaged (``sync.client.status.PackInUse``),
+    which a check of the files alone would not tell: a pack whose files verify may still be
+    refused. It notes nothing."""
+    loaded = _installed_that_loads(store, env)
+    return None if loaded is None else loaded[1]
+
+
 def _first_that_loads(
     store: Store, env: Mapping[str, str] | None
 ) -> tuple[SpeciesClassifier, Path | None]:
     """The classifier of the newest installed pack that loads, and that pack's folder; else
     the default pack's, and None."""
-    from inference.errors import InferenceError
     from inference.fish.classify import SpeciesClassifier
     from inference.fish.installed import installed_default_pack
+
+    loaded = _installed_that_loads(store, env)
+    if loaded is not None:
+        return loaded
+    return SpeciesClassifier.from_path(installed_default_pack()), None
+
+
+def _installed_that_loads(
+    store: Store, env: Mapping[str, str] | None
+) -> tuple[SpeciesClassifier, Path] | None:
+    """The classifier of the newest installed pack that loads, and its folder; None when
+    none does (or none is installed)."""
+    from inference.errors import InferenceError
+    from inference.fish.classify import SpeciesClassifier
 
     for kept in installed_species_packs(store, packs_dir_for(store.path, env)):
         try:
             return SpeciesClassifier.from_path(kept), kept
         except (InferenceError, OSError) as error:  # a failing card's OSError too: the next
             _log.warning("species pack %s refused, trying the next: %s", kept, error)
-    return SpeciesClassifier.from_path(installed_default_pack()), None
+    return None

@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -259,6 +260,14 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
         # the same rule on the same facts as the record: which source its time came from
         observed=observed_time(details.observed_at, photo.time, now, hub_seen=hub_seen),
     )
+
+
+def pack_in_use(store: Store, env: Mapping[str, str]) -> Path | None:
+    """The pack ``jaga catch`` classifies with (``desktop.catch.pack_in_use``), for ``jaga
+    sync status``; loaded only there, and only when the newest pack is damaged."""
+    from desktop.catch import pack_in_use as loaded_pack
+
+    return loaded_pack(store, env)
 
 
 def pack_species_name(store: Store, typed: str) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import random
 import sys
@@ -34,6 +35,7 @@ from sync.cli_errors import output_file, positive_count, reporting
 
 if TYPE_CHECKING:  # the modules themselves load only when a sync command runs
     from sync.client.client import SyncClient, SyncReport
+    from sync.client.status import PackInUse
     from sync.store import KeySource, Store
 
 CODE_ENV = "JAGA_SYNC_CODE"
@@ -42,8 +44,10 @@ CODE_ENV = "JAGA_SYNC_CODE"
 MAX_ROUNDS = 50
 
 
-def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``jaga sync`` and its subcommands."""
+def register(
+    subparsers: argparse._SubParsersAction[Any], *, pack_in_use: PackInUse | None = None
+) -> None:
+    """Add ``jaga sync`` and its subcommands; ``pack_in_use``: see ``read_status``."""
     sync = subparsers.add_parser("sync", help="sync this device's store with the hub")
     commands = sync.add_subparsers(dest="sync_command", metavar="ACTION", required=True)
     common = _store_options()
@@ -70,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="write the figures as Prometheus text to FILE instead (for node_exporter's "
         "textfile collector on a device that syncs without the app; `-` for stdout)",
     )
-    status.set_defaults(handler=reporting(_status))
+    status.set_defaults(handler=reporting(functools.partial(_status, pack_in_use=pack_in_use)))
     requeue = commands.add_parser(
         "requeue", parents=[common], help="send quarantined entries again once fixed"
     )
@@ -191,12 +195,13 @@ def _sync_with_retries(client: SyncClient, attempts: int, retry_pack: bool) -> S
             time.sleep(delay)
 
 
-def _status(args: argparse.Namespace) -> int:
+def _status(args: argparse.Namespace, *, pack_in_use: PackInUse | None) -> int:
     from sync.client.status import read_status
 
     with _open_store(args) as store:
         if args.prometheus is None:
-            print("\n".join(read_status(store, os.environ, check_pack=True).lines()))
+            status = read_status(store, os.environ, check_pack=True, pack_in_use=pack_in_use)
+            print("\n".join(status.lines()))
             return 0
         from sync.client.metrics import store_exposition
 

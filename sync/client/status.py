@@ -6,7 +6,7 @@ waiting, what was quarantined and why, and when the last sync worked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,7 +62,7 @@ class PackStatus:
     kept_error: str | None = None  # what is wrong with the pack kept to fall back on
     withdrawn: str | None = None  # a pack announced, which the hub no longer offers
     damage: str | None = None  # why the installed pack's files do not verify (when checked)
-    in_use: str | None = None  # then: the kept pack that verifies, which catches go on with
+    in_use: str | None = None  # then: the pack catches go on with (None: the default)
     # Whether a sync downloads the installed pack again: only while the hub announces it.
     repairable: bool = False
 
@@ -192,10 +192,17 @@ def _outbox_words(state: str, count: int) -> str:
     return f"{state} {count}"
 
 
-def read_status(store: Store, env: Mapping[str, str], *, check_pack: bool = False) -> SyncStatus:
+def read_status(
+    store: Store,
+    env: Mapping[str, str],
+    *,
+    check_pack: bool = False,
+    pack_in_use: PackInUse | None = None,
+) -> SyncStatus:
     """``check_pack``: read the installed pack's files against its manifest (``jaga sync
     status``; about 19 MB for the default pack), which the app's panel and a metrics scrape,
-    asked often, do not."""
+    asked often, do not; when they fail, ``pack_in_use`` names the pack in use instead
+    (``PackInUse``; by default ``verified_pack``)."""
     ensure_schema(store.database)
     stored = read_values(store.database)
 
@@ -221,7 +228,7 @@ def read_status(store: Store, env: Mapping[str, str], *, check_pack: bool = Fals
         pending_uploads=count_pending_uploads(store, policy),
         withheld_face_images=withheld_face_images(store, policy),
         last=LastResult.from_values(stored),
-        species_pack=_pack_status(store, env, stored, check_pack),
+        species_pack=_pack_status(store, env, stored, check_pack, pack_in_use or verified_pack),
         audit=read_audit_status(store, pick(DEVICE_ID_ENV, "device_id")),
         set_aside=_set_aside_people(store, site),
         clock=read_clock_warning(store),
@@ -229,11 +236,17 @@ def read_status(store: Store, env: Mapping[str, str], *, check_pack: bool = Fals
     )
 
 
-def _verified_fallback(store: Store, damaged: Path) -> str | None:
-    """The kept pack after the damaged one whose files verify, as ``jaga catch`` and the app
-    fall back to it; None: neither does, and they use the default pack."""
-    kept = installed_species_packs(store, damaged.parent)
-    return next((p.name for p in kept if p != damaged and pack_damage(p) is None), None)
+PackInUse = Callable[[Store, Mapping[str, str]], Path | None]
+"""The folder of the installed pack ``jaga catch`` and the app classify with, None for the
+default pack: ``desktop.catch.pack_in_use``, which loads each (the choice itself), given by
+``jaga``'s entry point; sync loads no model, so alone it can only guess (``verified_pack``)."""
+
+
+def verified_pack(store: Store, env: Mapping[str, str]) -> Path | None:
+    """The newest installed pack whose files verify: the one in use if its model loads,
+    which sync, loading no model, cannot tell (``PackInUse``)."""
+    kept = installed_species_packs(store, packs_dir_for(store.path, env))
+    return next((folder for folder in kept if pack_damage(folder) is None), None)
 
 
 def _full_pull(stored: Mapping[str, str], site: str | None, cursor: int) -> str | None:
@@ -282,14 +295,19 @@ def read_audit_status(store: Store, device_id: str | None) -> AuditStatus:
 
 
 def _pack_status(
-    store: Store, env: Mapping[str, str], stored: Mapping[str, str], check: bool
+    store: Store,
+    env: Mapping[str, str],
+    stored: Mapping[str, str],
+    check: bool,
+    pack_in_use: PackInUse,
 ) -> PackStatus:
     announced, installed = announced_pack(stored), installed_record(stored)
     folder = packs_dir_for(store.path, env) / installed.version if installed else None
     damage = pack_damage(folder) if check and folder is not None and folder.is_dir() else None
+    in_use = pack_in_use(store, env) if damage else None
     return PackStatus(
         damage=damage,
-        in_use=_verified_fallback(store, folder) if damage and folder else None,
+        in_use=in_use.name if in_use is not None else None,
         repairable=installed is not None
         and announced is not None
         and same_pack(installed, announced),

@@ -39,6 +39,7 @@ from desktop.catch import (
 from inference.fish.classify import SpeciesClassifier
 from inference.fish.installed import installed_default_pack
 from inference.fish.types import FishPrediction, FishStatus
+from main import main
 from sync.client.packs import INSTALLED_NAME, installed_species_packs, packs_dir_for
 from sync.client.state import ensure_schema, put_values
 from sync.species_packs import archive_pack
@@ -415,6 +416,39 @@ def test_refused_packs_in_a_row_never_remove_the_pack_in_use(
     assert installed_species_packs(store, client.packs_dir) == (
         client.packs_dir / "v3", client.packs_dir / "v1",
     )  # fmt: skip
+
+
+def test_sync_status_names_the_pack_jaga_catch_falls_back_to(
+    store: Store,
+    default_species_pack: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """v2, the newest, damaged on disk; v1 kept, its files whole but its pack schema one
+    this device cannot read. `jaga catch` goes on with the default pack; `jaga sync status`
+    said "in use: v1", the kept pack whose files verify."""
+    monkeypatch.setenv("JAGA_MODELS_DIR", str(default_species_pack.parent))
+    monkeypatch.setenv("JAGA_STORE_PASSPHRASE", PASSPHRASE)
+    monkeypatch.delenv("JAGA_SPECIES_PACKS_DIR", raising=False)
+    hub = FakeHub()
+    client = client_of(store, hub)
+    for version, schema in (("v1", 99), ("v2", None)):
+        data = pack_archive(default_species_pack, tmp_path / version, version, schema)
+        hub.add_change("species_pack", "publish", {
+            "version": version, "sha256": hashlib.sha256(data).hexdigest(),
+            "byte_size": len(data),
+        })  # fmt: skip
+        hub.faults.append(Fault("/species-packs/", body=data))
+        assert client.sync_once().new_species_pack == client.packs_dir / version
+    (client.packs_dir / "v2" / "species.json").write_text("{}")
+    assert species_classifier_for(store).pack.root == default_species_pack
+    capsys.readouterr()
+
+    assert main(["sync", "status", "--db", str(store.path)]) == 0
+
+    damaged = [line for line in capsys.readouterr().out.splitlines() if "pack damaged" in line]
+    assert len(damaged) == 1 and "in use: the default pack" in damaged[0], damaged
 
 
 # --- several fish in one photo ---------------------------------------------------------
