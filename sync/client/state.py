@@ -97,7 +97,9 @@ def write_registration(
     included (``sync.client.site_state.forget_sites``): they are tried again only with that
     site's pulls, which this device no longer makes, and a device registered back to the
     site later pulls it from the start instead of never applying them. Registered with
-    another hub, every site's goes: its site of the same slug is another site.
+    another hub, every site's goes: its site of the same slug is another site; so do the
+    old hub's notes of its species pack, and any registration forgets the audit chain's
+    problem, the old device's (``sync.client.hub_notes``).
     """
     old_hub = get_value(connection, "hub_url")
     another_hub = old_hub is not None and hub_key(old_hub) != hub_key(registration.hub_url)
@@ -110,6 +112,10 @@ def write_registration(
     }
     for name, value in values.items():
         put_value(connection, name, value, now)
+    # Not at the top: it reads names of modules that import this one.
+    from sync.client.hub_notes import forget_hub_notes
+
+    forget_hub_notes(connection, another_hub=another_hub)
     return forget_sites(connection, keep=None if another_hub else registration.site)
 
 
