@@ -897,8 +897,10 @@ def test_a_sync_short_of_the_end_of_the_log_installs_the_pack_the_answer_names(
 def test_sync_status_says_the_installed_pack_does_not_verify_and_which_is_in_use(
     damage: str, store: Store, tmp_path: Path
 ) -> None:
-    """After the newest pack's file was edited on disk, ``jaga catch`` refuses it and goes on
-    with the one before; ``jaga sync status`` said "installed v2" as if nothing were wrong."""
+    """After the newest pack's file was edited on disk, ``jaga sync status`` said "installed
+    v2" as if nothing were wrong. Read by sync alone (no model loader, as here), "in use" is
+    the newest kept pack whose files verify; ``jaga`` gives status ``jaga catch``'s own choice
+    (tests/desktop/test_catch.py)."""
     client, _ = installed_twice(store, FakeHub(), tmp_path)
     assert read_status(store, {}, check_pack=True).species_pack.lines()[1:] == []
     damage_pack(client.packs_dir / "v2", damage)
