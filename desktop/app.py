@@ -197,7 +197,7 @@ def open_window(
             settings, CatchPanel(), species, choose_photo=choose_photo,
             confirm_close=confirm_close, metrics=metrics.catch if metrics else None,
         )  # fmt: skip
-        controller.changes_pulled.connect(catch.refresh)
+        controller.changes_pulled.connect(catch.review.refresh)
     else:
         options = KioskOptions(models_dir=pack.root, site=settings.site, device=settings.device)
         kiosk = KioskController(

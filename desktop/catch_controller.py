@@ -1,4 +1,5 @@
-"""Runs the Catch panel: open a photo, classify it, record it, review the flagged ones.
+"""Runs the Catch panel: open a photo, classify it, record it. The review list at its foot
+has its own controller (``CatchReviewController``), given this panel's worker.
 
 A photo is first classified whole, as one fish. When the officer marks several fish (a box
 dragged over each on the preview), "Classify boxes" classifies the boxes not yet answered
@@ -59,8 +60,9 @@ from desktop.catch import (
 )
 from desktop.catch_panel import NO_PACK, THUMBNAIL_SIDE, CatchPanel, DetailsText, FishRow
 from desktop.catch_records import CatchRecord, CatchRecords
-from desktop.catch_store import CatchStore, Flagged
-from desktop.catch_text import confirmed_text, not_a_fish_text, recorded_catch_text
+from desktop.catch_review_controller import CatchReviewController
+from desktop.catch_store import CatchStore
+from desktop.catch_text import recorded_catch_text
 from desktop.metrics import CatchMetrics, StageTimes
 from desktop.settings import LOCKED_MESSAGE, AppSettings
 from desktop.species import SpeciesPacks
@@ -187,16 +189,16 @@ class CatchController(QObject):
         panel.record.clicked.connect(self.record)
         panel.retry.clicked.connect(self.retry)
         panel.dismiss.clicked.connect(self.dismiss)
-        panel.review.refresh.clicked.connect(self.refresh)
-        panel.review.site.toggled.connect(self.refresh)
-        panel.review.confirm.clicked.connect(self.confirm_selected)
-        panel.review.not_a_fish.clicked.connect(self.answer_not_a_fish)
+        self.review = CatchReviewController(
+            panel.review, self.store, submit=self._submit, officer=self._officer,
+            species_name=self._species_name, parent=self,
+        )  # fmt: skip
         species.changed.connect(panel.show_pack)
 
     def start(self) -> None:
         if self.store is not None:  # catches refused before the app last stopped, if any
             self._submit(self.store.pending, self._show_pending, self._pending_failed)
-        self.refresh()
+        self.review.refresh()
 
     def may_close(self, parent: QWidget) -> bool:
         """Whether the window may close: with catches the store refused still waiting for
@@ -333,44 +335,7 @@ class CatchController(QObject):
             on_done = functools.partial(self._recorded, record)
             self._submit(work, on_done, functools.partial(self._record_failed, record))
         self._show_records()
-        self.refresh()
-
-    @Slot()
-    def refresh(self) -> None:
-        if self.store is None:
-            self.panel.review.show_message(LOCKED_MESSAGE, problem=True)
-            return
-        work = functools.partial(self.store.flagged, site=self.panel.review.site.isChecked())
-        self._submit(work, self._show_flagged, self._review_failed)
-
-    @Slot()
-    def confirm_selected(self) -> None:
-        review = self.panel.review
-        observation, species = review.selected(), self._species_name(review.chosen_species())
-        officer = self.panel.details_text().officer.strip()
-        if observation is None or self.store is None:
-            return
-        if not species or not officer:
-            review.show_message("enter the officer above and choose a species", problem=True)
-            return
-        uid = observation.observation_uid
-        work = functools.partial(self.store.confirm, uid, species, officer)
-        self._submit(work, self._confirmed, self._review_failed)
-        self.refresh()
-
-    @Slot()
-    def answer_not_a_fish(self) -> None:
-        """The selected catch's photo shows no fish (a hand, the deck): no species."""
-        review = self.panel.review
-        observation, officer = review.selected(), self.panel.details_text().officer.strip()
-        if observation is None or self.store is None:
-            return
-        if not officer:
-            review.show_message("enter the officer above to answer not a fish", problem=True)
-            return
-        work = functools.partial(self.store.answer_not_a_fish, observation.observation_uid, officer)
-        self._submit(work, self._confirmed, self._review_failed)
-        self.refresh()
+        self.review.refresh()
 
     # --- results, on the GUI thread -----------------------------------------------------
 
@@ -483,21 +448,10 @@ class CatchController(QObject):
             return None
         return [self._answers[box] for box in boxes]
 
-    def _show_flagged(self, flagged: object) -> None:
-        review = self.panel.review
-        # A list asked for before the box was ticked (or unticked) is not the one wanted.
-        if isinstance(flagged, Flagged) and flagged.site == review.site.isChecked():
-            review.show_flagged(flagged)
-
-    def _confirmed(self, observation: object) -> None:
-        if isinstance(observation, FishObservation):
-            said = not_a_fish_text if observation.not_a_fish else confirmed_text
-            self.panel.review.show_message(said(observation))
-
-    def _review_failed(self, message: str) -> None:
-        self.panel.review.show_message(message, problem=True)
-
     # --- plumbing -------------------------------------------------------------------------
+
+    def _officer(self) -> str:
+        return self.panel.details_text().officer.strip()
 
     def _species_name(self, typed: str | None) -> str | None:
         """The pack's display name for a typed species (as ``jaga catch --confirm`` does)."""

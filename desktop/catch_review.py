@@ -4,7 +4,7 @@ fish" for a photo of a hand or the deck (no species; never used for training). T
 whole site's" lists the catches pulled from the hub (other boats') too, marked so.
 
 A view only: it is told ``Flagged`` values and messages (on the GUI thread) and shows them;
-``CatchController`` connects its buttons and runs the store work on a worker.
+``CatchReviewController`` connects its buttons and runs the store work on a worker.
 """
 
 from __future__ import annotations

@@ -240,7 +240,7 @@ def test_closing_waits_for_jobs_that_hang_a_bounded_time_in_all(
     window = window_on(registered_store, hub, tmp_path)
     catch = catch_of(window)
     stuck = StuckStore(registered_store, Passphrase(PASSPHRASE), FAST)
-    catch.store = stuck
+    catch.review.store = stuck
     try:
         catch.panel.review.refresh.click()
         wait_until(lambda: stuck.reading.is_set() and hub.busy.is_set(), "both in flight")
@@ -347,7 +347,7 @@ def test_a_sync_that_pulls_a_confirmation_refreshes_the_review_list_once(
     catch = catch_of(window)
     # Swapped in before the event loop runs, so before any sync report reaches the window.
     counting = CountingStore(registered_store, Passphrase(PASSPHRASE), FAST)
-    catch.store = counting
+    catch.review.store = counting
     review = catch.panel.review
     try:
         wait_until(lambda: idle_with(window, 1), "the first sync, which pushes the catch")
