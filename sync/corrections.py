@@ -30,8 +30,11 @@ confirmations agree).
 
 A retraction row (``not_a_fish`` 1, no file, no species) names an observation a reviewer
 answered "not a fish": an earlier export may have written it with a species, and a reader
-given the exports oldest first drops that label. Species rows leave the column empty; an
-export written before it existed reads as one without retractions.
+given the exports oldest first drops that label. A photo (or box) left out as conflicting
+gets one such row per observation of it, with ``conflicting`` 1 in place of ``not_a_fish``:
+an earlier export may have labelled it before the observations disagreed. Species rows leave
+both columns empty; an export written before a column existed reads as one without such
+retractions.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ HEADER = (
     "status",
     "status_reason",
     "not_a_fish",  # 1: a retraction row (see the module); empty on a species row
+    "conflicting",  # 1: a retraction row for an observation of a photo left out as conflicting
 )
 # The photo types a device stores and the training reader decodes.
 SUFFIXES = {
@@ -138,7 +142,7 @@ class ExportSummary:
                 " written as retractions, so an earlier export's label for them is not trained on"
             )
         yield from notes
-        if self.written or self.retracted:
+        if self.written or self.retracted or self.conflicting:
             yield (
                 f"next: jaga fish export-training-set --corrections {self.folder}/{CORRECTIONS_CSV}"
                 " --species-from PACK --out TRAINING_DIR  (PACK: the species pack the photos"
@@ -223,18 +227,24 @@ class CorrectionsExport:
                 correction.status,
                 correction.status_reason,
                 "",
+                "",
             )
         )
         self.summary.written += 1
 
-    def retract(self, observation_uid: str, reviewed_by: str, observed_at: str) -> None:
+    def retract(
+        self, observation_uid: str, reviewed_by: str, observed_at: str, *, conflicting: bool = False
+    ) -> None:
         """A row taking back any label an earlier export gave ``observation_uid``: a
-        reviewer answered that its photo shows no fish. No photo is written."""
+        reviewer answered that its photo shows no fish, or (``conflicting``) its photo is now
+        left out because the observations on it disagree. No photo is written."""
         fields = dict.fromkeys(HEADER, "")
         fields |= {"observation_uid": observation_uid, "reviewed_by": reviewed_by,
-                   "observed_at": observed_at, "not_a_fish": "1"}  # fmt: skip
+                   "observed_at": observed_at}  # fmt: skip
+        fields["conflicting" if conflicting else "not_a_fish"] = "1"
         self._rows.append(tuple(fields.values()))
-        self.summary.retracted += 1
+        if not conflicting:
+            self.summary.retracted += 1
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:

@@ -23,8 +23,10 @@ overlapping exports put together) is one training image. Several exports' CSVs m
 oldest first: a fish in two of them takes the later one's species, as the hub's newer
 verdict. A row with ``not_a_fish`` 1 (no file, no species, its ``observation_uid``) retracts
 that observation: a reviewer answered that its photo shows no fish, so a label an earlier CSV
-gave it is dropped (until a later CSV names a species again). A CSV holding only such rows is
-read like any other; an export before the column existed has none.
+gave it is dropped (until a later CSV names a species again). A row with ``conflicting`` 1
+does the same for an observation whose photo the export left out because the observations
+on it disagree (a later one named another species, or not a fish). A CSV holding only such
+rows is read like any other; an export before a column existed has none of its rows.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ from inference.fish.types import Species, species_key
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 CROP_COLUMNS = ("crop_x", "crop_y", "crop_w", "crop_h")
+# A 1 in either makes a row a retraction: "not a fish", or a photo left out as conflicting.
+# (A device's export may give one observation both: they agree.)
+RETRACTING = ("not_a_fish", "conflicting")
 Box = tuple[int, int, int, int]  # x, y, width, height in the photo's pixels
 
 
@@ -63,11 +68,11 @@ class Correction:
     crop: Box | None = None  # None: the whole photo
     row: str = ""  # where it came from, for errors: "corrections.csv row 3"
     observation: str = ""  # the exports' observation_uid, where the CSV has one
-    retracted: bool = False  # a not-a-fish row: no image, drops an earlier label
+    retracted: str = ""  # a retraction row's reason (RETRACTING): no image, drops a label
 
     @property
     def verdict(self) -> str:
-        return "not a fish" if self.retracted else f"{self.species_id} in {self.group}"
+        return self.retracted.replace("_", " ") or f"{self.species_id} in {self.group}"
 
     def fish(self) -> tuple[str, ...]:
         """What identifies the fish: its observation where known (the same observation in
@@ -167,7 +172,7 @@ def _distinct(corrections: list[Correction]) -> list[Correction]:
     first: dict[tuple[str, ...], Correction] = {}
     for item in corrections:
         seen = first.setdefault(item.fish(), item)
-        if seen.verdict != item.verdict:
+        if seen.verdict != item.verdict and not (seen.retracted and item.retracted):
             raise DatasetError(
                 f"{seen.row} and {item.row} give {_named(seen, item)} as "
                 f"{seen.verdict} and as {item.verdict}; keep the right one"
@@ -222,8 +227,9 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
 def _correction(
     row: dict[str, str], base: Path, names: dict[str, Species], where: str
 ) -> Correction:
-    if (row.get("not_a_fish") or "").strip() == "1":
-        return _retraction(row, where)
+    for reason in RETRACTING:
+        if (row.get(reason) or "").strip() == "1":
+            return _retraction(row, where, reason)
     # NFC: the name species.csv keeps for a species typed in several Unicode forms
     name = unicodedata.normalize("NFC", " ".join((row.get("confirmed_species") or "").split()))
     file = (row.get("file") or "").strip()
@@ -242,12 +248,13 @@ def _correction(
     )
 
 
-def _retraction(row: dict[str, str], where: str) -> Correction:
-    """A not-a-fish row: it names the observation whose earlier label it drops."""
+def _retraction(row: dict[str, str], where: str, reason: str) -> Correction:
+    """A not-a-fish or conflicting row: it names the observation whose earlier label it
+    drops."""
     observation = (row.get("observation_uid") or "").strip()
     if not observation:
-        raise DatasetError(f"{where}: a not_a_fish row needs the observation_uid it retracts")
-    return Correction(Path(), "", "", "", None, where, observation, retracted=True)
+        raise DatasetError(f"{where}: a {reason} row needs the observation_uid it retracts")
+    return Correction(Path(), "", "", "", None, where, observation, retracted=reason)
 
 
 def _crop(row: dict[str, str], where: str) -> Box | None:

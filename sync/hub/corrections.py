@@ -17,9 +17,12 @@ Left out, and counted in the report:
 * an observation with no photo, or one naming a photo it may not use: a person's photo
   (fish photos have none; an erased person's photos are deleted) or another site's;
 * a photo (or one fish's box in it) shared by several observations that confirm different
-  species, or one species and "not a fish": it labels neither. When they agree it is
-  written once, with the first observation's row. Several fish of one photo, each on its
-  own box (``crop``), are several examples: one row each, the photo's file written once.
+  species, or one species and "not a fish": it labels neither, and each of its
+  observations (selected by ``since`` or not) gets a retraction row with ``conflicting``
+  1, so that a label an earlier export gave it before they disagreed is dropped. When
+  they agree it is written once, with the first observation's row. Several fish of one
+  photo, each on its own box (``crop``), are several examples: one row each, the photo's
+  file written once.
 
 ``since`` selects on ``updated_at``, the hub database's clock when the observation last
 changed, not on ``reviewed_at``: a device's review carries the device's own time and may
@@ -42,7 +45,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -134,8 +137,9 @@ def export_corrections(
                 continue
             if key in shared:
                 settled.add(key)
-                if shared[key] > 1:
+                if len(shared[key].answers) > 1:
                     report.summary.conflicting += 1
+                    _retract_all(export, shared[key].observations)
                     continue
             if not_a_fish:
                 continue
@@ -191,10 +195,31 @@ def _selected(answered: QuerySet[Any], since: datetime | None) -> QuerySet[Any]:
     return answered.order_by("observed_at", "uid")
 
 
-def _shared_photos(answered: QuerySet[Any]) -> dict[PhotoKey, int]:
-    """Examples (photo and box) several reviewed observations name -> how many answers
-    they give, "not a fish" one of them (a photo some reviewer saw no fish in is no clean
-    example of a species either).
+_SHARING_FIELDS = (
+    "uid", "reviewed_by", "observed_at", "site_id", "photo_uid", "confirmed_species",
+    "crop_x", "crop_y", "crop_w", "crop_h",
+)  # fmt: skip
+
+
+@dataclass
+class _Shared:
+    """The reviewed observations of one example (photo and box) and the answers they give."""
+
+    observations: list[tuple[str, str, str]] = field(default_factory=list)  # uid, by, at
+    answers: set[str] = field(default_factory=set)  # species keys, "" for not a fish
+
+
+def _retract_all(export: CorrectionsExport, observations: list[tuple[str, str, str]]) -> None:
+    """Every observation of a conflicting example, the unselected ones too: an earlier
+    export may have written the photo with one's species before another disagreed."""
+    for uid, reviewed_by, observed_at in observations:
+        export.retract(uid, reviewed_by, observed_at, conflicting=True)
+
+
+def _shared_photos(answered: QuerySet[Any]) -> dict[PhotoKey, _Shared]:
+    """Examples (photo and box) several reviewed observations name -> those observations
+    and the answers they give, "not a fish" one of them (a photo some reviewer saw no fish
+    in is no clean example of a species either).
 
     Counted over every reviewed observation, not only those ``since`` selects: a photo an
     older observation labelled otherwise is no clean example either.
@@ -206,17 +231,15 @@ def _shared_photos(answered: QuerySet[Any]) -> dict[PhotoKey, int]:
         .filter(observations__gt=1)
         .values("photo_uid")
     )
-    sharing = answered.filter(photo_uid__in=repeated)
-    observations: dict[PhotoKey, int] = {}
-    species: dict[PhotoKey, set[str]] = {}
-    for site_id, photo_uid, name, *box in sharing.values_list(
-        "site_id", "photo_uid", "confirmed_species", "crop_x", "crop_y", "crop_w", "crop_h"
-    ):
+    sharing = answered.filter(photo_uid__in=repeated).order_by("observed_at", "uid")
+    found: dict[PhotoKey, _Shared] = {}
+    for uid, by, at, site_id, photo_uid, name, *box in sharing.values_list(*_SHARING_FIELDS):
         key = (site_id, photo_uid, None if None in box else tuple(box))
-        observations[key] = observations.get(key, 0) + 1
-        species.setdefault(key, set()).add(species_key(name or ""))  # "": not a fish
+        shared = found.setdefault(key, _Shared())
+        shared.observations.append((str(uid), by or "", at.isoformat()))
+        shared.answers.add(species_key(name or ""))  # "": not a fish
     # A uid two sites' observations name is shared by neither: a photo is one site's.
-    return {key: len(species[key]) for key, count in observations.items() if count > 1}
+    return {key: shared for key, shared in found.items() if len(shared.observations) > 1}
 
 
 def _usable_photo(observation: Any, report: HubExportReport) -> Any:

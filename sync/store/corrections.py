@@ -14,7 +14,8 @@ Several observations may point at one photo: several fish in one photo, each on 
 of the whole photo: ``Observations.add`` and ``add_many`` accept the uid of a photo already
 stored) are one example when they agree on the species; when they name different species,
 or one names a species and another answers "not a fish", it labels neither, so it is left
-out and counted as conflicting.
+out and counted as conflicting, and each of its observations gets a retraction row
+(``conflicting`` 1): an earlier export may have labelled it before they disagreed.
 
 A row without a box is the whole photo only where this device knows so (``crop_known``,
 schema 9): a catch pulled while it spoke protocol 2 was never told its fish's box. Such a
@@ -155,28 +156,42 @@ def export_corrections(database: Database, export: CorrectionsExport) -> StoreEx
                 export.retract(row.observation_uid, row.reviewed_by or "", row.observed_at)
         report.box_not_known = sum(1 for row in rows if row.label and row.box_unsure)
         known = [row for row in rows if not row.box_unsure]
-        chosen, export.summary.conflicting = _one_per_photo(known)
+        chosen, conflicting = _one_per_photo(known)
+        export.summary.conflicting = len(conflicting)
+        _retract_conflicting(export, conflicting)
         for row in chosen:
             export.add(_correction(row, _photo_bytes(connection, row.photo_id)))
     return report
 
 
-def _one_per_photo(rows: Sequence[_Confirmed]) -> tuple[list[_Confirmed], int]:
+def _one_per_photo(
+    rows: Sequence[_Confirmed],
+) -> tuple[list[_Confirmed], list[list[_Confirmed]]]:
     """The first observation of each example (a photo, or a box in it) that its
-    observations name as one species, and how many examples' observations disagree ("not
-    a fish" disagrees with any species)."""
+    observations name as one species, and the observations of each example whose
+    observations disagree ("not a fish" disagrees with any species)."""
     by_photo: dict[tuple[int, tuple[int, int, int, int] | None], list[_Confirmed]] = {}
     for row in rows:
         by_photo.setdefault((row.photo_id, row.crop), []).append(row)
     chosen = []
-    conflicting = 0
+    conflicting = []
     for sharing in by_photo.values():
         answers = {species_key(row.label) for row in sharing}  # "": not a fish
         if len(answers) > 1:
-            conflicting += 1
+            conflicting.append(sharing)
         elif answers != {""}:
             chosen.append(sharing[0])
     return chosen, conflicting
+
+
+def _retract_conflicting(export: CorrectionsExport, conflicting: list[list[_Confirmed]]) -> None:
+    """Every observation of each example left out: an earlier export may have labelled the
+    photo before its observations disagreed."""
+    for sharing in conflicting:
+        for row in sharing:
+            export.retract(
+                row.observation_uid, row.reviewed_by or "", row.observed_at, conflicting=True
+            )
 
 
 def _photo_bytes(connection: Any, photo_id: int) -> bytes:

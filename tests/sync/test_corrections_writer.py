@@ -79,6 +79,7 @@ def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
             "status": "no_fish",
             "status_reason": "blank, one colour",
             "not_a_fish": "",
+            "conflicting": "",
         },
         {
             "file": f"{PHOTOS_DIR}/photo-obs-2.png",
@@ -91,6 +92,7 @@ def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
             **WHOLE_PHOTO,
             **NO_VERDICT,
             "not_a_fish": "",
+            "conflicting": "",
         },
     ]
     assert (folder / PHOTOS_DIR / "photo-obs-1.jpg").read_bytes() == JPEG

@@ -479,7 +479,8 @@ def test_a_photo_shared_by_observations_is_written_once_or_left_out_when_they_di
     observation(store, 4, review=False, confirmed=HADDOCK, photo_uid=disputed.photo_uid)
     out = tmp_path / "corrections"
     assert jaga("store", "export-corrections", "--out", str(out)) == 0
-    assert [row["observation_uid"] for row in read_rows(out)] == [first.observation_uid]
+    labels = [row for row in read_rows(out) if row["conflicting"] != "1"]
+    assert [row["observation_uid"] for row in labels] == [first.observation_uid]
     assert [p.name for p in (out / "photos").iterdir()] == [f"{agreed.photo_uid}.jpg"]
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"1 confirmed photo written to {out}"
@@ -584,3 +585,29 @@ def test_an_export_folder_that_cannot_be_written_is_one_clear_line(
     assert err.startswith(f"jaga: error: cannot write the export in {blocker / 'out'}: ")
     assert err.endswith("; nothing exported\n")
     assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("later", [HADDOCK, None])
+def test_a_photo_conflicting_after_an_export_loses_the_label_that_export_gave(
+    store: Store, tmp_path: Path, later: str | None
+) -> None:
+    """A second observation of an exported photo names another species (or answers not a
+    fish): the next export retracts both observations, so the first export's label goes."""
+    cod = observation(store, 1, review=False, confirmed=COD, photo=jpeg_photo(1))
+    observation(store, 2, review=False, confirmed=COD, photo=jpeg_photo(2))
+    first = export_corrections(store.database, CorrectionsExport(tmp_path / "d1"))
+    assert first.summary.written == 2
+    second = observation(store, 3, photo_uid=cod.photo_uid)
+    if later is None:
+        store.observations.answer_not_a_fish(second.observation_uid, officer="o-2")
+    else:
+        store.observations.confirm(second.observation_uid, later, officer="o-2")
+    report = export_corrections(store.database, CorrectionsExport(tmp_path / "d2"))
+
+    assert (report.summary.written, report.summary.conflicting) == (1, 1)
+    csvs = [tmp_path / name / CORRECTIONS_CSV for name in ("d1", "d2")]
+    assert export_training_set(csvs, tmp_path / "train") == 1
+    retracted = {
+        r["observation_uid"] for r in read_rows(tmp_path / "d2") if r["conflicting"] == "1"
+    }
+    assert retracted == {cod.observation_uid, second.observation_uid}

@@ -123,6 +123,7 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
             "status": "",  # no verdict known: a protocol-3 device's catch
             "status_reason": "",
             "not_a_fish": "",  # a species row, not a retraction
+            "conflicting": "",
         },
         {
             "file": f"photos/{on_trip['photo_uid']}.jpg",
@@ -136,6 +137,7 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
             "status": "no_fish",  # the pack's verdict the reviewer overruled
             "status_reason": "too dark, mostly deck",
             "not_a_fish": "",
+            "conflicting": "",
         },
     ]
     assert photo_file(out, alone["photo_uid"], ".png") == png
@@ -228,11 +230,14 @@ def test_a_shared_photo_is_written_once_or_left_out_when_its_labels_disagree(
     agreed = catch(api, 1, photo=image(14), species="Gadus morhua")
     catch(api, 2, photo_uid=agreed["photo_uid"], species="gadus  MORHUA")
     disputed = catch(api, 3, photo=image(15), species="Gadus morhua")
-    catch(api, 4, photo_uid=disputed["photo_uid"], species="Pollachius pollachius")
+    other = catch(api, 4, photo_uid=disputed["photo_uid"], species="Pollachius pollachius")
 
     report = export_corrections(tmp_path / "out", site=api.site)
 
-    assert [row["observation_uid"] for row in rows(tmp_path / "out")] == [agreed["observation_uid"]]
+    labels = [row for row in rows(tmp_path / "out") if row["conflicting"] != "1"]
+    assert [row["observation_uid"] for row in labels] == [agreed["observation_uid"]]
+    retracted = [row["observation_uid"] for row in rows(tmp_path / "out") if row not in labels]
+    assert retracted == [disputed["observation_uid"], other["observation_uid"]]
     assert (report.summary.written, report.summary.conflicting) == (1, 1)
     assert list(report.lines())[-3].startswith("1 photo left out")
 
@@ -253,6 +258,7 @@ def test_each_fish_of_a_shared_photo_is_its_own_example_and_the_photo_is_written
     written = [
         (row["observation_uid"], row["confirmed_species"], *(row[c] for c in CROP_HEADER))
         for row in rows(tmp_path / "out")
+        if row["conflicting"] != "1"
     ]
     assert written == [
         (left["observation_uid"], "Gadus morhua", "0", "0", "32", "48"),

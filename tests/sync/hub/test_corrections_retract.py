@@ -79,3 +79,27 @@ def test_a_not_a_fish_answer_on_a_shared_photo_leaves_it_out_as_conflicting(
     report = export_corrections(tmp_path / "e", site=api.site)
     assert (report.summary.written, report.summary.conflicting) == (0, 1)
     assert not any(row["file"] for row in _rows(tmp_path / "e"))
+
+
+@pytest.mark.parametrize("later", ["Dascyllus reticulatus", None])
+def test_a_photo_conflicting_after_an_export_loses_the_label_that_export_gave(
+    api: Api, tmp_path: Path, later: str | None
+) -> None:
+    """A second observation of an exported photo names another species (or answers not a
+    fish): the next export retracts the first one's label as well as leaving the photo out."""
+    first_fish = catch(api, 1, photo=photo_bytes(4), species="Chromis chrysura")
+    kept = catch(api, 2, photo=photo_bytes(5), species="Chromis chrysura")
+    first = export_corrections(tmp_path / "e1", site=api.site)
+    second_fish = catch(api, 3, photo_uid=first_fish["photo_uid"], species=later)
+    if later is None:
+        stored = FishObservation.objects.get(uid=second_fish["observation_uid"])
+        review.answer_not_a_fish(stored.pk, "r2")
+    second = export_corrections(tmp_path / "e2", site=api.site, since=first.resume_from)
+
+    assert (second.summary.written, second.summary.conflicting) == (0, 1)
+    csvs = [tmp_path / "e1" / CORRECTIONS_CSV, tmp_path / "e2" / CORRECTIONS_CSV]
+    assert export_training_set(csvs, tmp_path / "train") == 1
+    retracted = {r["observation_uid"] for r in _rows(tmp_path / "e2") if r["conflicting"] == "1"}
+    assert retracted == {first_fish["observation_uid"], second_fish["observation_uid"]}
+    assert _images(tmp_path / "train") == ["chromis_chrysura"]
+    assert kept["observation_uid"] not in retracted
