@@ -402,6 +402,9 @@ def _export(args: argparse.Namespace) -> int:
         if args.add_to is not None:
             added = add_training_set(args.corrections, args.add_to, base=args.base,
                                      species_pack=args.species_from)  # fmt: skip
+            for removed in added.removed:
+                _print(f"removed {removed}: taken back by a later export (not a fish, or"
+                       " its photo's observations now disagree)")  # fmt: skip
             _print(f"added {added.new} images to {args.add_to} (their groups in groups.csv)")
             if added.held:
                 _print(f"{added.held} images {args.add_to} already held were not added again")

@@ -40,6 +40,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 
@@ -129,31 +130,49 @@ def export_training_set(
     return len(chosen)
 
 
+class Verdicts(NamedTuple):
+    chosen: list[Correction]  # one per fish, its latest verdict a species
+    retracted: frozenset[str]  # observations whose latest verdict takes their label back
+
+
 def read_corrections(
     corrections: Path | Sequence[Path], base: Path | None, names: dict[str, Species]
 ) -> list[Correction]:
     """One correction per fish, each export's CSV read in turn (oldest first, so a fish takes
     its latest verdict), every photo and box checked before anything is written."""
+    verdicts = read_verdicts(corrections, base, names)
+    if not verdicts.chosen:
+        raise DatasetError(
+            f"every fish in {_listed(corrections)} was answered not a fish; nothing to train on"
+        )
+    return verdicts.chosen
+
+
+def read_verdicts(
+    corrections: Path | Sequence[Path], base: Path | None, names: dict[str, Species]
+) -> Verdicts:
+    """``read_corrections``, and the observations the CSVs take back (``--add-to`` removes
+    what it added for them), where every fish may be taken back."""
     csvs = [corrections] if isinstance(corrections, Path) else list(corrections)
     newest: dict[tuple[str, ...], Correction] = {}
     for csv_path in csvs:
         newest.update({item.fish(): item for item in _read_export(csv_path, base, names)})
     if not newest:  # header-only exports (a day with nothing reviewed) add nothing: alone,
         # there is nothing to train on
-        named = ", ".join(str(path) for path in csvs)
         raise DatasetError(
-            f"{named} holds no corrections"
+            f"{_listed(corrections)} holds no corrections"
             if len(csvs) == 1
-            else f"none of {named} holds a correction"
+            else f"none of {_listed(corrections)} holds a correction"
         )
     chosen = [item for item in newest.values() if not item.retracted]
-    if not chosen:
-        raise DatasetError(
-            f"every fish in {', '.join(str(path) for path in csvs)} was answered not a fish;"
-            " nothing to train on"
-        )
     _check_images(chosen)
-    return chosen
+    retracted = frozenset(item.observation for item in newest.values() if item.retracted)
+    return Verdicts(chosen, retracted)
+
+
+def _listed(corrections: Path | Sequence[Path]) -> str:
+    csvs = [corrections] if isinstance(corrections, Path) else list(corrections)
+    return ", ".join(str(path) for path in csvs)
 
 
 def _read_export(

@@ -15,7 +15,9 @@ A photo DATA already holds (byte for byte, or the same box of it) in the same sp
 folder is not added again: a fish in two overlapping exports, or one export added twice, is
 one image. One DATA holds in another species folder (a fish relabelled in a later export)
 stops the command, naming both folders, before anything is moved. Nothing in DATA is
-overwritten. The images are written in a hidden
+overwritten. An image an earlier add wrote for an observation these corrections take back
+(not a fish, or its photo now conflicting) is removed, with its ``groups.csv`` row
+(``added_record`` says which: only the add's own). The images are written in a hidden
 folder inside DATA (which training passes over), moved into the species folders, and the two
 CSVs are replaced last, each in one rename.
 """
@@ -23,16 +25,16 @@ CSVs are replaced last, each in one rename.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from inference.fish.corrections import Correction, pack_names, read_corrections, write_tree
+from inference.fish.added_record import Recorded, digest, read_record, taken_back, write_record
+from inference.fish.corrections import Correction, pack_names, read_verdicts, write_tree
 from inference.fish.csv_files import read_csv
 from inference.fish.dataset import GROUPS_CSV, SPECIES_CSV, FishDataset, load_dataset
 from inference.fish.errors import DatasetError
@@ -42,6 +44,7 @@ from inference.fish.types import Species, species_key
 class Added(NamedTuple):
     new: int  # images moved into DATA
     held: int  # images DATA already held in the same species folder, not added again
+    removed: tuple[str, ...] = ()  # images an earlier add wrote, taken back (added_record)
 
 
 def add_training_set(
@@ -51,28 +54,70 @@ def add_training_set(
     base: Path | None = None,
     species_pack: Path | None = None,
 ) -> Added:
-    """Add every confirmed image DATA does not already hold to the training folder ``data``."""
+    """Add every confirmed image DATA does not already hold to the training folder ``data``,
+    and remove those an earlier add wrote for observations the corrections take back."""
     dataset = load_dataset(data)  # a broken DATA is refused as training would refuse it
     names = pack_names(species_pack) | _data_names(dataset.species)
-    chosen = read_corrections(corrections, base, names)
+    chosen, retracted = read_verdicts(corrections, base, names)
+    removing, record = taken_back(data, read_record(data), retracted)
     staging = Path(tempfile.mkdtemp(prefix=".adding-", dir=data))
     try:
         write_tree(chosen, staging)
         staged = _added_files(staging)
-        held = _already_held(dataset, staging, staged)
+        held = _already_held(dataset, staging, staged, leaving=set(removing))
         added = [relative for relative in staged if relative not in held]
-        _refuse_clashes(data, added)
+        _refuse_clashes(data, [relative for relative in added if relative not in removing])
+        for relative in removing:
+            (data / relative).unlink()
         for relative in added:
             (data / relative).parent.mkdir(parents=True, exist_ok=True)
             (staging / relative).rename(data / relative)
         rows = _rows(staging / GROUPS_CSV)
-        _extend_groups(dataset, [row for row in rows if row[0] not in held])
+        _extend_groups(dataset, [row for row in rows if row[0] not in held], set(removing))
         _extend_species(data, _new_folders(dataset, chosen))
+        _drop_emptied(data, removing)
+        write_record(data, [*record, *_recorded(data, chosen, added, held, record)])
     except OSError as exc:
         raise DatasetError(f"cannot add the corrections to {data}: {exc}") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return Added(len(added), len(held))
+    return Added(len(added), len(held), tuple(removing))
+
+
+def _recorded(
+    data: Path,
+    chosen: list[Correction],
+    added: list[str],
+    held: dict[str, str],
+    record: list[Recorded],
+) -> list[Recorded]:
+    """The record's new rows: each added image's observation, and each observation whose
+    image an earlier add wrote already (byte for byte): that image stands for it too. An
+    image a user put in DATA is never recorded, so never taken back."""
+    observation = {f"{item.species_id}/{item.target_name()}": item.observation for item in chosen}
+    ours = {row.file: row.sha256 for row in record}
+    rows = [Recorded(f, observation[f], digest(data / f)) for f in added if observation[f]]
+    rows += [
+        Recorded(there, observation[staged], ours[there])
+        for staged, there in held.items()
+        if observation[staged] and there in ours
+    ]
+    return rows
+
+
+def _drop_emptied(data: Path, removed: list[str]) -> None:
+    """A species folder the removals left empty (one an add made for a new species) would
+    stop training: it goes, with its species.csv row."""
+    emptied = sorted(
+        folder
+        for folder in {relative.split("/", 1)[0] for relative in removed}
+        if (data / folder).is_dir() and not any((data / folder).iterdir())
+    )
+    for folder in emptied:
+        (data / folder).rmdir()
+    if emptied and (data / SPECIES_CSV).exists():
+        keys = {species_key(folder) for folder in emptied}
+        _drop_rows(data / SPECIES_CSV, "folder", lambda cell: species_key(cell) in keys)
 
 
 def _data_names(species: Sequence[Species]) -> dict[str, Species]:
@@ -88,21 +133,23 @@ def _added_files(staging: Path) -> list[str]:
     )  # fmt: skip
 
 
-def _already_held(dataset: FishDataset, staging: Path, staged: list[str]) -> set[str]:
+def _already_held(
+    dataset: FishDataset, staging: Path, staged: list[str], *, leaving: set[str]
+) -> dict[str, str]:
     """The staged images DATA already holds, byte for byte, in the same species folder (a
-    fish in two overlapping exports): they are not added again. One DATA holds in another
-    species folder (a fish relabelled in a later export) stops the add: one photo under two
-    species would train each against the other. Only DATA's files of a staged file's size
-    are read."""
+    fish in two overlapping exports), each with the file that holds it: they are not added
+    again. One DATA holds in another species folder (a fish relabelled in a later export)
+    stops the add: one photo under two species would train each against the other. Only
+    DATA's files of a staged file's size are read; those ``leaving`` (taken back) are not."""
     sizes = {(staging / relative).stat().st_size for relative in staged}
     by_digest = {
-        _digest(sample.path): sample.relative
+        digest(sample.path): sample.relative
         for sample in dataset.samples
-        if sample.path.stat().st_size in sizes
+        if sample.relative not in leaving and sample.path.stat().st_size in sizes
     }
-    held = set()
+    held = {}
     for relative in staged:
-        there = by_digest.get(_digest(staging / relative))
+        there = by_digest.get(digest(staging / relative))
         if there is None:
             continue
         if there.split("/", 1)[0] != relative.split("/", 1)[0]:
@@ -111,12 +158,8 @@ def _already_held(dataset: FishDataset, staging: Path, staged: list[str]) -> set
                 f"under {relative.split('/', 1)[0]}/ (relabelled in a later export?); "
                 "delete the wrong one (and its groups.csv row) first; nothing was added"
             )
-        held.add(relative)
+        held[relative] = there
     return held
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _refuse_clashes(data: Path, added: list[str]) -> None:
@@ -135,13 +178,15 @@ def _rows(path: Path) -> list[tuple[str, str]]:
         return [(row[0], row[1]) for row in list(csv.reader(handle))[1:]]
 
 
-def _extend_groups(dataset: FishDataset, added: list[tuple[str, str]]) -> None:
+def _extend_groups(dataset: FishDataset, added: list[tuple[str, str]], removed: set[str]) -> None:
     path = dataset.root / GROUPS_CSV
     if path.exists():
+        if removed:
+            _drop_rows(path, "file", lambda cell: cell.replace("\\", "/") in removed)
         _append(path, ("file", "group"), added)
         return
     # the name rules' own groups, written out: the same images stay together as before
-    own = [(sample.relative, sample.group) for sample in dataset.samples]
+    own = [(s.relative, s.group) for s in dataset.samples if s.relative not in removed]
     _replace(path, _csv_text([("file", "group"), *own, *added]))
 
 
@@ -176,6 +221,22 @@ def _append(path: Path, columns: tuple[str, str], rows: list[tuple[str, str]]) -
     if text and not text.endswith(("\n", "\r")):
         text += ending
     _replace(path, text + _csv_text(cells, ending))
+
+
+def _drop_rows(path: Path, column: str, dropped: Callable[[str], bool]) -> None:
+    """Remove the rows whose ``column`` cell ``dropped`` picks from a hand-made or Excel
+    CSV, the rest of its text (byte order mark, line ends) left as it was. Its rows are one
+    line each: ``load_dataset`` has read it, and a path or folder holds no line break."""
+    header, _ = read_csv(path)
+    index = header.index(column)
+    lines = path.read_bytes().decode("utf-8").splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if not dropped(_cell(line, index))]
+    _replace(path, "".join(kept))
+
+
+def _cell(line: str, index: int) -> str:
+    cells = next(csv.reader([line]), [])
+    return cells[index].strip() if index < len(cells) else ""
 
 
 def _csv_text(rows: Sequence[Sequence[str]], ending: str = "\n") -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from inference.fish.config import HeadConfig
-from inference.fish.dataset import load_dataset
+from inference.fish.dataset import Sample, load_dataset
 from inference.fish.errors import DatasetError
 from inference.fish.merge import add_training_set
 from inference.fish.packing import TrainOptions
@@ -70,7 +70,7 @@ def test_added_corrections_keep_their_groups_and_the_datas_images_keep_theirs(
 ) -> None:
     data = _data(tmp_path / "data")
     before = _groups(data)
-    assert add_training_set(_corrections(tmp_path / "inbox"), data) == (5, 0)
+    assert add_training_set(_corrections(tmp_path / "inbox"), data) == (5, 0, ())
     dataset = load_dataset(data)
     after = {sample.relative: sample.group for sample in dataset.samples}
     assert _partition({f: g for f, g in after.items() if f in before}) == _partition(before)
@@ -106,7 +106,7 @@ def test_corrections_added_twice_add_nothing_and_nothing_changes(tmp_path: Path)
     corrections = _corrections(tmp_path / "inbox")
     add_training_set(corrections, data)
     snapshot = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
-    assert add_training_set(corrections, data) == (0, 5)
+    assert add_training_set(corrections, data) == (0, 5, ())
     assert {p: p.read_bytes() for p in data.rglob("*") if p.is_file()} == snapshot
 
 
@@ -233,8 +233,111 @@ def test_a_photo_in_two_overlapping_exports_is_added_once(f4k: Path, tmp_path: P
     keeps one copy of a photo DATA already holds under the same species."""
     data = make_slice(f4k, tmp_path / "data", {"fish_04": 2, "fish_06": 2})
     first, second = sorted((f4k / "fish_04").glob("fish_*.png"))[-2:]
-    assert add_training_set(_export(tmp_path / "e1", [(first, "fish_04", "obs1")]), data) == (1, 0)
+    assert add_training_set(_export(tmp_path / "e1", [(first, "fish_04", "obs1")]), data) == (
+        1,
+        0,
+        (),
+    )
     e2 = _export(tmp_path / "e2", [(first, "fish_04", "obs1"), (second, "fish_04", "obs2")])
-    assert add_training_set(e2, data) == (1, 1)
+    assert add_training_set(e2, data) == (1, 1, ())
     assert len(_holding(data, first)) == len(_holding(data, second)) == 1
     load_dataset(data)  # groups.csv names exactly the images there
+
+
+def _retractions(root: Path, rows: list[tuple[str, str]]) -> Path:
+    """An export of retraction rows only: (observation uid, ``not_a_fish`` or ``conflicting``)."""
+    root.mkdir(parents=True)
+    lines = ["file,confirmed_species,group,observation_uid,not_a_fish,conflicting"]
+    lines += [
+        f",,,{uid},{int(why == 'not_a_fish')},{int(why == 'conflicting')}" for uid, why in rows
+    ]
+    (root / "corrections.csv").write_text("\n".join(lines) + "\n")
+    return root / "corrections.csv"
+
+
+def test_a_photo_added_before_a_later_export_retracts_it_is_taken_back(
+    f4k: Path, tmp_path: Path
+) -> None:
+    """Only the photos --add-to itself added for those observations go, each named; the
+    user's own copy of one stays, and a species folder the add made and emptied goes too."""
+    data = make_slice(f4k, tmp_path / "data", {"fish_04": 2, "fish_06": 2})
+    face, kept, odd = sorted((f4k / "fish_04").glob("fish_*.png"))[-3:]
+    e1 = _export(tmp_path / "e1", [(face, "fish_04", "o1"), (kept, "fish_04", "o2"),
+                                    (odd, "Lutjanus fulvus", "o3")])  # fmt: skip
+    add_training_set(e1, data)
+    [added_face] = _holding(data, face)
+    shutil.copy(face, data / "fish_04" / "mine.png")  # the user's own copy
+    with (data / "groups.csv").open("a") as groups:
+        groups.write("fish_04/mine.png,mine\n")
+    own = load_dataset(data).samples
+
+    e2 = _retractions(tmp_path / "e2", [("o1", "not_a_fish"), ("o3", "conflicting")])
+    added = add_training_set(e2, data)
+
+    assert added.new == 0
+    assert sorted(added.removed) == sorted([added_face, *_named(own, "lutjanus_fulvus/")])
+    assert _holding(data, face) == ["fish_04/mine.png"]
+    assert len(_holding(data, kept)) == 1
+    assert not (data / "lutjanus_fulvus").exists()
+    after = load_dataset(data)  # groups.csv and species.csv name exactly what is there
+    assert {s.relative for s in after.samples} == {s.relative for s in own} - set(added.removed)
+
+
+def _named(samples: tuple[Sample, ...], prefix: str) -> list[str]:
+    return [s.relative for s in samples if s.relative.startswith(prefix)]
+
+
+def test_a_retraction_given_with_the_export_it_retracts_takes_the_photo_back(
+    f4k: Path, tmp_path: Path
+) -> None:
+    """Oldest first, both CSVs at once: the photo the first added goes, nothing is added."""
+    data = make_slice(f4k, tmp_path / "data", {"fish_04": 2, "fish_06": 2})
+    photo = sorted((f4k / "fish_04").glob("fish_*.png"))[-1]
+    e1 = _export(tmp_path / "e1", [(photo, "fish_04", "o1")])
+    add_training_set(e1, data)
+    e2 = _retractions(tmp_path / "e2", [("o1", "conflicting")])
+    assert add_training_set([e1, e2], data).new == 0
+    assert _holding(data, photo) == []
+    load_dataset(data)
+
+
+def test_a_photo_another_observation_still_names_stays(f4k: Path, tmp_path: Path) -> None:
+    """Byte-identical photos of two observations are one image in DATA: retracting one of
+    them leaves it for the other."""
+    data = make_slice(f4k, tmp_path / "data", {"fish_04": 2, "fish_06": 2})
+    photo = sorted((f4k / "fish_04").glob("fish_*.png"))[-1]
+    add_training_set(_export(tmp_path / "e1", [(photo, "fish_04", "o1")]), data)
+    assert add_training_set(_export(tmp_path / "e2", [(photo, "fish_04", "o2")]), data).held == 1
+    added = add_training_set(_retractions(tmp_path / "e3", [("o1", "not_a_fish")]), data)
+    assert added.removed == ()
+    assert len(_holding(data, photo)) == 1
+    added = add_training_set(_retractions(tmp_path / "e4", [("o2", "not_a_fish")]), data)
+    assert len(added.removed) == 1 and _holding(data, photo) == []
+
+
+def test_the_cli_names_each_photo_it_takes_back(
+    f4k: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from main import main
+
+    data = make_slice(f4k, tmp_path / "data", {"fish_04": 2, "fish_06": 2})
+    photo = sorted((f4k / "fish_04").glob("fish_*.png"))[-1]
+    add_training_set(_export(tmp_path / "e1", [(photo, "fish_04", "o1")]), data)
+    [held] = _holding(data, photo)
+    e2 = str(_retractions(tmp_path / "e2", [("o1", "not_a_fish")]))
+    assert main(["fish", "export-training-set", "--corrections", e2, "--add-to", str(data)]) == 0
+    assert f"removed {held}: taken back by a later export" in capsys.readouterr().out
+
+
+def test_taking_back_keeps_the_rest_of_an_excel_groups_csv_as_it_was(tmp_path: Path) -> None:
+    data = _data(tmp_path / "data")
+    files = sorted(_groups(data))
+    rows = "".join(f"t{i % 2},{file}\r\n" for i, file in enumerate(files))
+    (data / "groups.csv").write_bytes(("\ufeffgroup,file\r\n" + rows).encode())  # Excel's
+    add_training_set(_corrections(tmp_path / "inbox"), data)
+    added = add_training_set(_retractions(tmp_path / "e2", [("obs-0", "not_a_fish")]), data)
+    assert len(added.removed) == 1 and added.removed[0].startswith("fish_01/IMG_0-")
+    text = (data / "groups.csv").read_bytes()
+    assert text.startswith(("\ufeffgroup,file\r\n" + rows).encode())
+    assert added.removed[0].encode() not in text and text.count(b"\r\n") == len(files) + 5
+    assert added.removed[0] not in _groups(data)
