@@ -14,7 +14,8 @@ unless it was trained at another; a fine-tune or a combined pack declares its ow
 ``features`` ``[N, 1280]`` (the backbone's, for retrieval and drift checks),
 ``species_logits`` ``[N, C]`` (calibrated logits) and ``probabilities`` ``[N, C]``; a head
 with species prototypes adds ``familiarity`` ``[N]`` (:mod:`inference.fish.head`), so a device
-gets it in the same run.
+gets it in the same run; :func:`with_familiarity` appends the same output to a fine-tune's
+graph.
 """
 
 from __future__ import annotations
@@ -77,14 +78,9 @@ def head_graph(head: HeadWeights, temperature: float, like: onnx.ModelProto) -> 
         helper.make_node("Softmax", [SPECIES_LOGITS], [PROBABILITIES], axis=1),
     ]
     if head.prototypes is not None:
-        inits += [
-            _tensor("prototypes_t", head.prototypes.T),
-            _tensor("norm_floor", np.array(NORM_FLOOR, dtype=np.float32)),
-            numpy_helper.from_array(np.array([1], dtype=np.int64), f"{_HEAD}axis1"),
-        ]
+        inits += _familiarity_initialisers(head.prototypes)
         nodes += _familiarity_nodes(f"{_HEAD}x0", _opset(like))
-    for node in nodes:
-        node.name = _HEAD + node.output[0].removeprefix(_HEAD)
+    _name_nodes(nodes)
     inputs = [_batch_of(f"{_HEAD}features", head.n_features)]
     if head.inputs != PLAIN:
         inputs = [_batch_of(_tap_input(tap), None) for tap in head.inputs]
@@ -117,13 +113,55 @@ def species_model(
     )  # fmt: skip
     pruned = onnx.utils.Extractor(merged).extract_model([INPUT_NAME], names)
     pruned.producer_name, pruned.producer_version = "jaga", "1"
-    # merge_models concatenates both models' opset imports; tools that expect one entry per
-    # domain (the quantiser among them) refuse the duplicate.
-    opsets = sorted({(o.domain, o.version) for o in pruned.opset_import})
-    del pruned.opset_import[:]
-    pruned.opset_import.extend(helper.make_opsetid(domain, version) for domain, version in opsets)
+    _one_opset_per_domain(pruned)
     onnx.checker.check_model(pruned, full_check=True)
     return pruned
+
+
+def familiarity_graph(head: HeadWeights, like: onnx.ModelProto) -> onnx.ModelProto:
+    """``features`` -> standardise -> ``familiarity`` alone, as a model with ``like``'s opset
+    and IR: the head graph's familiarity for a graph that has a classifier of its own (a
+    fine-tune). The head must carry prototypes."""
+    if head.prototypes is None:
+        raise SpeciesPackError("familiarity needs a head with species prototypes")
+    inits = [_tensor("mean", head.mean), _tensor("scale", head.scale)]
+    inits += _familiarity_initialisers(head.prototypes)
+    nodes = [
+        helper.make_node("Sub", [f"{_HEAD}features", f"{_HEAD}mean"], [f"{_HEAD}centred"]),
+        helper.make_node("Mul", [f"{_HEAD}centred", f"{_HEAD}scale"], [f"{_HEAD}x0"]),
+        *_familiarity_nodes(f"{_HEAD}x0", _opset(like)),
+    ]
+    _name_nodes(nodes)
+    inputs = [_batch_of(f"{_HEAD}features", head.n_features)]
+    outputs = [helper.make_tensor_value_info(FAMILIARITY, TensorProto.FLOAT, ["N"])]
+    graph = helper.make_graph(nodes, "species_familiarity", inputs, outputs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=list(like.opset_import))
+    model.ir_version = like.ir_version
+    return model
+
+
+def with_familiarity(model: onnx.ModelProto, head: HeadWeights) -> onnx.ModelProto:
+    """``model`` (a pack graph that gives ``features``) with the ``familiarity`` output
+    computed from them by ``head``'s standardisation and prototypes."""
+    names = [output.name for output in model.graph.output]
+    if FEATURES not in names:
+        raise SpeciesPackError(f"familiarity is computed from '{FEATURES}', which is not given")
+    merged = onnx.compose.merge_models(
+        model, familiarity_graph(head, model), io_map=[(FEATURES, f"{_HEAD}features")],
+        outputs=[*names, FAMILIARITY],
+        name="jaga_fish_species", producer_name="jaga", producer_version="1",
+    )  # fmt: skip
+    _one_opset_per_domain(merged)
+    onnx.checker.check_model(merged, full_check=True)
+    return merged
+
+
+def _one_opset_per_domain(model: onnx.ModelProto) -> None:
+    """merge_models concatenates both models' opset imports; tools that expect one entry per
+    domain (the quantiser among them) refuse the duplicate."""
+    opsets = sorted({(o.domain, o.version) for o in model.opset_import})
+    del model.opset_import[:]
+    model.opset_import.extend(helper.make_opsetid(domain, version) for domain, version in opsets)
 
 
 def save_model(model: onnx.ModelProto, path: Path) -> None:
@@ -221,6 +259,20 @@ def nodes_after_features(model: onnx.ModelProto) -> list[str]:
             needed.add(index)
             stack.extend(nodes[index].input)
     return [node.name for i, node in enumerate(nodes) if i not in needed]
+
+
+def _familiarity_initialisers(prototypes: FloatArray) -> list[TensorProto]:
+    return [
+        _tensor("prototypes_t", prototypes.T),
+        _tensor("norm_floor", np.array(NORM_FLOOR, dtype=np.float32)),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), f"{_HEAD}axis1"),
+    ]
+
+
+def _name_nodes(nodes: list[onnx.NodeProto]) -> None:
+    """Each head node named after its output, under the head's prefix."""
+    for node in nodes:
+        node.name = _HEAD + node.output[0].removeprefix(_HEAD)
 
 
 def _familiarity_nodes(standardised: str, opset: int) -> list[onnx.NodeProto]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,7 +24,14 @@ from inference.fish.errors import SpeciesPackError
 from inference.fish.features import BackboneFeatures, FeatureCache, FeatureSession
 from inference.fish.graph_contract import FAMILIARITY, INPUT_NAME, PROBABILITIES
 from inference.fish.head import HeadWeights
-from inference.fish.images import INPUT_SIZE, letterbox, read_image, to_batch
+from inference.fish.images import (
+    INPUT_SIZE,
+    FloatArray,
+    UInt8Image,
+    letterbox,
+    read_image,
+    to_batch,
+)
 from inference.fish.int8_familiarity import int8_files
 from inference.fish.metrics import softmax
 from inference.fish.pack import MODEL_FILES, SpeciesPack
@@ -127,7 +135,7 @@ def write_models(
     models = {"fp32": folder / MODEL_FILES["fp32"]}
     graph = export.species_model(onnx.load(backbone_path), head, temperature)
     export.save_model(graph, models["fp32"])
-    check_parity(models["fp32"], data, head, temperature, extractor)
+    check_parity(models["fp32"], data, head, temperature, extractor.of_images)
     if options.int8:
         models["int8"] = folder / MODEL_FILES["int8"]
         batches = calibration_batches(data, options.calibration_images, head.input_size)
@@ -140,16 +148,17 @@ def check_parity(
     data: PreparedData,
     head: HeadWeights,
     temperature: float,
-    extractor: BackboneFeatures,
+    features_of: Callable[[list[UInt8Image]], FloatArray],
 ) -> None:
-    """The exported graph must give the head's probabilities on the features training saw
-    (taps included); a few images prove it."""
+    """The exported graph must give the head's probabilities (and familiarity) on the
+    features training saw (taps included; ``features_of`` letterboxed images); a few images
+    prove it. A fine-tune's reference head is its classifier over its own features."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     paths = [data.dataset.samples[i].path for i in data.validation[:4]]
     images = [letterbox(read_image(path), head.input_size) for path in paths]
-    features = extractor.of_images(images)
+    features = features_of(images)
     outputs = [PROBABILITIES, *([FAMILIARITY] if head.prototypes is not None else [])]
     given = session.run(outputs, {INPUT_NAME: to_batch(images)})
     expected = [softmax(head.logits(features) / temperature)]

@@ -56,6 +56,12 @@ def class_weights(labels: IntArray, n_classes: int) -> FloatArray:
     return weights.astype(np.float32)
 
 
+def standardisation(features: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The mean and (floored) standard deviation of training features, per feature."""
+    std = np.maximum(features.std(axis=0), STD_FLOOR).astype(np.float32)
+    return features.mean(axis=0).astype(np.float32), std
+
+
 def balanced_accuracy(predicted: IntArray, labels: IntArray) -> float:
     recalls = [float(np.mean(predicted[labels == c] == c)) for c in np.unique(labels)]
     return float(np.mean(recalls)) if recalls else 0.0
@@ -104,8 +110,7 @@ def train_head(
     started = time.perf_counter()
     config = config or HeadConfig()
     torch.manual_seed(config.seed)
-    std = np.maximum(train[0].std(axis=0), STD_FLOOR).astype(np.float32)
-    model = _Head(train[0].mean(axis=0).astype(np.float32), std, n_classes, config)
+    model = _Head(*standardisation(train[0]), n_classes, config)
     fit = _Fit(model, config, class_weights(train[1], n_classes), len(train[1]))
     x, y = torch.from_numpy(train[0]), torch.from_numpy(train[1])
     val_x, val_y = torch.from_numpy(validation[0]), torch.from_numpy(validation[1])
