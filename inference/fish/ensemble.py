@@ -22,7 +22,8 @@ validated on different splits are refused: thresholds fitted on one's validation
 would be fitted on images the other trained on.
 
 A combined pack says "not a fish" as its first member that can does (a head with species
-prototypes; a fine-tune has none): that member's ``familiarity`` is the pack's, its threshold
+prototypes, or a fine-tune, from its own features; packs made before either had it cannot):
+that member's ``familiarity`` is the pack's, its threshold
 chosen again on the shared validation split, so the member's own (the INT8 graph's, on its
 own familiarity, as for any pack). Without it the README's
 best recipe named a species for a face, however sure its head member was that it was none.

@@ -5,7 +5,8 @@ augmentation on the fly (rotation, flips, colour jitter, Cutout), class-weighted
 cross-entropy, AdamW with a ten times smaller learning rate for the backbone than for the new
 classifier, a linear warm-up then a cosine schedule, early stopping on validation balanced
 accuracy, bf16 autocast on CUDA. The split, calibration, thresholds and pack are the head
-mode's, so the two modes' numbers compare directly.
+mode's, so the two modes' numbers compare directly; so is the familiarity, from the
+fine-tuned network's own features (:mod:`inference.fish.finetune_familiarity`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import copy
 import math
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,11 @@ from inference.fish import export
 from inference.fish.augment import augmented_view
 from inference.fish.config import FinetuneConfig
 from inference.fish.errors import SpeciesPackError
+from inference.fish.finetune_familiarity import reference_head
 from inference.fish.graph_contract import INPUT_NAME, OUTPUTS
-from inference.fish.images import UInt8Image, letterbox, read_image
+from inference.fish.head import HeadWeights
+from inference.fish.images import FloatArray, UInt8Image, letterbox, read_image
+from inference.fish.int8_familiarity import int8_files
 from inference.fish.metrics import IntArray
 from inference.fish.pack import MODEL_FILES, SpeciesPack
 from inference.fish.packing import (
@@ -37,8 +42,10 @@ from inference.fish.packing import (
     TrainOptions,
     assess,
     calibration_batches,
+    with_familiarity,
     write_species_pack,
 )
+from inference.fish.train import check_parity
 from inference.fish.train_head import balanced_accuracy, class_weights
 from inference.fish.trainset import PreparedData, prepare
 from inference.pack.converters.efficientnet_lite import PIXEL_MEAN, PIXEL_STD, load_backbone
@@ -121,16 +128,32 @@ def finetune_pack(
     if note := data.dataset.unnamed_note():
         progress(note)
     net, details = finetune_model(data, config, pth, _device(device), progress)
-    side = config.input_size
-    val_logits = predict_logits(net, _load(data, data.validation), _device(device), side)
-    unknown_logits = predict_logits(net, _load(data, data.unknown), _device(device), side)
+    side, on = config.input_size, _device(device)
+    val_logits, val_features = predict(net, _load(data, data.validation), on, side)
+    unknown_logits, _ = predict(net, _load(data, data.unknown), on, side)
     assessment = assess(data, val_logits, data.labels(data.validation), unknown_logits, options)
+    progress("species prototypes from the fine-tuned network's features of the training images")
+    reference = _reference_head(net, data, on, side, _sha256(pth))
+    assessment = with_familiarity(assessment, reference.familiarity(val_features))
     net.temperature = assessment.thresholds.temperature
     with tempfile.TemporaryDirectory(prefix="jaga-fish-") as scratch:
-        models = export_models(net.cpu().eval(), Path(scratch), data, options, side)
+        models = export_models(net.cpu().eval(), Path(scratch), data, options, reference)
         details["timings"] = {"total_seconds": round(time.perf_counter() - started, 1)}
-        trained = Trained("finetune", models, _sha256(pth), details, input_sizes=(side,))
+        files = int8_files(models, data, assessment.thresholds, (side,), progress)
+        trained = Trained("finetune", models, reference.backbone_sha256, details,
+                          input_sizes=(side,), files=files)  # fmt: skip
         return write_species_pack(data, assessment, trained, options, progress)
+
+
+def _reference_head(
+    net: SpeciesNet, data: PreparedData, device: torch.device, side: int, sha256: str
+) -> HeadWeights:
+    """The numpy reference of the pack's head, prototypes included (finetune_familiarity)."""
+    _, train_features = predict(net, _load(data, data.train), device, side)
+    classifier = net.backbone.get_classifier()  # type: ignore[operator]
+    weights = (_numpy(classifier.weight), _numpy(classifier.bias))
+    return reference_head(weights, train_features, data.labels(data.train),
+                          backbone_sha256=sha256, input_size=side)  # fmt: skip
 
 
 def finetune_model(
@@ -155,7 +178,7 @@ def finetune_model(
     for epoch in range(1, config.epochs + 1):
         step.epoch(loader)
         evaluated = ema.module if ema else net
-        logits = predict_logits(evaluated, val_images, device, config.input_size)
+        logits, _ = predict(evaluated, val_images, device, config.input_size)
         score = balanced_accuracy(logits.argmax(1), val_y)
         history.append({"epoch": epoch, "val_balanced_accuracy": score})
         progress(f"epoch {epoch}: val balanced accuracy {score:.4f}")
@@ -239,21 +262,29 @@ class _Step:
 
 
 @torch.no_grad()
-def predict_logits(
+def predict(
     net: SpeciesNet, images: list[UInt8Image], device: torch.device, size: int
-) -> Any:
+) -> tuple[FloatArray, FloatArray]:
+    """Logits ``[N, C]`` and pooled penultimate features ``[N, F]`` of letterboxed images."""
     net.eval()
-    rows = [np.zeros((0, net.backbone.get_classifier().out_features), np.float32)]  # type: ignore[operator]
+    classifier = net.backbone.get_classifier()  # type: ignore[operator]
+    logits = [np.zeros((0, classifier.out_features), np.float32)]
+    features = [np.zeros((0, classifier.in_features), np.float32)]
     for start in range(0, len(images), 128):
         batch = np.stack([letterbox(im, size) for im in images[start : start + 128]])
         pixels = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float()
-        rows.append(net.logits_and_features(pixels)[0].float().cpu().numpy())
-    return np.concatenate(rows)
+        some_logits, some_features = net.logits_and_features(pixels)
+        logits.append(some_logits.float().cpu().numpy())
+        features.append(some_features.float().cpu().numpy())
+    return np.concatenate(logits), np.concatenate(features)
 
 
 def export_models(
-    net: SpeciesNet, folder: Path, data: PreparedData, options: TrainOptions, size: int
+    net: SpeciesNet, folder: Path, data: PreparedData, options: TrainOptions, head: HeadWeights
 ) -> dict[str, Path]:
+    """The network's ONNX with ``head``'s familiarity appended, checked against ``head``
+    on the network's own features; its INT8 version where asked."""
+    size = head.input_size
     models = {"fp32": folder / MODEL_FILES["fp32"]}
     example = torch.zeros(2, 3, size, size)  # batch 2, so the batch cannot be fixed at 1
     program = torch.onnx.export(
@@ -263,12 +294,24 @@ def export_models(
     )  # fmt: skip
     if program is None:
         raise SpeciesPackError("the ONNX exporter returned no program")
-    export.save_model(program.model_proto, models["fp32"])
+    export.save_model(export.with_familiarity(program.model_proto, head), models["fp32"])
+    check_parity(models["fp32"], data, head, net.temperature, _features_of(net))
     if options.int8:
         models["int8"] = folder / MODEL_FILES["int8"]
         batches = calibration_batches(data, options.calibration_images, size)
         export.quantize_int8(models["fp32"], models["int8"], batches)
     return models
+
+
+def _features_of(net: SpeciesNet) -> Callable[[list[UInt8Image]], FloatArray]:
+    """The network's features of letterboxed images, on the device it is on."""
+    device = next(net.parameters()).device
+    return lambda images: predict(net, images, device, images[0].shape[0])[1]
+
+
+def _numpy(parameter: torch.Tensor) -> FloatArray:
+    array: FloatArray = parameter.detach().float().cpu().numpy().copy()
+    return array
 
 
 def _optimiser(backbone: nn.Module, config: FinetuneConfig) -> torch.optim.AdamW:

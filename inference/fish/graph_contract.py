@@ -15,7 +15,8 @@ SPECIES_LOGITS = "species_logits"
 PROBABILITIES = "probabilities"
 OUTPUTS = (FEATURES, SPECIES_LOGITS, PROBABILITIES)
 # [N]: the best cosine similarity of a crop's standardised features to the species
-# prototypes (inference/fish/head.py); only packs whose head carries prototypes give it.
+# prototypes (inference/fish/head.py); packs whose head carries prototypes give it, and
+# fine-tuned packs, from their own features (inference/fish/finetune_familiarity.py).
 FAMILIARITY = "familiarity"
 
 

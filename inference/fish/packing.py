@@ -115,7 +115,7 @@ def with_familiarity(
     assessment: Assessment, validation: FloatArray, fish_acceptance: float = DEFAULT_FISH_ACCEPTANCE
 ) -> Assessment:
     """The assessment with the familiarity threshold chosen on the validation images'
-    familiarity (a head with species prototypes: head mode)."""
+    familiarity (from a head with species prototypes: both modes)."""
     thresholds = dataclasses.replace(
         assessment.thresholds,
         familiarity=familiarity_threshold(validation, fish_acceptance),

@@ -8,11 +8,14 @@ run and every test after it stay within seconds.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
-from inference.fish.config import HeadConfig
+from inference.fish.config import FinetuneConfig, HeadConfig
+from inference.fish.finetune import finetune_pack
 from inference.fish.pack import SpeciesPack
 from inference.fish.packing import TrainOptions
 from inference.fish.taps import PLAIN
@@ -86,3 +89,29 @@ def trained_pack(
         name="test-slice", version="0.0.1",
     )  # fmt: skip
     return train_head_pack(options, backbone, progress=lambda line: None)
+
+
+def options_like(pack: SpeciesPack, out: Path, **changes: object) -> TrainOptions:
+    """What ``pack`` was trained with (its data, split and held-out species)."""
+    training = pack.training()
+    base = TrainOptions(
+        data=Path(training["data"]["root"]), out=out, holdout=tuple(training["held_out"]),
+        validation_fraction=training["split"]["validation_fraction"], seed=training["seed"],
+        calibration_images=8, name="test-combined", version="0.0.2",
+    )  # fmt: skip
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def finetuned_96(
+    trained_pack: SpeciesPack, model_pack: ModelPack, tmp_path_factory: pytest.TempPathFactory
+) -> SpeciesPack:
+    """Two optimiser steps at 96 px on the trained pack's own split, INT8 included."""
+    config = FinetuneConfig(
+        epochs=1, batch_size=4, workers=0, max_steps=2, ema_decay=0.0, input_size=96
+    )
+    torch.set_num_threads(2)
+    out = tmp_path_factory.mktemp("ft") / "pack"
+    pth = model_pack.source_path("efficientnet_lite0", "pth")
+    options = options_like(trained_pack, out, version="0.0.1-ft96")
+    return finetune_pack(options, config, pth, "cpu", lambda line: None)

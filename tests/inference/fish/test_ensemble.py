@@ -8,7 +8,6 @@ each on the crops letterboxed at its own side.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +15,19 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-import torch
 
 from inference.fish.classify import SpeciesClassifier
-from inference.fish.config import FinetuneConfig
 from inference.fish.ensemble import combine_packs
 from inference.fish.errors import SpeciesMismatchError, SpeciesPackError
-from inference.fish.finetune import finetune_pack
 from inference.fish.images import batch_inputs, letterbox, read_image, to_batch
 from inference.fish.metrics import softmax
 from inference.fish.pack import SpeciesPack, write_pack
-from inference.fish.packing import TrainOptions
 from inference.fish.types import FishStatus
-from inference.pack.installed import ModelPack
 from inference.runtime import ThreadBudget
 from inference.runtime.providers import CPU, plan_providers
 from main import main
 from tests.conftest import shared_path
-from tests.inference.fish.conftest import HOLDOUT, SLICE, make_slice
+from tests.inference.fish.conftest import HOLDOUT, SLICE, make_slice, options_like
 
 pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
 
@@ -47,38 +41,12 @@ def _crops(pack: SpeciesPack, n: int) -> list[np.ndarray]:
     return [read_image(p) for p in sorted(root.glob("*/*.png"))[:n]]
 
 
-def _options(pack: SpeciesPack, out: Path, **changes: object) -> TrainOptions:
-    """What the trained pack was trained with (its data, split and held-out species)."""
-    training = pack.training()
-    base = TrainOptions(
-        data=Path(training["data"]["root"]), out=out, holdout=tuple(training["held_out"]),
-        validation_fraction=training["split"]["validation_fraction"], seed=training["seed"],
-        calibration_images=8, name="test-combined", version="0.0.2",
-    )  # fmt: skip
-    return replace(base, **changes)  # type: ignore[arg-type]
-
-
-@pytest.fixture(scope="module")
-def finetuned_96(
-    trained_pack: SpeciesPack, model_pack: ModelPack, tmp_path_factory: pytest.TempPathFactory
-) -> SpeciesPack:
-    """Two optimiser steps at 96 px on the trained pack's own split."""
-    config = FinetuneConfig(
-        epochs=1, batch_size=4, workers=0, max_steps=2, ema_decay=0.0, input_size=96
-    )
-    torch.set_num_threads(2)
-    out = tmp_path_factory.mktemp("ft") / "pack"
-    pth = model_pack.source_path("efficientnet_lite0", "pth")
-    options = _options(trained_pack, out, version="0.0.1-ft96")
-    return finetune_pack(options, config, pth, "cpu", lambda line: None)
-
-
 def test_a_pack_combined_with_itself_answers_as_it_does(
     trained_pack: SpeciesPack, tmp_path: Path
 ) -> None:
     """The arithmetic of the graph: the mean of one pack twice is that pack, re-calibrated."""
     combined = combine_packs(
-        (trained_pack.root, trained_pack.root), _options(trained_pack, tmp_path / "c"),
+        (trained_pack.root, trained_pack.root), options_like(trained_pack, tmp_path / "c"),
         lambda line: None,
     )  # fmt: skip
     crops = _crops(trained_pack, 6)
@@ -99,7 +67,7 @@ def test_a_224_head_and_a_96_finetune_make_one_pack_of_two_inputs(
     """Each member gets the crop letterboxed at its own side, through its own graph input:
     nothing is resampled inside the graph."""
     combined = combine_packs(
-        (trained_pack.root, finetuned_96.root), _options(trained_pack, tmp_path / "c"),
+        (trained_pack.root, finetuned_96.root), options_like(trained_pack, tmp_path / "c"),
         lambda line: None,
     )  # fmt: skip
     assert combined.input_sizes == (224, 96)
@@ -135,29 +103,29 @@ def _familiarity(pack: SpeciesPack, crops: list[np.ndarray]) -> np.ndarray:
     return np.asarray(session.run(["familiarity"], feeds)[0])
 
 
-def test_a_combined_pack_says_not_a_fish_as_its_head_member_does(
-    trained_pack: SpeciesPack, finetuned_96: SpeciesPack, tmp_path: Path
+@pytest.mark.parametrize("head_first", [True, False])
+def test_a_combined_pack_says_not_a_fish_as_its_first_member_does(
+    trained_pack: SpeciesPack, finetuned_96: SpeciesPack, tmp_path: Path, head_first: bool
 ) -> None:
     """A combined pack was the README's best recipe and said a face was a reef fish: it now
-    carries the familiarity of the member that has one (the head; a fine-tune has none),
-    with the threshold chosen again on the validation split they share, so the same."""
-    assert trained_pack.thresholds.familiarity is not None
-    assert finetuned_96.thresholds.familiarity is None
+    carries the familiarity of its first member that has one (a head, or a fine-tune from its
+    own features), with the threshold chosen again on the validation split they share, so
+    the same."""
+    members = [trained_pack, finetuned_96] if head_first else [finetuned_96, trained_pack]
+    first = members[0]
+    assert first.thresholds.familiarity is not None
     combined = combine_packs(
-        (finetuned_96.root, trained_pack.root), _options(trained_pack, tmp_path / "c"),
-        lambda line: None,
-    )  # fmt: skip
-    assert combined.thresholds.familiarity == pytest.approx(
-        trained_pack.thresholds.familiarity, abs=1e-6
+        [m.root for m in members], options_like(trained_pack, tmp_path / "c"), lambda line: None
     )
+    assert combined.thresholds.familiarity == pytest.approx(first.thresholds.familiarity, abs=1e-5)
     assert "Familiarity" in (combined.root / "card.md").read_text()
     crops = _crops(trained_pack, 4)
     for precision in combined.models:
         graph = onnx.load(combined.model_path(precision)).graph
         assert "familiarity" in [o.name for o in graph.output], precision
-    # The INT8 graph answers by a threshold of its own, as its head member's INT8 model does.
-    assert combined.int8_familiarity == pytest.approx(trained_pack.int8_familiarity, abs=1e-5)
-    assert np.allclose(_familiarity(combined, crops), _familiarity(trained_pack, crops), atol=1e-5)
+    # The INT8 graph answers by a threshold of its own, as its first member's INT8 model does.
+    assert combined.int8_familiarity == pytest.approx(first.int8_familiarity, abs=1e-5)
+    assert np.allclose(_familiarity(combined, crops), _familiarity(first, crops), atol=1e-5)
     face = sorted(shared_path("data", "faces", "johns", "John_Simm").glob("*.jpg"))[0]
     (answer,) = _classifier(combined).classify_files([face])
     assert answer.status is FishStatus.NO_FISH, answer
@@ -190,7 +158,7 @@ def test_three_packs_weigh_a_third_each(
     """Not the mean of a pair and the third: the head given twice weighs two thirds. The
     smaller side may come first; the two 224 px members share one input."""
     members = [finetuned_96, trained_pack, trained_pack]
-    combined = combine_packs([m.root for m in members], _options(trained_pack, tmp_path / "c"),
+    combined = combine_packs([m.root for m in members], options_like(trained_pack, tmp_path / "c"),
                              lambda line: None)  # fmt: skip
     assert combined.input_sizes == (96, 224)
     crops = _crops(trained_pack, 4)
@@ -204,10 +172,14 @@ def test_a_combined_pack_of_two_sides_can_be_a_member(
     trained_pack: SpeciesPack, finetuned_96: SpeciesPack, tmp_path: Path
 ) -> None:
     """Each of the member's own inputs is fed from the graph input of its side."""
+
+    def quiet(line: str) -> None:
+        pass
+
     pair = combine_packs((trained_pack.root, finetuned_96.root),
-                         _options(trained_pack, tmp_path / "p"), lambda line: None)  # fmt: skip
+                         options_like(trained_pack, tmp_path / "p"), quiet)  # fmt: skip
     again = combine_packs((finetuned_96.root, pair.root),
-                          _options(trained_pack, tmp_path / "a"), lambda line: None)  # fmt: skip
+                          options_like(trained_pack, tmp_path / "a"), quiet)  # fmt: skip
     assert again.input_sizes == (96, 224)
     assert again.training()["members"][1]["input_sizes"] == [224, 96]
     assert f"{pair.version} (ensemble, 224/96 px)" in (again.root / "card.md").read_text()
@@ -220,7 +192,7 @@ def test_a_combined_pack_of_two_sides_can_be_a_member(
 
 def test_one_pack_is_not_a_combination(trained_pack: SpeciesPack, tmp_path: Path) -> None:
     with pytest.raises(SpeciesPackError, match="two or more packs"):
-        combine_packs((trained_pack.root,), _options(trained_pack, tmp_path / "c"),
+        combine_packs((trained_pack.root,), options_like(trained_pack, tmp_path / "c"),
                       lambda line: None)  # fmt: skip
     assert not (tmp_path / "c").exists()
 
@@ -242,7 +214,7 @@ def test_packs_of_another_split_or_other_species_are_refused(
                            lambda training: training | {"seed": 1})  # fmt: skip
     with pytest.raises(SpeciesPackError, match="trained on different splits"):
         combine_packs((trained_pack.root, other_seed),
-                      _options(trained_pack, tmp_path / "c"), lambda line: None)  # fmt: skip
+                      options_like(trained_pack, tmp_path / "c"), lambda line: None)  # fmt: skip
 
     def rename_first(species: dict[str, Any]) -> dict[str, Any]:
         species["species"][0]["id"] = "fish_99"
@@ -251,7 +223,7 @@ def test_packs_of_another_split_or_other_species_are_refused(
     other_species = _reissued(trained_pack, tmp_path / "species", "species.json", rename_first)
     with pytest.raises(SpeciesPackError, match="do not list the same species"):
         combine_packs((trained_pack.root, other_species),
-                      _options(trained_pack, tmp_path / "c"), lambda line: None)  # fmt: skip
+                      options_like(trained_pack, tmp_path / "c"), lambda line: None)  # fmt: skip
     assert not (tmp_path / "c").exists()
 
 
@@ -277,7 +249,7 @@ def test_a_data_folder_with_another_species_list_is_refused(
     numbers every label after it one further: thresholds fitted on those labels would name
     the wrong species. The species lists are compared, and nothing is written."""
     data = make_slice(f4k, tmp_path / "d", {**SLICE, "fish_05": 1, HOLDOUT: 3})
-    options = _options(trained_pack, tmp_path / "c", data=data)
+    options = options_like(trained_pack, tmp_path / "c", data=data)
     with pytest.raises(SpeciesMismatchError, match="not the species pack"):
         combine_packs((trained_pack.root, trained_pack.root), options, lambda line: None)
     assert not (tmp_path / "c").exists()
