@@ -45,7 +45,7 @@ class Thresholds:
     review: float
     known_acceptance: float
     review_precision: float
-    # None: the pack gives no familiarity (older packs, fine-tunes, combinations of fine-tunes)
+    # None: the pack gives no familiarity (packs made before it, combinations of those alone)
     familiarity: float | None = None
     fish_acceptance: float | None = None
 
