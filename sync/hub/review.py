@@ -146,12 +146,26 @@ def check_species_kept(data: bytes) -> None:
     (``kept_species``). Adding species is no change to refuse; a pack that lists none is
     nothing to compare with. Publishing checks it again under the packs' lock."""
     replaced, before = replaced_species()
-    dropped = sorted(set(before) - kept_species(before, archive_species(data)))
+    after = archive_species(data)
+    dropped = sorted(set(before) - kept_species(before, after))
+    renamed = renamed_species(before, after)
+    problems = []
     if dropped:
         listed = ", ".join(f"{sid} ({before[sid]})" for sid in dropped)
+        problems.append(
+            f"the pack lacks {len(dropped)} species of {replaced}: {listed}; devices would"
+            " stop naming them"
+        )
+    if renamed:
+        listed = ", ".join(f"{sid} ({before[sid]} -> {after[sid]})" for sid in renamed)
+        problems.append(
+            f"the pack renames {len(renamed)} species of {replaced}: {listed}; devices would"
+            " name them anew, while earlier catches and reviews keep the old name (a training"
+            " export makes two folders of each)"
+        )
+    if problems:
         raise PackArchiveError(
-            f"the pack lacks {len(dropped)} species of {replaced}:"
-            f" {listed}; devices would stop naming them. If that is meant, publish it with"
+            f"{'; '.join(problems)}. If that is meant, publish it with"
             " --allow-species-change (in the admin, tick 'allow species change')"
         )
 
@@ -164,6 +178,21 @@ def kept_species(before: dict[str, str], after: dict[str, str]) -> set[str]:
     export without ``--species-from``) still names what they named."""
     names = {species_key(text) for pair in after.items() for text in pair}
     return {sid for sid, name in before.items() if {species_key(sid), species_key(name)} & names}
+
+
+def renamed_species(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """The ids of ``before`` that ``after`` keeps under another display name, when no
+    species of ``after`` keeps the old name: devices store a species by its display name,
+    so from then on they name it otherwise (case, spacing and accents aside:
+    ``species_key``)."""
+    names = {species_key(name) for name in after.values()}
+    return sorted(
+        sid
+        for sid, name in before.items()
+        if sid in after
+        and species_key(after[sid]) != species_key(name)
+        and species_key(name) not in names
+    )
 
 
 def replaced_species() -> tuple[str, dict[str, str]]:

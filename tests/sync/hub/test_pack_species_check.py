@@ -4,8 +4,6 @@ checked against the pack published before them, not both against the same one.""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 import time
 import unicodedata
@@ -20,21 +18,10 @@ from sync.hub.models import SpeciesPack
 from sync.species_packs import PackArchiveError, archive_pack
 from tests.sync.hub.hubfixtures import default_species_installed
 from tests.sync.hub.hubkit import Api
-from tests.sync.hub.test_packs import _waiting_for_a_lock, with_species
+from tests.sync.hub.test_packs import _waiting_for_a_lock, with_named_species, with_species
 from tests.sync.test_species_packs import make_pack
 
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
-
-
-def with_named_species(pack: Path, species: dict[str, str]) -> Path:
-    """``pack`` listing ``species`` (id -> display name), its manifest redone."""
-    listed = [{"id": sid, "name": name} for sid, name in species.items()]
-    (pack / "species.json").write_text(json.dumps({"species": listed, "held_out": []}))
-    manifest = json.loads((pack / "manifest.json").read_text())
-    digest = hashlib.sha256((pack / "species.json").read_bytes()).hexdigest()
-    manifest["files"]["species.json"] = digest
-    (pack / "manifest.json").write_text(json.dumps(manifest))
-    return pack
 
 
 def slug(name: str) -> str:
@@ -73,12 +60,30 @@ def test_a_pack_retrained_under_new_folder_ids_keeps_species_it_names(
     assert not any(f"{sid} (" in words for sid in kept)
 
 
-def test_a_species_kept_by_its_id_under_a_new_name_is_kept(api: Api, tmp_path: Path) -> None:
-    """A pack that corrects a display name's spelling keeps the species by its folder id."""
-    before = with_named_species(make_pack(tmp_path / "before"), {"a": "Chromis viridis"})
+def test_a_species_kept_by_its_id_under_a_new_name_needs_the_word(api: Api, tmp_path: Path) -> None:
+    """A pack that keeps folder id ``a`` but names it otherwise was published without a word;
+    devices store species by display name, so from then on they named it anew while earlier
+    catches kept the old name, and a training export made two folders of one species."""
+    before = with_named_species(
+        make_pack(tmp_path / "before"), {"a": "Chromis viridis", "b": "Dascyllus aruanus"}
+    )
     review.publish_pack_archive(f"1.{api.site}", archive_pack(before), allow_species_change=True)
-    after = with_named_species(make_pack(tmp_path / "after", seed=1), {"A": "Chromis virid"})
-    review.check_species_kept(archive_pack(after))
+    respelled = {"a": "  CHROMIS viridis", "b": "Dascyllus aruanus"}  # case, spacing: no change
+    review.check_species_kept(archive_pack(with_named_species(before, respelled)))
+    swapped = {"a": "Dascyllus aruanus", "b": "Chromis viridis"}  # both names still named
+    review.check_species_kept(archive_pack(with_named_species(before, swapped)))
+    renamed = with_named_species(
+        make_pack(tmp_path / "after", seed=1), {"a": "Blue-green chromis", "b": "Dascyllus aruanus"}
+    )
+    with pytest.raises(PackArchiveError) as refused:
+        review.check_species_kept(archive_pack(renamed))
+    words = str(refused.value)
+    assert "renames 1 species of" in words and "a (Chromis viridis -> Blue-green chromis)" in words
+    assert "lacks" not in words and "--allow-species-change" in words
+    published = review.publish_pack_archive(
+        f"2.{api.site}", archive_pack(renamed), allow_species_change=True
+    )
+    assert published.version == f"2.{api.site}"
 
 
 def test_two_packs_published_at_once_are_each_checked_against_the_one_before(

@@ -411,11 +411,16 @@ def test_a_range_that_cannot_be_served_as_asked(
 
 def with_species(pack: Path, *ids: str) -> Path:
     """``pack`` listing the species ``ids`` (named by their upper case), its manifest redone."""
-    species = [{"id": sid, "name": sid.upper()} for sid in ids]
-    (pack / "species.json").write_text(json.dumps({"species": species, "held_out": []}))
-    listed = hashlib.sha256((pack / "species.json").read_bytes()).hexdigest()
+    return with_named_species(pack, {sid: sid.upper() for sid in ids})
+
+
+def with_named_species(pack: Path, species: dict[str, str]) -> Path:
+    """``pack`` listing ``species`` (id -> display name), its manifest redone."""
+    listed = [{"id": sid, "name": name} for sid, name in species.items()]
+    (pack / "species.json").write_text(json.dumps({"species": listed, "held_out": []}))
+    digest = hashlib.sha256((pack / "species.json").read_bytes()).hexdigest()
     manifest = json.loads((pack / "manifest.json").read_text())
-    manifest["files"]["species.json"] = listed
+    manifest["files"]["species.json"] = digest
     (pack / "manifest.json").write_text(json.dumps(manifest))
     return pack
 
@@ -477,10 +482,11 @@ def test_a_first_pack_that_keeps_the_default_species_needs_no_word(
 
     with default_species_installed(default_species):
         _, default = default_species()
-        more = with_species(make_pack(tmp_path / "more"), *default, "fish_99")
+        more = with_named_species(make_pack(tmp_path / "more"), default | {"fish_99": "New"})
         review.check_species_kept(archive_pack(more))
+        fewer = {sid: default[sid] for sid in sorted(default)[1:]}
         with pytest.raises(PackArchiveError, match=re.escape("fish_01 (Dascyllus reticulatus)")):
-            review.check_species_kept(archive_pack(with_species(more, *sorted(default)[1:])))
+            review.check_species_kept(archive_pack(with_named_species(more, fewer)))
 
 
 def test_an_admin_upload_that_drops_species_needs_its_box_ticked(

@@ -19,6 +19,7 @@ from inference.fish import installed
 from sync.hub import review
 from sync.hub.corrections import export_corrections
 from sync.hub.models import FishObservation
+from sync.species_packs import PackArchiveError
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubfixtures import default_species_installed
 from tests.sync.hub.hubkit import Api
@@ -200,9 +201,9 @@ def test_a_top_k_species_the_current_pack_renamed_gets_no_button_and_is_refused(
     operator: Client, api: Api
 ) -> None:
     """The one-click buttons are the observation's top-k, named by the pack that classified
-    it. A pack published since may name a species otherwise (or drop it): a pack that keeps
-    every species id passes the publication check, yet the old name is no species of the
-    pack the devices run now. Its button would store it unchecked (a second name for one
+    it. A pack published since may name a species otherwise (or drop it), when published
+    with ``--allow-species-change``: the old name is then no species of the pack the
+    devices run now. Its button would store it unchecked (a second name for one
     species in corrections.csv); so only what a typed species would be stored as is
     offered, and a posted name goes through the same check."""
     old = pack_listing(("lutjanus", "Lutjanus synagris"), ("campechanus", "Lutjanus campechanus"))
@@ -210,7 +211,8 @@ def test_a_top_k_species_the_current_pack_renamed_gets_no_button_and_is_refused(
     top_k = [["Lutjanus campechanus", 0.55], ["Lutjanus synagris", 0.30]]  # by the old pack
     catch = flagged(api, status="unknown", status_reason=None, predictions=top_k)
     renamed = pack_listing(("lutjanus", "Lutjanus synagris"), ("campechanus", "Red snapper"))
-    review.check_species_kept(renamed)  # the same ids: nothing for the hub to refuse
+    with pytest.raises(PackArchiveError, match="renames 1 species"):
+        review.check_species_kept(renamed)  # published only with --allow-species-change
     review.publish_species_pack(f"new-{api.site}", renamed)
     queue = operator.get(QUEUE, {"site__id__exact": catch.site_id}).content.decode()
     assert "Lutjanus campechanus (0.55)" in queue  # the top-k as the device gave it
