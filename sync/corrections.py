@@ -35,6 +35,12 @@ gets one such row per observation of it, with ``conflicting`` 1 in place of ``no
 an earlier export may have labelled it before the observations disagreed. Species rows leave
 both columns empty; an export written before a column existed reads as one without such
 retractions.
+
+Every row ends with ``photo_sha256`` (its photo's, on a retraction row too, so that a reader
+can tell byte-identical photos under two photo ids apart from two pictures) and when and
+where the export was written, ``exported_at`` (UTC, ``stamp_text``) and ``exported_from``
+(``hub``: its database's clock, or ``device``: the device's own): the reader orders
+exports by them, not by the order it is given them in, a hub's export after every device's.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ import shutil
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -70,6 +77,9 @@ HEADER = (
     "status_reason",
     "not_a_fish",  # 1: a retraction row (see the module); empty on a species row
     "conflicting",  # 1: a retraction row for an observation of a photo left out as conflicting
+    "photo_sha256",
+    "exported_at",  # when the export was written (UTC), on every row: orders the exports
+    "exported_from",  # hub or device: whose clock exported_at is (see the module)
 )
 # The photo types a device stores and the training reader decodes.
 SUFFIXES = {
@@ -153,7 +163,7 @@ class ExportSummary:
 class CorrectionsExport:
     """Writes corrections into ``folder`` (created; must be empty); use as a context manager."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, exported_from: str = "device") -> None:
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise CorrectionsExportError(f"{folder} is not an empty folder; export into a new one")
         self._folder = folder
@@ -162,6 +172,8 @@ class CorrectionsExport:
         self._photos: dict[str, str] = {}  # photo uid -> its file, written once
         self._examples: set[tuple[str, tuple[int, int, int, int] | None]] = set()
         self.summary = ExportSummary(folder=folder)
+        self.exported_from = exported_from
+        self.exported_at = datetime.now(UTC)  # a hub sets its database's time
 
     def __enter__(self) -> CorrectionsExport:
         with self._writing():
@@ -228,19 +240,29 @@ class CorrectionsExport:
                 correction.status_reason,
                 "",
                 "",
+                correction.photo_sha256,
             )
         )
         self.summary.written += 1
 
     def retract(
-        self, observation_uid: str, reviewed_by: str, observed_at: str, *, conflicting: bool = False
+        self,
+        observation_uid: str,
+        reviewed_by: str,
+        observed_at: str,
+        *,
+        conflicting: bool = False,
+        photo_sha256: str = "",
+        crop: tuple[int, int, int, int] | None = None,
     ) -> None:
         """A row taking back any label an earlier export gave ``observation_uid``: a
-        reviewer answered that its photo shows no fish, or (``conflicting``) its photo is now
-        left out because the observations on it disagree. No photo is written."""
-        fields = dict.fromkeys(HEADER, "")
+        reviewer answered that its photo (``photo_sha256``, the fish's box ``crop``) shows
+        no fish, or (``conflicting``) its photo is now left out because the observations on
+        it disagree. No photo is written."""
+        fields = dict.fromkeys(HEADER[: -len(_STAMP)], "")
         fields |= {"observation_uid": observation_uid, "reviewed_by": reviewed_by,
-                   "observed_at": observed_at}  # fmt: skip
+                   "observed_at": observed_at, "photo_sha256": photo_sha256}  # fmt: skip
+        fields |= dict(zip(CROP_HEADER, ("",) * 4 if crop is None else map(str, crop), strict=True))
         fields["conflicting" if conflicting else "not_a_fish"] = "1"
         self._rows.append(tuple(fields.values()))
         if not conflicting:
@@ -261,10 +283,21 @@ class CorrectionsExport:
         with _private(partial, "w") as handle:
             writer = csv.writer(handle)
             writer.writerow(HEADER)
-            writer.writerows(self._rows)
+            stamp = (stamp_text(self.exported_at), self.exported_from)
+            writer.writerows((*row, *stamp) for row in self._rows)
             handle.flush()
             os.fsync(handle.fileno())
         partial.replace(self._folder / CORRECTIONS_CSV)
+
+
+_STAMP = ("exported_at", "exported_from")  # added to every row as the CSV is written
+
+
+def stamp_text(moment: datetime) -> str:
+    """``exported_at``'s text: ISO 8601's basic form (``20261201T020826.123456Z``), which
+    Excel keeps as text, where it would rewrite ``2026-12-01 02:08:26`` in the computer's
+    own date format and drop the seconds; Python's ``datetime.fromisoformat`` reads it."""
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
 def species_key(species: str) -> str:

@@ -10,6 +10,13 @@ byte-identical one) gains a row: it stands for both.
 An image is taken back when every observation recorded for it is retracted (not a fish, or
 its photo now conflicting), and only when it is still the file the add wrote (its bytes
 match): a user's own photo is never in the record, and one the user replaced since stays.
+
+Each row keeps when the export that gave its verdict was written (``exported_at``,
+``exported_from``), and an observation taken back keeps a row with no file: an export
+written before that retraction, added after it, does not put the photo back, and a
+retraction written before the export that added a photo does not take it back. Rows of a
+record written before those columns (and of exports without a time) carry none: they are
+ordered by when they were added, as before.
 """
 
 from __future__ import annotations
@@ -20,14 +27,26 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
+from inference.fish.corrections import Correction, Written, later, written
+
 RECORD_CSV = "added-corrections.csv"
-_HEADER = ("file", "observation_uid", "sha256")
+_HEADER = ("file", "observation_uid", "sha256", "exported_at", "exported_from")
 
 
 class Recorded(NamedTuple):
-    file: str  # relative to DATA, with "/"
+    file: str  # relative to DATA, with "/"; "" for an observation taken back
     observation: str
     sha256: str
+    exported_at: str = ""  # when the export giving this verdict was written; "" unknown
+    exported_from: str = ""
+
+    @property
+    def written(self) -> Written | None:
+        return written(self.exported_at, self.exported_from, RECORD_CSV)
+
+
+def recorded(file: str, observation: str, sha256: str, when: Written | None) -> Recorded:
+    return Recorded(file, observation, sha256, *(when.cells() if when else ("", "")))
 
 
 def read_record(data: Path) -> list[Recorded]:
@@ -37,7 +56,7 @@ def read_record(data: Path) -> list[Recorded]:
         return []
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))[1:]
-    return [Recorded(*row[:3]) for row in rows if len(row) >= 3]
+    return [Recorded(*row[:5]) for row in rows if len(row) >= 3]
 
 
 def write_record(data: Path, rows: Iterable[Recorded]) -> None:
@@ -50,15 +69,34 @@ def write_record(data: Path, rows: Iterable[Recorded]) -> None:
     temporary.replace(data / RECORD_CSV)
 
 
+def kept_out(record: list[Recorded], chosen: list[Correction]) -> list[Correction]:
+    """``chosen`` without the fish a retraction added before was written after: an older
+    export added later does not put back what a newer one took back."""
+    taken = {row.observation: row.written for row in record if not row.file}
+    return [
+        item
+        for item in chosen
+        if not (item.observation in taken and later(taken[item.observation], item.written))
+    ]
+
+
 def taken_back(
-    data: Path, record: list[Recorded], retracted: frozenset[str]
+    data: Path, record: list[Recorded], retracted: dict[str, Written | None]
 ) -> tuple[list[str], list[Recorded]]:
-    """The images to remove for the ``retracted`` observations, and the record without
-    those observations."""
-    left = [row for row in record if row.observation not in retracted]
-    standing = {row.file for row in left}  # still labelled by another observation
-    gone = sorted({row.file for row in record if row.observation in retracted} - standing)
+    """The images to remove for the ``retracted`` observations (but those an add recorded
+    from an export written after the retraction), and the record with those observations
+    as taken back."""
+    labelled = {row.observation: row.written for row in record if row.file}
+    going = {
+        observation: when
+        for observation, when in retracted.items()
+        if not (observation in labelled and later(labelled[observation], when))
+    }
+    left = [row for row in record if row.observation not in going]
+    standing = {row.file for row in left if row.file}  # still labelled by another observation
+    gone = sorted({row.file for row in record if row.file and row.observation in going} - standing)
     sha256 = {row.file: row.sha256 for row in record}
+    left += [recorded("", observation, "", when) for observation, when in going.items()]
     return [file for file in gone if _ours(data, file, sha256[file])], left
 
 

@@ -401,7 +401,7 @@ def _export(args: argparse.Namespace) -> int:
 
         if args.add_to is not None:
             added = add_training_set(args.corrections, args.add_to, base=args.base,
-                                     species_pack=args.species_from)  # fmt: skip
+                                     species_pack=args.species_from, say=_print)  # fmt: skip
             for removed in added.removed:
                 _print(f"removed {removed}: taken back by a later export (not a fish, or"
                        " its photo's observations now disagree)")  # fmt: skip
@@ -410,7 +410,7 @@ def _export(args: argparse.Namespace) -> int:
                 _print(f"{added.held} images {args.add_to} already held were not added again")
             return
         written = export_training_set(args.corrections, args.out, base=args.base,
-                                      species_pack=args.species_from)  # fmt: skip
+                                      species_pack=args.species_from, say=_print)  # fmt: skip
         _print(f"wrote {written} images to {args.out} (with groups.csv and species.csv)")
 
     return _guarded(run)

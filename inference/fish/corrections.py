@@ -20,13 +20,22 @@ naming it. The tree is written in a staging folder beside the output and renamed
 at the end, so a failure while writing (a full disk) leaves the output folder as it was too.
 A fish listed twice (the same photo and box, or the same ``observation_uid``, as in two
 overlapping exports put together) is one training image. Several exports' CSVs may be given,
-oldest first: a fish in two of them takes the later one's species, as the hub's newer
+in any order: a fish in two of them takes the later one's species, as the hub's newer
 verdict. A row with ``not_a_fish`` 1 (no file, no species, its ``observation_uid``) retracts
 that observation: a reviewer answered that its photo shows no fish, so a label an earlier CSV
 gave it is dropped (until a later CSV names a species again). A row with ``conflicting`` 1
 does the same for an observation whose photo the export left out because the observations
 on it disagree (a later one named another species, or not a fish). A CSV holding only such
 rows is read like any other; an export before a column existed has none of its rows.
+
+Exports are read in the order they were written, not the order given (``export_order``):
+each row carries ``exported_at`` and ``exported_from`` (``hub`` or ``device``). A hub's
+export outranks every device's, whatever the times: the hub holds every synced answer and
+its times are its database's clock, while a device's clock may be wrong. Exports of one
+source go by their times; those without a time (written before the column) come first, in
+the order given, with a note. Photos of identical bytes under two photo ids (two uploads of
+one picture) are one photo: given one species they are one image, given two, or a species
+and "not a fish" (a retraction row's ``photo_sha256``), all are left out, with a note.
 """
 
 from __future__ import annotations
@@ -37,8 +46,9 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -58,6 +68,39 @@ CROP_COLUMNS = ("crop_x", "crop_y", "crop_w", "crop_h")
 # (A device's export may give one observation both: they agree.)
 RETRACTING = ("not_a_fish", "conflicting")
 Box = tuple[int, int, int, int]  # x, y, width, height in the photo's pixels
+SOURCES = ("device", "hub")  # exported_from, lowest rank first: the hub's verdict outranks
+
+
+class Written(NamedTuple):
+    """When an export was written, as its rows say: orders verdicts (``export_order``)."""
+
+    rank: int  # SOURCES' index
+    at: datetime
+
+    def cells(self) -> tuple[str, str]:
+        return self.at.isoformat(), SOURCES[self.rank]
+
+
+def written(at: str, source: str, where: str) -> Written | None:
+    """``exported_at``/``exported_from`` read back; None for an export without them. Any ISO
+    8601 time is taken (one Excel rewrote without its zone reads as UTC)."""
+    if not at.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(at.strip())
+    except ValueError:
+        raise DatasetError(
+            f"{where}: exported_at {at!r} is not a time; put back the export's own value"
+        ) from None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    rank = SOURCES.index("hub") if source.strip().casefold() == "hub" else 0
+    return Written(rank, moment)
+
+
+def later(first: Written | None, second: Written | None) -> bool:
+    """``first`` known to be written after ``second``: an export without a time was written
+    before any with one, and two without are ordered by the caller."""
+    return first is not None and (second is None or first > second)
 
 
 @dataclass(frozen=True)
@@ -70,6 +113,8 @@ class Correction:
     row: str = ""  # where it came from, for errors: "corrections.csv row 3"
     observation: str = ""  # the exports' observation_uid, where the CSV has one
     retracted: str = ""  # a retraction row's reason (RETRACTING): no image, drops a label
+    written: Written | None = None  # the export's time and source (``export_order``)
+    photo_sha256: str = ""  # a retraction row's photo, where the export wrote it
 
     @property
     def verdict(self) -> str:
@@ -102,19 +147,21 @@ def export_training_set(
     *,
     base: Path | None = None,
     species_pack: Path | None = None,
+    say: Callable[[str], None] = lambda _: None,
 ) -> int:
     """Copy every confirmed image into ``out/<species>/``; return how many were written.
 
-    ``corrections`` is one CSV or several exports' CSVs, oldest first: a fish in two of them
-    takes the later one's verdict (the hub's newer state), so consecutive exports that
-    overlap can be given together. Within one CSV, two verdicts for a fish are an error.
+    ``corrections`` is one CSV or several exports' CSVs, in any order (``export_order``): a
+    fish in two of them takes the later one's verdict (the hub's newer state), so
+    consecutive exports that overlap can be given together. Within one CSV, two verdicts
+    for a fish are an error.
     """
     if out.exists() and any(out.iterdir()):
         raise DatasetError(
             f"{out} is not empty; export into a new folder, or add to a training folder "
             "with --add-to"
         )
-    chosen = read_corrections(corrections, base, pack_names(species_pack))
+    chosen = read_corrections(corrections, base, pack_names(species_pack), say)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -132,15 +179,19 @@ def export_training_set(
 
 class Verdicts(NamedTuple):
     chosen: list[Correction]  # one per fish, its latest verdict a species
-    retracted: frozenset[str]  # observations whose latest verdict takes their label back
+    retracted: dict[str, Written | None]  # observations whose latest verdict takes their
+    # label back, with when it was written
 
 
 def read_corrections(
-    corrections: Path | Sequence[Path], base: Path | None, names: dict[str, Species]
+    corrections: Path | Sequence[Path],
+    base: Path | None,
+    names: dict[str, Species],
+    say: Callable[[str], None] = lambda _: None,
 ) -> list[Correction]:
-    """One correction per fish, each export's CSV read in turn (oldest first, so a fish takes
-    its latest verdict), every photo and box checked before anything is written."""
-    verdicts = read_verdicts(corrections, base, names)
+    """One correction per fish, each export's CSV read in turn (oldest first, ``export_order``,
+    so a fish takes its latest verdict), every photo and box checked before anything is written."""
+    verdicts = read_verdicts(corrections, base, names, say)
     if not verdicts.chosen:
         raise DatasetError(
             f"every fish in {_listed(corrections)} was answered not a fish; nothing to train on"
@@ -149,14 +200,18 @@ def read_corrections(
 
 
 def read_verdicts(
-    corrections: Path | Sequence[Path], base: Path | None, names: dict[str, Species]
+    corrections: Path | Sequence[Path],
+    base: Path | None,
+    names: dict[str, Species],
+    say: Callable[[str], None] = lambda _: None,
 ) -> Verdicts:
     """``read_corrections``, and the observations the CSVs take back (``--add-to`` removes
     what it added for them), where every fish may be taken back."""
     csvs = [corrections] if isinstance(corrections, Path) else list(corrections)
+    exports = [(path, _read_export(path, base, names)) for path in csvs]
     newest: dict[tuple[str, ...], Correction] = {}
-    for csv_path in csvs:
-        newest.update({item.fish(): item for item in _read_export(csv_path, base, names)})
+    for _, items in export_order(exports, say):
+        newest.update({item.fish(): item for item in items})
     if not newest:  # header-only exports (a day with nothing reviewed) add nothing: alone,
         # there is nothing to train on
         raise DatasetError(
@@ -166,8 +221,77 @@ def read_verdicts(
         )
     chosen = [item for item in newest.values() if not item.retracted]
     _check_images(chosen)
-    retracted = frozenset(item.observation for item in newest.values() if item.retracted)
-    return Verdicts(chosen, retracted)
+    retracted = {item.observation: item.written for item in newest.values() if item.retracted}
+    chosen, conflicting = same_pictures(chosen, list(newest.values()), say)
+    return Verdicts(chosen, retracted | {item.observation: item.written for item in conflicting})
+
+
+def export_order(
+    exports: list[tuple[Path, list[Correction]]], say: Callable[[str], None]
+) -> list[tuple[Path, list[Correction]]]:
+    """The exports oldest first by the time their rows carry (a hub's after every device's:
+    a device's clock may be wrong, and the hub holds every answer a device synced); those
+    without one first, in the order given, with a note."""
+    timed: list[tuple[Path, list[Correction]]] = []
+    untimed: list[tuple[Path, list[Correction]]] = []
+    for path, items in exports:
+        times = {item.written for item in items} - {None}
+        if len(times) > 1:
+            raise DatasetError(
+                f"{path} holds rows of several exports (exported_at differs); give each"
+                " export's own CSV"
+            )
+        if times:  # a row added by hand, without a time, is of its CSV's export
+            [when] = times
+            timed.append((path, [replace(item, written=when) for item in items]))
+        else:
+            untimed.append((path, items))
+    unknown = [path for path, items in untimed if items]  # a header-only one adds nothing
+    if unknown and len(exports) > 1:
+        say(
+            f"{', '.join(str(path) for path in unknown)}: no exported_at (written before"
+            " exports recorded their time); read in the order given, oldest first, before"
+            " the exports that carry one"
+        )
+    return untimed + sorted(timed, key=lambda export: export[1][0].written or Written(0, _EPOCH))
+
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+def same_pictures(
+    chosen: list[Correction], latest: list[Correction], say: Callable[[str], None]
+) -> tuple[list[Correction], list[Correction]]:
+    """One image per picture (photo bytes and box), though two photo ids hold it (uploaded
+    twice); and the pictures whose observations disagree (two species, or a species and a
+    "not a fish" retraction naming its ``photo_sha256``) left out, each named: the kept
+    corrections, and those left out."""
+    by_picture: dict[tuple[str, Box | None], list[Correction]] = {}
+    for item in chosen:
+        by_picture.setdefault((_digest(item.source), item.crop), []).append(item)
+    refused = {
+        (item.photo_sha256, item.crop)
+        for item in latest
+        if item.retracted == "not_a_fish" and item.photo_sha256
+    }
+    kept, left_out = [], []
+    for picture, items in by_picture.items():
+        answers = sorted({item.species_id for item in items})
+        if picture in refused:
+            answers.append("not a fish")
+        if len(answers) > 1:
+            left_out += items
+            say(
+                f"left out as conflicting: {', '.join(str(item.source) for item in items)}"
+                f" hold the same picture, given as {' and as '.join(answers)}"
+            )
+        else:
+            kept.append(items[0])
+    return kept, left_out
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _listed(corrections: Path | Sequence[Path]) -> str:
@@ -263,8 +387,13 @@ def _correction(
     crop = _crop(row, where)
     observation = (row.get("observation_uid") or "").strip()
     return Correction(
-        source, species_id, known.name if known else name, group, crop, where, observation
-    )
+        source, species_id, known.name if known else name, group, crop, where, observation,
+        written=_written(row, where),
+    )  # fmt: skip
+
+
+def _written(row: dict[str, str], where: str) -> Written | None:
+    return written(row.get("exported_at") or "", row.get("exported_from") or "", where)
 
 
 def _retraction(row: dict[str, str], where: str, reason: str) -> Correction:
@@ -273,7 +402,10 @@ def _retraction(row: dict[str, str], where: str, reason: str) -> Correction:
     observation = (row.get("observation_uid") or "").strip()
     if not observation:
         raise DatasetError(f"{where}: a {reason} row needs the observation_uid it retracts")
-    return Correction(Path(), "", "", "", None, where, observation, retracted=reason)
+    return Correction(
+        Path(), "", "", "", _crop(row, where), where, observation, retracted=reason,
+        written=_written(row, where), photo_sha256=(row.get("photo_sha256") or "").strip().lower(),
+    )  # fmt: skip
 
 
 def _crop(row: dict[str, str], where: str) -> Box | None:

@@ -33,7 +33,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from inference.fish.added_record import Recorded, digest, read_record, taken_back, write_record
+from inference.fish.added_record import (
+    RECORD_CSV,
+    Recorded,
+    digest,
+    kept_out,
+    read_record,
+    recorded,
+    taken_back,
+    write_record,
+)
 from inference.fish.corrections import Correction, pack_names, read_verdicts, write_tree
 from inference.fish.csv_files import read_csv
 from inference.fish.dataset import GROUPS_CSV, SPECIES_CSV, FishDataset, load_dataset
@@ -53,13 +62,24 @@ def add_training_set(
     *,
     base: Path | None = None,
     species_pack: Path | None = None,
+    say: Callable[[str], None] = lambda _: None,
 ) -> Added:
     """Add every confirmed image DATA does not already hold to the training folder ``data``,
     and remove those an earlier add wrote for observations the corrections take back."""
     dataset = load_dataset(data)  # a broken DATA is refused as training would refuse it
     names = pack_names(species_pack) | _data_names(dataset.species)
-    chosen, retracted = read_verdicts(corrections, base, names)
-    removing, record = taken_back(data, read_record(data), retracted)
+    chosen, retracted = read_verdicts(corrections, base, names, say)
+    earlier = read_record(data)
+    named = len(chosen)
+    chosen = kept_out(earlier, chosen)
+    if len(chosen) < named:
+        say(
+            f"{named - len(chosen)} not added: an export written later, added before, took"
+            f" them back ({RECORD_CSV})"
+        )
+    removing, record = taken_back(data, earlier, retracted)
+    labelled = {item.observation for item in chosen}  # named again since it was taken back
+    record = [row for row in record if row.file or row.observation not in labelled]
     staging = Path(tempfile.mkdtemp(prefix=".adding-", dir=data))
     try:
         write_tree(chosen, staging)
@@ -94,13 +114,17 @@ def _recorded(
     """The record's new rows: each added image's observation, and each observation whose
     image an earlier add wrote already (byte for byte): that image stands for it too. An
     image a user put in DATA is never recorded, so never taken back."""
-    observation = {f"{item.species_id}/{item.target_name()}": item.observation for item in chosen}
-    ours = {row.file: row.sha256 for row in record}
-    rows = [Recorded(f, observation[f], digest(data / f)) for f in added if observation[f]]
+    by_file = {f"{item.species_id}/{item.target_name()}": item for item in chosen}
+    ours = {row.file: row.sha256 for row in record if row.file}
+    rows = [
+        recorded(f, by_file[f].observation, digest(data / f), by_file[f].written)
+        for f in added
+        if by_file[f].observation
+    ]
     rows += [
-        Recorded(there, observation[staged], ours[there])
+        recorded(there, by_file[staged].observation, ours[there], by_file[staged].written)
         for staged, there in held.items()
-        if observation[staged] and there in ours
+        if by_file[staged].observation and there in ours
     ]
     return rows
 

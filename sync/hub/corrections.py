@@ -103,7 +103,7 @@ class HubExportReport:
             )
         yield (
             f"the next export: --since {format_timestamp(self.resume_from)}; give"
-            " export-training-set both exports' CSVs, oldest first"
+            " export-training-set both exports' CSVs, in any order (each carries its time)"
         )
 
 
@@ -119,8 +119,9 @@ def export_corrections(
     """
     found = _site(site)
     answered = _answered(found)
-    export = CorrectionsExport(folder)
+    export = CorrectionsExport(folder, exported_from="hub")
     report = HubExportReport(export.summary, _writes_settled(found))
+    export.exported_at = report.resume_from  # the database's clock: it orders the exports
     shared = _shared_photos(answered)
     settled: set[PhotoKey] = set()  # shared photos already written or already left out
     with export:
@@ -131,6 +132,8 @@ def export_corrections(
                     str(observation.uid),
                     observation.reviewed_by,
                     observation.observed_at.isoformat(),
+                    photo_sha256=_photo_sha256(observation),
+                    crop=observation.crop,
                 )
             key = (observation.site_id, observation.photo_uid, observation.crop)
             if key in settled:
@@ -147,6 +150,17 @@ def export_corrections(
             if photo is not None:
                 export.add(_correction(observation, photo))
     return report
+
+
+def _photo_sha256(observation: Any) -> str:
+    """The sha256 of the photo a "not a fish" answer is about, "" where it never arrived: a
+    reader tells a byte-identical copy under another photo id by it."""
+    if observation.photo_uid is None:
+        return ""
+    found = Photo.objects.filter(
+        uid=observation.photo_uid, site_id=observation.site_id, person_id__isnull=True
+    ).values_list("sha256", flat=True)  # never a person's photo, nor another site's
+    return str(found.first() or "")
 
 
 def _site(slug: str | None) -> Site | None:

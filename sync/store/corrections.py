@@ -6,8 +6,8 @@ photo's bytes are then read one at a time, inside the same read transaction, so 
 one photo however many are exported and every row and photo comes from one snapshot.
 
 An observation a reviewer answered "not a fish" becomes a retraction row (``sync.corrections``):
-an earlier export may have written it with a species, and the training export given both,
-oldest first, drops it.
+an earlier export may have written it with a species, and the training export given both
+(read in the order they were written) drops it.
 
 Several observations may point at one photo: several fish in one photo, each on its own box
 (``crop``), are several examples, the photo written once. Observations of the same box (or
@@ -153,7 +153,8 @@ def export_corrections(database: Database, export: CorrectionsExport) -> StoreEx
         rows = [_Confirmed(*row) for row in connection.execute(_CONFIRMED)]
         for row in rows:
             if not row.label:  # an earlier export may hold its species: take that back
-                export.retract(row.observation_uid, row.reviewed_by or "", row.observed_at)
+                export.retract(row.observation_uid, row.reviewed_by or "", row.observed_at,
+                               photo_sha256=row.sha256, crop=row.crop)  # fmt: skip
         report.box_not_known = sum(1 for row in rows if row.label and row.box_unsure)
         known = [row for row in rows if not row.box_unsure]
         chosen, conflicting = _one_per_photo(known)

@@ -17,6 +17,7 @@ from sync.corrections import (
     CorrectionsExport,
     CorrectionsExportError,
     species_key,
+    stamp_text,
 )
 
 JPEG = b"\xff\xd8\xff\xe0 a cod"
@@ -66,7 +67,11 @@ def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
     assert (export.summary.written, export.summary.skipped) == (2, 0)
     with (folder / CORRECTIONS_CSV).open(newline="", encoding="utf-8") as handle:
         assert tuple(next(csv.reader(handle))) == HEADER
-    assert rows(folder) == [
+    written = rows(folder)
+    assert {(row.pop("exported_at"), row.pop("exported_from")) for row in written} == {
+        (stamp_text(export.exported_at), "device")
+    }
+    assert written == [
         {
             "file": f"{PHOTOS_DIR}/photo-obs-1.jpg",
             "confirmed_species": "Gadus morhua",
@@ -80,6 +85,7 @@ def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
             "status_reason": "blank, one colour",
             "not_a_fish": "",
             "conflicting": "",
+            "photo_sha256": hashlib.sha256(JPEG).hexdigest(),
         },
         {
             "file": f"{PHOTOS_DIR}/photo-obs-2.png",
@@ -93,6 +99,7 @@ def test_rows_and_photo_bytes_are_written(tmp_path: Path) -> None:
             **NO_VERDICT,
             "not_a_fish": "",
             "conflicting": "",
+            "photo_sha256": hashlib.sha256(PNG).hexdigest(),
         },
     ]
     assert (folder / PHOTOS_DIR / "photo-obs-1.jpg").read_bytes() == JPEG

@@ -92,6 +92,7 @@ def test_the_packs_verdict_in_an_export_is_passed_over_and_older_exports_lack_it
     ``status_reason``: a reason may hold commas), given with an older export without it."""
     _photo(tmp_path / "photos" / "p1.png", 0)
     _photo(tmp_path / "photos" / "p2.png", 1)
+    _photo(tmp_path / "photos" / "p3.png", 2)  # another picture: one picture is one image
     (tmp_path / "new.csv").write_text(
         "file,confirmed_species,group,observation_uid,reviewed_by,observed_at,pack_version,"
         "crop_x,crop_y,crop_w,crop_h,status,status_reason\n"
@@ -100,7 +101,7 @@ def test_the_packs_verdict_in_an_export_is_passed_over_and_older_exports_lack_it
     )
     (tmp_path / "old.csv").write_text(
         "file,confirmed_species,group,observation_uid,reviewed_by,observed_at,pack_version\n"
-        "photos/p1.png,Lutjanus fulvus,t,obs-3,o-2,2026-02-01,f4k-2\n"
+        "photos/p3.png,Lutjanus fulvus,t,obs-3,o-2,2026-02-01,f4k-2\n"
     )
     out = tmp_path / "set"
     assert export_training_set([tmp_path / "old.csv", tmp_path / "new.csv"], out) == 3

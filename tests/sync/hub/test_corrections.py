@@ -110,7 +110,12 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
     report = export_corrections(tmp_path / "out", site=api.site)
 
     out = tmp_path / "out"
-    assert rows(out) == [  # oldest first
+    written = rows(out)
+    stamps = {(row.pop("exported_at"), row.pop("exported_from")) for row in written}
+    [(exported_at, exported_from)] = stamps  # one export: one time, on every row
+    assert exported_from == "hub"
+    assert datetime.fromisoformat(exported_at) >= report.resume_from  # it reaches back
+    assert written == [  # oldest first
         {
             "file": f"photos/{alone['photo_uid']}.png",
             "confirmed_species": "Gadus morhua",
@@ -124,6 +129,7 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
             "status_reason": "",
             "not_a_fish": "",  # a species row, not a retraction
             "conflicting": "",
+            "photo_sha256": hashlib.sha256(png).hexdigest(),
         },
         {
             "file": f"photos/{on_trip['photo_uid']}.jpg",
@@ -138,6 +144,7 @@ def test_confirmed_photos_are_written_byte_identical_with_their_rows(
             "status_reason": "too dark, mostly deck",
             "not_a_fish": "",
             "conflicting": "",
+            "photo_sha256": hashlib.sha256(image(1)).hexdigest(),
         },
     ]
     assert photo_file(out, alone["photo_uid"], ".png") == png
@@ -282,7 +289,7 @@ def test_the_cli_prints_the_summary_and_refuses_a_used_folder(
     resume = printed.pop(1)
     assert re.fullmatch(
         r"the next export: --since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z; give"
-        r" export-training-set both exports' CSVs, oldest first",
+        r" export-training-set both exports' CSVs, in any order \(each carries its time\)",
         resume,
     ), resume
     assert printed == [

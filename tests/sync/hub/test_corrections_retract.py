@@ -103,3 +103,34 @@ def test_a_photo_conflicting_after_an_export_loses_the_label_that_export_gave(
     assert retracted == {first_fish["observation_uid"], second_fish["observation_uid"]}
     assert _images(tmp_path / "train") == ["chromis_chrysura"]
     assert kept["observation_uid"] not in retracted
+
+
+def test_a_not_a_fish_answer_on_a_byte_identical_copy_leaves_the_named_copy_out(
+    api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One picture uploaded twice, under two photo ids: one copy named a species, the other
+    answered not a fish. The export cannot tell (it keys photos by id), but its retraction
+    row carries the copy's sha256, and export-training-set leaves both out, naming them."""
+    named = catch(api, 1, photo=photo_bytes(4), species="Chromis chrysura")
+    copy = catch(api, 2, photo=photo_bytes(4))
+    assert copy["photo_uid"] != named["photo_uid"]
+    review.answer_not_a_fish(FishObservation.objects.get(uid=copy["observation_uid"]).pk, "r2")
+    catch(api, 3, photo=photo_bytes(5), species="Dascyllus reticulatus")
+    export_corrections(tmp_path / "e", site=api.site)
+    notes: list[str] = []
+    assert (
+        export_training_set(tmp_path / "e" / CORRECTIONS_CSV, tmp_path / "t", say=notes.append) == 1
+    )
+    assert _images(tmp_path / "t") == ["dascyllus_reticulatus"]
+    assert any(named["photo_uid"] in note and "not a fish" in note for note in notes)
+
+
+def test_two_hub_exports_given_newest_first_read_oldest_first(api: Api, tmp_path: Path) -> None:
+    face = catch(api, 1, photo=photo_bytes(3), species="Chromis chrysura")
+    catch(api, 2, photo=photo_bytes(5), species="Dascyllus reticulatus")
+    first = export_corrections(tmp_path / "e1", site=api.site)
+    review.answer_not_a_fish(FishObservation.objects.get(uid=face["observation_uid"]).pk, "r2")
+    export_corrections(tmp_path / "e2", site=api.site, since=first.resume_from)
+    csvs = [tmp_path / "e2" / CORRECTIONS_CSV, tmp_path / "e1" / CORRECTIONS_CSV]
+    assert export_training_set(csvs, tmp_path / "train") == 1
+    assert _images(tmp_path / "train") == ["dascyllus_reticulatus"]
