@@ -182,3 +182,23 @@ def test_exports_of_two_different_times_in_one_csv_are_refused(
     merged.write_text(monday.read_text() + f",,g,obs-9,,,,,1,,,{TUESDAY},hub\n")
     with pytest.raises(DatasetError, match="holds rows of several exports"):
         export_training_set(merged, tmp_path / "set")
+
+
+def test_the_cli_prints_which_copies_conflict_and_which_csvs_have_no_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from main import main
+
+    folder = tmp_path / "e"
+    _photo(folder / "p1.png", 1)
+    shutil.copy(folder / "p1.png", folder / "p1copy.png")
+    _photo(folder / "p3.png", 3)
+    timed = _export(folder, ["p1.png,A,obs-1", "p1copy.png,B,obs-2", "p3.png,C,obs-3"], MONDAY)
+    _photo(tmp_path / "old" / "p4.png", 4)
+    old = _export(tmp_path / "old", ["p4.png,D,obs-4"])
+    argv = ["fish", "export-training-set", "--corrections", str(timed), str(old)]
+    assert main([*argv, "--out", str(tmp_path / "set")]) == 0
+    out = capsys.readouterr().out
+    assert f"{old}: no exported_at" in out
+    assert f"left out as conflicting: {folder / 'p1.png'}, {folder / 'p1copy.png'}" in out
+    assert "wrote 2 images" in out
