@@ -167,6 +167,8 @@ def ensure_default_pack(
     with tempfile.TemporaryDirectory(prefix="jaga-fish-") as scratch:
         kept = _int8_to_keep(root, assets, Path(scratch), note)
         build_from_head(assets, root, backbone, int8=kept)
+    if kept:  # said once the pack holding it is built: a failed build keeps nothing new
+        note(f"kept the INT8 model of the species pack in {root}: the FP32 model is the same")
     return "built"
 
 
@@ -177,7 +179,8 @@ def _int8_to_keep(
     ``root``), when they were made on the FP32 model these assets rebuild (same backbone,
     head and temperature: the same bytes) at the same fish acceptance and validation
     groups (its familiarity threshold's); a new card or species name leaves them right.
-    Nothing, and a note saying how to build it again, otherwise."""
+    Nothing, and a note saying how to build it again, otherwise; the caller says it was
+    kept once the build succeeds."""
     if not (root / MODEL_FILES["int8"]).exists():
         return {}
     try:
@@ -196,7 +199,6 @@ def _int8_to_keep(
     names = [n for n in (MODEL_FILES["int8"], INT8_FAMILIARITY_FILE) if n in before.sha256]
     for name in names:
         shutil.copyfile(root / name, scratch / name)
-    note(f"kept the INT8 model of the species pack in {root}: the FP32 model is the same")
     return {name: scratch / name for name in names}
 
 

@@ -137,6 +137,28 @@ def test_a_new_default_card_keeps_the_int8_model_build_pack_added(
     assert any("kept the INT8 model" in line for line in said), said
 
 
+def test_a_failed_rebuild_never_says_it_kept_the_int8_model(
+    backbone_only: ModelPack,
+    calibrated: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The note "kept the INT8 model" came before the pack was built: a build that then failed
+    (the pack in place untouched) still said it."""
+    from inference.fish import default_pack
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise SpeciesPackError("the disk is full")
+
+    monkeypatch.setattr(default_pack, "build_from_head", failing)
+    assets = changed_assets(tmp_path, "card.md", lambda card: card + "\nA corrected line.\n")
+    said: list[str] = []
+    backbone = backbone_only.model(FISH_BACKBONE_ID).path
+    with pytest.raises(SpeciesPackError, match="the disk is full"):
+        default_pack.ensure_default_pack(backbone, calibrated, assets=assets, note=said.append)
+    assert not any("kept the INT8 model" in line for line in said), said
+
+
 def test_an_int8_model_of_other_thresholds_is_dropped_and_said(
     backbone_only: ModelPack, calibrated: Path, tmp_path: Path
 ) -> None:
