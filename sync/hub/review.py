@@ -138,17 +138,21 @@ def publish_pack_archive(
 
 
 def check_species_kept(data: bytes) -> None:
-    """Refuse (``PackArchiveError``) a pack that lacks a species the pack devices run now
-    lists: the last published pack, or before the first publication the default pack every
-    device installed (``replaced_species``). Every device would install it and stop naming
-    that species, without a word (a pack retrained on a few species' corrections, say).
-    A species is kept under another folder id when its display name is kept
-    (``kept_species``). Adding species is no change to refuse; a pack that lists none is
-    nothing to compare with. Publishing checks it again under the packs' lock."""
+    """Refuse (``PackArchiveError``) a pack that no longer names a species the pack devices
+    run now names: the last published pack, or before the first publication the default
+    pack every device installed (``replaced_species``). Devices keep a species by its
+    display name (predictions, confirmations, corrections.csv), so the names are compared
+    (``species_key``: case, spacing and the Unicode form of an accent aside), never a name
+    with a folder id: a pack retrained under new folder ids (``amphiprion_clarkii`` for
+    ``fish_04``: an export without ``--species-from``) still names what they named. A
+    species lost is said to be renamed when its folder id is kept under another name, else
+    dropped: either way every device would install the pack and stop naming it, without a
+    word. Adding species is no change to refuse; a pack that lists none is nothing to
+    compare with. Publishing checks it again under the packs' lock."""
     replaced, before = replaced_species()
     after = archive_species(data)
-    dropped = sorted(set(before) - kept_species(before, after))
     renamed = renamed_species(before, after)
+    dropped = [sid for sid in lost_species(before, after) if sid not in renamed]
     problems = []
     if dropped:
         listed = ", ".join(f"{sid} ({before[sid]})" for sid in dropped)
@@ -157,7 +161,7 @@ def check_species_kept(data: bytes) -> None:
             " stop naming them"
         )
     if renamed:
-        listed = ", ".join(f"{sid} ({before[sid]} -> {after[sid]})" for sid in renamed)
+        listed = ", ".join(f"{sid} ({before[sid]} -> {name})" for sid, name in renamed.items())
         problems.append(
             f"the pack renames {len(renamed)} species of {replaced}: {listed}; devices would"
             " name them anew, while earlier catches and reviews keep the old name (a training"
@@ -170,29 +174,20 @@ def check_species_kept(data: bytes) -> None:
         )
 
 
-def kept_species(before: dict[str, str], after: dict[str, str]) -> set[str]:
-    """The ids of ``before`` (id -> display name) that ``after`` still names, by folder id
-    or display name, compared as the stores compare species (``species_key``). Devices
-    keep a species by its display name (predictions, confirmations, corrections.csv), so
-    a pack retrained under new folder ids (``amphiprion_clarkii`` for ``fish_04``: an
-    export without ``--species-from``) still names what they named."""
-    names = {species_key(text) for pair in after.items() for text in pair}
-    return {sid for sid, name in before.items() if {species_key(sid), species_key(name)} & names}
-
-
-def renamed_species(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    """The ids of ``before`` that ``after`` keeps under another display name, when no
-    species of ``after`` keeps the old name: devices store a species by its display name,
-    so from then on they name it otherwise (case, spacing and accents aside:
-    ``species_key``)."""
+def lost_species(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """The ids of ``before`` (id -> display name) whose display name no species of
+    ``after`` has, compared as the stores compare species (``species_key``)."""
     names = {species_key(name) for name in after.values()}
-    return sorted(
-        sid
-        for sid, name in before.items()
-        if sid in after
-        and species_key(after[sid]) != species_key(name)
-        and species_key(name) not in names
-    )
+    return sorted(sid for sid, name in before.items() if species_key(name) not in names)
+
+
+def renamed_species(before: dict[str, str], after: dict[str, str]) -> dict[str, str]:
+    """The lost species of ``before`` (``lost_species``) whose folder id ``after`` keeps
+    (``species_key``: ``Fish_04`` is ``fish_04``), with the name it gives them."""
+    ids = {species_key(sid): name for sid, name in after.items()}
+    return {
+        sid: ids[species_key(sid)] for sid in lost_species(before, after) if species_key(sid) in ids
+    }
 
 
 def replaced_species() -> tuple[str, dict[str, str]]:

@@ -40,17 +40,30 @@ class SpeciesList:
     species: dict[str, str]  # folder id -> display name
 
     def name_of(self, typed: str) -> str:
-        """The display name of ``typed``, a name or folder id in any case and spacing;
+        """The display name of ``typed``, a name or folder id in any case and spacing (a
+        name first: a species named like another's folder id is that species);
         ``UnknownSpeciesError`` for one the pack does not list."""
+        if (name := self.named(typed)) is not None:
+            return name
         wanted = species_key(typed)
         for species_id, name in self.species.items():
-            if wanted in (species_key(name), species_key(species_id)):
+            if wanted == species_key(species_id):
                 return name
         listed = ", ".join(sorted(self.species.values()))
         raise UnknownSpeciesError(
             f"{' '.join(typed.split())!r} is not a species of {self.pack}; type one of its"
             f" species (a name or folder id): {listed}"
         )
+
+    def named(self, name: str) -> str | None:
+        """The pack's display name for ``name``, a display name in any case and spacing, or
+        None: what a top-k species named by an older pack is now, never matched with a
+        folder id (an old "Chromis" is not the species whose folder is ``chromis``)."""
+        wanted = species_key(name)
+        for listed in self.species.values():
+            if wanted == species_key(listed):
+                return listed
+        return None
 
 
 class DefaultSpeciesError(Exception):

@@ -115,8 +115,8 @@ class SpeciesPackForm(forms.ModelForm):
 
     allow_species_change = forms.BooleanField(
         required=False,
-        help_text="Publish it even though it lacks species the last published pack has"
-        " (or, for the first pack, the default pack) and devices stop naming them.",
+        help_text="Publish it even though it lacks or renames species the last published pack"
+        " has (or, for the first pack, the default pack): devices stop naming them as before.",
     )
 
     class Meta:

@@ -11,9 +11,10 @@ a typo never becoming a species, unless the reviewer ticks "New species": then i
 as typed, as a device takes one, to teach the next pack.
 
 The top-k are named by the pack that classified the catch, which may since have been
-replaced by one that names a species otherwise or lists it no more (publishing checks the
-species ids, not their names). So a button is offered only for a name the current pack
-accepts, labelled and posted as that pack names it; another is shown, without a button, as
+replaced by one that names a species otherwise or lists it no more (published with
+``--allow-species-change``). So a button is offered only for a display name the current pack
+lists (never matched with a folder id), labelled and posted as that pack names it; another is
+shown, without a button, as
 not in the current pack (the reviewer types it, ticking "New species" if it is meant), and
 ``correct/`` puts whatever is posted through the same check as a typed species.
 
@@ -302,8 +303,8 @@ def _buttons_by(known: species_names.SpeciesList | None) -> Callable[[FishObserv
 
 
 def _accepted(known: species_names.SpeciesList | None, species: str) -> str | None:
-    """What ``species`` is stored as when typed, or None where the pack refuses it."""
-    try:
+    """The current pack's display name of ``species``, a top-k name (the text, its spacing
+    tidied, where no pack is known), or None where the pack lists no such name."""
+    if known is None:
         return species_names.name_by(known, species)
-    except species_names.UnknownSpeciesError:
-        return None
+    return known.named(species)

@@ -4,6 +4,7 @@ checked against the pack published before them, not both against the same one.""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import unicodedata
@@ -15,6 +16,7 @@ from django.db import connection
 
 from sync.hub import review
 from sync.hub.models import SpeciesPack
+from sync.hub.species_names import SpeciesList
 from sync.species_packs import PackArchiveError, archive_pack
 from tests.sync.hub.hubfixtures import default_species_installed
 from tests.sync.hub.hubkit import Api
@@ -136,3 +138,47 @@ def test_two_packs_published_at_once_are_each_checked_against_the_one_before(
     assert isinstance(errors.get("second"), PackArchiveError), errors
     assert f"lacks 1 species of {first}" in str(errors["second"])
     assert not SpeciesPack.objects.filter(version=second).exists()
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "said"),
+    [
+        # An old name matching a new folder id: devices never say "Chromis" again.
+        ({"fish_07": "Chromis"}, {"chromis": "Chromis viridis"}, "lacks 1 species"),
+        # A new species displayed as the old folder id.
+        ({"fish_07": "Chromis"}, {"x": "fish_07"}, "lacks 1 species"),
+        # The folder id kept in another case: still a rename.
+        (
+            {"fish_04": "Amphiprion clarkii"},
+            {"Fish_04": "Clark's anemonefish"},
+            "fish_04 (Amphiprion clarkii -> Clark's anemonefish)",
+        ),
+        # An accent added is another name; one typed as two characters is not.
+        ({"a": "Dascyllus aruanus"}, {"a": "Dascyllus aruánus"}, "renames 1 species"),
+    ],
+)
+def test_species_are_kept_by_display_name_never_a_name_by_a_folder_id(
+    api: Api, tmp_path: Path, before: dict[str, str], after: dict[str, str], said: str
+) -> None:
+    """``kept_species`` put the new pack's ids and names in one set: an old display name
+    equal to a new folder id (or the reverse) counted as kept, and a folder id kept in
+    another case hid a rename."""
+    old = with_named_species(make_pack(tmp_path / "before"), before)
+    review.publish_pack_archive(f"1.{api.site}", archive_pack(old), allow_species_change=True)
+    new = archive_pack(with_named_species(make_pack(tmp_path / "after", seed=1), after))
+    with pytest.raises(PackArchiveError, match=re.escape(said)):
+        review.check_species_kept(new)
+    decomposed = {sid: unicodedata.normalize("NFD", name) for sid, name in before.items()}
+    review.check_species_kept(
+        archive_pack(with_named_species(Path(tmp_path / "after"), decomposed))
+    )
+
+
+def test_a_top_k_name_is_matched_with_display_names_only() -> None:
+    """A top-k "Chromis" of an older pack became a button "Chromis viridis", the species whose
+    folder is ``chromis``; a typed species still matches a folder id, a name first."""
+    known = SpeciesList("2", {"chromis": "Chromis viridis", "b": "Bee", "c": "b"})
+    assert known.named("Chromis") is None
+    assert known.named("  chromis VIRIDIS") == "Chromis viridis"
+    assert known.name_of("chromis") == "Chromis viridis"  # typed: a folder id
+    assert known.name_of("B") == "b"  # the species named "b", not the one whose folder is b
