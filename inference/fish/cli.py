@@ -278,8 +278,10 @@ def _add_export(commands: argparse._SubParsersAction[Any]) -> None:
         nargs="+",
         required=True,
         metavar="CSV",
-        help="CSV with columns file,confirmed_species[,group]; several exports' CSVs oldest"
-        " first, a fish in two taking the later one's species",
+        help="CSV with columns file,confirmed_species[,group]; several exports' CSVs in any"
+        " order (read in the order their exported_at says), a fish in two taking the later"
+        " one's verdict; CSVs without exported_at in the order given, read after the others"
+        " when listed after every CSV that has one, before them otherwise",
     )
     where = ex.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", type=output_folder, help="a new folder to write species folders in")

@@ -32,10 +32,13 @@ Exports are read in the order they were written, not the order given (``export_o
 each row carries ``exported_at`` and ``exported_from`` (``hub`` or ``device``). A hub's
 export outranks every device's, whatever the times: the hub holds every synced answer and
 its times are its database's clock, while a device's clock may be wrong. Exports of one
-source go by their times; those without a time (written before the column) come first, in
-the order given, with a note. Photos of identical bytes under two photo ids (two uploads of
-one picture) are one photo: given one species they are one image, given two, or a species
-and "not a fish" (a retraction row's ``photo_sha256``), all are left out, with a note.
+source go by their times. Those without a time (written before the column) keep the order
+given among themselves: listed after every CSV that has one, they are read after them;
+listed anywhere else, before them; a note says which. Photos of identical bytes under two
+photo ids (two uploads of one picture) are one photo: given one species they are one image;
+given two, or a species and a retraction naming the picture by its ``photo_sha256`` ("not a
+fish", or a photo of it left out as conflicting), all are left out, with a note, unless an
+export read after that retraction labels the picture again.
 """
 
 from __future__ import annotations
@@ -191,12 +194,13 @@ def read_corrections(
 ) -> list[Correction]:
     """One correction per fish, each export's CSV read in turn (oldest first, ``export_order``,
     so a fish takes its latest verdict), every photo and box checked before anything is written."""
-    verdicts = read_verdicts(corrections, base, names, say)
-    if not verdicts.chosen:
+    read = _read_all(corrections, base, names, say)
+    if not read.verdicts.chosen:
         raise DatasetError(
-            f"every fish in {_listed(corrections)} was answered not a fish; nothing to train on"
+            f"every fish in {_listed(corrections)} was {_taken_back(read.reasons)};"
+            " nothing to train on"
         )
-    return verdicts.chosen
+    return read.verdicts.chosen
 
 
 def read_verdicts(
@@ -207,11 +211,27 @@ def read_verdicts(
 ) -> Verdicts:
     """``read_corrections``, and the observations the CSVs take back (``--add-to`` removes
     what it added for them), where every fish may be taken back."""
+    return _read_all(corrections, base, names, say).verdicts
+
+
+class _Read(NamedTuple):
+    verdicts: Verdicts
+    reasons: set[str]  # why fish were taken back: RETRACTING's reasons
+
+
+def _read_all(
+    corrections: Path | Sequence[Path],
+    base: Path | None,
+    names: dict[str, Species],
+    say: Callable[[str], None],
+) -> _Read:
     csvs = [corrections] if isinstance(corrections, Path) else list(corrections)
     exports = [(path, _read_export(path, base, names)) for path in csvs]
     newest: dict[tuple[str, ...], Correction] = {}
-    for _, items in export_order(exports, say):
+    read_as: dict[tuple[str, ...], int] = {}  # each fish's latest verdict: its export's turn
+    for turn, (_, items) in enumerate(export_order(exports, say)):
         newest.update({item.fish(): item for item in items})
+        read_as.update(dict.fromkeys((item.fish() for item in items), turn))
     if not newest:  # header-only exports (a day with nothing reviewed) add nothing: alone,
         # there is nothing to train on
         raise DatasetError(
@@ -222,19 +242,31 @@ def read_verdicts(
     chosen = [item for item in newest.values() if not item.retracted]
     _check_images(chosen)
     retracted = {item.observation: item.written for item in newest.values() if item.retracted}
-    chosen, conflicting = same_pictures(chosen, list(newest.values()), say)
-    return Verdicts(chosen, retracted | {item.observation: item.written for item in conflicting})
+    reasons = {item.retracted for item in newest.values() if item.retracted}
+    chosen, conflicting = same_pictures(chosen, _refusals(newest, read_as), read_as, say)
+    if conflicting:
+        reasons.add("conflicting")
+    conflicting_written = {item.observation: item.written for item in conflicting}
+    return _Read(Verdicts(chosen, retracted | conflicting_written), reasons)
+
+
+def _taken_back(reasons: set[str]) -> str:
+    """What happened to every fish given, where none is left to train on."""
+    said = {"not_a_fish": "answered not a fish", "conflicting": "left out as conflicting"}
+    return " or ".join(said[reason] for reason in RETRACTING if reason in reasons)
 
 
 def export_order(
     exports: list[tuple[Path, list[Correction]]], say: Callable[[str], None]
 ) -> list[tuple[Path, list[Correction]]]:
     """The exports oldest first by the time their rows carry (a hub's after every device's:
-    a device's clock may be wrong, and the hub holds every answer a device synced); those
-    without one first, in the order given, with a note."""
+    a device's clock may be wrong, and the hub holds every answer a device synced). Those
+    without one (written before the column) keep the order given among themselves: the ones
+    listed after every export that has one are read after them, the others before, with a
+    note saying which."""
     timed: list[tuple[Path, list[Correction]]] = []
-    untimed: list[tuple[Path, list[Correction]]] = []
-    for path, items in exports:
+    untimed: list[tuple[int, Path, list[Correction]]] = []
+    for place, (path, items) in enumerate(exports):
         times = {item.written for item in items} - {None}
         if len(times) > 1:
             raise DatasetError(
@@ -245,49 +277,111 @@ def export_order(
             [when] = times
             timed.append((path, [replace(item, written=when) for item in items]))
         else:
-            untimed.append((path, items))
-    unknown = [path for path, items in untimed if items]  # a header-only one adds nothing
-    if unknown and len(exports) > 1:
+            untimed.append((place, path, items))
+    last_timed = _last_timed(exports)
+    before = [(path, items) for place, path, items in untimed if place < last_timed]
+    after = [(path, items) for place, path, items in untimed if place > last_timed]
+    if len(exports) > 1:
+        _say_untimed(before, after, bool(timed), say)
+    ordered = sorted(timed, key=lambda export: export[1][0].written or Written(0, _EPOCH))
+    return before + ordered + after
+
+
+def _last_timed(exports: list[tuple[Path, list[Correction]]]) -> int:
+    """Where the last CSV that carries a time is listed; -1 where none does."""
+    places = [
+        place
+        for place, (_, items) in enumerate(exports)
+        if any(item.written is not None for item in items)
+    ]
+    return max(places, default=-1)
+
+
+_UNTIMED = "no exported_at (written before exports recorded their time)"
+
+
+def _say_untimed(
+    before: list[tuple[Path, list[Correction]]],
+    after: list[tuple[Path, list[Correction]]],
+    any_timed: bool,
+    say: Callable[[str], None],
+) -> None:
+    """Which CSVs without a time were read where (a header-only one adds nothing)."""
+    first = ", ".join(str(path) for path, items in before if items)
+    last = ", ".join(str(path) for path, items in after if items)
+    if not any_timed:
+        if last:
+            say(f"{last}: {_UNTIMED}; read in the order given, taken as oldest first")
+        return
+    if first:
         say(
-            f"{', '.join(str(path) for path in unknown)}: no exported_at (written before"
-            " exports recorded their time); read in the order given, oldest first, before"
-            " the exports that carry one"
+            f"{first}: {_UNTIMED}; read before every CSV that has one, in the order given"
+            " (list a CSV after every CSV that has one to read it after them)"
         )
-    return untimed + sorted(timed, key=lambda export: export[1][0].written or Written(0, _EPOCH))
+    if last:
+        say(
+            f"{last}: {_UNTIMED}; listed after every CSV that has one, so read after them,"
+            " in the order given"
+        )
 
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
+Picture = tuple[str, Box | None]  # a photo's sha256 and the fish's box
+
+
+def _refusals(
+    newest: dict[tuple[str, ...], Correction], read_as: dict[tuple[str, ...], int]
+) -> dict[Picture, dict[str, int]]:
+    """The pictures a latest retraction names by its ``photo_sha256``: for each, why
+    (RETRACTING's reasons) and the last export's turn that said so."""
+    found: dict[Picture, dict[str, int]] = {}
+    for fish, item in newest.items():
+        if item.retracted and item.photo_sha256:
+            said = found.setdefault((item.photo_sha256, item.crop), {})
+            said[item.retracted] = max(said.get(item.retracted, -1), read_as[fish])
+    return found
+
+
 def same_pictures(
-    chosen: list[Correction], latest: list[Correction], say: Callable[[str], None]
+    chosen: list[Correction],
+    refusals: dict[Picture, dict[str, int]],
+    read_as: dict[tuple[str, ...], int],
+    say: Callable[[str], None],
 ) -> tuple[list[Correction], list[Correction]]:
     """One image per picture (photo bytes and box), though two photo ids hold it (uploaded
-    twice); and the pictures whose observations disagree (two species, or a species and a
-    "not a fish" retraction naming its ``photo_sha256``) left out, each named: the kept
-    corrections, and those left out."""
-    by_picture: dict[tuple[str, Box | None], list[Correction]] = {}
+    twice); and the pictures whose observations disagree left out, each named: two species,
+    or a species and a retraction naming its ``photo_sha256`` ("not a fish", or a photo of
+    it left out as conflicting) read no earlier than the picture's latest label (a label
+    an export wrote after it means the observations agree again). The kept corrections,
+    and those left out."""
+    by_picture: dict[Picture, list[Correction]] = {}
     for item in chosen:
         by_picture.setdefault((_digest(item.source), item.crop), []).append(item)
-    refused = {
-        (item.photo_sha256, item.crop)
-        for item in latest
-        if item.retracted == "not_a_fish" and item.photo_sha256
-    }
     kept, left_out = [], []
     for picture, items in by_picture.items():
+        labelled = max(read_as[item.fish()] for item in items)
+        said = {why for why, turn in refusals.get(picture, {}).items() if turn >= labelled}
         answers = sorted({item.species_id for item in items})
-        if picture in refused:
+        if "not_a_fish" in said:
             answers.append("not a fish")
-        if len(answers) > 1:
+        if len(answers) > 1 or "conflicting" in said:
             left_out += items
-            say(
-                f"left out as conflicting: {', '.join(str(item.source) for item in items)}"
-                f" hold the same picture, given as {' and as '.join(answers)}"
-            )
+            say(f"left out as conflicting: {_conflict(items, answers, 'conflicting' in said)}")
         else:
             kept.append(items[0])
     return kept, left_out
+
+
+def _conflict(items: list[Correction], answers: list[str], elsewhere: bool) -> str:
+    """The files of one picture and what they were given, for the note."""
+    files = ", ".join(str(item.source) for item in items)
+    held = f"{files} holds a picture" if len(items) == 1 else f"{files} hold the same picture"
+    given = f"{held} given as {' and as '.join(answers)}"
+    if not elsewhere:
+        return given
+    return f"{given}, and a photo of the same picture was left out as conflicting by an export"
 
 
 def _digest(path: Path) -> str:

@@ -202,3 +202,69 @@ def test_the_cli_prints_which_copies_conflict_and_which_csvs_have_no_time(
     assert f"{old}: no exported_at" in out
     assert f"left out as conflicting: {folder / 'p1.png'}, {folder / 'p1copy.png'}" in out
     assert "wrote 2 images" in out
+
+
+def test_csvs_without_a_time_listed_after_every_timed_one_are_read_last(tmp_path: Path) -> None:
+    """A device not yet upgraded (no exported_at) answered obs-1 not a fish after Monday's
+    timed export: listed last, its retraction is read last and stands."""
+    _photo(tmp_path / "mon" / "p1.png", 1)
+    _photo(tmp_path / "mon" / "p2.png", 2)
+    monday = _export(tmp_path / "mon", ["p1.png,A,obs-1", "p2.png,B,obs-2"], MONDAY, "device")
+    old = _export(tmp_path / "old", [",,obs-1,not_a_fish"])
+    notes: list[str] = []
+    assert export_training_set([monday, old], tmp_path / "last", say=notes.append) == 1
+    assert _species(tmp_path / "last") == ["b"]
+    assert notes == [
+        f"{old}: no exported_at (written before exports recorded their time); listed after"
+        " every CSV that has one, so read after them, in the order given"
+    ]
+    notes.clear()
+    assert export_training_set([old, monday], tmp_path / "first", say=notes.append) == 2
+    assert notes == [
+        f"{old}: no exported_at (written before exports recorded their time); read before"
+        " every CSV that has one, in the order given (list a CSV after every CSV that has"
+        " one to read it after them)"
+    ]
+
+
+def test_the_conflict_note_for_one_file_names_it_alone(tmp_path: Path) -> None:
+    import hashlib
+
+    folder = tmp_path / "e"
+    _photo(folder / "p1.png", 1)
+    _photo(folder / "p3.png", 3)
+    sha256 = hashlib.sha256((folder / "p1.png").read_bytes()).hexdigest()
+    rows = ["p1.png,A,obs-1", f",,obs-2,not_a_fish,{sha256}", "p3.png,C,obs-3"]
+    notes: list[str] = []
+    export_training_set(_export(folder, rows, MONDAY), tmp_path / "s", say=notes.append)
+    assert notes == [
+        f"left out as conflicting: {folder / 'p1.png'} holds a picture given as a and as not a fish"
+    ]
+
+
+def test_a_copy_of_a_photo_left_out_as_conflicting_is_left_out_too(tmp_path: Path) -> None:
+    import hashlib
+
+    folder = tmp_path / "e"
+    _photo(folder / "p1.png", 1)
+    _photo(folder / "p3.png", 3)
+    sha256 = hashlib.sha256((folder / "p1.png").read_bytes()).hexdigest()
+    rows = [f",,obs-1,conflicting,{sha256}", "p1.png,A,obs-2", "p3.png,C,obs-3"]
+    notes: list[str] = []
+    assert export_training_set(_export(folder, rows, MONDAY), tmp_path / "s", say=notes.append) == 1
+    assert notes == [
+        f"left out as conflicting: {folder / 'p1.png'} holds a picture given as a, and a photo"
+        " of the same picture was left out as conflicting by an export"
+    ]
+
+
+def test_nothing_left_but_conflicting_photos_is_not_called_not_a_fish(tmp_path: Path) -> None:
+    folder = tmp_path / "e"
+    _photo(folder / "p1.png", 1)
+    shutil.copy(folder / "p1.png", folder / "p1copy.png")
+    csv_path = _export(folder, ["p1.png,A,obs-1", "p1copy.png,B,obs-2"], MONDAY)
+    with pytest.raises(DatasetError) as refused:
+        export_training_set(csv_path, tmp_path / "set")
+    assert str(refused.value) == (
+        f"every fish in {csv_path} was left out as conflicting; nothing to train on"
+    )
