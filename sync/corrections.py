@@ -39,8 +39,9 @@ retractions.
 Every row ends with ``photo_sha256`` (its photo's, on a retraction row too, so that a reader
 can tell byte-identical photos under two photo ids apart from two pictures) and when and
 where the export was written, ``exported_at`` (UTC, ``stamp_text``) and ``exported_from``
-(``hub``: its database's clock, or ``device``: the device's own): the reader orders
-exports by them, not by the order it is given them in, a hub's export after every device's.
+(``hub``: its database's clock, or ``device``: the device's own, never earlier than what
+its store knows is past, ``sync.store.export_stamp``): the reader orders exports by them,
+not by the order it is given them in, a hub's export after every device's.
 """
 
 from __future__ import annotations
@@ -173,7 +174,8 @@ class CorrectionsExport:
         self._examples: set[tuple[str, tuple[int, int, int, int] | None]] = set()
         self.summary = ExportSummary(folder=folder)
         self.exported_from = exported_from
-        self.exported_at = datetime.now(UTC)  # a hub sets its database's time
+        # a hub sets its database's time; a device's store, its export_stamp
+        self.exported_at = datetime.now(UTC)
 
     def __enter__(self) -> CorrectionsExport:
         with self._writing():

@@ -19,7 +19,9 @@ Left out, and counted in the report:
 * a photo (or one fish's box in it) shared by several observations that confirm different
   species, or one species and "not a fish": it labels neither, and each of its
   observations (selected by ``since`` or not) gets a retraction row with ``conflicting``
-  1, so that a label an earlier export gave it before they disagreed is dropped. When
+  1 (and the photo's sha256 and the box, so that a reader leaves a byte-identical copy
+  under another photo id out too), so that a label an earlier export gave it before they
+  disagreed is dropped. When
   they agree it is written once, with the first observation's row. Several fish of one
   photo, each on its own box (``crop``), are several examples: one row each, the photo's
   file written once.
@@ -132,7 +134,7 @@ def export_corrections(
                     str(observation.uid),
                     observation.reviewed_by,
                     observation.observed_at.isoformat(),
-                    photo_sha256=_photo_sha256(observation),
+                    photo_sha256=_photo_sha256(observation.site_id, observation.photo_uid),
                     crop=observation.crop,
                 )
             key = (observation.site_id, observation.photo_uid, observation.crop)
@@ -142,7 +144,7 @@ def export_corrections(
                 settled.add(key)
                 if len(shared[key].answers) > 1:
                     report.summary.conflicting += 1
-                    _retract_all(export, shared[key].observations)
+                    _retract_all(export, key, shared[key].observations)
                     continue
             if not_a_fish:
                 continue
@@ -152,13 +154,13 @@ def export_corrections(
     return report
 
 
-def _photo_sha256(observation: Any) -> str:
-    """The sha256 of the photo a "not a fish" answer is about, "" where it never arrived: a
-    reader tells a byte-identical copy under another photo id by it."""
-    if observation.photo_uid is None:
+def _photo_sha256(site_id: int, photo_uid: uuid.UUID | None) -> str:
+    """The sha256 of the photo a retraction is about, "" where it never arrived: a reader
+    tells a byte-identical copy under another photo id by it."""
+    if photo_uid is None:
         return ""
     found = Photo.objects.filter(
-        uid=observation.photo_uid, site_id=observation.site_id, person_id__isnull=True
+        uid=photo_uid, site_id=site_id, person_id__isnull=True
     ).values_list("sha256", flat=True)  # never a person's photo, nor another site's
     return str(found.first() or "")
 
@@ -223,11 +225,19 @@ class _Shared:
     answers: set[str] = field(default_factory=set)  # species keys, "" for not a fish
 
 
-def _retract_all(export: CorrectionsExport, observations: list[tuple[str, str, str]]) -> None:
+def _retract_all(
+    export: CorrectionsExport, key: PhotoKey, observations: list[tuple[str, str, str]]
+) -> None:
     """Every observation of a conflicting example, the unselected ones too: an earlier
-    export may have written the photo with one's species before another disagreed."""
+    export may have written the photo with one's species before another disagreed. Each
+    row names the photo's sha256 and the box, so a reader leaves a byte-identical copy
+    under another photo id out too."""
+    site_id, photo_uid, crop = key
+    sha256 = _photo_sha256(site_id, photo_uid)
     for uid, reviewed_by, observed_at in observations:
-        export.retract(uid, reviewed_by, observed_at, conflicting=True)
+        export.retract(
+            uid, reviewed_by, observed_at, conflicting=True, photo_sha256=sha256, crop=crop
+        )
 
 
 def _shared_photos(answered: QuerySet[Any]) -> dict[PhotoKey, _Shared]:

@@ -537,7 +537,7 @@ def _answer_not_a_fish(args: argparse.Namespace) -> int:
 def _export_corrections(args: argparse.Namespace) -> int:
     export = CorrectionsExport(args.out)  # a full folder is refused before the key is asked
     with open_store_of(args) as store:
-        report = export_corrections(store.database, export)
+        report = export_corrections(store.database, export, clock=store.clock)
     print("\n".join(report.lines()))
     return 0
 

@@ -15,7 +15,12 @@ of the whole photo: ``Observations.add`` and ``add_many`` accept the uid of a ph
 stored) are one example when they agree on the species; when they name different species,
 or one names a species and another answers "not a fish", it labels neither, so it is left
 out and counted as conflicting, and each of its observations gets a retraction row
-(``conflicting`` 1): an earlier export may have labelled it before they disagreed.
+(``conflicting`` 1, with the photo's sha256 and the box, so that a reader leaves a
+byte-identical copy under another photo id out too): an earlier export may have labelled
+it before they disagreed.
+
+The export is stamped (``exported_at``) by ``export_stamp``: never before an earlier export
+of this store, its last edit, or the hub time it has seen, whatever the clock says.
 
 A row without a box is the whole photo only where this device knows so (``crop_known``,
 schema 9): a catch pulled while it spoke protocol 2 was never told its fish's box. Such a
@@ -44,7 +49,9 @@ from typing import Any
 
 from sync import plural
 from sync.corrections import Correction, CorrectionsExport, ExportSummary, species_key
+from sync.store.clock import Clock, SystemClock
 from sync.store.database import Database
+from sync.store.export_stamp import export_time
 
 # Oldest first, so the first observation of a shared photo is the one it was taken for.
 _CONFIRMED = (
@@ -140,8 +147,11 @@ class StoreExportReport:
             )
 
 
-def export_corrections(database: Database, export: CorrectionsExport) -> StoreExportReport:
-    """Write every confirmed observation's photo, then ``corrections.csv``, through ``export``.
+def export_corrections(
+    database: Database, export: CorrectionsExport, *, clock: Clock | None = None
+) -> StoreExportReport:
+    """Write every confirmed observation's photo, then ``corrections.csv``, through ``export``,
+    stamped by ``export_stamp`` from ``clock`` (the store's; the system clock by default).
 
     ``export`` is made by the caller (``CorrectionsExport(folder)`` refuses a folder that is
     not empty), so a command can refuse the folder before it asks for the store's key. A
@@ -149,6 +159,8 @@ def export_corrections(database: Database, export: CorrectionsExport) -> StoreEx
     any CSV is written.
     """
     report = StoreExportReport(export.summary)
+    with database.write() as connection:  # before the read: it records the stamp
+        export.exported_at = export_time(connection, clock or SystemClock())
     with export, database.read() as connection:
         rows = [_Confirmed(*row) for row in connection.execute(_CONFIRMED)]
         for row in rows:
@@ -190,9 +202,8 @@ def _retract_conflicting(export: CorrectionsExport, conflicting: list[list[_Conf
     photo before its observations disagreed."""
     for sharing in conflicting:
         for row in sharing:
-            export.retract(
-                row.observation_uid, row.reviewed_by or "", row.observed_at, conflicting=True
-            )
+            export.retract(row.observation_uid, row.reviewed_by or "", row.observed_at,
+                           conflicting=True, photo_sha256=row.sha256, crop=row.crop)  # fmt: skip
 
 
 def _photo_bytes(connection: Any, photo_id: int) -> bytes:

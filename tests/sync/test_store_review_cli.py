@@ -18,7 +18,7 @@ import pytest
 from inference.fish.corrections import export_training_set
 from inference.fish.images import read_image
 from sync.client.apply import apply_page
-from sync.corrections import CORRECTIONS_CSV, CorrectionsExport
+from sync.corrections import CORRECTIONS_CSV, CorrectionsExport, stamp_text
 from sync.protocol import Change
 from sync.store import (
     FishObservation,
@@ -30,6 +30,7 @@ from sync.store import (
 )
 from sync.store.clock import format_timestamp
 from sync.store.corrections import export_corrections
+from sync.store.edit_clock import note_hub_time
 from sync.store.photos import load_photo
 from sync.store.records import Crop
 from tests.sync.conftest import FAST, FakeClock
@@ -615,3 +616,83 @@ def test_a_photo_conflicting_after_an_export_loses_the_label_that_export_gave(
         r["observation_uid"] for r in read_rows(tmp_path / "d2") if r["conflicting"] == "1"
     }
     assert retracted == {cod.observation_uid, second.observation_uid}
+
+
+def _exported_at(folder: Path) -> str:
+    [stamp] = {row["exported_at"] for row in read_rows(folder)}
+    return stamp
+
+
+def test_an_export_after_the_clock_was_set_back_is_still_read_after_the_one_before(
+    store: Store, db: Path, tmp_path: Path
+) -> None:
+    """The device's clock is reset to January (a dead RTC battery) between two exports: the
+    second, and its "not a fish", must still be read as the later one."""
+    face = observation(store, 1, review=False, confirmed=COD, photo=jpeg_photo(1))
+    observation(store, 2, review=False, confirmed=HADDOCK, photo=jpeg_photo(2))
+    export_corrections(store.database, CorrectionsExport(tmp_path / "d1"), clock=store.clock)
+    assert isinstance(store.clock, FakeClock)
+    store.clock.moment = store.clock.moment.replace(month=1)
+    store.observations.answer_not_a_fish(face.observation_uid, officer="o-2")
+    export_corrections(store.database, CorrectionsExport(tmp_path / "d2"), clock=store.clock)
+
+    assert _exported_at(tmp_path / "d2") > _exported_at(tmp_path / "d1")
+    for names in (("d1", "d2"), ("d2", "d1")):
+        csvs = [tmp_path / name / CORRECTIONS_CSV for name in names]
+        out = tmp_path / f"train-{names[0]}"
+        assert export_training_set(csvs, out) == 1
+        assert [p.name for p in out.iterdir() if p.is_dir()] == ["melanogrammus_aeglefinus"]
+
+
+def test_an_export_is_stamped_no_earlier_than_the_hub_time_the_device_has_seen(
+    store: Store, tmp_path: Path
+) -> None:
+    observation(store, 1, review=False, confirmed=COD, photo=jpeg_photo(1))
+    hub_now = store.clock.now() + timedelta(days=200)  # this device's clock runs behind
+    with store.database.write() as connection:
+        note_hub_time(connection, [], hub_now, store.clock.now())
+    export_corrections(store.database, CorrectionsExport(tmp_path / "d"), clock=store.clock)
+    assert _exported_at(tmp_path / "d") > stamp_text(hub_now)
+
+
+def test_a_conflicting_photo_leaves_its_byte_identical_copy_out_of_training(
+    store: Store, tmp_path: Path
+) -> None:
+    """One picture stored twice, under two photo ids: the first copy's observations disagree,
+    so its retraction rows carry its sha256 (and box), and the copy named alone is left out."""
+    first = observation(store, 1, review=False, confirmed=COD, photo=jpeg_photo(1))
+    copy = observation(store, 2, review=False, confirmed=COD, photo=jpeg_photo(1))
+    assert copy.photo_uid != first.photo_uid
+    other = observation(store, 3, photo_uid=first.photo_uid)
+    store.observations.confirm(other.observation_uid, HADDOCK, officer="o-2")
+    observation(store, 4, review=False, confirmed=HADDOCK, photo=jpeg_photo(2))
+    report = export_corrections(store.database, CorrectionsExport(tmp_path / "d"))
+
+    assert (report.summary.written, report.summary.conflicting) == (2, 1)
+    retractions = [r for r in read_rows(tmp_path / "d") if r["conflicting"] == "1"]
+    assert {r["photo_sha256"] for r in retractions} == {hashlib.sha256(image(1)).hexdigest()}
+    notes: list[str] = []
+    csv_file = tmp_path / "d" / CORRECTIONS_CSV
+    assert export_training_set(csv_file, tmp_path / "train", say=notes.append) == 1
+    assert [p.name for p in (tmp_path / "train").iterdir() if p.is_dir()] == [
+        "melanogrammus_aeglefinus"
+    ]
+    assert any(str(copy.photo_uid) in note for note in notes)
+
+
+def test_a_conflicting_photo_confirmed_alike_later_is_trained_on_again(
+    store: Store, tmp_path: Path
+) -> None:
+    """The retraction row of an observation whose photo later agrees stays its latest (the
+    agreeing photo is written with the first observation's row): it must not keep the photo
+    out."""
+    first = observation(store, 1, review=False, confirmed=COD, photo=jpeg_photo(1))
+    other = observation(store, 2, photo_uid=first.photo_uid)
+    store.observations.confirm(other.observation_uid, HADDOCK, officer="o-2")
+    export_corrections(store.database, CorrectionsExport(tmp_path / "d1"), clock=store.clock)
+    assert isinstance(store.clock, FakeClock)
+    store.clock.advance(minutes=5)
+    store.observations.confirm(other.observation_uid, COD, officer="o-2")
+    export_corrections(store.database, CorrectionsExport(tmp_path / "d2"), clock=store.clock)
+    csvs = [tmp_path / name / CORRECTIONS_CSV for name in ("d1", "d2")]
+    assert export_training_set(csvs, tmp_path / "train") == 1

@@ -6,6 +6,7 @@ observation names as a species makes that photo conflicting, as two species do."
 from __future__ import annotations
 
 import csv
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,26 @@ def test_two_hub_exports_given_newest_first_read_oldest_first(api: Api, tmp_path
     csvs = [tmp_path / "e2" / CORRECTIONS_CSV, tmp_path / "e1" / CORRECTIONS_CSV]
     assert export_training_set(csvs, tmp_path / "train") == 1
     assert _images(tmp_path / "train") == ["dascyllus_reticulatus"]
+
+
+def test_a_conflicting_photo_leaves_its_byte_identical_copy_out_of_training(
+    api: Api, tmp_path: Path
+) -> None:
+    """One picture uploaded twice: the first copy's observations disagree, so the export's
+    conflicting rows carry its sha256 (and box), and the copy named alone is left out."""
+    first = catch(api, 1, photo=photo_bytes(4), species="Chromis chrysura")
+    copy = catch(api, 2, photo=photo_bytes(4), species="Chromis chrysura")
+    assert copy["photo_uid"] != first["photo_uid"]
+    catch(api, 3, photo_uid=first["photo_uid"], species="Dascyllus reticulatus")
+    catch(api, 4, photo=photo_bytes(5), species="Dascyllus reticulatus")
+    report = export_corrections(tmp_path / "e", site=api.site)
+
+    assert (report.summary.written, report.summary.conflicting) == (2, 1)
+    retractions = [r for r in _rows(tmp_path / "e") if r["conflicting"] == "1"]
+    assert len(retractions) == 2
+    assert {r["photo_sha256"] for r in retractions} == {hashlib.sha256(photo_bytes(4)).hexdigest()}
+    notes: list[str] = []
+    csv_file = tmp_path / "e" / CORRECTIONS_CSV
+    assert export_training_set(csv_file, tmp_path / "t", say=notes.append) == 1
+    assert _images(tmp_path / "t") == ["dascyllus_reticulatus"]
+    assert any(copy["photo_uid"] in note for note in notes)
