@@ -263,7 +263,10 @@ def _register(args: argparse.Namespace) -> int:
     from sync.client.config import Registration, check_hub_url
     from sync.client.moved_site import register_moving
     from sync.client.site_records import (
+        hub_left,
         left_unsent,
+        not_sent_words,
+        noted_by_site,
         queue_noted_decisions,
         register_for_records,
         unsent_by_site,
@@ -275,8 +278,14 @@ def _register(args: argparse.Namespace) -> int:
     code = registration_code(os.environ.get(CODE_ENV) or _ask_code())
     with _open_store(args) as store:
         ensure_schema(store.database)
-        queue_noted_decisions(store)
-        unsent = [] if args.strand_records else unsent_by_site(store.database)
+        # Decided before anything changes: the notes of decisions to send again are the
+        # registered hub's, queued for it only, and never counted against another hub's code.
+        old_hub = hub_left(store.database, hub_url)
+        not_sent = [] if old_hub is None else noted_by_site(store.database)
+        queue_noted_decisions(store, hub_url)
+        unsent = (
+            [] if args.strand_records else unsent_by_site(store.database, noted=old_hub is None)
+        )
         with hub_http_client() as http:
             result = register_for_records(http, hub_url, code, unsent)
         registration = Registration(hub_url, result.site, result.device_id, result.token)
@@ -291,6 +300,8 @@ def _register(args: argparse.Namespace) -> int:
     print(f"registered device {result.device_id} of site {result.site} with {hub_url}")
     if left is not None:
         print(left.words())
+    if not_sent:
+        print(not_sent_words(not_sent, str(old_hub), hub_url))
     if stranded:
         print(
             f"left unsent: records of site {', '.join(records.words() for records in stranded)}"

@@ -20,6 +20,7 @@ from sync.client.errors import HubRefusedError, SyncConfigError
 from sync.client.transport import register_device
 from sync.protocol import RegisterResult
 from sync.store.database import Database
+from sync.store.registration import hub_key
 from sync.store.resend import noted_decisions, queue_decisions_again
 from sync.store.state_rows import get_value
 
@@ -49,15 +50,15 @@ class SiteRecords:
         return f"{self.site} ({', '.join(_counted(entity, n) for entity, n in self.counts)})"
 
 
-def unsent_by_site(database: Database) -> list[SiteRecords]:
+def unsent_by_site(database: Database, *, noted: bool = True) -> list[SiteRecords]:
     """The sites named by records still to push, in slug order, with their counts: the
-    outbox's, and the access decisions noted to send again to a restored hub
+    outbox's, and (``noted``) the access decisions noted to send again to a restored hub
     (``sync.store.resend``) not queued yet."""
     counts: dict[str, dict[str, int]] = {}
     with database.read() as connection:
         for site, entity, count in connection.execute(_UNSENT_BY_SITE).fetchall():
             counts.setdefault(str(site), {})[str(entity)] = int(count)
-        for site, count in noted_decisions(connection).items():
+        for site, count in (noted_decisions(connection) if noted else {}).items():
             kinds = counts.setdefault(site, {})
             kinds["access_event"] = kinds.get("access_event", 0) + count
     return [
@@ -66,12 +67,44 @@ def unsent_by_site(database: Database) -> list[SiteRecords]:
     ]
 
 
-def queue_noted_decisions(store: Store) -> int:
+def hub_left(database: Database, hub_url: str) -> str | None:
+    """The hub this store was registered with, when ``hub_url`` is another one (as
+    ``sync.client.state.write_registration`` tells them apart); None when it is the same hub,
+    or none was. The notes of decisions to send again are that hub's: registered with
+    another, the device forgets them (``sync.client.site_state.forget_sites``)."""
+    with database.read() as connection:
+        old = get_value(connection, "hub_url")
+    return old if old is not None and hub_key(old) != hub_key(hub_url) else None
+
+
+def noted_by_site(database: Database) -> list[SiteRecords]:
+    """The access decisions noted to send again (``sync.store.resend``), by site: what a
+    registration with another hub leaves unsent, since they are the old hub's."""
+    with database.read() as connection:
+        noted = noted_decisions(connection)
+    return [SiteRecords(site, (("access_event", count),)) for site, count in sorted(noted.items())]
+
+
+def not_sent_words(noted: list[SiteRecords], old_hub: str, hub_url: str) -> str:
+    """The line ``jaga sync register`` prints for the decisions ``noted_by_site`` found when
+    it registered with another hub than ``old_hub``."""
+    return (
+        f"not sent: access decisions of site {', '.join(records.words() for records in noted)}"
+        f" noted to send again to {old_hub} (restored from a backup): they are that hub's,"
+        f" never sent to {hub_url}; this device forgets the note, and they stay in this store"
+    )
+
+
+def queue_noted_decisions(store: Store, hub_url: str) -> int:
     """Queue the decisions noted to send again to the registered site's restored hub, as
-    that site's next sync does first (``queue_decisions_again``); how many. Run before a
-    registration: queued, they are records of that site still to push, which a code of
-    another site is refused for, and ``--strand-records`` leaves in the outbox, unsent, as
-    it does the others (a note would be forgotten by a registration with another hub)."""
+    that site's next sync does first (``queue_decisions_again``), when ``hub_url`` is that
+    hub; how many. Run before a registration: queued, they are records of that site still
+    to push, which a code of another site is refused for, and ``--strand-records`` leaves in
+    the outbox, unsent, as it does the others. With another hub, none: queued, they would be
+    pushed to it (its site of the same slug is another site), and the registration forgets
+    the note."""
+    if hub_left(store.database, hub_url) is not None:
+        return 0
     with store.database.read() as connection:
         site = get_value(connection, "site")
     return queue_decisions_again(store, site) if site else 0

@@ -13,12 +13,12 @@ that no registration path can leave it behind (``forget_sites`` is the only one 
 forgets). One value keyed by a site is not pulled state and stays: the note of access
 decisions to queue again for a hub restored from a backup (``sync.store.resend``), which
 the hub lost and which exist only on this device; a device registered back to that site
-queues them then. ``jaga sync register`` queues the registered site's note before it
-registers (``sync.client.site_records.queue_noted_decisions``), so the register check
-counts them as records still to push; a note of another site (one left by an earlier
+queues them then. ``jaga sync register`` with the same hub queues the registered site's
+note before it registers (``sync.client.site_records.queue_noted_decisions``), so the register
+check counts them as records still to push; a note of another site (one left by an earlier
 registration) is counted as such too. It is forgotten only when the hub is another one:
 that hub's site of the same slug is another site, and the old hub's decisions are not its
-to hold.
+to hold (so the command neither queues nor counts them then, and says they stay unsent).
 """
 
 from __future__ import annotations

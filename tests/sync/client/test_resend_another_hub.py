@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sync.client.site_records import unsent_by_site
+from sync.client.site_records import queue_noted_decisions, unsent_by_site
 from sync.client.state import read_values, save_registration
 from sync.store import AccessEvent, Store
 from sync.store.resend import decisions_name, queue_again, queue_decisions_again
@@ -68,3 +68,32 @@ def test_a_note_left_for_another_site_counts_as_records_still_to_push(
     unsent = {records.site: dict(records.counts) for records in unsent_by_site(store.database)}
 
     assert unsent[SITE]["access_event"] == 1
+
+
+def test_the_register_command_queues_the_note_only_for_its_own_hub(
+    store: Store, clock: FakeClock
+) -> None:
+    """``jaga sync register`` queues the note before it registers; for another hub that
+    would have made the old hub's decisions records the next sync pushes to the new one."""
+    _decisions_noted_for_a_restored_hub(store, clock)
+    other = replace(registration(), hub_url="https://another-hub.example")
+
+    assert queue_noted_decisions(store, other.hub_url) == 0
+    unsent = {records.site: dict(records.counts) for records in unsent_by_site(store.database)}
+    assert unsent[SITE]["access_event"] == 1  # the note, counted only with ``noted``
+    unsent = {
+        records.site: dict(records.counts)
+        for records in unsent_by_site(store.database, noted=False)
+    }
+    assert "access_event" not in unsent.get(SITE, {})
+    save_registration(store.database, other, clock.now(), send_face_images=False)
+
+    assert not [e for e in store.outbox.queued(limit=1000) if e.entity == "access_event"]
+
+
+def test_the_register_command_queues_the_note_for_the_same_hub(
+    store: Store, clock: FakeClock
+) -> None:
+    _decisions_noted_for_a_restored_hub(store, clock)
+
+    assert queue_noted_decisions(store, registration().hub_url) == 1
