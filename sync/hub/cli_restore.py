@@ -62,11 +62,11 @@ def rejournal_erasures(args: argparse.Namespace) -> int:
     """Clear every erased person's journaled mark, then replay the journal (which marks
     again those its lines name) and catch it up (which writes the rest): the step after an
     older copy of the journal was put in place, instead of SQL typed by hand. Exit 1 when
-    the journal could not be read or written (the marks stay cleared: the next start, or
-    this command again, journals them). Exit 1, clearing nothing, when the copy's lines
-    name another hub (``--accept-other-hubs`` not given), looked for first: cleared marks
-    would have the next start's catch-up journal the people those lines name a second
-    time, under this hub's id."""
+    the journal could not be written (the marks stay cleared: the next start, or this
+    command again, journals them). Exit 1, clearing nothing, when the journal cannot be
+    read, or its lines name another hub (``--accept-other-hubs`` not given): both looked
+    for first, with the flag too; cleared marks would have the next start's catch-up
+    journal the people those lines name a second time, under this hub's id."""
     from sync.hub.bootstrap import prepare
 
     data = args.data or default_data_dir()
@@ -75,7 +75,7 @@ def rejournal_erasures(args: argparse.Namespace) -> int:
         # Not at the top: its Django models can be imported only once prepare() set Django up.
         from sync.hub.erasure_catchup import forget_journaled
 
-        if not args.accept_other_hubs and not _only_own_lines(data):
+        if not _read_first(data, accept_other_hubs=args.accept_other_hubs):
             return 1
         cleared = forget_journaled()
         print(f"cleared the journaled mark of {plural.people(cleared)} erased")
@@ -87,9 +87,10 @@ def rejournal_erasures(args: argparse.Namespace) -> int:
     return 0 if replayed is not None and not replayed.other_hub else 1
 
 
-def _only_own_lines(data: Path) -> bool:
-    """Whether every line of the journal of ``data`` is this hub's; when not, or when it
-    cannot be read, False, said on stderr with the way on (no mark cleared yet)."""
+def _read_first(data: Path, *, accept_other_hubs: bool) -> bool:
+    """Whether the journal of ``data`` can be read and every line of it is this hub's (or
+    ``accept_other_hubs``); when not, False, said on stderr with the way on (no mark cleared
+    yet). Read with the flag too: a journal it cannot read would leave every mark cleared."""
     from sync.hub.erasure_journal import JOURNAL_FILE
     from sync.hub.erasure_replay import other_hub_lines
 
@@ -104,10 +105,11 @@ def _only_own_lines(data: Path) -> bool:
             file=sys.stderr,
         )
         return False
-    if found.other_hub:
+    if found.other_hub and not accept_other_hubs:
         print("jaga hub: cleared no journaled mark: the journal names another hub", file=sys.stderr)
         _say_other_hub(data, found, "rejournal-erasures")
-    return not found.other_hub
+        return False
+    return True
 
 
 def reapply_erasures(

@@ -217,15 +217,22 @@ def test_rejournal_erasures_refused_for_another_hubs_lines_clears_no_mark(
     assert journal.read_bytes() == copy
 
 
+@pytest.mark.parametrize("accept", [[], ["--accept-other-hubs"]], ids=["own", "accepting"])
 def test_rejournal_erasures_that_cannot_read_the_journal_clears_no_mark(
-    api: Api, journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    api: Api,
+    journal: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    accept: list[str],
 ) -> None:
+    """Accepting other hubs' lines too: it read first only without the flag, and with it
+    cleared every mark before it failed to read the journal."""
     person = enrolled(api)
     review.erase_person(person.pk, "asked to")
     journal.unlink()
     journal.mkdir()  # a folder at its name: it cannot be read
 
-    assert main(["hub", "rejournal-erasures", "--data", str(tmp_path)]) == 1
+    assert main(["hub", "rejournal-erasures", "--data", str(tmp_path), *accept]) == 1
 
     assert Person.objects.get(pk=person.pk).journaled_at is not None
     assert "cleared no journaled mark" in capsys.readouterr().err
