@@ -172,9 +172,16 @@ class SpeciesPackAdmin(admin.ModelAdmin):
 
     def changeform_view(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         """The form checked the upload, but publishing checks it again under the packs' lock:
-        a pack published meanwhile may make it lack a species (``check_species_kept``). Its
-        words then come back on the add page instead of a server error; nothing was stored
-        (the admin's transaction rolled back)."""
+        a pack published meanwhile may make it lack a species (``check_species_kept``).
+        Nothing was stored (the admin's transaction rolled back), and the form is shown
+        again, checked against the pack now published, with what the reviewer typed; should
+        publishing refuse it once more, its words come back on an empty add page."""
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except PackArchiveError:
+            pass
+        for upload in request.FILES.values():
+            upload.seek(0)  # the first form read it
         try:
             return super().changeform_view(request, *args, **kwargs)
         except PackArchiveError as error:
