@@ -413,7 +413,8 @@ def _export(args: argparse.Namespace) -> int:
             return
         written = export_training_set(args.corrections, args.out, base=args.base,
                                       species_pack=args.species_from, say=_print)  # fmt: skip
-        _print(f"wrote {written} images to {args.out} (with groups.csv and species.csv)")
+        _print(f"wrote {written} images to {args.out} (with groups.csv, species.csv and"
+               " added-corrections.csv)")  # fmt: skip
 
     return _guarded(run)
 

@@ -157,18 +157,27 @@ def export_training_set(
     ``corrections`` is one CSV or several exports' CSVs, in any order (``export_order``): a
     fish in two of them takes the later one's verdict (the hub's newer state), so
     consecutive exports that overlap can be given together. Within one CSV, two verdicts
-    for a fish are an error.
+    for a fish are an error. ``out`` gets the record ``--add-to`` keeps (``added_record``),
+    so that a later ``--add-to`` takes back the images written here.
     """
     if out.exists() and any(out.iterdir()):
         raise DatasetError(
             f"{out} is not empty; export into a new folder, or add to a training folder "
             "with --add-to"
         )
-    chosen = read_corrections(corrections, base, pack_names(species_pack), say)
+    # its record (``added_record``, which reads this module) lets a later --add-to take
+    # back what it writes
+    from inference.fish.added_record import new_set_record, write_record
+
+    read = _read_all(corrections, base, pack_names(species_pack), say)
+    chosen, verdicts = _trainable(read, corrections), read.verdicts
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         write_tree(chosen, staging)
+        write_record(
+            staging, new_set_record(staging, chosen, verdicts.retracted, verdicts.pictures)
+        )
         staging.chmod(0o755)  # mkdtemp makes it private; training reads it
         if out.exists():
             out.rmdir()  # empty, as checked above
@@ -184,17 +193,12 @@ class Verdicts(NamedTuple):
     chosen: list[Correction]  # one per fish, its latest verdict a species
     retracted: dict[str, Written | None]  # observations whose latest verdict takes their
     # label back, with when it was written
+    pictures: dict[str, tuple[str, Box | None]]  # the "not a fish" observations' photo
+    # sha256 and box, where their rows carry it: a copy of it is taken back too
 
 
-def read_corrections(
-    corrections: Path | Sequence[Path],
-    base: Path | None,
-    names: dict[str, Species],
-    say: Callable[[str], None] = lambda _: None,
-) -> list[Correction]:
-    """One correction per fish, each export's CSV read in turn (oldest first, ``export_order``,
-    so a fish takes its latest verdict), every photo and box checked before anything is written."""
-    read = _read_all(corrections, base, names, say)
+def _trainable(read: _Read, corrections: Path | Sequence[Path]) -> list[Correction]:
+    """The fish to train on; an error saying why where every one was taken back."""
     if not read.verdicts.chosen:
         raise DatasetError(
             f"every fish in {_listed(corrections)} was {_taken_back(read.reasons)};"
@@ -209,8 +213,10 @@ def read_verdicts(
     names: dict[str, Species],
     say: Callable[[str], None] = lambda _: None,
 ) -> Verdicts:
-    """``read_corrections``, and the observations the CSVs take back (``--add-to`` removes
-    what it added for them), where every fish may be taken back."""
+    """One correction per fish, each export's CSV read in turn (oldest first, ``export_order``,
+    so a fish takes its latest verdict), every photo and box checked before anything is
+    written; and the observations the CSVs take back (``--add-to`` removes what it added for
+    them), where every fish may be taken back."""
     return _read_all(corrections, base, names, say).verdicts
 
 
@@ -247,7 +253,12 @@ def _read_all(
     if conflicting:
         reasons.add("conflicting")
     conflicting_written = {item.observation: item.written for item in conflicting}
-    return _Read(Verdicts(chosen, retracted | conflicting_written), reasons)
+    pictures = {
+        item.observation: (item.photo_sha256, item.crop)
+        for item in newest.values()
+        if item.retracted == "not_a_fish" and item.photo_sha256
+    }
+    return _Read(Verdicts(chosen, retracted | conflicting_written, pictures), reasons)
 
 
 def _taken_back(reasons: set[str]) -> str:

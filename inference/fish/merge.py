@@ -17,9 +17,17 @@ one image. One DATA holds in another species folder (a fish relabelled in a late
 stops the command, naming both folders, before anything is moved. Nothing in DATA is
 overwritten. An image an earlier add wrote for an observation these corrections take back
 (not a fish, or its photo now conflicting) is removed, with its ``groups.csv`` row
-(``added_record`` says which: only the add's own). The images are written in a hidden
-folder inside DATA (which training passes over), moved into the species folders, and the two
-CSVs are replaced last, each in one rename.
+(``added_record`` says which: only the add's own), and a species folder that leaves without
+images goes too, with the system files (``.DS_Store``, ``Thumbs.db``, ``desktop.ini``) a
+file browser leaves in it, which training passes over as it does every file that is not an
+image.
+
+The images are written in a hidden folder inside DATA (which training passes over). The
+record is written first, naming every image about to be moved in, so no image the add put
+in DATA goes unrecorded; then the images are moved in, the CSVs replaced (each in one
+rename), and those taken back moved aside, to be deleted only once the rest is done. A
+failure part way (a full disk) undoes each step in turn (renames, which need no space), so
+DATA is left as it was, and the same command run again completes.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from inference.fish.added_record import (
     Recorded,
     digest,
     kept_out,
+    picture,
     read_record,
     recorded,
     taken_back,
@@ -45,7 +54,13 @@ from inference.fish.added_record import (
 )
 from inference.fish.corrections import Correction, pack_names, read_verdicts, write_tree
 from inference.fish.csv_files import read_csv
-from inference.fish.dataset import GROUPS_CSV, SPECIES_CSV, FishDataset, load_dataset
+from inference.fish.dataset import (
+    GROUPS_CSV,
+    IMAGE_SUFFIXES,
+    SPECIES_CSV,
+    FishDataset,
+    load_dataset,
+)
 from inference.fish.errors import DatasetError
 from inference.fish.types import Species, species_key
 
@@ -68,7 +83,7 @@ def add_training_set(
     and remove those an earlier add wrote for observations the corrections take back."""
     dataset = load_dataset(data)  # a broken DATA is refused as training would refuse it
     names = pack_names(species_pack) | _data_names(dataset.species)
-    chosen, retracted = read_verdicts(corrections, base, names, say)
+    chosen, retracted, pictures = read_verdicts(corrections, base, names, say)
     earlier = read_record(data)
     named = len(chosen)
     chosen = kept_out(earlier, chosen)
@@ -77,71 +92,165 @@ def add_training_set(
             f"{named - len(chosen)} not added: an export written later, added before, took"
             f" them back ({RECORD_CSV})"
         )
-    removing, record = taken_back(data, earlier, retracted)
-    labelled = {item.observation for item in chosen}  # named again since it was taken back
-    record = [row for row in record if row.file or row.observation not in labelled]
+    removing, record = taken_back(data, earlier, retracted, pictures, say)
+    record = _labelled_again(record, chosen, say)
     staging = Path(tempfile.mkdtemp(prefix=".adding-", dir=data))
+    undo = _Undo(staging / ".before")
     try:
         write_tree(chosen, staging)
         staged = _added_files(staging)
         held = _already_held(dataset, staging, staged, leaving=set(removing))
         added = [relative for relative in staged if relative not in held]
         _refuse_clashes(data, [relative for relative in added if relative not in removing])
-        for relative in removing:
-            (data / relative).unlink()
+        new_rows = _recorded(staging, chosen, added, held, earlier)
+        for name in (RECORD_CSV, GROUPS_CSV, SPECIES_CSV):
+            undo.keep(data / name)
+        write_record(data, [*earlier, *new_rows])  # first: each image moved in is recorded
         for relative in added:
-            (data / relative).parent.mkdir(parents=True, exist_ok=True)
-            (staging / relative).rename(data / relative)
+            undo.move(staging / relative, data / relative)
+        for relative in removing:  # aside, deleted with the staging folder once all is done
+            undo.move(data / relative, staging / ".taken" / relative)
         rows = _rows(staging / GROUPS_CSV)
         _extend_groups(dataset, [row for row in rows if row[0] not in held], set(removing))
         _extend_species(data, _new_folders(dataset, chosen))
-        _drop_emptied(data, removing)
-        write_record(data, [*record, *_recorded(data, chosen, added, held, record)])
+        _drop_emptied(data, removing, undo, say)
+        write_record(data, [*record, *new_rows])
     except OSError as exc:
-        raise DatasetError(f"cannot add the corrections to {data}: {exc}") from exc
+        undo.back()
+        raise DatasetError(
+            f"cannot add the corrections to {data}: {exc}; {data} is as it was (run the"
+            " command again once the cause is mended)"
+        ) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Added(len(added), len(held), tuple(removing))
 
 
+def _labelled_again(
+    record: list[Recorded], chosen: list[Correction], say: Callable[[str], None]
+) -> list[Recorded]:
+    """The record without the taken-back rows of observations these corrections label again
+    (in an export written after the retraction: ``kept_out`` left out the others), each
+    named: the photo is added again."""
+    labelled = {item.observation for item in chosen}
+    again = sorted({row.observation for row in record if not row.file} & labelled)
+    if again:
+        say(
+            f"added again: {', '.join(again)}, taken back before ({RECORD_CSV}), labelled"
+            " in an export written after the retraction"
+        )
+    return [row for row in record if row.file or row.observation not in labelled]
+
+
+class _Undo:
+    """The changes made to DATA, each with how to put it back: renames, which a full disk
+    does not stop, so a failure part way leaves DATA as it was."""
+
+    def __init__(self, aside: Path) -> None:
+        self.aside = aside  # copies and files moved out of DATA, until the add is done
+        self._steps: list[Callable[[], object]] = []
+
+    def keep(self, path: Path) -> None:
+        """A copy of ``path`` as it is (or that it is absent), put back on undo."""
+        if not path.exists():
+            self._steps.append(lambda: path.unlink(missing_ok=True))
+            return
+        self.aside.mkdir(parents=True, exist_ok=True)
+        copy = self.aside / path.name
+        shutil.copy2(path, copy)
+        self._steps.append(lambda: copy.replace(path))
+
+    def move(self, source: Path, target: Path) -> None:
+        self._folder(target.parent)
+        source.rename(target)
+        self._steps.append(lambda: target.rename(source))
+
+    def _folder(self, folder: Path) -> None:
+        """``folder`` and its missing parents made, each removed again on undo."""
+        if folder.is_dir():
+            return
+        self._folder(folder.parent)
+        folder.mkdir()
+        self._steps.append(folder.rmdir)
+
+    def remove_folder(self, folder: Path) -> None:
+        folder.rmdir()
+        self._steps.append(folder.mkdir)
+
+    def back(self) -> None:
+        for step in reversed(self._steps):
+            try:
+                step()
+            except OSError:
+                continue  # put back all that can be
+
+
 def _recorded(
-    data: Path,
+    staging: Path,
     chosen: list[Correction],
     added: list[str],
     held: dict[str, str],
     record: list[Recorded],
 ) -> list[Recorded]:
-    """The record's new rows: each added image's observation, and each observation whose
-    image an earlier add wrote already (byte for byte): that image stands for it too. An
-    image a user put in DATA is never recorded, so never taken back."""
+    """The record's new rows: each added image's observation (its bytes read in
+    ``staging``, before it is moved in), and each observation whose image an earlier add
+    wrote already (byte for byte): that image stands for it too. An image a user put in
+    DATA is never recorded, so never taken back."""
     by_file = {f"{item.species_id}/{item.target_name()}": item for item in chosen}
     ours = {row.file: row.sha256 for row in record if row.file}
     rows = [
-        recorded(f, by_file[f].observation, digest(data / f), by_file[f].written)
+        recorded(f, it.observation, digest(staging / f), it.written, picture(it))
         for f in added
-        if by_file[f].observation
+        for it in [by_file[f]]
+        if it.observation
     ]
     rows += [
-        recorded(there, by_file[staged].observation, ours[there], by_file[staged].written)
+        recorded(there, it.observation, ours[there], it.written, picture(it))
         for staged, there in held.items()
-        if by_file[staged].observation and there in ours
+        for it in [by_file[staged]]
+        if it.observation and there in ours
     ]
     return rows
 
 
-def _drop_emptied(data: Path, removed: list[str]) -> None:
-    """A species folder the removals left empty (one an add made for a new species) would
-    stop training: it goes, with its species.csv row."""
-    emptied = sorted(
-        folder
-        for folder in {relative.split("/", 1)[0] for relative in removed}
-        if (data / folder).is_dir() and not any((data / folder).iterdir())
-    )
-    for folder in emptied:
-        (data / folder).rmdir()
+# What a file browser leaves in a folder it showed: training passes over them, as over every
+# file that is not an image, so they do not keep a species folder the add emptied.
+_SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
+
+
+def _drop_emptied(data: Path, removed: list[str], undo: _Undo, say: Callable[[str], None]) -> None:
+    """A species folder the removals left without images (one an add made for a new
+    species) would stop training: it goes, with its system files and species.csv row. One
+    that holds any other file stays, named: it is the user's to sort out."""
+    emptied = []
+    for folder in sorted({relative.split("/", 1)[0] for relative in removed}):
+        path = data / folder
+        if _has_images(path):
+            continue
+        left = list(path.iterdir())
+        others = sorted(p.name for p in left if p.name.casefold() not in _SYSTEM_FILES)
+        if others:
+            say(
+                f"{folder}/ holds no image now, but {', '.join(others)}: training refuses a"
+                " species folder without images; remove it (and its species.csv row) or"
+                " add images"
+            )
+            continue
+        for clutter in left:
+            undo.move(clutter, undo.aside / folder / clutter.name)
+        undo.remove_folder(path)
+        emptied.append(folder)
     if emptied and (data / SPECIES_CSV).exists():
         keys = {species_key(folder) for folder in emptied}
         _drop_rows(data / SPECIES_CSV, "folder", lambda cell: species_key(cell) in keys)
+
+
+def _has_images(folder: Path) -> bool:
+    """Any image in it, or below (True when it is gone: nothing to drop)."""
+    if not folder.is_dir():
+        return True
+    files = (path for path in folder.rglob("*") if path.is_file())
+    return any(path.suffix.lower() in IMAGE_SUFFIXES for path in files)
 
 
 def _data_names(species: Sequence[Species]) -> dict[str, Species]:

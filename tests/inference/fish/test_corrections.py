@@ -78,6 +78,7 @@ def test_the_exports_provenance_columns_are_passed_over(tmp_path: Path) -> None:
         "group:trip:V/T-1",
     ]
     assert sorted(p.name for p in out.iterdir()) == [
+        "added-corrections.csv",  # so that a later --add-to can take these photos back
         "groups.csv",
         "lutjanus_fulvus",
         "species.csv",
