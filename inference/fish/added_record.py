@@ -135,6 +135,28 @@ def kept_out(record: list[Recorded], chosen: list[Correction]) -> list[Correctio
     ]
 
 
+def not_refused(
+    record: list[Recorded], chosen: list[Correction], say: Callable[[str], None]
+) -> list[Correction]:
+    """``chosen`` without the copies of a picture a "not a fish" added before named under
+    another observation (a byte-identical upload), each named: left out as conflicting, as
+    when the exports are given together."""
+    refused = {row.picture: row.observation for row in record if not row.file and row.photo_sha256}
+    if not refused:
+        return chosen
+    kept = []
+    for item in chosen:
+        other = refused.get(picture(item))
+        if other is not None and other != item.observation:
+            say(
+                f"left out as conflicting: {item.source} holds the picture {other} was"
+                f" answered not a fish for ({RECORD_CSV})"
+            )
+        else:
+            kept.append(item)
+    return kept
+
+
 def new_set_record(
     out: Path,
     chosen: list[Correction],

@@ -46,6 +46,7 @@ from inference.fish.added_record import (
     Recorded,
     digest,
     kept_out,
+    not_refused,
     picture,
     read_record,
     recorded,
@@ -92,6 +93,7 @@ def add_training_set(
             f"{named - len(chosen)} not added: an export written later, added before, took"
             f" them back ({RECORD_CSV})"
         )
+    chosen = not_refused(earlier, chosen, say)
     removing, record = taken_back(data, earlier, retracted, pictures, say)
     record = _labelled_again(record, chosen, say)
     staging = Path(tempfile.mkdtemp(prefix=".adding-", dir=data))

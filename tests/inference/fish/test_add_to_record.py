@@ -66,6 +66,23 @@ def test_a_byte_identical_copy_answered_not_a_fish_later_takes_the_added_copy_ba
     assert _species(data) == ["b", "b"]
 
 
+def test_a_copy_of_a_picture_answered_not_a_fish_before_is_not_added(tmp_path: Path) -> None:
+    """The retraction added first, the byte-identical copy's label after: left out, as
+    given together."""
+    photo = _photo(tmp_path / "mon" / "pb.png", 1)
+    _photo(tmp_path / "mon" / "p2.png", 2)
+    monday = _export(tmp_path / "mon", ["pb.png,A,obs-b", "p2.png,B,obs-2"], MONDAY)
+    sha256 = hashlib.sha256(photo.read_bytes()).hexdigest()
+    tuesday = _export(tmp_path / "tue", [f",,obs-a,not_a_fish,{sha256}"], TUESDAY)
+    data = tmp_path / "data"
+    _photo(data / "b" / "own.png", 10)
+    add_training_set(tuesday, data)
+    notes: list[str] = []
+    add_training_set(monday, data, say=notes.append)
+    assert _species(data) == ["b", "b"]
+    assert any("obs-a" in note and "pb.png" in note for note in notes), notes
+
+
 def test_an_add_that_fails_part_way_leaves_data_as_it_was_and_a_rerun_completes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
