@@ -143,9 +143,8 @@ class ExportSummary:
             yield f"{self.skipped} skipped: their photo type cannot be used for training"
         if self.conflicting:
             yield (
-                f"{plural.counted(self.conflicting, 'photo')} left out: the observations on each"
-                " confirm"
-                " different species"
+                f"{plural.counted(self.conflicting, 'photo')} left out as conflicting: the"
+                " observations of each name different species, or a species and not a fish"
             )
         if self.retracted:
             yield (

@@ -489,7 +489,10 @@ def test_a_photo_shared_by_observations_is_written_once_or_left_out_when_they_di
     assert [p.name for p in (out / "photos").iterdir()] == [f"{agreed.photo_uid}.jpg"]
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"1 confirmed photo written to {out}"
-    assert lines[-2] == "1 photo left out: the observations on each confirm different species"
+    assert lines[-2] == (
+        "1 photo left out as conflicting: the observations of each name different species,"
+        " or a species and not a fish"
+    )
 
 
 def test_two_fish_of_one_photo_become_two_rows_and_two_training_images(
