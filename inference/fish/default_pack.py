@@ -121,6 +121,8 @@ def build_from_head(
                 note(said)
             export.quantize_int8(model, int8_model, photos)
             familiarity = _int8_familiarity(assets, int8_model, calibration)
+            if said is None and not familiarity and _has_familiarity(assets):
+                note(_unlisted_validation_note(calibration))
             files |= {MODEL_FILES["int8"]: int8_model, **familiarity}
         elif int8:
             files |= int8
@@ -144,6 +146,22 @@ def _int8_familiarity(assets: Path, int8: Path, photos: Path) -> dict[str, dict[
     side = load_head(assets / HEAD_FILE).input_size
     body = int8_familiarity_file(int8, validation, (side,), thresholds.fish_acceptance)
     return {INT8_FAMILIARITY_FILE: body}
+
+
+def _has_familiarity(assets: Path) -> bool:
+    thresholds = Thresholds.from_json(json.loads((assets / THRESHOLDS_FILE).read_text("utf-8")))
+    return thresholds.fish_acceptance is not None
+
+
+def _unlisted_validation_note(photos: Path) -> str:
+    """What to say where the head's validation groups are in ``photos`` but none under a
+    species folder the head lists (folders renamed): no INT8 familiarity threshold."""
+    return (
+        f"note: the head's validation photos in {photos} are in no species folder the head"
+        " lists (species.json: were the folders renamed?), so the INT8 model has no"
+        " familiarity threshold of its own and answers without familiarity; give the folder"
+        " with the species folders it was trained with"
+    )
 
 
 def ensure_default_pack(

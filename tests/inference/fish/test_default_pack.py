@@ -18,7 +18,7 @@ from inference.fish.default_pack import build_from_head, calibration_images
 from inference.fish.errors import SpeciesPackError
 from inference.fish.images import FloatArray, letterbox, read_image, to_batch
 from inference.fish.installed import DEFAULT_ASSETS, PACK_INFO
-from inference.fish.pack import MODEL_FILES
+from inference.fish.pack import INT8_FAMILIARITY_FILE, MODEL_FILES, load_pack
 from inference.pack.install import FISH_BACKBONE_ID
 from inference.pack.installed import ModelPack
 from tests.conftest import shared_path
@@ -137,7 +137,15 @@ def test_a_calibration_folder_with_none_of_the_heads_validation_groups_is_noted(
     assert f"none of the groups of {outside.parent}" in said
     assert f"the head's {len(groups)} validation groups" in said
     assert (tmp_path / "noted" / MODEL_FILES["int8"]).exists()  # built all the same
-    assert "validation groups" not in build(with_validation, "quiet")
+    quiet = build(with_validation, "quiet")
+    assert "validation groups" not in quiet and "no species folder" not in quiet
+    # The validation photos found, but under a folder the head does not list: the INT8
+    # model got no familiarity threshold without a word.
+    renamed = Path(shutil.copytree(with_validation, tmp_path / "renamed", symlinks=True))
+    (renamed / "fish_01").rename(renamed / "dascyllus")
+    unlisted = build(renamed, "unlisted")
+    assert f"the head's validation photos in {renamed} are in no species folder" in unlisted
+    assert INT8_FAMILIARITY_FILE not in load_pack(tmp_path / "unlisted").sha256
 
 
 def test_a_calibration_folder_of_validation_photos_only_is_refused(tmp_path: Path) -> None:
