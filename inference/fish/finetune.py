@@ -12,10 +12,12 @@ fine-tuned network's own features (:mod:`inference.fish.finetune_familiarity`).
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -279,6 +281,24 @@ def predict(
     return np.concatenate(logits), np.concatenate(features)
 
 
+EXPORTER_LOGGERS = ("onnxscript", "onnx_ir")
+
+
+@contextmanager
+def quiet_exporter() -> Iterator[None]:
+    """Without the ONNX exporter's INFO lines: its optimiser logs each pass (91 lines on a
+    Lite2 fine-tune), burying the training run's own lines. Its warnings still show."""
+    loggers = [logging.getLogger(name) for name in EXPORTER_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 def export_models(
     net: SpeciesNet, folder: Path, data: PreparedData, options: TrainOptions, head: HeadWeights
 ) -> dict[str, Path]:
@@ -287,11 +307,12 @@ def export_models(
     size = head.input_size
     models = {"fp32": folder / MODEL_FILES["fp32"]}
     example = torch.zeros(2, 3, size, size)  # batch 2, so the batch cannot be fixed at 1
-    program = torch.onnx.export(
-        net, (example,), input_names=[INPUT_NAME], output_names=list(OUTPUTS),
-        dynamic_shapes={"pixels": {0: torch.export.Dim("N", min=1, max=1024)}},
-        opset_version=OPSET, dynamo=True, optimize=True, verbose=False,
-    )  # fmt: skip
+    with quiet_exporter():
+        program = torch.onnx.export(
+            net, (example,), input_names=[INPUT_NAME], output_names=list(OUTPUTS),
+            dynamic_shapes={"pixels": {0: torch.export.Dim("N", min=1, max=1024)}},
+            opset_version=OPSET, dynamo=True, optimize=True, verbose=False,
+        )  # fmt: skip
     if program is None:
         raise SpeciesPackError("the ONNX exporter returned no program")
     export.save_model(export.with_familiarity(program.model_proto, head), models["fp32"])

@@ -7,6 +7,7 @@ The pack is the session's two-step fine-tune at 96 px (``finetuned_96``), INT8 i
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,16 @@ def test_eval_of_a_finetuned_int8_model_uses_its_own_threshold(
     assert familiarity["threshold"] == pytest.approx(finetuned_96.int8_familiarity)
     assert familiarity["no_fish"] <= 1
     assert familiarity["not_fish"]["rejected_rate"] > 0
+
+
+def test_the_onnx_exporter_logs_nothing_below_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """torch's ONNX exporter logged each optimiser pass at INFO: 91 lines at the end of a
+    Lite2 fine-tune, burying its own. Its warnings still show."""
+    from inference.fish.finetune import quiet_exporter
+
+    with caplog.at_level(logging.INFO), quiet_exporter():
+        logging.getLogger("onnx_ir.passes.common.unused_removal").info("Removed 578 nodes")
+        logging.getLogger("onnxscript.optimizer._constant_folding").info("Skipping folding")
+        logging.getLogger("onnxscript.rewriter").warning("a warning stays")
+    assert [record.getMessage() for record in caplog.records] == ["a warning stays"]
+    assert logging.getLogger("onnx_ir").level == logging.NOTSET  # put back as it was
