@@ -234,17 +234,27 @@ def _quiet_quantiser() -> Iterator[None]:
     for the default pack), burying a training run's own lines. Its warnings still show."""
     dropped = _BelowWarningsOfOnnxruntime()
     root = logging.getLogger()
-    # Its own named loggers' records reach the root's handlers without the root's filters.
-    named = logging.getLogger("onnxruntime")
-    level = named.level
     root.addFilter(dropped)
-    named.setLevel(max(logging.WARNING, named.getEffectiveLevel()))
     try:
-        with redirect_stdout(io.StringIO()):
+        # Its own named loggers' records reach the root's handlers without the root's filters.
+        with quiet_loggers("onnxruntime"), redirect_stdout(io.StringIO()):
             yield
     finally:
-        named.setLevel(level)
         root.removeFilter(dropped)
+
+
+@contextmanager
+def quiet_loggers(*names: str) -> Iterator[None]:
+    """The loggers ``names`` (and theirs below) pass warnings only, then as they were."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def nodes_after_features(model: onnx.ModelProto) -> list[str]:

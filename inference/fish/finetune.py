@@ -12,12 +12,11 @@ fine-tuned network's own features (:mod:`inference.fish.finetune_familiarity`).
 from __future__ import annotations
 
 import copy
-import logging
 import math
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -281,22 +280,10 @@ def predict(
     return np.concatenate(logits), np.concatenate(features)
 
 
-EXPORTER_LOGGERS = ("onnxscript", "onnx_ir")
-
-
-@contextmanager
-def quiet_exporter() -> Iterator[None]:
+def quiet_exporter() -> AbstractContextManager[None]:
     """Without the ONNX exporter's INFO lines: its optimiser logs each pass (91 lines on a
     Lite2 fine-tune), burying the training run's own lines. Its warnings still show."""
-    loggers = [logging.getLogger(name) for name in EXPORTER_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+    return export.quiet_loggers("onnxscript", "onnx_ir")
 
 
 def export_models(
