@@ -507,13 +507,14 @@ def predicted_scores(prediction: FishPrediction) -> tuple[SpeciesScore, ...]:
 
 
 def species_name(typed: str, known: Sequence[Species]) -> str:
-    """The pack's display name for a species typed as its name or folder id (any case);
-    a species the pack does not know is kept as typed: that is how a new one is taught."""
+    """The pack's display name for a species typed as its name or folder id (any case; a
+    name first, as the hub names a reviewer's: a species named like another's folder id is
+    that species); a species the pack does not know is kept as typed: that is how a new one
+    is taught."""
     wanted = species_key(typed)
-    for species in known:
-        if wanted in (species_key(species.name), species_key(species.id)):
-            return species.name
-    return " ".join(typed.split())
+    by_name = (s.name for s in known if species_key(s.name) == wanted)
+    by_id = (s.name for s in known if species_key(s.id) == wanted)
+    return next(by_name, None) or next(by_id, None) or " ".join(typed.split())
 
 
 def species_classifier_for(store: Store, env: Mapping[str, str] | None = None) -> SpeciesClassifier:

@@ -38,7 +38,7 @@ from desktop.catch import (
 )
 from inference.fish.classify import SpeciesClassifier
 from inference.fish.installed import installed_default_pack
-from inference.fish.types import FishPrediction, FishStatus
+from inference.fish.types import FishPrediction, FishStatus, Species
 from main import main
 from sync.client.packs import INSTALLED_NAME, installed_species_packs, packs_dir_for
 from sync.client.state import ensure_schema, put_values
@@ -363,6 +363,9 @@ def test_a_species_is_named_as_the_pack_names_it(species_classifier: SpeciesClas
     assert species_name("fish_04", known) == "Amphiprion clarkii"
     assert species_name("  amphiprion   CLARKII ", known) == "Amphiprion clarkii"
     assert species_name("Lutjanus  sebae", known) == "Lutjanus sebae"  # not in the pack: kept
+    # A name first, as the hub: "b" is the species named "b", not the one whose folder is b.
+    clash = (Species("b", "Bee"), Species("c", "b"))
+    assert species_name("B", clash) == "b"
 
 
 def test_the_pack_is_the_one_sync_installed_last_else_the_default(
