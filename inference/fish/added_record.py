@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 from inference.fish.corrections import Box, Correction, Written, later, written
 from inference.fish.errors import DatasetError
+from inference.pack.files import replace_durably
 
 RECORD_CSV = "added-corrections.csv"
 _HEADER = (
@@ -115,13 +116,14 @@ def read_record(data: Path) -> list[Recorded]:
 
 
 def write_record(data: Path, rows: Iterable[Recorded]) -> None:
-    """Written aside and renamed into place, so a failure leaves the record before."""
+    """Written aside, flushed and renamed into place, so a failure or a power cut leaves
+    the record before or after, whole."""
     temporary = data / f".{RECORD_CSV}.adding"
     with temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(_HEADER)
         writer.writerows(sorted(set(rows)))
-    temporary.replace(data / RECORD_CSV)
+    replace_durably(temporary, data / RECORD_CSV)
 
 
 def kept_out(record: list[Recorded], chosen: list[Correction]) -> list[Correction]:

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from inference.fish.add_journal import settle_before_reading
 from inference.fish.csv_files import by_heading, read_csv
 from inference.fish.errors import DatasetError, SpeciesMismatchError
 from inference.fish.types import Species, species_key
@@ -100,6 +101,7 @@ def load_dataset(root: Path) -> FishDataset:
     """Scan ``root``; every problem that would silently skew training is an error."""
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder of species folders")
+    settle_before_reading(root)  # an --add-to stopped part way would mix two states
     folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise DatasetError(f"{root} holds no species folders (one folder per species)")

@@ -25,9 +25,10 @@ image.
 The images are written in a hidden folder inside DATA (which training passes over). The
 record is written first, naming every image about to be moved in, so no image the add put
 in DATA goes unrecorded; then the images are moved in, the CSVs replaced (each in one
-rename), and those taken back moved aside, to be deleted only once the rest is done. A
-failure part way (a full disk) undoes each step in turn (renames, which need no space), so
-DATA is left as it was, and the same command run again completes.
+rename), and those taken back moved aside, to be deleted only once the rest is done. Each
+step goes through ``add_journal``: a failure part way (a full disk) undoes them in turn
+(renames, which need no space), and so does whatever reads DATA next after a power cut or
+a kill part way, so DATA is left as it was, and the same command run again completes.
 """
 
 from __future__ import annotations
@@ -35,12 +36,11 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from inference.fish.add_journal import Journal, adding_lock, settle
 from inference.fish.added_record import (
     RECORD_CSV,
     Recorded,
@@ -64,6 +64,7 @@ from inference.fish.dataset import (
 )
 from inference.fish.errors import DatasetError
 from inference.fish.types import Species, species_key
+from inference.pack.files import replace_durably
 
 
 class Added(NamedTuple):
@@ -82,6 +83,18 @@ def add_training_set(
 ) -> Added:
     """Add every confirmed image DATA does not already hold to the training folder ``data``,
     and remove those an earlier add wrote for observations the corrections take back."""
+    with adding_lock(data, say):
+        settle(data, say)  # an add stopped part way is undone first
+        return _add(corrections, data, base, species_pack, say)
+
+
+def _add(
+    corrections: Path | Sequence[Path],
+    data: Path,
+    base: Path | None,
+    species_pack: Path | None,
+    say: Callable[[str], None],
+) -> Added:
     dataset = load_dataset(data)  # a broken DATA is refused as training would refuse it
     names = pack_names(species_pack) | _data_names(dataset.species)
     chosen, retracted, pictures = read_verdicts(corrections, base, names, say)
@@ -96,8 +109,8 @@ def add_training_set(
     chosen = not_refused(earlier, chosen, say)
     removing, record = taken_back(data, earlier, retracted, pictures, say)
     record = _labelled_again(record, chosen, say)
-    staging = Path(tempfile.mkdtemp(prefix=".adding-", dir=data))
-    undo = _Undo(staging / ".before")
+    journal = Journal(data)
+    staging = journal.folder
     try:
         write_tree(chosen, staging)
         staged = _added_files(staging)
@@ -106,25 +119,26 @@ def add_training_set(
         _refuse_clashes(data, [relative for relative in added if relative not in removing])
         new_rows = _recorded(staging, chosen, added, held, earlier)
         for name in (RECORD_CSV, GROUPS_CSV, SPECIES_CSV):
-            undo.keep(data / name)
+            journal.keep(data / name)
         write_record(data, [*earlier, *new_rows])  # first: each image moved in is recorded
         for relative in added:
-            undo.move(staging / relative, data / relative)
+            journal.move(staging / relative, data / relative)
         for relative in removing:  # aside, deleted with the staging folder once all is done
-            undo.move(data / relative, staging / ".taken" / relative)
+            journal.move(data / relative, staging / ".taken" / relative)
         rows = _rows(staging / GROUPS_CSV)
         _extend_groups(dataset, [row for row in rows if row[0] not in held], set(removing))
         _extend_species(data, _new_folders(dataset, chosen))
-        _drop_emptied(data, removing, undo, say)
+        _drop_emptied(data, removing, journal, say)
         write_record(data, [*record, *new_rows])
+        journal.commit()
     except OSError as exc:
-        undo.back()
+        journal.back()
         raise DatasetError(
             f"cannot add the corrections to {data}: {exc}; {data} is as it was (run the"
             " command again once the cause is mended)"
         ) from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        journal.close()
     return Added(len(added), len(held), tuple(removing))
 
 
@@ -142,49 +156,6 @@ def _labelled_again(
             " in an export written after the retraction"
         )
     return [row for row in record if row.file or row.observation not in labelled]
-
-
-class _Undo:
-    """The changes made to DATA, each with how to put it back: renames, which a full disk
-    does not stop, so a failure part way leaves DATA as it was."""
-
-    def __init__(self, aside: Path) -> None:
-        self.aside = aside  # copies and files moved out of DATA, until the add is done
-        self._steps: list[Callable[[], object]] = []
-
-    def keep(self, path: Path) -> None:
-        """A copy of ``path`` as it is (or that it is absent), put back on undo."""
-        if not path.exists():
-            self._steps.append(lambda: path.unlink(missing_ok=True))
-            return
-        self.aside.mkdir(parents=True, exist_ok=True)
-        copy = self.aside / path.name
-        shutil.copy2(path, copy)
-        self._steps.append(lambda: copy.replace(path))
-
-    def move(self, source: Path, target: Path) -> None:
-        self._folder(target.parent)
-        source.rename(target)
-        self._steps.append(lambda: target.rename(source))
-
-    def _folder(self, folder: Path) -> None:
-        """``folder`` and its missing parents made, each removed again on undo."""
-        if folder.is_dir():
-            return
-        self._folder(folder.parent)
-        folder.mkdir()
-        self._steps.append(folder.rmdir)
-
-    def remove_folder(self, folder: Path) -> None:
-        folder.rmdir()
-        self._steps.append(folder.mkdir)
-
-    def back(self) -> None:
-        for step in reversed(self._steps):
-            try:
-                step()
-            except OSError:
-                continue  # put back all that can be
 
 
 def _recorded(
@@ -220,7 +191,9 @@ def _recorded(
 _SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 
 
-def _drop_emptied(data: Path, removed: list[str], undo: _Undo, say: Callable[[str], None]) -> None:
+def _drop_emptied(
+    data: Path, removed: list[str], journal: Journal, say: Callable[[str], None]
+) -> None:
     """A species folder the removals left without images (one an add made for a new
     species) would stop training: it goes, with its system files and species.csv row. One
     that holds any other file stays, named: it is the user's to sort out."""
@@ -239,8 +212,8 @@ def _drop_emptied(data: Path, removed: list[str], undo: _Undo, say: Callable[[st
             )
             continue
         for clutter in left:
-            undo.move(clutter, undo.aside / folder / clutter.name)
-        undo.remove_folder(path)
+            journal.move(clutter, journal.aside / folder / clutter.name)
+        journal.remove_folder(path)
         emptied.append(folder)
     if emptied and (data / SPECIES_CSV).exists():
         keys = {species_key(folder) for folder in emptied}
@@ -381,6 +354,7 @@ def _csv_text(rows: Sequence[Sequence[str]], ending: str = "\n") -> str:
 
 
 def _replace(path: Path, text: str) -> None:
+    """Written aside, flushed, and renamed into place: a power cut leaves it before or after."""
     temporary = path.with_name(f".{path.name}.adding")
     temporary.write_bytes(text.encode("utf-8"))
-    temporary.replace(path)
+    replace_durably(temporary, path)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from inference.fish import merge
+from inference.fish.add_journal import Journal
 from inference.fish.added_record import RECORD_CSV, read_record
 from inference.fish.corrections import export_training_set
 from inference.fish.dataset import load_dataset
@@ -113,13 +114,13 @@ def test_the_record_lists_each_photo_before_it_is_moved_in(
     _photo(tmp_path / "tue" / "p3.png", 3)
     tuesday = _export(tmp_path / "tue", ["p3.png,Zed,obs-3"], TUESDAY)
     seen: list[set[str]] = []
-    real_move = merge._Undo.move
+    real_move = Journal.move
 
-    def move(self: merge._Undo, source: Path, target: Path) -> None:
+    def move(self: Journal, source: Path, target: Path) -> None:
         seen.append({row.file for row in read_record(data)})
         real_move(self, source, target)
 
-    monkeypatch.setattr(merge._Undo, "move", move)
+    monkeypatch.setattr(Journal, "move", move)
     add_training_set(tuesday, data)
     assert seen and all(any(file.startswith("zed/") for file in files) for files in seen)
 
