@@ -81,10 +81,16 @@ def kiosk_session(
     identity = kiosk_identity(store, env, options.site, options.device)
     if stages.recogniser is None:
         raise KioskError("a kiosk needs a recogniser")
-    watch = GalleryWatch(store, stages.recogniser.model, settings.match, watch_every_s)
+    watch = GalleryWatch(
+        store, stages.recogniser.model, settings.match, identity.site, every_s=watch_every_s
+    )
     # made before the load: a commit between the two is then seen at the first look
     gallery = watch.load()
-    claimed = None if options.claim is None else claimed_person(store, options.claim).person_uid
+    claimed = (
+        None
+        if options.claim is None
+        else claimed_person(store, options.claim, identity.site).person_uid
+    )
     pipeline = DecisionPipeline(dataclasses.replace(stages, gallery=gallery), settings, claimed)
     session = KioskSession(pipeline, store, identity, watch, clock)
     session.warning = overlap_warning(gallery, pipeline.thresholds.similarity)

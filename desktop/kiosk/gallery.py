@@ -37,14 +37,18 @@ class LoadedGallery:
     """When the first consent among its people ends: the gallery must be read again then."""
 
 
-def load_gallery(store: Store, model: DescriptorModel, settings: MatchSettings) -> LoadedGallery:
-    """Every enrolled person's templates of ``model`` whose consent still runs, identities
-    being person uids.
+def load_gallery(
+    store: Store, model: DescriptorModel, settings: MatchSettings, site: str
+) -> LoadedGallery:
+    """Every person of ``site`` (the kiosk's) enrolled with templates of ``model`` whose
+    consent still runs, identities being person uids.
 
     A person erased between the two reads below has no row left: their templates are left
     out, as the erasure wants. So are those of a person whose consent has ended, before
     the next sync (or ``jaga store purge-expired``) erases them: consent is what allows
-    matching at all.
+    matching at all. And those of another site's people: the store keeps them only for
+    their records still to push (a device registered to another site with
+    ``--strand-records``, ``sync.client.moved_site``), not to admit them where it stands.
     """
     now = store.clock.now()
     stored = store.gallery(template_model(model))
@@ -54,7 +58,7 @@ def load_gallery(store: Store, model: DescriptorModel, settings: MatchSettings) 
     people = {local: person
               for local, person in store.people.by_local_ids(
                   np.unique(stored.person_ids).tolist()).items()
-              if person.consent.retain_until > now}  # fmt: skip
+              if person.site == site and person.consent.retain_until > now}  # fmt: skip
     keep = np.array([int(p) in people for p in stored.person_ids], dtype=bool)
     identities = [people[int(p)].person_uid for p in stored.person_ids[keep]]
     vectors = stored.normalized()[keep] if len(stored) else np.zeros((0, model.dimension))
@@ -63,9 +67,11 @@ def load_gallery(store: Store, model: DescriptorModel, settings: MatchSettings) 
     return LoadedGallery(index, min(ends, default=None))
 
 
-def gallery_index(store: Store, model: DescriptorModel, settings: MatchSettings) -> GalleryIndex:
+def gallery_index(
+    store: Store, model: DescriptorModel, settings: MatchSettings, site: str
+) -> GalleryIndex:
     """The index of :func:`load_gallery`."""
-    return load_gallery(store, model, settings).index
+    return load_gallery(store, model, settings, site).index
 
 
 # Templates past which the start-up check of every pair is left out: its time grows with
@@ -95,11 +101,15 @@ def overlap_warning(index: GalleryIndex, threshold: float) -> str | None:
             "(jaga eval pairs) before relying on this kiosk")  # fmt: skip
 
 
-def claimed_person(store: Store, external_id: str) -> Person:
-    """The person a badge (their external id) names; a clear error when nobody has it."""
+def claimed_person(store: Store, external_id: str, site: str) -> Person:
+    """The person a badge (their external id) names, of ``site`` (the kiosk's); a clear
+    error when nobody has it, or its holder is another site's (kept for their records still
+    to push, as :func:`load_gallery` says, not enrolled where the kiosk stands)."""
     person = store.people.by_external_id(external_id)
     if person is None:
         raise KioskError(f"nobody enrolled here has the id {external_id!r}")
+    if person.site != site:
+        raise KioskError(f"{external_id!r} is not enrolled at this site ({site})")
     if person.consent.retain_until <= store.clock.now():
         raise KioskError(f"the consent of {external_id!r} has ended: enrol them again")
     return person
@@ -131,10 +141,12 @@ class GalleryWatch:
         store: Store,
         model: DescriptorModel,
         settings: MatchSettings,
+        site: str,
+        *,
         every_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._store, self._model, self._settings = store, model, settings
+        self._store, self._model, self._settings, self._site = store, model, settings, site
         self._every_s, self._clock = every_s, clock
         self._checked_at = clock()
         self._version = self._data_version()
@@ -143,7 +155,7 @@ class GalleryWatch:
 
     def load(self) -> GalleryIndex:
         """The gallery as it is now."""
-        loaded = load_gallery(self._store, self._model, self._settings)
+        loaded = load_gallery(self._store, self._model, self._settings, self._site)
         self._expires_at = loaded.expires_at
         self._identities = frozenset(loaded.index.identities)
         return loaded.index

@@ -166,7 +166,7 @@ class KioskSession:
         badge = external_id.strip()
         self._reload_gallery(force=True)  # someone enrolled a moment ago has templates now
         try:
-            person = claimed_person(self.store, badge)
+            person = claimed_person(self.store, badge, self.identity.site)
         except KioskError as error:
             self._notice = str(error)
             return

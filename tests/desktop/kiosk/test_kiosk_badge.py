@@ -169,7 +169,9 @@ def test_a_badge_whose_holder_is_erased_meanwhile_ends_without_stopping_the_kios
     assert stages.recogniser is not None
     options = KioskOptions(site=KIOSK.site, device=KIOSK.device)
     built = kiosk_session(kiosk_store, stages, kiosk_settings(None), options, {})
-    watch = GalleryWatch(kiosk_store, stages.recogniser.model, MatchSettings(), every_s=0.0)
+    watch = GalleryWatch(
+        kiosk_store, stages.recogniser.model, MatchSettings(), KIOSK.site, every_s=0.0
+    )
     session = KioskSession(built.pipeline, kiosk_store, built.identity, watch)
     session.present_badge("B-002")
     with Store.open(kiosk_store.path, Passphrase(PASSPHRASE), config=FAST) as other:

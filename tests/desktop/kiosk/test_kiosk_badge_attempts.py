@@ -60,7 +60,8 @@ def kiosk(
 
     stages = dataclasses.replace(p.stages, gallery=gallery, challenges=start)
     pipe = DecisionPipeline(stages, dataclasses.replace(p.settings, decision=settings))
-    return KioskSession(pipe, store, KioskIdentity("gate", "k1"), clock=clock)
+    identity = KioskIdentity("north-gate", "k1")  # the site its people are of
+    return KioskSession(pipe, store, identity, clock=clock)
 
 
 def recorded(frames: Sequence[KioskFrame]) -> list[tuple[str, str | None]]:

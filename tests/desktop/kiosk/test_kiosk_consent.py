@@ -48,7 +48,7 @@ def test_a_person_whose_consent_ended_is_not_matched_nor_their_badge_resolved(
     kiosk = kiosk_session(store, stages, kiosk_settings(None), options, {})
     assert the_face(attempt(kiosk, "live")).decision == "not_matched"
     with pytest.raises(KioskError, match="consent of 'B-001' has ended"):
-        claimed_person(store, "B-001")
+        claimed_person(store, "B-001", KIOSK.site)
 
 
 def test_a_running_kiosk_lets_go_when_the_consent_ends(

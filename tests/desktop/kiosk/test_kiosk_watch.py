@@ -56,7 +56,9 @@ def test_an_erased_badge_stops_a_one_to_one_kiosk(kiosk_store: Store, stages: St
 def test_the_gallery_is_looked_at_once_per_interval(kiosk_store: Store, stages: Stages) -> None:
     assert stages.recogniser is not None
     clock = Ticks()
-    watch = GalleryWatch(kiosk_store, stages.recogniser.model, MatchSettings(), 1.0, clock)
+    watch = GalleryWatch(
+        kiosk_store, stages.recogniser.model, MatchSettings(), KIOSK.site, every_s=1.0, clock=clock
+    )
     watch.load()
     with Store.open(kiosk_store.path, Passphrase(PASSPHRASE), config=FAST) as other:
         enrol(other, stages, "B-001", webcam_paths("live")[:1])  # as a sync would
