@@ -77,7 +77,7 @@ from sync.store.registration import (
     registered_as,
     registration_rows,
 )
-from sync.store.restore_site import records_by_site, refuse_other_site
+from sync.store.restore_site import Held, held_of_other_sites, refuse_other_site
 from sync.store.store import SIDE_FILES, Store, remove_with_side_files
 from sync.store.unsynced import Unsynced
 
@@ -208,7 +208,7 @@ def _restore(
                 raise StoreCorruptError(f"backup {backup_path} is damaged: {report.problems[0]}")
             if replaced:  # before anything else: another site's data has no place here
                 refuse_other_site(backup_path, restored, target, here=replaced.registration,
-                                  here_sites=replaced.sites)  # fmt: skip
+                                  here_held=replaced.held)  # fmt: skip
             discarded = _unsynced_lost(restored, replaced, target, discard=discard_unsynced)
             carried = _carry(restored, replaced, operator)
             kept = keep_registration(restored, replaced.registration) if replaced else None
@@ -267,7 +267,7 @@ class _Replaced:
     unuploaded: frozenset[str] = frozenset()  # photo uids: ``unsynced.unuploaded``
     key: bytes | None = field(default=None, repr=False)  # its key: what its spool is under
     registration: Rows = field(default_factory=dict, repr=False)  # it holds the token
-    sites: frozenset[str] = frozenset()  # named by its records: ``sync.store.restore_site``
+    held: Held = frozenset()  # its rows of other sites: ``sync.store.restore_site``
 
 
 def _read_replaced(target: Path, source: KeySource, config: StoreConfig | None) -> _Replaced:
@@ -275,10 +275,12 @@ def _read_replaced(target: Path, source: KeySource, config: StoreConfig | None) 
         return _Replaced([], {}, frozenset())
     try:
         with Store.open(target, source, config=config, in_use=False) as replaced:
+            registration = registration_rows(replaced)
+            site = registration.get("site", ("", ""))[0]
             return _Replaced(
                 recorded_erasures(replaced), unsynced.unsynced(replaced),
-                unsynced.unuploaded(replaced), replaced.key, registration_rows(replaced),
-                frozenset(count.site for count in records_by_site(replaced.database)),
+                unsynced.unuploaded(replaced), replaced.key, registration,
+                held_of_other_sites(replaced.database, site) if registration else frozenset(),
             )  # fmt: skip
     except (StoreError, ValueError) as error:  # damaged, another key, not a store
         raise ReplacedStoreUnreadableError(

@@ -7,13 +7,15 @@ anywhere. So a restore over a store registered to a site (``sync.store.registrat
 refused, before the store is replaced, when the backup was registered to another site or
 with another hub, or holds people, access events or pulled changes set aside
 (``deferred_changes``) that name a site other than the registered one, unless the replaced
-store names that site too (people enrolled with ``--site`` before registering, left unsent
-with ``--strand-records``, are in the device's own backups: restoring one brings nothing
-new). An access event the hub acknowledged and holds (``held_since``) names no site either
-way: a device registered to another site keeps the old site's until decision retention
-deletes them (``sync.client.moved_site``), and they must not make that site its own, which
-would let a backup of it in; its own backups hold the same ones. One still to push (or to
-push again to a restored hub, ``sync.store.resend``) exists only on the device, and counts.
+store holds those very rows too, by uid (people enrolled with ``--site`` before registering,
+left unsent with ``--strand-records``, are in the device's own backups: restoring one brings
+nothing new). The exemption is by row, not by site: one stranded person of a site must not
+let in a backup of that site's other people, who would stay here for good. An access event
+the hub acknowledged and holds (``held_since``) names no site either way: a device registered
+to another site keeps the old site's until decision retention deletes them
+(``sync.client.moved_site``), and they must not let a backup of that site in; its own backups
+hold the same ones. One still to push (or to push again to a restored hub,
+``sync.store.resend``) exists only on the device, and counts.
 There is no override: the ways on are to restore the backup on a device of that site,
 or to register this device to that site first (``jaga sync register`` with a code of it),
 after which this device pulls that site's changes, its erasures included.
@@ -21,6 +23,7 @@ after which this device pulls that site's changes, its erasures included.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,51 +34,63 @@ from sync.store.database import Database
 from sync.store.registration import Rows, hub_key, registration_rows
 from sync.store.store import Store
 
-# The tables whose rows name a site, and how to count them in a refusal.
+# The tables whose rows name a site, how to count them in a refusal, and their uid column.
 _SITE_TABLES = {
     "people": ("person", "people"),
     "access_events": ("access event", "access events"),
     "deferred_changes": ("pulled change set aside", "pulled changes set aside"),
 }
+_UID_COLUMNS = {
+    "people": "person_uid",
+    "access_events": "event_uid",
+    "deferred_changes": "entity_uid",
+}
 
 # The rows of a table that tie the store to their site (see the module): the hub holds the rest.
-_SITE_ROWS = {"access_events": "WHERE held_since IS NULL"}
+_SITE_ROWS = {"access_events": "AND held_since IS NULL"}
+
+Held = frozenset[tuple[str, str]]  # (table, uid) of rows of another site than the registered one
 
 
 @dataclass(frozen=True)
-class SiteCount:
-    """How many rows of one table name one site."""
+class SiteRow:
+    """One row naming a site (of access events, one the hub does not hold: see the module)."""
 
-    site: str
     table: str
-    count: int
+    site: str
+    uid: str
 
 
-def records_by_site(database: Database) -> list[SiteCount]:
-    """Every site the store's records name, with how many rows of each table name it (of
-    access events, those the hub does not hold: see the module)."""
-    found: list[SiteCount] = []
-    for table in _SITE_TABLES:
+def rows_of_other_sites(database: Database, site: str) -> list[SiteRow]:
+    """The rows of the store naming another site than ``site``, in site order by table."""
+    found: list[SiteRow] = []
+    for table, uid in _UID_COLUMNS.items():
         where = _SITE_ROWS.get(table, "")
         rows = database.query(
-            f"SELECT site, count(*) FROM {table} {where} GROUP BY site ORDER BY site"
+            f"SELECT site, {uid} FROM {table} WHERE site != ? {where} ORDER BY site", (site,)
         )
-        found.extend(SiteCount(str(site), table, int(count)) for site, count in rows)
+        found.extend(SiteRow(table, str(there), str(key)) for there, key in rows)
     return found
 
 
+def held_of_other_sites(database: Database, site: str) -> Held:
+    """What the store holds of other sites than ``site``, its registered one: its stranded
+    records, which its own backups hold too."""
+    return frozenset((row.table, row.uid) for row in rows_of_other_sites(database, site))
+
+
 def refuse_other_site(
-    backup_path: Path, restored: Store, target: Path, *, here: Rows, here_sites: frozenset[str]
+    backup_path: Path, restored: Store, target: Path, *, here: Rows, here_held: Held
 ) -> None:
     """Raise ``RestoreOtherSiteError`` when ``restored`` (the backup's copy, its registration
     not yet replaced) is another site's or hub's, for the store at ``target`` registered as
-    ``here`` (its rows; empty: not registered, nothing to refuse) whose records name
-    ``here_sites``."""
+    ``here`` (its rows; empty: not registered, nothing to refuse) which holds ``here_held``
+    of other sites (``held_of_other_sites``)."""
     if not here:
         return
     site, hub = _value(here, "site"), _hub(here)
     problem = _other_registration(registration_rows(restored), site, hub) or _other_records(
-        records_by_site(restored.database), site, here_sites
+        rows_of_other_sites(restored.database, site), here_held
     )
     if problem is None:
         return
@@ -100,17 +115,16 @@ def _other_registration(backup: Rows, site: str, hub: str) -> tuple[str, str] | 
     return where, f"was registered to site {there} at {there_hub}"
 
 
-def _other_records(
-    records: list[SiteCount], site: str, here_sites: frozenset[str]
-) -> tuple[str, str] | None:
-    foreign = [r for r in records if r.site != site and r.site not in here_sites]
-    if not foreign:
+def _other_records(rows: list[SiteRow], here_held: Held) -> tuple[str, str] | None:
+    counts = Counter((row.site, row.table) for row in rows if (row.table, row.uid) not in here_held)
+    if not counts:
         return None
-    sites = sorted({r.site for r in foreign})
-    counts = ", ".join(
-        f"{plural.counted(r.count, *_SITE_TABLES[r.table])} of site {r.site}" for r in foreign
+    sites = sorted({site for site, _ in counts})
+    said = ", ".join(
+        f"{plural.counted(count, *_SITE_TABLES[table])} of site {site}"
+        for (site, table), count in counts.items()
     )
-    return f"site {' or '.join(sites)}", f"holds records of another site ({counts})"
+    return f"site {' or '.join(sites)}", f"holds records of another site ({said})"
 
 
 def _value(rows: Rows, name: str) -> str:

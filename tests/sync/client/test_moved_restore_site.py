@@ -73,11 +73,12 @@ def test_the_moved_devices_own_backup_still_restores_over_it(
     assert _events(moved, x) == 2
 
 
-def test_unsent_access_events_of_the_old_site_are_kept_and_still_count(
+def test_unsent_access_events_of_the_old_site_are_kept_and_let_only_its_own_backup_in(
     env: pytest.MonkeyPatch, live_hub: HubProcess, site_slug: str, tmp_path: Path
 ) -> None:
     """Made at X after the last sync and left unsent with ``--strand-records``: they exist
-    only here, so they stay, and X stays this store's site as the people kept do."""
+    only here, so they stay, and the device's own backup, which holds them, restores. Before,
+    they made X this store's site whole: another X kiosk's backup came in with its X-2."""
     x, y = f"{site_slug}-x", f"{site_slug}-y"
     db = tmp_path / "strand" / "jaga.db"
     kiosk(db, x, ["X-1"])
@@ -86,9 +87,15 @@ def test_unsent_access_events_of_the_old_site_are_kept_and_still_count(
         add_access_events(store, x, 1)
     assert register(env, db, live_hub.url, y, "--strand-records") == 0
     assert _events(db, x) == 1
-    restore(_x_backup(tmp_path, x), db, KEY, operator="ops", force=True, config=FAST,
-            discard_unsynced=True)  # fmt: skip  # the refusal is not that one
-    assert "X-2" in _badges(db)
+    with Store.open(db, KEY, config=FAST) as store:
+        backup(store, tmp_path / "own.db", operator="ops")
+    restore(tmp_path / "own.db", db, KEY, operator="ops", force=True, config=FAST)
+    assert _events(db, x) == 1
+
+    with pytest.raises(RestoreOtherSiteError, match=f"1 person of site {x}"):
+        restore(_x_backup(tmp_path, x), db, KEY, operator="ops", force=True, config=FAST,
+                discard_unsynced=True)  # fmt: skip  # the refusal is not that one
+    assert "X-2" not in _badges(db) and _events(db, x) == 1
 
 
 def _badges(db: Path) -> list[str]:
