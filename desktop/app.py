@@ -43,6 +43,7 @@ from desktop.kiosk.assemble import KioskOptions
 from desktop.kiosk_controller import FrameSource, KioskController
 from desktop.kiosk_panel import KioskPanel
 from desktop.metrics import ClassifierProbe, DeviceMetrics, LoadedClassifier, start_device_metrics
+from desktop.questions import Question, ask_yes_no
 from desktop.settings import AppSettings
 from desktop.species import (
     ClassifierBuilder,
@@ -181,10 +182,11 @@ def open_window(
     find_pack: PackFinder = startup_species_pack,
     choose_photo: PhotoChooser = ask_for_photo,
     confirm_close: CloseQuestion = ask_to_close,
+    ask: Question = ask_yes_no,
     kiosk_frames: FrameSource | None = None,
 ) -> MainWindow:
     """Build, show and start the window (tests replace the hub client, the pack parts, the
-    photo dialog, the question on closing or the kiosk's camera)."""
+    photo dialog, the question on closing, the other questions or the kiosk's camera)."""
     species = SpeciesPacks(build)
     metrics = start_device_metrics(settings, classifier_probe(species))
     controller = SyncController(
@@ -195,7 +197,7 @@ def open_window(
     if settings.kiosk_source is None:
         catch = CatchController(
             settings, CatchPanel(), species, choose_photo=choose_photo,
-            confirm_close=confirm_close, metrics=metrics.catch if metrics else None,
+            confirm_close=confirm_close, ask=ask, metrics=metrics.catch if metrics else None,
         )  # fmt: skip
         controller.changes_pulled.connect(catch.review.refresh)
     else:

@@ -64,6 +64,7 @@ from desktop.catch_review_controller import CatchReviewController
 from desktop.catch_store import CatchStore
 from desktop.catch_text import recorded_catch_text
 from desktop.metrics import CatchMetrics, StageTimes
+from desktop.questions import Question, ask_yes_no
 from desktop.settings import LOCKED_MESSAGE, AppSettings
 from desktop.species import SpeciesPacks
 from desktop.workers import BackgroundJobs, error_info
@@ -161,6 +162,7 @@ class CatchController(QObject):
         *,
         choose_photo: PhotoChooser = ask_for_photo,
         confirm_close: CloseQuestion = ask_to_close,
+        ask: Question = ask_yes_no,
         metrics: CatchMetrics | None = None,
         parent: QObject | None = None,
     ) -> None:
@@ -191,7 +193,7 @@ class CatchController(QObject):
         panel.dismiss.clicked.connect(self.dismiss)
         self.review = CatchReviewController(
             panel.review, self.store, submit=self._submit, officer=self._officer,
-            species_name=self._species_name, parent=self,
+            species_name=self._species_name, ask=ask, parent=self,
         )  # fmt: skip
         species.changed.connect(panel.show_pack)
 

@@ -1,6 +1,6 @@
 """Runs the review list (``ReviewList``) at the Catch panel's foot: reads the catches flagged
 for review, and stores the officer's answer to the one selected, a species confirmed or
-"Not a fish" (as ``jaga store confirm`` does), then reads the list again.
+"Not a fish" (as ``jaga store confirm`` does; asked first), then reads the list again.
 
 Its store work goes to the Catch panel's one worker (``CatchController`` hands over its
 ``submit``), so a list asked for after a Record is read after that catch is written, and
@@ -17,7 +17,8 @@ from PySide6.QtCore import QObject, Slot
 
 from desktop.catch_review import ReviewList
 from desktop.catch_store import CatchStore, Flagged
-from desktop.catch_text import confirmed_text, not_a_fish_text
+from desktop.catch_text import confirmed_text, not_a_fish_question, not_a_fish_text
+from desktop.questions import Question, ask_yes_no
 from desktop.settings import LOCKED_MESSAGE
 from sync.store import FishObservation
 
@@ -36,6 +37,7 @@ class CatchReviewController(QObject):
         submit: SubmitJob,
         officer: OfficerName,
         species_name: SpeciesName,
+        ask: Question = ask_yes_no,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -44,6 +46,7 @@ class CatchReviewController(QObject):
         self._submit = submit
         self._officer = officer
         self._species_name = species_name
+        self._ask = ask
         review.refresh.clicked.connect(self.refresh)
         review.site.toggled.connect(self.refresh)
         review.confirm.clicked.connect(self.confirm_selected)
@@ -74,13 +77,17 @@ class CatchReviewController(QObject):
 
     @Slot()
     def answer_not_a_fish(self) -> None:
-        """The selected catch's photo shows no fish (a hand, the deck): no species."""
+        """The selected catch's photo shows no fish (a hand, the deck): no species. Asked
+        first: a misclick would take the catch out of the review list and out of training."""
         review = self.review
         observation, officer = review.selected(), self._officer()
         if observation is None or self.store is None:
             return
         if not officer:
             review.show_message("enter the officer above to answer not a fish", problem=True)
+            return
+        if not self._ask(review, "Not a fish", not_a_fish_question(observation)):
+            review.show_message(f"{observation.observation_uid}: not answered not a fish")
             return
         work = functools.partial(self.store.answer_not_a_fish, observation.observation_uid, officer)
         self._submit(work, self._show_answer, self._show_problem)

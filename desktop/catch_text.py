@@ -121,5 +121,15 @@ def not_a_fish_text(observation: FishObservation) -> str:
     )
 
 
+def not_a_fish_question(observation: FishObservation) -> str:
+    """Asked before a catch is answered "Not a fish": which catch, and the species shown."""
+    best = observation.predictions[0].species if observation.predictions else "no species"
+    return (
+        f"Answer catch {observation.observation_uid} (shown as {best}, officer"
+        f" {_one_line(observation.officer)}) as not a fish? It leaves the review list and"
+        " will never be used for training."
+    )
+
+
 def _one_line(text: str | None) -> str:
     return " ".join(text.split()) if text and text.strip() else "-"

@@ -89,6 +89,19 @@ class Closing:
         return self.answer
 
 
+class Asking:
+    """Stands in for the app's yes/no questions (``desktop.questions.ask_yes_no``): answers
+    ``answer``, keeps each (title, question) asked."""
+
+    def __init__(self) -> None:
+        self.answer = True
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, _parent: QWidget, title: str, question: str) -> bool:
+        self.asked.append((title, question))
+        return self.answer
+
+
 @dataclass
 class Rig:
     """The real parts a window is opened on: a store, the classifier, its pack, the photos."""
@@ -100,6 +113,7 @@ class Rig:
     scratch: Path
     photos: Photos = field(default_factory=Photos)
     closing: Closing = field(default_factory=Closing)
+    asking: Asking = field(default_factory=Asking)
 
     def open(
         self,
@@ -115,7 +129,7 @@ class Rig:
         window = open_window(
             settings, ModelPack(self.scratch / "no-model-pack"),
             build=lambda _root: self.classifier, find_pack=lambda: pack, choose_photo=self.photos,
-            confirm_close=self.closing,
+            confirm_close=self.closing, ask=self.asking,
         )  # fmt: skip
         if with_pack:
             wait_until(lambda: catch_of(window).panel.pack.text() != NO_PACK, "the pack", 60)
@@ -279,6 +293,7 @@ def test_a_flagged_catch_with_no_fish_is_answered_not_a_fish_as_the_cli_answers_
     panel.officer.setText("Ana Lima")
     _keep_screenshot(window, rig.scratch, "review-not-a-fish.png")
     review.not_a_fish.click()
+    assert [title for title, _ in rig.asking.asked] == ["Not a fish"]  # asked, and said Yes
     wait_until(lambda: review.message.text().startswith("answered"), "the answer")
     assert ": not a fish (reviewed by Ana Lima)" in review.message.text()
     assert "will not be used for training" in review.message.text()
@@ -292,6 +307,35 @@ def test_a_flagged_catch_with_no_fish_is_answered_not_a_fish_as_the_cli_answers_
     assert answered.not_a_fish and answered.reviewed_by == "Ana Lima"
     assert answered.observation_uid in review.message.text()
     assert (report.summary.written, report.summary.retracted) == (0, 1)  # no label, ever
+
+
+def test_not_a_fish_is_stored_only_once_the_officer_says_yes_to_the_catch_named(
+    window: MainWindow, rig: Rig
+) -> None:
+    """A misclicked "Not a fish" took a catch out of the review queue and out of training
+    with no question: it now asks first (No is the default), naming the catch and the
+    species shown, and stores nothing on No."""
+    panel, review = catch_of(window).panel, catch_of(window).panel.review
+    panel.officer.setText("Ana Lima")
+    rig.open_photo(window, BELOW_REVIEW)
+    assert "flagged for review" in record(window)
+    wait_until(lambda: review.items.count() == 1, "the flagged catch in the review list")
+    review.items.setCurrentRow(0)
+    selected = review.selected()
+    assert selected is not None
+    rig.asking.answer = False
+    review.not_a_fish.click()
+    ((title, question),) = rig.asking.asked
+    assert title == "Not a fish"
+    assert selected.observation_uid in question and "Dascyllus reticulatus" in question
+    assert "not a fish" in review.message.text() and "not answered" in review.message.text()
+    # No job was given: the record and the list before it were done, so the store is still.
+    with in_store(rig.store) as store:
+        assert [o.observation_uid for o in store.observations.review_queue()] == [
+            selected.observation_uid
+        ]
+        assert not only_observation(store).not_a_fish
+    assert review.items.count() == 1
 
 
 def test_the_list_is_this_devices_catches_and_the_sites_on_asking(rig: Rig, tmp_path: Path) -> None:
