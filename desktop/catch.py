@@ -37,7 +37,7 @@ from pydantic import ValidationError
 from desktop.photo_time import PhotoTime, photo_time
 from inference.errors import ImageError, ImageTooLargeError
 from inference.fish.images import UInt8Image, decode_image
-from inference.fish.types import FishPrediction, FishStatus, Species, species_key
+from inference.fish.types import FishPrediction, FishStatus
 from inference.image_file import read_image_file
 from sync.client.packs import installed_species_packs, packs_dir_for, record_pack_in_use
 from sync.errors import CatchRecordedError, PhotoRecordedError, RecordTooLargeError
@@ -504,17 +504,6 @@ def _check_fish(number: int, count: int, make: Callable[[], FishObservation], ph
 
 def predicted_scores(prediction: FishPrediction) -> tuple[SpeciesScore, ...]:
     return tuple(SpeciesScore(s.species.name, s.probability) for s in prediction.top_k)
-
-
-def species_name(typed: str, known: Sequence[Species]) -> str:
-    """The pack's display name for a species typed as its name or folder id (any case; a
-    name first, as the hub names a reviewer's: a species named like another's folder id is
-    that species); a species the pack does not know is kept as typed: that is how a new one
-    is taught."""
-    wanted = species_key(typed)
-    by_name = (s.name for s in known if species_key(s.name) == wanted)
-    by_id = (s.name for s in known if species_key(s.id) == wanted)
-    return next(by_name, None) or next(by_id, None) or " ".join(typed.split())
 
 
 def species_classifier_for(store: Store, env: Mapping[str, str] | None = None) -> SpeciesClassifier:

@@ -37,7 +37,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,13 +48,14 @@ from sync import plural
 if TYPE_CHECKING:
     from desktop.catch import CatchDetails, ObservedTime
     from inference.fish.pack import SpeciesPack
-    from inference.fish.types import FishPrediction
+    from inference.fish.types import FishPrediction, Species
     from sync.store import Crop, FishObservation, Store
 
 _log = logging.getLogger(__name__)
 # Before it is a typo (year 1 was refused by the store's timestamp form only once the photo
 # had been classified; a year 1 with an offset east of UTC is before the first datetime).
 EARLIEST_CATCH = datetime(1900, 1, 1)  # UTC
+NEW_SPECIES_HINT = "if it is a species the pack does not know yet, add --new-species"
 UNCONFIRMED = "-"  # ``--confirm -``: this fish keeps the classifier's answer
 
 
@@ -94,6 +95,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="the species the officer confirms on the spot (name or folder id); clears the "
         "review flag and records the officer as its reviewer. With --box: once per box, in "
         "order, '-' for a fish left unconfirmed",
+    )
+    catch.add_argument(
+        "--new-species",
+        action="store_true",
+        help="a --confirm species the pack does not list (by name or folder id) is a new one:"
+        " keep it as typed, to teach the next pack (else it is refused, naming close ones)",
     )
     catch.add_argument(
         "--observed-at",
@@ -220,7 +227,6 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
         read_catch_photo,
         record_catches,
         species_classifier_for,
-        species_name,
     )
     from inference.fish.classify import SpeciesClassifier
     from sync.store import Store
@@ -242,8 +248,7 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
             SpeciesClassifier.from_path(args.pack) if args.pack else species_classifier_for(store)
         )
         fish = classify_catch(classifier, photo, args.box)
-        known = classifier.pack.species
-        confirmed = [None if name is None else species_name(name, known) for name in typed]
+        confirmed = _named(typed, classifier.pack.species, new_species=args.new_species)
         progress.writing = True
         observations = record_catches(
             store.observations, photo, fish, details,
@@ -270,20 +275,40 @@ def pack_in_use(store: Store, env: Mapping[str, str]) -> Path | None:
     return loaded_pack(store, env)
 
 
-def pack_species_name(store: Store, typed: str) -> str:
+def pack_species_name(store: Store, typed: str, new_species: bool) -> str:
     """The species ``jaga store confirm`` stores, named as ``--confirm`` names it: the display
     name of the species pack ``jaga catch`` classifies with (``species_pack_for``: the newest
-    that loads, not noted in use) for a name or folder id it knows, else as typed with its
-    spacing tidied; the same, with a warning, when no pack loads."""
-    from desktop.catch import species_name, species_pack_for
+    that loads, not noted in use) for a name or folder id it knows; any other is refused
+    (``sync.errors.UnknownSpeciesError``) unless ``new_species``, then kept as typed with its
+    spacing tidied; kept as typed, with a warning, when no pack loads."""
+    from desktop.catch import species_pack_for
+    from desktop.species_names import UnknownSpeciesError, species_name
     from inference.errors import InferenceError
+    from sync.errors import UnknownSpeciesError as RefusedError
 
     try:
         known = species_pack_for(store).species
     except (InferenceError, OSError) as error:
         _log.warning("no species pack to name %r by; kept as typed: %s", typed, error)
         known = ()
-    return species_name(typed, known)
+    try:
+        return species_name(typed, known, new_species=new_species)
+    except UnknownSpeciesError as error:
+        raise RefusedError(f"{error}; {NEW_SPECIES_HINT}") from None
+
+
+def _named(
+    typed: Sequence[str | None], known: Sequence[Species], *, new_species: bool
+) -> list[str | None]:
+    """The ``--confirm`` species as the pack names them (None: left unconfirmed)."""
+    from desktop.catch import CatchError
+    from desktop.species_names import UnknownSpeciesError, species_name
+
+    try:
+        return [None if one is None else species_name(one, known, new_species=new_species)
+                for one in typed]  # fmt: skip
+    except UnknownSpeciesError as error:
+        raise CatchError(f"--confirm: {error}; {NEW_SPECIES_HINT}") from None
 
 
 def _typed_species(confirms: list[str]) -> list[str | None]:

@@ -56,7 +56,6 @@ from desktop.catch import (
     parse_length,
     parse_position,
     read_catch_photo,
-    species_name,
 )
 from desktop.catch_panel import NO_PACK, THUMBNAIL_SIDE, CatchPanel, DetailsText, FishRow
 from desktop.catch_records import CatchRecord, CatchRecords
@@ -67,6 +66,7 @@ from desktop.metrics import CatchMetrics, StageTimes
 from desktop.questions import Question, ask_yes_no
 from desktop.settings import LOCKED_MESSAGE, AppSettings
 from desktop.species import SpeciesPacks
+from desktop.species_names import UnknownSpeciesError, new_species_question, species_name
 from desktop.workers import BackgroundJobs, error_info
 from inference.errors import InferenceError
 from inference.fish.images import UInt8Image, shrink_to_fit
@@ -168,6 +168,7 @@ class CatchController(QObject):
     ) -> None:
         super().__init__(parent)
         self._confirm_close = confirm_close
+        self._ask = ask
         self.panel = panel
         self.species = species
         self.metrics = metrics
@@ -456,11 +457,19 @@ class CatchController(QObject):
         return self.panel.details_text().officer.strip()
 
     def _species_name(self, typed: str | None) -> str | None:
-        """The pack's display name for a typed species (as ``jaga catch --confirm`` does)."""
+        """The pack's display name for a typed species (as ``jaga catch --confirm`` does);
+        one the pack does not list is kept as typed only if the officer says it is a new
+        species, else refused (``UnknownSpeciesError``), as the hub's admin refuses it."""
         classifier = self.species.classifier
         if not typed or classifier is None:
             return typed or None
-        return species_name(typed, classifier.pack.species)
+        known = classifier.pack.species
+        try:
+            return species_name(typed, known)
+        except UnknownSpeciesError as refused:
+            if not self._ask(self.panel, "New species", new_species_question(refused)):
+                raise
+        return species_name(typed, known, new_species=True)
 
     def _submit(
         self,

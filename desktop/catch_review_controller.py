@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Slot
 
+from desktop.catch import CatchError
 from desktop.catch_review import ReviewList
 from desktop.catch_store import CatchStore, Flagged
 from desktop.catch_text import confirmed_text, not_a_fish_question, not_a_fish_text
@@ -25,7 +26,8 @@ from sync.store import FishObservation
 # (work, on_done(result), on_failed(message)): ``work`` on the worker, answers on the GUI thread
 SubmitJob = Callable[[Callable[[], object], Callable[[object], None], Callable[[str], None]], None]
 OfficerName = Callable[[], str]  # the officer typed in the panel's details, stripped
-SpeciesName = Callable[[str | None], str | None]  # a typed species as the pack in use names it
+# A typed species as the pack in use names it; ``CatchError`` for one it refuses.
+SpeciesName = Callable[[str | None], str | None]
 
 
 class CatchReviewController(QObject):
@@ -63,12 +65,18 @@ class CatchReviewController(QObject):
     @Slot()
     def confirm_selected(self) -> None:
         review = self.review
-        observation, species = review.selected(), self._species_name(review.chosen_species())
-        officer = self._officer()
+        observation, typed, officer = review.selected(), review.chosen_species(), self._officer()
         if observation is None or self.store is None:
             return
-        if not species or not officer:
+        if not typed or not officer:
             review.show_message("enter the officer above and choose a species", problem=True)
+            return
+        try:
+            species = self._species_name(typed)
+        except CatchError as refused:  # one the pack does not list, not said to be new
+            review.show_message(str(refused), problem=True)
+            return
+        if species is None:
             return
         uid = observation.observation_uid
         work = functools.partial(self.store.confirm, uid, species, officer)

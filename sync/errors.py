@@ -33,6 +33,8 @@ stay ordinary exceptions and reach the crash report.
     │   │   └── CatchRecordedError  this very catch (its photo's uid) recorded already
     │   └── DuplicateIdentityError  the new face already matches an enrolled person
     ├── CorrectionsExportError      an export of confirmed fish photos cannot be written
+    ├── UnknownSpeciesError         a typed species the pack in use does not list (the
+    │                               ``store confirm`` namer's refusal; ``--new-species``)
     └── SecretKeyError              the hub's kept signing key file is empty (sync.hub.bootstrap)
 
 Ctrl-C at a prompt for a secret is :class:`PromptInterrupted`, a ``KeyboardInterrupt``: a
@@ -176,3 +178,9 @@ class DuplicateIdentityError(StoreError):
     def __init__(self, message: str, matches: Sequence[DuplicateMatch]) -> None:
         super().__init__(message)
         self.matches = tuple(matches)
+
+
+class UnknownSpeciesError(SyncError):
+    """A species typed for ``jaga store confirm`` that the pack in use lists neither by name
+    nor by folder id (the namer ``jaga`` passes refuses it); the message names close ones
+    and how to keep it as a new species. Nothing was written."""

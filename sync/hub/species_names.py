@@ -1,14 +1,14 @@
 """The species a hub reviewer may type: those of the species pack the sites' devices run.
 
 A device stores a confirmed species by its pack's display name, whether the officer typed
-the name or the folder id, in any case or spacing (``desktop.catch.species_name``). The hub
-names it the same way, or corrections.csv holds both ``fish_04`` and "Amphiprion clarkii"
+the name or the folder id, in any case or spacing (``desktop.species_names.species_name``).
+The hub names it the same way, or corrections.csv holds both ``fish_04`` and "Amphiprion clarkii"
 and a training export without ``--species-from`` makes two folders of one species. The
 species list is the one a new publication is checked against (``devices_species``): the
 newest published pack's (every site is told of it), before any is published the default
 pack's, which the composition root installs in ``sync.hub.pack_loader`` (``main.py``: sync
 may not read the classifier's assets).
-Unlike a device, the hub refuses a species the pack does not know: the reviewer sees the
+The hub refuses a species the pack does not know, as a device does: the reviewer sees the
 list and what was typed, and a typo never becomes a species of its own.
 
 Imports no Django at module level: ``sync.hub.review`` imports it.

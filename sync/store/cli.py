@@ -47,10 +47,12 @@ from sync.store.store import Store, check_free
 from sync.store.store_info import describe
 
 STORE_PATH_ENV = "JAGA_STORE_PATH"
-# The species name ``store confirm`` stores for what was typed. Sync knows no species pack:
-# ``jaga`` (main.py) passes the namer ``jaga catch --confirm`` uses, the pack in use's display
-# name (``desktop.catch_cli.pack_species_name``); without one, the name as typed, tidied.
-SpeciesNamer = Callable[[Store, str], str]
+# The species name ``store confirm`` stores for what was typed, and whether the officer said
+# it is a new species. Sync knows no species pack: ``jaga`` (main.py) passes the namer
+# ``jaga catch --confirm`` uses, the pack in use's display name, refusing one the pack does
+# not list unless new (``desktop.catch_cli.pack_species_name``, raising
+# ``UnknownSpeciesError``); without one, the name as typed, tidied.
+SpeciesNamer = Callable[[Store, str, bool], str]
 REVIEW_LIMIT = 50
 SHOWN_PREDICTIONS = 3
 
@@ -60,7 +62,7 @@ def default_store_path() -> Path:
     return Path(configured) if configured else platformdirs.user_data_path("jaga") / "jaga.db"
 
 
-def typed_species_name(_store: Store, typed: str) -> str:
+def typed_species_name(_store: Store, typed: str, _new_species: bool) -> str:
     """The species as typed, its spacing tidied (``species_key`` then keeps case apart)."""
     return " ".join(typed.split())
 
@@ -181,6 +183,12 @@ def _add_review_commands(
         "--not-a-fish",
         action="store_true",
         help="the photo shows no fish: resolved with no species, never used for training",
+    )
+    confirm.add_argument(
+        "--new-species",
+        action="store_true",
+        help="SPECIES is one the species pack does not list: keep it as typed, to teach the"
+        " next pack (else it is refused, naming close ones)",
     )
     confirm.add_argument(
         "--officer",
@@ -511,7 +519,7 @@ def _confirm(args: argparse.Namespace, *, species_name: SpeciesNamer) -> int:
     if args.not_a_fish:
         return _answer_not_a_fish(args)
     with open_store_of(args) as store:
-        species = species_name(store, args.species)
+        species = species_name(store, args.species, args.new_species)
         confirmed = store.observations.confirm(
             args.observation_uid.strip(), species, officer=args.officer
         )

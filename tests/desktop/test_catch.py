@@ -33,9 +33,9 @@ from desktop.catch import (
     read_catch_photo,
     record_catches,
     species_classifier_for,
-    species_name,
     species_pack_for,
 )
+from desktop.species_names import species_name
 from inference.fish.classify import SpeciesClassifier
 from inference.fish.installed import installed_default_pack
 from inference.fish.types import FishPrediction, FishStatus, Species
@@ -362,7 +362,7 @@ def test_a_species_is_named_as_the_pack_names_it(species_classifier: SpeciesClas
     known = species_classifier.pack.species
     assert species_name("fish_04", known) == "Amphiprion clarkii"
     assert species_name("  amphiprion   CLARKII ", known) == "Amphiprion clarkii"
-    assert species_name("Lutjanus  sebae", known) == "Lutjanus sebae"  # not in the pack: kept
+    assert species_name("Lutjanus  sebae", known, new_species=True) == "Lutjanus sebae"  # new
     # A name first, as the hub: "b" is the species named "b", not the one whose folder is b.
     clash = (Species("b", "Bee"), Species("c", "b"))
     assert species_name("B", clash) == "b"

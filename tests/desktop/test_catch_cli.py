@@ -117,6 +117,7 @@ def test_the_export_names_a_species_only_where_the_pack_identified_one(
         "confirm",
         uid,
         "Lutjanus sebae",
+        "--new-species",  # not a species of the pack: a new one, said so
         "--officer",
         "Ana Lima",
         "--db",
@@ -170,7 +171,8 @@ def test_confirm_clears_the_flag_with_the_packs_own_name(
     [
         ("  dascyllus   RETICULATUS ", "Dascyllus reticulatus"),  # the pack's display name
         ("fish_01", "Dascyllus reticulatus"),  # its folder id, as `catch --confirm` takes
-        ("  Lutjanus   sebae ", "Lutjanus sebae"),  # one the pack does not know: kept, tidied
+        # one the pack does not know, said to be new: kept, tidied
+        ("  Lutjanus   sebae ", "Lutjanus sebae"),
     ],
 )
 def test_store_confirm_names_the_species_as_catch_confirm_does(
@@ -178,15 +180,62 @@ def test_store_confirm_names_the_species_as_catch_confirm_does(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     typed, stored = case
+    new = ["--new-species"] if stored == "Lutjanus sebae" else []
     monkeypatch.setenv("JAGA_MODELS_DIR", str(default_species_pack.parent))  # the pack in use
     assert jaga_catch(f4k / BELOW_REVIEW, store_path) == 0
     with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
         (flagged,) = store.observations.review_queue()
     uid = flagged.observation_uid
     confirm = ["store", "confirm", uid, typed, "--officer", "Ana Lima", "--db", str(store_path)]
-    assert main(confirm) == 0
+    assert main([*confirm, *new]) == 0
     with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
         assert store.observations.get(uid).confirmed_species == stored
+
+
+@pytest.fixture
+def pack_in_models_dir(
+    default_species_pack: Path, f4k: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The default pack is the pack in use; a photo the pack flags for review."""
+    monkeypatch.setenv("JAGA_MODELS_DIR", str(default_species_pack.parent))
+    return f4k / BELOW_REVIEW
+
+
+@pytest.mark.parametrize("typed", ["fish_4", "Amphiprion clarki", "Lutjanus sebae"])
+def test_store_confirm_refuses_a_species_the_pack_does_not_list_unless_new(
+    typed: str, store_path: Path, pack_in_models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An old folder id or a typo was kept as a species of its own, which the hub's admin
+    refuses unless the reviewer ticks "New species": the device now asks for as much."""
+    assert jaga_catch(pack_in_models_dir, store_path) == 0
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        (flagged,) = store.observations.review_queue()
+    uid = flagged.observation_uid
+    capsys.readouterr()
+    confirm = ["store", "confirm", uid, typed, "--officer", "Ana Lima", "--db", str(store_path)]
+    assert main(confirm) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("jaga: error: ") and repr(typed) in line and "--new-species" in line
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert [o.observation_uid for o in store.observations.review_queue()] == [uid]
+    assert main([*confirm, "--new-species"]) == 0
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.observations.get(uid).confirmed_species == typed
+
+
+def test_catch_confirm_refuses_a_species_the_pack_does_not_list_unless_new(
+    store_path: Path, default_species_pack: Path, f4k: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = ["--pack", str(default_species_pack)]
+    capsys.readouterr()
+    assert jaga_catch(f4k / BELOW_REVIEW, store_path, "--confirm", "fish_4", *pack) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("jaga catch: error: ") and "'fish_4'" in line
+    assert "Amphiprion clarkii (fish_04)" in line and "--new-species" in line
+    assert held(store_path) == (0, 0, 0)
+    options = ["--confirm", "fish_4", "--new-species", *pack, "--json"]
+    assert jaga_catch(f4k / BELOW_REVIEW, store_path, *options) == 0
+    assert json.loads(capsys.readouterr().out)["confirmed_species"] == "fish_4"
 
 
 def refused_newest_pack(

@@ -392,6 +392,54 @@ def test_confirming_on_the_spot_records_it_unflagged(window: MainWindow, rig: Ri
     assert not stored.needs_review
 
 
+def test_a_species_the_pack_does_not_list_is_recorded_only_as_a_new_one(
+    window: MainWindow, rig: Rig
+) -> None:
+    """An old folder id typed on the spot was recorded as a species of its own, which the
+    hub's admin refuses unless "New species" is ticked: the panel asks, naming close ones."""
+    panel = catch_of(window).panel
+    panel.officer.setText("Ana Lima")
+    rig.open_photo(window, BELOW_REVIEW)
+    panel.confirmed.setEditText("fish_4")
+    rig.asking.answer = False
+    said = record(window)
+    ((title, question),) = rig.asking.asked
+    assert title == "New species" and "Amphiprion clarkii (fish_04)" in question
+    refusal = question.split(". Is it")[0]
+    assert said == f"not recorded: {refusal}" and "'fish_4' is not a species" in refusal
+    with in_store(rig.store) as store:
+        assert store.observations.count() == 0
+    rig.asking.answer = True
+    assert record(window).startswith("recorded and confirmed ")
+    with in_store(rig.store) as store:
+        assert only_observation(store).confirmed_species == "fish_4"
+
+
+def test_a_reviewed_species_the_pack_does_not_list_is_confirmed_only_as_a_new_one(
+    window: MainWindow, rig: Rig
+) -> None:
+    panel, review = catch_of(window).panel, catch_of(window).panel.review
+    panel.officer.setText("Ana Lima")
+    rig.open_photo(window, BELOW_REVIEW)
+    assert "flagged for review" in record(window)
+    wait_until(lambda: review.items.count() == 1, "the flagged catch in the review list")
+    review.items.setCurrentRow(0)
+    review.species.setEditText("Dascyllus reticulata")  # a typo
+    rig.asking.answer = False
+    review.confirm.click()
+    ((title, question),) = rig.asking.asked
+    assert title == "New species" and "close: Dascyllus reticulatus" in question
+    assert "'Dascyllus reticulata' is not a species of the pack" in review.message.text()
+    assert review.message.styleSheet() != ""  # a problem, in red; no job was given
+    with in_store(rig.store) as store:
+        assert len(store.observations.review_queue()) == 1
+    rig.asking.answer = True
+    review.confirm.click()
+    wait_until(lambda: review.message.text().startswith("confirmed"), "the confirmation")
+    with in_store(rig.store) as store:
+        assert only_observation(store).confirmed_species == "Dascyllus reticulata"
+
+
 def test_without_an_officer_nothing_is_recorded(window: MainWindow, rig: Rig) -> None:
     rig.open_photo(window, CONFIDENT)
     assert "officer must not be empty" in record(window)
