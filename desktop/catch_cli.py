@@ -8,7 +8,7 @@ per box, in order (``-`` for a fish left unconfirmed), or once for a single fish
 counts are a usage error. ``--json`` prints one object for a whole-photo catch (as before
 boxes existed) and a list of fish when boxes were given. The catch is dated by
 ``--observed-at``, else by the photo's own capture time where its EXIF record names a moment,
-else by the time of recording (:func:`desktop.catch.observed_time`); the report says which.
+else by the time of recording (:func:`desktop.catch_time.observed_time`); the report says which.
 
 The store is opened as ``jaga store`` opens it (``--db``, else ``$JAGA_STORE_PATH`` or the
 user's data folder; ``--key-file``, else ``$JAGA_STORE_PASSPHRASE``, else a prompt). The
@@ -46,7 +46,8 @@ from typing import TYPE_CHECKING, Any
 from sync import plural
 
 if TYPE_CHECKING:
-    from desktop.catch import CatchDetails, ObservedTime
+    from desktop.catch import CatchDetails
+    from desktop.catch_time import ObservedTime
     from inference.fish.pack import SpeciesPack
     from inference.fish.types import FishPrediction, Species
     from sync.store import Crop, FishObservation, Store
@@ -188,7 +189,7 @@ def _interrupted(progress: _Progress) -> str:
 
 
 def _catch(args: argparse.Namespace) -> int:
-    from desktop.catch import CatchError, RecordedBeforeError
+    from desktop.catch_errors import CatchError, RecordedBeforeError
     from inference.errors import InferenceError
     from sync.errors import SyncError
 
@@ -219,15 +220,11 @@ def _catch(args: argparse.Namespace) -> int:
 
 def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
     """Everything that can be refused is checked before the one write at the end."""
-    from desktop.catch import (
-        CatchError,
-        check_crops,
-        classify_catch,
-        observed_time,
-        read_catch_photo,
-        record_catches,
-        species_classifier_for,
-    )
+    from desktop.catch import check_crops, classify_catch, record_catches
+    from desktop.catch_errors import CatchError
+    from desktop.catch_packs import species_classifier_for
+    from desktop.catch_photo import read_catch_photo
+    from desktop.catch_time import observed_time
     from inference.fish.classify import SpeciesClassifier
     from sync.store import Store
     from sync.store.cli import default_store_path
@@ -268,9 +265,9 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
 
 
 def pack_in_use(store: Store, env: Mapping[str, str]) -> Path | None:
-    """The pack ``jaga catch`` classifies with (``desktop.catch.pack_in_use``), for ``jaga
+    """The pack ``jaga catch`` classifies with (``desktop.catch_packs.pack_in_use``), for ``jaga
     sync status``; loaded only there, and only when the newest pack is damaged."""
-    from desktop.catch import pack_in_use as loaded_pack
+    from desktop.catch_packs import pack_in_use as loaded_pack
 
     return loaded_pack(store, env)
 
@@ -281,7 +278,7 @@ def pack_species_name(store: Store, typed: str, new_species: bool) -> str:
     that loads, not noted in use) for a name or folder id it knows; any other is refused
     (``sync.errors.UnknownSpeciesError``) unless ``new_species``, then kept as typed with its
     spacing tidied; kept as typed, with a warning, when no pack loads."""
-    from desktop.catch import species_pack_for
+    from desktop.catch_packs import species_pack_for
     from desktop.species_names import UnknownSpeciesError, species_name
     from inference.errors import InferenceError
     from sync.errors import UnknownSpeciesError as RefusedError
@@ -301,7 +298,7 @@ def _named(
     typed: Sequence[str | None], known: Sequence[Species], *, new_species: bool
 ) -> list[str | None]:
     """The ``--confirm`` species as the pack names them (None: left unconfirmed)."""
-    from desktop.catch import CatchError
+    from desktop.catch_errors import CatchError
     from desktop.species_names import UnknownSpeciesError, species_name
 
     try:
@@ -313,7 +310,7 @@ def _named(
 
 def _typed_species(confirms: list[str]) -> list[str | None]:
     """``--confirm`` values: a species, or None for ``-`` (left unconfirmed)."""
-    from desktop.catch import CatchError
+    from desktop.catch_errors import CatchError
 
     if any(not typed.strip() for typed in confirms):
         raise CatchError("--confirm: name the species (or leave the option out)")
@@ -413,7 +410,8 @@ def _fish_rows(recorded: Recorded, fish: RecordedFish) -> tuple[tuple[str, str],
 
 
 def _box(text: str) -> Any:
-    from desktop.catch import CatchError, parse_box
+    from desktop.catch import parse_box
+    from desktop.catch_errors import CatchError
 
     try:
         return parse_box(text)

@@ -45,19 +45,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from desktop.catch import (
-    CatchDetails,
-    CatchError,
-    CatchPhoto,
-    CaughtFish,
-    PhotoFile,
-    RecordedBeforeError,
-    classify_catch,
-    parse_length,
-    parse_position,
-    read_catch_photo,
-)
+from desktop.catch import CatchDetails, CaughtFish, classify_catch, parse_length, parse_position
+from desktop.catch_errors import CatchError, RecordedBeforeError
 from desktop.catch_panel import NO_PACK, THUMBNAIL_SIDE, CatchPanel, DetailsText, FishRow
+from desktop.catch_photo import CatchPhoto, PhotoFile, read_catch_photo
 from desktop.catch_records import CatchRecord, CatchRecords
 from desktop.catch_review_controller import CatchReviewController
 from desktop.catch_store import CatchStore

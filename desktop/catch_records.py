@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from desktop.catch import CatchDetails, CaughtFish, PhotoFile
+from desktop.catch import CatchDetails, CaughtFish
+from desktop.catch_photo import PhotoFile
 from sync.store.records import new_uid
 
 

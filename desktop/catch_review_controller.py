@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Slot
 
-from desktop.catch import CatchError
+from desktop.catch_errors import CatchError
 from desktop.catch_review import ReviewList
 from desktop.catch_store import CatchStore, Flagged
 from desktop.catch_text import confirmed_text, not_a_fish_question, not_a_fish_text

@@ -36,7 +36,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from desktop.catch import CatchDetails, CatchError, CaughtFish, PhotoFile
+from desktop.catch import CatchDetails, CaughtFish
+from desktop.catch_errors import CatchError
+from desktop.catch_photo import PhotoFile
 from desktop.catch_records import CatchRecord
 from desktop.photo_time import PhotoTime
 from inference.fish.types import FishPrediction, FishStatus, Species, SpeciesScore

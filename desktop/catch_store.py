@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop.catch import CatchError, RecordedBeforeError, record_catches
+from desktop.catch import record_catches
+from desktop.catch_errors import CatchError, RecordedBeforeError
 from desktop.catch_records import CatchRecord
 from desktop.catch_spool import CatchSpool
 from desktop.settings import AppSettings, key_source

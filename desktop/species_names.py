@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from desktop.catch import CatchError
+from desktop.catch_errors import CatchError
 from inference.fish.types import Species, species_key
 
 CLOSE_MATCHES = 3

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from desktop.catch import CatchError, read_catch_photo
+from desktop.catch_errors import CatchError
+from desktop.catch_photo import read_catch_photo
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.gallery import template_model
 from inference.face.decide import quality_weight

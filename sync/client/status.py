@@ -238,7 +238,7 @@ def read_status(
 
 PackInUse = Callable[[Store, Mapping[str, str]], Path | None]
 """The folder of the installed pack ``jaga catch`` and the app classify with, None for the
-default pack: ``desktop.catch.pack_in_use``, which loads each (the choice itself), given by
+default pack: ``desktop.catch_packs.pack_in_use``, which loads each (the choice itself), given by
 ``jaga``'s entry point; sync loads no model, so alone it can only guess (``verified_pack``)."""
 
 

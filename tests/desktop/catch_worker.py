@@ -17,13 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from desktop.catch import (
-    CatchDetails,
-    CaughtFish,
-    RecordedBeforeError,
-    read_catch_photo,
-    record_catches,
-)
+from desktop.catch import CatchDetails, CaughtFish, record_catches
+from desktop.catch_errors import RecordedBeforeError
+from desktop.catch_photo import read_catch_photo
 from inference.fish.types import FishPrediction, FishStatus
 from sync.store import Passphrase, Store, StoreConfig
 from sync.store.database import Database

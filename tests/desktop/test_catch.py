@@ -23,18 +23,16 @@ import sqlcipher3
 
 from desktop.catch import (
     CatchDetails,
-    CatchError,
-    CatchPhoto,
     CaughtFish,
     classify_catch,
     parse_box,
     parse_length,
     parse_position,
-    read_catch_photo,
     record_catches,
-    species_classifier_for,
-    species_pack_for,
 )
+from desktop.catch_errors import CatchError
+from desktop.catch_packs import species_classifier_for, species_pack_for
+from desktop.catch_photo import CatchPhoto, read_catch_photo
 from desktop.species_names import species_name
 from inference.fish.classify import SpeciesClassifier
 from inference.fish.installed import installed_default_pack

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from desktop.catch import read_catch_photo
+from desktop.catch_photo import read_catch_photo
 from inference.fish.pack import SPECIES_FILE, load_pack, write_pack
 from main import main
 from sync.client.packs import IN_USE_NAME, INSTALLED_NAME, packs_dir_for

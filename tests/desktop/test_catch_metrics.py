@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from desktop.app import MainWindow
-from desktop.catch import classify_catch, read_catch_photo
+from desktop.catch import classify_catch
+from desktop.catch_photo import read_catch_photo
 from sync.client.metrics import METRICS_PORT_ENV
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE

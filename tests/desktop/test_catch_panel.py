@@ -19,9 +19,10 @@ import pytest
 from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop.app import MainWindow, open_window
-from desktop.catch import classify_catch, read_catch_photo
+from desktop.catch import classify_catch
 from desktop.catch_controller import CatchController, classify_file
 from desktop.catch_panel import NO_PACK, THUMBNAIL_SIDE
+from desktop.catch_photo import read_catch_photo
 from desktop.catch_store import CatchStore
 from desktop.settings import LOCKED_MESSAGE, AppSettings
 from inference.fish.classify import SpeciesClassifier

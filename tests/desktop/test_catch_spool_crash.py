@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from desktop.catch import CatchDetails, CatchError, CaughtFish, read_catch_photo
+from desktop.catch import CatchDetails, CaughtFish
+from desktop.catch_errors import CatchError
+from desktop.catch_photo import read_catch_photo
 from desktop.catch_records import CatchRecord
 from desktop.catch_store import CatchStore
 from sync.store import Passphrase, Store, StoreConfig

@@ -13,8 +13,9 @@ from uuid import uuid4
 
 import pytest
 
-from desktop.catch import CatchError, ObservedTime, observed_time
 from desktop.catch_cli import observed_text
+from desktop.catch_errors import CatchError
+from desktop.catch_time import ObservedTime, observed_time
 from desktop.photo_time import PhotoTime
 from sync.store import Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV
@@ -176,7 +177,8 @@ def test_a_catch_is_recorded_as_of_when_it_was_asked_for(
 ) -> None:
     """The panel's Retry writes a refused catch later, maybe after the clock was corrected
     back: it is dated as of the Record, and a time then later than the clock is no error."""
-    from desktop.catch import CatchDetails, classify_catch, read_catch_photo, record_catches
+    from desktop.catch import CatchDetails, classify_catch, record_catches
+    from desktop.catch_photo import read_catch_photo
     from inference.fish.classify import SpeciesClassifier
 
     photo = read_catch_photo(f4k / CONFIDENT)  # no capture time of its own
