@@ -31,19 +31,20 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
 
-from desktop.catch_controller import (
-    CatchController,
-    CloseQuestion,
-    PhotoChooser,
-    ask_for_photo,
-    ask_to_close,
-)
+from desktop.catch_controller import CatchController
 from desktop.catch_panel import CatchPanel
 from desktop.kiosk.assemble import KioskOptions
 from desktop.kiosk_controller import FrameSource, KioskController
 from desktop.kiosk_panel import KioskPanel
 from desktop.metrics import ClassifierProbe, DeviceMetrics, LoadedClassifier, start_device_metrics
-from desktop.questions import Question, ask_yes_no
+from desktop.questions import (
+    CloseQuestion,
+    PhotoChooser,
+    Question,
+    ask_for_photo,
+    ask_to_close,
+    ask_yes_no,
+)
 from desktop.settings import AppSettings
 from desktop.species import (
     ClassifierBuilder,

@@ -7,9 +7,9 @@ in one batch on the worker, and Record writes the photo once and one observation
 each with the species confirmed for it (``record_catches``, one transaction). Removing a box
 leaves the others' answers as they are: nothing needs classifying again.
 
-Nothing slow runs on the GUI thread: reading and classifying a photo, and every store
-action (each opens the store on the worker and closes it, ``CatchStore``), go to one worker
-thread, in the order they were asked for (a Record is written before the review list that
+Nothing slow runs on the GUI thread: reading and classifying a photo (``catch_jobs``), and
+every store action (each opens the store on the worker and closes it, ``CatchStore``), go to
+one worker thread, in the order they were asked for (a Record is written before the review list that
 follows it is read). The classifier is the one ``SpeciesPacks`` holds (built and switched on
 its own worker); a classification uses the pack in use when it starts.
 
@@ -35,105 +35,49 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QWidget
 
-from desktop.catch import CatchDetails, CaughtFish, classify_catch, parse_length, parse_position
+from desktop.catch import CatchDetails, CaughtFish, parse_length, parse_position
 from desktop.catch_errors import CatchError, RecordedBeforeError
-from desktop.catch_panel import NO_PACK, THUMBNAIL_SIDE, CatchPanel, DetailsText, FishRow
-from desktop.catch_photo import CatchPhoto, PhotoFile, read_catch_photo
+from desktop.catch_jobs import BoxesClassified, Classified, classify_boxes, classify_file
+from desktop.catch_panel import NO_PACK, CatchPanel, DetailsText, FishRow
+from desktop.catch_photo import PhotoFile
 from desktop.catch_records import CatchRecord, CatchRecords
 from desktop.catch_review_controller import CatchReviewController
 from desktop.catch_store import CatchStore
 from desktop.catch_text import recorded_catch_text
 from desktop.metrics import CatchMetrics, StageTimes
-from desktop.questions import Question, ask_yes_no
+from desktop.questions import (
+    CloseQuestion,
+    PhotoChooser,
+    Question,
+    ask_for_photo,
+    ask_to_close,
+    ask_yes_no,
+)
 from desktop.settings import LOCKED_MESSAGE, AppSettings
 from desktop.species import SpeciesPacks
 from desktop.species_names import UnknownSpeciesError, new_species_question, species_name
 from desktop.workers import BackgroundJobs, error_info
 from inference.errors import InferenceError
-from inference.fish.images import UInt8Image, shrink_to_fit
-from inference.fish.types import FishPrediction
 from sync.errors import CatchRecordedError, SyncError
 from sync.store import Crop, FishObservation, StoreConfig
 from sync.store.records import new_uid
 
 if TYPE_CHECKING:
-    from inference.fish.classify import SpeciesClassifier
+    pass
 
 _log = logging.getLogger(__name__)
-PhotoChooser = Callable[[QWidget], Path | None]
-CloseQuestion = Callable[[QWidget, str], bool]  # (window, question) -> close anyway
 STOP_TIMEOUT_S = 30.0
 _KNOWN = (CatchError, InferenceError, SyncError)  # the officer's to act on: shown, not raised
 # A Retry of a kept catch whose earlier try the store had committed before the app stopped.
 RECORDED_ALREADY = "recorded already, before the app stopped; not recorded again"
-
-
-def ask_for_photo(parent: QWidget) -> Path | None:
-    """A photo file chosen by the officer. Taking one with a camera is a later step: this
-    machine has no camera to build and test it against, so a photo comes from a file."""
-    name, _ = QFileDialog.getOpenFileName(
-        parent, "Open a fish photo", "", "Photos (*.jpg *.jpeg *.png *.webp);;All files (*)"
-    )
-    return Path(name) if name else None
-
-
-def ask_to_close(parent: QWidget, question: str) -> bool:
-    """Whether the officer closes the window anyway (No is the default answer)."""
-    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-    answer = QMessageBox.question(
-        parent, "Catches not recorded", question, buttons, QMessageBox.StandardButton.No
-    )
-    return answer == QMessageBox.StandardButton.Yes
-
-
-@dataclass(frozen=True)
-class Classified:
-    photo: CatchPhoto
-    prediction: FishPrediction
-    species: tuple[str, ...]  # the display names of the pack that answered
-    times: StageTimes
-    preview: UInt8Image  # the photo scaled down to the panel's thumbnail, on the worker
-    file: PhotoFile  # what Record writes: the photo without its pixels, kept if refused
-
-
-def classify_file(classifier: SpeciesClassifier, path: Path, config: StoreConfig) -> Classified:
-    """Runs on the worker: read, check and classify one photo, timing each stage, and scale
-    it down for the preview (a large photo took seconds to scale on the GUI thread)."""
-    started = time.perf_counter()
-    photo = read_catch_photo(path, config)
-    read = time.perf_counter()
-    (fish,) = classify_catch(classifier, photo)
-    prediction = fish.prediction
-    classified = time.perf_counter()
-    species = tuple(s.name for s in classifier.pack.species)
-    times = StageTimes(read - started, classified - read)
-    preview = shrink_to_fit(photo.image, THUMBNAIL_SIDE)
-    return Classified(photo, prediction, species, times, preview, photo.file())
-
-
-@dataclass(frozen=True)
-class BoxesClassified:
-    fish: list[CaughtFish]  # one per box, in the order asked
-    classify_s: float  # the one batch's classifier call
-
-
-def classify_boxes(
-    classifier: SpeciesClassifier, photo: CatchPhoto, boxes: Sequence[Crop]
-) -> BoxesClassified:
-    """Runs on the worker: the boxes of one photo in one batch, timed."""
-    started = time.perf_counter()
-    fish = classify_catch(classifier, photo, boxes)
-    return BoxesClassified(fish, time.perf_counter() - started)
 
 
 def details_of(text: DetailsText) -> CatchDetails:

@@ -1,14 +1,18 @@
-"""The yes/no questions the app puts to the officer before an answer that is hard to take
-back. Each controller is given the function that asks (``Question``), so that the tests
-answer it as the officer would; the app's own asks with a message box whose default is No,
-so an Enter pressed by habit changes nothing."""
+"""The dialogs the app opens for the officer: the photo to open, and the yes/no questions
+it puts before an answer that is hard to take back. Each controller is given the function
+that asks (``PhotoChooser``, ``CloseQuestion``, ``Question``), so that the tests answer it as
+the officer would; the app's own asks with a message box whose default is No, so an Enter
+pressed by habit changes nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+PhotoChooser = Callable[[QWidget], Path | None]
+CloseQuestion = Callable[[QWidget, str], bool]  # (window, question) -> close anyway
 Question = Callable[[QWidget, str, str], bool]  # (parent, title, question) -> said Yes
 
 
@@ -16,4 +20,22 @@ def ask_yes_no(parent: QWidget, title: str, question: str) -> bool:
     """Whether the officer answers Yes (No is the default answer)."""
     buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
     answer = QMessageBox.question(parent, title, question, buttons, QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def ask_for_photo(parent: QWidget) -> Path | None:
+    """A photo file chosen by the officer. Taking one with a camera is a later step: this
+    machine has no camera to build and test it against, so a photo comes from a file."""
+    name, _ = QFileDialog.getOpenFileName(
+        parent, "Open a fish photo", "", "Photos (*.jpg *.jpeg *.png *.webp);;All files (*)"
+    )
+    return Path(name) if name else None
+
+
+def ask_to_close(parent: QWidget, question: str) -> bool:
+    """Whether the officer closes the window anyway (No is the default answer)."""
+    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+    answer = QMessageBox.question(
+        parent, "Catches not recorded", question, buttons, QMessageBox.StandardButton.No
+    )
     return answer == QMessageBox.StandardButton.Yes

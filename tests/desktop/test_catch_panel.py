@@ -20,7 +20,8 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop.app import MainWindow, open_window
 from desktop.catch import classify_catch
-from desktop.catch_controller import CatchController, classify_file
+from desktop.catch_controller import CatchController
+from desktop.catch_jobs import classify_file
 from desktop.catch_panel import NO_PACK, THUMBNAIL_SIDE
 from desktop.catch_photo import read_catch_photo
 from desktop.catch_store import CatchStore
@@ -640,7 +641,7 @@ def test_an_answer_for_a_photo_no_longer_open_is_dropped(
     from desktop import catch_controller
 
     controller, panel = catch_of(window), catch_of(window).panel
-    release, classify = threading.Event(), catch_controller.classify_file
+    release, classify = threading.Event(), classify_file
 
     def slow_classify(classifier: SpeciesClassifier, path: Path, *rest: object) -> object:
         if path == rig.f4k / CONFIDENT:
