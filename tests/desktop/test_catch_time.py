@@ -13,8 +13,8 @@ from uuid import uuid4
 
 import pytest
 
-from desktop.catch_cli import observed_text
 from desktop.catch_errors import CatchError
+from desktop.catch_report import observed_text
 from desktop.catch_time import ObservedTime, observed_time
 from desktop.photo_time import PhotoTime
 from sync.store import Passphrase, Store
