@@ -8,13 +8,25 @@ photo's pixels. ``CatchController`` decides what the boxes mean.
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QLabel, QRubberBand, QWidget
 
 from desktop.catch_boxes import Preview
+from inference.fish.images import UInt8Image
 from sync.store import Crop
 
+THUMBNAIL_SIDE = 240  # room to drag a box over each fish
 _BOX_COLOUR = QColor("#ffb000")  # amber: seen on sea water, deck paint and fish alike
+
+
+def thumbnail(image: UInt8Image, side: int = THUMBNAIL_SIDE) -> QPixmap:
+    """The RGB photo scaled to fit ``side`` (f4k crops are ~100 px: scaled up, smoothly).
+    Give it a photo already scaled down on a worker: a large one takes seconds here."""
+    height, width = image.shape[:2]
+    qimage = QImage(image.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(qimage).scaled(
+        side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
 
 
 class BoxCanvas(QLabel):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktop.catch import CaughtFish, classify_catch
-from desktop.catch_panel import THUMBNAIL_SIDE
+from desktop.catch_canvas import THUMBNAIL_SIDE
 from desktop.catch_photo import CatchPhoto, PhotoFile, read_catch_photo
 from desktop.metrics import StageTimes
 from inference.fish.images import UInt8Image, shrink_to_fit

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QSignalBlocker, Qt
-from PySide6.QtGui import QFont, QImage, QPixmap
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import catch_text
-from desktop.catch_canvas import BoxCanvas
+from desktop.catch_canvas import THUMBNAIL_SIDE, BoxCanvas, thumbnail
 from desktop.catch_records import Outcome
 from desktop.catch_review import PROBLEM_STYLE, ReviewList
 from desktop.species import PackState
@@ -48,7 +48,6 @@ from inference.fish.images import UInt8Image
 from inference.fish.types import FishPrediction
 from sync.store import Crop
 
-THUMBNAIL_SIDE = 240  # room to drag a box over each fish
 NO_PACK = (
     "no species pack loaded yet; if this stays, run `jaga models install` (it builds the "
     "default pack) or sync with a hub that publishes one"
@@ -94,16 +93,6 @@ def _placeholder(combo: QComboBox, text: str) -> None:
     line = combo.lineEdit()  # an editable combo shows its line edit's placeholder
     if line is not None:
         line.setPlaceholderText(text)
-
-
-def thumbnail(image: UInt8Image, side: int = THUMBNAIL_SIDE) -> QPixmap:
-    """The RGB photo scaled to fit ``side`` (f4k crops are ~100 px: scaled up, smoothly).
-    Give it a photo already scaled down on a worker: a large one takes seconds here."""
-    height, width = image.shape[:2]
-    qimage = QImage(image.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888)
-    return QPixmap.fromImage(qimage).scaled(
-        side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-    )
 
 
 class CatchPanel(QGroupBox):

@@ -20,9 +20,10 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop.app import MainWindow, open_window
 from desktop.catch import classify_catch
+from desktop.catch_canvas import THUMBNAIL_SIDE
 from desktop.catch_controller import CatchController
 from desktop.catch_jobs import classify_file
-from desktop.catch_panel import NO_PACK, THUMBNAIL_SIDE
+from desktop.catch_panel import NO_PACK
 from desktop.catch_photo import read_catch_photo
 from desktop.catch_store import CatchStore
 from desktop.settings import LOCKED_MESSAGE, AppSettings
