@@ -20,7 +20,7 @@ import platformdirs
 from sync import plural
 from sync.cli_errors import Handler, iso_moment, output_file, positive_count, reporting
 from sync.corrections import CorrectionsExport
-from sync.errors import KeySourceError, StoreError
+from sync.errors import KeySourceError, StoreError, SyncError
 from sync.store.backups import backup, restore
 from sync.store.clock import format_timestamp
 from sync.store.corrections import export_corrections
@@ -516,6 +516,8 @@ def _one_line(text: str | None) -> str:
 
 
 def _confirm(args: argparse.Namespace, *, species_name: SpeciesNamer) -> int:
+    if args.not_a_fish and args.new_species:  # a slip: which of the two was meant is unknown
+        raise SyncError("--new-species names a species; --not-a-fish gives none")
     if args.not_a_fish:
         return _answer_not_a_fish(args)
     with open_store_of(args) as store:

@@ -326,6 +326,20 @@ def test_confirm_takes_a_species_or_not_a_fish_never_both_nor_neither(
     assert store.observations.get(flagged.observation_uid) == flagged
 
 
+def test_not_a_fish_with_new_species_is_refused_as_a_contradiction(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--new-species`` says a typed species is new; with ``--not-a-fish`` there is none,
+    so the pair is a slip, not an answer to store."""
+    flagged = observation(store, 1)
+    before = store.outbox.entries()
+    argv = (flagged.observation_uid, "--not-a-fish", "--new-species", "--officer", "o-2")
+    assert jaga("store", "confirm", *argv) == 1
+    assert "--new-species names a species; --not-a-fish gives none" in capsys.readouterr().err
+    assert store.outbox.entries() == before
+    assert store.observations.get(flagged.observation_uid) == flagged
+
+
 def test_a_photo_answered_not_a_fish_is_never_exported_for_training(
     store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
