@@ -69,7 +69,7 @@ def test_quitting_during_a_species_pack_load_does_not_wait_for_it(
     process = app_process(store_path, ready, "--hanging-pack", "--quit-after-s", "1")
     ended.append(process)
     lines = output_of(process)
-    assert ready.exists()
+    assert ready.exists(), lines  # what it printed says why its event loop never ran
     assert process.returncode == 0, lines
 
 
