@@ -23,14 +23,15 @@ from sync.client.site_state import cursor_name, forget_sites
 from sync.errors import SchemaVersionError
 from sync.store.clock import format_timestamp
 from sync.store.database import Database
+from sync.store.outbox_hub import hold_for_hub
 from sync.store.registration import hub_key
 from sync.store.state_rows import FACE_IMAGES_NAME, REGISTRATION_NAMES, get_value, put_value
 
 # The store schema the client needs: 2 has sync_state and sync_uploads, 3 the outbox's
 # refusals, 4, 5, 8, 9 and 11 the fish observations' pack_version, crop, status, crop_known
 # and recorded_here (pulled changes write them), 10 the pulled changes set aside
-# (deferred_changes).
-CLIENT_TABLES_VERSION = 11
+# (deferred_changes), 15 the outbox entries held for another hub (``outbox.for_hub``).
+CLIENT_TABLES_VERSION = 15
 SPECIES_PACK_NAME = "species_pack.latest"
 # The version of a pack the hub announced, then stopped naming (``sync.client.packs``).
 WITHDRAWN_PACK_NAME = "species_pack.withdrawn"
@@ -99,7 +100,8 @@ def write_registration(
     site later pulls it from the start instead of never applying them. Registered with
     another hub, every site's goes: its site of the same slug is another site; so do the
     old hub's notes of its species pack, and any registration forgets the audit chain's
-    problem, the old device's (``sync.client.hub_notes``).
+    problem, the old device's (``sync.client.hub_notes``). The old hub's outbox entries
+    still unsent are held for it, never pushed to another (``sync.store.outbox_hub``).
     """
     old_hub = get_value(connection, "hub_url")
     another_hub = old_hub is not None and hub_key(old_hub) != hub_key(registration.hub_url)
@@ -116,6 +118,8 @@ def write_registration(
     from sync.client.hub_notes import forget_hub_notes
 
     forget_hub_notes(connection, another_hub=another_hub)
+    if old_hub is not None:
+        hold_for_hub(connection, old_hub, registration.hub_url)
     return forget_sites(connection, keep=None if another_hub else registration.site)
 
 

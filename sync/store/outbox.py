@@ -177,8 +177,11 @@ class Outbox:
         return True
 
     def queued(self, limit: int = 100) -> list[OutboxEntry]:
-        """The oldest entries still waiting to be sent, in sequence order."""
-        return self._select("WHERE state = 'queued' ORDER BY sequence LIMIT ?", (limit,))
+        """The oldest entries still waiting to be sent, in sequence order; never one held for
+        another hub than the registered one (``sync.store.outbox_hub``)."""
+        return self._select(
+            "WHERE state = 'queued' AND for_hub IS NULL ORDER BY sequence LIMIT ?", (limit,)
+        )
 
     def entries(self, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
         return self._select("WHERE sequence > ? ORDER BY sequence LIMIT ?", (after, limit))
@@ -190,7 +193,11 @@ class Outbox:
         return found[0]
 
     def counts(self) -> dict[OutboxState, int]:
-        rows = self._database.query("SELECT state, count(*) FROM outbox GROUP BY state")
+        """Entries by state, but for those held for another hub (``sync.store.outbox_hub``):
+        a sync never sends those, so they are not what it waits on."""
+        rows = self._database.query(
+            "SELECT state, count(*) FROM outbox WHERE for_hub IS NULL GROUP BY state"
+        )
         counts = dict.fromkeys(OutboxState, 0)
         counts.update({OutboxState(state): int(n) for state, n in rows})
         return counts

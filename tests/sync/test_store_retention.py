@@ -37,7 +37,11 @@ def decide(store: Store, clock: FakeClock) -> str:
 def push(store: Store, *, acknowledge: int | None = None) -> None:
     """Send every queued entry; the hub acknowledges the first ``acknowledge`` (all: None),
     and the rest wait to be sent again."""
-    keys = [entry.idempotency_key for entry in store.outbox.queued(1000)]
+    # Read here, not with ``Outbox.queued``: a store of schema 13 has no ``for_hub`` to filter.
+    rows = store.database.query(
+        "SELECT idempotency_key FROM outbox WHERE state = 'queued' ORDER BY sequence"
+    )
+    keys = [str(key) for (key,) in rows]
     store.outbox.mark_sent(keys)
     acknowledged = keys if acknowledge is None else keys[:acknowledge]
     store.outbox.settle(

@@ -1,0 +1,46 @@
+"""Which hub an outbox entry is for: the one it was queued for, never another.
+
+An entry queued while the device was registered with hub A is A's: pushed to hub B, whose
+site of the same slug is another organisation's site, it would hand B people, their face
+templates and access decisions it has no right to. So when the device registers with another
+hub, the entries still unsent (queued, sent without an answer, or quarantined, which an
+operator's requeue would send) are stamped with A (``outbox.for_hub``, schema 15), and a push
+takes only entries with no stamp (``Outbox.queued``). They stay in the store, neither sent
+nor dropped: an erasure or a catch among them exists nowhere else. Registered back with A,
+the stamp goes and they are pushed as before.
+
+Hubs are told apart by address (``sync.store.registration.hub_key``): the protocol names no
+hub identity a device could compare.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sync.store.registration import hub_key
+
+# Not yet taken by the hub: an acknowledged entry is done with.
+_UNSENT = "state IN ('queued', 'sent', 'rejected')"
+
+
+def hold_for_hub(connection: Any, old_hub: str, new_hub: str) -> int:
+    """Inside the registration's write transaction: stamp the entries still unsent with
+    ``old_hub`` when ``new_hub`` is another hub, and release those held for ``new_hub``;
+    returns how many it stamped."""
+    old, new = hub_key(old_hub), hub_key(new_hub)
+    if old == new:
+        return 0
+    cursor = connection.execute(
+        f"UPDATE outbox SET for_hub = ? WHERE for_hub IS NULL AND {_UNSENT}", (old,)
+    )
+    # Released after the stamping, or they would be stamped with the hub left.
+    connection.execute("UPDATE outbox SET for_hub = NULL WHERE for_hub = ?", (new,))
+    return int(cursor.rowcount)
+
+
+def held_for_other_hubs(connection: Any) -> int:
+    """How many entries wait for a hub this device is no longer registered with."""
+    row = connection.execute(
+        f"SELECT count(*) FROM outbox WHERE for_hub IS NOT NULL AND {_UNSENT}"
+    ).fetchone()
+    return int(row[0])
