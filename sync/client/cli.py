@@ -263,13 +263,16 @@ def _register(args: argparse.Namespace) -> int:
     from sync.client.config import Registration, check_hub_url
     from sync.client.moved_site import register_moving
     from sync.client.site_records import (
+        held_for_old_hub_words,
         hub_left,
         left_unsent,
         not_sent_words,
         noted_by_site,
         queue_noted_decisions,
+        refuse_another_hub,
         register_for_records,
         unsent_by_site,
+        unsent_for_the_hub,
     )
     from sync.client.state import ensure_schema
     from sync.client.transport import hub_http_client
@@ -283,6 +286,10 @@ def _register(args: argparse.Namespace) -> int:
         old_hub = hub_left(store.database, hub_url)
         not_sent = [] if old_hub is None else noted_by_site(store.database)
         queue_noted_decisions(store, hub_url)
+        # The outbox's entries are that hub's too: never pushed to another (sync.store.outbox_hub).
+        held = [] if old_hub is None else unsent_for_the_hub(store.database)
+        if not args.strand_records:
+            refuse_another_hub(held, str(old_hub), hub_url)
         unsent = (
             [] if args.strand_records else unsent_by_site(store.database, noted=old_hub is None)
         )
@@ -302,6 +309,8 @@ def _register(args: argparse.Namespace) -> int:
         print(left.words())
     if not_sent:
         print(not_sent_words(not_sent, str(old_hub), hub_url))
+    if held:
+        print(held_for_old_hub_words(held, str(old_hub), hub_url))
     if stranded:
         print(
             f"left unsent: records of site {', '.join(records.words() for records in stranded)}"

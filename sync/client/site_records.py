@@ -27,15 +27,37 @@ from sync.store.state_rows import get_value
 if TYPE_CHECKING:
     from sync.store.store import Store
 
-# Queued, or sent without an answer yet: both are pushed (again) by the next sync.
+# Queued, or sent without an answer yet: both are pushed (again) by the next sync; not those
+# held for another hub (``sync.store.outbox_hub``), which no sync sends.
 _UNSENT_BY_SITE = """
 SELECT json_extract(payload, '$.site') AS site, entity, count(*)
 FROM outbox
-WHERE state IN ('queued', 'sent') AND json_extract(payload, '$.site') IS NOT NULL
+WHERE state IN ('queued', 'sent') AND for_hub IS NULL
+AND json_extract(payload, '$.site') IS NOT NULL
 GROUP BY site, entity
 ORDER BY site, entity != 'person', entity
 """
-_ENTITY_WORDS = {"person": ("person", "people"), "access_event": ("access event", "access events")}
+# Every entry still to push, of any kind: at a registration with another hub, the old hub's.
+# A face template or photo names its person, whose site it is.
+_UNSENT_FOR_THE_HUB = """
+SELECT coalesce(
+    json_extract(payload, '$.site'),
+    (SELECT site FROM people WHERE person_uid = json_extract(outbox.payload, '$.person_uid')),
+    ''
+),
+       CASE WHEN operation = 'tombstone' THEN 'erasure' ELSE entity END AS kind, count(*)
+FROM outbox
+WHERE state IN ('queued', 'sent') AND for_hub IS NULL
+GROUP BY 1, kind
+"""
+_ENTITY_WORDS = {
+    "person": ("person", "people"),
+    "access_event": ("access event", "access events"),
+    "face_template": ("face template", "face templates"),
+    "fish_observation": ("catch", "catches"),
+    "photo": ("photo", "photos"),
+    "erasure": ("erasure", "erasures"),
+}
 
 
 @dataclass(frozen=True)
@@ -46,8 +68,9 @@ class SiteRecords:
     counts: tuple[tuple[str, int], ...]
 
     def words(self) -> str:
-        """``hq (5 people, 2 access events)``."""
-        return f"{self.site} ({', '.join(_counted(entity, n) for entity, n in self.counts)})"
+        """``hq (5 people, 2 access events)``; ``(3 catches)`` for records of no site."""
+        counted = f"({', '.join(_counted(entity, n) for entity, n in self.counts)})"
+        return f"{self.site} {counted}" if self.site else counted
 
 
 def unsent_by_site(database: Database, *, noted: bool = True) -> list[SiteRecords]:
@@ -75,6 +98,50 @@ def hub_left(database: Database, hub_url: str) -> str | None:
     with database.read() as connection:
         old = get_value(connection, "hub_url")
     return old if old is not None and hub_key(old) != hub_key(hub_url) else None
+
+
+def unsent_for_the_hub(database: Database) -> list[SiteRecords]:
+    """Every record still to push to the hub registered now, by site (those of no site, such
+    as catches and erasures, under ``""``, first): at a registration with another hub, what
+    ``sync.store.outbox_hub`` holds for the old one."""
+    counts: dict[str, dict[str, int]] = {}
+    with database.read() as connection:
+        for site, kind, count in connection.execute(_UNSENT_FOR_THE_HUB).fetchall():
+            counts.setdefault(str(site), {})[str(kind)] = int(count)
+    return [
+        SiteRecords(site, tuple(sorted(kinds.items(), key=_person_first)))
+        for site, kinds in sorted(counts.items())
+    ]
+
+
+def held_words(held: list[SiteRecords]) -> str:
+    """``site hq (1 person, 2 access events), (3 catches)``."""
+    return ", ".join(f"site {r.words()}" if r.site else r.words() for r in held)
+
+
+def refuse_another_hub(held: list[SiteRecords], old_hub: str, hub_url: str) -> None:
+    """``SyncConfigError``, before the code is used, when records still to push to
+    ``old_hub`` wait and ``hub_url`` is another hub: they are that hub's, and are never sent
+    to this one, whatever the slug of its site."""
+    if not held:
+        return
+    raise SyncConfigError(
+        f"not registered: this store holds records still to push to {old_hub}:"
+        f" {held_words(held)}; {hub_url} is another hub, whose site of the same slug is"
+        " another site, so they would never be sent to it; the code was not used: sync them"
+        f" to {old_hub} first (`jaga sync now`), or register with --strand-records to leave"
+        " them unsent in this store, held for that hub"
+    )
+
+
+def held_for_old_hub_words(held: list[SiteRecords], old_hub: str, hub_url: str) -> str:
+    """The line ``jaga sync register --strand-records`` prints for the records it left held
+    for ``old_hub``."""
+    return (
+        f"left unsent: records queued for {old_hub}: {held_words(held)} (--strand-records):"
+        f" they are that hub's, never sent to {hub_url}; they stay in this store, and go to"
+        f" {old_hub} if this device is registered with it again"
+    )
 
 
 def noted_by_site(database: Database) -> list[SiteRecords]:

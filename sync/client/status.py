@@ -42,6 +42,7 @@ from sync.client.state import (
 from sync.client.uploads import count_pending_uploads, withheld_face_images
 from sync.store import OutboxState, Quarantined, Store
 from sync.store.edit_clock import clock_warning
+from sync.store.outbox_hub import held_for_other_hubs
 from sync.store.state_rows import FACE_IMAGES_NAME
 
 _SHOWN_QUARANTINED = 10
@@ -145,6 +146,7 @@ class SyncStatus:
     set_aside: tuple[tuple[str, str], ...] = ()
     clock: str | None = None  # the clock reads before the hub time seen (``edit_clock``)
     full_pull: str | None = None  # the site pulled again from the start (``full_pull``)
+    held: int = 0  # outbox entries held for a hub left since (``sync.store.outbox_hub``)
 
     def lines(self) -> list[str]:
         last = self.last
@@ -169,6 +171,12 @@ class SyncStatus:
                 else ""
             ),
         ]
+        if self.held:
+            held = plural.counted(self.held, "outbox entry", "outbox entries")
+            lines.append(
+                f"held         {held} queued for another hub than this one, never sent to it"
+                " (registered with that hub again, they go)"
+            )
         if self.clock:
             lines.append(f"clock        {self.clock}")
         if self.full_pull:
@@ -233,7 +241,13 @@ def read_status(
         set_aside=_set_aside_people(store, site),
         clock=read_clock_warning(store),
         full_pull=_full_pull(stored, site, int(cursor or 0)),
+        held=_held(store),
     )
+
+
+def _held(store: Store) -> int:
+    with store.database.read() as connection:
+        return held_for_other_hubs(connection)
 
 
 PackInUse = Callable[[Store, Mapping[str, str]], Path | None]
