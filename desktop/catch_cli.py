@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.catch_report import Recorded, RecordedFish, as_json, text_report
+from inference.cli_numbers import whole_number
 from sync import plural
 
 if TYPE_CHECKING:
@@ -340,11 +341,5 @@ def _moment(text: str) -> datetime:
     return moment  # a time in the future is refused once the store says what "now" can be
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:  # the upper limit is the hub's, checked with the other details
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
+# The upper limit is the hub's, checked with the other details.
+_count = whole_number(1)

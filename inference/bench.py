@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from inference.cli_numbers import whole_number
 from inference.errors import InferenceError
 from inference.output_paths import output_file
 from inference.pack.installed import ModelPack
@@ -52,14 +53,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     models.set_defaults(handler=_bench_models)
 
 
-def _run_count(text: str) -> int:
-    try:
-        runs = int(text)
-    except ValueError:
-        runs = 0
-    if runs < 1:  # no run has no percentile
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return runs
+_run_count = whole_number(1)  # no run has no percentile
 
 
 def _preference(text: str) -> tuple[str, ...]:

@@ -92,19 +92,35 @@ def past_moment(text: str) -> datetime:
 MAX_COUNT = 10**12
 
 
-def positive_count(text: str) -> int:
-    """An argparse ``type``: a whole number from 1 to :data:`MAX_COUNT`."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    if value > MAX_COUNT:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number from 1 to {MAX_COUNT}, got {text!r}"
-        )
-    return value
+def whole_number(low: int, high: int | None = None, *, expected: str = "") -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from ``low`` (to ``high``, where given), refused
+    when the command line is read, in one line: "expected ``expected``, got '...'".
+
+    Without ``expected`` a number under ``low`` is told the floor alone ("a whole number of
+    at least 1"), as a ceiling kept only to stay inside a SQLite INTEGER means nothing to
+    someone who typed 0; one over ``high`` is told the whole range. Thousands of digits are
+    refused as not a number is, not as an error of Python's. The twin of
+    ``inference.cli_numbers.whole_number``: the packages share no code.
+    """
+    floor = expected or f"a whole number of at least {low}"
+    ceiling = expected or f"a whole number from {low} to {high}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:  # not a number, or thousands of digits
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {floor}, got {text!r}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"expected {ceiling}, got {text!r}")
+        return value
+
+    return parse
+
+
+positive_count = whole_number(1, MAX_COUNT)
+"""An argparse ``type``: a whole number from 1 to :data:`MAX_COUNT`."""
 
 
 def output_file(text: str) -> Path:

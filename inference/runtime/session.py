@@ -20,7 +20,6 @@ each model class splits its own batches.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, RuntimeException
 
+from inference.cli_numbers import whole_number
 from inference.errors import InputError, RuntimeSetupError
 from inference.pack.installed import InstalledModel
 from inference.pack.manifest import InputContract
@@ -65,16 +65,8 @@ def thread_count(text: str) -> int:
     """An argparse ``type`` for ``--threads``: 0 (the default: the cores shared among the
     models) or a count :class:`ThreadBudget` takes, checked when the command line is read."""
     most = MAX_THREADS_PER_CORE * (os.cpu_count() or 1)
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= most:
-        raise argparse.ArgumentTypeError(
-            f"expected 0 (all cores) or a whole number from 1 to {most}"
-            f" ({MAX_THREADS_PER_CORE} per core), got {text!r}"
-        )
-    return value
+    expected = f"0 (all cores) or a whole number from 1 to {most} ({MAX_THREADS_PER_CORE} per core)"
+    return whole_number(0, most, expected=expected)(text)
 
 
 @dataclass(frozen=True)

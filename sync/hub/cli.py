@@ -35,7 +35,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sync.cli_errors import Handler, data_folder, iso_moment, past_moment, reporting
+from sync.cli_errors import (
+    Handler,
+    data_folder,
+    iso_moment,
+    past_moment,
+    reporting,
+    whole_number,
+)
 from sync.errors import SyncError
 from sync.filelock import HeldLock
 from sync.hub.cli_purge import purge_expired
@@ -230,16 +237,8 @@ def site_slug(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def port_number(text: str) -> int:
-    """An argparse ``type``: a TCP port to listen on, 1 to 65535 (0, any free port, would
-    make the address the hub prints wrong)."""
-    try:
-        port = int(text)
-    except ValueError:  # not a number, or thousands of digits
-        port = 0
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
-    return port
+# A TCP port to listen on; 0, any free port, would make the address the hub prints wrong.
+port_number = whole_number(1, 65535, expected="a port number (1 to 65535)")
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:

@@ -18,7 +18,14 @@ from typing import Any
 import platformdirs
 
 from sync import plural
-from sync.cli_errors import Handler, iso_moment, output_file, positive_count, reporting
+from sync.cli_errors import (
+    Handler,
+    iso_moment,
+    output_file,
+    positive_count,
+    reporting,
+    whole_number,
+)
 from sync.corrections import CorrectionsExport
 from sync.errors import KeySourceError, StoreError, SyncError
 from sync.store.backups import backup, restore
@@ -401,16 +408,11 @@ def _purge_expired(args: argparse.Namespace) -> int:
         return 0 if args.dry_run else purge_status(store)
 
 
-def _keep_days(text: str) -> int:
-    try:
-        days = int(text)
-    except ValueError:
-        days = -1
-    if not 0 <= days <= MAX_KEEP_DAYS:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number of days from 0 (for ever) to {MAX_KEEP_DAYS}, got {text!r}"
-        )
-    return days
+_keep_days = whole_number(
+    0,
+    MAX_KEEP_DAYS,
+    expected=f"a whole number of days from 0 (for ever) to {MAX_KEEP_DAYS}",
+)
 
 
 def _retention(args: argparse.Namespace) -> int:

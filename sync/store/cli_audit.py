@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from sync import plural
-from sync.cli_errors import MAX_COUNT, positive_count, reporting
+from sync.cli_errors import MAX_COUNT, positive_count, reporting, whole_number
 from sync.store.audit import page_problem, terminal_text
 from sync.store.cli import common_options, open_store_of
 
@@ -122,17 +122,8 @@ def _add_show(commands: argparse._SubParsersAction[Any]) -> None:
     show.set_defaults(handler=reporting(checked))
 
 
-def _sequence(text: str) -> int:
-    """An argparse ``type``: an entry's sequence, or 0 for before the first."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_COUNT:
-        raise argparse.ArgumentTypeError(
-            f"expected an entry's sequence (a whole number from 0), got {text!r}"
-        )
-    return value
+# An entry's sequence, or 0 for before the first.
+_sequence = whole_number(0, MAX_COUNT, expected="an entry's sequence (a whole number from 0)")
 
 
 def _audit_show(args: argparse.Namespace) -> int:
