@@ -38,6 +38,7 @@ from typing import NamedTuple
 from inference.fish.corrections import Box, Correction, Written, later, written
 from inference.fish.errors import DatasetError
 from inference.pack.files import replace_durably
+from inference.plural import counted
 
 RECORD_CSV = "added-corrections.csv"
 _HEADER = (
@@ -265,10 +266,10 @@ def _name_unlisted(
         return
     more = f" and {len(unlisted) - _SHOWN} more" if len(unlisted) > _SHOWN else ""
     say(
-        f"{len(unlisted)} catches taken back match no photo {RECORD_CSV} lists, so nothing"
-        f" was removed for them: {', '.join(unlisted[:_SHOWN])}{more}; most were never"
-        " added, but a photo of one in DATA (your own, or added before this release) stays:"
-        " remove it by hand, with its groups.csv row"
+        f"no photo {RECORD_CSV} lists matches {counted(len(unlisted), 'catch', 'catches')}"
+        f" taken back, so nothing was removed: {', '.join(unlisted[:_SHOWN])}{more}; most"
+        " were never added, but a photo of one in DATA (your own, or added before this"
+        " release) stays: remove it by hand, with its groups.csv row"
     )
 
 

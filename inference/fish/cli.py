@@ -19,6 +19,7 @@ from inference.fish.card import KNOWN_SOURCES, UNSPECIFIED, DataSource
 from inference.fish.config import BACKBONE_ID, BACKBONES, FinetuneConfig, HeadConfig
 from inference.fish.taps import DEFAULT_TAPS, KNOWN_TAPS
 from inference.output_paths import output_file, output_folder
+from inference.plural import counted
 from inference.runtime import thread_count
 
 # ``seed`` has its own option (--seed), which sets it in both modes; as a --set it would be
@@ -156,7 +157,8 @@ def _unusable(torch: Any, device: Any) -> str | None:
             built = "" if torch.version.cuda else ", a build without CUDA"
             return f"no CUDA GPU is usable on this machine (torch {torch.__version__}{built})"
         if device.index is not None and device.index >= torch.cuda.device_count():
-            return f"this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered from 0"
+            gpus = counted(torch.cuda.device_count(), "CUDA GPU")
+            return f"this machine has {gpus}, numbered from 0"
     if device.type == "mps" and not torch.backends.mps.is_available():
         return "no Apple GPU (MPS) is usable on this machine"
     return None
@@ -407,13 +409,14 @@ def _export(args: argparse.Namespace) -> int:
             for removed in added.removed:
                 _print(f"removed {removed}: taken back by a later export (not a fish, or"
                        " its photo's observations now disagree)")  # fmt: skip
-            _print(f"added {added.new} images to {args.add_to} (their groups in groups.csv)")
+            new, held = counted(added.new, "image"), counted(added.held, "image")
+            _print(f"added {new} to {args.add_to} (their groups in groups.csv)")
             if added.held:
-                _print(f"{added.held} images {args.add_to} already held were not added again")
+                _print(f"not added again, as {args.add_to} already held them: {held}")
             return
         written = export_training_set(args.corrections, args.out, base=args.base,
                                       species_pack=args.species_from, say=_print)  # fmt: skip
-        _print(f"wrote {written} images to {args.out} (with groups.csv, species.csv and"
+        _print(f"wrote {counted(written, 'image')} to {args.out} (with groups.csv, species.csv and"
                " added-corrections.csv)")  # fmt: skip
 
     return _guarded(run)

@@ -64,6 +64,7 @@ from inference.fish.errors import DatasetError
 from inference.fish.images import UInt8Image, read_image
 from inference.fish.pack import load_pack
 from inference.fish.types import Species, species_key
+from inference.plural import counted
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 CROP_COLUMNS = ("crop_x", "crop_y", "crop_w", "crop_h")
@@ -554,7 +555,7 @@ def _check_images(corrections: list[Correction]) -> None:
             problems.append(problem)
     if problems:
         shown = "; ".join(problems[:5])
-        raise DatasetError(f"{len(problems)} corrections cannot be exported: {shown}")
+        raise DatasetError(f"{counted(len(problems), 'correction')} cannot be exported: {shown}")
 
 
 def _crop_problem(item: Correction, width: int, height: int) -> str | None:

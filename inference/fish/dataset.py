@@ -38,6 +38,7 @@ from inference.fish.add_journal import settle_before_reading
 from inference.fish.csv_files import by_heading, read_csv
 from inference.fish.errors import DatasetError, SpeciesMismatchError
 from inference.fish.types import Species, species_key
+from inference.plural import counted
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 SPECIES_CSV = "species.csv"
@@ -246,14 +247,14 @@ def _groups(root: Path, relatives: list[str]) -> tuple[dict[str, str], str]:
     if strays:
         shown = ", ".join(f"line {row.line}: {row.key}" for row in strays[:_SHOWN_ROWS])
         raise DatasetError(
-            f"{path} has {len(strays)} rows that name no image in {root} ({shown}"
+            f"{path} has {counted(len(strays), 'row')} naming no image in {root} ({shown}"
             f"{', ...' if len(strays) > _SHOWN_ROWS else ''}); correct or remove them"
         )
     found = {rel: listed.get(unicodedata.normalize("NFC", rel)) for rel in relatives}
     missing = [rel for rel, row in found.items() if row is None]
     if missing:
         raise DatasetError(
-            f"{path} gives no group for {len(missing)} images, e.g. {missing[:3]}; "
+            f"{path} gives no group for {counted(len(missing), 'image')}, e.g. {missing[:3]}; "
             "list every image, or remove groups.csv to group by folder or file name"
         )
     values = {rel: row.value for rel, row in found.items() if row}
@@ -299,11 +300,11 @@ def _default_groups(relatives: list[str]) -> tuple[dict[str, str], str]:
     kinds = Counter(group.split(":", 1)[0] for group in groups.values())
     source = "fish_<track>_<frame> names" if kinds["track"] else "one group per image"
     if kinds["track"] and kinds["file"]:
-        source += f" ({kinds['file']} images without a track: one group each)"
+        source += f" ({counted(kinds['file'], 'image')} without a track: one group each)"
     if kinds["folder"] == len(groups):
         source = "sub-folders"
     elif kinds["folder"]:
-        source = f"sub-folders for {kinds['folder']} images, else {source}"
+        source = f"sub-folders for {counted(kinds['folder'], 'image')}, else {source}"
     return groups, source
 
 

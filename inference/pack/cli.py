@@ -12,6 +12,7 @@ from typing import Any
 from inference.errors import InferenceError
 from inference.pack.install import FISH_BACKBONE_ID, FISH_DEFAULT_ID, install
 from inference.pack.installed import ModelPack, ModelState
+from inference.plural import counted
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -135,7 +136,7 @@ def _print_verification(pack: ModelPack, in_dir: str) -> int:
     elif fish is not None and fish[1] is not ModelState.OK:  # rebuilt with its backbone
         bad += 1
         print(f"{FISH_DEFAULT_ID}: {fish[1]} -> jaga models install {FISH_BACKBONE_ID}{in_dir}")
-    print("all models verified" if not bad else f"{bad} model(s) need reinstalling")
+    print("all models verified" if not bad else f"{counted(bad, 'model')} to reinstall")
     return 0 if not bad else 1
 
 

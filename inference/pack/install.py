@@ -33,6 +33,7 @@ from inference.pack.files import (
 from inference.pack.installed import RECORD_NAME, ModelPack, ModelState
 from inference.pack.manifest import ModelSpec
 from inference.pack.sources import SourceFetcher
+from inference.plural import counted
 
 log = logging.getLogger(__name__)
 CARDS_DIR = Path(__file__).resolve().parents[2] / "assets" / "model_cards"
@@ -75,7 +76,7 @@ def install(
 def _remove_leftovers(pack: ModelPack, progress: Progress) -> None:
     removed = sum(remove_leftover_temporaries(d) for d in (pack.root, pack.sources_dir))
     if removed:
-        progress(f"removed {removed} temporary file(s) left by an interrupted install")
+        progress(f"removed {counted(removed, 'temporary file')} left by an interrupted install")
     _undo_fish_default_build(pack, progress)
 
 
@@ -89,7 +90,9 @@ def _undo_fish_default_build(pack: ModelPack, progress: Progress) -> None:
     if undone.restored:
         progress(f"restored the {FISH_DEFAULT_ID} species pack an interrupted build had set aside")
     if undone.removed:
-        progress(f"removed {undone.removed} folder(s) left by an interrupted species pack build")
+        progress(
+            f"removed {counted(undone.removed, 'folder')} left by an interrupted species pack build"
+        )
 
 
 def _set_aside_unreadable_record(pack: ModelPack, progress: Progress) -> None:

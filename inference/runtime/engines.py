@@ -17,6 +17,7 @@ import onnxruntime as ort
 
 from inference.errors import InferenceError
 from inference.pack.installed import ModelPack
+from inference.plural import counted
 from inference.runtime import Runtime
 from inference.runtime.providers import CPU, TENSORRT, Precision, short_name
 
@@ -56,5 +57,5 @@ def build_engines(
                 file=sys.stderr,
             )
     if missed:
-        print(f"{missed} of {len(specs)} model(s) got no TensorRT engine", file=sys.stderr)
+        print(f"{missed} of {counted(len(specs), 'model')} got no TensorRT engine", file=sys.stderr)
     return 1 if missed else 0

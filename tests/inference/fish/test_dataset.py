@@ -43,7 +43,7 @@ def test_fish4knowledge_names_then_one_group_per_image(tmp_path: Path) -> None:
         "track:000001",
         "file:a/photo.png",
     ]
-    assert "1 images without a track" in dataset.group_source
+    assert "(1 image without a track: one group each)" in dataset.group_source
 
 
 def test_species_csv_gives_names_and_must_match_the_folders(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_an_incomplete_groups_csv_is_refused(tmp_path: Path) -> None:
     _image(tmp_path / "a" / "1.png")
     _image(tmp_path / "a" / "2.png")
     (tmp_path / "groups.csv").write_text("file,group\na/1.png,g\n")
-    with pytest.raises(DatasetError, match="no group for 1 images"):
+    with pytest.raises(DatasetError, match="no group for 1 image,"):
         load_dataset(tmp_path)
 
 
@@ -197,7 +197,7 @@ def test_groups_csv_rows_that_name_no_image_are_refused(tmp_path: Path) -> None:
     _image(tmp_path / "a" / "2.png")
     rows = ["a/1.png,g1", "a/2.png,g2", "../outside/x.png,g9", "a/missing.png,g9", "c/typo.png,g"]
     (tmp_path / "groups.csv").write_text("file,group\n" + "\n".join(rows) + "\n")
-    with pytest.raises(DatasetError, match="3 rows that name no image") as refused:
+    with pytest.raises(DatasetError, match="3 rows naming no image") as refused:
         load_dataset(tmp_path)
     message = str(refused.value)
     assert "line 4: ../outside/x.png" in message and "line 6: c/typo.png" in message
@@ -244,7 +244,7 @@ def test_groups_csv_paths_may_use_backslashes(tmp_path: Path) -> None:
     (tmp_path / "groups.csv").write_text(
         "file,group\na\\trip1\\x.png,t1\nb/y.png,t2\nb\\typo.png,t2\n"
     )
-    with pytest.raises(DatasetError, match=r"1 rows that name no image .*line 4: b/typo\.png"):
+    with pytest.raises(DatasetError, match=r"1 row naming no image .*line 4: b/typo\.png"):
         load_dataset(tmp_path)
     (tmp_path / "groups.csv").write_text("file,group\na\\trip1\\x.png,t1\na/trip1/x.png,t2\n")
     with pytest.raises(DatasetError, match=r"a/trip1/x\.png two groups \(lines 2, 3\)"):
