@@ -25,7 +25,8 @@ put back should that fail). Once the restored store has opened and its audit ent
 written, the old store is deleted: it holds everyone it held, with the same key, and no later
 erasure would reach it. One a restore killed before then left (``replaced_stores``) is named
 by ``jaga store info`` and deleted by the next restore, ``jaga store erase`` or
-``purge-expired`` (``remove_replaced_stores``).
+``purge-expired`` (``remove_replaced_stores``). How the files are put in place, kept aside
+and found again is ``sync.store.backup_files``.
 
 A restore holds the store's in-use lock alone from before it reads the store it replaces to
 after it deletes it (``sync.store.in_use``): it refuses to run while the app or anything
@@ -41,9 +42,6 @@ Retry then records each into the restored store, once.
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,10 +53,18 @@ from sync.errors import (
     StoreCorruptError,
     StoreError,
     StoreExistsError,
-    StoreIOError,
 )
 from sync.store import keys, pending_catches, unsynced
 from sync.store.audit import file_subject
+from sync.store.backup_files import (
+    PARTIAL,
+    keep_aside,
+    remove_killed_restore,
+    remove_replaced_stores,
+    remove_store_files,
+    restoring_copy,
+    swap_in,
+)
 from sync.store.clock import Clock, SystemClock
 from sync.store.database import (
     Database,
@@ -78,7 +84,7 @@ from sync.store.registration import (
     registration_rows,
 )
 from sync.store.restore_site import Held, held_of_other_sites, refuse_other_site
-from sync.store.store import SIDE_FILES, Store, remove_with_side_files
+from sync.store.store import Store, remove_with_side_files
 from sync.store.unsynced import Unsynced
 
 
@@ -86,7 +92,7 @@ def backup(store: Store, destination: Path, *, operator: str) -> int:
     """Write an encrypted copy of ``store`` to ``destination``; returns its size in bytes."""
     _refuse_existing(destination)
     remove_killed_restore(store.path)  # no restore runs while ``store`` is open
-    partial = destination.with_name(destination.name + _PARTIAL)
+    partial = destination.with_name(destination.name + PARTIAL)
     remove_with_side_files(partial)
     try:
         target = Database.open(partial, store.key, store.database.config, create=True)
@@ -197,8 +203,8 @@ def _restore(
 ) -> Restored:
     """``restore``, holding the in-use lock alone: every store it opens takes no hold."""
     replaced = _read_replaced(target, replaced_source, config) if replaced_source else None
-    partial = _restoring(target)
-    _remove_store_files(partial)
+    partial = restoring_copy(target)
+    remove_store_files(partial)
     try:
         copy_private_file(backup_path, partial)
         keys.write_header(partial, header)
@@ -220,10 +226,10 @@ def _restore(
             )
         fsync_path(partial)
         spool = _prepare_spool(target, replaced, key, store_config)
-        moved = _keep_aside(target, clock or SystemClock()) if target.exists() else None
-        _swap_in(partial, target, moved)
+        moved = keep_aside(target, clock or SystemClock()) if target.exists() else None
+        swap_in(partial, target, moved)
     except BaseException:
-        _remove_store_files(partial)
+        remove_store_files(partial)
         pending_catches.abandon_key_change(target)
         raise
     if spool:
@@ -320,59 +326,6 @@ def _carry(restored: Store, replaced: _Replaced | None, operator: str) -> int | 
     return carry_erasures(restored, replaced.erasures, operator=operator)
 
 
-def remove_killed_restore(target: Path) -> None:
-    """Remove what a restore to ``target`` killed before its rename left: its copy, with its
-    WAL and header. Only where no restore to ``target`` can be running, that is while holding
-    ``target``'s in-use lock.
-
-    Nothing is only there: the copy is the backup (still where it was) with, at most, the
-    erasures of the store at ``target`` (still in place: it is renamed over only when the copy
-    is complete, and then the copy is gone). It may still hold people erased since the
-    backup, which is why it must not stay.
-    """
-    _remove_store_files(_restoring(target))
-
-
-def killed_restore_files(target: Path) -> list[Path]:
-    """What a killed restore to ``target`` left (``remove_killed_restore`` removes it)."""
-    return sorted(target.parent.glob(glob.escape(_restoring(target).name) + "*"))
-
-
-def replaced_stores(target: Path) -> list[Path]:
-    """The files of stores restores replaced at ``target`` and were killed before deleting
-    (with their side files and key headers). Each holds everyone it held, people erased since
-    too, under the same key."""
-    return sorted(target.parent.glob(glob.escape(target.name) + _REPLACED + "*"))
-
-
-def remove_replaced_stores(target: Path) -> list[Path]:
-    """Delete ``replaced_stores(target)``; returns what was deleted. Only while holding
-    ``target``'s in-use lock (any open ``Store`` of it does), so that no restore, which keeps
-    the store it replaces aside until it is done, is running."""
-    found = replaced_stores(target)
-    try:
-        for path in found:
-            path.unlink(missing_ok=True)
-    except OSError as error:
-        raise StoreIOError(
-            f"cannot delete {error.filename}, a store a restore replaced: it still holds"
-            f" everyone it held, erased people too; delete it ({error.strerror})"
-        ) from error
-    if found:
-        fsync_path(target.parent)
-    return found
-
-
-def partial_backups(target: Path) -> list[Path]:
-    """Copies a killed backup left in ``target``'s folder, with their side files. A backup
-    running now in another process writes one too: these are named, never removed here."""
-    return sorted(target.parent.glob(f"*{_PARTIAL}*"))
-
-
-def _restoring(target: Path) -> Path:
-    return target.with_name(target.name + ".restoring")
-
-
 def _refuse_existing(destination: Path) -> None:
     if destination.exists() or keys.header_path(destination).exists():
         raise StoreExistsError(f"{destination} already exists; not overwriting it")
@@ -406,77 +359,3 @@ def _damage(database: Database) -> str | None:
         return str(error).removeprefix(f"{database.path} is damaged: ")
     problems = [str(row[0]) for row in rows if row[0] != "ok"]
     return problems[0] if problems else None
-
-
-def _keep_aside(target: Path, clock: Clock) -> Path:
-    """Hard-link the store at ``target`` (with its header and side files) under a new name,
-    leaving it in place until the restored copy replaces it: a crash before then leaves the
-    old store working where it was. The name never reuses one: two restores in one second,
-    or a clock set back, must not overwrite a store kept aside before."""
-    stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
-    aside = _unused_name(target, f"{target.name}{_REPLACED}{stamp}")
-    try:
-        for suffix in _STORE_FILES:
-            old = target.with_name(target.name + suffix)
-            if old.exists():
-                _link_or_copy(old, aside.with_name(aside.name + suffix))
-    except OSError as error:
-        _remove_store_files(aside)
-        raise StoreIOError(f"cannot keep {target} aside as {aside}: {error}") from error
-    fsync_path(target.parent)
-    return aside
-
-
-def _swap_in(partial: Path, target: Path, aside: Path | None) -> None:
-    """Put the restored copy and its header at ``target``. Should a step fail, the old store
-    (kept at ``aside``) is put back together at ``target``."""
-    restored = keys.read_header(partial)
-    try:
-        # Until the rename, the old file is at ``target``; after it, the copy. A header that
-        # offers both keys opens whichever a crash leaves there, and open settles on it.
-        old = keys.read_header(aside).current if aside is not None else None
-        keys.write_header(target, KeyHeader(current=restored.current, pending=old))
-        for suffix in SIDE_FILES:  # the old store's WAL must never be replayed onto the copy
-            target.with_name(target.name + suffix).unlink(missing_ok=True)
-        partial.replace(target)
-        keys.write_header(target, restored)
-    except BaseException:
-        if aside is not None:
-            _put_back(aside, target)
-        raise
-    keys.header_path(partial).unlink()
-    fsync_path(target.parent)
-
-
-def _put_back(aside: Path, target: Path) -> None:
-    for suffix in _STORE_FILES:
-        kept = aside.with_name(aside.name + suffix)
-        if kept.exists():
-            _link_or_copy(kept, target.with_name(target.name + suffix), replace=True)
-
-
-def _link_or_copy(source: Path, destination: Path, *, replace: bool = False) -> None:
-    if replace:
-        destination.unlink(missing_ok=True)
-    try:
-        os.link(source, destination)
-    except OSError:  # a file system without hard links
-        shutil.copy2(source, destination)
-
-
-def _remove_store_files(path: Path) -> None:
-    remove_with_side_files(path)
-    keys.header_path(path).unlink(missing_ok=True)
-
-
-def _unused_name(target: Path, name: str) -> Path:
-    candidate, number = target.with_name(name), 1
-    while any(candidate.with_name(candidate.name + s).exists() for s in _STORE_FILES):
-        number += 1
-        candidate = target.with_name(f"{name}-{number}")
-    return candidate
-
-
-_STORE_FILES = ("", *SIDE_FILES, keys.HEADER_SUFFIX)
-_PARTIAL = ".partial"
-_REPLACED = ".replaced-"

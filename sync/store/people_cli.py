@@ -14,7 +14,7 @@ again finds nobody to erase). The store remembers the purge it owes; the next op
 it, by any process, runs it, and ``jaga store info`` tells whether it has.
 
 Both also delete a store that a restore replaced and was killed before deleting
-(``sync.store.backups.replaced_stores``): it still holds everyone it held, under the same
+(``sync.store.backup_files.replaced_stores``): it still holds everyone it held, under the same
 key, and the erasure would not reach it. The restore it was kept for is over: it cannot run
 while the store is open, as it is here.
 """
@@ -29,7 +29,7 @@ from typing import Any
 from sync import plural
 from sync.errors import RecordNotFoundError
 from sync.protocol import MAX_ERASURE_REASON_CHARS
-from sync.store.backups import remove_replaced_stores
+from sync.store.backup_files import remove_replaced_stores
 from sync.store.clock import format_timestamp
 from sync.store.database import StoreConfig
 from sync.store.store import Store

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sync import plural
 from sync.errors import StoreError
-from sync.store.backups import killed_restore_files, partial_backups, replaced_stores
+from sync.store.backup_files import killed_restore_files, partial_backups, replaced_stores
 from sync.store.clock import format_timestamp
 from sync.store.gallery import gallery_models
 from sync.store.pending_catches import pending_count, spool_path

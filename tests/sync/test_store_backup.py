@@ -311,7 +311,7 @@ def test_a_restore_onto_a_full_disk_is_a_clear_error_and_leaves_no_copy(
         destination.write(b"half")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("sync.store.backups.shutil.copyfileobj", full)
+    monkeypatch.setattr("shutil.copyfileobj", full)
     target = tmp_path / "device" / "jaga.db"
     with pytest.raises(StoreFullError, match="no space left"):
         restore(tmp_path / "b.db", target, passphrase, operator="a", config=FAST)
