@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,15 +61,22 @@ def temporary_sibling(final: Path) -> Iterator[Path]:
     see ``remove_leftover_temporaries``). An ``OSError`` about writing it names ``final``.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    os.close(fd)
-    temporary = Path(name)
+    # Named before it exists, made inside the ``try``: a Ctrl-C the instant after it is
+    # made (mkstemp would return first) still finds the ``finally`` that removes it.
+    temporary = final.parent / f".{final.name}.{secrets.token_hex(8)}.part"
+    ours = True
     try:
+        try:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            ours = False  # another's file of that name, never ours to remove
+            raise
         yield temporary
     except OSError as exc:
         raise _naming_final(exc, temporary, final) from exc
     finally:
-        temporary.unlink(missing_ok=True)
+        if ours:
+            temporary.unlink(missing_ok=True)
 
 
 def _naming_final(exc: OSError, temporary: Path, final: Path) -> OSError:
