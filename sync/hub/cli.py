@@ -149,8 +149,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="when you restored the database, with its offset from UTC"
         " (2026-03-01T14:30:00Z, or 2026-03-01T16:30:00+02:00): a site the hub itself"
         " renewed since then (it served before this command) keeps its epoch, so its devices"
-        " do not sync everything a second time; a renewal by this command is never kept"
-        " (not before the backup was taken: a renewal the backup holds was rewound too)",
+        " do not sync everything a second time; a renewal by this command is kept only when"
+        " it was made after WHEN and PostgreSQL shows no restore since",
+    )
+    renew.add_argument(
+        "--again",
+        action="store_true",
+        help="renew even though this command already renewed every site and PostgreSQL shows"
+        " no restore since: after a restore it cannot show (a file-system snapshot of its"
+        " data folder put back)",
     )
     _accept_other_hubs_option(renew)
     renew.set_defaults(handler=renew_log_epoch)

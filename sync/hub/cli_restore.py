@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from sync.hub.data_dir import default_data_dir
 
 if TYPE_CHECKING:
     from sync.hub.erasure_replay import Reapplied
+    from sync.hub.log_epoch import Renewals
 
 
 def renew_log_epoch(args: argparse.Namespace) -> int:
@@ -26,9 +28,29 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
         from sync.hub.log_epoch import renew_log_epochs
 
         replayed = reapply_erasures(data, at_start=False, other_hubs=args.accept_other_hubs)
-        done = renew_log_epochs(args.restored_at)
+        done = renew_log_epochs(args.restored_at, again=args.again)
     finally:
         environment.stop()
+    if done.already is not None:
+        _say_already(done.already)
+    else:
+        _say_renewed(done, args.restored_at is not None)
+    # Lines skipped as another hub's may be this hub's own (its hub-id file lost): the
+    # command fails so the operator looks, as it does when the journal cannot be read.
+    return 0 if replayed is not None and not replayed.other_hub else 1
+
+
+def _say_already(at: datetime) -> None:
+    print(
+        "the change log's epochs are already renewed for this restore (by this command at"
+        f" {at.isoformat()}; PostgreSQL shows no restore of the database since): renewed"
+        " none again, which would only have every device push again all it holds and pull"
+        " its site from the start a second time. After a restore PostgreSQL cannot show (a"
+        " file-system snapshot of its data folder put back), run it with --again"
+    )
+
+
+def _say_renewed(done: Renewals, restored_at_given: bool) -> None:
     print(
         f"renewed the change log's epoch of {plural.counted(len(done.renewed), 'site')}: at their"
         " next sync,"
@@ -42,7 +64,7 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
     for slug, at in done.by_hub.items():
         if slug not in done.renewed:
             continue
-        if args.restored_at is None:
+        if not restored_at_given:
             print(
                 f"  site {slug}: renewed again (the hub itself had renewed it at"
                 f" {at.isoformat()}; if that was after the restore, --restored-at would have"
@@ -53,9 +75,6 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
                 f"  site {slug}: renewed again (the hub itself had renewed it at"
                 f" {at.isoformat()}, before the --restored-at given)"
             )
-    # Lines skipped as another hub's may be this hub's own (its hub-id file lost): the
-    # command fails so the operator looks, as it does when the journal cannot be read.
-    return 0 if replayed is not None and not replayed.other_hub else 1
 
 
 def rejournal_erasures(args: argparse.Namespace) -> int:

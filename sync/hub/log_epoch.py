@@ -84,6 +84,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from sync.hub.apply.changes import lock_sites
+from sync.hub.log_epoch_once import record_renewal, renewed_for_this_restore
 from sync.hub.models import Change, ErasedChange, Site
 from sync.protocol import change_fingerprint
 
@@ -103,14 +104,16 @@ class Renewals:
     """What ``renew_log_epochs`` did, by site slug: the new epoch of each site it renewed;
     when the hub itself renewed each site it kept (not before the time given); when the hub
     itself renewed each site it had renewed last (since the command last did), kept or
-    renewed again."""
+    renewed again; when the command had renewed every site already, with no restore since
+    (``sync.hub.log_epoch_once``: then it renewed none), else None."""
 
     renewed: dict[str, UUID]
     kept: dict[str, datetime]
     by_hub: dict[str, datetime]
+    already: datetime | None = None
 
 
-def renew_log_epochs(restored_at: datetime | None = None) -> Renewals:
+def renew_log_epochs(restored_at: datetime | None = None, *, again: bool = False) -> Renewals:
     """Give every site's change log a new epoch, in one transaction, but for a site the hub
     itself renewed since ``restored_at`` (when the database was restored; None: not said):
     its devices already start again, and a second renewal would have them push all they
@@ -119,13 +122,17 @@ def renew_log_epochs(restored_at: datetime | None = None) -> Renewals:
     for good what devices pushed after the backup. The rows cannot tell the renewals made
     since the restore from those the backup held (both are a time and an epoch), so the
     admin says when the restore was. Each site, kept or not, is marked as restored by the
-    admin (``Site.log_epoch_restored_at``, which the audit's pruned gaps rely on)."""
+    admin (``Site.log_epoch_restored_at``, which the audit's pruned gaps rely on). Renews
+    nothing when the command renewed them already and the database was not restored since
+    (``sync.hub.log_epoch_once``), unless ``again``."""
     renewed: dict[str, UUID] = {}
     kept: dict[str, datetime] = {}
     with transaction.atomic():
         lock_sites(*Site.objects.values_list("pk", flat=True))
         sites = list(Site.objects.order_by("pk"))  # as renewed by the time the locks held
         by_hub = {site.slug: at for site in sites if (at := _renewed_by_hub(site)) is not None}
+        if not again and (done := renewed_for_this_restore(by_hub, restored_at)) is not None:
+            return Renewals(renewed, kept, by_hub, already=done)
         for site in sites:
             at = by_hub.get(site.slug)
             if restored_at is not None and at is not None and at >= restored_at:
@@ -134,6 +141,7 @@ def renew_log_epochs(restored_at: datetime | None = None) -> Renewals:
                 site.save(update_fields=["log_epoch_restored_at"])
             else:
                 renewed[site.slug] = _renew(site, restored=True)
+        record_renewal(timezone.now())
     return Renewals(renewed, kept, by_hub)
 
 

@@ -24,7 +24,7 @@ from sync.hub.models.fish import (
 )
 from sync.hub.models.forms import SpentForm
 from sync.hub.models.people import ErasureRewrite, FaceTemplate, Person, SitelessErasure
-from sync.hub.models.sites import Device, Site, SiteMembership
+from sync.hub.models.sites import Device, LogEpochRenewal, Site, SiteMembership
 
 __all__ = [
     "NEWEST_PACK_FIRST",
@@ -42,6 +42,7 @@ __all__ = [
     "FaceTemplate",
     "FishObservation",
     "FishReview",
+    "LogEpochRenewal",
     "Person",
     "Photo",
     "PhotoUpload",

@@ -47,6 +47,16 @@ class Site(models.Model):
         return str(self.slug)
 
 
+class LogEpochRenewal(models.Model):
+    """The last renewal of every site's log epoch by ``jaga hub renew-log-epoch`` (one row):
+    when, and PostgreSQL's identity of the database then (``sync.hub.log_epoch_once``), so a
+    second run with no restore since renews nothing. A restore brings back the row of the
+    backup, whose identity names tables ``pg_restore --clean`` has since made anew."""
+
+    renewed_at = models.DateTimeField()
+    database = models.CharField(max_length=200)
+
+
 class Device(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="devices")

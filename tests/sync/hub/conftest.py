@@ -8,6 +8,7 @@ from tests.sync.hub.hubfixtures import (
     live_hub,
     operator,
     other_api,
+    renewals_forgotten,
     site_slug,
     species_packs_removed,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "live_hub",
     "operator",
     "other_api",
+    "renewals_forgotten",
     "site_slug",
     "species_packs_removed",
 ]

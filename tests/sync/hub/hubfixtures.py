@@ -79,6 +79,16 @@ def site_slug() -> str:
     return f"site-{uuid.uuid4().hex[:12]}"
 
 
+@pytest.fixture(autouse=True)
+def renewals_forgotten(hub_database: str) -> None:
+    """Each test's database as just restored for ``jaga hub renew-log-epoch``: the record of
+    the command's last renewal (``sync.hub.log_epoch_once``) that the shared database keeps
+    is of another test's restore, and would have the command renew nothing."""
+    from sync.hub.models import LogEpochRenewal
+
+    LogEpochRenewal.objects.all().delete()
+
+
 @pytest.fixture
 def species_packs_removed(hub_database: str) -> Iterator[None]:
     """Remove the species packs a test publishes. Packs are hub-wide, not per site, and a new
