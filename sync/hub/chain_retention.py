@@ -13,11 +13,12 @@ record would keep the device's decisions past the window for ever, so each run n
 devices (the record's kind, since when: ``held_chains``; only those of which it would delete
 something were the record acknowledged, by the same rule) in its report and log, and records
 how many, which ``/metrics`` gives (``jaga_hub_decision_purge_held_chains``, as of the last
-run), until the records are acknowledged in the admin. As the prefix stops at the first
-entry not yet due, one entry's time must not hold back the rest: an entry whose time (the
-device's) lies more than ``AHEAD_TOLERATED`` (a day) past when the hub took it (a device
-clock that jumped ahead), or that the hub cannot read, is judged by when the hub took it
-alone, and the run logs how many it judged so.
+run that counted them, though it stopped after), until the records are acknowledged in
+the admin. As the prefix stops at the first entry not yet due, one entry's time must not
+hold back the rest: an entry whose time (the device's) lies more than ``AHEAD_TOLERATED``
+(a day) past when the hub took it (a device clock that jumped ahead), or that the hub
+cannot read, is judged by when the hub took it alone, and the run logs how many it judged
+so.
 """
 
 from __future__ import annotations

@@ -261,7 +261,9 @@ def _begin(report: DecisionReport, cutoff: datetime | None, started: datetime) -
     left without ``finished_at``. With the host's boot, for the next run's clock check."""
     run = DecisionPurge.objects.create(
         started_at=started, finished_at=None, keep_days=report.keep_days, cutoff=cutoff,
-        access_events=0, applied_entries=0, audit_entries=0, complete=False, **boot_fields(),
+        access_events=0, applied_entries=0, audit_entries=0, complete=False,
+        held_chains=0 if cutoff is None else None,  # kept for ever: no chain is held back
+        **boot_fields(),
     )  # fmt: skip
     return int(run.pk)
 

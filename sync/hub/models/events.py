@@ -125,8 +125,9 @@ class DecisionPurge(models.Model):
     access_events = models.BigIntegerField()
     applied_entries = models.BigIntegerField()
     audit_entries = models.BigIntegerField(default=0)
-    # Devices whose chain it kept whole past the window while a record of it was open.
-    held_chains = models.IntegerField(default=0)
+    # Devices whose chain it kept whole past the window while a record of it was open;
+    # None until the run counted them (it stopped before, or was refused).
+    held_chains = models.IntegerField(null=True)
     complete = models.BooleanField(default=True)
     refused = models.TextField(blank=True, default="")
     clock_ahead = models.DurationField(null=True)

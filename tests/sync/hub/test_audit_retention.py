@@ -210,6 +210,36 @@ def test_a_chain_with_an_open_break_keeps_its_entries_and_the_run_says_so(
     assert after.audit_by_site[api.site] == 2  # segment 7's oldest, up to its newest
 
 
+def test_the_held_chains_gauge_is_the_last_count_though_its_run_stopped_in_the_prune(
+    api: Api, store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gauge read the last complete run's count only: a run that counted the chains it
+    held, then was stopped in its prune (systemd's SIGTERM on a long backlog, an error)
+    left the count of the run before on /metrics, a record acknowledged since or a new
+    one opened since unseen, for as many runs as stopped so (notes: the gauge lags a run)."""
+    from sync.hub import retention
+
+    decide(store, clock, 4)
+    assert send(api, links(store)).status_code == 200
+    tamper(store, "DELETE FROM audit_log WHERE sequence > 3")
+    decide(store, clock, 3, decision="verified")
+    assert send(api, links(store, after=3)).status_code == 409  # a break: open
+    (record,) = breaks(api)
+    _received_long_ago(Device.objects.get(uid=api.device_id), segment=7, count=3)
+    counted = len(purge_decisions(keep_days=WINDOW).held_chains)
+    assert _scraped_held() == counted
+    assert acknowledge(record, "operator", "looked into it")
+
+    def stopped(*_args: object) -> None:
+        raise SystemExit(143)  # as ``jaga hub purge-expired`` ends on SIGTERM
+
+    monkeypatch.setattr(retention, "prune_chains", stopped)
+    with pytest.raises(SystemExit):
+        purge_decisions(keep_days=WINDOW)
+
+    assert _scraped_held() == counted - 1
+
+
 def test_a_chain_is_named_held_only_where_its_open_record_keeps_entries_due(
     api: Api, store: Store, clock: FakeClock
 ) -> None:

@@ -492,3 +492,26 @@ def test_0039_relabels_no_fish_and_reverses(upgraded: str) -> None:
     call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
     assert fish.get(pk=kept.pk).status == "no_fish"
     call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+
+
+def test_a_run_that_did_not_count_held_chains_does_not_stop_0042_migrating_back(
+    upgraded: str,
+) -> None:
+    """Since 0042 a run records no held count until it counted (None): migrating back gives
+    it 0, which the older NOT NULL column requires, and 0041's renewal record goes."""
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    started = datetime.now(UTC)
+    with connections[upgraded].cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO hub_decisionpurge (started_at, finished_at, keep_days, cutoff,"
+            " access_events, applied_entries, audit_entries, held_chains, complete, refused,"
+            " boot_id) VALUES (%s, NULL, 365, %s, 0, 0, 0, NULL, false, '', '')",
+            [started, started],
+        )
+    call_command("migrate", "hub", "0040", database=upgraded, interactive=False, verbosity=0)
+    with connections[upgraded].cursor() as cursor:
+        cursor.execute("SELECT held_chains FROM hub_decisionpurge WHERE started_at = %s", [started])
+        assert cursor.fetchall() == [(0,)]
+        cursor.execute("SELECT to_regclass('hub_logepochrenewal')")
+        assert cursor.fetchall() == [(None,)]
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
