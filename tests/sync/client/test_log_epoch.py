@@ -203,6 +203,29 @@ def _old_pull(hub: HubProcess, site: str, token: str, cursor: int) -> _PullResul
     return _PullResultBefore.model_validate(body)
 
 
+def test_a_restore_of_a_backup_taken_after_the_renewal_is_renewed_again(
+    hub_database: str, tmp_path: Path, site_slug: str
+) -> None:
+    """The command renews nothing when run again with no restore since: a real
+    ``pg_restore --clean`` of a backup that holds its renewal, rows and all, is a restore
+    all the same (the tables are made anew), so the devices start again."""
+    from sync.hub.models import Site
+
+    data = str(tmp_path / "hub")
+    site = Site.objects.create(slug=site_slug)
+    assert main(["hub", "renew-log-epoch", "--data", data, "--again"]) == 0
+    dump = tmp_path / "hub.dump"
+    _backup(dump)  # holds the renewal and its record
+    renewed = Site.objects.get(pk=site.pk).log_epoch
+    assert main(["hub", "renew-log-epoch", "--data", data]) == 0
+    assert Site.objects.get(pk=site.pk).log_epoch == renewed  # no restore since
+
+    _restore(dump)
+    assert main(["hub", "renew-log-epoch", "--data", data]) == 0
+
+    assert Site.objects.get(pk=site.pk).log_epoch != renewed
+
+
 def test_a_device_of_an_earlier_release_reads_the_answers_and_its_pull_renews_nothing(
     live_hub: HubProcess, site_slug: str, tmp_path: Path
 ) -> None:
