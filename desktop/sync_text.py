@@ -26,7 +26,7 @@ def phase_text(snapshot: SyncSnapshot) -> str:
         when = local_time(snapshot.at + timedelta(seconds=retry))
         if state.held_back:  # it ran: only what the proxy refuses waits (Last error says what)
             return f"held back by a proxy's body limit: retry in {retry:.0f} s (at {when})"
-        failures = f"{state.failures} failure{'s' if state.failures != 1 else ''}"
+        failures = plural.counted(state.failures, "failure")
         return f"backing off after {failures}: retry in {retry:.0f} s (at {when})"
     if state.phase is Phase.PAUSED:
         return f"paused: {state.last_error or 'no reason given'}; fix it, then press Resume"

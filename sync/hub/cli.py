@@ -35,6 +35,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sync import plural
 from sync.cli_errors import (
     Handler,
     data_folder,
@@ -311,7 +312,10 @@ def _publish(args: argparse.Namespace, version: str, data: bytes) -> int:
     finally:
         environment.stop()
     print(f"published species pack {pack.version}: {pack.byte_size} bytes, sha256 {pack.sha256}")
-    print(f"announced to the devices of {sites} site(s); they download it at their next sync")
+    print(
+        f"announced to the devices of {plural.counted(sites, 'site')};"
+        " they download it at their next sync"
+    )
     return 0
 
 

@@ -51,6 +51,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
+from sync import plural
 from sync.hub import auth
 from sync.hub.admin import once
 from sync.hub.admin.staff import SiteScopedAdmin, sees_every_site, sites_of
@@ -234,4 +235,4 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
     def revoke(self, request: Any, queryset: QuerySet[Device]) -> None:
         for device in queryset:
             auth.revoke(device, f"revoked by {request.user}")
-        messages.success(request, f"Revoked {queryset.count()} device(s).")
+        messages.success(request, f"Revoked {plural.counted(queryset.count(), 'device')}.")

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpResponseRedirect
 
+from sync import plural
 from sync.hub import review
 from sync.hub.admin.staff import SiteScopedAdmin
 from sync.hub.models import AccessEvent, Person, SpeciesPack
@@ -64,7 +65,7 @@ class PersonAdmin(SiteScopedAdmin):
             review.erase_person(person.pk, reason=f"erased by {request.user} in the hub admin")
         messages.success(
             request,
-            f"Erased {queryset.count()} person(s); devices pull it next. Their data leaves the"
+            f"Erased {plural.people(queryset.count())}; devices pull it next. Their data leaves the"
             " database files at the next daily purge, or now: jaga hub manage rewrite_erased.",
         )
 

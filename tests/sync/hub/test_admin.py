@@ -333,8 +333,11 @@ def test_review_queue_shows_photo_and_top_k_and_corrects_in_one_click(
 
 def test_revoke_action(operator: Client, api: Api) -> None:
     pk = Device.objects.get(uid=api.device_id).pk
-    operator.post("/admin/hub/device/", {"action": "revoke", "_selected_action": [pk]})
+    answer = operator.post(
+        "/admin/hub/device/", {"action": "revoke", "_selected_action": [pk]}, follow=True
+    )
     assert api.get(api.site_path("changes")).json()["error"] == "device_revoked"
+    assert "Revoked 1 device." in answer.content.decode()  # not "1 device(s)"
 
 
 def test_issuing_codes_for_several_devices_is_all_or_nothing(
