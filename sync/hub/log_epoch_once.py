@@ -7,8 +7,8 @@ devices that synced meanwhile do all that again, for nothing: the log was not re
 
 The database's rows cannot tell: a backup taken after the renewal holds it as it was. So the
 command keeps, with its renewal (``LogEpochRenewal``), PostgreSQL's identity of the database
-(``database_identity``): the cluster's system identifier, its timeline, the database's oid
-and the oid of that record's own table. A restore changes one of them: ``pg_restore
+(``database_identity``): the cluster's system identifier, its current timeline, the
+database's oid and the oid of that record's own table. A restore changes one of them: ``pg_restore
 --clean`` makes every table anew (new oids, the record restored into it naming the old
 one), a data-only restore goes into a new database, a new host is a new cluster, and a
 point-in-time recovery starts a new timeline. A later run renews nothing when the identity is
@@ -27,9 +27,14 @@ from django.db import DatabaseError, connection, transaction
 
 from sync.hub.models import LogEpochRenewal
 
+# The timeline is read from the name of the WAL file being written, not from
+# pg_control_checkpoint(): after a promotion PostgreSQL only requests a spread checkpoint,
+# so the control file names the old timeline for minutes, while a run right after the
+# recovery must already see the new one.
 _IDENTITY = """
-SELECT s.system_identifier, c.timeline_id, d.oid, to_regclass(%s)::oid
-FROM pg_control_system() s, pg_control_checkpoint() c, pg_database d
+SELECT s.system_identifier, substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8), d.oid,
+       to_regclass(%s)::oid
+FROM pg_control_system() s, pg_database d
 WHERE d.datname = current_database()
 """
 
