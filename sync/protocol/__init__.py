@@ -9,6 +9,7 @@ Every schema forbids unknown fields and bounds every size, and every error answe
 Endpoints (all JSON unless said; ``Authorization: Bearer <token>`` except where noted)::
 
     GET  /api/v1/status                                    HubStatus (no token)
+         (answer header X-Jaga-Hub-Id, here, to a register and to a pull: the hub's id)
     POST /api/v1/devices/register                          RegisterRequest -> RegisterResult
     POST /api/v1/sites/{site}/push                         PushBatch -> PushResult
     GET  /api/v1/sites/{site}/changes?cursor=&limit=&protocol_version=  PullRequest -> PullResult
@@ -62,6 +63,7 @@ from sync.protocol.entities import (
 )
 from sync.protocol.hub_messages import (
     CHUNK_SHA256_HEADER,
+    HUB_ID_HEADER,
     HubStatus,
     RegisterRequest,
     RegisterResult,
@@ -116,6 +118,7 @@ __all__ = [
     "AUDIT_STALE",
     "AUTH_ERROR_CODES",
     "CHUNK_SHA256_HEADER",
+    "HUB_ID_HEADER",
     "LOG_EPOCH_HEADER",
     "LOG_SEAL_HEADER",
     "LOG_TIP_HEADER",

@@ -17,11 +17,13 @@ from sync.hub.api.bodies import json_body, pack_schema, site_device
 from sync.hub.api.docs import AUTHENTICATED, errors
 from sync.hub.api.pack_file import pack_response
 from sync.hub.errors import HubError
+from sync.hub.identity import hub_id
 from sync.hub.models import SpeciesPack
 from sync.hub.review import newest_species_pack
 from sync.hub.search import nearest_templates
 from sync.hub.throttle import RegisterThrottle
 from sync.protocol import (
+    HUB_ID_HEADER,
     PACK_SCHEMA_HEADER,
     HubStatus,
     RegisterRequest,
@@ -42,7 +44,7 @@ class StatusView(APIView):
         """Readiness: the hub answers and its database does."""
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        return Response(HubStatus(status="ok").model_dump(mode="json"))
+        return Response(HubStatus(status="ok").model_dump(mode="json"), headers=_named())
 
 
 class RegisterView(APIView):
@@ -59,7 +61,13 @@ class RegisterView(APIView):
     def post(self, request: Any) -> Response:
         body = json_body(request, RegisterRequest)
         _, result = auth.register(body.code, body.sites)
-        return Response(result.model_dump(mode="json"))
+        return Response(result.model_dump(mode="json"), headers=_named())
+
+
+def _named() -> dict[str, str]:
+    """The header naming this hub (``HUB_ID_HEADER``): a device compares it before it spends
+    a code (the status answer) and keeps it with its registration."""
+    return {HUB_ID_HEADER: str(hub_id())}
 
 
 class SearchView(APIView):

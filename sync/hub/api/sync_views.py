@@ -10,6 +10,8 @@ the device's tip when the hub holds that change at its cursor (``answer_seal``);
 is renewed first when a tip the hub sealed (``LOG_TIP_HEADER`` with its seal) shows the log
 was rewound: its cursor is past the site's log, or the hub holds another change there
 (``sync.hub.log_epoch``). An unsealed tip or cursor is only the device's word: no evidence.
+Every pull answer names the hub (``HUB_ID_HEADER``), so a device registered before hub ids
+learns its hub's on its next sync.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from sync.hub.api.docs import AUTHENTICATED, errors
 from sync.hub.apply.changes import changes_after
 from sync.hub.apply.push import apply_batch
 from sync.hub.errors import HubError
+from sync.hub.identity import hub_id
 from sync.hub.log_epoch import answer_seal, pull_epoch
 from sync.hub.models import Device
 from sync.hub.review import newest_species_pack
 from sync.protocol import (
     ACCEPTED_PROTOCOL_VERSIONS,
+    HUB_ID_HEADER,
     LOG_EPOCH_HEADER,
     LOG_SEAL_HEADER,
     LOG_TIP_HEADER,
@@ -181,11 +185,12 @@ class ChangesView(APIView):
         unsaid = {"species_pack"} if said is None else set()
         if known is None:
             unsaid.add("log_epoch")
-        headers = None  # a header, which every earlier release ignores: see LOG_SEAL_HEADER
+        # Headers, which every earlier release ignores: see LOG_SEAL_HEADER, HUB_ID_HEADER.
+        headers = {HUB_ID_HEADER: str(hub_id())}
         last = rows[-1] if rows else None
         sealed = None if known is None else answer_seal(device.site, epoch, pull.cursor, tip, last)
         if sealed is not None:
-            headers = {LOG_SEAL_HEADER: sealed}
+            headers[LOG_SEAL_HEADER] = sealed
         return Response(result.model_dump(mode="json", exclude=unsaid), headers=headers)
 
 

@@ -23,6 +23,7 @@ from sync.hub.models.fish import (
     UploadChunk,
 )
 from sync.hub.models.forms import SpentForm
+from sync.hub.models.identity import HubIdentity
 from sync.hub.models.people import ErasureRewrite, FaceTemplate, Person, SitelessErasure
 from sync.hub.models.sites import Device, LogEpochRenewal, Site, SiteMembership
 
@@ -42,6 +43,7 @@ __all__ = [
     "FaceTemplate",
     "FishObservation",
     "FishReview",
+    "HubIdentity",
     "LogEpochRenewal",
     "Person",
     "Photo",

@@ -1,0 +1,51 @@
+"""The hub's id: one uuid per hub database, which devices tell hubs apart by.
+
+A device reaches its hub at an address, and a hub may move: a new DNS name, a TLS port.
+By address alone the device takes the moved hub for another one, and holds its own records
+for an address that no longer answers. So the hub names itself in its status, register and
+pull answers (``HUB_ID_HEADER``), and the device keeps the id with its registration
+(``sync.store.registration.same_hub``).
+
+The id lives in the hub's database (``HubIdentity``, one row, made by migration 0043), so
+every worker behind a load balancer answers the same, and a hub restored from a backup keeps
+it, an older backup too: it is the same hub, and its devices' records are its records. A
+backup made before the row existed is given the same id again: the migration (and this
+module, should the row be missing, as after a data-only restore of such a backup) derives
+it from the hub's oldest site, its slug and creation time, which no restore rewinds; a hub
+with no site yet, which no device is registered with, draws a random one. A copy of a
+hub's database (a staging hub made from a production dump) shares its id: README says how
+to give the copy its own (an update of the row: deleted, it would be derived the same).
+
+Not the erasure journal's ``hub-id`` file (``sync.hub.erasure_journal``): that lives in a
+data folder, beside the journal it names, not in the database every worker shares.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+from uuid import UUID, uuid4, uuid5
+
+_NAMESPACE = UUID("6f1d2c0e-4a53-4a8e-9b7e-2f0c6d9a1b34")  # this project's, for uuid5
+
+
+def hub_id() -> UUID:
+    """This hub's id, made (as the migration makes it) if its row is missing."""
+    # Not at the top: the migration imports ``derived_id`` before the models are ready.
+    from sync.hub.models import HubIdentity, Site
+
+    row = HubIdentity.objects.first()
+    if row is None:
+        made = {"uid": derived_id(Site.objects.all())}
+        row, _ = HubIdentity.objects.get_or_create(one=True, defaults=made)
+    return UUID(str(row.uid))
+
+
+def derived_id(sites: Any) -> UUID:
+    """The id of a hub whose sites are ``sites`` (a query set: of the migration's historical
+    model on its database, or of ``Site``), from the oldest; random when there is none."""
+    oldest = sites.order_by("pk").values_list("slug", "created_at").first()
+    if oldest is None:
+        return uuid4()
+    slug, created = oldest
+    return uuid5(_NAMESPACE, f"{slug}\n{created.astimezone(UTC).isoformat()}")
