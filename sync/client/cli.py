@@ -29,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from sync import plural
 from sync.cli_errors import output_file, positive_count, reporting
@@ -261,6 +262,7 @@ def _operator() -> str:
 
 def _register(args: argparse.Namespace) -> int:
     from sync.client.config import Registration, check_hub_url
+    from sync.client.hub_identity import probe_hub_id
     from sync.client.moved_site import register_moving
     from sync.client.site_records import (
         held_for_old_hub_words,
@@ -279,13 +281,16 @@ def _register(args: argparse.Namespace) -> int:
 
     hub_url = check_hub_url(args.hub)
     code = registration_code(os.environ.get(CODE_ENV) or _ask_code())
-    with _open_store(args) as store:
+    with _open_store(args) as store, hub_http_client() as http:
         ensure_schema(store.database)
+        # Which hub it is, by the id it names itself by (sync.client.hub_identity): the same
+        # hub at a new address is no other hub.
+        hub_id = probe_hub_id(http, hub_url)
         # Decided before anything changes: the notes of decisions to send again are the
         # registered hub's, queued for it only, and never counted against another hub's code.
-        old_hub = hub_left(store.database, hub_url)
+        old_hub = hub_left(store.database, hub_url, hub_id)
         not_sent = [] if old_hub is None else noted_by_site(store.database)
-        queue_noted_decisions(store, hub_url)
+        queue_noted_decisions(store, hub_url, hub_id)
         # The outbox's entries are that hub's too: never pushed to another (sync.store.outbox_hub).
         held = [] if old_hub is None else unsent_for_the_hub(store.database)
         if not args.strand_records:
@@ -293,9 +298,9 @@ def _register(args: argparse.Namespace) -> int:
         unsent = (
             [] if args.strand_records else unsent_by_site(store.database, noted=old_hub is None)
         )
-        with hub_http_client() as http:
-            result = register_for_records(http, hub_url, code, unsent)
-        registration = Registration(hub_url, result.site, result.device_id, result.token)
+        result = register_for_records(http, hub_url, code, unsent)
+        known = None if hub_id is None else UUID(hub_id)
+        registration = Registration(hub_url, result.site, result.device_id, result.token, known)
         left = register_moving(
             store,
             registration,

@@ -86,6 +86,8 @@ class Registration:
     site: str
     device_id: UUID
     token: str = field(repr=False)
+    # The id the hub named itself by (``HUB_ID_HEADER``); None from a hub before hub ids.
+    hub_id: UUID | None = None
 
     def __post_init__(self) -> None:
         check_hub_url(self.hub_url)

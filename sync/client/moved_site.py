@@ -14,7 +14,9 @@ too (``write_registration``, through ``sync.client.site_state.forget_sites``).
 A person with records still to push is kept: the register check lets that happen only for
 records the operator left unsent on purpose (``--strand-records``), and those exist nowhere
 but here; removing them would lose them. ``jaga sync register`` says how many it kept.
-A registration to the same site of the same hub (a new device id, say) removes nothing.
+A registration to the same site of the same hub (a new device id, say) removes nothing, the
+hub reached at a new address included: hubs are told apart by their ids, or by address when
+either is unknown (``sync.store.registration.same_hub``).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from sync.client.state import write_registration
 from sync.hub_url import kept_hub_url
 from sync.store import Store
 from sync.store.people import remove_person
-from sync.store.registration import hub_key
-from sync.store.state_rows import get_value
+from sync.store.registration import same_hub
+from sync.store.state_rows import HUB_ID_NAME, get_value
 
 LEFT_SITE_ACTION = "person.left_site"
 
@@ -80,10 +82,7 @@ def register_moving(
     left = None
     with store.database.write() as connection:
         old = _registered(connection)
-        if old is not None and (hub_key(old[0]), old[1]) != (
-            hub_key(registration.hub_url),
-            registration.site,
-        ):
+        if old is not None and not (_same_hub(old, registration) and old.site == registration.site):
             left = _leave(connection, store, old, registration, operator)
         dropped = write_registration(
             connection, registration, now, send_face_images=send_face_images
@@ -93,22 +92,36 @@ def register_moving(
     return left
 
 
-def _registered(connection: Any) -> tuple[str, str] | None:
-    """The (hub, site) the store is registered to now; None if it is not."""
+@dataclass(frozen=True)
+class _Registered:
+    """The hub (its address, and its id when known) and site the store is registered to."""
+
+    hub_url: str
+    hub_id: str | None
+    site: str
+
+
+def _registered(connection: Any) -> _Registered | None:
+    """What the store is registered to now; None if it is not."""
     hub, site = get_value(connection, "hub_url"), get_value(connection, "site")
     if hub is None or site is None or get_value(connection, "device_token") is None:
         return None
-    return kept_hub_url(hub), site
+    return _Registered(kept_hub_url(hub), get_value(connection, HUB_ID_NAME), site)
+
+
+def _same_hub(old: _Registered, new: Registration) -> bool:
+    new_id = None if new.hub_id is None else str(new.hub_id)
+    return same_hub(old.hub_url, old.hub_id, new.hub_url, new_id)
 
 
 def _leave(
-    connection: Any, store: Store, old: tuple[str, str], new: Registration, operator: str
+    connection: Any, store: Store, old: _Registered, new: Registration, operator: str
 ) -> LeftSite:
-    old_hub, old_site = old
-    same_hub = hub_key(old_hub) == hub_key(new.hub_url)
+    old_hub, old_site = old.hub_url, old.site
+    hub_kept = _same_hub(old, new)
     # Another hub's site of the same slug is another site: everyone goes then.
-    query = "SELECT person_uid FROM people" + (" WHERE site != ?" if same_hub else "")
-    rows = connection.execute(query, (new.site,) if same_hub else ()).fetchall()
+    query = "SELECT person_uid FROM people" + (" WHERE site != ?" if hub_kept else "")
+    rows = connection.execute(query, (new.site,) if hub_kept else ()).fetchall()
     unsent = {str(uid) for (uid,) in connection.execute(_UNSENT_PEOPLE).fetchall()}
     reason = (
         f"registered to site {new.site} at {kept_hub_url(new.hub_url)}: this device no longer pulls"

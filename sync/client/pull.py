@@ -20,6 +20,7 @@ from sync.client.apply import PageReport, apply_page, keep_tip, tip_value
 from sync.client.config import Tuning
 from sync.client.errors import HubUnavailableError
 from sync.client.full_pull import FullPull, start_cursor
+from sync.client.hub_identity import learn_hub_id
 from sync.client.log_epoch import known_epoch, known_tip, note_epoch, sealed_cursor
 from sync.client.site_state import cursor_name
 from sync.client.stopping import Stopping, never
@@ -120,6 +121,7 @@ class Puller:
                 break
             tip, seal = known_tip(self._store, self._site, cursor)
             pulled = self._transport.changes(cursor, self._tuning.pull_limit, epoch, tip, seal)
+            learn_hub_id(self._store, pulled.hub_id)
             page = pulled.page
             check_page(page, cursor)
             if page.log_epoch is not None and str(page.log_epoch) != epoch:

@@ -20,9 +20,9 @@ from sync.client.errors import HubRefusedError, SyncConfigError
 from sync.client.transport import register_device
 from sync.protocol import RegisterResult
 from sync.store.database import Database
-from sync.store.registration import hub_key
+from sync.store.registration import same_hub
 from sync.store.resend import noted_decisions, queue_decisions_again
-from sync.store.state_rows import get_value
+from sync.store.state_rows import HUB_ID_NAME, get_value
 
 if TYPE_CHECKING:
     from sync.store.store import Store
@@ -90,14 +90,16 @@ def unsent_by_site(database: Database, *, noted: bool = True) -> list[SiteRecord
     ]
 
 
-def hub_left(database: Database, hub_url: str) -> str | None:
-    """The hub this store was registered with, when ``hub_url`` is another one (as
-    ``sync.client.state.write_registration`` tells them apart); None when it is the same hub,
-    or none was. The notes of decisions to send again are that hub's: registered with
-    another, the device forgets them (``sync.client.site_state.forget_sites``)."""
+def hub_left(database: Database, hub_url: str, hub_id: str | None) -> str | None:
+    """The hub this store was registered with, when ``hub_url`` (whose hub names itself
+    ``hub_id``, None: it does not say) is another one (as
+    ``sync.client.state.write_registration`` tells them apart: ``same_hub``); None when it
+    is the same hub, at whatever address, or none was. The notes of decisions to send again
+    are that hub's: registered with another, the device forgets them
+    (``sync.client.site_state.forget_sites``)."""
     with database.read() as connection:
-        old = get_value(connection, "hub_url")
-    return old if old is not None and hub_key(old) != hub_key(hub_url) else None
+        old, old_id = get_value(connection, "hub_url"), get_value(connection, HUB_ID_NAME)
+    return old if old is not None and not same_hub(old, old_id, hub_url, hub_id) else None
 
 
 def unsent_for_the_hub(database: Database) -> list[SiteRecords]:
@@ -162,7 +164,7 @@ def not_sent_words(noted: list[SiteRecords], old_hub: str, hub_url: str) -> str:
     )
 
 
-def queue_noted_decisions(store: Store, hub_url: str) -> int:
+def queue_noted_decisions(store: Store, hub_url: str, hub_id: str | None) -> int:
     """Queue the decisions noted to send again to the registered site's restored hub, as
     that site's next sync does first (``queue_decisions_again``), when ``hub_url`` is that
     hub; how many. Run before a registration: queued, they are records of that site still
@@ -170,7 +172,7 @@ def queue_noted_decisions(store: Store, hub_url: str) -> int:
     the outbox, unsent, as it does the others. With another hub, none: queued, they would be
     pushed to it (its site of the same slug is another site), and the registration forgets
     the note."""
-    if hub_left(store.database, hub_url) is not None:
+    if hub_left(store.database, hub_url, hub_id) is not None:
         return 0
     with store.database.read() as connection:
         site = get_value(connection, "site")

@@ -24,8 +24,14 @@ from sync.errors import SchemaVersionError
 from sync.store.clock import format_timestamp
 from sync.store.database import Database
 from sync.store.outbox_hub import hold_for_hub
-from sync.store.registration import hub_key
-from sync.store.state_rows import FACE_IMAGES_NAME, REGISTRATION_NAMES, get_value, put_value
+from sync.store.registration import same_hub
+from sync.store.state_rows import (
+    FACE_IMAGES_NAME,
+    HUB_ID_NAME,
+    REGISTRATION_NAMES,
+    get_value,
+    put_value,
+)
 
 # The store schema the client needs: 2 has sync_state and sync_uploads, 3 the outbox's
 # refusals, 4, 5, 8, 9 and 11 the fish observations' pack_version, crop, status, crop_known
@@ -102,9 +108,13 @@ def write_registration(
     old hub's notes of its species pack, and any registration forgets the audit chain's
     problem, the old device's (``sync.client.hub_notes``). The old hub's outbox entries
     still unsent are held for it, never pushed to another (``sync.store.outbox_hub``).
+    Hubs are told apart by their ids, or by address when either is unknown (``same_hub``).
     """
-    old_hub = get_value(connection, "hub_url")
-    another_hub = old_hub is not None and hub_key(old_hub) != hub_key(registration.hub_url)
+    old_hub, old_id = get_value(connection, "hub_url"), get_value(connection, HUB_ID_NAME)
+    new_id = None if registration.hub_id is None else str(registration.hub_id)
+    another_hub = old_hub is not None and not same_hub(
+        old_hub, old_id, registration.hub_url, new_id
+    )
     values = {
         "hub_url": registration.hub_url,
         "site": registration.site,
@@ -114,13 +124,23 @@ def write_registration(
     }
     for name, value in values.items():
         put_value(connection, name, value, now)
+    keep_hub_id(connection, new_id, now)
     # Not at the top: it reads names of modules that import this one.
     from sync.client.hub_notes import forget_hub_notes
 
     forget_hub_notes(connection, another_hub=another_hub)
     if old_hub is not None:
-        hold_for_hub(connection, old_hub, registration.hub_url)
+        hold_for_hub(connection, old_hub, old_id, registration.hub_url, new_id)
     return forget_sites(connection, keep=None if another_hub else registration.site)
+
+
+def keep_hub_id(connection: Any, hub_id: str | None, now: datetime) -> None:
+    """Inside the caller's write transaction: keep ``hub_id`` as the registered hub's id;
+    None forgets the one kept (the hub names none: another hub's would be wrong)."""
+    if hub_id is None:
+        connection.execute("DELETE FROM sync_state WHERE name = ?", (HUB_ID_NAME,))
+    elif get_value(connection, HUB_ID_NAME) != hub_id:
+        put_value(connection, HUB_ID_NAME, hub_id, now)
 
 
 def record_upload(

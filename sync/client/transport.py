@@ -44,6 +44,7 @@ from sync.protocol import (
     AUDIT_CHECKPOINT_HEADER,
     AUTH_ERROR_CODES,
     CHUNK_SHA256_HEADER,
+    HUB_ID_HEADER,
     LOG_EPOCH_HEADER,
     LOG_SEAL_HEADER,
     LOG_TIP_HEADER,
@@ -109,6 +110,7 @@ class Pulled:
     page: PullResult
     hub_now: datetime | None
     seal: str | None = None  # the hub's seal of the page's last change (``LOG_SEAL_HEADER``)
+    hub_id: str | None = None  # the id the hub named itself by (``HUB_ID_HEADER``)
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,7 @@ class HubTransport:
             "pull", "GET", self._site_url("changes"), params=params, headers=headers
         )
         page = parse_answer(response, PullResult, "pull")
-        return Pulled(page, hub_date(response), _seal(response))
+        return Pulled(page, hub_date(response), _seal(response), named_hub_id(response))
 
     def start_upload(self, start: UploadStart) -> UploadStatus:
         return self._call("upload", "POST", self._site_url("uploads"), UploadStatus, body=start)
@@ -531,6 +533,15 @@ def _seal(response: httpx.Response) -> str | None:
     if seal is None or not (0 < len(seal) <= _MAX_SEAL and seal.isascii() and seal.isalnum()):
         return None
     return str(seal).lower()
+
+
+def named_hub_id(response: httpx.Response) -> str | None:
+    """The id the hub named itself by (``HUB_ID_HEADER``), as a uuid's text; None when it
+    named none (a hub before hub ids), or not a uuid (then the address tells hubs apart)."""
+    try:
+        return str(UUID(response.headers.get(HUB_ID_HEADER, "")))
+    except ValueError:
+        return None
 
 
 def _error_body(response: httpx.Response) -> ErrorBody | None:

@@ -9,32 +9,38 @@ takes only entries with no stamp (``Outbox.queued``). They stay in the store, ne
 nor dropped: an erasure or a catch among them exists nowhere else. Registered back with A,
 the stamp goes and they are pushed as before.
 
-Hubs are told apart by address (``sync.store.registration.hub_key``): the protocol names no
-hub identity a device could compare.
+Hubs are told apart by the id each names itself by, whatever their addresses, or by address
+when either id is unknown (``sync.store.registration.same_hub``): registered with its hub at
+a new address, the device holds nothing, and entries held for that hub (stamped with its id)
+are released to it. An entry held for a hub whose id was unknown is stamped with its address.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sync.store.registration import hub_key
+from sync.store.registration import hub_key, hub_stamp, same_hub
 
 # Not yet taken by the hub: an acknowledged entry is done with.
 _UNSENT = "state IN ('queued', 'sent', 'rejected')"
 
 
-def hold_for_hub(connection: Any, old_hub: str, new_hub: str) -> int:
+def hold_for_hub(
+    connection: Any, old_hub: str, old_id: str | None, new_hub: str, new_id: str | None
+) -> int:
     """Inside the registration's write transaction: stamp the entries still unsent with
-    ``old_hub`` when ``new_hub`` is another hub, and release those held for ``new_hub``;
-    returns how many it stamped."""
-    old, new = hub_key(old_hub), hub_key(new_hub)
-    if old == new:
+    the old hub (``old_hub``, named ``old_id``) when the new one is another hub, and release
+    those held for the new one; returns how many it stamped."""
+    if same_hub(old_hub, old_id, new_hub, new_id):
         return 0
     cursor = connection.execute(
-        f"UPDATE outbox SET for_hub = ? WHERE for_hub IS NULL AND {_UNSENT}", (old,)
+        f"UPDATE outbox SET for_hub = ? WHERE for_hub IS NULL AND {_UNSENT}",
+        (hub_stamp(old_hub, old_id),),
     )
-    # Released after the stamping, or they would be stamped with the hub left.
-    connection.execute("UPDATE outbox SET for_hub = NULL WHERE for_hub = ?", (new,))
+    # Released after the stamping, or they would be stamped with the hub left. By its id,
+    # and by its address: held while its id was unknown, they fall back to it.
+    new = (hub_stamp(new_hub, new_id), hub_key(new_hub))
+    connection.execute("UPDATE outbox SET for_hub = NULL WHERE for_hub IN (?, ?)", new)
     return int(cursor.rowcount)
 
 

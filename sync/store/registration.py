@@ -1,17 +1,17 @@
 """A restored store stays registered as this device.
 
 The device's registration with the hub (``REGISTRATION_NAMES``: its hub, site, device id and
-token, kept in ``sync_state`` by ``sync.client.state.save_registration``, with the face
-images policy it came with) is who the device is, not its data as of the backup. A backup
-made before ``jaga sync register`` holds none: restored as it is, the device would be
-unregistered, its one-time code spent, and only a new code from the hub's admin would bring
-it back. A backup made under an earlier registration, or by another device, would make the
-store that one (two devices holding one token). So a restore over a registered store
-writes the replaced store's registration into the restored copy, rows as they were (their
-``updated_at`` is when the device registered, which ``sync.store.resend`` reads), whenever
-the backup's differs (a backup of another site or hub is refused before this:
-``sync.store.restore_site``). The hub judges the restored audit chain as any restore's: a break
-the operator acknowledges in its admin.
+token, and the hub's id, ``HUB_ID_NAME``, kept in ``sync_state`` by
+``sync.client.state.save_registration``, with the face images policy it came with) is who the
+device is, not its data as of the backup. A backup made before ``jaga sync register`` holds
+none: restored as it is, the device would be unregistered, its one-time code spent, and only a
+new code from the hub's admin would bring it back. A backup made under an earlier registration,
+or by another device, would make the store that one (two devices holding one token). So a
+restore over a registered store writes the replaced store's registration into the restored
+copy, rows as they were (their ``updated_at`` is when the device registered, which
+``sync.store.resend`` reads), whenever the backup's differs (a backup of another site or hub is
+refused before this: ``sync.store.restore_site``). The hub judges the restored audit chain as
+any restore's: a break the operator acknowledges in its admin.
 
 The pull cursors and log tips stay the backup's: they say which of the hub's changes the
 restored data holds, and the next pull goes on from there.
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sync.hub_url import kept_hub_url
-from sync.store.state_rows import FACE_IMAGES_NAME, REGISTRATION_NAMES
+from sync.store.state_rows import FACE_IMAGES_NAME, HUB_ID_NAME, REGISTRATION_NAMES
 from sync.store.store import Store
 
-_NAMES = (*REGISTRATION_NAMES, FACE_IMAGES_NAME)
+_NAMES = (*REGISTRATION_NAMES, HUB_ID_NAME, FACE_IMAGES_NAME)
 Rows = dict[str, tuple[str, str]]  # name: (value, updated_at)
 
 
@@ -89,6 +89,23 @@ def hub_key(url: str) -> str:
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def same_hub(url: str, hub_id: str | None, other_url: str, other_id: str | None) -> bool:
+    """Whether the hub at ``url`` named ``hub_id`` is the one at ``other_url`` named
+    ``other_id``. The hubs' ids decide when both are known (``HUB_ID_HEADER``), whatever the
+    addresses: a hub that moved to a new name or port is the same hub, and another hub
+    answering at a known address is another. When either is unknown (a hub of a release
+    before ids, a registration saved before them), the address decides (``hub_key``)."""
+    if hub_id and other_id:
+        return hub_id.lower() == other_id.lower()
+    return hub_key(url) == hub_key(other_url)
+
+
+def hub_stamp(url: str, hub_id: str | None) -> str:
+    """What names the hub at ``url`` in a stamp (``outbox.for_hub``): its id when known,
+    else its address (``hub_key``); a uuid and an address never read alike."""
+    return hub_id.lower() if hub_id else hub_key(url)
+
+
 def registered_as(store: Store) -> Identity | None:
     """Which device ``store`` is registered as; None when it is not registered."""
     rows = registration_rows(store)
@@ -117,8 +134,13 @@ def _values(rows: Rows) -> dict[str, str]:
     return {name: value for name, (value, _) in rows.items()}
 
 
+def row_value(rows: Rows, name: str) -> str:
+    """The value of ``name`` in ``rows``, "" when absent."""
+    return rows.get(name, ("", ""))[0]
+
+
 def _identity(rows: Rows) -> Identity:
     def value(name: str) -> str:
-        return rows.get(name, ("", ""))[0]
+        return row_value(rows, name)
 
     return Identity(value("hub_url"), value("site"), value("device_id"))

@@ -13,6 +13,10 @@ from sync.store.clock import format_timestamp
 # it came with: what makes the store this device to the hub (``sync.store.registration``).
 REGISTRATION_NAMES = ("hub_url", "site", "device_id", "device_token")
 FACE_IMAGES_NAME = "policy.send_face_images"
+# The id the hub named itself by (``HUB_ID_HEADER``), kept with the registration; absent when
+# the hub gave none (an older hub, a registration saved before). Not among the names above:
+# a pull learns it, which is no new registration (``SyncClient.registration_changed``).
+HUB_ID_NAME = "hub_id"
 
 
 def get_value(connection: Any, name: str) -> str | None:

@@ -78,7 +78,7 @@ def test_the_register_command_queues_the_note_only_for_its_own_hub(
     _decisions_noted_for_a_restored_hub(store, clock)
     other = replace(registration(), hub_url="https://another-hub.example")
 
-    assert queue_noted_decisions(store, other.hub_url) == 0
+    assert queue_noted_decisions(store, other.hub_url, None) == 0
     unsent = {records.site: dict(records.counts) for records in unsent_by_site(store.database)}
     assert unsent[SITE]["access_event"] == 1  # the note, counted only with ``noted``
     unsent = {
@@ -96,4 +96,4 @@ def test_the_register_command_queues_the_note_for_the_same_hub(
 ) -> None:
     _decisions_noted_for_a_restored_hub(store, clock)
 
-    assert queue_noted_decisions(store, registration().hub_url) == 1
+    assert queue_noted_decisions(store, registration().hub_url, None) == 1
