@@ -5,7 +5,8 @@ records (the hub refuses another's). A person of another site restored onto it w
 there for good: their site's erasures never reach this device, and no sync sends them
 anywhere. So a restore over a store registered to a site (``sync.store.registration``) is
 refused, before the store is replaced, when the backup was registered to another site or
-with another hub, or holds people, access events or pulled changes set aside
+with another hub (told apart by the hubs' ids, or by address when either is unknown:
+``sync.store.registration.same_hub``), or holds people, access events or pulled changes set aside
 (``deferred_changes``) that name a site other than the registered one, unless the replaced
 store holds those very rows too, by uid (people enrolled with ``--site`` before registering,
 left unsent with ``--strand-records``, are in the device's own backups: restoring one brings
@@ -31,7 +32,8 @@ from sync import plural
 from sync.errors import RestoreOtherSiteError
 from sync.hub_url import kept_hub_url
 from sync.store.database import Database
-from sync.store.registration import Rows, hub_key, registration_rows
+from sync.store.registration import Rows, registration_rows, same_hub
+from sync.store.state_rows import HUB_ID_NAME
 from sync.store.store import Store
 
 # The tables whose rows name a site, how to count them in a refusal, and their uid column.
@@ -89,7 +91,7 @@ def refuse_other_site(
     if not here:
         return
     site, hub = _value(here, "site"), _hub(here)
-    problem = _other_registration(registration_rows(restored), site, hub) or _other_records(
+    problem = _other_registration(registration_rows(restored), here) or _other_records(
         rows_of_other_sites(restored.database, site), here_held
     )
     if problem is None:
@@ -104,14 +106,16 @@ def refuse_other_site(
     )
 
 
-def _other_registration(backup: Rows, site: str, hub: str) -> tuple[str, str] | None:
+def _other_registration(backup: Rows, here: Rows) -> tuple[str, str] | None:
     if not backup:
         return None  # made before registering: its records say whose it is
-    there, there_hub = _value(backup, "site"), _hub(backup)
-    if there == site and hub_key(there_hub) == hub_key(hub):
+    there, there_hub, site = _value(backup, "site"), _hub(backup), _value(here, "site")
+    # By the hubs' ids when both are known: the backup of this hub made before it moved
+    # address is this hub's (``same_hub``).
+    hub_kept = same_hub(there_hub, _hub_id(backup), _hub(here), _hub_id(here))
+    if there == site and hub_kept:
         return None  # another device of this site, perhaps: kept as this device
-    same_hub = hub_key(there_hub) == hub_key(hub)
-    where = f"site {there}" if same_hub else f"site {there} of the hub at {there_hub}"
+    where = f"site {there}" if hub_kept else f"site {there} of the hub at {there_hub}"
     return where, f"was registered to site {there} at {there_hub}"
 
 
@@ -129,6 +133,10 @@ def _other_records(rows: list[SiteRow], here_held: Held) -> tuple[str, str] | No
 
 def _value(rows: Rows, name: str) -> str:
     return rows.get(name, ("", ""))[0]
+
+
+def _hub_id(rows: Rows) -> str | None:
+    return _value(rows, HUB_ID_NAME) or None
 
 
 def _hub(rows: Rows) -> str:

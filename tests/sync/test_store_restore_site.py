@@ -199,3 +199,31 @@ def test_the_same_hub_spelled_otherwise_is_the_same_hub(tmp_path: Path, spelled:
                        discard_unsynced=True)  # fmt: skip
     assert restored.registration is not None  # kept as this device's
     assert _badges(here) == ["X-1"]
+
+
+HUB_ID = UUID("0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9")
+
+
+def test_a_backup_of_the_same_hub_before_it_moved_address_restores(tmp_path: Path) -> None:
+    """Before: refused as another hub's (told apart by address only), though the hub named
+    itself by the same id at both addresses."""
+    old = Registration("http://old-name.test", "site-y", UUID(int=1), "token-1", HUB_ID)
+    nightly = _backup_of(tmp_path, site="site-y", registered=old)
+    moved = Registration(HUB, "site-y", UUID(int=2), "token-2", HUB_ID)
+    here = _store(tmp_path / "kiosk" / "jaga.db", site="site-y", badge="Y-1", registered=moved)
+    restored = restore(nightly, here, KEY, operator="ops", force=True, config=FAST,
+                       discard_unsynced=True)  # fmt: skip
+    assert restored.registration is not None  # kept as this device's
+    assert _badges(here) == ["X-1"]
+
+
+def test_a_backup_of_another_hub_at_the_same_address_is_refused(tmp_path: Path) -> None:
+    """Both ids known and different: another hub, whatever the address says."""
+    other = Registration(HUB, "site-y", UUID(int=1), "token-1", UUID(int=7))
+    nightly = _backup_of(tmp_path, site="site-y", registered=other)
+    ours = Registration(HUB, "site-y", UUID(int=2), "token-2", HUB_ID)
+    here = _store(tmp_path / "kiosk" / "jaga.db", site="site-y", badge="Y-1", registered=ours)
+    with pytest.raises(RestoreOtherSiteError, match="of the hub at"):
+        restore(nightly, here, KEY, operator="ops", force=True, config=FAST,
+                discard_unsynced=True)  # fmt: skip
+    assert _badges(here) == ["Y-1"]
