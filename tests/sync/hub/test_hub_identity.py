@@ -43,7 +43,7 @@ def test_status_register_and_pull_answers_name_the_same_hub(site_slug: str) -> N
 
 
 def test_a_hub_restored_to_a_backup_before_the_id_is_given_the_same_id(upgraded: str) -> None:
-    """Migrated back to 0040 (a backup made before the id) and up again: the same id.
+    """Migrated back to 0042 (a backup made before the id) and up again: the same id.
     (Migrated up from nothing first, all the other apps with it: auth's permission names
     are only wide enough after its own later migrations.)"""
     call_command("migrate", database=upgraded, interactive=False, verbosity=0)
