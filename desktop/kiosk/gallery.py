@@ -21,6 +21,7 @@ from desktop.kiosk.errors import KioskError
 from inference.face.embed import DescriptorModel
 from inference.face.match import GalleryIndex, MatchSettings
 from sync.store import ModelRef, Person, Store
+from sync.store.outbox_hub import people_held_for_other_hubs
 
 _log = logging.getLogger(__name__)
 
@@ -48,9 +49,12 @@ def load_gallery(
     the next sync (or ``jaga store purge-expired``) erases them: consent is what allows
     matching at all. And those of another site's people: the store keeps them only for
     their records still to push (a device registered to another site with
-    ``--strand-records``, ``sync.client.moved_site``), not to admit them where it stands.
+    ``--strand-records``, ``sync.client.moved_site``), not to admit them where it stands;
+    and those of another hub's people kept so, whose site may have this site's slug
+    (``sync.store.outbox_hub``).
     """
     now = store.clock.now()
+    held = _held_for_other_hubs(store)
     stored = store.gallery(template_model(model))
     if len(stored) and stored.dim != model.dimension:
         raise KioskError(f"the store's {template_model(model)} templates have {stored.dim} "
@@ -58,13 +62,19 @@ def load_gallery(
     people = {local: person
               for local, person in store.people.by_local_ids(
                   np.unique(stored.person_ids).tolist()).items()
-              if person.site == site and person.consent.retain_until > now}  # fmt: skip
+              if person.site == site and person.person_uid not in held
+              and person.consent.retain_until > now}  # fmt: skip
     keep = np.array([int(p) in people for p in stored.person_ids], dtype=bool)
     identities = [people[int(p)].person_uid for p in stored.person_ids[keep]]
     vectors = stored.normalized()[keep] if len(stored) else np.zeros((0, model.dimension))
     index = GalleryIndex.from_arrays(vectors, identities, model, settings)
     ends = [person.consent.retain_until for person in people.values()]
     return LoadedGallery(index, min(ends, default=None))
+
+
+def _held_for_other_hubs(store: Store) -> frozenset[str]:
+    with store.database.read() as connection:
+        return people_held_for_other_hubs(connection)
 
 
 def gallery_index(
@@ -103,13 +113,18 @@ def overlap_warning(index: GalleryIndex, threshold: float) -> str | None:
 
 def claimed_person(store: Store, external_id: str, site: str) -> Person:
     """The person a badge (their external id) names, of ``site`` (the kiosk's); a clear
-    error when nobody has it, or its holder is another site's (kept for their records still
-    to push, as :func:`load_gallery` says, not enrolled where the kiosk stands)."""
+    error when nobody has it, or its holder is another site's or another hub's (kept for
+    their records still to push, as :func:`load_gallery` says, not enrolled where the kiosk
+    stands)."""
     person = store.people.by_external_id(external_id)
     if person is None:
         raise KioskError(f"nobody enrolled here has the id {external_id!r}")
     if person.site != site:
         raise KioskError(f"{external_id!r} is not enrolled at this site ({site})")
+    if person.person_uid in _held_for_other_hubs(store):
+        raise KioskError(
+            f"{external_id!r} is not enrolled at this site ({site}): held for another hub"
+        )
     if person.consent.retain_until <= store.clock.now():
         raise KioskError(f"the consent of {external_id!r} has ended: enrol them again")
     return person

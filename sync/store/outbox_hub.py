@@ -9,6 +9,11 @@ takes only entries with no stamp (``Outbox.queued``). They stay in the store, ne
 nor dropped: an erasure or a catch among them exists nowhere else. Registered back with A,
 the stamp goes and they are pushed as before.
 
+A person such an entry names (a person entry by its uid, a template or photo by its person)
+is the old hub's too, kept on this device only for those records (``sync.client.moved_site``):
+its site may have the new hub's site's slug, so the kiosk leaves them out by this, not by
+their site (``people_held_for_other_hubs``).
+
 Hubs are told apart by the id each names itself by, whatever their addresses, or by address
 when either id is unknown (``sync.store.registration.same_hub``): registered with its hub at
 a new address, the device holds nothing, and entries held for that hub (stamped with its id)
@@ -50,3 +55,16 @@ def held_for_other_hubs(connection: Any) -> int:
         f"SELECT count(*) FROM outbox WHERE for_hub IS NOT NULL AND {_UNSENT}"
     ).fetchone()
     return int(row[0])
+
+
+# The person an entry names: a person entry by its uid, a template or photo by its person.
+_PEOPLE_NAMED = (
+    "SELECT DISTINCT coalesce(json_extract(payload, '$.person_uid'), entity_uid) FROM outbox"
+    f" WHERE for_hub IS NOT NULL AND {_UNSENT} AND entity IN ('person', 'face_template', 'photo')"
+)
+
+
+def people_held_for_other_hubs(connection: Any) -> frozenset[str]:
+    """The uids of the people named by entries held for another hub: that hub's people, not
+    the registered hub's, whatever their site's slug."""
+    return frozenset(str(uid) for (uid,) in connection.execute(_PEOPLE_NAMED).fetchall())
