@@ -76,12 +76,14 @@ class UploadOutcome:
 
 
 def pending_uploads(store: Store, policy: SitePolicy, limit: int) -> list[str]:
-    """Photos the hub has the metadata of but not yet the bytes, oldest first."""
+    """Photos the hub has the metadata of but not yet the bytes, oldest first; not those
+    another hub acknowledged, held for it (``sync.store.outbox_hub``)."""
     faces = "" if policy.send_face_images else " AND p.person_id IS NULL"
     rows = store.database.query(
         "SELECT p.photo_uid FROM outbox o JOIN photos p ON p.photo_uid = o.entity_uid"
         " LEFT JOIN sync_uploads u ON u.photo_uid = p.photo_uid"
-        " WHERE o.entity = 'photo' AND o.state = 'acknowledged' AND u.photo_uid IS NULL"
+        " WHERE o.entity = 'photo' AND o.state = 'acknowledged' AND o.for_hub IS NULL"
+        " AND u.photo_uid IS NULL"
         f"{faces} GROUP BY p.photo_uid ORDER BY min(o.sequence) LIMIT ?",
         (limit,),
     )

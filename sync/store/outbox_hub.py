@@ -9,6 +9,12 @@ takes only entries with no stamp (``Outbox.queued``). They stay in the store, ne
 nor dropped: an erasure or a catch among them exists nowhere else. Registered back with A,
 the stamp goes and they are pushed as before.
 
+A photo's bytes go to the hub that acknowledged its metadata, and to no other: the new hub
+has no such photo (it answers ``unknown_photo``, and the client would record the photo as
+skipped, never to reach the old hub). So the acknowledged photo entries whose bytes are not
+uploaded yet (no ``sync_uploads`` outcome) are stamped too, and ``sync.client.uploads``
+offers only photos of entries with no stamp.
+
 A person such an entry names (a person entry by its uid, a template or photo by its person)
 is the old hub's too, kept on this device only for those records (``sync.client.moved_site``):
 its site may have the new hub's site's slug, so the kiosk leaves them out by this, not by
@@ -28,18 +34,28 @@ from sync.store.registration import hub_key, hub_stamp, same_hub
 
 # Not yet taken by the hub: an acknowledged entry is done with.
 _UNSENT = "state IN ('queued', 'sent', 'rejected')"
+# Acknowledged, its bytes still to upload to the hub that acknowledged it.
+_NOT_UPLOADED = (
+    "entity = 'photo' AND state = 'acknowledged'"
+    " AND entity_uid NOT IN (SELECT photo_uid FROM sync_uploads)"
+)
 
 
 def hold_for_hub(
     connection: Any, old_hub: str, old_id: str | None, new_hub: str, new_id: str | None
 ) -> int:
-    """Inside the registration's write transaction: stamp the entries still unsent with
-    the old hub (``old_hub``, named ``old_id``) when the new one is another hub, and release
-    those held for the new one; returns how many it stamped."""
+    """Inside the registration's write transaction: stamp the entries still unsent (and the
+    photos still to upload) with the old hub (``old_hub``, named ``old_id``) when the new one
+    is another hub, and release those held for the new one; returns how many unsent entries
+    it stamped."""
     if same_hub(old_hub, old_id, new_hub, new_id):
         return 0
     cursor = connection.execute(
         f"UPDATE outbox SET for_hub = ? WHERE for_hub IS NULL AND {_UNSENT}",
+        (hub_stamp(old_hub, old_id),),
+    )
+    connection.execute(
+        f"UPDATE outbox SET for_hub = ? WHERE for_hub IS NULL AND {_NOT_UPLOADED}",
         (hub_stamp(old_hub, old_id),),
     )
     # Released after the stamping, or they would be stamped with the hub left. By its id,
