@@ -36,8 +36,9 @@ from sync.store.state_rows import (
 # The store schema the client needs: 2 has sync_state and sync_uploads, 3 the outbox's
 # refusals, 4, 5, 8, 9 and 11 the fish observations' pack_version, crop, status, crop_known
 # and recorded_here (pulled changes write them), 10 the pulled changes set aside
-# (deferred_changes), 15 the outbox entries held for another hub (``outbox.for_hub``).
-CLIENT_TABLES_VERSION = 15
+# (deferred_changes), 15 the outbox entries held for another hub (``outbox.for_hub``), 16 the
+# access decisions recorded for another hub (``access_events.for_hub``).
+CLIENT_TABLES_VERSION = 16
 SPECIES_PACK_NAME = "species_pack.latest"
 # The version of a pack the hub announced, then stopped naming (``sync.client.packs``).
 WITHDRAWN_PACK_NAME = "species_pack.withdrawn"

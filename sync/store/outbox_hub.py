@@ -13,7 +13,9 @@ A photo's bytes go to the hub that acknowledged its metadata, and to no other: t
 has no such photo (it answers ``unknown_photo``, and the client would record the photo as
 skipped, never to reach the old hub). So the acknowledged photo entries whose bytes are not
 uploaded yet (no ``sync_uploads`` outcome) are stamped too, and ``sync.client.uploads``
-offers only photos of entries with no stamp.
+offers only photos of entries with no stamp. So are the access decisions recorded so far
+(``access_events.for_hub``, schema 16): a restored new hub's renewal (``sync.store.resend``)
+queues again only decisions with no stamp, never the old hub's, whatever their site's slug.
 
 A person such an entry names (a person entry by its uid, a template or photo by its person)
 is the old hub's too, kept on this device only for those records (``sync.client.moved_site``):
@@ -58,10 +60,16 @@ def hold_for_hub(
         f"UPDATE outbox SET for_hub = ? WHERE for_hub IS NULL AND {_NOT_UPLOADED}",
         (hub_stamp(old_hub, old_id),),
     )
+    # Its decisions, acknowledged or not: a restored hub's renewal (``sync.store.resend``)
+    # queues again only the registered hub's.
+    connection.execute(
+        "UPDATE access_events SET for_hub = ? WHERE for_hub IS NULL", (hub_stamp(old_hub, old_id),)
+    )
     # Released after the stamping, or they would be stamped with the hub left. By its id,
     # and by its address: held while its id was unknown, they fall back to it.
     new = (hub_stamp(new_hub, new_id), hub_key(new_hub))
     connection.execute("UPDATE outbox SET for_hub = NULL WHERE for_hub IN (?, ?)", new)
+    connection.execute("UPDATE access_events SET for_hub = NULL WHERE for_hub IN (?, ?)", new)
     return int(cursor.rowcount)
 
 

@@ -63,13 +63,15 @@ from sync.store.state_rows import get_value, put_value
 if TYPE_CHECKING:
     from sync.store.store import Store
 
-# The acknowledged entries the outbox keeps, which the hub may have lost: those acknowledged
+# The acknowledged entries the outbox keeps, which the hub may have lost (not a photo held
+# for another hub, ``sync.store.outbox_hub``, the one that acknowledged it): those acknowledged
 # since the store's registration (``sync.client.state.save_registration``), as an earlier
 # one may have been with another site, and the restored hub knows this device only if its
 # backup was taken after the registration, and so after those.
 _KEPT = (
     "state = 'acknowledged' AND payload != ?"
     " AND (entity IN ('photo', 'fish_observation') OR operation = 'tombstone')"
+    " AND for_hub IS NULL"
     " AND state_changed_at >= (SELECT coalesce(max(updated_at), '') FROM sync_state"
     " WHERE name = 'device_id')"
 )
@@ -166,10 +168,14 @@ def queue_decisions_again(store: Store, site: str, batch: int = DECISION_BATCH) 
 
 
 # Records with an entry still waiting in the outbox: it goes (or waits for the operator)
-# as it is, and queued again it would go twice (or be refused again).
+# as it is, and queued again it would go twice (or be refused again). One held for another
+# hub (``sync.store.outbox_hub``) counts too: its record is that hub's (a person kept at a
+# move with --strand-records), and queued again it would go to this one.
 _WAITING = "SELECT entity_uid FROM outbox WHERE state != 'acknowledged'"
+# An access event recorded for another hub is that hub's (``sync.store.outbox_hub``).
 _NOT_WAITING = (  # of an access event: a look-up by uid (``outbox_entity``), not a scan
-    "NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.entity_uid = access_events.event_uid"
+    "access_events.for_hub IS NULL AND NOT EXISTS (SELECT 1 FROM outbox"
+    " WHERE outbox.entity_uid = access_events.event_uid"
     " AND outbox.state != 'acknowledged')"
 )
 
@@ -264,5 +270,7 @@ def _note_access_events(connection: Any, clock: Clock, site: str) -> int:
         put_value(connection, decisions_name(site), f"0:{until}", clock.now())
     # The hub that held them is gone: retention (``held_since``) waits for the restored hub
     # to acknowledge each again, not deleting one noted here before it is even queued.
-    connection.execute("UPDATE access_events SET held_since = NULL WHERE site = ?", (site,))
+    connection.execute(
+        "UPDATE access_events SET held_since = NULL WHERE site = ? AND for_hub IS NULL", (site,)
+    )
     return int(count)
