@@ -9,8 +9,13 @@ puts it back (a copy of each CSV is kept beside it first). Once every change is 
 folder is renamed ``.adding-XXXX.done`` — that one rename is the add's commit — and then
 deleted. Whoever finds a folder without ``.done`` undoes its journal's changes, last first
 (renames, which need no space, each done only if it was made, so an undo stopped part way
-is run again whole), and says so; a ``.done`` folder is only deleted. DATA is thus always
-found as it was before the add or as the add left it, never between.
+is run again whole), going on past a step that fails; an undo that could not put back every
+step keeps the journal for the next reader, and says what it could not. A CSV is put back
+(or deleted) only while it holds the bytes the add wrote (their sha256 is in the journal):
+one edited or made by hand since is left, and named. A finished undo is flushed to disk and
+then renamed ``.done`` as a commit is; a ``.done`` folder is only deleted (and, on a
+read-only copy of DATA, read past). DATA is thus always found as it was before the add or as
+the add left it, never between.
 
 A lock on DATA (``flock``, which the kernel drops when its holder dies) keeps a second add
 waiting, and keeps a reader from undoing an add still running: training refuses instead.
@@ -28,29 +33,27 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from inference.fish.add_undo import ASIDE, DONE, JOURNAL, sha256, undo_whole
 from inference.fish.errors import DatasetError
-from inference.pack.files import fsync_directory
+from inference.pack.files import fsync_directory, replace_durably
 
 log = logging.getLogger(__name__)
 
 WORKING_PREFIX = ".adding-"  # an add under way, or stopped part way
-_DONE = ".done"  # its working folder renamed so: the add is complete
-_JOURNAL = ".journal"  # hidden: write_tree never makes a species folder of that name
-_ASIDE = ".before"
 
 
 class Journal:
     """The changes one add makes to DATA, each on disk before it is made."""
 
     def __init__(self, data: Path) -> None:
-        self.data = data
-        self.folder = Path(tempfile.mkdtemp(prefix=WORKING_PREFIX, dir=data))
-        self.aside = self.folder / _ASIDE  # copies and files moved out of DATA
-        self._log = (self.folder / _JOURNAL).open("a", encoding="utf-8")
-        self._touched = {data, self.folder}  # folders whose entries are flushed at commit
-        self._done = False
+        self.data = data.absolute()  # mkdtemp answers an absolute path on Python 3.12
+        self.folder = Path(tempfile.mkdtemp(prefix=WORKING_PREFIX, dir=self.data))
+        self.aside = self.folder / ASIDE  # copies and files moved out of DATA
+        self._log = (self.folder / JOURNAL).open("a", encoding="utf-8")
+        self._touched = {self.data, self.folder}  # folders whose entries are flushed at commit
+        self.done = False  # committed, or wholly undone: the folder may go
         fsync_directory(self.folder)
-        fsync_directory(data)
+        fsync_directory(self.data)
 
     def keep(self, path: Path) -> None:
         """A copy of ``path`` as it is (or that it is absent), put back on undo."""
@@ -63,6 +66,12 @@ class Journal:
         _fsync_file(copy)
         fsync_directory(self.aside)
         self._write("kept", path)
+
+    def replace(self, temporary: Path, final: Path) -> None:
+        """``temporary`` renamed over a kept ``final``, its sha256 journaled first: the undo
+        puts back only a file that still holds what the add wrote."""
+        self._write("wrote", final, sha256(temporary))
+        replace_durably(temporary, final)
 
     def move(self, source: Path, target: Path) -> None:
         self._folder(target.parent)
@@ -92,25 +101,35 @@ class Journal:
             if folder.is_dir():
                 fsync_directory(folder)
         self._log.close()
-        done = self.folder.with_name(self.folder.name + _DONE)
+        done = self.folder.with_name(self.folder.name + DONE)
         self.folder.rename(done)
-        self.folder, self._done = done, True
+        self.folder, self.done = done, True
         with contextlib.suppress(OSError):  # the add is made; a later power cut keeps it
             fsync_directory(self.data)
 
-    def back(self) -> None:
-        """Undo every change made (none once committed)."""
+    def back(self) -> list[str]:
+        """Undo every change made (none once committed); the CSVs changed since the add
+        wrote them, left as they are. A step that could not be put back raises
+        ``DatasetError`` and keeps the journal, for the next reader of DATA to retry."""
         self._log.close()
-        if not self._done:
-            _undo(self.data, self.folder)
+        if self.done:
+            return []
+        self.folder, changed = undo_whole(self.data, self.folder)
+        self.done = True
+        return changed
 
     def close(self) -> None:
+        """The working folder deleted, once the add is complete or wholly undone."""
         self._log.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.done:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
-    def _write(self, step: str, *paths: Path) -> None:
-        relative = [path.relative_to(self.data).as_posix() for path in paths]
-        self._log.write(json.dumps([step, *relative]) + "\n")
+    def _write(self, step: str, *paths: Path | str) -> None:
+        cells = [
+            path.absolute().relative_to(self.data).as_posix() if isinstance(path, Path) else path
+            for path in paths
+        ]
+        self._log.write(json.dumps([step, *cells]) + "\n")
         self._log.flush()
         os.fsync(self._log.fileno())
 
@@ -133,16 +152,20 @@ def adding_lock(data: Path, on_wait: Callable[[str], None]) -> Iterator[None]:
 def settle(data: Path, say: Callable[[str], None]) -> None:
     """Undo each add to ``data`` stopped part way, saying so, and delete what a complete
     one left. The caller holds ``adding_lock``."""
-    for found in _working_folders(data):
-        folder = found
-        if not found.name.endswith(_DONE):
-            _undo(data, found)
-            folder = found.rename(found.with_name(found.name + _DONE))  # undone, once
-            say(
-                f"an --add-to into {data} stopped part way (a power cut, or killed) was"
-                f" undone from its journal: {data} is as it was before it; run it again"
-            )
-        shutil.rmtree(folder)
+    try:
+        for found in _working_folders(data):
+            folder = found
+            if not found.name.endswith(DONE):
+                folder, changed = undo_whole(data.absolute(), found.absolute())
+                say(
+                    f"an --add-to into {data} stopped part way (a power cut, or killed) was"
+                    f" undone from its journal: {data} is as it was before it{but_for(changed)};"
+                    " run it again"
+                )
+            with contextlib.suppress(OSError):  # a read-only copy: the add is settled anyway
+                shutil.rmtree(folder)
+    except (OSError, DatasetError) as exc:  # a read-only DATA; a step not put back
+        raise DatasetError(f"cannot undo the --add-to stopped part way in {data}: {exc}") from exc
 
 
 def settle_before_reading(data: Path) -> None:
@@ -159,45 +182,24 @@ def settle_before_reading(data: Path) -> None:
                 f"an --add-to into {data} is running; run this again once it is done"
             ) from None
         settle(data, log.warning)
-    except OSError as exc:
-        raise DatasetError(f"cannot undo the --add-to stopped part way in {data}: {exc}") from exc
     finally:
         os.close(fd)
+
+
+def but_for(changed: list[str]) -> str:
+    """What an undo left: the CSVs changed by hand since the add wrote them."""
+    if not changed:
+        return ""
+    return (
+        f", but for {', '.join(changed)}, left as found: changed by hand since the add wrote"
+        " it (check it)"
+    )
 
 
 def _working_folders(data: Path) -> list[Path]:
     """The working folders of adds, those of a release before the journal passed over."""
     found = sorted(data.glob(WORKING_PREFIX + "*"))
-    return [f for f in found if f.is_dir() and (f.name.endswith(_DONE) or (f / _JOURNAL).exists())]
-
-
-def _undo(data: Path, folder: Path) -> None:
-    """The journal's changes put back, last first; each only if it was made."""
-    for step, *paths in reversed(_steps(folder / _JOURNAL)):
-        first, *rest = (data / path for path in paths)
-        if step == "kept" and (folder / _ASIDE / first.name).exists():
-            (folder / _ASIDE / first.name).replace(first)
-        elif step == "absent":
-            first.unlink(missing_ok=True)
-        elif step == "move" and os.path.lexists(rest[0]) and not os.path.lexists(first):
-            rest[0].rename(first)
-        elif step == "mkdir" and first.is_dir():
-            with contextlib.suppress(OSError):  # a folder holding files was not made empty
-                first.rmdir()
-        elif step == "rmdir":
-            first.mkdir(exist_ok=True)
-    for leftover in data.glob(".*.adding"):  # a CSV written aside, not yet renamed in
-        leftover.unlink(missing_ok=True)
-
-
-def _steps(journal: Path) -> list[list[str]]:
-    """The journal's whole lines: a line cut short was never acted on."""
-    steps = []
-    for line in journal.read_text(encoding="utf-8").splitlines(keepends=True):
-        with contextlib.suppress(ValueError):
-            if line.endswith("\n"):
-                steps.append(json.loads(line))
-    return steps
+    return [f for f in found if f.is_dir() and (f.name.endswith(DONE) or (f / JOURNAL).exists())]
 
 
 def _fsync_file(path: Path) -> None:

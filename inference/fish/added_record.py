@@ -116,15 +116,20 @@ def read_record(data: Path) -> list[Recorded]:
     return record
 
 
-def write_record(data: Path, rows: Iterable[Recorded]) -> None:
-    """Written aside, flushed and renamed into place, so a failure or a power cut leaves
-    the record before or after, whole."""
+def write_record(
+    data: Path,
+    rows: Iterable[Recorded],
+    replace: Callable[[Path, Path], None] = replace_durably,
+) -> None:
+    """Written aside, flushed and renamed into place (by ``replace``: an add's journal
+    notes what it wrote), so a failure or a power cut leaves the record before or after,
+    whole."""
     temporary = data / f".{RECORD_CSV}.adding"
     with temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(_HEADER)
         writer.writerows(sorted(set(rows)))
-    replace_durably(temporary, data / RECORD_CSV)
+    replace(temporary, data / RECORD_CSV)
 
 
 def kept_out(record: list[Recorded], chosen: list[Correction]) -> list[Correction]:

@@ -419,7 +419,13 @@ def _export(args: argparse.Namespace) -> int:
         _print(f"wrote {counted(written, 'image')} to {args.out} (with groups.csv, species.csv and"
                " added-corrections.csv)")  # fmt: skip
 
-    return _guarded(run)
+    if args.add_to is None:
+        return _guarded(run, f"nothing was written to {args.out}; run the command again")
+    return _guarded(
+        run,
+        f"{args.add_to} holds the add whole or not at all (one stopped part"
+        " way is undone by whatever reads it next); run the command again",
+    )
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -467,14 +473,15 @@ def _bench(args: argparse.Namespace) -> int:
     return _guarded(run)
 
 
-def _guarded(run: Any) -> int:
+def _guarded(run: Any, interrupted: str = "no pack was written; run the command again") -> int:
+    """``run``, its errors printed; a Ctrl-C says what it left (``--add-to`` says itself)."""
     try:
         run()
     except InferenceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted: no pack was written; run the command again", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"interrupted: {exc.args[0] if exc.args else interrupted}", file=sys.stderr)
         return 130
     return 0
 

@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from inference.fish.add_journal import Journal, adding_lock, settle
+from inference.fish.add_journal import Journal, adding_lock, but_for, settle
 from inference.fish.added_record import (
     RECORD_CSV,
     Recorded,
@@ -64,7 +64,6 @@ from inference.fish.dataset import (
 )
 from inference.fish.errors import DatasetError
 from inference.fish.types import Species, species_key
-from inference.pack.files import replace_durably
 
 
 class Added(NamedTuple):
@@ -83,6 +82,8 @@ def add_training_set(
 ) -> Added:
     """Add every confirmed image DATA does not already hold to the training folder ``data``,
     and remove those an earlier add wrote for observations the corrections take back."""
+    if not data.is_dir():  # before the lock opens it: the error training gives
+        raise DatasetError(f"{data} is not a folder of species folders")
     with adding_lock(data, say):
         settle(data, say)  # an add stopped part way is undone first
         return _add(corrections, data, base, species_pack, say)
@@ -109,37 +110,75 @@ def _add(
     chosen = not_refused(earlier, chosen, say)
     removing, record = taken_back(data, earlier, retracted, pictures, say)
     record = _labelled_again(record, chosen, say)
-    journal = Journal(data)
-    staging = journal.folder
     try:
-        write_tree(chosen, staging)
-        staged = _added_files(staging)
-        held = _already_held(dataset, staging, staged, leaving=set(removing))
-        added = [relative for relative in staged if relative not in held]
-        _refuse_clashes(data, [relative for relative in added if relative not in removing])
-        new_rows = _recorded(staging, chosen, added, held, earlier)
-        for name in (RECORD_CSV, GROUPS_CSV, SPECIES_CSV):
-            journal.keep(data / name)
-        write_record(data, [*earlier, *new_rows])  # first: each image moved in is recorded
-        for relative in added:
-            journal.move(staging / relative, data / relative)
-        for relative in removing:  # aside, deleted with the staging folder once all is done
-            journal.move(data / relative, staging / ".taken" / relative)
-        rows = _rows(staging / GROUPS_CSV)
-        _extend_groups(dataset, [row for row in rows if row[0] not in held], set(removing))
-        _extend_species(data, _new_folders(dataset, chosen))
-        _drop_emptied(data, removing, journal, say)
-        write_record(data, [*record, *new_rows])
-        journal.commit()
-    except OSError as exc:
-        journal.back()
+        journal = Journal(data)
+    except OSError as exc:  # a read-only DATA
         raise DatasetError(
-            f"cannot add the corrections to {data}: {exc}; {data} is as it was (run the"
-            " command again once the cause is mended)"
+            f"cannot add the corrections to {data}: {exc}; nothing was added"
         ) from exc
+    try:
+        added = _apply(journal, dataset, chosen, (removing, record, earlier), say)
+        journal.commit()
+    except BaseException as exc:  # Ctrl-C too: the add is undone here, not left half made
+        _undo(journal, data, exc)
+        raise
     finally:
-        journal.close()
+        journal.close()  # the journal stays unless the add is complete or wholly undone
+    return added
+
+
+def _apply(
+    journal: Journal,
+    dataset: FishDataset,
+    chosen: list[Correction],
+    records: tuple[list[str], list[Recorded], list[Recorded]],
+    say: Callable[[str], None],
+) -> Added:
+    """Every change of the add, each through the journal: all of it but the commit."""
+    data, staging = dataset.root, journal.folder
+    removing, record, earlier = records
+    write_tree(chosen, staging)
+    staged = _added_files(staging)
+    held = _already_held(dataset, staging, staged, leaving=set(removing))
+    added = [relative for relative in staged if relative not in held]
+    _refuse_clashes(data, [relative for relative in added if relative not in removing])
+    new_rows = _recorded(staging, chosen, added, held, earlier)
+    for name in (RECORD_CSV, GROUPS_CSV, SPECIES_CSV):
+        journal.keep(data / name)
+    write_record(data, [*earlier, *new_rows], journal.replace)  # first: each image moved in
+    for relative in added:  # is recorded
+        journal.move(staging / relative, data / relative)
+    for relative in removing:  # aside, deleted with the staging folder once all is done
+        journal.move(data / relative, staging / ".taken" / relative)
+    rows = _rows(staging / GROUPS_CSV)
+    groups = [row for row in rows if row[0] not in held]
+    _extend_groups(dataset, groups, set(removing), journal)
+    _extend_species(data, _new_folders(dataset, chosen), journal)
+    _drop_emptied(data, removing, journal, say)
+    write_record(data, [*record, *new_rows], journal.replace)
     return Added(len(added), len(held), tuple(removing))
+
+
+def _undo(journal: Journal, data: Path, exc: BaseException) -> None:
+    """The add put back after ``exc``, which is raised again in the project's words: a
+    ``DatasetError`` for a failure, a ``KeyboardInterrupt`` saying what DATA holds."""
+    why = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+    committed = journal.done
+    try:
+        changed = journal.back()
+    except DatasetError as failed:
+        raise DatasetError(f"cannot add the corrections to {data}: {why}; {failed}") from exc
+    if isinstance(exc, OSError):
+        raise DatasetError(
+            f"cannot add the corrections to {data}: {exc}; {data} is as it was{but_for(changed)}"
+            " (run the command again once the cause is mended)"
+        ) from exc
+    if isinstance(exc, KeyboardInterrupt):
+        raise KeyboardInterrupt(
+            f"the corrections were added to {data} whole; the summary was not printed"
+            if committed
+            else f"nothing was added to {data}{but_for(changed)}; run the command again"
+        ) from exc
 
 
 def _labelled_again(
@@ -217,7 +256,8 @@ def _drop_emptied(
         emptied.append(folder)
     if emptied and (data / SPECIES_CSV).exists():
         keys = {species_key(folder) for folder in emptied}
-        _drop_rows(data / SPECIES_CSV, "folder", lambda cell: species_key(cell) in keys)
+        dropped = lambda cell: species_key(cell) in keys  # noqa: E731
+        _drop_rows(data / SPECIES_CSV, "folder", dropped, journal)
 
 
 def _has_images(folder: Path) -> bool:
@@ -286,16 +326,18 @@ def _rows(path: Path) -> list[tuple[str, str]]:
         return [(row[0], row[1]) for row in list(csv.reader(handle))[1:]]
 
 
-def _extend_groups(dataset: FishDataset, added: list[tuple[str, str]], removed: set[str]) -> None:
+def _extend_groups(
+    dataset: FishDataset, added: list[tuple[str, str]], removed: set[str], journal: Journal
+) -> None:
     path = dataset.root / GROUPS_CSV
     if path.exists():
         if removed:
-            _drop_rows(path, "file", lambda cell: cell.replace("\\", "/") in removed)
-        _append(path, ("file", "group"), added)
+            _drop_rows(path, "file", lambda cell: cell.replace("\\", "/") in removed, journal)
+        _append(path, ("file", "group"), added, journal)
         return
     # the name rules' own groups, written out: the same images stay together as before
     own = [(s.relative, s.group) for s in dataset.samples if s.relative not in removed]
-    _replace(path, _csv_text([("file", "group"), *own, *added]))
+    _replace(path, _csv_text([("file", "group"), *own, *added]), journal)
 
 
 def _new_folders(dataset: FishDataset, chosen: list[Correction]) -> list[tuple[str, str]]:
@@ -304,17 +346,19 @@ def _new_folders(dataset: FishDataset, chosen: list[Correction]) -> list[tuple[s
     return sorted(new.items())
 
 
-def _extend_species(data: Path, added: list[tuple[str, str]]) -> None:
+def _extend_species(data: Path, added: list[tuple[str, str]], journal: Journal) -> None:
     path = data / SPECIES_CSV
     if not added:
         return
     if path.exists():
-        _append(path, ("folder", "species"), added)
+        _append(path, ("folder", "species"), added, journal)
     else:  # DATA's folders are named by their ids, as without the file
-        _replace(path, _csv_text([("folder", "species"), *added]))
+        _replace(path, _csv_text([("folder", "species"), *added]), journal)
 
 
-def _append(path: Path, columns: tuple[str, str], rows: list[tuple[str, str]]) -> None:
+def _append(
+    path: Path, columns: tuple[str, str], rows: list[tuple[str, str]], journal: Journal
+) -> None:
     """Add rows to a hand-made or Excel CSV, its text (byte order mark, line ends, column
     order) left as it was."""
     header, _ = read_csv(path)
@@ -328,10 +372,10 @@ def _append(path: Path, columns: tuple[str, str], rows: list[tuple[str, str]]) -
     ending = "\r\n" if "\r\n" in text else "\n"
     if text and not text.endswith(("\n", "\r")):
         text += ending
-    _replace(path, text + _csv_text(cells, ending))
+    _replace(path, text + _csv_text(cells, ending), journal)
 
 
-def _drop_rows(path: Path, column: str, dropped: Callable[[str], bool]) -> None:
+def _drop_rows(path: Path, column: str, dropped: Callable[[str], bool], journal: Journal) -> None:
     """Remove the rows whose ``column`` cell ``dropped`` picks from a hand-made or Excel
     CSV, the rest of its text (byte order mark, line ends) left as it was. Its rows are one
     line each: ``load_dataset`` has read it, and a path or folder holds no line break."""
@@ -339,7 +383,7 @@ def _drop_rows(path: Path, column: str, dropped: Callable[[str], bool]) -> None:
     index = header.index(column)
     lines = path.read_bytes().decode("utf-8").splitlines(keepends=True)
     kept = lines[:1] + [line for line in lines[1:] if not dropped(_cell(line, index))]
-    _replace(path, "".join(kept))
+    _replace(path, "".join(kept), journal)
 
 
 def _cell(line: str, index: int) -> str:
@@ -353,8 +397,8 @@ def _csv_text(rows: Sequence[Sequence[str]], ending: str = "\n") -> str:
     return buffer.getvalue()
 
 
-def _replace(path: Path, text: str) -> None:
+def _replace(path: Path, text: str, journal: Journal) -> None:
     """Written aside, flushed, and renamed into place: a power cut leaves it before or after."""
     temporary = path.with_name(f".{path.name}.adding")
     temporary.write_bytes(text.encode("utf-8"))
-    replace_durably(temporary, path)
+    journal.replace(temporary, path)
