@@ -83,15 +83,22 @@ def recorded_catch_text(observations: Sequence[FishObservation]) -> str:
     )
 
 
-def review_line(observation: FishObservation) -> str:
-    """One flagged observation on one line: when, the best candidate (saying so where the
-    pack named no species), where, who, and whether it was pulled from the hub."""
+def _shown(observation: FishObservation) -> str:
+    """What the review list shows a catch as: the best candidate, saying so where the pack
+    named no species."""
     best = observation.predictions[0] if observation.predictions else None
     guess = f"{best.species} {percent(best.confidence)}" if best else "no fish / no prediction"
     if observation.status is PredictionStatus.UNKNOWN:  # the pack named no species
-        guess = f"unknown species (best candidate {guess})"
-    elif observation.status is PredictionStatus.NO_FISH:
-        guess = f"no fish ({observation.status_reason or 'failed the quality gate'})"
+        return f"unknown species (best candidate {guess})"
+    if observation.status is PredictionStatus.NO_FISH:
+        return f"no fish ({observation.status_reason or 'failed the quality gate'})"
+    return guess
+
+
+def review_line(observation: FishObservation) -> str:
+    """One flagged observation on one line: when, the best candidate (saying so where the
+    pack named no species), where, who, and whether it was pulled from the hub."""
+    guess = _shown(observation)
     context = [("vessel", observation.vessel), ("trip", observation.trip)]
     where = "".join(f"{label} {_one_line(value)}, " for label, value in context if value)
     when = observation.observed_at.astimezone().strftime("%Y-%m-%d %H:%M")
@@ -122,10 +129,10 @@ def not_a_fish_text(observation: FishObservation) -> str:
 
 
 def not_a_fish_question(observation: FishObservation) -> str:
-    """Asked before a catch is answered "Not a fish": which catch, and the species shown."""
-    best = observation.predictions[0].species if observation.predictions else "no species"
+    """Asked before a catch is answered "Not a fish": which catch, and what the review list
+    shows it as (an unknown species is not named as its best candidate)."""
     return (
-        f"Answer catch {observation.observation_uid} (shown as {best}, officer"
+        f"Answer catch {observation.observation_uid} (shown as {_shown(observation)}, officer"
         f" {_one_line(observation.officer)}) as not a fish? It leaves the review list and"
         " will never be used for training."
     )
