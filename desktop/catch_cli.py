@@ -100,9 +100,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     catch.add_argument(
         "--new-species",
-        action="store_true",
-        help="a --confirm species the pack does not list (by name or folder id) is a new one:"
-        " keep it as typed, to teach the next pack (else it is refused, naming close ones)",
+        action="append",
+        default=[],
+        metavar="SPECIES",
+        help="a --confirm species the pack does not list that is a new one: keep it as typed,"
+        " to teach the next pack (any other is refused, naming close ones); once per new"
+        " species, named as --confirm names it, so a typo in another box is still caught",
     )
     catch.add_argument(
         "--observed-at",
@@ -216,7 +219,7 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
     from sync.store.key_sources import resolve_key_source
 
     details = _details(args)
-    typed = _typed_species(args.confirm)
+    typed = _typed_species(args.confirm, args.new_species)
     photo = read_catch_photo(args.photo)  # the limit of the defaults Store.open uses below
     check_crops(photo, args.box)  # before the store's key is asked for
     db = Path(args.db) if args.db is not None else default_store_path()
@@ -230,7 +233,7 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
             SpeciesClassifier.from_path(args.pack) if args.pack else species_classifier_for(store)
         )
         fish = classify_catch(classifier, photo, args.box)
-        confirmed = _named(typed, classifier.pack.species, new_species=args.new_species)
+        confirmed = _named(typed, classifier.pack.species, new=args.new_species)
         progress.writing = True
         observations = record_catches(
             store.observations, photo, fish, details,
@@ -280,25 +283,39 @@ def pack_species_name(store: Store, typed: str, new_species: bool) -> str:
 
 
 def _named(
-    typed: Sequence[str | None], known: Sequence[Species], *, new_species: bool
+    typed: Sequence[str | None], known: Sequence[Species], *, new: Sequence[str]
 ) -> list[str | None]:
-    """The ``--confirm`` species as the pack names them (None: left unconfirmed)."""
+    """The ``--confirm`` species as the pack names them (None: left unconfirmed); only
+    those ``--new-species`` names may be species the pack does not list."""
     from desktop.catch_errors import CatchError
     from desktop.species_names import UnknownSpeciesError, species_name
+    from inference.fish.types import species_key
 
+    allowed = {species_key(name) for name in new}
     try:
-        return [None if one is None else species_name(one, known, new_species=new_species)
+        return [None if one is None else
+                species_name(one, known, new_species=species_key(one) in allowed)
                 for one in typed]  # fmt: skip
     except UnknownSpeciesError as error:
-        raise CatchError(f"--confirm: {error}; {NEW_SPECIES_HINT}") from None
+        hint = "if it is a species the pack does not know yet, add --new-species with its name"
+        raise CatchError(f"--confirm: {error}; {hint}") from None
 
 
-def _typed_species(confirms: list[str]) -> list[str | None]:
-    """``--confirm`` values: a species, or None for ``-`` (left unconfirmed)."""
+def _typed_species(confirms: list[str], new: list[str]) -> list[str | None]:
+    """``--confirm`` values: a species, or None for ``-`` (left unconfirmed). Each
+    ``--new-species`` must name one of them (a misspelt one would allow nothing)."""
     from desktop.catch_errors import CatchError
+    from inference.fish.types import species_key
 
     if any(not typed.strip() for typed in confirms):
         raise CatchError("--confirm: name the species (or leave the option out)")
+    given = {species_key(typed) for typed in confirms}
+    strays = [name for name in new if species_key(name) not in given]
+    if strays:
+        raise CatchError(
+            f"--new-species {strays[0]!r} names no --confirm species; give each new species"
+            " as its --confirm gives it"
+        )
     return [None if typed.strip() == UNCONFIRMED else typed for typed in confirms]
 
 

@@ -233,9 +233,43 @@ def test_catch_confirm_refuses_a_species_the_pack_does_not_list_unless_new(
     assert line.startswith("jaga catch: error: ") and "'fish_4'" in line
     assert "Amphiprion clarkii (fish_04)" in line and "--new-species" in line
     assert held(store_path) == (0, 0, 0)
-    options = ["--confirm", "fish_4", "--new-species", *pack, "--json"]
+    options = ["--confirm", "fish_4", "--new-species", "fish_4", *pack, "--json"]
     assert jaga_catch(f4k / BELOW_REVIEW, store_path, *options) == 0
     assert json.loads(capsys.readouterr().out)["confirmed_species"] == "fish_4"
+
+
+def test_catch_new_species_keeps_only_the_species_it_names(
+    store_path: Path, default_species_pack: Path, f4k: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With two boxes, a bare --new-species kept a typo in one box because the other was
+    new: --new-species now names each new species, and a --confirm it does not name is
+    checked against the pack as ever."""
+    pack = ["--pack", str(default_species_pack)]
+    boxes = ["--box", "0,0,40,40", "--box", "40,0,40,40"]
+    confirm = ["--confirm", "Lutjanus sebae", "--confirm", "Amphiprion clarki"]  # a typo
+    capsys.readouterr()
+    options = [*boxes, *confirm, "--new-species", "Lutjanus sebae", *pack]
+    assert jaga_catch(f4k / BELOW_REVIEW, store_path, *options) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "'Amphiprion clarki'" in line and "close: Amphiprion clarkii" in line, line
+    assert held(store_path) == (0, 0, 0)
+    options = [*boxes, *confirm, "--new-species", "lutjanus  sebae", *pack]
+    options[7] = "Amphiprion clarkii"
+    assert jaga_catch(f4k / BELOW_REVIEW, store_path, *options, "--json") == 0
+    species = [o["confirmed_species"] for o in json.loads(capsys.readouterr().out)]
+    assert species == ["Lutjanus sebae", "Amphiprion clarkii"]
+
+
+def test_catch_new_species_naming_no_confirm_is_refused(
+    store_path: Path, default_species_pack: Path, f4k: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = ["--pack", str(default_species_pack)]
+    options = ["--confirm", "Lutjanus sebae", "--new-species", "Lutjanus sabae", *pack]
+    capsys.readouterr()
+    assert jaga_catch(f4k / BELOW_REVIEW, store_path, *options) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "--new-species 'Lutjanus sabae'" in line and "no --confirm" in line, line
+    assert held(store_path) == (0, 0, 0)
 
 
 def refused_newest_pack(
