@@ -34,7 +34,6 @@ a kill part way, so DATA is left as it was, and the same command run again compl
 from __future__ import annotations
 
 import csv
-import io
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,7 +53,7 @@ from inference.fish.added_record import (
     write_record,
 )
 from inference.fish.corrections import Correction, pack_names, read_verdicts, write_tree
-from inference.fish.csv_files import read_csv
+from inference.fish.csv_edits import append_rows, csv_text, drop_rows, write_csv
 from inference.fish.dataset import (
     GROUPS_CSV,
     IMAGE_SUFFIXES,
@@ -257,7 +256,7 @@ def _drop_emptied(
     if emptied and (data / SPECIES_CSV).exists():
         keys = {species_key(folder) for folder in emptied}
         dropped = lambda cell: species_key(cell) in keys  # noqa: E731
-        _drop_rows(data / SPECIES_CSV, "folder", dropped, journal)
+        drop_rows(data / SPECIES_CSV, "folder", dropped, journal)
 
 
 def _has_images(folder: Path) -> bool:
@@ -332,12 +331,12 @@ def _extend_groups(
     path = dataset.root / GROUPS_CSV
     if path.exists():
         if removed:
-            _drop_rows(path, "file", lambda cell: cell.replace("\\", "/") in removed, journal)
-        _append(path, ("file", "group"), added, journal)
+            drop_rows(path, "file", lambda cell: cell.replace("\\", "/") in removed, journal)
+        append_rows(path, ("file", "group"), added, journal)
         return
     # the name rules' own groups, written out: the same images stay together as before
     own = [(s.relative, s.group) for s in dataset.samples if s.relative not in removed]
-    _replace(path, _csv_text([("file", "group"), *own, *added]), journal)
+    write_csv(path, csv_text([("file", "group"), *own, *added]), journal)
 
 
 def _new_folders(dataset: FishDataset, chosen: list[Correction]) -> list[tuple[str, str]]:
@@ -351,54 +350,6 @@ def _extend_species(data: Path, added: list[tuple[str, str]], journal: Journal) 
     if not added:
         return
     if path.exists():
-        _append(path, ("folder", "species"), added, journal)
+        append_rows(path, ("folder", "species"), added, journal)
     else:  # DATA's folders are named by their ids, as without the file
-        _replace(path, _csv_text([("folder", "species"), *added]), journal)
-
-
-def _append(
-    path: Path, columns: tuple[str, str], rows: list[tuple[str, str]], journal: Journal
-) -> None:
-    """Add rows to a hand-made or Excel CSV, its text (byte order mark, line ends, column
-    order) left as it was."""
-    header, _ = read_csv(path)
-    order = [header.index(column) for column in columns]
-    width = max(order) + 1
-    cells = [[""] * width for _ in rows]
-    for row, values in zip(cells, rows, strict=True):
-        for index, value in zip(order, values, strict=True):
-            row[index] = value
-    text = path.read_bytes().decode("utf-8")
-    ending = "\r\n" if "\r\n" in text else "\n"
-    if text and not text.endswith(("\n", "\r")):
-        text += ending
-    _replace(path, text + _csv_text(cells, ending), journal)
-
-
-def _drop_rows(path: Path, column: str, dropped: Callable[[str], bool], journal: Journal) -> None:
-    """Remove the rows whose ``column`` cell ``dropped`` picks from a hand-made or Excel
-    CSV, the rest of its text (byte order mark, line ends) left as it was. Its rows are one
-    line each: ``load_dataset`` has read it, and a path or folder holds no line break."""
-    header, _ = read_csv(path)
-    index = header.index(column)
-    lines = path.read_bytes().decode("utf-8").splitlines(keepends=True)
-    kept = lines[:1] + [line for line in lines[1:] if not dropped(_cell(line, index))]
-    _replace(path, "".join(kept), journal)
-
-
-def _cell(line: str, index: int) -> str:
-    cells = next(csv.reader([line]), [])
-    return cells[index].strip() if index < len(cells) else ""
-
-
-def _csv_text(rows: Sequence[Sequence[str]], ending: str = "\n") -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator=ending).writerows(rows)
-    return buffer.getvalue()
-
-
-def _replace(path: Path, text: str, journal: Journal) -> None:
-    """Written aside, flushed, and renamed into place: a power cut leaves it before or after."""
-    temporary = path.with_name(f".{path.name}.adding")
-    temporary.write_bytes(text.encode("utf-8"))
-    journal.replace(temporary, path)
+        write_csv(path, csv_text([("folder", "species"), *added]), journal)
