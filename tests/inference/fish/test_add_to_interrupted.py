@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from inference.fish import added_record, merge
+from inference.fish import add_undo, added_record, merge
 from inference.fish.dataset import load_dataset
 from inference.fish.errors import DatasetError
 from main import main
@@ -248,3 +248,23 @@ def test_the_undo_is_on_disk_before_it_is_marked_done(
     assert undone, events
     flushed = {path for kind, path in events[undone[-1] : done] if kind == "fsync"}
     assert {str(data.resolve()), str((data / "a").resolve())} <= flushed, events
+
+
+def test_a_second_ctrl_c_during_the_undo_keeps_the_journal_for_the_next_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, said: _Said
+) -> None:
+    data = _data(tmp_path)
+    before = _files(data)
+
+    def interrupted(*args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(merge, "_extend_groups", interrupted)
+    monkeypatch.setattr(add_undo, "_put_back", interrupted)  # the second Ctrl-C
+    with pytest.raises(KeyboardInterrupt):
+        merge.add_training_set(_tuesday(tmp_path), data)
+    monkeypatch.undo()
+    assert [p.name for p in data.glob(".adding-*") if (p / ".journal").exists()]
+    load_dataset(data)
+    assert _files(data) == before
+    assert len(said.lines) == 1 and "stopped part way" in said.lines[0], said.lines
