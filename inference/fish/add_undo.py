@@ -41,7 +41,7 @@ def undo_whole(data: Path, folder: Path) -> tuple[Path, list[str]]:
             if not _put_back(data, folder, step, cells, wrote.get(cells[0], set())):
                 changed.append(cells[0])
         except OSError as exc:
-            failed.append(f"{cells[0]} ({exc.strerror or exc})")
+            failed.append(f"{_in_data(cells, folder)} ({exc.strerror or exc})")
     failed += _flushed(data, steps)
     if failed:
         raise DatasetError(
@@ -59,9 +59,11 @@ def _put_back(data: Path, folder: Path, step: str, cells: list[str], wrote: set[
     first = data / cells[0]
     if step == "kept" and (folder / ASIDE / first.name).exists():
         copy = folder / ASIDE / first.name
-        if not _holds(first, wrote | {sha256(copy)}):
+        kept = sha256(copy)
+        if not _holds(first, wrote | {kept}):
             return False
-        copy.replace(first)
+        if not first.exists() or sha256(first) != kept:  # one the add had not yet rewritten
+            copy.replace(first)  # is left be (a read-only DATA names only what differs)
     elif step == "absent" and first.exists():
         if not _holds(first, wrote):
             return False
@@ -74,6 +76,12 @@ def _put_back(data: Path, folder: Path, step: str, cells: list[str], wrote: set[
     elif step == "rmdir":
         first.mkdir(exist_ok=True)
     return True
+
+
+def _in_data(cells: list[str], folder: Path) -> str:
+    """The step's file as the user sees it: a photo moved, named where it lies in DATA, not
+    in the working folder."""
+    return next((cell for cell in cells if not cell.startswith(folder.name)), cells[0])
 
 
 def _holds(path: Path, shas: set[str]) -> bool:

@@ -164,6 +164,9 @@ def test_an_add_into_a_read_only_data_holding_a_killed_add_is_refused_in_words(
     assert main(_add(tuesday, data)) == 1
     err = capsys.readouterr().err
     assert f"error: cannot undo the --add-to stopped part way in {data}" in err, err
+    # each file named where it lies in DATA; the CSVs the add had not rewritten, not at all
+    assert "could not put back a/" in err and ", zed/" in err, err
+    assert "groups.csv" not in err and "species.csv" not in err, err
 
 
 def test_an_add_into_a_read_only_data_is_refused_in_words(
