@@ -96,16 +96,29 @@ SWEEP_BATCH = 2000
 # Sequences one ``outbox.requeued`` audit entry names: 1,000 of up to 12 digits stay near
 # 14 KB of JSON, within what an entry may carry to the hub (``MAX_PAYLOAD_BYTES``, 64 KiB).
 REQUEUED_PER_AUDIT_ENTRY = 1000
+# The store schema that holds entries for another hub (``outbox.for_hub``).
+HOLDS_SINCE_SCHEMA = 15
+# The newest entry held about either record, or naming either as its person.
+_HOLDING = (
+    "SELECT for_hub FROM outbox WHERE for_hub IS NOT NULL"
+    " AND (entity_uid IN (?, ?) OR json_extract(payload, '$.person_uid') IN (?, ?))"
+    " ORDER BY sequence DESC LIMIT 1"
+)
 _SWEPT = "outbox.swept_through"  # sync_state: the sweep has looked at every entry up to here
 
 
 class Outbox:
     """Queue and state machine of changes bound for the hub."""
 
-    def __init__(self, database: Database, clock: Clock, audit: AuditLog) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, audit: AuditLog, *, holds: bool = True
+    ) -> None:
         self._database = database
         self._clock = clock
         self._audit = audit  # an operator's requeue is audited in its own transaction
+        # Whether the schema has ``for_hub``: a store is opened at the latest schema, but
+        # tests write stores of older ones with this code.
+        self._holds = holds
 
     def enqueue(
         self,
@@ -116,6 +129,7 @@ class Outbox:
         operation: str,
         payload: Mapping[str, Any],
         made_at: str | None = None,
+        held_for: str | None = None,
     ) -> int:
         """Queue a change inside the caller's write transaction; returns its sequence.
 
@@ -128,6 +142,10 @@ class Outbox:
         earlier than what this device has seen from the hub, however far behind its clock;
         or ``made_at`` (a store timestamp), for a record made before and queued again for a
         hub that lost it (``sync.store.resend``): an old version must not win as a new edit.
+
+        An entry about a record whose entries are held for a hub left since is held for it
+        too (``sync.store.outbox_hub``), or for ``held_for`` (a hub key) when the caller
+        read it before its change dropped them.
         """
         try:
             parse_payload(entity, operation, dict(payload))
@@ -140,7 +158,16 @@ class Outbox:
             " created_at, state_changed_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
             (str(uuid.uuid4()), entity, entity_uid, operation, json.dumps(payload), stamp, now),
         )
-        return int(cursor.lastrowid)
+        sequence = int(cursor.lastrowid)
+        hub = held_for or self.hub_holding(connection, entity_uid, payload.get("person_uid"))
+        if hub is not None:
+            connection.execute("UPDATE outbox SET for_hub = ? WHERE sequence = ?", (hub, sequence))
+        return sequence
+
+    def hub_holding(self, connection: Any, uid: str, person_uid: str | None = None) -> str | None:
+        """``hub_holding`` (below), inside the caller's transaction; None for a store of a
+        schema before ``HOLDS_SINCE_SCHEMA``, which holds none."""
+        return hub_holding(connection, uid, person_uid) if self._holds else None
 
     def tombstones(self) -> list[OutboxEntry]:
         """Every erasure this device queued, whatever became of it."""
@@ -371,6 +398,15 @@ class Outbox:
     def _select(self, clause: str, parameters: Sequence[Any]) -> list[OutboxEntry]:
         rows = self._database.query(f"SELECT {_COLUMNS} FROM outbox {clause}", parameters)
         return [_entry(row) for row in rows]
+
+
+def hub_holding(connection: Any, uid: str, person_uid: str | None = None) -> str | None:
+    """The hub the entries about the record ``uid``, or about its person ``person_uid``, are
+    held for (a person's: also those naming them, such as their face templates and access
+    decisions); None when none is held."""
+    uids = (uid, person_uid or uid)
+    row = connection.execute(_HOLDING, uids * 2).fetchone()
+    return None if row is None else str(row[0])
 
 
 def _settle(connection: Any, key: str, changes: str, *values: str) -> None:

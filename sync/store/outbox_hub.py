@@ -22,6 +22,11 @@ is the old hub's too, kept on this device only for those records (``sync.client.
 its site may have the new hub's site's slug, so the kiosk leaves them out by this, not by
 their site (``people_held_for_other_hubs``).
 
+An entry made later about a record whose entries are held (an erasure of a person kept with
+``--strand-records``, the review of a catch recorded for the old hub) is held for the same
+hub (``sync.store.outbox.hub_holding``): sent to the new one, it would name a person or catch
+that hub never had, and the old hub, which has them, would never hear of it.
+
 Hubs are told apart by the id each names itself by, whatever their addresses, or by address
 when either id is unknown (``sync.store.registration.same_hub``): registered with its hub at
 a new address, the device holds nothing, and entries held for that hub (stamped with its id)

@@ -186,6 +186,9 @@ class People:
 
     def _remove(self, person_uid: str, *, operator: str, reason: str) -> None:
         with self._database.write() as connection:
+            held_for = self._outbox.hub_holding(
+                connection, person_uid
+            )  # before the removal drops them
             removed = remove_person(connection, self._outbox, person_uid)
             if removed is None:  # rolled back: nothing is erased
                 raise RecordNotFoundError(f"no person {person_uid}")
@@ -196,6 +199,7 @@ class People:
                 entity_uid=person_uid,
                 operation="tombstone",
                 payload={"person_uid": person_uid, "erased_at": now, "reason": reason},
+                held_for=held_for,
             )
             self._audit.append(
                 connection,
