@@ -27,6 +27,8 @@ from sync.store.state_rows import HUB_ID_NAME, get_value
 if TYPE_CHECKING:
     from sync.store.store import Store
 
+# The kind of a quarantined entry (``unsent_for_the_hub``) ends with this.
+QUARANTINED = ":quarantined"
 # Queued, or sent without an answer yet: both are pushed (again) by the next sync; not those
 # held for another hub (``sync.store.outbox_hub``), which no sync sends.
 _UNSENT_BY_SITE = """
@@ -37,17 +39,20 @@ AND json_extract(payload, '$.site') IS NOT NULL
 GROUP BY site, entity
 ORDER BY site, entity != 'person', entity
 """
-# Every entry still to push, of any kind: at a registration with another hub, the old hub's.
-# A face template or photo names its person, whose site it is.
-_UNSENT_FOR_THE_HUB = """
+# Every entry still to push, of any kind: at a registration with another hub, the old hub's,
+# quarantined ones too (held for it as well, ``sync.store.outbox_hub``: a requeue here would
+# send them to the new hub), told apart. A face template or photo names its person, whose
+# site it is.
+_UNSENT_FOR_THE_HUB = f"""
 SELECT coalesce(
     json_extract(payload, '$.site'),
     (SELECT site FROM people WHERE person_uid = json_extract(outbox.payload, '$.person_uid')),
     ''
 ),
-       CASE WHEN operation = 'tombstone' THEN 'erasure' ELSE entity END AS kind, count(*)
+       CASE WHEN operation = 'tombstone' THEN 'erasure' ELSE entity END
+       || CASE WHEN state = 'rejected' THEN '{QUARANTINED}' ELSE '' END AS kind, count(*)
 FROM outbox
-WHERE state IN ('queued', 'sent') AND for_hub IS NULL
+WHERE state IN ('queued', 'sent', 'rejected') AND for_hub IS NULL
 GROUP BY 1, kind
 """
 _ENTITY_WORDS = {
@@ -131,9 +136,15 @@ def refuse_another_hub(held: list[SiteRecords], old_hub: str, hub_url: str) -> N
         f"not registered: this store holds records still to push to {old_hub}:"
         f" {held_words(held)}; {hub_url} is another hub, whose site of the same slug is"
         " another site, so they would never be sent to it; the code was not used: sync them"
-        f" to {old_hub} first (`jaga sync now`), or register with --strand-records to leave"
-        " them unsent in this store, held for that hub"
+        f" to {old_hub} first (`jaga sync now`{_requeue_first(held)}), or register with"
+        " --strand-records to leave them unsent in this store, held for that hub"
     )
+
+
+def _requeue_first(held: list[SiteRecords]) -> str:
+    """What the refusal adds when some of ``held`` are quarantined, which no sync sends."""
+    quarantined = any(kind.endswith(QUARANTINED) for r in held for kind, _ in r.counts)
+    return "; the quarantined ones after `jaga sync requeue`" if quarantined else ""
 
 
 def held_for_old_hub_words(held: list[SiteRecords], old_hub: str, hub_url: str) -> str:
@@ -242,6 +253,9 @@ def other_site_refused(reason: str, unsent: list[SiteRecords]) -> SyncConfigErro
     )
 
 
-def _counted(entity: str, count: int) -> str:
+def _counted(kind: str, count: int) -> str:
+    """``2 catches``; ``1 catch quarantined`` for a kind ending with ``QUARANTINED``."""
+    entity = kind.removesuffix(QUARANTINED)
     one, many = _ENTITY_WORDS.get(entity, (entity, entity))
-    return plural.counted(count, one, many)
+    said = plural.counted(count, one, many)
+    return said if entity == kind else f"{said} quarantined"

@@ -313,16 +313,18 @@ class Outbox:
             return forgotten
 
     def quarantined(self, limit: int = 100) -> list[Quarantined]:
-        """The rejected entries with their reasons, oldest first."""
+        """The rejected entries with their reasons, oldest first; not those held for another
+        hub (``sync.store.outbox_hub``), which a requeue here would send to this one."""
         rows = self._database.query(
             "SELECT sequence, idempotency_key, entity, entity_uid, reject_reason FROM outbox"
-            " WHERE state = 'rejected' ORDER BY sequence LIMIT ?",
+            " WHERE state = 'rejected' AND for_hub IS NULL ORDER BY sequence LIMIT ?",
             (limit,),
         )
         return [Quarantined(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
 
     def requeue_quarantined(self, sequences: Sequence[int] | None, *, operator: str) -> int:
-        """Put quarantined entries back in the queue (``None``: all of them); returns how many.
+        """Put quarantined entries back in the queue (``None``: all of them, but those held for
+        another hub, which a sequence named refuses); returns how many.
 
         Their reason is cleared and their count of refusals starts again from 0, so an entry the
         hub still refuses as retryable gets the whole ``Tuning.max_retryable_attempts`` once more
@@ -435,13 +437,15 @@ def _forget_reason(connection: Any, key: str) -> int:
 
 def _chosen_quarantined(connection: Any, sequences: Sequence[int] | None) -> list[int]:
     """The quarantined sequences a requeue names, sorted (``None``: all); refuses any other."""
-    found = [
-        int(row[0])
-        for row in connection.execute(
-            "SELECT sequence FROM outbox WHERE state = 'rejected' ORDER BY sequence"
-        ).fetchall()
-    ]
+    rows = connection.execute(
+        "SELECT sequence, for_hub FROM outbox WHERE state = 'rejected' ORDER BY sequence"
+    ).fetchall()
+    found = [int(sequence) for sequence, hub in rows if hub is None]
+    held = {int(sequence): str(hub) for sequence, hub in rows if hub is not None}
     chosen = found if sequences is None else sorted(set(sequences))
+    if held.keys() & set(chosen):
+        named = ", ".join(f"#{n} held for {held[n]}" for n in chosen if n in held)
+        raise RecordNotFoundError(f"not requeued: {named}, never sent to another hub")
     missing = sorted(set(chosen) - set(found))
     if missing:
         named = ", ".join(f"#{n}" for n in missing)

@@ -9,6 +9,7 @@ from sync.errors import StoreError
 from sync.store.backup_files import killed_restore_files, partial_backups, replaced_stores
 from sync.store.clock import format_timestamp
 from sync.store.gallery import gallery_models
+from sync.store.outbox_hub import held_for_other_hubs
 from sync.store.pending_catches import pending_count, spool_path
 from sync.store.schema.migrations import LATEST_VERSION, schema_version
 from sync.store.store import Store
@@ -40,6 +41,7 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         free_pages = int(connection.execute("PRAGMA freelist_count").fetchone()[0])
         page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
         kept_entries = connection.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+        held = held_for_other_hubs(connection)
     outbox = store.outbox.counts()
     sequence, digest = store.audit.head()
     report = store.integrity(quick=not full_check)
@@ -56,7 +58,9 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         "templates    " + (", ".join(f"{name}: {n}" for name, n in per_model) or "none"),
         f"fish         {store.observations.count()} observations, {review} to review",
         *_retention(store, kept_entries, sequence, digest),
-        "outbox       " + ", ".join(f"{state.value} {n}" for state, n in outbox.items()),
+        "outbox       "
+        + ", ".join(f"{state.value} {n}" for state, n in outbox.items())
+        + _held(held),
         f"for Retry    {_kept_for_retry(store)}",
         "erased data  "
         + (
@@ -69,6 +73,17 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         f" ({'integrity_check' if full_check else 'quick_check'} + audit chain)",
     ]
     return lines + _leftovers(store), report.ok
+
+
+def _held(held: int) -> str:
+    """What the outbox line adds for entries held for a hub left since: not counted above,
+    as no sync here sends them, but still unsent (``sync.store.outbox_hub``)."""
+    if not held:
+        return ""
+    return (
+        f"; held for another hub {held} (unsent: they go only to the hub they were queued for,"
+        " if this device is registered with it again)"
+    )
 
 
 def _retention(store: Store, kept_entries: int, head: int, digest: str) -> list[str]:
