@@ -5,7 +5,9 @@ not bring back a person erased since: erasure is the data subject's right, and t
 would verify them again. So before a restored copy is put in place, every erasure the store
 it replaces recorded is applied to it again: this device's own, with their tombstones (which
 may not have reached the hub yet, and then exist nowhere else), and those pulled from the
-hub. Each person removed this way gets a ``person.erased`` entry that says it was carried.
+hub. Each person removed this way gets a ``person.erased`` entry that says it was carried. A
+tombstone carried for a person whose entries the restored copy holds for a hub left since
+(``sync.store.outbox_hub``) is held for that hub too, as the erasure was.
 The erasures are read from those entries, and from the erasure ledger for the entries
 decision retention has deleted since (``sync.store.retention.RECORDED_ERASURES``); the
 ledger keeps no reason, so the entry of an erasure carried from it gives
@@ -57,9 +59,11 @@ def carry_erasures(store: Store, erasures: Sequence[Erasure], *, operator: str) 
     removed_count = 0
     with store.database.write() as connection:
         for erasure in erasures:
+            # Read before the removal drops them: the hub the person's entries are held for.
+            held_for = store.outbox.hub_holding(connection, erasure.person_uid)
             removed = remove_person(connection, store.outbox, erasure.person_uid)
             if erasure.tombstone is not None:
-                store.outbox.carry(connection, erasure.tombstone)
+                store.outbox.carry(connection, erasure.tombstone, held_for=held_for)
             if removed is None:
                 continue
             store.audit.append(

@@ -173,12 +173,14 @@ class Outbox:
         """Every erasure this device queued, whatever became of it."""
         return self._select("WHERE operation = 'tombstone' ORDER BY sequence", ())
 
-    def carry(self, connection: Any, entry: OutboxEntry) -> bool:
+    def carry(self, connection: Any, entry: OutboxEntry, *, held_for: str | None = None) -> bool:
         """Queue another store's entry here under its own idempotency key (once).
 
         For a restore: the hub applies a key once, so an entry it already has costs one
         duplicate answer. An acknowledged or quarantined entry keeps its state; one queued or
-        in flight is queued again. Returns False if this store already holds the key.
+        in flight is queued again, held for ``held_for`` (a hub key), if given, as this
+        store holds the record's entries (``sync.store.outbox_hub``). Returns False if this
+        store already holds the key.
         """
         if connection.execute(
             "SELECT 1 FROM outbox WHERE idempotency_key = ?", (entry.idempotency_key,)
@@ -201,6 +203,11 @@ class Outbox:
                 entry.reject_reason if state == OutboxState.REJECTED else None,
             ),
         )
+        if held_for is not None and state != OutboxState.ACKNOWLEDGED:
+            connection.execute(
+                "UPDATE outbox SET for_hub = ? WHERE idempotency_key = ?",
+                (held_for, entry.idempotency_key),
+            )
         return True
 
     def queued(self, limit: int = 100) -> list[OutboxEntry]:

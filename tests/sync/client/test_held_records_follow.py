@@ -6,14 +6,16 @@ which would keep the person for good. Found by review (erasure sent to the new h
 
 from __future__ import annotations
 
+from pathlib import Path
 from uuid import uuid4
 
 from sync.client.config import Registration
 from sync.client.moved_site import register_moving
 from sync.client.state import save_registration
-from sync.store import Store
+from sync.store import Passphrase, Store, backup, restore
 from sync.store.registration import hub_key
 from tests.sync.client.devices import add_access_events, add_observations, enrol
+from tests.sync.conftest import FAST, FakeClock
 
 HUB_A = "https://hub-a.example"
 HUB_B = "https://hub-b.example"
@@ -87,3 +89,23 @@ def test_the_review_of_a_catch_held_for_the_old_hub_is_held_for_it(store: Store)
 
     assert _held_for(store, "upsert") == [hub_key(HUB_A)] * 2
     assert store.outbox.queued() == []
+
+
+def test_an_erasure_carried_over_a_restore_stays_held_for_the_old_hub(
+    store: Store, tmp_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    """A backup taken after the move holds the person, held for A; the erasure made since is
+    carried into it (``sync.store.erasures``), held for A as it was."""
+    _registered(store, HUB_A)
+    uid = enrol(store, SITE, "OLD-1", seed=3)
+    _moved_to_b(store)
+    backup(store, tmp_path / "nightly.db", operator="ops")
+    assert store.people.erase(uid, operator="ops", reason="asked")
+    store.close()
+
+    restore(tmp_path / "nightly.db", store.path, passphrase, operator="ops", force=True,
+            clock=clock, config=FAST)  # fmt: skip
+
+    with Store.open(store.path, passphrase, clock=clock, config=FAST) as restored:
+        assert _held_for(restored, "tombstone") == [hub_key(HUB_A)]
+        assert restored.outbox.queued() == []
