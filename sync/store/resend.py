@@ -31,8 +31,9 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
   from the note at the next one, before it pushes. Nothing still waiting in the outbox
   (queued, sent, or quarantined for the operator) is queued again: it goes, or waits, as
   it is;
-- before the people, a tombstone for each person erased here by a pulled erasure (the hub's, another
-  device's; carried over a restore of this store too), which the hub may have lost too:
+- before the people, a tombstone for each person erased here by a pulled erasure since the
+  registration (the hub's, another device's; carried over a restore of this store too; not
+  an erasure pulled from another hub before a move), which the hub may have lost too:
   pulled again from the restored log, such a person would come back on this device. With
   its own tombstone, this device keeps them erased (``sync.client.apply``) and the hub
   erases them again. Read from the ``person.erased`` entries, and from the erasure ledger
@@ -68,12 +69,11 @@ if TYPE_CHECKING:
 # since the store's registration (``sync.client.state.save_registration``), as an earlier
 # one may have been with another site, and the restored hub knows this device only if its
 # backup was taken after the registration, and so after those.
+_REGISTERED_AT = "(SELECT coalesce(max(updated_at), '') FROM sync_state WHERE name = 'device_id')"
 _KEPT = (
     "state = 'acknowledged' AND payload != ?"
     " AND (entity IN ('photo', 'fish_observation') OR operation = 'tombstone')"
-    " AND for_hub IS NULL"
-    " AND state_changed_at >= (SELECT coalesce(max(updated_at), '') FROM sync_state"
-    " WHERE name = 'device_id')"
+    f" AND for_hub IS NULL AND state_changed_at >= {_REGISTERED_AT}"
 )
 
 
@@ -212,12 +212,16 @@ def _people(connection: Any, outbox: Outbox, site: str) -> tuple[int, int]:
 
 
 def _pulled_erasures(connection: Any, outbox: Outbox) -> int:
-    """A tombstone of this device for each person a pulled erasure removed here (this
-    device's own erasures have theirs; one carried over a restore of the store is named
-    by the entry ``sync.store.erasures`` writes, whoever erased them first)."""
+    """A tombstone of this device for each person a pulled erasure removed here since its
+    registration (this device's own erasures have theirs; one carried over a restore of the
+    store is named by the entry ``sync.store.erasures`` writes, whoever erased them first).
+    One pulled before it the hub held before it knew this device, so before any backup a
+    restore that knows the device comes from; and it may be another hub's (registered with
+    another since), whose site of the same slug is another organisation's: the uid of a
+    person this hub never had, and the reason that hub gave, would go to it."""
     rows = connection.execute(
         f"SELECT person_uid, min(at), reason FROM ({RECORDED_ERASURES})"
-        " WHERE person_uid NOT IN (SELECT person_uid FROM people)"
+        f" WHERE at >= {_REGISTERED_AT} AND person_uid NOT IN (SELECT person_uid FROM people)"
         " AND person_uid NOT IN (SELECT entity_uid FROM outbox WHERE operation = 'tombstone')"
         " GROUP BY person_uid ORDER BY min(sequence)"
     ).fetchall()
