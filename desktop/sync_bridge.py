@@ -35,6 +35,7 @@ from sync.client.service import ClientFactory, ServiceState
 from sync.client.status import AuditStatus, read_audit_status, read_clock_warning
 from sync.errors import StoreError
 from sync.store import OutboxState
+from sync.store.outbox_hub import held_for_other_hubs
 
 _log = logging.getLogger(__name__)
 
@@ -43,16 +44,20 @@ _log = logging.getLogger(__name__)
 class Backlog:
     waiting: int  # queued or sent, not acknowledged yet
     quarantined: int  # rejected by the hub, kept with the reason
+    # Unsent, held for a hub this device was registered with before (``sync.store.outbox_hub``):
+    # not in the counts above, which no sync here sends, but not gone either.
+    held: int = 0
 
     @classmethod
-    def of(cls, counts: Mapping[str, int]) -> Backlog:
-        """From outbox counts by state name (``Outbox.counts``, ``SyncStatus.outbox``)."""
+    def of(cls, counts: Mapping[str, int], held: int = 0) -> Backlog:
+        """From outbox counts by state name (``Outbox.counts``, ``SyncStatus.outbox``) and the
+        entries held for another hub (``SyncStatus.held``)."""
 
         def count(state: OutboxState) -> int:
             return counts.get(state.value, 0)
 
         waiting = count(OutboxState.QUEUED) + count(OutboxState.SENT)
-        return cls(waiting, count(OutboxState.REJECTED))
+        return cls(waiting, count(OutboxState.REJECTED), held)
 
 
 @dataclass(frozen=True)
@@ -114,12 +119,15 @@ class SyncBridge(QObject):
     def _backlog(self) -> Backlog | None:
         if self._client is None:
             return None
+        store = self._client.store
         try:
-            counts = self._client.store.outbox.counts()
+            counts = store.outbox.counts()
+            with store.database.read() as connection:
+                held = held_for_other_hubs(connection)
         except StoreError as error:  # a locked or failing store must not hide the state
             _log.warning("could not count the outbox: %s", error)
             return None
-        return Backlog.of({state.value: n for state, n in counts.items()})
+        return Backlog.of({state.value: n for state, n in counts.items()}, held)
 
     def _audit(self) -> AuditStatus | None:
         if self._client is None:

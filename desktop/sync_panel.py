@@ -88,7 +88,8 @@ class SyncPanel(QGroupBox):
         self.last_sync.setText(self._stored_last)
         self._show_error(None)
         if check.status is not None:
-            self.backlog.setText(sync_text.backlog_text(Backlog.of(dict(check.status.outbox))))
+            backlog = Backlog.of(dict(check.status.outbox), check.status.held)
+            self.backlog.setText(sync_text.backlog_text(backlog))
             self.show_audit(check.status.audit)
             self.show_clock(check.status.clock)
         self._set_buttons(sync_now=check.registered, resume=check.result in _RECHECKABLE)

@@ -82,7 +82,8 @@ def stored_last_sync(check: StoreCheck) -> str:
 def backlog_text(backlog: Backlog | None) -> str:
     if backlog is None:
         return NONE
-    return f"{backlog.waiting} waiting, {backlog.quarantined} quarantined"
+    held = f", {backlog.held} held for another hub" if backlog.held else ""
+    return f"{backlog.waiting} waiting, {backlog.quarantined} quarantined{held}"
 
 
 def audit_text(audit: AuditStatus) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -170,3 +171,15 @@ def test_a_remembered_sync_a_proxy_held_photos_back_from_is_shown_as_ran_with_wh
     assert text.endswith(f"last success {sync_text.local_time(AT.replace(minute=0))}"), text
     text = sync_text.stored_last_sync(remembered(LastResult(ran, None, None, held_back=why)))
     assert text.endswith("last success never"), text
+
+
+def test_the_backlog_counts_the_entries_held_for_another_hub(qapp: QApplication) -> None:
+    """'0 waiting' alone read as nothing left on a device that still holds erasures or catches
+    for a hub it was registered with before (``sync.store.outbox_hub``)."""
+    widget = panel(qapp)
+    check = remembered(LastResult(None, None, None))
+    assert check.status is not None
+    widget.show_check(replace(check, status=replace(check.status, held=2)))
+    assert widget.backlog.text() == "0 waiting, 0 quarantined, 2 held for another hub"
+    widget.show_snapshot(snapshot(ServiceState(Phase.IDLE), Backlog(0, 0, held=1)))
+    assert widget.backlog.text() == "0 waiting, 0 quarantined, 1 held for another hub"
