@@ -98,10 +98,13 @@ SWEEP_BATCH = 2000
 REQUEUED_PER_AUDIT_ENTRY = 1000
 # The store schema that holds entries for another hub (``outbox.for_hub``).
 HOLDS_SINCE_SCHEMA = 15
-# The newest entry held about either record, or naming either as its person.
+# The newest entry held about either record (by the entity index), or, still unsent (by the
+# state index: a store keeps thousands of acknowledged catches and photos, and this runs at
+# every enqueue), naming either as its person, as ``sync.store.outbox_hub`` tells people held.
 _HOLDING = (
-    "SELECT for_hub FROM outbox WHERE for_hub IS NOT NULL"
-    " AND (entity_uid IN (?, ?) OR json_extract(payload, '$.person_uid') IN (?, ?))"
+    "SELECT for_hub, sequence FROM outbox WHERE entity_uid IN (?, ?) AND for_hub IS NOT NULL"
+    " UNION ALL SELECT for_hub, sequence FROM outbox WHERE state IN ('queued', 'sent', 'rejected')"
+    " AND for_hub IS NOT NULL AND json_extract(payload, '$.person_uid') IN (?, ?)"
     " ORDER BY sequence DESC LIMIT 1"
 )
 _SWEPT = "outbox.swept_through"  # sync_state: the sweep has looked at every entry up to here
