@@ -43,6 +43,7 @@ from inference.fish.graph_contract import (
 from inference.fish.head import NORM_FLOOR, HeadWeights
 from inference.fish.images import FloatArray
 from inference.fish.taps import PLAIN, output_name, tapped_backbone
+from inference.quiet_logs import quiet_loggers
 
 CALIBRATION_PERCENTILE = 99.99
 _HEAD = "head/"  # prefix of every head tensor and node, so nothing clashes with the backbone
@@ -241,20 +242,6 @@ def _quiet_quantiser() -> Iterator[None]:
             yield
     finally:
         root.removeFilter(dropped)
-
-
-@contextmanager
-def quiet_loggers(*names: str) -> Iterator[None]:
-    """The loggers ``names`` (and theirs below) pass warnings only, then as they were."""
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
 
 
 def nodes_after_features(model: onnx.ModelProto) -> list[str]:

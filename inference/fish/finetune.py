@@ -16,7 +16,6 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from inference.fish.train import check_parity
 from inference.fish.train_head import balanced_accuracy, class_weights
 from inference.fish.trainset import PreparedData, prepare
 from inference.pack.converters.efficientnet_lite import PIXEL_MEAN, PIXEL_STD, load_backbone
+from inference.quiet_logs import quiet_onnx_exporter
 
 OPSET = 18
 
@@ -280,12 +280,6 @@ def predict(
     return np.concatenate(logits), np.concatenate(features)
 
 
-def quiet_exporter() -> AbstractContextManager[None]:
-    """Without the ONNX exporter's INFO lines: its optimiser logs each pass (91 lines on a
-    Lite2 fine-tune), burying the training run's own lines. Its warnings still show."""
-    return export.quiet_loggers("onnxscript", "onnx_ir")
-
-
 def export_models(
     net: SpeciesNet, folder: Path, data: PreparedData, options: TrainOptions, head: HeadWeights
 ) -> dict[str, Path]:
@@ -294,7 +288,7 @@ def export_models(
     size = head.input_size
     models = {"fp32": folder / MODEL_FILES["fp32"]}
     example = torch.zeros(2, 3, size, size)  # batch 2, so the batch cannot be fixed at 1
-    with quiet_exporter():
+    with quiet_onnx_exporter():
         program = torch.onnx.export(
             net, (example,), input_names=[INPUT_NAME], output_names=list(OUTPUTS),
             dynamic_shapes={"pixels": {0: torch.export.Dim("N", min=1, max=1024)}},

@@ -56,6 +56,7 @@ from inference.pack.converters.dlib_dat import (
     TagOrSkip,
     parse_network,
 )
+from inference.quiet_logs import quiet_onnx_exporter
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "descriptor"
@@ -383,7 +384,7 @@ def _opset(options: Mapping[str, object]) -> int:
 
 def _export(model: nn.Module, example: torch.Tensor) -> onnx.ModelProto:
     """torch.export-based ONNX export with a symbolic batch axis, at the exporter's own opset."""
-    with torch.no_grad():
+    with torch.no_grad(), quiet_onnx_exporter():
         program = torch.onnx.export(
             model,
             (example,),

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from inference.errors import ConversionError
+from inference.quiet_logs import quiet_onnx_exporter
 
 # The variants a checkpoint is matched against, smallest first.
 VARIANTS: Final = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
@@ -213,17 +214,18 @@ def _export(extractor: FeatureExtractor) -> onnx.ModelProto:
     example = torch.zeros(2, 3, INPUT_SIZE, INPUT_SIZE)
     batch = torch.export.Dim("N", min=1, max=1024)
     try:
-        program = torch.onnx.export(
-            extractor,
-            (example,),
-            input_names=["input"],
-            output_names=["features", "logits"],
-            dynamic_shapes={"pixels": {0: batch}},
-            opset_version=OPSET,
-            dynamo=True,
-            optimize=True,
-            verbose=False,
-        )
+        with quiet_onnx_exporter():
+            program = torch.onnx.export(
+                extractor,
+                (example,),
+                input_names=["input"],
+                output_names=["features", "logits"],
+                dynamic_shapes={"pixels": {0: batch}},
+                opset_version=OPSET,
+                dynamo=True,
+                optimize=True,
+                verbose=False,
+            )
     except Exception as exc:  # the exporter's errors have no common base class
         raise ConversionError(f"ONNX export failed: {exc}") from exc
     if program is None:

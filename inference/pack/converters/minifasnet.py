@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn.functional import avg_pool2d
 
 from inference.errors import ConversionError
+from inference.quiet_logs import quiet_onnx_exporter
 
 _LOG = logging.getLogger(__name__)
 
@@ -289,7 +290,7 @@ def export_onnx(model: MiniFASNet, variant: str) -> bytes:
 def _trace(model: MiniFASNet) -> Any:
     # Batch 2, not 1: torch.export specialises sizes 0 and 1, which would pin the batch axis.
     example = torch.zeros(2, 3, INPUT_SIZE, INPUT_SIZE)
-    with torch.no_grad():
+    with torch.no_grad(), quiet_onnx_exporter():
         program = torch.onnx.export(
             model,
             (example,),

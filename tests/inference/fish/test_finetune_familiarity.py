@@ -74,9 +74,9 @@ def test_eval_of_a_finetuned_int8_model_uses_its_own_threshold(
 def test_the_onnx_exporter_logs_nothing_below_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     """torch's ONNX exporter logged each optimiser pass at INFO: 91 lines at the end of a
     Lite2 fine-tune, burying its own. Its warnings still show."""
-    from inference.fish.finetune import quiet_exporter
+    from inference.quiet_logs import quiet_onnx_exporter
 
-    with caplog.at_level(logging.INFO), quiet_exporter():
+    with caplog.at_level(logging.INFO), quiet_onnx_exporter():
         logging.getLogger("onnx_ir.passes.common.unused_removal").info("Removed 578 nodes")
         logging.getLogger("onnxscript.optimizer._constant_folding").info("Skipping folding")
         logging.getLogger("onnxscript.rewriter").warning("a warning stays")

@@ -209,3 +209,16 @@ def test_multiftnet_checkpoint_drops_its_training_branch(tmp_path: Path) -> None
     torch.save(wrapped, path)
     model = minifasnet.load_model("MiniFASNetV2", path)
     assert torch.equal(model.prob.weight, state["module.prob.weight"])
+
+
+def test_a_conversion_logs_none_of_the_exporters_info_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``jaga models install`` printed a dozen ``INFO onnx_ir…``/``onnxscript…`` lines per
+    converted model, the exporter's optimiser passes, between its own progress lines."""
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        minifasnet.export_onnx(minifasnet.build_model("MiniFASNetV2"), "MiniFASNetV2")
+    chatter = [r for r in caplog.records if r.name.startswith(("onnx_ir", "onnxscript"))]
+    assert [r for r in chatter if r.levelno < logging.WARNING] == []
