@@ -37,6 +37,12 @@ compared with the newest segment the hub holds for the device:
   in the admin), no new registration code is issued (``start_anew``), and the chain that goes
   on after the one taken is taken as any. A chain that does not follow its own checkpoint
   is refused as a gap, as before;
+* a batch that begins with the entry of the device's registration (``REGISTERED_ACTION``,
+  naming this device's id), to a hub that holds none of the device's segment (a device
+  registered anew, or a new store after a new code), is taken from there, with no record:
+  the device's anchoring begins at its registration, and what the store recorded before it
+  (another hub's or another site's records) is not this hub's to hold. Its previous hash
+  links it to that chain; the entries from it on are judged as any;
 * anything else is a break: recorded (one open break per device), counted in the hub's
   metrics, shown in the admin, and this and every later batch of the device is refused with
   ``audit_chain_break`` until an operator acknowledges it. A break names the entry where the
@@ -117,6 +123,7 @@ from sync.protocol import (
     AuditCheckpoint,
     AuditLink,
     AuditReceipt,
+    registered_device,
 )
 from sync.protocol.audit_messages import GENESIS_HASH
 
@@ -297,6 +304,14 @@ def _new_entries(device: Device, head: Head, batch: AuditBatch) -> list[AuditLin
     against it; or the break (not saved yet) where they do not extend it."""
     if head.sequence == 0 and head.segment > 0:
         return _segment_start(device, head, batch)
+    if head.sequence == 0 and _registration_start(device, batch):
+        return list(batch.entries)
+    return _extension(device, head, batch)
+
+
+def _extension(device: Device, head: Head, batch: AuditBatch) -> list[AuditLink] | AuditBreak:
+    """The links past ``head`` (the segment holds entries, or begins at entry 1), checked as
+    ``_new_entries`` says."""
     # Entries before the segment's first were judged by the break that opened it (the
     # first's hash covers them), or were held and deleted by retention (the checkpoint's
     # hash, which the first held follows, covers them): left out, as entries held already
@@ -355,6 +370,16 @@ def _segment_start(device: Device, head: Head, batch: AuditBatch) -> list[AuditL
     return links
 
 
+def _registration_start(device: Device, batch: AuditBatch) -> bool:
+    """Whether ``batch`` begins with the entry of this device's registration: the device's
+    anchoring begins there (``sync.client.audit_start``), linked to the chain before it by
+    its previous hash alone, and what came before (another hub's or site's records) is not
+    this hub's. Taken only where the hub holds none of the device's current segment, as a
+    chain from entry 1 is."""
+    first = batch.entries[0] if batch.entries else None
+    return first is not None and registered_device(first) == str(device.uid).lower()
+
+
 def _opened_by(device: Device, head: Head) -> AuditBreak:
     """The acknowledged break or new code that opened ``head``'s segment (not the first)."""
     acknowledged = _breaks(device).filter(acknowledged_at__isnull=False)
@@ -374,6 +399,8 @@ def _pruned(
     first = batch.entries[0] if batch.entries else None
     if checkpoint is None or first is None or checkpoint.sequence <= head.sequence:
         return None
+    if head.sequence == 0 and _registration_start(device, batch):
+        return None  # nothing before the registration is the hub's to hold
     if (first.sequence, first.prev_hash) != (checkpoint.sequence + 1, checkpoint.entry_hash):
         return None  # not the chain kept after the checkpoint it names: a gap, as before
     if head.sequence == 0 and head.segment > 0 and not _new_chain_after_code(device, head, batch):
@@ -536,6 +563,8 @@ def _after_reissue(device: Device, head: Head, batch: AuditBatch) -> list[AuditL
         extending = _extending(device, old, batch)
         if extending:
             return [*_held_link(device, old), *extending]
+        if _registration_start(device, batch):  # a new store, from its registration on
+            return list(batch.entries)
         sent = first.sequence if first else batch.head_sequence + 1
         raise _gap(0, sent, why="a new registration code starts this device's chain anew")
     earlier = AnchoredAuditEntry.objects.filter(

@@ -37,10 +37,12 @@ from sync.protocol.audit_messages import (
     AUDIT_STALE,
     MAX_AUDIT_BATCH_ENTRIES,
     MAX_AUDIT_BODY_BYTES,
+    REGISTERED_ACTION,
     AuditBatch,
     AuditCheckpoint,
     AuditLink,
     AuditReceipt,
+    registered_device,
 )
 from sync.protocol.entities import (
     ADDED_FIELDS,
@@ -137,6 +139,7 @@ __all__ = [
     "PACK_SCHEMA_HEADER",
     "PAYLOADS",
     "PROTOCOL_VERSION",
+    "REGISTERED_ACTION",
     "RETENTION_REASON",
     "TOO_LARGE_CODES",
     "UID_FIELDS",
@@ -175,5 +178,6 @@ __all__ = [
     "format_timestamp",
     "parse_payload",
     "payload_for_protocol",
+    "registered_device",
     "summarize",
 ]

@@ -26,6 +26,14 @@ that (a store registered again as a new device, or a hub restored from an older 
 takes a batch that begins right after it, and records the entries it will never have
 (``sync.hub.audit``). A header, as ``X-Jaga-Pack-Schema`` is, so it is additive: a hub
 before it ignores it (and answers ``audit_gap`` as before), a device before it never sends it.
+
+A registration (``jaga sync register``) appends an entry of its own (``REGISTERED_ACTION``,
+naming the new device's id: ``registered_device``), and a device's anchoring begins there:
+what the store recorded before it (another hub's people, another site's decisions, an
+erasure's typed reason) is not the new device's to hand over. A hub that holds none of the
+device's chain takes a batch that begins with that entry, linked to what came before by its
+previous hash alone; a hub before it answers ``audit_gap`` from entry 1, which the device
+does not send.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from sync.protocol.types import (
 
 GENESIS_HASH = "0" * 64  # entry 1's prev_hash
 CREATED_ACTION = "store.created"  # entry 1's action
+REGISTERED_ACTION = "sync.registered"  # a registration's entry: where its anchoring begins
 MAX_AUDIT_BATCH_ENTRIES = 500
 MAX_AUDIT_BODY_BYTES = 4 * 1024 * 1024
 AUDIT_CHAIN_BREAK = "audit_chain_break"  # 409: the batch does not extend the hub's chain
@@ -77,6 +86,14 @@ Details = Annotated[StrictStr, StringConstraints(max_length=MAX_PAYLOAD_BYTES)]
 def canonical_json(value: Any) -> str:
     """The one JSON text form the chain hashes (sorted keys, no spaces, UTF-8 as is)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def registered_device(link: AuditLink) -> str | None:
+    """The device id a registration's entry names (None for any other entry)."""
+    if link.action != REGISTERED_ACTION:
+        return None
+    named = json.loads(link.details).get("device_id")
+    return named.lower() if isinstance(named, str) else None
 
 
 def audit_entry_hash(fields: Sequence[object]) -> str:
