@@ -29,6 +29,12 @@ sync status``, the app's sync panel and the sync's summary, and the next sync tr
   still reported to the hub, which shows how far behind it is (its admin, ``/metrics``);
 * a link that fails midway leaves the rest for the next sync.
 
+A device's anchoring begins at its registration (``sync.client.audit_start``): with no
+receipt yet, it sends from the registration's own entry, never what the store recorded
+before it (another hub's or another site's records); a hub that asks for an entry before
+that (one older than this device) is not sent it, and the problem says why. A device
+registered before registration entries existed has no such start and sends from entry 1.
+
 A store whose oldest entries retention deleted (``sync.store.retention``) cannot send them
 again. When a batch begins right after its checkpoint (the last entry deleted), it names
 that checkpoint (``AUDIT_CHECKPOINT_HEADER``), and a hub that holds less of the chain than
@@ -60,6 +66,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from sync.client.audit_start import ANCHORED_PREFIX, begins_name
 from sync.client.config import Tuning
 from sync.client.errors import (
     HubAuthError,
@@ -86,7 +93,6 @@ from sync.store import Store
 from sync.store.clock import format_timestamp
 from sync.store.state_rows import get_value, put_value
 
-ANCHORED_PREFIX = "audit.anchored."
 ANCHORED_AT_PREFIX = "audit.anchored_at."  # when the hub last said which entries it holds
 PROBLEM_NAME = "audit.problem"
 BREAK_NAME = "audit.break_open"  # "1": the problem is an audit break the hub's admin must close
@@ -119,6 +125,13 @@ class Anchored:
     def from_values(cls, values: Mapping[str, str], device_id: UUID | str) -> Anchored:
         sequence, _, digest = values.get(anchored_name(device_id), "").partition(" ")
         return cls(int(sequence), digest) if sequence.isdigit() else cls()
+
+    @classmethod
+    def before_start(cls, values: Mapping[str, str], device_id: UUID | str) -> Anchored:
+        """The entry before the one the device's anchoring begins with: its registration's
+        (``sync.client.audit_start``); sequence 0 for a device registered before those."""
+        sequence, _, digest = values.get(begins_name(device_id), "").partition(" ")
+        return cls(int(sequence) - 1, digest) if sequence.isdigit() and digest else cls()
 
 
 def ask_again(connection: Any, device_id: UUID | str, now: datetime) -> None:
@@ -175,7 +188,7 @@ class AuditAnchor:
             return AnchorReport(problem=f"not anchored this time: {error}", complete=True)
 
     def _anchor_all(self, stopping: Stopping) -> AnchorReport:
-        anchored = self._anchored()
+        start, anchored = self._start_and_anchored()
         stored, problem, complete, broken = 0, None, True, False
         held_back: ProxyBodyLimitError | None = None
         limit = self._tuning.batch_entries
@@ -209,7 +222,9 @@ class AuditAnchor:
                     anchored = self._tell_head(head, anchored)
                     held_back = _proxy_limit(error)  # None: the hub's own 413
                     break
-                problem = _refusal_words(error, anchored, self._store.audit.checkpoint().sequence)
+                problem = _refusal_words(
+                    error, anchored, self._store.audit.checkpoint().sequence, start
+                )
                 broken = error.code == AUDIT_CHAIN_BREAK
                 if problem is None:  # a gap: the hub holds less than noted; send from there
                     anchored = Anchored(error.expected_offset or 0)
@@ -281,8 +296,14 @@ class AuditAnchor:
     def _values(self) -> dict[str, str]:
         return dict(self._store.database.query("SELECT name, value FROM sync_state"))
 
-    def _anchored(self) -> Anchored:
-        return Anchored.from_values(self._values(), self._device_id)
+    def _start_and_anchored(self) -> tuple[Anchored, Anchored]:
+        """The entry before the one this device's anchoring begins with (nothing before it
+        is sent: ``sync.client.audit_start``), and the newest the hub holds (that entry,
+        until the hub has said)."""
+        values = self._values()
+        start = Anchored.before_start(values, self._device_id)
+        anchored = Anchored.from_values(values, self._device_id)
+        return start, anchored if anchored.sequence else start
 
     def _next_number(self) -> int:
         """The next batch's number, kept before it is sent: each is higher than the last."""
@@ -343,28 +364,49 @@ def _follows(before: AuditLink, link: AuditLink) -> bool:
     return link.sequence == before.sequence + 1 and link.prev_hash == before.entry_hash
 
 
-def _refusal_words(error: HubRefusedError, anchored: Anchored, checkpoint: int) -> str | None:
-    """The problem a refusal means for this device (``checkpoint``: the last entry retention
-    deleted here); None for a gap it can resume from."""
-    if error.code == AUDIT_GAP and error.expected_offset is not None:
-        # The hub holds less than noted, or (a segment an acknowledged break opened) wants
-        # the chain from the entry the break names: send from there. Told the same place
-        # again, this device's chain has no entry after it.
-        if error.expected_offset != anchored.sequence:
-            return None
-        if anchored.sequence < checkpoint:  # retention deleted it, once a hub held it
-            holds = f"up to entry {anchored.sequence}" if anchored.sequence else "none"
-            return (
-                f"the hub holds {holds} of this device's audit chain and does not take it "
-                f"from entry {checkpoint + 1}: retention deleted entries "
-                f"{anchored.sequence + 1} to {checkpoint} here once a hub held them (a hub "
-                "older than this device does not take a chain that begins after deleted "
-                "entries: update it; else the hub's admin says why)"
-            )
+def _gap_words(wanted: int, anchored: Anchored, checkpoint: int, start: Anchored) -> str | None:
+    """The problem with a hub that wants the chain from the entry after ``wanted``; None
+    where the device sends from there."""
+    if wanted < start.sequence:
+        return _before_registration(wanted, start)
+    # The hub holds less than noted, or (a segment an acknowledged break opened) wants the
+    # chain from the entry the break names: send from there. Told the same place again,
+    # this device's chain has no entry after it.
+    if wanted != anchored.sequence:
+        return None
+    if anchored.sequence < checkpoint:  # retention deleted it, once a hub held it
+        holds = f"up to entry {anchored.sequence}" if anchored.sequence else "none"
         return (
-            f"this device's audit chain has no entry {anchored.sequence + 1} "
-            "(removed?): jaga audit verify"
+            f"the hub holds {holds} of this device's audit chain and does not take it "
+            f"from entry {checkpoint + 1}: retention deleted entries "
+            f"{anchored.sequence + 1} to {checkpoint} here once a hub held them (a hub "
+            "older than this device does not take a chain that begins after deleted "
+            "entries: update it; else the hub's admin says why)"
         )
+    return (
+        f"this device's audit chain has no entry {anchored.sequence + 1} "
+        "(removed?): jaga audit verify"
+    )
+
+
+def _before_registration(wanted: int, start: Anchored) -> str:
+    """Why a hub that wants the chain from before this device's registration is not sent it."""
+    return (
+        f"the hub wants this device's audit chain from entry {wanted + 1}, but this "
+        f"device's anchoring begins at its registration, entry {start.sequence + 1}: what "
+        "the store recorded before it is not sent (a hub older than this device does not "
+        "take a chain that begins there: update it)"
+    )
+
+
+def _refusal_words(
+    error: HubRefusedError, anchored: Anchored, checkpoint: int, start: Anchored
+) -> str | None:
+    """The problem a refusal means for this device (``checkpoint``: the last entry retention
+    deleted here; ``start``: the entry before its registration's); None for a gap it can
+    resume from."""
+    if error.code == AUDIT_GAP and error.expected_offset is not None:
+        return _gap_words(error.expected_offset, anchored, checkpoint, start)
     if error.status == 404:
         return "the hub does not anchor audit chains (it is older than this device): not anchored"
     if isinstance(error, HubAuthError):  # the sync's own calls went through with the token

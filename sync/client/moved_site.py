@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from sync import plural
+from sync.client.audit_start import begin_at_registration
 from sync.client.config import Registration
 from sync.client.state import write_registration
 from sync.hub_url import kept_hub_url
@@ -78,7 +79,8 @@ def register_moving(
     """Keep ``registration`` (``sync.client.state.write_registration``, which forgets what was
     pulled of other sites) and, when the store was registered to another site or hub, remove
     the old site's people in the same transaction; None when it was not (first registration,
-    or the same site again)."""
+    or the same site again). The registration's audit entry comes last, where the new
+    device's anchoring begins (``sync.client.audit_start``)."""
     left = None
     with store.database.write() as connection:
         old = _registered(connection)
@@ -87,6 +89,7 @@ def register_moving(
         dropped = write_registration(
             connection, registration, now, send_face_images=send_face_images
         )
+        begin_at_registration(connection, store, registration, operator, now)
     if dropped or (left is not None and left.removed):
         store.database.purge(wait=True)
     return left
