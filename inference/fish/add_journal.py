@@ -18,7 +18,10 @@ read-only copy of DATA, read past). DATA is thus always found as it was before t
 the add left it, never between.
 
 A lock on DATA (``flock``, which the kernel drops when its holder dies) keeps a second add
-waiting, and keeps a reader from undoing an add still running: training refuses instead.
+waiting, and keeps a reader from undoing an add still running: training refuses instead. A
+reader holds it shared while it scans DATA (``flock`` needs no write access, so a read-only
+copy is read too), so an add that starts under the scan waits for it rather than moving
+photos in half-way through the read.
 """
 
 from __future__ import annotations
@@ -142,7 +145,10 @@ def adding_lock(data: Path, on_wait: Callable[[str], None]) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            on_wait(f"another --add-to into {data} is running; waiting for it to finish")
+            on_wait(
+                f"another --add-to into {data}, or training or eval reading it, is running;"
+                " waiting for it to finish"
+            )
             fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
@@ -168,22 +174,41 @@ def settle(data: Path, say: Callable[[str], None]) -> None:
         raise DatasetError(f"cannot undo the --add-to stopped part way in {data}: {exc}") from exc
 
 
-def settle_before_reading(data: Path) -> None:
-    """For a reader (training, eval): an add stopped part way is undone first (logged); one
-    still running is waited for by no one: the read is refused."""
-    if not _working_folders(data):
-        return
-    fd = os.open(data, os.O_RDONLY)
-    try:
+@contextlib.contextmanager
+def held_for_reading(data: Path) -> Iterator[None]:
+    """For a reader (training, eval): DATA's lock held shared while the caller scans it, an
+    add stopped part way undone first (logged), a complete one's leftover folder deleted
+    where DATA may be written. An add still running is waited for by no one: the read is
+    refused."""
+    while True:
+        fd = _locked(data, fcntl.LOCK_SH)
+        if not [f for f in _working_folders(data) if not f.name.endswith(DONE)]:
+            break
+        os.close(fd)  # the undo needs the lock alone; then look again
+        settle_fd = _locked(data, fcntl.LOCK_EX)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DatasetError(
-                f"an --add-to into {data} is running; run this again once it is done"
-            ) from None
-        settle(data, log.warning)
+            settle(data, log.warning)
+        finally:
+            os.close(settle_fd)
+    try:
+        for complete in _working_folders(data):  # no add runs: their commits were made
+            shutil.rmtree(complete, ignore_errors=True)  # a read-only copy: read past
+        yield
     finally:
         os.close(fd)
+
+
+def _locked(data: Path, kind: int) -> int:
+    """DATA opened and locked (``kind``), or refused while an add holds it."""
+    fd = os.open(data, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DatasetError(
+            f"an --add-to into {data} is running; run this again once it is done"
+        ) from None
+    return fd
 
 
 def but_for(changed: list[str]) -> str:

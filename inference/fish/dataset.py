@@ -25,6 +25,7 @@ skipped, and a folder a link leads back to is read once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -34,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from inference.fish.add_journal import settle_before_reading
+from inference.fish.add_journal import held_for_reading
 from inference.fish.csv_files import by_heading, read_csv
 from inference.fish.errors import DatasetError, SpeciesMismatchError
 from inference.fish.types import Species, species_key
@@ -98,11 +99,19 @@ class _Row:
     value: str
 
 
-def load_dataset(root: Path) -> FishDataset:
-    """Scan ``root``; every problem that would silently skew training is an error."""
+def load_dataset(root: Path, *, add_lock_held: bool = False) -> FishDataset:
+    """Scan ``root``; every problem that would silently skew training is an error.
+    ``add_lock_held``: the caller is an ``--add-to`` that holds DATA's lock and has settled
+    it (taking the lock again would wait on itself)."""
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder of species folders")
-    settle_before_reading(root)  # an --add-to stopped part way would mix two states
+    # an --add-to stopped part way, or one moving photos in under the scan, would mix two
+    # states: the scan holds DATA's lock
+    with contextlib.nullcontext() if add_lock_held else held_for_reading(root):
+        return _scan(root)
+
+
+def _scan(root: Path) -> FishDataset:
     folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise DatasetError(f"{root} holds no species folders (one folder per species)")

@@ -95,7 +95,8 @@ def _add(
     species_pack: Path | None,
     say: Callable[[str], None],
 ) -> Added:
-    dataset = load_dataset(data)  # a broken DATA is refused as training would refuse it
+    # a broken DATA is refused as training would refuse it; settled already, under our lock
+    dataset = load_dataset(data, add_lock_held=True)
     names = pack_names(species_pack) | _data_names(dataset.species)
     chosen, retracted, pictures = read_verdicts(corrections, base, names, say)
     earlier = read_record(data)
