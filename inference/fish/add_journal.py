@@ -55,6 +55,7 @@ class Journal:
         self._log = (self.folder / JOURNAL).open("a", encoding="utf-8")
         self._touched = {self.data, self.folder}  # folders whose entries are flushed at commit
         self.done = False  # committed, or wholly undone: the folder may go
+        self.committed = False  # the add is complete
         fsync_directory(self.folder)
         fsync_directory(self.data)
 
@@ -106,7 +107,7 @@ class Journal:
         self._log.close()
         done = self.folder.with_name(self.folder.name + DONE)
         self.folder.rename(done)
-        self.folder, self.done = done, True
+        self.folder, self.done, self.committed = done, True, True
         with contextlib.suppress(OSError):  # the add is made; a later power cut keeps it
             fsync_directory(self.data)
 
@@ -115,11 +116,20 @@ class Journal:
         wrote them, left as they are. A step that could not be put back raises
         ``DatasetError`` and keeps the journal, for the next reader of DATA to retry."""
         self._log.close()
-        if self.done:
+        if self.done or self._renamed_done():
             return []
         self.folder, changed = undo_whole(self.data, self.folder)
         self.done = True
         return changed
+
+    def _renamed_done(self) -> bool:
+        """Whether the commit's rename was made though ``commit`` was stopped (a Ctrl-C)
+        before it could say so: the add is complete."""
+        done = self.folder.with_name(self.folder.name + DONE)
+        if self.folder.exists() or not done.is_dir():
+            return False
+        self.folder, self.done, self.committed = done, True, True
+        return True
 
     def close(self) -> None:
         """The working folder deleted, once the add is complete or wholly undone."""

@@ -123,8 +123,24 @@ def _add(
         _undo(journal, data, exc)
         raise
     finally:
-        journal.close()  # the journal stays unless the add is complete or wholly undone
+        _close(journal, data)
     return added
+
+
+def _close(journal: Journal, data: Path) -> None:
+    """The journal deleted (it stays unless the add is complete or wholly undone); a Ctrl-C
+    while a complete add's is deleted says the add was made, not to run it again (whoever
+    reads DATA next deletes what is left)."""
+    try:
+        journal.close()
+    except KeyboardInterrupt as exc:
+        if journal.committed:
+            raise KeyboardInterrupt(_whole(data)) from exc
+        raise
+
+
+def _whole(data: Path) -> str:
+    return f"the corrections were added to {data} whole; the summary was not printed"
 
 
 def _apply(
@@ -163,7 +179,6 @@ def _undo(journal: Journal, data: Path, exc: BaseException) -> None:
     """The add put back after ``exc``, which is raised again in the project's words: a
     ``DatasetError`` for a failure, a ``KeyboardInterrupt`` saying what DATA holds."""
     why = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-    committed = journal.done
     try:
         changed = journal.back()
     except DatasetError as failed:
@@ -175,8 +190,8 @@ def _undo(journal: Journal, data: Path, exc: BaseException) -> None:
         ) from exc
     if isinstance(exc, KeyboardInterrupt):
         raise KeyboardInterrupt(
-            f"the corrections were added to {data} whole; the summary was not printed"
-            if committed
+            _whole(data)
+            if journal.committed
             else f"nothing was added to {data}{but_for(changed)}; run the command again"
         ) from exc
 

@@ -4,6 +4,7 @@ complete never asks for it to be run again."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +20,8 @@ from tests.conftest import REPO
 from tests.inference.fish.test_add_to_interrupted import _read_only
 from tests.inference.fish.test_add_to_killed import (
     _add,
+    _completed,
+    _files,
     _kill,
     _kill_at,
     _tuesday,
@@ -26,6 +29,8 @@ from tests.inference.fish.test_add_to_killed import (
 from tests.inference.fish.test_add_to_record import _data
 from tests.inference.fish.test_corrections_order import TUESDAY, _export, _photo
 from tests.inference.pack.test_install_lock import HANG_S
+
+WHOLE = "the corrections were added to {} whole; the summary was not printed"
 
 
 def _start_add(corrections: Path, data: Path, gate: Path, output: Path) -> subprocess.Popen[str]:
@@ -97,3 +102,51 @@ def _data_with_done_left(tmp_path: Path) -> Path:
     _kill_at("cleanup", _tuesday(tmp_path), data, tmp_path / "gate")  # .adding-….done left
     assert any(p.name.endswith(".done") for p in data.iterdir())
     return data
+
+
+def test_ctrl_c_while_a_complete_add_deletes_its_journal_says_it_was_added_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _data(tmp_path)
+    tuesday = _tuesday(tmp_path)
+    after = _completed(tmp_path, tuesday, data)
+    real = shutil.rmtree
+
+    def interrupted(path: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(path).name.startswith(".adding-"):
+            raise KeyboardInterrupt
+        real(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", interrupted)
+    capsys.readouterr()
+    assert main(_add(tuesday, data)) == 130
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert WHOLE.format(data) in err, err
+    assert "run the command again" not in err, err
+    load_dataset(data)
+    assert _files(data) == after
+
+
+def test_ctrl_c_just_after_the_commit_rename_says_it_was_added_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _data(tmp_path)
+    tuesday = _tuesday(tmp_path)
+    after = _completed(tmp_path, tuesday, data)
+    real = Path.rename
+
+    def rename(self: Path, target: Any) -> Path:
+        renamed = real(self, target)
+        if self.name.startswith(".adding-") and str(target).endswith(".done"):
+            raise KeyboardInterrupt  # the signal lands before the add marks itself done
+        return renamed
+
+    monkeypatch.setattr(Path, "rename", rename)
+    capsys.readouterr()
+    assert main(_add(tuesday, data)) == 130
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert WHOLE.format(data) in err, err
+    load_dataset(data)
+    assert _files(data) == after
