@@ -47,7 +47,6 @@ import csv
 import hashlib
 import re
 import shutil
-import tempfile
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -63,6 +62,7 @@ from inference.fish.dataset import GROUPS_CSV, IMAGE_SUFFIXES, SPECIES_CSV
 from inference.fish.errors import DatasetError
 from inference.fish.images import UInt8Image, read_image
 from inference.fish.pack import load_pack
+from inference.fish.staging import staging_folder
 from inference.fish.types import Species, species_key
 from inference.plural import counted
 
@@ -173,20 +173,18 @@ def export_training_set(
     read = _read_all(corrections, base, pack_names(species_pack), say)
     chosen, verdicts = _trainable(read, corrections), read.verdicts
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        write_tree(chosen, staging)
-        write_record(
-            staging, new_set_record(staging, chosen, verdicts.retracted, verdicts.pictures)
-        )
-        staging.chmod(0o755)  # mkdtemp makes it private; training reads it
-        if out.exists():
-            out.rmdir()  # empty, as checked above
-        staging.rename(out)
-    except OSError as exc:
-        raise DatasetError(f"cannot write the training set to {out}: {exc}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with staging_folder(out) as staging:  # a killed run's is removed by the next
+        try:
+            write_tree(chosen, staging)
+            write_record(
+                staging, new_set_record(staging, chosen, verdicts.retracted, verdicts.pictures)
+            )
+            staging.chmod(0o755)  # mkdtemp makes it private; training reads it
+            if out.exists():
+                out.rmdir()  # empty, as checked above
+            staging.rename(out)
+        except OSError as exc:
+            raise DatasetError(f"cannot write the training set to {out}: {exc}") from exc
     return len(chosen)
 
 
