@@ -264,6 +264,7 @@ def _register(args: argparse.Namespace) -> int:
     from sync.client.config import Registration, check_hub_url
     from sync.client.hub_identity import probe_hub_id
     from sync.client.moved_site import register_moving
+    from sync.client.register_answer import HubLeft, answered_hub
     from sync.client.site_records import (
         held_for_old_hub_words,
         hub_left,
@@ -284,13 +285,14 @@ def _register(args: argparse.Namespace) -> int:
     with _open_store(args) as store, hub_http_client() as http:
         ensure_schema(store.database)
         # Which hub it is, by the id it names itself by (sync.client.hub_identity): the same
-        # hub at a new address is no other hub.
-        hub_id = probe_hub_id(http, hub_url)
+        # hub at a new address is no other hub. Unauthenticated, the status page only lets
+        # another hub be refused before the code is spent: the register answer decides.
+        probed = probe_hub_id(http, hub_url)
         # Decided before anything changes: the notes of decisions to send again are the
         # registered hub's, queued for it only, and never counted against another hub's code.
-        old_hub = hub_left(store.database, hub_url, hub_id)
+        old_hub = hub_left(store.database, hub_url, probed)
         not_sent = [] if old_hub is None else noted_by_site(store.database)
-        queue_noted_decisions(store, hub_url, hub_id)
+        queue_noted_decisions(store, hub_url, probed)
         # The outbox's entries are that hub's too: never pushed to another (sync.store.outbox_hub).
         held = [] if old_hub is None else unsent_for_the_hub(store.database)
         if not args.strand_records:
@@ -298,10 +300,18 @@ def _register(args: argparse.Namespace) -> int:
         unsent = (
             [] if args.strand_records else unsent_by_site(store.database, noted=old_hub is None)
         )
-        result = register_for_records(http, hub_url, code, unsent)
+        registered = register_for_records(http, hub_url, code, unsent)
+        left = answered_hub(
+            store,
+            HubLeft(hub_url, old_hub, held, not_sent),
+            probed,
+            registered,
+            strand=args.strand_records,
+        )
+        result, hub_id = registered.result, registered.hub_id
         known = None if hub_id is None else UUID(hub_id)
         registration = Registration(hub_url, result.site, result.device_id, result.token, known)
-        left = register_moving(
+        moved = register_moving(
             store,
             registration,
             store.clock.now(),
@@ -310,12 +320,12 @@ def _register(args: argparse.Namespace) -> int:
         )
         stranded = left_unsent(store.database, result.site)
     print(f"registered device {result.device_id} of site {result.site} with {hub_url}")
-    if left is not None:
-        print(left.words())
-    if not_sent:
-        print(not_sent_words(not_sent, str(old_hub), hub_url))
-    if held:
-        print(held_for_old_hub_words(held, str(old_hub), hub_url))
+    if moved is not None:
+        print(moved.words())
+    if left.not_sent:
+        print(not_sent_words(left.not_sent, str(left.old_hub), hub_url))
+    if left.held:
+        print(held_for_old_hub_words(left.held, str(left.old_hub), hub_url))
     if stranded:
         print(
             f"left unsent: records of site {', '.join(records.words() for records in stranded)}"

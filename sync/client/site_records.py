@@ -17,8 +17,7 @@ import httpx
 
 from sync import plural
 from sync.client.errors import HubRefusedError, SyncConfigError
-from sync.client.transport import register_device
-from sync.protocol import RegisterResult
+from sync.client.transport import Registered, register_named
 from sync.store.database import Database
 from sync.store.registration import same_hub
 from sync.store.resend import noted_decisions, queue_decisions_again
@@ -202,7 +201,7 @@ def _person_first(kind: tuple[str, int]) -> tuple[bool, str]:
 
 def register_for_records(
     http: httpx.Client, hub_url: str, code: str, unsent: list[SiteRecords]
-) -> RegisterResult:
+) -> Registered:
     """Register with ``code`` only if it is for the site of the records still to push
     (``unsent``; none: any code). Raises ``SyncConfigError``, before any code is sent, for
     records of several sites, and, the code unspent, for a code of another site; a hub
@@ -211,13 +210,14 @@ def register_for_records(
     refuse_several_sites(unsent)
     sites = [records.site for records in unsent]
     try:
-        return register_device(http, hub_url, code, sites=sites)
+        return register_named(http, hub_url, code, sites=sites)
     except HubRefusedError as error:
         if error.code == "site_mismatch":
             raise other_site_refused(error.reason, unsent) from None
         if not (sites and error.code == "invalid_body" and "sites" in error.reason):
             raise
-    result = register_device(http, hub_url, code)  # an older hub: it cannot check first
+    registered = register_named(http, hub_url, code)  # an older hub: it cannot check first
+    result = registered.result
     if result.site not in sites:
         reason = (
             f"the code was for site {result.site}, which this hub (older than jaga's check of"
@@ -225,7 +225,7 @@ def register_for_records(
             " now holds a token nobody keeps (revoke it in the hub's admin)"
         )
         raise other_site_refused(reason, unsent)
-    return result
+    return registered
 
 
 def refuse_several_sites(unsent: list[SiteRecords]) -> None:

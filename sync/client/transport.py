@@ -114,6 +114,16 @@ class Pulled:
 
 
 @dataclass(frozen=True)
+class Registered:
+    """The register answer, and the id the hub named itself by in it (``HUB_ID_HEADER``;
+    None: a hub before ids). Sent to the one-time code, it names the hub that took it, as
+    an unauthenticated status page cannot (``sync.client.register_answer``)."""
+
+    result: RegisterResult
+    hub_id: str | None
+
+
+@dataclass(frozen=True)
 class Download:
     """What a binary download wrote: its size and sha256, counted as the bytes arrived."""
 
@@ -500,6 +510,18 @@ def register_device(
     """Exchange an operator's one-time code for this device's id, site and token. With
     ``sites`` (those the device has records of to push), a code of another site is refused
     unspent (``HubRefusedError``, code ``site_mismatch``)."""
+    return register_named(http, hub_url, code, sites=sites, timeout=timeout).result
+
+
+def register_named(
+    http: httpx.Client,
+    hub_url: str,
+    code: str,
+    *,
+    sites: Sequence[str] = (),
+    timeout: httpx.Timeout | None = None,
+) -> Registered:
+    """``register_device``, with the id the hub named itself by in its answer."""
     request = RegisterRequest(code=code, sites=tuple(sites) or None)
     content = request.model_dump_json(exclude_none=True).encode()  # as a hub before ``sites``
     headers = {"Content-Type": "application/json"}
@@ -513,7 +535,7 @@ def register_device(
         params=None,
         timeout=timeout or httpx.Timeout(30.0, connect=5.0),
     )
-    return parse_answer(response, RegisterResult, "register")
+    return Registered(parse_answer(response, RegisterResult, "register"), named_hub_id(response))
 
 
 def hub_date(response: httpx.Response) -> datetime | None:

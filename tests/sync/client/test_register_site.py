@@ -139,7 +139,7 @@ def test_an_older_hub_is_asked_without_sites_and_its_answer_checked(
     hq = SiteRecords(site_slug, (("person", 1),))
     with httpx.Client(transport=httpx.MockTransport(older_hub)) as http:
         fitting = create_device(site_slug, "hq-kiosk").code
-        assert register_for_records(http, "http://hub", fitting, [hq]).site == site_slug
+        assert register_for_records(http, "http://hub", fitting, [hq]).result.site == site_slug
         other = create_device(f"{site_slug}-gate", "gate-kiosk").code
         with pytest.raises(SyncConfigError) as refused:
             register_for_records(http, "http://hub", other, [hq])
