@@ -11,10 +11,13 @@ every worker behind a load balancer answers the same, and a hub restored from a 
 it, an older backup too: it is the same hub, and its devices' records are its records. A
 backup made before the row existed is given the same id again: the migration (and this
 module, should the row be missing, as after a data-only restore of such a backup) derives
-it from the hub's oldest site, its slug and creation time, which no restore rewinds; a hub
-with no site yet, which no device is registered with, draws a random one. A copy of a
-hub's database (a staging hub made from a production dump) shares its id: README says how
-to give the copy its own (an update of the row: deleted, it would be derived the same).
+it from when the hub's database was made: the ``applied`` time of the hub app's first
+migration in ``django_migrations``, an ordinary table that ``pg_dump`` and ``pg_restore``
+carry as they are, that no later migration rewrites and no admin edits. (Not the oldest
+site: an admin may delete it, and a backup made before then would derive another id than
+the live hub did after.) A copy of a hub's database (a staging hub made from a production
+dump) shares its id: README says how to give the copy its own (an update of the row:
+deleted, it would be derived the same).
 
 Not the erasure journal's ``hub-id`` file (``sync.hub.erasure_journal``): that lives in a
 data folder, beside the journal it names, not in the database every worker shares.
@@ -22,7 +25,7 @@ data folder, beside the journal it names, not in the database every worker share
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
@@ -32,20 +35,28 @@ _NAMESPACE = UUID("6f1d2c0e-4a53-4a8e-9b7e-2f0c6d9a1b34")  # this project's, for
 def hub_id() -> UUID:
     """This hub's id, made (as the migration makes it) if its row is missing."""
     # Not at the top: the migration imports ``derived_id`` before the models are ready.
-    from sync.hub.models import HubIdentity, Site
+    from django.db import connections
+
+    from sync.hub.models import HubIdentity
 
     row = HubIdentity.objects.first()
     if row is None:
-        made = {"uid": derived_id(Site.objects.all())}
+        made = {"uid": derived_id(connections[HubIdentity.objects.db])}
         row, _ = HubIdentity.objects.get_or_create(one=True, defaults=made)
     return UUID(str(row.uid))
 
 
-def derived_id(sites: Any) -> UUID:
-    """The id of a hub whose sites are ``sites`` (a query set: of the migration's historical
-    model on its database, or of ``Site``), from the oldest; random when there is none."""
-    oldest = sites.order_by("pk").values_list("slug", "created_at").first()
-    if oldest is None:
+# When the hub's database was made: its first migration, recorded once, kept by a restore.
+_FIRST_APPLIED = "SELECT applied FROM django_migrations WHERE app = 'hub' AND name = '0001_initial'"
+
+
+def derived_id(connection: Any) -> UUID:
+    """The id of the hub whose database ``connection`` (Django's) reaches, from when its
+    first migration was applied; random when none was recorded (no hub has none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_FIRST_APPLIED)
+        row = cursor.fetchone()
+    if row is None:
         return uuid4()
-    slug, created = oldest
-    return uuid5(_NAMESPACE, f"{slug}\n{created.astimezone(UTC).isoformat()}")
+    applied: datetime = row[0]
+    return uuid5(_NAMESPACE, f"hub database made at {applied.astimezone(UTC).isoformat()}")

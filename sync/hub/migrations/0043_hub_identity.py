@@ -1,6 +1,7 @@
 """``HubIdentity``: the hub's own id, which devices tell hubs apart by whatever their
-addresses (``sync.hub.identity``). One row, made here: derived from the oldest site, so a
-hub restored from a backup made before this migration is given the same id again."""
+addresses (``sync.hub.identity``). One row, made here: derived from when the hub's database
+was made (its first migration's row in ``django_migrations``), so a hub restored from a
+backup made before this migration is given the same id again."""
 # ruff: noqa: RUF012
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from sync.hub.identity import derived_id
 
 def _make_id(apps: Any, schema_editor: Any) -> None:
     alias = schema_editor.connection.alias
-    sites = apps.get_model("hub", "Site").objects.using(alias)
-    apps.get_model("hub", "HubIdentity").objects.using(alias).create(uid=derived_id(sites))
+    uid = derived_id(schema_editor.connection)
+    apps.get_model("hub", "HubIdentity").objects.using(alias).create(uid=uid)
 
 
 class Migration(migrations.Migration):
