@@ -5,6 +5,8 @@ tells hubs apart by that id whatever address it reaches them at, and by address 
 id is unknown (``sync.store.registration.same_hub``). ``jaga sync register`` asks the new
 hub's id (``probe_hub_id``) before it decides whether the hub is another one, since that
 decision (refuse while the old hub's records wait) comes before the one-time code is spent.
+The status page is unauthenticated, so the id kept is the register answer's, checked against
+the page's before anything is saved (``sync.client.register_answer``).
 A device registered before hub ids, or with a hub before them, learns its hub's id on its
 next pull (``learn_hub_id``): the answer came to its token, so it is its hub's.
 """
