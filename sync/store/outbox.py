@@ -230,10 +230,12 @@ class Outbox:
         return found[0]
 
     def counts(self) -> dict[OutboxState, int]:
-        """Entries by state, but for those held for another hub (``sync.store.outbox_hub``):
-        a sync never sends those, so they are not what it waits on."""
+        """Entries by state, but for the unsent ones held for another hub
+        (``sync.store.outbox_hub``): a sync never sends those, so they are not what it waits
+        on. The acknowledged are all counted: the store keeps them, whichever hub has them."""
         rows = self._database.query(
-            "SELECT state, count(*) FROM outbox WHERE for_hub IS NULL GROUP BY state"
+            "SELECT state, count(*) FROM outbox WHERE for_hub IS NULL OR state = 'acknowledged'"
+            " GROUP BY state"
         )
         counts = dict.fromkeys(OutboxState, 0)
         counts.update({OutboxState(state): int(n) for state, n in rows})

@@ -9,11 +9,14 @@ takes only entries with no stamp (``Outbox.queued``). They stay in the store, ne
 nor dropped: an erasure or a catch among them exists nowhere else. Registered back with A,
 the stamp goes and they are pushed as before.
 
+The acknowledged entries the store keeps (catches, photos, tombstones) are stamped too: they
+name records of the old hub, which later entries about them must follow (below), though
+nothing of them is sent again (a restored new hub's renewal, ``sync.store.resend``, reads only
+those with no stamp), nor counted as held (``held_for_other_hubs``: only the unsent wait).
 A photo's bytes go to the hub that acknowledged its metadata, and to no other: the new hub
 has no such photo (it answers ``unknown_photo``, and the client would record the photo as
-skipped, never to reach the old hub). So the acknowledged photo entries whose bytes are not
-uploaded yet (no ``sync_uploads`` outcome) are stamped too, and ``sync.client.uploads``
-offers only photos of entries with no stamp. So are the access decisions recorded so far
+skipped, never to reach the old hub), so ``sync.client.uploads`` offers only photos of
+entries with no stamp. So are the access decisions recorded so far
 (``access_events.for_hub``, schema 16): a restored new hub's renewal (``sync.store.resend``)
 queues again only decisions with no stamp, never the old hub's, whatever their site's slug.
 
@@ -41,10 +44,11 @@ from sync.store.registration import hub_key, hub_stamp, same_hub
 
 # Not yet taken by the hub: an acknowledged entry is done with.
 _UNSENT = "state IN ('queued', 'sent', 'rejected')"
-# Acknowledged, its bytes still to upload to the hub that acknowledged it.
-_NOT_UPLOADED = (
-    "entity = 'photo' AND state = 'acknowledged'"
-    " AND entity_uid NOT IN (SELECT photo_uid FROM sync_uploads)"
+# Acknowledged and kept (``sync.store.resend``): catches, photos (their bytes still to
+# upload, or not) and tombstones, which name a record of the hub that acknowledged them.
+_KEPT = (
+    "state = 'acknowledged' AND (entity IN ('photo', 'fish_observation')"
+    " OR operation = 'tombstone')"
 )
 
 
@@ -52,7 +56,7 @@ def hold_for_hub(
     connection: Any, old_hub: str, old_id: str | None, new_hub: str, new_id: str | None
 ) -> int:
     """Inside the registration's write transaction: stamp the entries still unsent (and the
-    photos still to upload) with the old hub (``old_hub``, named ``old_id``) when the new one
+    acknowledged ones kept) with the old hub (``old_hub``, named ``old_id``) when the new one
     is another hub, and release those held for the new one; returns how many unsent entries
     it stamped."""
     if same_hub(old_hub, old_id, new_hub, new_id):
@@ -61,8 +65,10 @@ def hold_for_hub(
         f"UPDATE outbox SET for_hub = ? WHERE for_hub IS NULL AND {_UNSENT}",
         (hub_stamp(old_hub, old_id),),
     )
+    # And what it acknowledged and the store keeps: later entries about those records (the
+    # review of a catch it has) are then held for it too (``sync.store.outbox.hub_holding``).
     connection.execute(
-        f"UPDATE outbox SET for_hub = ? WHERE for_hub IS NULL AND {_NOT_UPLOADED}",
+        f"UPDATE outbox SET for_hub = ? WHERE for_hub IS NULL AND {_KEPT}",
         (hub_stamp(old_hub, old_id),),
     )
     # Its decisions, acknowledged or not: a restored hub's renewal (``sync.store.resend``)

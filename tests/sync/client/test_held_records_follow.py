@@ -13,9 +13,12 @@ from sync.client.config import Registration
 from sync.client.moved_site import register_moving
 from sync.client.state import save_registration
 from sync.store import Passphrase, Store, backup, restore
+from sync.store.outbox_hub import held_for_other_hubs
+from sync.store.records import OutboxState
 from sync.store.registration import hub_key
 from tests.sync.client.devices import add_access_events, add_observations, enrol
 from tests.sync.conftest import FAST, FakeClock
+from tests.sync.test_store_outbox import acknowledge_all
 
 HUB_A = "https://hub-a.example"
 HUB_B = "https://hub-b.example"
@@ -109,3 +112,34 @@ def test_an_erasure_carried_over_a_restore_stays_held_for_the_old_hub(
     with Store.open(store.path, passphrase, clock=clock, config=FAST) as restored:
         assert _held_for(restored, "tombstone") == [hub_key(HUB_A)]
         assert restored.outbox.queued() == []
+
+
+def test_the_review_of_a_catch_the_old_hub_acknowledged_is_held_for_it(store: Store) -> None:
+    """Found by review: only unsent entries were held at the move, so a catch hub A had
+    acknowledged held nothing, and its review went to hub B, which never had the catch (it
+    would make it in its own site), while A never heard of the review."""
+    _registered(store, HUB_A)
+    (catch,) = add_observations(store, 1, "old")
+    acknowledge_all(store)
+    _moved_to_b(store)
+
+    store.observations.confirm(catch, "Gadus morhua", officer="officer-7")
+
+    assert store.outbox.queued() == []
+    _registered(store, HUB_A)
+    assert [e.entity_uid for e in store.outbox.queued()] == [catch]
+
+
+def test_acknowledged_entries_held_at_a_move_count_as_kept_not_as_held(store: Store) -> None:
+    """What the old hub acknowledged is not waiting for it: counted as acknowledged and
+    kept, never among the entries held for another hub, whose count is shown to users."""
+    _registered(store, HUB_A)
+    add_observations(store, 2, "old")
+    acknowledge_all(store)
+    kept = store.outbox.counts()[OutboxState.ACKNOWLEDGED]
+    _moved_to_b(store)
+
+    assert kept == 2
+    assert store.outbox.counts()[OutboxState.ACKNOWLEDGED] == kept
+    with store.database.read() as connection:
+        assert held_for_other_hubs(connection) == 0
