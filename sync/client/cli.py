@@ -282,7 +282,9 @@ def _register(args: argparse.Namespace) -> int:
 
     hub_url = check_hub_url(args.hub)
     code = registration_code(os.environ.get(CODE_ENV) or _ask_code())
-    with _open_store(args) as store, hub_http_client() as http:
+    # The sync lock, waited for: a sync made with the registration replaced here must not
+    # go on with it (sync.client.lock).
+    with _open_store(args) as store, _sync_lock(store), hub_http_client() as http:
         ensure_schema(store.database)
         # Which hub it is, by the id it names itself by (sync.client.hub_identity): the same
         # hub at a new address is no other hub. Unauthenticated, the status page only lets
@@ -333,6 +335,16 @@ def _register(args: argparse.Namespace) -> int:
             f" device of site {result.site}"
         )
     return 0
+
+
+def _sync_lock(store: Store) -> contextlib.AbstractContextManager[None]:
+    """The store's sync lock, waiting for a sync that holds it, with a line saying so."""
+    from sync.client.lock import sync_lock_waiting
+
+    def say() -> None:
+        print(f"waiting for the sync of {store.path} under way to finish", flush=True)
+
+    return sync_lock_waiting(store.path, say)
 
 
 def _ask_code() -> str:

@@ -41,7 +41,7 @@ import httpx
 from sync import plural
 from sync.client.audit import AnchorReport, AuditAnchor
 from sync.client.config import SyncConfig, Tuning, resolve_config
-from sync.client.errors import ProxyBodyLimitError, SyncClientError
+from sync.client.errors import ProxyBodyLimitError, RegisteredAgainError, SyncClientError
 from sync.client.kept_pack import KeptPackRepairer
 from sync.client.lock import sync_lock
 from sync.client.packs import PackInstaller, PackOutcome, packs_dir_for
@@ -281,6 +281,10 @@ class SyncClient:
             yield
             return
         with sync_lock(self.store.path):
+            # Registered again between this client's making and its lock (register holds
+            # the lock too): the old hub, device and token are no longer the store's.
+            if self.registration_changed():
+                raise RegisteredAgainError(f"{self.store.path} was registered again")
             self._locked = True
             try:
                 yield

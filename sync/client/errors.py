@@ -8,6 +8,8 @@ this tree. What to do about each is part of its meaning::
     └── SyncClientError               the sync client could not finish
         ├── SyncConfigError           no hub URL, site, device id or token: register first
         ├── SyncBusyError             another sync of this store is running (its lock is held)
+        │   └── RegisteredAgainError  the store was registered again since this client was
+        │                             made: open a client on the new registration
         ├── HubUnavailableError       offline, timed out, cut off, 5xx, 429, or a 401 / 403
         │   │                         page that is not the hub's: retry with back-off
         │   └── ProxyBodyLimitError   a bare 413 from something in between: smaller bodies
@@ -34,6 +36,11 @@ class SyncConfigError(SyncClientError):
 
 class SyncBusyError(SyncClientError):
     """Another process or thread is syncing this store; try again when it is done."""
+
+
+class RegisteredAgainError(SyncBusyError):
+    """``jaga sync register`` saved another registration after this client was made: its
+    hub, device and token are not the store's any more, so it syncs nothing."""
 
 
 class HubUnavailableError(SyncClientError):

@@ -13,6 +13,9 @@ next pull (``learn_hub_id``): the answer came to its token, so it is its hub's.
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
 import httpx
 
 from sync.client.state import keep_hub_id
@@ -34,13 +37,24 @@ def probe_hub_id(http: httpx.Client, hub_url: str) -> str | None:
     return named_hub_id(response) if response.status_code == 200 else None
 
 
-def learn_hub_id(store: Store, hub_id: str | None) -> None:
-    """Keep ``hub_id``, named in a pull's answer, as the registered hub's, when it is not the
-    one kept; a hub that named none leaves the kept one as it is."""
+def learn_hub_id(store: Store, hub_id: str | None, hub_url: str, device_id: UUID) -> None:
+    """Keep ``hub_id``, named in the answer to a pull made as device ``device_id`` of the hub
+    at ``hub_url``, as the registered hub's, when it is not the one kept; a hub that named
+    none leaves the kept one as it is, and so does a pull made with a registration replaced
+    since (a sync under way while ``jaga sync register`` saved another hub's): the id is the
+    old hub's."""
     if hub_id is None:
         return
     with store.database.read() as connection:
         if get_value(connection, HUB_ID_NAME) == hub_id:
             return  # each pull names it: written only when it is new
     with store.database.write() as connection:
-        keep_hub_id(connection, hub_id, store.clock.now())
+        if _registered_as(connection, hub_url, device_id):
+            keep_hub_id(connection, hub_id, store.clock.now())
+
+
+def _registered_as(connection: Any, hub_url: str, device_id: UUID) -> bool:
+    """Whether the store's registration is still the one with ``hub_url`` and ``device_id``."""
+    return get_value(connection, "hub_url") == hub_url and get_value(
+        connection, "device_id"
+    ) == str(device_id)

@@ -121,7 +121,8 @@ class Puller:
                 break
             tip, seal = known_tip(self._store, self._site, cursor)
             pulled = self._transport.changes(cursor, self._tuning.pull_limit, epoch, tip, seal)
-            learn_hub_id(self._store, pulled.hub_id)
+            made_with = self._transport.registration
+            learn_hub_id(self._store, pulled.hub_id, made_with.hub_url, made_with.device_id)
             page = pulled.page
             check_page(page, cursor)
             if page.log_epoch is not None and str(page.log_epoch) != epoch:

@@ -149,6 +149,11 @@ class HubTransport:
         self._observer = observer
         self._monotonic = monotonic
 
+    @property
+    def registration(self) -> Registration:
+        """The registration its requests are made with."""
+        return self._registration
+
     def push(self, batch: PushBatch) -> PushResult:
         return self._call("push", "POST", self._site_url("push"), PushResult, body=batch)
 
