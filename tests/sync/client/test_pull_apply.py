@@ -450,6 +450,7 @@ def test_a_device_moved_to_another_site_and_back_pulls_the_dropped_set_aside_cha
     assert read_cursor(store.database, SITE) == 0
     save_registration(store.database, registration(), now, send_face_images=False)
     store.people.erase(holder, operator="ops", reason="subject request")  # the clash goes
+    client = client_of(store, hub)  # registered again: a client made before syncs no more
     assert client.pull().applied == 2
     assert store.people.get(person).display_name == "Ana Ruiz"
 
