@@ -181,8 +181,8 @@ class Outbox:
 
         For a restore: the hub applies a key once, so an entry it already has costs one
         duplicate answer. An acknowledged or quarantined entry keeps its state; one queued or
-        in flight is queued again, held for ``held_for`` (a hub key), if given, as this
-        store holds the record's entries (``sync.store.outbox_hub``). Returns False if this
+        in flight is queued again; each is held for ``held_for`` (a hub key), if given, as
+        this store holds the record's entries (``sync.store.outbox_hub``). Returns False if this
         store already holds the key.
         """
         if connection.execute(
@@ -206,7 +206,7 @@ class Outbox:
                 entry.reject_reason if state == OutboxState.REJECTED else None,
             ),
         )
-        if held_for is not None and state != OutboxState.ACKNOWLEDGED:
+        if held_for is not None:  # acknowledged too: a move holds those (``hold_for_hub``)
             connection.execute(
                 "UPDATE outbox SET for_hub = ? WHERE idempotency_key = ?",
                 (held_for, entry.idempotency_key),

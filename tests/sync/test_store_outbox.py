@@ -384,3 +384,21 @@ def test_entries_an_older_release_kept_are_forgotten_a_bounded_batch_at_a_time(
     assert left() == ["fish_observation", "access_event"]
     acknowledge_all(store)
     assert left() == ["fish_observation"]
+
+
+def test_an_acknowledged_entry_carried_for_a_held_record_is_held_too(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A move holds the acknowledged entries the store keeps for the hub left, so that later
+    entries about their records are held for it too; an acknowledged entry carried over a
+    restore lost that hold, and a renewal of the new hub would have sent it there."""
+    enrol(store, clock, "B-1", seed=1)
+    entry = store.outbox.entries()[0]
+    store.outbox.mark_sent([entry.idempotency_key])
+    store.outbox.mark_acknowledged([entry.idempotency_key])
+    acknowledged = store.outbox.entries()[0]
+    with Store.create(tmp_path / "other.db", Passphrase("p" * 12), config=FAST) as other:
+        with other.database.write() as connection:
+            assert other.outbox.carry(connection, acknowledged, held_for="https://old-hub")
+        rows = other.database.query("SELECT state, for_hub FROM outbox")
+    assert rows == [("acknowledged", "https://old-hub")]
