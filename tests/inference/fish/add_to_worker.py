@@ -13,6 +13,7 @@ cleanup).
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ def pause_cleanup(gate: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    # A shell that runs the tests in the background (``cmd &``, as CI may) starts them with
+    # SIGINT ignored, which a child inherits: the tests' Ctrl-C must reach the add.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     where, gate, corrections, data = argv
     if where == "cleanup":
         pause_cleanup(Path(gate))
