@@ -109,16 +109,24 @@ class AuditStatus:
     problem: str | None = None
     anchored_at: str | None = None  # when the hub last said what it holds (stored text)
     break_open: bool = False  # the problem is an audit break: the hub's admin must close it
+    # Entries before this registration's own, which its hub is never sent
+    # (``sync.client.audit_start``): 0 for a device registered before that.
+    before_registration: int = 0
 
     @property
     def waiting(self) -> int:
-        """Entries the hub does not hold yet."""
-        return max(self.entries - self.anchored, 0)
+        """Entries the hub does not hold yet and is to be sent."""
+        return max(self.entries - max(self.anchored, self.before_registration), 0)
 
     def lines(self) -> list[str]:
         shown = f"anchored at the hub up to entry {self.anchored} of {self.entries}"
         if not self.anchored:
             shown = f"not anchored at the hub ({plural.entries(self.entries)})"
+        if not self.anchored and self.before_registration:
+            shown = (
+                f"not anchored at the hub yet: from entry {self.before_registration + 1},"
+                f" the registration's, on ({plural.entries(self.waiting)} to send)"
+            )
         if self.anchored_at:
             shown += f", last at {self.anchored_at}"
         lines = [f"audit        {shown}"]
@@ -298,6 +306,7 @@ def read_audit_status(store: Store, device_id: str | None) -> AuditStatus:
     stored = read_values(store.database)
     anchored = Anchored.from_values(stored, device_id) if device_id else Anchored()
     anchored_at = stored.get(anchored_at_name(device_id)) if device_id else None
+    start = Anchored.before_start(stored, device_id) if device_id else Anchored()
     entries, _ = store.audit.head()
     return AuditStatus(
         anchored=anchored.sequence,
@@ -305,6 +314,7 @@ def read_audit_status(store: Store, device_id: str | None) -> AuditStatus:
         problem=stored.get(PROBLEM_NAME) or None,
         anchored_at=anchored_at or None,
         break_open=stored.get(BREAK_NAME) == "1",
+        before_registration=start.sequence,
     )
 
 

@@ -20,6 +20,7 @@ from main import main
 from sync.client.config import Registration
 from sync.client.moved_site import register_moving
 from sync.client.state import read_values, save_registration
+from sync.client.status import read_audit_status
 from sync.hub.models import AnchoredAuditEntry, AuditBreak
 from sync.protocol import AUDIT_GAP
 from sync.store import Passphrase, Store
@@ -100,6 +101,12 @@ def test_registered_with_another_site_the_new_device_gets_no_earlier_entry(
     assert register_with_code(env, db, live_hub.url, y) == 0
     with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
         add_access_events(store, y, 2)  # what the device records at y is y's
+        status = read_audit_status(store, read_values(store.database)["device_id"])
+    # Before its first sync, the status counts what goes: the registration's entry on.
+    assert status.waiting == status.entries - _registered_at(db) + 1 == 3
+    assert status.lines()[0].startswith(
+        f"audit        not anchored at the hub yet: from entry {_registered_at(db)}"
+    )
     assert sync(db) == 0
 
     _assert_anchored_from_the_registration(db, old_head, people)
