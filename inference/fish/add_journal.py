@@ -39,6 +39,7 @@ from pathlib import Path
 from inference.fish.add_undo import ASIDE, DONE, JOURNAL, sha256, undo_whole
 from inference.fish.errors import DatasetError
 from inference.pack.files import fsync_directory, replace_durably
+from inference.pack.lock import lock_waiting
 
 log = logging.getLogger(__name__)
 
@@ -152,14 +153,11 @@ def adding_lock(data: Path, on_wait: Callable[[str], None]) -> Iterator[None]:
     """Hold DATA's add lock, waiting for another add to finish first."""
     fd = os.open(data, os.O_RDONLY)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            on_wait(
-                f"another --add-to into {data}, or training or eval reading it, is running;"
-                " waiting for it to finish"
-            )
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        waiting = (
+            f"another --add-to into {data}, or training or eval reading it, is running;"
+            " waiting for it to finish"
+        )
+        lock_waiting(fd, on_wait, waiting)
         yield
     finally:
         os.close(fd)  # drops the lock

@@ -35,8 +35,14 @@ def install_lock(root: Path, on_wait: Callable[[str], None]) -> Iterator[None]:
 
 
 def _acquire(fd: int, root: Path, on_wait: Callable[[str], None]) -> None:
+    lock_waiting(fd, on_wait, f"another install is running in {root}; waiting for it to finish")
+
+
+def lock_waiting(fd: int, on_wait: Callable[[str], None], waiting: str) -> None:
+    """An exclusive ``flock`` on ``fd``; when another holds it, ``on_wait(waiting)`` once,
+    then wait for it."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        on_wait(f"another install is running in {root}; waiting for it to finish")
+        on_wait(waiting)
         fcntl.flock(fd, fcntl.LOCK_EX)
