@@ -309,6 +309,7 @@ def _register(args: argparse.Namespace) -> int:
             probed,
             registered,
             strand=args.strand_records,
+            http=http,
         )
         result, hub_id = registered.result, registered.hub_id
         known = None if hub_id is None else UUID(hub_id)

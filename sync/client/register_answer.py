@@ -17,13 +17,19 @@ anything is saved (``answered_hub``):
   (``sync.store.registration.same_hub``): the same hub after all holds nothing; another
   hub while the old hub's records wait is refused, as before the code, unless
   ``--strand-records``.
+
+Either refusal comes after the code was spent: the token the answer carries is given back
+first (``sync.client.give_back``), so the hub holds no live token nobody keeps.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import httpx
+
 from sync.client.errors import SyncConfigError
+from sync.client.give_back import code_spent, give_back
 from sync.client.site_records import (
     SiteRecords,
     held_words,
@@ -48,16 +54,23 @@ class HubLeft:
 
 
 def answered_hub(
-    store: Store, left: HubLeft, probed: str | None, registered: Registered, *, strand: bool
+    store: Store,
+    left: HubLeft,
+    probed: str | None,
+    registered: Registered,
+    *,
+    strand: bool,
+    http: httpx.Client,
 ) -> HubLeft:
     """``left`` (decided with the status page's id, ``probed``) as the register answer's id
-    decides it; raises ``SyncConfigError``, nothing saved, when the two name other hubs, or
-    when the answer shows another hub than the address did while its records wait (and not
-    ``strand``)."""
+    decides it; raises ``SyncConfigError``, nothing saved and the answer's token given back
+    through ``http`` (``give_back``), when the two name other hubs, or when the answer shows
+    another hub than the address did while its records wait (and not ``strand``)."""
     answered = registered.hub_id
     if probed is not None:
         if answered != probed:
-            raise _named_apart(left.hub_url, probed, answered, registered)
+            spent = code_spent(registered, given_back=give_back(http, left.hub_url, registered))
+            raise _named_apart(left.hub_url, probed, answered, spent)
         return left
     if answered is None:
         return left  # a hub before ids: the address decided, and decides
@@ -68,38 +81,29 @@ def answered_hub(
     if old_hub is not None and left.old_hub is None:  # another hub after all
         held = unsent_for_the_hub(store.database)
         if held and not strand:
-            raise _another_after_all(left.hub_url, old_hub, held, registered)
+            spent = code_spent(registered, given_back=give_back(http, left.hub_url, registered))
+            raise _another_after_all(left.hub_url, old_hub, held, registered, spent)
         return replace(left, old_hub=old_hub, held=held, not_sent=noted_by_site(store.database))
     return left
 
 
-def _named_apart(
-    hub_url: str, probed: str, answered: str | None, registered: Registered
-) -> SyncConfigError:
+def _named_apart(hub_url: str, probed: str, answered: str | None, spent: str) -> SyncConfigError:
     return SyncConfigError(
         f"not registered: {hub_url} named itself {probed} in its status page but"
         f" {answered or 'no hub id'} in its answer to the code: a proxy's copy of the page, or"
         " another hub's, answered one of them, so which hub took the code is not known and"
-        f" this device saved nothing; {_code_spent(registered)}"
+        f" this device saved nothing; {spent}"
     )
 
 
 def _another_after_all(
-    hub_url: str, old_hub: str, held: list[SiteRecords], registered: Registered
+    hub_url: str, old_hub: str, held: list[SiteRecords], registered: Registered, spent: str
 ) -> SyncConfigError:
     return SyncConfigError(
         f"not registered: {hub_url} names itself {registered.hub_id} in its answer to the"
         f" code, another hub than {old_hub} (its status page did not answer, so the address"
         f" decided before the code was sent); this store holds records still to push to"
         f" {old_hub}: {held_words(held)}, never sent to another hub; this device saved"
-        f" nothing; {_code_spent(registered)}, then sync them to {old_hub} first, or register"
+        f" nothing; {spent}, then sync them to {old_hub} first, or register"
         " with --strand-records to leave them unsent in this store, held for that hub"
-    )
-
-
-def _code_spent(registered: Registered) -> str:
-    result = registered.result
-    return (
-        f"the code was used (device {result.device_id} of site {result.site} now holds a"
-        " token nobody keeps: revoke it in the hub's admin): ask the hub's admin for a new code"
     )

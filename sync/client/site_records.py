@@ -17,6 +17,7 @@ import httpx
 
 from sync import plural
 from sync.client.errors import HubRefusedError, SyncConfigError
+from sync.client.give_back import give_back, spent_device
 from sync.client.transport import Registered, register_named
 from sync.store.database import Database
 from sync.store.registration import same_hub
@@ -219,10 +220,11 @@ def register_for_records(
     registered = register_named(http, hub_url, code)  # an older hub: it cannot check first
     result = registered.result
     if result.site not in sites:
+        given_back = give_back(http, hub_url, registered)
         reason = (
             f"the code was for site {result.site}, which this hub (older than jaga's check of"
-            f" a code's site) told only by using it: device {result.device_id} of that site"
-            " now holds a token nobody keeps (revoke it in the hub's admin)"
+            " a code's site) told only by using it: the code was used"
+            f" ({spent_device(registered, given_back=given_back)})"
         )
         raise other_site_refused(reason, unsent)
     return registered

@@ -157,6 +157,14 @@ def revoke(device: Device, reason: str) -> None:
     device.save(update_fields=["revoked_at", "revoked_reason", "code_hash"])
 
 
+def give_back(token: str, reason: str) -> None:
+    """Revoke the device ``token`` names while it still does: one whose token a new code
+    replaced meanwhile keeps that code (``revoke`` would spend it)."""
+    Device.objects.filter(token_hash=digest(token), revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_reason=reason[:200]
+    )
+
+
 def usable(device: Device | None) -> Device:
     """The device a token names, if it may still act; else what the device is told (an
     unknown token: none, or one a new code replaced; a revoked device)."""

@@ -16,6 +16,7 @@ site = "api/v1/sites/<slug:site>"
 urlpatterns = [
     path("api/v1/status", device_views.StatusView.as_view()),
     path("api/v1/devices/register", device_views.RegisterView.as_view()),
+    path("api/v1/devices/deregister", device_views.DeregisterView.as_view()),
     path(f"{site}/push", sync_views.PushView.as_view()),
     path(f"{site}/changes", sync_views.ChangesView.as_view()),
     path(f"{site}/uploads", photo_views.UploadsView.as_view()),

@@ -64,6 +64,25 @@ class RegisterView(APIView):
         return Response(result.model_dump(mode="json"), headers=_named())
 
 
+class DeregisterView(APIView):
+    @extend_schema(
+        operation_id="deregister",
+        request=None,
+        responses={204: None, **errors(401, 403)},
+        summary="Revoke the calling device's own token (a registration it refused)",
+    )
+    def post(self, request: Any) -> Response:
+        """A device that refuses the registration it was just given (the hub named another
+        id than the one it expected: ``sync.client.register_answer``) gives its token back
+        rather than leave a live token nobody holds for an operator to revoke by hand. The
+        device is revoked as the admin's "Revoke" does, and a new code enables it again."""
+        auth.give_back(request.auth, _REFUSED_BY_DEVICE)
+        return Response(status=204)
+
+
+_REFUSED_BY_DEVICE = "deregistered by the device itself: it refused the registration"
+
+
 def _named() -> dict[str, str]:
     """The header naming this hub (``HUB_ID_HEADER``): a device compares it before it spends
     a code (the status answer) and keeps it with its registration."""
