@@ -1,12 +1,13 @@
 """``jaga hub run | create-device | publish-pack | export-corrections | purge-expired |
-renew-log-epoch | rejournal-erasures | manage``: start the hub, enrol a device, publish a
+renew-log-epoch | rejournal-erasures | new-id | manage``: start the hub, enrol a device, publish a
 species pack to every site, write the confirmed fish photos out as training data, erase
 people past their consent's retention (``sync.hub.retention``; nothing, and exit 1, while
 the hub's clock looks ahead: ``sync.hub.clock_check``), tell devices the database was
 restored from a backup (``sync.hub.log_epoch``), journal again the erasures an older copy
-of the erasure journal lacks, Django tasks. The handlers of ``run``, ``manage``, the purge
-and the restores are ``sync.hub.cli_run``, ``sync.hub.cli_manage``, ``sync.hub.cli_purge``
-and ``sync.hub.cli_restore``.
+of the erasure journal lacks, give a copy of a hub its own id, Django tasks. The handlers
+of ``run``, ``manage``, the purge, the restores and ``new-id`` are ``sync.hub.cli_run``,
+``sync.hub.cli_manage``, ``sync.hub.cli_purge``, ``sync.hub.cli_restore`` and
+``sync.hub.cli_identity``.
 
 ``run`` and ``manage`` make a hub in a data folder that holds none (the first steps); the
 other commands work on an existing hub and refuse such a folder in one line, making nothing
@@ -44,6 +45,7 @@ from sync.cli_errors import (
     reporting,
     whole_number,
 )
+from sync.hub.cli_identity import add_new_id_parser
 from sync.hub.cli_manage import manage_hub
 from sync.hub.cli_purge import purge_expired
 from sync.hub.cli_restore import rejournal_erasures, renew_log_epoch
@@ -171,6 +173,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     _data_option(rejournal)
     _accept_other_hubs_option(rejournal)
     rejournal.set_defaults(handler=rejournal_erasures)
+    _data_option(add_new_id_parser(commands))
 
     manage = commands.add_parser("manage", help="a Django management command (createsuperuser)")
     _data_option(manage)

@@ -16,8 +16,9 @@ migration in ``django_migrations``, an ordinary table that ``pg_dump`` and ``pg_
 carry as they are, that no later migration rewrites and no admin edits. (Not the oldest
 site: an admin may delete it, and a backup made before then would derive another id than
 the live hub did after.) A copy of a hub's database (a staging hub made from a production
-dump) shares its id: README says how to give the copy its own (an update of the row:
-deleted, it would be derived the same).
+dump) shares its id: ``jaga hub new-id`` gives the copy its own (``give_new_id``, an
+update of the row: deleted, it would be derived the same). Every answer reads the row, so
+a hub that serves names the new id from its next answer on, in every worker.
 
 Not the erasure journal's ``hub-id`` file (``sync.hub.erasure_journal``): that lives in a
 data folder, beside the journal it names, not in the database every worker shares.
@@ -44,6 +45,22 @@ def hub_id() -> UUID:
         made = {"uid": derived_id(connections[HubIdentity.objects.db])}
         row, _ = HubIdentity.objects.get_or_create(one=True, defaults=made)
     return UUID(str(row.uid))
+
+
+def give_new_id() -> tuple[UUID, UUID]:
+    """Give this hub a new, random id; returns the old one and the new one. The row is
+    locked meanwhile, so a ``hub_id`` of another worker reads the old id or the new."""
+    from django.db import transaction
+
+    from sync.hub.models import HubIdentity
+
+    hub_id()  # the row, made if missing: its derived id is the old one
+    with transaction.atomic():
+        row = HubIdentity.objects.select_for_update().get()
+        old = UUID(str(row.uid))
+        row.uid = uuid4()
+        row.save(update_fields=["uid"])
+    return old, UUID(str(row.uid))
 
 
 # When the hub's database was made: its first migration, recorded once, kept by a restore.

@@ -25,6 +25,7 @@ ON_A_HUB = {
     "purge-expired": ("--dry-run",),
     "renew-log-epoch": (),
     "rejournal-erasures": (),
+    "new-id": ("--confirm",),
 }
 
 
