@@ -37,8 +37,9 @@ from sync.store.state_rows import (
 # refusals, 4, 5, 8, 9 and 11 the fish observations' pack_version, crop, status, crop_known
 # and recorded_here (pulled changes write them), 10 the pulled changes set aside
 # (deferred_changes), 15 the outbox entries held for another hub (``outbox.for_hub``), 16 the
-# access decisions recorded for another hub (``access_events.for_hub``).
-CLIENT_TABLES_VERSION = 16
+# access decisions recorded for another hub (``access_events.for_hub``), 17 the catches
+# (``fish_observations.for_hub``).
+CLIENT_TABLES_VERSION = 17
 SPECIES_PACK_NAME = "species_pack.latest"
 # The version of a pack the hub announced, then stopped naming (``sync.client.packs``).
 WITHDRAWN_PACK_NAME = "species_pack.withdrawn"

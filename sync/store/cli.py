@@ -40,6 +40,7 @@ from sync.store.key_sources import (
     resolve_key_source,
 )
 from sync.store.keys import KeySource, create_key_file
+from sync.store.outbox_hub import destination_words
 from sync.store.pending_catches import pending_count, spool_path
 from sync.store.people_cli import (
     add_people_commands,
@@ -527,9 +528,10 @@ def _confirm(args: argparse.Namespace, *, species_name: SpeciesNamer) -> int:
         confirmed = store.observations.confirm(
             args.observation_uid.strip(), species, officer=args.officer
         )
+        sent = destination_words(store.outbox.held_for(confirmed.observation_uid))
     print(
         f"confirmed {confirmed.observation_uid} as {confirmed.confirmed_species}"
-        f" (reviewed by {confirmed.reviewed_by}); queued for the hub"
+        f" (reviewed by {confirmed.reviewed_by}); {sent}"
     )
     return 0
 
@@ -539,9 +541,10 @@ def _answer_not_a_fish(args: argparse.Namespace) -> int:
         answered = store.observations.answer_not_a_fish(
             args.observation_uid.strip(), officer=args.officer
         )
+        sent = destination_words(store.outbox.held_for(answered.observation_uid))
     print(
         f"answered {answered.observation_uid}: not a fish (reviewed by {answered.reviewed_by});"
-        " it will not be used for training; queued for the hub"
+        f" it will not be used for training; {sent}"
     )
     return 0
 

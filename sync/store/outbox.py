@@ -98,6 +98,12 @@ SWEEP_BATCH = 2000
 REQUEUED_PER_AUDIT_ENTRY = 1000
 # The store schema that holds entries for another hub (``outbox.for_hub``).
 HOLDS_SINCE_SCHEMA = 15
+# The store schema whose catches say which hub they are of (``fish_observations.for_hub``).
+CATCHES_HELD_SINCE_SCHEMA = 17
+# The hub a catch is of, when another than the registered one (``sync.store.outbox_hub``).
+_CATCH_HELD = (
+    "SELECT for_hub FROM fish_observations WHERE observation_uid = ? AND for_hub IS NOT NULL"
+)
 # The newest entry held about either record (by the entity index), or, still unsent (by the
 # state index: a store keeps thousands of acknowledged catches and photos, and this runs at
 # every enqueue), naming either as its person, as ``sync.store.outbox_hub`` tells people held.
@@ -114,14 +120,22 @@ class Outbox:
     """Queue and state machine of changes bound for the hub."""
 
     def __init__(
-        self, database: Database, clock: Clock, audit: AuditLog, *, holds: bool = True
+        self,
+        database: Database,
+        clock: Clock,
+        audit: AuditLog,
+        *,
+        holds: bool = True,
+        holds_catches: bool = True,
     ) -> None:
         self._database = database
         self._clock = clock
         self._audit = audit  # an operator's requeue is audited in its own transaction
-        # Whether the schema has ``for_hub``: a store is opened at the latest schema, but
-        # tests write stores of older ones with this code.
+        # Whether the schema has ``outbox.for_hub`` (and ``fish_observations.for_hub``): a
+        # store is opened at the latest schema, but tests write stores of older ones with
+        # this code.
         self._holds = holds
+        self._holds_catches = holds_catches
 
     def enqueue(
         self,
@@ -168,9 +182,28 @@ class Outbox:
         return sequence
 
     def hub_holding(self, connection: Any, uid: str, person_uid: str | None = None) -> str | None:
-        """``hub_holding`` (below), inside the caller's transaction; None for a store of a
-        schema before ``HOLDS_SINCE_SCHEMA``, which holds none."""
-        return hub_holding(connection, uid, person_uid) if self._holds else None
+        """``hub_holding`` (below), inside the caller's transaction, or else the hub the
+        catch ``uid`` is of, when another than the registered one (one pulled from the old
+        hub has no entry held); None for a store of a schema before ``HOLDS_SINCE_SCHEMA``,
+        which holds none."""
+        if not self._holds:
+            return None
+        held = hub_holding(connection, uid, person_uid)
+        if held is None and self._holds_catches:
+            row = connection.execute(_CATCH_HELD, (uid,)).fetchone()
+            held = None if row is None else str(row[0])
+        return held
+
+    def held_for(self, entity_uid: str) -> str | None:
+        """The hub the newest entry about ``entity_uid`` is held for (``hub_stamp``: its id,
+        or its address); None when it goes to the registered hub, or there is none."""
+        if not self._holds:
+            return None
+        rows = self._database.query(
+            "SELECT for_hub FROM outbox WHERE entity_uid = ? ORDER BY sequence DESC LIMIT 1",
+            (entity_uid,),
+        )
+        return None if not rows or rows[0][0] is None else str(rows[0][0])
 
     def tombstones(self) -> list[OutboxEntry]:
         """Every erasure this device queued, whatever became of it."""

@@ -20,6 +20,13 @@ entries with no stamp. So are the access decisions recorded so far
 (``access_events.for_hub``, schema 16): a restored new hub's renewal (``sync.store.resend``)
 queues again only decisions with no stamp, never the old hub's, whatever their site's slug.
 
+So are the catches held so far (``fish_observations.for_hub``, schema 17), those pulled from
+the old hub included: another boat's catch has no entry of this device to hold, and the
+review of it, queued after the move, would go to the new hub, which never had the catch,
+while the old hub, which has it, never heard of the review. An entry about a stamped catch
+is held for its hub (``sync.store.outbox.Outbox.hub_holding``); registered back with that
+hub, the stamp goes with the entries' and the review is pushed there.
+
 A person such an entry names (a person entry by its uid, a template or photo by its person)
 is the old hub's too, kept on this device only for those records (``sync.client.moved_site``):
 its site may have the new hub's site's slug, so the kiosk leaves them out by this, not by
@@ -72,16 +79,22 @@ def hold_for_hub(
         (hub_stamp(old_hub, old_id),),
     )
     # Its decisions, acknowledged or not: a restored hub's renewal (``sync.store.resend``)
-    # queues again only the registered hub's.
-    connection.execute(
-        "UPDATE access_events SET for_hub = ? WHERE for_hub IS NULL", (hub_stamp(old_hub, old_id),)
-    )
+    # queues again only the registered hub's. And its catches, those pulled from it
+    # included, which have no entry to hold their review for it (schema 17).
+    for table in _RECORDS_OF_A_HUB:
+        connection.execute(
+            f"UPDATE {table} SET for_hub = ? WHERE for_hub IS NULL", (hub_stamp(old_hub, old_id),)
+        )
     # Released after the stamping, or they would be stamped with the hub left. By its id,
     # and by its address: held while its id was unknown, they fall back to it.
     new = (hub_stamp(new_hub, new_id), hub_key(new_hub))
-    connection.execute("UPDATE outbox SET for_hub = NULL WHERE for_hub IN (?, ?)", new)
-    connection.execute("UPDATE access_events SET for_hub = NULL WHERE for_hub IN (?, ?)", new)
+    for table in ("outbox", *_RECORDS_OF_A_HUB):
+        connection.execute(f"UPDATE {table} SET for_hub = NULL WHERE for_hub IN (?, ?)", new)
     return int(cursor.rowcount)
+
+
+# The records stamped with the hub they are of (schemas 16 and 17), besides the outbox.
+_RECORDS_OF_A_HUB = ("access_events", "fish_observations")
 
 
 def held_for_other_hubs(connection: Any) -> int:
@@ -103,3 +116,16 @@ def people_held_for_other_hubs(connection: Any) -> frozenset[str]:
     """The uids of the people named by entries held for another hub: that hub's people, not
     the registered hub's, whatever their site's slug."""
     return frozenset(str(uid) for (uid,) in connection.execute(_PEOPLE_NAMED).fetchall())
+
+
+def destination_words(held_for: str | None) -> str:
+    """Where an entry just queued goes (``Outbox.held_for``), as ``jaga store confirm`` and
+    the app's review list say it: to the registered hub, or held for the hub its record is
+    of, which a user must know, since the review then reaches no hub until the device is
+    registered with that one again."""
+    if held_for is None:
+        return "queued for the hub"
+    return (
+        f"held for hub {held_for}, whose catch it is: not sent to the hub this device is"
+        " registered with; it goes to that hub if this device is registered with it again"
+    )

@@ -38,7 +38,7 @@ from sync.store.gallery import Gallery, gallery_models, load_gallery
 from sync.store.in_use import InUse
 from sync.store.keys import KeyHeader, KeySlot, KeySource
 from sync.store.observations import Observations
-from sync.store.outbox import HOLDS_SINCE_SCHEMA, Outbox
+from sync.store.outbox import CATCHES_HELD_SINCE_SCHEMA, HOLDS_SINCE_SCHEMA, Outbox
 from sync.store.people import People
 from sync.store.records import ModelRef
 from sync.store.retention import Retention
@@ -91,7 +91,13 @@ class Store:
             version = schema_version(database.connection)
         database.tracks_purges = version >= purge_mark.SINCE_SCHEMA
         self.audit = AuditLog(database, clock)
-        self.outbox = Outbox(database, clock, self.audit, holds=version >= HOLDS_SINCE_SCHEMA)
+        self.outbox = Outbox(
+            database,
+            clock,
+            self.audit,
+            holds=version >= HOLDS_SINCE_SCHEMA,
+            holds_catches=version >= CATCHES_HELD_SINCE_SCHEMA,
+        )
         self.people = People(database, clock, self.audit, self.outbox)
         self.observations = Observations(database, clock, self.outbox)
         self.access = AccessLog(database, clock, self.audit, self.outbox)

@@ -17,7 +17,25 @@ from sync.errors import SchemaVersionError
 from sync.protocol import RETENTION_REASON
 from sync.store import purge_mark
 from sync.store.retention import REASON_NOT_KEPT
-from sync.store.schema import v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16
+from sync.store.schema import (
+    v1,
+    v2,
+    v3,
+    v4,
+    v5,
+    v6,
+    v7,
+    v8,
+    v9,
+    v10,
+    v11,
+    v12,
+    v13,
+    v14,
+    v15,
+    v16,
+    v17,
+)
 
 # "JAGA" in ASCII: tells a Jaga store from any other SQLCipher file with the same key.
 APPLICATION_ID = 0x4A414741
@@ -104,6 +122,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "erasures the hub took keep no reason typed", _sent_erasures_without_reasons),
     Migration(15, "outbox entries left unsent for another hub", run_script(v15.SQL)),
     Migration(16, "access decisions recorded for another hub", run_script(v16.SQL)),
+    Migration(17, "fish observations of another hub", run_script(v17.SQL)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
