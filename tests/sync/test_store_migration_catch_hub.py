@@ -12,7 +12,7 @@ from sync.store import Passphrase, Store
 from sync.store.registration import hub_key
 from sync.store.schema.migrations import LATEST_VERSION, MIGRATIONS, schema_version
 from tests.sync.client.devices import add_observations
-from tests.sync.client.test_held_records_follow import HUB_A, _moved_to_b, _registered
+from tests.sync.client.test_held_records_follow import HUB_A, moved_to_b, registered_with
 from tests.sync.conftest import FAST, FakeClock
 
 
@@ -23,7 +23,7 @@ def _v16_store_with_catches(db_path: Path, passphrase: Passphrase, clock: FakeCl
         db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:16]
     ) as v16:
         assert schema_version(v16.database.connection) == 16
-        _registered(v16, HUB_A)
+        registered_with(v16, HUB_A)
         own, pulled = add_observations(v16, 2, "catch")
         with v16.database.write() as connection:
             connection.execute("DELETE FROM outbox WHERE entity_uid = ?", (pulled,))
@@ -49,14 +49,14 @@ def test_a_v16_store_keeps_its_catches_and_holds_the_pulled_ones_review_after_a_
         ensure_schema(store.database)
         assert _stamps(store) == [None, None]
         assert not store.observations.get(pulled).recorded_here
-        _moved_to_b(store)
+        moved_to_b(store)
         assert _stamps(store) == [hub_key(HUB_A)] * 2
 
         store.observations.confirm(pulled, "Gadus morhua", officer="officer-7")
 
         assert store.outbox.held_for(pulled) == hub_key(HUB_A)
         assert [e.entity_uid for e in store.outbox.queued()] == []
-        _registered(store, HUB_A)
+        registered_with(store, HUB_A)
         assert _stamps(store) == [None, None]
         assert [e.entity_uid for e in store.outbox.queued()] == [own, pulled]
         assert store.integrity().ok, store.integrity().problems

@@ -12,13 +12,13 @@ from sync.client.site_records import held_words, unsent_for_the_hub
 from sync.errors import RecordNotFoundError
 from sync.store import Store
 from sync.store.store_info import describe
-from tests.sync.client.test_held_records_follow import HUB_A, _moved_to_b, _registered
+from tests.sync.client.test_held_records_follow import HUB_A, moved_to_b, registered_with
 from tests.sync.client.test_uploads import fish_photo
 
 
 def _quarantined_at_a(store: Store) -> None:
     """A catch and its photo the hub A refused: quarantined, waiting for an operator."""
-    _registered(store, HUB_A)
+    registered_with(store, HUB_A)
     fish_photo(store)
     entries = store.outbox.queued()
     store.outbox.mark_sent([entry.idempotency_key for entry in entries])
@@ -36,7 +36,7 @@ def test_a_registration_with_another_hub_names_the_quarantined_entries(store: St
 
 def test_a_requeue_leaves_the_old_hubs_quarantined_entries_held(store: Store) -> None:
     _quarantined_at_a(store)
-    _moved_to_b(store)
+    moved_to_b(store)
 
     assert store.outbox.quarantined() == []
     assert store.outbox.requeue_quarantined(None, operator="ops") == 0
@@ -47,7 +47,7 @@ def test_a_requeue_leaves_the_old_hubs_quarantined_entries_held(store: Store) ->
 
 def test_store_info_counts_the_entries_held_for_another_hub(store: Store) -> None:
     _quarantined_at_a(store)
-    _moved_to_b(store)
+    moved_to_b(store)
 
     lines, _ = describe(store)
 

@@ -25,12 +25,12 @@ HUB_B = "https://hub-b.example"
 SITE = "north-gate"  # the same slug at both hubs: another site all the same
 
 
-def _registered(store: Store, hub_url: str) -> None:
+def registered_with(store: Store, hub_url: str) -> None:
     registration = Registration(hub_url, SITE, uuid4(), f"token-{hub_url}")
     save_registration(store.database, registration, store.clock.now(), send_face_images=False)
 
 
-def _moved_to_b(store: Store) -> None:
+def moved_to_b(store: Store) -> None:
     """``jaga sync register --strand-records`` with hub B's code: A's entries are held."""
     registration = Registration(HUB_B, SITE, uuid4(), "token-b")
     register_moving(store, registration, store.clock.now(), send_face_images=False, operator="ops")
@@ -44,16 +44,16 @@ def _held_for(store: Store, operation: str) -> list[str | None]:
 
 
 def test_an_erasure_of_a_person_held_for_the_old_hub_goes_to_that_hub_only(store: Store) -> None:
-    _registered(store, HUB_A)
+    registered_with(store, HUB_A)
     uid = enrol(store, SITE, "OLD-1", seed=3)
     add_access_events(store, SITE, 1)
-    _moved_to_b(store)
+    moved_to_b(store)
 
     assert store.people.erase(uid, operator="ops", reason="asked")
 
     assert _held_for(store, "tombstone") == [hub_key(HUB_A)]
     assert store.outbox.queued() == []  # nothing of A's person for hub B
-    _registered(store, HUB_A)
+    registered_with(store, HUB_A)
     assert [(e.entity_uid, e.operation) for e in store.outbox.queued() if e.entity == "person"] == [
         (uid, "tombstone")
     ]
@@ -62,9 +62,9 @@ def test_an_erasure_of_a_person_held_for_the_old_hub_goes_to_that_hub_only(store
 def test_an_erasure_is_held_though_it_drops_every_held_entry_of_the_person(store: Store) -> None:
     """The person's own entries (person, face template) are dropped by the erasure: the hub
     they were held for is read before."""
-    _registered(store, HUB_A)
+    registered_with(store, HUB_A)
     uid = enrol(store, SITE, "OLD-1", seed=3)
-    _moved_to_b(store)
+    moved_to_b(store)
 
     assert store.people.erase(uid, operator="ops", reason="asked")
 
@@ -73,9 +73,9 @@ def test_an_erasure_is_held_though_it_drops_every_held_entry_of_the_person(store
 
 
 def test_an_erasure_of_a_person_of_the_new_hub_goes_to_it(store: Store) -> None:
-    _registered(store, HUB_A)
+    registered_with(store, HUB_A)
     enrol(store, SITE, "OLD-1", seed=3)
-    _moved_to_b(store)
+    moved_to_b(store)
     uid = enrol(store, SITE, "NEW-1", seed=4)
 
     assert store.people.erase(uid, operator="ops", reason="asked")
@@ -84,9 +84,9 @@ def test_an_erasure_of_a_person_of_the_new_hub_goes_to_it(store: Store) -> None:
 
 
 def test_the_review_of_a_catch_held_for_the_old_hub_is_held_for_it(store: Store) -> None:
-    _registered(store, HUB_A)
+    registered_with(store, HUB_A)
     (catch,) = add_observations(store, 1, "old")
-    _moved_to_b(store)
+    moved_to_b(store)
 
     store.observations.confirm(catch, "Gadus morhua", officer="officer-7")
 
@@ -99,9 +99,9 @@ def test_an_erasure_carried_over_a_restore_stays_held_for_the_old_hub(
 ) -> None:
     """A backup taken after the move holds the person, held for A; the erasure made since is
     carried into it (``sync.store.erasures``), held for A as it was."""
-    _registered(store, HUB_A)
+    registered_with(store, HUB_A)
     uid = enrol(store, SITE, "OLD-1", seed=3)
-    _moved_to_b(store)
+    moved_to_b(store)
     backup(store, tmp_path / "nightly.db", operator="ops")
     assert store.people.erase(uid, operator="ops", reason="asked")
     store.close()
@@ -118,26 +118,26 @@ def test_the_review_of_a_catch_the_old_hub_acknowledged_is_held_for_it(store: St
     """Found by review: only unsent entries were held at the move, so a catch hub A had
     acknowledged held nothing, and its review went to hub B, which never had the catch (it
     would make it in its own site), while A never heard of the review."""
-    _registered(store, HUB_A)
+    registered_with(store, HUB_A)
     (catch,) = add_observations(store, 1, "old")
     acknowledge_all(store)
-    _moved_to_b(store)
+    moved_to_b(store)
 
     store.observations.confirm(catch, "Gadus morhua", officer="officer-7")
 
     assert store.outbox.queued() == []
-    _registered(store, HUB_A)
+    registered_with(store, HUB_A)
     assert [e.entity_uid for e in store.outbox.queued()] == [catch]
 
 
 def test_acknowledged_entries_held_at_a_move_count_as_kept_not_as_held(store: Store) -> None:
     """What the old hub acknowledged is not waiting for it: counted as acknowledged and
     kept, never among the entries held for another hub, whose count is shown to users."""
-    _registered(store, HUB_A)
+    registered_with(store, HUB_A)
     add_observations(store, 2, "old")
     acknowledge_all(store)
     kept = store.outbox.counts()[OutboxState.ACKNOWLEDGED]
-    _moved_to_b(store)
+    moved_to_b(store)
 
     assert kept == 2
     assert store.outbox.counts()[OutboxState.ACKNOWLEDGED] == kept
