@@ -17,11 +17,10 @@ from PySide6.QtCore import QObject, Slot
 
 from desktop.catch_errors import CatchError
 from desktop.catch_review import ReviewList
-from desktop.catch_store import CatchStore, Flagged
+from desktop.catch_store import CatchStore, Flagged, Reviewed
 from desktop.catch_text import confirmed_text, not_a_fish_question, not_a_fish_text
 from desktop.questions import Question, ask_yes_no
 from desktop.settings import LOCKED_MESSAGE
-from sync.store import FishObservation
 
 # (work, on_done(result), on_failed(message)): ``work`` on the worker, answers on the GUI thread
 SubmitJob = Callable[[Callable[[], object], Callable[[object], None], Callable[[str], None]], None]
@@ -108,10 +107,10 @@ class CatchReviewController(QObject):
         if isinstance(flagged, Flagged) and flagged.site == self.review.site.isChecked():
             self.review.show_flagged(flagged)
 
-    def _show_answer(self, observation: object) -> None:
-        if isinstance(observation, FishObservation):
-            said = not_a_fish_text if observation.not_a_fish else confirmed_text
-            self.review.show_message(said(observation))
+    def _show_answer(self, answer: object) -> None:
+        if isinstance(answer, Reviewed):
+            said = not_a_fish_text if answer.observation.not_a_fish else confirmed_text
+            self.review.show_message(said(answer.observation, answer.held_for))
 
     def _show_problem(self, message: str) -> None:
         self.review.show_message(message, problem=True)

@@ -34,6 +34,16 @@ class Flagged:
 
 
 @dataclass(frozen=True)
+class Reviewed:
+    """A catch as an officer's review left it, and the hub the review is held for (a catch
+    of a hub this device was registered with before: ``sync.store.outbox_hub``); None when
+    it is queued for the registered hub."""
+
+    observation: FishObservation
+    held_for: str | None
+
+
+@dataclass(frozen=True)
 class CatchStore:
     path: Path
     source: KeySource = field(repr=False)
@@ -116,14 +126,16 @@ class CatchStore:
             found = store.observations.review_queue(limit + 1, include_pulled=site)
         return Flagged(tuple(found[:limit]), len(found) > limit, site)
 
-    def confirm(self, observation_uid: str, species: str, officer: str) -> FishObservation:
+    def confirm(self, observation_uid: str, species: str, officer: str) -> Reviewed:
         with self._open() as store:
-            return store.observations.confirm(observation_uid, species, officer=officer)
+            confirmed = store.observations.confirm(observation_uid, species, officer=officer)
+            return Reviewed(confirmed, store.outbox.held_for(observation_uid))
 
-    def answer_not_a_fish(self, observation_uid: str, officer: str) -> FishObservation:
+    def answer_not_a_fish(self, observation_uid: str, officer: str) -> Reviewed:
         """What ``jaga store confirm UID --not-a-fish`` stores: reviewed, no species."""
         with self._open() as store:
-            return store.observations.answer_not_a_fish(observation_uid, officer=officer)
+            answered = store.observations.answer_not_a_fish(observation_uid, officer=officer)
+            return Reviewed(answered, store.outbox.held_for(observation_uid))
 
     def _open(self) -> Store:
         return Store.open(self.path, self.source, config=self.config)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from inference.fish.types import FishPrediction, FishStatus
 from sync.store import Crop, FishObservation, PredictionStatus
+from sync.store.outbox_hub import destination_words
 
 SHOWN_CANDIDATES = 3
 
@@ -113,18 +114,20 @@ def recorded_text(observation: FishObservation) -> str:
     return f"recorded {observation.observation_uid} ({flag}); queued for the hub"
 
 
-def confirmed_text(observation: FishObservation) -> str:
+def confirmed_text(observation: FishObservation, held_for: str | None = None) -> str:
+    """As ``jaga store confirm`` says it; ``held_for``: the hub the review is held for."""
     return (
         f"confirmed {observation.observation_uid} as {observation.confirmed_species}"
-        f" (reviewed by {observation.reviewed_by}); queued for the hub"
+        f" (reviewed by {observation.reviewed_by}); {destination_words(held_for)}"
     )
 
 
-def not_a_fish_text(observation: FishObservation) -> str:
+def not_a_fish_text(observation: FishObservation, held_for: str | None = None) -> str:
     """As ``jaga store confirm --not-a-fish`` says it."""
     return (
         f"answered {observation.observation_uid}: not a fish (reviewed by"
-        f" {observation.reviewed_by}); it will not be used for training; queued for the hub"
+        f" {observation.reviewed_by}); it will not be used for training;"
+        f" {destination_words(held_for)}"
     )
 
 

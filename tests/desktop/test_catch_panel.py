@@ -37,6 +37,7 @@ from sync.corrections import CorrectionsExport
 from sync.store import Crop, FishObservation, Passphrase, Store, StoreConfig
 from sync.store.corrections import export_corrections
 from sync.store.key_sources import PASSPHRASE_ENV
+from sync.store.registration import hub_key
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import wait_until
 from tests.desktop.test_catch import (
@@ -46,6 +47,7 @@ from tests.desktop.test_catch import (
     side_by_side,
     write_image,
 )
+from tests.sync.client.test_held_records_follow import HUB_A, moved_to_b, registered_with
 from tests.sync.conftest import FAST
 from tests.sync.test_store_review_cli import pulled_from_the_hub
 
@@ -684,3 +686,25 @@ def test_a_photo_recorded_before_is_not_recorded_again_without_a_second_record(
     assert record(window).startswith("recorded ")  # the officer insists: a second catch
     with in_store(rig.store) as store:
         assert store.observations.count() == 2
+
+
+def test_a_review_held_for_a_hub_left_since_says_so(window: MainWindow, rig: Rig) -> None:
+    """A catch recorded while registered with hub A, reviewed after a move to hub B: the
+    review is held for A (``sync.store.outbox_hub``), and the list says so rather than
+    "queued for the hub", as ``jaga store confirm`` does."""
+    panel, review = catch_of(window).panel, catch_of(window).panel.review
+    with in_store(rig.store) as store:
+        registered_with(store, HUB_A)
+    panel.officer.setText("Ana Lima")
+    rig.open_photo(window, BELOW_REVIEW)
+    assert "flagged for review" in record(window)
+    with in_store(rig.store) as store:
+        moved_to_b(store)
+    wait_until(lambda: review.items.count() == 1, "the flagged catch in the review list")
+    review.items.setCurrentRow(0)
+    review.species.setEditText("fish_03")
+    review.confirm.click()
+    wait_until(lambda: review.message.text().startswith("confirmed"), "the confirmation")
+    said = review.message.text()
+    assert f"held for hub {hub_key(HUB_A)}, whose catch it is" in said
+    assert "queued for the hub" not in said
