@@ -66,7 +66,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from sync.client.audit_start import ANCHORED_PREFIX, begins_name
+from sync.client.audit_start import begins_name
 from sync.client.config import Tuning
 from sync.client.errors import (
     HubAuthError,
@@ -91,6 +91,7 @@ from sync.protocol import (
 )
 from sync.store import Store
 from sync.store.clock import format_timestamp
+from sync.store.restore_audit import ANCHORED_PREFIX
 from sync.store.state_rows import get_value, put_value
 
 ANCHORED_AT_PREFIX = "audit.anchored_at."  # when the hub last said which entries it holds

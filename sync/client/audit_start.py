@@ -11,6 +11,9 @@ new device's anchoring begins (``begins_name``: its sequence and its previous ha
 takes a chain that begins with that entry from a device it holds none of (``sync.hub.audit``):
 linked to what came before by its previous hash alone, so it verifies everything from there
 on and receives nothing before. ``jaga audit verify`` still checks the whole chain here.
+A restore that brings back a chain without this note for the registered device (a backup
+made before registering) appends such an entry in the restored store
+(``sync.store.restore_audit``).
 
 The same device id again (a new code for the same device) keeps the receipt it has, or the
 start noted first: its chain at the hub goes on as it was.
@@ -25,10 +28,8 @@ from uuid import UUID
 from sync.client.config import Registration
 from sync.protocol import REGISTERED_ACTION
 from sync.store import Store
+from sync.store.restore_audit import ANCHORED_PREFIX, BEGINS_PREFIX
 from sync.store.state_rows import get_value, put_value
-
-ANCHORED_PREFIX = "audit.anchored."  # as ``sync.client.audit``, which imports this module
-BEGINS_PREFIX = "audit.begins."
 
 
 def begins_name(device_id: UUID | str) -> str:

@@ -16,9 +16,10 @@ sync), naming how many of each, unless told to discard them (``discard_unsynced`
 restored store's audit entry says how many it did. A change the backup holds is not lost,
 even where its outbox entry left the backup once acknowledged (``sync.store.unsynced``). The
 restored copy keeps the replaced store's registration with the hub, whatever the backup's
-(``sync.store.registration``): the restored store is still this device. Over a registered
-store, a backup of another site or hub, or holding another site's records, is refused
-(``sync.store.restore_site``): that site's erasures would never reach them here.
+(``sync.store.registration``): the restored store is still this device, and its audit
+anchoring begins at that registration, never before (``sync.store.restore_audit``). Over a
+registered store, a backup of another site or hub, or holding another site's records, is
+refused (``sync.store.restore_site``): that site's erasures would never reach them here.
 While the copy takes its place, the old files are kept aside under a name no earlier restore
 used (hard links, so the old store stays in place until the restored copy replaces it, and is
 put back should that fail). Once the restored store has opened and its audit entry is
@@ -83,6 +84,7 @@ from sync.store.registration import (
     registered_as,
     registration_rows,
 )
+from sync.store.restore_audit import begin_after_restore
 from sync.store.restore_site import Held, held_of_other_sites, refuse_other_site
 from sync.store.store import Store, remove_with_side_files
 from sync.store.unsynced import Unsynced
@@ -218,6 +220,8 @@ def _restore(
             discarded = _unsynced_lost(restored, replaced, target, discard=discard_unsynced)
             carried = _carry(restored, replaced, operator)
             kept = keep_registration(restored, replaced.registration) if replaced else None
+            if replaced and replaced.registration:  # never the chain from before it
+                begin_after_restore(restored, replaced.registration, operator)
             unchecked = None if replaced else registered_as(restored)
             key, slot, store_config = (
                 restored.key,
