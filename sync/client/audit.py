@@ -33,7 +33,10 @@ A device's anchoring begins at its registration (``sync.client.audit_start``): w
 receipt yet, it sends from the registration's own entry, never what the store recorded
 before it (another hub's or another site's records); a hub that asks for an entry before
 that (one older than this device) is not sent it, and the problem says why. A device
-registered before registration entries existed has no such start and sends from entry 1.
+registered before registration entries existed has no such start: where the store holds a
+receipt or start of another device id (it was registered before, as that device), its first
+anchoring appends its registration entry and begins there (``sync.store.audit_begins``);
+else (registered once) it sends from entry 1, its own chain.
 
 A store whose oldest entries retention deleted (``sync.store.retention``) cannot send them
 again. When a batch begins right after its checkpoint (the last entry deleted), it names
@@ -90,8 +93,8 @@ from sync.protocol import (
     summarize,
 )
 from sync.store import Store
+from sync.store.audit_begins import ANCHORED_PREFIX, begin_after_earlier_device
 from sync.store.clock import format_timestamp
-from sync.store.restore_audit import ANCHORED_PREFIX
 from sync.store.state_rows import get_value, put_value
 
 ANCHORED_AT_PREFIX = "audit.anchored_at."  # when the hub last said which entries it holds
@@ -189,6 +192,8 @@ class AuditAnchor:
             return AnchorReport(problem=f"not anchored this time: {error}", complete=True)
 
     def _anchor_all(self, stopping: Stopping) -> AnchorReport:
+        # Registered anew before registrations noted a start: not the earlier device's chain.
+        begin_after_earlier_device(self._store, str(self._device_id), operator="sync")
         start, anchored = self._start_and_anchored()
         stored, problem, complete, broken = 0, None, True, False
         held_back: ProxyBodyLimitError | None = None

@@ -13,7 +13,7 @@ linked to what came before by its previous hash alone, so it verifies everything
 on and receives nothing before. ``jaga audit verify`` still checks the whole chain here.
 A restore that brings back a chain without this note for the registered device (a backup
 made before registering) appends such an entry in the restored store
-(``sync.store.restore_audit``).
+(``sync.store.audit_begins``).
 
 The same device id again (a new code for the same device) keeps the receipt it has, or the
 start noted first: its chain at the hub goes on as it was.
@@ -28,7 +28,7 @@ from uuid import UUID
 from sync.client.config import Registration
 from sync.protocol import REGISTERED_ACTION
 from sync.store import Store
-from sync.store.restore_audit import ANCHORED_PREFIX, BEGINS_PREFIX
+from sync.store.audit_begins import ANCHORED_PREFIX, BEGINS_PREFIX
 from sync.store.state_rows import get_value, put_value
 
 

@@ -17,7 +17,7 @@ restored store's audit entry says how many it did. A change the backup holds is 
 even where its outbox entry left the backup once acknowledged (``sync.store.unsynced``). The
 restored copy keeps the replaced store's registration with the hub, whatever the backup's
 (``sync.store.registration``): the restored store is still this device, and its audit
-anchoring begins at that registration, never before (``sync.store.restore_audit``). Over a
+anchoring begins at that registration, never before (``sync.store.audit_begins``). Over a
 registered store, a backup of another site or hub, or holding another site's records, is
 refused (``sync.store.restore_site``): that site's erasures would never reach them here.
 While the copy takes its place, the old files are kept aside under a name no earlier restore
@@ -57,6 +57,7 @@ from sync.errors import (
 )
 from sync.store import keys, pending_catches, unsynced
 from sync.store.audit import file_subject
+from sync.store.audit_begins import begin_after_restore
 from sync.store.backup_files import (
     PARTIAL,
     keep_aside,
@@ -84,7 +85,6 @@ from sync.store.registration import (
     registered_as,
     registration_rows,
 )
-from sync.store.restore_audit import begin_after_restore
 from sync.store.restore_site import Held, held_of_other_sites, refuse_other_site
 from sync.store.store import Store, remove_with_side_files
 from sync.store.unsynced import Unsynced

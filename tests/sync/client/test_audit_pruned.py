@@ -19,6 +19,7 @@ from sync.client.status import read_status
 from sync.hub.audit import acknowledge
 from sync.hub.log_epoch import renew_log_epochs
 from sync.protocol import AUDIT_CHECKPOINT_HEADER
+from sync.store import Store
 from tests.sync.client.devices import Device, SkewedClock, register
 from tests.sync.client.test_audit_anchor import breaks, chain, decisions, held
 from tests.sync.hub.hubkit import HubProcess
@@ -39,6 +40,16 @@ def _sync(device: Device) -> None:
         device.client(store, http).sync_once()
 
 
+def _register_without_start(store: Store, moved: Device) -> None:
+    """Register ``store`` as ``moved``'s new device as a release before registration starts
+    did (no start noted), a store with no note of its earlier device's anchoring: one with
+    such a note begins at an entry of its own instead (``sync.store.audit_begins``)."""
+    store.database.execute(
+        "DELETE FROM sync_state WHERE name LIKE 'audit.anchored.%' OR name LIKE 'audit.begins.%'"
+    )
+    save_registration(store.database, moved.registration, store.clock.now(), send_face_images=False)
+
+
 def test_a_pruned_store_registered_as_a_new_device_anchors_from_its_checkpoint(
     kiosk: Device, live_hub: HubProcess
 ) -> None:
@@ -51,9 +62,7 @@ def test_a_pruned_store_registered_as_a_new_device_anchors_from_its_checkpoint(
         assert pruned > 0
     moved = replace(kiosk, registration=register(live_hub.url, kiosk.registration.site, "moved"))
     with moved.open(later) as store:
-        save_registration(
-            store.database, moved.registration, store.clock.now(), send_face_images=False
-        )
+        _register_without_start(store, moved)
     decisions(moved, 5)
     kept = chain(moved)
     with moved.open(SkewedClock(timedelta(days=300))) as store, httpx.Client() as http:
@@ -129,9 +138,7 @@ def test_a_hub_that_does_not_take_a_pruned_chain_is_explained_not_sent_to_verify
         pruned = store.audit.checkpoint().sequence
     moved = replace(kiosk, registration=register(live_hub.url, kiosk.registration.site, "moved"))
     with moved.open(later) as store, httpx.Client(event_hooks={"request": [older_hub]}) as http:
-        save_registration(
-            store.database, moved.registration, store.clock.now(), send_face_images=False
-        )
+        _register_without_start(store, moved)
         moved.client(store, http).sync_once()
         problem = read_status(store, {}).audit.problem
     assert problem is not None and "jaga audit verify" not in problem
