@@ -19,9 +19,10 @@ the add left it, never between.
 
 A lock on DATA (``flock``, which the kernel drops when its holder dies) keeps a second add
 waiting, and keeps a reader from undoing an add still running: training refuses instead. A
-reader holds it shared while it scans DATA (``flock`` needs no write access, so a read-only
-copy is read too), so an add that starts under the scan waits for it rather than moving
-photos in half-way through the read.
+reader holds it shared while it reads DATA (``flock`` needs no write access, so a read-only
+copy is read too): training from its scan until its last photo is read
+(``dataset.reading``), so an add that starts meanwhile waits for it rather than moving
+photos in half-way through the scan, or taking back a photo training has yet to read.
 """
 
 from __future__ import annotations

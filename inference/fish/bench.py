@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.fish.classify import SpeciesClassifier
-from inference.fish.dataset import load_dataset
+from inference.fish.dataset import load_dataset, reading
 from inference.fish.images import UInt8Image, read_image
 from inference.fish.pack import load_pack
 from inference.runtime import ThreadBudget
@@ -51,6 +51,7 @@ def bench_pack(
 
 
 def _images(data: Path, count: int) -> list[UInt8Image]:
-    samples = load_dataset(data).samples
-    step = max(1, len(samples) // count)
-    return [read_image(sample.path) for sample in samples[::step][:count]]
+    with reading(data):  # until the photos are read: an --add-to waits for them
+        samples = load_dataset(data).samples
+        step = max(1, len(samples) // count)
+        return [read_image(sample.path) for sample in samples[::step][:count]]

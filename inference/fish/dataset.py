@@ -31,7 +31,7 @@ import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,12 +103,23 @@ def load_dataset(root: Path, *, add_lock_held: bool = False) -> FishDataset:
     """Scan ``root``; every problem that would silently skew training is an error.
     ``add_lock_held``: the caller is an ``--add-to`` that holds DATA's lock and has settled
     it (taking the lock again would wait on itself)."""
-    if not root.is_dir():
-        raise DatasetError(f"{root} is not a folder of species folders")
     # an --add-to stopped part way, or one moving photos in under the scan, would mix two
     # states: the scan holds DATA's lock
-    with contextlib.nullcontext() if add_lock_held else held_for_reading(root):
+    with contextlib.nullcontext() if add_lock_held else reading(root):
         return _scan(root)
+
+
+@contextlib.contextmanager
+def reading(root: Path) -> Iterator[None]:
+    """DATA's lock held shared (see ``held_for_reading``) for as long as the caller reads
+    it: a reader that reads its photos after the scan (training, eval) holds it until its
+    last photo is read, or an ``--add-to`` could take back a photo it scanned. An add started
+    meanwhile waits, saying so. Held again inside (``load_dataset``), it is only shared
+    twice: each open of DATA holds its own lock."""
+    if not root.is_dir():  # before the lock opens it
+        raise DatasetError(f"{root} is not a folder of species folders")
+    with held_for_reading(root):
+        yield
 
 
 def _scan(root: Path) -> FishDataset:

@@ -43,6 +43,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from inference.fish import export
+from inference.fish.dataset import reading
 from inference.fish.errors import SpeciesMismatchError, SpeciesPackError
 from inference.fish.graph_contract import (
     FAMILIARITY,
@@ -89,8 +90,14 @@ def combine_packs(roots: Sequence[Path], options: TrainOptions, progress: Progre
     pack's features.
 
     ``options.data`` is the folder all were trained on; its split is rebuilt from the
-    members' recorded seed, validation fraction and held-out species, and checked.
+    members' recorded seed, validation fraction and held-out species, and checked. DATA is
+    held from its scan to the last photo read.
     """
+    with reading(options.data):
+        return _combine_packs(roots, options, progress)
+
+
+def _combine_packs(roots: Sequence[Path], options: TrainOptions, progress: Progress) -> SpeciesPack:
     started = time.perf_counter()
     if len(roots) < 2:
         raise SpeciesPackError(f"combine takes two or more packs, not {len(roots)}")

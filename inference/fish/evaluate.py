@@ -31,7 +31,7 @@ import numpy as np
 
 from inference.errors import ImageError
 from inference.fish.classify import SpeciesClassifier
-from inference.fish.dataset import FishDataset, Sample, load_dataset
+from inference.fish.dataset import FishDataset, Sample, load_dataset, reading
 from inference.fish.errors import DatasetError, SpeciesMismatchError, SpeciesPackError
 from inference.fish.familiarity_report import (
     NotFish,
@@ -77,12 +77,13 @@ def evaluate_folder(
     """``not_fish``: folders of photos that are not fish, for what familiarity keeps out."""
     check_not_fish_folders(not_fish)
     pack = load_pack(pack_root)
-    whole = load_dataset(data)
-    dataset = _select(whole, pack, split)
+    with reading(data):  # until the photos are read: an --add-to waits for them
+        whole = load_dataset(data)
+        dataset = _select(whole, pack, split)
+        loaded = _load_images(dataset, pack, QualityGate())
     classifier = SpeciesClassifier(
         pack, precision=precision, threads=ThreadBudget(threads) if threads else None
     )
-    loaded = _load_images(dataset, pack, QualityGate())
     if not loaded.known:  # every figure would be NaN
         raise DatasetError(
             f"{data} holds no usable image of a species pack {pack.version} knows "

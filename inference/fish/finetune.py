@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from inference.fish import export
 from inference.fish.augment import augmented_view
 from inference.fish.config import FinetuneConfig
+from inference.fish.dataset import reading
 from inference.fish.errors import SpeciesPackError
 from inference.fish.finetune_familiarity import reference_head
 from inference.fish.graph_contract import INPUT_NAME, OUTPUTS
@@ -119,6 +120,15 @@ class SpeciesNet(nn.Module):
 
 
 def finetune_pack(
+    options: TrainOptions, config: FinetuneConfig, pth: Path, device: str, progress: Progress
+) -> SpeciesPack:
+    """DATA is held from its scan to the last photo read: the photos are read again once the
+    epochs are run, and for INT8 calibration."""
+    with reading(options.data):
+        return _finetune_pack(options, config, pth, device, progress)
+
+
+def _finetune_pack(
     options: TrainOptions, config: FinetuneConfig, pth: Path, device: str, progress: Progress
 ) -> SpeciesPack:
     started = time.perf_counter()

@@ -20,6 +20,7 @@ import onnx
 
 from inference.fish import export
 from inference.fish.config import HeadConfig
+from inference.fish.dataset import reading
 from inference.fish.errors import SpeciesPackError
 from inference.fish.features import BackboneFeatures, FeatureCache, FeatureSession
 from inference.fish.graph_contract import FAMILIARITY, INPUT_NAME, PROBABILITIES
@@ -66,7 +67,13 @@ class Backbone:
 
 
 def train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progress) -> SpeciesPack:
-    """The whole head mode: returns the written, verified pack."""
+    """The whole head mode: returns the written, verified pack. DATA is held from its scan
+    to the last photo read (features, the parity check, INT8 calibration)."""
+    with reading(options.data):
+        return _train_head_pack(options, backbone, progress)
+
+
+def _train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progress) -> SpeciesPack:
     started = time.perf_counter()
     data = prepare(
         options.data, holdout=options.holdout,
