@@ -35,7 +35,7 @@ from datetime import UTC
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
-from inference.fish.corrections import Box, Correction, Written, later, written
+from inference.fish.correction_rows import Box, Correction, Written, later, written
 from inference.fish.errors import DatasetError
 from inference.pack.files import replace_durably
 from inference.plural import counted

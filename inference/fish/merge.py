@@ -52,7 +52,8 @@ from inference.fish.added_record import (
     taken_back,
     write_record,
 )
-from inference.fish.corrections import Correction, pack_names, read_verdicts, write_tree
+from inference.fish.correction_rows import Correction, pack_names
+from inference.fish.corrections import read_verdicts
 from inference.fish.csv_edits import append_rows, csv_text, drop_rows, write_csv
 from inference.fish.dataset import (
     GROUPS_CSV,
@@ -62,6 +63,7 @@ from inference.fish.dataset import (
     load_dataset,
 )
 from inference.fish.errors import DatasetError
+from inference.fish.training_tree import write_tree
 from inference.fish.types import Species, species_key
 
 
