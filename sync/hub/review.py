@@ -96,18 +96,22 @@ def _review(observation_pk: int, species: str | None, reviewer: str) -> FishObse
     return observation
 
 
-def erase_person(person_pk: int, reason: str) -> None:
+def erase_person(person_pk: int, reason: str) -> bool:
+    """Erase the person everywhere; False (nothing changed: their reason, their journal
+    line) when they were erased already, by anyone, meanwhile too."""
     with transaction.atomic():
         lock_sites(Person.objects.get(pk=person_pk).site_id)
         person = Person.objects.select_for_update().get(pk=person_pk)
-        if not person.erased:
-            erase(
-                person,
-                erased_at=timezone.now(),
-                reason=reason,
-                origin=None,
-                kind=ErasureKind.ADMIN,
-            )
+        if person.erased:
+            return False
+        erase(
+            person,
+            erased_at=timezone.now(),
+            reason=reason,
+            origin=None,
+            kind=ErasureKind.ADMIN,
+        )
+        return True
 
 
 def publish_pack_archive(

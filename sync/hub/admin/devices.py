@@ -11,7 +11,9 @@ again: the add form and the action carry a one-shot token (``once``), spent in t
 in the work's transaction, so the reload (or a double-click) adds no second device and voids
 no code just shown. A form sent again, or without a token, does nothing and answers with a
 fresh form (the add form, or the list) and a note saying why: when the form was sent first and
-what it did (the devices' names). "Revoke" spends no token: it is idempotent, and urgent.
+what it did (the devices' names). "Revoke" spends no token: it is idempotent, and urgent;
+it asks first, on a page naming the devices (``confirm``), as a device revoked by a slip
+stops until a new code is entered on it.
 The action issues its codes in one transaction: an error midway voids no device's token
 (they are all as before, and no code is shown).
 
@@ -53,7 +55,7 @@ from django.utils.cache import add_never_cache_headers
 
 from sync import plural
 from sync.hub import auth
-from sync.hub.admin import once
+from sync.hub.admin import confirm, once
 from sync.hub.admin.staff import SiteScopedAdmin, sees_every_site, sites_of
 from sync.hub.checks import carries_slug
 from sync.hub.erasure_replay import apply_siteless_erasures
@@ -232,7 +234,27 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
     @admin.action(
         description="Revoke (the device's token is refused from now on)", permissions=("change",)
     )
-    def revoke(self, request: Any, queryset: QuerySet[Device]) -> None:
+    def revoke(self, request: Any, queryset: QuerySet[Device]) -> TemplateResponse | None:
+        """Asks first (``confirm``): a revoked device stops at once, and works again only
+        once a new code is issued and entered on it."""
+        if not confirm.confirmed(request):
+            devices = list(queryset.select_related("site"))
+            return confirm.page(self, request, devices, _revoke_question(devices))
         for device in queryset:
             auth.revoke(device, f"revoked by {request.user}")
         messages.success(request, f"Revoked {plural.counted(queryset.count(), 'device')}.")
+        return None
+
+
+def _revoke_question(devices: list[Device]) -> confirm.Question:
+    return confirm.Question(
+        action="revoke",
+        title="Revoke devices",
+        question=f"Revoke {plural.counted(len(devices), 'device')}?",
+        consequences=(
+            "Each device's token is refused from its next request: it neither syncs nor"
+            " pulls erasures until a new one-time code is issued and entered on it."
+        ),
+        button="Yes, revoke them",
+        name=lambda device: f"{device.name} (revoked already)" if device.revoked else device.name,
+    )

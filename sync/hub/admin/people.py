@@ -1,4 +1,7 @@
-"""People (view-only for operators, erasable) and species packs (upload publishes)."""
+"""People (view-only for operators, erasable) and species packs (upload publishes).
+
+Erase asks first, on a page naming who would be erased, site by site (``confirm``): an
+erasure reaches every device and is journaled, so nothing brings the person back."""
 
 from __future__ import annotations
 
@@ -8,9 +11,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 
 from sync import plural
 from sync.hub import review
+from sync.hub.admin import confirm, once
 from sync.hub.admin.staff import SiteScopedAdmin
 from sync.hub.models import AccessEvent, Person, SpeciesPack
 from sync.hub.models.events import verified_after_erasure
@@ -60,14 +65,51 @@ class PersonAdmin(SiteScopedAdmin):
         description="Erase (blank the person, delete templates and photos, everywhere)",
         permissions=("erase",),
     )
-    def erase(self, request: Any, queryset: QuerySet[Person]) -> None:
-        for person in queryset:
-            review.erase_person(person.pk, reason=f"erased by {request.user} in the hub admin")
-        messages.success(
-            request,
-            f"Erased {plural.people(queryset.count())}; devices pull it next. Their data leaves the"
-            " database files at the next daily purge, or now: jaga hub manage rewrite_erased.",
-        )
+    def erase(self, request: Any, queryset: QuerySet[Person]) -> TemplateResponse | None:
+        """Asks first (``confirm``); the confirming POST erases those not erased yet, and
+        says who was erased before and left as they were (their reason, their journal
+        line, unchanged)."""
+        selected = list(queryset.select_related("site"))
+        if not confirm.confirmed(request):
+            to_erase = [p for p in selected if not p.erased]
+            already = [p for p in selected if p.erased]
+            return confirm.page(self, request, to_erase, _erase_question(to_erase, already))
+        reason = f"erased by {request.user} in the hub admin"
+        erased = [p for p in selected if review.erase_person(p.pk, reason=reason)]
+        left = [p for p in selected if p not in erased]
+        if erased:
+            messages.success(
+                request,
+                f"Erased {plural.people(len(erased))}; devices pull it next. Their data leaves"
+                " the database files at the next daily purge, or now: jaga hub manage"
+                " rewrite_erased.",
+            )
+        if left:
+            names = once.named([f"{p.uid} ({p.site})" for p in left])
+            messages.info(
+                request,
+                f"{plural.people(len(left))} already erased, left as they were: {names}.",
+            )
+        return None
+
+
+def _erase_question(to_erase: list[Person], already: list[Person]) -> confirm.Question:
+    """What the erase page asks; a person is named as the list names them."""
+    return confirm.Question(
+        action="erase",
+        title="Erase people everywhere",
+        question=f"Erase {plural.people(len(to_erase))} everywhere?",
+        consequences=(
+            "Each is blanked and their templates and photos deleted, here now and on every"
+            " device that holds them at its next sync; the erasure is journaled, so restoring"
+            " a backup of the hub does not bring them back. This cannot be undone."
+        ),
+        button="Yes, erase them everywhere",
+        name=lambda p: f"{p.display_name} ({p.external_id})" if p.external_id else p.display_name,
+        left_heading="Already erased, and left as they are (nothing is done to them again):",
+        left=already,
+        name_left=lambda p: str(p.uid),
+    )
 
 
 class AfterErasureFilter(admin.SimpleListFilter):

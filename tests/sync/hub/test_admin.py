@@ -229,7 +229,9 @@ def test_erase_action_tombstones_and_tells_the_site(operator: Client, api: Api) 
     person = e.person(api.site, name="Ana Erase")
     api.push(e.entry("person", "upsert", person))
     pk = Person.objects.get(uid=person["person_uid"]).pk
-    operator.post("/admin/hub/person/", {"action": "erase", "_selected_action": [pk]})
+    operator.post(
+        "/admin/hub/person/", {"action": "erase", "_selected_action": [pk], "post": "yes"}
+    )
     erased = Person.objects.get(pk=pk)
     assert erased.erased and erased.display_name == ""
     last = api.pull_all()[-1]
@@ -254,7 +256,7 @@ def test_erasing_a_person_takes_its_own_permission(api: Api) -> None:
     person = e.person(api.site, name="Petra Permission")
     api.push(e.entry("person", "upsert", person))
     pk = Person.objects.get(uid=person["person_uid"]).pk
-    erase = {"action": "erase", "_selected_action": [pk]}
+    erase = {"action": "erase", "_selected_action": [pk], "post": "yes"}  # confirmed
     roles = (("viewer", ["view_person"]), ("eraser", ["view_person", "erase_person"]))
     for name, codenames in roles:
         user, _ = User.objects.get_or_create(username=name, defaults={"is_staff": True})
@@ -293,7 +295,8 @@ def test_an_erasure_leaves_the_persons_name_in_no_admin_history(operator: Client
         change_message="Lena Logentry moved to another site",
     )
     assert b"Lena Logentry" in operator.get("/admin/").content  # "Recent actions"
-    operator.post("/admin/hub/person/", {"action": "erase", "_selected_action": [stored.pk]})
+    erase = {"action": "erase", "_selected_action": [stored.pk], "post": "yes"}
+    operator.post("/admin/hub/person/", erase)
     assert not LogEntry.objects.filter(object_repr__contains="Lena Logentry").exists()
     assert not LogEntry.objects.filter(change_message__contains="Lena Logentry").exists()
     (kept,) = LogEntry.objects.filter(object_id=str(stored.pk), content_type__model="person")
@@ -334,7 +337,9 @@ def test_review_queue_shows_photo_and_top_k_and_corrects_in_one_click(
 def test_revoke_action(operator: Client, api: Api) -> None:
     pk = Device.objects.get(uid=api.device_id).pk
     answer = operator.post(
-        "/admin/hub/device/", {"action": "revoke", "_selected_action": [pk]}, follow=True
+        "/admin/hub/device/",
+        {"action": "revoke", "_selected_action": [pk], "post": "yes"},
+        follow=True,
     )
     assert api.get(api.site_path("changes")).json()["error"] == "device_revoked"
     assert "Revoked 1 device." in answer.content.decode()  # not "1 device(s)"

@@ -118,7 +118,7 @@ def test_an_eraser_erases_only_their_sites_people(api: Api, other_api: Api) -> N
     other_api.push(e.entry("person", "upsert", theirs))
     pk = Person.objects.get(uid=theirs["person_uid"]).pk
     _, eraser = _staff(["view_person", "erase_person"], api.site)
-    eraser.post("/admin/hub/person/", {"action": "erase", "_selected_action": [pk]})
+    eraser.post("/admin/hub/person/", {"action": "erase", "_selected_action": [pk], "post": "yes"})
     assert not Person.objects.get(pk=pk).erased
 
 

@@ -512,7 +512,8 @@ def _issue(client: Client, api: Api, action: str = "issue_code") -> list[str]:
     device = Device.objects.get(uid=api.device_id)
     url = "/admin/hub/device/"
     once = one_shot_token(client.get(url).content.decode())
-    answer = client.post(url, {"action": action, "_once": once, "_selected_action": [device.pk]})
+    form = {"action": action, "_once": once, "_selected_action": [device.pk], "post": "yes"}
+    answer = client.post(url, form)  # "post": the page Revoke asks on, confirmed
     shown = [str(message) for message in get_messages(answer.wsgi_request)]
     return [*shown, answer.content.decode()]
 
