@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -24,6 +26,11 @@ _NO_HOST_NAMES = (
 
 class HubBusyError(SyncError):
     """Another ``jaga hub run`` serves the data folder."""
+
+
+class PortUnusableError(SyncError):
+    """``--host``/``--port`` cannot be listened on (another process holds the port, a port
+    below 1024 without the right, an address this host lacks)."""
 
 
 def run_hub(args: argparse.Namespace) -> int:
@@ -45,11 +52,40 @@ def run_hub(args: argparse.Namespace) -> int:
             raise HubBusyError(
                 f"another `jaga hub run` serves {data}: stop it first (one hub per data folder)"
             )
+        check_port_free(args.host, args.port)  # before PostgreSQL starts and the address is said
         return _serve(data, args)
     finally:
         # Closed, never unlocked: the forked workers share the lock, and an unlock in one
         # would let it go for the master too; it goes when the last of them closes it.
         lock.release()
+
+
+def check_port_free(host: str, port: int) -> None:
+    """``PortUnusableError`` when ``host:port`` cannot be bound now. Probed as gunicorn binds
+    (``SO_REUSEADDR``, so a port a stopped hub left in TIME_WAIT passes): without it the hub
+    announced its address, which was another process's, then gunicorn retried for 5 s."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        raise PortUnusableError(_why_not_bound(host, port, error)) from None
+
+
+def _why_not_bound(host: str, port: int, error: OSError) -> str:
+    where = f"cannot listen on {host}:{port}"
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"{where}: another process listens there (another hub?); stop it, or give"
+            " another --port"
+        )
+    if error.errno == errno.EACCES:
+        return f"{where}: a port below 1024 needs root or CAP_NET_BIND_SERVICE; give another --port"
+    cause = error.strerror or str(error)
+    return f"{where}: {cause}; give another --host or --port"
 
 
 def _serve(data: Path, args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -294,3 +295,21 @@ def test_manage_leaves_what_follows_a_double_dash_and_refuses_odd_data() -> None
     for odd in (["check", "--data", "a", "--data", "b"], ["check", "--data", "--database=x"]):
         with pytest.raises(argparse.ArgumentTypeError):
             _data_among(None, odd)
+
+
+def test_a_port_another_process_listens_on_is_one_line_before_anything_is_announced(
+    hub_database: str, tmp_path: Path
+) -> None:
+    """The hub printed its address (the other process's), then gunicorn's "Connection in
+    use" lines for 5 s, then exited 1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        done = _jaga_hub(tmp_path, "run", "--data", "hub", "--port", str(port),
+                         DATABASE_URL=hub_database)  # fmt: skip
+    assert done.returncode == 1
+    assert "http://" not in done.stdout + done.stderr
+    said = done.stderr.strip().splitlines()
+    assert len(said) == 1, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: another process listens there" in said[0]
