@@ -1,13 +1,14 @@
 """``jaga hub run | create-device | publish-pack | export-corrections | purge-expired |
-renew-log-epoch | rejournal-erasures | new-id | manage``: start the hub, enrol a device, publish a
-species pack to every site, write the confirmed fish photos out as training data, erase
-people past their consent's retention (``sync.hub.retention``; nothing, and exit 1, while
-the hub's clock looks ahead: ``sync.hub.clock_check``), tell devices the database was
-restored from a backup (``sync.hub.log_epoch``), journal again the erasures an older copy
-of the erasure journal lacks, give a copy of a hub its own id, Django tasks. The handlers
-of ``run``, ``manage``, the purge, the restores and ``new-id`` are ``sync.hub.cli_run``,
-``sync.hub.cli_manage``, ``sync.hub.cli_purge``, ``sync.hub.cli_restore`` and
-``sync.hub.cli_identity``.
+renew-log-epoch | backup | restore | rejournal-erasures | new-id | manage``: start the hub,
+enrol a device, publish a species pack to every site, write the confirmed fish photos out as
+training data, erase people past their consent's retention (``sync.hub.retention``; nothing,
+and exit 1, while the hub's clock looks ahead: ``sync.hub.clock_check``), tell devices the
+database was restored from a backup (``sync.hub.log_epoch``), back the database up and
+restore it (with the steps after), journal again the erasures an older copy of the erasure
+journal lacks, give a copy of a hub its own id, Django tasks. The handlers of ``run``,
+``manage``, the purge, the restores, ``backup``/``restore`` and ``new-id`` are
+``sync.hub.cli_run``, ``sync.hub.cli_manage``, ``sync.hub.cli_purge``,
+``sync.hub.cli_restore``, ``sync.hub.cli_backup`` and ``sync.hub.cli_identity``.
 
 ``run`` and ``manage`` make a hub in a data folder that holds none (the first steps); the
 other commands work on an existing hub and refuse such a folder in one line, making nothing
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,10 +43,12 @@ from sync.cli_errors import (
     Handler,
     data_folder,
     iso_moment,
+    output_file,
     past_moment,
     reporting,
     whole_number,
 )
+from sync.hub.cli_backup import backup_hub, restore_hub
 from sync.hub.cli_identity import add_new_id_parser
 from sync.hub.cli_manage import manage_hub
 from sync.hub.cli_purge import purge_expired
@@ -164,6 +168,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     _accept_other_hubs_option(renew)
     renew.set_defaults(handler=renew_log_epoch)
+    _backup_parsers(commands)
 
     rejournal = commands.add_parser(
         "rejournal-erasures",
@@ -229,6 +234,43 @@ def _export_corrections_parser(commands: argparse._SubParsersAction[Any]) -> Non
         " which misses nothing committed since that export",
     )
     export.set_defaults(handler=export_corrections)
+
+
+def _backup_parsers(commands: argparse._SubParsersAction[Any]) -> None:
+    backup = commands.add_parser(
+        "backup",
+        help="write the hub's database to a file (pg_dump), the embedded PostgreSQL started"
+        " for it if stopped; may run while the hub serves",
+    )
+    _data_option(backup)
+    backup.add_argument(
+        "--out", type=output_file, required=True, metavar="FILE", help="the backup to write"
+    )
+    backup.set_defaults(handler=backup_hub)
+
+    restore = commands.add_parser(
+        "restore",
+        help="replace the hub's database with a backup of `jaga hub backup` (all or nothing),"
+        " then renew-log-epoch and purge-expired; refused while `jaga hub run` serves DATA",
+    )
+    _data_option(restore)
+    restore.add_argument("file", type=backup_file, metavar="FILE", help="the backup to restore")
+    restore.add_argument(
+        "--trust-clock",
+        action="store_true",
+        help="the purge after the restore runs even though the hub's clock is not trusted"
+        " (a backup whose last purge is more than four weeks old): once you checked the clock",
+    )
+    _accept_other_hubs_option(restore)
+    restore.set_defaults(handler=restore_hub)
+
+
+def backup_file(text: str) -> Path:
+    """An argparse ``type``: a file this process can read."""
+    path = Path(text).absolute()
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"cannot read {text}: not a readable file")
+    return path
 
 
 def site_slug(text: str) -> str:

@@ -312,3 +312,16 @@ def _last_line_of(data: bytes) -> str:
 def _ids(user: str) -> tuple[int, int]:
     entry = pwd.getpwnam(user)
     return entry.pw_uid, entry.pw_gid
+
+
+def program_path(name: str) -> Path:
+    """Where the wheel keeps PostgreSQL's ``name`` (``pg_dump``, ``pg_restore``)."""
+    return Path(POSTGRES_BIN_PATH) / name
+
+
+def last_error_line(said: bytes) -> str:
+    """What a PostgreSQL client program (``pg_dump``, ``pg_restore``) said of its failure: its
+    first ``error:`` line (``pg_restore`` follows it with the statement), else its last line."""
+    lines = said.decode(errors="replace").splitlines()
+    errors = [line.strip() for line in lines if "error:" in line.lower()]
+    return errors[0][:300] if errors else _last_line_of(said) or "no output"
