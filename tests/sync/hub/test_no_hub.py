@@ -23,6 +23,7 @@ ON_A_HUB = {
     "publish-pack": ("pack", "--allow-species-change"),
     "create-device": ("--site", "north-gate", "--name", "Gate 1"),
     "purge-expired": ("--dry-run",),
+    "backup": ("--out", "hub.dump"),
     "renew-log-epoch": (),
     "rejournal-erasures": (),
     "new-id": ("--confirm",),
