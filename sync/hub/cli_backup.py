@@ -8,7 +8,9 @@ embedded server's ``postgres``), the password handed over in the environment, ne
 command line. A backup is written beside its name, synced, and takes the name only once whole:
 a failed one leaves what was there. A restore refuses while ``jaga hub run`` serves the data
 folder (it holds ``DATA/hub-run.lock``; so does the restore, so none starts meanwhile), loads
-the backup in one transaction (a failure rolls back: the database stays as it was), then does
+the backup in one transaction (a failure rolls back: the database stays as it was; the data
+folder is marked meanwhile, so a restore killed before it renewed is not served:
+``sync.hub.restore_mark``), then does
 the steps that follow a restore, so none is forgotten: ``renew-log-epoch`` (the erasure
 journal applied again, every site's epoch renewed: ``sync.hub.cli_restore``) and
 ``purge-expired`` (``sync.hub.cli_purge``).
@@ -53,6 +55,7 @@ def backup_hub(args: argparse.Namespace) -> int:
 def restore_hub(args: argparse.Namespace) -> int:
     from sync.filelock import HeldLock
     from sync.hub.bootstrap import RUN_LOCK_FILE, check_data_dir, check_database_url, prepare
+    from sync.hub.restore_mark import clear_restore_mark, mark_restore
 
     data = args.data or default_data_dir()
     check_database_url()
@@ -73,7 +76,12 @@ def restore_hub(args: argparse.Namespace) -> int:
         lock.release()
         raise
     try:
-        _load(environment.database_url, args.file)
+        mark_restore(data, args.file)  # until renewed: `hub run` refuses a half restore
+        try:
+            _load(environment.database_url, args.file)
+        except HubBackupError:
+            clear_restore_mark(data)  # rolled back: the database is as it was
+            raise
         print(f"restored the hub's database from {args.file}")
         return _after_restore(data, args)
     finally:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from sync import plural
 from sync.hub.data_dir import default_data_dir
+from sync.hub.restore_mark import clear_restore_mark
 
 if TYPE_CHECKING:
     from sync.hub.erasure_replay import Reapplied
@@ -37,7 +38,10 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
         _say_renewed(done, args.restored_at is not None)
     # Lines skipped as another hub's may be this hub's own (its hub-id file lost): the
     # command fails so the operator looks, as it does when the journal cannot be read.
-    return 0 if replayed is not None and not replayed.other_hub else 1
+    if replayed is None or replayed.other_hub:
+        return 1
+    clear_restore_mark(data)  # a restore stopped before this step is finished now
+    return 0
 
 
 def _say_already(at: datetime) -> None:

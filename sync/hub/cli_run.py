@@ -15,6 +15,7 @@ from sync.errors import SyncError
 from sync.filelock import HeldLock
 from sync.hub.cli_restore import reapply_erasures
 from sync.hub.data_dir import default_data_dir
+from sync.hub.restore_mark import check_no_unfinished_restore
 
 # Said before anything starts: a hub guessing its names would answer its devices 400.
 _NO_HOST_NAMES = (
@@ -50,8 +51,10 @@ def run_hub(args: argparse.Namespace) -> int:
     try:
         if not lock.take(exclusive=True):
             raise HubBusyError(
-                f"another `jaga hub run` serves {data}: stop it first (one hub per data folder)"
+                f"another `jaga hub run` serves {data}, or a `jaga hub restore` replaces its"
+                " database: wait for it or stop it first (one at a time per data folder)"
             )
+        check_no_unfinished_restore(data)  # under the lock: a restore holds it too
         check_port_free(args.host, args.port)  # before PostgreSQL starts and the address is said
         return _serve(data, args)
     finally:

@@ -6,6 +6,7 @@ could not be followed on an embedded hub: its PostgreSQL stops with the hub, and
 
 from __future__ import annotations
 
+import signal
 import tempfile
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pytest
 
 from main import main
 from sync.hub.embedded import EmbeddedPostgres
-from tests.sync.hub.hubkit import Api, HubProcess
+from sync.hub.restore_mark import RESTORE_MARK
+from tests.sync.hub.hubkit import REPO, Api, HubProcess, free_port
 from tests.sync.hub.journalkit import enrolled
 from tests.sync.hub.test_cli_args import _jaga_hub
 
@@ -78,6 +80,7 @@ def test_a_restore_pg_restore_fails_in_rolls_back_and_renews_nothing(
     assert Person.objects.filter(pk=person.pk).exists()
     assert Site.objects.filter(slug=later.site).exists()
     assert _epoch(api.site) == epoch
+    assert not (data / RESTORE_MARK).exists()  # `jaga hub run` serves it as before
 
 
 def test_a_restore_is_refused_while_the_hub_serves_the_data_folder(
@@ -100,6 +103,57 @@ def test_a_restore_is_refused_while_the_hub_serves_the_data_folder(
     said = done.stderr.strip().splitlines()
     assert len(said) == 1 and "`jaga hub run` serves" in said[0], done.stderr
     assert "restored nothing" in said[0] and "renewed" not in done.stdout
+
+
+# Loaded into this process at its start (Python's sitecustomize): the restore is killed,
+# for real, between pg_restore's commit and renew-log-epoch.
+_KILLED_AFTER_LOAD = """
+import os, signal
+import sync.hub.cli_backup as cli_backup
+cli_backup._after_restore = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_restore_killed_after_its_load_is_not_served_until_renewed(
+    api: Api, hub_database: str, tmp_path: Path
+) -> None:
+    """pg_restore commits before renew-log-epoch runs: a restore killed in between left a
+    database rewound with its old epochs, and `jaga hub run` served it (devices that pushed
+    since the backup would never send again what it lost)."""
+    from django.db import connections
+
+    from sync.hub.models import Site
+
+    data, dump, hooks = tmp_path / "hub", tmp_path / "hub.dump", tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(_KILLED_AFTER_LOAD)
+    made = _jaga_hub(tmp_path, "backup", "--data", str(data), "--out", str(dump),
+                     DATABASE_URL=hub_database)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    later = Api.register_new(f"later-{api.site}")  # a site of its own, after the backup
+    epoch = _epoch(api.site)
+    connections.close_all()  # pg_restore --clean waits for this process's connections
+    killed = _jaga_hub(tmp_path, "restore", "--data", str(data), str(dump),
+                       DATABASE_URL=hub_database, PYTHONPATH=f"{hooks}:{REPO}")  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not Site.objects.filter(slug=later.site).exists()  # loaded, then killed
+
+    refused = _jaga_hub(tmp_path, "run", "--data", str(data), "--port", str(free_port()),
+                        DATABASE_URL=hub_database)  # fmt: skip
+
+    assert refused.returncode == 1
+    said = refused.stderr.strip().splitlines()
+    assert len(said) == 1 and "stopped before it finished" in said[0], refused.stderr
+    assert str(dump) in said[0] and "renew-log-epoch" in said[0]
+    assert _epoch(api.site) == epoch  # nothing renewed it
+    renewed = _jaga_hub(tmp_path, "renew-log-epoch", "--data", str(data),
+                        DATABASE_URL=hub_database)  # fmt: skip
+    assert renewed.returncode == 0, renewed.stderr
+    assert _epoch(api.site) != epoch
+    assert not (data / RESTORE_MARK).exists()
+    hub = HubProcess(hub_database, data)
+    hub.start()  # serves again: it would raise when the hub did not answer
+    hub.stop()
 
 
 def test_a_stopped_embedded_hub_is_backed_up_and_restored_and_left_stopped() -> None:
