@@ -17,7 +17,9 @@ restored store's audit entry says how many it did. A change the backup holds is 
 even where its outbox entry left the backup once acknowledged (``sync.store.unsynced``). The
 restored copy keeps the replaced store's registration with the hub, whatever the backup's
 (``sync.store.registration``): the restored store is still this device, and its audit
-anchoring begins at that registration, never before (``sync.store.audit_begins``). Over a
+anchoring begins at that registration, never before (``sync.store.audit_begins``): a
+registration entry the restore appends comes before the entries of the erasures it carries
+over, which the hub is then sent. Over a
 registered store, a backup of another site or hub, or holding another site's records, is
 refused (``sync.store.restore_site``): that site's erasures would never reach them here.
 While the copy takes its place, the old files are kept aside under a name no earlier restore
@@ -218,10 +220,11 @@ def _restore(
                 refuse_other_site(backup_path, restored, target, here=replaced.registration,
                                   here_held=replaced.held)  # fmt: skip
             discarded = _unsynced_lost(restored, replaced, target, discard=discard_unsynced)
+            if replaced and replaced.registration:  # never the chain from before it
+                # Before the carried erasures: their entries are this device's, for its hub.
+                begin_after_restore(restored, replaced.registration, operator)
             carried = _carry(restored, replaced, operator)
             kept = keep_registration(restored, replaced.registration) if replaced else None
-            if replaced and replaced.registration:  # never the chain from before it
-                begin_after_restore(restored, replaced.registration, operator)
             unchecked = None if replaced else registered_as(restored)
             key, slot, store_config = (
                 restored.key,
