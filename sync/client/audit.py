@@ -57,6 +57,9 @@ and every entry after it wait until the limit is raised, as outbox entries and p
 The receipt lives in the store, so a restored backup brings back the receipt it held: the
 device then sends from there, the hub finds the restored chain's ``store.restored`` entry
 where it holds another (if it holds entries newer than the backup) and refuses it as above.
+A backup that holds no start for the device begins at the registration entry the restore
+appends (``sync.store.audit_begins``): a hub that holds entries of the device records a
+``restarted`` break there (``sync.hub.audit_restart``), refused as above until acknowledged.
 """
 
 from __future__ import annotations
@@ -93,11 +96,14 @@ from sync.protocol import (
     summarize,
 )
 from sync.store import Store
-from sync.store.audit_begins import ANCHORED_PREFIX, begin_after_earlier_device
+from sync.store.audit_begins import (
+    ANCHORED_AT_PREFIX,
+    ANCHORED_PREFIX,
+    begin_after_earlier_device,
+)
 from sync.store.clock import format_timestamp
 from sync.store.state_rows import get_value, put_value
 
-ANCHORED_AT_PREFIX = "audit.anchored_at."  # when the hub last said which entries it holds
 PROBLEM_NAME = "audit.problem"
 BREAK_NAME = "audit.break_open"  # "1": the problem is an audit break the hub's admin must close
 BATCH_NUMBER_NAME = "audit.batch_number"  # the last batch's number, for every device id

@@ -42,7 +42,9 @@ compared with the newest segment the hub holds for the device:
   registered anew, or a new store after a new code), is taken from there, with no record:
   the device's anchoring begins at its registration, and what the store recorded before it
   (another hub's or another site's records) is not this hub's to hold. Its previous hash
-  links it to that chain; the entries from it on are judged as any;
+  links it to that chain; the entries from it on are judged as any. To a hub that holds
+  entries of the segment, one that does not go on from them is a break at that entry
+  (``restarted``: a restored store's, ``sync.hub.audit_restart``);
 * anything else is a break: recorded (one open break per device), counted in the hub's
   metrics, shown in the admin, and this and every later batch of the device is refused with
   ``audit_chain_break`` until an operator acknowledges it. A break names the entry where the
@@ -94,6 +96,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from sync.hub.audit_limit import over_daily_limit
+from sync.hub.audit_restart import restarted
 from sync.hub.auth import usable
 from sync.hub.errors import HubError, OpenAuditBreakError
 from sync.hub.models import (
@@ -306,7 +309,8 @@ def _new_entries(device: Device, head: Head, batch: AuditBatch) -> list[AuditLin
         return _segment_start(device, head, batch)
     if head.sequence == 0 and _registration_start(device, batch):
         return list(batch.entries)
-    return _extension(device, head, batch)
+    restart = restarted(device, head, batch)  # a restored store's, where the hub holds some
+    return _extension(device, head, batch) if restart is None else restart
 
 
 def _extension(device: Device, head: Head, batch: AuditBatch) -> list[AuditLink] | AuditBreak:

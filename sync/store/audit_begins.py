@@ -11,7 +11,10 @@ reason), which this hub never had:
   registration (``sync.store.registration``) but the backup's chain and ``sync_state``, and a
   backup made before ``jaga sync register`` (or by another device id of the same site and
   hub) holds no note for the registered device, nor its registration's entry. The replaced
-  store's notes are not carried: they name entries of its own chain;
+  store's notes are not carried: they name entries of its own chain. The restore appends
+  the entry before those of the erasures it carries over (``sync.store.backups``), so the
+  hub is sent them; a hub that holds entries of the device records a break at it
+  (``sync.hub.audit_restart``);
 * one registered anew before registrations noted a start (``begin_after_earlier_device``),
   and not anchored since: where the store holds a note of another device id (it was that
   device, and anchored its chain as it), the chain before is that device's.
@@ -31,6 +34,7 @@ from sync.store.state_rows import get_value, put_value
 from sync.store.store import Store
 
 ANCHORED_PREFIX = "audit.anchored."  # the hub's receipt, per device id (``sync.client.audit``)
+ANCHORED_AT_PREFIX = "audit.anchored_at."  # when the hub last said which entries it holds
 BEGINS_PREFIX = "audit.begins."  # where anchoring begins (``sync.client.audit_start``)
 _NOTES = (ANCHORED_PREFIX, BEGINS_PREFIX)
 

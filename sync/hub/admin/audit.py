@@ -3,7 +3,9 @@ read-only, but for acknowledging a break.
 
 A break means a device's audit chain no longer extends what the hub held: someone removed or
 rewrote its newest entries, or the store was restored from an older backup (its chain then
-has ``store.restored`` where the hub holds other entries). Find out which before
+has ``store.restored`` where the hub holds other entries; a ``restarted`` break, at the
+device's registration entry, when the backup held no audit start for the device, which the
+restore then appended). Find out which before
 acknowledging it (one break at a time, with a note, under its own permission); the
 device's next sync then starts a new segment of its chain here, from the entry the break
 names and only with the hash shown as the device's. The break and the entries the hub held

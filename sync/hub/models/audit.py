@@ -16,7 +16,9 @@ open the device's batches are refused. An operator who has looked into it acknow
 in the admin, and a new segment starts: from exactly the entry the break names
 (``sequence``), which must hash as it did on the device when the break was found
 (``device_hash``), and contiguous from there; the old segment and the break stay, so no
-rewrite is ever taken without a record of it.
+rewrite is ever taken without a record of it. A restored store whose chain begins anew at
+the device's registration entry (``sync.store.audit_begins``) is such a break, ``restarted``,
+at that entry (``sync.hub.audit_restart``).
 
 A new registration code (a replacement device, with a store and so a chain of its own)
 also starts a new segment, from entry 1: the hub records it as a ``reissued`` entry among
@@ -55,6 +57,7 @@ REWOUND = "rewound"  # the device's chain ends before the hub's newest entry
 REISSUED = "reissued"  # not a break: a new registration code starts the chain anew
 PRUNED_START = "pruned_start"  # not a break: the chain begins after entries deleted on it
 PRUNED_GAP = "pruned_gap"  # not a break: entries the hub held, missing since its log's renewal
+RESTARTED = "restarted"  # the chain begins anew at the device's registration entry (a restore)
 OPENS_NO_SEGMENT = (PRUNED_START, PRUNED_GAP)  # open or acknowledged, the segment goes on
 BREAK_KINDS = (
     (DIVERGED, "an entry the hub holds came with another hash"),
@@ -63,6 +66,7 @@ BREAK_KINDS = (
     (REISSUED, "a new registration code was issued: the chain starts anew"),
     (PRUNED_START, "the chain begins after entries retention deleted on the device"),
     (PRUNED_GAP, "entries deleted on the device are missing here since the hub's log renewal"),
+    (RESTARTED, "the chain begins anew at the device's registration entry"),
 )
 
 
