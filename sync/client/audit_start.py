@@ -16,7 +16,11 @@ made before registering) appends such an entry in the restored store
 (``sync.store.audit_begins``).
 
 The same device id again (a new code for the same device) keeps the receipt it has, or the
-start noted first: its chain at the hub goes on as it was.
+start noted first: its chain at the hub goes on as it was. Not so a device id the store had
+before it was registered as another (``registered_as``): its receipt and start are of the
+chain before that registration, and sent on from there, the chain would bring the hub what
+the store recorded as the other device (another site's or hub's records). They are dropped,
+and its anchoring begins at this registration's entry, as a new device's does.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from uuid import UUID
 from sync.client.config import Registration
 from sync.protocol import REGISTERED_ACTION
 from sync.store import Store
-from sync.store.audit_begins import ANCHORED_PREFIX, BEGINS_PREFIX
+from sync.store.audit_begins import ANCHORED_AT_PREFIX, ANCHORED_PREFIX, BEGINS_PREFIX
 from sync.store.state_rows import get_value, put_value
 
 
@@ -37,12 +41,21 @@ def begins_name(device_id: UUID | str) -> str:
 
 
 def begin_at_registration(
-    connection: Any, store: Store, registration: Registration, operator: str, now: datetime
+    connection: Any,
+    store: Store,
+    registration: Registration,
+    operator: str,
+    now: datetime,
+    *,
+    registered_as: str | None = None,
 ) -> None:
     """Inside the registration's write transaction: append its entry and, for a device id
     with no receipt and no start of its own yet, note that entry as where its anchoring
-    begins."""
+    begins. ``registered_as``: the device id the store was registered as until now; another
+    one leaves this device id's receipt and start, of its chain before, no longer applying."""
     device_id = str(registration.device_id)
+    if registered_as is not None and registered_as != device_id:
+        _forget_notes(connection, device_id)
     entry = store.audit.append(
         connection,
         actor=operator,
@@ -54,3 +67,11 @@ def begin_at_registration(
         return
     if get_value(connection, begins_name(device_id)) is None:
         put_value(connection, begins_name(device_id), f"{entry.sequence} {entry.prev_hash}", now)
+
+
+def _forget_notes(connection: Any, device_id: str) -> None:
+    """Drop the receipt (and when it came) and the start kept for ``device_id``."""
+    names = (ANCHORED_PREFIX + device_id, ANCHORED_AT_PREFIX + device_id, begins_name(device_id))
+    connection.execute(
+        f"DELETE FROM sync_state WHERE name IN ({','.join('?' * len(names))})", names
+    )

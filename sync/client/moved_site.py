@@ -84,12 +84,15 @@ def register_moving(
     left = None
     with store.database.write() as connection:
         old = _registered(connection)
+        registered_as = get_value(connection, "device_id")  # before the new one replaces it
         if old is not None and not (_same_hub(old, registration) and old.site == registration.site):
             left = _leave(connection, store, old, registration, operator)
         dropped = write_registration(
             connection, registration, now, send_face_images=send_face_images
         )
-        begin_at_registration(connection, store, registration, operator, now)
+        begin_at_registration(
+            connection, store, registration, operator, now, registered_as=registered_as
+        )
     if dropped or (left is not None and left.removed):
         store.database.purge(wait=True)
     return left
