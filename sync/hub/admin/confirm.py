@@ -62,8 +62,10 @@ def page(
     request: HttpRequest,
     acted_on: list[Any],
     ask: Question,
+    hidden: dict[str, str] | None = None,
 ) -> TemplateResponse:
-    """The confirmation page for ``ask.action`` on ``acted_on`` (and ``ask.left``)."""
+    """The confirmation page for ``ask.action`` on ``acted_on`` (and ``ask.left``); its form
+    carries ``hidden``'s fields too (a one-shot token: ``once``)."""
     selected: list[Model] = [*acted_on, *ask.left]
     context = {
         **model_admin.admin_site.each_context(request),
@@ -77,6 +79,7 @@ def page(
         "confirmed_field": CONFIRMED,
         "yes": YES,
         "back": request.get_full_path(),  # the list, as it was filtered
+        "hidden": sorted((hidden or {}).items()),
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, TEMPLATE, context)

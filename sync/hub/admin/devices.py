@@ -11,9 +11,10 @@ again: the add form and the action carry a one-shot token (``once``), spent in t
 in the work's transaction, so the reload (or a double-click) adds no second device and voids
 no code just shown. A form sent again, or without a token, does nothing and answers with a
 fresh form (the add form, or the list) and a note saying why: when the form was sent first and
-what it did (the devices' names). "Revoke" spends no token: it is idempotent, and urgent;
-it asks first, on a page naming the devices (``confirm``), as a device revoked by a slip
-stops until a new code is entered on it.
+what it did (the devices' names). Both actions ask first, on a page naming the devices
+(``confirm``), as a device given a new code or revoked by a slip stops until a new code is
+entered on it; the code's page carries the one-shot token. "Revoke" spends no token: it is
+idempotent, and urgent.
 The action issues its codes in one transaction: an error midway voids no device's token
 (they are all as before, and no code is shown).
 
@@ -192,11 +193,18 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
         permissions=("change",),
     )
     def issue_code(self, request: Any, queryset: QuerySet[Device]) -> HttpResponse | None:
-        """One transaction for all the selected devices: an error midway (other than an open
+        """Asks first (``confirm``), its page carrying a fresh one-shot token: a code issued
+        by a slip stops a working device until the new code is entered on it. Then one
+        transaction for all the selected devices: an error midway (other than an open
         audit break, which skips that device) voids no token whose code goes unshown. The
         form sent again (a reload of the codes' page, a double-click) issues nothing: its
         token is spent first, in the same transaction (``once``); sent again, or without a
         token, it issues nothing and answers with the list (a fresh token) and a note."""
+        if not confirm.confirmed(request):
+            devices = list(queryset.select_related("site"))
+            return confirm.page(
+                self, request, devices, _issue_question(devices), {once.FIELD: once.new_token()}
+            )
         issued = []
         with transaction.atomic():
             try:
@@ -244,6 +252,20 @@ class DeviceAdmin(SiteScopedAdmin, ChangedFieldsOnly):
             auth.revoke(device, f"revoked by {request.user}")
         messages.success(request, f"Revoked {plural.counted(queryset.count(), 'device')}.")
         return None
+
+
+def _issue_question(devices: list[Device]) -> confirm.Question:
+    return confirm.Question(
+        action="issue_code",
+        title="Issue new one-time codes",
+        question=f"Issue a new one-time code for {plural.counted(len(devices), 'device')}?",
+        consequences=(
+            "Each device's current token stops working at once: it neither syncs nor pulls"
+            " erasures until its new code, shown once on the next page, is entered on it."
+        ),
+        button="Yes, issue new codes",
+        name=lambda device: f"{device.name} (revoked)" if device.revoked else device.name,
+    )
 
 
 def _revoke_question(devices: list[Device]) -> confirm.Question:

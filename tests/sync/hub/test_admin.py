@@ -76,7 +76,7 @@ def test_a_code_is_shown_once_in_the_answer_and_never_kept_in_the_session(
     else:
         device = Device.objects.create(site=site, name="kiosk-1")
         url = "/admin/hub/device/"
-        form = {"action": "issue_code", "_once": _once(operator.get(url)),
+        form = {"action": "issue_code", "post": "yes", "_once": _once(operator.get(url)),
                 "_selected_action": [device.pk]}  # fmt: skip
     answer = operator.post(url, form)
     assert answer.status_code == 200  # the page itself, not a redirect to where it waits
@@ -106,7 +106,7 @@ def test_a_reload_of_the_code_page_does_nothing_again(
     else:
         Device.objects.create(site=site, name="kiosk-1")
         url = "/admin/hub/device/"
-        form = {"action": "issue_code", "_once": _once(operator.get(url)),
+        form = {"action": "issue_code", "post": "yes", "_once": _once(operator.get(url)),
                 "_selected_action": [site.devices.get().pk]}  # fmt: skip
     first = operator.post(url, form)
     code = re.search(r"One-time code for .*?: ([0-9A-Z-]{17})", _messages(first))
@@ -130,7 +130,7 @@ def test_a_double_click_does_the_work_once(operator: Client, site_slug: str, how
     else:
         Device.objects.create(site=site, name="kiosk-1")
         url = "/admin/hub/device/"
-        form = {"action": "issue_code", "_once": _once(operator.get(url)),
+        form = {"action": "issue_code", "post": "yes", "_once": _once(operator.get(url)),
                 "_selected_action": [site.devices.get().pk]}  # fmt: skip
     clients = [Client(), Client()]
     for client in clients:
@@ -162,7 +162,9 @@ def _device_form(site: Site, how: str) -> tuple[str, dict[str, Any]]:
     if how == "add":
         return "/admin/hub/device/add/", {"site": site.pk, "name": "kiosk-1"}
     device = Device.objects.create(site=site, name="kiosk-1")
-    return "/admin/hub/device/", {"action": "issue_code", "_selected_action": [device.pk]}
+    return "/admin/hub/device/", {
+        "action": "issue_code", "post": "yes", "_selected_action": [device.pk]
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("how", ["add", "issue_code"])
@@ -214,6 +216,30 @@ def test_a_form_sent_again_says_what_it_did_and_offers_a_fresh_one(
     again = operator.post(url, {**second, "_once": fresh})  # sent on purpose
     assert re.search(r"One-time code for kiosk-2 .*?: [0-9A-Z-]{17}", _messages(again))
     assert auth.register(code.group(1))[0].name == "kiosk-1"  # the first code still works
+
+
+def test_issuing_a_code_asks_first_and_issues_nothing_until_confirmed(
+    operator: Client, site_slug: str
+) -> None:
+    """One click on the list voided a working device's token: it stopped syncing until a
+    new code was typed on it. The first POST now answers with a page naming the devices."""
+    site = Site.objects.create(slug=site_slug)
+    device, _ = auth.register(
+        auth.issue_code(Device.objects.create(site=site, name="kiosk-1")).code
+    )
+    working = Device.objects.get(pk=device.pk).token_hash  # a registered device, syncing
+    url = "/admin/hub/device/"
+    asked = operator.post(url, {"action": "issue_code", "_once": _once(operator.get(url)),
+                                "_selected_action": [device.pk]})  # fmt: skip
+    page = asked.content.decode()
+    assert asked.status_code == 200 and "Issue a new one-time code for 1 device?" in page
+    assert "kiosk-1" in page and "One-time code for" not in page
+    assert Device.objects.get(pk=device.pk).token_hash == working  # nothing issued yet
+    confirmed = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page))
+    assert confirmed["post"] == "yes" and confirmed["action"] == "issue_code"
+    done = operator.post(url, confirmed)
+    assert re.search(r"One-time code for kiosk-1 .*?: [0-9A-Z-]{17}", _messages(done))
+    assert Device.objects.get(pk=device.pk).token_hash is None  # as the page said
 
 
 @pytest.mark.parametrize("url", ["/admin/hub/device/add/", "/admin/hub/device/"])
@@ -366,7 +392,8 @@ def test_issuing_codes_for_several_devices_is_all_or_nothing(
         )
     try:
         selected = list(devices.values_list("pk", flat=True))
-        form = {"action": "issue_code", "_once": _once(operator.get("/admin/hub/device/")),
+        once = _once(operator.get("/admin/hub/device/"))
+        form = {"action": "issue_code", "post": "yes", "_once": once,
                 "_selected_action": selected}  # fmt: skip
         with pytest.raises(DatabaseError, match="refused for the test"):
             operator.post("/admin/hub/device/", form)

@@ -130,7 +130,8 @@ def test_a_one_time_code_is_never_sent_in_a_cookie(live_hub: HubProcess, site_sl
         post("/admin/login/", {"username": name, "password": password, "next": "/admin/"})
         post("/admin/hub/device/add/", {"site": site.pk, "name": "kiosk-live", "_save": "Save"})
         device = Device.objects.get(site=site, name="kiosk-live")
-        post("/admin/hub/device/", {"action": "issue_code", "_selected_action": device.pk})
+        post("/admin/hub/device/",
+             {"action": "issue_code", "post": "yes", "_selected_action": device.pk})  # fmt: skip
     assert not [c for c in cookies if c.startswith("messages=")], cookies
     assert len(codes) == 2
     assert auth.register(codes[-1])[0].pk == device.pk
