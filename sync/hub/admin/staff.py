@@ -31,6 +31,7 @@ from django.contrib.auth.models import Permission
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
+from sync.hub.admin import confirm
 from sync.hub.models import Site, SiteMembership
 
 M = TypeVar("M", bound=Model)
@@ -101,6 +102,7 @@ class SiteScopedAdmin(admin.ModelAdmin):
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         user = request.user
+        confirm.unpack_selected(request)  # a confirmation page's POST: its records, by id
         if request.method == "GET" and not sees_every_site(user) and not sites_of(user).exists():
             messages.info(request, NO_SITE)
         response: HttpResponse = super().changelist_view(request, extra_context)

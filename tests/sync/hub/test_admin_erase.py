@@ -165,3 +165,26 @@ def test_revoke_asks_first_then_revokes(operator: Client, api: Api) -> None:
 
     assert "Revoked 1 device." in _text(answer)
     assert api.get(api.site_path("changes")).json()["error"] == "device_revoked"
+
+
+def test_a_confirmed_select_all_over_more_than_a_thousand_devices_is_done(
+    operator: Client, api: Api
+) -> None:
+    """The page sent one field per record: past Django's 1,000 fields a request, the
+    confirming POST answered 400 and revoked no one."""
+    device = Device.objects.get(uid=api.device_id)
+    Device.objects.bulk_create(Device(site=device.site, name=f"spare-{n}") for n in range(1_000))
+    first = {"action": "revoke", "select_across": "1", "index": "0",
+             "_selected_action": [device.pk]}  # fmt: skip
+    page = operator.post(f"{DEVICES}?site__id__exact={device.site_id}", first)
+    assert "Revoke 1001 devices?" in _text(page)
+    form: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">',
+                                  page.content.decode()):  # fmt: skip
+        form.setdefault(name, []).append(value)  # every field the page's form sends
+
+    answer = operator.post(f"{DEVICES}?site__id__exact={device.site_id}", form, follow=True)
+
+    assert answer.status_code == 200
+    assert "Revoked 1001 devices." in _text(answer)
+    assert Device.objects.filter(site=device.site, revoked_at__isnull=True).count() == 0
