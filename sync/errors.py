@@ -16,6 +16,7 @@ stay ordinary exceptions and reach the crash report.
     │   ├── KeySourceError          no passphrase or key file given (or no registration
     │   │                           code), or an unusable one: a key file not a regular
     │   │                           file, or too large
+    │   │   └── SameKeyError        a key change to the key the store already has
     │   ├── WrongKeyError           the passphrase or key file does not open this store
     │   ├── NotAStoreError          a foreign file: plain SQLite, random bytes, no key header
     │   ├── StoreCorruptError       truncated or damaged; the integrity check failed
@@ -84,6 +85,11 @@ class RestoreOtherSiteError(StoreError):
 class KeySourceError(StoreError):
     """No passphrase or key file was given (nor a code asked for at the same prompt), or the
     key file is unusable."""
+
+
+class SameKeyError(KeySourceError):
+    """The new key of a key change is the store's key already (``sync.store.same_key``):
+    refused, nothing written."""
 
 
 class PromptInterrupted(KeyboardInterrupt):

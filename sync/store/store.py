@@ -42,6 +42,7 @@ from sync.store.outbox import CATCHES_HELD_SINCE_SCHEMA, HOLDS_SINCE_SCHEMA, Out
 from sync.store.people import People
 from sync.store.records import ModelRef
 from sync.store.retention import Retention
+from sync.store.same_key import refuse_same_key
 from sync.store.schema.migrations import (
     APPLICATION_ID,
     MIGRATIONS,
@@ -189,8 +190,10 @@ class Store:
         A connection opened before the rekey would still hold the old key: while anyone else
         has the store open, this raises ``StoreInUseError`` and changes nothing. The catches
         the panel keeps beside the store (``pending_catches``) are re-encrypted with it,
-        readable under either key until both files are done.
+        readable under either key until both files are done. The key the store already has
+        is refused (``SameKeyError``), before anything is written (``sync.store.same_key``).
         """
+        refuse_same_key(self.header, new_source, self.database.config.scrypt_n)
         with self._alone("key change"):
             self._change_key(new_source, operator)
 
