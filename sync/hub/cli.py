@@ -91,7 +91,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         required=True,
         help="site slug (created when new): lower-case letters, digits, - and _",
     )
-    device.add_argument("--name", required=True, help="a name operators recognise")
+    device.add_argument("--name", type=device_name, required=True,
+                        help="a name operators recognise")  # fmt: skip
     device.set_defaults(handler=create_device)
 
     publish = commands.add_parser(
@@ -280,6 +281,15 @@ def site_slug(text: str) -> str:
         return check_slug(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def device_name(text: str) -> str:
+    """An argparse ``type``: a device's name without the spaces around it (as the admin's
+    form keeps it); a blank one names no device an operator could tell from another."""
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError("a device needs a name operators recognise")
+    return name
 
 
 # A TCP port to listen on; 0, any free port, would make the address the hub prints wrong.
