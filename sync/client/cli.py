@@ -33,13 +33,14 @@ from uuid import UUID
 
 from sync import plural
 from sync.cli_errors import output_file, positive_count, reporting
+from sync.client import cli_usage
+from sync.client.cli_usage import CODE_ENV, with_environment
 
 if TYPE_CHECKING:  # the modules themselves load only when a sync command runs
     from sync.client.client import SyncClient, SyncReport
     from sync.client.status import PackInUse
     from sync.store import KeySource, Store
 
-CODE_ENV = "JAGA_SYNC_CODE"
 # Syncs one ``now`` runs back to back while each reaches its limits and moves something: at
 # the default limits, 2,500 photos or 2,000,000 outbox entries; the timer's next run goes on.
 MAX_ROUNDS = 50
@@ -49,10 +50,14 @@ def register(
     subparsers: argparse._SubParsersAction[Any], *, pack_in_use: PackInUse | None = None
 ) -> None:
     """Add ``jaga sync`` and its subcommands; ``pack_in_use``: see ``read_status``."""
-    sync = subparsers.add_parser("sync", help="sync this device's store with the hub")
+    sync = with_environment(
+        subparsers.add_parser("sync", help="sync this device's store with the hub")
+    )
     commands = sync.add_subparsers(dest="sync_command", metavar="ACTION", required=True)
     common = _store_options()
-    now = commands.add_parser("now", parents=[common], help="push, pull and upload until caught up")
+    now = with_environment(
+        commands.add_parser("now", parents=[common], help="push, pull and upload until caught up")
+    )
     now.add_argument(
         "--retries",
         type=positive_count,
@@ -67,7 +72,9 @@ def register(
         " was repaired lately, now, not after its back-off",
     )
     now.set_defaults(handler=reporting(_now))
-    status = commands.add_parser("status", parents=[common], help="what waits, what failed")
+    status = with_environment(
+        commands.add_parser("status", parents=[common], help="what waits, what failed")
+    )
     status.add_argument(
         "--prometheus",
         type=_prometheus_file,
@@ -76,8 +83,10 @@ def register(
         "textfile collector on a device that syncs without the app; `-` for stdout)",
     )
     status.set_defaults(handler=reporting(functools.partial(_status, pack_in_use=pack_in_use)))
-    requeue = commands.add_parser(
-        "requeue", parents=[common], help="send quarantined entries again once fixed"
+    requeue = with_environment(
+        commands.add_parser(
+            "requeue", parents=[common], help="send quarantined entries again once fixed"
+        )
     )
     requeue.add_argument(
         "sequences",
@@ -88,12 +97,16 @@ def register(
     )
     requeue.add_argument("--all", action="store_true", help="every quarantined entry")
     requeue.set_defaults(handler=reporting(_requeue))
-    enrol = commands.add_parser(
-        "register",
-        parents=[common],
-        help=f"exchange a one-time code (${CODE_ENV} or a prompt) for this device's token",
+    enrol = with_environment(
+        commands.add_parser(
+            "register",
+            parents=[common],
+            help=f"exchange a one-time code (${CODE_ENV} or a prompt) for this device's token",
+        )
     )
-    enrol.add_argument("--hub", required=True, help="the hub's URL, http(s)://host:port")
+    enrol.add_argument(
+        "--hub", type=cli_usage.hub_url, required=True, help="the hub's URL, http(s)://host:port"
+    )
     enrol.add_argument(
         "--face-images",
         action="store_true",
@@ -261,7 +274,7 @@ def _operator() -> str:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from sync.client.config import Registration, check_hub_url
+    from sync.client.config import Registration
     from sync.client.hub_identity import probe_hub_id
     from sync.client.moved_site import register_moving
     from sync.client.register_answer import HubLeft, answered_hub
@@ -280,7 +293,7 @@ def _register(args: argparse.Namespace) -> int:
     from sync.client.state import ensure_schema
     from sync.client.transport import hub_http_client
 
-    hub_url = check_hub_url(args.hub)
+    hub_url: str = args.hub  # checked as it was read (cli_usage.hub_url)
     code = registration_code(os.environ.get(CODE_ENV) or _ask_code())
     # The sync lock, waited for: a sync made with the registration replaced here must not
     # go on with it (sync.client.lock).

@@ -50,6 +50,7 @@ _REQUEUE_HINT = "             once the cause is fixed: jaga sync requeue #SEQUEN
 # The store deletes these entries once the hub acknowledged them (``sync.store.outbox``): the
 # acknowledged count holds the catches, photos and erasures it keeps, not all the hub took.
 _NOT_KEPT = " (access decisions, people and face templates are not kept once acknowledged)"
+_NOT_REGISTERED = "(not registered): run `jaga sync register --hub URL`"
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class SyncStatus:
     def lines(self) -> list[str]:
         last = self.last
         lines = [
-            f"hub          {self.hub_url or '(not registered)'}",
+            f"hub          {self.hub_url or _NOT_REGISTERED}",
             f"site         {self.site or '-'}",
             f"device       {self.device_id or '-'}",
             f"token        {self.token}",

@@ -258,11 +258,14 @@ def test_register_without_a_code_or_a_terminal_says_how_to_give_one(
 def test_a_malformed_hub_url_is_one_line(
     db: Path, url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """urlsplit's ValueError was a traceback, from `register --hub` and from JAGA_HUB_URL."""
+    """urlsplit's ValueError was a traceback, from `register --hub` and from JAGA_HUB_URL.
+    On the command line it is a usage error (test_cli_usage)."""
     monkeypatch.setenv("JAGA_SYNC_CODE", "R0C2J-MRP4H-FCVV1")
     refused = f"jaga: error: the hub URL must be http(s)://host[:port], not {url!r}\n"
-    assert main(["sync", "register", "--hub", url, "--db", str(db)]) == 1
-    assert capsys.readouterr().err == refused
+    with pytest.raises(SystemExit) as exit_:
+        main(["sync", "register", "--hub", url, "--db", str(db)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.endswith(f"argument --hub: {refused[len('jaga: error: '):]}")
     registered(monkeypatch, JAGA_HUB_URL=url)
     assert main(["sync", "now", "--db", str(db), "--retries", "1"]) == 1
     assert capsys.readouterr().err == refused
