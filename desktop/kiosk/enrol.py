@@ -35,6 +35,11 @@ TEMPLATE_SOURCE = "enrolment photo"
 MAX_RETAIN_DAYS = 36_500  # a century: past it, dates overflow and no consent runs that long
 
 
+# Each field a new person needs, as the refusal of a blank one names it (its article too).
+_REQUIRED = {"external_id": "an external id", "display_name": "a display name", "site": "a site",
+             "consent_version": "a consent version", "operator": "an operator"}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class NewPerson:
     """Who is enrolled, under which consent text, by whom, and for how long."""
@@ -47,9 +52,9 @@ class NewPerson:
     retain_days: int
 
     def __post_init__(self) -> None:
-        for name in ("external_id", "display_name", "site", "consent_version", "operator"):
+        for name, words in _REQUIRED.items():
             if not getattr(self, name).strip():
-                raise KioskError(f"enrolment needs a {name.replace('_', ' ')}")
+                raise KioskError(f"enrolment needs {words}")
         if not 1 <= self.retain_days <= MAX_RETAIN_DAYS:
             raise KioskError(f"consent is kept from 1 to {MAX_RETAIN_DAYS} days (--retain-days)")
 
