@@ -131,10 +131,11 @@ def _run(args: argparse.Namespace) -> int:
     def run() -> int:
         frames = events = 0
         interrupted = False
-        # Before the models load and the key is asked for: a source that cannot run
-        # (a folder, a typo for camera:N) is said at once. A camera is only checked: it is
-        # opened once the store is open and the models loaded, not held (its light on)
-        # while the passphrase is typed, nor opened for a wrong one.
+        # Before the models load and the key is asked for: a source that cannot run (a
+        # folder, a photo, a video with no frame, a typo for camera:N) is said at once. A
+        # camera is only checked: it is opened once the store is open and the models
+        # loaded, not held (its light on) while the passphrase is typed, nor opened for a
+        # wrong one.
         camera = check_source(args.source).startswith(CAMERA_PREFIX)
         video = None if camera else source_frames(args.source, args.max_frames)
         with open_kiosk(

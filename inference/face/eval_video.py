@@ -17,7 +17,9 @@ A video file is bounded as a photo is (:mod:`inference.image_file`): only a regu
 opened (a named pipe would wait for a writer for ever, /dev/zero never ends), a frame of
 more than ``MAX_FRAME_PIXELS`` and a video of more than ``MAX_VIDEO_FRAMES`` are refused
 from what the container declares before a frame is read, and a frame or a stream that
-turns out larger than it declared is refused when it is read. Each refusal is one
+turns out larger than it declared is refused when it is read. A file that opens as a video
+and gives no frame, and a still photo (which FFmpeg opens as a video of one frame, whatever
+its name), are refused when opened (:func:`read_ahead`). Each refusal is one
 :class:`InputError` line naming the file.
 """
 
@@ -49,6 +51,9 @@ MAX_FRAME_PIXELS = 8192 * 4320
 # kiosk replays a file in real time: a file that never ends (or a stream of tiny frames
 # declaring days) is refused instead of decoded without end.
 MAX_VIDEO_FRAMES = 2 * 60 * 60 * 30
+# What a JPEG (its start-of-image marker and the next marker's first byte) and a PNG start
+# with; the longest last.
+_PHOTO_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
 @dataclass(frozen=True)
@@ -125,24 +130,69 @@ def video_frames(path: Path, max_frames: int | None = None) -> Iterator[tuple[fl
     InputError for a frame, or a stream, over the bounds its container declared within.
 
     The file is opened, or refused, by this call, not at the first frame: a caller checks
-    its source before it loads models for it."""
+    its source before it loads models for it. Refused too: a file that gives no frame, and
+    a still photo (``read_ahead``)."""
     capture, info = open_video(path)
-    return _frames(capture, info, path, max_frames)
+    try:
+        first = read_ahead(capture, path)
+    except BaseException:
+        capture.release()
+        raise
+    return _frames(capture, info, path, max_frames, first)
+
+
+def read_ahead(capture: cv2.VideoCapture, path: Path) -> list[Image]:
+    """The frames read to tell a video from a file that only opens as one, to be given
+    first. An InputError for a file with no frame it can read (saved with none, or every
+    frame damaged), and for a still photo, which FFmpeg opens as a video of one frame
+    whatever the file's name: a kiosk ran on it, decided that frame and said it was done. A
+    photo is told by its content: one frame from a file that starts as a JPEG or a PNG
+    does; a clip of one frame in a video container is a video still."""
+    first = _read(capture)
+    if first is None:
+        raise InputError(f"{path} holds no frame it can read: an empty or damaged video")
+    check_frame_pixels(first.shape[1], first.shape[0], path)
+    if not _starts_as_a_photo(path):
+        return [first]
+    second = _read(capture)
+    if second is None:
+        raise InputError(f"{path} is a still photo, not a video")
+    check_frame_pixels(second.shape[1], second.shape[0], path)
+    return [first, second]
+
+
+def _read(capture: cv2.VideoCapture) -> Image | None:
+    ok, frame = capture.read()
+    return np.asarray(frame, np.uint8) if ok else None
+
+
+def _starts_as_a_photo(path: Path) -> bool:
+    """Whether the file's first bytes are a JPEG's or a PNG's (read again: it is open)."""
+    try:
+        with path.open("rb") as file:
+            start = file.read(len(_PHOTO_SIGNATURES[-1]))
+    except OSError:
+        return False  # it was just opened as a video: let that reading stand
+    return start.startswith(_PHOTO_SIGNATURES)
 
 
 def _frames(
-    capture: cv2.VideoCapture, info: VideoInfo, path: Path, max_frames: int | None
+    capture: cv2.VideoCapture,
+    info: VideoInfo,
+    path: Path,
+    max_frames: int | None,
+    first: list[Image],
 ) -> Iterator[tuple[float, Image]]:
     try:
         index = 0
         while max_frames is None or index < max_frames:
-            ok, frame = capture.read()
-            if not ok:
+            frame = first.pop(0) if first else _read(capture)
+            if frame is None:
                 return
             if index >= MAX_VIDEO_FRAMES:
                 raise InputError(_too_long(path, f"more than {MAX_VIDEO_FRAMES} frames"))
             check_frame_pixels(frame.shape[1], frame.shape[0], path)
-            yield index / info.fps, np.asarray(frame, np.uint8)
+            yield index / info.fps, frame
             index += 1
     finally:
         capture.release()
