@@ -197,9 +197,12 @@ def _print_events(session: KioskSession, events: tuple[AccessEvent, ...]) -> int
     from sync.errors import RecordNotFoundError
 
     for event in events:
-        line = {"event_uid": event.event_uid, "decision": event.decision,
-                "person_uid": event.person_uid, "similarity": _rounded(event.similarity),
-                "liveness": _rounded(event.liveness)}  # fmt: skip
+        line: dict[str, object] = {"event_uid": event.event_uid, "decision": event.decision}
+        reasons = session.reasons(event)  # a low_quality one's: what the screen advised on
+        if reasons:
+            line["reasons"] = list(reasons)
+        line.update(person_uid=event.person_uid, similarity=_rounded(event.similarity),
+                    liveness=_rounded(event.liveness))  # fmt: skip
         if event.person_uid is not None:
             try:
                 person = session.store.people.get(event.person_uid)

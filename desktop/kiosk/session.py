@@ -117,6 +117,9 @@ class KioskSession:
         self.warning: str | None = None
         """What the operator must know before relying on this kiosk (set at start)."""
         self._recorded: deque[int] = deque(maxlen=_REMEMBERED_TRACKS)
+        # Event uid -> its decision's reasons (a low_quality one's), which an access event
+        # does not carry; the latest ones only, as for the tracks.
+        self._reasons: dict[str, tuple[str, ...]] = {}
 
     def process(self, image: AnyImage, time_s: float | None = None) -> KioskFrame:
         self._reload_gallery()
@@ -248,8 +251,22 @@ class KioskSession:
                 continue
             self._recorded.append(track)
             made.append(self.event(decision))
+            self._remember_reasons(made[-1], decision)
         self._writer.queue(made)
         return made
+
+    def reasons(self, event: AccessEvent) -> tuple[str, ...]:
+        """Why the decision of an event this session made was what it was: a low_quality
+        one's quality reasons, most frequent first (as the screen advises on the first);
+        none for the others, which their scores explain."""
+        return self._reasons.get(event.event_uid, ())
+
+    def _remember_reasons(self, event: AccessEvent, decision: Decision) -> None:
+        if not decision.reasons:
+            return
+        self._reasons[event.event_uid] = tuple(str(reason) for reason in decision.reasons)
+        if len(self._reasons) > _REMEMBERED_TRACKS:  # the oldest: written long since
+            del self._reasons[next(iter(self._reasons))]
 
     def event(self, decision: Decision) -> AccessEvent:
         """The access event of a final track decision; the person only when verified."""
