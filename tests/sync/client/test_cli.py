@@ -261,11 +261,12 @@ def test_a_malformed_hub_url_is_one_line(
     """urlsplit's ValueError was a traceback, from `register --hub` and from JAGA_HUB_URL.
     On the command line it is a usage error (test_cli_usage)."""
     monkeypatch.setenv("JAGA_SYNC_CODE", "R0C2J-MRP4H-FCVV1")
-    refused = f"jaga: error: the hub URL must be http(s)://host[:port], not {url!r}\n"
+    words = f"the hub URL must be http(s)://host[:port], not {url!r}\n"
+    refused = f"jaga: error: {words}"
     with pytest.raises(SystemExit) as exit_:
         main(["sync", "register", "--hub", url, "--db", str(db)])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err.endswith(f"argument --hub: {refused[len('jaga: error: '):]}")
+    assert capsys.readouterr().err.endswith(f"argument --hub: {words}")
     registered(monkeypatch, JAGA_HUB_URL=url)
     assert main(["sync", "now", "--db", str(db), "--retries", "1"]) == 1
     assert capsys.readouterr().err == refused
