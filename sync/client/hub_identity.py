@@ -2,7 +2,7 @@
 
 The hub names itself in its status, register and pull answers (``HUB_ID_HEADER``); a device
 tells hubs apart by that id whatever address it reaches them at, and by address when either
-id is unknown (``sync.store.registration.same_hub``). ``jaga sync register`` asks the new
+id is unknown (``sync.store.hub_keys.same_hub``). ``jaga sync register`` asks the new
 hub's id (``probe_hub_id``) before it decides whether the hub is another one, since that
 decision (refuse while the old hub's records wait) comes before the one-time code is spent.
 The status page is unauthenticated, so the id kept is the register answer's, checked against

@@ -16,7 +16,7 @@ records the operator left unsent on purpose (``--strand-records``), and those ex
 but here; removing them would lose them. ``jaga sync register`` says how many it kept.
 A registration to the same site of the same hub (a new device id, say) removes nothing, the
 hub reached at a new address included: hubs are told apart by their ids, or by address when
-either is unknown (``sync.store.registration.same_hub``).
+either is unknown (``sync.store.hub_keys.same_hub``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from sync.client.config import Registration
 from sync.client.state import write_registration
 from sync.hub_url import kept_hub_url
 from sync.store import Store
+from sync.store.hub_keys import same_hub
 from sync.store.people import remove_person
-from sync.store.registration import same_hub
 from sync.store.state_rows import HUB_ID_NAME, get_value
 
 LEFT_SITE_ACTION = "person.left_site"

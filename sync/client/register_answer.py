@@ -14,7 +14,7 @@ anything is saved (``answered_hub``):
   known, so nothing is saved, and the code is spent: the operator asks for a new one;
 - the status named none (it failed, or a hub before ids): what was decided by address is
   decided again by the answer's id, as the saved registration will tell the hubs apart
-  (``sync.store.registration.same_hub``): the same hub after all holds nothing; another
+  (``sync.store.hub_keys.same_hub``): the same hub after all holds nothing; another
   hub while the old hub's records wait is refused, as before the code, unless
   ``--strand-records``.
 

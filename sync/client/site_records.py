@@ -20,7 +20,7 @@ from sync.client.errors import HubRefusedError, SyncConfigError
 from sync.client.give_back import give_back, spent_device
 from sync.client.transport import Registered, register_named
 from sync.store.database import Database
-from sync.store.registration import same_hub
+from sync.store.hub_keys import same_hub
 from sync.store.resend import noted_decisions, queue_decisions_again
 from sync.store.state_rows import HUB_ID_NAME, get_value
 

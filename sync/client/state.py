@@ -23,8 +23,8 @@ from sync.client.site_state import cursor_name, forget_sites
 from sync.errors import SchemaVersionError
 from sync.store.clock import format_timestamp
 from sync.store.database import Database
+from sync.store.hub_keys import same_hub
 from sync.store.outbox_hub import hold_for_hub
-from sync.store.registration import same_hub
 from sync.store.state_rows import (
     FACE_IMAGES_NAME,
     HUB_ID_NAME,

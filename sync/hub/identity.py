@@ -4,7 +4,7 @@ A device reaches its hub at an address, and a hub may move: a new DNS name, a TL
 By address alone the device takes the moved hub for another one, and holds its own records
 for an address that no longer answers. So the hub names itself in its status, register and
 pull answers (``HUB_ID_HEADER``), and the device keeps the id with its registration
-(``sync.store.registration.same_hub``).
+(``sync.store.hub_keys.same_hub``).
 
 The id lives in the hub's database (``HubIdentity``, one row, made by migration 0043), so
 every worker behind a load balancer answers the same, and a hub restored from a backup keeps

@@ -33,7 +33,7 @@ HUB_ID_HEADER = "X-Jaga-Hub-Id"
 """An answer header of the status, register and pull answers: the hub's own id (a uuid).
 
 A device tells hubs apart by it, whatever address it reaches them at (a hub that moved to
-a new DNS name or port is the same hub: ``sync.store.registration.same_hub``). Made once
+a new DNS name or port is the same hub: ``sync.store.hub_keys.same_hub``). Made once
 per hub database and kept in it, so a hub restored from a backup keeps it
 (``sync.hub.identity``). A header, which every earlier release ignores: a device that does
 not read it, or a hub that does not send it, is told apart by address, as before.

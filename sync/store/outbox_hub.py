@@ -38,7 +38,7 @@ hub (``sync.store.outbox.hub_holding``): sent to the new one, it would name a pe
 that hub never had, and the old hub, which has them, would never hear of it.
 
 Hubs are told apart by the id each names itself by, whatever their addresses, or by address
-when either id is unknown (``sync.store.registration.same_hub``): registered with its hub at
+when either id is unknown (``sync.store.hub_keys.same_hub``): registered with its hub at
 a new address, the device holds nothing, and entries held for that hub (stamped with its id)
 are released to it. An entry held for a hub whose id was unknown is stamped with its address.
 """
@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.store.registration import hub_key, hub_stamp, same_hub
+from sync.store.hub_keys import hub_key, hub_stamp, same_hub
 
 # Not yet taken by the hub: an acknowledged entry is done with.
 _UNSENT = "state IN ('queued', 'sent', 'rejected')"

@@ -20,9 +20,7 @@ restored data holds, and the next pull goes on from there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from sync.hub_url import kept_hub_url
 from sync.store.state_rows import FACE_IMAGES_NAME, HUB_ID_NAME, REGISTRATION_NAMES
 from sync.store.store import Store
 
@@ -71,39 +69,6 @@ def registration_rows(store: Store) -> Rows:
     )
     found = {str(name): (str(value), str(at)) for name, value, at in rows}
     return found if "device_token" in found and "device_id" in found else {}
-
-
-def hub_key(url: str) -> str:
-    """``url`` as the hub it names, for comparing: scheme and host in lower case, the
-    default port written, no trailing slash. ``http://HUB.test`` and ``http://hub.test:80/``
-    are one hub; a hub reached by its address and by its name cannot be told to be one."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port or _DEFAULT_PORTS.get(scheme)
-    except ValueError:  # not a port: compared as written
-        return kept_hub_url(url)
-    return f"{scheme}://{(parts.hostname or '').lower()}:{port}{parts.path.rstrip('/')}"
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def same_hub(url: str, hub_id: str | None, other_url: str, other_id: str | None) -> bool:
-    """Whether the hub at ``url`` named ``hub_id`` is the one at ``other_url`` named
-    ``other_id``. The hubs' ids decide when both are known (``HUB_ID_HEADER``), whatever the
-    addresses: a hub that moved to a new name or port is the same hub, and another hub
-    answering at a known address is another. When either is unknown (a hub of a release
-    before ids, a registration saved before them), the address decides (``hub_key``)."""
-    if hub_id and other_id:
-        return hub_id.lower() == other_id.lower()
-    return hub_key(url) == hub_key(other_url)
-
-
-def hub_stamp(url: str, hub_id: str | None) -> str:
-    """What names the hub at ``url`` in a stamp (``outbox.for_hub``): its id when known,
-    else its address (``hub_key``); a uuid and an address never read alike."""
-    return hub_id.lower() if hub_id else hub_key(url)
 
 
 def registered_as(store: Store) -> Identity | None:

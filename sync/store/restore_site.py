@@ -6,7 +6,7 @@ there for good: their site's erasures never reach this device, and no sync sends
 anywhere. So a restore over a store registered to a site (``sync.store.registration``) is
 refused, before the store is replaced, when the backup was registered to another site or
 with another hub (told apart by the hubs' ids, or by address when either is unknown:
-``sync.store.registration.same_hub``), or holds people, access events or pulled changes set aside
+``sync.store.hub_keys.same_hub``), or holds people, access events or pulled changes set aside
 (``deferred_changes``) that name a site other than the registered one, unless the replaced
 store holds those very rows too, by uid (people enrolled with ``--site`` before registering,
 left unsent with ``--strand-records``, are in the device's own backups: restoring one brings
@@ -32,7 +32,8 @@ from sync import plural
 from sync.errors import RestoreOtherSiteError
 from sync.hub_url import kept_hub_url
 from sync.store.database import Database
-from sync.store.registration import Rows, registration_rows, same_hub
+from sync.store.hub_keys import same_hub
+from sync.store.registration import Rows, registration_rows
 from sync.store.state_rows import HUB_ID_NAME
 from sync.store.store import Store
 

@@ -36,8 +36,8 @@ from inference.runtime.providers import CPU, plan_providers
 from sync.corrections import CorrectionsExport
 from sync.store import Crop, FishObservation, Passphrase, Store, StoreConfig
 from sync.store.corrections import export_corrections
+from sync.store.hub_keys import hub_key
 from sync.store.key_sources import PASSPHRASE_ENV
-from sync.store.registration import hub_key
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import wait_until
 from tests.desktop.test_catch import (

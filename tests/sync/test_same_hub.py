@@ -1,12 +1,12 @@
 """Two registrations are one hub when both hubs' ids are known and equal, whatever their
 addresses; either unknown (a hub before ids, a registration saved before), the address
-decides as it did (``sync.store.registration.same_hub``)."""
+decides as it did (``sync.store.hub_keys.same_hub``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from sync.store.registration import hub_stamp, same_hub
+from sync.store.hub_keys import hub_stamp, same_hub
 
 X, Y = "6f9a0c1e-1111-4a2b-8c3d-000000000001", "6f9a0c1e-1111-4a2b-8c3d-000000000002"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sync.client.state import ensure_schema
 from sync.store import Passphrase, Store
-from sync.store.registration import hub_key
+from sync.store.hub_keys import hub_key
 from sync.store.schema.migrations import LATEST_VERSION, MIGRATIONS, schema_version
 from tests.sync.client.devices import add_observations
 from tests.sync.client.test_held_records_follow import HUB_A, moved_to_b, registered_with

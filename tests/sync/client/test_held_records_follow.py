@@ -13,9 +13,9 @@ from sync.client.config import Registration
 from sync.client.moved_site import register_moving
 from sync.client.state import save_registration
 from sync.store import Passphrase, Store, backup, restore
+from sync.store.hub_keys import hub_key
 from sync.store.outbox_hub import held_for_other_hubs
 from sync.store.records import OutboxState
-from sync.store.registration import hub_key
 from tests.sync.client.devices import add_access_events, add_observations, enrol
 from tests.sync.conftest import FAST, FakeClock
 from tests.sync.test_store_outbox import acknowledge_all
