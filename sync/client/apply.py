@@ -76,6 +76,7 @@ from sync.protocol import (
     parse_payload,
 )
 from sync.store import ModelRef, Store
+from sync.store.catch_hub import stamp_pulled
 from sync.store.clock import format_timestamp
 from sync.store.edit_clock import note_hub_time
 from sync.store.gallery import model_dim
@@ -128,6 +129,7 @@ class _Context:
     took: set[str] = field(default_factory=set)
     replayed: bool = False  # the change in hand is at or before ``seen_until``
     renewed: bool = False  # pulling again a log the hub renewed (``sync.client.log_epoch``)
+    hub: str | None = None  # the hub pulled from (a ``hub_stamp``), whose its catches are
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ def apply_page(
     names_pack: bool = False,
     more: bool = True,
     seal: str | None = None,
+    hub: str | None = None,
 ) -> PageReport:
     """Apply ``changes`` and store ``next_cursor`` as this site's cursor, all or nothing.
     ``device``: this device's id, which tells its own catches coming back from others'.
@@ -164,7 +167,8 @@ def apply_page(
     (``forget_withdrawn_pack``). ``more``: the hub has
     changes after these (False ends a pull of the site from the start). ``seal``: the hub's
     seal of the last change (None: it gave none), kept with it as the tip; with no changes,
-    its seal of the tip this device sent from ``next_cursor`` (``reseal_tip``)."""
+    its seal of the tip this device sent from ``next_cursor`` (``reseal_tip``). ``hub``: the
+    hub pulled from (a ``hub_stamp``), whose the catches pulled are (``stamp_pulled``)."""
     tally = _Tally()
     with store.database.write() as connection:
         full = under_way(connection, site)
@@ -172,7 +176,7 @@ def apply_page(
             store, connection, store.clock.now(), tally, site, device, hub_now=hub_now,
             seen_until=0 if full is None else full.replays_until,
             renewed=full is not None and full.renewed,
-            took=set() if full is None else set(full.took),
+            took=set() if full is None else set(full.took), hub=hub,
         )  # fmt: skip
         for change in changes:
             _apply(context, change)
@@ -385,6 +389,14 @@ def _template(context: _Context, payload: FaceTemplateUpsert) -> _Outcome:
 
 
 def _observation(context: _Context, payload: FishObservationUpsert) -> _Outcome:
+    """The catch as pulled, stamped with the hub pulled from (``sync.store.catch_hub``): it
+    has the catch, whatever this device does with the change."""
+    outcome = _observation_change(context, payload)
+    stamp_pulled(context.connection, str(payload.observation_uid), context.hub)
+    return outcome
+
+
+def _observation_change(context: _Context, payload: FishObservationUpsert) -> _Outcome:
     connection, uid = context.connection, str(payload.observation_uid)
     if _held_before_replay(context, "fish_observations", "observation_uid", uid):
         return _fill_observation(context, payload)

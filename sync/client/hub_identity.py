@@ -18,8 +18,10 @@ from uuid import UUID
 
 import httpx
 
+from sync.client.config import Registration
 from sync.client.state import keep_hub_id
 from sync.client.transport import named_hub_id, send
+from sync.store.hub_keys import hub_stamp
 from sync.store.state_rows import HUB_ID_NAME, get_value
 from sync.store.store import Store
 
@@ -51,6 +53,19 @@ def learn_hub_id(store: Store, hub_id: str | None, hub_url: str, device_id: UUID
     with store.database.write() as connection:
         if _registered_as(connection, hub_url, device_id):
             keep_hub_id(connection, hub_id, store.clock.now())
+
+
+def hub_of(store: Store, registration: Registration, named: str | None = None) -> str:
+    """The stamp (``hub_stamp``) of the hub a request made with ``registration`` went to:
+    by the id it ``named`` in its answer, or the one the registration has, or kept with it
+    while the store is registered with that hub (the id the hub named before), else by its
+    address: the store's registration may have been replaced since the request was made."""
+    hub_id = named or (None if registration.hub_id is None else str(registration.hub_id))
+    if hub_id is None:
+        with store.database.read() as connection:
+            if get_value(connection, "hub_url") == registration.hub_url:
+                hub_id = get_value(connection, HUB_ID_NAME)
+    return hub_stamp(registration.hub_url, hub_id)
 
 
 def _registered_as(connection: Any, hub_url: str, device_id: UUID) -> bool:

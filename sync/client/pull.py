@@ -20,7 +20,7 @@ from sync.client.apply import PageReport, apply_page, keep_tip, tip_value
 from sync.client.config import Tuning
 from sync.client.errors import HubUnavailableError
 from sync.client.full_pull import FullPull, start_cursor
-from sync.client.hub_identity import learn_hub_id
+from sync.client.hub_identity import hub_of, learn_hub_id
 from sync.client.log_epoch import known_epoch, known_tip, note_epoch, sealed_cursor
 from sync.client.site_state import cursor_name
 from sync.client.stopping import Stopping, never
@@ -123,6 +123,7 @@ class Puller:
             pulled = self._transport.changes(cursor, self._tuning.pull_limit, epoch, tip, seal)
             made_with = self._transport.registration
             learn_hub_id(self._store, pulled.hub_id, made_with.hub_url, made_with.device_id)
+            hub = hub_of(self._store, made_with, pulled.hub_id)
             page = pulled.page
             check_page(page, cursor)
             if page.log_epoch is not None and str(page.log_epoch) != epoch:
@@ -144,6 +145,7 @@ class Puller:
                 names_pack="species_pack" in page.model_fields_set,
                 more=page.has_more,
                 seal=pulled.seal,
+                hub=hub,
             )
             report = report.add(applied)
             if page.species_pack is not None:

@@ -38,6 +38,7 @@ from sync.client.errors import (
     ProtocolMismatchError,
     ProxyBodyLimitError,
 )
+from sync.client.hub_identity import hub_of
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.protocol import (
@@ -137,7 +138,8 @@ class Pusher:
             self._requeue_quietly(keys)
             raise
         verdict = verdict.merged(Verdict(rejected=tuple(unsendable)))
-        self._store.outbox.settle(verdict)
+        # The hub pushed to, whatever the store is registered with now: its catches.
+        self._store.outbox.settle(verdict, hub_of(self._store, self._transport.registration))
         return verdict
 
     def _next_batch(self, deferred: set[str]) -> list[StoredEntry]:

@@ -21,6 +21,7 @@ from sync import plural
 from sync.client.config import Registration
 from sync.client.site_state import cursor_name, forget_sites
 from sync.errors import SchemaVersionError
+from sync.store.catch_hub import stamp_with_id
 from sync.store.clock import format_timestamp
 from sync.store.database import Database
 from sync.store.hub_keys import same_hub
@@ -138,11 +139,15 @@ def write_registration(
 
 def keep_hub_id(connection: Any, hub_id: str | None, now: datetime) -> None:
     """Inside the caller's write transaction: keep ``hub_id`` as the registered hub's id;
-    None forgets the one kept (the hub names none: another hub's would be wrong)."""
+    None forgets the one kept (the hub names none: another hub's would be wrong). Its
+    catches stamped with its address (while its id was unknown) are stamped with the id:
+    the hub at a new address is still that hub (``sync.store.catch_hub``)."""
     if hub_id is None:
         connection.execute("DELETE FROM sync_state WHERE name = ?", (HUB_ID_NAME,))
     elif get_value(connection, HUB_ID_NAME) != hub_id:
         put_value(connection, HUB_ID_NAME, hub_id, now)
+        if (hub_url := get_value(connection, "hub_url")) is not None:
+            stamp_with_id(connection, hub_url, hub_id)
 
 
 def record_upload(

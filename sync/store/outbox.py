@@ -45,6 +45,7 @@ from sync.errors import RecordInvalidError, RecordNotFoundError
 from sync.protocol import RETENTION_REASON, PayloadError, parse_payload
 from sync.store import purge_mark
 from sync.store.audit import AuditLog
+from sync.store.catch_hub import catch_held_for, stamp_acknowledged
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
 from sync.store.edit_clock import edit_time
@@ -100,10 +101,6 @@ REQUEUED_PER_AUDIT_ENTRY = 1000
 HOLDS_SINCE_SCHEMA = 15
 # The store schema whose catches say which hub they are of (``fish_observations.for_hub``).
 CATCHES_HELD_SINCE_SCHEMA = 17
-# The hub a catch is of, when another than the registered one (``sync.store.outbox_hub``).
-_CATCH_HELD = (
-    "SELECT for_hub FROM fish_observations WHERE observation_uid = ? AND for_hub IS NOT NULL"
-)
 # The newest entry held about either record (by the entity index), or, still unsent (by the
 # state index: a store keeps thousands of acknowledged catches and photos, and this runs at
 # every enqueue), naming either as its person, as ``sync.store.outbox_hub`` tells people held.
@@ -184,14 +181,13 @@ class Outbox:
     def hub_holding(self, connection: Any, uid: str, person_uid: str | None = None) -> str | None:
         """``hub_holding`` (below), inside the caller's transaction, or else the hub the
         catch ``uid`` is of, when another than the registered one (one pulled from the old
-        hub has no entry held); None for a store of a schema before ``HOLDS_SINCE_SCHEMA``,
-        which holds none."""
+        hub has no entry held: ``sync.store.catch_hub``); None for a store of a schema
+        before ``HOLDS_SINCE_SCHEMA``, which holds none."""
         if not self._holds:
             return None
         held = hub_holding(connection, uid, person_uid)
         if held is None and self._holds_catches:
-            row = connection.execute(_CATCH_HELD, (uid,)).fetchone()
-            held = None if row is None else str(row[0])
+            held = catch_held_for(connection, uid)
         return held
 
     def held_for(self, entity_uid: str) -> str | None:
@@ -316,13 +312,16 @@ class Outbox:
             )
             return int(cursor.rowcount)
 
-    def settle(self, verdict: Verdict) -> None:
-        """Write a push's whole verdict in one transaction (only entries still ``sent`` move)."""
+    def settle(self, verdict: Verdict, hub: str | None = None) -> None:
+        """Write a push's whole verdict in one transaction (only entries still ``sent`` move).
+        ``hub``: the hub that gave it (a ``hub_stamp``), whose the catches it took are."""
         stamp = format_timestamp(self._clock.now())
         with self._database.write() as connection:
             for key in verdict.acknowledged:
                 _settle(connection, key, _ACKNOWLEDGE, stamp)
                 connection.execute(_HELD_SINCE, (stamp, key))
+            if hub is not None and self._holds_catches:
+                stamp_acknowledged(connection, verdict.acknowledged, hub)
             for key, reason in verdict.rejected:
                 _settle(connection, key, _REJECT, stamp, reason)
             for key in verdict.requeued:

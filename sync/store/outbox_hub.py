@@ -20,12 +20,13 @@ entries with no stamp. So are the access decisions recorded so far
 (``access_events.for_hub``, schema 16): a restored new hub's renewal (``sync.store.resend``)
 queues again only decisions with no stamp, never the old hub's, whatever their site's slug.
 
-So are the catches held so far (``fish_observations.for_hub``, schema 17), those pulled from
-the old hub included: another boat's catch has no entry of this device to hold, and the
-review of it, queued after the move, would go to the new hub, which never had the catch,
-while the old hub, which has it, never heard of the review. An entry about a stamped catch
-is held for its hub (``sync.store.outbox.Outbox.hub_holding``); registered back with that
-hub, the stamp goes with the entries' and the review is pushed there.
+The catches are not stamped at a move: each is stamped with its hub when pulled or
+acknowledged (``sync.store.catch_hub``), and an entry about one of another hub is held for it.
+
+What a store upgraded to schema 17 acknowledged or recorded before it knew which hub it
+was registered with (``hub.with_since``) may be of a hub it left before: a move before
+schema 15 or 16 stamped nothing. A move stamps those, and the catches it cannot tell the
+hub of, with ``UNKNOWN_HUB``, never with the hub being left: they are sent to no hub again.
 
 A person such an entry names (a person entry by its uid, a template or photo by its person)
 is the old hub's too, kept on this device only for those records (``sync.client.moved_site``):
@@ -47,7 +48,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.store.hub_keys import hub_key, hub_stamp, same_hub
+from sync.store.catch_hub import hold_unvouched, with_since
+from sync.store.hub_keys import UNKNOWN_HUB, hub_key, hub_stamp, same_hub
 
 # Not yet taken by the hub: an acknowledged entry is done with.
 _UNSENT = "state IN ('queued', 'sent', 'rejected')"
@@ -72,29 +74,31 @@ def hold_for_hub(
         f"UPDATE outbox SET for_hub = ? WHERE for_hub IS NULL AND {_UNSENT}",
         (hub_stamp(old_hub, old_id),),
     )
-    # And what it acknowledged and the store keeps: later entries about those records (the
-    # review of a catch it has) are then held for it too (``sync.store.outbox.hub_holding``).
+    # And what it acknowledged and the store keeps, and its decisions: later entries about
+    # those records (an erasure of a person) are then held for it too, and a restored hub's
+    # renewal (``sync.store.resend``) queues again only the registered hub's. Only what it
+    # took or recorded since the store knew its hub; the rest may be a hub's left before.
+    known = (with_since(connection), hub_stamp(old_hub, old_id), UNKNOWN_HUB)
     connection.execute(
-        f"UPDATE outbox SET for_hub = ? WHERE for_hub IS NULL AND {_KEPT}",
-        (hub_stamp(old_hub, old_id),),
+        f"UPDATE outbox SET for_hub = {_SINCE.format('state_changed_at')}"
+        f" WHERE for_hub IS NULL AND {_KEPT}",
+        known,
     )
-    # Its decisions, acknowledged or not: a restored hub's renewal (``sync.store.resend``)
-    # queues again only the registered hub's. And its catches, those pulled from it
-    # included, which have no entry to hold their review for it (schema 17).
-    for table in _RECORDS_OF_A_HUB:
-        connection.execute(
-            f"UPDATE {table} SET for_hub = ? WHERE for_hub IS NULL", (hub_stamp(old_hub, old_id),)
-        )
+    connection.execute(
+        f"UPDATE access_events SET for_hub = {_SINCE.format('created_at')} WHERE for_hub IS NULL",
+        known,
+    )
+    hold_unvouched(connection)
     # Released after the stamping, or they would be stamped with the hub left. By its id,
     # and by its address: held while its id was unknown, they fall back to it.
     new = (hub_stamp(new_hub, new_id), hub_key(new_hub))
-    for table in ("outbox", *_RECORDS_OF_A_HUB):
+    for table in ("outbox", "access_events"):
         connection.execute(f"UPDATE {table} SET for_hub = NULL WHERE for_hub IN (?, ?)", new)
     return int(cursor.rowcount)
 
 
-# The records stamped with the hub they are of (schemas 16 and 17), besides the outbox.
-_RECORDS_OF_A_HUB = ("access_events", "fish_observations")
+# The hub left, for a record of a time since the store knew it, or else no known hub.
+_SINCE = "CASE WHEN {} >= ? THEN ? ELSE ? END"
 
 
 def held_for_other_hubs(connection: Any) -> int:
@@ -125,6 +129,11 @@ def destination_words(held_for: str | None) -> str:
     registered with that one again."""
     if held_for is None:
         return "queued for the hub"
+    if held_for == UNKNOWN_HUB:
+        return (
+            "held: this device cannot tell which hub the catch is of (pulled or sent before"
+            " it kept that, and registered with another hub since); not sent to any hub"
+        )
     return (
         f"held for hub {held_for}, whose catch it is: not sent to the hub this device is"
         " registered with; it goes to that hub if this device is registered with it again"

@@ -1,7 +1,10 @@
-"""Schema 17: a real version-16 store file opens migrated, its catches kept, none said to be
-another hub's (nothing kept says which hub a catch pulled before a move came from); the
-next move to another hub stamps them with the old one, the pulled catch too, so its review
-is held for that hub (``sync.store.outbox_hub``)."""
+"""Schema 17: a real version-16 store file opens migrated, its catches kept, none stamped
+with a hub: nothing it kept says which hub a catch pulled or acknowledged before came from
+(a move before schema 17 left them all unstamped). It notes from when it knows
+(``hub.with_since``); a later move to another hub stamps none of them with the hub being
+left, which may not be theirs, but holds what it cannot vouch for (``UNKNOWN_HUB``): the
+review of such a catch reaches no hub, not even the one left, registered back with it. A
+catch still unsent is that hub's, as its outbox entry (``sync.store.outbox_hub``)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from pathlib import Path
 
 from sync.client.state import ensure_schema
 from sync.store import Passphrase, Store
-from sync.store.hub_keys import hub_key
+from sync.store.hub_keys import UNKNOWN_HUB, hub_key
 from sync.store.schema.migrations import LATEST_VERSION, MIGRATIONS, schema_version
 from tests.sync.client.devices import add_observations
 from tests.sync.client.test_held_records_follow import HUB_A, moved_to_b, registered_with
@@ -17,8 +20,9 @@ from tests.sync.conftest import FAST, FakeClock
 
 
 def _v16_store_with_catches(db_path: Path, passphrase: Passphrase, clock: FakeClock) -> list[str]:
-    """A v16 store registered with hub A: a catch recorded here, and one pulled (written as
-    a pull writes it: no outbox entry, not recorded here); their uids."""
+    """A v16 store registered with hub A: a catch recorded here and still unsent, and one
+    pulled (written as a pull writes it: no outbox entry, not recorded here), maybe from
+    a hub the store was registered with before A; their uids."""
     with Store.create(
         db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:16]
     ) as v16:
@@ -39,9 +43,11 @@ def _stamps(store: Store) -> list[str | None]:
     return [row[0] for row in rows]
 
 
-def test_a_v16_store_keeps_its_catches_and_holds_the_pulled_ones_review_after_a_move(
+def test_a_v16_store_keeps_its_catches_and_vouches_for_none_of_them_at_a_move(
     db_path: Path, passphrase: Passphrase, clock: FakeClock
 ) -> None:
+    """Before: the move stamped the pulled catch with hub A, and its review went to A,
+    which may never have had it, once registered back with A."""
     own, pulled = _v16_store_with_catches(db_path, passphrase, clock)
 
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
@@ -50,13 +56,31 @@ def test_a_v16_store_keeps_its_catches_and_holds_the_pulled_ones_review_after_a_
         assert _stamps(store) == [None, None]
         assert not store.observations.get(pulled).recorded_here
         moved_to_b(store)
-        assert _stamps(store) == [hub_key(HUB_A)] * 2
+        assert hub_key(HUB_A) not in _stamps(store)
 
         store.observations.confirm(pulled, "Gadus morhua", officer="officer-7")
 
-        assert store.outbox.held_for(pulled) == hub_key(HUB_A)
+        assert store.outbox.held_for(pulled) == UNKNOWN_HUB
+        assert store.outbox.held_for(own) == hub_key(HUB_A)  # unsent: A's
         assert [e.entity_uid for e in store.outbox.queued()] == []
         registered_with(store, HUB_A)
-        assert _stamps(store) == [None, None]
-        assert [e.entity_uid for e in store.outbox.queued()] == [own, pulled]
+        assert [e.entity_uid for e in store.outbox.queued()] == [own]
         assert store.integrity().ok, store.integrity().problems
+
+
+def test_a_new_store_vouches_for_every_catch_it_pulls(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    """A store made at schema 17 knows from its start: nothing of it is held as unknown."""
+    with Store.create(db_path, passphrase, clock=clock, config=FAST) as store:
+        rows = store.database.query("SELECT value FROM sync_state WHERE name = 'hub.with_since'")
+        assert rows == [("",)]
+
+
+def test_a_v16_store_notes_from_when_it_knows_its_catches_hub(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    _v16_store_with_catches(db_path, passphrase, clock)
+    with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
+        rows = store.database.query("SELECT value FROM sync_state WHERE name = 'hub.with_since'")
+    assert len(rows) == 1 and rows[0][0] > "2026", rows

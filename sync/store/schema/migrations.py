@@ -122,7 +122,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "erasures the hub took keep no reason typed", _sent_erasures_without_reasons),
     Migration(15, "outbox entries left unsent for another hub", run_script(v15.SQL)),
     Migration(16, "access decisions recorded for another hub", run_script(v16.SQL)),
-    Migration(17, "fish observations of another hub", run_script(v17.SQL)),
+    Migration(17, "the hub each fish observation is of, known from then on", run_script(v17.SQL)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
