@@ -3,7 +3,10 @@
 Devices tell hubs apart by the id each names itself by (``HUB_ID_HEADER``), and a copy of a
 hub's database (a staging hub made from a production dump) names the production hub's: a
 device registered with both takes them for one hub, and records queued for one would go to
-the other. The copy is given its own id with this command, before it first serves.
+the other. The copy is given its own id with this command, before it serves any device: a
+device that synced with it under the old id stamped the catches it pulled from it, or that it
+took, with the production hub's id (``sync.store.catch_hub``), and their reviews would go
+there.
 
 Refused without ``--confirm`` (``CONFIRM_NEEDED`` says what it does to devices). Safe while
 ``jaga hub run`` serves the same database: every answer reads the id from the database, so
@@ -20,11 +23,14 @@ from sync.hub.data_dir import default_data_dir
 
 CONFIRM_NEEDED = (
     "jaga hub new-id: refused: this gives the hub a new id, by which devices tell hubs"
-    " apart: a device registered with the hub this one was copied from takes it for"
-    " another hub, and so does one registered with this hub if it registers with it again"
-    " before its next sync (the records it still has to push stay held for the old id);"
-    " the others learn the new id at their next sync. Do it to a copy of a hub (a staging"
-    " hub made from a production dump) before it first serves: run it again with --confirm"
+    " apart. Run it on a copy of a hub (a staging hub made from a production dump) BEFORE"
+    " the copy serves any device: a device that synced with the copy under the old id took"
+    " it for the hub it was copied from, and keeps the catches it pulled from the copy, and"
+    " those the copy took from it, as that hub's: their reviews would go to it. Once it has"
+    " a new id, a device registered with the hub it was copied from takes it for another"
+    " hub, and so does one registered with this hub if it registers with it again before"
+    " its next sync (the records it still has to push stay held for the old id); the others"
+    " learn the new id at their next sync. Run it again with --confirm"
 )
 
 
