@@ -8,15 +8,17 @@ catch still unsent is that hub's, as its outbox entry (``sync.store.outbox_hub``
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sync.client.state import ensure_schema
 from sync.store import Passphrase, Store
 from sync.store.hub_keys import UNKNOWN_HUB, hub_key
 from sync.store.schema.migrations import LATEST_VERSION, MIGRATIONS, schema_version
-from tests.sync.client.devices import add_observations
-from tests.sync.client.test_held_records_follow import HUB_A, moved_to_b, registered_with
+from tests.sync.client.devices import add_access_events, add_observations
+from tests.sync.client.test_held_records_follow import HUB_A, SITE, moved_to_b, registered_with
 from tests.sync.conftest import FAST, FakeClock
+from tests.sync.test_store_outbox import acknowledge_all
 
 
 def _v16_store_with_catches(db_path: Path, passphrase: Passphrase, clock: FakeClock) -> list[str]:
@@ -84,3 +86,31 @@ def test_a_v16_store_notes_from_when_it_knows_its_catches_hub(
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
         rows = store.database.query("SELECT value FROM sync_state WHERE name = 'hub.with_since'")
     assert len(rows) == 1 and rows[0][0] > "2026", rows
+
+
+def test_a_move_holds_what_a_v16_store_took_before_the_upgrade_as_of_no_known_hub(
+    db_path: Path, passphrase: Passphrase, clock: FakeClock
+) -> None:
+    """A decision recorded, and a catch the hub acknowledged, before the upgrade may be of
+    a hub left before (a move before schemas 15 and 16 stamped none): a move holds them as
+    of no known hub; a decision recorded since is the hub left's. Before: all the hub
+    left's, and a restored hub's renewal would be sent them if registered back with it."""
+    with Store.create(
+        db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:16]
+    ) as v16:
+        registered_with(v16, HUB_A)
+        add_access_events(v16, SITE, 1)
+        add_observations(v16, 1, "catch")
+        acknowledge_all(v16)
+
+    with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
+        clock.moment = datetime.now(UTC) + timedelta(days=1)  # after the upgrade
+        add_access_events(store, SITE, 1)
+        moved_to_b(store)
+
+        decisions = store.database.query("SELECT for_hub FROM access_events ORDER BY id")
+        catches = store.database.query(
+            "SELECT for_hub FROM outbox WHERE entity = 'fish_observation'"
+        )
+    assert decisions == [(UNKNOWN_HUB,), (hub_key(HUB_A),)]
+    assert catches == [(UNKNOWN_HUB,)]
