@@ -13,7 +13,7 @@ newest entry (which the device never sends: it lies before its start), or a gap 
 was told to fill from before its start: refused for good, and nothing recorded.
 
 So it is a break (``RESTARTED``) at the registration's entry, with that entry's hash on the
-device: recorded, counted and refused as any break (``sync.hub.audit``) until an operator
+device: recorded, counted and refused as any break (``sync.hub.audit_breaks``) until an operator
 acknowledges it; the next segment then begins with exactly that entry, which the device sends
 first. A batch that begins with a registration entry the hub holds with the same hash (sent
 again), or that follows the hub's newest entry, is judged as any batch.
@@ -21,14 +21,10 @@ again), or that follows the hub's newest entry, is judged as any batch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from sync.hub.audit_head import Head
 from sync.hub.models import AnchoredAuditEntry, AnchoredCheckpoint, AuditBreak, Device
 from sync.hub.models.audit import RESTARTED
 from sync.protocol import AuditBatch, AuditLink, registered_device
-
-if TYPE_CHECKING:
-    from sync.hub.audit import Head
 
 
 def restarted(device: Device, head: Head, batch: AuditBatch) -> AuditBreak | None:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from sync.hub.audit_breaks import start_anew
 from sync.hub.erasure_replay import apply_siteless_erasures
 from sync.hub.errors import DeviceRevoked, HubError, UnknownToken
 from sync.hub.models import Device, Site
@@ -71,12 +72,10 @@ def create_device(site_slug: str, name: str) -> IssuedCode:
 def issue_code(device: Device, by: str = "") -> IssuedCode:
     """A fresh one-time code. The current token dies now (a lost or stolen device must not
     keep working until the replacement registers), and a revoked device is re-enabled. The
-    device's audit chain starts anew (``sync.hub.audit.start_anew``): the replacement's
+    device's audit chain starts anew (``sync.hub.audit_breaks.start_anew``): the replacement's
     store has its own; ``by`` (who issued it) is kept with that record. Raises
     ``OpenAuditBreakError``, changing nothing, while the device's chain has an open break
     or an open pruned record."""
-    from sync.hub.audit import start_anew  # here: sync.hub.audit imports this module
-
     code = new_code()
     device.token_hash = None
     device.code_hash = digest(normalize_code(code))

@@ -88,7 +88,7 @@ def shown_time(stored: str | None) -> str:
 def test_waiting_entries_the_last_anchoring_and_an_open_break_are_shown(
     qapp: QApplication, live_hub: HubProcess, site_slug: str, tmp_path: Path
 ) -> None:
-    from sync.hub.audit import acknowledge
+    from sync.hub.audit_breaks import acknowledge
     from sync.hub.models import AuditBreak
 
     device = new_device(tmp_path, live_hub.url, site_slug)

@@ -33,7 +33,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from sync.hub.admin.staff import SiteScopedAdmin
-from sync.hub.audit import acknowledge
+from sync.hub.audit_breaks import acknowledge
 from sync.hub.models import AnchoredAuditEntry, AnchoredCheckpoint, AuditBreak, AuditChainState
 from sync.hub.models.audit import REISSUED
 

@@ -25,7 +25,7 @@ takes its own permission, ``hub.grant_central_search``: without it the box is re
 the add form too. No code is issued while the device's audit chain has an open break: a code starts
 the chain anew, so the break is acknowledged first (Audit breaks: its own permission, a
 note); nor while it has an open pruned record, which would refuse the next store's chain
-(``sync.hub.audit.start_anew``); the message names the record.
+(``sync.hub.audit_breaks.start_anew``); the message names the record.
 
 Saving an edit writes only the fields the operator changed. The admin reads the row, then
 saves it after the operator's request has run: writing the whole row back would undo what

@@ -17,7 +17,7 @@ from sync.client.client import SyncClient, SyncReport
 from sync.client.errors import ProxyBodyLimitError
 from sync.client.state import put_values
 from sync.client.status import read_status
-from sync.hub.audit import acknowledge
+from sync.hub.audit_breaks import acknowledge
 from sync.hub.models import AnchoredAuditEntry, AuditBreak, AuditChainState
 from sync.store import Passphrase
 from sync.store.backups import backup, restore

@@ -16,7 +16,7 @@ import httpx
 
 from sync.client.state import save_registration
 from sync.client.status import read_status
-from sync.hub.audit import acknowledge
+from sync.hub.audit_breaks import acknowledge
 from sync.hub.log_epoch import renew_log_epochs
 from sync.protocol import AUDIT_CHECKPOINT_HEADER
 from sync.store import Store

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sync.client.state import read_values
-from sync.hub.audit import acknowledge
+from sync.hub.audit_breaks import acknowledge
 from sync.hub.models import AnchoredAuditEntry, AuditBreak
 from sync.store import Passphrase, Store, backup, restore
 from tests.sync.client.devices import PASSPHRASE, add_access_events, enrol

@@ -19,7 +19,8 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from prometheus_client.core import GaugeMetricFamily
 
-from sync.hub.audit import _held_hashes, acknowledge, current_head
+from sync.hub.audit_breaks import acknowledge
+from sync.hub.audit_head import current_head, held_hashes
 from sync.hub.auth import issue_code
 from sync.hub.errors import OpenAuditBreakError
 from sync.hub.metrics_db import DatabaseCollector
@@ -423,7 +424,7 @@ def test_checking_held_entries_reads_only_the_entries_named(
         assert send(api, chain[start : start + 500]).status_code == 200
     device = Device.objects.get(uid=api.device_id)
     first, last = AuditLink.model_validate(chain[0]), chain[-1]
-    held_now = _held_hashes(device, current_head(device), [first], last["sequence"])
+    held_now = held_hashes(device, current_head(device), [first], last["sequence"])
     assert held_now == {1: first.entry_hash, last["sequence"]: last["entry_hash"]}
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from sync.hub.audit import acknowledge
+from sync.hub.audit_breaks import acknowledge
 from sync.hub.auth import issue_code
 from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import AnchoredAuditEntry, AuditChainState, Device

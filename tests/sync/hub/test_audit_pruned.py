@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from sync.hub.audit import acknowledge, current_head
+from sync.hub.audit_breaks import acknowledge
+from sync.hub.audit_head import current_head
 from sync.hub.auth import issue_code
 from sync.hub.errors import OpenAuditBreakError
 from sync.hub.log_epoch import renew_log_epochs, seal_tip

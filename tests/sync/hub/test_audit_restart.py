@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync.hub.audit import acknowledge
+from sync.hub.audit_breaks import acknowledge
 from sync.protocol import AUDIT_CHAIN_BREAK
 from sync.store import Passphrase, Store
 from tests.sync.conftest import FAST, FakeClock

@@ -15,7 +15,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.test import Client
 from django.utils import timezone
 
-from sync.hub.audit import acknowledge
+from sync.hub.audit_breaks import acknowledge
 from sync.hub.auth import issue_code
 from sync.hub.metrics_db import DatabaseCollector
 from sync.hub.models import AnchoredAuditEntry, AnchoredCheckpoint, AuditBreak, Device

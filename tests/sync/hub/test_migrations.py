@@ -35,7 +35,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
 from sync.hub import audit_limit
-from sync.hub.audit import acknowledge
+from sync.hub.audit_breaks import acknowledge
 from sync.hub.auth import issue_code
 from sync.hub.models import (
     AnchoredAuditEntry,
