@@ -16,9 +16,11 @@ with the id once the device learns it (``stamp_with_id``), so the hub at a new a
 still its hub (``sync.store.hub_keys``).
 
 A store upgraded to schema 17 cannot tell which hub a catch pulled or acknowledged before
-was of: a move before schema 17 stamped none. ``hub.with_since`` (``sync_state``) says from
-when it knows; a move holds the records it cannot vouch for as of no known hub
-(``hold_unvouched``, ``UNKNOWN_HUB``), instead of as the hub being left's.
+was of: a move before schema 17 stamped none. Two notes (``sync_state``, ``known_after``) say
+from which outbox entry and which access decision on it knows, by row id: a time would be
+compared with times the device's clock wrote, set back or far ahead around the upgrade. A
+move holds the records it cannot vouch for as of no known hub (``hold_unvouched``,
+``UNKNOWN_HUB``), instead of as the hub being left's.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from typing import Any
 from sync.store.hub_keys import UNKNOWN_HUB, hub_key, hub_stamp
 from sync.store.state_rows import HUB_ID_NAME, get_value
 
-# From when the store stamps what it records, acknowledges or pulls with its hub: "" for a
-# store made at schema 17, the upgrade's time for one made before (``sync.store.schema.v17``).
-WITH_SINCE_NAME = "hub.with_since"
+# From where the store knows the hub of what it acknowledged and recorded: the newest outbox
+# entry acknowledged, and the newest access decision, at the upgrade to schema 17; 0 for a
+# store made at it (``sync.store.schema.v17``).
+KNOWN_AFTER_OUTBOX = "hub.known_after_outbox"
+KNOWN_AFTER_EVENT = "hub.known_after_event"
 # Not stamped with a hub yet: none, or none this store can vouch for.
 _UNSTAMPED = f"(for_hub IS NULL OR for_hub = '{UNKNOWN_HUB}')"
 _STAMP_ACKNOWLEDGED = (
@@ -45,9 +49,16 @@ _UNSENT_HERE = (
 )
 
 
-def with_since(connection: Any) -> str:
-    """``hub.with_since``: "" (from the start) when the store kept none."""
-    return get_value(connection, WITH_SINCE_NAME) or ""
+def known_after(connection: Any) -> tuple[int, int]:
+    """The outbox sequence and the access decision id after which the store knows which hub
+    its records are of; (0, 0), from the start, when it kept no note."""
+    return _row_id(get_value(connection, KNOWN_AFTER_OUTBOX)), _row_id(
+        get_value(connection, KNOWN_AFTER_EVENT)
+    )
+
+
+def _row_id(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
 
 
 def stamp_pulled(connection: Any, uid: str, hub: str | None) -> None:
@@ -75,7 +86,7 @@ def stamp_with_id(connection: Any, hub_url: str, hub_id: str) -> None:
 
 def hold_unvouched(connection: Any) -> None:
     """At a move: the catches with no stamp and nothing unsent of their own were pulled or
-    acknowledged before the store knew which hub they are of (``hub.with_since``); held as
+    acknowledged before the store knew which hub they are of (``known_after``); held as
     of no known hub, never as the hub being left's."""
     connection.execute(
         f"UPDATE fish_observations SET for_hub = ? WHERE for_hub IS NULL AND NOT {_UNSENT_HERE}",

@@ -23,8 +23,9 @@ queues again only decisions with no stamp, never the old hub's, whatever their s
 The catches are not stamped at a move: each is stamped with its hub when pulled or
 acknowledged (``sync.store.catch_hub``), and an entry about one of another hub is held for it.
 
-What a store upgraded to schema 17 acknowledged or recorded before it knew which hub it
-was registered with (``hub.with_since``) may be of a hub it left before: a move before
+What a store upgraded to schema 17 had acknowledged or recorded at the upgrade, before it
+knew which hub it was registered with (``catch_hub.known_after``), may be of a hub it left
+before: a move before
 schema 15 or 16 stamped nothing. A move stamps those, and the catches it cannot tell the
 hub of, with ``UNKNOWN_HUB``, never with the hub being left: they are sent to no hub again.
 
@@ -48,7 +49,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.store.catch_hub import hold_unvouched, with_since
+from sync.store.catch_hub import hold_unvouched, known_after
 from sync.store.hub_keys import UNKNOWN_HUB, hub_key, hub_stamp, same_hub
 
 # Not yet taken by the hub: an acknowledged entry is done with.
@@ -78,15 +79,16 @@ def hold_for_hub(
     # those records (an erasure of a person) are then held for it too, and a restored hub's
     # renewal (``sync.store.resend``) queues again only the registered hub's. Only what it
     # took or recorded since the store knew its hub; the rest may be a hub's left before.
-    known = (with_since(connection), hub_stamp(old_hub, old_id), UNKNOWN_HUB)
+    outbox_after, event_after = known_after(connection)
+    old, unknown = hub_stamp(old_hub, old_id), UNKNOWN_HUB
     connection.execute(
-        f"UPDATE outbox SET for_hub = {_SINCE.format('state_changed_at')}"
+        f"UPDATE outbox SET for_hub = {_SINCE.format('sequence')}"
         f" WHERE for_hub IS NULL AND {_KEPT}",
-        known,
+        (outbox_after, old, unknown),
     )
     connection.execute(
-        f"UPDATE access_events SET for_hub = {_SINCE.format('created_at')} WHERE for_hub IS NULL",
-        known,
+        f"UPDATE access_events SET for_hub = {_SINCE.format('id')} WHERE for_hub IS NULL",
+        (event_after, old, unknown),
     )
     hold_unvouched(connection)
     # Released after the stamping, or they would be stamped with the hub left. By its id,
@@ -97,8 +99,8 @@ def hold_for_hub(
     return int(cursor.rowcount)
 
 
-# The hub left, for a record of a time since the store knew it, or else no known hub.
-_SINCE = "CASE WHEN {} >= ? THEN ? ELSE ? END"
+# The hub left, for a record after the row the store knew its hub from, or else no known hub.
+_SINCE = "CASE WHEN {} > ? THEN ? ELSE ? END"
 
 
 def held_for_other_hubs(connection: Any) -> int:

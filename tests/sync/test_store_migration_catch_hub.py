@@ -1,10 +1,11 @@
 """Schema 17: a real version-16 store file opens migrated, its catches kept, none stamped
 with a hub: nothing it kept says which hub a catch pulled or acknowledged before came from
-(a move before schema 17 left them all unstamped). It notes from when it knows
-(``hub.with_since``); a later move to another hub stamps none of them with the hub being
-left, which may not be theirs, but holds what it cannot vouch for (``UNKNOWN_HUB``): the
-review of such a catch reaches no hub, not even the one left, registered back with it. A
-catch still unsent is that hub's, as its outbox entry (``sync.store.outbox_hub``)."""
+(a move before schema 17 left them all unstamped). It notes from which records it knows
+(``hub.known_after_outbox``, ``hub.known_after_event``); a later move to another hub stamps
+none of them with the hub being left, which may not be theirs, but holds what it cannot
+vouch for (``UNKNOWN_HUB``): the review of such a catch reaches no hub, not even the one
+left, registered back with it. A catch still unsent is that hub's, as its outbox entry
+(``sync.store.outbox_hub``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sync.client.state import ensure_schema
-from sync.store import Passphrase, Store
+from sync.store import Passphrase, Store, Verdict
 from sync.store.hub_keys import UNKNOWN_HUB, hub_key
 from sync.store.schema.migrations import LATEST_VERSION, MIGRATIONS, schema_version
 from tests.sync.client.devices import add_access_events, add_observations
@@ -75,17 +76,39 @@ def test_a_new_store_vouches_for_every_catch_it_pulls(
 ) -> None:
     """A store made at schema 17 knows from its start: nothing of it is held as unknown."""
     with Store.create(db_path, passphrase, clock=clock, config=FAST) as store:
-        rows = store.database.query("SELECT value FROM sync_state WHERE name = 'hub.with_since'")
-        assert rows == [("",)]
+        rows = store.database.query(
+            "SELECT name, value FROM sync_state WHERE name LIKE 'hub.known_after_%' ORDER BY name"
+        )
+        assert rows == [("hub.known_after_event", "0"), ("hub.known_after_outbox", "0")]
 
 
-def test_a_v16_store_notes_from_when_it_knows_its_catches_hub(
+def test_a_v16_store_notes_from_which_records_it_knows_their_hub(
     db_path: Path, passphrase: Passphrase, clock: FakeClock
 ) -> None:
-    _v16_store_with_catches(db_path, passphrase, clock)
+    """By row: the newest entry acknowledged and the newest decision at the upgrade (a time
+    would be compared with times the device's clock wrote, set back or ahead since)."""
+    with Store.create(
+        db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:16]
+    ) as v16:
+        registered_with(v16, HUB_A)
+        add_observations(v16, 2, "catch")
+        keys = [entry.idempotency_key for entry in v16.outbox.queued()][:1]
+        v16.outbox.mark_sent(keys)
+        v16.outbox.settle(Verdict(acknowledged=tuple(keys)))
+        add_access_events(v16, SITE, 2)
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        rows = store.database.query("SELECT value FROM sync_state WHERE name = 'hub.with_since'")
-    assert len(rows) == 1 and rows[0][0] > "2026", rows
+        acknowledged = store.database.query(
+            "SELECT max(sequence) FROM outbox WHERE state = 'acknowledged'"
+        )[0][0]
+        decision = store.database.query("SELECT max(id) FROM access_events")[0][0]
+        rows = store.database.query(
+            "SELECT name, value FROM sync_state WHERE name LIKE 'hub.known_after_%' ORDER BY name"
+        )
+    assert acknowledged and decision, (acknowledged, decision)
+    assert rows == [
+        ("hub.known_after_event", str(decision)),
+        ("hub.known_after_outbox", str(acknowledged)),
+    ], rows
 
 
 def test_a_move_holds_what_a_v16_store_took_before_the_upgrade_as_of_no_known_hub(

@@ -101,7 +101,10 @@ def test_a_v1_store_opens_at_v2_with_its_rows_and_the_new_tables(
         assert {"sync_state", "sync_uploads"} <= tables(store)
         # Nothing of the client's but schema 17's note: it held records before it knew which
         # hub they are of (``sync.store.catch_hub``).
-        assert read_values(store.database).keys() == {"hub.with_since"}
+        assert read_values(store.database).keys() == {
+            "hub.known_after_outbox",
+            "hub.known_after_event",
+        }
         assert store.people.get(person).external_id == BADGE
         assert store.access.count() == 1
         catch = store.observations.get(OBSERVATION_UID)

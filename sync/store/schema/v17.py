@@ -12,16 +12,21 @@ hub a catch is of known.
 
 NULL: a catch recorded here the hub has not taken yet (its entries say where it goes), or
 one pulled or acknowledged before this version: nothing kept says which hub that was (a
-move before this version stamped none). ``hub.with_since`` (``sync_state``) says from when
-the store knows: when it was upgraded, or "" for a store that held nothing then (a new
-one). A move holds what the store cannot vouch for as of no known hub (``UNKNOWN_HUB``).
+move before this version stamped none). Two notes (``sync_state``) say from where the store
+knows, by row ids, never by time (the device's clock may be set back, or far ahead, around
+the upgrade): ``hub.known_after_outbox``, the newest outbox entry a hub had acknowledged at
+the upgrade, and ``hub.known_after_event``, the newest access decision then (0 for a store
+that held none: a new one). A move holds what the store cannot vouch for as of no known hub
+(``UNKNOWN_HUB``).
 """
 
 SQL = """
 ALTER TABLE fish_observations ADD COLUMN for_hub TEXT;
 INSERT INTO sync_state (name, value, updated_at)
-    SELECT 'hub.with_since', CASE
-        WHEN EXISTS (SELECT 1 FROM fish_observations) OR EXISTS (SELECT 1 FROM outbox)
-            OR EXISTS (SELECT 1 FROM access_events) THEN stamp ELSE '' END, stamp
+    SELECT 'hub.known_after_outbox', coalesce(
+        (SELECT max(sequence) FROM outbox WHERE state = 'acknowledged'), 0), stamp
+    FROM (SELECT strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z' AS stamp);
+INSERT INTO sync_state (name, value, updated_at)
+    SELECT 'hub.known_after_event', coalesce((SELECT max(id) FROM access_events), 0), stamp
     FROM (SELECT strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z' AS stamp);
 """
