@@ -35,6 +35,11 @@ class HubBackupError(SyncError):
     no backup, or ``jaga hub run`` serves the data folder."""
 
 
+class PgKilledError(HubBackupError):
+    """``pg_dump``/``pg_restore`` ended by a signal: a restore's single transaction may have
+    committed before it (its COMMIT sent), so nothing tells that the database is as it was."""
+
+
 def backup_hub(args: argparse.Namespace) -> int:
     from sync.hub.bootstrap import prepare
 
@@ -79,8 +84,10 @@ def restore_hub(args: argparse.Namespace) -> int:
         mark_restore(data, args.file)  # until renewed: `hub run` refuses a half restore
         try:
             _load(environment.database_url, args.file)
+        except PgKilledError:
+            raise  # loaded or not: the mark stays, and `hub run` refuses
         except HubBackupError:
-            clear_restore_mark(data)  # rolled back: the database is as it was
+            clear_restore_mark(data)  # pg_restore stopped at an error: rolled back
             raise
         print(f"restored the hub's database from {args.file}")
         return _after_restore(data, args)
@@ -151,6 +158,11 @@ def _load(url: str, dump: Path) -> None:
             str(dump),
             env=env,
         )
+    except PgKilledError as error:
+        raise PgKilledError(
+            f"{error}: the backup may be loaded or not; run the restore again before the hub"
+            " serves (`jaga hub run` refuses until then)"
+        ) from None
     except HubBackupError as error:
         raise HubBackupError(
             f"{error}; rolled back: the database is as it was, nothing renewed"
@@ -199,6 +211,8 @@ def _run_pg(program: str, *args: str, env: dict[str, str]) -> None:
             env={**os.environ, **env},
             check=False,
         )
+        if done.returncode < 0:
+            raise PgKilledError(f"{program} was killed (signal {-done.returncode})")
         if done.returncode != 0:
             said.seek(0)
             raise HubBackupError(f"{program} failed ({last_error_line(said.read())})")

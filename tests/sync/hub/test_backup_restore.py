@@ -7,6 +7,7 @@ could not be followed on an embedded hub: its PostgreSQL stops with the hub, and
 from __future__ import annotations
 
 import signal
+import stat
 import tempfile
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import psycopg
 import pytest
 
 from main import main
-from sync.hub.embedded import EmbeddedPostgres
+from sync.hub.embedded import EmbeddedPostgres, program_path
 from sync.hub.restore_mark import RESTORE_MARK
 from tests.sync.hub.hubkit import REPO, Api, HubProcess, free_port
 from tests.sync.hub.journalkit import enrolled
@@ -154,6 +155,55 @@ def test_a_restore_killed_after_its_load_is_not_served_until_renewed(
     hub = HubProcess(hub_database, data)
     hub.start()  # serves again: it would raise when the hub did not answer
     hub.stop()
+
+
+# pg_restore run through a script that kills itself once the load has committed: the
+# kill of a pg_restore waiting for its COMMIT's answer (the OOM killer, `kill`).
+_KILLED_AFTER_COMMIT = """#!/bin/sh
+"{real}" "$@"
+rc=$?
+case "$*" in *--single-transaction*) [ "$rc" = 0 ] && kill -9 $$ ;; esac
+exit $rc
+"""
+_THROUGH_THE_SCRIPT = """
+from pathlib import Path
+import sync.hub.embedded as embedded
+_real = embedded.program_path
+embedded.program_path = lambda name: Path({script!r}) if name == "pg_restore" else _real(name)
+"""
+
+
+def test_a_pg_restore_killed_is_not_taken_for_rolled_back(
+    api: Api, hub_database: str, tmp_path: Path
+) -> None:
+    """A pg_restore killed after its COMMIT took effect exited non-zero, and the restore said
+    "rolled back: the database is as it was" and took the mark away: `jaga hub run` then
+    served the rewound database with its old epochs."""
+    from django.db import connections
+
+    from sync.hub.models import Site
+
+    data, dump, hooks = tmp_path / "hub", tmp_path / "hub.dump", tmp_path / "hooks"
+    hooks.mkdir()
+    script = hooks / "pg_restore"
+    script.write_text(_KILLED_AFTER_COMMIT.format(real=program_path("pg_restore")))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    (hooks / "sitecustomize.py").write_text(_THROUGH_THE_SCRIPT.format(script=str(script)))
+    made = _jaga_hub(tmp_path, "backup", "--data", str(data), "--out", str(dump),
+                     DATABASE_URL=hub_database)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    later = Api.register_new(f"later-{api.site}")
+    connections.close_all()
+
+    done = _jaga_hub(tmp_path, "restore", "--data", str(data), str(dump),
+                     DATABASE_URL=hub_database, PYTHONPATH=f"{hooks}:{REPO}")  # fmt: skip
+
+    assert done.returncode == 1
+    said = done.stderr.strip().splitlines()
+    assert len(said) == 1 and "pg_restore was killed (signal 9)" in said[0], done.stderr
+    assert "may be loaded or not" in said[0] and "rolled back" not in said[0]
+    assert not Site.objects.filter(slug=later.site).exists()  # it was loaded
+    assert (data / RESTORE_MARK).exists()  # so `jaga hub run` refuses until renewed
 
 
 def test_a_stopped_embedded_hub_is_backed_up_and_restored_and_left_stopped() -> None:
