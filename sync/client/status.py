@@ -42,7 +42,7 @@ from sync.client.state import (
 from sync.client.uploads import count_pending_uploads, withheld_face_images
 from sync.store import OutboxState, Quarantined, Store
 from sync.store.edit_clock import clock_warning
-from sync.store.outbox_hub import held_for_other_hubs
+from sync.store.outbox_hub import NO_KNOWN_HUB_WORDS, held_for_no_known_hub, held_for_other_hubs
 from sync.store.state_rows import FACE_IMAGES_NAME
 
 _SHOWN_QUARANTINED = 10
@@ -156,6 +156,7 @@ class SyncStatus:
     clock: str | None = None  # the clock reads before the hub time seen (``edit_clock``)
     full_pull: str | None = None  # the site pulled again from the start (``full_pull``)
     held: int = 0  # outbox entries held for a hub left since (``sync.store.outbox_hub``)
+    held_unknown: int = 0  # and those held as of no known hub, which nothing sends
 
     def lines(self) -> list[str]:
         last = self.last
@@ -186,6 +187,9 @@ class SyncStatus:
                 f"held         {held} queued for another hub than this one, never sent to it"
                 " (registered with that hub again, they go)"
             )
+        if self.held_unknown:
+            held = plural.counted(self.held_unknown, "outbox entry", "outbox entries")
+            lines.append(f"held         {held} {NO_KNOWN_HUB_WORDS}")
         if self.clock:
             lines.append(f"clock        {self.clock}")
         if self.full_pull:
@@ -233,6 +237,7 @@ def read_status(
     policy = SitePolicy(parse_flag(pick(FACE_IMAGES_ENV, FACE_IMAGES_NAME) or "", FACE_IMAGES_ENV))
     counts = store.outbox.counts()
     cursor = stored.get(cursor_name(site)) if site else None
+    held, held_unknown = _held(store)
     return SyncStatus(
         hub_url=pick(HUB_URL_ENV, "hub_url"),
         site=site,
@@ -250,13 +255,15 @@ def read_status(
         set_aside=_set_aside_people(store, site),
         clock=read_clock_warning(store),
         full_pull=_full_pull(stored, site, int(cursor or 0)),
-        held=_held(store),
+        held=held,
+        held_unknown=held_unknown,
     )
 
 
-def _held(store: Store) -> int:
+def _held(store: Store) -> tuple[int, int]:
+    """Entries held for a hub left since, and those held as of no known hub."""
     with store.database.read() as connection:
-        return held_for_other_hubs(connection)
+        return held_for_other_hubs(connection), held_for_no_known_hub(connection)
 
 
 PackInUse = Callable[[Store, Mapping[str, str]], Path | None]

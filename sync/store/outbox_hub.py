@@ -104,11 +104,29 @@ _SINCE = "CASE WHEN {} > ? THEN ? ELSE ? END"
 
 
 def held_for_other_hubs(connection: Any) -> int:
-    """How many entries wait for a hub this device is no longer registered with."""
+    """How many entries wait for a hub this device is no longer registered with (not those
+    of no known hub: ``held_for_no_known_hub``)."""
     row = connection.execute(
-        f"SELECT count(*) FROM outbox WHERE for_hub IS NOT NULL AND {_UNSENT}"
+        f"SELECT count(*) FROM outbox WHERE for_hub IS NOT NULL AND for_hub != ? AND {_UNSENT}",
+        (UNKNOWN_HUB,),
     ).fetchone()
     return int(row[0])
+
+
+def held_for_no_known_hub(connection: Any) -> int:
+    """How many unsent entries are held as of no known hub (``UNKNOWN_HUB``): no
+    registration sends them, the hub they were of included."""
+    row = connection.execute(
+        f"SELECT count(*) FROM outbox WHERE for_hub = ? AND {_UNSENT}", (UNKNOWN_HUB,)
+    ).fetchone()
+    return int(row[0])
+
+
+# Said by `jaga sync status` and `jaga store info` of entries held as of no known hub.
+NO_KNOWN_HUB_WORDS = (
+    "of no known hub (about records this device took before it kept which hub they are of,"
+    " and registered with another hub since): sent to no hub"
+)
 
 
 # The person an entry names: a person entry by its uid, a template or photo by its person.

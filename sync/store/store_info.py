@@ -9,7 +9,7 @@ from sync.errors import StoreError
 from sync.store.backup_files import killed_restore_files, partial_backups, replaced_stores
 from sync.store.clock import format_timestamp
 from sync.store.gallery import gallery_models
-from sync.store.outbox_hub import held_for_other_hubs
+from sync.store.outbox_hub import NO_KNOWN_HUB_WORDS, held_for_no_known_hub, held_for_other_hubs
 from sync.store.pending_catches import pending_count, spool_path
 from sync.store.schema.migrations import LATEST_VERSION, schema_version
 from sync.store.store import Store
@@ -41,7 +41,7 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         free_pages = int(connection.execute("PRAGMA freelist_count").fetchone()[0])
         page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
         kept_entries = connection.execute("SELECT count(*) FROM audit_log").fetchone()[0]
-        held = held_for_other_hubs(connection)
+        held = held_for_other_hubs(connection), held_for_no_known_hub(connection)
     outbox = store.outbox.counts()
     sequence, digest = store.audit.head()
     report = store.integrity(quick=not full_check)
@@ -60,7 +60,7 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         *_retention(store, kept_entries, sequence, digest),
         "outbox       "
         + ", ".join(f"{state.value} {n}" for state, n in outbox.items())
-        + _held(held),
+        + _held(*held),
         f"for Retry    {_kept_for_retry(store)}",
         "erased data  "
         + (
@@ -75,15 +75,19 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
     return lines + _leftovers(store), report.ok
 
 
-def _held(held: int) -> str:
-    """What the outbox line adds for entries held for a hub left since: not counted above,
-    as no sync here sends them, but still unsent (``sync.store.outbox_hub``)."""
-    if not held:
-        return ""
-    return (
-        f"; held for another hub {held} (unsent: they go only to the hub they were queued for,"
-        " if this device is registered with it again)"
-    )
+def _held(held: int, unknown: int) -> str:
+    """What the outbox line adds for entries held for a hub left since, and for those held
+    as of no known hub: not counted above, as no sync here sends them, but still unsent
+    (``sync.store.outbox_hub``)."""
+    said = ""
+    if held:
+        said += (
+            f"; held for another hub {held} (unsent: they go only to the hub they were queued"
+            " for, if this device is registered with it again)"
+        )
+    if unknown:
+        said += f"; held {unknown} {NO_KNOWN_HUB_WORDS}"
+    return said
 
 
 def _retention(store: Store, kept_entries: int, head: int, digest: str) -> list[str]:
