@@ -47,8 +47,8 @@ from sync.store.state_rows import FACE_IMAGES_NAME
 
 _SHOWN_QUARANTINED = 10
 _REQUEUE_HINT = "             once the cause is fixed: jaga sync requeue #SEQUENCE ... (or --all)"
-# The store deletes these entries once the hub acknowledged them (``sync.store.outbox``): the
-# acknowledged count holds the catches, photos and erasures it keeps, not all the hub took.
+# The store deletes these entries once the hub acknowledged them (``sync.store.outbox_forget``):
+# the acknowledged count holds the catches, photos and erasures it keeps, not all the hub took.
 _NOT_KEPT = " (access decisions, people and face templates are not kept once acknowledged)"
 _NOT_REGISTERED = "(not registered): run `jaga sync register --hub URL`"
 

@@ -9,29 +9,10 @@ pushed twice (a lost acknowledgement) once. States move
 operator requeues a quarantined entry. ``mark_*`` move entries one state at a time and refuse
 any other move; a push writes its whole ``Verdict`` with ``settle``, recovers a crashed push
 with ``recover_interrupted``, and an operator's ``requeue_quarantined`` is audited: each is one
-transaction, and each moves only entries in the state it starts from.
+transaction, and each moves only entries in the state it starts from
+(``sync.store.outbox_moves``, ``sync.store.outbox_quarantine``).
 
-Once the hub has acknowledged an entry, nothing sends it again (no move leaves
-``acknowledged``; a hub restored from a backup is sent again what it lost from the
-records and these entries, ``sync.store.resend``). So an acknowledged access decision,
-person or face template upsert, which nothing reads again, is deleted in the transaction
-that records the acknowledgement
-(``settle``; ``mark_acknowledged`` leaves it to the sweep): a kiosk's store then stops
-growing by a whole entry per decision, and the freed pages are reused by the next writes (no
-vacuum needed). The others stay, being read after: a
-tombstone (its reason, ``sync.client.apply``; carried over a restore, ``sync.store.erasures``;
-once acknowledged it keeps the retention purge's ``RETENTION_REASON``, but a reason an
-operator typed, which may name whoever asked, gives way to ``REASON_NOT_KEPT``: the hub has
-the erasure, and the ``person.erased`` audit entry keeps the reason until retention deletes
-it; the purge that takes the old text out of the WAL is owed, as after an erasure),
-a fish observation (the box a catch was first recorded with, ``sync.store.corrections``) and
-a photo (its bytes are uploaded once the hub acknowledged it, ``sync.client.uploads``). The
-``acknowledged`` count of ``jaga sync status`` and the metrics therefore counts those only.
-Entries older releases kept are deleted by ``forget_acknowledged``, ``SWEEP_BATCH`` at a time.
-The records themselves (access events, people, the audit log) are not touched here, but
-for the time the hub took an access event (``held_since``, stamped with its acknowledgement
-by ``settle``): old access events and audit entries the hub has held long enough go by
-``sync.store.retention``.
+An acknowledged entry that nothing reads again is deleted (``sync.store.outbox_forget``).
 """
 
 from __future__ import annotations
@@ -42,61 +23,27 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sync.errors import RecordInvalidError, RecordNotFoundError
-from sync.protocol import RETENTION_REASON, PayloadError, parse_payload
-from sync.store import purge_mark
+from sync.protocol import PayloadError, parse_payload
+from sync.store import outbox_quarantine
 from sync.store.audit import AuditLog
-from sync.store.catch_hub import catch_held_for, stamp_acknowledged
+from sync.store.catch_hub import catch_held_for
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
 from sync.store.edit_clock import edit_time
+from sync.store.outbox_forget import sweep_acknowledged
+from sync.store.outbox_moves import move_entries, settle_verdict
 from sync.store.records import OutboxEntry, OutboxState
-from sync.store.retention import REASON_NOT_KEPT
-from sync.store.state_rows import get_value, put_value
 from sync.store.verdict import Quarantined, Verdict
 
 _COLUMNS = (
     "sequence, idempotency_key, entity, entity_uid, operation, payload, state, created_at, "
     "state_changed_at, attempts, reject_reason, refusals"
 )
-# The moves of ``mark_*``. The operator's ``rejected -> queued`` is ``requeue_quarantined`` only.
-_ALLOWED = {
-    OutboxState.QUEUED: {OutboxState.SENT},
-    OutboxState.SENT: {OutboxState.ACKNOWLEDGED, OutboxState.REJECTED, OutboxState.QUEUED},
-    OutboxState.ACKNOWLEDGED: set(),
-    OutboxState.REJECTED: set(),
-}
-# What each part of a verdict sets on an entry (``settle`` moves only ``sent`` ones).
-_ACKNOWLEDGE = "state = 'acknowledged', state_changed_at = ?"
-_REJECT = "state = 'rejected', state_changed_at = ?, reject_reason = ?"
-_REQUEUE = "state = 'queued', state_changed_at = ?"
-_REQUEUE_REFUSED = "state = 'queued', state_changed_at = ?, refusals = refusals + 1"
-# The hub holds an access event from its acknowledgement on (``sync.store.retention``).
-_HELD_SINCE = (
-    "UPDATE access_events SET held_since = ? WHERE event_uid = (SELECT entity_uid FROM outbox"
-    " WHERE idempotency_key = ? AND entity = 'access_event' AND state = 'acknowledged')"
-)
 ERASED_PAYLOAD = json.dumps({"erased": True})
 _NOTE_WITHHELD = (
     "UPDATE outbox SET payload = json_set(payload, '$.withheld', json(?))"
     " WHERE idempotency_key = ? AND entity = 'photo' AND operation = 'upsert'"
 )
-# An acknowledged tombstone keeps no reason typed (see the module); the retention purge's own
-# reason stays: it names no one, and ``sync.client.apply`` reads it.
-_FORGET_REASON = (
-    "UPDATE outbox SET payload = json_set(payload, '$.reason', ?) WHERE idempotency_key = ?"
-    " AND state = 'acknowledged' AND operation = 'tombstone'"
-    " AND json_extract(payload, '$.reason') NOT IN (?, ?)"
-)
-# The acknowledged entries nothing reads again (see the module); a new kind is kept.
-_FORGETTABLE = (
-    "state = 'acknowledged' AND operation = 'upsert'"
-    " AND entity IN ('access_event', 'person', 'face_template')"
-)
-# How many acknowledged entries one sweep looks at: one short write transaction.
-SWEEP_BATCH = 2000
-# Sequences one ``outbox.requeued`` audit entry names: 1,000 of up to 12 digits stay near
-# 14 KB of JSON, within what an entry may carry to the hub (``MAX_PAYLOAD_BYTES``, 64 KiB).
-REQUEUED_PER_AUDIT_ENTRY = 1000
 # The store schema that holds entries for another hub (``outbox.for_hub``).
 HOLDS_SINCE_SCHEMA = 15
 # The store schema whose catches say which hub they are of (``fish_observations.for_hub``).
@@ -110,7 +57,6 @@ _HOLDING = (
     " AND for_hub IS NOT NULL AND json_extract(payload, '$.person_uid') IN (?, ?)"
     " ORDER BY sequence DESC LIMIT 1"
 )
-_SWEPT = "outbox.swept_through"  # sync_state: the sweep has looked at every entry up to here
 
 
 class Outbox:
@@ -317,54 +263,24 @@ class Outbox:
         ``hub``: the hub that gave it (a ``hub_stamp``), whose the catches it took are."""
         stamp = format_timestamp(self._clock.now())
         with self._database.write() as connection:
-            for key in verdict.acknowledged:
-                _settle(connection, key, _ACKNOWLEDGE, stamp)
-                connection.execute(_HELD_SINCE, (stamp, key))
-            if hub is not None and self._holds_catches:
-                stamp_acknowledged(connection, verdict.acknowledged, hub)
-            for key, reason in verdict.rejected:
-                _settle(connection, key, _REJECT, stamp, reason)
-            for key in verdict.requeued:
-                _settle(connection, key, _REQUEUE, stamp)
-            for key in verdict.refused:
-                _settle(connection, key, _REQUEUE_REFUSED, stamp)
-            forgot_reasons = 0
-            for key in verdict.acknowledged:
-                _forget(connection, "idempotency_key = ?", key)
-                forgot_reasons += _forget_reason(connection, key)
-            if forgot_reasons:  # the reason typed leaves the WAL's older frames too
-                purge_mark.owe_purge(connection)
+            settle_verdict(connection, verdict, stamp, hub, holds_catches=self._holds_catches)
 
     def forget_acknowledged(self) -> int:
         """Delete what a release before this one kept of the next ``SWEEP_BATCH``
-        acknowledged entries, in sequence order (see the module); returns how many.
+        acknowledged entries, in sequence order (``sync.store.outbox_forget``); returns how
+        many.
 
         One write transaction, bounded, so it never needs much free space or holds the
         kiosk's writes up for long; where it got to is kept with the change, so a crash
         only repeats a batch. Entries acknowledged since drop theirs as they are settled.
         """
         with self._database.write() as connection:
-            start = int(get_value(connection, _SWEPT) or 0)
-            looked = connection.execute(
-                "SELECT max(sequence) FROM (SELECT sequence FROM outbox"
-                " WHERE state = 'acknowledged' AND sequence > ? ORDER BY sequence LIMIT ?)",
-                (start, SWEEP_BATCH),
-            ).fetchone()[0]
-            if looked is None:
-                return 0
-            forgotten = _forget(connection, "sequence > ? AND sequence <= ?", start, looked)
-            put_value(connection, _SWEPT, str(looked), self._clock.now())
-            return forgotten
+            return sweep_acknowledged(connection, self._clock)
 
     def quarantined(self, limit: int = 100) -> list[Quarantined]:
         """The rejected entries with their reasons, oldest first; not those held for another
         hub (``sync.store.outbox_hub``), which a requeue here would send to this one."""
-        rows = self._database.query(
-            "SELECT sequence, idempotency_key, entity, entity_uid, reject_reason FROM outbox"
-            " WHERE state = 'rejected' AND for_hub IS NULL ORDER BY sequence LIMIT ?",
-            (limit,),
-        )
-        return [Quarantined(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+        return outbox_quarantine.quarantined(self._database, limit)
 
     def requeue_quarantined(self, sequences: Sequence[int] | None, *, operator: str) -> int:
         """Put quarantined entries back in the queue (``None``: all of them, but those held for
@@ -379,22 +295,9 @@ class Outbox:
         """
         stamp = format_timestamp(self._clock.now())
         with self._database.write() as connection:
-            chosen = _chosen_quarantined(connection, sequences)
-            for sequence in chosen:
-                connection.execute(
-                    "UPDATE outbox SET state = 'queued', state_changed_at = ?,"
-                    " reject_reason = NULL, refusals = 0 WHERE sequence = ? AND state = 'rejected'",
-                    (stamp, sequence),
-                )
-            for details in _requeued_details(chosen):
-                self._audit.append(
-                    connection,
-                    actor=operator,
-                    action="outbox.requeued",
-                    subject="outbox",
-                    details=details,
-                )
-        return len(chosen)
+            return outbox_quarantine.requeue(
+                connection, self._audit, sequences, operator=operator, stamp=stamp
+            )
 
     def scrub(self, connection: Any, entity_uids: Sequence[str]) -> int:
         """For an erasure: drop unsent entries about these records, blank the others' payloads.
@@ -425,21 +328,7 @@ class Outbox:
     ) -> None:
         now = format_timestamp(self._clock.now())
         with self._database.write() as connection:
-            forgot_reasons = 0
-            for key in keys:
-                current = _state_of(connection, key)
-                if current == target and target == OutboxState.ACKNOWLEDGED:
-                    continue  # the hub may acknowledge a retried push twice
-                if target not in _ALLOWED[current]:
-                    raise ValueError(f"outbox entry {key}: cannot go from {current} to {target}")
-                connection.execute(
-                    "UPDATE outbox SET state = ?, state_changed_at = ?, reject_reason = ?,"
-                    " attempts = attempts + ? WHERE idempotency_key = ?",
-                    (target.value, now, reason, int(count_attempt), key),
-                )
-                forgot_reasons += _forget_reason(connection, key)
-            if forgot_reasons:
-                purge_mark.owe_purge(connection)
+            move_entries(connection, keys, target, now, count_attempt=count_attempt, reason=reason)
 
     def _select(self, clause: str, parameters: Sequence[Any]) -> list[OutboxEntry]:
         rows = self._database.query(f"SELECT {_COLUMNS} FROM outbox {clause}", parameters)
@@ -453,57 +342,6 @@ def hub_holding(connection: Any, uid: str, person_uid: str | None = None) -> str
     uids = (uid, person_uid or uid)
     row = connection.execute(_HOLDING, uids * 2).fetchone()
     return None if row is None else str(row[0])
-
-
-def _settle(connection: Any, key: str, changes: str, *values: str) -> None:
-    """Apply one entry's part of a verdict, if the entry is still ``sent``.
-
-    A verdict can name an entry that has moved since (requeued by a failed push's cleanup,
-    already settled): the one written first stands, so this move is skipped, not an error.
-    """
-    connection.execute(
-        f"UPDATE outbox SET {changes} WHERE idempotency_key = ? AND state = 'sent'",
-        (*values, key),
-    )
-
-
-def _forget(connection: Any, where: str, *values: Any) -> int:
-    """Delete the acknowledged entries ``where`` names that nothing reads again."""
-    cursor = connection.execute(f"DELETE FROM outbox WHERE {where} AND {_FORGETTABLE}", values)
-    return int(cursor.rowcount)
-
-
-def _forget_reason(connection: Any, key: str) -> int:
-    """Give an acknowledged tombstone ``REASON_NOT_KEPT`` for the reason typed; 1 if it did."""
-    values = (REASON_NOT_KEPT, key, REASON_NOT_KEPT, RETENTION_REASON)
-    return int(connection.execute(_FORGET_REASON, values).rowcount)
-
-
-def _chosen_quarantined(connection: Any, sequences: Sequence[int] | None) -> list[int]:
-    """The quarantined sequences a requeue names, sorted (``None``: all); refuses any other."""
-    rows = connection.execute(
-        "SELECT sequence, for_hub FROM outbox WHERE state = 'rejected' ORDER BY sequence"
-    ).fetchall()
-    found = [int(sequence) for sequence, hub in rows if hub is None]
-    held = {int(sequence): str(hub) for sequence, hub in rows if hub is not None}
-    chosen = found if sequences is None else sorted(set(sequences))
-    if held.keys() & set(chosen):
-        named = ", ".join(f"#{n} held for {held[n]}" for n in chosen if n in held)
-        raise RecordNotFoundError(f"not requeued: {named}, never sent to another hub")
-    missing = sorted(set(chosen) - set(found))
-    if missing:
-        named = ", ".join(f"#{n}" for n in missing)
-        raise RecordNotFoundError(f"not quarantined (see `jaga sync status`): {named}")
-    return chosen
-
-
-def _state_of(connection: Any, key: str) -> OutboxState:
-    row = connection.execute(
-        "SELECT state FROM outbox WHERE idempotency_key = ?", (key,)
-    ).fetchone()
-    if row is None:
-        raise RecordNotFoundError(f"no outbox entry {key}")
-    return OutboxState(row[0])
 
 
 def _entry(row: Sequence[Any]) -> OutboxEntry:
@@ -521,20 +359,3 @@ def _entry(row: Sequence[Any]) -> OutboxEntry:
         reject_reason=row[10],
         refusals=int(row[11]),
     )
-
-
-def _requeued_details(chosen: list[int]) -> list[dict[str, Any]]:
-    """The audit entries' details for a requeue of ``chosen``: one entry listing them all
-    (as it always was) up to ``REQUEUED_PER_AUDIT_ENTRY``, else one per part. An entry that
-    listed every sequence of a large quarantine (``requeue --all``) outgrew what an audit
-    entry may carry to the hub, and the chain could be anchored no further than it."""
-    parts = [
-        chosen[start : start + REQUEUED_PER_AUDIT_ENTRY]
-        for start in range(0, len(chosen), REQUEUED_PER_AUDIT_ENTRY)
-    ]
-    if len(parts) <= 1:
-        return [{"entries": len(chosen), "sequences": chosen}] if chosen else []
-    return [
-        {"entries": len(chosen), "part": number, "parts": len(parts), "sequences": part}
-        for number, part in enumerate(parts, start=1)
-    ]

@@ -21,8 +21,9 @@ from sync.store import (
     Store,
     StoreConfig,
     Verdict,
+    outbox_forget,
+    outbox_quarantine,
 )
-from sync.store import outbox as outbox_module
 from sync.store.photos import load_photo
 from sync.store.retention import REASON_NOT_KEPT
 from tests.sync.conftest import FAST, FakeClock, enrol
@@ -285,7 +286,7 @@ def test_a_large_requeue_is_audited_in_parts_each_small_enough_to_send(
 ) -> None:
     """``requeue --all`` over a large quarantine wrote one entry listing every sequence: past
     what an audit entry may carry to the hub, and the chain was anchored no further."""
-    monkeypatch.setattr(outbox_module, "REQUEUED_PER_AUDIT_ENTRY", 2)
+    monkeypatch.setattr(outbox_quarantine, "REQUEUED_PER_AUDIT_ENTRY", 2)
     keys = [entry_in(store, clock, "sent", "rejected") for _ in range(5)]
     sequences = [store.outbox.get(key).sequence for key in keys]
     assert store.outbox.requeue_quarantined(None, operator="cli:officer-7") == 5
@@ -301,7 +302,7 @@ def test_the_largest_requeue_part_fits_what_an_audit_entry_may_carry() -> None:
         "entries": 10**12,
         "part": 10**9,
         "parts": 10**9,
-        "sequences": [10**12 - 1] * outbox_module.REQUEUED_PER_AUDIT_ENTRY,
+        "sequences": [10**12 - 1] * outbox_quarantine.REQUEUED_PER_AUDIT_ENTRY,
     }
     assert len(json.dumps(biggest).encode()) < MAX_PAYLOAD_BYTES // 2
 
@@ -371,7 +372,7 @@ def test_entries_an_older_release_kept_are_forgotten_a_bounded_batch_at_a_time(
     with store.database.write() as connection:  # acknowledged as releases before this one did
         connection.execute("UPDATE outbox SET state = 'acknowledged'")
     decision(store, clock)  # not acknowledged yet
-    monkeypatch.setattr(outbox_module, "SWEEP_BATCH", 2)
+    monkeypatch.setattr(outbox_forget, "SWEEP_BATCH", 2)
 
     def left() -> list[str]:
         return [e.entity for e in store.outbox.entries()]
