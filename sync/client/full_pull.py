@@ -23,7 +23,7 @@ the re-pull added, so that they end at their newest version, not their first); a
 is applied (an erasure is final); a catch it holds is given only what older protocols did
 not carry and it lacks (its pack, its verdict, its box), never its species, review, notes
 or counts. Changes after ``until`` apply as in any pull. A person erased here stays erased
-(``apply._erased_here``), and records are upserts by uid, so nothing doubles.
+(``apply_people._erased_here``), and records are upserts by uid, so nothing doubles.
 
 It waits for a sync whose push left nothing queued: a pulled version older than an edit
 this device has not pushed yet would replace it here until that edit came back from the
