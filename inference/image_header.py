@@ -31,6 +31,20 @@ _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # markers without a length
 _MARKER = re.compile(rb"\xff[^\x00\x01\xd0-\xd7\xff]")
 
 
+# Enough of a file's start for ``starts_as_photo`` to tell.
+PHOTO_START_BYTES = 12
+
+
+def starts_as_photo(data: bytes) -> bool:
+    """Whether ``data`` (a file's first ``PHOTO_START_BYTES``) starts as a JPEG, a PNG or a
+    WebP: the formats whose header this module reads."""
+    return data.startswith((_PNG, _JPEG)) or _is_webp(data)
+
+
+def _is_webp(data: bytes) -> bool:
+    return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+
+
 def pixel_size(data: bytes) -> tuple[int, int] | None:
     """``(width, height)`` as the header declares them; None for another format, or for a
     header cut short or malformed (the decoder then says what is wrong with the file)."""
@@ -38,7 +52,7 @@ def pixel_size(data: bytes) -> tuple[int, int] | None:
         return _png(data)
     if data.startswith(_JPEG):
         return _jpeg(data)
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+    if _is_webp(data):
         return _webp(data)
     return None
 

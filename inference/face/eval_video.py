@@ -39,6 +39,7 @@ import numpy.typing as npt
 
 from inference.errors import InputError
 from inference.face.pipeline import STAGES, DecisionPipeline, FrameResult
+from inference.image_header import PHOTO_START_BYTES, starts_as_photo
 from inference.regular_file import open_regular_file
 
 Image = npt.NDArray[np.uint8]
@@ -51,9 +52,6 @@ MAX_FRAME_PIXELS = 8192 * 4320
 # kiosk replays a file in real time: a file that never ends (or a stream of tiny frames
 # declaring days) is refused instead of decoded without end.
 MAX_VIDEO_FRAMES = 2 * 60 * 60 * 30
-# What a JPEG (its start-of-image marker and the next marker's first byte) and a PNG start
-# with; the longest last.
-_PHOTO_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
 @dataclass(frozen=True)
@@ -146,8 +144,9 @@ def read_ahead(capture: cv2.VideoCapture, path: Path) -> list[Image]:
     first. An InputError for a file with no frame it can read (saved with none, or every
     frame damaged), and for a still photo, which FFmpeg opens as a video of one frame
     whatever the file's name: a kiosk ran on it, decided that frame and said it was done. A
-    photo is told by its content: one frame from a file that starts as a JPEG or a PNG
-    does; a clip of one frame in a video container is a video still."""
+    photo is told by its content: one frame from a file that starts as a JPEG, a PNG or a
+    WebP (``image_header.starts_as_photo``); a clip of one frame in a video container is a
+    video still."""
     first = _read(capture)
     if first is None:
         raise InputError(f"{path} holds no frame it can read: an empty or damaged video")
@@ -167,13 +166,13 @@ def _read(capture: cv2.VideoCapture) -> Image | None:
 
 
 def _starts_as_a_photo(path: Path) -> bool:
-    """Whether the file's first bytes are a JPEG's or a PNG's (read again: it is open)."""
+    """Whether the file starts as a photo would (read again: it is open)."""
     try:
         with path.open("rb") as file:
-            start = file.read(len(_PHOTO_SIGNATURES[-1]))
+            start = file.read(PHOTO_START_BYTES)
     except OSError:
         return False  # it was just opened as a video: let that reading stand
-    return start.startswith(_PHOTO_SIGNATURES)
+    return starts_as_photo(start)
 
 
 def _frames(
