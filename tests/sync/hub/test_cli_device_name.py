@@ -4,31 +4,16 @@ database starts; a name is kept without the spaces around it, as the admin's for
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from sync.hub.cli import register
 from sync.hub.models import Device
 from tests.sync.hub.hubkit import REPO
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="jaga")
-    register(parser.add_subparsers())
-    return parser.parse_args(["hub", *argv])
-
-
-def refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    with pytest.raises(SystemExit) as exit_:
-        parse(*argv)
-    assert exit_.value.code == 2
-    said: str = capsys.readouterr().err
-    assert "Traceback" not in said
-    return said
+from tests.sync.hub.test_cli_args import _parse as parse
+from tests.sync.hub.test_cli_args import _refused as refused
 
 
 @pytest.mark.parametrize("name", ["", " ", "\t\n", "\u3000"])
