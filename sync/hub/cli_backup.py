@@ -9,7 +9,7 @@ command line. A backup is written beside its name, synced, and takes the name on
 a failed one leaves what was there. A restore refuses while ``jaga hub run`` serves the data
 folder (it holds ``DATA/hub-run.lock``; so does the restore, so none starts meanwhile), loads
 the backup in one transaction (a failure rolls back: the database stays as it was; the data
-folder is marked meanwhile, so a restore killed before it renewed is not served:
+folder is marked meanwhile, so a restore killed before it renewed and purged is not served:
 ``sync.hub.restore_mark``), then does
 the steps that follow a restore, so none is forgotten: ``renew-log-epoch`` (the erasure
 journal applied again, every site's epoch renewed: ``sync.hub.cli_restore``) and
@@ -60,7 +60,7 @@ def backup_hub(args: argparse.Namespace) -> int:
 def restore_hub(args: argparse.Namespace) -> int:
     from sync.filelock import HeldLock
     from sync.hub.bootstrap import RUN_LOCK_FILE, check_data_dir, check_database_url, prepare
-    from sync.hub.restore_mark import clear_restore_mark, mark_restore
+    from sync.hub.restore_mark import clear_restore_mark, mark_restore, take_restore_lock
 
     data = args.data or default_data_dir()
     check_database_url()
@@ -75,9 +75,15 @@ def restore_hub(args: argparse.Namespace) -> int:
             " database being replaced); restored nothing"
         )
     try:
+        restoring = take_restore_lock(data)  # no renew-log-epoch by hand meanwhile
+    except BaseException:
+        lock.release()
+        raise
+    try:
         # A new hub's folder too: the restore onto a new host after the old one was lost.
         environment = prepare(data, migrate=False, makes_hub=True)
     except BaseException:
+        restoring.release()
         lock.release()
         raise
     try:
@@ -92,6 +98,7 @@ def restore_hub(args: argparse.Namespace) -> int:
         print(f"restored the hub's database from {args.file}")
         return _after_restore(data, args)
     finally:
+        restoring.release()
         lock.release()  # first: a `jaga hub run` that started since adopts the PostgreSQL
         environment.stop()
 
@@ -100,12 +107,13 @@ def _after_restore(data: Path, args: argparse.Namespace) -> int:
     """The README's steps after a restore, each as its own command does it; 1 when either
     failed, with a last line saying what is left to do."""
     from sync.hub.cli_purge import purge_expired
-    from sync.hub.cli_restore import renew_log_epoch
+    from sync.hub.cli_restore import renew_after_restore
 
-    renewed = renew_log_epoch(
+    renewed = renew_after_restore(
+        data,
         argparse.Namespace(
             data=data, restored_at=None, again=False, accept_other_hubs=args.accept_other_hubs
-        )
+        ),
     )
     purged = purge_expired(
         argparse.Namespace(data=data, dry_run=False, trust_clock=args.trust_clock)

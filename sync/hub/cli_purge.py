@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from sync import plural
 from sync.hub.data_dir import default_data_dir
+from sync.hub.restore_mark import clear_after_purge
 
 if TYPE_CHECKING:
     from sync.hub.clock_check import ClockVerdict
@@ -40,6 +41,8 @@ def purge_expired(args: argparse.Namespace) -> int:
             rewrote = rewrite_due() if args.dry_run else rewrite_if_due()
     finally:
         environment.stop()
+    if decisions is not None and not args.dry_run:
+        clear_after_purge(environment.data_dir)  # a restore's last step: it may be served
     if not outcome.clock.trusted:
         print(_clock_line(outcome.clock, args), file=sys.stderr)
     if decisions is None:

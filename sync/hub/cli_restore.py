@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sync import plural
 from sync.hub.data_dir import default_data_dir
-from sync.hub.restore_mark import clear_restore_mark
+from sync.hub.restore_mark import note_renewed, renewing_apart_from_a_restore
 
 if TYPE_CHECKING:
     from sync.hub.erasure_replay import Reapplied
@@ -21,9 +21,22 @@ if TYPE_CHECKING:
 
 
 def renew_log_epoch(args: argparse.Namespace) -> int:
-    from sync.hub.bootstrap import prepare
+    """The command: refused while a ``jaga hub restore`` of the folder is under way."""
+    from sync.hub.bootstrap import check_data_dir, check_database_url, check_hub_exists
 
     data = args.data or default_data_dir()
+    check_database_url()
+    check_data_dir(data)
+    check_hub_exists(data)  # before the lock file is made: no folder of no hub is touched
+    with renewing_apart_from_a_restore(data):
+        return renew_after_restore(data, args)
+
+
+def renew_after_restore(data: Path, args: argparse.Namespace) -> int:
+    """Renew the epochs of ``data``'s hub, the erasure journal applied again first; 1 when
+    the journal could not be read whole. A restore's mark then asks only for the purge."""
+    from sync.hub.bootstrap import prepare
+
     environment = prepare(data)
     try:
         from sync.hub.log_epoch import renew_log_epochs
@@ -40,7 +53,7 @@ def renew_log_epoch(args: argparse.Namespace) -> int:
     # command fails so the operator looks, as it does when the journal cannot be read.
     if replayed is None or replayed.other_hub:
         return 1
-    clear_restore_mark(data)  # a restore stopped before this step is finished now
+    note_renewed(data)  # a restore stopped before this step waits for the purge now
     return 0
 
 

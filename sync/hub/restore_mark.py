@@ -6,24 +6,78 @@ the two (a power cut, Ctrl-C, ``kill``) left a database rewound with the old epo
 ``jaga hub run`` served it: a device that pushed since the backup keeps its checkpoint past
 the rewound log, never sends again what the hub lost, and an erasure the backup lacks
 stays undone. So the restore marks the folder before it loads (``RESTORE_MARK``), durably;
-the mark goes once ``renew-log-epoch`` succeeded (the restore's own, or one run by hand),
-or when the load was rolled back; ``jaga hub run`` refuses while it is there. A pg_restore
-that outlived a killed restore may still commit, so a mark is never taken as "nothing was
-loaded".
+``renew-log-epoch`` (the restore's own, or one run by hand) notes on the mark that it
+renewed, and the mark goes once ``purge-expired`` then succeeded (a backup holds what
+retention deleted since: a hub served before the purge handed it out again), or when the
+load was rolled back; ``jaga hub run`` refuses while it is there. A pg_restore that outlived
+a killed restore may still commit, so a mark is never taken as "nothing was loaded".
+
+A ``renew-log-epoch`` run by hand beside a restore would renew before the load rewinds the
+epochs again, then take the mark away: the restore holds ``RESTORE_LOCK_FILE`` exclusive
+from before it marks until it is done, and the command holds it shared while it runs, so
+either refuses while the other works (``RestoreUnderWayError``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sync.errors import SyncError
 
+if TYPE_CHECKING:
+    from sync.filelock import HeldLock
+
 RESTORE_MARK = "restore-unfinished"
+RESTORE_LOCK_FILE = "hub-restore.lock"  # a restore exclusive, a renew-log-epoch shared
+_RENEWED = "renewed"  # the mark's second line once renew-log-epoch succeeded
 
 
 class RestoreUnfinishedError(SyncError):
-    """A ``jaga hub restore`` of the data folder stopped before ``renew-log-epoch``."""
+    """A ``jaga hub restore`` of the data folder stopped before ``renew-log-epoch`` and
+    ``purge-expired`` both succeeded."""
+
+
+class RestoreUnderWayError(SyncError):
+    """A ``jaga hub restore`` and a ``renew-log-epoch`` of one data folder at once."""
+
+
+@contextmanager
+def renewing_apart_from_a_restore(data: Path) -> Iterator[None]:
+    """Held through a ``renew-log-epoch`` run as a command; ``RestoreUnderWayError``, nothing
+    done, while a ``jaga hub restore`` of ``data`` is under way."""
+    from sync.filelock import HeldLock
+
+    data.mkdir(parents=True, exist_ok=True)
+    lock = HeldLock(data / RESTORE_LOCK_FILE)
+    try:
+        if not lock.take(exclusive=False):
+            raise RestoreUnderWayError(
+                f"a `jaga hub restore` of {data} is under way: it renews the epochs itself"
+                " once its backup is loaded (renewed now, they would be rewound by the load);"
+                " renewed nothing"
+            )
+        yield
+    finally:
+        lock.release()
+
+
+def take_restore_lock(data: Path) -> HeldLock:
+    """The lock a restore holds until it is done; ``RestoreUnderWayError`` while a
+    ``renew-log-epoch`` runs on ``data`` (its renewal would be rewound by the load, then
+    take the mark away)."""
+    from sync.filelock import HeldLock
+
+    lock = HeldLock(data / RESTORE_LOCK_FILE)
+    if not lock.take(exclusive=True):
+        lock.release()
+        raise RestoreUnderWayError(
+            f"`jaga hub renew-log-epoch` runs on {data}: wait for it to end; restored nothing"
+        )
+    return lock
 
 
 def mark_restore(data: Path, backup: Path) -> None:
@@ -36,7 +90,7 @@ def mark_restore(data: Path, backup: Path) -> None:
 
 
 def clear_restore_mark(data: Path) -> None:
-    """The restore is done with (renewed, or rolled back). Raises OSError."""
+    """The restore is done with (rolled back). Raises OSError."""
     from sync.durable import fsync_path
 
     mark = data / RESTORE_MARK
@@ -45,18 +99,58 @@ def clear_restore_mark(data: Path) -> None:
         fsync_path(data)
 
 
+def note_renewed(data: Path) -> None:
+    """``renew-log-epoch`` succeeded: a restore's mark (when there is one) now asks only for
+    ``purge-expired``. Raises OSError."""
+    from sync.durable import replace_private
+
+    begun = _read_mark(data)
+    if begun is None:
+        return
+    renewed = datetime.now(UTC).isoformat(timespec="seconds")
+    text = f"{begun[0]} {begun[1]}\n{_RENEWED} {renewed}\n"
+    replace_private(data / RESTORE_MARK, text, folder_owner=True)
+
+
+def clear_after_purge(data: Path) -> None:
+    """``purge-expired`` succeeded: a restore's mark goes when its renewal is done too (a
+    purge before the renewal finishes nothing). Raises OSError."""
+    begun = _read_mark(data)
+    if begun is not None and begun[2]:
+        clear_restore_mark(data)
+
+
+def _read_mark(data: Path) -> tuple[str, str, bool] | None:
+    """When the restore began, its backup, and whether renew-log-epoch succeeded since;
+    None without a mark. An unreadable mark reads as a restore not renewed."""
+    try:
+        lines = (data / RESTORE_MARK).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError):
+        return "?", "?", False
+    started, _, backup = (lines[0] if lines else "").strip().partition(" ")
+    renewed = any(line.startswith(f"{_RENEWED} ") for line in lines[1:])
+    return started or "?", backup or "?", renewed
+
+
 def check_no_unfinished_restore(data: Path) -> None:
     """``RestoreUnfinishedError`` naming the restore and what to run when ``data`` holds a
     restore that stopped before it finished."""
-    mark = data / RESTORE_MARK
-    try:
-        started, _, backup = mark.read_text(encoding="utf-8").strip().partition(" ")
-    except FileNotFoundError:
+    begun = _read_mark(data)
+    if begun is None:
         return
-    except (OSError, UnicodeDecodeError):
-        started, backup = "?", "?"  # unreadable: still a restore that did not finish
+    started, backup, renewed = begun
+    if renewed:
+        raise RestoreUnfinishedError(
+            f"a `jaga hub restore` of {data} from {backup} (begun {started}) is renewed but"
+            f" not purged: run `jaga hub purge-expired --data {data}` (with --trust-clock"
+            " once you checked the host's clock, when it says the clock is not trusted)"
+            " before serving (the backup holds decisions retention deleted since, and"
+            " erasure reasons it forgot)"
+        )
     raise RestoreUnfinishedError(
-        f"a `jaga hub restore` of {data} from {backup or '?'} (begun {started or '?'}) stopped"
+        f"a `jaga hub restore` of {data} from {backup} (begun {started}) stopped"
         " before it finished: run it again, or run `jaga hub renew-log-epoch --data"
         f" {data}` then `jaga hub purge-expired --data {data}`, before serving (devices"
         " would otherwise never resend what the rewound database lost)"

@@ -120,7 +120,8 @@ def test_a_restore_killed_after_its_load_is_not_served_until_renewed(
 ) -> None:
     """pg_restore commits before renew-log-epoch runs: a restore killed in between left a
     database rewound with its old epochs, and `jaga hub run` served it (devices that pushed
-    since the backup would never send again what it lost)."""
+    since the backup would never send again what it lost). Served again once renewed and
+    purged, as the refusal says."""
     from django.db import connections
 
     from sync.hub.models import Site
@@ -151,6 +152,10 @@ def test_a_restore_killed_after_its_load_is_not_served_until_renewed(
                         DATABASE_URL=hub_database)  # fmt: skip
     assert renewed.returncode == 0, renewed.stderr
     assert _epoch(api.site) != epoch
+    assert (data / RESTORE_MARK).exists()  # the purge is still to run
+    purged = _jaga_hub(tmp_path, "purge-expired", "--data", str(data),
+                       DATABASE_URL=hub_database)  # fmt: skip
+    assert purged.returncode == 0, purged.stderr
     assert not (data / RESTORE_MARK).exists()
     hub = HubProcess(hub_database, data)
     hub.start()  # serves again: it would raise when the hub did not answer
