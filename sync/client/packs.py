@@ -68,27 +68,48 @@ cannot read, a bad build), however many arrive in a row, never removes the last 
 worked. Sync never loads a pack: the app asks ``installed_species_packs`` at start-up and
 reads ``SyncReport.new_species_pack`` after a sync, and the classifier verifies the files
 against the pack's own manifest.
-
-The packs folder is ``<store folder>/species-packs`` unless ``JAGA_SPECIES_PACKS_DIR`` names
-another.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
-import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sync.client.backoff import Backoff
 from sync.client.errors import DownloadCutError, HubRefusedError, SyncClientError
+from sync.client.pack_folders import (
+    _LEFTOVER_PREFIXES,
+    DOWNLOAD_PREFIX,
+    PACKS_DIR_ENV,
+    _remove_path,
+    _whole_file,
+    installed_species_packs,
+    pack_damage,
+    packs_dir_for,
+    record_pack_in_use,
+)
+from sync.client.pack_records import (
+    ERROR_NAME,
+    FAILURES_NAME,
+    IN_USE_NAME,
+    INSTALLED_NAME,
+    PACK_RETRY,
+    REPAIRS_NAME,
+    InstalledPack,
+    PackFailures,
+    PackRef,
+    PackRepairs,
+    announced_pack,
+    failures_record,
+    installed_record,
+    repairs_record,
+    same_pack,
+)
 from sync.client.replaced_packs import (
     REPLACED_NAME,
     ReplacedPack,
@@ -96,41 +117,42 @@ from sync.client.replaced_packs import (
     refusal,
     replaced_record,
 )
-from sync.client.state import (
-    SPECIES_PACK_NAME,
-    WITHDRAWN_PACK_NAME,
-    ensure_schema,
-    put_values,
-    read_values,
-)
-from sync.client.transport import Download, HubTransport
-from sync.species_packs import (
-    MAX_ARCHIVE_BYTES,
-    RETIRED_PREFIX,
-    STAGING_PREFIX,
-    PackArchiveError,
-    check_folder_files,
-    check_version,
-    extract_archive,
-)
+from sync.client.state import SPECIES_PACK_NAME, WITHDRAWN_PACK_NAME, put_values, read_values
+from sync.client.transport import HubTransport
+from sync.species_packs import MAX_ARCHIVE_BYTES, PackArchiveError, check_version, extract_archive
 from sync.store import Store
-from sync.store.clock import format_timestamp, parse_timestamp
 from sync.store.state_rows import get_value, put_value
 
-PACKS_DIR_ENV = "JAGA_SPECIES_PACKS_DIR"
-INSTALLED_NAME = "species_pack.installed"
-IN_USE_NAME = "species_pack.in_use"  # the version (folder) of the pack last verified and used
-ERROR_NAME = "species_pack.error"
-FAILURES_NAME = "species_pack.failures"
-REPAIRS_NAME = "species_pack.repairs"
-# The wait before a failed pack is downloaded again: a minute after the first failure (a
-# dropped link often comes back that soon), doubling, at most six hours (a hub that serves
-# wrong bytes waits for a person, and four tries a day cost little). No jitter: a try only
-# ever happens inside a sync, and a fleet's syncs are spread already. A module constant, not
-# a ``Tuning`` field, as only this module reads it.
-PACK_RETRY = Backoff(base_s=60.0, cap_s=6 * 3600.0)
-DOWNLOAD_PREFIX = ".download-"
-_LEFTOVER_PREFIXES = (DOWNLOAD_PREFIX, STAGING_PREFIX, RETIRED_PREFIX)
+# What other modules and the tests import from here: the installer's own names, and those of
+# the records (``sync.client.pack_records``) and of the packs folder
+# (``sync.client.pack_folders``) that lived here before they moved.
+__all__ = [
+    "DOWNLOAD_PREFIX",
+    "ERROR_NAME",
+    "FAILURES_NAME",
+    "INSTALLED_NAME",
+    "IN_USE_NAME",
+    "PACKS_DIR_ENV",
+    "PACK_RETRY",
+    "REPAIRS_NAME",
+    "InstalledPack",
+    "PackDownloadError",
+    "PackFailures",
+    "PackInstaller",
+    "PackOutcome",
+    "PackRef",
+    "PackRepairs",
+    "announced_pack",
+    "failures_record",
+    "forget_withdrawn_pack",
+    "installed_record",
+    "installed_species_packs",
+    "pack_damage",
+    "packs_dir_for",
+    "record_pack_in_use",
+    "repairs_record",
+    "same_pack",
+]
 _log = logging.getLogger(__name__)
 
 
@@ -139,115 +161,11 @@ class PackDownloadError(SyncClientError):
 
 
 @dataclass(frozen=True)
-class PackRef:
-    """A pack as the hub announced it."""
-
-    version: str
-    sha256: str
-    byte_size: int
-
-
-@dataclass(frozen=True)
-class InstalledPack(PackRef):
-    previous: str | None = None  # the version kept to fall back on (the one in use)
-    # The kept pack's checksum and size, to repair it (``sync.client.kept_pack``); None in
-    # a record written before they were kept.
-    previous_sha256: str | None = None
-    previous_byte_size: int | None = None
-
-    def kept(self) -> PackRef | None:
-        """The pack kept to fall back on, as the hub announced it (None: none, or a record
-        that did not keep its checksum)."""
-        if self.previous is None or self.previous_sha256 is None:
-            return None
-        return PackRef(self.previous, self.previous_sha256, self.previous_byte_size or 0)
-
-
-@dataclass(frozen=True)
 class PackOutcome:
     """What one sync did about species packs."""
 
     installed: Path | None = None  # a pack newly installed this time
     error: str | None = None  # why the announced pack is not installed, and when it is retried
-
-
-@dataclass(frozen=True)
-class PackFailures:
-    """Consecutive failed installs of one announced pack (``species_pack.failures``)."""
-
-    version: str
-    sha256: str
-    failures: int
-    last_failure_at: datetime
-    error: str  # the last failure's cause
-
-    def concern(self, pack: PackRef) -> bool:
-        return (self.version, self.sha256) == (pack.version, pack.sha256)
-
-    def last_try_at(self) -> datetime:
-        return self.last_failure_at
-
-    def retry_at(self) -> datetime:
-        return self.last_failure_at + timedelta(seconds=PACK_RETRY.ceiling_s(self.failures))
-
-    def message(self) -> str:
-        """What the app and ``jaga sync status`` show until the pack installs."""
-        return (
-            f"species pack {self.version} not installed: {self.error};"
-            f" failed {self.failures} {'time' if self.failures == 1 else 'times'}, next try after"
-            f" {format_timestamp(self.retry_at())}"
-        )
-
-    def to_json(self) -> str:
-        body = asdict(self) | {"last_failure_at": format_timestamp(self.last_failure_at)}
-        return json.dumps(body, sort_keys=True)
-
-
-@dataclass(frozen=True)
-class PackRepairs:
-    """The times one installed pack, damaged on disk, was downloaded again
-    (``species_pack.repairs``)."""
-
-    version: str
-    sha256: str
-    repairs: int
-    last_repair_at: datetime
-
-    def concern(self, pack: PackRef) -> bool:
-        return (self.version, self.sha256) == (pack.version, pack.sha256)
-
-    def last_try_at(self) -> datetime:
-        return self.last_repair_at
-
-    def retry_at(self) -> datetime:
-        return self.last_repair_at + timedelta(seconds=PACK_RETRY.ceiling_s(self.repairs))
-
-    def message(self, damage: str) -> str:
-        """What the app and ``jaga sync status`` show while the next repair waits."""
-        return (
-            f"species pack {self.version} is damaged on disk: {damage}; downloaded again"
-            f" {self.repairs} {'time' if self.repairs == 1 else 'times'}, next try after"
-            f" {format_timestamp(self.retry_at())}"
-        )
-
-    def to_json(self) -> str:
-        body = asdict(self) | {"last_repair_at": format_timestamp(self.last_repair_at)}
-        return json.dumps(body, sort_keys=True)
-
-
-def packs_dir_for(store_path: Path, env: Mapping[str, str] | None = None) -> Path:
-    """Where a store's device keeps its species packs."""
-    override = (os.environ if env is None else env).get(PACKS_DIR_ENV, "").strip()
-    return Path(override) if override else store_path.parent / "species-packs"
-
-
-def announced_pack(values: Mapping[str, str]) -> PackRef | None:
-    """The newest announcement pulled (``sync.client.apply`` keeps it as JSON)."""
-    body = _json_object(values.get(SPECIES_PACK_NAME))
-    try:
-        return PackRef(str(body["version"]), str(body["sha256"]), int(body["byte_size"]))
-    except (KeyError, TypeError, ValueError):
-        return None  # none pulled, or unreadable: nothing to install
 
 
 def forget_withdrawn_pack(connection: Any, now: datetime) -> None:
@@ -264,92 +182,6 @@ def forget_withdrawn_pack(connection: Any, now: datetime) -> None:
     forgotten = {SPECIES_PACK_NAME: "", FAILURES_NAME: "", ERROR_NAME: ""}
     for name, value in (forgotten | {WITHDRAWN_PACK_NAME: pending.version}).items():
         put_value(connection, name, value, now)
-
-
-def installed_record(values: Mapping[str, str]) -> InstalledPack | None:
-    body = _json_object(values.get(INSTALLED_NAME))
-    previous = body.get("previous")
-    kept_sha256, kept_size = body.get("previous_sha256"), body.get("previous_byte_size")
-    try:
-        return InstalledPack(
-            str(body["version"]),
-            str(body["sha256"]),
-            int(body["byte_size"]),
-            str(previous) if previous else None,
-            str(kept_sha256) if previous and kept_sha256 else None,
-            int(kept_size) if previous and kept_sha256 and kept_size else None,
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def failures_record(values: Mapping[str, str]) -> PackFailures | None:
-    """The failures counted so far, or None (none, cleared, or unreadable: then the pack is
-    simply tried, which is what a device did before it counted)."""
-    body = _json_object(values.get(FAILURES_NAME))
-    try:
-        record = PackFailures(
-            str(body["version"]),
-            str(body["sha256"]),
-            int(body["failures"]),
-            parse_timestamp(str(body["last_failure_at"])),
-            str(body["error"]),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
-    return record if record.failures >= 1 else None
-
-
-def repairs_record(values: Mapping[str, str]) -> PackRepairs | None:
-    """The repairs counted so far, or None (none, or unreadable: then a damaged pack is
-    simply repaired, which is what an explicit request always did)."""
-    body = _json_object(values.get(REPAIRS_NAME))
-    try:
-        record = PackRepairs(
-            str(body["version"]),
-            str(body["sha256"]),
-            int(body["repairs"]),
-            parse_timestamp(str(body["last_repair_at"])),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
-    return record if record.repairs >= 1 else None
-
-
-def _json_object(text: str | None) -> dict[str, Any]:
-    try:
-        body = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def installed_species_packs(store: Store, packs_dir: Path | None = None) -> tuple[Path, ...]:
-    """The folders of the packs this device keeps, newest first: the one installed last, then
-    the one kept to fall back on (the one in use when it was installed). A pack can be whole
-    on disk and still be refused when the classifier verifies it (a hub that published a bad
-    one, a newer pack schema); the app then falls back to the next."""
-    ensure_schema(store.database)
-    record = installed_record(read_values(store.database))
-    if record is None:
-        return ()
-    folder = packs_dir or packs_dir_for(store.path)
-    versions = [record.version, *([record.previous] if record.previous else [])]
-    kept = []
-    for version in versions:
-        with contextlib.suppress(PackArchiveError):  # a record naming no plain folder
-            kept.append(folder / check_version(version))
-    return tuple(path for path in kept if path.is_dir())
-
-
-def record_pack_in_use(store: Store, folder: Path) -> None:
-    """Note that the pack in ``folder``, one of ``installed_species_packs``, verified and is
-    in use (by the app or ``jaga catch``): the installer keeps it while newer packs arrive.
-    Called for a pack of the packs folder only; the default pack needs no keeping."""
-    version = check_version(folder.name)
-    ensure_schema(store.database)
-    if read_values(store.database).get(IN_USE_NAME) != version:
-        put_values(store.database, {IN_USE_NAME: version}, store.clock.now())
 
 
 class PackInstaller:
@@ -545,14 +377,6 @@ class PackInstaller:
             _remove_path(self._packs_dir / check_version(version))
 
 
-def same_pack(current: PackRef | None, wanted: PackRef) -> bool:
-    """Whether ``wanted`` is the pack installed (whether or not its folder is whole): only
-    then does a sync download a damaged installed pack again."""
-    return current is not None and (current.version, current.sha256) == (
-        wanted.version, wanted.sha256,
-    )  # fmt: skip
-
-
 def _replaced_ref(current: InstalledPack | None) -> ReplacedPack | None:
     """The pack an installed record kept to fall back on, which it installed before: what a
     device upgraded from a release before ``species_pack.replaced`` knows it replaced."""
@@ -569,38 +393,3 @@ def _kept_ref(kept: str | None, current: InstalledPack | None) -> PackRef | None
     if kept == current.version:
         return PackRef(current.version, current.sha256, current.byte_size)
     return current.kept() if kept == current.previous else None
-
-
-def pack_damage(folder: Path) -> str | None:
-    """Why the pack unpacked in ``folder`` no longer matches its manifest, or None."""
-    if not folder.is_dir():
-        return f"{folder} is gone"
-    try:
-        check_folder_files(folder)
-    except PackArchiveError as error:
-        return str(error)
-    return None
-
-
-def _whole_file(archive: Path, answer: Download) -> tuple[int, str]:
-    """(size, sha256) of the downloaded file: the answer's own, counted as it arrived, when
-    it wrote the whole file; read again only when it continued a cut download."""
-    if answer.byte_size == archive.stat().st_size:
-        return answer.byte_size, answer.sha256
-    return _file_digest(archive)
-
-
-def _file_digest(path: Path) -> tuple[int, str]:
-    """(size, sha256) of a file, read in slices."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return path.stat().st_size, digest.hexdigest()
-
-
-def _remove_path(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
