@@ -1,65 +1,59 @@
 """The one place the client talks HTTP: ``sync.protocol`` models in, models out.
 
 The ``httpx.Client`` is injected (httpx's ``MockTransport`` in unit tests, a real client
-against a hub), and every httpx exception and every refusal is translated here into
-``sync.client.errors``: nothing above this module sees httpx. A 200 whose body does not
-validate is treated as a lost answer (retry), not as a verdict: pushes are idempotent, so a
-retry can never store twice, while believing a garbled answer could lose a record.
-
-For the same reason a refusal is the hub's only when it carries the hub's ``ErrorBody``: a
-401/403 page from a captive portal or firewall is an outage (back off, retry), not the hub
-refusing the token, and a bare 413 is a proxy's body-size limit (``ProxyBodyLimitError``),
-not the hub's verdict on the records.
+against a hub), and every httpx exception and every refusal is translated into
+``sync.client.errors``: nothing above this module sees httpx. How an answer is read, and
+when a refusal is the hub's rather than a captive portal's or a proxy's, is
+``sync.client.transport_answers``; how a species pack streams into a file and resumes after
+a cut, ``sync.client.transport_download``. This module re-exports what they held here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from pathlib import Path
-from typing import IO, Any, TypeVar
+from datetime import datetime
+from typing import IO
 from urllib.parse import quote
 from uuid import UUID
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from sync.client.config import Registration
-from sync.client.errors import (
-    DownloadCutError,
-    HubAuthError,
-    HubRefusedError,
-    HubUnavailableError,
-    ProtocolMismatchError,
-    ProxyBodyLimitError,
+from sync.client.errors import DownloadCutError, HubUnavailableError
+from sync.client.transport_answers import (
+    Model,
+    _seal,
+    hub_date,
+    named_hub_id,
+    parse_answer,
+    refusal,
+    send,
+    unavailable,
+)
+from sync.client.transport_download import (
+    Download,
+    _check_resumed_at,
+    _is_hubs_whole,
+    _refusal_of_stream,
+    _stream_into,
+    _whole_if_proven,
 )
 from sync.protocol import (
     AUDIT_CHECKPOINT_HEADER,
-    AUTH_ERROR_CODES,
     CHUNK_SHA256_HEADER,
-    HUB_ID_HEADER,
     LOG_EPOCH_HEADER,
     LOG_SEAL_HEADER,
     LOG_TIP_HEADER,
-    MAX_AUDIT_BODY_BYTES,
-    MAX_CHUNK_BYTES,
-    MAX_JSON_BODY_BYTES,
-    MAX_PUSH_BODY_BYTES,
     NO_LOG_EPOCH,
     PACK_SCHEMA_HEADER,
     PROTOCOL_VERSION,
-    TOO_LARGE_CODES,
     AuditBatch,
     AuditCheckpoint,
     AuditReceipt,
-    ErrorBody,
     HubStatus,
     PullResult,
     PushBatch,
@@ -71,14 +65,26 @@ from sync.protocol import (
 )
 from sync.species_packs import READABLE_PACK_SCHEMA
 
-Model = TypeVar("Model", bound=BaseModel)
-_RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
-_MAX_RETRY_AFTER_S = 3600.0
-_MAX_ERROR_BODY_BYTES = 64 * 1024
-_MAX_SEAL = 64  # the hub takes back a seal of 64 hex digits at most (LOG_SEAL_HEADER)
-# The hub's own body limit of each operation that sends one (``sync.hub.api.middleware``).
-_HUB_BODY_LIMITS = {"push": MAX_PUSH_BODY_BYTES, "audit": MAX_AUDIT_BODY_BYTES,
-                    "chunk": MAX_CHUNK_BYTES}  # fmt: skip
+# What other modules and the tests import from here: the transport's own names, and those
+# of reading answers and streaming downloads that lived here before they moved.
+__all__ = [
+    "IDLE_CONNECTION_REUSE_S",
+    "Download",
+    "HubTransport",
+    "Pulled",
+    "Registered",
+    "RequestObserver",
+    "RequestTiming",
+    "hub_date",
+    "hub_http_client",
+    "named_hub_id",
+    "parse_answer",
+    "refusal",
+    "register_device",
+    "register_named",
+    "send",
+    "unavailable",
+]
 # How long an idle connection to the hub is kept for the next request. A server closes idle
 # keep-alive connections after its own timeout; a request sent on one just as it closes is
 # reset mid-request. With httpx's default of 5 s against gunicorn's default of 2 s, 3 of 8
@@ -121,14 +127,6 @@ class Registered:
 
     result: RegisterResult
     hub_id: str | None
-
-
-@dataclass(frozen=True)
-class Download:
-    """What a binary download wrote: its size and sha256, counted as the bytes arrived."""
-
-    byte_size: int
-    sha256: str
 
 
 class HubTransport:
@@ -339,169 +337,9 @@ class HubTransport:
                 self._observer(RequestTiming(operation, status, self._monotonic() - started))
 
 
-_HUB_ETAG = re.compile(r'"[0-9a-f]{64}"')  # a hub's ETag: a pack's sha256 in quotes
-
-
-def _check_resumed_at(response: httpx.Response, resume_from: int, operation: str) -> None:
-    """A 206 answer must continue exactly where the download was cut."""
-    content_range = response.headers.get("Content-Range", "")
-    if not content_range.startswith(f"bytes {resume_from}-"):
-        # Not the hub's own answer (it resumes where asked): what is held is still good.
-        raise DownloadCutError(
-            f"the answer to {operation} resumes at {content_range!r}, not at byte {resume_from}"
-        )
-
-
-def _is_hubs_whole(response: httpx.Response, etag: str | None, operation: str) -> bool:
-    """Whether a 200 to a resumed download is the hub's whole answer for ``etag`` (its
-    ETag, the sha256 in quotes, sent by every hub since the first). The hub's answer for
-    another pack is an error: nothing to resume. False: no hub ETag (a portal's page, or
-    a proxy that strips ETags), for ``_whole_if_proven`` to judge by its bytes."""
-    sent = response.headers.get("ETag", "").removeprefix("W/")
-    if etag is not None and sent == f'"{etag}"':
-        return True
-    if _HUB_ETAG.fullmatch(sent):  # the hub's answer, for another pack: nothing to resume
-        raise HubUnavailableError(f"the hub sends another pack ({sent}) for {operation}")
-    return False
-
-
-def _whole_if_proven(
-    response: httpx.Response, sink: IO[bytes], max_bytes: int, etag: str | None, operation: str
-) -> Download:
-    """A 200 without the hub's ETag to a resumed download: a captive portal's login page,
-    or the whole pack from a proxy that ignores Range and strips ETags (buffering and
-    antivirus ones do). The body goes to a temporary file beside ``sink``; it replaces what
-    ``sink`` holds only when its sha256 is ``etag`` (the pack, whoever sent it), else it is
-    a cut, ``DownloadCutError``, and what ``sink`` holds stays to resume."""
-    name = getattr(sink, "name", None)  # a file's: the temporary one goes beside it
-    folder = Path(name).parent if isinstance(name, str) else None
-    with tempfile.TemporaryFile(prefix=".download-whole-", dir=folder) as whole:
-        try:
-            got = _stream_into(response, whole, max_bytes, operation)
-        except HubUnavailableError as error:  # longer than the pack: not the pack
-            raise DownloadCutError(str(error)) from None
-        if etag is None or got.sha256 != etag:
-            raise DownloadCutError(
-                f"the answer to {operation} is not the pack (a 200 without the hub's ETag"
-                " whose sha256 is not the pack's: a captive portal's page?); the part held"
-                " is kept to resume"
-            )
-        whole.seek(0)
-        sink.seek(0)
-        sink.truncate()
-        shutil.copyfileobj(whole, sink)
-        return got
-
-
-def _stream_into(
-    response: httpx.Response, sink: IO[bytes], max_bytes: int, operation: str
-) -> Download:
-    """Copy the body into ``sink`` while counting and hashing it, stopping at the cap."""
-    too_long = HubUnavailableError(f"the answer to {operation} is longer than {max_bytes} bytes")
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise too_long
-    digest, size = hashlib.sha256(), 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise too_long
-        digest.update(chunk)
-        sink.write(chunk)
-    return Download(size, digest.hexdigest())
-
-
-def _refusal_of_stream(response: httpx.Response, operation: str) -> Exception:
-    """The error for a non-200 streamed answer, reading at most a small error body."""
-    body = bytearray()
-    for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) > _MAX_ERROR_BODY_BYTES:
-            break
-    if response.status_code < 400:
-        return HubUnavailableError(f"unexpected answer {response.status_code} to {operation}")
-    # Only the headers ``refusal`` reads: the body is already decoded.
-    kept = {name: response.headers[name] for name in ("Retry-After",) if name in response.headers}
-    read = httpx.Response(
-        response.status_code, headers=kept, content=bytes(body[:_MAX_ERROR_BODY_BYTES])
-    )
-    return refusal(read, operation)
-
-
 def hub_http_client() -> httpx.Client:
     """The HTTP client a device talks to its hub with (``IDLE_CONNECTION_REUSE_S``)."""
     return httpx.Client(limits=httpx.Limits(keepalive_expiry=IDLE_CONNECTION_REUSE_S))
-
-
-def unavailable(error: httpx.RequestError) -> HubUnavailableError:
-    """httpx's failure as ``HubUnavailableError``: the link, not a verdict."""
-    if isinstance(error, httpx.TimeoutException):
-        return HubUnavailableError(f"the hub did not answer in time ({_name(error)})")
-    # Connection refused, reset, closed mid-answer, a broken chunk.
-    return HubUnavailableError(f"cannot reach the hub ({_name(error)})")
-
-
-def send(
-    http: httpx.Client,
-    method: str,
-    url: str,
-    *,
-    content: bytes | None,
-    headers: Mapping[str, str],
-    params: Mapping[str, str] | None,
-    timeout: httpx.Timeout,
-) -> httpx.Response:
-    """One request, its body read in full; httpx's failures become ``HubUnavailableError``."""
-    try:
-        return http.request(
-            method, url, content=content, headers=dict(headers), params=params, timeout=timeout
-        )
-    except httpx.TransportError as error:  # timeouts included
-        raise unavailable(error) from error
-
-
-def parse_answer(response: httpx.Response, model: type[Model], operation: str) -> Model:
-    if response.status_code >= 400:
-        raise refusal(response, operation)
-    if response.status_code != 200:
-        raise HubUnavailableError(f"unexpected answer {response.status_code} to {operation}")
-    try:
-        return model.model_validate_json(response.content)
-    except ValidationError:
-        raise HubUnavailableError(f"the hub's answer to {operation} was unreadable") from None
-
-
-def refusal(response: httpx.Response, operation: str = "") -> Exception:
-    """The error for a 4xx or 5xx answer (its ``ErrorBody`` when there is one).
-
-    A 401/403 is the hub refusing this device only with one of the hub's ``AUTH_ERROR_CODES``;
-    a 413 is the hub's only with one of its ``TOO_LARGE_CODES``. Anything else with those
-    statuses came from something in between, and is an outage to wait out."""
-    status = response.status_code
-    body = _error_body(response)
-    if status in (401, 403) and (body is None or body.error not in AUTH_ERROR_CODES):
-        answer = f"{status} {response.reason_phrase}".strip()
-        return HubUnavailableError(
-            f"{answer} from something that is not the hub (a captive portal or firewall on "
-            "the way?): sync retries; if it lasts, sign in to the network or ask its operator "
-            "to let the hub through"
-        )
-    if status == 413 and (body is None or body.error not in TOO_LARGE_CODES):
-        limit = _HUB_BODY_LIMITS.get(operation, MAX_JSON_BODY_BYTES)
-        return ProxyBodyLimitError(_request_size(response), limit)
-    code = body.error if body else f"http_{status}"
-    reason = body.reason if body else response.reason_phrase or "no reason given"
-    if status in _RETRYABLE_STATUS:
-        return HubUnavailableError(
-            f"the hub is busy or failing ({status} {code}): {reason}",
-            retry_after_s=_retry_after(response),
-        )
-    if status in (401, 403):
-        return HubAuthError(status, code, reason)
-    if code == "unsupported_protocol":
-        return ProtocolMismatchError(status, code, reason)
-    offset = body.expected_offset if body else None
-    return HubRefusedError(status, code, reason, expected_offset=offset)
 
 
 def register_device(
@@ -541,64 +379,3 @@ def register_named(
         timeout=timeout or httpx.Timeout(30.0, connect=5.0),
     )
     return Registered(parse_answer(response, RegisterResult, "register"), named_hub_id(response))
-
-
-def hub_date(response: httpx.Response) -> datetime | None:
-    """The hub's time from the answer's HTTP ``Date`` (gunicorn sends one with every
-    answer), or None when it is absent or unreadable."""
-    try:
-        moment = parsedate_to_datetime(response.headers.get("Date", ""))
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _seal(response: httpx.Response) -> str | None:
-    """The hub's seal of the answer's last change (``LOG_SEAL_HEADER``), or None when it
-    gave none (a hub before seals) or not one the hub would take back."""
-    seal = response.headers.get(LOG_SEAL_HEADER)
-    if seal is None or not (0 < len(seal) <= _MAX_SEAL and seal.isascii() and seal.isalnum()):
-        return None
-    return str(seal).lower()
-
-
-def named_hub_id(response: httpx.Response) -> str | None:
-    """The id the hub named itself by (``HUB_ID_HEADER``), as a uuid's text; None when it
-    named none (a hub before hub ids), or not a uuid (then the address tells hubs apart)."""
-    try:
-        return str(UUID(response.headers.get(HUB_ID_HEADER, "")))
-    except ValueError:
-        return None
-
-
-def _error_body(response: httpx.Response) -> ErrorBody | None:
-    """The hub's ``ErrorBody``, read leniently: fields a later hub adds are ignored (the hub
-    builds its bodies strictly), so its refusals never read as a middlebox's page."""
-    try:
-        data: Any = response.json()
-        if not isinstance(data, dict):
-            return None
-        known = {name: data[name] for name in ErrorBody.model_fields if name in data}
-        return ErrorBody.model_validate(known)
-    except (ValueError, ValidationError):
-        return None
-
-
-def _request_size(response: httpx.Response) -> int | None:
-    """The size of the body of the request ``response`` answers (None: not known)."""
-    try:
-        return len(response.request.content)
-    except (RuntimeError, httpx.RequestNotRead):  # no request, or a streamed body
-        return None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds (the HTTP-date form is not used by the hub)."""
-    raw = response.headers.get("Retry-After", "").strip()
-    if not raw.isdigit():
-        return None
-    return min(float(raw), _MAX_RETRY_AFTER_S)
-
-
-def _name(error: Exception) -> str:
-    return type(error).__name__
