@@ -13,7 +13,9 @@ The backlog is counted here, on the service thread, with the store the service a
 open: the GUI thread holds no store (opening one derives its key with scrypt, and a store
 belongs to the thread that opened it), and a count after each change of state is what the
 panel needs. ``Outbox.counts`` is one ``GROUP BY`` over the outbox's ``(state, sequence)``
-index, run a few times per sync round, never per frame. The audit chain's anchoring is read
+index, run a few times per sync round, never per frame; the entries held for another hub,
+and those held as of no known hub, are counted apart, as ``jaga sync status`` counts them
+(``sync.store.outbox_hub``). The audit chain's anchoring is read
 there too, as ``jaga sync status`` reads it (``read_audit_status``: the client's few named
 values and the chain's newest entry), and whether this device's clock reads behind the hub
 time it has seen (one named value).
@@ -35,7 +37,7 @@ from sync.client.service import ClientFactory, ServiceState
 from sync.client.status import AuditStatus, read_audit_status, read_clock_warning
 from sync.errors import StoreError
 from sync.store import OutboxState
-from sync.store.outbox_hub import held_for_other_hubs
+from sync.store.outbox_hub import held_for_no_known_hub, held_for_other_hubs
 
 _log = logging.getLogger(__name__)
 
@@ -47,17 +49,21 @@ class Backlog:
     # Unsent, held for a hub this device was registered with before (``sync.store.outbox_hub``):
     # not in the counts above, which no sync here sends, but not gone either.
     held: int = 0
+    # Unsent, held as of no known hub (``held_for_no_known_hub``): sent to no hub, that one's
+    # included, so never counted with ``held``.
+    held_unknown: int = 0
 
     @classmethod
-    def of(cls, counts: Mapping[str, int], held: int = 0) -> Backlog:
-        """From outbox counts by state name (``Outbox.counts``, ``SyncStatus.outbox``) and the
-        entries held for another hub (``SyncStatus.held``)."""
+    def of(cls, counts: Mapping[str, int], held: int = 0, held_unknown: int = 0) -> Backlog:
+        """From outbox counts by state name (``Outbox.counts``, ``SyncStatus.outbox``), the
+        entries held for another hub (``SyncStatus.held``) and those held as of no known hub
+        (``SyncStatus.held_unknown``)."""
 
         def count(state: OutboxState) -> int:
             return counts.get(state.value, 0)
 
         waiting = count(OutboxState.QUEUED) + count(OutboxState.SENT)
-        return cls(waiting, count(OutboxState.REJECTED), held)
+        return cls(waiting, count(OutboxState.REJECTED), held, held_unknown)
 
 
 @dataclass(frozen=True)
@@ -123,11 +129,11 @@ class SyncBridge(QObject):
         try:
             counts = store.outbox.counts()
             with store.database.read() as connection:
-                held = held_for_other_hubs(connection)
+                held = held_for_other_hubs(connection), held_for_no_known_hub(connection)
         except StoreError as error:  # a locked or failing store must not hide the state
             _log.warning("could not count the outbox: %s", error)
             return None
-        return Backlog.of({state.value: n for state, n in counts.items()}, held)
+        return Backlog.of({state.value: n for state, n in counts.items()}, *held)
 
     def _audit(self) -> AuditStatus | None:
         if self._client is None:

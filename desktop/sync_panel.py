@@ -88,9 +88,8 @@ class SyncPanel(QGroupBox):
         self.last_sync.setText(self._stored_last)
         self._show_error(None)
         if check.status is not None:
-            backlog = Backlog.of(
-                dict(check.status.outbox), check.status.held + check.status.held_unknown
-            )
+            status = check.status
+            backlog = Backlog.of(dict(status.outbox), status.held, status.held_unknown)
             self.backlog.setText(sync_text.backlog_text(backlog))
             self.show_audit(check.status.audit)
             self.show_clock(check.status.clock)

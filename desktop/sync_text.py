@@ -11,6 +11,7 @@ from sync import plural
 from sync.client.service import Phase
 from sync.client.status import AuditStatus
 from sync.store.clock import parse_timestamp
+from sync.store.outbox_hub import NO_KNOWN_HUB_WORDS
 
 NONE = "-"
 
@@ -80,9 +81,13 @@ def stored_last_sync(check: StoreCheck) -> str:
 
 
 def backlog_text(backlog: Backlog | None) -> str:
+    """The outbox counts, then the entries held for another hub, and apart from them those
+    held as of no known hub, in the words of `jaga sync status`: no hub takes those."""
     if backlog is None:
         return NONE
     held = f", {backlog.held} held for another hub" if backlog.held else ""
+    if backlog.held_unknown:
+        held += f", {backlog.held_unknown} held {NO_KNOWN_HUB_WORDS}"
     return f"{backlog.waiting} waiting, {backlog.quarantined} quarantined{held}"
 
 
