@@ -65,6 +65,7 @@ from sync.protocol import (
     parse_payload,
 )
 from sync.store import Store
+from sync.store.catch_hub import follow_vouched
 from sync.store.clock import format_timestamp
 from sync.store.edit_clock import note_hub_time
 from sync.store.state_rows import get_value, put_value
@@ -108,7 +109,8 @@ def apply_page(
     changes after these (False ends a pull of the site from the start). ``seal``: the hub's
     seal of the last change (None: it gave none), kept with it as the tip; with no changes,
     its seal of the tip this device sent from ``next_cursor`` (``reseal_tip``). ``hub``: the
-    hub pulled from (a ``hub_stamp``), whose the catches pulled are (``stamp_pulled``)."""
+    hub pulled from (a ``hub_stamp``), whose the catches pulled are (``stamp_pulled``), and
+    so what waits about them held as of no known hub (``follow_vouched``)."""
     tally = Tally()
     with store.database.write() as connection:
         full = under_way(connection, site)
@@ -128,6 +130,8 @@ def apply_page(
         times = [(str(c.entity_uid), c.changed_at) for c in changes]
         note_hub_time(connection, times, hub_now, context.now)
         _retry_set_aside(context)
+        # What waits about a catch the page vouched for, held as of no known hub: its hub's.
+        follow_vouched(connection)
         put_value(connection, cursor_name(site), str(next_cursor), context.now)
         if changes and changes[-1].cursor == next_cursor:  # what the hub checks its log by
             keep_tip(connection, site, tip_value(changes[-1]), seal, context.now)

@@ -20,7 +20,12 @@ was of: a move before schema 17 stamped none. Two notes (``sync_state``, ``known
 from which outbox entry and which access decision on it knows, by row id: a time would be
 compared with times the device's clock wrote, set back or far ahead around the upgrade. A
 move holds the records it cannot vouch for as of no known hub (``hold_unvouched``,
-``UNKNOWN_HUB``), instead of as the hub being left's.
+``UNKNOWN_HUB``), instead of as the hub being left's. A pull or an acknowledgement that
+stamps such a catch later vouches for it: what waits about it held as of no known hub (its
+review) follows it (``follow_vouched``), to the registered hub if the catch is its, else held
+for the catch's hub; and what is queued about it later is held as the catch is
+(``vouched_for``, read by ``Outbox.hub_holding``), not as its acknowledged entries kept as of
+no known hub would hold it. What no hub vouches for stays held, sent to none.
 """
 
 from __future__ import annotations
@@ -73,6 +78,39 @@ def stamp_pulled(connection: Any, uid: str, hub: str | None) -> None:
 def stamp_acknowledged(connection: Any, keys: Iterable[str], hub: str) -> None:
     """``hub`` acknowledged the outbox entries ``keys``: the catches they are about are its."""
     connection.executemany(_STAMP_ACKNOWLEDGED, [(hub, key) for key in keys])
+    follow_vouched(connection)
+
+
+def follow_vouched(connection: Any) -> int:
+    """After catches were stamped (``stamp_pulled``, ``stamp_acknowledged``): the unsent
+    entries about a catch now stamped with its hub that are held as of no known hub are
+    held as the catch is (``catch_held_for``): not at all when it is the registered hub's,
+    else for its hub, never for another. Returns how many it moved."""
+    registered = _registered(connection)
+    rows = connection.execute(_VOUCHED, (UNKNOWN_HUB, UNKNOWN_HUB)).fetchall()
+    connection.executemany(
+        "UPDATE outbox SET for_hub = ? WHERE sequence = ?",
+        [(None if hub in registered else hub, sequence) for sequence, hub in rows],
+    )
+    return len(rows)
+
+
+# Unsent entries held as of no known hub about a catch stamped with its hub, and the stamp.
+_VOUCHED = (
+    "SELECT o.sequence, f.for_hub FROM outbox o"
+    " JOIN fish_observations f ON f.observation_uid = o.entity_uid"
+    " WHERE o.state IN ('queued', 'sent', 'rejected') AND o.for_hub = ?"
+    " AND o.entity = 'fish_observation' AND f.for_hub IS NOT NULL AND f.for_hub != ?"
+)
+
+
+def vouched_for(connection: Any, uid: str) -> bool:
+    """Whether the catch ``uid`` is stamped with its hub (not unstamped, nor ``UNKNOWN_HUB``)."""
+    row = connection.execute(
+        "SELECT 1 FROM fish_observations WHERE observation_uid = ? AND NOT " + _UNSTAMPED,
+        (uid,),
+    ).fetchone()
+    return row is not None
 
 
 def stamp_with_id(connection: Any, hub_url: str, hub_id: str) -> None:
@@ -102,8 +140,16 @@ def catch_held_for(connection: Any, uid: str) -> str | None:
         "SELECT for_hub FROM fish_observations WHERE observation_uid = ? AND for_hub IS NOT NULL",
         (uid,),
     ).fetchone()
-    hub_url = get_value(connection, "hub_url")
-    if row is None or hub_url is None:
+    registered = _registered(connection)
+    if row is None or not registered:
         return None
-    registered = (hub_stamp(hub_url, get_value(connection, HUB_ID_NAME)), hub_key(hub_url))
     return None if row[0] in registered else str(row[0])
+
+
+def _registered(connection: Any) -> tuple[str, ...]:
+    """The stamps that name the registered hub (its id or address, and its address); none
+    when the store is not registered."""
+    hub_url = get_value(connection, "hub_url")
+    if hub_url is None:
+        return ()
+    return hub_stamp(hub_url, get_value(connection, HUB_ID_NAME)), hub_key(hub_url)

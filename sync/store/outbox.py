@@ -26,10 +26,11 @@ from sync.errors import RecordInvalidError, RecordNotFoundError
 from sync.protocol import PayloadError, parse_payload
 from sync.store import outbox_quarantine
 from sync.store.audit import AuditLog
-from sync.store.catch_hub import catch_held_for
+from sync.store.catch_hub import catch_held_for, vouched_for
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
 from sync.store.edit_clock import edit_time
+from sync.store.hub_keys import UNKNOWN_HUB
 from sync.store.outbox_forget import sweep_acknowledged
 from sync.store.outbox_moves import move_entries, settle_verdict
 from sync.store.records import OutboxEntry, OutboxState
@@ -127,12 +128,16 @@ class Outbox:
     def hub_holding(self, connection: Any, uid: str, person_uid: str | None = None) -> str | None:
         """``hub_holding`` (below), inside the caller's transaction, or else the hub the
         catch ``uid`` is of, when another than the registered one (one pulled from the old
-        hub has no entry held: ``sync.store.catch_hub``); None for a store of a schema
-        before ``HOLDS_SINCE_SCHEMA``, which holds none."""
+        hub has no entry held: ``sync.store.catch_hub``), also in place of no known hub once
+        a hub vouched for the catch; None for a store of a schema before
+        ``HOLDS_SINCE_SCHEMA``, which holds none."""
         if not self._holds:
             return None
         held = hub_holding(connection, uid, person_uid)
-        if held is None and self._holds_catches:
+        # An entry of the catch kept as of no known hub does not hold what a pull or an
+        # acknowledgement has vouched for since: the catch's stamp says.
+        vouched = held == UNKNOWN_HUB and vouched_for(connection, uid)
+        if self._holds_catches and (held is None or vouched):
             held = catch_held_for(connection, uid)
         return held
 

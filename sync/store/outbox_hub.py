@@ -27,7 +27,9 @@ What a store upgraded to schema 17 had acknowledged or recorded at the upgrade, 
 knew which hub it was registered with (``catch_hub.known_after``), may be of a hub it left
 before: a move before
 schema 15 or 16 stamped nothing. A move stamps those, and the catches it cannot tell the
-hub of, with ``UNKNOWN_HUB``, never with the hub being left: they are sent to no hub again.
+hub of, with ``UNKNOWN_HUB``, never with the hub being left: they are sent to no hub again,
+nor what is queued about them, until a pull vouches for such a catch
+(``catch_hub.follow_vouched``).
 
 A person such an entry names (a person entry by its uid, a template or photo by its person)
 is the old hub's too, kept on this device only for those records (``sync.client.moved_site``):
