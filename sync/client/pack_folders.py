@@ -33,7 +33,7 @@ from sync.store import Store
 
 PACKS_DIR_ENV = "JAGA_SPECIES_PACKS_DIR"
 DOWNLOAD_PREFIX = ".download-"
-_LEFTOVER_PREFIXES = (DOWNLOAD_PREFIX, STAGING_PREFIX, RETIRED_PREFIX)
+LEFTOVER_PREFIXES = (DOWNLOAD_PREFIX, STAGING_PREFIX, RETIRED_PREFIX)
 
 
 def packs_dir_for(store_path: Path, env: Mapping[str, str] | None = None) -> Path:
@@ -81,7 +81,7 @@ def pack_damage(folder: Path) -> str | None:
     return None
 
 
-def _whole_file(archive: Path, answer: Download) -> tuple[int, str]:
+def whole_file(archive: Path, answer: Download) -> tuple[int, str]:
     """(size, sha256) of the downloaded file: the answer's own, counted as it arrived, when
     it wrote the whole file; read again only when it continued a cut download."""
     if answer.byte_size == archive.stat().st_size:
@@ -98,7 +98,7 @@ def _file_digest(path: Path) -> tuple[int, str]:
     return path.stat().st_size, digest.hexdigest()
 
 
-def _remove_path(path: Path) -> None:
+def remove_path(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:

@@ -83,15 +83,15 @@ from typing import Any
 
 from sync.client.errors import DownloadCutError, HubRefusedError, SyncClientError
 from sync.client.pack_folders import (
-    _LEFTOVER_PREFIXES,
     DOWNLOAD_PREFIX,
+    LEFTOVER_PREFIXES,
     PACKS_DIR_ENV,
-    _remove_path,
-    _whole_file,
     installed_species_packs,
     pack_damage,
     packs_dir_for,
     record_pack_in_use,
+    remove_path,
+    whole_file,
 )
 from sync.client.pack_records import (
     ERROR_NAME,
@@ -325,7 +325,7 @@ class PackInstaller:
                     wanted.version, sink, max_bytes=wanted.byte_size, resume_from=held,
                     etag=wanted.sha256,
                 )  # fmt: skip
-            got = _whole_file(archive, answer)
+            got = whole_file(archive, answer)
             if got != (wanted.byte_size, wanted.sha256):
                 raise PackDownloadError(
                     f"the download ({got[0]} bytes, sha256 {got[1][:12]}…) is not"
@@ -369,12 +369,12 @@ class PackInstaller:
         """Remove what an install cut short by a crash or power cut left behind, but for
         ``keep``: the announced pack's download, cut by the link, which this try resumes."""
         for entry in self._packs_dir.iterdir():
-            if entry.name.startswith(_LEFTOVER_PREFIXES) and entry != keep:
-                _remove_path(entry)
+            if entry.name.startswith(LEFTOVER_PREFIXES) and entry != keep:
+                remove_path(entry)
 
     def _remove(self, version: str) -> None:
         with contextlib.suppress(PackArchiveError):
-            _remove_path(self._packs_dir / check_version(version))
+            remove_path(self._packs_dir / check_version(version))
 
 
 def _replaced_ref(current: InstalledPack | None) -> ReplacedPack | None:

@@ -26,7 +26,7 @@ from sync.client.config import Registration
 from sync.client.errors import DownloadCutError, HubUnavailableError
 from sync.client.transport_answers import (
     Model,
-    _seal,
+    answer_seal,
     hub_date,
     named_hub_id,
     parse_answer,
@@ -36,11 +36,11 @@ from sync.client.transport_answers import (
 )
 from sync.client.transport_download import (
     Download,
-    _check_resumed_at,
-    _is_hubs_whole,
-    _refusal_of_stream,
-    _stream_into,
-    _whole_if_proven,
+    check_resumed_at,
+    is_hubs_whole,
+    refusal_of_stream,
+    stream_into,
+    whole_if_proven,
 )
 from sync.protocol import (
     AUDIT_CHECKPOINT_HEADER,
@@ -194,7 +194,7 @@ class HubTransport:
             "pull", "GET", self._site_url("changes"), params=params, headers=headers
         )
         page = parse_answer(response, PullResult, "pull")
-        return Pulled(page, hub_date(response), _seal(response), named_hub_id(response))
+        return Pulled(page, hub_date(response), answer_seal(response), named_hub_id(response))
 
     def start_upload(self, start: UploadStart) -> UploadStatus:
         return self._call("upload", "POST", self._site_url("uploads"), UploadStatus, body=start)
@@ -316,20 +316,20 @@ class HubTransport:
             with self._http.stream("GET", url, headers=headers, timeout=self._timeout) as response:
                 status = response.status_code
                 if status not in (200, 206) or (status == 206 and not resume_from):
-                    refused = _refusal_of_stream(response, operation)
+                    refused = refusal_of_stream(response, operation)
                     if isinstance(refused, HubUnavailableError):
                         # A gateway's or portal's page, before a byte of this answer was
                         # written: what ``sink`` holds from before is still good to resume.
                         raise DownloadCutError(str(refused)) from None
                     raise refused
                 if status == 206:
-                    _check_resumed_at(response, resume_from, operation)
-                elif resume_from and not _is_hubs_whole(response, etag, operation):
-                    return _whole_if_proven(response, sink, max_bytes, etag, operation)
+                    check_resumed_at(response, resume_from, operation)
+                elif resume_from and not is_hubs_whole(response, etag, operation):
+                    return whole_if_proven(response, sink, max_bytes, etag, operation)
                 start = resume_from if status == 206 else 0
                 sink.seek(start)
                 sink.truncate()
-                return _stream_into(response, sink, max_bytes - start, operation)
+                return stream_into(response, sink, max_bytes - start, operation)
         except httpx.RequestError as error:  # the link failed, also halfway through
             raise DownloadCutError(str(unavailable(error))) from error
         finally:

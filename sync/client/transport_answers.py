@@ -136,7 +136,7 @@ def hub_date(response: httpx.Response) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _seal(response: httpx.Response) -> str | None:
+def answer_seal(response: httpx.Response) -> str | None:
     """The hub's seal of the answer's last change (``LOG_SEAL_HEADER``), or None when it
     gave none (a hub before seals) or not one the hub would take back."""
     seal = response.headers.get(LOG_SEAL_HEADER)

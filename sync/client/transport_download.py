@@ -40,7 +40,7 @@ class Download:
 _HUB_ETAG = re.compile(r'"[0-9a-f]{64}"')  # a hub's ETag: a pack's sha256 in quotes
 
 
-def _check_resumed_at(response: httpx.Response, resume_from: int, operation: str) -> None:
+def check_resumed_at(response: httpx.Response, resume_from: int, operation: str) -> None:
     """A 206 answer must continue exactly where the download was cut."""
     content_range = response.headers.get("Content-Range", "")
     if not content_range.startswith(f"bytes {resume_from}-"):
@@ -50,11 +50,11 @@ def _check_resumed_at(response: httpx.Response, resume_from: int, operation: str
         )
 
 
-def _is_hubs_whole(response: httpx.Response, etag: str | None, operation: str) -> bool:
+def is_hubs_whole(response: httpx.Response, etag: str | None, operation: str) -> bool:
     """Whether a 200 to a resumed download is the hub's whole answer for ``etag`` (its
     ETag, the sha256 in quotes, sent by every hub since the first). The hub's answer for
     another pack is an error: nothing to resume. False: no hub ETag (a portal's page, or
-    a proxy that strips ETags), for ``_whole_if_proven`` to judge by its bytes."""
+    a proxy that strips ETags), for ``whole_if_proven`` to judge by its bytes."""
     sent = response.headers.get("ETag", "").removeprefix("W/")
     if etag is not None and sent == f'"{etag}"':
         return True
@@ -63,7 +63,7 @@ def _is_hubs_whole(response: httpx.Response, etag: str | None, operation: str) -
     return False
 
 
-def _whole_if_proven(
+def whole_if_proven(
     response: httpx.Response, sink: IO[bytes], max_bytes: int, etag: str | None, operation: str
 ) -> Download:
     """A 200 without the hub's ETag to a resumed download: a captive portal's login page,
@@ -75,7 +75,7 @@ def _whole_if_proven(
     folder = Path(name).parent if isinstance(name, str) else None
     with tempfile.TemporaryFile(prefix=".download-whole-", dir=folder) as whole:
         try:
-            got = _stream_into(response, whole, max_bytes, operation)
+            got = stream_into(response, whole, max_bytes, operation)
         except HubUnavailableError as error:  # longer than the pack: not the pack
             raise DownloadCutError(str(error)) from None
         if etag is None or got.sha256 != etag:
@@ -91,7 +91,7 @@ def _whole_if_proven(
         return got
 
 
-def _stream_into(
+def stream_into(
     response: httpx.Response, sink: IO[bytes], max_bytes: int, operation: str
 ) -> Download:
     """Copy the body into ``sink`` while counting and hashing it, stopping at the cap."""
@@ -109,7 +109,7 @@ def _stream_into(
     return Download(size, digest.hexdigest())
 
 
-def _refusal_of_stream(response: httpx.Response, operation: str) -> Exception:
+def refusal_of_stream(response: httpx.Response, operation: str) -> Exception:
     """The error for a non-200 streamed answer, reading at most a small error body."""
     body = bytearray()
     for chunk in response.iter_bytes():
