@@ -1,32 +1,26 @@
-"""``jaga fish train | combine | eval | export-training-set | build-pack | bench``."""
+"""``jaga fish train | combine | eval | export-training-set | build-pack | bench``.
+
+This module builds the ``jaga fish`` parser: each command's options, and ``torch_device``,
+the type of ``train --device``, which refuses a device when the command line is read. What
+each command runs is in :mod:`inference.fish.cli_commands`; what the commands share (the
+options turned into settings, the ``--out`` folder claimed, the install lock) in
+:mod:`inference.fish.cli_support`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import dataclasses
-import functools
-import json
-import shlex
-import sys
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from inference.errors import InferenceError, InputError
 from inference.fish.calibrate import DEFAULT_KNOWN_ACCEPTANCE, DEFAULT_REVIEW_PRECISION
-from inference.fish.card import KNOWN_SOURCES, UNSPECIFIED, DataSource
-from inference.fish.config import BACKBONE_ID, BACKBONES, FinetuneConfig, HeadConfig
+from inference.fish.card import KNOWN_SOURCES
+from inference.fish.cli_commands import _bench, _build, _combine, _eval, _export, _train
+from inference.fish.config import BACKBONE_ID, BACKBONES
 from inference.fish.taps import DEFAULT_TAPS, KNOWN_TAPS
 from inference.output_paths import output_file, output_folder
 from inference.plural import counted
 from inference.runtime import thread_count
-
-# ``seed`` has its own option (--seed), which sets it in both modes; as a --set it would be
-# overwritten without a word, so it is not one.
-_ALL_SETTINGS = {f.name for c in (HeadConfig, FinetuneConfig) for f in dataclasses.fields(c)} - {
-    "seed"
-}
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -199,56 +193,6 @@ def _add_replace(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _claim_out(out: Path, replace: bool) -> None:
-    """Refuse an ``--out`` that holds a pack unless ``--replace`` (then say which pack
-    goes), and always one that holds anything else: the new pack replaces the folder whole.
-    The pack before that a run killed mid-write left retired aside is put back first, so it
-    is the pack this run finds (and replaces only with ``--replace``)."""
-    from inference.fish.pack import MANIFEST, restore_retired
-
-    if restore_retired(out):
-        _print(f"put back the pack in {out} an interrupted write had set aside")
-    if not out.is_dir() or not any(out.iterdir()):
-        return
-    if not (out / MANIFEST).is_file():
-        raise InputError(
-            f"--out {out} holds files that are not a species pack; choose a new folder"
-        )
-    pack = _pack_label(out / MANIFEST)
-    if not replace:
-        raise InputError(
-            f"--out {out} holds pack {pack}; add --replace to replace it, or choose a new folder"
-        )
-    _print(f"replacing pack {pack} in {out}")
-
-
-def _pack_label(manifest: Path) -> str:
-    try:
-        fields = json.loads(manifest.read_text(encoding="utf-8"))
-        return f"{fields['name']} {fields['version']}"
-    except (OSError, ValueError, TypeError, KeyError):
-        return "(its manifest.json cannot be read)"
-
-
-def _combine(args: argparse.Namespace) -> int:
-    def run() -> None:
-        from inference.fish.ensemble import combine_packs
-        from inference.fish.packing import TrainOptions
-
-        options = TrainOptions(
-            data=args.data, out=args.out, int8=not args.no_int8, name=args.name,
-            version=args.version, source=_source(args.source, args.terms),
-            known_acceptance=args.known_acceptance, review_precision=args.review_precision,
-            command=_command_line(), write_lock=functools.partial(_install_lock_of, args.out, None),
-        )  # fmt: skip
-        _claim_out(args.out, args.replace)
-        pack = combine_packs(args.packs, options, _print)
-        _print(f"pack {pack.version}: {pack.root}")
-        _print(f"validation: {_validation_line(pack.training())}")
-
-    return _guarded(run)
-
-
 def _add_eval(commands: argparse._SubParsersAction[Any]) -> None:
     ev = commands.add_parser("eval", help="evaluate a species pack on species folders")
     ev.add_argument("--data", type=Path, required=True, help="folder of species folders")
@@ -322,262 +266,3 @@ def _add_bench(commands: argparse._SubParsersAction[Any]) -> None:
     bench.add_argument("--runs", type=int, default=50, help="single-image calls per precision")
     bench.add_argument("--threads", type=thread_count, default=1, help="0: all cores")
     bench.set_defaults(handler=_bench)
-
-
-def _train(args: argparse.Namespace) -> int:
-    return _guarded(lambda: _run_train(args))
-
-
-def _run_train(args: argparse.Namespace) -> None:
-    from inference.fish.packing import TrainOptions
-
-    epochs = {"epochs": args.epochs} if args.epochs is not None else {}
-    head = HeadConfig(**{"hidden": args.hidden, **epochs, **_settings(HeadConfig, args.set)})
-    options = TrainOptions(
-        data=args.data, out=args.out, holdout=tuple(args.holdout), seed=args.seed,
-        views=args.views, taps=tuple(args.taps), backbone=args.backbone,
-        validation_fraction=args.validation_fraction, head=head,
-        known_acceptance=args.known_acceptance, review_precision=args.review_precision,
-        int8=not args.no_int8, name=args.name, version=args.version,
-        source=_source(args.source, args.terms), command=_command_line(),
-        write_lock=functools.partial(_install_lock_of, args.out, args.models_dir),
-    )  # fmt: skip
-    _claim_out(args.out, args.replace)
-    if args.mode == "finetune":
-        from inference.fish.finetune import finetune_pack
-
-        config = FinetuneConfig(**{**epochs, **_settings(FinetuneConfig, args.set),
-                                   "seed": args.seed})  # fmt: skip
-        pack = finetune_pack(options, config, _pth(args), args.device, _print)
-    else:
-        from inference.fish.train import train_head_pack
-
-        _set_threads(args.threads)
-        pack = train_head_pack(options, _backbone(args), _print)
-        if args.keep_head:
-            from inference.fish.default_pack import save_assets
-
-            save_assets(pack, args.keep_head)
-            _print(f"kept the head and its card in {args.keep_head}")
-    _print(f"pack {pack.version}: {pack.root}")
-    _print(f"validation: {_validation_line(pack.training())}")
-
-
-def _eval(args: argparse.Namespace) -> int:
-    def run() -> None:
-        from inference.fish.evaluate import evaluate_folder
-
-        report = evaluate_folder(
-            args.data, _pack_root(args.pack), args.out, precision=args.precision,
-            split=args.split, threads=args.threads, not_fish=args.not_fish, progress=_print,
-        )  # fmt: skip
-        ms = report["seconds_per_image"] * 1000
-        _print(f"top1 {report['top1']:.4f}  answered_top1 {report['answered_top1']:.4f}  "
-               f"macro_f1 {report['macro_f1']:.4f}  ece {report['ece']:.4f}  "
-               f"{ms:.1f} ms/image")  # fmt: skip
-        _print(_familiarity_line(report["familiarity"]))
-        worst = report["worst_recall"]
-        if worst:
-            _print(f"worst recall of a species with >= {worst['min_groups']} tracks: "
-                   f"{worst['species']} {worst['recall']:.2f}")  # fmt: skip
-        _print(f"wrote {args.out}")
-
-    return _guarded(run)
-
-
-def _familiarity_line(familiarity: dict[str, Any] | None) -> str:
-    if familiarity is None:
-        return "familiarity: none (this pack's model never answers no_fish by it)"
-    line = (f"familiarity threshold {familiarity['threshold']:.4f}: {familiarity['no_fish']} of "
-            f"{familiarity['n']} fish turned away as no_fish")  # fmt: skip
-    others = familiarity["not_fish"]
-    if others and others["rejected_rate"] is not None:
-        auroc = "n/a" if others["auroc"] is None else f"{others['auroc']:.5f}"
-        rejected = others["unfamiliar"] + others["gate_rejected"]  # a rate would round to 100 %
-        line += f"; not fish: {rejected} of {others['n']} rejected, AUROC {auroc}"
-    return line
-
-
-def _export(args: argparse.Namespace) -> int:
-    def run() -> None:
-        from inference.fish.corrections import export_training_set
-        from inference.fish.merge import add_training_set
-
-        if args.add_to is not None:
-            added = add_training_set(args.corrections, args.add_to, base=args.base,
-                                     species_pack=args.species_from, say=_print)  # fmt: skip
-            for removed in added.removed:
-                _print(f"removed {removed}: taken back by a later export (not a fish, or"
-                       " its photo's observations now disagree)")  # fmt: skip
-            new, held = counted(added.new, "image"), counted(added.held, "image")
-            _print(f"added {new} to {args.add_to} (their groups in groups.csv)")
-            if added.held:
-                _print(f"not added again, as {args.add_to} already held them: {held}")
-            return
-        written = export_training_set(args.corrections, args.out, base=args.base,
-                                      species_pack=args.species_from, say=_print)  # fmt: skip
-        _print(f"wrote {counted(written, 'image')} to {args.out} (with groups.csv, species.csv and"
-               " added-corrections.csv)")  # fmt: skip
-
-    if args.add_to is None:
-        return _guarded(run, f"nothing was written to {args.out}; run the command again")
-    return _guarded(
-        run,
-        f"{args.add_to} holds the add whole or not at all (one stopped part"
-        " way is undone by whatever reads it next); run the command again",
-    )
-
-
-def _build(args: argparse.Namespace) -> int:
-    def run() -> None:
-        from inference.fish.default_pack import build_from_head
-
-        with _install_lock_of(args.out, args.models_dir):
-            pack = build_from_head(
-                args.head, args.out, _backbone_path(args), calibration=args.calibration,
-                note=_print,
-            )  # fmt: skip
-        _print(f"pack {pack.version}: {pack.root}")
-
-    return _guarded(run)
-
-
-def _install_lock_of(out: Path, models_dir: Path | None) -> AbstractContextManager[None]:
-    """The install lock of the models folder a pack is built into (``--out
-    <models>/fish-default``, where ``jaga models install`` builds the default pack), else none.
-
-    An install rebuilds that pack, and sweeps a staging folder beside it as a killed build's,
-    so a build there waits for a running install as a second install does (and an install
-    for it). A pack built anywhere else takes no lock and leaves no lock file behind.
-    ``build-pack`` holds it for the whole build (seconds); ``train`` and ``combine`` only
-    while the finished pack is written into place (``TrainOptions.write_lock``), since
-    training takes minutes to an hour and an install must not wait that long.
-    """
-    from inference.pack.installed import RECORD_NAME, default_pack_dir
-    from inference.pack.lock import install_lock
-
-    folder = out.absolute().parent
-    models = (models_dir or default_pack_dir()).absolute()
-    if folder.resolve() == models.resolve() or (folder / RECORD_NAME).is_file():
-        return install_lock(folder, _print)
-    return contextlib.nullcontext()
-
-
-def _bench(args: argparse.Namespace) -> int:
-    def run() -> None:
-        from inference.fish.bench import bench_pack
-
-        result = bench_pack(_pack_root(args.pack), args.data, runs=args.runs, threads=args.threads)
-        _print(json.dumps(result, indent=2))
-
-    return _guarded(run)
-
-
-def _guarded(run: Any, interrupted: str = "no pack was written; run the command again") -> int:
-    """``run``, its errors printed; a Ctrl-C says what it left (``--add-to`` says itself)."""
-    try:
-        run()
-    except InferenceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as exc:
-        print(f"interrupted: {exc.args[0] if exc.args else interrupted}", file=sys.stderr)
-        return 130
-    return 0
-
-
-def _backbone(args: argparse.Namespace) -> Any:
-    from inference.fish.features import default_cache_dir
-    from inference.fish.train import Backbone
-    from inference.pack.installed import ModelPack
-    from inference.runtime import Runtime, ThreadBudget
-
-    pack = ModelPack(args.models_dir)
-    model = pack.model(args.backbone)
-    threads = ThreadBudget(args.threads) if args.threads else None
-    session = Runtime(pack, threads=threads).session(args.backbone)
-    cache = getattr(args, "cache", None) or default_cache_dir()
-    return Backbone(session, model.path, model.sha256, cache, args.threads)
-
-
-def _backbone_path(args: argparse.Namespace) -> Path:
-    from inference.pack.installed import ModelPack
-
-    return ModelPack(args.models_dir).model(args.backbone).path
-
-
-def _pth(args: argparse.Namespace) -> Path:
-    if args.pth is not None:
-        return Path(args.pth)
-    from inference.pack.installed import ModelPack
-
-    return ModelPack(args.models_dir).source_path(args.backbone, "pth")
-
-
-def _set_threads(threads: int | None) -> None:
-    """``--threads`` goes to the backbone; the head's small matrices train on one thread.
-
-    On shared cores a multi-threaded torch spends much of its time waiting for its own
-    workers, and the head's matrices are too small to gain from a second thread.
-    """
-    del threads
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _pack_root(pack: Path | None) -> Path:
-    if pack is not None:
-        return pack
-    from inference.fish.installed import installed_default_pack
-
-    return installed_default_pack()
-
-
-def _settings(config: type, pairs: list[str]) -> dict[str, Any]:
-    """``["lr=0.1", ...]`` -> the fields of ``config`` they name, typed as the defaults are."""
-    defaults = {f.name: f.default for f in dataclasses.fields(config)}
-    chosen: dict[str, Any] = {}
-    for pair in pairs:
-        key, _, text = pair.partition("=")
-        if key not in defaults:
-            continue  # the other mode's setting
-        try:
-            chosen[key] = _parse_setting(text, defaults[key])
-        except ValueError:
-            raise InputError(f"--set {pair}: not a value for {key}") from None
-    unknown = [p for p in pairs if p.partition("=")[0] not in _ALL_SETTINGS]
-    if unknown:
-        raise InputError(f"unknown settings {unknown}; known: {', '.join(sorted(_ALL_SETTINGS))}")
-    return chosen
-
-
-def _parse_setting(text: str, default: object) -> object:
-    if isinstance(default, bool):
-        return text.lower() in {"1", "true", "yes"}
-    if isinstance(default, float):
-        return float(text)
-    return int(text)  # int fields, and max_steps whose default is None
-
-
-def _source(source: str, terms: str) -> DataSource:
-    if source in KNOWN_SOURCES and not terms:
-        return KNOWN_SOURCES[source]
-    if not source and not terms:
-        return UNSPECIFIED
-    return DataSource(source or UNSPECIFIED.name, terms or UNSPECIFIED.terms)
-
-
-def _validation_line(training: dict[str, Any]) -> str:
-    v = training.get("validation", {})
-    line = f"top1 {v.get('top1', float('nan')):.4f}, macro_f1 {v.get('macro_f1', float('nan')):.4f}"
-    open_set = training.get("open_set")
-    return line + (f", open-set AUROC {open_set['auroc']:.4f}" if open_set else "")
-
-
-def _command_line() -> str:
-    return "jaga " + shlex.join(sys.argv[1:])
-
-
-def _print(line: str) -> None:
-    print(line, flush=True)
