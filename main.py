@@ -25,7 +25,7 @@ import sync.cli
 import sync.hub.pack_loader
 from desktop.settings import add_app_options, settings_from_args
 
-# The variables that name a file or folder (read in sync.store.cli, inference.pack.installed,
+# The variables that name a file or folder (read in sync.store.cli_common, inference.pack.installed,
 # inference.fish.features, sync.client.packs, sync.hub.metrics_process,
 # sync.hub.erasure_journal; named here so that every command does not import them): any
 # bytes, as a path argument may hold.
