@@ -60,15 +60,27 @@ taken alone, support its status (1.0 for facts of a frame and for policy statuse
 scores themselves are in ``liveness`` and ``similarity``.
 
 Everything here is deterministic arithmetic on the numbers it is given: no model, no clock.
+
+The numbers a decision turns on are in :mod:`inference.face.decide_settings`; what one frame
+shows of a track, and its quality weight, in :mod:`inference.face.decide_evidence`. This
+module holds :class:`TrackDecider`, which fuses them, and exports them all, as it always has.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
+from inference.face.decide_evidence import (
+    FrameEvidence,
+    WeightSettings,
+    _Accepted,
+    _best,
+    _scored,
+    quality_weight,
+)
+from inference.face.decide_settings import DecisionSettings, Thresholds
 from inference.face.decision import (
     FRAME_STATUSES,
     Candidate,
@@ -78,8 +90,7 @@ from inference.face.decision import (
     Status,
     frame_decision,
 )
-from inference.face.quality import QualitySettings
-from inference.face.types import QualityMeasures, QualityReason, QualityVerdict
+from inference.face.types import QualityReason
 
 __all__ = [
     "FRAME_STATUSES",
@@ -96,135 +107,6 @@ __all__ = [
     "frame_decision",
     "quality_weight",
 ]
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """The two numbers a decision turns on, and the challenge band above the first.
-
-    They belong to the models that make the scores (a liveness model, a descriptor), so the
-    pipeline's settings fill them in from those models' settings (:mod:`settings`).
-    """
-
-    liveness: float
-    """Fused P(real) below this is a spoof."""
-    similarity: float
-    """Fused cosine similarity at or above this is the same person."""
-    challenge_below: float = 1.0
-    """With :attr:`ChallengePolicy.UNCERTAIN`: fused liveness below this needs a challenge."""
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.liveness <= self.challenge_below <= 1.0:
-            raise ValueError("need 0 <= liveness <= challenge_below <= 1")
-        if not -1.0 <= self.similarity <= 1.0:
-            raise ValueError(f"a similarity threshold lies in [-1, 1], got {self.similarity}")
-
-
-@dataclass(frozen=True)
-class DecisionSettings:
-    """How much evidence a track needs, and the site's policies (see :mod:`settings` for
-    where each default was measured)."""
-
-    min_frames: int = 3
-    """Accepted frames fused before a track is decided. 3 is the tracker's ``min_hits``: a
-    track whose frames all pass the gate is decided on the frame it is confirmed, so fusion
-    adds no latency of its own. More frames buy nothing measurable: over 63 NUAA sessions
-    (706 live, 680 print accepted frames; ``python -m tools.measure_face_decisions``) the
-    fused liveness of 1, 2, 3, 5 and 8 frames wrongly rejects 9.9, 9.6, 10.3, 11.0 and 11.4 %
-    of live windows and accepts no print window: NUAA's errors are whole sessions, not single
-    frames. What fusion does absorb is a one-frame dip (the webcam session's first frame
-    scores 0.45, its next two 0.96 and 0.94; fused, the track is live)."""
-    max_frames: int = 90
-    """Frames of a track without enough accepted ones before it is ``low_quality`` (a prompt
-    to the user). A policy: 3 s at 30 fps."""
-    max_seconds: float = 3.0
-    """The same limit in seconds of capture time, whichever comes first. On hamilton and
-    walkers every track decided verified or not_matched was decided 0.2-1.4 s (video time)
-    after its face first appeared with every frame processed, and at most 2.6 s when walkers
-    is played in real time on this 2-core machine and frames are dropped (``jaga eval
-    video [--realtime]``); 3 s stays above both before a person is told to adjust."""
-    min_agreement: float = 0.5
-    """``verified`` also needs the identity to be named first by more than this weighted
-    share of the frames (a majority, by policy), so that no identity wins on a few strong
-    frames against the rest."""
-    challenge: ChallengePolicy = ChallengePolicy.NEVER
-    """Passive liveness alone by default; sites choose ``uncertain`` or ``always``."""
-    challenge_below: float = 0.8
-    """With the ``uncertain`` policy, fused liveness below this (and at or above the liveness
-    threshold) asks for a challenge. The cost was measured, the benefit cannot be here: of
-    NUAA's 3-frame live decisions 7.4 % fall below 0.7, 12.1 % below 0.8, 24.0 % below 0.9
-    (so 0.8 challenges about one live user in eight); no NUAA print reaches the band, and
-    the attacks it is meant for (screens, recaptures) are not in the shared data."""
-
-    def __post_init__(self) -> None:
-        if self.min_frames < 1 or self.max_frames < self.min_frames:
-            raise ValueError("need 1 <= min_frames <= max_frames")
-        if self.max_seconds <= 0 or not 0.0 <= self.min_agreement < 1.0:
-            raise ValueError("need max_seconds > 0 and 0 <= min_agreement < 1")
-        if not 0.0 <= self.challenge_below <= 1.0:
-            raise ValueError("challenge_below lies in [0, 1]")
-
-
-@dataclass(frozen=True)
-class WeightSettings:
-    """Anchors of :func:`quality_weight` (measured: see :mod:`settings`). The pose limits are
-    the quality gate's own, so a face at the gate's edge counts least."""
-
-    full_inter_ocular_px: float = 51.0
-    full_sharpness: float = 0.165
-    floor: float = 0.1
-    """The least an accepted frame counts: it passed the gate, so it is evidence."""
-
-    def __post_init__(self) -> None:
-        if min(self.full_inter_ocular_px, self.full_sharpness) <= 0:
-            raise ValueError("weight anchors must be positive")
-        if not 0.0 < self.floor <= 1.0:
-            raise ValueError(f"floor lies in (0, 1], got {self.floor}")
-
-
-def quality_weight(
-    measures: QualityMeasures, weights: WeightSettings, limits: QualitySettings
-) -> float:
-    """How much an accepted frame counts, in [floor, 1]: the product of a size, a sharpness
-    and a pose term, each 1 at or beyond its anchor; the pose terms fall to 0 at the gate's
-    limits (quadratically: a slightly turned face is nearly as good as a frontal one)."""
-    size = min(1.0, measures.inter_ocular_px / weights.full_inter_ocular_px)
-    sharp = min(1.0, measures.sharpness / weights.full_sharpness)
-    yaw = 1.0 - min(1.0, abs(measures.yaw) / limits.max_abs_yaw) ** 2
-    pitch_off = abs(measures.pitch - limits.pitch_reference) / limits.max_abs_pitch
-    pitch = 1.0 - min(1.0, pitch_off) ** 2
-    weight = size * sharp * yaw * pitch
-    return max(weights.floor, weight) if math.isfinite(weight) else weights.floor
-
-
-@dataclass(frozen=True)
-class FrameEvidence:
-    """What one frame showed of one track."""
-
-    time_s: float
-    """Capture time (video time for files), for ``max_seconds``."""
-    quality: QualityVerdict
-    weight: float = 0.0
-    """:func:`quality_weight` of an accepted frame; ignored for a rejected one."""
-    liveness: float | None = None
-    """P(real), or None where no liveness model runs."""
-    candidates: tuple[Candidate, ...] = ()
-    """The matcher's answer, best first: the claimed identity (1:1) or the top k (1:N)."""
-    confirmed: bool = True
-    """Whether the tracker trusts the track yet; unconfirmed tracks collect but never decide."""
-
-    def __post_init__(self) -> None:
-        if self.quality.ok and not 0.0 < self.weight <= 1.0:
-            raise ValueError(f"an accepted frame's weight lies in (0, 1], got {self.weight}")
-        if self.liveness is not None and not 0.0 <= self.liveness <= 1.0:
-            raise ValueError(f"liveness lies in [0, 1], got {self.liveness}")
-
-
-@dataclass
-class _Accepted:
-    weight: float
-    liveness: float | None
-    candidates: dict[str, float]
 
 
 @dataclass
@@ -496,12 +378,3 @@ class TrackDecider:
         return Decision(status, min(1.0, max(0.0, confidence)), self.track_id, identity,
                         similarity, liveness, (), candidates, len(self._accepted),
                         self.claimed)  # fmt: skip
-
-
-def _scored(evidence: FrameEvidence) -> _Accepted:
-    scores = {c.identity: c.similarity for c in evidence.candidates}
-    return _Accepted(evidence.weight, evidence.liveness, scores)
-
-
-def _best(frame: _Accepted) -> str:
-    return min(frame.candidates.items(), key=lambda item: (-item[1], item[0]))[0]
