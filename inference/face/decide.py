@@ -73,11 +73,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from inference.face.decide_evidence import (
+    AcceptedFrame,
     FrameEvidence,
     WeightSettings,
-    _Accepted,
-    _best,
-    _scored,
+    accepted_frame,
+    best_identity,
     quality_weight,
 )
 from inference.face.decide_settings import DecisionSettings, Thresholds
@@ -126,11 +126,11 @@ class TrackDecider:
     decision: Decision | None = None
     _first_time: float | None = None
     _frames: int = 0
-    _accepted: list[_Accepted] = field(default_factory=list)
+    _accepted: list[AcceptedFrame] = field(default_factory=list)
     _reasons: Counter[QualityReason] = field(default_factory=Counter)
     _challenge: bool | None = None
     _confirmed: bool = False
-    _during_challenge: list[_Accepted] = field(default_factory=list)
+    _during_challenge: list[AcceptedFrame] = field(default_factory=list)
 
     @property
     def frames(self) -> int:
@@ -151,7 +151,7 @@ class TrackDecider:
         """Record one frame; returns a decision when this frame made (or changed) one."""
         if self.awaits_challenge:
             if evidence.quality.ok:
-                self._during_challenge.append(_scored(evidence))
+                self._during_challenge.append(accepted_frame(evidence))
             else:
                 self._reasons.update(evidence.quality.reasons)
             return None
@@ -162,7 +162,7 @@ class TrackDecider:
         self._frames += 1
         self._confirmed = self._confirmed or evidence.confirmed
         if evidence.quality.ok:
-            self._accepted.append(_scored(evidence))
+            self._accepted.append(accepted_frame(evidence))
         else:
             self._reasons.update(evidence.quality.reasons)
         if not self._confirmed:
@@ -352,15 +352,17 @@ class TrackDecider:
         return self._share(lambda frame: not any(self._supports(frame, name)
                                                  for name in frame.candidates))  # fmt: skip
 
-    def _supports(self, frame: _Accepted, identity: str) -> bool:
+    def _supports(self, frame: AcceptedFrame, identity: str) -> bool:
         if frame.liveness is not None and frame.liveness < self.thresholds.liveness:
             return False  # a frame that looks like a photo supports nobody, however it matches
         similarity = frame.candidates.get(identity)
         if similarity is None or similarity < self.thresholds.similarity:
             return False
-        return self.claimed == identity or (self.claimed is None and _best(frame) == identity)
+        return self.claimed == identity or (
+            self.claimed is None and best_identity(frame) == identity
+        )
 
-    def _share(self, agrees: Callable[[_Accepted], bool]) -> float:
+    def _share(self, agrees: Callable[[AcceptedFrame], bool]) -> float:
         matched = [frame for frame in self._accepted if frame.candidates]
         total = sum(frame.weight for frame in matched)
         return sum(frame.weight for frame in matched if agrees(frame)) / total if total else 1.0

@@ -2,7 +2,7 @@
 
 ``FrameEvidence`` is a frame's quality verdict, liveness and matches; ``quality_weight``
 (with its anchors, ``WeightSettings``) says how much an accepted frame counts, and
-``_Accepted`` is such a frame as the decider keeps it. Apart from the decider, which is the
+``AcceptedFrame`` is such a frame as the decider keeps it. Apart from the decider, which is the
 rules that fuse them; ``inference.face.decide`` exports the public names too.
 """
 
@@ -72,16 +72,16 @@ class FrameEvidence:
 
 
 @dataclass
-class _Accepted:
+class AcceptedFrame:
     weight: float
     liveness: float | None
     candidates: dict[str, float]
 
 
-def _scored(evidence: FrameEvidence) -> _Accepted:
+def accepted_frame(evidence: FrameEvidence) -> AcceptedFrame:
     scores = {c.identity: c.similarity for c in evidence.candidates}
-    return _Accepted(evidence.weight, evidence.liveness, scores)
+    return AcceptedFrame(evidence.weight, evidence.liveness, scores)
 
 
-def _best(frame: _Accepted) -> str:
+def best_identity(frame: AcceptedFrame) -> str:
     return min(frame.candidates.items(), key=lambda item: (-item[1], item[0]))[0]

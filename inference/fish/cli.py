@@ -15,7 +15,14 @@ from typing import Any
 
 from inference.fish.calibrate import DEFAULT_KNOWN_ACCEPTANCE, DEFAULT_REVIEW_PRECISION
 from inference.fish.card import KNOWN_SOURCES
-from inference.fish.cli_commands import _bench, _build, _combine, _eval, _export, _train
+from inference.fish.cli_commands import (
+    bench_command,
+    build_command,
+    combine_command,
+    eval_command,
+    export_command,
+    train_command,
+)
 from inference.fish.config import BACKBONE_ID, BACKBONES
 from inference.fish.taps import DEFAULT_TAPS, KNOWN_TAPS
 from inference.output_paths import output_file, output_folder
@@ -110,7 +117,7 @@ def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
     train.add_argument(
         "--pth", type=Path, help="finetune mode: ImageNet .pth (default: the model pack's source)"
     )
-    train.set_defaults(handler=_train)  # fmt: skip
+    train.set_defaults(handler=train_command)  # fmt: skip
 
 
 def torch_device(text: str) -> str:
@@ -182,7 +189,7 @@ def _add_combine(commands: argparse._SubParsersAction[Any]) -> None:
     combine.add_argument("--terms", default="", help="terms of use of the data (free text)")
     combine.add_argument("--known-acceptance", type=float, default=DEFAULT_KNOWN_ACCEPTANCE)
     combine.add_argument("--review-precision", type=float, default=DEFAULT_REVIEW_PRECISION)
-    combine.set_defaults(handler=_combine)
+    combine.set_defaults(handler=combine_command)
 
 
 def _add_replace(command: argparse.ArgumentParser) -> None:
@@ -211,7 +218,7 @@ def _add_eval(commands: argparse._SubParsersAction[Any]) -> None:
     ev.add_argument("--not-fish", type=Path, nargs="+", default=[], metavar="DIR",
                     help="folders of photos that are not fish (faces, decks): familiarity "
                     "AUROC and the share of them the pack rejects")  # fmt: skip
-    ev.set_defaults(handler=_eval)  # fmt: skip
+    ev.set_defaults(handler=eval_command)  # fmt: skip
 
 
 def _add_export(commands: argparse._SubParsersAction[Any]) -> None:
@@ -240,7 +247,7 @@ def _add_export(commands: argparse._SubParsersAction[Any]) -> None:
     )
     ex.add_argument("--base", type=Path, help="folder the CSV's relative file paths start from")
     ex.add_argument("--species-from", type=Path, help="a pack whose species names to use")
-    ex.set_defaults(handler=_export)  # fmt: skip
+    ex.set_defaults(handler=export_command)  # fmt: skip
 
 
 def _add_build(commands: argparse._SubParsersAction[Any]) -> None:
@@ -256,7 +263,7 @@ def _add_build(commands: argparse._SubParsersAction[Any]) -> None:
                        help="the backbone the head was trained on")  # fmt: skip
     build.add_argument("--calibration", type=Path,
                        help="species folders whose photos calibrate an INT8 model too")  # fmt: skip
-    build.set_defaults(handler=_build)
+    build.set_defaults(handler=build_command)
 
 
 def _add_bench(commands: argparse._SubParsersAction[Any]) -> None:
@@ -265,4 +272,4 @@ def _add_bench(commands: argparse._SubParsersAction[Any]) -> None:
     bench.add_argument("--data", type=Path, required=True, help="species folders to draw from")
     bench.add_argument("--runs", type=int, default=50, help="single-image calls per precision")
     bench.add_argument("--threads", type=thread_count, default=1, help="0: all cores")
-    bench.set_defaults(handler=_bench)
+    bench.set_defaults(handler=bench_command)

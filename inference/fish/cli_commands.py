@@ -16,42 +16,42 @@ from typing import Any
 
 from inference.errors import InferenceError
 from inference.fish.cli_support import (
-    _backbone,
-    _backbone_path,
-    _claim_out,
-    _command_line,
-    _install_lock_of,
-    _pack_root,
-    _print,
-    _pth,
-    _set_threads,
-    _settings,
-    _source,
+    backbone_of,
+    backbone_path_of,
+    claim_out,
+    command_line,
+    data_source_of,
+    install_lock_of,
+    pack_root_of,
+    say,
+    set_threads,
+    settings_from,
+    weights_file_of,
 )
 from inference.fish.config import FinetuneConfig, HeadConfig
 from inference.plural import counted
 
 
-def _combine(args: argparse.Namespace) -> int:
+def combine_command(args: argparse.Namespace) -> int:
     def run() -> None:
         from inference.fish.ensemble import combine_packs
         from inference.fish.packing import TrainOptions
 
         options = TrainOptions(
             data=args.data, out=args.out, int8=not args.no_int8, name=args.name,
-            version=args.version, source=_source(args.source, args.terms),
+            version=args.version, source=data_source_of(args.source, args.terms),
             known_acceptance=args.known_acceptance, review_precision=args.review_precision,
-            command=_command_line(), write_lock=functools.partial(_install_lock_of, args.out, None),
+            command=command_line(), write_lock=functools.partial(install_lock_of, args.out, None),
         )  # fmt: skip
-        _claim_out(args.out, args.replace)
-        pack = combine_packs(args.packs, options, _print)
-        _print(f"pack {pack.version}: {pack.root}")
-        _print(f"validation: {_validation_line(pack.training())}")
+        claim_out(args.out, args.replace)
+        pack = combine_packs(args.packs, options, say)
+        say(f"pack {pack.version}: {pack.root}")
+        say(f"validation: {_validation_line(pack.training())}")
 
     return _guarded(run)
 
 
-def _train(args: argparse.Namespace) -> int:
+def train_command(args: argparse.Namespace) -> int:
     return _guarded(lambda: _run_train(args))
 
 
@@ -59,55 +59,55 @@ def _run_train(args: argparse.Namespace) -> None:
     from inference.fish.packing import TrainOptions
 
     epochs = {"epochs": args.epochs} if args.epochs is not None else {}
-    head = HeadConfig(**{"hidden": args.hidden, **epochs, **_settings(HeadConfig, args.set)})
+    head = HeadConfig(**{"hidden": args.hidden, **epochs, **settings_from(HeadConfig, args.set)})
     options = TrainOptions(
         data=args.data, out=args.out, holdout=tuple(args.holdout), seed=args.seed,
         views=args.views, taps=tuple(args.taps), backbone=args.backbone,
         validation_fraction=args.validation_fraction, head=head,
         known_acceptance=args.known_acceptance, review_precision=args.review_precision,
         int8=not args.no_int8, name=args.name, version=args.version,
-        source=_source(args.source, args.terms), command=_command_line(),
-        write_lock=functools.partial(_install_lock_of, args.out, args.models_dir),
+        source=data_source_of(args.source, args.terms), command=command_line(),
+        write_lock=functools.partial(install_lock_of, args.out, args.models_dir),
     )  # fmt: skip
-    _claim_out(args.out, args.replace)
+    claim_out(args.out, args.replace)
     if args.mode == "finetune":
         from inference.fish.finetune import finetune_pack
 
-        config = FinetuneConfig(**{**epochs, **_settings(FinetuneConfig, args.set),
+        config = FinetuneConfig(**{**epochs, **settings_from(FinetuneConfig, args.set),
                                    "seed": args.seed})  # fmt: skip
-        pack = finetune_pack(options, config, _pth(args), args.device, _print)
+        pack = finetune_pack(options, config, weights_file_of(args), args.device, say)
     else:
         from inference.fish.train import train_head_pack
 
-        _set_threads(args.threads)
-        pack = train_head_pack(options, _backbone(args), _print)
+        set_threads(args.threads)
+        pack = train_head_pack(options, backbone_of(args), say)
         if args.keep_head:
             from inference.fish.default_pack import save_assets
 
             save_assets(pack, args.keep_head)
-            _print(f"kept the head and its card in {args.keep_head}")
-    _print(f"pack {pack.version}: {pack.root}")
-    _print(f"validation: {_validation_line(pack.training())}")
+            say(f"kept the head and its card in {args.keep_head}")
+    say(f"pack {pack.version}: {pack.root}")
+    say(f"validation: {_validation_line(pack.training())}")
 
 
-def _eval(args: argparse.Namespace) -> int:
+def eval_command(args: argparse.Namespace) -> int:
     def run() -> None:
         from inference.fish.evaluate import evaluate_folder
 
         report = evaluate_folder(
-            args.data, _pack_root(args.pack), args.out, precision=args.precision,
-            split=args.split, threads=args.threads, not_fish=args.not_fish, progress=_print,
+            args.data, pack_root_of(args.pack), args.out, precision=args.precision,
+            split=args.split, threads=args.threads, not_fish=args.not_fish, progress=say,
         )  # fmt: skip
         ms = report["seconds_per_image"] * 1000
-        _print(f"top1 {report['top1']:.4f}  answered_top1 {report['answered_top1']:.4f}  "
+        say(f"top1 {report['top1']:.4f}  answered_top1 {report['answered_top1']:.4f}  "
                f"macro_f1 {report['macro_f1']:.4f}  ece {report['ece']:.4f}  "
                f"{ms:.1f} ms/image")  # fmt: skip
-        _print(_familiarity_line(report["familiarity"]))
+        say(_familiarity_line(report["familiarity"]))
         worst = report["worst_recall"]
         if worst:
-            _print(f"worst recall of a species with >= {worst['min_groups']} tracks: "
+            say(f"worst recall of a species with >= {worst['min_groups']} tracks: "
                    f"{worst['species']} {worst['recall']:.2f}")  # fmt: skip
-        _print(f"wrote {args.out}")
+        say(f"wrote {args.out}")
 
     return _guarded(run)
 
@@ -125,25 +125,25 @@ def _familiarity_line(familiarity: dict[str, Any] | None) -> str:
     return line
 
 
-def _export(args: argparse.Namespace) -> int:
+def export_command(args: argparse.Namespace) -> int:
     def run() -> None:
         from inference.fish.corrections import export_training_set
         from inference.fish.merge import add_training_set
 
         if args.add_to is not None:
             added = add_training_set(args.corrections, args.add_to, base=args.base,
-                                     species_pack=args.species_from, say=_print)  # fmt: skip
+                                     species_pack=args.species_from, say=say)  # fmt: skip
             for removed in added.removed:
-                _print(f"removed {removed}: taken back by a later export (not a fish, or"
+                say(f"removed {removed}: taken back by a later export (not a fish, or"
                        " its photo's observations now disagree)")  # fmt: skip
             new, held = counted(added.new, "image"), counted(added.held, "image")
-            _print(f"added {new} to {args.add_to} (their groups in groups.csv)")
+            say(f"added {new} to {args.add_to} (their groups in groups.csv)")
             if added.held:
-                _print(f"not added again, as {args.add_to} already held them: {held}")
+                say(f"not added again, as {args.add_to} already held them: {held}")
             return
         written = export_training_set(args.corrections, args.out, base=args.base,
-                                      species_pack=args.species_from, say=_print)  # fmt: skip
-        _print(f"wrote {counted(written, 'image')} to {args.out} (with groups.csv, species.csv and"
+                                      species_pack=args.species_from, say=say)  # fmt: skip
+        say(f"wrote {counted(written, 'image')} to {args.out} (with groups.csv, species.csv and"
                " added-corrections.csv)")  # fmt: skip
 
     if args.add_to is None:
@@ -155,26 +155,28 @@ def _export(args: argparse.Namespace) -> int:
     )
 
 
-def _build(args: argparse.Namespace) -> int:
+def build_command(args: argparse.Namespace) -> int:
     def run() -> None:
         from inference.fish.default_pack import build_from_head
 
-        with _install_lock_of(args.out, args.models_dir):
+        with install_lock_of(args.out, args.models_dir):
             pack = build_from_head(
-                args.head, args.out, _backbone_path(args), calibration=args.calibration,
-                note=_print,
+                args.head, args.out, backbone_path_of(args), calibration=args.calibration,
+                note=say,
             )  # fmt: skip
-        _print(f"pack {pack.version}: {pack.root}")
+        say(f"pack {pack.version}: {pack.root}")
 
     return _guarded(run)
 
 
-def _bench(args: argparse.Namespace) -> int:
+def bench_command(args: argparse.Namespace) -> int:
     def run() -> None:
         from inference.fish.bench import bench_pack
 
-        result = bench_pack(_pack_root(args.pack), args.data, runs=args.runs, threads=args.threads)
-        _print(json.dumps(result, indent=2))
+        result = bench_pack(
+            pack_root_of(args.pack), args.data, runs=args.runs, threads=args.threads
+        )
+        say(json.dumps(result, indent=2))
 
     return _guarded(run)
 

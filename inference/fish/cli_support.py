@@ -30,7 +30,7 @@ _ALL_SETTINGS = {f.name for c in (HeadConfig, FinetuneConfig) for f in dataclass
 }
 
 
-def _claim_out(out: Path, replace: bool) -> None:
+def claim_out(out: Path, replace: bool) -> None:
     """Refuse an ``--out`` that holds a pack unless ``--replace`` (then say which pack
     goes), and always one that holds anything else: the new pack replaces the folder whole.
     The pack before that a run killed mid-write left retired aside is put back first, so it
@@ -38,7 +38,7 @@ def _claim_out(out: Path, replace: bool) -> None:
     from inference.fish.pack import MANIFEST, restore_retired
 
     if restore_retired(out):
-        _print(f"put back the pack in {out} an interrupted write had set aside")
+        say(f"put back the pack in {out} an interrupted write had set aside")
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not (out / MANIFEST).is_file():
@@ -50,7 +50,7 @@ def _claim_out(out: Path, replace: bool) -> None:
         raise InputError(
             f"--out {out} holds pack {pack}; add --replace to replace it, or choose a new folder"
         )
-    _print(f"replacing pack {pack} in {out}")
+    say(f"replacing pack {pack} in {out}")
 
 
 def _pack_label(manifest: Path) -> str:
@@ -61,7 +61,7 @@ def _pack_label(manifest: Path) -> str:
         return "(its manifest.json cannot be read)"
 
 
-def _install_lock_of(out: Path, models_dir: Path | None) -> AbstractContextManager[None]:
+def install_lock_of(out: Path, models_dir: Path | None) -> AbstractContextManager[None]:
     """The install lock of the models folder a pack is built into (``--out
     <models>/fish-default``, where ``jaga models install`` builds the default pack), else none.
 
@@ -78,11 +78,11 @@ def _install_lock_of(out: Path, models_dir: Path | None) -> AbstractContextManag
     folder = out.absolute().parent
     models = (models_dir or default_pack_dir()).absolute()
     if folder.resolve() == models.resolve() or (folder / RECORD_NAME).is_file():
-        return install_lock(folder, _print)
+        return install_lock(folder, say)
     return contextlib.nullcontext()
 
 
-def _backbone(args: argparse.Namespace) -> Any:
+def backbone_of(args: argparse.Namespace) -> Any:
     from inference.fish.features import default_cache_dir
     from inference.fish.train import Backbone
     from inference.pack.installed import ModelPack
@@ -96,13 +96,13 @@ def _backbone(args: argparse.Namespace) -> Any:
     return Backbone(session, model.path, model.sha256, cache, args.threads)
 
 
-def _backbone_path(args: argparse.Namespace) -> Path:
+def backbone_path_of(args: argparse.Namespace) -> Path:
     from inference.pack.installed import ModelPack
 
     return ModelPack(args.models_dir).model(args.backbone).path
 
 
-def _pth(args: argparse.Namespace) -> Path:
+def weights_file_of(args: argparse.Namespace) -> Path:
     if args.pth is not None:
         return Path(args.pth)
     from inference.pack.installed import ModelPack
@@ -110,7 +110,7 @@ def _pth(args: argparse.Namespace) -> Path:
     return ModelPack(args.models_dir).source_path(args.backbone, "pth")
 
 
-def _set_threads(threads: int | None) -> None:
+def set_threads(threads: int | None) -> None:
     """``--threads`` goes to the backbone; the head's small matrices train on one thread.
 
     On shared cores a multi-threaded torch spends much of its time waiting for its own
@@ -122,7 +122,7 @@ def _set_threads(threads: int | None) -> None:
     torch.set_num_threads(1)
 
 
-def _pack_root(pack: Path | None) -> Path:
+def pack_root_of(pack: Path | None) -> Path:
     if pack is not None:
         return pack
     from inference.fish.installed import installed_default_pack
@@ -130,7 +130,7 @@ def _pack_root(pack: Path | None) -> Path:
     return installed_default_pack()
 
 
-def _settings(config: type, pairs: list[str]) -> dict[str, Any]:
+def settings_from(config: type, pairs: list[str]) -> dict[str, Any]:
     """``["lr=0.1", ...]`` -> the fields of ``config`` they name, typed as the defaults are."""
     defaults = {f.name: f.default for f in dataclasses.fields(config)}
     chosen: dict[str, Any] = {}
@@ -156,7 +156,7 @@ def _parse_setting(text: str, default: object) -> object:
     return int(text)  # int fields, and max_steps whose default is None
 
 
-def _source(source: str, terms: str) -> DataSource:
+def data_source_of(source: str, terms: str) -> DataSource:
     if source in KNOWN_SOURCES and not terms:
         return KNOWN_SOURCES[source]
     if not source and not terms:
@@ -164,9 +164,9 @@ def _source(source: str, terms: str) -> DataSource:
     return DataSource(source or UNSPECIFIED.name, terms or UNSPECIFIED.terms)
 
 
-def _command_line() -> str:
+def command_line() -> str:
     return "jaga " + shlex.join(sys.argv[1:])
 
 
-def _print(line: str) -> None:
+def say(line: str) -> None:
     print(line, flush=True)

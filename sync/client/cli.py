@@ -268,9 +268,9 @@ def _sequence(text: str) -> int:
 
 def _operator() -> str:
     """Who ran the command, for the audit trail, as ``jaga store`` names its operator."""
-    from sync.store.cli import _operator as store_operator
+    from sync.store.cli_common import operator_name
 
-    return store_operator()
+    return operator_name()
 
 
 def _register(args: argparse.Namespace) -> int:

@@ -20,33 +20,31 @@ from typing import Any
 
 from sync.cli_errors import Handler, iso_moment, output_file, reporting, whole_number
 from sync.store.cli_commands import (
-    _backup,
-    _export,
-    _info,
-    _init,
-    _purge_expired,
-    _rekey,
-    _restore,
-    _retention,
+    backup_command,
+    export_command,
+    info_command,
+    init_command,
+    purge_expired_command,
+    rekey_command,
+    restore_command,
+    retention_command,
 )
 from sync.store.cli_common import (
     STORE_PATH_ENV,
-    _operator,
     default_store_path,
     key_source_of,
     open_store_of,
     store_path_of,
 )
-from sync.store.cli_review import SpeciesNamer, _add_review_commands, typed_species_name
+from sync.store.cli_review import SpeciesNamer, add_review_commands, typed_species_name
 from sync.store.key_sources import NEW_PASSPHRASE_ENV, REPLACED_PASSPHRASE_ENV
 from sync.store.people_cli import add_people_commands, add_purge_wait
 from sync.store.retention import DEFAULT_KEEP_DAYS, MAX_KEEP_DAYS
 
-# What other modules import from here; ``_operator`` too (``people_cli``, ``sync.client.cli``).
+# What other modules import from here.
 __all__ = [
     "STORE_PATH_ENV",
     "SpeciesNamer",
-    "_operator",
     "common_options",
     "default_store_path",
     "key_source_of",
@@ -71,23 +69,23 @@ def register_store(
         parser.set_defaults(handler=reporting(handler))
         return parser
 
-    init = command("init", _init, "create a new, empty store")
+    init = command("init", init_command, "create a new, empty store")
     init.add_argument(
         "--create-key-file",
         action="store_true",
         help="write a new random key file at --key-file (mode 0600) and use it",
     )
     _add_kdf_cost(init)
-    info = command("info", _info, "counts, key, schema, integrity")
+    info = command("info", info_command, "counts, key, schema, integrity")
     info.add_argument(
         "--full-check",
         action="store_true",
         help="run integrity_check (every page) instead of quick_check",
     )
-    command("backup", _backup, "write an encrypted copy").add_argument(
+    command("backup", backup_command, "write an encrypted copy").add_argument(
         "destination", type=output_file
     )
-    restore_parser = command("restore", _restore, "put a backup in place")
+    restore_parser = command("restore", restore_command, "put a backup in place")
     restore_parser.add_argument("backup", type=Path)
     restore_parser.add_argument(
         "--force",
@@ -116,13 +114,19 @@ def register_store(
         help="the key file of the store being replaced, when its key changed since the backup"
         f" (a passphrase: set {REPLACED_PASSPHRASE_ENV})",
     )
-    _add_export_options(command("export", _export, "CSV of access events or fish observations"))
+    _add_export_options(
+        command("export", export_command, "CSV of access events or fish observations")
+    )
     add_people_commands(command)
-    purge = command("purge-expired", _purge_expired, "erase people past their retention date")
+    purge = command(
+        "purge-expired", purge_expired_command, "erase people past their retention date"
+    )
     purge.add_argument("--dry-run", action="store_true", help="list them, erase nothing")
     add_purge_wait(purge)
     retention = command(
-        "retention", _retention, "how long old decisions the hub holds are kept on the device"
+        "retention",
+        retention_command,
+        "how long old decisions the hub holds are kept on the device",
     )
     retention.add_argument(
         "--days",
@@ -131,14 +135,14 @@ def register_store(
         help="keep access events and audit entries N days, then delete them once the hub holds"
         f" them (0: for ever; default {DEFAULT_KEEP_DAYS}); the next sync applies it",
     )
-    rekey = command("rekey", _rekey, "change the passphrase or key file")
+    rekey = command("rekey", rekey_command, "change the passphrase or key file")
     rekey.add_argument(
         "--new-key-file",
         type=Path,
         help=f"the new key file (else ${NEW_PASSPHRASE_ENV} or a prompt)",
     )
     _add_kdf_cost(rekey)
-    _add_review_commands(command, species_name)
+    add_review_commands(command, species_name)
 
 
 def _add_export_options(export: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ import os
 from sync import plural
 from sync.errors import KeySourceError, StoreError
 from sync.store.backups import backup, restore
-from sync.store.cli_common import _operator, key_source_of, open_store_of, store_path_of
+from sync.store.cli_common import key_source_of, open_store_of, operator_name, store_path_of
 from sync.store.clock import format_timestamp
 from sync.store.database import StoreConfig
 from sync.store.export import export_access_events, export_fish_observations
@@ -35,7 +35,7 @@ def _config(args: argparse.Namespace) -> StoreConfig:
     return StoreConfig(scrypt_n=2 ** int(args.scrypt_log2n))
 
 
-def _init(args: argparse.Namespace) -> int:
+def init_command(args: argparse.Namespace) -> int:
     """A new store; with ``--create-key-file``, under a new key file, written only once the
     store's path is known free and taken back when the store is not made (nothing was
     encrypted under it): a retry is never refused for the key file a failure left."""
@@ -55,16 +55,16 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _info(args: argparse.Namespace) -> int:
+def info_command(args: argparse.Namespace) -> int:
     with open_store_of(args) as store:
         lines, ok = describe(store, full_check=args.full_check)
     print("\n".join(lines))
     return 0 if ok else 1
 
 
-def _backup(args: argparse.Namespace) -> int:
+def backup_command(args: argparse.Namespace) -> int:
     with open_store_of(args) as store:
-        size = backup(store, args.destination, operator=_operator())
+        size = backup(store, args.destination, operator=operator_name())
         pending = pending_count(store.path, store.key, store.database.config)
     print(f"wrote {args.destination} ({size} bytes, encrypted, same key)")
     if pending != 0:  # refused by the store, so not in it: a backup of it lacks them
@@ -77,13 +77,13 @@ def _backup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _restore(args: argparse.Namespace) -> int:
+def restore_command(args: argparse.Namespace) -> int:
     target = store_path_of(args)
     restored = restore(
         args.backup,
         target,
         key_source_of(args),
-        operator=_operator(),
+        operator=operator_name(),
         force=args.force,
         carry_erasures=args.carry_erasures,
         discard_unsynced=args.discard_unsynced,
@@ -130,7 +130,7 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(args: argparse.Namespace) -> int:
+def export_command(args: argparse.Namespace) -> int:
     since, until = (format_timestamp(m) if m else None for m in (args.since, args.until))
     write = export_access_events if args.table == "access-events" else export_fish_observations
     with open_store_of(args) as store:
@@ -145,7 +145,7 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _purge_expired(args: argparse.Namespace) -> int:
+def purge_expired_command(args: argparse.Namespace) -> int:
     with open_store_of(args, purge_config(args)) as store:
         if args.dry_run:
             expired = store.people.expired(store.clock.now())
@@ -153,7 +153,7 @@ def _purge_expired(args: argparse.Namespace) -> int:
                 f"{plural.people(len(expired))} past their retention date (dry run, nothing erased)"
             )
         else:
-            expired = store.people.purge_expired(operator=_operator())
+            expired = store.people.purge_expired(operator=operator_name())
             print(f"erased {plural.people(len(expired))} past their retention date")
         for person_uid in expired:
             print(f"  {person_uid}")
@@ -162,10 +162,10 @@ def _purge_expired(args: argparse.Namespace) -> int:
         return 0 if args.dry_run else purge_status(store)
 
 
-def _retention(args: argparse.Namespace) -> int:
+def retention_command(args: argparse.Namespace) -> int:
     with open_store_of(args) as store:
         if args.days is not None:
-            store.retention.set_keep_days(args.days, operator=_operator())
+            store.retention.set_keep_days(args.days, operator=operator_name())
         days = store.retention.keep_days()
     if days == 0:
         print("access events and audit entries are kept for ever")
@@ -177,7 +177,7 @@ def _retention(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rekey(args: argparse.Namespace) -> int:
+def rekey_command(args: argparse.Namespace) -> int:
     with Store.open(store_path_of(args), key_source_of(args), config=_config(args)) as store:
         store.check_alone("key change")  # before the new passphrase is typed twice
         new_source = resolve_key_source(
@@ -187,6 +187,6 @@ def _rekey(args: argparse.Namespace) -> int:
             confirm=True,
             what="new store passphrase",
         )
-        store.change_key(new_source, operator=_operator())
+        store.change_key(new_source, operator=operator_name())
         print(f"re-encrypted {store.path} under the new {store.header.current.kind}")
     return 0

@@ -40,7 +40,7 @@ def open_store_of(args: argparse.Namespace, config: StoreConfig | None = None) -
     return Store.open(store_path_of(args), key_source_of(args), config=config)
 
 
-def _operator() -> str:
+def operator_name() -> str:
     """Who ran the command, for the audit trail. A login name that is not UTF-8 (Python
     gives its bytes as surrogates, which the chain's JSON cannot hold) is written as
     ``\\xNN``, as :func:`~sync.store.audit.file_subject` writes a file name, after

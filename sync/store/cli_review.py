@@ -40,7 +40,7 @@ def typed_species_name(_store: Store, typed: str, _new_species: bool) -> str:
     return " ".join(typed.split())
 
 
-def _add_review_commands(
+def add_review_commands(
     command: Callable[[str, Handler, str], argparse.ArgumentParser], species_name: SpeciesNamer
 ) -> None:
     """The device's half of the fish review loop: review, confirm, export the corrections."""

@@ -106,7 +106,7 @@ def add_people_commands(command: Command) -> None:
 
 
 def _people(args: argparse.Namespace) -> int:
-    from sync.store.cli import open_store_of
+    from sync.store.cli_common import open_store_of
 
     with open_store_of(args) as store:
         listing = store.people.listing()
@@ -131,7 +131,7 @@ def _row(person: Any, templates: int) -> dict[str, Any]:
 
 
 def _erase(args: argparse.Namespace) -> int:
-    from sync.store.cli import _operator, open_store_of
+    from sync.store.cli_common import open_store_of, operator_name
 
     with open_store_of(args, purge_config(args)) as store:
         person = store.people.by_external_id(args.external_id)
@@ -141,7 +141,7 @@ def _erase(args: argparse.Namespace) -> int:
             person_uid = args.external_id  # pulled, set aside: their badge names its holder
         else:
             raise RecordNotFoundError(f"nobody enrolled here has the id {args.external_id!r}")
-        purged = store.people.erase(person_uid, operator=_operator(), reason=args.reason)
+        purged = store.people.erase(person_uid, operator=operator_name(), reason=args.reason)
         print(f"erased {args.external_id} ({person_uid}): templates and photos removed"
               f"{' from the store and its file' if purged else ' from the store'};"
               " a tombstone is queued for the hub and every device")  # fmt: skip
