@@ -75,7 +75,7 @@ def restore_hub(args: argparse.Namespace) -> int:
             " database being replaced); restored nothing"
         )
     try:
-        restoring = take_restore_lock(data)  # no renew-log-epoch by hand meanwhile
+        restoring = take_restore_lock(data)  # no renew-log-epoch nor purge meanwhile
     except BaseException:
         lock.release()
         raise
@@ -106,7 +106,7 @@ def restore_hub(args: argparse.Namespace) -> int:
 def _after_restore(data: Path, args: argparse.Namespace) -> int:
     """The README's steps after a restore, each as its own command does it; 1 when either
     failed, with a last line saying what is left to do."""
-    from sync.hub.cli_purge import purge_expired
+    from sync.hub.cli_purge import purge_data
     from sync.hub.cli_restore import renew_after_restore
 
     renewed = renew_after_restore(
@@ -115,8 +115,8 @@ def _after_restore(data: Path, args: argparse.Namespace) -> int:
             data=data, restored_at=None, again=False, accept_other_hubs=args.accept_other_hubs
         ),
     )
-    purged = purge_expired(
-        argparse.Namespace(data=data, dry_run=False, trust_clock=args.trust_clock)
+    purged = purge_data(
+        data, argparse.Namespace(data=data, dry_run=False, trust_clock=args.trust_clock)
     )
     left = [
         *(["`jaga hub renew-log-epoch`"] if renewed else []),

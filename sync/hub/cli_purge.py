@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from sync import plural
 from sync.hub.data_dir import default_data_dir
-from sync.hub.restore_mark import clear_after_purge
+from sync.hub.restore_mark import clear_after_purge, purging_apart_from_a_restore
 
 if TYPE_CHECKING:
     from sync.hub.clock_check import ClockVerdict
@@ -20,13 +21,29 @@ if TYPE_CHECKING:
 
 
 def purge_expired(args: argparse.Namespace) -> int:
+    """The command: refused while a ``jaga hub restore`` of the folder is under way (begun
+    before its load, it would purge the database the load replaces, then take the restore's
+    mark away: ``sync.hub.restore_mark``)."""
+    from sync.hub.bootstrap import check_data_dir, check_database_url, check_hub_exists
+
+    data = args.data or default_data_dir()
+    check_database_url()
+    check_data_dir(data)
+    check_hub_exists(data)  # before the lock file is made: no folder of no hub is touched
+    with purging_apart_from_a_restore(data):
+        return purge_data(data, args)
+
+
+def purge_data(data: Path, args: argparse.Namespace) -> int:
+    """Purge ``data``'s hub (the command's work, and a restore's last step); 1 when the
+    clock check refused, or erasures could not be journaled."""
     from sync.hub.bootstrap import prepare
     from sync.hub.cli_restore import catch_up
 
     # systemd stops the run (TimeoutStartSec) with SIGTERM: end it as an error would, so
     # decision retention closes its record and the embedded PostgreSQL is stopped.
     signal.signal(signal.SIGTERM, _stopped)
-    environment = prepare(args.data or default_data_dir())
+    environment = prepare(data)
     try:
         from sync.hub.erasure_journal import unjournaled_erasures
         from sync.hub.reclaim import ERASED_DATA_TABLES, rewrite_due, rewrite_if_due

@@ -13,15 +13,18 @@ load was rolled back; ``jaga hub run`` refuses while it is there. A pg_restore t
 a killed restore may still commit, so a mark is never taken as "nothing was loaded".
 
 A ``renew-log-epoch`` run by hand beside a restore would renew before the load rewinds the
-epochs again, then take the mark away: the restore holds ``RESTORE_LOCK_FILE`` exclusive
-from before it marks until it is done, and the command holds it shared while it runs, so
-either refuses while the other works (``RestoreUnderWayError``).
+epochs again, then take the mark away; a ``purge-expired`` (the daily timer's) begun before
+the load purges the database the load replaces, then takes the mark away once the restore
+renewed, though the restore's own purge never ran (cut off, or refused by the clock check).
+The restore holds ``RESTORE_LOCK_FILE`` exclusive from before it marks until it is done,
+and either command holds it shared while it runs, so each refuses while a restore works,
+and a restore while either does (``RestoreUnderWayError``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
     from sync.filelock import HeldLock
 
 RESTORE_MARK = "restore-unfinished"
-RESTORE_LOCK_FILE = "hub-restore.lock"  # a restore exclusive, a renew-log-epoch shared
+RESTORE_LOCK_FILE = "hub-restore.lock"  # a restore exclusive; renew-log-epoch, purge-expired shared
 _RENEWED = "renewed"  # the mark's second line once renew-log-epoch succeeded
 
 
@@ -45,21 +48,35 @@ class RestoreUnderWayError(SyncError):
     """A ``jaga hub restore`` and a ``renew-log-epoch`` of one data folder at once."""
 
 
-@contextmanager
-def renewing_apart_from_a_restore(data: Path) -> Iterator[None]:
+def renewing_apart_from_a_restore(data: Path) -> AbstractContextManager[None]:
     """Held through a ``renew-log-epoch`` run as a command; ``RestoreUnderWayError``, nothing
     done, while a ``jaga hub restore`` of ``data`` is under way."""
+    return _apart_from_a_restore(
+        data,
+        "it renews the epochs itself once its backup is loaded (renewed now, they would be"
+        " rewound by the load); renewed nothing",
+    )
+
+
+def purging_apart_from_a_restore(data: Path) -> AbstractContextManager[None]:
+    """Held through a ``purge-expired`` run as a command; ``RestoreUnderWayError``, nothing
+    done, while a ``jaga hub restore`` of ``data`` is under way."""
+    return _apart_from_a_restore(
+        data,
+        "it purges itself once its backup is loaded (purged now, the load would bring back"
+        " what this purge deleted); purged nothing",
+    )
+
+
+@contextmanager
+def _apart_from_a_restore(data: Path, refused: str) -> Iterator[None]:
     from sync.filelock import HeldLock
 
     data.mkdir(parents=True, exist_ok=True)
     lock = HeldLock(data / RESTORE_LOCK_FILE)
     try:
         if not lock.take(exclusive=False):
-            raise RestoreUnderWayError(
-                f"a `jaga hub restore` of {data} is under way: it renews the epochs itself"
-                " once its backup is loaded (renewed now, they would be rewound by the load);"
-                " renewed nothing"
-            )
+            raise RestoreUnderWayError(f"a `jaga hub restore` of {data} is under way: {refused}")
         yield
     finally:
         lock.release()
@@ -68,14 +85,16 @@ def renewing_apart_from_a_restore(data: Path) -> Iterator[None]:
 def take_restore_lock(data: Path) -> HeldLock:
     """The lock a restore holds until it is done; ``RestoreUnderWayError`` while a
     ``renew-log-epoch`` runs on ``data`` (its renewal would be rewound by the load, then
-    take the mark away)."""
+    take the mark away), or a ``purge-expired`` (its purge would be undone by the load, and
+    it would take the mark away all the same)."""
     from sync.filelock import HeldLock
 
     lock = HeldLock(data / RESTORE_LOCK_FILE)
     if not lock.take(exclusive=True):
         lock.release()
         raise RestoreUnderWayError(
-            f"`jaga hub renew-log-epoch` runs on {data}: wait for it to end; restored nothing"
+            f"`jaga hub renew-log-epoch` or `jaga hub purge-expired` runs on {data}: wait for"
+            " it to end; restored nothing"
         )
     return lock
 

@@ -144,7 +144,8 @@ def test_a_restore_is_refused_while_renew_log_epoch_runs(
         renewal.communicate(timeout=300)
     assert done.returncode == 1, done.stdout
     said = done.stderr.strip().splitlines()
-    assert len(said) == 1 and "`jaga hub renew-log-epoch` runs" in said[0], done.stderr
+    assert len(said) == 1, done.stderr
+    assert "`jaga hub renew-log-epoch` or `jaga hub purge-expired` runs" in said[0]
     assert "restored nothing" in said[0]
     assert Site.objects.filter(slug=later.site).exists()  # nothing was loaded
     assert not (data / RESTORE_MARK).exists()
@@ -182,3 +183,79 @@ def test_a_restore_whose_purge_failed_is_not_served_until_purged(
     hub = HubProcess(hub_database, data)
     hub.start()  # served again: it would raise when the hub did not answer
     hub.stop()
+
+
+# purge-expired held after its purge, before it reads the mark (its VACUUM FULL, a long
+# catch-up of the journal): the daily timer's run begun before a restore.
+_HELD_PURGE = """
+import time
+from pathlib import Path
+import sync.hub.cli_purge as cli_purge
+_real = cli_purge.clear_after_purge
+def _held(*args, **kwargs):
+    Path({hooks!r}, "purged").touch()
+    while not Path({hooks!r}, "go").exists():
+        time.sleep(0.1)
+    return _real(*args, **kwargs)
+cli_purge.clear_after_purge = _held
+"""
+# A restore's own purge never runs: the power is cut between its renewal and its purge.
+_CUT_BEFORE_ITS_PURGE = """
+import time
+from pathlib import Path
+import sync.hub.cli_purge as cli_purge
+def _cut(*args, **kwargs):
+    Path({hooks!r}, "renewed").touch()
+    while True:
+        time.sleep(1)
+cli_purge.purge_data = _cut
+"""
+
+
+def test_a_purge_begun_before_a_restore_does_not_take_its_mark_away(
+    api: Api, hub_database: str, tmp_path: Path
+) -> None:
+    """The daily purge-expired, begun before a restore's load, purged the database the load
+    then replaced, and once the restore had renewed took its mark away: a restore cut off
+    before its own purge was then served with what retention had deleted since the backup.
+    The restore now waits for a purge under way, as for a renew-log-epoch."""
+    from django.db import connections
+
+    from sync.hub.models import Site
+
+    data, dump = tmp_path / "hub", tmp_path / "hub.dump"
+    purging, restoring = tmp_path / "purging", tmp_path / "restoring"
+    for hooks in (purging, restoring):
+        hooks.mkdir()
+    (purging / "sitecustomize.py").write_text(_HELD_PURGE.format(hooks=str(purging)))
+    (restoring / "sitecustomize.py").write_text(_CUT_BEFORE_ITS_PURGE.format(hooks=str(restoring)))
+    made = _jaga_hub(tmp_path, "backup", "--data", str(data), "--out", str(dump),
+                     DATABASE_URL=hub_database)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    later = Api.register_new(f"later-{api.site}")  # after the backup
+    connections.close_all()
+    purge = _started(tmp_path, "purge-expired", "--data", str(data),
+                     DATABASE_URL=hub_database, PYTHONPATH=f"{purging}:{REPO}")  # fmt: skip
+    restore: subprocess.Popen[str] | None = None
+    try:
+        _wait_for(purging / "purged", purge)
+        restore = _started(tmp_path, "restore", "--data", str(data), str(dump),
+                           DATABASE_URL=hub_database, PYTHONPATH=f"{restoring}:{REPO}")  # fmt: skip
+        while restore.poll() is None and not (restoring / "renewed").exists():
+            time.sleep(0.1)
+        if restore.poll() is None:
+            restore.kill()  # the power cut, between the restore's renewal and its purge
+    finally:
+        (purging / "go").touch()
+        purge.communicate(timeout=300)
+        if restore is not None:
+            restore.kill()
+            out, err = restore.communicate(timeout=300)
+    loaded = (restoring / "renewed").exists()
+    assert not loaded or (data / RESTORE_MARK).exists()  # never served before its purge
+    assert purge.returncode == 0
+    assert restore.returncode == 1, out
+    said = err.strip().splitlines()
+    assert len(said) == 1 and "purge-expired` runs on" in said[0], err
+    assert "restored nothing" in said[0]
+    assert Site.objects.filter(slug=later.site).exists()  # nothing was loaded
