@@ -109,26 +109,26 @@ def _after_restore(data: Path, args: argparse.Namespace) -> int:
     from sync.hub.cli_purge import purge_data
     from sync.hub.cli_restore import renew_after_restore
 
-    renewed = renew_after_restore(
+    renew_failed = renew_after_restore(
         data,
         argparse.Namespace(
             data=data, restored_at=None, again=False, accept_other_hubs=args.accept_other_hubs
         ),
     )
-    purged = purge_data(
+    purge_failed = purge_data(
         data, argparse.Namespace(data=data, dry_run=False, trust_clock=args.trust_clock)
     )
-    left = [
-        *(["`jaga hub renew-log-epoch`"] if renewed else []),
-        *(["`jaga hub purge-expired`"] if purged else []),
-    ]
-    if not left:
+    if renew_failed:
+        # A purge before the renewal finishes nothing (sync.hub.restore_mark): name both.
+        left = "`jaga hub renew-log-epoch` failed (above, why): fix that and run it again,"
+        left += " then `jaga hub purge-expired`,"
+    elif purge_failed:
+        left = "`jaga hub purge-expired` failed (above, why): fix that and run it again"
+    else:
         print("the restore is complete: start the hub again (`jaga hub run`)")
         return 0
     print(
-        f"jaga hub: the database is restored, but {' and '.join(left)} failed (above, why):"
-        " fix that and run it again before you start the hub",
-        file=sys.stderr,
+        f"jaga hub: the database is restored, but {left} before you start the hub", file=sys.stderr
     )
     return 1
 

@@ -259,3 +259,28 @@ def test_a_purge_begun_before_a_restore_does_not_take_its_mark_away(
     assert len(said) == 1 and "purge-expired` runs on" in said[0], err
     assert "restored nothing" in said[0]
     assert Site.objects.filter(slug=later.site).exists()  # nothing was loaded
+
+
+def test_a_restore_whose_renewal_failed_names_the_purge_to_run_after_it(
+    api: Api, journal: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its purge ran before the renewal, which a purge does not finish: the last line named
+    renew-log-epoch alone, and after it `jaga hub run` still refused, asking for a purge."""
+    from sync.hub.restore_mark import RestoreUnfinishedError, check_no_unfinished_restore
+
+    data = journal.parent
+    dump = data / "hub.dump"
+    assert main(["hub", "backup", "--data", str(data), "--out", str(dump)]) == 0
+    journal.mkdir()  # the erasure journal cannot be read: the renewal fails
+
+    assert main(["hub", "restore", "--data", str(data), str(dump)]) == 1
+
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "`jaga hub renew-log-epoch` failed" in last, last
+    assert "then `jaga hub purge-expired`" in last
+    journal.rmdir()
+    assert main(["hub", "renew-log-epoch", "--data", str(data)]) == 0
+    with pytest.raises(RestoreUnfinishedError, match="renewed but not purged"):
+        check_no_unfinished_restore(data)  # as `jaga hub run` does, before it serves
+    assert main(["hub", "purge-expired", "--data", str(data)]) == 0
+    assert not (data / RESTORE_MARK).exists()
