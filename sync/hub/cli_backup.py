@@ -19,10 +19,13 @@ journal applied again, every site's epoch renewed: ``sync.hub.cli_restore``) and
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -218,9 +221,32 @@ def _run_pg(program: str, *args: str, env: dict[str, str]) -> None:
             stderr=said,
             env={**os.environ, **env},
             check=False,
+            preexec_fn=_dies_with(os.getpid()),
         )
         if done.returncode < 0:
             raise PgKilledError(f"{program} was killed (signal {-done.returncode})")
         if done.returncode != 0:
             said.seek(0)
             raise HubBackupError(f"{program} failed ({last_error_line(said.read())})")
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _dies_with(parent: int) -> Callable[[], None] | None:
+    """For the child, before it runs the program: killed when ``parent`` dies. A pg_restore
+    left running by a killed restore holds none of its locks: a ``renew-log-epoch`` and
+    ``purge-expired`` run by hand meanwhile would take the mark away, then the load rewind
+    what they did, and the hub serve it. Linux only (prctl); None elsewhere. prctl is looked
+    up here, before the fork: the child only calls it."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def set_parent_death_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # it died before the request: no signal will come
+            os._exit(1)
+
+    return set_parent_death_signal

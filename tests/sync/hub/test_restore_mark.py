@@ -25,6 +25,7 @@ from tests.sync.hub.test_clock_jump import JUMP, clock_ahead
 # pg_restore held before it loads until the test says go (a large backup's load).
 _HELD_LOAD = """#!/bin/sh
 case "$*" in *--single-transaction*)
+  echo $$ > "{hooks}/pid"
   touch "{hooks}/loading"
   while [ ! -e "{hooks}/go" ]; do sleep 0.1; done ;;
 esac
@@ -284,3 +285,50 @@ def test_a_restore_whose_renewal_failed_names_the_purge_to_run_after_it(
         check_no_unfinished_restore(data)  # as `jaga hub run` does, before it serves
     assert main(["hub", "purge-expired", "--data", str(data)]) == 0
     assert not (data / RESTORE_MARK).exists()
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie nobody reaped does not: this container's init may not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_a_pg_restore_does_not_outlive_a_killed_restore(
+    api: Api, hub_database: str, tmp_path: Path
+) -> None:
+    """Left running, it held none of the restore's locks: a renew-log-epoch and a purge run
+    by hand meanwhile took the mark away, then it loaded the backup over their renewal."""
+    from django.db import connections
+
+    from sync.hub.models import Site
+
+    data, dump, hooks = tmp_path / "hub", tmp_path / "hub.dump", tmp_path / "hooks"
+    hooks.mkdir()
+    script = hooks / "pg_restore"
+    script.write_text(_HELD_LOAD.format(hooks=hooks, real=program_path("pg_restore")))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    (hooks / "sitecustomize.py").write_text(_THROUGH_THE_SCRIPT.format(script=str(script)))
+    made = _jaga_hub(tmp_path, "backup", "--data", str(data), "--out", str(dump),
+                     DATABASE_URL=hub_database)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    later = Api.register_new(f"later-{api.site}")  # after the backup
+    connections.close_all()
+    restore = _started(tmp_path, "restore", "--data", str(data), str(dump),
+                       DATABASE_URL=hub_database, PYTHONPATH=f"{hooks}:{REPO}")  # fmt: skip
+    _wait_for(hooks / "loading", restore)
+    loader = int((hooks / "pid").read_text())
+
+    restore.kill()
+    restore.communicate(timeout=60)
+
+    deadline = time.monotonic() + 30
+    while _running(loader) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    still_running = _running(loader)
+    (hooks / "go").touch()  # a loader left running would load now
+    assert not still_running
+    assert Site.objects.filter(slug=later.site).exists()  # nothing was loaded
+    assert (data / RESTORE_MARK).exists()  # and the hub refuses until it is restored again
