@@ -15,18 +15,19 @@ returns, the transaction is on disk; when another process holds the write lock,
 
 An erasure's data leaves the file only at a checkpoint (``purge``); until one runs, a mark in
 the store says it is owed (``sync.store.purge_mark``), and every write and open retries it.
+
+The checks made on the file before a connection is (``check_file_looks_encrypted``) live in
+``sync.store.database_files``, the table from SQLite's errors to ours in
+``sync.store.database_errors``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
-import resource
-import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,35 +37,39 @@ import sqlcipher3
 from sync.durable import create_private
 from sync.errors import (
     KeyNotChangedError,
-    NotAStoreError,
-    RecordConflictError,
-    RecordTooLargeError,
     StoreCorruptError,
     StoreError,
     StoreFullError,
     StoreIOError,
-    StoreLockedError,
-    StoreNotFoundError,
     WrongKeyError,
 )
 from sync.protocol import MAX_PHOTO_BYTES
-from sync.regular_file import open_regular_file
 from sync.store import purge_mark
+from sync.store.database_errors import _NOTADB, out_of_room, translate
+from sync.store.database_files import (
+    PAGE_SIZE,
+    SQLITE_MAGIC,
+    check_file_looks_encrypted,
+    copy_private_file,
+)
 from sync.store.keys import raw_key_pragma, raw_rekey_pragma
+
+# What other modules and the tests import from here: the connection's own names, and those of
+# the error translation (``sync.store.database_errors``) and of the file checks
+# (``sync.store.database_files``) that lived here before they moved.
+__all__ = [
+    "PAGE_SIZE",
+    "SQLITE_MAGIC",
+    "Database",
+    "StoreConfig",
+    "check_file_looks_encrypted",
+    "copy_private_file",
+    "out_of_room",
+    "translate",
+]
 
 log = logging.getLogger(__name__)
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
-PAGE_SIZE = 4096  # SQLCipher 4's default; every intact store file is a whole number of pages
-# A WAL this long holds at least one page: its 32-byte header, a frame's 24-byte header, a page.
-_WAL_WITH_A_FRAME = 32 + 24 + PAGE_SIZE
-
-# Primary result codes (the low byte of an extended code).
-_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT = 5, 6, 8, 10, 11
-_FULL, _CANTOPEN, _TOOBIG, _CONSTRAINT, _NOTADB, _PERM = 13, 14, 18, 19, 26, 3
-# A write that fails this close to a size limit failed because of it: SQLite writes at most a
-# few pages (plus a WAL frame header each) past the current end of a file.
-_HEADROOM = 256 * 1024
 _PURGE_POLL_S = 0.1
 
 
@@ -87,126 +92,11 @@ class StoreConfig:
             raise ValueError("busy_timeout_s and purge_wait_s must be >= 0 and max_blob_bytes > 0")
 
 
-def translate(error: sqlcipher3.Error, path: Path, busy_timeout_s: float) -> StoreError | None:
-    """Our error for a SQLite error, or None when it is a bug that should surface as is."""
-    code = getattr(error, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
-    message = str(error)
-    if primary == _CONSTRAINT:
-        # Only a duplicate key is the caller's situation; a failed CHECK is our bug.
-        if "UNIQUE constraint failed" in message:
-            return RecordConflictError(f"already in the store: {message}")
-        return None
-    if primary == _IOERR and (reason := out_of_room(path)) is not None:
-        return StoreFullError(
-            f"no space left for {path} ({reason}); the transaction was not written"
-        )
-    make = _TRANSLATIONS.get(primary) if primary is not None else None
-    return None if make is None else make(path, message, busy_timeout_s)
-
-
-def out_of_room(path: Path) -> str | None:
-    """Why a write failed for lack of room, if it did; else None.
-
-    ENOSPC reaches us as SQLITE_FULL, but a file-size limit (EFBIG: RLIMIT_FSIZE, a quota,
-    a FAT32 card) arrives as a bare "disk I/O error". Look for either situation here.
-    """
-    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-    if limit != resource.RLIM_INFINITY:
-        for suffix in ("", "-wal"):
-            with contextlib.suppress(OSError):
-                if path.with_name(path.name + suffix).stat().st_size + _HEADROOM >= limit:
-                    return f"the file-size limit of {limit} bytes is reached"
-    with contextlib.suppress(OSError):
-        stats = os.statvfs(path.parent)
-        if stats.f_bavail * stats.f_frsize < _HEADROOM:
-            return "the file system is full"
-    return None
-
-
-def copy_private_file(source: Path, destination: Path) -> None:
-    """Copy a store's file (a backup, a spool) to a new file made 0600, whatever the source's
-    mode or the umask (``shutil.copyfile`` would make it 0644); nothing may be at
-    ``destination``. No room is ``StoreFullError``."""
-    try:
-        with source.open("rb") as reading, os.fdopen(create_private(destination), "wb") as out:
-            shutil.copyfileobj(reading, out)
-    except OSError as error:
-        reason = out_of_room(destination)
-        if reason is not None or error.errno in (errno.ENOSPC, errno.EFBIG):
-            raise StoreFullError(f"no space left for {destination} ({reason or error})") from error
-        raise StoreIOError(f"cannot copy {source} to {destination}: {error}") from error
-
-
-_TRANSLATIONS: dict[int, Callable[[Path, str, float], StoreError]] = {
-    _BUSY: lambda path, _, timeout: StoreLockedError(
-        f"{path} is being written by another process; gave up after {timeout:g} s"
-    ),
-    _FULL: lambda path, message, _: StoreFullError(
-        f"no space left for {path} ({message}); the transaction was not written"
-    ),
-    _CORRUPT: lambda path, message, _: StoreCorruptError(f"{path} is damaged: {message}"),
-    # After the key proved itself: a key change or restore under an open store is refused
-    # (sync.store.in_use), so only a program that ignores that lock, or damage, gets here.
-    _NOTADB: lambda path, _, __: StoreCorruptError(
-        f"{path} no longer decrypts with the key it was opened with: damaged, or its key was"
-        " changed or the file replaced by a program that ignores Jaga's in-use lock"
-        " (open it again)"
-    ),
-    _TOOBIG: lambda path, message, _: RecordTooLargeError(f"too large for {path}: {message}"),
-    _IOERR: lambda path, message, _: StoreIOError(f"cannot read or write {path}: {message}"),
-}
-_TRANSLATIONS[_LOCKED] = _TRANSLATIONS[_BUSY]
-for _code in (_READONLY, _CANTOPEN, _PERM):
-    _TRANSLATIONS[_code] = _TRANSLATIONS[_IOERR]
-
-
-def check_file_looks_encrypted(path: Path) -> bool:
-    """Refuse, without opening it, a file that cannot be one of our encrypted stores.
-
-    True when the file ends in a part page beside a WAL with pages in it: a checkpoint cut
-    short (a file-size limit), which SQLite repairs from the WAL, or damage, which it does
-    not. Only reading it can tell, and ``Database.open`` does before it writes. A device, a
-    pipe or a folder is refused by its type, unread (a pipe would wait for a writer for ever).
-    """
-    try:
-        handle = open_regular_file(path, "a store file", NotAStoreError)
-        try:
-            size = os.fstat(handle).st_size
-            head = os.pread(handle, len(SQLITE_MAGIC), 0)
-        finally:
-            os.close(handle)
-    except FileNotFoundError:
-        raise StoreNotFoundError(f"no store at {path}; create one with `jaga store init`") from None
-    except OSError as error:
-        raise StoreIOError(f"cannot read {path}: {error}") from error
-    if head == SQLITE_MAGIC:
-        raise NotAStoreError(f"{path} is a plain, unencrypted SQLite database, not a Jaga store")
-    if size == 0:
-        raise StoreCorruptError(f"{path} is empty (truncated to zero bytes)")
-    if size % PAGE_SIZE:
-        if _wal_size(path) >= _WAL_WITH_A_FRAME:
-            return True
-        raise StoreCorruptError(
-            f"{path} is truncated or damaged: {size} bytes is not a whole number of pages"
-        )
-    return False
-
-
 def _create_private(path: Path) -> None:
     try:
         os.close(create_private(path))
     except OSError as error:
         raise StoreIOError(f"cannot create {path}: {error}") from error
-
-
-def _wal_size(path: Path) -> int:
-    try:
-        return path.with_name(path.name + "-wal").stat().st_size
-    except FileNotFoundError:
-        return 0
-    except OSError as error:
-        raise StoreIOError(f"cannot read {path}-wal: {error}") from error
 
 
 class Database:
