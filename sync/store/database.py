@@ -45,7 +45,7 @@ from sync.errors import (
 )
 from sync.protocol import MAX_PHOTO_BYTES
 from sync.store import purge_mark
-from sync.store.database_errors import _NOTADB, out_of_room, translate
+from sync.store.database_errors import NOTADB, out_of_room, translate
 from sync.store.database_files import (
     PAGE_SIZE,
     SQLITE_MAGIC,
@@ -174,7 +174,7 @@ class Database:
         try:
             self._connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()
         except sqlcipher3.DatabaseError as error:
-            if getattr(error, "sqlite_errorcode", None) == _NOTADB:
+            if getattr(error, "sqlite_errorcode", None) == NOTADB:
                 raise WrongKeyError(f"{self.path} does not open with this key") from None
             raise self._translated(error) from error
         with self.translated():

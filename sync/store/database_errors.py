@@ -28,7 +28,7 @@ from sync.errors import (
 
 # Primary result codes (the low byte of an extended code).
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT = 5, 6, 8, 10, 11
-_FULL, _CANTOPEN, _TOOBIG, _CONSTRAINT, _NOTADB, _PERM = 13, 14, 18, 19, 26, 3
+_FULL, _CANTOPEN, _TOOBIG, _CONSTRAINT, NOTADB, _PERM = 13, 14, 18, 19, 26, 3
 # A write that fails this close to a size limit failed because of it: SQLite writes at most a
 # few pages (plus a WAL frame header each) past the current end of a file.
 _HEADROOM = 256 * 1024
@@ -81,7 +81,7 @@ _TRANSLATIONS: dict[int, Callable[[Path, str, float], StoreError]] = {
     _CORRUPT: lambda path, message, _: StoreCorruptError(f"{path} is damaged: {message}"),
     # After the key proved itself: a key change or restore under an open store is refused
     # (sync.store.in_use), so only a program that ignores that lock, or damage, gets here.
-    _NOTADB: lambda path, _, __: StoreCorruptError(
+    NOTADB: lambda path, _, __: StoreCorruptError(
         f"{path} no longer decrypts with the key it was opened with: damaged, or its key was"
         " changed or the file replaced by a program that ignores Jaga's in-use lock"
         " (open it again)"
