@@ -6,14 +6,15 @@ model: a face that already matches someone is refused with ``DuplicateIdentityEr
 the operator accepts it. Erasure removes templates and photos (with ``secure_delete`` on, their
 pages are zeroed), blanks their payloads in the outbox, queues a tombstone so the hub and the
 other devices erase too, and leaves an audit entry that names only the person's uid.
+
+The duplicate check is in ``sync.store.duplicate_faces``, the removal every erasure goes
+through in ``sync.store.person_removal``, and the payloads in ``sync.store.person_payloads``.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,21 +23,27 @@ from sync.protocol import MAX_ERASURE_REASON_CHARS, RETENTION_REASON
 from sync.store.audit import AuditLog
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
-from sync.store.gallery import best_match_per_person, load_gallery, model_dim
+from sync.store.duplicate_faces import find_duplicates
+from sync.store.gallery import model_dim
 from sync.store.outbox import Outbox
+from sync.store.person_payloads import person_payload, template_payload
+from sync.store.person_removal import Removal, remove_person
 from sync.store.photos import insert_photo, photo_payload
-from sync.store.purge_mark import owe_purge
-from sync.store.records import (
-    Consent,
-    DuplicateMatch,
-    Enrolment,
-    ModelRef,
-    Person,
-    Photo,
-    Template,
-    new_uid,
-)
-from sync.store.retention_kept import NOT_KEPT, forget_kept
+from sync.store.records import Consent, Enrolment, Person, Photo, Template, new_uid
+from sync.store.retention_kept import NOT_KEPT
+
+# What other modules and the tests import from here: the people's own names, and those of the
+# payloads (``sync.store.person_payloads``), the duplicate check (``sync.store.duplicate_faces``)
+# and the removal (``sync.store.person_removal``) that lived here before they moved.
+__all__ = [
+    "People",
+    "Removal",
+    "find_duplicates",
+    "people_of_site",
+    "person_payload",
+    "remove_person",
+    "template_payload",
+]
 
 _PERSON_COLUMNS = (
     "person_uid, external_id, display_name, site, consent_text_version, consent_given_at,"
@@ -335,47 +342,6 @@ class People:
         )
 
 
-def template_payload(
-    template_uid: str,
-    person_uid: str,
-    *,
-    model: ModelRef,
-    blob: bytes,
-    quality: float,
-    source: str,
-) -> dict[str, Any]:
-    """A face template as it travels; ``blob``: its vector, float32 little-endian."""
-    return {
-        "template_uid": template_uid,
-        "person_uid": person_uid,
-        "model_id": model.model_id,
-        "model_version": model.model_version,
-        "dim": len(blob) // 4,
-        "vector_f32le_b64": base64.b64encode(blob).decode("ascii"),
-        "quality": quality,
-        "source": source,
-    }
-
-
-def find_duplicates(
-    connection: Any, templates: Sequence[Template], threshold: float
-) -> list[DuplicateMatch]:
-    """Enrolled people whose templates of the same model match any of ``templates``."""
-    if not -1.0 <= threshold <= 1.0:
-        raise ValueError(f"a cosine threshold lies in [-1, 1], got {threshold}")
-    best: dict[int, tuple[float, ModelRef]] = {}
-    for model in sorted({t.model for t in templates}, key=str):
-        probes = [t.vector for t in templates if t.model == model]
-        gallery = load_gallery(connection, model)
-        if len(gallery) and gallery.dim != probes[0].size:
-            continue  # a dimension mismatch is reported by the insert, with a clear message
-        for person_id, similarity in best_match_per_person(gallery, probes, threshold).items():
-            if similarity > best.get(person_id, (-2.0, model))[0]:
-                best[person_id] = (similarity, model)
-    matches = [_duplicate(connection, pid, sim, model) for pid, (sim, model) in best.items()]
-    return sorted(matches, key=lambda match: -match.similarity)
-
-
 def people_of_site(connection: Any, site: str) -> list[tuple[int, Person]]:
     """The people of ``site`` this device holds, enrolled here or pulled, with their local
     ids, in the order it took them (``created_at``: when enrolled here, or first pulled)."""
@@ -383,87 +349,6 @@ def people_of_site(connection: Any, site: str) -> list[tuple[int, Person]]:
         f"SELECT id, {_PERSON_COLUMNS} FROM people WHERE site = ? ORDER BY id", (site,)
     ).fetchall()
     return [(int(row[0]), _person(row[1:])) for row in rows]
-
-
-def person_payload(person: Person) -> dict[str, Any]:
-    consent = person.consent
-    return {
-        "person_uid": person.person_uid,
-        "external_id": person.external_id,
-        "display_name": person.display_name,
-        "site": person.site,
-        "consent": {
-            "text_version": consent.text_version,
-            "given_at": format_timestamp(consent.given_at),
-            "operator": consent.operator,
-            "retain_until": format_timestamp(consent.retain_until),
-        },
-    }
-
-
-def _duplicate(
-    connection: Any, person_id: int, similarity: float, model: ModelRef
-) -> DuplicateMatch:
-    uid, external_id, name = connection.execute(
-        "SELECT person_uid, external_id, display_name FROM people WHERE id = ?", (person_id,)
-    ).fetchone()
-    return DuplicateMatch(uid, external_id, name, similarity, model)
-
-
-@dataclass(frozen=True)
-class Removal:
-    """What erasing one person deleted, for the audit entry (uids are counted, not named).
-    ``held``: whether they were in ``people``; a person pulled but only set aside here (their
-    badge held by someone else) had only ``set_aside`` changes, holding their name, badge and
-    face vectors."""
-
-    templates: int
-    photos: int
-    set_aside: int = 0
-    held: bool = True
-
-    def details(self, reason: str) -> dict[str, Any]:
-        removed = {"templates_removed": self.templates, "photos_removed": self.photos}
-        if self.set_aside:
-            removed["set_aside_removed"] = self.set_aside
-        return {**removed, "reason": reason}
-
-
-def remove_person(connection: Any, outbox: Outbox, person_uid: str) -> Removal | None:
-    """Delete a person, their templates and photos, and scrub the outbox of them.
-
-    Runs inside the caller's write transaction; None if this store holds nothing of the
-    person (their outbox entries are scrubbed all the same: unsent edits of them must not
-    travel). Pulled changes about them set aside until they could apply here are deleted
-    too; a person held only that way gives a ``Removal`` that is not ``held``, so that the
-    erasure is recorded (audit entry, purge) as any other: a restore carries erasures by
-    their audit entries (``sync.store.erasures``).
-    Every erasure goes through here: a local one, one pulled from the hub, one carried over a
-    restore.
-    """
-    forget_kept(connection, person_uid)
-    set_aside = connection.execute(
-        "DELETE FROM deferred_changes WHERE person_uid = ?", (person_uid,)
-    ).rowcount
-    if set_aside:
-        owe_purge(connection)  # they held the name and the templates
-    row = connection.execute("SELECT id FROM people WHERE person_uid = ?", (person_uid,)).fetchone()
-    if row is None:
-        outbox.scrub(connection, [person_uid])
-        return Removal(0, 0, set_aside, held=False) if set_aside else None
-    template_uids = _column(connection, "face_templates", "template_uid", row[0])
-    photo_uids = _column(connection, "photos", "photo_uid", row[0])
-    connection.execute("DELETE FROM people WHERE id = ?", (row[0],))  # cascades
-    outbox.scrub(connection, [person_uid, *template_uids, *photo_uids])
-    owe_purge(connection)  # their data stays in the file until a checkpoint folds this in
-    return Removal(len(template_uids), len(photo_uids), set_aside)
-
-
-def _column(connection: Any, table: str, column: str, person_id: int) -> list[str]:
-    rows = connection.execute(
-        f"SELECT {column} FROM {table} WHERE person_id = ?", (person_id,)
-    ).fetchall()
-    return [str(row[0]) for row in rows]
 
 
 def _person(row: Sequence[Any]) -> Person:
