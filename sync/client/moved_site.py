@@ -5,7 +5,7 @@ kiosk moved from gate X to gate Y), the people it pulled from X, and those it en
 that the hub holds, would stay on it for good: X's erasures never reach it any more, and
 their templates would verify at Y's gate. So ``jaga sync register``, in the transaction that
 keeps the new registration, removes every person not of the new site (every person, when the
-hub is another one) as an erasure does (``sync.store.people.remove_person``: templates and
+hub is another one) as an erasure does (``sync.store.person_removal.remove_person``: templates and
 photos with them, and a purge owed, so the bytes leave the store's files), each with a
 ``person.left_site`` audit entry saying why. They are not erased anywhere else: the hub holds
 them, and a device registered back to X pulls them again, since what it pulled of X goes
@@ -32,7 +32,7 @@ from sync.client.state import write_registration
 from sync.hub_url import kept_hub_url
 from sync.store import Store
 from sync.store.hub_keys import same_hub
-from sync.store.people import remove_person
+from sync.store.person_removal import remove_person
 from sync.store.state_rows import HUB_ID_NAME, get_value
 
 LEFT_SITE_ACTION = "person.left_site"

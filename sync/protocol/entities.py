@@ -1,6 +1,6 @@
 """Payload schemas per (entity, operation): what the store enqueues and the hub sends back.
 
-The shapes follow the store's ``*_payload`` functions (``sync.store.people``,
+The shapes follow the store's ``*_payload`` functions (``sync.store.person_payloads``,
 ``sync.store.observations``, ``sync.store.access``, ``sync.store.photos``). The hub validates
 an entry's payload with ``parse_payload`` and rejects the entry, not the batch, when it fails;
 change-log payloads use the same shapes, so a device applies a pulled change with the same

@@ -5,7 +5,7 @@ for them) cannot apply yet, but may once that person is erased here or has their
 changed. The sync client keeps such a change here, as pulled, instead of dropping it as its
 cursor moves on, and tries it again with every page it pulls (``sync.client.apply``). Each
 row is the newest change of one record (``entity_uid``), with the person it is about: an
-erasure of that person deletes their rows (``sync.store.people.remove_person``).
+erasure of that person deletes their rows (``sync.store.person_removal.remove_person``).
 """
 
 SQL = """
