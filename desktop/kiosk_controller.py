@@ -10,8 +10,10 @@ cannot be opened or stops giving frames, and a store that a full disk or another
 keeps from opening, are tried again (:mod:`desktop.kiosk.runner`): meanwhile the prompt
 says the kiosk is unavailable, the state line says why, and the next frame shows it is
 back. A store that does not open otherwise (a wrong key), a model pack that is not
-installed, a video that fails: each is shown on the panel (the kiosk cannot work, and
-says so) and logged.
+installed, a video that fails: each is shown on the panel and logged. A kiosk that cannot
+work says so: the state line says why, for the operator; the prompt says it is out of
+service (not "Look at the camera"), the picture is cleared and the badge field is off. A
+frame in flight when it failed is recorded, not shown.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from desktop.kiosk.assemble import KioskOpener, KioskOptions
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.prompts import (
     CAMERA_RESTART,
+    OUT_OF_SERVICE,
     UNAVAILABLE,
     PromptHold,
     frame_prompt,
@@ -121,7 +124,7 @@ class KioskController(QObject):
     def start(self) -> None:
         key = key_source(self.settings)
         if key is None:
-            self.panel.show_state(LOCKED_MESSAGE, problem=True)
+            self._stand_down(LOCKED_MESSAGE)
             return
         settings = self.settings
         open_session = KioskOpener(settings.store_path, key, self._options, settings.env,
@@ -185,12 +188,13 @@ class KioskController(QObject):
 
     @Slot(object, object)
     def _show_frame(self, image: np.ndarray, frame: KioskFrame) -> None:
-        self.panel.show_picture(image, frame.result.faces)
         self._names.update(frame.names)  # the greeting keeps its name on later frames
-        prompt = frame_prompt(frame.result, self._names, frame.badge)
-        if frame.notice is not None:
-            prompt = notice_prompt(frame.notice)
-        self.panel.show_prompt(self._hold.show(prompt))
+        if not self._failure_shown:  # a frame in flight when it failed: out of service stays
+            self.panel.show_picture(image, frame.result.faces)
+            prompt = frame_prompt(frame.result, self._names, frame.badge)
+            if frame.notice is not None:
+                prompt = notice_prompt(frame.notice)
+            self.panel.show_prompt(self._hold.show(prompt))
         self.panel.add_events(frame.events, self._names)
         self._show_problem(frame.problem)
         if self._metrics is not None:
@@ -240,4 +244,13 @@ class KioskController(QObject):
         else:
             _log.error("kiosk stopped: %s", error, exc_info=error_info(error))
         self._failure_shown = True
-        self.panel.show_state(f"the kiosk cannot work: {error}", problem=True)
+        self._stand_down(f"the kiosk cannot work: {error}")
+
+    def _stand_down(self, why: str) -> None:
+        """The kiosk cannot work: the operator reads why; nobody is asked to look at a camera
+        that shows nothing, or to present a badge that would go nowhere."""
+        self.panel.show_state(why, problem=True)
+        self._hold.clear()
+        self.panel.show_prompt(OUT_OF_SERVICE)
+        self.panel.clear_picture("no picture: the kiosk cannot work")
+        self.panel.badge.setEnabled(False)

@@ -45,6 +45,9 @@ UNAVAILABLE = {"camera": Prompt("Camera unavailable — retrying", Tone.IDLE),
                "store": Prompt("Kiosk unavailable — retrying", Tone.IDLE)}  # fmt: skip
 # A camera that only a restart of the kiosk (or a replug) frees (Outage.restart).
 CAMERA_RESTART = Prompt("Camera stuck — the kiosk needs a restart", Tone.IDLE)
+# The kiosk stopped and is not tried again (a source that cannot play, a wrong key, no model
+# pack): the state line tells the operator why; the person is not asked to look at a camera.
+OUT_OF_SERVICE = Prompt("Kiosk out of service", Tone.IDLE)
 ADVICE = {
     QualityReason.TOO_SMALL: "Come closer",
     QualityReason.TOO_CLOSE: "Step back a little",

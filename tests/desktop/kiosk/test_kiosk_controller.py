@@ -1,6 +1,6 @@
 """The controller's reports, played as the runner's threads make them (queued signals):
 a greeting keeps its name on the frames after the decision, a failure is not covered by a
-late "ready", and a problem is shown while it lasts."""
+late "ready" nor by a frame that was in flight, and a problem is shown while it lasts."""
 
 from __future__ import annotations
 
@@ -53,6 +53,22 @@ def test_a_failure_is_not_covered_by_a_late_ready(qapp: QApplication, tmp_path: 
     kiosk._ready.emit("ready: 1:N, 0 templates; detector on CPUExecutionProvider", {})
     wait_until(lambda: kiosk._ready_text != "", "ready")
     assert kiosk.panel.state.text().startswith("the kiosk cannot work: camera 0")
+
+
+def test_a_frame_in_flight_when_it_failed_is_recorded_not_shown(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    """A video whose read failed while inference finished the frame before: the kiosk is
+    out of service, and that frame's greeting does not say otherwise."""
+    kiosk = controller(tmp_path)
+    kiosk.failed(KioskError("gate.avi has frames of 8000x8000 px (64 MP)"))
+    kiosk.frame(IMAGE, frame({UID: "Ada"}))
+    wait_until(lambda: kiosk.panel.prompt.text() != "Look at the camera", "the failure")
+    QApplication.processEvents()  # the frame's report, queued behind the failure
+    panel = kiosk.panel
+    assert panel.prompt.text() == "Kiosk out of service"
+    assert panel.video.pixmap().isNull() and not panel.badge.isEnabled()
+    assert panel.state.text().startswith("the kiosk cannot work: gate.avi")
 
 
 def test_a_problem_is_shown_while_it_lasts(qapp: QApplication, tmp_path: Path) -> None:

@@ -168,7 +168,10 @@ def test_without_a_key_the_kiosk_says_how_to_give_one(
     window = open_window(settings, model_pack, find_pack=lambda: None,
                          kiosk_frames=lambda: camera("live"))  # fmt: skip
     try:
-        assert "store locked" in kiosk_of(window).panel.state.text()
+        panel = kiosk_of(window).panel
+        assert "store locked" in panel.state.text()
+        assert panel.prompt.text() == "Kiosk out of service"  # not "Look at the camera"
+        assert not panel.badge.isEnabled()
     finally:
         window.close()
 
