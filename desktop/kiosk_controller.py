@@ -5,15 +5,17 @@ controller there; each report is re-emitted as a queued signal, so the panel is 
 touched on the GUI thread. The frames shown are the frames processed: a picture waits for
 its faces' boxes instead of running ahead of them.
 
-Without a store key the panel says how to give one and nothing starts. A camera that
-cannot be opened or stops giving frames, and a store that a full disk or another process
-keeps from opening, are tried again (:mod:`desktop.kiosk.runner`): meanwhile the prompt
-says the kiosk is unavailable, the state line says why, and the next frame shows it is
-back. A store that does not open otherwise (a wrong key), a model pack that is not
-installed, a video that fails: each is shown on the panel and logged. A kiosk that cannot
-work says so: the state line says why, for the operator; the prompt says it is out of
-service (not "Look at the camera"), the picture is cleared and the badge field is off. A
-frame in flight when it failed is recorded, not shown.
+Without a store key the panel says how to give one and nothing starts; nor does it for a
+video that cannot play (no frame it can read, a still photo): it is opened, or refused, before
+the models load, as ``jaga kiosk run`` refuses it. A camera that cannot be opened or stops
+giving frames, and a store that a full disk or another process keeps from opening, are tried
+again (:mod:`desktop.kiosk.runner`): meanwhile the prompt says the kiosk is unavailable, the
+state line says why, and the next frame shows it is back. A store that does not open
+otherwise (a wrong key), a model pack that is not installed, a video that fails: each is
+shown on the panel and logged. A kiosk that cannot work says so: the state line says why,
+for the operator; the prompt says it is out of service (not "Look at the camera"), the
+picture is cleared and the badge field is off. A frame in flight when it failed is recorded,
+not shown.
 """
 
 from __future__ import annotations
@@ -126,11 +128,22 @@ class KioskController(QObject):
         if key is None:
             self._stand_down(LOCKED_MESSAGE)
             return
+        camera = self._source.startswith(CAMERA_PREFIX)
+        frames = self._frames
+        if not camera:  # a video is opened, or refused, before the models load (as by the CLI)
+            try:
+                video = self._frames()
+            except Exception as error:  # a still photo, no frame: said as the runner says it
+                self._show_failure(error)
+                return
+
+            def frames() -> Frames:  # a video is played once: the runner asks for it once
+                return video
+
         settings = self.settings
         open_session = KioskOpener(settings.store_path, key, self._options, settings.env,
                                    settings.store_config)  # fmt: skip
-        camera = self._source.startswith(CAMERA_PREFIX)
-        self._runner = KioskRunner(self._frames, open_session, self, camera=camera)
+        self._runner = KioskRunner(frames, open_session, self, camera=camera)
         self._runner.start()
 
     def stop(self, timeout_s: float) -> bool:

@@ -1,6 +1,7 @@
 """The kiosk window, offscreen, given a still photo as its source (a JPEG written here, named
 as a photo or as a video): the operator reads what is wrong, the screen stops asking anyone
-to look at a camera that shows nothing, nothing is decided or recorded, and the window
+to look at a camera that shows nothing, nothing is decided or recorded, the models are not
+loaded for a source that cannot play (as ``jaga kiosk run`` refuses it), and the window
 closes cleanly; a kiosk started afterwards on a real video works. The panel is saved as a
 picture to look at (``$JAGA_SCREENSHOT_DIR``)."""
 
@@ -90,6 +91,8 @@ def test_a_photo_as_the_source_is_said_on_screen_and_the_kiosk_stands_down(
     assert not kiosk_threads()
     messages = [r.getMessage() for r in caplog.records if r.name == "desktop.kiosk_controller"]
     assert [m for m in messages if "still photo" in m] == [f"kiosk stopped: {source} {REFUSED}"]
+    # Refused before the models load, as `jaga kiosk run` refuses it: no "ready" after it.
+    assert not [m for m in messages if m.startswith("kiosk ready")], messages
     assert recorded(store_path) == 0
 
 
