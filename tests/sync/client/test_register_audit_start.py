@@ -156,6 +156,10 @@ class _OlderHub(httpx.BaseTransport):
         body = {"error": AUDIT_GAP, "reason": "send from entry 1", "expected_offset": 0}
         return httpx.Response(409, json=body)
 
+    def close(self) -> None:
+        """Closed with its client: the real transport's connections to the hub with it."""
+        self._real.close()
+
 
 def test_a_hub_that_wants_the_chain_from_entry_1_is_not_sent_what_came_before(
     kiosk: Device, live_hub: HubProcess
