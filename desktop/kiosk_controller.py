@@ -111,6 +111,7 @@ class KioskController(QObject):
         self._runner: KioskRunner | None = None
         self._stop_asked = False
         self._failure_shown = False
+        self._failure_text = ""
         self._problem_shown = False
         self._outage_shown: Outage | None = None  # until a frame comes
         self._ready_text = ""
@@ -218,9 +219,13 @@ class KioskController(QObject):
     def _show_problem(self, problem: str | None) -> None:
         """A problem while it lasts (decisions waiting for the store, a camera gone), then
         the state again."""
-        if problem is not None:
+        if self._failure_shown:  # a frame in flight: its problem goes under the failure
+            if problem is not None or self._problem_shown:
+                said = self._failure_text if problem is None else f"{self._failure_text}\n{problem}"
+                self.panel.show_state(said, problem=True)
+        elif problem is not None:
             self.panel.show_state(problem, problem=True)
-        elif (self._problem_shown or self._outage_shown) and not self._failure_shown:
+        elif self._problem_shown or self._outage_shown:
             self.panel.show_state(self._ready_text, problem="WARNING" in self._ready_text)
         if self._outage_shown is not None:
             _log.info("kiosk: the %s is back", self._outage_shown.part)
@@ -257,7 +262,8 @@ class KioskController(QObject):
         else:
             _log.error("kiosk stopped: %s", error, exc_info=error_info(error))
         self._failure_shown = True
-        self._stand_down(f"the kiosk cannot work: {error}")
+        self._failure_text = f"the kiosk cannot work: {error}"
+        self._stand_down(self._failure_text)
 
     def _stand_down(self, why: str) -> None:
         """The kiosk cannot work: the operator reads why; nobody is asked to look at a camera

@@ -71,6 +71,22 @@ def test_a_frame_in_flight_when_it_failed_is_recorded_not_shown(
     assert panel.state.text().startswith("the kiosk cannot work: gate.avi")
 
 
+def test_a_frame_in_flights_problem_does_not_cover_the_failure(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    """Its decisions waiting for the store are said too, under why the kiosk cannot work."""
+    kiosk = controller(tmp_path)
+    kiosk.failed(KioskError("gate.avi has frames of 8000x8000 px (64 MP)"))
+    kiosk.frame(IMAGE, frame({}, problem="1 decision not yet written: store busy"))
+    wait_until(lambda: "not yet written" in kiosk.panel.state.text(), "the problem")
+    lines = kiosk.panel.state.text().splitlines()
+    assert lines[0].startswith("the kiosk cannot work: gate.avi"), lines
+    assert lines[1] == "1 decision not yet written: store busy"
+    kiosk.frame(IMAGE, frame({}))  # written since
+    wait_until(lambda: "not yet written" not in kiosk.panel.state.text(), "the problem gone")
+    assert kiosk.panel.state.text().startswith("the kiosk cannot work: gate.avi")
+
+
 def test_a_problem_is_shown_while_it_lasts(qapp: QApplication, tmp_path: Path) -> None:
     kiosk = controller(tmp_path)
     kiosk._ready.emit("ready: 1:N, 2 templates", {})
