@@ -4,7 +4,8 @@ The package is split so that a handheld that only classifies never imports torch
 
 - :mod:`inference.fish.classify` — :class:`SpeciesClassifier` (ONNX Runtime only) and
   :mod:`inference.fish.types` — :class:`FishPrediction`, the value it returns;
-- :mod:`inference.fish.pack` — reading, verifying and writing species packs;
+- :mod:`inference.fish.pack` — reading, verifying and writing species packs (its parts:
+  ``pack_format``, ``pack_reading``, ``pack_leftovers``);
 - :mod:`inference.fish.train` / :mod:`inference.fish.finetune` — the two training modes (torch);
 - :mod:`inference.fish.evaluate` — ``jaga fish eval``;
 - :mod:`inference.fish.corrections` — ``jaga fish export-training-set`` (its parts:
