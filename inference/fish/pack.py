@@ -56,14 +56,14 @@ from inference.fish.pack_format import (
     THRESHOLDS_FILE,
     TRAINING_FILE,
     SpeciesPack,
-    _schema,
     input_contract,
     int8_familiarity_json,
+    schema,
     sides_label,
     species_json,
 )
 from inference.fish.pack_leftovers import (
-    _RETIRED,
+    RETIRED,
     Leftovers,
     restore_retired,
     undo_interrupted_writes,
@@ -128,7 +128,7 @@ def write_pack(
             _write_one(staging / file_name, content)
         models = {p: f for p, f in MODEL_FILES.items() if (staging / f).exists()}
         manifest = {
-            "format": PACK_FORMAT, "schema": _schema(input_sizes), "name": name,
+            "format": PACK_FORMAT, "schema": schema(input_sizes), "name": name,
             "version": version, "backbone_sha256": backbone_sha256, **_inputs(input_sizes),
             "models": models, "files": {f: sha256_of(staging / f) for f in sorted(build)},
         }  # fmt: skip
@@ -179,7 +179,7 @@ def _swap_into_place(staging: Path, destination: Path) -> None:
     puts the retired one back (:func:`restore_retired`): the writer then retires it again,
     as often as that happens (each time needs a reader in that instant). Any other failure
     puts the pack before back where it was, and raises."""
-    retired = staging.with_name(staging.name + _RETIRED)
+    retired = staging.with_name(staging.name + RETIRED)
     while True:
         if destination.exists():
             if not (destination / MANIFEST).exists():

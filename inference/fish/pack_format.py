@@ -3,7 +3,7 @@ contract of its model, and ``SpeciesPack``, the value a verified pack is read in
 
 Apart from the pack's writing (``inference.fish.pack``) and its reading and verifying
 (``inference.fish.pack_reading``) because both build on it, and neither on the other's steps:
-these names and shapes are what a writer writes and a reader checks. ``_read_json``, the one
+these names and shapes are what a writer writes and a reader checks. ``read_json``, the one
 way a pack's JSON files are read, is here too: ``SpeciesPack.training`` reads through it.
 """
 
@@ -105,7 +105,7 @@ class SpeciesPack:
             ) from None
 
     def training(self) -> dict[str, Any]:
-        return _read_json(self.root / TRAINING_FILE) if TRAINING_FILE in self.sha256 else {}
+        return read_json(self.root / TRAINING_FILE) if TRAINING_FILE in self.sha256 else {}
 
 
 def sides_label(sides: tuple[int, ...]) -> str:
@@ -120,7 +120,7 @@ def species_json(species: tuple[Species, ...], held_out: tuple[Species, ...]) ->
     return {"species": entries(species), "held_out": entries(held_out)}
 
 
-def _schema(sides: tuple[int, ...]) -> int:
+def schema(sides: tuple[int, ...]) -> int:
     if len(sides) > 1:
         return MULTI_INPUT_PACK_SCHEMA
     return PACK_SCHEMA if sides[0] == INPUT_SIZE else SIZED_PACK_SCHEMA
@@ -137,7 +137,7 @@ def int8_familiarity_json(threshold: float, fish_acceptance: float, images: int)
     }
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

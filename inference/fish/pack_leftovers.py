@@ -22,7 +22,7 @@ from inference.pack.files import fsync_directory
 # pack whose name only starts the same (``reef.v2`` beside ``reef``) never pass for ``reef``'s.
 # Releases before this one named them so too (``tempfile.mkdtemp``'s [a-z0-9_]{8}).
 _WRITE_SUFFIX = r"[a-z0-9_]{8}"
-_RETIRED = ".old"
+RETIRED = ".old"
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def undo_interrupted_writes(destination: Path) -> Leftovers:
     where no other write into ``destination`` runs (``jaga models install`` holds the pack's
     install lock)."""
     restored = restore_retired(destination)
-    leftovers = _write_folders(destination, "", _RETIRED)
+    leftovers = _write_folders(destination, "", RETIRED)
     for path in leftovers:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
@@ -62,7 +62,7 @@ def restore_retired(destination: Path) -> bool:
     parent = destination.parent
     if destination.exists() or not parent.is_dir():
         return False
-    retired = [p for p in _write_folders(destination, _RETIRED) if (p / MANIFEST).is_file()]
+    retired = [p for p in _write_folders(destination, RETIRED) if (p / MANIFEST).is_file()]
     if not retired:
         return False
     try:

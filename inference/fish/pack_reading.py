@@ -27,9 +27,9 @@ from inference.fish.pack_format import (
     SPECIES_FILE,
     THRESHOLDS_FILE,
     SpeciesPack,
-    _read_json,
-    _schema,
     input_contract,
+    read_json,
+    schema,
     sides_label,
 )
 from inference.fish.pack_leftovers import restore_retired
@@ -43,7 +43,7 @@ def load_pack(root: Path) -> SpeciesPack:
     A pack a killed write left retired beside an empty ``root`` is put back first
     (:func:`restore_retired`)."""
     restore_retired(root)
-    manifest = _read_json(root / MANIFEST)
+    manifest = read_json(root / MANIFEST)
     schemas = (PACK_SCHEMA, SIZED_PACK_SCHEMA, MULTI_INPUT_PACK_SCHEMA)
     if manifest.get("format") != PACK_FORMAT or manifest.get("schema") not in schemas:
         raise SpeciesPackError(f"{root} is not a {PACK_FORMAT} (schema {schemas})")
@@ -93,7 +93,7 @@ def _input_sizes(manifest: Mapping[str, Any], root: Path) -> tuple[int, ...]:
         raise SpeciesPackError(f"{root / MANIFEST}: inputs {[c['name'] for c in contracts]} "
                                f"of sides {list(sides)} are not one input per side, named "
                                "for it; the pack is refused")  # fmt: skip
-    if _schema(sides) != manifest["schema"]:
+    if schema(sides) != manifest["schema"]:
         raise SpeciesPackError(f"{root / MANIFEST}: a {sides_label(sides)} px pack must not "
                                f"be schema {manifest['schema']}; the pack is refused")  # fmt: skip
     return sides
@@ -132,7 +132,7 @@ def _verify_files(root: Path, files: Mapping[str, str], version: str) -> None:
 
 def read_species(path: Path) -> tuple[tuple[Species, ...], tuple[Species, ...]]:
     """A pack's ``species.json``: the species it names and those held out from training."""
-    body = _read_json(path)
+    body = read_json(path)
     try:
         species = tuple(Species(str(s["id"]), str(s["name"])) for s in body["species"])
         held_out = tuple(Species(str(s["id"]), str(s["name"])) for s in body.get("held_out", []))
@@ -146,7 +146,7 @@ def read_species(path: Path) -> tuple[tuple[Species, ...], tuple[Species, ...]]:
 
 def _read_thresholds(path: Path) -> Thresholds:
     try:
-        return Thresholds.from_json(_read_json(path))
+        return Thresholds.from_json(read_json(path))
     except (KeyError, TypeError, ValueError) as exc:
         raise SpeciesPackError(f"{path} holds no valid thresholds: {exc}") from exc
 
@@ -154,7 +154,7 @@ def _read_thresholds(path: Path) -> Thresholds:
 def _read_int8_familiarity(root: Path) -> float:
     path = root / INT8_FAMILIARITY_FILE
     try:
-        value = float(_read_json(path)["familiarity"])
+        value = float(read_json(path)["familiarity"])
     except (KeyError, TypeError, ValueError) as exc:
         raise SpeciesPackError(f"{path} holds no familiarity threshold: {exc}") from exc
     if not -1.0 <= value <= 1.0:
