@@ -16,9 +16,9 @@ from pathlib import Path
 from sync.durable import replace_private
 from sync.hub.erasure_lines import (
     JournalNotAFileError,
-    _at_fault,
-    _is_hub_id,
+    at_fault,
     hub_identity,
+    is_hub_id,
     key_identity,
 )
 from sync.regular_file import read_small_file
@@ -48,9 +48,9 @@ def accepted_hubs(data: Path) -> frozenset[str]:
     except FileNotFoundError:
         return frozenset()
     except (OSError, JournalNotAFileError) as error:
-        raise _at_fault(path, error) from error
+        raise at_fault(path, error) from error
     lines = (line.strip() for line in kept.decode(errors="replace").splitlines())
-    return frozenset(line for line in lines if _is_hub_id(line))
+    return frozenset(line for line in lines if is_hub_id(line))
 
 
 def accept_hubs(data: Path, hubs: Iterable[str]) -> None:
@@ -58,7 +58,7 @@ def accept_hubs(data: Path, hubs: Iterable[str]) -> None:
     temporary file renamed over it); only hub ids (16 lower hex digits): anything else
     would never match its line again once read back. Raises ``OSError`` when it cannot
     write it, ``JournalFileError`` when it cannot read it."""
-    every = accepted_hubs(data) | {hub for hub in hubs if _is_hub_id(hub)}
+    every = accepted_hubs(data) | {hub for hub in hubs if is_hub_id(hub)}
     text = "".join(f"{hub}\n" for hub in sorted(every))
     if len(text.encode()) > _MAX_ACCEPTED:  # it could not be read back
         raise OSError(errno.EFBIG, f"more accepted hubs than {ACCEPTED_FILE} may hold")

@@ -52,7 +52,7 @@ class JournalFileError(SyncError):
         self.path = path
 
 
-def _is_hub_id(text: str) -> bool:
+def is_hub_id(text: str) -> bool:
     return _HUB_ID.fullmatch(text) is not None
 
 
@@ -77,13 +77,13 @@ def hub_identity(data: Path) -> str:
         try:
             write_private_once(path, made + "\n", folder_owner=True)
         except OSError as error:
-            raise _at_fault(path, error) from error
+            raise at_fault(path, error) from error
     try:
         kept = read_small_file(path, "a hub identity file", _MAX_ID, JournalNotAFileError)
     except (OSError, JournalNotAFileError) as error:
-        raise _at_fault(path, error) from error
+        raise at_fault(path, error) from error
     text = kept.decode(errors="replace").strip()
-    if not _is_hub_id(text):
+    if not is_hub_id(text):
         raise JournalFileError(
             path,
             f"{path} holds no hub id (16 hex digits) but {text[:40]!r} (emptied by a full disk,"
@@ -110,7 +110,7 @@ def key_identity() -> str:
     return str(salted_hmac(_IDENTITY_SALT, "erasure journal", algorithm="sha256").hexdigest()[:16])
 
 
-def _at_fault(path: Path, error: OSError | SyncError) -> JournalFileError:
+def at_fault(path: Path, error: OSError | SyncError) -> JournalFileError:
     return JournalFileError(path, f"{type(error).__name__}: {error}")
 
 
@@ -222,7 +222,7 @@ def _texts(fields: object) -> tuple[str, str, str, str, str | None] | None:
     hub = fields.get("hub")
     if not all(isinstance(value, str) for value in values):
         return None
-    if hub is not None and not (isinstance(hub, str) and _is_hub_id(hub)):
+    if hub is not None and not (isinstance(hub, str) and is_hub_id(hub)):
         return None
     person, site, at, kind = (str(value) for value in values)
     return person, site, at, kind, hub
