@@ -233,14 +233,18 @@ class KioskController(QObject):
 
     @Slot(object)
     def _show_unavailable(self, outage: Outage) -> None:
-        """Nobody can be decided until it is back: the last answer goes, the state says why."""
+        """Nobody can be decided until it is back: the last answer goes, the state says why.
+        Not once the kiosk cannot work: an outage said as the failure came (the store tried
+        while the video failed) would cover "out of service" with "retrying" for good."""
         shown = self._outage_shown
         if shown is None or shown.reason != outage.reason:  # each try is not news
             _log.warning("kiosk: the %s is unavailable: %s", outage.part, outage.reason)
-        self._outage_shown = outage
         self.panel.add_events(outage.events, self._names)
         if self._metrics is not None:
             self._metrics.count_events(outage.events)
+        if self._failure_shown:
+            return
+        self._outage_shown = outage
         self._hold.clear()
         self.panel.show_prompt(CAMERA_RESTART if outage.restart else UNAVAILABLE[outage.part])
         self.panel.clear_picture(f"no picture: the {outage.part} is unavailable")

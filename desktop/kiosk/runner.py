@@ -180,7 +180,8 @@ class KioskRunner:
                     restart = isinstance(error, CameraRestartError)
                     self._outages.put(Outage("camera", str(error), retry_s, restart=restart))
                     self._pause(retry_s)
-        except Exception as error:  # a video that failed: said, and the stream ends
+        except Exception as error:  # a video that failed: said, and the kiosk ends
+            self._stopping.set()  # the store is not tried again for a kiosk that stopped
             self._listener.failed(error)
         finally:
             self._mailbox.close()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.kiosk.assemble import KioskOptions
 from desktop.kiosk.errors import KioskError
+from desktop.kiosk.runner import Outage
 from desktop.kiosk.session import KioskFrame
 from desktop.kiosk_controller import KioskController
 from desktop.kiosk_panel import KioskPanel
@@ -94,3 +95,20 @@ def test_a_problem_is_shown_while_it_lasts(qapp: QApplication, tmp_path: Path) -
     wait_until(lambda: "not yet written" in kiosk.panel.state.text(), "the problem")
     kiosk.frame(IMAGE, frame({}))
     wait_until(lambda: kiosk.panel.state.text() == "ready: 1:N, 2 templates", "the state again")
+
+
+def test_an_outage_said_after_the_failure_does_not_cover_it(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    """The store's try in flight when the video failed: its outage comes after the failure,
+    and "retrying" would stay on screen for a kiosk that is not tried again."""
+    kiosk = controller(tmp_path)
+    kiosk.failed(KioskError("gate.avi has frames of 8000x8000 px (64 MP)"))
+    kiosk.unavailable(Outage("store", "no space left for jaga.db", 5.0))
+    wait_until(lambda: kiosk.panel.prompt.text() != "Look at the camera", "the failure")
+    QApplication.processEvents()  # the outage's report, queued behind it
+    panel = kiosk.panel
+    assert panel.prompt.text() == "Kiosk out of service"
+    assert panel.state.text() == "the kiosk cannot work: gate.avi has frames of 8000x8000 px (64 MP)"
+    assert panel.video.text() == "no picture: the kiosk cannot work"
+    assert not panel.badge.isEnabled()
