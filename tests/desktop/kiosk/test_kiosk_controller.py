@@ -109,6 +109,7 @@ def test_an_outage_said_after_the_failure_does_not_cover_it(
     QApplication.processEvents()  # the outage's report, queued behind it
     panel = kiosk.panel
     assert panel.prompt.text() == "Kiosk out of service"
-    assert panel.state.text() == "the kiosk cannot work: gate.avi has frames of 8000x8000 px (64 MP)"
+    said = "the kiosk cannot work: gate.avi has frames of 8000x8000 px (64 MP)"
+    assert panel.state.text() == said
     assert panel.video.text() == "no picture: the kiosk cannot work"
     assert not panel.badge.isEnabled()
