@@ -37,7 +37,7 @@ from desktop.kiosk.prompts import (
     frame_prompt,
     notice_prompt,
 )
-from desktop.kiosk.runner import KioskRunner, Outage
+from desktop.kiosk.runner import KioskRunner, Outage, close_frames
 from desktop.kiosk.session import KioskFrame, KioskSession
 from desktop.kiosk.sources import CAMERA_PREFIX, source_frames
 from desktop.kiosk_metrics import KioskMetrics
@@ -109,6 +109,7 @@ class KioskController(QObject):
         self._hold = PromptHold()
         self._metrics = metrics
         self._runner: KioskRunner | None = None
+        self._video: Frames | None = None  # opened by start, before the models load
         self._stop_asked = False
         self._failure_shown = False
         self._failure_text = ""
@@ -141,6 +142,8 @@ class KioskController(QObject):
             def frames() -> Frames:  # a video is played once: the runner asks for it once
                 return video
 
+            self._video = video
+
         settings = self.settings
         open_session = KioskOpener(settings.store_path, key, self._options, settings.env,
                                    settings.store_config)  # fmt: skip
@@ -154,6 +157,8 @@ class KioskController(QObject):
         stopped = self._runner.stop(timeout_s) if self._runner is not None else True
         if not stopped:  # a model load (a TensorRT build) cannot be cut short
             _log.warning("the kiosk's threads still ran %.0f s after the stop", timeout_s)
+        elif self._video is not None:  # not played if the stop came before the first read
+            close_frames(self._video)
         return stopped
 
     # --- KioskListener: called on the runner's threads; only emits --------------------

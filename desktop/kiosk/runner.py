@@ -42,7 +42,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -97,6 +97,24 @@ class KioskListener(Protocol):
     def unavailable(self, outage: Outage) -> None:
         """The kiosk cannot decide until the part comes back; the next frame says it did."""
         ...
+
+
+@contextmanager
+def _closed_after(frames: Frames) -> Iterator[Frames]:
+    """``frames``, closed when left however it is left: a video stopped part-way lets go of its
+    file now, not when the last reference to its generator goes (the controller keeps one)."""
+    try:
+        yield frames
+    finally:
+        close_frames(frames)
+
+
+def close_frames(frames: Frames) -> None:
+    """Let go of what ``frames`` holds open (a generator's file or camera; closing twice is
+    harmless), whether or not a frame was read."""
+    close = getattr(frames, "close", None)
+    if close is not None:
+        close()
 
 
 class KioskRunner:
@@ -162,8 +180,8 @@ class KioskRunner:
             failures = 0
             while not self._stopping.is_set():
                 try:
-                    with reads_stopped_by(self._stopping):  # a stop ends a read waiting
-                        for item in self._frames():
+                    with reads_stopped_by(self._stopping), _closed_after(self._frames()) as frames:
+                        for item in frames:  # a stop ends a read waiting
                             if self._stopping.is_set():
                                 return
                             failures = 0
