@@ -29,7 +29,7 @@ import os
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,13 +123,17 @@ def _too_long(path: Path, frames: str) -> str:
     )
 
 
-def video_frames(path: Path, max_frames: int | None = None) -> Iterator[tuple[float, Image]]:
+# A generator, not any iterator: a caller that stops early closes it to let go of the file.
+VideoFrames = Generator[tuple[float, Image], None, None]
+
+
+def video_frames(path: Path, max_frames: int | None = None) -> VideoFrames:
     """(video time in seconds, BGR frame) for each frame of the file, in order; an
     InputError for a frame, or a stream, over the bounds its container declared within.
 
     The file is opened, or refused, by this call, not at the first frame: a caller checks
     its source before it loads models for it. Refused too: a file that gives no frame, and
-    a still photo (``read_ahead``)."""
+    a still photo (``read_ahead``). ``close()`` lets go of the file, read or not."""
     capture, info = open_video(path)
     try:
         first = read_ahead(capture, path)
@@ -181,7 +185,7 @@ def _frames(
     path: Path,
     max_frames: int | None,
     first: list[Image],
-) -> Iterator[tuple[float, Image]]:
+) -> VideoFrames:
     try:
         index = 0
         while max_frames is None or index < max_frames:
