@@ -136,7 +136,7 @@ class KioskController(QObject):
             try:
                 video = self._frames()
             except Exception as error:  # a still photo, no frame: said as the runner says it
-                self._show_failure(error)
+                self._show_failure(error, started=False)
                 return
 
             def frames() -> Frames:  # a video is played once: the runner asks for it once
@@ -265,11 +265,14 @@ class KioskController(QObject):
             self.panel.show_state(f"the picture ended ({self._source})", problem=True)
 
     @Slot(object)
-    def _show_failure(self, error: object) -> None:
+    def _show_failure(self, error: object, *, started: bool = True) -> None:
+        """``started``: False for a source refused before the kiosk's threads ran, so the log
+        does not say a kiosk that never ran stopped."""
+        what = "kiosk stopped" if started else "kiosk not started"
         if isinstance(error, KioskError | InferenceError | SyncError):  # said, not a bug
-            _log.warning("kiosk stopped: %s", error)
+            _log.warning("%s: %s", what, error)
         else:
-            _log.error("kiosk stopped: %s", error, exc_info=error_info(error))
+            _log.error("%s: %s", what, error, exc_info=error_info(error))
         self._failure_shown = True
         self._failure_text = f"the kiosk cannot work: {error}"
         self._stand_down(self._failure_text)
