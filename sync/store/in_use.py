@@ -7,9 +7,10 @@ under a running kiosk moves the store aside while the kiosk goes on writing to t
 (its access events, enrolments and erasures never reach the restored store or the hub), and a
 key change leaves the kiosk's connection unable to read. In turn, an open is refused while a
 restore or key change runs. The lock is on a file of its own, apart from the sync lock
-(``sync.client.lock``) and the key change's (``Store.key_change_lock``), and beside the
-store's *name*, so it goes on covering the path when a restore renames another file there.
-The kernel drops the lock of a holder that dies, SIGKILL included (``sync.filelock``).
+(``sync.client.lock``) and the key change's (``sync.store.store_open.key_change_lock``), and
+beside the store's *name*, so it goes on covering the path when a restore renames another
+file there. The kernel drops the lock of a holder that dies, SIGKILL included
+(``sync.filelock``).
 """
 
 from __future__ import annotations

@@ -1,34 +1,26 @@
 """The store: create or open one encrypted database, and reach its parts.
 
 ``Store.create`` builds the database under a temporary name and renames it into place only
-once it is complete and its key header is written, so an interrupted ``init`` leaves nothing
-that looks like a store. ``Store.open`` checks the key against the header *before* it opens
-the database: a wrong key raises ``WrongKeyError`` without a single byte read or written.
-An open store holds the store's in-use lock shared until it is closed (``sync.store.in_use``):
-a restore or a key change refuses to run under it.
+once it is complete and its key header is written (``sync.store.store_create``), so an
+interrupted ``init`` leaves nothing that looks like a store. ``Store.open`` checks the key
+against the header *before* it opens the database: a wrong key raises ``WrongKeyError``
+without a single byte read or written; a key change or restore interrupted is settled on the
+key that opens the file (``sync.store.store_open``). An open store holds the store's in-use
+lock shared until it is closed (``sync.store.in_use``): a restore or a key change refuses to
+run under it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-from sync.durable import fsync_path, make_private_folders, narrow_to_owner
-from sync.errors import (
-    KeyNotChangedError,
-    NotAStoreError,
-    StoreCorruptError,
-    StoreError,
-    StoreExistsError,
-    StoreIOError,
-    WrongKeyError,
-)
-from sync.filelock import exclusive, held_elsewhere
+from sync.durable import make_private_folders, narrow_to_owner
+from sync.errors import KeyNotChangedError, StoreCorruptError, StoreError, StoreIOError
 from sync.store import keys, pending_catches, purge_mark
 from sync.store.access import AccessLog
 from sync.store.audit import CREATED, AuditLog, file_subject
@@ -36,24 +28,28 @@ from sync.store.clock import Clock, SystemClock
 from sync.store.database import Database, StoreConfig, check_file_looks_encrypted
 from sync.store.gallery import Gallery, gallery_models, load_gallery
 from sync.store.in_use import InUse
-from sync.store.keys import KeyHeader, KeySlot, KeySource
+from sync.store.keys import KeyHeader, KeySource
 from sync.store.observations import Observations
 from sync.store.outbox import CATCHES_HELD_SINCE_SCHEMA, HOLDS_SINCE_SCHEMA, Outbox
 from sync.store.people import People
 from sync.store.records import ModelRef
 from sync.store.retention import Retention
 from sync.store.same_key import refuse_same_key
-from sync.store.schema.migrations import (
-    APPLICATION_ID,
-    MIGRATIONS,
-    Migration,
-    migrate,
-    schema_version,
-)
+from sync.store.schema.migrations import MIGRATIONS, Migration, schema_version
+from sync.store.store_create import SIDE_FILES, _build, check_free, remove_with_side_files
+from sync.store.store_open import _open_database, key_change_lock
 
 log = logging.getLogger(__name__)
 
-SIDE_FILES = ("-wal", "-shm", "-journal")
+# Importers of these from here before they moved (backups, store init, tests) import them still.
+__all__ = [
+    "SIDE_FILES",
+    "IntegrityReport",
+    "Store",
+    "check_free",
+    "key_change_lock",
+    "remove_with_side_files",
+]
 
 
 @dataclass(frozen=True)
@@ -288,50 +284,6 @@ class Store:
         self.close()
 
 
-def _build(
-    path: Path,
-    key: bytes,
-    header: KeyHeader,
-    config: StoreConfig,
-    migrations: tuple[Migration, ...],
-    *,
-    record_creation: Callable[[Database], None],
-) -> None:
-    """Create the schema and the audit chain's first entry under a temporary name, then
-    rename it into place with its header: a store is never found without that entry."""
-    building = path.with_name(path.name + ".init")
-    remove_with_side_files(building)
-    database = Database.open(building, key, config, create=True)
-    try:
-        with database.translated():
-            migrate(database.connection, migrations)
-        record_creation(database)
-    finally:
-        database.close()  # the last close checkpoints and removes the WAL
-    keys.write_header(path, header)
-    building.replace(path)
-    fsync_path(path.parent)
-
-
-def check_free(path: Path) -> None:
-    """``StoreExistsError`` where anything is at ``path``: a new store is never written over
-    it (``jaga store init`` asks before it writes a new key file)."""
-    if path.exists():
-        raise StoreExistsError(f"{path} already exists; not overwriting it")
-
-
-def key_change_lock(path: Path) -> contextlib.AbstractContextManager[None]:
-    """Held by a key change from its first header write to its last (a file lock, so other
-    processes see it too)."""
-    return exclusive(_lock_file(path))
-
-
-def _key_change_running(path: Path) -> bool:
-    """Whether another process is changing this store's key right now (True when it cannot
-    tell: leaving the header as it is is always safe)."""
-    return held_elsewhere(_lock_file(path))
-
-
 def _narrow_files_made_before(path: Path) -> None:
     """A store made before its files were private (0644 under the usual umask) becomes its
     owner's only once its key is proved: the file is a store, and it is this user's."""
@@ -349,89 +301,3 @@ def _retry_owed_purge(database: Database) -> None:
         database.retry_owed_purge()
     except StoreError as error:
         log.warning("could not check for an erasure's owed purge: %s", error)
-
-
-def _lock_file(path: Path) -> Path:
-    return path.with_name(path.name + ".key-lock")
-
-
-def remove_with_side_files(path: Path) -> None:
-    for suffix in ("", *SIDE_FILES):
-        with contextlib.suppress(FileNotFoundError):
-            path.with_name(path.name + suffix).unlink()
-
-
-def _open_database(
-    path: Path, source: KeySource, config: StoreConfig, migrations: tuple[Migration, ...]
-) -> tuple[Database, bytes, KeyHeader]:
-    """The database, its key, and the header that goes with it (settled, if a key change was
-    interrupted)."""
-    header = keys.read_header(path)
-    database, key, winner = _open_with_candidates(path, header, keys.unlock(header, source), config)
-    try:
-        _check_identity(database)
-        with database.translated():
-            migrate(database.connection, migrations)
-    except BaseException:
-        database.close()
-        raise
-    if winner != header and not _key_change_running(path):
-        keys.write_header(path, winner)  # finish an interrupted key change, now we know
-    return database, key, winner
-
-
-def _open_with_candidates(
-    path: Path,
-    header: KeyHeader,
-    candidates: list[tuple[bytes, KeyHeader]],
-    config: StoreConfig,
-) -> tuple[Database, bytes, KeyHeader]:
-    for key, candidate in candidates:
-        try:
-            return Database.open(path, key, config, create=False), key, candidate
-        except WrongKeyError:
-            continue
-    if header.pending is not None and len(candidates) == 1:
-        raise WrongKeyError(_interrupted_key_change(path, header, candidates[0][1].current))
-    if len(candidates) > 1 or candidates[0][1].current.kind == "passphrase":
-        detail = "the key matches its header, but the file does not decrypt with it"
-    else:
-        detail = "the key file matches its header, but the file does not decrypt with it"
-    raise NotAStoreError(f"{path}: {detail}: damaged, or not the file this header belongs to")
-
-
-def _interrupted_key_change(path: Path, header: KeyHeader, tried: KeySlot) -> str:
-    """The file is intact under the other slot's key, most likely: say which to open it with.
-
-    A restore writes the same pending header before it renames its copy over the store; a
-    copy still beside the store (``.restoring``) means the restore was killed before that."""
-    old, new = (_what(header.current), _what(header.pending or header.current))
-    if path.with_name(path.name + ".restoring").exists():
-        return (
-            f"{path}: a restore was interrupted before it replaced this store: the file here"
-            " is still the store it was to replace, and opens with that store's own"
-            f" {old}; run the restore again (`jaga store info` names what it left)"
-        )
-    if tried == header.current:
-        return (
-            f"{path}: a key change (or a restore) was interrupted and has probably finished:"
-            f" the file no longer opens with the old {old}; open it with the new {new} (the"
-            " backup's, after a restore), which completes the change"
-        )
-    return (
-        f"{path}: a key change was interrupted before it re-encrypted the file: it still"
-        f" opens with the old {old}, not the new {new}"
-    )
-
-
-def _what(slot: KeySlot) -> str:
-    return "passphrase" if slot.kind == "passphrase" else "key file"
-
-
-def _check_identity(database: Database) -> None:
-    with database.translated():
-        connection: Any = database.connection
-        application_id = int(connection.execute("PRAGMA application_id").fetchone()[0])
-        version = schema_version(connection)
-    if application_id != APPLICATION_ID or version == 0:
-        raise NotAStoreError(f"{database.path} is an encrypted database, but not a Jaga store")
