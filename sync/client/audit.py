@@ -5,13 +5,12 @@ removed, or that it was rewritten from an edit on: whoever holds the key can com
 hash again. So each sync also sends the hub the entries it does not hold yet, in bounded
 batches (``POST /api/v1/sites/{site}/audit``), and the hub checks that they extend what it
 holds for this device (``sync.hub.audit``). The hub's receipt (the newest entry it holds)
-is kept in ``sync_state`` as ``audit.anchored.<device id>``, and when it came as
-``audit.anchored_at.<device id>``; the next sync sends from the entry after it. Each batch
-carries a number higher than the one before (``audit.batch_number``, kept before it is
-sent), so the hub can tell a batch held up past a later one (stale) from a chain rewound;
-told its number is behind (a restored backup brought an older one back) or too far ahead
-(the hub started its count again for a new registration code), the device numbers on from
-the hub's and sends again, once.
+is kept in the store, per device id (``sync.client.audit_state``); the next sync sends from
+the entry after it. Each batch carries a number higher than the one before
+(``audit.batch_number``, kept before it is sent), so the hub can tell a batch held up past a
+later one (stale) from a chain rewound; told its number is behind (a restored backup brought
+an older one back) or too far ahead (the hub started its count again for a new registration
+code), the device numbers on from the hub's and sends again, once.
 
 Anchoring never holds the records back and never fails or pauses a sync (not even a token
 refused at the audit endpoint alone, or a store error): what goes wrong is kept in
@@ -44,7 +43,7 @@ that checkpoint (``AUDIT_CHECKPOINT_HEADER``), and a hub that holds less of the 
 that takes it from there, recording the entries it will never hold for its admin (a store
 registered again as a new device; a hub restored from a backup older than what it had
 anchored). A hub older than that header answers ``audit_gap`` for ever: the problem then
-says that retention deleted those entries here, not that the chain lacks them.
+says that retention deleted those entries here (``sync.client.audit_problems``).
 
 Batches are bounded in entries and in the bytes of their encoded body, as the hub counts
 them; one refused as too large (413: the hub's, or a proxy's limit) is sent again as a batch
@@ -54,11 +53,10 @@ When a proxy's limit (``ProxyBodyLimitError``, not the hub's own 413) refused th
 and every entry after it wait until the limit is raised, as outbox entries and photos do:
 ``AnchorReport.held_back``, and the sync is held back (``sync.client.client``), not a success.
 
-The receipt lives in the store, so a restored backup brings back the receipt it held: the
-device then sends from there, the hub finds the restored chain's ``store.restored`` entry
-where it holds another (if it holds entries newer than the backup) and refuses it as above.
-A backup that holds no start for the device begins at the registration entry the restore
-appends (``sync.store.audit_begins``): a hub that holds entries of the device records a
+A restored backup brings back the receipt it held (``sync.client.audit_state``), and the
+hub refuses the restored chain where it holds other entries, as above. A backup that holds
+no start for the device begins at the registration entry the restore appends
+(``sync.store.audit_begins``): a hub that holds entries of the device records a
 ``restarted`` break there (``sync.hub.audit_restart``), refused as above until acknowledged.
 """
 
@@ -66,27 +64,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
 
-from sync.client.audit_start import begins_name
-from sync.client.config import Tuning
-from sync.client.errors import (
-    HubAuthError,
-    HubRefusedError,
-    ProxyBodyLimitError,
-    SyncClientError,
+from sync.client.audit_problems import _refusal_words
+from sync.client.audit_state import (
+    BATCH_NUMBER_NAME,
+    BREAK_NAME,
+    PROBLEM_NAME,
+    Anchored,
+    anchored_at_name,
+    anchored_name,
+    ask_again,
 )
+from sync.client.config import Tuning
+from sync.client.errors import HubRefusedError, ProxyBodyLimitError, SyncClientError
 from sync.client.state import put_values
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.errors import StoreError
 from sync.protocol import (
     AUDIT_CHAIN_BREAK,
-    AUDIT_GAP,
     AUDIT_STALE,
     MAX_AUDIT_BODY_BYTES,
     AuditBatch,
@@ -96,72 +95,25 @@ from sync.protocol import (
     summarize,
 )
 from sync.store import Store
-from sync.store.audit_begins import (
-    ANCHORED_AT_PREFIX,
-    ANCHORED_PREFIX,
-    begin_after_earlier_device,
-)
+from sync.store.audit_begins import begin_after_earlier_device
 from sync.store.clock import format_timestamp
-from sync.store.state_rows import get_value, put_value
 
-PROBLEM_NAME = "audit.problem"
-BREAK_NAME = "audit.break_open"  # "1": the problem is an audit break the hub's admin must close
-BATCH_NUMBER_NAME = "audit.batch_number"  # the last batch's number, for every device id
+# Importers of these from here before they moved (status, hub notes, log epoch, tests) still do.
+__all__ = [
+    "BATCH_NUMBER_NAME",
+    "BREAK_NAME",
+    "PROBLEM_NAME",
+    "AnchorReport",
+    "Anchored",
+    "AuditAnchor",
+    "anchored_at_name",
+    "anchored_name",
+    "ask_again",
+]
+
 _BATCH_BUDGET_BYTES = MAX_AUDIT_BODY_BYTES * 3 // 4  # the rest: the batch's own fields
 _TOO_LARGE = 413
 _FIELDS = ("sequence", "at", "actor", "action", "subject", "details", "prev_hash", "entry_hash")
-
-
-def anchored_name(device_id: UUID | str) -> str:
-    # Per device id: a store registered again as another device starts that device's chain.
-    return f"{ANCHORED_PREFIX}{device_id}"
-
-
-def anchored_at_name(device_id: UUID | str) -> str:
-    return f"{ANCHORED_AT_PREFIX}{device_id}"
-
-
-@dataclass(frozen=True)
-class Anchored:
-    """The newest entry the hub said it holds (sequence 0: none yet)."""
-
-    sequence: int = 0
-    entry_hash: str = ""
-
-    def stored(self) -> str:
-        return f"{self.sequence} {self.entry_hash}".strip()
-
-    @classmethod
-    def from_values(cls, values: Mapping[str, str], device_id: UUID | str) -> Anchored:
-        sequence, _, digest = values.get(anchored_name(device_id), "").partition(" ")
-        return cls(int(sequence), digest) if sequence.isdigit() else cls()
-
-    @classmethod
-    def before_start(cls, values: Mapping[str, str], device_id: UUID | str) -> Anchored:
-        """The entry before the one the device's anchoring begins with: its registration's
-        (``sync.client.audit_start``); sequence 0 for a device registered before those."""
-        sequence, _, digest = values.get(begins_name(device_id), "").partition(" ")
-        return cls(int(sequence) - 1, digest) if sequence.isdigit() and digest else cls()
-
-
-def ask_again(connection: Any, device_id: UUID | str, now: datetime) -> None:
-    """Inside the caller's write transaction, move the kept receipt back one entry: the next
-    sync sends that entry again, and a hub that lost the entries after it (its database
-    restored from a backup: ``sync.client.log_epoch``) answers ``audit_gap`` from the entry
-    it holds, from which the rest goes again; a hub that holds it stores nothing new. Kept
-    as it was, a chain the device had anchored whole would not be sent again until its next
-    entry."""
-    kept = Anchored.from_values(
-        {anchored_name(device_id): get_value(connection, anchored_name(device_id)) or ""},
-        device_id,
-    )
-    if kept.sequence == 0:
-        return
-    row = connection.execute(
-        "SELECT entry_hash FROM audit_log WHERE sequence = ?", (kept.sequence - 1,)
-    ).fetchone()
-    before = Anchored(kept.sequence - 1, str(row[0])) if row else Anchored()
-    put_value(connection, anchored_name(device_id), before.stored(), now)
 
 
 @dataclass(frozen=True)
@@ -374,56 +326,3 @@ def _proxy_limit(error: HubRefusedError) -> ProxyBodyLimitError | None:
 
 def _follows(before: AuditLink, link: AuditLink) -> bool:
     return link.sequence == before.sequence + 1 and link.prev_hash == before.entry_hash
-
-
-def _gap_words(wanted: int, anchored: Anchored, checkpoint: int, start: Anchored) -> str | None:
-    """The problem with a hub that wants the chain from the entry after ``wanted``; None
-    where the device sends from there."""
-    if wanted < start.sequence:
-        return _before_registration(wanted, start)
-    # The hub holds less than noted, or (a segment an acknowledged break opened) wants the
-    # chain from the entry the break names: send from there. Told the same place again,
-    # this device's chain has no entry after it.
-    if wanted != anchored.sequence:
-        return None
-    if anchored.sequence < checkpoint:  # retention deleted it, once a hub held it
-        holds = f"up to entry {anchored.sequence}" if anchored.sequence else "none"
-        return (
-            f"the hub holds {holds} of this device's audit chain and does not take it "
-            f"from entry {checkpoint + 1}: retention deleted entries "
-            f"{anchored.sequence + 1} to {checkpoint} here once a hub held them (a hub "
-            "older than this device does not take a chain that begins after deleted "
-            "entries: update it; else the hub's admin says why)"
-        )
-    return (
-        f"this device's audit chain has no entry {anchored.sequence + 1} "
-        "(removed?): jaga audit verify"
-    )
-
-
-def _before_registration(wanted: int, start: Anchored) -> str:
-    """Why a hub that wants the chain from before this device's registration is not sent it."""
-    return (
-        f"the hub wants this device's audit chain from entry {wanted + 1}, but this "
-        f"device's anchoring begins at its registration, entry {start.sequence + 1}: what "
-        "the store recorded before it is not sent (a hub older than this device does not "
-        "take a chain that begins there: update it)"
-    )
-
-
-def _refusal_words(
-    error: HubRefusedError, anchored: Anchored, checkpoint: int, start: Anchored
-) -> str | None:
-    """The problem a refusal means for this device (``checkpoint``: the last entry retention
-    deleted here; ``start``: the entry before its registration's); None for a gap it can
-    resume from."""
-    if error.code == AUDIT_GAP and error.expected_offset is not None:
-        return _gap_words(error.expected_offset, anchored, checkpoint, start)
-    if error.status == 404:
-        return "the hub does not anchor audit chains (it is older than this device): not anchored"
-    if isinstance(error, HubAuthError):  # the sync's own calls went through with the token
-        return (
-            f"the audit endpoint refused this device ({error.status} {error.code}: "
-            f"{error.reason}): not anchored"
-        )
-    return f"the hub refused the audit chain: {error.reason}"

@@ -1,6 +1,6 @@
 """Where a registration's anchoring of the audit chain begins: at the registration.
 
-The hub's receipt is kept per device id (``sync.client.audit.anchored_name``), so a store
+The hub's receipt is kept per device id (``sync.client.audit_state.anchored_name``), so a store
 registered again (with another hub, or another site of the same hub: a new device id) has
 none for the new device. Sent from entry 1, the whole chain would go to the new hub: the old
 hub's person uids in enrolments, every access decision, an erasure's typed reason, another

@@ -22,7 +22,7 @@ queued again; but a catch reviewed on the hub after the backup, which this devic
 keeps its review and sends it back: ``sync.client.apply``; an erasure wins, and one
 pulled here before is tombstoned again by this device, so the restored log cannot bring
 the person back). The audit chain is sent again from the entry the restored hub holds
-(``sync.client.audit.ask_again``). Photos' bytes go again with their metadata
+(``sync.client.audit_state.ask_again``). Photos' bytes go again with their metadata
 (``sync.store.resend``). ``jaga sync status`` shows when the log was renewed, how many
 entries were queued again and how far the re-pull is.
 """
@@ -85,7 +85,7 @@ def note_epoch(
 ) -> FullPull | None:
     """Keep ``epoch``, named by the hub in answer to a pull from ``cursor``; when this device
     (``device``, as the hub names it) kept another one, queue again what it sent, ask the hub
-    again how much of its audit chain it holds (``sync.client.audit.ask_again``) and pull
+    again how much of its audit chain it holds (``sync.client.audit_state.ask_again``) and pull
     the site again from the start: returns that full pull (None when nothing was owed)."""
     with store.database.write() as connection:
         kept = get_value(connection, log_epoch_name(site))

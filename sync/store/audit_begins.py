@@ -33,7 +33,7 @@ from sync.store.registration import Rows, row_value
 from sync.store.state_rows import get_value, put_value
 from sync.store.store import Store
 
-ANCHORED_PREFIX = "audit.anchored."  # the hub's receipt, per device id (``sync.client.audit``)
+ANCHORED_PREFIX = "audit.anchored."  # the hub's receipt per device id (``sync.client.audit_state``)
 ANCHORED_AT_PREFIX = "audit.anchored_at."  # when the hub last said which entries it holds
 BEGINS_PREFIX = "audit.begins."  # where anchoring begins (``sync.client.audit_start``)
 _NOTES = (ANCHORED_PREFIX, BEGINS_PREFIX)

@@ -16,7 +16,7 @@ delivered it all in one sync. So:
   (queued, in flight or quarantined; a resend after a hub restore queues it again, and its
   acknowledgement stamps it again). A device that does not sync keeps every decision;
 * audit entries only as a prefix of the chain: from the oldest, up to the newest entry the
-  hub has anchored for the device registered now (``sync.client.audit``'s receipt, checked
+  hub has anchored for the device registered now (``sync.client.audit_state``'s receipt, checked
   against the entry's hash here) that it already held ``keep_days`` ago (``audit_receipts``:
   each run notes the receipt the sync before it got, with its time, at most one a day and
   device; a receipt that goes back, after a hub restore, drops the later ones), never the
@@ -71,7 +71,7 @@ RUN_EVERY = timedelta(days=1)
 BATCH = 500  # rows of one kind per write transaction: a kiosk's decision waits at most one
 PAUSE_SECONDS = 0.05  # between batches, for the kiosk's writes
 RUN_SECONDS = 20.0  # a run stops after this; the next sync carries on
-# The sync client's names for what the hub holds (``sync.client.audit``): read, never written.
+# The sync client's names for what the hub holds (``sync.client.audit_state``): read, never written.
 ANCHORED_PREFIX = "audit.anchored."
 ANCHORED_AT_PREFIX = "audit.anchored_at."
 BREAK_NAME = "audit.break_open"

@@ -60,7 +60,7 @@ def state_names(db: Path) -> set[str]:
 
 
 def problem(db: Path) -> str:
-    """The audit chain's problem the hub reported (``sync.client.audit.PROBLEM_NAME``)."""
+    """The audit chain's problem the hub reported (``sync.client.audit_state.PROBLEM_NAME``)."""
     with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
         rows = store.database.query("SELECT value FROM sync_state WHERE name = ?", (PROBLEM_NAME,))
     return str(rows[0][0]) if rows else ""
