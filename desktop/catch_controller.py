@@ -16,42 +16,32 @@ its own worker); a classification uses the pack in use when it starts.
 Given the window's ``CatchMetrics``, each classification shown is counted with the time its
 stages took on the worker (reading the photo, the classifier call), and each catch recorded.
 
-A photo recorded before with one of the same fish (the same box, or the whole photo) is
-not recorded again silently: Record says so, naming those records, and only a second
-Record of the same fish records it again (``jaga catch --again``).
-
 Without a species pack, or without a store key, the panel says why and what to do instead
 of failing. A refusal the officer can act on (a corrupt photo, a wrong key, a full disk) is
-shown, not raised; anything else is a bug, shown and logged with its traceback. A Record
-the store refused is kept (``CatchRecords``) and shown, naming its photo, until the officer
-retries it (the same classified catch, written on the worker like any record) or dismisses
-it; closing the window with one asks the officer first (``may_close``), and one still kept
-when the panel stops anyway is logged. A refused catch is also kept on disk beside the store
-(``CatchSpool``), so that an app killed or a power cut loses none: the next start offers it
-again for Retry or Dismiss.
+shown, not raised; anything else is a bug, shown and logged with its traceback. What became
+of each Record, refused ones kept included, is shown by ``catch_recording.CatchRecording``.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QWidget
 
 from desktop.catch import CatchDetails, CaughtFish, parse_length, parse_position
-from desktop.catch_errors import CatchError, RecordedBeforeError
+from desktop.catch_errors import CatchError
 from desktop.catch_jobs import BoxesClassified, Classified, classify_boxes, classify_file
 from desktop.catch_panel import NO_PACK, CatchPanel, DetailsText, FishRow
 from desktop.catch_photo import PhotoFile
+from desktop.catch_recording import RECORDED_ALREADY, CatchRecording
 from desktop.catch_records import CatchRecord, CatchRecords
 from desktop.catch_review_controller import CatchReviewController
 from desktop.catch_store import CatchStore
-from desktop.catch_text import recorded_catch_text
 from desktop.metrics import CatchMetrics, StageTimes
 from desktop.questions import (
     CloseQuestion,
@@ -66,8 +56,8 @@ from desktop.species import SpeciesPacks
 from desktop.species_names import UnknownSpeciesError, new_species_question, species_name
 from desktop.workers import BackgroundJobs, error_info
 from inference.errors import InferenceError
-from sync.errors import CatchRecordedError, SyncError
-from sync.store import Crop, FishObservation, StoreConfig
+from sync.errors import SyncError
+from sync.store import Crop, StoreConfig
 from sync.store.records import new_uid
 
 if TYPE_CHECKING:
@@ -76,8 +66,9 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 30.0
 _KNOWN = (CatchError, InferenceError, SyncError)  # the officer's to act on: shown, not raised
-# A Retry of a kept catch whose earlier try the store had committed before the app stopped.
-RECORDED_ALREADY = "recorded already, before the app stopped; not recorded again"
+
+# RECORDED_ALREADY moved to catch_recording with the code that shows it: importable here still.
+__all__ = ["RECORDED_ALREADY", "STOP_TIMEOUT_S", "CatchController", "details_of"]
 
 
 def details_of(text: DetailsText) -> CatchDetails:
@@ -88,7 +79,7 @@ def details_of(text: DetailsText) -> CatchDetails:
     )  # fmt: skip
 
 
-class CatchController(QObject):
+class CatchController(CatchRecording):
     def __init__(
         self,
         settings: AppSettings,
@@ -137,31 +128,6 @@ class CatchController(QObject):
         if self.store is not None:  # catches refused before the app last stopped, if any
             self._submit(self.store.pending, self._show_pending, self._pending_failed)
         self.review.refresh()
-
-    def may_close(self, parent: QWidget) -> bool:
-        """Whether the window may close: with catches the store refused still waiting for
-        Retry, or still being written (the store may yet refuse them, and a refusal after
-        the window closed would lose them unseen), only if the officer says so."""
-        refused, writing = self.records.refused, self.records.writing
-        if not refused and not writing:
-            return True
-        parts = []
-        if refused:
-            names = ", ".join(record.label for record in refused)
-            parts.append(
-                f"{len(refused)} catch{'es' if len(refused) > 1 else ''} not recorded: {names}"
-            )
-        if writing:
-            names = ", ".join(record.label for record in writing)
-            parts.append(
-                f"{len(writing)} still being written, which the store may yet refuse: {names}"
-            )
-        question = (
-            "; ".join(parts) + ". Close anyway and lose what is not recorded?"
-            " (No: keep the window open; Retry writes a refused catch. A catch kept on disk"
-            " is offered again at the next start.)"
-        )
-        return self._confirm_close(parent, question)
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """Wait for the jobs given (a record in flight commits or rolls back whole)."""
@@ -261,20 +227,6 @@ class CatchController(QObject):
                 self._submit(work, lambda _: None, self._pending_failed)
         self._show_records()
 
-    def _write(self, store: CatchStore, records: Sequence[CatchRecord]) -> None:
-        """Each record on the worker (in order, one store connection each), its outcome
-        kept by ``self.records``."""
-        if not records:
-            return
-        self.panel.record.setEnabled(False)  # one write per click, however impatient
-        for record in records:  # ...and no box edited meanwhile turns it back on (busy)
-            self.records.start(record)
-            work = functools.partial(store.record, record)
-            on_done = functools.partial(self._recorded, record)
-            self._submit(work, on_done, functools.partial(self._record_failed, record))
-        self._show_records()
-        self.review.refresh()
-
     # --- results, on the GUI thread -----------------------------------------------------
 
     def _show_classified(self, result: object) -> None:
@@ -285,60 +237,6 @@ class CatchController(QObject):
         self.panel.record.setEnabled(not self.records.busy)
         if self.metrics is not None:
             self.metrics.observe_classification([result.prediction], result.times)
-
-    def _recorded(self, record: CatchRecord, observations: object) -> None:
-        if isinstance(observations, RecordedBeforeError):
-            self._recorded_before(record, observations)
-            return
-        if isinstance(observations, CatchRecordedError):  # a Retry of a write that committed
-            self.records.recorded(record, RECORDED_ALREADY)
-            self._show_records()
-            self._allow_record()
-            return
-        if self._warned is not None and self._warned[0] is record.photo:
-            self._warned = None  # recorded: another Record of it is warned again
-        written = observations if isinstance(observations, list) else []
-        recorded = [o for o in written if isinstance(o, FishObservation)]
-        self.records.recorded(record, recorded_catch_text(recorded))
-        self._show_records()
-        shown = self._classified
-        if shown is not None and shown.file is record.photo:
-            self._classified, self._answers = None, {}
-            self.panel.show_recorded()
-        else:  # another photo was opened meanwhile: leave that one recordable
-            self._allow_record()
-        if self.metrics is not None:
-            for observation in recorded:
-                self.metrics.count_record(confirmed=observation.confirmed_species is not None)
-
-    def _recorded_before(self, record: CatchRecord, warning: RecordedBeforeError) -> None:
-        """Nothing was written: say so, and let a second Record of these fish record them."""
-        self.records.recorded_before(
-            record, f"not recorded: {warning}. Press Record again to record it again"
-        )
-        self._warned = (record.photo, tuple(one.crop for one in record.fish))
-        self._show_records()
-        self._allow_record()
-
-    def _show_pending(self, kept: object) -> None:
-        if isinstance(kept, list) and kept:
-            self.records.kept([record for record in kept if isinstance(record, CatchRecord)])
-            self._show_records()
-
-    def _pending_failed(self, message: str) -> None:
-        self.records.not_written("catches kept from before", message)
-        self._show_records()
-
-    def _record_failed(self, record: CatchRecord, message: str) -> None:
-        self.records.failed(record, message)
-        self._show_records()
-        self._allow_record()
-
-    def _allow_record(self) -> None:
-        self.panel.record.setEnabled(self._fish_to_record() is not None and not self.records.busy)
-
-    def _show_records(self) -> None:
-        self.panel.show_records(self.records.outcome())
 
     def _show_boxes(self, result: object) -> None:
         if not isinstance(result, BoxesClassified):
