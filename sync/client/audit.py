@@ -68,7 +68,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from sync.client.audit_problems import _refusal_words
+from sync.client.audit_problems import refusal_words
 from sync.client.audit_state import (
     BATCH_NUMBER_NAME,
     BREAK_NAME,
@@ -186,7 +186,7 @@ class AuditAnchor:
                     anchored = self._tell_head(head, anchored)
                     held_back = _proxy_limit(error)  # None: the hub's own 413
                     break
-                problem = _refusal_words(
+                problem = refusal_words(
                     error, anchored, self._store.audit.checkpoint().sequence, start
                 )
                 broken = error.code == AUDIT_CHAIN_BREAK

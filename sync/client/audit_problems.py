@@ -52,7 +52,7 @@ def _before_registration(wanted: int, start: Anchored) -> str:
     )
 
 
-def _refusal_words(
+def refusal_words(
     error: HubRefusedError, anchored: Anchored, checkpoint: int, start: Anchored
 ) -> str | None:
     """The problem a refusal means for this device (``checkpoint``: the last entry retention

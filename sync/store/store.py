@@ -36,8 +36,8 @@ from sync.store.records import ModelRef
 from sync.store.retention import Retention
 from sync.store.same_key import refuse_same_key
 from sync.store.schema.migrations import MIGRATIONS, Migration, schema_version
-from sync.store.store_create import SIDE_FILES, _build, check_free, remove_with_side_files
-from sync.store.store_open import _open_database, key_change_lock
+from sync.store.store_create import SIDE_FILES, build, check_free, remove_with_side_files
+from sync.store.store_open import key_change_lock, open_database
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class Store:
 
         in_use = InUse.shared(path)
         try:
-            _build(path, key, header, config, migrations, record_creation=record_creation)
+            build(path, key, header, config, migrations, record_creation=record_creation)
             database = Database.open(path, key, config, create=False)
         except BaseException:
             in_use.release()
@@ -167,7 +167,7 @@ class Store:
         check_file_looks_encrypted(path)  # "plain SQLite" or "missing" beats "no key header"
         held = InUse.shared(path) if in_use else None
         try:
-            database, key, winner = _open_database(path, source, config, migrations)
+            database, key, winner = open_database(path, source, config, migrations)
         except BaseException:
             if held is not None:
                 held.release()

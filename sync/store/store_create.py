@@ -24,7 +24,7 @@ from sync.store.schema.migrations import Migration, migrate
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
-def _build(
+def build(
     path: Path,
     key: bytes,
     header: KeyHeader,

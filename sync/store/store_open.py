@@ -40,7 +40,7 @@ def _lock_file(path: Path) -> Path:
     return path.with_name(path.name + ".key-lock")
 
 
-def _open_database(
+def open_database(
     path: Path, source: KeySource, config: StoreConfig, migrations: tuple[Migration, ...]
 ) -> tuple[Database, bytes, KeyHeader]:
     """The database, its key, and the header that goes with it (settled, if a key change was
