@@ -29,7 +29,6 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
 
@@ -59,9 +58,6 @@ from inference.errors import InferenceError
 from sync.errors import SyncError
 from sync.store import Crop, StoreConfig
 from sync.store.records import new_uid
-
-if TYPE_CHECKING:
-    pass
 
 _log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 30.0

@@ -25,6 +25,9 @@ from sync.regular_file import open_regular_file
 from sync.store.database_errors import out_of_room
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+# What SQLite keeps beside a database file while it is open (or after a crash): a file is
+# moved or removed with them, never without.
+SIDE_FILES = ("-wal", "-shm", "-journal")
 PAGE_SIZE = 4096  # SQLCipher 4's default; every intact store file is a whole number of pages
 # A WAL this long holds at least one page: its 32-byte header, a frame's 24-byte header, a page.
 _WAL_WITH_A_FRAME = 32 + 24 + PAGE_SIZE

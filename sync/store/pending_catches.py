@@ -31,6 +31,7 @@ from sync.durable import fsync_path
 from sync.errors import StoreError, WrongKeyError
 from sync.store import keys
 from sync.store.database import Database, StoreConfig, copy_private_file
+from sync.store.database_files import SIDE_FILES
 from sync.store.keys import KeyHeader, KeySlot, KeySource
 
 _log = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ SUFFIX = ".pending-catches"
 REKEYED = ".rekeyed"  # the spool under the new key, until the key change is done
 # The copy being re-encrypted (not ``.partial``: ``jaga store info`` names those as backups).
 _REKEYING = ".rekeying"
-_SIDE_FILES = ("-wal", "-shm", "-journal")
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS pending ("
     " uid TEXT PRIMARY KEY, kept_at TEXT NOT NULL, catch TEXT NOT NULL, photo BLOB NOT NULL)"
@@ -133,7 +133,7 @@ def finish_key_change(store_path: Path, slot: KeySlot) -> None:
     """Put the spool re-encrypted by ``prepare_key_change`` in place, the store's key
     changed to ``slot``'s."""
     path, rekeyed = spool_path(store_path), _rekeyed(store_path)
-    for suffix in _SIDE_FILES:  # the old file's (empty): never to be read with the new one
+    for suffix in SIDE_FILES:  # the old file's (empty): never to be read with the new one
         with contextlib.suppress(FileNotFoundError):
             path.with_name(path.name + suffix).unlink()
     rekeyed.replace(path)
@@ -182,6 +182,6 @@ def _partial(store_path: Path) -> Path:
 
 
 def _remove(path: Path) -> None:
-    for suffix in ("", *_SIDE_FILES):
+    for suffix in ("", *SIDE_FILES):
         with contextlib.suppress(FileNotFoundError):
             path.with_name(path.name + suffix).unlink()

@@ -26,6 +26,7 @@ from sync.store.access import AccessLog
 from sync.store.audit import CREATED, AuditLog, file_subject
 from sync.store.clock import Clock, SystemClock
 from sync.store.database import Database, StoreConfig, check_file_looks_encrypted
+from sync.store.database_files import SIDE_FILES
 from sync.store.gallery import Gallery, gallery_models, load_gallery
 from sync.store.in_use import InUse
 from sync.store.keys import KeyHeader, KeySource
@@ -36,7 +37,7 @@ from sync.store.records import ModelRef
 from sync.store.retention import Retention
 from sync.store.same_key import refuse_same_key
 from sync.store.schema.migrations import MIGRATIONS, Migration, schema_version
-from sync.store.store_create import SIDE_FILES, build, check_free, remove_with_side_files
+from sync.store.store_create import build, check_free, remove_with_side_files
 from sync.store.store_open import key_change_lock, open_database
 
 log = logging.getLogger(__name__)

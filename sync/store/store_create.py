@@ -18,10 +18,9 @@ from sync.durable import fsync_path
 from sync.errors import StoreExistsError
 from sync.store import keys
 from sync.store.database import Database, StoreConfig
+from sync.store.database_files import SIDE_FILES
 from sync.store.keys import KeyHeader
 from sync.store.schema.migrations import Migration, migrate
-
-SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def build(
