@@ -1,7 +1,11 @@
 """Apply one page of pulled changes to the device store, with the cursor, in one transaction.
 
 The hub is authoritative: a pulled record replaces the device's copy field by field (the hub
-has already resolved conflicts by last-writer-wins). Pulled rows are written without outbox
+has already resolved conflicts by last-writer-wins), but for a catch this device edited
+after the version pulled, whose edit the hub has not taken yet (queued, sent with no
+answer, quarantined, or held as of no known hub): the hub will keep that edit over the
+version, by its later stamp, so the catch keeps it too and the change is skipped with its
+reason (``sync.client.apply_catches``). Pulled rows are written without outbox
 entries, since they came from the hub. Each kind of change has its handler: people, their
 erasures and templates (``sync.client.apply_people``), catches (``sync.client.apply_catches``)
 and species pack announcements (``_species_pack``).
@@ -203,7 +207,10 @@ def _outcome(context: PageContext, change: Change) -> Outcome:
     if handler is None:
         return "not kept on devices"
     replayed = change.cursor <= context.seen_until
-    return handler(replace(context, origin=change.origin_device, replayed=replayed), payload)
+    in_hand = replace(
+        context, origin=change.origin_device, changed_at=change.changed_at, replayed=replayed
+    )
+    return handler(in_hand, payload)
 
 
 def _set_aside(context: PageContext, change: Change, reason: str) -> None:

@@ -9,6 +9,18 @@ box is stored with ``crop_known`` 0, and this device's edits of it leave the box
 A fish observation first seen in a pull is another boat's catch (``recorded_here`` 0, schema
 11), unless the change came from this device (``device``): its own catch coming back, after
 a restore from an older backup. A later change of a row leaves where it came from as it is.
+
+A catch this device edited (an officer's review) after the version pulled, whose edit the
+hub has not taken yet, keeps its version: the edit's outbox entry is stamped later than
+the change's ``changed_at``, which no field stamp of the version is after, so the hub keeps
+the edit over it anyway (``sync.hub.apply.lww``); applied, the version would put the catch
+back in the review queue until the edit came back, and a later edit here would send a
+whole row built from it. The change is skipped with its reason, giving the catch only what
+it lacks (``_fill_observation``), and the entry goes to the hub as it was. Not taken yet:
+queued, sent with no answer, or quarantined, for the hub pulled from or held as of no known
+hub (the pull vouches for the catch: ``sync.store.catch_hub``). A version as new as the
+edit or newer (a hub review made after it) applies, and so does any once the hub
+acknowledged the edit: what it logs after is its word.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from sync.client.apply_context import Outcome, PageContext, held_before_replay
 from sync.protocol import FishObservationUpsert
 from sync.store.catch_hub import stamp_pulled
 from sync.store.clock import format_timestamp
+from sync.store.hub_keys import UNKNOWN_HUB
 from sync.store.observations import held_observation, observation_payload
 
 
@@ -37,6 +50,9 @@ def _observation_change(context: PageContext, payload: FishObservationUpsert) ->
         return _fill_observation(context, payload)
     if context.renewed and (kept := _newer_review_here(context, payload)) is not None:
         return kept
+    if (waiting := _edited_here_since(context, uid)) is not None:
+        _fill_observation(context, payload)
+        return waiting
     now = format_timestamp(context.now)
     values = _observation_values(connection, payload, now)
     # A change written before the hub knew a field added since protocol 2 says nothing about
@@ -84,8 +100,44 @@ def _newer_review_here(context: PageContext, payload: FishObservationUpsert) -> 
     return "reviewed here after the hub's version (lost in its restore): kept, and sent again"
 
 
+def _edited_here_since(context: PageContext, uid: str) -> str | None:
+    """Why the catch ``uid`` keeps this device's version: an edit of it made here after the
+    change in hand (its entry's ``created_at``, the time the hub stamps it by, is later
+    than the change's ``changed_at``, so later than every field stamp of the version) that
+    the hub has not taken yet. None: the change applies; also on an exact tie, which the
+    hub settles by writer, and when the change was logged after the edit, though from
+    older field stamps (it says no more): the edit, pushed, wins there and comes back."""
+    if context.changed_at is None:
+        return None
+    row = context.connection.execute(
+        _WAITING_EDIT, (uid, UNKNOWN_HUB, context.hub, format_timestamp(context.changed_at), uid)
+    ).fetchone()
+    if row is None:
+        return None
+    sequence, state = row
+    words = "quarantined" if state == "rejected" else state
+    return (
+        f"changed here after this version, not yet taken by the hub (outbox entry #{sequence},"
+        f" {words}): kept, and the change made here goes to the hub, where the later one wins"
+    )
+
+
+# This device's newest edit of a catch it holds that the hub has not taken, bound for the
+# hub pulled from: queued, sent with no answer yet, or quarantined (an operator's requeue
+# sends it); with no hub named, or held as of no known hub (this pull vouches for the catch:
+# ``sync.store.catch_hub.follow_vouched``), never one held for a hub left since.
+_WAITING_EDIT = (
+    "SELECT sequence, state FROM outbox WHERE entity_uid = ? AND entity = 'fish_observation'"
+    " AND state IN ('queued', 'sent', 'rejected') AND (for_hub IS NULL OR for_hub IN (?, ?))"
+    " AND created_at > ? AND EXISTS"
+    " (SELECT 1 FROM fish_observations WHERE observation_uid = ?)"
+    " ORDER BY sequence DESC LIMIT 1"
+)
+
+
 def _fill_observation(context: PageContext, payload: FishObservationUpsert) -> Outcome:
-    """A replayed change of a catch held here gives it only what older protocols did not
+    """A replayed change of a catch held here, or one older than an edit here the hub has
+    not taken (``_edited_here_since``), gives it only what older protocols did not
     carry and it lacks: its pack, its verdict (with its reason) and its box. Its species,
     review, notes and counts are the newest it pulled, or its own later edits."""
     sent = _added_columns(payload, only_sent=True)

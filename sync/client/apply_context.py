@@ -40,6 +40,8 @@ class PageContext:
     site: str
     device: UUID | None = None  # this device, as the hub names it
     origin: UUID | None = None  # the device that made the change in hand (None: the hub)
+    # The change in hand's ``changed_at``: no earlier than any field stamp of its record.
+    changed_at: datetime | None = None
     hub_now: datetime | None = None  # the hub's time in the answer (its Date), if it said
     seen_until: int = 0  # pulling the site again: the cursor older code had reached
     # Pulling the site again: the records it added, whose later replays it takes too.

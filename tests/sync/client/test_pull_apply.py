@@ -32,6 +32,7 @@ from tests.sync.client.fakehub import DEVICE, SITE, FakeHub, Fault, registration
 from tests.sync.client.units import SMALL, client_of, states
 from tests.sync.conftest import FAST, FakeClock, enrol, random_vector
 from tests.sync.hub import entries as e
+from tests.sync.test_store_outbox import acknowledge_all
 
 MODEL = ModelRef("dlib-resnet-128", "1")
 
@@ -163,6 +164,9 @@ def test_a_catch_first_pulled_without_its_box_is_confirmed_without_one(store: St
     assert (pulled.crop, pulled.crop_known) == (None, False)
     store.observations.confirm(uid, "Lutjanus synagris", officer="officer-9")
     assert "crop" not in store.outbox.entries()[-1].payload()
+    # Pushed, as a sync does before it pulls: a change pulled while the confirmation waits
+    # would not replace it (the fake hub dates every change before it).
+    acknowledge_all(store)
     hub.add_change("fish_observation", "upsert", observation)
     client.pull()
     assert store.observations.get(uid).crop == Crop(0, 5, 40, 30)  # told at last
