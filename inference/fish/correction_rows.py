@@ -3,7 +3,9 @@
 A row names a photo and its confirmed species (and optionally a group and a crop box), or
 retracts an observation (``not_a_fish`` or ``conflicting`` 1, no file, no species). A
 species name becomes the pack's id where a species pack knows it (``pack_names``), else a
-folder name made from it. Each row is checked as it is read; a fish given two verdicts in
+folder name made from it. A row's ``pack_version`` (the pack whose prediction was reviewed)
+is kept: ``--add-to`` asks that pack what a species DATA has no folder for may be
+(``new_species``). Each row is checked as it is read; a fish given two verdicts in
 one CSV is an error naming both rows.
 """
 
@@ -75,6 +77,7 @@ class Correction:
     retracted: str = ""  # a retraction row's reason (RETRACTING): no image, drops a label
     written: Written | None = None  # the export's time and source (``export_order``)
     photo_sha256: str = ""  # a retraction row's photo, where the export wrote it
+    pack_version: str = ""  # the pack whose prediction was reviewed, where the row names it
 
     @property
     def verdict(self) -> str:
@@ -174,7 +177,7 @@ def _correction(
     observation = (row.get("observation_uid") or "").strip()
     return Correction(
         source, species_id, known.name if known else name, group, crop, where, observation,
-        written=_written(row, where),
+        written=_written(row, where), pack_version=(row.get("pack_version") or "").strip(),
     )  # fmt: skip
 
 

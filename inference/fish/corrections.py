@@ -5,7 +5,8 @@ not import; the desktop and sync layers export them as a CSV with the columns
 ``file,confirmed_species`` and optionally ``group`` (a trip, day or observation id — frames or
 crops of one fish must share a group so that they never straddle a split). Any other column
 (the exports' provenance: ``observation_uid``, ``reviewed_by``, ``observed_at``,
-``pack_version``, ``status``, ``status_reason``, and what later exports add) is passed over,
+``pack_version``, ``status``, ``status_reason``, and what later exports add) is passed over
+(but ``pack_version``, which ``--add-to`` asks about a species DATA lacks: ``new_species``),
 and an export without one reads the same; a non-blank cell past the header or under a blank
 heading is refused, as a comma in a hand-edited name not in double quotes leaves one
 (``csv_files``). This writes the species-folder
