@@ -246,7 +246,12 @@ def _add_export(commands: argparse._SubParsersAction[Any]) -> None:
         " keep their groups and groups.csv gains the corrections'",
     )
     ex.add_argument("--base", type=Path, help="folder the CSV's relative file paths start from")
-    ex.add_argument("--species-from", type=Path, help="a pack whose species names to use")
+    ex.add_argument("--species-from", type=Path, metavar="PACK",
+                    help="a pack whose species names (and ids, the folders) to use: the"
+                    " pack that made the predictions, so its names find DATA's")  # fmt: skip
+    ex.add_argument("--new-species", nargs="+", action="extend", default=[], metavar="SPECIES",
+                    help="with --add-to: species DATA lacks, to give new folders where DATA"
+                    " cannot tell they are new (its folders named by ids, fish_01)")  # fmt: skip
     ex.set_defaults(handler=export_command)  # fmt: skip
 
 

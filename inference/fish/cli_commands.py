@@ -128,11 +128,13 @@ def _familiarity_line(familiarity: dict[str, Any] | None) -> str:
 def export_command(args: argparse.Namespace) -> int:
     def run() -> None:
         from inference.fish.corrections import export_training_set
+        from inference.fish.errors import DatasetError
         from inference.fish.merge import add_training_set
 
         if args.add_to is not None:
             added = add_training_set(args.corrections, args.add_to, base=args.base,
-                                     species_pack=args.species_from, say=say)  # fmt: skip
+                                     species_pack=args.species_from,
+                                     new_species=args.new_species, say=say)  # fmt: skip
             for removed in added.removed:
                 say(f"removed {removed}: taken back by a later export (not a fish, or"
                        " its photo's observations now disagree)")  # fmt: skip
@@ -141,6 +143,8 @@ def export_command(args: argparse.Namespace) -> int:
             if added.held:
                 say(f"not added again, as {args.add_to} already held them: {held}")
             return
+        if args.new_species:  # every species of a new folder is new there
+            raise DatasetError("--new-species is for --add-to: --out makes every species' folder")
         written = export_training_set(args.corrections, args.out, base=args.base,
                                       species_pack=args.species_from, say=say)  # fmt: skip
         say(f"wrote {counted(written, 'image')} to {args.out} (with groups.csv, species.csv and"

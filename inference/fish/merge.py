@@ -3,13 +3,17 @@ folder, every image keeping its split group.
 
 A correction of a species DATA already has goes into DATA's folder for it (matched by
 folder id or display name, by ``species_key``, before a ``--species-from`` pack's names),
-so the review loop never makes a second folder of one species. The images already in DATA
-keep the groups ``load_dataset`` gives them: DATA's ``groups.csv`` gains the corrections'
-rows and keeps its own as they are; a DATA without one gets one that names each of its
-images with the group the folder and name rules give it (``track:7``, ``folder:fish_01/
-trip7``, ``file:fish_01/x.png``), which ``load_dataset`` reads back as those very ids, so
-a pack trained before finds its recorded validation groups. The corrections keep their
-observation or trip groups: frames of one fish never straddle the split.
+so the review loop never makes a second folder of one species. A species that matches no
+folder gets a new one only where DATA can tell it is new, or ``--new-species`` names it
+(``new_species``); else the add is refused before anything changes, saying how to go on.
+
+The images already in DATA keep the groups ``load_dataset`` gives them: DATA's
+``groups.csv`` gains the corrections' rows and keeps its own as they are; a DATA without one
+gets one that names each of its images with the group the folder and name rules give it
+(``track:7``, ``folder:fish_01/trip7``, ``file:fish_01/x.png``), which ``load_dataset``
+reads back as those very ids, so a pack trained before finds its recorded validation
+groups. The corrections keep their observation or trip groups: frames of one fish never
+straddle the split.
 
 A photo DATA already holds (byte for byte, or the same box of it) in the same species
 folder is not added again: a fish in two overlapping exports, or one export added twice, is
@@ -63,6 +67,7 @@ from inference.fish.dataset import (
     load_dataset,
 )
 from inference.fish.errors import DatasetError
+from inference.fish.new_species import check_new_species
 from inference.fish.training_tree import write_tree
 from inference.fish.types import Species, species_key
 
@@ -79,24 +84,28 @@ def add_training_set(
     *,
     base: Path | None = None,
     species_pack: Path | None = None,
+    new_species: Sequence[str] = (),
     say: Callable[[str], None] = lambda _: None,
 ) -> Added:
     """Add every confirmed image DATA does not already hold to the training folder ``data``,
-    and remove those an earlier add wrote for observations the corrections take back."""
+    and remove those an earlier add wrote for observations the corrections take back.
+    ``new_species``: names of species DATA lacks that may get new folders where DATA cannot
+    tell they are new (``new_species.check_new_species``)."""
     if not data.is_dir():  # before the lock opens it: the error training gives
         raise DatasetError(f"{data} is not a folder of species folders")
     with adding_lock(data, say):
         settle(data, say)  # an add stopped part way is undone first
-        return _add(corrections, data, base, species_pack, say)
+        return _add(corrections, data, base, (species_pack, new_species), say)
 
 
 def _add(
     corrections: Path | Sequence[Path],
     data: Path,
     base: Path | None,
-    species_pack: Path | None,
+    species: tuple[Path | None, Sequence[str]],
     say: Callable[[str], None],
 ) -> Added:
+    species_pack, new_species = species
     # a broken DATA is refused as training would refuse it; settled already, under our lock
     dataset = load_dataset(data, add_lock_held=True)
     names = pack_names(species_pack) | _data_names(dataset.species)
@@ -110,6 +119,7 @@ def _add(
             f" them back ({RECORD_CSV})"
         )
     chosen = not_refused(earlier, chosen, say)
+    check_new_species(dataset, chosen, new_species, say)  # no second folder of one species
     removing, record = taken_back(data, earlier, retracted, pictures, say)
     record = _labelled_again(record, chosen, say)
     try:

@@ -54,6 +54,11 @@ def _corrections(inbox: Path) -> Path:
     return inbox / "corrections.csv"
 
 
+# The species _corrections adds that DATA lacks: new there, as the user confirms
+# (``--new-species``), DATA's folders being named by ids
+NEW = ("Lutjanus fulvus",)
+
+
 def _partition(groups: dict[str, str]) -> set[frozenset[str]]:
     by_group: dict[str, set[str]] = {}
     for file, group in groups.items():
@@ -70,7 +75,7 @@ def test_added_corrections_keep_their_groups_and_the_datas_images_keep_theirs(
 ) -> None:
     data = _data(tmp_path / "data")
     before = _groups(data)
-    assert add_training_set(_corrections(tmp_path / "inbox"), data) == (5, 0, ())
+    assert add_training_set(_corrections(tmp_path / "inbox"), data, new_species=NEW) == (5, 0, ())
     dataset = load_dataset(data)
     after = {sample.relative: sample.group for sample in dataset.samples}
     assert _partition({f: g for f, g in after.items() if f in before}) == _partition(before)
@@ -91,7 +96,7 @@ def test_the_datas_own_groups_csv_is_kept_and_extended(tmp_path: Path) -> None:
     files = sorted(_groups(data))
     rows = "".join(f"t{i % 2},{file}\r\n" for i, file in enumerate(files))
     (data / "groups.csv").write_bytes(("\ufeffgroup,file\r\n" + rows).encode())  # Excel's
-    add_training_set(_corrections(tmp_path / "inbox"), data)
+    add_training_set(_corrections(tmp_path / "inbox"), data, new_species=NEW)
     after = _groups(data)
     assert {after[file] for file in files} == {"group:t0", "group:t1"}
     assert [after[file] for file in files[:2]] == ["group:t0", "group:t1"]
@@ -104,7 +109,7 @@ def test_the_datas_own_groups_csv_is_kept_and_extended(tmp_path: Path) -> None:
 def test_corrections_added_twice_add_nothing_and_nothing_changes(tmp_path: Path) -> None:
     data = _data(tmp_path / "data")
     corrections = _corrections(tmp_path / "inbox")
-    add_training_set(corrections, data)
+    add_training_set(corrections, data, new_species=NEW)
     snapshot = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
     assert add_training_set(corrections, data) == (0, 5, ())
     assert {p: p.read_bytes() for p in data.rglob("*") if p.is_file()} == snapshot
@@ -124,9 +129,9 @@ def test_the_cli_adds_to_a_training_folder(
     data = _data(tmp_path / "data")
     corrections = str(_corrections(tmp_path / "inbox"))
     argv = ["fish", "export-training-set", "--corrections", corrections, "--add-to", str(data)]
-    assert main(argv) == 0
+    assert main([*argv, "--new-species", *NEW]) == 0
     assert f"added 5 images to {data}" in capsys.readouterr().out
-    assert main(argv) == 0
+    assert main(argv) == 0  # Lutjanus fulvus has its folder now
     assert "5 images" in capsys.readouterr().out.split("\n")[1]  # already held: not again
 
 
@@ -264,7 +269,7 @@ def test_a_photo_added_before_a_later_export_retracts_it_is_taken_back(
     face, kept, odd = sorted((f4k / "fish_04").glob("fish_*.png"))[-3:]
     e1 = _export(tmp_path / "e1", [(face, "fish_04", "o1"), (kept, "fish_04", "o2"),
                                     (odd, "Lutjanus fulvus", "o3")])  # fmt: skip
-    add_training_set(e1, data)
+    add_training_set(e1, data, new_species=NEW)
     [added_face] = _holding(data, face)
     shutil.copy(face, data / "fish_04" / "mine.png")  # the user's own copy
     with (data / "groups.csv").open("a") as groups:
@@ -334,7 +339,7 @@ def test_taking_back_keeps_the_rest_of_an_excel_groups_csv_as_it_was(tmp_path: P
     files = sorted(_groups(data))
     rows = "".join(f"t{i % 2},{file}\r\n" for i, file in enumerate(files))
     (data / "groups.csv").write_bytes(("\ufeffgroup,file\r\n" + rows).encode())  # Excel's
-    add_training_set(_corrections(tmp_path / "inbox"), data)
+    add_training_set(_corrections(tmp_path / "inbox"), data, new_species=NEW)
     added = add_training_set(_retractions(tmp_path / "e2", [("obs-0", "not_a_fish")]), data)
     assert len(added.removed) == 1 and added.removed[0].startswith("fish_01/IMG_0-")
     text = (data / "groups.csv").read_bytes()
