@@ -296,8 +296,16 @@ def _has_images(folder: Path) -> bool:
 
 
 def _data_names(species: Sequence[Species]) -> dict[str, Species]:
-    """DATA's folder ids and display names -> its species, so a correction joins its folder."""
-    return {species_key(s.name): s for s in species} | {species_key(s.id): s for s in species}
+    """DATA's folder ids and display names -> its species, so a correction joins its folder;
+    a folder named by its species with ``_`` between the words (``dascyllus_reticulatus``,
+    as an export names one) by those words too, before a ``--species-from`` pack's id for
+    the name makes a second folder of it."""
+    by_words = {species_key(s.id.replace("_", " ")): s for s in species}
+    return (
+        by_words
+        | {species_key(s.name): s for s in species}
+        | {species_key(s.id): s for s in species}
+    )
 
 
 def _added_files(staging: Path) -> list[str]:

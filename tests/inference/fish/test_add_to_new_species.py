@@ -193,3 +193,18 @@ def test_new_species_is_for_add_to_only(
     assert main([*argv, "--out", str(tmp_path / "out"), "--new-species", "X"]) == 1
     assert "--new-species" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_folders_named_by_species_keep_their_photos_when_a_pack_names_other_ids(
+    f4k: Path, tmp_path: Path
+) -> None:
+    """``--species-from`` a pack whose ids (fish_01) are not DATA's folders: DATA's own
+    folder for the name (its words joined by ``_``) still comes first."""
+    pack = load_pack(installed_default_pack())
+    data = make_slice(f4k, tmp_path / "data", {"fish_01": 2, "fish_04": 2})
+    (data / "species.csv").unlink()
+    (data / "fish_01").rename(data / "dascyllus_reticulatus")
+    (data / "fish_04").rename(data / "amphiprion_clarkii")
+    corrections = _export(f4k, tmp_path / "inbox", BOTH, pack.version)
+    assert add_training_set(corrections, data, species_pack=pack.root).new == 2
+    assert _folders(data) == ["amphiprion_clarkii", "dascyllus_reticulatus"]
