@@ -8,7 +8,9 @@ its size limit by its size, and reads no further than one byte past the limit (a
 meanwhile is refused too). :func:`decode_bgr` refuses, from the header and the markers and
 before decoding anything, a photo of more than ``MAX_PIXELS`` and a JPEG in more scans than
 :func:`scan_limit` allows for its size. Each refusal is one :class:`ImageError` line naming
-the file. :func:`write_image_file` writes a figure under any name the file system allows.
+the file. An image with transparent pixels is composited onto white, as a viewer shows it
+(:mod:`inference.image_alpha`): what is classified, detected and shown is what a person
+sees. :func:`write_image_file` writes a figure under any name the file system allows.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from inference.errors import ImageError, ImageTooLargeError
-from inference.image_header import jpeg_scan_count, pixel_size
+from inference.image_alpha import decode_on_white
+from inference.image_header import jpeg_scan_count, may_be_transparent, pixel_size
 from inference.regular_file import open_regular_file, read_at_most
 
 UInt8Image = npt.NDArray[np.uint8]
@@ -94,7 +98,7 @@ def decode_bgr(data: bytes, name: str) -> UInt8Image:
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         with _decoder_log_quiet():
-            image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+            image = _decode(buffer, may_be_transparent(data)) if buffer.size else None
     except cv2.error as exc:  # OpenCV's own limits (OPENCV_IO_MAX_IMAGE_PIXELS) raise
         if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):
             raise ImageError(
@@ -106,6 +110,13 @@ def decode_bgr(data: bytes, name: str) -> UInt8Image:
         raise ImageError(f"{name} is not a readable image (corrupt, empty or unknown format)")
     check_pixels(image.shape[1], image.shape[0], name)  # a format whose header is not read
     return np.asarray(image, np.uint8)
+
+
+def _decode(buffer: UInt8Image, transparent: bool) -> npt.NDArray[Any] | None:
+    """OpenCV's colour decode, which drops an alpha channel and shows the colour under it:
+    an image that may have one is composited onto white first (:mod:`inference.image_alpha`)."""
+    on_white = decode_on_white(buffer) if transparent else None
+    return on_white if on_white is not None else cv2.imdecode(buffer, cv2.IMREAD_COLOR)
 
 
 class _QuietDecoders:

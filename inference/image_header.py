@@ -10,6 +10,9 @@ A small file can also declare a long decode: a progressive JPEG is sent in scans
 libjpeg decodes every scan over the whole image, only warning when one repeats another
 ("Inconsistent progression sequence"). :func:`jpeg_scan_count` counts them, so that such a
 file is refused before it is decoded too.
+
+:func:`may_be_transparent` tells from the header whether an image may have an alpha channel,
+so that only such an image is decoded with it (``image_alpha``).
 """
 
 from __future__ import annotations
@@ -141,6 +144,50 @@ def _webp(data: bytes) -> tuple[int, int] | None:
     if chunk == b"VP8X" and len(data) >= 30:
         return _little(data, 24, 3) + 1, _little(data, 27, 3) + 1
     return None
+
+
+def may_be_transparent(data: bytes) -> bool:
+    """Whether the image may have transparent pixels, as its header says: a PNG with an
+    alpha channel (RGBA, grey and alpha) or a tRNS chunk (a palette or a colour made
+    transparent), a WebP that says it has alpha, and any format this module does not read
+    (a TIFF or a BMP may have alpha too). Never a JPEG, which has no alpha."""
+    if data.startswith(_JPEG):
+        return False
+    if data.startswith(_PNG):
+        return _png_colour_type(data) in _PNG_ALPHA or _png_has_chunk_before_pixels(data, b"tRNS")
+    if _is_webp(data):
+        return _webp_has_alpha(data)
+    return True
+
+
+# PNG colour types 4 (grey and alpha) and 6 (RGB and alpha)
+_PNG_ALPHA = frozenset({4, 6})
+
+
+def _png_colour_type(data: bytes) -> int | None:
+    # IHDR's data: width (4), height (4), bit depth (1), colour type (1), ...
+    return data[25] if len(data) > 25 and data[12:16] == b"IHDR" else None
+
+
+def _png_has_chunk_before_pixels(data: bytes, wanted: bytes) -> bool:
+    at = 8
+    while at + 8 <= len(data):
+        kind = data[at + 4 : at + 8]
+        if kind == wanted:
+            return True
+        if kind in (b"IDAT", b"IEND"):
+            return False
+        at += 12 + _big(data, at, 4)  # length, type, data, CRC
+    return False
+
+
+def _webp_has_alpha(data: bytes) -> bool:
+    chunk = data[12:16]
+    if chunk == b"VP8X":  # flags: ICC, alpha (0x10), EXIF, XMP, animation
+        return len(data) > 20 and bool(data[20] & 0x10)
+    if chunk == b"VP8L":  # 14 bits of width - 1, 14 of height - 1, then alpha_is_used
+        return len(data) >= 25 and bool(_little(data, 21, 4) >> 28 & 1)
+    return False  # a simple lossy WebP (VP8) has no alpha
 
 
 def _big(data: bytes, at: int, size: int) -> int:

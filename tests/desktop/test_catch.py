@@ -196,6 +196,23 @@ def test_a_blank_photo_is_recorded_as_no_fish_and_flagged(deck: Deck, tmp_path: 
     assert queue == [observation.observation_uid]
 
 
+def test_a_transparent_photo_is_the_blank_picture_a_viewer_shows(
+    deck: Deck, tmp_path: Path
+) -> None:
+    """A confident fish photo made wholly transparent: every viewer shows nothing, and it
+    was identified (at 99 %) from the colour under its alpha, with no review."""
+    fish = cv2.imread(str(deck.f4k / CONFIDENT), cv2.IMREAD_COLOR)
+    assert fish is not None
+    clear = np.dstack([fish, np.zeros(fish.shape[:2], np.uint8)])
+    path = tmp_path / "cut-out.png"
+    path.write_bytes(cv2.imencode(".png", clear)[1].tobytes())
+    prediction, observation = deck.catch(path)
+    assert prediction.status is FishStatus.NO_FISH and "blank" in prediction.reason
+    assert deck.store.observations.get(observation.observation_uid).needs_review is True
+    assert observation.photo_uid is not None  # the file as taken: a viewer shows its alpha
+    assert load_photo(deck.store.database, observation.photo_uid).data == path.read_bytes()
+
+
 def test_the_store_knows_every_status_the_classifier_gives() -> None:
     """``sync`` does not import the classifier: its statuses are kept equal here."""
     assert [s.value for s in PredictionStatus] == [s.value for s in FishStatus]
