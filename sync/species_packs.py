@@ -63,6 +63,8 @@ _LEVEL = 6
 _COPY_CHUNK = 1024 * 1024
 _MAX_PATH_CHARS = 1024
 _MAX_PART_CHARS = 255
+# inference.fish.pack_format checks the same rule when a pack is built (sync and inference
+# are independent of each other, so it is written in both; a test keeps the two equal).
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\:]")
 

@@ -1,7 +1,8 @@
 """``jaga fish train | combine | eval | export-training-set | build-pack | bench``.
 
-This module builds the ``jaga fish`` parser: each command's options, and ``torch_device``,
-the type of ``train --device``, which refuses a device when the command line is read. What
+This module builds the ``jaga fish`` parser: each command's options, ``torch_device``, the
+type of ``train --device``, and ``pack_version``, the type of ``train``/``combine
+--version``, which refuse a device or a version when the command line is read. What
 each command runs is in :mod:`inference.fish.cli_commands`; what the commands share (the
 options turned into settings, the ``--out`` folder claimed, the install lock) in
 :mod:`inference.fish.cli_support`.
@@ -24,6 +25,7 @@ from inference.fish.cli_commands import (
     train_command,
 )
 from inference.fish.config import BACKBONE_ID, BACKBONES
+from inference.fish.pack_format import version_problem
 from inference.fish.taps import DEFAULT_TAPS, KNOWN_TAPS
 from inference.output_paths import output_file, output_folder
 from inference.plural import counted
@@ -88,7 +90,7 @@ def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
     train.add_argument("--review-precision", type=float, default=DEFAULT_REVIEW_PRECISION)
     train.add_argument("--no-int8", action="store_true", help="skip the INT8 model")
     train.add_argument("--name", default="fish-species", help="pack name")
-    train.add_argument("--version", help="pack version (default: date and model digest)")
+    train.add_argument("--version", type=pack_version, help=VERSION_HELP)
     train.add_argument(
         "--source", default="", help=f"data source: one of {', '.join(KNOWN_SOURCES)}, or free text"
     )
@@ -118,6 +120,18 @@ def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
         "--pth", type=Path, help="finetune mode: ImageNet .pth (default: the model pack's source)"
     )
     train.set_defaults(handler=train_command)  # fmt: skip
+
+
+VERSION_HELP = "pack version (default: date and model digest)"
+
+
+def pack_version(text: str) -> str:
+    """An argparse ``type`` for ``--version``: one the hub publishes and a device installs,
+    refused when the command line is read rather than at publishing, after the training."""
+    problem = version_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{problem}, not {text!r}")
+    return text
 
 
 def torch_device(text: str) -> str:
@@ -184,7 +198,7 @@ def _add_combine(commands: argparse._SubParsersAction[Any]) -> None:
     _add_replace(combine)
     combine.add_argument("--no-int8", action="store_true", help="skip the INT8 model")
     combine.add_argument("--name", default="fish-species", help="pack name")
-    combine.add_argument("--version", help="pack version (default: date and model digest)")
+    combine.add_argument("--version", type=pack_version, help=VERSION_HELP)
     combine.add_argument("--source", default="", help="data source, as for train")
     combine.add_argument("--terms", default="", help="terms of use of the data (free text)")
     combine.add_argument("--known-acceptance", type=float, default=DEFAULT_KNOWN_ACCEPTANCE)

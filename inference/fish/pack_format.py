@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,13 @@ SIZED_PACK_SCHEMA = 2
 # per side (``input``, then ``input_<side>`` in ``more_inputs``), so that no member sees
 # pixels resampled from another's. Schema 1 and 2 readers feed ``input`` alone: they refuse it.
 MULTI_INPUT_PACK_SCHEMA = 3
+# A version names the pack's folder on every device, so the hub publishes, and a device
+# installs, only a plain name (sync.species_packs.check_version). inference and sync are
+# independent of each other (import-linter), so the rule is written in both; a test keeps
+# the two equal. Checked here when a pack is built: it was refused only at publishing,
+# after a training that may take hours.
+VERSION_RULE = "1-128 letters, digits, '.', '_', '+' or '-', starting with a letter or digit"
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 MANIFEST = "manifest.json"
 SPECIES_FILE = "species.json"
 THRESHOLDS_FILE = "thresholds.json"
@@ -106,6 +114,14 @@ class SpeciesPack:
 
     def training(self) -> dict[str, Any]:
         return read_json(self.root / TRAINING_FILE) if TRAINING_FILE in self.sha256 else {}
+
+
+def version_problem(version: str) -> str | None:
+    """Why ``version`` cannot be a species pack's version (the hub would refuse to publish
+    it); None where it can."""
+    if _VERSION.match(version):
+        return None
+    return f"a species pack version is {VERSION_RULE} (it names a folder on every device)"
 
 
 def sides_label(sides: tuple[int, ...]) -> str:

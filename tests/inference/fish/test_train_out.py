@@ -213,3 +213,41 @@ def test_cuda_is_refused_where_torch_has_no_gpu_and_taken_where_it_has(
     err = capsys.readouterr().err
     assert "argument --device: cuda: no CUDA GPU is usable on this machine (torch " in err
     assert "use --device cpu, or auto (the GPU where there is one)" in err
+
+
+@pytest.mark.parametrize("version", ["../../x", "-x", "a b", "", ".hidden", "x" * 129])
+@pytest.mark.parametrize("command", ["train", "combine"])
+def test_a_version_the_hub_would_refuse_is_refused_before_training(
+    tmp_path: Path, command: str, version: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--version ../../x`` trained a pack (exit 0) that ``hub publish-pack`` then refused,
+    after a training that may take hours. Now it is refused when the command line is read:
+    the data folder here does not even exist, and nothing is written."""
+    out = tmp_path / "out"
+    combine = ["fish", "combine", str(out), str(out), "--data", str(tmp_path), "--out", str(out)]
+    argv = _run(tmp_path, out) if command == "train" else combine
+    with pytest.raises(SystemExit) as usage:
+        main([*argv, f"--version={version}"])
+    assert usage.value.code == 2
+    err = capsys.readouterr().err
+    rule = "a species pack version is 1-128 letters, digits, '.', '_', '+' or '-', starting"
+    assert f"argument --version: {rule}" in err
+    assert f"not {version!r}" in err
+    assert not out.exists()
+
+
+def test_a_pack_is_built_with_the_versions_the_hub_publishes() -> None:
+    """The rule is written twice (inference and sync are independent): kept equal here."""
+    from inference.fish.pack_format import version_problem
+    from sync.species_packs import PackArchiveError, check_version
+
+    def hub_takes(version: str) -> bool:
+        try:
+            check_version(version)
+        except PackArchiveError:
+            return False
+        return True
+
+    for version in ["2026.11.0+f4k_head-2", "v1", "1", "x" * 128, "x" * 129, "-x", "_x", ".x",
+                    "../../x", "a b", "a/b", "", "é1", "1é"]:  # fmt: skip
+        assert (version_problem(version) is None) == hub_takes(version), version
