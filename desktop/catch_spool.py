@@ -101,9 +101,15 @@ def _at(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+def _why(taken: list[Any]) -> str | None:
+    """Why the photo's time names no moment; not kept by a catch spooled before it was."""
+    return taken[2] if len(taken) > 2 else None
+
+
 def _catch_json(record: CatchRecord) -> dict[str, Any]:
     photo, details = record.photo, record.details
-    taken = None if photo.time is None else [photo.time.reading, _time(photo.time.taken_at)]
+    time = photo.time
+    taken = None if time is None else [time.reading, _time(time.taken_at), time.no_moment]
     position = details.position
     return {
         "format": _FORMAT,
@@ -144,7 +150,7 @@ def _catch_of(uid: str, kept: dict[str, Any], data: bytes) -> CatchRecord:
     width, height = photo["size"]
     file = PhotoFile(
         Path(photo["path"]), data, photo["media_type"], (int(width), int(height)),
-        None if taken is None else PhotoTime(taken[0], _at(taken[1])),
+        None if taken is None else PhotoTime(taken[0], _at(taken[1]), _why(taken)),
     )  # fmt: skip
     position = details["position"]
     return CatchRecord(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from desktop.catch_errors import CatchError
-from desktop.photo_time import PhotoTime
+from desktop.photo_time import NO_ZONE, PhotoTime
 from sync.store.clock import format_timestamp
 from sync.store.edit_clock import BEHIND_TOLERANCE
 
@@ -72,7 +72,8 @@ def observed_time(
         return ObservedTime(recorded, "recorded", clock)
     note = None
     if photo.taken_at is None:
-        note = f"the photo's time {photo.reading} names no time zone (--observed-at gives one)"
+        why = photo.no_moment or NO_ZONE
+        note = f"the photo's time {photo.reading} {why} (--observed-at gives one)"
     elif photo.taken_at > latest:
         note = f"the photo's time {photo.taken_at.isoformat()} is later than this clock"
     elif photo.taken_at < EXIF_OFFSETS_SINCE:

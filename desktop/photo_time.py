@@ -7,6 +7,9 @@ photo (EXIF ``DateTimeOriginal``), but as a wall-clock reading without a zone; s
 together name a moment. A reading without an offset is not guessed into one: the boat's
 laptop may keep another zone than the camera (UTC, home port), and a catch recorded hours off
 is worse than one recorded at the time it was entered, which the record then says it is.
+Where the two name no moment the record says why: no offset, an offset no zone has
+(``+99:99``, ``+14:30``), or a reading of no date (``2026:13:45 25:61:61``). ``Z`` is not
+EXIF's form but says UTC unambiguously, and is read as ``+00:00``.
 
 The file's own times (modification, creation) say when it was copied, not when it was taken:
 they are never used.
@@ -40,14 +43,25 @@ _READING = re.compile(r"(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})")
 _OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")
 
 
+# Why a photo's reading names no moment, each worded to follow "the photo's time <reading>".
+NO_ZONE = "names no time zone"
+NO_DATE = "is no date and time that exists"
+OUT_OF_RANGE = "is outside the years 1-9999 in UTC"
+
+
 @dataclass(frozen=True)
 class PhotoTime:
     """What the photo says of its capture: the camera's wall-clock reading, and the moment it
-    names (None without an offset, which the reading alone cannot give)."""
+    names (None without an offset, which the reading alone cannot give, and where the
+    reading or the offset cannot be read; ``no_moment`` says which)."""
 
     reading: str
     """``DateTimeOriginal`` as written, ``YYYY:MM:DD HH:MM:SS``."""
     taken_at: datetime | None
+    no_moment: str | None = None
+    """Why ``taken_at`` is None: ``NO_ZONE``, ``NO_DATE``, ``OUT_OF_RANGE``, or that the
+    offset, quoted, is no UTC offset. None with a moment, and in a catch spooled before the
+    reason was kept."""
 
 
 def photo_time(data: bytes) -> PhotoTime | None:
@@ -63,26 +77,42 @@ def photo_time(data: bytes) -> PhotoTime | None:
     reading = fields.get(_DATE_TIME_ORIGINAL)
     if reading is None or _READING.fullmatch(reading) is None:
         return None
+    return _time(reading, fields.get(_OFFSET_TIME_ORIGINAL, ""))
+
+
+def _time(reading: str, offset: str) -> PhotoTime:
+    """The moment a reading and its offset name, or why they name none."""
     try:
-        return PhotoTime(reading, _moment(reading, fields.get(_OFFSET_TIME_ORIGINAL)))
-    except (OverflowError, ValueError):  # year 1 east of UTC, 9999 west of it: no moment
-        return PhotoTime(reading, None)
+        wall = datetime.strptime(reading, "%Y:%m:%d %H:%M:%S")
+    except ValueError:  # 2026:13:45 25:61:61 and the like: a reading, but of no moment
+        return PhotoTime(reading, None, NO_DATE)
+    if not offset.strip(" :"):  # none, or EXIF's "unknown" ("   :  ", stripped to ":")
+        return PhotoTime(reading, None, NO_ZONE)
+    zone = _zone(offset)
+    if zone is None:
+        return PhotoTime(reading, None, f"names its zone as {offset!r}, which is no UTC offset")
+    try:
+        return PhotoTime(reading, wall.replace(tzinfo=zone).astimezone(UTC))
+    except OverflowError:  # year 1 east of UTC, 9999 west of it: no moment
+        return PhotoTime(reading, None, OUT_OF_RANGE)
 
 
-def _moment(reading: str, offset: str | None) -> datetime | None:
-    match = _OFFSET.fullmatch(offset or "")
+def _zone(offset: str) -> timezone | None:
+    """The zone an EXIF offset (``+08:00``, ``-03:30``) names; None for one no clock keeps.
+    ``Z``, which is ISO 8601's UTC rather than EXIF's ``+00:00``, is taken as UTC: a writer
+    that puts it there means nothing else."""
+    if offset == "Z":
+        return UTC
+    match = _OFFSET.fullmatch(offset)
     if match is None:
         return None
     sign, hours, minutes = match.groups()
     delta = timedelta(hours=int(hours), minutes=int(minutes))
-    if delta > timedelta(hours=14) or delta.seconds % 900:  # no zone is further or finer
+    # UTC-12 to UTC+14 are the zones in use, in quarter hours (+05:45, +12:45); +14:30 or
+    # +05:07 is none. Either sign up to 14 h is taken, as a zone may yet move.
+    if delta > timedelta(hours=14) or delta.seconds % 900:
         return None
-    try:
-        wall = datetime.strptime(reading, "%Y:%m:%d %H:%M:%S")
-    except ValueError:  # 2026:13:45 and the like: a reading, but of no moment
-        return None
-    zone = timezone(-delta if sign == "-" else delta)
-    return wall.replace(tzinfo=zone).astimezone(UTC)
+    return timezone(-delta if sign == "-" else delta)
 
 
 def _exif_block(data: bytes) -> bytes | None:

@@ -99,6 +99,32 @@ def test_a_reading_without_its_offset_is_not_guessed_and_the_text_says_so(
     assert "2026:11:20 14:15:00 names no time zone" in lines["observed"]
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("2026:11:20 06:15:00", "+99:99", "names its zone as '+99:99', which is no UTC offset"),
+        ("2026:11:20 06:15:00", "+14:30", "names its zone as '+14:30', which is no UTC offset"),
+        ("2026:13:45 25:61:61", "+08:00", "is no date and time that exists"),
+    ],
+    ids=["+99:99", "+14:30", "month 13"],
+)
+def test_a_time_that_cannot_be_read_is_recorded_now_and_the_text_says_why(
+    store_path: Path,
+    default_species_pack: Path,
+    f4k: Path,
+    capsys: pytest.CaptureFixture[str],
+    case: tuple[str, str, str],
+) -> None:
+    """It said "names no time zone" of a photo that names one, unreadable or impossible."""
+    reading, offset, why = case
+    photo = with_exif(f4k / CONFIDENT, store_path.parent, reading, offset)
+    assert jaga_catch(photo, store_path, "--pack", str(default_species_pack)) == 0
+    lines = dict(line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines()[:-1])
+    assert "recorded now" in lines["observed"]
+    assert f"the photo's time {reading} {why} (--observed-at gives one)" in lines["observed"]
+    assert "no time zone" not in lines["observed"]
+
+
 def test_the_officers_time_comes_first(
     store_path: Path,
     default_species_pack: Path,

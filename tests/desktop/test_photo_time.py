@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from desktop.photo_time import photo_time
+from desktop.photo_time import NO_DATE, NO_ZONE, OUT_OF_RANGE, photo_time
 
 PIL = pytest.importorskip("PIL.Image")
 
@@ -59,7 +59,6 @@ def test_reading_without_offset_names_no_moment() -> None:
         ("2026:13:45 06:15:00", "+08:00"),  # no such day
         ("2026:11:20 06:15:00", "+15:00"),  # no such zone
         ("2026:11:20 06:15:00", "+05:07"),  # nor this
-        ("2026:11:20 06:15:00", "Z"),
         ("0001:01:01 00:00:00", "+01:00"),  # before year 1 in UTC
         ("9999:12:31 23:00:00", "-02:00"),  # after year 9999 in UTC
     ],
@@ -67,6 +66,45 @@ def test_reading_without_offset_names_no_moment() -> None:
 def test_impossible_fields_name_no_moment(reading: str, offset: str) -> None:
     found = photo_time(_photo("JPEG", reading, offset))
     assert found is None or found.taken_at is None
+
+
+@pytest.mark.parametrize(
+    ("reading", "offset", "why"),
+    [
+        ("2026:11:20 06:15:00", None, NO_ZONE),
+        ("2026:11:20 06:15:00", "   :  ", NO_ZONE),  # EXIF's "unknown"
+        ("2026:11:20 06:15:00", "+99:99", "names its zone as '+99:99', which is no UTC offset"),
+        ("2026:11:20 06:15:00", "+14:30", "names its zone as '+14:30', which is no UTC offset"),
+        ("2026:11:20 06:15:00", "+05:07", "names its zone as '+05:07', which is no UTC offset"),
+        ("2026:11:20 06:15:00", "UTC+8", "names its zone as 'UTC+8', which is no UTC offset"),
+        ("2026:13:45 25:61:61", "+08:00", NO_DATE),
+        ("2026:02:29 06:15:00", "+08:00", NO_DATE),  # not a leap year
+        ("2026:13:45 25:61:61", None, NO_DATE),
+        ("0001:01:01 00:00:00", "+01:00", OUT_OF_RANGE),
+    ],
+)
+def test_a_time_that_names_no_moment_says_why(reading: str, offset: str | None, why: str) -> None:
+    """An offset that cannot be read, or an impossible date, was reported as "names no time
+    zone", which the photo does name."""
+    found = photo_time(_photo("JPEG", reading, offset))
+    assert found is not None
+    assert (found.reading, found.taken_at, found.no_moment) == (reading, None, why)
+
+
+@pytest.mark.parametrize(
+    ("offset", "utc"),
+    [
+        ("+14:00", datetime(2026, 11, 19, 16, 15, tzinfo=UTC)),  # Kiribati's Line Islands
+        ("-12:00", datetime(2026, 11, 20, 18, 15, tzinfo=UTC)),
+        ("+05:45", datetime(2026, 11, 20, 0, 30, tzinfo=UTC)),  # Nepal
+        ("+00:00", datetime(2026, 11, 20, 6, 15, tzinfo=UTC)),
+        ("Z", datetime(2026, 11, 20, 6, 15, tzinfo=UTC)),  # ISO 8601's UTC, not EXIF's form
+    ],
+)
+def test_every_zone_in_use_is_a_moment(offset: str, utc: datetime) -> None:
+    found = photo_time(_photo("JPEG", "2026:11:20 06:15:00", offset))
+    assert found is not None
+    assert (found.taken_at, found.no_moment) == (utc, None)
 
 
 def test_no_exif_and_blank_reading() -> None:
