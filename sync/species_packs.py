@@ -95,7 +95,7 @@ class ArchiveMember:
 def check_version(version: str) -> str:
     """A pack version is also the folder it unpacks into on a device, so it is a plain
     name: letters, digits and ``. _ + -``, starting with a letter or digit, ≤ 128 chars."""
-    if not _VERSION.match(version):
+    if not _VERSION.fullmatch(version):  # not match: its $ also matches before a final newline
         raise PackArchiveError(
             f"a species pack version is 1-128 letters, digits, '.', '_', '+' or '-', starting"
             f" with a letter or digit (it names a folder on every device), not {version!r}"

@@ -119,7 +119,7 @@ class SpeciesPack:
 def version_problem(version: str) -> str | None:
     """Why ``version`` cannot be a species pack's version (the hub would refuse to publish
     it); None where it can."""
-    if _VERSION.match(version):
+    if _VERSION.fullmatch(version):  # not match: its $ also matches before a final newline
         return None
     return f"a species pack version is {VERSION_RULE} (it names a folder on every device)"
 

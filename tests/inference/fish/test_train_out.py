@@ -251,3 +251,7 @@ def test_a_pack_is_built_with_the_versions_the_hub_publishes() -> None:
     for version in ["2026.11.0+f4k_head-2", "v1", "1", "x" * 128, "x" * 129, "-x", "_x", ".x",
                     "../../x", "a b", "a/b", "", "é1", "1é"]:  # fmt: skip
         assert (version_problem(version) is None) == hub_takes(version), version
+    # A version names a folder on every device: a line break is never part of one.
+    for version in ["v1\n", "v1\r\n", "\nv1"]:
+        assert version_problem(version) is not None, repr(version)
+        assert not hub_takes(version), repr(version)
