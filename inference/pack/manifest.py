@@ -49,7 +49,7 @@ class PypiSource(_Frozen):
     @field_validator("pypi")
     @classmethod
     def _pinned(cls, value: str) -> str:
-        if not _PYPI_PIN.match(value):
+        if not _PYPI_PIN.fullmatch(value):
             raise ValueError(f"PyPI source must be pinned as name==version, got {value!r}")
         return value
 

@@ -39,6 +39,6 @@ class AdminBodyGuard:
 
 def _limit(request: HttpRequest) -> int:
     staff = bool(getattr(request.user, "is_staff", False))
-    if staff and _PACK_UPLOAD.match(request.path):
+    if staff and _PACK_UPLOAD.fullmatch(request.path):
         return MAX_ARCHIVE_BYTES + _FORM_OVERHEAD_BYTES
     return FORM_BODY_BYTES

@@ -50,7 +50,7 @@ def query(request: Any, model: type[Model], integers: tuple[str, ...] = ()) -> M
     values: dict[str, Any] = {}
     for name, value in request.GET.items():
         if name in integers:
-            if not _DIGITS.match(value):
+            if not _DIGITS.fullmatch(value):
                 raise HubError(400, "invalid_query", f"{name} must be a non-negative integer")
             values[name] = int(value)
         else:

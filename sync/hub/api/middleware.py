@@ -33,7 +33,7 @@ _LIMITS = (
 
 def body_limit(path: str) -> int:
     for pattern, limit in _LIMITS:
-        if pattern.match(path):
+        if pattern.fullmatch(path):
             return limit
     return MAX_JSON_BODY_BYTES
 

@@ -73,9 +73,9 @@ class UploadView(APIView):
         device = site_device(request, site)
         offset = request.GET.get("offset", "")
         sha256 = request.META.get("HTTP_X_CHUNK_SHA256", "")
-        if not _OFFSET.match(offset):
+        if not _OFFSET.fullmatch(offset):
             raise HubError(400, "invalid_query", "offset must be a non-negative integer")
-        if not _SHA256.match(sha256):
+        if not _SHA256.fullmatch(sha256):
             raise HubError(400, "invalid_header", f"{CHUNK_SHA256_HEADER} must be 64 hex digits")
         content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if content_type != OctetStreamParser.media_type:

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from sync.hub.api.middleware import body_limit
 from sync.hub.models import AppliedEntry, Change, FishObservation, Person
+from sync.protocol import MAX_JSON_BODY_BYTES, PROTOCOL_VERSION
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
@@ -136,3 +138,15 @@ def test_the_search_endpoint_checks_its_probe(api: Api) -> None:
     response = api.post(path, probe | {"all_sites": True})
     assert response.status_code == 403
     assert response.json()["error"] == "search_not_allowed"
+
+
+def test_a_number_or_a_path_with_a_final_line_break_is_not_taken(api: Api) -> None:
+    """The checks' patterns end in ``$``, which ``re.match`` also finds before a final
+    newline: ``cursor=5%0A`` was read as 5, and a push path ending in one got a push's
+    body limit."""
+    asked = f"?protocol_version={PROTOCOL_VERSION}&cursor=5%0A"
+    response = api.get(api.site_path("changes") + asked)
+    assert response.status_code == 400, response.content
+    assert "cursor must be a non-negative integer" in response.json()["reason"]
+    assert body_limit("/api/v1/sites/s/push\n") == MAX_JSON_BODY_BYTES
+    assert body_limit("/api/v1/sites/s/push") != MAX_JSON_BODY_BYTES
