@@ -104,12 +104,15 @@ def familiarity_summary(
 
 
 def answered_top1(
-    predicted: IntArray, labels: IntArray, turned_away: np.ndarray[Any, Any]
+    predicted: IntArray, labels: IntArray, turned_away: np.ndarray[Any, Any], gate_rejected: int = 0
 ) -> float:
-    """The share of fish photos answered with their species: a ``no_fish`` is not one."""
-    if len(labels) == 0:
+    """The share of fish photos answered with their species: a ``no_fish`` is not one, by
+    familiarity (``turned_away``) or by the quality gate (``gate_rejected`` more photos,
+    which have no prediction)."""
+    total = len(labels) + gate_rejected
+    if total == 0:
         return float("nan")
-    return float(np.mean((predicted == labels) & ~turned_away))
+    return float(((predicted == labels) & ~turned_away).sum() / total)
 
 
 def _not_fish_summary(threshold: float, fish: FloatArray, not_fish: NotFish) -> dict[str, Any]:

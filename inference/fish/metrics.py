@@ -28,12 +28,14 @@ def softmax(logits: FloatArray) -> FloatArray:
     return probabilities
 
 
-def top_k_accuracy(probabilities: FloatArray, labels: IntArray, k: int) -> float:
-    if len(labels) == 0:
+def top_k_accuracy(probabilities: FloatArray, labels: IntArray, k: int, missed: int = 0) -> float:
+    """``missed``: photos answered before any probability (``no_fish``), wrong at every k."""
+    total = len(labels) + missed
+    if total == 0:
         return float("nan")
     k = min(k, probabilities.shape[1])
     top = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
-    return float(np.mean((top == labels[:, None]).any(axis=1)))
+    return float((top == labels[:, None]).any(axis=1).sum() / total)
 
 
 def confusion_matrix(predicted: IntArray, labels: IntArray, n_classes: int) -> IntArray:
@@ -42,11 +44,15 @@ def confusion_matrix(predicted: IntArray, labels: IntArray, n_classes: int) -> I
     return matrix  # rows: true class, columns: predicted class
 
 
-def per_class_scores(matrix: IntArray) -> list[ClassScores]:
+def per_class_scores(matrix: IntArray, missed: IntArray | None = None) -> list[ClassScores]:
+    """``missed[c]``: photos of class ``c`` given no class at all (``no_fish``): outside the
+    matrix, they lower its recall and leave its precision as it is."""
     scores = []
     for c in range(matrix.shape[0]):
         tp = float(matrix[c, c])
         predicted, actual = float(matrix[:, c].sum()), float(matrix[c].sum())
+        if missed is not None:
+            actual += float(missed[c])
         precision = tp / predicted if predicted else 0.0
         recall = tp / actual if actual else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -54,9 +60,10 @@ def per_class_scores(matrix: IntArray) -> list[ClassScores]:
     return scores
 
 
-def macro_f1(matrix: IntArray) -> float:
-    """Mean F1 over the classes that occur in the labels (absent ones have no recall)."""
-    present = [s.f1 for s in per_class_scores(matrix) if s.n > 0]
+def macro_f1(matrix: IntArray, missed: IntArray | None = None) -> float:
+    """Mean F1 over the classes that occur in the labels (absent ones have no recall);
+    ``missed`` as in :func:`per_class_scores`."""
+    present = [s.f1 for s in per_class_scores(matrix, missed) if s.n > 0]
     return float(np.mean(present)) if present else float("nan")
 
 

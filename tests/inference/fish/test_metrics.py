@@ -37,6 +37,21 @@ def test_per_class_scores_and_macro_f1() -> None:
     assert macro_f1(matrix) == pytest.approx((0.5 + 0.8 + 0.0) / 3)
 
 
+def test_photos_given_no_class_lower_recall_and_top_k_not_precision() -> None:
+    """A photo answered ``no_fish`` before any probability: a miss of its class."""
+    labels = np.array([0, 0, 1, 1, 2])
+    matrix = confusion_matrix(np.array([0, 1, 1, 1, 0]), labels, 3)
+    missed = np.array([2, 0, 0])
+    scores = per_class_scores(matrix, missed)
+    assert (scores[0].n, scores[0].recall, scores[0].precision) == (4, 0.25, 0.5)
+    assert scores[0].f1 == pytest.approx(2 * 0.5 * 0.25 / 0.75)
+    assert scores[1] == per_class_scores(matrix)[1]
+    assert macro_f1(matrix, missed) == pytest.approx((scores[0].f1 + 0.8 + 0.0) / 3)
+    probabilities = np.array([[0.5, 0.3, 0.2]] * 4, dtype=np.float32)
+    assert top_k_accuracy(probabilities, np.array([0, 0, 1, 2]), 1, missed=4) == 0.25
+    assert top_k_accuracy(probabilities, np.array([0, 0, 1, 2]), 5, missed=4) == 0.5
+
+
 def test_top_k_and_ece_of_a_perfectly_calibrated_toy() -> None:
     probabilities = np.array([[0.5, 0.3, 0.2]] * 4, dtype=np.float32)
     labels = np.array([0, 0, 1, 2])
