@@ -48,6 +48,11 @@ _F4K_NAME = re.compile(r"^fish_(?P<track>\d+)_(?P<frame>\d+)$")
 _SHOWN_ROWS = 5  # of the rows an error names, the first few
 
 
+def skipped_note(path: Path, reason: str) -> str:
+    """The line training and evaluation print for a photo they leave out, one a photo."""
+    return f"skipped {path}: {reason}"
+
+
 @dataclass(frozen=True)
 class Sample:
     path: Path

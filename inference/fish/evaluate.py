@@ -4,17 +4,41 @@ Folders must be species the pack knows, or species it was trained without (``hel
 those are evaluated as ``unknown`` and give the open-set AUROC. Any other folder is an
 error, since its images could only ever be counted wrong.
 
+Each photo chosen is scored (it gets probabilities), or answered ``no_fish`` by the quality
+gate (too small, one flat colour), or cannot be read. The report counts each as the device
+would answer it in the field:
+
+- A known species' photo the gate answers ``no_fish`` is a miss of its species: it counts in
+  ``n`` and its species' ``n`` (``per_species`` counts it again as ``gate_rejected``), lowers
+  that recall and F1, and ``top1`` and ``top5`` (no species is in its top 5). Having no
+  probabilities, it is outside ``ece`` and the reliability diagram (over the ``ece_n``
+  photos scored), the confusion matrix and ``mistakes`` (over top-1 answers). It is listed
+  in ``gate_rejected`` with the gate's reason, as a held-out species' photo is.
+- A held-out species' photo the gate answers ``no_fish`` is given no species, the open set's
+  right answer: in ``open_set`` it counts in ``n_unknown`` and as ``unknown_rejected``, as a
+  known one counts in ``n_known`` and not as ``known_accepted``. The AUROC is over the photos
+  scored, as familiarity's AUROC of not-fish photos is over those familiarity scored
+  (:mod:`inference.fish.familiarity_report`); ``gate_rejected`` there counts the others.
+- A file that cannot be read (corrupt, empty, not an image) is a data problem, not an answer
+  of the classifier: it is left out of every figure, said on the console one line a file as
+  ``jaga fish train`` says it, counted in the ``evaluating`` line, and listed in ``skipped``
+  with the reason.
+
 ``worst_recall`` is the lowest recall among species with at least ``MIN_TRACKS_FOR_RECALL``
 tracks in the whole folder (not only in the split evaluated): the species there are enough
 tracks of to judge.
 
-``mistakes`` lists every known image the pack got wrong, the most confident first.
+``mistakes`` lists every known image the pack scored and got wrong, the most confident first.
 
 ``top1`` and the rest are from the probabilities, as before familiarity existed: they say how
-well the pack tells its species apart. ``answered_top1`` is what an officer gets: the share of
-fish photos answered with their species, a fish turned away as ``no_fish`` (familiarity below
-the threshold) counted as not identified. ``familiarity`` (:mod:`inference.fish.familiarity_report`)
-counts those fish, and with ``not_fish`` folders measures what familiarity keeps out; it is
+well the pack tells its species apart, and a fish familiarity turns away keeps its top-1
+there (the gate's ``no_fish`` has none to keep). ``answered_top1`` is what an officer gets:
+the share of fish photos answered with their species, a fish turned away as ``no_fish``
+(familiarity below the threshold, or the quality gate) counted as not identified.
+``unknown_rate`` and ``review_rate`` are shares of ``n`` too: the gate's ``no_fish`` is not
+``unknown``, and is flagged for review as every ``no_fish`` is. ``familiarity``
+(:mod:`inference.fish.familiarity_report`) counts the fish familiarity turns away, among the
+``ece_n`` it scored, and with ``not_fish`` folders measures what familiarity keeps out; it is
 null for a pack (or a model at that precision) that uses no familiarity.
 """
 
@@ -31,7 +55,7 @@ import numpy as np
 
 from inference.errors import ImageError
 from inference.fish.classify import SpeciesClassifier
-from inference.fish.dataset import FishDataset, Sample, load_dataset, reading
+from inference.fish.dataset import FishDataset, Sample, load_dataset, reading, skipped_note
 from inference.fish.errors import DatasetError, SpeciesMismatchError, SpeciesPackError
 from inference.fish.familiarity_report import (
     NotFish,
@@ -51,6 +75,7 @@ from inference.fish.summary import (
     open_set_summary,
     worst_recall,
 )
+from inference.plural import counted
 from inference.runtime import ThreadBudget
 
 Progress = Callable[[str], None]
@@ -58,9 +83,21 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class _Loaded:
+    """The photos chosen, read: those scored on each side (known species, held out), those
+    the quality gate answers ``no_fish`` and those unreadable (each with its reason)."""
+
     known: list[tuple[Sample, UInt8Image]]
     unknown: list[tuple[Sample, UInt8Image]]
-    skipped: list[dict[str, str]]
+    no_fish: list[tuple[Sample, str]]
+    unreadable: list[tuple[Sample, str]]
+    known_ids: frozenset[str]
+
+    def no_fish_known(self) -> list[Sample]:
+        """The known species' photos the gate answered ``no_fish``: misses."""
+        return [sample for sample, _ in self.no_fish if sample.species_id in self.known_ids]
+
+    def no_fish_unknown(self) -> int:
+        return len(self.no_fish) - len(self.no_fish_known())
 
 
 def evaluate_folder(
@@ -81,16 +118,19 @@ def evaluate_folder(
         whole = load_dataset(data)
         dataset = _select(whole, pack, split)
         loaded = _load_images(dataset, pack, QualityGate())
+    for sample, reason in loaded.unreadable:
+        progress(skipped_note(sample.path, reason))
     classifier = SpeciesClassifier(
         pack, precision=precision, threads=ThreadBudget(threads) if threads else None
     )
     if not loaded.known:  # every figure would be NaN
         raise DatasetError(
             f"{data} holds no usable image of a species pack {pack.version} knows "
-            f"({len(dataset.samples)} chosen by --split {split}, {len(loaded.skipped)} of them "
-            f"unreadable or without a fish): nothing to evaluate{_split_hint(split)}"
+            f"({len(dataset.samples)} chosen by --split {split}, {len(loaded.unreadable)} of "
+            f"them unreadable and {len(loaded.no_fish)} without a fish): nothing to evaluate"
+            f"{_split_hint(split)}"
         )
-    progress(f"evaluating {len(loaded.known)} known and {len(loaded.unknown)} unknown images")
+    progress(_evaluating_line(loaded))
     started = time.perf_counter()
     known_p, known_f = classifier.scores([image for _, image in loaded.known])
     unknown_p = classifier.probabilities([image for _, image in loaded.unknown])
@@ -138,22 +178,42 @@ def _split_hint(split: str) -> str:
 
 
 def _load_images(dataset: FishDataset, pack: SpeciesPack, gate: QualityGate) -> _Loaded:
-    known_ids = {s.id for s in pack.species}
-    result = _Loaded([], [], [])
+    result = _Loaded([], [], [], [], frozenset(s.id for s in pack.species))
     for sample in dataset.samples:
         try:
             image = read_image(sample.path)
         except ImageError as exc:
-            result.skipped.append({"file": sample.relative, "reason": str(exc)})
+            result.unreadable.append((sample, str(exc)))
             continue
         reason = gate.reject_reason(image)
         if reason:
-            result.skipped.append({"file": sample.relative, "reason": f"no_fish: {reason}"})
-        elif sample.species_id in known_ids:
+            result.no_fish.append((sample, reason))
+        elif sample.species_id in result.known_ids:
             result.known.append((sample, image))
         else:
             result.unknown.append((sample, image))
     return result
+
+
+def _evaluating_line(loaded: _Loaded) -> str:
+    """What is evaluated, the gate's ``no_fish`` answers among it, and what was left out."""
+    n_known = len(loaded.known) + len(loaded.no_fish_known())
+    n_unknown = len(loaded.unknown) + loaded.no_fish_unknown()
+    line = f"evaluating {n_known} known and {n_unknown} unknown images"
+    answers = [f"{count} {side}" for count, side in (
+        (len(loaded.no_fish_known()), "known (misses)"),
+        (loaded.no_fish_unknown(), "unknown (rejected)"),
+    ) if count]  # fmt: skip
+    if answers:
+        line += (f"; the quality gate answers no_fish for {' and '.join(answers)}, listed"
+                 " as gate_rejected")  # fmt: skip
+    if loaded.unreadable:
+        line += f"; {counted(len(loaded.unreadable), 'unreadable file')} left out"
+    return line
+
+
+def _listed(rows: Sequence[tuple[Sample, str]]) -> list[dict[str, str]]:
+    return [{"file": sample.relative, "reason": reason} for sample, reason in rows]
 
 
 def _labels(pack: SpeciesPack, samples: Sequence[Sample]) -> np.ndarray[Any, np.dtype[np.int64]]:
@@ -172,24 +232,33 @@ def _report(
 ) -> dict[str, Any]:
     """``tracks``: each species' groups in the whole folder, for ``worst_recall``."""
     labels = _labels(pack, [sample for sample, _ in loaded.known])
-    summary = classification_summary(known_p, labels, pack.species)
+    missed = _labels(pack, loaded.no_fish_known())
+    summary = classification_summary(known_p, labels, pack.species, missed)
+    gated = np.bincount(missed, minlength=len(pack.species)).tolist()
+    for row, count in zip(summary["per_species"].values(), gated, strict=True):
+        row["gate_rejected"] = count
     t = pack.thresholds
     confidence = known_p.max(axis=1)
+    n = summary["n"]  # never 0: some known photo was scored
     report: dict[str, Any] = {
         **summary,
         "seconds_per_image": seconds_per_image,
         "pack_version": pack.version,
-        "unknown_rate": float(np.mean(confidence < t.open_set)) if len(confidence) else None,
-        "review_rate": float(np.mean(t.flags_for_review(confidence))) if len(confidence) else None,
-        "skipped": loaded.skipped,
+        "unknown_rate": int((confidence < t.open_set).sum()) / n,
+        "review_rate": (int(t.flags_for_review(confidence).sum()) + len(missed)) / n,
+        "skipped": _listed(loaded.unreadable),
+        "gate_rejected": _listed(loaded.no_fish),
         "open_set": None,
         "worst_recall": worst_recall(summary, tracks),
         "mistakes": mistakes(
             known_p, labels, pack.species, [sample.relative for sample, _ in loaded.known]
         ),
     }
-    if len(unknown_p):
-        report["open_set"] = open_set_summary(confidence, unknown_p.max(axis=1), t.open_set)
+    if len(unknown_p) or loaded.no_fish_unknown():
+        report["open_set"] = open_set_summary(
+            confidence, unknown_p.max(axis=1), t.open_set,
+            gate_rejected=(len(missed), loaded.no_fish_unknown()),
+        )  # fmt: skip
     return report
 
 
@@ -205,10 +274,14 @@ def _familiarity(
     """``familiarity`` and ``answered_top1`` (see the module's doc)."""
     labels = _labels(classifier.pack, [sample for sample, _ in loaded.known])
     predicted = known_p.argmax(axis=1)
+    gated = len(loaded.no_fish_known())
     threshold = classifier.familiarity_threshold
     if threshold is None or known_f is None:
         turned_away = np.zeros(len(labels), dtype=bool)
-        return {"familiarity": None, "answered_top1": answered_top1(predicted, labels, turned_away)}
+        return {
+            "familiarity": None,
+            "answered_top1": answered_top1(predicted, labels, turned_away, gated),
+        }
     others: NotFish | None = None
     if not_fish:
         paths = not_fish_images(not_fish)
@@ -217,7 +290,7 @@ def _familiarity(
     summary = familiarity_summary(threshold, known_f, labels, classifier.pack.species, others)
     return {
         "familiarity": summary,
-        "answered_top1": answered_top1(predicted, labels, known_f < threshold),
+        "answered_top1": answered_top1(predicted, labels, known_f < threshold, gated),
     }
 
 

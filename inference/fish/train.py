@@ -20,7 +20,7 @@ import onnx
 
 from inference.fish import export
 from inference.fish.config import HeadConfig
-from inference.fish.dataset import reading
+from inference.fish.dataset import reading, skipped_note
 from inference.fish.errors import SpeciesPackError
 from inference.fish.features import BackboneFeatures, FeatureCache, FeatureSession
 from inference.fish.graph_contract import FAMILIARITY, INPUT_NAME, PROBABILITIES
@@ -80,7 +80,7 @@ def _train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progre
         validation_fraction=options.validation_fraction, seed=options.seed,
     )  # fmt: skip
     for path, reason in data.rejected:
-        progress(f"skipped {path}: {reason}")
+        progress(skipped_note(path, reason))
     if note := data.dataset.unnamed_note():
         progress(note)
     taps, side = check_taps(options.taps), options.head.input_size
