@@ -105,6 +105,8 @@ def _combine_packs(roots: Sequence[Path], options: TrainOptions, progress: Progr
     _check_compatible(members)
     options = replace(options, backbone=" + ".join(_backbone(m) for m in members))
     data = _same_split(members, options)
+    for line in data.notes():  # each photo left out, as training says them
+        progress(line)
     sides = tuple(dict.fromkeys(side for m in members for side in m.pack.input_sizes))
     uncalibrated = _session(_combined(members, "fp32", sides, temperature=1.0))
     validation = _outputs(uncalibrated, data, data.validation, sides)

@@ -136,8 +136,8 @@ def _finetune_pack(
         options.data, holdout=options.holdout,
         validation_fraction=options.validation_fraction, seed=options.seed,
     )  # fmt: skip
-    if note := data.dataset.unnamed_note():
-        progress(note)
+    for line in data.notes():  # each photo left out, as the head mode says them
+        progress(line)
     net, details = finetune_model(data, config, pth, _device(device), progress)
     side, on = config.input_size, _device(device)
     val_logits, val_features = predict(net, _load(data, data.validation), on, side)

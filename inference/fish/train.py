@@ -20,7 +20,7 @@ import onnx
 
 from inference.fish import export
 from inference.fish.config import HeadConfig
-from inference.fish.dataset import reading, skipped_note
+from inference.fish.dataset import reading
 from inference.fish.errors import SpeciesPackError
 from inference.fish.features import BackboneFeatures, FeatureCache, FeatureSession
 from inference.fish.graph_contract import FAMILIARITY, INPUT_NAME, PROBABILITIES
@@ -79,10 +79,8 @@ def _train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progre
         options.data, holdout=options.holdout,
         validation_fraction=options.validation_fraction, seed=options.seed,
     )  # fmt: skip
-    for path, reason in data.rejected:
-        progress(skipped_note(path, reason))
-    if note := data.dataset.unnamed_note():
-        progress(note)
+    for line in data.notes():
+        progress(line)
     taps, side = check_taps(options.taps), options.head.input_size
     cache = None
     if backbone.cache_dir:

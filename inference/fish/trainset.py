@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.fish.dataset import FishDataset, Sample, load_dataset
+from inference.fish.dataset import FishDataset, Sample, load_dataset, skipped_note
 from inference.fish.errors import DatasetError, SpeciesMismatchError
 from inference.fish.features import BackboneFeatures, screen
 from inference.fish.images import DEFAULT_GATE, FloatArray, QualityGate
@@ -57,6 +57,14 @@ class PreparedData:
                 row = result.setdefault(s.id, {})
                 row[f"{side}_images"], row[f"{side}_groups"] = images[s.id], groups[s.id]
         return result
+
+    def notes(self) -> list[str]:
+        """What training says before it starts: each photo left out, and why (unreadable, or
+        the quality gate's no-fish answer), then the species without a display name."""
+        lines = [skipped_note(path, reason) for path, reason in self.rejected]
+        if note := self.dataset.unnamed_note():
+            lines.append(note)
+        return lines
 
 
 def prepare(
