@@ -21,7 +21,9 @@ def test_each_photo_left_out_is_named_with_its_reason(fish_slice: Path, tmp_path
         shutil.copytree(fish_slice / species, data / species)
     first = next(iter(SLICE))
     (data / first / "fish_990_1.png").write_bytes(b"")  # empty: unreadable
-    tiny = cv2.resize(cv2.imread(str(next((data / first).glob("*.png")))), (12, 12))
+    photo = cv2.imread(str(next((data / first).glob("*.png"))))
+    assert photo is not None
+    tiny = cv2.resize(photo, (12, 12))
     assert cv2.imwrite(str(data / first / "fish_991_1.png"), tiny)  # under the quality gate
     prepared = prepare(data, validation_fraction=0.34)
     notes = prepared.notes()
