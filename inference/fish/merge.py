@@ -119,7 +119,7 @@ def _add(
             f" them back ({RECORD_CSV})"
         )
     chosen = not_refused(earlier, chosen, say)
-    check_new_species(dataset, chosen, new_species, say)  # no second folder of one species
+    new_folders = check_new_species(dataset, chosen, new_species, say)  # not one fish twice
     removing, record = taken_back(data, earlier, retracted, pictures, say)
     record = _labelled_again(record, chosen, say)
     try:
@@ -131,6 +131,8 @@ def _add(
     try:
         added = _apply(journal, dataset, chosen, (removing, record, earlier), say)
         journal.commit()
+        for note in new_folders:
+            say(note)
     except BaseException as exc:  # Ctrl-C too: the add is undone here, not left half made
         _undo(journal, data, exc)
         raise

@@ -53,9 +53,11 @@ def check_new_species(
     chosen: Sequence[Correction],
     confirmed: Sequence[str],
     say: Callable[[str], None],
-) -> None:
+) -> list[str]:
     """Refuse the species that would get a new folder in DATA although DATA cannot tell
-    they are new, unless ``confirmed`` (``--new-species``) names them; note the others."""
+    they are new, unless ``confirmed`` (``--new-species``) names them. Returns the note of
+    each new folder, for the caller to say once the add is made (not before an add that
+    fails and is undone)."""
     new = _new_species(dataset, chosen)
     _note_unused(confirmed, new, say)
     keys = {species_key(name) for name in confirmed}
@@ -63,8 +65,7 @@ def check_new_species(
     doubts = _doubts(dataset, doubted)
     if doubts:
         raise DatasetError(_refusal(dataset.root, doubts))
-    for species in new:
-        say(f"new species: {species.folder}/ ({species.name!r})")
+    return [f"new species: {species.folder}/ ({species.name!r})" for species in new]
 
 
 def _new_species(dataset: FishDataset, chosen: Sequence[Correction]) -> list[NewSpecies]:

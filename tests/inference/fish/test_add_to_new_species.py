@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from inference.fish import merge
 from inference.fish.dataset import load_dataset
 from inference.fish.errors import DatasetError
 from inference.fish.installed import installed_default_pack
@@ -208,3 +209,25 @@ def test_folders_named_by_species_keep_their_photos_when_a_pack_names_other_ids(
     corrections = _export(f4k, tmp_path / "inbox", BOTH, pack.version)
     assert add_training_set(corrections, data, species_pack=pack.root).new == 2
     assert _folders(data) == ["amphiprion_clarkii", "dascyllus_reticulatus"]
+
+
+def test_a_new_folder_is_said_only_once_the_add_is_made(
+    f4k: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An add that fails part way is undone: it names no new folder (it made none)."""
+    data = make_slice(f4k, tmp_path / "data", {"fish_01": 2, "fish_04": 2})
+    (data / "species.csv").unlink()
+    (data / "fish_01").rename(data / "dascyllus_reticulatus")
+    (data / "fish_04").rename(data / "amphiprion_clarkii")
+    before = _snapshot(data)
+    corrections = _export(f4k, tmp_path / "inbox", [("fish_06", "Chaetodon trifascialis")])
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(merge, "_apply", disk_full)  # a fault injected: the disk fills
+    notes: list[str] = []
+    with pytest.raises(DatasetError, match="is as it was"):
+        add_training_set(corrections, data, say=notes.append)
+    assert _snapshot(data) == before
+    assert not [note for note in notes if note.startswith("new species")], notes
