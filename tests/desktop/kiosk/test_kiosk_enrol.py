@@ -1,5 +1,6 @@
 """Enrolment refuses whatever would put a bad template in the gallery, and writes nothing
-then: no face, two faces, a blurred face, a corrupt file, a face already enrolled."""
+then: no face, two faces, a blurred face, a corrupt file, photos of two people, a face
+already enrolled."""
 
 from __future__ import annotations
 
@@ -13,14 +14,19 @@ import pytest
 from desktop.kiosk.enrol import NewPerson, enrol_person
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.gallery import template_model
+from inference.face.match import MatchSettings
 from inference.face.settings import FaceSettings
 from inference.face.stages import Stages
 from sync.errors import DuplicateIdentityError
 from sync.store import Store
 from tests.desktop.kiosk.conftest import webcam, webcam_paths
+from tests.desktop.kiosk.test_kiosk_overlap import nuaa_frames
 from tests.inference.scan_bombs import scan_bomb
 
 pytestmark = pytest.mark.needs_shared
+
+# A site that calibrated its 1:1 on NUAA's people (the README's 0.955: 1 % of impostor pairs).
+NUAA_CALIBRATED = FaceSettings(match=MatchSettings(verify_threshold=0.955))
 
 
 def person(external_id: str = "B-001") -> NewPerson:
@@ -112,6 +118,33 @@ def test_a_file_that_is_no_photo_refuses_the_whole_enrolment(
     with pytest.raises(KioskError, match=message):
         enrol(kiosk_store, stages, [webcam_paths("live")[0], path])
     assert_nothing_written(kiosk_store)
+
+
+@pytest.mark.parametrize(
+    ("subjects", "settings", "needs"),
+    [(("0003", "0006"), FaceSettings(), "0.911"), (("0002", "0003"), NUAA_CALIBRATED, "0.955")],
+    ids=["default 1:1", "NUAA-calibrated 1:1"],
+)
+def test_photos_of_two_people_refuse_the_whole_enrolment(
+    kiosk_store: Store, stages: Stages, subjects: tuple[str, str], settings: FaceSettings,
+    needs: str,
+) -> None:  # fmt: skip
+    """One badge would open for both. NUAA's 0003 and 0006 are 0.897 apart, below the default
+    1:1; 0002 and 0003 (0.944) pass the default as each other, so only a site whose 1:1 tells
+    them apart can refuse them."""
+    first, second = (nuaa_frames(subject)[0] for subject in subjects)
+    with pytest.raises(KioskError, match="do not show the same person") as refused:
+        enrol_person(kiosk_store, stages, settings, person(), [first, second])
+    assert f"{first} and {second}" in str(refused.value), refused.value
+    assert f"the kiosk's 1:1 needs {needs}" in str(refused.value), refused.value
+    assert_nothing_written(kiosk_store)
+
+
+def test_photos_of_one_person_enrol_together_at_a_calibrated_threshold(
+    kiosk_store: Store, stages: Stages
+) -> None:
+    done = enrol_person(kiosk_store, stages, NUAA_CALIBRATED, person(), nuaa_frames("0002"))
+    assert len(done.template_uids) == 2 and kiosk_store.people.count() == 1
 
 
 def test_a_face_already_enrolled_is_refused_unless_accepted(
