@@ -2,9 +2,13 @@
 
 Every photo is read, checked and described before the store is written, so a photo with no
 face, two faces, a blurred face or a corrupt file refuses the whole enrolment and writes
-nothing: a gallery with a bad template verifies the wrong people for years. The photos
-themselves are kept with the person (they are what a later model's templates are made from)
-and erased with them.
+nothing: a gallery with a bad template verifies the wrong people for years. So do photos of
+two people: every two of an enrolment's templates must pass the kiosk's 1:1 as each other
+(the similarity and threshold a badge is verified with), or one badge would open for both.
+Faces that the 1:1 threshold cannot tell apart pass this check, as they would pass at the
+door: on NUAA's people most pairs do at the default 0.911, which is why a site calibrates
+it. The photos themselves are kept with the person (they are what a later model's templates
+are made from) and erased with them.
 
 The photos are taken by an operator who sees the person, so liveness is not asked of them:
 an ID photo or a print would fail it, and the operator is the check here.
@@ -13,17 +17,22 @@ an ID photo or a print would fail it, and the operator is the check here.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+
 from desktop.catch_errors import CatchError
 from desktop.catch_photo import read_catch_photo
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.gallery import template_model
-from inference.face.decide import quality_weight
+from inference.face.decide import Mode, quality_weight
+from inference.face.embed import DescriptorModel, Embeddings
+from inference.face.match import MatchSettings, Verification, verify
 from inference.face.quality import QualityGate
 from inference.face.settings import FaceSettings
 from inference.face.stages import Detector, Recogniser, Stages
@@ -33,6 +42,7 @@ from sync.store import Consent, Enrolment, Photo, Store, Template
 
 TEMPLATE_SOURCE = "enrolment photo"
 MAX_RETAIN_DAYS = 36_500  # a century: past it, dates overflow and no consent runs that long
+STRANGERS_NAMED = 3  # pairs of photos a refusal names: a mixed-up folder makes many
 
 
 # Each field a new person needs, as the refusal of a blank one names it (its article too).
@@ -92,7 +102,8 @@ def enrol_person(
     *,
     accept_duplicates: bool = False,
 ) -> Enrolment:
-    """Enrol ``person`` from ``paths``; every photo must give one good template."""
+    """Enrol ``person`` from ``paths``; every photo must give one good template, and every
+    two templates must pass the kiosk's 1:1 as each other."""
     if stages.recogniser is None:
         raise KioskError("enrolment needs a recogniser")
     if not paths:
@@ -101,6 +112,8 @@ def enrol_person(
     photos = [read_enrolment_photo(path, store) for path in paths]
     kept = [Photo(p.data, p.media_type, now) for p in photos]
     templates = [face_template(p, stages.detector, stages.recogniser, settings) for p in photos]
+    one_to_one = one_to_one_settings(stages, settings)
+    check_one_person(photos, templates, stages.recogniser.model, one_to_one)
     return store.people.enrol(
         external_id=person.external_id,
         display_name=person.display_name,
@@ -108,17 +121,62 @@ def enrol_person(
         consent=person.consent(now),
         templates=templates,
         operator=person.operator,
-        duplicate_threshold=duplicate_threshold(stages, settings),
+        duplicate_threshold=one_to_one.verify_threshold,
         accept_duplicates=accept_duplicates,
         photos=kept,
     )
 
 
-def duplicate_threshold(stages: Stages, settings: FaceSettings) -> float:
-    """A new face that would pass 1:1 as someone enrolled is a duplicate: their badge would
-    open for it. A bring-your-own recogniser brings its own 1:1 threshold."""
-    own = stages.similarity_threshold
-    return settings.match.verify_threshold if own is None else own
+def one_to_one_settings(stages: Stages, settings: FaceSettings) -> MatchSettings:
+    """The match settings a badge is verified with: the kiosk's 1:1 threshold, a
+    bring-your-own recogniser's own where it brings one (as the pipeline takes it). A new
+    face that passes them as someone enrolled is a duplicate (their badge would open for
+    it); two photos of one enrolment that do not pass them as each other are two people."""
+    threshold = settings.thresholds(Mode.VERIFY, stages.similarity_threshold).similarity
+    return dataclasses.replace(settings.match, verify_threshold=threshold)
+
+
+def check_one_person(
+    photos: Sequence[EnrolmentPhoto],
+    templates: Sequence[Template],
+    model: DescriptorModel,
+    one_to_one: MatchSettings,
+) -> None:
+    """Refuse an enrolment two of whose photos the kiosk's 1:1 would not take for each other:
+    each template verifies its own face at the badge, so the badge would open for both."""
+    described = [
+        (photo, _as_embeddings(t, model)) for photo, t in zip(photos, templates, strict=True)
+    ]
+    unmatched = [
+        (first, second, answer)
+        for (first, one), (second, other) in itertools.combinations(described, 2)
+        if not (answer := verify(one, str(second.path), other, one_to_one)).matched
+    ]
+    if unmatched:
+        unmatched.sort(key=lambda pair: pair[2].similarity)  # the least alike first
+        raise KioskError(_strangers_message(unmatched, one_to_one.verify_threshold))
+
+
+def _as_embeddings(template: Template, model: DescriptorModel) -> Embeddings:
+    return Embeddings(template.vector[np.newaxis, :], model)
+
+
+def _strangers_message(
+    unmatched: Sequence[tuple[EnrolmentPhoto, EnrolmentPhoto, Verification]], threshold: float
+) -> str:
+    """``a.jpg and b.jpg (similarity 0.41) do not show the same person (the kiosk's 1:1 needs
+    0.911): ...``, naming a few pairs of a mixed-up folder and counting the rest."""
+    said = [_pair_said(*pair) for pair in unmatched[:STRANGERS_NAMED]]
+    more = len(unmatched) - len(said)
+    said += [f"and {more} more pair{'s' if more > 1 else ''}"] if more else []
+    return (f"{', '.join(said)} do not show the same person (the kiosk's 1:1 needs "
+            f"{threshold:g}): enrol one person at a time")  # fmt: skip
+
+
+def _pair_said(first: EnrolmentPhoto, second: EnrolmentPhoto, answer: Verification) -> str:
+    # Rounded down: a similarity just short of the threshold never reads as reaching it.
+    similarity = math.floor(answer.similarity * 1000) / 1000
+    return f"{first.path} and {second.path} (similarity {similarity:.3f})"
 
 
 def face_template(
