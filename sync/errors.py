@@ -27,9 +27,11 @@ stay ordinary exceptions and reach the crash report.
     │   ├── StoreFullError          the disk (or the file-size limit) is full
     │   ├── StoreIOError            any other read or write failure of the file system
     │   ├── RecordTooLargeError     a photo or blob over the configured maximum size
-    │   ├── RecordConflictError     a unique key (badge, idempotency key) already exists
+    │   ├── RecordConflictError     a unique key (badge, idempotency key) already exists;
+    │   │                           a new badge reading as one enrolled (another case)
     │   ├── RecordNotFoundError     no such person, observation or outbox entry
-    │   ├── RecordInvalidError      a change the hub's wire schema would refuse (too long, NUL)
+    │   ├── RecordInvalidError      a change the hub's wire schema would refuse (too long, NUL),
+    │   │                           or a new badge that is not one-script printable text
     │   ├── PhotoRecordedError      a catch photo recorded before with one of the same fish
     │   │   └── CatchRecordedError  this very catch (its photo's uid) recorded already
     │   └── DuplicateIdentityError  the new face already matches an enrolled person

@@ -3,9 +3,15 @@
 Enrolment writes the person, their templates and photos, an audit entry and outbox entries in
 one transaction, after checking the new templates against everyone enrolled with the same
 model: a face that already matches someone is refused with ``DuplicateIdentityError`` unless
-the operator accepts it. Erasure removes templates and photos (with ``secure_delete`` on, their
-pages are zeroed), blanks their payloads in the outbox, queues a tombstone so the hub and the
-other devices erase too, and leaves an audit entry that names only the person's uid.
+the operator accepts it. Before that, the new badge is checked (``sync.store.badges``): one
+that is not printable text in one script, or has spaces around it, is refused
+(``RecordInvalidError``), and so is one that reads as a badge already enrolled, in another
+case or width too (``RecordConflictError``, naming its holder), accepted duplicates or not.
+A badge is looked up (``by_external_id``) as stored, else by the same reading.
+
+Erasure removes templates and photos (with ``secure_delete`` on, their pages are zeroed),
+blanks their payloads in the outbox, queues a tombstone so the hub and the other devices
+erase too, and leaves an audit entry that names only the person's uid.
 
 The duplicate check is in ``sync.store.duplicate_faces``, the removal every erasure goes
 through in ``sync.store.person_removal``, and the payloads in ``sync.store.person_payloads``.
@@ -20,7 +26,8 @@ from typing import Any
 
 from sync.errors import DuplicateIdentityError, RecordInvalidError, RecordNotFoundError
 from sync.protocol import MAX_ERASURE_REASON_CHARS, RETENTION_REASON
-from sync.store.audit import AuditLog
+from sync.store.audit import AuditLog, terminal_text
+from sync.store.badges import BADGES, badge_problem, refuse_held_badge, same_badge
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
 from sync.store.duplicate_faces import find_duplicates
@@ -76,6 +83,8 @@ class People:
         """Add a person who has consented, with their templates (and enrolment photos)."""
         if not templates:
             raise ValueError("enrolment needs at least one template")
+        if problem := badge_problem(external_id):
+            raise RecordInvalidError(problem)
         person = Person(
             person_uid=new_uid(),
             external_id=external_id,
@@ -85,9 +94,12 @@ class People:
             created_at=self._clock.now(),
         )
         with self._database.write() as connection:
+            refuse_held_badge(connection, external_id)
             duplicates = find_duplicates(connection, templates, duplicate_threshold)
             if duplicates and not accept_duplicates:
-                names = ", ".join(f"{m.display_name} ({m.similarity:.2f})" for m in duplicates)
+                names = ", ".join(
+                    f"{terminal_text(m.display_name)} ({m.similarity:.2f})" for m in duplicates
+                )
                 raise DuplicateIdentityError(
                     f"this face already matches enrolled people: {names}", duplicates
                 )
@@ -134,11 +146,24 @@ class People:
         return _person(rows[0])
 
     def by_external_id(self, external_id: str) -> Person | None:
-        """The person with this external id (a badge number), if one is enrolled."""
+        """The person with this external id (a badge number), if one is enrolled: the one
+        whose id is exactly this, else the one whose id reads as this (``badge_key``: another
+        case or width, spaces around it, as a badge reader or an operator may give it).
+        Several such and none exact (people enrolled before badges were checked, or pulled)
+        is ``RecordNotFoundError`` naming them: which one is meant is the operator's call."""
         rows = self._database.query(
             f"SELECT {_PERSON_COLUMNS} FROM people WHERE external_id = ?", (external_id,)
         )
-        return _person(rows[0]) if rows else None
+        if rows:
+            return _person(rows[0])
+        same = same_badge(self._database.query(BADGES), external_id)
+        if len(same) > 1:
+            names = ", ".join(f"{held!r} (person {uid})" for uid, held, _ in same)
+            raise RecordNotFoundError(
+                f"no id here is exactly {external_id!r}, and several read as it: {names};"
+                " give the id exactly as `jaga store people` lists it, or the person's uid"
+            )
+        return self.get(same[0][0]) if same else None
 
     def by_local_ids(self, person_ids: Sequence[int]) -> dict[int, Person]:
         """People by the local ids a ``Gallery`` reports (for showing a 1:N match)."""
