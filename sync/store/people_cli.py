@@ -3,7 +3,14 @@ erasure of one of them, here and (through its tombstone) on the hub and every de
 
 An erasure request reaches a kiosk that may be offline for days; the operator must be able
 to carry it out there, not only in the hub's admin. The listing shows no biometric data:
-ids, names, the consent and how many templates there are.
+ids, names, the consent and how many templates there are. Its lines show control characters
+escaped (``sync.store.audit.terminal_text``; ``--json`` escapes them as JSON does): an id or
+a name pulled from the hub, or enrolled before badges were checked, may hold a line feed
+that would forge a row, or an escape that would act on the terminal.
+
+``erase`` takes a badge as ``People.by_external_id`` finds it (exactly, else as it reads:
+another case, spaces around it), or a person's uid, as the listing shows it: the way to
+name one of several people whose ids read alike, or an id that cannot be typed.
 
 An erasure is committed at once, but the person's photo and templates leave the store's file
 only when a checkpoint can fold it in, which another process reading the store (the kiosk,
@@ -29,6 +36,7 @@ from typing import Any
 from sync import plural
 from sync.errors import RecordNotFoundError
 from sync.protocol import MAX_ERASURE_REASON_CHARS
+from sync.store.audit import terminal_text
 from sync.store.backup_files import remove_replaced_stores
 from sync.store.clock import format_timestamp
 from sync.store.database import StoreConfig
@@ -93,8 +101,9 @@ def add_people_commands(command: Command) -> None:
     erase.add_argument(
         "external_id",
         metavar="ID",
-        help="their badge or staff number; for a person pulled but set aside here (their"
-        " badge held by someone else), their uid",
+        help="their badge or staff number, or their uid (as `jaga store people` lists it;"
+        " for a person pulled but set aside here, their badge held by someone else, the"
+        " uid the sync log names)",
     )
     erase.add_argument(
         "--reason",
@@ -112,7 +121,8 @@ def _people(args: argparse.Namespace) -> int:
         listing = store.people.listing()
     for person, templates in listing:
         row = _row(person, templates)
-        print(json.dumps(row) if args.json else "  ".join(str(v) for v in row.values()))
+        shown = "  ".join(terminal_text(str(value)) for value in row.values())
+        print(json.dumps(row) if args.json else shown)
     if not args.json:
         print(f"{plural.people(len(listing))} enrolled")
     return 0
@@ -134,16 +144,24 @@ def _erase(args: argparse.Namespace) -> int:
     from sync.store.cli_common import open_store_of, operator_name
 
     with open_store_of(args, purge_config(args)) as store:
-        person = store.people.by_external_id(args.external_id)
-        if person is not None:
-            person_uid = person.person_uid
-        elif store.people.only_set_aside(args.external_id):
-            person_uid = args.external_id  # pulled, set aside: their badge names its holder
-        else:
-            raise RecordNotFoundError(f"nobody enrolled here has the id {args.external_id!r}")
+        person_uid = _person_uid_of(store, args.external_id)
         purged = store.people.erase(person_uid, operator=operator_name(), reason=args.reason)
-        print(f"erased {args.external_id} ({person_uid}): templates and photos removed"
+        named = terminal_text(args.external_id)
+        print(f"erased {named} ({person_uid}): templates and photos removed"
               f"{' from the store and its file' if purged else ' from the store'};"
               " a tombstone is queued for the hub and every device")  # fmt: skip
         delete_replaced_stores(store)
         return purge_status(store)
+
+
+def _person_uid_of(store: Store, named: str) -> str:
+    """The uid of the person ``named`` by their badge, else by their uid."""
+    person = store.people.by_external_id(named)
+    if person is not None:
+        return person.person_uid
+    if store.people.only_set_aside(named):  # pulled, set aside: their badge names its holder
+        return named
+    try:
+        return store.people.get(named).person_uid
+    except RecordNotFoundError:
+        raise RecordNotFoundError(f"nobody enrolled here has the id {named!r}") from None

@@ -113,3 +113,33 @@ def test_counts_of_one_person_say_person(
     capsys.readouterr()
     assert jaga("store", "restore", str(nightly), "--force", "--discard-unsynced") == 0
     assert "erased again 1 person erased since the backup" in capsys.readouterr().out
+
+
+def test_the_listing_escapes_what_would_act_on_the_terminal(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pulled id or name (the hub's to judge) may hold a line feed, which would forge a
+    row, or an escape, which would recolour the terminal: the listing shows them escaped,
+    one line a person, and ``erase`` takes such a person by the uid it lists."""
+    add_person(cli_store)
+    hub = FakeHub()
+    person = e.person(SITE, name="Eve\x1b[31m", badge="X-\n2")
+    hub.add_change("person", "upsert", person)
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        client_of(store, hub).pull()
+    capsys.readouterr()
+    assert jaga("store", "people") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and lines[-1] == "2 people enrolled"
+    assert lines[1].startswith("X-\\x0a2  Eve\\x1b[31m  ")
+    uid = str(person["person_uid"])
+    assert jaga("store", "erase", uid, "--reason", "erasure request 45") == 0
+    assert f"erased {uid} ({uid})" in capsys.readouterr().out
+
+
+def test_erase_finds_a_badge_typed_in_another_case(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uid = add_person(cli_store)
+    assert jaga("store", "erase", "cli-1", "--reason", "erasure request 46") == 0
+    assert f"erased cli-1 ({uid})" in capsys.readouterr().out
