@@ -12,6 +12,11 @@ are made from) and erased with them.
 
 The photos are taken by an operator who sees the person, so liveness is not asked of them:
 an ID photo or a print would fail it, and the operator is the check here.
+
+The badge is checked as the store checks it (``sync.store.badges``) when the ``NewPerson`` is
+made, before any photo is read: a control character, spaces around it, or letters of two
+scripts refuse it. One that reads as a badge already enrolled is refused by the store, naming
+its holder, before faces are compared.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from inference.face.stages import Detector, Recogniser, Stages
 from inference.face.types import FaceBox
 from inference.fish.images import UInt8Image
 from sync.store import Consent, Enrolment, Photo, Store, Template
+from sync.store.badges import badge_problem
 
 TEMPLATE_SOURCE = "enrolment photo"
 MAX_RETAIN_DAYS = 36_500  # a century: past it, dates overflow and no consent runs that long
@@ -65,6 +71,8 @@ class NewPerson:
         for name, words in _REQUIRED.items():
             if not getattr(self, name).strip():
                 raise KioskError(f"enrolment needs {words}")
+        if problem := badge_problem(self.external_id):  # the store refuses it too; said early
+            raise KioskError(problem)
         if not 1 <= self.retain_days <= MAX_RETAIN_DAYS:
             raise KioskError(f"consent is kept from 1 to {MAX_RETAIN_DAYS} days (--retain-days)")
 

@@ -20,6 +20,7 @@ import numpy as np
 from desktop.kiosk.errors import KioskError
 from inference.face.embed import DescriptorModel
 from inference.face.match import GalleryIndex, MatchSettings
+from sync.errors import RecordNotFoundError
 from sync.store import ModelRef, Person, Store
 from sync.store.outbox_hub import people_held_for_other_hubs
 
@@ -112,11 +113,15 @@ def overlap_warning(index: GalleryIndex, threshold: float) -> str | None:
 
 
 def claimed_person(store: Store, external_id: str, site: str) -> Person:
-    """The person a badge (their external id) names, of ``site`` (the kiosk's); a clear
-    error when nobody has it, or its holder is another site's or another hub's (kept for
-    their records still to push, as :func:`load_gallery` says, not enrolled where the kiosk
-    stands)."""
-    person = store.people.by_external_id(external_id)
+    """The person a badge (their external id) names, of ``site`` (the kiosk's), found as
+    ``People.by_external_id`` finds it (exactly, else in another case or width); a clear
+    error when nobody has it, several people's ids read as it, or its holder is another
+    site's or another hub's (kept for their records still to push, as :func:`load_gallery`
+    says, not enrolled where the kiosk stands)."""
+    try:
+        person = store.people.by_external_id(external_id)
+    except RecordNotFoundError as error:  # several people's ids read as it
+        raise KioskError(str(error)) from error
     if person is None:
         raise KioskError(f"nobody enrolled here has the id {external_id!r}")
     if person.site != site:

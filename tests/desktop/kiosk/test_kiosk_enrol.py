@@ -13,11 +13,11 @@ import pytest
 
 from desktop.kiosk.enrol import NewPerson, enrol_person
 from desktop.kiosk.errors import KioskError
-from desktop.kiosk.gallery import template_model
+from desktop.kiosk.gallery import claimed_person, template_model
 from inference.face.match import MatchSettings
 from inference.face.settings import FaceSettings
 from inference.face.stages import Stages
-from sync.errors import DuplicateIdentityError
+from sync.errors import DuplicateIdentityError, RecordConflictError
 from sync.store import Store
 from tests.desktop.kiosk.conftest import webcam, webcam_paths
 from tests.desktop.kiosk.test_kiosk_overlap import nuaa_frames
@@ -163,6 +163,9 @@ def test_a_face_already_enrolled_is_refused_unless_accepted(
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [("external_id", " ", "external id"), ("consent_version", "", "consent version"),
+     ("external_id", "B-\n3", "control character"), ("external_id", "B-\x1b[31m4", "control"),
+     ("external_id", " B-1", "begins or ends with a space"), ("external_id", "B-1 ", "space"),
+     ("external_id", "\u0412OB-1", "mixes scripts"),
      ("retain_days", 0, "from 1 to 36500 days"), ("retain_days", 36_501, "from 1 to 36500")],
 )  # fmt: skip
 def test_a_person_without_consent_details_is_refused(
@@ -172,3 +175,18 @@ def test_a_person_without_consent_details_is_refused(
                "operator": "op", "retain_days": 30, field: value}  # fmt: skip
     with pytest.raises(KioskError, match=message):
         NewPerson(**details)  # type: ignore[arg-type]
+
+
+def test_a_taken_badge_is_told_before_the_face_is_compared_and_found_in_any_case(
+    kiosk_store: Store, stages: Stages
+) -> None:
+    """The face matches its holder too, but what the operator must hear is that the badge is
+    taken; a claim of it in another case finds its holder."""
+    first = enrol(kiosk_store, stages, webcam_paths("live")[:1])
+    again = webcam_paths("live")[20:21]
+    for accept in (False, True):
+        with pytest.raises(RecordConflictError, match="badge 'b-001' is already enrolled as"):
+            enrol_person(kiosk_store, stages, FaceSettings(), person("b-001"), again,
+                         accept_duplicates=accept)  # fmt: skip
+    assert kiosk_store.people.count() == 1
+    assert claimed_person(kiosk_store, "b-001", "front-gate").person_uid == first
