@@ -23,13 +23,15 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.catch_cli import add_store_options
 from inference.runtime import thread_count
-from sync.cli_errors import positive_count
+from sync.cli_errors import positive_count, whole_number
 from sync.store.cli import key_source_of, open_store_of, store_path_of
+from sync.store.records import MAX_CONSENT_DAYS
 
 if TYPE_CHECKING:
     from desktop.kiosk.assemble import KioskOptions
@@ -54,12 +56,16 @@ def _register_enrol(commands: argparse._SubParsersAction[Any]) -> None:
         "already passes as someone enrolled is refused unless --accept-duplicate.",
     )
     enrol.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
-    enrol.add_argument("--id", required=True, dest="external_id", help="badge or staff number")
-    enrol.add_argument("--name", required=True, help="the name the kiosk shows")
+    enrol.add_argument("--id", required=True, dest="external_id", type=_badge,
+                       help="badge or staff number")  # fmt: skip
+    enrol.add_argument("--name", required=True, type=_given("a display name"),
+                       help="the name the kiosk shows")  # fmt: skip
     enrol.add_argument("--consent-version", required=True, metavar="V",
+                       type=_given("a consent version"),
                        help="the version of the consent text the person agreed to")  # fmt: skip
-    enrol.add_argument("--operator", required=True, metavar="NAME", help="who enrols them")
-    enrol.add_argument("--retain-days", required=True, type=int, metavar="N",
+    enrol.add_argument("--operator", required=True, metavar="NAME", type=_given("an operator"),
+                       help="who enrols them")  # fmt: skip
+    enrol.add_argument("--retain-days", required=True, type=_RETAIN_DAYS, metavar="N",
                        help="days the consent lets the templates be kept (purge-expired "
                        "erases them after)")  # fmt: skip
     enrol.add_argument("--site", help="the person's site (default: the registration's)")
@@ -68,6 +74,30 @@ def _register_enrol(commands: argparse._SubParsersAction[Any]) -> None:
     _add_model_options(enrol)
     add_store_options(enrol)
     enrol.set_defaults(handler=_enrol)
+
+
+# Refused when the command line is read (exit status 2), before the models load: the store
+# and NewPerson check the same again for callers that are not this command.
+_RETAIN_DAYS = whole_number(
+    1, MAX_CONSENT_DAYS, expected=f"a number of days from 1 to {MAX_CONSENT_DAYS}"
+)
+
+
+def _given(words: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"enrolment needs {words}, got {text!r}")
+        return text
+
+    return parse
+
+
+def _badge(text: str) -> str:
+    from sync.store.badges import badge_problem
+
+    if problem := badge_problem(_given("an external id")(text)):
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def _register_run(commands: argparse._SubParsersAction[Any]) -> None:

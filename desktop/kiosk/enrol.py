@@ -45,9 +45,10 @@ from inference.face.types import FaceBox
 from inference.fish.images import UInt8Image
 from sync.store import Consent, Enrolment, Photo, Store, Template
 from sync.store.badges import badge_problem
+from sync.store.records import MAX_CONSENT_DAYS
 
 TEMPLATE_SOURCE = "enrolment photo"
-MAX_RETAIN_DAYS = 36_500  # a century: past it, dates overflow and no consent runs that long
+MAX_RETAIN_DAYS = MAX_CONSENT_DAYS
 STRANGERS_NAMED = 3  # pairs of photos a refusal names: a mixed-up folder makes many
 
 

@@ -53,6 +53,11 @@ class ModelRef:
         return f"{self.model_id}@{self.model_version}"
 
 
+# The longest a consent may keep a person's templates: a century (past it, dates overflow,
+# and no consent runs that long).
+MAX_CONSENT_DAYS = 36_500
+
+
 @dataclass(frozen=True)
 class Consent:
     """The consent a person gave: which text, when, before which operator, kept until when."""

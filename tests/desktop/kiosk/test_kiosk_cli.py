@@ -258,3 +258,34 @@ def test_a_camera_is_opened_only_once_the_store_and_the_models_are(
     monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
     assert run(store_path, "camera:0") == 0  # once both open, the camera is
     assert opened == ["camera:0"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("--retain-days", "0", "expected a number of days from 1 to 36500, got '0'"),
+        ("--retain-days", "36501", "expected a number of days from 1 to 36500, got '36501'"),
+        ("--consent-version", " ", "enrolment needs a consent version"),
+        ("--operator", "", "enrolment needs an operator"),
+        ("--name", "  ", "enrolment needs a display name"),
+        ("--id", "B-\n1", "holds a control character (U+000A)"),
+        ("--id", " ", "enrolment needs an external id"),
+    ],
+)
+def test_an_enrolment_argument_that_cannot_be_is_a_usage_error_before_the_models_load(
+    store_path: Path, tmp_path: Path, case: tuple[str, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit status 2, as the README says of a bad argument, naming it: it was 1, after the
+    models had loaded (here there are none to load, and no photo to read)."""
+    option, value, said = case
+    no_models = tmp_path / "no-models"
+    no_models.mkdir()
+    given = {"--id": "B-7", "--name": "Ada", "--consent-version": "v3", "--operator": "desk",
+             "--retain-days": "90", option: value}  # fmt: skip
+    argv = ["kiosk", "enrol", str(tmp_path / "none.jpg"), "--site", "front-gate",
+            "--db", str(store_path), "--models-dir", str(no_models), *CPU]  # fmt: skip
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, *(item for pair in given.items() for item in pair)])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and said in err, err
