@@ -33,6 +33,7 @@ from PySide6.QtCore import QObject, Signal
 
 from sync.client.client import SyncClient
 from sync.client.config import SyncConfig
+from sync.client.failed_uploads import count_failed_uploads
 from sync.client.service import ClientFactory, ServiceState
 from sync.client.status import AuditStatus, read_audit_status, read_clock_warning
 from sync.errors import StoreError
@@ -52,18 +53,27 @@ class Backlog:
     # Unsent, held as of no known hub (``held_for_no_known_hub``): sent to no hub, that one's
     # included, so never counted with ``held``.
     held_unknown: int = 0
+    # Photos whose upload the hub refused for good, their bytes only on this device
+    # (``sync.client.failed_uploads``): not outbox entries, but waiting on someone all the same.
+    failed_uploads: int = 0
 
     @classmethod
-    def of(cls, counts: Mapping[str, int], held: int = 0, held_unknown: int = 0) -> Backlog:
+    def of(
+        cls,
+        counts: Mapping[str, int],
+        held: int = 0,
+        held_unknown: int = 0,
+        failed_uploads: int = 0,
+    ) -> Backlog:
         """From outbox counts by state name (``Outbox.counts``, ``SyncStatus.outbox``), the
-        entries held for another hub (``SyncStatus.held``) and those held as of no known hub
-        (``SyncStatus.held_unknown``)."""
+        entries held for another hub (``SyncStatus.held``), those held as of no known hub
+        (``SyncStatus.held_unknown``) and the failed uploads (``SyncStatus.failed_uploads``)."""
 
         def count(state: OutboxState) -> int:
             return counts.get(state.value, 0)
 
         waiting = count(OutboxState.QUEUED) + count(OutboxState.SENT)
-        return cls(waiting, count(OutboxState.REJECTED), held, held_unknown)
+        return cls(waiting, count(OutboxState.REJECTED), held, held_unknown, failed_uploads)
 
 
 @dataclass(frozen=True)
@@ -130,10 +140,11 @@ class SyncBridge(QObject):
             counts = store.outbox.counts()
             with store.database.read() as connection:
                 held = held_for_other_hubs(connection), held_for_no_known_hub(connection)
+            failed = count_failed_uploads(store)
         except StoreError as error:  # a locked or failing store must not hide the state
             _log.warning("could not count the outbox: %s", error)
             return None
-        return Backlog.of({state.value: n for state, n in counts.items()}, *held)
+        return Backlog.of({state.value: n for state, n in counts.items()}, *held, failed)
 
     def _audit(self) -> AuditStatus | None:
         if self._client is None:

@@ -89,7 +89,9 @@ class SyncPanel(QGroupBox):
         self._show_error(None)
         if check.status is not None:
             status = check.status
-            backlog = Backlog.of(dict(status.outbox), status.held, status.held_unknown)
+            backlog = Backlog.of(
+                dict(status.outbox), status.held, status.held_unknown, status.failed_uploads
+            )
             self.backlog.setText(sync_text.backlog_text(backlog))
             self.show_audit(check.status.audit)
             self.show_clock(check.status.clock)

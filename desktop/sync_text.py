@@ -82,12 +82,16 @@ def stored_last_sync(check: StoreCheck) -> str:
 
 def backlog_text(backlog: Backlog | None) -> str:
     """The outbox counts, then the entries held for another hub, and apart from them those
-    held as of no known hub, in the words of `jaga sync status`: no hub takes those."""
+    held as of no known hub, in the words of `jaga sync status`: no hub takes those; then the
+    photos the hub refused to take (`jaga sync status` names them and why)."""
     if backlog is None:
         return NONE
     held = f", {backlog.held} held for another hub" if backlog.held else ""
     if backlog.held_unknown:
         held += f", {backlog.held_unknown} held {NO_KNOWN_HUB_WORDS}"
+    if backlog.failed_uploads:
+        photos = plural.counted(backlog.failed_uploads, "photo")
+        held += f", {photos} failed to upload (only on this device: see `jaga sync status`)"
     return f"{backlog.waiting} waiting, {backlog.quarantined} quarantined{held}"
 
 

@@ -1,4 +1,5 @@
-"""``jaga sync now | status | register | requeue``: the sync client from a shell or a timer.
+"""``jaga sync now | status | register | requeue | retry-uploads``: the sync client from a
+shell or a timer.
 
 The store is opened as ``jaga store`` opens it (``--db``, ``--key-file`` or
 ``$JAGA_STORE_PASSPHRASE``). The hub's URL and the device's identity come from the
@@ -12,7 +13,10 @@ shows the announced and installed versions. A sync that reaches its per-sync lim
 followed by another at once, one summary line each, until the device is caught up. Each
 first erases the people past their consent's retention date (``sync.client.client``).
 ``requeue`` sends quarantined entries again once
-their cause is fixed, named by the ``#SEQUENCE`` that ``status`` shows or ``--all``.
+their cause is fixed, named by the ``#SEQUENCE`` that ``status`` shows or ``--all``;
+``retry-uploads`` does the same for photos whose upload the hub refused for good, named by
+the uid ``status`` shows (``sync.client.failed_uploads``): their metadata goes again, then
+their bytes.
 
 Exit codes: 0 done, 1 the sync failed or was paused (the message says why and what to do),
 130 Ctrl-C at the passphrase or code prompt.
@@ -97,6 +101,18 @@ def register(
     )
     requeue.add_argument("--all", action="store_true", help="every quarantined entry")
     requeue.set_defaults(handler=reporting(_requeue))
+    retry_uploads = with_environment(
+        commands.add_parser(
+            "retry-uploads",
+            parents=[common],
+            help="upload again photos the hub refused, once the cause is fixed",
+        )
+    )
+    retry_uploads.add_argument(
+        "photos", nargs="*", type=_photo_uid, metavar="PHOTO", help="photo uids as `status` lists"
+    )
+    retry_uploads.add_argument("--all", action="store_true", help="every failed upload")
+    retry_uploads.set_defaults(handler=reporting(_retry_uploads))
     enrol = with_environment(
         commands.add_parser(
             "register",
@@ -256,6 +272,26 @@ def _requeue(args: argparse.Namespace) -> int:
     requeued = plural.counted(moved, "quarantined entry", "quarantined entries")
     print(f"requeued {requeued}; the next sync sends them")
     return 0
+
+
+def _retry_uploads(args: argparse.Namespace) -> int:
+    from sync.client.failed_uploads import retry_failed_uploads
+
+    if args.all == bool(args.photos):
+        raise SystemExit("jaga: error: name the photos to upload again (PHOTO) or pass --all")
+    with _open_store(args) as store:
+        retried = retry_failed_uploads(store, None if args.all else args.photos)
+    photos = plural.counted(retried, "photo")
+    print(f"queued {photos} again; the next sync sends the metadata, then the bytes")
+    return 0
+
+
+def _photo_uid(text: str) -> str:
+    """A photo's uid as ``jaga sync status`` prints it."""
+    try:
+        return str(UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a photo uid: {text!r}") from None
 
 
 def _sequence(text: str) -> int:

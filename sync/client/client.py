@@ -42,6 +42,7 @@ from sync import plural
 from sync.client.audit import AnchorReport, AuditAnchor
 from sync.client.config import SyncConfig, Tuning, resolve_config
 from sync.client.errors import ProxyBodyLimitError, RegisteredAgainError, SyncClientError
+from sync.client.failed_uploads import failed_upload_words
 from sync.client.kept_pack import KeptPackRepairer
 from sync.client.lock import sync_lock
 from sync.client.packs import PackInstaller, PackOutcome, packs_dir_for
@@ -106,6 +107,8 @@ class SyncReport:
             f" ({up.resumed} resumed, {up.failed} failed)"
             f" in {self.seconds:.2f} s"
         )
+        if up.still_failed:
+            text += f"; {failed_upload_words(up.still_failed)}"
         if pull.full_pull is not None:
             text += f"; pulled the site again from the start ({pull.full_pull.reason()})"
         if self.expired:

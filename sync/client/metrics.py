@@ -1,6 +1,7 @@
 """Prometheus metrics of a device's sync: backlog, last success, attempts, hub latency.
 
-What the store holds (the outbox by state, photos waiting for upload, when the last sync
+What the store holds (the outbox by state, photos waiting for upload and those whose upload
+the hub refused for good, when the last sync
 worked, a species pack that keeps failing) is read from the store at scrape time, with the
 figures ``jaga sync status`` shows: exact, nothing to drift. What only happens (a sync
 attempt and how it ended, a request to the hub and how long it took) is counted as it
@@ -69,6 +70,7 @@ class SyncSample:
 
     outbox: Mapping[str, int]  # entries by state; "rejected" ones are the quarantined
     pending_uploads: int
+    failed_uploads: int  # refused for good, the bytes only here (``failed_uploads``)
     last_attempt: datetime | None
     last_success: datetime | None
     last_failed: bool
@@ -84,6 +86,7 @@ def read_sample(store: Store, env: Mapping[str, str]) -> SyncSample:
     return SyncSample(
         outbox=dict(status.outbox),
         pending_uploads=status.pending_uploads,
+        failed_uploads=status.failed_uploads,
         last_attempt=_moment(status.last.attempted_at),
         last_success=_moment(status.last.succeeded_at),
         last_failed=status.last.error is not None,
@@ -179,6 +182,10 @@ def _families(sample: SyncSample) -> Iterator[GaugeMetricFamily]:
     yield outbox
     yield _gauge("jaga_sync_photo_uploads_pending", "Photos whose bytes the hub still lacks",
                  sample.pending_uploads)  # fmt: skip
+    yield _gauge("jaga_sync_photo_uploads_failed",
+                 "Photos whose upload the hub refused for good, their bytes only on this device"
+                 " (`jaga sync status` says why; `jaga sync retry-uploads` sends them again)",
+                 sample.failed_uploads)  # fmt: skip
     for name, moment, what in (
         ("jaga_sync_last_attempt_timestamp_seconds", sample.last_attempt, "attempt"),
         ("jaga_sync_last_success_timestamp_seconds", sample.last_success, "successful sync"),

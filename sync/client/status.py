@@ -1,7 +1,9 @@
 """What ``jaga sync status`` and the app show: local facts only, and never the token.
 
 Reading status needs no hub and no registration: an operator on a boat can see how much is
-waiting, what was quarantined and why, and when the last sync worked.
+waiting, what was quarantined and why, which photos the hub refused to take (their bytes
+only on this device: ``sync.client.failed_uploads``) and why, and when the last sync
+worked. While any such photo waits, the last sync is not shown as a plain "ok".
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sync.client.config import (
     SitePolicy,
     parse_flag,
 )
+from sync.client.failed_uploads import FailedUpload, count_failed_uploads, failed_uploads
 from sync.client.full_pull import FullPull, PulledWith
 from sync.client.kept_pack import KEPT_ERROR_NAME
 from sync.client.packs import (
@@ -47,6 +50,9 @@ from sync.store.state_rows import FACE_IMAGES_NAME
 
 _SHOWN_QUARANTINED = 10
 _REQUEUE_HINT = "             once the cause is fixed: jaga sync requeue #SEQUENCE ... (or --all)"
+_RETRY_UPLOADS_HINT = (
+    "             once the cause is fixed: jaga sync retry-uploads PHOTO ... (or --all)"
+)
 # The store deletes these entries once the hub acknowledged them (``sync.store.outbox_forget``):
 # the acknowledged count holds the catches, photos and erasures it keeps, not all the hub took.
 _NOT_KEPT = " (access decisions, people and face templates are not kept once acknowledged)"
@@ -157,9 +163,14 @@ class SyncStatus:
     full_pull: str | None = None  # the site pulled again from the start (``full_pull``)
     held: int = 0  # outbox entries held for a hub left since (``sync.store.outbox_hub``)
     held_unknown: int = 0  # and those held as of no known hub, which nothing sends
+    # Photos whose upload the hub refused for good (``sync.client.failed_uploads``): how
+    # many, and the first of them, shown with why.
+    failed_uploads: int = 0
+    failed_shown: tuple[FailedUpload, ...] = ()
 
     def lines(self) -> list[str]:
         last = self.last
+        outcome = self._last_outcome()
         lines = [
             f"hub          {self.hub_url or _NOT_REGISTERED}",
             f"site         {self.site or '-'}",
@@ -171,9 +182,9 @@ class SyncStatus:
             + _NOT_KEPT,
             f"cursor       {self.cursor if self.cursor is not None else '-'}",
             f"uploads      {self.pending_uploads} pending, "
-            f"{self.withheld_face_images} face images withheld",
-            f"last sync    {last.attempted_at or 'never'}"
-            + (f" ({last.outcome()})" if last.outcome() else ""),
+            + (f"{self.failed_uploads} failed, " if self.failed_uploads else "")
+            + f"{self.withheld_face_images} face images withheld",
+            f"last sync    {last.attempted_at or 'never'}" + (f" ({outcome})" if outcome else ""),
             f"last success {last.succeeded_at or 'never'}"
             + (
                 " (the last sync that held nothing back)"
@@ -204,6 +215,30 @@ class SyncStatus:
             lines.append(_REQUEUE_HINT)
         for uid, reason in self.set_aside:
             lines.append(f"set aside    person {uid} pulled, tried again with each pull: {reason}")
+        lines.extend(self._failed_upload_lines())
+        return lines
+
+    def _last_outcome(self) -> str:
+        """The last sync's outcome, saying so while photos failed to upload: such a sync
+        ran, but left bytes that exist only on this device."""
+        outcome = self.last.outcome()
+        if not self.failed_uploads or not outcome or self.last.error:
+            return outcome
+        failed = plural.counted(self.failed_uploads, "photo")
+        first = f": {self.failed_shown[0].detail}" if self.failed_shown else ""
+        return f"{outcome}, {failed} failed to upload{first}"
+
+    def _failed_upload_lines(self) -> list[str]:
+        lines = [
+            f"upload failed photo {failed.photo_uid} at {failed.at}, its bytes only on this"
+            f" device: {failed.detail}"
+            for failed in self.failed_shown
+        ]
+        if self.failed_uploads > len(self.failed_shown):
+            more = self.failed_uploads - len(self.failed_shown)
+            lines.append(f"upload failed and {plural.counted(more, 'photo')} more")
+        if self.failed_uploads:
+            lines.append(_RETRY_UPLOADS_HINT)
         return lines
 
 
@@ -257,6 +292,8 @@ def read_status(
         full_pull=_full_pull(stored, site, int(cursor or 0)),
         held=held,
         held_unknown=held_unknown,
+        failed_uploads=count_failed_uploads(store),
+        failed_shown=tuple(failed_uploads(store, _SHOWN_QUARANTINED)),
     )
 
 

@@ -8,7 +8,10 @@ checksum is sent again from the start, once. A chunk a proxy's body limit refuse
 413: ``ProxyBodyLimitError``) is sent again in halves, down to ``MIN_CHUNK_BYTES``, and the
 size that passed is kept for the rest of this sync; a photo even that does not pass waits
 for the next sync (nothing is recorded against it) while the other photos go on, and the
-sync then fails naming the limit (``UploadReport.held_back``). Face images (enrolment
+sync then fails naming the limit (``UploadReport.held_back``). A refusal about the photo
+itself (``_FINAL_CODES``) is recorded and the photo is not offered again on its own; a
+``failed`` one stays named, counted and retryable (``sync.client.failed_uploads``), as its
+bytes are then only on this device. Face images (enrolment
 photos, which belong to a person) stay on the device unless the site's policy lets them
 travel; their metadata and the embeddings made from them still go.
 """
@@ -27,6 +30,7 @@ from sync.client.errors import (
     HubUnavailableError,
     ProxyBodyLimitError,
 )
+from sync.client.failed_uploads import count_failed_uploads
 from sync.client.state import record_upload
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
@@ -39,7 +43,11 @@ _PENDING_COUNT_LIMIT = 1_000_000
 # The smallest chunk tried under a proxy's body limit: below it, each request costs more in
 # headers and round trips than it carries.
 MIN_CHUNK_BYTES = 16 * 1024
-# Refusals about this one photo: retrying cannot help, so it is recorded and left alone.
+# Refusals about this one photo: the same bytes against the same metadata get the same
+# answer, so it is recorded and not offered again on its own. "skipped": the hub no longer
+# wants the bytes. "failed": they are only here, so the photo stays in view until
+# `jaga sync retry-uploads` (``sync.client.failed_uploads``), which pushes its metadata
+# again first (what mends an upload_conflict, while the hub holds no other bytes).
 # Any other refusal (a wrong URL, an older hub) fails the sync and is retried later.
 _FINAL_CODES = {
     "erased": "skipped",  # what hubs before unknown_photo answered for an erased person
@@ -63,6 +71,9 @@ class UploadReport:
     # A proxy's body limit that even the smallest chunk did not pass: those photos wait for
     # the next sync, and the sync fails with this once its other steps are done.
     held_back: ProxyBodyLimitError | None = None
+    # Photos whose upload failed for good, in this sync or before, still not sent again
+    # (``sync.client.failed_uploads``): each sync says so, not only the one that failed.
+    still_failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,8 @@ class UploadOutcome:
 
 def pending_uploads(store: Store, policy: SitePolicy, limit: int) -> list[str]:
     """Photos the hub has the metadata of but not yet the bytes, oldest first; not those
-    another hub acknowledged, held for it (``sync.store.outbox_hub``)."""
+    another hub acknowledged, held for it (``sync.store.outbox_hub``), nor those with an
+    outcome: done, skipped, or failed for good (``sync.client.failed_uploads``)."""
     faces = "" if policy.send_face_images else " AND p.person_id IS NULL"
     rows = store.database.query(
         "SELECT p.photo_uid FROM outbox o JOIN photos p ON p.photo_uid = o.entity_uid"
@@ -123,7 +135,9 @@ class PhotoUploader:
         pending = pending_uploads(self._store, self._policy, limit + 1)
         for photo_uid in pending[:limit]:
             if stopping():
-                return replace(report, complete=False)
+                return replace(
+                    report, complete=False, still_failed=count_failed_uploads(self._store)
+                )
             try:
                 result = self.upload(photo_uid)
             except ProxyBodyLimitError as error:  # no verdict on the photo: it waits
@@ -138,7 +152,8 @@ class PhotoUploader:
                 report.bytes_sent + result.bytes_sent,
                 held_back=report.held_back,
             )
-        return replace(report, complete=len(pending) <= limit)
+        still_failed = count_failed_uploads(self._store)
+        return replace(report, complete=len(pending) <= limit, still_failed=still_failed)
 
     def upload(self, photo_uid: str) -> UploadOutcome:
         photo = load_photo(self._store.database, photo_uid)

@@ -62,6 +62,7 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         + ", ".join(f"{state.value} {n}" for state, n in outbox.items())
         + _held(*held),
         f"for Retry    {_kept_for_retry(store)}",
+        *_failed_uploads(store),
         "erased data  "
         + (
             "none left in the file"
@@ -118,6 +119,22 @@ def _retention(store: Store, kept_entries: int, head: int, digest: str) -> list[
         f"retention    {setting}",
         f"access       {plural.counted(store.access.count(), 'event')}{since}",
         f"audit        {audit}",
+    ]
+
+
+def _failed_uploads(store: Store) -> list[str]:
+    """Photos whose upload the hub refused for good (the sync client's ``sync_uploads``):
+    their bytes are only in this store and its backups (``sync.client.failed_uploads``)."""
+    rows = store.database.query(
+        "SELECT count(*) FROM sync_uploads u JOIN photos p ON p.photo_uid = u.photo_uid"
+        " WHERE u.outcome = 'failed'"
+    )
+    failed = int(rows[0][0])
+    if not failed:
+        return []
+    return [
+        f"not uploaded {plural.counted(failed, 'photo')} the hub refused, the bytes only on this"
+        " device: `jaga sync status` says why, `jaga sync retry-uploads` sends them again"
     ]
 
 

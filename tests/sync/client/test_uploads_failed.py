@@ -1,0 +1,124 @@
+"""A photo upload the hub refused for good is never forgotten: its bytes are only on the
+device. ``jaga sync status``, ``jaga store info``, each sync's summary and the metrics name
+it until ``jaga sync retry-uploads`` sends its metadata, then its bytes, again.
+
+The refusal is the real hub's ``upload_conflict``: the hub's metadata of the photo is not
+the device's any more (as when another device replaced it), written into the hub's
+database between the device's push and its upload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from main import main
+from sync.client.metrics import read_sample
+from tests.sync.client.devices import Device, add_photo_observation, new_device
+from tests.sync.hub.hubkit import HubProcess
+
+OTHER_BYTES = b"another device's photo"
+
+
+def _pushed_photo(device: Device) -> str:
+    """A catch with a photo whose metadata the hub acknowledged, its bytes not uploaded."""
+    with device.open() as store, httpx.Client() as http:
+        photo = add_photo_observation(store, 4096, seed=11, tag="refused")
+        device.client(store, http).push()
+    return photo
+
+
+def _replace_hub_metadata(hub: HubProcess, photo: str) -> None:
+    """The hub's photo of other contents: what another device's metadata made of it."""
+    with psycopg.connect(hub.database_url) as database:
+        database.execute(
+            "UPDATE hub_photo SET sha256 = %s, byte_size = %s WHERE uid = %s",
+            (hashlib.sha256(OTHER_BYTES).hexdigest(), len(OTHER_BYTES), photo),
+        )
+
+
+def _hub_holds_bytes(hub: HubProcess, photo: str) -> bool:
+    with psycopg.connect(hub.database_url) as database:
+        row = database.execute("SELECT data FROM hub_photo WHERE uid = %s", (photo,)).fetchone()
+    return row is not None and row[0] is not None
+
+
+def _jaga(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main(list(args)) == 0
+    return capsys.readouterr().out
+
+
+@pytest.fixture
+def refused(
+    live_hub: HubProcess,
+    site_slug: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[Device, str]:
+    """A device whose photo upload the hub refused (409 upload_conflict) in a sync; the
+    device's environment set for ``jaga``."""
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    for name, value in device.environment(live_hub.url).items():
+        if name.startswith("JAGA_"):
+            monkeypatch.setenv(name, value)
+    photo = _pushed_photo(device)
+    _replace_hub_metadata(live_hub, photo)
+    first = _jaga(capsys, "sync", "now", "--db", str(device.path))
+    assert "(0 resumed, 1 failed)" in first
+    return device, photo
+
+
+def test_a_refused_upload_stays_in_view_after_the_next_sync(
+    refused: tuple[Device, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: the next sync said `0 failed`, status `uploads 0 pending` and `(ok)`, and
+    nothing anywhere said the photo's bytes were only on the boat."""
+    device, photo = refused
+    db = str(device.path)
+
+    summary = _jaga(capsys, "sync", "now", "--db", db)
+    status = _jaga(capsys, "sync", "status", "--db", db)
+    info = _jaga(capsys, "store", "info", "--db", db)
+
+    assert "1 photo failed to upload, the bytes only on this device" in summary
+    assert "uploads      0 pending, 1 failed, " in status
+    assert f"upload failed photo {photo} " in status and "upload_conflict" in status
+    assert "(ok, 1 photo failed to upload: hub refused (409 upload_conflict)" in status
+    assert "jaga sync retry-uploads PHOTO" in status
+    assert "not uploaded 1 photo the hub refused" in info
+    with device.open() as store:
+        assert read_sample(store, {}).failed_uploads == 1
+
+
+def test_retry_uploads_sends_the_metadata_again_then_the_bytes(
+    refused: tuple[Device, str], live_hub: HubProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    device, photo = refused
+    db = str(device.path)
+
+    retried = _jaga(capsys, "sync", "retry-uploads", photo, "--db", db)
+    summary = _jaga(capsys, "sync", "now", "--db", db)
+    status = _jaga(capsys, "sync", "status", "--db", db)
+
+    assert "queued 1 photo again" in retried
+    assert "uploaded 1 photo (0 resumed, 0 failed)" in summary
+    assert "failed to upload" not in summary
+    assert _hub_holds_bytes(live_hub, photo)
+    assert "upload failed" not in status and "1 failed" not in status
+    assert "(ok)" in status
+
+
+def test_retry_uploads_refuses_a_photo_that_did_not_fail(
+    refused: tuple[Device, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    device, _ = refused
+    other = "00000000-0000-4000-8000-000000000000"
+    assert main(["sync", "retry-uploads", other, "--db", str(device.path)]) == 1
+    assert f"no failed upload of photo {other}" in capsys.readouterr().err
+    status = _jaga(capsys, "sync", "status", "--db", str(device.path))
+    assert "uploads      0 pending, 1 failed, " in status  # nothing changed
