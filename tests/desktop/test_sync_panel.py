@@ -183,3 +183,16 @@ def test_the_backlog_counts_the_entries_held_for_another_hub(qapp: QApplication)
     assert widget.backlog.text() == "0 waiting, 0 quarantined, 2 held for another hub"
     widget.show_snapshot(snapshot(ServiceState(Phase.IDLE), Backlog(0, 0, held=1)))
     assert widget.backlog.text() == "0 waiting, 0 quarantined, 1 held for another hub"
+
+
+def test_the_backlog_counts_photos_the_hub_refused_to_take(qapp: QApplication) -> None:
+    """Their bytes are only on this device (``sync.client.failed_uploads``): the panel
+    counts them, as ``jaga sync status`` names them."""
+    widget = panel(qapp)
+    check = remembered(LastResult(None, None, None))
+    assert check.status is not None
+    widget.show_check(replace(check, status=replace(check.status, failed_uploads=2)))
+    failed = "2 photos failed to upload (only on this device: see `jaga sync status`)"
+    assert widget.backlog.text() == f"0 waiting, 0 quarantined, {failed}"
+    widget.show_snapshot(snapshot(ServiceState(Phase.IDLE), Backlog(0, 0, failed_uploads=1)))
+    assert "1 photo failed to upload" in widget.backlog.text()

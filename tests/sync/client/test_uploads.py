@@ -74,7 +74,10 @@ def test_a_photo_failing_its_checksum_is_sent_again_once(store: Store) -> None:
         hub.faults.append(Fault("PUT", status=400, error="photo_checksum_mismatch"))
     report = client.upload_photos()
     assert (report.completed, report.failed) == (0, 1)  # restarted once, then given up
-    assert client.upload_photos().completed == 0  # failed uploads are not retried blindly
+    again = client.upload_photos()
+    assert again.completed == 0  # failed uploads are not retried blindly
+    assert again.still_failed == 1  # nor forgotten: each sync's summary names them
+    assert "1 photo failed to upload" in client.sync_once().summary()
 
 
 @pytest.mark.parametrize(
