@@ -1,5 +1,20 @@
 """Photos (metadata), fish observations (LWW per field) and access events (append-only).
 
+A catch is its author's: the device whose push created it on the hub (``FishObservation.device``;
+a restored store on replacement hardware is the same device, given a new code). The author
+writes every field, each by last-writer-wins, including those a newer protocol added that it
+fills in later. Any other device of the site may change only the review (``VERDICT_FIELDS``:
+the species confirmed, or none with a reviewer for "not a fish", whether it needs review,
+and who reviewed it when); the catch's facts (officer, time, count, length, position, vessel,
+trip, haul, notes, photo, predictions and what was made with them) stay the author's. Its
+push is not refused for carrying them: a shipped device sends the whole row it holds with a
+review (``sync.store.observations.observation_payload``), facts as it last pulled them. They
+are left out before the merge, so they take no stamps either, and when they differ from the
+author's the hub logs the catch as it stands, so the reviewing device pulls the author's
+facts back and every device converges. The hub itself records no catch; its reviews
+(``sync.hub.review``) change the review alone. A catch whose device row is gone has no
+author: every device may only review it.
+
 Some observation fields have no stamp of their own: they follow another field and change
 only with a write that wins it (``FOLLOWERS``). The reviewer (``reviewed_by``,
 ``reviewed_at``) belongs to ``confirmed_species``, so a stale edit that loses the species to
@@ -14,6 +29,10 @@ the predictions, and a device that pulled the catch on an older protocol and was
 since sends None for what it was never told. Likewise a payload naming no photo leaves the
 photo linked: a device that pulled the observation but not its photo sends none, and its
 edit (a confirmation) must not unlink the photo for the hub and every other device.
+
+A photo's contents (sha256, size) may change, before its bytes are stored, only by the
+device that pushed it (``Photo.device``): another device's push of other contents is refused
+for good, and the upload of the pusher's bytes is left as it is.
 
 A record may name only its own site's records: a catch's photo must be a catch photo of the
 site (never another site's, which would then show in this site's review queue and pulls,
@@ -33,6 +52,8 @@ from sync.hub.models import AccessEvent, Device, FishObservation, Person, Photo,
 from sync.protocol import ADDED_FIELDS, AccessEventUpsert, FishObservationUpsert, PhotoUpsert
 
 REVIEW_FIELDS = ("reviewed_by", "reviewed_at")
+VERDICT_FIELDS = frozenset({"confirmed_species", "needs_review", *REVIEW_FIELDS})
+"""The fields of a catch a device other than its author may change: its review."""
 ADDED_OBSERVATION_FIELDS = frozenset(ADDED_FIELDS[("fish_observation", "upsert")])
 """Fields an older device's payload lacks; absent, they leave the stored values alone."""
 CROP_COLUMNS = ("crop_x", "crop_y", "crop_w", "crop_h")
@@ -64,7 +85,7 @@ def apply_photo(ctx: EntryContext, payload: PhotoUpsert) -> str:
             return Outcome.SUPERSEDED
     photo = Photo.objects.select_for_update().filter(uid=payload.photo_uid).first()
     if photo is None:
-        photo = Photo(uid=payload.photo_uid, site=ctx.site, person=person)
+        photo = Photo(uid=payload.photo_uid, site=ctx.site, person=person, device=ctx.device)
     else:
         _check_photo_edit(ctx, photo, payload, person)
     photo.media_type = payload.media_type
@@ -83,14 +104,22 @@ def _check_photo_edit(
 ) -> None:
     """What a re-pushed photo may change. Never whose it is: a person's photo moved to
     nobody would survive their erasure, which deletes the person's photos. Never stored
-    bytes. New contents before the bytes are stored drop the upload of the old ones, so
-    they can neither complete under the new checksum nor block the new upload."""
+    bytes. Nor, from another device than the one that pushed it, its contents: that would
+    swap another boat's catch (or face) for an image of its choosing before the bytes go
+    up. New contents from its pusher before the bytes are stored drop the upload of the
+    old ones, so they can neither complete under the new checksum nor block the new
+    upload."""
     ctx.require_own_site(f"photo {photo.uid}", photo.site_id)
     if photo.person_id != (person.pk if person else None):
         raise EntryRejectedError(f"photo {photo.uid} belongs to another person, or to none")
     changed = (photo.sha256, photo.byte_size) != (payload.sha256, payload.byte_size)
     if changed and photo.stored:
         raise EntryRejectedError(f"photo {photo.uid} is stored with a different sha256")
+    if changed and photo.device_id != ctx.device.pk:
+        raise EntryRejectedError(
+            f"conflict: photo {photo.uid} was pushed by another device with other contents"
+            " (sha256, size); only that device may change them"
+        )
     if changed:
         PhotoUpload.objects.filter(photo=photo).delete()
 
@@ -112,12 +141,31 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
         observe_fish_confidence(payload.predictions)  # once its savepoint and batch commit
         return Outcome.APPLIED
     ctx.require_own_site(f"observation {found.uid}", found.site_id)
-    _check_catch_photo(ctx, payload)
-    changed = update_observation(found, incoming, ctx.stamp)
-    if not changed:
-        return Outcome.UNCHANGED
-    emit_observation(found, ctx.device)
-    return Outcome.APPLIED
+    if found.device_id == ctx.device.pk:
+        _check_catch_photo(ctx, payload)
+        changed = update_observation(found, incoming, ctx.stamp)
+        told_otherwise = False
+    else:
+        changed = update_observation(found, _verdict_of(incoming), ctx.stamp)
+        told_otherwise = _facts_differ(found, incoming)
+    if changed or told_otherwise:
+        emit_observation(found, ctx.device)
+    return Outcome.APPLIED if changed else Outcome.UNCHANGED
+
+
+def _verdict_of(incoming: dict[str, Any]) -> dict[str, Any]:
+    """What a device other than the catch's author may change: the review (see the module).
+    The facts it sent with it are what it last pulled, or its own idea of them: dropped."""
+    return {name: value for name, value in incoming.items() if name in VERDICT_FIELDS}
+
+
+def _facts_differ(observation: FishObservation, incoming: dict[str, Any]) -> bool:
+    """Whether another device's push carried facts other than the catch's (its author's):
+    that device holds others, and is to pull the catch's own."""
+    current = observation_fields(observation)
+    return any(
+        current[name] != value for name, value in incoming.items() if name not in VERDICT_FIELDS
+    )
 
 
 def _check_catch_photo(ctx: EntryContext, payload: FishObservationUpsert) -> None:

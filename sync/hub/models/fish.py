@@ -31,6 +31,13 @@ class Photo(models.Model):
     # A face image the device keeps by its site's policy (``PhotoUpsert.withheld``): no
     # upload is awaited for it.
     withheld = models.BooleanField(default=False)
+    # The device that pushed the photo first: the only one that may change its contents
+    # (sha256, size) before its bytes are stored (``sync.hub.apply.records``). NULL: not
+    # known (pushed before the hub kept it, with no catch or upload to tell; or the device
+    # row is gone): then no device may.
+    device = models.ForeignKey(
+        Device, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -241,3 +241,25 @@ def test_an_upload_abandoned_for_a_month_is_dropped(api: Api) -> None:
     assert _start(api, data=PHOTO[::-1]).status_code == 200  # any device starting an upload
     assert not PhotoUpload.objects.filter(uid=abandoned).exists()
     assert not UploadChunk.objects.filter(upload__uid=abandoned).exists()
+
+
+def test_another_device_cannot_swap_a_photos_contents_before_its_upload(api: Api) -> None:
+    """Boat a's push of its photo was acknowledged, its upload begun; device h re-pushed the
+    photo with another image's sha256 and size, then uploaded that image. Only the device
+    that pushed a photo may change its contents; h's push is refused for good (h
+    quarantines it with the reason), and a's upload goes on."""
+    boat_a, h = api, Api.register_new(api.site, "h")
+    meta = e.photo(PHOTO)
+    boat_a.push(e.entry("photo", "upsert", meta))
+    upload_id = _start(boat_a, uid=meta["photo_uid"]).json()["upload_id"]
+    assert _put(boat_a, upload_id, 0, PHOTO[:CHUNK]).status_code == 200
+    evil = os.urandom(1000)
+    swapped = e.photo(evil, photo_uid=meta["photo_uid"])
+    (rejection,) = h.push(e.entry("photo", "upsert", swapped))["rejected"]
+    assert rejection["retryable"] is False and "another device" in rejection["reason"]
+    assert _start(h, data=evil, uid=meta["photo_uid"]).status_code == 409
+    done = _put(boat_a, upload_id, CHUNK, PHOTO[CHUNK:])
+    assert done.status_code == 200 and done.json()["complete"] is True
+    photo = Photo.objects.get(uid=meta["photo_uid"])
+    assert bytes(photo.data) == PHOTO and photo.sha256 == meta["sha256"]
+    assert photo.device is not None and str(photo.device.uid) == boat_a.device_id
