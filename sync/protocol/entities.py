@@ -161,6 +161,11 @@ class FishObservationUpsert(WireModel):
     False. No field was added for it and no protocol bump: every version from 2 carries it,
     and an end of an older release reads it as reviewed with no species, so it leaves that
     end's review queue and its corrections export too (both take confirmed species only).
+
+    A catch is the device's that first pushed it: from any other device of the site the hub
+    takes only the review (``confirmed_species``, ``needs_review``, ``reviewed_by``,
+    ``reviewed_at``) and keeps the rest of the payload's fields as that device holds them
+    (``sync.hub.apply.records``).
     """
 
     observation_uid: Uid

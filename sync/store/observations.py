@@ -231,7 +231,10 @@ def observation_payload(observation: FishObservation) -> dict[str, Any]:
     (a confirmation stamps the predictions they follow) and erase, on the hub and every
     device, what the device that classified the fish said. Left out, they say nothing and
     the stored values stand. (Every catch this code records has all three.) A known
-    ``crop`` of None is sent: it is a real answer, the whole photo."""
+    ``crop`` of None is sent: it is a real answer, the whole photo.
+
+    A review of another boat's catch sends the whole row too; the hub takes only its review
+    from it (``sync.hub.apply.records``)."""
     payload = _payload(observation)
     if observation.status is None:
         del payload["status"], payload["status_reason"]

@@ -13,7 +13,9 @@ are left out before the merge, so they take no stamps either, and when they diff
 author's the hub logs the catch as it stands, so the reviewing device pulls the author's
 facts back and every device converges. The hub itself records no catch; its reviews
 (``sync.hub.review``) change the review alone. A catch whose device row is gone has no
-author: every device may only review it.
+author: every device may only review it. A hub restored from a backup that lost a catch
+takes as its author the first device to push it again: the catch's own device, unless
+another device's review of it (queued again by ``sync.store.resend``) comes first.
 
 Some observation fields have no stamp of their own: they follow another field and change
 only with a write that wins it (``FOLLOWERS``). The reviewer (``reviewed_by``,

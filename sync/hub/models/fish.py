@@ -98,6 +98,8 @@ STATUS_CHOICES = (
 class FishObservation(models.Model):
     uid = models.UUIDField(unique=True)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    # The catch's author, whose push created it: the only device that may change its facts;
+    # any other may change only its review (``sync.hub.apply.records``). NULL: none.
     device = models.ForeignKey(Device, on_delete=models.SET_NULL, null=True, related_name="+")
     observed_at = models.DateTimeField()
     predictions = models.JSONField(default=list)
