@@ -43,6 +43,7 @@ from sync.hub.models import (
     AuditBreak,
     AuditChainState,
     Device,
+    Photo,
     SpeciesPack,
 )
 from sync.hub.models.people import past_retention
@@ -515,3 +516,37 @@ def test_a_run_that_did_not_count_held_chains_does_not_stop_0042_migrating_back(
         cursor.execute("SELECT to_regclass('hub_logepochrenewal')")
         assert cursor.fetchall() == [(None,)]
     call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+
+
+def test_photos_waiting_for_their_bytes_are_given_the_device_that_pushed_them(
+    upgraded: str,
+) -> None:
+    """0045 keeps each photo's pushing device, the only one that may change its contents
+    before they are stored. A photo already waiting is given the author of the catch that
+    names it, else the device uploading it; one stored, or with neither, is given none."""
+    before = ("hub", "0044_audit_restarted_kind")
+    for target in (("auth",), before):  # auth's whole: permission names past 50 characters
+        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    apps = MigrationLoader(connections[upgraded]).project_state(before).apps
+    site = apps.get_model("hub", "Site").objects.using(upgraded).create(slug="boats")
+    devices = apps.get_model("hub", "Device").objects.using(upgraded)
+    boat, uploader = (devices.create(site=site, name=name) for name in ("boat", "uploader"))
+    photos = apps.get_model("hub", "Photo").objects.using(upgraded)
+
+    def photo(name: str, data: bytes | None = None) -> Any:
+        meta = {"media_type": "image/jpeg", "sha256": name, "byte_size": 1}
+        return photos.create(uid=uuid.uuid4(), site=site, data=data, **meta)
+
+    caught, uploading, _ = (photo(name) for name in ("caught", "uploading", "unknown"))
+    stored = photo("stored", b"x")
+    for named in (caught, stored):
+        apps.get_model("hub", "FishObservation").objects.using(upgraded).create(
+            uid=uuid.uuid4(), site=site, device=boat, observed_at=timezone.now(),
+            officer="officer-7", photo_uid=named.uid,
+        )  # fmt: skip
+    apps.get_model("hub", "PhotoUpload").objects.using(upgraded).create(
+        photo=uploading, device=uploader, total_size=1, sha256="uploading"
+    )
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    pushers = dict(Photo.objects.using(upgraded).values_list("sha256", "device__name"))
+    assert pushers == {"caught": "boat", "uploading": "uploader", "stored": None, "unknown": None}
