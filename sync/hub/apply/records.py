@@ -106,24 +106,37 @@ def _check_photo_edit(
 ) -> None:
     """What a re-pushed photo may change. Never whose it is: a person's photo moved to
     nobody would survive their erasure, which deletes the person's photos. Never stored
-    bytes. Nor, from another device than the one that pushed it, its contents: that would
-    swap another boat's catch (or face) for an image of its choosing before the bytes go
-    up. New contents from its pusher before the bytes are stored drop the upload of the
-    old ones, so they can neither complete under the new checksum nor block the new
-    upload."""
+    bytes. Nor, from another device than the one that pushed it, its contents (that would
+    swap another boat's catch, or face, for an image of its choosing before the bytes go
+    up) or what is said of them (``_described``). New contents from its pusher before the
+    bytes are stored drop the upload of the old ones, so they can neither complete under
+    the new checksum nor block the new upload."""
     ctx.require_own_site(f"photo {photo.uid}", photo.site_id)
     if photo.person_id != (person.pk if person else None):
         raise EntryRejectedError(f"photo {photo.uid} belongs to another person, or to none")
     changed = (photo.sha256, photo.byte_size) != (payload.sha256, payload.byte_size)
     if changed and photo.stored:
         raise EntryRejectedError(f"photo {photo.uid} is stored with a different sha256")
-    if changed and photo.device_id != ctx.device.pk:
+    if photo.device_id != ctx.device.pk and _described(photo) != _described_by(payload, person):
         raise EntryRejectedError(
-            f"conflict: photo {photo.uid} was pushed by another device with other contents"
-            " (sha256, size); only that device may change them"
+            f"conflict: photo {photo.uid} was pushed by another device with another description"
+            " (sha256, size, type, time, withheld); only that device may change it"
         )
     if changed:
         PhotoUpload.objects.filter(photo=photo).delete()
+
+
+def _described(photo: Photo) -> tuple[object, ...]:
+    """What a photo's pusher alone may change: its contents, and what is said of them (a
+    face photo marked as not withheld would be waited for, and its upload taken, by a hub
+    its site's policy keeps it from)."""
+    return photo.sha256, photo.byte_size, photo.media_type, photo.taken_at, photo.withheld
+
+
+def _described_by(payload: PhotoUpsert, person: Person | None) -> tuple[object, ...]:
+    """``_described`` of the photo as ``payload`` would leave it (``apply_photo``)."""
+    withheld = payload.withheld and person is not None
+    return payload.sha256, payload.byte_size, payload.media_type, payload.taken_at, withheld
 
 
 def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from sync.hub import review, uploads
 from sync.hub.models import Person, Photo, PhotoUpload, UploadChunk
-from sync.protocol import CHUNK_SHA256_HEADER
+from sync.protocol import CHUNK_SHA256_HEADER, format_timestamp
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
@@ -263,3 +263,23 @@ def test_another_device_cannot_swap_a_photos_contents_before_its_upload(api: Api
     photo = Photo.objects.get(uid=meta["photo_uid"])
     assert bytes(photo.data) == PHOTO and photo.sha256 == meta["sha256"]
     assert photo.device is not None and str(photo.device.uid) == boat_a.device_id
+
+
+@pytest.mark.parametrize(
+    "said", [{"media_type": "image/png"}, {"taken_at": "2020-01-01T00:00:00Z"}], ids=str
+)
+def test_another_device_cannot_change_what_is_said_of_a_photo(
+    api: Api, said: dict[str, str]
+) -> None:
+    """Not only the bytes: the type and time of a photo are its pusher's to say too."""
+    boat_a, h = api, Api.register_new(api.site, "h")
+    meta = e.photo(PHOTO)
+    boat_a.push(e.entry("photo", "upsert", meta))
+    (rejection,) = h.push(e.entry("photo", "upsert", meta | said))["rejected"]
+    assert rejection["retryable"] is False and "another device" in rejection["reason"]
+    photo = Photo.objects.get(uid=meta["photo_uid"])
+    assert (photo.media_type, format_timestamp(photo.taken_at)) == (
+        meta["media_type"], meta["taken_at"],
+    )  # fmt: skip
+    # The same description from another device (a resend) still applies.
+    assert h.push(e.entry("photo", "upsert", meta))["rejected"] == []

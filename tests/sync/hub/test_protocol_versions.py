@@ -24,7 +24,7 @@ from sync.corrections import CORRECTIONS_CSV
 from sync.hub import auth, review
 from sync.hub.corrections import export_corrections
 from sync.hub.models import FishObservation, Photo
-from sync.protocol import CHUNK_SHA256_HEADER, OutboxEntry, PullResult
+from sync.protocol import CHUNK_SHA256_HEADER, OutboxEntry, PullResult, format_timestamp
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import HubProcess
 from tests.sync.images import photo_bytes
@@ -135,6 +135,12 @@ def test_a_protocol_2_device_pushes_and_pulls_what_it_can_read(
     assert "pack_version" not in for_newer[from_older["observation_uid"]]  # never told
 
 
+def _reviewed(officer: str) -> dict[str, object]:
+    """The review fields of an officer's confirmation, five minutes in."""
+    return {"confirmed_species": "Lutjanus synagris", "needs_review": False,
+            "reviewed_by": officer, "reviewed_at": format_timestamp(e.at(5))}  # fmt: skip
+
+
 def test_two_fish_of_one_photo_keep_their_boxes_from_device_to_export(
     live_hub: HubProcess, site_slug: str, operator: Client, tmp_path: Path
 ) -> None:
@@ -156,14 +162,14 @@ def test_two_fish_of_one_photo_keep_their_boxes_from_device_to_export(
     assert "30x40 px at (0, 5)" in queue.content.decode()
     assert "34x44 px at (30, 2)" in queue.content.decode()
 
-    # A protocol-2 device's edit (no crop key at all) leaves the box alone, and it pulls
-    # payloads without the field its schema would refuse.
+    # A protocol-2 device's review (no crop key at all) leaves the box alone, and it pulls
+    # payloads without the field its schema would refuse. (Another device's: only the
+    # review is its to change, README "Who may change a catch".)
     edited = {key: value for key, value in left.items() if key not in ("crop", "pack_version")}
-    edited["notes"] = "edited on an older device"
-    later = e.entry("fish_observation", "upsert", edited, when=e.at(5))
+    later = e.entry("fish_observation", "upsert", edited | _reviewed("officer-2"), when=e.at(5))
     assert older.push(2, later).json()["rejected"] == []
     stored.refresh_from_db()
-    assert (stored.notes, stored.crop) == ("edited on an older device", (0, 5, 30, 40))
+    assert (stored.confirmed_species, stored.crop) == ("Lutjanus synagris", (0, 5, 30, 40))
     for payload in fish_payloads(older.pull(2)).values():
         assert "crop" not in payload
         parse_as_v2("fish_observation", "upsert", payload)
@@ -215,12 +221,12 @@ def test_a_protocol_4_catch_keeps_the_packs_verdict_and_older_devices_never_see_
     assert v3.push(3, e.entry("fish_observation", "upsert", from_v3)).json()["rejected"] == []
     assert FishObservation.objects.get(uid=from_v3["observation_uid"]).status is None
 
-    # A protocol-3 device's edit (no status key) leaves the verdict alone.
-    edited = {k: v for k, v in unknown.items() if k != "status"} | {"notes": "on an older device"}
+    # A protocol-3 device's review (no status key) leaves the verdict alone.
+    edited = {k: v for k, v in unknown.items() if k != "status"} | _reviewed("officer-3")
     later = e.entry("fish_observation", "upsert", edited, when=e.at(5))
     assert v3.push(3, later).json()["rejected"] == []
     stored.refresh_from_db()
-    assert (stored.notes, stored.status) == ("on an older device", "unknown")
+    assert (stored.confirmed_species, stored.status) == ("Lutjanus synagris", "unknown")
 
     for_newer = fish_payloads(newer.pull(4))
     assert for_newer[unknown["observation_uid"]]["status"] == "unknown"
