@@ -4,23 +4,30 @@ Erasure wins over everything: a tombstone blanks the person, deletes templates a
 and every later upsert of that person or of a template for them is acknowledged (so the
 device's outbox drains) but changes nothing; the device learns of the erasure by pulling.
 
-A badge (``external_id``) names one live person of a site: a person pushed with a badge
-another live person of the site holds (the same subject enrolled again on an offline
-kiosk, or a typo) is refused for good, naming the holder by uid, so the pushing device
-quarantines it and its operator decides (requeue it once the holder is erased, or erase it
-and enrol again under the right badge). Pushes of a site run one at a time (its change-log
-lock), so two kiosks cannot both take a badge. A holder past their retention date is no
-holder: already gone for devices and search, and due to the daily purge, they are erased
-then and there (``RETENTION_REASON``), so someone who consents again may be enrolled again
-under their badge; but only on a clock the purge's check trusts (``sync.hub.clock_check``,
-asked only when such a holder exists): otherwise the holder is kept and the enrolment
-refused as not yet (``EntryNotYetError``), so the kiosk keeps it queued and sends it again at
-each sync, up to its limit (``Tuning.max_retryable_attempts``, 20): then it quarantines it and
-its face templates (refused meanwhile as of an unknown person), and the reason says to requeue
-them (``jaga sync requeue --all``) once the clock is trusted. A refusal the device would keep
-queued without counting would take a new field in the push's answer, which older devices
-cannot read (every schema forbids unknown fields): a protocol bump, not worth it for a refusal
-that lasts until an operator acts on the hub's clock anyway.
+A new badge (``external_id``: a new person's, or a person's changed one) is judged as a
+device's store judges it at enrolment (``sync.badges``): one with a control character,
+surrounding white space or mixed scripts is refused for good, saying why, so the pushing
+device (an older, buggy or hostile one: the protocol's schema takes any such name, and
+devices parse the people they pull with it, so it stays wide) quarantines it. A badge the
+hub stored before stays: an upsert that leaves it as it is applies as ever.
+
+A badge names one live person of a site: a person pushed with a badge another live person of the
+site holds, or one that reads as it (``badge_key``: ``b-1`` is ``B-1``; the same subject
+enrolled again on an offline kiosk, or a typo) is refused for good, naming the holder by uid, so
+the pushing device quarantines it and its operator decides (requeue it once the holder is
+erased, or erase it and enrol again under the right badge). Pushes of a site run one at a time
+(its change-log lock), so two kiosks cannot both take a badge. A holder past their retention
+date is no holder: already gone for devices and search, and due to the daily purge, they are
+erased then and there (``RETENTION_REASON``), so someone who consents again may be enrolled
+again under their badge; but only on a clock the purge's check trusts (``sync.hub.clock_check``,
+asked only when such a holder exists): otherwise the holder is kept and the enrolment refused as
+not yet (``EntryNotYetError``), so the kiosk keeps it queued and sends it again at each sync, up
+to its limit (``Tuning.max_retryable_attempts``, 20): then it quarantines it and its face
+templates (refused meanwhile as of an unknown person), and the reason says to requeue them
+(``jaga sync requeue --all``) once the clock is trusted. A refusal the device would keep queued
+without counting would take a new field in the push's answer, which older devices cannot read
+(every schema forbids unknown fields): a protocol bump, not worth it for a refusal that lasts
+until an operator acts on the hub's clock anyway.
 
 A device erases people at each sync once their retention date has passed by its own clock
 (``People.purge_expired``). A clock ahead would have that tombstone erase someone everywhere
@@ -50,6 +57,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
+from sync.badges import badge_flaw, badge_key
 from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
 from sync.hub.apply.lww import initial_versions, merge
@@ -77,7 +85,7 @@ def apply_person(ctx: EntryContext, payload: PersonUpsert) -> str:
     person = Person.objects.select_for_update().filter(uid=payload.person_uid).first()
     incoming = _person_fields(payload)
     if person is None:
-        _refuse_held_badge(ctx, payload)
+        _refuse_new_badge(ctx, payload)
         person = Person.objects.create(
             uid=payload.person_uid,
             site=ctx.site,
@@ -93,7 +101,7 @@ def apply_person(ctx: EntryContext, payload: PersonUpsert) -> str:
     current = {field: getattr(person, field) for field in _PERSON_FIELDS}
     changed, versions = merge(current, person.field_versions, incoming, ctx.stamp)
     if "external_id" in changed:
-        _refuse_held_badge(ctx, payload)
+        _refuse_new_badge(ctx, payload)
     for field, value in changed.items():
         setattr(person, field, value)
     person.field_versions = versions
@@ -104,18 +112,26 @@ def apply_person(ctx: EntryContext, payload: PersonUpsert) -> str:
     return Outcome.APPLIED
 
 
-def _refuse_held_badge(ctx: EntryContext, payload: PersonUpsert) -> None:
-    """Refuse ``payload`` when another live person of the site holds its badge; a holder
-    past their retention date is erased instead."""
+def _refuse_new_badge(ctx: EntryContext, payload: PersonUpsert) -> None:
+    """Refuse the badge of ``payload`` (a new person, or a person's new badge) that no
+    device's store would enrol, or that another live person of the site holds. A badge
+    stored before stays as it is: only a change of it is judged."""
     if not payload.external_id:
         return
+    if flaw := badge_flaw(payload.external_id):
+        raise EntryRejectedError(
+            f"its badge {flaw}: the hub takes no such new badge (erase this person on the"
+            " device and enrol them again under a printable badge in one script)"
+        )
+    _refuse_held_badge(ctx, payload)
+
+
+def _refuse_held_badge(ctx: EntryContext, payload: PersonUpsert) -> None:
+    """Refuse ``payload`` when another live person of the site holds its badge, or one that
+    reads as it (``badge_key``); a holder past their retention date is erased instead."""
     now = timezone.now()
-    expired = list(
-        past_retention(now)
-        .select_for_update()
-        .filter(site=ctx.site, external_id=payload.external_id)
-        .exclude(uid=payload.person_uid)
-    )
+    holders = _holders(ctx.site, payload)
+    expired = list(past_retention(now).select_for_update().filter(pk__in=holders))
     if expired and not (clock := check_clock(now)).trusted:
         raise EntryNotYetError(
             f"its badge is held by person {expired[0].uid} of this site, past retention by"
@@ -127,16 +143,35 @@ def _refuse_held_badge(ctx: EntryContext, payload: PersonUpsert) -> None:
     for person in expired:
         erase(person, erased_at=now, reason=RETENTION_REASON, origin=None, kind=ErasureKind.BADGE)
     holder = (
-        Person.objects.filter(site=ctx.site, external_id=payload.external_id, erased_at=None)
-        .exclude(uid=payload.person_uid)
+        Person.objects.filter(pk__in=holders, erased_at=None)
+        .order_by("pk")
         .values_list("uid", flat=True)
         .first()
     )
     if holder is not None:
         raise EntryRejectedError(
-            f"its badge is held by person {holder} of this site: requeue this entry once that"
-            " person is erased (a badge typed wrong: erase this one and enrol them again)"
+            f"its badge is held by person {holder} of this site (badges are compared ignoring"
+            " case, width and look-alike letters): requeue this entry once that person is"
+            " erased (a badge typed wrong: erase this one and enrol them again)"
         )
+
+
+def _holders(site: Site, payload: PersonUpsert) -> list[int]:
+    """The keys of the site's other live people whose badge reads as that of ``payload``.
+
+    The key is not stored (no column to index: it would take a migration and a backfill, and
+    PostgreSQL has no NFKC case fold with ``sync.badges``' look-alike table), so the site's
+    live badges are read and compared here. A site's people are few (its kiosks' gallery:
+    hundreds, a few thousand at most), and a push of a new badge is rare.
+    """
+    key = badge_key(payload.external_id)
+    people = (
+        Person.objects.filter(site=site, erased_at=None)
+        .exclude(uid=payload.person_uid)
+        .exclude(external_id="")
+        .values_list("pk", "external_id")
+    )
+    return [pk for pk, external_id in people if badge_key(external_id) == key]
 
 
 def apply_tombstone(ctx: EntryContext, payload: PersonTombstone) -> str:
