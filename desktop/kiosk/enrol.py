@@ -48,7 +48,6 @@ from sync.store.badges import badge_problem
 from sync.store.records import MAX_CONSENT_DAYS
 
 TEMPLATE_SOURCE = "enrolment photo"
-MAX_RETAIN_DAYS = MAX_CONSENT_DAYS
 STRANGERS_NAMED = 3  # pairs of photos a refusal names: a mixed-up folder makes many
 
 
@@ -74,8 +73,8 @@ class NewPerson:
                 raise KioskError(f"enrolment needs {words}")
         if problem := badge_problem(self.external_id):  # the store refuses it too; said early
             raise KioskError(problem)
-        if not 1 <= self.retain_days <= MAX_RETAIN_DAYS:
-            raise KioskError(f"consent is kept from 1 to {MAX_RETAIN_DAYS} days (--retain-days)")
+        if not 1 <= self.retain_days <= MAX_CONSENT_DAYS:
+            raise KioskError(f"consent is kept from 1 to {MAX_CONSENT_DAYS} days (--retain-days)")
 
     def consent(self, now: datetime) -> Consent:
         until = now + timedelta(days=self.retain_days)
