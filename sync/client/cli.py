@@ -16,7 +16,7 @@ first erases the people past their consent's retention date (``sync.client.clien
 their cause is fixed, named by the ``#SEQUENCE`` that ``status`` shows or ``--all``;
 ``retry-uploads`` does the same for photos whose upload the hub refused for good, named by
 the uid ``status`` shows (``sync.client.failed_uploads``): their metadata goes again, then
-their bytes.
+their bytes. Both are in the store's audit trail, with the login that ran them.
 
 Exit codes: 0 done, 1 the sync failed or was paused (the message says why and what to do),
 130 Ctrl-C at the passphrase or code prompt.
@@ -280,7 +280,8 @@ def _retry_uploads(args: argparse.Namespace) -> int:
     if args.all == bool(args.photos):
         raise SystemExit("jaga: error: name the photos to upload again (PHOTO) or pass --all")
     with _open_store(args) as store:
-        retried = retry_failed_uploads(store, None if args.all else args.photos)
+        chosen = None if args.all else args.photos
+        retried = retry_failed_uploads(store, chosen, operator=_operator())
     photos = plural.counted(retried, "photo")
     print(f"queued {photos} again; the next sync sends the metadata, then the bytes")
     return 0

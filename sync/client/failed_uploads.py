@@ -20,7 +20,10 @@ it) and its failed outcome is forgotten, so the next sync pushes the metadata, t
 the bytes. A hub holding no bytes for the photo yet takes this device's metadata back, and
 the upload goes through; one that stored other bytes under the photo's uid refuses the
 metadata (the entry is quarantined, as ``jaga sync status`` shows) and the upload fails
-again, named again.
+again, named again. Like a requeue of quarantined entries, a retry is an operator's change
+of what the next sync sends, so it is audited: an ``uploads.retried`` entry naming who, how
+many photos and their uids (as a requeue's names its sequences, in parts when there are
+many) commits with it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ from sync.store import Store
 from sync.store.outbox import ERASED_PAYLOAD
 
 FAILED = "failed"  # the ``sync_uploads`` outcome of a final refusal
+RETRIED_ACTION = "uploads.retried"
+# Photo uids one ``uploads.retried`` audit entry names: 500 of 36 characters stay near
+# 20 KB of JSON, within what an entry may carry to the hub (``MAX_PAYLOAD_BYTES``, 64 KiB).
+RETRIED_PER_AUDIT_ENTRY = 500
 _FAILED_PHOTOS = (
     "SELECT u.photo_uid, u.detail, u.at FROM sync_uploads u"
     " JOIN photos p ON p.photo_uid = u.photo_uid WHERE u.outcome = 'failed'"
@@ -76,12 +83,13 @@ def count_failed_uploads(store: Store) -> int:
     return int(rows[0][0])
 
 
-def retry_failed_uploads(store: Store, photo_uids: Sequence[str] | None) -> int:
+def retry_failed_uploads(store: Store, photo_uids: Sequence[str] | None, *, operator: str) -> int:
     """Queue the metadata of these failed photos again (``None``: all of them) and forget
     their failure, so the next sync pushes it and uploads the bytes; returns how many. A uid
-    that names no failed upload fails the whole request before anything changes."""
+    that names no failed upload fails the whole request before anything changes. The change
+    and its audit entries (``operator``'s, ``RETRIED_ACTION``) commit together."""
     with store.database.write() as connection:
-        failed = [str(row[0]) for row in connection.execute(_FAILED_PHOTOS).fetchall()]
+        failed = sorted(str(row[0]) for row in connection.execute(_FAILED_PHOTOS).fetchall())
         chosen = failed if photo_uids is None else sorted(set(photo_uids))
         missing = sorted(set(chosen) - set(failed))
         if missing:
@@ -91,7 +99,31 @@ def retry_failed_uploads(store: Store, photo_uids: Sequence[str] | None) -> int:
         for photo_uid in chosen:
             _queue_metadata_again(store, connection, photo_uid)
             connection.execute("DELETE FROM sync_uploads WHERE photo_uid = ?", (photo_uid,))
+        for details in _retried_details(chosen):
+            store.audit.append(
+                connection,
+                actor=operator,
+                action=RETRIED_ACTION,
+                subject="uploads",
+                details=details,
+            )
     return len(chosen)
+
+
+def _retried_details(chosen: list[str]) -> list[dict[str, Any]]:
+    """The audit entries' details for a retry of ``chosen``, split as a requeue's are
+    (``sync.store.outbox_quarantine``): one entry up to ``RETRIED_PER_AUDIT_ENTRY`` photos,
+    else one per part; none for a retry of nothing."""
+    parts = [
+        chosen[start : start + RETRIED_PER_AUDIT_ENTRY]
+        for start in range(0, len(chosen), RETRIED_PER_AUDIT_ENTRY)
+    ]
+    if len(parts) <= 1:
+        return [{"photos": len(chosen), "photo_uids": chosen}] if chosen else []
+    return [
+        {"photos": len(chosen), "part": number, "parts": len(parts), "photo_uids": part}
+        for number, part in enumerate(parts, start=1)
+    ]
 
 
 def _queue_metadata_again(store: Store, connection: Any, photo_uid: str) -> None:

@@ -10,24 +10,31 @@ database between the device's push and its upload.
 from __future__ import annotations
 
 import hashlib
+import json
+import uuid
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
+import sqlcipher3
 
 from main import main
+from sync.client import failed_uploads as failed_uploads_module
+from sync.client.failed_uploads import failed_uploads, retry_failed_uploads
 from sync.client.metrics import read_sample
+from sync.protocol import MAX_PAYLOAD_BYTES
 from tests.sync.client.devices import Device, add_photo_observation, new_device
 from tests.sync.hub.hubkit import HubProcess
+from tests.sync.test_store_outbox import fail_writes
 
 OTHER_BYTES = b"another device's photo"
 
 
-def _pushed_photo(device: Device) -> str:
+def _pushed_photo(device: Device, seed: int = 11) -> str:
     """A catch with a photo whose metadata the hub acknowledged, its bytes not uploaded."""
     with device.open() as store, httpx.Client() as http:
-        photo = add_photo_observation(store, 4096, seed=11, tag="refused")
+        photo = add_photo_observation(store, 4096, seed=seed, tag="refused")
         device.client(store, http).push()
     return photo
 
@@ -45,6 +52,14 @@ def _hub_holds_bytes(hub: HubProcess, photo: str) -> bool:
     with psycopg.connect(hub.database_url) as database:
         row = database.execute("SELECT data FROM hub_photo WHERE uid = %s", (photo,)).fetchone()
     return row is not None and row[0] is not None
+
+
+def _retried(device: Device) -> list[tuple[str, str, dict[str, object]]]:
+    """The ``uploads.retried`` audit entries: actor, subject, details."""
+    with device.open() as store:
+        assert store.audit.verify().ok
+        entries = [e for e in store.audit.entries() if e.action == "uploads.retried"]
+    return [(e.actor, e.subject, json.loads(e.details_json)) for e in entries]
 
 
 def _jaga(capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -113,6 +128,61 @@ def test_retry_uploads_sends_the_metadata_again_then_the_bytes(
     assert "(ok)" in status
 
 
+def test_retry_uploads_is_in_the_audit_trail(
+    refused: tuple[Device, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before: `retry-uploads` queued the photo's metadata again and wrote no audit entry,
+    unlike `requeue`, the operator's other move of what the next sync sends."""
+    device, photo = refused
+    monkeypatch.setenv("USER", "officer-7")
+    _jaga(capsys, "sync", "retry-uploads", photo, "--db", str(device.path))
+    assert _retried(device) == [("cli:officer-7", "uploads", {"photos": 1, "photo_uids": [photo]})]
+
+
+def test_a_large_retry_is_audited_in_parts(
+    refused: tuple[Device, str],
+    live_hub: HubProcess,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each entry names at most ``RETRIED_PER_AUDIT_ENTRY`` photos, as a requeue's names
+    its sequences: one listing every photo of ``--all`` could outgrow what the hub takes."""
+    device, first = refused
+    second = _pushed_photo(device, seed=12)
+    _replace_hub_metadata(live_hub, second)
+    _jaga(capsys, "sync", "now", "--db", str(device.path))
+    monkeypatch.setattr(failed_uploads_module, "RETRIED_PER_AUDIT_ENTRY", 1)
+    monkeypatch.setenv("USER", "officer-7")
+    _jaga(capsys, "sync", "retry-uploads", "--all", "--db", str(device.path))
+    parts = [details for _, _, details in _retried(device)]
+    assert parts == [
+        {"photos": 2, "part": number, "parts": 2, "photo_uids": [uid]}
+        for number, uid in enumerate(sorted([first, second]), start=1)
+    ]
+
+
+def test_the_largest_retry_part_fits_what_an_audit_entry_may_carry() -> None:
+    biggest = {
+        "photos": 10**9,
+        "part": 10**9,
+        "parts": 10**9,
+        "photo_uids": [str(uuid.uuid4())] * failed_uploads_module.RETRIED_PER_AUDIT_ENTRY,
+    }
+    assert len(json.dumps(biggest).encode()) < MAX_PAYLOAD_BYTES // 2
+
+
+def test_a_retry_whose_audit_entry_fails_changes_nothing(refused: tuple[Device, str]) -> None:
+    device, photo = refused
+    with device.open() as store:
+        fail_writes(store, "BEFORE INSERT ON audit_log")
+        with pytest.raises(sqlcipher3.IntegrityError, match="injected failure"):
+            retry_failed_uploads(store, None, operator="cli:officer-7")
+        assert [failed.photo_uid for failed in failed_uploads(store)] == [photo]
+        assert not [e for e in store.outbox.queued() if e.entity_uid == photo]
+
+
 def test_retry_uploads_refuses_a_photo_that_did_not_fail(
     refused: tuple[Device, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -122,3 +192,4 @@ def test_retry_uploads_refuses_a_photo_that_did_not_fail(
     assert f"no failed upload of photo {other}" in capsys.readouterr().err
     status = _jaga(capsys, "sync", "status", "--db", str(device.path))
     assert "uploads      0 pending, 1 failed, " in status  # nothing changed
+    assert _retried(device) == []  # and nothing audited
