@@ -48,6 +48,13 @@ READ_TIMEOUT_S = 10.0
 # take the client's whole read timeout (30 s).
 REQUEST_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _log = logging.getLogger(__name__)
+# A success is a sync that ran through, as ``jaga sync status`` shows it: photos the hub
+# refused for good do not hold it back (``sync.client.status``), so an alert on its age
+# alone misses them; its help names the gauge that counts them.
+_SUCCESS = (
+    "successful sync (one that held nothing back; photos the hub refused for good do not"
+    " stop it: jaga_sync_photo_uploads_failed counts them)"
+)
 
 
 class MetricsConfigError(ValueError):
@@ -188,7 +195,7 @@ def _families(sample: SyncSample) -> Iterator[GaugeMetricFamily]:
                  sample.failed_uploads)  # fmt: skip
     for name, moment, what in (
         ("jaga_sync_last_attempt_timestamp_seconds", sample.last_attempt, "attempt"),
-        ("jaga_sync_last_success_timestamp_seconds", sample.last_success, "successful sync"),
+        ("jaga_sync_last_success_timestamp_seconds", sample.last_success, _SUCCESS),
     ):
         if moment is not None:  # never synced: no sample, rather than 1970
             yield _gauge(name, f"When the last {what} ended (Unix time)", moment.timestamp())

@@ -228,6 +228,10 @@ class LastResult:
     last sync that held nothing back, and an alert on its age fires (it fired for nothing when
     such a sync moved it, even one that pushed nothing at all). Until that limit is raised,
     every sync holds the same back, and says so; the next sync without it clears it.
+
+    Photos whose upload the hub refused for good (``sync.client.failed_uploads``) do not
+    keep a sync from being a success, as entries it quarantined do not: ``jaga sync status``
+    shows how many, and since when, beside the last success (``sync.client.status``).
     """
 
     attempted_at: str | None

@@ -3,7 +3,8 @@
 Reading status needs no hub and no registration: an operator on a boat can see how much is
 waiting, what was quarantined and why, which photos the hub refused to take (their bytes
 only on this device: ``sync.client.failed_uploads``) and why, and when the last sync
-worked. While any such photo waits, the last sync is not shown as a plain "ok".
+worked. While any such photo waits, the last sync is not shown as a plain "ok", and the last
+success comes with how many photos failed and since when.
 """
 
 from __future__ import annotations
@@ -185,12 +186,7 @@ class SyncStatus:
             + (f"{self.failed_uploads} failed, " if self.failed_uploads else "")
             + f"{self.withheld_face_images} face images withheld",
             f"last sync    {last.attempted_at or 'never'}" + (f" ({outcome})" if outcome else ""),
-            f"last success {last.succeeded_at or 'never'}"
-            + (
-                " (the last sync that held nothing back)"
-                if last.held_back and last.succeeded_at
-                else ""
-            ),
+            f"last success {last.succeeded_at or 'never'}" + self._success_note(),
         ]
         if self.held:
             held = plural.counted(self.held, "outbox entry", "outbox entries")
@@ -227,6 +223,21 @@ class SyncStatus:
         failed = plural.counted(self.failed_uploads, "photo")
         first = f": {self.failed_shown[0].detail}" if self.failed_shown else ""
         return f"{outcome}, {failed} failed to upload{first}"
+
+    def _success_note(self) -> str:
+        """What to read beside the last success. A sync that ran through is a success even
+        while photos the hub refused for good wait, as while entries wait in quarantine:
+        otherwise one photo no retry can send would freeze it for good, and its age would no
+        longer tell an outage apart. So it names them and since when, and never reads as
+        "all sent" while their bytes are only on this device."""
+        if not self.last.succeeded_at:
+            return ""
+        note = " (the last sync that held nothing back)" if self.last.held_back else ""
+        if self.failed_uploads:
+            failed = plural.counted(self.failed_uploads, "photo")
+            since = f" since {self.failed_shown[0].at}" if self.failed_shown else ""
+            note += f", with {failed} failed to upload{since} (the bytes only on this device)"
+        return note
 
     def _failed_upload_lines(self) -> list[str]:
         lines = [

@@ -54,6 +54,11 @@ def _hub_holds_bytes(hub: HubProcess, photo: str) -> bool:
     return row is not None and row[0] is not None
 
 
+def _last_success_line(status: str) -> str:
+    (line,) = [line for line in status.splitlines() if line.startswith("last success ")]
+    return line
+
+
 def _retried(device: Device) -> list[tuple[str, str, dict[str, object]]]:
     """The ``uploads.retried`` audit entries: actor, subject, details."""
     with device.open() as store:
@@ -110,6 +115,31 @@ def test_a_refused_upload_stays_in_view_after_the_next_sync(
         assert read_sample(store, {}).failed_uploads == 1
 
 
+def test_the_last_success_says_how_many_photos_failed_to_upload_and_since_when(
+    refused: tuple[Device, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: a sync whose photo the hub refused showed "last success <that sync>" with
+    nothing beside it, so a glance read "synced just now" while the bytes were stuck, and
+    the success gauge's help did not say that such photos do not stop it. It is still a
+    success (as with quarantined entries: one photo no retry can send must not freeze it
+    for good), but never shown alone."""
+    device, _ = refused
+    db = str(device.path)
+    with device.open() as store:
+        (failed,) = failed_uploads(store)
+
+    _jaga(capsys, "sync", "now", "--db", db)  # a later sync: the photo is still refused
+    status = _jaga(capsys, "sync", "status", "--db", db)
+    metrics = _jaga(capsys, "sync", "status", "--db", db, "--prometheus", "-")
+
+    line = _last_success_line(status)
+    assert line.endswith(
+        f", with 1 photo failed to upload since {failed.at} (the bytes only on this device)"
+    ), line
+    success_help = next(h for h in metrics.splitlines() if "last_success_timestamp" in h)
+    assert "jaga_sync_photo_uploads_failed" in success_help, success_help
+
+
 def test_retry_uploads_sends_the_metadata_again_then_the_bytes(
     refused: tuple[Device, str], live_hub: HubProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -126,6 +156,7 @@ def test_retry_uploads_sends_the_metadata_again_then_the_bytes(
     assert _hub_holds_bytes(live_hub, photo)
     assert "upload failed" not in status and "1 failed" not in status
     assert "(ok)" in status
+    assert "failed to upload" not in _last_success_line(status)
 
 
 def test_retry_uploads_is_in_the_audit_trail(
