@@ -88,28 +88,31 @@ def gallery_index(
 # Templates past which the start-up check of every pair is left out: its time grows with
 # their square, and it would hold up "ready" for a minute past ~80,000.
 MAX_OVERLAP_TEMPLATES = 20_000
+OVERLAPS_NAMED = 3  # pairs the warning names: on some populations most pairs pass
 
 
 def overlap_warning(index: GalleryIndex, threshold: float) -> str | None:
-    """A warning when two people enrolled here already pass as each other at ``threshold``:
+    """A warning when people enrolled here already pass as each other at ``threshold``:
     the default threshold was set on LFW, and on some populations most pairs of different
-    people reach it (``tools.measure_face_impostors``). Names the two by person uid, for
-    the operator (``jaga store people`` gives their badges): the warning goes to logs and
-    journals, which a badge must not reach. A gallery too large to check at every start is
-    logged as unchecked."""
+    people reach it (``tools.measure_face_impostors``). It counts every such pair and names
+    the closest few by person uid, for the operator (``jaga store people`` gives their
+    badges): the warning goes to logs and journals, which a badge must not reach. A gallery
+    too large to check at every start is logged as unchecked."""
     if len(index) > MAX_OVERLAP_TEMPLATES:
         _log.info("%d templates: whether enrolled people pass as each other is not checked "
                   "at start (jaga eval pairs measures it)", len(index))  # fmt: skip
         return None
-    closest = index.closest_identities()
-    if closest is None or closest[0] < threshold:
+    overlaps = index.overlaps(threshold, OVERLAPS_NAMED)
+    if not overlaps.count:
         return None
-    similarity, first, second = closest
-    uids = sorted((first, second))
-    return (f"people enrolled here pass as each other: the people {uids[0]} and {uids[1]} "
-            f"(jaga store people gives their badges) reach {similarity:.3f}, at or above this "
-            f"kiosk's threshold {threshold:.3f}; calibrate it on your own people "
-            "(jaga eval pairs) before relying on this kiosk")  # fmt: skip
+    said = [f"{pair.first} and {pair.second} (similarity {pair.similarity:.3f})"
+            for pair in overlaps.closest]  # fmt: skip
+    more = overlaps.count - len(said)
+    said += [f"and {more} more pair{'s' if more > 1 else ''}"] if more else []
+    return (f"people enrolled here pass as each other at or above this kiosk's threshold "
+            f"{threshold:.3f}: the people {', '.join(said)} (jaga store people gives their "
+            "badges); calibrate it on your own people (jaga eval pairs) before relying on "
+            "this kiosk")  # fmt: skip
 
 
 def claimed_person(store: Store, external_id: str, site: str) -> Person:

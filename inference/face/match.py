@@ -16,6 +16,8 @@ about 1.41, so dlib's 0.6 is a cosine of about 0.909
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -67,7 +69,7 @@ class MatchSettings:
     (``python -m tools.measure_face_impostors``). LFW's people are mostly of European
     descent. So a site calibrates on its own people before relying on the default
     descriptor (``jaga eval pairs``), and a kiosk warns when two enrolled people already
-    pass as each other (:meth:`GalleryIndex.closest_identities`)."""
+    pass as each other (:meth:`GalleryIndex.overlaps`)."""
     identify_threshold: float = 0.947
     """1:N: the best identity is reported only at or above this; below it the answer is
     "unknown". Open-set LFW (205 people with 4+ images, 3 enrolled each, half the people
@@ -93,6 +95,24 @@ class MatchSettings:
             raise ValueError("thresholds are cosine similarities in [-1, 1]")
         if self.top_k < 1:
             raise ValueError("top_k must be at least 1")
+
+
+@dataclass(frozen=True)
+class IdentityPair:
+    """Two different identities (``first`` before ``second``) and the similarity of their
+    closest templates."""
+
+    similarity: float
+    first: str
+    second: str
+
+
+@dataclass(frozen=True)
+class Overlaps:
+    """How many pairs of identities reach a threshold, and the closest few, closest first."""
+
+    count: int
+    closest: tuple[IdentityPair, ...]
 
 
 @dataclass(frozen=True)
@@ -227,25 +247,59 @@ class GalleryIndex:
         self, rows_per_block: int | None = None
     ) -> tuple[float, str, str] | None:
         """The two different identities whose templates come closest, and their similarity
-        (None with fewer than two). At or above a threshold, one enrolled person passes as
-        the other there: the threshold is too low for these people. Every pair of templates
-        is compared, in blocks of rows of about 32 MiB of similarities each, so the time
-        grows with the square of the templates: callers bound it."""
-        if len(self.identities) < 2:
-            return None
+        (None with fewer than two), as :meth:`overlaps` finds them."""
+        closest = self.overlaps(-math.inf, 1, rows_per_block).closest
+        return (closest[0].similarity, closest[0].first, closest[0].second) if closest else None
+
+    def overlaps(self, threshold: float, most: int, rows_per_block: int | None = None) -> Overlaps:
+        """The pairs of different identities whose closest templates reach ``threshold``,
+        each counted once, and the ``most`` closest of them. At or above a 1:1 or 1:N
+        threshold one enrolled person passes as the other there: the threshold is too low
+        for these people, and often for more than one pair. Every pair of templates is
+        compared once, in blocks of whole identities of up to about 32 MiB of similarities
+        each, so the time grows with the square of the templates: callers bound it."""
+        count, found = 0, list[tuple[float, int, int]]()
+        for first, last in self._identity_row_blocks(rows_per_block):
+            pairs = self._pairs_onwards(first, last)
+            # Never an identity with itself, and the threshold as the float it is (a float32
+            # comparison would round it).
+            later = np.arange(len(pairs))[:, None] < np.arange(pairs.shape[1])[None, :]
+            rows, columns = np.nonzero((pairs >= np.float64(threshold)) & later)
+            similarities = pairs[rows, columns]
+            count += len(similarities)
+            keep = _largest(similarities, most)
+            found += zip(similarities[keep].tolist(), (rows[keep] + first).tolist(),
+                         (columns[keep] + first).tolist(), strict=True)  # fmt: skip
+        closest = sorted(found, key=lambda pair: (-pair[0], pair[1], pair[2]))[:most]
+        return Overlaps(count, tuple(IdentityPair(min(1.0, similarity), self.identities[i],
+                                                  self.identities[j])
+                                     for similarity, i, j in closest))  # fmt: skip
+
+    def _identity_row_blocks(self, rows_per_block: int | None) -> list[tuple[int, int]]:
+        """Runs of whole identities (first, past the last) of about ``rows_per_block``
+        templates: a pair is then judged on all of its first identity's templates at once."""
+        if not self.identities:
+            return []
         if rows_per_block is None:
             rows_per_block = max(1, (32 << 20) // (4 * len(self._matrix)))
-        owner = np.repeat(np.arange(len(self.identities)), self._ends - self._starts)
-        best, pair = -2.0, (0, 0)
-        for start in range(0, len(self._matrix), rows_per_block):
-            rows = slice(start, start + rows_per_block)
-            similarities = self._matrix[rows] @ self._matrix.T
-            similarities[owner[rows, None] == owner[None, :]] = -2.0  # one's own templates
-            row, column = np.unravel_index(int(np.argmax(similarities)), similarities.shape)
-            if similarities[row, column] > best:
-                best, pair = float(similarities[row, column]), (owner[start + row], owner[column])
-        first, second = sorted(self.identities[int(i)] for i in pair)
-        return min(1.0, best), first, second
+        cuts = np.flatnonzero(np.diff(self._starts // rows_per_block)) + 1
+        bounds = [0, *cuts.tolist(), len(self.identities)]
+        return list(itertools.pairwise(bounds))
+
+    def _pairs_onwards(self, first: int, last: int) -> FloatArray:
+        """(identities first..last-1, identities first..): the similarity of each pair's
+        closest templates. Pairs with an earlier identity were judged from its block."""
+        offset = self._starts[first]
+        similarities = self._matrix[offset : self._ends[last - 1]] @ self._matrix[offset:].T
+        by_row = np.empty((last - first, similarities.shape[1]), np.float32)
+        # One reduction per identity: np.maximum.reduceat along the rows of a matrix this
+        # wide takes as long as the product itself (numpy 2.4), a loop a tenth of it.
+        bounds = zip(
+            self._starts[first:last] - offset, self._ends[first:last] - offset, strict=True
+        )
+        for row, (start, end) in enumerate(bounds):
+            np.max(similarities[start:end], axis=0, out=by_row[row])
+        return np.asarray(np.maximum.reduceat(by_row, self._starts[first:] - offset, axis=1))
 
     def scores(self, probes: Embeddings) -> FloatArray:
         """Each probe's similarity to every identity, (probes, identities), in the order of
@@ -286,6 +340,13 @@ def _identity_blocks(
     order = np.argsort(labels, kind="stable")
     names, starts = np.unique(labels[order], return_index=True)
     return order, tuple(str(name) for name in names), np.asarray(starts, np.intp)
+
+
+def _largest(values: FloatArray, most: int) -> npt.NDArray[np.intp]:
+    """Where the ``most`` largest of ``values`` are, in no order."""
+    if len(values) <= most:
+        return np.arange(len(values))
+    return np.argpartition(-values, most)[:most]
 
 
 def _check_same_model(probe: DescriptorModel, gallery: DescriptorModel) -> None:

@@ -13,6 +13,7 @@ from inference.face.match import (
     GalleryIndex,
     MatchSettings,
     ModelMismatchError,
+    Overlaps,
     UnknownIdentityError,
     verify,
 )
@@ -175,6 +176,40 @@ def test_the_closest_identities_are_found_across_blocks_and_never_oneself() -> N
         similarity, first, second = index.closest_identities(block) or (0.0, "", "")
         assert similarity == pytest.approx(expected, abs=1e-5)
         assert (first, second) == ("p0", "p1")
+
+
+def brute_force_pairs(vectors: FloatArray, labels: list[str]) -> list[tuple[float, str, str]]:
+    """Each pair of different identities with the similarity of its closest templates,
+    closest first, from every pair of templates one at a time."""
+    similarities = vectors @ vectors.T
+    best: dict[tuple[str, str], float] = {}
+    for i, j in zip(*np.triu_indices(len(labels), 1), strict=True):
+        if labels[i] != labels[j]:
+            first, second = sorted((labels[i], labels[j]))
+            best[first, second] = max(best.get((first, second), -2.0), float(similarities[i, j]))
+    return sorted(((s, a, b) for (a, b), s in best.items()), key=lambda p: (-p[0], p[1], p[2]))
+
+
+def test_every_pair_of_identities_reaching_a_threshold_is_counted_once_closest_first() -> None:
+    """Blocks of one row split each identity's templates across blocks: a pair must still
+    count once, with its closest templates' similarity."""
+    rng = np.random.default_rng(8)
+    vectors = unit_rows(rng, 60)
+    names = [f"p{i % 12:02d}" for i in range(60)]
+    expected = brute_force_pairs(vectors, names)
+    threshold = (expected[9][0] + expected[10][0]) / 2  # ten of the 66 pairs reach it
+    index = GalleryIndex.from_arrays(vectors, names, MODEL)
+    for block in (1, 7, 1024):
+        overlaps = index.overlaps(threshold, most=4, rows_per_block=block)
+        assert overlaps.count == 10
+        assert [(p.first, p.second) for p in overlaps.closest] == [p[1:] for p in expected[:4]]
+        np.testing.assert_allclose(
+            [p.similarity for p in overlaps.closest], [p[0] for p in expected[:4]], atol=1e-5
+        )
+    closest = index.overlaps(threshold, most=1).closest[0]
+    assert index.overlaps(closest.similarity, most=1).count == 1  # at the threshold counts
+    assert index.overlaps(closest.similarity + 1e-4, most=1) == Overlaps(0, ())
+    assert len(index.overlaps(-1.0, most=100).closest) == 66
 
 
 def test_a_gallery_of_one_identity_has_no_closest_pair() -> None:
