@@ -4,10 +4,12 @@ as another live person's badge of the site is held; badges already stored keep a
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from sync.hub.models import Person
@@ -108,3 +110,23 @@ def test_people_whose_stored_badges_would_be_refused_now_keep_applying(api: Api)
         ("B-2", "Renamed"),
         ("b-2", "Renamed"),
     }
+
+
+def test_the_admin_writes_no_badge_so_none_escapes_the_push_check(
+    operator: Client, api: Api
+) -> None:
+    """The push is the only way a badge reaches the hub: a person's admin page is view-only
+    (``PersonAdmin``: no add, no change, ``external_id`` read-only), so even a superuser
+    cannot type a badge there that devices would then fail on. Should it ever take one, its
+    form must judge it by ``sync.badges`` as the push does."""
+    held, other = e.person(api.site, badge="B-1"), e.person(api.site, badge="B-2")
+    api.push(e.entry("person", "upsert", held), e.entry("person", "upsert", other))
+    stored = Person.objects.get(uid=other["person_uid"])
+    for badge in ("B-\n1", " B-1", "\u0412-1B", "b-1"):  # flawed, or reads as held
+        typed = {"uid": str(uuid.uuid4()), "site": stored.site_id, "external_id": badge,
+                 "display_name": "X", "consent": "{}", "_save": "Save"}  # fmt: skip
+        changed = operator.post(f"/admin/hub/person/{stored.pk}/change/", typed)
+        added = operator.post("/admin/hub/person/add/", typed)
+        assert (changed.status_code, added.status_code) == (403, 403), repr(badge)
+    assert Person.objects.get(pk=stored.pk).external_id == "B-2"
+    assert Person.objects.filter(site=stored.site_id).count() == 2
