@@ -52,8 +52,8 @@ from sync.store import AccessEvent
 
 _log = logging.getLogger(__name__)
 # The screen faces the public: it says what is wrong, the log says who.
-OVERLAP_SHOWN = ("two people enrolled here pass as each other at this threshold: calibrate "
-                 "it before relying on this kiosk (the log names them)")  # fmt: skip
+OVERLAP_SHOWN = ("people enrolled here pass as each other at this threshold: calibrate it "
+                 "before relying on this kiosk (the log names them)")  # fmt: skip
 Frames = Iterator[tuple[float, np.ndarray]]
 FrameSource = Callable[[], Frames]
 OpenSession = Callable[[], AbstractContextManager[KioskSession]]
