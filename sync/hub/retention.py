@@ -6,7 +6,9 @@ purge-expired``, run daily by ``jaga-hub-purge.timer``) erases everyone past it 
 tombstone reaches every device of the site, and a device that pulled the person before
 their retention ended erases its copy too. Nothing waits on that timer: until the purge
 runs, search (``sync.hub.search``) never matches such a person and a pull
-(``sync.hub.apply.changes``) never hands them or their templates to a device. Devices
+(``sync.hub.apply.changes``) never hands them or their templates to a device, while the
+clock check below trusts the hub's clock (a device's cursor passes what a pull withholds, so
+only a purge sure to follow may let it). Devices
 erase their own copies at each sync as well (``sync.client.client``), by their own clocks; the
 hub applies such a tombstone only once the person is past retention by its clock, so a
 device whose clock is ahead erases nobody early but its own copy

@@ -1,5 +1,6 @@
 """The hub's clock check (``sync.hub.clock_check``) against what a clock that jumped with its
-devices', or one device token, could make it trust; and every erasure behind it.
+devices', or one device token, could make it trust; and every erasure behind it, and what a
+pull withholds by it.
 
 A clock ahead is the in-process hub's ``django.utils.timezone.now`` shifted, so every stamp
 the hub makes moves with it (``received_at``, ``last_seen_at``, the purge's own time), as on a
@@ -311,3 +312,60 @@ def test_a_retention_tombstone_put_off_for_the_hubs_clock_blames_the_hub_not_the
     assert "the hub's clock, which it does not trust now" in warning, warning
     assert "its clock looks ahead" not in warning, warning
     assert Change.objects.filter(entity_uid=person).count() == logged
+
+
+def _pulled(device: Api, cursor: int) -> tuple[set[tuple[str, str, str]], int]:
+    """(entity, uid, operation) of every change after ``cursor``, and the cursor reached."""
+    got: set[tuple[str, str, str]] = set()
+    while True:
+        page = device.pull(cursor)
+        got |= {(c["entity"], c["entity_uid"], c["operation"]) for c in page["changes"]}
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            return got, cursor
+
+
+def test_a_pull_on_a_clock_not_trusted_withholds_nobody_its_cursor_would_skip(api: Api) -> None:
+    """The hub's clock 60 days ahead, the check refusing it: a new kiosk's pull from 0 gets
+    the person with 30 days of consent left and their template (their cursors lie before the
+    catch's). Withheld, the kiosk's cursor would pass them for good: the purge, which refuses
+    that clock, erases nobody, so no tombstone would ever follow."""
+    now = REAL_NOW()
+    person = _consented_until(api, now + timedelta(days=30))
+    template = e.template(person, [0.1] * 128)
+    assert api.push(e.entry("face_template", "upsert", template))["rejected"] == []
+    assert api.push(e.entry("fish_observation", "upsert", e.observation()))["rejected"] == []
+    kiosk = Api.register_new(api.site, "kiosk-new")
+    with override_settings(JAGA_HUB_DECISION_KEEP_DAYS=365):
+        purge_decisions(now - timedelta(days=1))
+        with clock_ahead(JUMP):
+            first, cursor = _pulled(kiosk, 0)
+            out = purge_all()
+    assert not out.clock.trusted and not _erased(person)
+    assert ("person", person, "upsert") in first
+    assert ("face_template", template["template_uid"], "upsert") in first
+    later, _ = _pulled(kiosk, cursor)  # the clock set right: nothing new, nothing missed
+    assert later == set()
+
+
+def test_a_person_past_retention_pulled_on_a_clock_not_trusted_gets_the_purges_tombstone(
+    api: Api,
+) -> None:
+    """The check refuses the hub's clock (behind at the last run, right now): a pull cannot
+    tell a jump from the truth, so it hands out a person whose consent ended yesterday (the
+    kiosk's own clock keeps them out of its gallery and erases them at its next sync). The
+    purge run the operator trusts erases them, and its tombstone reaches that kiosk."""
+    DecisionPurge.objects.all().delete()
+    now = REAL_NOW()
+    person = _consented_until(api, now - timedelta(days=1))
+    kiosk = Api.register_new(api.site, "kiosk-new")
+    with override_settings(JAGA_HUB_DECISION_KEEP_DAYS=365):
+        with clock_ahead(-timedelta(days=3)):
+            assert purge_all().clock.trusted
+        with clock_ahead(timedelta(0)):
+            first, cursor = _pulled(kiosk, 0)
+            assert ("person", person, "upsert") in first
+            assert purge_all(trust_clock=True).decisions is not None
+    assert _erased(person)
+    later, _ = _pulled(kiosk, cursor)
+    assert ("person", person, "tombstone") in later
