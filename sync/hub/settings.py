@@ -14,6 +14,7 @@
                            trusts the Host a request sends for the absolute URLs the hub builds
 ``JAGA_HUB_EF_SEARCH``     HNSW ``ef_search`` for template search (recall against latency)
 ``JAGA_HUB_MAX_CLOCK_SKEW_S`` how far ahead of the hub a device clock may stamp an edit
+                           (or date a catch past both clocks: ``apply.catch_time``)
 ``JAGA_HUB_CODE_TTL_S``    lifetime of a one-time registration code
 ``JAGA_HUB_REGISTER_RATE`` registration attempts allowed per client (default ``30/minute``)
                            in each fixed window of that period; more are refused (429)

@@ -31,9 +31,14 @@ class Stamp:
         return [self.time, self.writer]
 
 
+def allowed_skew() -> timedelta:
+    """How far ahead of the hub's clock a device's may run (``JAGA_HUB_MAX_CLOCK_SKEW_S``)."""
+    return timedelta(seconds=settings.JAGA_HUB_MAX_CLOCK_SKEW_S)
+
+
 def stamp_for(occurred_at: datetime, writer: str) -> Stamp:
     """The stamp of an edit, with the device's clock clamped to the hub's plus the skew."""
-    limit = timezone.now() + timedelta(seconds=settings.JAGA_HUB_MAX_CLOCK_SKEW_S)
+    limit = timezone.now() + allowed_skew()
     return Stamp(format_timestamp(min(occurred_at, limit)), writer)
 
 

@@ -36,6 +36,9 @@ A photo's contents (sha256, size) may change, before its bytes are stored, only 
 device that pushed it (``Photo.device``): another device's push of other contents is refused
 for good, and the upload of the pusher's bytes is left as it is.
 
+A catch's time may lie no further ahead than the clocks that vouch for it
+(``sync.hub.apply.catch_time``).
+
 A record may name only its own site's records: a catch's photo must be a catch photo of the
 site (never another site's, which would then show in this site's review queue and pulls,
 nor a person's enrolment photo), and an access event's person one of the site's people. A
@@ -46,6 +49,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sync.hub.apply.catch_time import check_catch_time
 from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
 from sync.hub.apply.lww import Stamp, initial_versions, merge, wins
@@ -144,6 +148,7 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
     incoming = _observation_fields(payload)
     if found is None:
         _check_catch_photo(ctx, payload)
+        check_catch_time(ctx, payload.observed_at, None)
         stamped, _ = _split_followers(incoming)
         found = FishObservation.objects.create(
             uid=payload.observation_uid,
@@ -158,6 +163,7 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
     ctx.require_own_site(f"observation {found.uid}", found.site_id)
     if found.device_id == ctx.device.pk:
         _check_catch_photo(ctx, payload)
+        check_catch_time(ctx, payload.observed_at, found.observed_at)
         changed = update_observation(found, incoming, ctx.stamp)
         told_otherwise = False
     else:
