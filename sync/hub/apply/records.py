@@ -42,7 +42,8 @@ A catch's time may lie no further ahead than the clocks that vouch for it
 A record may name only its own site's records: a catch's photo must be a catch photo of the
 site (never another site's, which would then show in this site's review queue and pulls,
 nor a person's enrolment photo), and an access event's person one of the site's people. A
-photo or person the hub does not hold yet is taken as named (its own push may come later).
+photo or person the hub does not hold yet is taken as named (its own push may come later;
+see ``_check_catch_photo``).
 """
 
 from __future__ import annotations
@@ -195,6 +196,15 @@ def _check_catch_photo(ctx: EntryContext, payload: FishObservationUpsert) -> Non
         return
     photo = Photo.objects.filter(uid=payload.photo_uid).first()
     if photo is None:
+        # Taken as named, not refused, not even "not yet": a catch legitimately comes before
+        # its photo when the photo's entry was refused for now in the same push (its catch
+        # applies in its own savepoint) or quarantined and requeued later, and when another
+        # device's review is queued again to a restored hub before the boat's photo
+        # (``sync.store.resend``). A "not yet" would hold such a review, and quarantine the
+        # catch itself where the photo never comes. No other site can know the uid before
+        # the photo's push, and what reads a catch's photo checks it then: never a person's,
+        # nor another site's (``sync.hub.corrections``: the catch's; the review queue's
+        # photo view: the reviewer's).
         return
     ctx.require_own_site(f"photo {photo.uid}", photo.site_id)
     if photo.person_id is not None:
