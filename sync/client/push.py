@@ -252,7 +252,8 @@ def _to_wire(
 
 
 def _told_withheld(wire: list[OutboxEntry]) -> dict[str, bool]:
-    """Each photo upsert's key, and whether this send tells the hub its bytes stay here."""
+    """Each photo upsert's key, and whether this send tells the hub its bytes stay here
+    (what its first send decided, for one sent before)."""
     return {
         str(entry.idempotency_key): entry.payload.get("withheld") is True
         for entry in wire
@@ -263,9 +264,14 @@ def _told_withheld(wire: list[OutboxEntry]) -> dict[str, bool]:
 def to_wire(entry: StoredEntry, policy: SitePolicy = DEFAULT_POLICY) -> OutboxEntry:
     payload = entry.payload()
     if entry.entity == "photo" and entry.operation == "upsert":
-        # Decided now, whatever an earlier send of this entry said (``Outbox.note_withheld``).
-        payload.pop("withheld", None)
-        if _withheld_face_image(entry, payload, policy):
+        # Decided at the entry's first send and kept (``Outbox.note_withheld``): the hub
+        # refuses a key that comes back with other content, so a retry (an answer lost, a
+        # renewed hub's resend) says it again, whatever the policy says now. A later change
+        # of the policy follows as a notice (``sync.client.withheld``) or as the upload.
+        withheld = payload.pop("withheld", None)
+        if withheld is None:
+            withheld = _withheld_face_image(entry, payload, policy)
+        if withheld:  # False travels as no field, as it did the first time
             payload["withheld"] = True
     return OutboxEntry.model_validate(
         {
@@ -283,7 +289,7 @@ def to_wire(entry: StoredEntry, policy: SitePolicy = DEFAULT_POLICY) -> OutboxEn
 def _withheld_face_image(entry: StoredEntry, payload: dict[str, Any], policy: SitePolicy) -> bool:
     """A face image the site's policy keeps on the device (``uploads.pending_uploads`` never
     uploads it): the hub is told, so it does not wait for its bytes. Said as the entry is
-    sent, since the policy is the registration's, not the store's."""
+    first sent, since the policy is the registration's, not the store's."""
     return (
         entry.entity == "photo"
         and entry.operation == "upsert"

@@ -41,8 +41,9 @@ _COLUMNS = (
     "state_changed_at, attempts, reject_reason, refusals"
 )
 ERASED_PAYLOAD = json.dumps({"erased": True})
+# ``json_insert``: what an earlier send of the entry said stays (``Outbox.note_withheld``).
 _NOTE_WITHHELD = (
-    "UPDATE outbox SET payload = json_set(payload, '$.withheld', json(?))"
+    "UPDATE outbox SET payload = json_insert(payload, '$.withheld', json(?))"
     " WHERE idempotency_key = ? AND entity = 'photo' AND operation = 'upsert'"
 )
 # The store schema that holds entries for another hub (``outbox.for_hub``).
@@ -222,9 +223,11 @@ class Outbox:
         return counts
 
     def note_withheld(self, told: Mapping[str, bool]) -> None:
-        """Keep in each photo upsert's payload what its send tells the hub: whether the
-        device keeps the face image (``withheld``, decided by the site's policy as it is
-        sent). A policy changed after the hub acknowledged ``False`` is then told again
+        """Keep in each photo upsert's payload what its first send tells the hub: whether
+        the device keeps the face image (``withheld``, decided by the site's policy as it is
+        first sent). Never changed after: every later send under the entry's key says the
+        same (``push.to_wire``), as the hub refuses a key that comes back with other content.
+        A policy changed after a send that said ``False`` is told in a new entry
         (``sync.client.withheld``)."""
         if not told:
             return
