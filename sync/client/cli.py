@@ -182,12 +182,16 @@ def _now(args: argparse.Namespace) -> int:
     A sync that ran but held entries, photos or audit entries back for a proxy's body limit
     (``ProxyBodyLimitError`` with its report) is not run again, since waiting cannot make
     them pass: its summary is printed like any other, the rounds go on as after a sync
-    that reached its limits, and the command then fails with that limit as the reason."""
+    that reached its limits, and the command then fails with that limit as the reason.
+
+    So does one whose erasures the hub refused (``ErasureRefusedError``: quarantined, such
+    as a moved device's of a person of its old site), as the only one of them done here."""
     from sync.client.client import SyncReport, open_client
-    from sync.client.errors import ProxyBodyLimitError
+    from sync.client.errors import ErasureRefusedError, ProxyBodyLimitError
 
     held_back: ProxyBodyLimitError | None = None
     with open_client(_store_path(args), _key_source(args)) as client:
+        refused_before = {entry.sequence for entry in client.store.outbox.refused_erasures()}
         for _ in range(MAX_ROUNDS):
             try:
                 report = _sync_with_retries(client, args.retries, args.retry_pack)
@@ -198,8 +202,17 @@ def _now(args: argparse.Namespace) -> int:
             print(report.summary(), flush=True)
             if report.unfinished is None or not report.progressed:
                 break
+        refused = [
+            (entry.entity_uid, entry.reason)
+            for entry in client.store.outbox.refused_erasures()
+            if entry.sequence not in refused_before
+        ]
     if held_back is not None:
+        if refused:
+            print(f"jaga: error: {ErasureRefusedError(refused)}", file=sys.stderr)
         raise held_back
+    if refused:  # the erasure is this store's only: say so, whatever else went well
+        raise ErasureRefusedError(refused)
     return 0
 
 

@@ -10,6 +10,8 @@ this tree. What to do about each is part of its meaning::
         ├── SyncBusyError             another sync of this store is running (its lock is held)
         │   └── RegisteredAgainError  the store was registered again since this client was
         │                             made: open a client on the new registration
+        ├── ErasureRefusedError       the hub refused an erasure: the hub and the other
+        │                             devices keep the person; the reason says who can act
         ├── HubUnavailableError       offline, timed out, cut off, 5xx, 429, or a 401 / 403
         │   │                         page that is not the hub's: retry with back-off
         │   └── ProxyBodyLimitError   a bare 413 from something in between: smaller bodies
@@ -22,6 +24,8 @@ this tree. What to do about each is part of its meaning::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sync.errors import SyncError
 from sync.protocol import PROTOCOL_VERSION
 
@@ -32,6 +36,22 @@ class SyncClientError(SyncError):
 
 class SyncConfigError(SyncClientError):
     """The client is missing its hub URL, site, device id or token, or one is malformed."""
+
+
+class ErasureRefusedError(SyncClientError):
+    """A sync ran, and the hub refused erasures it pushed (quarantined): the erasure is this
+    store's only, so the command fails, naming each person and the hub's reason (such as a
+    person of another site, a moved device's, whom only the hub's admin may erase)."""
+
+    def __init__(self, refused: Sequence[tuple[str, str]]) -> None:
+        """``refused``: (person uid, the hub's reason) of each."""
+        people = "; ".join(f"person {uid}: {reason}" for uid, reason in refused)
+        super().__init__(
+            f"the hub refused the erasure of {people}; until it is erased there, the hub and"
+            " the other devices keep them (the erasure waits in quarantine: `jaga sync"
+            " status`; `jaga sync requeue` sends it again once the hub can take it)"
+        )
+        self.refused = tuple(refused)
 
 
 class SyncBusyError(SyncClientError):

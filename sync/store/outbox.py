@@ -290,6 +290,11 @@ class Outbox:
         hub (``sync.store.outbox_hub``), which a requeue here would send to this one."""
         return outbox_quarantine.quarantined(self._database, limit)
 
+    def refused_erasures(self) -> list[Quarantined]:
+        """The erasures the hub refused (``quarantined``, all of them): until they are
+        applied there, the hub and the other devices keep those people."""
+        return outbox_quarantine.refused_erasures(self._database)
+
     def requeue_quarantined(self, sequences: Sequence[int] | None, *, operator: str) -> int:
         """Put quarantined entries back in the queue (``None``: all of them, but those held for
         another hub, which a sequence named refuses); returns how many.

@@ -21,12 +21,22 @@ from sync.store.verdict import Quarantined
 REQUEUED_PER_AUDIT_ENTRY = 1000
 
 
+_QUARANTINED = (
+    "SELECT sequence, idempotency_key, entity, entity_uid, reject_reason FROM outbox"
+    " WHERE state = 'rejected' AND for_hub IS NULL"
+)
+
+
 def quarantined(database: Database, limit: int) -> list[Quarantined]:
     """``Outbox.quarantined``: the rejected entries with their reasons, oldest first."""
+    rows = database.query(f"{_QUARANTINED} ORDER BY sequence LIMIT ?", (limit,))
+    return [Quarantined(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+
+def refused_erasures(database: Database) -> list[Quarantined]:
+    """``Outbox.refused_erasures``: the quarantined erasures, oldest first."""
     rows = database.query(
-        "SELECT sequence, idempotency_key, entity, entity_uid, reject_reason FROM outbox"
-        " WHERE state = 'rejected' AND for_hub IS NULL ORDER BY sequence LIMIT ?",
-        (limit,),
+        f"{_QUARANTINED} AND entity = 'person' AND operation = 'tombstone' ORDER BY sequence"
     )
     return [Quarantined(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
 

@@ -181,9 +181,9 @@ def apply_tombstone(ctx: EntryContext, payload: PersonTombstone) -> str:
         # so a copy of the person pushed later by another path cannot resurrect it.
         person = Person.objects.create(uid=payload.person_uid, site=ctx.site)
     else:
-        ctx.require_own_site(f"person {person.uid}", person.site_id)
-        if person.erased:
+        if person.erased:  # done already, by whoever may: nothing left to refuse
             return Outcome.UNCHANGED
+        _refuse_another_sites_erasure(ctx, person)
         if payload.reason == RETENTION_REASON and not _retention_ended(ctx, person, payload):
             return Outcome.EARLY_RETENTION
     erase(
@@ -194,6 +194,20 @@ def apply_tombstone(ctx: EntryContext, payload: PersonTombstone) -> str:
         kind=ErasureKind.DEVICE,
     )
     return Outcome.APPLIED
+
+
+def _refuse_another_sites_erasure(ctx: EntryContext, person: Person) -> None:
+    """A device erases only its own site's people. One moved from the person's site (``jaga
+    sync register --strand-records``) still holds those it enrolled there, but the hub cannot
+    tell it from any other device of its new site: the reason says who can erase them
+    everywhere, and the device reports it (``sync.client.refused_erasures``)."""
+    if person.site_id == ctx.site.pk:
+        return
+    raise EntryRejectedError(
+        f"forbidden: person {person.uid} belongs to another site, whose people a device of"
+        f" site {ctx.site.slug} may not erase: a hub admin must erase them (the hub's admin,"
+        " People, Erase) for the erasure to reach that site's devices"
+    )
 
 
 def _retention_ended(ctx: EntryContext, person: Person, payload: PersonTombstone) -> bool:

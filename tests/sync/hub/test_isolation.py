@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sync.hub.models import AccessEvent, FishObservation, Person, Photo
+from sync.hub.review import erase_person
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
@@ -108,3 +109,24 @@ def test_an_access_event_naming_another_sites_person_is_rejected(api: Api, other
     api.push(e.entry("person", "upsert", mine))
     own_event = e.access_event(api.site, person_uid=mine["person_uid"], decision="verified")
     assert api.push(e.entry("access_event", "upsert", own_event))["rejected"] == []
+
+
+def test_another_sites_erasure_is_refused_naming_who_may_erase_unless_done(
+    api: Api, other_api: Api
+) -> None:
+    """A device moved from the other site still holds a person it enrolled there: it may not
+    erase them for that site (the hub cannot tell it from any other device of this site),
+    and is told who can; once the hub's admin has, its erasure changes nothing and is taken,
+    so it no longer waits in quarantine."""
+    theirs = e.person(other_api.site, name="Theirs")
+    other_api.push(e.entry("person", "upsert", theirs))
+    tombstone = e.entry("person", "tombstone", e.tombstone(theirs["person_uid"]))
+    [refused] = api.push(tombstone)["rejected"]
+    assert refused["reason"].startswith(
+        f"forbidden: person {theirs['person_uid']} belongs to another site"
+    )
+    assert "a hub admin must erase them" in refused["reason"]
+    assert not Person.objects.get(uid=theirs["person_uid"]).erased
+    assert erase_person(Person.objects.get(uid=theirs["person_uid"]).pk, reason="request")
+    again = e.entry("person", "tombstone", e.tombstone(theirs["person_uid"]))
+    assert api.push(again)["rejected"] == []
