@@ -187,10 +187,16 @@ def _now(args: argparse.Namespace) -> int:
     So does one whose erasures the hub refused (``ErasureRefusedError``: quarantined, such
     as a moved device's of a person of its old site), as the only one of them done here."""
     from sync.client.client import SyncReport, open_client
-    from sync.client.errors import ErasureRefusedError, ProxyBodyLimitError
+    from sync.client.errors import ErasureRefusedError, ProxyBodyLimitError, SyncConfigError
 
     held_back: ProxyBodyLimitError | None = None
-    with open_client(_store_path(args), _key_source(args)) as client:
+    path, source = _store_path(args), _key_source(args)  # a passphrase is asked once
+    with contextlib.ExitStack() as stack:
+        try:
+            client = stack.enter_context(open_client(path, source))
+        except SyncConfigError:  # not registered: retention is enforced all the same
+            _erase_expired(path, source)
+            raise
         refused_before = {entry.sequence for entry in client.store.outbox.refused_erasures()}
         for _ in range(MAX_ROUNDS):
             try:
@@ -214,6 +220,18 @@ def _now(args: argparse.Namespace) -> int:
     if refused:  # the erasure is this store's only: say so, whatever else went well
         raise ErasureRefusedError(refused)
     return 0
+
+
+def _erase_expired(path: Path, source: KeySource) -> None:
+    """Erase the people past retention, as a sync does first, on a device with no hub to
+    sync with (the jaga-sync timer runs this command there too): their tombstones wait in
+    the queue for a hub, as after ``jaga store purge-expired``."""
+    from sync.store import Store
+
+    with Store.open(path, source) as store:
+        expired = store.people.purge_expired()
+    if expired:
+        print(f"erased {plural.people(len(expired))} past their retention date", flush=True)
 
 
 def _sync_with_retries(client: SyncClient, attempts: int, retry_pack: bool) -> SyncReport:

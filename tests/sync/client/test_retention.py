@@ -211,6 +211,25 @@ def test_jaga_sync_now_says_whom_it_erased_for_retention(
         assert store.people.count() == 0
 
 
+def test_jaga_sync_now_on_a_device_not_registered_still_erases_those_past_retention(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The jaga-sync timer runs `jaga sync now` on a device nobody registered with a hub:
+    retention is enforced there too, and the command still fails for want of registration.
+    The tombstone waits in the queue for a hub, as after `jaga store purge-expired`."""
+    with Store.open(db, Passphrase(PASSPHRASE), clock=_later(-400), config=FAST) as store:
+        person = _enrol_with_consent(store, "north-gate", "OLD-3", seed=10, days=30)
+    assert main(["sync", "now", "--db", str(db)]) == 1
+    said = capsys.readouterr()
+    assert "erased 1 person past their retention date" in said.out
+    assert "jaga sync register --hub URL" in said.err
+    with Store.open(db, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.people.count() == 0
+        assert [e.entity_uid for e in store.outbox.tombstones()] == [person]
+        erased = [e for e in store.audit.entries() if e.action == "person.erased"]
+        assert [(e.subject, e.actor) for e in erased] == [(person, "retention")]
+
+
 def test_a_kiosk_once_ahead_gets_back_the_people_the_hub_kept(
     live_hub: HubProcess, site_slug: str, tmp_path: Path
 ) -> None:
