@@ -80,11 +80,16 @@ class People:
         accept_duplicates: bool = False,
         photos: Sequence[Photo] = (),
     ) -> Enrolment:
-        """Add a person who has consented, with their templates (and enrolment photos)."""
+        """Add a person who has consented, with their templates (and enrolment photos).
+
+        Whoever is past retention is erased first, as a sync's purge would (``purge_expired``:
+        audited, tombstoned): on a device that has not synced since, their record would hold
+        the badge, or match the face, of the very person who now consents again."""
         if not templates:
             raise ValueError("enrolment needs at least one template")
         if problem := badge_problem(external_id):
             raise RecordInvalidError(problem)
+        self.purge_expired()
         person = Person(
             person_uid=new_uid(),
             external_id=external_id,

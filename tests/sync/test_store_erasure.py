@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sync.errors import RecordInvalidError, RecordNotFoundError
+from sync.errors import RecordConflictError, RecordInvalidError, RecordNotFoundError
+from sync.protocol import RETENTION_REASON
 from sync.store import KeyFile, OutboxState, Passphrase, Photo, Store, StoreConfig
 from sync.store.photos import load_photo
 from tests.sync.conftest import (
@@ -129,6 +130,41 @@ def test_purge_with_nothing_expired_changes_nothing(store: Store, clock: FakeClo
     before = store.audit.head()
     assert store.people.purge_expired() == []
     assert store.audit.head() == before
+
+
+def _enrol_again(store: Store, clock: FakeClock, badge: str, seed: int) -> str:
+    return store.people.enrol(
+        external_id=badge, display_name="Person B-1", site="north-gate",
+        consent=consent(clock), templates=[template(seed)], operator="officer-7",
+        duplicate_threshold=0.6,
+    ).person.person_uid  # fmt: skip
+
+
+@pytest.mark.parametrize("badge", ["B-1", "B-2"])
+def test_someone_past_retention_who_consents_again_is_enrolled_again(
+    store: Store, clock: FakeClock, badge: str
+) -> None:
+    """No sync ran since their consent ended (an offline kiosk tells them to enrol again):
+    their old record neither holds the badge nor matches their face as a duplicate. The
+    enrolment erases it first, as a sync's purge would: audited, with a tombstone to push."""
+    old = enrol(store, clock, "B-1", seed=1)
+    clock.advance(days=366)
+    new = _enrol_again(store, clock, badge, seed=1)
+    assert [person.person_uid for person, _ in store.people.listing()] == [new]
+    erased = [e for e in store.audit.entries() if e.action == "person.erased"]
+    assert [(e.subject, e.actor) for e in erased] == [(old, "retention")]
+    tombstone = store.outbox.tombstones()[-1]
+    assert (tombstone.entity_uid, tombstone.payload()["reason"]) == (old, RETENTION_REASON)
+
+
+def test_a_holder_still_within_retention_still_holds_the_badge(
+    store: Store, clock: FakeClock
+) -> None:
+    enrol(store, clock, "B-1", seed=1)
+    clock.advance(days=364)
+    with pytest.raises(RecordConflictError, match="already enrolled"):
+        _enrol_again(store, clock, "B-1", seed=1)
+    assert store.outbox.tombstones() == []
 
 
 def test_an_erasure_the_hub_would_refuse_is_not_made(store: Store, clock: FakeClock) -> None:
