@@ -214,7 +214,9 @@ class KioskController(QObject):
             if frame.notice is not None:
                 prompt = notice_prompt(frame.notice)
             self.panel.show_prompt(self._hold.show(prompt))
-        self.panel.add_events(frame.events, self._names)
+        # Written events go by the names the session found as it wrote them, not by the
+        # greeting's: someone erased since then has none, and is not listed by name.
+        self.panel.add_events(frame.events, frame.names)
         self._show_problem(frame.problem)
         if self._metrics is not None:
             dropped = self._runner.dropped if self._runner is not None else 0
@@ -244,7 +246,7 @@ class KioskController(QObject):
         shown = self._outage_shown
         if shown is None or shown.reason != outage.reason:  # each try is not news
             _log.warning("kiosk: the %s is unavailable: %s", outage.part, outage.reason)
-        self.panel.add_events(outage.events, self._names)
+        self.panel.add_events(outage.events, outage.names)  # as for a frame's events
         if self._metrics is not None:
             self._metrics.count_events(outage.events)
         if self._failure_shown:

@@ -41,9 +41,9 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from desktop.kiosk.errors import KioskError
@@ -77,6 +77,8 @@ class Outage:
     retry_s: float
     events: tuple[AccessEvent, ...] = ()
     """The events of the tracks that were open when the camera went."""
+    names: Mapping[str, str] = field(default_factory=dict)
+    """The names of the people those events verified, as found when they were written."""
     restart: bool = False
     """Only a restart of the kiosk (or a replug) brings the camera back: its reads (or opens)
     are stuck in the driver (:class:`~desktop.kiosk.sources.CameraRestartError`). It is
@@ -238,7 +240,9 @@ class KioskRunner:
                 outage = self._outages.take(0)
                 if outage is not None:  # told here, after the frames before it
                     events = session.interrupt()
-                    self._listener.unavailable(dataclasses.replace(outage, events=events))
+                    names = session.names_of(events)
+                    told = dataclasses.replace(outage, events=events, names=names)
+                    self._listener.unavailable(told)
                     continue  # a frame from before it went: it would say it is back
                 if item is None:
                     if self._mailbox.closed:

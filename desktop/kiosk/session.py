@@ -132,7 +132,7 @@ class KioskSession:
         events = self._writer.flush()
         notice, self._notice = self._notice, None
         external_id = badge.external_id if badge is not None else None
-        names = self._names((*made, *events))  # a greeting does not wait for the store
+        names = self.names_of((*made, *events))  # a greeting does not wait for the store
         return KioskFrame(result, events, names, external_id, notice, self._writer.problem)
 
     def finish(self) -> tuple[AccessEvent, ...]:
@@ -214,7 +214,7 @@ class KioskSession:
             self._recorded = deque((t for t in self._recorded if t not in cut),
                                    maxlen=_REMEMBERED_TRACKS)  # fmt: skip
 
-    def _names(self, events: tuple[AccessEvent, ...]) -> dict[str, str]:
+    def names_of(self, events: tuple[AccessEvent, ...]) -> dict[str, str]:
         """Display names of the people verified; one erased since has none to show."""
         names = {}
         for uid in {event.person_uid for event in events if event.person_uid is not None}:

@@ -4,6 +4,7 @@ late "ready" nor by a frame that was in flight, and a problem is shown while it 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from desktop.settings import AppSettings
 from inference.face.decide import Decision, Status
 from inference.face.pipeline import FaceObservation, FrameResult
 from inference.face.types import FaceBox, QualityVerdict
+from sync.store import AccessEvent
 from tests.desktop.qtwait import wait_until
 
 UID = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -46,6 +48,41 @@ def test_the_greeting_keeps_its_name_on_the_frames_after_the_decision(
     wait_until(lambda: kiosk.panel.prompt.text().startswith("Welcome"), "the greeting")
     QApplication.processEvents()  # the second frame's report, queued behind the first
     assert kiosk.panel.prompt.text() == "Welcome, Ada"
+
+
+def test_an_event_is_listed_with_the_name_the_session_gave_when_it_was_written(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    kiosk = controller(tmp_path)
+    at = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    written = AccessEvent(at, "north-gate", "kiosk-1", "verified", UID, 0.96, 0.9)
+    # greeted by name; the store was busy, so the event waits
+    kiosk.frame(IMAGE, frame({UID: "Ada"}))
+    # erased meanwhile: the session, writing the event, finds no name for them any more
+    kiosk.frame(IMAGE, KioskFrame(frame({}).result, (written,), {}))
+    # an event written while the person is still enrolled is listed with their name
+    kiosk.frame(IMAGE, KioskFrame(frame({}).result, (written,), {UID: "Ada"}))
+    wait_until(lambda: kiosk.panel.events.count() == 2, "both events listed")
+    QApplication.processEvents()
+    assert kiosk.panel.events.item(1).text().endswith("verified")
+    assert kiosk.panel.events.item(0).text().endswith("verified  Ada")
+
+
+def test_an_outages_events_are_listed_with_the_names_the_session_gave_them(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    """The camera went while a track was open: its event, written then, is listed with the
+    name the session found for it, none for someone erased since the greeting."""
+    kiosk = controller(tmp_path)
+    at = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    written = AccessEvent(at, "north-gate", "kiosk-1", "verified", UID, 0.96, 0.9)
+    kiosk.frame(IMAGE, frame({UID: "Ada"}))
+    kiosk.unavailable(Outage("camera", "camera gone", 5.0, events=(written,)))
+    wait_until(lambda: kiosk.panel.events.count() == 1, "the event listed")
+    assert kiosk.panel.events.item(0).text().endswith("verified")
+    kiosk.unavailable(Outage("camera", "camera gone", 5.0, (written,), names={UID: "Ada"}))
+    wait_until(lambda: kiosk.panel.events.count() == 2, "the second event listed")
+    assert kiosk.panel.events.item(0).text().endswith("verified  Ada")
 
 
 def test_a_failure_is_not_covered_by_a_late_ready(qapp: QApplication, tmp_path: Path) -> None:
