@@ -16,7 +16,8 @@ device whose clock is ahead erases nobody early but its own copy
 the same erasure, when someone enrols under it (both by a clock ``sync.hub.clock_check``
 trusts).
 
-Nothing renews a consent (devices enrol and erase people, the admin only erases): a person
+Nothing renews a consent (devices enrol and erase people, the admin only erases, and a push
+that carries another consent for a person is refused, ``sync.hub.apply.people``): a person
 past retention who consents again is enrolled again, as a new person.
 
 Decision retention, the hub's counterpart of the device's (``sync.store.retention``): the

@@ -29,6 +29,10 @@ without counting would take a new field in the push's answer, which older device
 (every schema forbids unknown fields): a protocol bump, not worth it for a refusal that lasts
 until an operator acts on the hub's clock anyway.
 
+A consent, once recorded, is the person's for good (``_refuse_other_consent``): a push that
+carries another one is refused for good, so no device of the site can extend (or rewrite) the
+consent of someone, past retention or not; a person's other fields still merge as they did.
+
 A device erases people at each sync once their retention date has passed by its own clock
 (``People.purge_expired``). A clock ahead would have that tombstone erase someone everywhere
 before their time, for good; so the hub applies a tombstone with ``RETENTION_REASON`` only once
@@ -74,7 +78,8 @@ from sync.protocol import (
 )
 
 _log = logging.getLogger(__name__)
-_PERSON_FIELDS = ("external_id", "display_name", "consent")
+# The fields a later push may change (last writer wins); the consent is not one of them.
+_MERGED_FIELDS = ("external_id", "display_name")
 
 
 def apply_person(ctx: EntryContext, payload: PersonUpsert) -> str:
@@ -98,7 +103,8 @@ def apply_person(ctx: EntryContext, payload: PersonUpsert) -> str:
     ctx.require_own_site(f"person {person.uid}", person.site_id)
     if person.erased:
         return Outcome.SUPERSEDED
-    current = {field: getattr(person, field) for field in _PERSON_FIELDS}
+    _refuse_other_consent(person, incoming.pop("consent"))
+    current = {field: getattr(person, field) for field in _MERGED_FIELDS}
     changed, versions = merge(current, person.field_versions, incoming, ctx.stamp)
     if "external_id" in changed:
         _refuse_new_badge(ctx, payload)
@@ -110,6 +116,27 @@ def apply_person(ctx: EntryContext, payload: PersonUpsert) -> str:
         return Outcome.UNCHANGED
     _emit_person(person, ctx.device)
     return Outcome.APPLIED
+
+
+def _refuse_other_consent(person: Person, consent: dict[str, Any]) -> None:
+    """Refuse a push of ``person`` that carries another consent than the one recorded.
+
+    Nothing renews a consent: someone who consents again is enrolled again, as a new
+    person. No device changes one either (a person's upsert is queued at enrolment, and
+    again as stored at a re-registration's resend), so another consent comes from a buggy
+    or hostile device: taken, it would keep someone past retention, matched in search and
+    handed to every device. Both sides are the protocol's JSON form (``format_timestamp``),
+    so one instant reads the same. The pushing device quarantines the entry; its templates
+    still apply, to the person as recorded.
+    """
+    if consent == person.consent:
+        return
+    raise EntryRejectedError(
+        f"its consent differs from the one the hub recorded for person {person.uid} (given"
+        f" {person.consent.get('given_at')}, kept until {person.consent.get('retain_until')}):"
+        " a consent never changes once recorded; someone who consents again is enrolled"
+        " again, as a new person"
+    )
 
 
 def _refuse_new_badge(ctx: EntryContext, payload: PersonUpsert) -> None:
