@@ -7,7 +7,8 @@ purge's erasure once the hub acknowledged it, since a hub that sends the person 
 kept them (``_erased_here``), and this device then notes when to erase them next
 (``sync.store.retention_kept``). A person whose badge another person on this device holds,
 and a template of a person set aside, cannot apply yet (``NotYet``: set aside,
-``sync.client.apply``).
+``sync.client.apply``). A person's upsert that carries another consent than the one held
+here is skipped (``_other_consent``): a consent never changes once recorded.
 """
 
 from __future__ import annotations
@@ -31,22 +32,15 @@ def apply_person(context: PageContext, payload: PersonUpsert) -> Outcome:
         return "erased on this device; the erasure wins"
     if held_before_replay(context, "people", "person_uid", uid):
         return None  # it holds the newest it pulled (an older badge here may be another's)
+    if other := _other_consent(connection, uid, payload):
+        return other
     clash = connection.execute(
         "SELECT person_uid FROM people WHERE external_id = ? AND person_uid != ?",
         (payload.external_id, uid),
     ).fetchone()
     if clash:
         return NotYet(f"its badge is held by person {clash[0]} on this device")
-    consent = payload.consent
-    values = (
-        payload.external_id,
-        payload.display_name,
-        payload.site,
-        consent.text_version,
-        format_timestamp(consent.given_at),
-        consent.operator,
-        format_timestamp(consent.retain_until),
-    )
+    values = (payload.external_id, payload.display_name, payload.site, *_consent_columns(payload))
     updated = connection.execute(
         "UPDATE people SET external_id = ?, display_name = ?, site = ?, consent_text_version = ?,"
         " consent_given_at = ?, consent_operator = ?, retain_until = ? WHERE person_uid = ?",
@@ -60,8 +54,38 @@ def apply_person(context: PageContext, payload: PersonUpsert) -> Outcome:
             (*values, uid, format_timestamp(context.now)),
         )
     if _retention_overruled(connection, uid):  # or this device erases them again at once
-        note_kept_by_hub(connection, uid, consent.retain_until, context.now, context.hub_now)
+        note_kept_by_hub(
+            connection, uid, payload.consent.retain_until, context.now, context.hub_now
+        )
     return None
+
+
+def _other_consent(connection: Any, person_uid: str, payload: PersonUpsert) -> str | None:
+    """Why ``payload`` cannot apply, when it carries another consent than the one this
+    device holds for the person: a consent never changes once recorded (the hub refuses a
+    push that would change it, ``sync.hub.apply.people``), so one pulled can only come from
+    an older, buggy or hostile hub, and taken it could keep someone past retention."""
+    held = connection.execute(
+        "SELECT consent_text_version, consent_given_at, consent_operator, retain_until"
+        " FROM people WHERE person_uid = ?",
+        (person_uid,),
+    ).fetchone()
+    if held is None or tuple(held) == _consent_columns(payload):
+        return None
+    return (
+        f"its consent differs from the one held here (given {held[1]}, kept until {held[3]}):"
+        " a consent never changes once recorded"
+    )
+
+
+def _consent_columns(payload: PersonUpsert) -> tuple[str, str, str, str]:
+    consent = payload.consent
+    return (
+        consent.text_version,
+        format_timestamp(consent.given_at),
+        consent.operator,
+        format_timestamp(consent.retain_until),
+    )
 
 
 def apply_tombstone(context: PageContext, payload: PersonTombstone) -> Outcome:
