@@ -3,7 +3,7 @@
 The database alone forgets an erasure when it is restored from a backup taken before it: the
 person is back, matched by search, in the admin, and handed to every device that pulls the
 site from the start after the restore (the epoch renewal has them all do so). So every
-erasure the hub applies (``sync.hub.apply.people.erase``: a device's tombstone, the admin, the
+erasure the hub applies (``sync.hub.apply.erase.erase``: a device's tombstone, the admin, the
 daily consent purge, a badge taken from someone past retention) also appends a line here:
 the person's uid, their site's slug, when, what erased them (``ErasureKind``) and which hub
 (``hub_identity``: the ``hub-id`` file beside the journal), never the reason typed (free

@@ -3,7 +3,7 @@
 A database restored from a backup holds live everyone erased after the backup was taken.
 ``reapply_journal`` reads the journal (``sync.hub.erasure_journal``, in the hub's data
 folder, which the restore did not touch) and erases again, through the hub's own erasure
-(``sync.hub.apply.people.erase``: templates and photos deleted, earlier changes out of the
+(``sync.hub.apply.erase.erase``: templates and photos deleted, earlier changes out of the
 change log, a tombstone in it for every device), each journaled person the database holds
 live. One it does not hold at all (enrolled after the backup) gets a tombstone all the same,
 as a device's tombstone for an unknown person does: a device that holds them and pushes them
@@ -52,7 +52,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
-from sync.hub.apply.people import erase
+from sync.hub.apply.erase import erase
 from sync.hub.erasure_catchup import mark_journaled
 from sync.hub.erasure_journal import (
     ErasureKind,

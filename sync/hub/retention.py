@@ -2,7 +2,7 @@
 
 A person's consent says until when their data may be kept. ``purge_expired`` (``jaga hub
 purge-expired``, run daily by ``jaga-hub-purge.timer``) erases everyone past it through
-``sync.hub.apply.people.erase``, the path of an erasure from a device or the admin, so the
+``sync.hub.apply.erase.erase``, the path of an erasure from a device or the admin, so the
 tombstone reaches every device of the site, and a device that pulled the person before
 their retention ended erases its copy too. Nothing waits on that timer: until the purge
 runs, search (``sync.hub.search``) never matches such a person and a pull
@@ -69,7 +69,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from sync.hub.apply.changes import lock_sites
-from sync.hub.apply.people import erase
+from sync.hub.apply.erase import erase
 from sync.hub.chain_retention import HeldChain, held_chains, log_held, prune_chains
 from sync.hub.clock_check import ClockVerdict, boot_fields, check_clock, record_refusal
 from sync.hub.erasure_journal import ErasureKind

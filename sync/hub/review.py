@@ -32,8 +32,8 @@ from django.utils import timezone
 
 from sync.corrections import species_key
 from sync.hub.apply.changes import append_change, lock_sites
+from sync.hub.apply.erase import erase
 from sync.hub.apply.lww import hub_stamp
-from sync.hub.apply.people import erase
 from sync.hub.apply.records import emit_observation, update_observation
 from sync.hub.erasure_journal import ErasureKind
 from sync.hub.models import NEWEST_PACK_FIRST, FishObservation, Person, Site, SpeciesPack

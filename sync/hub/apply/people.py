@@ -54,27 +54,24 @@ from __future__ import annotations
 import base64
 import logging
 import struct
-from datetime import datetime
 from typing import Any
 
-from django.contrib.admin.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from sync.badges import badge_flaw, badge_key
 from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
+from sync.hub.apply.erase import erase
 from sync.hub.apply.lww import initial_versions, merge
 from sync.hub.clock_check import check_clock
-from sync.hub.erasure_journal import ErasureKind, JournaledErasure, journal_on_commit
-from sync.hub.models import Change, Device, ErasedChange, FaceTemplate, Person, Site
+from sync.hub.erasure_journal import ErasureKind
+from sync.hub.models import Device, FaceTemplate, Person, Site
 from sync.hub.models.people import TEMPLATE_DIM, past_retention
 from sync.protocol import (
     RETENTION_REASON,
     FaceTemplateUpsert,
     PersonTombstone,
     PersonUpsert,
-    change_fingerprint,
 )
 
 _log = logging.getLogger(__name__)
@@ -289,84 +286,6 @@ def _send_again(person: Person) -> None:
             source=template.source,
         )
         _log_template(person.site, payload, origin=None)
-
-
-def erase(
-    person: Person,
-    *,
-    erased_at: datetime,
-    reason: str,
-    origin: Device | None,
-    kind: ErasureKind | None,
-) -> None:
-    """Blank the person, delete their templates and photos, and tell the site's devices.
-
-    Earlier changes about the person (their upserts carry the personal data) leave the change
-    log too (only their fingerprints kept: ``ErasedChange``), so a device that first syncs
-    after the erasure never receives them; devices that already have them (or pull from an
-    older cursor) receive the tombstone. So does their name
-    in the admin's history (``_forget_in_admin_history``). Runs inside the caller's
-    transaction with the person's row locked. Deleted and blanked rows stay in PostgreSQL's
-    files as dead rows until the tables are rewritten (``sync.hub.reclaim``, daily).
-
-    Once the caller's transaction commits, the erasure is journaled as ``kind`` in the hub's
-    data folder (``sync.hub.erasure_journal``), so a restore of the database cannot undo it;
-    ``kind`` None: one applied again from that journal (``sync.hub.erasure_replay``), there
-    already.
-    """
-    related = [person.uid, *person.templates.values_list("uid", flat=True),
-               *person.photos.values_list("uid", flat=True)]  # fmt: skip
-    earlier = Change.objects.filter(site=person.site, entity_uid__in=related)
-    # Their fingerprints stay, for the log's safety net (``sync.hub.log_epoch``).
-    ErasedChange.objects.bulk_create(
-        [
-            ErasedChange(site=person.site, cursor=cursor, fingerprint=change_fingerprint(
-                cursor, entity, entity_uid, operation, changed_at
-            ))
-            for cursor, entity, entity_uid, operation, changed_at in earlier.values_list(
-                "cursor", "entity", "entity_uid", "operation", "changed_at"
-            )
-        ],
-        ignore_conflicts=True,
-    )  # fmt: skip
-    earlier.delete()
-    person.templates.all().delete()
-    person.photos.all().delete()
-    name = person.display_name
-    person.external_id = ""
-    person.display_name = ""
-    person.consent = {}
-    person.field_versions = {}
-    person.erased_at = min(erased_at, timezone.now())
-    person.erasure_reason = reason
-    person.save()
-    _forget_in_admin_history(person, name)
-    if kind is not None:
-        journal_on_commit(
-            JournaledErasure(person.uid, person.site.slug, person.erased_at, str(kind))
-        )
-    tombstone = PersonTombstone(person_uid=person.uid, erased_at=person.erased_at, reason=reason)
-    append_change(
-        person.site,
-        "person",
-        person.uid,
-        "tombstone",
-        tombstone.model_dump(mode="json"),
-        origin=origin,
-    )
-
-
-def _forget_in_admin_history(person: Person, name: str) -> None:
-    """Django's admin history (``LogEntry``, its "Recent actions") names what it logged by
-    ``str()`` at the time: the person's entries now name them as erased, with no message,
-    and a message elsewhere that names them is emptied. The entries themselves stay: who
-    acted, on what, when."""
-    entries = LogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(Person), object_id=str(person.pk)
-    )
-    entries.update(object_repr=str(person)[:200], change_message="")
-    if name:
-        LogEntry.objects.filter(change_message__contains=name).update(change_message="")
 
 
 def apply_template(ctx: EntryContext, payload: FaceTemplateUpsert) -> str:

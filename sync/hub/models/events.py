@@ -168,7 +168,7 @@ class Change(models.Model):
 
 
 class ErasedChange(models.Model):
-    """A change an erasure deleted (``sync.hub.apply.people.erase``): its cursor and its
+    """A change an erasure deleted (``sync.hub.apply.erase.erase``): its cursor and its
     fingerprint (``sync.protocol.change_fingerprint``; no personal data), so a device's tip
     at that cursor still tells the change it applied from another (``sync.hub.log_epoch``).
     Empty: deleted by a release that kept none (migration 0026 names every gap then)."""
