@@ -222,17 +222,17 @@ class SyncClient:
         with self._lock():
             try:
                 expired = tuple(self.store.people.purge_expired())
-                # Decisions a renewal noted but a killed sync did not queue (resend).
+                # Decisions a renewal noted but a killed sync did not queue (resend). Not
+                # needed before the push after a renewal: ``note_epoch`` queues them itself
+                # once its transaction commits, and a failure there ends this sync.
                 queue_decisions_again(self.store, self.config.site)
-                # Face images the policy now keeps, that the hub still waits for.
-                queue_withheld_notices(self.store, self.config.policy)
                 learned = self._puller.learn_tip()  # before the push grows the log back
-                push = self._pusher.push_all(heeded)
+                push = self._push_all(heeded)
                 pull = self._puller.pull_all(heeded)
                 if learned is not None and pull.full_pull is None:
                     pull = replace(pull, full_pull=learned)
                 if pull.log_renewed and not heeded():  # what it queued again goes first
-                    push = _both(push, self._pusher.push_all(heeded))
+                    push = _both(push, self._push_all(heeded))
                     pull = replace(self._puller.pull_all(heeded), full_pull=pull.full_pull)
                 uploads = self._uploader.upload_pending(heeded)
                 audit = self._audit.anchor_all(heeded)  # reports its failures
@@ -260,6 +260,14 @@ class SyncClient:
                 held_back.report = report
                 raise held_back
         return report
+
+    def _push_all(self, heeded: Heeded) -> PushReport:
+        """Push the queue, after queuing a notice for each face image the policy now keeps
+        that the hub still waits for (``sync.client.withheld``): before each push of a sync,
+        as a renewal of the hub's log (``sync.client.log_epoch``) queues photos again, their
+        bytes to go again, which the policy may now keep here."""
+        queue_withheld_notices(self.store, self.config.policy)
+        return self._pusher.push_all(heeded)
 
     def _apply_retention(self) -> None:
         """Delete the old decisions the hub holds (``sync.store.retention``, once a day).

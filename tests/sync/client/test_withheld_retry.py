@@ -136,3 +136,40 @@ def test_a_photo_sent_again_for_a_renewed_hub_after_the_policy_let_face_images_t
         assert report.uploads.completed == 1
         assert hub_photo_states(site_slug) == {"stored": 1}
         assert drained(store)
+
+
+def lose_on_hub(photo_uid: str) -> None:
+    """The hub's database restored from a backup taken before the photo was pushed: the
+    photo (its bytes with it) and the keys its entries were applied under are gone."""
+    from sync.hub.models import AppliedEntry, Photo
+
+    Photo.objects.filter(uid=photo_uid).delete()
+    AppliedEntry.objects.filter(entity="photo", entity_uid=photo_uid).delete()
+
+
+def test_a_photo_uploaded_before_a_renewal_that_lost_it_is_told_withheld_in_that_sync(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """Its bytes went up, so no notice was owed before the push; the renewal queues its
+    entry again under its first key (saying they would follow) and drops the upload the
+    hub lost, which the policy now keeps here. The notice goes in the push that follows
+    the renewal, not a sync later: the hub would wait for the bytes till then."""
+    device = new_device(tmp_path, live_hub.url, site_slug)
+    with device.open() as store, httpx.Client() as http:
+        enrol(store, site_slug, "B-5", seed=5, photo=True)
+        assert SyncClient(store, http, allowing(device)).sync_once().uploads.completed == 1
+        ((photo_uid,),) = store.database.query("SELECT photo_uid FROM photos")
+        lose_on_hub(str(photo_uid))
+        renew_log_epoch(tmp_path)
+        deny = device.config()
+
+        report = SyncClient(store, http, deny).sync_once()
+
+        assert report.pull.full_pull is not None and report.pull.full_pull.renewed
+        assert quarantined_reasons(store) == []
+        assert report.uploads.completed == 0
+        assert hub_photo_states(site_slug) == {"withheld": 1}  # in the same sync
+        assert drained(store)
+        told = photo_entries(store)
+        SyncClient(store, http, deny).sync_once()
+        assert photo_entries(store) == told  # told once
