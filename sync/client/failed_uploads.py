@@ -16,14 +16,15 @@ erased) is no longer counted: there are no bytes left to lose.
 
 ``jaga sync retry-uploads`` (``retry_failed_uploads``) sends them again once the cause is
 dealt with: each photo's metadata is queued again (its newest upsert, as this device holds
-it) and its failed outcome is forgotten, so the next sync pushes the metadata, then uploads
-the bytes. A hub holding no bytes for the photo yet takes this device's metadata back, and
-the upload goes through; one that stored other bytes under the photo's uid refuses the
-metadata (the entry is quarantined, as ``jaga sync status`` shows) and the upload fails
-again, named again. Like a requeue of quarantined entries, a retry is an operator's change
-of what the next sync sends, so it is audited: an ``uploads.retried`` entry naming who, how
-many photos and their uids (as a requeue's names its sequences, in parts when there are
-many) commits with it.
+it; for a face image, whether its bytes stay here is decided afresh by the site's policy
+as it is first sent) and its failed outcome is forgotten, so the next sync pushes the
+metadata, then uploads the bytes. A hub holding no bytes for the photo yet takes this
+device's metadata back, and the upload goes through; one that stored other bytes under the
+photo's uid refuses the metadata (the entry is quarantined, as ``jaga sync status``
+shows) and the upload fails again, named again. Like a requeue of quarantined entries, a
+retry is an operator's change of what the next sync sends, so it is audited: an
+``uploads.retried`` entry naming who, how many photos and their uids (as a requeue's names
+its sequences, in parts when there are many) commits with it.
 """
 
 from __future__ import annotations
@@ -128,13 +129,19 @@ def _retried_details(chosen: list[str]) -> list[dict[str, Any]]:
 
 def _queue_metadata_again(store: Store, connection: Any, photo_uid: str) -> None:
     """The photo's newest upsert, queued again: a hub whose metadata of the photo another
-    device replaced takes this device's back before the upload (``upload_conflict``)."""
+    device replaced takes this device's back before the upload (``upload_conflict``).
+    Under a new key, so without what the old entry's first send said of a face image
+    (``withheld``, ``Outbox.note_withheld``): its own first send decides it from the policy
+    then (``push.to_wire``), rather than repeat an answer the policy may have changed since,
+    which a notice would then have to correct (``sync.client.withheld``)."""
     row = connection.execute(_NEWEST_UPSERT, (photo_uid, ERASED_PAYLOAD)).fetchone()
     if row is not None:
+        payload = json.loads(row[0])
+        payload.pop("withheld", None)
         store.outbox.enqueue(
             connection,
             entity="photo",
             entity_uid=photo_uid,
             operation="upsert",
-            payload=json.loads(row[0]),
+            payload=payload,
         )
