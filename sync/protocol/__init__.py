@@ -77,6 +77,7 @@ from sync.protocol.hub_messages import (
     UploadStatus,
 )
 from sync.protocol.sync_messages import (
+    KEY_REUSED_REASON,
     LOG_EPOCH_HEADER,
     LOG_SEAL_HEADER,
     LOG_TIP_HEADER,
@@ -121,6 +122,7 @@ __all__ = [
     "AUTH_ERROR_CODES",
     "CHUNK_SHA256_HEADER",
     "HUB_ID_HEADER",
+    "KEY_REUSED_REASON",
     "LOG_EPOCH_HEADER",
     "LOG_SEAL_HEADER",
     "LOG_TIP_HEADER",

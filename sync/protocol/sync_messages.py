@@ -132,6 +132,12 @@ class PushBatch(WireModel):
     entries: Annotated[list[OutboxEntry], Field(max_length=MAX_BATCH_ENTRIES)]
 
 
+KEY_REUSED_REASON = "idempotency key already used for different content"
+"""A ``Rejection``'s reason for an entry whose key the hub applied before with other content
+(never retryable): the same key never passes. A device sends such a photo upsert under a
+new key when an operator requeues it (``sync.store.outbox_quarantine``)."""
+
+
 class Rejection(WireModel):
     """An entry the hub did not apply, with the reason, and whether to send it again.
 

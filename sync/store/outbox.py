@@ -304,7 +304,9 @@ class Outbox:
         instead of going back to quarantine on its first refusal. A sequence that names no
         quarantined entry fails the whole request before anything moves. The move and its audit
         entries commit together: one names up to ``REQUEUED_PER_AUDIT_ENTRY`` sequences, and a
-        larger requeue writes as many entries as it takes (``part``/``parts``).
+        larger requeue writes as many entries as it takes (``part``/``parts``). A photo upsert
+        the hub refused for its key's other content goes under a new key, its ``withheld``
+        left to its next send (``sync.store.outbox_quarantine``).
         """
         stamp = format_timestamp(self._clock.now())
         with self._database.write() as connection:

@@ -4,21 +4,45 @@
 is audited: the move and its ``outbox.requeued`` audit entries commit together. Entries held
 for another hub (``sync.store.outbox_hub``) are neither listed nor requeued: a requeue here
 would send them to this one.
+
+An entry keeps its idempotency key, but for a photo upsert the hub refused because its key
+came back with other content (``KEY_REUSED_REASON``), which that key never passes: an older
+release kept in the entry what its LAST send said (whether a face image stays here,
+``withheld``), where ``Outbox.note_withheld`` now keeps what its first said, so such an
+entry sent again after the site's policy changed was refused for good, and requeued as it
+was it would be refused again. It goes under a new key, without that answer: its next send
+decides it from the policy then (``sync.client.push.to_wire``). That is safe on the hub,
+which applies a photo's upsert by its uid: the same device's again is an edit of what it
+says of the photo, and never touches bytes stored, nor an upload under way, of the same
+sha256 (``sync.hub.apply.records``). The sequence stays (the hub's ledger keeps it with the
+first key), and the audit entry names the entries that went under a new key
+(``new_keys``).
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from sync.errors import RecordNotFoundError
+from sync.protocol import KEY_REUSED_REASON
 from sync.store.audit import AuditLog
 from sync.store.database import Database
 from sync.store.verdict import Quarantined
 
 # Sequences one ``outbox.requeued`` audit entry names: 1,000 of up to 12 digits stay near
-# 14 KB of JSON, within what an entry may carry to the hub (``MAX_PAYLOAD_BYTES``, 64 KiB).
+# 14 KB of JSON, twice that with as many under a new key, within what an entry may carry to
+# the hub (``MAX_PAYLOAD_BYTES``, 64 KiB).
 REQUEUED_PER_AUDIT_ENTRY = 1000
+# Quarantined photo upserts whose key the hub holds with other content (see the module); not
+# one an erasure blanked, which never leaves the device.
+_KEY_REUSED = (
+    "SELECT sequence, payload FROM outbox WHERE state = 'rejected' AND entity = 'photo'"
+    " AND operation = 'upsert' AND reject_reason = ?"
+    " AND json_extract(payload, '$.photo_uid') IS NOT NULL"
+)
 
 
 _QUARANTINED = (
@@ -51,13 +75,14 @@ def requeue(
 ) -> int:
     """``Outbox.requeue_quarantined``, inside its write transaction; returns how many."""
     chosen = _chosen_quarantined(connection, sequences)
+    new_keys = _give_new_keys(connection, chosen)  # by the reason, before it is cleared
     for sequence in chosen:
         connection.execute(
             "UPDATE outbox SET state = 'queued', state_changed_at = ?,"
             " reject_reason = NULL, refusals = 0 WHERE sequence = ? AND state = 'rejected'",
             (stamp, sequence),
         )
-    for details in _requeued_details(chosen):
+    for details in _requeued_details(chosen, new_keys):
         audit.append(
             connection,
             actor=operator,
@@ -86,18 +111,45 @@ def _chosen_quarantined(connection: Any, sequences: Sequence[int] | None) -> lis
     return chosen
 
 
-def _requeued_details(chosen: list[int]) -> list[dict[str, Any]]:
+def _give_new_keys(connection: Any, chosen: list[int]) -> set[int]:
+    """A new key for each of ``chosen`` that is a photo upsert refused for its key's other
+    content, its ``withheld`` dropped (see the module); returns their sequences."""
+    wanted = set(chosen)
+    given: set[int] = set()
+    for sequence, text in connection.execute(_KEY_REUSED, (KEY_REUSED_REASON,)).fetchall():
+        if int(sequence) not in wanted:
+            continue
+        payload = json.loads(text)
+        payload.pop("withheld", None)
+        connection.execute(
+            "UPDATE outbox SET idempotency_key = ?, payload = ? WHERE sequence = ?",
+            (str(uuid.uuid4()), json.dumps(payload), sequence),
+        )
+        given.add(int(sequence))
+    return given
+
+
+def _requeued_details(chosen: list[int], new_keys: set[int]) -> list[dict[str, Any]]:
     """The audit entries' details for a requeue of ``chosen``: one entry listing them all
     (as it always was) up to ``REQUEUED_PER_AUDIT_ENTRY``, else one per part. An entry that
     listed every sequence of a large quarantine (``requeue --all``) outgrew what an audit
-    entry may carry to the hub, and the chain could be anchored no further than it."""
+    entry may carry to the hub, and the chain could be anchored no further than it. Each
+    names those of its sequences that went under a new key (``new_keys``), when any did."""
     parts = [
         chosen[start : start + REQUEUED_PER_AUDIT_ENTRY]
         for start in range(0, len(chosen), REQUEUED_PER_AUDIT_ENTRY)
     ]
-    if len(parts) <= 1:
-        return [{"entries": len(chosen), "sequences": chosen}] if chosen else []
-    return [
-        {"entries": len(chosen), "part": number, "parts": len(parts), "sequences": part}
-        for number, part in enumerate(parts, start=1)
-    ]
+    if len(parts) == 1:
+        details = [{"entries": len(chosen), "sequences": chosen}]
+    else:  # none for a requeue of nothing
+        details = [
+            {"entries": len(chosen), "part": number, "parts": len(parts), "sequences": part}
+            for number, part in enumerate(parts, start=1)
+        ]
+    return [_with_new_keys(part, new_keys) for part in details]
+
+
+def _with_new_keys(details: dict[str, Any], new_keys: set[int]) -> dict[str, Any]:
+    """``details`` naming which of its sequences went under a new key, if any did."""
+    renewed = [sequence for sequence in details["sequences"] if sequence in new_keys]
+    return details | {"new_keys": renewed} if renewed else details

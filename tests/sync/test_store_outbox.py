@@ -303,6 +303,7 @@ def test_the_largest_requeue_part_fits_what_an_audit_entry_may_carry() -> None:
         "part": 10**9,
         "parts": 10**9,
         "sequences": [10**12 - 1] * outbox_quarantine.REQUEUED_PER_AUDIT_ENTRY,
+        "new_keys": [10**12 - 1] * outbox_quarantine.REQUEUED_PER_AUDIT_ENTRY,
     }
     assert len(json.dumps(biggest).encode()) < MAX_PAYLOAD_BYTES // 2
 

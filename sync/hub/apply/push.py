@@ -33,6 +33,7 @@ from sync.hub.auth import usable
 from sync.hub.metrics import count_entry
 from sync.hub.models import AppliedEntry, Device
 from sync.protocol import (
+    KEY_REUSED_REASON,
     UID_FIELDS,
     OutboxEntry,
     PayloadError,
@@ -158,7 +159,7 @@ def _replay_verdict(device: Device, replay: AppliedEntry, content: str) -> str |
     if replay.device_id != device.pk and replay.device.site_id != device.site_id:
         return "idempotency key already used by another site's device"
     if replay.content_sha256 != content:
-        return "idempotency key already used for different content"
+        return KEY_REUSED_REASON
     return None
 
 

@@ -283,3 +283,30 @@ def test_another_device_cannot_change_what_is_said_of_a_photo(
     )  # fmt: skip
     # The same description from another device (a resend) still applies.
     assert h.push(e.entry("photo", "upsert", meta))["rejected"] == []
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["uploading", "stored"])
+def test_the_same_devices_photo_under_a_new_key_changes_only_what_is_said_of_it(
+    api: Api, stored: bool
+) -> None:
+    """A device sends a face image's upsert again under a new key (``jaga sync requeue`` of
+    one refused for its key's other content, ``jaga sync retry-uploads``, a withheld
+    notice), saying ``withheld`` as its policy says now: each is applied to the one photo,
+    again and again alike, and its bytes, stored or on their way, are left as they are."""
+    person = e.person(api.site)
+    portrait = e.photo(PHOTO, person_uid=person["person_uid"])
+    api.push(e.entry("person", "upsert", person), e.entry("photo", "upsert", portrait))
+    upload_id = _start(api, uid=portrait["photo_uid"]).json()["upload_id"]
+    assert _put(api, upload_id, 0, PHOTO[:CHUNK]).status_code == 200
+    if stored:
+        assert _put(api, upload_id, CHUNK, PHOTO[CHUNK:]).json()["complete"] is True
+    for withheld in (True, True, False, True):
+        said = portrait | {"withheld": True} if withheld else portrait
+        assert api.push(e.entry("photo", "upsert", said))["rejected"] == []
+        photo = Photo.objects.get(uid=portrait["photo_uid"])
+        assert (photo.withheld, photo.stored) == (withheld, stored)
+    if not stored:  # the upload goes on where it stood
+        assert _put(api, upload_id, CHUNK, PHOTO[CHUNK:]).json()["complete"] is True
+    photo = Photo.objects.get(uid=portrait["photo_uid"])
+    assert bytes(photo.data) == PHOTO and photo.sha256 == portrait["sha256"]
+    assert Photo.objects.filter(uid=portrait["photo_uid"]).count() == 1
