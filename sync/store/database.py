@@ -3,11 +3,14 @@
 Opening goes in an order that never writes to a file it cannot read: the path must exist and
 look like an encrypted database (not empty, not a plain SQLite file, whole pages) before a
 connection is made, and the connection is only switched to WAL after the key has proven
-itself by reading the schema. A part page beside a WAL with pages in it is the one size
-that may still be whole: a checkpoint cut short by a file-size limit (EFBIG) leaves it, and
-SQLite reads every page that checkpoint was copying from the WAL, and copies them again at
-the next checkpoint. Such a file is first read through a read-only connection, which never
-checkpoints, and opened only if ``quick_check`` passes.
+itself by reading the schema. The key proves itself first on a connection that writes
+nowhere (read-only, and its -shm too): a writable one, closed after the key failed, would
+still checkpoint a WAL into the file and delete the -wal and -shm. A part page beside a WAL
+with pages in it is the one size that may still be whole: a checkpoint cut short by a
+file-size limit (EFBIG) leaves it, and SQLite reads every page that checkpoint was copying
+from the WAL, and copies them again at the next checkpoint. Such a file is first read
+through a read-only connection, which never checkpoints, and opened only if ``quick_check``
+passes.
 
 Every write is ``BEGIN IMMEDIATE`` ... ``COMMIT`` with ``synchronous=FULL``: when ``COMMIT``
 returns, the transaction is on disk; when another process holds the write lock,
@@ -122,14 +125,43 @@ class Database:
         """
         if create:
             _create_private(path)  # SQLite would make it 0644; its -wal and -shm take its mode
-        elif check_file_looks_encrypted(path):
-            cls._check_part_page(path, key, config)
+        else:
+            part_page = check_file_looks_encrypted(path)
+            cls._prove_key_touching_nothing(path, key, config)
+            if part_page:
+                cls._check_part_page(path, key, config)
         return cls._connect(path, key, config, "rwc" if create else "rw")
 
     @classmethod
-    def _connect(cls, path: Path, key: bytes, config: StoreConfig, mode: str) -> Database:
+    def _prove_key_touching_nothing(cls, path: Path, key: bytes, config: StoreConfig) -> None:
+        """``WrongKeyError``, with every file as it was, if ``key`` does not decrypt the store.
+
+        A writable connection that finds a write-ahead log checkpoints it into the file and
+        deletes the -wal and -shm when it closes, key or no key; and even a read-only one
+        truncates and rebuilds a -shm no other process has open, and marks its reads in it.
+        This one opens the -shm read-only too (``readonly_shm``): SQLite then reads the log
+        into its own memory, as on read-only media, and writes nowhere. It reads what a
+        writable connection would read (the log included), so a key it accepts is the key.
+        Any other failure (no -shm to open beside the log, ...) is left to the writable
+        connection to report, as before.
+        """
         try:
-            connection = sqlcipher3.connect(
+            reader = cls(cls._raw_connection(path, config, "ro&readonly_shm=1"), path, config)
+        except StoreError:
+            return
+        try:
+            reader._prove_key(key)
+        except WrongKeyError:
+            raise
+        except (StoreError, sqlcipher3.Error):
+            return
+        finally:
+            reader.connection.close()
+
+    @classmethod
+    def _raw_connection(cls, path: Path, config: StoreConfig, mode: str) -> Any:
+        try:
+            return sqlcipher3.connect(
                 f"file:{path}?mode={mode}",
                 uri=True,
                 isolation_level=None,  # we issue BEGIN / COMMIT ourselves
@@ -137,6 +169,10 @@ class Database:
             )
         except sqlcipher3.Error as error:
             raise StoreIOError(f"cannot open {path}: {error}") from error
+
+    @classmethod
+    def _connect(cls, path: Path, key: bytes, config: StoreConfig, mode: str) -> Database:
+        connection = cls._raw_connection(path, config, mode)
         database = cls(connection, path, config)
         try:
             database._unlock(key)
@@ -169,14 +205,7 @@ class Database:
             )
 
     def _unlock(self, key: bytes) -> None:
-        self._connection.execute("PRAGMA cipher_log_level = NONE")  # errors are ours to report
-        self._connection.execute(raw_key_pragma(key))
-        try:
-            self._connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()
-        except sqlcipher3.DatabaseError as error:
-            if getattr(error, "sqlite_errorcode", None) == NOTADB:
-                raise WrongKeyError(f"{self.path} does not open with this key") from None
-            raise self._translated(error) from error
+        self._prove_key(key)
         with self.translated():
             self._connection.execute("PRAGMA journal_mode = WAL")
             for pragma in (
@@ -186,6 +215,17 @@ class Database:
                 "secure_delete = ON",  # erased biometrics are overwritten, not left in free pages
             ):
                 self._connection.execute(f"PRAGMA {pragma}")
+
+    def _prove_key(self, key: bytes) -> None:
+        """Key the connection and read the schema: ``WrongKeyError`` if it does not decrypt."""
+        self._connection.execute("PRAGMA cipher_log_level = NONE")  # errors are ours to report
+        self._connection.execute(raw_key_pragma(key))
+        try:
+            self._connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+        except sqlcipher3.DatabaseError as error:
+            if getattr(error, "sqlite_errorcode", None) == NOTADB:
+                raise WrongKeyError(f"{self.path} does not open with this key") from None
+            raise self._translated(error) from error
 
     def _translated(self, error: sqlcipher3.Error) -> BaseException:
         return translate(error, self.path, self.config.busy_timeout_s) or error
