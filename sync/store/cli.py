@@ -38,6 +38,7 @@ from sync.store.cli_common import (
 )
 from sync.store.cli_review import SpeciesNamer, add_review_commands, typed_species_name
 from sync.store.key_sources import NEW_PASSPHRASE_ENV, REPLACED_PASSPHRASE_ENV
+from sync.store.keys import MAX_SCRYPT_LOG2N
 from sync.store.people_cli import add_people_commands, add_purge_wait
 from sync.store.retention import DEFAULT_KEEP_DAYS, MAX_KEEP_DAYS
 
@@ -178,8 +179,9 @@ def _add_kdf_cost(parser: argparse.ArgumentParser) -> None:
         "--scrypt-log2n",
         type=int,
         default=17,
-        choices=range(10, 23),
-        metavar="{10..22}",
+        # Up to the costliest that Python's hashlib.scrypt can run (20: 1 GiB).
+        choices=range(10, MAX_SCRYPT_LOG2N + 1),
+        metavar=f"{{10..{MAX_SCRYPT_LOG2N}}}",
         help="scrypt cost for a new passphrase: N = 2^this, memory = N KiB "
         "(default 17: 128 MiB; lower only for small devices or tests)",
     )

@@ -55,7 +55,7 @@ from sync.store.database_files import (
     check_file_looks_encrypted,
     copy_private_file,
 )
-from sync.store.keys import raw_key_pragma, raw_rekey_pragma
+from sync.store.keys import check_scrypt_cost, raw_key_pragma, raw_rekey_pragma
 
 # What other modules and the tests import from here: the connection's own names, and those of
 # the error translation (``sync.store.database_errors``) and of the file checks
@@ -93,6 +93,7 @@ class StoreConfig:
     def __post_init__(self) -> None:
         if self.busy_timeout_s < 0 or self.max_blob_bytes <= 0 or self.purge_wait_s < 0:
             raise ValueError("busy_timeout_s and purge_wait_s must be >= 0 and max_blob_bytes > 0")
+        check_scrypt_cost(self.scrypt_n)  # refused here, not at the first new key slot
 
 
 def _create_private(path: Path) -> None:

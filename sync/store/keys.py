@@ -62,36 +62,76 @@ Normalization = Literal["opaque-string"]
 NORMALIZATION: Normalization = "opaque-string"
 
 
+# The most memory CPython lets scrypt use (``hashlib.scrypt``'s maxmem is a C int): a cost that
+# needs more cannot be run here at all, so none is offered, made, or taken from a header.
+MAX_SCRYPT_MEMORY = 2**31 - 1
+SCRYPT_R = 8
+# Parallel lanes multiply the time, not the memory: one is what every slot has been made with,
+# and a header asking for many more is damaged (each lane is one more scrypt run per open).
+MAX_SCRYPT_P = 16
+
+
+def scrypt_memory(n: int, r: int, p: int) -> int:
+    """Bytes scrypt needs for these parameters, counted as OpenSSL counts them against maxmem
+    (its V array of 128 r (N + 2) bytes, and B of 128 r p)."""
+    return 128 * r * (n + 2 + p)
+
+
+def check_scrypt_cost(n: int, r: int = SCRYPT_R, p: int = 1) -> None:
+    """ValueError unless ``hashlib.scrypt`` can run these parameters here."""
+    if n < 2 or n & (n - 1):
+        raise ValueError(f"scrypt n must be a power of two > 1, not {n}")
+    if not 1 <= r <= 1024 or not 1 <= p <= MAX_SCRYPT_P:
+        raise ValueError(f"scrypt r must be 1 to 1024 and p 1 to {MAX_SCRYPT_P}, not r={r}, p={p}")
+    if 16 * r < 64 and n >= 2 ** (16 * r):  # scrypt's own rule (RFC 7914): N < 2^(128 r / 8)
+        raise ValueError(f"scrypt n must be below 2^{16 * r} when r is {r}, not {n}")
+    if scrypt_memory(n, r, p) > MAX_SCRYPT_MEMORY:
+        raise ValueError(
+            f"scrypt n={n}, r={r}, p={p} needs {scrypt_memory(n, r, p)} bytes of memory, more"
+            f" than the {MAX_SCRYPT_MEMORY} Python's hashlib.scrypt can use"
+        )
+
+
+def _largest_log2n(r: int = SCRYPT_R) -> int:
+    log2n = 1
+    while scrypt_memory(2 ** (log2n + 1), r, 1) <= MAX_SCRYPT_MEMORY:
+        log2n += 1
+    return log2n
+
+
+# The costliest passphrase slot that can be made (20: N = 2^20, 1 GiB at r = 8).
+MAX_SCRYPT_LOG2N = _largest_log2n()
+
+
 @dataclass(frozen=True)
 class ScryptParams:
     """scrypt cost and salt. The default (N=2^17, r=8, p=1: 128 MiB) follows OWASP's advice."""
 
     salt: bytes
     n: int = 2**17
-    r: int = 8
+    r: int = SCRYPT_R
     p: int = 1
 
     def __post_init__(self) -> None:
-        if self.n < 2 or self.n & (self.n - 1):
-            raise ValueError(f"scrypt n must be a power of two > 1, not {self.n}")
+        check_scrypt_cost(self.n, self.r, self.p)
         if len(self.salt) < 16:
             raise ValueError("scrypt salt must be at least 16 bytes")
 
     @classmethod
-    def fresh(cls, n: int = 2**17, r: int = 8, p: int = 1) -> ScryptParams:
+    def fresh(cls, n: int = 2**17, r: int = SCRYPT_R, p: int = 1) -> ScryptParams:
         """New parameters with a random salt."""
         return cls(salt=secrets.token_bytes(16), n=n, r=r, p=p)
 
     def derive(self, passphrase: str) -> bytes:
         """scrypt over these exact code points: normalising is the slot's rule, not this."""
-        memory = 128 * self.n * self.r * self.p
+        memory = scrypt_memory(self.n, self.r, self.p)  # at most MAX_SCRYPT_MEMORY: checked
         return hashlib.scrypt(
             passphrase.encode("utf-8"),
             salt=self.salt,
             n=self.n,
             r=self.r,
             p=self.p,
-            maxmem=memory + 1024 * 1024,
+            maxmem=min(memory + 1024 * 1024, MAX_SCRYPT_MEMORY),
             dklen=KEY_BYTES,
         )
 
@@ -249,7 +289,9 @@ def read_header(db_path: Path) -> KeyHeader:
     try:
         return _header_from_json(document)
     except (KeyError, TypeError, ValueError) as error:
-        raise NotAStoreError(f"{path} is not a valid Jaga key header: {error!r}") from None
+        raise NotAStoreError(
+            f"{path} is not a valid Jaga key header (damaged, or not one): {error!r}"
+        ) from None
 
 
 def write_header(db_path: Path, header: KeyHeader) -> None:
