@@ -30,6 +30,7 @@ import contextlib
 import logging
 import os
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,7 +164,7 @@ class Database:
     def _raw_connection(cls, path: Path, config: StoreConfig, mode: str) -> Any:
         try:
             return sqlcipher3.connect(
-                f"file:{path}?mode={mode}",
+                f"{_file_uri(path)}?mode={mode}",
                 uri=True,
                 isolation_level=None,  # we issue BEGIN / COMMIT ourselves
                 timeout=config.busy_timeout_s,
@@ -421,3 +422,9 @@ class Database:
         with contextlib.suppress(sqlcipher3.Error):
             if self._connection.in_transaction:
                 self._connection.execute("ROLLBACK")
+
+
+def _file_uri(path: Path) -> str:
+    """``path`` as the ``file:`` URI SQLite is given: escaped, as ``#`` would end the path,
+    ``?`` begin its parameters and ``%`` an escape, in a folder's name."""
+    return "file:" + urllib.parse.quote(str(path), safe="/")
