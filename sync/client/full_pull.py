@@ -65,7 +65,8 @@ Raise it (to the new schema) when ``apply`` starts keeping what it used to skip:
 device then pulls its site again once."""
 # The newest protocol that added a field to pulled changes (a catch's verdict). Protocol 5
 # added only ``PhotoUpsert.withheld``: photos travel up, never in a pull, so a cursor pulled
-# on 4 is pulled again for nothing.
+# on 4 is pulled again for nothing; 6 only ``FishObservationUpsert.recorded_here``, which
+# travels up alone too.
 PULLS_CHANGED_IN_PROTOCOL = 4
 
 

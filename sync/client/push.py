@@ -24,7 +24,7 @@ outage (``PushReport.held_back``; the service backs off) until the proxy's limit
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
@@ -127,7 +127,10 @@ class Pusher:
 
     def push_batch(self, entries: list[StoredEntry]) -> Verdict:
         """Send one batch and settle it; on any failure the batch goes back to the queue."""
-        wire, unsendable = _to_wire(entries, self._policy)
+        pulled = self._store.observations.pulled(
+            e.entity_uid for e in entries if e.entity == "fish_observation"
+        )
+        wire, unsendable = _to_wire(entries, self._policy, pulled)
         keys = [entry.idempotency_key for entry in entries]
         self._store.outbox.note_withheld(_told_withheld(wire))
         self._store.outbox.mark_sent(keys)
@@ -235,9 +238,10 @@ def interpret(
 
 
 def _to_wire(
-    entries: list[StoredEntry], policy: SitePolicy
+    entries: list[StoredEntry], policy: SitePolicy, pulled: Set[str]
 ) -> tuple[list[OutboxEntry], list[tuple[str, str]]]:
-    """Entries as they travel, and the ones that cannot (with the reason to quarantine)."""
+    """Entries as they travel, and the ones that cannot (with the reason to quarantine);
+    ``pulled``: the catches among them this device pulled from the hub."""
     wire: list[OutboxEntry] = []
     unsendable: list[tuple[str, str]] = []
     for entry in entries:
@@ -245,7 +249,7 @@ def _to_wire(
             unsendable.append((entry.idempotency_key, ERASED_REASON))
             continue
         try:
-            wire.append(to_wire(entry, policy))
+            wire.append(to_wire(entry, policy, pulled))
         except ValidationError as error:
             unsendable.append((entry.idempotency_key, f"not sendable: {summarize(error)}"))
     return wire, unsendable
@@ -261,7 +265,11 @@ def _told_withheld(wire: list[OutboxEntry]) -> dict[str, bool]:
     }
 
 
-def to_wire(entry: StoredEntry, policy: SitePolicy = DEFAULT_POLICY) -> OutboxEntry:
+def to_wire(
+    entry: StoredEntry, policy: SitePolicy = DEFAULT_POLICY, pulled: Set[str] | None = None
+) -> OutboxEntry:
+    """``entry`` as it travels. ``pulled``: the catches this device pulled from the hub, of
+    which it sends only reviews (None: not said)."""
     payload = entry.payload()
     if entry.entity == "photo" and entry.operation == "upsert":
         # Decided at the entry's first send and kept (``Outbox.note_withheld``): the hub
@@ -273,6 +281,10 @@ def to_wire(entry: StoredEntry, policy: SitePolicy = DEFAULT_POLICY) -> OutboxEn
             withheld = _withheld_face_image(entry, payload, policy)
         if withheld:  # False travels as no field, as it did the first time
             payload["withheld"] = True
+    if entry.entity == "fish_observation" and pulled is not None:
+        # Said as it is sent, so an entry queued before protocol 6 says it too: a catch the
+        # hub makes from a review has no author (``sync.hub.apply.records``).
+        payload["recorded_here"] = entry.entity_uid not in pulled
     return OutboxEntry.model_validate(
         {
             "idempotency_key": entry.idempotency_key,

@@ -166,6 +166,17 @@ class FishObservationUpsert(WireModel):
     takes only the review (``confirmed_species``, ``needs_review``, ``reviewed_by``,
     ``reviewed_at``) and keeps the rest of the payload's fields as that device holds them
     (``sync.hub.apply.records``).
+
+    ``recorded_here`` (protocol 6) is what the pushing device says of itself: True, it
+    recorded the catch; False, it pulled the catch from the hub and sends a review of it.
+    A review of a catch the hub does not hold (a hub restored from a backup that lost it)
+    makes the catch with no author, rather than the reviewing device its author; the first
+    push of it saying True claims it, its facts and photo replacing the reviewer's
+    (``sync.hub.apply.records``). Said as the entry is sent (``sync.client.push``), so an entry
+    queued before protocol 6 says it too; None: not said (an older device), and the first
+    device to push the catch is its author, as before. It is no fact of the catch: the hub
+    neither stores it nor sends it in pulls, and an entry's content, for its idempotency
+    key, leaves it out (``sync.hub.apply.push``).
     """
 
     observation_uid: Uid
@@ -188,6 +199,7 @@ class FishObservationUpsert(WireModel):
     crop: Crop | None = None
     status: Literal["identified", "unknown", "no_fish"] | None = None
     status_reason: Name | None = None
+    recorded_here: StrictBool | None = None
 
     @model_validator(mode="after")
     def _reviewer_with_time(self) -> FishObservationUpsert:
@@ -237,6 +249,7 @@ ADDED_FIELDS: dict[tuple[str, str], dict[str, int]] = {
         "crop": 3,
         "status": 4,
         "status_reason": 4,
+        "recorded_here": 6,
     },
 }
 """Payload fields added after the oldest protocol a hub accepts, with the version of each."""

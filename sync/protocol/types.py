@@ -25,7 +25,7 @@ from pydantic import (
     ValidationError,
 )
 
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 """The wire protocol this module describes; bump it for any incompatible change.
 
 1. The first release.
@@ -37,6 +37,9 @@ PROTOCOL_VERSION = 5
    predictions: ``identified``, ``unknown`` or ``no_fish``, and why there was no fish).
 5. ``PhotoUpsert.withheld`` (a face image the device keeps by its site's policy: the hub
    counts it apart from photos whose bytes are still to come).
+6. ``FishObservationUpsert.recorded_here`` (whether the pushing device recorded the catch or
+   sends a review of one it pulled: a catch the hub makes from a review has no author until
+   the device that recorded it pushes it).
 
 Adding a field is incompatible here because every schema forbids unknown fields: a
 protocol-1 device cannot read a push answer that carries ``retryable`` (it would take the
@@ -55,7 +58,7 @@ older pull gets the changes without the fields its reader would refuse
 and pauses.
 """
 
-ACCEPTED_PROTOCOL_VERSIONS = frozenset({2, 3, 4, PROTOCOL_VERSION})
+ACCEPTED_PROTOCOL_VERSIONS = frozenset({2, 3, 4, 5, PROTOCOL_VERSION})
 """The versions a hub of this code serves, pushes and pulls alike: its own and the older ones
 back to 2 (each differs only by payload fields that ``payload_for_protocol`` leaves out).
 Protocol 1 cannot read a push answer that carries ``Rejection.retryable``."""

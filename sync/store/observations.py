@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -161,6 +161,20 @@ class Observations:
 
     def count(self) -> int:
         return int(self._database.query("SELECT count(*) FROM fish_observations")[0][0])
+
+    def pulled(self, observation_uids: Iterable[str]) -> set[str]:
+        """Those of ``observation_uids`` this device pulled from the hub (another boat's
+        catches, ``recorded_here`` 0): it sends only reviews of them."""
+        uids = list(observation_uids)
+        if not uids:
+            return set()
+        marks = ",".join("?" * len(uids))
+        rows = self._database.query(
+            f"SELECT observation_uid FROM fish_observations WHERE recorded_here = 0"
+            f" AND observation_uid IN ({marks})",
+            tuple(uids),
+        )
+        return {str(uid) for (uid,) in rows}
 
     def hub_time_seen(self) -> datetime | None:
         """The newest hub time this device has pulled: the true time is at least that, so a

@@ -5,7 +5,10 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
 ``sync.client.log_epoch``), the device queues again, in one transaction:
 
 - the acknowledged entries the outbox keeps (catches and their edits, photos, this device's
-  erasures; since its registration), each with its own payload and time, in its own order,
+  erasures; since its registration; and its reviews of catches it pulled, which the hub,
+  told so as they are sent, takes as reviews, making a catch it lost with no author until
+  the catch's own device pushes it again: ``sync.hub.apply.records``), each with its own
+  payload and time, in its own order,
   and its own idempotency key: the first, a duplicate to a hub that still holds it (a
   retention erasure too, whose payload ``Outbox.settle`` leaves as it is: under a new key,
   one the hub put off as early, ``early_retention``, would be applied again and the person

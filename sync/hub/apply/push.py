@@ -183,5 +183,10 @@ def _clean(reason: str) -> str:
 
 
 def _content_digest(entry: OutboxEntry) -> str:
+    """What one key may carry. Not a catch's ``recorded_here``: the pusher's word of itself,
+    said as the entry is sent, which a send before the device's upgrade to protocol 6 did
+    not say and its send again (``sync.store.resend``) does."""
     content = entry.model_dump(mode="json", exclude={"idempotency_key", "sequence"})
+    if entry.entity == "fish_observation":
+        content["payload"] = {k: v for k, v in entry.payload.items() if k != "recorded_here"}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()

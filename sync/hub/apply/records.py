@@ -13,9 +13,23 @@ are left out before the merge, so they take no stamps either, and when they diff
 author's the hub logs the catch as it stands, so the reviewing device pulls the author's
 facts back and every device converges. The hub itself records no catch; its reviews
 (``sync.hub.review``) change the review alone. A catch whose device row is gone has no
-author: every device may only review it. A hub restored from a backup that lost a catch
-takes as its author the first device to push it again: the catch's own device, unless
-another device's review of it (queued again by ``sync.store.resend``) comes first.
+author for good: every device may only review it.
+
+A catch the hub does not hold may come first from a device that only reviewed it: a hub
+restored from a backup lost it, and a device that pulled it pushes its review again
+(``sync.store.resend``), or for the first time: the whole row it holds, with the facts as it
+pulled them and no photo (photos never travel in pulls). Taken for the catch's own push, it
+would make the reviewer the author, and the catch's own device, pushing it later, another
+device: its photo link dropped, on the hub and then, pulled back, in its own store. Refused
+until that device pushes, the catch would be lost where it never does (its store lost too).
+So a device on protocol 6 says which it sends (``FishObservationUpsert.recorded_here``, of
+itself only), and a review (False) of a catch the hub does not hold makes the catch with no
+author (``author_pending``): the reviewer's facts, unstamped, and its review, stamped as any.
+The first push of it saying True claims it: that device becomes the author, its facts (its
+photo among them) replace the reviewer's, and the reviews merge by last-writer-wins.
+Before and after, a review changes only the review. An older device says nothing (None): the
+first device to push a catch is its author, as before, and its push of a catch waiting for
+its author is a review (it may be one).
 
 Some observation fields have no stamp of their own: they follow another field and change
 only with a write that wins it (``FOLLOWERS``). The reviewer (``reviewed_by``,
@@ -148,20 +162,12 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
     found = FishObservation.objects.select_for_update().filter(uid=payload.observation_uid).first()
     incoming = _observation_fields(payload)
     if found is None:
-        _check_catch_photo(ctx, payload)
-        check_catch_time(ctx, payload.observed_at, None)
-        stamped, _ = _split_followers(incoming)
-        found = FishObservation.objects.create(
-            uid=payload.observation_uid,
-            site=ctx.site,
-            device=ctx.device,
-            field_versions=initial_versions(stamped, ctx.stamp),
-            **_columns(incoming),
-        )
-        emit_observation(found, ctx.device)
-        observe_fish_confidence(payload.predictions)  # once its savepoint and batch commit
+        _make_observation(ctx, payload, incoming)
         return Outcome.APPLIED
     ctx.require_own_site(f"observation {found.uid}", found.site_id)
+    if found.author_pending and payload.recorded_here is True:
+        _claim_observation(ctx, found, payload, incoming)
+        return Outcome.APPLIED
     if found.device_id == ctx.device.pk:
         _check_catch_photo(ctx, payload)
         check_catch_time(ctx, payload.observed_at, found.observed_at)
@@ -173,6 +179,53 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
     if changed or told_otherwise:
         emit_observation(found, ctx.device)
     return Outcome.APPLIED if changed else Outcome.UNCHANGED
+
+
+def _make_observation(
+    ctx: EntryContext, payload: FishObservationUpsert, incoming: dict[str, Any]
+) -> None:
+    """The hub's first word of a catch: its author's, or a review of it by a device that
+    did not record it, which makes it with no author and stamps only the review (see the
+    module)."""
+    _check_catch_photo(ctx, payload)
+    check_catch_time(ctx, payload.observed_at, None)
+    reviewed = payload.recorded_here is False
+    stamped, _ = _split_followers(_verdict_of(incoming) if reviewed else incoming)
+    made = FishObservation.objects.create(
+        uid=payload.observation_uid,
+        site=ctx.site,
+        device=None if reviewed else ctx.device,
+        author_pending=reviewed,
+        field_versions=initial_versions(stamped, ctx.stamp),
+        **_columns(incoming),
+    )
+    emit_observation(made, ctx.device)
+    if not reviewed:
+        observe_fish_confidence(payload.predictions)  # once its savepoint and batch commit
+
+
+def _claim_observation(
+    ctx: EntryContext,
+    observation: FishObservation,
+    payload: FishObservationUpsert,
+    incoming: dict[str, Any],
+) -> None:
+    """The device that recorded a catch made from a review pushes it: it becomes the author.
+    Each fact it sends replaces the reviewer's, followers too (those were never stamped; one
+    it leaves out, such as no photo, leaves the one held); its review merges by LWW (see the
+    module). Logged as the catch then stands, so every device pulls the author's facts with
+    the review that won."""
+    _check_catch_photo(ctx, payload)
+    check_catch_time(ctx, payload.observed_at, None)
+    facts = {name: value for name, value in incoming.items() if name not in VERDICT_FIELDS}
+    for column, value in _columns(facts).items():
+        setattr(observation, column, value)
+    stamped, _ = _split_followers(facts)
+    observation.field_versions = observation.field_versions | initial_versions(stamped, ctx.stamp)
+    observation.device, observation.author_pending = ctx.device, False
+    update_observation(observation, _verdict_of(incoming), ctx.stamp)  # saves
+    emit_observation(observation, ctx.device)
+    observe_fish_confidence(payload.predictions)  # the catch's own, as when first made
 
 
 def _verdict_of(incoming: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +300,7 @@ def update_observation(
 def emit_observation(observation: FishObservation, origin: Device | None) -> None:
     payload = FishObservationUpsert(
         observation_uid=observation.uid, **observation_fields(observation)
-    ).model_dump(mode="json")
+    ).model_dump(mode="json", exclude={"recorded_here"})  # the pusher's word, not the catch's
     # An empty reviewer is left out (it reads as None): a device still on protocol 1, which
     # pulls without naming its version, can then still apply every unreviewed observation.
     # So is a verdict or a pack the hub was never told (an older device's catch): an
@@ -324,7 +377,7 @@ def _observation_fields(payload: FishObservationUpsert) -> dict[str, Any]:
     unsent = ADDED_OBSERVATION_FIELDS - payload.model_fields_set
     if payload.photo_uid is None:
         unsent |= {"photo_uid"}
-    fields = payload.model_dump(exclude={"observation_uid", *unsent})
+    fields = payload.model_dump(exclude={"observation_uid", "recorded_here", *unsent})
     fields["predictions"] = [list(p) for p in payload.predictions]
     fields["position"] = None if payload.position is None else list(payload.position)
     if "crop" in fields:

@@ -99,8 +99,13 @@ class FishObservation(models.Model):
     uid = models.UUIDField(unique=True)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
     # The catch's author, whose push created it: the only device that may change its facts;
-    # any other may change only its review (``sync.hub.apply.records``). NULL: none.
+    # any other may change only its review (``sync.hub.apply.records``). NULL: none, for
+    # good (its device row is gone), or not yet (``author_pending``).
     device = models.ForeignKey(Device, on_delete=models.SET_NULL, null=True, related_name="+")
+    # Made from a review, pushed by a device that said it did not record the catch (a hub
+    # restored from a backup that lost it): no author yet. The first device to push it
+    # saying it recorded it becomes its author (``sync.hub.apply.records``).
+    author_pending = models.BooleanField(default=False, editable=False)
     observed_at = models.DateTimeField()
     predictions = models.JSONField(default=list)
     confirmed_species = models.CharField(max_length=200, null=True, blank=True)

@@ -164,3 +164,122 @@ def test_the_author_still_changes_every_field_of_its_catch(api: Api) -> None:
     stored = FishObservation.objects.get(uid=made["observation_uid"])
     assert stored.reviewed_by == "officer-8"
     assert _facts(boat_a.pull_all()[-1]["payload"]) == _facts(again)
+
+
+def _pulled_review(made: dict[str, Any], minutes: float, **fields: Any) -> Any:
+    """Device h's review of boat a's catch ``made``, pulled before the hub lost it: the whole
+    row h holds, with no photo (photos never travel in pulls), saying h did not record it."""
+    pulled = made | {"photo_uid": None, "recorded_here": False} | fields
+    return e.entry("fish_observation", "upsert", _review(pulled, "officer-h", minutes,
+                   "Gadus morhua"), when=e.at(minutes))  # fmt: skip
+
+
+def _boats_push(boat: Api, photo: dict[str, Any], *catches: tuple[dict[str, Any], float]) -> None:
+    """``boat`` pushes ``photo`` and each catch it recorded (payload, minute), saying so."""
+    entries = [e.entry("photo", "upsert", photo, when=e.at(0))]
+    for sequence, (catch, minutes) in enumerate(catches, start=2):
+        entries.append(e.entry("fish_observation", "upsert", catch | {"recorded_here": True},
+                               when=e.at(minutes), sequence=sequence))  # fmt: skip
+    assert boat.push(*entries)["rejected"] == []
+
+
+def _boat_as(boat: Api) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A photo and boat a's catch of it."""
+    photo = e.photo(e.uid().encode())
+    made = e.observation(photo_uid=photo["photo_uid"], pack_version="f4k-7",
+                         crop=[10, 20, 100, 50], status="unknown")  # fmt: skip
+    return photo, made
+
+
+def test_a_review_of_a_catch_the_hub_does_not_hold_makes_it_with_no_author(api: Api) -> None:
+    """A hub restored from a backup lost boat a's catch; device h pulled it before and
+    pushes its review of it first. Taken for the catch's own push, it would make h the
+    author, and boat a's own push a review, its photo dropped; waited on, it would be lost
+    where boat a never pushes again. The hub makes the catch from it, with no author: h's
+    review, the facts as h holds them, acknowledged."""
+    boat_a, h = api, Api.register_new(api.site, "h")
+    _, made = _boat_as(boat_a)
+    review = _pulled_review(made, 20, count=1)
+    assert h.push(review)["acknowledged"] == [str(review.idempotency_key)]
+    stored = FishObservation.objects.get(uid=made["observation_uid"])
+    assert (stored.device_id, stored.author_pending, stored.photo_uid) == (None, True, None)
+    assert (stored.confirmed_species, stored.reviewed_by) == ("Gadus morhua", "officer-h")
+    assert (stored.officer, stored.count, stored.pack_version) == ("officer-7", 1, "f4k-7")
+    assert set(stored.field_versions) == {"confirmed_species", "needs_review"}  # facts: none
+    (change,) = [c for c in boat_a.pull_all() if c["entity_uid"] == made["observation_uid"]]
+    assert change["payload"]["confirmed_species"] == "Gadus morhua"
+    assert "recorded_here" not in change["payload"]  # the pusher's word, not the catch's
+
+
+def test_the_device_that_recorded_it_claims_a_catch_made_from_a_review(api: Api) -> None:
+    """Boat a then pushes its photo, its catch (minute 0) and its correction (minute 10):
+    it becomes the author, its facts and photo replace h's, and h's later review stays. h's
+    next review leaves boat a's facts and photo as they are; every device pulls them."""
+    boat_a, h = api, Api.register_new(api.site, "h")
+    photo, made = _boat_as(boat_a)
+    assert h.push(_pulled_review(made, 20, notes="as h pulled it"))["rejected"] == []
+    corrected = made | {"notes": "two in the net", "count": 2}
+    _boats_push(boat_a, photo, (made, 0), (corrected, 10))
+    stored = FishObservation.objects.select_related("device").get(uid=made["observation_uid"])
+    assert stored.device is not None and str(stored.device.uid) == boat_a.device_id
+    assert not stored.author_pending
+    assert _stored_facts(made["observation_uid"]) == _facts(corrected)
+    assert (stored.confirmed_species, stored.reviewed_by) == ("Gadus morhua", "officer-h")
+
+    again = _pulled_review(made, 30, notes="as h pulled it")
+    assert h.push(again)["rejected"] == []
+    assert _stored_facts(made["observation_uid"]) == _facts(corrected)
+    for device in (boat_a, h):
+        last = [c for c in device.pull_all() if c["entity_uid"] == made["observation_uid"]][-1]
+        assert _facts(last["payload"]) == _facts(corrected)
+        assert last["payload"]["reviewed_by"] == "officer-h"
+
+
+def test_the_claiming_devices_later_review_wins(api: Api) -> None:
+    """The author's facts replace the reviewer's whatever their times; the two reviews are
+    settled as any two: the later wins."""
+    boat_a, h = api, Api.register_new(api.site, "h")
+    photo, made = _boat_as(boat_a)
+    assert h.push(_pulled_review(made, 20))["rejected"] == []
+    own = _review(made, "officer-7", 40, "Lutjanus synagris")
+    _boats_push(boat_a, photo, (own, 40))
+    stored = FishObservation.objects.get(uid=made["observation_uid"])
+    assert (stored.confirmed_species, stored.reviewed_by) == ("Lutjanus synagris", "officer-7")
+    assert str(stored.photo_uid) == photo["photo_uid"]
+
+
+def test_only_a_device_that_says_it_recorded_a_catch_claims_it(api: Api) -> None:
+    """Another reviewer (protocol 6, saying it did not record it) and a device older than
+    protocol 6 (saying nothing: it may be a reviewer) only review a catch that waits for
+    its author: its facts stay as they were made, and it stays without an author."""
+    boat_a, h = api, Api.register_new(api.site, "h")
+    g, old = Api.register_new(api.site, "g"), Api.register_new(api.site, "old")
+    photo, made = _boat_as(boat_a)
+    assert h.push(_pulled_review(made, 20))["rejected"] == []
+    other = _pulled_review(made, 30, count=5, recorded_here=False)
+    older = made | {"count": 6, "photo_uid": photo["photo_uid"]}
+    assert g.push(other)["rejected"] == []
+    assert old.push(e.entry("fish_observation", "upsert", older, when=e.at(40)))["rejected"] == []
+    stored = FishObservation.objects.get(uid=made["observation_uid"])
+    assert (stored.device_id, stored.author_pending, stored.photo_uid) == (None, True, None)
+    assert stored.count == 1 and stored.needs_review is True  # the older device's review won
+
+
+def test_an_older_devices_catch_is_still_its_first_pushers(api: Api) -> None:
+    """A device before protocol 6 says nothing of who recorded a catch: the first device
+    to push it is its author, as before."""
+    made = _catch_of(api)
+    stored = FishObservation.objects.select_related("device").get(uid=made["observation_uid"])
+    assert stored.device is not None and str(stored.device.uid) == api.device_id
+
+
+def test_a_catch_sent_again_saying_who_recorded_it_is_the_same_entry(api: Api) -> None:
+    """An entry pushed before the device's upgrade to protocol 6 is pushed again under its
+    key by the upgraded device (a renewal of the hub's log without a restore), now saying
+    who recorded the catch: the same entry, acknowledged, not refused as other content."""
+    made = e.observation()
+    first = e.entry("fish_observation", "upsert", made)
+    assert api.push(first)["acknowledged"] == [str(first.idempotency_key)]
+    again = first.model_copy(update={"payload": made | {"recorded_here": True}})
+    result = api.push(again)
+    assert result["rejected"] == [] and result["acknowledged"] == [str(first.idempotency_key)]

@@ -1,0 +1,97 @@
+"""A catch recorded after the hub's backup survives a restore of the hub (a real
+``pg_dump``/``pg_restore`` of its PostgreSQL), and stays its boat's, whichever device pushes
+first after it, or if its boat never does. Real hub process, real stores.
+
+Boat A records a catch with its photo after the backup; boat B pulls it (without its
+photo: photos never travel in pulls) and its officer confirms the species, a review B
+pushes before the restore or still holds queued at it. The restore loses both. Then A
+pushes its photo and catch again (``sync.store.resend``), and B its review (queued again,
+or for the first time): the whole row as B holds it, naming no photo. Were B's review taken
+for the catch, B would be its author: A's own catch, pushed again, would be another device's
+review, its photo link dropped on the hub and then, pulled back, in A's own store. Were it
+refused until A pushes, it would be lost where A never does (its store lost too). B says it
+did not record the catch (``recorded_here``): the hub makes the catch from it with no author,
+and A's push claims it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from main import main
+from sync.client import SyncClient
+from sync.store import Store
+from tests.sync.client.devices import add_photo_observation, new_device
+from tests.sync.client.hubcheck import drained
+from tests.sync.client.test_log_epoch import _backup, _observation_of_photo, _restore
+from tests.sync.hub.hubkit import HubProcess
+
+ORDERS = {"the reviewer": "ba", "the author": "ab", "the reviewer alone": "b"}
+"""Who syncs first after the restore (device letters); alone: A's store is lost too."""
+
+
+def _sync_all(clients: dict[str, SyncClient], order: str, rounds: int = 3) -> None:
+    """``rounds`` syncs of each device, in ``order`` (their names, one letter each)."""
+    for _ in range(rounds):
+        for name in order:
+            clients[name].sync_once()
+
+
+@pytest.mark.parametrize("review", ["acknowledged", "still queued"])
+@pytest.mark.parametrize("first", list(ORDERS))
+def test_a_catch_pushed_again_after_a_restore_is_kept_and_stays_its_boats(
+    first: str, review: str, live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    from sync.hub.models import FishObservation
+
+    boat_a = new_device(tmp_path, live_hub.url, site_slug, "boat-a")
+    boat_b = new_device(tmp_path, live_hub.url, site_slug, "boat-b")
+    dump = tmp_path / "hub.dump"
+    with boat_a.open() as a, boat_b.open() as b, httpx.Client() as http:
+        clients = {"a": boat_a.client(a, http), "b": boat_b.client(b, http)}
+        _backup(dump)
+        photo = add_photo_observation(a, 4000, seed=21, tag="a-catch")
+        catch = _observation_of_photo(a, photo)
+        clients["a"].sync_once()
+        clients["b"].sync_once()
+        b.observations.confirm(catch, "Lutjanus synagris", officer="officer-b")
+        if review == "acknowledged":
+            clients["b"].sync_once()
+            assert FishObservation.objects.get(uid=catch).confirmed_species == "Lutjanus synagris"
+        _restore(dump)
+        assert main(["hub", "renew-log-epoch", "--data", str(tmp_path / "hub")]) == 0
+
+        _sync_all(clients, ORDERS[first])
+
+        hub = FishObservation.objects.select_related("device").get(uid=catch)
+        assert (hub.confirmed_species, hub.reviewed_by) == ("Lutjanus synagris", "officer-b")
+        _reviewed(b, catch, None, "Lutjanus synagris")
+        assert drained(b) and not b.outbox.quarantined()
+        if first == "the reviewer alone":
+            assert (hub.device, hub.photo_uid) == (None, None)
+            assert hub.author_pending  # A's push, should A come back, claims it
+            return
+        assert hub.device is not None
+        assert str(hub.device.uid) == str(boat_a.registration.device_id)
+        assert str(hub.photo_uid) == photo
+        assert not hub.author_pending
+        _reviewed(a, catch, photo, "Lutjanus synagris")
+        assert drained(a)
+
+        # B reviews again, after the author's push: the whole row it holds, naming no
+        # photo. The hub keeps A's photo, and so does A's store.
+        b.observations.confirm(catch, "Lutjanus campechanus", officer="officer-b")
+        _sync_all(clients, "ba", rounds=2)
+        assert str(FishObservation.objects.get(uid=catch).photo_uid) == photo
+        _reviewed(a, catch, photo, "Lutjanus campechanus")
+        assert drained(a) and drained(b)
+
+
+def _reviewed(store: Store, catch: str, photo: str | None, species: str) -> None:
+    """The store holds the catch with B's review (``species``), linked to ``photo``."""
+    here = store.observations.get(catch)
+    assert here.photo_uid == photo
+    assert (here.confirmed_species, here.reviewed_by) == (species, "officer-b")
