@@ -28,7 +28,8 @@ from sync.hub.apply.changes import lock_sites
 from sync.hub.apply.context import EntryContext, EntryRejectedError
 from sync.hub.apply.lww import stamp_for
 from sync.hub.apply.people import apply_person, apply_template, apply_tombstone
-from sync.hub.apply.records import apply_access_event, apply_observation, apply_photo
+from sync.hub.apply.photos import apply_photo
+from sync.hub.apply.records import apply_access_event, apply_observation
 from sync.hub.auth import usable
 from sync.hub.metrics import count_entry
 from sync.hub.models import AppliedEntry, Device

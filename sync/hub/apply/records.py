@@ -1,4 +1,4 @@
-"""Photos (metadata), fish observations (LWW per field) and access events (append-only).
+"""Fish observations (LWW per field) and access events (append-only); photos: ``photos``.
 
 A catch is its author's: the device whose push created it on the hub (``FishObservation.device``;
 a restored store on replacement hardware is the same device, given a new code). The author
@@ -46,10 +46,6 @@ since sends None for what it was never told. Likewise a payload naming no photo 
 photo linked: a device that pulled the observation but not its photo sends none, and its
 edit (a confirmation) must not unlink the photo for the hub and every other device.
 
-A photo's contents (sha256, size) may change, before its bytes are stored, only by the
-device that pushed it (``Photo.device``): another device's push of other contents is refused
-for good, and the upload of the pusher's bytes is left as it is.
-
 A catch's time may lie no further ahead than the clocks that vouch for it
 (``sync.hub.apply.catch_time``).
 
@@ -66,11 +62,11 @@ from typing import Any
 
 from sync.hub.apply.catch_time import check_catch_time
 from sync.hub.apply.changes import append_change
-from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
+from sync.hub.apply.context import EntryContext, EntryRejectedError, Outcome
 from sync.hub.apply.lww import Stamp, initial_versions, merge, wins
 from sync.hub.metrics import count_access_event, observe_fish_confidence
-from sync.hub.models import AccessEvent, Device, FishObservation, Person, Photo, PhotoUpload
-from sync.protocol import ADDED_FIELDS, AccessEventUpsert, FishObservationUpsert, PhotoUpsert
+from sync.hub.models import AccessEvent, Device, FishObservation, Person, Photo
+from sync.protocol import ADDED_FIELDS, AccessEventUpsert, FishObservationUpsert
 
 REVIEW_FIELDS = ("reviewed_by", "reviewed_at")
 VERDICT_FIELDS = frozenset({"confirmed_species", "needs_review", *REVIEW_FIELDS})
@@ -93,69 +89,6 @@ followers only when it changes the leader's value too (a new classification). An
 (a confirmation) re-sends the same predictions with the stamp of the edit; it was not made
 with the box, pack or verdict it carries, which may be None merely because the editing
 device, on an older protocol when it pulled the catch, was never told them."""
-
-
-def apply_photo(ctx: EntryContext, payload: PhotoUpsert) -> str:
-    person = None
-    if payload.person_uid is not None:
-        person = Person.objects.select_for_update().filter(uid=payload.person_uid).first()
-        if person is None:
-            raise EntryNotYetError(f"unknown person {payload.person_uid}: push the person first")
-        ctx.require_own_site(f"person {person.uid}", person.site_id)
-        if person.erased:
-            return Outcome.SUPERSEDED
-    photo = Photo.objects.select_for_update().filter(uid=payload.photo_uid).first()
-    if photo is None:
-        photo = Photo(uid=payload.photo_uid, site=ctx.site, person=person, device=ctx.device)
-    else:
-        _check_photo_edit(ctx, photo, payload, person)
-    photo.media_type = payload.media_type
-    photo.sha256 = payload.sha256
-    photo.byte_size = payload.byte_size
-    photo.taken_at = payload.taken_at
-    # Only a face image is kept on the device by its site's policy; an older device's
-    # (protocol < 5) says nothing: False.
-    photo.withheld = payload.withheld and person is not None
-    photo.save()
-    return Outcome.APPLIED
-
-
-def _check_photo_edit(
-    ctx: EntryContext, photo: Photo, payload: PhotoUpsert, person: Person | None
-) -> None:
-    """What a re-pushed photo may change. Never whose it is: a person's photo moved to
-    nobody would survive their erasure, which deletes the person's photos. Never stored
-    bytes. Nor, from another device than the one that pushed it, its contents (that would
-    swap another boat's catch, or face, for an image of its choosing before the bytes go
-    up) or what is said of them (``_described``). New contents from its pusher before the
-    bytes are stored drop the upload of the old ones, so they can neither complete under
-    the new checksum nor block the new upload."""
-    ctx.require_own_site(f"photo {photo.uid}", photo.site_id)
-    if photo.person_id != (person.pk if person else None):
-        raise EntryRejectedError(f"photo {photo.uid} belongs to another person, or to none")
-    changed = (photo.sha256, photo.byte_size) != (payload.sha256, payload.byte_size)
-    if changed and photo.stored:
-        raise EntryRejectedError(f"photo {photo.uid} is stored with a different sha256")
-    if photo.device_id != ctx.device.pk and _described(photo) != _described_by(payload, person):
-        raise EntryRejectedError(
-            f"conflict: photo {photo.uid} was pushed by another device with another description"
-            " (sha256, size, type, time, withheld); only that device may change it"
-        )
-    if changed:
-        PhotoUpload.objects.filter(photo=photo).delete()
-
-
-def _described(photo: Photo) -> tuple[object, ...]:
-    """What a photo's pusher alone may change: its contents, and what is said of them (a
-    face photo marked as not withheld would be waited for, and its upload taken, by a hub
-    its site's policy keeps it from)."""
-    return photo.sha256, photo.byte_size, photo.media_type, photo.taken_at, photo.withheld
-
-
-def _described_by(payload: PhotoUpsert, person: Person | None) -> tuple[object, ...]:
-    """``_described`` of the photo as ``payload`` would leave it (``apply_photo``)."""
-    withheld = payload.withheld and person is not None
-    return payload.sha256, payload.byte_size, payload.media_type, payload.taken_at, withheld
 
 
 def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:

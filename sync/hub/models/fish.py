@@ -32,7 +32,7 @@ class Photo(models.Model):
     # upload is awaited for it.
     withheld = models.BooleanField(default=False)
     # The device that pushed the photo first: the only one that may change its contents
-    # (sha256, size) before its bytes are stored (``sync.hub.apply.records``). NULL: not
+    # (sha256, size) before its bytes are stored (``sync.hub.apply.photos``). NULL: not
     # known (pushed before the hub kept it, with no catch or upload to tell; or the device
     # row is gone): then no device may.
     device = models.ForeignKey(
