@@ -11,9 +11,12 @@ What is not recorded, and why:
   ``spoof_detected``);
 * ``no_face_detected`` and ``multiple_faces`` describe a frame, thirty times a second: they
   are shown to the person, not kept;
-* ``low_quality`` of a face that was too small: nobody presented it to the kiosk. These are
-  faces far behind the person at the kiosk, or false detections in the background (on
-  NUAA's webcam session, three such 21-32 px tracks came and went behind the one person).
+* ``low_quality`` of a face too small to check: none of its frames accepted, and too small
+  the main reason (the first, besides a cut-off attempt's ``too_brief``). Nobody presented
+  it to the kiosk: these are faces far behind the person at the kiosk, or false detections
+  in the background (on NUAA's webcam session, three such 21-32 px tracks came and went
+  behind the one person). A face refused mostly for another reason (moving: ``blurry``)
+  with a frame too small among them stood at the kiosk, and is recorded.
 
 With a :class:`~desktop.kiosk.gallery.GalleryWatch`, a gallery changed meanwhile (an
 enrolment, an erasure, by a sync or another process) replaces the old one between frames.
@@ -292,5 +295,13 @@ def _answers(badge: _Badge, decisions: Iterable[Decision]) -> bool:
 def _presented(decision: Decision) -> bool:
     """A final decision about a face someone presented to the kiosk (see the module)."""
     if decision.status is Status.LOW_QUALITY:
-        return QualityReason.TOO_SMALL not in decision.reasons
+        return not _too_small_to_check(decision)
     return decision.status in RECORDED
+
+
+def _too_small_to_check(decision: Decision) -> bool:
+    """No frame accepted, and too small the main reason: the first of the gate's reasons
+    (most frequent first), after the ``too_brief`` of an attempt cut off. Any frame too
+    small among others refused for another reason is no sign of a face far away."""
+    gate = [reason for reason in decision.reasons if reason is not QualityReason.TOO_BRIEF]
+    return decision.frames == 0 and gate[:1] == [QualityReason.TOO_SMALL]

@@ -82,6 +82,22 @@ def test_a_face_too_small_to_check_was_not_presented_and_is_not_recorded(store: 
     assert play(store, [(far, LOW)]) == [("low_quality", None)]  # LOW: a blurred face
 
 
+def test_a_refusal_with_a_frame_too_small_among_others_was_presented_and_is_recorded(
+    store: Store,
+) -> None:
+    """Only a face too small on its frames was not presented: one mostly refused for
+    another reason, or cut off (``too_brief``) after frames refused for another reason, or
+    with frames accepted, stood at the kiosk; its refusal is recorded."""
+    small, blurry, brief = QualityReason.TOO_SMALL, QualityReason.BLURRY, QualityReason.TOO_BRIEF
+    moving = Decision(Status.LOW_QUALITY, 1.0, 5, reasons=(blurry, small))
+    cut_off = Decision(Status.LOW_QUALITY, 1.0, 6, reasons=(brief, blurry, small))
+    near_enough = Decision(Status.LOW_QUALITY, 0.8, 7, reasons=(small,), frames=2)
+    far_cut_off = Decision(Status.LOW_QUALITY, 1.0, 8, reasons=(brief, small, blurry))
+    far_blurred = Decision(Status.LOW_QUALITY, 1.0, 9, reasons=(small, blurry))
+    recorded = play(store, [(moving, far_cut_off), (cut_off, far_blurred), (near_enough,)])
+    assert recorded == [("low_quality", None)] * 3
+
+
 def test_only_a_verified_event_names_the_person(store: Store) -> None:
     recorded = play(store, [(NOT_MATCHED, LOW)], at_end=(VERIFIED,))
     assert recorded == [("not_matched", None), ("low_quality", None), ("verified", UID)]
