@@ -34,8 +34,6 @@ from desktop.kiosk.prompts import (
     OUT_OF_SERVICE,
     UNAVAILABLE,
     PromptHold,
-    frame_prompt,
-    notice_prompt,
 )
 from desktop.kiosk.runner import KioskRunner, Outage, close_frames
 from desktop.kiosk.session import KioskFrame, KioskSession
@@ -210,10 +208,7 @@ class KioskController(QObject):
         self._names.update(frame.names)  # the greeting keeps its name on later frames
         if not self._failure_shown:  # a frame in flight when it failed: out of service stays
             self.panel.show_picture(image, frame.result.faces)
-            prompt = frame_prompt(frame.result, self._names, frame.badge)
-            if frame.notice is not None:
-                prompt = notice_prompt(frame.notice)
-            self.panel.show_prompt(self._hold.show(prompt))
+            self.panel.show_prompt(self._hold.show(frame.prompt(self._names)))
         # Written events go by the names the session found as it wrote them, not by the
         # greeting's: someone erased since then has none, and is not listed by name.
         self.panel.add_events(frame.events, frame.names)

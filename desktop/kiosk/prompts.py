@@ -48,6 +48,9 @@ CAMERA_RESTART = Prompt("Camera stuck — the kiosk needs a restart", Tone.IDLE)
 # The kiosk stopped and is not tried again (a source that cannot play, a wrong key, no model
 # pack): the state line tells the operator why; the person is not asked to look at a camera.
 OUT_OF_SERVICE = Prompt("Kiosk out of service", Tone.IDLE)
+# A verified face whose decision the store cannot take yet (another writer holds it, a
+# full disk): nobody is let in on a decision a kill would lose (desktop.kiosk.session).
+NOT_RECORDING = Prompt("Kiosk cannot record — please wait", Tone.WORKING)
 ADVICE = {
     QualityReason.TOO_SMALL: "Come closer",
     QualityReason.TOO_CLOSE: "Step back a little",

@@ -2,8 +2,12 @@
 
 Every track that ends in a final decision (``verified``, ``not_matched``,
 ``spoof_detected``, ``low_quality``) is recorded once, with the store's audit entry and
-outbox entry in the same transaction (:class:`~sync.store.access.AccessLog`); a store
-that is busy or full keeps it waiting, not lost (:class:`~desktop.kiosk.writer.EventWriter`).
+outbox entry in the same transaction (:class:`~sync.store.access.AccessLog`), before the
+frame that made it is shown. A store that is busy or full keeps it waiting in memory
+(:class:`~desktop.kiosk.writer.EventWriter`), where a kill (a power cut, the OOM killer)
+would lose it, so nobody is let in on it: the screen greets no one whose decision waits,
+and says the kiosk cannot record until it is written (:meth:`KioskFrame.prompt`). A
+refusal lets nobody in, and is told at once.
 What is not recorded, and why:
 
 * ``challenge_required`` is not final: the track's answer to the challenge is recorded (a
@@ -55,6 +59,7 @@ from dataclasses import dataclass, field
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.gallery import GalleryWatch, claimed_person
 from desktop.kiosk.identity import KioskIdentity
+from desktop.kiosk.prompts import NOT_RECORDING, Prompt, Tone, frame_prompt, notice_prompt
 from desktop.kiosk.writer import EventWriter
 from inference.face.decide import Decision, Status
 from inference.face.pipeline import DecisionPipeline, FrameResult
@@ -88,6 +93,26 @@ class KioskFrame:
     """Something the person must be told once (a badge nobody here holds)."""
     problem: str | None = None
     """Something the operator must see while it lasts (decisions waiting for the store)."""
+    unwritten: frozenset[int] = frozenset()
+    """Tracks whose decision waits for the store: none of them is greeted."""
+
+    def prompt(self, names: Mapping[str, str]) -> Prompt:
+        """What the screen tells the person: a notice once; else the answer about them, but
+        no welcome on a decision not yet written (a kill would leave no record of it)."""
+        if self.notice is not None:
+            return notice_prompt(self.notice)
+        prompt = frame_prompt(self.result, names, self.badge)
+        if prompt.tone is Tone.ACCEPTED and self._greets_unwritten():
+            return NOT_RECORDING
+        return prompt
+
+    def _greets_unwritten(self) -> bool:
+        return any(
+            face.track_id in self.unwritten
+            and face.decision is not None
+            and face.decision.status is Status.VERIFIED
+            for face in self.result.faces
+        )
 
 
 @dataclass(frozen=True)
@@ -120,6 +145,7 @@ class KioskSession:
         self.warning: str | None = None
         """What the operator must know before relying on this kiosk (set at start)."""
         self._recorded: deque[int] = deque(maxlen=_REMEMBERED_TRACKS)
+        self._unwritten: dict[str, int] = {}  # event uid -> its track, while it waits
         # Event uid -> its decision's reasons (a low_quality one's), which an access event
         # does not carry; the latest ones only, as for the tracks.
         self._reasons: dict[str, tuple[str, ...]] = {}
@@ -129,14 +155,16 @@ class KioskSession:
         self._expire_badge()
         badge = self._badge
         result = self.pipeline.process(image, time_s)
-        made = self._decide(result.decisions)
+        self._decide(result.decisions)
         if badge is not None and _answers(badge, result.decisions):
             self._end_badge(interrupted=True)  # the badge's attempt is decided: back to 1:N
-        events = self._writer.flush()
+        events = self._flush()
         notice, self._notice = self._notice, None
         external_id = badge.external_id if badge is not None else None
-        names = self.names_of((*made, *events))  # a greeting does not wait for the store
-        return KioskFrame(result, events, names, external_id, notice, self._writer.problem)
+        names = self.names_of(events)  # a greeting waits for the store (see the module)
+        unwritten = frozenset(self._unwritten.values())
+        return KioskFrame(result, events, names, external_id, notice, self._writer.problem,
+                          unwritten)  # fmt: skip
 
     def finish(self) -> tuple[AccessEvent, ...]:
         """The stream ended: open tracks are decided on what they have, and recorded; a
@@ -144,7 +172,7 @@ class KioskSession:
         process, so this must be said)."""
         self._decide(self.pipeline.finish())
         try:
-            written = self._writer.flush(now=True)
+            written = self._flush(now=True)
         except Exception as error:  # not a wait: say what is lost with the process
             lost = self._writer.waiting
             raise KioskError(
@@ -164,7 +192,15 @@ class KioskSession:
         self._decide(decisions)
         if badge is not None and _answers(badge, decisions):
             self._end_badge(interrupted=True)
-        return self._writer.flush()
+        return self._flush()
+
+    def _flush(self, *, now: bool = False) -> tuple[AccessEvent, ...]:
+        """Write the events that wait (:meth:`EventWriter.flush`); their tracks may be
+        greeted from now on."""
+        written = self._writer.flush(now=now)
+        for event in written:
+            self._unwritten.pop(event.event_uid, None)
+        return written
 
     def present_badge(self, external_id: str) -> None:
         """The next attempt is 1:1 against the badge's holder; a badge nobody here holds is
@@ -254,6 +290,7 @@ class KioskSession:
                 continue
             self._recorded.append(track)
             made.append(self.event(decision))
+            self._unwritten[made[-1].event_uid] = track
             self._remember_reasons(made[-1], decision)
         self._writer.queue(made)
         return made

@@ -1,11 +1,14 @@
-"""Access events waiting to be written: a decision is never lost to a busy or full store.
+"""Access events waiting to be written: a decision is not lost to a busy or full store.
 
 A store held by another writer past its busy timeout (``jaga store rekey`` re-encrypts the
 whole file in one transaction), or a full disk, refuses a write for a while. The kiosk goes
 on deciding; each event keeps its uid and time and is written, in order, once the store
-is free, while the screen says how many wait. A refused write costs the kiosk's short busy
-timeout (``KIOSK_BUSY_TIMEOUT_S``: its writes are one row), and while events wait it is
-tried again at most every ``RETRY_S``, so frames go on at nearly their usual pace.
+is free, while the screen says how many wait. Waiting, an event is only in memory: a process
+killed then (a power cut, the OOM killer) loses it, so the session lets nobody in on one
+(no welcome until it is written: :mod:`desktop.kiosk.session`). A refused write costs the
+kiosk's short busy timeout (``KIOSK_BUSY_TIMEOUT_S``: its writes are one row), and while
+events wait it is tried again at most every ``RETRY_S``, so frames go on at nearly their
+usual pace.
 Anything else the store raises is not a wait and goes up.
 """
 

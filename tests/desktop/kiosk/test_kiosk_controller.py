@@ -56,7 +56,7 @@ def test_an_event_is_listed_with_the_name_the_session_gave_when_it_was_written(
     kiosk = controller(tmp_path)
     at = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     written = AccessEvent(at, "north-gate", "kiosk-1", "verified", UID, 0.96, 0.9)
-    # greeted by name; the store was busy, so the event waits
+    # greeted by name on an earlier frame (an earlier event of theirs, written)
     kiosk.frame(IMAGE, frame({UID: "Ada"}))
     # erased meanwhile: the session, writing the event, finds no name for them any more
     kiosk.frame(IMAGE, KioskFrame(frame({}).result, (written,), {}))
