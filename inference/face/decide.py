@@ -30,7 +30,10 @@ once it has enough:
      (``python -m tools.measure_face_decisions``, ``live_frame_rule``).
 
 * A track that reaches ``max_frames`` or ``max_seconds`` without enough accepted frames is
-  ``low_quality``, with the gate's reasons, most frequent first. A track that ends (it left,
+  ``low_quality``, with the gate's reasons, most frequent first; one whose frames the gate
+  all accepted (too few of them: a slow camera, or frames of ``multiple_faces`` between) is
+  decided on them, by the rule of a track that ends: never ``verified`` on fewer than
+  ``min_frames``. A track that ends (it left,
   the stream ended, a still image) is decided on what it has, if it has one accepted frame,
   but is ``verified`` only on ``min_frames`` accepted frames, as a live decision: on fewer,
   a refusal stands and what would have been ``verified`` is ``low_quality`` (``too_brief``).
@@ -170,8 +173,13 @@ class TrackDecider:
         if len(self._accepted) >= self.settings.min_frames:
             return self._settle(self._decide())
         if self._out_of_time(evidence.time_s):
-            return self._settle(self._low_quality() if self._reasons else self._decide())
+            return self._settle(self._at_deadline())
         return None
+
+    def _at_deadline(self) -> Decision:
+        """Time ran out before ``min_frames`` accepted frames: ``low_quality`` with the gate's
+        reasons, or, where it rejected none, the decision of a track that ends."""
+        return self._low_quality() if self._reasons else self._checked_enough(self._decide())
 
     def record_challenge(self, passed: bool) -> Decision | None:
         """The active challenge's result for a track waiting for it (ignored otherwise: a
@@ -235,9 +243,14 @@ class TrackDecider:
         if decided.status is Status.CHALLENGE_REQUIRED:
             self._challenge = False  # the challenge was not taken
             decided = self._decide()
+        return self._settle(self._checked_enough(decided))
+
+    def _checked_enough(self, decided: Decision) -> Decision:
+        """A kiosk does not accept on fewer than ``min_frames`` accepted frames, whether the
+        track ended or its time ran out: such a ``verified`` is ``low_quality`` (``too_brief``)."""
         if decided.status is Status.VERIFIED and len(self._accepted) < self.settings.min_frames:
-            decided = self._too_brief()  # a kiosk does not accept on fewer frames at the end
-        return self._settle(decided)
+            return self._too_brief()
+        return decided
 
     def _too_brief(self) -> Decision:
         """The statuses of an attempt that could not be checked in full (a track the tracker

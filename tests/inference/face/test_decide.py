@@ -169,10 +169,21 @@ def test_max_seconds_is_capture_time() -> None:
 
 
 def test_a_slow_stream_of_good_frames_is_decided_at_the_deadline() -> None:
+    """Two good frames by the deadline: decided then, but, as a track that ends, never
+    verified on fewer than min_frames (found by review: the deadline verified on two)."""
     track = decider(min_frames=3, max_seconds=1.0)
     assert track.add(accepted(0.9, {"ana": 0.9}, t=0.0)) is None
     decision = track.add(accepted(0.9, {"ana": 0.9}, t=1.2))
-    assert decision is not None and decision.status is Status.VERIFIED
+    assert decision is not None and decision.status is Status.LOW_QUALITY
+    assert decision.reasons == (QualityReason.TOO_BRIEF,) and decision.frames == 2
+    assert decision.similarity == pytest.approx(0.9) and decision.identity is None
+    photo = decider(min_frames=3, max_seconds=1.0)
+    feed(photo, [accepted(0.1, {"ana": 0.9}, t=0.0)])
+    spoof = photo.add(accepted(0.1, {"ana": 0.9}, t=1.2))
+    assert spoof is not None and spoof.status is Status.SPOOF_DETECTED  # a refusal stands
+    slow = decider(min_frames=3, max_seconds=1.0)
+    feed(slow, [accepted(0.9, {"ana": 0.9}, t=t) for t in (0.0, 0.4, 0.8)])
+    assert slow.decision is not None and slow.decision.status is Status.VERIFIED
 
 
 def test_unconfirmed_tracks_collect_but_never_decide() -> None:
