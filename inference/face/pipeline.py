@@ -6,10 +6,11 @@ protocol (:class:`Detector`, :class:`LivenessScorer`, :class:`Recogniser`, :clas
 so the default pack and a bring-your-own pack (:mod:`inference.face.byo`) run through the
 same code, and tests can drive it with fakes.
 
-Work is spent only where it can change an answer: liveness and descriptors are computed for
-faces the quality gate accepts, on tracks that are still undecided, and batched per frame
-(one run per model however many faces need them). A decided track costs detection,
-tracking and the gate only. Each frame's result carries the time spent in each stage.
+Liveness and descriptors are computed for the faces the quality gate accepts, batched per
+frame (one run per model however many faces need them): on an undecided track they are its
+evidence; on a decided one they check that the track still shows the face it was decided on
+(:mod:`inference.face.continuity`): a track that does not is ended, and its face starts a
+new one, decided afresh. Each frame's result carries the time spent in each stage.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from collections.abc import Collection, Sequence
 
 from inference.errors import InputError
+from inference.face.continuity import Continuity, DecidedFace, Vector
 from inference.face.decide import (
     Candidate,
     Decision,
@@ -30,6 +32,7 @@ from inference.face.decide import (
     quality_weight,
 )
 from inference.face.detect import as_bgr
+from inference.face.embed import Embeddings
 from inference.face.frames import STAGES, FaceObservation, FrameResult, StageTimer
 from inference.face.quality import QualityGate, QualitySettings
 from inference.face.settings import FaceSettings
@@ -117,6 +120,7 @@ class DecisionPipeline:
         self._held: dict[int, TrackDecider] = {}  # decided in the own mode, while a badge runs
         self._challenges: dict[int, Challenge] = {}
         self._last_seen: dict[int, int] = {}
+        self._faces: dict[int, DecidedFace] = {}  # each track's own evidence of its face
         self._index = 0
 
     def _set_mode(self, claimed: str | None) -> None:
@@ -126,6 +130,10 @@ class DecisionPipeline:
         self.thresholds = self.settings.thresholds(
             self.mode, _own_threshold(self.stages, self.mode)
         )
+        # "Still the same face" is a 1:1 question whatever the mode: the recogniser's own
+        # 1:1 threshold, or the match settings'.
+        one_to_one = _own_threshold(self.stages, Mode.VERIFY)
+        self._same_face = self.settings.thresholds(Mode.VERIFY, one_to_one).similarity
 
     def _check_recognition(self, claimed: str | None) -> None:
         gallery, recogniser = self.stages.gallery, self.stages.recogniser
@@ -197,6 +205,7 @@ class DecisionPipeline:
             self._deciders = {**self._held, **self._deciders}
             self._held = {}
         self._challenges = {t: c for t, c in self._challenges.items() if t in self._deciders}
+        self._faces = {t: f for t, f in self._faces.items() if t in self._deciders}
         return ended
 
     def forget_identities(self, identities: Collection[str]) -> None:
@@ -212,6 +221,7 @@ class DecisionPipeline:
         self._held.clear()
         self._challenges.clear()
         self._last_seen.clear()
+        self._faces.clear()
 
     def process(self, image: AnyImage, time_s: float | None = None) -> FrameResult:
         """One frame through every stage; ``time_s`` is its capture time (video time for a
@@ -226,11 +236,14 @@ class DecisionPipeline:
         with timer("quality"):
             verdicts = [self.gate.assess(image, t.face) for t in tracked]
         status = self._frame_status(tracked)
-        evidence = self._evidence(image, tracked, verdicts, now=now, status=status, timer=timer)
+        evidence, descriptors = self._evidence(
+            image, tracked, verdicts, now=now, status=status, timer=timer
+        )
         with timer("decide"):
-            decisions = self._decide(tracked, evidence)
+            hidden, ended = self._continue(tracked, evidence, descriptors)
+            decisions = ended + self._decide(tracked, evidence)
             decisions += self._run_challenges(image, tracked, now)
-        faces_out = tuple(self._observation(t, v, e)
+        faces_out = tuple(self._observation(t, v, e, shown=t.track_id not in hidden)
                           for t, v, e in zip(tracked, verdicts, evidence, strict=True))  # fmt: skip
         result = FrameResult(self._index, now, status, faces_out, tuple(decisions), timer.ms)
         self._index += 1
@@ -275,19 +288,23 @@ class DecisionPipeline:
         now: float,
         status: Status | None,
         timer: StageTimer,
-    ) -> list[FrameEvidence | None]:
-        """Each face's evidence; None where the frame adds none (``multiple_faces``)."""
+    ) -> tuple[list[FrameEvidence | None], list[Vector | None]]:
+        """Each face's evidence (None where the frame adds none: ``multiple_faces``) and
+        descriptor (None where none was made). Every accepted face is scored, decided or
+        not: a decided track's frames are checked against its decision (:meth:`_continue`)."""
         if status is Status.MULTIPLE_FACES:
-            return [None] * len(tracked)
-        wanted = [i for i, (t, v) in enumerate(zip(tracked, verdicts, strict=True))
-                  if v.ok and self._decider(t.track_id).wants_evidence]  # fmt: skip
+            return [None] * len(tracked), [None] * len(tracked)
+        wanted = [i for i, v in enumerate(verdicts) if v.ok]
         faces = [tracked[i].face for i in wanted]
         with timer("liveness"):
             live = self._liveness(image, faces)
-        candidates = self._candidates(image, faces, timer)
+        probes = self._describe(image, faces, timer)
+        candidates = self._candidates(probes, len(faces), timer)
         extra = {i: (live[n], candidates[n]) for n, i in enumerate(wanted)}
-        return [self._one(t, v, now, extra.get(i))
-                for i, (t, v) in enumerate(zip(tracked, verdicts, strict=True))]  # fmt: skip
+        described = {i: probes.vectors[n] for n, i in enumerate(wanted)} if probes else {}
+        evidence: list[FrameEvidence | None] = [self._one(t, v, now, extra.get(i))
+                    for i, (t, v) in enumerate(zip(tracked, verdicts, strict=True))]  # fmt: skip
+        return evidence, [described.get(i) for i in range(len(tracked))]
 
     def _one(
         self,
@@ -309,20 +326,75 @@ class DecisionPipeline:
         readings = self.stages.liveness.score_faces(image, faces)
         return [min(1.0, max(0.0, float(reading.score))) for reading in readings]
 
-    def _candidates(
+    def _describe(
         self, image: AnyImage, faces: Sequence[FaceBox], timer: StageTimer
-    ) -> list[tuple[Candidate, ...]]:
+    ) -> Embeddings | None:
+        """Descriptors of ``faces``; None where nothing could be matched (no gallery, or an
+        empty one: every face is unknown, and a descriptor would cost time for nothing)."""
         gallery, recogniser = self.stages.gallery, self.stages.recogniser
         if gallery is None or recogniser is None or not faces or len(gallery) == 0:
-            return [() for _ in faces]
+            return None
         with timer("describe"):
-            probes = recogniser.describe(image, faces)
+            return recogniser.describe(image, faces)
+
+    def _candidates(
+        self, probes: Embeddings | None, count: int, timer: StageTimer
+    ) -> list[tuple[Candidate, ...]]:
+        gallery = self.stages.gallery
+        if gallery is None or probes is None:
+            return [() for _ in range(count)]
         with timer("match"):
             if self.claimed is not None:
                 return [(_candidate(self.claimed, gallery.verify(probes.take([n]), self.claimed)
-                                    .similarity),) for n in range(len(faces))]  # fmt: skip
+                                    .similarity),) for n in range(count)]  # fmt: skip
             answers = gallery.identify_many(probes, self.settings.match.top_k)
         return [tuple(_candidate(c.identity, c.similarity) for c in a.candidates) for a in answers]
+
+    def _continue(
+        self,
+        tracked: list[TrackedFace],
+        evidence: list[FrameEvidence | None],
+        descriptors: Sequence[Vector | None],
+    ) -> tuple[set[int], list[Decision]]:
+        """Each decided track's face checked against the face it was decided on
+        (:mod:`inference.face.continuity`): a track whose face changed ends, and the face
+        starts a new track in ``tracked`` (and ``evidence``), decided afresh. Returns the
+        decided tracks whose decision this frame must not show (not checked, or not the
+        decided face), and any decision the tracks ended made."""
+        hidden, ended = set(), []
+        for index, (face, frame) in enumerate(zip(tracked, evidence, strict=True)):
+            decider = self._deciders.get(face.track_id)
+            decided = decider is not None and decider.decision is not None
+            if not decided or decider is None or decider.awaits_challenge:
+                if frame is not None and frame.quality.ok:  # this attempt's own frames
+                    self._decided_face(face.track_id).learn(descriptors[index])
+                continue
+            verdict = Continuity.UNSURE
+            if frame is not None and frame.quality.ok:
+                # a spoof's face is already known not to be live: only who it is is checked
+                spoof = (
+                    decider.decision is not None
+                    and decider.decision.status is Status.SPOOF_DETECTED
+                )
+                liveness = None if spoof else frame.liveness
+                face_now = self._decided_face(face.track_id)
+                verdict = face_now.check(descriptors[index], liveness, frame.weight)
+            if verdict is Continuity.BROKEN:
+                tracked[index] = self.tracker.restart(face.track_id)
+                ended += [d] if (d := self._end(face.track_id)) is not None else []
+                self._last_seen.pop(face.track_id, None)
+                evidence[index] = frame and dataclasses.replace(frame, confirmed=False)
+            elif verdict is Continuity.UNSURE:
+                hidden.add(face.track_id)
+        return hidden, ended
+
+    def _decided_face(self, track_id: int) -> DecidedFace:
+        face = self._faces.get(track_id)
+        if face is None:
+            face = DecidedFace(self.thresholds.liveness, self._same_face,
+                               self.settings.decision.min_frames)  # fmt: skip
+            self._faces[track_id] = face
+        return face
 
     def _decide(
         self, tracked: Sequence[TrackedFace], evidence: Sequence[FrameEvidence | None]
@@ -375,6 +447,7 @@ class DecisionPipeline:
         never had a decider."""
         decider = self._deciders.pop(track_id, None)
         parked = self._parked.pop(track_id, None)
+        self._faces.pop(track_id, None)
         self._held.pop(track_id, None)  # decided already
         if decider is not None:
             decision = _ended(decider, answering, in_view)
@@ -394,10 +467,15 @@ class DecisionPipeline:
         return decider
 
     def _observation(
-        self, tracked: TrackedFace, verdict: QualityVerdict, frame: FrameEvidence | None
+        self,
+        tracked: TrackedFace,
+        verdict: QualityVerdict,
+        frame: FrameEvidence | None,
+        *,
+        shown: bool,
     ) -> FaceObservation:
         decider = self._deciders.get(tracked.track_id)
-        decision = decider.decision if decider is not None else None
+        decision = decider.decision if decider is not None and shown else None
         challenge = self._challenges.get(tracked.track_id)
         action = challenge.current_action if challenge is not None else None
         if frame is None:  # a multiple_faces frame: judged by the gate, but no evidence

@@ -10,7 +10,8 @@ the prediction already separates (two faces crossing move in opposite directions
 A new track is *tentative* until it has been matched ``min_hits`` times, which filters
 one-frame false detections; a tentative track that misses a frame is dropped. A confirmed
 track survives ``max_missed`` unseen frames (a turned head, a passer-by in front) and
-keeps its id when the face comes back within that time.
+keeps its id when the face comes back within that time. Boxes say nothing of whose face
+it is: the pipeline ends a decided track whose face changed (:meth:`FaceTracker.restart`).
 """
 
 from __future__ import annotations
@@ -104,6 +105,13 @@ class FaceTracker:
             if face_index not in owners:
                 owners[face_index] = self._start(face)
         return [self._report(owners[index]) for index in range(len(faces))]
+
+    def restart(self, track_id: int) -> TrackedFace:
+        """End track ``track_id`` and start a new, tentative one where its face is now: the
+        face seen there is not the one the track followed (:mod:`continuity`)."""
+        (track,) = [track for track in self._tracks if track.track_id == track_id]
+        self._tracks.remove(track)
+        return self._report(self._start(track.face))
 
     def _match(self, faces: Sequence[FaceBox]) -> list[tuple[int, int]]:
         """(face index, track index) pairs, greedily by descending IoU with the prediction."""

@@ -164,12 +164,17 @@ def test_a_face_seen_only_beside_another_ends_without_a_crash() -> None:
     assert statuses == [Status.VERIFIED]
 
 
-def test_decided_tracks_and_rejected_faces_cost_no_liveness_or_descriptor() -> None:
+def test_rejected_faces_cost_no_liveness_or_descriptor_and_decided_ones_are_checked() -> None:
+    """A decided track's frames are still scored, one run per frame: each is checked to be
+    the face the track was decided on (a photo held up in its place must not inherit it)."""
     small = face_at(400, side=30)  # the gate rejects it: too small
     p, liveness, recogniser = pipeline([[face_at(50), small]] * 8)
     results = [p.process(noise(i), i / 30) for i in range(8)]
-    assert liveness.calls == 3 and recogniser.calls == 3  # frames 0-2, then decided
+    assert liveness.calls == 8 and recogniser.calls == 8  # frames 0-2 decide, 3-7 check
     assert results[5].faces[1].quality.reasons and results[5].faces[1].liveness is None
+    decided = [r.faces[0].decision for r in results[2:]]
+    assert all(d is not None and d.status is Status.VERIFIED for d in decided)
+    assert {r.faces[0].track_id for r in results} == {1}
 
 
 def test_a_lost_track_is_decided_after_the_tracker_gives_up_on_it() -> None:

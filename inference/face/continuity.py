@@ -1,0 +1,92 @@
+"""Whether a decided track still shows the face it was decided on.
+
+The tracker follows boxes, not people: a face that appears where a decided face was (a
+printed photo held up in its place, another person stepping in within ``max_missed``
+frames) continues its track. A decision belongs to the face that earned it, so each frame
+of a decided track is checked against that track's own evidence:
+
+* **identity**: the frame's descriptor against the mean descriptor of the frames the track
+  was decided on. Below the 1:1 threshold (the recogniser's own, or ``match.verify_threshold``)
+  it is another face. That threshold is a descriptor's own calibrated "same person", so it
+  travels with a bring-your-own recogniser; a track's frames are one person, one camera,
+  seconds apart, and sit far above it (over NUAA's 9 live subjects, every frame is at least
+  0.942 to the mean of its first three, with this pack's models). It does
+  not separate NUAA's subjects from one another (the default descriptor puts 35 of their 36
+  pairs above it): for a photo, liveness is what tells.
+* **liveness**: the weighted mean P(real) of the last ``min_frames`` frames checked since the
+  decision, below the liveness threshold, is a face that would be decided a spoof if it
+  started afresh. A mean over the decision's own number of frames, not one frame, so that a
+  live person's one-frame dip (NUAA's webcam session opens with a 0.45) does not end them.
+  Not for a ``spoof_detected`` track, whose face is known not to be live already.
+
+A frame that breaks either ends the track: the face starts a new one, decided afresh (a
+photo is ``spoof_detected`` and recorded). A frame that is live on its own and the same face
+*holds*: it shows the decision. Any other frame (this frame alone below the liveness
+threshold, or not checked: the gate rejected it) shows none until one holds again, so a
+decision is never shown on a face nobody checked.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+
+import numpy as np
+import numpy.typing as npt
+
+Vector = npt.NDArray[np.float32]
+
+
+class Continuity(enum.Enum):
+    HOLDS = "holds"
+    """The decided face, live: the frame shows its decision."""
+    UNSURE = "unsure"
+    """Not shown to be the decided face this frame, nor shown not to be."""
+    BROKEN = "broken"
+    """Another face, or one no longer live: the track is over."""
+
+
+class DecidedFace:
+    """A track's evidence of who it is: descriptors while it is decided, then the checks."""
+
+    def __init__(self, liveness_threshold: float, similarity_threshold: float, window: int):
+        self._liveness_threshold = liveness_threshold
+        self._similarity_threshold = similarity_threshold
+        self._descriptors: list[Vector] = []
+        self._reference: Vector | None = None
+        self._recent: deque[tuple[float, float]] = deque(maxlen=window)
+
+    def learn(self, descriptor: Vector | None) -> None:
+        """One accepted frame of the track before its decision (the decision's own frames)."""
+        if descriptor is not None:
+            self._descriptors.append(descriptor)
+
+    def check(self, descriptor: Vector | None, liveness: float | None, weight: float) -> Continuity:
+        """One accepted frame after the decision; None where no model made the score."""
+        if self._other_face(descriptor):
+            return Continuity.BROKEN
+        if liveness is None:
+            return Continuity.HOLDS
+        self._recent.append((weight, liveness))
+        if self._no_longer_live():
+            return Continuity.BROKEN
+        return Continuity.HOLDS if liveness >= self._liveness_threshold else Continuity.UNSURE
+
+    def _other_face(self, descriptor: Vector | None) -> bool:
+        reference = self._mean_descriptor()
+        if descriptor is None or reference is None:
+            return False
+        return float(descriptor @ reference) < self._similarity_threshold
+
+    def _mean_descriptor(self) -> Vector | None:
+        if self._reference is None and self._descriptors:
+            mean = np.mean(self._descriptors, axis=0, dtype=np.float64)
+            self._reference = np.asarray(mean / np.linalg.norm(mean), np.float32)
+        return self._reference
+
+    def _no_longer_live(self) -> bool:
+        if len(self._recent) < (self._recent.maxlen or 1):
+            return False
+        total = sum(weight for weight, _ in self._recent)
+        mean = sum(weight * live for weight, live in self._recent) / total
+        return mean < self._liveness_threshold

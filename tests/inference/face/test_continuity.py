@@ -1,0 +1,44 @@
+"""A decided track's later frames against its own evidence (:mod:`inference.face.continuity`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inference.face.continuity import Continuity, DecidedFace
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.array(values, np.float32)
+    return np.asarray(vector / np.linalg.norm(vector), np.float32)
+
+
+def decided(*descriptors: np.ndarray) -> DecidedFace:
+    face = DecidedFace(liveness_threshold=0.5, similarity_threshold=0.9, window=3)
+    for descriptor in descriptors:
+        face.learn(descriptor)
+    return face
+
+
+def test_the_same_live_face_holds() -> None:
+    face = decided(unit(1, 0, 0), unit(1, 0.05, 0))
+    assert face.check(unit(1, 0.02, 0), 0.95, 1.0) is Continuity.HOLDS
+
+
+def test_another_face_breaks_the_track_at_once() -> None:
+    face = decided(unit(1, 0, 0))
+    assert face.check(unit(1, 1, 0), 0.99, 1.0) is Continuity.BROKEN
+
+
+def test_one_frame_below_liveness_is_unsure_and_a_window_of_them_breaks() -> None:
+    face = decided(unit(1, 0, 0))
+    assert face.check(unit(1, 0, 0), 0.95, 1.0) is Continuity.HOLDS
+    assert face.check(unit(1, 0, 0), 0.45, 1.0) is Continuity.UNSURE  # a dip: not shown
+    assert face.check(unit(1, 0, 0), 0.96, 1.0) is Continuity.HOLDS  # mean 0.79: still live
+    assert face.check(unit(1, 0, 0), 0.3, 1.0) is Continuity.UNSURE  # mean 0.57: still live
+    assert face.check(unit(1, 0, 0), 0.1, 1.0) is Continuity.BROKEN  # mean 0.45 of 3
+
+
+def test_what_no_model_scored_is_not_held_against_the_face() -> None:
+    face = decided()  # no recogniser: no descriptors
+    assert face.check(None, None, 1.0) is Continuity.HOLDS
+    assert face.check(unit(0, 1, 0), 0.9, 1.0) is Continuity.HOLDS
