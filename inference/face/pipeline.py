@@ -16,7 +16,6 @@ new one, decided afresh. Each frame's result carries the time spent in each stag
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Collection, Sequence
 
@@ -32,9 +31,15 @@ from inference.face.decide import (
     quality_weight,
 )
 from inference.face.detect import as_bgr
-from inference.face.embed import Embeddings
+from inference.face.frame_scoring import (
+    describe_faces,
+    gate_settings,
+    liveness_scores,
+    match_candidates,
+    own_threshold,
+)
 from inference.face.frames import STAGES, FaceObservation, FrameResult, StageTimer
-from inference.face.quality import QualityGate, QualitySettings
+from inference.face.quality import QualityGate
 from inference.face.settings import FaceSettings
 from inference.face.stages import (
     AnyImage,
@@ -47,7 +52,7 @@ from inference.face.stages import (
     Stages,
 )
 from inference.face.track import FaceTracker
-from inference.face.types import FaceBox, QualityVerdict, TrackedFace
+from inference.face.types import QualityVerdict, TrackedFace
 
 __all__ = [
     "STAGES",
@@ -81,29 +86,6 @@ def _cut(decider: TrackDecider, interrupted: bool) -> Decision | None:
     return decision if decision is not None else decider.cut_off()
 
 
-def _own_threshold(stages: Stages, mode: Mode) -> float | None:
-    """A BYO recogniser's own threshold for ``mode`` (None: the match settings' apply). Its
-    1:1 threshold is never used for 1:N, where an unknown face meets every identity."""
-    if stages.similarity_threshold is None or mode is Mode.VERIFY:
-        return stages.similarity_threshold
-    if stages.identify_threshold is None and stages.gallery is not None:
-        raise InputError(
-            "1:N with this recogniser needs its identify_threshold in jaga-pack.toml: its "
-            "similarity_threshold is for 1:1. Choose it from 1:N trials on your own people "
-            "(the best candidate's similarity for people enrolled and for people not), as "
-            "jaga eval identify measures them for the default descriptor"
-        )
-    return stages.identify_threshold  # None without a gallery: nothing is matched
-
-
-def _gate_settings(quality: QualitySettings, stages: Stages) -> QualitySettings:
-    """A face too close for liveness to see around it matters only where liveness runs:
-    without it (photos compared with ``--no-liveness``, tight crops) no share is too close."""
-    if stages.liveness is None:
-        return dataclasses.replace(quality, max_frame_share=math.inf)
-    return quality
-
-
 class DecisionPipeline:
     """Turns the frames of one stream into per-track decisions."""
 
@@ -112,7 +94,7 @@ class DecisionPipeline:
     ) -> None:
         self.stages = stages
         self.settings = settings or FaceSettings()
-        self.gate = QualityGate(_gate_settings(self.settings.quality, stages))
+        self.gate = QualityGate(gate_settings(self.settings.quality, stages))
         self.tracker = FaceTracker(self.settings.tracker)
         self._set_mode(claimed)
         self._deciders: dict[int, TrackDecider] = {}
@@ -127,12 +109,10 @@ class DecisionPipeline:
         self._check_recognition(claimed)
         self.claimed = claimed
         self.mode = Mode.VERIFY if claimed is not None else Mode.IDENTIFY
-        self.thresholds = self.settings.thresholds(
-            self.mode, _own_threshold(self.stages, self.mode)
-        )
+        self.thresholds = self.settings.thresholds(self.mode, own_threshold(self.stages, self.mode))
         # "Still the same face" is a 1:1 question whatever the mode: the recogniser's own
         # 1:1 threshold, or the match settings'.
-        one_to_one = _own_threshold(self.stages, Mode.VERIFY)
+        one_to_one = own_threshold(self.stages, Mode.VERIFY)
         self._same_face = self.settings.thresholds(Mode.VERIFY, one_to_one).similarity
 
     def _check_recognition(self, claimed: str | None) -> None:
@@ -297,9 +277,12 @@ class DecisionPipeline:
         wanted = [i for i, v in enumerate(verdicts) if v.ok]
         faces = [tracked[i].face for i in wanted]
         with timer("liveness"):
-            live = self._liveness(image, faces)
-        probes = self._describe(image, faces, timer)
-        candidates = self._candidates(probes, len(faces), timer)
+            live = liveness_scores(self.stages, image, faces)
+        probes = describe_faces(self.stages, image, faces, timer)
+        candidates = match_candidates(
+            self.stages, probes, len(faces), timer,
+            claimed=self.claimed, top_k=self.settings.match.top_k,
+        )  # fmt: skip
         extra = {i: (live[n], candidates[n]) for n, i in enumerate(wanted)}
         described = {i: probes.vectors[n] for n, i in enumerate(wanted)} if probes else {}
         evidence: list[FrameEvidence | None] = [self._one(t, v, now, extra.get(i))
@@ -319,36 +302,6 @@ class DecisionPipeline:
         weight = quality_weight(verdict.measures, s.weights, s.quality)
         live, candidates = extra if extra is not None else (None, ())
         return FrameEvidence(now, verdict, weight, live, candidates, tracked.confirmed)
-
-    def _liveness(self, image: AnyImage, faces: Sequence[FaceBox]) -> list[float | None]:
-        if self.stages.liveness is None or not faces:
-            return [None] * len(faces)
-        readings = self.stages.liveness.score_faces(image, faces)
-        return [min(1.0, max(0.0, float(reading.score))) for reading in readings]
-
-    def _describe(
-        self, image: AnyImage, faces: Sequence[FaceBox], timer: StageTimer
-    ) -> Embeddings | None:
-        """Descriptors of ``faces``; None where nothing could be matched (no gallery, or an
-        empty one: every face is unknown, and a descriptor would cost time for nothing)."""
-        gallery, recogniser = self.stages.gallery, self.stages.recogniser
-        if gallery is None or recogniser is None or not faces or len(gallery) == 0:
-            return None
-        with timer("describe"):
-            return recogniser.describe(image, faces)
-
-    def _candidates(
-        self, probes: Embeddings | None, count: int, timer: StageTimer
-    ) -> list[tuple[Candidate, ...]]:
-        gallery = self.stages.gallery
-        if gallery is None or probes is None:
-            return [() for _ in range(count)]
-        with timer("match"):
-            if self.claimed is not None:
-                return [(_candidate(self.claimed, gallery.verify(probes.take([n]), self.claimed)
-                                    .similarity),) for n in range(count)]  # fmt: skip
-            answers = gallery.identify_many(probes, self.settings.match.top_k)
-        return [tuple(_candidate(c.identity, c.similarity) for c in a.candidates) for a in answers]
 
     def _continue(
         self,
@@ -484,8 +437,3 @@ class DecisionPipeline:
         return FaceObservation(tracked.track_id, tracked.face, tracked.confirmed, verdict,
                                frame.weight, frame.liveness, frame.candidates, decision,
                                action)  # fmt: skip
-
-
-def _candidate(identity: str, similarity: float) -> Candidate:
-    # float32 dot products of unit vectors can land a hair outside [-1, 1]
-    return Candidate(identity, min(1.0, max(-1.0, float(similarity))))
