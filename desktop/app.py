@@ -19,6 +19,7 @@ is the only one that imports Qt.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -37,6 +38,7 @@ from desktop.kiosk.assemble import KioskOptions
 from desktop.kiosk_controller import FrameSource, KioskController
 from desktop.kiosk_panel import KioskPanel
 from desktop.metrics import ClassifierProbe, DeviceMetrics, LoadedClassifier, start_device_metrics
+from desktop.pack_status import pack_summary, unchecked_summary
 from desktop.questions import (
     CloseQuestion,
     PhotoChooser,
@@ -55,9 +57,8 @@ from desktop.species import (
 )
 from desktop.sync_controller import SyncController
 from desktop.sync_panel import SyncPanel
-from desktop.workers import Deadline
-from inference.errors import PackError
-from inference.pack.installed import ModelPack, ModelState
+from desktop.workers import BackgroundJobs, Deadline
+from inference.pack.installed import ModelPack
 from sync.client.backoff import Backoff
 from sync.client.service import ClientFactory
 
@@ -70,20 +71,6 @@ SHUTDOWN_BOUND_S = 30.0
 # How often the GUI thread runs Python while idle, so a stop signal's handler runs (below).
 SIGNAL_CHECK_MS = 200
 _log = logging.getLogger(__name__)
-
-
-def pack_summary(pack: ModelPack) -> str:
-    """One line per model: id and checksum state (read without loading any model). A pack
-    whose record cannot be read is said in the window, not raised before it opens."""
-    lines = [f"Model pack {pack.manifest.version} in {pack.root}"]
-    try:
-        states = {spec.id: pack.state(spec, hash_file=False) for spec in pack.manifest.models}
-    except PackError as error:
-        return "\n".join([*lines, f"not ready: {error}"])
-    lines.extend(f"  {model}: {state}" for model, state in states.items())
-    ready = all(state is ModelState.OK for state in states.values())
-    lines.append("ready" if ready else "not ready: run  jaga models install")
-    return "\n".join(lines)
 
 
 def classifier_probe(species: SpeciesPacks) -> ClassifierProbe:
@@ -118,8 +105,12 @@ class MainWindow(QMainWindow):
         self.metrics = metrics
         self.species = species
         self._shut_down = False
-        self.status = QLabel(pack_summary(pack))
+        self.status = QLabel(unchecked_summary(pack))
         self.status.setObjectName("packStatus")
+        self.pack_check = BackgroundJobs(parent=self)  # hashing ~90 MB: not on the GUI thread
+        self.pack_check.submit(
+            functools.partial(pack_summary, pack), self._show_pack, self._show_pack
+        )
         side = QVBoxLayout()  # the device's state beside the officer's work
         side.addWidget(self.status)
         if sync is not None:
@@ -133,6 +124,10 @@ class MainWindow(QMainWindow):
         body = QWidget()
         body.setLayout(layout)
         self.setCentralWidget(body)
+
+    def _show_pack(self, summary: object) -> None:
+        # A file the check could not read (a failing SD card's OSError) is said as it is.
+        self.status.setText(str(summary) if isinstance(summary, str) else f"not ready: {summary}")
 
     def shutdown(self) -> None:
         """Hide the window, stop the sync and the catch jobs within ``SHUTDOWN_BOUND_S`` in
