@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.errors import InferenceError, InputError
-from inference.face.align import FaceAligner
+from inference.face.align import FaceAligner, LandmarkDetector
 from inference.face.byo import ArcFaceRecogniser, ByoPack, ScrfdDetector, load_byo_pack
-from inference.face.challenge import ChallengeSession
+from inference.face.challenge import ChallengeSession, ChallengeSettings
 from inference.face.decide import ChallengePolicy
 from inference.face.detect import FaceDetector, read_image
 from inference.face.embed import DescriptorModel, Embeddings, FaceEmbedder
@@ -38,6 +38,7 @@ from inference.runtime import Runtime, ThreadBudget, thread_count
 from inference.runtime.providers import parse_preference
 
 log = logging.getLogger(__name__)
+MESH_ID = "facemesh"  # the pack's model for active challenges
 
 
 class AlignedRecogniser:
@@ -105,12 +106,26 @@ def _recogniser(
     return ArcFaceRecogniser.from_pack(runtime, pack), threshold
 
 
-def _challenges(runtime: Runtime, settings: FaceSettings) -> Callable[[], Challenge] | None:
+@dataclass(frozen=True)
+class MeshChallenges:
+    """A new challenge for each track that needs one, all on one FaceMesh session."""
+
+    mesh: FaceMeshRunner
+    settings: ChallengeSettings
+
+    def __call__(self) -> Challenge:
+        return ChallengeSession(self.mesh, self.settings)
+
+    @property
+    def providers(self) -> dict[str, str]:
+        return {MESH_ID: self.mesh.session.provider}
+
+
+def _challenges(runtime: Runtime, settings: FaceSettings) -> MeshChallenges | None:
     """Active challenges on FaceMesh, when the site's policy ever asks for one."""
     if settings.decision.challenge is ChallengePolicy.NEVER:
         return None
-    mesh = FaceMeshRunner.from_runtime(runtime)  # one session, shared by every challenge
-    return lambda: ChallengeSession(mesh, settings.challenge)
+    return MeshChallenges(FaceMeshRunner.from_runtime(runtime, MESH_ID), settings.challenge)
 
 
 @dataclass(frozen=True)
@@ -223,11 +238,24 @@ def pipeline_from_args(
 
 
 def providers(stages: Stages) -> dict[str, object]:
-    """The provider each stage's sessions actually run on."""
+    """The provider each stage's sessions actually run on (a mapping model -> provider for a
+    stage of several models); ``aligner`` where the default recogniser's YuNet refines the
+    landmarks of another detector (with YuNet as the detector it is the same session)."""
     found: dict[str, object] = {}
-    for name in ("detector", "liveness", "recogniser"):
+    for name in ("detector", "liveness", "recogniser", "challenges"):
         stage = getattr(stages, name)
         for attribute in ("provider", "providers"):
             if stage is not None and hasattr(stage, attribute):
                 found[name] = getattr(stage, attribute)
+    refiner = _landmark_refiner(stages)
+    if refiner is not None and refiner is not stages.detector and hasattr(refiner, "provider"):
+        found["aligner"] = refiner.provider
     return found
+
+
+def _landmark_refiner(stages: Stages) -> LandmarkDetector | None:
+    """The detector the recogniser's aligner looks at each face with again, if any."""
+    aligner = getattr(stages.recogniser, "aligner", None)
+    if not isinstance(aligner, FaceAligner) or not aligner.refine.looks:
+        return None
+    return aligner.detector
