@@ -17,7 +17,7 @@ as YuNet's, so every later stage reads them the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -58,6 +58,33 @@ def output_positions(spec: DetectorSpec, names: Sequence[str]) -> dict[tuple[str
     return positions
 
 
+def expected_shape(spec: DetectorSpec, kind: str, stride: int) -> tuple[int, int]:
+    """(rows, width) of one output: a row per anchor per location of the stride's map."""
+    return (spec.input_size // stride) ** 2 * spec.anchors, KINDS[kind]
+
+
+def without_batch(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Exports with and without a batch axis both occur."""
+    return shape[1:] if len(shape) == 3 and shape[0] == 1 else shape
+
+
+def check_output_shapes(
+    spec: DetectorSpec,
+    shapes: Mapping[str, tuple[int, ...]],
+    positions: Mapping[tuple[str, int], int],
+    names: Sequence[str],
+) -> None:
+    """The warm-up's outputs (a frame of the declared ``input_size``) against the contract:
+    a wrong ``anchors`` or ``input_size`` leaves the widths right and the lengths wrong,
+    which is refused at load, not on the first frame. Nothing to check without a warm-up."""
+    for (kind, stride), position in positions.items():
+        shape = shapes.get(names[position])
+        expected = expected_shape(spec, kind, stride)
+        if shape is not None and without_batch(shape) != expected:
+            raise PackError(f"{spec.file}: {kind} output of stride {stride} is "
+                            f"{without_batch(shape)}, the contract says {expected}")  # fmt: skip
+
+
 class ScrfdDetector:
     """SCRFD detection on BGR or grayscale uint8 images of any size."""
 
@@ -86,6 +113,7 @@ class ScrfdDetector:
                 raise PackError(f"{spec.file}: {kind} output of stride {stride} is {width} "
                                 f"wide, the contract says {KINDS[kind]}")  # fmt: skip
         session = open_session(runtime, path, sha256, io, side=spec.input_size, threads=threads)
+        check_output_shapes(spec, session.warmup_shapes or {}, positions, io.output_names)
         return cls(session, input_name, spec)
 
     @property
@@ -133,8 +161,7 @@ class ScrfdDetector:
     def _decode_stride(
         self, outputs: Sequence[FloatArray], stride: int
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        cells = (self.spec.input_size // stride) ** 2 * self.spec.anchors
-        score, bbox, kps = (self._output(outputs, kind, stride, cells) for kind in KINDS)
+        score, bbox, kps = (self._output(outputs, kind, stride) for kind in KINDS)
         keep = np.flatnonzero(score[:, 0] >= self.spec.score_threshold)
         side = self.spec.input_size // stride
         columns, rows = np.meshgrid(np.arange(side), np.arange(side))  # row-major, as the maps
@@ -145,15 +172,13 @@ class ScrfdDetector:
         points = kps[keep].reshape(-1, 5, 2) * stride + centres[:, None, :]
         return boxes, score[keep, 0], points
 
-    def _output(
-        self, outputs: Sequence[FloatArray], kind: str, stride: int, cells: int
-    ) -> FloatArray:
-        """One output as (cells, width); exports with and without a batch axis both occur."""
+    def _output(self, outputs: Sequence[FloatArray], kind: str, stride: int) -> FloatArray:
+        """One output as (cells, width). The load checked the warm-up's shapes; a session
+        made without a warm-up is checked here, on its first frame."""
         value = np.asarray(outputs[self._positions[(kind, stride)]], np.float32)
-        if value.ndim == 3 and value.shape[0] == 1:
-            value = value[0]
-        if value.shape != (cells, KINDS[kind]):
-            expected = (cells, KINDS[kind])
+        value = value.reshape(without_batch(value.shape))
+        expected = expected_shape(self.spec, kind, stride)
+        if value.shape != expected:
             raise InputError(f"{self.spec.file}: {kind} output of stride {stride} is "
                              f"{value.shape}, the contract says {expected}")  # fmt: skip
         return value

@@ -220,6 +220,20 @@ def test_a_recogniser_that_breaks_its_contract_is_refused_at_load(
         ArcFaceRecogniser.from_pack(runtime, load_byo_pack(tmp_path))
 
 
+def test_a_detector_whose_outputs_do_not_fit_its_declared_anchors_is_refused_at_load(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    """The warm-up's outputs are checked whole: the widths fit, the lengths do not (one
+    anchor declared for a two-anchor model); before, the first frame failed, not the load."""
+    (tmp_path / "scrfd_500m_bnkps.onnx").symlink_to(scrfd_file())
+    (tmp_path / MANIFEST_NAME).write_text(
+        '[detector]\nfile = "scrfd_500m_bnkps.onnx"\nanchors = 1\n', encoding="utf-8"
+    )
+    message = r"score output of stride 8 is \(12800, 1\), the contract says \(6400, 1\)"
+    with pytest.raises(PackError, match=message):
+        ScrfdDetector.from_pack(runtime, load_byo_pack(tmp_path))
+
+
 def test_a_byo_pack_runs_through_the_same_pipeline_from_the_cli(
     model_pack: ModelPack, pack_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
