@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -48,6 +47,7 @@ from inference.fish.pack import (
     TRAINING_FILE,
     SpeciesPack,
     load_pack,
+    staging_beside,
     write_pack,
 )
 from inference.pack.files import sha256_of
@@ -81,6 +81,7 @@ def build_from_head(
     calibration: Path | None = None,
     int8: Mapping[str, Path] | None = None,
     note: Callable[[str], None] = lambda _: None,
+    replace_non_pack: bool = False,
 ) -> SpeciesPack:
     """Rebuild the pack from its kept head and the installed backbone into ``out``.
 
@@ -94,7 +95,9 @@ def build_from_head(
     then answers without familiarity (:meth:`SpeciesPack.thresholds_for`), and ``note`` is
     told why (``calibration_note``). Without ``calibration``, ``int8`` (file name -> file)
     is an INT8 model and its familiarity made before on this very FP32 model, kept as
-    they are (``ensure_default_pack``).
+    they are (``ensure_default_pack``), which also replaces a folder at ``out`` that is no
+    pack (``replace_non_pack``: the models folder's own, see :func:`write_pack`).
+    The models are made in a scratch folder beside ``out`` (:func:`staging_beside`).
     """
     info = read_pack_info(assets)
     if sha256_of(backbone) != info["backbone_sha256"]:
@@ -103,8 +106,8 @@ def build_from_head(
             f"but {backbone} differs; reinstall the model pack or retrain the head"
         )
     side = load_head(assets / HEAD_FILE).input_size
-    with tempfile.TemporaryDirectory(prefix="jaga-fish-") as scratch:
-        model = Path(scratch) / MODEL_FILES["fp32"]
+    with staging_beside(out) as scratch:
+        model = scratch / MODEL_FILES["fp32"]
         convert({"backbone": backbone, "head": assets / HEAD_FILE,
                  "thresholds": assets / THRESHOLDS_FILE}, model, {})  # fmt: skip
         if sha256_of(model) != info["fp32_sha256"]:
@@ -113,7 +116,7 @@ def build_from_head(
             )
         files: dict[str, Path | dict[str, Any] | str] = {n: assets / n for n in KEPT_FILES}
         if calibration is not None:
-            int8_model = Path(scratch) / MODEL_FILES["int8"]
+            int8_model = scratch / MODEL_FILES["int8"]
             groups = _validation_groups(assets)
             photos = calibration_images(calibration, size=side, exclude_groups=groups)
             said = calibration_note(calibration, groups)
@@ -129,7 +132,7 @@ def build_from_head(
         return write_pack(
             out, name=info["name"], version=info["version"],
             backbone_sha256=info["backbone_sha256"], build={**files, MODEL_FILES["fp32"]: model},
-            input_sizes=(side,),
+            input_sizes=(side,), replace_non_pack=replace_non_pack,
         )  # fmt: skip
 
 
@@ -175,16 +178,18 @@ def ensure_default_pack(
     """Build the default pack into ``root`` unless it is already this head's, verified.
 
     Returns ``"built"`` or ``"up to date"``. A pack that fails verification (a damaged or
-    altered file) is rebuilt; a build that fails leaves whatever was in ``root`` untouched.
+    altered file) is rebuilt, and so is a ``root`` that holds no pack (emptied, or its
+    manifest lost: ``root`` is the installer's); a build that fails leaves whatever was in
+    ``root`` untouched.
     An INT8 model ``build-pack --calibration`` added to the pack there is kept when it is
     still right (``_int8_to_keep``): an install has no photos to build it again. ``note``
     is told whether it was kept, and how to build one again where it was not.
     """
     if not force and is_current(root, assets):
         return "up to date"
-    with tempfile.TemporaryDirectory(prefix="jaga-fish-") as scratch:
-        kept = _int8_to_keep(root, assets, Path(scratch), note)
-        build_from_head(assets, root, backbone, int8=kept)
+    with staging_beside(root) as scratch:  # swept by the next install if killed
+        kept = _int8_to_keep(root, assets, scratch, note)
+        build_from_head(assets, root, backbone, int8=kept, replace_non_pack=True)
     if kept:  # said once the pack holding it is built: a failed build keeps nothing new
         note(f"kept the INT8 model of the species pack in {root}: the FP32 model is the same")
     return "built"

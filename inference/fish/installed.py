@@ -15,11 +15,11 @@ from inference.fish.errors import SpeciesPackError
 from inference.fish.pack import (
     CARD_FILE,
     HEAD_FILE,
-    MANIFEST,
     MODEL_FILES,
     SPECIES_FILE,
     THRESHOLDS_FILE,
     TRAINING_FILE,
+    holds_pack,
     load_pack,
     read_species,
 )
@@ -35,7 +35,7 @@ KEPT_FILES = (HEAD_FILE, SPECIES_FILE, THRESHOLDS_FILE, CARD_FILE, TRAINING_FILE
 
 def installed_default_pack() -> Path:
     root = default_pack_dir() / INSTALLED_FOLDER
-    if not (root / MANIFEST).exists():
+    if not holds_pack(root):
         raise SpeciesPackError(
             f"no default species pack in {root}; build it with: jaga models install "
             f"(or: jaga fish build-pack --head {DEFAULT_ASSETS} --out {root})"
@@ -48,7 +48,7 @@ def default_pack_state(root: Path, assets: Path = DEFAULT_ASSETS) -> ModelState:
     ``modified`` (a file fails its sha256, or the pack cannot be read), ``outdated`` (whole,
     but not built from these assets: a newer head shipped since) or ``ok``.
     :class:`SpeciesPackError` if the assets themselves cannot be read."""
-    if not (root / MANIFEST).exists():
+    if not holds_pack(root):
         return ModelState.MISSING
     info = read_pack_info(assets)
     try:

@@ -31,11 +31,12 @@ What a pack is (its files, schemas and input contract, ``SpeciesPack``) is in
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import secrets
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ from inference.fish.pack_format import (
 from inference.fish.pack_leftovers import (
     RETIRED,
     Leftovers,
+    holds_pack,
     restore_retired,
     undo_interrupted_writes,
 )
@@ -90,6 +92,7 @@ __all__ = [
     "TRAINING_FILE",
     "Leftovers",
     "SpeciesPack",
+    "holds_pack",
     "input_contract",
     "int8_familiarity_json",
     "load_pack",
@@ -98,6 +101,7 @@ __all__ = [
     "restore_retired",
     "sides_label",
     "species_json",
+    "staging_beside",
     "undo_interrupted_writes",
     "write_pack",
 ]
@@ -111,6 +115,7 @@ def write_pack(
     backbone_sha256: str,
     build: Mapping[str, Path | dict[str, Any] | str],
     input_sizes: tuple[int, ...] = (INPUT_SIZE,),
+    replace_non_pack: bool = False,
 ) -> SpeciesPack:
     """Write a pack from ``build`` (file name -> a file to move, a JSON body, or text).
 
@@ -118,7 +123,12 @@ def write_pack(
     staging folder beside ``destination``, then renamed into place; a pack already there is
     renamed aside first and removed only once the new one is in its place (a crash between
     the two renames leaves it whole, as ``.<name>.XXXXXXXX.old`` beside ``destination``,
-    which :func:`restore_retired` puts back).
+    which :func:`restore_retired` puts back; Ctrl-C there puts it back itself).
+
+    A folder at ``destination`` that is not a pack is refused, unless ``replace_non_pack``
+    (the models folder's own ``fish-default``, which only the installer writes: emptied or
+    without its manifest, it is replaced like a pack). A link is refused even then: it leads
+    to a folder of someone's.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     restore_retired(destination)  # so the pack before is retired, and removed, once more
@@ -135,13 +145,27 @@ def write_pack(
         _write_one(staging / MANIFEST, manifest)
         staged = load_pack(staging)  # a pack that would be refused never replaces one that works
         sync_folder(staging)
-        _swap_into_place(staging, destination)
+        _swap_into_place(staging, destination, replace_non_pack)
         fsync_directory(destination.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     # The files verified in staging are the ones now at ``destination``: not hashed again.
     moved = {precision: destination / path.name for precision, path in staged.models.items()}
     return dataclasses.replace(staged, root=destination, models=moved)
+
+
+@contextlib.contextmanager
+def staging_beside(destination: Path) -> Iterator[Path]:
+    """A scratch folder for what a build of ``destination`` makes before :func:`write_pack`,
+    named as that write names its staging folder and removed after: a build killed there
+    leaves it beside the pack, where the next ``jaga models install`` sweeps it with the
+    write's own (``undo_interrupted_writes``), not in $TMPDIR, which nothing sweeps."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    scratch = _make_staging(destination)
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _make_staging(destination: Path) -> Path:
@@ -173,28 +197,40 @@ def _write_one(path: Path, content: Path | dict[str, Any] | str) -> None:
         path.write_text(content, encoding="utf-8")
 
 
-def _swap_into_place(staging: Path, destination: Path) -> None:
+def _swap_into_place(staging: Path, destination: Path, replace_non_pack: bool) -> None:
     """Rename ``staging`` to ``destination``, the pack there first retired aside and removed
     once the new one is in its place. A reader that finds no pack between the two renames
     puts the retired one back (:func:`restore_retired`): the writer then retires it again,
-    as often as that happens (each time needs a reader in that instant). Any other failure
-    puts the pack before back where it was, and raises."""
+    as often as that happens (each time needs a reader in that instant). Any other failure,
+    Ctrl-C included, puts the pack before back where it was, and raises."""
     retired = staging.with_name(staging.name + RETIRED)
+    try:
+        _rename_into_place(staging, destination, retired, replace_non_pack)
+    except BaseException:  # KeyboardInterrupt too: no reader may find the folder empty
+        if retired.exists() and not destination.exists():
+            retired.rename(destination)  # the old pack back where it was
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _rename_into_place(
+    staging: Path, destination: Path, retired: Path, replace_non_pack: bool
+) -> None:
     while True:
         if destination.exists():
-            if not (destination / MANIFEST).exists():
-                raise SpeciesPackError(
-                    f"{destination} exists and is not a species pack; not replacing it"
-                )
+            _check_replaceable(destination, replace_non_pack)
             destination.rename(retired)
         try:
             staging.rename(destination)
-            break
+            return
         except OSError:
-            if retired.exists():
-                retired.rename(destination)  # the old pack back where it was
-                raise
-            if not destination.exists():
+            if retired.exists() or not destination.exists():
                 raise
             # else a reader put the pack before back: retire it again
-    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _check_replaceable(destination: Path, replace_non_pack: bool) -> None:
+    if (destination / MANIFEST).exists():
+        return
+    if not replace_non_pack or destination.is_symlink():
+        raise SpeciesPackError(f"{destination} exists and is not a species pack; not replacing it")

@@ -50,6 +50,15 @@ def undo_interrupted_writes(destination: Path) -> Leftovers:
     return Leftovers(restored, len(leftovers))
 
 
+def holds_pack(root: Path) -> bool:
+    """Whether ``root`` holds a pack (its manifest is there), once the pack before a write
+    killed between its two renames left set aside is put back (:func:`restore_retired`).
+    What every check for an installed pack asks: the manifest alone says "none" until
+    :func:`load_pack` happens to put it back."""
+    restore_retired(root)
+    return (root / MANIFEST).is_file()
+
+
 def restore_retired(destination: Path) -> bool:
     """Put back the pack a :func:`write_pack` killed between its two renames left retired
     beside an empty ``destination`` (the newest, if several); True if one was.
