@@ -426,5 +426,6 @@ class Database:
 
 def _file_uri(path: Path) -> str:
     """``path`` as the ``file:`` URI SQLite is given: escaped, as ``#`` would end the path,
-    ``?`` begin its parameters and ``%`` an escape, in a folder's name."""
-    return "file:" + urllib.parse.quote(str(path), safe="/")
+    ``?`` begin its parameters and ``%`` an escape, in a folder's name; its bytes as the file
+    system holds them, so a name that is not UTF-8 is that file too."""
+    return "file:" + urllib.parse.quote(os.fsencode(path), safe="/")  # a name not UTF-8 too

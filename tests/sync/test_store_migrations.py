@@ -64,8 +64,12 @@ def v1_store(db_path: Path, passphrase: Passphrase, clock: FakeClock) -> Store:
     store = Store.create(db_path, passphrase, clock=clock, config=FAST, migrations=V1)
     assert schema_version(store.database.connection) == 1
     # Schema 1's code stamped its outbox with the clock alone: it kept no hub time seen
-    # (``edit_clock``'s values live in sync_state, which schema 2 made).
-    with patch("sync.store.outbox.edit_time", lambda _connection, clock, _uid=None: clock.now()):
+    # (``edit_clock``'s values live in sync_state, which schema 2 made); nor did its
+    # enrolment purge first (the purge reads the device's clock floor from sync_state too).
+    with (
+        patch("sync.store.outbox.edit_time", lambda _connection, clock, _uid=None: clock.now()),
+        patch("sync.store.people.People.purge_expired", lambda _people, **_: []),
+    ):
         person = enrol(store, clock, BADGE, seed=1)
         event = AccessEvent(clock.now(), "north-gate", "kiosk-1", "verified", person, 0.8)
         store.access.record(event)
@@ -174,7 +178,9 @@ def test_a_v2_store_migrates_and_its_queued_entries_start_with_no_refusals(
     with Store.create(db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:2]):
         pass
     with Store.open(db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:2]) as v2:
-        enrol(v2, clock, BADGE, seed=1)  # read back below by key: this code selects refusals
+        # read back below by key: this code selects refusals; no purge first, as v2's code
+        with patch("sync.store.people.People.purge_expired", lambda _people, **_: []):
+            enrol(v2, clock, BADGE, seed=1)
         rows = v2.database.query("SELECT idempotency_key FROM outbox WHERE state = 'queued'")
         queued_before = sorted(str(row[0]) for row in rows)
         assert queued_before
