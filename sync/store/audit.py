@@ -13,6 +13,9 @@ forward, never to the newest entry). A checkpoint is taken for retention's only 
 otherwise the missing prefix is reported, as one SQL could have moved the checkpoint over
 (whoever holds the key can forge both, like any entry; the hub's copy still shows it).
 
+``verify`` also checks every access event against its ``access.decision`` entry: the
+table the export and the sync read is not in the chain (``sync.store.event_audit``).
+
 Two things the chain cannot show by itself, as whoever holds the store's key can compute
 every hash: removal of its *newest* entries (a shorter chain is still whole), and a chain
 rewritten from an edit or removal on, every hash after it computed again. Both are caught only
@@ -45,6 +48,7 @@ name the person.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -56,6 +60,7 @@ from sync.protocol.audit_messages import CREATED_ACTION, GENESIS_HASH, canonical
 from sync.protocol.audit_messages import audit_entry_hash as entry_hash
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
+from sync.store.event_audit import mismatched_events
 from sync.store.records import AuditEntry, AuditReport
 
 CREATED = CREATED_ACTION  # entry 1's action
@@ -160,6 +165,13 @@ class AuditLog:
         return [_entry(row) for row in self.links(after, limit)]
 
     def verify(self, recorded_head: tuple[int, str] | None = None) -> AuditReport:
+        """The chain (``verify_chain``), and each access event against its entry: the table
+        the export and the sync read may have been edited with the chain left whole
+        (``sync.store.event_audit``)."""
+        report = self.verify_chain(recorded_head)
+        return dataclasses.replace(report, events=mismatched_events(self._database))
+
+    def verify_chain(self, recorded_head: tuple[int, str] | None = None) -> AuditReport:
         """Walk the whole chain from the first entry kept; stop at the first broken link.
 
         The first entry kept must follow the checkpoint (entry 0 and the genesis hash while

@@ -61,7 +61,8 @@ def _audit_verify(args: argparse.Namespace) -> int:
         report = store.audit.verify(args.head)
         sequence, digest = store.audit.head()
         checkpoint = store.audit.checkpoint().sequence
-    if not report.ok:
+    _print_events(report.events)
+    if report.problem is not None:
         print(f"audit chain BROKEN at entry {report.first_bad_sequence}: {report.problem}")
         print(f"{plural.entries(report.entries)} verified before it")
         return 1
@@ -70,6 +71,9 @@ def _audit_verify(args: argparse.Namespace) -> int:
         if checkpoint
         else ""
     )
+    if report.events:
+        print(f"the audit chain itself is whole: {plural.entries(report.entries)}{since}")
+        return 1
     print(f"audit chain ok: {plural.entries(report.entries)}{since}; head {sequence} {digest}")
     if report.out_of_reach is not None:
         print(
@@ -86,6 +90,17 @@ def _audit_verify(args: argparse.Namespace) -> int:
             f" the head off this device and check against it with --head {sequence}:{digest}"
         )
     return 0
+
+
+def _print_events(problems: tuple[str, ...]) -> None:
+    """The access events that do not match the chain: edited or added outside Jaga, what
+    the attendance export and the hub would take for decisions the kiosk made."""
+    if not problems:
+        return
+    events = plural.counted(len(problems), "access event")
+    print(f"access events BROKEN: {events} not as the audit chain recorded")
+    for problem in problems:
+        print(f"  {terminal_text(problem)}")
 
 
 def _add_show(commands: argparse._SubParsersAction[Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from sync import plural
 from sync.errors import KeySourceError, StoreError
@@ -17,6 +18,7 @@ from sync.store.backups import backup, restore
 from sync.store.cli_common import key_source_of, open_store_of, operator_name, store_path_of
 from sync.store.clock import format_timestamp
 from sync.store.database import StoreConfig
+from sync.store.event_audit import mismatched_events
 from sync.store.export import export_access_events, export_fish_observations
 from sync.store.key_sources import (
     NEW_PASSPHRASE_ENV,
@@ -141,7 +143,17 @@ def export_command(args: argparse.Namespace) -> int:
         os.fchmod(fd, 0o600)  # the mode above is for a new file: names must not stay readable
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             rows = write(store.database, out, since, until)
+        mismatched = mismatched_events(store.database) if write is export_access_events else ()
     print(f"wrote {plural.counted(rows, 'row')} to {args.out}")
+    if mismatched:
+        # Written as the table holds them: only the chain says which rows to distrust, and an
+        # export refused would stop every attendance report until someone found out.
+        events = plural.counted(len(mismatched), "access event")
+        print(
+            f"WARNING: {events} in the store not as the audit chain recorded them (edited or"
+            " added outside Jaga): jaga audit verify names them",
+            file=sys.stderr,
+        )
     return 0
 
 

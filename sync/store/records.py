@@ -381,13 +381,16 @@ class AuditReport:
     """The result of walking the chain: ``ok``, or the first entry that breaks it and why.
 
     ``out_of_reach``: the chain is whole, but the recorded head it was asked to find is one
-    retention deleted (why, in words): it can be checked on the hub, not here."""
+    retention deleted (why, in words): it can be checked on the hub, not here. ``events``:
+    why each access event that does not match its audit entry is wrong
+    (``sync.store.event_audit``); the chain may be whole with them."""
 
     entries: int
     first_bad_sequence: int | None = None
     problem: str | None = None
     out_of_reach: str | None = None
+    events: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.problem is None
+        return self.problem is None and not self.events

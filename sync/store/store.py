@@ -241,8 +241,9 @@ class Store:
         except StoreCorruptError as error:  # a page that fails SQLCipher's HMAC stops the check
             return IntegrityReport((str(error),))
         problems = [str(row[0]) for row in rows if row[0] != "ok"]
-        if not audit.ok:
+        if audit.problem is not None:
             problems.append(f"audit chain: {audit.problem}")
+        problems.extend(f"access events: {problem}" for problem in audit.events)
         return IntegrityReport(tuple(problems))
 
     @property

@@ -163,7 +163,8 @@ def test_removed_newest_entries_are_detected_only_against_a_recorded_head(
     recorded = store.audit.head()
     assert recorded[0] == 7
     tamper(store, "DELETE FROM audit_log WHERE sequence >= 6")
-    assert store.audit.verify().ok  # what the chain alone cannot tell
+    assert store.audit.verify_chain().ok  # what the chain alone cannot tell
+    assert len(store.audit.verify().events) == 2  # but the decisions' events left behind can
     report = store.audit.verify(recorded)
     assert (report.ok, report.entries, report.first_bad_sequence) == (False, 5, 6)
     assert "recorded head" in (report.problem or "")
@@ -180,7 +181,8 @@ def test_a_rewritten_chain_is_detected_only_against_a_recorded_head(
         " WHERE sequence = 4",
     )
     rehash(store)
-    assert store.audit.verify().ok  # what the chain alone cannot tell
+    assert store.audit.verify_chain().ok  # what the chain alone cannot tell
+    assert "decision 'not_matched' (entry 4: 'verified')" in store.audit.verify().events[0]
     report = store.audit.verify(recorded)
     assert report.first_bad_sequence == 7
     assert "recorded head" in (report.problem or "")

@@ -35,6 +35,7 @@ from sync.store.schema import (
     v15,
     v16,
     v17,
+    v18,
 )
 
 # "JAGA" in ASCII: tells a Jaga store from any other SQLCipher file with the same key.
@@ -123,6 +124,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(15, "outbox entries left unsent for another hub", run_script(v15.SQL)),
     Migration(16, "access decisions recorded for another hub", run_script(v16.SQL)),
     Migration(17, "the hub each fish observation is of, known from then on", run_script(v17.SQL)),
+    Migration(18, "access events are append-only but for their sync stamps", run_script(v18.SQL)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
