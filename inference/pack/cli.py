@@ -64,6 +64,10 @@ def _install(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except (InferenceError, OSError) as exc:
         return _report(exc)
+    except ImportError as exc:  # one the install did not word: a device without the extra
+        print(f"error: this needs the 'models' extra: pip install 'jaga[models]' ({exc})",
+              file=sys.stderr)  # fmt: skip
+        return 1
     except KeyboardInterrupt:
         print("interrupted: nothing half-installed; run the command again", file=sys.stderr)
         return 130
@@ -94,19 +98,27 @@ def _print_list(pack: ModelPack) -> int:
 
 
 def _fish_default(pack: ModelPack) -> tuple[str, ModelState, Path] | None:
-    """The version, state and folder of the species pack an install builds on the fish
-    backbone; None where the manifest has no such backbone."""
-    from inference.fish.installed import (
-        DEFAULT_ASSETS,
-        INSTALLED_FOLDER,
-        default_pack_state,
-        read_pack_info,
-    )
+    """The installed version, state and folder of the species pack an install builds on the
+    fish backbone; None where the manifest has no such backbone."""
+    from inference.fish.installed import INSTALLED_FOLDER, default_pack_state
 
     if FISH_BACKBONE_ID not in {spec.id for spec in pack.manifest.models}:
         return None
     folder = pack.root / INSTALLED_FOLDER
-    return read_pack_info(DEFAULT_ASSETS)["version"], default_pack_state(folder), folder
+    return _installed_version(folder), default_pack_state(folder), folder
+
+
+def _installed_version(folder: Path) -> str:
+    """The version the species pack in ``folder`` says it is, which the app classifies with
+    while it is whole (an outdated one too): not the repository's, which an install would
+    build. ``-`` where there is none to read (its state then says why)."""
+    from inference.fish.pack_format import MANIFEST, read_json
+
+    try:
+        version = read_json(folder / MANIFEST).get("version")
+    except InferenceError:
+        return "-"
+    return version if isinstance(version, str) else "-"
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -6,7 +6,8 @@ conversion writes to a temporary sibling that is cleaned up on any exception, an
 interrupted install (Ctrl-C, a crash) leaves at worst a model reported as missing. A kill
 that runs no cleanup (SIGTERM, SIGHUP, SIGKILL) leaves temporaries, which the next install
 removes; one during the species pack's build may also leave the pack before set aside, which
-it puts back.
+it puts back. A file already in place that hashes to its pinned sha256 is recorded, not
+rebuilt: a device without the 'models' extra cannot convert, yet recovers a lost record.
 
 Installing the fish backbone also builds the default fish species pack on it (from the head
 kept in ``assets/fish/default``), so a fresh install can classify fish straight away.
@@ -21,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from inference.errors import ChecksumMismatchError
+from inference.errors import ChecksumMismatchError, ConversionError
 from inference.fish.config import BACKBONE_ID
 from inference.pack.converters import get_converter
 from inference.pack.files import (
@@ -44,7 +45,7 @@ FISH_DEFAULT_ID = "fish-default"  # the species pack in install reports (folder:
 @dataclass(frozen=True)
 class InstallOutcome:
     model_id: str
-    action: str  # "built" or "up to date"
+    action: str  # "built", "up to date" or "recorded" (a pinned build already in place)
     seconds: float
 
 
@@ -100,7 +101,8 @@ def _set_aside_unreadable_record(pack: ModelPack, progress: Progress) -> None:
     if aside is not None:
         progress(
             f"{RECORD_NAME} was unreadable: moved it to {aside.name} and starting a new record "
-            f"(models not installed again now show as missing)"
+            f"(a model file that hashes to its pinned sha256 is recorded again as it is; models"
+            f" not installed again now show as missing)"
         )
 
 
@@ -125,14 +127,31 @@ def install_fish_default(
     pack: ModelPack, *, force: bool = False, note: Progress = lambda _: None
 ) -> InstallOutcome:
     """Build (or confirm) the default fish species pack on the installed backbone; ``note``
-    is told what became of an INT8 model ``build-pack --calibration`` added to it."""
-    from inference.fish.default_pack import ensure_default_pack
-    from inference.fish.installed import INSTALLED_FOLDER
+    is told what became of an INT8 model ``build-pack --calibration`` added to it.
+
+    A pack that is current is confirmed before the builder (onnx) is imported: a device
+    without the 'models' extra re-running the install finds it up to date."""
+    from inference.fish.installed import INSTALLED_FOLDER, is_current
 
     started = time.perf_counter()
     backbone = pack.model(FISH_BACKBONE_ID).path  # checked against its install record
-    action = ensure_default_pack(backbone, pack.root / INSTALLED_FOLDER, force=force, note=note)
+    root = pack.root / INSTALLED_FOLDER
+    if not force and is_current(root):
+        return InstallOutcome(FISH_DEFAULT_ID, "up to date", time.perf_counter() - started)
+    action = _species_pack_builder()(backbone, root, force=force, note=note)
     return InstallOutcome(FISH_DEFAULT_ID, action, time.perf_counter() - started)
+
+
+def _species_pack_builder() -> Callable[..., str]:
+    """``ensure_default_pack``, or the converters' one-line error where onnx is not there."""
+    try:
+        from inference.fish.default_pack import ensure_default_pack
+    except ImportError as exc:
+        raise ConversionError(
+            f"building the {FISH_DEFAULT_ID} species pack needs the 'models' extra: "
+            f"pip install 'jaga[models]' ({exc})"
+        ) from exc
+    return ensure_default_pack
 
 
 def _install_one(
@@ -141,6 +160,10 @@ def _install_one(
     started = time.perf_counter()
     if not force and pack.state(spec) is ModelState.OK:
         return InstallOutcome(spec.id, "up to date", time.perf_counter() - started)
+    if not force and _is_pinned_build(pack, spec):
+        pack.write_record(spec, spec.sha256)
+        _install_card(pack, spec)
+        return InstallOutcome(spec.id, "recorded", time.perf_counter() - started)
     sources = {name: fetcher.fetch(source) for name, source in spec.sources.items()}
     final = pack.root / spec.file
     with temporary_sibling(final) as partial:
@@ -157,6 +180,15 @@ def _install_one(
         pack.write_record(spec, built_sha)
     _install_card(pack, spec)
     return InstallOutcome(spec.id, "built", time.perf_counter() - started)
+
+
+def _is_pinned_build(pack: ModelPack, spec: ModelSpec) -> bool:
+    """Whether the file in place hashes to the sha256 the manifest pins: it is then the
+    build, whatever the record says (one set aside as unreadable says nothing). Recording it
+    again instead of rebuilding it is what lets a device without the 'models' extra, or
+    offline without a mirror, recover from a damaged record."""
+    final = pack.root / spec.file
+    return spec.sha256 is not None and final.is_file() and sha256_of(final) == spec.sha256
 
 
 def _install_card(pack: ModelPack, spec: ModelSpec) -> None:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -114,6 +115,14 @@ class ModelPack:
     def engines_dir(self) -> Path:
         return self.root / "engines"
 
+    def install_command(self, *args: str) -> str:
+        """``jaga models install ARGS`` for this pack: with ``--dir`` unless it is the default
+        folder, or the fix, followed as printed, installs elsewhere and this pack stays broken."""
+        words = ["jaga", "models", "install", *args]
+        if self.root.resolve() != default_pack_dir().resolve():
+            words += ["--dir", shlex.quote(str(self.root))]
+        return " ".join(words)
+
     def records(self) -> dict[str, dict[str, str]]:
         path = self.root / RECORD_NAME
         if not path.exists():
@@ -121,7 +130,7 @@ class ModelPack:
         try:
             return _parse_records(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise PackError(f"{path} is unreadable ({exc}); run: jaga models install") from exc
+            raise PackError(f"{path} is unreadable ({exc}); run: {self.install_command()}") from exc
 
     def set_aside_unreadable_record(self) -> Path | None:
         """Move an unreadable ``installed.json`` to ``installed.json.bad-<time>`` and return
@@ -164,7 +173,11 @@ class ModelPack:
             write_json_atomically(records, self.root / RECORD_NAME)
 
     def state(self, spec: ModelSpec, *, hash_file: bool = True) -> ModelState:
-        record = self.records().get(spec.id)
+        return self._state_of(spec, self.records().get(spec.id), hash_file=hash_file)
+
+    def _state_of(
+        self, spec: ModelSpec, record: dict[str, str] | None, *, hash_file: bool = True
+    ) -> ModelState:
         path = self.root / spec.file
         if record is None or not path.exists():
             return ModelState.MISSING
@@ -175,22 +188,31 @@ class ModelPack:
         return ModelState.OK
 
     def model(self, model_id: str) -> InstalledModel:
-        """The checked file of an installed model, or a one-line error saying how to fix it."""
+        """The checked file of an installed model, or a one-line error saying how to fix it.
+
+        The record is read once: an install in another process may take it out and write it
+        back between two readings (``install --force``)."""
         spec = self.manifest.model(model_id)
-        state = self.state(spec)
-        fix = f"run: jaga models install {model_id}"
-        if state is ModelState.MISSING:
-            raise ModelNotInstalledError(f"model {model_id} is not installed in {self.root}; {fix}")
+        record = self.records().get(model_id)
+        state = self._state_of(spec, record)
+        if record is None or state is not ModelState.OK:
+            raise self._unusable(spec, state)
+        return InstalledModel(spec, self.root / spec.file, record["sha256"])
+
+    def _unusable(self, spec: ModelSpec, state: ModelState) -> PackError:
+        """The one-line error, with its fix, of a model in ``state`` (not OK)."""
+        fix = f"run: {self.install_command(spec.id)}"
+        if state is ModelState.MODIFIED:
+            return ChecksumMismatchError(
+                f"{self.root / spec.file} changed after install (checksum differs); "
+                f"run: {self.install_command(spec.id, '--force')}"
+            )
         if state is ModelState.OUTDATED:
-            raise ModelNotInstalledError(
-                f"model {model_id} was built from other sources or by another converter than "
+            return ModelNotInstalledError(
+                f"model {spec.id} was built from other sources or by another converter than "
                 f"the manifest now names; {fix}"
             )
-        if state is ModelState.MODIFIED:
-            raise ChecksumMismatchError(
-                f"{self.root / spec.file} changed after install (checksum differs); {fix} --force"
-            )
-        return InstalledModel(spec, self.root / spec.file, self.records()[spec.id]["sha256"])
+        return ModelNotInstalledError(f"model {spec.id} is not installed in {self.root}; {fix}")
 
     def source_path(self, model_id: str, source_name: str) -> Path:
         """The cached, checked source file a model was built from (for parity tests)."""
@@ -198,6 +220,6 @@ class ModelPack:
         path = self.sources_dir / f"{source.sha256[:16]}-{source.filename}"
         if not path.exists():
             raise ModelNotInstalledError(
-                f"source {path.name} is not cached; run: jaga models install"
+                f"source {path.name} is not cached; run: {self.install_command()}"
             )
         return path

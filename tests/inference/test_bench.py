@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +10,9 @@ from inference.bench import bench_models, format_table
 from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
 from inference.runtime.providers import CPU
+from main import main
 from tests.conftest import REPO
+from tests.inference.pack.helpers import pack_of_one
 
 
 def test_bench_reports_batch_1_and_8_for_dynamic_models(model_pack: ModelPack) -> None:
@@ -45,3 +48,27 @@ def test_bench_refuses_bad_options_in_one_line(
     assert "Traceback" not in result.stderr
     (last,) = [line for line in result.stderr.splitlines() if "error:" in line]
     assert named in last
+
+
+def test_bench_without_ids_runs_the_installed_models_and_names_the_others(
+    model_pack: ModelPack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = pack_of_one(model_pack, "yunet_n", tmp_path / "models")  # the others: not installed
+    code = main(["bench", "models", "--runs", "1", "--providers", "cpu", "--threads", "1",
+                 "--dir", str(pack.root)])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert {line.split(" | ")[0] for line in out.splitlines() if line.startswith("| ")} == {
+        "| model", "| ---", "| yunet_n",
+    }  # fmt: skip
+    assert "not installed, not benched: yunet_s, " in err
+
+
+def test_bench_without_ids_on_an_empty_pack_says_how_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["bench", "models", "--providers", "cpu", "--dir", str(tmp_path)])
+    assert code == 1
+    assert capsys.readouterr().err == (
+        f"error: no model is installed in {tmp_path}; run: jaga models install --dir {tmp_path}\n"
+    )

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import signal
 import stat
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from inference.errors import ChecksumMismatchError, ModelNotInstalledError
+from inference.pack.files import sha256_of
 from inference.pack.install import install
 from inference.pack.installed import ModelPack, ModelState
 from inference.pack.manifest import Manifest, ModelSpec, load_manifest
@@ -85,6 +87,40 @@ def test_missing_model_error_says_how_to_install(tmp_path: Path) -> None:
     pack = make_pack(tmp_path)
     with pytest.raises(ModelNotInstalledError, match="jaga models install m"):
         pack.model("m")
+
+
+def test_a_fix_names_the_pack_folder_unless_it_is_the_default_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Followed as printed, a fix without --dir installs into the default folder and the
+    pack given (``--models-dir``) stays broken."""
+    pack = make_pack(tmp_path)
+    monkeypatch.setenv("JAGA_MODELS_DIR", str(tmp_path / "the user's default"))
+    with pytest.raises(ModelNotInstalledError) as raised:
+        pack.model("m")
+    assert str(raised.value).endswith(f"run: jaga models install m --dir {tmp_path / 'pack'}")
+    monkeypatch.setenv("JAGA_MODELS_DIR", str(pack.root))
+    with pytest.raises(ModelNotInstalledError) as raised:
+        pack.model("m")
+    assert str(raised.value).endswith("run: jaga models install m")
+
+
+def test_a_model_read_while_an_install_rewrites_its_record_is_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``install --force`` in another process takes the record out, then writes it back; a
+    reader must answer from one reading of it (a file, or a one-line error), never KeyError.
+    The writer's step runs while the reader hashes the file, between its reads before."""
+    pack = make_pack(tmp_path)
+    install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    writer = ModelPack(pack.root, pack.manifest)
+
+    def hash_while_the_record_is_taken_out(path: Path) -> str:
+        writer.write_record(writer.manifest.model("m"), None)  # install --force, first step
+        return sha256_of(path)
+
+    monkeypatch.setattr("inference.pack.installed.sha256_of", hash_while_the_record_is_taken_out)
+    assert pack.model("m").read_checked() == PAYLOAD
 
 
 def reread(pack: ModelPack, **changes: object) -> ModelPack:
@@ -232,7 +268,7 @@ def test_cli_reports_a_damaged_record_in_one_line(tmp_path: Path, command: str) 
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.startswith(f"error: {tmp_path / 'installed.json'} is unreadable")
-    assert result.stderr.strip().endswith("run: jaga models install")
+    assert result.stderr.strip().endswith(f"run: jaga models install --dir {tmp_path}")
     assert len(result.stderr.splitlines()) == 1
 
 
@@ -248,6 +284,30 @@ def test_install_sets_a_damaged_record_aside_and_rebuilds(tmp_path: Path, damage
     (aside,) = pack.root.glob("installed.json.bad-*")
     assert aside.read_text() == damaged  # kept for a look, not deleted
     assert any(aside.name in line for line in said)
+
+
+def test_a_damaged_record_is_written_again_for_a_file_that_matches_its_pin(
+    tmp_path: Path,
+) -> None:
+    """A device without the 'models' extra cannot rebuild a model, nor reach its sources
+    offline: a file in place that hashes to its pinned sha256 is that build, recorded again."""
+    pack = make_pack(tmp_path, built_sha=sha256_bytes(PAYLOAD))
+    install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    shutil.rmtree(pack.sources_dir)  # nothing to rebuild from: no mirror given below either
+    (pack.root / "installed.json").write_text(DAMAGED_RECORD)
+    outcomes = install(pack, pack.manifest.models)
+    assert [o.action for o in outcomes] == ["recorded"]
+    assert pack.model("m").read_checked() == PAYLOAD
+
+
+def test_a_file_that_does_not_match_its_pin_is_rebuilt_not_recorded(tmp_path: Path) -> None:
+    pack = make_pack(tmp_path, built_sha=sha256_bytes(PAYLOAD))
+    install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    (pack.root / "installed.json").write_text(DAMAGED_RECORD)
+    (pack.root / "m.onnx").write_bytes(OTHER)
+    outcomes = install(pack, pack.manifest.models, mirror=tmp_path / "mirror")
+    assert [o.action for o in outcomes] == ["built"]
+    assert pack.model("m").read_checked() == PAYLOAD
 
 
 def limit_file_size() -> None:

@@ -15,7 +15,13 @@ import pytest
 from inference.fish import installed as fish_installed
 from inference.fish.errors import SpeciesPackError
 from inference.fish.installed import DEFAULT_ASSETS, INSTALLED_FOLDER, PACK_INFO
-from inference.fish.pack import INT8_FAMILIARITY_FILE, MODEL_FILES, SPECIES_FILE, load_pack
+from inference.fish.pack import (
+    INT8_FAMILIARITY_FILE,
+    MODEL_FILES,
+    SPECIES_FILE,
+    load_pack,
+    write_pack,
+)
 from inference.pack.files import sha256_of
 from inference.pack.install import FISH_BACKBONE_ID, install
 from inference.pack.installed import ModelPack
@@ -316,3 +322,21 @@ def test_verify_fails_on_a_damaged_or_missing_default_species_pack_with_the_fix(
     assert listed.split()[2] == state
     install(pack, pack.manifest.models)  # the fix it names
     assert fish_default_lines("verify", pack.root, capsys)[1] == []
+
+
+def test_list_shows_the_version_of_the_installed_species_pack(
+    default_species_pack: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pack an older release built is what the app classifies with until one is built
+    anew: list shows its version, not the one an install would build now."""
+    installed = load_pack(default_species_pack)
+    root = tmp_path / "models"
+    write_pack(
+        root / INSTALLED_FOLDER, name=installed.name, version="2026.10.0",
+        backbone_sha256=installed.backbone_sha256, input_sizes=installed.input_sizes,
+        build={name: default_species_pack / name for name in installed.sha256},
+    )  # fmt: skip
+    assert main(["models", "list", "--dir", str(root)]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    (fish,) = [row for row in rows if row[0] == "fish-default"]
+    assert fish[1:3] == ["2026.10.0", "outdated"]
