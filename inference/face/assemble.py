@@ -79,24 +79,37 @@ def build_stages(
     pack = load_byo_pack(choice.byo_pack) if choice.byo_pack is not None else None
     for note in pack.notes if pack else ():
         log.warning("%s", note)
-    yunet = FaceDetector.from_runtime(runtime, "yunet_n", settings.detector)
-    detector: Detector = yunet
-    if pack is not None and pack.detector is not None:
-        detector = ScrfdDetector.from_pack(runtime, pack)
+    detector = _detector(runtime, settings, pack)
     liveness = PassiveLiveness.from_runtime(runtime, settings.liveness) if choice.liveness else None
-    recogniser, threshold = _recogniser(runtime, pack, yunet) if choice.recogniser else (None, None)
+    recogniser, threshold = (
+        _recogniser(runtime, settings, pack, detector) if choice.recogniser else (None, None)
+    )
     identify = pack.recogniser.identify_threshold if pack and pack.recogniser else None
     challenges = _challenges(runtime, settings)
     return Stages(detector, liveness, recogniser, gallery, threshold, challenges, identify)
 
 
+def _detector(runtime: Runtime, settings: FaceSettings, pack: ByoPack | None) -> Detector:
+    """The pack's detector, or YuNet."""
+    if pack is not None and pack.detector is not None:
+        return ScrfdDetector.from_pack(runtime, pack)
+    return FaceDetector.from_runtime(runtime, "yunet_n", settings.detector)
+
+
 def _recogniser(
-    runtime: Runtime, pack: ByoPack | None, yunet: FaceDetector
+    runtime: Runtime, settings: FaceSettings, pack: ByoPack | None, detector: Detector
 ) -> tuple[Recogniser, float | None]:
     """The pack's recogniser and its own threshold, or the default descriptor (None: the
     match settings' thresholds apply). The default aligner takes YuNet for its second,
-    upright look at the landmarks: the chip template was fitted on refined landmarks."""
+    upright look at the landmarks: the chip template was fitted on refined landmarks. It
+    is the detector's session where YuNet detects; only a pack's detector needs one of its
+    own (YuNet is loaded nowhere else: a pack with both models never runs it)."""
     if pack is None or pack.recogniser is None:
+        yunet = (
+            detector
+            if isinstance(detector, FaceDetector)
+            else FaceDetector.from_runtime(runtime, "yunet_n", settings.detector)
+        )
         aligner = FaceAligner(detector=yunet)
         return AlignedRecogniser(aligner, FaceEmbedder.from_runtime(runtime)), None
     threshold = pack.recogniser.similarity_threshold

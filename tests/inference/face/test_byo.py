@@ -17,7 +17,7 @@ from onnx import TensorProto, helper
 import main
 from inference.errors import ChecksumMismatchError, InputError, PackError
 from inference.face import FaceDetector, QualityGate
-from inference.face.assemble import pipeline_from_args
+from inference.face.assemble import StageChoice, build_stages, pipeline_from_args
 from inference.face.byo import (
     MANIFEST_NAME,
     ArcFaceRecogniser,
@@ -28,8 +28,9 @@ from inference.face.byo import (
 from inference.face.byo.scrfd import output_positions
 from inference.face.decision import Mode
 from inference.face.detect import read_image
+from inference.face.settings import FaceSettings
 from inference.pack.installed import ModelPack
-from inference.runtime import Runtime, ThreadBudget
+from inference.runtime import OnnxSession, Runtime, ThreadBudget
 from inference.runtime.providers import CPU
 from tests.conftest import shared_path
 from tests.inference.face.helpers import lfw, video_frames
@@ -75,6 +76,18 @@ def pack_dir(tmp_path: Path) -> Path:
     (tmp_path / "scrfd_500m_bnkps.onnx").symlink_to(scrfd_file())
     write_arcface(tmp_path / "w600k_test.onnx")
     return tmp_path
+
+
+class RecordingRuntime(Runtime):
+    """A real runtime that notes the pack model of each session it hands out."""
+
+    def __init__(self, pack: ModelPack) -> None:
+        super().__init__(pack, preference=(CPU,), threads=ThreadBudget(2))
+        self.loaded: list[str] = []
+
+    def session(self, model_id: str, *, warmup: bool = True) -> OnnxSession:
+        self.loaded.append(model_id)
+        return super().session(model_id, warmup=warmup)
 
 
 @pytest.fixture(scope="module")
@@ -281,3 +294,40 @@ def test_a_byo_recogniser_is_not_used_for_1_to_n_on_its_1_to_1_threshold(
         else:
             pipeline, _ = pipeline_from_args(options)
             assert pipeline.mode is Mode.IDENTIFY and pipeline.thresholds.similarity == 0.6
+
+
+@pytest.mark.parametrize(
+    ("arcface", "recogniser", "yunet_sessions"),
+    [
+        (True, True, 0),  # SCRFD detects, ArcFace describes: nothing runs YuNet
+        (True, False, 0),
+        (False, False, 0),
+        (False, True, 1),  # the default recogniser's aligner refines SCRFD's landmarks on it
+    ],
+)
+def test_yunet_is_loaded_only_where_something_runs_it(
+    model_pack: ModelPack, pack_dir: Path, arcface: bool, recogniser: bool, yunet_sessions: int
+) -> None:
+    """Every start loaded and warmed YuNet, even for a pack bringing its own detector and
+    recogniser: memory and start-up time on a Jetson for a model that never ran."""
+    pack = load_byo_pack(pack_dir)
+    assert pack.recogniser is not None
+    if arcface:
+        threshold = dataclasses.replace(pack.recogniser, similarity_threshold=0.5)
+        (pack_dir / MANIFEST_NAME).write_text(
+            dataclasses.replace(pack, recogniser=threshold).to_toml(), encoding="utf-8"
+        )
+    else:
+        (pack_dir / pack.recogniser.file).unlink()
+    runtime = RecordingRuntime(model_pack)
+    choice = StageChoice(pack_dir, liveness=False, recogniser=recogniser)
+    stages = build_stages(runtime, FaceSettings(), choice)
+    assert isinstance(stages.detector, ScrfdDetector)
+    assert runtime.loaded.count("yunet_n") == yunet_sessions, runtime.loaded
+
+
+def test_the_default_detector_and_aligner_share_one_yunet(model_pack: ModelPack) -> None:
+    runtime = RecordingRuntime(model_pack)
+    stages = build_stages(runtime, FaceSettings(), StageChoice(liveness=False))
+    assert isinstance(stages.detector, FaceDetector)
+    assert runtime.loaded.count("yunet_n") == 1, runtime.loaded
