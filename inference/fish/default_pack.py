@@ -50,6 +50,7 @@ from inference.fish.pack import (
     staging_beside,
     write_pack,
 )
+from inference.fish.pack_leftovers import restore_retired
 from inference.pack.files import sha256_of
 
 CALIBRATION_IMAGES = 96
@@ -185,6 +186,9 @@ def ensure_default_pack(
     still right (``_int8_to_keep``): an install has no photos to build it again. ``note``
     is told whether it was kept, and how to build one again where it was not.
     """
+    # A swap killed between its renames left the pack before set aside: put back before
+    # its INT8 model is looked for, or a forced build (which skips is_current) drops it.
+    restore_retired(root)
     if not force and is_current(root, assets):
         return "up to date"
     with staging_beside(root) as scratch:  # swept by the next install if killed

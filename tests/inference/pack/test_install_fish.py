@@ -198,6 +198,23 @@ def test_a_forced_install_keeps_the_int8_model_and_says_so(
     assert any("kept the INT8 model" in line for line in lines), lines
 
 
+def test_a_forced_rebuild_after_a_killed_swap_keeps_the_int8_model(
+    backbone_only: ModelPack, calibrated: Path
+) -> None:
+    """A swap killed between its two renames leaves the pack before set aside and no
+    fish-default: the INT8 model was looked for before the pack was put back, so a direct
+    ensure_default_pack(force=True) found none to keep and built the pack without it."""
+    from inference.fish.default_pack import ensure_default_pack
+
+    before = load_pack(calibrated).sha256[MODEL_FILES["int8"]]
+    calibrated.rename(calibrated.with_name(f".{INSTALLED_FOLDER}.killed00.old"))  # as a kill
+    said: list[str] = []
+    backbone = backbone_only.model(FISH_BACKBONE_ID).path
+    assert ensure_default_pack(backbone, calibrated, force=True, note=said.append) == "built"
+    assert load_pack(calibrated).sha256.get(MODEL_FILES["int8"]) == before
+    assert any("kept the INT8 model" in line for line in said), said
+
+
 def test_installing_other_models_does_not_touch_the_species_pack(
     backbone_only: ModelPack,
 ) -> None:
