@@ -9,11 +9,11 @@ answer that brought it: ``known_tip``). The first epoch a device sees (a device 
 upgraded from a release before epochs) is only kept. Another one means the
 log this device pulled was rewound: changes written since the restore have cursors it
 already passed, and what it pushed after the backup was taken is gone from the hub. So, in
-one store transaction, it keeps the new epoch, queues again what it sent
-(``sync.store.resend``) and moves its cursor to 0: the site is pulled again from the start
-(``sync.client.full_pull``, noted ``renewed``). The page that named the new epoch is not
-applied, and the sync pushes before it pulls from 0 (``SyncClient.sync_once``), so the hub
-settles this device's versions against what it holds before they come back.
+one store transaction, it keeps the new epoch, queues again what it sent, and the catches
+it pulled (``sync.store.resend``), and moves its cursor to 0: the site is pulled again
+from the start (``sync.client.full_pull``, noted ``renewed``). The page that named the new
+epoch is not applied, and the sync pushes before it pulls from 0 (``SyncClient.sync_once``),
+so the hub settles this device's versions against what it holds before they come back.
 
 Such a re-pull is not a replay: a change at or below the old cursor may be one written
 after the restore, so every change applies as in any pull (the hub's version of a record
@@ -105,8 +105,8 @@ def note_epoch(
     _log.warning(
         "the hub renewed site %s's change log (a restore from a backup, or a device's pull"
         " that did not match its log):"
-        " queued again %d entries this device had sent, pulling the site again from the"
-        " start (cursor %d before)",
+        " queued again %d entries this device had sent or pulled, pulling the site again from"
+        " the start (cursor %d before)",
         site, requeued.total, cursor,
     )  # fmt: skip
     return full

@@ -20,6 +20,15 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
   now (a badge an erasure freed may be held by a person enrolled since), the others after
   it (so the people go before their photos). A payload blanked by an erasure stays as it
   is. A photo's bytes are uploaded again once the hub acknowledges it again;
+- from the store's tables, each catch of another boat pulled since the registration with no
+  entry of its own (a review of it, kept, goes as above; ``_pulled_catches``), as pulled:
+  a hub that lost it, and whose boat is lost with its store, would have it from no one
+  else. Sent saying it was not recorded here (``sync.client.push``), it is a review to the
+  hub, which makes a catch it lost with no author, for its boat to claim, and to one that
+  holds it changes no fact; dated when the version pulled was reviewed (or the fish
+  caught), it is no newer than the hub's stamps of that version, so a later review the hub
+  holds wins. One entry per catch pulled since the registration, no more than the pulls
+  brought (the hub's backup time is not known here, nor when each catch was logged);
 - from the store's tables, the records whose acknowledged entries were deleted
   (``Outbox.settle``): every person of this site it holds, with their face templates, and
   this site's access decisions, each dated when it was made here (``Outbox.enqueue``'s
@@ -57,7 +66,9 @@ from typing import TYPE_CHECKING, Any
 
 from sync.store.access import COLUMNS as ACCESS_COLUMNS
 from sync.store.access import access_event, access_payload
+from sync.store.catch_hub import catch_held_for
 from sync.store.clock import Clock, format_timestamp
+from sync.store.observations import held_observation, observation_payload
 from sync.store.outbox import ERASED_PAYLOAD, Outbox
 from sync.store.people import people_of_site, person_payload, template_payload
 from sync.store.records import ModelRef
@@ -85,6 +96,7 @@ class Requeued:
     """How many entries were queued again, by where they came from."""
 
     kept: int = 0
+    pulled_catches: int = 0
     people: int = 0
     templates: int = 0
     access_events: int = 0
@@ -92,7 +104,10 @@ class Requeued:
 
     @property
     def total(self) -> int:
-        return self.kept + self.people + self.templates + self.access_events + self.erasures
+        return (
+            self.kept + self.pulled_catches + self.people + self.templates
+            + self.access_events + self.erasures
+        )  # fmt: skip
 
 
 DECISION_BATCH = 500
@@ -135,7 +150,8 @@ def queue_again(connection: Any, outbox: Outbox, clock: Clock, site: str) -> Req
     people, templates = _people(connection, outbox, site)
     events = _note_access_events(connection, clock, site)
     kept += _kept(connection, clock, tombstones=False)
-    return Requeued(kept, people, templates, events, erasures)
+    pulled = _pulled_catches(connection, outbox)
+    return Requeued(kept, pulled, people, templates, events, erasures)
 
 
 def queue_decisions_again(store: Store, site: str, batch: int = DECISION_BATCH) -> int:
@@ -212,6 +228,36 @@ def _people(connection: Any, outbox: Outbox, site: str) -> tuple[int, int]:
             )  # fmt: skip
             templates += 1
     return len(people), templates
+
+
+def _pulled_catches(connection: Any, outbox: Outbox) -> int:
+    """Each catch of another boat this device pulled from this hub since its registration,
+    with nothing of it queued (its review kept here is, by ``_kept``), as pulled: sent saying
+    it was not recorded here (``sync.client.push``), so a hub that lost it makes it with no
+    author, and one that holds it takes it as a review it already has (see the module)."""
+    queued = 0
+    for (uid,) in connection.execute(_PULLED_CATCHES).fetchall():
+        held = held_observation(connection, str(uid))
+        if held is None or catch_held_for(connection, str(uid)) is not None:
+            continue  # another hub's catch (one left since) is none of this hub's
+        # Dated when the version pulled was reviewed (or the fish caught): never later than
+        # the hub's own stamps of it, so a hub that holds a later review keeps it.
+        made = held.reviewed_at or held.observed_at
+        outbox.enqueue(
+            connection, entity="fish_observation", entity_uid=str(uid), operation="upsert",
+            payload=observation_payload(held), made_at=format_timestamp(made),
+        )  # fmt: skip
+        queued += 1
+    return queued
+
+
+# Pulled (not recorded here) since the registration, by the time this device wrote it
+# (the registration's time is this device's clock too), with no entry waiting: one queued
+# again by ``_kept`` (its review) goes as it is.
+_PULLED_CATCHES = (
+    "SELECT observation_uid FROM fish_observations WHERE recorded_here = 0"
+    f" AND updated_at >= {_REGISTERED_AT} AND observation_uid NOT IN ({_WAITING}) ORDER BY id"
+)
 
 
 def _pulled_erasures(connection: Any, outbox: Outbox) -> int:
