@@ -123,7 +123,7 @@ class FullPull:
             return (
                 "the hub renewed its change log (a restore from a backup, or a device's pull"
                 " that did not match its log);"
-                f" this device queued again {plural.entries(self.requeued)} it had sent"
+                f" this device queued again {plural.entries(self.requeued)} it had sent or pulled"
             )
         return f"its cursor {self.until} had been pulled by {self.pulled_with}"
 

@@ -44,4 +44,4 @@ def test_a_chain_of_one_entry_not_anchored_says_entry() -> None:
 
 def test_a_renewed_log_that_requeued_one_entry_says_entry() -> None:
     renewed = FullPull(until=3, began_at=AT, pulled_with="x", renewed=True, requeued=1)
-    assert "this device queued again 1 entry it had sent" in renewed.reason()
+    assert "this device queued again 1 entry it had sent or pulled" in renewed.reason()
