@@ -37,6 +37,7 @@ from typing import Any
 from sync import plural
 from sync.errors import RecordNotFoundError
 from sync.store import Store
+from sync.store.audit_parts import audit_parts
 from sync.store.outbox import ERASED_PAYLOAD
 
 FAILED = "failed"  # the ``sync_uploads`` outcome of a final refusal
@@ -115,16 +116,7 @@ def _retried_details(chosen: list[str]) -> list[dict[str, Any]]:
     """The audit entries' details for a retry of ``chosen``, split as a requeue's are
     (``sync.store.outbox_quarantine``): one entry up to ``RETRIED_PER_AUDIT_ENTRY`` photos,
     else one per part; none for a retry of nothing."""
-    parts = [
-        chosen[start : start + RETRIED_PER_AUDIT_ENTRY]
-        for start in range(0, len(chosen), RETRIED_PER_AUDIT_ENTRY)
-    ]
-    if len(parts) <= 1:
-        return [{"photos": len(chosen), "photo_uids": chosen}] if chosen else []
-    return [
-        {"photos": len(chosen), "part": number, "parts": len(parts), "photo_uids": part}
-        for number, part in enumerate(parts, start=1)
-    ]
+    return audit_parts(chosen, RETRIED_PER_AUDIT_ENTRY, counted="photos", listed="photo_uids")
 
 
 def _queue_metadata_again(store: Store, connection: Any, photo_uid: str) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 from sync.errors import RecordNotFoundError
 from sync.protocol import KEY_REUSED_REASON
 from sync.store.audit import AuditLog
+from sync.store.audit_parts import audit_parts
 from sync.store.database import Database
 from sync.store.verdict import Quarantined
 
@@ -135,17 +136,7 @@ def _requeued_details(chosen: list[int], new_keys: set[int]) -> list[dict[str, A
     listed every sequence of a large quarantine (``requeue --all``) outgrew what an audit
     entry may carry to the hub, and the chain could be anchored no further than it. Each
     names those of its sequences that went under a new key (``new_keys``), when any did."""
-    parts = [
-        chosen[start : start + REQUEUED_PER_AUDIT_ENTRY]
-        for start in range(0, len(chosen), REQUEUED_PER_AUDIT_ENTRY)
-    ]
-    if len(parts) == 1:
-        details = [{"entries": len(chosen), "sequences": chosen}]
-    else:  # none for a requeue of nothing
-        details = [
-            {"entries": len(chosen), "part": number, "parts": len(parts), "sequences": part}
-            for number, part in enumerate(parts, start=1)
-        ]
+    details = audit_parts(chosen, REQUEUED_PER_AUDIT_ENTRY, counted="entries", listed="sequences")
     return [_with_new_keys(part, new_keys) for part in details]
 
 
