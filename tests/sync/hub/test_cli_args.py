@@ -6,6 +6,7 @@ what a hub command says when the embedded PostgreSQL cannot start, or when anoth
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -243,8 +245,12 @@ def _stop_a_purge_while_it_migrates(home: Path) -> None:
         stderr=subprocess.PIPE,
     )
     try:
-        assert _migrations_begun(server, command), "it never began migrating"
-        command.send_signal(signal.SIGTERM)
+        # Held until the signal is sent: the command cannot record (or finish) its next
+        # migration meanwhile, so it is stopped mid-way, not after (an unloaded machine ran
+        # every migration between the count and the signal, and the purge exited 0).
+        with _migrations_begun(server, command) as held:
+            assert held, "it never began migrating"
+            command.send_signal(signal.SIGTERM)
         assert command.wait(timeout=60) == 143
         assert not server.running() and not (server.data_dir / "postmaster.pid").exists()
     finally:
@@ -253,18 +259,25 @@ def _stop_a_purge_while_it_migrates(home: Path) -> None:
         server.stop()
 
 
-def _migrations_begun(server: EmbeddedPostgres, command: subprocess.Popen[bytes]) -> bool:
+@contextlib.contextmanager
+def _migrations_begun(server: EmbeddedPostgres, command: subprocess.Popen[bytes]) -> Iterator[bool]:
+    """True once the command has applied 3 migrations, holding ``django_migrations`` locked
+    while the caller acts: the next migration waits to record itself, as one waits behind a
+    pg_dump in the field."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and command.poll() is None:
         try:
-            with psycopg.connect(server.url(DATABASE_NAME), connect_timeout=2) as connection:
+            connecting = psycopg.connect(server.url(DATABASE_NAME), connect_timeout=2)
+            with connecting as connection, connection.transaction():
+                connection.execute("LOCK TABLE django_migrations IN ACCESS EXCLUSIVE MODE")
                 row = connection.execute("SELECT count(*) FROM django_migrations").fetchone()
-            if row is not None and row[0] >= 3:
-                return True
+                if row is not None and row[0] >= 3:
+                    yield True
+                    return
         except psycopg.Error:
             pass
         time.sleep(0.05)
-    return False
+    yield False
 
 
 def test_manage_takes_data_after_the_django_command_too(hub_database: str, tmp_path: Path) -> None:
