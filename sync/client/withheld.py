@@ -6,10 +6,14 @@ under its key says the same, since the hub refuses a key that comes back with ot
 A face image pushed while the policy let it travel, whose bytes had not gone up when the
 policy changed to keep it, would leave the hub waiting for an upload that never comes
 (``awaiting_upload`` for good, and its alert with it). So before each push, every such photo
-gets its upsert queued again under a new key, saying ``withheld``: the hub applies it as an
-edit of the same photo. That covers a send whose answer was lost too (queued again, it says
-``False`` again, and the notice goes after it), and one queued again for a renewed hub
-(``sync.store.resend``). Once: the one queued here already says it.
+gets its upsert queued again under a new key: the hub applies it as an edit of the same
+photo. The notice says nothing of ``withheld`` as it is queued: like any new entry, its first
+send decides it by the policy then (``push.to_wire``), which says ``withheld`` unless the
+policy let the photo travel again before the notice went (a push the link cut), when the hub
+must go on waiting for the bytes now on their way. That covers a send whose answer was lost
+too (queued again, it says ``False`` again, and the notice goes after it), and one queued
+again for a renewed hub (``sync.store.resend``). Once: the one queued here is the newest,
+and until its first send it says nothing the query below takes for ``False``.
 
 The other way needs no notice: a face image the hub was told is withheld is uploaded once the
 policy lets it travel (``uploads.pending_uploads``), and the hub keeps the bytes it is sent.
@@ -18,6 +22,7 @@ policy lets it travel (``uploads.pending_uploads``), and the hub keeps the bytes
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sync.client.config import SitePolicy
 from sync.store import Store
@@ -54,6 +59,13 @@ def queue_withheld_notices(store: Store, policy: SitePolicy) -> int:
                 entity="photo",
                 entity_uid=photo_uid,
                 operation="upsert",
-                payload=json.loads(payload) | {"withheld": True},
+                payload=_undecided(json.loads(payload)),
             )
     return len(rows)
+
+
+def _undecided(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` without what its entry's first send said of ``withheld``: the notice's own
+    first send decides it by the policy then, not by the one it was queued under."""
+    payload.pop("withheld", None)
+    return payload
