@@ -1,7 +1,8 @@
 """Building the model pack: fetch checked sources, convert, verify, move into place.
 
 A model is either fully installed (its file in place *and* its record written) or not at
-all: the record is removed before the file is replaced and written again after, the
+all: the record is removed before the file is replaced and written again after (under a
+lock a reader waits on, so the app never finds the model missing meanwhile), the
 conversion writes to a temporary sibling that is cleaned up on any exception, and an
 interrupted install (Ctrl-C, a crash) leaves at worst a model reported as missing. A kill
 that runs no cleanup (SIGTERM, SIGHUP, SIGKILL) leaves temporaries, which the next install
@@ -175,9 +176,10 @@ def _install_one(
                 f"{spec.sha256}; the conversion is not the pinned one (check the versions of "
                 f"the 'models' extra). Nothing was installed."
             )
-        pack.write_record(spec, None)
-        replace_durably(partial, final)
-        pack.write_record(spec, built_sha)
+        with pack.replacing():  # a reader waits for these three, never sees them half-done
+            pack.write_record(spec, None)
+            replace_durably(partial, final)
+            pack.write_record(spec, built_sha)
     _install_card(pack, spec)
     return InstallOutcome(spec.id, "built", time.perf_counter() - started)
 

@@ -23,7 +23,7 @@ import platformdirs
 
 from inference.errors import ChecksumMismatchError, ModelNotInstalledError, PackError
 from inference.pack.files import read_checked, sha256_of, write_json_atomically
-from inference.pack.lock import install_lock
+from inference.pack.lock import install_lock, swap_lock, swap_settled
 from inference.pack.manifest import Manifest, ModelSpec, load_manifest
 
 log = logging.getLogger(__name__)
@@ -172,8 +172,31 @@ class ModelPack:
                 }  # fmt: skip
             write_json_atomically(records, self.root / RECORD_NAME)
 
+    @contextlib.contextmanager
+    def replacing(self) -> Iterator[None]:
+        """Held by an install while it replaces a model, from taking its record out to
+        writing it back: a reader meanwhile waits (:meth:`_settled`) rather than finding
+        the model missing or its file not the recorded one."""
+        with self.locked(), swap_lock(self.root):
+            yield
+
     def state(self, spec: ModelSpec, *, hash_file: bool = True) -> ModelState:
-        return self._state_of(spec, self.records().get(spec.id), hash_file=hash_file)
+        return self._settled(spec, hash_file=hash_file)[1]
+
+    def _settled(
+        self, spec: ModelSpec, *, hash_file: bool = True
+    ) -> tuple[dict[str, str] | None, ModelState]:
+        """The model's record and state. One not OK is read again once no install is
+        replacing a model (``inference.pack.lock``): an install may have been half-way,
+        and the happy path takes no lock."""
+        record = self.records().get(spec.id)
+        state = self._state_of(spec, record, hash_file=hash_file)
+        if state is ModelState.OK:
+            return record, state
+        waiting = f"an install is replacing models in {self.root}; waiting for it"
+        with swap_settled(self.root, log.info, waiting):
+            record = self.records().get(spec.id)
+            return record, self._state_of(spec, record, hash_file=hash_file)
 
     def _state_of(
         self, spec: ModelSpec, record: dict[str, str] | None, *, hash_file: bool = True
@@ -190,11 +213,11 @@ class ModelPack:
     def model(self, model_id: str) -> InstalledModel:
         """The checked file of an installed model, or a one-line error saying how to fix it.
 
-        The record is read once: an install in another process may take it out and write it
-        back between two readings (``install --force``)."""
+        The record is read with the state it gives: an install in another process may take
+        it out and write it back between two readings (``install --force``), and one found
+        so half-way is waited for and read again (:meth:`_settled`)."""
         spec = self.manifest.model(model_id)
-        record = self.records().get(model_id)
-        state = self._state_of(spec, record)
+        record, state = self._settled(spec)
         if record is None or state is not ModelState.OK:
             raise self._unusable(spec, state)
         return InstalledModel(spec, self.root / spec.file, record["sha256"])

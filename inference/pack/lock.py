@@ -6,6 +6,12 @@ for the first (it says so once) rather than failing: both were asked for, and wa
 the second find what the first built. ``flock`` locks belong to an open file and the kernel
 drops them when their holder dies (SIGKILL included), so a killed install never leaves the
 pack locked and there is no stale lock file to clean up.
+
+Readers take no install lock: an install runs for minutes and the app must not wait on it.
+Only the instant an install replaces a model (its record out, the file replaced, the record
+back) is guarded, by a second lock (:func:`swap_lock`); a reader that finds a model missing
+or altered waits for a replacement in progress to end and looks again
+(:func:`swap_settled`), so it sees the model before or after, never in between.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 LOCK_NAME = ".install.lock"
+SWAP_LOCK_NAME = ".swap.lock"
 
 
 @contextlib.contextmanager
@@ -46,3 +53,40 @@ def lock_waiting(fd: int, on_wait: Callable[[str], None], waiting: str) -> None:
     except BlockingIOError:
         on_wait(waiting)
         fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+@contextlib.contextmanager
+def swap_lock(root: Path) -> Iterator[None]:
+    """Held (exclusive) while an install replaces a model in ``root``: short, and taken
+    only under the install lock, so it is never waited for long."""
+    fd = os.open(root / SWAP_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def swap_settled(root: Path, on_wait: Callable[[str], None], waiting: str) -> Iterator[None]:
+    """Hold ``root``'s swap lock shared: no replacement is half-done while held. Waits for
+    one in progress (``on_wait(waiting)`` once). Opened read-only, as the app may read a
+    pack it cannot write; with no lock file, no install of this version ever replaced a
+    model there (it makes the file first), so there is nothing to wait for."""
+    try:
+        fd = os.open(root / SWAP_LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait(waiting)
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)

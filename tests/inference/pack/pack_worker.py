@@ -1,11 +1,13 @@
 """A second process for the tests of concurrent installs, run from the repository root as
 
-    python -m tests.inference.pack.pack_worker install|record PACK MIRROR MODEL_ID [GATE]
+    python -m tests.inference.pack.pack_worker install|reinstall|record PACK MIRROR MODEL_ID [GATE]
 
-It installs (or only records) one model of ``two_model_manifest()``. Given ``GATE``, it
-stops half-way — in the conversion for ``install``, between reading and writing
-installed.json for ``record`` — after creating ``GATE.reached``, and goes on once ``GATE``
-exists: the test decides when the other process gets in.
+It installs (``reinstall``: with ``--force``, over the one there; ``record``: only records)
+one model of ``two_model_manifest()``. Given ``GATE``, it stops half-way — in the
+conversion for ``install``, as the built file is about to replace the one in place for
+``reinstall``, between reading and writing installed.json for ``record`` — after creating
+``GATE.reached``, and goes on once ``GATE`` exists: the test decides when the other process
+gets in.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from unittest import mock
 from inference.pack import install as install_module
 from inference.pack import installed as installed_module
 from inference.pack.converters import copy_onnx
-from inference.pack.files import write_json_atomically
+from inference.pack.files import replace_durably, write_json_atomically
 from inference.pack.install import install
 from inference.pack.installed import ModelPack
 from tests.inference.pack.helpers import two_model_manifest
@@ -57,6 +59,14 @@ def pause_record_writes(gate: Path) -> None:
     mock.patch.object(installed_module, "write_json_atomically", gated_write).start()
 
 
+def pause_replacements(gate: Path) -> None:
+    def gated_replace(temporary: Path, final: Path) -> None:
+        wait_at(gate)
+        replace_durably(temporary, final)
+
+    mock.patch.object(install_module, "replace_durably", gated_replace).start()
+
+
 def main(argv: list[str]) -> int:
     action, root, mirror, model_id, *gate = argv
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
@@ -68,8 +78,12 @@ def main(argv: list[str]) -> int:
         pack.write_record(spec, "0" * 64)
         return 0
     if gate:
-        pause_conversions(Path(gate[0]))
-    install(pack, [spec], mirror=Path(mirror), progress=lambda line: print(line, flush=True))
+        pause = pause_replacements if action == "reinstall" else pause_conversions
+        pause(Path(gate[0]))
+    install(
+        pack, [spec], mirror=Path(mirror), force=action == "reinstall",
+        progress=lambda line: print(line, flush=True),
+    )  # fmt: skip
     return 0
 
 
