@@ -34,7 +34,8 @@ from inference.fish.installed import (
     DEFAULT_ASSETS,
     KEPT_FILES,
     PACK_INFO,
-    is_current,
+    DefaultPackCheck,
+    check_default_pack,
     read_pack_info,
 )
 from inference.fish.int8_familiarity import int8_familiarity_file
@@ -52,6 +53,7 @@ from inference.fish.pack import (
 )
 from inference.fish.pack_leftovers import restore_retired
 from inference.pack.files import sha256_of
+from inference.pack.installed import ModelState
 
 CALIBRATION_IMAGES = 96
 
@@ -83,6 +85,7 @@ def build_from_head(
     int8: Mapping[str, Path] | None = None,
     note: Callable[[str], None] = lambda _: None,
     replace_non_pack: bool = False,
+    backbone_sha256: str | None = None,
 ) -> SpeciesPack:
     """Rebuild the pack from its kept head and the installed backbone into ``out``.
 
@@ -99,9 +102,12 @@ def build_from_head(
     they are (``ensure_default_pack``), which also replaces a folder at ``out`` that is no
     pack (``replace_non_pack``: the models folder's own, see :func:`write_pack`).
     The models are made in a scratch folder beside ``out`` (:func:`staging_beside`).
+    ``backbone_sha256``: the backbone's, where the caller has just read it (the model pack
+    checks it against its record as it hands it out), so it is not read again; the rebuilt
+    model's own sha256 is checked all the same.
     """
     info = read_pack_info(assets)
-    if sha256_of(backbone) != info["backbone_sha256"]:
+    if (backbone_sha256 or sha256_of(backbone)) != info["backbone_sha256"]:
         raise SpeciesPackError(
             f"the head in {assets} was trained on backbone {info['backbone_sha256'][:16]}, "
             f"but {backbone} differs; reinstall the model pack or retrain the head"
@@ -175,6 +181,8 @@ def ensure_default_pack(
     assets: Path = DEFAULT_ASSETS,
     force: bool = False,
     note: Callable[[str], None] = lambda _: None,
+    checked: DefaultPackCheck | None = None,
+    backbone_sha256: str | None = None,
 ) -> str:
     """Build the default pack into ``root`` unless it is already this head's, verified.
 
@@ -185,37 +193,47 @@ def ensure_default_pack(
     An INT8 model ``build-pack --calibration`` added to the pack there is kept when it is
     still right (``_int8_to_keep``): an install has no photos to build it again. ``note``
     is told whether it was kept, and how to build one again where it was not.
+    ``checked``: what :func:`check_default_pack` said of ``root`` just before (the
+    installer asks first, to find a current pack without importing onnx), so its files
+    are not read again; ``backbone_sha256``: as :func:`build_from_head` takes it.
     """
     # A swap killed between its renames left the pack before set aside: put back before
-    # its INT8 model is looked for, or a forced build (which skips is_current) drops it.
+    # its INT8 model is looked for, or a forced build (which checks nothing) drops it.
     restore_retired(root)
-    if not force and is_current(root, assets):
+    if checked is None and not force:
+        checked = check_default_pack(root, assets)
+    if not force and checked is not None and checked.state is ModelState.OK:
         return "up to date"
     with staging_beside(root) as scratch:  # swept by the next install if killed
-        kept = _int8_to_keep(root, assets, scratch, note)
-        build_from_head(assets, root, backbone, int8=kept, replace_non_pack=True)
+        kept = _int8_to_keep(root, assets, scratch, note, checked)
+        build_from_head(
+            assets, root, backbone, int8=kept, replace_non_pack=True,
+            backbone_sha256=backbone_sha256,
+        )  # fmt: skip
     if kept:  # said once the pack holding it is built: a failed build keeps nothing new
         note(f"kept the INT8 model of the species pack in {root}: the FP32 model is the same")
     return "built"
 
 
 def _int8_to_keep(
-    root: Path, assets: Path, scratch: Path, note: Callable[[str], None]
+    root: Path,
+    assets: Path,
+    scratch: Path,
+    note: Callable[[str], None],
+    checked: DefaultPackCheck | None,
 ) -> dict[str, Path]:
     """The INT8 files of the pack in ``root``, copied to ``scratch`` (the build replaces
     ``root``), when they were made on the FP32 model these assets rebuild (same backbone,
     head and temperature: the same bytes) at the same fish acceptance and validation
     groups (its familiarity threshold's); a new card or species name leaves them right.
     Nothing, and a note saying how to build it again, otherwise; the caller says it was
-    kept once the build succeeds."""
+    kept once the build succeeds. ``checked``: the pack as a check just read it, if one did."""
     if not (root / MODEL_FILES["int8"]).exists():
         return {}
-    try:
-        before = load_pack(root)
-    except (SpeciesPackError, OSError):
-        before = None
+    before = checked.pack if checked is not None else _verified_or_none(root)
     why = "another FP32 model, fish acceptance or validation split than this head's"
-    if before is None or not _same_int8_inputs(before, assets):
+    kept = checked.kept if checked is not None else {}
+    if before is None or not _same_int8_inputs(before, assets, kept):
         note(
             f"the INT8 model of the species pack in {root} is not kept: it was made for"
             f" {'a pack that no longer verifies' if before is None else why}."
@@ -229,12 +247,21 @@ def _int8_to_keep(
     return {name: scratch / name for name in names}
 
 
-def _same_int8_inputs(before: SpeciesPack, assets: Path) -> bool:
+def _verified_or_none(root: Path) -> SpeciesPack | None:
+    try:
+        return load_pack(root)
+    except (SpeciesPackError, OSError):
+        return None
+
+
+def _same_int8_inputs(before: SpeciesPack, assets: Path, kept: Mapping[str, str]) -> bool:
+    """``kept``: the assets' files' sha256 where a check already read them."""
     info = read_pack_info(assets)
+    thresholds = kept.get(THRESHOLDS_FILE) or sha256_of(assets / THRESHOLDS_FILE)
     return (
         before.backbone_sha256 == info["backbone_sha256"]
         and before.sha256.get(MODEL_FILES["fp32"]) == info["fp32_sha256"]
-        and before.sha256.get(THRESHOLDS_FILE) == sha256_of(assets / THRESHOLDS_FILE)
+        and before.sha256.get(THRESHOLDS_FILE) == thresholds
         and _validation_groups(before.root) == _validation_groups(assets)
     )
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inference.errors import ChecksumMismatchError, ConversionError
 from inference.fish.config import BACKBONE_ID
@@ -32,10 +33,13 @@ from inference.pack.files import (
     sha256_of,
     temporary_sibling,
 )
-from inference.pack.installed import RECORD_NAME, ModelPack, ModelState
+from inference.pack.installed import RECORD_NAME, InstalledModel, ModelPack, ModelState
 from inference.pack.manifest import ModelSpec
 from inference.pack.sources import SourceFetcher
 from inference.plural import counted
+
+if TYPE_CHECKING:
+    from inference.fish.installed import DefaultPackCheck
 
 log = logging.getLogger(__name__)
 CARDS_DIR = Path(__file__).resolve().parents[2] / "assets" / "model_cards"
@@ -120,27 +124,52 @@ def _install_all(
         outcomes.append(_install_one(pack, spec, fetcher, force=force))
     if any(spec.id == FISH_BACKBONE_ID for spec in specs):
         progress(f"[+] {FISH_DEFAULT_ID} species pack")
-        outcomes.append(install_fish_default(pack, force=force, note=progress))
+        # Checked (or built) just now by _install_one under the lock this install holds: not
+        # read through sha256 again. The species pack's rebuild checks what it makes.
+        backbone = pack.model(FISH_BACKBONE_ID, hash_file=False)
+        outcomes.append(install_fish_default(pack, force=force, note=progress, backbone=backbone))
     return outcomes
 
 
 def install_fish_default(
-    pack: ModelPack, *, force: bool = False, note: Progress = lambda _: None
+    pack: ModelPack,
+    *,
+    force: bool = False,
+    note: Progress = lambda _: None,
+    backbone: InstalledModel | None = None,
 ) -> InstallOutcome:
     """Build (or confirm) the default fish species pack on the installed backbone; ``note``
     is told what became of an INT8 model ``build-pack --calibration`` added to it.
+    ``backbone``: the installed backbone where the caller has just checked it.
 
     A pack that is current is confirmed before the builder (onnx) is imported: a device
-    without the 'models' extra re-running the install finds it up to date."""
-    from inference.fish.installed import INSTALLED_FOLDER, is_current
+    without the 'models' extra re-running the install finds it up to date. What that
+    check read is handed to the builder, which reads no installed file again."""
+    from inference.fish.installed import INSTALLED_FOLDER
 
     started = time.perf_counter()
-    backbone = pack.model(FISH_BACKBONE_ID).path  # checked against its install record
+    backbone = backbone or pack.model(FISH_BACKBONE_ID)  # checked against its install record
     root = pack.root / INSTALLED_FOLDER
-    if not force and is_current(root):
+    checked = None if force else _checked_species_pack(root)
+    if checked is not None and checked.state is ModelState.OK:
         return InstallOutcome(FISH_DEFAULT_ID, "up to date", time.perf_counter() - started)
-    action = _species_pack_builder()(backbone, root, force=force, note=note)
+    action = _species_pack_builder()(
+        backbone.path, root, force=force, note=note, checked=checked,
+        backbone_sha256=backbone.sha256,
+    )  # fmt: skip
     return InstallOutcome(FISH_DEFAULT_ID, action, time.perf_counter() - started)
+
+
+def _checked_species_pack(root: Path) -> DefaultPackCheck | None:
+    """The species pack in ``root`` against the assets; None where the assets cannot be
+    read (the builder then says why)."""
+    from inference.fish.errors import SpeciesPackError
+    from inference.fish.installed import check_default_pack
+
+    try:
+        return check_default_pack(root)
+    except SpeciesPackError:
+        return None
 
 
 def _species_pack_builder() -> Callable[..., str]:

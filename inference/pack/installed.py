@@ -210,14 +210,16 @@ class ModelPack:
             return ModelState.MODIFIED
         return ModelState.OK
 
-    def model(self, model_id: str) -> InstalledModel:
+    def model(self, model_id: str, *, hash_file: bool = True) -> InstalledModel:
         """The checked file of an installed model, or a one-line error saying how to fix it.
+        ``hash_file=False`` only where the caller checked the file just now, under the
+        install lock (an install building on a model it has just installed).
 
         The record is read with the state it gives: an install in another process may take
         it out and write it back between two readings (``install --force``), and one found
         so half-way is waited for and read again (:meth:`_settled`)."""
         spec = self.manifest.model(model_id)
-        record, state = self._settled(spec)
+        record, state = self._settled(spec, hash_file=hash_file)
         if record is None or state is not ModelState.OK:
             raise self._unusable(spec, state)
         return InstalledModel(spec, self.root / spec.file, record["sha256"])
