@@ -92,11 +92,17 @@ class InstalledModel:
     spec: ModelSpec
     path: Path
     sha256: str
+    fix: str = ""  # what to run where the file is not the one installed
 
     def read_checked(self) -> bytes:
         """The model file's bytes, checked against ``sha256``: hand these to the runtime,
         never the path, or a file replaced after the check runs unchecked."""
-        return read_checked(self.path, self.sha256, f"model {self.spec.id}")
+        try:
+            return read_checked(self.path, self.sha256, f"model {self.spec.id}")
+        except ChecksumMismatchError as exc:
+            if not self.fix:
+                raise
+            raise ChecksumMismatchError(f"{exc}; {self.fix}") from None
 
 
 class ModelPack:
@@ -212,8 +218,9 @@ class ModelPack:
 
     def model(self, model_id: str, *, hash_file: bool = True) -> InstalledModel:
         """The checked file of an installed model, or a one-line error saying how to fix it.
-        ``hash_file=False`` only where the caller checked the file just now, under the
-        install lock (an install building on a model it has just installed).
+        ``hash_file=False`` only where the caller checks the bytes it uses
+        (:meth:`InstalledModel.read_checked`, as a session does), or checked the file just
+        now under the install lock (an install building on a model it has just installed).
 
         The record is read with the state it gives: an install in another process may take
         it out and write it back between two readings (``install --force``), and one found
@@ -222,7 +229,8 @@ class ModelPack:
         record, state = self._settled(spec, hash_file=hash_file)
         if record is None or state is not ModelState.OK:
             raise self._unusable(spec, state)
-        return InstalledModel(spec, self.root / spec.file, record["sha256"])
+        fix = f"run: {self.install_command(spec.id, '--force')}"
+        return InstalledModel(spec, self.root / spec.file, record["sha256"], fix)
 
     def _unusable(self, spec: ModelSpec, state: ModelState) -> PackError:
         """The one-line error, with its fix, of a model in ``state`` (not OK)."""

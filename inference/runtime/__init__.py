@@ -69,7 +69,9 @@ class Runtime:
 
     def session(self, model_id: str, *, warmup: bool = True) -> OnnxSession:
         config = self._config if warmup else _without_warmup(self._config)
-        return OnnxSession(self.pack.model(model_id), config)
+        # The session checks the bytes it loads against the record: hashing the file as the
+        # pack hands it out too read every model twice at each start.
+        return OnnxSession(self.pack.model(model_id, hash_file=False), config)
 
 
 def _without_warmup(config: SessionConfig) -> SessionConfig:

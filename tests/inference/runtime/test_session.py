@@ -15,7 +15,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import EPFail
 
 from inference.errors import ChecksumMismatchError, InputError
 from inference.pack import files, installed
-from inference.pack.installed import ModelPack
+from inference.pack.installed import InstalledModel, ModelPack
 from inference.runtime import Runtime, ThreadBudget
 from inference.runtime import session as session_module
 from inference.runtime.providers import CPU, CUDA, TENSORRT, Precision, ProviderPlan
@@ -188,26 +188,49 @@ FRAME = np.random.default_rng(7).uniform(0, 255, (1, 3, 320, 320)).astype(np.flo
 def test_a_model_file_replaced_after_its_check_is_refused_not_run(
     own_pack: ModelPack, model_pack: ModelPack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The install record's check hashes the file; replacing it right after (another model,
-    same inputs) used to run the replacement, unchecked, as ONNX Runtime opened the path."""
+    """The pack hands out the model its record names; replacing the file right after (another
+    model, same inputs) used to run the replacement, unchecked, as ONNX Runtime opened the
+    path. Refused, with the fix."""
     target = own_pack.root / own_pack.manifest.model("yunet_n").file
     other = model_pack.root / model_pack.manifest.model("yunet_s").file
-    real_sha256_of = files.sha256_of
+    real_model = ModelPack.model
 
-    def hash_then_swap(path: Path) -> str:
-        digest = real_sha256_of(path)
-        if path == target:
-            shutil.copyfile(other, target)  # between the check and the load
-        return digest
+    def model_then_swap(pack: ModelPack, model_id: str, **options: bool) -> InstalledModel:
+        model = real_model(pack, model_id, **options)
+        shutil.copyfile(other, target)  # between handing it out and the load
+        return model
 
-    monkeypatch.setattr(installed, "sha256_of", hash_then_swap)
+    monkeypatch.setattr(ModelPack, "model", model_then_swap)
     runtime = Runtime(own_pack, preference=(CPU,), threads=ThreadBudget(1))
-    with pytest.raises(ChecksumMismatchError, match="yunet_n"):
+    with pytest.raises(ChecksumMismatchError, match=r"yunet_n.*install yunet_n --force"):
         session = runtime.session("yunet_n", warmup=False)
         ran = session.run({"input": FRAME})
         swapped = yunet_outputs(other)
         same = all(np.array_equal(a, b) for a, b in zip(ran, swapped, strict=True))
         assert not same, "the replacement loaded and ran, unchecked"
+
+
+def test_a_session_reads_its_model_through_sha256_once(
+    own_pack: ModelPack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each model was hashed as the pack handed it out, then its bytes hashed again as the
+    session loaded them: twice the reading at every start (seconds on a Jetson's SD card)."""
+    target = own_pack.root / own_pack.manifest.model("yunet_n").file
+    reads: list[Path] = []
+    real_sha256_of, real_read_checked = files.sha256_of, files.read_checked
+
+    def hashing(path: Path) -> str:
+        reads.append(path)
+        return real_sha256_of(path)
+
+    def reading(path: Path, expected: str, what: str) -> bytes:
+        reads.append(path)
+        return real_read_checked(path, expected, what)
+
+    monkeypatch.setattr(installed, "sha256_of", hashing)
+    monkeypatch.setattr(installed, "read_checked", reading)
+    Runtime(own_pack, preference=(CPU,), threads=ThreadBudget(1)).session("yunet_n")
+    assert reads == [target]
 
 
 def test_the_bytes_checked_are_the_bytes_that_run(
