@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.db import connection
@@ -33,6 +34,7 @@ from sync.protocol import (
     SearchResult,
     SpeciesPackInfo,
 )
+from sync.species_packs import PackArchiveError, check_version
 
 
 class StatusView(APIView):
@@ -164,7 +166,9 @@ class SpeciesPackFileView(APIView):
         """The ZIP ``sync.species_packs`` writes; a device checks its size and sha256
         against the announcement, then unpacks it with that module's safe extractor. A
         ``Range: bytes=N-`` resumes a download cut short (``pack_file``)."""
-        pack = SpeciesPack.objects.defer("data").filter(version=version).first()
+        pack = None
+        with contextlib.suppress(PackArchiveError):  # no pack has it: a NUL fails in SQL
+            pack = SpeciesPack.objects.defer("data").filter(version=check_version(version)).first()
         if pack is None:
             raise HubError(404, "no_species_pack", "no species pack of that version")
         return pack_response(pack, request.headers.get("Range"), request.headers.get("If-Range"))

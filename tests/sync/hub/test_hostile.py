@@ -150,3 +150,26 @@ def test_a_number_or_a_path_with_a_final_line_break_is_not_taken(api: Api) -> No
     assert "cursor must be a non-negative integer" in response.json()["reason"]
     assert body_limit("/api/v1/sites/s/push\n") == MAX_JSON_BODY_BYTES
     assert body_limit("/api/v1/sites/s/push") != MAX_JSON_BODY_BYTES
+
+
+def test_a_pack_version_no_pack_could_have_is_404_not_a_500(api: Api) -> None:
+    """A NUL in the version (``%00`` in the path, which any server decodes) reached
+    PostgreSQL, which refuses it in text: a 500 "the hub failed"."""
+    for version in ("a%00b", "%00", "x" * 129):
+        response = api.get(f"/api/v1/species-packs/{version}/file")
+        assert response.status_code == 404, (version, response.content)
+        assert response.json()["error"] == "no_species_pack"
+
+
+def test_a_content_length_of_other_digits_is_400_not_a_500(api: Api) -> None:
+    """``"²".isdigit()`` is true, but ``int("²")`` fails: a Content-Length of it (Latin-1
+    0xB2, which Django's own server passes on) crashed the guard, a 500 with no JSON."""
+    response = api.client.post(
+        api.site_path("push"),
+        "{}",
+        content_type="application/json",
+        headers=api.auth(),
+        CONTENT_LENGTH="\xb2",
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "bad_content_length"
