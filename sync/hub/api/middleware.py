@@ -51,7 +51,8 @@ class ApiGuardMiddleware:
 
     def _refuse_body(self, request: HttpRequest) -> HttpResponse | None:
         raw = request.META.get("CONTENT_LENGTH") or "0"
-        if not raw.isdigit() or len(raw) > 18:
+        # ASCII digits only: other Unicode digits ("²") pass isdigit() and fail int().
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             return error_response(400, "bad_content_length", "Content-Length is not a number")
         limit = body_limit(request.path)
         if int(raw) > limit:
