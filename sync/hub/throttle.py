@@ -19,12 +19,14 @@ holds more than N attempts that got through; the price is that a lock lasts from
 window to a slice more (until the last full span ends), and a client at the limit all the
 time gets N per window and a slice. The rates are DRF's ``"N/period"``
 (``DEFAULT_THROTTLE_RATES``) and the client is DRF's (``get_ident``, which trusts
-``NUM_PROXIES`` proxies); the counts are shared by every worker only with ``REDIS_URL``.
+``NUM_PROXIES`` proxies), taken as its network where one client holds many addresses
+(``client_network``); the counts are shared by every worker only with ``REDIS_URL``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -86,7 +88,24 @@ class SlidingWindowThrottle(SimpleRateThrottle):
 
     def client_key(self, request: Any, scope: str) -> str:
         """The counter of this request's client for ``scope``."""
-        return str(self.cache_format % {"scope": scope, "ident": self.get_ident(request)})
+        ident = client_network(self.get_ident(request))
+        return str(self.cache_format % {"scope": scope, "ident": ident})
+
+
+def client_network(ident: str) -> str:
+    """The client an address stands for: an IPv6 address's /64, which one client (a home,
+    a phone) holds whole and may send from any of 2^64 addresses, each of them a fresh
+    limit if counted alone; an IPv4-mapped IPv6 address's IPv4 address. Anything else (not
+    an address) as it is."""
+    try:
+        address = ipaddress.ip_address(ident.strip())
+    except ValueError:
+        return ident
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class RegisterThrottle(SlidingWindowThrottle):

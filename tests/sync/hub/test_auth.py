@@ -211,6 +211,21 @@ def test_the_registration_limit_cannot_be_dodged_with_a_forwarded_for_header() -
     assert answers[-1]["Retry-After"] == "90"
 
 
+@pytest.mark.usefixtures("three_a_minute")
+def test_the_registration_limit_cannot_be_dodged_by_moving_within_an_ipv6_network() -> None:
+    """An IPv6 client holds a /64 (2^64 addresses) and may answer from any of them: counted
+    per address, each new one had the whole limit again. So is an IPv4 client written as
+    an IPv4-mapped IPv6 address (a dual-stack proxy's ``::ffff:a.b.c.d``) the same client."""
+    sources = [f"2001:db8:1:2::{n:x}" for n in range(1, 6)]
+    answers = [_register(Client(REMOTE_ADDR=source), "AAAAA-AAAAA-AAAAA") for source in sources]
+    assert [answer.status_code for answer in answers] == [404, 404, 404, 429, 429]
+    mapped = [Client(REMOTE_ADDR=a) for a in ("10.9.6.1", "::ffff:10.9.6.1", "10.9.6.1")]
+    answers = [_register(client, "AAAAA-AAAAA-AAAAA") for client in mapped * 2]
+    assert [answer.status_code for answer in answers] == [404, 404, 404, 429, 429, 429]
+    # Another network is another client.
+    assert _register(Client(REMOTE_ADDR="2001:db8:1:3::1"), "AAAAA-AAAAA-AAAAA").status_code == 404
+
+
 def test_registrations_either_side_of_a_window_boundary_count_together(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
