@@ -1,5 +1,6 @@
 """Refuse oversized API bodies before they are read; answer failures in JSON (503 while
-the database is unavailable, so clients back off and retry).
+the database is unavailable, so clients back off and retry; 400 for a body the network cut
+short, or a request Django refuses as the client's).
 
 The limit depends on the endpoint (a photo chunk, a push batch, any other JSON body) and is
 checked against ``Content-Length``, so a hostile client cannot make a worker buffer
@@ -12,8 +13,9 @@ import logging
 import re
 from collections.abc import Callable
 
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, UnreadablePostError
 
 from sync.hub.api.errors import error_response
 from sync.protocol import (
@@ -62,6 +64,9 @@ class ApiGuardMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not request.path.startswith("/api/"):
             return None
+        refusal = _client_fault(request, exception)
+        if refusal is not None:
+            return refusal
         if isinstance(exception, OperationalError | InterfaceError):
             # The database is restarting, unreachable, or broke a lock cycle: nothing was
             # committed, and the same request will succeed later.
@@ -73,3 +78,16 @@ class ApiGuardMiddleware:
             return response
         _log.exception("hub bug on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "the hub failed; this is a bug, not you")
+
+
+def _client_fault(request: HttpRequest, exception: Exception) -> HttpResponse | None:
+    """400 for what the request itself did, which Django raises while a view reads it: a
+    body the network cut short, or what Django refuses as a client's (too many fields);
+    None for anything else. Not a hub bug, whatever the catch-all would say."""
+    if isinstance(exception, UnreadablePostError):
+        _log.warning("body cut short on %s %s: %s", request.method, request.path, exception)
+        return error_response(400, "unreadable_body", "the body was cut short; send it again")
+    if isinstance(exception, SuspiciousOperation | BadRequest):
+        _log.warning("bad request on %s %s: %s", request.method, request.path, exception)
+        return error_response(400, "bad_request", str(exception)[:200] or "a bad request")
+    return None

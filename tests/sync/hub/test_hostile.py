@@ -173,3 +173,40 @@ def test_a_content_length_of_other_digits_is_400_not_a_500(api: Api) -> None:
     )
     assert response.status_code == 400, response.content
     assert response.json()["error"] == "bad_content_length"
+
+
+class _CutShort:
+    """A request body whose connection drops mid-way (a boat leaving coverage)."""
+
+    def read(self, *_: Any) -> bytes:
+        raise OSError("connection reset by peer")
+
+    readline = read
+
+
+def test_a_body_cut_short_by_the_network_is_400_not_a_hub_bug(api: Api) -> None:
+    """The read's ``UnreadablePostError`` reached the guard's catch-all: a 500 logged as "hub
+    bug on ..." with a traceback, for every device that lost its link mid-push."""
+    cut = {"wsgi.input": _CutShort()}
+    chunk = api.site_path("uploads/00000000-0000-4000-8000-000000000000") + "?offset=0"
+    json_type = "application/json"
+    responses = [
+        api.client.post(api.site_path("push"), "{}", json_type, headers=api.auth(), **cut),
+        api.client.put(
+            chunk, b"x", "application/octet-stream",
+            headers=api.auth() | {"X-Chunk-SHA256": "0" * 64}, **cut,
+        ),
+        api.client.post("/api/v1/devices/register", "{}", json_type, **cut),
+    ]  # fmt: skip
+    for response in responses:
+        assert response.status_code == 400, response.content
+        assert response.json()["error"] == "unreadable_body"
+
+
+def test_a_query_of_too_many_fields_is_400_not_a_hub_bug(api: Api) -> None:
+    """Django refuses more than DATA_UPLOAD_MAX_NUMBER_FIELDS parameters with a
+    ``SuspiciousOperation``, which the guard's catch-all answered 500 "hub bug"."""
+    many = "&".join(f"f{n}=1" for n in range(1500))
+    response = api.get(api.site_path("changes") + f"?protocol_version={PROTOCOL_VERSION}&{many}")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "bad_request"
