@@ -92,13 +92,13 @@ class SlidingWindowThrottle(SimpleRateThrottle):
         return str(self.cache_format % {"scope": scope, "ident": ident})
 
 
-def client_network(ident: str) -> str:
+def client_network(ident: str | None) -> str | None:
     """The client an address stands for: an IPv6 address's /64, which one client (a home,
     a phone) holds whole and may send from any of 2^64 addresses, each of them a fresh
     limit if counted alone; an IPv4-mapped IPv6 address's IPv4 address. Anything else (not
-    an address) as it is."""
+    an address, or None where the server gave none) as it is."""
     try:
-        address = ipaddress.ip_address(ident.strip())
+        address = ipaddress.ip_address((ident or "").strip())
     except ValueError:
         return ident
     if isinstance(address, ipaddress.IPv6Address):

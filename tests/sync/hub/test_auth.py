@@ -25,7 +25,7 @@ from sync.hub.apply.push import apply_batch
 from sync.hub.errors import DeviceRevoked, UnknownToken
 from sync.hub.models import Device, Person, Site
 from sync.hub.settings import caches_for
-from sync.hub.throttle import RegisterThrottle
+from sync.hub.throttle import RegisterThrottle, client_network
 from sync.protocol import AUTH_ERROR_CODES
 from tests.sync.conftest import FakeClock
 from tests.sync.hub import entries as e
@@ -224,6 +224,8 @@ def test_the_registration_limit_cannot_be_dodged_by_moving_within_an_ipv6_networ
     assert [answer.status_code for answer in answers] == [404, 404, 404, 429, 429, 429]
     # Another network is another client.
     assert _register(Client(REMOTE_ADDR="2001:db8:1:3::1"), "AAAAA-AAAAA-AAAAA").status_code == 404
+    # A server that names no address: every such request one client, as before.
+    assert client_network(None) is None and client_network("unknown") == "unknown"
 
 
 def test_registrations_either_side_of_a_window_boundary_count_together(
