@@ -31,7 +31,8 @@ class AdminBodyGuard:
         if request.path.startswith("/api/"):
             return self.get_response(request)  # ApiGuardMiddleware's business
         raw = request.META.get("CONTENT_LENGTH") or "0"
-        declared = int(raw) if raw.isdigit() and len(raw) <= 18 else None
+        # ASCII digits only: other Unicode digits ("²") pass isdigit() and fail int().
+        declared = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
         if declared is None or declared > _limit(request):
             return HttpResponse("This request is too large.", status=413, content_type="text/plain")
         return self.get_response(request)

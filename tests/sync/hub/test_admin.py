@@ -518,3 +518,11 @@ def test_a_large_body_outside_the_api_is_refused_before_it_is_read(
     assert refused.status_code == 413
     pack = review.publish_species_pack(f"small-{api.site}", b"pack bytes")  # admin still works
     assert operator.get(f"/admin/hub/speciespack/{pack.pk}/change/").status_code == 200
+
+
+def test_a_content_length_of_other_digits_outside_the_api_is_413_not_a_500() -> None:
+    """``"²".isdigit()`` is true, ``int("²")`` fails: the admin's body guard raised on a
+    Content-Length of it (Latin-1 0xB2, which Django's own server passes on), a 500."""
+    anyone = Client()
+    refused = anyone.post("/admin/login/", {"username": "x"}, CONTENT_LENGTH="\xb2")
+    assert refused.status_code == 413
