@@ -25,6 +25,8 @@ the admin's history records it as it records a confirmation.
 
 A reviewer sees, corrects and opens the photos of the catches of their own sites only
 (``sync.hub.admin.staff``): another site's catch is refused (403), its photo not found (404).
+A photo is served as a catch's, by the catch's site: never a photo no catch of the
+reviewer's sites names, nor one of another site than the catch naming it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
@@ -263,14 +265,25 @@ class FishReviewAdmin(SiteScopedAdmin):
         reaches this URL)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        catches = Photo.objects.filter(uid=photo_uid, person=None).exclude(data=None)
-        photo = scoped(catches, request.user).first()
+        photo = _catch_photo(photo_uid, request.user)
         if photo is None:
             raise Http404("the photo has not been uploaded yet")
         media_type = photo.media_type if photo.media_type in _SAFE_IMAGE_TYPES else None
         return HttpResponse(
             bytes(photo.data), content_type=media_type or "application/octet-stream"
         )
+
+
+def _catch_photo(photo_uid: Any, user: Any) -> Photo | None:
+    """The stored photo ``photo_uid`` of a catch of ``user``'s sites, a catch photo of that
+    catch's own site; else None. Checked by the catch, not by the photo's site alone: a
+    catch may name a uid before its photo comes (``sync.hub.apply.records``), and a photo
+    another site pushed under it later is neither that catch's (the corrections export
+    never labels it with it) nor a catch of the other site's to review."""
+    catches = scoped(FishObservation.objects.filter(photo_uid=photo_uid), user)
+    photos = Photo.objects.filter(uid=photo_uid, person=None).exclude(data=None)
+    found: Photo | None = photos.filter(Exists(catches.filter(site=OuterRef("site")))).first()
+    return found
 
 
 def _buttons_by(known: species_names.SpeciesList | None) -> Callable[[FishObservation], str]:

