@@ -55,45 +55,67 @@ class CorrectionSupersededError(ValueError):
     """A device's verdict made after this correction stands (LWW): it names its reviewer."""
 
 
-def correct_species(observation_pk: int, species: str, reviewer: str) -> FishObservation:
+class AlreadyReviewedError(CorrectionSupersededError):
+    """The catch left the review queue before this answer came (``queued_only``): another
+    reviewer's answer, or a device's verdict, stands. A page loaded before it was given is
+    stale, and the hub's stamp, taken later, would otherwise replace that answer unseen."""
+
+
+def correct_species(
+    observation_pk: int, species: str, reviewer: str, *, queued_only: bool = False
+) -> FishObservation:
     """Confirm ``species`` for an observation and take it off the review queue.
 
     The reviewer follows the verdict (``FOLLOWERS``): where a device's later verdict wins the
     species, this reviewer is not written beside it, and ``CorrectionSupersededError`` says whose
-    verdict stands. Nothing is then sent to the devices.
+    verdict stands. Nothing is then sent to the devices. With ``queued_only`` (a reviewer
+    answering from the queue's pages) a catch no longer in the queue is left as it is:
+    ``AlreadyReviewedError`` names the answer that stands.
     """
     species = species.strip()
     if not species or len(species) > 200 or "\x00" in species:
         raise ValueError("a species name is 1 to 200 characters")
-    return _review(observation_pk, species, reviewer)
+    return _review(observation_pk, species, reviewer, queued_only)
 
 
-def answer_not_a_fish(observation_pk: int, reviewer: str) -> FishObservation:
+def answer_not_a_fish(
+    observation_pk: int, reviewer: str, *, queued_only: bool = False
+) -> FishObservation:
     """Answer that the observation's photo shows no fish, and take it off the review queue:
     a review with no species, which every protocol carries (an older device reads it as
-    reviewed, with nothing to train on). Superseded as ``correct_species`` is."""
-    return _review(observation_pk, None, reviewer)
+    reviewed, with nothing to train on). Superseded, or refused, as ``correct_species`` is."""
+    return _review(observation_pk, None, reviewer, queued_only)
 
 
-def _review(observation_pk: int, species: str | None, reviewer: str) -> FishObservation:
+def _review(
+    observation_pk: int, species: str | None, reviewer: str, queued_only: bool
+) -> FishObservation:
     with transaction.atomic():
         lock_sites(FishObservation.objects.get(pk=observation_pk).site_id)
         observation: FishObservation = FishObservation.objects.select_for_update().get(
             pk=observation_pk
         )
+        # Checked under the row's lock: two reviewers answering at once are one after the
+        # other here, and the second finds the catch out of the queue.
+        if queued_only and not observation.needs_review:
+            raise AlreadyReviewedError(f"already reviewed: {_verdict(observation)}")
         incoming = {"confirmed_species": species, "needs_review": False,
                     "reviewed_by": reviewer, "reviewed_at": timezone.now()}  # fmt: skip
         update_observation(observation, incoming, hub_stamp())
         if observation.reviewed_by != reviewer or observation.confirmed_species != species:
-            verdict = observation.confirmed_species or (
-                "not a fish" if observation.reviewed_by else "no species"
-            )
             raise CorrectionSupersededError(
-                f"a later verdict from a device stands: {verdict} "
-                f"by {observation.reviewed_by or 'no reviewer'}"
+                f"a later verdict from a device stands: {_verdict(observation)}"
             )
         emit_observation(observation, None)
     return observation
+
+
+def _verdict(observation: FishObservation) -> str:
+    """The answer that stands on ``observation``, and whose it is, in words."""
+    verdict = observation.confirmed_species or (
+        "not a fish" if observation.reviewed_by else "no species"
+    )
+    return f"{verdict} by {observation.reviewed_by or 'no reviewer'}"
 
 
 def erase_person(person_pk: int, reason: str) -> bool:

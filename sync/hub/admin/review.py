@@ -27,6 +27,10 @@ A reviewer sees, corrects and opens the photos of the catches of their own sites
 (``sync.hub.admin.staff``): another site's catch is refused (403), its photo not found (404).
 A photo is served as a catch's, by the catch's site: never a photo no catch of the
 reviewer's sites names, nor one of another site than the catch naming it.
+
+Every answer is given to a catch still in the queue (``review``'s ``queued_only``): one
+from a page loaded before another reviewer, or a device, answered is refused with the
+answer that stands, never written over it, nor recorded in the admin's history.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ from sync.hub.admin.staff import SiteScopedAdmin, scoped
 from sync.hub.models import FishObservation, FishReview, Photo
 
 NOT_A_FISH_MESSAGE = "Answered: not a fish (no species; never used for training)."
+# Set on a request whose answer ``save_model`` refused (``review.AlreadyReviewedError``, a
+# device's later verdict): the change page then neither logs it nor says it was saved.
+_NOT_APPLIED = "_jaga_review_not_applied"
 # Served inline in the admin: only raster types, never one a browser would run (svg, html).
 _SAFE_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 
@@ -209,11 +216,12 @@ class FishReviewAdmin(SiteScopedAdmin):
     def save_model(self, request: Any, obj: FishReview, form: Any, change: bool) -> None:
         try:
             if form.cleaned_data.get("not_a_fish"):
-                review.answer_not_a_fish(obj.pk, str(request.user))
+                review.answer_not_a_fish(obj.pk, str(request.user), queued_only=True)
             else:
                 species = form.cleaned_data.get("confirmed_species") or ""
-                review.correct_species(obj.pk, species, str(request.user))
+                review.correct_species(obj.pk, species, str(request.user), queued_only=True)
         except review.CorrectionSupersededError as superseded:
+            setattr(request, _NOT_APPLIED, True)  # neither logged nor said to be saved
             messages.warning(request, f"Not applied: {superseded}.")
 
     def construct_change_message(self, request: Any, form: Any, formsets: Any, add: Any) -> Any:
@@ -221,6 +229,20 @@ class FishReviewAdmin(SiteScopedAdmin):
         if form.cleaned_data.get("not_a_fish"):
             return NOT_A_FISH_MESSAGE
         return super().construct_change_message(request, form, formsets, add)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        """The change page logs after ``save_model`` whatever it did: an answer refused there
+        changed nothing, and the history must not say this reviewer changed the catch."""
+        if getattr(request, _NOT_APPLIED, False):
+            return None
+        return super().log_change(request, obj, message)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        """Back to the queue, without "changed successfully" where the answer was refused."""
+        if getattr(request, _NOT_APPLIED, False):
+            return HttpResponseRedirect(reverse("admin:hub_fishreview_changelist"))
+        response: HttpResponse = super().response_change(request, obj)
+        return response
 
     @admin.action(
         description="Not a fish: no species, never used for training", permissions=["change"]
@@ -231,7 +253,7 @@ class FishReviewAdmin(SiteScopedAdmin):
         answered = 0
         for observation in queryset:
             try:
-                review.answer_not_a_fish(observation.pk, str(request.user))
+                review.answer_not_a_fish(observation.pk, str(request.user), queued_only=True)
             except review.CorrectionSupersededError as superseded:
                 messages.warning(request, f"Not applied to {observation}: {superseded}.")
                 continue
@@ -248,7 +270,9 @@ class FishReviewAdmin(SiteScopedAdmin):
             raise PermissionDenied  # another site's catch
         try:
             species = species_names.species_name(posted)  # as a typed species is named
-            observation = review.correct_species(int(pk), species, str(request.user))
+            observation = review.correct_species(
+                int(pk), species, str(request.user), queued_only=True
+            )
         except species_names.UnknownSpeciesError as unknown:
             messages.error(request, f"Not applied: {unknown}.")
         except review.CorrectionSupersededError as superseded:

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
@@ -82,3 +83,45 @@ def test_a_photo_no_catch_names_is_never_served(api: Api) -> None:
     named = e.observation(photo_uid=photo["photo_uid"])
     assert api.push(e.entry("fish_observation", "upsert", named))["rejected"] == []
     assert reviewer.get(PHOTO.format(photo["photo_uid"])).status_code == 200
+
+
+def test_a_correction_from_a_stale_page_never_overwrites_another_reviewers_answer(
+    api: Api,
+) -> None:
+    """Two reviewers load the queue; the first confirms a species. The second, on a slow
+    link, still sees the catch and presses another species' button: last writer won, the
+    first answer replaced without a word to either."""
+    catch = _flagged(api)
+    first_user, first = _reviewer(api.site)
+    _, second = _reviewer(api.site)
+    first.post(CORRECT, {"correction": f"{catch.pk}:Lutjanus synagris"})
+    late = second.post(CORRECT, {"correction": f"{catch.pk}:Lutjanus campechanus"}, follow=True)
+    kept = FishObservation.objects.get(pk=catch.pk)
+    assert (kept.confirmed_species, kept.reviewed_by) == ("Lutjanus synagris", first_user.username)
+    assert "already reviewed" in _page(late)
+
+
+def test_a_stale_not_a_fish_from_the_change_page_is_neither_applied_nor_in_the_history(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change page's form read the catch while it was queued; another reviewer's
+    answer committed before this one saved: it must not replace that answer, and the
+    admin's history must not say this reviewer changed the catch."""
+    from sync.hub.admin.review import FishReviewAdmin
+
+    catch = _flagged(api)
+    _, first = _reviewer(api.site)
+    second_user, second = _reviewer(api.site)
+    read = FishReviewAdmin.get_object
+
+    def read_then_overtaken(self: Any, *args: Any, **kwargs: Any) -> Any:
+        found = read(self, *args, **kwargs)
+        first.post(CORRECT, {"correction": f"{catch.pk}:Lutjanus synagris"})
+        return found
+
+    monkeypatch.setattr(FishReviewAdmin, "get_object", read_then_overtaken)
+    late = second.post(f"{QUEUE}{catch.pk}/change/", {"not_a_fish": "on"}, follow=True)
+    kept = FishObservation.objects.get(pk=catch.pk)
+    assert kept.confirmed_species == "Lutjanus synagris"
+    assert not LogEntry.objects.filter(object_id=str(catch.pk), user=second_user).exists()
+    assert "already reviewed" in _page(late)
