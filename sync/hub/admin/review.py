@@ -30,7 +30,8 @@ reviewer's sites names, nor one of another site than the catch naming it.
 
 Every answer is given to a catch still in the queue (``review``'s ``queued_only``): one
 from a page loaded before another reviewer, or a device, answered is refused with the
-answer that stands, never written over it, nor recorded in the admin's history.
+answer that stands, never written over it. Each answer applied is in the admin's history
+(the species named); one refused is not.
 """
 
 from __future__ import annotations
@@ -225,10 +226,10 @@ class FishReviewAdmin(SiteScopedAdmin):
             messages.warning(request, f"Not applied: {superseded}.")
 
     def construct_change_message(self, request: Any, form: Any, formsets: Any, add: Any) -> Any:
-        """The admin's history says "not a fish" as it names a confirmed species."""
+        """The admin's history names the answer: "not a fish", or the species confirmed."""
         if form.cleaned_data.get("not_a_fish"):
             return NOT_A_FISH_MESSAGE
-        return super().construct_change_message(request, form, formsets, add)
+        return confirmed_message(form.cleaned_data.get("confirmed_species") or "")
 
     def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
         """The change page logs after ``save_model`` whatever it did: an answer refused there
@@ -280,6 +281,7 @@ class FishReviewAdmin(SiteScopedAdmin):
         except (ValueError, FishObservation.DoesNotExist):
             messages.error(request, "That correction could not be applied.")
         else:
+            self.log_change(request, observation, confirmed_message(species))
             messages.success(request, f"Confirmed {species}: {observation} leaves the queue.")
         return HttpResponseRedirect(reverse("admin:hub_fishreview_changelist"))
 
@@ -296,6 +298,12 @@ class FishReviewAdmin(SiteScopedAdmin):
         return HttpResponse(
             bytes(photo.data), content_type=media_type or "application/octet-stream"
         )
+
+
+def confirmed_message(species: str) -> str:
+    """The admin's history of a confirmation: the species, which Django's own message
+    ("Changed Confirm as species") leaves out."""
+    return f"Confirmed as {species}."
 
 
 def _catch_photo(photo_uid: Any, user: Any) -> Photo | None:

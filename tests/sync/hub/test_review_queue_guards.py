@@ -125,3 +125,25 @@ def test_a_stale_not_a_fish_from_the_change_page_is_neither_applied_nor_in_the_h
     assert kept.confirmed_species == "Lutjanus synagris"
     assert not LogEntry.objects.filter(object_id=str(catch.pk), user=second_user).exists()
     assert "already reviewed" in _page(late)
+
+
+def test_a_one_click_correction_is_recorded_in_the_admins_history(api: Api) -> None:
+    """The list's species buttons confirm a catch as the change page does; the change page's
+    answers and "Not a fish" are in the admin's history, the buttons' were not."""
+    catch = _flagged(api)
+    user, reviewer = _reviewer(api.site)
+    reviewer.post(CORRECT, {"correction": f"{catch.pk}:Lutjanus synagris"})
+    assert FishObservation.objects.get(pk=catch.pk).confirmed_species == "Lutjanus synagris"
+    [logged] = LogEntry.objects.filter(object_id=str(catch.pk), user=user)
+    assert "Lutjanus synagris" in logged.get_change_message()
+
+
+def test_the_change_pages_history_names_the_species_confirmed(api: Api) -> None:
+    """Django's own message said which field changed ("Changed Confirm as species"), not
+    to what: the history could not tell one reviewer's answer from another's."""
+    catch = _flagged(api)
+    user, reviewer = _reviewer(api.site)
+    reviewer.post(f"{QUEUE}{catch.pk}/change/", {"confirmed_species": "Lutjanus synagris"})
+    assert FishObservation.objects.get(pk=catch.pk).confirmed_species == "Lutjanus synagris"
+    [logged] = LogEntry.objects.filter(object_id=str(catch.pk), user=user)
+    assert "Lutjanus synagris" in logged.get_change_message()
