@@ -265,15 +265,16 @@ class FishReviewAdmin(SiteScopedAdmin):
     def correct_view(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST" or not self.has_change_permission(request):
             raise PermissionDenied
-        pk, _, posted = request.POST.get("correction", "").partition(":")
-        found = FishObservation.objects.filter(pk=int(pk) if pk.isdigit() else None)
-        if found.exists() and not scoped(found, request.user).exists():
+        text, _, posted = request.POST.get("correction", "").partition(":")
+        pk = _catch_pk(text)
+        found = FishObservation.objects.filter(pk=pk)
+        if pk is not None and found.exists() and not scoped(found, request.user).exists():
             raise PermissionDenied  # another site's catch
         try:
+            if pk is None:
+                raise FishObservation.DoesNotExist
             species = species_names.species_name(posted)  # as a typed species is named
-            observation = review.correct_species(
-                int(pk), species, str(request.user), queued_only=True
-            )
+            observation = review.correct_species(pk, species, str(request.user), queued_only=True)
         except species_names.UnknownSpeciesError as unknown:
             messages.error(request, f"Not applied: {unknown}.")
         except review.CorrectionSupersededError as superseded:
@@ -304,6 +305,12 @@ def confirmed_message(species: str) -> str:
     """The admin's history of a confirmation: the species, which Django's own message
     ("Changed Confirm as species") leaves out."""
     return f"Confirmed as {species}."
+
+
+def _catch_pk(text: str) -> int | None:
+    """The catch's id a correction button posts, or None for anything else: ``isdigit``
+    is true for "²", which ``int`` refuses."""
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _catch_photo(photo_uid: Any, user: Any) -> Photo | None:

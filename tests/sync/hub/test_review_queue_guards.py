@@ -147,3 +147,14 @@ def test_the_change_pages_history_names_the_species_confirmed(api: Api) -> None:
     assert FishObservation.objects.get(pk=catch.pk).confirmed_species == "Lutjanus synagris"
     [logged] = LogEntry.objects.filter(object_id=str(catch.pk), user=user)
     assert "Lutjanus synagris" in logged.get_change_message()
+
+
+@pytest.mark.parametrize("pk", ["\u00b2", "9" * 30, "-1", ""])
+def test_a_hostile_catch_id_is_refused_with_a_message_not_a_server_error(api: Api, pk: str) -> None:
+    """``str.isdigit`` is true for a superscript two, which ``int`` refuses; a number
+    past the column's range is no catch either."""
+    _flagged(api)
+    _, reviewer = _reviewer(api.site)
+    answer = reviewer.post(CORRECT, {"correction": f"{pk}:Lutjanus synagris"}, follow=True)
+    assert answer.status_code == 200
+    assert "could not be applied" in _page(answer)
