@@ -43,9 +43,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotModified,
+    HttpResponseRedirect,
+)
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import parse_etags
 
 from sync import plural
 from sync.hub import review, species_names
@@ -159,7 +166,8 @@ class FishReviewAdmin(SiteScopedAdmin):
             path("correct/", self.admin_site.admin_view(self.correct_view), name="hub_correct"),
             path(
                 "photo/<uuid:photo_uid>/",
-                self.admin_site.admin_view(self.photo_view),
+                # cacheable: the view says how its photo may be kept (never_cache forbade it)
+                self.admin_site.admin_view(self.photo_view, cacheable=True),
                 name="hub_review_photo",
             ),
         ]
@@ -171,7 +179,10 @@ class FishReviewAdmin(SiteScopedAdmin):
         if obj.photo_uid is None:
             return "—"
         url = reverse("admin:hub_review_photo", args=[obj.photo_uid])
-        html: str = format_html('<img src="{}" style="max-width:160px;max-height:120px">', url)
+        # lazy: a page of full-size photos is fetched as the reviewer scrolls to them
+        html: str = format_html(
+            '<img src="{}" loading="lazy" style="max-width:160px;max-height:120px">', url
+        )
         return html
 
     @admin.display(description="top-k")
@@ -289,16 +300,29 @@ class FishReviewAdmin(SiteScopedAdmin):
     def photo_view(self, request: HttpRequest, photo_uid: Any) -> HttpResponse:
         """A catch's photo of the reviewer's sites, to whoever may see the review queue;
         never a person's photo (enrolment photos are biometric data, and any staff login
-        reaches this URL)."""
+        reaches this URL).
+
+        A stored photo's bytes never change, so the browser may keep them, in its own cache
+        only (``private``), and asks again at each visit (``no-cache``), which checks the
+        reviewer's access each time: a photo it holds is answered 304, without its bytes.
+        """
         if not self.has_view_permission(request):
             raise PermissionDenied
         photo = _catch_photo(photo_uid, request.user)
         if photo is None:
             raise Http404("the photo has not been uploaded yet")
-        media_type = photo.media_type if photo.media_type in _SAFE_IMAGE_TYPES else None
-        return HttpResponse(
-            bytes(photo.data), content_type=media_type or "application/octet-stream"
-        )
+        etag = f'"{photo.sha256}"'
+        response: HttpResponse
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            response = HttpResponseNotModified()
+        else:
+            media_type = photo.media_type if photo.media_type in _SAFE_IMAGE_TYPES else None
+            response = HttpResponse(
+                bytes(photo.data), content_type=media_type or "application/octet-stream"
+            )
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"
+        return response
 
 
 def confirmed_message(species: str) -> str:
@@ -320,7 +344,7 @@ def _catch_photo(photo_uid: Any, user: Any) -> Photo | None:
     another site pushed under it later is neither that catch's (the corrections export
     never labels it with it) nor a catch of the other site's to review."""
     catches = scoped(FishObservation.objects.filter(photo_uid=photo_uid), user)
-    photos = Photo.objects.filter(uid=photo_uid, person=None).exclude(data=None)
+    photos = Photo.objects.filter(uid=photo_uid, person=None).exclude(data=None).defer("data")
     found: Photo | None = photos.filter(Exists(catches.filter(site=OuterRef("site")))).first()
     return found
 

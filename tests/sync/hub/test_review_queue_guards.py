@@ -158,3 +158,25 @@ def test_a_hostile_catch_id_is_refused_with_a_message_not_a_server_error(api: Ap
     answer = reviewer.post(CORRECT, {"correction": f"{pk}:Lutjanus synagris"}, follow=True)
     assert answer.status_code == 200
     assert "could not be applied" in _page(answer)
+
+
+def test_a_photo_seen_before_is_not_sent_again_on_a_slow_link(api: Api, other_api: Api) -> None:
+    """The queue shows up to a page of full-size photos (each up to 32 MiB), and every
+    visit sent them all again: the view forbade the browser to keep them (no-store). A
+    stored photo's bytes never change, so the browser keeps them and asks again by their
+    sha256, answered 304 with no body; a reviewer who may not see the photo is still
+    told nothing of it, whatever they ask with."""
+    data = JPEG + b"slow-link"
+    photo = e.photo(data)
+    catch = e.observation(photo_uid=photo["photo_uid"])
+    api.push(e.entry("photo", "upsert", photo), e.entry("fish_observation", "upsert", catch))
+    Photo.objects.filter(uid=photo["photo_uid"]).update(data=data)
+    url = PHOTO.format(photo["photo_uid"])
+    _, reviewer = _reviewer(api.site)
+    first = reviewer.get(url)
+    assert first.status_code == 200 and "no-store" not in first["Cache-Control"]
+    assert 'loading="lazy"' in _page(reviewer.get(QUEUE))
+    again = reviewer.get(url, headers={"If-None-Match": first["ETag"]})
+    assert (again.status_code, again.content) == (304, b"")
+    _, elsewhere = _reviewer(other_api.site)
+    assert elsewhere.get(url, headers={"If-None-Match": first["ETag"]}).status_code == 404
