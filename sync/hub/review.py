@@ -38,7 +38,11 @@ from sync.hub.apply.records import emit_observation, update_observation
 from sync.hub.erasure_journal import ErasureKind
 from sync.hub.models import NEWEST_PACK_FIRST, FishObservation, Person, Site, SpeciesPack
 from sync.hub.pack_loader import check_pack_archive
-from sync.hub.species_names import DefaultSpeciesError, devices_species
+from sync.hub.species_names import (
+    DefaultSpeciesError,
+    devices_species,
+    hidden_characters_problem,
+)
 from sync.protocol import SpeciesPackPublished
 from sync.species_packs import (
     PackArchiveError,
@@ -75,6 +79,8 @@ def correct_species(
     species = species.strip()
     if not species or len(species) > 200 or "\x00" in species:
         raise ValueError("a species name is 1 to 200 characters")
+    if problem := hidden_characters_problem(species):
+        raise ValueError(problem)
     return _review(observation_pk, species, reviewer, queued_only)
 
 

@@ -103,6 +103,9 @@ class CorrectionForm(forms.ModelForm):
             return cleaned
         if not typed:
             raise forms.ValidationError("Name a species, or tick 'Not a fish'.")
+        if problem := species_names.hidden_characters_problem(typed):
+            self.add_error("confirmed_species", problem)  # new or not: no list may be known
+            return cleaned
         try:
             cleaned["confirmed_species"] = species_names.species_name(typed)
         except species_names.UnknownSpeciesError as unknown:

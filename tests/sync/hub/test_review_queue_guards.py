@@ -180,3 +180,20 @@ def test_a_photo_seen_before_is_not_sent_again_on_a_slow_link(api: Api, other_ap
     assert (again.status_code, again.content) == (304, b"")
     _, elsewhere = _reviewer(other_api.site)
     assert elsewhere.get(url, headers={"If-None-Match": first["ETag"]}).status_code == 404
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u2066", "\x07", "\x1b"])
+def test_a_species_name_with_control_characters_is_refused(api: Api, hidden: str) -> None:
+    """A new species is sent to every device of the site and into training exports: a
+    bidirectional override shows it as another name than the one it matches and sorts by,
+    and a control character is no part of a name. Typed on the change page or posted to
+    the buttons' view (no species list known: taken as posted), it is refused."""
+    catch = _flagged(api)
+    _, reviewer = _reviewer(api.site)
+    typed = f"Gadus{hidden} morhua"
+    form = {"confirmed_species": typed, "new_species": "on"}
+    page = reviewer.post(f"{QUEUE}{catch.pk}/change/", form)
+    assert page.status_code == 200 and "control character" in _page(page)
+    button = reviewer.post(CORRECT, {"correction": f"{catch.pk}:{typed}"}, follow=True)
+    assert "could not be applied" in _page(button)
+    assert FishObservation.objects.get(pk=catch.pk).confirmed_species is None
