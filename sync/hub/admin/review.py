@@ -41,6 +41,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import (
@@ -219,14 +220,18 @@ class FishReviewAdmin(SiteScopedAdmin):
     def get_list_display(self, request: HttpRequest) -> Any:
         """The columns, the buttons' reading the current pack's species once per page, not
         once per row (a published pack's list is looked up, the default pack's read from
-        its files)."""
-        buttons = _buttons_by(species_names.current_species())
+        its files), and posting with the queue's filters, to come back to the queue as it
+        was (as the change page does)."""
+        correct = reverse("admin:hub_correct")
+        if filters := self.get_preserved_filters(request):
+            correct = f"{correct}?{filters}"
+        buttons = _buttons_by(species_names.current_species(), correct)
         return tuple(buttons if name == "correct_buttons" else name for name in self.list_display)
 
     @admin.display(description="confirm as")
     def correct_buttons(self, obj: FishObservation) -> str:
         """The column as ``get_list_display`` shows it (named here for the admin's checks)."""
-        return _buttons_by(species_names.current_species())(obj)
+        return _buttons_by(species_names.current_species(), reverse("admin:hub_correct"))(obj)
 
     def save_model(self, request: Any, obj: FishReview, form: Any, change: bool) -> None:
         try:
@@ -255,7 +260,7 @@ class FishReviewAdmin(SiteScopedAdmin):
     def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
         """Back to the queue, without "changed successfully" where the answer was refused."""
         if getattr(request, _NOT_APPLIED, False):
-            return HttpResponseRedirect(reverse("admin:hub_fishreview_changelist"))
+            return HttpResponseRedirect(self._queue_url(request))
         response: HttpResponse = super().response_change(request, obj)
         return response
 
@@ -298,7 +303,14 @@ class FishReviewAdmin(SiteScopedAdmin):
         else:
             self.log_change(request, observation, confirmed_message(species))
             messages.success(request, f"Confirmed {species}: {observation} leaves the queue.")
-        return HttpResponseRedirect(reverse("admin:hub_fishreview_changelist"))
+        return HttpResponseRedirect(self._queue_url(request))
+
+    def _queue_url(self, request: HttpRequest) -> str:
+        """The queue, filtered as it was when the reviewer answered from it (the filters
+        the buttons posted with): always this page, whatever else was posted."""
+        context = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
+        url: str = add_preserved_filters(context, reverse("admin:hub_fishreview_changelist"))
+        return url
 
     def photo_view(self, request: HttpRequest, photo_uid: Any) -> HttpResponse:
         """A catch's photo of the reviewer's sites, to whoever may see the review queue;
@@ -352,12 +364,14 @@ def _catch_photo(photo_uid: Any, user: Any) -> Photo | None:
     return found
 
 
-def _buttons_by(known: species_names.SpeciesList | None) -> Callable[[FishObservation], str]:
+def _buttons_by(
+    known: species_names.SpeciesList | None, url: str
+) -> Callable[[FishObservation], str]:
     """The "confirm as" column by the species list ``known``: a button per top-k species
-    the list accepts, as it names it; the others said to be not in the current pack."""
+    the list accepts, as it names it, posting to ``url``; the others said to be not in the
+    current pack."""
 
     def correct_buttons(obj: FishObservation) -> str:
-        url = reverse("admin:hub_correct")
         named = [(species, _accepted(known, species)) for species, _ in obj.predictions]
         # formaction: the changelist is already one form (with its CSRF token), so each
         # button posts it to the correction view instead of nesting forms.

@@ -197,3 +197,17 @@ def test_a_species_name_with_control_characters_is_refused(api: Api, hidden: str
     button = reviewer.post(CORRECT, {"correction": f"{catch.pk}:{typed}"}, follow=True)
     assert "could not be applied" in _page(button)
     assert FishObservation.objects.get(pk=catch.pk).confirmed_species is None
+
+
+def test_a_one_click_correction_returns_to_the_queue_as_it_was_filtered(api: Api) -> None:
+    """A reviewer working through one site's or one pack's catches pressed a button and
+    came back to the whole queue's first page, to filter it again: on a slow link, two
+    page loads per catch. The buttons carry the queue's filters, as the change page does."""
+    catch = _flagged(api)
+    _, reviewer = _reviewer(api.site)
+    site = Site.objects.get(slug=api.site).pk
+    page = _page(reviewer.get(QUEUE, {"site__id__exact": site}))
+    kept = f"_changelist_filters=site__id__exact%3D{site}"
+    assert f'formaction="{CORRECT}?{kept}"' in page
+    answer = reviewer.post(f"{CORRECT}?{kept}", {"correction": f"{catch.pk}:Lutjanus synagris"})
+    assert answer["Location"] == f"{QUEUE}?site__id__exact={site}"
