@@ -112,8 +112,7 @@ def _make() -> HubMetrics:
             "jaga_hub_push_entries",
             "Pushed outbox entries by entity and outcome (applied, unchanged, superseded,"
             " early_retention: a retention erasure from a device whose clock is ahead, kept"
-            " until the hub's purge; expired: an access event older than the hub keeps,"
-            " acknowledged and not stored; duplicate: a retried key; refused: quarantined on the"
+            " until the hub's purge; duplicate: a retried key; refused: quarantined on the"
             " device; retry_later)",
             ["entity", "outcome"],
         ),

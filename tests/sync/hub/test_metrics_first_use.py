@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -48,3 +49,29 @@ def test_threads_asking_at_once_make_the_metrics_once(monkeypatch: pytest.Monkey
     assert failed == []
     assert len(made) == 4 and all(m is made[0] for m in made)
     assert len(set(entered)) == 1  # one thread made them all
+
+
+def test_the_push_outcomes_help_names_only_outcomes_the_hub_counts() -> None:
+    """The help Prometheus and Grafana show for the pushed entries explains each outcome by
+    name: one the hub never counts (an outcome dropped from the code) would send an operator
+    looking for series that cannot exist."""
+    registry = prometheus_client.CollectorRegistry()  # not the process's: nothing leaks
+    with pytest.MonkeyPatch.context() as patch:
+        for name, kind in (("Counter", COUNTER), ("Histogram", HISTOGRAM)):
+            patch.setattr(prometheus_client, name, _in_registry(kind, registry))
+        made = metrics._make()
+    help_text = made.entries._documentation
+    explained = set(re.findall(r"(\w+):", help_text))
+    listed = set(re.findall(r"\w+", help_text.split("(", 1)[1]))
+    assert explained, help_text
+    assert explained <= set(metrics.OUTCOMES), (
+        f"not an outcome: {explained - set(metrics.OUTCOMES)}"
+    )
+    assert set(metrics.OUTCOMES) <= listed, f"not explained: {set(metrics.OUTCOMES) - listed}"
+
+
+def _in_registry(kind: Any, registry: prometheus_client.CollectorRegistry) -> Any:
+    def make(*args: Any, **kwargs: Any) -> Any:
+        return kind(*args, **{**kwargs, "registry": registry})
+
+    return make
