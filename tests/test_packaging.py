@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import re
 import shlex
 import shutil
 import subprocess
@@ -320,3 +321,18 @@ def test_the_verify_check_catches_a_misspelt_setting(tmp_path: Path) -> None:
     text = (UNITS / "jaga-sync.service").read_text(encoding="utf-8")
     result = verify({"jaga-sync.service": text.replace("ProtectHome=", "ProtectHom=")}, tmp_path)
     assert "Unknown key 'ProtectHom'" in result.stdout + result.stderr
+
+
+def test_ci_installs_the_debian_packages_the_readme_names() -> None:
+    """A fresh CI machine lacks nginx, Xvfb and two libraries of Qt's X11 plugin: without
+    them the proxy test and the frozen app's X11 run skip, and the README's claims of what
+    was checked go unchecked. CI installs the README's list, no more and no less."""
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    listed = re.search(r"^DEBIAN_PACKAGES=\(([^)]*)\)", ci, re.MULTILINE)
+    assert listed, ".ci/run installs no Debian packages"
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    (line,) = re.findall(
+        r"^ {4}apt-get install --no-install-recommends (.+)$", readme, re.MULTILINE
+    )
+    assert listed.group(1).split() == line.split()
+    assert {"nginx-light", "xvfb"} <= set(line.split())
