@@ -146,3 +146,23 @@ def test_each_whole_example_passes_the_parser(
 def test_the_readmes_hold_examples() -> None:
     shown = {tuple(arguments[:2]) for _, arguments in examples()}
     assert {("store", "init"), ("sync", "register"), ("hub", "run")} <= shown
+
+
+def named_commands(text: str) -> set[tuple[str, ...]]:
+    """The commands ``text`` names as ``jaga A B``, alternatives written ``jaga A B|C``."""
+    named: set[tuple[str, ...]] = set()
+    for match in re.finditer(r"\bjaga ([a-z][a-z-]*)((?: [a-z][a-z-]*(?:\|[a-z][a-z-]*)*)?)", text):
+        group, alternatives = match.group(1), match.group(2).split()
+        named.add((group,))
+        named.update((group, name) for name in (alternatives[0].split("|") if alternatives else []))
+    return named
+
+
+def test_the_readme_names_every_command() -> None:
+    """A command the README never names is one users cannot find (``--help`` lists it only
+    to someone who already looks under its group)."""
+    paths = set(commands())
+    groups = {path[:-1] for path in paths}
+    leaves = {path for path in paths - groups if path}
+    named = named_commands((REPO / "README.md").read_text(encoding="utf-8"))
+    assert not leaves - named, f"not in the README: {sorted(leaves - named)}"
