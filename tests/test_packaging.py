@@ -336,3 +336,22 @@ def test_ci_installs_the_debian_packages_the_readme_names() -> None:
     )
     assert listed.group(1).split() == line.split()
     assert {"nginx-light", "xvfb"} <= set(line.split())
+
+
+def test_each_hub_command_the_readme_runs_by_hand_runs_as_the_hubs_user() -> None:
+    """``systemd-run -p DynamicUser=yes -p StateDirectory=jaga-hub`` without the hub's user
+    name runs as a new dynamic user, and systemd hands it the data folder, the running hub's
+    embedded database included: the hub can no longer read its own files."""
+    readme = (UNITS / "README.md").read_text(encoding="utf-8")
+    hub = load_unit("jaga-hub-purge.service")
+    runs = [
+        shlex.split(line.strip().strip("`").removesuffix("`."))
+        for line in readme.splitlines()
+        if "systemd-run" in line and "StateDirectory=jaga-hub" in line
+    ]
+    assert runs, "the README runs no hub command by hand"
+    for words in runs:
+        properties = [words[i + 1] for i, word in enumerate(words) if word == "-p"]
+        assert f"User={setting(hub, 'Service', 'User')}" in properties, shlex.join(words)
+        assert "DynamicUser=yes" in properties
+        assert f"EnvironmentFile={setting(hub, 'Service', 'EnvironmentFile')}" in properties
