@@ -140,3 +140,17 @@ def test_the_scrape_example_reads_the_hub_with_its_token_and_devices_on_loopback
     assert hub["authorization"]["type"] == "Bearer" and hub["authorization"]["credentials_file"]
     (targets,) = device["static_configs"]
     assert all(t.startswith("127.0.0.1:") for t in targets["targets"])
+
+
+def test_every_metric_the_readmes_name_is_one_the_code_exports(
+    hub_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Operators write their alerts from the README's names (``jaga_hub_audit_breaks``, ...):
+    a name the code no longer exports would be an alert that can never fire."""
+    exported = names_in(hub_exposition(tmp_path / "hub", monkeypatch))
+    exported |= names_in(device_exposition(tmp_path))
+    families = {re.sub(r"_(total|bucket|count|sum)$", "", name) for name in exported}
+    readmes = [PACKAGING.parent / "README.md", PACKAGING / "systemd" / "README.md"]
+    named = {name for readme in readmes for name in OURS.findall(readme.read_text())}
+    assert named, "the READMEs name no metric"
+    assert not named - families - exported, f"named, never exported: {named - families - exported}"
