@@ -11,7 +11,8 @@ composition lives here, in the one package allowed to import both:
   enrols them with their consent;
 * :mod:`~desktop.kiosk.session` runs frames through a pipeline and records each final
   decision as an :class:`~sync.store.AccessEvent`, once per track, with badges switching
-  it to 1:1; :mod:`~desktop.kiosk.writer` keeps events a busy store refused;
+  it to 1:1; :mod:`~desktop.kiosk.writer` keeps events a busy store refused, on disk
+  until it takes them (:mod:`~desktop.kiosk.journal`);
 * :mod:`~desktop.kiosk.runner` gives a live camera its capture and inference threads;
   :mod:`~desktop.kiosk.sources` reads the camera or a video;
 * :mod:`~desktop.kiosk.identity` says whose site and device the events are;

@@ -110,11 +110,15 @@ def open_kiosk(
     """Load the models (unless given, as :func:`kiosk_models` loads them), open the store,
     and yield the session; the store closes after."""
     settings, stages = models or kiosk_models(options)
-    # A short wait for the write lock: an event the store refuses waits in memory instead
-    # of holding up the frames (desktop.kiosk.writer).
+    # A short wait for the write lock: an event the store refuses waits (kept on disk)
+    # instead of holding up the frames (desktop.kiosk.writer).
     config = dataclasses.replace(store_config or StoreConfig(), busy_timeout_s=KIOSK_BUSY_TIMEOUT_S)
     with Store.open(store_path, key, config=config) as store:
-        yield kiosk_session(store, stages, settings, options, env)
+        session = kiosk_session(store, stages, settings, options, env)
+        try:
+            yield session
+        finally:
+            session.close()
 
 
 class KioskOpener:

@@ -3,9 +3,10 @@
 Every track that ends in a final decision (``verified``, ``not_matched``,
 ``spoof_detected``, ``low_quality``) is recorded once, with the store's audit entry and
 outbox entry in the same transaction (:class:`~sync.store.access.AccessLog`), before the
-frame that made it is shown. A store that is busy or full keeps it waiting in memory
-(:class:`~desktop.kiosk.writer.EventWriter`), where a kill (a power cut, the OOM killer)
-would lose it, so nobody is let in on it: the screen greets no one whose decision waits,
+frame that made it is shown. A store that is busy or full keeps it waiting
+(:class:`~desktop.kiosk.writer.EventWriter`), kept on disk beside the store meanwhile, so
+that a kill (a power cut, the OOM killer) loses none: the next start writes it. Nobody is
+let in on a waiting decision all the same: the screen greets no one whose decision waits,
 and says the kiosk cannot record until it is written (:meth:`KioskFrame.prompt`). A
 refusal lets nobody in, and is told at once.
 What is not recorded, and why:
@@ -168,8 +169,8 @@ class KioskSession:
 
     def finish(self) -> tuple[AccessEvent, ...]:
         """The stream ended: open tracks are decided on what they have, and recorded; a
-        :class:`KioskError` if some still cannot be written (they are lost with the
-        process, so this must be said)."""
+        :class:`KioskError` if some still cannot be written (said: kept on disk, they are
+        written at the next start; in memory only, they are lost with the process)."""
         self._decide(self.pipeline.finish())
         try:
             written = self._flush(now=True)
@@ -179,8 +180,13 @@ class KioskSession:
                 f"stopped: {plural.counted(lost, 'decision')} not written: {error}"
             ) from error
         if self._writer.waiting:
-            raise KioskError(f"stopped with {self._writer.problem}")
+            raise KioskError(f"stopped with {self._writer.problem} (those kept in "
+                             f"{self._writer.journal} are written at the next start)")  # fmt: skip
         return written
+
+    def close(self) -> None:
+        """Let go of the files the session holds beside the store (before the store closes)."""
+        self._writer.close()
 
     def interrupt(self) -> tuple[AccessEvent, ...]:
         """The picture stopped for a while (a camera lost): open tracks are decided on what

@@ -55,6 +55,11 @@ class AccessLog:
         )
         return [access_event(row) for row in rows]
 
+    def recorded(self, event_uid: str) -> bool:
+        """Whether the store holds this event (one a kiosk killed after its commit kept)."""
+        query = "SELECT 1 FROM access_events WHERE event_uid = ?"
+        return bool(self._database.query(query, (event_uid,)))
+
     def count(self) -> int:
         return int(self._database.query("SELECT count(*) FROM access_events")[0][0])
 

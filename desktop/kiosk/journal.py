@@ -1,0 +1,127 @@
+"""Decisions the store refused, kept on disk beside it until it takes them.
+
+While another writer holds the store (a long sync, ``jaga store backup``) or its disk is
+full, a decision waits for it (:class:`~desktop.kiosk.writer.EventWriter`). Held in memory
+only, it was lost with the process: a power cut, the OOM killer, and the audit trail had a
+hole where a refusal (a printed photo, a stranger) had been told at the door. So each one
+that waits is also written here, durably, before its frame is shown; the next start finds
+it and writes it to the store, as if it had waited all along.
+
+The journal is one small database beside the store (``<store>.kiosk-waiting``), encrypted
+with the store's own key (SQLCipher, as the store is, ``synchronous=FULL``: a commit that
+returned is on disk) and 0600: an access event names who was let in. It is not the store,
+so the write lock another process holds on the store does not hold it. An entry is the
+event as the store will hold it, keyed by its uid; it is deleted once the store has it.
+
+Kept twice, an event is still recorded once: the writer looks for the uid of each event an
+earlier process kept in the store before writing it (a kill after the store's commit and
+before the entry's deletion).
+
+Not covered: a disk too full for this file as well (the event then waits in memory, and
+the screen says so), and a store whose key is changed between the kill and the next start
+(``jaga store rekey`` needs the kiosk stopped; it does not re-encrypt this file, which then
+no longer opens: it is set aside, named in the log, and not read).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from sync.errors import WrongKeyError
+from sync.store import AccessEvent, Store
+from sync.store.access import COLUMNS, access_event, access_payload
+from sync.store.database import Database
+from sync.store.database_files import SIDE_FILES
+
+_log = logging.getLogger(__name__)
+SUFFIX = ".kiosk-waiting"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS waiting (event_uid TEXT PRIMARY KEY, occurred_at TEXT NOT NULL,"
+    " site TEXT NOT NULL, device TEXT NOT NULL, decision TEXT NOT NULL, person_uid TEXT,"
+    " similarity REAL, liveness REAL)"
+)
+_NAMES = COLUMNS.split(", ")
+
+
+def journal_path(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + SUFFIX)
+
+
+class DecisionJournal:
+    """The waiting decisions of the kiosk on one store. Opened on first use, on the thread
+    that uses the store (a SQLCipher connection belongs to the thread that opened it)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.path = journal_path(store.path)
+        self._database: Database | None = None
+
+    def kept(self) -> list[AccessEvent]:
+        """The events a process before this one left waiting, oldest first."""
+        if not self.path.exists():
+            return []
+        try:
+            database = self._open()
+        except WrongKeyError:
+            aside = _set_aside(self.path)
+            _log.error("%s is not under the store's key (changed since the kiosk stopped): set "
+                       "aside as %s; its decisions are not recorded", self.path, aside)  # fmt: skip
+            return []
+        rows = database.query(f"SELECT {COLUMNS} FROM waiting ORDER BY rowid")
+        return [access_event(row) for row in rows]
+
+    def keep(self, events: Iterable[AccessEvent]) -> None:
+        """Write the events, durably, in one transaction (a ``StoreError`` if it fails)."""
+        rows = [[access_payload(event)[name] for name in _NAMES] for event in events]
+        if not rows:
+            return
+        marks = ",".join("?" * len(_NAMES))
+        with self._open().write() as connection:
+            connection.executemany(
+                f"INSERT OR IGNORE INTO waiting ({COLUMNS}) VALUES ({marks})", rows
+            )
+
+    def forget(self, events: Iterable[AccessEvent]) -> None:
+        """The store has these events: their entries go."""
+        uids = [(event.event_uid,) for event in events]
+        if not uids or (self._database is None and not self.path.exists()):
+            return
+        with self._open().write() as connection:
+            connection.executemany("DELETE FROM waiting WHERE event_uid = ?", uids)
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.close()
+            self._database = None
+
+    def _open(self) -> Database:
+        if self._database is None:
+            store = self._store
+            if _killed_at_creation(self.path):
+                self.path.unlink()
+            create = not self.path.exists()
+            database = Database.open(self.path, store.key, store.database.config, create=create)
+            with database.write() as connection:
+                connection.execute(_SCHEMA)
+            self._database = database
+        return self._database
+
+
+def _set_aside(path: Path) -> Path:
+    """Move the journal out of the way, with its log, under a name of its own."""
+    aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}")
+    for suffix in ("", *SIDE_FILES):
+        with contextlib.suppress(FileNotFoundError):
+            path.with_name(path.name + suffix).rename(aside.with_name(aside.name + suffix))
+    return aside
+
+
+def _killed_at_creation(path: Path) -> bool:
+    """An empty file with no log beside it: a kill between its creation and its first
+    commit, which left nothing in it."""
+    wal = path.with_name(path.name + "-wal")
+    return path.exists() and path.stat().st_size == 0 and not wal.exists()

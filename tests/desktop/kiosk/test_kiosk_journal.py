@@ -1,0 +1,103 @@
+"""The journal of decisions waiting for the store (``desktop.kiosk.journal``): written once
+however a kill fell, private and encrypted, and said when it cannot keep them. A real store;
+the events are made here (``test_kiosk_killed_waiting`` kills a real kiosk)."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from desktop.kiosk.journal import DecisionJournal, journal_path
+from desktop.kiosk.writer import EventWriter
+from sync.errors import StoreFullError
+from sync.store import AccessEvent, Passphrase, Store
+from tests.desktop.kiosk.test_kiosk_rules import QUICK, UID, held_by_another
+
+PASSPHRASE = Passphrase("a kiosk passphrase")  # test_kiosk_rules' store
+
+
+def event(decision: str = "verified") -> AccessEvent:
+    person = UID if decision == "verified" else None
+    return AccessEvent(datetime.now(UTC), "gate", "k1", decision, person, 0.9, 0.8)
+
+
+def store_uids(store: Store) -> list[str]:
+    return [
+        row[0] for row in store.database.query("SELECT event_uid FROM access_events ORDER BY id")
+    ]
+
+
+def test_a_decision_written_just_before_a_kill_is_not_written_again(tmp_path: Path) -> None:
+    """Killed after the store's commit and before its entry left the journal: the next start
+    finds both, and the store keeps one."""
+    with Store.create(tmp_path / "k.db", PASSPHRASE, config=QUICK) as store:
+        before, after = event(), event("spoof_detected")
+        journal = DecisionJournal(store)
+        journal.keep([before, after])
+        journal.close()
+        store.access.record(before)  # the commit the kill came after
+        writer = EventWriter(store)  # the next start
+        assert writer.waiting == 2
+        assert [e.event_uid for e in writer.flush()] == [before.event_uid, after.event_uid]
+        assert store_uids(store) == [before.event_uid, after.event_uid]
+        assert writer.problem is None and writer.waiting == 0
+        writer.close()
+        assert EventWriter(store).waiting == 0  # the journal was emptied
+        assert store.audit.verify().ok
+
+
+def test_the_journal_is_private_and_encrypted(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    with Store.create(path, PASSPHRASE, config=QUICK) as store:
+        writer = EventWriter(store)
+        with held_by_another(path):
+            writer.queue([event()])
+            assert writer.flush() == () and writer.waiting == 1
+        kept = journal_path(path)
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+        writer.close()  # its log folded into the file
+        assert UID.encode() not in kept.read_bytes()
+
+
+def test_a_decision_the_journal_cannot_keep_is_said_to_be_in_memory_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "k.db"
+    with Store.create(path, PASSPHRASE, config=QUICK) as store:
+        writer = EventWriter(store)
+
+        def full(journal: object, events: object) -> None:
+            raise StoreFullError("no space left for the journal")
+
+        monkeypatch.setattr(DecisionJournal, "keep", full)
+        with held_by_another(path):
+            writer.queue([event("not_matched")])
+            writer.flush()
+        assert writer.problem is not None
+        assert writer.problem.startswith("1 decision not yet written")
+        assert writer.problem.endswith("1 in memory only: no space left for the journal")
+        monkeypatch.undo()
+        writer.flush(now=True)  # the store is free again
+        assert writer.problem is None and store.access.count() == 1
+
+
+def test_a_journal_under_an_earlier_key_is_set_aside_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store's key changed while the kiosk was down: its journal no longer opens. The
+    kiosk starts, the file is kept for whoever has the old key, and the log says so."""
+    path = tmp_path / "k.db"
+    with Store.create(path, PASSPHRASE, config=QUICK) as store:
+        journal = DecisionJournal(store)
+        journal.keep([event()])
+        journal.close()
+        store.change_key(Passphrase("another passphrase"), operator="tester")
+    with Store.open(path, Passphrase("another passphrase"), config=QUICK) as store:
+        assert EventWriter(store).waiting == 0
+    (aside,) = tmp_path.glob("k.db.kiosk-waiting.unreadable-*")
+    assert aside.stat().st_size > 0 and not journal_path(path).exists()
+    assert "its decisions are not recorded" in caplog.text
+    caplog.clear()  # an error the test expects
