@@ -127,3 +127,23 @@ def test_no_one_is_verified_on_fewer_than_min_frames(
     (a_decision,) = [d for d in made if d.frames == 2]
     assert a_decision.status is Status.LOW_QUALITY
     assert a_decision.reasons[0] is QualityReason.TOO_BRIEF
+
+
+def test_a_live_person_near_the_liveness_threshold_is_recorded_once(
+    kiosk_store: Store, stages: Stages
+) -> None:
+    """NUAA's subject 0005 (live), one webcam session in capture order: scores hover about
+    the liveness threshold (0.70, 0.81, 0.49, then 0.31, 0.71, 0.39, 0.38 ...). Verified on
+    the first window (fused 0.67), the track used to end when a later window fused under the
+    threshold (0.47): the same person, still there, was decided afresh and recorded again, as
+    ``spoof_detected``, and the screen turned from "Welcome" to "Photo or screen detected"."""
+    folder = shared_path("data", "spoof", "nuaa", "train", "frames", "live", "0005")
+    frames = sorted(folder.glob("0005_00_00_01_*.jpg"), key=lambda p: int(p.stem.split("_")[-1]))
+    person = NewPerson("N-0005", "Person N-0005", KIOSK.site, "v1", "operator", 30)
+    uid = enrol_person(kiosk_store, stages, FaceSettings(), person, frames[:2]).person.person_uid
+    kiosk = session(kiosk_store, stages)
+    shown = [kiosk.process(read_image(p), i / 10) for i, p in enumerate(frames[2:])]
+    kiosk.finish()
+    recorded = kiosk_store.access.between("0000", "9999")
+    assert [(e.decision, e.person_uid) for e in recorded] == [("verified", uid)]
+    assert Status.SPOOF_DETECTED not in [largest(kf) for kf in shown]
