@@ -109,7 +109,7 @@ def notice_prompt(notice: str) -> Prompt:
 
 class PromptHold:
     """Keeps an answer on screen for ``hold_s`` against what the next frames would show,
-    unless a newer answer comes."""
+    unless a newer answer comes, or the kiosk cannot record (``NOT_RECORDING``)."""
 
     def __init__(self, hold_s: float = HOLD_S, clock: Callable[[], float] = time.monotonic) -> None:
         self._hold_s = hold_s
@@ -122,6 +122,9 @@ class PromptHold:
         self._answer = None
 
     def show(self, prompt: Prompt) -> Prompt:
+        if prompt == NOT_RECORDING:  # about who is there now: a greeting held for the one
+            self._answer = None  # before would tell them "Welcome" on an unwritten decision
+            return prompt
         now = self._clock()
         if prompt.is_answer and prompt != self._answer:
             self._answer, self._since = prompt, now

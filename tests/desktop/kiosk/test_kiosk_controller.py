@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.kiosk.assemble import KioskOptions
 from desktop.kiosk.errors import KioskError
+from desktop.kiosk.prompts import NOT_RECORDING
 from desktop.kiosk.runner import Outage
 from desktop.kiosk.session import KioskFrame
 from desktop.kiosk_controller import KioskController
@@ -150,3 +151,23 @@ def test_an_outage_said_after_the_failure_does_not_cover_it(
     assert panel.state.text() == said
     assert panel.video.text() == "no picture: the kiosk cannot work"
     assert not panel.badge.isEnabled()
+
+
+def test_a_greeting_still_held_gives_way_to_cannot_record(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    """Ada was welcomed (her decision written); within the seconds a greeting is held, the
+    next person is verified while another writer holds the store. The screen says it cannot
+    record, not "Welcome, Ada" to the person now in front of it, who is not recorded yet."""
+    kiosk = controller(tmp_path)
+    kiosk.frame(IMAGE, frame({UID: "Ada"}))
+    bo = "5c1d7f8e-2a4b-4c6d-8e9f-0a1b2c3d4e5f"
+    face = FaceObservation(2, FaceBox(8, 8, 40, 40, 0.9, ((0.0, 0.0),) * 5), True,
+                           QualityVerdict(True, ()), 1.0, 0.9, (),
+                           Decision(Status.VERIFIED, 1.0, 2, bo, 0.96, 0.9))  # fmt: skip
+    waiting = KioskFrame(FrameResult(1, 0.1, None, (face,), ()), (), {},
+                         problem="1 decision not yet written: store busy",
+                         unwritten=frozenset({2}))  # fmt: skip
+    kiosk.frame(IMAGE, waiting)
+    wait_until(lambda: "not yet written" in kiosk.panel.state.text(), "the problem")
+    assert kiosk.panel.prompt.text() == NOT_RECORDING.text
