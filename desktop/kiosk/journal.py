@@ -13,9 +13,10 @@ returned is on disk) and 0600: an access event names who was let in. It is not t
 so the write lock another process holds on the store does not hold it. An entry is the
 event as the store will hold it, keyed by its uid; it is deleted once the store has it.
 
-Kept twice, an event is still recorded once: the writer looks for the uid of each event an
-earlier process kept in the store before writing it (a kill after the store's commit and
-before the entry's deletion).
+Written twice, an event is still recorded once: the store refuses a second row with its
+uid (access events are append-only), and the writer, finding the uid there, counts it as
+written (a kill after the store's commit and before the entry's deletion; a second kiosk
+process on the store that found the entry at its start).
 
 Not covered: a disk too full for this file as well (the event then waits in memory, and
 the screen says so), and a store whose key is changed between the kill and the next start

@@ -45,7 +45,6 @@ class EventWriter:
         self._journal = DecisionJournal(store)
         self._waiting: deque[AccessEvent] = deque(self._journal.kept())
         self._kept = {event.event_uid for event in self._waiting}  # on disk, in the journal
-        self._replayed = set(self._kept)  # an earlier process's: the store may have them
         self._refusal: str | None = None  # the store's, while events wait
         self._unkept_why: str | None = None  # the journal's, while some are not kept
 
@@ -105,14 +104,16 @@ class EventWriter:
         return tuple(written)
 
     def _record(self, event: AccessEvent) -> None:
-        """Write the event, once: one an earlier process kept may have been written just
-        before it was killed (the store refuses it again: access events are append-only)."""
-        uid = event.event_uid
-        if uid in self._replayed and self._store.access.recorded(uid):
-            _log.info("access event %s kept in the journal was already in the store", uid)
-        else:
+        """Write the event, once. The store may have it already: one an earlier process kept
+        was written just before that process was killed, or another kiosk process on this
+        store found it in the journal at its start and wrote it first. The store refuses it
+        again (access events are append-only), and that refusal is no failure."""
+        try:
             self._store.access.record(event)
-        self._replayed.discard(uid)
+        except Exception:
+            if not self._store.access.recorded(event.event_uid):
+                raise
+            _log.info("access event %s was already in the store", event.event_uid)
 
     def _keep_waiting(self) -> None:
         """Keep on disk the events that wait and are not kept yet; one the journal cannot

@@ -101,3 +101,20 @@ def test_a_journal_under_an_earlier_key_is_set_aside_and_said(
     assert aside.stat().st_size > 0 and not journal_path(path).exists()
     assert "its decisions are not recorded" in caplog.text
     caplog.clear()  # an error the test expects
+
+
+def test_a_decision_another_kiosk_process_wrote_first_is_not_a_failure(tmp_path: Path) -> None:
+    """Two kiosk processes on one store: the second, starting, finds the first's waiting
+    decision in the journal and writes it; the first, writing it in turn, goes on."""
+    path = tmp_path / "k.db"
+    with Store.create(path, PASSPHRASE, config=QUICK) as store:
+        first = EventWriter(store)
+        with held_by_another(path):
+            first.queue([event("spoof_detected")])
+            assert first.flush() == ()
+        second = EventWriter(store)  # a second kiosk process starting meanwhile
+        assert [e.decision for e in second.flush()] == ["spoof_detected"]
+        assert [e.decision for e in first.flush(now=True)] == ["spoof_detected"]
+        assert first.problem is None and store.access.count() == 1
+        first.close()
+        second.close()
