@@ -18,10 +18,11 @@ uid (access events are append-only), and the writer, finding the uid there, coun
 written (a kill after the store's commit and before the entry's deletion; a second kiosk
 process on the store that found the entry at its start).
 
+A key change (``jaga store rekey``, which needs the kiosk stopped) is refused while this file
+holds decisions (``sync.store.kiosk_waiting``): the kiosk's next start records them first.
 Not covered: a disk too full for this file as well (the event then waits in memory, and
-the screen says so), and a store whose key is changed between the kill and the next start
-(``jaga store rekey`` needs the kiosk stopped; it does not re-encrypt this file, which then
-no longer opens: it is set aside, named in the log, and not read).
+the screen says so), and a store restored from a backup under another key meanwhile: the
+file then no longer opens, and is set aside, named in the log, and not read.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ from sync.store import AccessEvent, Store
 from sync.store.access import COLUMNS, access_event, access_payload
 from sync.store.database import Database
 from sync.store.database_files import SIDE_FILES
+from sync.store.kiosk_waiting import waiting_path
 
 _log = logging.getLogger(__name__)
-SUFFIX = ".kiosk-waiting"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS waiting (event_uid TEXT PRIMARY KEY, occurred_at TEXT NOT NULL,"
     " site TEXT NOT NULL, device TEXT NOT NULL, decision TEXT NOT NULL, person_uid TEXT,"
@@ -49,7 +50,7 @@ _NAMES = COLUMNS.split(", ")
 
 
 def journal_path(store_path: Path) -> Path:
-    return store_path.with_name(store_path.name + SUFFIX)
+    return waiting_path(store_path)  # where the store's key change looks for it
 
 
 class DecisionJournal:

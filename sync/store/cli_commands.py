@@ -192,6 +192,7 @@ def retention_command(args: argparse.Namespace) -> int:
 def rekey_command(args: argparse.Namespace) -> int:
     with Store.open(store_path_of(args), key_source_of(args), config=_config(args)) as store:
         store.check_alone("key change")  # before the new passphrase is typed twice
+        store.refuse_while_kiosk_decisions_wait()
         new_source = resolve_key_source(
             args.new_key_file,
             env=os.environ,

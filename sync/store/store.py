@@ -19,9 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from sync import plural
 from sync.durable import make_private_folders, narrow_to_owner
-from sync.errors import KeyNotChangedError, StoreCorruptError, StoreError, StoreIOError
-from sync.store import keys, pending_catches, purge_mark
+from sync.errors import (
+    KeyNotChangedError,
+    KioskDecisionsWaitingError,
+    StoreCorruptError,
+    StoreError,
+    StoreIOError,
+)
+from sync.store import keys, kiosk_waiting, pending_catches, purge_mark
 from sync.store.access import AccessLog
 from sync.store.audit import CREATED, AuditLog, file_subject
 from sync.store.clock import Clock, SystemClock
@@ -192,7 +199,20 @@ class Store:
         """
         refuse_same_key(self.header, new_source, self.database.config.scrypt_n)
         with self._alone("key change"):
+            self.refuse_while_kiosk_decisions_wait()
             self._change_key(new_source, operator)
+
+    def refuse_while_kiosk_decisions_wait(self) -> None:
+        """The kiosk's decisions waiting beside the store (``kiosk_waiting``) would stay under
+        the old key, where the kiosk cannot read them: they are recorded first."""
+        waiting = kiosk_waiting.waiting_count(self.path, self._key, self.database.config)
+        if waiting:
+            decisions = plural.counted(waiting, "kiosk decision")
+            raise KioskDecisionsWaitingError(
+                f"{decisions} {'waits' if waiting == 1 else 'wait'} in "
+                f"{kiosk_waiting.waiting_path(self.path)}, kept while the store was busy: start "
+                "the kiosk once (it records them as it starts), then change the key"
+            )
 
     def _change_key(self, new_source: KeySource, operator: str) -> None:
         slot, key = keys.new_slot(new_source, scrypt_n=self.database.config.scrypt_n)

@@ -12,7 +12,7 @@ import pytest
 
 from desktop.kiosk.journal import DecisionJournal, journal_path
 from desktop.kiosk.writer import EventWriter
-from sync.errors import StoreFullError
+from sync.errors import StoreError, StoreFullError
 from sync.store import AccessEvent, Passphrase, Store
 from tests.desktop.kiosk.test_kiosk_rules import QUICK, UID, held_by_another
 
@@ -84,18 +84,38 @@ def test_a_decision_the_journal_cannot_keep_is_said_to_be_in_memory_only(
         assert writer.problem is None and store.access.count() == 1
 
 
-def test_a_journal_under_an_earlier_key_is_set_aside_and_said(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The store's key changed while the kiosk was down: its journal no longer opens. The
-    kiosk starts, the file is kept for whoever has the old key, and the log says so."""
+def test_a_key_change_is_refused_while_the_kiosk_left_decisions_waiting(tmp_path: Path) -> None:
+    """The kiosk was killed with a decision waiting; ``jaga store rekey`` before its next start
+    would leave the journal under the old key, unreadable to the kiosk: it is refused, and
+    changes nothing, until the kiosk has recorded it."""
     path = tmp_path / "k.db"
     with Store.create(path, PASSPHRASE, config=QUICK) as store:
         journal = DecisionJournal(store)
+        journal.keep([event("spoof_detected")])
+        journal.close()
+        with pytest.raises(StoreError, match="1 kiosk decision waits in"):
+            store.change_key(Passphrase("another passphrase"), operator="tester")
+    with Store.open(path, PASSPHRASE, config=QUICK) as store:  # the old key still opens it
+        writer = EventWriter(store)  # the kiosk's next start
+        assert [e.decision for e in writer.flush()] == ["spoof_detected"]
+        writer.close()
+        store.change_key(Passphrase("another passphrase"), operator="tester")  # now it may
+
+
+def test_a_journal_under_another_key_is_set_aside_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A journal this store's key does not open (a restore under another key since): the
+    kiosk starts, the file is kept for whoever has that key, and the log says so."""
+    with Store.create(
+        tmp_path / "other.db", Passphrase("another passphrase"), config=QUICK
+    ) as other:
+        journal = DecisionJournal(other)
         journal.keep([event()])
         journal.close()
-        store.change_key(Passphrase("another passphrase"), operator="tester")
-    with Store.open(path, Passphrase("another passphrase"), config=QUICK) as store:
+    path = tmp_path / "k.db"
+    journal_path(tmp_path / "other.db").rename(journal_path(path))
+    with Store.create(path, PASSPHRASE, config=QUICK) as store:
         assert EventWriter(store).waiting == 0
     (aside,) = tmp_path.glob("k.db.kiosk-waiting.unreadable-*")
     assert aside.stat().st_size > 0 and not journal_path(path).exists()
