@@ -19,7 +19,7 @@ from desktop.catch_spool import CatchSpool
 from desktop.settings import AppSettings, key_source
 from sync.errors import CatchRecordedError, StoreError
 from sync.store import FishObservation, KeySource, Store, StoreConfig
-from sync.store.pending_catches import spool_path
+from sync.store.pending_catches import spool_exists
 
 _log = logging.getLogger(__name__)
 
@@ -87,14 +87,14 @@ class CatchStore:
 
     def pending(self) -> list[CatchRecord]:
         """The refused catches kept in the spool, oldest first (none: no spool)."""
-        if not spool_path(self.path).exists():  # the usual case: no store key derived
+        if not spool_exists(self.path):  # the usual case: no store key derived
             return []
         with self._open() as store, CatchSpool.open(store, self.source) as spool:
             return spool.records()
 
     def forget(self, catches: list[CatchRecord]) -> None:
         """Delete the spool's entries of these catches (dismissed by the officer)."""
-        if spool_path(self.path).exists():
+        if spool_exists(self.path):
             with self._open() as store:
                 self._forget(store, [catch.uid for catch in catches])
 
@@ -111,7 +111,7 @@ class CatchStore:
     def _forget(self, store: Store, uids: list[str]) -> None:
         """The spool's entries of these catches, deleted (a failure is logged: an entry
         left behind comes back at the next start, and is then found recorded before)."""
-        if not spool_path(self.path).exists():
+        if not spool_exists(self.path):
             return
         try:
             with CatchSpool.open(store, self.source) as spool:

@@ -38,7 +38,7 @@ from typing import Any
 
 import sqlcipher3
 
-from sync.durable import create_private
+from sync.durable import create_private, narrow_to_owner
 from sync.errors import (
     KeyNotChangedError,
     StoreCorruptError,
@@ -133,6 +133,15 @@ class Database:
             if part_page:
                 cls._check_part_page(path, key, config)
         return cls._connect(path, key, config, "rwc" if create else "rw")
+
+    @classmethod
+    def open_unmade(cls, path: Path, key: bytes, config: StoreConfig) -> Database:
+        """A database made in the empty file an ``open(create=True)`` cut short left (a kill,
+        or a disk with no room, before SQLite wrote its first page), as that open makes one:
+        in place, not deleted and made again, so that another process making it meanwhile
+        keeps its file. Its owner's alone, as ``create`` makes it."""
+        narrow_to_owner(path)
+        return cls._connect(path, key, config, "rwc")
 
     @classmethod
     def _prove_key_touching_nothing(cls, path: Path, key: bytes, config: StoreConfig) -> None:

@@ -71,12 +71,17 @@ def check_file_looks_encrypted(path: Path) -> bool:
     if size == 0:
         raise StoreCorruptError(f"{path} is empty (truncated to zero bytes)")
     if size % PAGE_SIZE:
-        if _wal_size(path) >= _WAL_WITH_A_FRAME:
+        if wal_holds_a_frame(path):
             return True
         raise StoreCorruptError(
             f"{path} is truncated or damaged: {size} bytes is not a whole number of pages"
         )
     return False
+
+
+def wal_holds_a_frame(path: Path) -> bool:
+    """Whether the write-ahead log beside ``path`` is long enough to hold a page."""
+    return _wal_size(path) >= _WAL_WITH_A_FRAME
 
 
 def _wal_size(path: Path) -> int:

@@ -31,7 +31,7 @@ from sync.durable import fsync_path
 from sync.errors import StoreError, WrongKeyError
 from sync.store import keys
 from sync.store.database import Database, StoreConfig, copy_private_file
-from sync.store.database_files import SIDE_FILES
+from sync.store.database_files import SIDE_FILES, wal_holds_a_frame
 from sync.store.keys import KeyHeader, KeySlot, KeySource
 
 _log = logging.getLogger(__name__)
@@ -49,6 +49,25 @@ def spool_path(store_path: Path) -> Path:
     return store_path.with_name(store_path.name + SUFFIX)
 
 
+def spool_exists(store_path: Path) -> bool:
+    """Whether a spool that may hold catches is beside the store: one whose making was cut
+    short holds none (``unmade``)."""
+    path = spool_path(store_path)
+    return path.exists() and not unmade(path)
+
+
+def unmade(path: Path) -> bool:
+    """Whether the spool at ``path`` is a file whose making was cut short: empty, and without
+    a log that holds a page. SQLite writes a new file's first page before any catch goes in,
+    so such a file (a kill between the file and that page, a disk with no room for it) never
+    held one. Every open refused it as a truncated store: no refused catch was kept on disk
+    again, each start said the kept catches could not be read, and a key change failed."""
+    try:
+        return path.stat().st_size == 0 and not wal_holds_a_frame(path)
+    except FileNotFoundError:
+        return False
+
+
 def open_spool(
     store_path: Path, key: bytes, slot: KeySlot, source: KeySource, config: StoreConfig
 ) -> Database:
@@ -57,8 +76,8 @@ def open_spool(
     and ``source``. A key change a kill interrupted is settled first."""
     path = spool_path(store_path)
     _settle_key_change(store_path, key, slot, config)
-    if not path.exists():
-        database = Database.open(path, key, config, create=True)
+    if not path.exists() or unmade(path):
+        database = _make(path, key, config)
         keys.write_header(path, KeyHeader(current=slot))
     else:
         try:
@@ -80,7 +99,7 @@ def pending_count(store_path: Path, key: bytes, config: StoreConfig) -> int | No
     (a spool still under an earlier key). A spool killed between its file and its table
     (``open_spool``) holds none: 0 (the Catch panel makes the table when it opens it)."""
     path = spool_path(store_path)
-    if not path.exists():
+    if not spool_exists(store_path):
         return 0
     try:
         database = Database.open(path, key, config, create=False)
@@ -105,7 +124,7 @@ def prepare_key_change(
     rekeyed, partial = _rekeyed(store_path), _partial(store_path)
     _remove(rekeyed)
     _remove(partial)
-    if not path.exists():
+    if not spool_exists(store_path):  # an unmade one is made under the key the store has
         return False
     try:
         old = Database.open(path, old_key, config, create=False)
@@ -158,6 +177,14 @@ def _settle_key_change(store_path: Path, key: bytes, slot: KeySlot, config: Stor
         _remove(rekeyed)
         return
     finish_key_change(store_path, slot)
+
+
+def _make(path: Path, key: bytes, config: StoreConfig) -> Database:
+    """A new spool, or one whose making was cut short made in place (``unmade``)."""
+    if path.exists():
+        _log.warning("%s is empty, its making cut short: it held no catch; made now", path)
+        return Database.open_unmade(path, key, config)
+    return Database.open(path, key, config, create=True)
 
 
 def _heal_header(path: Path, slot: KeySlot) -> None:
