@@ -37,13 +37,14 @@ from desktop.catch_jobs import Classified
 from desktop.catch_panel import CatchPanel
 from desktop.catch_photo import PhotoFile
 from desktop.catch_records import CatchRecord, CatchRecords
+from desktop.catch_report import observed_text
 from desktop.catch_review_controller import CatchReviewController
-from desktop.catch_store import CatchStore
+from desktop.catch_store import CatchStore, Written
 from desktop.catch_text import recorded_catch_text
 from desktop.metrics import CatchMetrics
 from desktop.questions import CloseQuestion
 from sync.errors import CatchRecordedError
-from sync.store import Crop, FishObservation
+from sync.store import Crop
 
 # A Retry of a kept catch whose earlier try the store had committed before the app stopped.
 RECORDED_ALREADY = "recorded already, before the app stopped; not recorded again"
@@ -113,9 +114,9 @@ class CatchRecording(QObject):
             return
         if self._warned is not None and self._warned[0] is record.photo:
             self._warned = None  # recorded: another Record of it is warned again
-        written = observations if isinstance(observations, list) else []
-        recorded = [o for o in written if isinstance(o, FishObservation)]
-        self.records.recorded(record, recorded_catch_text(recorded))
+        written = observations if isinstance(observations, Written) else None  # it always is
+        recorded = list(written.observations) if written is not None else []
+        self.records.recorded(record, _written_text(written) if written is not None else "recorded")
         self._show_records()
         shown = self._classified
         if shown is not None and shown.file is record.photo:
@@ -155,3 +156,12 @@ class CatchRecording(QObject):
 
     def _show_records(self) -> None:
         self.panel.show_records(self.records.outcome())
+
+
+def _written_text(written: Written) -> str:
+    """What Record wrote and, as ``jaga catch`` says it, when the catch was dated where that
+    is not plain: the photo's own time not used, or this device's clock looking wrong."""
+    said = recorded_catch_text(written.observations)
+    if written.observed.note is None:
+        return said
+    return f"{said}; observed {observed_text(written.observed)}"

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from desktop.catch import record_catches
 from desktop.catch_errors import CatchError, RecordedBeforeError
 from desktop.catch_records import CatchRecord
 from desktop.catch_spool import CatchSpool
+from desktop.catch_time import ObservedTime, observed_time
 from desktop.settings import AppSettings, key_source
 from sync.errors import CatchRecordedError, StoreError
 from sync.store import FishObservation, KeySource, Store, StoreConfig
@@ -44,6 +46,15 @@ class Reviewed:
 
 
 @dataclass(frozen=True)
+class Written:
+    """A catch the store has: its observations, and when it was dated and why (what ``jaga
+    catch`` prints of it: a photo's time not used, a clock that looks wrong)."""
+
+    observations: tuple[FishObservation, ...]
+    observed: ObservedTime
+
+
+@dataclass(frozen=True)
 class CatchStore:
     path: Path
     source: KeySource = field(repr=False)
@@ -57,33 +68,43 @@ class CatchStore:
             return None
         return cls(settings.store_path, source, settings.store_config or StoreConfig())
 
-    def record(
-        self, catch: CatchRecord
-    ) -> list[FishObservation] | RecordedBeforeError | CatchRecordedError:
+    def record(self, catch: CatchRecord) -> Written | RecordedBeforeError | CatchRecordedError:
         """The photo once and one observation per fish, in one transaction, dated as of when
-        Record was pressed; or, nothing written, the records of this photo with one of the
-        same fish, unless ``catch.again`` (returned, not raised: a warning the officer may
-        override, not a failure); or, nothing written, this very catch's records
-        (``CatchRecordedError``, returned): its photo is stored under the catch's uid, so a
-        try that committed before the app died is found, even for a catch recorded again.
+        Record was pressed (``Written``, with the time it was dated by and why); or, nothing
+        written, the records of this photo with one of the same fish, unless ``catch.again``
+        (returned, not raised: a warning the officer may override, not a failure); or,
+        nothing written, this very catch's records (``CatchRecordedError``, returned): its
+        photo is stored under the catch's uid, so a try that committed before the app died is
+        found, even for a catch recorded again.
 
         A catch the store refuses is kept in the spool beside it until it is recorded (the
         refusal says whether it could be); once recorded, or found recorded, its entry is
         deleted."""
         with self._open() as store:
-            written: list[FishObservation] | RecordedBeforeError | CatchRecordedError
+            written: Written | RecordedBeforeError | CatchRecordedError
             try:
-                written = record_catches(
+                recorded_at = catch.pressed_at or store.clock.now()
+                observations = record_catches(
                     store.observations, catch.photo, catch.fish, catch.details,
                     confirmed_species=catch.confirmed, clock=store.clock, again=catch.again,
-                    recorded_at=catch.pressed_at, photo_uid=catch.uid,
+                    recorded_at=recorded_at, photo_uid=catch.uid,
                 )  # fmt: skip
+                written = Written(tuple(observations), self._dated(store, catch, recorded_at))
             except (RecordedBeforeError, CatchRecordedError) as recorded_before:
                 written = recorded_before
             except StoreError as error:
                 raise CatchError(f"{error} ({self._keep(store, catch)})") from error
             self._forget(store, [catch.uid])
             return written
+
+    @staticmethod
+    def _dated(store: Store, catch: CatchRecord, recorded_at: datetime) -> ObservedTime:
+        """The rule ``record_catches`` dated the catch by, on its facts: the hub time seen is
+        read again, which only a pull that committed meanwhile moves (forward)."""
+        hub_seen = store.observations.hub_time_seen()
+        return observed_time(
+            catch.details.observed_at, catch.photo.time, recorded_at, hub_seen=hub_seen
+        )
 
     def pending(self) -> list[CatchRecord]:
         """The refused catches kept in the spool, oldest first (none: no spool)."""
