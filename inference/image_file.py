@@ -28,7 +28,12 @@ import numpy.typing as npt
 
 from inference.errors import ImageError, ImageTooLargeError
 from inference.image_alpha import decode_on_white
-from inference.image_header import jpeg_scan_count, may_be_transparent, pixel_size
+from inference.image_header import (
+    jpeg_scan_count,
+    may_be_transparent,
+    pixel_size,
+    png_cut_short,
+)
 from inference.regular_file import open_regular_file, read_at_most
 
 UInt8Image = npt.NDArray[np.uint8]
@@ -89,12 +94,17 @@ def read_bgr(path: Path, max_bytes: int = MAX_FILE_BYTES) -> UInt8Image:
 
 def decode_bgr(data: bytes, name: str) -> UInt8Image:
     """A BGR uint8 image; :class:`ImageError` for anything that does not decode, that has
-    more than ``MAX_PIXELS`` (a JPEG, PNG or WebP is refused from its header), or that is a
-    JPEG in more scans than :func:`scan_limit` allows."""
+    more than ``MAX_PIXELS`` (a JPEG, PNG or WebP is refused from its header), that is a
+    JPEG in more scans than :func:`scan_limit` allows, or a PNG cut short (refused unread)."""
     declared = pixel_size(data)
     if declared is not None:
         check_pixels(*declared, name)
     check_scans(data, name, declared)
+    if png_cut_short(data):
+        raise ImageError(
+            f"{name} is not a readable image (cut short: its end is missing;"
+            " copy it from the camera again)"
+        )
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         with _decoder_log_quiet():

@@ -160,6 +160,22 @@ def may_be_transparent(data: bytes) -> bool:
     return True
 
 
+def png_cut_short(data: bytes) -> bool:
+    """Whether ``data`` is a PNG that ends before its IEND chunk: a copy cut short (a card
+    pulled out, a transfer stopped). libpng, asked to decode one, prints its own line on
+    stderr (``libpng error: PNG input buffer is incomplete``), which no log level quiets, so
+    such a file is refused before it is decoded."""
+    if not data.startswith(_PNG):
+        return False
+    at = len(_PNG)
+    while at + 12 <= len(data):  # length, type, data, CRC
+        end = at + 12 + _big(data, at, 4)
+        if data[at + 4 : at + 8] == b"IEND":
+            return end > len(data)
+        at = end
+    return True
+
+
 # PNG colour types 4 (grey and alpha) and 6 (RGB and alpha)
 _PNG_ALPHA = frozenset({4, 6})
 
