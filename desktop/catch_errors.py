@@ -7,6 +7,10 @@ from pathlib import Path
 
 from sync.store import FishObservation
 
+# What a refusal says of the catch's keeping (``CatchStore.record``; ``CatchRecords`` reads it).
+KEPT_ON_DISK = "kept on disk until recorded"
+KEPT_IN_MEMORY = "kept in memory only, lost if the app stops"
+
 
 class CatchError(Exception):
     """A photo or a catch detail that cannot be recorded; the message names the file or the

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from desktop.catch import CatchDetails, CaughtFish
+from desktop.catch_errors import KEPT_IN_MEMORY, KEPT_ON_DISK
 from desktop.catch_photo import PhotoFile
 from sync.store.records import new_uid
 
@@ -61,6 +62,9 @@ class CatchRecords:
     _writing: list[CatchRecord] = field(default_factory=list)
     _refused: dict[CatchRecord, str] = field(default_factory=dict)  # in order, with why
     _latest: list[tuple[str, bool]] = field(default_factory=list)  # lines: (text, problem)
+    # The uids of the catches a refusal kept on disk (``CatchSpool``), there until recorded or
+    # dismissed: a later refusal that could not keep one again leaves it kept there.
+    _on_disk: set[str] = field(default_factory=set)
 
     @property
     def busy(self) -> bool:
@@ -85,6 +89,7 @@ class CatchRecords:
     def kept(self, records: list[CatchRecord]) -> None:
         """Refused catches kept on disk from before the app stopped (``CatchSpool``)."""
         waiting = {record.uid for record in (*self._refused, *self._writing)}
+        self._on_disk.update(record.uid for record in records)
         for record in records:
             if record.uid not in waiting:
                 self._refused[record] = "kept from before the app stopped; Retry records it"
@@ -93,6 +98,7 @@ class CatchRecords:
         """The refused records, dropped at the officer's word."""
         dropped = list(self._refused)
         self._refused.clear()
+        self._on_disk.difference_update(record.uid for record in dropped)
         if dropped:
             names = ", ".join(record.label for record in dropped)
             self._latest = [(f"dismissed, not recorded: {names}", False)]
@@ -100,10 +106,18 @@ class CatchRecords:
 
     def recorded(self, record: CatchRecord, text: str) -> None:
         self._writing.remove(record)
+        self._on_disk.discard(record.uid)
         self._latest.append((f"{record.name}: {text}", False))
 
     def failed(self, record: CatchRecord, why: str) -> None:
+        """Refused; ``why`` says whether the refusal kept it on disk (``CatchStore.record``).
+        One that an earlier refusal kept there is still there, whatever this one could do."""
         self._writing.remove(record)
+        if KEPT_ON_DISK in why:
+            self._on_disk.add(record.uid)
+        elif KEPT_IN_MEMORY in why and record.uid in self._on_disk:
+            not_again = why.replace(KEPT_IN_MEMORY, "not kept on disk again")
+            why = f"{not_again}; still kept on disk from its earlier refusal"
         self._refused[record] = why
 
     def recorded_before(self, record: CatchRecord, warning: str) -> None:
@@ -111,6 +125,7 @@ class CatchRecords:
         refusal to retry (it would be refused again): a warning, which a second Record of
         the same fish overrides."""
         self._writing.remove(record)
+        self._on_disk.discard(record.uid)  # nothing written: its entry, if any, deleted
         self._latest.append((f"{record.name}: {warning}", True))
 
     def not_written(self, name: str, why: str) -> None:

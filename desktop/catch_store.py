@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from desktop.catch import record_catches
-from desktop.catch_errors import CatchError, RecordedBeforeError
+from desktop.catch_errors import KEPT_IN_MEMORY, KEPT_ON_DISK, CatchError, RecordedBeforeError
 from desktop.catch_records import CatchRecord
 from desktop.catch_spool import CatchSpool
 from desktop.catch_time import ObservedTime, observed_time
@@ -79,8 +79,9 @@ class CatchStore:
 
         A catch the store refuses is kept in the spool beside it until it is recorded (the
         refusal says whether it could be); once recorded, or found recorded, its entry is
-        deleted."""
-        with self._open() as store:
+        deleted. A store that cannot be opened (a disk too full for its shared-memory file,
+        a wrong key) keeps nothing either, and its refusal says so."""
+        with self._open_to_record() as store:
             written: Written | RecordedBeforeError | CatchRecordedError
             try:
                 recorded_at = catch.pressed_at or store.clock.now()
@@ -106,6 +107,13 @@ class CatchStore:
             catch.details.observed_at, catch.photo.time, recorded_at, hub_seen=hub_seen
         )
 
+    def _open_to_record(self) -> Store:
+        try:
+            return self._open()
+        except StoreError as error:
+            why = "the store could not be opened to keep it beside it"
+            raise CatchError(f"{error} ({KEPT_IN_MEMORY}: {why})") from error
+
     def pending(self) -> list[CatchRecord]:
         """The refused catches kept in the spool, oldest first (none: no spool)."""
         if not spool_exists(self.path):  # the usual case: no store key derived
@@ -126,8 +134,8 @@ class CatchStore:
                 spool.keep(catch, store.clock.now())
         except (StoreError, OSError) as error:
             _log.warning("catch %s not kept in the spool: %s", catch.photo.path.name, error)
-            return f"kept in memory only, lost if the app stops: {error}"
-        return "kept on disk until recorded"
+            return f"{KEPT_IN_MEMORY}: {error}"
+        return KEPT_ON_DISK
 
     def _forget(self, store: Store, uids: list[str]) -> None:
         """The spool's entries of these catches, deleted (a failure is logged: an entry
