@@ -220,10 +220,17 @@ class CatchController(CatchRecording):
             _log.warning("catch: dismissed, not recorded: %s", ", ".join(r.name for r in dropped))
             if self.store is not None:  # nor offered again at the next start
                 work = functools.partial(self.store.forget, dropped)
-                self._submit(work, lambda _: None, self._pending_failed)
+                not_forgotten = functools.partial(self._not_forgotten, dropped)
+                self._submit(work, lambda _: None, not_forgotten)
         self._show_records()
 
     # --- results, on the GUI thread -----------------------------------------------------
+
+    def _not_forgotten(self, dropped: list[CatchRecord], message: str) -> None:
+        """Dismissed, but the spool could not delete them (a full disk, held by another
+        process): they are offered again at the next start, and the officer is told so."""
+        self.records.not_forgotten(dropped, message)
+        self._show_records()
 
     def _show_classified(self, result: object) -> None:
         if not isinstance(result, Classified):

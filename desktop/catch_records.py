@@ -104,6 +104,14 @@ class CatchRecords:
             self._latest = [(f"dismissed, not recorded: {names}", False)]
         return dropped
 
+    def not_forgotten(self, dismissed: list[CatchRecord], why: str) -> None:
+        """Dismissed, but still kept on disk: the next start offers them again."""
+        names = ", ".join(record.label for record in dismissed)
+        self._latest.append(
+            (f"dismissed, but still kept on disk: {names}; offered again at the next start"
+             f" ({why})", True)
+        )  # fmt: skip
+
     def recorded(self, record: CatchRecord, text: str) -> None:
         self._writing.remove(record)
         self._on_disk.discard(record.uid)

@@ -122,10 +122,11 @@ class CatchStore:
             return spool.records()
 
     def forget(self, catches: list[CatchRecord]) -> None:
-        """Delete the spool's entries of these catches (dismissed by the officer)."""
+        """Delete the spool's entries of these catches (dismissed by the officer); a failure
+        is raised, not logged alone: the officer is told they come back at the next start."""
         if spool_exists(self.path):
-            with self._open() as store:
-                self._forget(store, [catch.uid for catch in catches])
+            with self._open() as store, CatchSpool.open(store, self.source) as spool:
+                spool.forget([catch.uid for catch in catches])
 
     def _keep(self, store: Store, catch: CatchRecord) -> str:
         """Keep a refused catch in the spool; what the officer is told of it."""

@@ -34,6 +34,7 @@ from tests.desktop.test_catch_record_failures import (
     refused_record,
     settle,
 )
+from tests.desktop.test_catch_spool_crash import write_locked
 
 pytestmark = pytest.mark.needs_shared
 A, B = Path(CONFIDENT).name, Path(BELOW_REVIEW).name
@@ -212,3 +213,20 @@ def test_a_catch_the_spool_cannot_keep_waits_in_memory_and_says_so(
     settle(window)
     assert panel.record_message.text().startswith(f"{A}: recorded ")
     assert len(observed(rig.store)) == 1
+
+
+def test_a_dismissal_the_spool_cannot_delete_says_the_catch_comes_back(
+    window: MainWindow, rig: Rig, restarted: list[MainWindow]
+) -> None:
+    """The officer dismissed a kept catch while the spool could not be written (held here;
+    a full disk): the failure was only logged, the panel said "dismissed, not recorded", and
+    the next start offered the dismissed catch again, unexplained."""
+    refused_record(window, rig)
+    panel = catch_of(window).panel
+    with write_locked(rig.store, spool=True):
+        panel.dismiss.click()
+        wait_until(lambda: "next start" in panel.record_message.text(), "the dismissal", 30)
+    said = panel.record_message.text()
+    assert f"dismissed, but still kept on disk: {A}" in said
+    stop(window, rig)
+    assert [r.name for r in catch_of(start(rig, restarted)).records.refused] == [A]
