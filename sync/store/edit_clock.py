@@ -7,6 +7,8 @@ even to the hub's version it pulled before the officer corrected it. So an edit'
 the latest of:
 
 - the device's clock;
+- the date of the jaga release it runs (``clock.released_on``): a clock reset before it
+  (a device that never synced, its RTC battery flat) does not stamp edits years back;
 - the hub time seen, plus ``STEP``: the hub's own time in its latest pull answer (its HTTP
   ``Date``, whole seconds, so never later than the hub's true time), whether or not the
   answer brought changes: every change it brings is dated at most that (held to it), and
@@ -40,8 +42,9 @@ With a right clock the first term is the answer and nothing changes. These times
 ``sync_state`` rows, written in the edit's or the pull's own transaction, so they outlast a
 restart. The wire is unchanged: a stamp is still a time.
 
-``clock_warning`` says when the device's clock reads earlier than the hub time it has seen:
-the clock is wrong, and the sync log and ``jaga sync status`` say so.
+``clock_warning`` says when the device's clock reads earlier than the hub time it has seen,
+or than the date of its release: the clock is wrong, and the sync log, ``jaga sync status``
+and the app's Sync panel say so (``sync.store.clock_floor`` has the whole floor).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sync.store.clock import Clock, format_timestamp, parse_timestamp
+from sync.store.clock import Clock, format_timestamp, parse_timestamp, released_on
 from sync.store.state_rows import get_value, put_value
 
 HUB_SEEN = "clock.hub_seen"
@@ -71,6 +74,9 @@ def edit_time(connection: Any, clock: Clock, entity_uid: str | None = None) -> d
     """The time to give an edit of ``entity_uid``, inside its write transaction (which keeps
     it as the last)."""
     moment = clock.now()
+    released = released_on(clock)
+    if released is not None:
+        moment = max(moment, released)
     pulled = [_read(connection, HUB_SEEN)]
     if entity_uid is not None:
         pulled.append(_read(connection, AHEAD + entity_uid))
@@ -117,16 +123,23 @@ def hub_time_seen(connection: Any) -> datetime | None:
     return _read(connection, HUB_SEEN)
 
 
-def clock_warning(connection: Any, now: datetime) -> str | None:
+def clock_warning(connection: Any, now: datetime, released: datetime | None = None) -> str | None:
     """One line for the log and the status when the clock reads more than
-    ``BEHIND_TOLERANCE`` before the hub time seen: the clock is wrong."""
+    ``BEHIND_TOLERANCE`` before the hub time seen, or before ``released`` (the date of this
+    jaga release, ``clock.released_on``; a device that never synced has no hub time): the
+    clock is wrong."""
     seen = _read(connection, HUB_SEEN)
-    if seen is None or now >= seen - BEHIND_TOLERANCE:
+    if seen is not None and (released is None or seen >= released):
+        floor, what = seen, f"the hub time {format_timestamp(seen)} it has already seen"
+    elif released is not None:
+        floor, what = released, f"{format_timestamp(released)}, the date of this jaga release"
+    else:
+        return None
+    if now >= floor - BEHIND_TOLERANCE:
         return None
     return (
-        f"this device's clock looks wrong: it reads {_span(seen - now)} behind the hub time"
-        f" {format_timestamp(seen)} it has already seen (edits are stamped after that time;"
-        " set the clock right)"
+        f"this device's clock looks wrong: it reads {_span(floor - now)} behind {what}"
+        " (edits are stamped after that time; set the clock right)"
     )
 
 

@@ -31,10 +31,18 @@ OTHER_MODEL = ModelRef("arcface-r100", "2")
 
 
 class FakeClock:
-    """A clock that moves only when told."""
+    """A clock that moves only when told. ``released``: the jaga release date it vouches for,
+    as ``SystemClock`` does (``sync.store.clock.RELEASED``); None, the default, vouches for
+    none, so a test's times are its own."""
 
-    def __init__(self, start: datetime = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)) -> None:
+    def __init__(
+        self,
+        start: datetime = datetime(2026, 3, 1, 8, 0, tzinfo=UTC),
+        *,
+        released: datetime | None = None,
+    ) -> None:
         self.moment = start
+        self.released = released
 
     def now(self) -> datetime:
         return self.moment
