@@ -52,6 +52,7 @@ from sync.store import (
     PredictionStatus,
     SpeciesScore,
 )
+from sync.store.clock_floor import ClockFloor
 from sync.store.observations import Observations, observation_payload
 from sync.store.photos import photo_payload
 
@@ -234,6 +235,7 @@ def record_catches(
     again: bool = False,
     recorded_at: datetime | None = None,
     photo_uid: str | None = None,
+    floor: ClockFloor | None = None,
 ) -> list[FishObservation]:
     """Record the catch: the photo's bytes as read, once, and one observation per fish with
     its box, the prediction's species display names with their calibrated probabilities
@@ -249,7 +251,9 @@ def record_catches(
     panel retries later is the same catch, dated as it was then. ``photo_uid`` names the
     stored photo (default: a new uid): a catch retried under the uid it was first tried with
     is recorded once, its earlier write found by that uid (``CatchRecordedError``, raised
-    as it is, again or not)."""
+    as it is, again or not). ``floor``: what vouches for the true time besides the clock
+    (default: the store's, read now), which dates a catch recorded under a clock found
+    wrong (``desktop.catch_time``)."""
     if not fish:
         raise CatchError("no fish to record")
     confirmed = list(confirmed_species) or [None] * len(fish)
@@ -259,9 +263,9 @@ def record_catches(
         )
     check_crops(photo, [one.crop for one in fish])
     now = clock.now() if recorded_at is None else recorded_at
-    when = observed_time(
-        details.observed_at, photo.time, now, hub_seen=observations.hub_time_seen()
-    )
+    if floor is None:
+        floor = observations.clock_floor()
+    when = observed_time(details.observed_at, photo.time, now, floor=floor)
     stored_photo = Photo(photo.data, photo.media_type, taken_at=when.at)  # the file's times lie
     if photo_uid is not None:
         stored_photo = replace(stored_photo, photo_uid=photo_uid)

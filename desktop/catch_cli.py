@@ -224,9 +224,9 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
     check_crops(photo, args.box)  # before the store's key is asked for
     db = Path(args.db) if args.db is not None else default_store_path()
     with Store.open(db, resolve_key_source(args.key_file, env=os.environ)) as store:
-        now, hub_seen = store.clock.now(), store.observations.hub_time_seen()
+        now, floor = store.clock.now(), store.observations.clock_floor()
         try:  # before the pack loads; with the clock behind, the true time is taken
-            observed_time(details.observed_at, None, now, hub_seen=hub_seen)
+            observed_time(details.observed_at, None, now, floor=floor)
         except CatchError as error:
             args.usage_error(f"--observed-at: {error}")
         classifier = (
@@ -238,7 +238,7 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
         observations = record_catches(
             store.observations, photo, fish, details,
             confirmed_species=confirmed, clock=store.clock, again=args.again,
-            recorded_at=now,
+            recorded_at=now, floor=floor,
         )  # fmt: skip
         progress.recorded = tuple(observations)
     return Recorded(
@@ -248,7 +248,7 @@ def _record(args: argparse.Namespace, progress: _Progress) -> Recorded:
         len(photo.data),
         boxed=bool(args.box),
         # the same rule on the same facts as the record: which source its time came from
-        observed=observed_time(details.observed_at, photo.time, now, hub_seen=hub_seen),
+        observed=observed_time(details.observed_at, photo.time, now, floor=floor),
     )
 
 

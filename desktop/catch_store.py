@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from desktop.catch import record_catches
@@ -85,27 +84,22 @@ class CatchStore:
             written: Written | RecordedBeforeError | CatchRecordedError
             try:
                 recorded_at = catch.pressed_at or store.clock.now()
+                floor = store.observations.clock_floor()  # the record adds to it: read once
                 observations = record_catches(
                     store.observations, catch.photo, catch.fish, catch.details,
                     confirmed_species=catch.confirmed, clock=store.clock, again=catch.again,
-                    recorded_at=recorded_at, photo_uid=catch.uid,
+                    recorded_at=recorded_at, photo_uid=catch.uid, floor=floor,
                 )  # fmt: skip
-                written = Written(tuple(observations), self._dated(store, catch, recorded_at))
+                dated = observed_time(
+                    catch.details.observed_at, catch.photo.time, recorded_at, floor=floor
+                )  # the rule record_catches dated the catch by, on the same facts
+                written = Written(tuple(observations), dated)
             except (RecordedBeforeError, CatchRecordedError) as recorded_before:
                 written = recorded_before
             except StoreError as error:
                 raise CatchError(f"{error} ({self._keep(store, catch)})") from error
             self._forget(store, [catch.uid])
             return written
-
-    @staticmethod
-    def _dated(store: Store, catch: CatchRecord, recorded_at: datetime) -> ObservedTime:
-        """The rule ``record_catches`` dated the catch by, on its facts: the hub time seen is
-        read again, which only a pull that committed meanwhile moves (forward)."""
-        hub_seen = store.observations.hub_time_seen()
-        return observed_time(
-            catch.details.observed_at, catch.photo.time, recorded_at, hub_seen=hub_seen
-        )
 
     def _open_to_record(self) -> Store:
         try:

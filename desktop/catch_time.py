@@ -1,5 +1,5 @@
 """When a catch was made: the officer's time, the photo's own, or the time of recording,
-and whether the device's clock looks wrong (:func:`observed_time`)."""
+and whether the device's clock or the camera's looks wrong (:func:`observed_time`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from desktop.catch_errors import CatchError
 from desktop.photo_time import NO_ZONE, PhotoTime
 from sync.store.clock import format_timestamp
-from sync.store.edit_clock import BEHIND_TOLERANCE
+from sync.store.clock_floor import ClockFloor
+
+NO_FLOOR = ClockFloor()  # nothing known but the clock
 
 # EXIF 2.31 (July 2016) added the offset a photo's time is used with; a camera that writes
 # one and says it took the photo earlier has a clock that was never set (a reset clock
@@ -17,9 +19,11 @@ from sync.store.edit_clock import BEHIND_TOLERANCE
 EXIF_OFFSETS_SINCE = datetime(2016, 7, 1, tzinfo=UTC)
 
 
-# With the clock behind the hub time seen, the true time is later than that, by as much as
-# the boat has been at sea since its last sync: a catch's time is taken up to this far past
-# it. A year typed wrong is still refused.
+# With the clock behind the floor (``sync.store.clock_floor``), the true time is later than
+# that floor, by as much as the boat has been at sea since: a catch's time is taken up to
+# this far past it. A year typed wrong is still refused. A photo is recorded within as long
+# of being taken: one dated more than this before the release date or the hub time seen was
+# taken by a camera whose clock was reset to its firmware's date (2019, 2021: after 2016).
 CLOCK_BEHIND_SLACK = timedelta(days=90)
 
 
@@ -39,27 +43,30 @@ def observed_time(
     photo: PhotoTime | None,
     now: datetime,
     *,
-    hub_seen: datetime | None = None,
+    floor: ClockFloor = NO_FLOOR,
 ) -> ObservedTime:
     """The officer's time first, then the photo's, then the time of recording. A photo's
-    time is used only when it names a moment (an offset) no later than ``now`` and not
-    before ``EXIF_OFFSETS_SINCE``: one ahead of the clock, or from before cameras wrote
-    offsets, means a clock is wrong, and the recording time is then the honest answer.
+    time is used only when it names a moment (an offset) no later than ``now``, not before
+    ``EXIF_OFFSETS_SINCE`` and not more than ``CLOCK_BEHIND_SLACK`` before the release date
+    or the hub time seen: one ahead of the clock, from before cameras wrote offsets, or
+    from long before what this device knows has passed means a clock is wrong, and the
+    recording time is then the honest answer.
 
-    ``hub_seen`` is the newest hub time this device has pulled (``Observations.hub_time_seen``).
-    A clock that reads more than ``BEHIND_TOLERANCE`` before it is wrong (a dead RTC battery):
-    the true time is at least ``hub_seen``, so times up to ``hub_seen`` plus
-    ``CLOCK_BEHIND_SLACK`` are taken instead of ``now``, the time of recording is
-    ``hub_seen``, and the note (or the refusal) says the clock looks wrong.
+    ``floor`` is what vouches for the true time besides the clock
+    (``Observations.clock_floor``). A clock that reads more than ``BEHIND_TOLERANCE`` before
+    its release date or hub time is wrong (a flat RTC battery, on a device that may never
+    have synced): the true time is at least the floor's ``lower_bound``, so times up to that
+    plus ``CLOCK_BEHIND_SLACK`` are taken instead of ``now``, the time of recording is that
+    bound, and the note (or the refusal) says the clock looks wrong.
     Deterministic: the same arguments give the same answer."""
-    wrong = hub_seen is not None and now < hub_seen - BEHIND_TOLERANCE
+    behind, bound = floor.behind(now), floor.lower_bound()
     latest, recorded = now, now
     clock = None
-    if wrong and hub_seen is not None:
-        latest, recorded = hub_seen + CLOCK_BEHIND_SLACK, hub_seen
+    if behind is not None and bound is not None:
+        latest, recorded = bound + CLOCK_BEHIND_SLACK, bound
         clock = (
-            f"this device's clock looks wrong: it reads {format_timestamp(now)}, before the"
-            f" hub time {format_timestamp(hub_seen)} it has seen; set it right"
+            f"this device's clock looks wrong: it reads {format_timestamp(now)}, {behind};"
+            " set it right"
         )
     if given is not None:
         if given > latest:
@@ -67,17 +74,31 @@ def observed_time(
             raise CatchError(f"the time of the catch {given.isoformat()} is in the future{also}")
         return ObservedTime(given, "given", clock)
     if clock:
-        clock += "; recorded as of that hub time, --observed-at gives the catch's own"
+        clock += f"; recorded as of {format_timestamp(recorded)}, the latest time known to"
+        clock += " have passed (--observed-at gives the catch's own)"
     if photo is None:
         return ObservedTime(recorded, "recorded", clock)
-    note = None
-    if photo.taken_at is None:
-        why = photo.no_moment or NO_ZONE
-        note = f"the photo's time {photo.reading} {why} (--observed-at gives one)"
-    elif photo.taken_at > latest:
-        note = f"the photo's time {photo.taken_at.isoformat()} is later than this clock"
-    elif photo.taken_at < EXIF_OFFSETS_SINCE:
-        note = f"the photo's time {photo.taken_at.isoformat()} predates cameras that write it"
-    else:
+    note = _photo_refused(photo, latest, floor)
+    if note is None and photo.taken_at is not None:
         return ObservedTime(photo.taken_at, "photo", clock)
     return ObservedTime(recorded, "recorded", "; ".join(n for n in (note, clock) if n))
+
+
+def _photo_refused(photo: PhotoTime, latest: datetime, floor: ClockFloor) -> str | None:
+    """Why the photo's own time is not the catch's (None: it is)."""
+    if photo.taken_at is None:
+        why = photo.no_moment or NO_ZONE
+        return f"the photo's time {photo.reading} {why} (--observed-at gives one)"
+    taken = photo.taken_at.isoformat()
+    if photo.taken_at > latest:
+        return f"the photo's time {taken} is later than this clock"
+    if photo.taken_at < EXIF_OFFSETS_SINCE:
+        return f"the photo's time {taken} predates cameras that write it"
+    vouched = floor.vouched()
+    if vouched is not None and photo.taken_at < vouched[0] - CLOCK_BEHIND_SLACK:
+        return (
+            f"the photo's time {taken} is over {CLOCK_BEHIND_SLACK.days} days before"
+            f" {format_timestamp(vouched[0])}, {vouched[1]}: the camera's clock looks reset"
+            " (--observed-at gives the catch's time)"
+        )
+    return None

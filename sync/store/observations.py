@@ -10,8 +10,8 @@ from typing import Any
 
 from sync.errors import CatchRecordedError, PhotoRecordedError, RecordNotFoundError
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
+from sync.store.clock_floor import ClockFloor, read_floor
 from sync.store.database import Database
-from sync.store.edit_clock import hub_time_seen
 from sync.store.outbox import Outbox
 from sync.store.photos import insert_photo, photo_payload
 from sync.store.records import Crop, FishObservation, Photo, Position, SpeciesScore
@@ -176,11 +176,12 @@ class Observations:
         )
         return {str(uid) for (uid,) in rows}
 
-    def hub_time_seen(self) -> datetime | None:
-        """The newest hub time this device has pulled: the true time is at least that, so a
-        catch may be dated up to it however far behind the clock is (``edit_clock``)."""
+    def clock_floor(self) -> ClockFloor:
+        """What vouches for the true time besides the clock (the release date, the newest hub
+        time pulled, the newest time recorded here): a catch may be dated after it however
+        far behind the clock is (``sync.store.clock_floor``)."""
         with self._database.read() as connection:
-            return hub_time_seen(connection)
+            return read_floor(connection, self._clock)
 
     def _insert(self, connection: Any, observation: FishObservation, photo_id: int | None) -> None:
         position = observation.position

@@ -18,6 +18,8 @@ from desktop.catch_report import observed_text
 from desktop.catch_time import ObservedTime, observed_time
 from desktop.photo_time import PhotoTime
 from sync.store import Passphrase, Store
+from sync.store.clock import RELEASED
+from sync.store.clock_floor import ClockFloor
 from sync.store.key_sources import PASSPHRASE_ENV
 from sync.store.photos import load_photo
 from tests.desktop.conftest import PASSPHRASE
@@ -28,7 +30,11 @@ from tests.sync.conftest import FAST
 PIL = pytest.importorskip("PIL.Image")
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-CAUGHT = datetime(2024, 3, 10, 6, 15, tzinfo=UTC)  # long before any run of these tests
+# Before any run of these tests, but within a trip (90 days) of this release: a photo taken
+# long before the release date was taken by a camera whose clock was reset.
+CAUGHT = RELEASED - timedelta(days=30) + timedelta(hours=6, minutes=15)
+PLUS_8 = timezone(timedelta(hours=8))
+CAUGHT_AT_PLUS_8 = f"{CAUGHT.astimezone(PLUS_8):%Y:%m:%d %H:%M:%S}"  # the camera's reading
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +76,7 @@ def test_the_photos_own_time_with_its_offset_is_when_the_fish_was_caught(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    photo = with_exif(f4k / CONFIDENT, tmp_path, "2024:03:10 14:15:00", "+08:00")
+    photo = with_exif(f4k / CONFIDENT, tmp_path, CAUGHT_AT_PLUS_8, "+08:00")
     pack = ["--pack", str(default_species_pack)]
     out = run_json(capsys, photo, store_path, *pack, "--confirm", "fish_01")
     observed_at, taken_at, stored = recorded(store_path, out)
@@ -132,8 +138,10 @@ def test_the_officers_time_comes_first(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    photo = with_exif(f4k / CONFIDENT, tmp_path, "2024:03:11 09:00:00", "+08:00")
-    given = ["--observed-at", "2024-03-10T14:15+08:00", "--pack", str(default_species_pack)]
+    later = f"{(CAUGHT + timedelta(hours=19)).astimezone(PLUS_8):%Y:%m:%d %H:%M:%S}"
+    photo = with_exif(f4k / CONFIDENT, tmp_path, later, "+08:00")
+    given = ["--observed-at", CAUGHT.astimezone(PLUS_8).isoformat(), "--pack"]
+    given.append(str(default_species_pack))
     out = run_json(capsys, photo, store_path, *given)
     observed_at, taken_at, _ = recorded(store_path, out)
     assert observed_at == taken_at == CAUGHT and out["observed_at_source"] == "given"
@@ -178,7 +186,7 @@ def test_a_time_without_offset_or_in_the_future_is_refused_and_nothing_written(
 
 
 def test_observed_time_rule() -> None:
-    zoned = PhotoTime("2024:03:10 14:15:00", CAUGHT)
+    zoned = PhotoTime(CAUGHT_AT_PLUS_8, CAUGHT)
     assert observed_time(None, zoned, NOW).at == CAUGHT
     assert observed_time(None, None, NOW).source == "recorded"
     ahead = PhotoTime("2026:12:01 00:00:00", NOW + timedelta(hours=1))  # a camera ahead
@@ -227,19 +235,26 @@ def test_with_the_clock_behind_the_hub_time_seen_the_true_time_is_taken() -> Non
     that bound plus a trip's slack, and the time of recording is not years ago."""
     hub_seen = NOW + YEARS  # the clock reads NOW, three years behind
     caught = hub_seen + timedelta(days=2)  # two days at sea since the last sync
-    given = observed_time(caught, None, NOW, hub_seen=hub_seen)
+    given = observed_time(caught, None, NOW, floor=ClockFloor(hub_seen=hub_seen))
     assert (given.at, given.source) == (caught, "given")
     assert "clock looks wrong" in (given.note or "")
     photo = PhotoTime(f"{caught:%Y:%m:%d %H:%M:%S}", caught)
-    assert observed_time(None, photo, NOW, hub_seen=hub_seen).at == caught
-    unknown = observed_time(None, None, NOW, hub_seen=hub_seen)
+    assert observed_time(None, photo, NOW, floor=ClockFloor(hub_seen=hub_seen)).at == caught
+    unknown = observed_time(None, None, NOW, floor=ClockFloor(hub_seen=hub_seen))
     assert (unknown.at, unknown.source) == (hub_seen, "recorded")
     assert "clock looks wrong" in (unknown.note or "")
     with pytest.raises(CatchError, match=r"in the future.*clock looks wrong"):
-        observed_time(hub_seen + timedelta(days=400), None, NOW, hub_seen=hub_seen)
+        observed_time(
+            hub_seen + timedelta(days=400), None, NOW, floor=ClockFloor(hub_seen=hub_seen)
+        )
     # A clock that is right is held to itself, whatever the hub time seen
     with pytest.raises(CatchError, match="in the future"):
-        observed_time(NOW + timedelta(seconds=1), None, NOW, hub_seen=NOW - timedelta(hours=1))
+        observed_time(
+            NOW + timedelta(seconds=1),
+            None,
+            NOW,
+            floor=ClockFloor(hub_seen=NOW - timedelta(hours=1)),
+        )
 
 
 def test_jaga_catch_takes_the_true_time_when_the_clock_is_behind(
