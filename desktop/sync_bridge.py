@@ -18,7 +18,7 @@ and those held as of no known hub, are counted apart, as ``jaga sync status`` co
 (``sync.store.outbox_hub``). The audit chain's anchoring is read
 there too, as ``jaga sync status`` reads it (``read_audit_status``: the client's few named
 values and the chain's newest entry), and whether this device's clock reads behind the hub
-time it has seen (one named value).
+time it has seen (one named value) or the date of its jaga release.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 The audit chain's row says what ``jaga sync status`` says of it (the same ``AuditStatus``,
 from the store check and after each sync); a reason it is not anchored stands out under it
 in red, and an open audit break says to ask the hub's admin to acknowledge it. A clock that
-reads behind the hub time this device has seen is called wrong there too, in red: every
-catch and decision it times is wrong until someone sets it.
+reads behind the hub time this device has seen, or behind the date of its jaga release (a
+device that never synced), is called wrong there too, in red: every catch and decision it
+times is wrong until someone sets it.
 
 A view only: it is told a ``StoreCheck``, ``SyncSnapshot`` values and ``PackState`` values
 (always on the GUI thread) and shows them; the controller connects its buttons.

@@ -2,7 +2,8 @@
 
 A device dates a catch no later than its own clock (``desktop.catch_time``: a typed time
 past it is refused, a photo's is not used), save one that knows its clock is behind the
-hub time it saw: that one takes a typed time up to 90 days past the hub time. So the hub
+hub time it saw or the date of its jaga release: that one takes a typed time up to 90 days
+past the latest time it knows has passed (``sync.store.clock_floor``). So the hub
 takes a catch's time up to the later of two clocks, each plus the skew it allows a device
 clock ahead (``lww.allowed_skew``, which holds edits' stamps too): its own, and the pushing
 device's when it queued the entry (``OutboxEntry.occurred_at``). A boat whose clock runs
