@@ -40,7 +40,10 @@ The catches the Catch panel keeps for Retry (``pending_catches``: refused by the
 in neither the store nor a backup of it) are not copied into a backup: ``jaga store backup``
 says how many it leaves out. A restore keeps them beside the restored store, re-encrypted
 with it when the replaced store's key was another (crash-safely, as a key change does): a
-Retry then records each into the restored store, once.
+Retry then records each into the restored store, once. So are the kiosk's decisions waiting
+for a busy store (``kiosk_waiting``): a restore leaves them for the restored store, whose
+kiosk records them at its next start, and refuses, changing nothing, while they are under a
+key the backup's is not (the restored store could not read them).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from sync.errors import (
     StoreError,
     StoreExistsError,
 )
-from sync.store import keys, pending_catches, unsynced
+from sync.store import keys, kiosk_waiting, pending_catches, unsynced
 from sync.store.audit import file_subject
 from sync.store.audit_begins import begin_after_restore
 from sync.store.backup_files import (
@@ -142,6 +145,9 @@ class Restored:
     unchecked_registration: Identity | None = None
     """The backup's registration, kept as it is because the replaced store was not read
     (``carry_erasures`` False): nothing checked that it is this device's, or of its site."""
+    kiosk_decisions: int | None = 0
+    """The kiosk's decisions waiting beside the store, left for the restored store (its
+    kiosk records them at its next start); None: under a key it does not have."""
 
 
 def restore(
@@ -219,6 +225,9 @@ def _restore(
             if replaced:  # before anything else: another site's data has no place here
                 refuse_other_site(backup_path, restored, target, here=replaced.registration,
                                   here_held=replaced.held)  # fmt: skip
+            waiting = kiosk_waiting.refuse_restore_losing_them(
+                target, replaced.key if replaced else None, restored.key, restored.database.config
+            )
             discarded = _unsynced_lost(restored, replaced, target, discard=discard_unsynced)
             if replaced and replaced.registration:  # never the chain from before it
                 # Before the carried erasures: their entries are this device's, for its hub.
@@ -255,7 +264,7 @@ def _restore(
         )
     remove_replaced_stores(target)  # the restore is done: nothing is put back from it now
     pending = pending_catches.pending_count(target, key, store_config)
-    return Restored(moved is not None, carried, discarded, pending, kept, unchecked)
+    return Restored(moved is not None, carried, discarded, pending, kept, unchecked, waiting)
 
 
 def _prepare_spool(

@@ -25,6 +25,7 @@ from sync import plural
 from sync.cli_errors import MAX_COUNT, positive_count, reporting, whole_number
 from sync.store.audit import page_problem, terminal_text
 from sync.store.cli import common_options, open_store_of
+from sync.store.kiosk_waiting import waiting_note
 
 OUT_OF_REACH = 4  # audit verify: the recorded head cannot be checked here, not a break
 SHOWN = 50  # audit show: entries a page holds unless told
@@ -61,7 +62,10 @@ def _audit_verify(args: argparse.Namespace) -> int:
         report = store.audit.verify(args.head)
         sequence, digest = store.audit.head()
         checkpoint = store.audit.checkpoint().sequence
+        waiting = waiting_note(store.path, store.key, store.database.config, "kiosk decision")
     _print_events(report.events)
+    if waiting is not None:  # decided and told at the door, not yet in the chain verified
+        print(f"WARNING: outside the audit chain: {waiting}")
     if report.problem is not None:
         print(f"audit chain BROKEN at entry {report.first_bad_sequence}: {report.problem}")
         print(f"{plural.entries(report.entries)} verified before it")

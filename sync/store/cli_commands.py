@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from sync import plural
 from sync.errors import KeySourceError, StoreError
@@ -27,6 +28,7 @@ from sync.store.key_sources import (
     resolve_key_source,
 )
 from sync.store.keys import create_key_file
+from sync.store.kiosk_waiting import waiting_note, waiting_path
 from sync.store.pending_catches import pending_count, spool_path
 from sync.store.people_cli import delete_replaced_stores, purge_config, purge_status
 from sync.store.store import Store, check_free
@@ -68,7 +70,10 @@ def backup_command(args: argparse.Namespace) -> int:
     with open_store_of(args) as store:
         size = backup(store, args.destination, operator=operator_name())
         pending = pending_count(store.path, store.key, store.database.config)
+        waiting = waiting_note(store.path, store.key, store.database.config, "kiosk decision")
     print(f"wrote {args.destination} ({size} bytes, encrypted, same key)")
+    if waiting is not None:  # refused by the busy store, so not in it either
+        print(f"NOT IN THIS BACKUP: {waiting}; then back up again")
     if pending != 0:  # refused by the store, so not in it: a backup of it lacks them
         what = "catches" if pending is None else plural.catches(pending)
         print(
@@ -115,6 +120,7 @@ def restore_command(args: argparse.Namespace) -> int:
             f"kept {plural.catches(restored.pending_catches)} the Catch panel keeps for Retry: a"
             " Retry records each into the restored store, once"
         )
+    _say_kiosk_decisions(restored.kiosk_decisions, target)
     if restored.unsynced_discarded:
         print(
             f"discarded {plural.counted(restored.unsynced_discarded, 'change')} the hub never"
@@ -132,6 +138,22 @@ def restore_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_kiosk_decisions(waiting: int | None, target: Path) -> None:
+    """The kiosk's decisions waiting beside the replaced store, which the restore left."""
+    name = waiting_path(target).name
+    if waiting is None:
+        print(
+            f"WARNING: the kiosk decisions kept in {name} are not under the restored store's"
+            " key: its kiosk sets them aside at its next start, unrecorded"
+        )
+    elif waiting:
+        decisions = plural.counted(waiting, "kiosk decision")
+        print(
+            f"{decisions} waiting in {name}, not in the store yet: the kiosk records"
+            f" {'it' if waiting == 1 else 'them'} into the restored store at its next start"
+        )
+
+
 def export_command(args: argparse.Namespace) -> int:
     since, until = (format_timestamp(m) if m else None for m in (args.since, args.until))
     write = export_access_events if args.table == "access-events" else export_fish_observations
@@ -143,8 +165,12 @@ def export_command(args: argparse.Namespace) -> int:
         os.fchmod(fd, 0o600)  # the mode above is for a new file: names must not stay readable
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             rows = write(store.database, out, since, until)
-        mismatched = mismatched_events(store.database) if write is export_access_events else ()
+        access = write is export_access_events
+        mismatched = mismatched_events(store.database) if access else ()
+        waiting = waiting_note(store.path, store.key, store.database.config, "kiosk decision")
     print(f"wrote {plural.counted(rows, 'row')} to {args.out}")
+    if access and waiting is not None:  # decided at the door, not in the table yet
+        print(f"WARNING: not in this export: {waiting}", file=sys.stderr)
     if mismatched:
         # Written as the table holds them: only the chain says which rows to distrust, and an
         # export refused would stop every attendance report until someone found out.

@@ -19,11 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from sync import plural
 from sync.durable import make_private_folders, narrow_to_owner
 from sync.errors import (
     KeyNotChangedError,
-    KioskDecisionsWaitingError,
     StoreCorruptError,
     StoreError,
     StoreIOError,
@@ -207,12 +205,7 @@ class Store:
         the old key, where the kiosk cannot read them: they are recorded first."""
         waiting = kiosk_waiting.waiting_count(self.path, self._key, self.database.config)
         if waiting:
-            decisions = plural.counted(waiting, "kiosk decision")
-            raise KioskDecisionsWaitingError(
-                f"{decisions} {'waits' if waiting == 1 else 'wait'} in "
-                f"{kiosk_waiting.waiting_path(self.path)}, kept while the store was busy: start "
-                "the kiosk once (it records them as it starts), then change the key"
-            )
+            raise kiosk_waiting.refusal(waiting, self.path, "then change the key")
 
     def _change_key(self, new_source: KeySource, operator: str) -> None:
         slot, key = keys.new_slot(new_source, scrypt_n=self.database.config.scrypt_n)

@@ -9,6 +9,7 @@ from sync.errors import StoreError
 from sync.store.backup_files import killed_restore_files, partial_backups, replaced_stores
 from sync.store.clock import format_timestamp
 from sync.store.gallery import gallery_models
+from sync.store.kiosk_waiting import waiting_note
 from sync.store.outbox_hub import NO_KNOWN_HUB_WORDS, held_for_no_known_hub, held_for_other_hubs
 from sync.store.pending_catches import pending_count, spool_path
 from sync.store.schema.migrations import LATEST_VERSION, schema_version
@@ -62,6 +63,7 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         + ", ".join(f"{state.value} {n}" for state, n in outbox.items())
         + _held(*held),
         f"for Retry    {_kept_for_retry(store)}",
+        f"kiosk        {_kiosk_waiting(store)}",
         *_failed_uploads(store),
         "erased data  "
         + (
@@ -154,6 +156,13 @@ def _kept_for_retry(store: Store) -> str:
         f"{plural.catches(count)} the Catch panel keeps, not in the store yet ({spool}):"
         " Retry them there"
     )
+
+
+def _kiosk_waiting(store: Store) -> str:
+    """The decisions a kiosk keeps beside the store while it is busy (in neither its counts
+    nor its audit chain) until the kiosk writes them."""
+    note = waiting_note(store.path, store.key, store.database.config, "decision")
+    return note or "no decision waiting for the store"
 
 
 def _leftovers(store: Store) -> list[str]:

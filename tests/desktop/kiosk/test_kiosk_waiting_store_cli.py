@@ -1,0 +1,172 @@
+"""The kiosk's decisions waiting beside the store (``<store>.kiosk-waiting``, under its key)
+and the ``jaga store`` and ``jaga audit`` commands, through the CLI's entry function on a
+real store: ``info`` and ``backup`` say how many wait (in neither the store nor its backups),
+``audit verify`` warns that they are outside the chain, and ``rekey`` and a ``restore``
+under another key are refused while any wait, saying how to get them in (the kiosk's next
+start records them). The journal is written as the kiosk writes it (``DecisionJournal``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from desktop.kiosk.journal import DecisionJournal, journal_path
+from desktop.kiosk.writer import EventWriter
+from main import main
+from sync.store import AccessEvent, Passphrase, Store
+from sync.store.key_sources import NEW_PASSPHRASE_ENV, PASSPHRASE_ENV, REPLACED_PASSPHRASE_ENV
+from tests.desktop.conftest import PASSPHRASE
+from tests.sync.conftest import FAST
+
+ROTATED = "a passphrase rotated since the backup"
+
+
+@pytest.fixture(autouse=True)
+def passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    monkeypatch.delenv(NEW_PASSPHRASE_ENV, raising=False)
+    monkeypatch.delenv(REPLACED_PASSPHRASE_ENV, raising=False)
+
+
+def left_waiting(path: Path, passphrase: str = PASSPHRASE) -> AccessEvent:
+    """A refusal a kiosk killed while the store was busy left in its journal."""
+    event = AccessEvent(datetime.now(UTC), "gate", "k1", "spoof_detected", None, None, 0.1)
+    with Store.open(path, Passphrase(passphrase), config=FAST) as store:
+        journal = DecisionJournal(store)
+        journal.keep([event])
+        journal.close()
+    return event
+
+
+def kiosk_starts(path: Path, passphrase: str = PASSPHRASE) -> list[str]:
+    """The kiosk's next start: what it finds waiting is written to the store."""
+    with Store.open(path, Passphrase(passphrase), config=FAST) as store:
+        writer = EventWriter(store)
+        written = [event.event_uid for event in writer.flush(now=True)]
+        writer.close()
+    return written
+
+
+def recorded(path: Path, passphrase: str = PASSPHRASE) -> list[str]:
+    with Store.open(path, Passphrase(passphrase), config=FAST) as store:
+        return [e.event_uid for e in store.access.between("0000", "9999")]
+
+
+def test_store_info_says_how_many_kiosk_decisions_wait(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["store", "info", "--db", str(store_path)]) == 0
+    assert "kiosk        no decision waiting for the store" in capsys.readouterr().out
+    left_waiting(store_path)
+    assert main(["store", "info", "--db", str(store_path)]) == 0
+    said = capsys.readouterr().out
+    assert (
+        f"kiosk        1 decision waiting in {journal_path(store_path).name}, not in the"
+        " store yet" in said
+    ), said
+
+
+def test_audit_verify_warns_that_kiosk_decisions_wait_outside_the_chain(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    left_waiting(store_path)
+    assert main(["audit", "verify", "--db", str(store_path)]) == 0  # the chain is whole
+    said = capsys.readouterr().out
+    assert "audit chain ok" in said
+    assert "WARNING: outside the audit chain: 1 kiosk decision waiting in" in said, said
+
+
+def test_a_backup_says_it_leaves_out_the_kiosk_decisions_waiting(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    left_waiting(store_path)
+    assert main(["store", "backup", "--db", str(store_path), str(tmp_path / "b.db")]) == 0
+    said = capsys.readouterr().out
+    assert "NOT IN THIS BACKUP: 1 kiosk decision waiting in" in said, said
+
+
+def test_an_export_of_access_events_says_which_decisions_it_lacks(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    left_waiting(store_path)
+    out = str(tmp_path / "events.csv")
+    assert main(["store", "export", "access-events", "--out", out, "--db", str(store_path)]) == 0
+    err = capsys.readouterr().err
+    assert "WARNING: not in this export: 1 kiosk decision waiting in" in err, err
+
+
+def test_rekey_is_refused_on_the_command_line_while_kiosk_decisions_wait(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused before the new passphrase is asked for (none is given here: a prompt would
+    be the error instead), and nothing changes: the store still opens with its key."""
+    event = left_waiting(store_path)
+    rekey = ["store", "rekey", "--db", str(store_path), "--scrypt-log2n", "10"]
+    assert main(rekey) == 1
+    err = capsys.readouterr().err
+    assert "1 kiosk decision waits in" in err and "start the kiosk once" in err, err
+    assert "passphrase" not in err, err
+    assert kiosk_starts(store_path) == [event.event_uid]  # under the old key, still
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(NEW_PASSPHRASE_ENV, ROTATED)
+        assert main(rekey) == 0  # once recorded, it may
+
+
+def test_a_restore_under_another_key_is_refused_while_kiosk_decisions_wait(
+    store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The store's key changed since the backup, then a kiosk was killed with a decision
+    waiting: the restored store's key would not open the journal, and the kiosk would set
+    it aside, unrecorded. The restore is refused, changing nothing, until the kiosk has
+    recorded it; it is then a change the hub never acknowledged, as any other."""
+    backup = tmp_path / "backup.db"
+    assert main(["store", "backup", "--db", str(store_path), str(backup)]) == 0
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        store.change_key(Passphrase(ROTATED), operator="admin")
+    event = left_waiting(store_path, ROTATED)
+    monkeypatch.setenv(REPLACED_PASSPHRASE_ENV, ROTATED)
+    restore = ["store", "restore", "--db", str(store_path), str(backup), "--force"]
+    capsys.readouterr()
+    assert main(restore) == 1
+    err = capsys.readouterr().err
+    assert "1 kiosk decision waits in" in err and "start the kiosk once" in err, err
+    assert kiosk_starts(store_path, ROTATED) == [event.event_uid]  # nothing was changed
+    assert main(restore) == 1  # now the store's own change, which no sync has sent
+    assert "--discard-unsynced" in capsys.readouterr().err
+    assert main([*restore, "--discard-unsynced"]) == 0
+    assert not list(tmp_path.rglob("*.unreadable-*"))
+
+
+def test_a_restore_under_the_same_key_leaves_the_decisions_to_the_restored_store(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under the same key the journal opens for the restored store: the kiosk's next start
+    records them there, and the restore says so."""
+    backup = tmp_path / "backup.db"
+    assert main(["store", "backup", "--db", str(store_path), str(backup)]) == 0
+    event = left_waiting(store_path)
+    capsys.readouterr()
+    assert main(["store", "restore", "--db", str(store_path), str(backup), "--force"]) == 0
+    said = capsys.readouterr().out
+    assert "1 kiosk decision waiting in" in said and "the kiosk records" in said, said
+    assert kiosk_starts(store_path) == [event.event_uid]
+    assert recorded(store_path) == [event.event_uid]
+
+
+def test_a_restore_not_reading_the_replaced_store_warns_of_decisions_it_cannot_read(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--no-carry-erasures`` (the replaced store unreadable): its key is not known, so the
+    decisions under it are not counted, but the restore says they will not be recorded."""
+    backup = tmp_path / "backup.db"
+    assert main(["store", "backup", "--db", str(store_path), str(backup)]) == 0
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        store.change_key(Passphrase(ROTATED), operator="admin")
+    left_waiting(store_path, ROTATED)
+    restore = ["store", "restore", "--db", str(store_path), str(backup), "--force"]
+    assert main([*restore, "--no-carry-erasures"]) == 0
+    said = capsys.readouterr().out
+    assert f"WARNING: the kiosk decisions kept in {journal_path(store_path).name} are not" in said
