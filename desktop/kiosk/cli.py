@@ -9,10 +9,12 @@ photo, so there is no option to turn it off.
 
 ``run`` prints one JSON line per recorded event as it happens, and a summary line (the
 frames and the events of this run) when the source ends, or on Ctrl-C after the open
-tracks are decided and recorded; a camera that stops giving frames has its open tracks
-decided and recorded too, then is an error. Exit codes: 0 done, 1 refused (the message
-says why; ``enrol`` wrote nothing; ``run`` keeps the events it printed), 2 usage, 130
-interrupted.
+tracks are decided and recorded. Decisions an earlier run left waiting for a busy store
+(its journal, written first) are printed too, with ``"earlier_run": true``, and counted
+apart (``earlier_run_events``), not as this run's. A camera that stops giving frames has
+its open tracks decided and recorded too, then is an error. Exit codes: 0 done, 1 refused
+(the message says why; ``enrol`` wrote nothing; ``run`` keeps the events it printed), 2
+usage, 130 interrupted.
 
 This module imports no Qt and loads the models and the store only when a command runs.
 """
@@ -23,6 +25,7 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,7 +162,8 @@ def _run(args: argparse.Namespace) -> int:
     from desktop.kiosk.sources import CAMERA_PREFIX, check_source, source_frames
 
     def run() -> int:
-        frames = events = 0
+        frames = 0
+        events: Counter[bool] = Counter()  # by whether an earlier run decided them
         interrupted = False
         # Before the models load and the key is asked for: a source that cannot run (a
         # folder, a photo, a video with no frame, a typo for camera:N) is said at once. A
@@ -188,7 +192,9 @@ def _run(args: argparse.Namespace) -> int:
                 return 1
             events += _print_events(session, session.finish())
             summary = {"frames": frames, "mode": str(session.pipeline.mode),
-                       "access_events": events, "warning": session.warning}  # fmt: skip
+                       "access_events": events[False], "warning": session.warning}  # fmt: skip
+        if events[True]:
+            summary["earlier_run_events"] = events[True]
         print(json.dumps({"summary": summary | ({"interrupted": True} if interrupted else {})}))
         return 130 if interrupted else 0
 
@@ -222,12 +228,18 @@ def _guarded(args: argparse.Namespace, command: Any) -> int:
     return code if isinstance(code, int) else 0
 
 
-def _print_events(session: KioskSession, events: tuple[AccessEvent, ...]) -> int:
-    """One JSON line per event recorded; how many there were."""
+def _print_events(session: KioskSession, events: tuple[AccessEvent, ...]) -> Counter[bool]:
+    """One JSON line per event recorded; how many there were, by whether an earlier run
+    decided them (left waiting for the store: written now, not decided now)."""
     from sync.errors import RecordNotFoundError
 
+    counted: Counter[bool] = Counter()
     for event in events:
         line: dict[str, object] = {"event_uid": event.event_uid, "decision": event.decision}
+        earlier = session.from_earlier_run(event)
+        counted[earlier] += 1
+        if earlier:  # written now, decided (at its occurred_at) by a run before this one
+            line["earlier_run"] = True
         reasons = session.reasons(event)  # a low_quality one's: what the screen advised on
         if reasons:
             line["reasons"] = list(reasons)
@@ -241,7 +253,7 @@ def _print_events(session: KioskSession, events: tuple[AccessEvent, ...]) -> int
             if person is not None:
                 line.update(external_id=person.external_id, name=person.display_name)
         print(json.dumps(line), flush=True)
-    return len(events)
+    return counted
 
 
 def _rounded(value: float | None) -> float | None:

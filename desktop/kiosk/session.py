@@ -184,6 +184,11 @@ class KioskSession:
                              f"{self._writer.journal} are written at the next start)")  # fmt: skip
         return written
 
+    def from_earlier_run(self, event: AccessEvent) -> bool:
+        """Whether the event was decided before this session started, and left waiting for
+        the store (:meth:`EventWriter.from_earlier_run`): written now, not decided now."""
+        return self._writer.from_earlier_run(event)
+
     def close(self) -> None:
         """Let go of the files the session holds beside the store (before the store closes)."""
         self._writer.close()

@@ -45,6 +45,7 @@ class EventWriter:
         self._journal = DecisionJournal(store)
         self._waiting: deque[AccessEvent] = deque(self._journal.kept())
         self._kept = {event.event_uid for event in self._waiting}  # on disk, in the journal
+        self._earlier = frozenset(self._kept)  # decided before this process started
         self._refusal: str | None = None  # the store's, while events wait
         self._unkept_why: str | None = None  # the journal's, while some are not kept
 
@@ -62,6 +63,11 @@ class EventWriter:
     @property
     def journal(self) -> str:
         return str(self._journal.path)
+
+    def from_earlier_run(self, event: AccessEvent) -> bool:
+        """Whether the event is one this process found waiting in the journal at its start
+        (an earlier run, killed, or another kiosk process on the store): not decided here."""
+        return event.event_uid in self._earlier
 
     @property
     def unkept(self) -> int:

@@ -152,6 +152,35 @@ def test_the_summary_counts_this_runs_events_not_the_stores(
         assert summary["summary"]["access_events"] == len(events) >= 1  # type: ignore[index]
 
 
+def test_decisions_an_earlier_run_left_waiting_are_labelled_and_counted_apart(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run killed while the store was busy left a refusal in the kiosk's journal: the
+    next run writes it first, and its line and summary say it is the earlier run's, not one
+    of this run's decisions."""
+    from datetime import UTC, datetime
+
+    from desktop.kiosk.journal import DecisionJournal
+    from sync.store import AccessEvent
+
+    earlier = AccessEvent(datetime.now(UTC), "front-gate", "k1", "spoof_detected", None, None, 0.1)
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        journal = DecisionJournal(store)
+        journal.keep([earlier])
+        journal.close()
+    video = write_video(webcam("live", 10, 12), tmp_path / "attempt.avi")
+    assert run(store_path, str(video)) == 0
+    *events, summary = lines(capsys.readouterr().out)
+    (kept,) = [e for e in events if e["event_uid"] == earlier.event_uid]
+    assert kept["earlier_run"] is True
+    this_run = [e for e in events if e is not kept]
+    assert this_run and all("earlier_run" not in e for e in this_run)
+    assert summary["summary"]["access_events"] == len(this_run)  # type: ignore[index]
+    assert summary["summary"]["earlier_run_events"] == 1  # type: ignore[index]
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.access.count() == len(events)
+
+
 def test_a_camera_that_stops_still_records_whoever_stood_there(
     store_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
