@@ -18,11 +18,13 @@ uid (access events are append-only), and the writer, finding the uid there, coun
 written (a kill after the store's commit and before the entry's deletion; a second kiosk
 process on the store that found the entry at its start).
 
-A key change (``jaga store rekey``, which needs the kiosk stopped) is refused while this file
-holds decisions (``sync.store.kiosk_waiting``): the kiosk's next start records them first.
-Not covered: a disk too full for this file as well (the event then waits in memory, and
-the screen says so), and a store restored from a backup under another key meanwhile: the
-file then no longer opens, and is set aside, named in the log, and not read.
+A key change (``jaga store rekey``, which needs the kiosk stopped), and a restore of a backup
+under another key, are refused while this file holds decisions (``sync.store.kiosk_waiting``):
+the kiosk's next start records them first. Not covered: a disk too full for this file as
+well (the event then waits in memory, and the screen says so), and a file under a key the
+store no longer has all the same (a restore told not to read the store it replaces, which
+warns): it then no longer opens, and is set aside, named in the log (and by ``jaga store
+info``), and not read.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from sync.store import AccessEvent, Store
 from sync.store.access import COLUMNS, access_event, access_payload
 from sync.store.database import Database
 from sync.store.database_files import SIDE_FILES
-from sync.store.kiosk_waiting import waiting_path
+from sync.store.kiosk_waiting import set_aside_path, waiting_path
 
 _log = logging.getLogger(__name__)
 _SCHEMA = (
@@ -69,7 +71,7 @@ class DecisionJournal:
         try:
             database = self._open()
         except WrongKeyError:
-            aside = _set_aside(self.path)
+            aside = _set_aside(self.path, set_aside_path(self._store.path, _now_stamp()))
             _log.error("%s is not under the store's key (changed since the kiosk stopped): set "
                        "aside as %s; its decisions are not recorded", self.path, aside)  # fmt: skip
             return []
@@ -113,9 +115,13 @@ class DecisionJournal:
         return self._database
 
 
-def _set_aside(path: Path) -> Path:
-    """Move the journal out of the way, with its log, under a name of its own."""
-    aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}")
+def _now_stamp() -> str:
+    return time.strftime("%Y%m%dT%H%M%S")
+
+
+def _set_aside(path: Path, aside: Path) -> Path:
+    """Move the journal out of the way, with its log, under a name of its own (which
+    ``jaga store info`` names)."""
     for suffix in ("", *SIDE_FILES):
         with contextlib.suppress(FileNotFoundError):
             path.with_name(path.name + suffix).rename(aside.with_name(aside.name + suffix))

@@ -12,17 +12,32 @@ are named by ``jaga store info``, ``backup``, ``export`` and ``audit verify``.
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
 from sync import plural
 from sync.errors import KioskDecisionsWaitingError, StoreError, WrongKeyError
 from sync.store.database import Database, StoreConfig
+from sync.store.database_files import SIDE_FILES
 
 SUFFIX = ".kiosk-waiting"
+SET_ASIDE = ".unreadable-"  # then the time: a journal the kiosk found under another key
 
 
 def waiting_path(store_path: Path) -> Path:
     return store_path.with_name(store_path.name + SUFFIX)
+
+
+def set_aside_path(store_path: Path, stamp: str) -> Path:
+    return store_path.with_name(waiting_path(store_path).name + SET_ASIDE + stamp)
+
+
+def set_aside_journals(store_path: Path) -> list[Path]:
+    """The journals the kiosk set aside beside the store, under a key it no longer has:
+    their decisions were never recorded (their side files not listed)."""
+    pattern = glob.escape(waiting_path(store_path).name + SET_ASIDE) + "*"
+    found = store_path.parent.glob(pattern)
+    return sorted(path for path in found if not path.name.endswith(SIDE_FILES))
 
 
 def waiting_count(store_path: Path, key: bytes, config: StoreConfig) -> int | None:

@@ -9,7 +9,7 @@ from sync.errors import StoreError
 from sync.store.backup_files import killed_restore_files, partial_backups, replaced_stores
 from sync.store.clock import format_timestamp
 from sync.store.gallery import gallery_models
-from sync.store.kiosk_waiting import waiting_note
+from sync.store.kiosk_waiting import set_aside_journals, waiting_note
 from sync.store.outbox_hub import NO_KNOWN_HUB_WORDS, held_for_no_known_hub, held_for_other_hubs
 from sync.store.pending_catches import pending_count, spool_path
 from sync.store.schema.migrations import LATEST_VERSION, schema_version
@@ -166,8 +166,8 @@ def _kiosk_waiting(store: Store) -> str:
 
 
 def _leftovers(store: Store) -> list[str]:
-    """Copies killed restores and backups left beside the store: they may hold people
-    erased since."""
+    """Copies killed restores and backups left beside the store (they may hold people
+    erased since), and kiosk journals set aside unrecorded."""
     lines = []
     if restoring := killed_restore_files(store.path):
         lines.append(
@@ -179,6 +179,11 @@ def _leftovers(store: Store) -> list[str]:
             f"leftover     {_names(replaced)}: a store a restore replaced and was stopped"
             " before deleting; it holds everyone it held, people erased since too. The next"
             " `jaga store erase`, `purge-expired` or restore deletes it"
+        )
+    if aside := set_aside_journals(store.path):
+        lines.append(
+            f"leftover     {_names(aside)}: kiosk decisions the kiosk found under a key the"
+            " store no longer has, never recorded: they open with that key"
         )
     if partial := partial_backups(store.path):
         lines.append(

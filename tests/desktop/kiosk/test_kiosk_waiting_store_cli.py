@@ -170,3 +170,21 @@ def test_a_restore_not_reading_the_replaced_store_warns_of_decisions_it_cannot_r
     assert main([*restore, "--no-carry-erasures"]) == 0
     said = capsys.readouterr().out
     assert f"WARNING: the kiosk decisions kept in {journal_path(store_path).name} are not" in said
+
+
+def test_store_info_names_a_journal_the_kiosk_set_aside(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A journal under a key the store no longer has is set aside, unrecorded, and said only
+    in the kiosk's log: `store info` names it, as it names the other files left beside it."""
+    other = tmp_path / "other.db"
+    Store.create(other, Passphrase(ROTATED), config=FAST).close()
+    left_waiting(other, ROTATED)
+    journal_path(other).rename(journal_path(store_path))
+    assert kiosk_starts(store_path) == []  # set aside
+    caplog.clear()  # the error the kiosk logs, which this test expects
+    assert main(["store", "info", "--db", str(store_path)]) == 0
+    said = capsys.readouterr().out
+    assert f"leftover     {journal_path(store_path).name}.unreadable-" in said, said
+    assert "never recorded" in said
