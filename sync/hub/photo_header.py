@@ -1,0 +1,115 @@
+"""A stored photo's size in pixels and its JPEG scans, read from its bytes without decoding.
+
+The hub decodes a photo only to make its thumbnail (``sync.hub.thumbnails``), and a device
+may store any bytes under a photo's sha256: a few kB can declare gigapixels (a PNG of zeros)
+or thousands of progressive scans, each decoded over the whole image. Reading the header
+first lets the hub refuse such a photo before any pixel is allocated.
+
+This is the device's reader (``inference.image_header``), cut to what the hub needs and
+kept in step with it by hand: ``sync`` and ``inference`` never import each other. Like it,
+it walks a JPEG's markers as libjpeg does, skipping bytes out of place, so a frame header
+libjpeg would obey is never missed.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterator
+
+PNG = b"\x89PNG\r\n\x1a\n"
+JPEG = b"\xff\xd8"
+# Start-of-frame markers (baseline, progressive, lossless, arithmetic): they hold the size.
+_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_SOS, _EOI = 0xDA, 0xD9  # start of scan (compressed data follows), end of image
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # markers without a length
+# A marker with a length, or the end of the image, in a JPEG's compressed data.
+_MARKER = re.compile(rb"\xff[^\x00\x01\xd0-\xd7\xff]")
+
+
+def pixel_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` as a JPEG's, PNG's or WebP's header declares them; None for
+    another format, or a header cut short or malformed."""
+    if data.startswith(PNG):
+        return _png(data)
+    if data.startswith(JPEG):
+        return _jpeg(data)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return _webp(data)
+    return None
+
+
+def jpeg_scan_count(data: bytes, stop_after: int) -> int:
+    """How many scans libjpeg would decode in ``data``, a JPEG, counting no further than
+    ``stop_after + 1``: marker by marker, each segment skipped by its length (an EXIF
+    thumbnail is a whole JPEG), nothing after the end of the image."""
+    count, at = 0, 2
+    while count <= stop_after and (found := _MARKER.search(data, at)) is not None:
+        at = found.start()
+        if data[at + 1] == _EOI:
+            break
+        count += data[at + 1] == _SOS
+        at += 2 + max(_big(data, at + 2, 2), 2)
+    return count
+
+
+def _png(data: bytes) -> tuple[int, int] | None:
+    # length, "IHDR", width, height, five more bytes, the chunk's CRC (a damaged header
+    # is no size to believe)
+    if _big(data, 8, 4) != 13 or data[12:16] != b"IHDR" or len(data) < 33:
+        return None
+    if zlib.crc32(data[12:29]) != _big(data, 29, 4):
+        return None
+    return _big(data, 16, 4), _big(data, 20, 4)
+
+
+def _jpeg(data: bytes) -> tuple[int, int] | None:
+    for marker, body in _jpeg_segments(data):
+        if marker in _SOF:  # precision (1), height (2), width (2)
+            return (_big(body, 3, 2), _big(body, 1, 2)) if len(body) >= 5 else None
+    return None
+
+
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """A JPEG's header segments up to its compressed data, as libjpeg reads them."""
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:  # out of place: libjpeg skips to the next 0xFF
+            at = data.find(b"\xff", at)
+            if at < 0:
+                return
+            continue
+        marker = data[at + 1]
+        if marker == 0xFF:  # a fill byte
+            at += 1
+        elif marker == 0x00 or marker in _STANDALONE:
+            at += 2
+        elif marker == _SOS:
+            return
+        else:
+            length = _big(data, at + 2, 2)
+            body = data[at + 4 : at + 2 + max(length, 2)]
+            if len(body) != max(length, 2) - 2:
+                return
+            yield marker, body
+            at += 2 + max(length, 2)
+
+
+def _webp(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        return _little(data, 26, 2) & 0x3FFF, _little(data, 28, 2) & 0x3FFF
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = _little(data, 21, 4)
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(data) >= 30:
+        return _little(data, 24, 3) + 1, _little(data, 27, 3) + 1
+    return None
+
+
+def _big(data: bytes, at: int, size: int) -> int:
+    return int.from_bytes(data[at : at + size], "big")
+
+
+def _little(data: bytes, at: int, size: int) -> int:
+    return int.from_bytes(data[at : at + size], "little")
