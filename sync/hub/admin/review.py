@@ -25,8 +25,8 @@ the admin's history records it as it records a confirmation.
 
 A reviewer sees, corrects and opens the photos of the catches of their own sites only
 (``sync.hub.admin.staff``): another site's catch is refused (403), its photo not found (404).
-A photo is served as a catch's, by the catch's site: never a photo no catch of the
-reviewer's sites names, nor one of another site than the catch naming it.
+The list shows each catch's thumbnail, its page the photo itself
+(``sync.hub.admin.review_photos``, which serves them as a catch's, by the catch's site).
 
 Every answer is given to a catch still in the queue (``review``'s ``queued_only``): one
 from a page loaded before another reviewer, or a device, answered is refused with the
@@ -43,29 +43,21 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, QuerySet
-from django.http import (
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    HttpResponseNotModified,
-    HttpResponseRedirect,
-)
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html, format_html_join
-from django.utils.http import parse_etags
+from django.utils.html import format_html_join
 
 from sync import plural
 from sync.hub import review, species_names
+from sync.hub.admin.review_photos import ReviewPhotos
 from sync.hub.admin.staff import SiteScopedAdmin, scoped
-from sync.hub.models import FishObservation, FishReview, Photo
+from sync.hub.models import FishObservation, FishReview
 
 NOT_A_FISH_MESSAGE = "Answered: not a fish (no species; never used for training)."
 # Set on a request whose answer ``save_model`` refused (``review.AlreadyReviewedError``, a
 # device's later verdict): the change page then neither logs it nor says it was saved.
 _NOT_APPLIED = "_jaga_review_not_applied"
-# Served inline in the admin: only raster types, never one a browser would run (svg, html).
-_SAFE_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 
 
 class CorrectionForm(forms.ModelForm):
@@ -122,7 +114,7 @@ class CorrectionForm(forms.ModelForm):
 
 
 @admin.register(FishReview)
-class FishReviewAdmin(SiteScopedAdmin):
+class FishReviewAdmin(ReviewPhotos, SiteScopedAdmin):
     form = CorrectionForm
     list_display = (
         "thumbnail",
@@ -137,7 +129,7 @@ class FishReviewAdmin(SiteScopedAdmin):
     )
     list_filter = (("site", admin.RelatedOnlyFieldListFilter), "status", "pack_version")
     readonly_fields = (
-        "thumbnail",
+        "photo",
         "top_k",
         "verdict",
         "pack",
@@ -168,26 +160,10 @@ class FishReviewAdmin(SiteScopedAdmin):
     def get_urls(self) -> list[URLPattern]:
         own = [
             path("correct/", self.admin_site.admin_view(self.correct_view), name="hub_correct"),
-            path(
-                "photo/<uuid:photo_uid>/",
-                # cacheable: the view says how its photo may be kept (never_cache forbade it)
-                self.admin_site.admin_view(self.photo_view, cacheable=True),
-                name="hub_review_photo",
-            ),
+            *self.photo_urls(),
         ]
         inherited: list[URLPattern] = super().get_urls()
         return own + inherited
-
-    @admin.display(description="photo")
-    def thumbnail(self, obj: FishObservation) -> str:
-        if obj.photo_uid is None:
-            return "—"
-        url = reverse("admin:hub_review_photo", args=[obj.photo_uid])
-        # lazy: a page of full-size photos is fetched as the reviewer scrolls to them
-        html: str = format_html(
-            '<img src="{}" loading="lazy" style="max-width:160px;max-height:120px">', url
-        )
-        return html
 
     @admin.display(description="top-k")
     def top_k(self, obj: FishObservation) -> str:
@@ -312,33 +288,6 @@ class FishReviewAdmin(SiteScopedAdmin):
         url: str = add_preserved_filters(context, reverse("admin:hub_fishreview_changelist"))
         return url
 
-    def photo_view(self, request: HttpRequest, photo_uid: Any) -> HttpResponse:
-        """A catch's photo of the reviewer's sites, to whoever may see the review queue;
-        never a person's photo (enrolment photos are biometric data, and any staff login
-        reaches this URL).
-
-        A stored photo's bytes never change, so the browser may keep them, in its own cache
-        only (``private``), and asks again at each visit (``no-cache``), which checks the
-        reviewer's access each time: a photo it holds is answered 304, without its bytes.
-        """
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        photo = _catch_photo(photo_uid, request.user)
-        if photo is None:
-            raise Http404("the photo has not been uploaded yet")
-        etag = f'"{photo.sha256}"'
-        response: HttpResponse
-        if etag in parse_etags(request.headers.get("If-None-Match", "")):
-            response = HttpResponseNotModified()
-        else:
-            media_type = photo.media_type if photo.media_type in _SAFE_IMAGE_TYPES else None
-            response = HttpResponse(
-                bytes(photo.data), content_type=media_type or "application/octet-stream"
-            )
-        response["ETag"] = etag
-        response["Cache-Control"] = "private, no-cache"
-        return response
-
 
 def confirmed_message(species: str) -> str:
     """The admin's history of a confirmation: the species, which Django's own message
@@ -350,18 +299,6 @@ def _catch_pk(text: str) -> int | None:
     """The catch's id a correction button posts, or None for anything else: ``isdigit``
     is true for "²", which ``int`` refuses."""
     return int(text) if text.isascii() and text.isdigit() else None
-
-
-def _catch_photo(photo_uid: Any, user: Any) -> Photo | None:
-    """The stored photo ``photo_uid`` of a catch of ``user``'s sites, a catch photo of that
-    catch's own site; else None. Checked by the catch, not by the photo's site alone: a
-    catch may name a uid before its photo comes (``sync.hub.apply.records``), and a photo
-    another site pushed under it later is neither that catch's (the corrections export
-    never labels it with it) nor a catch of the other site's to review."""
-    catches = scoped(FishObservation.objects.filter(photo_uid=photo_uid), user)
-    photos = Photo.objects.filter(uid=photo_uid, person=None).exclude(data=None).defer("data")
-    found: Photo | None = photos.filter(Exists(catches.filter(site=OuterRef("site")))).first()
-    return found
 
 
 def _buttons_by(

@@ -28,6 +28,10 @@ class Photo(models.Model):
     byte_size = models.BigIntegerField()
     taken_at = models.DateTimeField(null=True)
     data = models.BinaryField(null=True, editable=False)
+    # The review queue's downscaled JPEG of a catch photo, made at its first request
+    # (``sync.hub.thumbnails``): in the photo's row, so nothing deletes the photo and keeps
+    # it. NULL: not made yet; empty: none can be made (corrupt, or a decompression bomb).
+    thumbnail = models.BinaryField(null=True, editable=False)
     # A face image the device keeps by its site's policy (``PhotoUpsert.withheld``): no
     # upload is awaited for it.
     withheld = models.BooleanField(default=False)
