@@ -9,9 +9,11 @@ leaves the others' answers as they are: nothing needs classifying again.
 
 Nothing slow runs on the GUI thread: reading and classifying a photo (``catch_jobs``), and
 every store action (each opens the store on the worker and closes it, ``CatchStore``), go to
-one worker thread, in the order they were asked for (a Record is written before the review list that
-follows it is read). The classifier is the one ``SpeciesPacks`` holds (built and switched on
-its own worker); a classification uses the pack in use when it starts.
+one worker thread, in the order they were asked for (a Record is written before the review
+list that follows it is read). A Record alone starts at once, ahead of them, so that the
+catch is on disk before any job given before it ends (``CatchRecording._write``). The
+classifier is the one ``SpeciesPacks`` holds (built and switched on its own worker); a
+classification uses the pack in use when it starts.
 
 Given the window's ``CatchMetrics``, each classification shown is counted with the time its
 stages took on the worker (reading the photo, the classifier call), and each catch recorded.
@@ -312,6 +314,8 @@ class CatchController(CatchRecording):
         work: Callable[[], object],
         on_done: Callable[[object], None],
         on_failed: Callable[[str], None],
+        *,
+        ahead: bool = False,
     ) -> None:
         def done(result: object) -> None:
             if not self._stopped:
@@ -321,7 +325,16 @@ class CatchController(CatchRecording):
             if not self._stopped:
                 on_failed(_explain(error))
 
-        self._jobs.submit(work, done, failed)
+        (self._jobs.submit_ahead if ahead else self._jobs.submit)(work, done, failed)
+
+    def _submit_ahead(
+        self,
+        work: Callable[[], object],
+        on_done: Callable[[object], None],
+        on_failed: Callable[[str], None],
+    ) -> None:
+        """As ``_submit``, but started at once (``BackgroundJobs.submit_ahead``)."""
+        self._submit(work, on_done, on_failed, ahead=True)
 
 
 def _explain(error: object) -> str:

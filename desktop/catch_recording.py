@@ -2,8 +2,12 @@
 
 ``_write`` gives each record to the worker (in order, one store connection each), and its
 outcome comes back here, on the GUI thread: written (the photo on screen, if it was that
-one, is done), refused, recorded before, or written already. ``CatchRecords`` keeps each
-one's state and ``CatchPanel`` shows it.
+one, is done), refused, recorded before, or written already. A record starts at once, not
+after the jobs already given to the worker (a box still being classified, a review), so that
+it is on disk beside the store (``CatchStore.record`` keeps it there first) within the time
+the store takes to open, however long those jobs take; its outcome still comes back in its
+turn, and the jobs given after it (the review list read again) run once it ended.
+``CatchRecords`` keeps each one's state and ``CatchPanel`` shows it.
 
 A photo recorded before with one of the same fish (the same box, or the whole photo) is
 not recorded again silently: Record says so, naming those records, and only a second
@@ -12,9 +16,10 @@ Record of the same fish records it again (``jaga catch --again``).
 A Record the store refused is kept (``CatchRecords``) and shown, naming its photo, until the
 officer retries it (the same classified catch, written on the worker like any record) or
 dismisses it; closing the window with one asks the officer first (``may_close``), and one
-still kept when the panel stops anyway is logged (``CatchController.stop``). A refused catch
-is also kept on disk beside the store (``CatchSpool``), so that an app killed or a power cut
-loses none: the next start offers it again for Retry or Dismiss (``_show_pending``).
+still kept when the panel stops anyway is logged (``CatchController.stop``). Every catch is
+kept on disk beside the store (``CatchSpool``) from its Record until the store has it, so
+that an app killed or a power cut while it is written or refused loses none: the next start
+offers it again for Retry or Dismiss (``_show_pending``).
 
 Apart from the controller, which owns the photo on screen and the buttons, because all
 this asks of the photo is whether it is the one just recorded and whether Record may be
@@ -63,6 +68,9 @@ class CatchRecording(QObject):
     _warned: tuple[PhotoFile, tuple[Crop | None, ...]] | None
     _fish_to_record: Callable[[], list[CaughtFish] | None]
     _submit: Callable[[Callable[[], object], Callable[[object], None], Callable[[str], None]], None]
+    _submit_ahead: Callable[
+        [Callable[[], object], Callable[[object], None], Callable[[str], None]], None
+    ]
 
     def may_close(self, parent: QWidget) -> bool:
         """Whether the window may close: with catches the store refused still waiting for
@@ -90,8 +98,8 @@ class CatchRecording(QObject):
         return self._confirm_close(parent, question)
 
     def _write(self, store: CatchStore, records: Sequence[CatchRecord]) -> None:
-        """Each record on the worker (in order, one store connection each), its outcome
-        kept by ``self.records``."""
+        """Each record started now, ahead of the worker's jobs (one after the other, one
+        store connection each), its outcome kept by ``self.records`` in its turn."""
         if not records:
             return
         self.panel.record.setEnabled(False)  # one write per click, however impatient
@@ -99,7 +107,7 @@ class CatchRecording(QObject):
             self.records.start(record)
             work = functools.partial(store.record, record)
             on_done = functools.partial(self._recorded, record)
-            self._submit(work, on_done, functools.partial(self._record_failed, record))
+            self._submit_ahead(work, on_done, functools.partial(self._record_failed, record))
         self._show_records()
         self.review.refresh()
 

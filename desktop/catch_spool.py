@@ -1,10 +1,12 @@
-"""Catches the store refused, kept on disk beside it until they are recorded.
+"""Catches not yet in the store, kept on disk beside it until they are recorded.
 
 A Record the store refuses (another process holds it, the disk is full) waits in the panel
 for Retry (``CatchRecords``). Held only in memory, it was lost with the app: an out-of-memory
-kill, a power cut, a flat battery at sea. So each refused catch is also written here, and
-the next start offers it again, as refused, for Retry or Dismiss; its entry is deleted once
-the store has the catch (or once the store finds this very catch recorded: a Retry that
+kill, a power cut, a flat battery at sea; and so was a Record the app died in the middle of
+(waiting for the store, or for the panel's worker). So each catch is written here from its
+Record, before the store is asked (``CatchStore.record``), and the next start offers any
+still here again, as refused, for Retry or Dismiss; its entry is deleted once the store has
+the catch (or once the store finds this very catch recorded: a Record or Retry that
 committed just before a crash left its entry here), or when the officer dismisses it.
 
 The spool is one small database beside the store (``<store>.pending-catches``,
@@ -51,7 +53,7 @@ _FORMAT = 1
 
 
 class CatchSpool:
-    """The refused catches of one store, open for one job (like the store itself)."""
+    """The catches not yet recorded in one store, open for one job (like the store itself)."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -67,6 +69,9 @@ class CatchSpool:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
         self._database.close()
 
     def keep(self, record: CatchRecord, now: datetime) -> None:

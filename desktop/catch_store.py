@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from desktop.catch import record_catches
@@ -76,30 +77,50 @@ class CatchStore:
         photo is stored under the catch's uid, so a try that committed before the app died is
         found, even for a catch recorded again.
 
-        A catch the store refuses is kept in the spool beside it until it is recorded (the
-        refusal says whether it could be); once recorded, or found recorded, its entry is
-        deleted. A store that cannot be opened (a disk too full for its shared-memory file,
-        a wrong key) keeps nothing either, and its refusal says so."""
+        The catch is kept in the spool beside the store before the store is asked, so that
+        an app killed while the store waits for another writer, or while it writes, loses
+        nothing: the next start offers the catch again. Its entry is deleted once the store
+        has it, or finds it recorded, or warns that its fish were recorded before (nothing
+        written: the officer decides), or refuses it for good (``CatchError``); a refusal to
+        retry keeps it there, and says whether it could be kept. The entry's deletion is
+        not in the store's transaction (two files): a kill between the two leaves it, and
+        its Retry finds the catch by its photo's uid and writes nothing. A store that cannot
+        be opened (a disk too full for its shared-memory file, a wrong key) keeps nothing
+        (no key to encrypt it with), and its refusal says so."""
         with self._open_to_record() as store:
-            written: Written | RecordedBeforeError | CatchRecordedError
+            spool = self._open_spool(store)  # once for both: each open ends in a checkpoint
             try:
-                recorded_at = catch.pressed_at or store.clock.now()
-                floor = store.observations.clock_floor()  # the record adds to it: read once
-                observations = record_catches(
-                    store.observations, catch.photo, catch.fish, catch.details,
-                    confirmed_species=catch.confirmed, clock=store.clock, again=catch.again,
-                    recorded_at=recorded_at, photo_uid=catch.uid, floor=floor,
-                )  # fmt: skip
-                dated = observed_time(
-                    catch.details.observed_at, catch.photo.time, recorded_at, floor=floor
-                )  # the rule record_catches dated the catch by, on the same facts
-                written = Written(tuple(observations), dated)
-            except (RecordedBeforeError, CatchRecordedError) as recorded_before:
-                written = recorded_before
-            except StoreError as error:
-                raise CatchError(f"{error} ({self._keep(store, catch)})") from error
-            self._forget(store, [catch.uid])
-            return written
+                kept = self._keep(spool, catch, store.clock.now())
+                try:
+                    written = self._write(store, catch)
+                except StoreError as error:
+                    raise CatchError(f"{error} ({kept})") from error
+                except CatchError:  # never to be recorded as it is: not to be offered again
+                    self._forget(spool, catch)
+                    raise
+                self._forget(spool, catch)
+                return written
+            finally:
+                if isinstance(spool, CatchSpool):
+                    spool.close()
+
+    def _write(
+        self, store: Store, catch: CatchRecord
+    ) -> Written | RecordedBeforeError | CatchRecordedError:
+        recorded_at = catch.pressed_at or store.clock.now()
+        floor = store.observations.clock_floor()  # the record adds to it: read once
+        try:
+            observations = record_catches(
+                store.observations, catch.photo, catch.fish, catch.details,
+                confirmed_species=catch.confirmed, clock=store.clock, again=catch.again,
+                recorded_at=recorded_at, photo_uid=catch.uid, floor=floor,
+            )  # fmt: skip
+        except (RecordedBeforeError, CatchRecordedError) as recorded_before:
+            return recorded_before
+        dated = observed_time(
+            catch.details.observed_at, catch.photo.time, recorded_at, floor=floor
+        )  # the rule record_catches dated the catch by, on the same facts
+        return Written(tuple(observations), dated)
 
     def _open_to_record(self) -> Store:
         try:
@@ -109,7 +130,8 @@ class CatchStore:
             raise CatchError(f"{error} ({KEPT_IN_MEMORY}: {why})") from error
 
     def pending(self) -> list[CatchRecord]:
-        """The refused catches kept in the spool, oldest first (none: no spool)."""
+        """The catches kept in the spool, oldest first (none: no spool): those refused, and
+        those whose Record the app stopped in the middle of."""
         if not spool_exists(self.path):  # the usual case: no store key derived
             return []
         with self._open() as store, CatchSpool.open(store, self.source) as spool:
@@ -122,26 +144,41 @@ class CatchStore:
             with self._open() as store, CatchSpool.open(store, self.source) as spool:
                 spool.forget([catch.uid for catch in catches])
 
-    def _keep(self, store: Store, catch: CatchRecord) -> str:
-        """Keep a refused catch in the spool; what the officer is told of it."""
+    def _open_spool(self, store: Store) -> CatchSpool | str:
+        """The spool beside ``store`` (made if there is none); or why it cannot be opened."""
         try:
-            with CatchSpool.open(store, self.source) as spool:
-                spool.keep(catch, store.clock.now())
+            return CatchSpool.open(store, self.source)
         except (StoreError, OSError) as error:
-            _log.warning("catch %s not kept in the spool: %s", catch.photo.path.name, error)
-            return f"{KEPT_IN_MEMORY}: {error}"
-        return KEPT_ON_DISK
+            return str(error)
 
-    def _forget(self, store: Store, uids: list[str]) -> None:
-        """The spool's entries of these catches, deleted (a failure is logged: an entry
-        left behind comes back at the next start, and is then found recorded before)."""
-        if not spool_exists(self.path):
+    @staticmethod
+    def _keep(spool: CatchSpool | str, catch: CatchRecord, now: datetime) -> str:
+        """Keep a catch in the spool until the store has it; what the officer is told of it
+        if the store refuses it."""
+        if isinstance(spool, str):  # it did not open: why
+            why = spool
+        else:
+            try:
+                spool.keep(catch, now)
+            except (StoreError, OSError) as error:
+                why = str(error)
+            else:
+                return KEPT_ON_DISK
+        _log.warning("catch %s not kept in the spool: %s", catch.photo.path.name, why)
+        return f"{KEPT_IN_MEMORY}: {why}"
+
+    @staticmethod
+    def _forget(spool: CatchSpool | str, catch: CatchRecord) -> None:
+        """The spool's entry of this catch, deleted (a failure is logged: an entry left
+        behind comes back at the next start, and is then found recorded). A spool that did
+        not open was logged by ``_keep``: an entry an earlier refusal left in it comes back
+        so too."""
+        if isinstance(spool, str):
             return
         try:
-            with CatchSpool.open(store, self.source) as spool:
-                spool.forget(uids)
+            spool.forget([catch.uid])
         except (StoreError, OSError) as error:
-            _log.warning("pending catches not deleted from the spool: %s", error)
+            _log.warning("pending catch %s not deleted from the spool: %s", catch.uid, error)
 
     def flagged(self, limit: int = REVIEW_LIMIT, *, site: bool = False) -> Flagged:
         """The catches recorded on this device flagged for review, newest first (a busy

@@ -1,11 +1,12 @@
-"""The file beside a store that keeps the catches it refused (``<store>.pending-catches``).
+"""The file beside a store that keeps the catches not yet in it (``<store>.pending-catches``).
 
-The Catch panel keeps a catch the store refused (``desktop.catch_spool``) in this small
-SQLCipher database until it is recorded or dismissed: the officer's photo and the catch's
-details, encrypted with the store's key, 0600. Its key header (``<spool>.kdf.json``) is a
-copy of the store's slot, so a spool the key change below did not reach still opens with the
-passphrase or key file it was written under. This module is what the store's own operations
-need of it: where it is, opening it, how many catches it holds, and moving it to a new key.
+The Catch panel keeps each catch from its Record (``desktop.catch_spool``), and one the
+store refused, in this small SQLCipher database until it is recorded or dismissed: the
+officer's photo and the catch's details, encrypted with the store's key, 0600. Its key
+header (``<spool>.kdf.json``) is a copy of the store's slot, so a spool the key change below
+did not reach still opens with the passphrase or key file it was written under. This module
+is what the store's own operations need of it: where it is, opening it, how many catches it
+holds, and moving it to a new key.
 
 A key change (``Store.change_key``) or a restore under another key moves the spool with the
 store, crash-safely: before the store's file changes key, ``prepare_key_change`` writes the

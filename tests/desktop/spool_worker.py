@@ -2,10 +2,11 @@
 ``python -m tests.desktop.spool_worker STORE``.
 
 It reads the kept catches as the panel's next start does (``CatchStore.pending``), says
-``read`` and waits for a line on stdin, then retries each (``CatchStore.record``) with a
-patient busy timeout: a test that holds the spool's write lock meanwhile lets the store
-commit the catch and keeps the spool's entry from being deleted, the moment at which it
-kills this process (SIGKILL) as an out-of-memory kill or a power cut would.
+``read`` and retries each (``CatchStore.record``) with a patient busy timeout. A Retry keeps
+its catch in the spool again first; when the store is about to write it, the worker says
+``writing`` and waits for a line on stdin: a test that then holds the spool's write lock
+lets the store commit the catch and keeps the spool's entry from being deleted, the moment
+at which it kills this process (SIGKILL) as an out-of-memory kill or a power cut would.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from desktop.catch_store import CatchStore
 from sync.store import Passphrase, StoreConfig
 from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.record_kill_worker import hold_before_the_store_writes
 
 PATIENT = StoreConfig(busy_timeout_s=60.0, scrypt_n=2**10)
 
@@ -24,7 +26,7 @@ def main(store_path: str) -> int:
     store = CatchStore(Path(store_path), Passphrase(PASSPHRASE), PATIENT)
     kept = store.pending()
     print("read", flush=True)
-    sys.stdin.readline()
+    hold_before_the_store_writes()
     for catch in kept:
         store.record(catch)
     print("retried", flush=True)

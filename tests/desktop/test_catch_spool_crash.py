@@ -74,6 +74,7 @@ def kill_after_commit(store_path: Path) -> None:
     assert worker.stdin is not None and worker.stdout is not None
     try:
         assert worker.stdout.readline().strip() == "read"
+        assert worker.stdout.readline().strip() == "writing"  # kept in the spool again
         with write_locked(store_path, spool=True):
             worker.stdin.write("go\n")
             worker.stdin.flush()

@@ -90,10 +90,11 @@ def test_a_spool_the_disk_had_no_room_to_make_keeps_the_next_catch_once_it_has(
     store = CatchStore(store_path, Passphrase(PASSPHRASE), QUICK)
     big = a_catch(tmp_path / "big.png", grey_png(64, 48) + os.urandom(400_000))
     with pytest.raises(CatchError, match="kept in memory only"):
-        store.record(big)  # the store has no room, nor has the spool
-    assert store.pending() == []
+        store.record(big)  # the spool has no room, nor has the store
+    ballast.unlink()  # room again (a spool begun on the full disk opens only then)
+    assert store.pending() == []  # nothing was kept
 
-    ballast.unlink()  # room again; another writer holds the store a moment
+    # another writer holds the store a moment
     catch = a_catch(tmp_path / "deck.png", grey_png(64, 48))
     with write_locked(store_path), pytest.raises(CatchError, match="kept on disk until recorded"):
         store.record(catch)
