@@ -132,7 +132,7 @@ class CatchStore:
     def pending(self) -> list[CatchRecord]:
         """The catches kept in the spool, oldest first (none: no spool): those refused, and
         those whose Record the app stopped in the middle of."""
-        if not spool_exists(self.path):  # the usual case: no store key derived
+        if not spool_exists(self.path):  # before the first Record only: no key derived
             return []
         with self._open() as store, CatchSpool.open(store, self.source) as spool:
             return spool.records()
