@@ -24,14 +24,21 @@ the kiosk's next start records them first. Not covered: a disk too full for this
 well (the event then waits in memory, and the screen says so), and a file under a key the
 store no longer has all the same (a restore told not to read the store it replaces, which
 warns): it then no longer opens, and is set aside, named in the log (and by ``jaga store
-info``), and not read.
+info``), and not read; decision retention deletes it once the store's window has passed
+since (``sync.store.kiosk_waiting``), so it is named with the store's clock, as retention
+goes by.
+
+An erasure applied to the store while a person's decision waits here leaves it to be
+written as it stands, the person's uid in it: an erasure leaves the store's access events
+as they are (their person's uid alone, schema 18), and this one was decided before, at its
+``occurred_at`` (what the hub compares with the erasure's time). The screen and ``jaga
+kiosk run`` find no name for it, as for any event of someone erased.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -71,7 +78,8 @@ class DecisionJournal:
         try:
             database = self._open()
         except WrongKeyError:
-            aside = _set_aside(self.path, set_aside_path(self._store.path, _now_stamp()))
+            at = self._store.clock.now()
+            aside = _set_aside(self.path, set_aside_path(self._store.path, at))
             _log.error("%s is not under the store's key (changed since the kiosk stopped): set "
                        "aside as %s; its decisions are not recorded", self.path, aside)  # fmt: skip
             return []
@@ -113,10 +121,6 @@ class DecisionJournal:
                 connection.execute(_SCHEMA)
             self._database = database
         return self._database
-
-
-def _now_stamp() -> str:
-    return time.strftime("%Y%m%dT%H%M%S")
 
 
 def _set_aside(path: Path, aside: Path) -> Path:

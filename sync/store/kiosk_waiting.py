@@ -8,11 +8,22 @@ change in between would leave that file under the old key, which the kiosk then 
 a restore (``sync.store.backups``) refuses while they wait under a key the backup's is not,
 for the same reason. Being in neither the store nor its audit chain nor its backups, they
 are named by ``jaga store info``, ``backup``, ``export`` and ``audit verify``.
+
+A file the kiosk found under another key is set aside (``<store>.kiosk-waiting.unreadable-
+<time set aside, UTC>``), never recorded nor synced. Its decisions name people, so they are
+kept no longer than the store keeps the decisions it holds: decision retention deletes the
+file once the store's window (``jaga store retention``) has passed since it was set aside
+(``delete_set_aside``), giving whoever has the old key that long to open it. An erasure
+leaves it as it leaves the store's access events (they keep the person's uid alone), and
+could not tell whose decisions it holds anyway: it cannot be read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sync import plural
@@ -22,14 +33,55 @@ from sync.store.database_files import SIDE_FILES
 
 SUFFIX = ".kiosk-waiting"
 SET_ASIDE = ".unreadable-"  # then the time: a journal the kiosk found under another key
+_STAMP = "%Y%m%dT%H%M%SZ"  # the time it was set aside, UTC
+_LOCAL_STAMP = "%Y%m%dT%H%M%S"  # as the first kiosk to set one aside named it: local time
+
+_log = logging.getLogger(__name__)
 
 
 def waiting_path(store_path: Path) -> Path:
     return store_path.with_name(store_path.name + SUFFIX)
 
 
-def set_aside_path(store_path: Path, stamp: str) -> Path:
+def set_aside_path(store_path: Path, at: datetime) -> Path:
+    stamp = at.astimezone(UTC).strftime(_STAMP)
     return store_path.with_name(waiting_path(store_path).name + SET_ASIDE + stamp)
+
+
+def set_aside_at(path: Path) -> datetime:
+    """When the kiosk set the journal aside, from its name; for a name that says no time
+    (renamed by hand), when it was last written, which is earlier."""
+    stamp = path.name.rpartition(SET_ASIDE)[2]
+    with contextlib.suppress(ValueError):
+        return datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
+    with contextlib.suppress(ValueError):
+        return datetime.strptime(stamp, _LOCAL_STAMP).astimezone()
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+def set_aside_until(path: Path, keep_days: int) -> datetime | None:
+    """When decision retention deletes the set-aside journal: ``keep_days`` after it was set
+    aside; None when decisions are kept for ever (0)."""
+    return set_aside_at(path) + timedelta(days=keep_days) if keep_days else None
+
+
+def delete_set_aside(store_path: Path, now: datetime, keep_days: int) -> int:
+    """Delete, with their side files, the set-aside journals whose time is up (see the
+    module); how many. One that cannot be deleted is logged and tried at the next run."""
+    deleted = 0
+    for path in set_aside_journals(store_path):
+        until = set_aside_until(path, keep_days)
+        if until is None or until > now:
+            continue
+        try:
+            for suffix in ("", *SIDE_FILES):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+        except OSError as error:
+            _log.warning("kiosk journal %s set aside is past retention, not deleted: %s",
+                         path, error)  # fmt: skip
+            continue
+        deleted += 1
+    return deleted
 
 
 def set_aside_journals(store_path: Path) -> list[Path]:

@@ -48,6 +48,12 @@ need the store's size again in free space and stop the kiosk while it ran): the 
 are reused by the next decisions, so the store stops growing once its oldest decisions are
 deleted as fast as new ones come. ``jaga store info`` shows the setting, what is kept and
 since when, and the pages free for reuse.
+
+The same run deletes the kiosk journals set aside beside the store under a key it no longer
+has once the window has passed since they were set aside (``kiosk_waiting.delete_set_aside``):
+their decisions, never recorded and never to be synced, would otherwise outlive every other
+decision of theirs. The run's ``retention.applied`` entry counts them
+(``kiosk_journals_deleted``).
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sync.store import kiosk_waiting
 from sync.store.audit import APPLIED, AuditLog, Checkpoint
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
@@ -112,6 +119,7 @@ class RetentionReport:
     access_events: int = 0
     audit_entries: int = 0
     complete: bool = True
+    kiosk_journals: int = 0  # set aside under another key (``kiosk_waiting``)
 
 
 @dataclass(frozen=True)
@@ -180,15 +188,16 @@ class Retention:
         if days == 0 or not (force or _due(last_run, now)):
             return RetentionReport()
         cutoff = format_timestamp(now - timedelta(days=days))
+        journals = kiosk_waiting.delete_set_aside(self._database.path, now, days)
         half = RUN_SECONDS / 2  # each kind gets half the run, so both catch up
         events, events_done = self._in_batches(
             lambda c: _delete_events(c, cutoff), time.monotonic() + half
         )
-        run = _AuditRun(self._audit, days, events, cutoff, device_id)
+        run = _AuditRun(self._audit, days, events, cutoff, device_id, journals=journals)
         entries, entries_done = self._in_batches(run.delete, time.monotonic() + half)
-        report = RetentionReport(events, entries, events_done and entries_done)
+        report = RetentionReport(events, entries, events_done and entries_done, journals)
         with self._database.write() as connection:
-            if run.unrecorded_events:
+            if run.unrecorded_events or run.unrecorded_journals:
                 run.record(connection, 0)
             if report.complete:
                 put_value(connection, LAST_RUN_NAME, format_timestamp(now), now)
@@ -214,14 +223,23 @@ class Retention:
 class _AuditRun:
     """The audit half of a run: each batch moves the checkpoint, keeps the erasures among
     the entries it deletes, and records itself (``retention.applied``, naming the new
-    checkpoint), all in one transaction; the run's access events go in the first record."""
+    checkpoint), all in one transaction; the run's access events and kiosk journals go in
+    the first record."""
 
     def __init__(
-        self, audit: AuditLog, days: int, events: int, cutoff: str, device_id: str | None
+        self,
+        audit: AuditLog,
+        days: int,
+        events: int,
+        cutoff: str,
+        device_id: str | None,
+        *,
+        journals: int = 0,
     ) -> None:
         self._audit = audit
         self._days = days
         self.unrecorded_events = events
+        self.unrecorded_journals = journals
         self._cutoff = cutoff
         self._device_id = device_id
 
@@ -241,10 +259,12 @@ class _AuditRun:
         }
         if entries:
             details["audit_checkpoint"] = _checkpoint_sequence(connection)
+        if self.unrecorded_journals:  # only then: older entries keep their shape
+            details["kiosk_journals_deleted"] = self.unrecorded_journals
         self._audit.append(
             connection, actor="retention", action=APPLIED, subject="-", details=details
         )
-        self.unrecorded_events = 0
+        self.unrecorded_events = self.unrecorded_journals = 0
 
 
 def _keep_days(connection: Any) -> tuple[int, bool]:

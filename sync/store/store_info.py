@@ -9,7 +9,7 @@ from sync.errors import StoreError
 from sync.store.backup_files import killed_restore_files, partial_backups, replaced_stores
 from sync.store.clock import format_timestamp
 from sync.store.gallery import gallery_models
-from sync.store.kiosk_waiting import set_aside_journals, waiting_note
+from sync.store.kiosk_waiting import set_aside_journals, set_aside_until, waiting_note
 from sync.store.outbox_hub import NO_KNOWN_HUB_WORDS, held_for_no_known_hub, held_for_other_hubs
 from sync.store.pending_catches import pending_count, spool_path
 from sync.store.schema.migrations import LATEST_VERSION, schema_version
@@ -183,7 +183,8 @@ def _leftovers(store: Store) -> list[str]:
     if aside := set_aside_journals(store.path):
         lines.append(
             f"leftover     {_names(aside)}: kiosk decisions the kiosk found under a key the"
-            " store no longer has, never recorded: they open with that key"
+            " store no longer has, never recorded: they open with that key;"
+            f" {_set_aside_goes(aside, store.retention.keep_days())}"
         )
     if partial := partial_backups(store.path):
         lines.append(
@@ -191,6 +192,17 @@ def _leftovers(store: Store) -> list[str]:
             " writing it now; delete it once none is"
         )
     return lines
+
+
+def _set_aside_goes(journals: list[Path], keep_days: int) -> str:
+    """When decision retention deletes the set-aside journals (``kiosk_waiting``)."""
+    if not keep_days:
+        return "kept for ever, as decisions are here (jaga store retention --days N)"
+    days = sorted({f"{set_aside_until(path, keep_days):%Y-%m-%d}" for path in journals})
+    return (
+        f"deleted by decision retention after {' / '.join(days)} (the first sync then),"
+        f" {keep_days} days after the kiosk set {'it' if len(journals) == 1 else 'them'} aside"
+    )
 
 
 def _names(paths: list[Path]) -> str:

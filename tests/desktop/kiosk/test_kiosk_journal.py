@@ -14,9 +14,12 @@ from desktop.kiosk.journal import DecisionJournal, journal_path
 from desktop.kiosk.writer import EventWriter
 from sync.errors import StoreError, StoreFullError
 from sync.store import AccessEvent, Passphrase, Store
+from sync.store.retention import DEFAULT_KEEP_DAYS
 from tests.desktop.kiosk.test_kiosk_rules import QUICK, UID, held_by_another
+from tests.sync.conftest import FakeClock, enrol
 
 PASSPHRASE = Passphrase("a kiosk passphrase")  # test_kiosk_rules' store
+DEVICE = "7f6c4a1e-0000-4000-8000-000000000001"
 
 
 def event(decision: str = "verified") -> AccessEvent:
@@ -138,3 +141,58 @@ def test_a_decision_another_kiosk_process_wrote_first_is_not_a_failure(tmp_path:
         assert first.problem is None and store.access.count() == 1
         first.close()
         second.close()
+
+
+def test_a_decision_waiting_when_its_person_is_erased_is_written_as_their_others_stand(
+    tmp_path: Path,
+) -> None:
+    """An erasure applied to the store (``jaga store erase``, one pulled by a sync) while a
+    decision of that person waits in the journal: the next start writes it as the store
+    keeps the person's decisions written before the erasure, their uid alone (an erasure
+    leaves access events as they are), dated when it was decided, before the erasure; the
+    person stays erased."""
+    clock = FakeClock(datetime.now(UTC))
+    with Store.create(tmp_path / "k.db", PASSPHRASE, clock=clock, config=QUICK) as store:
+        person = enrol(store, clock, "B-001", 1)
+        decided = AccessEvent(clock.now(), "gate", "k1", "verified", person, 0.95, 0.8)
+        waiting = AccessEvent(clock.now(), "gate", "k1", "verified", person, 0.96, 0.8)
+        store.access.record(decided)
+        journal = DecisionJournal(store)
+        journal.keep([waiting])
+        journal.close()  # the kiosk killed with it waiting
+        clock.advance(minutes=5)
+        assert store.people.erase(person, operator="cli:ops", reason="asked to be forgotten")
+        writer = EventWriter(store)  # the kiosk's next start
+        assert writer.flush() == (waiting,)
+        writer.close()
+        kept = store.access.between("0000", "9999")
+        assert [(e.event_uid, e.person_uid) for e in kept] == [
+            (decided.event_uid, person),
+            (waiting.event_uid, person),
+        ]
+        erased_at = next(e.at for e in store.audit.entries() if e.action == "person.erased")
+        assert kept[1].occurred_at < erased_at
+        assert store.people.count() == 0 and store.audit.verify().ok
+
+
+def test_a_journal_set_aside_is_deleted_by_retention_once_the_window_has_passed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The kiosk names the file it sets aside with the store's clock, which retention goes
+    by: kept the store's window from then, for whoever has the old key, then deleted."""
+    with Store.create(tmp_path / "other.db", Passphrase("another"), config=QUICK) as other:
+        journal = DecisionJournal(other)
+        journal.keep([event()])
+        journal.close()
+    path = tmp_path / "k.db"
+    journal_path(tmp_path / "other.db").rename(journal_path(path))
+    clock = FakeClock(datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+    with Store.create(path, PASSPHRASE, clock=clock, config=QUICK) as store:
+        EventWriter(store).close()  # the kiosk's start sets it aside
+        caplog.clear()  # the error it logs, which this test expects
+        (aside,) = tmp_path.glob("k.db.kiosk-waiting.unreadable-*")
+        clock.advance(days=DEFAULT_KEEP_DAYS - 1)
+        assert store.retention.apply(DEVICE).kiosk_journals == 0 and aside.exists()
+        clock.advance(days=1, seconds=1)
+        assert store.retention.apply(DEVICE).kiosk_journals == 1
+        assert not list(tmp_path.glob("k.db.kiosk-waiting*"))

@@ -188,3 +188,4 @@ def test_store_info_names_a_journal_the_kiosk_set_aside(
     said = capsys.readouterr().out
     assert f"leftover     {journal_path(store_path).name}.unreadable-" in said, said
     assert "never recorded" in said
+    assert "deleted by decision retention after" in said, said  # when, not only that
