@@ -82,7 +82,7 @@ def _emit(signal: SignalInstance, *values: object) -> None:
 
 
 class KioskController(QObject):
-    _ready = Signal(str, object)
+    _ready = Signal(str, object, object)
     _frame = Signal(object, object)
     _finished = Signal(object)
     _failed = Signal(object)
@@ -115,6 +115,8 @@ class KioskController(QObject):
         self._outage_shown: Outage | None = None  # until a frame comes
         self._ready_text = ""
         self._names: dict[str, str] = {}  # person uid -> the name greeted, this run
+        # Event uids an earlier run left waiting, which this one writes first (given at ready).
+        self._earlier_run: frozenset[str] = frozenset()
         queued = Qt.ConnectionType.QueuedConnection
         self._ready.connect(self._show_ready, queued)
         self._frame.connect(self._show_frame, queued)
@@ -169,7 +171,7 @@ class KioskController(QObject):
         if session.warning is not None:  # said on screen without names; the log has them
             _log.warning("kiosk: %s", session.warning)
             text = f"{text}\nWARNING: {OVERLAP_SHOWN}"
-        _emit(self._ready, text, models)
+        _emit(self._ready, text, models, session.earlier_run)
 
     def frame(self, image: np.ndarray, frame: KioskFrame) -> None:
         _emit(self._frame, image, frame)
@@ -193,10 +195,11 @@ class KioskController(QObject):
         if badge and self._runner is not None:
             self._runner.present_badge(badge)
 
-    @Slot(str, object)
-    def _show_ready(self, text: str, models: dict[str, str]) -> None:
+    @Slot(str, object, object)
+    def _show_ready(self, text: str, models: dict[str, str], earlier_run: frozenset[str]) -> None:
         _log.info("kiosk %s (source %s)", text, self._source)
         self._ready_text = text
+        self._earlier_run = earlier_run  # before any frame: they come after, queued in order
         if self._failure_shown:  # the camera failed while the models loaded: that stays
             return
         self.panel.show_state(text, problem="WARNING" in text)
@@ -211,7 +214,7 @@ class KioskController(QObject):
             self.panel.show_prompt(self._hold.show(frame.prompt(self._names)))
         # Written events go by the names the session found as it wrote them, not by the
         # greeting's: someone erased since then has none, and is not listed by name.
-        self.panel.add_events(frame.events, frame.names)
+        self.panel.add_events(frame.events, frame.names, self._earlier_run)
         self._show_problem(frame.problem)
         if self._metrics is not None:
             dropped = self._runner.dropped if self._runner is not None else 0
@@ -241,7 +244,7 @@ class KioskController(QObject):
         shown = self._outage_shown
         if shown is None or shown.reason != outage.reason:  # each try is not news
             _log.warning("kiosk: the %s is unavailable: %s", outage.part, outage.reason)
-        self.panel.add_events(outage.events, outage.names)  # as for a frame's events
+        self.panel.add_events(outage.events, outage.names, self._earlier_run)  # as a frame's
         if self._metrics is not None:
             self._metrics.count_events(outage.events)
         if self._failure_shown:
@@ -255,7 +258,7 @@ class KioskController(QObject):
 
     @Slot(object)
     def _show_finished(self, events: tuple[AccessEvent, ...]) -> None:
-        self.panel.add_events(events, {})
+        self.panel.add_events(events, {}, self._earlier_run)
         if self._metrics is not None:
             self._metrics.count_events(events)
         if not (self._stop_asked or self._failure_shown):  # a video's end; a camera's never

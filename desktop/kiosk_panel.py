@@ -8,7 +8,7 @@ grey: nobody there); its words are :mod:`desktop.kiosk.prompts`'.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
@@ -22,6 +22,9 @@ from sync.store import AccessEvent
 
 VIDEO_SIZE = (640, 480)
 EVENTS_SHOWN = 50
+# Said of a decision a run before this one left waiting for the store, which this run wrote
+# (``jaga kiosk run`` marks it ``"earlier_run": true``).
+EARLIER_RUN = "(from an earlier run)"
 STARTING = "starting: loading and warming up the face models…"
 TONE_COLOURS = {Tone.IDLE: "#5f6368", Tone.WORKING: "#8a5300", Tone.ACCEPTED: "#1b7f3b",
                 Tone.REFUSED: "#b3261e"}  # fmt: skip
@@ -90,12 +93,25 @@ class KioskPanel(QWidget):
         self.video.setPixmap(pixmap.scaled(self.video.size(), Qt.AspectRatioMode.KeepAspectRatio,
                                            Qt.TransformationMode.SmoothTransformation))  # fmt: skip
 
-    def add_events(self, events: Sequence[AccessEvent], names: Mapping[str, str]) -> None:
-        """Newest first; the list keeps the last ``EVENTS_SHOWN`` (the store keeps all)."""
+    def add_events(
+        self,
+        events: Sequence[AccessEvent],
+        names: Mapping[str, str],
+        earlier_run: Collection[str] = (),
+    ) -> None:
+        """Newest first; the list keeps the last ``EVENTS_SHOWN`` (the store keeps all). An
+        event whose uid is in ``earlier_run`` was decided by a run before this one, which
+        left it waiting for the store: it is said so, with its date (it may be days old), so
+        that nobody takes it for the person now at the door."""
         for event in events:
             who = names.get(event.person_uid or "", "")
-            when = event.occurred_at.astimezone().strftime("%H:%M:%S")
-            self.events.insertItem(0, f"{when}  {event.decision}" + (f"  {who}" if who else ""))
+            text = f"{event.decision}" + (f"  {who}" if who else "")
+            local = event.occurred_at.astimezone()
+            if event.event_uid in earlier_run:
+                text = f"{local:%Y-%m-%d %H:%M:%S}  {text}  {EARLIER_RUN}"
+            else:
+                text = f"{local:%H:%M:%S}  {text}"
+            self.events.insertItem(0, text)
         while self.events.count() > EVENTS_SHOWN:
             self.events.takeItem(self.events.count() - 1)
 

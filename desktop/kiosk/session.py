@@ -189,6 +189,12 @@ class KioskSession:
         the store (:meth:`EventWriter.from_earlier_run`): written now, not decided now."""
         return self._writer.from_earlier_run(event)
 
+    @property
+    def earlier_run(self) -> frozenset[str]:
+        """The uids of the events :meth:`from_earlier_run` answers for: an immutable value
+        the screen, on its own thread, labels them by."""
+        return self._writer.earlier_run
+
     def close(self) -> None:
         """Let go of the files the session holds beside the store (before the store closes)."""
         self._writer.close()

@@ -70,6 +70,11 @@ class EventWriter:
         return event.event_uid in self._earlier
 
     @property
+    def earlier_run(self) -> frozenset[str]:
+        """The uids of those events: fixed at the start, so another thread may hold it."""
+        return self._earlier
+
+    @property
     def unkept(self) -> int:
         """Events waiting in memory only: a kill would lose them."""
         return sum(event.event_uid not in self._kept for event in self._waiting)

@@ -6,23 +6,28 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PySide6.QtWidgets import QApplication
 
 from desktop.kiosk.assemble import KioskOptions
 from desktop.kiosk.errors import KioskError
+from desktop.kiosk.identity import KioskIdentity
+from desktop.kiosk.journal import DecisionJournal
 from desktop.kiosk.prompts import NOT_RECORDING
 from desktop.kiosk.runner import Outage
-from desktop.kiosk.session import KioskFrame
+from desktop.kiosk.session import KioskFrame, KioskSession
 from desktop.kiosk_controller import KioskController
 from desktop.kiosk_panel import KioskPanel
 from desktop.settings import AppSettings
 from inference.face.decide import Decision, Status
-from inference.face.pipeline import FaceObservation, FrameResult
+from inference.face.pipeline import DecisionPipeline, FaceObservation, FrameResult
 from inference.face.types import FaceBox, QualityVerdict
-from sync.store import AccessEvent
+from sync.store import AccessEvent, Passphrase, Store
+from tests.desktop.kiosk.test_kiosk_rules import ScriptedPipeline
 from tests.desktop.qtwait import wait_until
+from tests.sync.conftest import FAST
 
 UID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 IMAGE = np.zeros((48, 64, 3), np.uint8)
@@ -89,7 +94,7 @@ def test_an_outages_events_are_listed_with_the_names_the_session_gave_them(
 def test_a_failure_is_not_covered_by_a_late_ready(qapp: QApplication, tmp_path: Path) -> None:
     kiosk = controller(tmp_path)
     kiosk.failed(KioskError("camera 0 cannot be opened (not connected, or in use)"))
-    kiosk._ready.emit("ready: 1:N, 0 templates; detector on CPUExecutionProvider", {})
+    kiosk._ready.emit("ready: 1:N, 0 templates; detector on CPUExecutionProvider", {}, frozenset())
     wait_until(lambda: kiosk._ready_text != "", "ready")
     assert kiosk.panel.state.text().startswith("the kiosk cannot work: camera 0")
 
@@ -128,7 +133,7 @@ def test_a_frame_in_flights_problem_does_not_cover_the_failure(
 
 def test_a_problem_is_shown_while_it_lasts(qapp: QApplication, tmp_path: Path) -> None:
     kiosk = controller(tmp_path)
-    kiosk._ready.emit("ready: 1:N, 2 templates", {})
+    kiosk._ready.emit("ready: 1:N, 2 templates", {}, frozenset())
     kiosk.frame(IMAGE, frame({}, problem="1 decision not yet written: store busy"))
     wait_until(lambda: "not yet written" in kiosk.panel.state.text(), "the problem")
     kiosk.frame(IMAGE, frame({}))
@@ -171,3 +176,40 @@ def test_a_greeting_still_held_gives_way_to_cannot_record(
     kiosk.frame(IMAGE, waiting)
     wait_until(lambda: "not yet written" in kiosk.panel.state.text(), "the problem")
     assert kiosk.panel.prompt.text() == NOT_RECORDING.text
+
+
+class _Stages:
+    """What the controller reads of the stages at ``ready``: none loaded."""
+
+    detector = liveness = recogniser = challenges = gallery = None
+
+
+class _ScriptedPipeline(ScriptedPipeline):
+    mode = "1:N"
+    stages = _Stages()
+
+
+def test_decisions_an_earlier_run_left_waiting_are_listed_as_such(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    """A run killed with a refusal waiting for the store left it in the journal; this run
+    writes it first. The list shows it as the earlier run's (with its date: it may be days
+    old), not as a decision of the person now in front of the camera."""
+    with Store.create(tmp_path / "k.db", Passphrase("a kiosk passphrase"), config=FAST) as store:
+        at = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+        earlier = AccessEvent(at, "gate", "k1", "spoof_detected", None, None, 0.1)
+        journal = DecisionJournal(store)
+        journal.keep([earlier])
+        journal.close()
+        now = Decision(Status.NOT_MATCHED, 0.8, 2, None, 0.5, 0.9)
+        pipeline = cast(DecisionPipeline, _ScriptedPipeline([(now,)], ()))
+        session = KioskSession(pipeline, store, KioskIdentity("gate", "k1"))
+        kiosk = controller(tmp_path)
+        kiosk.ready(session)
+        kiosk.frame(IMAGE, session.process(IMAGE))
+        wait_until(lambda: kiosk.panel.events.count() == 2, "both events listed")
+        session.close()
+    listed = [kiosk.panel.events.item(i).text() for i in range(2)]
+    assert listed[0].endswith("not_matched"), listed  # this run's, newest first
+    assert "spoof_detected" in listed[1] and listed[1].endswith("(from an earlier run)")
+    assert at.astimezone().strftime("%Y-%m-%d") in listed[1], listed
