@@ -42,7 +42,9 @@ says how many it leaves out. A restore keeps them beside the restored store, re-
 with it when the replaced store's key was another (crash-safely, as a key change does): a
 Retry then records each into the restored store, once. So are the kiosk's decisions waiting
 for a busy store (``kiosk_waiting``): a restore leaves them for the restored store, whose
-kiosk records them at its next start, and refuses, changing nothing, while they are under a
+kiosk records them at its next start (``discard_unsynced`` too: it discards changes of the
+replaced store, and these are in no store; recorded, a decision told at the door keeps its
+place in the audit trail), and refuses, changing nothing, while they are under a
 key the backup's is not (the restored store could not read them).
 """
 

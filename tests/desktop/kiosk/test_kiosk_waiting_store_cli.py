@@ -189,3 +189,30 @@ def test_store_info_names_a_journal_the_kiosk_set_aside(
     assert f"leftover     {journal_path(store_path).name}.unreadable-" in said, said
     assert "never recorded" in said
     assert "deleted by decision retention after" in said, said  # when, not only that
+
+
+def test_discard_unsynced_says_and_leaves_the_kiosk_decisions_waiting_to_be_recorded(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--discard-unsynced`` loses the changes the replaced store holds, not the kiosk's
+    decisions waiting beside it under the same key: they are in no store yet, and the
+    kiosk's next start records them into the restored one (an audit trail with no hole is
+    the safer side). Its help says so, as the restore's output does."""
+    with pytest.raises(SystemExit):
+        main(["store", "restore", "--help"])
+    helped = " ".join(capsys.readouterr().out.split())
+    discard = helped[helped.index("--discard-unsynced") :]
+    assert "kiosk-waiting" in discard and "recorded into the restored store" in discard, discard
+    backup = tmp_path / "backup.db"
+    assert main(["store", "backup", "--db", str(store_path), str(backup)]) == 0
+    event = left_waiting(store_path)
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        store.access.record(  # a change since the backup, never synced: discarded
+            AccessEvent(datetime.now(UTC), "gate", "k1", "not_matched", None, 0.2, 0.9)
+        )
+    restore = ["store", "restore", "--db", str(store_path), str(backup), "--force"]
+    assert main([*restore, "--discard-unsynced"]) == 0
+    said = capsys.readouterr().out
+    assert "discarded 1 change" in said and "1 kiosk decision waiting in" in said, said
+    assert kiosk_starts(store_path) == [event.event_uid]
+    assert recorded(store_path) == [event.event_uid]
