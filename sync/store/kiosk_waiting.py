@@ -80,6 +80,7 @@ def delete_set_aside(store_path: Path, now: datetime, keep_days: int) -> int:
             _log.warning("kiosk journal %s set aside is past retention, not deleted: %s",
                          path, error)  # fmt: skip
             continue
+        _log.info("deleted kiosk journal %s: past decision retention (%s)", path.name, until)
         deleted += 1
     return deleted
 

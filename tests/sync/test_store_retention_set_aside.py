@@ -7,11 +7,12 @@ passed since it was set aside, as it deletes the decisions it holds
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sync.store import Store
-from sync.store.kiosk_waiting import SET_ASIDE, waiting_path
+from sync.store.kiosk_waiting import SET_ASIDE, set_aside_at, waiting_path
 from sync.store.retention import DEFAULT_KEEP_DAYS
 from sync.store.store_info import describe
 from tests.sync.conftest import FakeClock
@@ -67,3 +68,17 @@ def test_store_info_says_when_a_set_aside_journal_goes(store: Store, clock: Fake
     lines, _ = describe(store)
     (said,) = [line for line in lines if path.name in line]
     assert "kept for ever" in said, said
+
+
+def test_when_a_journal_was_set_aside_is_read_from_its_name(tmp_path: Path) -> None:
+    """In UTC; one named before that said local time; one renamed by hand: when it was last
+    written, which is no later."""
+    name = waiting_path(tmp_path / "k.db").name + SET_ASIDE
+    utc, local, renamed = (
+        tmp_path / (name + s) for s in ("20260301T080000Z", "20260301T080000", "x")
+    )
+    renamed.write_bytes(b"")
+    os.utime(renamed, (1_700_000_000, 1_700_000_000))
+    assert set_aside_at(utc) == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    assert set_aside_at(local) == datetime(2026, 3, 1, 8, 0).astimezone()
+    assert set_aside_at(renamed) == datetime.fromtimestamp(1_700_000_000, UTC)
