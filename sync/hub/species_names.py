@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import functools
 import logging
-import unicodedata
 from dataclasses import dataclass
 
 from sync.corrections import species_key
 from sync.hub.pack_loader import installed_default_species
+from sync.protocol import names
 from sync.species_packs import archive_species
 
 _log = logging.getLogger(__name__)
@@ -118,22 +118,11 @@ def current_species() -> SpeciesList | None:
     return SpeciesList(named, species) if species else None
 
 
-# Never part of a species name: the bidirectional overrides, isolates and marks, which
-# show a name as another than the one it is matched and sorted by ("Trojan Source").
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-
-
 def hidden_characters_problem(name: str) -> str | None:
     """Why ``name`` cannot be a species name a hub reviewer gives (it reaches every device
-    of the site, and the training exports), or None: it holds a control character (a bell,
-    an escape) or a bidirectional control."""
-    hidden = [c for c in name if unicodedata.category(c) == "Cc" or c in _BIDI_CONTROLS]
-    if not hidden:
-        return None
-    listed = ", ".join(ascii(c) for c in dict.fromkeys(hidden))
-    return f"a species name holds no control character ({listed})"
+    of the site, and the training exports), or None: the rule every name of the protocol
+    keeps (``sync.protocol.names``), said of a species name."""
+    return names.hidden_characters_problem(name, "a species name")
 
 
 def species_name(typed: str) -> str:

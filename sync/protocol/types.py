@@ -1,6 +1,7 @@
 """Constrained value types and size limits shared by every wire schema.
 
 Every string refuses NUL (PostgreSQL text cannot hold it, and no legitimate field needs it),
+every name also a control character or bidirectional override (``sync.protocol.names``),
 every float refuses NaN and infinities, and every string and list has an upper bound, so a
 hostile body is rejected by validation instead of reaching the database.
 """
@@ -24,6 +25,8 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
+
+from sync.protocol.names import hidden_characters_problem
 
 PROTOCOL_VERSION = 6
 """The wire protocol this module describes; bump it for any incompatible change.
@@ -104,6 +107,17 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _plain_name(value: str) -> str:
+    """A name holds no NUL (as all text), nor any character that shows it as another name
+    (``sync.protocol.names``). Tightening this needs no new protocol version: what a hub
+    of this code refuses from an older device is one entry's ``Rejection``, quarantined
+    there like any payload the hub refuses, and a change a device of this code cannot
+    parse is skipped on pull; neither holds back the rest of a queue or a log."""
+    if problem := hidden_characters_problem(_no_nul(value)):
+        raise ValueError(problem)
+    return value
+
+
 def _uid_text(value: Any) -> Any:
     """Uids arrive as JSON strings; a number is a type error, not a uid (pydantic would take
     16 raw bytes or an int)."""
@@ -140,7 +154,9 @@ NAME_MAX_LENGTH = 200  # also the hub's name columns (CharField max_length=200)
 TEXT_MAX_LENGTH = 1000
 Text = Annotated[StrictStr, StringConstraints(max_length=TEXT_MAX_LENGTH), AfterValidator(_no_nul)]
 Name = Annotated[
-    StrictStr, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH), AfterValidator(_no_nul)
+    StrictStr,
+    StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH),
+    AfterValidator(_plain_name),
 ]
 LongText = Annotated[StrictStr, StringConstraints(max_length=4000), AfterValidator(_no_nul)]
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # a site's slug, everywhere it is checked

@@ -58,6 +58,7 @@ from typing import Any
 
 from sync.protocol.audit_messages import CREATED_ACTION, GENESIS_HASH, canonical_json
 from sync.protocol.audit_messages import audit_entry_hash as entry_hash
+from sync.protocol.names import BIDI_CONTROLS
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
 from sync.store.event_audit import mismatched_events
@@ -102,7 +103,7 @@ def file_subject(path: Path) -> str:
 # showing; the marks and overrides that show text right to left (Unicode's bidirectional
 # controls: what "Trojan Source" hid code with); and the backslash that starts each escape,
 # without which the four characters ``\x1b`` typed would read as an ESC escaped.
-_TO_ESCAPE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_TO_ESCAPE = re.compile("[\\\\\x00-\x1f\x7f-\x9f" + re.escape("".join(sorted(BIDI_CONTROLS))) + "]")
 
 
 def terminal_text(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -20,6 +21,7 @@ from sync.protocol import (
     PushBatch,
     PushResult,
     Rejection,
+    format_timestamp,
     parse_payload,
     payload_for_protocol,
 )
@@ -238,3 +240,46 @@ def test_a_media_type_fits_the_hubs_column() -> None:
     parse_payload("photo", "upsert", photo | {"media_type": "image/" + "a" * 60})
     with pytest.raises(PayloadError, match="media_type"):
         parse_payload("photo", "upsert", photo | {"media_type": "a" * 40 + "/" + "b" * 60})
+
+
+# A bidirectional override, isolate or mark shows a name in another order than it is stored
+# (the review queue, a CSV); a control character (a bell, an escape, a line feed) is no part
+# of a name and can act on the terminal that shows it.
+HIDDEN = ["\u202e", "\u2066", "\u2069", "\u200e", "\u200f", "\u061c", "\x07", "\x1b", "\n", "\x85"]
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("field", ["confirmed_species", "vessel", "trip", "haul", "officer",
+                                   "reviewed_by", "predictions"])  # fmt: skip
+def test_a_name_holding_a_hidden_character_is_refused(field: str, hidden: str) -> None:
+    name = f"Gadus{hidden} morhua"
+    value: object = [[name, 0.5]] if field == "predictions" else name
+    fields: dict[str, Any] = {field: value}
+    if field == "reviewed_by":
+        fields["reviewed_at"] = format_timestamp(e.T0)
+    with pytest.raises(
+        PayloadError, match=rf"{field}.*control character or bidirectional override"
+    ):
+        parse_payload("fish_observation", "upsert", e.observation(**fields))
+
+
+@pytest.mark.parametrize("field", ["display_name", "external_id"])
+def test_a_persons_name_holding_a_bidirectional_override_is_refused(field: str) -> None:
+    person = e.person("harbour") | {field: "Ana \u202eziuR"}
+    with pytest.raises(PayloadError, match=field):
+        parse_payload("person", "upsert", person)
+
+
+def test_names_in_other_scripts_and_joiners_are_kept() -> None:
+    """Only what hides or reorders is refused: Arabic, Hebrew, accents, a Persian
+    zero-width non-joiner and an emoji's joiner are parts of names."""
+    names = [
+        "\u0628\u064e\u0644\u064e\u0637",  # Arabic
+        "\u05d3\u05d2",  # Hebrew
+        "Ca\u0301rdenas",  # a combining accent
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian, a ZWNJ
+        "\U0001f41f\u200d",  # an emoji's joiner
+    ]
+    for name in names:
+        parsed = parse_payload("fish_observation", "upsert", e.observation(vessel=name))
+        assert parsed.model_dump(mode="json")["vessel"] == name

@@ -1,0 +1,45 @@
+"""The characters no name may hold: those that act on what shows a name instead of showing.
+
+A name (a species, a vessel, a trip, a reviewer, a person's display name) is typed on one
+device and shown on every other, in the hub's review queue and admin, in terminals and in
+CSV exports opened in spreadsheets. Two kinds of character there show something other than
+what is stored and compared:
+
+- control characters (Unicode category Cc: C0, DEL and C1): a line feed forges a second row
+  or line, an escape recolours a terminal, a bell rings; none is part of a name;
+- Unicode's bidirectional controls (the embeddings and overrides U+202A-U+202E, the isolates
+  U+2066-U+2069, the marks U+200E, U+200F and U+061C): an override shows ``Gadus morhua``
+  reversed, or a name as another one ("Trojan Source", CVE-2021-42574), while it is matched,
+  sorted and exported as stored.
+
+Other format characters are kept: the zero-width joiner and non-joiner are parts of words
+in Persian, Indic scripts and emoji. One rule, here, for the wire's ``Name`` (so the hub
+refuses such a push and a device refuses to queue one) and for every place that takes a
+name from a person before it reaches the wire (the hub's review queue, the catch panel,
+``jaga catch``, enrolment), so that each refuses it early and in the same words.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def hidden_characters(text: str) -> list[str]:
+    """The control characters and bidirectional controls ``text`` holds, each once, in the
+    order they first appear."""
+    found = (c for c in text if unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS)
+    return list(dict.fromkeys(found))
+
+
+def hidden_characters_problem(text: str, what: str = "a name") -> str | None:
+    """Why ``text`` cannot be ``what`` (see the module), or None when it can. The characters
+    are named escaped (``'\\u202e'``), so the message shows in order wherever it is shown."""
+    hidden = hidden_characters(text)
+    if not hidden:
+        return None
+    listed = ", ".join(ascii(c) for c in hidden)
+    return f"{what} holds no control character or bidirectional override ({listed})"
