@@ -43,6 +43,7 @@ from inference.fish.images import UInt8Image
 from inference.fish.types import FishPrediction, FishStatus
 from sync.errors import CatchRecordedError, PhotoRecordedError
 from sync.protocol import NAME_MAX_LENGTH, FishObservationUpsert, PhotoUpsert, summarize
+from sync.protocol.names import hidden_characters_problem
 from sync.store import (
     Clock,
     Crop,
@@ -96,6 +97,9 @@ class CatchDetails:
         for name in ("vessel", "trip", "haul"):
             object.__setattr__(self, name, optional_text(getattr(self, name)))
         object.__setattr__(self, "notes", self.notes.strip())
+        for name in ("officer", "vessel", "trip", "haul"):  # said as typed, not as the wire's
+            if problem := hidden_characters_problem(getattr(self, name) or "", f"the {name}"):
+                raise CatchError(problem)
         check_recordable(lambda: self.observation(_PROBE_TIME, (), needs_review=True))
 
     def observation(

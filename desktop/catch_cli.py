@@ -306,9 +306,13 @@ def _typed_species(confirms: list[str], new: list[str]) -> list[str | None]:
     ``--new-species`` must name one of them (a misspelt one would allow nothing)."""
     from desktop.catch_errors import CatchError
     from inference.fish.types import species_key
+    from sync.protocol.names import hidden_characters_problem
 
     if any(not typed.strip() for typed in confirms):
         raise CatchError("--confirm: name the species (or leave the option out)")
+    for typed in confirms:  # as species_name refuses it, but before the photo is read
+        if problem := hidden_characters_problem(" ".join(typed.split()), "a species name"):
+            raise CatchError(f"--confirm: {problem}")
     given = {species_key(typed) for typed in confirms}
     strays = [name for name in new if species_key(name) not in given]
     if strays:

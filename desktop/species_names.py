@@ -6,7 +6,9 @@ refused (``UnknownSpeciesError``, naming the pack's species closest to it), so t
 folder id (``fish_4``) or a typo never becomes a species of its own, unless the officer says
 it is a new species, to teach the next pack: then it is kept as typed, its spacing tidied.
 With no pack to check against (none loads), a species is kept as typed, as the hub keeps one
-when it knows no species list.
+when it knows no species list. A name holding a control character or a bidirectional
+override (``sync.protocol.names``: shown as another name than the one stored) is refused
+first, as typed, so the officer is never asked to keep it as a new species.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 
 from desktop.catch_errors import CatchError
 from inference.fish.types import Species, species_key
+from sync.protocol.names import hidden_characters_problem
 
 CLOSE_MATCHES = 3
 _CLOSE_ENOUGH = 0.6  # difflib's own default: "fish_4" is close to "fish_04", not to "fish_17"
@@ -36,8 +39,11 @@ class UnknownSpeciesError(CatchError):
 def species_name(typed: str, known: Sequence[Species], *, new_species: bool = False) -> str:
     """The pack's display name for a species typed as its name or folder id; one the pack
     does not list is :class:`UnknownSpeciesError`, unless ``new_species`` (or no pack is
-    known): then it is kept as typed, its spacing tidied."""
-    tidied = " ".join(typed.split())
+    known): then it is kept as typed, its spacing tidied. One that would show as another
+    name is a plain :class:`CatchError`, whatever ``new_species`` says."""
+    tidied = " ".join(typed.split())  # a tab or line break pasted in is spacing, tidied
+    if problem := hidden_characters_problem(tidied, "a species name"):
+        raise CatchError(problem)
     wanted = species_key(typed)
     by_name = (s.name for s in known if species_key(s.name) == wanted)
     by_id = (s.name for s in known if species_key(s.id) == wanted)

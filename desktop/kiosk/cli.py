@@ -88,8 +88,12 @@ _RETAIN_DAYS = whole_number(
 
 def _given(words: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
+        from sync.protocol.names import hidden_characters_problem
+
         if not text.strip():
             raise argparse.ArgumentTypeError(f"enrolment needs {words}, got {text!r}")
+        if problem := hidden_characters_problem(text, words):  # as NewPerson says it
+            raise argparse.ArgumentTypeError(problem)
         return text
 
     return parse
@@ -98,7 +102,9 @@ def _given(words: str) -> Callable[[str], str]:
 def _badge(text: str) -> str:
     from sync.store.badges import badge_problem
 
-    if problem := badge_problem(_given("an external id")(text)):
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"enrolment needs an external id, got {text!r}")
+    if problem := badge_problem(text):  # its own rule for control characters, and more
         raise argparse.ArgumentTypeError(problem)
     return text
 

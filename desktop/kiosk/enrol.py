@@ -15,8 +15,10 @@ an ID photo or a print would fail it, and the operator is the check here.
 
 The badge is checked as the store checks it (``sync.store.badges``) when the ``NewPerson`` is
 made, before any photo is read: a control character, spaces around it, or letters of two
-scripts refuse it. One that reads as a badge already enrolled is refused by the store, naming
-its holder, before faces are compared.
+scripts refuse it. So is a display name, consent version or operator holding a control
+character or a bidirectional override, which would show as another name than the one
+stored. A badge that reads as one already enrolled is refused by the store, naming its
+holder, before faces are compared.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from inference.face.settings import FaceSettings
 from inference.face.stages import Detector, Recogniser, Stages
 from inference.face.types import FaceBox
 from inference.fish.images import UInt8Image
+from sync.protocol.names import hidden_characters_problem
 from sync.store import Consent, Enrolment, Photo, Store, Template
 from sync.store.badges import badge_problem
 from sync.store.records import MAX_CONSENT_DAYS
@@ -54,6 +57,8 @@ STRANGERS_NAMED = 3  # pairs of photos a refusal names: a mixed-up folder makes 
 # Each field a new person needs, as the refusal of a blank one names it (its article too).
 _REQUIRED = {"external_id": "an external id", "display_name": "a display name", "site": "a site",
              "consent_version": "a consent version", "operator": "an operator"}  # fmt: skip
+# The fields shown as names (the badge has its own, stricter rule: sync.badges).
+_NAMES = ("display_name", "consent_version", "operator")
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,9 @@ class NewPerson:
                 raise KioskError(f"enrolment needs {words}")
         if problem := badge_problem(self.external_id):  # the store refuses it too; said early
             raise KioskError(problem)
+        for name in _NAMES:  # the hub would refuse them, after every photo was read
+            if problem := hidden_characters_problem(getattr(self, name), _REQUIRED[name]):
+                raise KioskError(problem)
         if not 1 <= self.retain_days <= MAX_CONSENT_DAYS:
             raise KioskError(f"consent is kept from 1 to {MAX_CONSENT_DAYS} days (--retain-days)")
 

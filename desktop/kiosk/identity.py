@@ -17,6 +17,7 @@ from desktop.kiosk.errors import KioskError
 from sync.client.config import resolve_config
 from sync.client.errors import SyncConfigError
 from sync.client.state import read_values
+from sync.protocol.names import hidden_characters_problem
 from sync.protocol.types import NAME_MAX_LENGTH, SLUG_PATTERN
 from sync.store import Store
 
@@ -36,6 +37,8 @@ class KioskIdentity:
             raise KioskError("the device needs a name")
         if len(self.device) > NAME_MAX_LENGTH or "\x00" in self.device:  # the hub's limits
             raise KioskError(f"a device name has at most {NAME_MAX_LENGTH} characters, no NUL")
+        if problem := hidden_characters_problem(self.device, "the device's name"):
+            raise KioskError(problem)  # every event it records would be refused
 
 
 def kiosk_identity(

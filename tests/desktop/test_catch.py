@@ -322,6 +322,10 @@ def test_a_photo_over_the_stores_limit_is_refused_before_it_is_read(
     assert deck.counts() == before
 
 
+def _hidden(field: str, listed: str) -> str:
+    return re.escape(f"{field} holds no control character or bidirectional override ({listed})")
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -332,6 +336,11 @@ def test_a_photo_over_the_stores_limit_is_refused_before_it_is_read(
         ({"vessel": "v" * 201}, "vessel: String should have at most 200 characters"),
         ({"notes": "n" * 4001}, "notes: String should have at most 4000 characters"),
         ({"count": 2_000_000}, "count: Input should be less than or equal to 1000000"),
+        # shown as another name than stored (a right-to-left override), or acting on a terminal
+        ({"vessel": "KM \u202eHarapan"}, _hidden("the vessel", "'\\u202e'")),
+        ({"trip": "T-\u20667"}, _hidden("the trip", "'\\u2066'")),
+        ({"haul": "3\x1b[2J"}, _hidden("the haul", "'\\x1b'")),
+        ({"officer": "Ana\u200f Lima"}, _hidden("the officer", "'\\u200f'")),
     ],
 )
 def test_bad_details_are_refused_naming_the_field(changes: dict[str, Any], message: str) -> None:

@@ -436,6 +436,13 @@ def test_a_corrupt_photo_is_refused_before_the_store_is_opened(
         (["--length-cm", "-2"], 1, "length_cm must be positive"),
         (["--officer", " "], 1, "officer must not be empty"),
         (["--confirm", " "], 1, "--confirm: name the species"),
+        (["--vessel", "KM \u202eHarapan"], 1, "the vessel holds no control character"),
+        (
+            ["--confirm", "Gadus \u202eauhrom", "--new-species", "Gadus \u202eauhrom"],
+            1,
+            "--confirm: a species name holds no control character or bidirectional override"
+            " ('\\u202e')",
+        ),
         (["--box", "0,0,0,5"], 2, "crop width must lie in [1, 100000], got 0"),
         (["--box", "1,2,3"], 2, "box '1,2,3': expected X,Y,WIDTH,HEIGHT in pixels"),
         (["--confirm", "a", "--confirm", "b"], 2, "give --confirm once (one fish"),

@@ -445,6 +445,28 @@ def test_a_reviewed_species_the_pack_does_not_list_is_confirmed_only_as_a_new_on
         assert only_observation(store).confirmed_species == "Dascyllus reticulata"
 
 
+def test_a_name_that_would_show_as_another_is_refused_before_anything_is_asked(
+    window: MainWindow, rig: Rig
+) -> None:
+    """A right-to-left override in a new species or a vessel would show the review queue and
+    the exports another name than the one stored: refused on the spot, naming it escaped,
+    before the officer is asked whether it is a new species."""
+    panel = catch_of(window).panel
+    panel.officer.setText("Ana Lima")
+    rig.open_photo(window, BELOW_REVIEW)
+    panel.confirmed.setEditText("Gadus \u202eauhrom")
+    rig.asking.answer = True
+    said = record(window)
+    assert rig.asking.asked == []
+    assert "a species name holds no control character or bidirectional override" in said
+    assert "('\\u202e')" in said
+    panel.confirmed.setEditText("")
+    panel.vessel.setText("KM \u2066Harapan")
+    assert "the vessel holds no control character" in record(window)
+    with in_store(rig.store) as store:
+        assert store.observations.count() == 0
+
+
 def test_without_an_officer_nothing_is_recorded(window: MainWindow, rig: Rig) -> None:
     rig.open_photo(window, CONFIDENT)
     assert "officer must not be empty" in record(window)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from desktop.catch_errors import CatchError
 from desktop.species_names import UnknownSpeciesError, species_name
 from inference.fish.types import Species
 
@@ -49,3 +50,19 @@ def test_a_new_species_is_kept_as_typed_when_the_officer_says_so() -> None:
 def test_with_no_pack_to_check_against_a_species_is_kept_as_typed() -> None:
     """As the hub keeps one when it knows no species list."""
     assert species_name("  Lutjanus   sebae ", ()) == "Lutjanus sebae"
+
+
+@pytest.mark.parametrize("known", [KNOWN, ()])
+@pytest.mark.parametrize("hidden", ["\u202e", "\u2067", "\u200e", "\x1b"])
+def test_a_species_that_would_show_as_another_is_refused_even_as_a_new_one(
+    known: tuple[Species, ...], hidden: str
+) -> None:
+    """A bidirectional override shows the review queue and the exports another name than the
+    one stored, and a control character is no part of a name: refused as typed, not as a
+    species the pack does not list (which the officer could then keep as a new one)."""
+    with pytest.raises(CatchError) as refused:
+        species_name(f"Lutjanus {hidden}sebae", known, new_species=True)
+    assert not isinstance(refused.value, UnknownSpeciesError)
+    assert str(refused.value) == (
+        f"a species name holds no control character or bidirectional override ({hidden!a})"
+    )

@@ -299,8 +299,13 @@ def test_a_camera_is_opened_only_once_the_store_and_the_models_are(
         ("--name", "  ", "enrolment needs a display name"),
         ("--id", "B-\n1", "holds a control character (U+000A)"),
         ("--id", " ", "enrolment needs an external id"),
+        # shown as another name than stored, in the gallery, the hub and every export
+        ("--name", "Ana \u202eziuR", "a display name holds no control character or"
+         " bidirectional override ('\\u202e')"),
+        ("--operator", "desk\x07", "an operator holds no control character"),
+        ("--consent-version", "v3\u2066", "a consent version holds no control character"),
     ],
-)
+)  # fmt: skip
 def test_an_enrolment_argument_that_cannot_be_is_a_usage_error_before_the_models_load(
     store_path: Path, tmp_path: Path, case: tuple[str, str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

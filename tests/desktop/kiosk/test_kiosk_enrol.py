@@ -33,6 +33,21 @@ def person(external_id: str = "B-001") -> NewPerson:
     return NewPerson(external_id, "Ada", "front-gate", "consent-v2", "operator", 365)
 
 
+@pytest.mark.parametrize(
+    ("field", "words"),
+    [(1, "a display name"), (3, "a consent version"), (4, "an operator")],
+)
+def test_a_name_that_would_show_as_another_refuses_the_person_before_any_photo(
+    field: int, words: str
+) -> None:
+    """A right-to-left override shows the gallery, the hub and every export another name
+    than the one stored; the store would refuse it only after every photo was read."""
+    given: list[object] = ["B-001", "Ada", "front-gate", "consent-v2", "operator", 365]
+    given[field] = f"{given[field]}\u202e1"
+    with pytest.raises(KioskError, match=rf"^{words} holds no control character"):
+        NewPerson(*given)  # type: ignore[arg-type]
+
+
 def enrol(store: Store, stages: Stages, paths: list[Path], **options: bool) -> str:
     done = enrol_person(store, stages, FaceSettings(), person(), paths, **options)
     return done.person.person_uid

@@ -42,3 +42,5 @@ def test_an_unregistered_kiosk_needs_a_site_and_a_device(store_path: Path) -> No
             kiosk_identity(store, {}, "Front Gate", "k1")
         with pytest.raises(KioskError, match="at most 200 characters"):  # the hub refuses it
             kiosk_identity(store, {}, "front-gate", "k" * 201)
+        with pytest.raises(KioskError, match="the device's name holds no control character"):
+            kiosk_identity(store, {}, "front-gate", "k\u202e1")  # each event would be refused
