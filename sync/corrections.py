@@ -42,6 +42,11 @@ where the export was written, ``exported_at`` (UTC, ``stamp_text``) and ``export
 (``hub``: its database's clock, or ``device``: the device's own, never earlier than what
 its store knows is past, ``sync.store.export_stamp``): the reader orders exports by them,
 not by the order it is given them in, a hub's export after every device's.
+
+Officers open the CSV in a spreadsheet: every cell is in double quotes, and one that would
+run as a formula (a species or reviewer beginning ``=``, ``+``, ``-``, ``@``...) is written
+with an apostrophe first, which the reader takes off (``sync.spreadsheet_text``), so a
+species reads back exactly as it was reviewed.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from typing import IO, Any
 
 from sync import plural
 from sync.errors import SyncError
+from sync.spreadsheet_text import spreadsheet_cell
 
 CORRECTIONS_CSV = "corrections.csv"
 CROP_HEADER = ("crop_x", "crop_y", "crop_w", "crop_h")
@@ -282,10 +288,11 @@ class CorrectionsExport:
     def _write_csv(self) -> None:
         partial = self._folder / f".{CORRECTIONS_CSV}.part"
         with _private(partial, "w") as handle:
-            writer = csv.writer(handle)
+            # Every cell quoted, and text a spreadsheet would run escaped (see the module)
+            writer = csv.writer(handle, quoting=csv.QUOTE_ALL)
             writer.writerow(HEADER)
             stamp = (stamp_text(self.exported_at), self.exported_from)
-            writer.writerows((*row, *stamp) for row in self._rows)
+            writer.writerows([spreadsheet_cell(c) for c in (*row, *stamp)] for row in self._rows)
             handle.flush()
             os.fsync(handle.fileno())
         partial.replace(self._folder / CORRECTIONS_CSV)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from inference.fish.csv_files import by_heading, read_csv
+from inference.fish.csv_files import by_heading, read_csv, spreadsheet_text
 from inference.fish.errors import DatasetError
 from inference.fish.pack import load_pack
 from inference.fish.types import Species, species_key
@@ -153,7 +153,8 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
     header, lines = read_csv(path, "a corrections file")
     if not {"file", "confirmed_species"} <= set(header):
         raise DatasetError(f"{path} needs the columns file,confirmed_species[,group]")
-    return [row.cells for row in by_heading(path, header, lines)]
+    rows = by_heading(path, header, lines)  # the export's escapes taken off (csv_files)
+    return [{name: spreadsheet_text(cell) for name, cell in row.cells.items()} for row in rows]
 
 
 def _correction(

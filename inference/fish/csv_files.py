@@ -7,6 +7,10 @@ non-blank cell beyond the header, or under a blank heading, is refused naming it
 (Excel pads a header with commas and saves blank rows as commas: blank cells there carry
 nothing and are read). A heading given twice is refused too: one of its cells would be lost.
 What a file does with headings it does not read is its caller's rule.
+
+A corrections export writes a cell that a spreadsheet would run as a formula with an
+apostrophe first (``sync.spreadsheet_text``, which inference cannot import: the CSV is the
+contract); :func:`spreadsheet_text` takes it off.
 """
 
 from __future__ import annotations
@@ -18,6 +22,19 @@ from pathlib import Path
 
 from inference.fish.errors import DatasetError
 from inference.regular_file import open_text_file
+
+# What a spreadsheet runs as a formula at a cell's start, and the writer's escape before it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ESCAPE = "'"
+
+
+def spreadsheet_text(cell: str) -> str:
+    """A cell of a corrections export as the text it was written from: one apostrophe taken
+    off a cell that begins with one followed by a formula's first character or another
+    apostrophe (the writer escapes exactly those), and nothing taken off any other cell."""
+    if cell.startswith(ESCAPE) and cell[1:].startswith((*FORMULA_STARTS, ESCAPE)):
+        return cell[1:]
+    return cell
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from sync.spreadsheet_text import spreadsheet_cell
 from sync.store.database import Database
 
 ACCESS_HEADER = (
@@ -63,7 +64,6 @@ FISH_HEADER = (
     "status_reason",  # why the pack found no fish
     "not_a_fish",  # 1: a reviewer answered that the photo shows no fish (no species)
 )
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ALL_TIME = ("", "\uffff")
 
 
@@ -97,9 +97,10 @@ def export_fish_observations(
 
 
 def safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text cells; leave numbers and empties alone."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
+    """Neutralise spreadsheet formulas in text cells (``sync.spreadsheet_text``, the rule of
+    the corrections export too); leave numbers and empties alone."""
+    if isinstance(value, str):
+        return spreadsheet_cell(value)
     return "" if value is None else value
 
 

