@@ -92,13 +92,17 @@ class Outbox:
         payload: Mapping[str, Any],
         made_at: str | None = None,
         held_for: str | None = None,
+        quarantine_invalid: bool = False,
     ) -> int:
         """Queue a change inside the caller's write transaction; returns its sequence.
 
         A payload the hub's schema refuses (a site name it does not accept, an erasure reason
         over its limit) raises ``RecordInvalidError``, which rolls the caller's change back:
         saved here, it would be quarantined on push and never reach the hub, and for an
-        erasure that means the other devices keep the person.
+        erasure that means the other devices keep the person. With ``quarantine_invalid``
+        it is written quarantined with that reason instead, as the hub would answer it: for
+        a record stored before a rule of the schema refused it, sent again
+        (``sync.store.resend``), which no change of the caller's can mend.
 
         Its ``created_at`` is the time the hub resolves conflicts by: ``edit_time``, never
         earlier than what this device has seen from the hub, however far behind its clock;
@@ -109,17 +113,21 @@ class Outbox:
         too (``sync.store.outbox_hub``), or for ``held_for`` (a hub key) when the caller
         read it before its change dropped them.
         """
+        refused = None
         try:
             parse_payload(entity, operation, dict(payload))
         except PayloadError as error:
-            raise RecordInvalidError(f"not saved: {error}") from None
+            if not quarantine_invalid:
+                raise RecordInvalidError(f"not saved: {error}") from None
+            refused = f"not sendable: {error}"
         now = format_timestamp(self._clock.now())
         stamp = made_at or format_timestamp(edit_time(connection, self._clock, entity_uid))
         cursor = connection.execute(
             "INSERT INTO outbox (idempotency_key, entity, entity_uid, operation, payload, state,"
-            " created_at, state_changed_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
-            (str(uuid.uuid4()), entity, entity_uid, operation, json.dumps(payload), stamp, now),
-        )
+            " created_at, state_changed_at, reject_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (str(uuid.uuid4()), entity, entity_uid, operation, json.dumps(payload),
+             "queued" if refused is None else "rejected", stamp, now, refused),
+        )  # fmt: skip
         sequence = int(cursor.lastrowid)
         hub = held_for or self.hub_holding(connection, entity_uid, payload.get("person_uid"))
         if hub is not None:

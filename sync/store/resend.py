@@ -52,6 +52,10 @@ taken, though each device had it acknowledged. When the hub says so (a new log e
   for those decision retention deleted (``sync.store.retention.RECORDED_ERASURES``), which
   keeps no reason: such a tombstone gives ``REASON_NOT_KEPT``.
 
+A record stored before a rule of the wire schema refused it (a name holding a bidirectional
+override, ``sync.protocol.names``) is queued quarantined, with the schema's reason, as the
+hub would answer it: refused, it would roll back the whole transaction, and so every sync.
+
 The hub applies each record once by its uid, and settles edits field by field by their
 times (``sync.hub.apply.lww``): what it still holds does not double (a person several
 devices hold is applied once, then unchanged), and an edit made on the hub after these
@@ -177,7 +181,7 @@ def queue_decisions_again(store: Store, site: str, batch: int = DECISION_BATCH) 
                 store.outbox.enqueue(
                     connection, entity="access_event", entity_uid=event.event_uid,
                     operation="upsert", payload=access_payload(event),
-                    made_at=format_timestamp(event.occurred_at),
+                    made_at=format_timestamp(event.occurred_at), quarantine_invalid=True,
                 )  # fmt: skip
             queued += len(rows)
             if len(rows) < batch:
@@ -209,6 +213,7 @@ def _people(connection: Any, outbox: Outbox, site: str) -> tuple[int, int]:
         outbox.enqueue(
             connection, entity="person", entity_uid=person.person_uid, operation="upsert",
             payload=person_payload(person), made_at=format_timestamp(person.created_at),
+            quarantine_invalid=True,
         )  # fmt: skip
         for uid, model_id, version, blob, quality, source, made in connection.execute(
             "SELECT template_uid, model_id, model_version, vector, quality, source, created_at"
@@ -224,7 +229,7 @@ def _people(connection: Any, outbox: Outbox, site: str) -> tuple[int, int]:
             )  # fmt: skip
             outbox.enqueue(
                 connection, entity="face_template", entity_uid=uid, operation="upsert",
-                payload=payload, made_at=str(made),
+                payload=payload, made_at=str(made), quarantine_invalid=True,
             )  # fmt: skip
             templates += 1
     return len(people), templates
@@ -246,6 +251,7 @@ def _pulled_catches(connection: Any, outbox: Outbox) -> int:
         outbox.enqueue(
             connection, entity="fish_observation", entity_uid=str(uid), operation="upsert",
             payload=observation_payload(held), made_at=format_timestamp(made),
+            quarantine_invalid=True,
         )  # fmt: skip
         queued += 1
     return queued

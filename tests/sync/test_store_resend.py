@@ -175,3 +175,29 @@ def test_decisions_noted_for_a_restored_hub_are_not_deleted_by_retention_before_
     kept = store.database.query("SELECT event_uid FROM access_events")
     assert [row[0] for row in kept] == [decision.event_uid]
     assert queue_decisions_again(store, SITE) == 1
+
+
+def test_a_record_stored_before_a_rule_of_the_protocol_refused_it_is_quarantined_not_fatal(
+    store: Store, clock: FakeClock
+) -> None:
+    """A person enrolled by an older release with a right-to-left override in the name
+    (``sync.protocol.names`` refuses it since): queued again for a restored hub, it would
+    refuse the whole transaction (``RecordInvalidError``), and so every sync's pull. It is
+    quarantined with the reason, as the hub would, and the others go."""
+    named = enrol(store, clock, "A-1", seed=1)
+    plain = enrol(store, clock, "A-2", seed=2)
+    with store.database.write() as connection:
+        connection.execute(
+            "UPDATE people SET display_name = ? WHERE person_uid = ?", ("Ana \u202eziuR", named)
+        )
+    _acknowledge_all(store)
+    clock.advance(days=1)
+
+    with store.database.write() as connection:
+        requeued = queue_again(connection, store.outbox, store.clock, SITE)
+    assert requeued.people == 2
+    (quarantined,) = store.outbox.quarantined()
+    assert (quarantined.entity, quarantined.entity_uid) == ("person", named)
+    assert "display_name" in quarantined.reason and "bidirectional override" in quarantined.reason
+    queued = {(e.entity, e.entity_uid) for e in store.outbox.queued(limit=1000)}
+    assert ("person", plain) in queued and ("person", named) not in queued
