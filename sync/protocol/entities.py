@@ -23,6 +23,7 @@ from sync.protocol.types import (
     MAX_PREDICTIONS,
     MAX_TEMPLATE_DIM,
     TEXT_MAX_LENGTH,
+    BadgeText,
     LongText,
     Name,
     Sha256Hex,
@@ -55,7 +56,7 @@ class ConsentPayload(WireModel):
 
 class PersonUpsert(WireModel):
     person_uid: Uid
-    external_id: Name
+    external_id: BadgeText  # judged by sync.badges, at enrolment and by the hub
     display_name: Name
     site: Slug
     consent: ConsentPayload

@@ -158,6 +158,12 @@ Name = Annotated[
     StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH),
     AfterValidator(_plain_name),
 ]
+# A person's badge (``external_id``) is judged by its own rule, ``sync.badges``: a new one
+# holds no control character at all (bidirectional controls among them) and more, while one
+# the hub held before it judged badges still travels (its people apply on every device).
+BadgeText = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH), AfterValidator(_no_nul)
+]
 LongText = Annotated[StrictStr, StringConstraints(max_length=4000), AfterValidator(_no_nul)]
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # a site's slug, everywhere it is checked
 Slug = Annotated[StrictStr, StringConstraints(pattern=SLUG_PATTERN)]
