@@ -3,7 +3,8 @@
 The hub decodes a photo only to make its thumbnail (``sync.hub.thumbnails``), and a device
 may store any bytes under a photo's sha256: a few kB can declare gigapixels (a PNG of zeros)
 or thousands of progressive scans, each decoded over the whole image. Reading the header
-first lets the hub refuse such a photo before any pixel is allocated.
+first lets the hub refuse such a photo before any pixel is allocated, and tells which photo
+may be transparent, to be composited onto white (``sync.hub.photo_alpha``).
 
 This is the device's reader (``inference.image_header``), cut to what the hub needs and
 kept in step with it by hand: ``sync`` and ``inference`` never import each other. Like it,
@@ -39,6 +40,17 @@ def pixel_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def may_be_transparent(data: bytes) -> bool:
+    """Whether the image may have transparent pixels, as its header says: a PNG with an
+    alpha channel (RGBA, grey and alpha) or a tRNS chunk (a palette or a colour made
+    transparent), or a WebP that says it has alpha. Never a JPEG, which has no alpha."""
+    if data.startswith(PNG):
+        return _png_colour_type(data) in _PNG_ALPHA or _png_has_chunk_before_pixels(data, b"tRNS")
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return _webp_has_alpha(data)
+    return False
+
+
 def jpeg_scan_count(data: bytes, stop_after: int) -> int:
     """How many scans libjpeg would decode in ``data``, a JPEG, counting no further than
     ``stop_after + 1``: marker by marker, each segment skipped by its length (an EXIF
@@ -61,6 +73,27 @@ def _png(data: bytes) -> tuple[int, int] | None:
     if zlib.crc32(data[12:29]) != _big(data, 29, 4):
         return None
     return _big(data, 16, 4), _big(data, 20, 4)
+
+
+# PNG colour types 4 (grey and alpha) and 6 (RGB and alpha)
+_PNG_ALPHA = frozenset({4, 6})
+
+
+def _png_colour_type(data: bytes) -> int | None:
+    # IHDR's data: width (4), height (4), bit depth (1), colour type (1), ...
+    return data[25] if len(data) > 25 and data[12:16] == b"IHDR" else None
+
+
+def _png_has_chunk_before_pixels(data: bytes, wanted: bytes) -> bool:
+    at = 8
+    while at + 8 <= len(data):
+        kind = data[at + 4 : at + 8]
+        if kind == wanted:
+            return True
+        if kind in (b"IDAT", b"IEND"):
+            return False
+        at += 12 + _big(data, at, 4)  # length, type, data, CRC
+    return False
 
 
 def _jpeg(data: bytes) -> tuple[int, int] | None:
@@ -105,6 +138,15 @@ def _webp(data: bytes) -> tuple[int, int] | None:
     if chunk == b"VP8X" and len(data) >= 30:
         return _little(data, 24, 3) + 1, _little(data, 27, 3) + 1
     return None
+
+
+def _webp_has_alpha(data: bytes) -> bool:
+    chunk = data[12:16]
+    if chunk == b"VP8X":  # flags: ICC, alpha (0x10), EXIF, XMP, animation
+        return len(data) > 20 and bool(data[20] & 0x10)
+    if chunk == b"VP8L":  # 14 bits of width - 1, 14 of height - 1, then alpha_is_used
+        return len(data) >= 25 and bool(_little(data, 21, 4) >> 28 & 1)
+    return False  # a simple lossy WebP (VP8) has no alpha
 
 
 def _big(data: bytes, at: int, size: int) -> int:

@@ -15,14 +15,17 @@ thumbnail, once made, stays right.
 Decoding is where a hostile photo bites: a few kB can declare gigapixels, or thousands of
 progressive scans. The header is read first (``sync.hub.photo_header``) and such a photo is
 refused before OpenCV sees it; OpenCV's own pixel limit is the backstop for what the header
-check misses. A photo that cannot be decoded is refused too: the refusal is kept (an empty
-thumbnail), so the 32 MiB photo is not read again at every page load to be refused again.
+check misses. A PNG or WebP, which has no reduced decode, is decoded whole only up to a
+lower limit, and by one request of a worker at a time. A photo that cannot be decoded is
+refused too: the refusal is kept (an empty thumbnail), so the 32 MiB photo is not read
+again at every page load to be refused again.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import TYPE_CHECKING
 
 from sync.hub import photo_header
@@ -38,9 +41,16 @@ JPEG_QUALITY = 80
 # in a migration), so that no browser keeps a thumbnail of the old recipe.
 RECIPE = f"t{LONGEST_SIDE}q{JPEG_QUALITY}"
 # The device's own limit on a photo (``inference.image_file.MAX_PIXELS``: the largest phone
-# cameras take 200 MP): no honest device stores a larger one. At the limit a PNG or WebP
-# decodes to 630 MB of RGB; a JPEG is decoded at 1/2 to 1/8 scale (``_reduced``), far less.
+# cameras take 200 MP): no honest device stores a larger one. A JPEG is decoded at 1/2 to
+# 1/8 scale (``_reduced``): at the limit an 8th of its sides is 10 MB of RGB.
 MAX_SOURCE_PIXELS = 210_000_000
+# A PNG or WebP has no reduced decode: it is decoded whole, and at 210 MP that is 630 MB of
+# RGB (a transparent one 1.7 GB: 16-bit RGBA, then its composite), enough for a few
+# requests at once to exhaust a hub's memory. A thumbnail is made of one up to 24 MP (a
+# 6000 x 4000 px camera photo, any phone's screenshot); a larger one gets no preview (its
+# page still shows it whole). Measured at 24 MP (make_thumbnail's peak RSS growth, two
+# shared cores): an RGB PNG 141 MiB in 1.3 s, a 16-bit RGBA one 370 MiB in 5.7 s.
+MAX_FULL_DECODE_PIXELS = 24_000_000
 # Scans a progressive JPEG may have, each decoded over the whole photo: as the device,
 # at most 64, and no more passes than the largest photo in libjpeg's longest script (18).
 MAX_JPEG_SCANS = 64
@@ -51,6 +61,11 @@ MAX_PIXEL_SCANS = MAX_SOURCE_PIXELS * 18
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_SOURCE_PIXELS))
 
 log = logging.getLogger(__name__)
+
+# Held while a PNG or WebP is decoded whole and shrunk: one worker's threads (a queue page's
+# thumbnails are asked for at once) then hold one such photo's pixels at a time, not one
+# each. A JPEG's reduced decode is small, and not made to wait.
+_WHOLE_DECODE = threading.Lock()
 
 
 class ThumbnailRefusedError(Exception):
@@ -100,8 +115,9 @@ def _stored_or_none(photo: Photo) -> bytes | None:
 def make_thumbnail(data: bytes) -> bytes:
     """``data``, a JPEG, PNG or WebP, as a JPEG whose longest side is ``LONGEST_SIDE`` px
     (a smaller photo is not enlarged); :class:`ThumbnailRefusedError` for anything else, a
-    photo larger than ``MAX_SOURCE_PIXELS`` or a JPEG in too many scans (both told from the
-    header, before decoding), or one that does not decode."""
+    photo larger than ``MAX_SOURCE_PIXELS``, a PNG or WebP larger than
+    ``MAX_FULL_DECODE_PIXELS`` or a JPEG in too many scans (all told from the header,
+    before decoding), or one that does not decode."""
     size = photo_header.pixel_size(data)
     if size is None:
         raise ThumbnailRefusedError("not a JPEG, PNG or WebP whose header can be read")
@@ -109,25 +125,58 @@ def make_thumbnail(data: bytes) -> bytes:
     if width * height > MAX_SOURCE_PIXELS:
         raise ThumbnailRefusedError(f"declares {width}x{height} px, more than a photo may have")
     limit = max(1, min(MAX_JPEG_SCANS, MAX_PIXEL_SCANS // max(width * height, 1)))
-    if data.startswith(photo_header.JPEG) and photo_header.jpeg_scan_count(data, limit) > limit:
-        raise ThumbnailRefusedError(f"a JPEG of {width}x{height} px in more than {limit} scans")
-    return _encoded(_downscaled(_decoded(data, width, height)))
+    if data.startswith(photo_header.JPEG):
+        if photo_header.jpeg_scan_count(data, limit) > limit:
+            raise ThumbnailRefusedError(f"a JPEG of {width}x{height} px in more than {limit} scans")
+        return _encoded(_downscaled(_decoded(data, _reduced(max(width, height)))))
+    if width * height > MAX_FULL_DECODE_PIXELS:
+        raise ThumbnailRefusedError(
+            f"declares {width}x{height} px, more than a thumbnail's photo is decoded whole at"
+        )
+    with _WHOLE_DECODE:
+        return _encoded(_downscaled(_decoded(data, 0)))
 
 
-def _decoded(data: bytes, width: int, height: int) -> npt.NDArray[np.uint8]:
+def _decoded(data: bytes, reduced: int) -> npt.NDArray[np.uint8]:
+    """``data`` decoded as BGR, at the scale ``reduced`` asks (a JPEG's), turned upright as
+    its EXIF orientation says; a transparent PNG or WebP composited onto white, as a viewer
+    shows it, not on the colour (often black) its transparent pixels hide."""
     # cv2 is imported only to make a thumbnail: every hub command loads the admin, and needs
     # no OpenCV (nor its pixel limit read before it is set above)
     import cv2
     import numpy as np
 
-    flags = _reduced(max(width, height)) if data.startswith(photo_header.JPEG) else 0
+    buffer = np.frombuffer(data, np.uint8)
     try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags or cv2.IMREAD_COLOR)
+        on_white = _decoded_on_white(buffer) if photo_header.may_be_transparent(data) else None
+        flags = reduced or cv2.IMREAD_COLOR
+        image = on_white if on_white is not None else cv2.imdecode(buffer, flags)
     except cv2.error as error:  # OpenCV's own limits
         raise ThumbnailRefusedError(f"cannot be decoded: {error.err or error}") from error
     if image is None or image.size == 0:
         raise ThumbnailRefusedError("cannot be decoded (corrupt)")
     return np.asarray(image, np.uint8)
+
+
+def _decoded_on_white(buffer: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8] | None:
+    """The image in ``buffer`` composited onto white and turned upright (as the device's
+    ``inference.image_alpha.decode_on_white``); None where it has no alpha channel after
+    all, or does not decode (the colour decode then says why)."""
+    import cv2
+    import numpy as np
+
+    from sync.hub import photo_alpha
+
+    image, kinds, metadata = cv2.imdecodeWithMetadata(buffer, cv2.IMREAD_UNCHANGED)
+    if image is None or image.ndim != 3 or image.shape[2] != 4:
+        return None
+    if image.dtype not in (np.uint8, np.uint16):
+        return None
+    found = zip(kinds, metadata, strict=True)
+    exif = next((bytes(m) for kind, m in found if kind == cv2.IMAGE_METADATA_EXIF), b"")
+    composite = photo_alpha.on_white(image)
+    del image  # up to 8 bytes a pixel: not held while the composite is turned
+    return photo_alpha.upright(composite, photo_alpha.exif_orientation(exif))
 
 
 def _reduced(longest: int) -> int:

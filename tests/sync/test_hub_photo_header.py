@@ -16,8 +16,8 @@ from inference import image_header as device
 from sync.hub import photo_header as hub
 
 
-def _encoded(extension: str, *params: int) -> bytes:
-    image = np.random.default_rng(7).integers(0, 255, (37, 53, 3), dtype=np.uint8)
+def _encoded(extension: str, *params: int, channels: int = 3) -> bytes:
+    image = np.random.default_rng(7).integers(0, 255, (37, 53, channels), dtype=np.uint8)
     ok, encoded = cv2.imencode(extension, image, list(params))
     assert ok
     return encoded.tobytes()
@@ -29,6 +29,8 @@ PHOTOS = {
     "png": _encoded(".png"),
     "webp-lossy": _encoded(".webp", cv2.IMWRITE_WEBP_QUALITY, 80),
     "webp-lossless": _encoded(".webp", cv2.IMWRITE_WEBP_QUALITY, 101),
+    "png-alpha": _encoded(".png", channels=4),
+    "webp-alpha": _encoded(".webp", cv2.IMWRITE_WEBP_QUALITY, 101, channels=4),
     # a frame header behind bytes out of place, which libjpeg skips
     "jpeg-junk": b"\xff\xd8\x00junk\xff\xc0\x00\x0b\x08\xea\x60\xea\x60\x01\x01\x11\x00\xff\xd9",
     # a segment whose length is below two, which libjpeg reads as empty
@@ -52,6 +54,8 @@ def test_the_hub_reads_a_photos_header_as_the_device_does(name: str) -> None:
         assert hub.pixel_size(data) == device.pixel_size(data), data[:40]
         if data.startswith(hub.JPEG):
             assert hub.jpeg_scan_count(data, 64) == device.jpeg_scan_count(data, 64), data[:40]
+        if hub.pixel_size(data) is not None:  # a format both read (the device suspects others)
+            assert hub.may_be_transparent(data) == device.may_be_transparent(data), data[:40]
 
 
 def test_the_known_sizes_are_read() -> None:
@@ -60,3 +64,7 @@ def test_the_known_sizes_are_read() -> None:
     assert hub.pixel_size(PHOTOS["webp-lossy"]) == (53, 37)
     assert hub.pixel_size(PHOTOS["jpeg-junk"]) == (60000, 60000)
     assert hub.jpeg_scan_count(PHOTOS["progressive"], 64) > 1
+    assert hub.may_be_transparent(PHOTOS["png-alpha"])
+    assert hub.may_be_transparent(PHOTOS["webp-alpha"])
+    assert not hub.may_be_transparent(PHOTOS["png"])
+    assert not hub.may_be_transparent(PHOTOS["webp-lossless"])

@@ -153,8 +153,9 @@ def test_a_thumbnail_is_served_as_its_photo_is_never_to_another_site_nor_of_a_fa
         (b"GIF89a" + bytes(64), False),  # not a format a catch photo may have
         (_png_declaring(40_000, 40_000), False),  # a bomb: 1.6 Gpx, 4.8 GB of RGB in 64 kB
         (_jpeg_declaring(60_000, 60_000), False),  # its frame header behind skipped bytes
+        (_png_declaring(10_000, 10_000), False),  # a photo, but too large to decode whole
     ],
-    ids=["corrupt-jpeg", "corrupt-png", "gif", "png-bomb", "jpeg-bomb"],
+    ids=["corrupt-jpeg", "corrupt-png", "gif", "png-bomb", "jpeg-bomb", "png-too-large"],
 )
 def test_a_photo_that_cannot_or_must_not_be_decoded_gets_a_clear_refusal(
     api: Api, data: bytes, may_decode: bool, monkeypatch: pytest.MonkeyPatch
