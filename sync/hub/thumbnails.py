@@ -9,8 +9,9 @@ balancer (each would make and keep its own copy), and a thumbnail can never outl
 since whatever deletes the row (an erasure, ``sync.hub.apply.erase``) deletes it too, in the
 same transaction, with no second place to forget; a backup holds it with its photo. It is
 written only into a row that still holds those very bytes, so one made while the photo was
-erased is dropped. A stored photo's bytes never change (``sync.hub.apply.photos``), so a
-thumbnail, once made, stays right.
+erased is dropped. Two requests for a thumbnail not made yet (two reviewers, a reload) make
+it once: the second waits on an advisory lock for the first's. A stored photo's bytes never
+change (``sync.hub.apply.photos``), so a thumbnail, once made, stays right.
 
 Decoding is where a hostile photo bites: a few kB can declare gigapixels, or thousands of
 progressive scans. The header is read first (``sync.hub.photo_header``) and such a photo is
@@ -27,6 +28,8 @@ import logging
 import os
 import threading
 from typing import TYPE_CHECKING
+
+from django.db import OperationalError, connection, transaction
 
 from sync.hub import photo_header
 from sync.hub.models import Photo
@@ -62,6 +65,12 @@ os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_SOURCE_PIXELS))
 
 log = logging.getLogger(__name__)
 
+# pg_advisory_xact_lock's first key for making a photo's thumbnail ("THMB" in ASCII), the
+# second the photo's row: photos whose rows share one (2**31 apart) merely wait in turn.
+THUMBNAIL_LOCKS = 0x54484D42
+# PostgreSQL's code for a lock waited for past lock_timeout
+LOCK_NOT_AVAILABLE = "55P03"
+
 # Held while a PNG or WebP is decoded whole and shrunk: one worker's threads (a queue page's
 # thumbnails are asked for at once) then hold one such photo's pixels at a time, not one
 # each. A JPEG's reduced decode is small, and not made to wait.
@@ -75,17 +84,55 @@ class ThumbnailRefusedError(Exception):
 def stored_thumbnail(photo: Photo) -> bytes | None:
     """``photo``'s thumbnail, made and kept at its first request; None where the photo is
     gone (erased meanwhile); :class:`ThumbnailRefusedError` where none can be made."""
-    kept = list(Photo.objects.filter(pk=photo.pk).values_list("thumbnail", flat=True))
-    if not kept:
+    kept = _kept(photo)
+    if kept is None:
         return None
     thumbnail = kept[0]
     if thumbnail is None:
-        thumbnail = _made_and_kept(photo)
+        thumbnail = _made_once(photo)
         if thumbnail is None:
             return None
     if not thumbnail:
         raise ThumbnailRefusedError("refused when it was first asked for (see the hub's log)")
     return bytes(thumbnail)
+
+
+def _kept(photo: Photo) -> tuple[bytes | None] | None:
+    """``(thumbnail,)`` as ``photo``'s row holds it (None: not made yet); None where the
+    row is gone."""
+    found = Photo.objects.filter(pk=photo.pk).values_list("thumbnail", flat=True)[:1]
+    return next(((None if t is None else bytes(t),) for t in found), None)
+
+
+def _made_once(photo: Photo) -> bytes | None:
+    """The thumbnail made now, or by the request that held the lock before: a page of the
+    queue, open in two browsers (or reloaded), asks for each missing thumbnail twice at
+    once, and each would read and decode the photo. The transaction holds the lock until
+    the thumbnail is written, and commits it, so the request waiting reads it."""
+    with transaction.atomic():
+        _wait_for_the_maker(photo)
+        kept = _kept(photo)
+        if kept is None:
+            return None
+        return kept[0] if kept[0] is not None else _made_and_kept(photo)
+
+
+def lock_keys(photo: Photo) -> tuple[int, int]:
+    """The keys of the advisory lock held while ``photo``'s thumbnail is made."""
+    return THUMBNAIL_LOCKS, photo.pk % (1 << 31)
+
+
+def _wait_for_the_maker(photo: Photo) -> None:
+    """Take the lock, held to the end of the caller's transaction; where a ``lock_timeout``
+    (set on the hub's role or database) ends the wait first, go on without it: the thumbnail
+    is then made twice, as before the lock, rather than not shown."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:  # a savepoint to go back to
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock_keys(photo))
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        log.info("made a thumbnail of photo %s without waiting for the other maker", photo.uid)
 
 
 def _made_and_kept(photo: Photo) -> bytes | None:

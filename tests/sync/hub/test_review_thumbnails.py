@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import struct
+import threading
 import uuid
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import cv2
@@ -206,3 +208,88 @@ def test_the_change_page_shows_the_full_photo(api: Api) -> None:
     pk = FishObservation.objects.get(photo_uid=uid).pk
     page = reviewer.get(f"{QUEUE}{pk}/change/").content.decode()
     assert PHOTO.format(uid) in _images_on(page)
+
+
+def test_two_requests_for_a_missing_thumbnail_decode_the_photo_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue page's browsers (two reviewers, or a reload) ask for a thumbnail not yet made
+    at once: one request decodes the 32 MiB photo, the other waits for its thumbnail."""
+    from django.db import connection
+
+    from sync.hub import thumbnails
+
+    uid = _catch_with_photo(api, _photo_jpeg(1200, 900))
+    photo = Photo.objects.get(uid=uid)
+    made = thumbnails.make_thumbnail
+    calls: list[int] = []
+    others_waiting = threading.Event()
+
+    def first_waits_for_the_other(data: bytes) -> bytes:
+        calls.append(1)
+        if len(calls) == 1:  # until the other request decodes too, or waits for this one
+            others_waiting.wait(timeout=30)
+        return made(data)
+
+    def asked() -> bytes | None:
+        try:
+            return thumbnails.stored_thumbnail(photo)
+        finally:
+            connection.close()  # this thread's own
+
+    monkeypatch.setattr(thumbnails, "make_thumbnail", first_waits_for_the_other)
+    with ThreadPoolExecutor(2) as pool:
+        answers = [pool.submit(asked) for _ in range(2)]
+        while not others_waiting.is_set() and not all(a.done() for a in answers):
+            if len(calls) > 1 or _waiting_for_an_advisory_lock():
+                others_waiting.set()
+            others_waiting.wait(0.01)  # a poll's pause, not a synchronisation
+        thumbnails_made = [answer.result() for answer in answers]
+    assert len(calls) == 1
+    assert thumbnails_made[0] == thumbnails_made[1] == bytes(Photo.objects.get(uid=uid).thumbnail)
+
+
+def _waiting_for_an_advisory_lock() -> bool:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def test_a_request_that_waits_past_the_lock_timeout_makes_the_thumbnail_itself(
+    api: Api,
+) -> None:
+    """A ``lock_timeout`` set on the hub's role or database ends the wait for the request
+    making the thumbnail: the waiting one then makes it too, rather than fail."""
+    from django.db import connection, transaction
+
+    from sync.hub import thumbnails
+
+    uid = _catch_with_photo(api, _photo_jpeg(640, 480))
+    photo = Photo.objects.get(uid=uid)
+    held, done = threading.Event(), threading.Event()
+
+    def another_request_making_it() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", thumbnails.lock_keys(photo))
+                held.set()
+                done.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=another_request_making_it)
+    holder.start()
+    try:
+        assert held.wait(timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '100ms'")
+        made = thumbnails.stored_thumbnail(photo)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+        done.set()
+        holder.join()
+    assert made is not None and made == bytes(Photo.objects.get(uid=uid).thumbnail)
