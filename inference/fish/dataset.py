@@ -133,7 +133,7 @@ def _scan(root: Path) -> FishDataset:
         raise DatasetError(f"{root} holds no species folders (one folder per species)")
     _refuse_one_species_twice(root, folders)
     named = _read_species_csv(root / SPECIES_CSV, folders)
-    species = tuple(Species(f, named[f].value if f in named else f) for f in folders)
+    species = tuple(_species(root, folder, named) for folder in folders)
     _refuse_one_name_twice(root / SPECIES_CSV, species, named)
     files = {folder: _images_in(root / folder) for folder in folders}
     empty = [name for name, images in files.items() if not images]
@@ -146,6 +146,17 @@ def _scan(root: Path) -> FishDataset:
     )  # fmt: skip
     unnamed = tuple(f for f in folders if f not in named) if (root / SPECIES_CSV).exists() else ()
     return FishDataset(root, species, samples, source, unnamed)
+
+
+def _species(root: Path, folder: str, named: dict[str, _Row]) -> Species:
+    """The folder's species, named by species.csv or by the folder; a name no record may
+    hold (a control character, a bidirectional override) is refused here, naming where it
+    was written, not by every device that records a catch of it."""
+    try:
+        return Species(folder, named[folder].value if folder in named else folder)
+    except ValueError as exc:
+        where = f"{root / SPECIES_CSV}, line {named[folder].line}" if folder in named else root
+        raise DatasetError(f"{where}: {exc}; rename it") from exc
 
 
 def _refuse_one_species_twice(root: Path, folders: list[str]) -> None:

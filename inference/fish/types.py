@@ -7,6 +7,14 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
+# The characters no name on the wire may hold (``sync.protocol.names``, which inference
+# cannot import; tests/inference/fish/test_corrections.py keeps the two equal): control
+# characters (category Cc) and Unicode's bidirectional controls, which show a name as
+# another. A pack naming a species so would make every catch of it unrecordable.
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
 
 class FishStatus(StrEnum):
     IDENTIFIED = "identified"  # a species from the pack, at or above the open-set threshold
@@ -26,6 +34,19 @@ class Species:
             raise ValueError(f"species id {self.id!r} must be a plain folder name")
         if not self.name:
             raise ValueError(f"species {self.id!r} needs a display name")
+        if hidden := hidden_characters(self.name):
+            raise ValueError(
+                f"species {self.id!r}: its display name {self.name!a} holds a control"
+                f" character or bidirectional override ({', '.join(map(ascii, hidden))}),"
+                " which no record of a catch may hold"
+            )
+
+
+def hidden_characters(text: str) -> list[str]:
+    """The control characters and bidirectional controls ``text`` holds, each once, in the
+    order they first appear (``sync.protocol.names.hidden_characters``)."""
+    found = (c for c in text if unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS)
+    return list(dict.fromkeys(found))
 
 
 def species_key(name: str) -> str:

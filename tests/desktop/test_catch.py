@@ -409,6 +409,35 @@ def test_the_pack_is_the_one_sync_installed_last_else_the_default(
     assert species_pack_for(store).root == default_species_pack
 
 
+def test_a_pack_naming_a_species_no_record_may_hold_is_passed_over(
+    store: Store,
+    default_species_pack: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its files verify, but every catch of that species would be refused when recorded
+    (the wire's Name refuses a bidirectional override): the pack is refused when it is
+    switched to, naming the species, and the pack before it stays in use."""
+    monkeypatch.setenv("JAGA_MODELS_DIR", str(default_species_pack.parent))
+    monkeypatch.delenv("JAGA_SPECIES_PACKS_DIR", raising=False)
+    installed = packs_dir_for(store.path) / "2099.1.1"
+    shutil.copytree(default_species_pack, installed)
+    body = json.loads((installed / "species.json").read_text())
+    body["species"][0]["name"] = "Gadus \u202emorhua"
+    (installed / "species.json").write_text(json.dumps(body))
+    manifest = json.loads((installed / "manifest.json").read_text())
+    digest = hashlib.sha256((installed / "species.json").read_bytes()).hexdigest()
+    manifest["files"]["species.json"] = digest
+    (installed / "manifest.json").write_text(json.dumps(manifest))
+    ensure_schema(store.database)
+    record = '{"version": "2099.1.1", "sha256": "' + "0" * 64 + '", "byte_size": 1}'
+    put_values(store.database, {INSTALLED_NAME: record}, store.clock.now())
+    assert species_classifier_for(store).pack.root == default_species_pack
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    species_id = body["species"][0]["id"]
+    assert any(f"species {species_id!r}" in m and "'\\u202e'" in m for m in refused), refused
+
+
 def pack_archive(default_pack: Path, folder: Path, version: str, schema: int | None) -> bytes:
     """The default pack re-issued as ``version``, as a hub would serve it; ``schema`` set: a
     pack schema this device cannot read (a fleet part way through an upgrade gets those)."""

@@ -443,3 +443,15 @@ def test_the_readers_unescape_undoes_the_writers_escape() -> None:
     for text in texts:
         assert spreadsheet_text(spreadsheet_cell(text)) == text
     assert spreadsheet_text("'Ula'ula") == "'Ula'ula"  # an export written before the escape
+
+
+def test_the_packs_names_refuse_what_the_wires_name_refuses() -> None:
+    """inference and sync never import each other, so each holds the rule of the characters
+    no name may hold; a pack's species name passes where the wire's Name does."""
+    from inference.fish import types
+    from sync.protocol import names
+
+    assert types.BIDI_CONTROLS == names.BIDI_CONTROLS
+    for code in range(0x110000):
+        text = f"a{chr(code)}b"
+        assert types.hidden_characters(text) == names.hidden_characters(text), hex(code)

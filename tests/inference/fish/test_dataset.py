@@ -331,3 +331,29 @@ def test_a_groups_csv_group_that_is_an_images_own_rule_group_keeps_that_id(
     groups = {s.relative: s.group for s in load_dataset(tmp_path).samples}
     assert groups["a/fish_5_1.png"] == groups["a/x.png"] == "group:track:5"
     assert groups["b/fish_6_1.png"] == "track:6" != groups["a/fish_5_2.png"] == "group:g"
+
+
+def test_a_species_name_no_record_may_hold_is_refused_naming_its_line(tmp_path: Path) -> None:
+    """A pack naming a species with a right-to-left override made every catch of it
+    unrecordable (the wire's Name refuses it): training refuses it where it is written."""
+    _image(tmp_path / "a" / "1.png")
+    _image(tmp_path / "b" / "1.png")
+    (tmp_path / "species.csv").write_text("folder,species\na,Alpha\nb,Gadus \u202emorhua\n")
+    with pytest.raises(DatasetError, match=r"species.csv, line 3: species 'b'.*'\\u202e'"):
+        load_dataset(tmp_path)
+    (tmp_path / "species.csv").unlink()
+    (tmp_path / "b").rename(tmp_path / "b\x1b[31m")  # named by its folder: refused the same
+    with pytest.raises(DatasetError, match=r"species 'b\\x1b\[31m'.*'\\x1b'"):
+        load_dataset(tmp_path)
+
+
+def test_a_hand_written_name_beginning_with_an_apostrophe_is_read_as_written(
+    tmp_path: Path,
+) -> None:
+    """The training export's escape is taken off only where it was put (an apostrophe
+    before a formula's first character or another apostrophe): a hand-written name is not
+    changed."""
+    _image(tmp_path / "a" / "1.png")
+    _image(tmp_path / "b" / "1.png")
+    (tmp_path / "species.csv").write_text("folder,species\na,'Ula'ula\nb,O'Brien's fish\n")
+    assert [s.name for s in load_dataset(tmp_path).species] == ["'Ula'ula", "O'Brien's fish"]

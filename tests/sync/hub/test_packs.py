@@ -150,6 +150,12 @@ DEVICE_REFUSES: dict[str, tuple[Callable[[Path], None], str]] = {
         lambda pack: _relisted(pack, "species.json", {"species": []}),
         "must list each species once, and at least one",
     ),
+    "a species name no record may hold": (
+        lambda pack: _relisted(
+            pack, "species.json", {"species": [{"id": "a", "name": "Gadus \u202emorhua"}]}
+        ),
+        "species 'a': its display name",
+    ),
     "malformed thresholds": (
         lambda pack: _relisted(pack, "thresholds.json", {"temperature": 1.0, "review": 0.7}),
         "holds no valid thresholds",
