@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from inference.fish.add_journal import Journal
-from inference.fish.csv_files import read_csv
+from inference.fish.csv_files import read_csv, spreadsheet_cell, spreadsheet_text
 
 
 def append_rows(
@@ -46,12 +46,15 @@ def drop_rows(path: Path, column: str, dropped: Callable[[str], bool], journal: 
 
 def _cell(line: str, index: int) -> str:
     cells = next(csv.reader([line]), [])
-    return cells[index].strip() if index < len(cells) else ""
+    return spreadsheet_text(cells[index]).strip() if index < len(cells) else ""
 
 
 def csv_text(rows: Sequence[Sequence[str]], ending: str = "\n") -> str:
+    """The rows as CSV text, a cell a spreadsheet would run written as text (``csv_files``:
+    ``load_dataset`` reads it back exactly)."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator=ending).writerows(rows)
+    cells = ([spreadsheet_cell(cell) for cell in row] for row in rows)
+    csv.writer(buffer, lineterminator=ending).writerows(cells)
     return buffer.getvalue()
 
 

@@ -10,7 +10,12 @@ What a file does with headings it does not read is its caller's rule.
 
 A corrections export writes a cell that a spreadsheet would run as a formula with an
 apostrophe first (``sync.spreadsheet_text``, which inference cannot import: the CSV is the
-contract); :func:`spreadsheet_text` takes it off.
+contract); :func:`spreadsheet_text` takes it off. The training set's ``species.csv`` and
+``groups.csv`` that ``jaga fish export-training-set`` writes (or ``--add-to`` adds rows to)
+hold the same names, so they are written by the same rule (:func:`spreadsheet_cell`, kept
+equal to sync's by tests/inference/fish/test_corrections.py) and read by it. A hand-written
+cell is read as written unless it begins with an apostrophe followed by one of those
+characters or another apostrophe (``'Ula'ula`` reads as itself; ``''Ula`` as ``'Ula``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,15 @@ from inference.regular_file import open_text_file
 # What a spreadsheet runs as a formula at a cell's start, and the writer's escape before it.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ESCAPE = "'"
+
+
+def spreadsheet_cell(text: str) -> str:
+    """``text`` as a cell that no spreadsheet runs, which :func:`spreadsheet_text` reads
+    back exactly: an apostrophe before one that begins with a formula's first character or
+    with an apostrophe (``sync.spreadsheet_text.spreadsheet_cell``)."""
+    if text.startswith((*FORMULA_STARTS, ESCAPE)):
+        return ESCAPE + text
+    return text
 
 
 def spreadsheet_text(cell: str) -> str:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inference.fish.add_journal import held_for_reading
-from inference.fish.csv_files import by_heading, read_csv
+from inference.fish.csv_files import by_heading, read_csv, spreadsheet_text
 from inference.fish.errors import DatasetError, SpeciesMismatchError
 from inference.fish.types import Species, species_key
 from inference.plural import counted
@@ -219,7 +219,8 @@ def _row(
     path: Path, line: int, row: Mapping[str, str | None], columns: tuple[str, str]
 ) -> _Row | None:
     """The row's cells; None for a row of empty cells (Excel saves blank rows as commas)."""
-    key, value = (unicodedata.normalize("NFC", (row.get(c) or "").strip()) for c in columns)
+    cells = (spreadsheet_text(row.get(c) or "").strip() for c in columns)  # see csv_files
+    key, value = (unicodedata.normalize("NFC", cell) for cell in cells)
     if not key and not value:
         return None
     if not key:

@@ -59,6 +59,7 @@ from inference.fish.added_record import (
 from inference.fish.correction_rows import Correction, pack_names
 from inference.fish.corrections import read_verdicts
 from inference.fish.csv_edits import append_rows, csv_text, drop_rows, write_csv
+from inference.fish.csv_files import spreadsheet_text
 from inference.fish.dataset import (
     GROUPS_CSV,
     IMAGE_SUFFIXES,
@@ -358,9 +359,11 @@ def _refuse_clashes(data: Path, added: list[str]) -> None:
 
 
 def _rows(path: Path) -> list[tuple[str, str]]:
-    """The two-column rows ``write_tree`` wrote (its own CSV: no header quirks to read)."""
+    """The two-column rows ``write_tree`` wrote (its own CSV: no header quirks to read),
+    its spreadsheet escape taken off."""
     with path.open(newline="", encoding="utf-8") as handle:
-        return [(row[0], row[1]) for row in list(csv.reader(handle))[1:]]
+        rows = list(csv.reader(handle))[1:]
+    return [(spreadsheet_text(row[0]), spreadsheet_text(row[1])) for row in rows]
 
 
 def _extend_groups(

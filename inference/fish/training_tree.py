@@ -13,6 +13,7 @@ import cv2
 
 from inference.errors import ImageError
 from inference.fish.correction_rows import Box, Correction
+from inference.fish.csv_files import spreadsheet_cell
 from inference.fish.dataset import GROUPS_CSV, IMAGE_SUFFIXES, SPECIES_CSV
 from inference.fish.errors import DatasetError
 from inference.fish.images import UInt8Image, read_image
@@ -82,7 +83,9 @@ def _write_png(path: Path, image: UInt8Image) -> None:
 
 
 def write_csv(path: Path, header: tuple[str, str], rows: list[tuple[str, str]]) -> None:
+    """Species names and groups as a spreadsheet shows them, never runs them (``=…`` is
+    written ``'=…``: ``csv_files``); ``load_dataset`` reads them back exactly."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows([spreadsheet_cell(cell) for cell in row] for row in rows)

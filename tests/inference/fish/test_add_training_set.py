@@ -106,6 +106,29 @@ def test_the_datas_own_groups_csv_is_kept_and_extended(tmp_path: Path) -> None:
     assert sorted(g for f, g in after.items() if f not in files)[0] == "group:file:IMG_4.jpg"
 
 
+def test_rows_added_to_the_datas_csvs_write_a_formula_as_text(tmp_path: Path) -> None:
+    """A new species or group that a spreadsheet would run is added to the data's own
+    species.csv and groups.csv as text, and read back as named; the file's rows stay."""
+    data = _data(tmp_path / "data")
+    (data / "groups.csv").write_text(
+        "file,group\n" + "".join(f"{file},t1\n" for file in sorted(_groups(data)))
+    )
+    inbox = tmp_path / "inbox"
+    _photo(inbox / "IMG_0.jpg", 100)
+    (inbox / "corrections.csv").write_text(
+        "file,confirmed_species,group,observation_uid\n"
+        "IMG_0.jpg,'=HYPERLINK(x),'-trip,obs-0\n"  # as the corrections export escapes them
+    )
+    add_training_set(inbox / "corrections.csv", data, new_species=("=HYPERLINK(x)",))
+    starts = ("=", "+", "-", "@", "\t", "\r")
+    for name in ("species.csv", "groups.csv"):
+        text = (data / name).read_text()
+        assert [line for line in text.splitlines() if line.split(",")[-1].startswith(starts)] == []
+    dataset = load_dataset(data)
+    assert [s.name for s in dataset.species][-1] == "=HYPERLINK(x)"
+    assert sorted({s.group for s in dataset.samples}) == ["group:-trip", "group:t1"]
+
+
 def test_corrections_added_twice_add_nothing_and_nothing_changes(tmp_path: Path) -> None:
     data = _data(tmp_path / "data")
     corrections = _corrections(tmp_path / "inbox")

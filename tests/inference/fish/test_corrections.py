@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import shutil
@@ -277,6 +278,34 @@ def test_species_an_export_wrote_as_text_for_spreadsheets_are_read_as_named(
     assert sorted(s.name for s in load_dataset(tmp_path / "set").species) == sorted(names)
 
 
+def _cells(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [cell for row in csv.reader(handle) for cell in row]
+
+
+def test_the_training_sets_csvs_write_a_formula_as_text_and_read_it_back(tmp_path: Path) -> None:
+    """species.csv and groups.csv are opened in spreadsheets too: a species or group that
+    would run as a formula is written as text, and training reads each back as named."""
+    from sync.spreadsheet_text import FORMULA_STARTS, spreadsheet_cell
+
+    names = {"a.png": ("=HYPERLINK(x)", "-trip"), "b.png": ("'Ula'ula", "@trip"),
+             "c.png": ("Gadus morhua", "+trip")}  # fmt: skip
+    rows = [["file", "confirmed_species", "group"]]
+    for number, (file, (name, group)) in enumerate(names.items()):
+        _photo(tmp_path / file, number)
+        rows.append([file, spreadsheet_cell(name), spreadsheet_cell(group)])
+    with (tmp_path / "corrections.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, quoting=csv.QUOTE_ALL).writerows(rows)
+    out = tmp_path / "set"
+    assert export_training_set(tmp_path / "corrections.csv", out) == len(names)
+    for written in ("species.csv", "groups.csv"):
+        assert [c for c in _cells(out / written) if c.startswith(FORMULA_STARTS)] == [], written
+    dataset = load_dataset(out)
+    assert sorted(s.name for s in dataset.species) == sorted(n for n, _ in names.values())
+    groups = sorted(f"group:{group}" for _, group in names.values())
+    assert sorted(s.group for s in dataset.samples) == groups
+
+
 def test_the_cli_takes_several_exports(tmp_path: Path) -> None:
     from main import main
 
@@ -443,6 +472,10 @@ def test_the_readers_unescape_undoes_the_writers_escape() -> None:
     for text in texts:
         assert spreadsheet_text(spreadsheet_cell(text)) == text
     assert spreadsheet_text("'Ula'ula") == "'Ula'ula"  # an export written before the escape
+    from inference.fish.csv_files import spreadsheet_cell as training_sets_cell
+
+    for text in texts:  # the training set's CSVs are written by sync's rule
+        assert training_sets_cell(text) == spreadsheet_cell(text)
 
 
 def test_the_packs_names_refuse_what_the_wires_name_refuses() -> None:
