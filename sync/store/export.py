@@ -1,8 +1,10 @@
 """CSV export of access events (attendance) and fish observations.
 
 The export is plaintext by design: the operator asked for it and chose where it goes. Text
-that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) is prefixed with
-an apostrophe, because notes and names are typed by people and opened in Excel.
+that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return first) is prefixed with an apostrophe, because notes and names are typed by people and
+opened in Excel, and every cell is in double quotes, so that a spreadsheet splitting the file
+on ``;`` starts no cell inside one (OWASP's advice, as ``corrections.csv`` keeps it).
 
 A fish observation's ``top_species`` and ``top_confidence`` are the species pack's answer:
 its best species when its ``status`` is ``identified``, and empty when it is ``unknown``
@@ -113,7 +115,7 @@ def _write(
     *,
     shape: Any,
 ) -> int:
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)  # see the module
     writer.writerow(header)
     count = 0
     with database.read() as connection:

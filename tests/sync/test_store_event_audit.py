@@ -117,7 +117,7 @@ def test_an_edited_access_event_is_caught_by_audit_verify(
         main(["store", "export", "access-events", "--out", str(out_csv), "--db", str(db_path)]) == 0
     )
     assert "WARNING: 1 access event in the store not as the audit chain" in capsys.readouterr().err
-    assert f"verified,{person}" in out_csv.read_text()  # written as the table holds it
+    assert f'"verified","{person}"' in out_csv.read_text()  # written as the table holds it
 
 
 def test_an_event_added_outside_jaga_is_caught(

@@ -167,6 +167,22 @@ def test_fish_export_has_one_row_per_observation_and_defuses_formulas(
     assert [whole[c] for c in ("crop_x", "crop_y", "crop_w", "crop_h")] == ["", "", "", ""]
 
 
+def test_every_cell_of_an_export_is_in_double_quotes(store: Store, clock: FakeClock) -> None:
+    """OWASP's advice, as corrections.csv keeps it: a spreadsheet that splits the file on
+    ';' starts no cell inside one (``x;=HYPERLINK(...)`` stays one note)."""
+    store.observations.add(replace(full_observation(clock), notes="x;=HYPERLINK(evil)"))
+    person_uid = enrol(store, clock, "B-1", seed=1)
+    store.access.record(AccessEvent(clock.now(), "gate", "kiosk-1", "verified", person_uid, 0.8))
+    for export in (export_fish_observations, export_access_events):
+        out = io.StringIO()
+        assert export(store.database, out) == 1
+        rows = list(csv.reader(io.StringIO(out.getvalue())))
+        quoted = io.StringIO()
+        csv.writer(quoted, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+        assert out.getvalue() == quoted.getvalue()
+    assert rows[1][rows[0].index("display_name")] == "Person B-1"
+
+
 def test_the_fish_export_names_a_species_only_where_the_pack_named_one(
     store: Store, clock: FakeClock
 ) -> None:
