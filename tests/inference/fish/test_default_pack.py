@@ -53,6 +53,25 @@ def test_a_head_for_another_backbone_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.needs_shared
+def test_a_head_naming_a_species_no_record_may_hold_is_refused_and_the_pack_stays(
+    model_pack: ModelPack, default_species_pack: Path, tmp_path: Path
+) -> None:
+    """Every catch of such a species would be refused when recorded (the wire's Name): the
+    build refuses the pack, naming the species, and the pack it would replace stays."""
+    head = Path(shutil.copytree(DEFAULT_ASSETS, tmp_path / "head"))
+    body = json.loads((head / "species.json").read_text())
+    body["species"][1]["name"] += "\u202e"
+    (head / "species.json").write_text(json.dumps(body))
+    out = Path(shutil.copytree(default_species_pack, tmp_path / "pack"))
+    before = load_pack(out).sha256
+    backbone = model_pack.model(FISH_BACKBONE_ID).path
+    named = rf"species {body['species'][1]['id']!r}: .*'\\u202e'"
+    with pytest.raises(SpeciesPackError, match=named):
+        build_from_head(head, out, backbone)
+    assert load_pack(out).sha256 == before
+
+
+@pytest.mark.needs_shared
 def test_the_card_names_the_backbone_the_head_was_trained_on(model_pack: ModelPack) -> None:
     """The card is what a reviewer reads: it must not name another backbone than the one
     whose checksum the head records (it once said Lite0 over a Lite2 head)."""
