@@ -31,6 +31,7 @@ from inference.fish.pack_format import (
     read_json,
     schema,
     sides_label,
+    version_problem,
 )
 from inference.fish.pack_leftovers import restore_retired
 from inference.fish.types import Species
@@ -54,6 +55,8 @@ def load_pack(root: Path) -> SpeciesPack:
         backbone = str(manifest["backbone_sha256"])
     except (KeyError, TypeError, ValueError) as exc:
         raise SpeciesPackError(f"{root / MANIFEST} is incomplete: {exc}") from exc
+    if problem := version_problem(version):  # every catch carries it to the hub as a name
+        raise SpeciesPackError(f"{root / MANIFEST}: {problem}, not {version!r}")
     sides = _input_sizes(manifest, root)
     _verify_files(root, files, version)
     # Only a file of ``files`` was verified (each a plain name in the pack's folder), so a model

@@ -223,3 +223,19 @@ def test_fish_prediction_is_checked_on_construction() -> None:
         FishPrediction(FishStatus.UNKNOWN, (SpeciesScore(a, 0.3),), False, "1")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         SpeciesScore(a, 1.5)
+
+
+@pytest.mark.parametrize("version", ["2026.1.0\u202e", "../2026.1.0", "2026.1.0\n"])
+def test_a_pack_whose_version_no_record_may_hold_is_refused(
+    trained_pack: SpeciesPack, tmp_path: Path, version: str
+) -> None:
+    """A catch carries its pack's version to the hub as a name: a hand-built or ``--pack``
+    pack whose version the wire (or a device's pack folder) refuses would make every catch
+    unrecordable, late, so the pack itself is refused as it loads."""
+    edited = tmp_path / "edited"
+    shutil.copytree(trained_pack.root, edited)
+    manifest = json.loads((edited / "manifest.json").read_text())
+    manifest["version"] = version
+    (edited / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SpeciesPackError, match="species pack version is"):
+        load_pack(edited)
