@@ -150,14 +150,17 @@ class KioskSession:
         # Event uid -> its decision's reasons (a low_quality one's), which an access event
         # does not carry; the latest ones only, as for the tracks.
         self._reasons: dict[str, tuple[str, ...]] = {}
+        self._claim_erased = False  # the run's own claim left the gallery: it cannot go on
 
     def process(self, image: AnyImage, time_s: float | None = None) -> KioskFrame:
         self._reload_gallery()
+        self._refuse_erased_claim()
         self._expire_badge()
         badge = self._badge
-        result = self.pipeline.process(image, time_s)
+        result = self._taken(self.pipeline.process(image, time_s))
         self._decide(result.decisions)
-        if badge is not None and _answers(badge, result.decisions):
+        # (a badge whose holder left the gallery while the frame was decided has ended)
+        if badge is not None and self._badge is badge and _answers(badge, result.decisions):
             self._end_badge(interrupted=True)  # the badge's attempt is decided: back to 1:N
         events = self._flush()
         notice, self._notice = self._notice, None
@@ -171,7 +174,7 @@ class KioskSession:
         """The stream ended: open tracks are decided on what they have, and recorded; a
         :class:`KioskError` if some still cannot be written (said: kept on disk, they are
         written at the next start; in memory only, they are lost with the process)."""
-        self._decide(self.pipeline.finish())
+        self._decide(self._withdrawn(self.pipeline.finish()))
         try:
             written = self._flush(now=True)
         except Exception as error:  # not a wait: say what is lost with the process
@@ -205,11 +208,51 @@ class KioskSession:
         comes back is a new attempt. The session goes on; events the store refuses wait. A
         badge whose attempt is decided here is answered, and ends as in :meth:`process`."""
         badge = self._badge
-        decisions = self.pipeline.finish()
+        decisions = self._withdrawn(self.pipeline.finish())
         self._decide(decisions)
         if badge is not None and _answers(badge, decisions):
             self._end_badge(interrupted=True)
         return self._flush()
+
+    def _taken(self, result: FrameResult) -> FrameResult:
+        """The frame's result, its ``verified`` decisions taken only for people still in the
+        store's gallery (:meth:`_gone`); one withdrawn is ``not_matched``, on the screen too,
+        and stays so for its track."""
+        named = {d.track_id: d.identity for d in result.decisions if d.status is Status.VERIFIED}
+        gone = self._gone({identity for identity in named.values() if identity is not None})
+        if not gone:
+            return result
+        tracks = [
+            track for track, identity in named.items() if track is not None and identity in gone
+        ]
+        self.pipeline.withdraw(gone, tracks)
+        faces = tuple(
+            dataclasses.replace(face, decision=face.decision.withdrawn(gone))
+            if face.decision is not None
+            else face
+            for face in result.faces
+        )
+        decisions = tuple(decision.withdrawn(gone) for decision in result.decisions)
+        return dataclasses.replace(result, faces=faces, decisions=decisions)
+
+    def _withdrawn(self, decisions: list[Decision]) -> list[Decision]:
+        """Decisions of tracks that ended, their ``verified`` ones checked as in :meth:`_taken`."""
+        named = {d.identity for d in decisions if d.status is Status.VERIFIED and d.identity}
+        gone = self._gone(named)
+        return [decision.withdrawn(gone) for decision in decisions]
+
+    def _gone(self, identities: set[str]) -> frozenset[str]:
+        """Of ``identities``, just verified on the gallery the pipeline held, those no longer
+        in the store's. The watch looks at the store now, however recently it looked: an
+        erasure (a sync, ``jaga store``, on their own connections) may have committed while
+        the frame was decided, and a consent may have ended on the clock meanwhile. A person
+        erased then must be neither let in nor named in a new access event after their
+        erasure (what is left is the moment between this look and the event's commit)."""
+        if not identities or self._watch is None:
+            return frozenset()
+        self._reload_gallery(force=True)
+        gallery = self.pipeline.stages.gallery
+        return frozenset(i for i in identities if gallery is None or i not in gallery)
 
     def _flush(self, *, now: bool = False) -> tuple[AccessEvent, ...]:
         """Write the events that wait (:meth:`EventWriter.flush`); their tracks may be
@@ -224,6 +267,7 @@ class KioskSession:
         a notice on the next frame, and the kiosk stays as it was."""
         badge = external_id.strip()
         self._reload_gallery(force=True)  # someone enrolled a moment ago has templates now
+        self._refuse_erased_claim()
         try:
             person = claimed_person(self.store, badge, self.identity.site)
         except KioskError as error:
@@ -293,10 +337,15 @@ class KioskSession:
         claimed = self.pipeline.claimed
         if claimed is None or claimed in gallery:
             return
-        if self._badge is None:  # the run's own claim (jaga kiosk run --claim)
-            raise KioskError("the person whose badge was presented has been erased")
+        if self._badge is None:  # the run's own claim (jaga kiosk run --claim): it stops,
+            self._claim_erased = True  # once what was decided is recorded
+            return
         self._notice = f"badge {self._badge.external_id}: its holder is no longer enrolled"
         self._end_badge(interrupted=True)
+
+    def _refuse_erased_claim(self) -> None:
+        if self._claim_erased:
+            raise KioskError("the person whose badge was presented has been erased")
 
     def _decide(self, decisions: Iterable[Decision]) -> list[AccessEvent]:
         """The events of the final decisions, each track once, queued to be written."""

@@ -227,6 +227,17 @@ class TrackDecider:
             for identity in identities:
                 frame.candidates.pop(identity, None)
 
+    def withdraw(self, identities: Collection[str]) -> Decision | None:
+        """The track's ``verified`` decision named one of ``identities``, who left the gallery
+        before the kiosk took it: it is ``not_matched`` now (``Decision.withdrawn``), and so
+        stays for the rest of the track. Returns the new decision, None if nothing changed."""
+        self.forget(identities)
+        if self.decision is None or (withdrawn := self.decision.withdrawn(identities)) is (
+            self.decision
+        ):
+            return None
+        return self._settle(withdrawn)
+
     def finish(self, *, in_view: bool = False) -> Decision | None:
         """The track ended: decide on what there is. A never-confirmed track gets None, or,
         when the stream ended with it ``in_view``, an answer that cannot be ``verified``.

@@ -20,7 +20,8 @@ the status (1.0 for facts of a frame and for policy statuses); how the frames ar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from inference.face.types import QualityReason
@@ -108,6 +109,18 @@ class Decision:
     def final(self) -> bool:
         """False only while a challenge is awaited."""
         return self.status is not Status.CHALLENGE_REQUIRED
+
+    def withdrawn(self, identities: Collection[str]) -> Decision:
+        """This decision, unless it verified one of ``identities`` (people who left the
+        gallery before it was taken: erased, their consent ended): then ``not_matched``, as
+        a face nobody enrolled matches, without them among its candidates. The similarity
+        left is the best remaining candidate's (None without one), never theirs."""
+        if self.status is not Status.VERIFIED or self.identity not in identities:
+            return self
+        rest = tuple(c for c in self.candidates if c.identity not in identities)
+        best = rest[0].similarity if rest else None
+        return replace(self, status=Status.NOT_MATCHED, confidence=1.0, identity=None,
+                       similarity=best, candidates=rest)  # fmt: skip
 
     def as_json(self) -> dict[str, object]:
         """A plain dict for JSON output; absent values are left out, not null."""

@@ -193,6 +193,17 @@ class DecisionPipeline:
         for decider in (*self._deciders.values(), *self._parked.values()):
             decider.forget(identities)
 
+    def withdraw(self, identities: Collection[str], tracks: Collection[int]) -> list[Decision]:
+        """People who left the gallery after ``tracks`` were decided ``verified`` as them, and
+        before the decisions were taken (an erasure committed meanwhile): those decisions
+        are ``not_matched`` (:meth:`TrackDecider.withdraw`); returns the new ones."""
+        withdrawn = []
+        for track in tracks:
+            decider = self._deciders.get(track)
+            if decider is not None and (decision := decider.withdraw(identities)) is not None:
+                withdrawn.append(decision)
+        return withdrawn
+
     def reset(self) -> None:
         """Forget every track (the next person at the kiosk)."""
         self.tracker.reset()

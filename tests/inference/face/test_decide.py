@@ -382,3 +382,16 @@ def test_quality_weight_is_one_for_large_sharp_frontal_faces_and_falls_towards_t
     assert half_yaw == pytest.approx(0.75)
     assert quality_weight(measures(yaw=limits.max_abs_yaw), weights, limits) == weights.floor
     assert quality_weight(measures(yaw=math.inf), weights, limits) == weights.floor
+
+
+def test_a_verified_decision_withdrawn_for_a_person_who_left_names_nobody() -> None:
+    """An erasure lands between the decision and the kiosk taking it: ``not_matched``,
+    without the person among its candidates or their similarity."""
+    verified = Decision(Status.VERIFIED, 0.9, 1, identity="ana", similarity=0.95,
+                        liveness=0.99, candidates=(Candidate("ana", 0.95),
+                                                   Candidate("bo", 0.4)))  # fmt: skip
+    withdrawn = verified.withdrawn({"ana"})
+    assert withdrawn.status is Status.NOT_MATCHED and withdrawn.identity is None
+    assert withdrawn.candidates == (Candidate("bo", 0.4),) and withdrawn.similarity == 0.4
+    assert withdrawn.liveness == 0.99 and withdrawn.track_id == 1
+    assert verified.withdrawn({"bo"}) is verified  # someone else left: it stands
