@@ -57,6 +57,10 @@ class KioskPanel(QWidget):
         self.events = QListWidget()
         self.events.setObjectName("kioskEvents")
         self.events.setMaximumHeight(140)
+        # Names, badges typed at the door and the store's errors reach these labels: shown
+        # as typed, never taken for markup (a QLabel would draw ``<img>`` or ``<span>``).
+        for label in (self.video, self.prompt, self.state):
+            label.setTextFormat(Qt.TextFormat.PlainText)
         layout = QVBoxLayout(self)
         for widget in (self.video, self.prompt, self.badge, self.state, self.events):
             layout.addWidget(widget)
