@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
+from desktop.kiosk.errors import KioskError
 from desktop.kiosk.prompts import Tone
 from desktop.kiosk.session import KioskSession
 from inference.face.decide import Status
@@ -78,3 +79,17 @@ def test_a_consent_ending_while_the_person_is_verified_is_not_let_in(
     events, tones = run(kiosk)
     assert person not in {e.person_uid for e in events}
     assert Tone.ACCEPTED not in tones
+
+
+def test_a_claim_erased_while_it_is_verified_is_recorded_unmatched_then_stops_the_kiosk(
+    kiosk_store: Store, stages: Stages
+) -> None:
+    person = enrol(kiosk_store, stages, "B-001", webcam_paths("live")[:2])
+    kiosk = watched(kiosk_store, stages, claim="B-001")
+    when_verified(kiosk, lambda: erase_elsewhere(kiosk_store, person))
+    start, count = ATTEMPT
+    events: list[AccessEvent] = []
+    with pytest.raises(KioskError, match="erased"):
+        for index, frame in enumerate(webcam("live", start, count)):
+            events += kiosk.process(frame, index / 10).events
+    assert [(e.decision, e.person_uid) for e in events] == [("not_matched", None)]
