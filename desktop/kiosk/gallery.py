@@ -22,7 +22,9 @@ from inference.face.embed import DescriptorModel
 from inference.face.match import GalleryIndex, MatchSettings
 from sync.errors import RecordNotFoundError
 from sync.store import ModelRef, Person, Store
+from sync.store.gallery import load_gallery as load_templates
 from sync.store.outbox_hub import people_held_for_other_hubs
+from sync.store.people import people_of_site
 
 _log = logging.getLogger(__name__)
 
@@ -45,31 +47,33 @@ def load_gallery(
     """Every person of ``site`` (the kiosk's) enrolled with templates of ``model`` whose
     consent still runs, identities being person uids.
 
-    A person erased between the two reads below has no row left: their templates are left
-    out, as the erasure wants. So are those of a person whose consent has ended, before
-    the next sync (or ``jaga store purge-expired``) erases them: consent is what allows
-    matching at all. And those of another site's people: the store keeps them only for
-    their records still to push (a device registered to another site with
+    The templates and the people they belong to are read from one snapshot: read apart, a
+    sync page committed between the two reads that erased the person with the highest row
+    id and brought another gave the newcomer that row id again (SQLite reuses it), and the
+    erased person's templates were taken for the newcomer's. A person erased before the
+    snapshot has no row left. The templates of a person whose consent has ended are left
+    out, before the next sync (or ``jaga store purge-expired``) erases them: consent is
+    what allows matching at all. And those of another site's people: the store keeps them
+    only for their records still to push (a device registered to another site with
     ``--strand-records``, ``sync.client.moved_site``), not to admit them where it stands;
     and those of another hub's people kept so, whose site may have this site's slug
     (``sync.store.outbox_hub``).
     """
     now = store.clock.now()
-    held = _held_for_other_hubs(store)
-    stored = store.gallery(template_model(model))
+    with store.database.read() as connection:  # one snapshot: see above
+        held = people_held_for_other_hubs(connection)
+        stored = load_templates(connection, template_model(model))
+        people = {local: person for local, person in people_of_site(connection, site)
+                  if person.person_uid not in held
+                  and person.consent.retain_until > now}  # fmt: skip
     if len(stored) and stored.dim != model.dimension:
         raise KioskError(f"the store's {template_model(model)} templates have {stored.dim} "
                          f"dimensions; the recogniser makes {model.dimension}")  # fmt: skip
-    people = {local: person
-              for local, person in store.people.by_local_ids(
-                  np.unique(stored.person_ids).tolist()).items()
-              if person.site == site and person.person_uid not in held
-              and person.consent.retain_until > now}  # fmt: skip
     keep = np.array([int(p) in people for p in stored.person_ids], dtype=bool)
     identities = [people[int(p)].person_uid for p in stored.person_ids[keep]]
     vectors = stored.normalized()[keep] if len(stored) else np.zeros((0, model.dimension))
     index = GalleryIndex.from_arrays(vectors, identities, model, settings)
-    ends = [person.consent.retain_until for person in people.values()]
+    ends = [people[int(p)].consent.retain_until for p in np.unique(stored.person_ids[keep])]
     return LoadedGallery(index, min(ends, default=None))
 
 
