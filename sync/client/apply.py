@@ -69,6 +69,7 @@ from sync.protocol import (
     parse_payload,
 )
 from sync.store import Store
+from sync.store.backup_files import drop_replaced_stores
 from sync.store.catch_hub import follow_vouched
 from sync.store.clock import format_timestamp
 from sync.store.edit_clock import note_hub_time
@@ -144,6 +145,7 @@ def apply_page(
         note_progress(connection, site, next_cursor, context.now, more=more, took=context.took)
     if tally.erased:
         store.database.purge(wait=True)  # their data out of the file too (else it is owed)
+        drop_replaced_stores(store.path)  # and out of a copy a killed restore left
     for reason in tally.skipped[:_MAX_REASONS]:
         _log.info("pulled change skipped: %s", reason)
     for reason in tally.set_aside[:_MAX_REASONS]:

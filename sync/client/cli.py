@@ -227,9 +227,12 @@ def _erase_expired(path: Path, source: KeySource) -> None:
     sync with (the jaga-sync timer runs this command there too): their tombstones wait in
     the queue for a hub, as after ``jaga store purge-expired``."""
     from sync.store import Store
+    from sync.store.backup_files import drop_replaced_stores
 
     with Store.open(path, source) as store:
         expired = store.people.purge_expired()
+        if expired:  # while the store is open: no restore runs meanwhile
+            drop_replaced_stores(store.path)
     if expired:
         print(f"erased {plural.people(len(expired))} past their retention date", flush=True)
 

@@ -61,6 +61,7 @@ from sync.client.uploads import PhotoUploader, UploadReport, count_pending_uploa
 from sync.client.withheld import queue_withheld_notices
 from sync.errors import StoreError
 from sync.store import KeySource, OutboxState, Store, StoreConfig
+from sync.store.backup_files import drop_replaced_stores
 from sync.store.resend import queue_decisions_again
 
 log = logging.getLogger(__name__)
@@ -222,6 +223,8 @@ class SyncClient:
         with self._lock():
             try:
                 expired = tuple(self.store.people.purge_expired())
+                if expired:  # not left whole in a copy a killed restore left either
+                    drop_replaced_stores(self.store.path)
                 # Decisions a renewal noted but a killed sync did not queue (resend). Not
                 # needed before the push after a renewal: ``note_epoch`` queues them itself
                 # once its transaction commits, and a failure there ends this sync.

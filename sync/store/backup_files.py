@@ -1,11 +1,13 @@
 """Where backups and restores put a store's files (``sync.store.backups``): the restored
 copy swapped in crash-safely, the store it replaces kept aside (hard links) until then, and
 what a killed backup or restore leaves beside the store, named by ``jaga store info`` and
-removed by the next restore, ``jaga store erase`` or ``purge-expired``."""
+removed by the next restore, ``jaga store erase`` or ``purge-expired``, or an erasure a sync
+makes (``drop_replaced_stores``)."""
 
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -16,6 +18,8 @@ from sync.store import keys
 from sync.store.clock import Clock
 from sync.store.keys import KeyHeader
 from sync.store.store import SIDE_FILES, remove_with_side_files
+
+log = logging.getLogger(__name__)
 
 
 def remove_killed_restore(target: Path) -> None:
@@ -59,6 +63,22 @@ def remove_replaced_stores(target: Path) -> list[Path]:
     if found:
         fsync_path(target.parent)
     return found
+
+
+def drop_replaced_stores(target: Path) -> None:
+    """``remove_replaced_stores`` after an erasure that no command prints for (a sync's: a
+    tombstone pulled from the hub, its retention purge): the erased person must not stay
+    whole in such a copy, under the same key. What it deleted, or could not, goes to the log;
+    the erasure stands either way, and ``jaga store info`` goes on naming a copy left."""
+    try:
+        deleted = remove_replaced_stores(target)
+    except StoreIOError as error:
+        log.warning("%s", error)
+        return
+    if deleted:
+        names = ", ".join(path.name for path in deleted)
+        log.warning("deleted %s: a store a restore replaced and was stopped before deleting,"
+                    " which still held the people erased now", names)  # fmt: skip
 
 
 def partial_backups(target: Path) -> list[Path]:
