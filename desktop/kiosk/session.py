@@ -24,7 +24,9 @@ What is not recorded, and why:
   with a frame too small among them stood at the kiosk, and is recorded.
 
 With a :class:`~desktop.kiosk.gallery.GalleryWatch`, a gallery changed meanwhile (an
-enrolment, an erasure, by a sync or another process) replaces the old one between frames.
+enrolment, an erasure, by a sync or another process) replaces the old one between frames,
+and each ``verified`` makes it look at the store again before it is taken: one naming a
+person erased (or whose consent ended) while the frame was decided is ``not_matched``.
 
 A badge presented at a 1:N kiosk (:meth:`KioskSession.present_badge`) makes the next
 attempt 1:1 against that person, until one face checked against it is answered
