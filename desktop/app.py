@@ -30,13 +30,14 @@ from typing import NoReturn
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QMainWindow, QVBoxLayout, QWidget
 
 from desktop.catch_controller import CatchController
 from desktop.catch_panel import CatchPanel
 from desktop.kiosk.assemble import KioskOptions
 from desktop.kiosk_controller import FrameSource, KioskController
 from desktop.kiosk_panel import KioskPanel
+from desktop.labels import plain_label
 from desktop.metrics import ClassifierProbe, DeviceMetrics, LoadedClassifier, start_device_metrics
 from desktop.pack_status import pack_summary, unchecked_summary
 from desktop.questions import (
@@ -105,8 +106,7 @@ class MainWindow(QMainWindow):
         self.metrics = metrics
         self.species = species
         self._shut_down = False
-        self.status = QLabel(unchecked_summary(pack))
-        self.status.setObjectName("packStatus")
+        self.status = plain_label(unchecked_summary(pack), "packStatus")
         self.pack_check = BackgroundJobs(parent=self)  # hashing ~90 MB: not on the GUI thread
         self.pack_check.submit(
             functools.partial(pack_summary, pack), self._show_pack, self._show_pack

@@ -35,7 +35,9 @@ class BoxCanvas(QLabel):
     boxes_changed = Signal()
 
     def __init__(self, side: int, parent: QWidget | None = None) -> None:
-        super().__init__("no photo", parent)
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # as every label: see desktop.labels
+        self.setText("no photo")
         self.setFixedSize(side, side)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setStyleSheet("background: #eeeeee; color: #777777;")

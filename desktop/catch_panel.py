@@ -43,6 +43,7 @@ from desktop import catch_text
 from desktop.catch_canvas import THUMBNAIL_SIDE, BoxCanvas, thumbnail
 from desktop.catch_records import Outcome
 from desktop.catch_review import PROBLEM_STYLE, ReviewList
+from desktop.labels import plain_label
 from desktop.species import PackState
 from inference.fish.images import UInt8Image
 from inference.fish.types import FishPrediction
@@ -82,8 +83,7 @@ def _line(name: str, placeholder: str = "") -> QLineEdit:
 
 
 def _value(name: str, text: str = _NONE) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName(name)
+    label = plain_label(text, name)
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
@@ -252,7 +252,7 @@ class CatchPanel(QGroupBox):
         self.remove_box.setObjectName("catchRemoveBox")
         self.remove_box.setEnabled(False)
         self.remove_box.clicked.connect(lambda: self.photo.remove_box(self.fish.currentRow()))
-        self.fish_hint = QLabel(
+        self.fish_hint = plain_label(
             "Fish in this photo (several? drag a box over each on the photo, then Classify"
             " boxes; select one to see and confirm its species):"
         )

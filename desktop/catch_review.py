@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop.catch_store import Flagged
 from desktop.catch_text import review_line
+from desktop.labels import plain_label
 from sync.protocol import NAME_MAX_LENGTH
 from sync.store import FishObservation
 
@@ -60,10 +61,9 @@ class ReviewList(QGroupBox):
         self.refresh.setObjectName("reviewRefresh")
         self.site = QCheckBox("The whole site's (pulled from the hub too)")
         self.site.setObjectName("reviewSite")
-        self.summary = QLabel("")  # how many wait
-        self.summary.setObjectName("reviewSummary")
-        self.message = QLabel("")  # the last confirmation, or why the list cannot be shown
-        self.message.setObjectName("reviewMessage")
+        self.summary = plain_label("", "reviewSummary")  # how many wait
+        # the last confirmation, or why the list cannot be shown
+        self.message = plain_label("", "reviewMessage")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.items.currentItemChanged.connect(self._selected)

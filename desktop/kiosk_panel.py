@@ -13,9 +13,10 @@ from collections.abc import Collection, Mapping, Sequence
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QLabel, QLineEdit, QListWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLineEdit, QListWidget, QVBoxLayout, QWidget
 
 from desktop.kiosk.prompts import IDLE, Prompt, Tone
+from desktop.labels import plain_label
 from inference.face.decide import Status
 from inference.face.pipeline import FaceObservation
 from sync.store import AccessEvent
@@ -35,20 +36,17 @@ _REFUSED = (Status.NOT_MATCHED, Status.SPOOF_DETECTED, Status.LOW_QUALITY)
 class KioskPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
-        self.video = QLabel("no picture yet")
-        self.video.setObjectName("kioskVideo")
+        self.video = plain_label("no picture yet", "kioskVideo")
         self.video.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.video.setMinimumSize(*VIDEO_SIZE)
-        self.prompt = QLabel()
-        self.prompt.setObjectName("kioskPrompt")
+        self.prompt = plain_label(name="kioskPrompt")
         self.prompt.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.prompt.setWordWrap(True)  # a long prompt wraps; the picture keeps its size
         font = QFont()
         font.setPointSize(22)
         font.setBold(True)
         self.prompt.setFont(font)
-        self.state = QLabel(STARTING)
-        self.state.setObjectName("kioskState")
+        self.state = plain_label(STARTING, "kioskState")
         self.state.setWordWrap(True)
         self.badge = QLineEdit()  # a badge reader types here as a keyboard does, then Enter
         self.badge.setObjectName("kioskBadge")
@@ -57,10 +55,6 @@ class KioskPanel(QWidget):
         self.events = QListWidget()
         self.events.setObjectName("kioskEvents")
         self.events.setMaximumHeight(140)
-        # Names, badges typed at the door and the store's errors reach these labels: shown
-        # as typed, never taken for markup (a QLabel would draw ``<img>`` or ``<span>``).
-        for label in (self.video, self.prompt, self.state):
-            label.setTextFormat(Qt.TextFormat.PlainText)
         layout = QVBoxLayout(self)
         for widget in (self.video, self.prompt, self.badge, self.state, self.events):
             layout.addWidget(widget)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import sync_text
+from desktop.labels import plain_label
 from desktop.species import PackState
 from desktop.store_check import CheckResult, StoreCheck, registration_text
 from desktop.sync_bridge import Backlog, SyncSnapshot
@@ -43,8 +44,7 @@ _CHECKING = "checking the store…"
 
 
 def _value(name: str, text: str = sync_text.NONE) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName(name)
+    label = plain_label(text, name)
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # copy commands
     return label
