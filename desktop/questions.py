@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 PhotoChooser = Callable[[QWidget], Path | None]
@@ -16,11 +17,23 @@ CloseQuestion = Callable[[QWidget, str], bool]  # (window, question) -> close an
 Question = Callable[[QWidget, str, str], bool]  # (parent, title, question) -> said Yes
 
 
+def question_box(parent: QWidget | None, title: str, question: str) -> QMessageBox:
+    """A Yes/No message box whose default is No. Its words are plain text: a question quotes
+    what the officer typed or a file's name, which a box left at ``AutoText`` would draw as
+    markup (``<img src=...>``) instead of showing (as every label: ``desktop.labels``)."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle(title)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setText(question)
+    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    return box
+
+
 def ask_yes_no(parent: QWidget, title: str, question: str) -> bool:
     """Whether the officer answers Yes (No is the default answer)."""
-    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-    answer = QMessageBox.question(parent, title, question, buttons, QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
+    return question_box(parent, title, question).exec() == QMessageBox.StandardButton.Yes
 
 
 def ask_for_photo(parent: QWidget) -> Path | None:
@@ -34,8 +47,4 @@ def ask_for_photo(parent: QWidget) -> Path | None:
 
 def ask_to_close(parent: QWidget, question: str) -> bool:
     """Whether the officer closes the window anyway (No is the default answer)."""
-    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-    answer = QMessageBox.question(
-        parent, "Catches not recorded", question, buttons, QMessageBox.StandardButton.No
-    )
-    return answer == QMessageBox.StandardButton.Yes
+    return ask_yes_no(parent, "Catches not recorded", question)

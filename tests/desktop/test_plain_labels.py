@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLabel, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 
 from desktop.app import MainWindow
 from desktop.catch_panel import CatchPanel
 from desktop.catch_review import ReviewList
 from desktop.kiosk_panel import KioskPanel
+from desktop.questions import question_box
 from desktop.sync_panel import SyncPanel
 from inference.pack.installed import ModelPack
 
@@ -63,3 +64,11 @@ def test_a_hubs_words_in_the_sync_panel_are_shown_as_sent(
         assert shown == label.sizeHint(), label.objectName()
     qapp.processEvents()
     panel.close()
+
+
+@pytest.mark.usefixtures("qapp")
+def test_a_question_quoting_typed_words_shows_them_as_typed_and_defaults_to_no() -> None:
+    box = question_box(None, "New species", f"'{HOSTILE}' is not a species of the pack")
+    assert box.textFormat() == Qt.TextFormat.PlainText
+    assert box.defaultButton() is box.button(QMessageBox.StandardButton.No)
+    box.close()
