@@ -137,7 +137,7 @@ def enrol_person(
         consent=person.consent(now),
         templates=templates,
         operator=person.operator,
-        duplicate_threshold=one_to_one.verify_threshold,
+        duplicate_threshold=duplicate_threshold(stages, settings),
         accept_duplicates=accept_duplicates,
         photos=kept,
     )
@@ -150,6 +150,13 @@ def one_to_one_settings(stages: Stages, settings: FaceSettings) -> MatchSettings
     it); two photos of one enrolment that do not pass them as each other are two people."""
     threshold = settings.thresholds(Mode.VERIFY, stages.similarity_threshold).similarity
     return dataclasses.replace(settings.match, verify_threshold=threshold)
+
+
+def duplicate_threshold(stages: Stages, settings: FaceSettings) -> float:
+    """The similarity from which a new face passes as someone enrolled at this kiosk: the
+    lower of its 1:1 and 1:N thresholds. A site may set its 1:N below its 1:1; the 1:N kiosk
+    would then let a newcomer in as the enrolled person they pass as."""
+    return min(settings.thresholds(mode, stages.similarity_threshold).similarity for mode in Mode)
 
 
 def check_one_person(

@@ -175,6 +175,24 @@ def test_a_face_already_enrolled_is_refused_unless_accepted(
     assert [m.person_uid for m in done.accepted_duplicates] == [first]
 
 
+def test_a_face_the_1_to_n_kiosk_would_take_for_someone_enrolled_is_a_duplicate(
+    kiosk_store: Store, stages: Stages
+) -> None:
+    """A site whose 1:N threshold is below its 1:1 one: the 1:N kiosk takes a face for the
+    closest person above the 1:N threshold, so a newcomer who passes it as someone enrolled
+    would be let in as them. The duplicate check goes by the lower of the two."""
+    strict_one_to_one = FaceSettings(
+        match=MatchSettings(verify_threshold=0.999, identify_threshold=0.911)
+    )
+    first = webcam_paths("live")[:1]
+    enrol_person(kiosk_store, stages, strict_one_to_one, person(), first)
+    with pytest.raises(DuplicateIdentityError, match="already matches"):
+        enrol_person(
+            kiosk_store, stages, strict_one_to_one, person("B-002"), webcam_paths("live")[20:21]
+        )
+    assert kiosk_store.people.count() == 1
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [("external_id", " ", "external id"), ("consent_version", "", "consent version"),
