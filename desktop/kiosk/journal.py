@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -47,7 +48,7 @@ from sync.store import AccessEvent, Store
 from sync.store.access import COLUMNS, access_event, access_payload
 from sync.store.database import Database
 from sync.store.database_files import SIDE_FILES
-from sync.store.kiosk_waiting import set_aside_path, waiting_path
+from sync.store.kiosk_waiting import set_aside_candidates, set_aside_path, waiting_path
 
 _log = logging.getLogger(__name__)
 _SCHEMA = (
@@ -125,11 +126,29 @@ class DecisionJournal:
 
 def _set_aside(path: Path, aside: Path) -> Path:
     """Move the journal out of the way, with its log, under a name of its own (which
-    ``jaga store info`` names)."""
-    for suffix in ("", *SIDE_FILES):
+    ``jaga store info`` names). The name is claimed with a link, which refuses one that is
+    there: a rename would replace a journal set aside in the same second (a kiosk restarted
+    at once, a second kiosk process), and lose it."""
+    claimed = _claim_name(path, aside)
+    path.unlink()
+    for suffix in SIDE_FILES:
         with contextlib.suppress(FileNotFoundError):
-            path.with_name(path.name + suffix).rename(aside.with_name(aside.name + suffix))
-    return aside
+            path.with_name(path.name + suffix).rename(claimed.with_name(claimed.name + suffix))
+    return claimed
+
+
+def _claim_name(path: Path, aside: Path) -> Path:
+    """Link ``path`` as ``aside``, or the first of ``aside-2``, ``aside-3`` ... free, with no
+    side file of an earlier one left under it (``set_aside_candidates``)."""
+    for candidate in set_aside_candidates(aside):
+        if any(candidate.with_name(candidate.name + s).exists() for s in SIDE_FILES):
+            continue
+        try:
+            os.link(path, candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("unreachable: the candidates never end")
 
 
 def _killed_at_creation(path: Path) -> bool:

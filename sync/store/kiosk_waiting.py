@@ -10,7 +10,8 @@ for the same reason. Being in neither the store nor its audit chain nor its back
 are named by ``jaga store info``, ``backup``, ``export`` and ``audit verify``.
 
 A file the kiosk found under another key is set aside (``<store>.kiosk-waiting.unreadable-
-<time set aside, UTC>``), never recorded nor synced. Its decisions name people, so they are
+<time set aside, UTC>``, then ``-2``, ``-3`` ... for another set aside in the same second),
+never recorded nor synced. Its decisions name people, so they are
 kept no longer than the store keeps the decisions it holds: decision retention deletes the
 file once the store's window (``jaga store retention``) has passed since it was set aside
 (``delete_set_aside``), giving whoever has the old key that long to open it. An erasure
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +38,7 @@ SUFFIX = ".kiosk-waiting"
 SET_ASIDE = ".unreadable-"  # then the time: a journal the kiosk found under another key
 _STAMP = "%Y%m%dT%H%M%SZ"  # the time it was set aside, UTC
 _LOCAL_STAMP = "%Y%m%dT%H%M%S"  # as the first kiosk to set one aside named it: local time
+_NUMBERED = "-"  # then 2, 3 ...: another set aside in the same second had the name
 
 _log = logging.getLogger(__name__)
 
@@ -48,10 +52,22 @@ def set_aside_path(store_path: Path, at: datetime) -> Path:
     return store_path.with_name(waiting_path(store_path).name + SET_ASIDE + stamp)
 
 
+def set_aside_candidates(aside: Path) -> Iterator[Path]:
+    """``aside``, then ``aside-2``, ``aside-3`` ...: the names a journal set aside at that
+    time may take, the first that no other set aside in the same second holds."""
+    yield aside
+    for number in itertools.count(2):
+        yield aside.with_name(f"{aside.name}{_NUMBERED}{number}")
+
+
 def set_aside_at(path: Path) -> datetime:
-    """When the kiosk set the journal aside, from its name; for a name that says no time
-    (renamed by hand), when it was last written, which is earlier."""
+    """When the kiosk set the journal aside, from its name (numbered or not:
+    ``set_aside_candidates``); for a name that says no time (renamed by hand), when it was
+    last written, which is earlier."""
     stamp = path.name.rpartition(SET_ASIDE)[2]
+    head, _, number = stamp.rpartition(_NUMBERED)
+    if head and number.isdigit():
+        stamp = head
     with contextlib.suppress(ValueError):
         return datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
     with contextlib.suppress(ValueError):

@@ -15,6 +15,7 @@ from desktop.kiosk.writer import EventWriter
 from sync.errors import StoreError, StoreFullError
 from sync.store import AccessEvent, Passphrase, Store
 from sync.store.retention import DEFAULT_KEEP_DAYS
+from sync.store.store_info import describe
 from tests.desktop.kiosk.test_kiosk_rules import QUICK, UID, held_by_another
 from tests.sync.conftest import FakeClock, enrol
 
@@ -195,4 +196,39 @@ def test_a_journal_set_aside_is_deleted_by_retention_once_the_window_has_passed(
         assert store.retention.apply(DEVICE).kiosk_journals == 0 and aside.exists()
         clock.advance(days=1, seconds=1)
         assert store.retention.apply(DEVICE).kiosk_journals == 1
+        assert not list(tmp_path.glob("k.db.kiosk-waiting*"))
+
+
+def _journal_under_another_key(tmp_path: Path, store_path: Path) -> None:
+    """A journal another key wrote, put where the kiosk of ``store_path`` looks for its own."""
+    other_path = tmp_path / "other.db"
+    for name in tmp_path.glob("other.db*"):
+        name.unlink()
+    with Store.create(other_path, Passphrase("another"), config=QUICK) as other:
+        journal = DecisionJournal(other)
+        journal.keep([event()])
+        journal.close()
+    journal_path(other_path).rename(journal_path(store_path))
+
+
+def test_two_journals_set_aside_in_the_same_second_are_both_kept_and_both_go(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two starts in one second (a kiosk restarted at once, two kiosk processes) each find a
+    journal under another key: the second set-aside does not replace the first, ``jaga store
+    info`` names both, and retention deletes both once the window has passed."""
+    path = tmp_path / "k.db"
+    clock = FakeClock(datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+    with Store.create(path, PASSPHRASE, clock=clock, config=QUICK) as store:
+        for _ in range(2):  # the clock stands still: the same second
+            _journal_under_another_key(tmp_path, path)
+            EventWriter(store).close()  # the kiosk's start sets it aside
+        caplog.clear()  # the errors it logs, which this test expects
+        aside = sorted(tmp_path.glob("k.db.kiosk-waiting.unreadable-*"))
+        assert len([p for p in aside if not p.name.endswith(("-wal", "-shm"))]) == 2
+        info = "\n".join(describe(store)[0])
+        assert all(p.name in info for p in aside if not p.name.endswith("-wal"))
+        assert "after 2026-05-30 (the first sync then)" in info  # both from their names
+        clock.advance(days=DEFAULT_KEEP_DAYS, seconds=1)
+        assert store.retention.apply(DEVICE).kiosk_journals == 2
         assert not list(tmp_path.glob("k.db.kiosk-waiting*"))
