@@ -27,6 +27,7 @@ from inference.face.pipeline import DecisionPipeline
 from inference.face.settings import FaceSettings, load_settings
 from inference.face.stages import Stages
 from sync.store import KeySource, Store, StoreConfig
+from sync.store.retention_start import start_retention_if_due
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,14 @@ def open_kiosk(
     models: tuple[FaceSettings, Stages] | None = None,
 ) -> Iterator[KioskSession]:
     """Load the models (unless given, as :func:`kiosk_models` loads them), open the store,
-    and yield the session; the store closes after."""
+    apply decision retention if due (``sync.store.retention_start``: a kiosk that never
+    syncs runs it nowhere else), and yield the session; the store closes after."""
     settings, stages = models or kiosk_models(options)
     # A short wait for the write lock: an event the store refuses waits (kept on disk)
     # instead of holding up the frames (desktop.kiosk.writer).
     config = dataclasses.replace(store_config or StoreConfig(), busy_timeout_s=KIOSK_BUSY_TIMEOUT_S)
     with Store.open(store_path, key, config=config) as store:
+        start_retention_if_due(store)  # beside the first frames, on its own thread
         session = kiosk_session(store, stages, settings, options, env)
         try:
             yield session

@@ -38,7 +38,9 @@ window ahead after the hub took it, for one sync, still deletes it early: only w
 acknowledged, but with no margin left for a restore of the hub.
 
 It runs with the device's periodic housekeeping, at the end of each sync (the app's service,
-``jaga sync now``, the ``jaga-sync`` timer), at most once a day: in batches of ``BATCH`` rows
+``jaga sync now``, the ``jaga-sync`` timer), and at the kiosk's start, beside its first
+frames (``sync.store.retention_start``: a kiosk never registered never syncs), at most once
+a day: in batches of ``BATCH`` rows
 of each kind, each one short write transaction, with a pause of ``PAUSE_SECONDS`` between
 them so a kiosk's decision never waits behind more than one batch; a run stops after
 ``RUN_SECONDS`` (half for each kind) and the next sync carries on. Deleted rows are zeroed
@@ -172,6 +174,14 @@ class Retention:
             self._audit.checkpoint(),
             None if last_run is None else parse_timestamp(last_run),
         )
+
+    def due(self) -> bool:
+        """Whether :meth:`apply` would run now: decisions are not kept for ever, and a day
+        has passed since the last run finished (or the clock was set back since)."""
+        with self._database.read() as connection:
+            days = _keep_days(connection)[0]
+            last_run = get_value(connection, LAST_RUN_NAME)
+        return days != 0 and _due(last_run, self._clock.now())
 
     def apply(self, device_id: str | None, *, force: bool = False) -> RetentionReport:
         """Note the hub's receipt for the chain, then delete what is past the window and has
