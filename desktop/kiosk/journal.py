@@ -130,7 +130,6 @@ def _set_aside(path: Path, aside: Path) -> Path:
     there: a rename would replace a journal set aside in the same second (a kiosk restarted
     at once, a second kiosk process), and lose it."""
     claimed = _claim_name(path, aside)
-    path.unlink()
     for suffix in SIDE_FILES:
         with contextlib.suppress(FileNotFoundError):
             path.with_name(path.name + suffix).rename(claimed.with_name(claimed.name + suffix))
@@ -138,17 +137,29 @@ def _set_aside(path: Path, aside: Path) -> Path:
 
 
 def _claim_name(path: Path, aside: Path) -> Path:
-    """Link ``path`` as ``aside``, or the first of ``aside-2``, ``aside-3`` ... free, with no
-    side file of an earlier one left under it (``set_aside_candidates``)."""
+    """Move ``path`` to ``aside``, or to the first of ``aside-2``, ``aside-3`` ... that is
+    free, with no side file of an earlier one left under it (``set_aside_candidates``)."""
     for candidate in set_aside_candidates(aside):
-        if any(candidate.with_name(candidate.name + s).exists() for s in SIDE_FILES):
+        if candidate.exists() or any(
+            candidate.with_name(candidate.name + suffix).exists() for suffix in SIDE_FILES
+        ):
             continue
-        try:
-            os.link(path, candidate)
-        except FileExistsError:
-            continue
-        return candidate
+        if _moved(path, candidate):
+            return candidate
     raise AssertionError("unreachable: the candidates never end")
+
+
+def _moved(path: Path, candidate: Path) -> bool:
+    """Whether ``path`` is now ``candidate``; False when another took that name first."""
+    try:
+        os.link(path, candidate)
+    except FileExistsError:
+        return False
+    except OSError:  # a filesystem without hard links (FAT, exFAT): the check before it
+        path.rename(candidate)  # leaves only two set-asides in the same instant to race
+        return True
+    path.unlink()
+    return True
 
 
 def _killed_at_creation(path: Path) -> bool:

@@ -4,6 +4,7 @@ the events are made here (``test_kiosk_killed_waiting`` kills a real kiosk)."""
 
 from __future__ import annotations
 
+import os
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,12 +212,23 @@ def _journal_under_another_key(tmp_path: Path, store_path: Path) -> None:
     journal_path(other_path).rename(journal_path(store_path))
 
 
+@pytest.mark.parametrize("hard_links", [True, False], ids=["links", "no-hard-links"])
 def test_two_journals_set_aside_in_the_same_second_are_both_kept_and_both_go(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    hard_links: bool,
 ) -> None:
     """Two starts in one second (a kiosk restarted at once, two kiosk processes) each find a
     journal under another key: the second set-aside does not replace the first, ``jaga store
-    info`` names both, and retention deletes both once the window has passed."""
+    info`` names both, and retention deletes both once the window has passed; on a
+    filesystem without hard links (FAT, exFAT) too."""
+    if not hard_links:
+
+        def no_link(source: object, target: object) -> None:
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_link)
     path = tmp_path / "k.db"
     clock = FakeClock(datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
     with Store.create(path, PASSPHRASE, clock=clock, config=QUICK) as store:
