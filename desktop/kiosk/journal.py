@@ -44,11 +44,17 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sync.errors import WrongKeyError
+from sync.filelock import HeldLock
 from sync.store import AccessEvent, Store
 from sync.store.access import COLUMNS, access_event, access_payload
 from sync.store.database import Database
 from sync.store.database_files import SIDE_FILES
-from sync.store.kiosk_waiting import set_aside_candidates, set_aside_path, waiting_path
+from sync.store.kiosk_waiting import (
+    hold_journal,
+    set_aside_candidates,
+    set_aside_path,
+    waiting_path,
+)
 
 _log = logging.getLogger(__name__)
 _SCHEMA = (
@@ -71,6 +77,9 @@ class DecisionJournal:
         self._store = store
         self.path = journal_path(store.path)
         self._database: Database | None = None
+        # Held until close: ``jaga sync now`` records a journal nobody holds (a kiosk
+        # retired with decisions waiting), never this one's.
+        self._hold: HeldLock | None = hold_journal(store.path)
 
     def kept(self) -> list[AccessEvent]:
         """The events a process before this one left waiting, oldest first."""
@@ -110,6 +119,9 @@ class DecisionJournal:
         if self._database is not None:
             self._database.close()
             self._database = None
+        if self._hold is not None:
+            self._hold.release()
+            self._hold = None
 
     def _open(self) -> Database:
         if self._database is None:

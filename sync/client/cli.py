@@ -226,13 +226,17 @@ def _erase_expired(path: Path, source: KeySource) -> None:
     """Erase the people past retention, as a sync does first, on a device with no hub to
     sync with (the jaga-sync timer runs this command there too): their tombstones wait in
     the queue for a hub, as after ``jaga store purge-expired``."""
+    from sync.errors import StoreError
     from sync.store import Store
     from sync.store.backup_files import drop_replaced_stores
+    from sync.store.kiosk_waiting import record_left_waiting
 
     with Store.open(path, source) as store:
         expired = store.people.purge_expired()
         if expired:  # while the store is open: no restore runs meanwhile
             drop_replaced_stores(store.path)
+        with contextlib.suppress(StoreError):  # housekeeping: logged, tried at the next run
+            record_left_waiting(store)  # a kiosk retired with decisions waiting
     if expired:
         print(f"erased {plural.people(len(expired))} past their retention date", flush=True)
 

@@ -62,6 +62,7 @@ from sync.client.withheld import queue_withheld_notices
 from sync.errors import StoreError
 from sync.store import KeySource, OutboxState, Store, StoreConfig
 from sync.store.backup_files import drop_replaced_stores
+from sync.store.kiosk_waiting import record_left_waiting
 from sync.store.resend import queue_decisions_again
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ class SyncClient:
                 expired = tuple(self.store.people.purge_expired())
                 if expired:  # not left whole in a copy a killed restore left either
                     drop_replaced_stores(self.store.path)
+                self._record_left_waiting()  # pushed with this sync's
                 # Decisions a renewal noted but a killed sync did not queue (resend). Not
                 # needed before the push after a renewal: ``note_epoch`` queues them itself
                 # once its transaction commits, and a failure there ends this sync.
@@ -271,6 +273,14 @@ class SyncClient:
         bytes to go again, which the policy may now keep here."""
         queue_withheld_notices(self.store, self.config.policy)
         return self._pusher.push_all(heeded)
+
+    def _record_left_waiting(self) -> None:
+        """Record the decisions a kiosk no longer running left waiting beside the store
+        (``sync.store.kiosk_waiting``). Housekeeping: a failure is logged, not the sync's."""
+        try:
+            record_left_waiting(self.store)
+        except StoreError as error:
+            log.warning("kiosk decisions left waiting not recorded this time: %s", error)
 
     def _apply_retention(self) -> None:
         """Delete the old decisions the hub holds (``sync.store.retention``, once a day).

@@ -9,6 +9,14 @@ a restore (``sync.store.backups``) refuses while they wait under a key the backu
 for the same reason. Being in neither the store nor its audit chain nor its backups, they
 are named by ``jaga store info``, ``backup``, ``export`` and ``audit verify``.
 
+A kiosk retired with decisions waiting (never started again) would leave them out of the
+store for ever: ``jaga sync now`` (the ``jaga-sync`` timer, the app's service; on a device
+never registered too) records them into the store, where they sync and go by retention as
+any other, and empties the file (``record_left_waiting``), but only while no kiosk holds it:
+a running kiosk holds the lock ``<store>.kiosk-held`` shared from its start to its
+stop (``hold_journal``), and what waits then is its own to write. An empty file (a kiosk
+making it) and one under another key are left to the kiosk.
+
 A file the kiosk found under another key is set aside (``<store>.kiosk-waiting.unreadable-
 <time set aside, UTC>``, then ``-2``, ``-3`` ... for another set aside in the same second),
 never recorded nor synced. Its decisions name people, so they are
@@ -25,16 +33,25 @@ import contextlib
 import glob
 import itertools
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sync import plural
 from sync.errors import KioskDecisionsWaitingError, StoreError, WrongKeyError
+from sync.filelock import HeldLock
+from sync.store.access import COLUMNS, access_event
 from sync.store.database import Database, StoreConfig
 from sync.store.database_files import SIDE_FILES
 
+if TYPE_CHECKING:
+    from sync.store.store import Store
+
 SUFFIX = ".kiosk-waiting"
+HELD = ".kiosk-held"  # the lock a running kiosk holds shared (``hold_journal``)
+_HOLD_POLL_S = 0.05
 SET_ASIDE = ".unreadable-"  # then the time: a journal the kiosk found under another key
 _STAMP = "%Y%m%dT%H%M%SZ"  # the time it was set aside, UTC
 _LOCAL_STAMP = "%Y%m%dT%H%M%S"  # as the first kiosk to set one aside named it: local time
@@ -45,6 +62,62 @@ _log = logging.getLogger(__name__)
 
 def waiting_path(store_path: Path) -> Path:
     return store_path.with_name(store_path.name + SUFFIX)
+
+
+def held_path(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + HELD)
+
+
+def hold_journal(store_path: Path) -> HeldLock:
+    """The running kiosk's hold on its journal, shared (two kiosk processes on one store),
+    taken at its start and released at its stop; waits out ``record_left_waiting``, which
+    holds it exclusively for as long as it records."""
+    lock = HeldLock(held_path(store_path))
+    while not lock.take(exclusive=False):
+        time.sleep(_HOLD_POLL_S)
+    return lock
+
+
+def record_left_waiting(store: Store) -> int:
+    """Record into the store the decisions a kiosk no longer running left waiting beside it
+    (a kiosk retired, never started again), and empty the journal; how many were not in the
+    store yet. Nothing while a kiosk holds the journal (its own to write), nor from a
+    journal under another key (the kiosk's next start sets it aside). Written twice, an
+    event is recorded once (its uid), as the kiosk's writer counts on."""
+    path = waiting_path(store.path)
+    if not path.exists() or path.stat().st_size == 0:
+        return 0  # an empty file is a kiosk making it, or one killed then: the kiosk's
+    lock = HeldLock(held_path(store.path))
+    try:
+        if not lock.take(exclusive=True):
+            return 0
+        return _record_all(store, path)
+    finally:
+        lock.release()
+
+
+def _record_all(store: Store, path: Path) -> int:
+    try:
+        database = Database.open(path, store.key, store.database.config, create=False)
+    except WrongKeyError:
+        return 0
+    try:
+        if not database.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='waiting'"):
+            return 0
+        recorded = 0
+        for row in database.query(f"SELECT {COLUMNS} FROM waiting ORDER BY rowid"):
+            event = access_event(row)
+            if not store.access.recorded(event.event_uid):
+                store.access.record(event)
+                recorded += 1
+            with database.write() as connection:
+                connection.execute("DELETE FROM waiting WHERE event_uid = ?", (event.event_uid,))
+    finally:
+        database.close()
+    if recorded:
+        _log.info("recorded %d kiosk decisions left waiting in %s by a kiosk no longer"
+                  " running", recorded, path)  # fmt: skip
+    return recorded
 
 
 def set_aside_path(store_path: Path, at: datetime) -> Path:

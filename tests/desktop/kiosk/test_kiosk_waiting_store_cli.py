@@ -216,3 +216,32 @@ def test_discard_unsynced_says_and_leaves_the_kiosk_decisions_waiting_to_be_reco
     assert "discarded 1 change" in said and "1 kiosk decision waiting in" in said, said
     assert kiosk_starts(store_path) == [event.event_uid]
     assert recorded(store_path) == [event.event_uid]
+
+
+def test_sync_now_records_what_a_kiosk_no_longer_running_left_waiting(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kiosk retired with a decision waiting is never started again: ``jaga sync now`` (the
+    ``jaga-sync`` timer, on a device never registered too) records it into the store, where
+    it syncs and goes by retention like any other, and empties the journal."""
+    event = left_waiting(store_path)
+    assert main(["sync", "now", "--db", str(store_path)]) == 1  # not registered
+    capsys.readouterr()
+    assert recorded(store_path) == [event.event_uid]
+    assert kiosk_starts(store_path) == []  # nothing left waiting
+
+
+def test_sync_now_leaves_a_running_kiosks_waiting_decisions_to_it(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kiosk running holds its journal: what waits there is its own to write (the store
+    was busy a moment ago), and ``jaga sync now`` leaves it."""
+    event = left_waiting(store_path)
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
+        running = DecisionJournal(store)  # the kiosk's, held from its start to its stop
+        assert [e.event_uid for e in running.kept()] == [event.event_uid]
+        assert main(["sync", "now", "--db", str(store_path)]) == 1
+        capsys.readouterr()
+        assert recorded(store_path) == []
+        running.close()
+    assert kiosk_starts(store_path) == [event.event_uid]
