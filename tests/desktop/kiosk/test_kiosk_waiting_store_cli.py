@@ -245,3 +245,20 @@ def test_sync_now_leaves_a_running_kiosks_waiting_decisions_to_it(
         assert recorded(store_path) == []
         running.close()
     assert kiosk_starts(store_path) == [event.event_uid]
+
+
+def test_a_registered_devices_sync_records_them_before_its_push(
+    registered_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Registered, the sync records them first, so that its push carries them: here the hub
+    is not reached, and they are in the store, queued for the next sync, all the same."""
+    event = left_waiting(registered_store)
+    assert main(["sync", "now", "--db", str(registered_store), "--retries", "1"]) != 0
+    capsys.readouterr()
+    assert recorded(registered_store) == [event.event_uid]
+    with Store.open(registered_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        queued = store.database.query(
+            "SELECT 1 FROM outbox WHERE entity = 'access_event' AND entity_uid = ?",
+            (event.event_uid,),
+        )
+    assert queued
