@@ -235,7 +235,7 @@ def _erase_expired(path: Path, source: KeySource) -> None:
         expired = store.people.purge_expired()
         if expired:  # while the store is open: no restore runs meanwhile
             drop_replaced_stores(store.path)
-        with contextlib.suppress(StoreError):  # housekeeping: logged, tried at the next run
+        with contextlib.suppress(StoreError):  # housekeeping: the next run tries again
             record_left_waiting(store)  # a kiosk retired with decisions waiting
     if expired:
         print(f"erased {plural.people(len(expired))} past their retention date", flush=True)
