@@ -22,6 +22,7 @@ from inference.face.embed import DescriptorModel
 from inference.face.match import GalleryIndex, MatchSettings
 from sync.errors import RecordNotFoundError
 from sync.store import ModelRef, Person, Store
+from sync.store.clock_floor import floored_now
 from sync.store.gallery import load_gallery as load_templates
 from sync.store.outbox_hub import people_held_for_other_hubs
 from sync.store.people import people_of_site
@@ -59,8 +60,8 @@ def load_gallery(
     and those of another hub's people kept so, whose site may have this site's slug
     (``sync.store.outbox_hub``).
     """
-    now = store.clock.now()
     with store.database.read() as connection:  # one snapshot: see above
+        now = floored_now(connection, store.clock)  # as ``consent_now`` judges it
         held = people_held_for_other_hubs(connection)
         stored = load_templates(connection, template_model(model))
         people = {local: person for local, person in people_of_site(connection, site)
@@ -75,6 +76,14 @@ def load_gallery(
     index = GalleryIndex.from_arrays(vectors, identities, model, settings)
     ends = [people[int(p)].consent.retain_until for p in np.unique(stored.person_ids[keep])]
     return LoadedGallery(index, min(ends, default=None))
+
+
+def consent_now(store: Store) -> datetime:
+    """The time a consent's end is judged against: the clock, or the floor under it when it
+    reads earlier (``clock_floor.floored_now``: a kiosk reset to 2000 matches nobody whose
+    consent ended since)."""
+    with store.database.read() as connection:
+        return floored_now(connection, store.clock)
 
 
 def _held_for_other_hubs(store: Store) -> frozenset[str]:
@@ -137,7 +146,7 @@ def claimed_person(store: Store, external_id: str, site: str) -> Person:
         raise KioskError(
             f"{external_id!r} is not enrolled at this site ({site}): held for another hub"
         )
-    if person.consent.retain_until <= store.clock.now():
+    if person.consent.retain_until <= consent_now(store):
         raise KioskError(f"the consent of {external_id!r} has ended: enrol them again")
     return person
 
@@ -195,7 +204,7 @@ class GalleryWatch:
             return None
         self._checked_at = now
         version = self._data_version()
-        ended = self._expires_at is not None and self._store.clock.now() >= self._expires_at
+        ended = self._expires_at is not None and consent_now(self._store) >= self._expires_at
         if version == self._version and not ended:
             return None
         self._version = version

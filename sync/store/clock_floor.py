@@ -83,3 +83,14 @@ def read_floor(connection: Any, clock: Clock) -> ClockFloor:
     (newest,) = connection.execute(_RECORDED_NEWEST, (RECENT_ENTRIES,)).fetchone()
     recorded = None if newest is None else parse_timestamp(str(newest))
     return ClockFloor(released_on(clock), hub_time_seen(connection), recorded)
+
+
+def floored_now(connection: Any, clock: Clock) -> datetime:
+    """The clock's time, or the floor's (the release date, the hub time seen) when the clock
+    reads before it: what a consent's end is judged against before matching. A kiosk whose
+    clock was reset to 2000 would otherwise match people whose consent ended years ago; this
+    can only end a consent sooner, never later. Erasure still goes by the clock alone (a hub
+    time seen may be a few minutes ahead, and an erasure is for good)."""
+    now = clock.now()
+    vouched = ClockFloor(released_on(clock), hub_time_seen(connection)).vouched()
+    return now if vouched is None else max(now, vouched[0])
