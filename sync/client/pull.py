@@ -27,8 +27,7 @@ from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
 from sync.protocol import NO_LOG_EPOCH, PullResult
 from sync.store import OutboxState, Store
-from sync.store.clock import released_on
-from sync.store.edit_clock import clock_warning
+from sync.store.clock_floor import device_clock_warning
 from sync.store.state_rows import get_value
 
 _log = logging.getLogger(__name__)
@@ -169,9 +168,10 @@ class Puller:
 def warn_if_clock_behind(store: Store) -> str | None:
     """Log (and return) a warning when this device's clock reads before the hub time it has
     seen, or before the date of its release: its edits still win over what it pulled
-    (``sync.store.edit_clock``), but every other time it records is wrong."""
+    (``sync.store.edit_clock``), but every other time it records is wrong. And when it reads
+    before a time this store recorded by it (``clock_floor.device_clock_warning``)."""
     with store.database.read() as connection:
-        warning = clock_warning(connection, store.clock.now(), released_on(store.clock))
+        warning = device_clock_warning(connection, store.clock)
     if warning is not None:
         _log.warning("%s", warning)
     return warning

@@ -45,8 +45,7 @@ from sync.client.state import (
 )
 from sync.client.uploads import count_pending_uploads, withheld_face_images
 from sync.store import OutboxState, Quarantined, Store
-from sync.store.clock import released_on
-from sync.store.edit_clock import clock_warning
+from sync.store.clock_floor import device_clock_warning
 from sync.store.outbox_hub import NO_KNOWN_HUB_WORDS, held_for_no_known_hub, held_for_other_hubs
 from sync.store.state_rows import FACE_IMAGES_NAME
 
@@ -161,7 +160,8 @@ class SyncStatus:
     audit: AuditStatus = field(default_factory=AuditStatus)
     # Pulled people kept until they can apply here (uid, why): ``sync.client.apply``.
     set_aside: tuple[tuple[str, str], ...] = ()
-    clock: str | None = None  # the clock reads before the hub time seen or the release date
+    # the clock reads before the hub time seen, the release date, or a time recorded here
+    clock: str | None = None
     full_pull: str | None = None  # the site pulled again from the start (``full_pull``)
     held: int = 0  # outbox entries held for a hub left since (``sync.store.outbox_hub``)
     held_unknown: int = 0  # and those held as of no known hub, which nothing sends
@@ -343,9 +343,10 @@ def _full_pull(stored: Mapping[str, str], site: str | None, cursor: int) -> str 
 
 
 def read_clock_warning(store: Store) -> str | None:
-    """Why this device's clock looks wrong (``edit_clock.clock_warning``); None if it does not."""
+    """Why this device's clock looks wrong, or reads before a time this store recorded by it
+    (``clock_floor.device_clock_warning``); None if neither."""
     with store.database.read() as connection:
-        return clock_warning(connection, store.clock.now(), released_on(store.clock))
+        return device_clock_warning(connection, store.clock)
 
 
 def _set_aside_people(store: Store, site: str | None) -> tuple[tuple[str, str], ...]:

@@ -16,9 +16,10 @@ every kiosk decision and enrolment writes one) is a lower bound too, and ``lower
 takes it: what recorded it was this device's clock before it was reset. It does not judge
 the clock by itself: a clock once run ahead (a year typed wrong) and set right since would
 leave that time in the future, and every catch dated there, with no clock setting to put
-it right, until the true time passes it. Only the newest ``RECENT_ENTRIES`` audit entries
-are read (a kiosk's log is long, and its newest entries are the ones that matter: after a
-reset the entries before it drop out once that many decisions were made under it).
+it right, until the true time passes it (``device_clock_warning`` only warns of it). Only
+the newest ``RECENT_ENTRIES`` audit entries are read (a kiosk's log is long, and its newest
+entries are the ones that matter: after a reset the entries before it drop out once that
+many decisions were made under it).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from sync.store.clock import Clock, format_timestamp, parse_timestamp, released_on
-from sync.store.edit_clock import BEHIND_TOLERANCE, hub_time_seen
+from sync.store.edit_clock import BEHIND_TOLERANCE, clock_warning, hub_time_seen, span_words
 
 RECENT_ENTRIES = 1000
 
@@ -94,3 +95,22 @@ def floored_now(connection: Any, clock: Clock) -> datetime:
     now = clock.now()
     vouched = ClockFloor(released_on(clock), hub_time_seen(connection)).vouched()
     return now if vouched is None else max(now, vouched[0])
+
+
+def device_clock_warning(connection: Any, clock: Clock) -> str | None:
+    """Why this device's clock looks wrong (``edit_clock.clock_warning``: before the release
+    date or the hub time seen); else, when it reads before a time this store recorded by it,
+    a warning, and no correction (``ClockFloor.lower_bound`` says why: the earlier clock may
+    be the wrong one); None if neither."""
+    now = clock.now()
+    warning = clock_warning(connection, now, released_on(clock))
+    if warning is not None:
+        return warning
+    recorded = read_floor(connection, clock).recorded
+    if recorded is None or now >= recorded - BEHIND_TOLERANCE:
+        return None
+    return (
+        f"this device's clock may be wrong: it reads {span_words(recorded - now)} before"
+        f" {format_timestamp(recorded)}, a time this store recorded by it (the clock was set"
+        " back since, or ran ahead then: if it is wrong now, set it right)"
+    )

@@ -138,12 +138,13 @@ def clock_warning(connection: Any, now: datetime, released: datetime | None = No
     if now >= floor - BEHIND_TOLERANCE:
         return None
     return (
-        f"this device's clock looks wrong: it reads {_span(floor - now)} behind {what}"
+        f"this device's clock looks wrong: it reads {span_words(floor - now)} behind {what}"
         " (edits are stamped after that time; set the clock right)"
     )
 
 
-def _span(behind: timedelta) -> str:
+def span_words(behind: timedelta) -> str:
+    """``behind`` in whole days, hours or minutes, for a warning."""
     if behind >= timedelta(days=2):
         return f"{behind.days} days"
     if behind >= timedelta(hours=2):

@@ -52,3 +52,21 @@ def test_the_release_date_is_past_and_no_older_than_the_model_packs_version() ->
     with (REPO_ROOT / "assets" / "models.toml").open("rb") as manifest:
         year, month, _ = tomllib.load(manifest)["version"].split(".")
     assert datetime(int(year), int(month), 1, tzinfo=UTC) <= clock.RELEASED <= datetime.now(UTC)
+
+
+def test_a_clock_set_back_before_a_time_recorded_here_is_warned_of(
+    store: Store, clock: FakeClock
+) -> None:
+    """Past the release date, with no hub time seen, a clock set back a fortnight behind
+    what this store recorded by it was named nowhere: not wrong by the floor, and rightly
+    not corrected (it may be the earlier clock that was ahead), but worth a look."""
+    from sync.client.pull import warn_if_clock_behind
+
+    clock.moment = datetime(2026, 12, 1, tzinfo=UTC)
+    observations(store, 1)  # its audit entry is dated 2026-12-01
+    clock.moment = datetime(2026, 11, 15, tzinfo=UTC)
+    for warning in (read_clock_warning(store) or "", warn_if_clock_behind(store) or ""):
+        assert "2026-12-01" in warning and "recorded" in warning
+        assert "16 days" in warning
+    clock.moment = datetime(2026, 12, 1, tzinfo=UTC)
+    assert read_clock_warning(store) is None
