@@ -171,6 +171,9 @@ class KioskController(QObject):
         if session.warning is not None:  # said on screen without names; the log has them
             _log.warning("kiosk: %s", session.warning)
             text = f"{text}\nWARNING: {OVERLAP_SHOWN}"
+        if session.clock_warning is not None:  # no names: said on screen as in the log
+            _log.warning("kiosk: %s", session.clock_warning)
+            text = f"{text}\nWARNING: {session.clock_warning}"
         _emit(self._ready, text, models, session.earlier_run)
 
     def frame(self, image: np.ndarray, frame: KioskFrame) -> None:

@@ -181,8 +181,9 @@ def _run(args: argparse.Namespace) -> int:
         with open_kiosk(
             store_path_of(args), key_source_of(args), _options(args), os.environ
         ) as session:
-            if session.warning is not None:
-                print(f"jaga kiosk run: warning: {session.warning}", file=sys.stderr)
+            for warning in (session.warning, session.clock_warning):
+                if warning is not None:
+                    print(f"jaga kiosk run: warning: {warning}", file=sys.stderr)
             try:
                 source = video if video is not None else source_frames(args.source, args.max_frames)
                 for time_s, image in source:
@@ -201,6 +202,8 @@ def _run(args: argparse.Namespace) -> int:
                        "access_events": events[False], "warning": session.warning}  # fmt: skip
         if events[True]:
             summary["earlier_run_events"] = events[True]
+        if session.clock_warning is not None:  # the times of its events are the clock's
+            summary["clock"] = session.clock_warning
         print(json.dumps({"summary": summary | ({"interrupted": True} if interrupted else {})}))
         return 130 if interrupted else 0
 

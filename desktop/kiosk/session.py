@@ -71,6 +71,7 @@ from inference.face.types import QualityReason
 from sync import plural
 from sync.errors import RecordNotFoundError
 from sync.store import AccessEvent, Store
+from sync.store.clock_floor import device_clock_warning
 
 # A policy: time for the person who presented a badge to be seen and decided.
 BADGE_TIMEOUT_S = 20.0
@@ -80,6 +81,8 @@ RECORDED = (Status.VERIFIED, Status.NOT_MATCHED, Status.SPOOF_DETECTED, Status.L
 ANSWERS = ("verified", "not_matched", "spoof_detected")
 # Tracks recorded that are remembered: far more than can be open at once at one kiosk.
 _REMEMBERED_TRACKS = 1024
+# What a wrong clock means at a kiosk: the evidence keeps the time the clock gave.
+_RECORDED_AT_CLOCK = "this kiosk records each decision, and its audit entry, at that clock's time"
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,9 @@ class KioskSession:
         self._writer = EventWriter(store, clock)
         self.warning: str | None = None
         """What the operator must know before relying on this kiosk (set at start)."""
+        self.clock_warning = _clock_warning(store)
+        """Why the times this kiosk records look wrong (its clock, read at start); None: they
+        do not."""
         self._recorded: deque[int] = deque(maxlen=_REMEMBERED_TRACKS)
         self._unwritten: dict[str, int] = {}  # event uid -> its track, while it waits
         # Event uid -> its decision's reasons (a low_quality one's), which an access event
@@ -388,6 +394,15 @@ class KioskSession:
             similarity=decision.similarity,
             liveness=decision.liveness,
         )
+
+
+def _clock_warning(store: Store) -> str | None:
+    """Why the clock looks wrong (``clock_floor.device_clock_warning``), and what that does
+    to the times this kiosk records; None if it does not. The records keep the clock's
+    time: it is what the kiosk saw, and a time put in its place would be a guess."""
+    with store.database.read() as connection:
+        warning = device_clock_warning(connection, store.clock)
+    return None if warning is None else f"{warning}; {_RECORDED_AT_CLOCK}"
 
 
 def _answers(badge: _Badge, decisions: Iterable[Decision]) -> bool:

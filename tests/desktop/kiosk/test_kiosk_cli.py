@@ -323,3 +323,26 @@ def test_an_enrolment_argument_that_cannot_be_is_a_usage_error_before_the_models
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {option}" in err and said in err, err
+
+
+def test_run_on_a_reset_clock_says_its_times_are_wrong(
+    store_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A flat RTC battery: the clock reads 2000, on a build released since. Each decision is
+    still recorded at the clock's time; the operator is told, and so is the summary."""
+    from datetime import UTC, datetime
+
+    from sync.store import SystemClock
+
+    assert enrol(store_path, *webcam_paths("live")[:2]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(SystemClock, "now", lambda self: datetime(2000, 1, 1, tzinfo=UTC))
+    video = write_video(webcam("live", 10, 2), tmp_path / "brief.avi")
+    assert run(store_path, str(video)) == 0
+    captured = capsys.readouterr()
+    assert "jaga kiosk run: warning: this device's clock looks wrong" in captured.err
+    summary = lines(captured.out)[-1]["summary"]
+    assert "clock looks wrong" in summary["clock"]  # type: ignore[index]
