@@ -24,6 +24,7 @@ from typing import Any, TextIO
 from sync import plural
 from sync.cli_errors import MAX_COUNT, positive_count, reporting, whole_number
 from sync.store.audit import page_problem, terminal_text
+from sync.store.audit_times import time_warnings
 from sync.store.cli import common_options, open_store_of
 from sync.store.kiosk_waiting import waiting_note
 
@@ -63,9 +64,12 @@ def _audit_verify(args: argparse.Namespace) -> int:
         sequence, digest = store.audit.head()
         checkpoint = store.audit.checkpoint().sequence
         waiting = waiting_note(store.path, store.key, store.database.config, "kiosk decision")
+        times = time_warnings(store)
     _print_events(report.events)
     if waiting is not None:  # decided and told at the door, not yet in the chain verified
         print(f"WARNING: outside the audit chain: {waiting}")
+    for warning in times:  # the hashes vouch for the text, not for the clock that dated it
+        print(f"WARNING: {warning}")
     if report.problem is not None:
         print(f"audit chain BROKEN at entry {report.first_bad_sequence}: {report.problem}")
         print(f"{plural.entries(report.entries)} verified before it")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sync import plural
 from sync.errors import StoreError
+from sync.store.audit_times import time_warnings
 from sync.store.backup_files import killed_restore_files, partial_backups, replaced_stores
 from sync.store.clock import format_timestamp
 from sync.store.gallery import gallery_models
@@ -64,6 +65,7 @@ def describe(store: Store, *, full_check: bool = False) -> tuple[list[str], bool
         + _held(*held),
         f"for Retry    {_kept_for_retry(store)}",
         f"kiosk        {_kiosk_waiting(store)}",
+        f"clock        {'; '.join(time_warnings(store)) or 'ok'}",
         *_failed_uploads(store),
         "erased data  "
         + (
