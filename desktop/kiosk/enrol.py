@@ -48,6 +48,8 @@ from inference.fish.images import UInt8Image
 from sync.protocol.names import hidden_characters_problem
 from sync.store import Consent, Enrolment, Photo, Store, Template
 from sync.store.badges import badge_problem
+from sync.store.clock import released_on
+from sync.store.edit_clock import clock_warning
 from sync.store.records import MAX_CONSENT_DAYS
 
 TEMPLATE_SOURCE = "enrolment photo"
@@ -125,6 +127,7 @@ def enrol_person(
     if not paths:
         raise KioskError("enrolment needs at least one photo")
     now = store.clock.now()
+    refuse_on_a_wrong_clock(store, now)
     photos = [read_enrolment_photo(path, store) for path in paths]
     kept = [Photo(p.data, p.media_type, now) for p in photos]
     templates = [face_template(p, stages.detector, stages.recogniser, settings) for p in photos]
@@ -141,6 +144,19 @@ def enrol_person(
         accept_duplicates=accept_duplicates,
         photos=kept,
     )
+
+
+def refuse_on_a_wrong_clock(store: Store, now: datetime) -> None:
+    """A clock behind the floor (the release date, the hub time seen: a flat RTC battery
+    reset it to 2000) would date the consent then and end it then: the hub would erase the
+    person at once, and the kiosk never match them (it judges a consent's end against the
+    floor). The consent's date is evidence, not to be guessed: nobody is enrolled until the
+    clock is set right."""
+    with store.database.read() as connection:
+        wrong = clock_warning(connection, now, released_on(store.clock))
+    if wrong is not None:
+        raise KioskError(f"{wrong}; nobody is enrolled until it is: a consent is dated, and"
+                         " kept, by this clock")  # fmt: skip
 
 
 def one_to_one_settings(stages: Stages, settings: FaceSettings) -> MatchSettings:

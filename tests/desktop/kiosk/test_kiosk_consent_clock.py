@@ -78,3 +78,16 @@ def test_a_consent_ended_before_the_hub_time_seen_is_not_matched(
     assert the_face(attempt(kiosk, "live")).decision == "not_matched"
     with pytest.raises(KioskError, match="consent of 'B-001' has ended"):
         claimed_person(store, "B-001", KIOSK.site)
+
+
+def test_enrolment_on_a_reset_clock_is_refused(
+    clocked: tuple[Store, FakeClock], stages: Stages
+) -> None:
+    """Its consent would be given in 2000 and end in 2000 (before the release): the hub
+    would erase the person at once, and this kiosk would match them not once. Nothing is
+    stored; the operator is told to set the clock right."""
+    store, clock = clocked
+    reset(clock)
+    with pytest.raises(KioskError, match="clock looks wrong"):
+        enrol_for_a_day(store, stages)
+    assert store.people.count() == 0
