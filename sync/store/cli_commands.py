@@ -186,7 +186,7 @@ def export_command(args: argparse.Namespace) -> int:
 def purge_expired_command(args: argparse.Namespace) -> int:
     with open_store_of(args, purge_config(args)) as store:
         if args.dry_run:
-            expired = store.people.expired(store.clock.now())
+            expired = store.people.expired(store.people.retention_now())
             print(
                 f"{plural.people(len(expired))} past their retention date (dry run, nothing erased)"
             )

@@ -28,7 +28,7 @@ from sync.errors import DuplicateIdentityError, RecordInvalidError, RecordNotFou
 from sync.protocol import MAX_ERASURE_REASON_CHARS, RETENTION_REASON
 from sync.store.audit import AuditLog, terminal_text
 from sync.store.badges import BADGES, badge_problem, refuse_held_badge, same_badge
-from sync.store.clock import Clock, format_timestamp, parse_timestamp
+from sync.store.clock import Clock, format_timestamp, parse_timestamp, released_on
 from sync.store.database import Database
 from sync.store.duplicate_faces import find_duplicates
 from sync.store.gallery import model_dim
@@ -247,10 +247,12 @@ class People:
             )
 
     def expired(self, now: datetime) -> list[str]:
-        """Uids of people whose consent retention date has passed by ``now`` (the device's
-        clock: a hub time seen can be wrong too, and an erasure here is for good; a clock
-        ahead erases early here only, as the hub erases on its own clock, and a clock behind
-        keeps a person until the hub's purge reaches it as a tombstone).
+        """Uids of people whose consent retention date has passed by ``now``
+        (``retention_now``: the device's clock, or the release date when it reads earlier;
+        not the hub time seen, which can be wrong too, and an erasure here is for good; a
+        clock ahead erases early here only, as the hub erases on its own clock, and a clock
+        behind, past the release date, keeps a person until the hub's purge reaches it as a
+        tombstone).
 
         People pulled but only set aside here (``deferred_changes``: their badge is held by
         someone else) count too, by the retention date in their set-aside change: an
@@ -296,10 +298,18 @@ class People:
                 continue  # unreadable: the hub's tombstone or a re-registration removes it
         return found
 
+    def retention_now(self) -> datetime:
+        """The time retention goes by (``expired``): the clock, or the date of the jaga
+        release it runs when it reads earlier (``clock.released_on``: a clock reset to 2000,
+        on a kiosk no hub purge reaches). That date is certainly past; a hub time seen may
+        not be, and an erasure is for good."""
+        now, released = self._clock.now(), released_on(self._clock)
+        return now if released is None else max(now, released)
+
     def purge_expired(self, *, operator: str = "retention") -> list[str]:
-        """Erase everyone whose retention date has passed; returns their uids. Their data is
-        purged from the files as ``erase`` does, once for all of them."""
-        expired = self.expired(self._clock.now())
+        """Erase everyone whose retention date has passed (``retention_now``); returns their
+        uids. Their data is purged from the files as ``erase`` does, once for all of them."""
+        expired = self.expired(self.retention_now())
         for person_uid in expired:
             self._remove(person_uid, operator=operator, reason=RETENTION_REASON)
         if expired:

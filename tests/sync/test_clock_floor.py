@@ -70,3 +70,27 @@ def test_a_clock_set_back_before_a_time_recorded_here_is_warned_of(
         assert "16 days" in warning
     clock.moment = datetime(2026, 12, 1, tzinfo=UTC)
     assert read_clock_warning(store) is None
+
+
+def test_a_reset_clock_still_erases_a_consent_ended_before_the_release(
+    store: Store, clock: FakeClock
+) -> None:
+    """A kiosk with no hub, its clock reset to 2000, kept for ever the templates of people
+    whose consent ended before the build it runs was released: no hub purge ever reaches
+    it. The release date is a time certainly past (not a hub's clock that may be wrong), so
+    retention goes by it when the clock reads before it."""
+    from sync.store import Consent
+    from tests.sync.conftest import template
+
+    given = datetime(2026, 3, 1, tzinfo=UTC)
+    uid = store.people.enrol(
+        external_id="B-1",
+        display_name="Ada",
+        site="gate",
+        consent=Consent("v1", given, "op", datetime(2026, 4, 1, tzinfo=UTC)),
+        templates=[template(1)],
+        operator="op",
+        duplicate_threshold=0.6,
+    ).person.person_uid
+    assert store.people.purge_expired() == [uid]
+    assert store.people.count() == 0
