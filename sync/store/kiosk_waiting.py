@@ -45,6 +45,7 @@ from sync.filelock import HeldLock
 from sync.store.access import COLUMNS, access_event
 from sync.store.database import Database, StoreConfig
 from sync.store.database_files import SIDE_FILES
+from sync.store.side_counts import rows_beside
 
 if TYPE_CHECKING:
     from sync.store.store import Store
@@ -188,16 +189,7 @@ def waiting_count(store_path: Path, key: bytes, config: StoreConfig) -> int | No
     path = waiting_path(store_path)
     if not path.exists() or path.stat().st_size == 0:
         return 0
-    try:
-        database = Database.open(path, key, config, create=False)
-    except WrongKeyError:
-        return None
-    try:
-        if not database.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='waiting'"):
-            return 0
-        return int(database.query("SELECT count(*) FROM waiting")[0][0])
-    finally:
-        database.close()
+    return rows_beside(path, "waiting", key, config)
 
 
 def waiting_note(store_path: Path, key: bytes, config: StoreConfig, noun: str) -> str | None:

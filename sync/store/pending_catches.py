@@ -34,6 +34,7 @@ from sync.store import keys
 from sync.store.database import Database, StoreConfig, copy_private_file
 from sync.store.database_files import SIDE_FILES, wal_holds_a_frame
 from sync.store.keys import KeyHeader, KeySlot, KeySource
+from sync.store.side_counts import rows_beside
 
 _log = logging.getLogger(__name__)
 SUFFIX = ".pending-catches"
@@ -99,19 +100,9 @@ def pending_count(store_path: Path, key: bytes, config: StoreConfig) -> int | No
     """How many catches the spool holds (0: no spool); None when this key does not open it
     (a spool still under an earlier key). A spool killed between its file and its table
     (``open_spool``) holds none: 0 (the Catch panel makes the table when it opens it)."""
-    path = spool_path(store_path)
     if not spool_exists(store_path):
         return 0
-    try:
-        database = Database.open(path, key, config, create=False)
-    except WrongKeyError:
-        return None
-    try:
-        if not database.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='pending'"):
-            return 0
-        return int(database.query("SELECT count(*) FROM pending")[0][0])
-    finally:
-        database.close()
+    return rows_beside(spool_path(store_path), "pending", key, config)
 
 
 def prepare_key_change(
