@@ -30,19 +30,23 @@ SWAP_LOCK_NAME = ".swap.lock"
 def install_lock(root: Path, on_wait: Callable[[str], None]) -> Iterator[None]:
     """Hold ``root``'s install lock, waiting for another holder to finish first."""
     root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    waiting = f"another install is running in {root}; waiting for it to finish"
+    with _held(root / LOCK_NAME, lambda fd: lock_waiting(fd, on_wait, waiting)):
+        yield
+
+
+@contextlib.contextmanager
+def _held(path: Path, take: Callable[[int], None]) -> Iterator[None]:
+    """``path`` opened (made where missing) and locked by ``take(fd)`` while held."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        _acquire(fd, root, on_wait)
+        take(fd)
         try:
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
-
-
-def _acquire(fd: int, root: Path, on_wait: Callable[[str], None]) -> None:
-    lock_waiting(fd, on_wait, f"another install is running in {root}; waiting for it to finish")
 
 
 def lock_waiting(fd: int, on_wait: Callable[[str], None], waiting: str) -> None:
@@ -59,15 +63,8 @@ def lock_waiting(fd: int, on_wait: Callable[[str], None], waiting: str) -> None:
 def swap_lock(root: Path) -> Iterator[None]:
     """Held (exclusive) while an install replaces a model in ``root``: short, and taken
     only under the install lock, so it is never waited for long."""
-    fd = os.open(root / SWAP_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    with _held(root / SWAP_LOCK_NAME, lambda fd: fcntl.flock(fd, fcntl.LOCK_EX)):
+        yield
 
 
 @contextlib.contextmanager
