@@ -1,0 +1,224 @@
+"""A photo's bytes without what the camera said about the person: pixels and orientation only.
+
+A phone's photo carries far more than its picture: where it was taken (GPS), when, the
+camera's and its owner's names and serial numbers, maker notes, XMP edit history and embedded
+thumbnails, which may show the picture before it was cropped. An enrolment photo needs only
+its pixels and which way up they are shown. :func:`strip_metadata` rewrites a JPEG, PNG or
+WebP file without the rest, copying the compressed pixels byte for byte (no re-encoding, so
+no generation loss and the same pixels decoded), and keeping what decoding needs:
+
+- JPEG: every non-metadata segment (tables, frame, scans), APP0 JFIF without its thumbnail,
+  APP2 ICC profile and APP14 Adobe (its transform flag says how the colours are coded);
+  APP1 (EXIF, XMP), APP13 (IPTC, Photoshop), COM, every other APPn and anything after the
+  end of the image (a phone's second picture, a motion photo's video) are dropped.
+- PNG: the critical chunks and the ancillary ones that say how the pixels look (colour
+  space, gamma, transparency, pixel density, animation); text, EXIF, time and unknown
+  private chunks are dropped, and anything after IEND.
+- WebP: the image, alpha, ICC and animation chunks; EXIF, XMP and unknown chunks are
+  dropped, the VP8X flags and the RIFF size are rewritten to match.
+
+Orientation is kept by writing back an EXIF record holding the Orientation tag alone, where
+the photo had one other than upright; applying it instead would mean re-encoding a JPEG,
+losing quality for nothing. Viewers and OpenCV's decoder read it as before.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from collections.abc import Iterator
+
+from inference.errors import ImageError
+from inference.image_alpha import exif_orientation
+
+_JPEG, _PNG = b"\xff\xd8", b"\x89PNG\r\n\x1a\n"
+_SOS, _EOI, _APP0, _APP1, _APP2, _APP14, _APP15, _COM = (
+    0xDA, 0xD9, 0xE0, 0xE1, 0xE2, 0xEE, 0xEF, 0xFE)  # fmt: skip
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RSTn: no length
+# In compressed data a 0xFF is followed by 00 (stuffed), a restart marker or a fill 0xFF;
+# anything else is the marker that ends the scan.
+_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_EXIF_HEADER = b"Exif\x00\x00"
+_JFIF_HEADER = b"JFIF\x00"
+_JFIF_NO_THUMBNAIL = 12  # identifier, version, units, densities: the thumbnail follows
+_ICC_HEADER = b"ICC_PROFILE\x00"
+_ADOBE_HEADER = b"Adobe"
+
+# Ancillary PNG chunks that change how the pixels look or move; the rest say something else.
+_PNG_KEPT = frozenset({
+    b"tRNS", b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB", b"cICP", b"mDCV", b"cLLI", b"bKGD",
+    b"hIST", b"pHYs", b"sPLT", b"acTL", b"fcTL", b"fdAT",
+})  # fmt: skip
+_WEBP_KEPT = frozenset({b"VP8X", b"VP8 ", b"VP8L", b"ALPH", b"ICCP", b"ANIM", b"ANMF"})
+_VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
+
+_ORIENTATION_TAG, _SHORT = 0x0112, 3
+
+
+def strip_metadata(data: bytes, name: str) -> bytes:
+    """``data`` (a JPEG, PNG or WebP file) without its metadata, as the module says;
+    :class:`ImageError` for another format or a file whose structure cannot be walked."""
+    if data.startswith(_JPEG):
+        return _strip_jpeg(data, name)
+    if data.startswith(_PNG):
+        return _strip_png(data, name)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return _strip_webp(data, name)
+    raise ImageError(f"{name} is not a JPEG, PNG or WebP photo")
+
+
+def orientation_only_exif(orientation: int) -> bytes:
+    """An EXIF record (TIFF header, one directory) holding the Orientation tag alone."""
+    entry = struct.pack(">HHIH2x", _ORIENTATION_TAG, _SHORT, 1, orientation)
+    return b"MM\x00\x2a" + struct.pack(">IH", 8, 1) + entry + b"\x00\x00\x00\x00"
+
+
+def _unreadable(name: str, why: str) -> ImageError:
+    return ImageError(f"{name}: its metadata cannot be removed ({why}); save it again as a "
+                      "plain JPEG, PNG or WebP")  # fmt: skip
+
+
+# --- JPEG ---------------------------------------------------------------------------------
+
+
+def _strip_jpeg(data: bytes, name: str) -> bytes:
+    out = [_JPEG]
+    exif_seen = False
+    for marker, segment in _jpeg_segments(data, name):
+        if marker == _APP1 and segment[4:].startswith(_EXIF_HEADER) and not exif_seen:
+            exif_seen = True  # the decoder obeys the first EXIF record's orientation
+            orientation = exif_orientation(segment[4 + len(_EXIF_HEADER) :])
+            if orientation != 1:
+                out.append(_jpeg_segment(_APP1, _EXIF_HEADER + orientation_only_exif(orientation)))
+        elif (kept := _kept_jpeg_segment(marker, segment)) is not None:
+            out.append(kept)
+    return b"".join(out)
+
+
+def _kept_jpeg_segment(marker: int, segment: bytes) -> bytes | None:
+    """The segment as kept (a JFIF header loses its thumbnail), None for metadata."""
+    body = segment[4:]
+    if marker == _APP0:
+        if body.startswith(_JFIF_HEADER) and len(body) >= _JFIF_NO_THUMBNAIL:
+            return _jpeg_segment(_APP0, body[:_JFIF_NO_THUMBNAIL] + b"\x00\x00")
+        return None  # JFXX (a thumbnail) and others
+    if marker == _APP2:
+        return segment if body.startswith(_ICC_HEADER) else None  # MPF and FlashPix: no
+    if marker == _APP14:
+        return segment if body.startswith(_ADOBE_HEADER) else None
+    if _APP0 <= marker <= _APP15 or marker == _COM:
+        return None
+    return segment
+
+
+def _jpeg_segment(marker: int, body: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(body) + 2) + body
+
+
+def _jpeg_segments(data: bytes, name: str) -> Iterator[tuple[int, bytes]]:
+    """Every marker after SOI as ``(marker, bytes)``, a scan with its compressed data, up
+    to and with EOI; what follows EOI is not the picture libjpeg decodes."""
+    at = 2
+    while at < len(data):
+        if data[at] != 0xFF or at + 1 >= len(data):
+            raise _unreadable(name, f"unexpected bytes at offset {at}")
+        marker = data[at + 1]
+        if marker == 0xFF:  # a fill byte before a marker
+            at += 1
+            continue
+        if marker == _EOI:
+            yield marker, data[at : at + 2]
+            return
+        if marker in _STANDALONE:
+            yield marker, data[at : at + 2]
+            at += 2
+            continue
+        end = at + 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+        if end < at + 4 or end > len(data):
+            raise _unreadable(name, f"a segment cut short at offset {at}")
+        if marker == _SOS:
+            found = _SCAN_END.search(data, end)
+            end = found.start() if found else len(data)  # no end: decoded as it is
+        yield marker, data[at:end]
+        at = end
+
+
+# --- PNG ----------------------------------------------------------------------------------
+
+
+def _strip_png(data: bytes, name: str) -> bytes:
+    out = [_PNG]
+    exif_seen = False
+    for kind, chunk in _png_chunks(data, name):
+        if kind == b"eXIf" and not exif_seen:
+            exif_seen = True
+            orientation = exif_orientation(chunk[8:-4])
+            if orientation != 1:  # in its place: before or after the pixels, as it was read
+                out.append(_png_chunk(b"eXIf", orientation_only_exif(orientation)))
+        elif not kind[0] & 0x20 or kind in _PNG_KEPT:  # critical (upper case) or known
+            out.append(chunk)
+        if kind == b"IEND":
+            break
+    return b"".join(out)
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+# --- WebP ---------------------------------------------------------------------------------
+
+
+def _strip_webp(data: bytes, name: str) -> bytes:
+    end = min(len(data), 8 + int.from_bytes(data[4:8], "little"))  # after it: not the image
+    out: list[bytes] = []
+    exif_kept = exif_seen = False
+    for kind, chunk in _webp_chunks(data[:end], name):
+        if kind == b"EXIF" and not exif_seen:
+            exif_seen = True
+            exif = chunk[8 : 8 + int.from_bytes(chunk[4:8], "little")]
+            orientation = exif_orientation(exif.removeprefix(_EXIF_HEADER))
+            if orientation != 1:
+                exif_kept = True
+                out.append(_webp_chunk(b"EXIF", orientation_only_exif(orientation)))
+        elif kind in _WEBP_KEPT:
+            out.append(chunk)
+    if out and out[0].startswith(b"VP8X"):
+        out[0] = _vp8x_flags(out[0], exif_kept)
+    body = b"WEBP" + b"".join(out)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _vp8x_flags(chunk: bytes, exif: bool) -> bytes:
+    flags = chunk[8] & ~(_VP8X_EXIF | _VP8X_XMP) | (_VP8X_EXIF if exif else 0)
+    return chunk[:8] + bytes((flags,)) + chunk[9:]
+
+
+def _webp_chunk(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack("<I", len(payload)) + payload + b"\x00" * (len(payload) & 1)
+
+
+# --- both chunked formats -----------------------------------------------------------------
+
+
+def _png_chunks(data: bytes, name: str) -> Iterator[tuple[bytes, bytes]]:
+    """``(type, whole chunk)`` after the signature: length, type, data, CRC."""
+    at = len(_PNG)
+    while at < len(data):
+        end = at + 12 + int.from_bytes(data[at : at + 4], "big")
+        if at + 12 > len(data) or end > len(data):
+            raise _unreadable(name, f"a chunk cut short at offset {at}")
+        yield data[at + 4 : at + 8], data[at:end]
+        at = end
+
+
+def _webp_chunks(data: bytes, name: str) -> Iterator[tuple[bytes, bytes]]:
+    """``(type, whole chunk)`` after the RIFF header: type, size, payload, an even pad."""
+    at = 12
+    while at < len(data):
+        size = int.from_bytes(data[at + 4 : at + 8], "little")
+        if at + 8 > len(data) or at + 8 + size > len(data):  # the last pad may be missing
+            raise _unreadable(name, f"a chunk cut short at offset {at}")
+        yield data[at : at + 4], data[at : at + 8 + size] + b"\x00" * (size & 1)
+        at += 8 + size + (size & 1)
