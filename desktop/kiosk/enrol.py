@@ -8,7 +8,9 @@ two people: every two of an enrolment's templates must pass the kiosk's 1:1 as e
 Faces that the 1:1 threshold cannot tell apart pass this check, as they would pass at the
 door: on NUAA's people most pairs do at the default 0.911, which is why a site calibrates
 it. The photos themselves are kept with the person (they are what a later model's templates
-are made from) and erased with them.
+are made from) and erased with them, as their pixels and orientation only: the GPS position,
+serial numbers, names and thumbnails a phone writes are removed first, without re-encoding
+(:mod:`inference.image_metadata`).
 
 The photos are taken by an operator who sees the person, so liveness is not asked of them:
 an ID photo or a print would fail it, and the operator is the check here.
@@ -34,9 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from desktop.catch_errors import CatchError
-from desktop.catch_photo import read_catch_photo
+from desktop.catch_photo import media_type_of, read_photo_file
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.gallery import template_model
+from inference.errors import ImageError
 from inference.face.decide import Mode, quality_weight
 from inference.face.embed import DescriptorModel, Embeddings
 from inference.face.match import MatchSettings, Verification, verify
@@ -44,7 +47,8 @@ from inference.face.quality import QualityGate
 from inference.face.settings import FaceSettings
 from inference.face.stages import Detector, Recogniser, Stages
 from inference.face.types import FaceBox
-from inference.fish.images import UInt8Image
+from inference.fish.images import UInt8Image, decode_image
+from inference.image_metadata import strip_metadata
 from sync.protocol.names import hidden_characters_problem
 from sync.store import Consent, Enrolment, Photo, Store, Template
 from sync.store.badges import badge_problem
@@ -93,7 +97,7 @@ class NewPerson:
 
 @dataclass(frozen=True, eq=False)
 class EnrolmentPhoto:
-    """One photo as read: its bytes untouched, their type, and the image (BGR)."""
+    """One photo as kept: its bytes without metadata, their type, and the image (BGR)."""
 
     path: Path
     data: bytes = field(repr=False)
@@ -102,13 +106,19 @@ class EnrolmentPhoto:
 
 
 def read_enrolment_photo(path: Path, store: Store) -> EnrolmentPhoto:
-    """A JPEG, PNG or WebP photo the store can keep; a clear error for anything else."""
+    """A JPEG, PNG or WebP photo the store can keep, without its metadata (GPS, serial
+    numbers, names, thumbnails: :mod:`inference.image_metadata`); a clear error for anything
+    else. The template is made from the bytes kept, so a later model's matches them."""
+    config = store.database.config
     try:
-        photo = read_catch_photo(path, store.database.config)
-    except CatchError as error:
+        data = read_photo_file(path, config)
+        media_type = media_type_of(data, path)
+        kept = strip_metadata(data, str(path))
+        image = decode_image(kept, str(path))
+    except (CatchError, ImageError) as error:
         raise KioskError(str(error)) from error
-    bgr = photo.image[:, :, ::-1].copy()  # the catch reader gives RGB; faces want BGR
-    return EnrolmentPhoto(path, photo.data, photo.media_type, bgr)
+    bgr = image[:, :, ::-1].copy()  # the decoder gives RGB; faces want BGR
+    return EnrolmentPhoto(path, kept, media_type, bgr)
 
 
 def enrol_person(
