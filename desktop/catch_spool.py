@@ -7,7 +7,8 @@ kill, a power cut, a flat battery at sea; and so was a Record the app died in th
 Record, before the store is asked (``CatchStore.record``), and the next start offers any
 still here again, as refused, for Retry or Dismiss; its entry is deleted once the store has
 the catch (or once the store finds this very catch recorded: a Record or Retry that
-committed just before a crash left its entry here), or when the officer dismisses it.
+committed just before a crash left its entry here, which the next start deletes instead of
+offering it, ``CatchStore.pending``), or when the officer dismisses it.
 
 The spool is one small database beside the store (``<store>.pending-catches``,
 ``sync.store.pending_catches``: what the store's key change, backup and restore need of it),

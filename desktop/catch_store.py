@@ -84,9 +84,10 @@ class CatchStore:
         written: the officer decides), or refuses it for good (``CatchError``); a refusal to
         retry keeps it there, and says whether it could be kept. The entry's deletion is
         not in the store's transaction (two files): a kill between the two leaves it, and
-        its Retry finds the catch by its photo's uid and writes nothing. A store that cannot
-        be opened (a disk too full for its shared-memory file, a wrong key) keeps nothing
-        (no key to encrypt it with), and its refusal says so."""
+        the next start finds the catch by its photo's uid and deletes the entry
+        (``_still_pending``); a Retry of it would find it so too, and write nothing. A store
+        that cannot be opened (a disk too full for its shared-memory file, a wrong key) keeps
+        nothing (no key to encrypt it with), and its refusal says so."""
         with self._open_to_record() as store:
             spool = self._open_spool(store)  # once for both: each open ends in a checkpoint
             try:
@@ -131,11 +132,32 @@ class CatchStore:
 
     def pending(self) -> list[CatchRecord]:
         """The catches kept in the spool, oldest first (none: no spool): those refused, and
-        those whose Record the app stopped in the middle of."""
+        those whose Record the app stopped in the middle of (``_still_pending``)."""
         if not spool_exists(self.path):  # before the first Record only: no key derived
             return []
-        with self._open() as store, CatchSpool.open(store, self.source) as spool:
-            return spool.records()
+        with self._open() as store:
+            return self._still_pending(store)
+
+    def _still_pending(self, store: Store) -> list[CatchRecord]:
+        """The spool's catches the store does not hold. One it holds was committed by a
+        Record or Retry killed before its entry's deletion (two files, two transactions):
+        its entry is deleted here, not offered as "NOT RECORDED" for a Retry that would
+        write nothing; a deletion that fails is logged, and tried again at the next start."""
+        with CatchSpool.open(store, self.source) as spool:
+            kept = spool.records()
+            written = store.observations.written_photos(catch.uid for catch in kept)
+            if written:
+                self._forget_written(spool, [c for c in kept if c.uid in written])
+        return [catch for catch in kept if catch.uid not in written]
+
+    @staticmethod
+    def _forget_written(spool: CatchSpool, written: list[CatchRecord]) -> None:
+        names = ", ".join(f"{catch.name} ({catch.uid})" for catch in written)
+        _log.info("catches recorded before the app stopped, deleted from the spool: %s", names)
+        try:
+            spool.forget([catch.uid for catch in written])
+        except (StoreError, OSError) as error:
+            _log.warning("recorded catches not deleted from the spool: %s: %s", names, error)
 
     def forget(self, catches: list[CatchRecord]) -> None:
         """Delete the spool's entries of these catches (dismissed by the officer); a failure

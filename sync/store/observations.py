@@ -176,6 +176,20 @@ class Observations:
         )
         return {str(uid) for (uid,) in rows}
 
+    def written_photos(self, photo_uids: Iterable[str]) -> set[str]:
+        """Those of ``photo_uids`` recorded here with their observations: the catches a
+        retry would find written (``_refuse_written``), such as a spool entry whose catch
+        committed before the app was killed, ahead of the entry's deletion."""
+        uids = list(photo_uids)
+        if not uids:
+            return set()
+        rows = self._database.query(
+            f"SELECT DISTINCT p.photo_uid FROM photos p JOIN fish_observations o"
+            f" ON o.photo_id = p.id WHERE p.photo_uid IN ({','.join('?' * len(uids))})",
+            tuple(uids),
+        )
+        return {str(uid) for (uid,) in rows}
+
     def clock_floor(self) -> ClockFloor:
         """What vouches for the true time besides the clock (the release date, the newest hub
         time pulled, the newest time recorded here): a catch may be dated after it however

@@ -11,6 +11,7 @@ is held by a classification.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import threading
@@ -38,7 +39,7 @@ from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.catch_worker import NO_FISH
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import wait_until
-from tests.desktop.test_catch_spool_crash import QUICK, counts, write_locked
+from tests.desktop.test_catch_spool_crash import QUICK, counts, spool_entries, write_locked
 from tests.inference.fish.test_images import grey_png
 from tests.sync.conftest import REPO_ROOT
 
@@ -98,12 +99,52 @@ def test_a_record_killed_before_the_store_commits_it_is_offered_at_the_next_star
     assert store.pending() == []
 
 
-def test_a_record_killed_after_the_store_committed_it_is_not_recorded_twice(
+def test_a_record_killed_after_the_store_committed_it_is_not_offered_again(
     store_path: Path, recording: tuple[subprocess.Popen[str], str]
 ) -> None:
     """Its entry is deleted once the store has the catch, not in the same transaction: a
-    kill in between leaves it, and its Retry finds the catch by its photo's uid."""
+    kill in between leaves it, and the next start finds the catch by its photo's uid and
+    deletes the entry (a Retry would have written nothing, but said "NOT RECORDED" first)."""
+    worker, _ = recording
+    kill_after_the_commit(store_path, worker)
+    assert spool_entries(store_path) == 1  # the kill left it
+
+    store = catch_store(store_path)
+    assert store.pending() == [], "a catch the store holds was offered as not recorded"
+    assert spool_entries(store_path) == 0, "its entry was left to be offered at every start"
+    assert counts(store_path) == (1, 1)
+
+
+def test_the_next_start_says_nothing_alarming_of_a_catch_the_store_committed(
+    qapp: QApplication,
+    store_path: Path,
+    recording: tuple[subprocess.Popen[str], str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review (desktop/catch_records.py:95): the panel showed such a catch as "NOT RECORDED
+    ... kept from before the app stopped" until its Retry said "recorded already"."""
+    del qapp
     worker, uid = recording
+    kill_after_the_commit(store_path, worker)
+    caplog.set_level(logging.INFO, logger="desktop.catch_store")
+    settings = AppSettings(store_path, None, {PASSPHRASE_ENV: PASSPHRASE}, 3600, QUICK)
+    panel = CatchPanel()
+    controller = CatchController(settings, panel, cast("SpeciesPacks", OnePack(HeldClassifier())))
+    try:
+        controller.start()
+        wait_until(lambda: "waiting" in panel.review.summary.text(), "the review list")
+        assert "NOT RECORDED" not in panel.record_message.text(), panel.record_message.text()
+        assert controller.records.refused == []
+        assert spool_entries(store_path) == 0 and counts(store_path) == (1, 1)
+        assert uid in caplog.text  # said in the log, for whoever looks into the kill
+    finally:
+        controller.stop()
+        panel.deleteLater()
+
+
+def kill_after_the_commit(store_path: Path, worker: subprocess.Popen[str]) -> None:
+    """Let the held Record commit its catch, and kill it (SIGKILL) before the spool's entry
+    of it is deleted."""
     assert worker.stdin is not None
     with write_locked(store_path, spool=True):  # the entry's deletion waits here
         worker.stdin.write("go\n")
@@ -111,13 +152,6 @@ def test_a_record_killed_after_the_store_committed_it_is_not_recorded_twice(
         wait_for(lambda: counts(store_path) == (1, 1), worker, "the store's commit")
         worker.kill()
         worker.wait(timeout=60)
-
-    store = catch_store(store_path)
-    (kept,) = store.pending()
-    assert kept.uid == uid
-    store.record(kept)  # its Retry: "recorded already"
-    assert counts(store_path) == (1, 1), "the catch was recorded twice"
-    assert store.pending() == []
 
 
 def test_a_catch_the_store_can_never_take_is_not_kept_to_be_offered_again(

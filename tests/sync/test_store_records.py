@@ -318,6 +318,19 @@ def test_a_photo_recorded_before_with_the_same_fish_is_refused_when_asked(
     assert store.observations.count() == 3
 
 
+def test_the_photos_written_are_told_from_those_never_written(
+    store: Store, clock: FakeClock
+) -> None:
+    """What the Catch panel's start asks of the uids its spool keeps: which catches a retry
+    would find written (``CatchRecordedError``), to delete their entries instead."""
+    written = Photo(b"\xff\xd8 landed", "image/jpeg", clock.now())
+    store.observations.add_with_photo(written, [full_observation(clock)])
+    never = Photo(b"\xff\xd8 still in the spool", "image/jpeg", clock.now())
+    asked = [written.photo_uid, never.photo_uid]
+    assert store.observations.written_photos(asked) == {written.photo_uid}
+    assert store.observations.written_photos([]) == set()
+
+
 def test_access_export_is_attendance_in_a_time_range(store: Store, clock: FakeClock) -> None:
     person_uid = enrol(store, clock, "B-1", seed=1)
     start = clock.now()
