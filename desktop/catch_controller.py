@@ -42,7 +42,7 @@ from desktop.catch_photo import PhotoFile
 from desktop.catch_recording import RECORDED_ALREADY, CatchRecording
 from desktop.catch_records import CatchRecord, CatchRecords
 from desktop.catch_review_controller import CatchReviewController
-from desktop.catch_store import CatchStore
+from desktop.catch_store import AtStart, CatchStore
 from desktop.metrics import CatchMetrics, StageTimes
 from desktop.questions import (
     CloseQuestion,
@@ -59,6 +59,7 @@ from desktop.workers import BackgroundJobs, error_info
 from inference.errors import InferenceError
 from sync.errors import SyncError
 from sync.store import Crop, StoreConfig
+from sync.store.pending_catches import spool_exists
 from sync.store.records import new_uid
 
 _log = logging.getLogger(__name__)
@@ -123,9 +124,13 @@ class CatchController(CatchRecording):
         species.changed.connect(panel.show_pack)
 
     def start(self) -> None:
-        if self.store is not None:  # catches refused before the app last stopped, if any
-            self._submit(self.store.pending, self._show_pending, self._pending_failed)
-        self.review.refresh()
+        """The catches kept from before the app last stopped, if any, and the review list,
+        read in one job (``CatchStore.at_start``: one open of the store, one key derived)."""
+        if self.store is None:
+            self.review.refresh()  # it says how to unlock the store
+            return
+        work = functools.partial(self.store.at_start, site=self.panel.review.site.isChecked())
+        self._submit(work, self._show_start, self._start_failed)
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """Wait for the jobs given (a record in flight commits or rolls back whole)."""
@@ -227,6 +232,22 @@ class CatchController(CatchRecording):
         self._show_records()
 
     # --- results, on the GUI thread -----------------------------------------------------
+
+    def _show_start(self, read: object) -> None:
+        if not isinstance(read, AtStart):
+            return
+        if isinstance(read.kept, tuple):
+            self._show_pending(list(read.kept))
+        else:  # the spool did not open: the review list came all the same
+            self._pending_failed(_explain(read.kept))
+        self.review.show_flagged(read.flagged)
+
+    def _start_failed(self, message: str) -> None:
+        """The store did not open (a wrong key, a full disk): both say so, the kept catches
+        only where a spool holds some, as a read of the spool alone did."""
+        self.review.show_problem(message)
+        if self.store is not None and spool_exists(self.store.path):
+            self._pending_failed(message)
 
     def _not_forgotten(self, dropped: list[CatchRecord], message: str) -> None:
         """Dismissed, but the spool could not delete them (a full disk, held by another

@@ -59,7 +59,7 @@ class CatchReviewController(QObject):
             self.review.show_message(LOCKED_MESSAGE, problem=True)
             return
         work = functools.partial(self.store.flagged, site=self.review.site.isChecked())
-        self._submit(work, self._show_flagged, self._show_problem)
+        self._submit(work, self.show_flagged, self.show_problem)
 
     @Slot()
     def confirm_selected(self) -> None:
@@ -79,7 +79,7 @@ class CatchReviewController(QObject):
             return
         uid = observation.observation_uid
         work = functools.partial(self.store.confirm, uid, species, officer)
-        self._submit(work, self._show_answer, self._show_problem)
+        self._submit(work, self._show_answer, self.show_problem)
         self.refresh()
 
     @Slot()
@@ -97,12 +97,12 @@ class CatchReviewController(QObject):
             review.show_message(f"{observation.observation_uid}: not answered not a fish")
             return
         work = functools.partial(self.store.answer_not_a_fish, observation.observation_uid, officer)
-        self._submit(work, self._show_answer, self._show_problem)
+        self._submit(work, self._show_answer, self.show_problem)
         self.refresh()
 
     # --- results, on the GUI thread -----------------------------------------------------
 
-    def _show_flagged(self, flagged: object) -> None:
+    def show_flagged(self, flagged: object) -> None:
         # A list asked for before the box was ticked (or unticked) is not the one wanted.
         if isinstance(flagged, Flagged) and flagged.site == self.review.site.isChecked():
             self.review.show_flagged(flagged)
@@ -112,5 +112,5 @@ class CatchReviewController(QObject):
             said = not_a_fish_text if answer.observation.not_a_fish else confirmed_text
             self.review.show_message(said(answer.observation, answer.held_for))
 
-    def _show_problem(self, message: str) -> None:
+    def show_problem(self, message: str) -> None:
         self.review.show_message(message, problem=True)

@@ -3,7 +3,8 @@
 A store belongs to the thread that opened it (an SQLite connection is not shared across
 threads), and a ``QThreadPool`` promises no thread to a later job, so nothing stays open
 between jobs. Opening derives the key with scrypt, a fraction of a second at the production
-cost: once per officer action (record, confirm, refresh), which is what this pays. No Qt here.
+cost: once per officer action (record, confirm, refresh), which is what this pays, and once
+for all the panel reads at start (``at_start``). No Qt here.
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ class Written:
 
     observations: tuple[FishObservation, ...]
     observed: ObservedTime
+
+
+@dataclass(frozen=True)
+class AtStart:
+    """What the panel reads at start (``CatchStore.at_start``): the catches kept in the spool,
+    or why they could not be read, and the review list."""
+
+    kept: tuple[CatchRecord, ...] | StoreError | OSError
+    flagged: Flagged
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,24 @@ class CatchStore:
         with self._open() as store:
             return self._still_pending(store)
 
+    def at_start(self, *, site: bool = False) -> AtStart:
+        """What the panel shows at start, read in one open of the store: each open derives
+        the key (scrypt, 0.5-1 s at the production cost), and a start that opened it once for
+        the kept catches and again for the review list paid that twice before its first
+        classification, at every start once a spool existed (from the first Record on)."""
+        with self._open() as store:
+            kept = self._kept_at_start(store)
+            return AtStart(kept, self._flagged_in(store, REVIEW_LIMIT, site))
+
+    def _kept_at_start(self, store: Store) -> tuple[CatchRecord, ...] | StoreError | OSError:
+        """The kept catches, or what kept them unread: the review list is read all the same."""
+        if not spool_exists(self.path):
+            return ()
+        try:
+            return tuple(self._still_pending(store))
+        except (StoreError, OSError) as error:
+            return error
+
     def _still_pending(self, store: Store) -> list[CatchRecord]:
         """The spool's catches the store does not hold. One it holds was committed by a
         Record or Retry killed before its entry's deletion (two files, two transactions):
@@ -205,8 +233,12 @@ class CatchStore:
     def flagged(self, limit: int = REVIEW_LIMIT, *, site: bool = False) -> Flagged:
         """The catches recorded on this device flagged for review, newest first (a busy
         site's pulled catches never hide them); ``site``: every boat's, pulled ones too."""
-        with self._open() as store:  # one more: are there more?
-            found = store.observations.review_queue(limit + 1, include_pulled=site)
+        with self._open() as store:
+            return self._flagged_in(store, limit, site)
+
+    @staticmethod
+    def _flagged_in(store: Store, limit: int, site: bool) -> Flagged:
+        found = store.observations.review_queue(limit + 1, include_pulled=site)  # more?
         return Flagged(tuple(found[:limit]), len(found) > limit, site)
 
     def confirm(self, observation_uid: str, species: str, officer: str) -> Reviewed:
