@@ -230,8 +230,12 @@ def test_a_record_waiting_behind_a_classification_is_on_disk_meanwhile(
         panel.record.click()  # queued behind the box's classification
 
         store = catch_store(store_path)
+        # Read without opening the spool as the panel does: that open writes the spool's key
+        # header when it lacks one, as the Record making the spool is about to, and two
+        # threads of one process writing it at once collide (sync/durable.py temporary_beside
+        # names the temporary file by the process alone).
         wait_until(
-            lambda: [catch.name for catch in store.pending()] == [photo.name],
+            lambda: spool_entries(store_path) == 1,
             "the catch on disk while its Record waits behind the classification",
             20,
         )
