@@ -23,7 +23,7 @@ from desktop.catch_store import CatchStore
 from desktop.settings import AppSettings
 from sync.store import Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV
-from sync.store.pending_catches import spool_exists
+from sync.store.pending_catches import spool_exists, spool_path
 from tests.desktop.catch_worker import NO_FISH
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import wait_until
@@ -69,6 +69,25 @@ def test_a_start_with_a_spool_opens_the_store_once(
         wait_until(lambda: "1 waiting" in panel.review.summary.text(), "the review list")
         assert controller.records.refused == []
         assert len(counting.opens) == 1, "each open at start derives the key again"
+    finally:
+        controller.stop()
+        panel.deleteLater()
+
+
+def test_a_spool_that_does_not_open_at_start_still_lets_the_review_list_show(
+    qapp: QApplication, store_path: Path
+) -> None:
+    """Read in one job, the kept catches' failure must not take the review list with it."""
+    del qapp
+    spool_path(store_path).write_bytes(b"not a database, and not empty" * 200)
+    settings = AppSettings(store_path, None, {PASSPHRASE_ENV: PASSPHRASE}, 3600, QUICK)
+    panel = CatchPanel()
+    controller = CatchController(settings, panel, cast("SpeciesPacks", OnePack(HeldClassifier())))
+    try:
+        controller.start()
+        wait_until(lambda: "catches kept from before" in panel.record_message.text(), "the spool")
+        assert "not recorded" in panel.record_message.text()
+        wait_until(lambda: "nothing waits" in panel.review.summary.text(), "the review list")
     finally:
         controller.stop()
         panel.deleteLater()
