@@ -34,8 +34,9 @@ from desktop.catch_records import CatchRecord
 from desktop.catch_store import CatchStore
 from desktop.settings import AppSettings
 from inference.fish.types import FishPrediction, Species
-from sync.store import Crop, Passphrase
+from sync.store import Crop, Passphrase, Store, StoreConfig
 from sync.store.key_sources import PASSPHRASE_ENV
+from sync.store.pending_catches import pending_count
 from tests.desktop.catch_worker import NO_FISH
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.qtwait import wait_until
@@ -45,6 +46,9 @@ from tests.sync.conftest import REPO_ROOT
 
 if TYPE_CHECKING:
     from desktop.species import SpeciesPacks
+
+
+PATIENT = StoreConfig(busy_timeout_s=30.0, scrypt_n=2**10)
 
 
 @pytest.fixture
@@ -213,7 +217,10 @@ def test_a_record_waiting_behind_a_classification_is_on_disk_meanwhile(
     one worker: a kill then, before the store was even asked, must lose nothing."""
     del qapp
     classifier = HeldClassifier()
-    settings = AppSettings(store_path, None, {PASSPHRASE_ENV: PASSPHRASE}, 3600, QUICK)
+    # Patient: the test's reads of the spool below must not turn the Record away.
+    settings = AppSettings(store_path, None, {PASSPHRASE_ENV: PASSPHRASE}, 3600, PATIENT)
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=QUICK) as opened:
+        key = opened.key  # derived once: the reads below open the spool alone
     panel = CatchPanel()
     controller = CatchController(settings, panel, cast("SpeciesPacks", OnePack(classifier)))
     try:
@@ -230,12 +237,13 @@ def test_a_record_waiting_behind_a_classification_is_on_disk_meanwhile(
         panel.record.click()  # queued behind the box's classification
 
         store = catch_store(store_path)
-        # Read without opening the spool as the panel does: that open writes the spool's key
-        # header when it lacks one, as the Record making the spool is about to, and two
-        # threads of one process writing it at once collide (sync/durable.py temporary_beside
-        # names the temporary file by the process alone).
+        # Read neither through the store (each open of it, and its checkpoint at the close,
+        # contends with the Record's writes) nor through the panel's open of the spool: that
+        # writes the spool's key header when it lacks one, as the Record making the spool is
+        # about to, and two threads of one process writing it at once collide
+        # (sync/durable.py temporary_beside names the temporary file by the process alone).
         wait_until(
-            lambda: spool_entries(store_path) == 1,
+            lambda: pending_count(store_path, key, PATIENT) == 1,
             "the catch on disk while its Record waits behind the classification",
             20,
         )
