@@ -35,6 +35,7 @@ from desktop.catch_store import CatchStore
 from desktop.settings import AppSettings
 from inference.fish.types import FishPrediction, Species
 from sync.store import Crop, Passphrase, Store, StoreConfig
+from sync.store.database import Database
 from sync.store.key_sources import PASSPHRASE_ENV
 from sync.store.pending_catches import pending_count
 from tests.desktop.catch_worker import NO_FISH
@@ -175,6 +176,15 @@ def test_a_catch_the_store_can_never_take_is_not_kept_to_be_offered_again(
     assert counts(store_path) == (0, 0)
 
 
+def stored(store_path: Path, key: bytes) -> int:
+    """How many catches the store file holds, read without the store's open."""
+    database = Database.open(store_path, key, PATIENT, create=False)
+    try:
+        return int(database.query("SELECT count(*) FROM fish_observations")[0][0])
+    finally:
+        database.close()
+
+
 def wait_for(condition: Callable[[], bool], worker: subprocess.Popen[str], what: str) -> None:
     """Poll ``condition`` while the worker runs (it blocks on no Qt event loop)."""
     deadline = time.monotonic() + 60
@@ -237,16 +247,19 @@ def test_a_record_waiting_behind_a_classification_is_on_disk_meanwhile(
         panel.record.click()  # queued behind the box's classification
 
         store = catch_store(store_path)
-        # Read neither through the store (each open of it, and its checkpoint at the close,
-        # contends with the Record's writes) nor through the panel's open of the spool: that
-        # writes the spool's key header when it lacks one, as the Record making the spool is
-        # about to, and two threads of one process writing it at once collide
-        # (sync/durable.py temporary_beside names the temporary file by the process alone).
+        # The Record runs ahead of the held worker (only its outcome waits its turn): it may
+        # keep, write and delete its spool entry between two looks, so the catch is on disk
+        # in the spool or, already, in the store. Read with the key derived once, neither
+        # through the store's open (its checkpoint at each close contends with the Record's
+        # writes) nor the panel's open of the spool (it writes the spool's key header when
+        # it lacks one, as the Record making the spool is about to, and two threads of one
+        # process writing it at once collide: sync/durable.py temporary_beside).
         wait_until(
-            lambda: pending_count(store_path, key, PATIENT) == 1,
+            lambda: pending_count(store_path, key, PATIENT) == 1 or stored(store_path, key) == 1,
             "the catch on disk while its Record waits behind the classification",
             20,
         )
+        assert controller.records.busy  # its outcome still waits behind the classification
         classifier.gate.set()
         wait_until(lambda: not controller.records.busy, "the record")
         assert panel.record_message.text().startswith(f"{photo.name}: recorded ")
