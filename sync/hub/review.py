@@ -104,7 +104,7 @@ def _review(
         # Checked under the row's lock: two reviewers answering at once are one after the
         # other here, and the second finds the catch out of the queue.
         if queued_only and not observation.needs_review:
-            raise AlreadyReviewedError(f"already reviewed: {_verdict(observation)}")
+            raise AlreadyReviewedError(already_reviewed(observation))
         incoming = {"confirmed_species": species, "needs_review": False,
                     "reviewed_by": reviewer, "reviewed_at": timezone.now()}  # fmt: skip
         update_observation(observation, incoming, hub_stamp())
@@ -114,6 +114,11 @@ def _review(
             )
         emit_observation(observation, None)
     return observation
+
+
+def already_reviewed(observation: FishObservation) -> str:
+    """Why a reviewer's answer to a catch out of the queue is refused, or its page closed."""
+    return f"already reviewed: {_verdict(observation)}"
 
 
 def _verdict(observation: FishObservation) -> str:

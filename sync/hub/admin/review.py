@@ -28,6 +28,10 @@ A reviewer sees, corrects and opens the photos of the catches of their own sites
 The list shows each catch's thumbnail, its page the photo itself
 (``sync.hub.admin.review_photos``, which serves them as a catch's, by the catch's site).
 
+A catch of the reviewer's sites opened after it left the queue (a stale list: another
+reviewer answered it meanwhile) sends the reviewer back to the queue, its filters kept,
+saying whose answer stands; another site's catch is answered as a missing one.
+
 Every answer is given to a catch still in the queue (``review``'s ``queued_only``): one
 from a page loaded before another reviewer, or a device, answered is refused with the
 answer that stands, never written over it. Each answer applied is in the admin's history
@@ -42,6 +46,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -150,6 +155,32 @@ class FishReviewAdmin(ReviewPhotos, SiteScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[FishReview]:
         queryset: QuerySet[FishReview] = super().get_queryset(request)
         return queryset.filter(needs_review=True).select_related("site")
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """A catch of the reviewer's sites that left the queue since their list was loaded
+        (answered by another reviewer, or a device): back to the queue, saying whose answer
+        stands, not Django's "doesn't exist". Another site's catch is not named."""
+        if answered := self._answered_meanwhile(request, object_id):
+            messages.warning(
+                request, f"{answered} left the queue: {review.already_reviewed(answered)}."
+            )
+            return HttpResponseRedirect(self._queue_url(request))
+        response: HttpResponse = super().change_view(request, object_id, form_url, extra_context)
+        return response
+
+    def _answered_meanwhile(self, request: HttpRequest, object_id: str) -> FishObservation | None:
+        pk = _catch_pk(unquote(object_id))
+        if pk is None or not self.has_view_or_change_permission(request):
+            return None
+        left = FishObservation.objects.filter(pk=pk, needs_review=False)
+        found: FishObservation | None = scoped(left, request.user).first()
+        return found
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
