@@ -154,14 +154,17 @@ def _photos(slugs: dict[int, str]) -> GaugeMetricFamily:
         " the device keeps by site policy)",
         labels=["site", "state"],
     )
-    waiting = Q(data__isnull=True, upload__isnull=True)
+    # A photo may have an upload per device: each photo counted once.
+    waiting = Q(data__isnull=True, uploads__isnull=True)
     rows = (
         Photo.objects.values("site_id")
         .annotate(
-            stored=Count("pk", filter=Q(data__isnull=False)),
-            uploading=Count("pk", filter=Q(data__isnull=True, upload__isnull=False)),
-            awaiting_upload=Count("pk", filter=waiting & Q(withheld=False)),
-            withheld=Count("pk", filter=waiting & Q(withheld=True)),
+            stored=Count("pk", filter=Q(data__isnull=False), distinct=True),
+            uploading=Count(
+                "pk", filter=Q(data__isnull=True, uploads__isnull=False), distinct=True
+            ),
+            awaiting_upload=Count("pk", filter=waiting & Q(withheld=False), distinct=True),
+            withheld=Count("pk", filter=waiting & Q(withheld=True), distinct=True),
         )
         .order_by()
     )

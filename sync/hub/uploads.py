@@ -5,6 +5,13 @@ simply starts again) and is told where to continue. Each chunk carries its sha25
 whole photo is checked against the sha256 given at the start before its bytes are kept; a
 failed final check discards every chunk, so the device starts over from offset 0.
 
+An upload is its starting device's: only that device adds to it (another device's chunk
+would otherwise let it make the hub discard every chunk at will). Another device of the
+site uploading the same photo gets its own upload: a store restored onto new hardware and
+registered again (a new device id; a device keeps no upload id, it starts and is told where
+to resume) sends the photo again from offset 0, and the old device's upload, once another
+completed the photo, is answered as complete at its next chunk or start.
+
 Unfinished uploads hold disk. A device may keep at most ``MAX_UNFINISHED_BYTES`` in
 unfinished uploads other than the one it is sending (it uploads one photo at a time, so
 only a broken or hostile device reaches that), and an upload still unfinished
@@ -54,7 +61,7 @@ def start_upload(device: Device, start: UploadStart) -> UploadStatus:
             raise HubError(404, "unknown_photo", f"no photo {start.photo_uid} on the hub (never "
                            "pushed, or its person was erased): not stored")  # fmt: skip
         _check_photo(device, photo, start)
-        upload = PhotoUpload.objects.filter(photo=photo).first()
+        upload = PhotoUpload.objects.filter(photo=photo, device=device).first()
         if upload is None:
             upload = PhotoUpload.objects.create(
                 photo=photo,
@@ -66,6 +73,8 @@ def start_upload(device: Device, start: UploadStart) -> UploadStatus:
             )
         elif (upload.sha256, upload.total_size) != (start.sha256, start.total_size):
             raise HubError(409, "upload_conflict", "an upload of this photo has other contents")
+        elif photo.stored and upload.completed_at is None:
+            _completed_elsewhere(upload)
         return status_of(upload)
 
 
@@ -85,6 +94,8 @@ def find_upload(device: Device, upload_id: UUID, *, lock: bool = False) -> Photo
         raise HubError(404, "unknown_upload", f"no upload {upload_id}: start it again")
     if upload.photo.site_id != device.site_id:
         raise HubError(403, "wrong_site", "forbidden: the upload belongs to another site")
+    if upload.device_id != device.pk:  # its own upload of the photo is one start away
+        raise HubError(404, "unknown_upload", f"no upload {upload_id} of this device: start it")
     return upload
 
 
@@ -95,6 +106,8 @@ def append_chunk(
     _check_chunk(data, sha256)
     with transaction.atomic():
         upload = find_upload(device, upload_id, lock=True)
+        if upload.completed_at is None and _stored(upload):
+            _completed_elsewhere(upload)  # another device's upload of the photo completed
         if upload.completed_at is not None:
             return status_of(upload)  # a retried last chunk whose answer was lost
         if offset != upload.received:
@@ -122,6 +135,20 @@ def append_chunk(
             expected_offset=0,
         )
     return status
+
+
+def _stored(upload: PhotoUpload) -> bool:
+    stored: bool = Photo.objects.filter(pk=upload.photo_id, data__isnull=False).exists()
+    return stored
+
+
+def _completed_elsewhere(upload: PhotoUpload) -> None:
+    """The photo's bytes came through another device's upload: this one's chunks are not
+    needed. Each device clears its own, so no finish locks another device's upload."""
+    UploadChunk.objects.filter(upload=upload).delete()
+    upload.received = upload.total_size
+    upload.completed_at = timezone.now()
+    upload.save(update_fields=["received", "completed_at"])
 
 
 def _check_room(device: Device, upload: PhotoUpload, more: int) -> None:

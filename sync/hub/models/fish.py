@@ -53,14 +53,22 @@ class Photo(models.Model):
 
 
 class PhotoUpload(models.Model):
+    """One device's upload of a photo's bytes (``sync.hub.uploads``): only the device that
+    started it adds to it, so another device of the site cannot make the hub drop it."""
+
     uid = models.UUIDField(default=uuid.uuid4, unique=True)
-    photo = models.OneToOneField(Photo, on_delete=models.CASCADE, related_name="upload")
+    photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="uploads")
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+")
     total_size = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
     received = models.BigIntegerField(default=0)
     completed_at = models.DateTimeField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=["photo", "device"], name="photo_upload_per_device"),
+        )
 
 
 class UploadChunk(models.Model):
