@@ -27,7 +27,7 @@ from inference.face.pipeline import DecisionPipeline
 from inference.face.settings import FaceSettings, load_settings
 from inference.face.stages import Stages
 from sync.store import KeySource, Store, StoreConfig
-from sync.store.retention_start import start_retention_if_due
+from sync.store.retention_start import finish_retention, start_retention_if_due
 
 
 @dataclass(frozen=True)
@@ -116,12 +116,15 @@ def open_kiosk(
     # instead of holding up the frames (desktop.kiosk.writer).
     config = dataclasses.replace(store_config or StoreConfig(), busy_timeout_s=KIOSK_BUSY_TIMEOUT_S)
     with Store.open(store_path, key, config=config) as store:
-        start_retention_if_due(store)  # beside the first frames, on its own thread
-        session = kiosk_session(store, stages, settings, options, env)
+        retention = start_retention_if_due(store)  # beside the first frames, on its own thread
         try:
-            yield session
+            session = kiosk_session(store, stages, settings, options, env)
+            try:
+                yield session
+            finally:
+                session.close()
         finally:
-            session.close()
+            finish_retention(retention)
 
 
 class KioskOpener:

@@ -12,7 +12,8 @@ belongs to the thread that opened it), so that the first frame does not wait for
 takes up to ``RUN_SECONDS``); its batches are the short write transactions a sync's are,
 which the kiosk's writes go between. The thread holds the store's in-use lock
 (``sync.store.in_use``) while it runs, so that a restore or key change waits for it even once
-the kiosk has closed the store; it is a daemon: a process that ends leaves the run's last
+the kiosk has closed the store, and the kiosk waits for it as it closes
+(:func:`finish_retention`); it is a daemon: a process killed leaves the run's last
 transaction rolled back, and the next start carries on. A failure is logged, never the
 kiosk's.
 """
@@ -31,7 +32,7 @@ from sync.store.clock import Clock
 from sync.store.database import Database, StoreConfig
 from sync.store.in_use import InUse
 from sync.store.registration import registered_as
-from sync.store.retention import Retention, RetentionReport
+from sync.store.retention import RUN_SECONDS, Retention, RetentionReport
 from sync.store.store import Store
 
 _log = logging.getLogger(__name__)
@@ -59,6 +60,17 @@ def start_retention_if_due(store: Store) -> threading.Thread | None:
     thread = threading.Thread(target=run, name="jaga-retention", daemon=True)
     thread.start()
     return thread
+
+
+def finish_retention(thread: threading.Thread | None) -> None:
+    """Wait for the run :func:`start_retention_if_due` began, as the kiosk closes: a run
+    ends within ``RUN_SECONDS`` (and a lock wait), and one left running would outlive the
+    kiosk that began it (logging after its streams closed). Logged if it still runs then."""
+    if thread is None:
+        return
+    thread.join(RUN_SECONDS + StoreConfig().busy_timeout_s)
+    if thread.is_alive():
+        _log.warning("decision retention begun at the start still runs as the kiosk closes")
 
 
 @dataclass(frozen=True)
