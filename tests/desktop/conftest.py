@@ -5,6 +5,7 @@ an error (as qutebrowser's do): a listener that raised on the service thread is 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import Iterator
@@ -38,6 +39,20 @@ def qapp() -> QApplication:
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
     return app
+
+
+@pytest.fixture(autouse=True)
+def windows_die_on_the_gui_thread() -> Iterator[None]:
+    """A test's windows, once it lets go of them, are freed here, on the GUI thread.
+
+    A widget held in a reference cycle (a signal connected to a lambda that names it) is
+    freed by Python's cyclic collector, which runs in whichever thread happens to allocate
+    then: in a later test, a kiosk's inference thread, where deleting a QWidget crashed the
+    worker once in CI (a segfault while 'Garbage-collecting'). Collected here instead,
+    when a test leaves top-level widgets behind."""
+    yield
+    if QApplication.instance() is not None and QApplication.topLevelWidgets():
+        gc.collect()
 
 
 @pytest.fixture(autouse=True)
