@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import threading
 from pathlib import Path
 
 PRIVATE_FILE = 0o600
@@ -80,7 +81,7 @@ def write_private_once(path: Path, text: str, *, folder_owner: bool = False) -> 
     Raises OSError (the temporary file removed)."""
     temporary = temporary_beside(path)
     try:
-        temporary.unlink(missing_ok=True)  # left by a process that died here, its pid reused
+        temporary.unlink(missing_ok=True)  # left by one that died here, its ids reused
         _write_synced(temporary, text, folder_owner=folder_owner)
         with contextlib.suppress(FileExistsError):
             os.link(temporary, path)
@@ -90,9 +91,9 @@ def write_private_once(path: Path, text: str, *, folder_owner: bool = False) -> 
 
 
 def temporary_beside(path: Path) -> Path:
-    """The name this process writes ``path``'s next content under before it takes the name
-    (its pid in it: two processes never share one)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """The name this thread writes ``path``'s next content under before it takes the name
+    (its pid and thread id in it: two processes, or two threads of one, never share one)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_native_id()}.tmp")
 
 
 def _write_synced(path: Path, text: str, *, folder_owner: bool = False) -> None:
