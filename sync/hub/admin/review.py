@@ -60,6 +60,8 @@ from sync.hub.admin.staff import SiteScopedAdmin, scoped
 from sync.hub.models import FishObservation, FishReview
 
 NOT_A_FISH_MESSAGE = "Answered: not a fish (no species; never used for training)."
+# Set on a request for a catch's history, which an answered catch keeps (see ``history_view``).
+_HISTORY = "_jaga_review_history"
 # Set on a request whose answer ``save_model`` refused (``review.AlreadyReviewedError``, a
 # device's later verdict): the change page then neither logs it nor says it was saved.
 _NOT_APPLIED = "_jaga_review_not_applied"
@@ -154,7 +156,19 @@ class FishReviewAdmin(ReviewPhotos, SiteScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[FishReview]:
         queryset: QuerySet[FishReview] = super().get_queryset(request)
-        return queryset.filter(needs_review=True).select_related("site")
+        if not getattr(request, _HISTORY, False):
+            queryset = queryset.filter(needs_review=True)
+        return queryset.select_related("site")
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """A catch's history, queued or answered: its answers are recorded there, and an
+        answered catch is the one whose answer is asked about ("who confirmed this?").
+        Still the reviewer's own sites' catches only (``SiteScopedAdmin``)."""
+        setattr(request, _HISTORY, True)
+        response: HttpResponse = super().history_view(request, object_id, extra_context)
+        return response
 
     def change_view(
         self,
@@ -308,7 +322,8 @@ class FishReviewAdmin(ReviewPhotos, SiteScopedAdmin):
         except (ValueError, FishObservation.DoesNotExist):
             messages.error(request, "That correction could not be applied.")
         else:
-            self.log_change(request, observation, confirmed_message(species))
+            # as the queue's catch: the history page lists the queue's (proxy) model's entries
+            self.log_change(request, _as_review(observation), confirmed_message(species))
             messages.success(request, f"Confirmed {species}: {observation} leaves the queue.")
         return HttpResponseRedirect(self._queue_url(request))
 
@@ -324,6 +339,13 @@ def confirmed_message(species: str) -> str:
     """The admin's history of a confirmation: the species, which Django's own message
     ("Changed Confirm as species") leaves out."""
     return f"Confirmed as {species}."
+
+
+def _as_review(observation: FishObservation) -> FishReview:
+    """The catch as the queue's model, which the admin's history files its entries under
+    (logged as the concrete model, an answer was missing from the catch's history page)."""
+    as_review: FishReview = FishReview.objects.get(pk=observation.pk)
+    return as_review
 
 
 def _catch_pk(text: str) -> int | None:

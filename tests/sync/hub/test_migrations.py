@@ -550,3 +550,32 @@ def test_photos_waiting_for_their_bytes_are_given_the_device_that_pushed_them(
     call_command("migrate", database=upgraded, interactive=False, verbosity=0)
     pushers = dict(Photo.objects.using(upgraded).values_list("sha256", "device__name"))
     assert pushers == {"caught": "boat", "uploading": "uploader", "stored": None, "unknown": None}
+
+
+def test_0050_files_the_queues_earlier_answers_under_the_queue(upgraded: str) -> None:
+    """Before 0050 a one-click answer was logged under the concrete catch model, which no
+    admin page shows: the catch's history page lacked it. 0050 moves those entries (and
+    only those: another model's stay) to the queue's model, whose history page lists them."""
+    before = ("hub", "0049_photo_upload_per_device")
+    for target in (("auth",), ("admin",), before):
+        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    at = [before, ("admin", "0003_logentry_add_action_flag_choices")]
+    at.append(("contenttypes", "0002_remove_content_type_name"))
+    apps = MigrationLoader(connections[upgraded]).project_state(at).apps
+    types = apps.get_model("contenttypes", "ContentType").objects.using(upgraded)
+    concrete, _ = types.get_or_create(app_label="hub", model="fishobservation")
+    site_type, _ = types.get_or_create(app_label="hub", model="site")
+    user = apps.get_model("auth", "User").objects.using(upgraded).create(username="reviewer")
+    entries = apps.get_model("admin", "LogEntry").objects.using(upgraded)
+    for content_type, message in ((concrete, "Confirmed as Lutjanus synagris."), (site_type, "")):
+        entries.create(
+            user=user, content_type=content_type, object_id="7", object_repr="catch",
+            action_flag=2, change_message=message, action_time=timezone.now(),
+        )  # fmt: skip
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    with connections[upgraded].cursor() as cursor:
+        cursor.execute(
+            "SELECT ct.model FROM django_admin_log log"
+            " JOIN django_content_type ct ON ct.id = log.content_type_id ORDER BY ct.model"
+        )
+        assert [model for (model,) in cursor.fetchall()] == ["fishreview", "site"]
