@@ -34,6 +34,7 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QMainWindow, QVBoxLayou
 
 from desktop.catch_controller import CatchController
 from desktop.catch_panel import CatchPanel
+from desktop.gui_gc import GuiThreadCollector
 from desktop.kiosk.assemble import KioskOptions
 from desktop.kiosk_controller import FrameSource, KioskController
 from desktop.kiosk_panel import KioskPanel
@@ -236,6 +237,10 @@ def run_app(settings: AppSettings, qt_argv: Sequence[str] | None = None) -> int:
         print(f"jaga: error: {error}", file=sys.stderr)
         return 2
     app = QApplication(list(qt_argv if qt_argv is not None else sys.argv[:1]))
+    # Qt objects in reference cycles freed on the GUI thread only; left so until the process
+    # ends (the shutdown's threads still run after the event loop, and exit collects anyway).
+    collector = GuiThreadCollector(app)
+    collector.start()
     window = open_window(settings, ModelPack())
     app.aboutToQuit.connect(window.shutdown)  # a quit that closes no window stops all too
     quit_on_stop_signals(app)

@@ -1,9 +1,12 @@
 """The app in a process of its own, as a kiosk runs it, for the tests of how it ends:
-``python -m tests.desktop.app_process STORE READY_FILE [--hanging-pack] [--quit-after-s S]``.
+``python -m tests.desktop.app_process STORE READY_FILE [--hanging-pack] [--quit-after-s S]
+[--gc-probe]``.
 
 It creates ``READY_FILE`` once its event loop runs (a test signals it only then) and logs
 at INFO to stderr, as ``jaga app`` does. With ``--hanging-pack`` the species pack load never
-ends, as a TensorRT engine build on a Jetson seems to for minutes.
+ends, as a TensorRT engine build on a Jetson seems to for minutes. With ``--gc-probe`` a
+worker thread makes cyclic garbage and allocates enough to pass the collector's threshold,
+and the process prints which thread collected it, then quits.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 
 import desktop.app
 from desktop.app import QUIT_AFTER_ENV, MainWindow, run_app
@@ -44,13 +48,45 @@ def announcing(
     return window
 
 
+class _Cycle:
+    """Garbage only the cyclic collector frees; says which thread freed it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+    def __del__(self) -> None:
+        print(f"collected on {threading.current_thread().name}", flush=True)
+
+
+def _make_garbage() -> None:
+    _Cycle()
+    # container allocations, far past the youngest generation's threshold
+    held: list[list[int]] = [[] for _ in range(100_000)]
+    del held
+
+
+def gc_probe() -> None:
+    """From the event loop: a worker makes the garbage (the GUI thread waits, allocating
+    nothing meanwhile), then the app runs a second more and quits."""
+    worker = threading.Thread(target=_make_garbage, name="jaga-probe-worker")
+    worker.start()
+    worker.join()
+    print("worker done", flush=True)
+    app = QApplication.instance()
+    assert app is not None
+    QTimer.singleShot(1000, app.quit)
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("store", type=Path)
     parser.add_argument("ready", type=Path)
     parser.add_argument("--hanging-pack", action="store_true")
     parser.add_argument("--quit-after-s", default="")
+    parser.add_argument("--gc-probe", action="store_true")
     args = parser.parse_args(argv)
+    if args.gc_probe:
+        QTimer.singleShot(0, gc_probe)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parts: dict[str, Any] = {"find_pack": lambda: None}  # no pack to load: a second saved
     if args.hanging_pack:

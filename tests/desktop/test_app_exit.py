@@ -87,3 +87,17 @@ def test_a_stop_signal_shuts_the_app_down_as_closing_its_window_does(
     lines = output_of(process)
     assert process.returncode == 0, lines
     assert any("shutting down" in line for line in lines), lines
+
+
+def test_cyclic_garbage_a_worker_makes_is_collected_on_the_gui_thread(
+    store_path: Path, tmp_path: Path, ended: list[subprocess.Popen[str]]
+) -> None:
+    """Python's cyclic collector runs in whichever thread allocates past its threshold: in
+    the app, a worker's. A Qt object in a reference cycle freed there is deleted off the
+    GUI thread (a segfault). The app collects on the GUI thread (``desktop.gui_gc``)."""
+    process = app_process(store_path, tmp_path / "ready", "--gc-probe")
+    ended.append(process)
+    lines = output_of(process)
+    assert process.returncode == 0, lines
+    collected = [line for line in lines if line.startswith("collected on ")]
+    assert collected == ["collected on MainThread"], lines
