@@ -28,7 +28,7 @@ class AdminBodyGuard:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/api/"):
+        if request.path_info.startswith("/api/"):
             return self.get_response(request)  # ApiGuardMiddleware's business
         raw = request.META.get("CONTENT_LENGTH") or "0"
         # ASCII digits only: other Unicode digits ("²") pass isdigit() and fail int().
@@ -40,6 +40,6 @@ class AdminBodyGuard:
 
 def _limit(request: HttpRequest) -> int:
     staff = bool(getattr(request.user, "is_staff", False))
-    if staff and _PACK_UPLOAD.fullmatch(request.path):
+    if staff and _PACK_UPLOAD.fullmatch(request.path_info):
         return MAX_ARCHIVE_BYTES + _FORM_OVERHEAD_BYTES
     return FORM_BODY_BYTES

@@ -47,6 +47,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """JSON 404 under /api/, Django's page elsewhere (the admin)."""
-    if request.path.startswith("/api/"):
+    if request.path_info.startswith("/api/"):
         return error_response(404, "not_found", f"no such endpoint: {request.path[:200]}")
     return page_not_found(request, exception or Exception("not found"))

@@ -4,7 +4,8 @@ short, or a request Django refuses as the client's).
 
 The limit depends on the endpoint (a photo chunk, a push batch, any other JSON body) and is
 checked against ``Content-Length``, so a hostile client cannot make a worker buffer
-megabytes just to be told no.
+megabytes just to be told no. Paths are judged as Django routes them (``path_info``, after
+any ``SCRIPT_NAME`` prefix a proxy mounts the hub under), never with the prefix.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class ApiGuardMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/api/"):
+        if request.path_info.startswith("/api/"):
             refusal = self._refuse_body(request)
             if refusal is not None:
                 return refusal
@@ -56,13 +57,13 @@ class ApiGuardMiddleware:
         # ASCII digits only: other Unicode digits ("²") pass isdigit() and fail int().
         if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             return error_response(400, "bad_content_length", "Content-Length is not a number")
-        limit = body_limit(request.path)
+        limit = body_limit(request.path_info)
         if int(raw) > limit:
             return error_response(413, "too_large", f"this endpoint takes at most {limit} bytes")
         return None
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not request.path.startswith("/api/"):
+        if not request.path_info.startswith("/api/"):
             return None
         refusal = _client_fault(request, exception)
         if refusal is not None:
