@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,16 +49,21 @@ from inference.fish.types import FishPrediction, FishStatus, Species, SpeciesSco
 from sync.store import Crop, KeySource, Position, Store
 from sync.store.database import Database
 from sync.store.pending_catches import SUFFIX, open_spool
+from sync.store.spool_key import SpoolKey
 
 _log = logging.getLogger(__name__)
 _FORMAT = 1
 
 
 class CatchSpool:
-    """The catches not yet recorded in one store, open for one job (like the store itself)."""
+    """The catches not yet recorded in one store, open for one job (like the store itself).
 
-    def __init__(self, database: Database) -> None:
+    ``release`` lets go, after closing, of what its opening held: the store's in-use lock,
+    held for a spool opened without the store (``open_with``)."""
+
+    def __init__(self, database: Database, release: Callable[[], None] | None = None) -> None:
         self._database = database
+        self._release = release
 
     @classmethod
     def open(cls, store: Store, source: KeySource) -> CatchSpool:
@@ -66,6 +72,14 @@ class CatchSpool:
         config = store.database.config
         return cls(open_spool(store.path, store.key, store.header.current, source, config))
 
+    @classmethod
+    def open_with(cls, key: SpoolKey) -> CatchSpool | None:
+        """The spool opened with the key taken at an open of the store, no key derived
+        (made if there is none); None when that key is no longer the store's, or a restore
+        or key change runs (``SpoolKey.open``)."""
+        held = key.open()
+        return None if held is None else cls(held.database, held.release)
+
     def __enter__(self) -> CatchSpool:
         return self
 
@@ -73,7 +87,11 @@ class CatchSpool:
         self.close()
 
     def close(self) -> None:
-        self._database.close()
+        try:
+            self._database.close()
+        finally:
+            if self._release is not None:
+                self._release()
 
     def keep(self, record: CatchRecord, now: datetime) -> None:
         """Keep (or keep again, refused again) this catch until it is recorded."""

@@ -4,7 +4,15 @@ A store belongs to the thread that opened it (an SQLite connection is not shared
 threads), and a ``QThreadPool`` promises no thread to a later job, so nothing stays open
 between jobs. Opening derives the key with scrypt, a fraction of a second at the production
 cost: once per officer action (record, confirm, refresh), which is what this pays, and once
-for all the panel reads at start (``at_start``). No Qt here.
+for all the panel reads at start (``at_start``).
+
+A Record keeps its catch on disk before it opens the store: each open takes the spool's key
+from the store (``Store.spool_key``), and the next Record opens the spool with it, no key
+derived, so the catch is there as soon as it is encrypted and synced, not a key derivation
+later (a kill in that second lost it). The key is the store's, held in memory for as long
+as this runs (as the key source is), never written; it is used only while the store still
+has it, and never while a restore or key change runs (``sync.store.spool_key``): otherwise,
+and before the first open, the Record opens the store first, as before. No Qt here.
 """
 
 from __future__ import annotations
@@ -21,8 +29,9 @@ from desktop.catch_spool import CatchSpool
 from desktop.catch_time import ObservedTime, observed_time
 from desktop.settings import AppSettings, key_source
 from sync.errors import CatchRecordedError, StoreError
-from sync.store import FishObservation, KeySource, Store, StoreConfig
+from sync.store import FishObservation, KeySource, Store, StoreConfig, SystemClock
 from sync.store.pending_catches import spool_exists
+from sync.store.spool_key import SpoolKey
 
 _log = logging.getLogger(__name__)
 
@@ -64,11 +73,19 @@ class AtStart:
     flagged: Flagged
 
 
+class _TakenKey:
+    """The spool's key taken at the store's last open; None: none yet, or no longer the
+    store's. One reference, swapped whole: the jobs' threads share it without a lock."""
+
+    value: SpoolKey | None = None
+
+
 @dataclass(frozen=True)
 class CatchStore:
     path: Path
     source: KeySource = field(repr=False)
     config: StoreConfig = field(default_factory=StoreConfig)
+    _spool_key: _TakenKey = field(default_factory=_TakenKey, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, settings: AppSettings) -> CatchStore | None:
@@ -95,25 +112,58 @@ class CatchStore:
         retry keeps it there, and says whether it could be kept. The entry's deletion is
         not in the store's transaction (two files): a kill between the two leaves it, and
         the next start finds the catch by its photo's uid and deletes the entry
-        (``_still_pending``); a Retry of it would find it so too, and write nothing. A store
-        that cannot be opened (a disk too full for its shared-memory file, a wrong key) keeps
-        nothing (no key to encrypt it with), and its refusal says so."""
-        with self._open_to_record() as store:
-            spool = self._open_spool(store)  # once for both: each open ends in a checkpoint
-            try:
+        (``_still_pending``); a Retry of it would find it so too, and write nothing.
+
+        The catch is kept with the spool's key taken at the store's last open, before the
+        store is opened (``_spool_first``); without one, the store is opened first. A store
+        that cannot be opened then (a disk too full for its shared-memory file, a wrong key)
+        keeps nothing (no key to encrypt it with), and its refusal says so."""
+        early = self._spool_first()
+        try:
+            kept = None if early is None else self._keep(early, catch, SystemClock().now())
+            with self._open_to_record(kept) as store:
+                return self._record_in(store, early, kept, catch)
+        finally:
+            if early is not None:
+                early.close()
+
+    def _record_in(
+        self, store: Store, early: CatchSpool | None, kept: str | None, catch: CatchRecord
+    ) -> Written | RecordedBeforeError | CatchRecordedError:
+        """``record`` with the store open: the catch kept (``kept`` says how, None: not yet),
+        written, and its entry deleted."""
+        spool = self._open_spool(store) if early is None else early  # once for both (a checkpoint)
+        try:
+            if kept is None:
                 kept = self._keep(spool, catch, store.clock.now())
-                try:
-                    written = self._write(store, catch)
-                except StoreError as error:
-                    raise CatchError(f"{error} ({kept})") from error
-                except CatchError:  # never to be recorded as it is: not to be offered again
-                    self._forget(spool, catch)
-                    raise
+            try:
+                written = self._write(store, catch)
+            except StoreError as error:
+                raise CatchError(f"{error} ({kept})") from error
+            except CatchError:  # never to be recorded as it is: not to be offered again
                 self._forget(spool, catch)
-                return written
-            finally:
-                if isinstance(spool, CatchSpool):
-                    spool.close()
+                raise
+            self._forget(spool, catch)
+            return written
+        finally:
+            if spool is not early and isinstance(spool, CatchSpool):
+                spool.close()
+
+    def _spool_first(self) -> CatchSpool | None:
+        """The spool opened with the key taken at the store's last open, before the store
+        (no key derived); None without such a key, or once it is no longer the store's, or
+        while a restore or key change runs (``SpoolKey.open``): the store is opened first."""
+        taken = self._spool_key.value
+        if taken is None:
+            return None
+        try:
+            spool = CatchSpool.open_with(taken)
+        except (StoreError, OSError) as error:
+            _log.warning("the spool did not open before the store: %s", error)
+            return None
+        if spool is None:
+            self._spool_key.value = None  # not the store's now: taken again at the next open
+        return spool
 
     def _write(
         self, store: Store, catch: CatchRecord
@@ -133,12 +183,14 @@ class CatchStore:
         )  # the rule record_catches dated the catch by, on the same facts
         return Written(tuple(observations), dated)
 
-    def _open_to_record(self) -> Store:
+    def _open_to_record(self, kept: str | None) -> Store:
+        """The store; a refusal says how the catch was kept (``kept``; None: not at all)."""
         try:
             return self._open()
         except StoreError as error:
-            why = "the store could not be opened to keep it beside it"
-            raise CatchError(f"{error} ({KEPT_IN_MEMORY}: {why})") from error
+            if kept is None:
+                kept = f"{KEPT_IN_MEMORY}: the store could not be opened to keep it beside it"
+            raise CatchError(f"{error} ({kept})") from error
 
     def pending(self) -> list[CatchRecord]:
         """The catches kept in the spool, oldest first (none: no spool): those refused, and
@@ -253,4 +305,6 @@ class CatchStore:
             return Reviewed(answered, store.outbox.held_for(observation_uid))
 
     def _open(self) -> Store:
-        return Store.open(self.path, self.source, config=self.config)
+        store = Store.open(self.path, self.source, config=self.config)
+        self._spool_key.value = store.spool_key  # the next Record keeps its catch with it
+        return store

@@ -71,11 +71,12 @@ def unmade(path: Path) -> bool:
 
 
 def open_spool(
-    store_path: Path, key: bytes, slot: KeySlot, source: KeySource, config: StoreConfig
+    store_path: Path, key: bytes, slot: KeySlot, source: KeySource | None, config: StoreConfig
 ) -> Database:
     """The spool beside the store at ``store_path`` (made if there is none) with the store's
     ``key`` and ``slot``; one written under an earlier key opens with its own header's slot
-    and ``source``. A key change a kill interrupted is settled first."""
+    and ``source`` (``WrongKeyError`` without one: ``sync.store.spool_key`` derives none).
+    A key change a kill interrupted is settled first."""
     path = spool_path(store_path)
     _settle_key_change(store_path, key, slot, config)
     if not path.exists() or unmade(path):
@@ -85,6 +86,8 @@ def open_spool(
         try:
             database = Database.open(path, key, config, create=False)
         except WrongKeyError:  # the store's key changed, and this spool was not moved with it
+            if source is None:
+                raise
             header = keys.read_header(path)
             database = Database.open(
                 path, keys.unlock_slot(header.current, source), config, create=False

@@ -42,6 +42,7 @@ from sync.store.records import ModelRef
 from sync.store.retention import Retention
 from sync.store.same_key import refuse_same_key
 from sync.store.schema.migrations import MIGRATIONS, Migration, schema_version
+from sync.store.spool_key import SpoolKey
 from sync.store.store_create import build, check_free, remove_with_side_files
 from sync.store.store_open import key_change_lock, open_database
 
@@ -263,6 +264,12 @@ class Store:
     def key(self) -> bytes:
         """The raw database key (for an encrypted backup). Never log or print it."""
         return self._key
+
+    @property
+    def spool_key(self) -> SpoolKey:
+        """What opens the catch spool beside the store later, the store closed, no key
+        derived; only while the key is still the store's (``sync.store.spool_key``)."""
+        return SpoolKey(self.path, self._key, self.header.current, self.database.config)
 
     def check_alone(self, doing: str) -> None:
         """``StoreInUseError`` now if another process has the store open, saying what to
