@@ -4,8 +4,9 @@
 outcome comes back here, on the GUI thread: written (the photo on screen, if it was that
 one, is done), refused, recorded before, or written already. A record starts at once, not
 after the jobs already given to the worker (a box still being classified, a review), so that
-it is on disk beside the store (``CatchStore.record`` keeps it there first) within the time
-the store takes to open, however long those jobs take; its outcome still comes back in its
+it is on disk beside the store (``CatchStore.record`` keeps it there first, with the key
+taken at the store's last open, before it opens the store) however long those jobs take,
+without waiting for a key to be derived; its outcome still comes back in its
 turn, and the jobs given after it (the review list read again) run once it ended.
 ``CatchRecords`` keeps each one's state and ``CatchPanel`` shows it.
 

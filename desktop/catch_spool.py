@@ -26,9 +26,12 @@ under (``CatchStore.record``), so the store finds a try that committed before th
 second Record of fish recorded before), which the check for an earlier record of the photo
 lets through.
 
-Nothing is kept when the store could not even be opened (no key to encrypt with), nor when
-the disk is too full for the spool as well: the panel says so, and the catch waits in
-memory only, as before.
+A Record opens the spool with the key taken at the store's last open (``open_with``,
+``sync.store.spool_key``) before it opens the store, so that its catch is on disk without a
+key derivation first. Nothing is kept when there is no such key (none taken yet, or the
+store's key changed since) and the store could not even be opened (no key to encrypt
+with), nor when the disk is too full for the spool as well: the panel says so, and the
+catch waits in memory only, as before.
 """
 
 from __future__ import annotations
