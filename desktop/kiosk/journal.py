@@ -37,9 +37,7 @@ kiosk run`` find no name for it, as for any event of someone erased.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -48,13 +46,7 @@ from sync.filelock import HeldLock
 from sync.store import AccessEvent, Store
 from sync.store.access import COLUMNS, access_event, access_payload
 from sync.store.database import Database
-from sync.store.database_files import SIDE_FILES
-from sync.store.kiosk_waiting import (
-    hold_journal,
-    set_aside_candidates,
-    set_aside_path,
-    waiting_path,
-)
+from sync.store.kiosk_waiting import hold_journal, set_aside, waiting_path
 
 _log = logging.getLogger(__name__)
 _SCHEMA = (
@@ -88,8 +80,7 @@ class DecisionJournal:
         try:
             database = self._open()
         except WrongKeyError:
-            at = self._store.clock.now()
-            aside = _set_aside(self.path, set_aside_path(self._store.path, at))
+            aside = set_aside(self._store, self.path)
             _log.error("%s is not under the store's key (changed since the kiosk stopped): set "
                        "aside as %s; its decisions are not recorded", self.path, aside)  # fmt: skip
             return []
@@ -134,44 +125,6 @@ class DecisionJournal:
                 connection.execute(_SCHEMA)
             self._database = database
         return self._database
-
-
-def _set_aside(path: Path, aside: Path) -> Path:
-    """Move the journal out of the way, with its log, under a name of its own (which
-    ``jaga store info`` names). The name is claimed with a link, which refuses one that is
-    there: a rename would replace a journal set aside in the same second (a kiosk restarted
-    at once, a second kiosk process), and lose it."""
-    claimed = _claim_name(path, aside)
-    for suffix in SIDE_FILES:
-        with contextlib.suppress(FileNotFoundError):
-            path.with_name(path.name + suffix).rename(claimed.with_name(claimed.name + suffix))
-    return claimed
-
-
-def _claim_name(path: Path, aside: Path) -> Path:
-    """Move ``path`` to ``aside``, or to the first of ``aside-2``, ``aside-3`` ... that is
-    free, with no side file of an earlier one left under it (``set_aside_candidates``)."""
-    for candidate in set_aside_candidates(aside):
-        if candidate.exists() or any(
-            candidate.with_name(candidate.name + suffix).exists() for suffix in SIDE_FILES
-        ):
-            continue
-        if _moved(path, candidate):
-            return candidate
-    raise AssertionError("unreachable: the candidates never end")
-
-
-def _moved(path: Path, candidate: Path) -> bool:
-    """Whether ``path`` is now ``candidate``; False when another took that name first."""
-    try:
-        os.link(path, candidate)
-    except FileExistsError:
-        return False
-    except OSError:  # a filesystem without hard links (FAT, exFAT): the check before it
-        path.rename(candidate)  # leaves only two set-asides in the same instant to race
-        return True
-    path.unlink()
-    return True
 
 
 def _killed_at_creation(path: Path) -> bool:

@@ -33,6 +33,7 @@ import contextlib
 import glob
 import itertools
 import logging
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -82,8 +83,8 @@ def hold_journal(store_path: Path) -> HeldLock:
 def record_left_waiting(store: Store) -> int:
     """Record into the store the decisions a kiosk no longer running left waiting beside it
     (a kiosk retired, never started again), and empty the journal; how many were not in the
-    store yet. Nothing while a kiosk holds the journal (its own to write), nor from a
-    journal under another key (the kiosk's next start sets it aside). Written twice, an
+    store yet. Nothing while a kiosk holds the journal (its own to write); a journal under
+    another key is set aside (``set_aside``), as a kiosk's start would. Written twice, an
     event is recorded once (its uid), as the kiosk's writer counts on."""
     path = waiting_path(store.path)
     if not path.exists() or path.stat().st_size == 0:
@@ -100,7 +101,11 @@ def record_left_waiting(store: Store) -> int:
 def _record_all(store: Store, path: Path) -> int:
     try:
         database = Database.open(path, store.key, store.database.config, create=False)
-    except WrongKeyError:
+    except WrongKeyError:  # no kiosk start would come to set it aside: a retired kiosk's
+        aside = set_aside(store, path)
+        _log.error("%s is not under the store's key (changed since the kiosk stopped) and no"
+                   " kiosk holds it: set aside as %s; its decisions are not recorded", path,
+                   aside)  # fmt: skip
         return 0
     try:
         if not database.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='waiting'"):
@@ -132,6 +137,45 @@ def set_aside_candidates(aside: Path) -> Iterator[Path]:
     yield aside
     for number in itertools.count(2):
         yield aside.with_name(f"{aside.name}{_NUMBERED}{number}")
+
+
+def set_aside(store: Store, path: Path) -> Path:
+    """Move the journal ``path``, under a key ``store``'s is not, out of the way with its log,
+    under a name of its own stamped with the store's clock (which ``jaga store info`` names
+    and retention goes by). The name is claimed with a link, which refuses one that is there:
+    a rename would replace a journal set aside in the same second (a kiosk restarted at
+    once, a second kiosk process), and lose it."""
+    claimed = _claim_name(path, set_aside_path(store.path, store.clock.now()))
+    for suffix in SIDE_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            path.with_name(path.name + suffix).rename(claimed.with_name(claimed.name + suffix))
+    return claimed
+
+
+def _claim_name(path: Path, aside: Path) -> Path:
+    """Move ``path`` to ``aside``, or to the first of ``aside-2``, ``aside-3`` ... that is
+    free, with no side file of an earlier one left under it (``set_aside_candidates``)."""
+    for candidate in set_aside_candidates(aside):
+        if candidate.exists() or any(
+            candidate.with_name(candidate.name + suffix).exists() for suffix in SIDE_FILES
+        ):
+            continue
+        if _moved(path, candidate):
+            return candidate
+    raise AssertionError("unreachable: the candidates never end")
+
+
+def _moved(path: Path, candidate: Path) -> bool:
+    """Whether ``path`` is now ``candidate``; False when another took that name first."""
+    try:
+        os.link(path, candidate)
+    except FileExistsError:
+        return False
+    except OSError:  # a filesystem without hard links (FAT, exFAT): the check before it
+        path.rename(candidate)  # leaves only two set-asides in the same instant to race
+        return True
+    path.unlink()
+    return True
 
 
 def set_aside_at(path: Path) -> datetime:
@@ -202,8 +246,8 @@ def waiting_note(store_path: Path, key: bytes, config: StoreConfig, noun: str) -
         return f"cannot read {name}: {error}"
     if count is None:
         return (
-            f"{noun}s kept in {name} under another key than the store's: the kiosk sets the"
-            " file aside at its next start, unrecorded"
+            f"{noun}s kept in {name} under another key than the store's: the kiosk's next"
+            " start (or `jaga sync now` while no kiosk runs) sets the file aside, unrecorded"
         )
     if not count:
         return None

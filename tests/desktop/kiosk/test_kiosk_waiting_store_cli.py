@@ -262,3 +262,32 @@ def test_a_registered_devices_sync_records_them_before_its_push(
             (event.event_uid,),
         )
     assert queued
+
+
+def test_sync_now_sets_aside_a_retired_kiosks_journal_under_another_key(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A kiosk retired with a decision waiting, and the store restored under another key
+    since (told not to read the store it replaced): no kiosk start comes to set the journal
+    aside. ``jaga sync now`` does, once no kiosk holds it, so that ``store info`` names it
+    and decision retention deletes it after the window; meanwhile the old key opens it, and
+    its decision is recorded once, into the store of that key, never into this one."""
+    other = tmp_path / "other.db"
+    Store.create(other, Passphrase(ROTATED), config=FAST).close()
+    event = left_waiting(other, ROTATED)
+    journal_path(other).rename(journal_path(store_path))
+    for _ in range(2):  # the timer runs again: nothing more happens
+        assert main(["sync", "now", "--db", str(store_path)]) == 1  # not registered
+        caplog.clear()  # the error sync now logs, which this test expects
+    capsys.readouterr()
+    assert not journal_path(store_path).exists(), "left where no kiosk start will come"
+    (aside,) = [p for p in store_path.parent.glob("jaga.db.kiosk-waiting.unreadable-*")
+                if not p.name.endswith(("-wal", "-shm"))]  # fmt: skip
+    assert main(["store", "info", "--db", str(store_path)]) == 0
+    said = capsys.readouterr().out
+    assert f"leftover     {aside.name}" in said and "deleted by decision retention after" in said
+    assert recorded(store_path) == []
+    aside.rename(journal_path(other))  # whoever has the old key puts it back beside its store
+    assert kiosk_starts(other, ROTATED) == [event.event_uid]
+    assert recorded(other, ROTATED) == [event.event_uid]
