@@ -22,7 +22,8 @@ A file the kiosk found under another key is set aside (``<store>.kiosk-waiting.u
 never recorded nor synced. Its decisions name people, so they are
 kept no longer than the store keeps the decisions it holds: decision retention deletes the
 file once the store's window (``jaga store retention``) has passed since it was set aside
-(``delete_set_aside``), giving whoever has the old key that long to open it. An erasure
+(``delete_set_aside``), giving whoever has the old key that long to open it; on a clock
+reset behind its floor, since the floor (``set_aside_time``). An erasure
 leaves it as it leaves the store's access events (they keep the person's uid alone), and
 could not tell whose decisions it holds anyway: it cannot be read.
 """
@@ -44,6 +45,7 @@ from sync import plural
 from sync.errors import KioskDecisionsWaitingError, StoreError, WrongKeyError
 from sync.filelock import HeldLock
 from sync.store.access import COLUMNS, access_event
+from sync.store.clock_floor import read_floor
 from sync.store.database import Database, StoreConfig
 from sync.store.database_files import SIDE_FILES
 from sync.store.side_counts import rows_beside
@@ -141,15 +143,26 @@ def set_aside_candidates(aside: Path) -> Iterator[Path]:
 
 def set_aside(store: Store, path: Path) -> Path:
     """Move the journal ``path``, under a key ``store``'s is not, out of the way with its log,
-    under a name of its own stamped with the store's clock (which ``jaga store info`` names
-    and retention goes by). The name is claimed with a link, which refuses one that is there:
-    a rename would replace a journal set aside in the same second (a kiosk restarted at
-    once, a second kiosk process), and lose it."""
-    claimed = _claim_name(path, set_aside_path(store.path, store.clock.now()))
+    under a name of its own stamped with the time (``set_aside_time``: ``jaga store info``
+    names it, retention goes by it). The name is claimed with a link, which refuses one that
+    is there: a rename would replace a journal set aside in the same second (a kiosk
+    restarted at once, a second kiosk process), and lose it."""
+    claimed = _claim_name(path, set_aside_path(store.path, set_aside_time(store)))
     for suffix in SIDE_FILES:
         with contextlib.suppress(FileNotFoundError):
             path.with_name(path.name + suffix).rename(claimed.with_name(claimed.name + suffix))
     return claimed
+
+
+def set_aside_time(store: Store) -> datetime:
+    """The store's clock, or the floor under it when it reads earlier (``clock_floor``: the
+    release date, the hub time seen, the newest time recorded here). Named by a clock reset to
+    2000, a journal was past the window, and deleted, at the first retention once the clock
+    was set right; the floor can only keep it longer."""
+    now = store.clock.now()
+    with store.database.read() as connection:
+        bound = read_floor(connection, store.clock).lower_bound()
+    return now if bound is None else max(now, bound)
 
 
 def _claim_name(path: Path, aside: Path) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -243,4 +243,27 @@ def test_two_journals_set_aside_in_the_same_second_are_both_kept_and_both_go(
         assert "after 2026-05-30 (the first sync then)" in info  # both from their names
         clock.advance(days=DEFAULT_KEEP_DAYS, seconds=1)
         assert store.retention.apply(DEVICE).kiosk_journals == 2
+        assert not list(tmp_path.glob("k.db.kiosk-waiting*"))
+
+
+def test_a_journal_set_aside_on_a_reset_clock_is_kept_the_window_once_the_clock_is_right(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A kiosk whose clock was reset (a flat RTC battery: 2000) sets a journal aside. Named by
+    that clock, it was past the window at the first retention once the clock was set right,
+    and deleted then: whoever has the old key had no time to open it. Named by the floor under
+    the clock (here the release date), it is kept the window from that floor."""
+    released = datetime(2026, 11, 1, tzinfo=UTC)
+    path = tmp_path / "k.db"
+    _journal_under_another_key(tmp_path, path)
+    clock = FakeClock(datetime(2000, 1, 1, tzinfo=UTC), released=released)
+    with Store.create(path, PASSPHRASE, clock=clock, config=QUICK) as store:
+        EventWriter(store).close()  # the kiosk's start sets it aside
+        caplog.clear()  # the error it logs, which this test expects
+        (aside,) = tmp_path.glob("k.db.kiosk-waiting.unreadable-*")
+        clock.moment = released + timedelta(days=1)  # the clock set right
+        assert store.retention.apply(DEVICE).kiosk_journals == 0, "deleted with no window"
+        assert aside.exists()
+        clock.advance(days=DEFAULT_KEEP_DAYS, seconds=1)
+        assert store.retention.apply(DEVICE).kiosk_journals == 1
         assert not list(tmp_path.glob("k.db.kiosk-waiting*"))
