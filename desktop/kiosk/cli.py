@@ -202,8 +202,8 @@ def _run(args: argparse.Namespace) -> int:
                        "access_events": events[False], "warning": session.warning}  # fmt: skip
         if events[True]:
             summary["earlier_run_events"] = events[True]
-        if session.clock_warning is not None:  # the times of its events are the clock's
-            summary["clock"] = session.clock_warning
+        if session.clock_watch.last_wrong is not None:  # its events' times are the clock's
+            summary["clock"] = session.clock_watch.last_wrong  # (wrong at start, or since)
         print(json.dumps({"summary": summary | ({"interrupted": True} if interrupted else {})}))
         return 130 if interrupted else 0
 

@@ -59,6 +59,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from desktop.kiosk.clock_watch import ClockWatch
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.gallery import GalleryWatch, claimed_person
 from desktop.kiosk.identity import KioskIdentity
@@ -71,7 +72,6 @@ from inference.face.types import QualityReason
 from sync import plural
 from sync.errors import RecordNotFoundError
 from sync.store import AccessEvent, Store
-from sync.store.clock_floor import device_clock_warning
 
 # A policy: time for the person who presented a badge to be seen and decided.
 BADGE_TIMEOUT_S = 20.0
@@ -81,8 +81,6 @@ RECORDED = (Status.VERIFIED, Status.NOT_MATCHED, Status.SPOOF_DETECTED, Status.L
 ANSWERS = ("verified", "not_matched", "spoof_detected")
 # Tracks recorded that are remembered: far more than can be open at once at one kiosk.
 _REMEMBERED_TRACKS = 1024
-# What a wrong clock means at a kiosk: the evidence keeps the time the clock gave.
-_RECORDED_AT_CLOCK = "this kiosk records each decision, and its audit entry, at that clock's time"
 
 
 @dataclass(frozen=True)
@@ -150,15 +148,19 @@ class KioskSession:
         self._writer = EventWriter(store, clock)
         self.warning: str | None = None
         """What the operator must know before relying on this kiosk (set at start)."""
-        self.clock_warning = _clock_warning(store)
-        """Why the times this kiosk records look wrong (its clock, read at start); None: they
-        do not."""
+        self.clock_watch = ClockWatch(store, clock)  # judged at start, and while it runs
         self._recorded: deque[int] = deque(maxlen=_REMEMBERED_TRACKS)
         self._unwritten: dict[str, int] = {}  # event uid -> its track, while it waits
         # Event uid -> its decision's reasons (a low_quality one's), which an access event
         # does not carry; the latest ones only, as for the tracks.
         self._reasons: dict[str, tuple[str, ...]] = {}
         self._claim_erased = False  # the run's own claim left the gallery: it cannot go on
+
+    @property
+    def clock_warning(self) -> str | None:
+        """Why the times this kiosk records look wrong now (:mod:`desktop.kiosk.clock_watch`);
+        None: they do not."""
+        return self.clock_watch.warning
 
     def process(self, image: AnyImage, time_s: float | None = None) -> KioskFrame:
         self._reload_gallery()
@@ -175,8 +177,9 @@ class KioskSession:
         external_id = badge.external_id if badge is not None else None
         names = self.names_of(events)  # a greeting waits for the store (see the module)
         unwritten = frozenset(self._unwritten.values())
-        return KioskFrame(result, events, names, external_id, notice, self._writer.problem,
-                          unwritten)  # fmt: skip
+        problems = [p for p in (self._writer.problem, self.clock_watch.since_start) if p]
+        return KioskFrame(result, events, names, external_id, notice,
+                          "\n".join(problems) or None, unwritten)  # fmt: skip
 
     def finish(self) -> tuple[AccessEvent, ...]:
         """The stream ended: open tracks are decided on what they have, and recorded; a
@@ -357,6 +360,7 @@ class KioskSession:
 
     def _decide(self, decisions: Iterable[Decision]) -> list[AccessEvent]:
         """The events of the final decisions, each track once, queued to be written."""
+        self.clock_watch.check()  # on every frame, before they are dated by it
         made = []
         for decision in decisions:
             track = decision.track_id
@@ -394,15 +398,6 @@ class KioskSession:
             similarity=decision.similarity,
             liveness=decision.liveness,
         )
-
-
-def _clock_warning(store: Store) -> str | None:
-    """Why the clock looks wrong (``clock_floor.device_clock_warning``), and what that does
-    to the times this kiosk records; None if it does not. The records keep the clock's
-    time: it is what the kiosk saw, and a time put in its place would be a guess."""
-    with store.database.read() as connection:
-        warning = device_clock_warning(connection, store.clock)
-    return None if warning is None else f"{warning}; {_RECORDED_AT_CLOCK}"
 
 
 def _answers(badge: _Badge, decisions: Iterable[Decision]) -> bool:

@@ -1,0 +1,78 @@
+"""The kiosk's wall clock, judged at start and again while it runs.
+
+Every decision, and its audit entry, is recorded at the time the device's clock reads. A clock
+that looks wrong (``clock_floor.device_clock_warning``: before the release date or the hub time
+seen, or before a time this store recorded by it) is said, and the records keep the clock's
+time all the same: it is what the kiosk saw, and a time put in its place would be a guess.
+
+Judged at start only, a clock that went wrong while the kiosk ran (an RTC reset, an NTP step
+back) dated every decision after it wrongly, or before those recorded before it, and nothing
+said so until a restart. So it is judged again while running, cheaply: on every frame the wall
+clock is compared with the monotonic one (two reads); a step of more than ``STEP_S`` either
+way between them (a clock set, not one slewed by NTP) has it judged at once, and it is judged
+every ``CHECK_EVERY_S`` anyway (one small read of the store). A clock that goes wrong is logged
+and said on every frame while it stays wrong (``KioskFrame.problem``); one set right again is
+logged, and no longer said.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sync.store import Store
+from sync.store.clock_floor import device_clock_warning
+
+_log = logging.getLogger(__name__)
+
+STEP_S = 2.0
+CHECK_EVERY_S = 60.0
+# What a wrong clock means at a kiosk: the evidence keeps the time the clock gave.
+RECORDED_AT_CLOCK = "this kiosk records each decision, and its audit entry, at that clock's time"
+
+
+class ClockWatch:
+    """The judgement of the store's clock for one kiosk session; ``monotonic``: the session's
+    own clock (seconds, never set back)."""
+
+    def __init__(self, store: Store, monotonic: Callable[[], float]) -> None:
+        self._store = store
+        self._monotonic = monotonic
+        self.warning = self._judge()
+        """Why the times the kiosk records look wrong now; None: they do not."""
+        self.at_start = self.warning
+        self.last_wrong = self.warning
+        """The latest warning while the session ran (``jaga kiosk run``'s summary): a clock
+        wrong for a while and set right since dated the decisions of that while."""
+        self._offset, self._judged_at = self._wall_offset(), monotonic()
+
+    @property
+    def since_start(self) -> str | None:
+        """The warning of a clock that went wrong while the kiosk ran (one wrong at start
+        is said with "ready"); None when it is right, or was wrong at start already."""
+        return self.warning if self.at_start is None else None
+
+    def check(self) -> None:
+        """Judge the clock again if it stepped, or if it is time to."""
+        offset, judged = self._wall_offset(), self._monotonic()
+        stepped = abs(offset - self._offset) > STEP_S
+        if not stepped and judged - self._judged_at < CHECK_EVERY_S:
+            return
+        if stepped:
+            _log.info("kiosk: the clock stepped %+.1f s while running", offset - self._offset)
+        self._offset, self._judged_at = offset, judged
+        before, self.warning = self.warning, self._judge()
+        if self.warning is not None:
+            self.last_wrong = self.warning
+        if self.warning is not None and before is None:
+            _log.warning("kiosk: %s", self.warning)
+        elif self.warning is None and before is not None:
+            _log.info("kiosk: the clock looks right again")
+
+    def _wall_offset(self) -> float:
+        return self._store.clock.now().timestamp() - self._monotonic()
+
+    def _judge(self) -> str | None:
+        with self._store.database.read() as connection:
+            warning = device_clock_warning(connection, self._store.clock)
+        return None if warning is None else f"{warning}; {RECORDED_AT_CLOCK}"
