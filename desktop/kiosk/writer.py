@@ -48,6 +48,7 @@ class EventWriter:
         self._earlier = frozenset(self._kept)  # decided before this process started
         self._refusal: str | None = None  # the store's, while events wait
         self._unkept_why: str | None = None  # the journal's, while some are not kept
+        self._unkept_said: set[str] = set()  # the uids the log said were in memory only
 
     @property
     def waiting(self) -> int:
@@ -128,18 +129,27 @@ class EventWriter:
 
     def _keep_waiting(self) -> None:
         """Keep on disk the events that wait and are not kept yet; one the journal cannot
-        take either (its disk full too) stays in memory, and the problem says so."""
+        take either (its disk full too) stays in memory, and the problem says so. Tried on
+        every frame; the log says each event in memory only once, not on every frame."""
         unkept = [event for event in self._waiting if event.event_uid not in self._kept]
         if not unkept:
             return
         try:
             self._journal.keep(unkept)
         except StoreError as error:
-            _log.warning("%d decisions waiting in memory only: %s", len(unkept), error)
+            new = {event.event_uid for event in unkept} - self._unkept_said
+            if new:
+                _log.warning("%s waiting in memory only: %s",
+                             plural.counted(len(new), "decision"), error)  # fmt: skip
+            self._unkept_said.update(new)
             self._unkept_why = str(error)
         else:
             self._kept.update(event.event_uid for event in unkept)
+            if self._unkept_why is not None:
+                _log.info("%s kept in %s again", plural.counted(len(unkept), "decision"),
+                          self._journal.path)  # fmt: skip
             self._unkept_why = None
+        self._unkept_said &= {event.event_uid for event in self._waiting}
 
     def _forget(self, written: tuple[AccessEvent, ...]) -> None:
         """The store has them: out of the journal. A failure here is harmless (the next start
