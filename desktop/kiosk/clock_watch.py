@@ -12,7 +12,8 @@ clock is compared with the monotonic one (two reads); a step of more than ``STEP
 way between them (a clock set, not one slewed by NTP) has it judged at once, and it is judged
 every ``CHECK_EVERY_S`` anyway (one small read of the store). A clock that goes wrong is logged
 and said on every frame while it stays wrong (``KioskFrame.problem``); one set right again is
-logged, and no longer said.
+logged, and no longer said. A step back too small to judge the clock wrong (within the floor's
+tolerance) still dates the decisions after it out of order: the log says that too.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class ClockWatch:
         if not stepped and judged - self._judged_at < CHECK_EVERY_S:
             return
         if stepped:
-            _log.info("kiosk: the clock stepped %+.1f s while running", offset - self._offset)
+            self._say_step(offset - self._offset)
         self._offset, self._judged_at = offset, judged
         before, self.warning = self.warning, self._judge()
         if self.warning is not None:
@@ -68,6 +69,17 @@ class ClockWatch:
             _log.warning("kiosk: %s", self.warning)
         elif self.warning is None and before is not None:
             _log.info("kiosk: the clock looks right again")
+
+    @staticmethod
+    def _say_step(step_s: float) -> None:
+        """A step back dates the decisions after it before some recorded before it (within
+        the floor's tolerance, no warning says so otherwise): the log does."""
+        if step_s < 0:
+            _log.warning("kiosk: the clock was set back %.1f s while running: decisions"
+                         " recorded after it are dated before some recorded before it",
+                         -step_s)  # fmt: skip
+        else:
+            _log.info("kiosk: the clock was set forward %.1f s while running", step_s)
 
     def _wall_offset(self) -> float:
         return self._store.clock.now().timestamp() - self._monotonic()

@@ -129,3 +129,25 @@ def test_a_clock_set_right_again_while_running_is_no_longer_said(
         session.close()
     assert session.clock_warning is None and after.problem is None
     assert session.clock_watch.last_wrong is not None  # the summary of `jaga kiosk run`
+
+
+def test_a_small_step_back_while_running_is_logged(
+    qapp: QApplication, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Thirty seconds back (an NTP step): within the tolerance no warning judges the clock
+    wrong by, but the decisions after it are dated before the last ones: the log says so."""
+    clock = FakeClock(RIGHT, released=RELEASED)
+    ticks = Ticks()
+    with Store.create(tmp_path / "k.db", Passphrase("a kiosk pass"), clock=clock, config=FAST) as s:
+        session = session_on(s, [refused(1), refused(2)], ticks)
+        session.process(IMAGE)
+        clock.moment = RIGHT - timedelta(seconds=30)
+        with caplog.at_level(logging.WARNING):
+            after = session.process(IMAGE)
+        session.close()
+    assert after.problem is None and session.clock_warning is None
+    said = [r.getMessage() for r in caplog.records if "set back" in r.getMessage()]
+    assert said == [
+        "kiosk: the clock was set back 30.0 s while running: decisions recorded after it are"
+        " dated before some recorded before it"
+    ]
