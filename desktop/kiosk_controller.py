@@ -29,6 +29,7 @@ from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
 
 from desktop.kiosk.assemble import KioskOpener, KioskOptions
 from desktop.kiosk.errors import KioskError
+from desktop.kiosk.journal import set_aside_note
 from desktop.kiosk.prompts import (
     CAMERA_RESTART,
     OUT_OF_SERVICE,
@@ -174,6 +175,8 @@ class KioskController(QObject):
         if session.clock_warning is not None:  # no names: said on screen as in the log
             _log.warning("kiosk: %s", session.clock_warning)
             text = f"{text}\nWARNING: {session.clock_warning}"
+        if session.journal_set_aside is not None:  # logged as it was set aside
+            text = f"{text}\nWARNING: {set_aside_note(session.journal_set_aside)}"
         _emit(self._ready, text, models, session.earlier_run)
 
     def frame(self, image: np.ndarray, frame: KioskFrame) -> None:

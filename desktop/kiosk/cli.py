@@ -165,6 +165,7 @@ def _enrol(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from desktop.kiosk.assemble import open_kiosk
     from desktop.kiosk.errors import KioskError
+    from desktop.kiosk.journal import set_aside_note
     from desktop.kiosk.sources import CAMERA_PREFIX, check_source, source_frames
 
     def run() -> int:
@@ -181,7 +182,9 @@ def _run(args: argparse.Namespace) -> int:
         with open_kiosk(
             store_path_of(args), key_source_of(args), _options(args), os.environ
         ) as session:
-            for warning in (session.warning, session.clock_warning):
+            aside = session.journal_set_aside
+            set_aside = None if aside is None else set_aside_note(aside)
+            for warning in (session.warning, session.clock_warning, set_aside):
                 if warning is not None:
                     print(f"jaga kiosk run: warning: {warning}", file=sys.stderr)
             try:
@@ -202,6 +205,8 @@ def _run(args: argparse.Namespace) -> int:
                        "access_events": events[False], "warning": session.warning}  # fmt: skip
         if events[True]:
             summary["earlier_run_events"] = events[True]
+        if session.journal_set_aside is not None:  # its decisions are not in this store
+            summary["journal_set_aside"] = session.journal_set_aside.name
         if session.clock_watch.last_wrong is not None:  # its events' times are the clock's
             summary["clock"] = session.clock_watch.last_wrong  # (wrong at start, or since)
         print(json.dumps({"summary": summary | ({"interrupted": True} if interrupted else {})}))

@@ -61,6 +61,15 @@ def journal_path(store_path: Path) -> Path:
     return waiting_path(store_path)  # where the store's key change looks for it
 
 
+def set_aside_note(aside: Path) -> str:
+    """What the operator is told of a journal the kiosk's start set aside as ``aside``."""
+    return (
+        "the kiosk's journal was not under the store's key (changed since the kiosk stopped):"
+        f" set aside as {aside.name}, its decisions not recorded (they open with that key;"
+        " `jaga store info` says when retention deletes it)"
+    )
+
+
 class DecisionJournal:
     """The waiting decisions of the kiosk on one store. Opened on first use, on the thread
     that uses the store (a SQLCipher connection belongs to the thread that opened it)."""
@@ -69,6 +78,8 @@ class DecisionJournal:
         self._store = store
         self.path = journal_path(store.path)
         self._database: Database | None = None
+        self.set_aside: Path | None = None
+        """Where :meth:`kept` set aside the journal it found under another key."""
         # Held until close: ``jaga sync now`` records a journal nobody holds (a kiosk
         # retired with decisions waiting), never this one's.
         self._hold: HeldLock | None = hold_journal(store.path)
@@ -80,9 +91,10 @@ class DecisionJournal:
         try:
             database = self._open()
         except WrongKeyError:
-            aside = set_aside(self._store, self.path)
+            self.set_aside = set_aside(self._store, self.path)
             _log.error("%s is not under the store's key (changed since the kiosk stopped): set "
-                       "aside as %s; its decisions are not recorded", self.path, aside)  # fmt: skip
+                       "aside as %s; its decisions are not recorded", self.path,
+                       self.set_aside)  # fmt: skip
             return []
         rows = database.query(f"SELECT {COLUMNS} FROM waiting ORDER BY rowid")
         return [access_event(row) for row in rows]

@@ -58,6 +58,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from desktop.kiosk.clock_watch import ClockWatch
 from desktop.kiosk.errors import KioskError
@@ -202,6 +203,10 @@ class KioskSession:
         """Whether the event was decided before this session started, and left waiting for
         the store (:meth:`EventWriter.from_earlier_run`): written now, not decided now."""
         return self._writer.from_earlier_run(event)
+
+    @property
+    def journal_set_aside(self) -> Path | None:
+        return self._writer.journal_set_aside  # the operator is told, at start
 
     @property
     def earlier_run(self) -> frozenset[str]:

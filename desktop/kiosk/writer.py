@@ -20,6 +20,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from desktop.kiosk.journal import DecisionJournal
 from sync import plural
@@ -64,6 +65,11 @@ class EventWriter:
     @property
     def journal(self) -> str:
         return str(self._journal.path)
+
+    @property
+    def journal_set_aside(self) -> Path | None:
+        """Where the journal found under another key at the start was set aside."""
+        return self._journal.set_aside
 
     def from_earlier_run(self, event: AccessEvent) -> bool:
         """Whether the event is one this process found waiting in the journal at its start

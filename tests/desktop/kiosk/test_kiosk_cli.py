@@ -346,3 +346,33 @@ def test_run_on_a_reset_clock_says_its_times_are_wrong(
     assert "jaga kiosk run: warning: this device's clock looks wrong" in captured.err
     summary = lines(captured.out)[-1]["summary"]
     assert "clock looks wrong" in summary["clock"]  # type: ignore[index]
+
+
+def test_run_says_a_journal_it_set_aside_at_start(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A journal under another key than the store's, set aside unrecorded as the run starts:
+    said on stderr as the other warnings at start are, and named in the summary."""
+    from datetime import UTC, datetime
+
+    from desktop.kiosk.journal import DecisionJournal, journal_path
+    from sync.store import AccessEvent
+
+    other = tmp_path / "other.db"
+    with Store.create(other, Passphrase("another passphrase"), config=FAST) as store:
+        journal = DecisionJournal(store)
+        journal.keep([AccessEvent(datetime.now(UTC), "front-gate", "k1", "not_matched", None,
+                                  0.2, 0.9)])  # fmt: skip
+        journal.close()
+    journal_path(other).rename(journal_path(store_path))
+    video = write_video(webcam("live", 10, 2), tmp_path / "brief.avi")
+    assert run(store_path, str(video)) == 0
+    caplog.clear()  # the error the kiosk logs, which this test expects
+    captured = capsys.readouterr()
+    assert "jaga kiosk run: warning: " in captured.err and "not recorded" in captured.err
+    (aside,) = [p.name for p in store_path.parent.glob("jaga.db.kiosk-waiting.unreadable-*")
+                if not p.name.endswith(("-wal", "-shm"))]  # fmt: skip
+    assert f"set aside as {aside}" in captured.err, captured.err
+    summary = lines(captured.out)[-1]["summary"]
+    assert summary["journal_set_aside"] == aside  # type: ignore[index]

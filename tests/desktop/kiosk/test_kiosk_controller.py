@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import cast
 
 import numpy as np
+import pytest
 from PySide6.QtWidgets import QApplication
 
 from desktop.kiosk.assemble import KioskOptions
 from desktop.kiosk.errors import KioskError
 from desktop.kiosk.identity import KioskIdentity
-from desktop.kiosk.journal import DecisionJournal
+from desktop.kiosk.journal import DecisionJournal, journal_path
 from desktop.kiosk.prompts import NOT_RECORDING
 from desktop.kiosk.runner import Outage
 from desktop.kiosk.session import KioskFrame, KioskSession
@@ -213,3 +214,26 @@ def test_decisions_an_earlier_run_left_waiting_are_listed_as_such(
     assert listed[0].endswith("not_matched"), listed  # this run's, newest first
     assert "spoof_detected" in listed[1] and listed[1].endswith("(from an earlier run)")
     assert at.astimezone().strftime("%Y-%m-%d") in listed[1], listed
+
+
+def test_a_journal_set_aside_at_start_is_said_under_ready(
+    qapp: QApplication, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A journal under a key the store no longer has, set aside unrecorded as the kiosk
+    starts: the log alone said so; whoever watches the kiosk's screen is told too."""
+    with Store.create(tmp_path / "o.db", Passphrase("another"), config=FAST) as other:
+        journal = DecisionJournal(other)
+        journal.keep([AccessEvent(datetime.now(UTC), "gate", "k1", "not_matched", None, 0.2, 0.9)])
+        journal.close()
+    journal_path(tmp_path / "o.db").rename(journal_path(tmp_path / "k.db"))
+    with Store.create(tmp_path / "k.db", Passphrase("a kiosk passphrase"), config=FAST) as store:
+        pipeline = cast(DecisionPipeline, _ScriptedPipeline([], ()))
+        session = KioskSession(pipeline, store, KioskIdentity("gate", "k1"))
+        caplog.clear()  # the error the kiosk logs, which this test expects
+        kiosk = controller(tmp_path)
+        kiosk.ready(session)
+        wait_until(lambda: "ready" in kiosk.panel.state.text(), "ready")
+        session.close()
+    shown = kiosk.panel.state.text()
+    assert "WARNING: " in shown and "k.db.kiosk-waiting.unreadable-" in shown, shown
+    assert "not recorded" in shown
