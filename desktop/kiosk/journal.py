@@ -23,10 +23,11 @@ under another key, are refused while this file holds decisions (``sync.store.kio
 the kiosk's next start records them first. Not covered: a disk too full for this file as
 well (the event then waits in memory, and the screen says so), and a file under a key the
 store no longer has all the same (a restore told not to read the store it replaces, which
-warns): it then no longer opens, and is set aside, named in the log (and by ``jaga store
-info``), and not read; decision retention deletes it once the store's window has passed
-since (``sync.store.kiosk_waiting``), so it is named with the store's clock, as retention
-goes by.
+warns): it then no longer opens, and is set aside (by ``jaga sync now`` for a kiosk retired),
+named in the log, by ``jaga kiosk run`` and the window (``set_aside_note``) and by ``jaga
+store info``, and not read; decision retention deletes it once the store's window has passed
+since (``sync.store.kiosk_waiting``), so it is named with the store's clock (or the floor
+under it), as retention goes by.
 
 An erasure applied to the store while a person's decision waits here leaves it to be
 written as it stands, the person's uid in it: an erasure leaves the store's access events
