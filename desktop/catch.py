@@ -53,6 +53,7 @@ from sync.store import (
     PredictionStatus,
     SpeciesScore,
 )
+from sync.store.clock import format_timestamp
 from sync.store.clock_floor import ClockFloor
 from sync.store.observations import Observations, observation_payload
 from sync.store.photos import photo_payload
@@ -240,6 +241,8 @@ def record_catches(
     recorded_at: datetime | None = None,
     photo_uid: str | None = None,
     floor: ClockFloor | None = None,
+    observation_uids: Sequence[str] = (),
+    made_at: datetime | None = None,
 ) -> list[FishObservation]:
     """Record the catch: the photo's bytes as read, once, and one observation per fish with
     its box, the prediction's species display names with their calibrated probabilities
@@ -257,7 +260,11 @@ def record_catches(
     is recorded once, its earlier write found by that uid (``CatchRecordedError``, raised
     as it is, again or not). ``floor``: what vouches for the true time besides the clock
     (default: the store's, read now), which dates a catch recorded under a clock found
-    wrong (``desktop.catch_time``)."""
+    wrong (``desktop.catch_time``). ``observation_uids``: one per fish (default: new uids),
+    kept across retries as the photo's is, so that a retry into a store restored to before
+    the catch records the same catch (found there if a pull brought it back). ``made_at``:
+    when the catch was made, for one a hub may hold already: its outbox entries are dated
+    so (``Observations.add_with_photo``)."""
     if not fish:
         raise CatchError("no fish to record")
     confirmed = list(confirmed_species) or [None] * len(fish)
@@ -273,16 +280,20 @@ def record_catches(
     stored_photo = Photo(photo.data, photo.media_type, taken_at=when.at)  # the file's times lie
     if photo_uid is not None:
         stored_photo = replace(stored_photo, photo_uid=photo_uid)
+    uids: list[str | None] = list(observation_uids) or [None] * len(fish)
+    if len(uids) != len(fish):
+        raise CatchError(f"{len(fish)} fish but {len(uids)} observation uids")
     makers = [
-        _observation_of(one, details, when.at, now, typed)
-        for one, typed in zip(fish, confirmed, strict=True)
+        _observation_of(one, details, when.at, now, typed, uid=uid)
+        for one, typed, uid in zip(fish, confirmed, uids, strict=True)
     ]
     for number, make in enumerate(makers, start=1):
         _check_fish(number, len(makers), make, stored_photo)
     try:
         return observations.add_with_photo(
-            stored_photo, [make() for make in makers], refuse_recorded=not again
-        )
+            stored_photo, [make() for make in makers], refuse_recorded=not again,
+            made_at=None if made_at is None else format_timestamp(made_at),
+        )  # fmt: skip
     except CatchRecordedError:
         raise
     except PhotoRecordedError as error:
@@ -295,6 +306,8 @@ def _observation_of(
     observed_at: datetime,
     now: datetime,
     typed: str | None,
+    *,
+    uid: str | None = None,
 ) -> Callable[[], FishObservation]:
     """Makes the fish's record (a function, so that ``check_recordable`` sees its errors);
     a species confirmed on the spot is reviewed ``now``, however long ago it was caught."""
@@ -311,6 +324,7 @@ def _observation_of(
         )
         return replace(
             recorded,
+            observation_uid=uid or recorded.observation_uid,
             pack_version=prediction.pack_version,
             crop=fish.crop,
             status=PredictionStatus(prediction.status.value),

@@ -38,6 +38,21 @@ class CatchRecord:
     # Its entry in the spool while refused, and its stored photo's uid: a Retry of a catch
     # that was written before the app died finds it by this and writes nothing.
     uid: str = field(default_factory=new_uid)
+    # Its fish's observation uids, one per fish, made with it (empty: made here) and kept in
+    # the spool with it: however often it is retried, even into a store restored to before
+    # it, it is the same catch, and a hub that holds it already gets no second one.
+    observation_uids: tuple[str, ...] = ()
+    # Offered again from the spool at a start: it may be recorded already (in a store later
+    # restored to before it) and on a hub, so its record is dated when Record was pressed.
+    from_spool: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.observation_uids:
+            object.__setattr__(self, "observation_uids", tuple(new_uid() for _ in self.fish))
+        if len(self.observation_uids) != len(self.fish):
+            raise ValueError(
+                f"{len(self.fish)} fish but {len(self.observation_uids)} observation uids"
+            )
 
     @property
     def name(self) -> str:

@@ -17,14 +17,20 @@ encrypted with the store's own key (SQLCipher, as the store and its backups are)
 store; one left under an earlier key (by a Jaga before that) has a copy of the store's key
 header, and opens with the passphrase or key file it was written under. Each entry is the
 catch as Record was pressed (the photo's bytes, type, size and EXIF time; each fish's box
-and the pack's answer; the details and species confirmed; when Record was pressed), in
-JSON, not the decoded photo. No Qt here.
+and the pack's answer; the details and species confirmed; when Record was pressed; the
+uids its fish's observations are recorded under), in JSON, not the decoded photo. No Qt
+here.
 
 Recording from here is idempotent: an entry's uid is the uid its catch's photo is stored
 under (``CatchStore.record``), so the store finds a try that committed before the app died
 (``CatchRecordedError``) and writes nothing again, even for a catch recorded *again* (a
 second Record of fish recorded before), which the check for an earlier record of the photo
-lets through.
+lets through. Its fish keep their observation uids too: a catch recorded, then lost from
+the store by a restore of a backup taken before it (``jaga store restore``) while its entry
+was still here, is recorded again as the same catch (the hub, which may hold it from a
+sync before the restore, gets no second one), dated when Record was pressed (a review the
+hub made since stands); and one a sync pulled back into the restored store is found there
+by those uids (``sync.store.catch_written``), and written no second time.
 
 A Record opens the spool with the key taken at the store's last open (``open_with``,
 ``sync.store.spool_key``) before it opens the store, so that its catch is on disk without a
@@ -154,6 +160,7 @@ def _catch_json(record: CatchRecord) -> dict[str, Any]:
         "confirmed": list(record.confirmed),
         "again": record.again,
         "pressed_at": _time(record.pressed_at),
+        "observation_uids": list(record.observation_uids),
     }  # fmt: skip
 
 
@@ -193,6 +200,10 @@ def _catch_of(uid: str, kept: dict[str, Any], data: bytes) -> CatchRecord:
         bool(kept["again"]),
         _at(kept["pressed_at"]),
         uid=uid,
+        # An entry kept before they were: new ones (the hub finds the same fish of the same
+        # photo from the same device, ``sync.hub.apply.same_catch``).
+        observation_uids=tuple(kept.get("observation_uids") or ()),
+        from_spool=True,
     )  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from desktop.catch_time import ObservedTime, observed_time
 from desktop.settings import AppSettings, key_source
 from sync.errors import CatchRecordedError, StoreError
 from sync.store import FishObservation, KeySource, Store, StoreConfig, SystemClock
+from sync.store.catch_written import written_catches
 from sync.store.pending_catches import spool_exists
 from sync.store.spool_key import SpoolKey
 
@@ -175,6 +176,8 @@ class CatchStore:
                 store.observations, catch.photo, catch.fish, catch.details,
                 confirmed_species=catch.confirmed, clock=store.clock, again=catch.again,
                 recorded_at=recorded_at, photo_uid=catch.uid, floor=floor,
+                observation_uids=catch.observation_uids,
+                made_at=catch.pressed_at if catch.from_spool else None,
             )  # fmt: skip
         except (RecordedBeforeError, CatchRecordedError) as recorded_before:
             return recorded_before
@@ -220,12 +223,15 @@ class CatchStore:
 
     def _still_pending(self, store: Store) -> list[CatchRecord]:
         """The spool's catches the store does not hold. One it holds was committed by a
-        Record or Retry killed before its entry's deletion (two files, two transactions):
-        its entry is deleted here, not offered as "NOT RECORDED" for a Retry that would
-        write nothing; a deletion that fails is logged, and tried again at the next start."""
+        Record or Retry killed before its entry's deletion (two files, two transactions),
+        or pulled back from the hub into a store restored to before it
+        (``sync.store.catch_written``): its entry is deleted here, not offered as "NOT
+        RECORDED" for a Retry that would write nothing; a deletion that fails is logged,
+        and tried again at the next start."""
         with CatchSpool.open(store, self.source) as spool:
             kept = spool.records()
-            written = store.observations.written_photos(catch.uid for catch in kept)
+            asked = {catch.uid: catch.observation_uids for catch in kept}
+            written = written_catches(store.database, asked)
             if written:
                 self._forget_written(spool, [c for c in kept if c.uid in written])
         return [catch for catch in kept if catch.uid not in written]

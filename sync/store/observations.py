@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sync.errors import CatchRecordedError, PhotoRecordedError, RecordNotFoundError
-from sync.store.clock import Clock, format_timestamp, parse_timestamp
+from sync.store.clock import Clock, format_timestamp
 from sync.store.clock_floor import ClockFloor, read_floor
 from sync.store.database import Database
+from sync.store.observation_rows import observation_of_row
 from sync.store.outbox import Outbox
 from sync.store.photos import insert_photo, photo_payload
-from sync.store.records import Crop, FishObservation, Photo, Position, SpeciesScore
+from sync.store.records import Crop, FishObservation, Photo
 
 COLUMNS = (
     "o.observation_uid, o.observed_at, o.predictions, o.confirmed_species, o.needs_review,"
@@ -25,7 +25,10 @@ COLUMNS = (
 )
 _FROM = "FROM fish_observations o LEFT JOIN photos p ON p.id = o.photo_id"
 # Through the indexes of schema 7: the photos by sha256, then their observations.
-_ON_PHOTO_UID = "WHERE o.photo_id = (SELECT id FROM photos WHERE photo_uid = ?) ORDER BY o.id"
+_ON_PHOTO_UID = (  # {}: the observation uids' marks
+    "WHERE o.photo_id = (SELECT id FROM photos WHERE photo_uid = ?)"
+    " OR o.observation_uid IN ({}) ORDER BY o.id"
+)
 _ON_PHOTO_BYTES = (
     "WHERE o.photo_id IN (SELECT id FROM photos WHERE sha256 = ?) ORDER BY o.observed_at, o.id"
 )
@@ -56,6 +59,7 @@ class Observations:
         observations: Sequence[FishObservation],
         *,
         refuse_recorded: bool = False,
+        made_at: str | None = None,
     ) -> list[FishObservation]:
         """Record a new photo and the observations made on it (several fish in one photo,
         each on its own ``crop``) with their outbox entries, in one commit: all or nothing.
@@ -68,29 +72,32 @@ class Observations:
         crops of it are other fish. Checked within the write transaction (it holds the write
         lock from its start), so two writers of one photo at once record it once.
 
-        A photo whose uid is in the store already is this same record, written by an earlier
-        try (a retry after a crash): ``CatchRecordedError``, nothing written, whatever
-        ``refuse_recorded`` says. A caller that gives each catch its own photo uid, and keeps
-        it across retries, records the catch once however often it is retried."""
+        A photo whose uid is in the store already, or an observation whose uid is, is this
+        same record, written by an earlier try (a retry after a crash), or pulled back from
+        the hub into a store restored to before it (without its photo: photos never travel
+        in pulls): ``CatchRecordedError``, nothing written, whatever ``refuse_recorded``
+        says. A caller that gives each catch its own photo and observation uids, and keeps
+        them across retries, records the catch once however often it is retried.
+
+        ``made_at``: the outbox entries' time (``Outbox.enqueue``), for a catch made before
+        and recorded now (a Retry of one kept from before the app stopped, which a hub may
+        hold already): dated then, it never wins over a review the hub made since."""
         if not observations:
             raise ValueError("a photo is recorded with at least one observation")
         if any(o.photo_uid not in (None, photo.photo_uid) for o in observations):
             raise ValueError("observation.photo_uid names another photo")
         named = [replace(o, photo_uid=photo.photo_uid) for o in observations]
         with self._database.write() as connection:
-            _refuse_written(connection, photo.photo_uid)
+            _refuse_written(connection, photo.photo_uid, [o.observation_uid for o in named])
             if refuse_recorded:
                 _refuse_recorded(connection, photo, {o.crop for o in named})
             photo_id = insert_photo(connection, self._database.config, self._clock, photo, None)
             self._outbox.enqueue(
-                connection,
-                entity="photo",
-                entity_uid=photo.photo_uid,
-                operation="upsert",
-                payload=photo_payload(photo, None),
-            )
+                connection, entity="photo", entity_uid=photo.photo_uid, operation="upsert",
+                payload=photo_payload(photo, None), made_at=made_at,
+            )  # fmt: skip
             for observation in named:
-                self._insert(connection, observation, photo_id)
+                self._insert(connection, observation, photo_id, made_at)
         return named
 
     def add_many(self, observations: Sequence[FishObservation]) -> None:
@@ -127,7 +134,7 @@ class Observations:
             )
             if cursor.rowcount == 0:
                 raise RecordNotFoundError(f"no fish observation {observation_uid}")
-            reviewed = _observation(
+            reviewed = observation_of_row(
                 _select(connection, "WHERE o.observation_uid = ?", [observation_uid])[0]
             )
             self._outbox.enqueue(  # a verdict the hub's schema refuses raises: rolled back
@@ -144,7 +151,7 @@ class Observations:
             rows = _select(connection, "WHERE o.observation_uid = ?", [observation_uid])
         if not rows:
             raise RecordNotFoundError(f"no fish observation {observation_uid}")
-        return _observation(rows[0])
+        return observation_of_row(rows[0])
 
     def review_queue(
         self, limit: int = 100, *, include_pulled: bool = False
@@ -157,7 +164,7 @@ class Observations:
         order = "ORDER BY o.observed_at DESC, o.id DESC LIMIT ?"
         with self._database.read() as connection:
             rows = _select(connection, f"WHERE o.needs_review = 1{origin} {order}", [limit])
-        return [_observation(row) for row in rows]
+        return [observation_of_row(row) for row in rows]
 
     def count(self) -> int:
         return int(self._database.query("SELECT count(*) FROM fish_observations")[0][0])
@@ -176,20 +183,6 @@ class Observations:
         )
         return {str(uid) for (uid,) in rows}
 
-    def written_photos(self, photo_uids: Iterable[str]) -> set[str]:
-        """Those of ``photo_uids`` recorded here with their observations: the catches a
-        retry would find written (``_refuse_written``), such as a spool entry whose catch
-        committed before the app was killed, ahead of the entry's deletion."""
-        uids = list(photo_uids)
-        if not uids:
-            return set()
-        rows = self._database.query(
-            f"SELECT DISTINCT p.photo_uid FROM photos p JOIN fish_observations o"
-            f" ON o.photo_id = p.id WHERE p.photo_uid IN ({','.join('?' * len(uids))})",
-            tuple(uids),
-        )
-        return {str(uid) for (uid,) in rows}
-
     def clock_floor(self) -> ClockFloor:
         """What vouches for the true time besides the clock (the release date, the newest hub
         time pulled, the newest time recorded here): a catch may be dated after it however
@@ -197,7 +190,13 @@ class Observations:
         with self._database.read() as connection:
             return read_floor(connection, self._clock)
 
-    def _insert(self, connection: Any, observation: FishObservation, photo_id: int | None) -> None:
+    def _insert(
+        self,
+        connection: Any,
+        observation: FishObservation,
+        photo_id: int | None,
+        made_at: str | None = None,
+    ) -> None:
         position = observation.position
         now = format_timestamp(self._clock.now())
         connection.execute(
@@ -239,6 +238,7 @@ class Observations:
             entity_uid=observation.observation_uid,
             operation="upsert",
             payload=observation_payload(observation),
+            made_at=made_at,
         )
 
 
@@ -246,7 +246,7 @@ def held_observation(connection: Any, observation_uid: str) -> FishObservation |
     """The observation as this store holds it, inside the caller's transaction (None: not
     held)."""
     rows = _select(connection, "WHERE o.observation_uid = ?", [observation_uid])
-    return _observation(rows[0]) if rows else None
+    return observation_of_row(rows[0]) if rows else None
 
 
 def observation_payload(observation: FishObservation) -> dict[str, Any]:
@@ -305,13 +305,6 @@ def crop_columns(crop: Crop | None) -> tuple[int | None, int | None, int | None,
     return (None, None, None, None) if crop is None else crop.as_tuple()
 
 
-def crop_of(x: int | None, y: int | None, width: int | None, height: int | None) -> Crop | None:
-    """A crop read back from its columns (schema 5 writes all four or none)."""
-    if x is None or y is None or width is None or height is None:
-        return None
-    return Crop(x, y, width, height)
-
-
 def _timestamp_or_none(moment: datetime | None) -> str | None:
     return None if moment is None else format_timestamp(moment)
 
@@ -323,10 +316,12 @@ def _photo_id(connection: Any, photo_uid: str) -> int:
     return int(row[0])
 
 
-def _refuse_written(connection: Any, photo_uid: str) -> None:
-    """Refuse a photo whose uid is recorded: the same catch, written by an earlier try."""
-    written = [_observation(row) for row in _select(connection, _ON_PHOTO_UID, [photo_uid])]
-    if written:
+def _refuse_written(connection: Any, photo_uid: str, observation_uids: list[str]) -> None:
+    """Refuse a catch whose photo uid, or one of whose observation uids, is recorded: the
+    same catch, written by an earlier try or pulled back from the hub."""
+    clause = _ON_PHOTO_UID.format(", ".join("?" * len(observation_uids)))
+    rows = _select(connection, clause, [photo_uid, *observation_uids])
+    if written := [observation_of_row(row) for row in rows]:
         raise CatchRecordedError(
             f"photo {photo_uid} is recorded already: observation"
             f" {', '.join(o.observation_uid for o in written)}",
@@ -338,7 +333,7 @@ def _refuse_recorded(connection: Any, photo: Photo, crops: set[Crop | None]) -> 
     """Refuse a photo whose bytes were recorded before with one of these fish (``crops``),
     read inside the write that would record it again."""
     rows = _select(connection, _ON_PHOTO_BYTES, [photo.sha256])
-    earlier = [o for o in map(_observation, rows) if o.crop in crops]
+    earlier = [o for o in map(observation_of_row, rows) if o.crop in crops]
     if earlier:
         raise PhotoRecordedError(
             f"photo {photo.sha256[:12]} was recorded before with the same fish:"
@@ -349,58 +344,3 @@ def _refuse_recorded(connection: Any, photo: Photo, crops: set[Crop | None]) -> 
 
 def _select(connection: Any, clause: str, parameters: Sequence[Any]) -> list[Any]:
     return list(connection.execute(f"SELECT {COLUMNS} {_FROM} {clause}", parameters).fetchall())
-
-
-def _observation(row: Sequence[Any]) -> FishObservation:
-    (
-        uid,
-        observed_at,
-        predictions,
-        confirmed,
-        review,
-        photo_uid,
-        latitude,
-        longitude,
-        vessel,
-        trip,
-        haul,
-        count,
-        length_cm,
-        officer,
-        notes,
-        reviewed_by,
-        reviewed_at,
-        pack_version,
-        crop_x,
-        crop_y,
-        crop_w,
-        crop_h,
-        status,
-        status_reason,
-        crop_known,
-        recorded_here,
-    ) = row
-    return FishObservation(
-        observed_at=parse_timestamp(observed_at),
-        predictions=tuple(SpeciesScore(name, conf) for name, conf in json.loads(predictions)),
-        needs_review=bool(review),
-        officer=officer,
-        count=count,
-        confirmed_species=confirmed,
-        position=None if latitude is None else Position(latitude, longitude),
-        vessel=vessel,
-        trip=trip,
-        haul=haul,
-        length_cm=length_cm,
-        notes=notes,
-        photo_uid=photo_uid,
-        observation_uid=uid,
-        reviewed_by=reviewed_by,
-        reviewed_at=None if reviewed_at is None else parse_timestamp(reviewed_at),
-        pack_version=pack_version,
-        crop=crop_of(crop_x, crop_y, crop_w, crop_h),
-        status=status,
-        status_reason=status_reason,
-        crop_known=bool(crop_known),
-        recorded_here=bool(recorded_here),
-    )

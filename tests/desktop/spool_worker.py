@@ -1,5 +1,5 @@
 """The Catch panel's Retry of the catches kept in the spool, in a process of its own:
-``python -m tests.desktop.spool_worker STORE``.
+``python -m tests.desktop.spool_worker STORE [PASSPHRASE]``.
 
 It reads the kept catches as the panel's next start does (``CatchStore.pending``), says
 ``read`` and retries each (``CatchStore.record``) with a patient busy timeout. A Retry keeps
@@ -22,8 +22,8 @@ from tests.desktop.record_kill_worker import hold_before_the_store_writes
 PATIENT = StoreConfig(busy_timeout_s=60.0, scrypt_n=2**10)
 
 
-def main(store_path: str) -> int:
-    store = CatchStore(Path(store_path), Passphrase(PASSPHRASE), PATIENT)
+def main(store_path: str, passphrase: str = PASSPHRASE) -> int:
+    store = CatchStore(Path(store_path), Passphrase(passphrase), PATIENT)
     kept = store.pending()
     print("read", flush=True)
     hold_before_the_store_writes()

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from sync.errors import (
+    CatchRecordedError,
     PhotoRecordedError,
-    RecordConflictError,
     RecordInvalidError,
     RecordNotFoundError,
 )
@@ -25,9 +25,10 @@ from sync.store import (
     SpeciesScore,
     Store,
 )
+from sync.store.catch_written import written_catches
 from sync.store.export import export_access_events, export_fish_observations
 from sync.store.photos import load_photo
-from sync.store.records import Crop
+from sync.store.records import Crop, new_uid
 from tests.sync.conftest import FakeClock, enrol
 
 
@@ -290,7 +291,9 @@ def test_several_fish_of_one_photo_share_it_in_one_transaction(
     ]
     again = Photo(b"\xff\xd8 more fish", "image/jpeg", clock.now())
     refused = replace(full_observation(clock), observation_uid=stored[0].observation_uid)
-    with pytest.raises(RecordConflictError, match="already in the store: UNIQUE constraint"):
+    # An observation uid the store holds is that catch, recorded already (a Retry into a
+    # store a pull brought it back to: ``sync.store.catch_written``): nothing is written.
+    with pytest.raises(CatchRecordedError, match="is recorded already: observation"):
         store.observations.add_with_photo(again, [full_observation(clock), refused])
     assert store.observations.count() == 2 and len(store.outbox.entries()) == 3
     assert store.database.query("SELECT count(*) FROM photos")[0][0] == 1
@@ -326,9 +329,25 @@ def test_the_photos_written_are_told_from_those_never_written(
     written = Photo(b"\xff\xd8 landed", "image/jpeg", clock.now())
     store.observations.add_with_photo(written, [full_observation(clock)])
     never = Photo(b"\xff\xd8 still in the spool", "image/jpeg", clock.now())
-    asked = [written.photo_uid, never.photo_uid]
-    assert store.observations.written_photos(asked) == {written.photo_uid}
-    assert store.observations.written_photos([]) == set()
+    asked = {written.photo_uid: [new_uid()], never.photo_uid: [new_uid()]}
+    assert written_catches(store.database, asked) == {written.photo_uid}
+    assert written_catches(store.database, {}) == set()
+
+
+def test_a_catch_whose_observation_is_held_without_its_photo_is_written(
+    store: Store, clock: FakeClock
+) -> None:
+    """Pulled back from the hub into a store restored to before it, a catch's observation
+    is held without its photo (photos never travel in pulls): the spool's Retry of it is
+    found written, by the observation's uid, and writes nothing (``CatchRecordedError``)."""
+    pulled = full_observation(clock)
+    store.observations.add(pulled)  # as a pull leaves it: no photo here
+    photo = Photo(b"\xff\xd8 in the spool", "image/jpeg", clock.now())
+    asked = {photo.photo_uid: [pulled.observation_uid]}
+    assert written_catches(store.database, asked) == {photo.photo_uid}
+    with pytest.raises(CatchRecordedError):
+        store.observations.add_with_photo(photo, [pulled])
+    assert store.observations.count() == 1
 
 
 def test_access_export_is_attendance_in_a_time_range(store: Store, clock: FakeClock) -> None:
