@@ -36,6 +36,7 @@ OUTCOMES = (
     "unchanged",
     "superseded",
     "early_retention",
+    "same_catch",
     "duplicate",
     "refused",
     "retry_later",
@@ -112,8 +113,9 @@ def _make() -> HubMetrics:
             "jaga_hub_push_entries",
             "Pushed outbox entries by entity and outcome (applied, unchanged, superseded,"
             " early_retention: a retention erasure from a device whose clock is ahead, kept"
-            " until the hub's purge; duplicate: a retried key; refused: quarantined on the"
-            " device; retry_later)",
+            " until the hub's purge; same_catch: a catch its device pushed again under a new"
+            " uid, kept once; duplicate: a retried key; refused: quarantined on the device;"
+            " retry_later)",
             ["entity", "outcome"],
         ),
         decisions=Counter(

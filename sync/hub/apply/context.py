@@ -48,6 +48,8 @@ class Outcome:
     APPLIED = "applied"
     UNCHANGED = "unchanged"
     SUPERSEDED = "superseded"  # an erasure tombstone won over this edit
+    # A catch its device pushed again under a new uid: the one held (``same_catch``).
+    SAME_CATCH = "same_catch"
     # A retention erasure from a device whose clock is ahead, or while the hub's clock is not
     # trusted: kept until the hub's purge.
     EARLY_RETENTION = "early_retention"

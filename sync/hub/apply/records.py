@@ -46,6 +46,9 @@ since sends None for what it was never told. Likewise a payload naming no photo 
 photo linked: a device that pulled the observation but not its photo sends none, and its
 edit (a confirmation) must not unlink the photo for the hub and every other device.
 
+A catch its own device pushes again under a new uid (the same fish of the same photo) is
+the one the hub holds, not a second (``sync.hub.apply.same_catch``).
+
 A catch's time may lie no further ahead than the clocks that vouch for it
 (``sync.hub.apply.catch_time``).
 
@@ -64,6 +67,7 @@ from sync.hub.apply.catch_time import check_catch_time
 from sync.hub.apply.changes import append_change
 from sync.hub.apply.context import EntryContext, EntryRejectedError, Outcome
 from sync.hub.apply.lww import Stamp, initial_versions, merge, wins
+from sync.hub.apply.same_catch import held_same_catch
 from sync.hub.metrics import count_access_event, observe_fish_confidence
 from sync.hub.models import AccessEvent, Device, FishObservation, Person, Photo
 from sync.protocol import ADDED_FIELDS, AccessEventUpsert, FishObservationUpsert
@@ -95,6 +99,9 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
     found = FishObservation.objects.select_for_update().filter(uid=payload.observation_uid).first()
     incoming = _observation_fields(payload)
     if found is None:
+        crop = _columns({"crop": incoming.get("crop")})  # not sent (protocol < 3): whole photo
+        if held_same_catch(ctx, payload, crop) is not None:
+            return Outcome.SAME_CATCH  # its device recorded it twice: kept once
         _make_observation(ctx, payload, incoming)
         return Outcome.APPLIED
     ctx.require_own_site(f"observation {found.uid}", found.site_id)

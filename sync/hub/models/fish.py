@@ -163,7 +163,14 @@ class FishObservation(models.Model):
 
     class Meta:
         ordering = ("-observed_at",)
-        indexes = (models.Index(fields=["site", "needs_review"], name="fish_review_queue"),)
+        indexes = (
+            models.Index(fields=["site", "needs_review"], name="fish_review_queue"),
+            # A photo's catches: what a push of a catch new to the hub is checked against
+            # (``sync.hub.apply.same_catch``), once per catch.
+            models.Index(
+                fields=["photo_uid"], name="fish_photo", condition=models.Q(photo_uid__isnull=False)
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.answer} at {self.observed_at:%Y-%m-%d %H:%M} ({self.site})"
