@@ -13,6 +13,7 @@ after the commit, a real hub on the suite's PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -30,6 +31,8 @@ from desktop.catch_records import CatchRecord
 from desktop.catch_store import CatchStore
 from sync.store import Passphrase, Store
 from sync.store.backups import backup, restore
+from sync.store.database import Database
+from sync.store.pending_catches import spool_path
 from tests.desktop.catch_worker import NO_FISH
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.test_catch_spool_crash import QUICK, counts, write_locked
@@ -157,6 +160,52 @@ def test_a_catch_retried_after_a_restore_is_on_the_hub_once_with_its_review(
     assert observation_uids(boat.path, HUB_PASSPHRASE) == on_hub
     assert FishObservation.objects.get(pk=first.pk).confirmed_species == "Gadus morhua"
     assert catches.pending() == []
+
+
+def test_a_catch_kept_before_its_uids_were_is_kept_once_by_the_hub(
+    live_hub: HubProcess, site_slug: str, tmp_path: Path
+) -> None:
+    """A spool entry written by a Jaga before the spool kept observation uids: retried after
+    the restore, it is recorded under new ones, and the hub, which holds the catch from
+    before, keeps that one (``same_catch``) with its review; nothing is quarantined."""
+    from sync.hub.models import FishObservation
+    from sync.hub.review import correct_species
+
+    boat = new_device(tmp_path, live_hub.url, site_slug, "boat-old")
+    before = tmp_path / "before.db"
+    take_backup(boat.path, HUB_PASSPHRASE, before)
+    catch = kept_and_committed(boat.path, tmp_path, HUB_PASSPHRASE)
+    _forget_observation_uids(boat.path)
+    _sync(boat)
+    (first,) = FishObservation.objects.filter(photo_uid=catch.uid)
+    correct_species(first.pk, "Gadus morhua", "hub-reviewer")
+    restore(before, boat.path, Passphrase(HUB_PASSPHRASE), operator="test", force=True, config=FAST)
+    catches = CatchStore(boat.path, Passphrase(HUB_PASSPHRASE), FAST)
+    (kept,) = catches.pending()
+    catches.record(kept)
+    _sync(boat)
+
+    on_hub = [str(o.uid) for o in FishObservation.objects.filter(photo_uid=catch.uid)]
+    assert on_hub == [str(first.uid)], f"the hub holds {on_hub} for one catch"
+    assert FishObservation.objects.get(pk=first.pk).confirmed_species == "Gadus morhua"
+    with boat.open() as store:
+        assert store.outbox.quarantined() == []
+
+
+def _forget_observation_uids(store_path: Path) -> None:
+    """The spool's entries as a Jaga before session 31 wrote them: no observation uids."""
+    with Store.open(store_path, Passphrase(HUB_PASSPHRASE), config=QUICK) as store:
+        spool = Database.open(spool_path(store_path), store.key, QUICK, create=False)
+    try:
+        with spool.write() as connection:
+            for uid, text in connection.execute("SELECT uid, catch FROM pending").fetchall():
+                kept = json.loads(text)
+                del kept["observation_uids"]
+                connection.execute(
+                    "UPDATE pending SET catch = ? WHERE uid = ?", (json.dumps(kept), uid)
+                )
+    finally:
+        spool.close()
 
 
 def _sync(boat: Device) -> None:
