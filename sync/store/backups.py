@@ -276,7 +276,9 @@ def _prepare_spool(
     backup: they stay, for the restored store. Under the replaced store's key, when that is
     not the backup's, they are re-encrypted with the store (``Store.change_key``'s way);
     whether there is a copy to put in place once the restored store is. A Retry records each
-    once: one already in the restored store is found by its uid (``CatchRecordedError``)."""
+    once: one already in the restored store is found by its uid, or its fish's, as a pull
+    brings it back (``CatchRecordedError``); one the backup lacks is recorded as the same
+    catch, under the same uids (``desktop.catch_spool``)."""
     if replaced is None or replaced.key is None or replaced.key == key:
         return False
     return pending_catches.prepare_key_change(target, replaced.key, key, config)

@@ -100,8 +100,9 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
     incoming = _observation_fields(payload)
     if found is None:
         crop = _columns({"crop": incoming.get("crop")})  # not sent (protocol < 3): whole photo
-        if held_same_catch(ctx, payload, crop) is not None:
-            return Outcome.SAME_CATCH  # its device recorded it twice: kept once
+        if (held := held_same_catch(ctx, payload, crop)) is not None:
+            _review_same_catch(ctx, held, payload, incoming)  # recorded twice: kept once
+            return Outcome.SAME_CATCH
         _make_observation(ctx, payload, incoming)
         return Outcome.APPLIED
     ctx.require_own_site(f"observation {found.uid}", found.site_id)
@@ -119,6 +120,23 @@ def apply_observation(ctx: EntryContext, payload: FishObservationUpsert) -> str:
     if changed or told_otherwise:
         emit_observation(found, ctx.device)
     return Outcome.APPLIED if changed else Outcome.UNCHANGED
+
+
+def _review_same_catch(
+    ctx: EntryContext,
+    held: FishObservation,
+    payload: FishObservationUpsert,
+    incoming: dict[str, Any],
+) -> None:
+    """A review its device made of the catch under the other uid reaches the catch held,
+    if it was made after the held one's (``sync.hub.apply.same_catch``): its push is dated
+    when it was made, but the catch's record again, dated later, re-sends the review it was
+    recorded with, which must not replace a later one."""
+    reviewed_at = payload.reviewed_at
+    if reviewed_at is None or (held.reviewed_at is not None and reviewed_at <= held.reviewed_at):
+        return
+    if update_observation(held, _verdict_of(incoming), ctx.stamp):
+        emit_observation(held, ctx.device)
 
 
 def _make_observation(

@@ -9,12 +9,14 @@ while the Catch panel still kept the catch in its spool, whose Retry recorded it
 Jaga since session 31 keeps the catch's uids in the spool, so the Retry is the same catch;
 an entry kept by an earlier one is retried under new uids, and lands here.
 
-The push is acknowledged (``Outcome.SAME_CATCH``), and nothing is written: the catch the
-hub holds keeps its uid, its facts (the same Record's) and its review, made on the hub or
-by any device since, which the push, dated later, would otherwise have replaced; the
+The push is acknowledged (``Outcome.SAME_CATCH``), and no second catch is made: the catch
+the hub holds keeps its uid, its facts (the same Record's) and its review, made on the hub
+or by any device since, which the push, dated later, would otherwise have replaced; the
 device is not left with an entry quarantined, nor sent for ever. Nothing is lost: its
-facts are those the hub holds. Another device naming the photo (a review, or a catch of its
-own) is not this; nor is a catch whose author is unknown.
+facts are those the hub holds, and a review of it the device makes later, under the other
+uid, reaches the catch held (``records._review_same_catch``). Another device naming the
+photo (a review, or a catch of its own) is not this; nor is a catch whose author is
+unknown.
 
 No constraint backs this: pushes of a site apply one after the other (``lock_sites``), and
 a hub may already hold such pairs, made before this check, which a constraint would refuse
