@@ -20,7 +20,7 @@ unknown.
 
 No constraint backs this: pushes of a site apply one after the other (``lock_sites``), and
 a hub may already hold such pairs, made before this check, which a constraint would refuse
-to migrate. An index (0050) finds a photo's catches.
+to migrate. An index (0051) finds a photo's catches.
 """
 
 from __future__ import annotations

@@ -347,13 +347,13 @@ def test_a_species_pack_published_before_gets_the_schema_its_manifest_gives(
     [
         ("0027_spent_form_did", "applied_access_event_at"),
         ("0031_decision_purge_refused", "applied_entity_at"),
-        ("0049_photo_upload_per_device", "fish_photo"),
+        ("0050_review_history_under_the_queue", "fish_photo"),
     ],
 )
 def test_a_start_killed_while_the_retention_index_waits_migrates_at_the_next(
     upgraded: str, before: str, index: str
 ) -> None:
-    """The idempotency keys' indexes (0029, 0032), and the catches' by photo (0050), are
+    """The idempotency keys' indexes (0029, 0032), and the catches' by photo (0051), are
     built CONCURRENTLY, outside a transaction, and wait for every older snapshot (a pg_dump
     running). A start killed while one waits leaves an INVALID index and its migration
     unrecorded: the next start's ``migrate`` (each ``jaga hub run`` migrates; systemd

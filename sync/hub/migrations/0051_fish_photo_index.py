@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("hub", "0049_photo_upload_per_device"),
+        ("hub", "0050_review_history_under_the_queue"),
     ]
 
     operations = [
