@@ -50,11 +50,11 @@ def _cell(line: str, index: int) -> str:
 
 
 def csv_text(rows: Sequence[Sequence[str]], ending: str = "\n") -> str:
-    """The rows as CSV text, a cell a spreadsheet would run written as text (``csv_files``:
-    ``load_dataset`` reads it back exactly)."""
+    """The rows as CSV text, every cell quoted and one a spreadsheet would run written as
+    text (``csv_files``: ``load_dataset`` reads it back exactly)."""
     buffer = io.StringIO()
     cells = ([spreadsheet_cell(cell) for cell in row] for row in rows)
-    csv.writer(buffer, lineterminator=ending).writerows(cells)
+    csv.writer(buffer, lineterminator=ending, quoting=csv.QUOTE_ALL).writerows(cells)
     return buffer.getvalue()
 
 

@@ -83,9 +83,10 @@ def _write_png(path: Path, image: UInt8Image) -> None:
 
 
 def write_csv(path: Path, header: tuple[str, str], rows: list[tuple[str, str]]) -> None:
-    """Species names and groups as a spreadsheet shows them, never runs them (``=…`` is
-    written ``'=…``: ``csv_files``); ``load_dataset`` reads them back exactly."""
+    """Species names and groups as a spreadsheet shows them, never runs them: every cell
+    quoted, as the corrections export writes them, and ``=…`` written ``'=…`` (``csv_files``);
+    ``load_dataset`` reads them back exactly."""
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, quoting=csv.QUOTE_ALL)
         writer.writerow(header)
         writer.writerows([spreadsheet_cell(cell) for cell in row] for row in rows)

@@ -102,7 +102,8 @@ def test_the_datas_own_groups_csv_is_kept_and_extended(tmp_path: Path) -> None:
     assert [after[file] for file in files[:2]] == ["group:t0", "group:t1"]
     kept = ("\ufeffgroup,file\r\n" + rows).encode()
     assert (data / "groups.csv").read_bytes().startswith(kept)  # its own text, line ends too
-    assert b"\r\nfile:IMG_4.jpg,lutjanus_fulvus/IMG_4-" in (data / "groups.csv").read_bytes()
+    added = b'\r\n"file:IMG_4.jpg","lutjanus_fulvus/IMG_4-'  # every cell quoted, as the exports
+    assert added in (data / "groups.csv").read_bytes()
     assert sorted(g for f, g in after.items() if f not in files)[0] == "group:file:IMG_4.jpg"
 
 

@@ -68,7 +68,8 @@ def test_a_hub_correction_becomes_training_data_and_reaches_the_boat(
         assert export_training_set(out / "corrections.csv", training) == 1
         (example,) = (training / "lutjanus_synagris").iterdir()
         assert example.read_bytes() == photo  # the boat's bytes, untouched
-        assert (training / "groups.csv").read_text().splitlines()[1].endswith("trip:Gaviota/T-12")
+        with (training / "groups.csv").open(newline="", encoding="utf-8") as groups:
+            assert list(csv.reader(groups))[1][-1] == "trip:Gaviota/T-12"
 
         assert client.sync_once().pull.applied >= 1
         here = store.observations.get(uid)
