@@ -20,6 +20,12 @@ ordered by when they were added, as before. The times are written as the exports
 them (``20261130T080000.000000Z``: a form a spreadsheet keeps as text); the extended form
 earlier releases wrote (``2026-11-30T08:00:00+00:00``) is read too.
 
+It is opened in spreadsheets as the exports are, so it is written as they are: every cell
+quoted, and a cell a spreadsheet would run as a formula (an observation uid or a folder
+beginning ``=``, ``+``, ``-``, ``@``...) with an apostrophe first, which the reader takes
+off (``csv_files.spreadsheet_cell``). A record an earlier release wrote reads as it did, but
+a cell it wrote beginning ``'=`` or ``''``, which reads one apostrophe shorter.
+
 A row also keeps the picture the image was made from (its photo's ``photo_sha256`` and box):
 a "not a fish" row naming that picture takes back every copy of it (a byte-identical photo
 uploaded under another photo id), as when the exports are given together. ``--out`` writes
@@ -36,6 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from inference.fish.correction_rows import Box, Correction, Written, later, written
+from inference.fish.csv_files import spreadsheet_cell, spreadsheet_text
 from inference.fish.errors import DatasetError
 from inference.pack.files import replace_durably
 from inference.plural import counted
@@ -101,7 +108,7 @@ def read_record(data: Path) -> list[Recorded]:
         return []
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))[1:]
-    record = [Recorded(*row[:10]) for row in rows if len(row) >= 3]
+    record = [Recorded(*map(spreadsheet_text, row[:10])) for row in rows if len(row) >= 3]
     for line, row in enumerate(record, start=2):
         try:
             _ = row.written, row.picture
@@ -126,9 +133,9 @@ def write_record(
     whole."""
     temporary = data / f".{RECORD_CSV}.adding"
     with temporary.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, quoting=csv.QUOTE_ALL)  # as the exports (see the module)
         writer.writerow(_HEADER)
-        writer.writerows(sorted(set(rows)))
+        writer.writerows([spreadsheet_cell(cell) for cell in row] for row in sorted(set(rows)))
     replace(temporary, data / RECORD_CSV)
 
 

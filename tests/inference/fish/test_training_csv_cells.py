@@ -7,10 +7,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from inference.fish.added_record import RECORD_CSV, Recorded, read_record, write_record
 from inference.fish.corrections import export_training_set
+from inference.fish.csv_files import FORMULA_STARTS
 from inference.fish.dataset import load_dataset
 from inference.fish.merge import add_training_set
-from tests.inference.fish.test_corrections_order import MONDAY, _export, _photo
+from tests.inference.fish.test_corrections_order import MONDAY, TUESDAY, _export, _photo
+
+FORMULAS = ["=HYPERLINK(x)", "+1", "-2", "@SUM(A1)", "\tx", "\rx"]
 
 
 def _lines(path: Path) -> list[str]:
@@ -40,7 +44,7 @@ def test_the_training_sets_csvs_quote_every_cell(tmp_path: Path) -> None:
     monday = _export(tmp_path / "mon", ["p1.png,Gadus morhua,obs-1", "p2.png,0012,obs-2"], MONDAY)
     out = tmp_path / "set"
     export_training_set(monday, out)
-    for written in ("species.csv", "groups.csv"):
+    for written in ("species.csv", "groups.csv", RECORD_CSV):
         assert _every_cell_quoted(out / written), (written, _lines(out / written))
     assert sorted(s.name for s in load_dataset(out).species) == ["0012", "Gadus morhua"]
 
@@ -60,3 +64,30 @@ def test_rows_added_to_a_training_folder_quote_every_cell(tmp_path: Path) -> Non
         added = lines[2:]
         assert added, written
         assert all(line.startswith('"') and line.endswith('"') for line in added), lines
+
+
+def test_the_added_record_writes_a_formula_as_text_and_reads_it_back(tmp_path: Path) -> None:
+    """A file or observation a spreadsheet would run (a hand-made export's uid, a species
+    folder) is written with an apostrophe first, and read back exactly."""
+    rows = [Recorded(f"{formula}/a.png", f"{formula}obs", "ab" * 32) for formula in FORMULAS] + [
+        Recorded("b/'Ula.png", "'=obs", "cd" * 32),
+        Recorded("", "'plain", ""),
+    ]
+    write_record(tmp_path, rows)
+    written = tmp_path / RECORD_CSV
+    starts = [cell for cell in _raw_cells(written) if cell.startswith(FORMULA_STARTS)]
+    assert starts == [], starts
+    assert sorted(read_record(tmp_path)) == sorted(rows)
+
+
+def test_a_retraction_of_an_observation_named_like_a_formula_takes_its_photo_back(
+    tmp_path: Path,
+) -> None:
+    _photo(tmp_path / "mon" / "p1.png", 1)
+    _photo(tmp_path / "mon" / "p2.png", 2)
+    monday = _export(tmp_path / "mon", ["p1.png,A,=obs-1", "p2.png,B,obs-2"], MONDAY)
+    data = tmp_path / "data"
+    export_training_set(monday, data)
+    assert [c for c in _raw_cells(data / RECORD_CSV) if c.startswith(FORMULA_STARTS)] == []
+    added = add_training_set(_export(tmp_path / "tue", [",,=obs-1,not_a_fish"], TUESDAY), data)
+    assert [file.split("/")[0] for file in added.removed] == ["a"]
