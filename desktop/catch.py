@@ -43,7 +43,7 @@ from inference.fish.images import UInt8Image
 from inference.fish.types import FishPrediction, FishStatus
 from sync.errors import CatchRecordedError, PhotoRecordedError
 from sync.protocol import NAME_MAX_LENGTH, FishObservationUpsert, PhotoUpsert, summarize
-from sync.protocol.names import hidden_characters_problem
+from sync.protocol.names import free_text_problem, hidden_characters_problem
 from sync.store import (
     Clock,
     Crop,
@@ -101,6 +101,8 @@ class CatchDetails:
         for name in ("officer", "vessel", "trip", "haul"):  # said as typed, not as the wire's
             if problem := hidden_characters_problem(getattr(self, name) or "", f"the {name}"):
                 raise CatchError(problem)
+        if problem := free_text_problem(self.notes, "a note"):  # its lines and tabs are kept
+            raise CatchError(problem)
         check_recordable(lambda: self.observation(_PROBE_TIME, (), needs_review=True))
 
     def observation(

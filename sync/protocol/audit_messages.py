@@ -51,8 +51,8 @@ from sync.protocol.types import (
     MAX_PAYLOAD_BYTES,
     TIMESTAMP_FORMAT,
     Cursor,
+    RecordedText,
     Sha256Hex,
-    Text,
     Uid,
     WireModel,
 )
@@ -107,9 +107,9 @@ class AuditLink(WireModel):
 
     sequence: Annotated[int, Field(strict=True, ge=1, le=BIGINT_MAX)]
     at: AuditTime
-    actor: Text
+    actor: RecordedText  # as the chain hashed them (``types.RecordedText``)
     action: AuditAction
-    subject: Text
+    subject: RecordedText
     details: Details
     prev_hash: Sha256Hex
     entry_hash: Sha256Hex

@@ -26,10 +26,10 @@ from sync.protocol.types import (
     BadgeText,
     LongText,
     Name,
+    RecordedText,
     Sha256Hex,
     Similarity,
     Slug,
-    Text,
     Timestamp,
     Uid,
     UnitFloat,
@@ -78,7 +78,7 @@ class PersonTombstone(WireModel):
 
     person_uid: Uid
     erased_at: Timestamp
-    reason: Text
+    reason: RecordedText  # as typed: an erasure applies whatever its reason (``types``)
 
 
 class FaceTemplateUpsert(WireModel):

@@ -17,6 +17,13 @@ in Persian, Indic scripts and emoji. One rule, here, for the wire's ``Name`` (so
 refuses such a push and a device refuses to queue one) and for every place that takes a
 name from a person before it reaches the wire (the hub's review queue, the catch panel,
 ``jaga catch``, enrolment), so that each refuses it early and in the same words.
+
+Free text (a catch's notes, a refusal's reason) has a looser rule of its own: it holds no
+embedding, override or isolate (``REORDERING_CONTROLS``), which reorder the text after them,
+up to the end of a line or paragraph: a note shown in the review queue as other words than
+stored. It keeps the marks (U+200E, U+200F, U+061C), which reorder nothing but what is next
+to them and which a note in Arabic or Hebrew with a number in it needs to show as typed, and
+the line breaks and tabs a note is written with.
 """
 
 from __future__ import annotations
@@ -26,6 +33,10 @@ import unicodedata
 BIDI_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
+
+
+# The embeddings and overrides (U+202A-U+202E) and the isolates (U+2066-U+2069).
+REORDERING_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def hidden_characters(text: str) -> list[str]:
@@ -43,3 +54,13 @@ def hidden_characters_problem(text: str, what: str = "a name") -> str | None:
         return None
     listed = ", ".join(ascii(c) for c in hidden)
     return f"{what} holds no control character or bidirectional override ({listed})"
+
+
+def free_text_problem(text: str, what: str = "the text") -> str | None:
+    """Why ``text`` cannot be free text ``what`` (see the module), or None when it can,
+    naming the characters escaped as :func:`hidden_characters_problem` does."""
+    found = list(dict.fromkeys(c for c in text if c in REORDERING_CONTROLS))
+    if not found:
+        return None
+    listed = ", ".join(ascii(c) for c in found)
+    return f"{what} holds no bidirectional embedding, override or isolate ({listed})"

@@ -1,7 +1,8 @@
 """Constrained value types and size limits shared by every wire schema.
 
 Every string refuses NUL (PostgreSQL text cannot hold it, and no legitimate field needs it),
-every name also a control character or bidirectional override (``sync.protocol.names``),
+every name also a control character or bidirectional override, and free text an
+embedding, override or isolate (``sync.protocol.names``),
 every float refuses NaN and infinities, and every string and list has an upper bound, so a
 hostile body is rejected by validation instead of reaching the database.
 """
@@ -26,7 +27,7 @@ from pydantic import (
     ValidationError,
 )
 
-from sync.protocol.names import hidden_characters_problem
+from sync.protocol.names import free_text_problem, hidden_characters_problem
 
 PROTOCOL_VERSION = 6
 """The wire protocol this module describes; bump it for any incompatible change.
@@ -118,6 +119,16 @@ def _plain_name(value: str) -> str:
     return value
 
 
+def _free_text(value: str) -> str:
+    """Free text holds no NUL, nor a bidirectional control that reorders what follows it
+    (``sync.protocol.names``); its line breaks, tabs and marks stay. Refused as ``Name``'s
+    rule is, with no new protocol version: an older device's entry holding one is refused
+    alone and quarantined there, and a change logged before is skipped on pull."""
+    if problem := free_text_problem(_no_nul(value)):
+        raise ValueError(problem)
+    return value
+
+
 def _uid_text(value: Any) -> Any:
     """Uids arrive as JSON strings; a number is a type error, not a uid (pydantic would take
     16 raw bytes or an int)."""
@@ -152,7 +163,16 @@ def format_timestamp(moment: datetime) -> str:
 
 NAME_MAX_LENGTH = 200  # also the hub's name columns (CharField max_length=200)
 TEXT_MAX_LENGTH = 1000
-Text = Annotated[StrictStr, StringConstraints(max_length=TEXT_MAX_LENGTH), AfterValidator(_no_nul)]
+Text = Annotated[
+    StrictStr, StringConstraints(max_length=TEXT_MAX_LENGTH), AfterValidator(_free_text)
+]
+# Text that travels as it was recorded, refusing only NUL: an erasure's reason (an erasure
+# must apply on the hub and every device whatever its reason says) and an audit entry's
+# actor and subject (hashed into the device's chain as written: refused, the chain could
+# never reach the hub again). A device's terminal shows them escaped (``sync.store.audit``).
+RecordedText = Annotated[
+    StrictStr, StringConstraints(max_length=TEXT_MAX_LENGTH), AfterValidator(_no_nul)
+]
 Name = Annotated[
     StrictStr,
     StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH),
@@ -164,7 +184,7 @@ Name = Annotated[
 BadgeText = Annotated[
     StrictStr, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH), AfterValidator(_no_nul)
 ]
-LongText = Annotated[StrictStr, StringConstraints(max_length=4000), AfterValidator(_no_nul)]
+LongText = Annotated[StrictStr, StringConstraints(max_length=4000), AfterValidator(_free_text)]
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # a site's slug, everywhere it is checked
 Slug = Annotated[StrictStr, StringConstraints(pattern=SLUG_PATTERN)]
 SLUG_RULE = "1 to 63 lower-case letters, digits, - and _, the first a letter or digit"

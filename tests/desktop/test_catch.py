@@ -341,11 +341,22 @@ def _hidden(field: str, listed: str) -> str:
         ({"trip": "T-\u20667"}, _hidden("the trip", "'\\u2066'")),
         ({"haul": "3\x1b[2J"}, _hidden("the haul", "'\\x1b'")),
         ({"officer": "Ana\u200f Lima"}, _hidden("the officer", "'\\u200f'")),
+        # a note shown reversed from here on in the review queue and the hub's admin
+        (
+            {"notes": "near the \u202efeer"},
+            re.escape("a note holds no bidirectional embedding, override or isolate ('\\u202e')"),
+        ),
+        ({"notes": "ok\u2067x"}, re.escape("isolate ('\\u2067')")),
     ],
 )
 def test_bad_details_are_refused_naming_the_field(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(CatchError, match=message):
         details(**changes)
+
+
+def test_notes_keep_their_line_breaks_tabs_and_marks() -> None:
+    note = "first line\nsecond\tline \u05d3\u05d2 \u200e42\u200e cm"
+    assert details(notes=note).notes == note
 
 
 def test_details_are_stripped_and_blank_ones_are_none() -> None:

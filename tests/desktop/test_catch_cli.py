@@ -437,6 +437,7 @@ def test_a_corrupt_photo_is_refused_before_the_store_is_opened(
         (["--officer", " "], 1, "officer must not be empty"),
         (["--confirm", " "], 1, "--confirm: name the species"),
         (["--vessel", "KM \u202eHarapan"], 1, "the vessel holds no control character"),
+        (["--notes", "near \u2066reef"], 1, "a note holds no bidirectional embedding"),
         (
             ["--confirm", "Gadus \u202eauhrom", "--new-species", "Gadus \u202eauhrom"],
             1,
