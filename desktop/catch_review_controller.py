@@ -110,7 +110,8 @@ class CatchReviewController(QObject):
     def _show_answer(self, answer: object) -> None:
         if isinstance(answer, Reviewed):
             said = not_a_fish_text if answer.observation.not_a_fish else confirmed_text
-            self.review.show_message(said(answer.observation, answer.held_for))
+            words = said(answer.observation, answer.held_for, answer.quarantined)
+            self.review.show_message(words, problem=answer.quarantined is not None)
 
     def show_problem(self, message: str) -> None:
         self.review.show_message(message, problem=True)

@@ -50,10 +50,13 @@ class Flagged:
 class Reviewed:
     """A catch as an officer's review left it, and the hub the review is held for (a catch
     of a hub this device was registered with before: ``sync.store.outbox_hub``); None when
-    it is queued for the registered hub."""
+    it is queued for the registered hub. ``quarantined``: why the review waits in quarantine
+    instead (a catch an earlier release recorded with a name the hub refuses:
+    ``sync.store.review_entry``); None when it is sent."""
 
     observation: FishObservation
     held_for: str | None
+    quarantined: str | None = None
 
 
 @dataclass(frozen=True)
@@ -302,15 +305,21 @@ class CatchStore:
     def confirm(self, observation_uid: str, species: str, officer: str) -> Reviewed:
         with self._open() as store:
             confirmed = store.observations.confirm(observation_uid, species, officer=officer)
-            return Reviewed(confirmed, store.outbox.held_for(observation_uid))
+            return _reviewed(store, confirmed)
 
     def answer_not_a_fish(self, observation_uid: str, officer: str) -> Reviewed:
         """What ``jaga store confirm UID --not-a-fish`` stores: reviewed, no species."""
         with self._open() as store:
             answered = store.observations.answer_not_a_fish(observation_uid, officer=officer)
-            return Reviewed(answered, store.outbox.held_for(observation_uid))
+            return _reviewed(store, answered)
 
     def _open(self) -> Store:
         store = Store.open(self.path, self.source, config=self.config)
         self._spool_key.value = store.spool_key  # the next Record keeps its catch with it
         return store
+
+
+def _reviewed(store: Store, observation: FishObservation) -> Reviewed:
+    """The review with where its entry went: held for a hub, or waiting in quarantine."""
+    uid = observation.observation_uid
+    return Reviewed(observation, store.outbox.held_for(uid), store.outbox.quarantine_reason(uid))

@@ -114,20 +114,25 @@ def recorded_text(observation: FishObservation) -> str:
     return f"recorded {observation.observation_uid} ({flag}); queued for the hub"
 
 
-def confirmed_text(observation: FishObservation, held_for: str | None = None) -> str:
-    """As ``jaga store confirm`` says it; ``held_for``: the hub the review is held for."""
+def confirmed_text(
+    observation: FishObservation, held_for: str | None = None, quarantined: str | None = None
+) -> str:
+    """As ``jaga store confirm`` says it; ``held_for``: the hub the review is held for;
+    ``quarantined``: why it waits in quarantine instead (``destination_words``)."""
     return (
         f"confirmed {observation.observation_uid} as {observation.confirmed_species}"
-        f" (reviewed by {observation.reviewed_by}); {destination_words(held_for)}"
+        f" (reviewed by {observation.reviewed_by}); {destination_words(held_for, quarantined)}"
     )
 
 
-def not_a_fish_text(observation: FishObservation, held_for: str | None = None) -> str:
+def not_a_fish_text(
+    observation: FishObservation, held_for: str | None = None, quarantined: str | None = None
+) -> str:
     """As ``jaga store confirm --not-a-fish`` says it."""
     return (
         f"answered {observation.observation_uid}: not a fish (reviewed by"
         f" {observation.reviewed_by}); it will not be used for training;"
-        f" {destination_words(held_for)}"
+        f" {destination_words(held_for, quarantined)}"
     )
 
 

@@ -189,7 +189,8 @@ def _confirm(args: argparse.Namespace, *, species_name: SpeciesNamer) -> int:
         confirmed = store.observations.confirm(
             args.observation_uid.strip(), species, officer=args.officer
         )
-        sent = destination_words(store.outbox.held_for(confirmed.observation_uid))
+        uid = confirmed.observation_uid
+        sent = destination_words(store.outbox.held_for(uid), store.outbox.quarantine_reason(uid))
     print(
         f"confirmed {confirmed.observation_uid} as {confirmed.confirmed_species}"
         f" (reviewed by {confirmed.reviewed_by}); {sent}"
@@ -202,7 +203,8 @@ def _answer_not_a_fish(args: argparse.Namespace) -> int:
         answered = store.observations.answer_not_a_fish(
             args.observation_uid.strip(), officer=args.officer
         )
-        sent = destination_words(store.outbox.held_for(answered.observation_uid))
+        uid = answered.observation_uid
+        sent = destination_words(store.outbox.held_for(uid), store.outbox.quarantine_reason(uid))
     print(
         f"answered {answered.observation_uid}: not a fish (reviewed by {answered.reviewed_by});"
         f" it will not be used for training; {sent}"

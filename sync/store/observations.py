@@ -15,6 +15,7 @@ from sync.store.observation_rows import observation_of_row
 from sync.store.outbox import Outbox
 from sync.store.photos import insert_photo, photo_payload
 from sync.store.records import Crop, FishObservation, Photo
+from sync.store.review_entry import quarantine_review
 
 COLUMNS = (
     "o.observation_uid, o.observed_at, o.predictions, o.confirmed_species, o.needs_review,"
@@ -137,13 +138,12 @@ class Observations:
             reviewed = observation_of_row(
                 _select(connection, "WHERE o.observation_uid = ?", [observation_uid])[0]
             )
+            payload = observation_payload(reviewed)
             self._outbox.enqueue(  # a verdict the hub's schema refuses raises: rolled back
-                connection,
-                entity="fish_observation",
-                entity_uid=observation_uid,
-                operation="upsert",
-                payload=observation_payload(reviewed),
-            )
+                connection, entity="fish_observation", entity_uid=observation_uid,
+                operation="upsert", payload=payload,
+                quarantine_invalid=quarantine_review(payload),  # see review_entry
+            )  # fmt: skip
         return reviewed
 
     def get(self, observation_uid: str) -> FishObservation:

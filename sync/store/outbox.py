@@ -161,6 +161,16 @@ class Outbox:
         )
         return None if not rows or rows[0][0] is None else str(rows[0][0])
 
+    def quarantine_reason(self, entity_uid: str) -> str | None:
+        """Why the newest entry about ``entity_uid`` waits in quarantine (written so by
+        ``enqueue``'s ``quarantine_invalid``, or refused by the hub since); None if it does not."""
+        rows = self._database.query(
+            "SELECT state, reject_reason FROM outbox WHERE entity_uid = ?"
+            " ORDER BY sequence DESC LIMIT 1",
+            (entity_uid,),
+        )
+        return str(rows[0][1]) if rows and rows[0][0] == "rejected" else None
+
     def tombstones(self) -> list[OutboxEntry]:
         """Every erasure this device queued, whatever became of it."""
         return self._select("WHERE operation = 'tombstone' ORDER BY sequence", ())

@@ -144,11 +144,15 @@ def people_held_for_other_hubs(connection: Any) -> frozenset[str]:
     return frozenset(str(uid) for (uid,) in connection.execute(_PEOPLE_NAMED).fetchall())
 
 
-def destination_words(held_for: str | None) -> str:
+def destination_words(held_for: str | None, quarantined: str | None = None) -> str:
     """Where an entry just queued goes (``Outbox.held_for``), as ``jaga store confirm`` and
     the app's review list say it: to the registered hub, or held for the hub its record is
     of, which a user must know, since the review then reaches no hub until the device is
-    registered with that one again."""
+    registered with that one again; or nowhere: written quarantined, with the reason
+    ``quarantined`` (``Outbox.quarantine_reason``: a catch an earlier release recorded with
+    a name the hub refuses, ``sync.store.review_entry``)."""
+    if quarantined is not None:
+        return f"not sent: it waits in quarantine (`jaga sync status`): {quarantined}"
     if held_for is None:
         return "queued for the hub"
     if held_for == UNKNOWN_HUB:
