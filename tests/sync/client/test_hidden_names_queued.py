@@ -1,5 +1,6 @@
 """Names with a control character or a bidirectional override, made before the protocol's
-``Name`` refused them (``sync.protocol.names``): neither end holds back the rest.
+``Name`` refused them (``sync.protocol.names``), and notes holding a bidirectional override
+or isolate, made before free text refused those: neither end holds back the rest.
 
 A device of an older release may hold such an entry in its outbox, queued before it was
 upgraded (its store took it then). The hub refuses that one entry for good, and the device
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sync.client.apply import apply_page
 from sync.client.config import Registration
@@ -31,23 +33,31 @@ from tests.sync.hub.hubkit import HubProcess
 OVERRIDDEN = "Gav\u202eatoi"  # shown as "Gaviota" reversed in part: another name than stored
 
 
+@pytest.mark.parametrize(
+    "refused",  # the field, what an older release queued in it, the hub's words for it
+    [
+        ("vessel", OVERRIDDEN, "control character or bidirectional override ('\\u202e')"),
+        ("notes", "near the \u2066reef", "embedding, override or isolate ('\\u2066')"),
+    ],
+)
 def test_an_entry_queued_before_the_upgrade_is_quarantined_alone_and_the_rest_pushed(
-    live_hub: HubProcess, site_slug: str, tmp_path: Path
+    live_hub: HubProcess, site_slug: str, tmp_path: Path, refused: tuple[str, str, str]
 ) -> None:
+    field, value, words = refused
     device = new_device(tmp_path, live_hub.url, site_slug)
     with device.open() as store, httpx.Client() as http:
         (queued_before,) = add_observations(store, 1, "before")
         with store.database.write() as connection:  # as an older release's store took it
             connection.execute(
-                "UPDATE outbox SET payload = json_set(payload, '$.vessel', ?) WHERE entity_uid = ?",
-                (OVERRIDDEN, queued_before),
+                "UPDATE outbox SET payload = json_set(payload, ?, ?) WHERE entity_uid = ?",
+                (f"$.{field}", value, queued_before),
             )
         behind = add_observations(store, 2, "after")
         assert sync_until_drained(device.client(store, http)) == 0
         (quarantined,) = store.outbox.quarantined()
         assert quarantined.entity_uid == queued_before
-        assert "vessel" in quarantined.reason
-        assert "control character or bidirectional override ('\\u202e')" in quarantined.reason
+        assert field in quarantined.reason
+        assert words in quarantined.reason
         assert not store.outbox.queued(limit=1)
     assert not HubObservation.objects.filter(uid=queued_before).exists()
     assert HubObservation.objects.filter(uid__in=behind).count() == 2
