@@ -36,6 +36,7 @@ from typing import Any
 from sync import plural
 from sync.errors import RecordNotFoundError
 from sync.protocol import MAX_ERASURE_REASON_CHARS
+from sync.protocol.names import free_text_problem
 from sync.store.audit import terminal_text
 from sync.store.backup_files import remove_replaced_stores
 from sync.store.clock import format_timestamp
@@ -108,10 +109,20 @@ def add_people_commands(command: Command) -> None:
     erase.add_argument(
         "--reason",
         required=True,
+        type=_erasure_reason,
         help=f"why (kept in the audit trail and the tombstone; at most"
         f" {MAX_ERASURE_REASON_CHARS} characters)",
     )
     add_purge_wait(erase)
+
+
+def _erasure_reason(text: str) -> str:
+    """The reason as typed, unless it would show other words than stored: its tombstone
+    carries it as written (an erasure applies whatever its reason says), so it is refused
+    here, where it can be typed again (``sync.protocol.names``)."""
+    if problem := free_text_problem(text, "the reason"):
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def _people(args: argparse.Namespace) -> int:

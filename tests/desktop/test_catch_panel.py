@@ -463,6 +463,10 @@ def test_a_name_that_would_show_as_another_is_refused_before_anything_is_asked(
     panel.confirmed.setEditText("")
     panel.vessel.setText("KM \u2066Harapan")
     assert "the vessel holds no control character" in record(window)
+    panel.vessel.setText("KM Harapan")
+    panel.notes.setText("near the \u202efeer")  # the rest of the note shown reversed
+    said = record(window)
+    assert "a note holds no bidirectional embedding, override or isolate ('\\u202e')" in said
     with in_store(rig.store) as store:
         assert store.observations.count() == 0
 

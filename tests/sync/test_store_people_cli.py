@@ -100,6 +100,24 @@ def test_the_retention_purges_reason_is_refused_for_an_erasure_request(
         assert store.people.count() == 1
 
 
+def test_a_reason_that_would_show_reordered_is_refused_where_it_is_typed(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tombstone travels with its reason as typed (an erasure applies whatever it says),
+    so one that would show the hub's admin other words than stored is refused here, before
+    anything is erased; its line breaks and marks are kept."""
+    add_person(cli_store)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as usage:
+        jaga("store", "erase", "CLI-1", "--reason", "request \u202e24 ,yb")
+    assert usage.value.code == 2
+    error = capsys.readouterr().err
+    assert "the reason holds no bidirectional embedding, override or isolate ('\\u202e')" in error
+    with Store.open(cli_store, Passphrase(PASSPHRASE), config=FAST) as store:
+        assert store.people.count() == 1
+    assert jaga("store", "erase", "CLI-1", "--reason", "request\n\u200e42\u200e") == 0
+
+
 def test_counts_of_one_person_say_person(
     cli_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
