@@ -104,15 +104,18 @@ def test_a_confirmation_needs_an_officer(store: Store, clock: FakeClock) -> None
 
 
 @pytest.mark.parametrize(
-    ("species", "officer"), [("x" * 201, "o-2"), ("Gadus morhua", "o\x00-2")], ids=["long", "nul"]
+    ("species", "officer", "field"),
+    [("x" * 201, "o-2", "confirmed_species"), ("Gadus morhua", "o\x00-2", "reviewed_by")],
+    ids=["long", "nul"],
 )
 def test_a_verdict_the_hub_would_refuse_is_not_saved(
-    store: Store, clock: FakeClock, species: str, officer: str
+    store: Store, clock: FakeClock, species: str, officer: str, field: str
 ) -> None:
     """Saved, it would be quarantined on push and never reach the hub or its training data:
-    refused before it is saved, the observation stays flagged and nothing is queued."""
+    refused before it is saved, naming the field, the observation stays flagged and nothing
+    is queued."""
     stored = store.observations.add(full_observation(clock))
-    with pytest.raises(RecordInvalidError, match="not saved: invalid fish_observation"):
+    with pytest.raises(RecordInvalidError, match=f"not saved: {field}: "):
         store.observations.confirm(stored.observation_uid, species, officer=officer)
     assert store.observations.get(stored.observation_uid) == stored
     assert len(store.outbox.entries()) == 1
