@@ -35,6 +35,8 @@ stay ordinary exceptions and reach the crash report.
     │   ├── PhotoRecordedError      a catch photo recorded before with one of the same fish
     │   │   └── CatchRecordedError  this very catch (its photo's uid) recorded already
     │   └── DuplicateIdentityError  the new face already matches an enrolled person
+    ├── UnreadablePhotoError        a photo whose structure cannot be walked to remove its
+    │                               metadata (``sync.photo_metadata``), or not a JPEG, PNG, WebP
     ├── CorrectionsExportError      an export of confirmed fish photos cannot be written
     ├── UnknownSpeciesError         a typed species the pack in use does not list (the
     │                               ``store confirm`` namer's refusal; ``--new-species``)
@@ -191,6 +193,11 @@ class DuplicateIdentityError(StoreError):
     def __init__(self, message: str, matches: Sequence[DuplicateMatch]) -> None:
         super().__init__(message)
         self.matches = tuple(matches)
+
+
+class UnreadablePhotoError(SyncError):
+    """A photo whose metadata cannot be removed: not a JPEG, PNG or WebP, or one whose
+    segments or chunks cannot be walked (cut short, damaged). Nothing was written."""
 
 
 class UnknownSpeciesError(SyncError):

@@ -10,7 +10,7 @@ door: on NUAA's people most pairs do at the default 0.911, which is why a site c
 it. The photos themselves are kept with the person (they are what a later model's templates
 are made from) and erased with them, as their pixels and orientation only: the GPS position,
 serial numbers, names and thumbnails a phone writes are removed first, without re-encoding
-(:mod:`inference.image_metadata`).
+(:mod:`sync.photo_metadata`).
 
 The photos are taken by an operator who sees the person, so liveness is not asked of them:
 an ID photo or a print would fail it, and the operator is the check here.
@@ -48,7 +48,8 @@ from inference.face.settings import FaceSettings
 from inference.face.stages import Detector, Recogniser, Stages
 from inference.face.types import FaceBox
 from inference.fish.images import UInt8Image, decode_image
-from inference.image_metadata import strip_metadata
+from sync.errors import UnreadablePhotoError
+from sync.photo_metadata import strip_metadata
 from sync.protocol.names import hidden_characters_problem
 from sync.store import Consent, Enrolment, Photo, Store, Template
 from sync.store.badges import badge_problem
@@ -107,7 +108,7 @@ class EnrolmentPhoto:
 
 def read_enrolment_photo(path: Path, store: Store) -> EnrolmentPhoto:
     """A JPEG, PNG or WebP photo the store can keep, without its metadata (GPS, serial
-    numbers, names, thumbnails: :mod:`inference.image_metadata`); a clear error for anything
+    numbers, names, thumbnails: :mod:`sync.photo_metadata`); a clear error for anything
     else. The template is made from the bytes kept, so a later model's matches them."""
     config = store.database.config
     try:
@@ -115,7 +116,7 @@ def read_enrolment_photo(path: Path, store: Store) -> EnrolmentPhoto:
         media_type = media_type_of(data, path)
         kept = strip_metadata(data, str(path))
         image = decode_image(kept, str(path))
-    except (CatchError, ImageError) as error:
+    except (CatchError, ImageError, UnreadablePhotoError) as error:
         raise KioskError(str(error)) from error
     bgr = image[:, :, ::-1].copy()  # the decoder gives RGB; faces want BGR
     return EnrolmentPhoto(path, kept, media_type, bgr)

@@ -20,6 +20,12 @@ no generation loss and the same pixels decoded), and keeping what decoding needs
 Orientation is kept by writing back an EXIF record holding the Orientation tag alone, where
 the photo had one other than upright; applying it instead would mean re-encoding a JPEG,
 losing quality for nothing. Viewers and OpenCV's decoder read it as before.
+
+The rule lives in ``sync`` because both sides of a sync apply it: the kiosk to a new
+enrolment photo (``desktop.kiosk.enrol``), the store to a face photo an older kiosk kept
+whole (``sync.store.face_photo_metadata``), and the hub to a face photo an older device
+uploads (``sync.hub.uploads``). One rule, so a photo stripped on either side has the same
+bytes, and so the same sha256, on both.
 """
 
 from __future__ import annotations
@@ -28,9 +34,9 @@ import re
 import struct
 import zlib
 from collections.abc import Iterator
+from typing import Literal
 
-from inference.errors import ImageError
-from inference.image_alpha import exif_orientation
+from sync.errors import UnreadablePhotoError
 
 _JPEG, _PNG = b"\xff\xd8", b"\x89PNG\r\n\x1a\n"
 _SOS, _EOI, _APP0, _APP1, _APP2, _APP14, _APP15, _COM = (
@@ -56,16 +62,38 @@ _VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
 _ORIENTATION_TAG, _SHORT = 0x0112, 3
 
 
+def exif_orientation(exif: bytes) -> int:
+    """The orientation (1-8) an EXIF record (a TIFF header and its first directory) gives;
+    1, upright, where it gives none or cannot be read (``inference.image_alpha``'s rule)."""
+    if exif[:2] not in (b"II", b"MM") or len(exif) < 8:
+        return 1
+    order: Literal["little", "big"] = "little" if exif[:2] == b"II" else "big"
+
+    def number(at: int, size: int) -> int:
+        return int.from_bytes(exif[at : at + size], order)
+
+    directory = number(4, 4)
+    for entry in range(number(directory, 2)):
+        at = directory + 2 + 12 * entry
+        if at + 12 > len(exif):
+            break
+        if number(at, 2) == _ORIENTATION_TAG:
+            value = number(at + 8, 2)  # a SHORT, at the start of the value field
+            return value if 1 <= value <= 8 else 1
+    return 1
+
+
 def strip_metadata(data: bytes, name: str) -> bytes:
     """``data`` (a JPEG, PNG or WebP file) without its metadata, as the module says;
-    :class:`ImageError` for another format or a file whose structure cannot be walked."""
+    :class:`UnreadablePhotoError` for another format or a file whose structure cannot be
+    walked. Stripping what is already stripped changes nothing."""
     if data.startswith(_JPEG):
         return _strip_jpeg(data, name)
     if data.startswith(_PNG):
         return _strip_png(data, name)
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return _strip_webp(data, name)
-    raise ImageError(f"{name} is not a JPEG, PNG or WebP photo")
+    raise UnreadablePhotoError(f"{name} is not a JPEG, PNG or WebP photo")
 
 
 def orientation_only_exif(orientation: int) -> bytes:
@@ -74,9 +102,11 @@ def orientation_only_exif(orientation: int) -> bytes:
     return b"MM\x00\x2a" + struct.pack(">IH", 8, 1) + entry + b"\x00\x00\x00\x00"
 
 
-def _unreadable(name: str, why: str) -> ImageError:
-    return ImageError(f"{name}: its metadata cannot be removed ({why}); save it again as a "
-                      "plain JPEG, PNG or WebP")  # fmt: skip
+def _unreadable(name: str, why: str) -> UnreadablePhotoError:
+    return UnreadablePhotoError(
+        f"{name}: its metadata cannot be removed ({why}); save it again as a plain JPEG, PNG"
+        " or WebP"
+    )
 
 
 # --- JPEG ---------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from inference.errors import ImageError
 from inference.fish.images import decode_image
 from inference.image_alpha import exif_orientation
 from inference.image_header import jpeg_segments
-from inference.image_metadata import orientation_only_exif, strip_metadata
+from sync.errors import UnreadablePhotoError
+from sync.photo_metadata import exif_orientation as sync_exif_orientation
+from sync.photo_metadata import orientation_only_exif, strip_metadata
 
 SECRET = b"owner: Ada Lovelace, serial SN-4417"
 
@@ -138,5 +139,19 @@ def test_a_webp_keeps_an_orientation_other_than_upright() -> None:
 
 @pytest.mark.parametrize("data", [b"GIF89a....", b"\xff\xd8\xff\xe1\x00\x40Exif"])
 def test_what_cannot_be_walked_is_refused(data: bytes) -> None:
-    with pytest.raises(ImageError, match=r"^a(: its metadata cannot| is not a JPEG)"):
+    with pytest.raises(UnreadablePhotoError, match=r"^a(: its metadata cannot| is not a JPEG)"):
         strip_metadata(data, "a")
+
+
+@pytest.mark.parametrize("orientation", [0, 1, 3, 6, 8, 9])
+@pytest.mark.parametrize("order", ["big", "little", "cut"])
+def test_the_orientation_is_read_as_the_device_decoder_reads_it(
+    orientation: int, order: str
+) -> None:
+    record = exif(orientation)
+    if order == "little":  # the same record, Intel byte order
+        entry = struct.pack("<HHIH2x", 0x0112, 3, 1, orientation)
+        record = b"II*\0" + struct.pack("<IH", 8, 1) + entry + b"\0\0\0\0"
+    elif order == "cut":
+        record = record[:17]
+    assert sync_exif_orientation(record) == exif_orientation(record)
