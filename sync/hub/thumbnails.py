@@ -11,7 +11,8 @@ same transaction, with no second place to forget; a backup holds it with its pho
 written only into a row that still holds those very bytes, so one made while the photo was
 erased is dropped. Two requests for a thumbnail not made yet (two reviewers, a reload) make
 it once: the second waits on an advisory lock for the first's. A stored photo's bytes never
-change (``sync.hub.apply.photos``), so a thumbnail, once made, stays right.
+change (``sync.hub.apply.photos``; but a face photo's metadata, dropped late, which clears
+its thumbnail and changes its sha256), so a thumbnail, once made, stays right.
 
 Decoding is where a hostile photo bites: a few kB can declare gigapixels, or thousands of
 progressive scans. The header is read first (``sync.hub.photo_header``) and such a photo is

@@ -3,7 +3,9 @@
 The hub is the source of truth for the offset: a device that lost its connection asks (or
 simply starts again) and is told where to continue. Each chunk carries its sha256 and the
 whole photo is checked against the sha256 given at the start before its bytes are kept; a
-failed final check discards every chunk, so the device starts over from offset 0.
+failed final check discards every chunk, so the device starts over from offset 0. A face
+photo's bytes are kept without their metadata (``sync.hub.face_photos``), under the sha256
+its device declared.
 
 An upload is its starting device's: only that device adds to it (another device's chunk
 would otherwise let it make the hub discard every chunk at will). Another device of the
@@ -28,7 +30,9 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from sync.errors import UnreadablePhotoError
 from sync.hub.errors import HubError
+from sync.hub.face_photos import kept_bytes
 from sync.hub.models import Device, Photo, PhotoUpload, UploadChunk
 from sync.protocol import MAX_CHUNK_BYTES, UploadStart, UploadStatus
 
@@ -124,16 +128,11 @@ def append_chunk(
         _check_room(device, upload, len(data))
         UploadChunk.objects.create(upload=upload, offset=offset, data=data)
         upload.received = offset + len(data)
-        failed = upload.received == upload.total_size and not _finish(upload)
+        refused = _finish(upload) if upload.received == upload.total_size else None
         upload.save()
         status = status_of(upload)
-    if failed:
-        raise HubError(
-            400,
-            "photo_checksum_mismatch",
-            "the joined chunks do not match the photo's sha256; upload it again from offset 0",
-            expected_offset=0,
-        )
+    if refused is not None:
+        raise refused
     return status
 
 
@@ -174,17 +173,30 @@ def _check_chunk(data: bytes, sha256: str) -> None:
         raise HubError(400, "chunk_checksum_mismatch", "the chunk's sha256 does not match")
 
 
-def _finish(upload: PhotoUpload) -> bool:
+def _finish(upload: PhotoUpload) -> HubError | None:
     """Keep the joined bytes if they match the photo's sha256, as its metadata stands now
-    (a re-push may have changed it since the upload began); else discard every chunk."""
+    (a re-push may have changed it since the upload began), a face photo's without its
+    metadata (``sync.hub.face_photos``); else discard every chunk and say why."""
     chunks = UploadChunk.objects.filter(upload=upload)
     data = b"".join(bytes(chunk.data) for chunk in chunks.order_by("offset"))
     chunks.delete()
     photo = Photo.objects.select_for_update().get(pk=upload.photo_id)
     if (hashlib.sha256(data).hexdigest(), len(data)) != (photo.sha256, photo.byte_size):
         upload.received = 0
-        return False
-    photo.data = data
+        return HubError(
+            400,
+            "photo_checksum_mismatch",
+            "the joined chunks do not match the photo's sha256; upload it again from offset 0",
+            expected_offset=0,
+        )
+    try:
+        photo.data = kept_bytes(photo, data)
+    except UnreadablePhotoError as error:
+        # A code every client records as this photo's failure, kept on the device and
+        # named there (an older client would fail every sync on a code it does not know).
+        upload.received = 0
+        return HubError(400, "invalid_body", f"{error}: a face photo is kept only without its"
+                        " metadata; not stored")  # fmt: skip
     photo.save(update_fields=["data"])
     upload.completed_at = timezone.now()
-    return True
+    return None

@@ -8,6 +8,7 @@ for good, and the upload of the pusher's bytes is left as it is.
 from __future__ import annotations
 
 from sync.hub.apply.context import EntryContext, EntryNotYetError, EntryRejectedError, Outcome
+from sync.hub.face_photos import stored_as_declared
 from sync.hub.models import Person, Photo, PhotoUpload
 from sync.protocol import PhotoUpsert
 
@@ -42,17 +43,18 @@ def _check_photo_edit(
 ) -> None:
     """What a re-pushed photo may change. Never whose it is: a person's photo moved to
     nobody would survive their erasure, which deletes the person's photos. Never stored
-    bytes. Nor, from another device than the one that pushed it, its contents (that would
-    swap another boat's catch, or face, for an image of its choosing before the bytes go
-    up) or what is said of them (``_described``). New contents from its pusher before the
-    bytes are stored drop the upload of the old ones, so they can neither complete under
-    the new checksum nor block the new upload."""
+    bytes, but to drop a face photo's metadata (``_restate_stored``). Nor, from another
+    device than the one that pushed it, its contents (that would swap another boat's catch,
+    or face, for an image of its choosing before the bytes go up) or what is said of them
+    (``_described``). New contents from its pusher before the bytes are stored drop the
+    upload of the old ones, so they can neither complete under the new checksum nor block
+    the new upload."""
     ctx.require_own_site(f"photo {photo.uid}", photo.site_id)
     if photo.person_id != (person.pk if person else None):
         raise EntryRejectedError(f"photo {photo.uid} belongs to another person, or to none")
     changed = (photo.sha256, photo.byte_size) != (payload.sha256, payload.byte_size)
     if changed and photo.stored:
-        raise EntryRejectedError(f"photo {photo.uid} is stored with a different sha256")
+        _restate_stored(photo, payload)
     if photo.device_id != ctx.device.pk and _described(photo) != _described_by(payload, person):
         raise EntryRejectedError(
             f"conflict: photo {photo.uid} was pushed by another device with another description"
@@ -60,6 +62,18 @@ def _check_photo_edit(
         )
     if changed:
         PhotoUpload.objects.filter(photo=photo).delete()
+
+
+def _restate_stored(photo: Photo, payload: PhotoUpsert) -> None:
+    """Stored bytes never change but for one case: a face photo whose device stripped its
+    own copy since declares the stored bytes without their metadata
+    (``sync.hub.face_photos``): the same photo, kept as declared (stripped now, where an
+    older hub kept it whole)."""
+    kept = stored_as_declared(photo, payload.sha256, payload.byte_size)
+    if kept is None:
+        raise EntryRejectedError(f"photo {photo.uid} is stored with a different sha256")
+    if kept != bytes(photo.data or b""):
+        photo.data, photo.thumbnail = kept, None
 
 
 def _described(photo: Photo) -> tuple[object, ...]:

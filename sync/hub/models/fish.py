@@ -24,6 +24,8 @@ class Photo(models.Model):
         Person, on_delete=models.CASCADE, null=True, blank=True, related_name="photos"
     )
     media_type = models.CharField(max_length=80)
+    # The bytes the device declared (its push and upload are matched by them); a face
+    # photo's ``data`` is those bytes without their metadata (``sync.hub.face_photos``).
     sha256 = models.CharField(max_length=64)
     byte_size = models.BigIntegerField()
     taken_at = models.DateTimeField(null=True)

@@ -31,6 +31,7 @@ from sync.store import (
 )
 from sync.store.clock import Clock
 from tests.sync.conftest import FAST, random_vector
+from tests.sync.images import photo_bytes as face_photo
 
 PASSPHRASE = "correct horse battery staple"
 MODEL = ModelRef("dlib-resnet-128", "1")
@@ -162,7 +163,8 @@ def add_photo_observation(store: Store, size: int, seed: int, tag: str) -> str:
 
 
 def enrol(store: Store, site: str, badge: str, seed: int, photo: bool = False) -> str:
-    """One consenting person with one 128-D template (and an enrolment photo)."""
+    """One consenting person with one 128-D template (and an enrolment photo: a real JPEG,
+    as a hub keeps a face photo only once its metadata is removed)."""
     now = store.clock.now()
     enrolment = store.people.enrol(
         external_id=badge,
@@ -172,7 +174,7 @@ def enrol(store: Store, site: str, badge: str, seed: int, photo: bool = False) -
         templates=[Template(MODEL, random_vector(seed), 0.9, "camera")],
         operator="officer-7",
         duplicate_threshold=0.99,
-        photos=[Photo(photo_bytes(5000, seed), "image/jpeg", now)] if photo else [],
+        photos=[Photo(face_photo(seed), "image/jpeg", now)] if photo else [],
     )
     return enrolment.person.person_uid
 
