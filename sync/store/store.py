@@ -32,6 +32,7 @@ from sync.store.audit import CREATED, AuditLog, file_subject
 from sync.store.clock import Clock, SystemClock
 from sync.store.database import Database, StoreConfig, check_file_looks_encrypted
 from sync.store.database_files import SIDE_FILES
+from sync.store.face_photo_metadata import strip_face_photos_once
 from sync.store.gallery import Gallery, gallery_models, load_gallery
 from sync.store.in_use import InUse
 from sync.store.keys import KeyHeader, KeySource
@@ -181,6 +182,11 @@ class Store:
             raise
         store = cls(database, winner, key, clock, held)
         _narrow_files_made_before(path)
+        try:
+            strip_face_photos_once(store)  # before the purge it may owe
+        except BaseException:
+            store.close()
+            raise
         _retry_owed_purge(database)
         return store
 
