@@ -12,7 +12,9 @@ libjpeg decodes every scan over the whole image, only warning when one repeats a
 file is refused before it is decoded too.
 
 :func:`may_be_transparent` tells from the header whether an image may have an alpha channel,
-so that only such an image is decoded with it (``image_alpha``).
+so that only such an image is decoded with it (``image_alpha``); :func:`decoded_bytes`, how
+much memory that decode takes: a 16-bit RGBA PNG is 8 bytes a pixel, under a pixel limit
+meant for 3, so the limit on a decode is a budget of bytes, not of pixels.
 """
 
 from __future__ import annotations
@@ -158,6 +160,45 @@ def may_be_transparent(data: bytes) -> bool:
     if _is_webp(data):
         return _webp_has_alpha(data)
     return True
+
+
+def decoded_bytes(data: bytes) -> int | None:
+    """The bytes the decoded image takes, as :func:`decoded_layout` says this app decodes
+    it: width x height x channels x bytes per sample; None where the size cannot be read."""
+    size = pixel_size(data)
+    if size is None:
+        return None
+    channels, sample_bytes = decoded_layout(data)
+    return size[0] * size[1] * channels * sample_bytes
+
+
+def decoded_layout(data: bytes) -> tuple[int, int]:
+    """``(channels, bytes per sample)`` of ``data`` as this app decodes it. An image that
+    may be transparent (:func:`may_be_transparent`: a PNG or WebP) is decoded first with its
+    channels and depth as the file declares them (OpenCV's ``IMREAD_UNCHANGED``, to
+    composite its alpha onto white): a 16-bit RGBA PNG is 8 bytes a pixel there. Any other
+    goes through OpenCV's colour decode, 8-bit BGR whatever the file's depth (measured: a
+    16-bit RGB PNG decodes in the memory of an 8-bit one)."""
+    if data.startswith(_PNG) and may_be_transparent(data):
+        return _png_unchanged_layout(data)
+    if _is_webp(data) and _webp_has_alpha(data):
+        return 4, 1  # WebP has 8 bits a sample, and BGRA is decoded
+    return 3, 1
+
+
+def _png_unchanged_layout(data: bytes) -> tuple[int, int]:
+    """OpenCV's ``IMREAD_UNCHANGED`` decode of a PNG with alpha or tRNS: a palette becomes
+    8-bit BGRA, RGB or grey with alpha BGRA, 16 bits a sample staying 16. Grey with tRNS
+    stays one grey channel, no alpha: the colour decode that follows is the larger."""
+    if len(data) < 26 or data[12:16] != b"IHDR":
+        return 3, 1
+    sample_bytes = 2 if data[24] == 16 else 1
+    colour_type = data[25]
+    if colour_type == 0:
+        return 3, 1
+    if colour_type == 3:
+        return 4, 1
+    return 4, sample_bytes
 
 
 def png_cut_short(data: bytes) -> bool:

@@ -3,8 +3,9 @@
 The hub decodes a photo only to make its thumbnail (``sync.hub.thumbnails``), and a device
 may store any bytes under a photo's sha256: a few kB can declare gigapixels (a PNG of zeros)
 or thousands of progressive scans, each decoded over the whole image. Reading the header
-first lets the hub refuse such a photo before any pixel is allocated, and tells which photo
-may be transparent, to be composited onto white (``sync.hub.photo_alpha``).
+first lets the hub refuse such a photo before any pixel is allocated, tells which photo
+may be transparent, to be composited onto white (``sync.hub.photo_alpha``), and how many
+bytes its decode takes (``decoded_bytes``: a 16-bit RGBA PNG is 8 a pixel).
 
 This is the device's reader (``inference.image_header``), cut to what the hub needs and
 kept in step with it by hand: ``sync`` and ``inference`` never import each other. Like it,
@@ -49,6 +50,45 @@ def may_be_transparent(data: bytes) -> bool:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return _webp_has_alpha(data)
     return False
+
+
+def decoded_bytes(data: bytes) -> int | None:
+    """The bytes the decoded image takes, as :func:`decoded_layout` says this app decodes
+    it: width x height x channels x bytes per sample; None where the size cannot be read."""
+    size = pixel_size(data)
+    if size is None:
+        return None
+    channels, sample_bytes = decoded_layout(data)
+    return size[0] * size[1] * channels * sample_bytes
+
+
+def decoded_layout(data: bytes) -> tuple[int, int]:
+    """``(channels, bytes per sample)`` of ``data`` as the hub decodes it. An image that
+    may be transparent (:func:`may_be_transparent`) is decoded first with its
+    channels and depth as the file declares them (OpenCV's ``IMREAD_UNCHANGED``, to
+    composite its alpha onto white): a 16-bit RGBA PNG is 8 bytes a pixel there. Any other
+    goes through OpenCV's colour decode, 8-bit BGR whatever the file's depth (measured: a
+    16-bit RGB PNG decodes in the memory of an 8-bit one)."""
+    if data.startswith(PNG) and may_be_transparent(data):
+        return _png_unchanged_layout(data)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and _webp_has_alpha(data):
+        return 4, 1  # WebP has 8 bits a sample, and BGRA is decoded
+    return 3, 1
+
+
+def _png_unchanged_layout(data: bytes) -> tuple[int, int]:
+    """OpenCV's ``IMREAD_UNCHANGED`` decode of a PNG with alpha or tRNS: a palette becomes
+    8-bit BGRA, RGB or grey with alpha BGRA, 16 bits a sample staying 16. Grey with tRNS
+    stays one grey channel, no alpha: the colour decode that follows is the larger."""
+    if len(data) < 26 or data[12:16] != b"IHDR":
+        return 3, 1
+    sample_bytes = 2 if data[24] == 16 else 1
+    colour_type = data[25]
+    if colour_type == 0:
+        return 3, 1
+    if colour_type == 3:
+        return 4, 1
+    return 4, sample_bytes
 
 
 def jpeg_scan_count(data: bytes, stop_after: int) -> int:

@@ -55,6 +55,12 @@ MAX_SOURCE_PIXELS = 210_000_000
 # page still shows it whole). Measured at 24 MP (make_thumbnail's peak RSS growth, two
 # shared cores): an RGB PNG 141 MiB in 1.3 s, a 16-bit RGBA one 370 MiB in 5.7 s.
 MAX_FULL_DECODE_PIXELS = 24_000_000
+# What that whole decode may take: those 24 MP in 8-bit RGB (72 MB). One decoded with its
+# alpha keeps the file's channels and depth (``photo_header.decoded_layout``): a 16-bit RGBA
+# PNG is 8 bytes a pixel, and at 24 MP it took 370 MiB against RGB's 141. So a PNG or WebP is
+# held to this budget in bytes (the device's own is ``inference.image_file.MAX_DECODED_BYTES``):
+# a 16-bit RGBA one gets a thumbnail up to 9 MP, an 8-bit RGBA one up to 18 MP.
+MAX_FULL_DECODE_BYTES = 3 * MAX_FULL_DECODE_PIXELS
 # Scans a progressive JPEG may have, each decoded over the whole photo: as the device,
 # at most 64, and no more passes than the largest photo in libjpeg's longest script (18).
 MAX_JPEG_SCANS = 64
@@ -164,7 +170,8 @@ def make_thumbnail(data: bytes) -> bytes:
     """``data``, a JPEG, PNG or WebP, as a JPEG whose longest side is ``LONGEST_SIDE`` px
     (a smaller photo is not enlarged); :class:`ThumbnailRefusedError` for anything else, a
     photo larger than ``MAX_SOURCE_PIXELS``, a PNG or WebP larger than
-    ``MAX_FULL_DECODE_PIXELS`` or a JPEG in too many scans (all told from the header,
+    ``MAX_FULL_DECODE_PIXELS`` or whose decode takes more than ``MAX_FULL_DECODE_BYTES``, or
+    a JPEG in too many scans (all told from the header,
     before decoding), or one that does not decode."""
     size = photo_header.pixel_size(data)
     if size is None:
@@ -180,6 +187,13 @@ def make_thumbnail(data: bytes) -> bytes:
     if width * height > MAX_FULL_DECODE_PIXELS:
         raise ThumbnailRefusedError(
             f"declares {width}x{height} px, more than a thumbnail's photo is decoded whole at"
+        )
+    needed = photo_header.decoded_bytes(data) or 0
+    if needed > MAX_FULL_DECODE_BYTES:
+        raise ThumbnailRefusedError(
+            f"declares {width}x{height} px that take {needed / 1e6:.0f} MB decoded (its"
+            f" channels and bits a sample), more than the {MAX_FULL_DECODE_BYTES / 1e6:.0f} MB"
+            " a thumbnail's photo is decoded whole in"
         )
     with _WHOLE_DECODE:
         return _encoded(_downscaled(_decoded(data, 0)))

@@ -14,6 +14,7 @@ import pytest
 
 from inference import image_header as device
 from sync.hub import photo_header as hub
+from tests.inference.test_decode_budget import png_declaring
 
 
 def _encoded(extension: str, *params: int, channels: int = 3) -> bytes:
@@ -68,3 +69,22 @@ def test_the_known_sizes_are_read() -> None:
     assert hub.may_be_transparent(PHOTOS["webp-alpha"])
     assert not hub.may_be_transparent(PHOTOS["png"])
     assert not hub.may_be_transparent(PHOTOS["webp-lossless"])
+
+
+# Every PNG layout a decode budget tells apart: colour type, depth, a tRNS chunk or none.
+PNG_LAYOUTS = [
+    png_declaring(640, 480, depth, colour_type, trns=trns)
+    for colour_type, depths in ((0, (8, 16)), (2, (8, 16)), (3, (8,)), (4, (8, 16)), (6, (8, 16)))
+    for depth in depths
+    for trns in ((False, True) if colour_type in (0, 2, 3) else (False,))
+]
+
+
+@pytest.mark.parametrize("data", [*PHOTOS.values(), *PNG_LAYOUTS])
+def test_the_hub_counts_a_decodes_bytes_as_the_device_does(data: bytes) -> None:
+    """The hub's thumbnail budget (``MAX_FULL_DECODE_BYTES``) and the device's photo budget
+    (``MAX_DECODED_BYTES``) are in bytes read from the header: the same bytes on both."""
+    for variant in _variants(data):
+        assert hub.decoded_bytes(variant) == device.decoded_bytes(variant), variant[:40]
+        if hub.pixel_size(variant) is not None:
+            assert hub.decoded_layout(variant) == device.decoded_layout(variant), variant[:40]

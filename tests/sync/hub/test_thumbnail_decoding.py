@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pytest
 
 from sync.hub import thumbnails
+from tests.inference.test_decode_budget import png_declaring
 from tests.sync.hub.test_review_thumbnails import _png_chunk, _png_declaring
 
 Image = npt.NDArray[np.uint8]
@@ -160,3 +161,25 @@ def test_one_worker_decodes_one_photo_whole_at_a_time(monkeypatch: pytest.Monkey
     for thread in threads:
         thread.join()
     assert most == 1
+
+
+def test_a_16_bit_rgba_png_under_the_pixel_limit_is_refused_by_its_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Decoded whole with its alpha, a 16-bit RGBA PNG takes 8 bytes a pixel, where the
+    limit was set for 3 (8-bit RGB): at 12 MP it is 96 MB, past the 72 MB the limit bounds
+    at 24 MP. Its header says so: refused before any pixel is decoded."""
+    decoded: list[int] = []
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: decoded.append(1))
+
+    def decoded_with_alpha(*args: object) -> tuple[None, list[int], list[bytes]]:
+        decoded.append(1)
+        return None, [], []  # nothing: the colour decode follows
+
+    monkeypatch.setattr(cv2, "imdecodeWithMetadata", decoded_with_alpha)
+    width, height = 4000, 3000
+    assert width * height < thumbnails.MAX_FULL_DECODE_PIXELS
+    data = png_declaring(width, height, 16, 6)
+    with pytest.raises(thumbnails.ThumbnailRefusedError, match="96 MB"):
+        thumbnails.make_thumbnail(data)
+    assert decoded == [], "a 16-bit RGBA PNG under the pixel limit was decoded whole"
