@@ -8,14 +8,20 @@ WebP file without the rest, copying the compressed pixels byte for byte (no re-e
 no generation loss and the same pixels decoded), and keeping what decoding needs:
 
 - JPEG: every non-metadata segment (tables, frame, scans), APP0 JFIF without its thumbnail,
-  APP2 ICC profile and APP14 Adobe (its transform flag says how the colours are coded);
-  APP1 (EXIF, XMP), APP13 (IPTC, Photoshop), COM, every other APPn and anything after the
-  end of the image (a phone's second picture, a motion photo's video) are dropped.
+  APP2 ICC profile (its text blanked, below) and APP14 Adobe (its transform flag says how
+  the colours are coded); APP1 (EXIF, XMP), APP13 (IPTC, Photoshop), COM, every other APPn
+  and anything after the end of the image (a phone's second picture, a motion photo's
+  video) are dropped.
 - PNG: the critical chunks and the ancillary ones that say how the pixels look (colour
   space, gamma, transparency, pixel density, animation); text, EXIF, time and unknown
   private chunks are dropped, and anything after IEND.
 - WebP: the image, alpha, ICC and animation chunks; EXIF, XMP and unknown chunks are
   dropped, the VP8X flags and the RIFF size are rewritten to match.
+
+The ICC profile (a JPEG's, PNG's or WebP's) is kept for its colours, which a wide-gamut phone
+photo needs, without its free text (a calibrated profile's description may name its owner or
+a serial number): each character of it a space, in place (``sync.icc_text``); a PNG's name for
+it becomes "ICC Profile". A profile that cannot be walked is dropped with its text.
 
 Orientation is kept by writing back an EXIF record holding the Orientation tag alone, where
 the photo had one other than upright; applying it instead would mean re-encoding a JPEG,
@@ -37,6 +43,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 from sync.errors import UnreadablePhotoError
+from sync.icc_text import profile_without_text
 
 _JPEG, _PNG = b"\xff\xd8", b"\x89PNG\r\n\x1a\n"
 _SOS, _EOI, _APP0, _APP1, _APP2, _APP14, _APP15, _COM = (
@@ -57,7 +64,12 @@ _PNG_KEPT = frozenset({
     b"hIST", b"pHYs", b"sPLT", b"acTL", b"fcTL", b"fdAT",
 })  # fmt: skip
 _WEBP_KEPT = frozenset({b"VP8X", b"VP8 ", b"VP8L", b"ALPH", b"ICCP", b"ANIM", b"ANMF"})
-_VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
+_VP8X_ICC, _VP8X_EXIF, _VP8X_XMP = 0x20, 0x08, 0x04
+# A PNG's ICC profile is named: a plain name in place of whatever its writer called it.
+_ICC_NAME = b"ICC Profile"
+# The most an ICC profile is inflated to (the largest, with big lookup tables, are a few MB):
+# a zlib bomb in an iCCP chunk stops there, and the chunk is dropped.
+_MAX_ICC_BYTES = 16 << 20
 
 _ORIENTATION_TAG, _SHORT = 0x0112, 3
 
@@ -123,7 +135,28 @@ def _strip_jpeg(data: bytes, name: str) -> bytes:
                 out.append(_jpeg_segment(_APP1, _EXIF_HEADER + orientation_only_exif(orientation)))
         elif (kept := _kept_jpeg_segment(marker, segment)) is not None:
             out.append(kept)
-    return b"".join(out)
+    return b"".join(_icc_blanked_jpeg(out))
+
+
+def _icc_blanked_jpeg(segments: list[bytes]) -> list[bytes]:
+    """``segments`` with the ICC profile (split over APP2 segments, numbered) blanked of its
+    text (``sync.icc_text``), each piece as long as before; without it where it cannot be
+    walked (pieces missing, numbered wrong, a profile that does not parse)."""
+    icc = [at for at, seg in enumerate(segments) if seg[1] == _APP2 and seg[4:16] == _ICC_HEADER]
+    if not icc:
+        return segments
+    pieces = sorted(icc, key=lambda at: segments[at][16])  # the piece's number, from 1
+    numbers = [segments[at][16] for at in pieces]
+    whole = b"".join(segments[at][18:] for at in pieces)
+    blanked = profile_without_text(whole) if numbers == list(range(1, len(icc) + 1)) else None
+    if blanked is None:
+        return [seg for at, seg in enumerate(segments) if at not in icc]
+    out, start = list(segments), 0
+    for at in pieces:
+        size = len(segments[at]) - 18
+        out[at] = segments[at][:18] + blanked[start : start + size]
+        start += size
+    return out
 
 
 def _kept_jpeg_segment(marker: int, segment: bytes) -> bytes | None:
@@ -186,11 +219,30 @@ def _strip_png(data: bytes, name: str) -> bytes:
             orientation = exif_orientation(chunk[8:-4])
             if orientation != 1:  # in its place: before or after the pixels, as it was read
                 out.append(_png_chunk(b"eXIf", orientation_only_exif(orientation)))
+        elif kind == b"iCCP":
+            out.extend(_icc_blanked_png(chunk[8:-4]))
         elif not kind[0] & 0x20 or kind in _PNG_KEPT:  # critical (upper case) or known
             out.append(chunk)
         if kind == b"IEND":
             break
     return b"".join(out)
+
+
+def _icc_blanked_png(body: bytes) -> list[bytes]:
+    """An iCCP chunk of ``body`` (a name, free text too; compression; the zlib profile) named
+    plainly and its profile blanked of text; none where it cannot be read. The compressed
+    profile is kept as it was where blanking changes nothing (no zlib's output to differ)."""
+    _, _, compressed = body.partition(b"\x00")
+    inflater = zlib.decompressobj()
+    try:
+        profile = inflater.decompress(compressed[1:], _MAX_ICC_BYTES)
+    except zlib.error:
+        return []
+    blanked = profile_without_text(profile) if not inflater.unconsumed_tail else None
+    if blanked is None:
+        return []
+    packed = compressed[1:] if blanked == profile else zlib.compress(blanked, 9)
+    return [_png_chunk(b"iCCP", _ICC_NAME + b"\x00\x00" + packed)]
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -203,7 +255,7 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
 def _strip_webp(data: bytes, name: str) -> bytes:
     end = min(len(data), 8 + int.from_bytes(data[4:8], "little"))  # after it: not the image
     out: list[bytes] = []
-    exif_kept = exif_seen = False
+    exif_kept = exif_seen = icc_kept = False
     for kind, chunk in _webp_chunks(data[:end], name):
         if kind == b"EXIF" and not exif_seen:
             exif_seen = True
@@ -212,16 +264,22 @@ def _strip_webp(data: bytes, name: str) -> bytes:
             if orientation != 1:
                 exif_kept = True
                 out.append(_webp_chunk(b"EXIF", orientation_only_exif(orientation)))
+        elif kind == b"ICCP":
+            size = int.from_bytes(chunk[4:8], "little")
+            blanked = profile_without_text(chunk[8 : 8 + size])
+            icc_kept = blanked is not None
+            out.extend([_webp_chunk(b"ICCP", blanked)] if blanked is not None else [])
         elif kind in _WEBP_KEPT:
             out.append(chunk)
     if out and out[0].startswith(b"VP8X"):
-        out[0] = _vp8x_flags(out[0], exif_kept)
+        out[0] = _vp8x_flags(out[0], exif_kept, icc_kept)
     body = b"WEBP" + b"".join(out)
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-def _vp8x_flags(chunk: bytes, exif: bool) -> bytes:
-    flags = chunk[8] & ~(_VP8X_EXIF | _VP8X_XMP) | (_VP8X_EXIF if exif else 0)
+def _vp8x_flags(chunk: bytes, exif: bool, icc: bool) -> bytes:
+    flags = chunk[8] & ~(_VP8X_EXIF | _VP8X_XMP | _VP8X_ICC)
+    flags |= (_VP8X_EXIF if exif else 0) | (_VP8X_ICC if icc else 0)
     return chunk[:8] + bytes((flags,)) + chunk[9:]
 
 
