@@ -39,7 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The ``sync_state`` row that says the face photos were stripped (its value: how many).
+# The ``sync_state`` row that says the face photos were stripped (its value: how many). A
+# rule that removes more one day (``sync.photo_metadata``) needs a mark of its own, to run
+# again over photos this one left.
 STRIPPED_MARK = "store.face_photos_stripped"
 
 

@@ -2,7 +2,8 @@
 
 A photo's contents (sha256, size) may change, before its bytes are stored, only by the
 device that pushed it (``Photo.device``): another device's push of other contents is refused
-for good, and the upload of the pusher's bytes is left as it is.
+for good, and the upload of the pusher's bytes is left as it is. After they are stored, only
+to the stored face photo's bytes without their metadata (``sync.hub.face_photos``).
 """
 
 from __future__ import annotations
