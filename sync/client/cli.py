@@ -2,14 +2,14 @@
 shell or a timer.
 
 The store is opened as ``jaga store`` opens it (``--db``, ``--key-file`` or
-``$JAGA_STORE_PASSPHRASE``). The hub's URL and the device's identity come from the
-environment or from what ``register`` kept in the encrypted store (``sync.client.config``).
-The token is never printed, and never taken from the command line; a registration code is
-read from ``$JAGA_SYNC_CODE`` or a prompt (in a terminal only), for the same reason, its
-groups apart with dashes or spaces. A species pack the hub
-announced is unpacked into ``<store folder>/species-packs/<version>`` (or under
-``$JAGA_SPECIES_PACKS_DIR``); ``now`` says when one was installed or why not, and ``status``
-shows the announced and installed versions. A sync that reaches its per-sync limits is
+``$JAGA_STORE_PASSPHRASE``: ``sync.client.cli_store``). The hub's URL and the device's identity
+come from the environment or from what ``register`` kept in the encrypted store
+(``sync.client.config``). The token is never printed, and never taken from the command line;
+a registration code is read from ``$JAGA_SYNC_CODE`` or a prompt (in a terminal only), for
+the same reason, its groups apart with dashes or spaces (``sync.client.cli_register``). A
+species pack the hub announced is unpacked into ``<store folder>/species-packs/<version>``
+(or under ``$JAGA_SPECIES_PACKS_DIR``); ``now`` says when one was installed or why not, and
+``status`` shows the announced and installed versions. A sync that reaches its per-sync limits is
 followed by another at once, one summary line each, until the device is caught up. Each
 first erases the people past their consent's retention date (``sync.client.client``).
 ``requeue`` sends quarantined entries again once
@@ -37,13 +37,14 @@ from uuid import UUID
 
 from sync import plural
 from sync.cli_errors import output_file, positive_count, reporting
-from sync.client import cli_usage
-from sync.client.cli_usage import CODE_ENV, with_environment
+from sync.client.cli_register import add_register_command
+from sync.client.cli_store import key_source, open_store, operator_name, store_options, store_path
+from sync.client.cli_usage import with_environment
 
 if TYPE_CHECKING:  # the modules themselves load only when a sync command runs
     from sync.client.client import SyncClient, SyncReport
     from sync.client.status import PackInUse
-    from sync.store import KeySource, Store
+    from sync.store import KeySource
 
 # Syncs one ``now`` runs back to back while each reaches its limits and moves something: at
 # the default limits, 2,500 photos or 2,000,000 outbox entries; the timer's next run goes on.
@@ -58,7 +59,7 @@ def register(
         subparsers.add_parser("sync", help="sync this device's store with the hub")
     )
     commands = sync.add_subparsers(dest="sync_command", metavar="ACTION", required=True)
-    common = _store_options()
+    common = store_options()
     now = with_environment(
         commands.add_parser("now", parents=[common], help="push, pull and upload until caught up")
     )
@@ -113,65 +114,7 @@ def register(
     )
     retry_uploads.add_argument("--all", action="store_true", help="every failed upload")
     retry_uploads.set_defaults(handler=reporting(_retry_uploads))
-    enrol = with_environment(
-        commands.add_parser(
-            "register",
-            parents=[common],
-            help=f"exchange a one-time code (${CODE_ENV} or a prompt) for this device's token",
-        )
-    )
-    enrol.add_argument(
-        "--hub", type=cli_usage.hub_url, required=True, help="the hub's URL, http(s)://host:port"
-    )
-    enrol.add_argument(
-        "--face-images",
-        action="store_true",
-        help="let enrolment photos travel (site policy; by default only embeddings do)",
-    )
-    enrol.add_argument(
-        "--strand-records",
-        action="store_true",
-        help="register even with a code of another site than records still to push"
-        " (they stay unsent: the hub refuses another site's records)",
-    )
-    enrol.set_defaults(handler=reporting(_register))
-
-
-def _store_options() -> argparse.ArgumentParser:
-    from sync.store.cli import STORE_PATH_ENV, default_store_path
-
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--db",
-        type=Path,
-        default=None,
-        help=f"store file (default: ${STORE_PATH_ENV} or {default_store_path()})",
-    )
-    common.add_argument(
-        "--key-file",
-        type=Path,
-        default=None,
-        help="key file (default: passphrase from $JAGA_STORE_PASSPHRASE or a prompt)",
-    )
-    return common
-
-
-def _store_path(args: argparse.Namespace) -> Path:
-    from sync.store.cli import default_store_path
-
-    return Path(args.db) if args.db is not None else default_store_path()
-
-
-def _key_source(args: argparse.Namespace) -> KeySource:
-    from sync.store.key_sources import resolve_key_source
-
-    return resolve_key_source(args.key_file, env=os.environ)
-
-
-def _open_store(args: argparse.Namespace) -> Store:
-    from sync.store import Store
-
-    return Store.open(_store_path(args), _key_source(args))
+    add_register_command(commands, common)
 
 
 def _now(args: argparse.Namespace) -> int:
@@ -190,7 +133,7 @@ def _now(args: argparse.Namespace) -> int:
     from sync.client.errors import ErasureRefusedError, ProxyBodyLimitError, SyncConfigError
 
     held_back: ProxyBodyLimitError | None = None
-    path, source = _store_path(args), _key_source(args)  # a passphrase is asked once
+    path, source = store_path(args), key_source(args)  # a passphrase is asked once
     with contextlib.ExitStack() as stack:
         try:
             client = stack.enter_context(open_client(path, source))
@@ -266,7 +209,7 @@ def _sync_with_retries(client: SyncClient, attempts: int, retry_pack: bool) -> S
 def _status(args: argparse.Namespace, *, pack_in_use: PackInUse | None) -> int:
     from sync.client.status import read_status
 
-    with _open_store(args) as store:
+    with open_store(args) as store:
         if args.prometheus is None:
             status = read_status(store, os.environ, check_pack=True, pack_in_use=pack_in_use)
             print("\n".join(status.lines()))
@@ -304,9 +247,9 @@ def _requeue(args: argparse.Namespace) -> int:
 
     if args.all == bool(args.sequences):
         raise SystemExit("jaga: error: name the entries to requeue (#SEQUENCE) or pass --all")
-    with _open_store(args) as store:
+    with open_store(args) as store:
         chosen = None if args.all else args.sequences
-        moved = store.outbox.requeue_quarantined(chosen, operator=_operator())
+        moved = store.outbox.requeue_quarantined(chosen, operator=operator_name())
     requeued = plural.counted(moved, "quarantined entry", "quarantined entries")
     print(f"requeued {requeued}; the next sync sends them")
     return 0
@@ -317,9 +260,9 @@ def _retry_uploads(args: argparse.Namespace) -> int:
 
     if args.all == bool(args.photos):
         raise SystemExit("jaga: error: name the photos to upload again (PHOTO) or pass --all")
-    with _open_store(args) as store:
+    with open_store(args) as store:
         chosen = None if args.all else args.photos
-        retried = retry_failed_uploads(store, chosen, operator=_operator())
+        retried = retry_failed_uploads(store, chosen, operator=operator_name())
     photos = plural.counted(retried, "photo")
     print(f"queued {photos} again; the next sync sends the metadata, then the bytes")
     return 0
@@ -339,128 +282,3 @@ def _sequence(text: str) -> int:
     if not (digits.isascii() and digits.isdigit()):
         raise argparse.ArgumentTypeError(f"not an outbox sequence (#12): {text!r}")
     return int(digits)
-
-
-def _operator() -> str:
-    """Who ran the command, for the audit trail, as ``jaga store`` names its operator."""
-    from sync.store.cli_common import operator_name
-
-    return operator_name()
-
-
-def _register(args: argparse.Namespace) -> int:
-    from sync.client.config import Registration
-    from sync.client.hub_identity import probe_hub_id
-    from sync.client.moved_site import register_moving
-    from sync.client.register_answer import HubLeft, answered_hub
-    from sync.client.site_records import (
-        held_for_old_hub_words,
-        hub_left,
-        left_unsent,
-        not_sent_words,
-        noted_by_site,
-        queue_noted_decisions,
-        refuse_another_hub,
-        register_for_records,
-        unsent_by_site,
-        unsent_for_the_hub,
-    )
-    from sync.client.state import ensure_schema
-    from sync.client.transport import hub_http_client
-
-    hub_url: str = args.hub  # checked as it was read (cli_usage.hub_url)
-    code = registration_code(os.environ.get(CODE_ENV) or _ask_code())
-    # The sync lock, waited for: a sync made with the registration replaced here must not
-    # go on with it (sync.client.lock).
-    with _open_store(args) as store, _sync_lock(store), hub_http_client() as http:
-        ensure_schema(store.database)
-        # Which hub it is, by the id it names itself by (sync.client.hub_identity): the same
-        # hub at a new address is no other hub. Unauthenticated, the status page only lets
-        # another hub be refused before the code is spent: the register answer decides.
-        probed = probe_hub_id(http, hub_url)
-        # Decided before anything changes: the notes of decisions to send again are the
-        # registered hub's, queued for it only, and never counted against another hub's code.
-        old_hub = hub_left(store.database, hub_url, probed)
-        not_sent = [] if old_hub is None else noted_by_site(store.database)
-        queue_noted_decisions(store, hub_url, probed)
-        # The outbox's entries are that hub's too: never pushed to another (sync.store.outbox_hub).
-        held = [] if old_hub is None else unsent_for_the_hub(store.database)
-        if not args.strand_records:
-            refuse_another_hub(held, str(old_hub), hub_url)
-        unsent = (
-            [] if args.strand_records else unsent_by_site(store.database, noted=old_hub is None)
-        )
-        registered = register_for_records(http, hub_url, code, unsent)
-        left = answered_hub(
-            store,
-            HubLeft(hub_url, old_hub, held, not_sent),
-            probed,
-            registered,
-            strand=args.strand_records,
-            http=http,
-        )
-        result, hub_id = registered.result, registered.hub_id
-        known = None if hub_id is None else UUID(hub_id)
-        registration = Registration(hub_url, result.site, result.device_id, result.token, known)
-        moved = register_moving(
-            store,
-            registration,
-            store.clock.now(),
-            send_face_images=args.face_images,
-            operator=_operator(),
-        )
-        stranded = left_unsent(store.database, result.site)
-    print(f"registered device {result.device_id} of site {result.site} with {hub_url}")
-    if moved is not None:
-        print(moved.words())
-    if left.not_sent:
-        print(not_sent_words(left.not_sent, str(left.old_hub), hub_url))
-    if left.held:
-        print(held_for_old_hub_words(left.held, str(left.old_hub), hub_url))
-    if stranded:
-        print(
-            f"left unsent: records of site {', '.join(records.words() for records in stranded)}"
-            f" (--strand-records): they stay in this store; the hub refuses them from a"
-            f" device of site {result.site}"
-        )
-    return 0
-
-
-def _sync_lock(store: Store) -> contextlib.AbstractContextManager[None]:
-    """The store's sync lock, waiting for a sync that holds it, with a line saying so."""
-    from sync.client.lock import sync_lock_waiting
-
-    def say() -> None:
-        print(f"waiting for the sync of {store.path} under way to finish", flush=True)
-
-    return sync_lock_waiting(store.path, say)
-
-
-def _ask_code() -> str:
-    from sync.store.key_sources import ask_secret
-
-    return ask_secret(
-        "One-time registration code: ",
-        what="registration code",
-        no_terminal=f"no registration code: set {CODE_ENV}, or run in a terminal to be asked",
-    )
-
-
-def registration_code(typed: str) -> str:
-    """The code as the hub takes it (the protocol's ``RegistrationCode``). An operator types
-    what is read out to them: the groups may be apart with spaces instead of dashes, in any
-    case (the hub ignores the dashes and the case). Anything else is one line saying what a
-    code looks like, without repeating it (it is a secret until used)."""
-    from pydantic import TypeAdapter, ValidationError
-
-    from sync.client.errors import SyncConfigError
-    from sync.protocol.hub_messages import RegistrationCode
-
-    try:
-        return TypeAdapter(RegistrationCode).validate_python("-".join(typed.split()))
-    except ValidationError:
-        raise SyncConfigError(
-            "that is not a registration code: a code looks like 7K3QX-M2RDW-9TBHF (three"
-            " groups of five letters and digits), as `jaga hub create-device` or the hub's"
-            " admin showed it"
-        ) from None
