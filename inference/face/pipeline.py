@@ -7,10 +7,11 @@ so the default pack and a bring-your-own pack (:mod:`inference.face.byo`) run th
 same code, and tests can drive it with fakes.
 
 Liveness and descriptors are computed for the faces the quality gate accepts, batched per
-frame (one run per model however many faces need them): on an undecided track they are its
-evidence; on a decided one they check that the track still shows the face it was decided on
-(:mod:`inference.face.continuity`): a track that does not is ended, and its face starts a
-new one, decided afresh. Each frame's result carries the time spent in each stage.
+frame (one run per model however many faces need them: :mod:`inference.face.frame_evidence`):
+on an undecided track they are its evidence; on a decided one they check that the track
+still shows the face it was decided on (:mod:`inference.face.continuity`): a track that does
+not is ended, and its face starts a new one, decided afresh. Each frame's result carries the
+time spent in each stage.
 """
 
 from __future__ import annotations
@@ -21,23 +22,10 @@ from collections.abc import Collection, Sequence
 
 from inference.errors import InputError
 from inference.face.continuity import Continuity, DecidedFace, Vector
-from inference.face.decide import (
-    Candidate,
-    Decision,
-    FrameEvidence,
-    Mode,
-    Status,
-    TrackDecider,
-    quality_weight,
-)
+from inference.face.decide import Decision, FrameEvidence, Mode, Status, TrackDecider
 from inference.face.detect import as_bgr
-from inference.face.frame_scoring import (
-    describe_faces,
-    gate_settings,
-    liveness_scores,
-    match_candidates,
-    own_threshold,
-)
+from inference.face.frame_evidence import face_observation, frame_evidence
+from inference.face.frame_scoring import gate_settings, own_threshold
 from inference.face.frames import STAGES, FaceObservation, FrameResult, StageTimer
 from inference.face.quality import QualityGate
 from inference.face.settings import FaceSettings
@@ -227,9 +215,10 @@ class DecisionPipeline:
         with timer("quality"):
             verdicts = [self.gate.assess(image, t.face) for t in tracked]
         status = self._frame_status(tracked)
-        evidence, descriptors = self._evidence(
-            image, tracked, verdicts, now=now, status=status, timer=timer
-        )
+        evidence, descriptors = frame_evidence(
+            self.stages, self.settings, image, tracked, verdicts, claimed=self.claimed,
+            now=now, status=status, timer=timer,
+        )  # fmt: skip
         with timer("decide"):
             hidden, ended = self._continue(tracked, evidence, descriptors)
             decisions = ended + self._decide(tracked, evidence)
@@ -269,50 +258,6 @@ class DecisionPipeline:
             return None
         rivals = self.settings.frames.comparable([t.face.inter_ocular_px for t in tracked])
         return Status.MULTIPLE_FACES if rivals > 1 else None
-
-    def _evidence(
-        self,
-        image: AnyImage,
-        tracked: Sequence[TrackedFace],
-        verdicts: Sequence[QualityVerdict],
-        *,
-        now: float,
-        status: Status | None,
-        timer: StageTimer,
-    ) -> tuple[list[FrameEvidence | None], list[Vector | None]]:
-        """Each face's evidence (None where the frame adds none: ``multiple_faces``) and
-        descriptor (None where none was made). Every accepted face is scored, decided or
-        not: a decided track's frames are checked against its decision (:meth:`_continue`)."""
-        if status is Status.MULTIPLE_FACES:
-            return [None] * len(tracked), [None] * len(tracked)
-        wanted = [i for i, v in enumerate(verdicts) if v.ok]
-        faces = [tracked[i].face for i in wanted]
-        with timer("liveness"):
-            live = liveness_scores(self.stages, image, faces)
-        probes = describe_faces(self.stages, image, faces, timer)
-        candidates = match_candidates(
-            self.stages, probes, len(faces), timer,
-            claimed=self.claimed, top_k=self.settings.match.top_k,
-        )  # fmt: skip
-        extra = {i: (live[n], candidates[n]) for n, i in enumerate(wanted)}
-        described = {i: probes.vectors[n] for n, i in enumerate(wanted)} if probes else {}
-        evidence: list[FrameEvidence | None] = [self._one(t, v, now, extra.get(i))
-                    for i, (t, v) in enumerate(zip(tracked, verdicts, strict=True))]  # fmt: skip
-        return evidence, [described.get(i) for i in range(len(tracked))]
-
-    def _one(
-        self,
-        tracked: TrackedFace,
-        verdict: QualityVerdict,
-        now: float,
-        extra: tuple[float | None, tuple[Candidate, ...]] | None,
-    ) -> FrameEvidence:
-        if not verdict.ok or verdict.measures is None:
-            return FrameEvidence(now, verdict, confirmed=tracked.confirmed)
-        s = self.settings
-        weight = quality_weight(verdict.measures, s.weights, s.quality)
-        live, candidates = extra if extra is not None else (None, ())
-        return FrameEvidence(now, verdict, weight, live, candidates, tracked.confirmed)
 
     def _continue(
         self,
@@ -442,9 +387,4 @@ class DecisionPipeline:
         decision = decider.decision if decider is not None and shown else None
         challenge = self._challenges.get(tracked.track_id)
         action = challenge.current_action if challenge is not None else None
-        if frame is None:  # a multiple_faces frame: judged by the gate, but no evidence
-            return FaceObservation(tracked.track_id, tracked.face, tracked.confirmed, verdict,
-                                   0.0, None, (), decision, action)  # fmt: skip
-        return FaceObservation(tracked.track_id, tracked.face, tracked.confirmed, verdict,
-                               frame.weight, frame.liveness, frame.candidates, decision,
-                               action)  # fmt: skip
+        return face_observation(tracked, verdict, frame, decision, action)
