@@ -14,12 +14,12 @@ The network is ``anet_type`` of dlib's ``dnn_metric_learning_on_images_ex.cpp`` 
     block     = affine(con<3x3, stride 1>(relu(affine(con<3x3, stride>(x)))))
 
 Layer kinds, sizes, strides and weights come from the file (:mod:`.dlib_dat`); which wrapper
-is a tag and which a skip is not written there, so this module matches the file's layer
-sequence against the blocks above and refuses anything else. Two dlib behaviours matter for
-parity: stride-2 convolutions and pools are unpadded, and ``add_prev`` sizes its output as the
-larger of its inputs and zero-pads the smaller one (channels, bottom and right): three of
-the four down-sampling shortcuts have half the branch's channels, and one is 4x4 against a
-3x3 branch.
+is a tag and which a skip is not written there, so the file's layer sequence is matched
+against the blocks above (:mod:`.dlib_resnet_plan`), and anything else refused. Two dlib
+behaviours matter for parity: stride-2 convolutions and pools are unpadded, and ``add_prev``
+sizes its output as the larger of its inputs and zero-pads the smaller one (channels, bottom
+and right): three of the four down-sampling shortcuts have half the branch's channels, and
+one is 4x4 against a 3x3 branch.
 
 The ONNX file (opset 17 by default) takes raw RGB pixels, float32 NCHW (N, 3, 150, 150) in
 0-255 with a free batch axis ``N``: the mean and the /256 are inside the graph. Its output
@@ -31,9 +31,7 @@ only on the .dat and the pinned torch/onnx versions, so the manifest can pin its
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import onnx
@@ -43,20 +41,39 @@ from torch import nn
 
 from inference.errors import ConversionError
 from inference.pack.converters.dlib_dat import (
-    AddPrev,
     Affine,
     Conv,
-    DlibNetwork,
     FloatArray,
-    FullyConnected,
     InputRgbImage,
-    Layer,
     Pool,
-    Relu,
-    TagOrSkip,
     parse_network,
 )
+from inference.pack.converters.dlib_resnet_plan import (
+    ConvAffine,
+    DescriptorPlan,
+    ResidualBlock,
+    plan_descriptor,
+)
 from inference.quiet_logs import quiet_onnx_exporter
+
+__all__ = [
+    "BATCH_AXIS",
+    "DEFAULT_OPSET",
+    "INPUT_NAME",
+    "OUTPUT_NAME",
+    "ChannelAffine",
+    "ConvAffine",
+    "DescriptorPlan",
+    "DlibFaceDescriptor",
+    "PixelNormalization",
+    "ResidualBlock",
+    "ResidualUnit",
+    "Shape",
+    "ZeroPad",
+    "build_model",
+    "convert",
+    "plan_descriptor",
+]
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "descriptor"
@@ -66,119 +83,6 @@ DEFAULT_OPSET = 17
 _EXPORTER_OPSET = 18
 # dlib's input layer divides by 256, not 255: a power of two, so the division is exact.
 _PIXEL_SCALE = 256.0
-
-_L = TypeVar("_L", bound=Layer)
-
-
-# ---------------------------------------------------------------------------- plan
-
-
-@dataclass(frozen=True)
-class ConvAffine:
-    """A convolution and the affine layer (dlib's frozen batch norm) that follows it."""
-
-    conv: Conv
-    affine: Affine
-
-
-@dataclass(frozen=True)
-class ResidualBlock:
-    first: ConvAffine
-    second: ConvAffine
-    shortcut_pool: Pool | None  # the avg_pool of ares_down; None for ares
-
-
-@dataclass(frozen=True)
-class DescriptorPlan:
-    input: InputRgbImage
-    stem: ConvAffine
-    stem_pool: Pool
-    blocks: tuple[ResidualBlock, ...]
-    head: FullyConnected
-
-
-class _LayerCursor:
-    """Walks the parsed layers from the input, checking each is what the template expects."""
-
-    def __init__(self, layers: tuple[Layer, ...]) -> None:
-        self._layers = layers
-        self._index = 0
-
-    def peek(self) -> Layer | None:
-        return self._layers[self._index] if self._index < len(self._layers) else None
-
-    def take(self, kind: type[_L], expected: str) -> _L:
-        layer = self.peek()
-        if not isinstance(layer, kind):
-            raise self.mismatch(expected)
-        self._index += 1
-        return layer
-
-    def expect_end(self) -> None:
-        if self.peek() is not None:
-            raise self.mismatch("the end of the network")
-
-    def mismatch(self, expected: str) -> ConversionError:
-        layer = self.peek()
-        found = "the end of the network" if layer is None else repr(layer)[:120]
-        return ConversionError(
-            f"dlib .dat layer {self._index} of {len(self._layers)} (counting from the input): "
-            f"expected {expected}, found {found}; this is not dlib's ResNet face descriptor"
-        )
-
-
-def _take_conv_affine(cursor: _LayerCursor, where: str) -> ConvAffine:
-    conv = cursor.take(Conv, f"the convolution of {where}")
-    affine = cursor.take(Affine, f"a per-channel affine layer after the convolution of {where}")
-    channels = conv.filters.shape[0]
-    if not affine.per_channel or affine.gamma.shape != (channels, 1, 1):
-        raise ConversionError(
-            f"dlib .dat {where}: expected a per-channel affine layer of {channels} channels "
-            f"after its convolution, found gamma of shape {affine.gamma.shape}"
-        )
-    return ConvAffine(conv=conv, affine=affine)
-
-
-def _take_pool(cursor: _LayerCursor, kind: str, whole_plane: bool, expected: str) -> Pool:
-    pool = cursor.take(Pool, expected)
-    # Only unpadded pools: dlib and torch count padding differently in an average.
-    if pool.kind != kind or (pool.window == (0, 0)) != whole_plane or pool.padding != (0, 0):
-        raise ConversionError(f"dlib .dat: expected {expected}, found {pool}")
-    return pool
-
-
-def _take_block(cursor: _LayerCursor, number: int) -> ResidualBlock:
-    where = f"residual block {number}"
-    cursor.take(TagOrSkip, f"the tag1 that opens {where}")
-    first = _take_conv_affine(cursor, f"{where}'s first half")
-    cursor.take(Relu, f"the relu inside {where}")
-    second = _take_conv_affine(cursor, f"{where}'s second half")
-    shortcut_pool = None
-    if isinstance(cursor.peek(), TagOrSkip):  # ares_down: tag2, skip1, avg_pool
-        cursor.take(TagOrSkip, f"the tag2 of down-sampling {where}")
-        cursor.take(TagOrSkip, f"the skip1 of down-sampling {where}")
-        shortcut_pool = _take_pool(cursor, "avg", False, f"the unpadded avg_pool of {where}")
-    cursor.take(AddPrev, f"the add_prev that closes {where}")
-    cursor.take(Relu, f"the relu after {where}")
-    return ResidualBlock(first=first, second=second, shortcut_pool=shortcut_pool)
-
-
-def plan_descriptor(network: DlibNetwork) -> DescriptorPlan:
-    """Match the parsed layers against dlib's face-descriptor ResNet template."""
-    cursor = _LayerCursor(network.layers)
-    stem = _take_conv_affine(cursor, "the stem")
-    cursor.take(Relu, "the stem's relu")
-    stem_pool = _take_pool(cursor, "max", False, "the stem's unpadded max_pool")
-    blocks: list[ResidualBlock] = []
-    while isinstance(cursor.peek(), TagOrSkip):
-        blocks.append(_take_block(cursor, len(blocks) + 1))
-    if not blocks:
-        raise cursor.mismatch("the tag1 that opens the first residual block")
-    _take_pool(cursor, "avg", True, "avg_pool_everything after the last residual block")
-    head = cursor.take(FullyConnected, "the final fc_no_bias layer")
-    cursor.expect_end()
-    return DescriptorPlan(network.input, stem, stem_pool, tuple(blocks), head)
-
 
 # ---------------------------------------------------------------------------- torch
 
