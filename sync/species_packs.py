@@ -11,12 +11,8 @@ paths, sorted, each deflated, stamped 1980-01-01 00:00 with mode 0644 and no ext
 the same folder gives the same bytes (and sha256) whatever its files' times, owners or
 permissions. Folders are implied by the paths (an empty folder is not kept).
 
-Unpacking trusts nothing in the archive: every name must be a relative path of plain
-components (no ``..``, no absolute or drive paths, no backslashes or control characters),
-every member a regular file or folder (no links, devices or pipes), names unique even
-ignoring case, and the member count and the sum of the declared sizes under limits (``zipfile``
-stops reading a member at its declared size and checks its CRC, so a member cannot unpack
-to more than it declares). The
+Unpacking trusts nothing in the archive: every member's name, type and declared size is
+checked first (``sync.species_pack_members``, whose public names are re-exported here). The
 files go into a new hidden folder beside the destination, which is renamed into place only
 when all of them are written and flushed: a reader never sees half a pack, and a failure
 leaves the destination as it was.
@@ -33,16 +29,47 @@ import re
 import shutil
 import stat
 import tempfile
-import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
 
 from sync.durable import fsync_path
-from sync.errors import SyncError
+from sync.species_pack_members import (
+    MAX_ARCHIVE_BYTES,
+    UNIX_SYSTEM,
+    ArchiveLimits,
+    ArchiveMember,
+    PackArchiveError,
+    check_member_name,
+    checked_members,
+    inspect_archive,
+    open_zip,
+    refuse_clashes,
+)
+
+__all__ = [
+    "MANIFEST",
+    "MAX_ARCHIVE_BYTES",
+    "READABLE_PACK_SCHEMA",
+    "RETIRED_PREFIX",
+    "SPECIES",
+    "STAGING_PREFIX",
+    "ArchiveLimits",
+    "ArchiveMember",
+    "PackArchiveError",
+    "archive_pack",
+    "archive_schema",
+    "archive_species",
+    "check_folder_files",
+    "check_manifest_files",
+    "check_member_name",
+    "check_version",
+    "extract_archive",
+    "inspect_archive",
+    "manifest_version",
+    "pack_files",
+]
 
 MANIFEST = "manifest.json"
 READABLE_PACK_SCHEMA = 3
@@ -51,45 +78,17 @@ READABLE_PACK_SCHEMA = 3
 equal). A device tells the hub this number at each pull (``PACK_SCHEMA_HEADER``), and the
 hub announces to it only the packs it reads (``sync.hub.apply.changes``)."""
 SPECIES = "species.json"  # {"species": [{"id": ..., "name": ...}, ...]}
-MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
 # Names of unfinished work beside a destination (swept by whoever owns the folder).
 STAGING_PREFIX = ".staging-"
 RETIRED_PREFIX = ".retired-"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time ZIP can hold
 _FILE_MODE = 0o100644
-_UNIX = 3  # ZIP "version made by" host system, so the mode bits above are read as Unix
 _COMPRESSION = zipfile.ZIP_DEFLATED
 _LEVEL = 6
 _COPY_CHUNK = 1024 * 1024
-_MAX_PATH_CHARS = 1024
-_MAX_PART_CHARS = 255
 # inference.fish.pack_format checks the same rule when a pack is built (sync and inference
 # are independent of each other, so it is written in both; a test keeps the two equal).
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
-_BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\:]")
-
-
-class PackArchiveError(SyncError):
-    """A pack folder cannot be archived, or an archive is unsafe, damaged or too large.
-
-    Nothing was written where the pack belongs.
-    """
-
-
-@dataclass(frozen=True)
-class ArchiveLimits:
-    """What an archive may unpack to. The defaults leave room for several models of a
-    larger backbone; a test passes small ones."""
-
-    max_members: int = 1000
-    max_unpacked_bytes: int = 2 * 1024 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class ArchiveMember:
-    name: str  # relative POSIX path, checked by ``check_member_name``
-    size: int
-    is_folder: bool
 
 
 def check_version(version: str) -> str:
@@ -123,7 +122,7 @@ def archive_schema(data: bytes) -> int:
     it gives none the hub can read (an archive ``publish_pack_archive`` did not check): 1 is
     what every device reads, and the classifier judges the pack when it loads it."""
     try:
-        with _open_zip(data) as archive:
+        with open_zip(data) as archive:
             schema = json.loads(archive.read(MANIFEST)).get("schema")
     except (PackArchiveError, KeyError, ValueError, AttributeError, zipfile.BadZipFile, zlib.error):
         return 1
@@ -140,7 +139,7 @@ def archive_pack(folder: Path) -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, path in members:
             info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
-            info.create_system = _UNIX
+            info.create_system = UNIX_SYSTEM
             info.external_attr = _FILE_MODE << 16
             try:
                 data = path.read_bytes()
@@ -175,34 +174,11 @@ def pack_files(folder: Path) -> list[tuple[str, Path]]:
     if not found:
         raise PackArchiveError(f"{folder} holds no files")
     found.sort()
-    _refuse_clashes((name, False) for name, _ in found)
+    refuse_clashes((name, False) for name, _ in found)
     return found
 
 
 # --- reading ---------------------------------------------------------------------------
-
-
-def check_member_name(name: str) -> str:
-    """``name`` if it is a safe relative path inside the pack, else ``PackArchiveError``."""
-    parts = name.split("/")
-    unsafe = (
-        not name
-        or len(name) > _MAX_PATH_CHARS
-        or name.startswith("/")
-        or _BAD_CHARS.search(name) is not None
-        or any(part in ("", ".", "..") or len(part) > _MAX_PART_CHARS for part in parts)
-    )
-    if unsafe:
-        raise PackArchiveError(f"unsafe name in the pack archive: {name!r}")
-    return name
-
-
-def inspect_archive(
-    source: Path | bytes, limits: ArchiveLimits | None = None
-) -> list[ArchiveMember]:
-    """Check every member's name, type and declared size without unpacking anything."""
-    with _open_zip(source) as archive:
-        return [member for member, _ in _checked_members(archive, limits or ArchiveLimits())]
 
 
 def check_manifest_files(source: Path | bytes, limits: ArchiveLimits | None = None) -> None:
@@ -210,8 +186,8 @@ def check_manifest_files(source: Path | bytes, limits: ArchiveLimits | None = No
     with that sha256. A device refuses a pack that fails this when it loads it; checked when
     the hub publishes, such a pack never reaches a device. (Only the manifest's own rule:
     what the files hold is the classifier's to judge, and sync never imports it.)"""
-    with _open_zip(source) as archive:
-        members = _checked_members(archive, limits or ArchiveLimits())
+    with open_zip(source) as archive:
+        members = checked_members(archive, limits or ArchiveLimits())
         checked = {member.name: info for member, info in members}
         if MANIFEST not in checked:
             raise PackArchiveError(f"the archive has no {MANIFEST} at its top; is it a pack?")
@@ -294,8 +270,8 @@ def extract_archive(
         tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{destination.name}-", dir=destination.parent)
     )
     try:
-        with _open_zip(source) as archive:
-            for member, info in _checked_members(archive, limits):
+        with open_zip(source) as archive:
+            for member, info in checked_members(archive, limits):
                 _extract_one(archive, member, info, staging)
         staging.chmod(0o755)  # mkdtemp makes it private; the app reads the pack
         _sync_tree(staging)
@@ -304,72 +280,6 @@ def extract_archive(
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # nothing left after a successful swap
     return destination
-
-
-def _open_zip(source: Path | bytes) -> zipfile.ZipFile:
-    try:
-        size = len(source) if isinstance(source, bytes) else source.stat().st_size
-        if size > MAX_ARCHIVE_BYTES:
-            raise PackArchiveError(f"the archive has {size} bytes; the most is {MAX_ARCHIVE_BYTES}")
-        return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as error:
-        raise PackArchiveError(f"not a readable pack archive: {error}") from error
-
-
-def _checked_members(
-    archive: zipfile.ZipFile, limits: ArchiveLimits
-) -> list[tuple[ArchiveMember, zipfile.ZipInfo]]:
-    infos = archive.infolist()
-    if len(infos) > limits.max_members:
-        raise PackArchiveError(
-            f"the archive has {len(infos)} members; the most is {limits.max_members}"
-        )
-    checked = [(_checked_member(info), info) for info in infos]
-    members = [member for member, _ in checked]
-    declared = sum(member.size for member in members)
-    if declared > limits.max_unpacked_bytes:
-        raise PackArchiveError(
-            f"the archive unpacks to {declared} bytes; the most is {limits.max_unpacked_bytes}"
-        )
-    if not any(not member.is_folder for member in members):
-        raise PackArchiveError("the archive holds no files")
-    _refuse_clashes((member.name, member.is_folder) for member in members)
-    return checked
-
-
-def _checked_member(info: zipfile.ZipInfo) -> ArchiveMember:
-    is_folder = info.filename.endswith("/")
-    name = check_member_name(info.filename.removesuffix("/") if is_folder else info.filename)
-    if info.flag_bits & 0x1:
-        raise PackArchiveError(f"{name} is encrypted in the archive")
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise PackArchiveError(f"{name} uses an unsupported compression ({info.compress_type})")
-    kind = stat.S_IFMT(info.external_attr >> 16) if info.create_system == _UNIX else 0
-    allowed = (0, stat.S_IFDIR) if is_folder else (0, stat.S_IFREG)
-    if kind not in allowed:
-        raise PackArchiveError(f"{name} is a link or special file in the archive; refused")
-    if is_folder and info.file_size:
-        raise PackArchiveError(f"{name} is a folder with content in the archive")
-    return ArchiveMember(name, info.file_size, is_folder)
-
-
-def _refuse_clashes(members: Iterable[tuple[str, bool]]) -> None:
-    """Refuse two members (name, is a folder) that would land on one path, also on a
-    case-insensitive disk or after Unicode normalisation, and a file where another member
-    needs a folder."""
-    seen: dict[str, str] = {}
-    files: set[str] = set()
-    folders: set[str] = set()
-    for name, is_folder in members:
-        key = unicodedata.normalize("NFC", name).casefold()
-        if key in seen:
-            raise PackArchiveError(f"the archive names one path twice: {seen[key]!r} and {name!r}")
-        seen[key] = name
-        folders.update(str(parent) for parent in PurePosixPath(key).parents if str(parent) != ".")
-        (folders if is_folder else files).add(key)
-    clash = files & folders
-    if clash:
-        raise PackArchiveError(f"the archive uses {sorted(clash)[0]!r} as a file and a folder")
 
 
 def _extract_one(
