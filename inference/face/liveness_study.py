@@ -9,14 +9,13 @@ Sections: ``passive`` (ISO figures per set, with and without the moire cue), ``s
 moire peak on live faces of four cameras, on attacks and on synthetic screen recaptures),
 ``probes`` (the cues not shipped), ``size`` and ``grey`` (small and grayscale faces),
 ``tilt`` (what a waved photo does to the challenge's signals), ``challenge`` (the active
-challenge on the NUAA webcam sequences), ``timing`` (CPU time per stage). Models come from
-``$JAGA_MODELS_DIR``.
+challenge on the NUAA webcam sequences; these two in :mod:`.liveness_study_challenge`),
+``timing`` (CPU time per stage). Models come from ``$JAGA_MODELS_DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -26,24 +25,22 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inference.face.challenge import ChallengeAction, ChallengeSession, ChallengeSettings
 from inference.face.detect import FaceDetector, read_image
 from inference.face.landmarks import FaceMeshRunner
 from inference.face.liveness import LivenessStatus, PassiveLiveness
 from inference.face.liveness_cues import CueSettings, read_cues
 from inference.face.liveness_metrics import iso_errors
 from inference.face.liveness_probes import frame_coverage, framed, glare_blob
-from inference.face.liveness_signals import FaceSignals, appearance_change, read_signals
-from inference.face.liveness_synth import screen_recapture, tilted_photo
-from inference.face.track import FaceTracker
-from inference.face.types import FaceBox, TrackedFace
+from inference.face.liveness_signals import read_signals
+from inference.face.liveness_study_challenge import section_challenge, section_tilt
+from inference.face.liveness_synth import screen_recapture
+from inference.face.types import FaceBox
 from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
 from inference.runtime.providers import CPU
 
 Image = npt.NDArray[np.uint8]
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-NUAA_FPS = 20.0  # NUAA's webcam frame rate: frame numbers / 20 = seconds
 GRID_STRENGTHS = {"screen_grid_full": 1.0, "screen_grid_0.3": 0.3, "screen_no_grid": 0.0}
 THRESHOLDS = (0.3, 0.5, 0.7)
 
@@ -226,121 +223,6 @@ def section_size_and_grey(study: Study) -> None:
                 grey.append(study.liveness.score(image, face).model_score)
         print(f"{label:5s} grayscale: {len(grey)} faces, accepted "
               f"{np.mean(np.array(grey) >= 0.5):.3f}, median {np.median(grey):.3f}")  # fmt: skip
-
-
-def section_tilt(study: Study) -> None:
-    """A photo turned about a vertical / horizontal axis: yaw, openness, aspect, eyes."""
-    paths = [study.data / "video/nuaa_webcam/live/0001_00_00_01_0.jpg",
-             study.data / "video/nuaa_webcam/print/0001_00_00_01_0.jpg",
-             study.data / "spoof/samples/image_T1.jpg"]  # fmt: skip
-    for path in paths:
-        image = read_image(path)
-        face = study.largest_face(image)
-        if face is None:
-            continue
-        still = read_signals(image, study.mesh.mesh(image, face))
-        for axis in ("y", "x"):
-            for degrees in (-50, -30, 30, 50):
-                turned = tilted_photo(image, face.center, degrees, axis)
-                moved = study.largest_face(turned)
-                if moved is not None:
-                    now = read_signals(turned, study.mesh.mesh(turned, moved))
-                    name = f"{path.parent.name}/{path.name}"
-                    print(f"{name} {axis} {degrees:+d}: {_change(still, now)}")
-
-    _print_real_turn(study)
-
-
-def _print_real_turn(study: Study, first: int = 87, last: int = 111) -> None:
-    """The yaw change of a real head turning in hamilton between two frames."""
-    capture = cv2.VideoCapture(str(study.data / "video" / "hamilton_640x360.mp4"))
-    yaws = {}
-    for index in range(last + 1):
-        ok, frame = capture.read()
-        if not ok:
-            break
-        if index in (first, last):
-            image = np.asarray(frame, np.uint8)
-            face = study.largest_face(image)
-            if face is not None:
-                yaws[index] = read_signals(image, study.mesh.mesh(image, face)).yaw
-    capture.release()
-    if len(yaws) == 2:
-        print(
-            f"hamilton frames {first} -> {last}, a real turn: yaw {yaws[last] - yaws[first]:+.3f}"
-        )
-
-
-def _change(still: FaceSignals, now: FaceSignals) -> str:
-    return (f"yaw {now.yaw - still.yaw:+.3f}, openness "
-            f"{now.eye_openness / still.eye_openness - 1:+.3f}, aspect "
-            f"{now.face_aspect / still.face_aspect - 1:+.3f}, eye appearance "
-            f"{appearance_change(now.eye_patch, still.eye_patch):.3f}")  # fmt: skip
-
-
-def section_challenge(study: Study) -> None:
-    """Each action asked from every 8th frame on, until it ends or the sequence does."""
-    settings = ChallengeSettings()
-    for label in ("live", "print"):
-        frames = _webcam_track(study, label)
-        for action in ChallengeAction:
-            outcomes: dict[str, int] = {}
-            for start in range(0, len(frames), 8):
-                if frames[-1][2] - frames[start][2] < settings.step_timeout_s:
-                    break  # the sequence ends before the step could time out
-                outcome = _run_challenge(
-                    study, frames[start:], replace(settings, actions=(action,))
-                )
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            print(f"webcam {label:5s} {action.value:10s} {outcomes}")
-        _print_eye_changes(study, label, frames)
-
-
-def _print_eye_changes(
-    study: Study, label: str, frames: list[tuple[Image, TrackedFace, float]]
-) -> None:
-    """Each frame against the medians of the 10 frames before it, as the blink test reads."""
-    readings = [read_signals(image, study.mesh.mesh(image, t.face)) for image, t, _ in frames]
-    changes, drops, aspects = [], [], []
-    for index in range(3, len(readings)):
-        before = readings[max(0, index - 10) : index]
-        patches = [r.eye_patch for r in before if r.eye_patch is not None]
-        reference = np.median(np.stack(patches), axis=0).astype(np.float32) if patches else None
-        now = readings[index]
-        changes.append(appearance_change(now.eye_patch, reference))
-        drops.append(1 - now.eye_openness / float(np.median([r.eye_openness for r in before])))
-        aspects.append(abs(now.face_aspect / float(np.median([r.face_aspect for r in before])) - 1))
-    top = int(np.argmax(changes))
-    others = max(c for i, c in enumerate(changes) if i != top)
-    print(f"webcam {label:5s} eye change: largest {changes[top]:.3f} at {frames[top + 3][2]:.2f} s"
-          f" (openness drop {drops[top]:.3f}, aspect change {aspects[top]:.3f}), next {others:.3f};"
-          f" openness drop max {max(drops):.3f}, aspect change max {max(aspects):.3f}")  # fmt: skip
-
-
-def _webcam_track(study: Study, label: str) -> list[tuple[Image, TrackedFace, float]]:
-    paths = sorted(study.images(f"video/nuaa_webcam/{label}"), key=_frame_number)
-    tracker, frames = FaceTracker(), []
-    for path in paths:
-        image = read_image(path)
-        face = study.largest_face(image)
-        if face is not None:
-            frames.append((image, tracker.update([face])[0], _frame_number(path) / NUAA_FPS))
-    return frames
-
-
-def _frame_number(path: Path) -> int:
-    return int(path.stem.rsplit("_", 1)[1])
-
-
-def _run_challenge(
-    study: Study, frames: list[tuple[Image, TrackedFace, float]], settings: ChallengeSettings
-) -> str:
-    session = ChallengeSession(study.mesh, settings, rng=random.Random(0))
-    for image, tracked, seconds in frames:
-        status = session.feed(image, tracked, seconds)
-        if status.value != "pending":
-            return status.value + (f" ({session.failure.value})" if session.failure else "")
-    return "pending"
 
 
 def section_sessions(study: Study) -> None:
