@@ -3,12 +3,13 @@
 A handful of ``GROUP BY`` queries per scrape (Prometheus scrapes every 15 to 60 s): records
 and the review queue per site, fish observations by the species pack's verdict, photos by
 how far their bytes got, devices by when they last synced, the species pack devices are told
-to use, audit entries anchored, audit breaks and chains taken after entries deleted on the
-device (open ones need an operator: alert on them), and access events verified after the
-erasure of the person they name (a kiosk still letting in someone erased: alert on any).
-Sites are the only label of open extent, and operators create them one by one; device ids
-and uids are never labels. Every family by site gives every site the hub knows, 0 included
-(``_every_site``): an alert on a series that is absent never fires, nor clears.
+to use, the audit trail's families (``sync.hub.metrics_audit``: entries anchored, audit
+breaks and chains taken after entries deleted on the device; open ones need an operator:
+alert on them), and access events verified after the erasure of the person they name (a
+kiosk still letting in someone erased: alert on any). Sites are the only label of open
+extent, and operators create them one by one; device ids and uids are never labels. Every
+family by site gives every site the hub knows, 0 included (``sync.hub.metrics_sites``): an
+alert on a series that is absent never fires, nor clears.
 
 If the database does not answer, the scrape still succeeds with ``jaga_hub_database_up 0``
 and none of these families, so the request metrics stay visible while PostgreSQL is down.
@@ -17,22 +18,22 @@ and none of these families, so the request metrics stay visible while PostgreSQL
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 from django.db import DatabaseError
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from sync.hub.metrics_audit import audit_families
 from sync.hub.metrics_journal import missing_erasures
+from sync.hub.metrics_sites import count_by_site, every_site
 from sync.hub.models import (
     NEWEST_PACK_FIRST,
     AccessEvent,
-    AuditBreak,
-    AuditChainState,
     DecisionPurge,
     Device,
     FaceTemplate,
@@ -42,7 +43,6 @@ from sync.hub.models import (
     Site,
     SpeciesPack,
 )
-from sync.hub.models.audit import OPENS_NO_SEGMENT, REISSUED
 from sync.hub.models.events import verified_after_erasure
 
 _log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def _families() -> Iterator[GaugeMetricFamily]:
     yield _verdicts(slugs)
     yield _photos(slugs)
     yield _devices(slugs)
-    yield from _audit(slugs)
+    yield from audit_families(slugs)
     yield from _species_pack()
     yield from _decision_purges()
     yield missing_erasures()  # the erasure journal's, read from the database
@@ -107,7 +107,7 @@ def _records(slugs: dict[int, str]) -> GaugeMetricFamily:
         "photos": Photo.objects.all(),
     }
     for kind, query in kinds.items():
-        for site, counts in _every_site(slugs, _count_by_site(query), ("n",)).items():
+        for site, counts in every_site(slugs, count_by_site(query), ("n",)).items():
             family.add_metric([site, kind], counts["n"])
     return family
 
@@ -116,7 +116,7 @@ def _per_site(
     slugs: dict[int, str], name: str, documentation: str, query: QuerySet[Any]
 ) -> GaugeMetricFamily:
     family = GaugeMetricFamily(name, documentation, labels=["site"])
-    for site, counts in _every_site(slugs, _count_by_site(query), ("n",)).items():
+    for site, counts in every_site(slugs, count_by_site(query), ("n",)).items():
         family.add_metric([site], counts["n"])
     return family
 
@@ -138,7 +138,7 @@ def _verdicts(slugs: dict[int, str]) -> GaugeMetricFamily:
          row["n"]} for row in rows
     ]  # fmt: skip
     statuses = (*VERDICTS, NOT_RECORDED)
-    for site, by_status in _every_site(slugs, by_verdict, statuses).items():
+    for site, by_status in every_site(slugs, by_verdict, statuses).items():
         for status in statuses:
             family.add_metric([site, status], by_status[status])
     return family
@@ -169,7 +169,7 @@ def _photos(slugs: dict[int, str]) -> GaugeMetricFamily:
         .order_by()
     )
     states = ("stored", "uploading", "awaiting_upload", "withheld")
-    for site, by_state in _every_site(slugs, rows, states).items():
+    for site, by_state in every_site(slugs, rows, states).items():
         for state in states:
             family.add_metric([site, state], by_state[state])
     return family
@@ -189,7 +189,7 @@ def _devices(slugs: dict[int, str]) -> GaugeMetricFamily:
     counts[NEVER] = Count("pk", filter=Q(last_seen_at__isnull=True))
     devices = Device.objects.filter(revoked_at__isnull=True)
     rows = devices.values("site_id").annotate(**counts).order_by()
-    for site, row in _every_site(slugs, rows, tuple(counts)).items():
+    for site, row in every_site(slugs, rows, tuple(counts)).items():
         counted = 0.0
         for label, _ in LAST_SEEN:
             family.add_metric([site, label], row[label] - counted)  # buckets are cumulative
@@ -197,117 +197,6 @@ def _devices(slugs: dict[int, str]) -> GaugeMetricFamily:
         family.add_metric([site, OLDER], row["total"] - row[NEVER] - counted)
         family.add_metric([site, NEVER], row[NEVER])
     return family
-
-
-def _audit(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
-    """Audit entries the hub anchored, and the breaks it found, per site (``sync.hub.audit``)."""
-    entries = GaugeMetricFamily(
-        "jaga_hub_audit_entries", "Devices' audit entries anchored at the hub, per site",
-        labels=["site"],
-    )  # fmt: skip
-    over_limit = GaugeMetricFamily(
-        "jaga_hub_audit_batches_over_limit",
-        "Audit batches refused, per site, because they would take their device past the"
-        " hub's limit over any 24 hours (JAGA_HUB_AUDIT_DAILY_BYTES), ever (a count that"
-        " only grows)",
-        labels=["site"],
-    )
-    # Counted as they are stored (AuditChainState.entries): a row a device, not the table.
-    rows = (
-        AuditChainState.objects.values("device__site_id")
-        .annotate(n=Sum("entries"), over=Sum("over_limit"))
-        .order_by()
-    )
-    for site, row in _every_site(slugs, rows, ("n", "over"), "device__site_id").items():
-        entries.add_metric([site], row["n"])
-        over_limit.add_metric([site], row["over"])
-    breaks = GaugeMetricFamily(
-        "jaga_hub_audit_breaks",
-        "Audit chains that did not extend what the hub held (rewritten or rewound), per site"
-        " and state: open (the device's chain is refused until acknowledged), acknowledged",
-        labels=["site", "state"],
-    )
-    _by_state(breaks, slugs, AuditBreak.objects.exclude(kind__in=(REISSUED, *OPENS_NO_SEGMENT)))
-    pruned = GaugeMetricFamily(
-        "jaga_hub_audit_pruned",
-        "Devices' audit chains the hub took after entries deleted on the device that it never"
-        " held or no longer holds (a store registered again as a new device, or the hub"
-        " restored from an older backup), per site and state: open (an operator should look"
-        " into it and acknowledge it; the chain is not refused), acknowledged",
-        labels=["site", "state"],
-    )
-    _by_state(pruned, slugs, AuditBreak.objects.filter(kind__in=OPENS_NO_SEGMENT))
-    yield entries
-    yield over_limit
-    yield breaks
-    yield pruned
-    yield _audit_new_chains(slugs)
-    yield from _audit_behind(slugs)
-
-
-def _by_state(
-    family: GaugeMetricFamily, slugs: dict[int, str], records: QuerySet[AuditBreak]
-) -> None:
-    """``records`` counted per site, open and acknowledged."""
-    rows = (
-        records.values("device__site_id")
-        .annotate(
-            open=Count("pk", filter=Q(acknowledged_at__isnull=True)),
-            acknowledged=Count("pk", filter=Q(acknowledged_at__isnull=False)),
-        )
-        .order_by()
-    )
-    states = ("open", "acknowledged")
-    for site, by_state in _every_site(slugs, rows, states, "device__site_id").items():
-        for state in states:
-            family.add_metric([site, state], by_state[state])
-
-
-def _audit_new_chains(slugs: dict[int, str]) -> GaugeMetricFamily:
-    """New registration codes after which a new store's chain came (``reissued`` records
-    judged ``continues_old_chain`` False): taken, but the device's old chain ends there."""
-    family = GaugeMetricFamily(
-        "jaga_hub_audit_new_chains",
-        "Registration codes after which a new store's audit chain came, not continuing the"
-        " device's old one, per site, ever (a count that only grows): a replaced device, or"
-        " a store that was not the device's; the admin's Audit breaks names each",
-        labels=["site"],
-    )
-    rows = (
-        AuditBreak.objects.filter(kind=REISSUED)
-        .values("device__site_id")
-        .annotate(new=Count("pk", filter=Q(continues_old_chain=False)))
-        .order_by()
-    )
-    for site, row in _every_site(slugs, rows, ("new",), "device__site_id").items():
-        family.add_metric([site], row["new"])
-    return family
-
-
-def _audit_behind(slugs: dict[int, str]) -> Iterator[GaugeMetricFamily]:
-    """Entries of devices' reported chains the hub does not hold, and devices behind."""
-    entries = GaugeMetricFamily(
-        "jaga_hub_audit_unanchored_entries",
-        "Entries of devices' audit chains (as last reported) the hub does not hold, per site",
-        labels=["site"],
-    )
-    devices = GaugeMetricFamily(
-        "jaga_hub_audit_devices_behind",
-        "Devices whose reported audit chain the hub does not hold all of, per site",
-        labels=["site"],
-    )
-    behind = F("reported_sequence") - F("anchored_sequence")
-    rows = (
-        AuditChainState.objects.filter(reported_sequence__gt=F("anchored_sequence"))
-        .values("device__site_id")
-        .annotate(entries=Sum(behind), devices=Count("pk"))
-        .order_by()
-    )
-    for site, row in _every_site(slugs, rows, ("entries", "devices"), "device__site_id").items():
-        entries.add_metric([site], row["entries"])
-        devices.add_metric([site], row["devices"])
-    yield entries
-    yield devices
 
 
 def _species_pack() -> Iterator[GaugeMetricFamily]:
@@ -385,23 +274,3 @@ def _decision_purges() -> Iterator[GaugeMetricFamily]:
     if counted is not None:
         held.add_metric([], float(counted))
     yield held
-
-
-def _count_by_site(query: QuerySet[Any]) -> QuerySet[Any]:
-    return query.values("site_id").annotate(n=Count("pk")).order_by()
-
-
-def _every_site(
-    slugs: dict[int, str],
-    rows: Iterable[dict[str, Any]],
-    fields: tuple[str, ...],
-    site_key: str = "site_id",
-) -> dict[str, dict[str, float]]:
-    """``fields`` of ``rows`` (counts of one site each, or of one site and label) summed per
-    site slug, for every site in ``slugs``: 0 for one without rows."""
-    filled = {slug: dict.fromkeys(fields, 0.0) for slug in slugs.values()}
-    for row in rows:
-        site = filled.setdefault(slugs.get(row[site_key], "?"), dict.fromkeys(fields, 0.0))
-        for name in fields:
-            site[name] += row.get(name) or 0
-    return filled
