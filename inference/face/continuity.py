@@ -24,8 +24,16 @@ of a decided track is checked against that track's own evidence:
   decision, 2 of the 15 live sessions decided live have a later window under the threshold
   (0.5; the lowest, 0.306), while no print window reaches 0.07. Half the threshold lies
   between. A window between the two shows no decision (each frame under the threshold is
-  unsure) and ends nothing. Not for a ``spoof_detected`` track, whose face is known not to
-  be live already.
+  unsure) and ends nothing.
+* **liveness, refused**: a track decided ``spoof_detected`` on its passive liveness ends
+  when the same mean, over as many frames, reaches the threshold: the photo was taken away
+  and its person stands in the same box (the identity check holds, it is their photo), and
+  they are decided afresh, a new attempt recorded as their own, instead of being refused as
+  the photo until they leave. Each frame live on its own is unsure (it does not show the
+  photo's refusal). Measured over the same sessions: after a spoof decision, no print window
+  comes near the threshold (see ``tools.measure_face_continuity``). A track refused on a
+  failed challenge is checked for identity only: its passive liveness passed already, and
+  deciding it afresh on that would only challenge it again, and record it again.
 
 A frame that breaks either ends the track: the face starts a new one, decided afresh (a
 photo is ``spoof_detected`` and recorded). A frame that is live on its own and the same face
@@ -41,6 +49,8 @@ from collections import deque
 
 import numpy as np
 import numpy.typing as npt
+
+from inference.face.decision import Decision, Status
 
 Vector = npt.NDArray[np.float32]
 # A decided track's recent liveness under this share of the threshold ends it (see above).
@@ -71,16 +81,29 @@ class DecidedFace:
         if descriptor is not None:
             self._descriptors.append(descriptor)
 
-    def check(self, descriptor: Vector | None, liveness: float | None, weight: float) -> Continuity:
-        """One accepted frame after the decision; None where no model made the score."""
+    def check(
+        self, descriptor: Vector | None, liveness: float | None, weight: float, decided: Decision
+    ) -> Continuity:
+        """One accepted frame after ``decided``; None where no model made the score."""
         if self._other_face(descriptor):
             return Continuity.BROKEN
-        if liveness is None:
+        refused = self._refused_as_not_live(decided)
+        if liveness is None or refused is None:
             return Continuity.HOLDS
         self._recent.append((weight, liveness))
-        if self._no_longer_live():
-            return Continuity.BROKEN
-        return Continuity.HOLDS if liveness >= self._liveness_threshold else Continuity.UNSURE
+        live_now = liveness >= self._liveness_threshold
+        if refused:
+            return Continuity.BROKEN if self._live_again() else _holds_if(not live_now)
+        return Continuity.BROKEN if self._no_longer_live() else _holds_if(live_now)
+
+    def _refused_as_not_live(self, decided: Decision) -> bool | None:
+        """True for a spoof its passive liveness decided, False for a decision on a live
+        face, None where liveness is no part of the check (a failed challenge)."""
+        if decided.status is not Status.SPOOF_DETECTED:
+            return False
+        if decided.liveness is not None and decided.liveness < self._liveness_threshold:
+            return True
+        return None
 
     def _other_face(self, descriptor: Vector | None) -> bool:
         reference = self._mean_descriptor()
@@ -95,8 +118,20 @@ class DecidedFace:
         return self._reference
 
     def _no_longer_live(self) -> bool:
+        mean = self._window_mean()
+        return mean is not None and mean < self._liveness_threshold * NOT_LIVE_SHARE
+
+    def _live_again(self) -> bool:
+        mean = self._window_mean()
+        return mean is not None and mean >= self._liveness_threshold
+
+    def _window_mean(self) -> float | None:
+        """The weighted mean liveness of the last ``window`` frames; None before there are."""
         if len(self._recent) < (self._recent.maxlen or 1):
-            return False
+            return None
         total = sum(weight for weight, _ in self._recent)
-        mean = sum(weight * live for weight, live in self._recent) / total
-        return mean < self._liveness_threshold * NOT_LIVE_SHARE
+        return sum(weight * live for weight, live in self._recent) / total
+
+
+def _holds_if(shown: bool) -> Continuity:
+    return Continuity.HOLDS if shown else Continuity.UNSURE

@@ -279,15 +279,11 @@ class DecisionPipeline:
                     self._decided_face(face.track_id).learn(descriptors[index])
                 continue
             verdict = Continuity.UNSURE
-            if frame is not None and frame.quality.ok:
-                # a spoof's face is already known not to be live: only who it is is checked
-                spoof = (
-                    decider.decision is not None
-                    and decider.decision.status is Status.SPOOF_DETECTED
-                )
-                liveness = None if spoof else frame.liveness
+            if frame is not None and frame.quality.ok and decider.decision is not None:
                 face_now = self._decided_face(face.track_id)
-                verdict = face_now.check(descriptors[index], liveness, frame.weight)
+                verdict = face_now.check(
+                    descriptors[index], frame.liveness, frame.weight, decider.decision
+                )
             if verdict is Continuity.BROKEN:
                 tracked[index] = self.tracker.restart(face.track_id)
                 ended += [d] if (d := self._end(face.track_id)) is not None else []
