@@ -24,6 +24,7 @@ from sync.store import Store
 from tests.conftest import shared_path
 from tests.desktop.kiosk.conftest import Image, webcam, webcam_paths
 from tests.desktop.kiosk.test_kiosk_session import KIOSK, session
+from tests.inference.face import test_pipeline_continuity as nuaa
 
 pytestmark = pytest.mark.needs_shared
 
@@ -147,3 +148,29 @@ def test_a_live_person_near_the_liveness_threshold_is_recorded_once(
     recorded = kiosk_store.access.between("0000", "9999")
     assert [(e.decision, e.person_uid) for e in recorded] == [("verified", uid)]
     assert Status.SPOOF_DETECTED not in [largest(kf) for kf in shown]
+
+
+def test_a_refused_photo_then_its_person_in_its_place_are_two_attempts_recorded(
+    kiosk_store: Store, stages: Stages
+) -> None:
+    """A printed photo of an enrolled person is refused; the person then stands where it was
+    held (the same track: the identity check holds, it is their photo). The audit shows the
+    photo's attempt and then the person's own, and the person is greeted, not left refused
+    as the photo until they leave."""
+    person = NewPerson("N-0009", "Person N-0009", KIOSK.site, "v1", "operator", 30)
+    enrol = nuaa.session("live", "0009_01_00_02")[0:7:6]  # the second frame holds two faces
+    uid = enrol_person(kiosk_store, stages, FaceSettings(), person, enrol).person.person_uid
+    live = [read_image(p) for p in nuaa.session("live", "0009_01_00_01")[:12]]
+    where = nuaa.largest(stages, live[0])
+    photo = [
+        nuaa.held_at(read_image(p), stages, where) for p in nuaa.session("print", "0009_01_01_02")
+    ]
+    kiosk = session(kiosk_store, stages)
+    shown = [kiosk.process(frame, index / 10) for index, frame in enumerate(photo + live)]
+    kiosk.finish()
+    recorded = kiosk_store.access.between("0000", "9999")
+    # the live session holds a 25 px false detection in the background too (low_quality)
+    faces = [(e.decision, e.person_uid) for e in recorded if e.decision != "low_quality"]
+    assert faces == [("spoof_detected", None), ("verified", uid)]
+    assert largest(shown[-1]) is Status.VERIFIED
+    assert frame_prompt(shown[-1].result, {uid: "N"}).tone is not Tone.REFUSED
