@@ -19,6 +19,9 @@ Actions (``Action``):
 * ``BLACKHOLE``    swallow the request and never answer (until the client gives up)
 * ``ANSWER``       answer ``answer`` itself (a middlebox's page: ``page``); the hub never
                    sees the request
+* ``MANGLE``       the hub answers in full; relay it with ``garbage`` written over its body
+                   from body offset ``after_bytes`` (same length: the head still fits it)
+* ``MANGLE_REQUEST`` the same, to the request's body on its way to the hub
 
 A rule applies to the next ``times`` matching requests (``None``: all); the first rule that
 matches and has uses left wins. ``seen`` is set once the proxy holds the whole request,
@@ -52,6 +55,8 @@ class Action(StrEnum):
     DUPLICATE = "duplicate"
     BLACKHOLE = "blackhole"
     ANSWER = "answer"
+    MANGLE = "mangle"
+    MANGLE_REQUEST = "mangle_request"
 
 
 @dataclass
@@ -66,6 +71,7 @@ class Rule:
     notify: threading.Event | None = None  # set when the request has reached the hub
     record: bool = False
     answer: bytes = field(default=b"", repr=False)  # for ``ANSWER``
+    garbage: bytes = b"\x00}{\xff"  # for ``MANGLE`` and ``MANGLE_REQUEST``
 
 
 @dataclass
@@ -200,14 +206,12 @@ class FaultProxy:
             return
         if action == Action.DELAY and rule.hold_request:
             await asyncio.sleep(rule.delay_s)
-        answer = await self._deliver(request, rule)
+        answer = await self._deliver(_outgoing(request, rule), rule)
         if answer is None:
             return
         if action == Action.DELAY and not rule.hold_request:
             await asyncio.sleep(rule.delay_s)
-        if action in (Action.TRUNCATE, Action.RESET):
-            answer = answer[: rule.after_bytes]
-        writer.write(answer)
+        writer.write(_relayed(answer, rule))
         await writer.drain()
         if action == Action.RESET:
             _reset(writer)
@@ -253,6 +257,31 @@ def page(status: str, body: bytes = b"<html><body>Please log in</body></html>") 
         "Connection: close\r\n\r\n"
     )
     return head.encode("latin-1") + body
+
+
+def _outgoing(request: _Request, rule: Rule) -> _Request:
+    """The request as it goes on to the hub."""
+    if rule.action != Action.MANGLE_REQUEST:
+        return request
+    return _Request(request.line, mangled(request.data, rule.after_bytes, rule.garbage))
+
+
+def _relayed(answer: bytes, rule: Rule) -> bytes:
+    """The hub's answer as it goes back to the client."""
+    if rule.action in (Action.TRUNCATE, Action.RESET):
+        return answer[: rule.after_bytes]
+    if rule.action == Action.MANGLE:
+        return mangled(answer, rule.after_bytes, rule.garbage)
+    return answer
+
+
+def mangled(message: bytes, offset: int, garbage: bytes) -> bytes:
+    """An HTTP message with ``garbage`` over its body from ``offset``, the length kept (a
+    body shorter than that ends in as much of it as fits)."""
+    head, separator, body = message.partition(b"\r\n\r\n")
+    start = min(offset, max(len(body) - len(garbage), 0))
+    body = body[:start] + garbage[: len(body) - start] + body[start + len(garbage) :]
+    return head + separator + body
 
 
 def _body_size(request: _Request) -> int:
