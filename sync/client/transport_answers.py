@@ -176,11 +176,24 @@ def _request_size(response: httpx.Response) -> int | None:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds (the HTTP-date form is not used by the hub)."""
+    """``Retry-After`` in seconds, at most ``_MAX_RETRY_AFTER_S``; None when it is absent or
+    unreadable (the back-off alone then decides).
+
+    The hub sends seconds; a load balancer or proxy in between may send an HTTP date, read
+    against the answer's own ``Date`` (this device's clock may be far off), or this
+    device's clock when the answer has none: a date already past is 0. Only ASCII digits
+    are seconds: ``str.isdigit`` also takes a superscript, which ``float`` refuses."""
     raw = response.headers.get("Retry-After", "").strip()
-    if not raw.isdigit():
+    if raw.isascii() and raw.isdigit():
+        return min(float(raw), _MAX_RETRY_AFTER_S)
+    try:
+        retry_at = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return min(float(raw), _MAX_RETRY_AFTER_S)
+    if retry_at.tzinfo is None:
+        retry_at = retry_at.replace(tzinfo=UTC)
+    now = hub_date(response) or datetime.now(UTC)
+    return min(max((retry_at - now).total_seconds(), 0.0), _MAX_RETRY_AFTER_S)
 
 
 def _name(error: Exception) -> str:
