@@ -4,16 +4,19 @@ The hub keeps the offset: each upload starts by asking it (``POST uploads`` star
 resumes), then sends chunks from there, each with its sha256. A cut link costs at most the
 chunk in flight; a chunk whose answer was lost is caught by the hub's ``offset_mismatch``
 (the client continues where the hub says), and a photo whose joined bytes fail their
-checksum is sent again from the start, once. A chunk a proxy's body limit refuses (a bare
-413: ``ProxyBodyLimitError``) is sent again in halves, down to ``MIN_CHUNK_BYTES``, and the
-size that passed is kept for the rest of this sync; a photo even that does not pass waits
-for the next sync (nothing is recorded against it) while the other photos go on, and the
-sync then fails naming the limit (``UploadReport.held_back``). A refusal about the photo
-itself (``_FINAL_CODES``) is recorded and the photo is not offered again on its own; a
-``failed`` one stays named, counted and retryable (``sync.client.failed_uploads``), as its
-bytes are then only on this device. Face images (enrolment
-photos, which belong to a person) stay on the device unless the site's policy lets them
-travel; their metadata and the embeddings made from them still go.
+checksum is sent again from the start, once. A chunk that reached the hub damaged (its
+sha256 does not match: the link's fault, not the photo's) is sent again, up to
+``DAMAGED_CHUNKS_RESENT`` times a photo; past that the link is failing
+(``HubUnavailableError``: the upload resumes at a later sync). A chunk a proxy's body limit
+refuses (a bare 413: ``ProxyBodyLimitError``) is sent again in halves, down to
+``MIN_CHUNK_BYTES``, and the size that passed is kept for the rest of this sync; a photo
+even that does not pass waits for the next sync (nothing is recorded against it) while the
+other photos go on, and the sync then fails naming the limit (``UploadReport.held_back``).
+A refusal about the photo itself (``_FINAL_CODES``) is recorded and the photo is not offered
+again on its own; a ``failed`` one stays named, counted and retryable
+(``sync.client.failed_uploads``), as its bytes are then only on this device. Face images
+(enrolment photos, which belong to a person) stay on the device unless the site's policy
+lets them travel; their metadata and the embeddings made from them still go.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ _PENDING_COUNT_LIMIT = 1_000_000
 # The smallest chunk tried under a proxy's body limit: below it, each request costs more in
 # headers and round trips than it carries.
 MIN_CHUNK_BYTES = 16 * 1024
+# Chunks of one photo sent again after arriving damaged, before the link is taken to be failing.
+DAMAGED_CHUNKS_RESENT = 3
 # Refusals about this one photo: the same bytes against the same metadata get the same
 # answer, so it is recorded and not offered again on its own. "skipped": the hub no longer
 # wants the bytes. "failed": they are only here, so the photo stays in view until
@@ -125,6 +130,7 @@ class PhotoUploader:
         self._policy = policy
         self._tuning = tuning
         self._chunk = tuning.chunk_bytes  # smaller once a proxy refused a chunk this sync
+        self._damaged = 0  # chunks of the photo in hand that arrived damaged
 
     def upload_pending(self, stopping: Stopping = never) -> UploadReport:
         """Upload what is pending (up to the per-sync limit, or until ``stopping()``:
@@ -177,6 +183,7 @@ class PhotoUploader:
 
     def _send(self, photo: Photo, start: UploadStart) -> UploadOutcome:
         status = self._transport.start_upload(start)
+        self._damaged = 0
         resumed = 0 < status.received < status.total_size
         offset, sent, restarted = status.received, 0, False
         smallest = min(self._chunk, MIN_CHUNK_BYTES)
@@ -196,16 +203,30 @@ class PhotoUploader:
                 self._chunk = max(MIN_CHUNK_BYTES, min(self._chunk, len(piece)) // 2)
                 continue
             except HubRefusedError as error:
-                offset, status, restarted = self._recover(error, start, status, restarted)
+                offset, status, restarted = self._recover(error, start, status, restarted, offset)
                 continue
             sent += len(piece)
             offset = status.received
         raise HubUnavailableError(f"the upload of photo {start.photo_uid} made no progress")
 
     def _recover(
-        self, error: HubRefusedError, start: UploadStart, status: UploadStatus, restarted: bool
+        self,
+        error: HubRefusedError,
+        start: UploadStart,
+        status: UploadStatus,
+        restarted: bool,
+        offset: int,
     ) -> tuple[int, UploadStatus, bool]:
-        """Where to continue after a refused chunk: (offset, status, restarted once)."""
+        """Where to continue after a refused chunk (sent at ``offset``): (offset, status,
+        restarted once)."""
+        if error.code == "chunk_checksum_mismatch":  # damaged on the way: the hub kept nothing
+            self._damaged += 1
+            if self._damaged > DAMAGED_CHUNKS_RESENT:
+                raise HubUnavailableError(
+                    f"chunks of photo {start.photo_uid} keep reaching the hub damaged (their"
+                    " sha256 does not match): the link corrupts data; the upload resumes later"
+                ) from error
+            return offset, status, restarted
         if error.code == "offset_mismatch" and error.expected_offset is not None:
             return error.expected_offset, status, restarted  # the answer to a chunk was lost
         if error.code == "photo_checksum_mismatch" and not restarted:

@@ -1,0 +1,54 @@
+"""Requests damaged on the way to a real hub (bytes of the body overwritten, the length kept):
+a push batch and a photo chunk. Damage on the link is no verdict on the records: nothing is
+quarantined for it, and the next clean request settles everything, each record once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sync.client import HubUnavailableError
+from sync.client.failed_uploads import count_failed_uploads
+from sync.client.uploads import DAMAGED_CHUNKS_RESENT
+from sync.store.photos import load_photo
+from tests.sync.client.devices import (
+    add_photo_observation,
+    new_device,
+)
+from tests.sync.client.faultproxy import Action, FaultProxy, Rule
+from tests.sync.client.hubcheck import hub_photo_sha256
+
+
+def test_a_chunk_damaged_on_the_way_is_sent_again_and_the_photo_arrives_whole(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    device = new_device(tmp_path, proxy.url, site_slug)
+    proxy.add(
+        Rule(Action.PASS, "PUT", times=1), Rule(Action.MANGLE_REQUEST, "PUT", after_bytes=999)
+    )
+    with device.open() as store, httpx.Client() as http:
+        photo = add_photo_observation(store, 300_000, seed=11, tag="damaged chunk")
+        report = device.client(store, http).sync_once()  # the sync it happened in: no failure
+        assert (report.uploads.completed, report.uploads.failed) == (1, 0)
+        assert hub_photo_sha256(photo) == load_photo(store.database, photo).sha256
+    assert proxy.applied[Action.MANGLE_REQUEST.value] == 1
+
+
+def test_chunks_damaged_every_time_are_an_outage_not_a_failed_photo(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    device = new_device(tmp_path, proxy.url, site_slug)
+    proxy.add(Rule(Action.MANGLE_REQUEST, "PUT", times=None, after_bytes=5))
+    with device.open() as store, httpx.Client() as http:
+        photo = add_photo_observation(store, 100_000, seed=12, tag="a corrupting link")
+        client = device.client(store, http)
+        with pytest.raises(HubUnavailableError, match="damaged"):
+            client.sync_once()
+        assert proxy.applied[Action.MANGLE_REQUEST.value] == DAMAGED_CHUNKS_RESENT + 1
+        assert count_failed_uploads(store) == 0  # nothing held against the photo
+        proxy.clear()
+        assert client.sync_once().uploads.completed == 1
+        assert hub_photo_sha256(photo) == load_photo(store.database, photo).sha256
