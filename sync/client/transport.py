@@ -44,6 +44,7 @@ from sync.client.transport_download import (
 )
 from sync.protocol import (
     AUDIT_CHECKPOINT_HEADER,
+    BODY_SHA256_HEADER,
     CHUNK_SHA256_HEADER,
     LOG_EPOCH_HEADER,
     LOG_SEAL_HEADER,
@@ -263,7 +264,13 @@ class HubTransport:
     ) -> Model:
         if body is not None:
             content = body.model_dump_json().encode()
-            headers = {**(headers or {}), "Content-Type": "application/json"}
+            # So that a body damaged on the way reads as such, not as records the hub
+            # refuses (``BODY_SHA256_HEADER``).
+            headers = {
+                **(headers or {}),
+                "Content-Type": "application/json",
+                BODY_SHA256_HEADER: hashlib.sha256(content).hexdigest(),
+            }
         response = self._send(
             operation, method, url, content=content, headers=headers, params=params
         )

@@ -36,6 +36,7 @@ from sync.client.errors import (
 )
 from sync.protocol import (
     AUTH_ERROR_CODES,
+    BODY_DAMAGED,
     HUB_ID_HEADER,
     LOG_SEAL_HEADER,
     MAX_AUDIT_BODY_BYTES,
@@ -113,17 +114,28 @@ def refusal(response: httpx.Response, operation: str = "") -> Exception:
         return ProxyBodyLimitError(_request_size(response), limit)
     code = body.error if body else f"http_{status}"
     reason = body.reason if body else response.reason_phrase or "no reason given"
-    if status in _RETRYABLE_STATUS:
-        return HubUnavailableError(
-            f"the hub is busy or failing ({status} {code}): {reason}",
-            retry_after_s=_retry_after(response),
-        )
+    if status in _RETRYABLE_STATUS or code == BODY_DAMAGED:
+        return _outage(response, operation, code, reason)
     if status in (401, 403):
         return HubAuthError(status, code, reason)
     if code == "unsupported_protocol":
         return ProtocolMismatchError(status, code, reason)
     offset = body.expected_offset if body else None
     return HubRefusedError(status, code, reason, expected_offset=offset)
+
+
+def _outage(response: httpx.Response, operation: str, code: str, reason: str) -> Exception:
+    """A refusal that is no verdict: the hub busy or failing, or the body damaged on its way
+    there (the same body is whole when sent again)."""
+    if code == BODY_DAMAGED:
+        return HubUnavailableError(
+            f"the {operation or 'request'} reached the hub damaged: {reason}"
+        )
+    status = response.status_code
+    return HubUnavailableError(
+        f"the hub is busy or failing ({status} {code}): {reason}",
+        retry_after_s=_retry_after(response),
+    )
 
 
 def hub_date(response: httpx.Response) -> datetime | None:

@@ -64,6 +64,8 @@ from sync.protocol.entities import (
     summarize,
 )
 from sync.protocol.hub_messages import (
+    BODY_DAMAGED,
+    BODY_SHA256_HEADER,
     CHUNK_SHA256_HEADER,
     HUB_ID_HEADER,
     HubStatus,
@@ -120,6 +122,8 @@ __all__ = [
     "AUDIT_QUOTA",
     "AUDIT_STALE",
     "AUTH_ERROR_CODES",
+    "BODY_DAMAGED",
+    "BODY_SHA256_HEADER",
     "CHUNK_SHA256_HEADER",
     "HUB_ID_HEADER",
     "KEY_REUSED_REASON",

@@ -28,6 +28,13 @@ from sync.protocol.types import (
 )
 
 CHUNK_SHA256_HEADER = "X-Chunk-SHA256"
+BODY_SHA256_HEADER = "X-Body-SHA256"
+"""A request header: the sha256 of a JSON body as the device sent it. A hub that reads
+another answers 400 ``BODY_DAMAGED`` and takes nothing of the body: damage on the way is no
+verdict on the records (a device's body is valid JSON when it leaves, yet once damaged the
+hub refused it as ``invalid_body``, and a push refused so is split down to one entry and
+quarantined). Additive: an earlier hub ignores it, an earlier device does not send it."""
+BODY_DAMAGED = "body_damaged"
 MAX_REGISTER_SITES = 64
 HUB_ID_HEADER = "X-Jaga-Hub-Id"
 """An answer header of the status, register and pull answers: the hub's own id (a uuid).

@@ -6,6 +6,7 @@ DRF's parsers, so the schema the client imports is exactly the one enforced here
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from sync.hub.errors import HubError
 from sync.hub.models import Device
-from sync.protocol import PACK_SCHEMA_HEADER, summarize
+from sync.protocol import BODY_DAMAGED, BODY_SHA256_HEADER, PACK_SCHEMA_HEADER, summarize
 
 Model = TypeVar("Model", bound=BaseModel)
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
@@ -34,6 +35,7 @@ def raw_body(request: Any) -> bytes:
 def json_body(request: Any, model: type[Model]) -> Model:
     """The body as ``model``, or 415 / 400 with the validation problems as the reason."""
     body = raw_body(request)
+    _check_sha256(request, body)
     if not body:
         raise HubError(400, "invalid_body", f"the body is empty; send a JSON {model.__name__}")
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
@@ -43,6 +45,17 @@ def json_body(request: Any, model: type[Model]) -> Model:
         return model.model_validate_json(body)
     except ValidationError as error:
         raise HubError(400, "invalid_body", summarize(error)) from None
+
+
+def _check_sha256(request: Any, body: bytes) -> None:
+    """Refuse a body that is not what the device sent (``BODY_SHA256_HEADER``, when it says):
+    damaged on the way, it says nothing of the records, so it must not read as invalid."""
+    said = request.headers.get(BODY_SHA256_HEADER)
+    if said is not None and hashlib.sha256(body).hexdigest() != said.strip().lower():
+        raise HubError(
+            400, BODY_DAMAGED, f"the body does not match its {BODY_SHA256_HEADER}: it was "
+            "damaged on the way; send it again",
+        )  # fmt: skip
 
 
 def query(request: Any, model: type[Model], integers: tuple[str, ...] = ()) -> Model:

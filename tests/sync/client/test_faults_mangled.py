@@ -13,13 +13,36 @@ import pytest
 from sync.client import HubUnavailableError
 from sync.client.failed_uploads import count_failed_uploads
 from sync.client.uploads import DAMAGED_CHUNKS_RESENT
+from sync.store import OutboxState
 from sync.store.photos import load_photo
+from tests.sync.client import faults
 from tests.sync.client.devices import (
+    add_observations,
     add_photo_observation,
     new_device,
+    sync_until_drained,
 )
 from tests.sync.client.faultproxy import Action, FaultProxy, Rule
-from tests.sync.client.hubcheck import hub_photo_sha256
+from tests.sync.client.hubcheck import drained, hub_photo_sha256, hub_tally
+
+DAMAGED_IN_A_ROW = 6  # enough for halving a batch of 20 down to one entry
+
+
+def test_a_push_damaged_on_the_way_quarantines_nothing(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    device = new_device(tmp_path, proxy.url, site_slug)
+    proxy.add(Rule(Action.MANGLE_REQUEST, "/push", times=DAMAGED_IN_A_ROW, after_bytes=300))
+    with device.open() as store, httpx.Client() as http:
+        add_observations(store, 20, "damaged")
+        sync_until_drained(device.client(store, http))
+        quarantined = store.outbox.counts()[OutboxState.REJECTED]
+        assert quarantined == 0, f"{quarantined} entries quarantined for a damaged link"
+        assert drained(store)
+        tally = hub_tally(site_slug, [store])
+    faults.record("push body damaged on the way, six times in a row", tally)
+    assert (tally.lost, tally.duplicated) == (0, 0), tally.detail
+    assert proxy.applied[Action.MANGLE_REQUEST.value] == DAMAGED_IN_A_ROW
 
 
 def test_a_chunk_damaged_on_the_way_is_sent_again_and_the_photo_arrives_whole(

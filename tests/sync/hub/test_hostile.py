@@ -3,6 +3,7 @@ and nothing is stored."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -10,7 +11,12 @@ import pytest
 
 from sync.hub.api.middleware import body_limit
 from sync.hub.models import AppliedEntry, Change, FishObservation, Person
-from sync.protocol import MAX_JSON_BODY_BYTES, PROTOCOL_VERSION
+from sync.protocol import (
+    BODY_DAMAGED,
+    BODY_SHA256_HEADER,
+    MAX_JSON_BODY_BYTES,
+    PROTOCOL_VERSION,
+)
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
@@ -42,6 +48,23 @@ def test_malformed_json_is_400(api: Api, name: str) -> None:
     assert response.status_code == 400, response.content
     assert response.json()["reason"]
     assert _counts() == before
+
+
+def test_a_body_that_is_not_what_its_sha256_says_is_damage_not_invalid(api: Api) -> None:
+    """A device says its body's sha256: a body damaged on the way is refused as damaged (the
+    device sends it again) and never as invalid (which splits a push and quarantines)."""
+    sent = json.dumps(_push_body(api)).encode()
+    digest = {BODY_SHA256_HEADER: hashlib.sha256(sent).hexdigest(), **api.auth()}
+    damaged = sent[:200] + b"\x00}{\xff" + sent[204:]
+    before = _counts()
+    for body in (damaged, sent[:100], b""):
+        response = api.post(api.site_path("push"), body, headers=digest)
+        assert (response.status_code, response.json()["error"]) == (400, BODY_DAMAGED), body
+    assert _counts() == before
+    whole = api.post(api.site_path("push"), sent, headers=digest)
+    assert whole.status_code == 200 and whole.json()["rejected"] == [], whole.content
+    untold = api.post(api.site_path("push"), damaged)  # a device before the header
+    assert untold.json()["error"] == "invalid_body"
 
 
 def test_schema_violations_are_400_and_store_nothing(api: Api) -> None:
