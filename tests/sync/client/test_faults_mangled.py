@@ -75,3 +75,21 @@ def test_chunks_damaged_every_time_are_an_outage_not_a_failed_photo(
         proxy.clear()
         assert client.sync_once().uploads.completed == 1
         assert hub_photo_sha256(photo) == load_photo(store.database, photo).sha256
+
+
+def test_an_upload_start_damaged_on_the_way_fails_no_photo(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    """The start of an upload is JSON too: damaged, it read as ``invalid_body``, one of the
+    refusals that mark a photo failed for good (its bytes then wait for an operator)."""
+    device = new_device(tmp_path, proxy.url, site_slug)
+    proxy.add(Rule(Action.MANGLE_REQUEST, "/uploads HTTP", after_bytes=30))
+    with device.open() as store, httpx.Client() as http:
+        photo = add_photo_observation(store, 70_000, seed=13, tag="damaged start")
+        client = device.client(store, http)
+        with pytest.raises(HubUnavailableError, match="damaged"):
+            client.sync_once()
+        assert count_failed_uploads(store) == 0
+        assert client.sync_once().uploads.completed == 1
+        assert hub_photo_sha256(photo) == load_photo(store.database, photo).sha256
+    assert proxy.applied[Action.MANGLE_REQUEST.value] == 1

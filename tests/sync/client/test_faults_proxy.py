@@ -37,6 +37,8 @@ SCENARIOS: dict[str, tuple[list[Rule], float]] = {
     "answer truncated after the hub stored": (
         [Rule(Action.TRUNCATE, PUSH, times=2, after_bytes=60)], 10.0),
     "connection reset mid-answer": ([Rule(Action.RESET, PUSH, times=2, after_bytes=25)], 10.0),
+    "answer mangled after the hub stored": (
+        [Rule(Action.MANGLE, PUSH, times=2, after_bytes=20)], 10.0),
     "answer delayed past the client's timeout": (
         [Rule(Action.DELAY, PUSH, times=1, delay_s=1.5)], 1.0),
     "no answer at all (black hole)": ([Rule(Action.BLACKHOLE, PUSH, times=1)], 1.0),
@@ -93,7 +95,7 @@ def test_a_push_replayed_long_after_changes_nothing(
     assert (tally.lost, tally.duplicated) == (0, 0), tally.detail
 
 
-UPLOAD_FAULTS = (Action.CUT_REQUEST, Action.TRUNCATE, Action.RESET, Action.REFUSE)
+UPLOAD_FAULTS = (Action.CUT_REQUEST, Action.TRUNCATE, Action.RESET, Action.REFUSE, Action.MANGLE)
 
 
 @pytest.mark.parametrize("run", range(len(UPLOAD_FAULTS)))
@@ -101,7 +103,8 @@ def test_a_photo_upload_cut_mid_stream_resumes_and_arrives_whole(
     run: int, proxy: FaultProxy, site_slug: str, tmp_path: Path
 ) -> None:
     """Two 300 kB photos in 64 KiB chunks; one chunk (a different one each run) is cut on
-    the way up, or its answer is cut or reset on the way back, or its connection refused."""
+    the way up, or its answer is cut, reset or mangled on the way back, or its connection
+    refused."""
     device = new_device(tmp_path, proxy.url, site_slug)
     fault = UPLOAD_FAULTS[run]
     after = 20_000 if fault == Action.CUT_REQUEST else 30
