@@ -49,6 +49,9 @@ from sync.protocol import (
 
 Model = TypeVar("Model", bound=BaseModel)
 _RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+# The hub's codes for a body that did not reach it whole (cut short, bytes changed on the
+# way): "send it again", no verdict on what it carried.
+_NOT_WHOLE_CODES = {BODY_DAMAGED, "unreadable_body"}
 _MAX_RETRY_AFTER_S = 3600.0
 _MAX_SEAL = 64  # the hub takes back a seal of 64 hex digits at most (LOG_SEAL_HEADER)
 # The hub's own body limit of each operation that sends one (``sync.hub.api.middleware``).
@@ -114,7 +117,7 @@ def refusal(response: httpx.Response, operation: str = "") -> Exception:
         return ProxyBodyLimitError(_request_size(response), limit)
     code = body.error if body else f"http_{status}"
     reason = body.reason if body else response.reason_phrase or "no reason given"
-    if status in _RETRYABLE_STATUS or code == BODY_DAMAGED:
+    if status in _RETRYABLE_STATUS or code in _NOT_WHOLE_CODES:
         return _outage(response, operation, code, reason)
     if status in (401, 403):
         return HubAuthError(status, code, reason)
@@ -125,11 +128,11 @@ def refusal(response: httpx.Response, operation: str = "") -> Exception:
 
 
 def _outage(response: httpx.Response, operation: str, code: str, reason: str) -> Exception:
-    """A refusal that is no verdict: the hub busy or failing, or the body damaged on its way
-    there (the same body is whole when sent again)."""
-    if code == BODY_DAMAGED:
+    """A refusal that is no verdict: the hub busy or failing, or the body cut or damaged on
+    its way there (the same body is whole when sent again)."""
+    if code in _NOT_WHOLE_CODES:
         return HubUnavailableError(
-            f"the {operation or 'request'} reached the hub damaged: {reason}"
+            f"the {operation or 'request'} reached the hub damaged ({code}): {reason}"
         )
     status = response.status_code
     return HubUnavailableError(

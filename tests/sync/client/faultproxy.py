@@ -11,6 +11,8 @@ Actions (``Action``):
 * ``PASS``         forward the request and relay the answer
 * ``REFUSE``       close the client's connection; the hub never sees the request
 * ``CUT_REQUEST``  send the hub only the first ``after_bytes`` of the request, then hang up
+* ``CUT_BODY``     send the hub the first ``after_bytes`` of the request and end its half of
+                   the connection; relay what the hub answers (a middlebox that lost the rest)
 * ``DELAY``        wait ``delay_s`` before relaying the answer (or, with ``hold_request``,
                    before forwarding the request)
 * ``TRUNCATE``     the hub answers in full; relay ``after_bytes`` of it and close (FIN)
@@ -49,6 +51,7 @@ class Action(StrEnum):
     PASS = "pass"
     REFUSE = "refuse"
     CUT_REQUEST = "cut_request"
+    CUT_BODY = "cut_body"
     DELAY = "delay"
     TRUNCATE = "truncate"
     RESET = "reset"
@@ -190,20 +193,9 @@ class FaultProxy:
             writer.write(page("413 Request Entity Too Large"))
             await writer.drain()
             return
+        if await self._without_the_hub(request, rule, reader, writer):
+            return
         action = rule.action
-        if action == Action.REFUSE:
-            return
-        if action == Action.ANSWER:
-            writer.write(rule.answer)
-            await writer.drain()
-            return
-        if action == Action.BLACKHOLE:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(reader.read(), _BLACKHOLE_MAX_S)
-            return
-        if action == Action.CUT_REQUEST:
-            await self._send_part(request.data[: rule.after_bytes], rule)
-            return
         if action == Action.DELAY and rule.hold_request:
             await asyncio.sleep(rule.delay_s)
         answer = await self._deliver(_outgoing(request, rule), rule)
@@ -216,6 +208,29 @@ class FaultProxy:
         if action == Action.RESET:
             _reset(writer)
 
+    async def _without_the_hub(
+        self,
+        request: _Request,
+        rule: Rule,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
+        """Serve the actions that never hand the hub the whole request; False for the rest."""
+        action = rule.action
+        if action == Action.ANSWER:
+            writer.write(rule.answer)
+        elif action == Action.BLACKHOLE:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(reader.read(), _BLACKHOLE_MAX_S)
+        elif action == Action.CUT_REQUEST:
+            await self._send_part(request.data[: rule.after_bytes], rule)
+        elif action == Action.CUT_BODY:
+            writer.write(await self._exchange(request.data[: rule.after_bytes], half_close=True))
+        elif action != Action.REFUSE:
+            return False
+        await writer.drain()
+        return True
+
     async def _deliver(self, request: _Request, rule: Rule) -> bytes | None:
         copies = 2 if rule.action == Action.DUPLICATE else 1
         calls = [self._exchange(request.data, rule.notify) for _ in range(copies)]
@@ -223,13 +238,17 @@ class FaultProxy:
         first = answers[0]
         return first if isinstance(first, bytes) else None
 
-    async def _exchange(self, data: bytes, notify: threading.Event | None = None) -> bytes:
+    async def _exchange(
+        self, data: bytes, notify: threading.Event | None = None, *, half_close: bool = False
+    ) -> bytes:
         upstream_reader, upstream_writer = await asyncio.open_connection(
             "127.0.0.1", self.upstream_port
         )
         try:
             upstream_writer.write(data)
             await upstream_writer.drain()
+            if half_close:
+                upstream_writer.write_eof()
             if notify is not None:
                 notify.set()
             return await asyncio.wait_for(upstream_reader.read(), _UPSTREAM_TIMEOUT_S)

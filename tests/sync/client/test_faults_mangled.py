@@ -93,3 +93,20 @@ def test_an_upload_start_damaged_on_the_way_fails_no_photo(
         assert client.sync_once().uploads.completed == 1
         assert hub_photo_sha256(photo) == load_photo(store.database, photo).sha256
     assert proxy.applied[Action.MANGLE_REQUEST.value] == 1
+
+
+def test_a_push_the_hub_got_only_part_of_is_an_outage_not_a_refusal(
+    proxy: FaultProxy, site_slug: str, tmp_path: Path
+) -> None:
+    """A middlebox that lost the rest of the body and still relays the hub's answer: the
+    hub reads the part as the whole, which its sha256 tells apart from records it refuses."""
+    device = new_device(tmp_path, proxy.url, site_slug)
+    proxy.add(Rule(Action.CUT_BODY, "/push", after_bytes=700))
+    with device.open() as store, httpx.Client() as http:
+        add_observations(store, 20, "cut")
+        client = device.client(store, http)
+        with pytest.raises(HubUnavailableError, match="damaged"):
+            client.sync_once()
+        assert client.sync_once().push.acknowledged == 20
+        tally = hub_tally(site_slug, [store])
+    assert (tally.lost, tally.duplicated) == (0, 0), tally.detail

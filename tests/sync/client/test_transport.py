@@ -112,6 +112,17 @@ def test_a_later_hubs_error_body_with_more_fields_is_still_the_hubs() -> None:
         transport_for(answering(httpx.Response(403, json={"hint": "x"})), []).push(EMPTY)
 
 
+def test_the_hubs_send_it_again_is_an_outage_not_a_refusal() -> None:
+    """The hub's 400 ``unreadable_body`` (a body cut short on the way) and ``body_damaged``
+    (bytes changed on the way) say nothing of the records: retried, never split or
+    quarantined as the hub's verdict."""
+    for code in ("unreadable_body", "body_damaged"):
+        cut = httpx.Response(400, json={"error": code, "reason": "send it again"})
+        with pytest.raises(HubUnavailableError) as raised:
+            transport_for(answering(cut), []).push(EMPTY)
+        assert not isinstance(raised.value, HubRefusedError), code
+
+
 def test_retry_after_is_passed_on() -> None:
     busy = httpx.Response(503, json={"error": "x", "reason": "y"}, headers={"Retry-After": "7"})
     with pytest.raises(HubUnavailableError) as raised:
