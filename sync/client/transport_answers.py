@@ -2,7 +2,8 @@
 ``sync.client.errors``; and sending one request, httpx's failures translated.
 
 Every httpx exception and every refusal is translated here into ``sync.client.errors``:
-nothing above ``sync.client.transport`` sees httpx. A 200 whose body does not validate is
+nothing above ``sync.client.transport`` sees httpx. A 200 whose body does not validate, or
+is not the body the hub's ``BODY_SHA256_HEADER`` names (changed on the way, yet valid), is
 treated as a lost answer (retry), not as a verdict: pushes are idempotent, so a retry can
 never store twice, while believing a garbled answer could lose a record.
 
@@ -18,6 +19,7 @@ their answers the same way.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -37,6 +39,7 @@ from sync.client.errors import (
 from sync.protocol import (
     AUTH_ERROR_CODES,
     BODY_DAMAGED,
+    BODY_SHA256_HEADER,
     HUB_ID_HEADER,
     LOG_SEAL_HEADER,
     MAX_AUDIT_BODY_BYTES,
@@ -91,6 +94,12 @@ def parse_answer(response: httpx.Response, model: type[Model], operation: str) -
         raise refusal(response, operation)
     if response.status_code != 200:
         raise HubUnavailableError(f"unexpected answer {response.status_code} to {operation}")
+    said = response.headers.get(BODY_SHA256_HEADER)  # a hub before it says nothing
+    if said is not None and hashlib.sha256(response.content).hexdigest() != said.lower():
+        raise HubUnavailableError(
+            f"the hub's answer to {operation} was damaged on the way (not the body its "
+            f"{BODY_SHA256_HEADER} names): nothing of it was used"
+        )
     try:
         return model.model_validate_json(response.content)
     except ValidationError:

@@ -29,11 +29,13 @@ from sync.protocol.types import (
 
 CHUNK_SHA256_HEADER = "X-Chunk-SHA256"
 BODY_SHA256_HEADER = "X-Body-SHA256"
-"""A request header: the sha256 of a JSON body as the device sent it. A hub that reads
-another answers 400 ``BODY_DAMAGED`` and takes nothing of the body: damage on the way is no
-verdict on the records (a device's body is valid JSON when it leaves, yet once damaged the
-hub refused it as ``invalid_body``, and a push refused so is split down to one entry and
-quarantined). Additive: an earlier hub ignores it, an earlier device does not send it."""
+"""The sha256 of a JSON body as its sender wrote it, both ways. On a request: a hub that
+reads another answers 400 ``BODY_DAMAGED`` and takes nothing of the body: damage on the way
+is no verdict on the records (a device's body is valid JSON when it leaves, yet once damaged
+the hub refused it as ``invalid_body``, and a push refused so is split down to one entry and
+quarantined). On the hub's JSON answers: a device that reads another takes nothing of the
+answer (a page changed on the way, still valid JSON, would be applied as the hub's word).
+Additive: an earlier hub or device neither sends nor checks it."""
 BODY_DAMAGED = "body_damaged"
 MAX_REGISTER_SITES = 64
 HUB_ID_HEADER = "X-Jaga-Hub-Id"

@@ -1,6 +1,7 @@
 """Refuse oversized API bodies before they are read; answer failures in JSON (503 while
 the database is unavailable, so clients back off and retry; 400 for a body the network cut
-short, or a request Django refuses as the client's).
+short, or a request Django refuses as the client's); say the sha256 of every JSON answer
+(``BODY_SHA256_HEADER``), so a device can tell an answer damaged on the way.
 
 The limit depends on the endpoint (a photo chunk, a push batch, any other JSON body) and is
 checked against ``Content-Length``, so a hostile client cannot make a worker buffer
@@ -10,6 +11,7 @@ any ``SCRIPT_NAME`` prefix a proxy mounts the hub under), never with the prefix.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from django.http import HttpRequest, HttpResponse, UnreadablePostError
 
 from sync.hub.api.errors import error_response
 from sync.protocol import (
+    BODY_SHA256_HEADER,
     MAX_AUDIT_BODY_BYTES,
     MAX_CHUNK_BYTES,
     MAX_JSON_BODY_BYTES,
@@ -50,6 +53,7 @@ class ApiGuardMiddleware:
             refusal = self._refuse_body(request)
             if refusal is not None:
                 return refusal
+            return _with_sha256(self.get_response(request))
         return self.get_response(request)
 
     def _refuse_body(self, request: HttpRequest) -> HttpResponse | None:
@@ -79,6 +83,14 @@ class ApiGuardMiddleware:
             return response
         _log.exception("hub bug on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "the hub failed; this is a bug, not you")
+
+
+def _with_sha256(response: HttpResponse) -> HttpResponse:
+    """A JSON answer with the sha256 of its body (not a streamed pack file: it has an ETag)."""
+    is_json = response.get("Content-Type", "").startswith("application/json")
+    if is_json and not response.streaming:
+        response[BODY_SHA256_HEADER] = hashlib.sha256(response.content).hexdigest()
+    return response
 
 
 def _client_fault(request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -22,7 +22,8 @@ Actions (``Action``):
 * ``ANSWER``       answer ``answer`` itself (a middlebox's page: ``page``); the hub never
                    sees the request
 * ``MANGLE``       the hub answers in full; relay it with ``garbage`` written over its body
-                   from body offset ``after_bytes`` (same length: the head still fits it)
+                   from body offset ``after_bytes`` (same length: the head still fits it),
+                   or over the first ``find`` in it when that is set
 * ``MANGLE_REQUEST`` the same, to the request's body on its way to the hub
 
 A rule applies to the next ``times`` matching requests (``None``: all); the first rule that
@@ -75,6 +76,7 @@ class Rule:
     record: bool = False
     answer: bytes = field(default=b"", repr=False)  # for ``ANSWER``
     garbage: bytes = b"\x00}{\xff"  # for ``MANGLE`` and ``MANGLE_REQUEST``
+    find: bytes = b""  # for ``MANGLE``: where the garbage goes instead of ``after_bytes``
 
 
 @dataclass
@@ -290,7 +292,9 @@ def _relayed(answer: bytes, rule: Rule) -> bytes:
     if rule.action in (Action.TRUNCATE, Action.RESET):
         return answer[: rule.after_bytes]
     if rule.action == Action.MANGLE:
-        return mangled(answer, rule.after_bytes, rule.garbage)
+        body = answer.partition(b"\r\n\r\n")[2]
+        offset = body.find(rule.find) if rule.find else rule.after_bytes
+        return mangled(answer, offset, rule.garbage)
     return answer
 
 

@@ -47,6 +47,9 @@ PAGE_FAULTS: dict[str, Rule] = {
     "garbage in the middle of the body": Rule(Action.MANGLE, CHANGES, after_bytes=1500),
     "garbage over the last bytes": Rule(Action.MANGLE, CHANGES, after_bytes=1 << 30),
     "one byte flipped in a uid": Rule(Action.MANGLE, CHANGES, after_bytes=0, garbage=b"Z"),
+    "a letter changed inside a catch's notes (still valid JSON)": Rule(
+        Action.MANGLE, CHANGES, find=b"pulled-", garbage=b"PULLED-"
+    ),
     "half the answer, then the link closes": Rule(Action.TRUNCATE, CHANGES, after_bytes=2000),
     "an HTML page with 200 in its place": Rule(Action.ANSWER, CHANGES, answer=NOT_JSON),
     "JSON of another shape": Rule(Action.ANSWER, CHANGES, answer=WRONG_JSON),

@@ -3,6 +3,7 @@ and the token travels only in the Authorization header."""
 
 from __future__ import annotations
 
+import hashlib
 from uuid import UUID
 
 import httpx
@@ -21,7 +22,13 @@ from sync.client import (
     resolve_config,
 )
 from sync.client.errors import ProxyBodyLimitError
-from sync.protocol import AUTH_ERROR_CODES, MAX_PUSH_BODY_BYTES, PushBatch
+from sync.protocol import (
+    AUTH_ERROR_CODES,
+    BODY_SHA256_HEADER,
+    MAX_PUSH_BODY_BYTES,
+    PushBatch,
+    PushResult,
+)
 from tests.sync.client.fakehub import DEVICE, TOKEN, FakeHub, Fault, registration
 
 EMPTY = PushBatch(device_id=DEVICE, entries=[])
@@ -121,6 +128,20 @@ def test_the_hubs_send_it_again_is_an_outage_not_a_refusal() -> None:
         with pytest.raises(HubUnavailableError) as raised:
             transport_for(answering(cut), []).push(EMPTY)
         assert not isinstance(raised.value, HubRefusedError), code
+
+
+def test_an_answer_that_is_not_the_body_its_sha256_names_is_not_used() -> None:
+    """Changed on the way yet valid JSON: without the check it would be the hub's word."""
+    body = b'{"acknowledged": [], "rejected": []}'
+    said = {BODY_SHA256_HEADER: hashlib.sha256(body).hexdigest()}
+    assert transport_for(answering(httpx.Response(200, content=body, headers=said)), []).push(
+        EMPTY
+    ) == PushResult(acknowledged=[], rejected=[])
+    changed = body.replace(b"[]}", b"[] }")
+    with pytest.raises(HubUnavailableError, match="damaged on the way"):
+        transport_for(answering(httpx.Response(200, content=changed, headers=said)), []).push(EMPTY)
+    untold = httpx.Response(200, content=changed)  # a hub before the header
+    assert transport_for(answering(untold), []).push(EMPTY).rejected == []
 
 
 def test_retry_after_is_passed_on() -> None:

@@ -67,6 +67,18 @@ def test_a_body_that_is_not_what_its_sha256_says_is_damage_not_invalid(api: Api)
     assert untold.json()["error"] == "invalid_body"
 
 
+def test_every_json_answer_says_its_sha256(api: Api) -> None:
+    """So a device can tell an answer changed on the way from the hub's word."""
+    answers = [
+        api.post(api.site_path("push"), _push_body(api)),
+        api.get(api.site_path("changes"), {"cursor": "0", "limit": "5"}),
+        api.post(api.site_path("push"), "{not json"),  # a refusal too
+    ]
+    for answer in answers:
+        said = answer[BODY_SHA256_HEADER]
+        assert said == hashlib.sha256(answer.content).hexdigest(), answer.content
+
+
 def test_schema_violations_are_400_and_store_nothing(api: Api) -> None:
     before = _counts()
     variants = [
