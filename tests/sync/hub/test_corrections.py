@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,13 @@ def upload(
         headers=api.auth() | {CHUNK_SHA256_HEADER: hashlib.sha256(chunk).hexdigest()},
     )
     assert answer.status_code == 200, answer.content
+
+
+def another_boat(api: Api) -> Api:
+    """Another device of ``api``'s site. One device never names one box of a photo twice:
+    the hub takes a second such catch as the first pushed again under a new uid
+    (``test_catch_pushed_again``), so two observations of one box come from two boats."""
+    return Api.register_new(api.site, f"boat-{uuid.uuid4().hex[:8]}")
 
 
 def catch(
@@ -234,10 +242,11 @@ def test_a_persons_or_another_sites_photo_is_never_exported(
 def test_a_shared_photo_is_written_once_or_left_out_when_its_labels_disagree(
     api: Api, tmp_path: Path
 ) -> None:
+    boat = another_boat(api)
     agreed = catch(api, 1, photo=image(14), species="Gadus morhua")
-    catch(api, 2, photo_uid=agreed["photo_uid"], species="gadus  MORHUA")
+    catch(boat, 2, photo_uid=agreed["photo_uid"], species="gadus  MORHUA")
     disputed = catch(api, 3, photo=image(15), species="Gadus morhua")
-    other = catch(api, 4, photo_uid=disputed["photo_uid"], species="Pollachius pollachius")
+    other = catch(boat, 4, photo_uid=disputed["photo_uid"], species="Pollachius pollachius")
 
     report = export_corrections(tmp_path / "out", site=api.site)
 
@@ -258,7 +267,10 @@ def test_each_fish_of_a_shared_photo_is_its_own_example_and_the_photo_is_written
     )
     # Two observations of the same box that disagree label neither.
     catch(api, 3, photo_uid=left["photo_uid"], species="Gadus morhua", crop=[10, 10, 20, 20])
-    catch(api, 4, photo_uid=left["photo_uid"], species="Melanogrammus", crop=[10, 10, 20, 20])
+    catch(
+        another_boat(api), 4, photo_uid=left["photo_uid"], species="Melanogrammus",
+        crop=[10, 10, 20, 20],
+    )  # fmt: skip
 
     report = export_corrections(tmp_path / "out", site=api.site)
 

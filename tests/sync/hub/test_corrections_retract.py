@@ -17,7 +17,7 @@ from sync.hub import review
 from sync.hub.corrections import export_corrections
 from sync.hub.models import FishObservation
 from tests.sync.hub.hubkit import Api
-from tests.sync.hub.test_corrections import catch
+from tests.sync.hub.test_corrections import another_boat, catch
 from tests.sync.images import photo_bytes
 
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
@@ -75,7 +75,7 @@ def test_a_not_a_fish_answer_on_a_shared_photo_leaves_it_out_as_conflicting(
     api: Api, tmp_path: Path
 ) -> None:
     a = catch(api, 1, photo=photo_bytes(4), species="Chromis chrysura")
-    b = catch(api, 2, photo_uid=a["photo_uid"])
+    b = catch(another_boat(api), 2, photo_uid=a["photo_uid"])
     review.answer_not_a_fish(FishObservation.objects.get(uid=b["observation_uid"]).pk, "r2")
     report = export_corrections(tmp_path / "e", site=api.site)
     assert (report.summary.written, report.summary.conflicting) == (0, 1)
@@ -91,7 +91,7 @@ def test_a_photo_conflicting_after_an_export_loses_the_label_that_export_gave(
     first_fish = catch(api, 1, photo=photo_bytes(4), species="Chromis chrysura")
     kept = catch(api, 2, photo=photo_bytes(5), species="Chromis chrysura")
     first = export_corrections(tmp_path / "e1", site=api.site)
-    second_fish = catch(api, 3, photo_uid=first_fish["photo_uid"], species=later)
+    second_fish = catch(another_boat(api), 3, photo_uid=first_fish["photo_uid"], species=later)
     if later is None:
         stored = FishObservation.objects.get(uid=second_fish["observation_uid"])
         review.answer_not_a_fish(stored.pk, "r2")
@@ -145,7 +145,7 @@ def test_a_conflicting_photo_leaves_its_byte_identical_copy_out_of_training(
     first = catch(api, 1, photo=photo_bytes(4), species="Chromis chrysura")
     copy = catch(api, 2, photo=photo_bytes(4), species="Chromis chrysura")
     assert copy["photo_uid"] != first["photo_uid"]
-    catch(api, 3, photo_uid=first["photo_uid"], species="Dascyllus reticulatus")
+    catch(another_boat(api), 3, photo_uid=first["photo_uid"], species="Dascyllus reticulatus")
     catch(api, 4, photo=photo_bytes(5), species="Dascyllus reticulatus")
     report = export_corrections(tmp_path / "e", site=api.site)
 
