@@ -17,23 +17,11 @@ if TYPE_CHECKING:
 
 
 def store_options() -> argparse.ArgumentParser:
-    """``--db`` and ``--key-file``, the parent parser of every ``jaga sync`` command."""
-    from sync.store.cli import STORE_PATH_ENV, default_store_path
+    """``--db`` and ``--key-file``, the parent parser of every ``jaga sync`` command: the
+    ``jaga store`` commands' own."""
+    from sync.store.cli import common_options
 
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--db",
-        type=Path,
-        default=None,
-        help=f"store file (default: ${STORE_PATH_ENV} or {default_store_path()})",
-    )
-    common.add_argument(
-        "--key-file",
-        type=Path,
-        default=None,
-        help="key file (default: passphrase from $JAGA_STORE_PASSPHRASE or a prompt)",
-    )
-    return common
+    return common_options()
 
 
 def store_path(args: argparse.Namespace) -> Path:

@@ -6,44 +6,16 @@ sent the reviewer to the admin's front page with "doesn't exist"."""
 
 from __future__ import annotations
 
-import re
-import uuid
-from typing import Any
-
 import pytest
-from django.contrib.auth.models import Permission, User
-from django.test import Client
 
-from sync.hub.models import FishObservation, Site, SiteMembership
-from tests.sync.hub import entries as e
+from sync.hub.models import FishObservation
 from tests.sync.hub.hubkit import Api
+from tests.sync.hub.test_review_queue_guards import _flagged, _page, _reviewer
 
 QUEUE = "/admin/hub/fishreview/"
 CORRECT = f"{QUEUE}correct/"
-REVIEWER = ["view_fishreview", "change_fishreview"]
 
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
-
-
-def _reviewer(*sites: str) -> tuple[User, Client]:
-    user = User.objects.create_user(f"reviewer-{uuid.uuid4().hex[:8]}", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=REVIEWER))
-    for slug in sites:
-        SiteMembership.objects.create(user=user, site=Site.objects.get(slug=slug))
-    client = Client()
-    client.force_login(user)
-    return user, client
-
-
-def _flagged(api: Api) -> FishObservation:
-    payload = e.observation()
-    assert api.push(e.entry("fish_observation", "upsert", payload))["rejected"] == []
-    stored: FishObservation = FishObservation.objects.get(uid=payload["observation_uid"])
-    return stored
-
-
-def _page(response: Any) -> str:
-    return re.sub(r"\s+", " ", response.content.decode())
 
 
 def test_an_answered_catchs_history_names_who_answered_it(api: Api) -> None:
