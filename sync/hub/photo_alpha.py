@@ -11,9 +11,14 @@ Plain numpy: the decoding (OpenCV) stays in ``sync.hub.thumbnails``, the hub's o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+# One reading of an EXIF orientation on the sync side: the metadata stripping's, which keeps it.
+from sync.photo_metadata import exif_orientation
+
+__all__ = ["BACKGROUND", "exif_orientation", "on_white", "upright"]
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -26,8 +31,6 @@ BACKGROUND = 255
 # Rows composited at a time: the arithmetic's wider temporaries stay a few MB, whatever the
 # photo's size.
 _BAND_ROWS = 256
-
-_EXIF_ORIENTATION = 0x0112
 
 
 def on_white(bgra: npt.NDArray[Any]) -> UInt8Image:
@@ -42,27 +45,6 @@ def on_white(bgra: npt.NDArray[Any]) -> UInt8Image:
         mixed = colour * alpha + BACKGROUND * (255 - alpha)  # at most 255 * 255: fits 16 bits
         out[top : top + _BAND_ROWS] = (mixed + 127) // 255
     return out
-
-
-def exif_orientation(exif: bytes) -> int:
-    """The orientation (1-8) an EXIF record (a TIFF header and its first directory) gives;
-    1, upright, where it gives none or cannot be read."""
-    if exif[:2] not in (b"II", b"MM") or len(exif) < 8:
-        return 1
-    order: Literal["little", "big"] = "little" if exif[:2] == b"II" else "big"
-
-    def number(at: int, size: int) -> int:
-        return int.from_bytes(exif[at : at + size], order)
-
-    directory = number(4, 4)
-    for entry in range(number(directory, 2)):
-        at = directory + 2 + 12 * entry
-        if at + 12 > len(exif):
-            break
-        if number(at, 2) == _EXIF_ORIENTATION:
-            value = number(at + 8, 2)  # a SHORT, at the start of the value field
-            return value if 1 <= value <= 8 else 1
-    return 1
 
 
 def upright(image: UInt8Image, orientation: int) -> UInt8Image:
