@@ -69,3 +69,15 @@ def installed_source(model_id: str, name: str) -> Path:
 def installed_model(model_id: str) -> Path:
     """The checked ONNX file the real installer built."""
     return _installed_pack().model(model_id).path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with a test marked ``slow`` run first, each kept whole and in its order.
+
+    pytest-xdist hands tests out in this order: a long test collected last (the frozen build,
+    at the end of the alphabet) ran while the other workers had finished, and the suite
+    waited on one worker for it. Long ones first fill the gaps instead. A module moves whole
+    so that its module-scoped fixtures (a hub, a trained pack) are still made once a worker.
+    """
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_modules)  # stable: order kept

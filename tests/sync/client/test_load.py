@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sync.client import RequestTiming
 from tests.sync.client import faults
@@ -25,7 +26,7 @@ from tests.sync.client.hubcheck import drained, hub_tally
 from tests.sync.hub.hubkit import HubProcess
 
 # The suite's run: two devices a site, each pushing twice at once with the others (50 records
-# a push), enough for the races the tally checks; the 20 × 200 run took 25 s of the suite.
+# a push), enough for the races the tally checks; the 20 x 200 run took 25 s of the suite.
 LOAD_DEVICES = int(os.environ.get("JAGA_SYNC_LOAD_DEVICES", "10"))
 LOAD_RECORDS = int(os.environ.get("JAGA_SYNC_LOAD_RECORDS", "100"))
 LOAD_SITES = 5
@@ -38,6 +39,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+@pytest.mark.slow
 def test_many_devices_pushing_at_once(live_hub: HubProcess, site_slug: str, tmp_path: Path) -> None:
     sites = [f"{site_slug}-{n}" for n in range(LOAD_SITES)]
     devices = [

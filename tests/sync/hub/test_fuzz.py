@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, Phase, given, settings
@@ -63,6 +64,7 @@ def _as_this_device(case: Any, api: Api) -> Any:
     return case
 
 
+@pytest.mark.slow
 def test_fuzzing_the_openapi_schema_never_gets_a_5xx(api: Api) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
     tally: Counter[str] = Counter()
