@@ -1,16 +1,7 @@
-"""One keyed SQLCipher connection: opening checks, pragmas, transactions, error translation.
+"""One keyed SQLCipher connection: transactions, checkpoints, purges, error translation.
 
-Opening goes in an order that never writes to a file it cannot read: the path must exist and
-look like an encrypted database (not empty, not a plain SQLite file, whole pages) before a
-connection is made, and the connection is only switched to WAL after the key has proven
-itself by reading the schema. The key proves itself first on a connection that writes
-nowhere (read-only, and its -shm too): a writable one, closed after the key failed, would
-still checkpoint a WAL into the file and delete the -wal and -shm. A part page beside a WAL
-with pages in it is the one size that may still be whole: a checkpoint cut short by a
-file-size limit (EFBIG) leaves it, and SQLite reads every page that checkpoint was copying
-from the WAL, and copies them again at the next checkpoint. Such a file is first read
-through a read-only connection, which never checkpoints, and opened only if ``quick_check``
-passes.
+How the connection is made (the file checked, the key proven before anything is written,
+then WAL and the pragmas) is ``sync.store.database_open``; ``Database.open`` runs it.
 
 Every write is ``BEGIN IMMEDIATE`` ... ``COMMIT`` with ``synchronous=FULL``: when ``COMMIT``
 returns, the transaction is on disk; when another process holds the write lock,
@@ -28,9 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
-import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,25 +27,23 @@ from typing import Any
 
 import sqlcipher3
 
-from sync.durable import create_private, narrow_to_owner
+from sync.durable import narrow_to_owner
 from sync.errors import (
     KeyNotChangedError,
-    StoreCorruptError,
     StoreError,
     StoreFullError,
     StoreIOError,
-    WrongKeyError,
 )
 from sync.protocol import MAX_PHOTO_BYTES
-from sync.store import purge_mark
-from sync.store.database_errors import NOTADB, out_of_room, translate
+from sync.store import database_open, purge_mark
+from sync.store.database_errors import out_of_room, translate, translating
 from sync.store.database_files import (
     PAGE_SIZE,
     SQLITE_MAGIC,
     check_file_looks_encrypted,
     copy_private_file,
 )
-from sync.store.keys import check_scrypt_cost, raw_key_pragma, raw_rekey_pragma
+from sync.store.keys import check_scrypt_cost, raw_rekey_pragma
 
 # What other modules and the tests import from here: the connection's own names, and those of
 # the error translation (``sync.store.database_errors``) and of the file checks
@@ -97,13 +84,6 @@ class StoreConfig:
         check_scrypt_cost(self.scrypt_n)  # refused here, not at the first new key slot
 
 
-def _create_private(path: Path) -> None:
-    try:
-        os.close(create_private(path))
-    except OSError as error:
-        raise StoreIOError(f"cannot create {path}: {error}") from error
-
-
 class Database:
     """A keyed connection with the store's pragmas; the only place SQL errors are translated."""
 
@@ -126,13 +106,15 @@ class Database:
         ``create`` makes a new file, 0600 (nothing may be at ``path``), and a database in it.
         """
         if create:
-            _create_private(path)  # SQLite would make it 0644; its -wal and -shm take its mode
+            # SQLite would make it 0644; its -wal and -shm take its mode
+            database_open.create_private_file(path)
         else:
             part_page = check_file_looks_encrypted(path)
-            cls._prove_key_touching_nothing(path, key, config)
+            database_open.prove_key_touching_nothing(path, key, config)
             if part_page:
-                cls._check_part_page(path, key, config)
-        return cls._connect(path, key, config, "rwc" if create else "rw")
+                database_open.check_part_page(path, key, config)
+        connection = database_open.connect(path, key, config, "rwc" if create else "rw")
+        return cls(connection, path, config)
 
     @classmethod
     def open_unmade(cls, path: Path, key: bytes, config: StoreConfig) -> Database:
@@ -141,102 +123,7 @@ class Database:
         in place, not deleted and made again, so that another process making it meanwhile
         keeps its file. Its owner's alone, as ``create`` makes it."""
         narrow_to_owner(path)
-        return cls._connect(path, key, config, "rwc")
-
-    @classmethod
-    def _prove_key_touching_nothing(cls, path: Path, key: bytes, config: StoreConfig) -> None:
-        """``WrongKeyError``, with every file as it was, if ``key`` does not decrypt the store.
-
-        A writable connection that finds a write-ahead log checkpoints it into the file and
-        deletes the -wal and -shm when it closes, key or no key; and even a read-only one
-        truncates and rebuilds a -shm no other process has open, and marks its reads in it.
-        This one opens the -shm read-only too (``readonly_shm``): SQLite then reads the log
-        into its own memory, as on read-only media, and writes nowhere. It reads what a
-        writable connection would read (the log included), so a key it accepts is the key.
-        Any other failure (no -shm to open beside the log, ...) is left to the writable
-        connection to report, as before.
-        """
-        try:
-            reader = cls(cls._raw_connection(path, config, "ro&readonly_shm=1"), path, config)
-        except StoreError:
-            return
-        try:
-            reader._prove_key(key)
-        except WrongKeyError:
-            raise
-        except (StoreError, sqlcipher3.Error):
-            return
-        finally:
-            reader.connection.close()
-
-    @classmethod
-    def _raw_connection(cls, path: Path, config: StoreConfig, mode: str) -> Any:
-        try:
-            return sqlcipher3.connect(
-                f"{_file_uri(path)}?mode={mode}",
-                uri=True,
-                isolation_level=None,  # we issue BEGIN / COMMIT ourselves
-                timeout=config.busy_timeout_s,
-            )
-        except sqlcipher3.Error as error:
-            raise StoreIOError(f"cannot open {path}: {error}") from error
-
-    @classmethod
-    def _connect(cls, path: Path, key: bytes, config: StoreConfig, mode: str) -> Database:
-        connection = cls._raw_connection(path, config, mode)
-        database = cls(connection, path, config)
-        try:
-            database._unlock(key)
-        except BaseException:
-            connection.close()
-            raise
-        return database
-
-    @classmethod
-    def _check_part_page(cls, path: Path, key: bytes, config: StoreConfig) -> None:
-        """Refuse a file whose part page the WAL does not make whole.
-
-        Read through a read-only connection: closing a writable one would checkpoint the WAL
-        into the damaged file, and remove it.
-        """
-        size = path.stat().st_size
-        try:
-            reader = cls._connect(path, key, config, "ro")
-            try:
-                rows = reader.query("PRAGMA quick_check")
-            finally:
-                reader.connection.close()
-        except StoreCorruptError as error:  # a page that fails its HMAC stops the check
-            rows = [(str(error),)]
-        problems = [str(row[0]) for row in rows if row[0] != "ok"]
-        if problems:
-            raise StoreCorruptError(
-                f"{path} is truncated or damaged: {size} bytes is not a whole number of"
-                f" pages, and its write-ahead log does not make them whole ({problems[0]})"
-            )
-
-    def _unlock(self, key: bytes) -> None:
-        self._prove_key(key)
-        with self.translated():
-            self._connection.execute("PRAGMA journal_mode = WAL")
-            for pragma in (
-                "synchronous = FULL",  # WAL fsync on every commit: COMMIT returned = durable
-                "foreign_keys = ON",
-                "temp_store = MEMORY",  # no plaintext temp files beside the store
-                "secure_delete = ON",  # erased biometrics are overwritten, not left in free pages
-            ):
-                self._connection.execute(f"PRAGMA {pragma}")
-
-    def _prove_key(self, key: bytes) -> None:
-        """Key the connection and read the schema: ``WrongKeyError`` if it does not decrypt."""
-        self._connection.execute("PRAGMA cipher_log_level = NONE")  # errors are ours to report
-        self._connection.execute(raw_key_pragma(key))
-        try:
-            self._connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()
-        except sqlcipher3.DatabaseError as error:
-            if getattr(error, "sqlite_errorcode", None) == NOTADB:
-                raise WrongKeyError(f"{self.path} does not open with this key") from None
-            raise self._translated(error) from error
+        return cls(database_open.connect(path, key, config, "rwc"), path, config)
 
     def _translated(self, error: sqlcipher3.Error) -> BaseException:
         return translate(error, self.path, self.config.busy_timeout_s) or error
@@ -244,10 +131,8 @@ class Database:
     @contextlib.contextmanager
     def translated(self) -> Iterator[None]:
         """Run SQL and re-raise its known failures as our errors."""
-        try:
+        with translating(self.path, self.config.busy_timeout_s):
             yield
-        except sqlcipher3.Error as error:
-            raise self._translated(error) from error
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Any]:
@@ -431,10 +316,3 @@ class Database:
         with contextlib.suppress(sqlcipher3.Error):
             if self._connection.in_transaction:
                 self._connection.execute("ROLLBACK")
-
-
-def _file_uri(path: Path) -> str:
-    """``path`` as the ``file:`` URI SQLite is given: escaped, as ``#`` would end the path,
-    ``?`` begin its parameters and ``%`` an escape, in a folder's name; its bytes as the file
-    system holds them, so a name that is not UTF-8 is that file too."""
-    return "file:" + urllib.parse.quote(os.fsencode(path), safe="/")  # a name not UTF-8 too

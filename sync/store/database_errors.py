@@ -3,7 +3,8 @@
 Apart from ``sync.store.database`` because it is a table, not a connection: SQLite's primary
 result codes mapped to the ``sync.errors`` tree, and the look at the file and its file system
 (a size limit, a full disk) that tells a bare "disk I/O error" that is ENOSPC or EFBIG from
-one that is not. ``Database`` translates through it, and so does ``copy_private_file``.
+one that is not. ``Database`` translates through it (``translating``), and so do the opening
+(``sync.store.database_open``) and ``copy_private_file``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import sqlcipher3
@@ -50,6 +51,15 @@ def translate(error: sqlcipher3.Error, path: Path, busy_timeout_s: float) -> Sto
         )
     make = _TRANSLATIONS.get(primary) if primary is not None else None
     return None if make is None else make(path, message, busy_timeout_s)
+
+
+@contextlib.contextmanager
+def translating(path: Path, busy_timeout_s: float) -> Iterator[None]:
+    """Run SQL and re-raise its known failures as our errors; a bug surfaces as it is."""
+    try:
+        yield
+    except sqlcipher3.Error as error:
+        raise translate(error, path, busy_timeout_s) or error from error
 
 
 def out_of_room(path: Path) -> str | None:

@@ -18,8 +18,7 @@ from desktop.catch import CatchDetails, CaughtFish
 from desktop.catch_photo import read_catch_photo
 from desktop.catch_records import CatchRecord
 from desktop.catch_store import CatchStore
-from sync.store import Passphrase, StoreConfig
-from sync.store.database import Database
+from sync.store import Passphrase, StoreConfig, database_open
 from tests.desktop.catch_worker import NO_FISH
 from tests.desktop.conftest import PASSPHRASE
 
@@ -28,7 +27,7 @@ QUICK = StoreConfig(busy_timeout_s=0.2, scrypt_n=2**10)
 
 def hold_once_the_spool_is_made(spool: Path) -> None:
     """The spool's first connection says ``made`` and waits for a line on stdin first."""
-    connect = Database._connect
+    connect = database_open.connect
 
     def held(path: Path, key: bytes, config: StoreConfig, mode: str) -> Any:
         if path == spool:
@@ -36,7 +35,7 @@ def hold_once_the_spool_is_made(spool: Path) -> None:
             sys.stdin.readline()
         return connect(path, key, config, mode)
 
-    Database._connect = held  # type: ignore[method-assign]
+    database_open.connect = held
 
 
 def main(store_path: str, photo_path: str) -> int:
