@@ -38,9 +38,9 @@ from sync.store.cli_common import (
 )
 from sync.store.cli_review import SpeciesNamer, add_review_commands, typed_species_name
 from sync.store.key_sources import NEW_PASSPHRASE_ENV, REPLACED_PASSPHRASE_ENV
-from sync.store.keys import MAX_SCRYPT_LOG2N
 from sync.store.people_cli import add_people_commands, add_purge_wait
 from sync.store.retention import DEFAULT_KEEP_DAYS, MAX_KEEP_DAYS
+from sync.store.scrypt_cost import MAX_SCRYPT_LOG2N
 
 # What other modules import from here.
 __all__ = [

@@ -43,7 +43,8 @@ from sync.store.database_files import (
     check_file_looks_encrypted,
     copy_private_file,
 )
-from sync.store.keys import check_scrypt_cost, raw_rekey_pragma
+from sync.store.keys import raw_rekey_pragma
+from sync.store.scrypt_cost import check_scrypt_cost
 
 # What other modules and the tests import from here: the connection's own names, and those of
 # the error translation (``sync.store.database_errors``) and of the file checks

@@ -28,6 +28,9 @@ even to the same passphrase, writes a normalised slot.
 
 A passphrase change writes the new slot as ``pending`` before re-encrypting, so a crash in
 between leaves a header that still opens the database with whichever key it really has.
+
+What scrypt may cost on this machine (the bounds a slot's parameters are checked against) is
+``sync.store.scrypt_cost``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from typing import Any, Literal
 from sync.durable import replace_private
 from sync.errors import KeySourceError, NotAStoreError, StoreIOError, WrongKeyError
 from sync.regular_file import read_small_file
+from sync.store.scrypt_cost import MAX_SCRYPT_MEMORY, SCRYPT_R, check_scrypt_cost, scrypt_memory
 
 _log = logging.getLogger(__name__)
 
@@ -60,47 +64,6 @@ SourceKind = Literal["passphrase", "key_file"]
 # How a slot turns the typed passphrase into scrypt's input; a slot without one is as typed.
 Normalization = Literal["opaque-string"]
 NORMALIZATION: Normalization = "opaque-string"
-
-
-# The most memory CPython lets scrypt use (``hashlib.scrypt``'s maxmem is a C int): a cost that
-# needs more cannot be run here at all, so none is offered, made, or taken from a header.
-MAX_SCRYPT_MEMORY = 2**31 - 1
-SCRYPT_R = 8
-# Parallel lanes multiply the time, not the memory: one is what every slot has been made with,
-# and a header asking for many more is damaged (each lane is one more scrypt run per open).
-MAX_SCRYPT_P = 16
-
-
-def scrypt_memory(n: int, r: int, p: int) -> int:
-    """Bytes scrypt needs for these parameters, counted as OpenSSL counts them against maxmem
-    (its V array of 128 r (N + 2) bytes, and B of 128 r p)."""
-    return 128 * r * (n + 2 + p)
-
-
-def check_scrypt_cost(n: int, r: int = SCRYPT_R, p: int = 1) -> None:
-    """ValueError unless ``hashlib.scrypt`` can run these parameters here."""
-    if n < 2 or n & (n - 1):
-        raise ValueError(f"scrypt n must be a power of two > 1, not {n}")
-    if not 1 <= r <= 1024 or not 1 <= p <= MAX_SCRYPT_P:
-        raise ValueError(f"scrypt r must be 1 to 1024 and p 1 to {MAX_SCRYPT_P}, not r={r}, p={p}")
-    if 16 * r < 64 and n >= 2 ** (16 * r):  # scrypt's own rule (RFC 7914): N < 2^(128 r / 8)
-        raise ValueError(f"scrypt n must be below 2^{16 * r} when r is {r}, not {n}")
-    if scrypt_memory(n, r, p) > MAX_SCRYPT_MEMORY:
-        raise ValueError(
-            f"scrypt n={n}, r={r}, p={p} needs {scrypt_memory(n, r, p)} bytes of memory, more"
-            f" than the {MAX_SCRYPT_MEMORY} Python's hashlib.scrypt can use"
-        )
-
-
-def _largest_log2n(r: int = SCRYPT_R) -> int:
-    log2n = 1
-    while scrypt_memory(2 ** (log2n + 1), r, 1) <= MAX_SCRYPT_MEMORY:
-        log2n += 1
-    return log2n
-
-
-# The costliest passphrase slot that can be made (20: N = 2^20, 1 GiB at r = 8).
-MAX_SCRYPT_LOG2N = _largest_log2n()
 
 
 @dataclass(frozen=True)
