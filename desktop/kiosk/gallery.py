@@ -25,7 +25,7 @@ from sync.store import ModelRef, Person, Store
 from sync.store.clock_floor import floored_now
 from sync.store.gallery import load_gallery as load_templates
 from sync.store.outbox_hub import people_held_for_other_hubs
-from sync.store.people import people_of_site
+from sync.store.person_rows import people_of_site
 
 _log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ blanks their payloads in the outbox, queues a tombstone so the hub and the other
 erase too, and leaves an audit entry that names only the person's uid.
 
 The duplicate check is in ``sync.store.duplicate_faces``, the removal every erasure goes
-through in ``sync.store.person_removal``, and the payloads in ``sync.store.person_payloads``.
+through in ``sync.store.person_removal``, the payloads in ``sync.store.person_payloads``, and
+the row a person is in ``sync.store.person_rows``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sync.store.gallery import model_dim
 from sync.store.outbox import Outbox
 from sync.store.person_payloads import person_payload, template_payload
 from sync.store.person_removal import Removal, remove_person
+from sync.store.person_rows import PERSON_COLUMNS, insert_person, person_from_row
 from sync.store.photos import insert_photo, photo_payload
 from sync.store.records import Consent, Enrolment, Person, Photo, Template, new_uid
 from sync.store.retention_kept import NOT_KEPT
@@ -46,16 +48,10 @@ __all__ = [
     "People",
     "Removal",
     "find_duplicates",
-    "people_of_site",
     "person_payload",
     "remove_person",
     "template_payload",
 ]
-
-_PERSON_COLUMNS = (
-    "person_uid, external_id, display_name, site, consent_text_version, consent_given_at,"
-    " consent_operator, retain_until, created_at"
-)
 
 
 class People:
@@ -144,11 +140,11 @@ class People:
 
     def get(self, person_uid: str) -> Person:
         rows = self._database.query(
-            f"SELECT {_PERSON_COLUMNS} FROM people WHERE person_uid = ?", (person_uid,)
+            f"SELECT {PERSON_COLUMNS} FROM people WHERE person_uid = ?", (person_uid,)
         )
         if not rows:
             raise RecordNotFoundError(f"no person {person_uid}")
-        return _person(rows[0])
+        return person_from_row(rows[0])
 
     def by_external_id(self, external_id: str) -> Person | None:
         """The person with this external id (a badge number), if one is enrolled: the one
@@ -157,10 +153,10 @@ class People:
         Several such and none exact (people enrolled before badges were checked, or pulled)
         is ``RecordNotFoundError`` naming them: which one is meant is the operator's call."""
         rows = self._database.query(
-            f"SELECT {_PERSON_COLUMNS} FROM people WHERE external_id = ?", (external_id,)
+            f"SELECT {PERSON_COLUMNS} FROM people WHERE external_id = ?", (external_id,)
         )
         if rows:
-            return _person(rows[0])
+            return person_from_row(rows[0])
         same = same_badge(self._database.query(BADGES), external_id)
         if len(same) > 1:
             names = ", ".join(f"{held!r} (person {uid})" for uid, held, _ in same)
@@ -177,9 +173,9 @@ class People:
             chunk = [int(i) for i in person_ids[start : start + 500]]
             marks = ",".join("?" * len(chunk))
             rows = self._database.query(
-                f"SELECT id, {_PERSON_COLUMNS} FROM people WHERE id IN ({marks})", chunk
+                f"SELECT id, {PERSON_COLUMNS} FROM people WHERE id IN ({marks})", chunk
             )
-            found.update({int(row[0]): _person(row[1:]) for row in rows})
+            found.update({int(row[0]): person_from_row(row[1:]) for row in rows})
         return found
 
     def count(self) -> int:
@@ -187,12 +183,12 @@ class People:
 
     def listing(self) -> list[tuple[Person, int]]:
         """Everyone enrolled, by external id, with their number of templates."""
-        columns = ", ".join(f"p.{c.strip()}" for c in _PERSON_COLUMNS.split(","))
+        columns = ", ".join(f"p.{c.strip()}" for c in PERSON_COLUMNS.split(","))
         rows = self._database.query(
             f"SELECT {columns}, (SELECT count(*) FROM face_templates t WHERE t.person_id = p.id)"
             " FROM people p ORDER BY p.external_id"
         )
-        return [(_person(row[:-1]), int(row[-1])) for row in rows]
+        return [(person_from_row(row[:-1]), int(row[-1])) for row in rows]
 
     def erase(self, person_uid: str, *, operator: str, reason: str) -> bool:
         """Remove a person with their templates and photos; queue a tombstone; audit it.
@@ -317,21 +313,7 @@ class People:
         return expired
 
     def _insert_person(self, connection: Any, person: Person) -> int:
-        consent = person.consent
-        cursor = connection.execute(
-            f"INSERT INTO people ({_PERSON_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                person.person_uid,
-                person.external_id,
-                person.display_name,
-                person.site,
-                consent.text_version,
-                format_timestamp(consent.given_at),
-                consent.operator,
-                format_timestamp(consent.retain_until),
-                format_timestamp(person.created_at),
-            ),
-        )
+        person_id = insert_person(connection, person)
         self._outbox.enqueue(
             connection,
             entity="person",
@@ -339,7 +321,7 @@ class People:
             operation="upsert",
             payload=person_payload(person),
         )
-        return int(cursor.lastrowid)
+        return person_id
 
     def _insert_template(
         self, connection: Any, person_id: int, person_uid: str, template: Template
@@ -380,28 +362,3 @@ class People:
                 source=template.source,
             ),
         )
-
-
-def people_of_site(connection: Any, site: str) -> list[tuple[int, Person]]:
-    """The people of ``site`` this device holds, enrolled here or pulled, with their local
-    ids, in the order it took them (``created_at``: when enrolled here, or first pulled)."""
-    rows = connection.execute(
-        f"SELECT id, {_PERSON_COLUMNS} FROM people WHERE site = ? ORDER BY id", (site,)
-    ).fetchall()
-    return [(int(row[0]), _person(row[1:])) for row in rows]
-
-
-def _person(row: Sequence[Any]) -> Person:
-    return Person(
-        person_uid=row[0],
-        external_id=row[1],
-        display_name=row[2],
-        site=row[3],
-        consent=Consent(
-            text_version=row[4],
-            given_at=parse_timestamp(row[5]),
-            operator=row[6],
-            retain_until=parse_timestamp(row[7]),
-        ),
-        created_at=parse_timestamp(row[8]),
-    )

@@ -74,7 +74,8 @@ from sync.store.catch_hub import catch_held_for
 from sync.store.clock import Clock, format_timestamp
 from sync.store.observations import held_observation, observation_payload
 from sync.store.outbox import ERASED_PAYLOAD, Outbox
-from sync.store.people import people_of_site, person_payload, template_payload
+from sync.store.people import person_payload, template_payload
+from sync.store.person_rows import people_of_site
 from sync.store.records import ModelRef
 from sync.store.retention import REASON_NOT_KEPT, RECORDED_ERASURES
 from sync.store.state_rows import get_value, put_value
