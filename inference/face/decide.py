@@ -65,14 +65,16 @@ scores themselves are in ``liveness`` and ``similarity``.
 Everything here is deterministic arithmetic on the numbers it is given: no model, no clock.
 
 The numbers a decision turns on are in :mod:`inference.face.decide_settings`; what one frame
-shows of a track, and its quality weight, in :mod:`inference.face.decide_evidence`. This
-module holds :class:`TrackDecider`, which fuses them, and exports them all, as it always has.
+shows of a track, and its quality weight, in :mod:`inference.face.decide_evidence`; how the
+frames fuse into scores and a confidence, in :mod:`inference.face.decide_fusion`. This module
+holds :class:`TrackDecider`, which applies the statuses' rules to them, and exports the public
+names, as it always has.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from inference.face.decide_evidence import (
@@ -80,9 +82,9 @@ from inference.face.decide_evidence import (
     FrameEvidence,
     WeightSettings,
     accepted_frame,
-    best_identity,
     quality_weight,
 )
+from inference.face.decide_fusion import first_share, fused_liveness, ranked, unmatched_share
 from inference.face.decide_settings import DecisionSettings, Thresholds
 from inference.face.decision import (
     FRAME_STATUSES,
@@ -300,8 +302,8 @@ class TrackDecider:
     def _decide(self) -> Decision:
         """The statuses in order; a spoof keeps its best similarity (the audit wants to
         know whom it resembled) but never an identity."""
-        liveness, live_share = self._fused_liveness()
-        top = self._ranked()
+        liveness, live_share = fused_liveness(self._accepted, self.thresholds)
+        top = ranked(self._accepted, self.claimed, self.top_k)
         similarity = top[0].similarity if top else None
         if liveness is not None and liveness < self.thresholds.liveness:
             return self._decision(Status.SPOOF_DETECTED, 1.0 - live_share, liveness=liveness,
@@ -320,76 +322,17 @@ class TrackDecider:
         below = liveness is None or liveness < self.thresholds.challenge_below
         return policy is ChallengePolicy.UNCERTAIN and below
 
-    def _fused_liveness(self) -> tuple[float | None, float]:
-        """Weighted mean P(real), and the weighted share of frames at or above threshold."""
-        scored = [frame for frame in self._accepted if frame.liveness is not None]
-        if not scored:
-            return None, 1.0
-        total = sum(frame.weight for frame in scored)
-        mean = sum(frame.weight * (frame.liveness or 0.0) for frame in scored) / total
-        live = sum(f.weight for f in scored if (f.liveness or 0.0) >= self.thresholds.liveness)
-        return min(1.0, max(0.0, mean)), live / total
-
     def _match(self, liveness: float | None, top: tuple[Candidate, ...]) -> Decision:
         if not top:  # nobody to compare with: every live face is unknown
             return self._decision(Status.NOT_MATCHED, 1.0, liveness=liveness)
         best, similarity = top[0].identity, top[0].similarity
-        agreement = self._first_share(best)
+        agreement = first_share(self._accepted, best, self.thresholds, self.claimed)
         if similarity >= self.thresholds.similarity and agreement > self.settings.min_agreement:
             return self._decision(Status.VERIFIED, agreement, liveness=liveness, identity=best,
                                   similarity=similarity, candidates=top)  # fmt: skip
-        return self._decision(Status.NOT_MATCHED, self._unmatched_share(), liveness=liveness,
+        unmatched = unmatched_share(self._accepted, self.thresholds, self.claimed)
+        return self._decision(Status.NOT_MATCHED, unmatched, liveness=liveness,
                               similarity=similarity, candidates=top)  # fmt: skip
-
-    def _ranked(self) -> tuple[Candidate, ...]:
-        """The top k identities by fused similarity, best first (ties by name)."""
-        fused = self._fused_similarities()
-        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-        return tuple(Candidate(name, score) for name, score in ranked[: self.top_k])
-
-    def _fused_similarities(self) -> dict[str, float]:
-        """Each offered identity's weighted mean similarity over the frames that were
-        matched. A frame whose top k leaves an identity out counts it at that frame's
-        lowest listed similarity: an upper bound, which ``min_agreement`` keeps honest."""
-        matched = [frame for frame in self._accepted if frame.candidates]
-        if self.claimed is not None:
-            matched = [frame for frame in matched if self.claimed in frame.candidates]
-        names = {name for frame in matched for name in frame.candidates}
-        if self.claimed is not None:
-            names &= {self.claimed}
-        total = sum(frame.weight for frame in matched)
-        fused = {}
-        for name in names:
-            weighted = sum(
-                frame.weight * frame.candidates.get(name, min(frame.candidates.values()))
-                for frame in matched
-            )
-            fused[name] = weighted / total
-        return fused
-
-    def _first_share(self, identity: str) -> float:
-        """Weighted share of matched frames that, alone, would verify ``identity``."""
-        return self._share(lambda frame: self._supports(frame, identity))
-
-    def _unmatched_share(self) -> float:
-        """Weighted share of matched frames that, alone, would verify nobody."""
-        return self._share(lambda frame: not any(self._supports(frame, name)
-                                                 for name in frame.candidates))  # fmt: skip
-
-    def _supports(self, frame: AcceptedFrame, identity: str) -> bool:
-        if frame.liveness is not None and frame.liveness < self.thresholds.liveness:
-            return False  # a frame that looks like a photo supports nobody, however it matches
-        similarity = frame.candidates.get(identity)
-        if similarity is None or similarity < self.thresholds.similarity:
-            return False
-        return self.claimed == identity or (
-            self.claimed is None and best_identity(frame) == identity
-        )
-
-    def _share(self, agrees: Callable[[AcceptedFrame], bool]) -> float:
-        matched = [frame for frame in self._accepted if frame.candidates]
-        total = sum(frame.weight for frame in matched)
-        return sum(frame.weight for frame in matched if agrees(frame)) / total if total else 1.0
 
     def _decision(
         self,
