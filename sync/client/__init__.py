@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sync.client.backoff import Backoff
-    from sync.client.client import SyncClient, SyncReport, open_client
+    from sync.client.client import SyncClient, open_client
     from sync.client.config import Registration, SitePolicy, SyncConfig, Tuning, resolve_config
     from sync.client.errors import (
         HubAuthError,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     )
     from sync.client.pull import PullReport
     from sync.client.push import PushReport
+    from sync.client.report import SyncReport
     from sync.client.service import Phase, ServiceState, SyncService
     from sync.client.status import SyncStatus, read_status
     from sync.client.transport import (
@@ -65,7 +66,7 @@ _HOMES = {
     "SyncClientError": "sync.client.errors",
     "SyncConfig": "sync.client.config",
     "SyncConfigError": "sync.client.errors",
-    "SyncReport": "sync.client.client",
+    "SyncReport": "sync.client.report",
     "SyncService": "sync.client.service",
     "SyncStatus": "sync.client.status",
     "Tuning": "sync.client.config",

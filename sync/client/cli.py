@@ -42,7 +42,8 @@ from sync.client.cli_store import key_source, open_store, operator_name, store_o
 from sync.client.cli_usage import with_environment
 
 if TYPE_CHECKING:  # the modules themselves load only when a sync command runs
-    from sync.client.client import SyncClient, SyncReport
+    from sync.client.client import SyncClient
+    from sync.client.report import SyncReport
     from sync.client.status import PackInUse
     from sync.store import KeySource
 
@@ -129,8 +130,9 @@ def _now(args: argparse.Namespace) -> int:
 
     So does one whose erasures the hub refused (``ErasureRefusedError``: quarantined, such
     as a moved device's of a person of its old site), as the only one of them done here."""
-    from sync.client.client import SyncReport, open_client
+    from sync.client.client import open_client
     from sync.client.errors import ErasureRefusedError, ProxyBodyLimitError, SyncConfigError
+    from sync.client.report import SyncReport
 
     held_back: ProxyBodyLimitError | None = None
     path, source = store_path(args), key_source(args)  # a passphrase is asked once

@@ -23,6 +23,8 @@ waiting longer after each failure (``sync.client.packs``). So is what is wrong w
 kept to fall back on (the one in use while the newest is refused), which is fetched again
 when it is damaged on disk (``sync.client.kept_pack``).
 
+What a sync did comes back as a ``SyncReport`` (``sync.client.report``).
+
 A store belongs to the thread that opened it: build the client in the thread that syncs.
 """
 
@@ -33,21 +35,20 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 
-from sync import plural
 from sync.client.audit import AnchorReport, AuditAnchor
 from sync.client.config import SyncConfig, Tuning, resolve_config
-from sync.client.errors import ProxyBodyLimitError, RegisteredAgainError, SyncClientError
-from sync.client.failed_uploads import failed_upload_words
+from sync.client.errors import RegisteredAgainError, SyncClientError
 from sync.client.kept_pack import KeptPackRepairer
 from sync.client.lock import sync_lock
 from sync.client.packs import PackInstaller, PackOutcome, packs_dir_for
 from sync.client.pull import Puller, PullReport
 from sync.client.push import Pusher, PushReport
+from sync.client.report import SyncReport, both_pushes, first_held_back, held_back_words
 from sync.client.state import (
     Unfinished,
     ensure_schema,
@@ -66,73 +67,6 @@ from sync.store.kiosk_waiting import record_left_waiting
 from sync.store.resend import queue_decisions_again
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    push: PushReport
-    pull: PullReport
-    uploads: UploadReport
-    seconds: float
-    # The directory of a species pack this round downloaded, verified and unpacked (None when
-    # there was nothing new). The app, not sync, loads it: sync never imports the classifier.
-    new_species_pack: Path | None = None
-    # Why the announced pack is still not installed (the previous one stays in use).
-    species_pack_error: str | None = None
-    # A stop (the app closing) ended it before it finished; the rest waits for the next.
-    stopped: bool = False
-    # What it left when it reached its per-sync limits (None: it finished, or stopped).
-    unfinished: Unfinished | None = None
-    # What the hub anchored of the audit chain, and why not the rest.
-    audit: AnchorReport = field(default_factory=AnchorReport)
-    # The people it erased first because their consent's retention date had passed.
-    expired: tuple[str, ...] = ()
-
-    @property
-    def progressed(self) -> bool:
-        """Whether it moved anything: an entry settled, a change pulled, an upload ended,
-        audit entries anchored."""
-        push, pull, up = self.push, self.pull, self.uploads
-        settled = (push.acknowledged, push.rejected, pull.applied, pull.skipped, pull.set_aside)
-        return any(settled) or any((up.completed, up.skipped, up.failed, self.audit.stored))
-
-    def summary(self) -> str:
-        push, pull, up = self.push, self.pull, self.uploads
-        text = (
-            f"pushed {push.acknowledged} acknowledged, {push.rejected} quarantined"
-            f" in {plural.counted(push.batches, 'batch', 'batches')};"
-            f" pulled {plural.counted(pull.applied, 'change')}"
-            f" ({plural.counted(pull.erased, 'erasure')}, {pull.skipped} skipped,"
-            f" {pull.set_aside} set aside)"
-            f" to cursor {pull.cursor};"
-            f" uploaded {plural.counted(up.completed, 'photo')}"
-            f" ({up.resumed} resumed, {up.failed} failed)"
-            f" in {self.seconds:.2f} s"
-        )
-        if up.still_failed:
-            text += f"; {failed_upload_words(up.still_failed)}"
-        if pull.full_pull is not None:
-            text += f"; pulled the site again from the start ({pull.full_pull.reason()})"
-        if self.expired:
-            text += f"; erased {plural.people(len(self.expired))} past their retention date"
-        if self.audit.stored:
-            text += f"; anchored {plural.audit_entries(self.audit.stored)}"
-        if self.audit.problem is not None:
-            text += f"; audit chain {self.audit.problem}"
-        if self.new_species_pack is not None:
-            text += f"; installed the species pack in {self.new_species_pack}"
-        if self.species_pack_error is not None:
-            text += f"; {self.species_pack_error}"  # it says when it is tried again
-        if self.stopped:
-            text += "; stopped before it finished: the rest waits for the next sync"
-        if self.unfinished is not None:
-            text += f"; reached this sync's limits: {self.unfinished.words()}"
-        if _held_back(push, up, self.audit) is not None:
-            text += (
-                "; records, photos or audit entries a proxy refuses for their size wait for "
-                "the next sync"
-            )
-        return text
 
 
 class SyncClient:
@@ -237,7 +171,7 @@ class SyncClient:
                 if learned is not None and pull.full_pull is None:
                     pull = replace(pull, full_pull=learned)
                 if pull.log_renewed and not heeded():  # what it queued again goes first
-                    push = _both(push, self._push_all(heeded))
+                    push = both_pushes(push, self._push_all(heeded))
                     pull = replace(self._puller.pull_all(heeded), full_pull=pull.full_pull)
                 uploads = self._uploader.upload_pending(heeded)
                 audit = self._audit.anchor_all(heeded)  # reports its failures
@@ -256,10 +190,10 @@ class SyncClient:
             except (SyncClientError, StoreError) as error:
                 self._record(f"{type(error).__name__}: {error}")
                 raise
-            held_back = _held_back(push, uploads, audit)
+            held_back = first_held_back(push, uploads, audit)
             self._record(
                 None, stopped=heeded.stopped, unfinished=unfinished,
-                held_back=_held_back_words(push, uploads, audit),
+                held_back=held_back_words(push, uploads, audit),
             )  # fmt: skip
             if held_back is not None:  # the rest is done and kept: now the sync says why
                 held_back.report = report
@@ -348,37 +282,6 @@ class SyncClient:
                 self.store.database, now, error, stopped_queued=waiting, unfinished=unfinished,
                 held_back=held_back,
             )  # fmt: skip
-
-
-def _held_back(
-    push: PushReport, uploads: UploadReport, audit: AnchorReport
-) -> ProxyBodyLimitError | None:
-    """The first thing a proxy's body limit held back in this sync; None when nothing."""
-    return push.held_back or uploads.held_back or audit.held_back
-
-
-def _held_back_words(push: PushReport, uploads: UploadReport, audit: AnchorReport) -> str | None:
-    """What a proxy's body limit held back in this sync, and why; None when nothing."""
-    reports = (("outbox entries", push), ("photos", uploads), ("audit entries", audit))
-    what = [name for name, report in reports if report.held_back is not None]
-    error = _held_back(push, uploads, audit)
-    if error is None:
-        return None
-    names = f"{', '.join(what[:-1])} and {what[-1]}" if len(what) > 1 else what[0]
-    return f"{names} wait: {error}"
-
-
-def _both(first: PushReport, then: PushReport) -> PushReport:
-    """Two pushes of one sync as one report (the second's completeness and hold-back)."""
-    return replace(
-        then,
-        batches=first.batches + then.batches,
-        acknowledged=first.acknowledged + then.acknowledged,
-        rejected=first.rejected + then.rejected,
-        requeued=first.requeued + then.requeued,
-        recovered=first.recovered + then.recovered,
-        held_back=then.held_back or first.held_back,
-    )
 
 
 @contextlib.contextmanager

@@ -89,7 +89,7 @@ class ProxyBodyLimitError(HubUnavailableError):
     (what it pulled, the species pack it installed), for the app to act on; None otherwise.
     """
 
-    report: object | None = None  # a SyncReport (sync.client.client imports this module)
+    report: object | None = None  # a SyncReport (sync.client.report imports this module)
 
     def __init__(self, byte_size: int | None, hub_limit: int) -> None:
         size = f"{byte_size} bytes" if byte_size is not None else "this size"

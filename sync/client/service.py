@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from sync.client.backoff import Backoff
-from sync.client.client import SyncClient, SyncReport
+from sync.client.client import SyncClient
 from sync.client.errors import (
     HubAuthError,
     HubUnavailableError,
@@ -38,6 +38,7 @@ from sync.client.errors import (
     SyncBusyError,
     SyncConfigError,
 )
+from sync.client.report import SyncReport
 from sync.errors import SyncError
 
 _log = logging.getLogger(__name__)

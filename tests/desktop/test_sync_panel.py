@@ -13,10 +13,10 @@ from desktop.species import PackState
 from desktop.store_check import CheckResult, StoreCheck
 from desktop.sync_bridge import Backlog, SyncSnapshot
 from desktop.sync_panel import SyncPanel
-from sync.client.client import SyncReport
 from sync.client.config import SitePolicy
 from sync.client.pull import PullReport
 from sync.client.push import PushReport
+from sync.client.report import SyncReport
 from sync.client.service import Phase, ServiceState
 from sync.client.state import LastResult, Unfinished
 from sync.client.status import PackStatus, SyncStatus

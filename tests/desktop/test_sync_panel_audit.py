@@ -23,7 +23,7 @@ from desktop.store_check import StoreCheck, check_store
 from desktop.sync_panel import SyncPanel
 from desktop.sync_text import local_time
 from sync.client import Phase, SyncClient
-from sync.client.client import SyncReport
+from sync.client.report import SyncReport
 from sync.store import Passphrase, Store
 from sync.store.clock import parse_timestamp
 from sync.store.key_sources import PASSPHRASE_ENV

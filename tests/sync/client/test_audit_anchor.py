@@ -13,8 +13,9 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.test import override_settings
 
 from main import main
-from sync.client.client import SyncClient, SyncReport
+from sync.client.client import SyncClient
 from sync.client.errors import ProxyBodyLimitError
+from sync.client.report import SyncReport
 from sync.client.state import put_values
 from sync.client.status import read_status
 from sync.hub.audit_breaks import acknowledge

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sync.client.audit import AnchorReport
-from sync.client.client import SyncReport
 from sync.client.full_pull import FullPull
 from sync.client.pull import PullReport
 from sync.client.push import PushReport
+from sync.client.report import SyncReport
 from sync.client.state import LastResult, Unfinished
 from sync.client.status import AuditStatus
 from sync.client.uploads import UploadReport

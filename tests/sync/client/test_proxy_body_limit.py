@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sync.client.client import SyncReport
 from sync.client.config import Tuning
 from sync.client.errors import ProxyBodyLimitError
 from sync.client.metrics import read_sample
+from sync.client.report import SyncReport
 from sync.client.status import read_status
 from sync.store import FishObservation, OutboxState, SpeciesScore, Store
 from sync.store.clock import parse_timestamp
