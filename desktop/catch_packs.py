@@ -44,9 +44,9 @@ def species_pack_for(store: Store, env: Mapping[str, str] | None = None) -> Spec
 def pack_in_use(store: Store, env: Mapping[str, str] | None = None) -> Path | None:
     """The folder of the installed pack ``jaga catch`` and the app classify with, chosen as
     they choose it (the newest that loads); None: the default pack. What ``jaga sync
-    status`` names as in use when the newest pack is damaged (``sync.client.status.PackInUse``),
-    which a check of the files alone would not tell: a pack whose files verify may still be
-    refused. It notes nothing."""
+    status`` names as in use when the newest pack is damaged
+    (``sync.client.pack_status.PackInUse``), which a check of the files alone would not tell:
+    a pack whose files verify may still be refused. It notes nothing."""
     loaded = _installed_that_loads(store, env)
     return None if loaded is None else loaded[1]
 

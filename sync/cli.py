@@ -11,7 +11,7 @@ from sync.store.cli import SpeciesNamer, register_store, typed_species_name
 from sync.store.cli_audit import register_audit
 
 if TYPE_CHECKING:
-    from sync.client.status import PackInUse
+    from sync.client.pack_status import PackInUse
 
 
 def register(
@@ -22,7 +22,7 @@ def register(
 ) -> None:
     """Add the sync package's subcommands to the ``jaga`` parser; ``species_name`` names the
     species ``jaga store confirm`` stores, ``pack_in_use`` the pack ``jaga sync status``
-    says is in use (``sync.client.status.PackInUse``)."""
+    says is in use (``sync.client.pack_status.PackInUse``)."""
     register_store(subparsers, species_name=species_name)
     register_audit(subparsers)
     register_sync(subparsers, pack_in_use=pack_in_use)

@@ -43,8 +43,8 @@ from sync.client.cli_usage import with_environment
 
 if TYPE_CHECKING:  # the modules themselves load only when a sync command runs
     from sync.client.client import SyncClient
+    from sync.client.pack_status import PackInUse
     from sync.client.report import SyncReport
-    from sync.client.status import PackInUse
     from sync.store import KeySource
 
 # Syncs one ``now`` runs back to back while each reaches its limits and moves something: at

@@ -5,13 +5,14 @@ waiting, what was quarantined and why, which photos the hub refused to take (the
 only on this device: ``sync.client.failed_uploads``) and why, and when the last sync
 worked. While any such photo waits, the last sync is not shown as a plain "ok", and the last
 success comes with how many photos failed and since when.
+
+The species pack's part (announced, installed, in use, damaged) is ``sync.client.pack_status``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sync import plural
 from sync.client.audit import BREAK_NAME, PROBLEM_NAME, Anchored, anchored_at_name
@@ -26,19 +27,9 @@ from sync.client.config import (
 )
 from sync.client.failed_uploads import FailedUpload, count_failed_uploads, failed_uploads
 from sync.client.full_pull import FullPull, PulledWith
-from sync.client.kept_pack import KEPT_ERROR_NAME
-from sync.client.packs import (
-    ERROR_NAME,
-    announced_pack,
-    installed_record,
-    installed_species_packs,
-    pack_damage,
-    packs_dir_for,
-    same_pack,
-)
+from sync.client.pack_status import PackInUse, PackStatus, read_pack_status, verified_pack
 from sync.client.site_state import cursor_name, full_pull_name, pulled_with_name
 from sync.client.state import (
-    WITHDRAWN_PACK_NAME,
     LastResult,
     ensure_schema,
     read_values,
@@ -58,54 +49,6 @@ _RETRY_UPLOADS_HINT = (
 # the acknowledged count holds the catches, photos and erasures it keeps, not all the hub took.
 _NOT_KEPT = " (access decisions, people and face templates are not kept once acknowledged)"
 _NOT_REGISTERED = "(not registered): run `jaga sync register --hub URL`"
-
-
-@dataclass(frozen=True)
-class PackStatus:
-    """The species pack the hub announced last, and the one this device has installed."""
-
-    announced: str | None = None
-    installed: str | None = None
-    folder: str | None = None
-    error: str | None = None
-    kept_error: str | None = None  # what is wrong with the pack kept to fall back on
-    withdrawn: str | None = None  # a pack announced, which the hub no longer offers
-    damage: str | None = None  # why the installed pack's files do not verify (when checked)
-    in_use: str | None = None  # then: the pack catches go on with (None: the default)
-    # Whether a sync downloads the installed pack again: only while the hub announces it.
-    repairable: bool = False
-
-    def lines(self) -> list[str]:
-        if self.announced is None and self.installed is None and self.withdrawn is None:
-            return []
-        lines = [
-            f"species pack announced {self.announced or '-'}, installed {self.installed or '-'}"
-            + (f" ({self.folder})" if self.folder else "")
-        ]
-        if self.damage:
-            lines.append(
-                f"pack damaged installed species pack {self.installed} does not verify "
-                f"({self.damage}); in use: {self.in_use or 'the default pack'}"
-                + self._repair_words()
-            )
-        if self.error and self.announced != self.installed:
-            lines.append(f"pack error   {self.error}")
-        if self.kept_error:
-            lines.append(f"kept pack    {self.kept_error}")
-        if self.withdrawn:
-            lines.append(
-                f"pack note    the hub no longer offers species pack {self.withdrawn}, which it"
-                " announced: not fetched any more; this device goes on with the pack it has"
-            )
-        return lines
-
-    def _repair_words(self) -> str:
-        if self.repairable:
-            return f", until a sync downloads {self.installed} again"
-        return (
-            f"; no sync downloads {self.installed} again (the hub announces"
-            f" {self.announced or 'no pack'} now)"
-        )
 
 
 @dataclass(frozen=True)
@@ -297,7 +240,7 @@ def read_status(
         pending_uploads=count_pending_uploads(store, policy),
         withheld_face_images=withheld_face_images(store, policy),
         last=LastResult.from_values(stored),
-        species_pack=_pack_status(store, env, stored, check_pack, pack_in_use or verified_pack),
+        species_pack=read_pack_status(store, env, stored, check_pack, pack_in_use or verified_pack),
         audit=read_audit_status(store, pick(DEVICE_ID_ENV, "device_id")),
         set_aside=_set_aside_people(store, site),
         clock=read_clock_warning(store),
@@ -313,19 +256,6 @@ def _held(store: Store) -> tuple[int, int]:
     """Entries held for a hub left since, and those held as of no known hub."""
     with store.database.read() as connection:
         return held_for_other_hubs(connection), held_for_no_known_hub(connection)
-
-
-PackInUse = Callable[[Store, Mapping[str, str]], Path | None]
-"""The folder of the installed pack ``jaga catch`` and the app classify with, None for the
-default pack: ``desktop.catch_packs.pack_in_use``, which loads each (the choice itself), given by
-``jaga``'s entry point; sync loads no model, so alone it can only guess (``verified_pack``)."""
-
-
-def verified_pack(store: Store, env: Mapping[str, str]) -> Path | None:
-    """The newest installed pack whose files verify: the one in use if its model loads,
-    which sync, loading no model, cannot tell (``PackInUse``)."""
-    kept = installed_species_packs(store, packs_dir_for(store.path, env))
-    return next((folder for folder in kept if pack_damage(folder) is None), None)
 
 
 def _full_pull(stored: Mapping[str, str], site: str | None, cursor: int) -> str | None:
@@ -373,30 +303,4 @@ def read_audit_status(store: Store, device_id: str | None) -> AuditStatus:
         anchored_at=anchored_at or None,
         break_open=stored.get(BREAK_NAME) == "1",
         before_registration=start.sequence,
-    )
-
-
-def _pack_status(
-    store: Store,
-    env: Mapping[str, str],
-    stored: Mapping[str, str],
-    check: bool,
-    pack_in_use: PackInUse,
-) -> PackStatus:
-    announced, installed = announced_pack(stored), installed_record(stored)
-    folder = packs_dir_for(store.path, env) / installed.version if installed else None
-    damage = pack_damage(folder) if check and folder is not None and folder.is_dir() else None
-    in_use = pack_in_use(store, env) if damage else None
-    return PackStatus(
-        damage=damage,
-        in_use=in_use.name if in_use is not None else None,
-        repairable=installed is not None
-        and announced is not None
-        and same_pack(installed, announced),
-        announced=announced.version if announced else None,
-        installed=installed.version if installed else None,
-        folder=None if folder is None else str(folder) if folder.is_dir() else f"missing: {folder}",
-        error=stored.get(ERROR_NAME) or None,
-        kept_error=stored.get(KEPT_ERROR_NAME) or None,
-        withdrawn=stored.get(WITHDRAWN_PACK_NAME) or None,
     )

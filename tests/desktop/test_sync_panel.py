@@ -14,12 +14,13 @@ from desktop.store_check import CheckResult, StoreCheck
 from desktop.sync_bridge import Backlog, SyncSnapshot
 from desktop.sync_panel import SyncPanel
 from sync.client.config import SitePolicy
+from sync.client.pack_status import PackStatus
 from sync.client.pull import PullReport
 from sync.client.push import PushReport
 from sync.client.report import SyncReport
 from sync.client.service import Phase, ServiceState
 from sync.client.state import LastResult, Unfinished
-from sync.client.status import PackStatus, SyncStatus
+from sync.client.status import SyncStatus
 from sync.client.uploads import UploadReport
 
 AT = datetime(2026, 3, 1, 8, 15, 0, tzinfo=UTC)
