@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from desktop.kiosk.session import RECORDED
+from desktop.kiosk.recorded import RECORDED
 from inference.face.pipeline import STAGES, FrameResult
 from sync.store import AccessEvent
 

@@ -8,20 +8,8 @@ frame that made it is shown. A store that is busy or full keeps it waiting
 that a kill (a power cut, the OOM killer) loses none: the next start writes it. Nobody is
 let in on a waiting decision all the same: the screen greets no one whose decision waits,
 and says the kiosk cannot record until it is written (:meth:`KioskFrame.prompt`). A
-refusal lets nobody in, and is told at once.
-What is not recorded, and why:
-
-* ``challenge_required`` is not final: the track's answer to the challenge is recorded (a
-  track that ends, or a stream that stops, before the challenge was taken failed it:
-  ``spoof_detected``);
-* ``no_face_detected`` and ``multiple_faces`` describe a frame, thirty times a second: they
-  are shown to the person, not kept;
-* ``low_quality`` of a face too small to check: none of its frames accepted, and too small
-  the main reason (the first, besides a cut-off attempt's ``too_brief``). Nobody presented
-  it to the kiosk: these are faces far behind the person at the kiosk, or false detections
-  in the background (on NUAA's webcam session, three such 21-32 px tracks came and went
-  behind the one person). A face refused mostly for another reason (moving: ``blurry``)
-  with a frame too small among them stood at the kiosk, and is recorded.
+refusal lets nobody in, and is told at once. What is not recorded, and why, is
+:mod:`desktop.kiosk.recorded`.
 
 With a :class:`~desktop.kiosk.gallery.GalleryWatch`, a gallery changed meanwhile (an
 enrolment, an erasure, by a sync or another process) replaces the old one between frames,
@@ -65,18 +53,17 @@ from desktop.kiosk.errors import KioskError
 from desktop.kiosk.gallery import GalleryWatch, claimed_person
 from desktop.kiosk.identity import KioskIdentity
 from desktop.kiosk.prompts import NOT_RECORDING, Prompt, Tone, frame_prompt, notice_prompt
+from desktop.kiosk.recorded import presented
 from desktop.kiosk.writer import EventWriter
 from inference.face.decide import Decision, Status
 from inference.face.pipeline import DecisionPipeline, FrameResult
 from inference.face.stages import AnyImage
-from inference.face.types import QualityReason
 from sync import plural
 from sync.errors import RecordNotFoundError
 from sync.store import AccessEvent, Store
 
 # A policy: time for the person who presented a badge to be seen and decided.
 BADGE_TIMEOUT_S = 20.0
-RECORDED = (Status.VERIFIED, Status.NOT_MATCHED, Status.SPOOF_DETECTED, Status.LOW_QUALITY)
 # The decisions that end a badge's attempt; a low_quality face (a passer-by far behind,
 # or the holder told to come closer) leaves it waiting until its time is up.
 ANSWERS = ("verified", "not_matched", "spoof_detected")
@@ -369,7 +356,7 @@ class KioskSession:
         made = []
         for decision in decisions:
             track = decision.track_id
-            if not _presented(decision) or track is None or track in self._recorded:
+            if not presented(decision) or track is None or track in self._recorded:
                 continue
             self._recorded.append(track)
             made.append(self.event(decision))
@@ -410,18 +397,3 @@ def _answers(badge: _Badge, decisions: Iterable[Decision]) -> bool:
     holder. An attempt parked when the badge was presented ends in an answer of the mode
     before (1:N), recorded but no answer to the badge."""
     return any(d.claimed == badge.holder and d.status in ANSWERS for d in decisions)
-
-
-def _presented(decision: Decision) -> bool:
-    """A final decision about a face someone presented to the kiosk (see the module)."""
-    if decision.status is Status.LOW_QUALITY:
-        return not _too_small_to_check(decision)
-    return decision.status in RECORDED
-
-
-def _too_small_to_check(decision: Decision) -> bool:
-    """No frame accepted, and too small the main reason: the first of the gate's reasons
-    (most frequent first), after the ``too_brief`` of an attempt cut off. Any frame too
-    small among others refused for another reason is no sign of a face far away."""
-    gate = [reason for reason in decision.reasons if reason is not QualityReason.TOO_BRIEF]
-    return decision.frames == 0 and gate[:1] == [QualityReason.TOO_SMALL]
