@@ -29,6 +29,7 @@ from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
 
 from desktop.kiosk.assemble import KioskOpener, KioskOptions
 from desktop.kiosk.errors import KioskError
+from desktop.kiosk.frame import KioskFrame
 from desktop.kiosk.journal import set_aside_note
 from desktop.kiosk.prompts import (
     CAMERA_RESTART,
@@ -37,7 +38,7 @@ from desktop.kiosk.prompts import (
     PromptHold,
 )
 from desktop.kiosk.runner import KioskRunner, Outage, close_frames
-from desktop.kiosk.session import KioskFrame, KioskSession
+from desktop.kiosk.session import KioskSession
 from desktop.kiosk.sources import CAMERA_PREFIX, source_frames
 from desktop.kiosk_metrics import KioskMetrics
 from desktop.kiosk_panel import KioskPanel

@@ -47,7 +47,8 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from desktop.kiosk.errors import KioskError
-from desktop.kiosk.session import KioskFrame, KioskSession
+from desktop.kiosk.frame import KioskFrame
+from desktop.kiosk.session import KioskSession
 from desktop.kiosk.sources import CameraRestartError, KioskSourceError, reads_stopped_by
 from desktop.kiosk.writer import WAITS
 from inference.face.eval_video import Image

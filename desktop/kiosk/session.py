@@ -7,9 +7,9 @@ frame that made it is shown. A store that is busy or full keeps it waiting
 (:class:`~desktop.kiosk.writer.EventWriter`), kept on disk beside the store meanwhile, so
 that a kill (a power cut, the OOM killer) loses none: the next start writes it. Nobody is
 let in on a waiting decision all the same: the screen greets no one whose decision waits,
-and says the kiosk cannot record until it is written (:meth:`KioskFrame.prompt`). A
-refusal lets nobody in, and is told at once. What is not recorded, and why, is
-:mod:`desktop.kiosk.recorded`.
+and says the kiosk cannot record until it is written
+(:meth:`~desktop.kiosk.frame.KioskFrame.prompt`). A refusal lets nobody in, and is told at
+once. What is not recorded, and why, is :mod:`desktop.kiosk.recorded`.
 
 With a :class:`~desktop.kiosk.gallery.GalleryWatch`, a gallery changed meanwhile (an
 enrolment, an erasure, by a sync or another process) replaces the old one between frames,
@@ -44,15 +44,15 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.kiosk.clock_watch import ClockWatch
 from desktop.kiosk.errors import KioskError
+from desktop.kiosk.frame import KioskFrame
 from desktop.kiosk.gallery import GalleryWatch, claimed_person
 from desktop.kiosk.identity import KioskIdentity
-from desktop.kiosk.prompts import NOT_RECORDING, Prompt, Tone, frame_prompt, notice_prompt
 from desktop.kiosk.recorded import presented
 from desktop.kiosk.writer import EventWriter
 from inference.face.decide import Decision, Status
@@ -69,42 +69,6 @@ BADGE_TIMEOUT_S = 20.0
 ANSWERS = ("verified", "not_matched", "spoof_detected")
 # Tracks recorded that are remembered: far more than can be open at once at one kiosk.
 _REMEMBERED_TRACKS = 1024
-
-
-@dataclass(frozen=True)
-class KioskFrame:
-    """One frame's result, the access events it recorded, and the names of the people
-    they verified (what the screen greets them with)."""
-
-    result: FrameResult
-    events: tuple[AccessEvent, ...]
-    names: Mapping[str, str] = field(default_factory=dict)
-    badge: str | None = None
-    """The badge (external id) this frame was verified against, if one was presented."""
-    notice: str | None = None
-    """Something the person must be told once (a badge nobody here holds)."""
-    problem: str | None = None
-    """Something the operator must see while it lasts (decisions waiting for the store)."""
-    unwritten: frozenset[int] = frozenset()
-    """Tracks whose decision waits for the store: none of them is greeted."""
-
-    def prompt(self, names: Mapping[str, str]) -> Prompt:
-        """What the screen tells the person: a notice once; else the answer about them, but
-        no welcome on a decision not yet written (a kill would leave no record of it)."""
-        if self.notice is not None:
-            return notice_prompt(self.notice)
-        prompt = frame_prompt(self.result, names, self.badge)
-        if prompt.tone is Tone.ACCEPTED and self._greets_unwritten():
-            return NOT_RECORDING
-        return prompt
-
-    def _greets_unwritten(self) -> bool:
-        return any(
-            face.track_id in self.unwritten
-            and face.decision is not None
-            and face.decision.status is Status.VERIFIED
-            for face in self.result.faces
-        )
 
 
 @dataclass(frozen=True)

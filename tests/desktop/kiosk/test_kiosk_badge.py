@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from desktop.kiosk.assemble import KioskOptions, kiosk_session, kiosk_settings
-from desktop.kiosk.session import BADGE_TIMEOUT_S, KioskFrame, KioskSession
+from desktop.kiosk.frame import KioskFrame
+from desktop.kiosk.session import BADGE_TIMEOUT_S, KioskSession
 from inference.face.stages import Stages
 from sync.store import Passphrase, Store
 from tests.conftest import shared_path

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from desktop.kiosk.frame import KioskFrame
 from desktop.kiosk.identity import KioskIdentity
-from desktop.kiosk.session import BADGE_TIMEOUT_S, KioskFrame, KioskSession
+from desktop.kiosk.session import BADGE_TIMEOUT_S, KioskSession
 from inference.face.decide import ChallengePolicy
 from inference.face.match import GalleryIndex
 from inference.face.pipeline import DecisionPipeline

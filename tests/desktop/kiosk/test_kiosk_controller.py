@@ -14,11 +14,12 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.kiosk.assemble import KioskOptions
 from desktop.kiosk.errors import KioskError
+from desktop.kiosk.frame import KioskFrame
 from desktop.kiosk.identity import KioskIdentity
 from desktop.kiosk.journal import DecisionJournal, journal_path
 from desktop.kiosk.prompts import NOT_RECORDING
 from desktop.kiosk.runner import Outage
-from desktop.kiosk.session import KioskFrame, KioskSession
+from desktop.kiosk.session import KioskSession
 from desktop.kiosk_controller import KioskController
 from desktop.kiosk_panel import KioskPanel
 from desktop.settings import AppSettings

@@ -15,10 +15,11 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from desktop.kiosk.errors import KioskError
+from desktop.kiosk.frame import KioskFrame
 from desktop.kiosk.identity import KioskIdentity
 from desktop.kiosk.journal import journal_path
 from desktop.kiosk.prompts import NOT_RECORDING
-from desktop.kiosk.session import KioskFrame, KioskSession
+from desktop.kiosk.session import KioskSession
 from desktop.kiosk.writer import RETRY_S
 from desktop.kiosk_controller import KioskController
 from inference.face.decide import Decision, Status

@@ -17,8 +17,9 @@ import pytest
 import main
 from desktop.kiosk.assemble import KioskOptions, open_kiosk
 from desktop.kiosk.errors import KioskError
+from desktop.kiosk.frame import KioskFrame
 from desktop.kiosk.runner import KioskRunner, Outage
-from desktop.kiosk.session import KioskFrame, KioskSession
+from desktop.kiosk.session import KioskSession
 from desktop.kiosk.sources import KioskSourceError, source_frames
 from desktop.kiosk.writer import KIOSK_BUSY_TIMEOUT_S
 from inference.pack.installed import ModelPack

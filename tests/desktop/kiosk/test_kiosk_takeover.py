@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from desktop.kiosk.enrol import NewPerson, enrol_person
+from desktop.kiosk.frame import KioskFrame
 from desktop.kiosk.prompts import Tone, frame_prompt
-from desktop.kiosk.session import KioskFrame
 from inference.face.decide import Decision, Status
 from inference.face.detect import read_image
 from inference.face.settings import FaceSettings

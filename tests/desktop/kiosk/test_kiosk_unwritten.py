@@ -14,8 +14,9 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from desktop.kiosk.assemble import KioskOptions, kiosk_session, kiosk_settings
+from desktop.kiosk.frame import KioskFrame
 from desktop.kiosk.prompts import NOT_RECORDING, Tone
-from desktop.kiosk.session import KioskFrame, KioskSession
+from desktop.kiosk.session import KioskSession
 from desktop.kiosk.writer import RETRY_S
 from desktop.kiosk_controller import KioskController
 from desktop.kiosk_panel import KioskPanel
