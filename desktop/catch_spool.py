@@ -12,8 +12,9 @@ offering it, ``CatchStore.pending``), or when the officer dismisses it.
 
 The spool is one small database beside the store (``<store>.pending-catches``,
 ``sync.store.pending_catches``: what the store's key change, backup and restore need of it),
-encrypted with the store's own key (SQLCipher, as the store and its backups are) and made
-0600: it holds the officer's photos and catch details. A key change re-encrypts it with the
+encrypted (SQLCipher, as the store and its backups are) with a key derived from the store's
+(HKDF, ``sync.store.spool_kdf``: the key the panel holds opens the spool, never the store),
+and made 0600: it holds the officer's photos and catch details. A key change re-encrypts it with the
 store; one left under an earlier key (by a Jaga before that) has a copy of the store's key
 header, and opens with the passphrase or key file it was written under. Each entry is the
 catch as Record was pressed (the photo's bytes, type, size and EXIF time; each fish's box
@@ -76,8 +77,10 @@ class CatchSpool:
 
     @classmethod
     def open(cls, store: Store, source: KeySource) -> CatchSpool:
-        """The spool beside ``store`` (made if there is none), keyed with its key; one
-        written under an earlier key opens with its own header's slot (``open_spool``)."""
+        """The spool beside ``store`` (made if there is none), under the spool's key derived
+        from the store's (one an earlier release kept under the store's own key re-encrypted
+        first); one written under an earlier key opens with its own header's slot
+        (``open_spool``)."""
         config = store.database.config
         return cls(open_spool(store.path, store.key, store.header.current, source, config))
 

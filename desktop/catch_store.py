@@ -9,10 +9,12 @@ for all the panel reads at start (``at_start``).
 A Record keeps its catch on disk before it opens the store: each open takes the spool's key
 from the store (``Store.spool_key``), and the next Record opens the spool with it, no key
 derived, so the catch is there as soon as it is encrypted and synced, not a key derivation
-later (a kill in that second lost it). The key is the store's, held in memory for as long
+later (a kill in that second lost it). The key is the spool's, derived from the store's
+(``sync.store.spool_kdf``: it opens the spool, not the store), held in memory for as long
 as this runs (as the key source is), never written; it is used only while the store still
-has it, and never while a restore or key change runs (``sync.store.spool_key``): otherwise,
-and before the first open, the Record opens the store first, as before. No Qt here.
+has the key it was derived from, and never while a restore or key change runs
+(``sync.store.spool_key``): otherwise, and before the first open, the Record opens the
+store first, as before. No Qt here.
 """
 
 from __future__ import annotations

@@ -2,15 +2,18 @@
 
 The Catch panel keeps each catch from its Record (``desktop.catch_spool``), and one the
 store refused, in this small SQLCipher database until it is recorded or dismissed: the
-officer's photo and the catch's details, encrypted with the store's key, 0600. Its key
-header (``<spool>.kdf.json``) is a copy of the store's slot, so a spool the key change below
-did not reach still opens with the passphrase or key file it was written under. This module
+officer's photo and the catch's details, 0600, encrypted with the spool's key: derived from
+the store's (HKDF, ``sync.store.spool_kdf``), so that the panel, which holds it while it runs,
+never holds the store's; a spool an earlier release kept under the store's raw key is
+re-encrypted under it at its first open with the store's key (``open_spool``). Its key header
+(``<spool>.kdf.json``) is a copy of the store's slot, so a spool the key change below did not
+reach still opens with the passphrase or key file it was written under. This module
 is what the store's own operations need of it: where it is, opening it, how many catches it
 holds, and moving it to a new key.
 
 A key change (``Store.change_key``) or a restore under another key moves the spool with the
 store, crash-safely: before the store's file changes key, ``prepare_key_change`` writes the
-spool re-encrypted under the new key beside it (``<spool>.rekeyed``, named
+spool re-encrypted under the new key's spool key beside it (``<spool>.rekeyed``, named
 ``<spool>.rekeying`` until it is complete and synced); once the store has the new key,
 ``finish_key_change`` renames it over the spool. Until then each key opens its own copy,
 and ``open_spool`` settles a change a kill interrupted: the copy under the key the store
@@ -29,12 +32,13 @@ import logging
 from pathlib import Path
 
 from sync.durable import fsync_path
-from sync.errors import StoreError, WrongKeyError
+from sync.errors import KeyNotChangedError, StoreError, WrongKeyError
 from sync.store import keys
 from sync.store.database import Database, StoreConfig, copy_private_file
 from sync.store.database_files import SIDE_FILES, wal_holds_a_frame
 from sync.store.keys import KeyHeader, KeySlot, KeySource
 from sync.store.side_counts import rows_beside
+from sync.store.spool_kdf import spool_key_from
 
 _log = logging.getLogger(__name__)
 SUFFIX = ".pending-catches"
@@ -74,24 +78,44 @@ def open_spool(
     store_path: Path, key: bytes, slot: KeySlot, source: KeySource | None, config: StoreConfig
 ) -> Database:
     """The spool beside the store at ``store_path`` (made if there is none) with the store's
-    ``key`` and ``slot``; one written under an earlier key opens with its own header's slot
-    and ``source`` (``WrongKeyError`` without one: ``sync.store.spool_key`` derives none).
-    A key change a kill interrupted is settled first."""
+    ``key`` and ``slot``: under the spool's key derived from ``key`` (``spool_kdf``); one an
+    earlier release kept under the store's raw key is re-encrypted under it first. One
+    written under an earlier key opens with its own header's slot and ``source``
+    (``WrongKeyError`` without one). A key change a kill interrupted is settled first."""
+    return _open(store_path, spool_key_from(key), slot, config, store_key=key, source=source)
+
+
+def open_spool_with(
+    store_path: Path, spool_key: bytes, slot: KeySlot, config: StoreConfig
+) -> Database:
+    """``open_spool`` with the spool's key alone (``sync.store.spool_key``: no store key
+    held, none derived). ``WrongKeyError`` for a spool under any other key: an earlier
+    key's, or the store's raw key (the next ``open_spool`` re-encrypts that one)."""
+    return _open(store_path, spool_key, slot, config, store_key=None, source=None)
+
+
+def _open(
+    store_path: Path,
+    spool_key: bytes,
+    slot: KeySlot,
+    config: StoreConfig,
+    *,
+    store_key: bytes | None,
+    source: KeySource | None,
+) -> Database:
     path = spool_path(store_path)
-    _settle_key_change(store_path, key, slot, config)
+    _settle_key_change(store_path, _candidates(spool_key, store_key), slot, config)
     if not path.exists() or unmade(path):
-        database = _make(path, key, config)
+        database = _make(path, spool_key, config)
         keys.write_header(path, KeyHeader(current=slot))
     else:
         try:
-            database = Database.open(path, key, config, create=False)
+            database = _open_or_migrate(path, spool_key, store_key, config)
         except WrongKeyError:  # the store's key changed, and this spool was not moved with it
             if source is None:
                 raise
-            header = keys.read_header(path)
-            database = Database.open(
-                path, keys.unlock_slot(header.current, source), config, create=False
-            )
+            earlier = keys.unlock_slot(keys.read_header(path).current, source)
+            database = _open_or_migrate(path, spool_key_from(earlier), earlier, config)
         else:
             _heal_header(path, slot)
     with database.write() as connection:
@@ -100,38 +124,44 @@ def open_spool(
 
 
 def pending_count(store_path: Path, key: bytes, config: StoreConfig) -> int | None:
-    """How many catches the spool holds (0: no spool); None when this key does not open it
-    (a spool still under an earlier key). A spool killed between its file and its table
-    (``open_spool``) holds none: 0 (the Catch panel makes the table when it opens it)."""
+    """How many catches the spool holds (0: no spool); None when the store's ``key`` does
+    not open it (a spool still under an earlier key). A spool killed between its file and
+    its table (``open_spool``) holds none: 0 (the Catch panel makes the table when it opens
+    it). One an earlier release kept under the store's raw key is counted, left as it is."""
     if not spool_exists(store_path):
         return 0
-    return rows_beside(spool_path(store_path), "pending", key, config)
+    for candidate in _candidates(spool_key_from(key), key):
+        count = rows_beside(spool_path(store_path), "pending", candidate, config)
+        if count is not None:
+            return count
+    return None
 
 
 def prepare_key_change(
     store_path: Path, old_key: bytes, new_key: bytes, config: StoreConfig
 ) -> bool:
-    """Write the spool re-encrypted under ``new_key`` beside it, before the store's key
-    changes; whether there is one for ``finish_key_change`` to put in place. A spool that
-    ``old_key`` does not open (still under an earlier key) is left as it is, logged.
-    A failure (no room) raises, the spool as it was: the caller changes nothing either."""
+    """Write the spool re-encrypted under the spool's key of the store's ``new_key`` beside
+    it, before the store's key changes; whether there is one for ``finish_key_change`` to
+    put in place. The spool is under the spool's key of ``old_key``, or under ``old_key``
+    itself (an earlier release's). A spool that neither opens (still under an earlier key)
+    is left as it is, logged. A failure (no room) raises, the spool as it was: the caller
+    changes nothing either."""
     path = spool_path(store_path)
     rekeyed, partial = _rekeyed(store_path), _partial(store_path)
     _remove(rekeyed)
     _remove(partial)
     if not spool_exists(store_path):  # an unmade one is made under the key the store has
         return False
-    try:
-        old = Database.open(path, old_key, config, create=False)
-    except WrongKeyError:
+    # The last connection's close folds the WAL into the file: one file to copy.
+    old_spool_key = _key_that_opens(path, _candidates(spool_key_from(old_key), old_key), config)
+    if old_spool_key is None:
         _log.warning("%s is under an earlier key: it keeps that key", path)
         return False
-    old.close()  # the last connection's close folds the WAL into the file: one file to copy
     try:
         copy_private_file(path, partial)
-        copy = Database.open(partial, old_key, config, create=False)
+        copy = Database.open(partial, old_spool_key, config, create=False)
         try:
-            copy.rekey(new_key)
+            copy.rekey(spool_key_from(new_key))
         finally:
             copy.close()
         fsync_path(partial)
@@ -160,18 +190,68 @@ def abandon_key_change(store_path: Path) -> None:
     _remove(_rekeyed(store_path))
 
 
-def _settle_key_change(store_path: Path, key: bytes, slot: KeySlot, config: StoreConfig) -> None:
-    """A key change killed midway left a copy: keep the one under the store's ``key``."""
+def _settle_key_change(
+    store_path: Path, candidates: tuple[bytes, ...], slot: KeySlot, config: StoreConfig
+) -> None:
+    """A key change killed midway left a copy: keep the one under the store's key (the
+    spool's key of it, or the store's raw key for a copy an earlier release made)."""
     _remove(_partial(store_path))
     rekeyed = _rekeyed(store_path)
     if not rekeyed.exists():
         return
     try:
-        Database.open(rekeyed, key, config, create=False).close()
-    except StoreError:  # the store kept its old key: the spool keeps it too
-        _remove(rekeyed)
+        kept = _key_that_opens(rekeyed, candidates, config)
+    except StoreError:  # a copy cut short or damaged: the spool is as it was
+        kept = None
+    if kept is None:
+        _remove(rekeyed)  # the store kept its old key: the spool keeps it too
         return
     finish_key_change(store_path, slot)
+
+
+def _open_or_migrate(
+    path: Path, spool_key: bytes, store_key: bytes | None, config: StoreConfig
+) -> Database:
+    """The spool at ``path`` under ``spool_key``; one an earlier release kept under the
+    store's raw key re-encrypted under ``spool_key`` in place, in one transaction
+    (SQLCipher's rekey): a kill leaves it under one key or the other, each read here, and
+    SQLite's write lock keeps any other connection's catch. ``WrongKeyError`` when neither
+    key opens it."""
+    try:
+        return Database.open(path, spool_key, config, create=False)
+    except WrongKeyError:
+        if store_key is None:
+            raise
+    earlier_release = Database.open(path, store_key, config, create=False)
+    try:
+        earlier_release.rekey(spool_key)
+    except KeyNotChangedError as error:
+        earlier_release.close()
+        try:  # another opener's rekey took the write lock first
+            return Database.open(path, spool_key, config, create=False)
+        except WrongKeyError:
+            _log.warning("%s stays under the store's key until its next open: %s", path, error)
+            return Database.open(path, store_key, config, create=False)
+    except BaseException:
+        earlier_release.close()
+        raise
+    _log.info("%s re-encrypted under the spool's own key (an earlier release's)", path)
+    return earlier_release
+
+
+def _candidates(spool_key: bytes, store_key: bytes | None) -> tuple[bytes, ...]:
+    return (spool_key,) if store_key is None else (spool_key, store_key)
+
+
+def _key_that_opens(path: Path, candidates: tuple[bytes, ...], config: StoreConfig) -> bytes | None:
+    """The first of ``candidates`` that opens the database at ``path`` (closed again)."""
+    for key in candidates:
+        try:
+            Database.open(path, key, config, create=False).close()
+        except WrongKeyError:
+            continue
+        return key
+    return None
 
 
 def _make(path: Path, key: bytes, config: StoreConfig) -> Database:

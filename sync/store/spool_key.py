@@ -8,10 +8,12 @@ the app killed) lost the catch the officer believed recorded. ``Store.spool_key`
 opening the spool takes (its key and the store's key slot it goes with); ``SpoolKey.open``
 opens the spool with it alone.
 
-The spool is under the store's own key (so that the store's key change, backup and restore
-move it as they do), so what is taken is the store's raw key: whoever keeps it holds it in
-memory only (the panel, as long as it runs, as it holds the passphrase or key file's path),
-never writes it, and never shows it (``repr``). It is used only while it is the store's:
+The spool is under a key derived from the store's (HKDF, ``sync.store.spool_kdf``: the
+store's key change, backup and restore move it as they do), and that derived key is all that
+is taken: it opens the spool and nothing else, and never gives the store's key back. Whoever
+keeps it holds it in memory only (the panel, as long as it runs, as it holds the passphrase
+or key file's path), never writes it, and never shows it (``repr``). It is used only while
+it is the store's:
 
 * the spool is opened with the store's in-use lock held shared, as ``Store.open`` holds it
   (``sync.store.in_use``), and kept so until it is closed: a restore or key change, which
@@ -20,7 +22,8 @@ never writes it, and never shows it (``repr``). It is used only while it is the 
 * under that lock the store's key header still names the slot the key was taken with, and
   no key pending: after a key change or restore since (``jaga store rekey`` in another
   process), the spool it moved, or one made now, is under another key (``None``);
-* a spool the key does not open (one left under an earlier key) is ``None`` as well.
+* a spool the key does not open (one left under an earlier key, or under the store's raw
+  key by an earlier release: the store's open re-encrypts that one) is ``None`` as well.
 
 ``None`` tells the caller to open the store (deriving its key), as it did before.
 """
@@ -35,7 +38,7 @@ from sync.store import keys
 from sync.store.database import Database, StoreConfig
 from sync.store.in_use import InUse
 from sync.store.keys import KeyHeader, KeySlot
-from sync.store.pending_catches import open_spool
+from sync.store.pending_catches import open_spool_with
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class SpoolKey:
     """What opens the spool beside the store at ``store_path`` without the store."""
 
     store_path: Path
-    key: bytes = field(repr=False)  # the store's raw key: never log or print it
+    key: bytes = field(repr=False)  # the spool's key (not the store's): never log or print it
     slot: KeySlot  # the store's key slot the key was taken with
     config: StoreConfig
 
@@ -79,6 +82,6 @@ class SpoolKey:
         if keys.read_header(self.store_path) != KeyHeader(current=self.slot):
             return None  # another key since, or a key change cut short: the store settles it
         try:
-            return open_spool(self.store_path, self.key, self.slot, None, self.config)
-        except WrongKeyError:  # a spool left under an earlier key: its own slot opens it
+            return open_spool_with(self.store_path, self.key, self.slot, self.config)
+        except WrongKeyError:  # under an earlier key, or an earlier release's: the store's open
             return None

@@ -43,6 +43,7 @@ from sync.store.records import ModelRef
 from sync.store.retention import Retention
 from sync.store.same_key import refuse_same_key
 from sync.store.schema.migrations import MIGRATIONS, Migration, schema_version
+from sync.store.spool_kdf import spool_key_from
 from sync.store.spool_key import SpoolKey
 from sync.store.store_create import build, check_free, remove_with_side_files
 from sync.store.store_open import key_change_lock, open_database
@@ -274,8 +275,10 @@ class Store:
     @property
     def spool_key(self) -> SpoolKey:
         """What opens the catch spool beside the store later, the store closed, no key
-        derived; only while the key is still the store's (``sync.store.spool_key``)."""
-        return SpoolKey(self.path, self._key, self.header.current, self.database.config)
+        derived; only while the key is still the store's (``sync.store.spool_key``). It
+        holds the spool's key derived from the store's (``spool_kdf``), not the store's."""
+        spool_key = spool_key_from(self._key)
+        return SpoolKey(self.path, spool_key, self.header.current, self.database.config)
 
     def check_alone(self, doing: str) -> None:
         """``StoreInUseError`` now if another process has the store open, saying what to

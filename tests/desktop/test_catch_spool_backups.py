@@ -19,6 +19,7 @@ from desktop.catch_store import CatchStore
 from sync.store import Passphrase, Store
 from sync.store.key_sources import PASSPHRASE_ENV, REPLACED_PASSPHRASE_ENV
 from sync.store.pending_catches import spool_path
+from sync.store.spool_kdf import spool_key_from
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.rekey_worker import NEW_PASSPHRASE
 from tests.desktop.test_catch_spool_crash import QUICK, counts
@@ -92,14 +93,14 @@ def test_a_restore_keeps_the_catches_kept_for_retry_under_the_restored_key(
 def test_store_info_on_a_spool_killed_before_its_table_counts_none(
     store_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``open_spool`` makes the file under the store's key, then its table: a kill between
+    """``open_spool`` makes the file under the spool's key, then its table: a kill between
     left a spool that opens but holds no table, so no catch. `store info` said so with a raw
     sqlcipher3 OperationalError (review r2 device, 7); the Catch panel makes the table."""
     from sync.store.database import Database
 
     monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
     with Store.open(store_path, Passphrase(PASSPHRASE)) as store:
-        key, config = store.key, store.database.config
+        key, config = spool_key_from(store.key), store.database.config
     Database.open(spool_path(store_path), key, config, create=True).close()
     assert jaga("store", "info", "--db", str(store_path)) == 0
     assert "for Retry    none" in capsys.readouterr().out

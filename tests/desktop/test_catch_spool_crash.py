@@ -26,6 +26,7 @@ from desktop.catch_store import CatchStore
 from sync.store import Passphrase, Store, StoreConfig
 from sync.store.database import Database
 from sync.store.pending_catches import pending_count, spool_path
+from sync.store.spool_kdf import spool_key_from
 from tests.desktop.catch_worker import NO_FISH
 from tests.desktop.conftest import PASSPHRASE
 from tests.inference.fish.test_images import grey_png
@@ -44,7 +45,9 @@ def write_locked(
             with store.database.write():
                 yield
             return
-        other = Database.open(spool_path(store_path), store.key, QUICK, create=False)
+        other = Database.open(
+            spool_path(store_path), spool_key_from(store.key), QUICK, create=False
+        )
         try:
             with other.write():
                 yield

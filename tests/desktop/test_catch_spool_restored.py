@@ -33,6 +33,7 @@ from sync.store import Passphrase, Store
 from sync.store.backups import backup, restore
 from sync.store.database import Database
 from sync.store.pending_catches import spool_path
+from sync.store.spool_kdf import spool_key_from
 from tests.desktop.catch_worker import NO_FISH
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.test_catch_spool_crash import QUICK, counts, write_locked
@@ -195,7 +196,9 @@ def test_a_catch_kept_before_its_uids_were_is_kept_once_by_the_hub(
 def _forget_observation_uids(store_path: Path) -> None:
     """The spool's entries as a Jaga before session 31 wrote them: no observation uids."""
     with Store.open(store_path, Passphrase(HUB_PASSPHRASE), config=QUICK) as store:
-        spool = Database.open(spool_path(store_path), store.key, QUICK, create=False)
+        spool = Database.open(
+            spool_path(store_path), spool_key_from(store.key), QUICK, create=False
+        )
     try:
         with spool.write() as connection:
             for uid, text in connection.execute("SELECT uid, catch FROM pending").fetchall():
