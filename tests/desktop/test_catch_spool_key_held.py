@@ -7,7 +7,8 @@ officer pressed Record, and a kill in that time (a flat battery, the app killed)
 catch the officer believed recorded. The spool's key is now taken from the store when it is
 opened (``Store.spool_key``), so a Record keeps the catch first and derives only to write it
 to the store. Real processes killed with SIGKILL at a point the worker names, on a real
-store; a key taken before a key change is never used after it.
+store; a key taken before a key change is never used after it. The key taken is the
+spool's own, derived from the store's (HKDF): what the panel holds never opens the store.
 """
 
 from __future__ import annotations
@@ -22,14 +23,19 @@ from desktop.catch import CatchDetails, CaughtFish
 from desktop.catch_errors import CatchError
 from desktop.catch_photo import read_catch_photo
 from desktop.catch_records import CatchRecord
+from desktop.catch_spool import CatchSpool
 from desktop.catch_store import CatchStore
+from sync.errors import WrongKeyError
 from sync.store import Passphrase, Store
+from sync.store.database import Database
 from sync.store.in_use import InUse
-from sync.store.pending_catches import pending_count, spool_exists
+from sync.store.pending_catches import pending_count, spool_exists, spool_path
+from sync.store.spool_kdf import spool_key_from
 from tests.desktop.catch_worker import NO_FISH
 from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.rekey_worker import NEW_PASSPHRASE
 from tests.desktop.test_catch_spool_crash import QUICK, counts
+from tests.desktop.test_catch_spool_keys import keep_one
 from tests.inference.fish.test_images import grey_png
 from tests.sync.conftest import REPO_ROOT
 
@@ -119,3 +125,40 @@ def test_a_record_during_a_restore_or_key_change_writes_nothing_beside_the_store
     finally:
         held.release()
     assert not spool_exists(store_path)
+
+
+def as_an_earlier_release_kept_it(store_path: Path) -> bytes:
+    """The spool re-encrypted back under the store's raw key, as a release before the
+    spool's own key (HKDF) kept it; the store's key."""
+    with Store.open(store_path, Passphrase(PASSPHRASE), config=QUICK) as store:
+        key = store.key
+    spool = Database.open(spool_path(store_path), spool_key_from(key), QUICK, create=False)
+    try:
+        spool.rekey(key)
+    finally:
+        spool.close()
+    return key
+
+
+def test_the_panel_holds_the_spools_key_never_the_stores(
+    store_path: Path, tmp_path: Path, photo: Path
+) -> None:
+    """What the panel keeps while it runs opens the spool, not the store; an earlier
+    release's spool, under the store's raw key, is re-encrypted at the panel's start and
+    its catch offered, then kept by the next Record without the store."""
+    kept = keep_one(store_path, tmp_path)
+    store_key = as_an_earlier_release_kept_it(store_path)
+    catch_store = CatchStore(store_path, Passphrase(PASSPHRASE), QUICK)
+    offered = catch_store.at_start().kept
+    assert isinstance(offered, tuple) and [c.uid for c in offered] == [kept.uid]
+    taken = catch_store._spool_key.value
+    assert taken is not None
+    assert store_key not in (taken.key, *vars(taken).values()), "the panel holds the store's key"
+    with pytest.raises(WrongKeyError):  # re-encrypted at the start: the raw key opens nothing
+        Database.open(spool_path(store_path), store_key, QUICK, create=False)
+    early = CatchSpool.open_with(taken)
+    assert early is not None, "the panel's key does not open the re-encrypted spool"
+    early.close()
+    catch_store.record(a_catch(photo))
+    assert counts(store_path) == (1, 1)
+    assert pending_count(store_path, store_key, QUICK) == 1  # the refused one, still kept

@@ -15,6 +15,7 @@ import pytest
 
 from sync.errors import WrongKeyError
 from sync.store import Passphrase, Store
+from sync.store.backups import backup, restore
 from sync.store.database import Database
 from sync.store.pending_catches import open_spool, pending_count, spool_path
 from sync.store.spool_kdf import hkdf_sha256, spool_key_from
@@ -64,12 +65,12 @@ def store_key(path: Path, passphrase: str = PASSPHRASE) -> bytes:
         return store.key
 
 
-def earlier_release_spool(path: Path) -> list[str]:
+def earlier_release_spool(path: Path, passphrase: str = PASSPHRASE) -> list[str]:
     """A spool as a release before the derived key kept it: its catches under the store's
     raw key (made by this release, then re-encrypted back). Photos big enough for many
     pages. Its uids, sorted."""
     uids = sorted(f"catch-{n}" for n in range(3))
-    with Store.open(path, Passphrase(PASSPHRASE), config=FAST) as store:
+    with Store.open(path, Passphrase(passphrase), config=FAST) as store:
         spool = open_spool(path, store.key, store.header.current, None, FAST)
         try:
             with spool.write() as connection:
@@ -80,7 +81,7 @@ def earlier_release_spool(path: Path) -> list[str]:
             spool.rekey(store.key)
         finally:
             spool.close()
-    assert uids_under(path, store_key(path)) == uids  # the test's premise
+    assert uids_under(path, store_key(path, passphrase)) == uids  # the test's premise
     return uids
 
 
@@ -103,8 +104,10 @@ def open_as_the_panel_does(path: Path) -> list[str]:
         spool.close()
 
 
-def assert_under_the_spool_key_only(path: Path, uids: list[str]) -> None:
-    key = store_key(path)
+def assert_under_the_spool_key_only(
+    path: Path, uids: list[str], passphrase: str = PASSPHRASE
+) -> None:
+    key = store_key(path, passphrase)
     with pytest.raises(WrongKeyError):
         uids_under(path, key)
     assert uids_under(path, spool_key_from(key)) == uids
@@ -137,6 +140,25 @@ def test_a_key_change_moves_an_earlier_releases_spool_under_the_new_spool_key(
         uids_under(path, new_key)
     assert uids_under(path, spool_key_from(new_key)) == uids
     assert pending_count(path, new_key, FAST) == len(uids)
+
+
+def test_a_restore_moves_an_earlier_releases_spool_under_the_backups_spool_key(
+    tmp_path: Path,
+) -> None:
+    """The key changed since the backup, and the spool is still under the replaced store's
+    raw key: the restore keeps every catch, under the spool key of the backup's key."""
+    path = make_store(tmp_path)
+    backup_path = tmp_path / "backup.db"
+    with Store.open(path, Passphrase(PASSPHRASE), config=FAST) as store:
+        backup(store, backup_path, operator="test")
+        store.change_key(Passphrase(NEW_PASSPHRASE), operator="test")
+    uids = earlier_release_spool(path, NEW_PASSPHRASE)
+    restored = restore(
+        backup_path, path, Passphrase(PASSPHRASE), operator="test", force=True,
+        replaced_source=Passphrase(NEW_PASSPHRASE), config=FAST,
+    )  # fmt: skip
+    assert restored.pending_catches == len(uids)
+    assert_under_the_spool_key_only(path, uids)
 
 
 @pytest.mark.parametrize("step", ["opened", "rekeyed"])
