@@ -184,5 +184,9 @@ def test_a_re_encryption_killed_midway_loses_no_catch(tmp_path: Path, step: str)
     wal = spool_path(path).with_name(spool_path(path).name + "-wal")
     if step == "rekeyed":  # the kill came after the commit, before the checkpoint
         assert wal.stat().st_size > 0
+        with pytest.raises(WrongKeyError):  # committed: the log's pages are the spool key's
+            uids_under(path, store_key(path))
+    else:  # killed before the re-encryption: still the earlier release's
+        assert uids_under(path, store_key(path)) == uids
     assert open_as_the_panel_does(path) == uids, f"a catch was lost: killed at {step}"
     assert_under_the_spool_key_only(path, uids)
