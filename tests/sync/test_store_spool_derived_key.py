@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.errors import WrongKeyError
+from sync.errors import KeyNotChangedError, WrongKeyError
 from sync.store import Passphrase, Store
 from sync.store.backups import backup, restore
 from sync.store.database import Database
@@ -189,4 +189,24 @@ def test_a_re_encryption_killed_midway_loses_no_catch(tmp_path: Path, step: str)
     else:  # killed before the re-encryption: still the earlier release's
         assert uids_under(path, store_key(path)) == uids
     assert open_as_the_panel_does(path) == uids, f"a catch was lost: killed at {step}"
+    assert_under_the_spool_key_only(path, uids)
+
+
+def test_a_re_encryption_that_fails_keeps_the_spool_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLCipher's rekey refused (another process writing the spool past the busy timeout,
+    no room: faked here, the refusal is ``Database.rekey``'s): the spool opens under the
+    store's raw key all the same, every catch in it, and the next open re-encrypts it."""
+    path = make_store(tmp_path)
+    uids = earlier_release_spool(path)
+
+    def refused(database: Database, key: bytes) -> None:
+        raise KeyNotChangedError(f"cannot re-encrypt {database.path}: locked (faked)")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Database, "rekey", refused)
+        assert open_as_the_panel_does(path) == uids, "the spool did not open"
+    assert uids_under(path, store_key(path)) == uids  # not re-encrypted yet
+    assert open_as_the_panel_does(path) == uids
     assert_under_the_spool_key_only(path, uids)
