@@ -35,6 +35,12 @@ class Backoff:
         """Seconds to wait after ``failures`` consecutive failures (0 after none)."""
         ceiling = self.ceiling_s(failures)
         delay = ceiling / 2 + rng.uniform(0.0, ceiling / 2) if ceiling else 0.0
-        if retry_after_s is not None:
-            delay = max(delay, min(retry_after_s, self.cap_s))
-        return delay
+        return self.honouring(delay, retry_after_s)
+
+    def honouring(self, delay_s: float, retry_after_s: float | None) -> float:
+        """``delay_s``, or the hub's ``Retry-After`` where that is longer (at most the cap):
+        a floor, so a hub that asks for more time gets it, and one that asks for none
+        (0, or no header) never makes a device retry sooner than its back-off."""
+        if retry_after_s is None:
+            return delay_s
+        return max(delay_s, min(retry_after_s, self.cap_s))

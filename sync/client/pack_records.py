@@ -12,7 +12,8 @@ download, no folder, no HTTP.
 
 A failed install, or a repair of a pack damaged on disk, is tried again only after a wait
 that doubles with each one counted (``PACK_RETRY``), at most six hours: why, and when the
-count starts afresh, ``sync.client.packs`` tells.
+count starts afresh, ``sync.client.packs`` tells. A download the hub answered 429 or 503
+with ``Retry-After`` waits at least that long (bounded as a push's wait is).
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class PackFailures:
     failures: int
     last_failure_at: datetime
     error: str  # the last failure's cause
+    # The hub's ``Retry-After`` with the last failure (a 429 or 503), in seconds as the
+    # transport read and bounded it: the next try waits at least that long. None: none sent.
+    retry_after_s: float | None = None
 
     def concern(self, pack: PackRef) -> bool:
         return (self.version, self.sha256) == (pack.version, pack.sha256)
@@ -82,7 +86,8 @@ class PackFailures:
         return self.last_failure_at
 
     def retry_at(self) -> datetime:
-        return self.last_failure_at + timedelta(seconds=PACK_RETRY.ceiling_s(self.failures))
+        wait_s = PACK_RETRY.honouring(PACK_RETRY.ceiling_s(self.failures), self.retry_after_s)
+        return self.last_failure_at + timedelta(seconds=wait_s)
 
     def message(self) -> str:
         """What the app and ``jaga sync status`` show until the pack installs."""
@@ -94,6 +99,8 @@ class PackFailures:
 
     def to_json(self) -> str:
         body = asdict(self) | {"last_failure_at": format_timestamp(self.last_failure_at)}
+        if self.retry_after_s is None:  # as a record was before it was kept
+            del body["retry_after_s"]
         return json.dumps(body, sort_keys=True)
 
 
@@ -166,10 +173,19 @@ def failures_record(values: Mapping[str, str]) -> PackFailures | None:
             int(body["failures"]),
             parse_timestamp(str(body["last_failure_at"])),
             str(body["error"]),
+            _seconds(body.get("retry_after_s")),
         )
     except (KeyError, TypeError, ValueError):
         return None
     return record if record.failures >= 1 else None
+
+
+def _seconds(value: Any) -> float | None:
+    """A kept ``Retry-After``: seconds from 0 to the pack's cap, else None (unreadable:
+    the back-off alone decides, as before it was kept)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value) if 0 <= value <= PACK_RETRY.cap_s else None
 
 
 def repairs_record(values: Mapping[str, str]) -> PackRepairs | None:

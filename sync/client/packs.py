@@ -346,7 +346,10 @@ class PackInstaller:
     ) -> PackOutcome:
         now = self._store.clock.now()
         count = earlier.failures + 1 if earlier is not None else 1
-        failed = PackFailures(wanted.version, wanted.sha256, count, now, str(error)[:500])
+        # A 429 or 503's Retry-After (``HubUnavailableError``'s, read and bounded as for a
+        # push): a floor under the wait. Any other failure has none.
+        hint = getattr(error, "retry_after_s", None)
+        failed = PackFailures(wanted.version, wanted.sha256, count, now, str(error)[:500], hint)
         message = failed.message()
         _log.warning("%s; the installed pack stays", message)
         values = {ERROR_NAME: message[:1000], FAILURES_NAME: failed.to_json()}

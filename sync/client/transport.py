@@ -327,7 +327,9 @@ class HubTransport:
                     if isinstance(refused, HubUnavailableError):
                         # A gateway's or portal's page, before a byte of this answer was
                         # written: what ``sink`` holds from before is still good to resume.
-                        raise DownloadCutError(str(refused)) from None
+                        # A 429's or 503's Retry-After goes with it (the pack's wait floor).
+                        hint = refused.retry_after_s
+                        raise DownloadCutError(str(refused), retry_after_s=hint) from None
                     raise refused
                 if status == 206:
                     check_resumed_at(response, resume_from, operation)
