@@ -8,6 +8,7 @@ only with ``too_large``; ``offset_mismatch`` (409) resumes an upload.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -28,6 +29,13 @@ def error_response(status: int, error: str, reason: str) -> JsonResponse:
     return JsonResponse(error_body(error, reason), status=status)
 
 
+def retry_after(wait_s: float) -> str:
+    """``Retry-After`` for a wait of ``wait_s`` seconds: whole seconds rounded up, at least
+    one. Rounded down, a lock ending within the second would say 0, and a device told 0
+    comes straight back into the same lock."""
+    return str(max(1, math.ceil(wait_s)))
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's hook: our errors and DRF's become ``ErrorBody``; anything else is a bug (500)."""
     if isinstance(exc, HubError):
@@ -36,8 +44,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         headers = {}
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+        if getattr(exc, "wait", None) is not None:
+            headers["Retry-After"] = retry_after(exc.wait)
         reason = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return Response(
             error_body(str(exc.default_code), reason), status=exc.status_code, headers=headers

@@ -21,6 +21,7 @@ from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
 
 from sync.hub import auth
+from sync.hub.api.errors import retry_after
 from sync.hub.apply.push import apply_batch
 from sync.hub.errors import DeviceRevoked, UnknownToken
 from sync.hub.models import Device, Person, Site
@@ -244,6 +245,30 @@ def test_registrations_either_side_of_a_window_boundary_count_together(
     answers += [_register(client, f"AAAAA-AAAAA-{n:05d}").status_code for n in range(3, 6)]
     RegisterThrottle.cache.clear()
     assert answers == [404, 404, 404, 429, 429, 429]
+
+
+def test_a_lock_ending_within_a_second_says_retry_after_one_second_not_zero(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three codes at a slice's start lock the client until three slices (90 s) later: an
+    attempt 0.4 s before then waits 0.4 s. ``Retry-After: 0`` would send a device straight
+    back into the same lock; the hub rounds up, to at least one second."""
+    clock = FakeClock()
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"register": "3/minute"})
+    monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: clock.now().timestamp()))
+    RegisterThrottle.cache.clear()
+    client = Client(REMOTE_ADDR="10.9.8.1")
+    answers = [_register(client, f"AAAAA-AAAAA-{n:05d}") for n in range(3)]
+    clock.advance(seconds=89.6)
+    late = _register(client, "AAAAA-AAAAA-00003")
+    clock.advance(seconds=0.4)
+    after = _register(client, "AAAAA-AAAAA-00004")
+    RegisterThrottle.cache.clear()
+    assert [answer.status_code for answer in answers] == [404, 404, 404]
+    assert late.status_code == 429 and late["Retry-After"] == "1", late.headers
+    assert after.status_code == 404  # the lock did end with the second it named
+    # The hub's own rule, whatever DRF's ``Throttled`` rounds (3.18 rounds up already).
+    assert [retry_after(wait) for wait in (0, 0.4, 1.0, 89.2)] == ["1", "1", "1", "90"]
 
 
 @pytest.mark.usefixtures("three_a_minute")
