@@ -3,8 +3,9 @@
 "Equal jitter": the n-th consecutive failure waits between half and all of
 ``base * 2**(n-1)`` (capped), so no device retries sooner than half the ceiling (it never
 hammers a recovering hub) and devices that failed together spread out instead of returning
-in lockstep. A hub's ``Retry-After`` is honoured as a floor. The random source is injected,
-so tests replay exact delays.
+in lockstep. A hub's ``Retry-After`` is honoured as a floor, spread above it by the same
+jitter (the hub gives every device the same number). The random source is injected, so
+tests replay exact delays.
 """
 
 from __future__ import annotations
@@ -34,8 +35,14 @@ class Backoff:
     ) -> float:
         """Seconds to wait after ``failures`` consecutive failures (0 after none)."""
         ceiling = self.ceiling_s(failures)
-        delay = ceiling / 2 + rng.uniform(0.0, ceiling / 2) if ceiling else 0.0
-        return self.honouring(delay, retry_after_s)
+        jitter = rng.uniform(0.0, ceiling / 2) if ceiling else 0.0
+        delay = ceiling / 2 + jitter
+        floor = self.honouring(0.0, retry_after_s)
+        if floor > delay:
+            # The hub tells every device the same wait (5 s while its database is away):
+            # taken as it is, devices that failed together would come back together.
+            return min(self.cap_s, floor + jitter)
+        return delay
 
     def honouring(self, delay_s: float, retry_after_s: float | None) -> float:
         """``delay_s``, or the hub's ``Retry-After`` where that is longer (at most the cap):

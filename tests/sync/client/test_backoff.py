@@ -32,7 +32,19 @@ def test_the_same_seed_gives_the_same_delays() -> None:
 
 def test_retry_after_is_a_floor_within_the_cap() -> None:
     backoff, rng = Backoff(base_s=1.0, cap_s=60.0), random.Random(1)
-    assert backoff.delay_s(1, rng, retry_after_s=5.0) == 5.0
+    assert 5.0 <= backoff.delay_s(1, rng, retry_after_s=5.0) <= 5.5  # and the jitter
     assert backoff.delay_s(1, rng, retry_after_s=3600.0) == 60.0
     with pytest.raises(ValueError, match="base_s"):
         Backoff(base_s=0.0)
+
+
+@pytest.mark.parametrize("failures", [1, 2, 3])
+def test_devices_told_the_same_retry_after_still_spread_out(failures: int) -> None:
+    """The hub says ``Retry-After: 5`` to every device while its database is away: a floor
+    that simply replaced the back-off's jittered delay sent every device that failed
+    together back at the same instant, the herd the jitter is there to spread."""
+    backoff = Backoff(base_s=2.0, cap_s=300.0)
+    delays = [backoff.delay_s(failures, random.Random(seed), 5.0) for seed in range(200)]
+    ceiling = backoff.ceiling_s(failures)
+    assert len(set(delays)) > 150, f"{len(set(delays))} distinct delays of 200"
+    assert min(delays) >= 5.0 and max(delays) <= max(5.0, ceiling) + ceiling / 2
