@@ -20,7 +20,7 @@ from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 
-from sync.hub.api.errors import error_response
+from sync.hub.api.errors import error_response, retry_after
 from sync.protocol import (
     BODY_SHA256_HEADER,
     MAX_AUDIT_BODY_BYTES,
@@ -30,6 +30,10 @@ from sync.protocol import (
 )
 
 _log = logging.getLogger(__name__)
+# The wait a 503 names while the database is away: long enough for a restart's or a
+# failover's first seconds, short enough that a blip costs a device little. Every device is
+# told the same number; each spreads its retry above it (``sync.client.backoff``).
+DATABASE_RETRY_S = 5
 _LIMITS = (
     (re.compile(r"^/api/v1/sites/[^/]+/uploads/[^/]+/?$"), MAX_CHUNK_BYTES),
     (re.compile(r"^/api/v1/sites/[^/]+/push/?$"), MAX_PUSH_BODY_BYTES),
@@ -79,7 +83,7 @@ class ApiGuardMiddleware:
                          exception)  # fmt: skip
             response = error_response(503, "database_unavailable", "the hub's database is "
                                       "unavailable; retry later")  # fmt: skip
-            response["Retry-After"] = "5"
+            response["Retry-After"] = retry_after(DATABASE_RETRY_S)
             return response
         _log.exception("hub bug on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "the hub failed; this is a bug, not you")

@@ -15,19 +15,20 @@ import pytest
 from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client, override_settings
 from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
 
 from sync.hub import auth
+from sync.hub.api import sync_views
 from sync.hub.api.errors import retry_after
 from sync.hub.apply.push import apply_batch
 from sync.hub.errors import DeviceRevoked, UnknownToken
 from sync.hub.models import Device, Person, Site
 from sync.hub.settings import caches_for
 from sync.hub.throttle import RegisterThrottle, client_network
-from sync.protocol import AUTH_ERROR_CODES
+from sync.protocol import AUTH_ERROR_CODES, PROTOCOL_VERSION
 from tests.sync.conftest import FakeClock
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
@@ -269,6 +270,22 @@ def test_a_lock_ending_within_a_second_says_retry_after_one_second_not_zero(
     assert after.status_code == 404  # the lock did end with the second it named
     # The hub's own rule, whatever DRF's ``Throttled`` rounds (3.18 rounds up already).
     assert [retry_after(wait) for wait in (0, 0.4, 1.0, 89.2)] == ["1", "1", "1", "90"]
+
+
+def test_a_pull_while_the_database_is_away_is_told_to_come_back_in_five_seconds(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same number to every device (each spreads its retry above it: the device's
+    back-off), in whole seconds, with the hub's error body."""
+
+    def away(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(sync_views, "changes_after", away)
+    params = {"cursor": 0, "protocol_version": PROTOCOL_VERSION}
+    answer = api.get(api.site_path("changes"), params)
+    assert answer.status_code == 503 and answer["Retry-After"] == "5", answer.headers
+    assert answer.json()["error"] == "database_unavailable"
 
 
 @pytest.mark.usefixtures("three_a_minute")
