@@ -20,15 +20,10 @@ from sync.store.database import Database
 from sync.store.pending_catches import open_spool, pending_count, spool_path
 from sync.store.spool_kdf import hkdf_sha256, spool_key_from
 from tests.sync.conftest import FAST, REPO_ROOT
+from tests.sync.test_store_spool_key import make_store
 
 PASSPHRASE = "a long boat passphrase"
 NEW_PASSPHRASE = "another boat passphrase"
-
-
-def make_store(tmp_path: Path) -> Path:
-    path = tmp_path / "jaga.db"
-    Store.create(path, Passphrase(PASSPHRASE), config=FAST).close()
-    return path
 
 
 def test_the_panels_spool_key_is_not_the_stores_key(tmp_path: Path) -> None:
