@@ -135,9 +135,9 @@ def test_a_kiosk_whose_clock_is_ahead_erases_nobody_else_before_their_retention_
     with kiosk_a.open() as a, httpx.Client() as http:
         assert kiosk_a.client(a, http).sync_once().pull.erased == 0
         assert [p.person_uid for p, _ in a.people.listing()] == [person]
-    assert [p.person_uid for p in purge_expired(timezone.now() + timedelta(hours=2))] == [
-        UUID(person)
-    ]  # the hub's daily purge, on time
+    erased = purge_expired(timezone.now() + timedelta(hours=2))  # the hub's daily purge, on time
+    # it runs over every site: earlier tests' sites in this database may have people due too
+    assert [p.person_uid for p in erased if p.site == site_slug] == [UUID(person)]
     with kiosk_a.open() as a, httpx.Client() as http:
         assert kiosk_a.client(a, http).sync_once().pull.erased == 1
 
