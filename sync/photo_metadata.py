@@ -30,7 +30,8 @@ losing quality for nothing. Viewers and OpenCV's decoder read it as before.
 The rule lives in ``sync`` because both sides of a sync apply it: the kiosk to a new
 enrolment photo (``desktop.kiosk.enrol``), the store to a face photo an older kiosk kept
 whole (``sync.store.face_photo_metadata``), and the hub to a face photo an older device
-uploads (``sync.hub.uploads``). One rule, so a photo stripped on either side has the same
+uploads (``sync.hub.uploads``) and, once, to those an older hub kept whole
+(``sync.hub.face_photo_upgrade``). One rule, so a photo stripped on either side has the same
 bytes, and so the same sha256, on both.
 """
 

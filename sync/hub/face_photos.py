@@ -10,8 +10,9 @@ same bytes. A catch photo is kept as sent: where and when a fish was caught is t
 push and upload, sent again, are matched by them and stay the same photo. A device that
 stripped its own stored copy since (``sync.store.face_photo_metadata``) declares the
 stripped bytes' sha256: that is the same photo too (``stored_as_declared``), and from then
-on the row's sha256 is its kept bytes'. A hub that kept a face photo whole before this rule
-strips it then.
+on the row's sha256 is its kept bytes'. A face photo a hub kept whole before this rule is
+stripped at the hub's upgrade (``sync.hub.face_photo_upgrade``), under the sha256 declared,
+or by such a push, whichever comes first.
 """
 
 from __future__ import annotations
