@@ -1,11 +1,12 @@
-"""Face photos an older hub kept whole lose their metadata, once, at the upgrade (0052).
+"""Face photos an older hub kept whole lose their metadata, once, at the upgrade.
 
 A hub now keeps a face photo's bytes without their metadata as their upload completes
 (``sync.hub.face_photos``); one an older hub kept whole still holds the GPS position, serial
 numbers and names its camera wrote, and waited for its device to declare the stripped bytes
 (which a device that never pushes the photo again, or whose push an older hub refused and it
 quarantined, never does). :func:`strip_stored_face_photos` gives every stored face photo the
-same rule, by the hub alone, when the hub's migrations run (each ``jaga hub run`` start).
+same rule, by the hub alone, when the hub's migrations run (each ``jaga hub run`` start;
+migration ``face_photos_stripped``).
 
 Photo by photo, each in a transaction of its own holding the photo's row: the photos are up
 to 32 MiB each, and one transaction over them all would hold every face photo's row (pushes
