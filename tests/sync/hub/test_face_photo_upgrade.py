@@ -30,6 +30,7 @@ from tests.sync.hub.hubfixtures import SERVER
 from tests.sync.hub.hubkit import REPO, Api
 from tests.sync.hub.test_face_photo_metadata import _pushed_face, _uploaded
 from tests.sync.hub.test_migrations import upgraded  # noqa: F401  (a fixture)
+from tests.sync.hub.test_photos import _start
 from tests.sync.images import CAMERA_SECRET, photo_with_metadata
 
 BEFORE = ("hub", "0051_fish_photo_index")
@@ -232,3 +233,6 @@ def test_after_the_upgrade_both_of_a_photos_declarations_are_the_same_photo(api:
     assert not api.push(e.entry("photo", "upsert", renewed))["rejected"]
     photo = Photo.objects.get(uid=portrait["photo_uid"])
     assert (bytes(photo.data), photo.sha256) == (stripped, renewed["sha256"])
+    # Its upload of the stripped bytes, which the older hub refused as a conflict, is done.
+    again = _start(api, stripped, uid=portrait["photo_uid"])
+    assert again.status_code == 200 and again.json()["complete"] is True
