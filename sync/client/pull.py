@@ -22,6 +22,7 @@ from sync.client.errors import HubUnavailableError
 from sync.client.full_pull import FullPull, start_cursor
 from sync.client.hub_identity import hub_of, learn_hub_id
 from sync.client.log_epoch import known_epoch, known_tip, note_epoch, sealed_cursor
+from sync.client.restated_photos import requeue_restated_face_photos
 from sync.client.site_state import cursor_name
 from sync.client.stopping import Stopping, never
 from sync.client.transport import HubTransport
@@ -116,11 +117,13 @@ class Puller:
         cursor, full_pull = self._start()
         report = PullReport(cursor=cursor, full_pull=full_pull)
         epoch = known_epoch(self._store, self._site)
-        for _ in range(self._tuning.max_pages_per_sync):
+        for page_number in range(self._tuning.max_pages_per_sync):
             if stopping():
                 break
             tip, seal = known_tip(self._store, self._site, cursor)
             pulled = self._transport.changes(cursor, self._tuning.pull_limit, epoch, tip, seal)
+            if pulled.restates_face_photos and not page_number:  # for the next push
+                requeue_restated_face_photos(self._store)
             made_with = self._transport.registration
             learn_hub_id(self._store, pulled.hub_id, made_with.hub_url, made_with.device_id)
             hub = hub_of(self._store, made_with, pulled.hub_id)

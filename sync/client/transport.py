@@ -31,6 +31,7 @@ from sync.client.transport_answers import (
     named_hub_id,
     parse_answer,
     refusal,
+    restates_face_photos,
     send,
     unavailable,
 )
@@ -118,6 +119,8 @@ class Pulled:
     hub_now: datetime | None
     seal: str | None = None  # the hub's seal of the page's last change (``LOG_SEAL_HEADER``)
     hub_id: str | None = None  # the id the hub named itself by (``HUB_ID_HEADER``)
+    # It takes face photos restated without metadata (``FACE_PHOTOS_RESTATED_HEADER``).
+    restates_face_photos: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,13 @@ class HubTransport:
             "pull", "GET", self._site_url("changes"), params=params, headers=headers
         )
         page = parse_answer(response, PullResult, "pull")
-        return Pulled(page, hub_date(response), answer_seal(response), named_hub_id(response))
+        return Pulled(
+            page,
+            hub_date(response),
+            answer_seal(response),
+            named_hub_id(response),
+            restates_face_photos(response),
+        )
 
     def start_upload(self, start: UploadStart) -> UploadStatus:
         return self._call("upload", "POST", self._site_url("uploads"), UploadStatus, body=start)

@@ -40,6 +40,7 @@ from sync.protocol import (
     AUTH_ERROR_CODES,
     BODY_DAMAGED,
     BODY_SHA256_HEADER,
+    FACE_PHOTOS_RESTATED_HEADER,
     HUB_ID_HEADER,
     LOG_SEAL_HEADER,
     MAX_AUDIT_BODY_BYTES,
@@ -167,6 +168,12 @@ def answer_seal(response: httpx.Response) -> str | None:
     if seal is None or not (0 < len(seal) <= _MAX_SEAL and seal.isascii() and seal.isalnum()):
         return None
     return str(seal).lower()
+
+
+def restates_face_photos(response: httpx.Response) -> bool:
+    """Whether the hub says it takes a stored face photo's sha256 restated without its
+    metadata (``FACE_PHOTOS_RESTATED_HEADER``); a hub before it says nothing."""
+    return bool(response.headers.get(FACE_PHOTOS_RESTATED_HEADER) == "1")
 
 
 def named_hub_id(response: httpx.Response) -> str | None:

@@ -9,6 +9,7 @@ is refused and nothing of it is kept.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import Field, StrictBool, field_validator
@@ -47,6 +48,17 @@ per hub database and kept in it, so a hub restored from a backup keeps it
 (``sync.hub.identity``). A header, which every earlier release ignores: a device that does
 not read it, or a hub that does not send it, is told apart by address, as before.
 Additive like ``PACK_SCHEMA_HEADER``: no protocol version."""
+FACE_PHOTOS_RESTATED_HEADER = "X-Jaga-Face-Photos-Restated"
+"""An answer header of the pull answers ("1"): this hub takes a stored face photo's sha256,
+restated by its device without the photo's metadata, as the same photo
+(``sync.hub.face_photos``). A hub before it refused that restatement for good
+(``OLDER_HUB_RESTATE_REFUSAL``) and the device quarantined it; a device that reads the header
+sends those entries again, once (``sync.client.restated_photos``). Additive: an earlier hub
+does not send it, an earlier device ignores it."""
+OLDER_HUB_RESTATE_REFUSAL = re.compile(r"photo [0-9a-f-]{36} is stored with a different sha256")
+"""The whole reason a hub before ``FACE_PHOTOS_RESTATED_HEADER`` refused a stored photo's new
+sha256 with. A hub since says more where it refuses one (other bytes than those it holds),
+so such a refusal is never sent again by a device on its own."""
 RegistrationCode = Annotated[str, Field(strict=True, pattern=r"^[0-9A-Za-z-]{8,40}$")]
 RegisterSites = Annotated[tuple[Slug, ...], Field(min_length=1, max_length=MAX_REGISTER_SITES)]
 

@@ -14,7 +14,9 @@ A photo's bytes change, so its sha256 and size do: the new ones are queued for t
 the photo's upsert (``photo_uid`` is the photo's, not its contents', and stays). A hub holds
 either nothing of the photo yet (the new sha256 is what its upload will carry), or the same
 bytes already: it strips a face photo's metadata as it keeps it (``sync.hub.face_photos``),
-by this very rule, and so takes the new sha256 as the same photo. The old bytes leave the
+by this very rule, and so takes the new sha256 as the same photo (a hub of a release before
+refused it for good, and the entry is sent again once that hub is upgraded:
+``sync.client.restated_photos``). The old bytes leave the
 store's files as an erasure's do (a purge owed, ``sync.store.purge_mark``). A photo whose
 metadata cannot be removed (not a JPEG, PNG or WebP; damaged) is left as it is and logged:
 nothing is lost, and its upload is refused by a hub until it is enrolled again.

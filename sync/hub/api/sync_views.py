@@ -11,7 +11,9 @@ is renewed first when a tip the hub sealed (``LOG_TIP_HEADER`` with its seal) sh
 was rewound: its cursor is past the site's log, or the hub holds another change there
 (``sync.hub.log_epoch``). An unsealed tip or cursor is only the device's word: no evidence.
 Every pull answer names the hub (``HUB_ID_HEADER``), so a device registered before hub ids
-learns its hub's on its next sync.
+learns its hub's on its next sync, and says the hub takes a stored face photo's sha256
+restated without its metadata (``FACE_PHOTOS_RESTATED_HEADER``), so a device sends again
+what a hub before refused of it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from sync.hub.models import Device
 from sync.hub.review import newest_species_pack
 from sync.protocol import (
     ACCEPTED_PROTOCOL_VERSIONS,
+    FACE_PHOTOS_RESTATED_HEADER,
     HUB_ID_HEADER,
     LOG_EPOCH_HEADER,
     LOG_SEAL_HEADER,
@@ -185,8 +188,9 @@ class ChangesView(APIView):
         unsaid = {"species_pack"} if said is None else set()
         if known is None:
             unsaid.add("log_epoch")
-        # Headers, which every earlier release ignores: see LOG_SEAL_HEADER, HUB_ID_HEADER.
-        headers = {HUB_ID_HEADER: str(hub_id())}
+        # Headers, which every earlier release ignores: see LOG_SEAL_HEADER, HUB_ID_HEADER,
+        # FACE_PHOTOS_RESTATED_HEADER.
+        headers = {HUB_ID_HEADER: str(hub_id()), FACE_PHOTOS_RESTATED_HEADER: "1"}
         last = rows[-1] if rows else None
         sealed = None if known is None else answer_seal(device.site, epoch, pull.cursor, tip, last)
         if sealed is not None:

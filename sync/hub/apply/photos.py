@@ -71,8 +71,11 @@ def _restate_stored(photo: Photo, payload: PhotoUpsert) -> None:
     (``sync.hub.face_photos``): the same photo, kept as declared (stripped now, where an
     older hub kept it whole)."""
     kept = stored_as_declared(photo, payload.sha256, payload.byte_size)
-    if kept is None:
-        raise EntryRejectedError(f"photo {photo.uid} is stored with a different sha256")
+    if kept is None:  # more than a hub before said (OLDER_HUB_RESTATE_REFUSAL): not resent
+        raise EntryRejectedError(
+            f"photo {photo.uid} is stored with a different sha256, which is not its bytes"
+            " without their metadata either"
+        )
     if kept != bytes(photo.data or b""):
         photo.data, photo.thumbnail = kept, None
 

@@ -89,6 +89,7 @@ class FakeHub:
         # The newest species pack a pull's answer names (None: the answer has no such
         # field, as a hub's before it named packs; a hub that names none answers null).
         self.names_pack: SpeciesPackPublished | None = None
+        self.pull_headers: dict[str, str] = {}  # more headers on a pull's answer
         self.transport = httpx.MockTransport(self.handle)
 
     def client(self) -> httpx.Client:
@@ -206,6 +207,7 @@ class FakeHub:
         date = datetime.now(UTC) if self.date == "wall clock" else self.date
         if date is not None:
             answer.headers["Date"] = format_datetime(date, usegmt=True)
+        answer.headers.update(self.pull_headers)
         return answer
 
     def _start(self, start: UploadStart) -> httpx.Response:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sync.hub.models import Photo
 from sync.photo_metadata import strip_metadata
+from sync.protocol import OLDER_HUB_RESTATE_REFUSAL
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 from tests.sync.hub.test_photos import _put, _start
@@ -85,6 +86,9 @@ def test_a_face_photo_stored_whole_before_is_stripped_when_its_device_says_so(ap
     other = portrait | {"sha256": "ab" * 32}
     (refused,) = api.push(e.entry("photo", "upsert", other))["rejected"]
     assert "different sha256" in refused["reason"]
+    # In more words than an older hub's refusal, which a device sends again on its own
+    # (``sync.client.restated_photos``): this one it must not.
+    assert not OLDER_HUB_RESTATE_REFUSAL.fullmatch(refused["reason"])
 
 
 def test_a_face_photo_whose_metadata_cannot_be_removed_is_not_stored(api: Api) -> None:

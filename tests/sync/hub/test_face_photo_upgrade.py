@@ -25,6 +25,7 @@ from django.db.migrations.loader import MigrationLoader
 from sync.hub.face_photo_upgrade import strip_stored_face_photos
 from sync.hub.models import Photo
 from sync.photo_metadata import strip_metadata
+from sync.protocol import FACE_PHOTOS_RESTATED_HEADER, PROTOCOL_VERSION
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubfixtures import SERVER
 from tests.sync.hub.hubkit import REPO, Api
@@ -215,9 +216,13 @@ def test_after_the_upgrade_both_of_a_photos_declarations_are_the_same_photo(api:
     device, still older, pushes it again as it holds it (the whole bytes' sha256): the same
     photo. A device upgraded before its hub, whose push of the stripped sha256 the older
     hub refused ("stored with a different sha256") and which it quarantined, sends that
-    entry again (``jaga sync requeue``): the same photo too, now declared as kept."""
+    entry again (``sync.client.restated_photos``, or ``jaga sync requeue``): the same photo
+    too, now declared as kept."""
     whole = photo_with_metadata(7)
     portrait = _pushed_face(api, whole)
+    # Every pull answer says so: a device sends again what an older hub refused of it.
+    pulled = api.get(api.site_path("changes"), {"cursor": 0, "protocol_version": PROTOCOL_VERSION})
+    assert pulled.headers[FACE_PHOTOS_RESTATED_HEADER] == "1"
     assert _uploaded(api, whole, portrait["photo_uid"]).json()["complete"] is True
     Photo.objects.filter(uid=portrait["photo_uid"]).update(data=whole)  # as an older hub did
     strip_stored_face_photos(Photo, DEFAULT_DB_ALIAS)
