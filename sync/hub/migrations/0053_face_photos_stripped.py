@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("hub", "0051_fish_photo_index"),
+        ("hub", "0052_catch_text_without_bidi_controls"),
     ]
 
     operations = [
