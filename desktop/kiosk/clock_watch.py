@@ -14,6 +14,10 @@ every ``CHECK_EVERY_S`` anyway (one small read of the store). A clock that goes 
 and said on every frame while it stays wrong (``KioskFrame.problem``); one set right again is
 logged, and no longer said. A step back too small to judge the clock wrong (within the floor's
 tolerance) still dates the decisions after it out of order: the log says that too.
+
+Each decision made while the clock is judged wrong carries why, in its own record
+(``AccessEvent.clock_suspect``: the store's row, its audit entry, the hub's row), so that an
+auditor can tell the times not to be trusted from the others long after the screen said so.
 """
 
 from __future__ import annotations
@@ -39,7 +43,10 @@ class ClockWatch:
     def __init__(self, store: Store, monotonic: Callable[[], float]) -> None:
         self._store = store
         self._monotonic = monotonic
-        self.warning = self._judge()
+        self.reason = self._judge()
+        """Why the clock is judged wrong now, as the decisions made meanwhile record it
+        (``AccessEvent.clock_suspect``); None: it is not."""
+        self.warning = _said(self.reason)
         """Why the times the kiosk records look wrong now; None: they do not."""
         self.at_start = self.warning
         self.last_wrong = self.warning
@@ -62,7 +69,8 @@ class ClockWatch:
         if stepped:
             self._say_step(offset - self._offset)
         self._offset, self._judged_at = offset, judged
-        before, self.warning = self.warning, self._judge()
+        before, self.reason = self.warning, self._judge()
+        self.warning = _said(self.reason)
         if self.warning is not None:
             self.last_wrong = self.warning
         if self.warning is not None and before is None:
@@ -86,5 +94,9 @@ class ClockWatch:
 
     def _judge(self) -> str | None:
         with self._store.database.read() as connection:
-            warning = device_clock_warning(connection, self._store.clock)
-        return None if warning is None else f"{warning}; {RECORDED_AT_CLOCK}"
+            return device_clock_warning(connection, self._store.clock)
+
+
+def _said(reason: str | None) -> str | None:
+    """What the operator is told of a clock judged wrong for ``reason``."""
+    return None if reason is None else f"{reason}; {RECORDED_AT_CLOCK}"

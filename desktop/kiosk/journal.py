@@ -45,17 +45,12 @@ from pathlib import Path
 from sync.errors import WrongKeyError
 from sync.filelock import HeldLock
 from sync.store import AccessEvent, Store
-from sync.store.access import COLUMNS, access_event, access_payload
+from sync.store.access import COLUMNS, access_event, access_row
 from sync.store.database import Database
-from sync.store.kiosk_waiting import hold_journal, set_aside, waiting_path
+from sync.store.kiosk_waiting import hold_journal, set_aside, waiting_path, waiting_table
 
 _log = logging.getLogger(__name__)
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS waiting (event_uid TEXT PRIMARY KEY, occurred_at TEXT NOT NULL,"
-    " site TEXT NOT NULL, device TEXT NOT NULL, decision TEXT NOT NULL, person_uid TEXT,"
-    " similarity REAL, liveness REAL)"
-)
-_NAMES = COLUMNS.split(", ")
+_MARKS = ",".join("?" * len(COLUMNS.split(",")))
 
 
 def journal_path(store_path: Path) -> Path:
@@ -102,13 +97,12 @@ class DecisionJournal:
 
     def keep(self, events: Iterable[AccessEvent]) -> None:
         """Write the events, durably, in one transaction (a ``StoreError`` if it fails)."""
-        rows = [[access_payload(event)[name] for name in _NAMES] for event in events]
+        rows = [access_row(event) for event in events]
         if not rows:
             return
-        marks = ",".join("?" * len(_NAMES))
         with self._open().write() as connection:
             connection.executemany(
-                f"INSERT OR IGNORE INTO waiting ({COLUMNS}) VALUES ({marks})", rows
+                f"INSERT OR IGNORE INTO waiting ({COLUMNS}) VALUES ({_MARKS})", rows
             )
 
     def forget(self, events: Iterable[AccessEvent]) -> None:
@@ -135,7 +129,7 @@ class DecisionJournal:
             create = not self.path.exists()
             database = Database.open(self.path, store.key, store.database.config, create=create)
             with database.write() as connection:
-                connection.execute(_SCHEMA)
+                waiting_table(connection)  # one an older release made gains the flag
             self._database = database
         return self._database
 

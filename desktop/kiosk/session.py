@@ -110,8 +110,7 @@ class KioskSession:
 
     @property
     def clock_warning(self) -> str | None:
-        """Why the times this kiosk records look wrong now (:mod:`desktop.kiosk.clock_watch`);
-        None: they do not."""
+        """Why this kiosk's times look wrong now (:mod:`desktop.kiosk.clock_watch`); None: not."""
         return self.clock_watch.warning
 
     def process(self, image: AnyImage, time_s: float | None = None) -> KioskFrame:
@@ -353,6 +352,7 @@ class KioskSession:
             person_uid=decision.identity if verified else None,
             similarity=decision.similarity,
             liveness=decision.liveness,
+            clock_suspect=self.clock_watch.reason,  # judged by _decide, before it dated them
         )
 
 

@@ -212,7 +212,14 @@ class FishObservationUpsert(WireModel):
 
 
 class AccessEventUpsert(WireModel):
-    """A kiosk decision. Events are append-only: the first version stored is final."""
+    """A kiosk decision. Events are append-only: the first version stored is final.
+
+    ``clock_suspect`` (protocol 7) is why the kiosk's clock was judged wrong when it made the
+    decision (``desktop.kiosk.clock_watch``): its ``occurred_at`` is what that clock read, not
+    to be trusted. Sent only then; absent (None): the clock was judged right, or the device
+    is older and did not judge it per decision. Text as recorded (``RecordedText``): it is in
+    the device's audit chain as written, and a refusal would keep the decision off the hub.
+    """
 
     event_uid: Uid
     occurred_at: Timestamp
@@ -222,6 +229,7 @@ class AccessEventUpsert(WireModel):
     person_uid: Uid | None
     similarity: Similarity | None
     liveness: UnitFloat | None
+    clock_suspect: RecordedText | None = None
 
 
 class SpeciesPackPublished(WireModel):
@@ -245,6 +253,7 @@ PAYLOADS: dict[tuple[str, str], type[WireModel]] = {
 
 ADDED_FIELDS: dict[tuple[str, str], dict[str, int]] = {
     ("photo", "upsert"): {"withheld": 5},
+    ("access_event", "upsert"): {"clock_suspect": 7},
     ("fish_observation", "upsert"): {
         "pack_version": 3,
         "crop": 3,

@@ -29,7 +29,7 @@ from pydantic import (
 
 from sync.protocol.names import free_text_problem, hidden_characters_problem
 
-PROTOCOL_VERSION = 6
+PROTOCOL_VERSION = 7
 """The wire protocol this module describes; bump it for any incompatible change.
 
 1. The first release.
@@ -44,6 +44,8 @@ PROTOCOL_VERSION = 6
 6. ``FishObservationUpsert.recorded_here`` (whether the pushing device recorded the catch or
    sends a review of one it pulled: a catch the hub makes from a review has no author until
    the device that recorded it pushes it).
+7. ``AccessEventUpsert.clock_suspect`` (why the kiosk's clock was judged wrong when it made
+   the decision: its time is not to be trusted).
 
 Adding a field is incompatible here because every schema forbids unknown fields: a
 protocol-1 device cannot read a push answer that carries ``retryable`` (it would take the
@@ -62,7 +64,7 @@ older pull gets the changes without the fields its reader would refuse
 and pauses.
 """
 
-ACCEPTED_PROTOCOL_VERSIONS = frozenset({2, 3, 4, 5, PROTOCOL_VERSION})
+ACCEPTED_PROTOCOL_VERSIONS = frozenset({2, 3, 4, 5, 6, PROTOCOL_VERSION})
 """The versions a hub of this code serves, pushes and pulls alike: its own and the older ones
 back to 2 (each differs only by payload fields that ``payload_for_protocol`` leaves out).
 Protocol 1 cannot read a push answer that carries ``Rejection.retryable``."""

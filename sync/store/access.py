@@ -1,4 +1,9 @@
-"""Access events: every kiosk decision, stored, audited and queued in one transaction."""
+"""Access events: every kiosk decision, stored, audited and queued in one transaction.
+
+A decision made while the kiosk's clock was judged wrong carries why (``clock_suspect``,
+schema 19, protocol 7): in its row, its audit entry and its payload to the hub. One made with
+the clock judged right carries no such field, so its entry and payload are as they were.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,10 @@ from sync.store.database import Database
 from sync.store.outbox import Outbox
 from sync.store.records import AccessEvent
 
-COLUMNS = "event_uid, occurred_at, site, device, decision, person_uid, similarity, liveness"
+COLUMNS = (
+    "event_uid, occurred_at, site, device, decision, person_uid, similarity, liveness,"
+    " clock_suspect"
+)
 
 
 class AccessLog:
@@ -25,9 +33,14 @@ class AccessLog:
 
     def record(self, event: AccessEvent) -> AccessEvent:
         with self._database.write() as connection:
+            columns = dict(zip(COLUMNS.split(", "), access_row(event), strict=True))
+            if event.clock_suspect is None:  # the row as before the flag (schema 19)
+                del columns["clock_suspect"]
+            columns["created_at"] = format_timestamp(self._clock.now())
             connection.execute(
-                f"INSERT INTO access_events ({COLUMNS}, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (*_values(event), format_timestamp(self._clock.now())),
+                f"INSERT INTO access_events ({', '.join(columns)})"
+                f" VALUES ({','.join('?' * len(columns))})",
+                tuple(columns.values()),
             )
             payload = access_payload(event)
             self._audit.append(
@@ -65,7 +78,9 @@ class AccessLog:
 
 
 def access_payload(event: AccessEvent) -> dict[str, Any]:
-    return {
+    """The event as its audit entry and its outbox entry hold it (``AccessEventUpsert``);
+    ``clock_suspect`` only when the clock was judged wrong (see the module)."""
+    payload: dict[str, Any] = {
         "event_uid": event.event_uid,
         "occurred_at": format_timestamp(event.occurred_at),
         "site": event.site,
@@ -75,9 +90,13 @@ def access_payload(event: AccessEvent) -> dict[str, Any]:
         "similarity": event.similarity,
         "liveness": event.liveness,
     }
+    if event.clock_suspect is not None:
+        payload["clock_suspect"] = event.clock_suspect
+    return payload
 
 
-def _values(event: AccessEvent) -> tuple[Any, ...]:
+def access_row(event: AccessEvent) -> tuple[Any, ...]:
+    """The event's values in ``COLUMNS`` order."""
     return (
         event.event_uid,
         format_timestamp(event.occurred_at),
@@ -87,11 +106,12 @@ def _values(event: AccessEvent) -> tuple[Any, ...]:
         event.person_uid,
         event.similarity,
         event.liveness,
+        event.clock_suspect,
     )
 
 
 def access_event(row: Sequence[Any]) -> AccessEvent:
-    uid, occurred_at, site, device, decision, person_uid, similarity, liveness = row
+    uid, occurred_at, site, device, decision, person_uid, similarity, liveness, suspect = row
     return AccessEvent(
         occurred_at=parse_timestamp(occurred_at),
         site=site,
@@ -101,4 +121,5 @@ def access_event(row: Sequence[Any]) -> AccessEvent:
         similarity=similarity,
         liveness=liveness,
         event_uid=uid,
+        clock_suspect=suspect,
     )

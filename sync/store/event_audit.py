@@ -40,8 +40,11 @@ FIELDS = (
     "person_uid",
     "similarity",
     "liveness",
+    "clock_suspect",
 )
-_EVENTS = f"SELECT {', '.join(FIELDS)} FROM access_events ORDER BY id"
+# Written into an entry only when set (``sync.store.access.access_payload``): an entry
+# without it says the event has none, so one given a flag afterwards differs from it.
+_UNSET_WHEN_ABSENT = {"clock_suspect": None}
 _ENTRIES = "SELECT sequence, details FROM audit_log WHERE action = ?"
 
 
@@ -62,7 +65,7 @@ def mismatched_events(database: Database) -> tuple[str, ...]:
             json.loads(details).get("event_uid"): (int(sequence), details)
             for sequence, details in connection.execute(_ENTRIES, (ACTION,))
         }
-        rows = connection.execute(_EVENTS).fetchall()
+        rows = connection.execute(_events_query(connection)).fetchall()
     return tuple(_problems(rows, entries, pruned))
 
 
@@ -82,7 +85,8 @@ def _problems(
             continue
         entry_seen = True
         sequence, details = found
-        differences = _differences(event, json.loads(details), sequence)
+        recorded = {**_UNSET_WHEN_ABSENT, **json.loads(details)}
+        differences = _differences(event, recorded, sequence)
         if differences:
             yield f"access event {event['event_uid']} differs from its audit entry: {differences}"
 
@@ -95,6 +99,14 @@ def _differences(event: Mapping[str, Any], recorded: Mapping[str, Any], sequence
         for name, value in recorded.items()
         if event.get(name, _MISSING) != value
     )
+
+
+def _events_query(connection: Any) -> str:
+    """Every event's ``FIELDS``, oldest first; NULL for a column the store's schema has not
+    added yet (a store before schema 19 flagged no event)."""
+    held = {row[1] for row in connection.execute("PRAGMA table_info(access_events)")}
+    fields = (name if name in held else f"NULL AS {name}" for name in FIELDS)
+    return f"SELECT {', '.join(fields)} FROM access_events ORDER BY id"
 
 
 def _chain_pruned(connection: Any) -> bool:

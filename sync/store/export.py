@@ -37,6 +37,7 @@ ACCESS_HEADER = (
     "similarity",
     "liveness",
     "event_uid",
+    "clock_suspect",  # why the kiosk's clock was judged wrong then; empty: it was not
 )
 FISH_HEADER = (
     "observed_at",
@@ -75,7 +76,8 @@ def export_access_events(
     """Write access events with ``since <= occurred_at < until``; returns the row count."""
     sql = (
         "SELECT a.occurred_at, a.site, a.device, a.decision, a.person_uid, p.external_id,"
-        " p.display_name, a.similarity, a.liveness, a.event_uid FROM access_events a"
+        " p.display_name, a.similarity, a.liveness, a.event_uid, a.clock_suspect"
+        " FROM access_events a"
         " LEFT JOIN people p ON p.person_uid = a.person_uid"
         " WHERE a.occurred_at >= ? AND a.occurred_at < ? ORDER BY a.occurred_at, a.id"
     )

@@ -39,7 +39,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sync import plural
 from sync.errors import KioskDecisionsWaitingError, StoreError, WrongKeyError
@@ -62,6 +62,23 @@ _LOCAL_STAMP = "%Y%m%dT%H%M%S"  # as the first kiosk to set one aside named it: 
 _NUMBERED = "-"  # then 2, 3 ...: another set aside in the same second had the name
 
 _log = logging.getLogger(__name__)
+
+
+# The journal's one table: an event as the store holds it (``COLUMNS``), keyed by its uid.
+WAITING_TABLE = (
+    "CREATE TABLE IF NOT EXISTS waiting (event_uid TEXT PRIMARY KEY, occurred_at TEXT NOT NULL,"
+    " site TEXT NOT NULL, device TEXT NOT NULL, decision TEXT NOT NULL, person_uid TEXT,"
+    " similarity REAL, liveness REAL, clock_suspect TEXT)"
+)
+
+
+def waiting_table(connection: Any) -> None:
+    """Make the journal's table, or bring one a release before schema 19 made up to date:
+    its events were decided before kiosks flagged a clock judged wrong (NULL)."""
+    connection.execute(WAITING_TABLE)
+    names = {row[1] for row in connection.execute("PRAGMA table_info(waiting)")}
+    if "clock_suspect" not in names:
+        connection.execute("ALTER TABLE waiting ADD COLUMN clock_suspect TEXT")
 
 
 def waiting_path(store_path: Path) -> Path:
@@ -112,6 +129,8 @@ def _record_all(store: Store, path: Path) -> int:
     try:
         if not database.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='waiting'"):
             return 0
+        with database.write() as connection:
+            waiting_table(connection)
         recorded = 0
         for row in database.query(f"SELECT {COLUMNS} FROM waiting ORDER BY rowid"):
             event = access_event(row)

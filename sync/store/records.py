@@ -320,9 +320,12 @@ class AccessEvent:
     similarity: float | None = None
     liveness: float | None = None
     event_uid: str = field(default_factory=new_uid)
+    clock_suspect: str | None = None  # why the clock was judged wrong then (schema 19)
 
     def __post_init__(self) -> None:
         _require_aware("occurred_at", self.occurred_at)
+        if self.clock_suspect is not None:
+            _require_text("clock_suspect", self.clock_suspect)
         _require_text("site", self.site)
         _require_text("device", self.device)
         _require_text("decision", self.decision)

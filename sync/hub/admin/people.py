@@ -128,10 +128,35 @@ class AfterErasureFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ClockSuspectFilter(admin.SimpleListFilter):
+    """Events a kiosk decided while it judged its clock wrong: their times are not to be
+    trusted (the event's page says why)."""
+
+    title = "the kiosk's clock"
+    parameter_name = "clock_suspect"
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "judged wrong"), ("no", "not judged wrong")]
+
+    def queryset(self, request: Any, queryset: QuerySet[AccessEvent]) -> QuerySet[AccessEvent]:
+        if self.value() == "yes":
+            return queryset.exclude(clock_suspect="")
+        if self.value() == "no":
+            return queryset.filter(clock_suspect="")
+        return queryset
+
+
 @admin.register(AccessEvent)
 class AccessEventAdmin(SiteScopedAdmin):
-    list_display = ("occurred_at", "site", "device_name", "decision", "person_uid", "similarity")
-    list_filter = (("site", admin.RelatedOnlyFieldListFilter), "decision", AfterErasureFilter)
+    list_display = ("occurred_at", "site", "device_name", "decision", "person_uid", "similarity",
+                    "clock_wrong")  # fmt: skip
+    list_filter = (("site", admin.RelatedOnlyFieldListFilter), "decision", AfterErasureFilter,
+                   ClockSuspectFilter)  # fmt: skip
+
+    @admin.display(boolean=True, description="clock judged wrong")
+    def clock_wrong(self, event: AccessEvent) -> bool:
+        """The kiosk judged its clock wrong as it decided: ``occurred_at`` is its reading."""
+        return bool(event.clock_suspect)
 
     def has_add_permission(self, request: Any) -> bool:
         return False

@@ -373,6 +373,7 @@ def _event_fields(payload: AccessEventUpsert) -> dict[str, Any]:
         "person_uid": payload.person_uid,
         "similarity": payload.similarity,
         "liveness": payload.liveness,
+        "clock_suspect": payload.clock_suspect or "",  # absent: judged right, or not said
     }
 
 
@@ -380,4 +381,7 @@ def _stored_event(event: AccessEvent) -> dict[str, Any]:
     return {column: getattr(event, column) for column in _EVENT_COLUMNS}
 
 
-_EVENT_COLUMNS = ("device_name", "occurred_at", "decision", "person_uid", "similarity", "liveness")
+_EVENT_COLUMNS = (
+    "device_name", "occurred_at", "decision", "person_uid", "similarity", "liveness",
+    "clock_suspect",
+)  # fmt: skip

@@ -43,6 +43,9 @@ class AccessEvent(models.Model):
     similarity = models.FloatField(null=True)
     liveness = models.FloatField(null=True)
     received_at = models.DateTimeField(auto_now_add=True)
+    # Why the kiosk's clock was judged wrong when it decided (protocol 7): ``occurred_at`` is
+    # not to be trusted. Empty: judged right, or a device too old to say.
+    clock_suspect = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ("-occurred_at",)

@@ -36,6 +36,7 @@ from sync.store.schema import (
     v16,
     v17,
     v18,
+    v19,
 )
 
 # "JAGA" in ASCII: tells a Jaga store from any other SQLCipher file with the same key.
@@ -125,6 +126,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(16, "access decisions recorded for another hub", run_script(v16.SQL)),
     Migration(17, "the hub each fish observation is of, known from then on", run_script(v17.SQL)),
     Migration(18, "access events are append-only but for their sync stamps", run_script(v18.SQL)),
+    Migration(19, "access events say when the kiosk's clock was judged wrong", run_script(v19.SQL)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

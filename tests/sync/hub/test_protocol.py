@@ -89,10 +89,10 @@ def test_pull_results_serialise_cursor_and_flags() -> None:
     }
 
 
-def test_protocol_6_is_what_a_batch_declares_and_a_hub_also_serves_2_to_5() -> None:
-    assert PROTOCOL_VERSION == 6
-    assert e.batch(DEVICE, []).model_dump(mode="json")["protocol_version"] == 6
-    assert sorted(ACCEPTED_PROTOCOL_VERSIONS) == [2, 3, 4, 5, 6]
+def test_protocol_7_is_what_a_batch_declares_and_a_hub_also_serves_2_to_6() -> None:
+    assert PROTOCOL_VERSION == 7
+    assert e.batch(DEVICE, []).model_dump(mode="json")["protocol_version"] == 7
+    assert sorted(ACCEPTED_PROTOCOL_VERSIONS) == [2, 3, 4, 5, 6, 7]
 
 
 def test_a_rejection_says_whether_to_send_the_entry_again() -> None:
@@ -194,7 +194,8 @@ def test_an_observation_may_carry_the_packs_verdict_and_absent_is_not_none() -> 
 def test_a_payload_for_an_older_protocol_leaves_out_only_what_later_ones_added() -> None:
     added = {"pack_version": 3, "crop": 3, "status": 4, "status_reason": 4, "recorded_here": 6}
     assert ADDED_FIELDS[("fish_observation", "upsert")] == added
-    assert ADDED_FIELDS[("photo", "upsert")] == {"withheld": 5} and len(ADDED_FIELDS) == 2
+    assert ADDED_FIELDS[("photo", "upsert")] == {"withheld": 5} and len(ADDED_FIELDS) == 3
+    assert ADDED_FIELDS[("access_event", "upsert")] == {"clock_suspect": 7}
     kept = e.photo(b"face", person_uid=str(uuid4())) | {"withheld": True}
     assert "withheld" not in payload_for_protocol(4, "photo", "upsert", kept)
     verdict = {"status": "no_fish", "status_reason": "blank"}

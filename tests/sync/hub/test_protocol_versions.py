@@ -243,28 +243,28 @@ def test_a_protocol_4_catch_keeps_the_packs_verdict_and_older_devices_never_see_
     assert (stored.answer, stored.status) == ("Lutjanus synagris", "unknown")
 
 
-def test_protocols_1_and_7_are_refused_whole_and_the_docs_say_which_are_served(
+def test_protocols_1_and_8_are_refused_whole_and_the_docs_say_which_are_served(
     live_hub: HubProcess, site_slug: str
 ) -> None:
     device = HttpDevice.register(live_hub, site_slug)
-    for version in (1, 7):
+    for version in (1, 8):
         catch = e.observation()
         pushed = device.push(version, e.entry("fish_observation", "upsert", catch))
         assert (pushed.status_code, pushed.json()["error"]) == (400, "unsupported_protocol")
         assert (
             pushed.json()["reason"]
-            == f"this hub speaks protocol 6 (and accepts 2, 3, 4, 5), not {version}"
+            == f"this hub speaks protocol 7 (and accepts 2, 3, 4, 5, 6), not {version}"
         )
         assert not FishObservation.objects.filter(uid=catch["observation_uid"]).exists()
-    for pull_version in (None, 1, 7):  # no version at all is protocol 1's pull
+    for pull_version in (None, 1, 8):  # no version at all is protocol 1's pull
         pulled = device.pull(pull_version)
         assert (pulled.status_code, pulled.json()["error"]) == (400, "unsupported_protocol")
     paths = httpx.get(f"{live_hub.url}/api/schema/", params={"format": "json"}).json()["paths"]
     push = paths["/api/v1/sites/{site}/push"]["post"]
-    assert push["description"].startswith("This hub speaks protocol 6 (and accepts 2, 3, 4, 5);")
+    assert push["description"].startswith("This hub speaks protocol 7 (and accepts 2, 3, 4, 5, 6);")
     pull = paths["/api/v1/sites/{site}/changes"]["get"]
     (version,) = [p for p in pull["parameters"] if p["name"] == "protocol_version"]
-    assert version["description"].endswith("(this hub: 6 (and accepts 2, 3, 4, 5))")
+    assert version["description"].endswith("(this hub: 7 (and accepts 2, 3, 4, 5, 6))")
 
 
 def test_a_protocol_5_face_image_kept_on_the_device_is_not_awaited(

@@ -136,14 +136,18 @@ def test_wrong_device_id_or_protocol_is_refused_whole(api: Api, other_api: Api) 
     response = api.post(api.site_path("push"), newer | {"novelty": True})
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_protocol"
-    assert response.json()["reason"] == "this hub speaks protocol 6 (and accepts 2, 3, 4, 5), not 7"
+    assert response.json()["reason"] == (
+        "this hub speaks protocol 7 (and accepts 2, 3, 4, 5, 6), not 8"
+    )
     # A protocol-1 device could not read this hub's answers (``retryable``): it is told, and
     # pauses, instead of getting an answer it would take for garbage.
     entry = e.entry("fish_observation", "upsert", e.observation())
     older = e.batch(api.device_id, [entry]).model_dump(mode="json") | {"protocol_version": 1}
     response = api.post(api.site_path("push"), older)
     assert (response.status_code, response.json()["error"]) == (400, "unsupported_protocol")
-    assert response.json()["reason"] == "this hub speaks protocol 6 (and accepts 2, 3, 4, 5), not 1"
+    assert response.json()["reason"] == (
+        "this hub speaks protocol 7 (and accepts 2, 3, 4, 5, 6), not 1"
+    )
     assert not FishObservation.objects.filter(uid=entry.entity_uid).exists()
 
 
