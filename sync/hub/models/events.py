@@ -44,8 +44,10 @@ class AccessEvent(models.Model):
     liveness = models.FloatField(null=True)
     received_at = models.DateTimeField(auto_now_add=True)
     # Why the kiosk's clock was judged wrong when it decided (protocol 7): ``occurred_at`` is
-    # not to be trusted. Empty: judged right, or a device too old to say.
-    clock_suspect = models.TextField(blank=True, default="")
+    # not to be trusted. Empty: judged right, or a device too old to say. A default in the
+    # database too: a hub worker of the release before, still running mid-upgrade, inserts
+    # events without the column.
+    clock_suspect = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ("-occurred_at",)

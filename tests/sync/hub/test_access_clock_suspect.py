@@ -8,9 +8,10 @@ from __future__ import annotations
 import html
 import re
 
+from django.db import connection
 from django.test import Client
 
-from sync.hub.models import AccessEvent
+from sync.hub.models import AccessEvent, Site
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubkit import Api
 
@@ -67,3 +68,17 @@ def test_an_older_device_sends_no_flag_and_its_decisions_are_kept_as_before(api:
     answer = api.post(api.site_path("push"), body.model_dump(mode="json") | {"protocol_version": 6})
     assert answer.status_code == 200 and answer.json()["rejected"] == [], answer.content
     assert AccessEvent.objects.get(uid=event["event_uid"]).clock_suspect == ""
+
+
+def test_an_event_a_worker_of_the_release_before_inserts_reads_as_unflagged(api: Api) -> None:
+    """Mid-upgrade, a hub worker still running the release before inserts events without the
+    column: the database's own default takes them, unflagged."""
+    site = Site.objects.get(slug=api.site)
+    uid = e.uid()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO hub_accessevent (uid, site_id, device_name, occurred_at, decision,"
+            " received_at) VALUES (%s, %s, 'kiosk-1', now(), 'verified', now())",
+            [uid, site.pk],
+        )
+    assert AccessEvent.objects.get(uid=uid).clock_suspect == ""

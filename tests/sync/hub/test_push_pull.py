@@ -187,7 +187,7 @@ def test_pull_from_another_protocol_is_refused(api: Api) -> None:
         response = api.get(path, params)
         assert (response.status_code, response.json()["error"]) == (400, "unsupported_protocol")
         assert (
-            f"protocol {PROTOCOL_VERSION} (and accepts 2, 3, 4, 5), not"
+            f"protocol {PROTOCOL_VERSION} (and accepts 2, 3, 4, 5, 6), not"
             in response.json()["reason"]
         )
     assert len(api.pull(0)["changes"]) == 1
