@@ -257,6 +257,8 @@ def _print_events(session: KioskSession, events: tuple[AccessEvent, ...]) -> Cou
         reasons = session.reasons(event)  # a low_quality one's: what the screen advised on
         if reasons:
             line["reasons"] = list(reasons)
+        if event.clock_suspect is not None:  # why: on stderr, and in the record
+            line["clock_suspect"] = True
         line.update(person_uid=event.person_uid, similarity=_rounded(event.similarity),
                     liveness=_rounded(event.liveness))  # fmt: skip
         if event.person_uid is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlcipher3
 
+from main import main
 from sync.store import AccessEvent, Passphrase, Store
 from sync.store.export import export_access_events
 from sync.store.schema.migrations import MIGRATIONS
@@ -85,3 +86,22 @@ def test_the_attendance_export_says_which_times_are_not_to_be_trusted(
     assert export_access_events(store.database, out) == 2
     rows = {row["event_uid"]: row for row in csv.DictReader(io.StringIO(out.getvalue()))}
     assert (rows[plain]["clock_suspect"], rows[suspect]["clock_suspect"]) == ("", WHY)
+
+
+def test_audit_show_prints_the_flag_with_the_decision(
+    store: Store,
+    clock: FakeClock,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plain, suspect = spoof(store, clock), flagged(store, clock)
+    verify(db_path, monkeypatch, capsys)  # sets the passphrase, as the other commands read it
+    assert main(["audit", "show", "--json", "--db", str(db_path)]) == 0
+    shown = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    decisions = {e["details"]["event_uid"]: e["details"] for e in shown
+                 if e["action"] == "access.decision"}  # fmt: skip
+    assert decisions[suspect]["clock_suspect"] == WHY
+    assert "clock_suspect" not in decisions[plain]
+    assert main(["audit", "show", "--db", str(db_path)]) == 0
+    assert f'"clock_suspect":"{WHY}"' in capsys.readouterr().out

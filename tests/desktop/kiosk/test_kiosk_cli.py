@@ -332,7 +332,8 @@ def test_run_on_a_reset_clock_says_its_times_are_wrong(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A flat RTC battery: the clock reads 2000, on a build released since. Each decision is
-    still recorded at the clock's time; the operator is told, and so is the summary."""
+    still recorded at the clock's time; the operator is told, and so are the summary and
+    each decision's line."""
     from datetime import UTC, datetime
 
     from sync.store import SystemClock
@@ -344,8 +345,9 @@ def test_run_on_a_reset_clock_says_its_times_are_wrong(
     assert run(store_path, str(video)) == 0
     captured = capsys.readouterr()
     assert "jaga kiosk run: warning: this device's clock looks wrong" in captured.err
-    summary = lines(captured.out)[-1]["summary"]
-    assert "clock looks wrong" in summary["clock"]  # type: ignore[index]
+    *events, last = lines(captured.out)
+    assert "clock looks wrong" in last["summary"]["clock"]  # type: ignore[index]
+    assert events and all(event["clock_suspect"] is True for event in events), events
 
 
 def test_run_says_a_journal_it_set_aside_at_start(
