@@ -12,7 +12,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hub", "0051_fish_photo_index"),
+        ("hub", "0053_face_photos_stripped"),
     ]
 
     operations = [
