@@ -10,12 +10,14 @@ video that cannot play (no frame it can read, a still photo): it is opened, or r
 the models load, as ``jaga kiosk run`` refuses it. A camera that cannot be opened or stops
 giving frames, and a store that a full disk or another process keeps from opening, are tried
 again (:mod:`desktop.kiosk.runner`): meanwhile the prompt says the kiosk is unavailable, the
-state line says why, and the next frame shows it is back. A store that does not open
+state line says why (and what decisions still wait for the store, those in memory only), and
+the next frame shows it is back. A store that does not open
 otherwise (a wrong key), a model pack that is not installed, a video that fails: each is
 shown on the panel and logged. A kiosk that cannot work says so: the state line says why,
 for the operator; the prompt says it is out of service (not "Look at the camera"), the
 picture is cleared and the badge field is off. A frame in flight when it failed is recorded,
-not shown.
+not shown. A failure is logged as the runner reports it, before a stop returns: an app quitting
+runs no queued slot, and a stop with decisions unwritten must reach the log.
 """
 
 from __future__ import annotations
@@ -83,6 +85,13 @@ def _emit(signal: SignalInstance, *values: object) -> None:
         _log.info("the kiosk's window closed before it could be told")
 
 
+def _log_failure(what: str, error: object) -> None:
+    if isinstance(error, KioskError | InferenceError | SyncError):  # said, not a bug
+        _log.warning("%s: %s", what, error)
+    else:
+        _log.error("%s: %s", what, error, exc_info=error_info(error))
+
+
 class KioskController(QObject):
     _ready = Signal(str, object, object)
     _frame = Signal(object, object)
@@ -99,13 +108,17 @@ class KioskController(QObject):
         *,
         frames: FrameSource | None = None,
         metrics: KioskMetrics | None = None,
+        open_session: OpenSession | None = None,
     ) -> None:
+        """``frames`` and ``open_session`` stand in for the source's frames and for the
+        models' load and the store's open (:class:`KioskOpener`); a test's."""
         super().__init__()
         self.settings = settings
         self.panel = panel
         self._source = source
         self._options = options
         self._frames = frames or (lambda: source_frames(source))
+        self._open_session = open_session
         self._hold = PromptHold()
         self._metrics = metrics
         self._runner: KioskRunner | None = None
@@ -147,8 +160,9 @@ class KioskController(QObject):
             self._video = video
 
         settings = self.settings
-        open_session = KioskOpener(settings.store_path, key, self._options, settings.env,
-                                   settings.store_config)  # fmt: skip
+        open_session = self._open_session or KioskOpener(
+            settings.store_path, key, self._options, settings.env, settings.store_config
+        )
         self._runner = KioskRunner(frames, open_session, self, camera=camera)
         self._runner.start()
 
@@ -187,6 +201,9 @@ class KioskController(QObject):
         _emit(self._finished, events)
 
     def failed(self, error: BaseException) -> None:
+        # Logged here: an app quitting has left its event loop, and never shows the failure
+        # of a stop (decisions a full disk or a busy store keeps in memory, lost with it).
+        _log_failure("kiosk stopped", error)
         _emit(self._failed, error)
 
     def unavailable(self, outage: Outage) -> None:
@@ -261,6 +278,8 @@ class KioskController(QObject):
         self.panel.show_prompt(CAMERA_RESTART if outage.restart else UNAVAILABLE[outage.part])
         self.panel.clear_picture(f"no picture: the {outage.part} is unavailable")
         text = RETRYING[outage.part].format(reason=outage.reason, retry_s=outage.retry_s)
+        if outage.problem is not None:  # decisions waiting: still so while nothing is decided
+            text = f"{text}\n{outage.problem}"
         self.panel.show_state(text, problem=True)
 
     @Slot(object)
@@ -274,12 +293,9 @@ class KioskController(QObject):
     @Slot(object)
     def _show_failure(self, error: object, *, started: bool = True) -> None:
         """``started``: False for a source refused before the kiosk's threads ran, so the log
-        does not say a kiosk that never ran stopped."""
-        what = "kiosk stopped" if started else "kiosk not started"
-        if isinstance(error, KioskError | InferenceError | SyncError):  # said, not a bug
-            _log.warning("%s: %s", what, error)
-        else:
-            _log.error("%s: %s", what, error, exc_info=error_info(error))
+        does not say a kiosk that never ran stopped (one that ran logged it: :meth:`failed`)."""
+        if not started:
+            _log_failure("kiosk not started", error)
         self._failure_shown = True
         self._failure_text = f"the kiosk cannot work: {error}"
         self._stand_down(self._failure_text)

@@ -80,6 +80,9 @@ class Outage:
     """The events of the tracks that were open when the camera went."""
     names: Mapping[str, str] = field(default_factory=dict)
     """The names of the people those events verified, as found when they were written."""
+    problem: str | None = None
+    """What the operator must still see meanwhile (:attr:`KioskSession.problem`): decisions
+    waiting for the store, those in memory only that a kill would lose."""
     restart: bool = False
     """Only a restart of the kiosk (or a replug) brings the camera back: its reads (or opens)
     are stuck in the driver (:class:`~desktop.kiosk.sources.CameraRestartError`). It is
@@ -242,7 +245,8 @@ class KioskRunner:
                 if outage is not None:  # told here, after the frames before it
                     events = session.interrupt()
                     names = session.names_of(events)
-                    told = dataclasses.replace(outage, events=events, names=names)
+                    told = dataclasses.replace(outage, events=events, names=names,
+                                               problem=session.problem)  # fmt: skip
                     self._listener.unavailable(told)
                     continue  # a frame from before it went: it would say it is back
                 if item is None:

@@ -128,9 +128,14 @@ class KioskSession:
         external_id = badge.external_id if badge is not None else None
         names = self.names_of(events)  # a greeting waits for the store (see the module)
         unwritten = frozenset(self._unwritten.values())
+        return KioskFrame(result, events, names, external_id, notice, self.problem, unwritten)
+
+    @property
+    def problem(self) -> str | None:
+        """What the operator must see while it lasts, frames or none (a camera out):
+        decisions waiting for the store (those in memory only too), a clock gone wrong."""
         problems = [p for p in (self._writer.problem, self.clock_watch.since_start) if p]
-        return KioskFrame(result, events, names, external_id, notice,
-                          "\n".join(problems) or None, unwritten)  # fmt: skip
+        return "\n".join(problems) or None
 
     def finish(self) -> tuple[AccessEvent, ...]:
         """The stream ended: open tracks are decided on what they have, and recorded; a
