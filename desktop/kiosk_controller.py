@@ -5,18 +5,18 @@ controller there; each report is re-emitted as a queued signal, so the panel is 
 touched on the GUI thread. The frames shown are the frames processed: a picture waits for
 its faces' boxes instead of running ahead of them.
 
-Without a store key the panel says how to give one and nothing starts; nor does it for a
-video that cannot play (no frame it can read, a still photo): it is opened, or refused, before
-the models load, as ``jaga kiosk run`` refuses it. A camera that cannot be opened or stops
-giving frames, and a store that a full disk or another process keeps from opening, are tried
-again (:mod:`desktop.kiosk.runner`): meanwhile the prompt says the kiosk is unavailable, the
-state line says why (and what decisions still wait for the store, those in memory only), and
-the next frame shows it is back. A store that does not open
-otherwise (a wrong key), a model pack that is not installed, a video that fails: each is
-shown on the panel and logged. A kiosk that cannot work says so: the state line says why,
-for the operator; the prompt says it is out of service (not "Look at the camera"), the
-picture is cleared and the badge field is off. A frame in flight when it failed is recorded,
-not shown. A failure is logged as the runner reports it, before a stop returns: an app quitting
+Without a store key the panel says how to give one and nothing starts; nor does it for a video
+that cannot play (no frame it can read, a still photo): it is opened, or refused, before the
+models load, as ``jaga kiosk run`` refuses it. A camera that cannot be opened or stops giving
+frames, and a store that a full disk or another process keeps from opening, are tried again
+(:mod:`desktop.kiosk.runner`): meanwhile the prompt says the kiosk is unavailable, the state
+line says why (a full disk: which, and to free some space on it; and what decisions still wait
+for the store, those in memory only), and the next frame shows it is back. A store that does
+not open otherwise (a wrong key), a model pack that is not installed, a video that fails: each
+is shown on the panel and logged. A kiosk that cannot work says so: the state line says why,
+for the operator; the prompt says it is out of service (not "Look at the camera"), the picture
+is cleared and the badge field is off. A frame in flight when it failed is recorded, not
+shown. A failure is logged as the runner reports it, before a stop returns: an app quitting
 runs no queued slot, and a stop with decisions unwritten must reach the log.
 """
 
@@ -63,6 +63,11 @@ RETRYING = {
     "camera": "the camera is unavailable: {reason}; trying again in {retry_s:.0f} s",
     "store": "the store cannot be opened: {reason}; trying again every {retry_s:.0f} s",
 }
+# A store (or its journal) a full disk keeps from opening: no retry mends it, space does.
+DISK_FULL = (
+    "the disk holding {folder} is full: {reason}; free some space on it (the kiosk starts by"
+    " itself once there is room); trying again every {retry_s:.0f} s"
+)
 
 
 def model_providers(found: Mapping[str, object]) -> dict[str, str]:
@@ -266,8 +271,9 @@ class KioskController(QObject):
         Not once the kiosk cannot work: an outage said as the failure came (the store tried
         while the video failed) would cover "out of service" with "retrying" for good."""
         shown = self._outage_shown
+        text = self._outage_text(outage)
         if shown is None or shown.reason != outage.reason:  # each try is not news
-            _log.warning("kiosk: the %s is unavailable: %s", outage.part, outage.reason)
+            _log.warning("kiosk: %s", text)
         self.panel.add_events(outage.events, outage.names, self._earlier_run)  # as a frame's
         if self._metrics is not None:
             self._metrics.count_events(outage.events)
@@ -277,10 +283,15 @@ class KioskController(QObject):
         self._hold.clear()
         self.panel.show_prompt(CAMERA_RESTART if outage.restart else UNAVAILABLE[outage.part])
         self.panel.clear_picture(f"no picture: the {outage.part} is unavailable")
-        text = RETRYING[outage.part].format(reason=outage.reason, retry_s=outage.retry_s)
         if outage.problem is not None:  # decisions waiting: still so while nothing is decided
             text = f"{text}\n{outage.problem}"
         self.panel.show_state(text, problem=True)
+
+    def _outage_text(self, outage: Outage) -> str:
+        """Why the part is gone, for the operator, and what to do when that is theirs to do."""
+        words = DISK_FULL if outage.disk_full else RETRYING[outage.part]
+        folder = self.settings.store_path.parent
+        return words.format(reason=outage.reason, retry_s=outage.retry_s, folder=folder)
 
     @Slot(object)
     def _show_finished(self, events: tuple[AccessEvent, ...]) -> None:

@@ -29,6 +29,10 @@ store info``, and not read; decision retention deletes it once the store's windo
 since (``sync.store.kiosk_waiting``), so it is named with the store's clock (or the floor
 under it), as retention goes by.
 
+An empty file (a kill between its creation and its first commit) holds no decision: a start
+reads it as empty and leaves it, to be made anew when a decision first waits, so a start on a
+disk full by then is not refused for a file it has no need to write.
+
 An erasure applied to the store while a person's decision waits here leaves it to be
 written as it stands, the person's uid in it: an erasure leaves the store's access events
 as they are (their person's uid alone, schema 18), and this one was decided before, at its
@@ -82,8 +86,8 @@ class DecisionJournal:
 
     def kept(self) -> list[AccessEvent]:
         """The events a process before this one left waiting, oldest first."""
-        if not self.path.exists():
-            return []
+        if not self.path.exists() or _killed_at_creation(self.path):
+            return []  # holds none: nothing to make now either (the disk may be full)
         try:
             database = self._open()
         except WrongKeyError:

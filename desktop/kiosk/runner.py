@@ -25,8 +25,9 @@ kiosk left alone comes back by itself:
   no frames nothing is decided in between. A video file's error, like its end, ends the
   stream as before, and so does a ``camera:`` source that names no camera
   (:class:`~desktop.kiosk.sources.KioskSourceError`: a setting, which no retry mends);
-* a store that cannot be opened for lack of space, or held by another process (a restore,
-  a key change), is tried again every ``STORE_RETRY_S``; the models are not loaded again
+* a store (or its journal beside it) that cannot be opened for lack of space (said so:
+  ``Outage.disk_full``), or held by another process (a restore, a key change), is tried
+  again every ``STORE_RETRY_S``; the models are not loaded again
   (:class:`~desktop.kiosk.assemble.KioskOpener`). Any other failure (a wrong key, a
   damaged store) still ends the kiosk: trying again would not help.
 
@@ -54,6 +55,7 @@ from desktop.kiosk.writer import WAITS
 from inference.face.eval_video import Image
 from inference.face.live import LatestFrameMailbox
 from sync.client.backoff import Backoff
+from sync.errors import StoreFullError
 from sync.store import AccessEvent
 
 _log = logging.getLogger(__name__)
@@ -87,6 +89,9 @@ class Outage:
     """Only a restart of the kiosk (or a replug) brings the camera back: its reads (or opens)
     are stuck in the driver (:class:`~desktop.kiosk.sources.CameraRestartError`). It is
     still tried."""
+    disk_full: bool = False
+    """The store (or its journal) cannot be opened for lack of space on its disk: freeing
+    some brings it back."""
 
 
 class KioskListener(Protocol):
@@ -233,7 +238,9 @@ class KioskRunner:
                 return stack.enter_context(self._open_session())
             except WAITS as error:  # a full disk, another process: they pass
                 _log.debug("kiosk store not opened", exc_info=error)
-                self._listener.unavailable(Outage("store", str(error), STORE_RETRY_S))
+                full = isinstance(error, StoreFullError)
+                self._listener.unavailable(Outage("store", str(error), STORE_RETRY_S,
+                                                  disk_full=full))  # fmt: skip
                 self._pause(STORE_RETRY_S)
         return None
 

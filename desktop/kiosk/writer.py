@@ -44,7 +44,12 @@ class EventWriter:
         self._clock = clock
         self._refused_at: float | None = None
         self._journal = DecisionJournal(store)
-        self._waiting: deque[AccessEvent] = deque(self._journal.kept())
+        try:
+            kept = self._journal.kept()  # a full disk may keep it from opening
+        except BaseException:
+            self._journal.close()  # its hold too: the start is tried again, and takes it anew
+            raise
+        self._waiting: deque[AccessEvent] = deque(kept)
         self._kept = {event.event_uid for event in self._waiting}  # on disk, in the journal
         self._earlier = frozenset(self._kept)  # decided before this process started
         self._refusal: str | None = None  # the store's, while events wait

@@ -163,7 +163,8 @@ def test_a_store_a_full_disk_keeps_from_opening_is_tried_until_it_opens(
     panel = kiosk_of(window).panel
     try:
         wait_until(lambda: "no space left" in panel.state.text(), "the reason", 60)
-        assert panel.state.text().startswith("the store cannot be opened: no space left")
+        assert panel.state.text().startswith(f"the disk holding {store_path.parent} is full: no "
+                                             "space left")  # fmt: skip
         assert panel.state.text().endswith("; trying again every 5 s")
         assert panel.prompt.text() == UNAVAILABLE["store"].text
         assert kiosk_threads() == ["jaga-kiosk-capture", "jaga-kiosk-inference"]
