@@ -22,9 +22,11 @@ kiosk left alone comes back by itself:
   (``CAMERA_BACKOFF``: 1 s, doubling, at most 30 s apart), for as long as it takes (one
   whose reads stay stuck in its driver says only a restart frees it: ``Outage.restart``). The
   tracks open when it went are decided on what they have and recorded, as at a stop; with
-  no frames nothing is decided in between. A video file's error, like its end, ends the
-  stream as before, and so does a ``camera:`` source that names no camera
-  (:class:`~desktop.kiosk.sources.KioskSourceError`: a setting, which no retry mends);
+  no frames nothing is decided in between, but decisions waiting for the store are still
+  tried (a frame would try them), and the listener told of each change. A video file's
+  error, like its end, ends the stream as before, and so does a ``camera:`` source that
+  names no camera (:class:`~desktop.kiosk.sources.KioskSourceError`: a setting, which no
+  retry mends);
 * a store (or its journal beside it) that cannot be opened for lack of space (said so:
   ``Outage.disk_full``), or held by another process (a restore, a key change), is tried
   again every ``STORE_RETRY_S``; the models are not loaded again
@@ -67,6 +69,7 @@ CAMERA_BACKOFF = Backoff(base_s=1.0, cap_s=30.0)
 STORE_RETRY_S = 5.0
 
 Frames = Iterator[tuple[float, Image]]
+Events = tuple[AccessEvent, ...]
 OpenSession = Callable[[], AbstractContextManager[KioskSession]]
 Pause = Callable[[float], object]
 
@@ -245,21 +248,21 @@ class KioskRunner:
         return None
 
     def _serve(self, session: KioskSession) -> None:
+        told: Outage | None = None  # the camera's, until a frame comes
         try:
             while not self._stopping.is_set():
                 item = self._mailbox.take(_POLL_S)
                 outage = self._outages.take(0)
                 if outage is not None:  # told here, after the frames before it
-                    events = session.interrupt()
-                    names = session.names_of(events)
-                    told = dataclasses.replace(outage, events=events, names=names,
-                                               problem=session.problem)  # fmt: skip
-                    self._listener.unavailable(told)
+                    told = self._tell(outage, session, session.interrupt())
                     continue  # a frame from before it went: it would say it is back
                 if item is None:
                     if self._mailbox.closed:
                         break
+                    if told is not None:  # no frame tries the store: this does
+                        told = self._write_waiting(told, session)
                     continue
+                told = None
                 time_s, image = item
                 badge = self._badges.take(0)
                 if badge is not None:
@@ -267,3 +270,19 @@ class KioskRunner:
                 self._listener.frame(image, session.process(image, time_s))
         finally:  # whoever stood there was decided; record them before the store closes
             self._listener.finished(session.finish())
+
+    def _tell(self, outage: Outage, session: KioskSession, events: Events) -> Outage:
+        """Tell the listener of the outage, with the events just written and what waits."""
+        names = session.names_of(events)
+        told = dataclasses.replace(outage, events=events, names=names, problem=session.problem)
+        self._listener.unavailable(told)
+        return told
+
+    def _write_waiting(self, told: Outage, session: KioskSession) -> Outage:
+        """The decisions that wait are tried while the camera is out (every ``RETRY_S``, as a
+        frame tries them): a store free again takes them, and a kill then loses none. The
+        listener hears of it when what waits changed."""
+        events = session.write_waiting()
+        if not events and session.problem == told.problem:
+            return told
+        return self._tell(told, session, events)

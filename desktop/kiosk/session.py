@@ -123,7 +123,7 @@ class KioskSession:
         # (a badge whose holder left the gallery while the frame was decided has ended)
         if badge is not None and self._badge is badge and _answers(badge, result.decisions):
             self._end_badge(interrupted=True)  # the badge's attempt is decided: back to 1:N
-        events = self._flush()
+        events = self.write_waiting()
         notice, self._notice = self._notice, None
         external_id = badge.external_id if badge is not None else None
         names = self.names_of(events)  # a greeting waits for the store (see the module)
@@ -143,7 +143,7 @@ class KioskSession:
         written at the next start; in memory only, they are lost with the process)."""
         self._decide(self._withdrawn(self.pipeline.finish()))
         try:
-            written = self._flush(now=True)
+            written = self.write_waiting(now=True)
         except Exception as error:  # not a wait: say what is lost with the process
             lost = self._writer.waiting
             raise KioskError(
@@ -183,7 +183,7 @@ class KioskSession:
         self._decide(decisions)
         if badge is not None and _answers(badge, decisions):
             self._end_badge(interrupted=True)
-        return self._flush()
+        return self.write_waiting()
 
     def _taken(self, result: FrameResult) -> FrameResult:
         """The frame's result, its ``verified`` decisions taken only for people still in the
@@ -225,9 +225,9 @@ class KioskSession:
         gallery = self.pipeline.stages.gallery
         return frozenset(i for i in identities if gallery is None or i not in gallery)
 
-    def _flush(self, *, now: bool = False) -> tuple[AccessEvent, ...]:
+    def write_waiting(self, *, now: bool = False) -> tuple[AccessEvent, ...]:
         """Write the events that wait (:meth:`EventWriter.flush`); their tracks may be
-        greeted from now on."""
+        greeted from now on. Each frame tries; with no frames (a camera out), the runner."""
         written = self._writer.flush(now=now)
         for event in written:
             self._unwritten.pop(event.event_uid, None)

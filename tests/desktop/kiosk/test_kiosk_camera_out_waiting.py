@@ -154,3 +154,47 @@ def stop_logged(caplog: pytest.LogCaptureFixture) -> str:
     stopped = [message for message in said if message.startswith("kiosk stopped: ")]
     assert len(stopped) == 1, said
     return stopped[0]
+
+
+def test_decisions_waiting_are_written_while_the_camera_is_out(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    """Only a frame tried the store again: with the camera out, a store free again still
+    held the decisions in memory (a kill lost those the journal could not keep) until frames
+    came back, and the state line said they waited. A store another writer holds, then
+    lets go of while the camera is out."""
+    path = tmp_path / "jaga.db"
+    clock = FakeClock(datetime.now(UTC))
+    with Store.create(path, Passphrase(PASSPHRASE), clock=clock, config=QUICK) as store:
+        person = enrol(store, clock, "B-001", 1)
+    camera = UnpluggedCamera()
+    settings = AppSettings(path, None, {PASSPHRASE_ENV: PASSPHRASE}, kiosk_source="camera:0",
+                           store_config=QUICK)  # fmt: skip
+    kiosk = KioskController(settings, KioskPanel(), "camera:0", KioskOptions(), frames=camera,
+                            open_session=lambda: standing_kiosk(path, person))  # fmt: skip
+    panel = kiosk.panel
+    kiosk.start()
+    try:
+        wait_until(lambda: panel.state.text().startswith("ready"), "ready", 60)
+        with held_by_another(path):
+            camera.show.set()
+            wait_until(lambda: panel.prompt.text() == NOT_RECORDING.text, "cannot record", 60)
+            camera.unplug.set()
+            wait_until(lambda: panel.prompt.text() == UNAVAILABLE["camera"].text, "camera out", 60)
+            assert "1 decision not yet written" in panel.state.text()
+        # The store is free; the camera stays out.
+        wait_until(lambda: "not yet written" not in panel.state.text(),
+                   "the decision written while the camera is out", 30)  # fmt: skip
+        assert panel.prompt.text() == UNAVAILABLE["camera"].text
+        assert panel.state.text().startswith(f"the camera is unavailable: {GONE}")
+        assert panel.events.count() == 1 and panel.events.item(0).text().endswith(
+            "verified  Person B-001"
+        )
+        with Store.open(path, Passphrase(PASSPHRASE), config=QUICK) as other:
+            assert [e.decision for e in other.access.between("0000", "9999")] == ["verified"]
+    finally:
+        for event in (camera.show, camera.unplug, camera.replug):
+            event.set()
+        assert kiosk.stop(30)
+    QApplication.processEvents()
+    assert not panel.state.text().startswith("the kiosk cannot work"), panel.state.text()
