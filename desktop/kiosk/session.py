@@ -150,8 +150,9 @@ class KioskSession:
                 f"stopped: {plural.counted(lost, 'decision')} not written: {error}"
             ) from error
         if self._writer.waiting:
-            raise KioskError(f"stopped with {self._writer.problem} (those kept in "
-                             f"{self._writer.journal} are written at the next start)")  # fmt: skip
+            unkept = "; those in memory only are lost" if self._writer.unkept else ""
+            kept = f"those kept in {self._writer.journal} are written at the next start{unkept}"
+            raise KioskError(f"stopped with {self._writer.problem} ({kept})")
         return written
 
     def from_earlier_run(self, event: AccessEvent) -> bool:

@@ -138,6 +138,7 @@ def test_decisions_waiting_in_memory_stay_on_the_state_line_while_the_camera_is_
             assert kiosk.stop(30)
             assert "1 decision not yet written" in stop_logged(caplog), caplog.text
             assert "1 in memory only: no space left" in stop_logged(caplog), caplog.text
+            assert stop_logged(caplog).endswith("those in memory only are lost)"), caplog.text
             ballast.unlink()
     finally:
         for event in (camera.show, camera.unplug, camera.replug):
