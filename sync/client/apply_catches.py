@@ -34,13 +34,18 @@ from sync.store.catch_hub import stamp_pulled
 from sync.store.clock import format_timestamp
 from sync.store.hub_keys import UNKNOWN_HUB
 from sync.store.observations import held_observation, observation_payload
+from sync.store.pulled_photos import note_pulled_photo
 
 
 def apply_observation(context: PageContext, payload: FishObservationUpsert) -> Outcome:
     """The catch as pulled, stamped with the hub pulled from (``sync.store.catch_hub``): it
-    has the catch, whatever this device does with the change."""
+    has the catch, whatever this device does with the change; and the photo it is on noted
+    while the store lacks it (``sync.store.pulled_photos``: photos never travel in pulls)."""
     outcome = _observation_change(context, payload)
-    stamp_pulled(context.connection, str(payload.observation_uid), context.hub)
+    uid = str(payload.observation_uid)
+    stamp_pulled(context.connection, uid, context.hub)
+    photo_uid = None if payload.photo_uid is None else str(payload.photo_uid)
+    note_pulled_photo(context.connection, uid, photo_uid)
     return outcome
 
 

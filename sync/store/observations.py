@@ -14,6 +14,7 @@ from sync.store.database import Database
 from sync.store.observation_rows import observation_of_row
 from sync.store.outbox import Outbox
 from sync.store.photos import insert_photo, photo_payload
+from sync.store.pulled_photos import HELD_HERE
 from sync.store.records import Crop, FishObservation, Photo
 from sync.store.review_entry import quarantine_review
 
@@ -28,7 +29,7 @@ _FROM = "FROM fish_observations o LEFT JOIN photos p ON p.id = o.photo_id"
 # Through the indexes of schema 7: the photos by sha256, then their observations.
 _ON_PHOTO_UID = (  # {}: the observation uids' marks
     "WHERE o.photo_id = (SELECT id FROM photos WHERE photo_uid = ?)"
-    " OR o.observation_uid IN ({}) ORDER BY o.id"
+    f" OR {HELD_HERE} OR o.observation_uid IN ({{}}) ORDER BY o.id"
 )
 _ON_PHOTO_BYTES = (
     "WHERE o.photo_id IN (SELECT id FROM photos WHERE sha256 = ?) ORDER BY o.observed_at, o.id"
@@ -318,9 +319,10 @@ def _photo_id(connection: Any, photo_uid: str) -> int:
 
 def _refuse_written(connection: Any, photo_uid: str, observation_uids: list[str]) -> None:
     """Refuse a catch whose photo uid, or one of whose observation uids, is recorded: the
-    same catch, written by an earlier try or pulled back from the hub."""
+    same catch, written by an earlier try or pulled back from the hub (a catch of this
+    device pulled naming the photo, which the store lacks: ``sync.store.pulled_photos``)."""
     clause = _ON_PHOTO_UID.format(", ".join("?" * len(observation_uids)))
-    rows = _select(connection, clause, [photo_uid, *observation_uids])
+    rows = _select(connection, clause, [photo_uid, photo_uid, *observation_uids])
     if written := [observation_of_row(row) for row in rows]:
         raise CatchRecordedError(
             f"photo {photo_uid} is recorded already: observation"

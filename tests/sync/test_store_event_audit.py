@@ -184,7 +184,7 @@ def test_a_v17_store_upgrades_with_its_events_kept_and_guarded(
         held, waiting = spoof(old, clock), spoof(old, clock)
         push(old, acknowledge=1)
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 19
+        assert schema_version(store.database.connection) == LATEST_VERSION == 20
         assert events(store) == {held, waiting}
         assert store.audit.verify().ok
         connection = store.database.connection

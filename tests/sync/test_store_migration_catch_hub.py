@@ -54,7 +54,7 @@ def test_a_v16_store_keeps_its_catches_and_vouches_for_none_of_them_at_a_move(
     own, pulled = _v16_store_with_catches(db_path, passphrase, clock)
 
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 19
+        assert schema_version(store.database.connection) == LATEST_VERSION == 20
         ensure_schema(store.database)
         assert _stamps(store) == [None, None]
         assert not store.observations.get(pulled).recorded_here

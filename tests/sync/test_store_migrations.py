@@ -233,7 +233,7 @@ def test_a_v3_store_keeps_every_catch_and_they_name_no_pack(
 ) -> None:
     v3_store_with_catches(db_path, passphrase, clock)
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 19
+        assert schema_version(store.database.connection) == LATEST_VERSION == 20
         flagged = store.observations.get(OBSERVATION_UID)
         reviewed = store.observations.get(REVIEWED_UID)
         assert store.observations.count() == 2
@@ -302,7 +302,7 @@ def test_a_v4_store_keeps_every_catch_whole_photo_and_takes_boxes_after(
                     (*row, "f4k-2026.03", row[1], row[1]),
                 )
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 19
+        assert schema_version(store.database.connection) == LATEST_VERSION == 20
         kept = [store.observations.get(uid) for uid in (OBSERVATION_UID, REVIEWED_UID)]
         assert [(o.crop, o.pack_version) for o in kept] == [(None, "f4k-2026.03")] * 2
         assert (kept[0].notes, kept[1].reviewed_by) == ("flagged", "o-2")
@@ -326,7 +326,7 @@ def test_a_v7_store_keeps_every_catch_with_no_verdict_and_takes_one_after(
     with Store.open(db_path, passphrase, clock=clock, config=FAST, migrations=MIGRATIONS[:7]):
         pass
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 19
+        assert schema_version(store.database.connection) == LATEST_VERSION == 20
         kept = [store.observations.get(uid) for uid in (OBSERVATION_UID, REVIEWED_UID)]
         assert [(o.status, o.status_reason) for o in kept] == [(None, None)] * 2  # not known
         assert all("status" not in entry.payload() for entry in store.outbox.queued())
@@ -424,7 +424,7 @@ def test_a_v8_stores_own_whole_photo_catches_of_one_photo_are_exported_as_the_wh
                  "2026-03-01T07:00:00.000000Z"),
             )  # fmt: skip
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 19
+        assert schema_version(store.database.connection) == LATEST_VERSION == 20
         assert not any(store.observations.get(uid).crop_known for uid in (*own, *pulled))
         report = export_corrections(store.database, CorrectionsExport(tmp_path / "out"))
     with (tmp_path / "out" / "corrections.csv").open() as csv_file:
@@ -464,7 +464,7 @@ def test_a_v10_store_tells_its_own_catches_from_pulled_ones_by_what_it_queued(
                     (str(uuid.uuid4()), uid, json.dumps({"observation_uid": uid}), at, at),
                 )
     with Store.open(db_path, passphrase, clock=clock, config=FAST) as store:
-        assert schema_version(store.database.connection) == LATEST_VERSION == 19
+        assert schema_version(store.database.connection) == LATEST_VERSION == 20
         mine = store.observations.review_queue()
         assert [(o.notes, o.recorded_here) for o in mine] == [("own-2", True), ("own-1", True)]
         site = store.observations.review_queue(include_pulled=True)

@@ -37,6 +37,7 @@ from sync.store.schema import (
     v17,
     v18,
     v19,
+    v20,
 )
 
 # "JAGA" in ASCII: tells a Jaga store from any other SQLCipher file with the same key.
@@ -127,6 +128,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(17, "the hub each fish observation is of, known from then on", run_script(v17.SQL)),
     Migration(18, "access events are append-only but for their sync stamps", run_script(v18.SQL)),
     Migration(19, "access events say when the kiosk's clock was judged wrong", run_script(v19.SQL)),
+    Migration(20, "a pulled catch names the photo the store lacks", run_script(v20.SQL)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
