@@ -31,7 +31,9 @@ the store by a restore of a backup taken before it (``jaga store restore``) whil
 was still here, is recorded again as the same catch (the hub, which may hold it from a
 sync before the restore, gets no second one), dated when Record was pressed (a review the
 hub made since stands); and one a sync pulled back into the restored store is found there
-by those uids (``sync.store.catch_written``), and written no second time.
+by those uids (``sync.store.catch_written``), or, for an entry kept before entries kept
+them, as this device's catch of its photo (``sync.store.pulled_photos``), and written no
+second time: its photo is put into the store for it before its entry is deleted.
 
 A Record opens the spool with the key taken at the store's last open (``open_with``,
 ``sync.store.spool_key``) before it opens the store, so that its catch is on disk without a
@@ -204,7 +206,8 @@ def _catch_of(uid: str, kept: dict[str, Any], data: bytes) -> CatchRecord:
         _at(kept["pressed_at"]),
         uid=uid,
         # An entry kept before they were: new ones (the hub finds the same fish of the same
-        # photo from the same device, ``sync.hub.apply.same_catch``).
+        # photo from the same device, ``sync.hub.apply.same_catch``; the store, this
+        # device's catch of the photo pulled back, ``sync.store.pulled_photos``).
         observation_uids=tuple(kept.get("observation_uids") or ()),
         from_spool=True,
     )  # fmt: skip

@@ -33,7 +33,9 @@ from desktop.settings import AppSettings, key_source
 from sync.errors import CatchRecordedError, StoreError
 from sync.store import FishObservation, KeySource, Store, StoreConfig, SystemClock
 from sync.store.catch_written import written_catches
+from sync.store.clock import format_timestamp
 from sync.store.pending_catches import spool_exists
+from sync.store.pulled_photos import keep_pulled_photo
 from sync.store.spool_key import SpoolKey
 
 _log = logging.getLogger(__name__)
@@ -149,6 +151,8 @@ class CatchStore:
             except CatchError:  # never to be recorded as it is: not to be offered again
                 self._forget(spool, catch)
                 raise
+            if isinstance(written, CatchRecordedError) and not self._keep_photo(store, catch):
+                return written  # its entry holds the only bytes of a photo the store lacks
             self._forget(spool, catch)
             return written
         finally:
@@ -232,13 +236,16 @@ class CatchStore:
         or pulled back from the hub into a store restored to before it
         (``sync.store.catch_written``): its entry is deleted here, not offered as "NOT
         RECORDED" for a Retry that would write nothing; a deletion that fails is logged,
-        and tried again at the next start."""
+        and tried again at the next start. A pulled catch gets its photo from the entry
+        first (photos never travel in pulls); an entry whose photo could not be put in
+        stays, logged, for the next start."""
         with CatchSpool.open(store, self.source) as spool:
             kept = spool.records()
             asked = {catch.uid: catch.observation_uids for catch in kept}
+            photoless = {catch.uid for catch in kept if not self._keep_photo(store, catch)}
             written = written_catches(store.database, asked)
-            if written:
-                self._forget_written(spool, [c for c in kept if c.uid in written])
+            if deletable := [c for c in kept if c.uid in written and c.uid not in photoless]:
+                self._forget_written(spool, deletable)
         return [catch for catch in kept if catch.uid not in written]
 
     @staticmethod
@@ -252,10 +259,24 @@ class CatchStore:
 
     def forget(self, catches: list[CatchRecord]) -> None:
         """Delete the spool's entries of these catches (dismissed by the officer); a failure
-        is raised, not logged alone: the officer is told they come back at the next start."""
+        is raised, not logged alone: the officer is told they come back at the next start.
+        A catch a sync pulled back since it was offered gets its photo from the entry
+        first; a failure to put it in is raised, and every entry stays."""
         if spool_exists(self.path):
             with self._open() as store, CatchSpool.open(store, self.source) as spool:
+                for catch in catches:
+                    _put_photo(store, catch)
                 spool.forget([catch.uid for catch in catches])
+
+    @staticmethod
+    def _keep_photo(store: Store, catch: CatchRecord) -> bool:
+        """``_put_photo``; False: it could not be (logged), and the entry is to stay."""
+        try:
+            _put_photo(store, catch)
+        except (StoreError, OSError) as error:
+            _log.warning("the photo of catch %s not put in the store: %s", catch.uid, error)
+            return False
+        return True
 
     def _open_spool(self, store: Store) -> CatchSpool | str:
         """The spool beside ``store`` (made if there is none); or why it cannot be opened."""
@@ -319,6 +340,19 @@ class CatchStore:
         store = Store.open(self.path, self.source, config=self.config)
         self._spool_key.value = store.spool_key  # the next Record keeps its catch with it
         return store
+
+
+def _put_photo(store: Store, catch: CatchRecord) -> None:
+    """The catch's photo put into the store for the catches there that name it and lack it
+    (this catch pulled back: ``sync.store.pulled_photos``), before its spool entry, which may
+    hold the device's only bytes of it, is deleted; dated as its Retry would be."""
+    made_at = catch.pressed_at if catch.from_spool else None
+    keep_pulled_photo(
+        store.database, store.clock, store.outbox,
+        (catch.uid, catch.photo.data, catch.photo.media_type),
+        observation_uids=catch.observation_uids,
+        made_at=None if made_at is None else format_timestamp(made_at),
+    )  # fmt: skip
 
 
 def _reviewed(store: Store, observation: FishObservation) -> Reviewed:
