@@ -8,17 +8,26 @@ kept them (``_erased_here``), and this device then notes when to erase them next
 (``sync.store.retention_kept``). A person whose badge another person on this device holds,
 and a template of a person set aside, cannot apply yet (``NotYet``: set aside,
 ``sync.client.apply``). A person's upsert that carries another consent than the one held
-here is skipped (``_other_consent``): a consent never changes once recorded.
+here is skipped (``_other_consent``): a consent never changes once recorded (but for the
+characters the hub took out of its names, ``_as_the_hub_cleaned``).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from functools import partial
 from typing import Any
 
 from sync.client.apply_context import NotYet, Outcome, PageContext, held_before_replay
-from sync.protocol import RETENTION_REASON, FaceTemplateUpsert, PersonTombstone, PersonUpsert
+from sync.protocol import (
+    NAME_MAX_LENGTH,
+    RETENTION_REASON,
+    FaceTemplateUpsert,
+    PersonTombstone,
+    PersonUpsert,
+)
+from sync.protocol.names import name_without_hidden_characters
 from sync.store import ModelRef
 from sync.store.clock import format_timestamp
 from sync.store.gallery import model_dim
@@ -70,12 +79,24 @@ def _other_consent(connection: Any, person_uid: str, payload: PersonUpsert) -> s
         " FROM people WHERE person_uid = ?",
         (person_uid,),
     ).fetchone()
-    if held is None or tuple(held) == _consent_columns(payload):
+    pulled = _consent_columns(payload)
+    if held is None or tuple(held) == pulled or _as_the_hub_cleaned(tuple(held)) == pulled:
         return None
     return (
         f"its consent differs from the one held here (given {held[1]}, kept until {held[3]}):"
         " a consent never changes once recorded"
     )
+
+
+def _as_the_hub_cleaned(held: tuple[str, ...]) -> tuple[str, ...]:
+    """A consent held here as a hub sends it once it took out of its names the characters
+    the protocol refuses in them (hub migration 0055): the same consent, which the pull
+    brings as the protocol now takes it (a consent held with such a character, from an
+    earlier release, would otherwise keep this device from every later change of the
+    person)."""
+    version, given_at, operator, retain_until = held
+    clean = partial(name_without_hidden_characters, max_length=NAME_MAX_LENGTH)
+    return (clean(version), given_at, clean(operator), retain_until)
 
 
 def _consent_columns(payload: PersonUpsert) -> tuple[str, str, str, str]:
