@@ -43,7 +43,7 @@ from sync.store.database_files import (
     check_file_looks_encrypted,
     copy_private_file,
 )
-from sync.store.keys import raw_rekey_pragma
+from sync.store.key_memory import hand_key
 from sync.store.scrypt_cost import check_scrypt_cost
 
 # What other modules and the tests import from here: the connection's own names, and those of
@@ -186,7 +186,7 @@ class Database:
         """
         self.checkpoint()
         try:
-            self._connection.execute(raw_rekey_pragma(key))
+            hand_key(self._connection, key, "rekey")
         except sqlcipher3.Error as error:
             known = translate(error, self.path, self.config.busy_timeout_s)
             # SQLCipher reports a rekey that could not take the write lock with a generic

@@ -28,7 +28,7 @@ import sqlcipher3
 from sync.durable import create_private
 from sync.errors import StoreCorruptError, StoreError, StoreIOError, WrongKeyError
 from sync.store.database_errors import NOTADB, translate, translating
-from sync.store.keys import raw_key_pragma
+from sync.store.key_memory import hand_key
 
 if TYPE_CHECKING:
     from sync.store.database import StoreConfig
@@ -130,7 +130,7 @@ def _unlock(connection: Any, path: Path, key: bytes, config: StoreConfig) -> Non
 def _prove_key(connection: Any, path: Path, key: bytes, config: StoreConfig) -> None:
     """Key the connection and read the schema: ``WrongKeyError`` if it does not decrypt."""
     connection.execute("PRAGMA cipher_log_level = NONE")  # errors are ours to report
-    connection.execute(raw_key_pragma(key))
+    hand_key(connection, key)  # its text wiped, and what SQLite frees of it
     try:
         connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()
     except sqlcipher3.DatabaseError as error:

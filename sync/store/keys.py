@@ -51,11 +51,11 @@ from typing import Any, Literal
 from sync.durable import replace_private
 from sync.errors import KeySourceError, NotAStoreError, StoreIOError, WrongKeyError
 from sync.regular_file import read_small_file
+from sync.store.key_memory import KEY_BYTES, wipe
 from sync.store.scrypt_cost import MAX_SCRYPT_MEMORY, SCRYPT_R, check_scrypt_cost, scrypt_memory
 
 _log = logging.getLogger(__name__)
 
-KEY_BYTES = 32
 HEADER_FORMAT = "jaga-store-key-header"
 HEADER_VERSION = 1
 _KEY_CHECK_LABEL = b"jaga-store key check v1"
@@ -88,15 +88,19 @@ class ScryptParams:
     def derive(self, passphrase: str) -> bytes:
         """scrypt over these exact code points: normalising is the slot's rule, not this."""
         memory = scrypt_memory(self.n, self.r, self.p)  # at most MAX_SCRYPT_MEMORY: checked
-        return hashlib.scrypt(
-            passphrase.encode("utf-8"),
-            salt=self.salt,
-            n=self.n,
-            r=self.r,
-            p=self.p,
-            maxmem=min(memory + 1024 * 1024, MAX_SCRYPT_MEMORY),
-            dklen=KEY_BYTES,
-        )
+        encoded = passphrase.encode("utf-8")
+        try:
+            return hashlib.scrypt(
+                encoded,
+                salt=self.salt,
+                n=self.n,
+                r=self.r,
+                p=self.p,
+                maxmem=min(memory + 1024 * 1024, MAX_SCRYPT_MEMORY),
+                dklen=KEY_BYTES,
+            )
+        finally:
+            wipe(encoded)  # not left in freed memory (``sync.store.key_memory``)
 
 
 @dataclass(frozen=True)
@@ -224,17 +228,6 @@ def source_kind(source: KeySource) -> SourceKind:
 
 def with_pending(header: KeyHeader, slot: KeySlot) -> KeyHeader:
     return replace(header, pending=slot)
-
-
-def raw_key_pragma(key: bytes) -> str:
-    """The PRAGMA that hands SQLCipher a raw 256-bit key (no SQLCipher-side KDF)."""
-    if len(key) != KEY_BYTES:
-        raise ValueError(f"a store key is {KEY_BYTES} bytes, not {len(key)}")
-    return f"PRAGMA key = \"x'{key.hex()}'\""
-
-
-def raw_rekey_pragma(key: bytes) -> str:
-    return raw_key_pragma(key).replace("PRAGMA key", "PRAGMA rekey", 1)
 
 
 def read_header(db_path: Path) -> KeyHeader:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from sync.store.keys import KEY_BYTES
+from sync.store.key_memory import KEY_BYTES
 
 # Versioned: a later format of the spool's key is another ``info``, never another meaning.
 SPOOL_KEY_INFO = b"jaga spool v2"

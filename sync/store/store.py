@@ -35,6 +35,7 @@ from sync.store.database_files import SIDE_FILES
 from sync.store.face_photo_metadata import strip_face_photos_once
 from sync.store.gallery import Gallery, gallery_models, load_gallery
 from sync.store.in_use import InUse
+from sync.store.key_memory import wipe
 from sync.store.keys import KeyHeader, KeySource
 from sync.store.observations import Observations
 from sync.store.outbox import CATCHES_HELD_SINCE_SCHEMA, HOLDS_SINCE_SCHEMA, Outbox
@@ -233,7 +234,8 @@ class Store:
             # committed: the pending slot stays, and open settles on the key that works.
             self.header = KeyHeader(current=slot)
             keys.write_header(self.path, self.header)
-        self._key = key
+        replaced, self._key = self._key, key
+        wipe(replaced)  # unless a caller still holds it
         if spool:
             pending_catches.finish_key_change(self.path, slot)
         self.audit.record(
@@ -299,9 +301,14 @@ class Store:
             self._in_use.share()
 
     def close(self) -> None:
-        self.database.close()
-        if self._in_use is not None:
-            self._in_use.release()
+        """Close the database, let go of the in-use lock, and overwrite the key in memory
+        unless a caller still holds it (``sync.store.key_memory``)."""
+        try:
+            self.database.close()
+        finally:
+            if self._in_use is not None:
+                self._in_use.release()
+            wipe(self._key)
 
     def __enter__(self) -> Store:
         return self

@@ -1,0 +1,98 @@
+"""The store's key overwritten in memory once used: the copies Python and SQLite make of it.
+
+CPython's ``bytes`` and ``str`` are immutable, and the memory of one that is freed goes back
+to the allocator as it was: a scan of the Catch panel's memory after its start and a Record
+found the store's key there, in scrypt's output, in its hex digits and in the ``PRAGMA key``
+that hands them to SQLCipher, though the store was closed and no object held them
+(``tests/desktop/test_catch_key_memory.py``). So:
+
+* ``wipe`` overwrites such an object with zeros before it is let go, and only when nothing
+  else holds it (its reference count says so): a caller that kept ``Store.key`` keeps a key
+  that works. It knows CPython's layout of ``bytes`` and of an ASCII ``str`` on the versions
+  it lists; elsewhere it leaves the object as it is (and the memory test fails);
+* ``hand_key`` hands SQLCipher the key in a ``PRAGMA key`` (or ``rekey``), run through
+  ``executescript``, which keeps no statement (``execute`` would keep the text in the
+  connection's statement cache until it closes), and wipes its text and digits after;
+* what SQLite copies of that text (its parser's copy, the prepared statement's) and frees
+  is overwritten by SQLCipher's memory security (``PRAGMA cipher_memory_security = ON``),
+  which ``turn_on_memory_security`` sets before the first key is handed over. It is the
+  whole process's, and cannot be turned off again (SQLCipher 4.5+): every connection pays
+  it, about 1.5x on an open and 1,000 small reads, some 8 µs a read
+  (``python -m tests.sync.memory_security_bench``).
+
+What this does not reach: copies made by code outside ours (OpenSSL's, which cleans its
+own), pages the OS swapped out before they were wiped, and the passphrase (the store's
+key source, held for as long as the app runs).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+import threading
+from typing import Any, Literal
+
+KEY_BYTES = 32  # a store's key: SQLCipher's raw 256-bit key
+# Where the characters of a bytes object, and of a compact ASCII str, start; the offset of a
+# str's ``state`` bit field (its ``interned`` bits first). CPython 3.11 to 3.13 only.
+_KNOWN_LAYOUT = sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] <= (3, 13)
+_BYTES_DATA = sys.getsizeof(b"") - 1
+_ASCII_DATA = sys.getsizeof("") - 1
+_STR_STATE = 32
+# The references ``wipe`` itself adds: its parameter and ``sys.getrefcount``'s argument.
+_OWN_REFERENCES = 2
+
+_turned_on = threading.Event()
+_turning_on = threading.Lock()
+
+
+def wipe(value: bytes | str, *, holders: int = 1) -> bool:
+    """Overwrite ``value``'s characters with zeros if exactly ``holders`` references hold it
+    (the caller's); whether it did. Never a shared object: an interned ``str``, a cached
+    one-character ``bytes``, one anybody else still holds is left alone."""
+    if not _KNOWN_LAYOUT or len(value) < 2:
+        return False
+    if sys.getrefcount(value) != holders + _OWN_REFERENCES:
+        return False
+    if type(value) is bytes:
+        ctypes.memset(id(value) + _BYTES_DATA, 0, len(value))
+        return True
+    if type(value) is str and value.isascii() and not _interned(value):
+        ctypes.memset(id(value) + _ASCII_DATA, 0, len(value))
+        return True
+    return False
+
+
+def _interned(text: str) -> bool:
+    return bool(ctypes.c_uint8.from_address(id(text) + _STR_STATE).value & 0b11)
+
+
+def hand_key(connection: Any, key: bytes, verb: Literal["key", "rekey"] = "key") -> None:
+    """Key (or rekey) ``connection`` with a raw 256-bit key (no SQLCipher-side KDF): the
+    PRAGMA's text run through ``executescript``, which keeps no statement of it, and wiped."""
+    turn_on_memory_security(connection)
+    sql = _key_pragma(key, verb)
+    try:
+        connection.executescript(sql)
+    finally:
+        wipe(sql)
+
+
+def _key_pragma(key: bytes, verb: Literal["key", "rekey"]) -> str:
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"a store key is {KEY_BYTES} bytes, not {len(key)}")
+    digits = key.hex()
+    sql = f"PRAGMA {verb} = \"x'{digits}'\""
+    wipe(digits)
+    return sql
+
+
+def turn_on_memory_security(connection: Any) -> None:
+    """SQLCipher's memory security, for the whole process, once: what SQLite frees from now
+    on is overwritten first (the copies of a key's PRAGMA among it)."""
+    if _turned_on.is_set():
+        return
+    with _turning_on:
+        if not _turned_on.is_set():
+            connection.execute("PRAGMA cipher_memory_security = ON")
+            _turned_on.set()

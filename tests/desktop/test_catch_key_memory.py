@@ -1,0 +1,74 @@
+"""What the Catch panel leaves of the store's key in its memory, read by another process.
+
+Review (s32, spool's own key): a scan of the panel's memory after its start and a Record
+found the store's key still there, though no live object held it: freed, never
+overwritten. Python's copies (scrypt's output, its hex digits, the ``PRAGMA key`` text and
+the statement cache holding it) are overwritten once nothing holds them
+(``sync.store.key_memory``); SQLite's (its parser's, the prepared statement's) by
+SQLCipher's memory security, on for every process that opens a store. A real worker
+process runs the panel's start and a Record on a real store, with the passphrase in its
+environment as the app is started; this test reads the worker's memory through
+``/proc/PID/mem`` (``tests.process_memory``) while it waits, the panel still running.
+
+It shows the store's key is in no readable mapping at that moment, as raw bytes or hex.
+It does not show memory clean of every secret: the panel holds the spool's key by design
+(found, as a check that the scan sees the process's objects), and what the passphrase
+leaves is ``test_app_passphrase_env``'s.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sync.store import Passphrase, Store
+from sync.store.key_sources import PASSPHRASE_ENV
+from sync.store.spool_kdf import spool_key_from
+from tests.inference.fish.test_images import grey_png
+from tests.process_memory import find_in_memory
+from tests.sync.conftest import FAST, REPO_ROOT
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs /proc")
+
+
+def key_forms(name: str, key: bytes) -> dict[str, bytes]:
+    """The forms a key is copied in: raw (scrypt's output), and hex (the PRAGMA's text)."""
+    return {f"{name} (raw)": key, f"{name} (hex)": key.hex().encode(),
+            f"{name} (HEX)": key.hex().upper().encode()}  # fmt: skip
+
+
+def test_the_stores_key_is_not_in_the_panels_memory_after_a_record(tmp_path: Path) -> None:
+    passphrase = secrets.token_urlsafe(24)  # in no source file: the worker's environment only
+    store_path = tmp_path / "jaga.db"
+    Store.create(store_path, Passphrase(passphrase), config=FAST).close()
+    with Store.open(store_path, Passphrase(passphrase), config=FAST) as store:
+        store_key = store.key
+    photo = tmp_path / "deck.png"
+    photo.write_bytes(grey_png(64, 48))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.desktop.key_memory_worker", str(store_path), str(photo)],
+        cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, PASSPHRASE_ENV: passphrase},
+    )  # fmt: skip
+    assert worker.stdout is not None and worker.stdin is not None
+    try:
+        assert worker.stdout.readline().strip() == "done"
+        needles = key_forms("store key", store_key) | key_forms(
+            "spool key", spool_key_from(store_key)
+        )
+        found = find_in_memory(worker.pid, needles)
+        worker.stdin.write("\n")
+        worker.stdin.flush()
+        assert worker.wait(timeout=60) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=60)
+    assert any(f.needle.startswith("spool key") for f in found), "the scan saw nothing held"
+    stale = [str(f) for f in found if f.needle.startswith("store key")]
+    assert not stale, f"the store's key is still in the panel's memory: {stale}"
