@@ -1,27 +1,35 @@
 """Where the app finds its store and the store's key: the conventions of ``jaga store``.
 
 ``--db PATH`` (else ``$JAGA_STORE_PATH``, else the user's data folder) and ``--key-file FILE``
-(else the passphrase in ``$JAGA_STORE_PASSPHRASE``) mean what they mean to ``jaga store`` and
-``jaga sync``, so an operator who can run ``jaga sync status`` can start the app on the same
-store. Unlike the CLI, the window never prompts on a terminal for the passphrase: without a
-key it says how to give one. This module imports no Qt: ``jaga`` builds its parser from it.
+(else the passphrase in ``$JAGA_STORE_PASSPHRASE``, taken out of the environment once read)
+mean what they mean to ``jaga store`` and ``jaga sync``, so an operator who can run
+``jaga sync status`` can start the app on the same store. Unlike the CLI, the window never
+prompts on a terminal for the passphrase: without a key it says how to give one. This module
+imports no Qt: ``jaga`` builds its parser from it.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sync.errors import KeySourceError
 from sync.store import KeySource, StoreConfig
 from sync.store.cli import STORE_PATH_ENV, default_store_path
-from sync.store.key_sources import PASSPHRASE_ENV, resolve_key_source
+from sync.store.key_sources import (
+    NEW_PASSPHRASE_ENV,
+    PASSPHRASE_ENV,
+    REPLACED_PASSPHRASE_ENV,
+    resolve_key_source,
+)
 
 DEFAULT_SYNC_INTERVAL_S = 60.0
 LOCKED_MESSAGE = f"store locked: set ${PASSPHRASE_ENV} or start with --key-file FILE"
+# Taken out of the environment once read (``settings_from_args``): the app uses the first.
+PASSPHRASE_VARIABLES = (PASSPHRASE_ENV, NEW_PASSPHRASE_ENV, REPLACED_PASSPHRASE_ENV)
 
 
 @dataclass(frozen=True)
@@ -69,10 +77,17 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="kiosk: name of an unregistered device")
 
 
-def settings_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> AppSettings:
+def settings_from_args(args: argparse.Namespace, env: MutableMapping[str, str]) -> AppSettings:
+    """The app's settings, with a copy of ``env``; the store's passphrases are then taken
+    out of ``env`` (``os.environ`` when the app starts): every part of the app reads them
+    from the settings, and a process the app starts, a crash report or a library that
+    dumps the environment no longer finds them there."""
     store_path = Path(args.db) if args.db is not None else default_store_path()
-    return AppSettings(store_path, args.key_file, dict(env), args.sync_interval,
-                       kiosk_source=args.kiosk, site=args.site, device=args.device)  # fmt: skip
+    settings = AppSettings(store_path, args.key_file, dict(env), args.sync_interval,
+                           kiosk_source=args.kiosk, site=args.site, device=args.device)  # fmt: skip
+    for name in PASSPHRASE_VARIABLES:
+        env.pop(name, None)  # os.environ's pop unsets it in the C environment too
+    return settings
 
 
 def key_source(settings: AppSettings) -> KeySource | None:
