@@ -12,12 +12,9 @@ is what the store's own operations need of it: where it is, opening it, how many
 holds, and moving it to a new key.
 
 A key change (``Store.change_key``) or a restore under another key moves the spool with the
-store, crash-safely: before the store's file changes key, ``prepare_key_change`` writes the
-spool re-encrypted under the new key's spool key beside it (``<spool>.rekeyed``, named
-``<spool>.rekeying`` until it is complete and synced); once the store has the new key,
-``finish_key_change`` renames it over the spool. Until then each key opens its own copy,
-and ``open_spool`` settles a change a kill interrupted: the copy under the key the store
-opened with is kept (renamed into place, or the spool left as it was), the other deleted.
+store, crash-safely (``sync.store.side_rekey``: a copy re-encrypted under the new key's spool
+key beside it, put in place once the store has the new key); ``open_spool`` settles a change
+a kill interrupted.
 
 It holds no one's face or badge: an erasure (``jaga store erase``, a purge) has nothing to
 remove from it. A photo of a deck may show people, as any catch photo in the store may; an
@@ -27,24 +24,30 @@ the store's, synced and kept like any catch) or dismissed.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from pathlib import Path
 
-from sync.durable import fsync_path
-from sync.errors import KeyNotChangedError, StoreError, WrongKeyError
+from sync.errors import StoreError, WrongKeyError
 from sync.store import keys
-from sync.store.database import Database, StoreConfig, copy_private_file
-from sync.store.database_files import SIDE_FILES, wal_holds_a_frame
+from sync.store.database import Database, StoreConfig
+from sync.store.database_files import wal_holds_a_frame
 from sync.store.keys import KeyHeader, KeySlot, KeySource
 from sync.store.side_counts import rows_beside
+from sync.store.side_rekey import (
+    candidates,
+    key_that_opens,
+    open_or_migrate,
+    put_rekeyed_in_place,
+    rekeyed_copy_kept,
+    rekeyed_path,
+    rekeying_path,
+    remove_files,
+    write_rekeyed,
+)
 from sync.store.spool_kdf import spool_key_from
 
 _log = logging.getLogger(__name__)
 SUFFIX = ".pending-catches"
-REKEYED = ".rekeyed"  # the spool under the new key, until the key change is done
-# The copy being re-encrypted (not ``.partial``: ``jaga store info`` names those as backups).
-_REKEYING = ".rekeying"
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS pending ("
     " uid TEXT PRIMARY KEY, kept_at TEXT NOT NULL, catch TEXT NOT NULL, photo BLOB NOT NULL)"
@@ -104,18 +107,19 @@ def _open(
     source: KeySource | None,
 ) -> Database:
     path = spool_path(store_path)
-    _settle_key_change(store_path, _candidates(spool_key, store_key), slot, config)
+    if rekeyed_copy_kept(path, candidates(spool_key, store_key), config):
+        finish_key_change(store_path, slot)  # a key change a kill interrupted: settled
     if not path.exists() or unmade(path):
         database = _make(path, spool_key, config)
         keys.write_header(path, KeyHeader(current=slot))
     else:
         try:
-            database = _open_or_migrate(path, spool_key, store_key, config)
+            database = open_or_migrate(path, spool_key, store_key, config)
         except WrongKeyError:  # the store's key changed, and this spool was not moved with it
             if source is None:
                 raise
             earlier = keys.unlock_slot(keys.read_header(path).current, source)
-            database = _open_or_migrate(path, spool_key_from(earlier), earlier, config)
+            database = open_or_migrate(path, spool_key_from(earlier), earlier, config)
         else:
             _heal_header(path, slot)
     with database.write() as connection:
@@ -130,7 +134,7 @@ def pending_count(store_path: Path, key: bytes, config: StoreConfig) -> int | No
     it). One an earlier release kept under the store's raw key is counted, left as it is."""
     if not spool_exists(store_path):
         return 0
-    for candidate in _candidates(spool_key_from(key), key):
+    for candidate in candidates(spool_key_from(key), key):
         count = rows_beside(spool_path(store_path), "pending", candidate, config)
         if count is not None:
             return count
@@ -147,111 +151,29 @@ def prepare_key_change(
     is left as it is, logged. A failure (no room) raises, the spool as it was: the caller
     changes nothing either."""
     path = spool_path(store_path)
-    rekeyed, partial = _rekeyed(store_path), _partial(store_path)
-    _remove(rekeyed)
-    _remove(partial)
+    remove_files(rekeyed_path(path))
+    remove_files(rekeying_path(path))
     if not spool_exists(store_path):  # an unmade one is made under the key the store has
         return False
-    # The last connection's close folds the WAL into the file: one file to copy.
-    old_spool_key = _key_that_opens(path, _candidates(spool_key_from(old_key), old_key), config)
+    old_spool_key = key_that_opens(path, candidates(spool_key_from(old_key), old_key), config)
     if old_spool_key is None:
         _log.warning("%s is under an earlier key: it keeps that key", path)
         return False
-    try:
-        copy_private_file(path, partial)
-        copy = Database.open(partial, old_spool_key, config, create=False)
-        try:
-            copy.rekey(spool_key_from(new_key))
-        finally:
-            copy.close()
-        fsync_path(partial)
-        partial.rename(rekeyed)
-        fsync_path(rekeyed.parent)
-    except BaseException:
-        _remove(partial)
-        raise
+    write_rekeyed(path, old_spool_key, spool_key_from(new_key), config)
     return True
 
 
 def finish_key_change(store_path: Path, slot: KeySlot) -> None:
     """Put the spool re-encrypted by ``prepare_key_change`` in place, the store's key
     changed to ``slot``'s."""
-    path, rekeyed = spool_path(store_path), _rekeyed(store_path)
-    for suffix in SIDE_FILES:  # the old file's (empty): never to be read with the new one
-        with contextlib.suppress(FileNotFoundError):
-            path.with_name(path.name + suffix).unlink()
-    rekeyed.replace(path)
-    fsync_path(path.parent)
+    path = spool_path(store_path)
+    put_rekeyed_in_place(path)
     keys.write_header(path, KeyHeader(current=slot))
 
 
 def abandon_key_change(store_path: Path) -> None:
     """The store kept its key: drop the spool's copy under the key it did not take."""
-    _remove(_rekeyed(store_path))
-
-
-def _settle_key_change(
-    store_path: Path, candidates: tuple[bytes, ...], slot: KeySlot, config: StoreConfig
-) -> None:
-    """A key change killed midway left a copy: keep the one under the store's key (the
-    spool's key of it, or the store's raw key for a copy an earlier release made)."""
-    _remove(_partial(store_path))
-    rekeyed = _rekeyed(store_path)
-    if not rekeyed.exists():
-        return
-    try:
-        kept = _key_that_opens(rekeyed, candidates, config)
-    except StoreError:  # a copy cut short or damaged: the spool is as it was
-        kept = None
-    if kept is None:
-        _remove(rekeyed)  # the store kept its old key: the spool keeps it too
-        return
-    finish_key_change(store_path, slot)
-
-
-def _open_or_migrate(
-    path: Path, spool_key: bytes, store_key: bytes | None, config: StoreConfig
-) -> Database:
-    """The spool at ``path`` under ``spool_key``; one an earlier release kept under the
-    store's raw key re-encrypted under ``spool_key`` in place, in one transaction
-    (SQLCipher's rekey): a kill leaves it under one key or the other, each read here, and
-    SQLite's write lock keeps any other connection's catch. ``WrongKeyError`` when neither
-    key opens it."""
-    try:
-        return Database.open(path, spool_key, config, create=False)
-    except WrongKeyError:
-        if store_key is None:
-            raise
-    earlier_release = Database.open(path, store_key, config, create=False)
-    try:
-        earlier_release.rekey(spool_key)
-    except KeyNotChangedError as error:
-        earlier_release.close()
-        try:  # another opener's rekey took the write lock first
-            return Database.open(path, spool_key, config, create=False)
-        except WrongKeyError:
-            _log.warning("%s stays under the store's key until its next open: %s", path, error)
-            return Database.open(path, store_key, config, create=False)
-    except BaseException:
-        earlier_release.close()
-        raise
-    _log.info("%s re-encrypted under the spool's own key (an earlier release's)", path)
-    return earlier_release
-
-
-def _candidates(spool_key: bytes, store_key: bytes | None) -> tuple[bytes, ...]:
-    return (spool_key,) if store_key is None else (spool_key, store_key)
-
-
-def _key_that_opens(path: Path, candidates: tuple[bytes, ...], config: StoreConfig) -> bytes | None:
-    """The first of ``candidates`` that opens the database at ``path`` (closed again)."""
-    for key in candidates:
-        try:
-            Database.open(path, key, config, create=False).close()
-        except WrongKeyError:
-            continue
-        return key
-    return None
+    remove_files(rekeyed_path(spool_path(store_path)))
 
 
 def _make(path: Path, key: bytes, config: StoreConfig) -> Database:
@@ -271,19 +193,3 @@ def _heal_header(path: Path, slot: KeySlot) -> None:
         current = None
     if current != slot:
         keys.write_header(path, KeyHeader(current=slot))
-
-
-def _rekeyed(store_path: Path) -> Path:
-    path = spool_path(store_path)
-    return path.with_name(path.name + REKEYED)
-
-
-def _partial(store_path: Path) -> Path:
-    path = spool_path(store_path)
-    return path.with_name(path.name + _REKEYING)
-
-
-def _remove(path: Path) -> None:
-    for suffix in ("", *SIDE_FILES):
-        with contextlib.suppress(FileNotFoundError):
-            path.with_name(path.name + suffix).unlink()
