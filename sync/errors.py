@@ -133,11 +133,6 @@ class KeyNotChangedError(StoreLockedError):
     Most often another process holds the store, hence a ``StoreLockedError``."""
 
 
-class KioskDecisionsWaitingError(StoreError):
-    """A key change was refused: a kiosk's decisions wait beside the store for it to take
-    them (``sync.store.kiosk_waiting``). Nothing was changed."""
-
-
 class StoreFullError(StoreError):
     """The file system (or the process's file-size limit) has no room for the write."""
 

@@ -8,9 +8,13 @@ that waits is also written here, durably, before its frame is shown; the next st
 it and writes it to the store, as if it had waited all along.
 
 The journal is one small database beside the store (``<store>.kiosk-waiting``), encrypted
-with the store's own key (SQLCipher, as the store is, ``synchronous=FULL``: a commit that
-returned is on disk) and 0600: an access event names who was let in. It is not the store,
-so the write lock another process holds on the store does not hold it. An entry is the
+(SQLCipher, as the store is, ``synchronous=FULL``: a commit that returned is on disk) and
+0600: an access event names who was let in. Its key is derived from the store's (HKDF,
+``info`` ``jaga kiosk journal v2``: ``sync.store.kiosk_journal``), and that key is the only
+one the journal holds: it opens the journal, never the store. A journal an earlier release
+kept under the store's raw key is re-encrypted under it at its first open, losing none of
+its decisions, even killed midway. It is not the store, so the write lock another process
+holds on the store does not hold it. An entry is the
 event as the store will hold it, keyed by its uid; it is deleted once the store has it.
 
 Written twice, an event is still recorded once: the store refuses a second row with its
@@ -18,16 +22,16 @@ uid (access events are append-only), and the writer, finding the uid there, coun
 written (a kill after the store's commit and before the entry's deletion; a second kiosk
 process on the store that found the entry at its start).
 
-A key change (``jaga store rekey``, which needs the kiosk stopped), and a restore of a backup
-under another key, are refused while this file holds decisions (``sync.store.kiosk_waiting``):
-the kiosk's next start records them first. Not covered: a disk too full for this file as
-well (the event then waits in memory, and the screen says so), and a file under a key the
-store no longer has all the same (a restore told not to read the store it replaces, which
-warns): it then no longer opens, and is set aside (by ``jaga sync now`` for a kiosk retired),
-named in the log, by ``jaga kiosk run`` and the window (``set_aside_note``) and by ``jaga
-store info``, and not read; decision retention deletes it once the store's window has passed
-since (``sync.store.kiosk_waiting``), so it is named with the store's clock (or the floor
-under it), as retention goes by.
+A key change (``jaga store rekey``, which needs the kiosk stopped), and a restore of a
+backup under another key, move this file to the new key with the store
+(``sync.store.kiosk_journal``): the kiosk's next start records its decisions all the same.
+Not covered: a disk too full for this file as well (the event then waits in memory, and the
+screen says so), and a file under a key the store no longer has all the same (a restore told
+not to read the store it replaces, which warns): it then no longer opens, and is set aside
+(by ``jaga sync now`` for a kiosk retired), named in the log, by ``jaga kiosk run`` and the
+window (``set_aside_note``) and by ``jaga store info``, and not read; decision retention
+deletes it once the store's window has passed since (``sync.store.kiosk_waiting``), so it is
+named with the store's clock (or the floor under it), as retention goes by.
 
 An empty file (a kill between its creation and its first commit) holds no decision: a start
 reads it as empty and leaves it, to be made anew when a decision first waits, so a start on a
@@ -51,7 +55,9 @@ from sync.filelock import HeldLock
 from sync.store import AccessEvent, Store
 from sync.store.access import COLUMNS, access_event, access_row
 from sync.store.database import Database
-from sync.store.kiosk_waiting import hold_journal, set_aside, waiting_path, waiting_table
+from sync.store.kiosk_journal import holds_none, open_journal, waiting_path
+from sync.store.kiosk_waiting import hold_journal, set_aside, waiting_table
+from sync.store.spool_kdf import journal_key_from
 
 _log = logging.getLogger(__name__)
 _MARKS = ",".join("?" * len(COLUMNS.split(",")))
@@ -77,6 +83,8 @@ class DecisionJournal:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.path = journal_path(store.path)
+        # The journal's own key, never the store's: it opens this file and nothing else.
+        self._key = journal_key_from(store.key)
         self._database: Database | None = None
         self.set_aside: Path | None = None
         """Where :meth:`kept` set aside the journal it found under another key."""
@@ -86,7 +94,7 @@ class DecisionJournal:
 
     def kept(self) -> list[AccessEvent]:
         """The events a process before this one left waiting, oldest first."""
-        if not self.path.exists() or _killed_at_creation(self.path):
+        if holds_none(self.path):
             return []  # holds none: nothing to make now either (the disk may be full)
         try:
             database = self._open()
@@ -128,18 +136,10 @@ class DecisionJournal:
     def _open(self) -> Database:
         if self._database is None:
             store = self._store
-            if _killed_at_creation(self.path):
-                self.path.unlink()
-            create = not self.path.exists()
-            database = Database.open(self.path, store.key, store.database.config, create=create)
+            # The store's raw key is passed, not kept: a journal an earlier release kept
+            # under it is re-encrypted under the journal's key (its first open, at the start).
+            database = open_journal(store.path, self._key, store.key, store.database.config)
             with database.write() as connection:
                 waiting_table(connection)  # one an older release made gains the flag
             self._database = database
         return self._database
-
-
-def _killed_at_creation(path: Path) -> bool:
-    """An empty file with no log beside it: a kill between its creation and its first
-    commit, which left nothing in it."""
-    wal = path.with_name(path.name + "-wal")
-    return path.exists() and path.stat().st_size == 0 and not wal.exists()

@@ -41,11 +41,11 @@ in neither the store nor a backup of it) are not copied into a backup: ``jaga st
 says how many it leaves out. A restore keeps them beside the restored store, re-encrypted
 with it when the replaced store's key was another (crash-safely, as a key change does): a
 Retry then records each into the restored store, once. So are the kiosk's decisions waiting
-for a busy store (``kiosk_waiting``): a restore leaves them for the restored store, whose
+for a busy store (``kiosk_journal``): a restore leaves them for the restored store, whose
 kiosk records them at its next start (``discard_unsynced`` too: it discards changes of the
 replaced store, and these are in no store; recorded, a decision told at the door keeps its
-place in the audit trail), and refuses, changing nothing, while they are under a
-key the backup's is not (the restored store could not read them).
+place in the audit trail), re-encrypted with it, as the spool is, when they are under the
+replaced store's key and the backup's is another.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from sync.errors import (
     StoreError,
     StoreExistsError,
 )
-from sync.store import keys, kiosk_waiting, pending_catches, unsynced
+from sync.store import keys, kiosk_journal, kiosk_waiting, pending_catches, unsynced
 from sync.store.audit import file_subject
 from sync.store.audit_begins import begin_after_restore
 from sync.store.backup_files import (
@@ -227,7 +227,7 @@ def _restore(
             if replaced:  # before anything else: another site's data has no place here
                 refuse_other_site(backup_path, restored, target, here=replaced.registration,
                                   here_held=replaced.held)  # fmt: skip
-            waiting = kiosk_waiting.refuse_restore_losing_them(
+            waiting = kiosk_waiting.restore_waiting_count(
                 target, replaced.key if replaced else None, restored.key, restored.database.config
             )
             discarded = _unsynced_lost(restored, replaced, target, discard=discard_unsynced)
@@ -243,15 +243,18 @@ def _restore(
                 restored.database.config,
             )
         fsync_path(partial)
-        spool = _prepare_spool(target, replaced, key, store_config)
+        spool, journal = _prepare_beside(target, replaced, key, store_config)
         moved = keep_aside(target, clock or SystemClock()) if target.exists() else None
         swap_in(partial, target, moved)
     except BaseException:
         remove_store_files(partial)
         pending_catches.abandon_key_change(target)
+        kiosk_journal.abandon_key_change(target)
         raise
     if spool:
         pending_catches.finish_key_change(target, slot)
+    if journal:
+        kiosk_journal.finish_key_change(target)
     with Store.open(target, source, clock=clock, config=config, in_use=False) as store:
         store.audit.record(
             actor=operator,
@@ -269,19 +272,26 @@ def _restore(
     return Restored(moved is not None, carried, discarded, pending, kept, unchecked, waiting)
 
 
-def _prepare_spool(
+def _prepare_beside(
     target: Path, replaced: _Replaced | None, key: bytes, config: StoreConfig
-) -> bool:
-    """The catches kept for Retry beside the replaced store are not in it, nor in the
-    backup: they stay, for the restored store. Under the replaced store's key, when that is
-    not the backup's, they are re-encrypted with the store (``Store.change_key``'s way);
-    whether there is a copy to put in place once the restored store is. A Retry records each
+) -> tuple[bool, bool]:
+    """The catches kept for Retry beside the replaced store, and the kiosk's decisions
+    waiting beside it, are not in it, nor in the backup: they stay, for the restored store.
+    Under the replaced store's key, when that is not the backup's, they are re-encrypted with
+    the store (``Store.change_key``'s way); whether there is a copy of each (the spool, the
+    journal) to put in place once the restored store is. A Retry records each
     once: one already in the restored store is found by its uid, or its fish's, as a pull
     brings it back (``CatchRecordedError``); one the backup lacks is recorded as the same
     catch, under the same uids (``desktop.catch_spool``)."""
     if replaced is None or replaced.key is None or replaced.key == key:
-        return False
-    return pending_catches.prepare_key_change(target, replaced.key, key, config)
+        return False, False
+    spool = pending_catches.prepare_key_change(target, replaced.key, key, config)
+    try:
+        journal = kiosk_journal.prepare_key_change(target, replaced.key, key, config)
+    except BaseException:
+        pending_catches.abandon_key_change(target)
+        raise
+    return spool, journal
 
 
 @dataclass(frozen=True)

@@ -101,8 +101,9 @@ def register_store(
         help="with --force: replace the store even though changes it holds never reached the"
         " hub (catches, access decisions, enrolments, photo bytes never uploaded, made since the"
         " backup): they are lost. Not the kiosk's decisions waiting beside it for the store"
-        " (<store>.kiosk-waiting, in no store yet): under the backup's key they stay, and are"
-        " recorded into the restored store at the kiosk's next start",
+        " (<store>.kiosk-waiting, in no store yet): they stay, re-encrypted with the store"
+        " when the backup's key is another, and are recorded into the restored store at the"
+        " kiosk's next start",
     )
     restore_parser.add_argument(
         "--no-carry-erasures",

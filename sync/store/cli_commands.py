@@ -28,7 +28,8 @@ from sync.store.key_sources import (
     resolve_key_source,
 )
 from sync.store.keys import create_key_file
-from sync.store.kiosk_waiting import waiting_note, waiting_path
+from sync.store.kiosk_journal import waiting_path
+from sync.store.kiosk_waiting import waiting_note
 from sync.store.pending_catches import pending_count, spool_path
 from sync.store.people_cli import delete_replaced_stores, purge_config, purge_status
 from sync.store.store import Store, check_free
@@ -218,7 +219,6 @@ def retention_command(args: argparse.Namespace) -> int:
 def rekey_command(args: argparse.Namespace) -> int:
     with Store.open(store_path_of(args), key_source_of(args), config=_config(args)) as store:
         store.check_alone("key change")  # before the new passphrase is typed twice
-        store.refuse_while_kiosk_decisions_wait()
         new_source = resolve_key_source(
             args.new_key_file,
             env=os.environ,

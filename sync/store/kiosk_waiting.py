@@ -1,13 +1,13 @@
 """The file beside a store where its kiosk keeps the decisions the store refused
 (``<store>.kiosk-waiting``), as far as the store's own operations need to know of it.
 
-The kiosk (``desktop.kiosk.journal``) writes there, under the store's key, each decision a
-busy or full store could not take yet, and writes them to the store at its next start. A key
-change in between would leave that file under the old key, which the kiosk then cannot read:
-``Store.change_key`` asks here first, and refuses while decisions wait, so that none is lost;
-a restore (``sync.store.backups``) refuses while they wait under a key the backup's is not,
-for the same reason. Being in neither the store nor its audit chain nor its backups, they
-are named by ``jaga store info``, ``backup``, ``export`` and ``audit verify``.
+The kiosk (``desktop.kiosk.journal``) writes there, under the journal's key (derived from
+the store's: ``sync.store.kiosk_journal``), each decision a busy or full store could not take
+yet, and writes them to the store at its next start. A key change in between
+(``Store.change_key``) moves the file to the new key with the store, and so does a restore
+under another key (``sync.store.backups``), so that none is lost. Being in neither the store
+nor its audit chain nor its backups, they are named by ``jaga store info``, ``backup``,
+``export`` and ``audit verify``.
 
 A kiosk retired with decisions waiting (never started again) would leave them out of the
 store for ever: ``jaga sync now`` (the ``jaga-sync`` timer, the app's service; on a device
@@ -42,18 +42,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sync import plural
-from sync.errors import KioskDecisionsWaitingError, StoreError, WrongKeyError
+from sync.errors import StoreError, WrongKeyError
 from sync.filelock import HeldLock
 from sync.store.access import COLUMNS, access_event
 from sync.store.clock_floor import read_floor
-from sync.store.database import Database, StoreConfig
+from sync.store.database import StoreConfig
 from sync.store.database_files import SIDE_FILES
-from sync.store.side_counts import rows_beside
+from sync.store.kiosk_journal import journal_count, open_journal, waiting_path
+from sync.store.spool_kdf import journal_key_from
 
 if TYPE_CHECKING:
     from sync.store.store import Store
 
-SUFFIX = ".kiosk-waiting"
 HELD = ".kiosk-held"  # the lock a running kiosk holds shared (``hold_journal``)
 _HOLD_POLL_S = 0.05
 SET_ASIDE = ".unreadable-"  # then the time: a journal the kiosk found under another key
@@ -79,10 +79,6 @@ def waiting_table(connection: Any) -> None:
     names = {row[1] for row in connection.execute("PRAGMA table_info(waiting)")}
     if "clock_suspect" not in names:
         connection.execute("ALTER TABLE waiting ADD COLUMN clock_suspect TEXT")
-
-
-def waiting_path(store_path: Path) -> Path:
-    return store_path.with_name(store_path.name + SUFFIX)
 
 
 def held_path(store_path: Path) -> Path:
@@ -118,8 +114,9 @@ def record_left_waiting(store: Store) -> int:
 
 
 def _record_all(store: Store, path: Path) -> int:
-    try:
-        database = Database.open(path, store.key, store.database.config, create=False)
+    key, config = store.key, store.database.config
+    try:  # one an earlier release kept under the store's raw key is re-encrypted first
+        database = open_journal(store.path, journal_key_from(key), key, config)
     except WrongKeyError:  # no kiosk start would come to set it aside: a retired kiosk's
         aside = set_aside(store, path)
         _log.error("%s is not under the store's key (changed since the kiosk stopped) and no"
@@ -260,12 +257,10 @@ def set_aside_journals(store_path: Path) -> list[Path]:
 
 
 def waiting_count(store_path: Path, key: bytes, config: StoreConfig) -> int | None:
-    """How many decisions wait beside the store (0: no file, or none in it); None when this
-    key does not open it (one under another key, which the kiosk sets aside)."""
-    path = waiting_path(store_path)
-    if not path.exists() or path.stat().st_size == 0:
-        return 0
-    return rows_beside(path, "waiting", key, config)
+    """How many decisions wait beside the store whose key is ``key`` (0: no file, or none in
+    it); None when neither that key's journal key nor the key itself (an earlier release's)
+    opens it (one under another key, which the kiosk sets aside)."""
+    return journal_count(store_path, key, config)
 
 
 def waiting_note(store_path: Path, key: bytes, config: StoreConfig, noun: str) -> str | None:
@@ -289,33 +284,15 @@ def waiting_note(store_path: Path, key: bytes, config: StoreConfig, noun: str) -
     )
 
 
-def refusal(count: int, store_path: Path, then: str) -> KioskDecisionsWaitingError:
-    """The refusal of an operation that would leave ``count`` decisions where the kiosk
-    cannot read them; ``then``: what to do once it has recorded them."""
-    decisions = plural.counted(count, "kiosk decision")
-    return KioskDecisionsWaitingError(
-        f"{decisions} {'waits' if count == 1 else 'wait'} in {waiting_path(store_path)}, kept"
-        f" while the store was busy: start the kiosk once (it records them as it starts), {then}"
-    )
-
-
-def refuse_restore_losing_them(
+def restore_waiting_count(
     store_path: Path, replaced_key: bytes | None, restored_key: bytes, config: StoreConfig
 ) -> int | None:
-    """How many decisions wait beside the store a restore replaces that the restored store's
-    key opens (the kiosk's next start records them into it); None when it does not open them
-    and the replaced store's key was not given or does not either (the kiosk sets the file
-    aside, as it would have without the restore). Under the replaced store's key alone they
-    would be set aside because of the restore: refused, nothing changed."""
+    """How many decisions wait beside the store a restore replaces, for the restored store:
+    under the restored store's key, or under the replaced store's, which the restore moves
+    to the restored store's with the store (``kiosk_journal.prepare_key_change``); None
+    when neither opens them (the replaced store's key not given, or another: the kiosk sets
+    the file aside, as it would have without the restore)."""
     count = waiting_count(store_path, restored_key, config)
-    if count is not None:
-        return count
-    stranded = waiting_count(store_path, replaced_key, config) if replaced_key else None
-    if stranded:
-        raise refusal(
-            stranded,
-            store_path,
-            "then restore. They are under the key of the store the restore replaces, which the"
-            " backup's is not: the restored store could not read them. Nothing was changed.",
-        )
-    return None
+    if count is None and replaced_key is not None:
+        count = waiting_count(store_path, replaced_key, config)
+    return count

@@ -26,7 +26,7 @@ from sync.errors import (
     StoreError,
     StoreIOError,
 )
-from sync.store import keys, kiosk_waiting, pending_catches, purge_mark
+from sync.store import keys, kiosk_journal, pending_catches, purge_mark
 from sync.store.access import AccessLog
 from sync.store.audit import CREATED, AuditLog, file_subject
 from sync.store.clock import Clock, SystemClock
@@ -200,28 +200,27 @@ class Store:
         ``open`` while the change runs (``key_change_lock``) leaves the header alone.
         A connection opened before the rekey would still hold the old key: while anyone else
         has the store open, this raises ``StoreInUseError`` and changes nothing. The catches
-        the panel keeps beside the store (``pending_catches``) are re-encrypted with it,
-        readable under either key until both files are done. The key the store already has
+        the panel keeps beside the store (``pending_catches``) and the kiosk's decisions
+        waiting beside it (``kiosk_journal``) are re-encrypted with it, readable under either
+        key until both files are done. The key the store already has
         is refused (``SameKeyError``), before anything is written (``sync.store.same_key``).
         """
         refuse_same_key(self.header, new_source, self.database.config.scrypt_n)
         with self._alone("key change"):
-            self.refuse_while_kiosk_decisions_wait()
             self._change_key(new_source, operator)
-
-    def refuse_while_kiosk_decisions_wait(self) -> None:
-        """The kiosk's decisions waiting beside the store (``kiosk_waiting``) would stay under
-        the old key, where the kiosk cannot read them: they are recorded first."""
-        waiting = kiosk_waiting.waiting_count(self.path, self._key, self.database.config)
-        if waiting:
-            raise kiosk_waiting.refusal(waiting, self.path, "then change the key")
 
     def _change_key(self, new_source: KeySource, operator: str) -> None:
         slot, key = keys.new_slot(new_source, scrypt_n=self.database.config.scrypt_n)
-        # The catches the panel keeps beside the store move with it: re-encrypted beside the
-        # spool first, put in place once the store has the new key (``pending_catches``).
+        # The catches the panel keeps beside the store, and the kiosk's decisions waiting
+        # beside it, move with it: re-encrypted beside each file first, put in place once the
+        # store has the new key (``pending_catches``, ``kiosk_journal``).
         config = self.database.config
         spool = pending_catches.prepare_key_change(self.path, self._key, key, config)
+        try:
+            journal = kiosk_journal.prepare_key_change(self.path, self._key, key, config)
+        except BaseException:
+            pending_catches.abandon_key_change(self.path)
+            raise
         with key_change_lock(self.path):
             keys.write_header(self.path, keys.with_pending(self.header, slot))
             try:
@@ -229,6 +228,7 @@ class Store:
             except KeyNotChangedError:
                 keys.write_header(self.path, self.header)  # the file kept its old key
                 pending_catches.abandon_key_change(self.path)
+                kiosk_journal.abandon_key_change(self.path)
                 raise
             # Anything else (Ctrl-C, a failed checkpoint) may come after the re-encryption
             # committed: the pending slot stays, and open settles on the key that works.
@@ -238,6 +238,8 @@ class Store:
         wipe(replaced)  # unless a caller still holds it
         if spool:
             pending_catches.finish_key_change(self.path, slot)
+        if journal:
+            kiosk_journal.finish_key_change(self.path)
         self.audit.record(
             actor=operator,
             action="store.rekeyed",

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sync.store import Store
-from sync.store.kiosk_waiting import SET_ASIDE, set_aside_at, waiting_path
+from sync.store.kiosk_journal import waiting_path
+from sync.store.kiosk_waiting import SET_ASIDE, set_aside_at
 from sync.store.retention import DEFAULT_KEEP_DAYS
 from sync.store.store_info import describe
 from tests.sync.conftest import FakeClock

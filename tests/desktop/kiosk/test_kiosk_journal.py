@@ -13,7 +13,7 @@ import pytest
 
 from desktop.kiosk.journal import DecisionJournal, journal_path
 from desktop.kiosk.writer import EventWriter
-from sync.errors import StoreError, StoreFullError
+from sync.errors import StoreFullError
 from sync.store import AccessEvent, Passphrase, Store
 from sync.store.retention import DEFAULT_KEEP_DAYS
 from sync.store.store_info import describe
@@ -89,22 +89,20 @@ def test_a_decision_the_journal_cannot_keep_is_said_to_be_in_memory_only(
         assert writer.problem is None and store.access.count() == 1
 
 
-def test_a_key_change_is_refused_while_the_kiosk_left_decisions_waiting(tmp_path: Path) -> None:
+def test_a_key_change_moves_the_decisions_the_kiosk_left_waiting(tmp_path: Path) -> None:
     """The kiosk was killed with a decision waiting; ``jaga store rekey`` before its next start
-    would leave the journal under the old key, unreadable to the kiosk: it is refused, and
-    changes nothing, until the kiosk has recorded it."""
+    re-encrypts the journal with the store: the next start, under the new key, records it."""
     path = tmp_path / "k.db"
     with Store.create(path, PASSPHRASE, config=QUICK) as store:
         journal = DecisionJournal(store)
         journal.keep([event("spoof_detected")])
         journal.close()
-        with pytest.raises(StoreError, match="1 kiosk decision waits in"):
-            store.change_key(Passphrase("another passphrase"), operator="tester")
-    with Store.open(path, PASSPHRASE, config=QUICK) as store:  # the old key still opens it
+        store.change_key(Passphrase("another passphrase"), operator="tester")
+    with Store.open(path, Passphrase("another passphrase"), config=QUICK) as store:
         writer = EventWriter(store)  # the kiosk's next start
         assert [e.decision for e in writer.flush()] == ["spoof_detected"]
         writer.close()
-        store.change_key(Passphrase("another passphrase"), operator="tester")  # now it may
+    assert not list(tmp_path.glob("*.unreadable-*"))
 
 
 def test_a_journal_under_another_key_is_set_aside_and_said(

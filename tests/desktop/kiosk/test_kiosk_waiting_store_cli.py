@@ -2,8 +2,8 @@
 and the ``jaga store`` and ``jaga audit`` commands, through the CLI's entry function on a
 real store: ``info`` and ``backup`` say how many wait (in neither the store nor its backups),
 ``audit verify`` warns that they are outside the chain, and ``rekey`` and a ``restore``
-under another key are refused while any wait, saying how to get them in (the kiosk's next
-start records them). The journal is written as the kiosk writes it (``DecisionJournal``)."""
+under another key move them with the store, for the kiosk's next start to record. The
+journal is written as the kiosk writes it (``DecisionJournal``)."""
 
 from __future__ import annotations
 
@@ -97,46 +97,45 @@ def test_an_export_of_access_events_says_which_decisions_it_lacks(
     assert "WARNING: not in this export: 1 kiosk decision waiting in" in err, err
 
 
-def test_rekey_is_refused_on_the_command_line_while_kiosk_decisions_wait(
-    store_path: Path, capsys: pytest.CaptureFixture[str]
+def test_rekey_on_the_command_line_moves_the_kiosk_decisions_waiting(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Refused before the new passphrase is asked for (none is given here: a prompt would
-    be the error instead), and nothing changes: the store still opens with its key."""
+    """The journal is re-encrypted with the store (under the new key's journal key): the
+    kiosk's next start, with the new passphrase, records what waits, and sets nothing aside."""
     event = left_waiting(store_path)
-    rekey = ["store", "rekey", "--db", str(store_path), "--scrypt-log2n", "10"]
-    assert main(rekey) == 1
-    err = capsys.readouterr().err
-    assert "1 kiosk decision waits in" in err and "start the kiosk once" in err, err
-    assert "passphrase" not in err, err
-    assert kiosk_starts(store_path) == [event.event_uid]  # under the old key, still
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(NEW_PASSPHRASE_ENV, ROTATED)
-        assert main(rekey) == 0  # once recorded, it may
+    monkeypatch.setenv(NEW_PASSPHRASE_ENV, ROTATED)
+    assert main(["store", "rekey", "--db", str(store_path), "--scrypt-log2n", "10"]) == 0
+    capsys.readouterr()
+    assert main(["store", "info", "--db", str(store_path)]) == 1  # the old passphrase
+    capsys.readouterr()
+    monkeypatch.setenv(PASSPHRASE_ENV, ROTATED)
+    assert main(["store", "info", "--db", str(store_path)]) == 0
+    said = capsys.readouterr().out
+    assert "kiosk        1 decision waiting in" in said, said
+    assert kiosk_starts(store_path, ROTATED) == [event.event_uid]
+    assert recorded(store_path, ROTATED) == [event.event_uid]
+    assert not list(store_path.parent.glob("*.unreadable-*"))
 
 
-def test_a_restore_under_another_key_is_refused_while_kiosk_decisions_wait(
+def test_a_restore_under_another_key_moves_the_kiosk_decisions_waiting(
     store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     """The store's key changed since the backup, then a kiosk was killed with a decision
-    waiting: the restored store's key would not open the journal, and the kiosk would set
-    it aside, unrecorded. The restore is refused, changing nothing, until the kiosk has
-    recorded it; it is then a change the hub never acknowledged, as any other."""
+    waiting: the restore re-encrypts the journal with the restored store, whose kiosk
+    records the decision at its next start, and says so."""
     backup = tmp_path / "backup.db"
     assert main(["store", "backup", "--db", str(store_path), str(backup)]) == 0
     with Store.open(store_path, Passphrase(PASSPHRASE), config=FAST) as store:
         store.change_key(Passphrase(ROTATED), operator="admin")
     event = left_waiting(store_path, ROTATED)
     monkeypatch.setenv(REPLACED_PASSPHRASE_ENV, ROTATED)
-    restore = ["store", "restore", "--db", str(store_path), str(backup), "--force"]
     capsys.readouterr()
-    assert main(restore) == 1
-    err = capsys.readouterr().err
-    assert "1 kiosk decision waits in" in err and "start the kiosk once" in err, err
-    assert kiosk_starts(store_path, ROTATED) == [event.event_uid]  # nothing was changed
-    assert main(restore) == 1  # now the store's own change, which no sync has sent
-    assert "--discard-unsynced" in capsys.readouterr().err
-    assert main([*restore, "--discard-unsynced"]) == 0
+    assert main(["store", "restore", "--db", str(store_path), str(backup), "--force"]) == 0
+    said = capsys.readouterr().out
+    assert "1 kiosk decision waiting in" in said and "the kiosk records" in said, said
+    assert kiosk_starts(store_path) == [event.event_uid]
+    assert recorded(store_path) == [event.event_uid]
     assert not list(tmp_path.rglob("*.unreadable-*"))
 
 
