@@ -24,7 +24,9 @@ from sync.store.backups import backup, restore
 from sync.store.database import Database
 from sync.store.kiosk_waiting import record_left_waiting, waiting_count, waiting_table
 from sync.store.spool_kdf import journal_key_from, spool_key_from
+from tests.desktop.conftest import PASSPHRASE as APP
 from tests.desktop.kiosk.test_kiosk_rules import QUICK
+from tests.desktop.rekey_worker import NEW_PASSPHRASE as NEW_APP
 from tests.sync.conftest import REPO_ROOT
 
 PASSPHRASE = "a kiosk passphrase"
@@ -228,3 +230,34 @@ def test_a_restore_under_another_key_moves_the_journal_with_its_decisions(
     assert_under_the_journal_key_only(path, uids, PASSPHRASE)
     assert kiosk_starts(path) == uids
     assert not list(tmp_path.glob("*.unreadable-*"))
+
+
+@pytest.mark.parametrize(("step", "passphrase"), [("prepared", APP), ("rekeyed", NEW_APP)])
+def test_a_key_change_killed_midway_loses_no_decision(
+    tmp_path: Path, step: str, passphrase: str
+) -> None:
+    """``jaga store rekey`` killed (SIGKILL) with the journal's copy under the new key
+    written and the store not yet re-encrypted, or with the store re-encrypted and the copy
+    not yet in place: the store opens with the key it ended up with, and the kiosk's next
+    start with it records every decision, and leaves no copy behind."""
+    path = tmp_path / "kiosk.db"
+    Store.create(path, Passphrase(APP), config=QUICK).close()
+    waiting = events(2)
+    kept_by_the_kiosk(path, waiting, APP)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.desktop.rekey_worker", str(path), step, "journal"],
+        cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert worker.stdout is not None
+        said = worker.stdout.readline().strip()
+    finally:
+        worker.kill()  # SIGKILL, at that step
+        worker.communicate(timeout=60)
+    assert said == step, f"the worker never reached {step}: it said {said!r}"
+    uids = [event.event_uid for event in waiting]
+    assert waiting_count(path, store_key(path, passphrase), QUICK) == 2
+    assert kiosk_starts(path, passphrase) == uids, f"a decision was lost: killed at {step}"
+    assert recorded(path, passphrase) == uids
+    name = journal_path(path).name
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(name)) == [name]
