@@ -14,8 +14,8 @@ The journal is one small database beside the store (``<store>.kiosk-waiting``), 
 one the journal holds: it opens the journal, never the store. A journal an earlier release
 kept under the store's raw key is re-encrypted under it at its first open, losing none of
 its decisions, even killed midway. It is not the store, so the write lock another process
-holds on the store does not hold it. An entry is the
-event as the store will hold it, keyed by its uid; it is deleted once the store has it.
+holds on the store does not hold it. An entry is the event as the store will hold it, keyed
+by its uid; it is deleted once the store has it.
 
 Written twice, an event is still recorded once: the store refuses a second row with its
 uid (access events are append-only), and the writer, finding the uid there, counts it as
