@@ -38,6 +38,11 @@ FREE_TEXT_FIELDS = ("notes",)
 NAME_FIELDS = ("confirmed_species", "vessel", "trip", "haul", "officer", "reviewed_by",
                "pack_version", "status_reason")  # fmt: skip
 NOT_NULL = frozenset({"notes", "officer", "reviewed_by"})  # "" where the column takes no NULL
+# Names a catch must carry (``reviewed_by`` with its ``reviewed_at``): one of controls alone
+# becomes its escaped text, as ``sync.protocol.names.name_without_hidden_characters`` (0055)
+# makes it; None, or "", is refused by every device, which then skips the catch.
+REQUIRED_NAMES = frozenset({"officer", "reviewed_by"})
+NAME_MAX_LENGTH = 200  # the protocol's, and the name columns'
 STAMPED = ("confirmed_species", "vessel", "trip", "haul", "officer", "notes", "predictions")
 _TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # the protocol's field stamps (``sync.hub.apply.lww``)
 
@@ -57,8 +62,11 @@ def clean_fields(values: dict[str, Any], *, row: bool = False) -> dict[str, Any]
         if name in values:
             rule = REORDERING if name in FREE_TEXT_FIELDS else BIDI
             value = _without(values[name], rule)
-            if value == "" and name not in empty_kept and values[name] != "":
-                value = None  # a name made of controls alone: no name
+            if value == "" and values[name] != "":  # a name made of controls alone
+                if name in REQUIRED_NAMES:
+                    value = ascii(values[name])[1:-1][:NAME_MAX_LENGTH]
+                elif name not in empty_kept:
+                    value = None  # no name
             if value != values[name]:
                 cleaned[name] = value
     if isinstance(predictions := values.get("predictions"), list):

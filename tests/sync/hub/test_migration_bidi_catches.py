@@ -41,7 +41,7 @@ def _catch(apps: Any, alias: str, site: Any, device: Any, cursor: int, **fields:
     payload = e.observation(**fields)
     catch = apps.get_model("hub", "FishObservation").objects.using(alias).create(
         uid=payload["observation_uid"], site=site, device=device, observed_at=timezone.now(),
-        officer="officer-7", vessel=payload["vessel"], trip=payload["trip"],
+        officer=payload["officer"], vessel=payload["vessel"], trip=payload["trip"],
         notes=payload["notes"], predictions=payload["predictions"],
         field_versions={"vessel": ["2026-03-01T08:00:00.000000Z", str(device.uid)]},
     )  # fmt: skip
@@ -86,3 +86,24 @@ def test_0052_takes_bidi_controls_out_of_stored_catches_and_logs_them_again(
     (logged,) = [r.getMessage() for r in caplog.records if "0052" in r.getMessage()]
     assert str(overridden.uid) in logged and "'Sea \\u202eratS'" in logged, logged
     assert "notes, predictions, trip, vessel" in logged and "cursor 3" in logged, logged
+
+
+def test_0052_leaves_an_officer_of_controls_alone_a_name_a_device_takes(upgraded: str) -> None:
+    """The officer is required on the wire: one who was nothing but controls became no
+    officer in the logged catch (None), which every device refused, and skipped."""
+    for target in (("auth",), BEFORE):
+        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    apps = MigrationLoader(connections[upgraded]).project_state(BEFORE).apps
+    site = apps.get_model("hub", "Site").objects.using(upgraded).create(slug="deck", last_cursor=1)
+    device = (
+        apps.get_model("hub", "Device")
+        .objects.using(upgraded)
+        .create(site=site, name="boat", uid=uuid.uuid4())
+    )
+    nameless = _catch(apps, upgraded, site, device, 1, officer="\u202e\u2066")
+    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    assert FishObservation.objects.using(upgraded).get(uid=nameless.uid).officer == "\\u202e\\u2066"
+    last = Change.objects.using(upgraded).filter(site__slug="deck").order_by("cursor").last()
+    assert last is not None and last.cursor == 2, "the catch was not logged again"
+    again = parse_payload("fish_observation", "upsert", last.payload)  # a device takes it
+    assert isinstance(again, FishObservationUpsert) and again.officer == "\\u202e\\u2066"
