@@ -9,21 +9,16 @@ imports Qt. Qt is imported only when the app itself is started: ``jaga`` alone i
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO, cast
+from pathlib import Path
+from typing import Any, TextIO, TypeAlias, cast
 
-import desktop.catch_cli
-import desktop.kiosk.cli
-import inference.cli
-import inference.fish.installed
-import inference.fish.pack
-import sync.cli
 import sync.hub.pack_loader
-from desktop.settings import add_app_options, settings_from_args
 
 # The variables that name a file or folder (read in sync.store.cli_common, inference.pack.installed,
 # inference.fish.features, sync.client.packs, sync.hub.metrics_process,
@@ -48,39 +43,116 @@ TEXT_VARIABLES = frozenset({
 })  # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
+# argparse's class is generic only to type checkers
+Subparsers: TypeAlias = "argparse._SubParsersAction[Any]"
+Register: TypeAlias = Callable[[Subparsers], None]
+
+
+def _imported(target: str) -> Register:
+    """The ``register`` function ``target`` ("module:function") names, imported when called."""
+    module, _, name = target.partition(":")
+
+    def register(subparsers: Subparsers) -> None:
+        getattr(importlib.import_module(module), name)(subparsers)
+
+    return register
+
+
+def _register_store(subparsers: Subparsers) -> None:
+    # `jaga store confirm` stores the species by the name the devices' pack gives it
+    from desktop.catch_cli import pack_species_name
+    from sync.store.cli import register_store
+
+    register_store(subparsers, species_name=pack_species_name)
+
+
+def _register_sync(subparsers: Subparsers) -> None:
+    # `jaga sync status` says which species pack is in use
+    from desktop.catch_cli import pack_in_use
+    from sync.client.cli import register
+
+    register(subparsers, pack_in_use=pack_in_use)
+
+
+def _register_app(subparsers: Subparsers) -> None:
+    from desktop.settings import add_app_options
+
+    app = subparsers.add_parser("app", help="open the window (what `jaga` alone does)")
+    add_app_options(app)
+    app.set_defaults(handler=_start_app)
+
+
+# Each command `jaga` takes, in the order `jaga --help` lists them, with the function that adds
+# it to the parser (`face` adds `eval` too). A command's module is imported only when the parser
+# needs it: `jaga store ...` (run by a Jetson's timers, and by the tests' processes) then loads
+# neither ONNX Runtime nor OpenCV, which the full parser's modules import.
+COMMANDS: tuple[tuple[tuple[str, ...], Register], ...] = (
+    (("models",), _imported("inference.pack.cli:register")),
+    (("bench",), _imported("inference.bench:register")),
+    (("fish",), _imported("inference.fish.cli:register")),
+    (("face", "eval"), _imported("inference.face.cli:register")),
+    (("store",), _register_store),
+    (("audit",), _imported("sync.store.cli_audit:register_audit")),
+    (("sync",), _register_sync),
+    (("hub",), _imported("sync.hub.cli:register")),
+    (("catch",), _imported("desktop.catch_cli:register")),
+    (("kiosk",), _imported("desktop.kiosk.cli:register")),
+    (("app",), _register_app),
+)
+# What may come before the command for `command_of` to read it: `-h`, an abbreviation or
+# anything else is left to the full parser, which knows every command.
+_OPTIONS_BEFORE_COMMAND = frozenset({"-v", "--verbose"})
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """``jaga``'s parser; given ``command``, only that command's (and those its module adds
+    with it), which parses that command's arguments exactly as the full parser does."""
     parser = argparse.ArgumentParser(
         prog="jaga",
         description="Offline-first edge vision: face verification and fish species.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    inference.cli.register(subparsers)
-    sync.cli.register(
-        subparsers,
-        species_name=desktop.catch_cli.pack_species_name,
-        pack_in_use=desktop.catch_cli.pack_in_use,
-    )
-    desktop.catch_cli.register(subparsers)
-    desktop.kiosk.cli.register(subparsers)
-    app = subparsers.add_parser("app", help="open the window (what `jaga` alone does)")
-    add_app_options(app)
-    app.set_defaults(handler=_start_app)
+    for names, register in COMMANDS:
+        if command is None or command in names:
+            register(subparsers)
     return parser
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs, where nothing but ``--verbose`` comes before it; else None
+    (the full parser is needed: for ``jaga --help``, a mistyped command, no command)."""
+    known = {name for names, _ in COMMANDS for name in names}
+    for token in argv:
+        if token not in _OPTIONS_BEFORE_COMMAND:
+            return token if token in known else None
+    return None
+
+
+def _pack_refusal(path: Path) -> str | None:
+    from inference.fish.pack import pack_refusal  # the classifier, only when a hub asks
+
+    return pack_refusal(path)
+
+
+def _default_species() -> tuple[str, dict[str, str]]:
+    from inference.fish.installed import default_species
+
+    return default_species()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # The hub publishes only a pack the classifier of this release loads (sync and inference
     # may not import each other: this entry point joins them), whichever way it is published
     # (`jaga hub publish-pack`, the admin of the workers `jaga hub run` forks after this).
-    sync.hub.pack_loader.install(inference.fish.pack.pack_refusal)
+    sync.hub.pack_loader.install(_pack_refusal)
     # The first pack published replaces the default pack on every device: it is checked
     # against that pack's species as a later one is checked against the last published.
     # A reviewer on the hub confirms a species by the name the devices' pack gives it, by
     # the same list before any pack is published (sync.hub.species_names).
-    sync.hub.pack_loader.install_default_species(inference.fish.installed.default_species)
+    sync.hub.pack_loader.install_default_species(_default_species)
     args_list = list(sys.argv[1:] if argv is None else argv) or ["app"]
-    parser = build_parser()
+    parser = build_parser(command_of(args_list))
     args = parser.parse_args(args_list)
     refuse_undecodable_text(parser, args, args_list)
     refuse_undecodable_environment(parser, os.environ)
@@ -252,6 +324,7 @@ def quiet_http_logs(*, verbose: bool) -> None:
 
 def _start_app(args: argparse.Namespace) -> int:
     from desktop.app import run_app  # Qt only when the window is wanted
+    from desktop.settings import settings_from_args
 
     return run_app(settings_from_args(args, os.environ), sys.argv[:1])
 

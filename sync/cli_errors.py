@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -17,6 +18,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+def deferred(module: str, name: str) -> Handler:
+    """The handler ``name`` of ``module``, imported when the command runs: a command's module
+    may load SQLCipher, numpy or the wire models, which building ``jaga``'s parser (for
+    every command, ``--help`` too) needs none of."""
+
+    def run(args: argparse.Namespace) -> int:
+        handler: Handler = getattr(importlib.import_module(module), name)
+        return handler(args)
+
+    run.__name__ = run.__qualname__ = name
+    return run
 
 
 def reporting(handler: Handler) -> Handler:

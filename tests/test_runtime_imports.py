@@ -14,7 +14,7 @@ import pytest
 
 BUILD_ONLY = ("torch", "torchvision", "timm", "onnx", "onnxscript", "tflite2onnx")
 APP_MODULES = (
-    "main",  # the `jaga` command: every subcommand's parser is built at start
+    "main",  # the `jaga` command (its full parser: test_the_full_parser_builds_...)
     "desktop.app",
     "desktop.catch_cli",
     "inference.fish.installed",
@@ -25,9 +25,9 @@ APP_MODULES = (
 )
 
 
-def _import_without_build_packages(module: str) -> subprocess.CompletedProcess[str]:
+def _import_without_build_packages(module: str, then: str = "") -> subprocess.CompletedProcess[str]:
     blocked = "; ".join(f"sys.modules[{name!r}] = None" for name in BUILD_ONLY)
-    code = f"import sys; {blocked}; import {module}"
+    code = f"import sys; {blocked}; import {module}; {then}"
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
@@ -43,3 +43,9 @@ def test_the_check_catches_a_build_package_import() -> None:
     result = _import_without_build_packages("inference.fish.export")
     assert result.returncode != 0
     assert "import of onnx halted" in result.stderr
+
+
+def test_the_full_parser_builds_with_onnx_runtime_alone() -> None:
+    """`jaga --help` imports every command's module (a command alone imports its own)."""
+    result = _import_without_build_packages("main", then="main.build_parser()")
+    assert result.returncode == 0, result.stderr[-2000:]

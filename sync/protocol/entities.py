@@ -17,12 +17,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, ValidationError, model_validator
 
+from sync import limits
 from sync.protocol.types import (
     MAX_CROP_PIXELS,
     MAX_PHOTO_BYTES,
     MAX_PREDICTIONS,
     MAX_TEMPLATE_DIM,
-    TEXT_MAX_LENGTH,
     BadgeText,
     LongText,
     Name,
@@ -63,8 +63,9 @@ class PersonUpsert(WireModel):
 
 
 # An erasure's reason travels in its tombstone (``PersonTombstone.reason``): the store
-# refuses a longer one before it erases anything.
-MAX_ERASURE_REASON_CHARS = TEXT_MAX_LENGTH
+# refuses a longer one before it erases anything. In sync.limits, which `jaga store --help`
+# reads without loading pydantic.
+MAX_ERASURE_REASON_CHARS = limits.MAX_ERASURE_REASON_CHARS
 
 
 # The reason of a tombstone for a consent's retention date passed (``People.purge_expired``

@@ -27,6 +27,7 @@ from pydantic import (
     ValidationError,
 )
 
+from sync import limits
 from sync.protocol.names import free_text_problem, hidden_characters_problem
 
 PROTOCOL_VERSION = 7
@@ -164,7 +165,7 @@ def format_timestamp(moment: datetime) -> str:
 
 
 NAME_MAX_LENGTH = 200  # also the hub's name columns (CharField max_length=200)
-TEXT_MAX_LENGTH = 1000
+TEXT_MAX_LENGTH = limits.TEXT_MAX_LENGTH
 Text = Annotated[
     StrictStr, StringConstraints(max_length=TEXT_MAX_LENGTH), AfterValidator(_free_text)
 ]

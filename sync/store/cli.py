@@ -18,17 +18,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sync.cli_errors import Handler, iso_moment, output_file, reporting, whole_number
-from sync.store.cli_commands import (
-    backup_command,
-    export_command,
-    info_command,
-    init_command,
-    purge_expired_command,
-    rekey_command,
-    restore_command,
-    retention_command,
-)
+from sync.cli_errors import Handler, deferred, iso_moment, output_file, reporting, whole_number
+from sync.limits import DEFAULT_KEEP_DAYS, MAX_KEEP_DAYS
 from sync.store.cli_common import (
     STORE_PATH_ENV,
     default_store_path,
@@ -39,7 +30,6 @@ from sync.store.cli_common import (
 from sync.store.cli_review import SpeciesNamer, add_review_commands, typed_species_name
 from sync.store.key_sources import NEW_PASSPHRASE_ENV, REPLACED_PASSPHRASE_ENV
 from sync.store.people_cli import add_people_commands, add_purge_wait
-from sync.store.retention import DEFAULT_KEEP_DAYS, MAX_KEEP_DAYS
 from sync.store.scrypt_cost import MAX_SCRYPT_LOG2N
 
 # What other modules import from here.
@@ -56,6 +46,12 @@ __all__ = [
 ]
 
 
+def _in_commands(name: str) -> Handler:
+    """``sync.store.cli_commands``' handler ``name``, imported when its command runs (that
+    module opens stores: SQLCipher, numpy and the wire models, which the parser needs none of)."""
+    return deferred("sync.store.cli_commands", name)
+
+
 def register_store(
     subparsers: argparse._SubParsersAction[Any], *, species_name: SpeciesNamer = typed_species_name
 ) -> None:
@@ -70,23 +66,23 @@ def register_store(
         parser.set_defaults(handler=reporting(handler))
         return parser
 
-    init = command("init", init_command, "create a new, empty store")
+    init = command("init", _in_commands("init_command"), "create a new, empty store")
     init.add_argument(
         "--create-key-file",
         action="store_true",
         help="write a new random key file at --key-file (mode 0600) and use it",
     )
     _add_kdf_cost(init)
-    info = command("info", info_command, "counts, key, schema, integrity")
+    info = command("info", _in_commands("info_command"), "counts, key, schema, integrity")
     info.add_argument(
         "--full-check",
         action="store_true",
         help="run integrity_check (every page) instead of quick_check",
     )
-    command("backup", backup_command, "write an encrypted copy").add_argument(
+    command("backup", _in_commands("backup_command"), "write an encrypted copy").add_argument(
         "destination", type=output_file
     )
-    restore_parser = command("restore", restore_command, "put a backup in place")
+    restore_parser = command("restore", _in_commands("restore_command"), "put a backup in place")
     restore_parser.add_argument("backup", type=Path)
     restore_parser.add_argument(
         "--force",
@@ -119,17 +115,21 @@ def register_store(
         f" (a passphrase: set {REPLACED_PASSPHRASE_ENV})",
     )
     _add_export_options(
-        command("export", export_command, "CSV of access events or fish observations")
+        command(
+            "export", _in_commands("export_command"), "CSV of access events or fish observations"
+        )
     )
     add_people_commands(command)
     purge = command(
-        "purge-expired", purge_expired_command, "erase people past their retention date"
+        "purge-expired",
+        _in_commands("purge_expired_command"),
+        "erase people past their retention date",
     )
     purge.add_argument("--dry-run", action="store_true", help="list them, erase nothing")
     add_purge_wait(purge)
     retention = command(
         "retention",
-        retention_command,
+        _in_commands("retention_command"),
         "how long old decisions the hub holds are kept on the device",
     )
     retention.add_argument(
@@ -139,7 +139,7 @@ def register_store(
         help="keep access events and audit entries N days, then delete them once the hub holds"
         f" them (0: for ever; default {DEFAULT_KEEP_DAYS}); the next sync applies it",
     )
-    rekey = command("rekey", rekey_command, "change the passphrase or key file")
+    rekey = command("rekey", _in_commands("rekey_command"), "change the passphrase or key file")
     rekey.add_argument(
         "--new-key-file",
         type=Path,

@@ -12,13 +12,16 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
-from sync.store.database import StoreConfig
-from sync.store.key_sources import resolve_key_source
-from sync.store.keys import KeySource
-from sync.store.store import Store
+# The store's modules (SQLCipher, numpy, the wire models) are imported when a command opens
+# the store, not with `jaga store`'s parser, which imports this module.
+if TYPE_CHECKING:
+    from sync.store.database import StoreConfig
+    from sync.store.keys import KeySource
+    from sync.store.store import Store
 
 STORE_PATH_ENV = "JAGA_STORE_PATH"
 
@@ -33,10 +36,14 @@ def store_path_of(args: argparse.Namespace) -> Path:
 
 
 def key_source_of(args: argparse.Namespace, *, confirm: bool = False) -> KeySource:
+    from sync.store.key_sources import resolve_key_source
+
     return resolve_key_source(args.key_file, env=os.environ, confirm=confirm)
 
 
 def open_store_of(args: argparse.Namespace, config: StoreConfig | None = None) -> Store:
+    from sync.store.store import Store
+
     return Store.open(store_path_of(args), key_source_of(args), config=config)
 
 

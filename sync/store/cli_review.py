@@ -14,23 +14,25 @@ import argparse
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sync import plural
 from sync.cli_errors import Handler, positive_count
-from sync.corrections import CorrectionsExport
 from sync.errors import SyncError
 from sync.store.cli_common import open_store_of
-from sync.store.corrections import export_corrections
-from sync.store.outbox_hub import destination_words
-from sync.store.records import FishObservation, PredictionStatus
-from sync.store.store import Store
+
+# The store's modules (SQLCipher, numpy, the wire models) are imported when a command runs,
+# not with `jaga store`'s parser, which this module's options are part of.
+if TYPE_CHECKING:
+    from sync.store.records import FishObservation
+    from sync.store.store import Store
 
 # The species name ``store confirm`` stores for what was typed, and whether the officer said
 # it is a new species. Sync knows no species pack: ``jaga`` (main.py) passes the namer
 # ``jaga catch --confirm`` uses, the pack in use's display name, refusing one the pack does
 # not list unless new (``desktop.catch_cli.pack_species_name``, raising
 # ``UnknownSpeciesError``); without one, the name as typed, tidied.
-SpeciesNamer = Callable[[Store, str, bool], str]
+SpeciesNamer = Callable[["Store", str, bool], str]
 REVIEW_LIMIT = 50
 SHOWN_PREDICTIONS = 3
 
@@ -167,6 +169,8 @@ def _box(observation: FishObservation) -> str:
 
 def _verdict(observation: FishObservation, predictions: str) -> str:
     """The candidates, saying so where the pack named none of them (its status)."""
+    from sync.store.records import PredictionStatus
+
     if observation.status is PredictionStatus.NO_FISH:
         return f"no fish ({_one_line(observation.status_reason)})"
     if observation.status is PredictionStatus.UNKNOWN:
@@ -184,6 +188,8 @@ def _confirm(args: argparse.Namespace, *, species_name: SpeciesNamer) -> int:
         raise SyncError("--new-species names a species; --not-a-fish gives none")
     if args.not_a_fish:
         return _answer_not_a_fish(args)
+    from sync.store.outbox_hub import destination_words
+
     with open_store_of(args) as store:
         species = species_name(store, args.species, args.new_species)
         confirmed = store.observations.confirm(
@@ -199,6 +205,8 @@ def _confirm(args: argparse.Namespace, *, species_name: SpeciesNamer) -> int:
 
 
 def _answer_not_a_fish(args: argparse.Namespace) -> int:
+    from sync.store.outbox_hub import destination_words
+
     with open_store_of(args) as store:
         answered = store.observations.answer_not_a_fish(
             args.observation_uid.strip(), officer=args.officer
@@ -213,6 +221,9 @@ def _answer_not_a_fish(args: argparse.Namespace) -> int:
 
 
 def _export_corrections(args: argparse.Namespace) -> int:
+    from sync.corrections import CorrectionsExport
+    from sync.store.corrections import export_corrections
+
     export = CorrectionsExport(args.out)  # a full folder is refused before the key is asked
     with open_store_of(args) as store:
         report = export_corrections(store.database, export, clock=store.clock)

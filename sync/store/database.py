@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlcipher3
 
+from sync import limits
 from sync.durable import narrow_to_owner
 from sync.errors import (
     KeyNotChangedError,
@@ -77,7 +78,7 @@ class StoreConfig:
     scrypt_n: int = 2**17
     # How long an erasure waits for other connections' reads to end so that it can purge the
     # erased data from the file; polled, so no writer is held up meanwhile.
-    purge_wait_s: float = 30.0
+    purge_wait_s: float = limits.PURGE_WAIT_S
 
     def __post_init__(self) -> None:
         if self.busy_timeout_s < 0 or self.max_blob_bytes <= 0 or self.purge_wait_s < 0:

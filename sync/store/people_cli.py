@@ -31,17 +31,17 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sync import plural
+from sync import limits, plural
 from sync.errors import RecordNotFoundError
-from sync.protocol import MAX_ERASURE_REASON_CHARS
-from sync.protocol.names import free_text_problem
-from sync.store.audit import terminal_text
-from sync.store.backup_files import remove_replaced_stores
 from sync.store.clock import format_timestamp
-from sync.store.database import StoreConfig
-from sync.store.store import Store
+
+# The store's modules (SQLCipher, numpy) and the protocol's (pydantic) are imported when a
+# command runs, not with `jaga store`'s parser, which this module's options are part of.
+if TYPE_CHECKING:
+    from sync.store.database import StoreConfig
+    from sync.store.store import Store
 
 Command = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 PURGE_PENDING = 3  # exit status: erased, but the data is still in the store's file
@@ -51,10 +51,10 @@ def add_purge_wait(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--purge-wait",
         type=_seconds,
-        default=StoreConfig.purge_wait_s,
+        default=limits.PURGE_WAIT_S,
         metavar="SECONDS",
         help="how long to wait for another process's read to end, so that the erased data"
-        f" leaves the store's file now (default {StoreConfig.purge_wait_s:g})",
+        f" leaves the store's file now (default {limits.PURGE_WAIT_S:g})",
     )
 
 
@@ -69,6 +69,8 @@ def _seconds(text: str) -> float:
 
 
 def purge_config(args: argparse.Namespace) -> StoreConfig:
+    from sync.store.database import StoreConfig
+
     return StoreConfig(purge_wait_s=args.purge_wait)
 
 
@@ -88,6 +90,8 @@ def purge_status(store: Store) -> int:
 
 def delete_replaced_stores(store: Store) -> None:
     """Delete, and name, the stores killed restores replaced and left beside ``store``."""
+    from sync.store.backup_files import remove_replaced_stores
+
     if deleted := remove_replaced_stores(store.path):
         print(
             f"deleted {', '.join(path.name for path in deleted)}: a store a restore replaced"
@@ -111,7 +115,7 @@ def add_people_commands(command: Command) -> None:
         required=True,
         type=_erasure_reason,
         help=f"why (kept in the audit trail and the tombstone; at most"
-        f" {MAX_ERASURE_REASON_CHARS} characters)",
+        f" {limits.MAX_ERASURE_REASON_CHARS} characters)",
     )
     add_purge_wait(erase)
 
@@ -120,12 +124,15 @@ def _erasure_reason(text: str) -> str:
     """The reason as typed, unless it would show other words than stored: its tombstone
     carries it as written (an erasure applies whatever its reason says), so it is refused
     here, where it can be typed again (``sync.protocol.names``)."""
+    from sync.protocol.names import free_text_problem
+
     if problem := free_text_problem(text, "the reason"):
         raise argparse.ArgumentTypeError(problem)
     return text
 
 
 def _people(args: argparse.Namespace) -> int:
+    from sync.store.audit import terminal_text
     from sync.store.cli_common import open_store_of
 
     with open_store_of(args) as store:
@@ -152,6 +159,7 @@ def _row(person: Any, templates: int) -> dict[str, Any]:
 
 
 def _erase(args: argparse.Namespace) -> int:
+    from sync.store.audit import terminal_text
     from sync.store.cli_common import open_store_of, operator_name
 
     with open_store_of(args, purge_config(args)) as store:

@@ -66,7 +66,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sync.store import kiosk_waiting
+from sync import limits
 from sync.store.audit import APPLIED, AuditLog, Checkpoint
 from sync.store.clock import Clock, format_timestamp, parse_timestamp
 from sync.store.database import Database
@@ -74,8 +74,9 @@ from sync.store.state_rows import get_value, put_value
 
 KEEP_DAYS_NAME = "retention.keep_days"  # sync_state: the setting, when not the default
 LAST_RUN_NAME = "retention.last_run"  # sync_state: when a run last finished
-DEFAULT_KEEP_DAYS = 90  # a quarter: attendance exports and disputes of the recent past
-MAX_KEEP_DAYS = 36_500
+# In sync.limits, which `jaga store --help` reads without loading the store
+DEFAULT_KEEP_DAYS = limits.DEFAULT_KEEP_DAYS
+MAX_KEEP_DAYS = limits.MAX_KEEP_DAYS
 RUN_EVERY = timedelta(days=1)
 BATCH = 500  # rows of one kind per write transaction: a kiosk's decision waits at most one
 PAUSE_SECONDS = 0.05  # between batches, for the kiosk's writes
@@ -198,6 +199,10 @@ class Retention:
         if days == 0 or not (force or _due(last_run, now)):
             return RetentionReport()
         cutoff = format_timestamp(now - timedelta(days=days))
+        # here, not at the top: kiosk_waiting imports the access events, whose outbox imports
+        # this module (sync.store imports its modules when first used, in no set order)
+        from sync.store import kiosk_waiting
+
         journals = kiosk_waiting.delete_set_aside(self._database.path, now, days)
         half = RUN_SECONDS / 2  # each kind gets half the run, so both catch up
         events, events_done = self._in_batches(
