@@ -46,7 +46,6 @@ from inference.fish.packing import (
     write_species_pack,
 )
 from inference.fish.taps import PLAIN, TappedSession, check_taps
-from inference.fish.train_head import train_head
 from inference.fish.trainset import PreparedData, feature_sets, prepare
 
 PARITY_TOLERANCE = 1e-4  # exported probabilities vs the numpy head on the same features
@@ -91,6 +90,8 @@ def _train_head_pack(options: TrainOptions, backbone: Backbone, progress: Progre
     feature_seconds = time.perf_counter() - started
     config = HeadConfig(**{**asdict(options.head), "seed": options.seed})
     progress(f"training the head on {len(features.train[1])} feature vectors")
+    from inference.fish.train_head import train_head  # torch, only when a head is trained
+
     trained = train_head(
         features.train, features.validation, n_classes=len(data.known),
         backbone_sha256=backbone.sha256, config=config, progress=progress, inputs=taps,

@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
 
 from inference.fish.config import FinetuneConfig, HeadConfig
 from inference.fish.finetune import finetune_pack
@@ -110,6 +109,8 @@ def finetuned_96(
     config = FinetuneConfig(
         epochs=1, batch_size=4, workers=0, max_steps=2, ema_decay=0.0, input_size=96
     )
+    import torch  # here: collecting the suite imports no torch (tests/test_collection_imports.py)
+
     torch.set_num_threads(2)
     out = tmp_path_factory.mktemp("ft") / "pack"
     pth = model_pack.source_path("efficientnet_lite0", "pth")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from inference.fish.config import BACKBONES, FinetuneConfig
 from inference.fish.finetune import finetune_model
@@ -21,6 +20,8 @@ pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
 def test_one_step_changes_the_weights_and_predicts_finitely(
     model_pack: ModelPack, f4k: Path, tmp_path: Path, backbone: str
 ) -> None:
+    import torch  # here: collecting the suite imports no torch
+
     data = prepare(make_slice(f4k, tmp_path / "d", {"fish_04": 2, "fish_16": 2}))
     config = FinetuneConfig(epochs=1, batch_size=2, workers=0, max_steps=1, ema_decay=0.0)
     torch.set_num_threads(2)
@@ -41,6 +42,8 @@ def test_a_partial_finetune_trains_the_last_stage_and_freezes_the_rest(
     model_pack: ModelPack, f4k: Path, tmp_path: Path
 ) -> None:
     """The CPU-sized fine-tune: frozen weights *and* frozen BatchNorm statistics stay put."""
+    import torch
+
     from inference.pack.converters.efficientnet_lite import load_backbone
 
     data = prepare(make_slice(f4k, tmp_path / "d", {"fish_04": 2, "fish_16": 2}))

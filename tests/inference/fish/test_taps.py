@@ -8,7 +8,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-import torch
 from onnx import TensorProto, helper
 
 from inference.fish.config import HeadConfig
@@ -30,7 +29,6 @@ from inference.fish.taps import (
     tapped_backbone,
 )
 from inference.fish.train import Backbone, train_head_pack
-from inference.pack.converters.efficientnet_lite import PIXEL_MEAN, PIXEL_STD, load_backbone
 from inference.pack.installed import ModelPack
 
 
@@ -48,6 +46,10 @@ def test_the_tap_is_the_last_blocks_depthwise_activation_in_torch(
     model_pack: ModelPack, f4k: Path, backbone: str, last_block: str, channels: int
 ) -> None:
     """The ONNX surgery against the timm model the backbone was converted from."""
+    import torch  # here: collecting the suite imports no torch
+
+    from inference.pack.converters.efficientnet_lite import PIXEL_MEAN, PIXEL_STD, load_backbone
+
     pixels = _pixels(f4k)
     net = load_backbone(model_pack.source_path(backbone, "pth"))
     seen: list[torch.Tensor] = []

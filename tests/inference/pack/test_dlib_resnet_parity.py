@@ -20,14 +20,16 @@ import pytest
 dlib = pytest.importorskip("dlib")
 cv2 = pytest.importorskip("cv2")
 ort = pytest.importorskip("onnxruntime")
-torch = pytest.importorskip("torch", reason="conversion needs the 'models' extra")
 
 from inference.errors import ConversionError  # noqa: E402
-from inference.pack.converters import dlib_resnet  # noqa: E402
 from inference.pack.converters.dlib_dat import parse_network  # noqa: E402
 from inference.pack.installed import ModelPack  # noqa: E402
+from tests.deferred import deferred, models_extra  # noqa: E402
 
-pytestmark = pytest.mark.needs_shared
+# torch when a test uses it: collecting the suite imports none (tests/deferred.py)
+dlib_resnet = deferred("inference.pack.converters.dlib_resnet")
+
+pytestmark = [pytest.mark.needs_shared, models_extra("torch")]
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO / "../shared"

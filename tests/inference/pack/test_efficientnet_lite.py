@@ -23,15 +23,22 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 ort = pytest.importorskip("onnxruntime")
-torch = pytest.importorskip("torch", reason="conversion needs the 'models' extra")
-timm = pytest.importorskip("timm", reason="conversion needs the 'models' extra")
-reference_package = pytest.importorskip("efficientnet_lite_pytorch", reason="parity reference")
 
 from inference.errors import ConversionError  # noqa: E402
-from inference.pack.converters import efficientnet_lite  # noqa: E402
 from tests.conftest import installed_model, installed_source  # noqa: E402
+from tests.deferred import deferred, models_extra  # noqa: E402
 
-pytestmark = pytest.mark.needs_shared
+# torch and timm when a test uses them: collecting the suite imports none (tests/deferred.py)
+torch = deferred("torch")
+timm = deferred("timm")
+reference_package = deferred("efficientnet_lite_pytorch")
+efficientnet_lite = deferred("inference.pack.converters.efficientnet_lite")
+
+pytestmark = [
+    pytest.mark.needs_shared,
+    models_extra("torch", "timm"),
+    models_extra("efficientnet_lite_pytorch", reason="parity reference"),
+]
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO / "../shared"

@@ -22,13 +22,16 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 ort = pytest.importorskip("onnxruntime")
-torch = pytest.importorskip("torch", reason="conversion needs the 'models' extra")
 
 from inference.errors import ConversionError  # noqa: E402
-from inference.pack.converters import minifasnet  # noqa: E402
 from tests.conftest import installed_model  # noqa: E402
+from tests.deferred import deferred, models_extra  # noqa: E402
 
-pytestmark = pytest.mark.needs_shared
+# torch when a test uses it: collecting the suite imports none (tests/deferred.py)
+torch = deferred("torch")
+minifasnet = deferred("inference.pack.converters.minifasnet")
+
+pytestmark = [pytest.mark.needs_shared, models_extra("torch")]
 
 SHARED = Path(__file__).resolve().parents[3] / "../shared"
 WEIGHTS = {
