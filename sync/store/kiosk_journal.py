@@ -23,14 +23,12 @@ from sync.store.database_files import wal_holds_a_frame
 from sync.store.side_counts import rows_beside
 from sync.store.side_rekey import (
     candidates,
-    key_that_opens,
     open_or_migrate,
+    prepare_rekeyed,
     put_rekeyed_in_place,
     rekeyed_copy_kept,
     rekeyed_path,
-    rekeying_path,
     remove_files,
-    write_rekeyed,
 )
 from sync.store.spool_kdf import journal_key_from
 
@@ -100,17 +98,9 @@ def prepare_key_change(
     (a journal the kiosk will set aside) is left as it is, logged. A failure (no room)
     raises, the journal as it was: the caller changes nothing either."""
     path = waiting_path(store_path)
-    remove_files(rekeyed_path(path))
-    remove_files(rekeying_path(path))
-    if holds_none(path):  # made under the store's key when a decision first waits
-        return False
-    # Opened and closed here: the close folds a killed kiosk's log into the file, copied.
-    old = key_that_opens(path, candidates(journal_key_from(old_key), old_key), config)
-    if old is None:
-        _log.warning("%s is under another key than the store's: it keeps that key", path)
-        return False
-    write_rekeyed(path, old, journal_key_from(new_key), config)
-    return True
+    # ``holds_none``: one is made under the store's key when a decision first waits
+    return prepare_rekeyed(path, (old_key, new_key), journal_key_from, config,
+                           present=not holds_none(path))  # fmt: skip
 
 
 def finish_key_change(store_path: Path) -> None:

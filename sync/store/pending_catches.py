@@ -35,14 +35,12 @@ from sync.store.keys import KeyHeader, KeySlot, KeySource
 from sync.store.side_counts import rows_beside
 from sync.store.side_rekey import (
     candidates,
-    key_that_opens,
     open_or_migrate,
+    prepare_rekeyed,
     put_rekeyed_in_place,
     rekeyed_copy_kept,
     rekeyed_path,
-    rekeying_path,
     remove_files,
-    write_rekeyed,
 )
 from sync.store.spool_kdf import spool_key_from
 
@@ -150,17 +148,9 @@ def prepare_key_change(
     itself (an earlier release's). A spool that neither opens (still under an earlier key)
     is left as it is, logged. A failure (no room) raises, the spool as it was: the caller
     changes nothing either."""
-    path = spool_path(store_path)
-    remove_files(rekeyed_path(path))
-    remove_files(rekeying_path(path))
-    if not spool_exists(store_path):  # an unmade one is made under the key the store has
-        return False
-    old_spool_key = key_that_opens(path, candidates(spool_key_from(old_key), old_key), config)
-    if old_spool_key is None:
-        _log.warning("%s is under an earlier key: it keeps that key", path)
-        return False
-    write_rekeyed(path, old_spool_key, spool_key_from(new_key), config)
-    return True
+    # an unmade spool is made under the key the store has
+    return prepare_rekeyed(spool_path(store_path), (old_key, new_key), spool_key_from, config,
+                           present=spool_exists(store_path))  # fmt: skip
 
 
 def finish_key_change(store_path: Path, slot: KeySlot) -> None:

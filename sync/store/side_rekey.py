@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from sync.durable import fsync_path
@@ -38,6 +39,33 @@ def rekeyed_path(path: Path) -> Path:
 
 def rekeying_path(path: Path) -> Path:
     return path.with_name(path.name + REKEYING)
+
+
+def prepare_rekeyed(
+    path: Path,
+    keys: tuple[bytes, bytes],
+    derive: Callable[[bytes], bytes],
+    config: StoreConfig,
+    *,
+    present: bool,
+) -> bool:
+    """Write the file at ``path`` re-encrypted under ``derive`` of the store's new key
+    (``keys``: old, new) beside it, before the store's key changes; whether there is a copy
+    for ``put_rekeyed_in_place``. It is under ``derive`` of the old key, or under the old
+    key itself (an earlier release's). Nothing when it is not ``present``, or neither opens
+    it (it keeps its key, logged). A failure (no room) raises, the file as it was."""
+    old_key, new_key = keys
+    remove_files(rekeyed_path(path))
+    remove_files(rekeying_path(path))
+    if not present:
+        return False
+    # Opened and closed here: the close folds a killed writer's log into the file, copied.
+    old = key_that_opens(path, candidates(derive(old_key), old_key), config)
+    if old is None:
+        _log.warning("%s is under another key than the store's: it keeps that key", path)
+        return False
+    write_rekeyed(path, old, derive(new_key), config)
+    return True
 
 
 def write_rekeyed(path: Path, old_key: bytes, new_key: bytes, config: StoreConfig) -> None:
