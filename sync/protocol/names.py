@@ -69,9 +69,10 @@ def free_text_problem(text: str, what: str = "the text") -> str | None:
 def name_without_hidden_characters(text: str, max_length: int) -> str:
     """``text`` as a name (``hidden_characters_problem`` takes it): without the characters
     no name holds, or, where nothing else is left, their escaped form (``\\u202e``), cut to
-    ``max_length``: an empty name is none, and some names are required. How the hub cleaned
-    the names it stored before this rule (migration 0055), and how a device knows such a
-    name it holds in what the hub sends back (``sync.client.apply_people``)."""
+    ``max_length``: an empty name is none, and some names are required. How a device knows
+    such a name it holds in what the hub sends back (``sync.client.apply_people``); hub
+    migration 0055 cleaned the names the hub stored before this rule with its own copy of
+    it, as it was then (widening the rule needs a new migration, not a change to 0055)."""
     kept = "".join(c for c in text if not hidden_characters(c))
     if kept or not text:
         return kept

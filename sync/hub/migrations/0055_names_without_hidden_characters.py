@@ -2,7 +2,7 @@
 characters in their names still hold them: a device refuses such a change on pull and skips
 it, so no device of the site that did not hold the record already ever gets it. 0052 took
 the bidirectional controls out of catches only; this takes out of every name field a pull
-sends what the protocol refuses now, by its own rule (``sync.hub.hidden_names``):
+sends what the protocol refused when it was written (``sync.protocol.names``):
 
 - a live person's display name and their consent's operator and text version (a badge,
   ``external_id``, is judged by its own rule and travels as stored: it is left as it is);
@@ -11,10 +11,14 @@ sends what the protocol refuses now, by its own rule (``sync.hub.hidden_names``)
   the predictions' species) and its notes (free text): the control characters (C0, DEL and
   C1: a line feed, an escape) 0052 left in its names, and whatever of its rule it missed.
 
-A name made of such characters alone keeps its escaped form (``sync.hub.hidden_names``).
-Unlike 0052, the characters are not this migration's own copy but the protocol's rule, read
-when it runs: what it leaves is what devices take, and a hub migrated before the rule
-changes is never migrated again (nor does an empty one, made after, hold anything to clean).
+A name made of such characters alone keeps its escaped form (``\\u202e``: an empty name is
+none, and some names are required). The characters and the cleaning are this migration's
+own copy of the protocol's rule (``name_without_hidden_characters``, ``free_text_problem``)
+as it was, as 0052's are: a migration does what it did when it was written, so a hub
+migrated from nothing after the rule changes runs the 0055 every other hub ran. Should the
+protocol refuse more, a new migration cleans what it adds. The rows are found in SQL
+(``name_pattern`` / ``text_pattern``: PostgreSQL regular expressions of the same
+characters), not by reading every row here.
 Each record that changed is logged again as any hub edit is: a catch's and a person's
 changed fields stamped by the hub (so a device's older copy gives way; a template has no
 stamps, and never changes once made), and a new upsert appended to its site's change log,
@@ -36,14 +40,27 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import migrations
+from django.db import connections, migrations
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from sync.hub import hidden_names as hidden
-
 _log = logging.getLogger("sync.hub.migrations")
+
+# The protocol's rule as 0055 was written (``sync.protocol.names``): a name holds no control
+# character (Unicode's Cc: C0, DEL, C1) nor bidirectional control; free text holds no
+# embedding, override or isolate. Never widened here (see the module).
+CONTROLS = frozenset(map(chr, (*range(0x20), *range(0x7F, 0xA0))))
+REORDERING = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+BIDI = REORDERING | frozenset("\u061c\u200e\u200f")
+NAME_REFUSED = CONTROLS | BIDI
+TEXT_REFUSED = REORDERING
+NAME_MAX_LENGTH = 200  # the protocol's, and the name columns'
+TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # the protocol's field stamps (``sync.hub.apply.lww``)
+# How PostgreSQL writes a C0 control in a JSON value's text (``\u0001``, ``\n``): a JSON
+# column cast to text is matched by this too (a backslash before such a letter matches as
+# well, which reads the row for nothing).
+JSON_ESCAPED_CONTROL = r"\\(u00[01][0-9a-fA-F]|[bfnrt])"
 
 CONSENT_NAMES = ("operator", "text_version")
 TEMPLATE_NAMES = ("model_id", "model_version", "source")
@@ -51,6 +68,107 @@ CATCH_NAMES = ("confirmed_species", "vessel", "trip", "haul", "officer", "review
                "pack_version", "status_reason")  # fmt: skip
 CATCH_TEXTS = ("notes",)
 CATCH_STAMPED = ("confirmed_species", "vessel", "trip", "haul", "officer", "notes", "predictions")
+
+
+def _bracket(characters: frozenset[str]) -> str:
+    """A PostgreSQL bracket expression of ``characters``, in ranges of ``\\uXXXX`` escapes."""
+    ranges: list[list[int]] = []
+    for code in sorted(map(ord, characters)):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    parts = (f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
+    return "[" + "".join(parts) + "]"
+
+
+def name_pattern() -> str:
+    return _bracket(NAME_REFUSED - {"\0"})  # PostgreSQL's text holds no NUL
+
+
+def text_pattern() -> str:
+    return _bracket(TEXT_REFUSED)
+
+
+def json_name_pattern() -> str:
+    """Names held in a JSON column, read as its text."""
+    return f"{name_pattern()}|{JSON_ESCAPED_CONTROL}"
+
+
+def cleaned_name(value: Any) -> Any:
+    """``value`` as a name: without the characters no name holds, or, where nothing else is
+    left, their escaped form (``\\u202e``), cut to the names' length."""
+    if not isinstance(value, str):
+        return value
+    kept = "".join(c for c in value if c not in NAME_REFUSED)
+    if kept or not value:
+        return kept
+    return ascii(value)[1:-1][:NAME_MAX_LENGTH]
+
+
+def cleaned_text(value: Any) -> Any:
+    """``value`` without the characters free text does not hold."""
+    if not isinstance(value, str):
+        return value
+    return "".join(c for c in value if c not in TEXT_REFUSED)
+
+
+def changed(
+    values: dict[str, Any], names: tuple[str, ...], texts: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The fields of ``values`` among ``names`` and ``texts`` that cleaning changes, cleaned."""
+    found = {name: cleaned_name(values[name]) for name in names if name in values}
+    found |= {name: cleaned_text(values[name]) for name in texts if name in values}
+    return {name: value for name, value in found.items() if value != values[name]}
+
+
+def lock_sites(apps: Any, alias: str, site_ids: set[int]) -> None:
+    """The sites' change-log locks, in id order, first (``sync.hub.apply.changes``)."""
+    sites = apps.get_model("hub", "Site").objects.using(alias)
+    list(sites.select_for_update().filter(pk__in=site_ids).order_by("pk").values("pk"))
+
+
+def last_upserts(apps: Any, alias: str, entity: str, rows: list[Any]) -> dict[Any, Any]:
+    """The payload of the newest upsert of each of ``rows`` (records with a uid and a site)
+    in its site's change log, by ``(site_id, uid)``: one read of the log for them all, not
+    one per record (the log has no index on the record)."""
+    changes = apps.get_model("hub", "Change").objects.using(alias)
+    found = changes.filter(entity=entity, entity_uid__in={row.uid for row in rows})
+    newest = found.filter(operation="upsert").order_by("site_id", "entity_uid", "-cursor")
+    held = newest.distinct("site_id", "entity_uid").values_list("site_id", "entity_uid", "payload")
+    return {(site_id, str(uid)): payload for site_id, uid, payload in held}
+
+
+def append_upsert(apps: Any, alias: str, entity: str, row: Any, payload: dict[str, Any]) -> int:
+    """A new upsert in the site's change log, as ``sync.hub.apply.changes`` appends one (the
+    hub's own edit: no origin device); returns its cursor."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "UPDATE hub_site SET last_cursor = last_cursor + 1 WHERE id = %s RETURNING last_cursor",
+            [row.site_id],
+        )
+        (number,) = cursor.fetchone()
+    apps.get_model("hub", "Change").objects.using(alias).create(
+        site_id=row.site_id, cursor=number, entity=entity, entity_uid=row.uid, operation="upsert",
+        payload=payload, origin_device=None,
+    )  # fmt: skip
+    return int(number)
+
+
+def held_text(values: dict[str, Any], names: Any) -> str:
+    """What the fields held, escaped (shown in order in any log), for the hub's log."""
+    return "; ".join(f"{name}={ascii(values[name])[:300]}" for name in sorted(names))
+
+
+def taken_out(values: dict[str, Any], names: Any) -> str:
+    """The characters taken out of each field, escaped, but not the rest of its text (a
+    person's name must not outlive their erasure in the hub's log)."""
+    refused = NAME_REFUSED | TEXT_REFUSED
+    parts = []
+    for name in sorted(names):
+        found = dict.fromkeys(c for c in str(values[name]) if c in refused)
+        parts.append(f"{name} lost {', '.join(ascii(c) for c in found)}")
+    return "; ".join(parts)
 
 
 def _matching(names: tuple[str, ...], pattern: str) -> Q:
@@ -63,28 +181,26 @@ def _matching(names: tuple[str, ...], pattern: str) -> Q:
 def _suspect_people(apps: Any, alias: str) -> Any:
     consent = tuple(f"consent__{name}" for name in CONSENT_NAMES)
     people = apps.get_model("hub", "Person").objects.using(alias).filter(erased_at=None)
-    return people.filter(_matching(("display_name", *consent), hidden.name_pattern()))
+    return people.filter(_matching(("display_name", *consent), name_pattern()))
 
 
 def _suspect_templates(apps: Any, alias: str) -> Any:
     templates = apps.get_model("hub", "FaceTemplate").objects.using(alias)
     live = templates.filter(person__erased_at=None)
-    return live.filter(_matching(TEMPLATE_NAMES, hidden.name_pattern()))
+    return live.filter(_matching(TEMPLATE_NAMES, name_pattern()))
 
 
 def _suspect_catches(apps: Any, alias: str) -> Any:
     catches = apps.get_model("hub", "FishObservation").objects.using(alias)
-    held = _matching(CATCH_NAMES, hidden.name_pattern()) | _matching(
-        CATCH_TEXTS, hidden.text_pattern()
-    )
-    held |= Q(predictions_text__regex=hidden.json_name_pattern())
+    held = _matching(CATCH_NAMES, name_pattern()) | _matching(CATCH_TEXTS, text_pattern())
+    held |= Q(predictions_text__regex=json_name_pattern())
     return catches.annotate(predictions_text=Cast("predictions", TextField())).filter(held)
 
 
 @dataclass
 class _Run:
     """What cleaning needs as it goes: the database, the last upsert of each record it may
-    send again (``hidden.last_upserts``), and how many of each kind it changed."""
+    send again (``last_upserts``), and how many of each kind it changed."""
 
     apps: Any
     alias: str
@@ -92,7 +208,7 @@ class _Run:
     tally: Counter[str] = field(default_factory=Counter)
 
     def read_last(self, entity: str, rows: list[Any]) -> None:
-        found = hidden.last_upserts(self.apps, self.alias, entity, rows)
+        found = last_upserts(self.apps, self.alias, entity, rows)
         self.last |= {(entity, *key): payload for key, payload in found.items()}
 
     def send_again(self, entity: str, row: Any, clean: Any) -> int | None:
@@ -102,7 +218,7 @@ class _Run:
         if last is None:
             return None
         payload = clean(dict(last))
-        return hidden.append_upsert(self.apps, self.alias, entity, row, payload)
+        return append_upsert(self.apps, self.alias, entity, row, payload)
 
 
 def clean_names(apps: Any, alias: str) -> dict[str, int]:
@@ -118,7 +234,7 @@ def clean_names(apps: Any, alias: str) -> dict[str, int]:
         "face_template": list(_suspect_templates(apps, alias).values_list("pk", "site_id")),
         "fish_observation": list(_suspect_catches(apps, alias).values_list("pk", "site_id")),
     }
-    hidden.lock_sites(apps, alias, {site for rows in found.values() for _, site in rows})
+    lock_sites(apps, alias, {site for rows in found.values() for _, site in rows})
     people = _locked(_suspect_people(apps, alias), found["person"])
     templates = apps.get_model("hub", "FaceTemplate").objects.using(alias)
     theirs = list(templates.select_for_update().filter(person__in=people).order_by("pk"))
@@ -148,14 +264,14 @@ def _locked(suspects: Any, found: list[tuple[int, int]]) -> list[Any]:
 
 
 def _stamped(row: Any, names: Any) -> dict[str, Any]:
-    stamp = [timezone.now().strftime(hidden.TIMESTAMP), "hub"]
+    stamp = [timezone.now().strftime(TIMESTAMP), "hub"]
     return dict(row.field_versions or {}) | dict.fromkeys(names, stamp)
 
 
 def _person_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    payload |= hidden.changed(payload, ("display_name",))
+    payload |= changed(payload, ("display_name",))
     if isinstance(consent := payload.get("consent"), dict):
-        payload["consent"] = consent | hidden.changed(consent, CONSENT_NAMES)
+        payload["consent"] = consent | changed(consent, CONSENT_NAMES)
     return payload
 
 
@@ -165,8 +281,8 @@ def _clean_person(run: _Run, person: Any, templates: list[Any]) -> None:
     held = {"display_name": person.display_name} | {
         f"consent.{name}": person.consent.get(name) for name in CONSENT_NAMES
     }
-    name = hidden.changed(held, ("display_name",))
-    consent = hidden.changed(person.consent, CONSENT_NAMES)
+    name = changed(held, ("display_name",))
+    consent = changed(person.consent, CONSENT_NAMES)
     if not (name or consent):
         return
     person.display_name = name.get("display_name", person.display_name)
@@ -178,7 +294,7 @@ def _clean_person(run: _Run, person: Any, templates: list[Any]) -> None:
     _log.warning(
         "migration 0055: person %s of site %s: hidden characters taken out of %s (%s);"
         " logged again at cursor %s",
-        person.uid, person.site.slug, ", ".join(sorted(fields)), hidden.taken_out(held, fields),
+        person.uid, person.site.slug, ", ".join(sorted(fields)), taken_out(held, fields),
         cursor,
     )  # fmt: skip
     run.tally["person"] += 1
@@ -188,14 +304,14 @@ def _clean_person(run: _Run, person: Any, templates: list[Any]) -> None:
 
 
 def _template_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    return payload | hidden.changed(payload, TEMPLATE_NAMES)
+    return payload | changed(payload, TEMPLATE_NAMES)
 
 
 def _clean_template(run: _Run, template: Any, *, resend: bool = False) -> None:
     """Take out of ``template`` the characters it may not hold and log it again; ``resend``:
     log it again all the same (its person was)."""
     held = {name: getattr(template, name) for name in TEMPLATE_NAMES}
-    cleaned = hidden.changed(held, TEMPLATE_NAMES)
+    cleaned = changed(held, TEMPLATE_NAMES)
     if cleaned:
         for name, value in cleaned.items():
             setattr(template, name, value)
@@ -209,16 +325,16 @@ def _clean_template(run: _Run, template: Any, *, resend: bool = False) -> None:
         "migration 0055: face template %s of site %s: hidden characters taken out of %s,"
         " which held %s; logged again at cursor %s",
         template.uid, template.site.slug, ", ".join(sorted(cleaned)),
-        hidden.held_text(held, cleaned), cursor,
+        held_text(held, cleaned), cursor,
     )  # fmt: skip
     run.tally["face_template"] += 1
 
 
 def _catch_changes(values: dict[str, Any]) -> dict[str, Any]:
     """The catch's fields (its columns, or its payload) that cleaning changes, cleaned."""
-    cleaned = hidden.changed(values, CATCH_NAMES, CATCH_TEXTS)
+    cleaned = changed(values, CATCH_NAMES, CATCH_TEXTS)
     if isinstance(predictions := values.get("predictions"), list):
-        kept = [[hidden.cleaned_name(p[0]), *p[1:]] if isinstance(p, list) and p else p
+        kept = [[cleaned_name(p[0]), *p[1:]] if isinstance(p, list) and p else p
                 for p in predictions]  # fmt: skip
         if kept != predictions:
             cleaned["predictions"] = kept
@@ -242,7 +358,7 @@ def _clean_catch(run: _Run, catch: Any) -> None:
     _log.warning(
         "migration 0055: catch %s of site %s: hidden characters taken out of %s, which held"
         " %s; logged again at cursor %s",
-        catch.uid, catch.site.slug, ", ".join(sorted(cleaned)), hidden.held_text(held, cleaned),
+        catch.uid, catch.site.slug, ", ".join(sorted(cleaned)), held_text(held, cleaned),
         cursor,
     )  # fmt: skip
     run.tally["fish_observation"] += 1

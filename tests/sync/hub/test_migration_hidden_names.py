@@ -1,10 +1,12 @@
 """0055: people, face templates and catches the hub took before the protocol refused hidden
-characters in their names lose them, by the protocol's own rule, and are logged again (a
-person with their templates), so every device gets them; an erased person stays erased. A
-hub at 0054 holding such records, migrated as a hub upgrading migrates."""
+characters in their names lose them, by the protocol's rule as 0055 was written (its own
+copy), and are logged again (a person with their templates), so every device gets them; an
+erased person stays erased. A hub at 0054 holding such records, migrated as a hub upgrading
+migrates."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from datetime import datetime
@@ -16,9 +18,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
-from sync.hub import hidden_names
 from sync.hub.models import Change, FaceTemplate, FishObservation, Person
-from sync.protocol import PersonUpsert, parse_payload
+from sync.protocol import PersonUpsert, names, parse_payload
 from sync.protocol.names import free_text_problem, hidden_characters_problem
 from tests.sync.hub import entries as e
 from tests.sync.hub.test_migrations import upgraded
@@ -26,6 +27,7 @@ from tests.sync.hub.test_migrations import upgraded
 __all__ = ["upgraded"]
 
 BEFORE = ("hub", "0054_access_event_clock_suspect")
+MIGRATION = "sync.hub.migrations.0055_names_without_hidden_characters"
 NAME = "Ana \u202eziuR"  # shown as "Ana Ruiz"
 OPERATOR = "officer\u200f-7\x1b[31m"  # a mark, and a terminal's escape
 JOINED = "Ana\u200dRuiz"  # a zero-width joiner is part of words: kept
@@ -138,23 +140,27 @@ def test_0055_takes_hidden_characters_out_of_people_templates_and_catches(
     assert len(lines) == 3, lines  # the person, the tagged template, the catch
 
 
-def test_0055_cleans_by_the_protocols_own_rule() -> None:
-    """The characters the migration finds and takes out are those the protocol refuses."""
-    every = "".join(chr(code) for code in range(1, sys.maxunicode + 1))
-    refused = {c for c in every if hidden_characters_problem(c)}
-    assert set(hidden_names.name_refuses()) == refused
-    assert hidden_names.text_refuses() == {c for c in every if free_text_problem(c)}
-    assert hidden_characters_problem(hidden_names.cleaned_name(every[:40000])) is None
-    assert hidden_names.cleaned_name("\u202e\n") == "\\u202e\\n"  # a name, not none
-    assert hidden_names.cleaned_name(JOINED) == JOINED
+def test_0055s_frozen_rule_is_the_protocols_as_0055_was_written() -> None:
+    """The characters 0055 finds and takes out are those the protocol refused when it was
+    written. Should this fail because the protocol now refuses more, 0055 stays as it is: a
+    new migration cleans what the protocol added (and this test names 0055's set then)."""
+    migration = importlib.import_module(MIGRATION)
+    every = "".join(chr(code) for code in range(sys.maxunicode + 1))
+    assert {c for c in every if hidden_characters_problem(c)} == migration.NAME_REFUSED
+    assert {c for c in every if free_text_problem(c)} == migration.TEXT_REFUSED
+    assert hidden_characters_problem(migration.cleaned_name(every[:40000])) is None
+    assert migration.cleaned_name("\u202e\n") == "\\u202e\\n"  # a name, not none
+    assert migration.cleaned_name(JOINED) == JOINED
+    assert migration.cleaned_text("a\u202eb\u200e\n") == "ab\u200e\n"  # free text keeps marks
 
 
-def test_0055s_patterns_find_in_sql_what_the_protocol_refuses(hub_database: str) -> None:
-    """PostgreSQL reads the patterns as meant: every refused character, and no other."""
+def test_0055s_patterns_find_in_sql_what_its_rule_refuses(hub_database: str) -> None:
+    """PostgreSQL reads the patterns as meant: every character 0055 refuses, and no other."""
+    migration = importlib.import_module(MIGRATION)
     every = [chr(c) for c in range(1, 0x30000) if not 0xD800 <= c <= 0xDFFF]  # no surrogates
     for pattern, refused in (
-        (hidden_names.name_pattern(), hidden_names.name_refuses()),
-        (hidden_names.text_pattern(), hidden_names.text_refuses()),
+        (migration.name_pattern(), migration.NAME_REFUSED),
+        (migration.text_pattern(), migration.TEXT_REFUSED),
     ):
         with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
             cursor.execute(
@@ -162,4 +168,21 @@ def test_0055s_patterns_find_in_sql_what_the_protocol_refuses(hub_database: str)
                 [every, pattern],
             )
             (found,) = cursor.fetchone()
-        assert set(found) == {c for c in refused if ord(c) < 0x30000}, pattern
+        assert set(found) == {c for c in refused if 0 < ord(c) < 0x30000}, pattern
+
+
+def test_0055_cleans_by_its_own_frozen_rule_not_the_protocols_live_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A migration does what it did when written: widen the protocol's rule (here the
+    zero-width joiner becomes a name's hidden character, and free text's too) and 0055 finds
+    and cleans exactly what it did, as a hub migrated before the change did."""
+    migration = importlib.import_module(MIGRATION)
+    held = {"vessel": "Ga\u200dviota\u202e", "notes": "n\u200do\u202e", "predictions": None}
+    before = (migration._catch_changes(held), migration.name_pattern(), migration.text_pattern())
+    monkeypatch.setattr(names, "BIDI_CONTROLS", names.BIDI_CONTROLS | {"\u200d"})
+    monkeypatch.setattr(names, "REORDERING_CONTROLS", names.REORDERING_CONTROLS | {"\u200d"})
+    assert names.name_without_hidden_characters(JOINED, 200) == "AnaRuiz"  # the rule is wider
+    after = (migration._catch_changes(held), migration.name_pattern(), migration.text_pattern())
+    assert after == before, f"0055 follows the protocol's live rule: {after[0]} != {before[0]}"
+    assert before[0] == {"vessel": "Ga\u200dviota", "notes": "n\u200do"}
