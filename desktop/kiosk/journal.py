@@ -55,8 +55,9 @@ from sync.filelock import HeldLock
 from sync.store import AccessEvent, Store
 from sync.store.access import COLUMNS, access_event, access_row
 from sync.store.database import Database
-from sync.store.kiosk_journal import holds_none, open_journal, waiting_path
+from sync.store.kiosk_journal import open_journal, waiting_path
 from sync.store.kiosk_waiting import hold_journal, set_aside, waiting_table
+from sync.store.side_rekey import holds_nothing
 from sync.store.spool_kdf import journal_key_from
 
 _log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class DecisionJournal:
 
     def kept(self) -> list[AccessEvent]:
         """The events a process before this one left waiting, oldest first."""
-        if holds_none(self.path):
+        if holds_nothing(self.path):
             return []  # holds none: nothing to make now either (the disk may be full)
         try:
             database = self._open()

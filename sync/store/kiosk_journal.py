@@ -19,10 +19,10 @@ from pathlib import Path
 
 from sync.errors import StoreError
 from sync.store.database import Database, StoreConfig
-from sync.store.database_files import wal_holds_a_frame
 from sync.store.side_counts import rows_beside
 from sync.store.side_rekey import (
     candidates,
+    holds_nothing,
     open_or_migrate,
     prepare_rekeyed,
     put_rekeyed_in_place,
@@ -41,15 +41,6 @@ def waiting_path(store_path: Path) -> Path:
     return store_path.with_name(store_path.name + SUFFIX)
 
 
-def holds_none(path: Path) -> bool:
-    """Whether the journal at ``path`` is absent, or empty with no log that holds a page: a
-    kill between its creation and its first commit, which left nothing in it."""
-    try:
-        return path.stat().st_size == 0 and not wal_holds_a_frame(path)
-    except FileNotFoundError:
-        return True
-
-
 def open_journal(
     store_path: Path, journal_key: bytes, store_key: bytes | None, config: StoreConfig
 ) -> Database:
@@ -60,7 +51,7 @@ def open_journal(
     path = waiting_path(store_path)
     if rekeyed_copy_kept(path, candidates(journal_key, store_key), config):
         put_rekeyed_in_place(path)  # the store took the new key: so does the journal
-    if holds_none(path):
+    if holds_nothing(path):
         remove_files(path)  # nothing in it: made anew
         return Database.open(path, journal_key, config, create=True)
     return open_or_migrate(path, journal_key, store_key, config)
@@ -79,7 +70,7 @@ def journal_count(store_path: Path, store_key: bytes, config: StoreConfig) -> in
             count = _rows(rekeyed, key, config)
             if count is not None:
                 return count
-    if holds_none(path):
+    if holds_nothing(path):
         return 0
     for key in keys:
         count = rows_beside(path, TABLE, key, config)
@@ -98,9 +89,9 @@ def prepare_key_change(
     (a journal the kiosk will set aside) is left as it is, logged. A failure (no room)
     raises, the journal as it was: the caller changes nothing either."""
     path = waiting_path(store_path)
-    # ``holds_none``: one is made under the store's key when a decision first waits
+    # ``holds_nothing``: one is made under the store's key when a decision first waits
     return prepare_rekeyed(path, (old_key, new_key), journal_key_from, config,
-                           present=not holds_none(path))  # fmt: skip
+                           present=not holds_nothing(path))  # fmt: skip
 
 
 def finish_key_change(store_path: Path) -> None:

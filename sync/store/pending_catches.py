@@ -30,11 +30,11 @@ from pathlib import Path
 from sync.errors import StoreError, WrongKeyError
 from sync.store import keys
 from sync.store.database import Database, StoreConfig
-from sync.store.database_files import wal_holds_a_frame
 from sync.store.keys import KeyHeader, KeySlot, KeySource
 from sync.store.side_counts import rows_beside
 from sync.store.side_rekey import (
     candidates,
+    holds_nothing,
     open_or_migrate,
     prepare_rekeyed,
     put_rekeyed_in_place,
@@ -58,21 +58,8 @@ def spool_path(store_path: Path) -> Path:
 
 def spool_exists(store_path: Path) -> bool:
     """Whether a spool that may hold catches is beside the store: one whose making was cut
-    short holds none (``unmade``)."""
-    path = spool_path(store_path)
-    return path.exists() and not unmade(path)
-
-
-def unmade(path: Path) -> bool:
-    """Whether the spool at ``path`` is a file whose making was cut short: empty, and without
-    a log that holds a page. SQLite writes a new file's first page before any catch goes in,
-    so such a file (a kill between the file and that page, a disk with no room for it) never
-    held one. Every open refused it as a truncated store: no refused catch was kept on disk
-    again, each start said the kept catches could not be read, and a key change failed."""
-    try:
-        return path.stat().st_size == 0 and not wal_holds_a_frame(path)
-    except FileNotFoundError:
-        return False
+    short holds none (``holds_nothing``)."""
+    return not holds_nothing(spool_path(store_path))
 
 
 def open_spool(
@@ -107,7 +94,7 @@ def _open(
     path = spool_path(store_path)
     if rekeyed_copy_kept(path, candidates(spool_key, store_key), config):
         finish_key_change(store_path, slot)  # a key change a kill interrupted: settled
-    if not path.exists() or unmade(path):
+    if holds_nothing(path):
         database = _make(path, spool_key, config)
         keys.write_header(path, KeyHeader(current=slot))
     else:
@@ -167,7 +154,7 @@ def abandon_key_change(store_path: Path) -> None:
 
 
 def _make(path: Path, key: bytes, config: StoreConfig) -> Database:
-    """A new spool, or one whose making was cut short made in place (``unmade``)."""
+    """A new spool, or one whose making was cut short made in place (``holds_nothing``)."""
     if path.exists():
         _log.warning("%s is empty, its making cut short: it held no catch; made now", path)
         return Database.open_unmade(path, key, config)

@@ -25,12 +25,23 @@ from pathlib import Path
 from sync.durable import fsync_path
 from sync.errors import KeyNotChangedError, StoreError, WrongKeyError
 from sync.store.database import Database, StoreConfig, copy_private_file
-from sync.store.database_files import SIDE_FILES
+from sync.store.database_files import SIDE_FILES, wal_holds_a_frame
 
 _log = logging.getLogger(__name__)
 REKEYED = ".rekeyed"  # the file under the new key, until the key change is done
 # The copy being re-encrypted (not ``.partial``: ``jaga store info`` names those as backups).
 REKEYING = ".rekeying"
+
+
+def holds_nothing(path: Path) -> bool:
+    """Whether the side file at ``path`` holds nothing: absent, or empty with no log that
+    holds a page. SQLite writes a new file's first page before any row goes in, so an empty
+    one (a kill between the file and that page, a disk with no room for it) never held a row;
+    every open refuses it as a truncated database, so each side file makes it anew."""
+    try:
+        return path.stat().st_size == 0 and not wal_holds_a_frame(path)
+    except FileNotFoundError:
+        return True
 
 
 def rekeyed_path(path: Path) -> Path:
