@@ -266,12 +266,45 @@ def jaga_hub(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+DJANGO = (sys.executable, "-m", "django")
+MIGRATE = (*DJANGO, "migrate", "--no-input")
+
+
+def django_env(env: dict[str, str]) -> dict[str, str]:
+    """A ``django-admin`` process's environment on the hub's settings: ``env`` and nothing of
+    the tests' own (no secret key unless it names one)."""
+    return {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "sync.hub.settings", **env}
+
+
+def migrate_env(database_url: str) -> dict[str, str]:
+    """The environment of a ``migrate`` process against ``database_url``, as a hub's start
+    migrates (``start_migrate``, ``run_migrate``)."""
+    secret = {"JAGA_HUB_SECRET_KEY": "x" * 50, "PYTHONPATH": str(REPO)}
+    return django_env({"DATABASE_URL": database_url, **secret})
+
+
+def start_migrate(database_url: str) -> subprocess.Popen[bytes]:
+    """A ``migrate`` process against ``database_url``, left running (a test kills it midway)."""
+    return subprocess.Popen(
+        MIGRATE, env=migrate_env(database_url), cwd=REPO,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def run_migrate(database_url: str) -> subprocess.CompletedProcess[str]:
+    """A ``migrate`` process against ``database_url``, run to its end (its log on stderr)."""
+    return subprocess.run(
+        MIGRATE, env=migrate_env(database_url), cwd=REPO, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+
+
 def django_admin(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``django-admin ARGS`` on the hub's settings as its own process, in an environment of
     ``env`` only (no secret key unless it names one)."""
     return subprocess.run(
-        [sys.executable, "-m", "django", *args],
-        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "sync.hub.settings", **env},
+        [*DJANGO, *args],
+        env=django_env(env),
         capture_output=True,
         text=True,
         timeout=120,

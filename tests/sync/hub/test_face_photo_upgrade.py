@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import subprocess
-import sys
 import uuid
 from time import monotonic, sleep
 from typing import Any
@@ -28,7 +26,7 @@ from sync.photo_metadata import strip_metadata
 from sync.protocol import FACE_PHOTOS_RESTATED_HEADER, PROTOCOL_VERSION
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubfixtures import SERVER
-from tests.sync.hub.hubkit import REPO, Api
+from tests.sync.hub.hubkit import REPO, Api, run_migrate, start_migrate
 from tests.sync.hub.test_face_photo_metadata import _pushed_face, _uploaded
 from tests.sync.hub.test_migrations import upgraded  # noqa: F401  (a fixture)
 from tests.sync.hub.test_photos import _start
@@ -135,19 +133,13 @@ def test_a_start_killed_midway_leaves_each_face_photo_whole_or_stripped(
     name = connections[upgraded].settings_dict["NAME"]
     connections[upgraded].close()
     url = SERVER.url(name)
-    env = {
-        "DATABASE_URL": url, "PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "sync.hub.settings",
-        "JAGA_HUB_SECRET_KEY": "x" * 50, "PYTHONPATH": str(REPO),
-    }  # fmt: skip
-    migrate = [sys.executable, "-m", "django", "migrate", "--no-input"]
     waiting = (
         "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
         " AND wait_event_type = 'Lock' AND query ILIKE '%%hub_photo%%FOR UPDATE%%'"
     )
     with psycopg.connect(url) as push, psycopg.connect(url, autocommit=True) as watch:
         push.execute("SELECT 1 FROM hub_photo WHERE uid = %s FOR UPDATE", [photo_uids[2]])
-        start = subprocess.Popen(migrate, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)  # fmt: skip
+        start = start_migrate(url)
         try:
             deadline = monotonic() + 120
             while not watch.execute(waiting, [name]).fetchall():
@@ -161,8 +153,7 @@ def test_a_start_killed_midway_leaves_each_face_photo_whole_or_stripped(
         push.rollback()
         assert _states(watch, photo_uids) == ["stripped"] * 2 + ["whole"] * 3
         assert not _recorded(watch)
-    again = subprocess.run(migrate, env=env, cwd=REPO, capture_output=True, text=True,
-                           timeout=300, check=False)  # fmt: skip
+    again = run_migrate(url)
     assert again.returncode == 0, again.stderr
     assert "3 face photos stripped" in again.stderr  # the two stripped before: not again
     with psycopg.connect(url, autocommit=True) as check:

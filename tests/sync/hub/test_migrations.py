@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import copy
 import math
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
@@ -52,7 +50,7 @@ from sync.store import Passphrase, Store
 from tests.sync.conftest import FAST, FakeClock
 from tests.sync.hub.chainkit import checkpointed_chain
 from tests.sync.hub.hubfixtures import SERVER
-from tests.sync.hub.hubkit import REPO, Api
+from tests.sync.hub.hubkit import Api, run_migrate, start_migrate
 from tests.sync.hub.test_audit_anchor import _registered_again, breaks, decide, links, send
 from tests.sync.hub.test_pack_schema import pack_of_schema
 from tests.sync.test_species_packs import make_pack
@@ -363,11 +361,6 @@ def test_a_start_killed_while_the_retention_index_waits_migrates_at_the_next(
     name = connections[upgraded].settings_dict["NAME"]
     connections[upgraded].close()
     url = SERVER.url(name)
-    env = {
-        "DATABASE_URL": url, "PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "sync.hub.settings",
-        "JAGA_HUB_SECRET_KEY": "x" * 50, "PYTHONPATH": str(REPO),
-    }  # fmt: skip
-    migrate = [sys.executable, "-m", "django", "migrate", "--no-input"]
     building = (
         "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
         f" AND query ILIKE 'CREATE INDEX CONCURRENTLY%%{index}%%'"
@@ -375,8 +368,7 @@ def test_a_start_killed_while_the_retention_index_waits_migrates_at_the_next(
     with psycopg.connect(url) as dump, psycopg.connect(url, autocommit=True) as watch:
         dump.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         dump.execute("SELECT count(*) FROM hub_appliedentry").fetchone()  # as pg_dump holds
-        start = subprocess.Popen(migrate, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)  # fmt: skip
+        start = start_migrate(url)
         try:
             deadline = monotonic() + 120
             while not watch.execute(building, [name]).fetchall():
@@ -393,8 +385,7 @@ def test_a_start_killed_while_the_retention_index_waits_migrates_at_the_next(
             "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [index]
         ).fetchall()
         assert valid == [(False,)]  # what a build killed midway leaves
-    again = subprocess.run(migrate, env=env, cwd=REPO, capture_output=True, text=True,
-                           timeout=300, check=False)  # fmt: skip
+    again = run_migrate(url)
     assert again.returncode == 0, again.stderr
     with psycopg.connect(url, autocommit=True) as check:
         valid = check.execute(
