@@ -4,7 +4,12 @@ desktop's, which may import it): a count, a thread budget."""
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
+
+# Threads one model may use per core (inference.runtime.session.ThreadBudget): here, so that
+# a parser's --threads is read without loading ONNX Runtime.
+MAX_THREADS_PER_CORE = 4
 
 
 def whole_number(low: int, high: int | None = None, *, expected: str = "") -> Callable[[str], int]:
@@ -31,3 +36,11 @@ def whole_number(low: int, high: int | None = None, *, expected: str = "") -> Ca
         return value
 
     return parse
+
+
+def thread_count(text: str) -> int:
+    """An argparse ``type`` for ``--threads``: 0 (the default: the cores shared among the
+    models) or a count ``ThreadBudget`` takes, checked when the command line is read."""
+    most = MAX_THREADS_PER_CORE * (os.cpu_count() or 1)
+    expected = f"0 (all cores) or a whole number from 1 to {most} ({MAX_THREADS_PER_CORE} per core)"
+    return whole_number(0, most, expected=expected)(text)

@@ -17,7 +17,7 @@ import pytest
 
 import main
 
-# Libraries a store command's parser has no use for: model runtimes, image and array
+# Libraries no command's parser has a use for (its handler may): model runtimes, image and array
 # libraries, the hub's and the window's frameworks, the wire models and the database driver.
 HEAVY = ("onnxruntime", "cv2", "numpy", "torch", "timm", "django", "PySide6", "pydantic",
          "sqlcipher3")  # fmt: skip
@@ -46,6 +46,29 @@ def _heavy_imported_by(argv: list[str]) -> list[str]:
     [["store", "--help"], ["store", "info", "--help"], ["-v", "store", "verify", "--help"]],
 )
 def test_a_store_command_imports_no_heavy_library(argv: list[str]) -> None:
+    heavy = _heavy_imported_by(argv)
+    assert not heavy, f"jaga {' '.join(argv)} imported {heavy}"
+
+
+# One help of each command and of one of its subcommands: the timers run `jaga sync now`,
+# `jaga hub purge-expired` and the like, whose parsers need none of what their handlers load.
+HELPS = [
+    ["models", "--help"],
+    ["models", "install", "--help"],
+    ["sync", "--help"],
+    ["sync", "now", "--help"],
+    ["sync", "register", "--help"],
+    ["hub", "--help"],
+    ["hub", "create-device", "--help"],
+    ["catch", "--help"],
+    ["kiosk", "--help"],
+    ["kiosk", "enrol", "--help"],
+    ["kiosk", "run", "--help"],
+]
+
+
+@pytest.mark.parametrize("argv", HELPS, ids=" ".join)
+def test_a_commands_help_imports_no_heavy_library(argv: list[str]) -> None:
     heavy = _heavy_imported_by(argv)
     assert not heavy, f"jaga {' '.join(argv)} imported {heavy}"
 

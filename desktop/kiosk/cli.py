@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.catch_cli import add_store_options
-from inference.runtime import thread_count
+from inference.cli_numbers import thread_count
 from sync.cli_errors import positive_count, whole_number
+from sync.limits import MAX_CONSENT_DAYS
 from sync.store.cli import key_source_of, open_store_of, store_path_of
-from sync.store.records import MAX_CONSENT_DAYS
 
 if TYPE_CHECKING:
     from desktop.kiosk.assemble import KioskOptions

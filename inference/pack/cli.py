@@ -7,12 +7,15 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inference.errors import InferenceError
-from inference.pack.install import FISH_BACKBONE_ID, FISH_DEFAULT_ID, install
-from inference.pack.installed import ModelPack, ModelState
 from inference.plural import counted
+
+# The pack's modules (its manifest's pydantic models) load when a command runs, not for
+# `jaga models --help`
+if TYPE_CHECKING:
+    from inference.pack.installed import ModelPack, ModelState
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -55,7 +58,9 @@ def _add_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _install(args: argparse.Namespace) -> int:
-    pack = ModelPack(args.dir)
+    from inference.pack.install import install
+
+    pack = _pack(args)
     started = time.perf_counter()
     try:
         outcomes = install(
@@ -79,12 +84,21 @@ def _install(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     try:
-        return _print_list(ModelPack(args.dir))
+        return _print_list(_pack(args))
     except (InferenceError, OSError) as exc:  # a damaged record says how to rebuild it
         return _report(exc)
 
 
+def _pack(args: argparse.Namespace) -> ModelPack:
+    """The pack ``--dir`` names (else the default folder)."""
+    from inference.pack.installed import ModelPack
+
+    return ModelPack(args.dir)
+
+
 def _print_list(pack: ModelPack) -> int:
+    from inference.pack.install import FISH_DEFAULT_ID
+
     states = [(spec, pack.state(spec)) for spec in pack.manifest.models]  # errors before output
     fish = _fish_default(pack)
     print(f"{'id':<20} {'version':<14} {'state':<9} {'licence':<12} file")
@@ -101,6 +115,7 @@ def _fish_default(pack: ModelPack) -> tuple[str, ModelState, Path] | None:
     """The installed version, state and folder of the species pack an install builds on the
     fish backbone; None where the manifest has no such backbone."""
     from inference.fish.installed import INSTALLED_FOLDER, default_pack_state
+    from inference.pack.install import FISH_BACKBONE_ID
 
     if FISH_BACKBONE_ID not in {spec.id for spec in pack.manifest.models}:
         return None
@@ -125,12 +140,15 @@ def _verify(args: argparse.Namespace) -> int:
     # Each fix printed names the pack verified: without its --dir, it installs elsewhere.
     in_dir = f" --dir {shlex.quote(str(args.dir))}" if args.dir is not None else ""
     try:
-        return _print_verification(ModelPack(args.dir), in_dir)
+        return _print_verification(_pack(args), in_dir)
     except (InferenceError, OSError) as exc:  # a damaged record says how to rebuild it
         return _report(exc)
 
 
 def _print_verification(pack: ModelPack, in_dir: str) -> int:
+    from inference.pack.install import FISH_BACKBONE_ID, FISH_DEFAULT_ID
+    from inference.pack.installed import ModelState
+
     bad = 0
     for spec in pack.manifest.models:
         state = pack.state(spec)
@@ -165,4 +183,4 @@ def _report(exc: InferenceError | OSError) -> int:
 def _build_engines(args: argparse.Namespace) -> int:
     from inference.runtime.engines import build_engines
 
-    return build_engines(ModelPack(args.dir), args.ids, args.precision)
+    return build_engines(_pack(args), args.ids, args.precision)

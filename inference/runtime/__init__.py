@@ -12,6 +12,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from inference.cli_numbers import thread_count
 from inference.pack.installed import ModelPack
 from inference.runtime.providers import (
     DEFAULT_PREFERENCE,
@@ -24,7 +25,6 @@ from inference.runtime.session import (
     OnnxSession,
     SessionConfig,
     ThreadBudget,
-    thread_count,
 )
 
 __all__ = [

@@ -37,7 +37,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, RuntimeException
 
-from inference.cli_numbers import whole_number
+from inference.cli_numbers import MAX_THREADS_PER_CORE
 from inference.errors import InputError, RuntimeSetupError
 from inference.pack.installed import InstalledModel
 from inference.pack.manifest import InputContract
@@ -45,7 +45,6 @@ from inference.runtime.providers import CUDA, TENSORRT, Precision, ProviderPlan,
 from inference.runtime.tensorrt import MAX_BATCH, engine_cache_key, tensorrt_options
 
 log = logging.getLogger(__name__)
-MAX_THREADS_PER_CORE = 4
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -59,14 +58,6 @@ class ModelSession(Protocol):
     def output_names(self) -> list[str]: ...
 
     def run(self, inputs: Mapping[str, FloatArray]) -> list[FloatArray]: ...
-
-
-def thread_count(text: str) -> int:
-    """An argparse ``type`` for ``--threads``: 0 (the default: the cores shared among the
-    models) or a count :class:`ThreadBudget` takes, checked when the command line is read."""
-    most = MAX_THREADS_PER_CORE * (os.cpu_count() or 1)
-    expected = f"0 (all cores) or a whole number from 1 to {most} ({MAX_THREADS_PER_CORE} per core)"
-    return whole_number(0, most, expected=expected)(text)
 
 
 @dataclass(frozen=True)

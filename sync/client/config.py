@@ -22,8 +22,10 @@ from uuid import UUID
 
 from sync.client.errors import SyncConfigError
 from sync.hub_url import kept_hub_url
-from sync.protocol import MAX_BATCH_ENTRIES, MAX_CHUNK_BYTES, MAX_PULL_LIMIT
-from sync.protocol.types import SLUG_PATTERN
+
+# The protocol's numbers from sync.limits, not sync.protocol: `jaga sync`'s parser reads
+# this module's variable names, and the wire models would load pydantic with them.
+from sync.limits import MAX_BATCH_ENTRIES, MAX_CHUNK_BYTES, MAX_PULL_LIMIT, SLUG_PATTERN
 
 HUB_URL_ENV = "JAGA_HUB_URL"
 SITE_ENV = "JAGA_SYNC_SITE"

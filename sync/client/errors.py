@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sync.errors import SyncError
-from sync.protocol import PROTOCOL_VERSION
 
 
 class SyncClientError(SyncError):
@@ -136,6 +135,9 @@ class ProtocolMismatchError(HubRefusedError):
     """
 
     def __str__(self) -> str:
+        # The wire models load pydantic: not for `jaga sync`'s parser, which imports this
+        from sync.protocol import PROTOCOL_VERSION
+
         return (
             f"the hub does not take this device's sync protocol {PROTOCOL_VERSION}"
             f" ({self.status} {self.code}: {self.reason}); upgrade whichever is older, the hub"

@@ -55,7 +55,6 @@ from sync.hub.cli_purge import purge_expired
 from sync.hub.cli_restore import rejournal_erasures, renew_log_epoch
 from sync.hub.cli_run import run_hub
 from sync.hub.data_dir import default_data_dir
-from sync.protocol.types import check_slug
 
 if TYPE_CHECKING:
     pass
@@ -277,6 +276,9 @@ def backup_file(text: str) -> Path:
 def site_slug(text: str) -> str:
     """An argparse ``type``: a site's slug as the protocol carries it (``check_slug``). A
     device of any other site could never register."""
+    # The wire models load pydantic: when a slug is given, not for every `jaga hub` parser
+    from sync.protocol.types import check_slug
+
     try:
         return check_slug(text)
     except ValueError as error:

@@ -88,13 +88,13 @@ AUTH_ERROR_CODES = frozenset(
 # The codes of the hub's own 413 (``sync.hub.api``): the body is over the hub's limit.
 TOO_LARGE_CODES = frozenset({"too_large", "chunk_too_large"})
 
-MAX_BATCH_ENTRIES = 500
+MAX_BATCH_ENTRIES = limits.MAX_BATCH_ENTRIES
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_PUSH_BODY_BYTES = 4 * 1024 * 1024
 MAX_JSON_BODY_BYTES = 64 * 1024
-MAX_PULL_LIMIT = 1000
+MAX_PULL_LIMIT = limits.MAX_PULL_LIMIT
 DEFAULT_PULL_LIMIT = 500
-MAX_CHUNK_BYTES = 1024 * 1024
+MAX_CHUNK_BYTES = limits.MAX_CHUNK_BYTES
 MAX_PHOTO_BYTES = 32 * 1024 * 1024
 MAX_TEMPLATE_DIM = 4096
 MAX_PREDICTIONS = 20
@@ -188,7 +188,7 @@ BadgeText = Annotated[
     StrictStr, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH), AfterValidator(_no_nul)
 ]
 LongText = Annotated[StrictStr, StringConstraints(max_length=4000), AfterValidator(_free_text)]
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # a site's slug, everywhere it is checked
+SLUG_PATTERN = limits.SLUG_PATTERN  # a site's slug, everywhere it is checked
 Slug = Annotated[StrictStr, StringConstraints(pattern=SLUG_PATTERN)]
 SLUG_RULE = "1 to 63 lower-case letters, digits, - and _, the first a letter or digit"
 _SLUG_ADAPTER: TypeAdapter[str] = TypeAdapter(Slug)

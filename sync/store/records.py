@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sync import limits
+
 
 def new_uid() -> str:
     return str(uuid.uuid4())
@@ -53,9 +55,7 @@ class ModelRef:
         return f"{self.model_id}@{self.model_version}"
 
 
-# The longest a consent may keep a person's templates: a century (past it, dates overflow,
-# and no consent runs that long).
-MAX_CONSENT_DAYS = 36_500
+MAX_CONSENT_DAYS = limits.MAX_CONSENT_DAYS
 
 
 @dataclass(frozen=True)

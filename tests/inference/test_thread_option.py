@@ -8,7 +8,7 @@ import os
 import pytest
 
 import main
-from inference.runtime.session import MAX_THREADS_PER_CORE
+from inference.cli_numbers import MAX_THREADS_PER_CORE
 
 COMMANDS = [
     ["bench", "models"],
