@@ -88,7 +88,7 @@ def _register_app(subparsers: Subparsers) -> None:
 # neither ONNX Runtime nor OpenCV, which the full parser's modules import.
 COMMANDS: tuple[tuple[tuple[str, ...], Register], ...] = (
     (("models",), _imported("inference.pack.cli:register")),
-    (("bench",), _imported("inference.bench:register")),
+    (("bench",), _imported("inference.bench_cli:register")),
     (("fish",), _imported("inference.fish.cli:register")),
     (("face", "eval"), _imported("inference.face.cli:register")),
     (("store",), _register_store),

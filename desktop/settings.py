@@ -15,9 +15,9 @@ import math
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sync.errors import KeySourceError
-from sync.store import KeySource, StoreConfig
 from sync.store.cli import STORE_PATH_ENV, default_store_path
 from sync.store.key_sources import (
     NEW_PASSPHRASE_ENV,
@@ -25,6 +25,9 @@ from sync.store.key_sources import (
     REPLACED_PASSPHRASE_ENV,
     resolve_key_source,
 )
+
+if TYPE_CHECKING:  # the store's database module loads SQLCipher: not for `jaga app --help`
+    from sync.store import KeySource, StoreConfig
 
 DEFAULT_SYNC_INTERVAL_S = 60.0
 LOCKED_MESSAGE = f"store locked: set ${PASSPHRASE_ENV} or start with --key-file FILE"

@@ -26,11 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from inference.fish.config import DEFAULT_KNOWN_ACCEPTANCE, DEFAULT_REVIEW_PRECISION
 from inference.fish.images import FloatArray
 from inference.fish.metrics import IntArray, softmax
 
-DEFAULT_KNOWN_ACCEPTANCE = 0.95
-DEFAULT_REVIEW_PRECISION = 0.99
 DEFAULT_FISH_ACCEPTANCE = 0.99
 # The search range for 1 / T. A validation set with a handful of images, one of them
 # confidently wrong, drives the NLL optimum towards T -> infinity (all species equally

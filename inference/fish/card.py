@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from inference.fish.calibrate import Thresholds
 from inference.fish.types import Species
+
+if TYPE_CHECKING:  # numpy: not for `jaga fish`'s parser, which lists KNOWN_SOURCES
+    from inference.fish.calibrate import Thresholds
 
 
 @dataclass(frozen=True)

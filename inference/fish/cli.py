@@ -3,7 +3,8 @@
 This module builds the ``jaga fish`` parser: each command's options, ``torch_device``, the
 type of ``train --device``, and ``pack_version``, the type of ``train``/``combine
 --version``, which refuse a device or a version when the command line is read. What
-each command runs is in :mod:`inference.fish.cli_commands`; what the commands share (the
+each command runs is in :mod:`inference.fish.cli_commands`, imported when it runs (numpy,
+OpenCV: not for `jaga fish --help`); what the commands share (the
 options turned into settings, the ``--out`` folder claimed, the install lock) in
 :mod:`inference.fish.cli_support`.
 """
@@ -11,25 +12,23 @@ options turned into settings, the ``--out`` folder claimed, the install lock) in
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inference.fish.calibrate import DEFAULT_KNOWN_ACCEPTANCE, DEFAULT_REVIEW_PRECISION
+from inference.cli_numbers import thread_count
 from inference.fish.card import KNOWN_SOURCES
-from inference.fish.cli_commands import (
-    bench_command,
-    build_command,
-    combine_command,
-    eval_command,
-    export_command,
-    train_command,
+from inference.fish.config import (
+    BACKBONE_ID,
+    BACKBONES,
+    DEFAULT_KNOWN_ACCEPTANCE,
+    DEFAULT_REVIEW_PRECISION,
 )
-from inference.fish.config import BACKBONE_ID, BACKBONES
-from inference.fish.pack_format import version_problem
-from inference.fish.taps import DEFAULT_TAPS, KNOWN_TAPS
+from inference.fish.graph_contract import DEFAULT_TAPS, KNOWN_TAPS
 from inference.output_paths import output_file, output_folder
 from inference.plural import counted
-from inference.runtime import thread_count
+
+Handler = Callable[[argparse.Namespace], int]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -119,7 +118,7 @@ def _add_train(commands: argparse._SubParsersAction[Any]) -> None:
     train.add_argument(
         "--pth", type=Path, help="finetune mode: ImageNet .pth (default: the model pack's source)"
     )
-    train.set_defaults(handler=train_command)  # fmt: skip
+    train.set_defaults(handler=_command("train_command"))  # fmt: skip
 
 
 VERSION_HELP = "pack version (default: date and model digest)"
@@ -128,6 +127,8 @@ VERSION_HELP = "pack version (default: date and model digest)"
 def pack_version(text: str) -> str:
     """An argparse ``type`` for ``--version``: one the hub publishes and a device installs,
     refused when the command line is read rather than at publishing, after the training."""
+    from inference.fish.pack_format import version_problem  # numpy: only once one is given
+
     problem = version_problem(text)
     if problem is not None:
         raise argparse.ArgumentTypeError(f"{problem}, not {text!r}")
@@ -203,7 +204,7 @@ def _add_combine(commands: argparse._SubParsersAction[Any]) -> None:
     combine.add_argument("--terms", default="", help="terms of use of the data (free text)")
     combine.add_argument("--known-acceptance", type=float, default=DEFAULT_KNOWN_ACCEPTANCE)
     combine.add_argument("--review-precision", type=float, default=DEFAULT_REVIEW_PRECISION)
-    combine.set_defaults(handler=combine_command)
+    combine.set_defaults(handler=_command("combine_command"))
 
 
 def _add_replace(command: argparse.ArgumentParser) -> None:
@@ -232,7 +233,7 @@ def _add_eval(commands: argparse._SubParsersAction[Any]) -> None:
     ev.add_argument("--not-fish", type=Path, nargs="+", default=[], metavar="DIR",
                     help="folders of photos that are not fish (faces, decks): familiarity "
                     "AUROC and the share of them the pack rejects")  # fmt: skip
-    ev.set_defaults(handler=eval_command)  # fmt: skip
+    ev.set_defaults(handler=_command("eval_command"))  # fmt: skip
 
 
 def _add_export(commands: argparse._SubParsersAction[Any]) -> None:
@@ -266,7 +267,7 @@ def _add_export(commands: argparse._SubParsersAction[Any]) -> None:
     ex.add_argument("--new-species", nargs="+", action="extend", default=[], metavar="SPECIES",
                     help="with --add-to: species DATA lacks, to give new folders where DATA"
                     " cannot tell they are new (its folders named by ids, fish_01)")  # fmt: skip
-    ex.set_defaults(handler=export_command)  # fmt: skip
+    ex.set_defaults(handler=_command("export_command"))  # fmt: skip
 
 
 def _add_build(commands: argparse._SubParsersAction[Any]) -> None:
@@ -282,7 +283,7 @@ def _add_build(commands: argparse._SubParsersAction[Any]) -> None:
                        help="the backbone the head was trained on")  # fmt: skip
     build.add_argument("--calibration", type=Path,
                        help="species folders whose photos calibrate an INT8 model too")  # fmt: skip
-    build.set_defaults(handler=build_command)
+    build.set_defaults(handler=_command("build_command"))
 
 
 def _add_bench(commands: argparse._SubParsersAction[Any]) -> None:
@@ -291,4 +292,17 @@ def _add_bench(commands: argparse._SubParsersAction[Any]) -> None:
     bench.add_argument("--data", type=Path, required=True, help="species folders to draw from")
     bench.add_argument("--runs", type=int, default=50, help="single-image calls per precision")
     bench.add_argument("--threads", type=thread_count, default=1, help="0: all cores")
-    bench.set_defaults(handler=bench_command)
+    bench.set_defaults(handler=_command("bench_command"))
+
+
+def _command(name: str) -> Handler:
+    """``inference.fish.cli_commands``'s ``name``, imported when the command runs: it loads
+    numpy and OpenCV, which `jaga fish --help` has no use for."""
+
+    def run(args: argparse.Namespace) -> int:
+        from inference.fish import cli_commands
+
+        command: Handler = getattr(cli_commands, name)
+        return command(args)
+
+    return run

@@ -32,6 +32,10 @@ def check_fraction(name: str, value: float, *, one_allowed: bool = False) -> Non
 # in the model pack for slower devices (``jaga fish train --backbone efficientnet_lite0``).
 BACKBONE_ID = "efficientnet_lite2"
 BACKBONES = ("efficientnet_lite2", "efficientnet_lite0")
+# What calibration aims for (inference.fish.calibrate.choose_thresholds): the share of
+# known-species photos answered, and the precision of those not flagged for review.
+DEFAULT_KNOWN_ACCEPTANCE = 0.95
+DEFAULT_REVIEW_PRECISION = 0.99
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,11 @@ OUTPUTS = (FEATURES, SPECIES_LOGITS, PROBABILITIES)
 # prototypes (inference/fish/head.py); packs whose head carries prototypes give it, and
 # fine-tuned packs, from their own features (inference/fish/finetune_familiarity.py).
 FAMILIARITY = "familiarity"
+# The backbone's outputs a head may read (inference.fish.taps), here so that `jaga fish`'s
+# parser offers them without loading numpy.
+LAST_BLOCK_DEPTHWISE = "last_block_depthwise"
+KNOWN_TAPS = (FEATURES, LAST_BLOCK_DEPTHWISE)
+DEFAULT_TAPS: tuple[str, ...] = (FEATURES, LAST_BLOCK_DEPTHWISE)
 
 
 def input_names(sides: tuple[int, ...]) -> tuple[str, ...]:

@@ -15,14 +15,19 @@ from typing import Any
 
 from inference.fish.calibrate import (
     DEFAULT_FISH_ACCEPTANCE,
-    DEFAULT_KNOWN_ACCEPTANCE,
-    DEFAULT_REVIEW_PRECISION,
     Thresholds,
     choose_thresholds,
     familiarity_threshold,
 )
 from inference.fish.card import UNSPECIFIED, CardInfo, DataSource, render_card
-from inference.fish.config import BACKBONE_ID, HeadConfig, check_at_least, check_fraction
+from inference.fish.config import (
+    BACKBONE_ID,
+    DEFAULT_KNOWN_ACCEPTANCE,
+    DEFAULT_REVIEW_PRECISION,
+    HeadConfig,
+    check_at_least,
+    check_fraction,
+)
 from inference.fish.head import HeadWeights, head_to_json
 from inference.fish.images import INPUT_SIZE, FloatArray, round_robin_batches
 from inference.fish.metrics import IntArray, expected_calibration_error, softmax

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from inference.fish import graph_contract
 from inference.fish.backbone_side import at_side
 from inference.fish.errors import SpeciesPackError
 from inference.fish.graph_contract import FEATURES
@@ -33,10 +34,10 @@ from inference.fish.images import INPUT_SIZE, FloatArray
 if TYPE_CHECKING:  # onnx builds packs; the app reads only this module's names
     import onnx
 
-LAST_BLOCK_DEPTHWISE = "last_block_depthwise"
-KNOWN_TAPS = (FEATURES, LAST_BLOCK_DEPTHWISE)
+LAST_BLOCK_DEPTHWISE = graph_contract.LAST_BLOCK_DEPTHWISE
+KNOWN_TAPS = graph_contract.KNOWN_TAPS
 PLAIN: tuple[str, ...] = (FEATURES,)
-DEFAULT_TAPS: tuple[str, ...] = (FEATURES, LAST_BLOCK_DEPTHWISE)
+DEFAULT_TAPS = graph_contract.DEFAULT_TAPS
 _PREFIX = "tap/"
 _ACTIVATIONS = frozenset({"Clip", "Relu", "HardSwish", "Sigmoid", "Mul"})
 _PASS_THROUGH = frozenset({"Reshape", "Flatten", "Squeeze", "ReduceMean", "GlobalAveragePool"})

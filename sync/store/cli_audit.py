@@ -23,10 +23,10 @@ from typing import Any, TextIO
 
 from sync import plural
 from sync.cli_errors import MAX_COUNT, positive_count, reporting, whole_number
-from sync.store.audit import page_problem, terminal_text
-from sync.store.audit_times import time_warnings
 from sync.store.cli import common_options, open_store_of
-from sync.store.kiosk_waiting import waiting_note
+
+# The audit trail's modules (SQLCipher, numpy, the wire models) load when a command runs,
+# not for `jaga audit --help`.
 
 OUT_OF_REACH = 4  # audit verify: the recorded head cannot be checked here, not a break
 SHOWN = 50  # audit show: entries a page holds unless told
@@ -59,6 +59,9 @@ def audit_head(text: str) -> tuple[int, str]:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
+    from sync.store.audit_times import time_warnings
+    from sync.store.kiosk_waiting import waiting_note
+
     with open_store_of(args) as store:
         report = store.audit.verify(args.head)
         sequence, digest = store.audit.head()
@@ -103,6 +106,8 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def _print_events(problems: tuple[str, ...]) -> None:
     """The access events that do not match the chain: edited or added outside Jaga, what
     the attendance export and the hub would take for decisions the kiosk made."""
+    from sync.store.audit import terminal_text
+
     if not problems:
         return
     events = plural.counted(len(problems), "access event")
@@ -150,6 +155,8 @@ _sequence = whole_number(0, MAX_COUNT, expected="an entry's sequence (a whole nu
 
 
 def _audit_show(args: argparse.Namespace) -> int:
+    from sync.store.audit import page_problem
+
     with open_store_of(args) as store:
         checkpoint = store.audit.checkpoint().sequence
         head = store.audit.head()[0]
@@ -192,6 +199,8 @@ def _note_to(stream: TextIO) -> Callable[[str], None]:
 def _text_line(row: tuple[Any, ...]) -> str:
     """``SEQ  AT  ACTOR  ACTION  SUBJECT  DETAILS``, the time to the second, typed text
     escaped (:func:`~sync.store.audit.terminal_text`)."""
+    from sync.store.audit import terminal_text
+
     sequence, at, actor, action, subject, details = row[:6]
     fields = (actor, action, subject, details)
     return "  ".join((str(sequence), f"{at[:19]}Z", *(terminal_text(str(f)) for f in fields)))
