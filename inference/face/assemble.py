@@ -34,7 +34,7 @@ from inference.face.pipeline import Challenge, DecisionPipeline, Detector, Recog
 from inference.face.settings import FaceSettings, load_settings
 from inference.face.types import FaceBox
 from inference.pack.installed import ModelPack
-from inference.runtime import Runtime, ThreadBudget, thread_count
+from inference.runtime import Runtime, ThreadBudget
 from inference.runtime.providers import parse_preference
 
 log = logging.getLogger(__name__)
@@ -192,21 +192,6 @@ def _template(path: Path, detector: Detector, recogniser: Recogniser) -> Embeddi
 
 
 # --- the command line's way in -------------------------------------------------------------
-
-
-def add_pipeline_arguments(parser: argparse.ArgumentParser, *, gallery: bool = True) -> None:
-    """Options shared by ``face detect``, ``face verify`` and ``eval video``."""
-    parser.add_argument("--models-dir", type=Path, help="installed model pack (default: cache)")
-    parser.add_argument("--providers", default="tensorrt,cuda,cpu", help="preference order")
-    parser.add_argument("--threads", type=thread_count, help="CPU threads per model (default: all)")
-    parser.add_argument("--settings", type=Path, help="TOML overriding face settings")
-    parser.add_argument("--pack", type=Path, help="bring-your-own InsightFace model folder")
-    parser.add_argument("--no-liveness", action="store_true", help="skip passive liveness")
-    if gallery:
-        parser.add_argument("--gallery", type=Path, help="folder with one sub-folder per person")
-        parser.add_argument("--claim", help="1:1: the identity every face is verified against")
-        kiosk = "kiosk: frames with several comparable faces add no evidence"
-        parser.add_argument("--single-subject", action="store_true", help=kiosk)
 
 
 def runtime_from_args(args: argparse.Namespace) -> Runtime:

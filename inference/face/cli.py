@@ -8,7 +8,10 @@
 * ``jaga face settings``: every threshold of the pipeline, as JSON.
 * ``jaga face pack DIR``: checks a bring-your-own folder and prints its manifest.
 * ``jaga eval video|pairs|liveness|identify``: the evaluations; ``video`` lives here, the
-  others are registered from their modules when they are installed.
+  others run from their modules, registered where those are installed.
+
+The parsers import none of the pipeline (``inference.face.cli_options``): each handler
+imports what it runs.
 
 Bad input (a missing, empty, truncated or non-image file, a broken settings file, a model
 that is not installed) is one ``error:`` line on stderr and exit status 1, never a
@@ -20,31 +23,32 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import importlib
+import importlib.util
 import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from inference.errors import InferenceError, InputError
-from inference.face.assemble import add_pipeline_arguments, pipeline_from_args, runtime_from_args
-from inference.face.byo import MANIFEST_NAME, ArcFaceRecogniser, ScrfdDetector, load_byo_pack
-from inference.face.detect import read_image
-from inference.face.eval_video import VIDEO_SUFFIXES, open_video, run_video
-from inference.face.live import replay_live
-from inference.face.match import GalleryIndex
-from inference.face.pipeline import DecisionPipeline, FrameResult
-from inference.face.settings import load_settings
+from inference.face import cli_options
+from inference.face.cli_options import MANIFEST_NAME, add_pipeline_arguments
 from inference.output_paths import output_file
 
+# The pipeline's modules (OpenCV, numpy, ONNX Runtime) load in the handlers: not for
+# `jaga face --help`.
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from inference.face.pipeline import DecisionPipeline, FrameResult
+
+    Image = npt.NDArray[np.uint8]
+
 Handler = Callable[[argparse.Namespace], int]
-Image = npt.NDArray[np.uint8]
-# Evaluations written next to this one; each module offers add_eval_<name>_parser.
+# Evaluations written next to this one, each registered where its module is installed, by
+# add_eval_<name>_parser (inference.face.cli_options).
 OTHER_EVALUATIONS = ("pairs", "liveness", "identify")
 
 
@@ -78,13 +82,9 @@ def register_eval(subparsers: argparse._SubParsersAction[Any]) -> None:
     add_pipeline_arguments(video)
     video.set_defaults(handler=_guarded("eval video", _eval_video))
     for name in OTHER_EVALUATIONS:
-        try:
-            module = importlib.import_module(f"inference.face.eval_{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"inference.face.eval_{name}":
-                raise  # the module exists and is broken: say so, do not hide it
-            continue
-        getattr(module, f"add_eval_{name}_parser")(kinds)
+        # Found, not imported: the evaluation's module loads when it runs
+        if importlib.util.find_spec(f"inference.face.eval_{name}") is not None:
+            getattr(cli_options, f"add_eval_{name}_parser")(kinds)
 
 
 def _guarded(command: str, handler: Handler) -> Handler:
@@ -115,6 +115,9 @@ def _add_verify(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from inference.face.assemble import pipeline_from_args
+    from inference.face.detect import read_image
+
     reference, probe = read_image(args.reference), read_image(args.probe)
     args.single_subject = True  # a kiosk's question: one person in front of the camera
     pipeline, meta = pipeline_from_args(args, still=True, recogniser=True)
@@ -124,6 +127,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 def verify_images(pipeline: DecisionPipeline, reference: Image, probe: Image) -> dict[str, object]:
     """The decision on ``probe`` against the largest face of ``reference``."""
+    from inference.face.match import GalleryIndex
+    from inference.face.pipeline import DecisionPipeline
+
     stages = pipeline.stages
     if stages.recogniser is None:
         raise InputError("verification needs a recogniser")
@@ -163,6 +169,10 @@ def _add_detect(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def _detect(args: argparse.Namespace) -> int:
+    from inference.face.assemble import pipeline_from_args
+    from inference.face.detect import read_image
+    from inference.face.eval_video import VIDEO_SUFFIXES, open_video, run_video
+
     is_video = args.input.suffix.lower() in VIDEO_SUFFIXES
     # a bad input fails before the models load
     image = None if is_video else read_image(args.input)
@@ -190,11 +200,16 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> int:
+    from inference.face.settings import load_settings
+
     print(json.dumps(load_settings(args.settings).as_dict(), indent=2))
     return 0
 
 
 def _pack(args: argparse.Namespace) -> int:
+    from inference.face.assemble import runtime_from_args
+    from inference.face.byo import ArcFaceRecogniser, ScrfdDetector, load_byo_pack
+
     pack = load_byo_pack(args.folder)
     args.providers, args.threads = "cpu", None
     runtime = runtime_from_args(args)
@@ -213,6 +228,10 @@ def _pack(args: argparse.Namespace) -> int:
 
 
 def _eval_video(args: argparse.Namespace) -> int:
+    from inference.face.assemble import pipeline_from_args
+    from inference.face.eval_video import open_video, run_video
+    from inference.face.live import replay_live
+
     open_video(args.file)[0].release()  # a bad file fails before the models load
     pipeline, meta = pipeline_from_args(args)
     extra: dict[str, object] = {"mode": "every frame"}

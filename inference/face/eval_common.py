@@ -10,11 +10,9 @@ library does); both counts are reported.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 import cv2
@@ -23,21 +21,17 @@ import numpy.typing as npt
 
 from inference.errors import InferenceError, InputError
 from inference.face.align import FaceAligner, RefineSettings
+from inference.face.cli_options import NoFacePolicy
 from inference.face.detect import FaceDetector, read_image
 from inference.face.embed import EmbedderSettings, Embeddings, FaceEmbedder
 from inference.image_file import write_image_file
 from inference.pack.installed import ModelPack
-from inference.runtime import Runtime, ThreadBudget, thread_count
+from inference.runtime import Runtime, ThreadBudget
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".tif", ".tiff"})
 FAILED_SCORE = -2.0  # below every cosine: a pair with a failed image is never accepted
-
-
-class NoFacePolicy(StrEnum):
-    FAIL = "fail"
-    WHOLE_IMAGE = "whole-image"
 
 
 class FacePipeline:
@@ -138,19 +132,6 @@ def describe_images(
     embeddings = Embeddings.concatenate(parts) if parts else empty
     return DescribedImages(
         rows, embeddings, tuple(no_face), tuple(unreadable), tuple(failed), wall, cpu, len(paths)
-    )
-
-
-def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
-    """The options every face evaluation shares: where the models are, threads, no face."""
-    parser.add_argument("--models-dir", type=Path, help="installed model pack")
-    parser.add_argument("--threads", type=thread_count, help="CPU threads per model (default: all)")
-    parser.add_argument(
-        "--no-face",
-        choices=[policy.value for policy in NoFacePolicy],
-        default=NoFacePolicy.FAIL.value,
-        help="an image without a detected face: fail (its pairs or probes count as rejected) "
-        "or describe the whole image as the face (face_recognition's fallback)",
     )
 
 

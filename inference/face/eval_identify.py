@@ -27,19 +27,18 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.errors import InferenceError, InputError
+from inference.face.cli_options import NoFacePolicy
 from inference.face.eval_common import (
     FAILED_SCORE,
     Axis,
     DescribedImages,
     FacePipeline,
-    NoFacePolicy,
-    add_pipeline_options,
     curves_png,
     describe_images,
     image_files,
 )
-from inference.face.match import Aggregate, GalleryIndex, MatchSettings
-from inference.output_paths import output_file
+from inference.face.match import GalleryIndex, MatchSettings
+from inference.face.types import Aggregate
 
 FALSE_ALARM_TARGETS = ("0.01", "0.1")
 RANKS = (1, 5)
@@ -221,29 +220,7 @@ def evaluate_identify(
     return report
 
 
-def add_eval_identify_parser(eval_subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Register ``eval identify`` (its handler returns the exit status)."""
-    parser = eval_subparsers.add_parser("identify", help="1:N identification, closed and open set")
-    parser.add_argument("--gallery", type=Path, required=True, help="one sub-folder per person")
-    parser.add_argument("--probes", type=Path, required=True, help="one sub-folder per person")
-    parser.add_argument("--out", type=output_file, required=True, help="R.json; the PNG beside it")
-    parser.add_argument(
-        "--unknown-folds",
-        type=int,
-        default=2,
-        help="groups of enrolled identities withheld in turn as unknowns",
-    )
-    parser.add_argument(
-        "--aggregate",
-        choices=[a.value for a in Aggregate],
-        default=MatchSettings().aggregate.value,
-        help="how an identity's several templates make one similarity",
-    )
-    add_pipeline_options(parser)
-    parser.set_defaults(handler=_run_identify)
-
-
-def _run_identify(args: argparse.Namespace) -> int:
+def run_identify(args: argparse.Namespace) -> int:
     if args.unknown_folds < 2:
         print("error: --unknown-folds must be at least 2", file=sys.stderr)
         return 2

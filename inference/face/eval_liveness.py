@@ -37,9 +37,8 @@ from inference.face.eval_common import image_files
 from inference.face.liveness import LivenessStatus, PassiveLiveness
 from inference.face.liveness_metrics import det_curve, equal_error, iso_errors
 from inference.face.liveness_plots import det_png, histogram_png
-from inference.output_paths import output_file
 from inference.pack.installed import ModelPack
-from inference.runtime import Runtime, ThreadBudget, thread_count
+from inference.runtime import Runtime, ThreadBudget
 
 FloatArray = npt.NDArray[np.float64]
 LIVE, ATTACK = "live", "attack"
@@ -224,24 +223,7 @@ def _plots(out: Path, judged: list[Judged], threshold: float) -> dict[str, str]:
     return {"det": det_path.name, "histogram": histogram_path.name}
 
 
-def add_eval_liveness_parser(eval_subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Register ``eval liveness`` (its handler returns the exit status)."""
-    parser = eval_subparsers.add_parser(
-        "liveness", help="passive liveness: APCER per attack type, BPCER, ACER"
-    )
-    parser.add_argument("--live", type=Path, required=True, help="folder of live images")
-    parser.add_argument("--attack", type=Path, required=True,
-                        help="folder of attack images; sub-folders are attack types")  # fmt: skip
-    parser.add_argument("--out", type=output_file, required=True, help="R.json; PNGs beside it")
-    parser.add_argument(
-        "--attack-type", metavar="NAME", help="every attack is this type (ignore sub-folders)"
-    )
-    parser.add_argument("--models-dir", type=Path, help="installed model pack")
-    parser.add_argument("--threads", type=thread_count, help="CPU threads per model (default: all)")
-    parser.set_defaults(handler=_run_liveness)
-
-
-def _run_liveness(args: argparse.Namespace) -> int:
+def run_liveness(args: argparse.Namespace) -> int:
     try:
         _check_folders(args.live, args.attack)  # before the models load: a typo fails fast
         judge = LivenessJudge.from_pack(args.models_dir, args.threads)
@@ -259,6 +241,8 @@ def _run_liveness(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # python -m inference.face.eval_liveness ..., before the CLI wiring
     import sys
+
+    from inference.face.cli_options import add_eval_liveness_parser
 
     root = argparse.ArgumentParser(prog="jaga eval")
     add_eval_liveness_parser(root.add_subparsers(required=True))

@@ -29,16 +29,15 @@ from typing import Any
 import numpy as np
 
 from inference.errors import InferenceError, InputError
+from inference.face.cli_options import NoFacePolicy
 from inference.face.eval_common import (
     FAILED_SCORE,
     BoolArray,
     DescribedImages,
     FacePipeline,
     FloatArray,
-    NoFacePolicy,
     Roc,
     accuracy_at,
-    add_pipeline_options,
     auc,
     best_threshold,
     cross_validate,
@@ -48,7 +47,6 @@ from inference.face.eval_common import (
     tar_at_far,
 )
 from inference.face.match import MatchSettings
-from inference.output_paths import output_file
 from inference.regular_file import open_text_file
 
 FAR_TARGETS = ("0.01", "0.001")
@@ -219,17 +217,7 @@ def report_pairs(
     return report
 
 
-def add_eval_pairs_parser(eval_subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Register ``eval pairs`` (its handler returns the exit status)."""
-    parser = eval_subparsers.add_parser("pairs", help="1:1 verification on labelled image pairs")
-    parser.add_argument("--pairs", type=Path, required=True, help="CSV: image_a,image_b,same")
-    parser.add_argument("--images", type=Path, required=True, help="folder the names are in")
-    parser.add_argument("--out", type=output_file, required=True, help="R.json; PNGs beside it")
-    add_pipeline_options(parser)
-    parser.set_defaults(handler=_run_pairs)
-
-
-def _run_pairs(args: argparse.Namespace) -> int:
+def run_pairs(args: argparse.Namespace) -> int:
     try:
         pairs = checked_pairs(args.pairs, args.images)  # before the models load
         pipeline = FacePipeline.from_pack(args.models_dir, args.threads)

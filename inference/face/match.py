@@ -20,13 +20,13 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
 
 from inference.errors import InputError
 from inference.face.embed import DescriptorModel, Embeddings
+from inference.face.types import Aggregate
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -37,13 +37,6 @@ class ModelMismatchError(InputError):
 
 class UnknownIdentityError(InputError):
     """A verification claimed an identity that has no template in the gallery."""
-
-
-class Aggregate(StrEnum):
-    """How an identity's several templates make one similarity."""
-
-    MAX = "max"  # the best-matching template: the enrolment closest to today's pose and light
-    MEAN = "mean"  # the mean similarity (the dot product with the templates' mean)
 
 
 @dataclass(frozen=True)

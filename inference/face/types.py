@@ -191,3 +191,10 @@ class QualityVerdict:
             raise ValueError(f"ok={self.ok} contradicts reasons {self.reasons}")
         if len(set(self.reasons)) != len(self.reasons):
             raise ValueError(f"reasons repeat: {self.reasons}")
+
+
+class Aggregate(StrEnum):
+    """How an identity's several templates make one similarity."""
+
+    MAX = "max"  # the best-matching template: the enrolment closest to today's pose and light
+    MEAN = "mean"  # the mean similarity (the dot product with the templates' mean)

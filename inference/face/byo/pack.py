@@ -35,9 +35,10 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from inference.errors import ChecksumMismatchError, InputError, PackError
+from inference.face import cli_options
 from inference.pack.files import sha256_of
 
-MANIFEST_NAME = "jaga-pack.toml"
+MANIFEST_NAME = cli_options.MANIFEST_NAME
 UNKNOWN_LICENCE = "not declared: InsightFace's own weights are for non-commercial research"
 _DETECTOR_NAMES = (re.compile(r"^det_.*\.onnx$"), re.compile(r"^scrfd.*\.onnx$"))
 _RECOGNISER_NAMES = (

@@ -13,15 +13,16 @@ import pytest
 from inference.errors import InputError
 from inference.face import FaceDetector
 from inference.face.align import FaceAligner
+from inference.face.cli_options import add_eval_identify_parser
 from inference.face.embed import FaceEmbedder
 from inference.face.eval_common import FacePipeline
 from inference.face.eval_identify import (
     Trials,
-    add_eval_identify_parser,
     evaluate_identify,
     open_set_report,
     people,
 )
+from inference.face.match import MatchSettings
 from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
 from inference.runtime.providers import CPU
@@ -90,6 +91,14 @@ def test_parser_registers_a_handler() -> None:
     add_eval_identify_parser(parser.add_subparsers())
     args = parser.parse_args(["identify", "--gallery", "g", "--probes", "p", "--out", "r.json"])
     assert callable(args.handler) and args.unknown_folds == 2 and args.aggregate == "max"
+
+
+def test_the_parsers_aggregate_is_the_match_settings_default() -> None:
+    """The parser names the default without loading the matcher (numpy): the same one."""
+    parser = argparse.ArgumentParser()
+    add_eval_identify_parser(parser.add_subparsers())
+    args = parser.parse_args(["identify", "--gallery", "g", "--probes", "p", "--out", "r.json"])
+    assert args.aggregate == MatchSettings().aggregate.value
 
 
 @pytest.mark.parametrize("missing", ["--gallery", "--probes"])

@@ -16,17 +16,17 @@ import main
 from inference.errors import InputError
 from inference.face import FaceDetector
 from inference.face.align import FaceAligner
+from inference.face.cli_options import NoFacePolicy, add_eval_pairs_parser
 from inference.face.embed import FaceEmbedder
 from inference.face.eval_common import (
     FacePipeline,
-    NoFacePolicy,
     auc,
     best_threshold,
     cross_validate,
     roc,
     tar_at_far,
 )
-from inference.face.eval_pairs import add_eval_pairs_parser, evaluate_pairs, read_pairs
+from inference.face.eval_pairs import evaluate_pairs, read_pairs
 from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
 from inference.runtime.providers import CPU

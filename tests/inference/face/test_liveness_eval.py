@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from inference.face import FaceDetector
+from inference.face.cli_options import add_eval_liveness_parser
 from inference.face.eval_liveness import (
     LivenessJudge,
-    add_eval_liveness_parser,
     evaluate_liveness,
     presentations,
 )

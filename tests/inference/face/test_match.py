@@ -9,7 +9,6 @@ import pytest
 from inference.errors import InputError
 from inference.face.embed import DescriptorModel, Embeddings
 from inference.face.match import (
-    Aggregate,
     GalleryIndex,
     MatchSettings,
     ModelMismatchError,
@@ -17,6 +16,7 @@ from inference.face.match import (
     UnknownIdentityError,
     verify,
 )
+from inference.face.types import Aggregate
 
 MODEL = DescriptorModel("dlib_resnet", "1", 128)
 FloatArray = npt.NDArray[np.float32]
