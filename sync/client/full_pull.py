@@ -3,13 +3,17 @@
 A cursor says "everything before this was taken", but what older code took of a change is
 less than this code takes: a device on protocol 2 or 3 was never told a catch's box, pack or
 verdict (protocol 3 and 4), and one before store schema 10 skipped a person whose badge it
-still gave to someone else, instead of setting them aside (``sync.client.apply``). Upgraded,
-it would keep those gaps for good: the hub sends a record again only when it changes.
+still gave to someone else, instead of setting them aside (``sync.client.apply``); one
+before schema 20 did not note the photo a catch is on while the store lacks it
+(``sync.store.pulled_photos``). Upgraded, it would keep those gaps for good: the hub sends a
+record again only when it changes.
 
 So the cursor is kept with what pulled it (``pulled_with.SITE``: the protocol and the store
 schema). A store whose cursor was moved by older code, which kept no such note, or by a
 protocol before the newest that changed what pulls carry (``PULLS_CHANGED_IN_PROTOCOL``),
-pulls its site again from cursor 0, once. Its pages commit
+or below schema 20 in a store holding a catch of this device it pulled back without its
+photo and without that note (``NOTES_PULLED_PHOTOS_SINCE_SCHEMA``), pulls its site again
+from cursor 0, once. Its pages commit
 with the cursor as every pull's do, so a cut link or a crash carries on where it stopped.
 
 The hub's log keeps every version of a record, in order, so a re-pull replays them: taken
@@ -68,6 +72,13 @@ device then pulls its site again once."""
 # on 4 is pulled again for nothing; 6 only ``FishObservationUpsert.recorded_here``, which
 # travels up alone too.
 PULLS_CHANGED_IN_PROTOCOL = 4
+NOTES_PULLED_PHOTOS_SINCE_SCHEMA = 20
+"""The first store schema whose pulls note the photo a catch is on while the store lacks it
+(``sync.store.pulled_photos``). A cursor pulled below it is pulled again only when the store
+holds a catch of this device with neither its photo nor that note (``_unnoted_own_catch``):
+the Catch panel's spool may keep that catch's photo under an entry nothing else ties to it,
+and the hub sends a catch again only when it changes. Without one there is nothing to learn,
+and every other device is spared reading its site's whole log again over a boat's link."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,7 @@ def start_cursor(
     noted = PulledWith.from_stored(get_value(connection, pulled_with_name(site)))
     current = PulledWith(PROTOCOL_VERSION, schema)
     began = None
-    if cursor and not noted.complete:
+    if cursor and (not noted.complete or _unnoted_own_catch(connection, noted)):
         if waiting:
             _log.info(
                 "site %s will be pulled again from the start once %d outbox entries are"
@@ -189,6 +200,18 @@ def start_cursor(
     if noted != current:
         put_value(connection, pulled_with_name(site), json.dumps(asdict(current)), now)
     return cursor, began
+
+
+def _unnoted_own_catch(connection: Any, noted: PulledWith) -> bool:
+    """Whether a pull below schema 20 left a catch of this device (pulled back after a
+    restore) without its photo and without noting which photo it is on."""
+    if noted.schema >= NOTES_PULLED_PHOTOS_SINCE_SCHEMA:
+        return False
+    found = connection.execute(
+        "SELECT 1 FROM fish_observations WHERE recorded_here = 1 AND photo_id IS NULL"
+        " AND pulled_photo_uid IS NULL LIMIT 1"
+    ).fetchone()
+    return found is not None
 
 
 def under_way(connection: Any, site: str) -> FullPull | None:
