@@ -245,6 +245,7 @@ def record_catches(
     floor: ClockFloor | None = None,
     observation_uids: Sequence[str] = (),
     made_at: datetime | None = None,
+    to_stored_photo: bool = False,
 ) -> list[FishObservation]:
     """Record the catch: the photo's bytes as read, once, and one observation per fish with
     its box, the prediction's species display names with their calibrated probabilities
@@ -266,7 +267,9 @@ def record_catches(
     kept across retries as the photo's is, so that a retry into a store restored to before
     the catch records the same catch (found there if a pull brought it back). ``made_at``:
     when the catch was made, for one a hub may hold already: its outbox entries are dated
-    so (``Observations.add_with_photo``)."""
+    so (``Observations.add_with_photo``). ``to_stored_photo``: the photo ``photo_uid`` is in
+    the store with the catch's other fish (pulled back in part: ``sync.store.catch_written``),
+    and these fish are added to it (``Observations.add_to_photo``)."""
     if not fish:
         raise CatchError("no fish to record")
     confirmed = list(confirmed_species) or [None] * len(fish)
@@ -291,11 +294,15 @@ def record_catches(
     ]
     for number, make in enumerate(makers, start=1):
         _check_fish(number, len(makers), make, stored_photo)
+    made = None if made_at is None else format_timestamp(made_at)
+    if to_stored_photo:
+        return observations.add_to_photo(
+            stored_photo.photo_uid, [make() for make in makers], made_at=made
+        )
     try:
         return observations.add_with_photo(
-            stored_photo, [make() for make in makers], refuse_recorded=not again,
-            made_at=None if made_at is None else format_timestamp(made_at),
-        )  # fmt: skip
+            stored_photo, [make() for make in makers], refuse_recorded=not again, made_at=made
+        )
     except CatchRecordedError:
         raise
     except PhotoRecordedError as error:

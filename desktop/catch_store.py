@@ -20,7 +20,7 @@ store first, as before. No Qt here.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from desktop.catch_time import ObservedTime, observed_time
 from desktop.settings import AppSettings, key_source
 from sync.errors import CatchRecordedError, StoreError
 from sync.store import FishObservation, KeySource, Store, StoreConfig, SystemClock
-from sync.store.catch_written import written_catches
+from sync.store.catch_written import KeptCatch, missing_fish, written_catches
 from sync.store.clock import format_timestamp
 from sync.store.pending_catches import spool_exists
 from sync.store.pulled_photos import keep_pulled_photo
@@ -146,13 +146,15 @@ class CatchStore:
                 kept = self._keep(spool, catch, store.clock.now())
             try:
                 written = self._write(store, catch)
+                if isinstance(written, CatchRecordedError):
+                    if not self._keep_photo(store, catch):
+                        return written  # its entry holds the only bytes of a photo the store lacks
+                    written = self._write_missing(store, catch, written)
             except StoreError as error:
                 raise CatchError(f"{error} ({kept})") from error
             except CatchError:  # never to be recorded as it is: not to be offered again
                 self._forget(spool, catch)
                 raise
-            if isinstance(written, CatchRecordedError) and not self._keep_photo(store, catch):
-                return written  # its entry holds the only bytes of a photo the store lacks
             self._forget(spool, catch)
             return written
         finally:
@@ -175,8 +177,24 @@ class CatchStore:
             self._spool_key.value = None  # not the store's now: taken again at the next open
         return spool
 
+    def _write_missing(
+        self, store: Store, catch: CatchRecord, recorded: CatchRecordedError
+    ) -> Written | RecordedBeforeError | CatchRecordedError:
+        """The fish of ``catch`` the store lacks, recorded on its photo (now in the store),
+        when it holds the others (a pull brought back part of it: ``catch_written``); or
+        ``recorded``, the store holding every one."""
+        missing = missing_fish(store.database, catch.uid, _kept(catch))
+        if not missing:
+            return recorded
+        part = replace(
+            catch, fish=tuple(catch.fish[n] for n in missing),
+            confirmed=tuple(catch.confirmed[n] for n in missing),
+            observation_uids=tuple(catch.observation_uids[n] for n in missing),
+        )  # fmt: skip
+        return self._write(store, part, to_stored_photo=True)
+
     def _write(
-        self, store: Store, catch: CatchRecord
+        self, store: Store, catch: CatchRecord, *, to_stored_photo: bool = False
     ) -> Written | RecordedBeforeError | CatchRecordedError:
         recorded_at = catch.pressed_at or store.clock.now()
         floor = store.observations.clock_floor()  # the record adds to it: read once
@@ -187,6 +205,7 @@ class CatchStore:
                 recorded_at=recorded_at, photo_uid=catch.uid, floor=floor,
                 observation_uids=catch.observation_uids,
                 made_at=catch.pressed_at if catch.from_spool else None,
+                to_stored_photo=to_stored_photo,
             )  # fmt: skip
         except (RecordedBeforeError, CatchRecordedError) as recorded_before:
             return recorded_before
@@ -231,17 +250,19 @@ class CatchStore:
             return error
 
     def _still_pending(self, store: Store) -> list[CatchRecord]:
-        """The spool's catches the store does not hold. One it holds was committed by a
+        """The spool's catches the store does not hold whole. One it holds was committed by a
         Record or Retry killed before its entry's deletion (two files, two transactions),
         or pulled back from the hub into a store restored to before it
         (``sync.store.catch_written``): its entry is deleted here, not offered as "NOT
         RECORDED" for a Retry that would write nothing; a deletion that fails is logged,
         and tried again at the next start. A pulled catch gets its photo from the entry
         first (photos never travel in pulls); an entry whose photo could not be put in
-        stays, logged, for the next start."""
+        stays, logged, for the next start; so does one of which a pull brought back only
+        some fish (one the hub had not taken yet is nowhere else): its Retry records the
+        rest (``_write_missing``)."""
         with CatchSpool.open(store, self.source) as spool:
             kept = spool.records()
-            asked = {catch.uid: catch.observation_uids for catch in kept}
+            asked = {catch.uid: _kept(catch) for catch in kept}
             photoless = {catch.uid for catch in kept if not self._keep_photo(store, catch)}
             written = written_catches(store.database, asked)
             if deletable := [c for c in kept if c.uid in written and c.uid not in photoless]:
@@ -353,6 +374,10 @@ def _put_photo(store: Store, catch: CatchRecord) -> None:
         observation_uids=catch.observation_uids,
         made_at=None if made_at is None else format_timestamp(made_at),
     )  # fmt: skip
+
+
+def _kept(catch: CatchRecord) -> KeptCatch:
+    return KeptCatch(catch.observation_uids, [fish.crop for fish in catch.fish])
 
 
 def _reviewed(store: Store, observation: FishObservation) -> Reviewed:

@@ -1,53 +1,71 @@
-"""Which of the catches a caller still holds (the Catch panel's spool) the store has already.
+"""Which of the catches a caller still holds (the Catch panel's spool) the store has already,
+and, of one it has in part, which fish it lacks.
 
 A catch's photo uid and its observations' uids are made once, when Record is pressed, and
-kept with it until the store has it (``desktop.catch_spool``). The store has it when its
-photo is stored with its observations (a Record or Retry that committed before the app was
-killed, ahead of its spool entry's deletion), or when one of its observations is: the same
-catch pulled back from the hub into a store restored to a backup taken before it (without
-its photo: photos never travel in pulls), found by its observations' uids or, for a catch
-kept by a Jaga before it kept them, by the photo the pull noted (this device's catch of the
-photo: ``sync.store.pulled_photos``). Either way a Retry would write nothing
-(``Observations.add_with_photo``: ``CatchRecordedError``); the caller puts the photo into
-the store for it (``keep_pulled_photo``) before deleting the entry holding its bytes.
+kept with it until the store has it (``desktop.catch_spool``). The store has a fish of it
+when the fish's observation is stored under its uid, or when a catch of this photo with the
+fish's box is (the rule the hub applies to a catch pushed again under new uids,
+``sync.hub.apply.same_catch``: the photo's uid is made once per Record, so a catch of it
+with that box is that fish): linked to the photo (a Record or Retry that committed before
+the app was killed, ahead of its spool entry's deletion), or this device's catch pulled
+back from the hub into a store restored to a backup taken before it, without its photo
+(photos never travel in pulls), which the pull noted (``sync.store.pulled_photos``).
+
+A catch is written only once the store has every one of its fish. A pull may bring back
+part of one: a fish whose push the hub had not taken when the store was restored (still
+queued, or quarantined) is in neither the store nor the hub, and the spool entry holds
+all that is left of it. Counted written, the entry was deleted and the fish lost; it
+stays instead, and its Retry records the fish the store lacks (``missing_fish``) on the
+photo put back from the entry (``keep_pulled_photo``). A Retry of a catch the store has
+whole writes nothing (``Observations.add_with_photo``: ``CatchRecordedError``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sync.store.database import Database
+from sync.store.observation_rows import crop_of
+from sync.store.records import Crop
 
 
-def written_catches(database: Database, catches: Mapping[str, Sequence[str]]) -> set[str]:
-    """Of ``catches`` (each catch's photo uid, with its observations' uids), the photo uids
-    of those the store has."""
-    photo_uids = list(catches)
-    if not photo_uids:
-        return set()
-    stored = database.query(
-        f"SELECT DISTINCT p.photo_uid FROM photos p JOIN fish_observations o"
-        f" ON o.photo_id = p.id WHERE p.photo_uid IN ({_marks(photo_uids)})",
-        tuple(photo_uids),
+@dataclass(frozen=True)
+class KeptCatch:
+    """A catch a caller holds: its fish's observation uids and boxes, one each per fish, in
+    order (the uids of an entry kept before entries kept them are new: never found)."""
+
+    observation_uids: Sequence[str]
+    crops: Sequence[Crop | None]
+
+
+# This photo's catches: linked to it, this device's pulled naming it, or one of the uids.
+_ON_PHOTO = (
+    "SELECT o.observation_uid, o.crop_x, o.crop_y, o.crop_w, o.crop_h FROM fish_observations o"
+    " WHERE o.photo_id = (SELECT id FROM photos WHERE photo_uid = ?)"
+    " OR (o.pulled_photo_uid = ? AND o.recorded_here = 1) OR o.observation_uid IN ({})"
+)
+
+
+def written_catches(database: Database, catches: Mapping[str, KeptCatch]) -> set[str]:
+    """Of ``catches`` (by their photo's uid), the photo uids of those the store has whole."""
+    return {
+        photo_uid
+        for photo_uid, kept in catches.items()
+        if kept.crops and not missing_fish(database, photo_uid, kept)
+    }
+
+
+def missing_fish(database: Database, photo_uid: str, kept: KeptCatch) -> list[int]:
+    """The positions of the fish of ``kept`` (on the photo ``photo_uid``) the store lacks."""
+    uids = list(kept.observation_uids)
+    rows = database.query(
+        _ON_PHOTO.format(",".join("?" * len(uids))), (photo_uid, photo_uid, *uids)
     )
-    written = {str(uid) for (uid,) in stored}
-    pulled = database.query(  # a catch of this device pulled without its photo
-        f"SELECT DISTINCT o.pulled_photo_uid FROM fish_observations o"
-        f" WHERE o.recorded_here = 1 AND o.pulled_photo_uid IN ({_marks(photo_uids)})",
-        tuple(photo_uids),
-    )
-    written |= {str(uid) for (uid,) in pulled}
-    observation_uids = [uid for uids in catches.values() for uid in uids]
-    if observation_uids:
-        rows = database.query(
-            f"SELECT observation_uid FROM fish_observations"
-            f" WHERE observation_uid IN ({_marks(observation_uids)})",
-            tuple(observation_uids),
-        )
-        held = {str(uid) for (uid,) in rows}
-        written |= {photo for photo, uids in catches.items() if held.intersection(uids)}
-    return written
-
-
-def _marks(values: Sequence[str]) -> str:
-    return ",".join("?" * len(values))
+    held_uids = {str(row[0]) for row in rows}
+    boxes = {crop_of(*row[1:]) for row in rows}
+    return [
+        number
+        for number, crop in enumerate(kept.crops)
+        if crop not in boxes and (number >= len(uids) or uids[number] not in held_uids)
+    ]

@@ -102,6 +102,28 @@ class Observations:
                 self._insert(connection, observation, photo_id, made_at)
         return named
 
+    def add_to_photo(
+        self, photo_uid: str, observations: Sequence[FishObservation], *, made_at: str | None
+    ) -> list[FishObservation]:
+        """Record the fish of a catch the store holds in part, on its photo, which it holds:
+        those a pull did not bring back (``sync.store.catch_written``). One commit, outbox
+        entries included (dated ``made_at``, as ``add_with_photo``'s); one of them stored
+        already is ``CatchRecordedError``, nothing written; no such photo is
+        ``RecordNotFoundError``."""
+        named = [replace(o, photo_uid=photo_uid) for o in observations]
+        uids = [o.observation_uid for o in named]
+        with self._database.write() as connection:
+            photo_id = _photo_id(connection, photo_uid)
+            marks = ", ".join("?" * len(uids))
+            if held := _select(connection, f"WHERE o.observation_uid IN ({marks})", uids):
+                found = [observation_of_row(row) for row in held]
+                raise CatchRecordedError(
+                    f"observation {found[0].observation_uid} is recorded", found
+                )
+            for observation in named:
+                self._insert(connection, observation, photo_id, made_at)
+        return named
+
     def add_many(self, observations: Sequence[FishObservation]) -> None:
         """Record several observations (without new photos) in one transaction: one fsync."""
         with self._database.write() as connection:

@@ -61,14 +61,20 @@ def live_hub(hub_database: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         hub.kill()
 
 
-def kept_and_committed(store_path: Path, tmp_path: Path, passphrase: str) -> CatchRecord:
-    """A catch the store refused (kept in the spool), then retried by a worker killed once
-    the store committed it, before its spool entry was deleted."""
+def kept_and_committed(
+    store_path: Path,
+    tmp_path: Path,
+    passphrase: str,
+    fish: tuple[CaughtFish, ...] = (CaughtFish(None, NO_FISH),),
+) -> CatchRecord:
+    """A catch (of ``fish``, on one photo) the store refused (kept in the spool), then
+    retried by a worker killed once the store committed it, before its spool entry was
+    deleted."""
     photo = tmp_path / "deck.png"
     photo.write_bytes(grey_png(64, 48))
     catch = CatchRecord(
-        read_catch_photo(photo), (CaughtFish(None, NO_FISH),), CatchDetails(officer="Ana Lima"),
-        (None,), pressed_at=datetime.now(UTC),  # as the panel's Record makes it
+        read_catch_photo(photo), fish, CatchDetails(officer="Ana Lima"),
+        (None,) * len(fish), pressed_at=datetime.now(UTC),  # as the panel's Record makes it
     )  # fmt: skip
     with write_locked(store_path, passphrase), pytest.raises(CatchError, match="kept on disk"):
         CatchStore(store_path, Passphrase(passphrase), QUICK).record(catch)
@@ -84,7 +90,7 @@ def kept_and_committed(store_path: Path, tmp_path: Path, passphrase: str) -> Cat
             worker.stdin.write("go\n")
             worker.stdin.flush()
             deadline = time.monotonic() + 60
-            while counts(store_path, passphrase) != (1, 1):  # committed; the deletion waits
+            while counts(store_path, passphrase) != (len(fish), 1):  # committed; the deletion waits
                 assert worker.poll() is None, "the worker ended before it was killed"
                 assert time.monotonic() < deadline, "the worker never recorded the catch"
                 time.sleep(0.05)

@@ -6,7 +6,7 @@ caller's catch. A real SQLCipher store; the pull's note is written as the pull w
 from __future__ import annotations
 
 from sync.store import Store
-from sync.store.catch_written import written_catches
+from sync.store.catch_written import KeptCatch, written_catches
 from sync.store.photos import load_photo
 from sync.store.pulled_photos import keep_pulled_photo, note_pulled_photo
 from tests.inference.fish.test_images import grey_png
@@ -43,7 +43,7 @@ def _photo_entries(store: Store) -> int:
 
 def test_this_devices_pulled_catch_gets_the_photo_and_is_written(store: Store) -> None:
     uid = _pulled_without_photo(store, here=True)
-    assert written_catches(store.database, {PHOTO_UID: ()}) == {PHOTO_UID}
+    assert written_catches(store.database, {PHOTO_UID: KeptCatch((), (None,))}) == {PHOTO_UID}
 
     assert _keep(store)
     assert store.observations.get(uid).photo_uid == PHOTO_UID
@@ -55,7 +55,7 @@ def test_this_devices_pulled_catch_gets_the_photo_and_is_written(store: Store) -
 
 def test_another_boats_catch_of_the_photo_is_not_the_callers(store: Store) -> None:
     uid = _pulled_without_photo(store, here=False)
-    assert written_catches(store.database, {PHOTO_UID: ()}) == set()
+    assert written_catches(store.database, {PHOTO_UID: KeptCatch((), (None,))}) == set()
 
     assert not _keep(store), "another boat's catch taken for this device's"
     assert store.observations.get(uid).photo_uid is None
@@ -82,3 +82,24 @@ def test_a_pull_of_a_catch_whose_photo_is_here_notes_nothing(store: Store) -> No
         "SELECT pulled_photo_uid FROM fish_observations WHERE observation_uid = ?", (uid,)
     )
     assert rows == [(None,)]
+
+
+def test_a_catch_the_store_holds_in_part_is_not_written(store: Store) -> None:
+    """Two fish on the photo, one pulled back: the other is missing, by uid or by box."""
+    from sync.store.catch_written import missing_fish
+    from sync.store.records import Crop
+
+    uid = _pulled_without_photo(store, here=True)
+    left, right = Crop(0, 0, 4, 8), Crop(4, 0, 4, 8)
+    with store.database.write() as connection:
+        connection.execute(
+            "UPDATE fish_observations SET crop_x = 0, crop_y = 0, crop_w = 4, crop_h = 8,"
+            " crop_known = 1 WHERE observation_uid = ?",
+            (uid,),
+        )
+    by_uid = KeptCatch((uid, "5c0ffee0-0000-4000-8000-000000000002"), (left, right))
+    by_box = KeptCatch((), (left, right))
+    assert written_catches(store.database, {PHOTO_UID: by_uid}) == set()
+    assert written_catches(store.database, {PHOTO_UID: by_box}) == set()
+    assert missing_fish(store.database, PHOTO_UID, by_uid) == [1]
+    assert missing_fish(store.database, PHOTO_UID, by_box) == [1]

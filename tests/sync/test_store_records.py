@@ -25,7 +25,7 @@ from sync.store import (
     SpeciesScore,
     Store,
 )
-from sync.store.catch_written import written_catches
+from sync.store.catch_written import KeptCatch, written_catches
 from sync.store.export import export_access_events, export_fish_observations
 from sync.store.photos import load_photo
 from sync.store.records import Crop, new_uid
@@ -330,9 +330,12 @@ def test_the_photos_written_are_told_from_those_never_written(
     """What the Catch panel's start asks of the uids its spool keeps: which catches a retry
     would find written (``CatchRecordedError``), to delete their entries instead."""
     written = Photo(b"\xff\xd8 landed", "image/jpeg", clock.now())
-    store.observations.add_with_photo(written, [full_observation(clock)])
+    (landed,) = store.observations.add_with_photo(written, [full_observation(clock)])
     never = Photo(b"\xff\xd8 still in the spool", "image/jpeg", clock.now())
-    asked = {written.photo_uid: [new_uid()], never.photo_uid: [new_uid()]}
+    asked = {  # an entry kept before entries kept their uids: found by the fish's box
+        written.photo_uid: KeptCatch([new_uid()], [landed.crop]),
+        never.photo_uid: KeptCatch([new_uid()], [landed.crop]),
+    }
     assert written_catches(store.database, asked) == {written.photo_uid}
     assert written_catches(store.database, {}) == set()
 
@@ -346,7 +349,7 @@ def test_a_catch_whose_observation_is_held_without_its_photo_is_written(
     pulled = full_observation(clock)
     store.observations.add(pulled)  # as a pull leaves it: no photo here
     photo = Photo(b"\xff\xd8 in the spool", "image/jpeg", clock.now())
-    asked = {photo.photo_uid: [pulled.observation_uid]}
+    asked = {photo.photo_uid: KeptCatch([pulled.observation_uid], [None])}
     assert written_catches(store.database, asked) == {photo.photo_uid}
     with pytest.raises(CatchRecordedError):
         store.observations.add_with_photo(photo, [pulled])
