@@ -45,6 +45,9 @@ class CatchRecord:
     # Offered again from the spool at a start: it may be recorded already (in a store later
     # restored to before it) and on a hub, so its record is dated when Record was pressed.
     from_spool: bool = False
+    # False: offered from a spool entry kept by a Jaga before entries kept their fish's
+    # uids, whose ``observation_uids`` were made at its reading, and are kept with it no more.
+    uids_kept: bool = True
 
     def __post_init__(self) -> None:
         if not self.observation_uids:

@@ -33,7 +33,10 @@ sync before the restore, gets no second one), dated when Record was pressed (a r
 hub made since stands); and one a sync pulled back into the restored store is found there
 by those uids (``sync.store.catch_written``), or, for an entry kept before entries kept
 them, as this device's catch of its photo (``sync.store.pulled_photos``), and written no
-second time: its photo is put into the store for it before its entry is deleted.
+second time: its photo is put into the store for it before its entry is deleted. A catch of
+several fish is found so only once the store holds every fish (``sync.store.catch_written``):
+one brought back in part (a fish the hub had not taken before the restore) stays, and its
+Retry records only the fish the store lacks.
 
 A Record opens the spool with the key taken at the store's last open (``open_with``,
 ``sync.store.spool_key``) before it opens the store, so that its catch is on disk without a
@@ -165,7 +168,7 @@ def _catch_json(record: CatchRecord) -> dict[str, Any]:
         "confirmed": list(record.confirmed),
         "again": record.again,
         "pressed_at": _time(record.pressed_at),
-        "observation_uids": list(record.observation_uids),
+        "observation_uids": list(record.observation_uids) if record.uids_kept else [],
     }  # fmt: skip
 
 
@@ -210,6 +213,7 @@ def _catch_of(uid: str, kept: dict[str, Any], data: bytes) -> CatchRecord:
         # device's catch of the photo pulled back, ``sync.store.pulled_photos``).
         observation_uids=tuple(kept.get("observation_uids") or ()),
         from_spool=True,
+        uids_kept=bool(kept.get("observation_uids")),
     )  # fmt: skip
 
 

@@ -26,16 +26,15 @@ from pathlib import Path
 
 from desktop.catch import record_catches
 from desktop.catch_errors import KEPT_IN_MEMORY, KEPT_ON_DISK, CatchError, RecordedBeforeError
+from desktop.catch_pulled import kept_catch, put_photo, wait_for_a_pull
 from desktop.catch_records import CatchRecord
 from desktop.catch_spool import CatchSpool
 from desktop.catch_time import ObservedTime, observed_time
 from desktop.settings import AppSettings, key_source
 from sync.errors import CatchRecordedError, StoreError
 from sync.store import FishObservation, KeySource, Store, StoreConfig, SystemClock
-from sync.store.catch_written import KeptCatch, missing_fish, written_catches
-from sync.store.clock import format_timestamp
+from sync.store.catch_written import missing_fish, written_catches
 from sync.store.pending_catches import spool_exists
-from sync.store.pulled_photos import keep_pulled_photo
 from sync.store.spool_key import SpoolKey
 
 _log = logging.getLogger(__name__)
@@ -144,6 +143,7 @@ class CatchStore:
         try:
             if kept is None:
                 kept = self._keep(spool, catch, store.clock.now())
+            wait_for_a_pull(store, catch, kept)
             try:
                 written = self._write(store, catch)
                 if isinstance(written, CatchRecordedError):
@@ -183,7 +183,7 @@ class CatchStore:
         """The fish of ``catch`` the store lacks, recorded on its photo (now in the store),
         when it holds the others (a pull brought back part of it: ``catch_written``); or
         ``recorded``, the store holding every one."""
-        missing = missing_fish(store.database, catch.uid, _kept(catch))
+        missing = missing_fish(store.database, catch.uid, kept_catch(catch))
         if not missing:
             return recorded
         part = replace(
@@ -262,7 +262,7 @@ class CatchStore:
         rest (``_write_missing``)."""
         with CatchSpool.open(store, self.source) as spool:
             kept = spool.records()
-            asked = {catch.uid: _kept(catch) for catch in kept}
+            asked = {catch.uid: kept_catch(catch) for catch in kept}
             photoless = {catch.uid for catch in kept if not self._keep_photo(store, catch)}
             written = written_catches(store.database, asked)
             if deletable := [c for c in kept if c.uid in written and c.uid not in photoless]:
@@ -286,14 +286,14 @@ class CatchStore:
         if spool_exists(self.path):
             with self._open() as store, CatchSpool.open(store, self.source) as spool:
                 for catch in catches:
-                    _put_photo(store, catch)
+                    put_photo(store, catch)
                 spool.forget([catch.uid for catch in catches])
 
     @staticmethod
     def _keep_photo(store: Store, catch: CatchRecord) -> bool:
-        """``_put_photo``; False: it could not be (logged), and the entry is to stay."""
+        """``put_photo``; False: it could not be (logged), and the entry is to stay."""
         try:
-            _put_photo(store, catch)
+            put_photo(store, catch)
         except (StoreError, OSError) as error:
             _log.warning("the photo of catch %s not put in the store: %s", catch.uid, error)
             return False
@@ -361,23 +361,6 @@ class CatchStore:
         store = Store.open(self.path, self.source, config=self.config)
         self._spool_key.value = store.spool_key  # the next Record keeps its catch with it
         return store
-
-
-def _put_photo(store: Store, catch: CatchRecord) -> None:
-    """The catch's photo put into the store for the catches there that name it and lack it
-    (this catch pulled back: ``sync.store.pulled_photos``), before its spool entry, which may
-    hold the device's only bytes of it, is deleted; dated as its Retry would be."""
-    made_at = catch.pressed_at if catch.from_spool else None
-    keep_pulled_photo(
-        store.database, store.clock, store.outbox,
-        (catch.uid, catch.photo.data, catch.photo.media_type),
-        observation_uids=catch.observation_uids,
-        made_at=None if made_at is None else format_timestamp(made_at),
-    )  # fmt: skip
-
-
-def _kept(catch: CatchRecord) -> KeptCatch:
-    return KeptCatch(catch.observation_uids, [fish.crop for fish in catch.fish])
 
 
 def _reviewed(store: Store, observation: FishObservation) -> Reviewed:

@@ -205,13 +205,33 @@ def start_cursor(
 def _unnoted_own_catch(connection: Any, noted: PulledWith) -> bool:
     """Whether a pull below schema 20 left a catch of this device (pulled back after a
     restore) without its photo and without noting which photo it is on."""
-    if noted.schema >= NOTES_PULLED_PHOTOS_SINCE_SCHEMA:
-        return False
+    return noted.schema < NOTES_PULLED_PHOTOS_SINCE_SCHEMA and _own_catch_unnoted(connection)
+
+
+def _own_catch_unnoted(connection: Any) -> bool:
     found = connection.execute(
         "SELECT 1 FROM fish_observations WHERE recorded_here = 1 AND photo_id IS NULL"
         " AND pulled_photo_uid IS NULL LIMIT 1"
     ).fetchone()
     return found is not None
+
+
+def photos_unnoted(connection: Any) -> bool:
+    """Whether the store may hold a catch of this device whose photo no pull noted yet: one
+    pulled back without its photo below schema 20, its site not pulled again since (the
+    re-pull not begun, or under way). Until then a catch kept by a Jaga before spool entries
+    kept their uids cannot be told from it (``desktop.catch_store``)."""
+    if not _own_catch_unnoted(connection):
+        return False
+    rows = connection.execute("SELECT name, value FROM sync_state WHERE name LIKE 'pull_cursor.%'")
+    for name, cursor in rows.fetchall():
+        site = str(name).removeprefix("pull_cursor.")
+        noted = PulledWith.from_stored(get_value(connection, pulled_with_name(site)))
+        if int(cursor or 0) and noted.schema < NOTES_PULLED_PHOTOS_SINCE_SCHEMA:
+            return True  # the re-pull not begun: it begins at the next sync
+        if under_way(connection, site) is not None:
+            return True
+    return False
 
 
 def under_way(connection: Any, site: str) -> FullPull | None:

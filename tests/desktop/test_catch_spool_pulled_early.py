@@ -16,6 +16,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from desktop.catch_errors import KEPT_ON_DISK, CatchError
 from desktop.catch_store import CatchStore
 from sync.client.site_state import pulled_with_name
 from sync.store import Passphrase, Store
@@ -27,7 +30,7 @@ from tests.desktop.test_catch_spool_pulled import (
     live_hub,
     site_slug,
 )
-from tests.desktop.test_catch_spool_restored import _sync
+from tests.desktop.test_catch_spool_restored import _sync, observation_uids
 from tests.sync.client.devices import PASSPHRASE as HUB_PASSPHRASE
 from tests.sync.conftest import FAST
 from tests.sync.hub.hubkit import HubProcess
@@ -61,14 +64,20 @@ def pulled_before_schema_20(store_path: Path, site: str) -> None:
 def test_an_old_entry_of_a_catch_pulled_before_schema_20_is_found_after_the_next_sync(
     live_hub: HubProcess, site_slug: str, tmp_path: Path
 ) -> None:
-    """After the upgrade (schema 20) the next sync, with no change of the catch on the hub,
+    """After the upgrade (schema 20) the entry's Retry waits for a sync, kept (it would
+    record the catch a second time); the next sync, with no change of the catch on the hub,
     notes the photo the catch is on: the next start deletes the entry, the catch gets its
     photo, and nothing is recorded twice in the store or on the hub."""
     boat, catch, uid = _pulled_back(tmp_path, live_hub.url, site_slug, "boat-early", old_entry=True)
     pulled_before_schema_20(boat.path, site_slug)
-    _sync(boat)  # upgraded to 20; the hub has no change of the catch since
-
     catches = CatchStore(boat.path, Passphrase(HUB_PASSPHRASE), FAST)
+    (waiting,) = catches.pending()  # upgraded, not synced: nothing tells it from the catch yet
+    with pytest.raises(CatchError, match=f"sync, then Retry .*{KEPT_ON_DISK}"):
+        catches.record(waiting)
+    recorded = observation_uids(boat.path, HUB_PASSPHRASE)
+    assert recorded == [uid], f"a Retry before the sync recorded {recorded} for one catch"
+
+    _sync(boat)  # the hub has no change of the catch since
     offered = catches.pending()
     assert offered == [], f"the entry of catch {uid}, held, is offered as not recorded"
     _sync(boat)

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from sync.client.full_pull import photos_unnoted
 from sync.client.site_state import pulled_with_name
 from sync.store import Store
 from tests.sync.client.fakehub import DEVICE, SITE, FakeHub
@@ -52,6 +53,8 @@ def test_a_cursor_pulled_below_schema_20_is_pulled_again_only_for_a_catch_of_thi
     client.pull()
     _as_schema_19_left_it(store)
     rows = store.observations.count()
+    with store.database.read() as connection:
+        assert photos_unnoted(connection) is own  # a spool entry's Retry waits meanwhile
 
     report = client.pull()
 
@@ -62,3 +65,5 @@ def test_a_cursor_pulled_below_schema_20_is_pulled_again_only_for_a_catch_of_thi
         assert report.full_pull is None, "the site was pulled again for another boat's catch"
     assert store.observations.count() == rows  # nothing doubled
     assert client.pull().full_pull is None  # once
+    with store.database.read() as connection:
+        assert not photos_unnoted(connection)
