@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sync.client.config import TOKEN_ENV
 from sync.errors import KeySourceError
 from sync.store.cli import STORE_PATH_ENV, default_store_path
 from sync.store.key_sources import (
@@ -33,6 +34,9 @@ DEFAULT_SYNC_INTERVAL_S = 60.0
 LOCKED_MESSAGE = f"store locked: set ${PASSPHRASE_ENV} or start with --key-file FILE"
 # Taken out of the environment once read (``settings_from_args``): the app uses the first.
 PASSPHRASE_VARIABLES = (PASSPHRASE_ENV, NEW_PASSPHRASE_ENV, REPLACED_PASSPHRASE_ENV)
+# The secrets no process the app starts is to inherit: the passphrases and the hub token
+# (the sync reads the settings' copy: ``sync.client.config.take_token``'s rule).
+SECRET_VARIABLES = (*PASSPHRASE_VARIABLES, TOKEN_ENV)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ def settings_from_args(args: argparse.Namespace, env: MutableMapping[str, str]) 
     store_path = Path(args.db) if args.db is not None else default_store_path()
     settings = AppSettings(store_path, args.key_file, dict(env), args.sync_interval,
                            kiosk_source=args.kiosk, site=args.site, device=args.device)  # fmt: skip
-    for name in PASSPHRASE_VARIABLES:
+    for name in SECRET_VARIABLES:
         env.pop(name, None)  # os.environ's pop unsets it in the C environment too
     return settings
 

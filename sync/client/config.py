@@ -10,12 +10,16 @@ token would show in ``ps`` and shell history). The token is never part of a ``re
 ``JAGA_SYNC_DEVICE_ID``   the device's uuid (from registration)
 ``JAGA_SYNC_TOKEN``       the device's bearer token (from registration)
 ``JAGA_SYNC_FACE_IMAGES`` ``1`` lets enrolment photos travel; by default only embeddings do
+
+The token is taken out of the process's environment once read (``take_token``): a process
+that ``jaga sync`` or the app starts does not inherit the hub's bearer token for this device.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -169,6 +173,16 @@ def resolve_config(
     )
     faces = parse_flag(value(FACE_IMAGES_ENV, "policy.send_face_images"), FACE_IMAGES_ENV)
     return SyncConfig(registration, SitePolicy(faces), tuning or Tuning())
+
+
+def take_token(environ: MutableMapping[str, str]) -> Mapping[str, str]:
+    """``environ`` to read the sync settings from, with the device token taken out of
+    ``environ`` itself (``os.environ``: unset in the C environment too, so no child process
+    inherits it) and kept in the mapping returned alone. Call it once per command, and
+    pass what it returns to every reader: a second call finds no token. A child that needs
+    the token is given it explicitly."""
+    token = environ.pop(TOKEN_ENV, None)
+    return ChainMap({} if token is None else {TOKEN_ENV: token}, environ)
 
 
 def parse_flag(text: str, name: str) -> bool:

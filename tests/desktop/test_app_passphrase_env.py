@@ -22,6 +22,7 @@ import pytest
 import main
 from desktop.catch_store import CatchStore
 from desktop.settings import PASSPHRASE_VARIABLES, key_source, settings_from_args
+from sync.client.config import TOKEN_ENV
 from sync.store import Passphrase
 from sync.store.key_sources import PASSPHRASE_ENV
 from tests.desktop.conftest import PASSPHRASE
@@ -54,3 +55,14 @@ def test_an_environment_without_a_passphrase_is_left_as_it_was(tmp_path: Path) -
     settings = settings_from_args(args, env)
     assert env == {"JAGA_HUB_URL": "http://hub.test", "HOME": str(tmp_path)}
     assert settings.env == env and key_source(settings) is None
+
+
+def test_the_sync_token_leaves_the_environment_once_the_app_has_read_it(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review (s34): the hub's token stayed in ``os.environ``, for every child to inherit."""
+    monkeypatch.setenv(TOKEN_ENV, "jaga_token")
+    args = main.build_parser().parse_args(["app", "--db", str(store_path)])
+    settings = settings_from_args(args, os.environ)
+    assert TOKEN_ENV not in os.environ, "the sync token is still in os.environ"
+    assert settings.env[TOKEN_ENV] == "jaga_token"  # what the app's sync reads
