@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeAlias, cast
 
 import sync.hub.pack_loader
+from sync.store.key_memory import wipe
 
 # The variables that name a file or folder (read in sync.store.cli_common, inference.pack.installed,
 # inference.fish.features, sync.client.packs, sync.hub.metrics_process,
@@ -278,10 +279,14 @@ def refuse_undecodable_environment(
     for name in sorted(environ):
         if name not in TEXT_VARIABLES:
             continue
+        value = environ[name]  # os.environ's: a copy of its own, perhaps of a secret
         try:
-            environ[name].encode("utf-8")
+            if not value.isascii():  # ASCII is UTF-8: no second copy made of it
+                value.encode("utf-8")
         except UnicodeEncodeError:
             parser.error(f"${name} is not UTF-8 text: set it again in UTF-8")
+        finally:
+            wipe(value)  # not left in freed memory; a mapping's own str is left alone
 
 
 def _text_values(values: dict[str, object]) -> list[str]:

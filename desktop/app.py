@@ -247,6 +247,7 @@ def run_app(settings: AppSettings, qt_argv: Sequence[str] | None = None) -> int:
     if quit_after is not None:
         QTimer.singleShot(round(quit_after * 1000), app.quit)
     code = app.exec()
+    settings.forget_secrets()  # the passphrase overwritten: nothing opens the store from here
     if window.species is not None and window.species.loading:
         _leave_now(code)
     return code

@@ -136,6 +136,8 @@ class CatchController(CatchRecording):
         """Wait for the jobs given (a record in flight commits or rolls back whole)."""
         self._stopped = True
         self._jobs.wait(timeout_s)
+        if self.store is not None:
+            self.store.close()  # its spool key overwritten (a job still running opens the store)
         if refused := self.records.refused:
             names = ", ".join(record.name for record in refused)
             _log.warning("catch: stopped with %d catches not recorded: %s", len(refused), names)

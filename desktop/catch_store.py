@@ -10,8 +10,10 @@ A Record keeps its catch on disk before it opens the store: each open takes the 
 from the store (``Store.spool_key``), and the next Record opens the spool with it, no key
 derived, so the catch is there as soon as it is encrypted and synced, not a key derivation
 later (a kill in that second lost it). The key is the spool's, derived from the store's
-(``sync.store.spool_kdf``: it opens the spool, not the store), held in memory for as long
-as this runs (as the key source is), never written; it is used only while the store still
+(``sync.store.spool_kdf``: it opens the spool, not the store), held in memory in one buffer
+until ``close`` (the panel closing) or the store's next key overwrites it, never written
+(the key source is the app's: ``AppSettings.forget_secrets``); it is used only while the
+store still
 has the key it was derived from, and never while a restore or key change runs
 (``sync.store.spool_key``): otherwise, and before the first open, the Record opens the
 store first, as before. No Qt here.
@@ -173,8 +175,8 @@ class CatchStore:
         except (StoreError, OSError) as error:
             _log.warning("the spool did not open before the store: %s", error)
             return None
-        if spool is None:
-            self._spool_key.value = None  # not the store's now: taken again at the next open
+        if spool is None:  # not the store's now: taken again at the next open
+            self._take_spool_key(None)
         return spool
 
     def _write_missing(
@@ -359,8 +361,24 @@ class CatchStore:
 
     def _open(self) -> Store:
         store = Store.open(self.path, self.source, config=self.config)
-        self._spool_key.value = store.spool_key  # the next Record keeps its catch with it
+        self._take_spool_key(store.spool_key)  # the next Record keeps its catch with it
         return store
+
+    def _take_spool_key(self, taken: SpoolKey | None) -> None:
+        """Hold ``taken`` from now on, the key held until now overwritten; or keep the one
+        held when ``taken`` is the same key, ``taken`` overwritten: one buffer of it at most."""
+        held = self._spool_key.value
+        if held is not None and taken is not None and held.same_key(taken):
+            taken.forget()
+            return
+        self._spool_key.value = taken
+        if held is not None:
+            held.forget()
+
+    def close(self) -> None:
+        """The panel closes: the spool's key it held is overwritten (a later Record opens
+        the store first, and takes it again)."""
+        self._take_spool_key(None)
 
 
 def _reviewed(store: Store, observation: FishObservation) -> Reviewed:

@@ -1,9 +1,10 @@
 """Where the app finds its store and the store's key: the conventions of ``jaga store``.
 
 ``--db PATH`` (else ``$JAGA_STORE_PATH``, else the user's data folder) and ``--key-file FILE``
-(else the passphrase in ``$JAGA_STORE_PASSPHRASE``, taken out of the environment once read)
-mean what they mean to ``jaga store`` and ``jaga sync``, so an operator who can run
-``jaga sync status`` can start the app on the same store. Unlike the CLI, the window never
+(else the passphrase in ``$JAGA_STORE_PASSPHRASE``, taken out of the environment once read,
+into the one ``Passphrase`` every part of the app opens the store with) mean what they mean
+to ``jaga store`` and ``jaga sync``, so an operator who can run ``jaga sync status`` can
+start the app on the same store. Unlike the CLI, the window never
 prompts on a terminal for the passphrase: without a key it says how to give one. This module
 imports no Qt: ``jaga`` builds its parser from it.
 """
@@ -20,12 +21,15 @@ from typing import TYPE_CHECKING
 from sync.client.config import TOKEN_ENV
 from sync.errors import KeySourceError
 from sync.store.cli import STORE_PATH_ENV, default_store_path
+from sync.store.env_secrets import take_secret
+from sync.store.key_memory import zero
 from sync.store.key_sources import (
     NEW_PASSPHRASE_ENV,
     PASSPHRASE_ENV,
     REPLACED_PASSPHRASE_ENV,
     resolve_key_source,
 )
+from sync.store.passphrase import Passphrase
 
 if TYPE_CHECKING:  # the store's database module loads SQLCipher: not for `jaga app --help`
     from sync.store import KeySource, StoreConfig
@@ -43,7 +47,8 @@ SECRET_VARIABLES = (*PASSPHRASE_VARIABLES, TOKEN_ENV)
 class AppSettings:
     store_path: Path
     key_file: Path | None = None
-    # The passphrase and a deployment's hub registration are read from here; never shown.
+    # A deployment's hub registration is read from here (and, without ``passphrase``, the
+    # passphrase: a test's settings); never shown.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     sync_interval_s: float = DEFAULT_SYNC_INTERVAL_S
     store_config: StoreConfig | None = None  # None: the store's defaults (tests shrink them)
@@ -52,6 +57,14 @@ class AppSettings:
     kiosk_source: str | None = None
     site: str | None = None
     device: str | None = None
+    # The passphrase taken out of the environment (``settings_from_args``): one buffer for
+    # every part of the app, overwritten when the app quits (``forget_secrets``).
+    passphrase: Passphrase | None = field(default=None, repr=False, compare=False)
+
+    def forget_secrets(self) -> None:
+        """Overwrite the passphrase (the app quits): no part of the app opens the store again."""
+        if self.passphrase is not None:
+            self.passphrase.forget()
 
 
 def add_app_options(parser: argparse.ArgumentParser) -> None:
@@ -85,20 +98,41 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace, env: MutableMapping[str, str]) -> AppSettings:
-    """The app's settings, with a copy of ``env``; the store's passphrases are then taken
-    out of ``env`` (``os.environ`` when the app starts): every part of the app reads them
-    from the settings, and a process the app starts, a crash report or a library that
-    dumps the environment no longer finds them there."""
+    """The app's settings. The store's passphrases are taken out of ``env`` (``os.environ``
+    when the app starts) first, its copies there overwritten (``take_secret``): the one the
+    app uses into ``AppSettings.passphrase``, the others dropped. The settings then keep a
+    copy of the rest, the hub token with it, which is then taken out of ``env`` too. A
+    process the app starts, a crash report or a library that dumps the environment finds
+    none of them there."""
+    passphrase = _taken_passphrase(env)
     store_path = Path(args.db) if args.db is not None else default_store_path()
     settings = AppSettings(store_path, args.key_file, dict(env), args.sync_interval,
-                           kiosk_source=args.kiosk, site=args.site, device=args.device)  # fmt: skip
-    for name in SECRET_VARIABLES:
-        env.pop(name, None)  # os.environ's pop unsets it in the C environment too
+                           kiosk_source=args.kiosk, site=args.site, device=args.device,
+                           passphrase=passphrase)  # fmt: skip
+    _drop(take_secret(env, TOKEN_ENV))  # the settings' copy is what the sync reads
     return settings
 
 
+def _taken_passphrase(env: MutableMapping[str, str]) -> Passphrase | None:
+    taken = [take_secret(env, name) for name in PASSPHRASE_VARIABLES]
+    try:
+        held = taken[0]
+        return Passphrase(held) if held else None
+    finally:
+        for buffer in taken:
+            _drop(buffer)
+
+
+def _drop(buffer: bytearray | None) -> None:
+    if buffer is not None:
+        zero(buffer)
+
+
 def key_source(settings: AppSettings) -> KeySource | None:
-    """The key file, else the passphrase from the environment; None when neither is given."""
+    """The key file, else the passphrase taken from the environment (the same object each
+    time: every part of the app holds the one buffer); None when neither is given."""
+    if settings.key_file is None and settings.passphrase is not None:
+        return settings.passphrase
     try:
         return resolve_key_source(settings.key_file, env=settings.env, interactive=False)
     except KeySourceError:  # a window has no terminal to ask on

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from sync.store.clock import Clock, SystemClock, format_timestamp, parse_timestamp
     from sync.store.database import StoreConfig
     from sync.store.gallery import Gallery
-    from sync.store.keys import KeyFile, KeySource, Passphrase, create_key_file
+    from sync.store.keys import KeyFile, KeySource, create_key_file
+    from sync.store.passphrase import Passphrase
     from sync.store.records import (
         AccessEvent,
         AuditEntry,
@@ -63,7 +64,7 @@ _HOMES = {
     "ModelRef": "sync.store.records",
     "OutboxEntry": "sync.store.records",
     "OutboxState": "sync.store.records",
-    "Passphrase": "sync.store.keys",
+    "Passphrase": "sync.store.passphrase",
     "Person": "sync.store.records",
     "Photo": "sync.store.records",
     "Position": "sync.store.records",

@@ -43,7 +43,10 @@ KEY_BYTES = 32  # a store's key: SQLCipher's raw 256-bit key
 _KNOWN_LAYOUT = sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11)
 _BYTES_DATA = sys.getsizeof(b"") - 1
 _ASCII_DATA = sys.getsizeof("") - 1
+_COMPACT_DATA = sys.getsizeof("\xe9") - 2  # a compact non-ASCII str's: one char, then NUL
 _STR_STATE = 32
+_STR_KIND_SHIFT, _STR_KIND_MASK = 2, 0b111  # the state's bytes per character (1, 2, 4)
+_STR_COMPACT = 0b100000
 # The references ``wipe`` itself adds: its parameter and ``sys.getrefcount``'s argument.
 _OWN_REFERENCES = 2
 
@@ -59,20 +62,47 @@ def wipe(value: bytes | str, *, holders: int = 1) -> bool:
         return False
     if sys.getrefcount(value) != holders + _OWN_REFERENCES:
         return False
+    return _overwrite(value)
+
+
+def overwrite(value: bytes | str) -> bool:
+    """Overwrite ``value``'s characters with zeros whoever holds it; whether it did. Only for
+    a copy the caller made itself (a passphrase decoded from its buffer, a normalised form
+    of it) and that nothing uses once it is overwritten: holders count for nothing here.
+    Never a shared object all the same: an interned ``str``, a cached one-character one."""
+    if not _KNOWN_LAYOUT or len(value) < 2:
+        return False
+    return _overwrite(value)
+
+
+def _overwrite(value: bytes | str) -> bool:
     if type(value) is bytes:
         ctypes.memset(id(value) + _BYTES_DATA, 0, len(value))
         return True
-    if type(value) is str and value.isascii() and not _interned(value):
+    if type(value) is not str:
+        return False
+    state = ctypes.c_uint8.from_address(id(value) + _STR_STATE).value
+    if state & 0b11 or not state & _STR_COMPACT:  # interned, or a legacy (non-compact) str
+        return False
+    if value.isascii():
         ctypes.memset(id(value) + _ASCII_DATA, 0, len(value))
         return True
-    return False
+    # Its UTF-8 cache, if one was ever made, is not reached: str.encode makes none.
+    kind = (state >> _STR_KIND_SHIFT) & _STR_KIND_MASK
+    ctypes.memset(id(value) + _COMPACT_DATA, 0, len(value) * kind)
+    return True
 
 
-def _interned(text: str) -> bool:
-    return bool(ctypes.c_uint8.from_address(id(text) + _STR_STATE).value & 0b11)
+def zero(buffer: bytearray) -> None:
+    """Overwrite a mutable secret where it lies (a passphrase's or a spool key's buffer),
+    then empty it: whoever holds it sees that it is gone, not a key of zeros."""
+    memoryview(buffer)[:] = bytes(len(buffer))
+    del buffer[:]
 
 
-def hand_key(connection: Any, key: bytes, verb: Literal["key", "rekey"] = "key") -> None:
+def hand_key(
+    connection: Any, key: bytes | bytearray, verb: Literal["key", "rekey"] = "key"
+) -> None:
     """Key (or rekey) ``connection`` with a raw 256-bit key (no SQLCipher-side KDF): the
     PRAGMA's text run through ``executescript``, which keeps no statement of it, and wiped."""
     turn_on_memory_security(connection)
@@ -83,7 +113,7 @@ def hand_key(connection: Any, key: bytes, verb: Literal["key", "rekey"] = "key")
         wipe(sql)
 
 
-def _key_pragma(key: bytes, verb: Literal["key", "rekey"]) -> str:
+def _key_pragma(key: bytes | bytearray, verb: Literal["key", "rekey"]) -> str:
     if len(key) != KEY_BYTES:
         raise ValueError(f"a store key is {KEY_BYTES} bytes, not {len(key)}")
     digits = key.hex()

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sync.errors import KeySourceError, PromptInterrupted
-from sync.store.keys import KeyFile, KeySource, Passphrase, same_passphrase
+from sync.store.keys import KeyFile, KeySource, same_passphrase
+from sync.store.passphrase import Passphrase
 
 PASSPHRASE_ENV = "JAGA_STORE_PASSPHRASE"
 NEW_PASSPHRASE_ENV = "JAGA_STORE_NEW_PASSPHRASE"

@@ -44,14 +44,15 @@ import os
 import secrets
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from sync.durable import replace_private
 from sync.errors import KeySourceError, NotAStoreError, StoreIOError, WrongKeyError
 from sync.regular_file import read_small_file
-from sync.store.key_memory import KEY_BYTES, wipe
+from sync.store.key_memory import KEY_BYTES, overwrite, wipe
+from sync.store.passphrase import Passphrase
 from sync.store.scrypt_cost import MAX_SCRYPT_MEMORY, SCRYPT_R, check_scrypt_cost, scrypt_memory
 
 _log = logging.getLogger(__name__)
@@ -101,18 +102,6 @@ class ScryptParams:
             )
         finally:
             wipe(encoded)  # not left in freed memory (``sync.store.key_memory``)
-
-
-@dataclass(frozen=True)
-class Passphrase:
-    """An operator's passphrase, as typed (each key slot says how it is normalised). Its repr
-    never shows the secret."""
-
-    secret: str = field(repr=False)
-
-    def __post_init__(self) -> None:
-        if not self.secret:
-            raise KeySourceError("the passphrase is empty")
 
 
 @dataclass(frozen=True)
@@ -172,7 +161,13 @@ def new_slot(source: KeySource, scrypt_n: int = 2**17) -> tuple[KeySlot, bytes]:
     """A fresh slot (new salt for a passphrase) and the key it yields."""
     if isinstance(source, Passphrase):
         params = ScryptParams.fresh(n=scrypt_n)
-        key = params.derive(normalize_passphrase(source.secret))
+        with source.revealed() as secret:
+            normalized = normalize_passphrase(secret)
+            try:
+                key = params.derive(normalized)
+            finally:
+                if normalized is not secret:  # the secret is ``revealed``'s to overwrite
+                    overwrite(normalized)
         return KeySlot("passphrase", _key_check(key), params, NORMALIZATION), key
     key = _read_key_file(source.path)
     return KeySlot("key_file", _key_check(key)), key
@@ -181,7 +176,10 @@ def new_slot(source: KeySource, scrypt_n: int = 2**17) -> tuple[KeySlot, bytes]:
 def normalize_passphrase(secret: str) -> str:
     """RFC 8265 OpaqueString's mapping: non-ASCII spaces to U+0020, then NFC."""
     spaced = "".join(" " if unicodedata.category(c) == "Zs" else c for c in secret)
-    return unicodedata.normalize("NFC", spaced)
+    normalized = unicodedata.normalize("NFC", spaced)
+    if normalized is not spaced:  # a copy of a passphrase: not left in freed memory
+        overwrite(spaced)
+    return normalized
 
 
 def same_passphrase(first: str, second: str) -> bool:
@@ -273,8 +271,15 @@ def _keys_for(slot: KeySlot, source: KeySource) -> Iterator[bytes]:
         return
     if slot.scrypt is None:  # a passphrase slot always has its parameters (_slot_from_json)
         raise KeySourceError(_other_kind_message(slot))
-    for text in _scrypt_inputs(slot, source.secret):
-        yield slot.scrypt.derive(text)
+    with source.revealed() as secret:
+        texts = _scrypt_inputs(slot, secret)
+        try:
+            for text in texts:
+                yield slot.scrypt.derive(text)
+        finally:  # the forms made of it: the secret itself is ``revealed``'s to overwrite
+            for made in texts:
+                if made is not secret:
+                    overwrite(made)
 
 
 def _scrypt_inputs(slot: KeySlot, secret: str) -> tuple[str, ...]:

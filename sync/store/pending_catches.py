@@ -30,6 +30,7 @@ from pathlib import Path
 from sync.errors import StoreError, WrongKeyError
 from sync.store import keys
 from sync.store.database import Database, StoreConfig
+from sync.store.key_memory import overwrite
 from sync.store.keys import KeyHeader, KeySlot, KeySource
 from sync.store.side_counts import rows_beside
 from sync.store.side_rekey import (
@@ -70,7 +71,11 @@ def open_spool(
     earlier release kept under the store's raw key is re-encrypted under it first. One
     written under an earlier key opens with its own header's slot and ``source``
     (``WrongKeyError`` without one). A key change a kill interrupted is settled first."""
-    return _open(store_path, spool_key_from(key), slot, config, store_key=key, source=source)
+    spool_key = spool_key_from(key)
+    try:
+        return _open(store_path, spool_key, slot, config, store_key=key, source=source)
+    finally:
+        overwrite(spool_key)  # derived for this open only: SQLCipher keeps its own copy
 
 
 def open_spool_with(
@@ -104,7 +109,12 @@ def _open(
             if source is None:
                 raise
             earlier = keys.unlock_slot(keys.read_header(path).current, source)
-            database = open_or_migrate(path, spool_key_from(earlier), earlier, config)
+            earlier_spool_key = spool_key_from(earlier)
+            try:
+                database = open_or_migrate(path, earlier_spool_key, earlier, config)
+            finally:
+                overwrite(earlier_spool_key)
+                overwrite(earlier)
         else:
             _heal_header(path, slot)
     with database.write() as connection:
@@ -119,11 +129,15 @@ def pending_count(store_path: Path, key: bytes, config: StoreConfig) -> int | No
     it). One an earlier release kept under the store's raw key is counted, left as it is."""
     if not spool_exists(store_path):
         return 0
-    for candidate in candidates(spool_key_from(key), key):
-        count = rows_beside(spool_path(store_path), "pending", candidate, config)
-        if count is not None:
-            return count
-    return None
+    spool_key = spool_key_from(key)
+    try:
+        for candidate in candidates(spool_key, key):
+            count = rows_beside(spool_path(store_path), "pending", candidate, config)
+            if count is not None:
+                return count
+        return None
+    finally:
+        overwrite(spool_key)  # derived for this count only
 
 
 def prepare_key_change(

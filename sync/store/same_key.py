@@ -11,7 +11,8 @@ only way to raise it).
 from __future__ import annotations
 
 from sync.errors import SameKeyError, WrongKeyError
-from sync.store.keys import NORMALIZATION, KeyHeader, KeySource, Passphrase, unlock_slot
+from sync.store.keys import NORMALIZATION, KeyHeader, KeySource, unlock_slot
+from sync.store.passphrase import Passphrase
 
 
 def refuse_same_key(header: KeyHeader, new_source: KeySource, scrypt_n: int) -> None:

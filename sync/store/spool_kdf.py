@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from sync.store.key_memory import KEY_BYTES
+from sync.store.key_memory import KEY_BYTES, wipe
 
 # Versioned: a later format of a file's key is another ``info``, never another meaning.
 SPOOL_KEY_INFO = b"jaga spool v2"
@@ -53,4 +53,5 @@ def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int) -> bytes:
     for counter in range(1, -(-length // size) + 1):
         block = hmac.new(prk, block + info + bytes([counter]), _HASH).digest()
         okm += block
-    return okm[:length]
+    wipe(prk)  # it gives every key derived from ``ikm``: not left in freed memory
+    return okm[:length]  # one block (a key's 32 bytes): ``okm`` itself, not a copy

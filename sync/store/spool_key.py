@@ -11,9 +11,9 @@ opens the spool with it alone.
 The spool is under a key derived from the store's (HKDF, ``sync.store.spool_kdf``: the
 store's key change, backup and restore move it as they do), and that derived key is all that
 is taken: it opens the spool and nothing else, and never gives the store's key back. Whoever
-keeps it holds it in memory only (the panel, as long as it runs, as it holds the passphrase
-or key file's path), never writes it, and never shows it (``repr``). It is used only while
-it is the store's:
+keeps it holds it in memory only, in a buffer that ``forget`` overwrites (the panel, until
+it closes or takes the store's next one), never writes it, and never shows it (``repr``).
+It is used only while it is the store's:
 
 * the spool is opened with the store's in-use lock held shared, as ``Store.open`` holds it
   (``sync.store.in_use``), and kept so until it is closed: a restore or key change, which
@@ -37,6 +37,7 @@ from sync.errors import StoreInUseError, WrongKeyError
 from sync.store import keys
 from sync.store.database import Database, StoreConfig
 from sync.store.in_use import InUse
+from sync.store.key_memory import overwrite, zero
 from sync.store.keys import KeyHeader, KeySlot
 from sync.store.pending_catches import open_spool_with
 
@@ -57,9 +58,18 @@ class SpoolKey:
     """What opens the spool beside the store at ``store_path`` without the store."""
 
     store_path: Path
-    key: bytes = field(repr=False)  # the spool's key (not the store's): never log or print it
+    # The spool's key (not the store's): never log or print it. Empty once forgotten.
+    key: bytearray = field(repr=False, compare=False)
     slot: KeySlot  # the store's key slot the key was taken with
     config: StoreConfig
+
+    def same_key(self, other: SpoolKey) -> bool:
+        """Whether ``other`` opens the same spool with the same key (taken at another open)."""
+        return (self.store_path, self.slot, self.key) == (other.store_path, other.slot, other.key)
+
+    def forget(self) -> None:
+        """Overwrite the key: this no longer opens the spool (``open`` says None)."""
+        zero(self.key)
 
     def open(self) -> HeldSpool | None:
         """The spool (made if there is none), the in-use lock held shared for it; None while
@@ -79,9 +89,12 @@ class SpoolKey:
         return HeldSpool(database, held)
 
     def _open_if_current(self) -> Database | None:
-        if keys.read_header(self.store_path) != KeyHeader(current=self.slot):
-            return None  # another key since, or a key change cut short: the store settles it
+        if not self.key or keys.read_header(self.store_path) != KeyHeader(current=self.slot):
+            return None  # forgotten, another key since, or a key change cut short
+        key = bytes(self.key)  # for this open only
         try:
-            return open_spool_with(self.store_path, self.key, self.slot, self.config)
+            return open_spool_with(self.store_path, key, self.slot, self.config)
         except WrongKeyError:  # under an earlier key, or an earlier release's: the store's open
             return None
+        finally:
+            overwrite(key)

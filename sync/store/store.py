@@ -281,8 +281,10 @@ class Store:
         """What opens the catch spool beside the store later, the store closed, no key
         derived; only while the key is still the store's (``sync.store.spool_key``). It
         holds the spool's key derived from the store's (``spool_kdf``), not the store's."""
-        spool_key = spool_key_from(self._key)
-        return SpoolKey(self.path, spool_key, self.header.current, self.database.config)
+        derived = spool_key_from(self._key)
+        taken = SpoolKey(self.path, bytearray(derived), self.header.current, self.database.config)
+        wipe(derived)  # the one copy is the SpoolKey's buffer, which its holder forgets
+        return taken
 
     def check_alone(self, doing: str) -> None:
         """``StoreInUseError`` now if another process has the store open, saying what to

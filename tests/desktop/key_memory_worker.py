@@ -21,13 +21,11 @@ from desktop.catch import CatchDetails, CaughtFish
 from desktop.catch_photo import read_catch_photo
 from desktop.catch_records import CatchRecord
 from desktop.catch_store import CatchStore
-from desktop.settings import settings_from_args
+from desktop.settings import AppSettings, settings_from_args
 from tests.desktop.catch_worker import NO_FISH, PATIENT
 
 
-def run(store_path: str, photo_path: str) -> CatchStore:
-    args = main.build_parser().parse_args(["app", "--db", store_path])
-    settings = settings_from_args(args, os.environ)
+def run(settings: AppSettings, photo_path: str) -> CatchStore:
     catch_store = CatchStore.of(settings)
     assert catch_store is not None, "no key: the passphrase was not in the environment"
     catch_store = CatchStore(catch_store.path, catch_store.source, PATIENT)  # scrypt, cheaper
@@ -41,7 +39,8 @@ def run(store_path: str, photo_path: str) -> CatchStore:
 
 
 def main_(store_path: str, photo_path: str) -> int:
-    held = run(store_path, photo_path)  # the panel, still running
+    args = main.build_parser().parse_args(["app", "--db", store_path])
+    held = run(settings_from_args(args, os.environ), photo_path)  # the panel, still running
     gc.collect()
     print("done", flush=True)
     sys.stdin.readline()

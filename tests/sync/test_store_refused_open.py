@@ -23,7 +23,8 @@ from sync.store import keys as store_keys
 from tests.sync.conftest import FAST, REPO_ROOT
 from tests.sync.test_store_keys import folder_state
 
-PASSPHRASE = Passphrase("one passphrase for both stores")
+SECRET = "one passphrase for both stores"
+PASSPHRASE = Passphrase(SECRET)
 
 # Commits 20 enrolments, says so, and waits to be killed with them in its -wal.
 WRITER = """
@@ -42,7 +43,7 @@ sys.stdin.readline()
 
 def _killed_writer_leaves_a_wal(db: Path) -> None:
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(db), PASSPHRASE.secret],
+        [sys.executable, "-c", WRITER, str(db), SECRET],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         stdin=subprocess.PIPE,

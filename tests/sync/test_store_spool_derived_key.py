@@ -38,7 +38,7 @@ def test_the_panels_spool_key_is_not_the_stores_key(tmp_path: Path) -> None:
     held.release()
     with pytest.raises(WrongKeyError):  # the store's raw key does not open the spool
         Database.open(spool_path(path), store_key, FAST, create=False).close()
-    Database.open(spool_path(path), taken.key, FAST, create=False).close()
+    Database.open(spool_path(path), bytes(taken.key), FAST, create=False).close()
 
 
 def test_hkdf_sha256_gives_rfc_5869s_test_vectors() -> None:
