@@ -87,6 +87,7 @@ class _TakenKey:
     store's. One reference, swapped whole: the jobs' threads share it without a lock."""
 
     value: SpoolKey | None = None
+    closed = False  # the panel closed: a job still running takes none again
 
 
 @dataclass(frozen=True)
@@ -368,7 +369,7 @@ class CatchStore:
         """Hold ``taken`` from now on, the key held until now overwritten; or keep the one
         held when ``taken`` is the same key, ``taken`` overwritten: one buffer of it at most."""
         held = self._spool_key.value
-        if held is not None and taken is not None and held.same_key(taken):
+        if taken is not None and (self._spool_key.closed or (held and held.same_key(taken))):
             taken.forget()
             return
         self._spool_key.value = taken
@@ -377,7 +378,8 @@ class CatchStore:
 
     def close(self) -> None:
         """The panel closes: the spool's key it held is overwritten (a later Record opens
-        the store first, and takes it again)."""
+        the store first; a job that outlived the panel's stop takes none)."""
+        self._spool_key.closed = True
         self._take_spool_key(None)
 
 

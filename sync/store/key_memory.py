@@ -24,9 +24,9 @@ that hands them to SQLCipher, though the store was closed and no object held the
   is on for every store.
 
 What this does not reach: copies made by code outside ours (OpenSSL's scrypt and HMAC: none
-was found by the scan, which says no more than that), pages the OS swapped out before they
-were wiped, and the passphrase (the store's key source, held for as long as the app runs;
-the normalised copy scrypt is given is freed as it is).
+was found by the scan, which says no more than that), and pages the OS swapped out before
+they were wiped. The passphrase is held in a buffer of its own (``sync.store.passphrase``);
+the texts made of it for scrypt are overwritten with ``overwrite``, ASCII or not.
 """
 
 from __future__ import annotations

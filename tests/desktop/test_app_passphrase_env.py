@@ -4,10 +4,9 @@ Review (s32, spool's own key): a scan of the Catch panel's memory found the pass
 the environment as well as in the panel. The settings keep their copy (every part of the
 app opens the store with it); ``os.environ`` no longer holds it, so a process the app
 starts does not inherit it, and a crash report or a library that dumps the environment
-does not show it. What remains: ``/proc/PID/environ`` and the process's first stack still
-hold the environment the process was started with (the kernel's copy, readable by its user
-and root only), and the panel holds the key source while it runs (it opens the store for
-each job).
+does not show it; since s34 its copies there (``/proc/PID/environ``'s among them) are
+overwritten as it is taken, and what the app holds is one buffer
+(``test_catch_closed_memory``).
 """
 
 from __future__ import annotations
