@@ -12,8 +12,8 @@ environment as the app is started; this test reads the worker's memory through
 
 It shows the store's key is in no readable mapping at that moment, as raw bytes or hex.
 It does not show memory clean of every secret: the panel holds the spool's key by design
-(found, as a check that the scan sees the process's objects), and what the passphrase
-leaves is ``test_app_passphrase_env``'s.
+(found, as a check that the scan sees the process's objects) while it runs; what is left
+of it and of the passphrase once the panel is closed is ``test_catch_closed_memory``'s.
 """
 
 from __future__ import annotations
