@@ -5,6 +5,10 @@ Modes:
 * ``burst DB KEYFILE START`` — commit fish observations (with a photo) one transaction each,
   numbered from START, forever; after each COMMIT returns, print the number and flush, so the
   parent knows exactly which transactions the store promised were durable.
+* ``bursts DB KEYFILE`` — for each START line on stdin, fork a writer that says ``pid PID``
+  and runs ``burst`` from START; once it is gone (killed), say ``ended STATUS`` (-9: SIGKILL).
+  The imports are made once, in this process, not once a writer: each writer is still a
+  process of its own that opens the store itself, and is killed as the app would be.
 * ``hold DB KEYFILE SECONDS`` — take the write lock, say ``locked``, hold it, then commit.
 * ``write DB KEYFILE COUNT TAG`` — commit COUNT observations tagged TAG (a concurrent writer).
 * ``fill DB KEYFILE LIMIT_BYTES`` — cap the file size with RLIMIT_FSIZE (0: no cap, e.g. on a
@@ -28,14 +32,17 @@ Modes:
 
 from __future__ import annotations
 
+import os
 import random
 import resource
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from sync.errors import StoreError
 from sync.store import FishObservation, KeyFile, Photo, SpeciesScore, Store, StoreConfig
@@ -65,6 +72,27 @@ def burst(db: str, key_file: str, start: str) -> None:
         store.observations.add(*observation(number, "txn", random.randint(256, 12_000)))
         print(number, flush=True)
         number += 1
+
+
+def bursts(db: str, key_file: str) -> None:
+    for line in sys.stdin:
+        sys.stdout.flush()  # nothing buffered here may be written again by the writer
+        pid = os.fork()
+        if pid == 0:
+            _forked_burst(db, key_file, line.strip())
+        _, status = os.waitpid(pid, 0)
+        print("ended", os.waitstatus_to_exitcode(status), flush=True)
+
+
+def _forked_burst(db: str, key_file: str, start: str) -> NoReturn:
+    try:
+        random.seed()  # not the photo sizes of the writer before
+        print("pid", os.getpid(), flush=True)
+        burst(db, key_file, start)
+    except BaseException:  # a writer that fails says why, and never returns to the loop
+        traceback.print_exc()
+    finally:
+        os._exit(1)
 
 
 def hold(db: str, key_file: str, seconds: str) -> None:
@@ -159,6 +187,7 @@ def read(db: str, key_file: str) -> None:
 
 MODES: dict[str, Callable[..., None]] = {
     "burst": burst,
+    "bursts": bursts,
     "hold": hold,
     "write": write,
     "fill": fill,
