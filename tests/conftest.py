@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
     slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_modules)  # stable: order kept
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What this process's collection did: the test modules it imported (or tried to), whether
+    any failed, and the training-only packages imported by the time it finished."""
+
+    modules: frozenset[Path]
+    failed: bool
+    training_imports: tuple[str, ...]
+
+
+TRAINING_ONLY = ("torch", "timm", "torchvision")
+COLLECTED = pytest.StashKey[Collected]()
+_modules_collected: set[Path] = set()
+_collection_failed: list[bool] = []
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    path = report.nodeid.split("::")[0]
+    if path.endswith(".py"):
+        _modules_collected.add((REPO / path).resolve())
+    if report.failed:
+        _collection_failed.append(True)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Kept for tests/test_collection_imports.py: where this process collected the whole suite
+    (as every run of the suite does, each xdist worker too), it reads this instead of
+    collecting the suite again in an interpreter of its own (20 s of CPU)."""
+    imported = {name.split(".")[0] for name in sys.modules}
+    session.config.stash[COLLECTED] = Collected(
+        frozenset(_modules_collected), bool(_collection_failed),
+        tuple(sorted(imported & set(TRAINING_ONLY))),
+    )  # fmt: skip

@@ -4,6 +4,11 @@ Every pytest worker collects the whole suite; a test module that imported torch 
 module of ours that imports it at its top, such as the fine-tuning) cost each worker about
 four seconds of CPU before any test ran, and torch must stay an optional extra: the app runs
 on ONNX Runtime alone. Such tests import it inside the test (``tests/deferred.py``).
+
+A run of the whole suite has just collected it, in this very process (each xdist worker
+collects every module): the test reads what that collection imported (``tests/conftest.py``
+keeps it, before any test runs) rather than collect it all again. Run with only some of the
+suite, it collects the whole suite in an interpreter of its own.
 """
 
 from __future__ import annotations
@@ -15,12 +20,23 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import COLLECTED, TRAINING_ONLY
+
 TESTS = Path(__file__).resolve().parent
-TRAINING_ONLY = ("torch", "timm", "torchvision")
 
 
 @pytest.mark.slow
-def test_collecting_the_suite_imports_no_torch() -> None:
+def test_collecting_the_suite_imports_no_torch(request: pytest.FixtureRequest) -> None:
+    collected = request.config.stash.get(COLLECTED, None)
+    if collected is not None and collected.modules >= set(TESTS.rglob("test_*.py")):
+        status, imported = int(collected.failed), list(collected.training_imports)
+    else:
+        status, imported = _collect_in_a_fresh_interpreter()
+    assert status == 0, "collecting the suite failed"
+    assert not imported, f"collecting the suite imported {imported}"
+
+
+def _collect_in_a_fresh_interpreter() -> tuple[int, list[str]]:
     code = (
         "import contextlib, io, json, sys\n"
         "import pytest\n"
@@ -35,4 +51,4 @@ def test_collecting_the_suite_imports_no_torch() -> None:
     )  # fmt: skip
     status, imported = json.loads(result.stdout.splitlines()[-1])
     assert status == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert not imported, f"collecting the suite imported {imported}"
+    return status, imported
