@@ -2,20 +2,26 @@
 
 The slice is a few species with a few tracks each, linked (not copied) from ../shared; the
 backbone features are cached for the session in a temporary folder, so the one real training
-run and every test after it stay within seconds.
+run and every test after it stay within seconds. The slice and the two packs trained on it are
+made once for the whole run (``made_once``): under pytest-xdist each worker is a process with
+session fixtures of its own, and each trained and fine-tuned them again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import fcntl
+import os
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from inference.fish.config import FinetuneConfig, HeadConfig
 from inference.fish.finetune import finetune_pack
-from inference.fish.pack import SpeciesPack
+from inference.fish.pack import SpeciesPack, load_pack
 from inference.fish.packing import TrainOptions
 from inference.fish.taps import PLAIN
 from inference.fish.train import Backbone, train_head_pack
@@ -28,6 +34,7 @@ from tests.conftest import shared_path
 SLICE = {"fish_04": 6, "fish_06": 6, "fish_07": 6, "fish_09": 6, "fish_16": 5}
 HOLDOUT = "fish_10"
 IMAGES_PER_TRACK = 3
+T = TypeVar("T")
 
 
 def _tracks(folder: Path) -> dict[str, list[Path]]:
@@ -54,9 +61,38 @@ def f4k() -> Path:
     return shared_path("data", "fish", "f4k")
 
 
+def made_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], T],
+    load: Callable[[Path], T],
+) -> T:  # fmt: skip
+    """``make(folder)`` in the first xdist worker to ask, ``load(folder)`` in the others.
+
+    The folder is in the temporary folder the run's workers share, its making under an
+    exclusive lock there (a worker that asks meanwhile waits for it), and what is made is a
+    function of the fixture's inputs alone, which are the same in every worker. Outside
+    xdist the folder is the session's own, as before."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return make(tmp_path_factory.mktemp(name))
+    shared = tmp_path_factory.getbasetemp().parent / "made-once"
+    shared.mkdir(exist_ok=True)
+    folder, made = shared / name, shared / f"{name}.made"
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if made.exists():
+            return load(folder)
+        shutil.rmtree(folder, ignore_errors=True)  # a worker's making that failed half way
+        folder.mkdir()
+        result = make(folder)
+        made.touch()
+        return result
+
+
 @pytest.fixture(scope="session")
 def fish_slice(f4k: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_slice(f4k, tmp_path_factory.mktemp("f4k") / "data", {**SLICE, HOLDOUT: 3})
+    def make(folder: Path) -> Path:
+        return make_slice(f4k, folder / "data", {**SLICE, HOLDOUT: 3})
+
+    return made_once(tmp_path_factory, "f4k", make, lambda folder: folder / "data")
 
 
 @pytest.fixture(scope="session")
@@ -80,14 +116,18 @@ def trained_pack(
     set gives the calibration and threshold tests nothing to measure (test_taps.py trains
     the default taps on the same slice).
     """
-    options = TrainOptions(
-        data=fish_slice, out=tmp_path_factory.mktemp("packs") / "slice", holdout=(HOLDOUT,),
-        views=1, validation_fraction=0.34, taps=PLAIN,
-        head=HeadConfig(epochs=100, patience=100, dropout=0.2, weight_decay=0.01),
-        calibration_images=8,
-        name="test-slice", version="0.0.1",
-    )  # fmt: skip
-    return train_head_pack(options, backbone, progress=lambda line: None)
+
+    def make(folder: Path) -> SpeciesPack:
+        options = TrainOptions(
+            data=fish_slice, out=folder / "slice", holdout=(HOLDOUT,),
+            views=1, validation_fraction=0.34, taps=PLAIN,
+            head=HeadConfig(epochs=100, patience=100, dropout=0.2, weight_decay=0.01),
+            calibration_images=8,
+            name="test-slice", version="0.0.1",
+        )  # fmt: skip
+        return train_head_pack(options, backbone, progress=lambda line: None)
+
+    return made_once(tmp_path_factory, "packs", make, lambda folder: load_pack(folder / "slice"))
 
 
 def options_like(pack: SpeciesPack, out: Path, **changes: object) -> TrainOptions:
@@ -109,10 +149,13 @@ def finetuned_96(
     config = FinetuneConfig(
         epochs=1, batch_size=4, workers=0, max_steps=2, ema_decay=0.0, input_size=96
     )
-    import torch  # here: collecting the suite imports no torch (tests/test_collection_imports.py)
 
-    torch.set_num_threads(2)
-    out = tmp_path_factory.mktemp("ft") / "pack"
-    pth = model_pack.source_path("efficientnet_lite0", "pth")
-    options = options_like(trained_pack, out, version="0.0.1-ft96")
-    return finetune_pack(options, config, pth, "cpu", lambda line: None)
+    def make(folder: Path) -> SpeciesPack:
+        import torch  # here: collecting the suite imports no torch (test_collection_imports.py)
+
+        torch.set_num_threads(2)
+        pth = model_pack.source_path("efficientnet_lite0", "pth")
+        options = options_like(trained_pack, folder / "pack", version="0.0.1-ft96")
+        return finetune_pack(options, config, pth, "cpu", lambda line: None)
+
+    return made_once(tmp_path_factory, "ft", make, lambda folder: load_pack(folder / "pack"))

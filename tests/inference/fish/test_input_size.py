@@ -20,16 +20,11 @@ import onnx
 import pytest
 
 from inference.fish.classify import SpeciesClassifier
-from inference.fish.config import FinetuneConfig
 from inference.fish.errors import SpeciesPackError
-from inference.fish.finetune import finetune_pack
 from inference.fish.images import read_image
 from inference.fish.pack import SpeciesPack, load_pack, write_pack
-from inference.fish.packing import TrainOptions
-from inference.pack.installed import ModelPack
 from inference.runtime import ThreadBudget
 from inference.runtime.providers import CPU, plan_providers
-from tests.inference.fish.conftest import make_slice
 
 pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
 
@@ -188,22 +183,12 @@ def test_a_model_that_does_not_take_its_declared_side_is_refused(
     assert classifier.classify(_crops(trained_pack, 1))[0].pack_version == trained_pack.version
 
 
-def test_a_finetune_at_96_px_makes_a_pack_classified_at_96(
-    model_pack: ModelPack, f4k: Path, tmp_path: Path
-) -> None:
+def test_a_finetune_at_96_px_makes_a_pack_classified_at_96(finetuned_96: SpeciesPack) -> None:
     """Two optimiser steps, then the real export: the ONNX model, the manifest, the card and
-    the classifier all work at the side the fine-tune trained at."""
-    data = make_slice(f4k, tmp_path / "d", {"fish_04": 4, "fish_16": 4})
-    options = TrainOptions(data=data, out=tmp_path / "pack", int8=False,
-                           backbone="efficientnet_lite0")  # fmt: skip
-    config = FinetuneConfig(
-        epochs=1, batch_size=4, workers=0, max_steps=2, ema_decay=0.0, input_size=96
-    )
-    import torch  # here: collecting the suite imports no torch
-
-    torch.set_num_threads(2)
-    pth = model_pack.source_path("efficientnet_lite0", "pth")
-    pack = finetune_pack(options, config, pth, "cpu", lambda line: None)
+    the classifier all work at the side the fine-tune trained at. The session's fine-tune
+    (conftest.py: ``finetune_pack`` at 96 px, as here before; the ensemble tests combine it)
+    rather than one more of its own, 16 s of CPU."""
+    pack = finetuned_96
     assert pack.input_size == 96
     graph_input = onnx.load(pack.model_path("fp32")).graph.input[0]
     assert [d.dim_value for d in graph_input.type.tensor_type.shape.dim][1:] == [3, 96, 96]
