@@ -157,6 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     refuse_undecodable_text(parser, args, args_list)
     refuse_undecodable_environment(parser, os.environ)
+    if args.command != "app":  # the app's settings take them (desktop.settings)
+        # Out of the environment before any command runs: no process it starts inherits
+        # them, and each is one buffer its readers share (sync.store.key_sources).
+        from sync.store.key_sources import take_passphrases
+
+        take_passphrases(os.environ)
     write_file_names_as_they_are()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -24,9 +24,8 @@ from sync.store.cli import STORE_PATH_ENV, default_store_path
 from sync.store.env_secrets import take_secret
 from sync.store.key_memory import zero
 from sync.store.key_sources import (
-    NEW_PASSPHRASE_ENV,
     PASSPHRASE_ENV,
-    REPLACED_PASSPHRASE_ENV,
+    PASSPHRASE_VARIABLES,
     resolve_key_source,
 )
 from sync.store.passphrase import Passphrase
@@ -37,7 +36,6 @@ if TYPE_CHECKING:  # the store's database module loads SQLCipher: not for `jaga 
 DEFAULT_SYNC_INTERVAL_S = 60.0
 LOCKED_MESSAGE = f"store locked: set ${PASSPHRASE_ENV} or start with --key-file FILE"
 # Taken out of the environment once read (``settings_from_args``): the app uses the first.
-PASSPHRASE_VARIABLES = (PASSPHRASE_ENV, NEW_PASSPHRASE_ENV, REPLACED_PASSPHRASE_ENV)
 # The secrets no process the app starts is to inherit: the passphrases and the hub token
 # (the sync reads the settings' copy: ``sync.client.config.take_token``'s rule).
 SECRET_VARIABLES = (*PASSPHRASE_VARIABLES, TOKEN_ENV)

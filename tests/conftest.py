@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 from inference.pack.install import install
 from inference.pack.installed import ModelPack, ModelState
+from sync.store.key_sources import forget_taken_passphrases
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO / ".." / "shared").resolve()
@@ -118,3 +120,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         frozenset(_modules_collected), bool(_collection_failed),
         tuple(sorted(imported & set(TRAINING_ONLY))),
     )  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _no_passphrase_taken_by_an_earlier_test() -> Iterator[None]:
+    """The passphrases a command took out of the environment are the process's
+    (``sync.store.key_sources``): one test's are not the next one's."""
+    yield
+    forget_taken_passphrases()

@@ -30,6 +30,8 @@ from sync.hub_url import kept_hub_url
 # The protocol's numbers from sync.limits, not sync.protocol: `jaga sync`'s parser reads
 # this module's variable names, and the wire models would load pydantic with them.
 from sync.limits import MAX_BATCH_ENTRIES, MAX_CHUNK_BYTES, MAX_PULL_LIMIT, SLUG_PATTERN
+from sync.store.env_secrets import take_secret
+from sync.store.key_memory import zero
 
 HUB_URL_ENV = "JAGA_HUB_URL"
 SITE_ENV = "JAGA_SYNC_SITE"
@@ -181,8 +183,14 @@ def take_token(environ: MutableMapping[str, str]) -> Mapping[str, str]:
     inherits it) and kept in the mapping returned alone. Call it once per command, and
     pass what it returns to every reader: a second call finds no token. A child that needs
     the token is given it explicitly."""
-    token = environ.pop(TOKEN_ENV, None)
-    return ChainMap({} if token is None else {TOKEN_ENV: token}, environ)
+    held = take_secret(environ, TOKEN_ENV)  # os.environ's copies, /proc's too, overwritten
+    if held is None:
+        return ChainMap({}, environ)
+    try:
+        token = held.decode("utf-8", "surrogateescape")  # as os.environ would have given it
+    finally:
+        zero(held)
+    return ChainMap({TOKEN_ENV: token}, environ)
 
 
 def parse_flag(text: str, name: str) -> bool:

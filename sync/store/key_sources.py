@@ -1,23 +1,69 @@
 """Where the CLI gets a store key: a key file, an environment variable, or a prompt.
 
 Never a command-line argument: those show up in ``ps``, shell history and audit logs.
+
+A passphrase given in the environment is taken out of it (``take_passphrases``: its copies
+there overwritten, ``sync.store.env_secrets``) into one :class:`Passphrase` per variable,
+which every reader of that variable in the process then gets: no process a command starts
+inherits it, and the text is held in one buffer that can be overwritten, not in a ``str``.
+``main`` takes all three before any command but the app runs (the app's settings take
+them themselves), so one a command does not read (a key file was given) goes too.
 """
 
 from __future__ import annotations
 
 import functools
 import getpass
+import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 
 from sync.errors import KeySourceError, PromptInterrupted
+from sync.store.env_secrets import take_secret
+from sync.store.key_memory import zero
 from sync.store.keys import KeyFile, KeySource, same_passphrase
 from sync.store.passphrase import Passphrase
 
 PASSPHRASE_ENV = "JAGA_STORE_PASSPHRASE"
 NEW_PASSPHRASE_ENV = "JAGA_STORE_NEW_PASSPHRASE"
 REPLACED_PASSPHRASE_ENV = "JAGA_REPLACED_STORE_PASSPHRASE"
+PASSPHRASE_VARIABLES = (PASSPHRASE_ENV, NEW_PASSPHRASE_ENV, REPLACED_PASSPHRASE_ENV)
+
+# The passphrases taken out of this process's environment, by variable: the one buffer each
+# that every reader gets.
+_taken: dict[str, Passphrase] = {}
+
+
+def take_passphrases(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Take the store's passphrase variables out of ``environ`` (``os.environ``: its copies
+    there overwritten) into the process's :class:`Passphrase` for each. One set again since
+    (a test's) replaces the one held; an empty one is dropped, as unset."""
+    for name in PASSPHRASE_VARIABLES:
+        held = take_secret(environ, name)
+        if held is None:
+            continue
+        try:
+            if held:
+                _taken[name] = Passphrase(held)
+        finally:
+            zero(held)
+
+
+def forget_taken_passphrases() -> None:
+    """Overwrite the passphrases taken from the environment, and hold none (a test's end)."""
+    for passphrase in _taken.values():
+        passphrase.forget()
+    _taken.clear()
+
+
+def environment_passphrase(env: Mapping[str, str], env_name: str) -> Passphrase | None:
+    """The passphrase in ``env_name``: from ``os.environ``, the process's one (taken out of
+    it); from another mapping (a test's, the app's settings'), read and left there."""
+    if env is os.environ:
+        take_passphrases(os.environ)
+        return _taken.get(env_name)
+    return Passphrase(env[env_name]) if env.get(env_name) else None
 
 
 def optional_key_source(
@@ -26,7 +72,7 @@ def optional_key_source(
     """A second key, when one is given (a key file, or a passphrase in ``env_name``)."""
     if key_file is not None:
         return KeyFile(key_file)
-    return Passphrase(env[env_name]) if env.get(env_name) else None
+    return environment_passphrase(env, env_name)
 
 
 def resolve_key_source(

@@ -20,10 +20,10 @@ import pytest
 
 import main
 from desktop.catch_store import CatchStore
-from desktop.settings import PASSPHRASE_VARIABLES, key_source, settings_from_args
+from desktop.settings import key_source, settings_from_args
 from sync.client.config import TOKEN_ENV
 from sync.store import Passphrase
-from sync.store.key_sources import PASSPHRASE_ENV
+from sync.store.key_sources import PASSPHRASE_ENV, PASSPHRASE_VARIABLES
 from tests.desktop.conftest import PASSPHRASE
 from tests.sync.conftest import FAST
 

@@ -14,7 +14,11 @@ import pytest
 import sync.cli
 from sync.errors import KeySourceError
 from sync.store import AccessEvent, Consent, Passphrase, Store, SystemClock
-from sync.store.key_sources import PASSPHRASE_ENV, resolve_key_source
+from sync.store.key_sources import (
+    PASSPHRASE_ENV,
+    forget_taken_passphrases,
+    resolve_key_source,
+)
 from sync.store.keys import header_path
 from tests.sync.conftest import FAST, REPO_ROOT, template
 
@@ -97,7 +101,10 @@ def test_a_wrong_passphrase_exits_1_with_one_clear_line(
 def test_no_key_and_no_terminal_is_a_clear_error(
     cli_store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("JAGA_STORE_PASSPHRASE")
+    # The fixture's `jaga store init` took the passphrase out of the environment, and this
+    # process holds it (sync.store.key_sources): a command in a process of its own has none.
+    monkeypatch.delenv("JAGA_STORE_PASSPHRASE", raising=False)
+    forget_taken_passphrases()
     assert jaga("store", "info") == 1
     assert "no key: give --key-file, set JAGA_STORE_PASSPHRASE" in capsys.readouterr().err
 
