@@ -10,8 +10,9 @@ it and writes it to the store, as if it had waited all along.
 The journal is one small database beside the store (``<store>.kiosk-waiting``), encrypted
 (SQLCipher, as the store is, ``synchronous=FULL``: a commit that returned is on disk) and
 0600: an access event names who was let in. Its key is derived from the store's (HKDF,
-``info`` ``jaga kiosk journal v2``: ``sync.store.kiosk_journal``), and that key is the only
-one the journal holds: it opens the journal, never the store. A journal an earlier release
+``info`` ``jaga kiosk journal v2``: ``sync.store.kiosk_journal``): it opens the journal,
+never the store, and is derived for the journal's open then overwritten, SQLCipher's copy
+the only one kept. A journal an earlier release
 kept under the store's raw key is re-encrypted under it at its first open, losing none of
 its decisions, even killed midway. It is not the store, so the write lock another process
 holds on the store does not hold it. An entry is the event as the store will hold it, keyed
@@ -55,10 +56,9 @@ from sync.filelock import HeldLock
 from sync.store import AccessEvent, Store
 from sync.store.access import COLUMNS, access_event, access_row
 from sync.store.database import Database
-from sync.store.kiosk_journal import open_journal, waiting_path
+from sync.store.kiosk_journal import open_store_journal, waiting_path
 from sync.store.kiosk_waiting import hold_journal, set_aside, waiting_table
 from sync.store.side_rekey import holds_nothing
-from sync.store.spool_kdf import journal_key_from
 
 _log = logging.getLogger(__name__)
 _MARKS = ",".join("?" * len(COLUMNS.split(",")))
@@ -84,8 +84,6 @@ class DecisionJournal:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.path = journal_path(store.path)
-        # The journal's own key, never the store's: it opens this file and nothing else.
-        self._key = journal_key_from(store.key)
         self._database: Database | None = None
         self.set_aside: Path | None = None
         """Where :meth:`kept` set aside the journal it found under another key."""
@@ -137,9 +135,11 @@ class DecisionJournal:
     def _open(self) -> Database:
         if self._database is None:
             store = self._store
-            # The store's raw key is passed, not kept: a journal an earlier release kept
-            # under it is re-encrypted under the journal's key (its first open, at the start).
-            database = open_journal(store.path, self._key, store.key, store.database.config)
+            # Under the journal's own key, never the store's: it opens this file alone, and
+            # is derived for the open, then overwritten (SQLCipher keeps its copy). The
+            # store's raw key is passed, not kept: a journal an earlier release kept under it
+            # is re-encrypted under the journal's key (its first open, at the start).
+            database = open_store_journal(store.path, store.key, store.database.config)
             with database.write() as connection:
                 waiting_table(connection)  # one an older release made gains the flag
             self._database = database

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sync.errors import StoreError
 from sync.store.database import Database, StoreConfig
+from sync.store.key_memory import overwrite
 from sync.store.side_counts import rows_beside
 from sync.store.side_rekey import (
     candidates,
@@ -57,13 +58,29 @@ def open_journal(
     return open_or_migrate(path, journal_key, store_key, config)
 
 
+def open_store_journal(store_path: Path, store_key: bytes, config: StoreConfig) -> Database:
+    """``open_journal`` under the journal's key of ``store_key``, derived for this open and
+    overwritten after it (SQLCipher keeps its own copy: ``sync.store.key_memory``)."""
+    journal_key = journal_key_from(store_key)
+    try:
+        return open_journal(store_path, journal_key, store_key, config)
+    finally:
+        overwrite(journal_key)
+
+
 def journal_count(store_path: Path, store_key: bytes, config: StoreConfig) -> int | None:
     """How many decisions the journal holds (0: none, or no journal); None when neither the
     journal's key of ``store_key`` nor ``store_key`` itself (an earlier release's, counted as
     it is) opens it. A copy a key change killed midway left under the new key is counted
     in its place (the next open puts it there)."""
-    path = waiting_path(store_path)
-    keys = candidates(journal_key_from(store_key), store_key)
+    journal_key = journal_key_from(store_key)
+    try:
+        return _count(waiting_path(store_path), candidates(journal_key, store_key), config)
+    finally:
+        overwrite(journal_key)  # derived for this count only: SQLCipher keeps its own copy
+
+
+def _count(path: Path, keys: tuple[bytes, ...], config: StoreConfig) -> int | None:
     rekeyed = rekeyed_path(path)
     if rekeyed.exists():
         for key in keys:

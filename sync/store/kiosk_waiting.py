@@ -48,8 +48,7 @@ from sync.store.access import COLUMNS, access_event
 from sync.store.clock_floor import read_floor
 from sync.store.database import StoreConfig
 from sync.store.database_files import SIDE_FILES
-from sync.store.kiosk_journal import journal_count, open_journal, waiting_path
-from sync.store.spool_kdf import journal_key_from
+from sync.store.kiosk_journal import journal_count, open_store_journal, waiting_path
 
 if TYPE_CHECKING:
     from sync.store.store import Store
@@ -116,7 +115,7 @@ def record_left_waiting(store: Store) -> int:
 def _record_all(store: Store, path: Path) -> int:
     key, config = store.key, store.database.config
     try:  # one an earlier release kept under the store's raw key is re-encrypted first
-        database = open_journal(store.path, journal_key_from(key), key, config)
+        database = open_store_journal(store.path, key, config)
     except WrongKeyError:  # no kiosk start would come to set it aside: a retired kiosk's
         aside = set_aside(store, path)
         _log.error("%s is not under the store's key (changed since the kiosk stopped) and no"

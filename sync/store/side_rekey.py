@@ -26,6 +26,7 @@ from sync.durable import fsync_path
 from sync.errors import KeyNotChangedError, StoreError, WrongKeyError
 from sync.store.database import Database, StoreConfig, copy_private_file
 from sync.store.database_files import SIDE_FILES, wal_holds_a_frame
+from sync.store.key_memory import overwrite
 
 _log = logging.getLogger(__name__)
 REKEYED = ".rekeyed"  # the file under the new key, until the key change is done
@@ -70,13 +71,20 @@ def prepare_rekeyed(
     remove_files(rekeying_path(path))
     if not present:
         return False
-    # Opened and closed here: the close folds a killed writer's log into the file, copied.
-    old = key_that_opens(path, candidates(derive(old_key), old_key), config)
-    if old is None:
-        _log.warning("%s is under another key than the store's: it keeps that key", path)
-        return False
-    write_rekeyed(path, old, derive(new_key), config)
-    return True
+    # Derived for this move only (SQLCipher keeps its own copies): overwritten after, the
+    # store's keys left to their holder (``sync.store.key_memory``).
+    derived_old, derived_new = derive(old_key), derive(new_key)
+    try:
+        # Opened and closed here: the close folds a killed writer's log into the file, copied.
+        old = key_that_opens(path, candidates(derived_old, old_key), config)
+        if old is None:
+            _log.warning("%s is under another key than the store's: it keeps that key", path)
+            return False
+        write_rekeyed(path, old, derived_new, config)
+        return True
+    finally:
+        overwrite(derived_old)
+        overwrite(derived_new)
 
 
 def write_rekeyed(path: Path, old_key: bytes, new_key: bytes, config: StoreConfig) -> None:
