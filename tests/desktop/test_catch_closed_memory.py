@@ -18,44 +18,25 @@ kept (none was found).
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from sync.store import Passphrase, Store
-from sync.store.key_sources import PASSPHRASE_ENV
 from sync.store.spool_kdf import spool_key_from
-from tests.desktop.test_catch_key_memory import key_forms
-from tests.inference.fish.test_images import grey_png
+from tests.desktop.catch_memory import key_forms, panel_store, start_worker
 from tests.process_memory import find_in_memory
-from tests.sync.conftest import FAST, REPO_ROOT
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs /proc")
 
 
 def test_no_secret_of_the_panel_is_in_memory_once_it_is_closed(tmp_path: Path) -> None:
-    passphrase = secrets.token_urlsafe(24)  # in no source file: the worker's environment only
-    store_path = tmp_path / "jaga.db"
-    Store.create(store_path, Passphrase(passphrase), config=FAST).close()
-    with Store.open(store_path, Passphrase(passphrase), config=FAST) as store:
-        store_key = store.key
-    photo = tmp_path / "deck.png"
-    photo.write_bytes(grey_png(64, 48))
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.desktop.catch_closed_memory_worker", str(store_path),
-         str(photo)],
-        cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, PASSPHRASE_ENV: passphrase},
-    )  # fmt: skip
+    panel = panel_store(tmp_path)
+    worker = start_worker("tests.desktop.catch_closed_memory_worker", panel)
     assert worker.stdout is not None and worker.stdin is not None
     needles = (
-        {"passphrase": passphrase.encode()}
-        | key_forms("spool key", spool_key_from(store_key))
-        | key_forms("store key", store_key)
+        {"passphrase": panel.passphrase.encode()}
+        | key_forms("spool key", spool_key_from(panel.key))
+        | key_forms("store key", panel.key)
     )
     try:
         assert worker.stdout.readline().strip() == "running"

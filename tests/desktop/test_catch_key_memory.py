@@ -18,48 +18,25 @@ of it and of the passphrase once the panel is closed is ``test_catch_closed_memo
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from sync.store import Passphrase, Store
-from sync.store.key_sources import PASSPHRASE_ENV
 from sync.store.spool_kdf import spool_key_from
-from tests.inference.fish.test_images import grey_png
+from tests.desktop.catch_memory import key_forms, panel_store, start_worker
 from tests.process_memory import find_in_memory
-from tests.sync.conftest import FAST, REPO_ROOT
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs /proc")
 
 
-def key_forms(name: str, key: bytes) -> dict[str, bytes]:
-    """The forms a key is copied in: raw (scrypt's output), and hex (the PRAGMA's text)."""
-    return {f"{name} (raw)": key, f"{name} (hex)": key.hex().encode(),
-            f"{name} (HEX)": key.hex().upper().encode()}  # fmt: skip
-
-
 def test_the_stores_key_is_not_in_the_panels_memory_after_a_record(tmp_path: Path) -> None:
-    passphrase = secrets.token_urlsafe(24)  # in no source file: the worker's environment only
-    store_path = tmp_path / "jaga.db"
-    Store.create(store_path, Passphrase(passphrase), config=FAST).close()
-    with Store.open(store_path, Passphrase(passphrase), config=FAST) as store:
-        store_key = store.key
-    photo = tmp_path / "deck.png"
-    photo.write_bytes(grey_png(64, 48))
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.desktop.key_memory_worker", str(store_path), str(photo)],
-        cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, PASSPHRASE_ENV: passphrase},
-    )  # fmt: skip
+    panel = panel_store(tmp_path)
+    worker = start_worker("tests.desktop.key_memory_worker", panel)
     assert worker.stdout is not None and worker.stdin is not None
     try:
         assert worker.stdout.readline().strip() == "done"
-        needles = key_forms("store key", store_key) | key_forms(
-            "spool key", spool_key_from(store_key)
+        needles = key_forms("store key", panel.key) | key_forms(
+            "spool key", spool_key_from(panel.key)
         )
         found = find_in_memory(worker.pid, needles)
         worker.stdin.write("\n")
