@@ -241,9 +241,11 @@ def run_app(settings: AppSettings, qt_argv: Sequence[str] | None = None) -> int:
     # ends (the shutdown's threads still run after the event loop, and exit collects anyway).
     collector = GuiThreadCollector(app)
     collector.start()
+    # Before the window opens (its store's key derivation, the metrics server): a stop then
+    # is a quit as later, not the signal's default death.
+    quit_on_stop_signals(app)
     window = open_window(settings, ModelPack())
     app.aboutToQuit.connect(window.shutdown)  # a quit that closes no window stops all too
-    quit_on_stop_signals(app)
     if quit_after is not None:
         QTimer.singleShot(round(quit_after * 1000), app.quit)
     code = app.exec()
@@ -257,11 +259,13 @@ def quit_on_stop_signals(app: QApplication) -> None:
     """SIGTERM (how systemd stops the kiosk) and SIGINT (Ctrl-C) quit the app as closing
     its window does, so the shutdown runs instead of the process dying mid-Record. Python
     runs a signal's handler only when the GUI thread next runs Python code, which Qt's event
-    loop, waiting in C++, may not do for minutes: a timer makes it do so."""
+    loop, waiting in C++, may not do for minutes: a timer makes it do so. The quit is posted,
+    not called: a signal while the window is still opening comes before the event loop
+    runs, when Qt's ``quit`` does nothing; posted, it is the loop's first event."""
 
     def quit_now(number: int, _frame: object) -> None:
         _log.info("%s: quitting", signal.Signals(number).name)
-        app.quit()
+        QTimer.singleShot(0, app.quit)
 
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, quit_now)

@@ -1,12 +1,14 @@
 """The app in a process of its own, as a kiosk runs it, for the tests of how it ends:
 ``python -m tests.desktop.app_process STORE READY_FILE [--hanging-pack] [--quit-after-s S]
-[--gc-probe]``.
+[--gc-probe] [--hold-opening FILE]``.
 
 It creates ``READY_FILE`` once its event loop runs (a test signals it only then) and logs
 at INFO to stderr, as ``jaga app`` does. With ``--hanging-pack`` the species pack load never
 ends, as a TensorRT engine build on a Jetson seems to for minutes. With ``--gc-probe`` a
 worker thread makes cyclic garbage and allocates enough to pass the collector's threshold,
-and the process prints which thread collected it, then quits.
+and the process prints which thread collected it, then quits. With ``--hold-opening FILE``
+the window's opening creates ``FILE.opening`` and waits until ``FILE`` exists (a test stops
+the app meanwhile, before its event loop runs).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import functools
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +49,15 @@ def announcing(
     window = open_window(*args, **kwargs)
     QTimer.singleShot(0, ready.touch)
     return window
+
+
+def held_open(hold: Path, open_window: Callable[..., MainWindow], *args: Any,
+              **kwargs: Any) -> MainWindow:  # fmt: skip
+    """``open_window`` once ``hold`` exists; ``hold.opening`` says it is waiting."""
+    hold.with_suffix(".opening").touch()
+    while not hold.exists():
+        time.sleep(0.02)  # Python code runs: a signal's handler runs here, as in a slow open
+    return open_window(*args, **kwargs)
 
 
 class _Cycle:
@@ -84,6 +96,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--hanging-pack", action="store_true")
     parser.add_argument("--quit-after-s", default="")
     parser.add_argument("--gc-probe", action="store_true")
+    parser.add_argument("--hold-opening", type=Path)
     args = parser.parse_args(argv)
     if args.gc_probe:
         QTimer.singleShot(0, gc_probe)
@@ -92,6 +105,8 @@ def main(argv: Sequence[str]) -> int:
     if args.hanging_pack:
         parts = {"build": hanging_build, "find_pack": lambda: args.store.parent}
     opener = functools.partial(desktop.app.open_window, **parts)
+    if args.hold_opening is not None:
+        opener = functools.partial(held_open, args.hold_opening, opener)
     desktop.app.open_window = functools.partial(announcing, args.ready, opener)
     env = {PASSPHRASE_ENV: PASSPHRASE, QUIT_AFTER_ENV: args.quit_after_s}
     return run_app(AppSettings(args.store, None, env, store_config=FAST), ["jaga"])

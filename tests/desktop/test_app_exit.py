@@ -89,6 +89,29 @@ def test_a_stop_signal_shuts_the_app_down_as_closing_its_window_does(
     assert any("shutting down" in line for line in lines), lines
 
 
+def test_a_stop_signal_while_the_window_opens_shuts_the_app_down_too(
+    store_path: Path, tmp_path: Path, ended: list[subprocess.Popen[str]]
+) -> None:
+    """systemd may stop the kiosk while its window is still opening (the store's key
+    derivation takes seconds on a Jetson): the stop is a quit then too, the shutdown runs,
+    the exit is 0, not the signal's default death."""
+    hold = tmp_path / "go"
+    process = app_process(store_path, tmp_path / "ready", "--hold-opening", str(hold))
+    ended.append(process)
+    opening = hold.with_suffix(".opening")
+    deadline = time.monotonic() + ENDS_WITHIN_S
+    while not opening.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert opening.exists(), output_of(process)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.2)  # the handler runs (or the process dies) before the window opens
+    hold.touch()
+    lines = output_of(process)
+    assert process.returncode == 0, lines
+    assert any("SIGTERM: quitting" in line for line in lines), lines
+    assert any("shutting down" in line for line in lines), lines
+
+
 def test_cyclic_garbage_a_worker_makes_is_collected_on_the_gui_thread(
     store_path: Path, tmp_path: Path, ended: list[subprocess.Popen[str]]
 ) -> None:
