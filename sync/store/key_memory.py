@@ -4,7 +4,7 @@ CPython's ``bytes`` and ``str`` are immutable, and the memory of one that is fre
 to the allocator as it was: a scan of the Catch panel's memory after its start and a Record
 found the store's key there, in scrypt's output, in its hex digits and in the ``PRAGMA key``
 that hands them to SQLCipher, though the store was closed and no object held them
-(``tests/desktop/test_catch_key_memory.py``). So:
+(``tests/desktop/test_catch_closed_memory.py``). So:
 
 * ``wipe`` overwrites such an object with zeros before it is let go, and only when nothing
   else holds it (its reference count says so): a caller that kept ``Store.key`` keeps a key

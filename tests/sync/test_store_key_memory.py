@@ -1,6 +1,6 @@
 """``sync.store.key_memory``: a key's copies overwritten once nothing else holds them, and
 SQLCipher's memory security on for every store. The whole story (the panel's memory read
-by another process) is ``tests/desktop/test_catch_key_memory.py``."""
+by another process) is ``tests/desktop/test_catch_closed_memory.py``."""
 
 from __future__ import annotations
 

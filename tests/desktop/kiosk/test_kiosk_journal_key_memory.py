@@ -4,7 +4,7 @@ store) are overwritten once used, as the spool's are (``sync.store.key_memory``)
 Review (s34): ``jaga store rekey`` derived the journal's and the spool's keys under the old
 and the new store key and let them go as they were; counting the journal, recording a
 retired kiosk's journal and the kiosk's own journal did the same with the journal's key.
-Freed, such a key stays in the process's memory until reused (``test_catch_key_memory``
+Freed, such a key stays in the process's memory until reused (``test_catch_closed_memory``
 found the spool's there). Each test records the keys derived and checks that each is
 zeros after, and that the journal still did its work. Real store files, real SQLCipher.
 """
