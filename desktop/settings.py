@@ -26,6 +26,7 @@ from sync.store.key_memory import zero
 from sync.store.key_sources import (
     PASSPHRASE_ENV,
     PASSPHRASE_VARIABLES,
+    passphrases_taken_from,
     resolve_key_source,
 )
 from sync.store.passphrase import Passphrase
@@ -112,13 +113,11 @@ def settings_from_args(args: argparse.Namespace, env: MutableMapping[str, str]) 
 
 
 def _taken_passphrase(env: MutableMapping[str, str]) -> Passphrase | None:
-    taken = [take_secret(env, name) for name in PASSPHRASE_VARIABLES]
-    try:
-        held = taken[0]
-        return Passphrase(held) if held else None
-    finally:
-        for buffer in taken:
-            _drop(buffer)
+    taken = passphrases_taken_from(env)
+    passphrase = taken.pop(PASSPHRASE_ENV, None)
+    for other in taken.values():  # a key change's: the app makes none
+        other.forget()
+    return passphrase
 
 
 def _drop(buffer: bytearray | None) -> None:

@@ -36,18 +36,26 @@ _taken: dict[str, Passphrase] = {}
 
 
 def take_passphrases(environ: MutableMapping[str, str] = os.environ) -> None:
-    """Take the store's passphrase variables out of ``environ`` (``os.environ``: its copies
-    there overwritten) into the process's :class:`Passphrase` for each. One set again since
-    (a test's) replaces the one held; an empty one is dropped, as unset."""
+    """Take the store's passphrase variables out of ``environ`` into the process's
+    :class:`Passphrase` for each. One set again since (a test's) replaces the one held."""
+    _taken.update(passphrases_taken_from(environ))
+
+
+def passphrases_taken_from(environ: MutableMapping[str, str]) -> dict[str, Passphrase]:
+    """The store's passphrase variables taken out of ``environ`` (``os.environ``: its copies
+    there overwritten), each in a :class:`Passphrase`, by variable; an empty one is dropped,
+    as unset."""
+    taken: dict[str, Passphrase] = {}
     for name in PASSPHRASE_VARIABLES:
         held = take_secret(environ, name)
         if held is None:
             continue
         try:
             if held:
-                _taken[name] = Passphrase(held)
+                taken[name] = Passphrase(held)
         finally:
             zero(held)
+    return taken
 
 
 def forget_taken_passphrases() -> None:
