@@ -20,6 +20,10 @@ dump) shares its id: ``jaga hub new-id`` gives the copy its own (``give_new_id``
 update of the row: deleted, it would be derived the same). Every answer reads the row, so
 a hub that serves names the new id from its next answer on, in every worker.
 
+0043 holds its own copy of ``derived_id`` (a migration does what it did when written): this
+one must keep deriving what that copy does, or a hub whose row is missing would be given
+another id than its migration gave it (a test holds the two equal).
+
 Not the erasure journal's ``hub-id`` file (``sync.hub.erasure_journal``): that lives in a
 data folder, beside the journal it names, not in the database every worker shares.
 """
@@ -35,7 +39,7 @@ _NAMESPACE = UUID("6f1d2c0e-4a53-4a8e-9b7e-2f0c6d9a1b34")  # this project's, for
 
 def hub_id() -> UUID:
     """This hub's id, made (as the migration makes it) if its row is missing."""
-    # Not at the top: the migration imports ``derived_id`` before the models are ready.
+    # Not at the top: importing this module (``derived_id``) needs no ready Django apps.
     from django.db import connections
 
     from sync.hub.models import HubIdentity

@@ -14,15 +14,19 @@ import importlib
 import io
 import json
 import zipfile
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from django.core.management import call_command
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
 
 from sync import species_pack_members, species_packs
+from sync.hub import identity
 from tests.sync.hub.test_migrations import upgraded
 from tests.sync.hub.test_pack_schema import pack_of_schema
 
@@ -30,6 +34,8 @@ __all__ = ["upgraded"]  # the fixture, used by name
 
 PACK_SCHEMA = ("hub", "0018_species_pack_schema")
 BEFORE_PACK_SCHEMA = ("hub", "0017_person_retain_until")
+HUB_IDENTITY = ("hub", "0043_hub_identity")
+BEFORE_HUB_IDENTITY = ("hub", "0042_decision_purge_held_counted")
 
 
 def _migrate(alias: str, target: tuple[str, ...]) -> None:
@@ -119,3 +125,50 @@ def test_0018s_copy_reads_what_the_live_reader_reads_today(tmp_path: Path) -> No
     assert migration.MANIFEST == species_packs.MANIFEST
     # An archive past the limit is read as 1; one that large is not made here.
     assert migration.MAX_ARCHIVE_BYTES == species_pack_members.MAX_ARCHIVE_BYTES
+
+
+# --- 0043: the hub's id, from when its database was made --------------------------------
+
+
+def test_0043_derives_the_id_by_its_own_copy_not_the_live_rule(
+    upgraded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Change the live rule (here its uuid5 namespace) and a hub that runs 0043 after the
+    change, restored from a backup made before the id existed, is still given the id it had:
+    to its devices it is the same hub."""
+    _older_hub(upgraded, BEFORE_HUB_IDENTITY)
+    had = identity.derived_id(connections[upgraded])  # the id the rule gives it today
+    monkeypatch.setattr(identity, "_NAMESPACE", UUID("00000000-0000-4000-8000-000000000043"))
+    assert identity.derived_id(connections[upgraded]) != had  # the live rule changed
+    _migrate(upgraded, HUB_IDENTITY)
+    with connections[upgraded].cursor() as cursor:
+        cursor.execute("SELECT uid FROM hub_hubidentity")
+        (given,) = cursor.fetchone()
+    assert given == had, f"0043 follows the live rule: the hub was given {given}, not {had}"
+
+
+def test_0043s_copy_derives_the_id_the_live_rule_derives_today(upgraded: str) -> None:
+    """0043's copy is the live rule as it was written, for what it reads: the ``applied`` time
+    of the hub's first migration as the migration's connection (Django's) reads it back, with
+    microseconds, recorded in any time zone; or none. The live rule derives the id of a hub
+    whose row is missing, so it must stay the copy's: should this fail, change the live rule
+    back, not 0043."""
+    migration = importlib.import_module(f"sync.hub.migrations.{HUB_IDENTITY[1]}")
+    connection = connections[upgraded]
+    recorder = MigrationRecorder(connection)
+    recorder.ensure_schema()  # django_migrations, without migrating anything
+    none = (migration.derived_id(connection), identity.derived_id(connection))
+    assert [made.version for made in none] == [4, 4] and len(set(none)) == 2  # random each
+    summer_time = timezone(timedelta(hours=2))
+    for applied in (
+        datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 29, 4, 0, 0, tzinfo=summer_time),
+        datetime(2026, 12, 1, 6, 7, 2, 123456, tzinfo=timezone(timedelta(hours=-9, minutes=-30))),
+    ):
+        recorder.Migration.objects.using(upgraded).update_or_create(
+            app="hub", name="0001_initial", defaults={"applied": applied}
+        )
+        frozen, live = migration.derived_id(connection), identity.derived_id(connection)
+        assert frozen == live, applied
+        assert live.version == 5  # derived, not random
+    assert migration.NAMESPACE == identity._NAMESPACE
