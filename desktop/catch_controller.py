@@ -40,7 +40,7 @@ from desktop.catch_jobs import BoxesClassified, Classified, classify_boxes, clas
 from desktop.catch_panel import NO_PACK, CatchPanel, DetailsText, FishRow
 from desktop.catch_photo import PhotoFile
 from desktop.catch_recording import RECORDED_ALREADY, CatchRecording
-from desktop.catch_records import CatchRecord, CatchRecords
+from desktop.catch_records import CatchRecord, CatchRecords, dismiss_question
 from desktop.catch_review_controller import CatchReviewController
 from desktop.catch_store import AtStart, CatchStore
 from desktop.metrics import CatchMetrics, StageTimes
@@ -65,6 +65,7 @@ from sync.store.records import new_uid
 _log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 30.0
 _KNOWN = (CatchError, InferenceError, SyncError)  # the officer's to act on: shown, not raised
+DISMISS_TITLE = "Dismiss catches not recorded"
 
 # RECORDED_ALREADY moved to catch_recording with the code that shows it: importable here still.
 __all__ = ["RECORDED_ALREADY", "STOP_TIMEOUT_S", "CatchController", "details_of"]
@@ -224,7 +225,11 @@ class CatchController(CatchRecording):
 
     @Slot()
     def dismiss(self) -> None:
-        dropped = self.records.dismiss()
+        """Delete the refused catches for good, once the officer said Yes (No: the default)."""
+        asked = self.records.refused
+        if not asked or not self._ask(self.panel, DISMISS_TITLE, dismiss_question(asked)):
+            return  # kept: listed, and in the spool, for Retry
+        dropped = self.records.dismiss(asked)  # the question named them: not one since
         if dropped:
             _log.warning("catch: dismissed, not recorded: %s", ", ".join(r.name for r in dropped))
             if self.store is not None:  # nor offered again at the next start

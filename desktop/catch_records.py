@@ -11,17 +11,21 @@ so a dozen refusals of large photos cost what their files do.
 No catch is written twice: a refused record wrote nothing (the photo, its observations and
 their outbox entries are one transaction), and each catch is in one place at a time (being
 written, refused, or done). Recording a refused photo again from the panel replaces its
-refusal. No Qt here: ``CatchController`` asks, ``CatchPanel`` shows the ``Outcome``.
+refusal. A Dismiss deletes a catch for good, so the officer is asked first, told what is
+lost (``dismiss_question``: of a catch the store holds in part, only the fish it lacks).
+No Qt here: ``CatchController`` asks, ``CatchPanel`` shows the ``Outcome``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from desktop.catch import CatchDetails, CaughtFish
 from desktop.catch_errors import KEPT_IN_MEMORY, KEPT_ON_DISK
 from desktop.catch_photo import PhotoFile
+from desktop.catch_text import verdict_text
 from sync.store.records import new_uid
 
 
@@ -48,6 +52,9 @@ class CatchRecord:
     # False: offered from a spool entry kept by a Jaga before entries kept their fish's
     # uids, whose ``observation_uids`` were made at its reading, and are kept with it no more.
     uids_kept: bool = True
+    # The positions of its fish the store held when the spool was read (a sync pulled part
+    # of the catch back: ``sync.store.catch_written``): a Dismiss does not lose those.
+    held_fish: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.observation_uids:
@@ -61,6 +68,11 @@ class CatchRecord:
     def name(self) -> str:
         """The photo's file, as the officer knows it."""
         return self.photo.path.name
+
+    @property
+    def unrecorded(self) -> tuple[int, ...]:
+        """The positions of its fish the store lacks, as last read: what a Dismiss loses."""
+        return tuple(n for n in range(len(self.fish)) if n not in self.held_fish)
 
     @property
     def label(self) -> str:
@@ -112,10 +124,12 @@ class CatchRecords:
             if record.uid not in waiting:
                 self._refused[record] = "kept from before the app stopped; Retry records it"
 
-    def dismiss(self) -> list[CatchRecord]:
-        """The refused records, dropped at the officer's word."""
-        dropped = list(self._refused)
-        self._refused.clear()
+    def dismiss(self, asked: Sequence[CatchRecord]) -> list[CatchRecord]:
+        """Those of ``asked`` still refused, dropped at the officer's word: the ones the
+        question named (``dismiss_question``), not one refused while it was open."""
+        dropped = [record for record in asked if record in self._refused]
+        for record in dropped:
+            del self._refused[record]
         self._on_disk.difference_update(record.uid for record in dropped)
         if dropped:
             names = ", ".join(record.label for record in dropped)
@@ -167,3 +181,35 @@ class CatchRecords:
             any(problem for _, problem in lines),
             bool(self._refused),
         )
+
+
+def dismiss_question(records: Sequence[CatchRecord]) -> str:
+    """What Dismiss asks before it deletes ``records`` for good: how many catches (and fish)
+    are lost, each named by its photo and the species of each fish lost (as confirmed, else
+    the pack's answer); of a catch the store holds in part, only the fish it lacks."""
+    fish = sum(len(record.unrecorded) for record in records)
+    lost = f"{len(records)} catch{'es' if len(records) > 1 else ''}"
+    if fish != len(records):
+        lost += f" ({fish} fish)"
+    named = "; ".join(_lost_fish(record) for record in records)
+    return (
+        f"Dismiss {lost} not recorded? {named}. A catch dismissed is deleted for good, from"
+        " this list and from the disk: it cannot be retried, nor is it offered at the next"
+        " start. (No: keep them for Retry.)"
+    )
+
+
+def _lost_fish(record: CatchRecord) -> str:
+    lost = record.unrecorded
+    confirmed = [*record.confirmed, *(None,) * len(record.fish)]  # one per fish, if given
+    species = ", ".join(confirmed[n] or verdict_text(record.fish[n].prediction) for n in lost)
+    total = len(record.fish)
+    if total == 1:
+        return f"{record.name}: {species}"
+    if len(lost) == total:
+        return f"{record.name}: {total} fish: {species}"
+    held = total - len(lost)
+    return (
+        f"{record.name}: {len(lost)} of {total} fish not recorded: {species}"
+        f" (the {held} recorded already {'stays' if held == 1 else 'stay'})"
+    )

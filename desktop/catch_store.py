@@ -28,7 +28,7 @@ from pathlib import Path
 
 from desktop.catch import record_catches
 from desktop.catch_errors import KEPT_IN_MEMORY, KEPT_ON_DISK, CatchError, RecordedBeforeError
-from desktop.catch_pulled import kept_catch, put_photo, wait_for_a_pull
+from desktop.catch_pulled import kept_catch, put_photo, wait_for_a_pull, with_held_fish
 from desktop.catch_records import CatchRecord
 from desktop.catch_spool import CatchSpool
 from desktop.catch_time import ObservedTime, observed_time
@@ -262,7 +262,7 @@ class CatchStore:
         first (photos never travel in pulls); an entry whose photo could not be put in
         stays, logged, for the next start; so does one of which a pull brought back only
         some fish (one the hub had not taken yet is nowhere else): its Retry records the
-        rest (``_write_missing``)."""
+        rest (``_write_missing``), and a Dismiss loses only those (``with_held_fish``)."""
         with CatchSpool.open(store, self.source) as spool:
             kept = spool.records()
             asked = {catch.uid: kept_catch(catch) for catch in kept}
@@ -270,7 +270,7 @@ class CatchStore:
             written = written_catches(store.database, asked)
             if deletable := [c for c in kept if c.uid in written and c.uid not in photoless]:
                 self._forget_written(spool, deletable)
-        return [catch for catch in kept if catch.uid not in written]
+        return [with_held_fish(store, catch) for catch in kept if catch.uid not in written]
 
     @staticmethod
     def _forget_written(spool: CatchSpool, written: list[CatchRecord]) -> None:
