@@ -11,9 +11,9 @@ One photo may hold several fish: the officer drags a box over each on the previe
 species" box are about the fish selected in that list, so each fish is confirmed on its own.
 
 Under Record, one line per catch says what became of it, naming its photo: being written,
-recorded, or NOT RECORDED with why, in red, with Retry and Dismiss beside it. A new photo
-does not clear it: a refused catch stays listed until the officer retries or dismisses it,
-and a recorded one until the next Record.
+recorded, or NOT RECORDED with why, in red, with Retry and Dismiss beside it (Dismiss asks first:
+``CatchController.dismiss``). A new photo does not clear it: a refused catch stays listed
+until the officer retries or dismisses it, and a recorded one until the next Record.
 """
 
 from __future__ import annotations
@@ -129,7 +129,9 @@ class CatchPanel(QGroupBox):
         self.retry.setToolTip("Record the catches not recorded again, as they were classified")
         self.dismiss = QPushButton("Dismiss")
         self.dismiss.setObjectName("catchDismiss")
-        self.dismiss.setToolTip("Give up on the catches not recorded: they are not kept")
+        self.dismiss.setToolTip(
+            "Give up on the catches not recorded: asks first, then deletes them for good"
+        )
         self.show_records(Outcome("", problem=False, refused=False))
         self.review = ReviewList()
         self._lay_out()

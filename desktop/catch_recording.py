@@ -16,8 +16,9 @@ Record of the same fish records it again (``jaga catch --again``).
 
 A Record the store refused is kept (``CatchRecords``) and shown, naming its photo, until the
 officer retries it (the same classified catch, written on the worker like any record) or
-dismisses it; closing the window with one asks the officer first (``may_close``), and one
-still kept when the panel stops anyway is logged (``CatchController.stop``). Every catch is
+dismisses it (asked first: ``catch_records.dismiss_question``); closing the window with one
+asks the officer first (``may_close``), and one still kept when the panel stops anyway is
+logged (``CatchController.stop``). Every catch is
 kept on disk beside the store (``CatchSpool``) from its Record until the store has it, so
 that an app killed or a power cut while it is written or refused loses none: the next start
 offers it again for Retry or Dismiss (``_show_pending``).
