@@ -158,11 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     refuse_undecodable_text(parser, args, args_list)
     refuse_undecodable_environment(parser, os.environ)
     if args.command != "app":  # the app's settings take them (desktop.settings)
-        # Out of the environment before any command runs: no process it starts inherits
-        # them, and each is one buffer its readers share (sync.store.key_sources).
-        from sync.store.key_sources import take_passphrases
-
-        take_passphrases(os.environ)
+        take_secrets(args)
     write_file_names_as_they_are()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -173,6 +169,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     return run_reporting_a_gone_reader(args.handler, args)
+
+
+def take_secrets(args: argparse.Namespace) -> None:
+    """Take the store's passphrases and the hub's token out of the environment before the
+    command runs, whether it reads them or not: no process it starts inherits them, nor does
+    ``/proc/PID/environ`` show them (``sync.store.env_secrets``). Each passphrase is then one
+    buffer its readers share (``sync.store.key_sources``); the token is held in
+    ``args.env`` alone, the mapping a command that reads it (``jaga sync``, ``jaga kiosk``)
+    reads the sync settings from (``sync.client.config.take_token``)."""
+    from sync.client.config import take_token
+    from sync.store.key_sources import take_passphrases
+
+    take_passphrases(os.environ)
+    args.env = take_token(os.environ)
 
 
 class ReaderGone(BaseException):

@@ -137,6 +137,24 @@ def test_kiosk_run_holds_neither_passphrase_nor_token_in_its_environment(
     assert seen["proc"] == [], f"/proc/PID/environ still shows {seen['proc']}"
 
 
+@needs_proc
+@pytest.mark.parametrize("command", ["store", "catch"])
+def test_a_command_that_does_not_read_the_token_takes_it_out_too(
+    store_path: Path, tmp_path: Path, command: str
+) -> None:
+    """Review (s35): only ``jaga sync`` and ``jaga kiosk``, which read the token, took it;
+    ``jaga store`` and ``jaga catch`` left it for every process they start. ``main`` takes
+    it for every command but the app (whose settings take it), as it takes the passphrases."""
+    argv = {
+        "store": ("store", "info", "--db", str(store_path)),
+        "catch": ("catch", str(tmp_path / "no-such-photo.jpg"), "--officer", "Ana Lima",
+                  "--db", str(store_path)),
+    }[command]  # fmt: skip
+    seen = _child(_AFTER_MAIN, {**SECRETS, TOKEN_ENV: TOKEN}, *argv)
+    assert seen["environ"] == [], f"a child of `jaga {command}` inherits {seen['environ']}"
+    assert seen["proc"] == [], f"/proc/PID/environ still shows {seen['proc']}"
+
+
 def test_every_reader_of_a_variable_gets_the_one_passphrase(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -140,14 +139,12 @@ def _enrol(args: argparse.Namespace) -> int:
     from desktop.kiosk.assemble import kiosk_settings, kiosk_stages
     from desktop.kiosk.enrol import NewPerson, enrol_person
     from desktop.kiosk.identity import enrolment_site
-    from sync.client.config import take_token
 
     def enrol() -> dict[str, Any]:
         settings = kiosk_settings(args.settings)
         stages = kiosk_stages(_options(args), settings)  # before the key is asked for
-        env = take_token(os.environ)  # no token left for a process started from here
         with open_store_of(args) as store:
-            site = enrolment_site(store, env, args.site)
+            site = enrolment_site(store, args.env, args.site)  # the token: main took it
             person = NewPerson(args.external_id, args.name, site, args.consent_version,
                                args.operator, args.retain_days)  # fmt: skip
             done = enrol_person(store, stages, settings, person, args.photos,
@@ -169,7 +166,6 @@ def _run(args: argparse.Namespace) -> int:
     from desktop.kiosk.errors import KioskError
     from desktop.kiosk.journal import set_aside_note
     from desktop.kiosk.sources import CAMERA_PREFIX, check_source, source_frames
-    from sync.client.config import take_token
 
     def run() -> int:
         frames = 0
@@ -182,10 +178,10 @@ def _run(args: argparse.Namespace) -> int:
         # wrong one.
         camera = check_source(args.source).startswith(CAMERA_PREFIX)
         video = None if camera else source_frames(args.source, args.max_frames)
-        # The hub's token out of the environment, read from this mapping alone: nothing the
-        # kiosk starts in its long unattended run inherits it (the passphrase: ``main``).
-        env = take_token(os.environ)
-        with open_kiosk(store_path_of(args), key_source_of(args), _options(args), env) as session:
+        # The hub's token is read from args.env alone, taken out of the environment (with the
+        # passphrases, by ``main``): nothing the kiosk starts in its long run inherits it.
+        with open_kiosk(store_path_of(args), key_source_of(args), _options(args),
+                        args.env) as session:  # fmt: skip
             aside = session.journal_set_aside
             set_aside = None if aside is None else set_aside_note(aside)
             for warning in (session.warning, session.clock_warning, set_aside):

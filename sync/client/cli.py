@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import os
 import random
 import sys
 import time
@@ -131,13 +130,12 @@ def _now(args: argparse.Namespace) -> int:
     So does one whose erasures the hub refused (``ErasureRefusedError``: quarantined, such
     as a moved device's of a person of its old site), as the only one of them done here."""
     from sync.client.client import open_client
-    from sync.client.config import take_token
     from sync.client.errors import ErasureRefusedError, ProxyBodyLimitError, SyncConfigError
     from sync.client.report import SyncReport
 
     held_back: ProxyBodyLimitError | None = None
     path, source = store_path(args), key_source(args)  # a passphrase is asked once
-    env = take_token(os.environ)  # no process started from here on inherits the token
+    env = args.env  # the token in it alone, taken out of the environment (``main``)
     with contextlib.ExitStack() as stack:
         try:
             client = stack.enter_context(open_client(path, source, env=env))
@@ -211,10 +209,9 @@ def _sync_with_retries(client: SyncClient, attempts: int, retry_pack: bool) -> S
 
 
 def _status(args: argparse.Namespace, *, pack_in_use: PackInUse | None) -> int:
-    from sync.client.config import take_token
     from sync.client.status import read_status
 
-    env = take_token(os.environ)  # read twice below: taken once
+    env = args.env  # read twice below; the token in it alone (``main`` took it)
     with open_store(args) as store:
         if args.prometheus is None:
             status = read_status(store, env, check_pack=True, pack_in_use=pack_in_use)

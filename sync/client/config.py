@@ -11,8 +11,10 @@ token would show in ``ps`` and shell history). The token is never part of a ``re
 ``JAGA_SYNC_TOKEN``       the device's bearer token (from registration)
 ``JAGA_SYNC_FACE_IMAGES`` ``1`` lets enrolment photos travel; by default only embeddings do
 
-The token is taken out of the process's environment once read (``take_token``): a process
-that ``jaga sync`` or the app starts does not inherit the hub's bearer token for this device.
+The token is taken out of the process's environment (``take_token``) before any ``jaga``
+command runs (``main``, which hands the commands that read it, ``jaga sync`` and ``jaga
+kiosk``, what it returns), and by the app's settings: a process that jaga starts does not
+inherit the hub's bearer token for this device.
 """
 
 from __future__ import annotations
