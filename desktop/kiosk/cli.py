@@ -8,13 +8,14 @@ are recorded under the device's registration (``jaga sync register``), else unde
 photo, so there is no option to turn it off.
 
 ``run`` prints one JSON line per recorded event as it happens, and a summary line (the
-frames and the events of this run) when the source ends, or on Ctrl-C after the open
-tracks are decided and recorded. Decisions an earlier run left waiting for a busy store
-(its journal, written first) are printed too, with ``"earlier_run": true``, and counted
-apart (``earlier_run_events``), not as this run's. A camera that stops giving frames has
+frames and the events of this run) when the source ends, or on Ctrl-C or SIGTERM (a
+systemd stop) after the open tracks are decided and recorded (``desktop.kiosk.stop``;
+``"interrupted": true`` and the ``signal``). Decisions an earlier run left waiting for a
+busy store (its journal, written first) are printed too, with ``"earlier_run": true``, and
+counted apart (``earlier_run_events``), not as this run's. A camera that stops giving frames has
 its open tracks decided and recorded too, then is an error. Exit codes: 0 done, 1 refused
 (the message says why; ``enrol`` wrote nothing; ``run`` keeps the events it printed), 2
-usage, 130 interrupted.
+usage, 130 interrupted (Ctrl-C), 143 stopped by SIGTERM (``run``: its events recorded).
 
 This module imports no Qt and loads the models and the store only when a command runs.
 """
@@ -38,6 +39,7 @@ from sync.store.cli import key_source_of, open_store_of, store_path_of
 if TYPE_CHECKING:
     from desktop.kiosk.assemble import KioskOptions
     from desktop.kiosk.session import KioskSession
+    from desktop.kiosk.stop import StopSignals
     from sync.store import AccessEvent
 
 
@@ -166,11 +168,14 @@ def _run(args: argparse.Namespace) -> int:
     from desktop.kiosk.errors import KioskError
     from desktop.kiosk.journal import set_aside_note
     from desktop.kiosk.sources import CAMERA_PREFIX, check_source, source_frames
+    from desktop.kiosk.stop import StopSignals
+
+    stop = StopSignals()
 
     def run() -> int:
         frames = 0
         events: Counter[bool] = Counter()  # by whether an earlier run decided them
-        interrupted = False
+        stopped: KeyboardInterrupt | None = None
         # Before the models load and the key is asked for: a source that cannot run (a
         # folder, a photo, a video with no frame, a typo for camera:N) is said at once. A
         # camera is only checked: it is opened once the store is open and the models
@@ -189,15 +194,14 @@ def _run(args: argparse.Namespace) -> int:
                     print(f"jaga kiosk run: warning: {warning}", file=sys.stderr)
             try:
                 source = video if video is not None else source_frames(args.source, args.max_frames)
-                for time_s, image in source:
+                for time_s, image in stop.frames(source):  # a stop comes between frames
                     events += _print_events(session, session.process(image, time_s).events)
                     frames += 1
-            except KeyboardInterrupt:  # the people at the kiosk were decided: record them
-                interrupted = True
-            except KioskError as stopped:  # a camera that stopped: whoever stood there is
-                # recorded first; said before, so that a failure to write them is not all
-                # the operator reads
-                print(f"jaga kiosk run: error: {stopped}", file=sys.stderr)
+            except KeyboardInterrupt as stopping:  # Ctrl-C, SIGTERM: those at the kiosk
+                stopped = stopping  # were decided: record them
+            except KioskError as camera_stopped:  # whoever stood there is recorded first;
+                # said before, so that a failure to write them is not all the operator reads
+                print(f"jaga kiosk run: error: {camera_stopped}", file=sys.stderr)
                 _print_events(session, session.finish())
                 return 1
             events += _print_events(session, session.finish())
@@ -209,10 +213,17 @@ def _run(args: argparse.Namespace) -> int:
             summary["journal_set_aside"] = session.journal_set_aside.name
         if session.clock_watch.last_wrong is not None:  # its events' times are the clock's
             summary["clock"] = session.clock_watch.last_wrong  # (wrong at start, or since)
-        print(json.dumps({"summary": summary | ({"interrupted": True} if interrupted else {})}))
-        return 130 if interrupted else 0
+        if stopped is not None or stop.received is not None:  # a signal after the frames
+            summary["interrupted"] = True  # ended is noted (not raised): a stop all the same
+        if stop.received is not None:
+            summary["signal"] = stop.received.name
+        print(json.dumps({"summary": summary}))
+        return stop.status(stopped)
 
-    return _guarded(args, run)
+    # Before the models load and the store is opened: a stop while they do ends the run as
+    # one later does, not by the signal's default (desktop.kiosk.stop).
+    with stop.installed():
+        return _guarded(args, run, stop)
 
 
 def _options(args: argparse.Namespace) -> KioskOptions:
@@ -225,8 +236,9 @@ def _options(args: argparse.Namespace) -> KioskOptions:
     )  # fmt: skip
 
 
-def _guarded(args: argparse.Namespace, command: Any) -> int:
+def _guarded(args: argparse.Namespace, command: Any, stop: StopSignals | None = None) -> int:
     from desktop.kiosk.errors import KioskError
+    from desktop.kiosk.stop import TERMINATED_STATUS, stopped_status
     from inference.errors import InferenceError
     from sync.errors import SyncError
 
@@ -236,9 +248,12 @@ def _guarded(args: argparse.Namespace, command: Any) -> int:
     except (KioskError, InferenceError, SyncError) as error:
         print(f"{name}: error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{name}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stopped:  # Ctrl-C, or SIGTERM, before the frames began
+        # (the signal received, not the exception: a prompt turns either into its own)
+        status = stopped_status(stopped) if stop is None else stop.status(stopped)
+        said = "stopped by SIGTERM" if status == TERMINATED_STATUS else "interrupted"
+        print(f"{name}: {said}", file=sys.stderr)
+        return status
     return code if isinstance(code, int) else 0
 
 
