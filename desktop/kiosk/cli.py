@@ -4,8 +4,9 @@ video through the kiosk, recording every final decision as an audited access eve
 The store is opened as ``jaga store`` opens it (``--db``, else ``$JAGA_STORE_PATH`` or the
 user's data folder; ``--key-file``, else ``$JAGA_STORE_PASSPHRASE``, else a prompt). Events
 are recorded under the device's registration (``jaga sync register``), else under
-``--site`` and ``--device``. Liveness always runs: a kiosk without it opens for a printed
-photo, so there is no option to turn it off.
+``--site`` and ``--device``; ``run`` overwrites the passphrase and the token it was given
+once its store is open (``desktop.kiosk.forget``). Liveness always runs: a kiosk without
+it opens for a printed photo, so there is no option to turn it off.
 
 ``run`` prints one JSON line per recorded event as it happens, and a summary line (the
 frames and the events of this run) when the source ends, or on Ctrl-C or SIGTERM (a
@@ -166,6 +167,7 @@ def _enrol(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from desktop.kiosk.assemble import open_kiosk
     from desktop.kiosk.errors import KioskError
+    from desktop.kiosk.forget import forget_secrets_once_open
     from desktop.kiosk.journal import set_aside_note
     from desktop.kiosk.sources import CAMERA_PREFIX, check_source, source_frames
     from desktop.kiosk.stop import StopSignals
@@ -185,8 +187,9 @@ def _run(args: argparse.Namespace) -> int:
         video = None if camera else source_frames(args.source, args.max_frames)
         # The hub's token is read from args.env alone, taken out of the environment (with the
         # passphrases, by ``main``): nothing the kiosk starts in its long run inherits it.
-        with open_kiosk(store_path_of(args), key_source_of(args), _options(args),
-                        args.env) as session:  # fmt: skip
+        key = key_source_of(args)
+        with open_kiosk(store_path_of(args), key, _options(args), args.env) as session:
+            forget_secrets_once_open(key, args.env)
             aside = session.journal_set_aside
             set_aside = None if aside is None else set_aside_note(aside)
             for warning in (session.warning, session.clock_warning, set_aside):

@@ -33,7 +33,7 @@ from sync.hub_url import kept_hub_url
 # this module's variable names, and the wire models would load pydantic with them.
 from sync.limits import MAX_BATCH_ENTRIES, MAX_CHUNK_BYTES, MAX_PULL_LIMIT, SLUG_PATTERN
 from sync.store.env_secrets import take_secret
-from sync.store.key_memory import zero
+from sync.store.key_memory import wipe, zero
 
 HUB_URL_ENV = "JAGA_HUB_URL"
 SITE_ENV = "JAGA_SYNC_SITE"
@@ -193,6 +193,18 @@ def take_token(environ: MutableMapping[str, str]) -> Mapping[str, str]:
     finally:
         zero(held)
     return ChainMap({TOKEN_ENV: token}, environ)
+
+
+def forget_token(env: Mapping[str, str]) -> None:
+    """Take the token out of a mapping :func:`take_token` made, and overwrite it where
+    nothing else holds it (``sync.store.key_memory.wipe``): for a command that has read what
+    it needs of the settings and runs on (``jaga kiosk run``). Another mapping is left as it
+    is: it is a test's or the app's settings', not this process's copy."""
+    if not isinstance(env, ChainMap):
+        return
+    token = env.maps[0].pop(TOKEN_ENV, None)
+    if token is not None:
+        wipe(token)
 
 
 def parse_flag(text: str, name: str) -> bool:

@@ -65,6 +65,15 @@ def forget_taken_passphrases() -> None:
     _taken.clear()
 
 
+def forget_passphrase(source: KeySource) -> None:
+    """Overwrite ``source`` if it is a passphrase, and every passphrase taken from the
+    environment: for a command that has opened all it needs with it and runs on, unattended
+    (``jaga kiosk run``). Nothing of the process can open a store with them after."""
+    if isinstance(source, Passphrase):
+        source.forget()
+    forget_taken_passphrases()
+
+
 def environment_passphrase(env: Mapping[str, str], env_name: str) -> Passphrase | None:
     """The passphrase in ``env_name``: from ``os.environ``, the process's one (taken out of
     it); from another mapping (a test's, the app's settings'), read and left there."""
