@@ -11,7 +11,7 @@ message box, with the Enter an officer presses by habit).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,28 +25,12 @@ from desktop.questions import question_box
 from tests.desktop.qtwait import wait_until
 from tests.desktop.test_catch import BELOW_REVIEW, CONFIDENT, side_by_side
 from tests.desktop.test_catch_panel import Asking, Rig, catch_of, in_store
-from tests.desktop.test_catch_record_failures import QUICK, held, observed, refused_record, settle
-from tests.desktop.test_catch_spool import kept, restarted, start, stop, wait_offered
+from tests.desktop.test_catch_record_failures import held, observed, refused_record, settle
+from tests.desktop.test_catch_spool import kept, restarted, rig, start, stop, wait_offered, window
 
 pytestmark = pytest.mark.needs_shared
 A, B = Path(CONFIDENT).name, Path(BELOW_REVIEW).name
-__all__ = ["restarted"]  # the fixture, used by name
-
-
-@pytest.fixture
-def rig(species_rig: Rig) -> Rig:
-    return species_rig
-
-
-@pytest.fixture
-def window(rig: Rig) -> Iterator[MainWindow]:
-    opened = rig.open(config=QUICK)
-    catch_of(opened).panel.officer.setText("Ana Lima")
-    try:
-        yield opened
-    finally:
-        rig.closing.answer = True
-        opened.close()
+__all__ = ["restarted", "rig", "window"]  # the spool tests' fixtures, used by name
 
 
 def dismiss_questions(rig: Rig) -> list[str]:
