@@ -27,6 +27,7 @@ from sync.protocol import FACE_PHOTOS_RESTATED_HEADER, PROTOCOL_VERSION
 from tests.sync.hub import entries as e
 from tests.sync.hub.hubfixtures import SERVER
 from tests.sync.hub.hubkit import REPO, Api, run_migrate, start_migrate
+from tests.sync.hub.migrated import migrated_to
 from tests.sync.hub.test_face_photo_metadata import _pushed_face, _uploaded
 from tests.sync.hub.test_migrations import upgraded  # noqa: F401  (a fixture)
 from tests.sync.hub.test_photos import _start
@@ -46,8 +47,7 @@ def _older_hub(alias: str) -> dict[str, bytes | None]:
     """A hub at 0051 holding, as it kept them, photos by their sha256: face photos whole
     (a JPEG with GPS and serials, one already without, one no rule can read, one whose
     bytes never came) and a catch photo with its boat's GPS."""
-    for target in (("auth",), BEFORE):  # auth's whole: permission names past 50 characters
-        _migrate(alias, *target)
+    migrated_to(alias, ("auth",), BEFORE)  # auth's whole: permission names past 50 characters
     apps = MigrationLoader(connections[alias]).project_state(BEFORE).apps
     site = apps.get_model("hub", "Site").objects.using(alias).create(slug="kiosks")
     person = (
@@ -164,8 +164,7 @@ def test_a_start_killed_midway_leaves_each_face_photo_whole_or_stripped(
 def _face_photo_at_0051(alias: str, seed: int) -> str:
     """A face photo kept whole, as a hub at 0051 kept it, in a database at 0051."""
     if seed == 0:
-        for target in (("auth",), BEFORE):
-            _migrate(alias, *target)
+        migrated_to(alias, ("auth",), BEFORE)
     apps = MigrationLoader(connections[alias]).project_state(BEFORE).apps
     site, _ = apps.get_model("hub", "Site").objects.using(alias).get_or_create(slug="kiosks")
     person = (

@@ -19,6 +19,7 @@ from sync.hub.auth import create_device
 from sync.hub.identity import derived_id, hub_id
 from sync.hub.models import HubIdentity
 from sync.protocol import HUB_ID_HEADER, PROTOCOL_VERSION
+from tests.sync.hub.migrated import migrated_to
 from tests.sync.hub.test_audit_retention import _pg, _restored_into_new_database
 from tests.sync.hub.test_migrations import upgraded
 
@@ -50,7 +51,7 @@ def test_a_hub_restored_to_a_backup_before_the_id_is_given_the_same_id(upgraded:
     """Migrated back to 0042 (a backup made before the id) and up again: the same id.
     (Migrated up from nothing first, all the other apps with it: auth's permission names
     are only wide enough after its own later migrations.)"""
-    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded)
     call_command("migrate", *BEFORE, database=upgraded, interactive=False, verbosity=0)
     apps = MigrationLoader(connections[upgraded]).project_state(BEFORE).apps
     apps.get_model("hub", "Site").objects.using(upgraded).create(slug="first-site")
@@ -72,7 +73,7 @@ def test_a_backup_made_before_its_oldest_site_was_deleted_gives_the_hub_the_same
     restored from a backup made before a site was deleted (before the id existed) names the
     id the live hub named, whose migration ran after the deletion. Before: derived from the
     oldest site, the two were other hubs to their devices."""
-    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded)
     call_command("migrate", *BEFORE, database=upgraded, interactive=False, verbosity=0)
     sites = MigrationLoader(connections[upgraded]).project_state(BEFORE).apps
     sites = sites.get_model("hub", "Site").objects.using(upgraded)

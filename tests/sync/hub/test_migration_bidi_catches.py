@@ -17,6 +17,7 @@ from django.utils import timezone
 from sync.hub.models import Change, FishObservation
 from sync.protocol import FishObservationUpsert, parse_payload
 from tests.sync.hub import entries as e
+from tests.sync.hub.migrated import migrated_to
 from tests.sync.hub.test_migrations import upgraded
 
 __all__ = ["upgraded"]
@@ -55,8 +56,7 @@ def _catch(apps: Any, alias: str, site: Any, device: Any, cursor: int, **fields:
 def test_0052_takes_bidi_controls_out_of_stored_catches_and_logs_them_again(
     upgraded: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    for target in (("auth",), BEFORE):
-        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, ("auth",), BEFORE)
     apps = MigrationLoader(connections[upgraded]).project_state(BEFORE).apps
     site = apps.get_model("hub", "Site").objects.using(upgraded).create(slug="boats", last_cursor=2)
     device = (
@@ -91,8 +91,7 @@ def test_0052_takes_bidi_controls_out_of_stored_catches_and_logs_them_again(
 def test_0052_leaves_an_officer_of_controls_alone_a_name_a_device_takes(upgraded: str) -> None:
     """The officer is required on the wire: one who was nothing but controls became no
     officer in the logged catch (None), which every device refused, and skipped."""
-    for target in (("auth",), BEFORE):
-        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, ("auth",), BEFORE)
     apps = MigrationLoader(connections[upgraded]).project_state(BEFORE).apps
     site = apps.get_model("hub", "Site").objects.using(upgraded).create(slug="deck", last_cursor=1)
     device = (

@@ -22,6 +22,7 @@ from sync.hub.models import Change, FaceTemplate, FishObservation, Person
 from sync.protocol import PersonUpsert, names, parse_payload
 from sync.protocol.names import free_text_problem, hidden_characters_problem
 from tests.sync.hub import entries as e
+from tests.sync.hub.migrated import migrated_to
 from tests.sync.hub.test_migrations import upgraded
 
 __all__ = ["upgraded"]
@@ -86,8 +87,7 @@ def _catch(apps: Any, alias: str, site: Any, cursor: int, **fields: Any) -> Any:
 
 def _older_hub(alias: str) -> dict[str, Any]:
     """A hub at 0054 holding, as it took them, the records 0055 has to clean, and others."""
-    for target in (("auth",), BEFORE):
-        call_command("migrate", *target, database=alias, interactive=False, verbosity=0)
+    migrated_to(alias, ("auth",), BEFORE)
     apps = MigrationLoader(connections[alias]).project_state(BEFORE).apps
     site = apps.get_model("hub", "Site").objects.using(alias).create(slug="gate", last_cursor=7)
     named = _person(apps, alias, site, 1, NAME, operator=OPERATOR)

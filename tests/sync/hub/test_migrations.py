@@ -51,6 +51,7 @@ from tests.sync.conftest import FAST, FakeClock
 from tests.sync.hub.chainkit import checkpointed_chain
 from tests.sync.hub.hubfixtures import SERVER
 from tests.sync.hub.hubkit import Api, run_migrate, start_migrate
+from tests.sync.hub.migrated import migrated_to
 from tests.sync.hub.test_audit_anchor import _registered_again, breaks, decide, links, send
 from tests.sync.hub.test_pack_schema import pack_of_schema
 from tests.sync.test_species_packs import make_pack
@@ -170,7 +171,7 @@ def test_a_hub_at_0008_holding_chains_migrates_to_the_live_hubs_counts_and_judge
     ]
     assert _counted(live, site) == {"device": 9, "kiosk-2": 4, "kiosk-3": 1}
 
-    call_command("migrate", *BEFORE, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, BEFORE)
     _fill(MigrationLoader(connections[upgraded]).project_state(BEFORE).apps, upgraded, devices)
     call_command("migrate", database=upgraded, interactive=False, verbosity=0)
 
@@ -185,7 +186,7 @@ def test_a_days_audit_bytes_migrate_to_the_newest_hour_they_can_be_from(
     """Today's bytes count for a day from the upgrade (they may be that recent): the upgrade
     lets no device past its limit in 24 hours; an earlier day's count from its last hour."""
     before = ("hub", "0013_erasure_rewrite")
-    call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, before)
     apps = MigrationLoader(connections[upgraded]).project_state(before).apps
     site = apps.get_model("hub", "Site").objects.using(upgraded).create(slug=api.site)
     devices = apps.get_model("hub", "Device").objects.using(upgraded)
@@ -214,7 +215,7 @@ def test_the_staff_site_membership_migration_applies_and_reverses(upgraded: str)
     """0015 adds one table (no data to carry): a hub at 0014 gains it, and loses it again
     when migrated back."""
     before = ("hub", "0014_audit_limit_over_any_day")
-    call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, before)
     call_command("migrate", database=upgraded, interactive=False, verbosity=0)
     assert "hub_sitemembership" in connections[upgraded].introspection.table_names()
     call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
@@ -234,7 +235,7 @@ def test_the_photo_withheld_migration_applies_and_reverses(upgraded: str) -> Non
             )
         return {column.name for column in described}
 
-    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded)
     assert "withheld" in columns()
     call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
     assert "withheld" not in columns()
@@ -255,9 +256,7 @@ def test_a_hub_upgrading_gains_the_central_search_permission_and_gives_it_to_nob
     not get it with the upgrade (a superuser grants it)."""
     from django.contrib.auth.models import Permission, User
 
-    for app, target in (("auth", None), ("hub", "0015")):
-        named = (app, target) if target else (app,)
-        call_command("migrate", *named, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, ("auth",), ("hub", "0015"))
     changer = User.objects.db_manager(upgraded).create_user("changer", is_staff=True)
     changer.user_permissions.set(
         Permission.objects.using(upgraded).filter(codename="change_device")
@@ -277,8 +276,7 @@ def test_the_retention_date_of_people_already_held_is_read_into_its_column(
     """0017 fills ``retain_until`` from each person's consent: a person already past it
     stays out of search and pulls after the upgrade, one within it stays in."""
     before = ("hub", "0016_device_grant_central_search")
-    for target in (("auth",), before):  # auth's whole: permission names past 50 characters
-        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, ("auth",), before)  # auth's whole: permission names past 50 characters
     apps = MigrationLoader(connections[upgraded]).project_state(before).apps
     site = apps.get_model("hub", "Site").objects.using(upgraded).create(slug=api.site)
     people = apps.get_model("hub", "Person").objects.using(upgraded)
@@ -298,8 +296,7 @@ def test_the_cursors_erasures_deleted_before_are_named_without_a_fingerprint(
     """0026 names each gap of a site's log (only an erasure leaves one) as an erased change
     with no fingerprint: a device's tip there stays no evidence of a rewind."""
     before = ("hub", "0025_site_log_epoch_restored_at")
-    for target in (("auth",), before):
-        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, ("auth",), before)
     apps = MigrationLoader(connections[upgraded]).project_state(before).apps
     sites = apps.get_model("hub", "Site").objects.using(upgraded)
     site = sites.create(slug=api.site, last_cursor=5)
@@ -323,8 +320,7 @@ def test_a_species_pack_published_before_gets_the_schema_its_manifest_gives(
 ) -> None:
     """So that it is announced only to the devices that read it, as a new one is."""
     before = ("hub", "0017_person_retain_until")
-    for target in (("auth",), before):  # auth's whole: permission names past 50 characters
-        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, ("auth",), before)  # auth's whole: permission names past 50 characters
     apps = MigrationLoader(connections[upgraded]).project_state(before).apps
     packs = apps.get_model("hub", "SpeciesPack").objects.using(upgraded)
     archives = {
@@ -356,8 +352,7 @@ def test_a_start_killed_while_the_retention_index_waits_migrates_at_the_next(
     running). A start killed while one waits leaves an INVALID index and its migration
     unrecorded: the next start's ``migrate`` (each ``jaga hub run`` migrates; systemd
     restarts it on failure) drops that and builds it again."""
-    for target in (("auth",), ("hub", before)):
-        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, ("auth",), ("hub", before))
     name = connections[upgraded].settings_dict["NAME"]
     connections[upgraded].close()
     url = SERVER.url(name)
@@ -401,7 +396,7 @@ def test_the_checkpoint_migration_reverses_only_while_no_checkpoint_is_held(
     retention deleted (and of each segment's first entry, by which a store back after a new
     code is known): it is refused while any is held."""
     before = ("hub", "0029_decision_retention_index")
-    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded)
     call_command("migrate", *before, database=upgraded, interactive=False, verbosity=0)
     call_command("migrate", database=upgraded, interactive=False, verbosity=0)
     checkpointed_chain(upgraded)
@@ -414,7 +409,7 @@ def test_a_run_without_a_cutoff_does_not_stop_0036_migrating_back(upgraded: str)
     """Since 0036 a hub that keeps decisions for ever records its runs without a cutoff;
     migrating back (a release rolled back) gives each its start as the cutoff the older
     column requires, instead of failing on the NOT NULL."""
-    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded)
     started = datetime.now(UTC)
     with connections[upgraded].cursor() as cursor:
         cursor.execute(
@@ -435,8 +430,7 @@ def test_0038_marks_nobody_journaled_and_reverses(upgraded: str) -> None:
     an erased person of a hub at 0037 is not marked (the first start's replay marks those
     its journal names, the catch-up journals the rest), and migrating back drops both."""
     before = ("hub", "0037_siteless_erasure")
-    for target in (("auth",), before):  # auth's whole: permission names past 50 characters
-        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, ("auth",), before)  # auth's whole: permission names past 50 characters
     apps = MigrationLoader(connections[upgraded]).project_state(before).apps
     site = apps.get_model("hub", "Site").objects.using(upgraded).create(slug="s")
     people = apps.get_model("hub", "Person").objects.using(upgraded)
@@ -464,8 +458,7 @@ def test_0039_relabels_no_fish_and_reverses(upgraded: str) -> None:
     """0039 only relabels ``no_fish`` (a photo like none of the pack's species is one too):
     nothing in the database changes, so a verdict stored before is kept both ways."""
     before = ("hub", "0038_person_journaled_at")
-    for target in (("auth",), before):
-        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, ("auth",), before)
     loader = MigrationLoader(connections[upgraded])
     apps = loader.project_state(before).apps
     site = apps.get_model("hub", "Site").objects.using(upgraded).create(slug="s")
@@ -492,7 +485,7 @@ def test_a_run_that_did_not_count_held_chains_does_not_stop_0042_migrating_back(
 ) -> None:
     """Since 0042 a run records no held count until it counted (None): migrating back gives
     it 0, which the older NOT NULL column requires, and 0041's renewal record goes."""
-    call_command("migrate", database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded)
     started = datetime.now(UTC)
     with connections[upgraded].cursor() as cursor:
         cursor.execute(
@@ -517,8 +510,7 @@ def test_photos_waiting_for_their_bytes_are_given_the_device_that_pushed_them(
     before they are stored. A photo already waiting is given the author of the catch that
     names it, else the device uploading it; one stored, or with neither, is given none."""
     before = ("hub", "0044_audit_restarted_kind")
-    for target in (("auth",), before):  # auth's whole: permission names past 50 characters
-        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, ("auth",), before)  # auth's whole: permission names past 50 characters
     apps = MigrationLoader(connections[upgraded]).project_state(before).apps
     site = apps.get_model("hub", "Site").objects.using(upgraded).create(slug="boats")
     devices = apps.get_model("hub", "Device").objects.using(upgraded)
@@ -549,8 +541,7 @@ def test_0050_files_the_queues_earlier_answers_under_the_queue(upgraded: str) ->
     admin page shows: the catch's history page lacked it. 0050 moves those entries (and
     only those: another model's stay) to the queue's model, whose history page lists them."""
     before = ("hub", "0049_photo_upload_per_device")
-    for target in (("auth",), ("admin",), before):
-        call_command("migrate", *target, database=upgraded, interactive=False, verbosity=0)
+    migrated_to(upgraded, ("auth",), ("admin",), before)
     at = [before, ("admin", "0003_logentry_add_action_flag_choices")]
     at.append(("contenttypes", "0002_remove_content_type_name"))
     apps = MigrationLoader(connections[upgraded]).project_state(at).apps
