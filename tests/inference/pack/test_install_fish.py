@@ -22,6 +22,7 @@ from inference.fish.pack import (
     load_pack,
     write_pack,
 )
+from inference.pack import install as install_module
 from inference.pack.files import sha256_of
 from inference.pack.install import FISH_BACKBONE_ID, install
 from inference.pack.installed import ModelPack
@@ -187,15 +188,50 @@ def test_an_int8_model_of_other_thresholds_is_dropped_and_said(
 
 
 def test_a_forced_install_keeps_the_int8_model_and_says_so(
-    backbone_only: ModelPack, calibrated: Path
+    model_pack: ModelPack,
+    backbone_only: ModelPack,
+    calibrated: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`jaga models install --force` rebuilds the pack, and has no photos to rebuild its
     INT8 model from: the one still right for the head is kept, in the install's words."""
+    converted = pinned_backbone_conversion(model_pack, monkeypatch)
     before = load_pack(calibrated).sha256[MODEL_FILES["int8"]]
     lines: list[str] = []
-    install(backbone_only, backbone_only.manifest.models, force=True, progress=lines.append)
+    outcomes = install(
+        backbone_only, backbone_only.manifest.models, force=True, progress=lines.append
+    )
+    assert [(o.model_id, o.action) for o in outcomes] == [
+        (FISH_BACKBONE_ID, "built"), ("fish-default", "built"),
+    ]  # fmt: skip
+    assert converted == [backbone_only.source_path(FISH_BACKBONE_ID, "pth")]
     assert load_pack(calibrated).sha256[MODEL_FILES["int8"]] == before
     assert any("kept the INT8 model" in line for line in lines), lines
+
+
+def pinned_backbone_conversion(
+    model_pack: ModelPack, monkeypatch: pytest.MonkeyPatch
+) -> list[Path]:
+    """The backbone's conversion in a forced install gives the file the real installer
+    built (and the manifest pins) without torch exporting it again, which was most of the
+    test's time; the install still fetches its source, checks what it got against the pin
+    and puts it in place. The converter's export: test_efficientnet_lite.py. Returns the
+    sources it is handed, as the install hands them."""
+    built = model_pack.model(FISH_BACKBONE_ID).path
+    spec = model_pack.manifest.model(FISH_BACKBONE_ID)
+    handed: list[Path] = []
+
+    def pinned(name: str) -> Callable[..., None]:
+        assert name == spec.converter, name
+
+        def convert(sources: dict[str, Path], output: Path, options: object) -> None:
+            handed.extend(sources.values())
+            shutil.copyfile(built, output)
+
+        return convert
+
+    monkeypatch.setattr(install_module, "get_converter", pinned)
+    return handed
 
 
 def test_a_forced_rebuild_after_a_killed_swap_keeps_the_int8_model(
