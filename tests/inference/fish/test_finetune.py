@@ -14,6 +14,9 @@ from inference.pack.installed import ModelPack
 from tests.inference.fish.conftest import make_slice
 
 pytestmark = [pytest.mark.needs_shared, pytest.mark.slow]
+# The side the step trains and validates at: what is checked is that the weights move and
+# the net answers, at any side; 96 px holds a fifth of the pixels of 224 (the default).
+SIDE = 96
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
@@ -23,7 +26,9 @@ def test_one_step_changes_the_weights_and_predicts_finitely(
     import torch  # here: collecting the suite imports no torch
 
     data = prepare(make_slice(f4k, tmp_path / "d", {"fish_04": 2, "fish_16": 2}))
-    config = FinetuneConfig(epochs=1, batch_size=2, workers=0, max_steps=1, ema_decay=0.0)
+    config = FinetuneConfig(
+        epochs=1, batch_size=2, workers=0, max_steps=1, ema_decay=0.0, input_size=SIDE
+    )
     torch.set_num_threads(2)
     pth = model_pack.source_path(backbone, "pth")
     net, details = finetune_model(data, config, pth, torch.device("cpu"), lambda line: None)
@@ -48,8 +53,9 @@ def test_a_partial_finetune_trains_the_last_stage_and_freezes_the_rest(
 
     data = prepare(make_slice(f4k, tmp_path / "d", {"fish_04": 2, "fish_16": 2}))
     config = FinetuneConfig(
-        epochs=1, batch_size=2, workers=0, max_steps=1, ema_decay=0.0, train_stages=1
-    )
+        epochs=1, batch_size=2, workers=0, max_steps=1, ema_decay=0.0, train_stages=1,
+        input_size=SIDE,
+    )  # fmt: skip
     torch.set_num_threads(2)
     pth = model_pack.source_path("efficientnet_lite0", "pth")
     net, _ = finetune_model(data, config, pth, torch.device("cpu"), lambda line: None)
