@@ -9,13 +9,9 @@ session fixtures of its own, and each trained and fine-tuned them again.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
@@ -29,12 +25,12 @@ from inference.pack.installed import ModelPack
 from inference.runtime import Runtime, ThreadBudget
 from inference.runtime.providers import CPU
 from tests.conftest import shared_path
+from tests.made_once import made_once
 
 # species folder -> tracks taken: enough that a third of them (validation) is two tracks
 SLICE = {"fish_04": 6, "fish_06": 6, "fish_07": 6, "fish_09": 6, "fish_16": 5}
 HOLDOUT = "fish_10"
 IMAGES_PER_TRACK = 3
-T = TypeVar("T")
 
 
 def _tracks(folder: Path) -> dict[str, list[Path]]:
@@ -59,32 +55,6 @@ def make_slice(source: Path, target: Path, species: dict[str, int]) -> Path:
 @pytest.fixture(scope="session")
 def f4k() -> Path:
     return shared_path("data", "fish", "f4k")
-
-
-def made_once(
-    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], T],
-    load: Callable[[Path], T],
-) -> T:  # fmt: skip
-    """``make(folder)`` in the first xdist worker to ask, ``load(folder)`` in the others.
-
-    The folder is in the temporary folder the run's workers share, its making under an
-    exclusive lock there (a worker that asks meanwhile waits for it), and what is made is a
-    function of the fixture's inputs alone, which are the same in every worker. Outside
-    xdist the folder is the session's own, as before."""
-    if os.environ.get("PYTEST_XDIST_WORKER") is None:
-        return make(tmp_path_factory.mktemp(name))
-    shared = tmp_path_factory.getbasetemp().parent / "made-once"
-    shared.mkdir(exist_ok=True)
-    folder, made = shared / name, shared / f"{name}.made"
-    with (shared / f"{name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if made.exists():
-            return load(folder)
-        shutil.rmtree(folder, ignore_errors=True)  # a worker's making that failed half way
-        folder.mkdir()
-        result = make(folder)
-        made.touch()
-        return result
 
 
 @pytest.fixture(scope="session")

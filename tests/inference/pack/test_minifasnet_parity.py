@@ -13,7 +13,10 @@ stays within TOLERANCE; against torch float32 it stays within the sum of both no
 from __future__ import annotations
 
 import copy
+import json
+import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,7 @@ ort = pytest.importorskip("onnxruntime")
 from inference.errors import ConversionError  # noqa: E402
 from tests.conftest import installed_model  # noqa: E402
 from tests.deferred import deferred, models_extra  # noqa: E402
+from tests.made_once import made_once  # noqa: E402
 
 # torch when a test uses it: collecting the suite imports none (tests/deferred.py)
 torch = deferred("torch")
@@ -179,11 +183,65 @@ def test_contract(converted: Converted) -> None:
     assert (model_output.name, model_output.shape) == ("logits", ["N", 3])
 
 
+@dataclass(frozen=True)
+class Again:
+    """A second conversion of a variant, made in this run, and what it logged (logger name,
+    level) with the root logger at INFO, as ``jaga models install`` runs it."""
+
+    onnx_path: Path
+    logged: list[tuple[str, int]]
+
+
+class _Kept(logging.Handler):
+    def __init__(self, kept: list[tuple[str, int]]) -> None:
+        super().__init__(logging.DEBUG)
+        self.kept = kept
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.kept.append((record.name, record.levelno))
+
+
+def _convert_again(variant: str, folder: Path) -> Again:
+    logged: list[tuple[str, int]] = []
+    root, handler = logging.getLogger(), _Kept(logged)
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        minifasnet.convert({"pth": WEIGHTS[variant]}, folder / "again.onnx", {"variant": variant})
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    (folder / "logged.json").write_text(json.dumps(logged))
+    return _read_again(folder)
+
+
+def _read_again(folder: Path) -> Again:
+    logged = [(name, level) for name, level in json.loads((folder / "logged.json").read_text())]
+    return Again(folder / "again.onnx", logged)
+
+
+_AGAIN: dict[str, Again] = {}
+
+
+def converted_again(variant: str, tmp_path_factory: pytest.TempPathFactory) -> Again:
+    """One second conversion of ``variant`` a run: the determinism test compares its bytes,
+    the logging test reads its log (each made a torch export of its own before)."""
+    _require(WEIGHTS[variant])
+    if variant not in _AGAIN:
+        _AGAIN[variant] = made_once(
+            tmp_path_factory, f"minifasnet-{variant}",
+            lambda folder: _convert_again(variant, folder), _read_again,
+        )  # fmt: skip
+    return _AGAIN[variant]
+
+
 @pytest.mark.slow
-def test_export_is_byte_deterministic(converted: Converted, tmp_path: Path) -> None:
-    again = tmp_path / "again.onnx"
-    minifasnet.convert({"pth": WEIGHTS[converted.variant]}, again, {"variant": converted.variant})
-    assert again.read_bytes() == converted.onnx_path.read_bytes()
+def test_export_is_byte_deterministic(
+    converted: Converted, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    again = converted_again(converted.variant, tmp_path_factory)
+    assert again.onnx_path.read_bytes() == converted.onnx_path.read_bytes()
 
 
 def test_unknown_variant_is_refused(tmp_path: Path) -> None:
@@ -215,13 +273,12 @@ def test_multiftnet_checkpoint_drops_its_training_branch(tmp_path: Path) -> None
 
 
 def test_a_conversion_logs_none_of_the_exporters_info_lines(
-    caplog: pytest.LogCaptureFixture,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """``jaga models install`` printed a dozen ``INFO onnx_ir…``/``onnxscript…`` lines per
     converted model, the exporter's optimiser passes, between its own progress lines."""
-    import logging
-
-    with caplog.at_level(logging.INFO):
-        minifasnet.export_onnx(minifasnet.build_model("MiniFASNetV2"), "MiniFASNetV2")
-    chatter = [r for r in caplog.records if r.name.startswith(("onnx_ir", "onnxscript"))]
-    assert [r for r in chatter if r.levelno < logging.WARNING] == []
+    logged = converted_again("MiniFASNetV2", tmp_path_factory).logged
+    chatter = [
+        (name, level) for name, level in logged if name.startswith(("onnx_ir", "onnxscript"))
+    ]
+    assert [(name, level) for name, level in chatter if level < logging.WARNING] == []
