@@ -1,6 +1,7 @@
-"""Fixtures of the Qt tests: one offscreen ``QApplication``, real stores, and guards that
-fail a test which leaves a sync thread behind (as napari's do), prints a Qt warning or logs
-an error (as qutebrowser's do): a listener that raised on the service thread is only logged.
+"""Fixtures of the Qt tests: one offscreen ``QApplication``, real stores, a real hub, and
+guards that fail a test which leaves a sync thread behind (as napari's do), prints a Qt
+warning or logs an error (as qutebrowser's do): a listener that raised on the service thread
+is only logged.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tests.sync.conftest import FAST
 if TYPE_CHECKING:  # ONNX Runtime loads only for the tests that classify
     from inference.fish.classify import SpeciesClassifier
     from tests.desktop.test_catch_panel import Rig
+    from tests.sync.hub.hubkit import HubProcess
 
 PASSPHRASE = "a passphrase for the app tests"
 # The offscreen platform's own note on every window shown; not about our code.
@@ -79,6 +81,32 @@ def no_qt_warning_or_logged_error(caplog: pytest.LogCaptureFixture) -> Iterator[
     errors = [r.getMessage() for r in records if r.levelno >= logging.ERROR]
     assert not messages, f"Qt said: {messages}"
     assert not errors, f"logged errors: {errors}"
+
+
+@pytest.fixture(scope="package")
+def hub_database() -> Iterator[str]:
+    """The suite's PostgreSQL with the hub migrated, shared by the whole package (the kiosk
+    tests too), as the sync client tests share theirs (``tests/sync/client/conftest.py``).
+
+    Each module that used it had its own: a server started, migrated, stopped and removed
+    again for every one of them (about 20 s of a loaded worker each). Tests keep apart by
+    their own site (``site_slug``). Imported here, not at the top: the worker processes of
+    these tests import this module, and the hub's fixtures set Django up when imported."""
+    from tests.sync.hub.hubfixtures import provide_hub_database
+
+    yield from provide_hub_database()
+
+
+@pytest.fixture(scope="package")
+def live_hub(hub_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """``jaga hub run`` on ``hub_database``, one worker, shared by the package."""
+    from tests.sync.hub.hubkit import start_hub_process
+
+    hub = start_hub_process(hub_database, tmp_path_factory.mktemp("hub"))
+    try:
+        yield hub
+    finally:
+        hub.kill()
 
 
 @pytest.fixture

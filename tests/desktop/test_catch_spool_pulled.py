@@ -32,9 +32,7 @@ from sync.store.spool_kdf import spool_key_from
 from tests.desktop.test_catch_spool_restored import (
     _forget_observation_uids,
     _sync,
-    hub_database,
     kept_and_committed,
-    live_hub,
     observation_uids,
     take_backup,
 )
@@ -44,7 +42,7 @@ from tests.sync.conftest import FAST
 from tests.sync.hub.hubfixtures import site_slug
 from tests.sync.hub.hubkit import HubProcess
 
-__all__ = ["hub_database", "live_hub", "site_slug"]  # the fixtures, used by name
+__all__ = ["site_slug"]  # the fixture, used by name
 
 
 def _pulled_back(

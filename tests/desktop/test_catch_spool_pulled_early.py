@@ -26,8 +26,6 @@ from sync.store.database import Database
 from tests.desktop.test_catch_spool_pulled import (
     _assert_one_catch_with_its_photo,
     _pulled_back,
-    hub_database,
-    live_hub,
     site_slug,
 )
 from tests.desktop.test_catch_spool_restored import _sync, observation_uids
@@ -35,7 +33,7 @@ from tests.sync.client.devices import PASSPHRASE as HUB_PASSPHRASE
 from tests.sync.conftest import FAST
 from tests.sync.hub.hubkit import HubProcess
 
-__all__ = ["hub_database", "live_hub", "site_slug"]  # the fixtures, used by name
+__all__ = ["site_slug"]  # the fixture, used by name
 
 
 def pulled_before_schema_20(store_path: Path, site: str) -> None:

@@ -24,7 +24,7 @@ from sync.store import Crop, Passphrase
 from sync.store.backups import restore
 from sync.store.photos import load_photo
 from tests.desktop.catch_worker import NO_FISH
-from tests.desktop.test_catch_spool_pulled import hub_database, live_hub, site_slug
+from tests.desktop.test_catch_spool_pulled import site_slug
 from tests.desktop.test_catch_spool_restored import (
     _forget_observation_uids,
     _sync,
@@ -36,7 +36,7 @@ from tests.sync.client.devices import PASSPHRASE as HUB_PASSPHRASE
 from tests.sync.conftest import FAST
 from tests.sync.hub.hubkit import HubProcess
 
-__all__ = ["hub_database", "live_hub", "site_slug"]  # the fixtures, used by name
+__all__ = ["site_slug"]  # the fixture, used by name
 
 LEFT, RIGHT = Crop(0, 0, 32, 48), Crop(32, 0, 32, 48)
 TWO_FISH = (CaughtFish(LEFT, NO_FISH), CaughtFish(RIGHT, NO_FISH))

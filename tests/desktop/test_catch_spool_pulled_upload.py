@@ -21,7 +21,7 @@ import pytest
 from desktop.catch_store import CatchStore
 from sync.store import Passphrase
 from sync.store.backups import restore
-from tests.desktop.test_catch_spool_pulled import hub_database, live_hub, site_slug
+from tests.desktop.test_catch_spool_pulled import site_slug
 from tests.desktop.test_catch_spool_restored import (
     _forget_observation_uids,
     _sync,
@@ -33,7 +33,7 @@ from tests.sync.client.devices import new_device
 from tests.sync.conftest import FAST
 from tests.sync.hub.hubkit import HubProcess
 
-__all__ = ["hub_database", "live_hub", "site_slug"]  # the fixtures, used by name
+__all__ = ["site_slug"]  # the fixture, used by name
 
 
 @pytest.mark.parametrize("uploaded", [True, False], ids=["hub-has-bytes", "hub-has-metadata"])

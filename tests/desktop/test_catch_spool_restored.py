@@ -17,7 +17,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,24 +40,10 @@ from tests.inference.fish.test_images import grey_png
 from tests.sync.client.devices import PASSPHRASE as HUB_PASSPHRASE
 from tests.sync.client.devices import Device, new_device, sync_until_drained
 from tests.sync.conftest import FAST, REPO_ROOT
-from tests.sync.hub.hubfixtures import provide_hub_database, site_slug
-from tests.sync.hub.hubkit import HubProcess, start_hub_process
+from tests.sync.hub.hubfixtures import site_slug
+from tests.sync.hub.hubkit import HubProcess
 
 __all__ = ["site_slug"]  # the fixture, used by name
-
-
-@pytest.fixture(scope="module")
-def hub_database() -> Iterator[str]:
-    yield from provide_hub_database()
-
-
-@pytest.fixture(scope="module")
-def live_hub(hub_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    hub = start_hub_process(hub_database, tmp_path_factory.mktemp("hub"))
-    try:
-        yield hub
-    finally:
-        hub.kill()
 
 
 def kept_and_committed(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,29 +29,14 @@ from tests.sync.client.hubcheck import drained, hub_tally
 from tests.sync.conftest import FAST
 from tests.sync.hub.hubfixtures import (
     device_pack_loader,
-    provide_hub_database,
     site_slug,
     species_packs_removed,
 )
-from tests.sync.hub.hubkit import HubProcess, start_hub_process
+from tests.sync.hub.hubkit import HubProcess
 
 __all__ = ["device_pack_loader", "site_slug", "species_packs_removed"]
 pytestmark = pytest.mark.usefixtures("species_packs_removed")
 SCREENSHOTS_ENV = "JAGA_TEST_SCREENSHOTS"
-
-
-@pytest.fixture(scope="module")
-def hub_database() -> Iterator[str]:
-    yield from provide_hub_database()
-
-
-@pytest.fixture(scope="module")
-def live_hub(hub_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    hub = start_hub_process(hub_database, tmp_path_factory.mktemp("hub"))
-    try:
-        yield hub
-    finally:
-        hub.kill()
 
 
 def keep_screenshot(window: QWidget, name: str) -> None:

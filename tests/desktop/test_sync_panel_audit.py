@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from PySide6.QtWidgets import QApplication
 
 from desktop.settings import AppSettings
@@ -34,25 +33,11 @@ from tests.sync.client.devices import PASSPHRASE, Device, add_access_events, new
 from tests.sync.client.fakehub import FakeHub
 from tests.sync.client.units import client_of
 from tests.sync.conftest import FAST
-from tests.sync.hub.hubfixtures import provide_hub_database, site_slug
-from tests.sync.hub.hubkit import HubProcess, start_hub_process
+from tests.sync.hub.hubfixtures import site_slug
+from tests.sync.hub.hubkit import HubProcess
 from tests.sync.test_store_audit import tamper
 
 __all__ = ["site_slug"]
-
-
-@pytest.fixture(scope="module")
-def hub_database() -> Iterator[str]:
-    yield from provide_hub_database()
-
-
-@pytest.fixture(scope="module")
-def live_hub(hub_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    hub = start_hub_process(hub_database, tmp_path_factory.mktemp("hub"))
-    try:
-        yield hub
-    finally:
-        hub.kill()
 
 
 def checked(device: Device) -> StoreCheck:

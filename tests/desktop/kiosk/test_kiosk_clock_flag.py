@@ -11,13 +11,11 @@ process through WSGI)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
 import httpx
-import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from PySide6.QtWidgets import QApplication
 
@@ -36,7 +34,7 @@ from tests.desktop.kiosk.conftest import Ticks
 from tests.desktop.kiosk.test_kiosk_controller import IMAGE, _ScriptedPipeline
 from tests.sync.client.devices import FAST_TUNING
 from tests.sync.conftest import FAST, FakeClock
-from tests.sync.hub.hubfixtures import provide_hub_database, site_slug
+from tests.sync.hub.hubfixtures import site_slug
 
 __all__ = ["site_slug"]
 
@@ -44,11 +42,6 @@ RELEASED = datetime(2026, 11, 1, tzinfo=UTC)
 RESET = datetime(2000, 1, 1, tzinfo=UTC)
 RIGHT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 HUB = "http://testserver"
-
-
-@pytest.fixture(scope="module")
-def hub_database() -> Iterator[str]:
-    yield from provide_hub_database()
 
 
 def refused(track: int) -> tuple[Decision, ...]:
