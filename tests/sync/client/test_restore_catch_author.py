@@ -12,10 +12,18 @@ review, its photo link dropped on the hub and then, pulled back, in A's own stor
 refused until A pushes, it would be lost where A never does (its store lost too). B says it
 did not record the catch (``recorded_here``): the hub makes the catch from it with no author,
 and A's push claims it.
+
+What happens before the restore depends only on whether B's review was acknowledged: it is
+done once for each (``at_the_restore``), and each test restores that backup and goes on with
+copies of the boats' stores as they stood then.
 """
 
 from __future__ import annotations
 
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -24,7 +32,7 @@ import pytest
 from main import main
 from sync.client import SyncClient
 from sync.store import Store
-from tests.sync.client.devices import add_photo_observation, new_device
+from tests.sync.client.devices import Device, add_photo_observation, new_device
 from tests.sync.client.hubcheck import drained
 from tests.sync.client.test_log_epoch import _backup, _observation_of_photo, _restore
 from tests.sync.hub.hubkit import HubProcess
@@ -40,15 +48,36 @@ def _sync_all(clients: dict[str, SyncClient], order: str, rounds: int = 3) -> No
             clients[name].sync_once()
 
 
-@pytest.mark.parametrize("review", ["acknowledged", "still queued"])
-@pytest.mark.parametrize("first", list(ORDERS))
-def test_a_catch_pushed_again_after_a_restore_is_kept_and_stays_its_boats(
-    first: str, review: str, live_hub: HubProcess, site_slug: str, tmp_path: Path
-) -> None:
+@dataclass(frozen=True)
+class AtTheRestore:
+    """The hub's backup, taken before A's catch, and both boats' stores as they stood when
+    the hub was restored from it (kept aside: each test works on copies)."""
+
+    dump: Path
+    boat_a: Device
+    boat_b: Device
+    catch: str
+    photo: str
+
+    def copies(self, tmp_path: Path) -> tuple[Device, Device]:
+        """Each boat's store folder copied under ``tmp_path`` (closed stores: no WAL)."""
+        return _copied(self.boat_a, tmp_path), _copied(self.boat_b, tmp_path)
+
+
+def _copied(device: Device, tmp_path: Path) -> Device:
+    folder = tmp_path / device.path.parent.name
+    shutil.copytree(device.path.parent, folder)
+    return replace(device, path=folder / device.path.name)
+
+
+def _before_the_restore(review: str, hub_url: str, tmp_path: Path) -> AtTheRestore:
+    """The backup, then A's catch with its photo, pulled by B and reviewed there: a review
+    B pushed (``acknowledged``) or still holds (``still queued``) when the hub is restored."""
     from sync.hub.models import FishObservation
 
-    boat_a = new_device(tmp_path, live_hub.url, site_slug, "boat-a")
-    boat_b = new_device(tmp_path, live_hub.url, site_slug, "boat-b")
+    site = f"site-{uuid.uuid4().hex[:12]}"
+    boat_a = new_device(tmp_path, hub_url, site, "boat-a")
+    boat_b = new_device(tmp_path, hub_url, site, "boat-b")
     dump = tmp_path / "hub.dump"
     with boat_a.open() as a, boat_b.open() as b, httpx.Client() as http:
         clients = {"a": boat_a.client(a, http), "b": boat_b.client(b, http)}
@@ -61,7 +90,42 @@ def test_a_catch_pushed_again_after_a_restore_is_kept_and_stays_its_boats(
         if review == "acknowledged":
             clients["b"].sync_once()
             assert FishObservation.objects.get(uid=catch).confirmed_species == "Lutjanus synagris"
-        _restore(dump)
+    return AtTheRestore(dump, boat_a, boat_b, catch, photo)
+
+
+@pytest.fixture(scope="module")
+def at_the_restore(
+    live_hub: HubProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], AtTheRestore]:
+    """``_before_the_restore`` for a review, made once for the module (by value: the tests
+    restore its backup and copy its stores, never change them)."""
+    made: dict[str, AtTheRestore] = {}
+
+    def at(review: str) -> AtTheRestore:
+        if review not in made:
+            folder = tmp_path_factory.mktemp("before-restore")
+            made[review] = _before_the_restore(review, live_hub.url, folder)
+        return made[review]
+
+    return at
+
+
+@pytest.mark.parametrize("review", ["acknowledged", "still queued"])
+@pytest.mark.parametrize("first", list(ORDERS))
+def test_a_catch_pushed_again_after_a_restore_is_kept_and_stays_its_boats(
+    first: str,
+    review: str,
+    at_the_restore: Callable[[str], AtTheRestore],
+    tmp_path: Path,
+) -> None:
+    from sync.hub.models import FishObservation
+
+    before = at_the_restore(review)
+    boat_a, boat_b = before.copies(tmp_path)
+    catch, photo = before.catch, before.photo
+    with boat_a.open() as a, boat_b.open() as b, httpx.Client() as http:
+        clients = {"a": boat_a.client(a, http), "b": boat_b.client(b, http)}
+        _restore(before.dump)
         assert main(["hub", "renew-log-epoch", "--data", str(tmp_path / "hub")]) == 0
 
         _sync_all(clients, ORDERS[first])
