@@ -30,7 +30,7 @@ import desktop.app
 from desktop.app import QUIT_AFTER_ENV, MainWindow, run_app
 from desktop.settings import AppSettings
 from sync.store.key_sources import PASSPHRASE_ENV
-from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.passphrases import PASSPHRASE
 from tests.sync.conftest import FAST
 
 if TYPE_CHECKING:

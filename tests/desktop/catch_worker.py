@@ -23,7 +23,7 @@ from desktop.catch_photo import read_catch_photo
 from inference.fish.types import FishPrediction, FishStatus
 from sync.store import Passphrase, Store, StoreConfig
 from sync.store.database import Database
-from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.passphrases import PASSPHRASE
 
 # The other worker may hold the write lock for a whole commit: wait for it, as the app does.
 PATIENT = StoreConfig(busy_timeout_s=60.0, scrypt_n=2**10)

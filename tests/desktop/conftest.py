@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication
 from sync.client.state import ensure_schema, save_registration
 from sync.store import Passphrase, Store
 from tests.conftest import shared_path
+from tests.desktop import passphrases
 from tests.desktop.qtwait import sync_threads
 from tests.sync.client.fakehub import registration
 from tests.sync.conftest import FAST
@@ -31,7 +32,7 @@ if TYPE_CHECKING:  # ONNX Runtime loads only for the tests that classify
     from tests.desktop.test_catch_panel import Rig
     from tests.sync.hub.hubkit import HubProcess
 
-PASSPHRASE = "a passphrase for the app tests"
+PASSPHRASE = passphrases.PASSPHRASE  # where the tests import it from
 # The offscreen platform's own note on every window shown; not about our code.
 _EXPECTED_QT = ("This plugin does not support propagateSizeHints()",)
 

@@ -22,7 +22,7 @@ from desktop.catch_store import CatchStore
 from sync.store import Passphrase, StoreConfig
 from sync.store.keys import ScryptParams
 from tests.desktop.catch_worker import NO_FISH
-from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.passphrases import PASSPHRASE
 
 PATIENT = StoreConfig(busy_timeout_s=60.0, scrypt_n=2**10)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.store import Passphrase, Store, StoreConfig, kiosk_journal, pending_catches
-from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.passphrases import PASSPHRASE
 
 NEW_PASSPHRASE = "a new passphrase, typed twice"
 FAST = StoreConfig(busy_timeout_s=5.0, scrypt_n=2**10)

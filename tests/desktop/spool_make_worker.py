@@ -20,7 +20,7 @@ from desktop.catch_records import CatchRecord
 from desktop.catch_store import CatchStore
 from sync.store import Passphrase, StoreConfig, database_open
 from tests.desktop.catch_worker import NO_FISH
-from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.passphrases import PASSPHRASE
 
 QUICK = StoreConfig(busy_timeout_s=0.2, scrypt_n=2**10)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from desktop.catch_store import CatchStore
 from sync.store import Passphrase, StoreConfig
-from tests.desktop.conftest import PASSPHRASE
+from tests.desktop.passphrases import PASSPHRASE
 from tests.desktop.record_kill_worker import hold_before_the_store_writes
 
 PATIENT = StoreConfig(busy_timeout_s=60.0, scrypt_n=2**10)

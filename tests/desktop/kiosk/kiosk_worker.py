@@ -20,8 +20,8 @@ from inference.runtime import Runtime, ThreadBudget
 from inference.runtime.providers import CPU
 from sync.store import Passphrase, StoreConfig
 from tests.conftest import _installed_pack
-from tests.desktop.conftest import PASSPHRASE
 from tests.desktop.kiosk.conftest import webcam
+from tests.desktop.passphrases import PASSPHRASE
 
 QUICK = StoreConfig(busy_timeout_s=0.2, scrypt_n=2**10)
 SITE, DEVICE = "front-gate", "kiosk-1"
