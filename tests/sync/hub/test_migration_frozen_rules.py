@@ -27,6 +27,7 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from sync import species_pack_members, species_packs
 from sync.hub import identity
+from tests.sync.hub.migrated import migrated_to
 from tests.sync.hub.test_migrations import upgraded
 from tests.sync.hub.test_pack_schema import pack_of_schema
 
@@ -45,8 +46,7 @@ def _migrate(alias: str, target: tuple[str, ...]) -> None:
 def _older_hub(alias: str, before: tuple[str, str]) -> Any:
     """``alias`` migrated to ``before`` (auth's whole first: its permission names are only
     wide enough after its own later migrations); the models of that state."""
-    for target in (("auth",), before):
-        _migrate(alias, target)
+    migrated_to(alias, ("auth",), before)
     return MigrationLoader(connections[alias]).project_state(before).apps
 
 
