@@ -12,7 +12,7 @@ from desktop.catch_errors import CatchError
 from desktop.catch_records import CatchRecord
 from sync.client.full_pull import photos_unnoted
 from sync.store import Store
-from sync.store.catch_written import KeptCatch, missing_fish
+from sync.store.catch_written import KeptCatch
 from sync.store.clock import format_timestamp
 from sync.store.pulled_photos import keep_pulled_photo
 
@@ -47,9 +47,9 @@ def kept_catch(catch: CatchRecord) -> KeptCatch:
     return KeptCatch(catch.observation_uids, [fish.crop for fish in catch.fish])
 
 
-def with_held_fish(store: Store, catch: CatchRecord) -> CatchRecord:
-    """``catch`` noting which of its fish the store holds (a sync pulled part of it back),
-    so that the question before a Dismiss names only the fish it loses."""
-    missing = missing_fish(store.database, catch.uid, kept_catch(catch))
-    held = tuple(n for n in range(len(catch.fish)) if n not in missing)
+def with_held_fish(catch: CatchRecord, lacking: list[int]) -> CatchRecord:
+    """``catch`` noting which of its fish the store holds, all but those it is ``lacking``
+    (a sync pulled part of it back), so that the question before a Dismiss names only the
+    fish it loses."""
+    held = tuple(n for n in range(len(catch.fish)) if n not in lacking)
     return replace(catch, held_fish=held) if held else catch

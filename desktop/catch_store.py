@@ -35,7 +35,7 @@ from desktop.catch_time import ObservedTime, observed_time
 from desktop.settings import AppSettings, key_source
 from sync.errors import CatchRecordedError, StoreError
 from sync.store import FishObservation, KeySource, Store, StoreConfig, SystemClock
-from sync.store.catch_written import missing_fish, written_catches
+from sync.store.catch_written import fish_lacking, missing_fish, whole_of
 from sync.store.pending_catches import spool_exists
 from sync.store.spool_key import SpoolKey
 
@@ -267,10 +267,11 @@ class CatchStore:
             kept = spool.records()
             asked = {catch.uid: kept_catch(catch) for catch in kept}
             photoless = {catch.uid for catch in kept if not self._keep_photo(store, catch)}
-            written = written_catches(store.database, asked)
+            lacking = fish_lacking(store.database, asked)
+            written = whole_of(asked, lacking)
             if deletable := [c for c in kept if c.uid in written and c.uid not in photoless]:
                 self._forget_written(spool, deletable)
-        return [with_held_fish(store, catch) for catch in kept if catch.uid not in written]
+        return [with_held_fish(c, lacking[c.uid]) for c in kept if c.uid not in written]
 
     @staticmethod
     def _forget_written(spool: CatchSpool, written: list[CatchRecord]) -> None:

@@ -49,10 +49,21 @@ _ON_PHOTO = (
 
 def written_catches(database: Database, catches: Mapping[str, KeptCatch]) -> set[str]:
     """Of ``catches`` (by their photo's uid), the photo uids of those the store has whole."""
+    return whole_of(catches, fish_lacking(database, catches))
+
+
+def fish_lacking(database: Database, catches: Mapping[str, KeptCatch]) -> dict[str, list[int]]:
+    """Of ``catches`` (by their photo's uid), the positions of each one's fish the store
+    lacks (``missing_fish``)."""
     return {
-        photo_uid
-        for photo_uid, kept in catches.items()
-        if kept.crops and not missing_fish(database, photo_uid, kept)
+        photo_uid: missing_fish(database, photo_uid, kept) for photo_uid, kept in catches.items()
+    }
+
+
+def whole_of(catches: Mapping[str, KeptCatch], lacking: Mapping[str, list[int]]) -> set[str]:
+    """The photo uids of ``catches`` the store has whole, by what it lacks of each."""
+    return {
+        photo_uid for photo_uid, kept in catches.items() if kept.crops and not lacking[photo_uid]
     }
 
 
